@@ -1,0 +1,45 @@
+# sealbox: `make run` sets everything up and runs the main job; `make test` runs every check.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.sealbox-installed
+
+.PHONY: run demo test check lint typecheck unit system-deps bench fuzz clean
+
+$(STAMP): pyproject.toml
+	@test -n "$(PYTHON)" || { echo "sealbox: error: Python 3.11 or newer is needed" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+## The main job: an end-to-end demo of what sealbox does (prints a transcript).
+run: $(STAMP)
+	$(BIN)/python scripts/demo.py
+
+demo: run
+
+## Debian packages the interop tests talk to (age, ssh-keygen, openssl, chromium, wrk).
+system-deps:
+	@scripts/install-system-deps.sh
+
+## Everything CI checks: lint, format, types, the whole test suite with coverage.
+test: $(STAMP) system-deps lint typecheck unit
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest --cov=sealbox --cov-report=term $(PYTEST_ARGS)
+
+## Side-by-side benchmarks against the anchors; writes bench/results/.
+bench: $(STAMP) system-deps
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov build dist

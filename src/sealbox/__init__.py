@@ -1,0 +1,65 @@
+"""sealbox: encryption and secure communication for Python applications.
+
+The names below are imported on first use, so ``import sealbox`` stays cheap and
+pulls in no web, CLI or database library.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from sealbox.exceptions import (
+    ConfigError,
+    DecryptionError,
+    FormatError,
+    InvalidSignatureError,
+    KeyNotFoundError,
+    KeyStateError,
+    SealboxError,
+    StorageError,
+)
+from sealbox.secret import Secret
+
+if TYPE_CHECKING:
+    from sealbox.keyring import KeyInfo, Keyring, KeyState
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "ConfigError",
+    "DecryptionError",
+    "FormatError",
+    "InvalidSignatureError",
+    "KeyInfo",
+    "KeyNotFoundError",
+    "KeyState",
+    "KeyStateError",
+    "Keyring",
+    "SealboxError",
+    "Secret",
+    "StorageError",
+    "__version__",
+]
+
+# name -> module that defines it, imported when the name is first used.
+_LAZY = {
+    "KeyInfo": "sealbox.keyring",
+    "KeyState": "sealbox.keyring",
+    "Keyring": "sealbox.keyring",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'sealbox' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,140 @@
+"""The root command group, lazy sub-command loading and error reporting."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from typing import Any
+
+import click
+
+from sealbox import __version__
+from sealbox.cli._io import print_error
+from sealbox.exceptions import SealboxError
+
+# name -> (module:attribute, one-line help). The help is here so that
+# `sealbox --help` does not import every command module to describe it.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "keyring": (
+        "sealbox.cli.keyring:keyring",
+        "Create, rotate and manage field-encryption keyrings.",
+    ),
+    "seal": ("sealbox.cli.fields:seal", "Encrypt a value from stdin into a text token."),
+    "open": ("sealbox.cli.fields:open_", "Decrypt a text token from stdin."),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose sub-commands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMANDS, *self.commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.commands:
+            return self.commands[cmd_name]
+        spec = COMMANDS.get(cmd_name)
+        if spec is None:
+            return None
+        module_name, attr = spec[0].split(":")
+        command = getattr(importlib.import_module(module_name), attr)
+        assert isinstance(command, click.Command)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][1]) for name in sorted(COMMANDS)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.version_option(__version__, "--version", prog_name="sealbox", message="%(prog)s %(version)s")
+@click.option(
+    "--debug",
+    is_flag=True,
+    envvar="SEALBOX_DEBUG",
+    help="Show a traceback when a command fails.",
+)
+def cli(debug: bool) -> None:
+    """sealbox: encryption and secure communication.
+
+    Secrets (passphrases, plaintext) are read from stdin, a file, the environment
+    or a terminal prompt, never from the command line.
+    """
+
+
+def _debug_requested(argv: list[str]) -> bool:
+    if os.environ.get("SEALBOX_DEBUG", "").lower() in {"1", "true", "yes"}:
+        return True
+    return "--debug" in argv[: argv.index("--")] if "--" in argv else "--debug" in argv
+
+
+def run(argv: list[str]) -> int:  # noqa: PLR0911, PLR0912 - one branch per outcome
+    """Run the CLI with ``argv`` and map every outcome to an exit status."""
+    debug = _debug_requested(argv)
+    try:
+        result: Any = cli.main(argv, prog_name="sealbox", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        click.echo(exc.ctx.get_help() if exc.ctx else "", err=True)
+        return 2
+    except click.UsageError as exc:
+        if exc.ctx is not None:
+            click.echo(exc.ctx.get_usage(), err=True)
+            command = exc.ctx.command_path
+        else:
+            command = "sealbox"
+        print_error(_sentence(exc.format_message()), hint=f"run '{command} --help' for usage")
+        return 2
+    except click.Abort:
+        print_error("interrupted")
+        return 130
+    except click.ClickException as exc:
+        print_error(exc.format_message())
+        return exc.exit_code
+    except SealboxError as exc:
+        if debug:
+            raise
+        print_error(str(exc), hint=exc.hint)
+        return 1
+    except KeyboardInterrupt:
+        print_error("interrupted")
+        return 130
+    except BrokenPipeError:
+        # The reader went away (`sealbox … | head`): not an error worth a message.
+        _silence_stdout()
+        return 1
+    except OSError as exc:
+        if debug:
+            raise
+        message = (exc.strerror or type(exc).__name__).lower()
+        print_error(f"{exc.filename}: {message}" if exc.filename else message)
+        return 1
+    except Exception as exc:
+        if debug:
+            raise
+        # Only the type: the message of an unexpected error may hold data.
+        print_error(
+            f"unexpected internal error ({type(exc).__name__})",
+            hint="rerun with --debug for a traceback, and report it",
+        )
+        return 1
+    return result if isinstance(result, int) else 0
+
+
+def _sentence(message: str) -> str:
+    # click writes "Missing argument 'FILE'."; sealbox's errors are lowercase, no period.
+    message = message.rstrip(".")
+    if len(message) > 1 and message[0].isupper() and message[1].islower():
+        message = message[0].lower() + message[1:]
+    return message
+
+
+def _silence_stdout() -> None:
+    # Point stdout at /dev/null so the interpreter's final flush does not fail again.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())

@@ -1,0 +1,137 @@
+"""Input and output helpers shared by the commands: errors, passphrases, stdin, stdout."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from sealbox.exceptions import SealboxError
+from sealbox.secret import Secret
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+PASSPHRASE_ENV = "SEALBOX_PASSPHRASE"  # noqa: S105 - a variable name, not a value
+MAX_PASSPHRASE_FILE = 64 * 1024
+
+
+class CLIError(SealboxError):
+    """A user error found by the command line itself (bad argument value, no terminal…)."""
+
+
+def print_error(message: str, *, hint: str | None = None) -> None:
+    """Write ``sealbox: error: …`` (and ``sealbox: hint: …``) to stderr."""
+    err = sys.stderr
+    err.write(f"sealbox: error: {message}\n")
+    if hint:
+        err.write(f"sealbox: hint: {hint}\n")
+    err.flush()
+
+
+def note(message: str) -> None:
+    """Write an informational line to stderr (never data, never secrets)."""
+    sys.stderr.write(f"{message}\n")
+    sys.stderr.flush()
+
+
+def passphrase_file_option(func: F) -> F:
+    """The ``--passphrase-file`` option (the passphrase is never taken from argv)."""
+    return click.option(
+        "--passphrase-file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help=f"Read the passphrase from this file (else ${PASSPHRASE_ENV}, else a prompt).",
+    )(func)
+
+
+def read_passphrase(
+    passphrase_file: Path | None,
+    *,
+    confirm: bool = False,
+    prompt: str = "Passphrase",
+) -> Secret[str]:
+    """Get a passphrase from a file, ``$SEALBOX_PASSPHRASE`` or a terminal prompt, in that order.
+
+    A trailing newline in the file is dropped. The prompt reads from the
+    controlling terminal, so stdin stays free for data.
+
+    Raises:
+        CLIError: no source is available, or the passphrase is empty.
+    """
+    if passphrase_file is not None:
+        try:
+            with passphrase_file.open("rb") as fh:
+                raw = fh.read(MAX_PASSPHRASE_FILE + 1)
+        except OSError as exc:
+            raise CLIError(
+                f"cannot read passphrase file {passphrase_file}: {(exc.strerror or '').lower()}"
+            ) from None
+        if len(raw) > MAX_PASSPHRASE_FILE:
+            raise CLIError(f"passphrase file {passphrase_file} is larger than 64 KiB")
+        try:
+            text = raw.decode()
+        except UnicodeDecodeError:
+            raise CLIError(f"passphrase file {passphrase_file} is not UTF-8 text") from None
+        value = text.removesuffix("\n").removesuffix("\r")
+        source = f"passphrase file {passphrase_file}"
+    elif PASSPHRASE_ENV in os.environ:
+        value = os.environ[PASSPHRASE_ENV]
+        source = f"${PASSPHRASE_ENV}"
+    else:
+        value = _prompt(prompt, confirm=confirm)
+        source = "the prompt"
+    if not value:
+        raise CLIError(f"the passphrase from {source} is empty")
+    return Secret(value, register=True)
+
+
+def _prompt(prompt: str, *, confirm: bool) -> str:
+    import getpass
+
+    try:
+        tty = Path("/dev/tty").open("r+")  # noqa: SIM115 - closed below
+    except OSError:
+        raise CLIError(
+            "no passphrase given and no terminal to ask on",
+            hint=f"set ${PASSPHRASE_ENV} or use --passphrase-file",
+        ) from None
+    with tty:
+        value = getpass.getpass(f"{prompt}: ", stream=tty)
+        if confirm and getpass.getpass(f"{prompt} (again): ", stream=tty) != value:
+            raise CLIError("the passphrases do not match")
+    return value
+
+
+def read_stdin(limit: int, what: str, *, hint: str | None = None) -> bytes:
+    """Read all of stdin, refusing more than ``limit`` bytes."""
+    data = sys.stdin.buffer.read(limit + 1)
+    if len(data) > limit:
+        raise CLIError(f"{what} on stdin is larger than {limit} bytes", hint=hint)
+    return data
+
+
+def write_stdout(data: bytes) -> None:
+    """Write bytes to stdout and flush."""
+    out = sys.stdout.buffer
+    out.write(data)
+    out.flush()
+
+
+class KeyIdType(click.ParamType):  # type: ignore[type-arg]  # generic only in newer click
+    """A keyring key id: 8 hex digits, ``0x`` prefix allowed."""
+
+    name = "key_id"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        digits = str(value).lower().removeprefix("0x")
+        if len(digits) != 8 or any(c not in "0123456789abcdef" for c in digits):
+            self.fail(f"{value!r} is not a key id (8 hex digits, as 'keyring list' shows)")
+        return int(digits, 16)
+
+
+KEY_ID = KeyIdType()

@@ -1,0 +1,70 @@
+"""``sealbox seal`` and ``sealbox open``: field encryption through a keyring file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from sealbox.cli._io import passphrase_file_option, read_passphrase, read_stdin, write_stdout
+from sealbox.keyring import Keyring
+
+# Field tokens are for values, not files: `sealbox encrypt` streams files of any size.
+MAX_VALUE = 16 * 1024 * 1024
+_TOO_BIG_HINT = "seal is for small values; encrypt files with 'sealbox encrypt'"
+
+_KEYRING = click.option(
+    "-k",
+    "--keyring",
+    "keyring_file",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The keyring file.",
+)
+_AAD = click.option(
+    "--aad",
+    default="",
+    help="Associated data the token is bound to (e.g. 'users.email:42'); not secret.",
+)
+
+
+@click.command()
+@_KEYRING
+@_AAD
+@click.option(
+    "--deterministic",
+    is_flag=True,
+    help="Equal values give equal tokens (AES-SIV), for equality lookups.",
+)
+@passphrase_file_option
+def seal(
+    keyring_file: Path,
+    aad: str,
+    deterministic: bool,
+    passphrase_file: Path | None,
+) -> None:
+    """Encrypt the bytes on stdin; print the text token on stdout.
+
+    The value is taken exactly as given, trailing newline included: use
+    `printf %s VALUE` rather than `echo VALUE` if that matters.
+    """
+    ring = Keyring.load(keyring_file, read_passphrase(passphrase_file))
+    data = read_stdin(MAX_VALUE, "the value", hint=_TOO_BIG_HINT)
+    if deterministic:
+        from sealbox.fields import encode_token
+
+        token = encode_token(ring.seal_deterministic(data, aad.encode()))
+    else:
+        token = ring.seal_text(data, aad.encode())
+    click.echo(token)
+
+
+@click.command(name="open")
+@_KEYRING
+@_AAD
+@passphrase_file_option
+def open_(keyring_file: Path, aad: str, passphrase_file: Path | None) -> None:
+    """Decrypt the text token on stdin; write the value to stdout."""
+    ring = Keyring.load(keyring_file, read_passphrase(passphrase_file))
+    token = read_stdin(MAX_VALUE * 2, "the token")
+    write_stdout(ring.open_text(token, aad.encode()))

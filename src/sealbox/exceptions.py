@@ -1,0 +1,205 @@
+"""Every error sealbox raises on purpose.
+
+The tree::
+
+    SealboxError                        never raised directly; catch it to catch everything
+    ├── DecryptionError                 opaque: a token, file or stanza did not authenticate
+    │   └── NoIdentityMatchError        no identity could open an age file (holds the causes)
+    ├── InvalidSignatureError           a signature did not verify
+    ├── TokenError                      a JWT was refused
+    │   ├── TokenExpiredError
+    │   └── TokenNotYetValidError
+    ├── PasswordMismatchError           a password did not match its hash
+    ├── KeyNotFoundError (LookupError)  no key with that id in a keyring or keyset
+    ├── KeyStateError                   an operation the key's state forbids
+    ├── UnsupportedAlgorithmError       an algorithm or key type sealbox does not handle
+    ├── FormatError (ValueError)        input is not in the expected format (precise, quotes it)
+    │   └── KeyFormatError              a key file or key string could not be parsed
+    ├── ConfigError (ValueError)        a setting or parameter is out of range
+    ├── SecretSourceError               a secret could not be loaded from its source
+    ├── ExtraNotInstalledError          (ImportError) an optional part needs an extra
+    ├── TLSError
+    │   ├── TLSConfigError              a certificate, key or CA file is unusable
+    │   └── PinMismatchError            the server's public key matched no pin
+    └── StorageError                    a file could not be read or written safely
+
+Authentication failures (``DecryptionError``, ``InvalidSignatureError``,
+``PasswordMismatchError``) carry a fixed message and never say why: no oracle.
+Parse errors say exactly what is wrong, never with key material in the text.
+Misuse of the API (wrong types, wrong sizes) raises the builtin ``TypeError`` or
+``ValueError``, as pyca/cryptography does. Errors from third-party libraries are
+translated here with ``raise ... from exc``.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = [
+    "ConfigError",
+    "DecryptionError",
+    "ExtraNotInstalledError",
+    "FormatError",
+    "InvalidSignatureError",
+    "KeyFormatError",
+    "KeyNotFoundError",
+    "KeyStateError",
+    "NoIdentityMatchError",
+    "PasswordMismatchError",
+    "PinMismatchError",
+    "SealboxError",
+    "SecretSourceError",
+    "StorageError",
+    "TLSConfigError",
+    "TLSError",
+    "TokenError",
+    "TokenExpiredError",
+    "TokenNotYetValidError",
+    "UnsupportedAlgorithmError",
+]
+
+
+class SealboxError(Exception):
+    """Root of every sealbox exception. Never raised directly.
+
+    Every subclass may carry a ``hint``: one line telling a person what to do next.
+    The command-line tool prints it as ``sealbox: hint: …``.
+    """
+
+    hint: str | None = None
+
+    def __init__(self, message: str = "", *, hint: str | None = None) -> None:
+        super().__init__(message)
+        if hint is not None:
+            self.hint = hint
+
+
+class DecryptionError(SealboxError):
+    """Decryption failed: wrong key, tampered or truncated data, wrong associated data.
+
+    The message is deliberately the same for every cause.
+    """
+
+    def __init__(self, message: str = "decryption failed", *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+
+
+class NoIdentityMatchError(DecryptionError):
+    """None of the identities given could unwrap the file key of an age file.
+
+    Attributes:
+        errors: what each identity reported, in order (their messages are opaque too).
+    """
+
+    def __init__(
+        self,
+        message: str = "no identity matched any of the recipients",
+        *,
+        errors: Sequence[Exception] = (),
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.errors: tuple[Exception, ...] = tuple(errors)
+
+
+class InvalidSignatureError(SealboxError):
+    """A signature did not verify. The message never says why."""
+
+    def __init__(
+        self, message: str = "signature verification failed", *, hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+
+
+class TokenError(SealboxError):
+    """A token (JWT) was refused: bad signature, wrong audience, unknown key id…"""
+
+
+class TokenExpiredError(TokenError):
+    """The token's ``exp`` is in the past (beyond the allowed leeway)."""
+
+
+class TokenNotYetValidError(TokenError):
+    """The token's ``nbf`` or ``iat`` is in the future (beyond the allowed leeway)."""
+
+
+class PasswordMismatchError(SealboxError):
+    """A password did not match its hash."""
+
+    def __init__(
+        self, message: str = "password does not match", *, hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+
+
+class KeyNotFoundError(SealboxError, LookupError):
+    """No key with the requested id exists in the keyring or keyset."""
+
+    def __str__(self) -> str:
+        # LookupError's str() would quote the message like a dict key.
+        return str(self.args[0]) if self.args else ""
+
+
+class KeyStateError(SealboxError):
+    """The key's state forbids the operation (e.g. disabling the primary key)."""
+
+
+class UnsupportedAlgorithmError(SealboxError):
+    """An algorithm, key type or format version that sealbox does not handle."""
+
+
+class FormatError(SealboxError, ValueError):
+    """Input is not in the expected format.
+
+    The message says precisely what is wrong and where, and may quote the
+    offending line of a header; it never contains key material.
+    """
+
+
+class KeyFormatError(FormatError):
+    """A key file or key string could not be parsed."""
+
+
+class ConfigError(SealboxError, ValueError):
+    """A parameter or setting is invalid or out of range."""
+
+
+class SecretSourceError(SealboxError):
+    """A secret could not be loaded from its source (names only, never values)."""
+
+
+class ExtraNotInstalledError(SealboxError, ImportError):
+    """An optional part of sealbox was used without its extra installed."""
+
+    def __init__(self, extra: str, module: str) -> None:
+        super().__init__(
+            f"this feature needs the {module!r} package, which is not installed",
+            hint=f"pip install 'sealbox[{extra}]'",
+        )
+        self.extra = extra
+
+
+class TLSError(SealboxError):
+    """Root of TLS errors."""
+
+
+class TLSConfigError(TLSError):
+    """A certificate, key or CA file is missing, unreadable, expired or mismatched."""
+
+
+class PinMismatchError(TLSError):
+    """The server's public key matched none of the configured pins.
+
+    Attributes:
+        seen: the pin of the key the server presented, as ``sha256//BASE64``.
+    """
+
+    def __init__(self, seen: str, *, hint: str | None = None) -> None:
+        super().__init__(f"server public key {seen} matches no configured pin", hint=hint)
+        self.seen = seen
+
+
+class StorageError(SealboxError):
+    """A file could not be read or written safely (nothing was changed on disk)."""

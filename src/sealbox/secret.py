@@ -1,0 +1,308 @@
+"""Secret values that do not leak, and a logging filter that redacts them.
+
+:class:`Secret` wraps a ``str`` or ``bytes``. Its ``repr``, ``str`` and ``format``
+show ``**********``; it refuses to be pickled; the value comes out only through
+:meth:`Secret.expose_secret`, a name that is easy to grep for in review.
+
+:class:`RedactingFilter` is a :class:`logging.Filter` that rewrites each record so
+that registered secret values and recognisable key material never reach a handler:
+PEM private keys, age identities (``AGE-SECRET-KEY-1…``, ``AGE-SECRET-KEY-PQ-1…``),
+JWTs, and the credentials of ``Authorization`` headers. It redacts the message, its
+arguments (by formatting the message first) and the text of an attached exception
+or stack.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hmac
+import logging
+import re
+import threading
+from typing import Any, Generic, NoReturn, TypeVar
+
+__all__ = [
+    "REDACTED",
+    "RedactingFilter",
+    "Redactor",
+    "Secret",
+    "default_redactor",
+    "install_log_redaction",
+    "redact",
+    "register_secret",
+    "unregister_secret",
+]
+
+REDACTED = "**********"
+
+# Values shorter than this are not registered: redacting every "a" or "42" in a
+# log would destroy the log and protect nothing (such a secret is guessable).
+MIN_REGISTERED_LENGTH = 4
+
+T = TypeVar("T", str, bytes)
+
+
+class Secret(Generic[T]):
+    """A ``str`` or ``bytes`` value that is never shown by accident.
+
+    Args:
+        value: the secret.
+        register: also register the value with the default :class:`Redactor`, so
+            :class:`RedactingFilter` removes it from log records.
+
+    Example::
+
+        >>> token = Secret("s3cr3t-api-token")
+        >>> token
+        Secret('**********')
+        >>> f"{token}"
+        '**********'
+        >>> token.expose_secret()
+        's3cr3t-api-token'
+    """
+
+    __slots__ = ("_value",)
+
+    _value: T
+
+    def __init__(self, value: T, *, register: bool = False) -> None:
+        if not isinstance(value, str | bytes):
+            raise TypeError("Secret wraps str or bytes")
+        # bytes(bytearray) copies, so later changes to the caller's buffer do not leak in.
+        object.__setattr__(self, "_value", value if isinstance(value, str) else bytes(value))
+        if register:
+            default_redactor.add(value)
+
+    def expose_secret(self) -> T:
+        """Return the wrapped value. Every call site is a place where it can leak."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"Secret({REDACTED!r})"
+
+    def __str__(self) -> str:
+        return REDACTED
+
+    def __format__(self, format_spec: str) -> str:
+        return REDACTED
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Secret):
+            return NotImplemented
+        a: str | bytes = self._value
+        b: str | bytes = other._value
+        if isinstance(a, str) != isinstance(b, str):
+            return False
+        a_bytes = a.encode() if isinstance(a, str) else a
+        b_bytes = b.encode() if isinstance(b, str) else b
+        return hmac.compare_digest(a_bytes, b_bytes)
+
+    # Hashing would let a secret be probed through dict and set timing.
+    __hash__ = None  # type: ignore[assignment]
+
+    def __setattr__(self, name: str, value: object) -> NoReturn:
+        raise AttributeError("Secret is immutable")
+
+    def __reduce__(self) -> NoReturn:
+        raise TypeError("Secret cannot be pickled: it would write the value out in clear")
+
+    def __reduce_ex__(self, protocol: Any) -> NoReturn:
+        raise TypeError("Secret cannot be pickled: it would write the value out in clear")
+
+    def __getstate__(self) -> NoReturn:
+        raise TypeError("Secret cannot be pickled: it would write the value out in clear")
+
+    def __copy__(self) -> Secret[T]:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Secret[T]:
+        return self
+
+
+# Key material recognisable by its shape alone.
+_PATTERNS: tuple[re.Pattern[str], ...] = (
+    # PEM private keys of every kind (PKCS#1, PKCS#8, EC, OpenSSH, encrypted).
+    re.compile(
+        r"-----BEGIN ([A-Z0-9]+ )*PRIVATE KEY-----.*?(-----END ([A-Z0-9]+ )*PRIVATE KEY-----|\Z)",
+        re.DOTALL,
+    ),
+    # age identities: X25519 and the hybrid post-quantum one (Bech32, case-insensitive).
+    re.compile(r"AGE-SECRET-KEY-(PQ-)?1[02-9AC-HJ-NP-Z]{20,}", re.IGNORECASE),
+    # JWTs and JWEs: base64url header starting with '{"' then at least one more part.
+    re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*(\.[A-Za-z0-9_-]*){0,2}"),
+)
+# Authorization / Proxy-Authorization header values, in "k: v", "k=v" and dict-repr forms.
+_AUTH_HEADER = re.compile(
+    r"""(?P<name>(proxy-)?authorization)(?P<sep>['"]?\s*[:=]\s*['"]?)"""
+    r"""(?P<scheme>(bearer|basic|digest|token|negotiate)\s+)?(?P<cred>[^\s'",}\]]+)""",
+    re.IGNORECASE,
+)
+
+
+class Redactor:
+    """Replaces registered secret values and recognisable key material with ``**********``.
+
+    Registered values are matched in their literal form and, for values of 8 bytes
+    or more, in the hex and base64 encodings a log line is likely to hold.
+    Registration is thread-safe.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._values: set[str] = set()
+        self._compiled: re.Pattern[str] | None = None
+
+    def add(self, value: str | bytes | Secret[Any]) -> None:
+        """Register a value to redact. Values shorter than 4 characters are ignored."""
+        raw = value.expose_secret() if isinstance(value, Secret) else value
+        forms = _forms(raw)
+        if not forms:
+            return
+        with self._lock:
+            before = len(self._values)
+            self._values.update(forms)
+            if len(self._values) != before:
+                self._compiled = None
+
+    def discard(self, value: str | bytes | Secret[Any]) -> None:
+        """Forget a registered value (no error if it was not registered)."""
+        raw = value.expose_secret() if isinstance(value, Secret) else value
+        with self._lock:
+            self._values.difference_update(_forms(raw))
+            self._compiled = None
+
+    def clear(self) -> None:
+        """Forget every registered value."""
+        with self._lock:
+            self._values.clear()
+            self._compiled = None
+
+    def _pattern(self) -> re.Pattern[str] | None:
+        with self._lock:
+            if self._compiled is None and self._values:
+                # Longest first, so a value that contains another is removed whole.
+                ordered = sorted(self._values, key=len, reverse=True)
+                self._compiled = re.compile("|".join(map(re.escape, ordered)))
+            return self._compiled
+
+    def redact(self, text: str) -> str:
+        """Return ``text`` with every secret it contains replaced by ``**********``."""
+        pattern = self._pattern()
+        if pattern is not None:
+            text = pattern.sub(REDACTED, text)
+        for known in _PATTERNS:
+            text = known.sub(REDACTED, text)
+        return _AUTH_HEADER.sub(_redact_auth, text)
+
+
+def _redact_auth(m: re.Match[str]) -> str:
+    return f"{m['name']}{m['sep']}{m['scheme'] or ''}{REDACTED}"
+
+
+def _forms(value: str | bytes) -> set[str]:
+    raw = value.encode() if isinstance(value, str) else bytes(value)
+    if len(raw) < MIN_REGISTERED_LENGTH:
+        return set()
+    forms: set[str] = set()
+    if isinstance(value, str):
+        forms.add(value)
+    else:
+        with contextlib.suppress(UnicodeDecodeError):
+            forms.add(raw.decode())
+        forms.add(repr(raw)[2:-1])  # the b'...' form minus the quotes
+    if len(raw) >= 8:
+        forms.add(raw.hex())
+        forms.add(raw.hex().upper())
+        forms.add(base64.b64encode(raw).decode().rstrip("="))
+        forms.add(base64.urlsafe_b64encode(raw).decode().rstrip("="))
+    return {f for f in forms if len(f) >= MIN_REGISTERED_LENGTH}
+
+
+default_redactor = Redactor()
+"""The process-wide redactor that :class:`Secret` and the secret sources register with."""
+
+
+def register_secret(value: str | bytes | Secret[Any]) -> None:
+    """Register a value with the default redactor."""
+    default_redactor.add(value)
+
+
+def unregister_secret(value: str | bytes | Secret[Any]) -> None:
+    """Forget a value registered with the default redactor."""
+    default_redactor.discard(value)
+
+
+def redact(text: str) -> str:
+    """Redact ``text`` with the default redactor."""
+    return default_redactor.redact(text)
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that removes secrets from records before any handler sees them.
+
+    The message is formatted with its arguments first and the result redacted, so a
+    secret passed as an argument is caught too; the record then carries the redacted
+    text and no arguments. Exception and stack text are formatted and redacted in the
+    same way. The filter never drops a record.
+
+    Attach it to *handlers* (a filter on a logger does not see records that propagate
+    from child loggers); :func:`install_log_redaction` does that for you.
+
+    Args:
+        redactor: the :class:`Redactor` to use; the process-wide one by default.
+    """
+
+    def __init__(self, redactor: Redactor | None = None) -> None:
+        super().__init__()
+        self.redactor = redactor or default_redactor
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        redact_ = self.redactor.redact
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a broken format string must not lose the record
+            message = f"{record.msg!s} {record.args!r}"
+        record.msg = redact_(message)
+        record.args = None
+        if record.exc_info and record.exc_info[0] is not None:
+            if not record.exc_text:
+                record.exc_text = logging.Formatter().formatException(record.exc_info)
+            # The formatter prints exc_text when present; without exc_info it cannot
+            # reformat the original, unredacted exception.
+            record.exc_info = None
+        if record.exc_text:
+            record.exc_text = redact_(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact_(record.stack_info)
+        return True
+
+
+def install_log_redaction(
+    target: logging.Logger | logging.Handler | None = None,
+    redactor: Redactor | None = None,
+) -> RedactingFilter:
+    """Attach a :class:`RedactingFilter` to a handler, or to every handler of a logger.
+
+    Args:
+        target: a handler, or a logger whose current handlers get the filter
+            (the root logger when omitted).
+        redactor: the :class:`Redactor` to use; the process-wide one by default.
+
+    Returns:
+        The filter, so it can be removed again.
+    """
+    flt = RedactingFilter(redactor)
+    if isinstance(target, logging.Handler):
+        target.addFilter(flt)
+        return flt
+    logger = target or logging.getLogger()
+    for handler in logger.handlers:
+        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+            handler.addFilter(flt)
+    return flt

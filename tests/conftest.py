@@ -1,0 +1,133 @@
+"""Shared test helpers: vectors, real peers, and running the CLI."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+ROOT = Path(__file__).resolve().parent.parent
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+settings.register_profile(
+    "sealbox", deadline=None, max_examples=60, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile("sealbox")
+
+
+def vectors_root() -> Path | None:
+    """Where the shared vectors are: $SEALBOX_VECTORS, else ../shared/vectors."""
+    env = os.environ.get("SEALBOX_VECTORS")
+    path = Path(env) if env else ROOT.parent / "shared" / "vectors"
+    return path if path.is_dir() else None
+
+
+def vectors(sub: str) -> Path:
+    """Return a vector folder or skip the test with the reason."""
+    root = vectors_root()
+    if root is None or not (root / sub).exists():
+        pytest.skip(
+            f"test vectors {sub!r} not found: set SEALBOX_VECTORS or place them at "
+            f"{ROOT.parent / 'shared' / 'vectors'}"
+        )
+    return root / sub
+
+
+def require_tool(name: str) -> str:
+    """Return the path of a real peer program; skip without it (fail under CI=true)."""
+    path = shutil.which(name)
+    if path is None:
+        message = f"{name!r} is not installed (make test installs it where apt-get is usable)"
+        if IN_CI:
+            pytest.fail(f"CI=true and {message}")
+        pytest.skip(message)
+    return path
+
+
+def require_module(name: str) -> None:
+    """Skip without a Python peer package (fail under CI=true)."""
+    try:
+        __import__(name)
+    except ImportError:
+        message = f"Python package {name!r} is not installed (pip install -e '.[dev]')"
+        if IN_CI:
+            pytest.fail(f"CI=true and {message}")
+        pytest.skip(message)
+
+
+@dataclass
+class Result:
+    code: int
+    stdout: bytes
+    stderr: str
+
+    @property
+    def out(self) -> str:
+        return self.stdout.decode()
+
+
+class _Std(io.TextIOWrapper):
+    def isatty(self) -> bool:
+        return False
+
+
+def run_cli(
+    args: list[str],
+    *,
+    input: bytes = b"",
+    env: dict[str, str] | None = None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Result:
+    """Run the CLI in this process with its own stdin/stdout/stderr and environment."""
+    from sealbox.cli import main
+
+    stdin = _Std(io.BytesIO(input), encoding="utf-8")
+    out_buf, err_buf = io.BytesIO(), io.BytesIO()
+    stdout = _Std(out_buf, encoding="utf-8", write_through=True)
+    stderr = _Std(err_buf, encoding="utf-8", write_through=True)
+    with monkeypatch.context() as m:
+        for key in list(os.environ):
+            if key.startswith("SEALBOX_"):
+                m.delenv(key)
+        for key, value in (env or {}).items():
+            m.setenv(key, value)
+        m.setattr(sys, "stdin", stdin)
+        m.setattr(sys, "stdout", stdout)
+        m.setattr(sys, "stderr", stderr)
+        code = main(args)
+        stdout.flush()
+        stderr.flush()
+    return Result(code, out_buf.getvalue(), err_buf.getvalue().decode())
+
+
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch):
+    """``cli(args, input=b"", env={})`` runs sealbox in-process and returns a Result."""
+
+    def invoke(args: list[str], *, input: bytes = b"", env: dict[str, str] | None = None):
+        return run_cli([str(a) for a in args], input=input, env=env, monkeypatch=monkeypatch)
+
+    return invoke
+
+
+def run_sealbox(
+    args: list[str], *, input: bytes = b"", env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[bytes]:
+    """Run the real ``sealbox`` program in a subprocess (for end-to-end checks)."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("SEALBOX_")}
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "sealbox", *map(str, args)],
+        input=input,
+        capture_output=True,
+        env=full_env,
+        timeout=timeout,
+        check=False,
+    )
