@@ -1,0 +1,1 @@
+"""sealbox benchmarks: sealbox and its anchor measured side by side, in one run."""
