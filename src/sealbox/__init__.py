@@ -9,7 +9,6 @@ pulls in no web, CLI or database library.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
 from sealbox.exceptions import (
     ConfigError,
@@ -21,10 +20,13 @@ from sealbox.exceptions import (
     SealboxError,
     StorageError,
 )
-from sealbox.secret import Secret
 
+# Spelled out rather than imported from typing, which costs milliseconds at start-up;
+# type checkers recognise the name.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from sealbox.keyring import KeyInfo, Keyring, KeyState
+    from sealbox.secret import Secret
 
 __version__ = "0.1.0.dev0"
 
@@ -49,10 +51,11 @@ _LAZY = {
     "KeyInfo": "sealbox.keyring",
     "KeyState": "sealbox.keyring",
     "Keyring": "sealbox.keyring",
+    "Secret": "sealbox.secret",
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'sealbox' has no attribute {name!r}")

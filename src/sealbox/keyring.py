@@ -188,11 +188,11 @@ class Keyring:
         return self._primary_id
 
     def keys(self) -> list[KeyInfo]:
-        """Describe every key, oldest first."""
+        """Describe every key, in the order they were added (oldest first)."""
         with self._lock:
             return [
                 KeyInfo(e.id, e.algorithm, e.state, e.id == self._primary_id, e.created)
-                for e in sorted(self._entries.values(), key=lambda e: (e.created, e.id))
+                for e in self._entries.values()
             ]
 
     def __len__(self) -> int:
@@ -447,7 +447,7 @@ class Keyring:
                         "created": _format_time(e.created),
                         "material": None if e.material is None else _b64e(e.material),
                     }
-                    for e in sorted(self._entries.values(), key=lambda e: (e.created, e.id))
+                    for e in self._entries.values()
                 ],
             }
         return json.dumps(doc, indent=2).encode() + b"\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 from collections.abc import Callable
@@ -88,17 +89,27 @@ def read_passphrase(
     return Secret(value, register=True)
 
 
-def _prompt(prompt: str, *, confirm: bool) -> str:
-    import getpass
+def open_tty() -> io.TextIOWrapper:
+    """Open the controlling terminal for a prompt, whatever stdin and stdout are.
 
+    Raises:
+        CLIError: there is no terminal (a pipe, a service, CI).
+    """
     try:
-        tty = Path("/dev/tty").open("r+")  # noqa: SIM115 - closed below
+        fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
     except OSError:
         raise CLIError(
             "no passphrase given and no terminal to ask on",
             hint=f"set ${PASSPHRASE_ENV} or use --passphrase-file",
         ) from None
-    with tty:
+    # A tty cannot seek, so it is wrapped unbuffered, as getpass does.
+    return io.TextIOWrapper(io.FileIO(fd, "w+"), write_through=True)
+
+
+def _prompt(prompt: str, *, confirm: bool) -> str:
+    import getpass
+
+    with open_tty() as tty:
         value = getpass.getpass(f"{prompt}: ", stream=tty)
         if confirm and getpass.getpass(f"{prompt} (again): ", stream=tty) != value:
             raise CLIError("the passphrases do not match")

@@ -12,6 +12,7 @@ from sealbox.cli._io import (
     KEY_ID,
     CLIError,
     note,
+    open_tty,
     passphrase_file_option,
     read_passphrase,
 )
@@ -132,15 +133,14 @@ def destroy(file: Path, kid: int, yes: bool, passphrase_file: Path | None) -> No
 
 def _confirm_destroy(kid: int) -> None:
     try:
-        tty = Path("/dev/tty").open("r+")  # noqa: SIM115 - closed below
-    except OSError:
+        tty = open_tty()
+    except CLIError:
         raise CLIError(
             "destroying a key cannot be undone and there is no terminal to confirm on",
             hint="pass --yes to confirm",
         ) from None
     with tty:
         tty.write(f"Destroy key {kid:08x}? Tokens it sealed can never be opened again. [y/N] ")
-        tty.flush()
         if tty.readline().strip().lower() not in {"y", "yes"}:
             raise CLIError("not destroyed")
     note(f"destroying key {kid:08x}")

@@ -1,0 +1,296 @@
+"""Transcript-style tests of `sealbox keyring`, `seal` and `open`."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_sealbox
+
+PASS = "canary-cli-passphrase-93d1"
+ENV = {"SEALBOX_PASSPHRASE": PASS}
+PLAIN = b"canary-cli-plaintext-4c2e"
+
+
+@pytest.fixture
+def keyring(tmp_path: Path, cli) -> Path:
+    path = tmp_path / "app.keyring"
+    r = cli(["keyring", "create", path], env=ENV)
+    assert r.code == 0, r.stderr
+    return path
+
+
+def _ids(cli, path: Path) -> list[dict]:
+    r = cli(["keyring", "list", path, "--json"], env=ENV)
+    assert r.code == 0, r.stderr
+    return json.loads(r.out)
+
+
+def test_create_list_rotate(cli, keyring: Path) -> None:
+    assert stat.S_IMODE(keyring.stat().st_mode) == 0o600
+    keys = _ids(cli, keyring)
+    assert len(keys) == 1 and keys[0]["primary"] is True
+    assert set(keys[0]) == {"id", "algorithm", "state", "primary", "created"}
+    r = cli(["keyring", "rotate", keyring], env=ENV)
+    assert r.code == 0 and r.out.startswith(f"rotated {keyring}: new primary key ")
+    keys = _ids(cli, keyring)
+    assert [k["primary"] for k in keys] == [False, True]
+    table = cli(["keyring", "list", keyring], env=ENV).out.splitlines()
+    assert table[0].split() == ["ID", "ALGORITHM", "STATE", "PRIMARY", "CREATED"]
+    assert len(table) == 3 and keys[1]["id"] in table[2] and "yes" in table[2]
+
+
+def test_create_refuses_existing_file(cli, keyring: Path) -> None:
+    before = keyring.read_bytes()
+    r = cli(["keyring", "create", keyring], env=ENV)
+    assert r.code == 1 and r.stdout == b""
+    assert r.stderr.splitlines()[0] == f"sealbox: error: {keyring} already exists"
+    assert r.stderr.splitlines()[1].startswith("sealbox: hint: ")
+    assert keyring.read_bytes() == before
+    assert cli(["keyring", "create", keyring, "--force"], env=ENV).code == 0
+    assert keyring.read_bytes() != before
+
+
+def test_seal_open_round_trip(cli, keyring: Path) -> None:
+    r = cli(["seal", "-k", keyring, "--aad", "users.card:42"], input=PLAIN, env=ENV)
+    assert r.code == 0 and r.stderr == ""
+    token = r.stdout
+    assert token.endswith(b"\n") and PLAIN not in token
+    r = cli(["open", "-k", keyring, "--aad", "users.card:42"], input=token, env=ENV)
+    assert r.code == 0 and r.stdout == PLAIN
+
+
+def test_deterministic_seal(cli, keyring: Path) -> None:
+    a = cli(["seal", "-k", keyring, "--deterministic"], input=PLAIN, env=ENV).stdout
+    b = cli(["seal", "-k", keyring, "--deterministic"], input=PLAIN, env=ENV).stdout
+    assert a == b
+    assert cli(["open", "-k", keyring], input=a, env=ENV).stdout == PLAIN
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda t: t[:-3] + b"\n",
+        lambda t: b"B" + t[1:],
+        lambda t: t[:10] + (b"B" if t[10:11] != b"B" else b"C") + t[11:],
+        lambda t: t.strip() + b"AAAA\n",
+        lambda t: b"not a token!\n",
+        lambda t: b"",
+    ],
+)
+def test_open_damaged_token(cli, keyring: Path, damage) -> None:
+    token = cli(["seal", "-k", keyring], input=PLAIN, env=ENV).stdout
+    r = cli(["open", "-k", keyring], input=damage(token), env=ENV)
+    assert r.code == 1
+    assert r.stdout == b""
+    assert r.stderr == "sealbox: error: decryption failed\n"
+
+
+def test_open_wrong_aad_and_disabled_key(cli, keyring: Path) -> None:
+    token = cli(["seal", "-k", keyring, "--aad", "a"], input=PLAIN, env=ENV).stdout
+    r = cli(["open", "-k", keyring, "--aad", "b"], input=token, env=ENV)
+    assert (r.code, r.stdout, r.stderr) == (1, b"", "sealbox: error: decryption failed\n")
+    old = _ids(cli, keyring)[0]["id"]
+    r = cli(["keyring", "disable", keyring, old], env=ENV)
+    assert r.code == 1 and "primary key" in r.stderr and "hint: rotate" in r.stderr
+    assert cli(["keyring", "rotate", keyring], env=ENV).code == 0
+    assert cli(["keyring", "disable", keyring, old], env=ENV).out == (
+        f"disabled key {old} in {keyring}\n"
+    )
+    r = cli(["open", "-k", keyring, "--aad", "a"], input=token, env=ENV)
+    assert (r.code, r.stdout, r.stderr) == (1, b"", "sealbox: error: decryption failed\n")
+    assert cli(["keyring", "enable", keyring, f"0x{old}"], env=ENV).code == 0
+    assert cli(["open", "-k", keyring, "--aad", "a"], input=token, env=ENV).stdout == PLAIN
+
+
+def test_destroy_needs_confirmation_without_terminal(cli, keyring: Path) -> None:
+    token = cli(["seal", "-k", keyring], input=PLAIN, env=ENV).stdout
+    old = _ids(cli, keyring)[0]["id"]
+    cli(["keyring", "rotate", keyring], env=ENV)
+    cli(["keyring", "disable", keyring, old], env=ENV)
+    before = keyring.read_bytes()
+    r = cli(["keyring", "destroy", keyring, old], env=ENV)
+    if r.code == 1:  # no controlling terminal here (CI): refused, nothing changed
+        assert "pass --yes" in r.stderr and keyring.read_bytes() == before
+    r = cli(["keyring", "destroy", keyring, old, "--yes"], env=ENV)
+    assert r.code == 0
+    states = {k["id"]: k["state"] for k in _ids(cli, keyring)}
+    assert states[old] == "destroyed"
+    assert cli(["open", "-k", keyring], input=token, env=ENV).code == 1
+    r = cli(["keyring", "enable", keyring, old], env=ENV)
+    assert r.code == 1 and "destroyed" in r.stderr
+
+
+def test_unknown_key_id(cli, keyring: Path) -> None:
+    r = cli(["keyring", "disable", keyring, "00000001"], env=ENV)
+    assert (r.code, r.stderr) == (1, "sealbox: error: no key 00000001 in this keyring\n")
+
+
+def test_wrong_passphrase_changes_nothing(cli, keyring: Path) -> None:
+    before = keyring.read_bytes()
+    for args in (["keyring", "rotate", keyring], ["keyring", "list", keyring]):
+        r = cli(args, env={"SEALBOX_PASSPHRASE": "wrong"})
+        assert r.code == 1 and r.stdout == b""
+        assert r.stderr == (
+            "sealbox: error: cannot open the keyring: wrong passphrase, or the file was altered\n"
+        )
+    assert keyring.read_bytes() == before
+
+
+def test_corrupt_keyring_file(cli, tmp_path: Path) -> None:
+    path = tmp_path / "bad.keyring"
+    path.write_text("{ not json")
+    r = cli(["keyring", "rotate", path], env=ENV)
+    assert r.code == 1 and "not a sealbox keyring file" in r.stderr
+    assert path.read_text() == "{ not json"
+    r = cli(["keyring", "list", tmp_path / "missing"], env=ENV)
+    assert r.code == 1 and "does not exist" in r.stderr
+
+
+def test_passphrase_file(cli, tmp_path: Path) -> None:
+    pf = tmp_path / "pass"
+    pf.write_text(PASS + "\n")
+    path = tmp_path / "k"
+    assert cli(["keyring", "create", path, "--passphrase-file", pf]).code == 0
+    # The trailing newline is not part of the passphrase: the env value opens it too.
+    assert cli(["keyring", "list", path], env=ENV).code == 0
+    (tmp_path / "empty").write_text("\n")
+    r = cli(["keyring", "list", path, "--passphrase-file", tmp_path / "empty"])
+    assert r.code == 1 and "is empty" in r.stderr
+    r = cli(["keyring", "list", path, "--passphrase-file", tmp_path / "nope"])
+    assert r.code == 1 and "cannot read passphrase file" in r.stderr
+
+
+def test_no_passphrase_source(cli, keyring: Path) -> None:
+    r = cli(["keyring", "list", keyring])
+    if r.code == 1:  # no terminal to prompt on
+        assert r.stderr.splitlines() == [
+            "sealbox: error: no passphrase given and no terminal to ask on",
+            "sealbox: hint: set $SEALBOX_PASSPHRASE or use --passphrase-file",
+        ]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["keyring"], None),
+        (["keyring", "list"], "missing argument 'FILE'"),
+        (["keyring", "disable", "f", "xyz"], "invalid value for 'KEY_ID': 'xyz' is not a key id"),
+        (["seal"], "missing option '-k'"),
+        (["frobnicate"], "no such command 'frobnicate'"),
+        (["keyring", "create", "f", "--algorithm", "des"], "invalid value for '--algorithm'"),
+    ],
+)
+def test_usage_errors_exit_2(cli, args: list[str], message: str | None) -> None:
+    r = cli(args, env=ENV)
+    assert r.code == 2 and r.stdout == b""
+    if message:
+        assert f"sealbox: error: {message}" in r.stderr
+        assert "sealbox: hint: run 'sealbox" in r.stderr
+
+
+def test_debug_shows_traceback(cli, keyring: Path) -> None:
+    with pytest.raises(Exception, match="wrong passphrase"):
+        cli(["--debug", "keyring", "list", keyring], env={"SEALBOX_PASSPHRASE": "x"})
+
+
+def test_canaries_never_leave_through_outputs(cli, keyring: Path) -> None:
+    outputs = []
+    for args, stdin in (
+        (["keyring", "list", keyring], b""),
+        (["keyring", "list", keyring, "--json"], b""),
+        (["keyring", "rotate", keyring], b""),
+        (["seal", "-k", keyring], PLAIN),
+    ):
+        r = cli(args, input=stdin, env=ENV)
+        outputs += [r.stdout.decode(), r.stderr]
+    r = cli(["open", "-k", keyring, "--aad", "wrong"], input=outputs[-2].encode(), env=ENV)
+    outputs += [r.stdout.decode(), r.stderr]
+    text = "\n".join(outputs)
+    assert PASS not in text and PLAIN.decode() not in text
+    assert PASS.encode() not in keyring.read_bytes()
+
+
+def test_version_and_help(cli) -> None:
+    r = cli(["--version"])
+    assert r.code == 0 and r.out.startswith("sealbox ")
+    r = cli(["--help"])
+    assert r.code == 0 and "keyring" in r.out and "seal" in r.out
+
+
+def test_real_program_end_to_end(tmp_path: Path) -> None:
+    path = tmp_path / "k"
+    assert run_sealbox(["keyring", "create", path], env=ENV).returncode == 0
+    token = run_sealbox(["seal", "-k", path], input=PLAIN, env=ENV).stdout
+    p = run_sealbox(["open", "-k", path], input=token, env=ENV)
+    assert (p.returncode, p.stdout) == (0, PLAIN)
+    p = run_sealbox(["open", "-k", path], input=token[:-5], env=ENV)
+    assert (p.returncode, p.stdout, p.stderr) == (1, b"", b"sealbox: error: decryption failed\n")
+    p = run_sealbox(["nope"])
+    assert p.returncode == 2
+
+
+def test_prompt_on_terminal(tmp_path: Path) -> None:
+    pexpect = pytest.importorskip("pexpect")
+    path = tmp_path / "k"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEALBOX_")}
+    child = pexpect.spawn(
+        sys.executable, ["-m", "sealbox", "keyring", "create", str(path)], env=env, timeout=30
+    )
+    child.expect("New keyring passphrase: ")
+    child.sendline(PASS)
+    child.expect(r"\(again\): ")
+    child.sendline(PASS + "typo")
+    child.expect("do not match")
+    child.wait()
+    assert child.exitstatus == 1 and not path.exists()
+    child = pexpect.spawn(
+        sys.executable, ["-m", "sealbox", "keyring", "create", str(path)], env=env, timeout=30
+    )
+    child.expect("passphrase: ")
+    child.sendline(PASS)
+    child.expect(r"\(again\): ")
+    child.sendline(PASS)
+    child.expect(pexpect.EOF)
+    child.wait()
+    assert child.exitstatus == 0
+    assert PASS.encode() not in child.before
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "sealbox", "keyring", "destroy", str(path), "00000001"],
+        env=env,
+        timeout=30,
+    )
+    child.expect("Passphrase: ")
+    child.sendline(PASS)
+    child.expect(pexpect.EOF)
+    child.wait()
+    assert child.exitstatus == 1 and b"no key 00000001" in child.before
+
+
+def test_destroy_confirmation_on_terminal(tmp_path: Path, cli) -> None:
+    pexpect = pytest.importorskip("pexpect")
+    path = tmp_path / "k"
+    cli(["keyring", "create", path], env=ENV)
+    old = _ids(cli, path)[0]["id"]
+    cli(["keyring", "rotate", path], env=ENV)
+    cli(["keyring", "disable", path, old], env=ENV)
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("SEALBOX_")}, **ENV}
+    for answer, code, state in (("n", 1, "disabled"), ("y", 0, "destroyed")):
+        child = pexpect.spawn(
+            sys.executable,
+            ["-m", "sealbox", "keyring", "destroy", str(path), old],
+            env=env,
+            timeout=30,
+        )
+        child.expect(r"\[y/N\] ")
+        child.sendline(answer)
+        child.expect(pexpect.EOF)
+        child.wait()
+        assert child.exitstatus == code
+        assert {k["id"]: k["state"] for k in _ids(cli, path)}[old] == state

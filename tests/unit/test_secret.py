@@ -1,0 +1,207 @@
+from __future__ import annotations
+
+import copy
+import io
+import logging
+import pickle
+
+import pytest
+
+from sealbox.secret import (
+    REDACTED,
+    RedactingFilter,
+    Redactor,
+    Secret,
+    install_log_redaction,
+    redact,
+    register_secret,
+    unregister_secret,
+)
+
+CANARY = "canary-7f3a9c1e-do-not-leak"
+
+
+def test_secret_never_shows_its_value() -> None:
+    s = Secret(CANARY)
+    for text in (repr(s), str(s), f"{s}", f"{s!r}", f"{s:>40}", "%s" % s, "{}".format(s)):  # noqa: UP031, UP032
+        assert CANARY not in text
+        assert REDACTED in text
+    assert s.expose_secret() == CANARY
+    b = Secret(CANARY.encode())
+    assert CANARY not in repr(b) and b.expose_secret() == CANARY.encode()
+
+
+def test_secret_in_containers_and_exceptions() -> None:
+    s = Secret(CANARY)
+    assert CANARY not in repr([s, {"k": s}])
+    assert CANARY not in str(ValueError(s))
+
+
+@pytest.mark.parametrize("protocol", range(pickle.HIGHEST_PROTOCOL + 1))
+def test_secret_refuses_pickling(protocol: int) -> None:
+    with pytest.raises(TypeError, match="cannot be pickled"):
+        pickle.dumps(Secret(CANARY), protocol=protocol)
+
+
+def test_secret_is_immutable_and_copies_are_itself() -> None:
+    s = Secret(CANARY)
+    with pytest.raises(AttributeError):
+        s._value = "x"  # type: ignore[misc]
+    assert copy.copy(s) is s and copy.deepcopy(s) is s
+
+
+def test_secret_equality_and_no_hash() -> None:
+    assert Secret("abc") == Secret("abc")
+    assert Secret("abc") != Secret("abd")
+    assert Secret("abc") != Secret(b"abc")
+    assert Secret("abc") != "abc"
+    with pytest.raises(TypeError):
+        hash(Secret("abc"))
+    assert not Secret("") and Secret("x")
+
+
+def test_secret_copies_bytearray_input() -> None:
+    buf = bytearray(b"secret-bytes")
+    s = Secret(bytes(buf))
+    buf[:] = b"x" * len(buf)
+    assert s.expose_secret() == b"secret-bytes"
+
+
+def test_secret_rejects_other_types() -> None:
+    with pytest.raises(TypeError):
+        Secret(123)  # type: ignore[type-var]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----",
+        "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----",
+        "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIFHDBOBgkqhkiG9w0BBQ0wQTAp",  # cut short
+        "AGE-SECRET-KEY-1GFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPQ4EGAEX",
+        "age-secret-key-1gfpyysjzgfpyysjzgfpyysjzgfpyysjzgfpyysjzgfpyysjzgfpq4egaex",
+        "AGE-SECRET-KEY-PQ-1XXQQXXQQXXQQXXQQXXQQXXQQXXQQXXQQXX",
+        "eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLWJ5dGVz",
+    ],
+)
+def test_redactor_recognises_key_material(text: str) -> None:
+    out = Redactor().redact(f"before {text} after")
+    assert out.startswith("before ")
+    body = text.splitlines()[1] if "\n" in text else text[-20:]
+    assert body not in out
+    assert REDACTED in out
+
+
+@pytest.mark.parametrize(
+    ("text", "hidden"),
+    [
+        ("Authorization: Bearer abc.def-123", "abc.def-123"),
+        ("authorization=Basic dXNlcjpwYXNz", "dXNlcjpwYXNz"),
+        ("{'Authorization': 'Bearer tok_12345'}", "tok_12345"),
+        ('{"proxy-authorization": "opaque-cred"}', "opaque-cred"),
+        ("Authorization: tokenvalue99", "tokenvalue99"),
+    ],
+)
+def test_redactor_hides_authorization_credentials(text: str, hidden: str) -> None:
+    out = Redactor().redact(text)
+    assert hidden not in out
+    assert "uthorization" in out  # the header name stays, for debugging
+
+
+def test_registered_values_and_their_encodings() -> None:
+    r = Redactor()
+    raw = bytes(range(200, 232))
+    r.add(CANARY)
+    r.add(raw)
+    r.add(Secret("another-secret-value"))
+    import base64
+
+    for form in (
+        CANARY,
+        raw.hex(),
+        raw.hex().upper(),
+        base64.b64encode(raw).decode(),
+        base64.urlsafe_b64encode(raw).decode().rstrip("="),
+        "another-secret-value",
+    ):
+        assert form not in r.redact(f"x {form} y"), form
+    r.discard(CANARY)
+    assert CANARY in r.redact(CANARY)
+    r.clear()
+    assert "another-secret-value" in r.redact("another-secret-value")
+
+
+def test_short_values_are_not_registered() -> None:
+    r = Redactor()
+    r.add("abc")
+    assert r.redact("abc abc") == "abc abc"
+
+
+def test_longest_value_wins() -> None:
+    r = Redactor()
+    r.add("secret")
+    r.add("secret-and-more")
+    assert r.redact("secret-and-more") == REDACTED
+
+
+def _logger(redactor: Redactor | None = None) -> tuple[logging.Logger, io.StringIO]:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    handler.addFilter(RedactingFilter(redactor))
+    logger = logging.getLogger(f"sealbox-test-{id(stream)}")
+    logger.handlers = [handler]
+    logger.propagate = False
+    logger.setLevel(logging.DEBUG)
+    return logger, stream
+
+
+def test_filter_redacts_message_arguments_and_exceptions() -> None:
+    register_secret(CANARY)
+    try:
+        logger, stream = _logger()
+        logger.info("login with %s", CANARY)
+        logger.info("dict args %(pw)s", {"pw": CANARY})
+        logger.info(f"inline {CANARY}")
+        logger.info("secret object %s", Secret("not-registered-but-wrapped"))
+        try:
+            raise RuntimeError(f"failed for {CANARY}")
+        except RuntimeError:
+            logger.exception("boom")
+        logger.info("stack", stack_info=True)
+        text = stream.getvalue()
+        assert CANARY not in text
+        assert "not-registered-but-wrapped" not in text
+        assert "RuntimeError: failed for " + REDACTED in text
+        assert text.count(REDACTED) >= 4
+    finally:
+        unregister_secret(CANARY)
+
+
+def test_filter_keeps_records_with_broken_format_strings() -> None:
+    logger, stream = _logger(Redactor())
+    logger.info("two args %s %s", CANARY + "-x")
+    assert "two args" in stream.getvalue()
+
+
+def test_install_on_root_logger_handlers() -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        flt = install_log_redaction()
+        install_log_redaction()  # idempotent per handler
+        assert handler.filters == [flt]
+        logging.getLogger("sealbox.some.child").warning(
+            "key AGE-SECRET-KEY-1GFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPQ4EGAEX"
+        )
+        assert "GFPYYSJZ" not in stream.getvalue()
+    finally:
+        root.removeHandler(handler)
+    h2 = logging.StreamHandler(io.StringIO())
+    assert isinstance(install_log_redaction(h2), RedactingFilter) and h2.filters
+
+
+def test_module_level_redact() -> None:
+    assert REDACTED in redact("Authorization: Bearer xyz")
