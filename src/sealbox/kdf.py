@@ -15,9 +15,6 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final
 
-from argon2.low_level import Type, hash_secret_raw
-from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
-
 from sealbox.exceptions import ConfigError, FormatError
 from sealbox.secret import Secret
 
@@ -130,6 +127,8 @@ def argon2id(
 
     The work runs in argon2's C code with the GIL released.
     """
+    from argon2.low_level import Type, hash_secret_raw  # 25 ms to import: only when used
+
     secret = passphrase_bytes(passphrase)
     if not secret:
         raise ConfigError("the passphrase is empty")
@@ -161,7 +160,8 @@ class ScryptParams:
 
 def scrypt(passphrase: bytes, salt: bytes, params: ScryptParams, length: int = 32) -> bytes:
     """Derive ``length`` bytes with scrypt (RFC 7914)."""
-    # 128 * r * N bytes of memory; allow what the parameters need plus slack.
+    from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
     return Scrypt(salt=salt, length=length, n=1 << params.log_n, r=params.r, p=params.p).derive(
         passphrase
     )

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import pickle
 import stat
@@ -365,3 +366,24 @@ def test_concurrent_seal_during_rotation(ring: Keyring) -> None:
         t.join()
     assert tokens
     assert all(ring.open(t) == b"concurrent" for t in tokens)
+
+
+def test_no_canary_in_logs_of_any_operation(tmp_path: Path, caplog, ring: Keyring) -> None:
+    caplog.set_level(logging.DEBUG)
+    path = tmp_path / "k"
+    token = ring.seal(CANARY_PLAIN, b"ad")
+    ring.save(path, CANARY_PASS, kdf_params=CHEAP)
+    loaded = Keyring.load(path, CANARY_PASS)
+    loaded.open(token, b"ad")
+    for call in (
+        lambda: Keyring.load(path, CANARY_PASS + "x"),
+        lambda: loaded.open(token, b"other"),
+        lambda: loaded.open(token[:-1], b"ad"),
+    ):
+        with pytest.raises(DecryptionError) as info:
+            call()
+        assert CANARY_PASS not in str(info.value)
+        assert CANARY_PLAIN.decode() not in repr(info.value)
+    material = json.loads(ring.serialize_unencrypted())["keys"][0]["material"]
+    for canary in (CANARY_PASS, CANARY_PLAIN.decode(), material):
+        assert canary not in caplog.text
