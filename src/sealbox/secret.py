@@ -121,6 +121,34 @@ class Secret(Generic[T]):
     def __copy__(self) -> Secret[T]:
         return self
 
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source_type: Any, handler: Any) -> Any:
+        """Let pydantic models (and pydantic-settings) use ``Secret`` as a field type.
+
+        Input: a str, bytes or ``Secret``; output of ``model_dump``: ``**********``.
+        The JSON schema is a write-only password string.
+        """
+        from pydantic_core import PydanticCustomError, core_schema
+
+        def validate(value: Any) -> Secret[Any]:
+            if isinstance(value, Secret):
+                return value
+            if isinstance(value, str):
+                return Secret(value)
+            if isinstance(value, bytes):
+                return Secret(value)
+            raise PydanticCustomError("secret_type", "a secret must be a string or bytes")
+
+        return core_schema.no_info_plain_validator_function(
+            validate,
+            json_schema_input_schema=core_schema.str_schema(),
+            serialization=core_schema.plain_serializer_function_ser_schema(lambda _: REDACTED),
+        )
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, schema: Any, handler: Any) -> dict[str, Any]:
+        return {"type": "string", "format": "password", "writeOnly": True}
+
     def __deepcopy__(self, memo: dict[int, Any]) -> Secret[T]:
         return self
 

@@ -1,0 +1,93 @@
+"""Secrets from a ``.env`` file, parsed by python-dotenv.
+
+The file is read once, when the source is made (``reload()`` reads it again).
+Variable interpolation (``${OTHER}``) is off: a value is exactly what the file
+says, and a secret cannot pull in another variable by accident. A line that
+python-dotenv cannot parse is an error naming the file and line, not a warning.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+from sealbox._files import read_limited
+from sealbox.exceptions import ExtraNotInstalledError, SecretSourceError, StorageError
+from sealbox.secret import Secret
+from sealbox.secrets.base import check_name
+
+__all__ = ["DotenvSource"]
+
+MAX_FILE_SIZE = 4 * 1024 * 1024
+
+
+class DotenvSource:
+    """Read secrets from a ``.env`` file.
+
+    Args:
+        path: the file.
+        required: if false, a missing file is an empty source instead of an error.
+
+    Raises:
+        SecretSourceError: the file is missing (when required), unreadable, has a
+            line that cannot be parsed, or defines a name twice.
+        ExtraNotInstalledError: python-dotenv is not installed.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] = ".env", *, required: bool = True) -> None:
+        self.path = Path(path)
+        self.required = required
+        self._values: dict[str, str] = {}
+        self.reload()
+
+    @property
+    def label(self) -> str:
+        return f".env file {self.path}"
+
+    def reload(self) -> None:
+        """Read the file again."""
+        try:
+            from dotenv.parser import parse_stream
+        except ImportError:
+            raise ExtraNotInstalledError("settings", "python-dotenv") from None
+        if not self.path.exists() and not self.required:
+            self._values = {}
+            return
+        try:
+            raw = read_limited(self.path, MAX_FILE_SIZE, ".env file")
+        except StorageError as exc:
+            raise SecretSourceError(str(exc)) from None
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise SecretSourceError(f"{self.path}: not UTF-8 text") from None
+        values: dict[str, str] = {}
+        seen_at: dict[str, int] = {}
+        for binding in parse_stream(io.StringIO(text)):
+            line = binding.original.line
+            if binding.error:
+                raise SecretSourceError(f"{self.path}:{line}: cannot parse this line")
+            if binding.key is None:
+                continue  # blank line or comment
+            check_name(binding.key, f"{self.path}:{line}")
+            if binding.key in seen_at:
+                raise SecretSourceError(
+                    f"{self.path}:{line}: {binding.key} is already defined on line "
+                    f"{seen_at[binding.key]}"
+                )
+            seen_at[binding.key] = line
+            values[binding.key] = binding.value or ""
+        self._values = values
+
+    def lookup(self, name: str) -> Secret[str] | None:
+        value = self._values.get(name)
+        return None if value is None else Secret(value)
+
+    def names(self) -> list[str]:
+        return sorted(self._values)
+
+    def __repr__(self) -> str:
+        return f"DotenvSource({str(self.path)!r}, names={len(self._values)})"

@@ -1,0 +1,230 @@
+"""Secrets from HashiCorp Vault's KV version 2 engine, through hvac.
+
+One source reads one secret path (``mount``/``path``), whose keys are the secret
+names, optionally pinned to a version. It authenticates with a token or with
+AppRole, sends ``X-Vault-Namespace`` when a namespace is given, and always
+verifies TLS: the URL must be ``https://`` (Vault's ``-dev-tls`` mode serves that
+locally), and a private CA is given with ``ca=``, never by turning checks off.
+
+API used (Vault's published HTTP API, as hvac calls it):
+``GET /v1/{mount}/data/{path}[?version=N]``, ``POST /v1/{mount}/data/{path}``
+(with ``options.cas`` for check-and-set), ``GET /v1/{mount}/metadata/{path}``,
+``POST /v1/auth/{approle_mount}/login``.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from sealbox.exceptions import ConfigError, ExtraNotInstalledError, SecretSourceError
+from sealbox.secret import Secret, register_secret
+
+if TYPE_CHECKING:
+    import hvac
+
+__all__ = ["VaultKV2Source"]
+
+
+def _reveal(value: str | Secret[str]) -> str:
+    return value.expose_secret() if isinstance(value, Secret) else value
+
+
+class VaultKV2Source:
+    """Read (and write) one KV v2 secret in Vault.
+
+    Args:
+        url: Vault's address, ``https://…``.
+        path: the secret's path inside the mount (``"app/prod"``).
+        mount: where the KV v2 engine is mounted (``"secret"``).
+        token: a Vault token. Give this or ``approle``.
+        approle: ``(role_id, secret_id)`` for AppRole login.
+        approle_mount: where the AppRole auth method is mounted.
+        namespace: a Vault Enterprise namespace.
+        version: read this version instead of the latest.
+        ca: a PEM file of the CA that signed Vault's certificate (the system's
+            trust store by default).
+        timeout: seconds per request.
+
+    Raises:
+        ConfigError: the URL is not https, or neither or both of ``token`` and
+            ``approle`` are given.
+        ExtraNotInstalledError: hvac is not installed (``sealbox[vault]``).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        path: str,
+        *,
+        mount: str = "secret",
+        token: str | Secret[str] | None = None,
+        approle: tuple[str | Secret[str], str | Secret[str]] | None = None,
+        approle_mount: str = "approle",
+        namespace: str | None = None,
+        version: int | None = None,
+        ca: str | os.PathLike[str] | None = None,
+        timeout: int = 10,
+    ) -> None:
+        if urlsplit(url).scheme != "https":
+            raise ConfigError(
+                f"Vault URL {url!r} is not https: sealbox always verifies Vault's TLS certificate",
+                hint="use Vault's TLS listener (vault server -dev-tls for local work)",
+            )
+        if (token is None) == (approle is None):
+            raise ConfigError("give exactly one of token= and approle=")
+        if version is not None and version < 1:
+            raise ConfigError("version must be 1 or more")
+        try:
+            import hvac
+        except ImportError:
+            raise ExtraNotInstalledError("vault", "hvac") from None
+        self.url = url
+        self.path = path.strip("/")
+        self.mount = mount.strip("/")
+        self.namespace = namespace
+        self.version = version
+        self._approle = approle
+        self._approle_mount = approle_mount
+        self._lock = threading.Lock()
+        self._data: dict[str, str] | None = None
+        self._read_version: int | None = None
+        self._client: hvac.Client = hvac.Client(
+            url=url,
+            token=None if token is None else _reveal(token),
+            namespace=namespace,
+            verify=str(ca) if ca is not None else True,
+            timeout=timeout,
+        )
+        if token is not None:
+            register_secret(_reveal(token))
+
+    @property
+    def label(self) -> str:
+        ns = f" namespace {self.namespace}" if self.namespace else ""
+        ver = f" version {self.version}" if self.version else ""
+        return f"vault {self.url}{ns} {self.mount}/{self.path}{ver}"
+
+    def __repr__(self) -> str:
+        return f"VaultKV2Source({self.url!r}, {self.path!r}, mount={self.mount!r})"
+
+    # -- reading --------------------------------------------------------------------
+
+    def lookup(self, name: str) -> Secret[str] | None:
+        value = self._load().get(name)
+        return None if value is None else Secret(value)
+
+    def names(self) -> list[str]:
+        return sorted(self._load())
+
+    @property
+    def read_version(self) -> int | None:
+        """The version that was read (``None`` before the first read)."""
+        return self._read_version
+
+    def reload(self) -> None:
+        """Forget what was read; the next lookup reads Vault again."""
+        with self._lock:
+            self._data = None
+
+    def _load(self) -> dict[str, str]:
+        with self._lock:
+            if self._data is None:
+                response = self._call(
+                    "read",
+                    lambda c: c.secrets.kv.v2.read_secret_version(
+                        path=self.path,
+                        version=self.version,
+                        mount_point=self.mount,
+                        raise_on_deleted_version=True,
+                    ),
+                )
+                body = response.get("data") or {}
+                data = body.get("data") or {}
+                self._read_version = (body.get("metadata") or {}).get("version")
+                self._data = {
+                    str(k): v if isinstance(v, str) else json.dumps(v) for k, v in data.items()
+                }
+            return self._data
+
+    def metadata(self) -> dict[str, Any]:
+        """The secret's metadata (current version, versions and their times). No values."""
+        response = self._call(
+            "read metadata",
+            lambda c: c.secrets.kv.v2.read_secret_metadata(path=self.path, mount_point=self.mount),
+        )
+        return dict(response.get("data") or {})
+
+    # -- writing --------------------------------------------------------------------
+
+    def write(self, values: Mapping[str, str | Secret[str]], *, cas: int | None = None) -> int:
+        """Write a new version holding exactly ``values``; return its version number.
+
+        Args:
+            values: the whole secret (KV v2 replaces, it does not merge).
+            cas: check-and-set: write only if the current version is ``cas``
+                (``0``: only if the secret does not exist yet).
+
+        Raises:
+            SecretSourceError: the check-and-set failed, permission was denied, …
+        """
+        plain = {k: _reveal(v) for k, v in values.items()}
+        response = self._call(
+            "write",
+            lambda c: c.secrets.kv.v2.create_or_update_secret(
+                path=self.path, secret=plain, cas=cas, mount_point=self.mount
+            ),
+        )
+        self.reload()
+        return int((response.get("data") or {}).get("version", 0))
+
+    # -- plumbing -------------------------------------------------------------------
+
+    def _call(self, what: str, fn: Any) -> dict[str, Any]:
+        import hvac.exceptions as hx
+        import requests
+
+        try:
+            if self._approle is not None and not self._client.token:
+                role_id, secret_id = (_reveal(v) for v in self._approle)
+                register_secret(secret_id)
+                auth = self._client.auth.approle.login(
+                    role_id=role_id, secret_id=secret_id, mount_point=self._approle_mount
+                )
+                register_secret(auth["auth"]["client_token"])
+            result = fn(self._client)
+        except hx.Forbidden:
+            raise SecretSourceError(
+                f"{self.label}: permission denied (403)",
+                hint="check the token's policy for this path",
+            ) from None
+        except hx.Unauthorized:
+            raise SecretSourceError(f"{self.label}: not authenticated (401)") from None
+        except hx.InvalidPath:
+            target = f"version {self.version} of " if self.version and what == "read" else ""
+            raise SecretSourceError(f"{self.label}: {target}no such secret (404)") from None
+        except (hx.VaultDown, hx.VaultNotInitialized):
+            raise SecretSourceError(f"{self.label}: Vault is sealed or not ready (503)") from None
+        except hx.InvalidRequest as exc:
+            reasons = "; ".join(str(e) for e in (exc.errors or [])) or "invalid request"
+            raise SecretSourceError(f"{self.label}: {what} refused (400): {reasons}") from None
+        except hx.VaultError as exc:
+            raise SecretSourceError(f"{self.label}: {what} failed ({type(exc).__name__})") from None
+        except requests.exceptions.SSLError:
+            raise SecretSourceError(
+                f"{self.label}: TLS verification of Vault's certificate failed",
+                hint="give the CA that signed it with ca=",
+            ) from None
+        except requests.exceptions.RequestException as exc:
+            raise SecretSourceError(
+                f"{self.label}: cannot reach Vault ({type(exc).__name__})"
+            ) from None
+        if not isinstance(result, dict):
+            raise SecretSourceError(f"{self.label}: unexpected answer to {what}")
+        return result

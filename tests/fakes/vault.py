@@ -1,0 +1,235 @@
+"""A fake Vault server for tests: real HTTPS on 127.0.0.1, Vault's published HTTP API.
+
+Vault itself cannot run here. This server implements the parts sealbox uses, with
+the request and response shapes of Vault's API documentation
+(developer.hashicorp.com/vault/api-docs): KV version 2 (read a version, write with
+check-and-set, read metadata), AppRole login, token checks (403), namespaces
+(``X-Vault-Namespace``), and a sealed state (503). hvac talks to it for real.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import ssl
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass
+class _Secret:
+    versions: dict[int, dict[str, Any]] = field(default_factory=dict)  # n -> {"data", "created"}
+    current: int = 0
+
+
+@dataclass
+class FakeVault:
+    """State of the fake: tokens, roles, mounts and their secrets."""
+
+    tokens: set[str] = field(default_factory=set)
+    approles: dict[str, str] = field(default_factory=dict)  # role_id -> secret_id
+    sealed: bool = False
+    kv: dict[tuple[str, str, str], _Secret] = field(default_factory=dict)  # (ns, mount, path)
+    requests: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def put(
+        self, path: str, data: dict[str, Any], *, mount: str = "secret", namespace: str = ""
+    ) -> int:
+        with self.lock:
+            s = self.kv.setdefault((namespace, mount, path), _Secret())
+            s.current += 1
+            s.versions[s.current] = {"data": dict(data), "created": _now()}
+            return s.current
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet
+        pass
+
+    def _send(self, status: int, body: dict[str, Any] | None) -> None:
+        raw = b"" if body is None else json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(raw)))
+        self.end_headers()
+        self.wfile.write(raw)
+
+    def _error(self, status: int, *errors: str) -> None:
+        self._send(status, {"errors": list(errors)})
+
+    def _body(self) -> dict[str, Any]:
+        n = int(self.headers.get("Content-Length") or 0)
+        return json.loads(self.rfile.read(n) or b"{}")
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def do_PUT(self) -> None:
+        self._dispatch("POST")
+
+    def _dispatch(self, method: str) -> None:
+        vault = self.server.vault
+        url = urlsplit(self.path)
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        vault.requests.append((method, url.path, headers))
+        if vault.sealed:
+            return self._error(503, "Vault is sealed")
+        parts = url.path.strip("/").split("/")
+        if parts[0] != "v1":
+            return self._error(404)
+        namespace = headers.get("x-vault-namespace", "").strip("/")
+        if parts[1:3] == ["auth", "approle"] and parts[-1] == "login" and method == "POST":
+            body = self._body()
+            if vault.approles.get(body.get("role_id", "")) != body.get("secret_id"):
+                return self._error(400, "invalid role ID or secret ID")
+            token = "hvs." + secrets.token_urlsafe(24)
+            vault.tokens.add(token)
+            return self._send(
+                200,
+                {
+                    "auth": {
+                        "client_token": token,
+                        "accessor": secrets.token_hex(8),
+                        "policies": ["default"],
+                        "token_policies": ["default"],
+                        "lease_duration": 3600,
+                        "renewable": True,
+                        "metadata": {"role_name": "app"},
+                    }
+                },
+            )
+        if headers.get("x-vault-token") not in vault.tokens:
+            return self._error(403, "permission denied")
+        if len(parts) < 4 or parts[2] not in ("data", "metadata"):
+            return self._error(404)
+        mount, kind, path = parts[1], parts[2], "/".join(parts[3:])
+        key = (namespace, mount, path)
+        query = parse_qs(url.query)
+        with vault.lock:
+            secret = vault.kv.get(key)
+            if kind == "data" and method == "GET":
+                if secret is None:
+                    return self._error(404)
+                version = int(query.get("version", [secret.current])[0] or secret.current)
+                if version == 0:
+                    version = secret.current
+                entry = secret.versions.get(version)
+                if entry is None:
+                    return self._error(404)
+                return self._send(
+                    200,
+                    {
+                        "request_id": secrets.token_hex(8),
+                        "lease_id": "",
+                        "renewable": False,
+                        "lease_duration": 0,
+                        "data": {
+                            "data": entry["data"],
+                            "metadata": {
+                                "created_time": entry["created"],
+                                "custom_metadata": None,
+                                "deletion_time": "",
+                                "destroyed": False,
+                                "version": version,
+                            },
+                        },
+                        "wrap_info": None,
+                        "warnings": None,
+                        "auth": None,
+                    },
+                )
+            if kind == "data" and method == "POST":
+                body = self._body()
+                cas = (body.get("options") or {}).get("cas")
+                current = secret.current if secret else 0
+                if cas is not None and int(cas) != current:
+                    return self._error(
+                        400, "check-and-set parameter did not match the current version"
+                    )
+                secret = vault.kv.setdefault(key, _Secret())
+                secret.current += 1
+                created = _now()
+                secret.versions[secret.current] = {
+                    "data": body.get("data") or {},
+                    "created": created,
+                }
+                return self._send(
+                    200,
+                    {
+                        "data": {
+                            "created_time": created,
+                            "custom_metadata": None,
+                            "deletion_time": "",
+                            "destroyed": False,
+                            "version": secret.current,
+                        }
+                    },
+                )
+            if kind == "metadata" and method == "GET":
+                if secret is None:
+                    return self._error(404)
+                return self._send(
+                    200,
+                    {
+                        "data": {
+                            "cas_required": False,
+                            "created_time": secret.versions[min(secret.versions)]["created"],
+                            "current_version": secret.current,
+                            "delete_version_after": "0s",
+                            "max_versions": 0,
+                            "oldest_version": min(secret.versions),
+                            "updated_time": secret.versions[secret.current]["created"],
+                            "custom_metadata": None,
+                            "versions": {
+                                str(n): {
+                                    "created_time": v["created"],
+                                    "deletion_time": "",
+                                    "destroyed": False,
+                                }
+                                for n, v in secret.versions.items()
+                            },
+                        }
+                    },
+                )
+        return self._error(405)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    vault: FakeVault
+
+
+class FakeVaultServer:
+    """Start with ``with FakeVaultServer(cert_pem, key_pem) as srv:``; ``srv.url``, ``srv.vault``."""
+
+    def __init__(self, context: ssl.SSLContext) -> None:
+        self.vault = FakeVault()
+        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server.vault = self.vault
+        self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+        self.url = f"https://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+
+    def __enter__(self) -> FakeVaultServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
