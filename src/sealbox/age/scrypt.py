@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from typing import Any, ClassVar, Final, NoReturn
 
 from sealbox import kdf
@@ -98,17 +99,34 @@ class ScryptIdentity:
     """Decrypt with a passphrase.
 
     Args:
-        passphrase: the passphrase.
+        passphrase: the passphrase, or a function that returns it: it is then
+            called only if the file turns out to be passphrase-encrypted (the
+            command line asks on the terminal that way).
         max_work_factor: the largest log2 N accepted from a file.
     """
 
-    __slots__ = ("_max", "_passphrase")
+    __slots__ = ("_get", "_max", "_passphrase")
 
     def __init__(
-        self, passphrase: str | bytes | Secret[Any], *, max_work_factor: int = MAX_WORK_FACTOR
+        self,
+        passphrase: str | bytes | Secret[Any] | Callable[[], str | bytes | Secret[Any]],
+        *,
+        max_work_factor: int = MAX_WORK_FACTOR,
     ) -> None:
-        self._passphrase = _passphrase(passphrase)
+        self._passphrase: bytes | None = None
+        self._get: Callable[[], str | bytes | Secret[Any]] | None = None
+        if callable(passphrase):
+            self._get = passphrase
+        else:
+            self._passphrase = _passphrase(passphrase)
         self._max = max_work_factor
+
+    def _secret(self) -> bytes:
+        if self._passphrase is None:
+            assert self._get is not None
+            self._passphrase = _passphrase(self._get())
+            self._get = None
+        return self._passphrase
 
     def unwrap(self, stanza: Stanza) -> bytes | None:
         """Unwrap a ``scrypt`` stanza; ``None`` for other types or a wrong passphrase.
@@ -134,7 +152,7 @@ class ScryptIdentity:
             )
         if len(stanza.body) != WRAPPED_KEY_SIZE:
             raise FormatError("the scrypt stanza body is not 32 bytes")
-        key = _wrap_key(self._passphrase, salt, log_n)
+        key = _wrap_key(self._secret(), salt, log_n)
         return open_file_key(key, stanza.body)
 
     def __repr__(self) -> str:
