@@ -27,7 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "decrypt": ("sealbox.cli.age:decrypt", "Decrypt an age file."),
     "inspect": ("sealbox.cli.age:inspect", "Describe an age file without decrypting it."),
     "legacy": (
-        "sealbox.cli.legacy:legacy",
+        "sealbox.cli.legacy:legacy_group",
         "Decrypt or migrate files of the original Fernet and AES-GCM recipes.",
     ),
 }
