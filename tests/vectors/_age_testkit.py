@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import zlib
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +21,12 @@ KNOWN_KEYS = {
     "armored",
     "compressed",
     "comment",
+}
+# Outcomes seen per path (library, CLI), counted by the tests and printed at the end.
+COUNTS: dict[str, Counter[str]] = {
+    "the library (one thread)": Counter(),
+    "the library (worker thread)": Counter(),
+    "sealbox decrypt": Counter(),
 }
 EXPECTS = (
     "success",
