@@ -143,9 +143,9 @@ def parse_identities(
         DecryptionError: a wrong passphrase for an encrypted file or key.
     """
     start = data.lstrip()
-    if start.startswith(b"-----BEGIN") and not _armor.is_armored(start):
+    if start.startswith(b"-----BEGIN") and not start.startswith(_armor.BEGIN):
         return [load_ssh_identity(data, passphrase=passphrase, name=source)]
-    if start.startswith(VERSION_LINE) or _armor.is_armored(start):
+    if start.startswith((VERSION_LINE, _armor.BEGIN)):
         return _encrypted_identities(data, source, passphrase)
     try:
         text = data.decode()
@@ -177,7 +177,7 @@ def _encrypted_identities(
             hint="set $SEALBOX_PASSPHRASE or use --passphrase-file",
         )
     plain = decrypt(data, [ScryptIdentity(passphrase())])
-    if plain.lstrip().startswith(VERSION_LINE) or _armor.is_armored(plain):
+    if plain.lstrip().startswith((VERSION_LINE, _armor.BEGIN)):
         raise KeyFormatError(f"{source} is encrypted twice")
     return parse_identities(plain, source=source)
 
