@@ -284,7 +284,7 @@ def encrypt_file(
     _check_paths(src_path, dst_path)
     with (
         _open_input(src_path) as fin,
-        atomic_writer(dst_path, mode=0o644, overwrite=overwrite) as out,
+        atomic_writer(dst_path, mode=0o644, overwrite=overwrite, durable=False) as out,
         Encryptor(out, recipients, armor=armor) as enc,
     ):
         enc.write_from(fin, progress)
@@ -317,7 +317,7 @@ def decrypt_file(
         raise StorageError(f"{dst_path} already exists", hint="use --force to replace it")
     with _open_input(src_path) as fin:
         dec = Decryptor(fin, identities)
-        with dec, atomic_writer(dst_path, mode=0o600, overwrite=overwrite) as out:
+        with dec, atomic_writer(dst_path, mode=0o600, overwrite=overwrite, durable=False) as out:
             for view in dec.views():
                 out.write(view)
                 if progress is not None:

@@ -90,7 +90,7 @@ def _output(path: Path | None, input_: Path | None, force: bool, mode: int) -> I
     if path.exists() and not force:
         raise CLIError(f"{path} already exists", hint="use --force to replace it")
     try:
-        with atomic_writer(path, mode=mode, overwrite=True) as out:
+        with atomic_writer(path, mode=mode, overwrite=True, durable=False) as out:
             yield out
     except OSError as exc:
         raise StorageError(f"cannot write {path}: {(exc.strerror or '').lower()}") from None
