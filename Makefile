@@ -41,5 +41,12 @@ unit: $(STAMP)
 bench: $(STAMP) system-deps
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
+## Fuzz the age header and armor parsers for a bounded time (FUZZ_SECONDS, default 60).
+FUZZ_SECONDS ?= 60
+fuzz: $(STAMP)
+	@mkdir -p .fuzz-corpus && cp -n tests/fuzz/corpus/* .fuzz-corpus/
+	$(BIN)/python tests/fuzz/fuzz_age.py -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+		-timeout=10 .fuzz-corpus
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov build dist

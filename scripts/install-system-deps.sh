@@ -12,6 +12,7 @@ declare -A wanted=(
   [chromium]=chromium
   [wrk]=wrk
   [curl]=curl
+  [/usr/bin/time]=time
 )
 missing=()
 for cmd in "${!wanted[@]}"; do

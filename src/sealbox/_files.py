@@ -20,12 +20,16 @@ def atomic_writer(
     *,
     mode: int = 0o600,
     overwrite: bool = True,
+    durable: bool = True,
 ) -> Iterator[BinaryIO]:
     """Yield a binary file that replaces ``path`` only if the block completes.
 
     The data goes to a temporary file (mode ``mode`` from its creation) in the
-    same folder, is flushed to disk, then renamed over ``path``. If the block
-    raises, the temporary file is removed and ``path`` is untouched.
+    same folder, is flushed to disk (``fsync``, unless ``durable`` is false),
+    then renamed over ``path``. If the block raises, the temporary file is
+    removed and ``path`` is untouched. ``durable=False`` suits bulk outputs
+    (file encryption), where forcing gigabytes to disk would dominate the run:
+    the rename still happens only after the whole output was written.
 
     Raises:
         StorageError: ``path`` exists and ``overwrite`` is false, or the folder
@@ -45,7 +49,8 @@ def atomic_writer(
         with os.fdopen(fd, "wb") as fh:
             yield fh
             fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                os.fsync(fh.fileno())
         if not overwrite and target.exists():
             raise StorageError(  # noqa: TRY301 - cleanup below is shared
                 f"{target} already exists", hint="use --force to replace it"
@@ -55,7 +60,8 @@ def atomic_writer(
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
-    _fsync_dir(folder)
+    if durable:
+        _fsync_dir(folder)
 
 
 def atomic_write(

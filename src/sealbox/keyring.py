@@ -17,7 +17,9 @@ Key states:
 
 A keyring is only ever stored encrypted. :meth:`Keyring.save` writes it sealed
 with a key derived from a passphrase by Argon2id (the format is in
-``docs/formats.md``); the file is replaced atomically and has mode 0600.
+``docs/formats.md``), or as an age file encrypted to recipients
+(:meth:`Keyring.encrypt_to`), opened with identities; the file is replaced
+atomically and has mode 0600.
 
 Example::
 
@@ -38,10 +40,10 @@ import json
 import os
 import secrets
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from cryptography.exceptions import InvalidTag
 
@@ -49,6 +51,7 @@ from sealbox import kdf
 from sealbox._files import atomic_write, read_limited
 from sealbox.aead import AES256GCM, ALGORITHMS, DEFAULT_ALGORITHM
 from sealbox.exceptions import (
+    ConfigError,
     DecryptionError,
     FormatError,
     KeyNotFoundError,
@@ -65,6 +68,9 @@ from sealbox.fields import (
     token_key_id,
 )
 from sealbox.secret import Secret
+
+if TYPE_CHECKING:
+    from sealbox.age import Identity, Recipient
 
 __all__ = ["KeyInfo", "KeyState", "Keyring"]
 
@@ -148,6 +154,7 @@ class Keyring:
         "_lock",
         "_primary",
         "_primary_id",
+        "_recipients",
         "_sealer",
     )
 
@@ -163,6 +170,7 @@ class Keyring:
         self._sealer: tuple[bytes, Callable[[bytes, bytes, bytes], bytes]]
         self._decrypters: dict[bytes, Callable[[bytes, bytes, bytes], bytes]]
         self._deterministic: dict[bytes, FieldKey]
+        self._recipients: tuple[str, ...] = ()
         self._refresh()
 
     # -- construction ---------------------------------------------------------------
@@ -194,6 +202,14 @@ class Keyring:
                 KeyInfo(e.id, e.algorithm, e.state, e.id == self._primary_id, e.created)
                 for e in self._entries.values()
             ]
+
+    @property
+    def recipients(self) -> tuple[str, ...]:
+        """The age recipients this keyring was last saved to (empty for a passphrase).
+
+        Commands that change an age-encrypted keyring save it back to them.
+        """
+        return self._recipients
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -450,6 +466,8 @@ class Keyring:
                     for e in self._entries.values()
                 ],
             }
+            if self._recipients:
+                doc["recipients"] = list(self._recipients)
         return json.dumps(doc, indent=2).encode() + b"\n"
 
     @classmethod
@@ -472,7 +490,12 @@ class Keyring:
         entries = [_parse_entry(k, i) for i, k in enumerate(keys)]
         if len({e.id for e in entries}) != len(entries):
             raise FormatError("the keyring holds two keys with the same id")
-        return cls(entries, _parse_id(doc.get("primary"), "primary"))
+        ring = cls(entries, _parse_id(doc.get("primary"), "primary"))
+        recipients = doc.get("recipients", [])
+        if not isinstance(recipients, list) or not all(isinstance(r, str) for r in recipients):
+            raise FormatError("'recipients' must be a list of strings")
+        ring._recipients = tuple(recipients)
+        return ring
 
     def encrypt(
         self,
@@ -528,32 +551,95 @@ class Keyring:
             ) from None
         return cls.from_unencrypted(plain)
 
+    def encrypt_to(self, recipients: Sequence[Recipient]) -> bytes:
+        """Return the keyring as an age file encrypted to ``recipients``.
+
+        The public recipients are recorded inside the (encrypted) keyring, so that
+        a changed keyring can be saved back to them (:attr:`recipients`).
+        """
+        from sealbox import age
+
+        with self._lock:
+            self._recipients = tuple(t for r in recipients if (t := _recipient_text(r)))
+            plain = self.serialize_unencrypted()
+        return age.encrypt(plain, recipients)
+
+    @classmethod
+    def decrypt_with(cls, data: bytes, identities: Sequence[Identity]) -> Keyring:
+        """Open a keyring saved as an age file (:meth:`encrypt_to`).
+
+        Raises:
+            FormatError: not an age file, or the plaintext is not a keyring.
+            NoIdentityMatchError: none of the identities opens it.
+            DecryptionError: the file was altered.
+        """
+        from sealbox import age
+
+        return cls.from_unencrypted(age.decrypt(data, identities))
+
     def save(
         self,
         path: str | os.PathLike[str],
-        passphrase: str | bytes | Secret[Any],
+        passphrase: str | bytes | Secret[Any] | None = None,
         *,
+        recipients: Sequence[Recipient] | None = None,
         kdf_params: kdf.Argon2idParams = kdf.ARGON2ID_DEFAULT,
         overwrite: bool = True,
     ) -> None:
         """Encrypt the keyring and write it to ``path`` atomically, mode 0600.
 
+        Give either ``passphrase`` (Argon2id + AES-256-GCM, the sealed JSON form)
+        or ``recipients`` (an age file).
+
         Raises:
+            ValueError: both or neither of ``passphrase`` and ``recipients``.
             StorageError: the file exists and ``overwrite`` is false, or it cannot
                 be written. The old file is left as it was.
         """
-        atomic_write(path, self.encrypt(passphrase, kdf_params=kdf_params), overwrite=overwrite)
+        if (passphrase is None) == (recipients is None):
+            raise ValueError("give either a passphrase or recipients")
+        if recipients is not None:
+            data = self.encrypt_to(recipients)
+        else:
+            assert passphrase is not None
+            data = self.encrypt(passphrase, kdf_params=kdf_params)
+        atomic_write(path, data, overwrite=overwrite)
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str], passphrase: str | bytes | Secret[Any]) -> Keyring:
+    def load(
+        cls,
+        path: str | os.PathLike[str],
+        passphrase: str | bytes | Secret[Any] | None = None,
+        *,
+        identities: Sequence[Identity] | None = None,
+    ) -> Keyring:
         """Read and decrypt a keyring file written by :meth:`save`.
+
+        The form is told by the file's first bytes: an age file opens with
+        ``identities`` (or with ``passphrase``, if it was encrypted to one); the
+        sealed JSON form with ``passphrase``.
 
         Raises:
             StorageError: the file is missing, unreadable or too large.
             FormatError: the file is not a sealbox keyring.
-            DecryptionError: wrong passphrase, or the file was altered.
+            ConfigError: the file's form needs what was not given.
+            DecryptionError: wrong passphrase or identity, or the file was altered.
         """
-        return cls.decrypt(read_limited(path, MAX_FILE_SIZE, "keyring"), passphrase)
+        data = read_limited(path, MAX_FILE_SIZE, "keyring")
+        if is_age_file(data):
+            if identities is None and passphrase is not None:
+                from sealbox.age import ScryptIdentity
+
+                identities = [ScryptIdentity(passphrase)]
+            if not identities:
+                raise ConfigError(
+                    f"keyring {path} is encrypted to age recipients",
+                    hint="give an identity file (-i)",
+                )
+            return cls.decrypt_with(data, identities)
+        if passphrase is None:
+            raise ConfigError(f"keyring {path} is encrypted with a passphrase")
+        return cls.decrypt(data, passphrase)
 
     # -- internals ------------------------------------------------------------------
 
@@ -644,6 +730,18 @@ def _parse_time(value: object, where: str) -> datetime:
     if t.tzinfo is None:
         raise FormatError(f"{where} must carry a time zone")
     return t.astimezone(UTC)
+
+
+def is_age_file(data: bytes) -> bool:
+    """Whether ``data`` is an age file (binary or armored) rather than sealed JSON."""
+    start = data[:64].lstrip()
+    return start.startswith((b"age-encryption.org/", b"-----BEGIN AGE ENCRYPTED FILE-----"))
+
+
+def _recipient_text(recipient: Recipient) -> str:
+    text = str(recipient)
+    # Only public keys are recorded; a passphrase recipient has no public form.
+    return text if text.startswith(("age1", "ssh-")) else ""
 
 
 def _header_aad(header: dict[str, Any]) -> bytes:

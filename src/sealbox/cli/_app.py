@@ -22,6 +22,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "seal": ("sealbox.cli.fields:seal", "Encrypt a value from stdin into a text token."),
     "open": ("sealbox.cli.fields:open_", "Decrypt a text token from stdin."),
+    "keygen": ("sealbox.cli.age:keygen", "Generate an age identity (X25519, or --pq)."),
+    "encrypt": ("sealbox.cli.age:encrypt", "Encrypt a file in the age format."),
+    "decrypt": ("sealbox.cli.age:decrypt", "Decrypt an age file."),
+    "inspect": ("sealbox.cli.age:inspect", "Describe an age file without decrypting it."),
+    "legacy": (
+        "sealbox.cli.legacy:legacy_group",
+        "Decrypt or migrate files of the original Fernet and AES-GCM recipes.",
+    ),
 }
 
 

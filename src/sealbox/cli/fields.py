@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from sealbox.cli._io import passphrase_file_option, read_passphrase, read_stdin, write_stdout
-from sealbox.keyring import Keyring
+from sealbox.cli._io import passphrase_file_option, read_stdin, write_stdout
+from sealbox.cli.keyring import _IDENTITY, _Opened
 
 # Field tokens are for values, not files: `sealbox encrypt` streams files of any size.
 MAX_VALUE = 16 * 1024 * 1024
@@ -36,11 +36,13 @@ _AAD = click.option(
     is_flag=True,
     help="Equal values give equal tokens (AES-SIV), for equality lookups.",
 )
+@_IDENTITY
 @passphrase_file_option
 def seal(
     keyring_file: Path,
     aad: str,
     deterministic: bool,
+    identity_files: tuple[Path, ...],
     passphrase_file: Path | None,
 ) -> None:
     """Encrypt the bytes on stdin; print the text token on stdout.
@@ -48,7 +50,7 @@ def seal(
     The value is taken exactly as given, trailing newline included: use
     `printf %s VALUE` rather than `echo VALUE` if that matters.
     """
-    ring = Keyring.load(keyring_file, read_passphrase(passphrase_file))
+    ring = _Opened(keyring_file, identity_files, passphrase_file).ring
     data = read_stdin(MAX_VALUE, "the value", hint=_TOO_BIG_HINT)
     if deterministic:
         from sealbox.fields import encode_token
@@ -62,9 +64,12 @@ def seal(
 @click.command(name="open")
 @_KEYRING
 @_AAD
+@_IDENTITY
 @passphrase_file_option
-def open_(keyring_file: Path, aad: str, passphrase_file: Path | None) -> None:
+def open_(
+    keyring_file: Path, aad: str, identity_files: tuple[Path, ...], passphrase_file: Path | None
+) -> None:
     """Decrypt the text token on stdin; write the value to stdout."""
-    ring = Keyring.load(keyring_file, read_passphrase(passphrase_file))
+    ring = _Opened(keyring_file, identity_files, passphrase_file).ring
     token = read_stdin(MAX_VALUE * 2, "the token")
     write_stdout(ring.open_text(token, aad.encode()))

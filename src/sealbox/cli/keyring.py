@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from sealbox import age
 from sealbox.aead import ALGORITHMS, DEFAULT_ALGORITHM
 from sealbox.cli._io import (
     KEY_ID,
@@ -16,7 +17,9 @@ from sealbox.cli._io import (
     passphrase_file_option,
     read_passphrase,
 )
-from sealbox.keyring import Keyring
+from sealbox.cli.age import _load_identity_files
+from sealbox.keyring import Keyring, is_age_file
+from sealbox.secret import Secret
 
 _FILE = click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 _KEY_ID = click.argument("kid", metavar="KEY_ID", type=KEY_ID)
@@ -27,12 +30,79 @@ _ALGORITHM = click.option(
 )
 
 
+_RECIPIENT = click.option(
+    "-r",
+    "--recipient",
+    "recipients",
+    multiple=True,
+    metavar="RECIPIENT",
+    help="Encrypt the keyring to this age recipient instead of a passphrase. Repeatable.",
+)
+_RECIPIENTS_FILE = click.option(
+    "-R",
+    "--recipients-file",
+    "recipient_files",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Encrypt the keyring to the age recipients in this file. Repeatable.",
+)
+_IDENTITY = click.option(
+    "-i",
+    "--identity",
+    "identity_files",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Identity file that opens a keyring encrypted to age recipients. Repeatable.",
+)
+
+
+def _targets(recipients: tuple[str, ...], files: tuple[Path, ...]) -> list[age.Recipient]:
+    out = [age.parse_recipient(r) for r in recipients]
+    for path in files:
+        out += age.load_recipients(path)
+    return out
+
+
+class _Opened:
+    """A keyring read from FILE, and how to write it back in the same form."""
+
+    def __init__(
+        self, file: Path, identity_files: tuple[Path, ...], passphrase_file: Path | None
+    ) -> None:
+        from sealbox._files import read_limited
+        from sealbox.keyring import MAX_FILE_SIZE
+
+        self.file = file
+        self._passphrase: Secret[str] | None = None
+        if is_age_file(read_limited(file, MAX_FILE_SIZE, "keyring")):
+            identities = _load_identity_files(identity_files, passphrase_file)
+            if not identities:
+                raise CLIError(
+                    f"keyring {file} is encrypted to age recipients",
+                    hint="give the identity file that opens it with -i",
+                )
+            self.ring = Keyring.load(file, identities=identities)
+        else:
+            self._passphrase = read_passphrase(passphrase_file)
+            self.ring = Keyring.load(file, self._passphrase)
+
+    def save(self) -> None:
+        if self._passphrase is not None:
+            self.ring.save(self.file, self._passphrase)
+            return
+        if not self.ring.recipients:
+            raise CLIError(f"keyring {self.file} does not record the recipients to save it to")
+        targets = [age.parse_recipient(r) for r in self.ring.recipients]
+        self.ring.save(self.file, recipients=targets)
+
+
 @click.group()
 def keyring() -> None:
     """Create, rotate and manage field-encryption keyrings.
 
-    A keyring file is always encrypted with a passphrase (Argon2id). The
-    passphrase comes from --passphrase-file, $SEALBOX_PASSPHRASE or a prompt.
+    A keyring file is always encrypted: with a passphrase (Argon2id; from
+    --passphrase-file, $SEALBOX_PASSPHRASE or a prompt), or to age recipients
+    (create with -r/-R, open with -i).
     """
 
 
@@ -40,17 +110,29 @@ def keyring() -> None:
 @_FILE
 @_ALGORITHM
 @click.option("--force", is_flag=True, help="Replace FILE if it exists (its keys are lost).")
+@_RECIPIENT
+@_RECIPIENTS_FILE
 @passphrase_file_option
-def create(file: Path, algorithm: str | None, force: bool, passphrase_file: Path | None) -> None:
+def create(  # noqa: PLR0917 - click passes every option positionally
+    file: Path,
+    algorithm: str | None,
+    force: bool,
+    recipients: tuple[str, ...],
+    recipient_files: tuple[Path, ...],
+    passphrase_file: Path | None,
+) -> None:
     """Create a new keyring in FILE with one fresh key."""
     if file.exists() and not force:
         raise CLIError(
             f"{file} already exists",
             hint="choose another name, or use --force to replace it and lose its keys",
         )
-    passphrase = read_passphrase(passphrase_file, confirm=True, prompt="New keyring passphrase")
     ring = Keyring.generate(algorithm or DEFAULT_ALGORITHM)
-    ring.save(file, passphrase, overwrite=force)
+    if recipients or recipient_files:
+        ring.save(file, recipients=_targets(recipients, recipient_files), overwrite=force)
+    else:
+        passphrase = read_passphrase(passphrase_file, confirm=True, prompt="New keyring passphrase")
+        ring.save(file, passphrase, overwrite=force)
     info = ring.keys()[0]
     click.echo(f"created {file} with primary key {info.hex_id} ({info.algorithm})")
 
@@ -58,23 +140,31 @@ def create(file: Path, algorithm: str | None, force: bool, passphrase_file: Path
 @keyring.command()
 @_FILE
 @_ALGORITHM
+@_IDENTITY
 @passphrase_file_option
-def rotate(file: Path, algorithm: str | None, passphrase_file: Path | None) -> None:
+def rotate(
+    file: Path,
+    algorithm: str | None,
+    identity_files: tuple[Path, ...],
+    passphrase_file: Path | None,
+) -> None:
     """Add a fresh primary key to FILE; older keys keep decrypting."""
-    passphrase = read_passphrase(passphrase_file)
-    ring = Keyring.load(file, passphrase)
-    info = ring.rotate(algorithm)
-    ring.save(file, passphrase)
+    opened = _Opened(file, identity_files, passphrase_file)
+    info = opened.ring.rotate(algorithm)
+    opened.save()
     click.echo(f"rotated {file}: new primary key {info.hex_id} ({info.algorithm})")
 
 
 @keyring.command(name="list")
 @_FILE
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of key objects.")
+@_IDENTITY
 @passphrase_file_option
-def list_(file: Path, as_json: bool, passphrase_file: Path | None) -> None:
+def list_(
+    file: Path, as_json: bool, identity_files: tuple[Path, ...], passphrase_file: Path | None
+) -> None:
     """List the keys of FILE (never their material)."""
-    ring = Keyring.load(file, read_passphrase(passphrase_file))
+    ring = _Opened(file, identity_files, passphrase_file).ring
     infos = [info.to_dict() for info in ring]
     if as_json:
         click.echo(json.dumps(infos, indent=2))
@@ -92,26 +182,30 @@ def list_(file: Path, as_json: bool, passphrase_file: Path | None) -> None:
 @keyring.command()
 @_FILE
 @_KEY_ID
+@_IDENTITY
 @passphrase_file_option
-def disable(file: Path, kid: int, passphrase_file: Path | None) -> None:
+def disable(
+    file: Path, kid: int, identity_files: tuple[Path, ...], passphrase_file: Path | None
+) -> None:
     """Stop key KEY_ID from decrypting (reversible with enable)."""
-    passphrase = read_passphrase(passphrase_file)
-    ring = Keyring.load(file, passphrase)
-    ring.disable(kid)
-    ring.save(file, passphrase)
+    opened = _Opened(file, identity_files, passphrase_file)
+    opened.ring.disable(kid)
+    opened.save()
     click.echo(f"disabled key {kid:08x} in {file}")
 
 
 @keyring.command()
 @_FILE
 @_KEY_ID
+@_IDENTITY
 @passphrase_file_option
-def enable(file: Path, kid: int, passphrase_file: Path | None) -> None:
+def enable(
+    file: Path, kid: int, identity_files: tuple[Path, ...], passphrase_file: Path | None
+) -> None:
     """Let a disabled key KEY_ID decrypt again."""
-    passphrase = read_passphrase(passphrase_file)
-    ring = Keyring.load(file, passphrase)
-    ring.enable(kid)
-    ring.save(file, passphrase)
+    opened = _Opened(file, identity_files, passphrase_file)
+    opened.ring.enable(kid)
+    opened.save()
     click.echo(f"enabled key {kid:08x} in {file}")
 
 
@@ -119,15 +213,17 @@ def enable(file: Path, kid: int, passphrase_file: Path | None) -> None:
 @_FILE
 @_KEY_ID
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@_IDENTITY
 @passphrase_file_option
-def destroy(file: Path, kid: int, yes: bool, passphrase_file: Path | None) -> None:
+def destroy(
+    file: Path, kid: int, yes: bool, identity_files: tuple[Path, ...], passphrase_file: Path | None
+) -> None:
     """Erase the material of disabled key KEY_ID for good."""
-    passphrase = read_passphrase(passphrase_file)
-    ring = Keyring.load(file, passphrase)
-    if kid in ring and not yes:
+    opened = _Opened(file, identity_files, passphrase_file)
+    if kid in opened.ring and not yes:
         _confirm_destroy(kid)
-    ring.destroy(kid)
-    ring.save(file, passphrase)
+    opened.ring.destroy(kid)
+    opened.save()
     click.echo(f"destroyed key {kid:08x} in {file}")
 
 

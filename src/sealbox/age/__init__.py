@@ -1,0 +1,92 @@
+"""File encryption in the age v1 format (age-encryption.org/v1, C2SP ``age.md``).
+
+Files made here open with ``age``, ``rage`` and ``pyrage``, and theirs open here.
+One module per section of the specification:
+
+=================  =====================================================
+``format``         the header: stanzas, strict parsing, the header MAC
+``stream``         the payload: STREAM, ChaCha20-Poly1305, 64 KiB chunks
+``bech32``         key encoding
+``armor``          ASCII armor (strict PEM)
+``x25519``         ``age1…`` / ``AGE-SECRET-KEY-1…``
+``scrypt``         passphrases
+``ssh``            ``ssh-ed25519`` and ``ssh-rsa`` keys
+``mlkem``          ``age1pq1…`` / ``AGE-SECRET-KEY-PQ-1…`` (ML-KEM-768 + X25519)
+``keys``           recipient and identity strings and files
+``files``          :class:`Encryptor`, :class:`Decryptor` and the path helpers
+=================  =====================================================
+
+Example::
+
+    >>> from sealbox import age
+    >>> me = age.X25519Identity.generate()
+    >>> blob = age.encrypt(b"attack at dawn", [me.recipient()])
+    >>> age.decrypt(blob, [me])
+    b'attack at dawn'
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+from sealbox.age._base import Identity, Recipient
+from sealbox.age.files import (
+    Decryptor,
+    Encryptor,
+    FileInfo,
+    decrypt,
+    decrypt_file,
+    encrypt,
+    encrypt_file,
+    inspect,
+)
+from sealbox.age.keys import (
+    identity_file,
+    load_identities,
+    load_recipients,
+    parse_identities,
+    parse_identity,
+    parse_recipient,
+    parse_recipients,
+)
+from sealbox.age.mlkem import HybridIdentity, HybridRecipient
+from sealbox.age.scrypt import ScryptIdentity, ScryptRecipient
+from sealbox.age.ssh import (
+    SSHEd25519Identity,
+    SSHEd25519Recipient,
+    SSHRSAIdentity,
+    SSHRSARecipient,
+    load_ssh_identity,
+)
+from sealbox.age.x25519 import X25519Identity, X25519Recipient
+
+__all__ = [
+    "Decryptor",
+    "Encryptor",
+    "FileInfo",
+    "HybridIdentity",
+    "HybridRecipient",
+    "Identity",
+    "Recipient",
+    "SSHEd25519Identity",
+    "SSHEd25519Recipient",
+    "SSHRSAIdentity",
+    "SSHRSARecipient",
+    "ScryptIdentity",
+    "ScryptRecipient",
+    "X25519Identity",
+    "X25519Recipient",
+    "decrypt",
+    "decrypt_file",
+    "encrypt",
+    "encrypt_file",
+    "identity_file",
+    "inspect",
+    "load_identities",
+    "load_recipients",
+    "load_ssh_identity",
+    "parse_identities",
+    "parse_identity",
+    "parse_recipient",
+    "parse_recipients",
+]

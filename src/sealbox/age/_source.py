@@ -1,0 +1,94 @@
+"""A byte source with look-ahead: lines for the header, then bulk reads for the payload."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class Readable(Protocol):
+    """What sealbox needs from an input: ``read`` (``readinto`` is used when present)."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+_BLOCK = 64 * 1024
+
+
+class Source:
+    """Wraps a binary file object; bytes read ahead for line parsing are served first."""
+
+    __slots__ = ("_ahead", "_raw", "_readinto")
+
+    def __init__(self, raw: Readable) -> None:
+        self._raw = raw
+        self._ahead = bytearray()
+        readinto = getattr(raw, "readinto", None)
+        self._readinto = readinto if callable(readinto) else None
+
+    def _read_block(self, size: int) -> bytes:
+        data = self._raw.read(size)
+        if data is None:  # a non-blocking stream with nothing ready
+            raise BlockingIOError("the input is in non-blocking mode")
+        return bytes(data)
+
+    def peek(self, size: int) -> bytes:
+        """Return up to ``size`` bytes without consuming them (fewer only at end of input)."""
+        while len(self._ahead) < size:
+            block = self._read_block(max(_BLOCK, size - len(self._ahead)))
+            if not block:
+                break
+            self._ahead += block
+        return bytes(self._ahead[:size])
+
+    def readline(self, limit: int) -> bytes:
+        """Return the next line with its ``\\n``, at most ``limit`` bytes (less at end of input)."""
+        start = 0
+        while True:
+            pos = self._ahead.find(b"\n", start, limit)
+            if pos >= 0:
+                line = bytes(self._ahead[: pos + 1])
+                del self._ahead[: pos + 1]
+                return line
+            if len(self._ahead) >= limit:
+                line = bytes(self._ahead[:limit])
+                del self._ahead[:limit]
+                return line
+            start = len(self._ahead)
+            block = self._read_block(_BLOCK)
+            if not block:
+                line = bytes(self._ahead)
+                self._ahead.clear()
+                return line
+            self._ahead += block
+
+    def read(self, size: int) -> bytes:
+        """Read exactly ``size`` bytes, fewer only at end of input."""
+        buf = bytearray(size)
+        return bytes(buf[: self.readinto_full(memoryview(buf))])
+
+    def readinto_full(self, buf: memoryview) -> int:
+        """Fill ``buf`` as far as the input allows; return the count (short only at EOF)."""
+        size = len(buf)
+        n = 0
+        if self._ahead:
+            n = min(size, len(self._ahead))
+            buf[:n] = self._ahead[:n]
+            del self._ahead[:n]
+        readinto = self._readinto
+        while n < size:
+            if readinto is not None:
+                got = readinto(buf[n:])
+                if got is None:
+                    raise BlockingIOError("the input is in non-blocking mode")
+            else:
+                block = self._read_block(size - n)
+                got = len(block)
+                buf[n : n + got] = block
+            if not got:
+                break
+            n += got
+        return n
+
+    def at_eof(self) -> bool:
+        """Whether no byte is left (reads one byte ahead if needed)."""
+        return not self.peek(1)

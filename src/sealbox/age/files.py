@@ -1,0 +1,413 @@
+"""Encrypting and decrypting whole age files: streams over file objects and path helpers.
+
+:class:`Encryptor` is a writable object that encrypts what is written to it;
+:class:`Decryptor` a readable one that decrypts. Both work in constant memory,
+whatever the size of the file. :func:`encrypt_file` and :func:`decrypt_file`
+go from path to path and never leave a partial file: the output is written to a
+temporary file in the target folder and renamed only after the last chunk was
+sealed (or, decrypting, authenticated).
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from sealbox._files import atomic_writer
+from sealbox.age import armor as _armor
+from sealbox.age._base import Identity, Recipient, unwrap_file_key, wrap_file_key
+from sealbox.age._crypto import FILE_KEY_SIZE, TAG_SIZE
+from sealbox.age._source import Readable, Source
+from sealbox.age.format import Header, read_header
+from sealbox.age.stream import (
+    ENCRYPTED_CHUNK_SIZE,
+    NONCE_SIZE,
+    PayloadReader,
+    PayloadWriter,
+    Writable,
+)
+from sealbox.exceptions import DecryptionError, StorageError
+
+__all__ = [
+    "Decryptor",
+    "Encryptor",
+    "FileInfo",
+    "decrypt",
+    "decrypt_file",
+    "encrypt",
+    "encrypt_file",
+    "inspect",
+]
+
+HEADER_MAC_FAILED: Final = "the file header failed authentication: the file was altered"
+Progress = Callable[[int], None]
+
+
+class Encryptor:
+    """Encrypts everything written to it into ``dst`` as an age file.
+
+    Use it as a context manager: leaving the block normally seals the final
+    chunk (and writes the armor's end line); leaving it with an exception does
+    not, so an interrupted file never decrypts as if it were complete. Does not
+    close ``dst``.
+
+    Args:
+        dst: a binary file object (or anything with ``write``).
+        recipients: who can decrypt (see :func:`sealbox.age.parse_recipient`).
+        armor: write the ASCII-armored form.
+        parallel: seal chunks on a worker thread (default: when 2+ CPUs).
+
+    Raises:
+        ConfigError: no recipient, or recipients that cannot be mixed.
+
+    Example::
+
+        >>> import io
+        >>> from sealbox.age import X25519Identity
+        >>> me = X25519Identity.generate()
+        >>> out = io.BytesIO()
+        >>> with Encryptor(out, [me.recipient()]) as enc:
+        ...     _ = enc.write(b"hello")
+        >>> Decryptor(io.BytesIO(out.getvalue()), [me]).read()
+        b'hello'
+    """
+
+    def __init__(
+        self,
+        dst: Writable,
+        recipients: Sequence[Recipient],
+        *,
+        armor: bool = False,
+        parallel: bool | None = None,
+    ) -> None:
+        file_key = os.urandom(FILE_KEY_SIZE)
+        header = Header.build(wrap_file_key(recipients, file_key), file_key)
+        self._armor = _armor.ArmorWriter(dst) if armor else None
+        out: Writable = self._armor if self._armor is not None else dst
+        out.write(header.to_bytes())
+        self._payload = PayloadWriter(out, file_key, parallel=parallel)
+
+    @property
+    def closed(self) -> bool:
+        """Whether the file was finished (or abandoned)."""
+        return self._payload.closed
+
+    def writable(self) -> bool:
+        """True until closed."""
+        return not self.closed
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        """Encrypt ``data``; return its length."""
+        return self._payload.write(memoryview(data))
+
+    def write_from(self, src: Readable, progress: Progress | None = None) -> int:
+        """Encrypt all that ``src`` holds, reading straight into the chunk buffers."""
+        source = Source(src)
+        if progress is None:
+            return self._payload.write_from(source)
+        return self._payload.write_from(_CountingSource(source, progress))
+
+    def flush(self) -> None:
+        """Nothing to do (chunks are written as soon as they are sealed)."""
+
+    def close(self) -> None:
+        """Seal the final chunk; the file is complete only after this."""
+        if self._payload.closed:
+            return
+        self._payload.close()
+        if self._armor is not None:
+            self._armor.close()
+
+    def abort(self) -> None:
+        """Stop without finishing: the output will not decrypt (it has no final chunk)."""
+        self._payload.abort()
+
+    def __enter__(self) -> Encryptor:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+class _CountingSource(Source):
+    """A source that reports how many bytes went through it."""
+
+    __slots__ = ("_inner", "_progress")
+
+    def __init__(self, inner: Source, progress: Progress) -> None:
+        self._inner = inner
+        self._progress = progress
+
+    def readinto_full(self, buf: memoryview) -> int:
+        n = self._inner.readinto_full(buf)
+        self._progress(n)
+        return n
+
+    def at_eof(self) -> bool:
+        return self._inner.at_eof()
+
+
+def _open_source(src: Readable | Source) -> tuple[Source, bool]:
+    source = src if isinstance(src, Source) else Source(src)
+    if _armor.is_armored(source.peek(4096)):
+        return Source(_armor.ArmorReader(source)), True
+    return source, False
+
+
+class Decryptor(io.RawIOBase):
+    """Decrypts an age file (binary or armored) read from ``src``.
+
+    The header is read, and the file key unwrapped and checked against the header
+    MAC, when the object is made; plaintext is released as chunks authenticate.
+    The end of data (``b""``) comes only after the final chunk authenticated.
+
+    Args:
+        src: a binary file object positioned at the start of the age file.
+        identities: what to try, in order (see :func:`sealbox.age.parse_identities`).
+        parallel: open chunks on a worker thread (default: when 2+ CPUs).
+
+    Raises:
+        FormatError: the header or the armor is malformed (the message says where).
+        NoIdentityMatchError: none of the identities opens the file.
+        DecryptionError: the header MAC does not match (here), or the payload is
+            truncated or altered (while reading).
+    """
+
+    def __init__(
+        self,
+        src: Readable,
+        identities: Sequence[Identity],
+        *,
+        parallel: bool | None = None,
+    ) -> None:
+        super().__init__()
+        source, self.armored = _open_source(src)
+        self.header = read_header(source)
+        file_key = unwrap_file_key(identities, self.header.stanzas)
+        if not self.header.verify_mac(file_key):
+            raise DecryptionError(HEADER_MAC_FAILED)
+        self._payload = PayloadReader(source, file_key, parallel=parallel)
+
+    def readable(self) -> bool:
+        """True."""
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        """Fill ``buffer`` with plaintext; 0 at the authenticated end."""
+        return self._payload.readinto(memoryview(buffer))
+
+    def views(self) -> Iterator[memoryview]:
+        """Yield the plaintext as views into internal buffers (copy-free).
+
+        Each view is valid until the next one is requested.
+        """
+        return self._payload.views()
+
+    def close(self) -> None:
+        """Release the buffers (does not close ``src``)."""
+        if not self.closed:
+            self._payload.close()
+        super().close()
+
+
+def encrypt(data: bytes, recipients: Sequence[Recipient], *, armor: bool = False) -> bytes:
+    """Encrypt ``data`` into a whole age file in memory.
+
+    For anything large use :class:`Encryptor` or :func:`encrypt_file`.
+    """
+    out = io.BytesIO()
+    with Encryptor(out, recipients, armor=armor, parallel=len(data) > 4 * 1024 * 1024) as enc:
+        enc.write(data)
+    return out.getvalue()
+
+
+def decrypt(data: bytes, identities: Sequence[Identity]) -> bytes:
+    """Decrypt a whole age file (binary or armored) held in memory.
+
+    Raises:
+        FormatError, NoIdentityMatchError, DecryptionError: as :class:`Decryptor`.
+    """
+    dec = Decryptor(io.BytesIO(data), identities, parallel=len(data) > 4 * 1024 * 1024)
+    with dec:
+        return b"".join(bytes(v) for v in dec.views())
+
+
+def _check_paths(src: Path, dst: Path) -> None:
+    try:
+        same = dst.exists() and src.samefile(dst)
+    except OSError:
+        same = False
+    if same:
+        raise StorageError(f"{dst} is the input file", hint="write the output to another file")
+
+
+def _open_input(path: str | os.PathLike[str]) -> io.FileIO:
+    try:
+        return io.FileIO(path, "r")
+    except FileNotFoundError:
+        raise StorageError(f"{path} does not exist") from None
+    except IsADirectoryError:
+        raise StorageError(f"{path} is a directory") from None
+    except OSError as exc:
+        raise StorageError(f"cannot read {path}: {(exc.strerror or '').lower()}") from None
+
+
+def encrypt_file(
+    src: str | os.PathLike[str],
+    dst: str | os.PathLike[str],
+    recipients: Sequence[Recipient],
+    *,
+    armor: bool = False,
+    overwrite: bool = False,
+    progress: Progress | None = None,
+) -> None:
+    """Encrypt the file ``src`` into ``dst``, atomically.
+
+    Args:
+        progress: called with the number of plaintext bytes read, batch by batch.
+
+    Raises:
+        StorageError: ``dst`` exists (without ``overwrite``), is ``src`` itself,
+            or cannot be written. Nothing is left at ``dst`` on any error.
+        ConfigError: as :class:`Encryptor`.
+    """
+    src_path, dst_path = Path(src), Path(dst)
+    _check_paths(src_path, dst_path)
+    with (
+        _open_input(src_path) as fin,
+        atomic_writer(dst_path, mode=0o644, overwrite=overwrite, durable=False) as out,
+        Encryptor(out, recipients, armor=armor) as enc,
+    ):
+        enc.write_from(fin, progress)
+
+
+def decrypt_file(
+    src: str | os.PathLike[str],
+    dst: str | os.PathLike[str],
+    identities: Sequence[Identity],
+    *,
+    overwrite: bool = False,
+    progress: Progress | None = None,
+) -> None:
+    """Decrypt the age file ``src`` into ``dst`` (mode 0600), atomically.
+
+    ``dst`` appears only once the final chunk has authenticated; on any error
+    (or an interruption) nothing is left there.
+
+    Args:
+        progress: called with the number of plaintext bytes written.
+
+    Raises:
+        StorageError: ``dst`` exists (without ``overwrite``), is ``src`` itself,
+            or cannot be written.
+        FormatError, NoIdentityMatchError, DecryptionError: as :class:`Decryptor`.
+    """
+    src_path, dst_path = Path(src), Path(dst)
+    _check_paths(src_path, dst_path)
+    if not overwrite and dst_path.exists():
+        raise StorageError(f"{dst_path} already exists", hint="use --force to replace it")
+    with _open_input(src_path) as fin:
+        dec = Decryptor(fin, identities)
+        with dec, atomic_writer(dst_path, mode=0o600, overwrite=overwrite, durable=False) as out:
+            for view in dec.views():
+                out.write(view)
+                if progress is not None:
+                    progress(len(view))
+
+
+@dataclass(frozen=True, slots=True)
+class FileInfo:
+    """What an age file says about itself without being decrypted.
+
+    Attributes:
+        armored: whether the file is ASCII-armored.
+        recipient_types: the type of each stanza, in order (``X25519``…).
+        postquantum: whether every stanza is post-quantum (``mlkem768x25519``).
+        header_size: bytes of the (binary) header.
+        payload_size: bytes of the (binary) payload, nonce included.
+        plaintext_size: the size of the plaintext the payload holds, or ``None``
+            when the payload length is impossible (the file is damaged).
+        file_size: bytes of the file as stored.
+    """
+
+    armored: bool
+    recipient_types: tuple[str, ...]
+    postquantum: bool
+    header_size: int
+    payload_size: int
+    plaintext_size: int | None
+    file_size: int
+    stanza_args: tuple[tuple[str, ...], ...] = field(default=(), repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready view."""
+        return {
+            "version": "age-encryption.org/v1",
+            "armored": self.armored,
+            "recipients": list(self.recipient_types),
+            "postquantum": self.postquantum,
+            "header_size": self.header_size,
+            "payload_size": self.payload_size,
+            "plaintext_size": self.plaintext_size,
+            "file_size": self.file_size,
+        }
+
+
+def plaintext_size(payload_size: int) -> int | None:
+    """The plaintext length a payload of ``payload_size`` bytes (nonce included) holds."""
+    sealed = payload_size - NONCE_SIZE
+    if sealed < TAG_SIZE:
+        return None
+    chunks = -(-sealed // ENCRYPTED_CHUNK_SIZE)
+    rest = sealed - (chunks - 1) * ENCRYPTED_CHUNK_SIZE
+    if rest < TAG_SIZE or (rest == TAG_SIZE and chunks > 1):
+        return None
+    return sealed - chunks * TAG_SIZE
+
+
+def inspect(src: Readable) -> FileInfo:
+    """Describe an age file read from ``src`` without decrypting it.
+
+    Raises:
+        FormatError: the header or armor is malformed.
+    """
+    counter = _Counter(src)
+    source, armored = _open_source(counter)
+    header = read_header(source)
+    payload = 0
+    buf = memoryview(bytearray(1024 * 1024))
+    while n := source.readinto_full(buf):
+        payload += n
+    types = tuple(s.type for s in header.stanzas)
+    return FileInfo(
+        armored=armored,
+        recipient_types=types,
+        postquantum=all(t == "mlkem768x25519" for t in types),
+        header_size=len(header.to_bytes()),
+        payload_size=payload,
+        plaintext_size=plaintext_size(payload),
+        file_size=counter.count,
+        stanza_args=tuple(s.args for s in header.stanzas),
+    )
+
+
+class _Counter:
+    """Counts the bytes read from a stream."""
+
+    def __init__(self, raw: Readable) -> None:
+        self._raw = raw
+        self.count = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._raw.read(size)
+        self.count += len(data)
+        return data

@@ -1,0 +1,256 @@
+"""The age header: version line, recipient stanzas and the header MAC (age.md, "Header").
+
+Parsing is strict: every line must be exactly as the ABNF of the spec says (LF
+line ends, single spaces, canonical unpadded base64, body lines of 64 columns
+ending with a shorter one), so that a parsed header serialises back to the very
+same bytes. The MAC is checked over those bytes.
+
+Errors are :class:`~sealbox.exceptions.FormatError` and quote the offending line
+(a header holds no secret: stanza bodies are wrapped keys).
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+from collections.abc import Sequence
+from dataclasses import dataclass
+from hashlib import sha256
+from typing import Final
+
+from sealbox.age._crypto import hkdf
+from sealbox.age._source import Source
+from sealbox.exceptions import FormatError
+
+__all__ = [
+    "COLUMNS",
+    "MAC_SIZE",
+    "MAX_HEADER_SIZE",
+    "VERSION_LINE",
+    "Header",
+    "Stanza",
+    "b64decode",
+    "b64encode",
+    "header_mac",
+    "parse_header",
+    "read_header",
+]
+
+VERSION_PREFIX: Final = b"age-encryption.org/"
+VERSION_LINE: Final = b"age-encryption.org/v1\n"
+STANZA_PREFIX: Final = b"-> "
+MAC_PREFIX: Final = b"---"
+COLUMNS: Final = 64
+MAC_SIZE: Final = 32
+HEADER_LABEL: Final = b"header"
+# No real header comes near this (a post-quantum stanza is about 1.6 KB): it bounds
+# what a hostile file can make the parser hold in memory.
+MAX_HEADER_SIZE: Final = 16 * 1024 * 1024
+
+_B64_ALPHABET: Final = frozenset(
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+)
+
+
+def b64encode(data: bytes) -> str:
+    """Standard base64 without ``=`` padding, as every age header field is written."""
+    return base64.b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64decode(text: str | bytes, what: str = "base64 value") -> bytes:
+    """Decode canonical unpadded base64 (RFC 4648, 3.5); anything else is refused.
+
+    Raises:
+        FormatError: padding, a character outside the alphabet, an impossible
+            length, or non-zero trailing bits.
+    """
+    raw = text.encode("ascii", "replace") if isinstance(text, str) else bytes(text)
+    if not _B64_ALPHABET.issuperset(raw):
+        raise FormatError(f"{what} is not unpadded base64")
+    if len(raw) % 4 == 1:
+        raise FormatError(f"{what} has an impossible base64 length")
+    try:
+        data = base64.b64decode(raw + b"=" * (-len(raw) % 4), validate=True)
+    except binascii.Error:  # pragma: no cover - excluded by the checks above
+        raise FormatError(f"{what} is not valid base64") from None
+    if base64.b64encode(data).rstrip(b"=") != raw:
+        raise FormatError(f"{what} is not canonical base64")
+    return data
+
+
+def _is_vchar_arg(arg: bytes) -> bool:
+    return bool(arg) and all(0x21 <= c <= 0x7E for c in arg)
+
+
+@dataclass(frozen=True, slots=True)
+class Stanza:
+    """One recipient stanza: ``-> TYPE ARG...`` and a base64 body.
+
+    Attributes:
+        type: the first argument, naming the recipient type (``X25519``, ``scrypt``…).
+        args: the other arguments.
+        body: the decoded body (usually the wrapped file key).
+    """
+
+    type: str
+    args: tuple[str, ...]
+    body: bytes
+
+    def __post_init__(self) -> None:
+        for arg in (self.type, *self.args):
+            if not arg.isascii() or not _is_vchar_arg(arg.encode()):
+                raise ValueError("stanza arguments must be non-empty printable ASCII")
+
+    def to_bytes(self) -> bytes:
+        """Serialise the stanza as it appears in a header (canonical form)."""
+        out = [STANZA_PREFIX + " ".join((self.type, *self.args)).encode() + b"\n"]
+        encoded = b64encode(self.body).encode()
+        out.extend(encoded[i : i + COLUMNS] + b"\n" for i in range(0, len(encoded), COLUMNS))
+        if len(encoded) % COLUMNS == 0:
+            out.append(b"\n")  # the body ends with a short line, empty if need be
+        return b"".join(out)
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    """A parsed or freshly built header.
+
+    Attributes:
+        stanzas: the recipient stanzas, in file order.
+        mac: the 32-byte header MAC.
+    """
+
+    stanzas: tuple[Stanza, ...]
+    mac: bytes
+
+    def mac_input(self) -> bytes:
+        """The bytes the MAC covers: everything up to and including ``---``."""
+        return mac_input(self.stanzas)
+
+    def to_bytes(self) -> bytes:
+        """Serialise the whole header, MAC line included."""
+        return self.mac_input() + b" " + b64encode(self.mac).encode() + b"\n"
+
+    def verify_mac(self, file_key: bytes) -> bool:
+        """Whether the MAC matches under ``file_key`` (constant-time comparison)."""
+        return hmac.compare_digest(header_mac(file_key, self.mac_input()), self.mac)
+
+    @classmethod
+    def build(cls, stanzas: Sequence[Stanza], file_key: bytes) -> Header:
+        """Make a header for ``stanzas`` with its MAC under ``file_key``."""
+        stanzas = tuple(stanzas)
+        if not stanzas:
+            raise ValueError("a header needs at least one stanza")
+        return cls(stanzas, header_mac(file_key, mac_input(stanzas)))
+
+
+def mac_input(stanzas: Sequence[Stanza]) -> bytes:
+    """Version line, stanzas and ``---``: the part of the header the MAC covers."""
+    return VERSION_LINE + b"".join(s.to_bytes() for s in stanzas) + MAC_PREFIX
+
+
+def header_mac(file_key: bytes, data: bytes) -> bytes:
+    """HMAC-SHA-256 under ``HKDF(ikm=file key, salt=empty, info="header")``."""
+    key = hkdf(file_key, b"", HEADER_LABEL)
+    return hmac.new(key, data, sha256).digest()
+
+
+def _quote(line: bytes) -> str:
+    text = line[:80].decode("ascii", "backslashreplace")
+    return repr(text + ("…" if len(line) > 80 else ""))
+
+
+class _LineReader:
+    __slots__ = ("_budget", "_source", "consumed")
+
+    def __init__(self, source: Source, budget: int) -> None:
+        self._source = source
+        self._budget = budget
+        self.consumed = 0
+
+    def line(self, what: str) -> bytes:
+        """The next line without its LF; a missing LF is an error."""
+        raw = self._source.readline(self._budget - self.consumed + 1)
+        self.consumed += len(raw)
+        if self.consumed > self._budget:
+            raise FormatError(f"the age header is larger than {self._budget} bytes")
+        if not raw.endswith(b"\n"):
+            if not raw:
+                raise FormatError(f"the age header ends early: {what} is missing")
+            raise FormatError(f"the age header ends early, in {what} {_quote(raw)}")
+        return raw[:-1]
+
+
+def read_header(source: Source, *, max_size: int = MAX_HEADER_SIZE) -> Header:
+    """Parse a header from ``source``, leaving it at the first payload byte.
+
+    Raises:
+        FormatError: the header is malformed; the message quotes the bad line.
+    """
+    reader = _LineReader(source, max_size)
+    first = reader.line("the version line")
+    if first + b"\n" != VERSION_LINE:
+        if first.startswith(VERSION_PREFIX):
+            raise FormatError(
+                f"unsupported age format version {_quote(first[len(VERSION_PREFIX) :])}",
+                hint="this file needs a newer age implementation",
+            )
+        raise FormatError(
+            "not an age file: it does not start with 'age-encryption.org/v1'",
+            hint="check that this is the encrypted file",
+        )
+    stanzas: list[Stanza] = []
+    line = reader.line("the first recipient stanza")
+    while True:
+        if line.startswith(STANZA_PREFIX):
+            stanza, line = _read_stanza(reader, line)
+            stanzas.append(stanza)
+            continue
+        if line.startswith(MAC_PREFIX):
+            return Header(tuple(stanzas), _parse_mac_line(line, stanzas))
+        raise FormatError(f"malformed age header line {_quote(line)}")
+
+
+def _read_stanza(reader: _LineReader, arg_line: bytes) -> tuple[Stanza, bytes]:
+    parts = arg_line[len(STANZA_PREFIX) :].split(b" ")
+    if not all(_is_vchar_arg(p) for p in parts):
+        raise FormatError(f"malformed stanza argument line {_quote(arg_line)}")
+    chunks: list[bytes] = []
+    while True:
+        line = reader.line("a stanza body")
+        if len(line) > COLUMNS:
+            raise FormatError(f"stanza body line is longer than 64 columns: {_quote(line)}")
+        if not _B64_ALPHABET.issuperset(line):
+            raise FormatError(f"stanza body line is not unpadded base64: {_quote(line)}")
+        chunks.append(line)
+        if len(line) < COLUMNS:
+            break
+    body = b64decode(b"".join(chunks), "stanza body")
+    names = [p.decode("ascii") for p in parts]
+    stanza = Stanza(names[0], tuple(names[1:]), body)
+    return stanza, reader.line("the next stanza or the MAC line")
+
+
+def _parse_mac_line(line: bytes, stanzas: list[Stanza]) -> bytes:
+    if not stanzas:
+        raise FormatError("the age header has no recipient stanza")
+    if not line.startswith(MAC_PREFIX + b" ") or len(line) != 4 + 43:
+        raise FormatError(f"malformed MAC line {_quote(line)}")
+    return b64decode(line[4:], "header MAC")
+
+
+def parse_header(data: bytes, *, max_size: int = MAX_HEADER_SIZE) -> tuple[Header, int]:
+    """Parse a header at the start of ``data``; return it and its length in bytes.
+
+    Raises:
+        FormatError: as :func:`read_header`.
+    """
+    import io
+
+    stream = io.BytesIO(data)
+    source = Source(stream)
+    header = read_header(source, max_size=max_size)
+    return header, len(header.to_bytes())

@@ -1,0 +1,210 @@
+"""Recipient and identity strings and files, as the age tools read and write them.
+
+A recipients file has one recipient per line (``age1…``, ``age1pq1…``,
+``ssh-ed25519 …``, ``ssh-rsa …``); an identities file one identity per line
+(``AGE-SECRET-KEY-1…``, ``AGE-SECRET-KEY-PQ-1…``). In both, empty lines and
+lines starting with ``#`` are ignored. An identity file may also be an SSH
+private key, or an age file encrypted with a passphrase whose plaintext is an
+identities file.
+
+Errors about identities never quote the line: it may hold a secret key.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from sealbox._files import read_limited
+from sealbox.age import armor as _armor
+from sealbox.age import bech32
+from sealbox.age._base import Identity, Recipient
+from sealbox.age.format import VERSION_LINE
+from sealbox.age.mlkem import HybridIdentity, HybridRecipient
+from sealbox.age.scrypt import ScryptIdentity
+from sealbox.age.ssh import load_ssh_identity, parse_ssh_recipient
+from sealbox.age.x25519 import X25519Identity, X25519Recipient
+from sealbox.exceptions import KeyFormatError, SealboxError, UnsupportedAlgorithmError
+from sealbox.secret import Secret
+
+__all__ = [
+    "identity_file",
+    "load_identities",
+    "load_recipients",
+    "parse_identities",
+    "parse_identity",
+    "parse_recipient",
+    "parse_recipients",
+]
+
+MAX_KEY_FILE: Final = 16 * 1024 * 1024
+Passphrase = Callable[[], "str | bytes | Secret[Any]"]
+AnyIdentity = X25519Identity | HybridIdentity
+
+
+def parse_recipient(text: str) -> Recipient:
+    """Parse one recipient: ``age1…``, ``age1pq1…``, or an OpenSSH public key line.
+
+    Raises:
+        KeyFormatError: not a recipient.
+        UnsupportedAlgorithmError: a plugin recipient or an unsupported SSH key type.
+    """
+    text = text.strip()
+    if text.startswith(("ssh-", "ecdsa-", "sk-")):
+        return parse_ssh_recipient(text)
+    if text.lower().startswith("age1"):
+        hrp, _ = bech32.decode(text)
+        if hrp == "age":
+            return X25519Recipient.parse(text)
+        if hrp == "age1pq":
+            return HybridRecipient.parse(text)
+        raise UnsupportedAlgorithmError(
+            f"recipient type {hrp!r} needs an age plugin, which sealbox does not run"
+        )
+    shown = text if len(text) <= 24 else text[:24] + "…"
+    raise KeyFormatError(f"unknown recipient {shown!r}")
+
+
+def parse_recipients(text: str, *, source: str = "recipients file") -> list[Recipient]:
+    """Parse a recipients file (comments and empty lines allowed).
+
+    Raises:
+        KeyFormatError: a line is not a recipient (the message gives the line number),
+            or the file holds none.
+    """
+    out: list[Recipient] = []
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        try:
+            out.append(parse_recipient(line))
+        except SealboxError as exc:
+            raise KeyFormatError(f"{source} line {number}: {exc}") from None
+    if not out:
+        raise KeyFormatError(f"{source} holds no recipient")
+    return out
+
+
+def load_recipients(path: str | os.PathLike[str]) -> list[Recipient]:
+    """Read a recipients file.
+
+    Raises:
+        StorageError: the file cannot be read.
+        KeyFormatError: as :func:`parse_recipients`.
+    """
+    data = read_limited(path, MAX_KEY_FILE, "recipients file")
+    try:
+        text = data.decode()
+    except UnicodeDecodeError:
+        raise KeyFormatError(f"recipients file {path} is not UTF-8 text") from None
+    return parse_recipients(text, source=f"recipients file {path}")
+
+
+def parse_identity(text: str) -> AnyIdentity:
+    """Parse one ``AGE-SECRET-KEY-1…`` or ``AGE-SECRET-KEY-PQ-1…`` string.
+
+    Raises:
+        KeyFormatError: not an identity (never quoted).
+        UnsupportedAlgorithmError: a plugin identity.
+    """
+    text = text.strip()
+    upper = text.upper()
+    if upper.startswith("AGE-SECRET-KEY-PQ-1"):
+        return HybridIdentity.parse(text)
+    if upper.startswith("AGE-SECRET-KEY-1"):
+        return X25519Identity.parse(text)
+    if upper.startswith("AGE-PLUGIN-"):
+        raise UnsupportedAlgorithmError(
+            "plugin identities need an age plugin, which sealbox does not run"
+        )
+    raise KeyFormatError("not an age identity (AGE-SECRET-KEY-1… or AGE-SECRET-KEY-PQ-1…)")
+
+
+def parse_identities(
+    data: bytes,
+    *,
+    source: str = "identity file",
+    passphrase: Passphrase | None = None,
+) -> list[Identity]:
+    """Parse an identity file: age identities, an SSH private key, or a passphrase-encrypted
+    age file holding identities.
+
+    Args:
+        passphrase: called when the file (or the SSH key) is encrypted.
+
+    Raises:
+        KeyFormatError: a line is not an identity (by number, never quoted), or none found.
+        DecryptionError: a wrong passphrase for an encrypted file or key.
+    """
+    start = data.lstrip()
+    if start.startswith(b"-----BEGIN") and not start.startswith(_armor.BEGIN):
+        return [load_ssh_identity(data, passphrase=passphrase, name=source)]
+    if start.startswith((VERSION_LINE, _armor.BEGIN)):
+        return _encrypted_identities(data, source, passphrase)
+    try:
+        text = data.decode()
+    except UnicodeDecodeError:
+        raise KeyFormatError(f"{source} is not UTF-8 text") from None
+    out: list[Identity] = []
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        try:
+            out.append(parse_identity(line))
+        except SealboxError as exc:
+            raise type(exc)(f"{source} line {number}: {exc}") from None
+    if not out:
+        raise KeyFormatError(f"{source} holds no identity")
+    return out
+
+
+def _encrypted_identities(
+    data: bytes, source: str, passphrase: Passphrase | None
+) -> list[Identity]:
+    from sealbox.age.files import decrypt
+    from sealbox.exceptions import ConfigError
+
+    if passphrase is None:
+        raise ConfigError(
+            f"{source} is encrypted and no passphrase was given",
+            hint="set $SEALBOX_PASSPHRASE or use --passphrase-file",
+        )
+    plain = decrypt(data, [ScryptIdentity(passphrase())])
+    if plain.lstrip().startswith((VERSION_LINE, _armor.BEGIN)):
+        raise KeyFormatError(f"{source} is encrypted twice")
+    return parse_identities(plain, source=source)
+
+
+def load_identities(
+    path: str | os.PathLike[str], *, passphrase: Passphrase | None = None
+) -> list[Identity]:
+    """Read an identity file (see :func:`parse_identities`).
+
+    Raises:
+        StorageError: the file cannot be read.
+        KeyFormatError, DecryptionError: as :func:`parse_identities`.
+    """
+    data = read_limited(path, MAX_KEY_FILE, "identity file")
+    return parse_identities(data, source=f"identity file {path}", passphrase=passphrase)
+
+
+def identity_file(identity: AnyIdentity, *, now: datetime | None = None) -> str:
+    """The text of a new identity file, as ``age-keygen`` writes it.
+
+    .. danger::
+
+       The result holds the private key.
+    """
+    created = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+    out = io.StringIO()
+    out.write(f"# created: {created.isoformat().replace('+00:00', 'Z')}\n")
+    out.write(f"# public key: {identity.recipient()}\n")
+    out.write(identity.expose_secret() + "\n")
+    return out.getvalue()

@@ -1,0 +1,379 @@
+"""``sealbox keygen|encrypt|decrypt|inspect``: age files, with the flags of ``age``."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import stat
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import click
+
+from sealbox import age
+from sealbox._files import atomic_writer
+from sealbox.age.scrypt import ScryptIdentity, ScryptRecipient
+from sealbox.cli._io import CLIError, note, passphrase_file_option, read_passphrase
+from sealbox.cli._progress import progress_bar
+from sealbox.exceptions import NoIdentityMatchError, SealboxError, StorageError
+from sealbox.secret import Secret
+
+_OUTPUT = click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the result to this file (default: standard output).",
+)
+_FORCE = click.option("--force", is_flag=True, help="Replace the output file if it exists.")
+_INPUT = click.argument(
+    "input_", metavar="[INPUT]", required=False, type=click.Path(dir_okay=False, path_type=Path)
+)
+_TEXT_PROBE = 8192
+
+
+def _is_stdin(path: Path | None) -> bool:
+    return path is None or str(path) == "-"
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """Turn SIGTERM into KeyboardInterrupt so temporary files are cleaned up."""
+
+    def handler(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (embedded use)
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def _input(path: Path | None) -> Iterator[tuple[BinaryIO, int | None]]:
+    """The input stream and, for a regular file, its size."""
+    if _is_stdin(path):
+        yield sys.stdin.buffer, None
+        return
+    assert path is not None
+    try:
+        fh = path.open("rb", buffering=0)
+    except FileNotFoundError:
+        raise StorageError(f"{path} does not exist") from None
+    except OSError as exc:
+        raise StorageError(f"cannot read {path}: {(exc.strerror or '').lower()}") from None
+    with fh:
+        st = os.fstat(fh.fileno())
+        yield fh, st.st_size if stat.S_ISREG(st.st_mode) else None
+
+
+@contextlib.contextmanager
+def _output(path: Path | None, input_: Path | None, force: bool, mode: int) -> Iterator[BinaryIO]:
+    """An atomic output file, or stdout when no path is given."""
+    if path is None or str(path) == "-":
+        yield sys.stdout.buffer
+        sys.stdout.buffer.flush()
+        return
+    if not _is_stdin(input_) and path.exists():
+        assert input_ is not None
+        with contextlib.suppress(OSError):
+            if path.samefile(input_):
+                raise CLIError(f"{path} is the input file", hint="write the output to another file")
+    if path.exists() and not force:
+        raise CLIError(f"{path} already exists", hint="use --force to replace it")
+    try:
+        with atomic_writer(path, mode=mode, overwrite=True, durable=False) as out:
+            yield out
+    except OSError as exc:
+        raise StorageError(f"cannot write {path}: {(exc.strerror or '').lower()}") from None
+
+
+def _stdout_is_terminal(output: Path | None) -> bool:
+    return (output is None or str(output) == "-") and sys.stdout.isatty()
+
+
+def _passphrase_getter(passphrase_file: Path | None, prompt: str) -> Callable[[], Secret[str]]:
+    return lambda: read_passphrase(passphrase_file, prompt=prompt)
+
+
+def _load_identity_files(
+    files: tuple[Path, ...], passphrase_file: Path | None
+) -> list[age.Identity]:
+    identities: list[age.Identity] = []
+    for path in files:
+        getter = _passphrase_getter(passphrase_file, f"Passphrase for {path}")
+        if str(path) == "-":
+            data = sys.stdin.buffer.read(age.keys.MAX_KEY_FILE + 1)
+            identities += age.parse_identities(
+                data, source="identities on stdin", passphrase=getter
+            )
+        else:
+            identities += age.load_identities(path, passphrase=getter)
+    return identities
+
+
+@click.command()
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the identity to this file (mode 0600).",
+)
+@click.option("--pq", is_flag=True, help="A post-quantum identity (ML-KEM-768 + X25519, age1pq1…).")
+@click.option(
+    "-y", "convert", is_flag=True, help="Print the recipients of the identity file INPUT."
+)
+@_INPUT
+def keygen(output: Path | None, pq: bool, convert: bool, input_: Path | None) -> None:
+    """Generate an age identity, or (-y) print the recipients of one.
+
+    The identity goes to -o FILE (mode 0600) or standard output; its public key
+    (recipient) is printed on standard error.
+    """
+    if convert:
+        if pq:
+            raise click.UsageError("-y and --pq cannot be combined")
+        if _is_stdin(input_):
+            identities = age.parse_identities(
+                sys.stdin.buffer.read(age.keys.MAX_KEY_FILE), source="standard input"
+            )
+        else:
+            assert input_ is not None
+            identities = age.load_identities(input_)
+        for each in identities:
+            recipient = getattr(each, "recipient", None)
+            if recipient is None:
+                raise CLIError("this identity has no recipient form")
+            click.echo(str(recipient()))
+        return
+    if input_ is not None:
+        raise click.UsageError("INPUT is only read with -y")
+    identity: age.X25519Identity | age.HybridIdentity = (
+        age.HybridIdentity.generate() if pq else age.X25519Identity.generate()
+    )
+    text = age.identity_file(identity)
+    if output is None or str(output) == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        if not sys.stdout.isatty():
+            note(f"Public key: {identity.recipient()}")
+        return
+    if output.exists():
+        raise CLIError(
+            f"{output} already exists", hint="choose another name; an identity is never overwritten"
+        )
+    with atomic_writer(output, mode=0o600, overwrite=False) as fh:
+        fh.write(text.encode())
+    note(f"Public key: {identity.recipient()}")
+
+
+@click.command()
+@click.option(
+    "-r",
+    "--recipient",
+    "recipients",
+    multiple=True,
+    metavar="RECIPIENT",
+    help="Encrypt to this recipient (age1…, age1pq1…, ssh-ed25519 …, ssh-rsa …). Repeatable.",
+)
+@click.option(
+    "-R",
+    "--recipients-file",
+    "recipient_files",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Encrypt to the recipients listed in this file. Repeatable.",
+)
+@click.option(
+    "-i",
+    "--identity",
+    "identity_files",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Encrypt to the recipients of this identity file. Repeatable.",
+)
+@click.option(
+    "-p",
+    "--passphrase",
+    "use_passphrase",
+    is_flag=True,
+    help="Encrypt with a passphrase (scrypt) instead.",
+)
+@click.option("-a", "--armor", is_flag=True, help="Write the ASCII-armored (PEM) form.")
+@_OUTPUT
+@_FORCE
+@passphrase_file_option
+@_INPUT
+def encrypt(  # noqa: PLR0917 - click passes every option positionally
+    recipients: tuple[str, ...],
+    recipient_files: tuple[Path, ...],
+    identity_files: tuple[Path, ...],
+    use_passphrase: bool,
+    armor: bool,
+    output: Path | None,
+    force: bool,
+    passphrase_file: Path | None,
+    input_: Path | None,
+) -> None:
+    """Encrypt INPUT (default: standard input) to recipients or a passphrase.
+
+    Flag-compatible with `age -e`. The output is written to a temporary file next
+    to -o FILE and renamed when complete.
+    """
+    if use_passphrase and (recipients or recipient_files or identity_files):
+        raise click.UsageError("-p cannot be combined with -r, -R or -i")
+    if not (use_passphrase or recipients or recipient_files or identity_files):
+        raise click.UsageError("give at least one -r RECIPIENT, -R FILE or -i FILE, or -p")
+    if not armor and _stdout_is_terminal(output):
+        raise CLIError(
+            "refusing to write binary output to the terminal",
+            hint="use -a for text output, or -o FILE",
+        )
+    targets: list[age.Recipient] = []
+    for text in recipients:
+        try:
+            targets.append(age.parse_recipient(text))
+        except SealboxError as exc:
+            raise type(exc)(f"-r {text[:40]!r}: {exc}", hint=exc.hint) from None
+    for path in recipient_files:
+        targets += age.load_recipients(path)
+    for identity in _load_identity_files(identity_files, passphrase_file):
+        recipient = getattr(identity, "recipient", None)
+        if recipient is not None:
+            targets.append(recipient())
+    if use_passphrase:
+        targets.append(ScryptRecipient(read_passphrase(passphrase_file, confirm=True)))
+    with (
+        _terminate_as_interrupt(),
+        _input(input_) as (fin, size),
+        progress_bar(size, "encrypting") as tick,
+        _output(output, input_, force, 0o644) as out,
+        age.Encryptor(out, targets, armor=armor) as enc,
+    ):
+        enc.write_from(fin, tick)
+
+
+@click.command()
+@click.option(
+    "-i",
+    "--identity",
+    "identity_files",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="An identity file: age keys, an SSH private key, or a passphrase-encrypted "
+    "age file. Repeatable.",
+)
+@_OUTPUT
+@_FORCE
+@passphrase_file_option
+@_INPUT
+def decrypt(
+    identity_files: tuple[Path, ...],
+    output: Path | None,
+    force: bool,
+    passphrase_file: Path | None,
+    input_: Path | None,
+) -> None:
+    """Decrypt the age file INPUT (default: standard input).
+
+    Binary or armored input. Without -i, a passphrase-encrypted file asks for its
+    passphrase. With -o, the output appears only once the whole file has
+    authenticated; nothing is left behind on failure.
+    """
+    identities = _load_identity_files(identity_files, passphrase_file)
+    if not identities:
+        identities = [ScryptIdentity(_passphrase_getter(passphrase_file, "Passphrase"))]
+    with _terminate_as_interrupt(), _input(input_) as (fin, size):
+        try:
+            dec = age.Decryptor(fin, identities)
+        except NoIdentityMatchError as exc:
+            if not identity_files:
+                raise NoIdentityMatchError(
+                    "no identity given, and the file is not passphrase-encrypted",
+                    hint="use -i FILE",
+                ) from None
+            raise exc from None
+        with (
+            dec,
+            progress_bar(size, "decrypting") as tick,
+            _output(output, input_, force, 0o600) as out,
+        ):
+            views = dec.views()
+            if _stdout_is_terminal(output):
+                views = _refuse_binary(views)
+            for view in views:
+                out.write(view)
+                if tick is not None:
+                    tick(len(view))
+
+
+def _refuse_binary(views: Iterator[memoryview]) -> Iterator[memoryview]:
+    first = True
+    for view in views:
+        if first:
+            first = False
+            probe = bytes(view[:_TEXT_PROBE])
+            try:
+                probe.decode()
+                binary = b"\x00" in probe
+            except UnicodeDecodeError as exc:
+                binary = exc.start < len(probe) - 4
+            if binary:
+                raise CLIError(
+                    "refusing to write binary output to the terminal",
+                    hint="use -o FILE, or pipe the output",
+                )
+        yield view
+
+
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
+def inspect(file: Path, as_json: bool) -> None:
+    """Describe the age file FILE without decrypting it.
+
+    Shows the armor, the recipient types, whether it is post-quantum, and the
+    sizes of header, payload and plaintext.
+    """
+    with _input(file) as (fin, _):
+        info = age.inspect(fin)
+    doc = info.to_dict()
+    if as_json:
+        click.echo(json.dumps(doc, indent=2))
+        return
+    types = list(info.recipient_types)
+    counts = {t: types.count(t) for t in dict.fromkeys(types)}
+    plain = (
+        "unknown (the payload is damaged)"
+        if info.plaintext_size is None
+        else _size(info.plaintext_size)
+    )
+    rows: list[tuple[str, Any]] = [
+        ("format", "age-encryption.org/v1" + (" (armored)" if info.armored else "")),
+        ("recipients", ", ".join(f"{n}x {t}" if n > 1 else t for t, n in counts.items())),
+        ("post-quantum", "yes" if info.postquantum else "no"),
+        ("header", _size(info.header_size)),
+        ("payload", _size(info.payload_size)),
+        ("plaintext", plain),
+    ]
+    for key, value in rows:
+        click.echo(f"{key + ':':<14}{value}")
+
+
+def _size(n: int) -> str:
+    if n < 1024:
+        return f"{n} bytes"
+    value, unit = n / 1024, "KiB"
+    for bigger in ("MiB", "GiB", "TiB"):
+        if value < 1024:
+            break
+        value, unit = value / 1024, bigger
+    return f"{value:.1f} {unit} ({n:,} bytes)"

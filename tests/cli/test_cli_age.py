@@ -1,0 +1,88 @@
+"""`sealbox keygen|encrypt|decrypt|inspect` and keyrings saved to age recipients."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+from sealbox import Keyring, age
+
+
+def test_keygen_encrypt_decrypt(cli, tmp_path: Path):
+    key = tmp_path / "key.txt"
+    r = cli(["keygen", "-o", key])
+    assert r.code == 0
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    recipient = r.stderr.strip().removeprefix("Public key: ")
+    assert cli(["keygen", "-y", key]).out.strip() == recipient
+    assert cli(["keygen", "-o", key]).code == 1  # never overwritten
+    plain = os.urandom(200_000)
+    (tmp_path / "p").write_bytes(plain)
+    r = cli(["encrypt", "-r", recipient, "-o", tmp_path / "p.age", tmp_path / "p"])
+    assert r.code == 0, r.stderr
+    r = cli(["decrypt", "-i", key, tmp_path / "p.age"])
+    assert r.code == 0 and r.stdout == plain
+    r = cli(["encrypt", "-a", "-i", key], input=b"hi")
+    assert r.stdout.startswith(b"-----BEGIN AGE ENCRYPTED FILE-----\n")
+    assert cli(["decrypt", "-i", key], input=r.stdout).stdout == b"hi"
+
+
+def test_output_safety(cli, tmp_path: Path):
+    me = age.X25519Identity.generate()
+    src = tmp_path / "p"
+    src.write_bytes(b"data")
+    out = tmp_path / "p.age"
+    out.write_bytes(b"keep me")
+    r = cli(["encrypt", "-r", str(me.recipient()), "-o", out, src])
+    assert r.code == 1 and "already exists" in r.stderr and out.read_bytes() == b"keep me"
+    r = cli(["encrypt", "-r", str(me.recipient()), "-o", src, "--force", src])
+    assert r.code == 1 and "input" in r.stderr and src.read_bytes() == b"data"
+    assert cli(["encrypt", "-r", str(me.recipient()), "-o", out, "--force", src]).code == 0
+    assert age.decrypt(out.read_bytes(), [me]) == b"data"
+
+
+def test_usage_errors(cli):
+    assert cli(["encrypt"], input=b"x").code == 2
+    assert cli(["encrypt", "-p", "-r", "age1x"], input=b"x").code == 2
+    r = cli(["encrypt", "-r", "nonsense"], input=b"x")
+    assert r.code == 1 and "unknown recipient" in r.stderr
+
+
+def test_passphrase_round_trip(cli, tmp_path: Path):
+    env = {"SEALBOX_PASSPHRASE": "correct horse battery"}
+    r = cli(["encrypt", "-p", "-o", tmp_path / "f.age"], input=b"secret", env=env)
+    assert r.code == 0, r.stderr
+    assert cli(["decrypt", tmp_path / "f.age"], env=env).stdout == b"secret"
+    r = cli(["decrypt", tmp_path / "f.age"], env={"SEALBOX_PASSPHRASE": "wrong"})
+    assert r.code == 1 and "correct horse" not in r.stderr
+
+
+def test_inspect(cli, tmp_path: Path):
+    me = age.X25519Identity.generate()
+    path = tmp_path / "f.age"
+    path.write_bytes(age.encrypt(b"x" * 70_000, [me.recipient()] * 2, armor=True))
+    doc = json.loads(cli(["inspect", "--json", path]).out)
+    assert doc["armored"] is True and doc["recipients"] == ["X25519", "X25519"]
+    assert doc["plaintext_size"] == 70_000
+    assert "2x X25519" in cli(["inspect", path]).out
+
+
+def test_keyring_to_recipients(cli, tmp_path: Path):
+    key = tmp_path / "key.txt"
+    cli(["keygen", "-o", key])
+    recipients = tmp_path / "r.txt"
+    recipients.write_text(cli(["keygen", "-y", key]).out)
+    ring = tmp_path / "ring.age"
+    assert cli(["keyring", "create", ring, "-R", recipients]).code == 0
+    assert ring.read_bytes().startswith(b"age-encryption.org/v1\n")
+    assert cli(["keyring", "rotate", ring, "-i", key]).code == 0
+    listed = json.loads(cli(["keyring", "list", ring, "--json", "-i", key]).out)
+    assert len(listed) == 2
+    token = cli(["seal", "-k", ring, "-i", key], input=b"v").out.strip()
+    assert cli(["open", "-k", ring, "-i", key], input=token.encode()).stdout == b"v"
+    r = cli(["keyring", "list", ring])
+    assert r.code == 1 and "-i" in r.stderr
+    loaded = Keyring.load(ring, identities=age.load_identities(key))
+    assert len(loaded) == 2 and loaded.recipients == tuple(recipients.read_text().split())
