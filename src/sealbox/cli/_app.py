@@ -30,6 +30,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "sealbox.cli.legacy:legacy_group",
         "Decrypt or migrate files of the original Fernet and AES-GCM recipes.",
     ),
+    "secrets": (
+        "sealbox.cli.secrets:secrets",
+        "Manage an encrypted secrets file that is safe to commit.",
+    ),
 }
 
 

@@ -1,0 +1,192 @@
+"""`sealbox secrets …` transcripts, including edit (with a scripted editor) and run."""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+from pathlib import Path
+
+import pytest
+
+from sealbox import age
+from tests.conftest import run_sealbox
+
+CANARY = "canary-secrets-cli-71c0"
+
+
+@pytest.fixture
+def keys(tmp_path: Path):
+    out = {}
+    for who in ("alice", "bob"):
+        ident = age.X25519Identity.generate()
+        f = tmp_path / f"{who}.key"
+        f.write_text(age.identity_file(ident))
+        out[who] = (f, str(ident.recipient()))
+    return out
+
+
+@pytest.fixture
+def sfile(tmp_path: Path, cli, keys) -> Path:
+    path = tmp_path / "secrets.env"
+    r = cli(["secrets", "init", path, "-r", keys["alice"][1]])
+    assert r.code == 0, r.stderr
+    assert cli(["secrets", "set", path, "DB_PASSWORD"], input=CANARY.encode() + b"\n").code == 0
+    assert cli(["secrets", "set", path, "API_TOKEN"], input=b"tok").code == 0
+    return path
+
+
+def test_init_set_list_get_rm(cli, sfile: Path, keys) -> None:
+    assert CANARY not in sfile.read_text()
+    r = cli(["secrets", "list", sfile])
+    assert (r.code, r.out) == (0, "API_TOKEN\nDB_PASSWORD\n")
+    r = cli(["secrets", "get", sfile, "DB_PASSWORD", "-i", keys["alice"][0]])
+    assert (r.code, r.stdout) == (0, CANARY.encode())  # trailing newline of the input dropped
+    assert cli(["secrets", "rm", sfile, "API_TOKEN"]).code == 0
+    assert cli(["secrets", "list", sfile]).out == "DB_PASSWORD\n"
+    r = cli(["secrets", "rm", sfile, "API_TOKEN"])
+    assert r.code == 1 and "no secret named API_TOKEN" in r.stderr
+
+
+def test_init_refuses_existing_and_needs_recipients(cli, sfile: Path, tmp_path: Path, keys) -> None:
+    before = sfile.read_bytes()
+    r = cli(["secrets", "init", sfile, "-r", keys["bob"][1]])
+    assert r.code == 1 and "already exists" in r.stderr and sfile.read_bytes() == before
+    r = cli(["secrets", "init", tmp_path / "x.env"])
+    assert r.code == 2 and "at least one recipient" in r.stderr
+    r = cli(["secrets", "init", tmp_path / "x.env", "-r", "age1nope"])
+    assert r.code == 1 and not (tmp_path / "x.env").exists()
+    rfile = tmp_path / "recipients.txt"
+    rfile.write_text(f"# team\n{keys['alice'][1]}\n{keys['bob'][1]}\n")
+    r = cli(["secrets", "init", tmp_path / "y.env", "-R", rfile])
+    assert r.code == 0 and "2 recipients" in r.out
+
+
+def test_other_identity_and_rotate(cli, sfile: Path, keys) -> None:
+    r = cli(["secrets", "get", sfile, "DB_PASSWORD", "-i", keys["bob"][0]])
+    assert r.code == 1 and r.stdout == b"" and "no identity can decrypt DB_PASSWORD" in r.stderr
+    r = cli(["secrets", "rotate", sfile, "-i", keys["alice"][0], "-r", keys["bob"][1]])
+    assert r.code == 0, r.stderr
+    r = cli(["secrets", "get", sfile, "DB_PASSWORD", "-i", keys["bob"][0]])
+    assert r.stdout == CANARY.encode()
+    for name in ("DB_PASSWORD", "API_TOKEN"):
+        r = cli(["secrets", "get", sfile, name, "-i", keys["alice"][0]])
+        assert r.code == 1
+
+
+def test_errors_name_file_and_line(cli, sfile: Path, keys) -> None:
+    with sfile.open("a") as fh:
+        fh.write("broken line\n")
+    for args in (["list", sfile], ["get", sfile, "DB_PASSWORD", "-i", keys["alice"][0]]):
+        r = cli(["secrets", *args])
+        assert r.code == 1
+        assert r.stderr.startswith(f"sealbox: error: {sfile}:5: expected NAME=VALUE")
+    r = cli(["secrets", "list", sfile.parent / "missing.env"])
+    assert r.code == 1 and "does not exist" in r.stderr
+    r = cli(["secrets", "set", sfile.parent / "missing.env", "X"], input=b"v")
+    assert r.code == 1 and not (sfile.parent / "missing.env").exists()
+    r = cli(["secrets", "set", sfile, "1BAD"], input=b"v")
+    assert r.code == 2
+
+
+def _editor(tmp_path: Path, body: str) -> str:
+    script = tmp_path / "editor.py"
+    script.write_text(
+        "import sys, os, stat, pathlib\n"
+        "p = pathlib.Path(sys.argv[1])\n"
+        "pathlib.Path(os.environ['SEEN']).write_text("
+        "oct(p.parent.stat().st_mode & 0o777) + ' ' + oct(p.stat().st_mode & 0o777) + ' ' + str(p.parent))\n"
+        + body
+    )
+    return f"{sys.executable} {script}"
+
+
+def test_edit(tmp_path: Path, sfile: Path, keys) -> None:
+    before = sfile.read_text().splitlines()
+    seen = tmp_path / "seen"
+    editor = _editor(
+        tmp_path,
+        "t = p.read_text().replace('API_TOKEN=tok', 'API_TOKEN=\"new token\"')\n"
+        "p.write_text(t + 'ADDED=1\\n')\n",
+    )
+    p = run_sealbox(
+        ["secrets", "edit", sfile, "-i", keys["alice"][0]],
+        env={"EDITOR": editor, "SEEN": str(seen), "PATH": os.environ["PATH"]},
+    )
+    assert p.returncode == 0, p.stderr
+    assert b"changed: ADDED, API_TOKEN" in p.stderr
+    folder_mode, file_mode, folder = seen.read_text().split()
+    assert (folder_mode, file_mode) == ("0o700", "0o600")
+    assert not Path(folder).exists()  # the decrypted copy is gone
+    after = sfile.read_text().splitlines()
+    assert [ln.split("=")[0] for ln in after[2:]] == ["ADDED", "API_TOKEN", "DB_PASSWORD"]
+    assert after[-1] == before[-1]  # DB_PASSWORD untouched, ciphertext and all
+    g = run_sealbox(["secrets", "get", sfile, "API_TOKEN", "-i", keys["alice"][0]])
+    assert g.stdout == b"new token"
+
+
+def test_edit_with_a_broken_result_changes_nothing(tmp_path: Path, sfile: Path, keys) -> None:
+    before = sfile.read_bytes()
+    seen = tmp_path / "seen"
+    editor = _editor(tmp_path, "p.write_text(p.read_text() + 'A=1\\nA=2\\n')\n")
+    p = run_sealbox(
+        ["secrets", "edit", sfile, "-i", keys["alice"][0]],
+        env={"EDITOR": editor, "SEEN": str(seen), "PATH": os.environ["PATH"]},
+    )
+    assert p.returncode == 1 and b"appears twice; nothing changed" in p.stderr
+    assert sfile.read_bytes() == before
+    assert not Path(seen.read_text().split()[2]).exists()
+    failing = _editor(tmp_path, "sys.exit(3)\n")
+    p = run_sealbox(
+        ["secrets", "edit", sfile, "-i", keys["alice"][0]],
+        env={"EDITOR": failing, "SEEN": str(seen), "PATH": os.environ["PATH"]},
+    )
+    assert p.returncode == 1 and b"exited with status 3" in p.stderr
+    assert sfile.read_bytes() == before
+
+
+def test_run_puts_secrets_in_the_child_environment(sfile: Path, keys) -> None:
+    code = "import os,sys; print(os.environ['DB_PASSWORD']); sys.exit(7)"
+    p = run_sealbox(
+        ["secrets", "run", sfile, "-i", keys["alice"][0], "--", sys.executable, "-c", code],
+        env={"PATH": os.environ["PATH"]},
+    )
+    assert p.returncode == 7
+    assert p.stdout.decode().strip() == CANARY
+    p = run_sealbox(["secrets", "run", sfile, "-i", keys["alice"][0], "--", "no-such-program-x"])
+    assert p.returncode == 1 and b"command not found" in p.stderr
+
+
+def test_canary_only_in_get_and_run(cli, sfile: Path, keys, tmp_path: Path) -> None:
+    outputs = []
+    for args in (
+        ["secrets", "list", sfile],
+        ["secrets", "rotate", sfile, "-i", keys["alice"][0], "-r", keys["alice"][1]],
+        ["secrets", "set", sfile, "OTHER"],
+        ["secrets", "get", sfile, "DB_PASSWORD", "-i", keys["bob"][0]],
+        ["secrets", "rm", sfile, "OTHER"],
+    ):
+        r = cli(args, input=b"x")
+        outputs += [r.stdout.decode(errors="replace"), r.stderr]
+    assert CANARY not in "\n".join(outputs)
+    assert CANARY not in sfile.read_text()
+
+
+def test_set_from_a_prompt(tmp_path: Path, sfile: Path, keys) -> None:
+    pexpect = pytest.importorskip("pexpect")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEALBOX_")}
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "sealbox", "secrets", "set", str(sfile), "TYPED"],
+        env=env,
+        timeout=30,
+    )
+    child.expect("Value for TYPED: ")
+    child.sendline("typed-" + CANARY)
+    child.expect(pexpect.EOF)
+    child.wait()
+    assert child.exitstatus == 0
+    assert CANARY.encode() not in child.before  # not echoed
+    g = run_sealbox(["secrets", "get", sfile, "TYPED", "-i", keys["alice"][0]])
+    assert g.stdout == ("typed-" + CANARY).encode()
+    assert stat.S_IMODE(sfile.stat().st_mode) == 0o644
