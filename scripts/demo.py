@@ -54,21 +54,41 @@ def main() -> int:
         token = sh(
             "sealbox seal -k app.keyring --aad users.card:42", cwd=cwd, env=env, stdin=b"4111 1111"
         ).strip()
-        sh("sealbox open -k app.keyring --aad users.card:42", cwd=cwd, env=env, stdin=token.encode())
+        sh(
+            "sealbox open -k app.keyring --aad users.card:42",
+            cwd=cwd,
+            env=env,
+            stdin=token.encode(),
+        )
         print()
 
         step("The same token under another row's associated data is refused")
-        sh("sealbox open -k app.keyring --aad users.card:43", cwd=cwd, env=env, stdin=token.encode())
+        sh(
+            "sealbox open -k app.keyring --aad users.card:43",
+            cwd=cwd,
+            env=env,
+            stdin=token.encode(),
+        )
 
         step("Rotate: a new primary key seals, the old one still opens")
         sh("sealbox keyring rotate app.keyring", cwd=cwd, env=env)
-        sh("sealbox open -k app.keyring --aad users.card:42", cwd=cwd, env=env, stdin=token.encode())
+        sh(
+            "sealbox open -k app.keyring --aad users.card:42",
+            cwd=cwd,
+            env=env,
+            stdin=token.encode(),
+        )
         print()
 
         step("Disable the old key: its tokens no longer open")
         old = token_key(token)
         sh(f"sealbox keyring disable app.keyring {old}", cwd=cwd, env=env)
-        sh("sealbox open -k app.keyring --aad users.card:42", cwd=cwd, env=env, stdin=token.encode())
+        sh(
+            "sealbox open -k app.keyring --aad users.card:42",
+            cwd=cwd,
+            env=env,
+            stdin=token.encode(),
+        )
         sh("sealbox keyring list app.keyring", cwd=cwd, env=env)
 
         step("A wrong passphrase changes nothing")
