@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 __all__ = ["secure_async_client", "secure_client"]
 
 # httpx options that would bypass or contradict the context built here.
-_FORBIDDEN = frozenset({"verify", "cert"})
+_FORBIDDEN = frozenset({"verify"})
 
 
 def secure_client(
@@ -60,12 +60,12 @@ def secure_client(
             the server's key must match one of them. List a backup key's pin too.
         password: passphrase of an encrypted ``key``.
         **options: passed on to ``httpx.Client`` (``base_url``, ``timeout``,
-            ``headers``, ``http2``…); ``verify`` and ``cert`` are not accepted.
+            ``headers``, ``http2``…); ``verify`` is not accepted.
 
     Raises:
         TLSConfigError: a CA, certificate or key file is unusable.
         ConfigError: a pin is malformed.
-        TypeError: ``verify`` or ``cert`` was passed in ``options``.
+        TypeError: ``verify`` was passed in ``options``.
     """
     import httpx
 

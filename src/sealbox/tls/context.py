@@ -39,6 +39,7 @@ from sealbox.exceptions import ConfigError, TLSConfigError
 from sealbox.kdf import passphrase_bytes
 from sealbox.tls import _load
 from sealbox.tls._load import Password
+from sealbox.tls.pinning import PinnedSSLContext, parse_pins
 
 __all__ = [
     "TLS12_CIPHERS",
@@ -85,9 +86,7 @@ def client_context(
         ConfigError: a pin is malformed.
     """
     pin_list = [pins] if isinstance(pins, str) else list(pins)
-    if any(p.strip() for p in pin_list):
-        from sealbox.tls.pinning import PinnedSSLContext
-
+    if parse_pins(pin_list):
         ctx: ssl.SSLContext = PinnedSSLContext(ssl.PROTOCOL_TLS_CLIENT, pin_list)
     else:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)

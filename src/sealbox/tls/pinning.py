@@ -110,8 +110,13 @@ def parse_pin(text: str) -> bytes:
 
 def parse_pins(pins: Iterable[str] | str) -> frozenset[bytes]:
     """Parse several pins; a single string may list them separated by ``;`` as curl does."""
-    items = pins.split(";") if isinstance(pins, str) else list(pins)
-    return frozenset(parse_pin(p) for p in items if not isinstance(p, str) or p.strip())
+    items = [pins] if isinstance(pins, str) else list(pins)
+    return frozenset(
+        parse_pin(part)
+        for item in items
+        for part in (item.split(";") if isinstance(item, str) else [item])
+        if not isinstance(part, str) or part.strip()
+    )
 
 
 def check_pin(certificate_der: bytes | None, pins: frozenset[bytes]) -> None:
