@@ -154,26 +154,29 @@ def openssl_server(*args: str):
     )
     assert proc.stdin is not None
     assert proc.stdout is not None
-    drain = threading.Thread(target=proc.stdout.read, daemon=True)
+    found: list[int] = []
+    ready = threading.Event()
+
+    def read_output() -> None:
+        # Find the port in the ACCEPT line, then keep draining so the pipe never fills.
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            m = re.search(r"ACCEPT .*:(\d+)", line.decode(errors="replace"))
+            if m and not found:
+                found.append(int(m.group(1)))
+                ready.set()
+        ready.set()
+
+    reader = threading.Thread(target=read_output, daemon=True)
+    reader.start()
     try:
-        port = None
-        deadline = time.monotonic() + 10
-        while port is None and time.monotonic() < deadline:
-            line = proc.stdout.readline().decode(errors="replace")
-            if not line:
-                break
-            m = re.search(r"ACCEPT .*:(\d+)", line)
-            if m:
-                port = int(m.group(1))
-        assert port is not None, "openssl s_server did not start"
-        # Keep reading its output so it never blocks on a full pipe.
-        drain.start()
-        yield port
+        assert ready.wait(10), "openssl s_server did not start"
+        assert found, "openssl s_server exited before accepting connections"
+        yield found[0]
     finally:
         proc.kill()
         proc.wait(timeout=5)
-        if drain.is_alive():
-            drain.join(timeout=5)
+        reader.join(timeout=5)
         proc.stdin.close()
         proc.stdout.close()
 

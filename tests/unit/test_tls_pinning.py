@@ -12,10 +12,11 @@ from cryptography.hazmat.primitives import serialization
 from sealbox.exceptions import ConfigError, PinMismatchError, TLSConfigError
 from sealbox.tls.ca import CertificateAuthority
 from sealbox.tls.pinning import (
-    PinnedSSLContext,
     check_pin,
+    context_pins,
     parse_pin,
     parse_pins,
+    pin_context,
     pin_from_file,
     spki_pin,
 )
@@ -98,12 +99,19 @@ def test_check_pin(issued):
         check_pin(None, wrong)
 
 
-def test_pinned_context_needs_a_pin(issued):
+def test_pin_context(issued):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     with pytest.raises(ConfigError, match="at least one pin"):
-        PinnedSSLContext(ssl.PROTOCOL_TLS_CLIENT, [])
-    ctx = PinnedSSLContext(ssl.PROTOCOL_TLS_CLIENT, [issued.pin])
-    assert ctx.pin_strings == [issued.pin]
-    assert isinstance(ctx, ssl.SSLContext)
+        pin_context(ctx, [])
+    assert context_pins(ctx) == []
+    assert pin_context(ctx, [issued.pin]) is ctx
+    assert context_pins(ctx) == [issued.pin]
+    # Still exactly an ssl.SSLContext: libraries that check the type keep their fast path.
+    assert type(ctx) is ssl.SSLContext
+    assert issubclass(ctx.sslsocket_class, ssl.SSLSocket)
+    assert issubclass(ctx.sslobject_class, ssl.SSLObject)
+    with pytest.raises(ConfigError, match="already uses custom"):
+        pin_context(ctx, [issued.pin])
 
 
 def test_pin_from_file(tmp_path, issued):

@@ -27,16 +27,16 @@ if TYPE_CHECKING:
     from sealbox.tls.certinfo import CertificateInfo
     from sealbox.tls.client import secure_async_client, secure_client
     from sealbox.tls.context import client_context, load_server_certificate, server_context
-    from sealbox.tls.pinning import PinnedSSLContext, spki_pin
+    from sealbox.tls.pinning import pin_context, spki_pin
 
 __all__ = [
     "CertificateAuthority",
     "CertificateInfo",
     "IssuedCertificate",
-    "PinnedSSLContext",
     "client_context",
     "load_server_certificate",
     "needs_renewal",
+    "pin_context",
     "secure_async_client",
     "secure_client",
     "server_context",
@@ -53,7 +53,7 @@ _LAZY = {
     "client_context": "sealbox.tls.context",
     "load_server_certificate": "sealbox.tls.context",
     "server_context": "sealbox.tls.context",
-    "PinnedSSLContext": "sealbox.tls.pinning",
+    "pin_context": "sealbox.tls.pinning",
     "spki_pin": "sealbox.tls.pinning",
 }
 

@@ -39,7 +39,7 @@ from sealbox.exceptions import ConfigError, TLSConfigError
 from sealbox.kdf import passphrase_bytes
 from sealbox.tls import _load
 from sealbox.tls._load import Password
-from sealbox.tls.pinning import PinnedSSLContext, parse_pins
+from sealbox.tls.pinning import parse_pins, pin_context
 
 __all__ = [
     "TLS12_CIPHERS",
@@ -77,8 +77,8 @@ def client_context(
         now: the time used to check validity (tests); default: now.
 
     Returns:
-        An ``ssl.SSLContext`` for ``PROTOCOL_TLS_CLIENT`` (or a
-        :class:`~sealbox.tls.pinning.PinnedSSLContext` with pins).
+        An ``ssl.SSLContext`` for ``PROTOCOL_TLS_CLIENT`` (with pins, one set up by
+        :func:`~sealbox.tls.pinning.pin_context`).
 
     Raises:
         TLSConfigError: a file is missing, unreadable, expired, of the wrong kind,
@@ -86,10 +86,9 @@ def client_context(
         ConfigError: a pin is malformed.
     """
     pin_list = [pins] if isinstance(pins, str) else list(pins)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     if parse_pins(pin_list):
-        ctx: ssl.SSLContext = PinnedSSLContext(ssl.PROTOCOL_TLS_CLIENT, pin_list)
-    else:
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        pin_context(ctx, pin_list)
     _harden(ctx)
     ctx.check_hostname = True
     ctx.verify_mode = ssl.CERT_REQUIRED

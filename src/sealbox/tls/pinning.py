@@ -6,12 +6,15 @@ form of RFC 7469 section 2.4 that curl's ``--pinnedpubkey`` takes. It names a ke
 not a certificate, so it survives renewals that keep the key; list the pin of a
 backup key next to the current one to be able to change keys without an outage.
 
-:class:`PinnedSSLContext` is an ``ssl.SSLContext`` that checks the server's leaf
-key against its pins right after the handshake, before the socket (or the
-``SSLObject`` used by asyncio, anyio and trio) lets any application byte out: it
-plugs into :attr:`ssl.SSLContext.sslsocket_class` and
-:attr:`ssl.SSLContext.sslobject_class`, so every library that takes an
-``SSLContext`` (httpx, urllib, asyncio streams, websockets) gets the check.
+:func:`pin_context` makes an ``ssl.SSLContext`` check the server's leaf key
+against its pins right after the handshake, before the socket (or the
+``SSLObject`` used by asyncio, anyio and trio) lets any application byte out. It
+sets the context's :attr:`~ssl.SSLContext.sslsocket_class` and
+:attr:`~ssl.SSLContext.sslobject_class` (the standard library's hook for custom
+TLS objects), so every library that takes an ``SSLContext`` (httpx, urllib,
+asyncio streams, websockets) gets the check, and the context stays a plain
+``ssl.SSLContext`` (anyio, for one, moves ``wrap_bio`` to a worker thread for any
+other type).
 
 .. versionadded:: 0.1.0
 """
@@ -37,11 +40,12 @@ from sealbox.exceptions import ConfigError, PinMismatchError, TLSConfigError, TL
 
 __all__ = [
     "PIN_PREFIX",
-    "PinnedSSLContext",
     "check_pin",
+    "context_pins",
     "fetch_certificate",
     "parse_pin",
     "parse_pins",
+    "pin_context",
     "pin_from_file",
     "spki_pin",
 ]
@@ -134,6 +138,7 @@ class _PinnedSocket(ssl.SSLSocket):
     """An SSLSocket that checks the peer's key after the handshake and before any data."""
 
     _sealbox_checked = False
+    _sealbox_pins: frozenset[bytes] = frozenset()
 
     def do_handshake(self, block: bool = False) -> None:
         super().do_handshake(block)
@@ -141,7 +146,7 @@ class _PinnedSocket(ssl.SSLSocket):
 
     def _sealbox_check(self) -> None:
         try:
-            check_pin(self.getpeercert(binary_form=True), _pins_of(self.context))
+            check_pin(self.getpeercert(binary_form=True), self._sealbox_pins)
         except PinMismatchError:
             # Close before the caller can write: the server sees the handshake and EOF.
             self.close()
@@ -171,12 +176,13 @@ class _PinnedObject(ssl.SSLObject):
     """An SSLObject (memory-BIO TLS, used by asyncio/anyio/trio) with the same check."""
 
     _sealbox_checked = False
+    _sealbox_pins: frozenset[bytes] = frozenset()
 
     def do_handshake(self) -> None:
         super().do_handshake()
         # The client's last handshake flight is still in the outgoing BIO: a mismatch
         # raised here means the async stream never even flushes it.
-        check_pin(self.getpeercert(binary_form=True), _pins_of(self.context))
+        check_pin(self.getpeercert(binary_form=True), self._sealbox_pins)
         self._sealbox_checked = True
 
     def read(self, len: int = 1024, buffer: Any = None) -> Any:  # noqa: A002 - base signature
@@ -190,31 +196,42 @@ class _PinnedObject(ssl.SSLObject):
         return super().write(data)
 
 
-class PinnedSSLContext(ssl.SSLContext):
-    """A client ``SSLContext`` that also requires the server's key to match a pin.
+def pin_context(context: ssl.SSLContext, pins: Iterable[str] | str) -> ssl.SSLContext:
+    """Make a client context also require the server's key to match one of ``pins``.
 
-    The usual certificate and host name checks still run first: a pin narrows
-    what is trusted, it never widens it. Build one with
-    :func:`sealbox.tls.context.client_context` (``pins=...``).
+    The context's usual certificate and host name checks still run first: a pin
+    narrows what is trusted, it never widens it. The check runs right after each
+    handshake, and a mismatch raises :class:`~sealbox.exceptions.PinMismatchError`
+    before any application data is written or read.
+    :func:`sealbox.tls.context.client_context` calls this when given ``pins``.
 
     Args:
-        protocol: ``ssl.PROTOCOL_TLS_CLIENT``.
-        pins: one or more ``sha256//BASE64`` pins; the leaf key must match one.
+        context: a client context (``PROTOCOL_TLS_CLIENT``); changed in place.
+        pins: one or more ``sha256//BASE64`` pins (a string may hold several,
+            separated by ``;``).
+
+    Returns:
+        ``context`` itself.
+
+    Raises:
+        ConfigError: a pin is malformed, or there is none.
     """
+    digests = parse_pins(pins)
+    if not digests:
+        raise ConfigError("pinning needs at least one pin")
+    if context.sslsocket_class is not ssl.SSLSocket or context.sslobject_class is not ssl.SSLObject:
+        raise ConfigError("this context already uses custom TLS socket classes")
+    # Subclasses per context carry its pins; the context itself stays an ssl.SSLContext.
+    attrs = {"_sealbox_pins": digests}
+    context.sslsocket_class = type("PinnedSSLSocket", (_PinnedSocket,), attrs)
+    context.sslobject_class = type("PinnedSSLObject", (_PinnedObject,), attrs)
+    return context
 
-    sslsocket_class = _PinnedSocket
-    sslobject_class = _PinnedObject
 
-    def __init__(self, protocol: int, pins: Iterable[str] | str) -> None:
-        digests = parse_pins(pins)
-        if not digests:
-            raise ConfigError("a pinned context needs at least one pin")
-        self.pins: frozenset[bytes] = digests
-
-    @property
-    def pin_strings(self) -> list[str]:
-        """The pins, as ``sha256//BASE64`` strings (sorted)."""
-        return sorted(PIN_PREFIX + base64.b64encode(d).decode() for d in self.pins)
+def context_pins(context: ssl.SSLContext) -> list[str]:
+    """The pins a context enforces (``sha256//BASE64``, sorted); empty if none."""
+    digests: frozenset[bytes] = getattr(context.sslobject_class, "_sealbox_pins", frozenset())
+    return sorted(PIN_PREFIX + base64.b64encode(d).decode() for d in digests)
 
 
 def fetch_certificate(
@@ -265,13 +282,6 @@ def fetch_certificate(
     if der is None:  # pragma: no cover - a TLS server always sends a certificate here
         raise TLSError(f"{host}:{port} sent no certificate")
     return x509.load_der_x509_certificate(der)
-
-
-def _pins_of(context: ssl.SSLContext) -> frozenset[bytes]:
-    pins = getattr(context, "pins", None)
-    if not isinstance(pins, frozenset) or not pins:  # pragma: no cover - set by __init__
-        raise ConfigError("pinned socket used with a context that has no pins")
-    return pins
 
 
 def _spki_digest(subject: x509.Certificate | PublicKeyTypes | bytes) -> bytes:
