@@ -284,3 +284,40 @@ def test_certificate_reload_without_restart(pki):
         with pytest.raises(PinMismatchError) as info:
             c.get(srv.url(), headers={"Connection": "close"})
         assert info.value.seen == pin_of(pki, "backup")
+
+
+def test_no_secret_reaches_logs_errors_or_reprs(pki, mtls_server, caplog, tmp_path):
+    from sealbox.secret import Secret
+    from sealbox.tls._pkcs8 import encrypt_private_key_pem
+
+    passphrase = "canary-passphrase-5d1e9b"
+    issued = pki.ca.issue_client("canary")
+    issued.write(tmp_path / "canary")
+    key_body = "".join(issued.private_key_pem().decode().splitlines()[1:-1])
+    (tmp_path / "canary.key").write_bytes(
+        encrypt_private_key_pem(issued.private_key, passphrase.encode(), iterations=1000)
+    )
+    crt, key = tmp_path / "canary.crt", tmp_path / "canary.key"
+    texts = []
+    with caplog.at_level("DEBUG"):
+        with secure_client(pki.ca_file, crt, key, password=Secret(passphrase)) as client:
+            texts.append(repr(client))
+            assert client.get(mtls_server.url()).text == "ok"
+        with (
+            secure_client(
+                pki.ca_file, crt, key, password=passphrase, pins=[pin_of(pki, "backup")]
+            ) as client,
+            pytest.raises(PinMismatchError) as mismatch,
+        ):
+            client.get(mtls_server.url())
+        texts.append(str(mismatch.value))
+        for wrong in ("not-the-passphrase", None):
+            with pytest.raises(TLSConfigError) as info:
+                secure_client(pki.ca_file, crt, key, password=wrong)
+            texts += [str(info.value), repr(info.value), info.value.hint or ""]
+    texts += [r.getMessage() for r in caplog.records]
+    assert any("canary" in t or "pin" in t for t in texts)
+    for text in texts:
+        assert passphrase not in text
+        assert "not-the-passphrase" not in text
+        assert key_body[:24] not in text

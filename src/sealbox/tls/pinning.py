@@ -37,6 +37,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 from sealbox.exceptions import ConfigError, PinMismatchError, TLSConfigError, TLSError
+from sealbox.tls import _load
 
 __all__ = [
     "PIN_PREFIX",
@@ -69,8 +70,6 @@ def pin_from_file(path: str | os.PathLike[str]) -> str:
     Raises:
         TLSConfigError: the file is missing, unreadable, or holds neither.
     """
-    from sealbox.tls import _load
-
     data = _load.read_file(path, "file")
     if b"-----BEGIN PUBLIC KEY-----" in data:
         try:
