@@ -16,6 +16,10 @@ from sealbox.exceptions import SealboxError
 # name -> (module:attribute, one-line help). The help is here so that
 # `sealbox --help` does not import every command module to describe it.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "ca": (
+        "sealbox.cli.ca:ca",
+        "A certificate authority: issue, renew, inspect and pin TLS certificates.",
+    ),
     "keyring": (
         "sealbox.cli.keyring:keyring",
         "Create, rotate and manage field-encryption keyrings.",

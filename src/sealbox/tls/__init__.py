@@ -1,0 +1,71 @@
+"""TLS and PKI: a certificate authority, safe ``ssl.SSLContext`` builders, SPKI pinning,
+and httpx clients with mutual TLS.
+
+Modules, each with one concern:
+
+- :mod:`sealbox.tls.ca`: :class:`CertificateAuthority` issues and renews server and
+  client certificates;
+- :mod:`sealbox.tls.context`: :func:`client_context` and :func:`server_context`;
+- :mod:`sealbox.tls.pinning`: :func:`spki_pin` and the pin-checking context;
+- :mod:`sealbox.tls.client`: :func:`secure_client` and :func:`secure_async_client`
+  (``httpx`` clients);
+- :mod:`sealbox.tls.certinfo`: :class:`CertificateInfo` for inspecting certificates.
+
+The names below load their module on first use, so importing ``sealbox.tls`` does
+not import httpx.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sealbox.tls.ca import CertificateAuthority, IssuedCertificate, needs_renewal
+    from sealbox.tls.certinfo import CertificateInfo
+    from sealbox.tls.client import secure_async_client, secure_client
+    from sealbox.tls.context import client_context, load_server_certificate, server_context
+    from sealbox.tls.pinning import pin_context, spki_pin
+
+__all__ = [
+    "CertificateAuthority",
+    "CertificateInfo",
+    "IssuedCertificate",
+    "client_context",
+    "load_server_certificate",
+    "needs_renewal",
+    "pin_context",
+    "secure_async_client",
+    "secure_client",
+    "server_context",
+    "spki_pin",
+]
+
+_LAZY = {
+    "CertificateAuthority": "sealbox.tls.ca",
+    "IssuedCertificate": "sealbox.tls.ca",
+    "needs_renewal": "sealbox.tls.ca",
+    "CertificateInfo": "sealbox.tls.certinfo",
+    "secure_async_client": "sealbox.tls.client",
+    "secure_client": "sealbox.tls.client",
+    "client_context": "sealbox.tls.context",
+    "load_server_certificate": "sealbox.tls.context",
+    "server_context": "sealbox.tls.context",
+    "pin_context": "sealbox.tls.pinning",
+    "spki_pin": "sealbox.tls.pinning",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'sealbox.tls' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,130 @@
+"""Reading certificate and key files, with errors that say which file and what is wrong."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from typing import Any
+
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+
+from sealbox.exceptions import TLSConfigError
+from sealbox.kdf import passphrase_bytes
+from sealbox.secret import Secret
+
+# Certificate bundles and key files are small; a larger file is not one of them.
+MAX_PEM_FILE = 1024 * 1024
+
+Password = str | bytes | Secret[Any]
+
+
+def read_file(path: str | os.PathLike[str], what: str) -> bytes:
+    """Read a small PEM or DER file, turning every failure into a TLSConfigError."""
+    try:
+        with open(path, "rb") as fh:  # noqa: PTH123 - path may be any PathLike
+            data = fh.read(MAX_PEM_FILE + 1)
+    except FileNotFoundError:
+        raise TLSConfigError(f"{what} {os.fspath(path)} does not exist") from None
+    except IsADirectoryError:
+        raise TLSConfigError(f"{what} {os.fspath(path)} is a directory") from None
+    except OSError as exc:
+        message = (exc.strerror or type(exc).__name__).lower()
+        raise TLSConfigError(f"cannot read {what} {os.fspath(path)}: {message}") from None
+    if len(data) > MAX_PEM_FILE:
+        raise TLSConfigError(f"{what} {os.fspath(path)} is larger than {MAX_PEM_FILE} bytes")
+    return data
+
+
+def parse_certificates(data: bytes, source: str) -> list[x509.Certificate]:
+    """Parse every certificate of a PEM bundle, or one DER certificate."""
+    if b"-----BEGIN" in data:
+        if b"-----BEGIN CERTIFICATE-----" not in data:
+            raise TLSConfigError(f"{source} holds no PEM certificate")
+        try:
+            return x509.load_pem_x509_certificates(data)
+        except ValueError:
+            raise TLSConfigError(
+                f"{source} holds a PEM certificate that cannot be parsed"
+            ) from None
+    try:
+        return [x509.load_der_x509_certificate(data)]
+    except ValueError:
+        raise TLSConfigError(f"{source} is not a PEM or DER certificate") from None
+
+
+def load_certificates(
+    path: str | os.PathLike[str], what: str = "certificate file"
+) -> list[x509.Certificate]:
+    """Read a certificate file: the first certificate, then any chain after it."""
+    return parse_certificates(read_file(path, what), f"{what} {os.fspath(path)}")
+
+
+def is_encrypted_pem(data: bytes) -> bool:
+    """Whether a PEM private key is protected by a passphrase (PKCS#8 or legacy OpenSSL)."""
+    return b"-----BEGIN ENCRYPTED PRIVATE KEY-----" in data or b"Proc-Type: 4,ENCRYPTED" in data
+
+
+def parse_private_key(data: bytes, source: str, password: Password | None) -> PrivateKeyTypes:
+    """Parse a PEM private key, decrypting it with ``password`` if it is encrypted.
+
+    The messages never contain the password or key material.
+    """
+    if b"PRIVATE KEY-----" not in data:
+        raise TLSConfigError(f"{source} holds no PEM private key")
+    encrypted = is_encrypted_pem(data)
+    if encrypted and password is None:
+        raise TLSConfigError(
+            f"{source} is encrypted and no passphrase was given",
+            hint="pass the passphrase (password=...), or use an unencrypted key file",
+        )
+    secret = passphrase_bytes(password) if encrypted and password is not None else None
+    try:
+        return serialization.load_pem_private_key(data, secret)
+    except (ValueError, TypeError):
+        if encrypted:
+            raise TLSConfigError(
+                f"cannot decrypt {source}: wrong passphrase, or the file is damaged"
+            ) from None
+        raise TLSConfigError(f"{source} holds a PEM private key that cannot be parsed") from None
+    except UnsupportedAlgorithm:
+        raise TLSConfigError(f"{source} holds a private key of an unsupported type") from None
+
+
+def load_private_key(
+    path: str | os.PathLike[str], password: Password | None = None, what: str = "key file"
+) -> PrivateKeyTypes:
+    """Read and parse a PEM private key file."""
+    return parse_private_key(read_file(path, what), f"{what} {os.fspath(path)}", password)
+
+
+def check_validity(cert: x509.Certificate, source: str, now: datetime | None = None) -> None:
+    """Refuse a certificate that has expired or is not valid yet."""
+    now = now or datetime.now(UTC)
+    if cert.not_valid_after_utc < now:
+        raise TLSConfigError(
+            f"{source} expired on {_when(cert.not_valid_after_utc)}",
+            hint="renew it ('sealbox ca renew DIR PREFIX' for certificates sealbox issued)",
+        )
+    if cert.not_valid_before_utc > now:
+        raise TLSConfigError(
+            f"{source} is not valid before {_when(cert.not_valid_before_utc)}",
+            hint="check this machine's clock",
+        )
+
+
+def check_key_matches(
+    cert: x509.Certificate, key: PrivateKeyTypes, cert_source: str, key_source: str
+) -> None:
+    """Refuse a private key that is not the key of the certificate."""
+    if cert.public_key() != key.public_key():
+        raise TLSConfigError(
+            f"{key_source} does not match the certificate in {cert_source}",
+            hint="use the .key file written together with the .crt file",
+        )
+
+
+def _when(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")

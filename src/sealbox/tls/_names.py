@@ -1,0 +1,129 @@
+"""Host names and IP addresses in certificates: parsing, and name-constraint checks.
+
+DNS names follow the preferred name syntax of RFC 1034 section 3.5 as RFC 5280
+section 4.2.1.6 requires (ASCII only: internationalised names go in as their
+``xn--`` A-labels). Name constraints follow RFC 5280 section 4.2.1.10: a DNS
+name is within a subtree when it equals the constraint or ends with ``.`` plus
+the constraint; an IP address when it lies in the constraint's network.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterable, Sequence
+from typing import Final
+
+from cryptography import x509
+
+from sealbox.exceptions import ConfigError
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+_LABEL: Final = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+MAX_DNS_NAME: Final = 253
+
+
+def normalize_dns_name(name: str, *, wildcard: bool = True) -> str:
+    """Return ``name`` in lowercase, or raise ConfigError saying what is wrong with it."""
+    if not isinstance(name, str):
+        raise TypeError("a host name must be a str")
+    text = name.strip().lower().removesuffix(".")
+    if not text:
+        raise ConfigError("empty host name")
+    if not text.isascii():
+        raise ConfigError(
+            f"host name {name!r} is not ASCII",
+            hint="write internationalised names as their xn-- form (IDNA A-labels)",
+        )
+    if len(text) > MAX_DNS_NAME:
+        raise ConfigError(f"host name {name!r} is longer than {MAX_DNS_NAME} characters")
+    labels = text.split(".")
+    if labels[0] == "*":
+        if not wildcard:
+            raise ConfigError(f"{name!r}: a wildcard is not allowed here")
+        if len(labels) < 3:
+            raise ConfigError(f"wildcard {name!r} must cover a name with at least two labels")
+        labels = labels[1:]
+    for label in labels:
+        if not _LABEL.match(label):
+            raise ConfigError(
+                f"{name!r} is not a valid host name (label {label!r}: letters, digits and "
+                "inner hyphens only, 1 to 63 characters)"
+            )
+    return text
+
+
+def parse_san(value: str) -> x509.GeneralName:
+    """Turn ``api.internal``, ``*.api.internal``, ``10.0.0.1`` or ``::1`` into a SAN entry."""
+    text = value.strip()
+    try:
+        return x509.IPAddress(ipaddress.ip_address(text.strip("[]")))
+    except ValueError:
+        pass
+    return x509.DNSName(normalize_dns_name(text))
+
+
+def parse_network(value: str) -> IPNetwork:
+    """Parse ``10.0.0.0/8`` or ``fd00::/8`` (a bare address means a single host)."""
+    try:
+        return ipaddress.ip_network(value.strip(), strict=True)
+    except ValueError as exc:
+        raise ConfigError(f"{value!r} is not an IP network in CIDR form ({exc})") from None
+
+
+def constraint_violations(
+    names: Sequence[x509.GeneralName], constraints: x509.NameConstraints
+) -> list[str]:
+    """The names (as text) that the CA's name constraints do not allow."""
+    permitted = list(constraints.permitted_subtrees or ())
+    excluded = list(constraints.excluded_subtrees or ())
+    bad = []
+    for name in names:
+        if isinstance(name, x509.DNSName):
+            allowed = _dns_allowed(name.value, permitted, excluded)
+            text = name.value
+        elif isinstance(name, x509.IPAddress):
+            allowed = _ip_allowed(name.value, permitted, excluded)
+            text = str(name.value)
+        else:  # email names: sealbox sets no constraints on them
+            continue
+        if not allowed:
+            bad.append(text)
+    return bad
+
+
+def _dns_within(name: str, subtree: str) -> bool:
+    name, subtree = name.lower(), subtree.lower().lstrip(".")
+    return name == subtree or name.endswith("." + subtree)
+
+
+def _dns_allowed(
+    name: str, permitted: Iterable[x509.GeneralName], excluded: Iterable[x509.GeneralName]
+) -> bool:
+    if any(isinstance(t, x509.DNSName) and _dns_within(name, t.value) for t in excluded):
+        return False
+    trees = [t.value for t in permitted if isinstance(t, x509.DNSName)]
+    return not trees or any(_dns_within(name, t) for t in trees)
+
+
+def _ip_allowed(
+    address: object, permitted: Iterable[x509.GeneralName], excluded: Iterable[x509.GeneralName]
+) -> bool:
+    assert isinstance(address, ipaddress.IPv4Address | ipaddress.IPv6Address)
+    if any(_ip_in(address, t) for t in excluded):
+        return False
+    trees = [t for t in permitted if isinstance(t, x509.IPAddress)]
+    return not trees or any(_ip_in(address, t) for t in trees)
+
+
+def _ip_in(address: IPAddress, tree: x509.GeneralName) -> bool:
+    if not isinstance(tree, x509.IPAddress):
+        return False
+    network = tree.value
+    return (
+        isinstance(network, ipaddress.IPv4Network | ipaddress.IPv6Network)
+        and network.version == address.version
+        and address in network
+    )

@@ -1,0 +1,765 @@
+"""A small certificate authority for development and operations.
+
+:class:`CertificateAuthority` is an ECDSA P-256 root (RFC 5480) that issues short-lived
+server and client certificates following the profile of RFC 5280:
+
+- the root has ``basicConstraints`` CA with path length 0 (it signs leaves only),
+  ``keyUsage`` keyCertSign and cRLSign, subject and authority key identifiers, and
+  optionally ``nameConstraints`` (section 4.2.1.10) limiting the DNS names and IP
+  addresses it may certify;
+- a server certificate has ``extendedKeyUsage`` serverAuth and its DNS names and IP
+  addresses in ``subjectAltName`` (section 4.2.1.6; RFC 6125 matches on these only);
+- a client certificate has ``extendedKeyUsage`` clientAuth and the client's name
+  as subject common name and in ``subjectAltName`` (a DNS name or an email address);
+- leaves are not CAs, have ``keyUsage`` digitalSignature only, a random 159-bit
+  serial number (section 4.1.2.2), their own fresh P-256 key, and short lifetimes:
+  servers 30 days by default and 90 at most, clients 90 days by default and 365 at most.
+
+On disk a CA is a folder: ``ca.crt`` (the certificate that clients and servers
+trust) and ``ca.key`` (mode 0600, PKCS#8, optionally encrypted with a passphrase;
+see :mod:`sealbox.tls._pkcs8`). Issued certificates are written as ``PREFIX.crt``
+(the leaf, then the CA certificate) and ``PREFIX.key`` (mode 0600).
+
+Example::
+
+    ca = CertificateAuthority.init("ca", name="Team CA", permitted_dns=["corp.internal"])
+    ca.issue_server(["api.corp.internal", "10.0.0.5"]).write("tls/api")
+    ca.issue_client("billing-worker").write("tls/billing-worker")
+    ...
+    ca = CertificateAuthority.load("ca")
+    ca.renew_files("tls/api")      # None until two thirds of the lifetime have passed
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import ipaddress
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Final, NoReturn
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from sealbox._files import atomic_write
+from sealbox.exceptions import ConfigError, StorageError, TLSConfigError
+from sealbox.kdf import passphrase_bytes
+from sealbox.tls import _load, _names
+from sealbox.tls._load import Password
+from sealbox.tls._pkcs8 import PBKDF2_ITERATIONS, encrypt_private_key_pem
+from sealbox.tls.pinning import spki_pin
+
+__all__ = [
+    "CA_CERT_FILE",
+    "CA_KEY_FILE",
+    "DEFAULT_CA_DAYS",
+    "DEFAULT_CA_NAME",
+    "DEFAULT_CLIENT_DAYS",
+    "DEFAULT_SERVER_DAYS",
+    "MAX_CLIENT_DAYS",
+    "MAX_SERVER_DAYS",
+    "RENEW_FRACTION",
+    "CertificateAuthority",
+    "CertificateKind",
+    "IssuedCertificate",
+    "certificate_kind",
+    "needs_renewal",
+    "renewal_time",
+]
+
+CA_CERT_FILE: Final = "ca.crt"
+CA_KEY_FILE: Final = "ca.key"
+DEFAULT_CA_NAME: Final = "sealbox development CA"
+DEFAULT_CA_DAYS: Final = 3650
+MAX_CA_DAYS: Final = 36500
+DEFAULT_SERVER_DAYS: Final = 30
+MAX_SERVER_DAYS: Final = 90
+DEFAULT_CLIENT_DAYS: Final = 90
+MAX_CLIENT_DAYS: Final = 365
+# Renew once two thirds of a certificate's lifetime have passed (20 days into 30).
+RENEW_FRACTION: Final = 2 / 3
+# notBefore is set slightly in the past so peers with a slow clock accept a new certificate.
+BACKDATE: Final = timedelta(minutes=5)
+# RFC 5280 appendix A.1: ub-common-name is 64 characters.
+_MAX_COMMON_NAME: Final = 64
+
+
+class CertificateKind(enum.StrEnum):
+    """What a certificate is for, as sealbox issues them."""
+
+    CA = "ca"
+    SERVER = "server"
+    CLIENT = "client"
+
+
+@dataclass(frozen=True, repr=False)
+class IssuedCertificate:
+    """A certificate just issued, with its chain and its private key.
+
+    Attributes:
+        certificate: the leaf certificate.
+        chain: the CA certificate(s) above it, nearest first.
+        private_key: the leaf's key. It leaves this object only through
+            :meth:`private_key_pem` or :meth:`write`.
+    """
+
+    certificate: x509.Certificate
+    chain: tuple[x509.Certificate, ...]
+    private_key: ec.EllipticCurvePrivateKey = field(compare=False)
+
+    def __repr__(self) -> str:
+        return (
+            f"IssuedCertificate(subject={self.certificate.subject.rfc4514_string()!r}, "
+            f"not_after={self.certificate.not_valid_after_utc.isoformat()!r}, pin={self.pin!r})"
+        )
+
+    def __reduce__(self) -> NoReturn:
+        raise TypeError("IssuedCertificate holds a private key and cannot be pickled")
+
+    @property
+    def pin(self) -> str:
+        """The SPKI pin of the certificate's key (``sha256//BASE64``)."""
+        return spki_pin(self.certificate)
+
+    def certificate_pem(self) -> bytes:
+        """The leaf then the chain, PEM: what a server or client presents."""
+        return b"".join(
+            c.public_bytes(serialization.Encoding.PEM) for c in (self.certificate, *self.chain)
+        )
+
+    def private_key_pem(self) -> bytes:
+        """The private key, PKCS#8 PEM, unencrypted (servers load it unattended)."""
+        return self.private_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+
+    def write(
+        self, prefix: str | os.PathLike[str], *, overwrite: bool = False
+    ) -> tuple[Path, Path]:
+        """Write ``PREFIX.crt`` (mode 0644) and ``PREFIX.key`` (mode 0600), each atomically.
+
+        Returns:
+            The paths of the certificate and the key.
+
+        Raises:
+            StorageError: a file exists and ``overwrite`` is false (nothing is
+                written then), or the folder cannot be written.
+        """
+        cert_path, key_path = _prefix_paths(prefix)
+        if not overwrite:
+            for path in (cert_path, key_path):
+                if path.exists():
+                    raise StorageError(f"{path} already exists", hint="use --force to replace it")
+        # The key first: a reader that sees the new certificate finds its key in place.
+        atomic_write(key_path, self.private_key_pem(), mode=0o600, overwrite=overwrite)
+        atomic_write(cert_path, self.certificate_pem(), mode=0o644, overwrite=overwrite)
+        return cert_path, key_path
+
+
+class CertificateAuthority:
+    """An ECDSA P-256 root CA that issues server and client certificates.
+
+    Build one with :meth:`generate` (in memory), :meth:`init` (generate and save to
+    a folder) or :meth:`load`. Every ``now`` argument sets the issuing time (tests);
+    it defaults to the current time.
+    """
+
+    __slots__ = ("_certificate", "_key")
+
+    def __init__(
+        self, certificate: x509.Certificate, private_key: ec.EllipticCurvePrivateKey
+    ) -> None:
+        if not isinstance(private_key, ec.EllipticCurvePrivateKey):
+            raise TLSConfigError("the CA key is not an ECDSA key")
+        if certificate.public_key() != private_key.public_key():
+            raise TLSConfigError("the CA key does not match the CA certificate")
+        if certificate_kind(certificate) is not CertificateKind.CA:
+            raise TLSConfigError(f"{certificate.subject.rfc4514_string()} is not a CA certificate")
+        self._certificate = certificate
+        self._key = private_key
+
+    def __repr__(self) -> str:
+        return (
+            f"CertificateAuthority(subject={self._certificate.subject.rfc4514_string()!r}, "
+            f"pin={self.pin!r})"
+        )
+
+    def __reduce__(self) -> NoReturn:
+        raise TypeError("CertificateAuthority holds a private key and cannot be pickled")
+
+    # -- creating, saving, loading -----------------------------------------------------
+
+    @classmethod
+    def generate(
+        cls,
+        *,
+        name: str = DEFAULT_CA_NAME,
+        days: int = DEFAULT_CA_DAYS,
+        permitted_dns: Iterable[str] = (),
+        permitted_ips: Iterable[str] = (),
+        now: datetime | None = None,
+    ) -> CertificateAuthority:
+        """Create a new root CA in memory.
+
+        Args:
+            name: the CA's subject common name.
+            days: its lifetime.
+            permitted_dns: DNS subtrees the CA may certify (``corp.internal`` allows
+                ``corp.internal`` and every name under it). With any of these and no
+                ``permitted_ips``, the CA may certify no IP address at all.
+            permitted_ips: IP networks (CIDR) the CA may certify.
+            now: the issuing time.
+
+        Raises:
+            ConfigError: a bad name, lifetime, domain or network.
+        """
+        moment = _now(now)
+        _check_days(days, MAX_CA_DAYS, "a CA")
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, _common_name(name))])
+        constraints = _name_constraints(permitted_dns, permitted_ips)
+        key = ec.generate_private_key(ec.SECP256R1())
+        ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(moment - BACKDATE)
+            .not_valid_after(moment + timedelta(days=days))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=False,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=True,
+                    crl_sign=True,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
+            .add_extension(ski, critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski),
+                critical=False,
+            )
+        )
+        if constraints is not None:
+            # RFC 5280 section 4.2.1.10: conforming CAs MUST mark this extension critical.
+            builder = builder.add_extension(constraints, critical=True)
+        return cls(builder.sign(key, hashes.SHA256()), key)
+
+    @classmethod
+    def init(
+        cls,
+        directory: str | os.PathLike[str],
+        *,
+        name: str = DEFAULT_CA_NAME,
+        days: int = DEFAULT_CA_DAYS,
+        permitted_dns: Iterable[str] = (),
+        permitted_ips: Iterable[str] = (),
+        passphrase: Password | None = None,
+        now: datetime | None = None,
+    ) -> CertificateAuthority:
+        """Create a new CA and save it in ``directory`` (created if missing).
+
+        Args:
+            directory: where ``ca.crt`` and ``ca.key`` go; must not hold a CA yet.
+            passphrase: encrypt ``ca.key`` with it (PBKDF2-HMAC-SHA256, AES-256-CBC).
+            name, days, permitted_dns, permitted_ips, now: as for :meth:`generate`.
+
+        Raises:
+            StorageError: ``directory`` already holds a CA, or cannot be written.
+            ConfigError: as for :meth:`generate`.
+        """
+        ca = cls.generate(
+            name=name,
+            days=days,
+            permitted_dns=permitted_dns,
+            permitted_ips=permitted_ips,
+            now=now,
+        )
+        ca.save(directory, passphrase=passphrase)
+        return ca
+
+    def save(
+        self,
+        directory: str | os.PathLike[str],
+        *,
+        passphrase: Password | None = None,
+        kdf_iterations: int = PBKDF2_ITERATIONS,
+    ) -> None:
+        """Write ``ca.key`` (mode 0600) and ``ca.crt`` into ``directory``.
+
+        Raises:
+            StorageError: ``directory`` already holds a CA, or cannot be written.
+        """
+        folder = Path(directory)
+        cert_path, key_path = folder / CA_CERT_FILE, folder / CA_KEY_FILE
+        for path in (cert_path, key_path):
+            if path.exists():
+                raise StorageError(
+                    f"{folder} already holds a CA ({path.name} exists)",
+                    hint="choose another folder: replacing a CA breaks every certificate it issued",
+                )
+        try:
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"cannot create {folder}: {exc.strerror}") from None
+        if passphrase is None:
+            key_pem = self._key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        else:
+            secret = passphrase_bytes(passphrase)
+            if not secret:
+                raise ConfigError("the CA key passphrase is empty")
+            key_pem = encrypt_private_key_pem(self._key, secret, iterations=kdf_iterations)
+        atomic_write(key_path, key_pem, mode=0o600, overwrite=False)
+        try:
+            atomic_write(cert_path, self.certificate_pem(), mode=0o644, overwrite=False)
+        except BaseException:
+            # Leave no half-made CA behind.
+            with contextlib.suppress(OSError):
+                key_path.unlink()
+            raise
+
+    @classmethod
+    def load(
+        cls, directory: str | os.PathLike[str], *, passphrase: Password | None = None
+    ) -> CertificateAuthority:
+        """Load the CA saved in ``directory``.
+
+        Raises:
+            TLSConfigError: no CA there, a damaged file, the key is encrypted and no
+                (or a wrong) passphrase was given, or key and certificate differ.
+        """
+        folder = Path(directory)
+        cert_path = folder / CA_CERT_FILE
+        if not cert_path.exists():
+            raise TLSConfigError(
+                f"{folder} holds no CA ({CA_CERT_FILE} is missing)",
+                hint=f"create one with 'sealbox ca init {folder}'",
+            )
+        certificate = _load.load_certificates(cert_path, "CA certificate")[0]
+        key = _load.load_private_key(folder / CA_KEY_FILE, passphrase, "CA key")
+        if not isinstance(key, ec.EllipticCurvePrivateKey):
+            raise TLSConfigError(f"{folder / CA_KEY_FILE} is not an ECDSA key")
+        if certificate.public_key() != key.public_key():
+            raise TLSConfigError(f"{folder / CA_KEY_FILE} is not the key of {cert_path}")
+        return cls(certificate, key)
+
+    @staticmethod
+    def key_is_encrypted(directory: str | os.PathLike[str]) -> bool:
+        """Whether the CA key in ``directory`` needs a passphrase (False if there is none)."""
+        try:
+            data = _load.read_file(Path(directory) / CA_KEY_FILE, "CA key")
+        except TLSConfigError:
+            return False
+        return _load.is_encrypted_pem(data)
+
+    # -- what the CA is ---------------------------------------------------------------
+
+    @property
+    def certificate(self) -> x509.Certificate:
+        """The CA certificate (what clients and servers trust)."""
+        return self._certificate
+
+    @property
+    def pin(self) -> str:
+        """The SPKI pin of the CA key."""
+        return spki_pin(self._certificate)
+
+    def certificate_pem(self) -> bytes:
+        """The CA certificate, PEM."""
+        return self._certificate.public_bytes(serialization.Encoding.PEM)
+
+    @property
+    def name_constraints(self) -> x509.NameConstraints | None:
+        """The CA's name constraints, if it has any."""
+        try:
+            return self._certificate.extensions.get_extension_for_class(x509.NameConstraints).value
+        except x509.ExtensionNotFound:
+            return None
+
+    # -- issuing ----------------------------------------------------------------------
+
+    def issue_server(
+        self,
+        names: Iterable[str | _names.IPAddress],
+        *,
+        days: int = DEFAULT_SERVER_DAYS,
+        key: ec.EllipticCurvePrivateKey | None = None,
+        now: datetime | None = None,
+    ) -> IssuedCertificate:
+        """Issue a server certificate for DNS names and IP addresses.
+
+        Args:
+            names: host names (``api.corp.internal``, ``*.corp.internal``) and IP
+                addresses (``10.0.0.5``, ``::1``); at least one.
+            days: lifetime, 1 to 90 days.
+            key: reuse this P-256 key (renewal keeping a pinned key); default: a new one.
+            now: the issuing time.
+
+        Raises:
+            ConfigError: a bad name or lifetime, or a name outside the CA's constraints.
+        """
+        sans: list[x509.GeneralName] = []
+        for item in names:
+            san = (
+                x509.IPAddress(item)
+                if isinstance(item, ipaddress.IPv4Address | ipaddress.IPv6Address)
+                else _names.parse_san(item)
+            )
+            if san not in sans:
+                sans.append(san)
+        if not sans:
+            raise ConfigError("a server certificate needs at least one DNS name or IP address")
+        _check_days(days, MAX_SERVER_DAYS, "a server certificate")
+        self._check_constraints(sans)
+        first = sans[0].value
+        common = str(first) if len(str(first)) <= _MAX_COMMON_NAME else None
+        subject = x509.Name(
+            [x509.NameAttribute(NameOID.COMMON_NAME, common)] if common is not None else []
+        )
+        return self._issue(
+            subject,
+            ExtendedKeyUsageOID.SERVER_AUTH,
+            days,
+            key,
+            now,
+            # RFC 5280 section 4.2.1.6: critical when the subject is empty.
+            san=(x509.SubjectAlternativeName(sans), common is None),
+        )
+
+    def issue_client(
+        self,
+        name: str,
+        *,
+        days: int = DEFAULT_CLIENT_DAYS,
+        key: ec.EllipticCurvePrivateKey | None = None,
+        now: datetime | None = None,
+    ) -> IssuedCertificate:
+        """Issue a client certificate whose subject common name is ``name``.
+
+        The name also goes into ``subjectAltName``, where verifiers look for it: as
+        an email address (``rfc822Name``) if it has an ``@``, else as a DNS name.
+
+        Args:
+            name: the client's name: a host-like name (``billing-worker``,
+                ``worker.corp.internal``) or an email address; 1 to 64 characters.
+            days: lifetime, 1 to 365 days.
+            key: reuse this P-256 key; default: a new one.
+            now: the issuing time.
+
+        Raises:
+            ConfigError: a bad name or lifetime, or a name outside the CA's constraints.
+        """
+        common = _common_name(name)
+        _check_days(days, MAX_CLIENT_DAYS, "a client certificate")
+        san = _client_san(common)
+        self._check_constraints([san])
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
+        return self._issue(
+            subject,
+            ExtendedKeyUsageOID.CLIENT_AUTH,
+            days,
+            key,
+            now,
+            san=(x509.SubjectAlternativeName([san]), False),
+        )
+
+    # -- renewing ---------------------------------------------------------------------
+
+    def renew(
+        self,
+        certificate: x509.Certificate,
+        *,
+        key: ec.EllipticCurvePrivateKey | None = None,
+        now: datetime | None = None,
+    ) -> IssuedCertificate:
+        """Issue a fresh certificate like ``certificate``: same kind, names and lifetime.
+
+        Args:
+            certificate: a server or client certificate this CA issued.
+            key: keep this key (it must be the certificate's); default: a new key.
+            now: the issuing time.
+
+        Raises:
+            TLSConfigError: the certificate was not issued by this CA, is not a
+                server or client certificate, or ``key`` is not its key.
+        """
+        self._check_issued(certificate)
+        if key is not None and key.public_key() != certificate.public_key():
+            raise TLSConfigError("the key given is not the key of the certificate to renew")
+        kind = certificate_kind(certificate)
+        lifetime = certificate.not_valid_after_utc - certificate.not_valid_before_utc - BACKDATE
+        days = max(1, round(lifetime / timedelta(days=1)))
+        if kind is CertificateKind.SERVER:
+            sans = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+            names = [str(n.value) for n in sans if isinstance(n, x509.DNSName | x509.IPAddress)]
+            return self.issue_server(names, days=min(days, MAX_SERVER_DAYS), key=key, now=now)
+        if kind is CertificateKind.CLIENT:
+            common = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+            if not common:
+                raise TLSConfigError("the client certificate to renew has no common name")
+            return self.issue_client(
+                str(common[0].value), days=min(days, MAX_CLIENT_DAYS), key=key, now=now
+            )
+        raise TLSConfigError(
+            f"{certificate.subject.rfc4514_string()} is not a server or client certificate"
+        )
+
+    def renew_files(
+        self,
+        prefix: str | os.PathLike[str],
+        *,
+        force: bool = False,
+        new_key: bool = False,
+        now: datetime | None = None,
+    ) -> IssuedCertificate | None:
+        """Renew ``PREFIX.crt`` in place once it is due (see :func:`needs_renewal`).
+
+        The key in ``PREFIX.key`` is kept, so pins of it stay valid, and only
+        ``PREFIX.crt`` is replaced (atomically). With ``new_key`` both files are
+        replaced, the key first.
+
+        Args:
+            prefix: the prefix the certificate was written with.
+            force: renew even if it is not due.
+            new_key: give the certificate a new key (update pins first).
+            now: the current time.
+
+        Returns:
+            The new certificate, or ``None`` if it was not due.
+
+        Raises:
+            TLSConfigError: a missing or damaged file, a certificate from another CA,
+                or a key that does not match.
+        """
+        cert_path, key_path = _prefix_paths(prefix)
+        leaf = _load.load_certificates(cert_path, "certificate file")[0]
+        self._check_issued(leaf)
+        if not force and not needs_renewal(leaf, now=now):
+            return None
+        if new_key:
+            issued = self.renew(leaf, now=now)
+            issued.write(prefix, overwrite=True)
+            return issued
+        key = _load.load_private_key(key_path, None, "key file")
+        if not isinstance(key, ec.EllipticCurvePrivateKey):
+            raise TLSConfigError(f"{key_path} is not an ECDSA key", hint="renew with new_key")
+        _load.check_key_matches(leaf, key, f"certificate file {cert_path}", f"key file {key_path}")
+        issued = self.renew(leaf, key=key, now=now)
+        atomic_write(cert_path, issued.certificate_pem(), mode=0o644)
+        return issued
+
+    # -- internals --------------------------------------------------------------------
+
+    def _issue(
+        self,
+        subject: x509.Name,
+        purpose: x509.ObjectIdentifier,
+        days: int,
+        key: ec.EllipticCurvePrivateKey | None,
+        now: datetime | None,
+        *,
+        san: tuple[x509.SubjectAlternativeName, bool] | None,
+    ) -> IssuedCertificate:
+        moment = _now(now)
+        not_after = moment + timedelta(days=days)
+        ca = self._certificate
+        if moment > ca.not_valid_after_utc:
+            raise TLSConfigError(
+                f"the CA certificate expired on {ca.not_valid_after_utc:%Y-%m-%d}",
+                hint="create a new CA ('sealbox ca init') and distribute its ca.crt",
+            )
+        if not_after > ca.not_valid_after_utc:
+            raise ConfigError(
+                f"the CA expires on {ca.not_valid_after_utc:%Y-%m-%d}, "
+                "before this certificate would",
+                hint="ask for fewer days, or create a new CA",
+            )
+        if key is None:
+            key = ec.generate_private_key(ec.SECP256R1())
+        elif not isinstance(key, ec.EllipticCurvePrivateKey) or not isinstance(
+            key.curve, ec.SECP256R1
+        ):
+            raise ConfigError("a reused key must be an ECDSA P-256 key")
+        ca_ski = ca.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(ca.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(max(moment - BACKDATE, ca.not_valid_before_utc))
+            .not_valid_after(not_after)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=True,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=False,
+                    crl_sign=False,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
+            .add_extension(x509.ExtendedKeyUsage([purpose]), critical=False)
+            .add_extension(
+                x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
+            )
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski),
+                critical=False,
+            )
+        )
+        if san is not None:
+            builder = builder.add_extension(san[0], critical=san[1])
+        return IssuedCertificate(builder.sign(self._key, hashes.SHA256()), (ca,), key)
+
+    def _check_constraints(self, names: Sequence[x509.GeneralName]) -> None:
+        constraints = self.name_constraints
+        if constraints is None:
+            return
+        bad = _names.constraint_violations(names, constraints)
+        if bad:
+            allowed = [
+                str(t.value) for t in constraints.permitted_subtrees or () if hasattr(t, "value")
+            ]
+            raise ConfigError(
+                f"this CA may not certify {', '.join(bad)}: it is limited to "
+                f"{', '.join(allowed) or 'no names of that type'}",
+                hint="use a name inside the CA's permitted names, or another CA",
+            )
+
+    def _check_issued(self, certificate: x509.Certificate) -> None:
+        try:
+            certificate.verify_directly_issued_by(self._certificate)
+        except (ValueError, TypeError, InvalidSignature):
+            raise TLSConfigError(
+                f"{certificate.subject.rfc4514_string()} was not issued by this CA "
+                f"({self._certificate.subject.rfc4514_string()})"
+            ) from None
+
+
+def certificate_kind(certificate: x509.Certificate) -> CertificateKind | None:
+    """Classify a certificate as a CA, a server or a client certificate (None: neither).
+
+    A leaf allowing both serverAuth and clientAuth counts as a server certificate.
+    """
+    ext = certificate.extensions
+    with contextlib.suppress(x509.ExtensionNotFound):
+        if ext.get_extension_for_class(x509.BasicConstraints).value.ca:
+            return CertificateKind.CA
+    try:
+        usages = list(ext.get_extension_for_class(x509.ExtendedKeyUsage).value)
+    except x509.ExtensionNotFound:
+        return None
+    if ExtendedKeyUsageOID.SERVER_AUTH in usages:
+        return CertificateKind.SERVER
+    if ExtendedKeyUsageOID.CLIENT_AUTH in usages:
+        return CertificateKind.CLIENT
+    return None
+
+
+def renewal_time(certificate: x509.Certificate) -> datetime:
+    """When two thirds of the certificate's lifetime will have passed."""
+    start, end = certificate.not_valid_before_utc, certificate.not_valid_after_utc
+    return start + (end - start) * RENEW_FRACTION
+
+
+def needs_renewal(certificate: x509.Certificate, *, now: datetime | None = None) -> bool:
+    """Whether a certificate is past two thirds of its lifetime (or expired)."""
+    return _now(now) >= renewal_time(certificate)
+
+
+def _now(now: datetime | None) -> datetime:
+    if now is None:
+        return datetime.now(UTC).replace(microsecond=0)
+    if now.tzinfo is None:
+        raise ConfigError("now must be a timezone-aware datetime")
+    return now.astimezone(UTC).replace(microsecond=0)
+
+
+def _check_days(days: int, maximum: int, what: str) -> None:
+    if not isinstance(days, int) or isinstance(days, bool):
+        raise TypeError("days must be an int")
+    if not 1 <= days <= maximum:
+        raise ConfigError(f"the lifetime of {what} must be 1 to {maximum} days, not {days}")
+
+
+def _common_name(name: str) -> str:
+    if not isinstance(name, str):
+        raise TypeError("a name must be a str")
+    text = name.strip()
+    if not text:
+        raise ConfigError("the name is empty")
+    if len(text) > _MAX_COMMON_NAME:
+        raise ConfigError(f"the name {text[:20]!r}… is longer than {_MAX_COMMON_NAME} characters")
+    if any(not ch.isprintable() for ch in text):
+        raise ConfigError(f"the name {text!r} holds control characters")
+    return text
+
+
+def _client_san(name: str) -> x509.GeneralName:
+    local, at, domain = name.rpartition("@")
+    if at:
+        if not local or any(ch.isspace() for ch in local) or not local.isascii():
+            raise ConfigError(f"client name {name!r} is not a valid email address")
+        return x509.RFC822Name(f"{local}@{_names.normalize_dns_name(domain, wildcard=False)}")
+    try:
+        return x509.DNSName(_names.normalize_dns_name(name, wildcard=False))
+    except ConfigError:
+        raise ConfigError(
+            f"client name {name!r} must be a host-like name (letters, digits, hyphens, dots) "
+            "or an email address",
+            hint="e.g. 'billing-worker', 'worker.corp.internal' or 'alice@corp.internal'",
+        ) from None
+
+
+def _name_constraints(
+    permitted_dns: Iterable[str], permitted_ips: Iterable[str]
+) -> x509.NameConstraints | None:
+    dns = [x509.DNSName(_names.normalize_dns_name(d, wildcard=False)) for d in permitted_dns]
+    ips = [x509.IPAddress(_names.parse_network(n)) for n in permitted_ips]
+    if not dns and not ips:
+        return None
+    excluded: list[x509.GeneralName] | None = None
+    if dns and not ips:
+        # A CA limited to some domains should not vouch for arbitrary IP addresses.
+        excluded = [
+            x509.IPAddress(ipaddress.ip_network("0.0.0.0/0")),
+            x509.IPAddress(ipaddress.ip_network("::/0")),
+        ]
+    permitted: list[x509.GeneralName] = [*dns, *ips]
+    return x509.NameConstraints(permitted_subtrees=permitted, excluded_subtrees=excluded)
+
+
+def _prefix_paths(prefix: str | os.PathLike[str]) -> tuple[Path, Path]:
+    base = os.fspath(prefix)
+    if not base or base.endswith(("/", os.sep)):
+        raise ConfigError(f"output prefix {base!r} must name a file, e.g. tls/server")
+    return Path(base + ".crt"), Path(base + ".key")

@@ -1,0 +1,278 @@
+"""``ssl.SSLContext`` builders with safe settings and clear errors.
+
+Both builders follow RFC 9325 (BCP 195, recommendations for TLS): TLS 1.2 at
+least (RFC 8996 retired TLS 1.0 and 1.1), TLS 1.2 cipher suites limited to
+ephemeral ECDH with an AEAD cipher (section 4.2), no TLS compression (section
+3.3), no renegotiation, and strict X.509 checks. A client context verifies the
+server's certificate and host name (RFC 9110 section 4.3.4, RFC 6125); a server
+context can require client certificates from a given CA (mutual TLS).
+
+Files are checked before OpenSSL sees them, so a mistake gives a
+:class:`~sealbox.exceptions.TLSConfigError` naming the file and the problem: a
+missing file, a key that is not the certificate's, an expired certificate, an
+encrypted key without its passphrase, a server certificate used as a client
+certificate (or the reverse), a leaf certificate passed as a CA.
+
+Example::
+
+    from sealbox.tls.context import client_context, server_context
+
+    server = server_context("tls/server.crt", "tls/server.key",
+                            client_ca="ca/ca.crt", require_client_cert=True)
+    client = client_context(ca="ca/ca.crt", cert="tls/alice.crt", key="tls/alice.key")
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Final, NoReturn
+
+from cryptography import x509
+from cryptography.x509.oid import ExtendedKeyUsageOID
+
+from sealbox.exceptions import ConfigError, TLSConfigError
+from sealbox.kdf import passphrase_bytes
+from sealbox.tls import _load
+from sealbox.tls._load import Password
+from sealbox.tls.pinning import parse_pins, pin_context
+
+__all__ = [
+    "TLS12_CIPHERS",
+    "client_context",
+    "load_server_certificate",
+    "server_context",
+]
+
+# RFC 9325 section 4.2: TLS 1.2 suites with forward secrecy and an AEAD cipher only.
+# (TLS 1.3 suites are all AEAD with (EC)DHE and are not affected by this string.)
+TLS12_CIPHERS: Final = "ECDHE+AESGCM:ECDHE+CHACHA20"
+
+StrPath = str | os.PathLike[str]
+
+
+def client_context(
+    ca: StrPath | None = None,
+    cert: StrPath | None = None,
+    key: StrPath | None = None,
+    *,
+    password: Password | None = None,
+    pins: Iterable[str] | str = (),
+    now: datetime | None = None,
+) -> ssl.SSLContext:
+    """Build a context for a TLS client: server certificate and host name always checked.
+
+    Args:
+        ca: PEM file of the CA certificate(s) to trust *instead of* the system's
+            trust store (e.g. ``DIR/ca.crt`` of a sealbox CA). Omitted: the system's.
+        cert: the client certificate for mutual TLS (PEM, leaf first, then chain).
+        key: its private key (PEM). Omitted: read from ``cert``.
+        password: passphrase of an encrypted ``key``.
+        pins: SPKI pins (``sha256//BASE64``); when given, the server's key must also
+            match one of them (see :mod:`sealbox.tls.pinning`).
+        now: the time used to check validity (tests); default: now.
+
+    Returns:
+        An ``ssl.SSLContext`` for ``PROTOCOL_TLS_CLIENT`` (with pins, one set up by
+        :func:`~sealbox.tls.pinning.pin_context`).
+
+    Raises:
+        TLSConfigError: a file is missing, unreadable, expired, of the wrong kind,
+            or the key does not match the certificate or cannot be decrypted.
+        ConfigError: a pin is malformed.
+    """
+    pin_list = [pins] if isinstance(pins, str) else list(pins)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if parse_pins(pin_list):
+        pin_context(ctx, pin_list)
+    _harden(ctx)
+    ctx.check_hostname = True
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    if ca is None:
+        ctx.load_default_certs(ssl.Purpose.SERVER_AUTH)
+    else:
+        _load_ca(ctx, ca, "CA file", now)
+    if cert is not None:
+        _load_identity(
+            ctx,
+            cert=cert,
+            key=key,
+            password=password,
+            purpose=ExtendedKeyUsageOID.CLIENT_AUTH,
+            now=now,
+        )
+    elif key is not None:
+        raise ConfigError("a client key was given without its certificate (cert=...)")
+    return ctx
+
+
+def server_context(
+    cert: StrPath,
+    key: StrPath | None = None,
+    client_ca: StrPath | None = None,
+    require_client_cert: bool = False,
+    *,
+    password: Password | None = None,
+    now: datetime | None = None,
+) -> ssl.SSLContext:
+    """Build a context for a TLS server, optionally verifying client certificates.
+
+    Args:
+        cert: the server certificate (PEM, leaf first, then chain).
+        key: its private key (PEM). Omitted: read from ``cert``.
+        client_ca: PEM file of the CA whose client certificates are accepted.
+        require_client_cert: refuse clients without a valid certificate (mutual
+            TLS); without it, a client certificate is verified if one is sent.
+        password: passphrase of an encrypted ``key``.
+        now: the time used to check validity (tests); default: now.
+
+    Raises:
+        TLSConfigError: a file is missing, unreadable, expired, of the wrong kind,
+            or the key does not match the certificate or cannot be decrypted.
+        ConfigError: ``require_client_cert`` without ``client_ca``.
+    """
+    if require_client_cert and client_ca is None:
+        raise ConfigError(
+            "require_client_cert needs client_ca: the CA that issues the client certificates"
+        )
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    _harden(ctx)
+    ctx.options |= ssl.OP_CIPHER_SERVER_PREFERENCE | ssl.OP_SINGLE_ECDH_USE
+    load_server_certificate(ctx, cert, key, password=password, now=now)
+    if client_ca is not None:
+        _load_ca(ctx, client_ca, "client CA file", now)
+        ctx.verify_mode = ssl.CERT_REQUIRED if require_client_cert else ssl.CERT_OPTIONAL
+    return ctx
+
+
+def load_server_certificate(
+    ctx: ssl.SSLContext,
+    cert: StrPath,
+    key: StrPath | None = None,
+    *,
+    password: Password | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Check and load a server certificate into ``ctx``, replacing the one it had.
+
+    New handshakes use the new certificate at once; open connections are not
+    affected. A server renews its certificate without a restart by calling this
+    on its running context. Nothing changes in ``ctx`` if a check fails.
+
+    Raises:
+        TLSConfigError: as for :func:`server_context`.
+    """
+    _load_identity(
+        ctx,
+        cert=cert,
+        key=key,
+        password=password,
+        purpose=ExtendedKeyUsageOID.SERVER_AUTH,
+        now=now,
+    )
+
+
+def _harden(ctx: ssl.SSLContext) -> None:
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.set_ciphers(TLS12_CIPHERS)
+    ctx.options |= ssl.OP_NO_COMPRESSION | ssl.OP_NO_RENEGOTIATION
+    ctx.verify_flags |= ssl.VERIFY_X509_STRICT
+
+
+def _load_ca(ctx: ssl.SSLContext, path: StrPath, what: str, now: datetime | None) -> None:
+    source = f"{what} {os.fspath(path)}"
+    for cert in _load.load_certificates(path, what):
+        if not _is_ca(cert):
+            raise TLSConfigError(
+                f"{source} holds a certificate that is not a CA ({cert.subject.rfc4514_string()})",
+                hint="pass the CA certificate (for a sealbox CA: DIR/ca.crt), not a leaf",
+            )
+        _load.check_validity(
+            cert, f"CA certificate {cert.subject.rfc4514_string()} in {source}", now
+        )
+    try:
+        ctx.load_verify_locations(cafile=os.fspath(path))
+    except (ssl.SSLError, OSError) as exc:
+        raise TLSConfigError(f"OpenSSL refused {source}: {_reason(exc)}") from None
+
+
+def _load_identity(
+    ctx: ssl.SSLContext,
+    *,
+    cert: StrPath,
+    key: StrPath | None,
+    password: Password | None,
+    purpose: x509.ObjectIdentifier,
+    now: datetime | None,
+) -> None:
+    cert_source = f"certificate file {os.fspath(cert)}"
+    chain = _load.load_certificates(cert, "certificate file")
+    leaf = chain[0]
+    key_path = cert if key is None else key
+    key_data = _load.read_file(key_path, "key file")
+    if key is None and b"PRIVATE KEY-----" not in key_data:
+        raise TLSConfigError(
+            f"{cert_source} holds no private key", hint="pass the key file too (key=...)"
+        )
+    key_source = f"key file {os.fspath(key_path)}"
+    private_key = _load.parse_private_key(key_data, key_source, password)
+    _load.check_key_matches(leaf, private_key, cert_source, key_source)
+    _check_purpose(leaf, purpose, cert_source)
+    _load.check_validity(leaf, f"the certificate in {cert_source}", now)
+
+    secret = passphrase_bytes(password) if password is not None else None
+
+    def give_password() -> bytes:
+        # Always a callback: OpenSSL would otherwise prompt on the terminal.
+        if secret is None:
+            _no_password(key_source)
+        return secret
+
+    try:
+        ctx.load_cert_chain(os.fspath(cert), os.fspath(key_path), password=give_password)
+    except (ssl.SSLError, OSError) as exc:
+        raise TLSConfigError(f"OpenSSL refused {cert_source}: {_reason(exc)}") from None
+
+
+def _no_password(source: str) -> NoReturn:
+    raise TLSConfigError(f"{source} is encrypted and no passphrase was given")
+
+
+def _is_ca(cert: x509.Certificate) -> bool:
+    try:
+        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+    except x509.ExtensionNotFound:
+        return False
+
+
+def _check_purpose(cert: x509.Certificate, purpose: x509.ObjectIdentifier, source: str) -> None:
+    if _is_ca(cert):
+        raise TLSConfigError(
+            f"{source} starts with a CA certificate, not a "
+            f"{'server' if purpose == ExtendedKeyUsageOID.SERVER_AUTH else 'client'} certificate",
+            hint="issue a leaf certificate ('sealbox ca issue ...') and use it with its key",
+        )
+    try:
+        usages = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    except x509.ExtensionNotFound:
+        return
+    if purpose in usages or ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE in usages:
+        return
+    if purpose == ExtendedKeyUsageOID.SERVER_AUTH:
+        raise TLSConfigError(
+            f"{source} is not a server certificate (its extended key usage has no serverAuth)",
+            hint="issue one with 'sealbox ca issue server'",
+        )
+    raise TLSConfigError(
+        f"{source} is not a client certificate (its extended key usage has no clientAuth)",
+        hint="issue one with 'sealbox ca issue client'",
+    )
+
+
+def _reason(exc: BaseException) -> str:
+    reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None)
+    return str(reason or type(exc).__name__).lower().replace("_", " ")

@@ -1,0 +1,299 @@
+"""SPKI pinning: compute, parse and enforce pins of a server's public key.
+
+A pin is the SHA-256 digest of the DER ``SubjectPublicKeyInfo`` of a certificate
+(RFC 5280 section 4.1.2.7), written ``sha256//`` plus its standard base64: the
+form of RFC 7469 section 2.4 that curl's ``--pinnedpubkey`` takes. It names a key,
+not a certificate, so it survives renewals that keep the key; list the pin of a
+backup key next to the current one to be able to change keys without an outage.
+
+:func:`pin_context` makes an ``ssl.SSLContext`` check the server's leaf key
+against its pins right after the handshake, before the socket (or the
+``SSLObject`` used by asyncio, anyio and trio) lets any application byte out. It
+sets the context's :attr:`~ssl.SSLContext.sslsocket_class` and
+:attr:`~ssl.SSLContext.sslobject_class` (the standard library's hook for custom
+TLS objects), so every library that takes an ``SSLContext`` (httpx, urllib,
+asyncio streams, websockets) gets the check, and the context stays a plain
+``ssl.SSLContext`` (anyio, for one, moves ``wrap_bio`` to a worker thread for any
+other type).
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import hashlib
+import os
+import socket
+import ssl
+from collections.abc import Iterable
+from typing import Any, Final
+
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
+
+from sealbox.exceptions import ConfigError, PinMismatchError, TLSConfigError, TLSError
+from sealbox.tls import _load
+
+__all__ = [
+    "PIN_PREFIX",
+    "check_pin",
+    "context_pins",
+    "fetch_certificate",
+    "parse_pin",
+    "parse_pins",
+    "pin_context",
+    "pin_from_file",
+    "spki_pin",
+]
+
+PIN_PREFIX: Final = "sha256//"
+_DIGEST_SIZE: Final = 32
+
+
+def spki_pin(subject: x509.Certificate | PublicKeyTypes | bytes) -> str:
+    """Return the pin ``sha256//BASE64`` of a certificate's or a key's public key.
+
+    Args:
+        subject: a certificate, a public key, or a certificate in DER form.
+    """
+    return PIN_PREFIX + base64.b64encode(_spki_digest(subject)).decode()
+
+
+def pin_from_file(path: str | os.PathLike[str]) -> str:
+    """Return the pin of a certificate file (PEM or DER; the first certificate) or PEM public key.
+
+    Raises:
+        TLSConfigError: the file is missing, unreadable, or holds neither.
+    """
+    data = _load.read_file(path, "file")
+    if b"-----BEGIN PUBLIC KEY-----" in data:
+        try:
+            return spki_pin(serialization.load_pem_public_key(data))
+        except (ValueError, UnsupportedAlgorithm):
+            raise TLSConfigError(
+                f"{os.fspath(path)} holds a PEM public key that cannot be parsed"
+            ) from None
+    if b"PRIVATE KEY-----" in data:
+        raise TLSConfigError(
+            f"{os.fspath(path)} is a private key",
+            hint="pin its certificate, or its public key ('openssl pkey -pubout')",
+        )
+    return spki_pin(_load.parse_certificates(data, os.fspath(path))[0])
+
+
+def parse_pin(text: str) -> bytes:
+    """Return the 32-byte digest of a pin written ``sha256//BASE64``.
+
+    Raises:
+        ConfigError: ``text`` is not such a pin (the message says what is wrong).
+    """
+    if not isinstance(text, str):
+        raise TypeError("a pin must be a str like 'sha256//BASE64'")
+    value = text.strip()
+    if not value.startswith(PIN_PREFIX):
+        raise ConfigError(
+            f"pin {text!r} does not start with {PIN_PREFIX!r}",
+            hint="compute pins with 'sealbox ca pin CERT' (SPKI SHA-256, base64)",
+        )
+    try:
+        digest = base64.b64decode(value.removeprefix(PIN_PREFIX), validate=True)
+    except (binascii.Error, ValueError):
+        raise ConfigError(f"pin {text!r} is not valid base64") from None
+    if len(digest) != _DIGEST_SIZE:
+        raise ConfigError(
+            f"pin {text!r} holds {len(digest)} bytes; a SHA-256 pin holds {_DIGEST_SIZE}"
+        )
+    return digest
+
+
+def parse_pins(pins: Iterable[str] | str) -> frozenset[bytes]:
+    """Parse several pins; a single string may list them separated by ``;`` as curl does."""
+    items = [pins] if isinstance(pins, str) else list(pins)
+    return frozenset(
+        parse_pin(part)
+        for item in items
+        for part in (item.split(";") if isinstance(item, str) else [item])
+        if not isinstance(part, str) or part.strip()
+    )
+
+
+def check_pin(certificate_der: bytes | None, pins: frozenset[bytes]) -> None:
+    """Raise :class:`PinMismatchError` unless the certificate's key is one of ``pins``."""
+    if certificate_der is None:
+        raise PinMismatchError("(no certificate)", hint="the server sent no certificate")
+    if _der_digest(certificate_der) not in pins:
+        raise PinMismatchError(
+            spki_pin(certificate_der),
+            hint="if the server changed its key on purpose, add the new pin to the pin list",
+        )
+
+
+class _PinnedSocket(ssl.SSLSocket):
+    """An SSLSocket that checks the peer's key after the handshake and before any data."""
+
+    _sealbox_checked = False
+    _sealbox_pins: frozenset[bytes] = frozenset()
+
+    def do_handshake(self, block: bool = False) -> None:
+        super().do_handshake(block)
+        self._sealbox_check()
+
+    def _sealbox_check(self) -> None:
+        try:
+            check_pin(self.getpeercert(binary_form=True), self._sealbox_pins)
+        except PinMismatchError:
+            # Close before the caller can write: the server sees the handshake and EOF.
+            self.close()
+            raise
+        self._sealbox_checked = True
+
+    def _sealbox_ensure(self) -> None:
+        # OpenSSL would run the handshake implicitly inside SSL_write/SSL_read when the
+        # caller skipped do_handshake(); run it here instead so the check cannot be skipped.
+        if not self._sealbox_checked and self._sslobj is not None:  # type: ignore[attr-defined]
+            self.do_handshake()
+
+    def read(self, len: int = 1024, buffer: Any = None) -> Any:  # noqa: A002 - base signature
+        self._sealbox_ensure()
+        return super().read(len, buffer)
+
+    def write(self, data: Any) -> int:
+        self._sealbox_ensure()
+        return super().write(data)
+
+    def send(self, data: Any, flags: int = 0) -> int:
+        self._sealbox_ensure()
+        return super().send(data, flags)
+
+
+class _PinnedObject(ssl.SSLObject):
+    """An SSLObject (memory-BIO TLS, used by asyncio/anyio/trio) with the same check."""
+
+    _sealbox_checked = False
+    _sealbox_pins: frozenset[bytes] = frozenset()
+
+    def do_handshake(self) -> None:
+        super().do_handshake()
+        # The client's last handshake flight is still in the outgoing BIO: a mismatch
+        # raised here means the async stream never even flushes it.
+        check_pin(self.getpeercert(binary_form=True), self._sealbox_pins)
+        self._sealbox_checked = True
+
+    def read(self, len: int = 1024, buffer: Any = None) -> Any:  # noqa: A002 - base signature
+        if not self._sealbox_checked:
+            self.do_handshake()
+        return super().read(len, buffer)
+
+    def write(self, data: Any) -> int:
+        if not self._sealbox_checked:
+            self.do_handshake()
+        return super().write(data)
+
+
+def pin_context(context: ssl.SSLContext, pins: Iterable[str] | str) -> ssl.SSLContext:
+    """Make a client context also require the server's key to match one of ``pins``.
+
+    The context's usual certificate and host name checks still run first: a pin
+    narrows what is trusted, it never widens it. The check runs right after each
+    handshake, and a mismatch raises :class:`~sealbox.exceptions.PinMismatchError`
+    before any application data is written or read.
+    :func:`sealbox.tls.context.client_context` calls this when given ``pins``.
+
+    Args:
+        context: a client context (``PROTOCOL_TLS_CLIENT``); changed in place.
+        pins: one or more ``sha256//BASE64`` pins (a string may hold several,
+            separated by ``;``).
+
+    Returns:
+        ``context`` itself.
+
+    Raises:
+        ConfigError: a pin is malformed, or there is none.
+    """
+    digests = parse_pins(pins)
+    if not digests:
+        raise ConfigError("pinning needs at least one pin")
+    if context.sslsocket_class is not ssl.SSLSocket or context.sslobject_class is not ssl.SSLObject:
+        raise ConfigError("this context already uses custom TLS socket classes")
+    # Subclasses per context carry its pins; the context itself stays an ssl.SSLContext.
+    attrs = {"_sealbox_pins": digests}
+    context.sslsocket_class = type("PinnedSSLSocket", (_PinnedSocket,), attrs)
+    context.sslobject_class = type("PinnedSSLObject", (_PinnedObject,), attrs)
+    return context
+
+
+def context_pins(context: ssl.SSLContext) -> list[str]:
+    """The pins a context enforces (``sha256//BASE64``, sorted); empty if none."""
+    digests: frozenset[bytes] = getattr(context.sslobject_class, "_sealbox_pins", frozenset())
+    return sorted(PIN_PREFIX + base64.b64encode(d).decode() for d in digests)
+
+
+def fetch_certificate(
+    host: str,
+    port: int,
+    *,
+    context: ssl.SSLContext | None = None,
+    verify: bool = True,
+    timeout: float = 10.0,
+) -> x509.Certificate:
+    """Connect to ``host:port`` over TLS and return the server's leaf certificate.
+
+    Args:
+        host: the server's name (also sent as SNI and checked against the certificate).
+        port: TCP port.
+        context: a client context (e.g. :func:`~sealbox.tls.context.client_context`
+            with a private CA); the system's trust store when omitted.
+        verify: with ``False``, read the certificate without checking it (trust on
+            first use: compare the pin with one obtained another way).
+        timeout: seconds for the connection and the handshake.
+
+    Raises:
+        TLSError: the connection or the handshake failed (the reason is in the message).
+    """
+    if not verify:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE  # only reads the key; nothing is sent
+    elif context is None:
+        from sealbox.tls.context import client_context
+
+        context = client_context()
+    host = host.strip("[]")
+    try:
+        with (
+            socket.create_connection((host, port), timeout=timeout) as raw,
+            context.wrap_socket(raw, server_hostname=host) as tls,
+        ):
+            der = tls.getpeercert(binary_form=True)
+    except ssl.SSLCertVerificationError as exc:
+        raise TLSError(
+            f"{host}:{port}: certificate verification failed: {exc.verify_message}",
+            hint="pass the CA that issued it (--ca), or --no-verify to read an unverified key",
+        ) from None
+    except (OSError, ssl.SSLError) as exc:
+        reason = getattr(exc, "reason", None) or exc.strerror or type(exc).__name__
+        raise TLSError(f"cannot fetch the certificate of {host}:{port}: {reason}") from None
+    if der is None:  # pragma: no cover - a TLS server always sends a certificate here
+        raise TLSError(f"{host}:{port} sent no certificate")
+    return x509.load_der_x509_certificate(der)
+
+
+def _spki_digest(subject: x509.Certificate | PublicKeyTypes | bytes) -> bytes:
+    if isinstance(subject, bytes | bytearray | memoryview):
+        return _der_digest(bytes(subject))
+    key = subject.public_key() if isinstance(subject, x509.Certificate) else subject
+    spki = key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return hashlib.sha256(spki).digest()
+
+
+@functools.lru_cache(maxsize=64)
+def _der_digest(der: bytes) -> bytes:
+    # Cached: a client reconnecting to the same server sees the same certificate bytes.
+    return _spki_digest(x509.load_der_x509_certificate(der))

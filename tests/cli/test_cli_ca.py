@@ -1,0 +1,367 @@
+"""``sealbox ca``: transcripts of every sub-command, its errors and its exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from cryptography import x509
+
+from sealbox.tls.ca import CertificateAuthority
+from sealbox.tls.certinfo import load_certificates
+from sealbox.tls.context import server_context
+from sealbox.tls.pinning import pin_from_file
+from tests._tls import TLSServer
+
+PASSPHRASE = "ca passphrase for the cli tests"
+
+
+@pytest.fixture
+def ca_dir(tmp_path, cli):
+    result = cli(["ca", "init", tmp_path / "ca", "--name", "CLI CA"])
+    assert result.code == 0, result.stderr
+    return tmp_path / "ca"
+
+
+def test_init(tmp_path, cli):
+    result = cli(["ca", "init", tmp_path / "ca", "--permitted-dns", "corp.test", "--days", "400"])
+    assert result.code == 0, result.stderr
+    lines = result.out.splitlines()
+    assert lines[0].startswith(f"created CA 'sealbox development CA' in {tmp_path / 'ca'}")
+    assert f"trust:  {tmp_path / 'ca' / 'ca.crt'}" in result.out
+    pin = CertificateAuthority.load(tmp_path / "ca").pin
+    assert lines[-1].strip() == f"pin:    {pin}"
+    cert = load_certificates(tmp_path / "ca" / "ca.crt")[0]
+    nc = cert.extensions.get_extension_for_class(x509.NameConstraints).value
+    assert nc.permitted_subtrees == [x509.DNSName("corp.test")]
+    assert (cert.not_valid_after_utc - cert.not_valid_before_utc).days == 400
+    assert stat.S_IMODE((tmp_path / "ca" / "ca.key").stat().st_mode) == 0o600
+
+
+def test_init_refuses_existing_ca(ca_dir, cli):
+    before = (ca_dir / "ca.key").read_bytes()
+    result = cli(["ca", "init", ca_dir])
+    assert result.code == 1
+    assert result.stderr == (
+        f"sealbox: error: {ca_dir} already holds a CA (ca.crt exists)\n"
+        "sealbox: hint: choose another folder: replacing a CA breaks every certificate it issued\n"
+    )
+    assert (ca_dir / "ca.key").read_bytes() == before
+
+
+def test_init_bad_constraint(tmp_path, cli):
+    result = cli(["ca", "init", tmp_path / "ca", "--permitted-ip", "10.0.0.1/8"])
+    assert result.code == 1
+    assert result.stderr.startswith("sealbox: error: '10.0.0.1/8' is not an IP network")
+    assert not (tmp_path / "ca").exists()
+
+
+def test_encrypted_ca_flow(tmp_path, cli):
+    env = {"SEALBOX_PASSPHRASE": PASSPHRASE}
+    result = cli(["ca", "init", tmp_path / "ca", "--encrypt-key"], env=env)
+    assert result.code == 0, result.stderr
+    assert "encrypted" in result.out
+    assert (tmp_path / "ca" / "ca.key").read_bytes().startswith(b"-----BEGIN ENCRYPTED")
+    # Issuing needs the passphrase: from the environment ...
+    ok = cli(
+        ["ca", "issue", "client", tmp_path / "ca", "--name", "w", "-o", tmp_path / "w"], env=env
+    )
+    assert ok.code == 0, ok.stderr
+    # ... or a file; a wrong one is refused without echoing it.
+    (tmp_path / "pass").write_text("wrong passphrase\n")
+    bad = cli(
+        ["ca", "issue", "client", tmp_path / "ca", "--name", "x", "-o", tmp_path / "x",
+         "--passphrase-file", tmp_path / "pass"]
+    )  # fmt: skip
+    assert bad.code == 1
+    assert "wrong passphrase, or the file is damaged" in bad.stderr
+    assert "wrong passphrase\n" not in bad.stderr.replace("wrong passphrase,", "")
+    assert not (tmp_path / "x.crt").exists()
+    (tmp_path / "pass").write_text(PASSPHRASE + "\n")
+    good = cli(
+        ["ca", "issue", "server", tmp_path / "ca", "--san", "a.test", "-o", tmp_path / "a",
+         "--passphrase-file", tmp_path / "pass"]
+    )  # fmt: skip
+    assert good.code == 0, good.stderr
+    for r in (result, ok, bad, good):
+        assert PASSPHRASE not in r.out + r.stderr
+
+
+def test_encrypted_ca_without_passphrase_source(tmp_path):
+    CertificateAuthority.init(tmp_path / "ca", passphrase=PASSPHRASE)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEALBOX_")}
+    # A new session has no controlling terminal, so there is nowhere to prompt.
+    result = subprocess.run(
+        [sys.executable, "-m", "sealbox", "ca", "issue", "client", str(tmp_path / "ca"),
+         "--name", "w", "-o", str(tmp_path / "w")],
+        capture_output=True, env=env, start_new_session=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.decode() == (
+        "sealbox: error: no passphrase given and no terminal to ask on\n"
+        "sealbox: hint: set $SEALBOX_PASSPHRASE or use --passphrase-file\n"
+    )
+    assert not (tmp_path / "w.crt").exists()
+
+
+def test_passphrase_file_without_encrypt_is_a_usage_error(tmp_path, cli):
+    (tmp_path / "p").write_text("x")
+    result = cli(["ca", "init", tmp_path / "ca", "--passphrase-file", tmp_path / "p"])
+    assert result.code == 2
+    assert "only used with --encrypt-key" in result.stderr
+    assert not (tmp_path / "ca").exists()
+
+
+def test_issue_server(ca_dir, tmp_path, cli):
+    prefix = tmp_path / "tls" / "api"
+    prefix.parent.mkdir()
+    result = cli(
+        ["ca", "issue", "server", ca_dir, "--san", "api.test,127.0.0.1", "--san", "::1",
+         "--days", "10", "-o", prefix]
+    )  # fmt: skip
+    assert result.code == 0, result.stderr
+    crt, key = tmp_path / "tls" / "api.crt", tmp_path / "tls" / "api.key"
+    assert result.out.splitlines()[0].startswith(
+        f"issued server certificate for api.test, 127.0.0.1, ::1: {prefix}.crt (valid until "
+    )
+    assert f"pin:  {pin_from_file(crt)}" in result.out
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    chain = load_certificates(crt)
+    assert len(chain) == 2
+    assert chain[1] == load_certificates(ca_dir / "ca.crt")[0]
+    assert (chain[0].not_valid_after_utc - datetime.now(UTC)) < timedelta(days=10, minutes=1)
+    server_context(crt, key)  # the pair is usable as is
+
+
+def test_issue_refuses_to_overwrite_unless_forced(ca_dir, tmp_path, cli):
+    args = ["ca", "issue", "server", ca_dir, "--san", "a.test", "-o", tmp_path / "a"]
+    assert cli(args).code == 0
+    before = (tmp_path / "a.crt").read_bytes()
+    again = cli(args)
+    assert again.code == 1
+    assert again.stderr == (
+        f"sealbox: error: {tmp_path / 'a'}.crt already exists\n"
+        "sealbox: hint: choose another -o PREFIX, or use --force to replace it\n"
+    )
+    assert (tmp_path / "a.crt").read_bytes() == before
+    forced = cli([*args, "--force"])
+    assert forced.code == 0
+    assert (tmp_path / "a.crt").read_bytes() != before
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["--san", "a.test", "--days", "91"], 2, "91 is not in the range 1<=x<=90"),
+        (["--san", "bad_name"], 1, "'bad_name' is not a valid host name"),
+        (["--san", ","], 2, "--san needs at least one"),
+        (["--days", "5"], 2, "missing option '--san'"),
+    ],
+)
+def test_issue_server_errors(ca_dir, tmp_path, cli, args, code, message):
+    result = cli(["ca", "issue", "server", ca_dir, *args, "-o", tmp_path / "x"])
+    assert result.code == code
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "x.crt").exists()
+    assert not (tmp_path / "x.key").exists()
+
+
+def test_issue_with_no_ca(tmp_path, cli):
+    result = cli(
+        ["ca", "issue", "server", tmp_path / "none", "--san", "a.test", "-o", tmp_path / "x"]
+    )
+    assert result.code == 1
+    assert result.stderr == (
+        f"sealbox: error: {tmp_path / 'none'} holds no CA (ca.crt is missing)\n"
+        f"sealbox: hint: create one with 'sealbox ca init {tmp_path / 'none'}'\n"
+    )
+
+
+def test_issue_client(ca_dir, tmp_path, cli):
+    result = cli(
+        ["ca", "issue", "client", ca_dir, "--name", "alice@corp.test", "-o", tmp_path / "alice"]
+    )
+    assert result.code == 0, result.stderr
+    assert result.out.startswith("issued client certificate for alice@corp.test: ")
+    cert = load_certificates(tmp_path / "alice.crt")[0]
+    san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert san.get_values_for_type(x509.RFC822Name) == ["alice@corp.test"]
+    bad = cli(["ca", "issue", "client", ca_dir, "--name", "Alice Smith", "-o", tmp_path / "b"])
+    assert bad.code == 1
+    assert "must be a host-like name" in bad.stderr
+    assert "sealbox: hint: e.g. 'billing-worker'" in bad.stderr
+
+
+def test_name_constraint_refusal(tmp_path, cli):
+    assert cli(["ca", "init", tmp_path / "ca", "--permitted-dns", "corp.test"]).code == 0
+    result = cli(
+        ["ca", "issue", "server", tmp_path / "ca", "--san", "evil.test", "-o", tmp_path / "e"]
+    )
+    assert result.code == 1
+    assert "sealbox: error: this CA may not certify evil.test" in result.stderr
+
+
+def test_renew(ca_dir, tmp_path, cli):
+    prefix = tmp_path / "svc"
+    assert cli(["ca", "issue", "server", ca_dir, "--san", "svc.test", "-o", prefix]).code == 0
+    crt, key = tmp_path / "svc.crt", tmp_path / "svc.key"
+    crt_before, key_before = crt.read_bytes(), key.read_bytes()
+
+    not_due = cli(["ca", "renew", ca_dir, prefix])
+    assert not_due.code == 0
+    assert not_due.out.startswith(f"{prefix}.crt is not due for renewal until ")
+    assert "(use --force to renew now)" in not_due.out
+    assert crt.read_bytes() == crt_before
+
+    forced = cli(["ca", "renew", ca_dir, prefix, "--force"])
+    assert forced.code == 0, forced.stderr
+    assert forced.out.startswith(f"renewed: {prefix}.crt (valid until ")
+    assert crt.read_bytes() != crt_before
+    assert key.read_bytes() == key_before
+
+    rekeyed = cli(["ca", "renew", ca_dir, prefix, "--force", "--new-key"])
+    assert rekeyed.code == 0, rekeyed.stderr
+    assert rekeyed.out.startswith("renewed with a new key: ")
+    assert key.read_bytes() != key_before
+    server_context(crt, key)
+
+
+def test_renew_due_certificate(tmp_path, cli):
+    past = datetime.now(UTC) - timedelta(days=25)
+    ca = CertificateAuthority.init(tmp_path / "ca", now=past - timedelta(days=1))
+    ca.issue_server(["old.test"], days=30, now=past).write(tmp_path / "old")
+    result = cli(["ca", "renew", tmp_path / "ca", tmp_path / "old"])
+    assert result.code == 0, result.stderr
+    assert result.out.startswith("renewed: ")
+    leaf = load_certificates(tmp_path / "old.crt")[0]
+    assert leaf.not_valid_after_utc > datetime.now(UTC) + timedelta(days=29)
+
+
+def test_renew_errors(ca_dir, tmp_path, cli):
+    missing = cli(["ca", "renew", ca_dir, tmp_path / "nothing"])
+    assert missing.code == 1
+    assert f"certificate file {tmp_path / 'nothing'}.crt does not exist" in missing.stderr
+    other = CertificateAuthority.init(tmp_path / "other")
+    other.issue_client("x").write(tmp_path / "x")
+    foreign = cli(["ca", "renew", ca_dir, tmp_path / "x", "--force"])
+    assert foreign.code == 1
+    assert "was not issued by this CA" in foreign.stderr
+
+
+def test_inspect_text(ca_dir, tmp_path, cli):
+    cli(["ca", "issue", "server", ca_dir, "--san", "api.test,10.0.0.1", "-o", tmp_path / "api"])
+    result = cli(["ca", "inspect", tmp_path / "api.crt"])
+    assert result.code == 0, result.stderr
+    fields = {}
+    for line in result.out.splitlines():
+        key, _, value = line.partition(":")
+        fields.setdefault(key, value.strip())
+    assert fields["subject"] == "CN=api.test"
+    assert fields["issuer"] == "CN=CLI CA"
+    assert fields["kind"] == "server"
+    assert fields["names"] == "DNS:api.test, IP:10.0.0.1"
+    assert fields["key"] == "ECDSA P-256"
+    assert fields["pin"] == pin_from_file(tmp_path / "api.crt")
+    assert "days left" in fields["not after"]
+    assert fields["chain"] == "CN=CLI CA"
+
+
+def test_inspect_json(ca_dir, tmp_path, cli):
+    cli(["ca", "issue", "client", ca_dir, "--name", "worker", "-o", tmp_path / "w"])
+    result = cli(["ca", "inspect", tmp_path / "w.crt", "--json"])
+    assert result.code == 0, result.stderr
+    doc = json.loads(result.out)
+    assert doc["kind"] == "client"
+    assert doc["dns_names"] == ["worker"]
+    assert doc["pin"] == pin_from_file(tmp_path / "w.crt")
+    assert doc["expired"] is False
+    assert len(doc["fingerprints"]["sha256"].split(":")) == 32
+    assert [c["kind"] for c in doc["chain"]] == ["ca"]
+    assert doc["not_after"].endswith("Z")
+
+
+def test_inspect_errors(tmp_path, cli):
+    (tmp_path / "junk").write_bytes(b"\x00\x01")
+    junk = cli(["ca", "inspect", tmp_path / "junk"])
+    assert junk.code == 1
+    assert (
+        junk.stderr
+        == f"sealbox: error: certificate file {tmp_path / 'junk'} is not a PEM or DER certificate\n"
+    )
+    missing = cli(["ca", "inspect", tmp_path / "nope"])
+    assert missing.code == 1
+    assert "does not exist" in missing.stderr
+
+
+def test_pin_of_files(ca_dir, tmp_path, cli):
+    cli(["ca", "issue", "server", ca_dir, "--san", "a.test", "-o", tmp_path / "a"])
+    result = cli(["ca", "pin", tmp_path / "a.crt"])
+    assert result.code == 0
+    assert result.out == pin_from_file(tmp_path / "a.crt") + "\n"
+    assert (
+        cli(["ca", "pin", ca_dir / "ca.crt"]).out.strip() == CertificateAuthority.load(ca_dir).pin
+    )
+    key = cli(["ca", "pin", tmp_path / "a.key"])
+    assert key.code == 1
+    assert "is a private key" in key.stderr
+    assert "BEGIN" not in key.stderr
+
+
+@pytest.mark.parametrize("target", ["nowhere", "host:port", "host:99999", "a:b:c"])
+def test_pin_bad_targets(cli, target):
+    result = cli(["ca", "pin", target])
+    assert result.code == 1
+    assert "sealbox: error:" in result.stderr
+
+
+def test_pin_of_a_live_server(ca_dir, tmp_path, cli):
+    cli(["ca", "issue", "server", ca_dir, "--san", "localhost,127.0.0.1,::1", "-o", tmp_path / "s"])
+    expected = pin_from_file(tmp_path / "s.crt")
+    with TLSServer(server_context(tmp_path / "s.crt", tmp_path / "s.key")) as srv:
+        verified = cli(["ca", "pin", f"127.0.0.1:{srv.port}", "--ca", ca_dir / "ca.crt"])
+        named = cli(["ca", "pin", f"localhost:{srv.port}", "--ca", ca_dir / "ca.crt"])
+        unverified = cli(["ca", "pin", f"localhost:{srv.port}", "--no-verify"])
+        refused = cli(["ca", "pin", f"localhost:{srv.port}"])  # the system store knows no such CA
+        conflict = cli(
+            ["ca", "pin", f"localhost:{srv.port}", "--no-verify", "--ca", ca_dir / "ca.crt"]
+        )
+    assert verified.code == 0, verified.stderr
+    assert verified.out.strip() == expected
+    assert named.out.strip() == expected
+    assert unverified.out.strip() == expected
+    assert "was not verified" in unverified.stderr
+    assert refused.code == 1
+    assert "certificate verification failed" in refused.stderr
+    assert "--no-verify" in refused.stderr
+    assert conflict.code == 2
+    closed = cli(
+        ["ca", "pin", f"127.0.0.1:{srv.port}", "--ca", ca_dir / "ca.crt", "--timeout", "2"]
+    )
+    assert closed.code == 1
+    assert "cannot fetch the certificate" in closed.stderr
+
+
+def test_help_lists_ca(cli):
+    result = cli(["--help"])
+    assert "ca " in result.out
+    sub = cli(["ca", "--help"])
+    for name in ("init", "issue", "renew", "inspect", "pin"):
+        assert name in sub.out
+
+
+def test_ca_key_never_printed(ca_dir, tmp_path, cli):
+    key_body = "".join((ca_dir / "ca.key").read_text().splitlines()[1:-1])
+    outputs = [
+        cli(["ca", "issue", "server", ca_dir, "--san", "a.test", "-o", tmp_path / "a"]),
+        cli(["ca", "inspect", ca_dir / "ca.crt", "--json"]),
+        cli(["ca", "renew", ca_dir, tmp_path / "a", "--force"]),
+        cli(["ca", "inspect", ca_dir / "ca.key"]),
+    ]
+    for r in outputs:
+        assert key_body[:24] not in r.out + r.stderr
