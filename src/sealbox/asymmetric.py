@@ -375,6 +375,11 @@ class PublicKey:
         return self._key.key_size if isinstance(self._key, rsa.RSAPublicKey) else 256
 
     @property
+    def type_label(self) -> str:
+        """The type as ``ssh-keygen -l`` shows it: ``RSA``, ``ED25519``, ``ECDSA``, ``X25519``."""
+        return _DISPLAY[self._type]
+
+    @property
     def ssh_name(self) -> str:
         """The OpenSSH key type name (``ssh-ed25519``…).
 
@@ -424,7 +429,7 @@ class PublicKey:
     def fingerprint_line(self) -> str:
         """The line ``ssh-keygen -l`` prints: bits, fingerprint, comment, type."""
         comment = self.comment or "no comment"
-        return f"{self.bits} {self.fingerprint()} {comment} ({_DISPLAY[self._type]})"
+        return f"{self.bits} {self.fingerprint()} {comment} ({self.type_label})"
 
     def openssh(self) -> str:
         """The OpenSSH public key line (``ssh-ed25519 AAAA… comment``), no newline.
