@@ -1,4 +1,4 @@
-"""PEM text (RFC 7468): find the first block, encode one."""
+"""PEM text of key files (RFC 7468): find the first block, encode one."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import binascii
 import re
 from dataclasses import dataclass
 
-from sealbox.exceptions import FormatError
+from sealbox.exceptions import KeyFormatError
 
 __all__ = ["PemBlock", "encode", "first_block"]
 
@@ -27,7 +27,7 @@ def first_block(data: bytes, what: str) -> PemBlock | None:
     """Return the first PEM block in ``data``, or ``None`` if there is no BEGIN line.
 
     Raises:
-        FormatError: a BEGIN line without its END line, or a body that is not base64.
+        KeyFormatError: a BEGIN line without its END line, or a body that is not base64.
     """
     m = _BEGIN.search(data)
     if m is None:
@@ -36,7 +36,7 @@ def first_block(data: bytes, what: str) -> PemBlock | None:
     end_line = f"-----END {label}-----".encode()
     end = data.find(end_line, m.end())
     if end < 0:
-        raise FormatError(f"{what} is truncated: no '-----END {label}-----' line")
+        raise KeyFormatError(f"{what} is truncated: no '-----END {label}-----' line")
     lines = data[m.end() : end].decode("ascii", "replace").splitlines()
     headers: dict[str, str] = {}
     body_start = 0
@@ -51,7 +51,7 @@ def first_block(data: bytes, what: str) -> PemBlock | None:
     try:
         der = base64.b64decode(body, validate=True)
     except (binascii.Error, ValueError):
-        raise FormatError(f"{what}: the {label} block is not valid base64") from None
+        raise KeyFormatError(f"{what}: the {label} block is not valid base64") from None
     return PemBlock(label, headers, der)
 
 

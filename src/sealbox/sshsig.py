@@ -167,8 +167,11 @@ class SSHSignature:
             UnsupportedAlgorithmError: another version, hash or key type.
         """
         r = _sshwire.Reader(blob, what)
-        if r.raw(min(len(MAGIC), r.remaining()), "magic") != MAGIC:
+        if not blob.startswith(MAGIC):
+            if MAGIC.startswith(blob):
+                raise FormatError(f"{what} is truncated (in magic)")
             raise FormatError(f"{what} is not an SSH signature (no SSHSIG magic)")
+        r.raw(len(MAGIC), "magic")
         version = r.uint32("version")
         if version != VERSION:
             raise UnsupportedAlgorithmError(
