@@ -511,7 +511,8 @@ class PublicKey:
 
         The payload can be at most ``bits // 8 - 66`` bytes: 190 bytes for a
         2048-bit key, 318 for 3072 bits. Encrypt anything larger with hybrid
-        encryption (:func:`sealbox.asymmetric.encrypt_hybrid`).
+        encryption: the age format's ``ssh-rsa`` recipient wraps a random file key
+        with RSA-OAEP and encrypts data of any size under it.
 
         Args:
             plaintext: the bytes to encrypt.
@@ -525,15 +526,16 @@ class PublicKey:
         if not isinstance(key, rsa.RSAPublicKey):
             raise UnsupportedAlgorithmError(
                 f"{self._type} keys cannot encrypt directly",
-                hint="use hybrid encryption (sealbox.asymmetric.encrypt_hybrid)",
+                hint="use hybrid encryption: the age format encrypts to ssh-ed25519 and "
+                "X25519 keys",
             )
         limit = oaep_max_plaintext(key.key_size)
         if len(plaintext) > limit:
             raise ConfigError(
                 f"plaintext is {len(plaintext)} bytes; RSA-OAEP-SHA256 with a {key.key_size}-bit"
                 f" key encrypts at most {limit}",
-                hint="encrypt larger data with hybrid encryption (sealbox.asymmetric."
-                "encrypt_hybrid, the age format): any size, to the same key",
+                hint="encrypt larger data with hybrid encryption: the age format's ssh-rsa "
+                "recipient takes any size to the same key (age -R KEY.pub)",
             )
         return key.encrypt(plaintext, _oaep(label))
 

@@ -386,3 +386,16 @@ def test_openssl_small_rsa_key_is_refused(tmp_path: Path, openssl: str) -> None:
 
     with pytest.raises(UnsupportedAlgorithmError, match="1024-bit RSA key, too small"):
         PrivateKey.load(path)
+
+
+@pytest.mark.parametrize("kind", ["ed25519", "rsa"])
+def test_sealbox_ssh_keys_work_as_age_recipients(tmp_path: Path, sealbox_keys, kind: str) -> None:
+    """The .pub files sealbox writes are age recipients; its private keys are age identities."""
+    age = require_tool("age")
+    key = sealbox_keys[kind]
+    key.save(tmp_path / "id", None)
+    key.public_key.save(tmp_path / "id.pub")
+    (tmp_path / "m").write_bytes(b"hybrid: any size\n" * 1000)
+    _run([age, "-R", str(tmp_path / "id.pub"), "-o", str(tmp_path / "m.age"), str(tmp_path / "m")])
+    out = _run([age, "-d", "-i", str(tmp_path / "id"), str(tmp_path / "m.age")]).stdout
+    assert out == (tmp_path / "m").read_bytes()
