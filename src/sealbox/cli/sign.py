@@ -63,8 +63,8 @@ def sign(
     target = None if str(file) == "-" else file.with_name(file.name + ".sig")
     if target is not None and target.exists() and not force:
         raise CLIError(f"{target} already exists", hint="use --force to replace it")
-    key = PrivateKey.load(key_file, lambda: read_passphrase(passphrase_file))
-    with _open_data(file) as data:
+    with _open_data(file) as data:  # a missing FILE is reported before any passphrase prompt
+        key = PrivateKey.load(key_file, lambda: read_passphrase(passphrase_file))
         signature = sshsig.sign(key, data, namespace=namespace)
     armored = signature.armor().encode()
     if target is None:
