@@ -7,11 +7,18 @@ algorithms and sealbox's errors:
 key type        signatures (:meth:`PrivateKey.sign`)        encryption
 ==============  ==========================================  ===========================
 ``rsa``         RSASSA-PSS, SHA-256, MGF1-SHA-256, 32-byte  RSAES-OAEP, SHA-256,
-                salt (RFC 8017 section 8.1)                 MGF1-SHA-256 (section 7.1)
-``ed25519``     Ed25519 (RFC 8032 section 5.1)              none
+                salt (RFC 8017 section 8.1)                 MGF1-SHA-256 (section 7.1);
+                                                            hybrid (age ``ssh-rsa``)
+``ed25519``     Ed25519 (RFC 8032 section 5.1)              hybrid (age ``ssh-ed25519``)
 ``ecdsa-p256``  ECDSA P-256 with SHA-256, DER (FIPS 186-5)  none
-``x25519``      none                                        key agreement (RFC 7748)
+``x25519``      none                                        hybrid (age ``X25519``);
+                                                            key agreement (RFC 7748)
 ==============  ==========================================  ===========================
+
+Hybrid encryption (:func:`encrypt_hybrid`, :func:`decrypt_hybrid`) is the age v1
+format of :mod:`sealbox.age`: a random file key encrypts data of any size and each
+recipient key wraps only that file key. :meth:`PublicKey.age_recipient` and
+:meth:`PrivateKey.age_identity` convert keys for age's streaming file API.
 
 Key files:
 
@@ -41,9 +48,9 @@ from __future__ import annotations
 
 import base64
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from enum import StrEnum
-from typing import Any, Final, Literal, NoReturn, TypeAlias
+from typing import TYPE_CHECKING, Any, Final, Literal, NoReturn, TypeAlias
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.exceptions import UnsupportedAlgorithm as _PycaUnsupported
@@ -63,6 +70,10 @@ from sealbox.exceptions import (
 )
 from sealbox.secret import Secret
 
+if TYPE_CHECKING:
+    from sealbox.age import Identity as AgeIdentity
+    from sealbox.age import Recipient as AgeRecipient
+
 __all__ = [
     "MAX_KEY_FILE_SIZE",
     "OPENSSH_BCRYPT_MAX_ROUNDS",
@@ -78,6 +89,9 @@ __all__ = [
     "PassphraseSource",
     "PrivateKey",
     "PublicKey",
+    "decrypt_hybrid",
+    "encrypt_hybrid",
+    "oaep_max_plaintext",
 ]
 
 
@@ -470,6 +484,30 @@ class PublicKey:
         """The pyca/cryptography public key object."""
         return self._key
 
+    def age_recipient(self) -> AgeRecipient:
+        """This key as an age recipient (age-encryption.org/v1), for hybrid encryption.
+
+        ``ed25519`` gives an ``ssh-ed25519`` recipient, ``rsa`` an ``ssh-rsa`` one
+        (RSA-OAEP-SHA256 of the file key) and ``x25519`` an ``X25519`` one
+        (``age1…``): the same stanzas the ``age`` tool writes for these keys.
+
+        Raises:
+            UnsupportedAlgorithmError: an ECDSA key (age has no ECDSA recipient type).
+        """
+        from sealbox import age
+
+        key = self._key
+        if isinstance(key, x25519.X25519PublicKey):
+            return age.X25519Recipient(key.public_bytes_raw())
+        if isinstance(key, ed25519.Ed25519PublicKey):
+            return age.SSHEd25519Recipient(key)
+        if isinstance(key, rsa.RSAPublicKey):
+            return age.SSHRSARecipient(key)
+        raise UnsupportedAlgorithmError(
+            f"{self._type} keys cannot be encryption recipients: age has no such type",
+            hint="encrypt to an x25519, ed25519 or rsa key",
+        )
+
     # --- operations -------------------------------------------------------------------
 
     def verify(self, signature: bytes, data: bytes, *, pss_salt_length: int | None = None) -> None:
@@ -510,9 +548,8 @@ class PublicKey:
         """Encrypt a small payload with RSA-OAEP (SHA-256, MGF1-SHA-256; RFC 8017 7.1).
 
         The payload can be at most ``bits // 8 - 66`` bytes: 190 bytes for a
-        2048-bit key, 318 for 3072 bits. Encrypt anything larger with hybrid
-        encryption: the age format's ``ssh-rsa`` recipient wraps a random file key
-        with RSA-OAEP and encrypts data of any size under it.
+        2048-bit key, 318 for 3072 bits. Encrypt anything larger with
+        :func:`encrypt_hybrid`: any size, to the same key.
 
         Args:
             plaintext: the bytes to encrypt.
@@ -526,16 +563,15 @@ class PublicKey:
         if not isinstance(key, rsa.RSAPublicKey):
             raise UnsupportedAlgorithmError(
                 f"{self._type} keys cannot encrypt directly",
-                hint="use hybrid encryption: the age format encrypts to ssh-ed25519 and "
-                "X25519 keys",
+                hint="use hybrid encryption: sealbox.asymmetric.encrypt_hybrid",
             )
         limit = oaep_max_plaintext(key.key_size)
         if len(plaintext) > limit:
             raise ConfigError(
                 f"plaintext is {len(plaintext)} bytes; RSA-OAEP-SHA256 with a {key.key_size}-bit"
                 f" key encrypts at most {limit}",
-                hint="encrypt larger data with hybrid encryption: the age format's ssh-rsa "
-                "recipient takes any size to the same key (age -R KEY.pub)",
+                hint="encrypt larger data with hybrid encryption "
+                "(sealbox.asymmetric.encrypt_hybrid): any size, to the same key",
             )
         return key.encrypt(plaintext, _oaep(label))
 
@@ -909,6 +945,25 @@ class PrivateKey:
         """The pyca/cryptography private key object. Every call site can leak it."""
         return self._key
 
+    def age_identity(self) -> AgeIdentity:
+        """This key as an age identity, to open what :meth:`PublicKey.age_recipient` sealed.
+
+        Raises:
+            UnsupportedAlgorithmError: an ECDSA key (age has no ECDSA recipient type).
+        """
+        from sealbox import age
+
+        key = self._key
+        if isinstance(key, x25519.X25519PrivateKey):
+            return age.X25519Identity(key.private_bytes_raw())
+        if isinstance(key, ed25519.Ed25519PrivateKey | rsa.RSAPrivateKey):
+            # Through age's own loader (its public API), from an in-memory PKCS#8 copy.
+            return age.load_ssh_identity(self.export_private(None, format="pem"), name="the key")
+        raise UnsupportedAlgorithmError(
+            f"{self._type} keys cannot decrypt: age has no such recipient type",
+            hint="encrypt to an x25519, ed25519 or rsa key",
+        )
+
     # --- dunder -----------------------------------------------------------------------
 
     def __repr__(self) -> str:
@@ -928,6 +983,53 @@ class PrivateKey:
 
     def __deepcopy__(self, memo: dict[int, Any]) -> PrivateKey:
         return self
+
+
+# --- hybrid encryption (the age v1 format of sealbox.age) -------------------------------
+
+
+def encrypt_hybrid(
+    plaintext: bytes,
+    recipients: PublicKey | Iterable[PublicKey],
+    *,
+    armor: bool = False,
+) -> bytes:
+    """Encrypt data of any size to one or more public keys (ed25519, rsa, x25519).
+
+    The result is an age v1 file (age-encryption.org/v1): a random 128-bit file
+    key encrypts the data in 64 KiB ChaCha20-Poly1305 chunks, and each recipient
+    key wraps the file key (``ssh-ed25519``, ``ssh-rsa`` with RSA-OAEP-SHA256, or
+    ``X25519``). The ``age`` tool decrypts it with the matching private key file.
+    This works in memory; for files use :func:`sealbox.age.encrypt_file` with
+    :meth:`PublicKey.age_recipient`, which streams in constant memory.
+
+    Args:
+        plaintext: the data.
+        recipients: one key or several (any one of them can decrypt).
+        armor: return the ASCII-armored form (``-----BEGIN AGE ENCRYPTED FILE-----``).
+
+    Raises:
+        UnsupportedAlgorithmError: an ECDSA key among the recipients.
+        ConfigError: no recipient.
+    """
+    from sealbox import age
+
+    keys = [recipients] if isinstance(recipients, PublicKey) else list(recipients)
+    return age.encrypt(plaintext, [k.age_recipient() for k in keys], armor=armor)
+
+
+def decrypt_hybrid(ciphertext: bytes, keys: PrivateKey | Iterable[PrivateKey]) -> bytes:
+    """Decrypt what :func:`encrypt_hybrid` (or ``age`` to these keys) produced.
+
+    Raises:
+        NoIdentityMatchError: none of ``keys`` is a recipient of the file.
+        DecryptionError: the file was altered or truncated (one message).
+        FormatError: not an age file.
+    """
+    from sealbox import age
+
+    identities = [keys] if isinstance(keys, PrivateKey) else list(keys)
+    return age.decrypt(ciphertext, [k.age_identity() for k in identities])
 
 
 # --- OpenSSH private key files (PROTOCOL.key) ------------------------------------------

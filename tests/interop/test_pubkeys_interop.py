@@ -8,13 +8,14 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from sealbox import kdf, sshsig
-from sealbox.asymmetric import PrivateKey, PublicKey
+from sealbox.asymmetric import PrivateKey, PublicKey, decrypt_hybrid, encrypt_hybrid
 from sealbox.exceptions import DecryptionError, InvalidSignatureError, SignerNotAllowedError
 from tests.conftest import require_tool
 
@@ -388,14 +389,24 @@ def test_openssl_small_rsa_key_is_refused(tmp_path: Path, openssl: str) -> None:
         PrivateKey.load(path)
 
 
-@pytest.mark.parametrize("kind", ["ed25519", "rsa"])
-def test_sealbox_ssh_keys_work_as_age_recipients(tmp_path: Path, sealbox_keys, kind: str) -> None:
-    """The .pub files sealbox writes are age recipients; its private keys are age identities."""
+@pytest.mark.parametrize("kind", ["ed25519", "rsa", "x25519"])
+def test_hybrid_encryption_interoperates_with_age(tmp_path: Path, sealbox_keys, kind: str) -> None:
+    """encrypt_hybrid output opens with the age tool, and age's output opens with decrypt_hybrid."""
     age = require_tool("age")
-    key = sealbox_keys[kind]
-    key.save(tmp_path / "id", None)
-    key.public_key.save(tmp_path / "id.pub")
-    (tmp_path / "m").write_bytes(b"hybrid: any size\n" * 1000)
-    _run([age, "-R", str(tmp_path / "id.pub"), "-o", str(tmp_path / "m.age"), str(tmp_path / "m")])
-    out = _run([age, "-d", "-i", str(tmp_path / "id"), str(tmp_path / "m.age")]).stdout
-    assert out == (tmp_path / "m").read_bytes()
+    key = sealbox_keys.get(kind) or PrivateKey.generate(kind)
+    if kind == "x25519":
+        # age knows X25519 keys as age1… recipients and AGE-SECRET-KEY-1… identities.
+        identity = key.age_identity().expose_secret()  # type: ignore[attr-defined]
+        (tmp_path / "id").write_text(identity + "\n")
+        recipient_args = ["-r", str(key.public_key.age_recipient())]
+    else:
+        key.save(tmp_path / "id", None)  # OpenSSH key files are age identities
+        key.public_key.save(tmp_path / "id.pub")
+        recipient_args = ["-R", str(tmp_path / "id.pub")]
+    data = os.urandom(200_000) + b"hybrid: any size"
+    (tmp_path / "ours.age").write_bytes(encrypt_hybrid(data, key.public_key))
+    out = _run([age, "-d", "-i", str(tmp_path / "id"), str(tmp_path / "ours.age")]).stdout
+    assert out == data
+    (tmp_path / "m").write_bytes(data)
+    _run([age, *recipient_args, "-o", str(tmp_path / "theirs.age"), str(tmp_path / "m")])
+    assert decrypt_hybrid((tmp_path / "theirs.age").read_bytes(), key) == data

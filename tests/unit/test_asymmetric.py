@@ -22,6 +22,8 @@ from sealbox.asymmetric import (
     KeyType,
     PrivateKey,
     PublicKey,
+    decrypt_hybrid,
+    encrypt_hybrid,
     oaep_max_plaintext,
 )
 from sealbox.exceptions import (
@@ -29,6 +31,7 @@ from sealbox.exceptions import (
     DecryptionError,
     InvalidSignatureError,
     KeyFormatError,
+    NoIdentityMatchError,
     StorageError,
     UnsupportedAlgorithmError,
 )
@@ -565,3 +568,65 @@ def test_errors_never_hold_passphrase_or_material(keys, caplog) -> None:
     assert PASS not in text and "PRIVATE KEY-----" not in text
     body = b"".join(clear.splitlines()[1:-1]).decode()
     assert body[10:40] not in text
+
+
+# --- hybrid encryption (age) --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["rsa", "ed25519", "x25519"])
+def test_hybrid_round_trip_any_size(keys, kind: str) -> None:
+    key = keys[kind]
+    for size in (0, 1, 191, 65536, 65537, 300_001):
+        data = bytes(range(256)) * (size // 256) + bytes(range(size % 256))
+        sealed = encrypt_hybrid(data, key.public_key)
+        assert sealed.startswith(b"age-encryption.org/v1\n")
+        assert decrypt_hybrid(sealed, key) == data
+    armored = encrypt_hybrid(b"x", [key.public_key], armor=True)
+    assert armored.startswith(b"-----BEGIN AGE ENCRYPTED FILE-----")
+    assert decrypt_hybrid(armored, [key]) == b"x"
+
+
+def test_hybrid_stanzas_match_the_key_types(keys) -> None:
+    from sealbox import age
+
+    sealed = encrypt_hybrid(
+        b"to three people",
+        [keys["rsa"].public_key, keys["ed25519"].public_key, keys["x25519"].public_key],
+    )
+    header = sealed.split(b"\n---", 1)[0].decode()
+    assert [line.split()[1] for line in header.splitlines() if line.startswith("-> ")] == [
+        "ssh-rsa",
+        "ssh-ed25519",
+        "X25519",
+    ]
+    for kind in ("rsa", "ed25519", "x25519"):  # any one recipient opens it
+        assert decrypt_hybrid(sealed, keys[kind]) == b"to three people"
+    assert str(keys["x25519"].public_key.age_recipient()).startswith("age1")
+    assert isinstance(keys["ed25519"].age_identity(), age.SSHEd25519Identity)
+    assert str(keys["ed25519"].public_key.age_recipient()) == keys["ed25519"].public_key.openssh()
+
+
+def test_hybrid_failures(keys) -> None:
+    sealed = encrypt_hybrid(b"secret" * 1000, keys["ed25519"].public_key)
+    with pytest.raises(NoIdentityMatchError):
+        decrypt_hybrid(sealed, [keys["rsa"], keys["x25519"]])
+    with pytest.raises(DecryptionError):
+        decrypt_hybrid(sealed[:-20] + bytes(20), keys["ed25519"])
+    with pytest.raises(DecryptionError):
+        decrypt_hybrid(sealed[:-1], keys["ed25519"])
+    with pytest.raises(UnsupportedAlgorithmError, match="ecdsa-p256 keys cannot be encryption"):
+        encrypt_hybrid(b"x", keys["ecdsa-p256"].public_key)
+    with pytest.raises(UnsupportedAlgorithmError, match="ecdsa-p256 keys cannot decrypt"):
+        keys["ecdsa-p256"].age_identity()
+    with pytest.raises(ConfigError, match="at least one recipient"):
+        encrypt_hybrid(b"x", [])
+
+
+def test_oaep_limit_then_hybrid(keys) -> None:
+    """Past the RSA-OAEP limit, the same key takes hybrid encryption, as the hint says."""
+    key = keys["rsa"]
+    big = b"y" * 191
+    with pytest.raises(ConfigError) as info:
+        key.public_key.encrypt(big)
+    assert "sealbox.asymmetric.encrypt_hybrid" in (info.value.hint or "")
+    assert decrypt_hybrid(encrypt_hybrid(big, key.public_key), key) == big
