@@ -113,6 +113,7 @@ def test_generate_refuses_existing_files(tmp_path: Path, cli, ed_key: Path) -> N
         (["--type", "ed25519", "--bits", "4096"], "--bits applies to --type rsa only"),
         (["--type", "x25519", "--format", "openssh"], "x25519 keys have no OpenSSH format"),
         (["--type", "dsa"], "invalid value for '--type'"),
+        (["--type", "x25519", "-C", "me"], "-C applies to the openssh format"),
         (
             ["--no-passphrase", "--passphrase-file", "p"],
             "--no-passphrase and --passphrase-file exclude each other",

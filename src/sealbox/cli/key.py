@@ -63,6 +63,8 @@ def generate(
         fmt = "pem" if kind is KeyType.X25519 else "openssh"
     if fmt == "openssh" and kind is KeyType.X25519:
         raise click.UsageError("x25519 keys have no OpenSSH format: use --format pem")
+    if comment and fmt == "pem":
+        raise click.UsageError("-C applies to the openssh format: PEM public keys have no comment")
     if no_passphrase and passphrase_file is not None:
         raise click.UsageError("--no-passphrase and --passphrase-file exclude each other")
     public_path = output.with_name(output.name + ".pub")
