@@ -300,7 +300,7 @@ class PublicKey:
         data: bytes | str,
         *,
         passphrase: PassphraseSource = None,
-        what: str = "key",
+        what: str = "the key data",
     ) -> PublicKey:
         """Read a public key from any key file sealbox understands.
 
@@ -730,7 +730,7 @@ class PrivateKey:
 
     @classmethod
     def from_bytes(
-        cls, data: bytes | str, passphrase: PassphraseSource = None, *, what: str = "private key"
+        cls, data: bytes | str, passphrase: PassphraseSource = None, *, what: str = "the key data"
     ) -> PrivateKey:
         """Read a private key file's content: OpenSSH or PEM (PKCS#8, PKCS#1, SEC 1).
 
