@@ -6,6 +6,7 @@ The tree::
     ├── DecryptionError                 opaque: a token, file or stanza did not authenticate
     │   └── NoIdentityMatchError        no identity could open an age file (holds the causes)
     ├── InvalidSignatureError           a signature did not verify
+    │   └── SignerNotAllowedError       well formed, but another key, principal or namespace
     ├── TokenError                      a JWT was refused
     │   ├── TokenExpiredError
     │   └── TokenNotYetValidError
@@ -51,6 +52,7 @@ __all__ = [
     "PinMismatchError",
     "SealboxError",
     "SecretSourceError",
+    "SignerNotAllowedError",
     "StorageError",
     "TLSConfigError",
     "TLSError",
@@ -110,6 +112,22 @@ class InvalidSignatureError(SealboxError):
     def __init__(
         self, message: str = "signature verification failed", *, hint: str | None = None
     ) -> None:
+        super().__init__(message, hint=hint)
+
+
+class SignerNotAllowedError(InvalidSignatureError):
+    """The verifier's policy refuses a signature before any cryptography is checked.
+
+    The signature was made by another key than the one trusted, for another
+    namespace, or by a key that an allowed-signers file does not accept for the
+    principal. Unlike the fixed message of :class:`InvalidSignatureError`, the
+    message says which: it holds only public facts (fingerprints, principals,
+    namespaces), so it gives an attacker nothing.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
 
 

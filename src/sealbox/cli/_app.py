@@ -25,6 +25,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Create, rotate and manage field-encryption keyrings.",
     ),
     "seal": ("sealbox.cli.fields:seal", "Encrypt a value from stdin into a text token."),
+    "key": (
+        "sealbox.cli.key:key",
+        "Generate RSA, Ed25519, X25519 and ECDSA key pairs; show public keys and fingerprints.",
+    ),
+    "sign": ("sealbox.cli.sign:sign", "Sign a file (SSHSIG, as ssh-keygen -Y sign)."),
+    "verify": ("sealbox.cli.sign:verify", "Verify a file signature (as ssh-keygen -Y verify)."),
     "open": ("sealbox.cli.fields:open_", "Decrypt a text token from stdin."),
     "keygen": ("sealbox.cli.age:keygen", "Generate an age identity (X25519, or --pq)."),
     "encrypt": ("sealbox.cli.age:encrypt", "Encrypt a file in the age format."),

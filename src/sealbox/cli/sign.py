@@ -1,0 +1,150 @@
+"""``sealbox sign`` and ``sealbox verify``: detached SSHSIG file signatures (``ssh-keygen -Y``)."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+import click
+
+from sealbox import sshsig
+from sealbox._files import atomic_write
+from sealbox.asymmetric import PrivateKey, PublicKey
+from sealbox.cli._io import CLIError, passphrase_file_option, read_passphrase, write_stdout
+
+_NAMESPACE = click.option(
+    "-n",
+    "--namespace",
+    default="file",
+    show_default=True,
+    help="What the signature is for (ssh-keygen -n): file, git, an application name.",
+)
+_DATA = click.argument("file", type=click.Path(dir_okay=False, path_type=Path, allow_dash=True))
+
+
+@contextlib.contextmanager
+def _open_data(file: Path) -> Iterator[BinaryIO]:
+    if str(file) == "-":
+        yield sys.stdin.buffer
+        return
+    try:
+        fh = file.open("rb")
+    except FileNotFoundError:
+        raise CLIError(f"{file} does not exist") from None
+    except OSError as exc:
+        raise CLIError(f"cannot read {file}: {(exc.strerror or '').lower()}") from None
+    with fh:
+        yield fh
+
+
+@click.command()
+@click.option(
+    "-k",
+    "--key",
+    "key_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Private key file (OpenSSH or PEM; ed25519, ecdsa or rsa).",
+)
+@_NAMESPACE
+@click.option("--force", is_flag=True, help="Replace FILE.sig if it exists.")
+@passphrase_file_option
+@_DATA
+def sign(
+    key_file: Path, namespace: str, force: bool, passphrase_file: Path | None, file: Path
+) -> None:
+    """Sign FILE; the signature goes to FILE.sig (FILE '-': stdin to stdout).
+
+    The signature is in OpenSSH's SSHSIG format: `ssh-keygen -Y verify` checks it.
+    """
+    target = None if str(file) == "-" else file.with_name(file.name + ".sig")
+    if target is not None and target.exists() and not force:
+        raise CLIError(f"{target} already exists", hint="use --force to replace it")
+    with _open_data(file) as data:  # a missing FILE is reported before any passphrase prompt
+        key = PrivateKey.load(key_file, lambda: read_passphrase(passphrase_file))
+        signature = sshsig.sign(key, data, namespace=namespace)
+    armored = signature.armor().encode()
+    if target is None:
+        write_stdout(armored)
+        return
+    atomic_write(target, armored, mode=0o644, overwrite=force)
+    public = key.public_key
+    click.echo(
+        f'signed {file} for namespace "{namespace}" with {public.type_label} key '
+        f"{public.fingerprint()}: {target}"
+    )
+
+
+@click.command()
+@click.option(
+    "-k",
+    "--key",
+    "key_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The public key that must have signed (or a private key file).",
+)
+@click.option(
+    "--allowed-signers",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="ssh-keygen allowed-signers file of trusted keys (with -I).",
+)
+@click.option("-I", "--principal", help="Who must have signed, as listed in --allowed-signers.")
+@_NAMESPACE
+@click.option(
+    "-s",
+    "--signature",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The signature file (default: FILE.sig).",
+)
+@passphrase_file_option
+@_DATA
+def verify(
+    *,
+    key_file: Path | None,
+    allowed_signers: Path | None,
+    principal: str | None,
+    namespace: str,
+    signature: Path | None,
+    passphrase_file: Path | None,
+    file: Path,
+) -> None:
+    """Check the SSHSIG signature of FILE (FILE '-': stdin); exit 0 only if it is good.
+
+    Trust one key with -k, or an allowed-signers file with --allowed-signers and
+    the expected signer with -I, as ssh-keygen -Y verify does.
+    """
+    if (key_file is None) == (allowed_signers is None):
+        raise click.UsageError("give either -k KEY or --allowed-signers FILE with -I PRINCIPAL")
+    if allowed_signers is not None and principal is None:
+        raise click.UsageError("--allowed-signers needs -I PRINCIPAL, the expected signer")
+    if key_file is not None and principal is not None:
+        raise click.UsageError("-I applies to --allowed-signers only")
+    if signature is None:
+        if str(file) == "-":
+            raise click.UsageError("reading FILE from stdin needs -s SIGNATURE")
+        signature = file.with_name(file.name + ".sig")
+    sig = sshsig.SSHSignature.load(signature)
+    public_key = None
+    signers = None
+    if key_file is not None:
+        public_key = PublicKey.load(key_file, passphrase=lambda: read_passphrase(passphrase_file))
+    else:
+        assert allowed_signers is not None
+        signers = sshsig.AllowedSigners.load(allowed_signers)
+    with _open_data(file) as data:
+        result = sshsig.verify(
+            sig,
+            data,
+            namespace=namespace,
+            public_key=public_key,
+            allowed_signers=signers,
+            principal=principal,
+        )
+    by = f"{result.principal} with " if result.principal else ""
+    click.echo(
+        f'good "{result.namespace}" signature on {file} by {by}'
+        f"{result.public_key.type_label} key {result.public_key.fingerprint()}"
+    )
