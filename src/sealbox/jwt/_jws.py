@@ -110,6 +110,7 @@ _REFUSED_MEMBERS: Final = {
     "zip": "a compressed payload (zip)",
 }
 _TOKEN_RE: Final = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*")
+_B64_RE: Final = re.compile(r"[A-Za-z0-9_-]*")
 _B64_ALPHABET: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _B64_INDEX: Final = {c: i for i, c in enumerate(_B64_ALPHABET)}
 _MAX_KID: Final = 256
@@ -145,22 +146,34 @@ def b64url_encode(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-def b64url_decode(segment: str, where: str) -> bytes:
+def b64url_decode(segment: str, where: str, *, canonical: bool = True) -> bytes:
     """Strict base64url (RFC 7515 §2): no padding, no other characters, no stray bits.
 
+    Args:
+        segment: the text, already known to hold only base64url characters when
+            it comes from a token.
+        where: how the error message names it.
+        canonical: also refuse non-zero unused bits in the last character. Token
+            segments must be canonical (the signature covers the text as sent);
+            key members are decoded with ``False``, as a leftover bit there
+            changes nothing.
+
     Raises:
-        TokenError: the segment is not canonical base64url (the message names ``where``).
+        TokenError: the segment is not valid base64url (the message names ``where``).
     """
+    if not _B64_RE.fullmatch(segment):
+        raise TokenError(f"the {where} is not valid base64url")
+    return _decode_segment(segment, where, canonical=canonical)
+
+
+def _decode_segment(segment: str, where: str, *, canonical: bool = True) -> bytes:
+    # The caller has checked the alphabet (the whole token matched _TOKEN_RE).
     rest = len(segment) % 4
     if rest == 1:
         raise TokenError(f"the {where} is not valid base64url (impossible length)")
-    if rest:
-        last = _B64_INDEX.get(segment[-1])
-        if last is None:
-            raise TokenError(f"the {where} is not valid base64url")
-        # 2 leftover characters carry 4 unused bits, 3 carry 2: they must be zero.
-        if last & (0x0F if rest == 2 else 0x03):
-            raise TokenError(f"the {where} is not canonical base64url (unused bits set)")
+    # 2 leftover characters carry 4 unused bits, 3 carry 2: they must be zero.
+    if rest and canonical and _B64_INDEX[segment[-1]] & (0x0F if rest == 2 else 0x03):
+        raise TokenError(f"the {where} is not canonical base64url (unused bits set)")
     try:
         return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
     except ValueError:
@@ -262,7 +275,7 @@ def parse_compact(  # noqa: PLR0912 - one branch per RFC 7515 §5.2 check
     if _TOKEN_RE.fullmatch(token) is None:
         raise TokenError(_explain_shape(token))
     h64, p64, s64 = token.split(".")
-    header = strict_json(b64url_decode(h64, "header"), "header")
+    header = strict_json(_decode_segment(h64, "header"), "header")
     if not isinstance(header, dict):
         raise TokenError("the header is not a JSON object")
     alg = header.get("alg")
@@ -278,8 +291,8 @@ def parse_compact(  # noqa: PLR0912 - one branch per RFC 7515 §5.2 check
     kid = header.get("kid")
     if kid is not None and (not isinstance(kid, str) or not 0 < len(kid) <= _MAX_KID):
         raise TokenError(f"the header's 'kid' must be a string of 1 to {_MAX_KID} characters")
-    payload = b64url_decode(p64, "payload")
-    signature = b64url_decode(s64, "signature")
+    payload = _decode_segment(p64, "payload")
+    signature = _decode_segment(s64, "signature")
     if not signature:
         raise TokenError("the token has no signature")
     return CompactJWS(header, payload, f"{h64}.{p64}".encode("ascii"), signature, alg, kid)

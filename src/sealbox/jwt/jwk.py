@@ -377,6 +377,8 @@ def _parse_jwk(  # noqa: PLR0911, PLR0912 - one branch per RFC 7517 member rule
     kty = obj.get("kty")
     if not isinstance(kty, str):
         raise KeyFormatError(f"{where}: 'kty' is missing")
+    # A leaked private key is refused whatever its use: the set is not what it claims.
+    _refuse_private(obj, where)
     use = obj.get("use")
     if use is not None and not isinstance(use, str):
         raise KeyFormatError(f"{where}: 'use' must be a string")
@@ -422,7 +424,7 @@ def _member(obj: dict[str, Any], name: str, where: str) -> bytes:
     if not isinstance(value, str):
         raise KeyFormatError(f"{where}: '{name}' is missing or not a string")
     try:
-        return b64url_decode(value, f"'{name}' member")
+        return b64url_decode(value, f"'{name}' member", canonical=False)
     except TokenError as exc:
         raise KeyFormatError(f"{where}: {exc}") from None
 
@@ -430,7 +432,6 @@ def _member(obj: dict[str, Any], name: str, where: str) -> bytes:
 def _parse_rsa(
     obj: dict[str, Any], where: str, kid: str | None, alg: str | None
 ) -> VerificationKey:
-    _refuse_private(obj, where)
     n = int.from_bytes(_member(obj, "n", where), "big")
     e = int.from_bytes(_member(obj, "e", where), "big")
     if n.bit_length() < MIN_RSA_BITS:
@@ -454,7 +455,6 @@ def _parse_rsa(
 
 
 def _parse_ec(obj: dict[str, Any], where: str, kid: str | None, alg: str | None) -> VerificationKey:
-    _refuse_private(obj, where)
     crv = obj.get("crv")
     if crv not in _CURVES:
         raise KeyFormatError(f"{where}: unsupported EC curve {crv!r} (P-256, P-384, P-521)")
@@ -476,7 +476,6 @@ def _parse_ec(obj: dict[str, Any], where: str, kid: str | None, alg: str | None)
 def _parse_okp(
     obj: dict[str, Any], where: str, kid: str | None, alg: str | None
 ) -> VerificationKey | None:
-    _refuse_private(obj, where)
     crv = obj.get("crv")
     if crv in _OKP_ENCRYPTION_CURVES:
         if alg is not None or obj.get("use") == "sig":

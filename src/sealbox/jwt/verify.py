@@ -175,12 +175,14 @@ def _numeric_date(claims: dict[str, Any], name: str) -> float | None:
     value = claims.get(name)
     if value is None and name not in claims:
         return None
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not math.isfinite(value)
-        or not 0 <= value <= _MAX_NUMERIC_DATE
-    ):
+    # An int is compared as an int: a 4000-digit one must not reach float().
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        valid = False
+    elif isinstance(value, float):
+        valid = math.isfinite(value) and 0 <= value <= _MAX_NUMERIC_DATE
+    else:
+        valid = 0 <= value <= _MAX_NUMERIC_DATE
+    if not valid:
         raise TokenError(f"the {name!r} claim is not a NumericDate (seconds since the epoch)")
     return value
 
