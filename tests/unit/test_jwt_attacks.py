@@ -438,7 +438,7 @@ class _Recorder(http.server.BaseHTTPRequestHandler):
 
 def test_j10_jku_is_never_fetched(keys, verifier):
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/attacker.json"
