@@ -7,6 +7,7 @@ import hashlib
 import sys
 
 import argon2
+
 from tests.conftest import run_sealbox
 
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from tests.conftest import vectors, vectors_root
 
 from sealbox.exceptions import KeyFormatError, TokenError
 from sealbox.jwt import JWKSet, VerificationKey, verify_jws
 from sealbox.jwt._jws import b64url_decode
+from tests.conftest import vectors, vectors_root
 
 # tcId -> (expected result for sealbox, reason), json_web_signature_test.json only.
 QUIRKS = {
