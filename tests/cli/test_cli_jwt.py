@@ -266,3 +266,16 @@ def test_help_lists_the_commands(cli):
     for name in ("keyset", "jwks", "issue", "verify", "inspect"):
         assert name in result.out
     assert "retire" in cli(["jwt", "keyset", "--help"]).out
+
+
+def test_keyset_passphrase_prompt_on_a_terminal(tmp_path):
+    from tests.cli.test_cli_passwords import _run_on_a_terminal
+
+    path = tmp_path / "k.jwt"
+    code, output = _run_on_a_terminal(
+        ["jwt", "keyset", "create", str(path)], [b"typed passphrase", b"typed passphrase"]
+    )
+    assert code == 0, output
+    assert b"New keyset passphrase (again):" in output
+    assert b"typed passphrase" not in output
+    assert SigningKeySet.load(path, "typed passphrase").primary.alg == "EdDSA"

@@ -121,3 +121,60 @@ def test_hash_password_does_not_load_the_token_stack():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True).stdout
     assert out.decode().splitlines()[-1] == "[]"
+
+
+def _run_on_a_terminal(args: list[str], answers: list[bytes]) -> tuple[int, bytes]:
+    """Run sealbox with a pseudo-terminal as its controlling terminal and stdin."""
+    import os
+    import pty
+    import select
+    import time
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: its stdin, stdout and /dev/tty are the terminal
+        os.execv(sys.executable, [sys.executable, "-m", "sealbox", *args])
+    output = b""
+    pending = list(answers)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.5)
+        if not ready:
+            continue
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        output += chunk
+        if pending and output.rstrip().endswith(b":"):
+            os.write(fd, pending.pop(0) + b"\n")
+            output += b"<answered>"
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    return os.waitstatus_to_exitcode(status), output
+
+
+def test_prompt_on_a_terminal_asks_twice():
+    code, output = _run_on_a_terminal(
+        ["hash-password", "--profile", "test"], [b"s3cret-typed", b"s3cret-typed"]
+    )
+    assert code == 0, output
+    assert b"Password (again):" in output
+    assert b"s3cret-typed" not in output  # no echo
+    stored = output.split(b"<answered>")[-1].strip().decode()
+    assert argon2.PasswordHasher().verify(stored, "s3cret-typed")
+
+
+def test_prompt_mismatch():
+    code, output = _run_on_a_terminal(["hash-password"], [b"one", b"two"])
+    assert code == 1
+    assert b"sealbox: error: the passwords do not match" in output
+
+
+def test_verify_prompt_asks_once():
+    stored = argon2.PasswordHasher(time_cost=1, memory_cost=8, parallelism=1).hash("pw")
+    code, output = _run_on_a_terminal(["verify-password", stored, "--profile", "test"], [b"pw"])
+    assert code == 0
+    assert output.split(b"<answered>")[-1].strip() == b"ok"
+    assert b"(again)" not in output

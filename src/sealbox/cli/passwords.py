@@ -7,11 +7,10 @@ a terminal, from a prompt on the terminal; never from the command line.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import click
 
-from sealbox.cli._io import CLIError, read_stdin
+from sealbox.cli._io import CLIError, open_tty, read_stdin
 from sealbox.profiles import DEFAULT_PROFILE, PROFILES
 
 MAX_STDIN = 64 * 1024
@@ -73,8 +72,8 @@ def _prompt(*, confirm: bool) -> str:
     import getpass
 
     try:
-        tty = Path("/dev/tty").open("r+")  # noqa: SIM115 - closed below
-    except OSError:
+        tty = open_tty()
+    except CLIError:
         raise CLIError(
             "no password given and no terminal to ask on", hint="pipe the password on stdin"
         ) from None
