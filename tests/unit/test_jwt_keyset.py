@@ -478,3 +478,13 @@ def test_repr_and_pickle():
         pickle.dumps(keys)
     with pytest.raises(TypeError, match="cannot be pickled"):
         pickle.dumps(keys.find(kid))
+
+
+def test_keys_made_in_the_same_second_keep_their_order():
+    when = datetime(2030, 1, 1, tzinfo=UTC)
+    keys = SigningKeySet.generate("ES256", now=when)
+    for alg in ("EdDSA", "HS256", "ES256", "EdDSA"):
+        keys.rotate(alg, now=when)
+    assert [k.alg for k in keys] == ["ES256", "EdDSA", "HS256", "ES256", "EdDSA"]
+    again = SigningKeySet.from_unencrypted(keys.serialize_unencrypted())
+    assert [k.kid for k in again] == [k.kid for k in keys]

@@ -310,9 +310,9 @@ class SigningKeySet:
     # -- reading ------------------------------------------------------------------------
 
     def keys(self) -> list[SigningKeyInfo]:
-        """Every key, oldest first."""
+        """Every key, oldest first (keys made in the same second in the order they were added)."""
         with self._lock:
-            ordered = sorted(self._entries.values(), key=lambda e: (e.created, e.kid))
+            ordered = sorted(self._entries.values(), key=lambda e: e.created)
             return [self._info(e) for e in ordered]
 
     def __iter__(self) -> Iterator[SigningKeyInfo]:
@@ -457,7 +457,7 @@ class SigningKeySet:
         with self._lock:
             entries = sorted(
                 (e for e in self._entries.values() if e.public is not None),
-                key=lambda e: (e.kid != self._primary, e.created, e.kid),
+                key=lambda e: (e.kid != self._primary, e.created),
             )
             return {"keys": [e.public.to_jwk() for e in entries if not e.public.is_symmetric]}  # type: ignore[union-attr]
 
@@ -481,7 +481,7 @@ class SigningKeySet:
                     "retired": None if e.retired is None else _format_time(e.retired),
                     "jwk": None if e.private is None else _private_jwk(e.alg, e.private),
                 }
-                for e in sorted(self._entries.values(), key=lambda e: (e.created, e.kid))
+                for e in sorted(self._entries.values(), key=lambda e: e.created)
             ]
             doc = {"format": FORMAT, "primary": self._primary, "keys": keys}
         return json.dumps(doc, indent=2).encode() + b"\n"
