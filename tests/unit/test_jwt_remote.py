@@ -385,3 +385,42 @@ def test_credentials_in_the_url_are_not_logged(server, client_context, caplog):
     assert "hunter2" not in caplog.text
     assert "token=abc" not in caplog.text
     assert "hunter2" not in repr(source)
+
+
+def test_a_slow_fetch_does_not_hold_up_lookups_of_known_keys(server, client_context):
+    keys = SigningKeySet.generate()
+    server.publish(keys)
+    clock = Clock()
+    source = remote(server, client_context, clock, min_refresh_interval=0)
+    known = keys.primary.kid
+    source.refresh()
+    release, entered = threading.Event(), threading.Event()
+    original = _Handler.do_GET
+
+    def slow_get(handler) -> None:
+        entered.set()
+        release.wait(30)
+        original(handler)
+
+    def unknown_kid() -> None:
+        with pytest.raises(TokenError):
+            source.find("new")
+
+    _Handler.do_GET = slow_get
+    stalled = threading.Thread(target=unknown_kid)
+    try:
+        # One thread asks for an unknown kid: it fetches, and the server stalls.
+        stalled.start()
+        assert entered.wait(10)
+        # Meanwhile a known key is found without waiting for that fetch.
+        found = []
+        lookup = threading.Thread(target=lambda: found.append(source.find(known)))
+        lookup.start()
+        lookup.join(timeout=4)
+        assert found
+        assert found[0].kid == known
+        assert stalled.is_alive()
+    finally:
+        release.set()
+        _Handler.do_GET = original
+        stalled.join(timeout=10)

@@ -145,6 +145,11 @@ class RemoteJWKSet:
         Raises:
             TokenError: no such key after a refresh, or no key set could be fetched.
         """
+        # Fast path, without the lock: a fresh set that has the key. A thread that is
+        # fetching (up to `timeout` seconds) holds up only the lookups that need the fetch.
+        keys, expires = self._keys, self._expires
+        if keys is not None and kid is not None and kid in keys and self._clock() < expires:
+            return keys.find(kid)
         with self._lock:
             now = self._clock()
             if self._keys is None or now >= self._expires:
