@@ -25,7 +25,9 @@ from sealbox.exceptions import (
 # type checkers recognise the name.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from sealbox.jwt import JWKSet, SigningKeySet, TokenVerifier
     from sealbox.keyring import KeyInfo, Keyring, KeyState
+    from sealbox.passwords import PasswordHasher
     from sealbox.secret import Secret
 
 __version__ = "0.1.0.dev0"
@@ -35,14 +37,18 @@ __all__ = [
     "DecryptionError",
     "FormatError",
     "InvalidSignatureError",
+    "JWKSet",
     "KeyInfo",
     "KeyNotFoundError",
     "KeyState",
     "KeyStateError",
     "Keyring",
+    "PasswordHasher",
     "SealboxError",
     "Secret",
+    "SigningKeySet",
     "StorageError",
+    "TokenVerifier",
     "__version__",
 ]
 
@@ -52,6 +58,10 @@ _LAZY = {
     "KeyState": "sealbox.keyring",
     "Keyring": "sealbox.keyring",
     "Secret": "sealbox.secret",
+    "PasswordHasher": "sealbox.passwords",
+    "JWKSet": "sealbox.jwt",
+    "SigningKeySet": "sealbox.jwt",
+    "TokenVerifier": "sealbox.jwt",
 }
 
 

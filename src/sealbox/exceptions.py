@@ -17,6 +17,7 @@ The tree::
     ├── FormatError (ValueError)        input is not in the expected format (precise, quotes it)
     │   └── KeyFormatError              a key file or key string could not be parsed
     ├── ConfigError (ValueError)        a setting or parameter is out of range
+    │   └── PasswordTooLongError        a password is over the hasher's length limit
     ├── SecretSourceError               a secret could not be loaded from its source
     ├── ExtraNotInstalledError          (ImportError) an optional part needs an extra
     ├── TLSError
@@ -49,6 +50,7 @@ __all__ = [
     "KeyStateError",
     "NoIdentityMatchError",
     "PasswordMismatchError",
+    "PasswordTooLongError",
     "PinMismatchError",
     "SealboxError",
     "SecretSourceError",
@@ -182,6 +184,18 @@ class KeyFormatError(FormatError):
 
 class ConfigError(SealboxError, ValueError):
     """A parameter or setting is invalid or out of range."""
+
+
+class PasswordTooLongError(ConfigError):
+    """A password is longer than the hasher accepts (a guard against hashing megabytes).
+
+    Attributes:
+        limit: the longest password accepted, in characters (bytes for ``bytes``).
+    """
+
+    def __init__(self, limit: int, *, hint: str | None = None) -> None:
+        super().__init__(f"the password is longer than {limit} characters", hint=hint)
+        self.limit = limit
 
 
 class SecretSourceError(SealboxError):

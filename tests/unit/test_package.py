@@ -73,3 +73,11 @@ def test_python_dash_m() -> None:
         [sys.executable, "-m", "sealbox", "--version"], capture_output=True, text=True
     )
     assert p.returncode == 0 and p.stdout.strip() == f"sealbox {sealbox.__version__}"
+
+
+def test_passwords_and_jwt_load_only_what_they_need() -> None:
+    loaded = _modules_after("import sealbox; sealbox.PasswordHasher('test').hash('x')")
+    assert not {"jwt", "httpx", *HEAVY} & loaded
+    loaded = _modules_after("import sealbox; sealbox.SigningKeySet.generate().issue('u')")
+    assert "jwt" in loaded
+    assert not {"httpx", *HEAVY} & loaded

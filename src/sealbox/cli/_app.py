@@ -44,6 +44,18 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "sealbox.cli.secrets:secrets",
         "Manage an encrypted secrets file that is safe to commit.",
     ),
+    "hash-password": (
+        "sealbox.cli.passwords:hash_password",
+        "Hash a password from stdin or a prompt with Argon2id.",
+    ),
+    "verify-password": (
+        "sealbox.cli.passwords:verify_password",
+        "Check a password against a hash; say if it needs a rehash.",
+    ),
+    "jwt": (
+        "sealbox.cli.jwt:jwt",
+        "Signing keysets, JWKS, and issuing, verifying and inspecting JWTs.",
+    ),
 }
 
 

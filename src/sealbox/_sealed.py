@@ -1,0 +1,156 @@
+"""Small JSON documents sealed at rest: a passphrase (Argon2id) and AES-256-GCM.
+
+This is the scheme :meth:`sealbox.Keyring.encrypt` uses, shared so that every
+secret file sealbox keeps (keyrings, JWT signing keysets) is protected the same
+way. A sealed document is JSON::
+
+    {"format": "<what>-sealed/1",
+     "kdf": {"name": "argon2id", "time_cost": 3, "memory_cost": 65536,
+             "parallelism": 4, "salt": "<base64url>"},
+     "cipher": "aes-256-gcm",
+     "data": "<base64url of nonce | ciphertext | tag>"}
+
+The header (every member but ``data``, as canonical JSON) is the AEAD's
+associated data, so a changed cost parameter or format name fails to open.
+
+The :class:`Sealer` protocol is the seam for other protections: a passphrase
+today (:class:`PassphraseSealer`), age recipients when a caller supplies a sealer
+built on ``sealbox.age``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+from typing import Any, Protocol, runtime_checkable
+
+from sealbox import kdf
+from sealbox.aead import AES256GCM
+from sealbox.exceptions import DecryptionError, FormatError, UnsupportedAlgorithmError
+from sealbox.secret import Secret
+
+__all__ = ["PassphraseSealer", "Sealer"]
+
+
+@runtime_checkable
+class Sealer(Protocol):
+    """Protects a document at rest: ``seal`` and ``open`` are inverses.
+
+    ``open`` raises :class:`~sealbox.exceptions.FormatError` for data that is not
+    in its format and :class:`~sealbox.exceptions.DecryptionError` when the data
+    does not authenticate.
+    """
+
+    def seal(self, plaintext: bytes) -> bytes:
+        """Return ``plaintext`` protected."""
+        ...
+
+    def open(self, data: bytes) -> bytes:
+        """Return the plaintext of ``data`` made by :meth:`seal`."""
+        ...
+
+
+class PassphraseSealer:
+    """Seal documents under a passphrase: Argon2id (RFC 9106) then AES-256-GCM.
+
+    Args:
+        passphrase: the passphrase (``str`` is NFC-normalised, see
+            :func:`sealbox.kdf.passphrase_bytes`).
+        format: the document's format name, e.g. ``"sealbox-jwt-keyset-sealed/1"``.
+        what: how error messages name the document (``"keyset"``).
+        kdf_params: Argon2id costs used when sealing.
+        kdf_ceiling: the highest costs accepted when opening.
+    """
+
+    __slots__ = ("_ceiling", "_format", "_params", "_passphrase", "_what")
+
+    def __init__(
+        self,
+        passphrase: str | bytes | Secret[Any],
+        *,
+        format: str,  # noqa: A002 - the document member it writes is called "format"
+        what: str = "document",
+        kdf_params: kdf.Argon2idParams = kdf.ARGON2ID_DEFAULT,
+        kdf_ceiling: kdf.Argon2idParams = kdf.ARGON2ID_CEILING,
+    ) -> None:
+        self._passphrase: Secret[Any]
+        if isinstance(passphrase, Secret):
+            self._passphrase = passphrase
+        elif isinstance(passphrase, str):
+            self._passphrase = Secret(passphrase)
+        else:
+            self._passphrase = Secret(bytes(passphrase))
+        self._format = format
+        self._what = what
+        self._params = kdf_params
+        self._ceiling = kdf_ceiling
+
+    def __repr__(self) -> str:
+        return f"PassphraseSealer(format={self._format!r})"
+
+    def __reduce__(self) -> Any:
+        raise TypeError("PassphraseSealer cannot be pickled: it holds a passphrase")
+
+    def seal(self, plaintext: bytes) -> bytes:
+        """Return the sealed JSON document holding ``plaintext``."""
+        salt = os.urandom(kdf.SALT_SIZE)
+        params = self._params.to_dict()
+        params["salt"] = b64e(salt)
+        header = {"format": self._format, "kdf": params, "cipher": AES256GCM.ALGORITHM}
+        key = kdf.argon2id(self._passphrase, salt, self._params)
+        body = AES256GCM(key).encrypt(plaintext, _header_aad(header))
+        return json.dumps({**header, "data": b64e(body)}, indent=2).encode() + b"\n"
+
+    def open(self, data: bytes) -> bytes:
+        """Return the plaintext of a document made by :meth:`seal`.
+
+        Raises:
+            FormatError: not a sealed document of this format, or Argon2id costs
+                above the ceiling.
+            UnsupportedAlgorithmError: an unknown cipher.
+            DecryptionError: wrong passphrase, or the document was altered.
+        """
+        what = self._what
+        try:
+            doc = json.loads(data)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise FormatError(f"not a sealbox {what} file (not JSON)") from None
+        if not isinstance(doc, dict) or doc.get("format") != self._format:
+            raise FormatError(f"not a sealbox {what} file: 'format' must be {self._format!r}")
+        if doc.get("cipher") != AES256GCM.ALGORITHM:
+            raise UnsupportedAlgorithmError(f"unknown {what} cipher {doc.get('cipher')!r}")
+        params = kdf.Argon2idParams.from_dict(doc.get("kdf"), ceiling=self._ceiling)
+        kdf_doc = doc["kdf"]
+        salt = b64d(kdf_doc.get("salt"), "kdf.salt")
+        if len(salt) < kdf.SALT_SIZE:
+            raise FormatError(f"kdf.salt must be at least {kdf.SALT_SIZE} bytes")
+        body = b64d(doc.get("data"), "data")
+        header = {"format": self._format, "kdf": kdf_doc, "cipher": doc["cipher"]}
+        key = kdf.argon2id(self._passphrase, salt, params)
+        try:
+            return AES256GCM(key).decrypt(body, _header_aad(header))
+        except DecryptionError:
+            raise DecryptionError(
+                f"cannot open the {what}: wrong passphrase, or the file was altered"
+            ) from None
+
+
+def _header_aad(header: dict[str, Any]) -> bytes:
+    return json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
+
+
+def b64e(data: bytes) -> str:
+    """URL-safe base64 without padding."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64d(value: object, where: str) -> bytes:
+    """Decode URL-safe base64 (padding optional) or raise :class:`FormatError` naming ``where``."""
+    if not isinstance(value, str):
+        raise FormatError(f"{where} must be a base64 string")
+    try:
+        return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    except (binascii.Error, ValueError):
+        raise FormatError(f"{where} is not valid base64") from None

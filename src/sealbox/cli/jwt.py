@@ -1,0 +1,281 @@
+"""``sealbox jwt …``: signing keysets, JWKS, and issuing, verifying and inspecting tokens."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from sealbox.cli._io import CLIError, note, passphrase_file_option, read_passphrase, read_stdin
+from sealbox.exceptions import TokenError
+from sealbox.jwt import SIGNING_ALGORITHMS, JWKSet, SigningKeySet, TokenVerifier, decode_unverified
+from sealbox.jwt.jwk import MAX_JWKS_SIZE
+from sealbox.jwt.keyset import DEFAULT_ALGORITHM, DEFAULT_TTL, REGISTERED_CLAIMS
+
+MAX_TOKEN_INPUT = 64 * 1024
+
+_FILE = click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+_ALG = click.option(
+    "--alg",
+    type=click.Choice(SIGNING_ALGORITHMS),
+    help=f"Signing algorithm of the new key (default: {DEFAULT_ALGORITHM}; on rotate, "
+    "the primary's).",
+)
+_TOKEN = click.argument("token", required=False)
+
+
+@click.group()
+def jwt() -> None:
+    """Create signing keysets, publish their JWKS, issue, verify and inspect JWTs.
+
+    A keyset file is always encrypted with a passphrase (Argon2id). The
+    passphrase comes from --passphrase-file, $SEALBOX_PASSPHRASE or a prompt.
+    A TOKEN argument may be left out (or given as '-') to read it from stdin,
+    which keeps it out of the process list and shell history.
+    """
+
+
+@jwt.group()
+def keyset() -> None:
+    """Create, rotate, list and retire the keys of a signing keyset."""
+
+
+@keyset.command()
+@_FILE
+@_ALG
+@click.option("--force", is_flag=True, help="Replace FILE if it exists (its keys are lost).")
+@passphrase_file_option
+def create(file: Path, alg: str | None, force: bool, passphrase_file: Path | None) -> None:
+    """Create a signing keyset in FILE with one fresh key."""
+    if file.exists() and not force:
+        raise CLIError(
+            f"{file} already exists",
+            hint="choose another name, or use --force to replace it and lose its keys",
+        )
+    passphrase = read_passphrase(passphrase_file, confirm=True, prompt="New keyset passphrase")
+    keys = SigningKeySet.generate(alg or DEFAULT_ALGORITHM)
+    keys.save(file, passphrase, overwrite=force)
+    info = keys.primary
+    click.echo(f"created {file} with signing key {info.kid} ({info.alg})")
+
+
+@keyset.command()
+@_FILE
+@_ALG
+@passphrase_file_option
+def rotate(file: Path, alg: str | None, passphrase_file: Path | None) -> None:
+    """Add a fresh signing key to FILE; older keys keep verifying until retired."""
+    passphrase = read_passphrase(passphrase_file)
+    keys = SigningKeySet.load(file, passphrase)
+    info = keys.rotate(alg)
+    keys.save(file, passphrase)
+    older = sum(1 for k in keys if k.status == "active") - 1
+    still = "1 older key still verifies" if older == 1 else f"{older} older keys still verify"
+    click.echo(f"rotated {file}: new signing key {info.kid} ({info.alg}); {still}")
+
+
+@keyset.command(name="list")
+@_FILE
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of key objects.")
+@passphrase_file_option
+def list_(file: Path, as_json: bool, passphrase_file: Path | None) -> None:
+    """List the keys of FILE (never their material)."""
+    keys = SigningKeySet.load(file, read_passphrase(passphrase_file))
+    infos = [k.to_dict() for k in keys]
+    if as_json:
+        click.echo(json.dumps(infos, indent=2))
+        return
+    headers = ("KID", "ALG", "STATUS", "PRIMARY", "CREATED")
+    rows = [
+        (i["kid"], i["alg"], i["status"], "yes" if i["primary"] else "", i["created"])
+        for i in infos
+    ]
+    widths = [max(len(str(r[c])) for r in [headers, *rows]) for c in range(len(headers))]
+    for row in [headers, *rows]:
+        click.echo("  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+
+
+@keyset.command()
+@_FILE
+@click.argument("kid", metavar="KID")
+@passphrase_file_option
+def retire(file: Path, kid: str, passphrase_file: Path | None) -> None:
+    """Retire key KID: it stops verifying and its material is erased."""
+    passphrase = read_passphrase(passphrase_file)
+    keys = SigningKeySet.load(file, passphrase)
+    keys.retire(kid)
+    keys.save(file, passphrase)
+    click.echo(f"retired key {kid} in {file}")
+
+
+@jwt.command()
+@_FILE
+@passphrase_file_option
+def jwks(file: Path, passphrase_file: Path | None) -> None:
+    """Print the public JWKS of FILE's active keys (RFC 7517) on stdout."""
+    keys = SigningKeySet.load(file, read_passphrase(passphrase_file))
+    document = keys.public_jwks()
+    if not document["keys"]:
+        note("the keyset has only HMAC keys, which are secret: the JWKS is empty")
+    click.echo(json.dumps(document, indent=2))
+
+
+def _parse_claim(
+    ctx: click.Context,  # noqa: ARG001 - click's callback signature
+    param: click.Parameter,  # noqa: ARG001
+    values: tuple[str, ...],
+) -> Any:
+    claims: dict[str, Any] = {}
+    for item in values:
+        name, sep, value = item.partition("=")
+        as_json = name.endswith(":")
+        name = name.removesuffix(":")
+        if not sep or not name:
+            raise click.BadParameter(f"{item!r} is not NAME=VALUE (or NAME:=JSON)")
+        if name in REGISTERED_CLAIMS:
+            raise click.BadParameter(f"{name!r} has its own option or is set by sealbox")
+        if as_json:
+            try:
+                claims[name] = json.loads(value)
+            except ValueError:
+                raise click.BadParameter(f"the value of {name!r} is not JSON") from None
+        else:
+            claims[name] = value
+    return claims
+
+
+@jwt.command()
+@_FILE
+@click.option("--sub", required=True, help="Subject: whom the token is about.")
+@click.option("--aud", multiple=True, help="Audience (repeat for several).")
+@click.option("--iss", help="Issuer, usually a URL.")
+@click.option(
+    "--ttl",
+    type=click.IntRange(min=1),
+    default=DEFAULT_TTL,
+    show_default=True,
+    help="Lifetime in seconds.",
+)
+@click.option("--scope", help="Space-separated scopes.")
+@click.option(
+    "--claim",
+    "claims",
+    multiple=True,
+    callback=_parse_claim,
+    help="Extra claim NAME=VALUE (a string) or NAME:=JSON; repeat for several.",
+)
+@click.option("--type", "token_type", default="at+jwt", show_default=True, help="The header's typ.")
+@passphrase_file_option
+def issue(  # noqa: PLR0917 - click passes every option as an argument
+    file: Path,
+    sub: str,
+    aud: tuple[str, ...],
+    iss: str | None,
+    ttl: int,
+    scope: str | None,
+    claims: dict[str, Any],
+    token_type: str,
+    passphrase_file: Path | None,
+) -> None:
+    """Issue a token signed by FILE's primary key and print it."""
+    keys = SigningKeySet.load(file, read_passphrase(passphrase_file))
+    token = keys.issue(
+        sub,
+        audience=list(aud) or None,
+        issuer=iss,
+        ttl=ttl,
+        scope=scope,
+        claims=claims,
+        token_type=token_type,
+    )
+    click.echo(token)
+
+
+@jwt.command()
+@_TOKEN
+@click.option(
+    "--jwks",
+    "jwks_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A JWKS file with the public keys (as 'sealbox jwt jwks' prints).",
+)
+@click.option(
+    "--keyset",
+    "keyset_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A keyset file instead (needed for HS256 tokens; asks for its passphrase).",
+)
+@click.option("--aud", multiple=True, help="Accepted audience (repeat for several).")
+@click.option("--iss", multiple=True, help="Accepted issuer (repeat for several).")
+@click.option(
+    "--type", "token_type", default="at+jwt", show_default=True, help="Required typ header."
+)
+@click.option("--any-type", is_flag=True, help="Accept any typ header.")
+@click.option(
+    "--leeway", type=click.IntRange(0, 300), default=0, help="Seconds of clock skew allowed."
+)
+@passphrase_file_option
+def verify(  # noqa: PLR0917 - click passes every option as an argument
+    token: str | None,
+    jwks_file: Path | None,
+    keyset_file: Path | None,
+    aud: tuple[str, ...],
+    iss: tuple[str, ...],
+    token_type: str,
+    any_type: bool,
+    leeway: int,
+    passphrase_file: Path | None,
+) -> None:
+    """Verify TOKEN and print its claims as JSON; exit 1 with the reason if it is refused."""
+    if (jwks_file is None) == (keyset_file is None):
+        raise click.UsageError("give exactly one of --jwks and --keyset")
+    text = _token_text(token)
+    source: Any
+    if jwks_file is not None:
+        from sealbox._files import read_limited
+
+        source = JWKSet.from_json(read_limited(jwks_file, MAX_JWKS_SIZE, "JWKS file"))
+        if not len(source):
+            raise CLIError(f"{jwks_file} holds no signature verification keys")
+    else:
+        assert keyset_file is not None
+        source = SigningKeySet.load(keyset_file, read_passphrase(passphrase_file))
+    verifier = TokenVerifier(
+        source,
+        audience=list(aud) or None,
+        issuer=list(iss) or None,
+        token_type=None if any_type else token_type,
+        leeway=leeway,
+    )
+    try:
+        claims = verifier.verify(text)
+    except TokenError as exc:
+        if not aud and "audience" in str(exc):
+            exc.hint = "pass --aud with the audience the token is for"
+        raise
+    click.echo(json.dumps(claims, indent=2))
+
+
+@jwt.command()
+@_TOKEN
+def inspect(token: str | None) -> None:
+    """Print TOKEN's header and claims WITHOUT verifying anything."""
+    parsed = decode_unverified(_token_text(token))
+    note("sealbox: warning: not verified: the signature and claims were not checked")
+    document = {"verified": False, "header": parsed.header, "claims": parsed.claims}
+    click.echo(json.dumps(document, indent=2))
+
+
+def _token_text(token: str | None) -> str:
+    if token is not None and token != "-":  # noqa: S105 - "-" means stdin
+        return token.strip()
+    if sys.stdin.isatty():
+        raise CLIError("no token given", hint="pass TOKEN, or pipe it on stdin")
+    raw = read_stdin(MAX_TOKEN_INPUT, "the token")
+    try:
+        return raw.decode("ascii").strip()
+    except UnicodeDecodeError:
+        raise CLIError("the token on stdin is not ASCII text") from None

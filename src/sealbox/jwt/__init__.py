@@ -1,0 +1,86 @@
+"""JSON Web Tokens: a signing keyset, strict verification, JWK Sets (RFC 7519, 7515, 7517, 8725).
+
+What is here:
+
+* :class:`SigningKeySet`: signing keys with ids (``kid`` in every header),
+  rotation with overlap, public JWKS export, sealed storage; it issues access
+  tokens (``typ: at+jwt``, RFC 9068).
+* :class:`TokenVerifier`: strict verification with an algorithm allow-list bound
+  to each key, required claims, audience, issuer, token type, leeway, an
+  injectable clock and a maximum size.
+* :class:`JWKSet` and :class:`VerificationKey`: public keys from a JWK Set, with
+  an import policy that refuses weak and ambiguous keys;
+  :class:`RemoteJWKSet`: the same fetched over HTTPS with caching and refresh.
+
+The signatures are made and checked by PyJWT's algorithm implementations (on
+pyca/cryptography); sealbox frames the tokens itself to parse them strictly.
+python-jose is not used (CVE-2024-33663, CVE-2024-33664).
+
+Example::
+
+    >>> from sealbox.jwt import SigningKeySet, JWKSet, TokenVerifier
+    >>> keys = SigningKeySet.generate()
+    >>> token = keys.issue("user-42", audience="api", scope=["read", "write"])
+    >>> verifier = TokenVerifier(JWKSet.from_dict(keys.public_jwks()), audience="api")
+    >>> verifier.verify(token)["scope"]
+    'read write'
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from sealbox.jwt._jws import ALGORITHMS, DEFAULT_MAX_TOKEN_SIZE
+from sealbox.jwt.jwk import JWKSet, KeySource, VerificationKey
+from sealbox.jwt.keyset import (
+    DEFAULT_ALGORITHM,
+    DEFAULT_TTL,
+    SIGNING_ALGORITHMS,
+    KeyStatus,
+    SigningKeyInfo,
+    SigningKeySet,
+)
+from sealbox.jwt.verify import (
+    DEFAULT_REQUIRED_CLAIMS,
+    TokenVerifier,
+    UnverifiedToken,
+    VerifiedJWS,
+    decode_unverified,
+    verify_jws,
+)
+
+if TYPE_CHECKING:
+    from sealbox.jwt.remote import RemoteJWKSet
+
+__all__ = [
+    "ALGORITHMS",
+    "DEFAULT_ALGORITHM",
+    "DEFAULT_MAX_TOKEN_SIZE",
+    "DEFAULT_REQUIRED_CLAIMS",
+    "DEFAULT_TTL",
+    "SIGNING_ALGORITHMS",
+    "JWKSet",
+    "KeySource",
+    "KeyStatus",
+    "RemoteJWKSet",
+    "SigningKeyInfo",
+    "SigningKeySet",
+    "TokenVerifier",
+    "UnverifiedToken",
+    "VerificationKey",
+    "VerifiedJWS",
+    "decode_unverified",
+    "verify_jws",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # httpx is imported only by those who fetch a remote JWK Set.
+    if name == "RemoteJWKSet":
+        value = importlib.import_module("sealbox.jwt.remote").RemoteJWKSet
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'sealbox.jwt' has no attribute {name!r}")

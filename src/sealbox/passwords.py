@@ -1,0 +1,481 @@
+"""Password hashing: Argon2id (RFC 9106) with named profiles, rehash on login, legacy upgrade.
+
+:class:`PasswordHasher` makes Argon2id hashes in the PHC string format
+(``$argon2id$v=19$m=65536,t=3,p=4$salt$hash``) with the parameters of a named
+profile (:mod:`sealbox.profiles`). :meth:`PasswordHasher.verify` checks a
+password against a stored hash and says whether the hash should be replaced:
+because its parameters are not the hasher's, or because it is in a legacy
+scheme. It verifies, so that a login can upgrade them:
+
+* Argon2id, Argon2i and Argon2d hashes with any parameters (up to a ceiling),
+  including the ``argon2$…`` form Django stores;
+* bcrypt ``$2b$`` (and ``$2a$``/``$2y$``), through the ``bcrypt`` package
+  (``pip install 'sealbox[bcrypt]'``), used only to verify;
+* Django ``pbkdf2_sha256$iterations$salt$hash``.
+
+Passwords given as ``str`` are normalised to Unicode NFKC and encoded as UTF-8
+(NIST SP 800-63B §5.1.1.2), so the same password typed on different systems
+gives the same hash; ``bytes`` are used as given. Passwords longer than
+:data:`MAX_PASSWORD_LENGTH` characters are refused before any work is done.
+
+The hashing runs in argon2's C code with the GIL released: run it in a thread
+pool (``await asyncio.to_thread(hasher.hash, password)``) and several hashes
+proceed in parallel.
+
+Example::
+
+    >>> hasher = PasswordHasher("test")          # cheap profile: tests only
+    >>> stored = hasher.hash("correct horse battery staple")
+    >>> hasher.verify(stored, "correct horse battery staple").needs_rehash
+    False
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import hashlib
+import hmac
+import os
+import re
+import threading
+import time
+import unicodedata
+from dataclasses import dataclass, replace
+from typing import Any, Final, NoReturn
+
+import argon2
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from argon2.low_level import Type, hash_secret_raw, verify_secret
+
+from sealbox import kdf
+from sealbox.exceptions import (
+    ConfigError,
+    ExtraNotInstalledError,
+    FormatError,
+    PasswordMismatchError,
+    PasswordTooLongError,
+    SealboxError,
+    UnsupportedAlgorithmError,
+)
+from sealbox.profiles import DEFAULT_PROFILE, OWASP_MINIMUM, get_profile, profile_name
+from sealbox.secret import Secret
+
+__all__ = [
+    "BCRYPT_MAX_COST",
+    "MAX_PASSWORD_LENGTH",
+    "PBKDF2_MAX_ITERATIONS",
+    "PasswordCheck",
+    "PasswordHasher",
+    "calibrate",
+]
+
+MAX_PASSWORD_LENGTH: Final = 1024
+"""Longest password accepted, in characters (in bytes for ``bytes``)."""
+MAX_HASH_LENGTH: Final = 512
+"""Longest stored hash string accepted."""
+BCRYPT_MAX_COST: Final = 16
+"""Highest bcrypt cost verified (2**16 rounds, several seconds): a guard against hostile hashes."""
+PBKDF2_MAX_ITERATIONS: Final = 10_000_000
+"""Most PBKDF2 iterations verified (about a second): a guard against hostile hashes."""
+BCRYPT_MAX_PASSWORD_BYTES: Final = 72
+"""bcrypt hashed at most the first 72 bytes of a password; verification does the same."""
+
+_ARGON2_PREFIXES: Final = {"$argon2id$": Type.ID, "$argon2i$": Type.I, "$argon2d$": Type.D}
+_ARGON2_NAMES: Final = {Type.ID: "argon2id", Type.I: "argon2i", Type.D: "argon2d"}
+_BCRYPT_PREFIXES: Final = ("$2a$", "$2b$", "$2y$")
+_BCRYPT_RE: Final = re.compile(r"\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{53}")
+_DJANGO_PBKDF2: Final = "pbkdf2_sha256$"
+_DJANGO_ARGON2: Final = "argon2$argon2"
+# The first member of a "$id$..." modular-crypt string, or the "name$" of a Django hash.
+_SCHEME_RE: Final = re.compile(r"(\$[A-Za-z0-9_-]{1,20}\$|[A-Za-z0-9_]{1,30}\$)")
+
+
+@dataclass(frozen=True, slots=True)
+class PasswordCheck:
+    """The outcome of a successful :meth:`PasswordHasher.verify`.
+
+    Attributes:
+        scheme: the stored hash's scheme: ``argon2id``, ``argon2i``, ``argon2d``,
+            ``bcrypt`` or ``pbkdf2_sha256``.
+        needs_rehash: the stored hash should be replaced by ``hasher.hash(password)``
+            now that the password is known: its parameters are not the hasher's,
+            or it is a legacy scheme.
+    """
+
+    scheme: str
+    needs_rehash: bool
+
+
+class PasswordHasher:
+    """Hash and verify passwords with Argon2id, and upgrade old hashes on login.
+
+    Args:
+        profile: a profile name from :data:`sealbox.profiles.PROFILES`
+            (``"rfc9106-low-memory"`` by default) or :class:`argon2.Parameters`,
+            e.g. from :func:`calibrate`.
+        max_length: longest password accepted, in characters.
+
+    Raises:
+        ConfigError: an unknown profile name, parameters that are not Argon2id,
+            or a ``max_length`` below 1.
+
+    .. versionadded:: 0.1.0
+    """
+
+    __slots__ = ("_argon2", "_dummy", "_lock", "_max_length", "_params")
+
+    def __init__(
+        self,
+        profile: str | argon2.Parameters = DEFAULT_PROFILE,
+        *,
+        max_length: int = MAX_PASSWORD_LENGTH,
+    ) -> None:
+        params = get_profile(profile) if isinstance(profile, str) else profile
+        if not isinstance(params, argon2.Parameters):
+            raise TypeError("profile must be a profile name or argon2.Parameters")
+        if params.type is not Type.ID:
+            raise ConfigError("new hashes are Argon2id only: use Type.ID parameters")
+        if max_length < 1:
+            raise ConfigError("max_length must be at least 1")
+        self._params = params
+        self._max_length = max_length
+        self._argon2 = argon2.PasswordHasher.from_parameters(params)
+        self._dummy: bytes | None = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        p = self._params
+        name = profile_name(p)
+        label = f"profile={name!r}" if name else "profile=None"
+        return f"PasswordHasher({label}, t={p.time_cost}, m={p.memory_cost}KiB, p={p.parallelism})"
+
+    @property
+    def parameters(self) -> argon2.Parameters:
+        """The Argon2id parameters new hashes are made with."""
+        return self._params
+
+    @property
+    def profile(self) -> str | None:
+        """The name of the profile in use, or ``None`` for custom parameters."""
+        return profile_name(self._params)
+
+    @property
+    def max_length(self) -> int:
+        """The longest password accepted, in characters."""
+        return self._max_length
+
+    # -- hashing --------------------------------------------------------------------
+
+    def hash(self, password: str | bytes | Secret[Any]) -> str:
+        """Hash a password with a fresh random salt.
+
+        Returns:
+            the PHC string, e.g. ``$argon2id$v=19$m=65536,t=3,p=4$…$…``.
+
+        Raises:
+            PasswordTooLongError: the password is longer than :attr:`max_length`.
+            TypeError: the password is not ``str``, ``bytes`` or :class:`Secret`.
+        """
+        return self._argon2.hash(self._encode(password)[0])
+
+    def verify(self, hash: str | bytes, password: str | bytes | Secret[Any]) -> PasswordCheck:  # noqa: A002 - argon2-cffi's name
+        """Check a password against a stored hash.
+
+        A ``str`` password is tried in its NFKC form first; if that fails and the
+        password has another form as typed, that form is tried too (hashes made
+        by other systems did not normalise), and a match asks for a rehash.
+
+        Returns:
+            the scheme and whether the hash should be replaced (see :class:`PasswordCheck`).
+
+        Raises:
+            PasswordMismatchError: the password does not match (the message never
+                says more).
+            PasswordTooLongError: the password is longer than :attr:`max_length`.
+            FormatError: the stored hash is malformed, or asks for costs above the
+                accepted ceiling.
+            UnsupportedAlgorithmError: the stored hash is in a scheme sealbox does
+                not verify.
+            ExtraNotInstalledError: a bcrypt hash and no ``bcrypt`` package.
+        """
+        candidates = self._encode(password)
+        text = _hash_text(hash)
+        django_form = text.startswith(_DJANGO_ARGON2)
+        if django_form:
+            # Django stores "argon2" + the PHC string; the plain form replaces it.
+            text = text[len("argon2") :]
+        for prefix, kind in _ARGON2_PREFIXES.items():
+            if text.startswith(prefix):
+                check = self._verify_argon2(text, kind, candidates)
+                return replace(check, needs_rehash=True) if django_form else check
+        if text.startswith(_BCRYPT_PREFIXES):
+            _verify_bcrypt(text, candidates)
+            return PasswordCheck("bcrypt", needs_rehash=True)
+        if text.startswith(_DJANGO_PBKDF2):
+            _verify_pbkdf2_sha256(text, candidates)
+            return PasswordCheck("pbkdf2_sha256", needs_rehash=True)
+        raise _unknown_scheme(text)
+
+    def verify_and_update(
+        self,
+        hash: str | bytes,  # noqa: A002 - argon2-cffi's name
+        password: str | bytes | Secret[Any],
+    ) -> str | None:
+        """Verify a password and, if the stored hash is out of date, return its replacement.
+
+        The login flow in one call::
+
+            new_hash = hasher.verify_and_update(user.password_hash, password)
+            if new_hash is not None:
+                user.password_hash = new_hash
+
+        Returns:
+            a new hash to store, or ``None`` when the stored one is current.
+
+        Raises:
+            PasswordMismatchError: as :meth:`verify`, and its other errors.
+        """
+        check = self.verify(hash, password)
+        return self.hash(password) if check.needs_rehash else None
+
+    def needs_rehash(self, hash: str | bytes) -> bool:  # noqa: A002 - argon2-cffi's name
+        """Whether a stored hash is not an Argon2id hash with this hasher's parameters.
+
+        Raises:
+            FormatError: the hash is malformed.
+            UnsupportedAlgorithmError: the hash is in a scheme sealbox does not verify.
+        """
+        text = _hash_text(hash)
+        if text.startswith(_DJANGO_ARGON2):
+            return True
+        if any(text.startswith(p) for p in _ARGON2_PREFIXES):
+            return _argon2_parameters(text) != self._params
+        if text.startswith((*_BCRYPT_PREFIXES, _DJANGO_PBKDF2)):
+            _check_legacy_form(text)
+            return True
+        raise _unknown_scheme(text)
+
+    def verify_dummy(self, password: str | bytes | Secret[Any]) -> NoReturn:
+        """Spend the time of a real verification, then raise :class:`PasswordMismatchError`.
+
+        Call it when a login names an unknown user, so that the response time
+        does not tell which user names exist.
+        """
+        candidates = self._encode(password)
+        with self._lock:
+            if self._dummy is None:
+                self._dummy = self._argon2.hash(os.urandom(16)).encode()
+            dummy = self._dummy
+        with contextlib.suppress(VerificationError):
+            verify_secret(dummy, candidates[0], Type.ID)
+        raise PasswordMismatchError
+
+    # -- internals ------------------------------------------------------------------
+
+    def _encode(self, password: str | bytes | Secret[Any]) -> tuple[bytes, ...]:
+        # The length is checked before normalising: NFKC of megabytes is the attack.
+        if isinstance(password, Secret):
+            password = password.expose_secret()
+        if isinstance(password, str):
+            if len(password) > self._max_length:
+                raise PasswordTooLongError(self._max_length)
+            try:
+                normalised = unicodedata.normalize("NFKC", password).encode()
+                as_typed = password.encode()
+            except UnicodeEncodeError:
+                raise ConfigError("the password is not valid Unicode text") from None
+            return (normalised,) if as_typed == normalised else (normalised, as_typed)
+        if isinstance(password, bytes | bytearray):
+            if len(password) > self._max_length:
+                raise PasswordTooLongError(self._max_length)
+            return (bytes(password),)
+        raise TypeError("password must be str, bytes or Secret")
+
+    def _verify_argon2(self, text: str, kind: Type, candidates: tuple[bytes, ...]) -> PasswordCheck:
+        params = _argon2_parameters(text)
+        encoded = text.encode("ascii")
+        for index, candidate in enumerate(candidates):
+            try:
+                verify_secret(encoded, candidate, kind)
+            except VerifyMismatchError:
+                continue
+            except VerificationError:
+                raise FormatError("the stored argon2 hash is malformed") from None
+            return PasswordCheck(
+                _ARGON2_NAMES[kind], needs_rehash=index > 0 or params != self._params
+            )
+        raise PasswordMismatchError
+
+
+def _hash_text(hash_: str | bytes) -> str:
+    if isinstance(hash_, bytes | bytearray):
+        try:
+            hash_ = bytes(hash_).decode("ascii")
+        except UnicodeDecodeError:
+            raise FormatError("a password hash must be ASCII text") from None
+    if not isinstance(hash_, str):
+        raise TypeError("hash must be str or bytes")
+    if len(hash_) > MAX_HASH_LENGTH:
+        raise FormatError(f"the password hash is longer than {MAX_HASH_LENGTH} characters")
+    if not hash_.isascii():
+        raise FormatError("a password hash must be ASCII text")
+    return hash_.strip()
+
+
+def _unknown_scheme(text: str) -> SealboxError:
+    m = _SCHEME_RE.match(text)
+    if m is None:
+        return FormatError("not a password hash")
+    return UnsupportedAlgorithmError(
+        f"password hash scheme {m.group(1)!r} is not supported",
+        hint="sealbox verifies argon2, bcrypt ($2a$/$2b$/$2y$) and Django pbkdf2_sha256 hashes",
+    )
+
+
+def _argon2_parameters(text: str) -> argon2.Parameters:
+    try:
+        params = argon2.extract_parameters(text)
+    except (InvalidHashError, ValueError):
+        raise FormatError("the stored argon2 hash is malformed") from None
+    ceiling = kdf.ARGON2ID_CEILING
+    if (
+        params.time_cost > ceiling.time_cost
+        or params.memory_cost > ceiling.memory_cost
+        or params.parallelism > ceiling.parallelism
+    ):
+        raise FormatError(
+            f"the stored argon2 hash asks for t={params.time_cost} m={params.memory_cost}KiB "
+            f"p={params.parallelism}, above the accepted maximum t={ceiling.time_cost} "
+            f"m={ceiling.memory_cost}KiB p={ceiling.parallelism}"
+        )
+    return params
+
+
+def _verify_bcrypt(text: str, candidates: tuple[bytes, ...]) -> None:
+    try:
+        import bcrypt
+    except ImportError:
+        raise ExtraNotInstalledError("bcrypt", "bcrypt") from None
+    _check_bcrypt_form(text)
+    encoded = text.encode("ascii")
+    for candidate in candidates:
+        # bcrypt only ever used the first 72 bytes; bcrypt>=5 refuses longer input.
+        try:
+            if bcrypt.checkpw(candidate[:BCRYPT_MAX_PASSWORD_BYTES], encoded):
+                return
+        except ValueError:
+            raise FormatError("the stored bcrypt hash is malformed") from None
+    raise PasswordMismatchError
+
+
+def _check_legacy_form(text: str) -> None:
+    if text.startswith(_BCRYPT_PREFIXES):
+        _check_bcrypt_form(text)
+    else:
+        _parse_pbkdf2_sha256(text)
+
+
+def _check_bcrypt_form(text: str) -> None:
+    m = _BCRYPT_RE.fullmatch(text)
+    if m is None:
+        raise FormatError("a bcrypt hash must be '$2b$' + 2-digit cost + '$' + 53 characters")
+    cost = int(m.group(1))
+    if not 4 <= cost <= BCRYPT_MAX_COST:
+        raise FormatError(f"the bcrypt cost {cost} is outside 4..{BCRYPT_MAX_COST}")
+
+
+def _verify_pbkdf2_sha256(text: str, candidates: tuple[bytes, ...]) -> None:
+    iterations, salt, expected = _parse_pbkdf2_sha256(text)
+    for candidate in candidates:
+        derived = hashlib.pbkdf2_hmac("sha256", candidate, salt, iterations, len(expected))
+        if hmac.compare_digest(derived, expected):
+            return
+    raise PasswordMismatchError
+
+
+def _parse_pbkdf2_sha256(text: str) -> tuple[int, bytes, bytes]:
+    # Django: pbkdf2_sha256$<iterations>$<salt>$<base64 of the derived key>
+    parts = text.split("$")
+    if len(parts) != 4 or not parts[1].isdigit() or not parts[2]:
+        raise FormatError("a pbkdf2_sha256 hash must be 'pbkdf2_sha256$iterations$salt$hash'")
+    iterations = int(parts[1])
+    if not 1 <= iterations <= PBKDF2_MAX_ITERATIONS:
+        raise FormatError(f"pbkdf2_sha256 iterations must be 1..{PBKDF2_MAX_ITERATIONS}")
+    try:
+        expected = base64.b64decode(parts[3], validate=True)
+    except (binascii.Error, ValueError):
+        raise FormatError("the pbkdf2_sha256 hash is not valid base64") from None
+    if not 16 <= len(expected) <= 64:
+        raise FormatError("the pbkdf2_sha256 hash must be 16 to 64 bytes")
+    return iterations, parts[2].encode("ascii"), expected
+
+
+def calibrate(
+    target_ms: float,
+    *,
+    memory_cost: int = 64 * 1024,
+    parallelism: int = 4,
+    min_memory_cost: int = OWASP_MINIMUM.memory_cost,
+    max_time_cost: int = 16,
+) -> argon2.Parameters:
+    """Choose Argon2id parameters that take about ``target_ms`` on this machine.
+
+    Follows RFC 9106 §4: fix the lanes and the most memory you can afford, then
+    raise the number of passes until a hash takes the time you can spend. If one
+    pass over ``memory_cost`` already takes too long, memory is halved, but never
+    below ``min_memory_cost`` (the OWASP minimum, 19 MiB, by default): the result
+    is then one pass at that floor, slower than the target.
+
+    Args:
+        target_ms: how long one hash (and one verification) may take, in ms.
+        memory_cost: the most memory to use, in KiB.
+        parallelism: lanes (p).
+        min_memory_cost: the least memory to fall back to, in KiB.
+        max_time_cost: the most passes to choose.
+
+    Returns:
+        parameters for :class:`PasswordHasher`.
+
+    Raises:
+        ConfigError: a target or cost out of range.
+    """
+    if not 0 < target_ms <= 60_000:
+        raise ConfigError("target_ms must be more than 0 and at most 60000")
+    if parallelism < 1 or max_time_cost < 1:
+        raise ConfigError("parallelism and max_time_cost must be at least 1")
+    floor = max(min_memory_cost, 8 * parallelism)
+    if memory_cost < floor:
+        raise ConfigError(f"memory_cost must be at least {floor} KiB")
+    target = target_ms / 1000
+    base = replace(OWASP_MINIMUM, time_cost=1, memory_cost=memory_cost, parallelism=parallelism)
+    one_pass = _seconds(base)
+    while one_pass > target and base.memory_cost // 2 >= floor:
+        base = replace(base, memory_cost=base.memory_cost // 2)
+        one_pass = _seconds(base)
+    time_cost = max(1, min(max_time_cost, int(target / one_pass)))
+    params = replace(base, time_cost=time_cost)
+    while params.time_cost > 1 and _seconds(params) > target * 1.1:
+        params = replace(params, time_cost=params.time_cost - 1)
+    return params
+
+
+def _seconds(params: argon2.Parameters) -> float:
+    # The best of two runs: the first may pay for page faults on fresh memory.
+    best = float("inf")
+    for _ in range(2):
+        start = time.perf_counter()
+        hash_secret_raw(
+            b"calibration password",
+            os.urandom(params.salt_len),
+            time_cost=params.time_cost,
+            memory_cost=params.memory_cost,
+            parallelism=params.parallelism,
+            hash_len=params.hash_len,
+            type=params.type,
+        )
+        best = min(best, time.perf_counter() - start)
+    return best

@@ -1,0 +1,281 @@
+"""`sealbox jwt …`, transcript style."""
+
+from __future__ import annotations
+
+import json
+import stat
+
+import pytest
+
+from sealbox import kdf
+from sealbox.jwt import SigningKeySet, decode_unverified
+
+PASS = "keyset passphrase"
+ENV = {"SEALBOX_PASSPHRASE": PASS}
+
+
+@pytest.fixture
+def keyset_file(tmp_path):
+    """A keyset written with cheap KDF parameters (the CLI reads them from the file)."""
+    path = tmp_path / "keys.jwt"
+    SigningKeySet.generate().save(path, PASS, kdf_params=kdf.ARGON2ID_TEST)
+    return path
+
+
+@pytest.fixture
+def jwks_file(cli, keyset_file, tmp_path):
+    result = cli(["jwt", "jwks", keyset_file], env=ENV)
+    assert result.code == 0, result.stderr
+    path = tmp_path / "jwks.json"
+    path.write_bytes(result.stdout)
+    return path
+
+
+def issue(cli, keyset_file, *args):
+    result = cli(["jwt", "issue", keyset_file, "--sub", "alice", *args], env=ENV)
+    assert result.code == 0, result.stderr
+    return result.out.strip()
+
+
+def test_create_rotate_list_retire(cli, tmp_path):
+    path = tmp_path / "k.jwt"
+    created = cli(["jwt", "keyset", "create", path], env=ENV)
+    assert created.code == 0, created.stderr
+    first = SigningKeySet.load(path, PASS).primary
+    assert created.out == f"created {path} with signing key {first.kid} (EdDSA)\n"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+    rotated = cli(["jwt", "keyset", "rotate", path, "--alg", "ES256"], env=ENV)
+    second = SigningKeySet.load(path, PASS).primary
+    assert rotated.out == (
+        f"rotated {path}: new signing key {second.kid} (ES256); 1 older key still verifies\n"
+    )
+
+    listed = cli(["jwt", "keyset", "list", path, "--json"], env=ENV)
+    rows = json.loads(listed.out)
+    assert [(r["kid"], r["alg"], r["primary"]) for r in rows] == [
+        (first.kid, "EdDSA", False),
+        (second.kid, "ES256", True),
+    ]
+    table = cli(["jwt", "keyset", "list", path], env=ENV).out.splitlines()
+    assert table[0].split() == ["KID", "ALG", "STATUS", "PRIMARY", "CREATED"]
+    assert table[2].split()[:4] == [second.kid, "ES256", "active", "yes"]
+
+    refused = cli(["jwt", "keyset", "retire", path, second.kid], env=ENV)
+    assert refused.code == 1
+    assert refused.stderr.splitlines() == [
+        f"sealbox: error: key {second.kid} is the primary key and cannot be retired",
+        "sealbox: hint: rotate first so that another key signs",
+    ]
+    retired = cli(["jwt", "keyset", "retire", path, first.kid], env=ENV)
+    assert retired.out == f"retired key {first.kid} in {path}\n"
+    jwks = json.loads(cli(["jwt", "jwks", path], env=ENV).out)
+    assert [k["kid"] for k in jwks["keys"]] == [second.kid]
+
+
+def test_create_refuses_to_overwrite(cli, keyset_file):
+    before = keyset_file.read_bytes()
+    result = cli(["jwt", "keyset", "create", keyset_file], env=ENV)
+    assert result.code == 1
+    assert result.stderr.splitlines() == [
+        f"sealbox: error: {keyset_file} already exists",
+        "sealbox: hint: choose another name, or use --force to replace it and lose its keys",
+    ]
+    assert keyset_file.read_bytes() == before
+
+
+def test_create_with_force_and_a_passphrase_file(cli, keyset_file, tmp_path):
+    secret = tmp_path / "pass.txt"
+    secret.write_text("from a file\n")
+    result = cli(
+        ["jwt", "keyset", "create", keyset_file, "--force", "--alg", "HS256",
+         "--passphrase-file", secret]
+    )  # fmt: skip
+    assert result.code == 0, result.stderr
+    assert SigningKeySet.load(keyset_file, "from a file").primary.alg == "HS256"
+    jwks = cli(["jwt", "jwks", keyset_file, "--passphrase-file", secret])
+    assert json.loads(jwks.out) == {"keys": []}
+    assert "only HMAC keys" in jwks.stderr
+
+
+def test_wrong_passphrase(cli, keyset_file):
+    result = cli(["jwt", "jwks", keyset_file], env={"SEALBOX_PASSPHRASE": "nope"})
+    assert result.code == 1
+    assert result.stderr == (
+        "sealbox: error: cannot open the keyset: wrong passphrase, or the file was altered\n"
+    )
+
+
+def test_no_passphrase_and_no_terminal(cli, keyset_file):
+    result = cli(["jwt", "jwks", keyset_file])
+    assert result.code == 1
+    assert "no passphrase given" in result.stderr
+
+
+def test_missing_keyset(cli, tmp_path):
+    result = cli(["jwt", "jwks", tmp_path / "none.jwt"], env=ENV)
+    assert result.code == 1
+    assert result.stderr == f"sealbox: error: keyset {tmp_path / 'none.jwt'} does not exist\n"
+
+
+def test_issue_and_verify(cli, keyset_file, jwks_file):
+    token = issue(
+        cli, keyset_file, "--aud", "api", "--aud", "billing", "--iss", "https://me",
+        "--ttl", "60", "--scope", "read write", "--claim", "role=admin",
+        "--claim", "level:=3", "--claim", "flags:=[1, 2]",
+    )  # fmt: skip
+    parsed = decode_unverified(token)
+    assert parsed.header["typ"] == "at+jwt"
+    claims = parsed.claims
+    assert claims["exp"] - claims["iat"] == 60
+    assert (claims["role"], claims["level"], claims["flags"]) == ("admin", 3, [1, 2])
+    result = cli(
+        ["jwt", "verify", "--jwks", jwks_file, "--aud", "api", "--iss", "https://me", token]
+    )
+    assert result.code == 0, result.stderr
+    assert json.loads(result.out) == claims
+    # From stdin, which keeps the token out of argv.
+    piped = cli(["jwt", "verify", "--jwks", jwks_file, "--aud", "billing"], input=token.encode())
+    assert json.loads(piped.out) == claims
+    dash = cli(
+        ["jwt", "verify", "--jwks", jwks_file, "--aud", "api", "-"], input=f"{token}\n".encode()
+    )
+    assert dash.code == 0
+
+
+@pytest.mark.parametrize(
+    ("claim", "message"),
+    [
+        ("novalue", "is not NAME=VALUE"),
+        ("=x", "is not NAME=VALUE"),
+        ("n:=nope", "is not JSON"),
+        ("sub=admin", "'sub' has its own option"),
+        ("exp:=1", "'exp' has its own option"),
+    ],
+)
+def test_issue_bad_claims_are_usage_errors(cli, keyset_file, claim, message):
+    result = cli(["jwt", "issue", keyset_file, "--sub", "a", "--claim", claim], env=ENV)
+    assert result.code == 2
+    assert message in result.stderr
+
+
+def test_issue_needs_sub_and_a_positive_ttl(cli, keyset_file):
+    assert cli(["jwt", "issue", keyset_file], env=ENV).code == 2
+    assert cli(["jwt", "issue", keyset_file, "--sub", "a", "--ttl", "0"], env=ENV).code == 2
+
+
+def test_verify_refusals(cli, keyset_file, jwks_file):
+    token = issue(cli, keyset_file, "--aud", "api")
+    cases = [
+        (["--aud", "other", token],
+         "sealbox: error: the token is not meant for this audience (aud)"),
+        (["--aud", "api", "--iss", "x", token], "sealbox: error: the token has no 'iss' claim"),
+        (["--aud", "api", token[:-3] + ("AAA" if token[-3:] != "AAA" else "BBB")],
+         "sealbox: error: the token's signature does not verify"),
+        (["--aud", "api", "--type", "id+jwt", token],
+         "sealbox: error: the token's type (typ) is 'at+jwt', expected 'id+jwt'"),
+        (["--aud", "api", "bm90.a.bbbb"], "sealbox: error: the header is not valid JSON"),
+    ]  # fmt: skip
+    for args, first_line in cases:
+        result = cli(["jwt", "verify", "--jwks", jwks_file, *args])
+        assert result.code == 1, args
+        assert result.out == ""
+        assert result.stderr.splitlines()[0] == first_line
+
+
+def test_verify_without_aud_explains_the_option(cli, keyset_file, jwks_file):
+    token = issue(cli, keyset_file, "--aud", "api")
+    result = cli(["jwt", "verify", "--jwks", jwks_file, token])
+    assert result.code == 1
+    assert result.stderr.splitlines()[1] == (
+        "sealbox: hint: pass --aud with the audience the token is for"
+    )
+
+
+def test_verify_expired(cli, keyset_file, jwks_file):
+    keys = SigningKeySet.load(keyset_file, PASS)
+    token = keys.issue("a", ttl=60, now=1_000_000_000)
+    result = cli(["jwt", "verify", "--jwks", jwks_file, token])
+    assert (result.code, result.stderr) == (1, "sealbox: error: the token has expired\n")
+    lenient = cli(["jwt", "verify", "--jwks", jwks_file, "--leeway", "301", token])
+    assert lenient.code == 2
+
+
+def test_verify_any_type(cli, keyset_file, jwks_file):
+    token = issue(cli, keyset_file, "--type", "JWT")
+    assert cli(["jwt", "verify", "--jwks", jwks_file, token]).code == 1
+    assert cli(["jwt", "verify", "--jwks", jwks_file, "--any-type", token]).code == 0
+
+
+def test_verify_hs256_with_the_keyset(cli, tmp_path):
+    path = tmp_path / "hs.jwt"
+    SigningKeySet.generate("HS256").save(path, PASS, kdf_params=kdf.ARGON2ID_TEST)
+    token = issue(cli, path)
+    result = cli(["jwt", "verify", "--keyset", path, token], env=ENV)
+    assert result.code == 0, result.stderr
+    assert json.loads(result.out)["sub"] == "alice"
+
+
+def test_verify_needs_exactly_one_key_source(cli, keyset_file, jwks_file):
+    both = cli(["jwt", "verify", "--jwks", jwks_file, "--keyset", keyset_file, "t"], env=ENV)
+    neither = cli(["jwt", "verify", "t"])
+    for result in (both, neither):
+        assert result.code == 2
+        assert "give exactly one of --jwks and --keyset" in result.stderr
+
+
+def test_verify_with_a_bad_jwks_file(cli, tmp_path):
+    bad = tmp_path / "jwks.json"
+    bad.write_text('{"keys": [{"kty": "oct", "k": "AAAA"}]}')
+    result = cli(["jwt", "verify", "--jwks", bad, "a.b.c"])
+    assert result.code == 1
+    assert "symmetric (oct) key" in result.stderr
+    bad.write_text('{"keys": []}')
+    result = cli(["jwt", "verify", "--jwks", bad, "a.b.c"])
+    assert result.stderr == f"sealbox: error: {bad} holds no signature verification keys\n"
+
+
+def test_inspect(cli, keyset_file):
+    token = issue(cli, keyset_file, "--aud", "api")
+    result = cli(["jwt", "inspect", token])
+    assert result.code == 0
+    doc = json.loads(result.out)
+    assert doc["verified"] is False
+    assert doc["header"]["alg"] == "EdDSA"
+    assert doc["claims"]["sub"] == "alice"
+    assert result.stderr == (
+        "sealbox: warning: not verified: the signature and claims were not checked\n"
+    )
+    assert json.loads(cli(["jwt", "inspect"], input=token.encode()).out) == doc
+
+
+def test_inspect_garbage(cli):
+    result = cli(["jwt", "inspect", "x.y"])
+    assert result.code == 1
+    assert (
+        result.stderr
+        == "sealbox: error: a signed JWT has 3 dot-separated parts, this token has 2\n"
+    )
+    result = cli(["jwt", "inspect"], input=b"\xff")
+    assert result.stderr == "sealbox: error: the token on stdin is not ASCII text\n"
+
+
+def test_help_lists_the_commands(cli):
+    result = cli(["jwt", "--help"])
+    assert result.code == 0
+    for name in ("keyset", "jwks", "issue", "verify", "inspect"):
+        assert name in result.out
+    assert "retire" in cli(["jwt", "keyset", "--help"]).out
+
+
+def test_keyset_passphrase_prompt_on_a_terminal(tmp_path):
+    from tests.cli.test_cli_passwords import _run_on_a_terminal
+
+    path = tmp_path / "k.jwt"
+    code, output = _run_on_a_terminal(
+        ["jwt", "keyset", "create", str(path)], [b"typed passphrase", b"typed passphrase"]
+    )
+    assert code == 0, output
+    assert b"New keyset passphrase (again):" in output
+    assert b"typed passphrase" not in output
+    assert SigningKeySet.load(path, "typed passphrase").primary.alg == "EdDSA"

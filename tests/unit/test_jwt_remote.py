@@ -1,0 +1,426 @@
+"""sealbox.jwt.remote: a JWK Set fetched from a real HTTPS server on 127.0.0.1.
+
+The server is Python's http.server behind a TLS context made from a test CA; the
+client is the real httpx client RemoteJWKSet builds. The clock is injected.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import http.server
+import ipaddress
+import json
+import logging
+import ssl
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from sealbox.exceptions import ConfigError, TokenError
+from sealbox.jwt import RemoteJWKSet, SigningKeySet, TokenVerifier
+from sealbox.jwt.remote import RemoteJWKSet as RemoteJWKSetDirect
+
+T0 = 1_700_000_000
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _name(cn: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+
+def make_tls(tmp: Path) -> tuple[ssl.SSLContext, Path]:
+    """A CA and a server certificate for 127.0.0.1; returns the server context and CA file."""
+    now = dt.datetime.now(dt.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(_name("sealbox test CA"))
+        .issuer_name(_name("sealbox test CA"))
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(hours=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(False, False, False, False, False, True, True, False, False),
+            critical=True,
+        )
+        .add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name("127.0.0.1"))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+            critical=False,
+        )
+        .add_extension(x509.ExtendedKeyUsage([x509.OID_SERVER_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    ca_file = tmp / "ca.pem"
+    ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    chain = tmp / "server.pem"
+    chain.write_bytes(
+        cert.public_bytes(serialization.Encoding.PEM)
+        + key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(chain)
+    return context, ca_file
+
+
+class JWKSServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.body = b'{"keys": []}'
+        self.status = 200
+        self.cache_control: str | None = None
+        self.location: str | None = None
+        self.hits = 0
+
+    def publish(self, keys: SigningKeySet) -> None:
+        self.body = json.dumps(keys.public_jwks()).encode()
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    server: JWKSServer
+
+    def do_GET(self) -> None:
+        srv = self.server
+        srv.hits += 1
+        self.send_response(srv.status)
+        self.send_header("Content-Type", "application/jwk-set+json")
+        self.send_header("Content-Length", str(len(srv.body)))
+        if srv.cache_control:
+            self.send_header("Cache-Control", srv.cache_control)
+        if srv.location:
+            self.send_header("Location", srv.location)
+        self.end_headers()
+        self.wfile.write(srv.body)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def tls(tmp_path) -> tuple[ssl.SSLContext, Path]:
+    return make_tls(tmp_path)
+
+
+@pytest.fixture
+def server(tls) -> Iterator[JWKSServer]:
+    srv = JWKSServer()
+    srv.socket = tls[0].wrap_socket(srv.socket, server_side=True)
+    thread = threading.Thread(target=srv.serve_forever, args=(0.02,), daemon=True)
+    thread.start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+@pytest.fixture
+def plain_server() -> Iterator[JWKSServer]:
+    srv = JWKSServer()
+    thread = threading.Thread(target=srv.serve_forever, args=(0.02,), daemon=True)
+    thread.start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+def url(srv: JWKSServer, scheme: str = "https") -> str:
+    return f"{scheme}://127.0.0.1:{srv.server_address[1]}/.well-known/jwks.json"
+
+
+@pytest.fixture
+def client_context(tls) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=str(tls[1]))
+
+
+def remote(srv, client_context, clock, **kwargs) -> RemoteJWKSet:
+    return RemoteJWKSet(url(srv), ssl_context=client_context, clock=clock, **kwargs)
+
+
+def test_lazy_export():
+    assert RemoteJWKSet is RemoteJWKSetDirect
+
+
+def test_verify_over_https_and_cache(server, client_context):
+    keys = SigningKeySet.generate()
+    server.publish(keys)
+    clock = Clock()
+    with remote(server, client_context, clock) as source:
+        verifier = TokenVerifier(source, audience="api")
+        for _ in range(3):
+            assert verifier.verify(keys.issue("u", audience="api", now=T0), now=T0)["sub"] == "u"
+        assert server.hits == 1
+        assert source.fetches == 1
+        clock.now += 299
+        verifier.verify(keys.issue("u", audience="api", now=T0), now=T0)
+        assert server.hits == 1
+        clock.now += 1  # cache_ttl (300 s) reached
+        verifier.verify(keys.issue("u", audience="api", now=T0), now=T0)
+        assert server.hits == 2
+        assert repr(source) == f"RemoteJWKSet(url={url(server)!r})"
+
+
+def test_rotation_is_picked_up_on_an_unknown_kid(server, client_context):
+    keys = SigningKeySet.generate()
+    server.publish(keys)
+    clock = Clock()
+    source = remote(server, client_context, clock, min_refresh_interval=30)
+    verifier = TokenVerifier(source)
+    verifier.verify(keys.issue("u", now=T0), now=T0)
+    keys.rotate()
+    server.publish(keys)
+    new = keys.issue("u", now=T0)
+    # Within min_refresh_interval of the last fetch: not fetched again.
+    clock.now += 10
+    with pytest.raises(TokenError, match="no key with id"):
+        verifier.verify(new, now=T0)
+    assert server.hits == 1
+    clock.now += 20
+    assert verifier.verify(new, now=T0)["sub"] == "u"
+    assert server.hits == 2
+
+
+def test_unknown_kids_cannot_hammer_the_issuer(server, client_context):
+    keys = SigningKeySet.generate()
+    server.publish(keys)
+    clock = Clock()
+    source = remote(server, client_context, clock, min_refresh_interval=30)
+    source.refresh()
+    clock.now += 31
+    for i in range(20):
+        with pytest.raises(TokenError, match="no key with id"):
+            source.find(f"made-up-{i}")
+    assert server.hits == 2  # one refresh for the first unknown kid, then none
+
+
+def test_cache_control_max_age_is_honoured_within_bounds(server, client_context):
+    server.publish(SigningKeySet.generate())
+    clock = Clock()
+    source = remote(server, client_context, clock, max_ttl=3600, min_refresh_interval=30)
+    server.cache_control = "public, max-age=60"
+    source.refresh()
+    clock.now += 59
+    source.find(None)
+    assert server.hits == 1
+    clock.now += 1
+    source.find(None)
+    assert server.hits == 2
+    server.cache_control = "max-age=999999"
+    clock.now += 60
+    source.find(None)
+    assert server.hits == 3
+    clock.now += 3599
+    source.find(None)
+    assert server.hits == 3
+    clock.now += 1
+    source.find(None)
+    assert server.hits == 4
+    server.cache_control = "no-store"
+    clock.now += 3600
+    source.find(None)
+    clock.now += 30
+    source.find(None)
+    assert server.hits == 6
+
+
+def test_stale_keys_are_used_while_the_issuer_is_down(server, client_context, caplog):
+    keys = SigningKeySet.generate()
+    server.publish(keys)
+    clock = Clock()
+    source = remote(server, client_context, clock, max_stale=3600)
+    verifier = TokenVerifier(source)
+    verifier.verify(keys.issue("u", now=T0), now=T0)
+    server.status = 503
+    clock.now += 301
+    with caplog.at_level(logging.WARNING, logger="sealbox.jwt"):
+        assert verifier.verify(keys.issue("u", now=T0), now=T0)["sub"] == "u"
+    assert "keeping the cached key set" in caplog.text
+    assert "HTTP status 503" in caplog.text
+    clock.now += 3600
+    with pytest.raises(TokenError, match=r"cannot fetch the key set.*HTTP status 503") as exc:
+        verifier.verify(keys.issue("u", now=T0), now=T0)
+    assert exc.value.hint is not None
+
+
+def test_failed_fetches_are_rate_limited(server, client_context):
+    server.status = 500
+    clock = Clock()
+    source = remote(server, client_context, clock)
+    for _ in range(3):
+        with pytest.raises(TokenError, match="cannot fetch"):
+            source.find("k")
+    assert server.hits == 3  # no keys at all: every call tries, nothing to fall back on
+    server.status = 200
+    server.publish(SigningKeySet.generate())
+    assert source.find(None) is not None
+
+
+def test_untrusted_certificate_is_refused(server):
+    source = RemoteJWKSet(url(server), clock=Clock())  # the system trust store
+    with pytest.raises(TokenError, match=r"cannot fetch the key set.*ConnectError"):
+        source.find("k")
+
+
+def test_redirects_are_not_followed(server, client_context):
+    server.status = 302
+    server.location = "https://127.0.0.1:1/elsewhere"
+    with pytest.raises(TokenError, match="HTTP status 302"):
+        remote(server, client_context, Clock()).find("k")
+
+
+def test_oversized_and_invalid_key_sets(server, client_context):
+    server.body = b'{"keys": [' + b" " * (600 * 1024) + b"]}"
+    with pytest.raises(TokenError, match="larger than"):
+        remote(server, client_context, Clock()).find("k")
+    server.body = b"<html>"
+    with pytest.raises(TokenError, match="not valid JSON"):
+        remote(server, client_context, Clock()).find("k")
+    server.body = json.dumps({"keys": [{"kty": "oct", "k": "a" * 43}]}).encode()
+    with pytest.raises(TokenError, match="symmetric"):
+        remote(server, client_context, Clock()).find("k")
+
+
+def test_http_only_when_allowed(plain_server):
+    keys = SigningKeySet.generate()
+    plain_server.publish(keys)
+    with pytest.raises(ConfigError, match="must be https, not http") as exc:
+        RemoteJWKSet(url(plain_server, "http"))
+    assert exc.value.hint
+    source = RemoteJWKSet(url(plain_server, "http"), allow_http=True)
+    assert source.find(keys.primary.kid).kid == keys.primary.kid
+    source.close()
+
+
+def test_a_caller_supplied_client(server, client_context):
+    keys = SigningKeySet.generate()
+    server.publish(keys)
+    with httpx.Client(verify=client_context) as client:
+        source = RemoteJWKSet(url(server), client=client)
+        assert source.find(keys.primary.kid).kid == keys.primary.kid
+        source.close()  # not ours: left open
+        assert not client.is_closed
+
+
+def test_timeout(tmp_path):
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)  # accepts the connection, never answers
+    try:
+        source = RemoteJWKSet(
+            f"https://127.0.0.1:{listener.getsockname()[1]}/jwks", timeout=0.3, clock=Clock()
+        )
+        with pytest.raises(TokenError, match="timed out"):
+            source.find("k")
+    finally:
+        listener.close()
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"min_refresh_interval": 400},
+        {"cache_ttl": 100_000},
+        {"max_stale": -1},
+    ],
+)
+def test_configuration_errors(kwargs):
+    with pytest.raises(ConfigError):
+        RemoteJWKSet("https://127.0.0.1/jwks", **kwargs)
+
+
+def test_credentials_in_the_url_are_not_logged(server, client_context, caplog):
+    server.publish(SigningKeySet.generate())
+    port = server.server_address[1]
+    clock = Clock()
+    source = RemoteJWKSet(
+        f"https://user:hunter2@127.0.0.1:{port}/jwks?token=abc",
+        ssl_context=client_context,
+        clock=clock,
+    )
+    source.refresh()
+    server.status = 500
+    clock.now += 1000
+    with caplog.at_level(logging.WARNING, logger="sealbox.jwt"):
+        source.find(None)
+    assert "hunter2" not in caplog.text
+    assert "token=abc" not in caplog.text
+    assert "hunter2" not in repr(source)
+
+
+def test_a_slow_fetch_does_not_hold_up_lookups_of_known_keys(server, client_context):
+    keys = SigningKeySet.generate()
+    server.publish(keys)
+    clock = Clock()
+    source = remote(server, client_context, clock, min_refresh_interval=0)
+    known = keys.primary.kid
+    source.refresh()
+    release, entered = threading.Event(), threading.Event()
+    original = _Handler.do_GET
+
+    def slow_get(handler) -> None:
+        entered.set()
+        release.wait(30)
+        original(handler)
+
+    def unknown_kid() -> None:
+        with pytest.raises(TokenError):
+            source.find("new")
+
+    _Handler.do_GET = slow_get
+    stalled = threading.Thread(target=unknown_kid)
+    try:
+        # One thread asks for an unknown kid: it fetches, and the server stalls.
+        stalled.start()
+        assert entered.wait(10)
+        # Meanwhile a known key is found without waiting for that fetch.
+        found = []
+        lookup = threading.Thread(target=lambda: found.append(source.find(known)))
+        lookup.start()
+        lookup.join(timeout=4)
+        assert found
+        assert found[0].kid == known
+        assert stalled.is_alive()
+    finally:
+        release.set()
+        _Handler.do_GET = original
+        stalled.join(timeout=10)
