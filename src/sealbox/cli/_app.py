@@ -40,6 +40,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "sealbox.cli.legacy:legacy_group",
         "Decrypt or migrate files of the original Fernet and AES-GCM recipes.",
     ),
+    "serve": ("sealbox.cli.serve:serve", "Run the HTTPS service."),
+    "users": ("sealbox.cli.serve:users", "Manage the service's accounts."),
     "secrets": (
         "sealbox.cli.secrets:secrets",
         "Manage an encrypted secrets file that is safe to commit.",

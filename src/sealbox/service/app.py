@@ -1,0 +1,74 @@
+"""The FastAPI application: ``create_app(settings)``.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from sealbox import __version__
+from sealbox.secret import install_log_redaction
+from sealbox.service.errors import install_error_handlers
+from sealbox.service.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
+from sealbox.service.routes import auth, docs, users
+from sealbox.service.runtime import Runtime
+from sealbox.service.server import CertificateReloader, tls_paths
+from sealbox.service.settings import ServiceSettings
+
+__all__ = ["app_from_env", "create_app"]
+
+log = logging.getLogger("sealbox.service")
+
+DESCRIPTION = """
+Accounts and tokens: register, log in with the OAuth2 password flow (the
+**Authorize** button), refresh with rotating refresh tokens, log out. Access tokens
+are EdDSA JWTs that anyone can verify with the keys at `/.well-known/jwks.json`.
+"""
+
+
+def create_app(settings: ServiceSettings | None = None) -> FastAPI:
+    """Build the application. The database must already be migrated (``sealbox serve`` does it)."""
+    settings = settings or ServiceSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        for handler in logging.getLogger().handlers:
+            install_log_redaction(handler)
+        runtime = await Runtime.open(settings)
+        app.state.runtime = runtime
+        cert, key = tls_paths(settings)
+        reloader = CertificateReloader(cert, key, settings.reload_interval)
+        reloader.start()
+        app.state.reloader = reloader
+        try:
+            yield
+        finally:
+            await reloader.stop()
+            await runtime.close()
+
+    app = FastAPI(
+        title="sealbox",
+        version=__version__,
+        description=DESCRIPTION,
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+        swagger_ui_oauth2_redirect_url=None,
+    )
+    install_error_handlers(app)
+    app.include_router(auth.router())
+    app.include_router(users.router())
+    app.include_router(docs.router())
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(SecurityHeadersMiddleware)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """The app with settings from ``SEALBOX_*`` and ``.env`` (uvicorn's factory in workers)."""
+    return create_app(ServiceSettings())

@@ -1,0 +1,138 @@
+"""FastAPI dependencies: the runtime, the caller's verified token, scopes, the client certificate.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+
+from sealbox.exceptions import SealboxError
+from sealbox.service.errors import ApiError, ErrorCode
+from sealbox.service.runtime import Runtime
+from sealbox.service.server import PEER_STATE_KEY, ClientIdentity
+
+__all__ = [
+    "Caller",
+    "CallerDep",
+    "ClientIdentityDep",
+    "RuntimeDep",
+    "client_identity",
+    "get_runtime",
+    "require_scopes",
+]
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
+
+_BEARER_INVALID = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+
+
+def _invalid(message: str = "the access token is not valid") -> ApiError:
+    return ApiError(401, ErrorCode.INVALID_TOKEN, message, headers=_BEARER_INVALID)
+
+
+def get_runtime(request: Request) -> Runtime:
+    """The worker's :class:`Runtime` (set up in the app's lifespan)."""
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who is calling, from a verified, unrevoked access token."""
+
+    user_id: int
+    username: str
+    scopes: frozenset[str]
+    jti: str
+    expires: float
+    claims: dict[str, Any]
+
+
+async def current_caller(
+    runtime: RuntimeDep, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> Caller:
+    """Verify the bearer token (signature cached per token), then check revocation."""
+    if not token:
+        raise ApiError(
+            401,
+            ErrorCode.NOT_AUTHENTICATED,
+            "a bearer access token is required",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    now = time.time()
+    claims = runtime.token_cache.get(token, now)
+    if claims is None:
+        try:
+            claims = runtime.verifier.verify(token, now=now)
+        except SealboxError:
+            raise ApiError(
+                401,
+                ErrorCode.INVALID_TOKEN,
+                "the access token is not valid",
+                headers=_BEARER_INVALID,
+            ) from None
+        if not isinstance(claims.get("uid"), int) or not isinstance(claims.get("jti"), str):
+            raise ApiError(
+                401,
+                ErrorCode.INVALID_TOKEN,
+                "the access token is not valid",
+                headers=_BEARER_INVALID,
+            )
+        runtime.token_cache.put(token, claims)
+    elif claims.get("nbf", 0) > now + 5:
+        raise ApiError(
+            401, ErrorCode.INVALID_TOKEN, "the access token is not valid", headers=_BEARER_INVALID
+        )
+    if await runtime.revocations.is_refused(claims["jti"], claims["uid"], claims.get("sv", 0)):
+        raise ApiError(
+            401, ErrorCode.INVALID_TOKEN, "the access token was revoked", headers=_BEARER_INVALID
+        )
+    scope = claims.get("scope", "")
+    return Caller(
+        user_id=claims["uid"],
+        username=claims["sub"],
+        scopes=frozenset(scope.split()) if isinstance(scope, str) else frozenset(),
+        jti=claims["jti"],
+        expires=float(claims["exp"]),
+        claims=claims,
+    )
+
+
+CallerDep = Annotated[Caller, Depends(current_caller)]
+
+
+def require_scopes(*needed: str) -> Any:
+    """A dependency that lets only callers holding every scope in ``needed`` through."""
+
+    async def check(caller: CallerDep) -> Caller:
+        missing = [s for s in needed if s not in caller.scopes]
+        if missing:
+            challenge = f'Bearer error="insufficient_scope", scope="{" ".join(needed)}"'
+            raise ApiError(
+                403,
+                ErrorCode.INSUFFICIENT_SCOPE,
+                f"this needs the scope {' '.join(missing)}",
+                headers={"WWW-Authenticate": challenge},
+            )
+        return caller
+
+    return Depends(check)
+
+
+def client_identity(request: Request) -> ClientIdentity | None:
+    """The verified client certificate of this connection (mTLS), or ``None``."""
+    state = request.scope.get("state") or {}
+    identity = state.get(PEER_STATE_KEY)
+    return identity if isinstance(identity, ClientIdentity) else None
+
+
+ClientIdentityDep = Annotated[ClientIdentity | None, Depends(client_identity)]

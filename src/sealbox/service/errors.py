@@ -1,0 +1,121 @@
+"""Error answers of the service: a stable code, a message, never a traceback or an input.
+
+Every error response is JSON ``{"error": CODE, "message": TEXT}`` (plus ``details``
+for validation errors: where and what, never the value that was sent, which may
+be a password). ``CODE`` is one of :class:`ErrorCode` and does not change between
+releases; ``message`` is for people and may.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+__all__ = ["ApiError", "ErrorCode", "install_error_handlers"]
+
+log = logging.getLogger("sealbox.service")
+
+
+class ErrorCode(enum.StrEnum):
+    """The stable error codes of the service's JSON errors."""
+
+    VALIDATION_ERROR = "validation_error"
+    INVALID_REQUEST = "invalid_request"
+    NOT_AUTHENTICATED = "not_authenticated"
+    INVALID_TOKEN = "invalid_token"  # noqa: S105
+    INSUFFICIENT_SCOPE = "insufficient_scope"
+    INVALID_CREDENTIALS = "invalid_credentials"
+    INVALID_GRANT = "invalid_grant"
+    USERNAME_TAKEN = "username_taken"
+    WEAK_PASSWORD = "weak_password"  # noqa: S105
+    REGISTRATION_CLOSED = "registration_closed"
+    TOO_MANY_REQUESTS = "too_many_requests"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    NOT_FOUND = "not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    CLIENT_CERTIFICATE_REQUIRED = "client_certificate_required"
+    INTERNAL_ERROR = "internal_error"
+
+
+_STATUS_CODES = {
+    400: ErrorCode.INVALID_REQUEST,
+    401: ErrorCode.NOT_AUTHENTICATED,
+    403: ErrorCode.INSUFFICIENT_SCOPE,
+    404: ErrorCode.NOT_FOUND,
+    405: ErrorCode.METHOD_NOT_ALLOWED,
+    413: ErrorCode.PAYLOAD_TOO_LARGE,
+    429: ErrorCode.TOO_MANY_REQUESTS,
+}
+
+
+class ApiError(Exception):
+    """Raise from a route to answer with a JSON error."""
+
+    def __init__(
+        self,
+        status: int,
+        code: ErrorCode,
+        message: str,
+        *,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers or {}
+
+
+def error_response(
+    status: int,
+    code: ErrorCode,
+    message: str,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    """The JSON error body every error answer uses."""
+    return JSONResponse(
+        {"error": code.value, "message": message, **extra}, status_code=status, headers=headers
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Map every exception the app can meet to a JSON error."""
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc.status, exc.code, exc.message, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        details = [
+            {
+                "loc": [str(p) for p in err.get("loc", ())],
+                "type": str(err.get("type", "")),
+                "message": str(err.get("msg", "")),
+            }
+            for err in exc.errors()
+        ]
+        return error_response(
+            422, ErrorCode.VALIDATION_ERROR, "the request is not valid", details=details
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _STATUS_CODES.get(exc.status_code, ErrorCode.INVALID_REQUEST)
+        message = exc.detail if isinstance(exc.detail, str) else code.value.replace("_", " ")
+        return error_response(exc.status_code, code, message, dict(exc.headers or {}))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Only the type: the message of an unexpected error may hold request data.
+        log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
+        return error_response(500, ErrorCode.INTERNAL_ERROR, "internal error")

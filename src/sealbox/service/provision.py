@@ -1,0 +1,190 @@
+"""The service's data folder, and what the first run puts in it.
+
+::
+
+    .sealbox/                 mode 0700
+      master.key              0600  32 random bytes: seals the other secrets at rest
+      jwt-keyset.sealed       0600  the signing keyset, AES-256-GCM under the master key
+      tls/ca.crt                    the development CA: what clients trust
+      tls/ca.key              0600
+      tls/server.crt                localhost, 127.0.0.1 and ::1; renewed at start-up
+      tls/server.key          0600  when two thirds of its life have passed
+      sealbox.db                    SQLite, unless SEALBOX_DATABASE_URL says otherwise
+      audit.log                     JSON lines
+
+Every file is written atomically. Provisioning is idempotent: a second run
+changes nothing that is still valid.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+from pathlib import Path
+from typing import Final
+
+from sealbox._files import atomic_write, read_limited
+from sealbox.aead import AES256GCM
+from sealbox.exceptions import ConfigError, DecryptionError, FormatError, StorageError
+from sealbox.jwt import SigningKeySet
+
+__all__ = ["DataDir", "MasterKeySealer"]
+
+MASTER_KEY_FORMAT: Final = "sealbox-master-key/1"
+KEYSET_FORMAT: Final = "sealbox-service-jwt-keyset/1"
+SERVER_NAMES: Final = ("localhost", "127.0.0.1", "::1")
+
+
+class MasterKeySealer:
+    """Seal small documents with the master key: AES-256-GCM, the format name as associated data.
+
+    No key derivation: the master key is 256 random bits, not a passphrase.
+    """
+
+    __slots__ = ("_cipher", "_format")
+
+    def __init__(self, master_key: bytes, format: str) -> None:  # noqa: A002 - the document's member
+        self._cipher = AES256GCM(master_key)
+        self._format = format
+
+    def __repr__(self) -> str:
+        return f"MasterKeySealer(format={self._format!r})"
+
+    def seal(self, plaintext: bytes) -> bytes:
+        body = self._cipher.encrypt(plaintext, self._format.encode())
+        doc = {"format": self._format, "cipher": "aes-256-gcm", "data": _b64e(body)}
+        return json.dumps(doc, indent=2).encode() + b"\n"
+
+    def open(self, data: bytes) -> bytes:
+        try:
+            doc = json.loads(data)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise FormatError("not a sealed service document (not JSON)") from None
+        if not isinstance(doc, dict) or doc.get("format") != self._format:
+            raise FormatError(f"not a sealed document of format {self._format!r}")
+        try:
+            body = base64.urlsafe_b64decode(doc["data"] + "=" * (-len(doc["data"]) % 4))
+        except (KeyError, TypeError, binascii.Error):
+            raise FormatError("the sealed document has no valid data") from None
+        try:
+            return self._cipher.decrypt(body, self._format.encode())
+        except DecryptionError:
+            raise DecryptionError(
+                "cannot open the signing keyset: wrong master key, or the file was altered"
+            ) from None
+
+
+def _b64e(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+class DataDir:
+    """The data folder of one service (shared by its workers)."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.tls = self.path / "tls"
+        self.master_key_file = self.path / "master.key"
+        self.keyset_file = self.path / "jwt-keyset.sealed"
+
+    def __repr__(self) -> str:
+        return f"DataDir({str(self.path)!r})"
+
+    # -- first run --------------------------------------------------------------------
+
+    def provision(self, *, tls: bool = True) -> list[str]:
+        """Create whatever is missing; return what was created or renewed (for the log)."""
+        done: list[str] = []
+        if not self.path.exists():
+            self.path.mkdir(parents=True, mode=0o700)
+            done.append(f"data folder {self.path}")
+        elif not self.path.is_dir():
+            raise StorageError(f"{self.path} is not a folder")
+        if not self.master_key_file.exists():
+            text = f"{MASTER_KEY_FORMAT} {_b64e(os.urandom(32))}\n"
+            atomic_write(self.master_key_file, text.encode(), mode=0o600, overwrite=False)
+            done.append(f"master key {self.master_key_file}")
+        self.touch_private("audit.log")
+        if not self.keyset_file.exists():
+            keyset = SigningKeySet.generate("EdDSA")
+            keyset.save(self.keyset_file, sealer=self._sealer(), overwrite=False)
+            done.append(f"signing keyset {self.keyset_file}")
+        if tls:
+            done += self._provision_tls()
+        return done
+
+    def _provision_tls(self) -> list[str]:
+        from cryptography import x509
+
+        from sealbox.tls.ca import CertificateAuthority, needs_renewal
+
+        done = []
+        if not (self.tls / "ca.crt").exists():
+            CertificateAuthority.init(self.tls, name="sealbox development CA")
+            done.append(f"development CA {self.tls / 'ca.crt'}")
+        cert, key = self.tls / "server.crt", self.tls / "server.key"
+        if (
+            not cert.exists()
+            or not key.exists()
+            or needs_renewal(x509.load_pem_x509_certificate(cert.read_bytes()))
+        ):
+            ca = CertificateAuthority.load(self.tls)
+            ca.issue_server(list(SERVER_NAMES)).write(self.tls / "server", overwrite=True)
+            done.append(f"server certificate {cert} ({', '.join(SERVER_NAMES)})")
+        return done
+
+    def touch_private(self, name: str) -> None:
+        """Create an empty file with mode 0600 if it does not exist.
+
+        For files that other code opens later (SQLite gives its ``-wal`` and
+        ``-shm`` files the database's mode; the audit logger appends).
+        """
+        path = self.path / name
+        if not path.exists():
+            path.touch(mode=0o600)
+
+    # -- secrets ----------------------------------------------------------------------
+
+    def master_key(self) -> bytes:
+        """Read the master key.
+
+        Raises:
+            ConfigError: the file is missing, malformed, or readable by others.
+        """
+        if not self.master_key_file.exists():
+            raise ConfigError(
+                f"no master key at {self.master_key_file}",
+                hint="run 'sealbox serve' once to provision the data folder",
+            )
+        mode = self.master_key_file.stat().st_mode & 0o777
+        if mode & 0o077:
+            raise ConfigError(
+                f"{self.master_key_file} is readable by other users (mode {mode:o})",
+                hint=f"chmod 600 {self.master_key_file}",
+            )
+        text = read_limited(self.master_key_file, 4096, "master key").decode(errors="replace")
+        parts = text.split()
+        if len(parts) != 2 or parts[0] != MASTER_KEY_FORMAT:
+            raise ConfigError(f"{self.master_key_file} is not a sealbox master key")
+        try:
+            key = base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4))
+        except binascii.Error:
+            raise ConfigError(f"{self.master_key_file} is not a sealbox master key") from None
+        if len(key) != 32:
+            raise ConfigError(f"{self.master_key_file} does not hold a 32-byte key")
+        return key
+
+    def _sealer(self) -> MasterKeySealer:
+        return MasterKeySealer(self.master_key(), KEYSET_FORMAT)
+
+    def load_keyset(self) -> SigningKeySet:
+        """The signing keyset, opened with the master key."""
+        return SigningKeySet.load(self.keyset_file, sealer=self._sealer())
+
+    def save_keyset(self, keyset: SigningKeySet) -> None:
+        """Write the signing keyset back (after a rotation)."""
+        keyset.save(self.keyset_file, sealer=self._sealer())

@@ -1,0 +1,120 @@
+"""Refusing access tokens before they expire: revoked ``jti`` values and per-user session versions.
+
+Two backends with one interface:
+
+- :class:`LocalRevocations` keeps the lists in memory, persisted in the database
+  and loaded at start: right for one worker (``sealbox serve`` refuses several
+  workers without Redis).
+- :class:`RedisRevocations` keeps them in Redis (``SET … EXAT``), so every worker on
+  every host sees a revocation at once; the database still records it.
+
+A check costs a dict lookup (local) or one Redis round trip (``MGET`` of two keys).
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Any, Protocol
+
+from sealbox.service.store import Store
+
+__all__ = ["LocalRevocations", "RedisRevocations", "Revocations"]
+
+
+class Revocations(Protocol):
+    """Where revoked token ids and session cut-offs live."""
+
+    async def load(self) -> None:
+        """Read the persisted state (at start-up)."""
+
+    async def revoke(self, jti: str, expires_at: datetime) -> None:
+        """Refuse the access token ``jti`` until ``expires_at``."""
+
+    async def end_sessions(self, user_id: int, version: int) -> None:
+        """Refuse the user's access tokens whose session version is below ``version``."""
+
+    async def is_refused(self, jti: str, user_id: int, session_version: int) -> bool:
+        """Whether a token must be refused."""
+
+    async def close(self) -> None:
+        """Release connections."""
+
+
+class LocalRevocations:
+    """In-memory revocation lists backed by the database."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._jtis: dict[str, float] = {}
+        self._versions: dict[int, int] = {}
+
+    async def load(self) -> None:
+        self._jtis = {j: t.timestamp() for j, t in (await self._store.revoked_jtis()).items()}
+        self._versions = await self._store.session_versions()
+
+    async def revoke(self, jti: str, expires_at: datetime) -> None:
+        await self._store.revoke_jti(jti, expires_at)
+        self._jtis[jti] = expires_at.timestamp()
+        self._prune()
+
+    async def end_sessions(self, user_id: int, version: int) -> None:
+        self._versions[user_id] = version
+
+    async def is_refused(self, jti: str, user_id: int, session_version: int) -> bool:
+        if jti in self._jtis:
+            return True
+        return session_version < self._versions.get(user_id, 0)
+
+    def _prune(self) -> None:
+        if len(self._jtis) > 1024:
+            t = time.time()
+            self._jtis = {j: e for j, e in self._jtis.items() if e > t}
+
+    async def close(self) -> None:
+        return None
+
+
+class RedisRevocations:
+    """Revocation lists in Redis, shared by every worker and host."""
+
+    def __init__(self, store: Store, url: str, prefix: str = "sealbox:") -> None:
+        import redis.asyncio as redis
+
+        self._store = store
+        self._redis: Any = redis.from_url(url)
+        self._prefix = prefix
+
+    async def load(self) -> None:
+        # The database is the record: copy the session versions a restart must keep.
+        versions = await self._store.session_versions()
+        if versions:
+            await self._redis.mset({f"{self._prefix}sv:{u}": str(v) for u, v in versions.items()})
+        for jti, expires_at in (await self._store.revoked_jtis()).items():
+            await self._redis.set(
+                f"{self._prefix}jti:{jti}", b"1", exat=int(expires_at.timestamp()) + 1
+            )
+
+    async def revoke(self, jti: str, expires_at: datetime) -> None:
+        await self._store.revoke_jti(jti, expires_at)
+        await self._redis.set(
+            f"{self._prefix}jti:{jti}",
+            b"1",
+            exat=max(int(expires_at.timestamp()) + 1, int(time.time()) + 1),
+        )
+
+    async def end_sessions(self, user_id: int, version: int) -> None:
+        await self._redis.set(f"{self._prefix}sv:{user_id}", str(version))
+
+    async def is_refused(self, jti: str, user_id: int, session_version: int) -> bool:
+        revoked, current = await self._redis.mget(
+            f"{self._prefix}jti:{jti}", f"{self._prefix}sv:{user_id}"
+        )
+        if revoked is not None:
+            return True
+        return current is not None and session_version < int(current)
+
+    async def close(self) -> None:
+        await self._redis.aclose()

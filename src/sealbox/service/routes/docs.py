@@ -1,0 +1,63 @@
+"""``/docs``: Swagger UI served from this service (no CDN), with the OAuth2 password flow.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from fastapi import APIRouter, HTTPException
+from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.responses import FileResponse, HTMLResponse
+
+__all__ = ["router"]
+
+_ASSETS = {
+    "swagger-ui-bundle.js": "application/javascript",
+    "swagger-ui.css": "text/css",
+    "favicon-32x32.png": "image/png",
+}
+
+
+def _assets_folder() -> Path | None:
+    # The Swagger UI 5 distribution (OpenAPI 3.1) that the fastapi-swagger package
+    # ships; only its files are used.
+    spec = importlib.util.find_spec("fastapi_swagger")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations))) / "resources"
+
+
+def router(openapi_url: str = "/openapi.json") -> APIRouter:
+    """The docs page, its OAuth2 redirect page and its assets."""
+    api = APIRouter(include_in_schema=False)
+    folder = _assets_folder()
+
+    @api.get("/docs")
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=openapi_url,
+            title="sealbox API",
+            oauth2_redirect_url="/docs/oauth2-redirect",
+            swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs/assets/swagger-ui.css",
+            swagger_favicon_url="/docs/assets/favicon-32x32.png",
+            swagger_ui_parameters={"persistAuthorization": False},
+        )
+
+    @api.get("/docs/oauth2-redirect")
+    async def oauth2_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
+    @api.get("/docs/assets/{name}")
+    async def asset(name: str) -> FileResponse:
+        media = _ASSETS.get(name)
+        if media is None or folder is None:
+            raise HTTPException(404, "no such asset")
+        return FileResponse(
+            folder / name, media_type=media, headers={"Cache-Control": "public, max-age=86400"}
+        )
+
+    return api

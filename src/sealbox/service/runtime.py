@@ -1,0 +1,122 @@
+"""What a running service holds: database, keys, hasher, verifier, revocation, throttling, audit.
+
+One :class:`Runtime` per worker process, opened in the app's lifespan and closed
+with it.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from sealbox.jwt import SigningKeySet, TokenVerifier
+from sealbox.passwords import PasswordHasher
+from sealbox.service.audit import AuditLog
+from sealbox.service.db import make_engine, sessionmaker
+from sealbox.service.provision import DataDir
+from sealbox.service.revocation import LocalRevocations, RedisRevocations, Revocations
+from sealbox.service.settings import ServiceSettings
+from sealbox.service.store import Store
+from sealbox.service.throttle import LocalThrottle, RedisThrottle, Throttle
+
+__all__ = ["Runtime", "VerifiedTokenCache"]
+
+
+class VerifiedTokenCache:
+    """Claims of access tokens whose signature was already checked, until they expire.
+
+    Verifying an EdDSA signature costs more than the rest of a small request;
+    clients send the same access token many times in its life, so the check is
+    done once per token and per worker. Revocation is still checked on every
+    request (it is not cached). Entries are dropped oldest first past ``size``.
+    """
+
+    def __init__(self, size: int = 10_000) -> None:
+        self.size = size
+        self._claims: dict[str, dict[str, Any]] = {}
+
+    def get(self, token: str, now: float) -> dict[str, Any] | None:
+        claims = self._claims.get(token)
+        if claims is None:
+            return None
+        if claims["exp"] <= now:
+            self._claims.pop(token, None)
+            return None
+        return claims
+
+    def put(self, token: str, claims: dict[str, Any]) -> None:
+        if len(self._claims) >= self.size:
+            # Dicts keep insertion order: drop the oldest tenth in one go.
+            for key in list(self._claims)[: max(1, self.size // 10)]:
+                del self._claims[key]
+        self._claims[token] = claims
+
+
+@dataclass
+class Runtime:
+    """Everything the routes need, for one worker."""
+
+    settings: ServiceSettings
+    data: DataDir
+    store: Store
+    hasher: PasswordHasher
+    keyset: SigningKeySet
+    verifier: TokenVerifier
+    revocations: Revocations
+    throttle: Throttle
+    audit: AuditLog
+    engine: Any
+    token_cache: VerifiedTokenCache = field(default_factory=VerifiedTokenCache)
+    started: float = field(default_factory=time.time)
+
+    @classmethod
+    async def open(cls, settings: ServiceSettings) -> Runtime:
+        """Open the data folder and the database (already migrated), load the keys."""
+        data = DataDir(settings.data_dir)
+        keyset = data.load_keyset()
+        engine = make_engine(settings.resolved_database_url())
+        store = Store(sessionmaker(engine), refresh_ttl=settings.refresh_token_ttl)
+        redis_url = settings.redis_url.expose_secret() if settings.redis_url else None
+        revocations: Revocations
+        throttle: Throttle
+        if redis_url:
+            revocations = RedisRevocations(store, redis_url)
+            throttle = RedisThrottle(redis_url)
+        else:
+            revocations = LocalRevocations(store)
+            throttle = LocalThrottle()
+        await revocations.load()
+        verifier = keyset.verifier(
+            audience=settings.audience,
+            issuer=settings.issuer,
+            required_claims=("exp", "iat", "sub", "jti"),
+            leeway=5,
+        )
+        return cls(
+            settings=settings,
+            data=data,
+            store=store,
+            hasher=PasswordHasher(settings.password_profile),
+            keyset=keyset,
+            verifier=verifier,
+            revocations=revocations,
+            throttle=throttle,
+            audit=AuditLog(settings.resolved_audit_log()),
+            engine=engine,
+        )
+
+    async def close(self) -> None:
+        """Release connections and files."""
+        await self.revocations.close()
+        await self.throttle.close()
+        await self.engine.dispose()
+        self.audit.close()
+
+    @property
+    def worker(self) -> int:
+        """This worker's process id (shown by /health)."""
+        return os.getpid()

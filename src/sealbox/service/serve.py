@@ -1,0 +1,104 @@
+"""Starting the service: provision, migrate, then run uvicorn over TLS.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import Any
+
+from sealbox.exceptions import ConfigError
+from sealbox.service.db import make_engine, migrate
+from sealbox.service.provision import DataDir
+from sealbox.service.server import protocol_class, ssl_context_factory
+from sealbox.service.settings import ServiceSettings
+
+__all__ = ["check", "prepare", "run", "settings_env", "uvicorn_options"]
+
+
+def check(settings: ServiceSettings) -> None:
+    """Refuse settings that cannot work together, before anything is created."""
+    if settings.workers > 1 and settings.redis_url is None:
+        raise ConfigError(
+            "several workers need SEALBOX_REDIS_URL: revocation and throttling must be shared",
+            hint="set SEALBOX_REDIS_URL=redis://host:6379/0, or run one worker",
+        )
+    if settings.workers > 1 and settings.database_url is None:
+        raise ConfigError(
+            "several workers need a shared database (SEALBOX_DATABASE_URL, e.g. PostgreSQL)",
+            hint="set SEALBOX_DATABASE_URL=postgresql+asyncpg://user@host/db, or run one worker",
+        )
+    if (settings.cert is None) != (settings.key is None):
+        raise ConfigError("give --cert and --key together")
+    if settings.mtls and settings.client_ca is None and settings.cert is not None:
+        raise ConfigError("--mtls needs --client-ca when --cert is given")
+
+
+def prepare(settings: ServiceSettings) -> list[str]:
+    """Provision the data folder and migrate the database; return what was created."""
+    check(settings)
+    data = DataDir(settings.data_dir)
+    done = data.provision(tls=settings.cert is None)
+    if settings.database_url is None:
+        data.touch_private("sealbox.db")
+
+    async def _migrate() -> None:
+        engine = make_engine(settings.resolved_database_url())
+        try:
+            await migrate(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(_migrate())
+    return done
+
+
+def settings_env(settings: ServiceSettings) -> dict[str, str]:
+    """The ``SEALBOX_*`` variables that make a worker see these settings."""
+    env: dict[str, str] = {}
+    for name in type(settings).model_fields:
+        value = getattr(settings, name)
+        if value is None:
+            continue
+        if hasattr(value, "expose_secret"):
+            value = value.expose_secret()
+        env[f"SEALBOX_{name.upper()}"] = (
+            str(value).lower() if isinstance(value, bool) else str(value)
+        )
+    return env
+
+
+def run(settings: ServiceSettings, *, log_level: str = "info") -> None:
+    """Serve until interrupted (blocks). Call :func:`prepare` first."""
+    import uvicorn
+
+    if settings.mtls and settings.client_ca is None:
+        settings = settings.model_copy(
+            update={"client_ca": Path(settings.data_dir) / "tls" / "ca.crt"}
+        )
+    os.environ.update(settings_env(settings))  # workers read their settings from here
+    options = uvicorn_options(settings, log_level=log_level)
+    uvicorn.run(
+        "sealbox.service.app:app_from_env",
+        workers=settings.workers,
+        factory=True,
+        ssl_context_factory=ssl_context_factory,
+        **options,
+    )
+
+
+def uvicorn_options(settings: ServiceSettings, *, log_level: str = "info") -> dict[str, Any]:
+    """uvicorn's options for the service (the protocol that passes client identity…)."""
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "http": protocol_class(),
+        "lifespan": "on",
+        "log_level": log_level,
+        "server_header": False,
+        "proxy_headers": False,
+        "timeout_graceful_shutdown": 10,
+    }

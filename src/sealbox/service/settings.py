@@ -1,0 +1,90 @@
+"""Service settings: ``SEALBOX_*`` environment variables or a ``.env`` file.
+
+Secrets among them (the database and Redis URLs may carry passwords) are
+:class:`sealbox.Secret` values: they never show in a ``repr``, a log line or a
+validation error.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import SettingsConfigDict
+
+from sealbox.integrations.pydantic_settings import SealboxSettings
+from sealbox.secret import Secret
+
+__all__ = ["ServiceSettings"]
+
+
+class ServiceSettings(SealboxSettings):
+    """Everything ``sealbox serve`` can be told. Defaults suit a developer's machine."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SEALBOX_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        hide_input_in_errors=True,
+    )
+
+    data_dir: Path = Field(default=Path(".sealbox"), description="Where state lives.")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8443, ge=0, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+
+    database_url: Secret[str] | None = Field(
+        default=None,
+        description="SQLAlchemy async URL; a SQLite file in data_dir when unset.",
+    )
+    redis_url: Secret[str] | None = Field(
+        default=None, description="Shared revocation and throttling across workers and hosts."
+    )
+
+    cert: Path | None = Field(default=None, description="Server certificate chain (PEM).")
+    key: Path | None = Field(default=None, description="Server private key (PEM).")
+    client_ca: Path | None = Field(default=None, description="CA for client certificates.")
+    mtls: bool = Field(default=False, description="Require client certificates.")
+    reload_interval: float = Field(
+        default=2.0, ge=0, description="Seconds between checks for a renewed certificate."
+    )
+
+    issuer: str = "sealbox"
+    audience: str = "sealbox"
+    access_token_ttl: int = Field(default=15 * 60, ge=30, le=24 * 3600)
+    refresh_token_ttl: int = Field(default=30 * 24 * 3600, ge=60)
+
+    password_profile: str = Field(default="rfc9106-low-memory")
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+
+    throttle_user_attempts: int = Field(default=5, ge=1, description="Failures per window.")
+    throttle_address_attempts: int = Field(default=20, ge=1)
+    throttle_window: int = Field(default=300, ge=1, description="Seconds.")
+
+    open_registration: bool = True
+    audit_log: Path | None = Field(
+        default=None, description="JSON-lines audit file; data_dir/audit.log when unset."
+    )
+
+    @field_validator("data_dir", "cert", "key", "client_ca", "audit_log", mode="after")
+    @classmethod
+    def _expand(cls, value: Path | None) -> Path | None:
+        return None if value is None else value.expanduser()
+
+    def resolved_database_url(self) -> str:
+        """The database URL, or the default SQLite file in the data folder."""
+        if self.database_url is not None:
+            return self.database_url.expose_secret()
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'sealbox.db').resolve()}"
+
+    def resolved_audit_log(self) -> Path:
+        """The audit log file."""
+        return self.audit_log or self.data_dir / "audit.log"
+
+    def public_dict(self) -> dict[str, Any]:
+        """The settings with secrets shown as ``**********`` (for ``--show-config``)."""
+        return self.model_dump(mode="json")

@@ -1,0 +1,165 @@
+"""Run the real service over real HTTPS on 127.0.0.1 for the tests."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from sealbox.service.app import create_app
+from sealbox.service.serve import prepare, uvicorn_options
+from sealbox.service.server import make_server_context
+from sealbox.service.settings import ServiceSettings
+from sealbox.tls.client import secure_client
+from tests.conftest import IN_CI
+
+PASSWORD = "canary-service-password-5e2b"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def make_settings(data_dir: Path, **overrides: Any) -> ServiceSettings:
+    base: dict[str, Any] = {
+        "data_dir": data_dir,
+        "port": free_port(),
+        "password_profile": "test",
+        "reload_interval": 0.2,
+    }
+    base.update(overrides)
+    return ServiceSettings(_env_file=None, **base)
+
+
+@dataclass
+class Running:
+    settings: ServiceSettings
+    server: Any
+
+    @property
+    def url(self) -> str:
+        return f"https://localhost:{self.settings.port}"
+
+    @property
+    def ca(self) -> Path:
+        return Path(self.settings.data_dir) / "tls" / "ca.crt"
+
+    def client(self, **kw: Any) -> httpx.Client:
+        return secure_client(ca=kw.pop("ca", self.ca), base_url=self.url, timeout=20, **kw)
+
+    def audit(self) -> str:
+        return (Path(self.settings.data_dir) / "audit.log").read_text()
+
+
+@contextmanager
+def run_service(settings: ServiceSettings) -> Iterator[Running]:
+    """Provision, migrate, and serve ``settings`` in a thread until the block ends."""
+    import uvicorn
+
+    prepare(settings)
+    config = uvicorn.Config(
+        create_app(settings),
+        ssl_context_factory=lambda _c, _d: make_server_context(settings),
+        **uvicorn_options(settings, log_level="warning"),
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the service did not start")
+        time.sleep(0.02)
+    try:
+        yield Running(settings, server)
+    finally:
+        server.should_exit = True
+        thread.join(15)
+
+
+POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+REDIS_URL = "redis://127.0.0.1:6379/15"
+
+
+def _reachable(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def require_server(name: str, port: int) -> None:
+    """Skip when a database server is not running (fail under CI=true)."""
+    if not _reachable(port):
+        message = f"{name} is not reachable at 127.0.0.1:{port}"
+        if IN_CI:
+            pytest.fail(f"CI=true and {message}")
+        pytest.skip(message)
+
+
+def reset_shared_state() -> None:
+    """Empty the PostgreSQL tables and the Redis database the tests use."""
+    import asyncio
+
+    import redis
+    from sqlalchemy import text
+
+    from sealbox.service.db import make_engine
+
+    async def drop() -> None:
+        engine = make_engine(POSTGRES_URL)
+        async with engine.begin() as conn:
+            for table in (
+                "refresh_tokens",
+                "revoked_tokens",
+                "transit_keys",
+                "users",
+                "alembic_version",
+            ):
+                await conn.execute(text(f"DROP TABLE IF EXISTS {table} CASCADE"))
+        await engine.dispose()
+
+    asyncio.run(drop())
+    redis.Redis.from_url(REDIS_URL).flushdb()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request) -> Iterator[dict[str, Any]]:
+    """Settings for each storage backend: SQLite alone, or PostgreSQL with Redis."""
+    if request.param == "sqlite":
+        yield {}
+        return
+    require_server("PostgreSQL", 5432)
+    require_server("Redis", 6379)
+    reset_shared_state()
+    yield {"database_url": POSTGRES_URL, "redis_url": REDIS_URL}
+    reset_shared_state()
+
+
+@pytest.fixture
+def service(tmp_path: Path, backend: dict[str, Any]) -> Iterator[Running]:
+    with run_service(make_settings(tmp_path / "data", **backend)) as running:
+        yield running
+
+
+def register(client: httpx.Client, username: str, password: str = PASSWORD) -> httpx.Response:
+    return client.post("/auth/register", json={"username": username, "password": password})
+
+
+def login(client: httpx.Client, username: str, password: str = PASSWORD) -> httpx.Response:
+    return client.post("/auth/token", data={"username": username, "password": password})
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

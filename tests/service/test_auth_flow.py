@@ -1,0 +1,180 @@
+"""The account and token flow over real HTTPS."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from sealbox.jwt import JWKSet, TokenVerifier
+from tests.service.conftest import PASSWORD, bearer, login, register
+
+
+def test_whole_flow(service) -> None:
+    with service.client() as c:
+        r = register(c, "alice")
+        assert r.status_code == 201
+        assert r.json() == {"id": 1, "username": "alice", "scopes": ["users:me"]}
+        r = login(c, "alice")
+        assert r.status_code == 200, r.text
+        tokens = r.json()
+        assert set(tokens) == {"access_token", "token_type", "expires_in", "refresh_token", "scope"}
+        assert tokens["token_type"] == "bearer" and tokens["expires_in"] == 900
+        me = c.get("/users/me", headers=bearer(tokens["access_token"]))
+        assert me.status_code == 200
+        assert me.json()["username"] == "alice" and me.json()["scopes"] == ["users:me"]
+        assert me.json()["client_certificate"] is None
+        # The access token verifies anywhere from the published JWKS alone.
+        jwks = c.get("/.well-known/jwks.json").json()
+        claims = TokenVerifier(JWKSet.from_dict(jwks), audience="sealbox", issuer="sealbox").verify(
+            tokens["access_token"]
+        )
+        assert claims["sub"] == "alice" and claims["scope"] == "users:me"
+        assert c.get("/health").json() == {"status": "ok"}
+        refreshed = c.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+        assert refreshed.status_code == 200
+        assert refreshed.json()["refresh_token"] != tokens["refresh_token"]
+        assert (
+            c.get("/users/me", headers=bearer(refreshed.json()["access_token"])).status_code == 200
+        )
+    audit = [json.loads(line) for line in service.audit().splitlines()]
+    assert [(a["event"], a["outcome"]) for a in audit] == [
+        ("register", "success"),
+        ("login", "success"),
+        ("refresh", "success"),
+    ]
+    assert PASSWORD not in service.audit()
+    assert tokens["refresh_token"] not in service.audit()
+
+
+def test_register_rules(service) -> None:
+    with service.client() as c:
+        assert register(c, "bob").status_code == 201
+        r = register(c, "bob")
+        assert r.status_code == 409 and r.json()["error"] == "username_taken"
+        for password, code in (("short", 422), ("x" * 1025, 422), ("Carol-Name", 422)):
+            r = register(c, "carol-name", password)
+            assert r.status_code == code and r.json()["error"] == "weak_password", r.text
+        r = register(
+            c, "carol", "\uff43\uff4f\uff52\uff52\uff45\uff43\uff54 horse"
+        )  # NFKC: 13 chars
+        assert r.status_code == 201
+        r = register(c, "tab\tname")
+        assert r.status_code == 422
+
+
+@pytest.mark.parametrize(
+    "username",
+    ["robert'); DROP TABLE users;--", "<script>alert(1)</script>", 'O\'Brien "quoted"', "名前"],
+)
+def test_hostile_usernames_are_stored_verbatim(service, username: str) -> None:
+    with service.client() as c:
+        r = register(c, username)
+        assert r.status_code == 201 and r.json()["username"] == username
+        token = login(c, username).json()["access_token"]
+        me = c.get("/users/me", headers=bearer(token))
+        assert me.json()["username"] == username
+        assert me.headers["content-type"] == "application/json"
+        assert register(c, "after").status_code == 201  # the table is still there
+
+
+def test_unknown_user_and_wrong_password_look_the_same(service) -> None:
+    with service.client() as c:
+        register(c, "dave")
+        wrong = login(c, "dave", "not the password")
+        unknown = login(c, "nobody", "not the password")
+        assert wrong.status_code == unknown.status_code == 400
+        assert (
+            wrong.json()
+            == unknown.json()
+            == {
+                "error": "invalid_grant",
+                "message": "invalid username or password",
+            }
+        )
+        assert set(wrong.headers) == set(unknown.headers)
+
+
+def test_refresh_reuse_revokes_the_family(service) -> None:
+    with service.client() as c:
+        register(c, "erin")
+        first = login(c, "erin").json()["refresh_token"]
+        second = c.post("/auth/refresh", json={"refresh_token": first}).json()["refresh_token"]
+        # A thief replays the first token: refused, and the whole family dies.
+        r = c.post("/auth/refresh", json={"refresh_token": first})
+        assert r.status_code == 400 and r.json()["error"] == "invalid_grant"
+        r = c.post("/auth/refresh", json={"refresh_token": second})
+        assert r.status_code == 400
+        assert c.post("/auth/refresh", json={"refresh_token": "sbr_forged"}).status_code == 400
+    assert '"reuse_detected"' in service.audit()
+
+
+def test_logout_revokes_access_and_refresh(service) -> None:
+    with service.client() as c:
+        register(c, "frank")
+        tokens = login(c, "frank").json()
+        other = login(c, "frank").json()  # another session stays alive
+        h = bearer(tokens["access_token"])
+        assert c.get("/users/me", headers=h).status_code == 200
+        r = c.post("/auth/logout", json={"refresh_token": tokens["refresh_token"]}, headers=h)
+        assert r.status_code == 204
+        r = c.get("/users/me", headers=h)
+        assert r.status_code == 401 and r.json()["error"] == "invalid_token"
+        assert r.headers["www-authenticate"].startswith("Bearer")
+        assert (
+            c.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]}).status_code
+            == 400
+        )
+        assert c.get("/users/me", headers=bearer(other["access_token"])).status_code == 200
+
+
+def test_password_change_ends_every_session(service) -> None:
+    with service.client() as c:
+        register(c, "gina")
+        a = login(c, "gina").json()
+        b = login(c, "gina").json()
+        h = bearer(a["access_token"])
+        body = {"current_password": "wrong-password", "new_password": "brand new pass"}
+        assert c.post("/auth/password", json=body, headers=h).status_code == 403
+        body["current_password"] = PASSWORD
+        assert c.post("/auth/password", json=body, headers=h).status_code == 204
+        for tokens in (a, b):
+            assert c.get("/users/me", headers=bearer(tokens["access_token"])).status_code == 401
+            r = c.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+            assert r.status_code == 400
+        assert login(c, "gina").status_code == 400
+        fresh = login(c, "gina", "brand new pass").json()
+        assert c.get("/users/me", headers=bearer(fresh["access_token"])).status_code == 200
+
+
+def test_throttling_with_retry_after(service) -> None:
+    with service.client() as c:
+        register(c, "henry")
+        for _ in range(5):
+            assert login(c, "henry", "wrong password").status_code == 400
+        r = login(c, "henry")  # even the right password waits
+        assert r.status_code == 429 and r.json()["error"] == "too_many_requests"
+        assert 1 <= int(r.headers["retry-after"]) <= 300
+    assert '"throttled"' in service.audit()
+
+
+def test_bad_tokens_and_scopes(service) -> None:
+    with service.client() as c:
+        r = c.get("/users/me")
+        assert r.status_code == 401 and r.json()["error"] == "not_authenticated"
+        r = c.get("/users/me", headers=bearer("not.a.jwt"))
+        assert r.status_code == 401 and r.json()["error"] == "invalid_token"
+        register(c, "ivy")
+        token = login(c, "ivy").json()["access_token"]
+        forged = token[:-4] + ("AAAA" if token[-4:] != "AAAA" else "BBBB")
+        assert c.get("/users/me", headers=bearer(forged)).status_code == 401
+
+
+def test_requested_scopes_are_narrowed(service) -> None:
+    with service.client() as c:
+        register(c, "jack")
+        r = c.post(
+            "/auth/token",
+            data={"username": "jack", "password": PASSWORD, "scope": "users:me admin"},
+        )
+        assert r.json()["scope"] == "users:me"

@@ -1,0 +1,140 @@
+"""Scale-out: workers that share PostgreSQL and Redis see each other's revocations and throttles."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from sealbox.tls.client import secure_client
+from tests.service.conftest import (
+    POSTGRES_URL,
+    REDIS_URL,
+    bearer,
+    free_port,
+    login,
+    make_settings,
+    register,
+    require_server,
+    reset_shared_state,
+    run_service,
+)
+
+
+@pytest.fixture
+def shared(tmp_path: Path):
+    require_server("PostgreSQL", 5432)
+    require_server("Redis", 6379)
+    reset_shared_state()
+    yield {"database_url": POSTGRES_URL, "redis_url": REDIS_URL}
+    reset_shared_state()
+
+
+def test_two_workers_share_revocation_and_throttling(tmp_path: Path, shared) -> None:
+    data = tmp_path / "data"
+    a_settings = make_settings(data, **shared)
+    b_settings = make_settings(data, **shared)
+    with (
+        run_service(a_settings) as a,
+        run_service(b_settings) as b,
+        a.client() as ca,
+        b.client() as cb,
+    ):
+        register(ca, "lee")
+        tokens = login(cb, "lee").json()
+        h = bearer(tokens["access_token"])
+        assert ca.get("/users/me", headers=h).status_code == 200
+        assert cb.get("/users/me", headers=h).status_code == 200
+        # Logged out through A: B refuses the token at once.
+        ca.post("/auth/logout", json={"refresh_token": tokens["refresh_token"]}, headers=h)
+        assert cb.get("/users/me", headers=h).status_code == 401
+        assert (
+            cb.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]}).status_code
+            == 400
+        )
+        # A password change through B ends sessions known to A.
+        t2 = login(ca, "lee").json()
+        body = {
+            "current_password": "canary-service-password-5e2b",
+            "new_password": "another pass",
+        }
+        assert (
+            cb.post("/auth/password", json=body, headers=bearer(t2["access_token"])).status_code
+            == 204
+        )
+        assert ca.get("/users/me", headers=bearer(t2["access_token"])).status_code == 401
+        # Failures through A count at B.
+        for client in (ca, cb, ca, cb, ca):
+            assert login(client, "lee", "wrong guess").status_code == 400
+        r = login(cb, "lee", "another pass")
+        assert r.status_code == 429 and int(r.headers["retry-after"]) > 0
+
+
+def test_serve_with_two_worker_processes(tmp_path: Path, shared) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEALBOX_")}
+    env.update(
+        SEALBOX_DATABASE_URL=shared["database_url"],
+        SEALBOX_REDIS_URL=shared["redis_url"],
+        SEALBOX_PASSWORD_PROFILE="test",
+    )
+    data = tmp_path / "data"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "sealbox",
+            "serve",
+            "--data-dir",
+            str(data),
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
+    )
+    try:
+        ca = data / "tls" / "ca.crt"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with secure_client(ca=ca, base_url=f"https://localhost:{port}") as c:
+                    if c.get("/health").status_code == 200:
+                        break
+            except (httpx.HTTPError, Exception):
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise
+                time.sleep(0.3)
+        with secure_client(ca=ca, base_url=f"https://localhost:{port}") as c:
+            register(c, "max")
+            tokens = login(c, "max").json()
+            h = bearer(tokens["access_token"])
+            c.post("/auth/logout", json={"refresh_token": tokens["refresh_token"]}, headers=h)
+        # Fresh connections land on either worker: every one refuses the token.
+        for _ in range(12):
+            with secure_client(ca=ca, base_url=f"https://localhost:{port}") as c:
+                assert c.get("/users/me", headers=h).status_code == 401
+    finally:
+        proc.terminate()
+        _out, err = proc.communicate(timeout=30)
+    assert b"Traceback" not in err, err.decode()[-2000:]
+    assert b"sealbox service on https://localhost" in err
+
+
+def test_several_workers_need_redis_and_a_shared_database(cli, tmp_path: Path) -> None:
+    r = cli(["serve", "--data-dir", tmp_path / "d", "--workers", "2"])
+    assert r.code == 1
+    assert "several workers need SEALBOX_REDIS_URL" in r.stderr
+    assert "sealbox: hint:" in r.stderr
+    assert not (tmp_path / "d").exists()

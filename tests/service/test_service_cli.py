@@ -1,0 +1,98 @@
+"""`sealbox users create` and `sealbox serve` checks."""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.service.conftest import PASSWORD, bearer, login, make_settings, run_service
+
+
+def test_users_create_with_scopes(cli, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    r = cli(
+        ["users", "create", "admin", "--scope", "transit:admin", "--data-dir", data],
+        input=PASSWORD.encode() + b"\n",
+        env={"SEALBOX_PASSWORD_PROFILE": "test"},
+    )
+    assert r.code == 0, r.stderr
+    assert r.out == "created user admin with scopes transit:admin users:me\n"
+    assert PASSWORD not in r.out + r.stderr
+    r = cli(
+        ["users", "create", "admin", "--data-dir", data],
+        input=PASSWORD.encode(),
+        env={"SEALBOX_PASSWORD_PROFILE": "test"},
+    )
+    assert r.code == 1 and "is taken" in r.stderr
+    r = cli(
+        ["users", "create", "weak", "--data-dir", data],
+        input=b"short",
+        env={"SEALBOX_PASSWORD_PROFILE": "test"},
+    )
+    assert r.code == 1 and "8 to 1024 characters" in r.stderr
+    with run_service(make_settings(data)) as svc, svc.client() as c:
+        token = login(c, "admin").json()
+        assert token["scope"] == "transit:admin users:me"
+        me = c.get("/users/me", headers=bearer(token["access_token"])).json()
+        assert me["scopes"] == ["transit:admin", "users:me"]
+
+
+def test_data_folder_modes(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with run_service(make_settings(data)):
+        pass
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    for name in (
+        "master.key",
+        "jwt-keyset.sealed",
+        "sealbox.db",
+        "audit.log",
+        "tls/ca.key",
+        "tls/server.key",
+    ):
+        assert stat.S_IMODE((data / name).stat().st_mode) == 0o600, name
+    text = (data / "jwt-keyset.sealed").read_text()
+    assert "PRIVATE" not in text and '"d"' not in text
+
+
+def test_serve_refuses_bad_combinations(cli, tmp_path: Path) -> None:
+    r = cli(["serve", "--data-dir", tmp_path / "d", "--cert", tmp_path / "x.crt"])
+    assert r.code == 1 and "--cert and --key together" in r.stderr
+    r = cli(["serve", "--port", "70000"])
+    assert r.code == 2
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="signals and /proc")
+def test_serve_prints_url_and_ca(tmp_path: Path) -> None:
+    import subprocess
+    import time
+
+    from tests.service.conftest import free_port
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEALBOX_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sealbox", "serve", "--port", str(port), "--log-level", "warning"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        time.sleep(0.5)
+        deadline = time.monotonic() + 30
+        while not (tmp_path / ".sealbox" / "tls" / "server.crt").exists():
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.1)
+        time.sleep(1.5)
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=30)
+    text = err.decode()
+    assert f"sealbox service on https://localhost:{port}" in text
+    assert "clients trust .sealbox/tls/ca.crt" in text
+    assert "Traceback" not in text
