@@ -8,10 +8,16 @@ with it.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import functools
 import os
+import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sealbox.jwt import SigningKeySet, TokenVerifier
 from sealbox.passwords import PasswordHasher
@@ -24,6 +30,25 @@ from sealbox.service.store import Store
 from sealbox.service.throttle import LocalThrottle, RedisThrottle, Throttle
 
 __all__ = ["Runtime", "VerifiedTokenCache"]
+
+T = TypeVar("T")
+
+
+def _background_priority() -> None:
+    # Linux keeps a nice value per thread, and Argon2's lane threads inherit it:
+    # hashing then takes only the CPU the event loop leaves, so a login storm does
+    # not hold up every other request. Raising niceness needs no privilege.
+    with contextlib.suppress(OSError, AttributeError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+
+
+def _hash_pool() -> ThreadPoolExecutor:
+    """Threads for Argon2: one per core, at background priority."""
+    return ThreadPoolExecutor(
+        max_workers=os.cpu_count() or 1,
+        thread_name_prefix="sealbox-hash",
+        initializer=_background_priority,
+    )
 
 
 class VerifiedTokenCache:
@@ -72,6 +97,12 @@ class Runtime:
     engine: Any
     token_cache: VerifiedTokenCache = field(default_factory=VerifiedTokenCache)
     started: float = field(default_factory=time.time)
+    hash_pool: ThreadPoolExecutor = field(default_factory=_hash_pool)
+
+    async def run_hasher(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a password hash or check on the hashing threads (off the event loop)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.hash_pool, functools.partial(fn, *args))
 
     @classmethod
     async def open(cls, settings: ServiceSettings) -> Runtime:
@@ -110,7 +141,8 @@ class Runtime:
         )
 
     async def close(self) -> None:
-        """Release connections and files."""
+        """Release connections, threads and files."""
+        self.hash_pool.shutdown(wait=False, cancel_futures=True)
         await self.revocations.close()
         await self.throttle.close()
         await self.engine.dispose()

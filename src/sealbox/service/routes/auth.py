@@ -21,7 +21,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, Field
-from starlette.concurrency import run_in_threadpool
 
 from sealbox.exceptions import PasswordMismatchError, SealboxError
 from sealbox.service.db import User
@@ -150,17 +149,17 @@ async def _check_password(runtime: Runtime, user: User | None, password: str) ->
     if user is None:
         # Same work as a real check, same answer: no oracle for unknown names.
         with contextlib.suppress(SealboxError):
-            await run_in_threadpool(hasher.verify_dummy, password)
+            await runtime.run_hasher(hasher.verify_dummy, password)
         return False
     try:
-        check = await run_in_threadpool(hasher.verify, user.password_hash, password)
+        check = await runtime.run_hasher(hasher.verify, user.password_hash, password)
     except PasswordMismatchError:
         return False
     except SealboxError:
         # An unusable stored hash: refuse the login, say nothing more to the client.
         return False
     if check.needs_rehash:
-        new_hash = await run_in_threadpool(hasher.hash, password)
+        new_hash = await runtime.run_hasher(hasher.hash, password)
         await runtime.store.set_password_hash(user.id, new_hash)
         runtime.audit.record("rehash", outcome="success", user=user.username, detail=check.scheme)
     return True
@@ -173,7 +172,7 @@ async def register(body: Credentials, request: Request, runtime: RuntimeDep) -> 
         raise ApiError(403, ErrorCode.REGISTRATION_CLOSED, "registration is closed")
     username = check_username(body.username)
     check_new_password(body.password, username)
-    password_hash = await run_in_threadpool(runtime.hasher.hash, body.password)
+    password_hash = await runtime.run_hasher(runtime.hasher.hash, body.password)
     try:
         user = await runtime.store.create_user(username, password_hash, list(DEFAULT_SCOPES))
     except UsernameTakenError:
@@ -267,7 +266,7 @@ async def change_password(
         )
         raise ApiError(403, ErrorCode.INVALID_CREDENTIALS, "the current password is wrong")
     check_new_password(body.new_password, user.username)
-    new_hash = await run_in_threadpool(runtime.hasher.hash, body.new_password)
+    new_hash = await runtime.run_hasher(runtime.hasher.hash, body.new_password)
     version = await runtime.store.change_password(user.id, new_hash)
     await runtime.revocations.end_sessions(user.id, version)
     runtime.audit.record("password_change", outcome="success", user=user.username, address=address)

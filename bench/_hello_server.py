@@ -1,0 +1,38 @@
+"""The anchor: a bare FastAPI hello-world, served as sealbox serves (same TLS, same uvicorn)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import uvicorn
+from fastapi import FastAPI
+
+from sealbox.service.serve import uvicorn_options
+from sealbox.service.server import make_server_context
+from sealbox.service.settings import ServiceSettings
+
+app = FastAPI()
+
+
+@app.get("/hello")
+async def hello() -> dict[str, str]:
+    return {"hello": "world"}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--data-dir", type=Path, required=True)
+    args = parser.parse_args()
+    settings = ServiceSettings(_env_file=None, data_dir=args.data_dir, port=args.port)
+    config = uvicorn.Config(
+        app,
+        ssl_context_factory=lambda _c, _d: make_server_context(settings),
+        **uvicorn_options(settings, log_level="warning"),
+    )
+    uvicorn.Server(config).run()
+
+
+if __name__ == "__main__":
+    main()
