@@ -1,4 +1,4 @@
-# sealbox: `make run` sets everything up and runs the main job; `make test` runs every check.
+# sealbox: `make run` sets everything up and runs the service; `make test` runs every check.
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -14,11 +14,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $@
 
-## The main job: an end-to-end demo of what sealbox does (prints a transcript).
+## The main job: the HTTPS service on https://localhost:8443 (data in ./.sealbox; Ctrl-C stops it).
 run: $(STAMP)
-	$(BIN)/python scripts/demo.py
+	$(BIN)/sealbox serve
 
-demo: run
+## An end-to-end tour of the command line (prints a transcript).
+demo: $(STAMP)
+	$(BIN)/python scripts/demo.py
 
 ## Debian packages the interop tests talk to (age, ssh-keygen, openssl, chromium, wrk).
 system-deps:
