@@ -123,6 +123,7 @@ def reset_shared_state() -> None:
             for table in (
                 "refresh_tokens",
                 "revoked_tokens",
+                "transit_key_versions",
                 "transit_keys",
                 "users",
                 "alembic_version",

@@ -15,7 +15,7 @@ from sealbox import __version__
 from sealbox.secret import install_log_redaction
 from sealbox.service.errors import install_error_handlers
 from sealbox.service.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
-from sealbox.service.routes import auth, docs, users
+from sealbox.service.routes import auth, docs, transit, users
 from sealbox.service.runtime import Runtime
 from sealbox.service.server import CertificateReloader, tls_paths
 from sealbox.service.settings import ServiceSettings
@@ -28,6 +28,11 @@ DESCRIPTION = """
 Accounts and tokens: register, log in with the OAuth2 password flow (the
 **Authorize** button), refresh with rotating refresh tokens, log out. Access tokens
 are EdDSA JWTs that anyone can verify with the keys at `/.well-known/jwks.json`.
+
+Encryption as a service (transit) under `/v1/keys`: named keys with versions,
+encrypt, decrypt, rewrap, data keys, signatures and HMACs, with Vault Transit's
+field names; each key and operation is guarded by a scope such as
+`transit:encrypt:<name>`.
 """
 
 
@@ -63,8 +68,13 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(auth.router())
     app.include_router(users.router())
+    app.include_router(transit.router())
     app.include_router(docs.router())
-    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limit=settings.max_body_bytes,
+        prefix_limits={"/v1/keys/": settings.transit_max_body_bytes},
+    )
     app.add_middleware(SecurityHeadersMiddleware)
     return app
 

@@ -43,6 +43,18 @@ class ErrorCode(enum.StrEnum):
     METHOD_NOT_ALLOWED = "method_not_allowed"
     CLIENT_CERTIFICATE_REQUIRED = "client_certificate_required"
     INTERNAL_ERROR = "internal_error"
+    # Transit (encryption as a service).
+    KEY_EXISTS = "key_exists"
+    INVALID_CIPHERTEXT = "invalid_ciphertext"
+    INVALID_KEY_VERSION = "invalid_key_version"
+    KEY_VERSION_TOO_OLD = "key_version_too_old"
+    DECRYPTION_FAILED = "decryption_failed"
+    UNSUPPORTED_OPERATION = "unsupported_operation"
+    UNSUPPORTED_ALGORITHM = "unsupported_algorithm"
+    DELETION_NOT_ALLOWED = "deletion_not_allowed"
+    NOT_EXPORTABLE = "not_exportable"
+    BATCH_FAILED = "batch_failed"
+    BATCH_TOO_LARGE = "batch_too_large"
 
 
 _STATUS_CODES = {
