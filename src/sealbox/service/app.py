@@ -16,6 +16,7 @@ from sealbox.secret import install_log_redaction
 from sealbox.service.errors import install_error_handlers
 from sealbox.service.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 from sealbox.service.routes import auth, docs, transit, users
+from sealbox.service.routes.transit_fast import TransitFastPath
 from sealbox.service.runtime import Runtime
 from sealbox.service.server import CertificateReloader, tls_paths
 from sealbox.service.settings import ServiceSettings
@@ -36,8 +37,18 @@ field names; each key and operation is guarded by a scope such as
 """
 
 
-def create_app(settings: ServiceSettings | None = None) -> FastAPI:
-    """Build the application. The database must already be migrated (``sealbox serve`` does it)."""
+def create_app(
+    settings: ServiceSettings | None = None, *, transit_fast_path: bool = True
+) -> FastAPI:
+    """Build the application. The database must already be migrated (``sealbox serve`` does it).
+
+    Args:
+        settings: the settings (``SEALBOX_*`` and ``.env`` when omitted).
+        transit_fast_path: answer the transit operations through
+            :class:`~sealbox.service.routes.transit_fast.TransitFastPath` (the same
+            handlers without FastAPI's per-request layers); off, the FastAPI routes
+            answer them.
+    """
     settings = settings or ServiceSettings()
 
     @asynccontextmanager
@@ -70,6 +81,9 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.include_router(users.router())
     app.include_router(transit.router())
     app.include_router(docs.router())
+    if transit_fast_path:
+        # Added first, so it runs inside the body limit and the security headers.
+        app.add_middleware(TransitFastPath)
     app.add_middleware(
         BodyLimitMiddleware,
         limit=settings.max_body_bytes,

@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -44,7 +44,7 @@ from sealbox.service.transit_keys import (
     peek_version,
 )
 
-__all__ = ["ADMIN_SCOPE", "NAME_PATTERN", "router", "scope_allows"]
+__all__ = ["ADMIN_SCOPE", "NAME_PATTERN", "OPERATIONS", "TransitCall", "router", "scope_allows"]
 
 ADMIN_SCOPE = "transit:admin"
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
@@ -212,7 +212,7 @@ def scope_allows(scopes: frozenset[str], operation: str, name: str) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
-class _Call:
+class TransitCall:
     """One request's runtime, caller and client address: what scope checks and audit need."""
 
     runtime: Runtime
@@ -220,7 +220,7 @@ class _Call:
     caller: Caller
 
     @classmethod
-    def of(cls, request: Request, caller: Caller) -> _Call:
+    def of(cls, request: Request, caller: Caller) -> TransitCall:
         return cls(request.app.state.runtime, request, caller)
 
     def audit(self, event: str, outcome: str, detail: str) -> None:
@@ -313,7 +313,7 @@ def _run_batch(
 
 
 async def _operate(
-    call: _Call,
+    call: TransitCall,
     operation: str,
     key: TransitKey,
     body: Any,
@@ -402,7 +402,7 @@ async def create_key(
     name: KeyName, body: CreateKey, caller: CallerDep, request: Request
 ) -> JSONResponse:
     """Create a key with version 1 (scope ``transit:admin``)."""
-    call = _Call.of(request, caller)
+    call = TransitCall.of(request, caller)
     call.admin("create", name)
     try:
         key = await call.runtime.transit.create(name, body.type, exportable=body.exportable)
@@ -414,7 +414,7 @@ async def create_key(
 
 async def list_keys(caller: CallerDep, request: Request) -> dict[str, list[str]]:
     """Every key's name (scope ``transit:admin``)."""
-    call = _Call.of(request, caller)
+    call = TransitCall.of(request, caller)
     call.admin("list", "*")
     return {"keys": await call.runtime.transit.names()}
 
@@ -424,7 +424,7 @@ async def read_key(name: KeyName, caller: CallerDep, request: Request) -> JSONRe
 
     Scope ``transit:admin`` or ``transit:read:<name>``.
     """
-    call = _Call.of(request, caller)
+    call = TransitCall.of(request, caller)
     if ADMIN_SCOPE not in caller.scopes and not scope_allows(caller.scopes, "read", name):
         raise call.denied("read", name, f"transit:read:{name}")
     return JSONResponse((await call.key(name)).info())
@@ -432,7 +432,7 @@ async def read_key(name: KeyName, caller: CallerDep, request: Request) -> JSONRe
 
 async def rotate_key(name: KeyName, caller: CallerDep, request: Request) -> JSONResponse:
     """Add a version; new data uses it (scope ``transit:admin``)."""
-    call = _Call.of(request, caller)
+    call = TransitCall.of(request, caller)
     call.admin("rotate", name)
     try:
         key = await call.runtime.transit.rotate(name)
@@ -446,7 +446,7 @@ async def configure_key(
     name: KeyName, body: KeyConfig, caller: CallerDep, request: Request
 ) -> JSONResponse:
     """Change a key's minimum versions, ``deletion_allowed`` or ``exportable``."""
-    call = _Call.of(request, caller)
+    call = TransitCall.of(request, caller)
     call.admin("config", name)
     changes = body.model_dump(exclude_none=True)
     try:
@@ -460,7 +460,7 @@ async def configure_key(
 
 async def delete_key(name: KeyName, caller: CallerDep, request: Request) -> Response:
     """Delete a key whose ``deletion_allowed`` is on (scope ``transit:admin``)."""
-    call = _Call.of(request, caller)
+    call = TransitCall.of(request, caller)
     call.admin("delete", name)
     try:
         await call.runtime.transit.delete(name)
@@ -477,7 +477,7 @@ async def export_key(
     version: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
 ) -> JSONResponse:
     """The material of an exportable key (scope ``transit:export:<name>``)."""
-    call = _Call.of(request, caller)
+    call = TransitCall.of(request, caller)
     call.authorize("export", name)
     try:
         exported = await call.runtime.transit.export(name, version)
@@ -490,11 +490,7 @@ async def export_key(
 # -- operations ---------------------------------------------------------------------------
 
 
-async def encrypt(
-    name: KeyName, body: EncryptRequest, caller: CallerDep, request: Request
-) -> JSONResponse:
-    """Encrypt base64 ``plaintext`` (with optional ``associated_data``) into ``sealbox:v<N>:…``."""
-    call = _Call.of(request, caller)
+async def _encrypt(call: TransitCall, name: str, body: EncryptRequest) -> JSONResponse:
     call.authorize("encrypt", name)
     _one_of(body, "plaintext")
     key = await call.key(name, body.key_version)
@@ -509,11 +505,7 @@ async def encrypt(
     return await _operate(call, "encrypt", key, body, one)
 
 
-async def decrypt(
-    name: KeyName, body: DecryptRequest, caller: CallerDep, request: Request
-) -> JSONResponse:
-    """Decrypt ``ciphertext`` (with the same ``associated_data``) into base64 ``plaintext``."""
-    call = _Call.of(request, caller)
+async def _decrypt(call: TransitCall, name: str, body: DecryptRequest) -> JSONResponse:
     call.authorize("decrypt", name)
     _one_of(body, "ciphertext")
     key = await call.key(name, _max_version(body, "ciphertext"))
@@ -527,15 +519,7 @@ async def decrypt(
     return await _operate(call, "decrypt", key, body, one)
 
 
-async def rewrap(
-    name: KeyName, body: RewrapRequest, caller: CallerDep, request: Request
-) -> JSONResponse:
-    """Re-encrypt ``ciphertext`` with the latest version (or ``key_version``).
-
-    The plaintext never leaves the service, so ``transit:rewrap:<name>`` can go to
-    a job that must not read the data.
-    """
-    call = _Call.of(request, caller)
+async def _rewrap(call: TransitCall, name: str, body: RewrapRequest) -> JSONResponse:
     call.authorize("rewrap", name)
     _one_of(body, "ciphertext")
     key = await call.key(name, max(body.key_version, _max_version(body, "ciphertext")))
@@ -551,11 +535,7 @@ async def rewrap(
     return await _operate(call, "rewrap", key, body, one)
 
 
-async def datakey(
-    name: KeyName, body: DatakeyRequest, caller: CallerDep, request: Request
-) -> JSONResponse:
-    """A fresh data key wrapped by this key; ``type: plaintext`` also answers the key itself."""
-    call = _Call.of(request, caller)
+async def _datakey(call: TransitCall, name: str, body: DatakeyRequest) -> JSONResponse:
     call.authorize("datakey", name)
     if body.batch_input is not None and not body.batch_input:
         raise ApiError(400, ErrorCode.INVALID_REQUEST, "batch_input is empty")
@@ -575,11 +555,7 @@ async def datakey(
     return await _operate(call, "datakey", key, body, one)
 
 
-async def sign(
-    name: KeyName, body: SignRequest, caller: CallerDep, request: Request
-) -> JSONResponse:
-    """Sign base64 ``input``: ``signature`` is ``sealbox:v<N>:<base64>``."""
-    call = _Call.of(request, caller)
+async def _sign(call: TransitCall, name: str, body: SignRequest) -> JSONResponse:
     call.authorize("sign", name)
     _one_of(body, "input")
     key = await call.key(name, body.key_version)
@@ -595,11 +571,7 @@ async def sign(
     return await _operate(call, "sign", key, body, one, heavy=key.type == "rsa-3072")
 
 
-async def verify(
-    name: KeyName, body: VerifyRequest, caller: CallerDep, request: Request
-) -> JSONResponse:
-    """Check a ``signature`` (signing keys) or an ``hmac`` (hmac keys) of base64 ``input``."""
-    call = _Call.of(request, caller)
+async def _verify(call: TransitCall, name: str, body: VerifyRequest) -> JSONResponse:
     call.authorize("verify", name)
     _one_of(body, "input")
     key = await call.key(name, _max_version(body, "signature", "hmac"))
@@ -627,11 +599,7 @@ async def verify(
     return await _operate(call, "verify", key, body, one)
 
 
-async def hmac(
-    name: KeyName, body: HmacRequest, caller: CallerDep, request: Request
-) -> JSONResponse:
-    """HMAC-SHA-256 of base64 ``input`` with an ``hmac`` key: ``sealbox:v<N>:<base64>``."""
-    call = _Call.of(request, caller)
+async def _hmac(call: TransitCall, name: str, body: HmacRequest) -> JSONResponse:
     call.authorize("hmac", name)
     _one_of(body, "input")
     if body.algorithm != "sha2-256":
@@ -646,9 +614,93 @@ async def hmac(
     return await _operate(call, "hmac", key, body, one)
 
 
+# -- endpoints (FastAPI) --------------------------------------------------------------
+
+
+async def encrypt(
+    name: KeyName, body: EncryptRequest, caller: CallerDep, request: Request
+) -> JSONResponse:
+    """Encrypt base64 ``plaintext`` (with optional ``associated_data``) into ``sealbox:v<N>:…``."""
+    return await _encrypt(TransitCall.of(request, caller), name, body)
+
+
+async def decrypt(
+    name: KeyName, body: DecryptRequest, caller: CallerDep, request: Request
+) -> JSONResponse:
+    """Decrypt ``ciphertext`` (with the same ``associated_data``) into base64 ``plaintext``."""
+    return await _decrypt(TransitCall.of(request, caller), name, body)
+
+
+async def rewrap(
+    name: KeyName, body: RewrapRequest, caller: CallerDep, request: Request
+) -> JSONResponse:
+    """Re-encrypt ``ciphertext`` with the latest version (or ``key_version``).
+
+    The plaintext never leaves the service, so ``transit:rewrap:<name>`` can go to
+    a job that must not read the data.
+    """
+    return await _rewrap(TransitCall.of(request, caller), name, body)
+
+
+async def datakey(
+    name: KeyName, body: DatakeyRequest, caller: CallerDep, request: Request
+) -> JSONResponse:
+    """A fresh data key wrapped by this key; ``type: plaintext`` also answers the key itself."""
+    return await _datakey(TransitCall.of(request, caller), name, body)
+
+
+async def sign(
+    name: KeyName, body: SignRequest, caller: CallerDep, request: Request
+) -> JSONResponse:
+    """Sign base64 ``input``: ``signature`` is ``sealbox:v<N>:<base64>``."""
+    return await _sign(TransitCall.of(request, caller), name, body)
+
+
+async def verify(
+    name: KeyName, body: VerifyRequest, caller: CallerDep, request: Request
+) -> JSONResponse:
+    """Check a ``signature`` (signing keys) or an ``hmac`` (hmac keys) of base64 ``input``."""
+    return await _verify(TransitCall.of(request, caller), name, body)
+
+
+async def hmac(
+    name: KeyName, body: HmacRequest, caller: CallerDep, request: Request
+) -> JSONResponse:
+    """HMAC-SHA-256 of base64 ``input`` with an ``hmac`` key: ``sealbox:v<N>:<base64>``."""
+    return await _hmac(TransitCall.of(request, caller), name, body)
+
+
+OPERATIONS: dict[
+    str, tuple[type[BaseModel], Callable[[TransitCall, str, Any], Awaitable[JSONResponse]]]
+] = {
+    "encrypt": (EncryptRequest, _encrypt),
+    "decrypt": (DecryptRequest, _decrypt),
+    "rewrap": (RewrapRequest, _rewrap),
+    "datakey": (DatakeyRequest, _datakey),
+    "sign": (SignRequest, _sign),
+    "verify": (VerifyRequest, _verify),
+    "hmac": (HmacRequest, _hmac),
+}
+"""Each operation's request model and handler (shared by the routes and the ASGI fast path)."""
+
+
 def router() -> APIRouter:
-    """The transit routes under ``/v1/keys``."""
+    """The transit routes under ``/v1/keys``.
+
+    The operations come first: FastAPI tries routes in order, and every route
+    tried costs a regular-expression match on each request.
+    """
     api = APIRouter(prefix="/v1/keys", tags=["transit"])
+    for path, handler, summary in (
+        ("encrypt", encrypt, "Encrypt"),
+        ("decrypt", decrypt, "Decrypt"),
+        ("rewrap", rewrap, "Rewrap to the latest version"),
+        ("datakey", datakey, "Generate a data key"),
+        ("sign", sign, "Sign"),
+        ("verify", verify, "Verify a signature or an HMAC"),
+        ("hmac", hmac, "HMAC"),
+    ):
+        api.add_api_route(f"/{{name}}/{path}", handler, methods=["POST"], summary=summary)
     api.add_api_route("", list_keys, methods=["GET"], summary="List keys")
     api.add_api_route(
         "/{name}", create_key, methods=["POST"], status_code=201, summary="Create a key"
@@ -660,14 +712,4 @@ def router() -> APIRouter:
     )
     api.add_api_route("/{name}/rotate", rotate_key, methods=["POST"], summary="Rotate a key")
     api.add_api_route("/{name}/export", export_key, methods=["GET"], summary="Export a key")
-    for path, handler, summary in (
-        ("encrypt", encrypt, "Encrypt"),
-        ("decrypt", decrypt, "Decrypt"),
-        ("rewrap", rewrap, "Rewrap to the latest version"),
-        ("datakey", datakey, "Generate a data key"),
-        ("sign", sign, "Sign"),
-        ("verify", verify, "Verify a signature or an HMAC"),
-        ("hmac", hmac, "HMAC"),
-    ):
-        api.add_api_route(f"/{{name}}/{path}", handler, methods=["POST"], summary=summary)
     return api
