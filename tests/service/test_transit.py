@@ -618,3 +618,17 @@ def test_unknown_paths_and_methods_fall_through(transit: Transit, admin) -> None
     assert t.post("/v1/keys/k/decrypt", answer, admin).status_code == 422
     r = t.post("/v1/keys/k/decrypt", {"ciphertext": answer["ciphertext"]}, admin)
     assert base64.b64decode(r.json()["plaintext"]) == b"hi"
+
+
+def test_the_python_example_of_the_guide_runs(transit: Transit, admin) -> None:
+    import re
+
+    from tests.conftest import ROOT
+
+    guide = (ROOT / "docs" / "transit.md").read_text()
+    example = re.search(r"```python\n(.*?)\n```", guide, re.DOTALL)[1]
+    example = example.replace(".sealbox/tls/ca.crt", str(transit.service.ca))
+    example = example.replace("https://localhost:8443", transit.service.url)
+    transit.post("/v1/keys/orders", {}, admin)
+    token = transit.headers("transit:encrypt:orders", "transit:decrypt:orders")
+    exec(example, {"token": token["Authorization"].removeprefix("Bearer ")})
