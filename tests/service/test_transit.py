@@ -509,24 +509,34 @@ def test_canaries_key_material_and_plaintext_never_leave(
 def test_audit_records_every_operation_without_data(transit: Transit, admin) -> None:
     t = transit
     t.post("/v1/keys/a", {}, admin)
-    ct = t.post("/v1/keys/a/encrypt", {"plaintext": b64(b"audited secret")}, admin).json()[
-        "ciphertext"
-    ]
+    secret = b64(b"audited secret")
+    ct = t.post("/v1/keys/a/encrypt", {"plaintext": secret}, admin).json()["ciphertext"]
     t.post("/v1/keys/a/decrypt", {"ciphertext": ct}, admin)
+    t.post("/v1/keys/a/rotate", None, admin)
+    t.post("/v1/keys/a/rewrap", {"ciphertext": ct}, admin)
     t.post(
         "/v1/keys/a/encrypt", {"batch_input": [{"plaintext": "AA=="}, {"plaintext": "!"}]}, admin
     )
+    t.post("/v1/keys/a/decrypt", {"batch_input": [{"ciphertext": ct}] * 3}, admin)
     t.post("/v1/keys/a/decrypt", {"ciphertext": ct + "x"}, admin)
-    lines = t.audit().splitlines()
-    records = [json.loads(line) for line in lines if '"transit.' in line]
+    t.post("/v1/keys/nope/decrypt", {"ciphertext": ct}, admin)
+    t.post("/v1/keys/a/encrypt", {"plaintext": secret}, t.headers("users:me"))
+    records = [json.loads(line) for line in t.audit().splitlines() if '"transit.' in line]
     summary = [(r["event"], r["outcome"], r.get("detail")) for r in records]
-    assert ("transit.create", "success", "key=a type=aes256-gcm") in summary
-    assert ("transit.encrypt", "success", "key=a version=1") in summary
-    assert ("transit.decrypt", "success", "key=a") in summary
-    assert ("transit.encrypt", "partial", "key=a items=2 failed=1") in summary
-    assert ("transit.decrypt", "failure", "key=a error=invalid_ciphertext") in summary
+    assert summary == [
+        ("transit.create", "success", "key=a type=aes256-gcm"),
+        ("transit.encrypt", "success", "key=a version=1"),
+        ("transit.decrypt", "success", "key=a version=1"),
+        ("transit.rotate", "success", "key=a version=2"),
+        ("transit.rewrap", "success", "key=a version=2 from=1"),
+        ("transit.encrypt", "partial", "key=a items=2 failed=1 versions=2"),
+        ("transit.decrypt", "success", "key=a items=3 failed=0 versions=1"),
+        ("transit.decrypt", "failure", "key=a error=invalid_ciphertext"),
+        ("transit.decrypt", "failure", "key=nope error=not_found"),
+        ("transit.encrypt", "denied", "key=a"),
+    ]
     assert all(r["user"].startswith("user") and r["address"] == "127.0.0.1" for r in records)
-    assert "audited secret" not in t.audit() and ct not in t.audit()
+    assert "audited secret" not in t.audit() and secret not in t.audit() and ct not in t.audit()
 
 
 # -- the fast path and FastAPI's routes answer alike --------------------------------------

@@ -50,6 +50,8 @@ ADMIN_SCOPE = "transit:admin"
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 # Batches longer than this run on a worker thread, so the event loop keeps serving.
 _INLINE_ITEMS = 64
+# A result's private entry: the key version of its input (for the audit record only).
+_FROM = "_from"
 
 KeyName = Annotated[
     str,
@@ -254,11 +256,12 @@ class TransitCall:
         self.audit(event, "failure", f"key={name} error={exc.code}")
         return ApiError(exc.status, exc.code, exc.message)
 
-    async def key(self, name: str, version: int = 0) -> TransitKey:
+    async def key(self, event: str, name: str, version: int = 0) -> TransitKey:
+        """The key's snapshot (read again if ``version`` is newer than the cached one)."""
         try:
             return await self.runtime.transit.get(name, version=version)
         except TransitError as exc:
-            raise ApiError(exc.status, exc.code, exc.message) from None
+            raise self.failed(event, name, exc) from None
 
 
 def _b64(value: str | None, field: str) -> bytes:
@@ -295,21 +298,28 @@ def _items_of(runtime: Runtime, body: Any) -> Sequence[Any]:
     return items
 
 
+def _versions(result: dict[str, Any]) -> tuple[int | None, int | None]:
+    """Take out the input's version; return it with the version the result was made with."""
+    return result.get("key_version"), result.pop(_FROM, None)
+
+
 def _run_batch(
     items: Sequence[Any], one: Callable[[Any], dict[str, Any]]
-) -> tuple[list[dict[str, Any]], int]:
+) -> tuple[list[dict[str, Any]], int, set[int]]:
     results: list[dict[str, Any]] = []
     failed = 0
+    versions: set[int] = set()
     for item in items:
         try:
             out = one(item)
         except TransitError as exc:
             out = {"error": exc.code.value, "message": exc.message}
             failed += 1
+        versions.update(v for v in _versions(out) if v is not None)
         if item.reference is not None:
             out["reference"] = item.reference
         results.append(out)
-    return results, failed
+    return results, failed, versions
 
 
 async def _operate(
@@ -330,20 +340,24 @@ async def _operate(
             raise call.failed(operation, name, exc) from None
         if body.reference is not None:
             result["reference"] = body.reference
-        version = result.get("key_version")
-        call.audit(
-            operation,
-            "success",
-            f"key={name}" if version is None else f"key={name} version={version}",
-        )
+        made, source = _versions(result)
+        detail = f"key={name}"
+        if made is not None:
+            detail += f" version={made}" + ("" if source is None else f" from={source}")
+        elif source is not None:
+            detail += f" version={source}"
+        call.audit(operation, "success", detail)
         return JSONResponse(result)
     items = _items_of(call.runtime, body)
     if heavy or len(items) > _INLINE_ITEMS:
-        results, failed = await asyncio.to_thread(_run_batch, items, one)
+        results, failed, versions = await asyncio.to_thread(_run_batch, items, one)
     else:
-        results, failed = _run_batch(items, one)
+        results, failed, versions = _run_batch(items, one)
     count = len(items)
     detail = f"key={name} items={count} failed={failed}"
+    if versions:
+        low, high = min(versions), max(versions)
+        detail += f" versions={low}" if low == high else f" versions={low}-{high}"
     if not failed:
         call.audit(operation, "success", detail)
         return JSONResponse({"batch_results": results})
@@ -427,7 +441,7 @@ async def read_key(name: KeyName, caller: CallerDep, request: Request) -> JSONRe
     call = TransitCall.of(request, caller)
     if ADMIN_SCOPE not in caller.scopes and not scope_allows(caller.scopes, "read", name):
         raise call.denied("read", name, f"transit:read:{name}")
-    return JSONResponse((await call.key(name)).info())
+    return JSONResponse((await call.key("read", name)).info())
 
 
 async def rotate_key(name: KeyName, caller: CallerDep, request: Request) -> JSONResponse:
@@ -493,7 +507,7 @@ async def export_key(
 async def _encrypt(call: TransitCall, name: str, body: EncryptRequest) -> JSONResponse:
     call.authorize("encrypt", name)
     _one_of(body, "plaintext")
-    key = await call.key(name, body.key_version)
+    key = await call.key("encrypt", name, body.key_version)
     version = body.key_version
 
     def one(item: EncryptItem) -> dict[str, Any]:
@@ -508,13 +522,16 @@ async def _encrypt(call: TransitCall, name: str, body: EncryptRequest) -> JSONRe
 async def _decrypt(call: TransitCall, name: str, body: DecryptRequest) -> JSONResponse:
     call.authorize("decrypt", name)
     _one_of(body, "ciphertext")
-    key = await call.key(name, _max_version(body, "ciphertext"))
+    key = await call.key("decrypt", name, _max_version(body, "ciphertext"))
 
     def one(item: CiphertextItem) -> dict[str, Any]:
         if item.ciphertext is None:
             raise TransitError(400, ErrorCode.INVALID_REQUEST, "missing ciphertext")
         plaintext = key.decrypt(item.ciphertext, _b64(item.associated_data, "associated_data"))
-        return {"plaintext": base64.b64encode(plaintext).decode()}
+        return {
+            "plaintext": base64.b64encode(plaintext).decode(),
+            _FROM: peek_version(item.ciphertext),
+        }
 
     return await _operate(call, "decrypt", key, body, one)
 
@@ -522,7 +539,7 @@ async def _decrypt(call: TransitCall, name: str, body: DecryptRequest) -> JSONRe
 async def _rewrap(call: TransitCall, name: str, body: RewrapRequest) -> JSONResponse:
     call.authorize("rewrap", name)
     _one_of(body, "ciphertext")
-    key = await call.key(name, max(body.key_version, _max_version(body, "ciphertext")))
+    key = await call.key("rewrap", name, max(body.key_version, _max_version(body, "ciphertext")))
     version = body.key_version
 
     def one(item: CiphertextItem) -> dict[str, Any]:
@@ -530,7 +547,7 @@ async def _rewrap(call: TransitCall, name: str, body: RewrapRequest) -> JSONResp
             raise TransitError(400, ErrorCode.INVALID_REQUEST, "missing ciphertext")
         associated_data = _b64(item.associated_data, "associated_data")
         ciphertext, used = key.rewrap(item.ciphertext, associated_data, version)
-        return {"ciphertext": ciphertext, "key_version": used}
+        return {"ciphertext": ciphertext, "key_version": used, _FROM: peek_version(item.ciphertext)}
 
     return await _operate(call, "rewrap", key, body, one)
 
@@ -541,7 +558,7 @@ async def _datakey(call: TransitCall, name: str, body: DatakeyRequest) -> JSONRe
         raise ApiError(400, ErrorCode.INVALID_REQUEST, "batch_input is empty")
     if body.batch_input is not None and body.reference is not None:
         raise ApiError(400, ErrorCode.INVALID_REQUEST, "give reference per batch item")
-    key = await call.key(name, body.key_version)
+    key = await call.key("datakey", name, body.key_version)
     version, bits, with_plaintext = body.key_version, body.bits, body.type == "plaintext"
 
     def one(item: DatakeyItem) -> dict[str, Any]:
@@ -558,7 +575,7 @@ async def _datakey(call: TransitCall, name: str, body: DatakeyRequest) -> JSONRe
 async def _sign(call: TransitCall, name: str, body: SignRequest) -> JSONResponse:
     call.authorize("sign", name)
     _one_of(body, "input")
-    key = await call.key(name, body.key_version)
+    key = await call.key("sign", name, body.key_version)
     if key.type in SIGNING_TYPES:
         _check_signing_options(key, body)
     version = body.key_version
@@ -574,7 +591,7 @@ async def _sign(call: TransitCall, name: str, body: SignRequest) -> JSONResponse
 async def _verify(call: TransitCall, name: str, body: VerifyRequest) -> JSONResponse:
     call.authorize("verify", name)
     _one_of(body, "input")
-    key = await call.key(name, _max_version(body, "signature", "hmac"))
+    key = await call.key("verify", name, _max_version(body, "signature", "hmac"))
     is_hmac = key.type not in SIGNING_TYPES
     if is_hmac:
         if body.algorithm != "sha2-256":
@@ -589,12 +606,12 @@ async def _verify(call: TransitCall, name: str, body: VerifyRequest) -> JSONResp
                 raise TransitError(
                     400, ErrorCode.INVALID_REQUEST, f"{key.type} keys verify an hmac"
                 )
-            return {"valid": key.verify_hmac(data, item.hmac)}
+            return {"valid": key.verify_hmac(data, item.hmac), _FROM: peek_version(item.hmac)}
         if item.signature is None or item.hmac is not None:
             raise TransitError(
                 400, ErrorCode.INVALID_REQUEST, f"{key.type} keys verify a signature"
             )
-        return {"valid": key.verify(data, item.signature)}
+        return {"valid": key.verify(data, item.signature), _FROM: peek_version(item.signature)}
 
     return await _operate(call, "verify", key, body, one)
 
@@ -604,7 +621,7 @@ async def _hmac(call: TransitCall, name: str, body: HmacRequest) -> JSONResponse
     _one_of(body, "input")
     if body.algorithm != "sha2-256":
         raise ApiError(400, ErrorCode.UNSUPPORTED_ALGORITHM, "algorithm must be sha2-256")
-    key = await call.key(name, body.key_version)
+    key = await call.key("hmac", name, body.key_version)
     version = body.key_version
 
     def one(item: InputItem) -> dict[str, Any]:
