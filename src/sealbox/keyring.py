@@ -47,7 +47,7 @@ from cryptography.exceptions import InvalidTag
 
 from sealbox import kdf
 from sealbox._files import atomic_write, read_limited
-from sealbox._sealed import PassphraseSealer, b64d, b64e
+from sealbox._sealed import PassphraseSealer, b64d, b64e, format_time, parse_time
 from sealbox.aead import ALGORITHMS, DEFAULT_ALGORITHM
 from sealbox.exceptions import (
     ConfigError,
@@ -119,7 +119,7 @@ class KeyInfo:
             "algorithm": self.algorithm,
             "state": self.state.value,
             "primary": self.primary,
-            "created": _format_time(self.created),
+            "created": format_time(self.created),
         }
 
 
@@ -459,7 +459,7 @@ class Keyring:
                         "id": f"{e.id:08x}",
                         "algorithm": e.algorithm,
                         "state": e.state.value,
-                        "created": _format_time(e.created),
+                        "created": format_time(e.created),
                         "material": None if e.material is None else b64e(e.material),
                     }
                     for e in self._entries.values()
@@ -665,7 +665,7 @@ def _parse_entry(obj: object, index: int) -> _Entry:
         state = KeyState(str(obj.get("state")))
     except ValueError:
         raise FormatError(f"{where}.state must be enabled, disabled or destroyed") from None
-    created = _parse_time(obj.get("created"), f"{where}.created")
+    created = parse_time(obj.get("created"), f"{where}.created")
     raw = obj.get("material")
     if state is KeyState.DESTROYED:
         if raw is not None:
@@ -685,22 +685,6 @@ def _parse_id(value: object, where: str) -> int:
         return int(value, 16)
     except ValueError:
         raise FormatError(f"{where} must be 8 hex digits") from None
-
-
-def _format_time(t: datetime) -> str:
-    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _parse_time(value: object, where: str) -> datetime:
-    if not isinstance(value, str):
-        raise FormatError(f"{where} must be an RFC 3339 time")
-    try:
-        t = datetime.fromisoformat(value)
-    except ValueError:
-        raise FormatError(f"{where} must be an RFC 3339 time") from None
-    if t.tzinfo is None:
-        raise FormatError(f"{where} must carry a time zone")
-    return t.astimezone(UTC)
 
 
 def is_age_file(data: bytes) -> bool:
