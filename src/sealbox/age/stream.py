@@ -7,11 +7,14 @@ in 64 KiB chunks, each sealed with ChaCha20-Poly1305 under the nonce
 final chunk may be short, and is empty only when the whole payload is.
 
 Chunks are independent, so :class:`PayloadWriter` and :class:`PayloadReader`
-work on batches of chunks in reused buffers and hand the sealing or opening of
-one batch to a worker thread while the calling thread reads and writes the
-neighbouring batches: pyca/cryptography releases the GIL inside the AEAD, so
-I/O and cryptography overlap on two cores. Memory stays constant (a few MiB)
-whatever the size of the file.
+work on batches of chunks (1 MiB) in a few reused buffers, as a pipeline of
+three stages that run at the same time: reading a batch, sealing or opening it,
+writing it out. Sealing and opening run on a pool shared by every stream; the
+reads of a :class:`PayloadReader` and the writes of a :class:`PayloadWriter`
+run on a thread of the stream's own (they must stay in order); the caller's
+thread does the rest. pyca/cryptography releases the GIL inside the AEAD and
+the file system calls release it too, so the stages overlap on two cores.
+Memory stays constant (a few MiB) whatever the size of the file.
 
 :class:`PayloadReader` releases plaintext only from chunks that authenticated,
 in order, and raises :class:`~sealbox.exceptions.DecryptionError` where the
@@ -23,10 +26,13 @@ released before that error must still be treated as unauthenticated as a whole.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from functools import partial
 from typing import Final, Protocol
 
 from cryptography.exceptions import InvalidTag
@@ -50,9 +56,14 @@ CHUNK_SIZE: Final = 64 * 1024
 ENCRYPTED_CHUNK_SIZE: Final = CHUNK_SIZE + TAG_SIZE
 NONCE_SIZE: Final = 16
 PAYLOAD_LABEL: Final = b"payload"
-# Chunks per batch: 2 MiB of plaintext. Large enough that handing a batch to the
-# worker thread costs little next to sealing it, small enough to keep memory flat.
-BATCH_CHUNKS: Final = 32
+# Chunks per batch: 1 MiB of plaintext. Large enough that handing a batch to a
+# thread costs little next to sealing it, small enough to keep memory flat.
+BATCH_CHUNKS: Final = 16
+BATCH_SIZE: Final = BATCH_CHUNKS * CHUNK_SIZE
+SEALED_BATCH_SIZE: Final = BATCH_CHUNKS * ENCRYPTED_CHUNK_SIZE
+# Batches in flight with threads: one being read, one being sealed or opened, one
+# being written, and one spare so that no stage waits on a slow neighbour.
+SLOTS: Final = 4
 _LAST: Final = b"\x01"
 _NOT_LAST: Final = b"\x00"
 
@@ -86,6 +97,7 @@ _pool: ThreadPoolExecutor | None = None
 
 
 def _executor() -> ThreadPoolExecutor:
+    """The pool that seals and opens batches, shared by every stream."""
     global _pool  # noqa: PLW0603 - one lazily created pool shared by every stream
     with _pool_lock:
         if _pool is None:
@@ -95,21 +107,30 @@ def _executor() -> ThreadPoolExecutor:
         return _pool
 
 
+def _io_thread() -> ThreadPoolExecutor:
+    """A thread of one stream's own for its reads or writes, which must stay in order.
+
+    Each stream gets its own, so that a slow output (a pipe nobody reads) holds up
+    no other stream.
+    """
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="sealbox-age-io")
+
+
 def default_parallel() -> bool:
-    """Whether streams use a worker thread by default (more than one CPU)."""
+    """Whether streams use worker threads by default (more than one CPU)."""
     return (os.cpu_count() or 1) > 1
 
 
 class _Job:
-    """A batch handed to the worker, or run inline when ``parallel`` is off."""
+    """Work handed to a thread, or run at once (``executor`` ``None``)."""
 
     __slots__ = ("_future", "_value")
 
-    def __init__(self, fn: Callable[[], object], parallel: bool) -> None:
+    def __init__(self, fn: Callable[[], object], executor: Executor | None) -> None:
         self._future: Future[object] | None = None
         self._value: object = None
-        if parallel:
-            self._future = _executor().submit(fn)
+        if executor is not None:
+            self._future = executor.submit(fn)
         else:
             self._value = fn()
 
@@ -127,10 +148,17 @@ class PayloadWriter:
     chunk: without it the payload is truncated and will not decrypt. It does not
     close ``dst``.
 
+    With ``parallel``, the caller's thread only fills batches: they are sealed
+    on the shared worker pool and written to ``dst``, in order, by a thread of
+    the writer's own, so that reading, sealing and writing run at the same time.
+    ``dst`` must then accept writes from that thread; an error it raises is
+    raised again by the next :meth:`write` or by :meth:`close`, and nothing
+    after the failed batch is written.
+
     Args:
         dst: where the payload goes.
         file_key: the 16-byte file key of the header.
-        parallel: seal batches on a worker thread (the default with 2+ CPUs).
+        parallel: seal and write on worker threads (the default with 2+ CPUs).
         nonce: the payload nonce; random by default. Only tests pass one.
     """
 
@@ -146,15 +174,19 @@ class PayloadWriter:
         self._aead = ChaCha20Poly1305(payload_key(file_key, nonce))
         self._dst = dst
         self._parallel = default_parallel() if parallel is None else parallel
-        size = BATCH_CHUNKS * CHUNK_SIZE
-        self._plain = [bytearray(size), bytearray(size)]
-        self._sealed = [bytearray(BATCH_CHUNKS * ENCRYPTED_CHUNK_SIZE) for _ in range(2)]
+        slots = SLOTS if self._parallel else 1
+        self._plain = [bytearray(BATCH_SIZE) for _ in range(slots)]
+        self._sealed = [bytearray(SEALED_BATCH_SIZE) for _ in range(slots)]
+        # The write of the batch last submitted from each slot, until it is known done.
+        self._jobs: list[_Job | None] = [None] * slots
+        self._io: ThreadPoolExecutor | None = None
         self._slot = 0
         self._fill = 0
         self._counter = 0
-        self._pending: tuple[_Job, int] | None = None
         self._closed = False
         self._failed = False
+        self._broken = False  # a batch failed: the ones after it are not written
+        self._failure: BaseException | None = None  # raised again by write and close
         dst.write(nonce)
 
     @property
@@ -168,50 +200,60 @@ class PayloadWriter:
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
         """Encrypt ``data`` (buffered up to one batch); return its length."""
-        if self._closed:
-            raise ValueError("write to a closed age payload writer")
+        self._check_open()
         view = memoryview(data).cast("B")
         total = len(view)
-        size = len(self._plain[0])
         while view:
-            if self._fill == size:
+            if self._fill == BATCH_SIZE:
                 self._flush_batch()
-            n = min(size - self._fill, len(view))
+            n = min(BATCH_SIZE - self._fill, len(view))
             self._plain[self._slot][self._fill : self._fill + n] = view[:n]
             self._fill += n
             view = view[n:]
         return total
 
     def write_from(self, src: Source) -> int:
-        """Encrypt everything ``src`` has left, reading straight into the batch buffer."""
-        if self._closed:
-            raise ValueError("write to a closed age payload writer")
-        size = len(self._plain[0])
+        """Encrypt everything ``src`` has left, reading straight into the batch buffers."""
+        self._check_open()
         total = 0
         while True:
-            if self._fill == size:
+            if self._fill == BATCH_SIZE:
                 if src.at_eof():
                     return total
                 self._flush_batch()
             got = src.readinto_full(memoryview(self._plain[self._slot])[self._fill :])
             self._fill += got
             total += got
-            if self._fill < size:
+            if self._fill < BATCH_SIZE:
                 return total
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ValueError("write to a closed age payload writer")
+        if self._failure is not None:
+            raise self._failure
 
     def _flush_batch(self) -> None:
         # A full batch with more data behind it: none of its chunks is the last.
         self._submit(last=False)
-        self._slot ^= 1
+        self._slot = (self._slot + 1) % len(self._plain)
         self._fill = 0
+        job, self._jobs[self._slot] = self._jobs[self._slot], None
+        if job is not None:
+            try:
+                job.result()  # the slot's previous batch is written (or its error raised)
+            except BaseException as exc:
+                self._failure = exc
+                raise
 
     def _submit(self, *, last: bool) -> None:
         slot, fill, counter = self._slot, self._fill, self._counter
         plain, sealed, aead = self._plain[slot], self._sealed[slot], self._aead
+        chunks = max(1, -(-fill // CHUNK_SIZE))
+        self._counter += chunks
 
         def seal() -> int:
             src, out = memoryview(plain), memoryview(sealed)
-            chunks = max(1, -(-fill // CHUNK_SIZE))
             written = 0
             for i in range(chunks):
                 start = i * CHUNK_SIZE
@@ -226,21 +268,48 @@ class PayloadWriter:
                 written += n
             return written
 
-        self._counter += max(1, -(-fill // CHUNK_SIZE))
-        job = _Job(seal, self._parallel)
-        self._drain()
-        self._pending = (job, slot)
+        if not self._parallel:
+            try:
+                self._dst.write(memoryview(sealed)[: seal()])
+            except BaseException as exc:
+                self._failure = exc
+                raise
+            return
+        sealing = _executor().submit(seal)
 
-    def _drain(self) -> None:
-        if self._pending is not None:
-            job, slot = self._pending
-            self._pending = None
-            n = job.result()
-            assert isinstance(n, int)
-            self._dst.write(memoryview(self._sealed[slot])[:n])
+        def write() -> None:
+            try:
+                n = sealing.result()
+                if not self._broken:
+                    self._dst.write(memoryview(sealed)[:n])
+            except BaseException:
+                self._broken = True
+                raise
+
+        if self._io is None:
+            self._io = _io_thread()
+        self._jobs[slot] = _Job(write, self._io)
+
+    def _settle(self) -> BaseException | None:
+        """Wait for every batch in flight, oldest first; return the first error."""
+        first: BaseException | None = None
+        slots = len(self._jobs)
+        for i in range(1, slots + 1):
+            slot = (self._slot + i) % slots
+            job, self._jobs[slot] = self._jobs[slot], None
+            if job is None:
+                continue
+            try:
+                job.result()
+            except BaseException as exc:  # noqa: BLE001 - raised again by the caller
+                first = first or exc
+        if self._io is not None:
+            self._io.shutdown(wait=False)
+            self._io = None
+        return first
 
     def flush(self) -> None:
-        """Nothing to do: chunks are written as soon as they can be sealed."""
+        """Nothing to do: batches are written as soon as they are sealed."""
 
     def close(self) -> None:
         """Seal the final chunk and write what is left. Does not close ``dst``."""
@@ -249,21 +318,30 @@ class PayloadWriter:
         self._closed = True
         if self._failed:
             return
+        if self._failure is not None:
+            # A batch was lost: sealing the final chunk now would end a file with a gap.
+            self._failed = self._broken = True
+            self._settle()
+            raise self._failure
         try:
             self._submit(last=True)
-            self._drain()
         except BaseException:
-            self._failed = True
+            self._failed = self._broken = True
+            self._settle()
             raise
+        error = self._settle()
+        if error is not None:
+            self._failed = True
+            raise error
 
     def abort(self) -> None:
-        """Stop without sealing the final chunk: what was written will not decrypt."""
-        self._failed = True
+        """Stop without sealing the final chunk: what was written will not decrypt.
+
+        Batches still in flight are dropped, not written.
+        """
+        self._failed = self._broken = True
         self._closed = True
-        if self._pending is not None:
-            job, _ = self._pending
-            self._pending = None
-            job.result()
+        self._settle()
 
     def __enter__(self) -> PayloadWriter:
         return self
@@ -293,10 +371,15 @@ class PayloadReader:
     :meth:`views` return plaintext; the end of the plaintext is reported only
     after the final chunk authenticated and nothing follows it.
 
+    With ``parallel``, batches are read ahead from ``src`` by a thread of the
+    reader's own and opened on the shared worker pool, while the caller uses
+    the plaintext of earlier ones; ``src`` must then allow reads from that
+    thread, and belongs to the reader until :meth:`close`.
+
     Args:
         src: the payload (a :class:`Source` or a binary file object).
         file_key: the 16-byte file key of the header.
-        parallel: open batches on a worker thread (the default with 2+ CPUs).
+        parallel: read and open batches on worker threads (the default with 2+ CPUs).
 
     Raises:
         FormatError: the input ends before the 16-byte payload nonce.
@@ -311,30 +394,55 @@ class PayloadReader:
             raise FormatError("the file is truncated: the payload nonce is missing")
         self._aead = ChaCha20Poly1305(payload_key(file_key, nonce))
         self._parallel = default_parallel() if parallel is None else parallel
-        batch = BATCH_CHUNKS * ENCRYPTED_CHUNK_SIZE
+        slots = SLOTS if self._parallel else 1
         # One byte more than a batch: it tells whether the batch ends the file.
-        self._sealed = [bytearray(batch + 1), bytearray(batch + 1)]
-        self._plain = [bytearray(BATCH_CHUNKS * CHUNK_SIZE) for _ in range(2)]
-        self._carry = 0  # bytes already at the start of the next sealed buffer
+        self._sealed = [bytearray(SEALED_BATCH_SIZE + 1) for _ in range(slots)]
+        self._plain = [bytearray(BATCH_SIZE) for _ in range(slots)]
+        self._free = deque(range(slots))
+        self._queue: deque[tuple[int, _Job]] = deque()  # batches read or being read, in order
+        self._current: int | None = None  # the slot whose plaintext the caller is using
+        self._io: ThreadPoolExecutor | None = None
+        # Touched only by the reads, which run one after another.
+        self._carry: int | None = None  # the byte read past the previous batch
         self._counter = 0
-        self._slot = 0
-        self._pending: _Job | None = None
+        self._ended = False  # the input was read to its end, or reading failed
+        self._closing = False
+        # The caller's side.
         self._view = memoryview(b"")
         self._error: str | None = None
+        self._failure: BaseException | None = None
         self._done = False
-        self._pending = self._read_batch()
+        self._refill()
 
-    def _read_batch(self) -> _Job:
-        slot = self._slot
+    def _refill(self) -> None:
+        """Start reading into the free slots (one batch ahead only without threads)."""
+        while self._free and not self._ended and (self._parallel or not self._queue):
+            slot = self._free.popleft()
+            if self._parallel and self._io is None:
+                self._io = _io_thread()
+            self._queue.append((slot, _Job(partial(self._read, slot), self._io)))
+
+    def _read(self, slot: int) -> _Job | None:
+        """Read the next batch into ``slot`` and start opening it."""
+        if self._ended or self._closing:
+            return None
         buf = self._sealed[slot]
-        got = self._carry + self._src.readinto_full(memoryview(buf)[self._carry :])
-        batch = len(buf) - 1
-        eof = got <= batch
-        self._carry = 0
-        if not eof:
-            self._sealed[slot ^ 1][0] = buf[batch]
-            self._carry = 1
-            got = batch
+        start = 0
+        if self._carry is not None:
+            buf[0] = self._carry
+            self._carry = None
+            start = 1
+        try:
+            got = start + self._src.readinto_full(memoryview(buf)[start:])
+        except BaseException:
+            self._ended = True
+            raise
+        eof = got <= SEALED_BATCH_SIZE
+        if eof:
+            self._ended = True
+        else:
+            self._carry = buf[SEALED_BATCH_SIZE]
+            got = SEALED_BATCH_SIZE
         counter = self._counter
         self._counter += -(-got // ENCRYPTED_CHUNK_SIZE)
         aead, plain = self._aead, self._plain[slot]
@@ -342,29 +450,39 @@ class PayloadReader:
         def open_batch() -> _Batch:
             return _open_batch(aead, memoryview(buf)[:got], eof, counter, memoryview(plain))
 
-        return _Job(open_batch, self._parallel)
+        return _Job(open_batch, _executor() if self._parallel else None)
 
     def _next_view(self) -> bool:
         """Make the next batch's plaintext current; False at the end (or raise)."""
+        if self._failure is not None:
+            raise self._failure
         if self._error is not None:
             raise DecryptionError(self._error)
-        if self._pending is None:
+        if self._current is not None:
+            self._free.append(self._current)
+            self._current = None
+        if self._done:
             return False
-        batch = self._pending.result()
+        try:
+            self._refill()
+            slot, job = self._queue.popleft()
+            opening = job.result()
+            # A read only finds nothing to do after the end, which stops the caller first.
+            assert isinstance(opening, _Job)
+            batch = opening.result()
+        except BaseException as exc:
+            self._failure = exc
+            raise
         assert isinstance(batch, _Batch)
-        slot = self._slot
-        self._pending = None
-        self._slot ^= 1
+        self._current = slot
         if batch.error is not None:
             self._error = batch.error
         elif batch.last:
             self._done = True
-        else:
-            self._pending = self._read_batch()
         self._view = memoryview(self._plain[slot])[: batch.length]
         if not self._view and self._error is not None:
             raise DecryptionError(self._error)
-        return bool(self._view) or self._pending is not None
+        return bool(self._view) or not self._done
 
     def readable(self) -> bool:
         """Always true."""
@@ -404,11 +522,18 @@ class PayloadReader:
             yield view
 
     def close(self) -> None:
-        """Wait for work in flight. Does not close the source."""
-        if self._pending is not None:
-            self._pending.result()
-            self._pending = None
+        """Wait for the work in flight and stop the read-ahead. Does not close the source."""
+        self._closing = True
         self._view = memoryview(b"")
+        while self._queue:
+            _, job = self._queue.popleft()
+            with contextlib.suppress(Exception):  # the caller is done with this stream
+                opening = job.result()
+                if isinstance(opening, _Job):
+                    opening.result()
+        if self._io is not None:
+            self._io.shutdown(wait=False)
+            self._io = None
 
 
 def _open_batch(  # noqa: PLR0911 - one exit per STREAM outcome
