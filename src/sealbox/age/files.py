@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from sealbox._files import atomic_writer
+from sealbox._files import AlignedWriter, atomic_writer
 from sealbox.age import armor as _armor
 from sealbox.age._base import Identity, Recipient, unwrap_file_key, wrap_file_key
 from sealbox.age._crypto import FILE_KEY_SIZE, TAG_SIZE
@@ -285,7 +285,7 @@ def encrypt_file(
     with (
         _open_input(src_path) as fin,
         atomic_writer(dst_path, mode=0o644, overwrite=overwrite, durable=False) as out,
-        Encryptor(out, recipients, armor=armor) as enc,
+        Encryptor(AlignedWriter(out), recipients, armor=armor) as enc,
     ):
         enc.write_from(fin, progress)
 
@@ -317,7 +317,8 @@ def decrypt_file(
         raise StorageError(f"{dst_path} already exists", hint="use --force to replace it")
     with _open_input(src_path) as fin:
         dec = Decryptor(fin, identities)
-        with dec, atomic_writer(dst_path, mode=0o600, overwrite=overwrite, durable=False) as out:
+        with dec, atomic_writer(dst_path, mode=0o600, overwrite=overwrite, durable=False) as fh:
+            out = AlignedWriter(fh)
             for view in dec.views():
                 out.write(view)
                 if progress is not None:

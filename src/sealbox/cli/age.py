@@ -15,7 +15,7 @@ from typing import Any, BinaryIO
 import click
 
 from sealbox import age
-from sealbox._files import atomic_writer
+from sealbox._files import AlignedWriter, atomic_writer
 from sealbox.age.scrypt import ScryptIdentity, ScryptRecipient
 from sealbox.cli._io import CLIError, note, passphrase_file_option, read_passphrase
 from sealbox.cli._progress import progress_bar
@@ -76,10 +76,12 @@ def _input(path: Path | None) -> Iterator[tuple[BinaryIO, int | None]]:
 
 
 @contextlib.contextmanager
-def _output(path: Path | None, input_: Path | None, force: bool, mode: int) -> Iterator[BinaryIO]:
-    """An atomic output file, or stdout when no path is given."""
+def _output(
+    path: Path | None, input_: Path | None, force: bool, mode: int
+) -> Iterator[AlignedWriter]:
+    """An atomic output file, or stdout when no path is given (written in aligned pieces)."""
     if path is None or str(path) == "-":
-        yield sys.stdout.buffer
+        yield AlignedWriter.from_file(sys.stdout.buffer)
         sys.stdout.buffer.flush()
         return
     if not _is_stdin(input_) and path.exists():
@@ -91,7 +93,7 @@ def _output(path: Path | None, input_: Path | None, force: bool, mode: int) -> I
         raise CLIError(f"{path} already exists", hint="use --force to replace it")
     try:
         with atomic_writer(path, mode=mode, overwrite=True, durable=False) as out:
-            yield out
+            yield AlignedWriter(out)
     except OSError as exc:
         raise StorageError(f"cannot write {path}: {(exc.strerror or '').lower()}") from None
 
