@@ -6,8 +6,8 @@ Also :class:`AlignedWriter`, the way bulk outputs reach the file system.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO, Final, Protocol
@@ -105,10 +105,9 @@ def atomic_writer(
         raise StorageError(f"{target} already exists", hint="use --force to replace it")
     folder = target.parent
     try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+        fd, tmp = _create_temporary(folder, target.name)
     except OSError as exc:
         raise StorageError(f"cannot write in {folder}: {exc.strerror}") from None
-    tmp = Path(tmp_name)
     try:
         os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as fh:
@@ -127,6 +126,25 @@ def atomic_writer(
         raise
     if durable:
         _fsync_dir(folder)
+
+
+def _create_temporary(folder: Path, name: str) -> tuple[int, Path]:
+    """Create ``folder/.name.<random>.tmp`` (mode 0600, never an existing file or a link).
+
+    What ``tempfile.mkstemp`` does, without the cost of importing ``tempfile``
+    (and ``random``, ``shutil``) on every command-line run.
+    """
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    flags |= getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        tmp = folder / f".{name}.{os.urandom(6).hex()}.tmp"
+        try:
+            return os.open(tmp, flags, 0o600), tmp
+        except FileExistsError:  # pragma: no cover - 48 random bits
+            continue
+    raise FileExistsError(  # pragma: no cover
+        errno.EEXIST, "no unused temporary file name", str(folder)
+    )
 
 
 def atomic_write(
