@@ -1,9 +1,12 @@
-"""``sealbox keygen|encrypt|decrypt|inspect``: age files, with the flags of ``age``."""
+"""``sealbox keygen|encrypt|decrypt|inspect``: age files, with the flags of ``age``.
+
+Every command pays for its imports on each run: this module loads ``sealbox.age``,
+whose names (and recipient types) are imported on first use, and nothing else heavy.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import stat
@@ -16,7 +19,6 @@ import click
 
 from sealbox import age
 from sealbox._files import AlignedWriter, atomic_writer
-from sealbox.age.scrypt import ScryptIdentity, ScryptRecipient
 from sealbox.cli._io import CLIError, note, passphrase_file_option, read_passphrase
 from sealbox.cli._progress import progress_bar
 from sealbox.exceptions import NoIdentityMatchError, SealboxError, StorageError
@@ -252,7 +254,7 @@ def encrypt(  # noqa: PLR0917 - click passes every option positionally
         if recipient is not None:
             targets.append(recipient())
     if use_passphrase:
-        targets.append(ScryptRecipient(read_passphrase(passphrase_file, confirm=True)))
+        targets.append(age.ScryptRecipient(read_passphrase(passphrase_file, confirm=True)))
     with (
         _terminate_as_interrupt(),
         _input(input_) as (fin, size),
@@ -292,7 +294,7 @@ def decrypt(
     """
     identities = _load_identity_files(identity_files, passphrase_file)
     if not identities:
-        identities = [ScryptIdentity(_passphrase_getter(passphrase_file, "Passphrase"))]
+        identities = [age.ScryptIdentity(_passphrase_getter(passphrase_file, "Passphrase"))]
     with _terminate_as_interrupt(), _input(input_) as (fin, size):
         try:
             dec = age.Decryptor(fin, identities)
@@ -349,6 +351,8 @@ def inspect(file: Path, as_json: bool) -> None:
         info = age.inspect(fin)
     doc = info.to_dict()
     if as_json:
+        import json
+
         click.echo(json.dumps(doc, indent=2))
         return
     types = list(info.recipient_types)
