@@ -7,14 +7,13 @@ in 64 KiB chunks, each sealed with ChaCha20-Poly1305 under the nonce
 final chunk may be short, and is empty only when the whole payload is.
 
 Chunks are independent, so :class:`PayloadWriter` and :class:`PayloadReader`
-work on batches of chunks (1 MiB) in a few reused buffers, as a pipeline of
-three stages that run at the same time: reading a batch, sealing or opening it,
-writing it out. Sealing and opening run on a pool shared by every stream; the
-reads of a :class:`PayloadReader` and the writes of a :class:`PayloadWriter`
-run on a thread of the stream's own (they must stay in order); the caller's
-thread does the rest. pyca/cryptography releases the GIL inside the AEAD and
-the file system calls release it too, so the stages overlap on two cores.
-Memory stays constant (a few MiB) whatever the size of the file.
+work on batches of chunks (1 MiB) in a few reused buffers, on two threads: the
+reader's own thread reads and opens the next batches while the caller uses the
+plaintext of earlier ones; the caller seals batches while the writer's own
+thread writes the earlier ones out, in order. pyca/cryptography releases the
+GIL inside the AEAD and the file system calls release it too, so the two
+threads run on two cores. Memory stays constant (a few MiB) whatever the size
+of the file.
 
 :class:`PayloadReader` releases plaintext only from chunks that authenticated,
 in order, and raises :class:`~sealbox.exceptions.DecryptionError` where the
@@ -28,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
@@ -61,8 +59,9 @@ PAYLOAD_LABEL: Final = b"payload"
 BATCH_CHUNKS: Final = 16
 BATCH_SIZE: Final = BATCH_CHUNKS * CHUNK_SIZE
 SEALED_BATCH_SIZE: Final = BATCH_CHUNKS * ENCRYPTED_CHUNK_SIZE
-# Batches in flight with threads: one being read, one being sealed or opened, one
-# being written, and one spare so that no stage waits on a slow neighbour.
+# Batches in flight with two threads: one being sealed (or opened) and two written
+# (or used by the caller) and one spare, so that neither thread waits on a brief
+# stall of the other.
 SLOTS: Final = 4
 _LAST: Final = b"\x01"
 _NOT_LAST: Final = b"\x00"
@@ -92,28 +91,13 @@ def _nonce(counter: int, *, last: bool) -> bytes:
     return counter.to_bytes(11, "big") + (_LAST if last else _NOT_LAST)
 
 
-_pool_lock = threading.Lock()
-_pool: ThreadPoolExecutor | None = None
-
-
-def _executor() -> ThreadPoolExecutor:
-    """The pool that seals and opens batches, shared by every stream."""
-    global _pool  # noqa: PLW0603 - one lazily created pool shared by every stream
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(
-                max_workers=max(2, os.cpu_count() or 1), thread_name_prefix="sealbox-age"
-            )
-        return _pool
-
-
 def _io_thread() -> ThreadPoolExecutor:
-    """A thread of one stream's own for its reads or writes, which must stay in order.
+    """The second thread of one stream (its work must stay in order).
 
     Each stream gets its own, so that a slow output (a pipe nobody reads) holds up
     no other stream.
     """
-    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="sealbox-age-io")
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="sealbox-age")
 
 
 def default_parallel() -> bool:
@@ -148,17 +132,16 @@ class PayloadWriter:
     chunk: without it the payload is truncated and will not decrypt. It does not
     close ``dst``.
 
-    With ``parallel``, the caller's thread only fills batches: they are sealed
-    on the shared worker pool and written to ``dst``, in order, by a thread of
-    the writer's own, so that reading, sealing and writing run at the same time.
-    ``dst`` must then accept writes from that thread; an error it raises is
-    raised again by the next :meth:`write` or by :meth:`close`, and nothing
-    after the failed batch is written.
+    With ``parallel``, the caller's thread fills and seals batches and a thread
+    of the writer's own writes them to ``dst``, in order, meanwhile. ``dst``
+    must then accept writes from that thread; an error it raises is raised
+    again by the next :meth:`write` or by :meth:`close`, and nothing after the
+    failed batch is written.
 
     Args:
         dst: where the payload goes.
         file_key: the 16-byte file key of the header.
-        parallel: seal and write on worker threads (the default with 2+ CPUs).
+        parallel: write on a second thread (the default with 2+ CPUs).
         nonce: the payload nonce; random by default. Only tests pass one.
     """
 
@@ -174,10 +157,10 @@ class PayloadWriter:
         self._aead = ChaCha20Poly1305(payload_key(file_key, nonce))
         self._dst = dst
         self._parallel = default_parallel() if parallel is None else parallel
+        self._plain = bytearray(BATCH_SIZE)
         slots = SLOTS if self._parallel else 1
-        self._plain = [bytearray(BATCH_SIZE) for _ in range(slots)]
         self._sealed = [bytearray(SEALED_BATCH_SIZE) for _ in range(slots)]
-        # The write of the batch last submitted from each slot, until it is known done.
+        # The write of the batch last sealed into each slot, until it is known done.
         self._jobs: list[_Job | None] = [None] * slots
         self._io: ThreadPoolExecutor | None = None
         self._slot = 0
@@ -185,7 +168,7 @@ class PayloadWriter:
         self._counter = 0
         self._closed = False
         self._failed = False
-        self._broken = False  # a batch failed: the ones after it are not written
+        self._broken = False  # a write failed: the batches after it are not written
         self._failure: BaseException | None = None  # raised again by write and close
         dst.write(nonce)
 
@@ -207,13 +190,13 @@ class PayloadWriter:
             if self._fill == BATCH_SIZE:
                 self._flush_batch()
             n = min(BATCH_SIZE - self._fill, len(view))
-            self._plain[self._slot][self._fill : self._fill + n] = view[:n]
+            self._plain[self._fill : self._fill + n] = view[:n]
             self._fill += n
             view = view[n:]
         return total
 
     def write_from(self, src: Source) -> int:
-        """Encrypt everything ``src`` has left, reading straight into the batch buffers."""
+        """Encrypt everything ``src`` has left, reading straight into the batch buffer."""
         self._check_open()
         total = 0
         while True:
@@ -221,7 +204,7 @@ class PayloadWriter:
                 if src.at_eof():
                     return total
                 self._flush_batch()
-            got = src.readinto_full(memoryview(self._plain[self._slot])[self._fill :])
+            got = src.readinto_full(memoryview(self._plain)[self._fill :])
             self._fill += got
             total += got
             if self._fill < BATCH_SIZE:
@@ -236,65 +219,63 @@ class PayloadWriter:
     def _flush_batch(self) -> None:
         # A full batch with more data behind it: none of its chunks is the last.
         self._submit(last=False)
-        self._slot = (self._slot + 1) % len(self._plain)
         self._fill = 0
-        job, self._jobs[self._slot] = self._jobs[self._slot], None
-        if job is not None:
-            try:
-                job.result()  # the slot's previous batch is written (or its error raised)
-            except BaseException as exc:
-                self._failure = exc
-                raise
 
     def _submit(self, *, last: bool) -> None:
-        slot, fill, counter = self._slot, self._fill, self._counter
-        plain, sealed, aead = self._plain[slot], self._sealed[slot], self._aead
-        chunks = max(1, -(-fill // CHUNK_SIZE))
-        self._counter += chunks
-
-        def seal() -> int:
-            src, out = memoryview(plain), memoryview(sealed)
-            written = 0
-            for i in range(chunks):
-                start = i * CHUNK_SIZE
-                end = min(start + CHUNK_SIZE, fill)
-                n = end - start + TAG_SIZE
-                aead.encrypt_into(
-                    _nonce(counter + i, last=last and i == chunks - 1),
-                    src[start:end],
-                    None,
-                    out[written : written + n],
-                )
-                written += n
-            return written
-
-        if not self._parallel:
-            try:
-                self._dst.write(memoryview(sealed)[: seal()])
-            except BaseException as exc:
-                self._failure = exc
-                raise
-            return
-        sealing = _executor().submit(seal)
-
-        def write() -> None:
-            try:
-                n = sealing.result()
-                if not self._broken:
-                    self._dst.write(memoryview(sealed)[:n])
-            except BaseException:
-                self._broken = True
-                raise
-
+        """Seal the batch into the next free slot and have it written."""
+        slot = self._slot
+        job, self._jobs[slot] = self._jobs[slot], None
+        try:
+            if job is not None:
+                job.result()  # the slot's previous batch is written (or its error raised)
+            sealed = memoryview(self._sealed[slot])[: self._seal(last=last)]
+            if not self._parallel:
+                self._dst.write(sealed)
+                return
+        except BaseException as exc:
+            self._failure = exc
+            raise
         if self._io is None:
             self._io = _io_thread()
-        self._jobs[slot] = _Job(write, self._io)
+        self._jobs[slot] = _Job(partial(self._write, sealed), self._io)
+        self._slot = (slot + 1) % len(self._sealed)
+
+    def _seal(self, *, last: bool) -> int:
+        """Seal the plaintext buffer into the current slot; return the sealed length."""
+        fill, counter = self._fill, self._counter
+        chunks = max(1, -(-fill // CHUNK_SIZE))
+        self._counter += chunks
+        src, out = memoryview(self._plain), memoryview(self._sealed[self._slot])
+        encrypt_into = self._aead.encrypt_into
+        written = 0
+        for i in range(chunks):
+            start = i * CHUNK_SIZE
+            end = min(start + CHUNK_SIZE, fill)
+            n = end - start + TAG_SIZE
+            encrypt_into(
+                _nonce(counter + i, last=last and i == chunks - 1),
+                src[start:end],
+                None,
+                out[written : written + n],
+            )
+            written += n
+        return written
+
+    def _write(self, sealed: memoryview) -> None:
+        """On the writer's thread: one sealed batch to ``dst``, unless an earlier one failed."""
+        if self._broken:
+            return
+        try:
+            self._dst.write(sealed)
+        except BaseException:
+            self._broken = True
+            raise
 
     def _settle(self) -> BaseException | None:
-        """Wait for every batch in flight, oldest first; return the first error."""
+        """Wait for every write in flight, oldest first; return the first error."""
         first: BaseException | None = None
         slots = len(self._jobs)
-        for i in range(1, slots + 1):
+        for i in range(slots):
             slot = (self._slot + i) % slots
             job, self._jobs[slot] = self._jobs[slot], None
             if job is None:
@@ -337,7 +318,7 @@ class PayloadWriter:
     def abort(self) -> None:
         """Stop without sealing the final chunk: what was written will not decrypt.
 
-        Batches still in flight are dropped, not written.
+        Batches still waiting to be written are dropped.
         """
         self._failed = self._broken = True
         self._closed = True
@@ -371,15 +352,15 @@ class PayloadReader:
     :meth:`views` return plaintext; the end of the plaintext is reported only
     after the final chunk authenticated and nothing follows it.
 
-    With ``parallel``, batches are read ahead from ``src`` by a thread of the
-    reader's own and opened on the shared worker pool, while the caller uses
-    the plaintext of earlier ones; ``src`` must then allow reads from that
-    thread, and belongs to the reader until :meth:`close`.
+    With ``parallel``, a thread of the reader's own reads and opens the next
+    batches while the caller uses the plaintext of earlier ones; ``src`` must
+    then allow reads from that thread, and belongs to the reader until
+    :meth:`close`.
 
     Args:
         src: the payload (a :class:`Source` or a binary file object).
         file_key: the 16-byte file key of the header.
-        parallel: read and open batches on worker threads (the default with 2+ CPUs).
+        parallel: read and open on a second thread (the default with 2+ CPUs).
 
     Raises:
         FormatError: the input ends before the 16-byte payload nonce.
@@ -394,9 +375,9 @@ class PayloadReader:
             raise FormatError("the file is truncated: the payload nonce is missing")
         self._aead = ChaCha20Poly1305(payload_key(file_key, nonce))
         self._parallel = default_parallel() if parallel is None else parallel
-        slots = SLOTS if self._parallel else 1
         # One byte more than a batch: it tells whether the batch ends the file.
-        self._sealed = [bytearray(SEALED_BATCH_SIZE + 1) for _ in range(slots)]
+        self._sealed = bytearray(SEALED_BATCH_SIZE + 1)
+        slots = SLOTS if self._parallel else 1
         self._plain = [bytearray(BATCH_SIZE) for _ in range(slots)]
         self._free = deque(range(slots))
         self._queue: deque[tuple[int, _Job]] = deque()  # batches read or being read, in order
@@ -415,18 +396,18 @@ class PayloadReader:
         self._refill()
 
     def _refill(self) -> None:
-        """Start reading into the free slots (one batch ahead only without threads)."""
+        """Start reading into the free slots (one batch at a time without a thread)."""
         while self._free and not self._ended and (self._parallel or not self._queue):
             slot = self._free.popleft()
             if self._parallel and self._io is None:
                 self._io = _io_thread()
             self._queue.append((slot, _Job(partial(self._read, slot), self._io)))
 
-    def _read(self, slot: int) -> _Job | None:
-        """Read the next batch into ``slot`` and start opening it."""
+    def _read(self, slot: int) -> _Batch | None:
+        """Read the next batch and open it into ``slot``; ``None`` after the end."""
         if self._ended or self._closing:
             return None
-        buf = self._sealed[slot]
+        buf = self._sealed
         start = 0
         if self._carry is not None:
             buf[0] = self._carry
@@ -445,12 +426,12 @@ class PayloadReader:
             got = SEALED_BATCH_SIZE
         counter = self._counter
         self._counter += -(-got // ENCRYPTED_CHUNK_SIZE)
-        aead, plain = self._aead, self._plain[slot]
-
-        def open_batch() -> _Batch:
-            return _open_batch(aead, memoryview(buf)[:got], eof, counter, memoryview(plain))
-
-        return _Job(open_batch, _executor() if self._parallel else None)
+        batch = _open_batch(
+            self._aead, memoryview(buf)[:got], eof, counter, memoryview(self._plain[slot])
+        )
+        if batch.error is not None:
+            self._ended = True
+        return batch
 
     def _next_view(self) -> bool:
         """Make the next batch's plaintext current; False at the end (or raise)."""
@@ -466,13 +447,11 @@ class PayloadReader:
         try:
             self._refill()
             slot, job = self._queue.popleft()
-            opening = job.result()
-            # A read only finds nothing to do after the end, which stops the caller first.
-            assert isinstance(opening, _Job)
-            batch = opening.result()
+            batch = job.result()
         except BaseException as exc:
             self._failure = exc
             raise
+        # A read finds nothing to do only after the end, which stops the caller first.
         assert isinstance(batch, _Batch)
         self._current = slot
         if batch.error is not None:
@@ -522,15 +501,13 @@ class PayloadReader:
             yield view
 
     def close(self) -> None:
-        """Wait for the work in flight and stop the read-ahead. Does not close the source."""
+        """Wait for the reads in flight and stop reading ahead. Does not close the source."""
         self._closing = True
         self._view = memoryview(b"")
         while self._queue:
             _, job = self._queue.popleft()
             with contextlib.suppress(Exception):  # the caller is done with this stream
-                opening = job.result()
-                if isinstance(opening, _Job):
-                    opening.result()
+                job.result()
         if self._io is not None:
             self._io.shutdown(wait=False)
             self._io = None
