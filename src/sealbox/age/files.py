@@ -152,9 +152,6 @@ class _CountingSource(Source):
         self._progress(n)
         return n
 
-    def at_eof(self) -> bool:
-        return self._inner.at_eof()
-
 
 def _open_source(src: Readable | Source) -> tuple[Source, bool]:
     source = src if isinstance(src, Source) else Source(src)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
@@ -125,6 +126,75 @@ class _Job:
         return self._value
 
 
+class _Sealing:
+    """One batch of plaintext being sealed, chunk by chunk, from either end."""
+
+    __slots__ = (
+        "_aead",
+        "_back",
+        "_counter",
+        "_fill",
+        "_front",
+        "_last",
+        "_lock",
+        "_out",
+        "_plain",
+        "abandoned",
+        "chunks",
+        "front_done",
+    )
+
+    def __init__(
+        self,
+        aead: ChaCha20Poly1305,
+        plain: memoryview,
+        out: memoryview,
+        fill: int,
+        counter: int,
+        *,
+        last: bool,
+    ) -> None:
+        self._aead = aead
+        self._plain = plain
+        self._out = out
+        self._fill = fill
+        self._counter = counter
+        self._last = last
+        self.chunks = max(1, -(-fill // CHUNK_SIZE))  # an empty batch is one empty chunk
+        self._front = 0
+        self._back = self.chunks - 1
+        self._lock = threading.Lock()
+        self.front_done = threading.Event()
+        self.abandoned = False
+
+    def _claim(self, *, front: bool) -> int:
+        with self._lock:
+            if self._front > self._back:
+                return -1
+            if front:
+                self._front += 1
+                return self._front - 1
+            self._back -= 1
+            return self._back + 1
+
+    def seal(self, *, front: bool) -> None:
+        """Seal chunks taken from the front (or the back) until none is left."""
+        while (i := self._claim(front=front)) >= 0:
+            start = i * CHUNK_SIZE
+            end = min(start + CHUNK_SIZE, self._fill)
+            at = i * ENCRYPTED_CHUNK_SIZE
+            self._aead.encrypt_into(
+                _nonce(self._counter + i, last=self._last and i == self.chunks - 1),
+                self._plain[start:end],
+                None,
+                self._out[at : at + end - start + TAG_SIZE],
+            )
+
+    def sealed(self) -> memoryview:
+        """The sealed batch (once every chunk is sealed)."""
+        return self._out[: self._fill + self.chunks * TAG_SIZE]
+
+
 class PayloadWriter:
     """Encrypts a STREAM payload to ``dst`` as data is written.
 
@@ -133,10 +203,10 @@ class PayloadWriter:
     close ``dst``.
 
     With ``parallel``, the caller's thread fills and seals batches and a thread
-    of the writer's own writes them to ``dst``, in order, meanwhile. ``dst``
-    must then accept writes from that thread; an error it raises is raised
-    again by the next :meth:`write` or by :meth:`close`, and nothing after the
-    failed batch is written.
+    of the writer's own writes them to ``dst``, in order, meanwhile (and helps
+    seal when it is ahead). ``dst`` must then accept writes from that thread;
+    an error it raises is raised again by the next :meth:`write` or by
+    :meth:`close`, and nothing after the failed batch is written.
 
     Args:
         dst: where the payload goes.
@@ -157,10 +227,11 @@ class PayloadWriter:
         self._aead = ChaCha20Poly1305(payload_key(file_key, nonce))
         self._dst = dst
         self._parallel = default_parallel() if parallel is None else parallel
-        self._plain = bytearray(BATCH_SIZE)
         slots = SLOTS if self._parallel else 1
+        # One byte more than a batch: see write_from.
+        self._plain = [bytearray(BATCH_SIZE + 1) for _ in range(slots)]
         self._sealed = [bytearray(SEALED_BATCH_SIZE) for _ in range(slots)]
-        # The write of the batch last sealed into each slot, until it is known done.
+        # The sealing and writing of the batch last submitted from each slot.
         self._jobs: list[_Job | None] = [None] * slots
         self._io: ThreadPoolExecutor | None = None
         self._slot = 0
@@ -190,7 +261,7 @@ class PayloadWriter:
             if self._fill == BATCH_SIZE:
                 self._flush_batch()
             n = min(BATCH_SIZE - self._fill, len(view))
-            self._plain[self._fill : self._fill + n] = view[:n]
+            self._plain[self._slot][self._fill : self._fill + n] = view[:n]
             self._fill += n
             view = view[n:]
         return total
@@ -198,17 +269,20 @@ class PayloadWriter:
     def write_from(self, src: Source) -> int:
         """Encrypt everything ``src`` has left, reading straight into the batch buffer."""
         self._check_open()
+        # The buffers have one byte more than a batch: reading a full batch and one
+        # byte tells whether more follows, without a separate look-ahead.
         total = 0
         while True:
-            if self._fill == BATCH_SIZE:
-                if src.at_eof():
-                    return total
-                self._flush_batch()
-            got = src.readinto_full(memoryview(self._plain)[self._fill :])
+            buf = self._plain[self._slot]
+            got = src.readinto_full(memoryview(buf)[self._fill :])
             self._fill += got
             total += got
-            if self._fill < BATCH_SIZE:
-                return total
+            if self._fill <= BATCH_SIZE:
+                return total  # the end of src: close() seals what is left
+            self._fill = BATCH_SIZE
+            self._flush_batch()
+            self._plain[self._slot][0] = buf[BATCH_SIZE]
+            self._fill = 1
 
     def _check_open(self) -> None:
         if self._closed:
@@ -219,54 +293,62 @@ class PayloadWriter:
     def _flush_batch(self) -> None:
         # A full batch with more data behind it: none of its chunks is the last.
         self._submit(last=False)
+        self._slot = (self._slot + 1) % len(self._plain)
         self._fill = 0
+        job, self._jobs[self._slot] = self._jobs[self._slot], None
+        if job is not None:
+            try:
+                job.result()  # the slot's previous batch is written (or its error raised)
+            except BaseException as exc:
+                self._failure = exc
+                raise
 
     def _submit(self, *, last: bool) -> None:
-        """Seal the batch into the next free slot and have it written."""
+        """Seal the current batch and have it written.
+
+        With a thread, the caller seals chunks from the front while the writer's
+        thread, if it has nothing else to do, seals from the back; it writes the
+        batch once both are done. Whichever thread is less busy seals more.
+        """
         slot = self._slot
-        job, self._jobs[slot] = self._jobs[slot], None
-        try:
-            if job is not None:
-                job.result()  # the slot's previous batch is written (or its error raised)
-            sealed = memoryview(self._sealed[slot])[: self._seal(last=last)]
-            if not self._parallel:
-                self._dst.write(sealed)
-                return
-        except BaseException as exc:
-            self._failure = exc
-            raise
+        batch = _Sealing(
+            self._aead,
+            memoryview(self._plain[slot]),
+            memoryview(self._sealed[slot]),
+            self._fill,
+            self._counter,
+            last=last,
+        )
+        self._counter += batch.chunks
+        if not self._parallel:
+            try:
+                batch.seal(front=True)
+                self._dst.write(batch.sealed())
+            except BaseException as exc:
+                self._failure = exc
+                raise
+            return
         if self._io is None:
             self._io = _io_thread()
-        self._jobs[slot] = _Job(partial(self._write, sealed), self._io)
-        self._slot = (slot + 1) % len(self._sealed)
-
-    def _seal(self, *, last: bool) -> int:
-        """Seal the plaintext buffer into the current slot; return the sealed length."""
-        fill, counter = self._fill, self._counter
-        chunks = max(1, -(-fill // CHUNK_SIZE))
-        self._counter += chunks
-        src, out = memoryview(self._plain), memoryview(self._sealed[self._slot])
-        encrypt_into = self._aead.encrypt_into
-        written = 0
-        for i in range(chunks):
-            start = i * CHUNK_SIZE
-            end = min(start + CHUNK_SIZE, fill)
-            n = end - start + TAG_SIZE
-            encrypt_into(
-                _nonce(counter + i, last=last and i == chunks - 1),
-                src[start:end],
-                None,
-                out[written : written + n],
-            )
-            written += n
-        return written
-
-    def _write(self, sealed: memoryview) -> None:
-        """On the writer's thread: one sealed batch to ``dst``, unless an earlier one failed."""
-        if self._broken:
-            return
+        self._jobs[slot] = _Job(partial(self._seal_and_write, batch), self._io)
         try:
-            self._dst.write(sealed)
+            batch.seal(front=True)
+        except BaseException as exc:
+            batch.abandoned = True
+            self._failure = exc
+            raise
+        finally:
+            batch.front_done.set()
+
+    def _seal_and_write(self, batch: _Sealing) -> None:
+        """On the writer's thread: help seal ``batch``, then write it, in order."""
+        try:
+            batch.seal(front=False)
+            batch.front_done.wait()
+            if batch.abandoned or self._broken:
+                self._broken = True
+                return
+            self._dst.write(batch.sealed())
         except BaseException:
             self._broken = True
             raise
@@ -275,7 +357,7 @@ class PayloadWriter:
         """Wait for every write in flight, oldest first; return the first error."""
         first: BaseException | None = None
         slots = len(self._jobs)
-        for i in range(slots):
+        for i in range(1, slots + 1):
             slot = (self._slot + i) % slots
             job, self._jobs[slot] = self._jobs[slot], None
             if job is None:
