@@ -61,7 +61,8 @@ class Encryptor:
         dst: a binary file object (or anything with ``write``).
         recipients: who can decrypt (see :func:`sealbox.age.parse_recipient`).
         armor: write the ASCII-armored form.
-        parallel: seal chunks on a worker thread (default: when 2+ CPUs).
+        parallel: write on a second thread while the caller's seals (default:
+            when 2+ CPUs).
 
     Raises:
         ConfigError: no recipient, or recipients that cannot be mixed.
@@ -170,7 +171,8 @@ class Decryptor(io.RawIOBase):
     Args:
         src: a binary file object positioned at the start of the age file.
         identities: what to try, in order (see :func:`sealbox.age.parse_identities`).
-        parallel: open chunks on a worker thread (default: when 2+ CPUs).
+        parallel: read and open on a second thread while the caller's uses the
+            plaintext (default: when 2+ CPUs).
 
     Raises:
         FormatError: the header or the armor is malformed (the message says where).

@@ -60,9 +60,9 @@ PAYLOAD_LABEL: Final = b"payload"
 BATCH_CHUNKS: Final = 16
 BATCH_SIZE: Final = BATCH_CHUNKS * CHUNK_SIZE
 SEALED_BATCH_SIZE: Final = BATCH_CHUNKS * ENCRYPTED_CHUNK_SIZE
-# Batches in flight with two threads: one being sealed (or opened) and two written
-# (or used by the caller) and one spare, so that neither thread waits on a brief
-# stall of the other.
+# Batches in flight per stream with two threads: the one the caller fills (or
+# uses) and up to three that the other thread writes out (or has read ahead),
+# so that neither thread waits on a brief stall of the other.
 SLOTS: Final = 4
 _LAST: Final = b"\x01"
 _NOT_LAST: Final = b"\x00"
@@ -102,7 +102,7 @@ def _io_thread() -> ThreadPoolExecutor:
 
 
 def default_parallel() -> bool:
-    """Whether streams use worker threads by default (more than one CPU)."""
+    """Whether streams use a second thread by default (more than one CPU)."""
     return (os.cpu_count() or 1) > 1
 
 
