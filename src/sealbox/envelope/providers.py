@@ -130,8 +130,8 @@ class KeyringProvider:
             named = token_key_id(token)
         except FormatError:
             raise DecryptionError from None
-        # The key id in the header is only a label; the token's own must agree.
-        if f"{named:08x}" != wrapped.key_id:
+        # The header is not authenticated by itself: its fields must agree with the token.
+        if f"{named:08x}" != wrapped.key_id or wrapped.version != 0:
             raise DecryptionError
         return token
 
@@ -177,8 +177,11 @@ class AgeProvider:
         self._identities = tuple(identities)
         if key_id is None:
             key_id = _fingerprint(self._recipients) if self._recipients else "age"
+        try:
+            WrappedKey(self.name, key_id, 0, b"\x00")
+        except ValueError as exc:
+            raise ConfigError(f"{key_id!r} cannot name a key in an envelope: {exc}") from None
         self.key_id = key_id
-        WrappedKey(self.name, key_id, 0, b"\x00")  # validates the key id
 
     def wrap(self, key_blob: bytes) -> WrappedKey:
         """Encrypt ``key_blob`` to the recipients.
@@ -210,6 +213,8 @@ class AgeProvider:
                 "this age provider has no identities to unwrap data keys with",
                 hint="give identities= (private keys) to decrypt and rewrap",
             )
+        if wrapped.version != 0:
+            raise DecryptionError  # age keys have no versions: the header was altered
         try:
             return age.decrypt(wrapped.ciphertext, self._identities)
         except FormatError:
