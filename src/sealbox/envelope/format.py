@@ -40,6 +40,7 @@ they are.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
@@ -75,6 +76,16 @@ _PROVIDER: Final = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
 _KEY_ID: Final = re.compile(r"[\x21-\x7e]{1,255}")
 
 
+@functools.lru_cache(maxsize=256)
+def _check_names(provider: str, key_id: str) -> None:
+    # Cached: an application uses a handful of providers and keys, and every
+    # envelope it opens names one of them.
+    if not _PROVIDER.fullmatch(provider):
+        raise ValueError(f"provider name {provider!r} must match [a-z0-9-]{{1,32}}")
+    if not _KEY_ID.fullmatch(key_id):
+        raise ValueError("a key id must be 1 to 255 printable ASCII characters, no space")
+
+
 @dataclass(frozen=True, slots=True)
 class WrappedKey:
     """A data key as a key-encryption provider wrapped it, and which key did it.
@@ -93,10 +104,7 @@ class WrappedKey:
     ciphertext: bytes
 
     def __post_init__(self) -> None:
-        if not _PROVIDER.fullmatch(self.provider):
-            raise ValueError(f"provider name {self.provider!r} must match [a-z0-9-]{{1,32}}")
-        if not _KEY_ID.fullmatch(self.key_id):
-            raise ValueError("a key id must be 1 to 255 printable ASCII characters, no space")
+        _check_names(self.provider, self.key_id)
         if not 0 <= self.version <= MAX_VERSION:
             raise ValueError("a key version must fit in 32 bits")
         if not 0 < len(self.ciphertext) <= MAX_WRAPPED:
@@ -154,52 +162,52 @@ def parse_header(data: bytes | bytearray | memoryview) -> tuple[EnvelopeHeader, 
         FormatError: not an envelope, an unknown version or mode, or a truncated
             or malformed header (the message says which).
     """
-    view = memoryview(data).cast("B")
-    if len(view) < len(MAGIC) or bytes(view[:3]) != MAGIC[:3]:
+    view = data if isinstance(data, bytes) else memoryview(data).cast("B")
+    size = len(view)
+    if size < len(MAGIC) or view[:3] != MAGIC[:3]:
         raise FormatError("not a sealbox envelope (it does not start with 'sbe')")
     if view[3] != MAGIC[3]:
         raise FormatError(
             f"unsupported envelope format version {view[3]}",
             hint="this envelope needs a newer sealbox",
         )
-    reader = _Reader(view, len(MAGIC))
-    mode = reader.byte("the mode")
+    if size < _FIXED:
+        raise FormatError(_truncated("the mode" if size == len(MAGIC) else "the provider length"))
+    mode = view[4]
     if mode not in MODE_NAMES:
         raise FormatError(f"unknown envelope mode 0x{mode:02x}")
-    provider = reader.text(reader.byte("the provider length"), "the provider name")
-    key_id = reader.text(reader.byte("the key id length"), "the key id")
-    version = int.from_bytes(reader.take(4, "the key version"), "big")
-    size = int.from_bytes(reader.take(2, "the wrapped key length"), "big")
-    ciphertext = bytes(reader.take(size, "the wrapped key"))
+    end = _FIXED + view[5]
+    provider = _text(view, _FIXED, end, "the provider name")
+    if end >= size:
+        raise FormatError(_truncated("the key id length"))
+    start, end = end + 1, end + 1 + view[end]
+    key_id = _text(view, start, end, "the key id")
+    if end + 6 > size:
+        raise FormatError(
+            _truncated("the key version" if end + 4 > size else "the wrapped key length")
+        )
+    version = int.from_bytes(view[end : end + 4], "big")
+    start, end = end + 6, end + 6 + int.from_bytes(view[end + 4 : end + 6], "big")
+    if end > size:
+        raise FormatError(_truncated("the wrapped key"))
     try:
-        wrapped = WrappedKey(provider, key_id, version, ciphertext)
+        wrapped = WrappedKey(provider, key_id, version, bytes(view[start:end]))
     except ValueError as exc:
         raise FormatError(f"malformed envelope header: {exc}") from None
-    return EnvelopeHeader(mode, wrapped), reader.pos
+    return EnvelopeHeader(mode, wrapped), end
 
 
-class _Reader:
-    __slots__ = ("pos", "view")
+def _truncated(what: str) -> str:
+    return f"the envelope header is truncated: {what} is missing"
 
-    def __init__(self, view: memoryview, pos: int) -> None:
-        self.view = view
-        self.pos = pos
 
-    def take(self, n: int, what: str) -> memoryview:
-        if self.pos + n > len(self.view):
-            raise FormatError(f"the envelope header is truncated: {what} is missing")
-        chunk = self.view[self.pos : self.pos + n]
-        self.pos += n
-        return chunk
-
-    def byte(self, what: str) -> int:
-        return self.take(1, what)[0]
-
-    def text(self, n: int, what: str) -> str:
-        raw = bytes(self.take(n, what))
-        if not raw.isascii():
-            raise FormatError(f"malformed envelope header: {what} is not ASCII")
-        return raw.decode("ascii")
+def _text(view: bytes | memoryview, start: int, end: int, what: str) -> str:
+    if end > len(view):
+        raise FormatError(_truncated(what))
+    raw = bytes(view[start:end])
+    if not raw.isascii():
+        raise FormatError(f"malformed envelope header: {what} is not ASCII")
+    return raw.decode("ascii")
 
 
 def binding(mode: int, associated_data: bytes) -> bytes:
