@@ -413,3 +413,21 @@ def test_sealed_values_over_the_limit_must_stream(cipher, monkeypatch) -> None:
     monkeypatch.setattr(module, "MAX_SEALED_SIZE", 10)
     with pytest.raises(ValueError, match="must be streamed"):
         cipher.encrypt(b"x" * 11)
+
+
+def test_envelope_imports_no_vault_or_database_library() -> None:
+    import json
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, json\n"
+        "from sealbox import Keyring\n"
+        "from sealbox.envelope import EnvelopeCipher, KeyringProvider\n"
+        "c = EnvelopeCipher(KeyringProvider(Keyring.generate()))\n"
+        "c.decrypt(c.encrypt(b'x'))\n"
+        "print(json.dumps(sorted(sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True, text=True)
+    loaded = set(json.loads(out.stdout.splitlines()[-1]))
+    assert not {"hvac", "requests", "sqlalchemy", "fastapi", "click"} & loaded
