@@ -7,10 +7,17 @@ sealbox and age command lines; pyrage's `encrypt_file`/`decrypt_file` in a
 Python child), so peak RSS is the child's own (``wait4``). The original recipe
 (PBKDF2 + one Fernet token for the whole file) is measured on a smaller file:
 it holds the whole file several times in memory.
+
+The machine is shared and its page cache is not: how fast a tool writes 1 GiB
+depends on what the run before it freed. The order of the tools therefore
+rotates from round to round, every figure is a median, and the CPU time of each
+run is recorded next to its wall time (CPU time / wall time is how many cores
+the tool got).
 """
 
 from __future__ import annotations
 
+import compileall
 import os
 import shutil
 import statistics
@@ -19,7 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench._harness import Figure, Row, log, write_results
+from bench._harness import Figure, Row, command_seconds, log, write_results
 
 HERE = Path(__file__).resolve().parent
 TMP = HERE / "tmp"
@@ -66,8 +73,8 @@ def _make_file(path: Path, size: int) -> None:
             left -= n
 
 
-def _run(argv: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of one child process.
+def _run(argv: list[str]) -> tuple[float, float, float]:
+    """Wall seconds, peak RSS (MiB) and CPU seconds (user + system) of one child process.
 
     The child is started by /usr/bin/time, a small program: Linux carries the
     peak RSS of the forking process into the child, so forking from this Python
@@ -75,7 +82,7 @@ def _run(argv: list[str]) -> tuple[float, float]:
     """
     t0 = time.perf_counter()
     proc = subprocess.run(
-        ["/usr/bin/time", "-f", "%M", *argv],
+        ["/usr/bin/time", "-f", "%M %U %S", *argv],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         check=False,
@@ -84,7 +91,20 @@ def _run(argv: list[str]) -> tuple[float, float]:
     err = proc.stderr.decode()
     if proc.returncode != 0:
         raise RuntimeError(f"{argv[0]} failed: {err}")
-    return elapsed, int(err.strip().splitlines()[-1]) / 1024
+    rss, user, system = err.strip().splitlines()[-1].split()
+    return elapsed, int(rss) / 1024, float(user) + float(system)
+
+
+def _compile_sealbox() -> None:
+    """Write sealbox's bytecode, as installing a wheel does.
+
+    An editable install under ``PYTHONDONTWRITEBYTECODE`` would otherwise compile
+    every module from source on each run (about 40 ms), which an installed
+    sealbox never does; the Python peers are installed packages with bytecode.
+    """
+    import sealbox
+
+    compileall.compile_dir(Path(sealbox.__file__).parent, quiet=1)
 
 
 def _rm(*paths: Path) -> None:
@@ -97,7 +117,7 @@ def main(quick: bool = False) -> None:
         raise SystemExit("the age CLI and /usr/bin/time are needed (make system-deps)")
     TMP.mkdir(exist_ok=True)
     size = (128 if quick else 1024) * MIB
-    rounds = 1 if quick else 3
+    rounds = 1 if quick else 5
     plain, sealed, out = TMP / "plain.bin", TMP / "sealed.age", TMP / "out.bin"
     key_file = TMP / "key.txt"
     from sealbox import age
@@ -121,23 +141,31 @@ def main(quick: bool = False) -> None:
             "age": ["age", "-d", "-i", str(key_file), "-o", str(out), str(sealed)],
             "pyrage": [py, "-c", PYRAGE_SCRIPT, "dec", str(sealed), str(out), secret],
         }
+        _compile_sealbox()
+        load_before = os.getloadavg()
         times: dict[str, list[float]] = {f"{op}/{t}": [] for op in ("enc", "dec") for t in encrypt}
+        cpu: dict[str, list[float]] = {k: [] for k in times}
         rss: dict[str, float] = {}
+        tools = list(encrypt)
         for r in range(rounds):
-            for tool, argv in encrypt.items():
+            # Rotate the order: each tool in turn runs first, after another tool's files.
+            for tool in tools[r % len(tools) :] + tools[: r % len(tools)]:
                 log(f"age: round {r + 1}/{rounds}, {tool}")
                 _rm(sealed)
-                t, m = _run(argv)
+                t, m, c = _run(encrypt[tool])
                 times[f"enc/{tool}"].append(t)
+                cpu[f"enc/{tool}"].append(c)
                 rss[f"enc/{tool}"] = max(rss.get(f"enc/{tool}", 0), m)
                 _rm(out)
-                t, m = _run(decrypt[tool])
+                t, m, c = _run(decrypt[tool])
                 times[f"dec/{tool}"].append(t)
+                cpu[f"dec/{tool}"].append(c)
                 rss[f"dec/{tool}"] = max(rss.get(f"dec/{tool}", 0), m)
                 if tool == "sealbox" and r == 0:
                     with plain.open("rb") as a, out.open("rb") as b:
                         assert a.read(1 << 20) == b.read(1 << 20)
                 _rm(out)
+        load_after = os.getloadavg()
         rate = {k: size / 1e6 / statistics.median(v) for k, v in times.items()}
         gib = f"{size // MIB} MiB" if quick else "1 GiB"
         rows = [
@@ -184,13 +212,45 @@ def main(quick: bool = False) -> None:
             for op in ("enc", "dec")
             for tool in ("sealbox", "age", "pyrage")
         ]
+
+        def cores(key: str) -> float:
+            return statistics.median(c / t for c, t in zip(cpu[key], times[key], strict=True))
+
+        figures += [
+            Figure(
+                f"CPU time, {op} {gib}, {tool}",
+                "s",
+                statistics.median(cpu[f"{op}/{tool}"]),
+                f"cores used: {cores(f'{op}/{tool}'):.2f}",
+            )
+            for op in ("enc", "dec")
+            for tool in ("sealbox", "age", "pyrage")
+        ]
+        small = TMP / "small.bin"
+        small.write_bytes(os.urandom(1024))
+        small_sealed, small_out = TMP / "small.age", TMP / "small.out"
+        subprocess.run(["age", "-r", recipient, "-o", str(small_sealed), str(small)], check=True)
+        startup = {
+            "sealbox": [sealbox, "decrypt", "-i", str(key_file), "--force", "-o", str(small_out)],
+            "age": ["age", "-d", "-i", str(key_file), "-o", str(small_out)],
+        }
+        figures += [
+            Figure(
+                f"start-up: decrypt a 1 KiB file, {tool}",
+                "ms",
+                1000 * command_seconds([*argv, str(small_sealed)], repeat=15),
+                "median of 15 runs",
+            )
+            for tool, argv in startup.items()
+        ]
+        _rm(small, small_sealed, small_out)
         if not quick:
             big = 4 * 1024 * MIB
             log("age: peak RSS on a 4 GiB file")
             _rm(sealed, out)
             _make_file(plain, big)
-            _, m_enc = _run(encrypt["sealbox"])
-            _, m_dec = _run(decrypt["sealbox"])
+            _, m_enc, _ = _run(encrypt["sealbox"])
+            _, m_dec, _ = _run(decrypt["sealbox"])
             figures += [
                 Figure("peak RSS, enc 4 GiB, sealbox", "MiB", m_enc, "target <= 64 MiB (flat)"),
                 Figure("peak RSS, dec 4 GiB, sealbox", "MiB", m_dec, "target <= 64 MiB (flat)"),
@@ -200,11 +260,11 @@ def main(quick: bool = False) -> None:
         fsize = (64 if quick else 256) * MIB
         _make_file(plain, fsize)
         fernet_out = TMP / "fernet.bin"
-        t_fe, m_fe = _run([py, "-c", FERNET_SCRIPT, "enc", str(plain), str(fernet_out)])
-        t_fd, m_fd = _run([py, "-c", FERNET_SCRIPT, "dec", str(fernet_out), str(out)])
+        t_fe, m_fe, _ = _run([py, "-c", FERNET_SCRIPT, "enc", str(plain), str(fernet_out)])
+        t_fd, m_fd, _ = _run([py, "-c", FERNET_SCRIPT, "dec", str(fernet_out), str(out)])
         _rm(sealed, out)
-        t_se, m_se = _run(encrypt["sealbox"])
-        t_sd, m_sd = _run(decrypt["sealbox"])
+        t_se, m_se, _ = _run(encrypt["sealbox"])
+        t_sd, m_sd, _ = _run(decrypt["sealbox"])
         label = f"{fsize // MIB} MiB"
         rows += [
             Row(
@@ -231,9 +291,20 @@ def main(quick: bool = False) -> None:
         ]
         notes = [
             (
-                f"Medians of {rounds} interleaved rounds; every tool is a child process "
-                "(start-up included: about 0.1 s for the Python ones); X25519 recipient; "
-                "output written to the page cache of the same disk."
+                f"Medians of {rounds} interleaved rounds, the order of the tools rotating "
+                "from round to round; every tool is a child process (start-up included); "
+                "X25519 recipient; output written to the page cache of the same disk."
+            ),
+            (
+                "The machine is shared with other work: load average "
+                f"{load_before[0]:.2f} before the rounds and {load_after[0]:.2f} after, "
+                "on 2 cores. 'cores used' (CPU time / wall time) shows how much of the "
+                "second core each tool got."
+            ),
+            (
+                "sealbox's bytecode is compiled before the runs, as an installed wheel's "
+                "is (this checkout is an editable install and the environment sets "
+                "PYTHONDONTWRITEBYTECODE)."
             ),
             "Peak RSS is the child's own maximum resident set (wait4).",
             (

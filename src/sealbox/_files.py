@@ -1,17 +1,82 @@
-"""Atomic file writes: a temporary file in the target folder, renamed when complete."""
+"""Atomic file writes: a temporary file in the target folder, renamed when complete.
+
+Also :class:`AlignedWriter`, the way bulk outputs reach the file system.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Final, Protocol
 
 from sealbox.exceptions import StorageError
 
-__all__ = ["atomic_write", "atomic_writer", "read_limited"]
+__all__ = ["WRITE_PIECE", "AlignedWriter", "atomic_write", "atomic_writer", "read_limited"]
+
+# The largest write a bulk output makes, and the file offsets its writes end on.
+# Linux (6.x) fills the page cache of a file with folios as large as each write
+# allows: a write of megabytes takes its new pages in large blocks, which on a
+# virtual machine are the free memory the host has taken back and must hand out
+# afresh, page by page. Writes of 32 KiB use small folios taken from recently
+# freed memory: writing a new 1 GiB file here took 2.1-2.6 s of system time in
+# 2 MiB writes and 0.3-0.4 s in 32 KiB ones (the age CLI writes 64 KiB chunks).
+WRITE_PIECE: Final = 32 * 1024
+
+
+class _Sink(Protocol):
+    def write(self, data: bytes | bytearray | memoryview, /) -> int | None: ...
+
+
+class AlignedWriter:
+    """Passes writes on to ``raw`` in pieces of at most :data:`WRITE_PIECE` bytes,
+    cut at multiples of it in the file.
+
+    Args:
+        raw: the file (or any object with ``write``); a short count it returns
+            is followed by a write of the rest, ``None`` counts as complete.
+        position: where in the file the next write lands.
+    """
+
+    __slots__ = ("_position", "_raw")
+
+    def __init__(self, raw: _Sink, position: int = 0) -> None:
+        self._raw = raw
+        self._position = position
+
+    @classmethod
+    def from_file(cls, fh: BinaryIO) -> AlignedWriter:
+        """Wrap ``fh`` at its current offset (0 for a pipe or a terminal)."""
+        try:
+            position = os.lseek(fh.fileno(), 0, os.SEEK_CUR)
+        except (OSError, ValueError, AttributeError):
+            position = 0
+        return cls(fh, position)
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        """Write all of ``data``; return its length."""
+        view = memoryview(data).cast("B")
+        total = len(view)
+        write = self._raw.write
+        position = self._position
+        while view:
+            size = min(len(view), WRITE_PIECE - position % WRITE_PIECE)
+            n = write(view[:size])
+            n = size if n is None else n
+            if n <= 0:
+                raise OSError("the output accepted no data")
+            position += n
+            view = view[n:]
+        self._position = position
+        return total
+
+    def flush(self) -> None:
+        """Flush ``raw`` if it buffers."""
+        flush = getattr(self._raw, "flush", None)
+        if flush is not None:
+            flush()
 
 
 @contextlib.contextmanager
@@ -40,10 +105,9 @@ def atomic_writer(
         raise StorageError(f"{target} already exists", hint="use --force to replace it")
     folder = target.parent
     try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+        fd, tmp = _create_temporary(folder, target.name)
     except OSError as exc:
         raise StorageError(f"cannot write in {folder}: {exc.strerror}") from None
-    tmp = Path(tmp_name)
     try:
         os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as fh:
@@ -62,6 +126,25 @@ def atomic_writer(
         raise
     if durable:
         _fsync_dir(folder)
+
+
+def _create_temporary(folder: Path, name: str) -> tuple[int, Path]:
+    """Create ``folder/.name.<random>.tmp`` (mode 0600, never an existing file or a link).
+
+    What ``tempfile.mkstemp`` does, without the cost of importing ``tempfile``
+    (and ``random``, ``shutil``) on every command-line run.
+    """
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    flags |= getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        tmp = folder / f".{name}.{os.urandom(6).hex()}.tmp"
+        try:
+            return os.open(tmp, flags, 0o600), tmp
+        except FileExistsError:  # pragma: no cover - 48 random bits
+            continue
+    raise FileExistsError(  # pragma: no cover
+        errno.EEXIST, "no unused temporary file name", str(folder)
+    )
 
 
 def atomic_write(

@@ -13,10 +13,13 @@ gigabytes of memory or minutes of CPU; decryption itself is pyca's.
 from __future__ import annotations
 
 import os
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from sealbox import kdf
 from sealbox.exceptions import FormatError, KeyFormatError
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 __all__ = [
     "PBKDF2_MAX_ITERATIONS",
@@ -24,6 +27,7 @@ __all__ = [
     "SCRYPT_DEFAULT",
     "check_kdf",
     "encrypt",
+    "encrypt_pem",
 ]
 
 # OWASP Password Storage Cheat Sheet lists scrypt N=2^17, r=8, p=1 and, as equivalent
@@ -63,6 +67,24 @@ def encrypt(pkcs8_der: bytes, passphrase: bytes, params: kdf.ScryptParams) -> by
         _seq(_seq(_oid(_SCRYPT), scrypt_params), _seq(_oid(_AES256_CBC), _tlv(_OCTETS, iv))),
     )
     return _seq(algorithm, _tlv(_OCTETS, ciphertext))
+
+
+def encrypt_pem(
+    key: PrivateKeyTypes, passphrase: bytes, params: kdf.ScryptParams = SCRYPT_DEFAULT
+) -> bytes:
+    """Return ``key`` as a PEM ``ENCRYPTED PRIVATE KEY`` (RFC 7468 section 11)."""
+    from cryptography.hazmat.primitives import serialization
+
+    from sealbox import _pem
+
+    if not passphrase:
+        raise ValueError("the passphrase is empty")
+    der = key.private_bytes(
+        serialization.Encoding.DER,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return _pem.encode("ENCRYPTED PRIVATE KEY", encrypt(der, passphrase, params))
 
 
 def check_kdf(der: bytes, what: str) -> None:

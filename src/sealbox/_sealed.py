@@ -24,6 +24,7 @@ import base64
 import binascii
 import json
 import os
+from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
 
 from sealbox import kdf
@@ -154,3 +155,21 @@ def b64d(value: object, where: str) -> bytes:
         return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
     except (binascii.Error, ValueError):
         raise FormatError(f"{where} is not valid base64") from None
+
+
+def format_time(t: datetime) -> str:
+    """An RFC 3339 UTC time with whole seconds, as sealbox's JSON documents store times."""
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(value: object, where: str) -> datetime:
+    """Read an RFC 3339 time that carries a zone, or raise :class:`FormatError` naming ``where``."""
+    if not isinstance(value, str):
+        raise FormatError(f"{where} must be an RFC 3339 time")
+    try:
+        t = datetime.fromisoformat(value)
+    except ValueError:
+        raise FormatError(f"{where} must be an RFC 3339 time") from None
+    if t.tzinfo is None:
+        raise FormatError(f"{where} must carry a time zone")
+    return t.astimezone(UTC)

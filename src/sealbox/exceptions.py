@@ -19,6 +19,7 @@ The tree::
     ├── ConfigError (ValueError)        a setting or parameter is out of range
     │   └── PasswordTooLongError        a password is over the hasher's length limit
     ├── SecretSourceError               a secret could not be loaded from its source
+    ├── KeyProviderError                a key-encryption provider (Vault Transit…) failed or refused
     ├── ExtraNotInstalledError          (ImportError) an optional part needs an extra
     ├── TLSError
     │   ├── TLSConfigError              a certificate, key or CA file is unusable
@@ -47,6 +48,7 @@ __all__ = [
     "InvalidSignatureError",
     "KeyFormatError",
     "KeyNotFoundError",
+    "KeyProviderError",
     "KeyStateError",
     "NoIdentityMatchError",
     "PasswordMismatchError",
@@ -200,6 +202,18 @@ class PasswordTooLongError(ConfigError):
 
 class SecretSourceError(SealboxError):
     """A secret could not be loaded from its source (names only, never values)."""
+
+
+class KeyProviderError(SealboxError):
+    """A key-encryption provider could not do what was asked.
+
+    Raised by :mod:`sealbox.envelope` when the service that holds a key-encryption
+    key (HashiCorp Vault Transit…) is unreachable, sealed, refuses the credentials or
+    the operation. The message names the provider, the key and the HTTP status; it
+    never holds a key, a wrapped key or a token.
+
+    .. versionadded:: 0.1.0
+    """
 
 
 class ExtraNotInstalledError(SealboxError, ImportError):

@@ -33,8 +33,6 @@ Example::
 
 from __future__ import annotations
 
-import base64
-import binascii
 import enum
 import json
 import os
@@ -49,7 +47,8 @@ from cryptography.exceptions import InvalidTag
 
 from sealbox import kdf
 from sealbox._files import atomic_write, read_limited
-from sealbox.aead import AES256GCM, ALGORITHMS, DEFAULT_ALGORITHM
+from sealbox._sealed import PassphraseSealer, b64d, b64e, format_time, parse_time
+from sealbox.aead import ALGORITHMS, DEFAULT_ALGORITHM
 from sealbox.exceptions import (
     ConfigError,
     DecryptionError,
@@ -120,7 +119,7 @@ class KeyInfo:
             "algorithm": self.algorithm,
             "state": self.state.value,
             "primary": self.primary,
-            "created": _format_time(self.created),
+            "created": format_time(self.created),
         }
 
 
@@ -460,8 +459,8 @@ class Keyring:
                         "id": f"{e.id:08x}",
                         "algorithm": e.algorithm,
                         "state": e.state.value,
-                        "created": _format_time(e.created),
-                        "material": None if e.material is None else _b64e(e.material),
+                        "created": format_time(e.created),
+                        "material": None if e.material is None else b64e(e.material),
                     }
                     for e in self._entries.values()
                 ],
@@ -504,13 +503,7 @@ class Keyring:
         kdf_params: kdf.Argon2idParams = kdf.ARGON2ID_DEFAULT,
     ) -> bytes:
         """Return the keyring sealed under a passphrase (Argon2id + AES-256-GCM)."""
-        salt = os.urandom(kdf.SALT_SIZE)
-        params = kdf_params.to_dict()
-        params["salt"] = _b64e(salt)
-        header = {"format": SEALED_FORMAT, "kdf": params, "cipher": AES256GCM.ALGORITHM}
-        key = kdf.argon2id(passphrase, salt, kdf_params)
-        body = AES256GCM(key).encrypt(self.serialize_unencrypted(), _header_aad(header))
-        return json.dumps({**header, "data": _b64e(body)}, indent=2).encode() + b"\n"
+        return _sealer(passphrase, kdf_params=kdf_params).seal(self.serialize_unencrypted())
 
     @classmethod
     def decrypt(
@@ -527,29 +520,7 @@ class Keyring:
                 costs above ``kdf_ceiling``.
             DecryptionError: the passphrase is wrong or the file was altered.
         """
-        try:
-            doc = json.loads(data)
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            raise FormatError("not a sealbox keyring file (not JSON)") from None
-        if not isinstance(doc, dict) or doc.get("format") != SEALED_FORMAT:
-            raise FormatError(f"not a sealbox keyring file: 'format' must be {SEALED_FORMAT!r}")
-        if doc.get("cipher") != AES256GCM.ALGORITHM:
-            raise UnsupportedAlgorithmError(f"unknown keyring cipher {doc.get('cipher')!r}")
-        params = kdf.Argon2idParams.from_dict(doc.get("kdf"), ceiling=kdf_ceiling)
-        kdf_doc = doc["kdf"]
-        salt = _b64d(kdf_doc.get("salt"), "kdf.salt")
-        if len(salt) < 16:
-            raise FormatError("kdf.salt must be at least 16 bytes")
-        body = _b64d(doc.get("data"), "data")
-        header = {"format": SEALED_FORMAT, "kdf": kdf_doc, "cipher": doc["cipher"]}
-        key = kdf.argon2id(passphrase, salt, params)
-        try:
-            plain = AES256GCM(key).decrypt(body, _header_aad(header))
-        except DecryptionError:
-            raise DecryptionError(
-                "cannot open the keyring: wrong passphrase, or the file was altered"
-            ) from None
-        return cls.from_unencrypted(plain)
+        return cls.from_unencrypted(_sealer(passphrase, kdf_ceiling=kdf_ceiling).open(data))
 
     def encrypt_to(self, recipients: Sequence[Recipient]) -> bytes:
         """Return the keyring as an age file encrypted to ``recipients``.
@@ -694,14 +665,14 @@ def _parse_entry(obj: object, index: int) -> _Entry:
         state = KeyState(str(obj.get("state")))
     except ValueError:
         raise FormatError(f"{where}.state must be enabled, disabled or destroyed") from None
-    created = _parse_time(obj.get("created"), f"{where}.created")
+    created = parse_time(obj.get("created"), f"{where}.created")
     raw = obj.get("material")
     if state is KeyState.DESTROYED:
         if raw is not None:
             raise FormatError(f"{where} is destroyed but still holds material")
         material = None
     else:
-        material = _b64d(raw, f"{where}.material")
+        material = b64d(raw, f"{where}.material")
         if len(material) != MATERIAL_SIZE:
             raise FormatError(f"{where}.material must be {MATERIAL_SIZE} bytes")
     return _Entry(key_id, str(algorithm), state, created, material)
@@ -716,22 +687,6 @@ def _parse_id(value: object, where: str) -> int:
         raise FormatError(f"{where} must be 8 hex digits") from None
 
 
-def _format_time(t: datetime) -> str:
-    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _parse_time(value: object, where: str) -> datetime:
-    if not isinstance(value, str):
-        raise FormatError(f"{where} must be an RFC 3339 time")
-    try:
-        t = datetime.fromisoformat(value)
-    except ValueError:
-        raise FormatError(f"{where} must be an RFC 3339 time") from None
-    if t.tzinfo is None:
-        raise FormatError(f"{where} must carry a time zone")
-    return t.astimezone(UTC)
-
-
 def is_age_file(data: bytes) -> bool:
     """Whether ``data`` is an age file (binary or armored) rather than sealed JSON."""
     start = data[:64].lstrip()
@@ -744,18 +699,5 @@ def _recipient_text(recipient: Recipient) -> str:
     return text if text.startswith(("age1", "ssh-")) else ""
 
 
-def _header_aad(header: dict[str, Any]) -> bytes:
-    return json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
-
-
-def _b64e(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _b64d(value: object, where: str) -> bytes:
-    if not isinstance(value, str):
-        raise FormatError(f"{where} must be a base64 string")
-    try:
-        return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-    except (binascii.Error, ValueError):
-        raise FormatError(f"{where} is not valid base64") from None
+def _sealer(passphrase: str | bytes | Secret[Any], **kw: kdf.Argon2idParams) -> PassphraseSealer:
+    return PassphraseSealer(passphrase, format=SEALED_FORMAT, what="keyring", **kw)

@@ -96,6 +96,14 @@ def detect(data: bytes | Mapping[str, Any]) -> LegacyFormat:
     Raises:
         FormatError: none of them.
     """
+    # Checked first: the file format starts with 16 random bytes, which may well look
+    # like the start of a JSON object ("{", after whitespace).
+    if (
+        isinstance(data, bytes)
+        and len(data) > SALT_SIZE
+        and data[SALT_SIZE:].startswith(_FERNET_PREFIX)
+    ):
+        return LegacyFormat.FERNET_FILE
     doc = _json(data)
     if doc is not None:
         if {"salt", "ciphertext"} <= doc.keys():
@@ -105,9 +113,6 @@ def detect(data: bytes | Mapping[str, Any]) -> LegacyFormat:
         raise FormatError(
             "unknown legacy JSON: expected the keys salt+ciphertext or iv+ciphertext+tag"
         )
-    assert isinstance(data, bytes)
-    if len(data) > SALT_SIZE and data[SALT_SIZE:].startswith(_FERNET_PREFIX):
-        return LegacyFormat.FERNET_FILE
     raise FormatError("not a legacy sealbox file: no salt and Fernet token, and not JSON")
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 from sealbox import Keyring, age
@@ -86,3 +88,34 @@ def test_keyring_to_recipients(cli, tmp_path: Path):
     assert r.code == 1 and "-i" in r.stderr
     loaded = Keyring.load(ring, identities=age.load_identities(key))
     assert len(loaded) == 2 and loaded.recipients == tuple(recipients.read_text().split())
+
+
+def test_large_files_through_files_and_redirected_stdout(tmp_path: Path):
+    # Several batches, written in aligned pieces to -o files and to a standard
+    # output redirected to a regular file that already holds data.
+    me = age.X25519Identity.generate()
+    key = tmp_path / "key.txt"
+    key.write_text(age.identity_file(me))
+    plain = os.urandom(3 * 1024 * 1024 + 5)
+    (tmp_path / "p").write_bytes(plain)
+    sealbox = [sys.executable, "-m", "sealbox"]
+    rec = str(me.recipient())
+    subprocess.run(
+        [*sealbox, "encrypt", "-r", rec, "-o", tmp_path / "p.age", tmp_path / "p"], check=True
+    )
+    with (tmp_path / "stdout.age").open("wb") as fh:
+        fh.write(b"x" * 100)
+        fh.flush()
+        subprocess.run([*sealbox, "encrypt", "-r", rec, tmp_path / "p"], stdout=fh, check=True)
+    sealed = (tmp_path / "stdout.age").read_bytes()
+    assert sealed[:100] == b"x" * 100
+    assert age.decrypt(sealed[100:], [me]) == plain
+    with (tmp_path / "out").open("ab") as fh:
+        fh.write(b"y" * 100)
+        fh.flush()
+        subprocess.run([*sealbox, "decrypt", "-i", key, tmp_path / "p.age"], stdout=fh, check=True)
+    assert (tmp_path / "out").read_bytes() == b"y" * 100 + plain
+    subprocess.run(
+        [*sealbox, "decrypt", "-i", key, "-o", tmp_path / "o2", tmp_path / "p.age"], check=True
+    )
+    assert (tmp_path / "o2").read_bytes() == plain

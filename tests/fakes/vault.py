@@ -5,6 +5,7 @@ the request and response shapes of Vault's API documentation
 (developer.hashicorp.com/vault/api-docs): KV version 2 (read a version, write with
 check-and-set, read metadata), AppRole login, token checks (403), namespaces
 (``X-Vault-Namespace``), and a sealed state (503). hvac talks to it for real.
+The Transit engine (mounted at ``transit``) is in :mod:`tests.fakes.vault_transit`.
 """
 
 from __future__ import annotations
@@ -40,6 +41,26 @@ class FakeVault:
     kv: dict[tuple[str, str, str], _Secret] = field(default_factory=dict)  # (ns, mount, path)
     requests: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Transit: the mounts, then the keys of each (namespace, mount).
+    transit_mounts: set[tuple[str, str]] = field(default_factory=lambda: {("", "transit")})
+    transit: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    denied: set[tuple[str, str]] = field(default_factory=set)  # (token, "transit/decrypt/k")
+    bodies: list[dict[str, Any]] = field(default_factory=list)  # every JSON body received
+
+    def deny(self, token: str, path: str) -> None:
+        """Make ``path`` (``transit/decrypt/app``) answer 403 to ``token``."""
+        self.denied.add((token, path.strip("/")))
+
+    def transit_key(self, name: str, *, mount: str = "transit", namespace: str = "") -> Any:
+        """The fake's state of a Transit key, created (version 1) if missing."""
+        from tests.fakes.vault_transit import TransitKey
+
+        with self.lock:
+            keys = self.transit.setdefault((namespace, mount), {})
+            if name not in keys:
+                keys[name] = TransitKey()
+                keys[name].rotate()
+            return keys[name]
 
     def put(
         self, path: str, data: dict[str, Any], *, mount: str = "secret", namespace: str = ""
@@ -70,7 +91,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _body(self) -> dict[str, Any]:
         n = int(self.headers.get("Content-Length") or 0)
-        return json.loads(self.rfile.read(n) or b"{}")
+        body = json.loads(self.rfile.read(n) or b"{}")
+        self.server.vault.bodies.append(body)
+        return body
 
     def do_GET(self) -> None:
         self._dispatch("GET")
@@ -114,6 +137,12 @@ class _Handler(BaseHTTPRequestHandler):
             )
         if headers.get("x-vault-token") not in vault.tokens:
             return self._error(403, "permission denied")
+        if (namespace, parts[1]) in vault.transit_mounts:
+            from tests.fakes import vault_transit
+
+            return vault_transit.handle(
+                self, method, namespace, parts[1], parts[2:], headers["x-vault-token"]
+            )
         if len(parts) < 4 or parts[2] not in ("data", "metadata"):
             return self._error(404)
         mount, kind, path = parts[1], parts[2], "/".join(parts[3:])

@@ -178,3 +178,43 @@ def test_requested_scopes_are_narrowed(service) -> None:
             data={"username": "jack", "password": PASSWORD, "scope": "users:me admin"},
         )
         assert r.json()["scope"] == "users:me"
+
+
+def test_login_upgrades_legacy_and_old_hashes(service) -> None:
+    import asyncio
+
+    import bcrypt
+    from argon2 import PasswordHasher as Argon2Hasher
+
+    from sealbox.service.db import make_engine, sessionmaker
+    from sealbox.service.store import Store
+
+    legacy = {
+        "old-bcrypt": bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode(),
+        "old-argon2": Argon2Hasher(time_cost=1, memory_cost=16, parallelism=1).hash(PASSWORD),
+    }
+
+    async def setup_and_read(names: list[str]) -> dict[str, str]:
+        engine = make_engine(service.settings.resolved_database_url())
+        store = Store(sessionmaker(engine), refresh_ttl=60)
+        out = {}
+        for name in names:
+            user = await store.user_by_name(name)
+            if user is None:
+                await store.create_user(name, legacy[name], ["users:me"])
+            else:
+                out[name] = user.password_hash
+        await engine.dispose()
+        return out
+
+    asyncio.run(setup_and_read(list(legacy)))
+    with service.client() as c:
+        for name in legacy:
+            assert login(c, name).status_code == 200
+    stored = asyncio.run(setup_and_read(list(legacy)))
+    for name, new_hash in stored.items():
+        assert new_hash.startswith("$argon2id$") and new_hash != legacy[name]
+    with service.client() as c:
+        for name in legacy:
+            assert login(c, name).status_code == 200  # the upgraded hash still verifies
+    assert service.audit().count('"event": "rehash"') == 2

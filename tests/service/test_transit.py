@@ -519,7 +519,7 @@ def test_audit_records_every_operation_without_data(transit: Transit, admin) -> 
     )
     t.post("/v1/keys/a/decrypt", {"batch_input": [{"ciphertext": ct}] * 3}, admin)
     t.post("/v1/keys/a/decrypt", {"ciphertext": ct + "x"}, admin)
-    t.post("/v1/keys/nope/decrypt", {"ciphertext": ct}, admin)
+    t.post("/v1/keys/no-such-key/decrypt", {"ciphertext": ct}, admin)
     t.post("/v1/keys/a/encrypt", {"plaintext": secret}, t.headers("users:me"))
     records = [json.loads(line) for line in t.audit().splitlines() if '"transit.' in line]
     summary = [(r["event"], r["outcome"], r.get("detail")) for r in records]
@@ -532,7 +532,7 @@ def test_audit_records_every_operation_without_data(transit: Transit, admin) -> 
         ("transit.encrypt", "partial", "key=a items=2 failed=1 versions=2"),
         ("transit.decrypt", "success", "key=a items=3 failed=0 versions=1"),
         ("transit.decrypt", "failure", "key=a error=invalid_ciphertext"),
-        ("transit.decrypt", "failure", "key=nope error=not_found"),
+        ("transit.decrypt", "failure", "key=no-such-key error=not_found"),
         ("transit.encrypt", "denied", "key=a"),
     ]
     assert all(r["user"].startswith("user") and r["address"] == "127.0.0.1" for r in records)

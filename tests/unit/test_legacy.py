@@ -77,3 +77,14 @@ def test_cli_migrate(cli, tmp_path):
     (tmp_path / "key.hex").write_text(key.hex())
     r = cli(["legacy", "decrypt", rec, "--key-file", tmp_path / "key.hex"])
     assert r.code == 0 and r.stdout == PLAIN
+
+
+def test_a_salt_that_looks_like_json_is_still_a_fernet_file():
+    # 16 random salt bytes start with "{" (after whitespace) about once in 200 files.
+    for salt in (b"{" + bytes(15), b" \n\t{" + bytes(12), b'{"salt": "x", "c'):
+        assert len(salt) == 16
+        password = b"pw"
+        token = Fernet(legacy.fernet_key(password, salt)).encrypt(PLAIN)
+        data = salt + token
+        assert legacy.detect(data) is legacy.LegacyFormat.FERNET_FILE
+        assert legacy.decrypt(data, password="pw") == PLAIN

@@ -287,15 +287,16 @@ def test_certificate_reload_without_restart(pki):
 
 
 def test_no_secret_reaches_logs_errors_or_reprs(pki, mtls_server, caplog, tmp_path):
+    from sealbox import _pkcs8
+    from sealbox.kdf import ScryptParams
     from sealbox.secret import Secret
-    from sealbox.tls._pkcs8 import encrypt_private_key_pem
 
     passphrase = "canary-passphrase-5d1e9b"
     issued = pki.ca.issue_client("canary")
     issued.write(tmp_path / "canary")
     key_body = "".join(issued.private_key_pem().decode().splitlines()[1:-1])
     (tmp_path / "canary.key").write_bytes(
-        encrypt_private_key_pem(issued.private_key, passphrase.encode(), iterations=1000)
+        _pkcs8.encrypt_pem(issued.private_key, passphrase.encode(), ScryptParams(log_n=10))
     )
     crt, key = tmp_path / "canary.crt", tmp_path / "canary.key"
     texts = []

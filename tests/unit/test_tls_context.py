@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from sealbox import _pkcs8
 from sealbox.exceptions import ConfigError, TLSConfigError
-from sealbox.tls._pkcs8 import encrypt_private_key_pem
+from sealbox.kdf import ScryptParams
 from sealbox.tls.context import client_context, load_server_certificate, server_context
 from sealbox.tls.pinning import context_pins
 from tests._tls import make_pki
@@ -23,7 +24,7 @@ def pki(tmp_path_factory):
     issued = pki.ca.issue_server(["localhost"])
     issued.write(root / "enc")
     (root / "enc.key").write_bytes(
-        encrypt_private_key_pem(issued.private_key, PASSPHRASE.encode(), iterations=1000)
+        _pkcs8.encrypt_pem(issued.private_key, PASSPHRASE.encode(), ScryptParams(log_n=10))
     )
     (root / "combined.pem").write_bytes(
         (root / "server.crt").read_bytes() + (root / "server.key").read_bytes()

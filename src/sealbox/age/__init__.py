@@ -29,36 +29,41 @@ Example::
 
 from __future__ import annotations
 
-from sealbox.age._base import Identity, Recipient
-from sealbox.age.files import (
-    Decryptor,
-    Encryptor,
-    FileInfo,
-    decrypt,
-    decrypt_file,
-    encrypt,
-    encrypt_file,
-    inspect,
-)
-from sealbox.age.keys import (
-    identity_file,
-    load_identities,
-    load_recipients,
-    parse_identities,
-    parse_identity,
-    parse_recipient,
-    parse_recipients,
-)
-from sealbox.age.mlkem import HybridIdentity, HybridRecipient
-from sealbox.age.scrypt import ScryptIdentity, ScryptRecipient
-from sealbox.age.ssh import (
-    SSHEd25519Identity,
-    SSHEd25519Recipient,
-    SSHRSAIdentity,
-    SSHRSARecipient,
-    load_ssh_identity,
-)
-from sealbox.age.x25519 import X25519Identity, X25519Recipient
+import importlib
+
+# Spelled out rather than imported from typing (start-up time); type checkers know it.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from sealbox.age._base import Identity, Recipient
+    from sealbox.age.files import (
+        Decryptor,
+        Encryptor,
+        FileInfo,
+        decrypt,
+        decrypt_file,
+        encrypt,
+        encrypt_file,
+        inspect,
+    )
+    from sealbox.age.keys import (
+        identity_file,
+        load_identities,
+        load_recipients,
+        parse_identities,
+        parse_identity,
+        parse_recipient,
+        parse_recipients,
+    )
+    from sealbox.age.mlkem import HybridIdentity, HybridRecipient
+    from sealbox.age.scrypt import ScryptIdentity, ScryptRecipient
+    from sealbox.age.ssh import (
+        SSHEd25519Identity,
+        SSHEd25519Recipient,
+        SSHRSAIdentity,
+        SSHRSARecipient,
+        load_ssh_identity,
+    )
+    from sealbox.age.x25519 import X25519Identity, X25519Recipient
 
 __all__ = [
     "Decryptor",
@@ -90,3 +95,71 @@ __all__ = [
     "parse_recipient",
     "parse_recipients",
 ]
+
+# name -> module that defines it. Each name is imported on first use, so that a
+# program (the command line above all) loads only the recipient types it meets.
+_LAZY = {
+    "Identity": "sealbox.age._base",
+    "Recipient": "sealbox.age._base",
+    **dict.fromkeys(
+        [
+            "Decryptor",
+            "Encryptor",
+            "FileInfo",
+            "decrypt",
+            "decrypt_file",
+            "encrypt",
+            "encrypt_file",
+            "inspect",
+        ],
+        "sealbox.age.files",
+    ),
+    **dict.fromkeys(
+        [
+            "identity_file",
+            "load_identities",
+            "load_recipients",
+            "parse_identities",
+            "parse_identity",
+            "parse_recipient",
+            "parse_recipients",
+        ],
+        "sealbox.age.keys",
+    ),
+    "HybridIdentity": "sealbox.age.mlkem",
+    "HybridRecipient": "sealbox.age.mlkem",
+    "ScryptIdentity": "sealbox.age.scrypt",
+    "ScryptRecipient": "sealbox.age.scrypt",
+    **dict.fromkeys(
+        [
+            "SSHEd25519Identity",
+            "SSHEd25519Recipient",
+            "SSHRSAIdentity",
+            "SSHRSARecipient",
+            "load_ssh_identity",
+        ],
+        "sealbox.age.ssh",
+    ),
+    "X25519Identity": "sealbox.age.x25519",
+    "X25519Recipient": "sealbox.age.x25519",
+}
+
+
+_SUBMODULES = frozenset(
+    ["armor", "bech32", "files", "format", "keys", "mlkem", "scrypt", "ssh", "stream", "x25519"]
+)
+
+
+def __getattr__(name: str) -> object:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"sealbox.age.{name}")
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'sealbox.age' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__, *_SUBMODULES})

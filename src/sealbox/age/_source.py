@@ -88,7 +88,3 @@ class Source:
                 break
             n += got
         return n
-
-    def at_eof(self) -> bool:
-        """Whether no byte is left (reads one byte ahead if needed)."""
-        return not self.peek(1)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from sealbox._files import atomic_writer
+from sealbox._files import AlignedWriter, atomic_writer
 from sealbox.age import armor as _armor
 from sealbox.age._base import Identity, Recipient, unwrap_file_key, wrap_file_key
 from sealbox.age._crypto import FILE_KEY_SIZE, TAG_SIZE
@@ -61,7 +61,8 @@ class Encryptor:
         dst: a binary file object (or anything with ``write``).
         recipients: who can decrypt (see :func:`sealbox.age.parse_recipient`).
         armor: write the ASCII-armored form.
-        parallel: seal chunks on a worker thread (default: when 2+ CPUs).
+        parallel: write on a second thread while the caller's seals (default:
+            when 2+ CPUs).
 
     Raises:
         ConfigError: no recipient, or recipients that cannot be mixed.
@@ -152,9 +153,6 @@ class _CountingSource(Source):
         self._progress(n)
         return n
 
-    def at_eof(self) -> bool:
-        return self._inner.at_eof()
-
 
 def _open_source(src: Readable | Source) -> tuple[Source, bool]:
     source = src if isinstance(src, Source) else Source(src)
@@ -173,7 +171,8 @@ class Decryptor(io.RawIOBase):
     Args:
         src: a binary file object positioned at the start of the age file.
         identities: what to try, in order (see :func:`sealbox.age.parse_identities`).
-        parallel: open chunks on a worker thread (default: when 2+ CPUs).
+        parallel: read and open on a second thread while the caller's uses the
+            plaintext (default: when 2+ CPUs).
 
     Raises:
         FormatError: the header or the armor is malformed (the message says where).
@@ -285,7 +284,7 @@ def encrypt_file(
     with (
         _open_input(src_path) as fin,
         atomic_writer(dst_path, mode=0o644, overwrite=overwrite, durable=False) as out,
-        Encryptor(out, recipients, armor=armor) as enc,
+        Encryptor(AlignedWriter(out), recipients, armor=armor) as enc,
     ):
         enc.write_from(fin, progress)
 
@@ -317,7 +316,8 @@ def decrypt_file(
         raise StorageError(f"{dst_path} already exists", hint="use --force to replace it")
     with _open_input(src_path) as fin:
         dec = Decryptor(fin, identities)
-        with dec, atomic_writer(dst_path, mode=0o600, overwrite=overwrite, durable=False) as out:
+        with dec, atomic_writer(dst_path, mode=0o600, overwrite=overwrite, durable=False) as fh:
+            out = AlignedWriter(fh)
             for view in dec.views():
                 out.write(view)
                 if progress is not None:

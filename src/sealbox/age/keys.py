@@ -25,12 +25,15 @@ from sealbox.age import armor as _armor
 from sealbox.age import bech32
 from sealbox.age._base import Identity, Recipient
 from sealbox.age.format import VERSION_LINE
-from sealbox.age.mlkem import HybridIdentity, HybridRecipient
-from sealbox.age.scrypt import ScryptIdentity
-from sealbox.age.ssh import load_ssh_identity, parse_ssh_recipient
-from sealbox.age.x25519 import X25519Identity, X25519Recipient
 from sealbox.exceptions import KeyFormatError, SealboxError, UnsupportedAlgorithmError
-from sealbox.secret import Secret
+
+# The modules of the recipient types are imported when a key of their type is met:
+# a run that only sees X25519 keys never loads the SSH, scrypt or ML-KEM code.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from sealbox.age.mlkem import HybridIdentity
+    from sealbox.age.x25519 import X25519Identity
+    from sealbox.secret import Secret
 
 __all__ = [
     "identity_file",
@@ -44,7 +47,6 @@ __all__ = [
 
 MAX_KEY_FILE: Final = 16 * 1024 * 1024
 Passphrase = Callable[[], "str | bytes | Secret[Any]"]
-AnyIdentity = X25519Identity | HybridIdentity
 
 
 def parse_recipient(text: str) -> Recipient:
@@ -56,12 +58,18 @@ def parse_recipient(text: str) -> Recipient:
     """
     text = text.strip()
     if text.startswith(("ssh-", "ecdsa-", "sk-")):
+        from sealbox.age.ssh import parse_ssh_recipient
+
         return parse_ssh_recipient(text)
     if text.lower().startswith("age1"):
         hrp, _ = bech32.decode(text)
         if hrp == "age":
+            from sealbox.age.x25519 import X25519Recipient
+
             return X25519Recipient.parse(text)
         if hrp == "age1pq":
+            from sealbox.age.mlkem import HybridRecipient
+
             return HybridRecipient.parse(text)
         raise UnsupportedAlgorithmError(
             f"recipient type {hrp!r} needs an age plugin, which sealbox does not run"
@@ -106,7 +114,7 @@ def load_recipients(path: str | os.PathLike[str]) -> list[Recipient]:
     return parse_recipients(text, source=f"recipients file {path}")
 
 
-def parse_identity(text: str) -> AnyIdentity:
+def parse_identity(text: str) -> X25519Identity | HybridIdentity:
     """Parse one ``AGE-SECRET-KEY-1…`` or ``AGE-SECRET-KEY-PQ-1…`` string.
 
     Raises:
@@ -116,8 +124,12 @@ def parse_identity(text: str) -> AnyIdentity:
     text = text.strip()
     upper = text.upper()
     if upper.startswith("AGE-SECRET-KEY-PQ-1"):
+        from sealbox.age.mlkem import HybridIdentity
+
         return HybridIdentity.parse(text)
     if upper.startswith("AGE-SECRET-KEY-1"):
+        from sealbox.age.x25519 import X25519Identity
+
         return X25519Identity.parse(text)
     if upper.startswith("AGE-PLUGIN-"):
         raise UnsupportedAlgorithmError(
@@ -144,6 +156,8 @@ def parse_identities(
     """
     start = data.lstrip()
     if start.startswith(b"-----BEGIN") and not start.startswith(_armor.BEGIN):
+        from sealbox.age.ssh import load_ssh_identity
+
         return [load_ssh_identity(data, passphrase=passphrase, name=source)]
     if start.startswith((VERSION_LINE, _armor.BEGIN)):
         return _encrypted_identities(data, source, passphrase)
@@ -169,6 +183,7 @@ def _encrypted_identities(
     data: bytes, source: str, passphrase: Passphrase | None
 ) -> list[Identity]:
     from sealbox.age.files import decrypt
+    from sealbox.age.scrypt import ScryptIdentity
     from sealbox.exceptions import ConfigError
 
     if passphrase is None:
@@ -195,7 +210,7 @@ def load_identities(
     return parse_identities(data, source=f"identity file {path}", passphrase=passphrase)
 
 
-def identity_file(identity: AnyIdentity, *, now: datetime | None = None) -> str:
+def identity_file(identity: X25519Identity | HybridIdentity, *, now: datetime | None = None) -> str:
     """The text of a new identity file, as ``age-keygen`` writes it.
 
     .. danger::

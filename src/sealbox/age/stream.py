@@ -7,11 +7,13 @@ in 64 KiB chunks, each sealed with ChaCha20-Poly1305 under the nonce
 final chunk may be short, and is empty only when the whole payload is.
 
 Chunks are independent, so :class:`PayloadWriter` and :class:`PayloadReader`
-work on batches of chunks in reused buffers and hand the sealing or opening of
-one batch to a worker thread while the calling thread reads and writes the
-neighbouring batches: pyca/cryptography releases the GIL inside the AEAD, so
-I/O and cryptography overlap on two cores. Memory stays constant (a few MiB)
-whatever the size of the file.
+work on batches of chunks (1 MiB) in a few reused buffers, on two threads: the
+reader's own thread reads and opens the next batches while the caller uses the
+plaintext of earlier ones; the caller seals batches while the writer's own
+thread writes the earlier ones out, in order. pyca/cryptography releases the
+GIL inside the AEAD and the file system calls release it too, so the two
+threads run on two cores. Memory stays constant (a few MiB) whatever the size
+of the file.
 
 :class:`PayloadReader` releases plaintext only from chunks that authenticated,
 in order, and raises :class:`~sealbox.exceptions.DecryptionError` where the
@@ -23,10 +25,13 @@ released before that error must still be treated as unauthenticated as a whole.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from functools import partial
 from typing import Final, Protocol
 
 from cryptography.exceptions import InvalidTag
@@ -50,9 +55,15 @@ CHUNK_SIZE: Final = 64 * 1024
 ENCRYPTED_CHUNK_SIZE: Final = CHUNK_SIZE + TAG_SIZE
 NONCE_SIZE: Final = 16
 PAYLOAD_LABEL: Final = b"payload"
-# Chunks per batch: 2 MiB of plaintext. Large enough that handing a batch to the
-# worker thread costs little next to sealing it, small enough to keep memory flat.
-BATCH_CHUNKS: Final = 32
+# Chunks per batch: 1 MiB of plaintext. Large enough that handing a batch to a
+# thread costs little next to sealing it, small enough to keep memory flat.
+BATCH_CHUNKS: Final = 16
+BATCH_SIZE: Final = BATCH_CHUNKS * CHUNK_SIZE
+SEALED_BATCH_SIZE: Final = BATCH_CHUNKS * ENCRYPTED_CHUNK_SIZE
+# Batches in flight per stream with two threads: the one the caller fills (or
+# uses) and up to three that the other thread writes out (or has read ahead),
+# so that neither thread waits on a brief stall of the other.
+SLOTS: Final = 4
 _LAST: Final = b"\x01"
 _NOT_LAST: Final = b"\x00"
 
@@ -81,35 +92,30 @@ def _nonce(counter: int, *, last: bool) -> bytes:
     return counter.to_bytes(11, "big") + (_LAST if last else _NOT_LAST)
 
 
-_pool_lock = threading.Lock()
-_pool: ThreadPoolExecutor | None = None
+def _io_thread() -> ThreadPoolExecutor:
+    """The second thread of one stream (its work must stay in order).
 
-
-def _executor() -> ThreadPoolExecutor:
-    global _pool  # noqa: PLW0603 - one lazily created pool shared by every stream
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(
-                max_workers=max(2, os.cpu_count() or 1), thread_name_prefix="sealbox-age"
-            )
-        return _pool
+    Each stream gets its own, so that a slow output (a pipe nobody reads) holds up
+    no other stream.
+    """
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="sealbox-age")
 
 
 def default_parallel() -> bool:
-    """Whether streams use a worker thread by default (more than one CPU)."""
+    """Whether streams use a second thread by default (more than one CPU)."""
     return (os.cpu_count() or 1) > 1
 
 
 class _Job:
-    """A batch handed to the worker, or run inline when ``parallel`` is off."""
+    """Work handed to a thread, or run at once (``executor`` ``None``)."""
 
     __slots__ = ("_future", "_value")
 
-    def __init__(self, fn: Callable[[], object], parallel: bool) -> None:
+    def __init__(self, fn: Callable[[], object], executor: Executor | None) -> None:
         self._future: Future[object] | None = None
         self._value: object = None
-        if parallel:
-            self._future = _executor().submit(fn)
+        if executor is not None:
+            self._future = executor.submit(fn)
         else:
             self._value = fn()
 
@@ -120,6 +126,75 @@ class _Job:
         return self._value
 
 
+class _Sealing:
+    """One batch of plaintext being sealed, chunk by chunk, from either end."""
+
+    __slots__ = (
+        "_aead",
+        "_back",
+        "_counter",
+        "_fill",
+        "_front",
+        "_last",
+        "_lock",
+        "_out",
+        "_plain",
+        "abandoned",
+        "chunks",
+        "front_done",
+    )
+
+    def __init__(
+        self,
+        aead: ChaCha20Poly1305,
+        plain: memoryview,
+        out: memoryview,
+        fill: int,
+        counter: int,
+        *,
+        last: bool,
+    ) -> None:
+        self._aead = aead
+        self._plain = plain
+        self._out = out
+        self._fill = fill
+        self._counter = counter
+        self._last = last
+        self.chunks = max(1, -(-fill // CHUNK_SIZE))  # an empty batch is one empty chunk
+        self._front = 0
+        self._back = self.chunks - 1
+        self._lock = threading.Lock()
+        self.front_done = threading.Event()
+        self.abandoned = False
+
+    def _claim(self, *, front: bool) -> int:
+        with self._lock:
+            if self._front > self._back:
+                return -1
+            if front:
+                self._front += 1
+                return self._front - 1
+            self._back -= 1
+            return self._back + 1
+
+    def seal(self, *, front: bool) -> None:
+        """Seal chunks taken from the front (or the back) until none is left."""
+        while (i := self._claim(front=front)) >= 0:
+            start = i * CHUNK_SIZE
+            end = min(start + CHUNK_SIZE, self._fill)
+            at = i * ENCRYPTED_CHUNK_SIZE
+            self._aead.encrypt_into(
+                _nonce(self._counter + i, last=self._last and i == self.chunks - 1),
+                self._plain[start:end],
+                None,
+                self._out[at : at + end - start + TAG_SIZE],
+            )
+
+    def sealed(self) -> memoryview:
+        """The sealed batch (once every chunk is sealed)."""
+        return self._out[: self._fill + self.chunks * TAG_SIZE]
+
+
 class PayloadWriter:
     """Encrypts a STREAM payload to ``dst`` as data is written.
 
@@ -127,10 +202,16 @@ class PayloadWriter:
     chunk: without it the payload is truncated and will not decrypt. It does not
     close ``dst``.
 
+    With ``parallel``, the caller's thread fills and seals batches and a thread
+    of the writer's own writes them to ``dst``, in order, meanwhile (and helps
+    seal when it is ahead). ``dst`` must then accept writes from that thread;
+    an error it raises is raised again by the next :meth:`write` or by
+    :meth:`close`, and nothing after the failed batch is written.
+
     Args:
         dst: where the payload goes.
         file_key: the 16-byte file key of the header.
-        parallel: seal batches on a worker thread (the default with 2+ CPUs).
+        parallel: write on a second thread (the default with 2+ CPUs).
         nonce: the payload nonce; random by default. Only tests pass one.
     """
 
@@ -146,15 +227,20 @@ class PayloadWriter:
         self._aead = ChaCha20Poly1305(payload_key(file_key, nonce))
         self._dst = dst
         self._parallel = default_parallel() if parallel is None else parallel
-        size = BATCH_CHUNKS * CHUNK_SIZE
-        self._plain = [bytearray(size), bytearray(size)]
-        self._sealed = [bytearray(BATCH_CHUNKS * ENCRYPTED_CHUNK_SIZE) for _ in range(2)]
+        slots = SLOTS if self._parallel else 1
+        # One byte more than a batch: see write_from.
+        self._plain = [bytearray(BATCH_SIZE + 1) for _ in range(slots)]
+        self._sealed = [bytearray(SEALED_BATCH_SIZE) for _ in range(slots)]
+        # The sealing and writing of the batch last submitted from each slot.
+        self._jobs: list[_Job | None] = [None] * slots
+        self._io: ThreadPoolExecutor | None = None
         self._slot = 0
         self._fill = 0
         self._counter = 0
-        self._pending: tuple[_Job, int] | None = None
         self._closed = False
         self._failed = False
+        self._broken = False  # a write failed: the batches after it are not written
+        self._failure: BaseException | None = None  # raised again by write and close
         dst.write(nonce)
 
     @property
@@ -168,15 +254,13 @@ class PayloadWriter:
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
         """Encrypt ``data`` (buffered up to one batch); return its length."""
-        if self._closed:
-            raise ValueError("write to a closed age payload writer")
+        self._check_open()
         view = memoryview(data).cast("B")
         total = len(view)
-        size = len(self._plain[0])
         while view:
-            if self._fill == size:
+            if self._fill == BATCH_SIZE:
                 self._flush_batch()
-            n = min(size - self._fill, len(view))
+            n = min(BATCH_SIZE - self._fill, len(view))
             self._plain[self._slot][self._fill : self._fill + n] = view[:n]
             self._fill += n
             view = view[n:]
@@ -184,63 +268,111 @@ class PayloadWriter:
 
     def write_from(self, src: Source) -> int:
         """Encrypt everything ``src`` has left, reading straight into the batch buffer."""
-        if self._closed:
-            raise ValueError("write to a closed age payload writer")
-        size = len(self._plain[0])
+        self._check_open()
+        # The buffers have one byte more than a batch: reading a full batch and one
+        # byte tells whether more follows, without a separate look-ahead.
         total = 0
         while True:
-            if self._fill == size:
-                if src.at_eof():
-                    return total
-                self._flush_batch()
-            got = src.readinto_full(memoryview(self._plain[self._slot])[self._fill :])
+            buf = self._plain[self._slot]
+            got = src.readinto_full(memoryview(buf)[self._fill :])
             self._fill += got
             total += got
-            if self._fill < size:
-                return total
+            if self._fill <= BATCH_SIZE:
+                return total  # the end of src: close() seals what is left
+            self._fill = BATCH_SIZE
+            self._flush_batch()
+            self._plain[self._slot][0] = buf[BATCH_SIZE]
+            self._fill = 1
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ValueError("write to a closed age payload writer")
+        if self._failure is not None:
+            raise self._failure
 
     def _flush_batch(self) -> None:
         # A full batch with more data behind it: none of its chunks is the last.
         self._submit(last=False)
-        self._slot ^= 1
+        self._slot = (self._slot + 1) % len(self._plain)
         self._fill = 0
+        job, self._jobs[self._slot] = self._jobs[self._slot], None
+        if job is not None:
+            try:
+                job.result()  # the slot's previous batch is written (or its error raised)
+            except BaseException as exc:
+                self._failure = exc
+                raise
 
     def _submit(self, *, last: bool) -> None:
-        slot, fill, counter = self._slot, self._fill, self._counter
-        plain, sealed, aead = self._plain[slot], self._sealed[slot], self._aead
+        """Seal the current batch and have it written.
 
-        def seal() -> int:
-            src, out = memoryview(plain), memoryview(sealed)
-            chunks = max(1, -(-fill // CHUNK_SIZE))
-            written = 0
-            for i in range(chunks):
-                start = i * CHUNK_SIZE
-                end = min(start + CHUNK_SIZE, fill)
-                n = end - start + TAG_SIZE
-                aead.encrypt_into(
-                    _nonce(counter + i, last=last and i == chunks - 1),
-                    src[start:end],
-                    None,
-                    out[written : written + n],
-                )
-                written += n
-            return written
+        With a thread, the caller seals chunks from the front while the writer's
+        thread, if it has nothing else to do, seals from the back; it writes the
+        batch once both are done. Whichever thread is less busy seals more.
+        """
+        slot = self._slot
+        batch = _Sealing(
+            self._aead,
+            memoryview(self._plain[slot]),
+            memoryview(self._sealed[slot]),
+            self._fill,
+            self._counter,
+            last=last,
+        )
+        self._counter += batch.chunks
+        if not self._parallel:
+            try:
+                batch.seal(front=True)
+                self._dst.write(batch.sealed())
+            except BaseException as exc:
+                self._failure = exc
+                raise
+            return
+        if self._io is None:
+            self._io = _io_thread()
+        self._jobs[slot] = _Job(partial(self._seal_and_write, batch), self._io)
+        try:
+            batch.seal(front=True)
+        except BaseException as exc:
+            batch.abandoned = True
+            self._failure = exc
+            raise
+        finally:
+            batch.front_done.set()
 
-        self._counter += max(1, -(-fill // CHUNK_SIZE))
-        job = _Job(seal, self._parallel)
-        self._drain()
-        self._pending = (job, slot)
+    def _seal_and_write(self, batch: _Sealing) -> None:
+        """On the writer's thread: help seal ``batch``, then write it, in order."""
+        try:
+            batch.seal(front=False)
+            batch.front_done.wait()
+            if batch.abandoned or self._broken:
+                self._broken = True
+                return
+            self._dst.write(batch.sealed())
+        except BaseException:
+            self._broken = True
+            raise
 
-    def _drain(self) -> None:
-        if self._pending is not None:
-            job, slot = self._pending
-            self._pending = None
-            n = job.result()
-            assert isinstance(n, int)
-            self._dst.write(memoryview(self._sealed[slot])[:n])
+    def _settle(self) -> BaseException | None:
+        """Wait for every write in flight, oldest first; return the first error."""
+        first: BaseException | None = None
+        slots = len(self._jobs)
+        for i in range(1, slots + 1):
+            slot = (self._slot + i) % slots
+            job, self._jobs[slot] = self._jobs[slot], None
+            if job is None:
+                continue
+            try:
+                job.result()
+            except BaseException as exc:  # noqa: BLE001 - raised again by the caller
+                first = first or exc
+        if self._io is not None:
+            self._io.shutdown(wait=False)
+            self._io = None
+        return first
 
     def flush(self) -> None:
-        """Nothing to do: chunks are written as soon as they can be sealed."""
+        """Nothing to do: batches are written as soon as they are sealed."""
 
     def close(self) -> None:
         """Seal the final chunk and write what is left. Does not close ``dst``."""
@@ -249,21 +381,30 @@ class PayloadWriter:
         self._closed = True
         if self._failed:
             return
+        if self._failure is not None:
+            # A batch was lost: sealing the final chunk now would end a file with a gap.
+            self._failed = self._broken = True
+            self._settle()
+            raise self._failure
         try:
             self._submit(last=True)
-            self._drain()
         except BaseException:
-            self._failed = True
+            self._failed = self._broken = True
+            self._settle()
             raise
+        error = self._settle()
+        if error is not None:
+            self._failed = True
+            raise error
 
     def abort(self) -> None:
-        """Stop without sealing the final chunk: what was written will not decrypt."""
-        self._failed = True
+        """Stop without sealing the final chunk: what was written will not decrypt.
+
+        Batches still waiting to be written are dropped.
+        """
+        self._failed = self._broken = True
         self._closed = True
-        if self._pending is not None:
-            job, _ = self._pending
-            self._pending = None
-            job.result()
+        self._settle()
 
     def __enter__(self) -> PayloadWriter:
         return self
@@ -293,10 +434,15 @@ class PayloadReader:
     :meth:`views` return plaintext; the end of the plaintext is reported only
     after the final chunk authenticated and nothing follows it.
 
+    With ``parallel``, a thread of the reader's own reads and opens the next
+    batches while the caller uses the plaintext of earlier ones; ``src`` must
+    then allow reads from that thread, and belongs to the reader until
+    :meth:`close`.
+
     Args:
         src: the payload (a :class:`Source` or a binary file object).
         file_key: the 16-byte file key of the header.
-        parallel: open batches on a worker thread (the default with 2+ CPUs).
+        parallel: read and open on a second thread (the default with 2+ CPUs).
 
     Raises:
         FormatError: the input ends before the 16-byte payload nonce.
@@ -311,60 +457,93 @@ class PayloadReader:
             raise FormatError("the file is truncated: the payload nonce is missing")
         self._aead = ChaCha20Poly1305(payload_key(file_key, nonce))
         self._parallel = default_parallel() if parallel is None else parallel
-        batch = BATCH_CHUNKS * ENCRYPTED_CHUNK_SIZE
         # One byte more than a batch: it tells whether the batch ends the file.
-        self._sealed = [bytearray(batch + 1), bytearray(batch + 1)]
-        self._plain = [bytearray(BATCH_CHUNKS * CHUNK_SIZE) for _ in range(2)]
-        self._carry = 0  # bytes already at the start of the next sealed buffer
+        self._sealed = bytearray(SEALED_BATCH_SIZE + 1)
+        slots = SLOTS if self._parallel else 1
+        self._plain = [bytearray(BATCH_SIZE) for _ in range(slots)]
+        self._free = deque(range(slots))
+        self._queue: deque[tuple[int, _Job]] = deque()  # batches read or being read, in order
+        self._current: int | None = None  # the slot whose plaintext the caller is using
+        self._io: ThreadPoolExecutor | None = None
+        # Touched only by the reads, which run one after another.
+        self._carry: int | None = None  # the byte read past the previous batch
         self._counter = 0
-        self._slot = 0
-        self._pending: _Job | None = None
+        self._ended = False  # the input was read to its end, or reading failed
+        self._closing = False
+        # The caller's side.
         self._view = memoryview(b"")
         self._error: str | None = None
+        self._failure: BaseException | None = None
         self._done = False
-        self._pending = self._read_batch()
+        self._refill()
 
-    def _read_batch(self) -> _Job:
-        slot = self._slot
-        buf = self._sealed[slot]
-        got = self._carry + self._src.readinto_full(memoryview(buf)[self._carry :])
-        batch = len(buf) - 1
-        eof = got <= batch
-        self._carry = 0
-        if not eof:
-            self._sealed[slot ^ 1][0] = buf[batch]
-            self._carry = 1
-            got = batch
+    def _refill(self) -> None:
+        """Start reading into the free slots (one batch at a time without a thread)."""
+        while self._free and not self._ended and (self._parallel or not self._queue):
+            slot = self._free.popleft()
+            if self._parallel and self._io is None:
+                self._io = _io_thread()
+            self._queue.append((slot, _Job(partial(self._read, slot), self._io)))
+
+    def _read(self, slot: int) -> _Batch | None:
+        """Read the next batch and open it into ``slot``; ``None`` after the end."""
+        if self._ended or self._closing:
+            return None
+        buf = self._sealed
+        start = 0
+        if self._carry is not None:
+            buf[0] = self._carry
+            self._carry = None
+            start = 1
+        try:
+            got = start + self._src.readinto_full(memoryview(buf)[start:])
+        except BaseException:
+            self._ended = True
+            raise
+        eof = got <= SEALED_BATCH_SIZE
+        if eof:
+            self._ended = True
+        else:
+            self._carry = buf[SEALED_BATCH_SIZE]
+            got = SEALED_BATCH_SIZE
         counter = self._counter
         self._counter += -(-got // ENCRYPTED_CHUNK_SIZE)
-        aead, plain = self._aead, self._plain[slot]
-
-        def open_batch() -> _Batch:
-            return _open_batch(aead, memoryview(buf)[:got], eof, counter, memoryview(plain))
-
-        return _Job(open_batch, self._parallel)
+        batch = _open_batch(
+            self._aead, memoryview(buf)[:got], eof, counter, memoryview(self._plain[slot])
+        )
+        if batch.error is not None:
+            self._ended = True
+        return batch
 
     def _next_view(self) -> bool:
         """Make the next batch's plaintext current; False at the end (or raise)."""
+        if self._failure is not None:
+            raise self._failure
         if self._error is not None:
             raise DecryptionError(self._error)
-        if self._pending is None:
+        if self._current is not None:
+            self._free.append(self._current)
+            self._current = None
+        if self._done:
             return False
-        batch = self._pending.result()
+        try:
+            self._refill()
+            slot, job = self._queue.popleft()
+            batch = job.result()
+        except BaseException as exc:
+            self._failure = exc
+            raise
+        # A read finds nothing to do only after the end, which stops the caller first.
         assert isinstance(batch, _Batch)
-        slot = self._slot
-        self._pending = None
-        self._slot ^= 1
+        self._current = slot
         if batch.error is not None:
             self._error = batch.error
         elif batch.last:
             self._done = True
-        else:
-            self._pending = self._read_batch()
         self._view = memoryview(self._plain[slot])[: batch.length]
         if not self._view and self._error is not None:
             raise DecryptionError(self._error)
-        return bool(self._view) or self._pending is not None
+        return bool(self._view) or not self._done
 
     def readable(self) -> bool:
         """Always true."""
@@ -404,11 +583,16 @@ class PayloadReader:
             yield view
 
     def close(self) -> None:
-        """Wait for work in flight. Does not close the source."""
-        if self._pending is not None:
-            self._pending.result()
-            self._pending = None
+        """Wait for the reads in flight and stop reading ahead. Does not close the source."""
+        self._closing = True
         self._view = memoryview(b"")
+        while self._queue:
+            _, job = self._queue.popleft()
+            with contextlib.suppress(Exception):  # the caller is done with this stream
+                job.result()
+        if self._io is not None:
+            self._io.shutdown(wait=False)
+            self._io = None
 
 
 def _open_batch(  # noqa: PLR0911 - one exit per STREAM outcome

@@ -1,9 +1,12 @@
-"""``sealbox keygen|encrypt|decrypt|inspect``: age files, with the flags of ``age``."""
+"""``sealbox keygen|encrypt|decrypt|inspect``: age files, with the flags of ``age``.
+
+Every command pays for its imports on each run: this module loads ``sealbox.age``,
+whose names (and recipient types) are imported on first use, and nothing else heavy.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import stat
@@ -15,8 +18,7 @@ from typing import Any, BinaryIO
 import click
 
 from sealbox import age
-from sealbox._files import atomic_writer
-from sealbox.age.scrypt import ScryptIdentity, ScryptRecipient
+from sealbox._files import AlignedWriter, atomic_writer
 from sealbox.cli._io import CLIError, note, passphrase_file_option, read_passphrase
 from sealbox.cli._progress import progress_bar
 from sealbox.exceptions import NoIdentityMatchError, SealboxError, StorageError
@@ -76,10 +78,12 @@ def _input(path: Path | None) -> Iterator[tuple[BinaryIO, int | None]]:
 
 
 @contextlib.contextmanager
-def _output(path: Path | None, input_: Path | None, force: bool, mode: int) -> Iterator[BinaryIO]:
-    """An atomic output file, or stdout when no path is given."""
+def _output(
+    path: Path | None, input_: Path | None, force: bool, mode: int
+) -> Iterator[AlignedWriter]:
+    """An atomic output file, or stdout when no path is given (written in aligned pieces)."""
     if path is None or str(path) == "-":
-        yield sys.stdout.buffer
+        yield AlignedWriter.from_file(sys.stdout.buffer)
         sys.stdout.buffer.flush()
         return
     if not _is_stdin(input_) and path.exists():
@@ -91,7 +95,7 @@ def _output(path: Path | None, input_: Path | None, force: bool, mode: int) -> I
         raise CLIError(f"{path} already exists", hint="use --force to replace it")
     try:
         with atomic_writer(path, mode=mode, overwrite=True, durable=False) as out:
-            yield out
+            yield AlignedWriter(out)
     except OSError as exc:
         raise StorageError(f"cannot write {path}: {(exc.strerror or '').lower()}") from None
 
@@ -250,7 +254,7 @@ def encrypt(  # noqa: PLR0917 - click passes every option positionally
         if recipient is not None:
             targets.append(recipient())
     if use_passphrase:
-        targets.append(ScryptRecipient(read_passphrase(passphrase_file, confirm=True)))
+        targets.append(age.ScryptRecipient(read_passphrase(passphrase_file, confirm=True)))
     with (
         _terminate_as_interrupt(),
         _input(input_) as (fin, size),
@@ -290,7 +294,7 @@ def decrypt(
     """
     identities = _load_identity_files(identity_files, passphrase_file)
     if not identities:
-        identities = [ScryptIdentity(_passphrase_getter(passphrase_file, "Passphrase"))]
+        identities = [age.ScryptIdentity(_passphrase_getter(passphrase_file, "Passphrase"))]
     with _terminate_as_interrupt(), _input(input_) as (fin, size):
         try:
             dec = age.Decryptor(fin, identities)
@@ -347,6 +351,8 @@ def inspect(file: Path, as_json: bool) -> None:
         info = age.inspect(fin)
     doc = info.to_dict()
     if as_json:
+        import json
+
         click.echo(json.dumps(doc, indent=2))
         return
     types = list(info.recipient_types)

@@ -46,7 +46,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from sealbox import kdf
 from sealbox._files import atomic_write, read_limited
-from sealbox._sealed import PassphraseSealer, Sealer
+from sealbox._sealed import PassphraseSealer, Sealer, format_time, parse_time
 from sealbox.exceptions import (
     ConfigError,
     FormatError,
@@ -124,8 +124,8 @@ class SigningKeyInfo:
             "alg": self.alg,
             "status": self.status.value,
             "primary": self.primary,
-            "created": _format_time(self.created),
-            "retired": None if self.retired is None else _format_time(self.retired),
+            "created": format_time(self.created),
+            "retired": None if self.retired is None else format_time(self.retired),
         }
 
 
@@ -477,8 +477,8 @@ class SigningKeySet:
                     "kid": e.kid,
                     "alg": e.alg,
                     "status": e.status.value,
-                    "created": _format_time(e.created),
-                    "retired": None if e.retired is None else _format_time(e.retired),
+                    "created": format_time(e.created),
+                    "retired": None if e.retired is None else format_time(e.retired),
                     "jwk": None if e.private is None else _private_jwk(e.alg, e.private),
                 }
                 for e in sorted(self._entries.values(), key=lambda e: e.created)
@@ -728,28 +728,12 @@ def _parse_entry(obj: object, index: int) -> _Entry:
         status = KeyStatus(str(obj.get("status")))
     except ValueError:
         raise FormatError(f"{where}.status must be active or retired") from None
-    created = _parse_time(obj.get("created"), f"{where}.created")
+    created = parse_time(obj.get("created"), f"{where}.created")
     retired_at = obj.get("retired")
-    retired = None if retired_at is None else _parse_time(retired_at, f"{where}.retired")
+    retired = None if retired_at is None else parse_time(retired_at, f"{where}.retired")
     raw = obj.get("jwk")
     if status is KeyStatus.RETIRED:
         if raw is not None:
             raise FormatError(f"{where} is retired but still holds key material")
         return _Entry(kid, str(alg), status, created, None, retired)
     return _Entry(kid, str(alg), status, created, _load_private(str(alg), raw, where), retired)
-
-
-def _format_time(t: datetime) -> str:
-    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _parse_time(value: object, where: str) -> datetime:
-    if not isinstance(value, str):
-        raise FormatError(f"{where} must be an RFC 3339 time")
-    try:
-        t = datetime.fromisoformat(value)
-    except ValueError:
-        raise FormatError(f"{where} must be an RFC 3339 time") from None
-    if t.tzinfo is None:
-        raise FormatError(f"{where} must carry a time zone")
-    return t.astimezone(UTC)

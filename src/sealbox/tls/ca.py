@@ -50,12 +50,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from sealbox import _pkcs8
 from sealbox._files import atomic_write
 from sealbox.exceptions import ConfigError, StorageError, TLSConfigError
-from sealbox.kdf import passphrase_bytes
+from sealbox.kdf import ScryptParams, passphrase_bytes
 from sealbox.tls import _load, _names
 from sealbox.tls._load import Password
-from sealbox.tls._pkcs8 import PBKDF2_ITERATIONS, encrypt_private_key_pem
 from sealbox.tls.pinning import spki_pin
 
 __all__ = [
@@ -280,7 +280,7 @@ class CertificateAuthority:
 
         Args:
             directory: where ``ca.crt`` and ``ca.key`` go; must not hold a CA yet.
-            passphrase: encrypt ``ca.key`` with it (PBKDF2-HMAC-SHA256, AES-256-CBC).
+            passphrase: encrypt ``ca.key`` with it (PKCS#8 PBES2: scrypt, AES-256-CBC).
             name, days, permitted_dns, permitted_ips, now: as for :meth:`generate`.
 
         Raises:
@@ -302,7 +302,7 @@ class CertificateAuthority:
         directory: str | os.PathLike[str],
         *,
         passphrase: Password | None = None,
-        kdf_iterations: int = PBKDF2_ITERATIONS,
+        kdf: ScryptParams = _pkcs8.SCRYPT_DEFAULT,
     ) -> None:
         """Write ``ca.key`` (mode 0600) and ``ca.crt`` into ``directory``.
 
@@ -331,7 +331,7 @@ class CertificateAuthority:
             secret = passphrase_bytes(passphrase)
             if not secret:
                 raise ConfigError("the CA key passphrase is empty")
-            key_pem = encrypt_private_key_pem(self._key, secret, iterations=kdf_iterations)
+            key_pem = _pkcs8.encrypt_pem(self._key, secret, kdf)
         atomic_write(key_path, key_pem, mode=0o600, overwrite=False)
         try:
             atomic_write(cert_path, self.certificate_pem(), mode=0o644, overwrite=False)

@@ -1,0 +1,562 @@
+"""Envelope encryption: a fresh data key per object, wrapped by a key-encryption provider.
+
+:class:`EnvelopeCipher` encrypts each value or file under its own random data
+key and stores that key, wrapped by a :class:`~sealbox.envelope.providers.KeyProvider`,
+in the envelope's header (the format is in :mod:`sealbox.envelope.format`).
+Rotating the key-encryption key then never means re-encrypting the data:
+:meth:`EnvelopeCipher.rewrap` replaces the header and leaves the data bytes as
+they are.
+
+Small values are sealed in one AES-256-GCM message (:meth:`EnvelopeCipher.encrypt`);
+large ones are streamed as an age v1 payload (64 KiB ChaCha20-Poly1305 chunks,
+:mod:`sealbox.age.stream`) in constant memory (:meth:`EnvelopeCipher.encryptor`,
+:meth:`EnvelopeCipher.encrypt_file`).
+
+Example::
+
+    >>> from sealbox import Keyring
+    >>> from sealbox.envelope import EnvelopeCipher, KeyringProvider
+    >>> ring = Keyring.generate()
+    >>> cipher = EnvelopeCipher(KeyringProvider(ring))
+    >>> blob = cipher.encrypt(b"quarterly report", associated_data=b"reports/7")
+    >>> cipher.decrypt(blob, associated_data=b"reports/7")
+    b'quarterly report'
+    >>> _ = ring.rotate()
+    >>> cipher.needs_rewrap(blob)
+    True
+    >>> cipher.decrypt(cipher.rewrap(blob), associated_data=b"reports/7")
+    b'quarterly report'
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import os
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final, overload
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from sealbox._files import atomic_writer
+from sealbox.age._source import Readable, Source
+from sealbox.age.stream import PayloadReader, PayloadWriter, Writable
+from sealbox.envelope.format import (
+    DATA_KEY_SIZES,
+    MAX_WRAPPED,
+    MODE_SEALED,
+    MODE_STREAM,
+    EnvelopeHeader,
+    WrappedKey,
+    join_key_blob,
+    parse_header,
+    sealed_associated_data,
+    split_key_blob,
+)
+from sealbox.envelope.providers import KeyProvider
+from sealbox.exceptions import DecryptionError, FormatError, KeyNotFoundError, StorageError
+
+__all__ = ["EnvelopeCipher", "EnvelopeInfo", "EnvelopeReader", "EnvelopeWriter", "inspect"]
+
+_NONCE: Final = 12
+_TAG: Final = 16
+# AES-GCM in pyca takes at most 2**31 - 1 bytes at once; larger values go through a stream.
+MAX_SEALED_SIZE: Final = 2**31 - 1
+# The longest possible header: magic, mode, two names, version, wrapped key.
+MAX_HEADER_SIZE: Final = 4 + 1 + 1 + 255 + 1 + 255 + 4 + 2 + MAX_WRAPPED
+_PARALLEL_FROM: Final = 4 * 1024 * 1024
+_TEXT: Final = re.compile(r"[A-Za-z0-9_-]*")
+
+
+@dataclass(frozen=True, slots=True)
+class EnvelopeInfo:
+    """What an envelope's header says, read without any key.
+
+    Attributes:
+        mode: ``sealed`` (one AES-256-GCM message) or ``stream`` (age payload).
+        provider: the key-encryption provider (``keyring``, ``age``, ``vault-transit``).
+        key_id: the key-encryption key.
+        key_version: its version (Vault Transit), or ``None``.
+        header_size: bytes of header before the data.
+        wrapped_size: bytes of the wrapped data key.
+    """
+
+    mode: str
+    provider: str
+    key_id: str
+    key_version: int | None
+    header_size: int
+    wrapped_size: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready view."""
+        return {
+            "format": "sealbox-envelope/1",
+            "mode": self.mode,
+            "provider": self.provider,
+            "key_id": self.key_id,
+            "key_version": self.key_version,
+            "header_size": self.header_size,
+            "wrapped_size": self.wrapped_size,
+        }
+
+
+def inspect(envelope: bytes | bytearray | memoryview | str) -> EnvelopeInfo:
+    """Describe an envelope (binary or text form, or its header alone) without a key.
+
+    Raises:
+        FormatError: not an envelope, or a malformed header.
+    """
+    header, size = parse_header(_raw(envelope))
+    w = header.wrapped
+    return EnvelopeInfo(
+        mode=header.mode_name,
+        provider=w.provider,
+        key_id=w.key_id,
+        key_version=w.version or None,
+        header_size=size,
+        wrapped_size=len(w.ciphertext),
+    )
+
+
+class EnvelopeCipher:
+    """Encrypt, decrypt and rewrap envelopes with key-encryption providers.
+
+    Args:
+        provider: wraps the data keys of new envelopes, and is what
+            :meth:`rewrap` moves envelopes to.
+        decrypt_with: more providers, for envelopes wrapped elsewhere (an old
+            keyring, another Vault key) during a migration. An envelope is
+            opened by the first provider that :meth:`~KeyProvider.handles` it.
+
+    The cipher holds no state of its own and is safe to share between threads
+    when its providers are.
+    """
+
+    __slots__ = ("_providers", "provider")
+
+    def __init__(self, provider: KeyProvider, *, decrypt_with: Sequence[KeyProvider] = ()) -> None:
+        self.provider = provider
+        self._providers = (provider, *decrypt_with)
+
+    def __repr__(self) -> str:
+        more = f", decrypt_with={list(self._providers[1:])!r}" if len(self._providers) > 1 else ""
+        return f"EnvelopeCipher({self.provider!r}{more})"
+
+    # -- values in memory -----------------------------------------------------------
+
+    def encrypt(self, data: bytes, associated_data: bytes = b"") -> bytes:
+        """Seal ``data`` in a ``sealed`` envelope under a fresh 32-byte data key.
+
+        Args:
+            data: the value (up to 2 GiB; stream anything larger).
+            associated_data: context the envelope is bound to (an object name, a
+                row id): decrypting needs the same bytes. Not stored.
+
+        Raises:
+            ValueError: ``data`` is larger than 2 GiB.
+            KeyProviderError: the provider failed (Vault unreachable…).
+        """
+        if len(data) > MAX_SEALED_SIZE:
+            raise ValueError("values over 2 GiB must be streamed (EnvelopeCipher.encryptor)")
+        data_key = os.urandom(DATA_KEY_SIZES[MODE_SEALED])
+        wrapped = self.provider.wrap(join_key_blob(data_key, MODE_SEALED, associated_data))
+        nonce = os.urandom(_NONCE)
+        sealed = AESGCM(data_key).encrypt(nonce, data, sealed_associated_data(associated_data))
+        return EnvelopeHeader(MODE_SEALED, wrapped).to_bytes() + nonce + sealed
+
+    def encrypt_text(self, data: bytes | str, associated_data: bytes = b"") -> str:
+        """:meth:`encrypt` returning the text form (URL-safe base64, no padding).
+
+        A ``str`` value is encoded as UTF-8.
+        """
+        if isinstance(data, str):
+            data = data.encode()
+        return _text(self.encrypt(data, associated_data))
+
+    def decrypt(
+        self, envelope: bytes | bytearray | memoryview | str, associated_data: bytes = b""
+    ) -> bytes:
+        """Open an envelope of either mode, binary or text form, held in memory.
+
+        Raises:
+            FormatError: not an envelope, or a malformed header.
+            KeyNotFoundError: no provider given can unwrap its data key.
+            DecryptionError: wrong associated data, an altered envelope, a data
+                key that does not unwrap (one message for every cause).
+            KeyStateError: the provider refuses the key's version (Vault
+                ``min_decryption_version``).
+            KeyProviderError: the provider failed.
+        """
+        raw = _raw(envelope)
+        header, offset = parse_header(raw)
+        data_key = self._unwrap(header, associated_data)
+        body = memoryview(raw)[offset:]
+        if header.mode == MODE_SEALED:
+            if len(body) < _NONCE + _TAG:
+                raise DecryptionError
+            try:
+                return AESGCM(data_key).decrypt(
+                    body[:_NONCE], body[_NONCE:], sealed_associated_data(associated_data)
+                )
+            except InvalidTag:
+                raise DecryptionError from None
+        reader = _payload_reader(io.BytesIO(body), data_key, len(body) > _PARALLEL_FROM)
+        try:
+            return b"".join(bytes(v) for v in reader.views())
+        finally:
+            reader.close()
+
+    # -- rotation -------------------------------------------------------------------
+
+    @overload
+    def rewrap(self, envelope: str) -> str: ...
+
+    @overload
+    def rewrap(self, envelope: bytes | bytearray | memoryview) -> bytes: ...
+
+    def rewrap(self, envelope: bytes | bytearray | memoryview | str) -> bytes | str:
+        """Wrap an envelope's data key under the newest key-encryption key.
+
+        Only the header changes; the data bytes after it are returned as they
+        were, so an envelope's header alone can be rewrapped too. An envelope
+        wrapped by one of the ``decrypt_with`` providers moves to ``provider``.
+        A Vault Transit key is rewrapped inside Vault (the data key never leaves
+        it); the other providers unwrap and wrap again.
+
+        Returns:
+            the new envelope, in the form (text or binary) it was given.
+
+        Raises:
+            as :meth:`decrypt`, except that the data is not read.
+        """
+        raw = _raw(envelope)
+        header, offset = parse_header(raw)
+        new = EnvelopeHeader(header.mode, self._rewrapped(header.wrapped)).to_bytes()
+        out = new + bytes(memoryview(raw)[offset:])
+        return _text(out) if isinstance(envelope, str) else out
+
+    def needs_rewrap(self, envelope: bytes | bytearray | memoryview | str) -> bool:
+        """Whether the envelope is not yet under ``provider``'s newest key.
+
+        Raises:
+            FormatError: not an envelope.
+            KeyProviderError: the provider could not tell (Vault unreachable).
+        """
+        header, _ = parse_header(_raw(envelope))
+        w = header.wrapped
+        return not (self.provider.handles(w) and self.provider.is_current(w))
+
+    # -- streams --------------------------------------------------------------------
+
+    def encryptor(
+        self, dst: Writable, associated_data: bytes = b"", *, parallel: bool | None = None
+    ) -> EnvelopeWriter:
+        """Return a writer that streams a ``stream`` envelope into ``dst``.
+
+        Use it as a context manager; see :class:`EnvelopeWriter`.
+        """
+        return EnvelopeWriter(self, dst, associated_data, parallel=parallel)
+
+    def decryptor(
+        self, src: Readable, associated_data: bytes = b"", *, parallel: bool | None = None
+    ) -> EnvelopeReader:
+        """Return a reader of the plaintext of the envelope read from ``src``.
+
+        See :class:`EnvelopeReader`.
+        """
+        return EnvelopeReader(self, src, associated_data, parallel=parallel)
+
+    def encrypt_file(
+        self,
+        src: str | os.PathLike[str],
+        dst: str | os.PathLike[str],
+        associated_data: bytes = b"",
+        *,
+        overwrite: bool = False,
+    ) -> None:
+        """Encrypt the file ``src`` into a ``stream`` envelope at ``dst``, atomically.
+
+        Raises:
+            StorageError: ``dst`` exists (without ``overwrite``), is ``src``, or
+                cannot be written. Nothing is left at ``dst`` on any error.
+        """
+        src_path, dst_path = Path(src), Path(dst)
+        _check_paths(src_path, dst_path)
+        with (
+            _open_input(src_path) as fin,
+            atomic_writer(dst_path, mode=0o644, overwrite=overwrite, durable=False) as out,
+            self.encryptor(out, associated_data) as enc,
+        ):
+            enc.write_from(fin)
+
+    def decrypt_file(
+        self,
+        src: str | os.PathLike[str],
+        dst: str | os.PathLike[str],
+        associated_data: bytes = b"",
+        *,
+        overwrite: bool = False,
+    ) -> None:
+        """Decrypt the envelope file ``src`` into ``dst`` (mode 0600), atomically.
+
+        ``dst`` appears only after the whole envelope authenticated.
+
+        Raises:
+            StorageError: as :meth:`encrypt_file`.
+            FormatError, KeyNotFoundError, DecryptionError, KeyProviderError: as
+                :meth:`decrypt`.
+        """
+        src_path, dst_path = Path(src), Path(dst)
+        _check_paths(src_path, dst_path)
+        if not overwrite and dst_path.exists():
+            raise StorageError(f"{dst_path} already exists", hint="use --force to replace it")
+        with _open_input(src_path) as fin:
+            reader = self.decryptor(fin, associated_data)
+            with reader, atomic_writer(dst_path, overwrite=overwrite, durable=False) as out:
+                for view in reader.views():
+                    out.write(view)
+
+    def rewrap_file(self, path: str | os.PathLike[str], *, force: bool = False) -> bool:
+        """Rewrap the envelope file at ``path`` in place; its data bytes are copied as they are.
+
+        The new file replaces the old one atomically (same permissions).
+
+        Args:
+            force: rewrap even when the envelope is already under the newest key.
+
+        Returns:
+            whether the file was rewritten.
+
+        Raises:
+            StorageError: the file cannot be read or replaced (it is left as it was).
+            as :meth:`rewrap`.
+        """
+        target = Path(path)
+        with _open_input(target) as fin:
+            source = Source(fin)
+            header, _ = _read_header(source)
+            w = header.wrapped
+            if not force and self.provider.handles(w) and self.provider.is_current(w):
+                return False
+            new = EnvelopeHeader(header.mode, self._rewrapped(w)).to_bytes()
+            mode = target.stat().st_mode & 0o777
+            with atomic_writer(target, mode=mode, overwrite=True, durable=True) as out:
+                out.write(new)
+                buf = memoryview(bytearray(1024 * 1024))
+                while n := source.readinto_full(buf):
+                    out.write(buf[:n])
+        return True
+
+    # -- internals ------------------------------------------------------------------
+
+    def _provider_for(self, wrapped: WrappedKey) -> KeyProvider:
+        for provider in self._providers:
+            if provider.handles(wrapped):
+                return provider
+        raise KeyNotFoundError(
+            f"no key-encryption provider given can unwrap {wrapped.provider} key "
+            f"{wrapped.key_id!r}",
+            hint="pass the provider that holds that key (decrypt_with=…)",
+        )
+
+    def _unwrap(self, header: EnvelopeHeader, associated_data: bytes) -> bytes:
+        blob = self._provider_for(header.wrapped).unwrap(header.wrapped)
+        return split_key_blob(blob, header.mode, associated_data)
+
+    def _rewrapped(self, wrapped: WrappedKey) -> WrappedKey:
+        if self.provider.handles(wrapped):
+            return self.provider.rewrap(wrapped)
+        return self.provider.wrap(self._provider_for(wrapped).unwrap(wrapped))
+
+
+class EnvelopeWriter:
+    """Streams a ``stream`` envelope: the header, then an age payload, in constant memory.
+
+    The data key is made and wrapped (one provider call) when the writer is
+    created. Leaving the ``with`` block normally seals the final chunk; leaving
+    it with an exception does not, so an interrupted envelope never decrypts.
+    Does not close ``dst``.
+    """
+
+    def __init__(
+        self,
+        cipher: EnvelopeCipher,
+        dst: Writable,
+        associated_data: bytes = b"",
+        *,
+        parallel: bool | None = None,
+    ) -> None:
+        file_key = os.urandom(DATA_KEY_SIZES[MODE_STREAM])
+        wrapped = cipher.provider.wrap(join_key_blob(file_key, MODE_STREAM, associated_data))
+        self.header = EnvelopeHeader(MODE_STREAM, wrapped)
+        dst.write(self.header.to_bytes())
+        self._payload = PayloadWriter(dst, file_key, parallel=parallel)
+
+    @property
+    def closed(self) -> bool:
+        """Whether the envelope was finished (or abandoned)."""
+        return self._payload.closed
+
+    def writable(self) -> bool:
+        """True until closed."""
+        return not self.closed
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        """Encrypt ``data``; return its length."""
+        return self._payload.write(data)
+
+    def write_from(self, src: Readable) -> int:
+        """Encrypt everything ``src`` holds, reading straight into the chunk buffers."""
+        return self._payload.write_from(Source(src))
+
+    def close(self) -> None:
+        """Seal the final chunk; the envelope is complete only after this."""
+        self._payload.close()
+
+    def abort(self) -> None:
+        """Stop without finishing: what was written will not decrypt."""
+        self._payload.abort()
+
+    def __enter__(self) -> EnvelopeWriter:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+class EnvelopeReader(io.RawIOBase):
+    """Reads the plaintext of an envelope (either mode) from ``src``.
+
+    The header is read and the data key unwrapped (and checked against the
+    associated data) when the object is made, before any data is read. For a
+    ``stream`` envelope, plaintext is released as chunks authenticate and the
+    end (``b""``) comes only after the final chunk did; a ``sealed`` envelope is
+    read and authenticated whole first.
+
+    Raises:
+        FormatError: not an envelope, or a malformed header.
+        KeyNotFoundError, KeyStateError, KeyProviderError: as
+            :meth:`EnvelopeCipher.decrypt`.
+        DecryptionError: here (wrong associated data, a data key that does not
+            unwrap) or while reading (altered or truncated data).
+    """
+
+    def __init__(
+        self,
+        cipher: EnvelopeCipher,
+        src: Readable,
+        associated_data: bytes = b"",
+        *,
+        parallel: bool | None = None,
+    ) -> None:
+        super().__init__()
+        source = src if isinstance(src, Source) else Source(src)
+        self.header, _ = _read_header(source)
+        data_key = cipher._unwrap(self.header, associated_data)
+        self._payload: PayloadReader | io.BytesIO
+        if self.header.mode == MODE_STREAM:
+            self._payload = _payload_reader(source, data_key, parallel)
+            return
+        rest = bytearray()
+        buf = memoryview(bytearray(1024 * 1024))
+        while n := source.readinto_full(buf):
+            rest += buf[:n]
+            if len(rest) > MAX_SEALED_SIZE + _NONCE + _TAG:
+                raise DecryptionError
+        if len(rest) < _NONCE + _TAG:
+            raise DecryptionError
+        try:
+            plain = AESGCM(data_key).decrypt(
+                bytes(rest[:_NONCE]), bytes(rest[_NONCE:]), sealed_associated_data(associated_data)
+            )
+        except InvalidTag:
+            raise DecryptionError from None
+        self._payload = io.BytesIO(plain)
+
+    def readable(self) -> bool:
+        """True."""
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        """Fill ``buffer`` with plaintext; 0 at the authenticated end."""
+        return self._payload.readinto(memoryview(buffer).cast("B"))
+
+    def views(self) -> Iterator[memoryview]:
+        """Yield the plaintext as views (each valid until the next is requested)."""
+        if isinstance(self._payload, io.BytesIO):
+            view = self._payload.getbuffer()[self._payload.tell() :]
+            self._payload.seek(0, io.SEEK_END)
+            if view:
+                yield view
+            return
+        yield from self._payload.views()
+
+    def close(self) -> None:
+        """Release the buffers (does not close ``src``)."""
+        if not self.closed and isinstance(self._payload, PayloadReader):
+            self._payload.close()
+        super().close()
+
+
+# -- helpers ------------------------------------------------------------------------
+
+
+def _payload_reader(src: Readable | Source, key: bytes, parallel: bool | None) -> PayloadReader:
+    try:
+        return PayloadReader(src, key, parallel=parallel)
+    except FormatError:
+        # The header was fine and the key unwrapped: missing data is tampering.
+        raise DecryptionError from None
+
+
+def _read_header(source: Source) -> tuple[EnvelopeHeader, int]:
+    header, size = parse_header(source.peek(MAX_HEADER_SIZE))
+    source.read(size)
+    return header, size
+
+
+def _raw(envelope: bytes | bytearray | memoryview | str) -> bytes | bytearray | memoryview:
+    if not isinstance(envelope, str):
+        return envelope
+    text = envelope.strip()
+    if not _TEXT.fullmatch(text) or len(text) % 4 == 1:
+        raise FormatError("not a sealbox envelope: the text is not URL-safe base64")
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):  # pragma: no cover - excluded by the checks above
+        raise FormatError("not a sealbox envelope: the text is not URL-safe base64") from None
+
+
+def _text(envelope: bytes) -> str:
+    return base64.urlsafe_b64encode(envelope).rstrip(b"=").decode("ascii")
+
+
+def _check_paths(src: Path, dst: Path) -> None:
+    try:
+        same = dst.exists() and src.samefile(dst)
+    except OSError:
+        same = False
+    if same:
+        raise StorageError(f"{dst} is the input file", hint="write the output to another file")
+
+
+def _open_input(path: Path) -> io.FileIO:
+    try:
+        return io.FileIO(path, "r")
+    except FileNotFoundError:
+        raise StorageError(f"{path} does not exist") from None
+    except IsADirectoryError:
+        raise StorageError(f"{path} is a directory") from None
+    except OSError as exc:
+        raise StorageError(f"cannot read {path}: {(exc.strerror or '').lower()}") from None

@@ -1,0 +1,377 @@
+"""HashiCorp Vault Transit as a key-encryption provider, through hvac.
+
+The key-encryption key is a named Transit key; it never leaves Vault. Envelopes
+use four Transit endpoints (Vault's published HTTP API, as hvac calls them):
+
+=============================  ==========================================================
+``POST /v1/{mount}/encrypt/K``   wrap a key blob (``plaintext``, base64)
+``POST /v1/{mount}/decrypt/K``   unwrap it (``ciphertext`` ``vault:vN:…``)
+``POST /v1/{mount}/rewrap/K``    move it to the newest key version; Vault never returns
+                                 the plaintext (``batch_input`` for many at once)
+``POST /v1/{mount}/datakey/plaintext/K``  a data key made by Vault, and its wrapped form
+``GET  /v1/{mount}/keys/K``      the newest version (``latest_version``)
+=============================  ==========================================================
+
+Vault's own ``associated_data`` parameter is never sent: Vault's ``rewrap``
+endpoint does not take it, so a ciphertext made with it cannot be rewrapped.
+The envelope binds the caller's associated data inside the key blob instead
+(:mod:`sealbox.envelope.format`), which a rewrap carries over unchanged.
+
+In an envelope the key id is the Transit key's name, the version is the ``N``
+of ``vault:vN:``, and the wrapped key is the base64-decoded rest of the
+ciphertext: ``vault:v{version}:`` + base64 (standard, padded) rebuilds it.
+
+Errors are translated at this boundary: 403 and 401 become
+:class:`~sealbox.exceptions.KeyProviderError`; 404 and "encryption key not
+found" :class:`~sealbox.exceptions.KeyNotFoundError`; a ciphertext version below
+the key's ``min_decryption_version`` :class:`~sealbox.exceptions.KeyStateError`;
+a ciphertext Vault cannot decrypt :class:`~sealbox.exceptions.DecryptionError`;
+503 (sealed, standby) and network or TLS failures
+:class:`~sealbox.exceptions.KeyProviderError`. Messages name the key and the
+status, never a token, a key blob or a ciphertext.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import urlsplit
+
+from sealbox.envelope.format import WrappedKey
+from sealbox.exceptions import (
+    ConfigError,
+    DecryptionError,
+    ExtraNotInstalledError,
+    KeyNotFoundError,
+    KeyProviderError,
+    KeyStateError,
+)
+from sealbox.secret import Secret, redact, register_secret
+
+if TYPE_CHECKING:
+    import hvac
+
+__all__ = ["VaultTransitProvider"]
+
+_CIPHERTEXT: Final = re.compile(r"vault:v([1-9][0-9]{0,9}):([A-Za-z0-9+/]+={0,2})")
+_TOO_OLD: Final = "disallowed by policy (too old)"
+_NOT_FOUND: Final = ("encryption key not found", "policy not found")
+_UNDECRYPTABLE: Final = ("invalid ciphertext", "cipher:", "could not decrypt", "unable to decrypt")
+
+
+def _reveal(value: str | Secret[str]) -> str:
+    return value.expose_secret() if isinstance(value, Secret) else value
+
+
+class VaultTransitProvider:
+    """Wrap data keys with a named key of Vault's Transit secrets engine.
+
+    Give either a ready ``client`` (an ``hvac.Client``, for any auth method) or
+    the ``url`` and a ``token`` or ``approle`` login.
+
+    Args:
+        key: the Transit key's name.
+        url: Vault's address, ``https://…`` (TLS is always verified).
+        token: a Vault token.
+        approle: ``(role_id, secret_id)`` for AppRole login.
+        approle_mount: where the AppRole auth method is mounted.
+        namespace: a Vault Enterprise namespace.
+        mount: where the Transit engine is mounted.
+        ca: a PEM file of the CA that signed Vault's certificate.
+        timeout: seconds per request.
+        client: an authenticated ``hvac.Client`` to use instead.
+        version_cache_seconds: how long :meth:`latest_version` is remembered.
+
+    Raises:
+        ConfigError: the URL is not https; not exactly one of ``client``, ``token``
+            and ``approle``; a key name Vault cannot have.
+        ExtraNotInstalledError: hvac is not installed (``sealbox[vault]``).
+    """
+
+    name = "vault-transit"
+
+    def __init__(
+        self,
+        key: str,
+        *,
+        url: str | None = None,
+        token: str | Secret[str] | None = None,
+        approle: tuple[str | Secret[str], str | Secret[str]] | None = None,
+        approle_mount: str = "approle",
+        namespace: str | None = None,
+        mount: str = "transit",
+        ca: str | os.PathLike[str] | None = None,
+        timeout: int = 10,
+        client: hvac.Client | None = None,
+        version_cache_seconds: float = 30.0,
+    ) -> None:
+        if not key or "/" in key:
+            raise ConfigError(f"{key!r} is not a Vault Transit key name")
+        try:
+            WrappedKey(self.name, key, 0, b"\x00")
+        except ValueError as exc:
+            raise ConfigError(f"{key!r} cannot name a key in an envelope: {exc}") from None
+        if sum(x is not None for x in (client, token, approle)) != 1:
+            raise ConfigError("give exactly one of client=, token= and approle=")
+        try:
+            import hvac
+        except ImportError:
+            raise ExtraNotInstalledError("vault", "hvac") from None
+        self.key = key
+        self.mount = mount.strip("/")
+        self._approle = approle
+        self._approle_mount = approle_mount
+        self._cache_seconds = version_cache_seconds
+        self._latest: tuple[int, float] | None = None
+        self._lock = threading.Lock()
+        if client is not None:
+            self._client: hvac.Client = client
+            return
+        if url is None or urlsplit(url).scheme != "https":
+            raise ConfigError(
+                f"Vault URL {url!r} is not https: sealbox always verifies Vault's TLS certificate",
+                hint="use Vault's TLS listener (vault server -dev-tls for local work)",
+            )
+        self._client = hvac.Client(
+            url=url,
+            token=None if token is None else _reveal(token),
+            namespace=namespace,
+            verify=str(ca) if ca is not None else True,
+            timeout=timeout,
+        )
+        if token is not None:
+            register_secret(_reveal(token))
+
+    @property
+    def label(self) -> str:
+        """How errors name the key: ``vault transit key 'K' (mount 'transit')``."""
+        return f"vault transit key {self.key!r} (mount {self.mount!r})"
+
+    def __repr__(self) -> str:
+        return f"VaultTransitProvider(key={self.key!r}, mount={self.mount!r})"
+
+    # -- the provider interface -----------------------------------------------------
+
+    def wrap(self, key_blob: bytes) -> WrappedKey:
+        """Encrypt ``key_blob`` under the newest version of the key (``encrypt``)."""
+        data = self._call(
+            "encrypt",
+            lambda t: t.encrypt_data(
+                name=self.key, plaintext=_b64(key_blob), mount_point=self.mount
+            ),
+        )
+        return self._wrapped(data.get("ciphertext"))
+
+    def unwrap(self, wrapped: WrappedKey) -> bytes:
+        """Decrypt the key blob (``decrypt``).
+
+        Raises:
+            DecryptionError: Vault cannot decrypt it (altered, or another key's).
+            KeyStateError: its version is below the key's ``min_decryption_version``.
+            KeyNotFoundError: no such key (or mount).
+            KeyProviderError: permission denied, Vault sealed or unreachable.
+        """
+        data = self._call(
+            "decrypt",
+            lambda t: t.decrypt_data(
+                name=self.key, ciphertext=_ciphertext(wrapped), mount_point=self.mount
+            ),
+            version=wrapped.version,
+        )
+        try:
+            return base64.b64decode(str(data.get("plaintext")), validate=True)
+        except (binascii.Error, ValueError):
+            raise KeyProviderError(f"{self.label}: unexpected answer to decrypt") from None
+
+    def rewrap(self, wrapped: WrappedKey) -> WrappedKey:
+        """Move the wrapped key to the newest key version inside Vault (``rewrap``).
+
+        The key blob never leaves Vault.
+        """
+        data = self._call(
+            "rewrap",
+            lambda t: t.rewrap_data(
+                name=self.key, ciphertext=_ciphertext(wrapped), mount_point=self.mount
+            ),
+            version=wrapped.version,
+        )
+        return self._wrapped(data.get("ciphertext"))
+
+    def rewrap_batch(self, wrapped: Sequence[WrappedKey]) -> list[WrappedKey | Exception]:
+        """Rewrap many keys in one request (``batch_input``); a failure per item.
+
+        Returns:
+            for each input, the rewrapped key or the sealbox exception it got.
+        """
+        if not wrapped:
+            return []
+        batch = [{"ciphertext": _ciphertext(w)} for w in wrapped]
+        data = self._call(
+            "rewrap",
+            lambda t: t.rewrap_data(
+                name=self.key, ciphertext=None, batch_input=batch, mount_point=self.mount
+            ),
+        )
+        results = data.get("batch_results")
+        if not isinstance(results, list) or len(results) != len(wrapped):
+            raise KeyProviderError(f"{self.label}: unexpected answer to a batch rewrap")
+        out: list[WrappedKey | Exception] = []
+        for item, w in zip(results, wrapped, strict=True):
+            error = item.get("error") if isinstance(item, dict) else "malformed result"
+            if error:
+                out.append(self._refusal("rewrap", [str(error)], w.version))
+            else:
+                out.append(self._wrapped(item.get("ciphertext")))
+        return out
+
+    def is_current(self, wrapped: WrappedKey) -> bool:
+        """Whether ``wrapped`` is under the newest key version (see :meth:`latest_version`)."""
+        return wrapped.version >= self.latest_version()
+
+    def handles(self, wrapped: WrappedKey) -> bool:
+        """Whether the envelope names this provider's Transit key."""
+        return wrapped.provider == self.name and wrapped.key_id == self.key
+
+    # -- more of Transit ------------------------------------------------------------
+
+    def latest_version(self, *, refresh: bool = False) -> int:
+        """The key's newest version (``GET keys/K``), remembered ``version_cache_seconds``."""
+        with self._lock:
+            cached = self._latest
+        fresh = cached is not None and time.monotonic() - cached[1] < self._cache_seconds
+        if cached is not None and fresh and not refresh:
+            return cached[0]
+        data = self._call("read", lambda t: t.read_key(self.key, self.mount))
+        latest = data.get("latest_version")
+        if not isinstance(latest, int) or latest < 1:
+            raise KeyProviderError(f"{self.label}: unexpected answer to read")
+        with self._lock:
+            self._latest = (latest, time.monotonic())
+        return latest
+
+    def generate_data_key(self, bits: int = 256) -> tuple[Secret[bytes], WrappedKey]:
+        """Ask Vault for a new random key and its wrapped form (``datakey/plaintext``).
+
+        For callers that build their own envelopes from a Vault-made key.
+        :class:`~sealbox.envelope.EnvelopeCipher` does not use it: its key blob
+        must carry the associated-data binding, which a key made by Vault cannot.
+
+        Args:
+            bits: 128, 256 or 512.
+
+        Returns:
+            the key (wrapped in :class:`~sealbox.Secret`) and the same key wrapped.
+        """
+        if bits not in (128, 256, 512):
+            raise ConfigError("a Vault data key has 128, 256 or 512 bits")
+        data = self._call(
+            "datakey",
+            lambda t: t.generate_data_key(
+                name=self.key, key_type="plaintext", bits=bits, mount_point=self.mount
+            ),
+        )
+        try:
+            key = base64.b64decode(str(data.get("plaintext")), validate=True)
+        except (binascii.Error, ValueError):
+            raise KeyProviderError(f"{self.label}: unexpected answer to datakey") from None
+        if len(key) * 8 != bits:
+            raise KeyProviderError(f"{self.label}: unexpected answer to datakey")
+        return Secret(key), self._wrapped(data.get("ciphertext"))
+
+    # -- plumbing -------------------------------------------------------------------
+
+    def _wrapped(self, ciphertext: object) -> WrappedKey:
+        match = _CIPHERTEXT.fullmatch(ciphertext) if isinstance(ciphertext, str) else None
+        error = KeyProviderError(
+            f"{self.label}: Vault returned no ciphertext in the vault:vN: form"
+        )
+        if match is None:
+            raise error
+        try:
+            return WrappedKey(self.name, self.key, int(match[1]), base64.b64decode(match[2]))
+        except (ValueError, binascii.Error):
+            raise error from None
+
+    def _call(self, what: str, fn: Callable[[Any], Any], *, version: int = 0) -> dict[str, Any]:
+        import hvac.exceptions as hx
+        import requests
+
+        try:
+            if self._approle is not None and not self._client.token:
+                role_id, secret_id = (_reveal(v) for v in self._approle)
+                register_secret(secret_id)
+                auth = self._client.auth.approle.login(
+                    role_id=role_id, secret_id=secret_id, mount_point=self._approle_mount
+                )
+                register_secret(auth["auth"]["client_token"])
+            # hvac's Transit methods are untyped: the engine is handed over as Any.
+            transit: Any = self._client.secrets.transit
+            response = fn(transit)
+        except hx.Forbidden:
+            raise KeyProviderError(
+                f"{self.label}: permission denied for {what} (403)",
+                hint=f"the token's policy needs 'update' on {self.mount}/{what}/{self.key}"
+                if what != "read"
+                else f"the token's policy needs 'read' on {self.mount}/keys/{self.key}",
+            ) from None
+        except hx.Unauthorized:
+            raise KeyProviderError(f"{self.label}: not authenticated (401)") from None
+        except hx.InvalidPath:
+            raise KeyNotFoundError(
+                f"{self.label}: not found (404)",
+                hint="check the key name and where the Transit engine is mounted",
+            ) from None
+        except (hx.VaultDown, hx.VaultNotInitialized):
+            raise KeyProviderError(
+                f"{self.label}: Vault is sealed or unavailable (503)",
+                hint="retry once Vault is unsealed and active",
+            ) from None
+        except hx.InvalidRequest as exc:
+            raise self._refusal(what, [str(e) for e in (exc.errors or [])], version) from None
+        except hx.VaultError as exc:
+            raise KeyProviderError(f"{self.label}: {what} failed ({type(exc).__name__})") from None
+        except requests.exceptions.SSLError:
+            raise KeyProviderError(
+                f"{self.label}: TLS verification of Vault's certificate failed",
+                hint="give the CA that signed it with ca=",
+            ) from None
+        except requests.exceptions.RequestException as exc:
+            raise KeyProviderError(
+                f"{self.label}: cannot reach Vault ({type(exc).__name__})"
+            ) from None
+        data = response.get("data") if isinstance(response, dict) else None
+        if not isinstance(data, dict):
+            raise KeyProviderError(f"{self.label}: unexpected answer to {what}")
+        return data
+
+    def _refusal(self, what: str, errors: list[str], version: int) -> Exception:
+        text = "; ".join(errors)
+        if _TOO_OLD in text:
+            return KeyStateError(
+                f"{self.label}: version {version or '?'} is below the key's "
+                "min_decryption_version; Vault refuses to decrypt it",
+                hint="rewrap envelopes to the newest version before raising "
+                "min_decryption_version, or lower it again",
+            )
+        if any(m in text for m in _NOT_FOUND):
+            return KeyNotFoundError(f"{self.label}: no such key (400)")
+        if what in ("decrypt", "rewrap") and any(m in text for m in _UNDECRYPTABLE):
+            return DecryptionError()
+        reasons = redact(text) or "invalid request"
+        return KeyProviderError(f"{self.label}: {what} refused (400): {reasons}")
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _ciphertext(wrapped: WrappedKey) -> str:
+    return f"vault:v{wrapped.version}:{_b64(wrapped.ciphertext)}"

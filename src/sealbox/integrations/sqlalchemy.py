@@ -1,0 +1,403 @@
+"""SQLAlchemy column types that encrypt with a sealbox :class:`~sealbox.Keyring`.
+
+Import this module where the models are declared; ``import sealbox`` never
+imports SQLAlchemy.
+
+:class:`EncryptedString` stores the text form of a sealed token (URL-safe base64)
+in a ``TEXT`` column; :class:`EncryptedBytes` the binary token in a binary
+column. Both seal under the keyring's primary key when a row is written and open
+with whichever key the token names when it is read, so rows keep reading across
+a rotation. ``NULL`` stays ``NULL`` (it is not encrypted: that a value is missing
+is visible); an empty string is encrypted like any other value.
+
+:class:`BlindIndex` is a companion column of keyed 32-byte digests
+(``Keyring.blind_index``) for equality lookups; :func:`blind_index_match` builds
+the ``WHERE`` clause from the digests under every enabled key, so lookups keep
+finding rows indexed before a rotation; :func:`keep_blind_index` keeps an index
+column in step with the column it indexes.
+
+Example::
+
+    from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+    from sealbox.integrations.sqlalchemy import (
+        BlindIndex, EncryptedString, blind_index_match, keep_blind_index, register_keyring,
+    )
+
+    class Base(DeclarativeBase): ...
+
+    class User(Base):
+        __tablename__ = "users"
+        id: Mapped[int] = mapped_column(primary_key=True)
+        email: Mapped[str] = mapped_column(EncryptedString(associated_data="users.email"))
+        email_index: Mapped[bytes] = mapped_column(
+            BlindIndex(context="users.email", normalize=str.lower), index=True
+        )
+
+    keep_blind_index(User.email, User.email_index)
+    register_keyring(Keyring.load("app.keyring", passphrase))   # at start-up
+
+    session.scalars(select(User).where(blind_index_match(User.email_index, "Ann@x.org")))
+
+The keyring is named by each column: a :class:`~sealbox.Keyring`, a zero-argument
+callable returning one, or (the default) the name it was registered under with
+:func:`register_keyring` — so models can be declared before the keyring is
+loaded, and it is looked up when a value is written or read.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar, Final
+
+from sealbox.exceptions import ConfigError, DecryptionError, ExtraNotInstalledError
+
+try:
+    from sqlalchemy import LargeBinary, Text, event
+    from sqlalchemy.exc import DontWrapMixin
+    from sqlalchemy.sql import operators
+    from sqlalchemy.types import TypeDecorator
+except ImportError:  # pragma: no cover - exercised only without the extra
+    raise ExtraNotInstalledError("service", "sqlalchemy") from None
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Dialect
+    from sqlalchemy.sql.elements import ColumnElement
+    from sqlalchemy.sql.operators import OperatorType
+
+    from sealbox.keyring import Keyring
+
+__all__ = [
+    "BlindIndex",
+    "EncryptedBytes",
+    "EncryptedString",
+    "blind_index_match",
+    "get_keyring",
+    "keep_blind_index",
+    "register_keyring",
+    "reseal",
+    "unregister_keyring",
+]
+
+DEFAULT_KEYRING: Final = "default"
+
+_registry: dict[str, Keyring] = {}
+_registry_lock = threading.Lock()
+# Mapped class -> {index attribute: source attribute}, filled by keep_blind_index().
+_links: weakref.WeakKeyDictionary[type, dict[str, str]] = weakref.WeakKeyDictionary()
+
+
+# SQLAlchemy wraps errors raised while it binds parameters in a StatementError whose
+# text lists the parameters: the values in clear. These propagate as they are instead.
+class _ColumnConfigError(ConfigError, DontWrapMixin):
+    """A :class:`~sealbox.exceptions.ConfigError` raised while a statement is prepared."""
+
+
+class _ColumnTypeError(TypeError, DontWrapMixin):
+    """A ``TypeError`` raised while a statement is prepared."""
+
+
+class _ColumnDecryptionError(DecryptionError, DontWrapMixin):
+    """A :class:`~sealbox.exceptions.DecryptionError` raised while a row is read."""
+
+
+def register_keyring(keyring: Keyring, name: str = DEFAULT_KEYRING) -> None:
+    """Make ``keyring`` the one that columns naming ``name`` use (replacing any before).
+
+    Call it at start-up, once the keyring is loaded.
+    """
+    with _registry_lock:
+        _registry[name] = keyring
+
+
+def unregister_keyring(name: str = DEFAULT_KEYRING) -> None:
+    """Forget the keyring registered under ``name`` (no error if there is none)."""
+    with _registry_lock:
+        _registry.pop(name, None)
+
+
+def get_keyring(ref: Keyring | str | Callable[[], Keyring]) -> Keyring:
+    """Resolve what a column names: a keyring, a registered name, or a callable.
+
+    Raises:
+        ConfigError: no keyring is registered under that name.
+    """
+    if isinstance(ref, str):
+        with _registry_lock:
+            ring = _registry.get(ref)
+        if ring is None:
+            raise _ColumnConfigError(
+                f"no keyring is registered under {ref!r} for the encrypted columns",
+                hint="call sealbox.integrations.sqlalchemy.register_keyring(keyring"
+                + ("" if ref == DEFAULT_KEYRING else f", {ref!r}")
+                + ") at start-up",
+            )
+        return ring
+    if callable(ref):
+        return ref()
+    return ref
+
+
+def _bytes(value: bytes | str) -> bytes:
+    return value.encode() if isinstance(value, str) else bytes(value)
+
+
+# Comparing ciphertexts finds nothing (every seal differs): refuse, and say what works.
+_REFUSED: Final = frozenset(
+    {
+        operators.eq,
+        operators.ne,
+        operators.in_op,
+        operators.not_in_op,
+        operators.lt,
+        operators.le,
+        operators.gt,
+        operators.ge,
+        operators.like_op,
+        operators.ilike_op,
+        operators.contains_op,
+        operators.startswith_op,
+        operators.endswith_op,
+        operators.between_op,
+    }
+)
+
+
+class _EncryptedComparator(TypeDecorator.Comparator[Any]):
+    def operate(self, op: OperatorType, *other: Any, **kwargs: Any) -> ColumnElement[Any]:
+        if op in _REFUSED and not (op in (operators.eq, operators.ne) and other[0] is None):
+            raise TypeError(
+                "an encrypted column cannot be compared in SQL (each value is sealed with a "
+                "fresh nonce); look rows up through a BlindIndex column and blind_index_match()"
+            )
+        return super().operate(op, *other, **kwargs)
+
+
+class _Encrypted(TypeDecorator[Any]):
+    """What both encrypted types share: the keyring reference and the associated data."""
+
+    cache_ok = True
+    comparator_factory = _EncryptedComparator
+    kind: ClassVar[str]
+
+    def __init__(
+        self,
+        keyring: Keyring | str | Callable[[], Keyring] = DEFAULT_KEYRING,
+        *,
+        associated_data: bytes | str = b"",
+    ) -> None:
+        super().__init__()
+        self.keyring = keyring
+        self.associated_data = _bytes(associated_data)
+
+    def _ring(self) -> Keyring:
+        return get_keyring(self.keyring)
+
+    def _failed(self) -> DecryptionError:
+        where = f" (associated data {self.associated_data.decode('ascii', 'replace')!r})"
+        return _ColumnDecryptionError(
+            f"a value of an {self.kind} column does not decrypt"
+            + (where if self.associated_data else ""),
+            hint="its key is not in this keyring or is disabled, the column's associated "
+            "data changed, or the stored value was altered",
+        )
+
+
+class EncryptedString(_Encrypted):
+    """A ``str`` column stored as a sealed text token (``Keyring.seal_text``).
+
+    Args:
+        keyring: a :class:`~sealbox.Keyring`, a zero-argument callable returning
+            one, or the name it is registered under (:func:`register_keyring`).
+        associated_data: what every value of the column is bound to; name the
+            column (``"users.email"``) so that a token copied into another
+            column does not open there. Changing it makes existing rows unreadable.
+
+    Reading a value that does not open raises
+    :class:`~sealbox.exceptions.DecryptionError`, naming the column's
+    associated data. Comparing the column in SQL raises ``TypeError``: use a
+    :class:`BlindIndex`.
+    """
+
+    impl = Text
+    kind = "EncryptedString"
+
+    @property
+    def python_type(self) -> type[str]:
+        return str
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise _ColumnTypeError(
+                f"an EncryptedString column takes str, not {type(value).__name__}"
+            )
+        return self._ring().seal_text(value, self.associated_data)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        try:
+            return self._ring().open_text(value, self.associated_data).decode()
+        except (DecryptionError, UnicodeDecodeError):
+            raise self._failed() from None
+
+
+class EncryptedBytes(_Encrypted):
+    """A ``bytes`` column stored as a binary sealed token (``Keyring.seal``).
+
+    Args: as :class:`EncryptedString`.
+    """
+
+    impl = LargeBinary
+    kind = "EncryptedBytes"
+
+    @property
+    def python_type(self) -> type[bytes]:
+        return bytes
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> bytes | None:
+        if value is None:
+            return None
+        if not isinstance(value, bytes | bytearray | memoryview):
+            raise _ColumnTypeError(
+                f"an EncryptedBytes column takes bytes, not {type(value).__name__}"
+            )
+        return self._ring().seal(bytes(value), self.associated_data)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> bytes | None:
+        if value is None:
+            return None
+        try:
+            # bytes(): some drivers (psycopg2) return memoryview for binary columns.
+            return self._ring().open(bytes(value), self.associated_data)
+        except DecryptionError:
+            raise self._failed() from None
+
+
+class BlindIndex(TypeDecorator[bytes]):
+    """A column of 32-byte blind-index digests (HMAC-SHA-256, ``Keyring.blind_index``).
+
+    It holds digests, never values: assign :meth:`digest` of the value (or let
+    :func:`keep_blind_index` do it), and query with :func:`blind_index_match`.
+
+    Args:
+        keyring: as :class:`EncryptedString`.
+        context: separates columns (``"users.email"``): equal values in two
+            columns give unrelated digests.
+        normalize: applied to a ``str`` value before hashing, at write and at
+            lookup (``str.lower`` for case-insensitive lookups).
+    """
+
+    impl = LargeBinary
+    cache_ok = True
+    SIZE: ClassVar[int] = 32
+
+    def __init__(
+        self,
+        keyring: Keyring | str | Callable[[], Keyring] = DEFAULT_KEYRING,
+        *,
+        context: bytes | str = b"",
+        normalize: Callable[[str], str] | None = None,
+    ) -> None:
+        super().__init__(length=self.SIZE)
+        self.keyring = keyring
+        self.context = _bytes(context)
+        self.normalize = normalize
+
+    @property
+    def python_type(self) -> type[bytes]:
+        return bytes
+
+    def _value(self, value: bytes | str) -> bytes:
+        if isinstance(value, str) and self.normalize is not None:
+            value = self.normalize(value)
+        return _bytes(value)
+
+    def digest(self, value: bytes | str) -> bytes:
+        """The digest of ``value`` under the primary key: what the column stores."""
+        return get_keyring(self.keyring).blind_index(self._value(value), self.context)
+
+    def digests(self, value: bytes | str) -> list[bytes]:
+        """The digests of ``value`` under every enabled key: what a lookup matches."""
+        ring = get_keyring(self.keyring)
+        return list(ring.blind_indexes(self._value(value), self.context).values())
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> bytes | None:
+        if value is None:
+            return None
+        if not isinstance(value, bytes | bytearray | memoryview) or len(value) != self.SIZE:
+            raise _ColumnTypeError(
+                "a BlindIndex column holds 32-byte digests, not values: assign "
+                "Model.column.type.digest(value), or link it with keep_blind_index()"
+            )
+        return bytes(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> bytes | None:
+        return None if value is None else bytes(value)
+
+
+def _index_type(column: Any) -> tuple[Any, BlindIndex]:
+    expr = column.__clause_element__() if hasattr(column, "__clause_element__") else column
+    index_type = getattr(expr, "type", None)
+    if not isinstance(index_type, BlindIndex):
+        raise TypeError("blind_index_match() and keep_blind_index() need a BlindIndex column")
+    return expr, index_type
+
+
+def blind_index_match(column: Any, value: bytes | str | None) -> ColumnElement[bool]:
+    """A ``WHERE`` clause matching rows whose index is the digest of ``value`` under any key.
+
+    ``column`` is a :class:`BlindIndex` column (``User.email_index``). Rows indexed
+    under a key that is still enabled are found, so lookups go on working after a
+    rotation; ``None`` matches ``NULL``.
+    """
+    expr, index_type = _index_type(column)
+    if value is None:
+        return expr.is_(None)  # type: ignore[no-any-return]
+    return expr.in_(index_type.digests(value))  # type: ignore[no-any-return]
+
+
+def keep_blind_index(source: Any, index: Any) -> None:
+    """Set ``index`` to the digest of ``source`` whenever ``source`` is set on an object.
+
+    Both are ORM attributes of one mapped class (``User.email``, ``User.email_index``).
+    Assigning ``None`` to the source clears the index. Re-assigning a value (after a
+    rotation) recomputes its digest under the new primary key.
+    """
+    _, index_type = _index_type(index)
+    key = index.key
+
+    def on_set(target: Any, value: Any, _old: Any, _initiator: Any) -> None:
+        setattr(target, key, None if value is None else index_type.digest(value))
+
+    event.listen(source, "set", on_set)
+    _links.setdefault(source.class_, {})[key] = source.key
+
+
+def reseal(obj: Any) -> None:
+    """Have every encrypted column of a loaded object sealed again at the next flush.
+
+    After ``Keyring.rotate``, run this over the rows (in batches, committing as
+    you go) to move them to the new primary key: each :class:`EncryptedString`
+    and :class:`EncryptedBytes` attribute is marked modified (an unchanged value
+    would otherwise not be written), and each :class:`BlindIndex` linked with
+    :func:`keep_blind_index` is recomputed under the new primary key. Then the
+    old key can be disabled.
+    """
+    from sqlalchemy import inspect as sa_inspect
+    from sqlalchemy.orm.attributes import flag_modified
+
+    state = sa_inspect(obj)
+    for attr in state.mapper.column_attrs:
+        if any(isinstance(c.type, _Encrypted) for c in attr.columns):
+            flag_modified(obj, attr.key)
+    for cls in type(obj).__mro__:
+        for index_key, source_key in _links.get(cls, {}).items():
+            index_type = state.mapper.columns[index_key].type
+            value = getattr(obj, source_key)
+            setattr(obj, index_key, None if value is None else index_type.digest(value))
