@@ -62,13 +62,13 @@ class Running:
 
 
 @contextmanager
-def run_service(settings: ServiceSettings) -> Iterator[Running]:
+def run_service(settings: ServiceSettings, **app_options: Any) -> Iterator[Running]:
     """Provision, migrate, and serve ``settings`` in a thread until the block ends."""
     import uvicorn
 
     prepare(settings)
     config = uvicorn.Config(
-        create_app(settings),
+        create_app(settings, **app_options),
         ssl_context_factory=lambda _c, _d: make_server_context(settings),
         **uvicorn_options(settings, log_level="warning"),
     )
@@ -123,6 +123,7 @@ def reset_shared_state() -> None:
             for table in (
                 "refresh_tokens",
                 "revoked_tokens",
+                "transit_key_versions",
                 "transit_keys",
                 "users",
                 "alembic_version",

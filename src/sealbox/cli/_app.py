@@ -42,6 +42,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "serve": ("sealbox.cli.serve:serve", "Run the HTTPS service."),
     "users": ("sealbox.cli.serve:users", "Manage the service's accounts."),
+    "transit": (
+        "sealbox.cli.transit:transit",
+        "Encryption as a service: keys, encrypt, decrypt, rewrap through a running service.",
+    ),
     "secrets": (
         "sealbox.cli.secrets:secrets",
         "Manage an encrypted secrets file that is safe to commit.",

@@ -15,7 +15,8 @@ from sealbox import __version__
 from sealbox.secret import install_log_redaction
 from sealbox.service.errors import install_error_handlers
 from sealbox.service.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
-from sealbox.service.routes import auth, docs, users
+from sealbox.service.routes import auth, docs, transit, users
+from sealbox.service.routes.transit_fast import TransitFastPath
 from sealbox.service.runtime import Runtime
 from sealbox.service.server import CertificateReloader, tls_paths
 from sealbox.service.settings import ServiceSettings
@@ -28,11 +29,26 @@ DESCRIPTION = """
 Accounts and tokens: register, log in with the OAuth2 password flow (the
 **Authorize** button), refresh with rotating refresh tokens, log out. Access tokens
 are EdDSA JWTs that anyone can verify with the keys at `/.well-known/jwks.json`.
+
+Encryption as a service (transit) under `/v1/keys`: named keys with versions,
+encrypt, decrypt, rewrap, data keys, signatures and HMACs, with Vault Transit's
+field names; each key and operation is guarded by a scope such as
+`transit:encrypt:<name>`.
 """
 
 
-def create_app(settings: ServiceSettings | None = None) -> FastAPI:
-    """Build the application. The database must already be migrated (``sealbox serve`` does it)."""
+def create_app(
+    settings: ServiceSettings | None = None, *, transit_fast_path: bool = True
+) -> FastAPI:
+    """Build the application. The database must already be migrated (``sealbox serve`` does it).
+
+    Args:
+        settings: the settings (``SEALBOX_*`` and ``.env`` when omitted).
+        transit_fast_path: answer the transit operations through
+            :class:`~sealbox.service.routes.transit_fast.TransitFastPath` (the same
+            handlers without FastAPI's per-request layers); off, the FastAPI routes
+            answer them.
+    """
     settings = settings or ServiceSettings()
 
     @asynccontextmanager
@@ -63,8 +79,16 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(auth.router())
     app.include_router(users.router())
+    app.include_router(transit.router())
     app.include_router(docs.router())
-    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    if transit_fast_path:
+        # Added first, so it runs inside the body limit and the security headers.
+        app.add_middleware(TransitFastPath)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limit=settings.max_body_bytes,
+        prefix_limits={"/v1/keys/": settings.transit_max_body_bytes},
+    )
     app.add_middleware(SecurityHeadersMiddleware)
     return app
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
@@ -33,6 +34,8 @@ __all__ = [
     "Base",
     "RefreshToken",
     "RevokedToken",
+    "TransitKeyRecord",
+    "TransitKeyVersionRecord",
     "User",
     "make_engine",
     "migrate",
@@ -114,6 +117,41 @@ class RevokedToken(Base):
 
     jti: Mapped[str] = mapped_column(String(64), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
+
+
+class TransitKeyRecord(Base):
+    """A named transit key: its type and configuration (the versions are rows of their own)."""
+
+    __tablename__ = "transit_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True, nullable=False)
+    type: Mapped[str] = mapped_column(String(32), nullable=False)
+    latest_version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    min_decryption_version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    min_encryption_version: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    deletion_allowed: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    exportable: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=now)
+
+
+class TransitKeyVersionRecord(Base):
+    """One version of a transit key: its material sealed under the master key.
+
+    ``material`` is ``0x01 || nonce (12) || AES-256-GCM ciphertext || tag (16)``;
+    the associated data binds it to the key's name, type and version (see
+    ``sealbox.service.transit_keys``).
+    """
+
+    __tablename__ = "transit_key_versions"
+
+    key_id: Mapped[int] = mapped_column(
+        ForeignKey("transit_keys.id", ondelete="CASCADE"), primary_key=True
+    )
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=now)
+    material: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
 
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:

@@ -22,9 +22,11 @@ __all__ = [
     "CallerDep",
     "ClientIdentityDep",
     "RuntimeDep",
+    "bearer_token",
     "client_identity",
     "get_runtime",
     "require_scopes",
+    "resolve_caller",
 ]
 
 _BEARER_INVALID = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
@@ -63,16 +65,25 @@ class _BearerCaller(OAuth2PasswordBearer):
     """
 
     async def __call__(self, request: Request) -> Caller:  # type: ignore[override]
-        header = request.headers.get("authorization") or ""
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            raise ApiError(
-                401,
-                ErrorCode.NOT_AUTHENTICATED,
-                "a bearer access token is required",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        return await resolve_caller(request.app.state.runtime, token.strip())
+        token = bearer_token(request.headers.get("authorization") or "")
+        return await resolve_caller(request.app.state.runtime, token)
+
+
+def bearer_token(header: str) -> str:
+    """The token of an ``Authorization: Bearer …`` header value.
+
+    Raises:
+        ApiError: 401 ``not_authenticated`` when there is none.
+    """
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise ApiError(
+            401,
+            ErrorCode.NOT_AUTHENTICATED,
+            "a bearer access token is required",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return token.strip()
 
 
 async def resolve_caller(runtime: Runtime, token: str) -> Caller:

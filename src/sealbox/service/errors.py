@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -19,7 +20,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-__all__ = ["ApiError", "ErrorCode", "install_error_handlers"]
+__all__ = [
+    "ApiError",
+    "ErrorCode",
+    "error_response",
+    "install_error_handlers",
+    "validation_error_response",
+]
 
 log = logging.getLogger("sealbox.service")
 
@@ -43,6 +50,18 @@ class ErrorCode(enum.StrEnum):
     METHOD_NOT_ALLOWED = "method_not_allowed"
     CLIENT_CERTIFICATE_REQUIRED = "client_certificate_required"
     INTERNAL_ERROR = "internal_error"
+    # Transit (encryption as a service).
+    KEY_EXISTS = "key_exists"
+    INVALID_CIPHERTEXT = "invalid_ciphertext"
+    INVALID_KEY_VERSION = "invalid_key_version"
+    KEY_VERSION_TOO_OLD = "key_version_too_old"
+    DECRYPTION_FAILED = "decryption_failed"
+    UNSUPPORTED_OPERATION = "unsupported_operation"
+    UNSUPPORTED_ALGORITHM = "unsupported_algorithm"
+    DELETION_NOT_ALLOWED = "deletion_not_allowed"
+    NOT_EXPORTABLE = "not_exportable"
+    BATCH_FAILED = "batch_failed"
+    BATCH_TOO_LARGE = "batch_too_large"
 
 
 _STATUS_CODES = {
@@ -87,6 +106,21 @@ def error_response(
     )
 
 
+def validation_error_response(errors: Sequence[Any], prefix: tuple[str, ...] = ()) -> JSONResponse:
+    """The 422 answer for pydantic/FastAPI validation errors: where and what, never the value."""
+    details = [
+        {
+            "loc": [*prefix, *(str(p) for p in err.get("loc", ()))],
+            "type": str(err.get("type", "")),
+            "message": str(err.get("msg", "")),
+        }
+        for err in errors
+    ]
+    return error_response(
+        422, ErrorCode.VALIDATION_ERROR, "the request is not valid", details=details
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Map every exception the app can meet to a JSON error."""
 
@@ -96,17 +130,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        details = [
-            {
-                "loc": [str(p) for p in err.get("loc", ())],
-                "type": str(err.get("type", "")),
-                "message": str(err.get("msg", "")),
-            }
-            for err in exc.errors()
-        ]
-        return error_response(
-            422, ErrorCode.VALIDATION_ERROR, "the request is not valid", details=details
-        )
+        return validation_error_response(exc.errors())
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:

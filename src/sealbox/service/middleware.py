@@ -74,24 +74,36 @@ class BodyLimitMiddleware:
 
     A ``Content-Length`` above the limit is refused before the body is read; a
     chunked body is counted as it arrives and refused when it passes the limit.
+    ``prefix_limits`` gives other limits to paths that start with a prefix (the
+    first match wins).
     """
 
-    def __init__(self, app: ASGIApp, *, limit: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, limit: int, prefix_limits: dict[str, int] | None = None
+    ) -> None:
         self.app = app
         self.limit = limit
+        self.prefix_limits = tuple((prefix_limits or {}).items())
+
+    def _limit_for(self, path: str) -> int:
+        for prefix, limit in self.prefix_limits:
+            if path.startswith(prefix):
+                return limit
+        return self.limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self._limit_for(str(scope.get("path", "")))
         for name, value in scope.get("headers", ()):
             if name == b"content-length":
                 try:
-                    too_big = int(value) > self.limit
+                    too_big = int(value) > limit
                 except ValueError:
                     too_big = False
                 if too_big:
-                    await _too_large(send, self.limit)
+                    await _too_large(send, limit)
                     return
         received = 0
         started = False
@@ -102,11 +114,11 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.limit:
+                if received > limit:
                     exceeded = True
                     # An HTTPException passes through FastAPI's body parsing untouched
                     # (other errors there become a 400) and reaches the JSON handler.
-                    raise HTTPException(413, f"the request body is larger than {self.limit} bytes")
+                    raise HTTPException(413, f"the request body is larger than {limit} bytes")
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -119,7 +131,7 @@ class BodyLimitMiddleware:
             await self.app(scope, counting_receive, tracking_send)
         except Exception:
             if exceeded and not started:
-                await _too_large(send, self.limit)
+                await _too_large(send, limit)
                 return
             raise
 

@@ -1,4 +1,5 @@
-"""What a running service holds: database, keys, hasher, verifier, revocation, throttling, audit.
+"""What a running service holds: database, keys, hasher, verifier, revocation, throttling, audit,
+transit keys.
 
 One :class:`Runtime` per worker process, opened in the app's lifespan and closed
 with it.
@@ -28,6 +29,7 @@ from sealbox.service.revocation import LocalRevocations, RedisRevocations, Revoc
 from sealbox.service.settings import ServiceSettings
 from sealbox.service.store import Store
 from sealbox.service.throttle import LocalThrottle, RedisThrottle, Throttle
+from sealbox.service.transit_store import KeyEvents, LocalKeyEvents, RedisKeyEvents, TransitStore
 
 __all__ = ["Runtime", "VerifiedTokenCache"]
 
@@ -95,6 +97,7 @@ class Runtime:
     throttle: Throttle
     audit: AuditLog
     engine: Any
+    transit: TransitStore
     token_cache: VerifiedTokenCache = field(default_factory=VerifiedTokenCache)
     started: float = field(default_factory=time.time)
     hash_pool: ThreadPoolExecutor = field(default_factory=_hash_pool)
@@ -110,17 +113,25 @@ class Runtime:
         data = DataDir(settings.data_dir)
         keyset = data.load_keyset()
         engine = make_engine(settings.resolved_database_url())
-        store = Store(sessionmaker(engine), refresh_ttl=settings.refresh_token_ttl)
+        sessions = sessionmaker(engine)
+        store = Store(sessions, refresh_ttl=settings.refresh_token_ttl)
         redis_url = settings.redis_url.expose_secret() if settings.redis_url else None
         revocations: Revocations
         throttle: Throttle
+        events: KeyEvents
         if redis_url:
             revocations = RedisRevocations(store, redis_url)
             throttle = RedisThrottle(redis_url)
+            events = RedisKeyEvents(redis_url)
         else:
             revocations = LocalRevocations(store)
             throttle = LocalThrottle()
+            events = LocalKeyEvents()
         await revocations.load()
+        transit = TransitStore(
+            sessions, data.master_key(), events=events, ttl=settings.transit_cache_ttl
+        )
+        await transit.start()
         verifier = keyset.verifier(
             audience=settings.audience,
             issuer=settings.issuer,
@@ -138,11 +149,13 @@ class Runtime:
             throttle=throttle,
             audit=AuditLog(settings.resolved_audit_log()),
             engine=engine,
+            transit=transit,
         )
 
     async def close(self) -> None:
         """Release connections, threads and files."""
         self.hash_pool.shutdown(wait=False, cancel_futures=True)
+        await self.transit.close()
         await self.revocations.close()
         await self.throttle.close()
         await self.engine.dispose()

@@ -60,6 +60,19 @@ class ServiceSettings(SealboxSettings):
 
     password_profile: str = Field(default="rfc9106-low-memory")
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    transit_max_body_bytes: int = Field(
+        default=4 * 1024 * 1024,
+        ge=1024,
+        description="Body limit of the transit routes (/v1/keys/…), which take batches.",
+    )
+    transit_max_batch: int = Field(
+        default=10_000, ge=1, description="Most items in one transit batch_input."
+    )
+    transit_cache_ttl: float = Field(
+        default=30.0,
+        ge=0,
+        description="Seconds a worker trusts its cached copy of a transit key without news.",
+    )
 
     throttle_user_attempts: int = Field(default=5, ge=1, description="Failures per window.")
     throttle_address_attempts: int = Field(default=20, ge=1)

@@ -1,0 +1,503 @@
+"""Transit keys in the database, cached per worker, with changes announced to every worker.
+
+The database is the record: ``transit_keys`` (name, type, configuration) and
+``transit_key_versions`` (one row per version, material sealed under the master
+key). Each worker keeps the keys it uses as ready-to-use snapshots
+(:class:`~sealbox.service.transit_keys.TransitKey`), so an operation costs no
+database access and no unsealing. A snapshot is dropped when:
+
+- this worker changes the key (create, rotate, configure, delete);
+- another worker announces a change: with Redis, every change is published on
+  the channel ``sealbox:transit:keys`` and every worker's subscriber drops that
+  key at once (after a lost subscription, it drops them all);
+- an input names a version newer than the snapshot knows (a rotation made
+  elsewhere): the key is read again before the input is refused, so clients
+  that encrypt through one worker and decrypt through another never fail;
+- it is older than ``ttl`` seconds: the bound on staleness when no
+  announcement can arrive (several hosts without Redis, a Redis outage).
+
+Changes are serialised by the database: a rotation inserts version ``N+1``
+(primary key ``(key_id, version)``) and moves ``latest_version`` from ``N`` with a
+conditional ``UPDATE``; two concurrent rotations cannot make the same version.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from sealbox.service.db import TransitKeyRecord, TransitKeyVersionRecord, now
+from sealbox.service.errors import ErrorCode
+from sealbox.service.transit_keys import (
+    SIGNING_TYPES,
+    TransitError,
+    TransitKey,
+    export_text,
+    new_material,
+    open_material,
+    seal_material,
+)
+
+__all__ = ["KeyEvents", "LocalKeyEvents", "RedisKeyEvents", "TransitStore"]
+
+log = logging.getLogger("sealbox.service")
+
+CHANNEL = "sealbox:transit:keys"
+_ROTATE_ATTEMPTS = 8
+
+
+class KeyEvents(Protocol):
+    """How workers tell each other that a key changed."""
+
+    async def start(self, on_change: Callable[[str | None], None]) -> None:
+        """Begin delivering changes: ``on_change(name)``, or ``on_change(None)`` for "all"."""
+
+    async def publish(self, name: str) -> None:
+        """Announce that ``name`` changed."""
+
+    async def close(self) -> None:
+        """Stop and release connections."""
+
+
+class LocalKeyEvents:
+    """One worker alone: nothing to announce (the snapshot TTL covers other hosts)."""
+
+    async def start(self, on_change: Callable[[str | None], None]) -> None:
+        return None
+
+    async def publish(self, name: str) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+
+class RedisKeyEvents:
+    """Announcements over Redis publish/subscribe, shared by every worker and host."""
+
+    def __init__(self, url: str, channel: str = CHANNEL) -> None:
+        import redis.asyncio as redis
+
+        self._redis: Any = redis.from_url(url)
+        self._channel = channel
+        self._task: asyncio.Task[None] | None = None
+        self.subscribed = asyncio.Event()
+
+    async def start(self, on_change: Callable[[str | None], None]) -> None:
+        self._task = asyncio.create_task(self._listen(on_change), name="sealbox-transit-events")
+        # Wait briefly for the subscription, so changes made right after start-up are seen.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.subscribed.wait(), 5)
+
+    async def _listen(self, on_change: Callable[[str | None], None]) -> None:
+        delay = 0.1
+        while True:
+            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(self._channel)
+                # Whatever was announced while not subscribed is lost: forget everything.
+                on_change(None)
+                self.subscribed.set()
+                delay = 0.1
+                async for message in pubsub.listen():
+                    if message.get("type") == "message":
+                        data = message.get("data", b"")
+                        on_change(data.decode("utf-8", "replace") if data else None)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - any Redis failure: resubscribe
+                self.subscribed.clear()
+                on_change(None)
+                log.warning(
+                    "transit key announcements: Redis subscription lost (%s); retrying",
+                    type(exc).__name__,
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+
+    async def publish(self, name: str) -> None:
+        try:
+            await self._redis.publish(self._channel, name)
+        except Exception as exc:  # noqa: BLE001 - the change is committed; others catch up by TTL
+            log.warning(
+                "could not announce a change of transit key %r (%s); other workers see it "
+                "within the cache TTL",
+                name,
+                type(exc).__name__,
+            )
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        await self._redis.aclose()
+
+
+def _not_found(name: str) -> TransitError:
+    return TransitError(404, ErrorCode.NOT_FOUND, f"no transit key named {name!r}")
+
+
+async def _material(key_type: str) -> bytes:
+    # RSA key generation takes from 0.1 s to a second: never on the event loop.
+    if key_type in SIGNING_TYPES:
+        return await asyncio.to_thread(new_material, key_type)
+    return new_material(key_type)
+
+
+class TransitStore:
+    """Create, read, rotate, configure and delete transit keys; serve cached snapshots.
+
+    Args:
+        sessions: the service's session factory.
+        master_key: the 32-byte master key that seals key material.
+        events: how changes reach the other workers.
+        ttl: seconds a snapshot is trusted without news (the staleness bound).
+    """
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        master_key: bytes,
+        *,
+        events: KeyEvents | None = None,
+        ttl: float = 30.0,
+    ) -> None:
+        self._sessions = sessions
+        self._master_key = master_key
+        self.events: KeyEvents = events or LocalKeyEvents()
+        self.ttl = ttl
+        self._cache: dict[str, tuple[float, TransitKey]] = {}
+        self._loading: dict[str, tuple[int, asyncio.Task[TransitKey]]] = {}
+        self._epoch = 0
+
+    def __repr__(self) -> str:
+        return f"TransitStore(cached={len(self._cache)})"
+
+    async def start(self) -> None:
+        """Start receiving other workers' announcements."""
+        await self.events.start(self.invalidate)
+
+    async def close(self) -> None:
+        """Stop receiving announcements and forget every snapshot."""
+        await self.events.close()
+        self.invalidate(None)
+
+    # -- the cache ----------------------------------------------------------------------
+
+    def invalidate(self, name: str | None) -> None:
+        """Forget the snapshot of ``name`` (of every key when ``None``)."""
+        self._epoch += 1
+        if name is None:
+            self._cache.clear()
+        else:
+            self._cache.pop(name, None)
+
+    async def get(self, name: str, *, version: int = 0) -> TransitKey:
+        """The key's snapshot; read again when stale or when ``version`` is newer than it knows.
+
+        Raises:
+            TransitError: no such key (404).
+        """
+        entry = self._cache.get(name)
+        if entry is not None:
+            loaded, key = entry
+            if version <= key.latest_version and time.monotonic() - loaded < self.ttl:
+                return key
+        return await self._load(name)
+
+    async def _load(self, name: str) -> TransitKey:
+        """Read a key once for every concurrent caller that came after the last invalidation.
+
+        The read runs as its own task: a caller that goes away does not cancel it
+        for the others.
+        """
+        epoch = self._epoch
+        pending = self._loading.get(name)
+        if pending is None or pending[0] != epoch:
+            task = asyncio.create_task(self._read_and_cache(name, epoch))
+            pending = (epoch, task)
+            self._loading[name] = pending
+            task.add_done_callback(lambda t: self._loaded(name, t))
+        return await asyncio.shield(pending[1])
+
+    def _loaded(self, name: str, task: asyncio.Task[TransitKey]) -> None:
+        if self._loading.get(name, (0, None))[1] is task:
+            del self._loading[name]
+        if not task.cancelled():
+            task.exception()  # retrieved: no warning when every caller went away
+
+    async def _read_and_cache(self, name: str, epoch: int) -> TransitKey:
+        key = await self._read(name)
+        if epoch == self._epoch:
+            self._cache[name] = (time.monotonic(), key)
+        return key
+
+    async def _read(self, name: str) -> TransitKey:
+        async with self._sessions() as session:
+            record = await self._record(session, name)
+            rows = (
+                await session.execute(
+                    select(
+                        TransitKeyVersionRecord.version,
+                        TransitKeyVersionRecord.created_at,
+                        TransitKeyVersionRecord.material,
+                    ).where(TransitKeyVersionRecord.key_id == record.id)
+                )
+            ).all()
+        versions = {
+            version: (created, self._open(record, version, sealed))
+            for version, created, sealed in rows
+        }
+        if record.type in SIGNING_TYPES and len(versions) > 1:
+            # Parsing RSA private keys costs about a millisecond each.
+            return await asyncio.to_thread(TransitKey.build, record, versions)
+        return TransitKey.build(record, versions)
+
+    def _open(self, record: TransitKeyRecord, version: int, sealed: bytes) -> bytes:
+        return open_material(self._master_key, record.name, record.type, version, sealed)
+
+    def _seal(self, name: str, key_type: str, version: int, material: bytes) -> bytes:
+        return seal_material(self._master_key, name, key_type, version, material)
+
+    @staticmethod
+    async def _record(session: AsyncSession, name: str) -> TransitKeyRecord:
+        record = (
+            await session.execute(select(TransitKeyRecord).where(TransitKeyRecord.name == name))
+        ).scalar_one_or_none()
+        if record is None:
+            raise _not_found(name)
+        return record
+
+    async def _changed(self, name: str) -> None:
+        self.invalidate(name)
+        await self.events.publish(name)
+
+    # -- management ---------------------------------------------------------------------
+
+    async def names(self) -> list[str]:
+        """Every key's name, sorted."""
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(TransitKeyRecord.name).order_by(TransitKeyRecord.name)
+            )
+            return [str(n) for n in rows.scalars()]
+
+    async def create(self, name: str, key_type: str, *, exportable: bool = False) -> TransitKey:
+        """Create key ``name`` with version 1.
+
+        Raises:
+            TransitError: the name is taken (409) or the type is unknown (422).
+        """
+        material = await _material(key_type)
+        at = now()
+        record = TransitKeyRecord(
+            name=name,
+            type=key_type,
+            latest_version=1,
+            min_decryption_version=1,
+            min_encryption_version=0,
+            deletion_allowed=False,
+            exportable=exportable,
+            created_at=at,
+            updated_at=at,
+        )
+        try:
+            async with self._sessions.begin() as session:
+                session.add(record)
+                await session.flush()
+                session.add(
+                    TransitKeyVersionRecord(
+                        key_id=record.id,
+                        version=1,
+                        created_at=at,
+                        material=self._seal(name, key_type, 1, material),
+                    )
+                )
+        except IntegrityError:
+            raise TransitError(
+                409, ErrorCode.KEY_EXISTS, f"a transit key named {name!r} already exists"
+            ) from None
+        await self._changed(name)
+        return await self.get(name)
+
+    async def rotate(self, name: str) -> TransitKey:
+        """Add version ``latest + 1`` and make it the one new data uses.
+
+        Raises:
+            TransitError: no such key.
+        """
+        for _ in range(_ROTATE_ATTEMPTS):
+            async with self._sessions() as session:
+                record = await self._record(session, name)
+                key_id, key_type, latest = record.id, record.type, record.latest_version
+            material = await _material(key_type)
+            new = latest + 1
+            at = now()
+            try:
+                async with self._sessions.begin() as session:
+                    session.add(
+                        TransitKeyVersionRecord(
+                            key_id=key_id,
+                            version=new,
+                            created_at=at,
+                            material=self._seal(name, key_type, new, material),
+                        )
+                    )
+                    await session.flush()
+                    moved = await session.execute(
+                        update(TransitKeyRecord)
+                        .where(
+                            TransitKeyRecord.id == key_id,
+                            TransitKeyRecord.latest_version == latest,
+                        )
+                        .values(latest_version=new, updated_at=at)
+                    )
+                    _check_moved(moved)
+            except (IntegrityError, _RaceLostError):
+                continue  # another rotation won this version: read again and retry
+            await self._changed(name)
+            return await self.get(name)
+        raise TransitError(
+            409, ErrorCode.INVALID_REQUEST, f"key {name!r} is being rotated concurrently; retry"
+        )
+
+    async def configure(
+        self,
+        name: str,
+        *,
+        min_decryption_version: int | None = None,
+        min_encryption_version: int | None = None,
+        deletion_allowed: bool | None = None,
+        exportable: bool | None = None,
+    ) -> TransitKey:
+        """Change a key's configuration (``None`` leaves a setting as it is).
+
+        Rules (as Vault Transit's): ``1 <= min_decryption_version <= latest``;
+        ``min_encryption_version`` is 0 (the latest) or between
+        ``min_decryption_version`` and the latest; ``exportable`` cannot be turned
+        off once on.
+
+        Raises:
+            TransitError: no such key, or a value that breaks a rule (400).
+        """
+        async with self._sessions.begin() as session:
+            record = (
+                await session.execute(
+                    select(TransitKeyRecord).where(TransitKeyRecord.name == name).with_for_update()
+                )
+            ).scalar_one_or_none()
+            if record is None:
+                raise _not_found(name)
+            min_dec = record.min_decryption_version
+            min_enc = record.min_encryption_version
+            if min_decryption_version is not None:
+                min_dec = min_decryption_version
+            if min_encryption_version is not None:
+                min_enc = min_encryption_version
+            _check_versions(record.latest_version, min_dec, min_enc)
+            if exportable is False and record.exportable:
+                raise TransitError(
+                    400,
+                    ErrorCode.INVALID_REQUEST,
+                    "exportable cannot be turned off once it is on (the key may have left)",
+                )
+            record.min_decryption_version = min_dec
+            record.min_encryption_version = min_enc
+            if deletion_allowed is not None:
+                record.deletion_allowed = deletion_allowed
+            if exportable:
+                record.exportable = True
+            record.updated_at = now()
+        await self._changed(name)
+        return await self.get(name)
+
+    async def delete(self, name: str) -> None:
+        """Delete a key and every version, if its ``deletion_allowed`` is on.
+
+        Raises:
+            TransitError: no such key, or deletion is not allowed (400).
+        """
+        async with self._sessions.begin() as session:
+            record = await self._record(session, name)
+            if not record.deletion_allowed:
+                raise TransitError(
+                    400,
+                    ErrorCode.DELETION_NOT_ALLOWED,
+                    f"key {name!r} does not allow deletion: set deletion_allowed first "
+                    "(data it encrypted can never be decrypted again)",
+                )
+            await session.execute(
+                delete(TransitKeyVersionRecord).where(TransitKeyVersionRecord.key_id == record.id)
+            )
+            await session.execute(delete(TransitKeyRecord).where(TransitKeyRecord.id == record.id))
+        await self._changed(name)
+
+    async def export(self, name: str, version: int | None = None) -> dict[str, Any]:
+        """The material of an exportable key: one version, or all from ``min_decryption_version``.
+
+        Raises:
+            TransitError: no such key or version, or the key is not exportable (403).
+        """
+        async with self._sessions() as session:
+            record = await self._record(session, name)
+            if not record.exportable:
+                raise TransitError(403, ErrorCode.NOT_EXPORTABLE, f"key {name!r} is not exportable")
+            query = select(TransitKeyVersionRecord).where(
+                TransitKeyVersionRecord.key_id == record.id,
+                TransitKeyVersionRecord.version >= record.min_decryption_version,
+            )
+            if version is not None:
+                query = query.where(TransitKeyVersionRecord.version == version)
+            rows = list((await session.execute(query)).scalars())
+        if version is not None and not rows:
+            raise TransitError(
+                400,
+                ErrorCode.INVALID_KEY_VERSION,
+                f"key {name!r} has no exportable version {version}",
+            )
+        keys = {
+            str(row.version): export_text(
+                record.type, self._open(record, row.version, row.material)
+            )
+            for row in sorted(rows, key=lambda r: r.version)
+        }
+        return {"name": record.name, "type": record.type, "keys": keys}
+
+
+class _RaceLostError(Exception):
+    """Another rotation moved ``latest_version`` first."""
+
+
+def _check_moved(result: Any) -> None:
+    if (getattr(result, "rowcount", 0) or 0) != 1:
+        raise _RaceLostError
+
+
+def _check_versions(latest: int, min_dec: int, min_enc: int) -> None:
+    if not 1 <= min_dec <= latest:
+        raise TransitError(
+            400,
+            ErrorCode.INVALID_KEY_VERSION,
+            f"min_decryption_version must be between 1 and the latest version ({latest})",
+        )
+    if min_enc and not min_dec <= min_enc <= latest:
+        raise TransitError(
+            400,
+            ErrorCode.INVALID_KEY_VERSION,
+            "min_encryption_version must be 0 (the latest) or between min_decryption_version "
+            f"({min_dec}) and the latest version ({latest})",
+        )

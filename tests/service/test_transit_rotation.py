@@ -1,0 +1,262 @@
+"""Rotation under load, and workers that learn of each other's key changes.
+
+Real HTTPS clients on threads encrypt, decrypt and rewrap while keys rotate: not one
+request may fail. Two servers sharing PostgreSQL and Redis (as in test_scale_out.py)
+see each other's rotations and configuration at once; two servers sharing SQLite
+without Redis see them within the cache TTL.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import redis
+
+from tests.service._transit import ALL_SCOPES, Transit, add_user, b64, unb64
+from tests.service.conftest import (
+    POSTGRES_URL,
+    REDIS_URL,
+    Running,
+    bearer,
+    login,
+    make_settings,
+    require_server,
+    reset_shared_state,
+    run_service,
+)
+
+ROUNDS_OF_ROTATION = 8
+
+
+@pytest.fixture
+def shared():
+    require_server("PostgreSQL", 5432)
+    require_server("Redis", 6379)
+    reset_shared_state()
+    yield {"database_url": POSTGRES_URL, "redis_url": REDIS_URL}
+    reset_shared_state()
+
+
+def wait_until(check: Callable[[], bool], seconds: float = 3.0) -> float:
+    """Poll ``check`` until it holds; return how long it took (fail after ``seconds``)."""
+    start = time.monotonic()
+    while not check():
+        if time.monotonic() - start > seconds:
+            pytest.fail(f"not seen within {seconds} s")
+        time.sleep(0.02)
+    return time.monotonic() - start
+
+
+def churn(
+    servers: list[Running], headers: dict[str, str], stop: threading.Event, seen: Counter
+) -> list[str]:
+    """One client: encrypt through one server, decrypt and rewrap through the next.
+
+    Returns every failure seen (the test wants none).
+    """
+    failures: list[str] = []
+    clients = [s.client() for s in servers]
+    kept: list[tuple[bytes, str, str]] = []
+    turn = 0
+
+    def post(client, op: str, body: dict):
+        return client.post(f"/v1/keys/live/{op}", json=body, headers=headers)
+
+    try:
+        while not stop.is_set():
+            first, second = clients[turn % len(clients)], clients[(turn + 1) % len(clients)]
+            turn += 1
+            plaintext, ad = os.urandom(24), b64(b"row:%d" % turn)
+            r = post(first, "encrypt", {"plaintext": b64(plaintext), "associated_data": ad})
+            if r.status_code != 200:
+                failures.append(f"encrypt {r.status_code} {r.text}")
+                continue
+            seen[r.json()["key_version"]] += 1
+            kept.append((plaintext, r.json()["ciphertext"], ad))
+            # The new ciphertext and an older one open through the other server.
+            for old_plain, old_ct, old_ad in (kept[-1], kept[len(kept) // 2]):
+                r = post(second, "decrypt", {"ciphertext": old_ct, "associated_data": old_ad})
+                if r.status_code != 200 or unb64(r.json()["plaintext"]) != old_plain:
+                    failures.append(f"decrypt {r.status_code} {r.text}")
+            # Rewrapped through the other server, it still holds the same plaintext.
+            r = post(second, "rewrap", {"ciphertext": kept[0][1], "associated_data": kept[0][2]})
+            if r.status_code != 200:
+                failures.append(f"rewrap {r.status_code} {r.text}")
+                continue
+            body = {"ciphertext": r.json()["ciphertext"], "associated_data": kept[0][2]}
+            r = post(first, "decrypt", body)
+            if r.status_code != 200 or unb64(r.json()["plaintext"]) != kept[0][0]:
+                failures.append(f"decrypt after rewrap {r.status_code} {r.text}")
+        # At the end, everything kept opens in one batch.
+        items = [{"ciphertext": ct, "associated_data": ad} for _, ct, ad in kept]
+        r = post(clients[-1], "decrypt", {"batch_input": items})
+        if r.status_code != 200:
+            failures.append(f"batch decrypt {r.status_code} {r.text[:300]}")
+        elif [unb64(x["plaintext"]) for x in r.json()["batch_results"]] != [p for p, _, _ in kept]:
+            failures.append("batch decrypt gave other plaintexts")
+    finally:
+        for c in clients:
+            c.close()
+    return failures
+
+
+def run_churn(servers: list[Running], rotate: Callable[[int], None], clients: int = 3) -> Counter:
+    headers_server = servers[0]
+    with headers_server.client() as c:
+        add_user(
+            headers_server.settings,
+            "churn",
+            ["transit:encrypt:live", "transit:decrypt:live", "transit:rewrap:live"],
+        )
+        headers = bearer(login(c, "churn").json()["access_token"])
+    stop = threading.Event()
+    seen: Counter = Counter()
+    results: list[list[str]] = [[] for _ in range(clients)]
+
+    def worker(i: int) -> None:
+        results[i] = churn(servers, headers, stop, seen)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
+    for th in threads:
+        th.start()
+    try:
+        time.sleep(0.3)
+        for n in range(ROUNDS_OF_ROTATION):
+            rotate(n)
+            time.sleep(0.15)
+        time.sleep(0.2)
+    finally:
+        stop.set()
+        for th in threads:
+            th.join(60)
+    failures = [f for r in results for f in r]
+    assert failures == [], failures[:5]
+    return seen
+
+
+def test_clients_see_no_failures_while_keys_rotate(service) -> None:
+    with service.client() as c:
+        t = Transit(service, c)
+        admin = t.headers(*ALL_SCOPES)
+        assert t.post("/v1/keys/live", {}, admin).status_code == 201
+
+        def rotate(_n: int) -> None:
+            assert t.post("/v1/keys/live/rotate", None, admin).status_code == 200
+
+        seen = run_churn([service], rotate)
+    # Every version was used while the clients ran, and many requests were made.
+    assert len(seen) >= ROUNDS_OF_ROTATION - 1 and sum(seen.values()) >= 30, seen
+
+
+def test_two_servers_share_rotations_without_a_failure(tmp_path: Path, shared) -> None:
+    data = tmp_path / "data"
+    with (
+        run_service(make_settings(data, **shared)) as a,
+        run_service(make_settings(data, **shared)) as b,
+        a.client() as ca,
+        b.client() as cb,
+    ):
+        add_user(a.settings, "ops", list(ALL_SCOPES))
+        admin = bearer(login(ca, "ops").json()["access_token"])
+        assert ca.post("/v1/keys/live", json={}, headers=admin).status_code == 201
+
+        def rotate(n: int) -> None:
+            # Rotations through either server.
+            client = ca if n % 2 == 0 else cb
+            assert client.post("/v1/keys/live/rotate", headers=admin).status_code == 200
+
+        seen = run_churn([a, b], rotate)
+    assert len(seen) >= ROUNDS_OF_ROTATION - 1, seen
+
+
+def test_a_change_through_one_server_reaches_the_other(tmp_path: Path, shared) -> None:
+    data = tmp_path / "data"
+    with (
+        run_service(make_settings(data, **shared)) as a,
+        run_service(make_settings(data, **shared)) as b,
+        a.client() as ca,
+        b.client() as cb,
+    ):
+        add_user(a.settings, "ops", list(ALL_SCOPES))
+        admin = bearer(login(ca, "ops").json()["access_token"])
+
+        def encrypt(client) -> dict:
+            return client.post(
+                "/v1/keys/k/encrypt", json={"plaintext": b64(b"x")}, headers=admin
+            ).json()
+
+        def decrypt(client, ciphertext: str):
+            return client.post("/v1/keys/k/decrypt", json={"ciphertext": ciphertext}, headers=admin)
+
+        ca.post("/v1/keys/k", json={}, headers=admin)
+        v1 = encrypt(cb)  # B reads the new key on first use
+        assert v1["key_version"] == 1
+        # Rotated through A: B encrypts with version 2 at once (the Redis announcement).
+        ca.post("/v1/keys/k/rotate", headers=admin)
+        took = wait_until(lambda: encrypt(cb)["key_version"] == 2)
+        assert took < 2.0
+        # A version B has never seen, made through A, opens on B at once.
+        ca.post("/v1/keys/k/rotate", headers=admin)
+        v3 = encrypt(ca)
+        assert v3["key_version"] == 3
+        assert decrypt(cb, v3["ciphertext"]).status_code == 200
+        # min_decryption_version raised through A: B refuses version 1 right away.
+        ca.patch("/v1/keys/k", json={"min_decryption_version": 2}, headers=admin)
+        wait_until(lambda: decrypt(cb, v1["ciphertext"]).status_code == 400, 2.0)
+        assert decrypt(cb, v1["ciphertext"]).json()["error"] == "key_version_too_old"
+
+        # After a lost subscription, B subscribes again and forgets what it cached.
+        control = redis.Redis.from_url(REDIS_URL)
+        try:
+            # Only the subscriptions of this test's database (other users of the server stay).
+            ours = [c for c in control.client_list(_type="pubsub") if c.get("db") == "15"]
+            assert len(ours) >= 2
+            for client in ours:
+                control.client_kill_filter(_id=client["id"])
+            wait_until(lambda: control.pubsub_numsub("sealbox:transit:keys")[0][1] >= 2, 10.0)
+        finally:
+            control.close()
+        ca.patch("/v1/keys/k", json={"min_decryption_version": 3}, headers=admin)
+        wait_until(lambda: decrypt(cb, encrypt(ca)["ciphertext"]).status_code == 200, 2.0)
+        v2 = {"ciphertext": "sealbox:v2:" + v3["ciphertext"].split(":", 2)[2]}
+        wait_until(lambda: decrypt(cb, v2["ciphertext"]).json()["error"] == "key_version_too_old")
+
+        # Deleted through A: B answers 404.
+        ca.patch("/v1/keys/k", json={"deletion_allowed": True}, headers=admin)
+        assert ca.delete("/v1/keys/k", headers=admin).status_code == 204
+        wait_until(lambda: decrypt(cb, v3["ciphertext"]).status_code == 404, 2.0)
+
+
+def test_without_redis_the_cache_ttl_bounds_staleness(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with (
+        run_service(make_settings(data, transit_cache_ttl=0.5)) as a,
+        run_service(make_settings(data, transit_cache_ttl=0.5)) as b,
+        a.client() as ca,
+        b.client() as cb,
+    ):
+        add_user(a.settings, "ops", list(ALL_SCOPES))
+        admin = bearer(login(ca, "ops").json()["access_token"])
+        ca.post("/v1/keys/k", json={}, headers=admin)
+        body = {"plaintext": b64(b"x")}
+        assert cb.post("/v1/keys/k/encrypt", json=body, headers=admin).json()["key_version"] == 1
+        ca.post("/v1/keys/k/rotate", headers=admin)
+        # A newer version in an input makes B read the key again at once...
+        v2 = ca.post("/v1/keys/k/encrypt", json=body, headers=admin).json()["ciphertext"]
+        r = cb.post("/v1/keys/k/decrypt", json={"ciphertext": v2}, headers=admin)
+        assert r.status_code == 200
+        # ...and a configuration change reaches it within the TTL.
+        ca.patch("/v1/keys/k", json={"min_decryption_version": 2}, headers=admin)
+        v1 = "sealbox:v1:" + v2.split(":", 2)[2]
+
+        def refused() -> bool:
+            r = cb.post("/v1/keys/k/decrypt", json={"ciphertext": v1}, headers=admin)
+            return r.json().get("error") == "key_version_too_old"
+
+        assert wait_until(refused, 3.0) <= 1.5
