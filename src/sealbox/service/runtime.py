@@ -35,13 +35,17 @@ __all__ = ["Runtime", "VerifiedTokenCache"]
 
 T = TypeVar("T")
 
+# The lowest priority that still gets a share of a busy CPU (19); SCHED_IDLE would
+# starve logins outright while other requests keep the cores busy.
+HASH_NICENESS = 19
+
 
 def _background_priority() -> None:
     # Linux keeps a nice value per thread, and Argon2's lane threads inherit it:
     # hashing then takes only the CPU the event loop leaves, so a login storm does
     # not hold up every other request. Raising niceness needs no privilege.
     with contextlib.suppress(OSError, AttributeError):
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASH_NICENESS)
 
 
 def _hash_pool() -> ThreadPoolExecutor:
