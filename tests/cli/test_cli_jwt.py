@@ -61,13 +61,13 @@ def test_create_rotate_list_retire(cli, tmp_path):
     assert table[0].split() == ["KID", "ALG", "STATUS", "PRIMARY", "CREATED"]
     assert table[2].split()[:4] == [second.kid, "ES256", "active", "yes"]
 
-    refused = cli(["jwt", "keyset", "retire", path, second.kid], env=ENV)
+    refused = cli(["jwt", "keyset", "retire", path, "--", second.kid], env=ENV)
     assert refused.code == 1
     assert refused.stderr.splitlines() == [
         f"sealbox: error: key {second.kid} is the primary key and cannot be retired",
         "sealbox: hint: rotate first so that another key signs",
     ]
-    retired = cli(["jwt", "keyset", "retire", path, first.kid], env=ENV)
+    retired = cli(["jwt", "keyset", "retire", path, "--", first.kid], env=ENV)
     assert retired.out == f"retired key {first.kid} in {path}\n"
     jwks = json.loads(cli(["jwt", "jwks", path], env=ENV).out)
     assert [k["kid"] for k in jwks["keys"]] == [second.kid]
@@ -279,3 +279,10 @@ def test_keyset_passphrase_prompt_on_a_terminal(tmp_path):
     assert b"New keyset passphrase (again):" in output
     assert b"typed passphrase" not in output
     assert SigningKeySet.load(path, "typed passphrase").primary.alg == "EdDSA"
+
+
+def test_a_key_id_that_starts_with_a_dash(cli, tmp_path):
+    path = tmp_path / "keys.sealed"
+    r = cli(["jwt", "keyset", "retire", path, "-abcdefgh"], env=ENV)
+    assert r.code == 2
+    assert "a value that starts with '-' goes after '--'" in r.stderr

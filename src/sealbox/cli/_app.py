@@ -128,7 +128,11 @@ def run(argv: list[str]) -> int:  # noqa: PLR0911, PLR0912 - one branch per outc
             command = exc.ctx.command_path
         else:
             command = "sealbox"
-        print_error(_sentence(exc.format_message()), hint=f"run '{command} --help' for usage")
+        hint = f"run '{command} --help' for usage"
+        if isinstance(exc, click.NoSuchOption):
+            # Key ids (base64url) may start with '-', and click then reads them as options.
+            hint = f"{hint}; a value that starts with '-' goes after '--'"
+        print_error(_sentence(exc.format_message()), hint=hint)
         return 2
     except click.Abort:
         print_error("interrupted")
