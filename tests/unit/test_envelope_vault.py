@@ -177,7 +177,7 @@ def test_sealed_vault_is_503(server, ca_file) -> None:
     server.vault.sealed = True
     calls = (lambda: cipher.decrypt(env), lambda: cipher.encrypt(b"x"), lambda: cipher.rewrap(env))
     for call in calls:
-        with pytest.raises(KeyProviderError, match=r"sealed or unavailable \(503\)"):
+        with pytest.raises(KeyProviderError, match=r"sealed or not ready \(503\)"):
             call()
 
 

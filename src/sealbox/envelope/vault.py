@@ -43,18 +43,17 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final
-from urllib.parse import urlsplit
 
+from sealbox import _vault
 from sealbox.envelope.format import WrappedKey
 from sealbox.exceptions import (
     ConfigError,
     DecryptionError,
-    ExtraNotInstalledError,
     KeyNotFoundError,
     KeyProviderError,
     KeyStateError,
 )
-from sealbox.secret import Secret, redact, register_secret
+from sealbox.secret import Secret, redact
 
 if TYPE_CHECKING:
     import hvac
@@ -65,10 +64,6 @@ _CIPHERTEXT: Final = re.compile(r"vault:v([1-9][0-9]{0,9}):([A-Za-z0-9+/]+={0,2}
 _TOO_OLD: Final = "disallowed by policy (too old)"
 _NOT_FOUND: Final = ("encryption key not found", "policy not found")
 _UNDECRYPTABLE: Final = ("invalid ciphertext", "cipher:", "could not decrypt", "unable to decrypt")
-
-
-def _reveal(value: str | Secret[str]) -> str:
-    return value.expose_secret() if isinstance(value, Secret) else value
 
 
 class VaultTransitProvider:
@@ -121,10 +116,6 @@ class VaultTransitProvider:
             raise ConfigError(f"{key!r} cannot name a key in an envelope: {exc}") from None
         if sum(x is not None for x in (client, token, approle)) != 1:
             raise ConfigError("give exactly one of client=, token= and approle=")
-        try:
-            import hvac
-        except ImportError:
-            raise ExtraNotInstalledError("vault", "hvac") from None
         self.key = key
         self.mount = mount.strip("/")
         self._approle = approle
@@ -132,23 +123,11 @@ class VaultTransitProvider:
         self._cache_seconds = version_cache_seconds
         self._latest: tuple[int, float] | None = None
         self._lock = threading.Lock()
-        if client is not None:
-            self._client: hvac.Client = client
-            return
-        if url is None or urlsplit(url).scheme != "https":
-            raise ConfigError(
-                f"Vault URL {url!r} is not https: sealbox always verifies Vault's TLS certificate",
-                hint="use Vault's TLS listener (vault server -dev-tls for local work)",
-            )
-        self._client = hvac.Client(
-            url=url,
-            token=None if token is None else _reveal(token),
-            namespace=namespace,
-            verify=str(ca) if ca is not None else True,
-            timeout=timeout,
+        self._client: hvac.Client = (
+            client
+            if client is not None
+            else _vault.client(url, token=token, namespace=namespace, ca=ca, timeout=timeout)
         )
-        if token is not None:
-            register_secret(_reveal(token))
 
     @property
     def label(self) -> str:
@@ -302,19 +281,13 @@ class VaultTransitProvider:
 
     def _call(self, what: str, fn: Callable[[Any], Any], *, version: int = 0) -> dict[str, Any]:
         import hvac.exceptions as hx
-        import requests
 
         try:
-            if self._approle is not None and not self._client.token:
-                role_id, secret_id = (_reveal(v) for v in self._approle)
-                register_secret(secret_id)
-                auth = self._client.auth.approle.login(
-                    role_id=role_id, secret_id=secret_id, mount_point=self._approle_mount
-                )
-                register_secret(auth["auth"]["client_token"])
-            # hvac's Transit methods are untyped: the engine is handed over as Any.
-            transit: Any = self._client.secrets.transit
-            response = fn(transit)
+            with _vault.transport_errors(self.label, what, KeyProviderError):
+                _vault.approle_login(self._client, self._approle, self._approle_mount)
+                # hvac's Transit methods are untyped: the engine is handed over as Any.
+                transit: Any = self._client.secrets.transit
+                response = fn(transit)
         except hx.Forbidden:
             raise KeyProviderError(
                 f"{self.label}: permission denied for {what} (403)",
@@ -322,31 +295,13 @@ class VaultTransitProvider:
                 if what != "read"
                 else f"the token's policy needs 'read' on {self.mount}/keys/{self.key}",
             ) from None
-        except hx.Unauthorized:
-            raise KeyProviderError(f"{self.label}: not authenticated (401)") from None
         except hx.InvalidPath:
             raise KeyNotFoundError(
                 f"{self.label}: not found (404)",
                 hint="check the key name and where the Transit engine is mounted",
             ) from None
-        except (hx.VaultDown, hx.VaultNotInitialized):
-            raise KeyProviderError(
-                f"{self.label}: Vault is sealed or unavailable (503)",
-                hint="retry once Vault is unsealed and active",
-            ) from None
         except hx.InvalidRequest as exc:
             raise self._refusal(what, [str(e) for e in (exc.errors or [])], version) from None
-        except hx.VaultError as exc:
-            raise KeyProviderError(f"{self.label}: {what} failed ({type(exc).__name__})") from None
-        except requests.exceptions.SSLError:
-            raise KeyProviderError(
-                f"{self.label}: TLS verification of Vault's certificate failed",
-                hint="give the CA that signed it with ca=",
-            ) from None
-        except requests.exceptions.RequestException as exc:
-            raise KeyProviderError(
-                f"{self.label}: cannot reach Vault ({type(exc).__name__})"
-            ) from None
         data = response.get("data") if isinstance(response, dict) else None
         if not isinstance(data, dict):
             raise KeyProviderError(f"{self.label}: unexpected answer to {what}")

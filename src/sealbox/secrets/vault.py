@@ -21,19 +21,15 @@ import os
 import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
-from sealbox.exceptions import ConfigError, ExtraNotInstalledError, SecretSourceError
-from sealbox.secret import Secret, register_secret
+from sealbox import _vault
+from sealbox.exceptions import ConfigError, SecretSourceError
+from sealbox.secret import Secret
 
 if TYPE_CHECKING:
-    import hvac
+    pass
 
 __all__ = ["VaultKV2Source"]
-
-
-def _reveal(value: str | Secret[str]) -> str:
-    return value.expose_secret() if isinstance(value, Secret) else value
 
 
 class VaultKV2Source:
@@ -72,19 +68,11 @@ class VaultKV2Source:
         ca: str | os.PathLike[str] | None = None,
         timeout: int = 10,
     ) -> None:
-        if urlsplit(url).scheme != "https":
-            raise ConfigError(
-                f"Vault URL {url!r} is not https: sealbox always verifies Vault's TLS certificate",
-                hint="use Vault's TLS listener (vault server -dev-tls for local work)",
-            )
         if (token is None) == (approle is None):
             raise ConfigError("give exactly one of token= and approle=")
         if version is not None and version < 1:
             raise ConfigError("version must be 1 or more")
-        try:
-            import hvac
-        except ImportError:
-            raise ExtraNotInstalledError("vault", "hvac") from None
+        self._client = _vault.client(url, token=token, namespace=namespace, ca=ca, timeout=timeout)
         self.url = url
         self.path = path.strip("/")
         self.mount = mount.strip("/")
@@ -95,15 +83,6 @@ class VaultKV2Source:
         self._lock = threading.Lock()
         self._data: dict[str, str] | None = None
         self._read_version: int | None = None
-        self._client: hvac.Client = hvac.Client(
-            url=url,
-            token=None if token is None else _reveal(token),
-            namespace=namespace,
-            verify=str(ca) if ca is not None else True,
-            timeout=timeout,
-        )
-        if token is not None:
-            register_secret(_reveal(token))
 
     @property
     def label(self) -> str:
@@ -174,7 +153,7 @@ class VaultKV2Source:
         Raises:
             SecretSourceError: the check-and-set failed, permission was denied, …
         """
-        plain = {k: _reveal(v) for k, v in values.items()}
+        plain = {k: _vault.reveal(v) for k, v in values.items()}
         response = self._call(
             "write",
             lambda c: c.secrets.kv.v2.create_or_update_secret(
@@ -188,43 +167,22 @@ class VaultKV2Source:
 
     def _call(self, what: str, fn: Any) -> dict[str, Any]:
         import hvac.exceptions as hx
-        import requests
 
         try:
-            if self._approle is not None and not self._client.token:
-                role_id, secret_id = (_reveal(v) for v in self._approle)
-                register_secret(secret_id)
-                auth = self._client.auth.approle.login(
-                    role_id=role_id, secret_id=secret_id, mount_point=self._approle_mount
-                )
-                register_secret(auth["auth"]["client_token"])
-            result = fn(self._client)
+            with _vault.transport_errors(self.label, what, SecretSourceError):
+                _vault.approle_login(self._client, self._approle, self._approle_mount)
+                result = fn(self._client)
         except hx.Forbidden:
             raise SecretSourceError(
                 f"{self.label}: permission denied (403)",
                 hint="check the token's policy for this path",
             ) from None
-        except hx.Unauthorized:
-            raise SecretSourceError(f"{self.label}: not authenticated (401)") from None
         except hx.InvalidPath:
             target = f"version {self.version} of " if self.version and what == "read" else ""
             raise SecretSourceError(f"{self.label}: {target}no such secret (404)") from None
-        except (hx.VaultDown, hx.VaultNotInitialized):
-            raise SecretSourceError(f"{self.label}: Vault is sealed or not ready (503)") from None
         except hx.InvalidRequest as exc:
             reasons = "; ".join(str(e) for e in (exc.errors or [])) or "invalid request"
             raise SecretSourceError(f"{self.label}: {what} refused (400): {reasons}") from None
-        except hx.VaultError as exc:
-            raise SecretSourceError(f"{self.label}: {what} failed ({type(exc).__name__})") from None
-        except requests.exceptions.SSLError:
-            raise SecretSourceError(
-                f"{self.label}: TLS verification of Vault's certificate failed",
-                hint="give the CA that signed it with ca=",
-            ) from None
-        except requests.exceptions.RequestException as exc:
-            raise SecretSourceError(
-                f"{self.label}: cannot reach Vault ({type(exc).__name__})"
-            ) from None
         if not isinstance(result, dict):
             raise SecretSourceError(f"{self.label}: unexpected answer to {what}")
         return result
