@@ -11,7 +11,7 @@ import os
 import signal
 import stat
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -19,10 +19,15 @@ import click
 
 from sealbox import age
 from sealbox._files import AlignedWriter, atomic_writer
+from sealbox.cli._age_args import (
+    identity_option,
+    load_identity_files,
+    load_recipients,
+    recipient_options,
+)
 from sealbox.cli._io import CLIError, note, passphrase_file_option, read_passphrase
 from sealbox.cli._progress import progress_bar
-from sealbox.exceptions import NoIdentityMatchError, SealboxError, StorageError
-from sealbox.secret import Secret
+from sealbox.exceptions import NoIdentityMatchError, StorageError
 
 _OUTPUT = click.option(
     "-o",
@@ -104,26 +109,6 @@ def _stdout_is_terminal(output: Path | None) -> bool:
     return (output is None or str(output) == "-") and sys.stdout.isatty()
 
 
-def _passphrase_getter(passphrase_file: Path | None, prompt: str) -> Callable[[], Secret[str]]:
-    return lambda: read_passphrase(passphrase_file, prompt=prompt)
-
-
-def _load_identity_files(
-    files: tuple[Path, ...], passphrase_file: Path | None
-) -> list[age.Identity]:
-    identities: list[age.Identity] = []
-    for path in files:
-        getter = _passphrase_getter(passphrase_file, f"Passphrase for {path}")
-        if str(path) == "-":
-            data = sys.stdin.buffer.read(age.keys.MAX_KEY_FILE + 1)
-            identities += age.parse_identities(
-                data, source="identities on stdin", passphrase=getter
-            )
-        else:
-            identities += age.load_identities(path, passphrase=getter)
-    return identities
-
-
 @click.command()
 @click.option(
     "-o",
@@ -180,30 +165,8 @@ def keygen(output: Path | None, pq: bool, convert: bool, input_: Path | None) ->
 
 
 @click.command()
-@click.option(
-    "-r",
-    "--recipient",
-    "recipients",
-    multiple=True,
-    metavar="RECIPIENT",
-    help="Encrypt to this recipient (age1…, age1pq1…, ssh-ed25519 …, ssh-rsa …). Repeatable.",
-)
-@click.option(
-    "-R",
-    "--recipients-file",
-    "recipient_files",
-    multiple=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Encrypt to the recipients listed in this file. Repeatable.",
-)
-@click.option(
-    "-i",
-    "--identity",
-    "identity_files",
-    multiple=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Encrypt to the recipients of this identity file. Repeatable.",
-)
+@recipient_options()
+@identity_option("Encrypt to the recipients of this identity file. Repeatable.")
 @click.option(
     "-p",
     "--passphrase",
@@ -241,15 +204,8 @@ def encrypt(  # noqa: PLR0917 - click passes every option positionally
             "refusing to write binary output to the terminal",
             hint="use -a for text output, or -o FILE",
         )
-    targets: list[age.Recipient] = []
-    for text in recipients:
-        try:
-            targets.append(age.parse_recipient(text))
-        except SealboxError as exc:
-            raise type(exc)(f"-r {text[:40]!r}: {exc}", hint=exc.hint) from None
-    for path in recipient_files:
-        targets += age.load_recipients(path)
-    for identity in _load_identity_files(identity_files, passphrase_file):
+    targets = load_recipients(recipients, recipient_files)
+    for identity in load_identity_files(identity_files, passphrase_file):
         recipient = getattr(identity, "recipient", None)
         if recipient is not None:
             targets.append(recipient())
@@ -292,9 +248,11 @@ def decrypt(
     passphrase. With -o, the output appears only once the whole file has
     authenticated; nothing is left behind on failure.
     """
-    identities = _load_identity_files(identity_files, passphrase_file)
+    identities = load_identity_files(identity_files, passphrase_file)
     if not identities:
-        identities = [age.ScryptIdentity(_passphrase_getter(passphrase_file, "Passphrase"))]
+        identities = [
+            age.ScryptIdentity(lambda: read_passphrase(passphrase_file, prompt="Passphrase"))
+        ]
     with _terminate_as_interrupt(), _input(input_) as (fin, size):
         try:
             dec = age.Decryptor(fin, identities)

@@ -9,6 +9,12 @@ import click
 
 from sealbox import age
 from sealbox.aead import ALGORITHMS, DEFAULT_ALGORITHM
+from sealbox.cli._age_args import (
+    identity_option,
+    load_identity_files,
+    load_recipients,
+    recipient_options,
+)
 from sealbox.cli._io import (
     KEY_ID,
     CLIError,
@@ -17,7 +23,6 @@ from sealbox.cli._io import (
     passphrase_file_option,
     read_passphrase,
 )
-from sealbox.cli.age import _load_identity_files
 from sealbox.keyring import Keyring, is_age_file
 from sealbox.secret import Secret
 
@@ -30,37 +35,10 @@ _ALGORITHM = click.option(
 )
 
 
-_RECIPIENT = click.option(
-    "-r",
-    "--recipient",
-    "recipients",
-    multiple=True,
-    metavar="RECIPIENT",
-    help="Encrypt the keyring to this age recipient instead of a passphrase. Repeatable.",
+_RECIPIENTS = recipient_options("the keyring (instead of a passphrase)")
+_IDENTITY = identity_option(
+    "Identity file that opens a keyring encrypted to age recipients. Repeatable."
 )
-_RECIPIENTS_FILE = click.option(
-    "-R",
-    "--recipients-file",
-    "recipient_files",
-    multiple=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Encrypt the keyring to the age recipients in this file. Repeatable.",
-)
-_IDENTITY = click.option(
-    "-i",
-    "--identity",
-    "identity_files",
-    multiple=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Identity file that opens a keyring encrypted to age recipients. Repeatable.",
-)
-
-
-def _targets(recipients: tuple[str, ...], files: tuple[Path, ...]) -> list[age.Recipient]:
-    out = [age.parse_recipient(r) for r in recipients]
-    for path in files:
-        out += age.load_recipients(path)
-    return out
 
 
 class _Opened:
@@ -75,7 +53,7 @@ class _Opened:
         self.file = file
         self._passphrase: Secret[str] | None = None
         if is_age_file(read_limited(file, MAX_FILE_SIZE, "keyring")):
-            identities = _load_identity_files(identity_files, passphrase_file)
+            identities = load_identity_files(identity_files, passphrase_file)
             if not identities:
                 raise CLIError(
                     f"keyring {file} is encrypted to age recipients",
@@ -110,8 +88,7 @@ def keyring() -> None:
 @_FILE
 @_ALGORITHM
 @click.option("--force", is_flag=True, help="Replace FILE if it exists (its keys are lost).")
-@_RECIPIENT
-@_RECIPIENTS_FILE
+@_RECIPIENTS
 @passphrase_file_option
 def create(  # noqa: PLR0917 - click passes every option positionally
     file: Path,
@@ -129,7 +106,7 @@ def create(  # noqa: PLR0917 - click passes every option positionally
         )
     ring = Keyring.generate(algorithm or DEFAULT_ALGORITHM)
     if recipients or recipient_files:
-        ring.save(file, recipients=_targets(recipients, recipient_files), overwrite=force)
+        ring.save(file, recipients=load_recipients(recipients, recipient_files), overwrite=force)
     else:
         passphrase = read_passphrase(passphrase_file, confirm=True, prompt="New keyring passphrase")
         ring.save(file, passphrase, overwrite=force)

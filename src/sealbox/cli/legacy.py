@@ -8,9 +8,9 @@ import click
 
 from sealbox import age, legacy
 from sealbox._files import read_limited
+from sealbox.cli._age_args import load_recipients, recipient_options
 from sealbox.cli._io import CLIError, note, passphrase_file_option, read_passphrase
 from sealbox.cli.age import _output, _stdout_is_terminal
-from sealbox.exceptions import SealboxError
 from sealbox.secret import Secret
 
 # The legacy formats hold the whole file in memory: refuse what could not fit sensibly.
@@ -102,22 +102,7 @@ def decrypt_(
     type=click.Path(dir_okay=False, path_type=Path),
     help="The age file to write.",
 )
-@click.option(
-    "-r",
-    "--recipient",
-    "recipients",
-    multiple=True,
-    metavar="RECIPIENT",
-    help="Encrypt to this recipient. Repeatable.",
-)
-@click.option(
-    "-R",
-    "--recipients-file",
-    "recipient_files",
-    multiple=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Encrypt to the recipients in this file. Repeatable.",
-)
+@recipient_options("the age file")
 @click.option("-a", "--armor", is_flag=True, help="Write the ASCII-armored form.")
 @click.option("--force", is_flag=True, help="Replace the output file if it exists.")
 @_KEY_FILE
@@ -140,14 +125,7 @@ def migrate(  # noqa: PLR0917 - click passes every option positionally
         raise click.UsageError("give at least one -r RECIPIENT or -R FILE")
     if output.exists() and not force:
         raise CLIError(f"{output} already exists", hint="use --force to replace it")
-    targets: list[age.Recipient] = []
-    for text in recipients:
-        try:
-            targets.append(age.parse_recipient(text))
-        except SealboxError as exc:
-            raise type(exc)(f"-r {text[:40]!r}: {exc}", hint=exc.hint) from None
-    for path in recipient_files:
-        targets += age.load_recipients(path)
+    targets = load_recipients(recipients, recipient_files)
     plain = _decrypt(input_, key_file, passphrase_file)
     with (
         _output(output, input_, force, 0o644) as out,

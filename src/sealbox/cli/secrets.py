@@ -70,9 +70,9 @@ def _recipients(recipients: tuple[str, ...], files: tuple[Path, ...]) -> list[st
 
 
 def _identities(files: tuple[Path, ...], passphrase_file: Path | None) -> list[Identity]:
-    from sealbox.cli.age import _load_identity_files
+    from sealbox.cli._age_args import load_identity_files
 
-    return _load_identity_files(files, passphrase_file)
+    return load_identity_files(files, passphrase_file)
 
 
 def _load(file: Path) -> SealedFile:
