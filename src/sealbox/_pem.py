@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from sealbox.exceptions import KeyFormatError
 
-__all__ = ["PemBlock", "encode", "first_block"]
+__all__ = ["PemBlock", "begin_line", "encode", "first_block"]
 
 _BEGIN = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----[ \t]*\r?\n")
 
@@ -62,3 +62,8 @@ def encode(label: str, der: bytes) -> bytes:
     return (
         "\n".join([f"-----BEGIN {label}-----", *lines, f"-----END {label}-----"]) + "\n"
     ).encode()
+
+
+def begin_line(label: str) -> bytes:
+    """The BEGIN line of a PEM block (RFC 7468 section 2), to recognise a file's kind."""
+    return f"-----BEGIN {label}-----".encode()

@@ -22,7 +22,7 @@ recipient key wraps only that file key. :meth:`PublicKey.age_recipient` and
 
 Key files:
 
-* private keys as OpenSSH (``-----BEGIN OPENSSH PRIVATE KEY-----``, bcrypt KDF
+* private keys as OpenSSH (PEM label ``OPENSSH PRIVATE KEY``, bcrypt KDF
   with :data:`OPENSSH_BCRYPT_ROUNDS` rounds and AES-256-CTR, PROTOCOL.key) or
   PKCS#8 PEM (RFC 5958; encrypted with PBES2 = scrypt N=2^14, r=8, p=5 and
   AES-256-CBC, see :data:`PKCS8_SCRYPT`);
@@ -1034,7 +1034,7 @@ def decrypt_hybrid(ciphertext: bytes, keys: PrivateKey | Iterable[PrivateKey]) -
 
 # --- OpenSSH private key files (PROTOCOL.key) ------------------------------------------
 
-_OPENSSH_MAGIC_PEM: Final = b"-----BEGIN OPENSSH PRIVATE KEY-----"
+_OPENSSH_MAGIC_PEM: Final = _pem.begin_line("OPENSSH PRIVATE KEY")
 
 
 class _OpenSSHPrivate:

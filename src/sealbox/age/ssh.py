@@ -38,6 +38,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
+from sealbox._pem import begin_line
 from sealbox.age._base import same_bytes
 from sealbox.age._crypto import WRAPPED_KEY_SIZE, hkdf, open_file_key, seal_file_key
 from sealbox.age.format import Stanza, b64decode, b64encode
@@ -370,7 +371,7 @@ def load_ssh_identity(
         DecryptionError: (now or when unwrapping) a wrong passphrase.
     """
     text = data.strip()
-    if text.startswith(b"-----BEGIN OPENSSH PRIVATE KEY-----"):
+    if text.startswith(begin_line("OPENSSH PRIVATE KEY")):
         wire, encrypted = _openssh_public(text)
 
         def load() -> Any:

@@ -11,6 +11,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
+from sealbox._pem import begin_line
 from sealbox.exceptions import TLSConfigError
 from sealbox.kdf import passphrase_bytes
 from sealbox.secret import Secret
@@ -64,7 +65,7 @@ def load_certificates(
 
 def is_encrypted_pem(data: bytes) -> bool:
     """Whether a PEM private key is protected by a passphrase (PKCS#8 or legacy OpenSSL)."""
-    return b"-----BEGIN ENCRYPTED PRIVATE KEY-----" in data or b"Proc-Type: 4,ENCRYPTED" in data
+    return begin_line("ENCRYPTED PRIVATE KEY") in data or b"Proc-Type: 4,ENCRYPTED" in data
 
 
 def parse_private_key(data: bytes, source: str, password: Password | None) -> PrivateKeyTypes:
