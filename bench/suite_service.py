@@ -52,6 +52,54 @@ def _wait(url: str, ca: Path, proc: subprocess.Popen[bytes]) -> None:
             time.sleep(0.2)
 
 
+def _serve(work: Path, port: int, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str, Path]:
+    """Start ``sealbox serve`` (data in ``work/data``) and wait until it answers.
+
+    Returns:
+        the process, its base URL and the CA file that clients trust.
+    """
+    data = work / "data"
+    log_file = (work / "serve.log").open("wb")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "sealbox",
+            "serve",
+            "--data-dir",
+            str(data),
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        cwd=work,
+        stdout=subprocess.DEVNULL,
+        stderr=log_file,
+    )
+    log_file.close()
+    ca, base = data / "tls" / "ca.crt", f"https://localhost:{port}"
+    deadline = time.monotonic() + 60
+    while not ca.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"sealbox serve did not start: {(work / 'serve.log').read_text()}")
+        time.sleep(0.1)
+    _wait(f"{base}/health", ca, proc)
+    return proc, base, ca
+
+
+def _stop(proc: subprocess.Popen[bytes] | None) -> None:
+    """Stop a server started for a benchmark (gracefully, then for good)."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 def _wrk(args: list[str], lua: str | None = None) -> dict[str, float]:
     cmd = ["wrk", "--latency", *args]
     script = None
@@ -125,31 +173,9 @@ def main(quick: bool = False) -> None:
     data = work / "data"
     env = {k: v for k, v in os.environ.items() if not k.startswith("SEALBOX_")}
     port, hello_port = _free_port(), _free_port()
-    service = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "sealbox",
-            "serve",
-            "--data-dir",
-            str(data),
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-        cwd=work,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    service, base, ca = _serve(work, port, env)
     hello = None
     try:
-        ca = data / "tls" / "ca.crt"
-        base = f"https://localhost:{port}"
-        while not ca.exists():
-            time.sleep(0.1)
-        _wait(f"{base}/health", ca, service)
         hello = subprocess.Popen(
             [
                 sys.executable,
@@ -239,13 +265,8 @@ def main(quick: bool = False) -> None:
         start_rss, end_rss = statistics.median(warm), statistics.median(samples[-3:])
         growth = (end_rss - start_rss) / start_rss if start_rss else 0.0
     finally:
-        for proc in (service, hello):
-            if proc is not None and proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+        _stop(service)
+        _stop(hello)
         shutil.rmtree(work, ignore_errors=True)
 
     rows = [

@@ -14,16 +14,14 @@ import base64
 import json
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from bench._harness import Figure, Row, log, write_results
-from bench.suite_service import _bearer_lua, _free_port, _wait, _wrk
+from bench.suite_service import _bearer_lua, _free_port, _serve, _stop, _wrk
 from sealbox.tls.client import secure_client
 
 USER, PASSWORD = "bench-transit", "bench password 1"
@@ -67,30 +65,8 @@ def main(quick: bool = False) -> None:
     data = work / "data"
     env = {k: v for k, v in os.environ.items() if not k.startswith("SEALBOX_")}
     port = _free_port()
-    service = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "sealbox",
-            "serve",
-            "--data-dir",
-            str(data),
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-        cwd=work,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    service, base, ca = _serve(work, port, env)
     try:
-        ca = data / "tls" / "ca.crt"
-        base = f"https://localhost:{port}"
-        while not ca.exists():
-            time.sleep(0.1)
-        _wait(f"{base}/health", ca, service)
         scope_args = [a for s in SCOPES for a in ("--scope", s)]
         subprocess.run(
             [
@@ -149,12 +125,7 @@ def main(quick: bool = False) -> None:
             service.pid,
         )
     finally:
-        if service.poll() is None:
-            service.send_signal(signal.SIGTERM)
-            try:
-                service.wait(20)
-            except subprocess.TimeoutExpired:
-                service.kill()
+        _stop(service)
         shutil.rmtree(work, ignore_errors=True)
 
     for name, results in {**runs, **more}.items():
