@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from sealbox.exceptions import SealboxError
 from sealbox.service.app import create_app
 from sealbox.service.serve import prepare, uvicorn_options
 from sealbox.service.server import make_server_context
@@ -59,6 +60,80 @@ class Running:
 
     def audit(self) -> str:
         return (Path(self.settings.data_dir) / "audit.log").read_text()
+
+
+@dataclass
+class ServeProcess:
+    """A ``sealbox serve`` child process; ``stderr`` is filled in once it has stopped."""
+
+    proc: Any
+    port: int
+    data_dir: Path
+    stderr: str = ""
+
+    @property
+    def url(self) -> str:
+        return f"https://localhost:{self.port}"
+
+    @property
+    def ca(self) -> Path:
+        return self.data_dir / "tls" / "ca.crt"
+
+    def client(self) -> httpx.Client:
+        return secure_client(ca=self.ca, base_url=self.url, timeout=20)
+
+
+@contextmanager
+def serve_process(
+    cwd: Path, *args: str, env: dict[str, str] | None = None, data_dir: Path | None = None
+) -> Iterator[ServeProcess]:
+    """Run the real ``sealbox serve`` as a child process until the block ends.
+
+    It is ready (``/health`` answers over HTTPS) when the block starts; its stderr is
+    in ``.stderr`` after the block.
+    """
+    import os
+    import subprocess
+    import sys
+
+    port = free_port()
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("SEALBOX_")}
+    full_env.update(env or {})
+    command = [sys.executable, "-m", "sealbox", "serve", "--port", str(port)]
+    if data_dir is not None:
+        command += ["--data-dir", str(data_dir)]
+    err_path = cwd / f"serve-{port}.err"
+    with err_path.open("wb") as err:
+        proc = subprocess.Popen(
+            [*command, "--log-level", "warning", *args],
+            cwd=cwd,
+            env=full_env,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
+    running = ServeProcess(proc, port, data_dir or cwd / ".sealbox")
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with running.client() as c:
+                    if c.get("/health").status_code == 200:
+                        break
+            except (httpx.HTTPError, OSError, SealboxError):
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"sealbox serve did not start: {err_path.read_text()}"
+                    ) from None
+                time.sleep(0.2)
+        yield running
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        running.stderr = err_path.read_text(errors="replace")
 
 
 @contextmanager

@@ -2,27 +2,21 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
-from sealbox.tls.client import secure_client
 from tests.service.conftest import (
     POSTGRES_URL,
     REDIS_URL,
     bearer,
-    free_port,
     login,
     make_settings,
     register,
     require_server,
     reset_shared_state,
     run_service,
+    serve_process,
 )
 
 
@@ -76,60 +70,23 @@ def test_two_workers_share_revocation_and_throttling(tmp_path: Path, shared) -> 
 
 
 def test_serve_with_two_worker_processes(tmp_path: Path, shared) -> None:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SEALBOX_")}
-    env.update(
-        SEALBOX_DATABASE_URL=shared["database_url"],
-        SEALBOX_REDIS_URL=shared["redis_url"],
-        SEALBOX_PASSWORD_PROFILE="test",
-    )
-    data = tmp_path / "data"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "sealbox",
-            "serve",
-            "--data-dir",
-            str(data),
-            "--port",
-            str(port),
-            "--workers",
-            "2",
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        cwd=tmp_path,
-    )
-    try:
-        ca = data / "tls" / "ca.crt"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with secure_client(ca=ca, base_url=f"https://localhost:{port}") as c:
-                    if c.get("/health").status_code == 200:
-                        break
-            except (httpx.HTTPError, Exception):
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise
-                time.sleep(0.3)
-        with secure_client(ca=ca, base_url=f"https://localhost:{port}") as c:
+    env = {
+        "SEALBOX_DATABASE_URL": shared["database_url"],
+        "SEALBOX_REDIS_URL": shared["redis_url"],
+        "SEALBOX_PASSWORD_PROFILE": "test",
+    }
+    with serve_process(tmp_path, "--workers", "2", env=env, data_dir=tmp_path / "data") as srv:
+        with srv.client() as c:
             register(c, "max")
             tokens = login(c, "max").json()
             h = bearer(tokens["access_token"])
             c.post("/auth/logout", json={"refresh_token": tokens["refresh_token"]}, headers=h)
         # Fresh connections land on either worker: every one refuses the token.
         for _ in range(12):
-            with secure_client(ca=ca, base_url=f"https://localhost:{port}") as c:
+            with srv.client() as c:
                 assert c.get("/users/me", headers=h).status_code == 401
-    finally:
-        proc.terminate()
-        _out, err = proc.communicate(timeout=30)
-    assert b"Traceback" not in err, err.decode()[-2000:]
-    assert b"sealbox service on https://localhost" in err
+    assert "Traceback" not in srv.stderr, srv.stderr[-2000:]
+    assert "sealbox service on https://localhost" in srv.stderr
 
 
 def test_several_workers_need_redis_and_a_shared_database(cli, tmp_path: Path) -> None:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import stat
-import sys
 from pathlib import Path
 
-import pytest
-
-from tests.service.conftest import PASSWORD, bearer, login, make_settings, run_service
+from tests.service.conftest import (
+    PASSWORD,
+    bearer,
+    login,
+    make_settings,
+    run_service,
+    serve_process,
+)
 
 
 def test_users_create_with_scopes(cli, tmp_path: Path) -> None:
@@ -66,33 +69,9 @@ def test_serve_refuses_bad_combinations(cli, tmp_path: Path) -> None:
     assert r.code == 2
 
 
-@pytest.mark.skipif(sys.platform != "linux", reason="signals and /proc")
 def test_serve_prints_url_and_ca(tmp_path: Path) -> None:
-    import subprocess
-    import time
-
-    from tests.service.conftest import free_port
-
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SEALBOX_")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sealbox", "serve", "--port", str(port), "--log-level", "warning"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        time.sleep(0.5)
-        deadline = time.monotonic() + 30
-        while not (tmp_path / ".sealbox" / "tls" / "server.crt").exists():
-            assert time.monotonic() < deadline and proc.poll() is None
-            time.sleep(0.1)
-        time.sleep(1.5)
-    finally:
-        proc.terminate()
-        _, err = proc.communicate(timeout=30)
-    text = err.decode()
-    assert f"sealbox service on https://localhost:{port}" in text
-    assert "clients trust .sealbox/tls/ca.crt" in text
-    assert "Traceback" not in text
+    with serve_process(tmp_path) as srv:
+        pass
+    assert f"sealbox service on https://localhost:{srv.port}" in srv.stderr
+    assert "clients trust .sealbox/tls/ca.crt" in srv.stderr
+    assert "Traceback" not in srv.stderr

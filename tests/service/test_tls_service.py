@@ -13,7 +13,7 @@ import pytest
 
 from sealbox.service.serve import prepare
 from sealbox.tls.ca import CertificateAuthority
-from tests.service.conftest import make_settings, run_service
+from tests.service.conftest import make_settings, run_service, serve_process
 
 
 def _served_fingerprint(port: int, ca: Path) -> str:
@@ -101,58 +101,22 @@ def test_a_broken_renewal_keeps_the_old_certificate(service) -> None:
 
 
 def test_sighup_reloads_the_certificate(tmp_path: Path) -> None:
-    import os
     import signal
-    import subprocess
-    import sys
 
-    from tests.service.conftest import free_port
-
-    port = free_port()
     data = tmp_path / "data"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SEALBOX_")}
-    env["SEALBOX_RELOAD_INTERVAL"] = "0"  # no file watching: only SIGHUP reloads
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "sealbox",
-            "serve",
-            "--data-dir",
-            str(data),
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        ca_file = data / "tls" / "ca.crt"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                before = _served_fingerprint(port, ca_file)
-                break
-            except OSError:
-                assert time.monotonic() < deadline and proc.poll() is None
-                time.sleep(0.2)
+    # No file watching: only SIGHUP reloads.
+    with serve_process(tmp_path, env={"SEALBOX_RELOAD_INTERVAL": "0"}, data_dir=data) as srv:
+        before = _served_fingerprint(srv.port, srv.ca)
         ca = CertificateAuthority.load(data / "tls")
         ca.issue_server(["localhost", "127.0.0.1"]).write(data / "tls" / "server", overwrite=True)
         time.sleep(0.5)
-        assert _served_fingerprint(port, ca_file) == before  # not watched
-        proc.send_signal(signal.SIGHUP)
+        assert _served_fingerprint(srv.port, srv.ca) == before  # not watched
+        srv.proc.send_signal(signal.SIGHUP)
         deadline = time.monotonic() + 10
         after = before
         while after == before and time.monotonic() < deadline:
             time.sleep(0.1)
-            after = _served_fingerprint(port, ca_file)
+            after = _served_fingerprint(srv.port, srv.ca)
         assert after != before
-        assert proc.poll() is None  # still the same process
-    finally:
-        proc.terminate()
-        _, err = proc.communicate(timeout=30)
-    assert b"Traceback" not in err
+        assert srv.proc.poll() is None  # still the same process
+    assert "Traceback" not in srv.stderr
