@@ -131,3 +131,18 @@ def run_sealbox(
         timeout=timeout,
         check=False,
     )
+
+
+@pytest.fixture(scope="module")
+def vault_ca():
+    """A private CA (trustme) for the fake Vault server's certificate."""
+    trustme = pytest.importorskip("trustme")
+    return trustme.CA()
+
+
+@pytest.fixture(scope="module")
+def vault_ca_file(vault_ca, tmp_path_factory) -> Path:
+    """The PEM file of :func:`vault_ca`, for ``ca=``."""
+    path = tmp_path_factory.mktemp("vault-ca") / "ca.pem"
+    vault_ca.cert_pem.write_to_path(str(path))
+    return path

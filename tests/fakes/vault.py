@@ -14,6 +14,8 @@ import json
 import secrets
 import ssl
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -262,3 +264,16 @@ class FakeVaultServer:
     def __exit__(self, *exc: object) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+@contextmanager
+def fake_vault(ca: Any, *tokens: str) -> Iterator[FakeVaultServer]:
+    """A :class:`FakeVaultServer` with a certificate for 127.0.0.1 from the trustme ``ca``.
+
+    ``tokens`` are accepted as Vault tokens.
+    """
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(ctx)
+    with FakeVaultServer(ctx) as srv:
+        srv.vault.tokens.update(tokens)
+        yield srv

@@ -10,8 +10,6 @@ from __future__ import annotations
 import base64
 import io
 import logging
-import ssl
-from pathlib import Path
 
 import pytest
 
@@ -27,7 +25,7 @@ from sealbox.exceptions import (
 )
 from sealbox.keyring import Keyring
 from sealbox.secret import Secret
-from tests.fakes.vault import FakeVaultServer
+from tests.fakes.vault import fake_vault
 
 trustme = pytest.importorskip("trustme")
 
@@ -35,36 +33,21 @@ TOKEN = "hvs.transit-canary-token-31c9"
 PLAINTEXT = b"canary-envelope-plaintext-8f14"
 
 
-@pytest.fixture(scope="module")
-def ca():
-    return trustme.CA()
-
-
-@pytest.fixture(scope="module")
-def ca_file(ca, tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("ca") / "ca.pem"
-    ca.cert_pem.write_to_path(str(path))
-    return path
-
-
 @pytest.fixture
-def server(ca):
-    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1").configure_cert(ctx)
-    with FakeVaultServer(ctx) as srv:
-        srv.vault.tokens.add(TOKEN)
+def server(vault_ca):
+    with fake_vault(vault_ca, TOKEN) as srv:
         srv.vault.transit_key("app")
         yield srv
 
 
-def provider(server, ca_file, key: str = "app", **kw) -> VaultTransitProvider:
+def provider(server, vault_ca_file, key: str = "app", **kw) -> VaultTransitProvider:
     kw.setdefault("token", TOKEN)
     kw.setdefault("version_cache_seconds", 0)
-    return VaultTransitProvider(key, url=server.url, ca=ca_file, **kw)
+    return VaultTransitProvider(key, url=server.url, ca=vault_ca_file, **kw)
 
 
-def test_wrap_unwrap_through_transit(server, ca_file) -> None:
-    p = provider(server, ca_file)
+def test_wrap_unwrap_through_transit(server, vault_ca_file) -> None:
+    p = provider(server, vault_ca_file)
     blob = b"\x01" * 64
     wrapped = p.wrap(blob)
     assert (wrapped.provider, wrapped.key_id, wrapped.version) == ("vault-transit", "app", 1)
@@ -76,8 +59,8 @@ def test_wrap_unwrap_through_transit(server, ca_file) -> None:
     assert all("associated_data" not in b and "context" not in b for b in server.vault.bodies)
 
 
-def test_envelope_round_trip_rotation_and_rewrap(server, ca_file) -> None:
-    cipher = EnvelopeCipher(provider(server, ca_file))
+def test_envelope_round_trip_rotation_and_rewrap(server, vault_ca_file) -> None:
+    cipher = EnvelopeCipher(provider(server, vault_ca_file))
     env = cipher.encrypt(PLAINTEXT, b"invoices/7")
     assert inspect(env).key_version == 1
     assert not cipher.needs_rewrap(env)
@@ -97,11 +80,11 @@ def test_envelope_round_trip_rotation_and_rewrap(server, ca_file) -> None:
         cipher.decrypt(new, b"invoices/8")
 
 
-def test_vault_native_associated_data_would_not_survive_rewrap(server, ca_file) -> None:
+def test_vault_native_associated_data_would_not_survive_rewrap(server, vault_ca_file) -> None:
     """Why envelopes bind associated data themselves: Vault's rewrap cannot take it."""
     import hvac
 
-    client = hvac.Client(url=server.url, token=TOKEN, verify=str(ca_file))
+    client = hvac.Client(url=server.url, token=TOKEN, verify=str(vault_ca_file))
     transit = client.secrets.transit
     ad = base64.b64encode(b"row 42").decode()
     ct = transit.encrypt_data("app", plaintext="aGk=", associated_data=ad)["data"]["ciphertext"]
@@ -110,8 +93,8 @@ def test_vault_native_associated_data_would_not_survive_rewrap(server, ca_file) 
         transit.rewrap_data("app", ciphertext=ct)
 
 
-def test_min_decryption_version_refuses_old_envelopes_clearly(server, ca_file) -> None:
-    cipher = EnvelopeCipher(provider(server, ca_file))
+def test_min_decryption_version_refuses_old_envelopes_clearly(server, vault_ca_file) -> None:
+    cipher = EnvelopeCipher(provider(server, vault_ca_file))
     old = cipher.encrypt(PLAINTEXT)
     key = server.vault.transit_key("app")
     key.rotate()
@@ -127,8 +110,8 @@ def test_min_decryption_version_refuses_old_envelopes_clearly(server, ca_file) -
     assert cipher.decrypt(current) == PLAINTEXT
 
 
-def test_streaming_envelope_with_vault(server, ca_file) -> None:
-    cipher = EnvelopeCipher(provider(server, ca_file))
+def test_streaming_envelope_with_vault(server, vault_ca_file) -> None:
+    cipher = EnvelopeCipher(provider(server, vault_ca_file))
     data = bytes(range(256)) * 1000
     out = io.BytesIO()
     with cipher.encryptor(out, b"blob") as w:
@@ -141,38 +124,38 @@ def test_streaming_envelope_with_vault(server, ca_file) -> None:
     assert cipher.decryptor(io.BytesIO(new), b"blob").read() == data
 
 
-def test_permission_denied_is_403_without_secrets(server, ca_file) -> None:
-    cipher = EnvelopeCipher(provider(server, ca_file))
+def test_permission_denied_is_403_without_secrets(server, vault_ca_file) -> None:
+    cipher = EnvelopeCipher(provider(server, vault_ca_file))
     env = cipher.encrypt(PLAINTEXT)
     server.vault.deny(TOKEN, "transit/decrypt/app")
     with pytest.raises(KeyProviderError, match=r"permission denied for decrypt \(403\)") as info:
         cipher.decrypt(env)
     assert "transit/decrypt/app" in (info.value.hint or "")
-    bad = EnvelopeCipher(provider(server, ca_file, token="hvs.unknown-token-0000"))
+    bad = EnvelopeCipher(provider(server, vault_ca_file, token="hvs.unknown-token-0000"))
     with pytest.raises(KeyProviderError, match="403"):
         bad.encrypt(PLAINTEXT)
 
 
-def test_unknown_key_and_mount(server, ca_file) -> None:
-    cipher = EnvelopeCipher(provider(server, ca_file))
+def test_unknown_key_and_mount(server, vault_ca_file) -> None:
+    cipher = EnvelopeCipher(provider(server, vault_ca_file))
     env = cipher.encrypt(PLAINTEXT)
     # The same envelope read with a provider for a key Vault does not have.
-    ghost = provider(server, ca_file, key="ghost")
+    ghost = provider(server, vault_ca_file, key="ghost")
     forged = env.replace(b"\x03app", b"\x05ghost", 1)
     with pytest.raises(KeyNotFoundError, match="no such key"):
         EnvelopeCipher(ghost).decrypt(forged)
-    elsewhere = provider(server, ca_file, mount="not-mounted")
+    elsewhere = provider(server, vault_ca_file, mount="not-mounted")
     with pytest.raises(KeyNotFoundError, match=r"not found \(404\)"):
         elsewhere.wrap(b"x" * 64)
     with pytest.raises(KeyNotFoundError, match="404"):
-        provider(server, ca_file, key="ghost").latest_version()
+        provider(server, vault_ca_file, key="ghost").latest_version()
     # A provider for another key does not claim the envelope at all.
     with pytest.raises(KeyNotFoundError, match="no key-encryption provider"):
         EnvelopeCipher(ghost).decrypt(env)
 
 
-def test_sealed_vault_is_503(server, ca_file) -> None:
-    cipher = EnvelopeCipher(provider(server, ca_file))
+def test_sealed_vault_is_503(server, vault_ca_file) -> None:
+    cipher = EnvelopeCipher(provider(server, vault_ca_file))
     env = cipher.encrypt(PLAINTEXT)
     server.vault.sealed = True
     calls = (lambda: cipher.decrypt(env), lambda: cipher.encrypt(b"x"), lambda: cipher.rewrap(env))
@@ -181,8 +164,8 @@ def test_sealed_vault_is_503(server, ca_file) -> None:
             call()
 
 
-def test_altered_wrapped_key_is_opaque(server, ca_file) -> None:
-    cipher = EnvelopeCipher(provider(server, ca_file))
+def test_altered_wrapped_key_is_opaque(server, vault_ca_file) -> None:
+    cipher = EnvelopeCipher(provider(server, vault_ca_file))
     env = bytearray(cipher.encrypt(PLAINTEXT))
     size = inspect(bytes(env)).header_size
     env[size - 5] ^= 1  # inside Vault's ciphertext
@@ -191,8 +174,8 @@ def test_altered_wrapped_key_is_opaque(server, ca_file) -> None:
     assert str(info.value) == "decryption failed"
 
 
-def test_datakey_and_batch_rewrap(server, ca_file) -> None:
-    p = provider(server, ca_file)
+def test_datakey_and_batch_rewrap(server, vault_ca_file) -> None:
+    p = provider(server, vault_ca_file)
     key, wrapped = p.generate_data_key(256)
     assert isinstance(key, Secret) and len(key.expose_secret()) == 32
     assert p.unwrap(wrapped) == key.expose_secret()
@@ -209,25 +192,25 @@ def test_datakey_and_batch_rewrap(server, ca_file) -> None:
     assert p.rewrap_batch([]) == []
 
 
-def test_migration_from_a_keyring_to_vault(server, ca_file) -> None:
+def test_migration_from_a_keyring_to_vault(server, vault_ca_file) -> None:
     ring = Keyring.generate()
     old = EnvelopeCipher(KeyringProvider(ring)).encrypt(PLAINTEXT, b"ad")
-    cipher = EnvelopeCipher(provider(server, ca_file), decrypt_with=[KeyringProvider(ring)])
+    cipher = EnvelopeCipher(provider(server, vault_ca_file), decrypt_with=[KeyringProvider(ring)])
     assert cipher.needs_rewrap(old)
     moved = cipher.rewrap(old)
     assert inspect(moved).provider == "vault-transit"
-    assert EnvelopeCipher(provider(server, ca_file)).decrypt(moved, b"ad") == PLAINTEXT
+    assert EnvelopeCipher(provider(server, vault_ca_file)).decrypt(moved, b"ad") == PLAINTEXT
 
 
-def test_version_cache(server, ca_file) -> None:
-    p = provider(server, ca_file, version_cache_seconds=3600)
+def test_version_cache(server, vault_ca_file) -> None:
+    p = provider(server, vault_ca_file, version_cache_seconds=3600)
     assert p.latest_version() == 1
     server.vault.transit_key("app").rotate()
     assert p.latest_version() == 1
     assert p.latest_version(refresh=True) == 2
 
 
-def test_configuration_errors(server, ca_file, tmp_path) -> None:
+def test_configuration_errors(server, vault_ca_file, tmp_path) -> None:
     with pytest.raises(ConfigError, match="not https"):
         VaultTransitProvider("app", url="http://127.0.0.1:8200", token=TOKEN)
     with pytest.raises(ConfigError, match="exactly one"):
@@ -253,31 +236,33 @@ def test_unreachable_vault() -> None:
         p.wrap(b"x" * 64)
 
 
-def test_approle_and_a_ready_client(server, ca_file) -> None:
+def test_approle_and_a_ready_client(server, vault_ca_file) -> None:
     import hvac
 
     server.vault.approles["role-7"] = "secret-id-canary-9d1e"
     p = VaultTransitProvider(
-        "app", url=server.url, ca=ca_file, approle=("role-7", Secret("secret-id-canary-9d1e"))
+        "app", url=server.url, ca=vault_ca_file, approle=("role-7", Secret("secret-id-canary-9d1e"))
     )
     cipher = EnvelopeCipher(p)
     assert cipher.decrypt(cipher.encrypt(PLAINTEXT)) == PLAINTEXT
     assert len([r for r in server.vault.requests if r[1] == "/v1/auth/approle/login"]) == 1
-    client = hvac.Client(url=server.url, token=TOKEN, verify=str(ca_file))
+    client = hvac.Client(url=server.url, token=TOKEN, verify=str(vault_ca_file))
     ready = EnvelopeCipher(VaultTransitProvider("app", client=client))
     assert ready.decrypt(cipher.encrypt(PLAINTEXT)) == PLAINTEXT
 
 
-def test_no_secret_in_logs_reprs_or_errors(server, ca_file, caplog) -> None:
+def test_no_secret_in_logs_reprs_or_errors(server, vault_ca_file, caplog) -> None:
     caplog.set_level(logging.DEBUG)
-    p = provider(server, ca_file)
+    p = provider(server, vault_ca_file)
     cipher = EnvelopeCipher(p)
     env = cipher.encrypt(PLAINTEXT, b"ctx")
     header = inspect(env)
     errors: list[SealboxError] = []
     for call in (
         lambda: cipher.decrypt(env, b"other"),
-        lambda: EnvelopeCipher(provider(server, ca_file, token="hvs.bad-token-0001")).decrypt(env),
+        lambda: EnvelopeCipher(provider(server, vault_ca_file, token="hvs.bad-token-0001")).decrypt(
+            env
+        ),
     ):
         try:
             call()

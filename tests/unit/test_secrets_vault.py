@@ -6,15 +6,13 @@ Vault cannot run here; tests/fakes/vault.py follows Vault's published HTTP API.
 from __future__ import annotations
 
 import logging
-import ssl
-from pathlib import Path
 
 import pytest
 
 from sealbox.exceptions import ConfigError, SecretSourceError
 from sealbox.secret import RedactingFilter
 from sealbox.secrets import SecretsChain, VaultKV2Source
-from tests.fakes.vault import FakeVaultServer
+from tests.fakes.vault import fake_vault
 
 trustme = pytest.importorskip("trustme")
 
@@ -22,43 +20,28 @@ CANARY = "canary-vault-value-5a0c"
 TOKEN = "hvs.canary-token-77d2"
 
 
-@pytest.fixture(scope="module")
-def ca():
-    return trustme.CA()
-
-
-@pytest.fixture(scope="module")
-def ca_file(ca, tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("ca") / "ca.pem"
-    ca.cert_pem.write_to_path(str(path))
-    return path
-
-
 @pytest.fixture
-def server(ca):
-    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1").configure_cert(ctx)
-    with FakeVaultServer(ctx) as srv:
-        srv.vault.tokens.add(TOKEN)
+def server(vault_ca):
+    with fake_vault(vault_ca, TOKEN) as srv:
         srv.vault.put("app/prod", {"DB_PASSWORD": "v1-" + CANARY, "PORT": 5432})
         srv.vault.put("app/prod", {"DB_PASSWORD": CANARY, "PORT": 5432, "OPTS": {"a": 1}})
         yield srv
 
 
-def source(server, ca_file, **kw) -> VaultKV2Source:
+def source(server, vault_ca_file, **kw) -> VaultKV2Source:
     kw.setdefault("token", TOKEN)
-    return VaultKV2Source(server.url, "app/prod", ca=ca_file, **kw)
+    return VaultKV2Source(server.url, "app/prod", ca=vault_ca_file, **kw)
 
 
-def test_read_latest_and_pinned_versions(server, ca_file) -> None:
-    src = source(server, ca_file)
+def test_read_latest_and_pinned_versions(server, vault_ca_file) -> None:
+    src = source(server, vault_ca_file)
     assert src.lookup("DB_PASSWORD").expose_secret() == CANARY
     assert src.lookup("PORT").expose_secret() == "5432"
     assert src.lookup("OPTS").expose_secret() == '{"a": 1}'
     assert src.lookup("NOPE") is None
     assert src.names() == ["DB_PASSWORD", "OPTS", "PORT"]
     assert src.read_version == 2
-    pinned = source(server, ca_file, version=1)
+    pinned = source(server, vault_ca_file, version=1)
     assert pinned.lookup("DB_PASSWORD").expose_secret() == "v1-" + CANARY
     assert pinned.read_version == 1
     gets = [r for r in server.vault.requests if r[0] == "GET"]
@@ -66,8 +49,8 @@ def test_read_latest_and_pinned_versions(server, ca_file) -> None:
     assert gets[-1][2]["x-vault-token"] == TOKEN
 
 
-def test_reads_once_until_reload(server, ca_file) -> None:
-    src = source(server, ca_file)
+def test_reads_once_until_reload(server, vault_ca_file) -> None:
+    src = source(server, vault_ca_file)
     src.lookup("DB_PASSWORD")
     src.lookup("PORT")
     assert len([r for r in server.vault.requests if r[0] == "GET"]) == 1
@@ -77,40 +60,42 @@ def test_reads_once_until_reload(server, ca_file) -> None:
     assert src.lookup("DB_PASSWORD").expose_secret() == "rotated"
 
 
-def test_metadata_and_versions(server, ca_file) -> None:
-    meta = source(server, ca_file).metadata()
+def test_metadata_and_versions(server, vault_ca_file) -> None:
+    meta = source(server, vault_ca_file).metadata()
     assert meta["current_version"] == 2
     assert sorted(meta["versions"]) == ["1", "2"]
     assert CANARY not in str(meta)
 
 
-def test_check_and_set_write(server, ca_file) -> None:
-    src = source(server, ca_file)
+def test_check_and_set_write(server, vault_ca_file) -> None:
+    src = source(server, vault_ca_file)
     assert src.write({"DB_PASSWORD": "new"}, cas=2) == 3
     assert src.lookup("DB_PASSWORD").expose_secret() == "new"
     with pytest.raises(SecretSourceError, match="check-and-set parameter did not match"):
         src.write({"DB_PASSWORD": "lost update"}, cas=2)
     assert src.lookup("DB_PASSWORD").expose_secret() == "new"
-    fresh = VaultKV2Source(server.url, "app/new", ca=ca_file, token=TOKEN)
+    fresh = VaultKV2Source(server.url, "app/new", ca=vault_ca_file, token=TOKEN)
     assert fresh.write({"K": "v"}, cas=0) == 1
     with pytest.raises(SecretSourceError, match="check-and-set"):
         fresh.write({"K": "again"}, cas=0)
 
 
-def test_approle_login(server, ca_file) -> None:
+def test_approle_login(server, vault_ca_file) -> None:
     server.vault.approles["role-1"] = "secret-id-canary"
-    src = VaultKV2Source(server.url, "app/prod", ca=ca_file, approle=("role-1", "secret-id-canary"))
+    src = VaultKV2Source(
+        server.url, "app/prod", ca=vault_ca_file, approle=("role-1", "secret-id-canary")
+    )
     assert src.lookup("DB_PASSWORD").expose_secret() == CANARY
     login = [r for r in server.vault.requests if r[1] == "/v1/auth/approle/login"]
     assert len(login) == 1
-    bad = VaultKV2Source(server.url, "app/prod", ca=ca_file, approle=("role-1", "wrong"))
+    bad = VaultKV2Source(server.url, "app/prod", ca=vault_ca_file, approle=("role-1", "wrong"))
     with pytest.raises(SecretSourceError, match=r"refused \(400\): invalid role ID or secret ID"):
         bad.lookup("DB_PASSWORD")
 
 
-def test_namespace_header(server, ca_file) -> None:
+def test_namespace_header(server, vault_ca_file) -> None:
     server.vault.put("app/prod", {"DB_PASSWORD": "team-a"}, namespace="team-a")
-    src = source(server, ca_file, namespace="team-a")
+    src = source(server, vault_ca_file, namespace="team-a")
     assert src.lookup("DB_PASSWORD").expose_secret() == "team-a"
     assert server.vault.requests[-1][2]["x-vault-namespace"] == "team-a"
     assert "namespace team-a" in src.label
@@ -124,17 +109,17 @@ def test_namespace_header(server, ca_file) -> None:
         (lambda v: setattr(v, "sealed", True), {}, r"sealed or not ready \(503\)"),
     ],
 )
-def test_vault_errors(server, ca_file, setup, kwargs, message) -> None:
+def test_vault_errors(server, vault_ca_file, setup, kwargs, message) -> None:
     setup(server.vault)
-    src = source(server, ca_file, **kwargs)
+    src = source(server, vault_ca_file, **kwargs)
     with pytest.raises(SecretSourceError, match=message) as info:
         src.lookup("DB_PASSWORD")
     assert CANARY not in str(info.value) and TOKEN not in str(info.value)
     assert src.label in str(info.value)
 
 
-def test_missing_path(server, ca_file) -> None:
-    src = VaultKV2Source(server.url, "app/none", ca=ca_file, token=TOKEN)
+def test_missing_path(server, vault_ca_file) -> None:
+    src = VaultKV2Source(server.url, "app/none", ca=vault_ca_file, token=TOKEN)
     with pytest.raises(SecretSourceError, match=r"app/none: no such secret \(404\)"):
         src.names()
 
@@ -155,8 +140,10 @@ def test_tls_is_always_verified(server, tmp_path) -> None:
         VaultKV2Source(server.url, "app/prod", token=TOKEN, ca=other_file).lookup("X")
 
 
-def test_unreachable(ca_file) -> None:
-    src = VaultKV2Source("https://127.0.0.1:9", "app/prod", token=TOKEN, ca=ca_file, timeout=2)
+def test_unreachable(vault_ca_file) -> None:
+    src = VaultKV2Source(
+        "https://127.0.0.1:9", "app/prod", token=TOKEN, ca=vault_ca_file, timeout=2
+    )
     with pytest.raises(SecretSourceError, match="cannot reach Vault"):
         src.lookup("X")
 
@@ -170,8 +157,8 @@ def test_arguments() -> None:
         VaultKV2Source("https://vault", "p", token="t", version=0)
 
 
-def test_canaries_in_chain_logs_and_reprs(server, ca_file, caplog) -> None:
-    src = source(server, ca_file)
+def test_canaries_in_chain_logs_and_reprs(server, vault_ca_file, caplog) -> None:
+    src = source(server, vault_ca_file)
     chain = SecretsChain(src)
     value = chain.get("DB_PASSWORD")
     caplog.handler.addFilter(RedactingFilter())
