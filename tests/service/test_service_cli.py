@@ -75,3 +75,18 @@ def test_serve_prints_url_and_ca(tmp_path: Path) -> None:
     assert f"sealbox service on https://localhost:{srv.port}" in srv.stderr
     assert "clients trust .sealbox/tls/ca.crt" in srv.stderr
     assert "Traceback" not in srv.stderr
+
+
+def test_invalid_settings_are_a_clear_error(cli, tmp_path: Path) -> None:
+    r = cli(["serve", "--data-dir", tmp_path / "d"], env={"SEALBOX_PORT": "abc"})
+    assert r.code == 1
+    assert r.stderr.startswith("sealbox: error: invalid settings: SEALBOX_PORT: ")
+    assert "Traceback" not in r.stderr and "unexpected" not in r.stderr
+    secret_url = "postgresql+asyncpg://u:canary-db-pass-77@db/x"
+    r = cli(
+        ["users", "create", "a", "--data-dir", tmp_path / "d"],
+        env={"SEALBOX_WORKERS": "0", "SEALBOX_DATABASE_URL": secret_url},
+    )
+    assert r.code == 1 and "SEALBOX_WORKERS" in r.stderr
+    assert "canary-db-pass-77" not in r.stderr
+    assert not (tmp_path / "d").exists()

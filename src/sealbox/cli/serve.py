@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from sealbox.cli._io import CLIError, note, open_tty
-from sealbox.exceptions import ExtraNotInstalledError
+from sealbox.exceptions import ConfigError, ExtraNotInstalledError
 
 _DATA_DIR = click.option(
     "--data-dir",
@@ -23,7 +23,20 @@ def _settings(**overrides: Any) -> Any:
         from sealbox.service.settings import ServiceSettings
     except ImportError as exc:
         raise ExtraNotInstalledError("service", exc.name or "fastapi") from None
-    return ServiceSettings(**{k: v for k, v in overrides.items() if v is not None})
+    from pydantic import ValidationError
+
+    try:
+        return ServiceSettings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        # Names and reasons only: the values may be secrets (a database URL).
+        problems = "; ".join(
+            f"SEALBOX_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            for err in exc.errors(include_input=False, include_url=False)
+        )
+        raise ConfigError(
+            f"invalid settings: {problems}",
+            hint="check the SEALBOX_* variables, the .env file and the options",
+        ) from None
 
 
 @click.command()
