@@ -1,6 +1,9 @@
 """Atomic file writes: a temporary file in the target folder, renamed when complete.
 
 Also :class:`AlignedWriter`, the way bulk outputs reach the file system.
+
+Paths are handled with :mod:`os.path`, not :mod:`pathlib`: this module is on the
+start-up path of every ``sealbox encrypt`` and ``decrypt``.
 """
 
 from __future__ import annotations
@@ -9,7 +12,6 @@ import contextlib
 import errno
 import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import BinaryIO, Final, Protocol
 
 from sealbox.exceptions import StorageError
@@ -100,12 +102,13 @@ def atomic_writer(
         StorageError: ``path`` exists and ``overwrite`` is false, or the folder
             cannot be written.
     """
-    target = Path(path)
-    if not overwrite and target.exists():
+    target = os.fspath(path)
+    if not overwrite and os.path.exists(target):
         raise StorageError(f"{target} already exists", hint="use --force to replace it")
-    folder = target.parent
+    folder, name = os.path.split(target)
+    folder = folder or os.curdir
     try:
-        fd, tmp = _create_temporary(folder, target.name)
+        fd, tmp = _create_temporary(folder, name)
     except OSError as exc:
         raise StorageError(f"cannot write in {folder}: {exc.strerror}") from None
     try:
@@ -115,20 +118,20 @@ def atomic_writer(
             fh.flush()
             if durable:
                 os.fsync(fh.fileno())
-        if not overwrite and target.exists():
+        if not overwrite and os.path.exists(target):
             raise StorageError(  # noqa: TRY301 - cleanup below is shared
                 f"{target} already exists", hint="use --force to replace it"
             )
-        tmp.replace(target)
+        os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+            os.unlink(tmp)
         raise
     if durable:
         _fsync_dir(folder)
 
 
-def _create_temporary(folder: Path, name: str) -> tuple[int, Path]:
+def _create_temporary(folder: str, name: str) -> tuple[int, str]:
     """Create ``folder/.name.<random>.tmp`` (mode 0600, never an existing file or a link).
 
     What ``tempfile.mkstemp`` does, without the cost of importing ``tempfile``
@@ -137,7 +140,7 @@ def _create_temporary(folder: Path, name: str) -> tuple[int, Path]:
     flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
     flags |= getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
     for _ in range(100):
-        tmp = folder / f".{name}.{os.urandom(6).hex()}.tmp"
+        tmp = os.path.join(folder, f".{name}.{os.urandom(6).hex()}.tmp")
         try:
             return os.open(tmp, flags, 0o600), tmp
         except FileExistsError:  # pragma: no cover - 48 random bits
@@ -165,7 +168,7 @@ def read_limited(path: str | os.PathLike[str], limit: int, what: str = "file") -
         StorageError: the file is missing, unreadable or too large.
     """
     try:
-        with Path(path).open("rb") as fh:
+        with open(path, "rb") as fh:
             data = fh.read(limit + 1)
     except FileNotFoundError:
         raise StorageError(f"{what} {path} does not exist") from None
@@ -178,7 +181,7 @@ def read_limited(path: str | os.PathLike[str], limit: int, what: str = "file") -
     return data
 
 
-def _fsync_dir(folder: Path) -> None:
+def _fsync_dir(folder: str) -> None:
     # Make the rename itself durable. Some file systems refuse fsync on a folder.
     with contextlib.suppress(OSError):
         dfd = os.open(folder, os.O_RDONLY)

@@ -124,6 +124,24 @@ def test_stanza_serialisation_edges():
         format.b64decode("AB")
 
 
+def test_stanzas_and_headers_are_values():
+    a = format.Stanza("X25519", ["share"], b"body")  # args become a tuple
+    b = format.Stanza("X25519", ("share",), b"body")
+    assert a == b and hash(a) == hash(b) and a.args == ("share",)
+    assert a != format.Stanza("X25519", ("share",), b"other") and a != ("X25519",)
+    assert repr(a) == "Stanza(type='X25519', args=('share',), body=b'body')"
+    header = format.Header.build([a], b"k" * 16)
+    assert header == format.Header.build([b], b"k" * 16)
+    assert len({header, format.Header.build([b], b"k" * 16)}) == 1
+    assert header.verify_mac(b"k" * 16) and not header.verify_mac(b"K" * 16)
+    assert header.mac == format.header_mac(b"k" * 16, header.mac_input())
+    for obj, name in ((a, "type"), (header, "mac")):
+        with pytest.raises(AttributeError, match="immutable"):
+            setattr(obj, name, None)
+        with pytest.raises(AttributeError, match="immutable"):
+            delattr(obj, name)
+
+
 def test_passphrase_never_in_errors():
     sealed = age.encrypt(b"x", [age.ScryptRecipient("canary-passphrase-41", work_factor=4)])
     with pytest.raises(Exception) as info:

@@ -38,13 +38,12 @@ if TYPE_CHECKING:
     from sealbox.age.files import (
         Decryptor,
         Encryptor,
-        FileInfo,
         decrypt,
         decrypt_file,
         encrypt,
         encrypt_file,
-        inspect,
     )
+    from sealbox.age.info import FileInfo, inspect
     from sealbox.age.keys import (
         identity_file,
         load_identities,
@@ -105,15 +104,15 @@ _LAZY = {
         [
             "Decryptor",
             "Encryptor",
-            "FileInfo",
             "decrypt",
             "decrypt_file",
             "encrypt",
             "encrypt_file",
-            "inspect",
         ],
         "sealbox.age.files",
     ),
+    "FileInfo": "sealbox.age.info",
+    "inspect": "sealbox.age.info",
     **dict.fromkeys(
         [
             "identity_file",

@@ -6,7 +6,6 @@ addressed to it and unwraps the file key (age.md, "Recipient stanza").
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Sequence
 from typing import ClassVar, Final, Protocol, runtime_checkable
 
@@ -108,4 +107,6 @@ def check_file_key(key: bytes) -> bytes:
 
 def same_bytes(a: bytes, b: bytes) -> bool:
     """Constant-time equality (for tags derived from keys)."""
+    import hmac  # only the SSH recipients need it: kept off the start-up path
+
     return hmac.compare_digest(a, b)

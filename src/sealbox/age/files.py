@@ -15,19 +15,15 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Final
 
 from sealbox._files import AlignedWriter, atomic_writer
 from sealbox.age import armor as _armor
 from sealbox.age._base import Identity, Recipient, unwrap_file_key, wrap_file_key
-from sealbox.age._crypto import FILE_KEY_SIZE, TAG_SIZE
+from sealbox.age._crypto import FILE_KEY_SIZE
 from sealbox.age._source import Readable, Source
 from sealbox.age.format import Header, read_header
 from sealbox.age.stream import (
-    ENCRYPTED_CHUNK_SIZE,
-    NONCE_SIZE,
     PayloadReader,
     PayloadWriter,
     Writable,
@@ -37,12 +33,10 @@ from sealbox.exceptions import DecryptionError, StorageError
 __all__ = [
     "Decryptor",
     "Encryptor",
-    "FileInfo",
     "decrypt",
     "decrypt_file",
     "encrypt",
     "encrypt_file",
-    "inspect",
 ]
 
 HEADER_MAC_FAILED: Final = "the file header failed authentication: the file was altered"
@@ -240,9 +234,9 @@ def decrypt(data: bytes, identities: Sequence[Identity]) -> bytes:
         return b"".join(bytes(v) for v in dec.views())
 
 
-def _check_paths(src: Path, dst: Path) -> None:
+def _check_paths(src: str, dst: str) -> None:
     try:
-        same = dst.exists() and src.samefile(dst)
+        same = os.path.exists(dst) and os.path.samefile(src, dst)
     except OSError:
         same = False
     if same:
@@ -279,7 +273,7 @@ def encrypt_file(
             or cannot be written. Nothing is left at ``dst`` on any error.
         ConfigError: as :class:`Encryptor`.
     """
-    src_path, dst_path = Path(src), Path(dst)
+    src_path, dst_path = os.fspath(src), os.fspath(dst)
     _check_paths(src_path, dst_path)
     with (
         _open_input(src_path) as fin,
@@ -310,9 +304,9 @@ def decrypt_file(
             or cannot be written.
         FormatError, NoIdentityMatchError, DecryptionError: as :class:`Decryptor`.
     """
-    src_path, dst_path = Path(src), Path(dst)
+    src_path, dst_path = os.fspath(src), os.fspath(dst)
     _check_paths(src_path, dst_path)
-    if not overwrite and dst_path.exists():
+    if not overwrite and os.path.exists(dst_path):
         raise StorageError(f"{dst_path} already exists", hint="use --force to replace it")
     with _open_input(src_path) as fin:
         dec = Decryptor(fin, identities)
@@ -322,92 +316,3 @@ def decrypt_file(
                 out.write(view)
                 if progress is not None:
                     progress(len(view))
-
-
-@dataclass(frozen=True, slots=True)
-class FileInfo:
-    """What an age file says about itself without being decrypted.
-
-    Attributes:
-        armored: whether the file is ASCII-armored.
-        recipient_types: the type of each stanza, in order (``X25519``…).
-        postquantum: whether every stanza is post-quantum (``mlkem768x25519``).
-        header_size: bytes of the (binary) header.
-        payload_size: bytes of the (binary) payload, nonce included.
-        plaintext_size: the size of the plaintext the payload holds, or ``None``
-            when the payload length is impossible (the file is damaged).
-        file_size: bytes of the file as stored.
-    """
-
-    armored: bool
-    recipient_types: tuple[str, ...]
-    postquantum: bool
-    header_size: int
-    payload_size: int
-    plaintext_size: int | None
-    file_size: int
-    stanza_args: tuple[tuple[str, ...], ...] = field(default=(), repr=False)
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready view."""
-        return {
-            "version": "age-encryption.org/v1",
-            "armored": self.armored,
-            "recipients": list(self.recipient_types),
-            "postquantum": self.postquantum,
-            "header_size": self.header_size,
-            "payload_size": self.payload_size,
-            "plaintext_size": self.plaintext_size,
-            "file_size": self.file_size,
-        }
-
-
-def plaintext_size(payload_size: int) -> int | None:
-    """The plaintext length a payload of ``payload_size`` bytes (nonce included) holds."""
-    sealed = payload_size - NONCE_SIZE
-    if sealed < TAG_SIZE:
-        return None
-    chunks = -(-sealed // ENCRYPTED_CHUNK_SIZE)
-    rest = sealed - (chunks - 1) * ENCRYPTED_CHUNK_SIZE
-    if rest < TAG_SIZE or (rest == TAG_SIZE and chunks > 1):
-        return None
-    return sealed - chunks * TAG_SIZE
-
-
-def inspect(src: Readable) -> FileInfo:
-    """Describe an age file read from ``src`` without decrypting it.
-
-    Raises:
-        FormatError: the header or armor is malformed.
-    """
-    counter = _Counter(src)
-    source, armored = _open_source(counter)
-    header = read_header(source)
-    payload = 0
-    buf = memoryview(bytearray(1024 * 1024))
-    while n := source.readinto_full(buf):
-        payload += n
-    types = tuple(s.type for s in header.stanzas)
-    return FileInfo(
-        armored=armored,
-        recipient_types=types,
-        postquantum=all(t == "mlkem768x25519" for t in types),
-        header_size=len(header.to_bytes()),
-        payload_size=payload,
-        plaintext_size=plaintext_size(payload),
-        file_size=counter.count,
-        stanza_args=tuple(s.args for s in header.stanzas),
-    )
-
-
-class _Counter:
-    """Counts the bytes read from a stream."""
-
-    def __init__(self, raw: Readable) -> None:
-        self._raw = raw
-        self.count = 0
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._raw.read(size)
-        self.count += len(data)
-        return data

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hmac
 from collections.abc import Sequence
-from dataclasses import dataclass
-from hashlib import sha256
-from typing import Final
+from typing import Any, Final
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.hmac import HMAC
 
 from sealbox.age._crypto import hkdf
 from sealbox.age._source import Source
@@ -85,8 +86,41 @@ def _is_vchar_arg(arg: bytes) -> bool:
     return bool(arg) and all(0x21 <= c <= 0x7E for c in arg)
 
 
-@dataclass(frozen=True, slots=True)
-class Stanza:
+class _Frozen:
+    """Immutable value objects with equality and a repr over ``__slots__``.
+
+    Written out rather than made with ``dataclasses``, whose import (``inspect``,
+    ``ast``) would be most of what parsing a header costs a command-line run.
+    """
+
+    __slots__ = ()
+
+    def _fields(self) -> tuple[str, ...]:
+        return type(self).__slots__
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self._fields())
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{n}={getattr(self, n)!r}" for n in self._fields())
+        return f"{type(self).__name__}({fields})"
+
+
+class Stanza(_Frozen):
     """One recipient stanza: ``-> TYPE ARG...`` and a base64 body.
 
     Attributes:
@@ -95,14 +129,19 @@ class Stanza:
         body: the decoded body (usually the wrapped file key).
     """
 
+    __slots__ = ("type", "args", "body")  # noqa: RUF023 - field order is the repr's
+
     type: str
     args: tuple[str, ...]
     body: bytes
 
-    def __post_init__(self) -> None:
-        for arg in (self.type, *self.args):
+    def __init__(self, type: str, args: Sequence[str], body: bytes) -> None:  # noqa: A002
+        for arg in (type, *args):
             if not arg.isascii() or not _is_vchar_arg(arg.encode()):
                 raise ValueError("stanza arguments must be non-empty printable ASCII")
+        object.__setattr__(self, "type", type)
+        object.__setattr__(self, "args", tuple(args))
+        object.__setattr__(self, "body", body)
 
     def to_bytes(self) -> bytes:
         """Serialise the stanza as it appears in a header (canonical form)."""
@@ -114,8 +153,7 @@ class Stanza:
         return b"".join(out)
 
 
-@dataclass(frozen=True, slots=True)
-class Header:
+class Header(_Frozen):
     """A parsed or freshly built header.
 
     Attributes:
@@ -123,8 +161,14 @@ class Header:
         mac: the 32-byte header MAC.
     """
 
+    __slots__ = ("stanzas", "mac")  # noqa: RUF023 - field order is the repr's
+
     stanzas: tuple[Stanza, ...]
     mac: bytes
+
+    def __init__(self, stanzas: tuple[Stanza, ...], mac: bytes) -> None:
+        object.__setattr__(self, "stanzas", tuple(stanzas))
+        object.__setattr__(self, "mac", mac)
 
     def mac_input(self) -> bytes:
         """The bytes the MAC covers: everything up to and including ``---``."""
@@ -136,7 +180,11 @@ class Header:
 
     def verify_mac(self, file_key: bytes) -> bool:
         """Whether the MAC matches under ``file_key`` (constant-time comparison)."""
-        return hmac.compare_digest(header_mac(file_key, self.mac_input()), self.mac)
+        try:
+            _hmac(file_key, self.mac_input()).verify(self.mac)
+        except InvalidSignature:
+            return False
+        return True
 
     @classmethod
     def build(cls, stanzas: Sequence[Stanza], file_key: bytes) -> Header:
@@ -154,8 +202,13 @@ def mac_input(stanzas: Sequence[Stanza]) -> bytes:
 
 def header_mac(file_key: bytes, data: bytes) -> bytes:
     """HMAC-SHA-256 under ``HKDF(ikm=file key, salt=empty, info="header")``."""
-    key = hkdf(file_key, b"", HEADER_LABEL)
-    return hmac.new(key, data, sha256).digest()
+    return _hmac(file_key, data).finalize()
+
+
+def _hmac(file_key: bytes, data: bytes) -> HMAC:
+    mac = HMAC(hkdf(file_key, b"", HEADER_LABEL), SHA256())
+    mac.update(data)
+    return mac
 
 
 def _quote(line: bytes) -> str:

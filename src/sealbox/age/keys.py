@@ -17,7 +17,6 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any, Final
 
 from sealbox._files import read_limited
@@ -31,6 +30,8 @@ from sealbox.exceptions import KeyFormatError, SealboxError, UnsupportedAlgorith
 # a run that only sees X25519 keys never loads the SSH, scrypt or ML-KEM code.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from sealbox.age.mlkem import HybridIdentity
     from sealbox.age.x25519 import X25519Identity
     from sealbox.secret import Secret
@@ -217,6 +218,8 @@ def identity_file(identity: X25519Identity | HybridIdentity, *, now: datetime | 
 
        The result holds the private key.
     """
+    from datetime import UTC, datetime  # only key generation needs it
+
     created = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     out = io.StringIO()
     out.write(f"# created: {created.isoformat().replace('+00:00', 'Z')}\n")

@@ -30,8 +30,8 @@ import os
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from functools import partial
+from queue import SimpleQueue
 from typing import Final, Protocol
 
 from cryptography.exceptions import InvalidTag
@@ -92,13 +92,41 @@ def _nonce(counter: int, *, last: bool) -> bytes:
     return counter.to_bytes(11, "big") + (_LAST if last else _NOT_LAST)
 
 
-def _io_thread() -> ThreadPoolExecutor:
-    """The second thread of one stream (its work must stay in order).
+class _Worker:
+    """The second thread of one stream: runs the jobs handed to it, in order.
 
     Each stream gets its own, so that a slow output (a pipe nobody reads) holds up
-    no other stream.
+    no other stream. Built on :mod:`threading` alone: ``concurrent.futures``
+    imports :mod:`logging`, which would be a good part of what a small
+    ``sealbox encrypt`` costs. The thread is a daemon, so an abandoned stream does
+    not keep the interpreter alive; :meth:`shutdown` (called by the stream, or
+    when the worker is garbage) lets it finish the jobs it was given and end.
     """
-    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="sealbox-age")
+
+    __slots__ = ("_jobs",)
+
+    def __init__(self) -> None:
+        self._jobs: SimpleQueue[_Job | None] | None = SimpleQueue()
+        threading.Thread(target=_work, args=(self._jobs,), name="sealbox-age", daemon=True).start()
+
+    def submit(self, job: _Job) -> None:
+        assert self._jobs is not None
+        self._jobs.put(job)
+
+    def shutdown(self) -> None:
+        jobs, self._jobs = self._jobs, None
+        if jobs is not None:
+            jobs.put(None)
+
+    # A stream dropped without close() (read to its end and let go): the thread
+    # holds only the queue, so it would otherwise wait for a job forever.
+    __del__ = shutdown
+
+
+def _work(jobs: SimpleQueue[_Job | None]) -> None:
+    while (job := jobs.get()) is not None:
+        job.run()
+        del job  # drop the finished job (and its buffers) while waiting for the next
 
 
 def default_parallel() -> bool:
@@ -107,22 +135,43 @@ def default_parallel() -> bool:
 
 
 class _Job:
-    """Work handed to a thread, or run at once (``executor`` ``None``)."""
+    """Work handed to a :class:`_Worker`, or run at once (``worker`` ``None``)."""
 
-    __slots__ = ("_future", "_value")
+    __slots__ = ("_done", "_error", "_fn", "_value")
 
-    def __init__(self, fn: Callable[[], object], executor: Executor | None) -> None:
-        self._future: Future[object] | None = None
+    def __init__(self, fn: Callable[[], object], worker: _Worker | None) -> None:
+        self._fn: Callable[[], object] | None = fn
         self._value: object = None
-        if executor is not None:
-            self._future = executor.submit(fn)
-        else:
+        self._error: BaseException | None = None
+        self._done: threading.Lock | None = None
+        if worker is None:
             self._value = fn()
+            return
+        # Held until the job has run: result() waits by acquiring it.
+        self._done = threading.Lock()
+        self._done.acquire()
+        worker.submit(self)
+
+    def run(self) -> None:
+        """On the worker: run the function, keeping its result or its exception."""
+        assert self._fn is not None
+        assert self._done is not None
+        try:
+            self._value = self._fn()
+        except BaseException as exc:  # noqa: BLE001 - raised again by result()
+            self._error = exc
+        finally:
+            self._fn = None
+            self._done.release()
 
     def result(self) -> object:
-        if self._future is not None:
-            self._value = self._future.result()
-            self._future = None
+        """The function's value once it has run; its exception is raised again."""
+        done = self._done
+        if done is not None:
+            with done:
+                self._done = None
+        if self._error is not None:
+            raise self._error
         return self._value
 
 
@@ -233,7 +282,7 @@ class PayloadWriter:
         self._sealed = [bytearray(SEALED_BATCH_SIZE) for _ in range(slots)]
         # The sealing and writing of the batch last submitted from each slot.
         self._jobs: list[_Job | None] = [None] * slots
-        self._io: ThreadPoolExecutor | None = None
+        self._io: _Worker | None = None
         self._slot = 0
         self._fill = 0
         self._counter = 0
@@ -329,7 +378,7 @@ class PayloadWriter:
                 raise
             return
         if self._io is None:
-            self._io = _io_thread()
+            self._io = _Worker()
         self._jobs[slot] = _Job(partial(self._seal_and_write, batch), self._io)
         try:
             batch.seal(front=True)
@@ -367,7 +416,7 @@ class PayloadWriter:
             except BaseException as exc:  # noqa: BLE001 - raised again by the caller
                 first = first or exc
         if self._io is not None:
-            self._io.shutdown(wait=False)
+            self._io.shutdown()
             self._io = None
         return first
 
@@ -464,7 +513,7 @@ class PayloadReader:
         self._free = deque(range(slots))
         self._queue: deque[tuple[int, _Job]] = deque()  # batches read or being read, in order
         self._current: int | None = None  # the slot whose plaintext the caller is using
-        self._io: ThreadPoolExecutor | None = None
+        self._io: _Worker | None = None
         # Touched only by the reads, which run one after another.
         self._carry: int | None = None  # the byte read past the previous batch
         self._counter = 0
@@ -482,7 +531,7 @@ class PayloadReader:
         while self._free and not self._ended and (self._parallel or not self._queue):
             slot = self._free.popleft()
             if self._parallel and self._io is None:
-                self._io = _io_thread()
+                self._io = _Worker()
             self._queue.append((slot, _Job(partial(self._read, slot), self._io)))
 
     def _read(self, slot: int) -> _Batch | None:
@@ -591,7 +640,7 @@ class PayloadReader:
             with contextlib.suppress(Exception):  # the caller is done with this stream
                 job.result()
         if self._io is not None:
-            self._io.shutdown(wait=False)
+            self._io.shutdown()
             self._io = None
 
 
