@@ -71,6 +71,21 @@ def test_the_command_line_loads_only_what_a_run_needs(tmp_path: Path):
         assert "sealbox.age.x25519" in loaded
         unneeded = [*OPTIONAL, "tempfile", "json", "rich", "sealbox.keyring", "sealbox.legacy"]
         assert not [m for m in unneeded if m in loaded]
+        # A plain encrypt/decrypt goes around click, and the age code loads none of
+        # these (each costs milliseconds at every run).
+        heavy = ["click", "pathlib", "logging", "dataclasses", "inspect", "concurrent.futures"]
+        heavy += ["hmac", "datetime", "sealbox.secret", "sealbox.age.info"]
+        assert not [m for m in heavy if m in loaded]
+
+
+def test_a_usage_error_still_goes_through_click(tmp_path: Path):
+    code = (
+        "import sys\n"
+        "sys.argv = ['sealbox', 'encrypt', '--no-such-option']\n"
+        "from sealbox.cli import main\n"
+        "assert main() == 2"
+    )
+    assert "click" in _modules_after(code)
 
 
 def test_a_passphrase_run_loads_scrypt(tmp_path: Path):

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import importlib
-import os
-import sys
 from typing import Any
 
 import click
 
 from sealbox import __version__
+from sealbox.cli._errors import debug_requested, report
 from sealbox.cli._io import print_error
-from sealbox.exceptions import SealboxError
 
 # name -> (module:attribute, one-line help). The help is here so that
 # `sealbox --help` does not import every command module to describe it.
@@ -108,15 +106,9 @@ def cli(debug: bool) -> None:
     """
 
 
-def _debug_requested(argv: list[str]) -> bool:
-    if os.environ.get("SEALBOX_DEBUG", "").lower() in {"1", "true", "yes"}:
-        return True
-    return "--debug" in argv[: argv.index("--")] if "--" in argv else "--debug" in argv
-
-
-def run(argv: list[str]) -> int:  # noqa: PLR0911, PLR0912 - one branch per outcome
+def run(argv: list[str]) -> int:
     """Run the CLI with ``argv`` and map every outcome to an exit status."""
-    debug = _debug_requested(argv)
+    debug = debug_requested(argv)
     try:
         result: Any = cli.main(argv, prog_name="sealbox", standalone_mode=False)
     except click.exceptions.NoArgsIsHelpError as exc:
@@ -140,33 +132,8 @@ def run(argv: list[str]) -> int:  # noqa: PLR0911, PLR0912 - one branch per outc
     except click.ClickException as exc:
         print_error(exc.format_message())
         return exc.exit_code
-    except SealboxError as exc:
-        if debug:
-            raise
-        print_error(str(exc), hint=exc.hint)
-        return 1
-    except KeyboardInterrupt:
-        print_error("interrupted")
-        return 130
-    except BrokenPipeError:
-        # The reader went away (`sealbox … | head`): not an error worth a message.
-        _silence_stdout()
-        return 1
-    except OSError as exc:
-        if debug:
-            raise
-        message = (exc.strerror or type(exc).__name__).lower()
-        print_error(f"{exc.filename}: {message}" if exc.filename else message)
-        return 1
-    except Exception as exc:
-        if debug:
-            raise
-        # Only the type: the message of an unexpected error may hold data.
-        print_error(
-            f"unexpected internal error ({type(exc).__name__})",
-            hint="rerun with --debug for a traceback, and report it",
-        )
-        return 1
+    except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - report() sorts them
+        return report(exc, debug=debug)
     return result if isinstance(result, int) else 0
 
 
@@ -176,9 +143,3 @@ def _sentence(message: str) -> str:
     if len(message) > 1 and message[0].isupper() and message[1].islower():
         message = message[0].lower() + message[1:]
     return message
-
-
-def _silence_stdout() -> None:
-    # Point stdout at /dev/null so the interpreter's final flush does not fail again.
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())

@@ -1,4 +1,8 @@
-"""Input and output helpers shared by the commands: errors, passphrases, stdin, stdout."""
+"""Input and output helpers shared by the commands: errors, passphrases, stdin, stdout.
+
+Free of ``click`` (and of :mod:`sealbox.secret` until a passphrase is read): the
+encrypt and decrypt commands run without loading either.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,12 @@ import io
 import os
 import sys
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any, TypeVar
-
-import click
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sealbox.exceptions import SealboxError
-from sealbox.secret import Secret
+
+if TYPE_CHECKING:
+    from sealbox.secret import Secret
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -41,6 +44,10 @@ def note(message: str) -> None:
 
 def passphrase_file_option(func: F) -> F:
     """The ``--passphrase-file`` option (the passphrase is never taken from argv)."""
+    from pathlib import Path
+
+    import click
+
     return click.option(
         "--passphrase-file",
         type=click.Path(dir_okay=False, path_type=Path),
@@ -49,7 +56,7 @@ def passphrase_file_option(func: F) -> F:
 
 
 def read_passphrase(
-    passphrase_file: Path | None,
+    passphrase_file: str | os.PathLike[str] | None,
     *,
     confirm: bool = False,
     prompt: str = "Passphrase",
@@ -64,7 +71,7 @@ def read_passphrase(
     """
     if passphrase_file is not None:
         try:
-            with passphrase_file.open("rb") as fh:
+            with open(passphrase_file, "rb") as fh:
                 raw = fh.read(MAX_PASSPHRASE_FILE + 1)
         except OSError as exc:
             raise CLIError(
@@ -86,6 +93,8 @@ def read_passphrase(
         source = "the prompt"
     if not value:
         raise CLIError(f"the passphrase from {source} is empty")
+    from sealbox.secret import Secret
+
     return Secret(value, register=True)
 
 
@@ -129,20 +138,3 @@ def write_stdout(data: bytes) -> None:
     out = sys.stdout.buffer
     out.write(data)
     out.flush()
-
-
-class KeyIdType(click.ParamType):  # type: ignore[type-arg]  # generic only in newer click
-    """A keyring key id: 8 hex digits, ``0x`` prefix allowed."""
-
-    name = "key_id"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
-        if isinstance(value, int):
-            return value
-        digits = str(value).lower().removeprefix("0x")
-        if len(digits) != 8 or any(c not in "0123456789abcdef" for c in digits):
-            self.fail(f"{value!r} is not a key id (8 hex digits, as 'keyring list' shows)")
-        return int(digits, 16)
-
-
-KEY_ID = KeyIdType()

@@ -6,28 +6,17 @@ whose names (and recipient types) are imported on first use, and nothing else he
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
-import stat
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import click
 
 from sealbox import age
-from sealbox._files import AlignedWriter, atomic_writer
-from sealbox.cli._age_args import (
-    identity_option,
-    load_identity_files,
-    load_recipients,
-    recipient_options,
-)
-from sealbox.cli._io import CLIError, note, passphrase_file_option, read_passphrase
-from sealbox.cli._progress import progress_bar
-from sealbox.exceptions import NoIdentityMatchError, StorageError
+from sealbox._files import atomic_writer
+from sealbox.cli._age_args import identity_option, recipient_options
+from sealbox.cli._age_files import decrypt_files, encrypt_files, input_stream, is_std
+from sealbox.cli._io import CLIError, note, passphrase_file_option
 
 _OUTPUT = click.option(
     "-o",
@@ -39,74 +28,6 @@ _FORCE = click.option("--force", is_flag=True, help="Replace the output file if 
 _INPUT = click.argument(
     "input_", metavar="[INPUT]", required=False, type=click.Path(dir_okay=False, path_type=Path)
 )
-_TEXT_PROBE = 8192
-
-
-def _is_stdin(path: Path | None) -> bool:
-    return path is None or str(path) == "-"
-
-
-@contextlib.contextmanager
-def _terminate_as_interrupt() -> Iterator[None]:
-    """Turn SIGTERM into KeyboardInterrupt so temporary files are cleaned up."""
-
-    def handler(_signum: int, _frame: object) -> None:
-        raise KeyboardInterrupt
-
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread (embedded use)
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-@contextlib.contextmanager
-def _input(path: Path | None) -> Iterator[tuple[BinaryIO, int | None]]:
-    """The input stream and, for a regular file, its size."""
-    if _is_stdin(path):
-        yield sys.stdin.buffer, None
-        return
-    assert path is not None
-    try:
-        fh = path.open("rb", buffering=0)
-    except FileNotFoundError:
-        raise StorageError(f"{path} does not exist") from None
-    except OSError as exc:
-        raise StorageError(f"cannot read {path}: {(exc.strerror or '').lower()}") from None
-    with fh:
-        st = os.fstat(fh.fileno())
-        yield fh, st.st_size if stat.S_ISREG(st.st_mode) else None
-
-
-@contextlib.contextmanager
-def _output(
-    path: Path | None, input_: Path | None, force: bool, mode: int
-) -> Iterator[AlignedWriter]:
-    """An atomic output file, or stdout when no path is given (written in aligned pieces)."""
-    if path is None or str(path) == "-":
-        yield AlignedWriter.from_file(sys.stdout.buffer)
-        sys.stdout.buffer.flush()
-        return
-    if not _is_stdin(input_) and path.exists():
-        assert input_ is not None
-        with contextlib.suppress(OSError):
-            if path.samefile(input_):
-                raise CLIError(f"{path} is the input file", hint="write the output to another file")
-    if path.exists() and not force:
-        raise CLIError(f"{path} already exists", hint="use --force to replace it")
-    try:
-        with atomic_writer(path, mode=mode, overwrite=True, durable=False) as out:
-            yield AlignedWriter(out)
-    except OSError as exc:
-        raise StorageError(f"cannot write {path}: {(exc.strerror or '').lower()}") from None
-
-
-def _stdout_is_terminal(output: Path | None) -> bool:
-    return (output is None or str(output) == "-") and sys.stdout.isatty()
 
 
 @click.command()
@@ -130,7 +51,7 @@ def keygen(output: Path | None, pq: bool, convert: bool, input_: Path | None) ->
     if convert:
         if pq:
             raise click.UsageError("-y and --pq cannot be combined")
-        if _is_stdin(input_):
+        if is_std(input_):
             identities = age.parse_identities(
                 sys.stdin.buffer.read(age.keys.MAX_KEY_FILE), source="standard input"
             )
@@ -199,26 +120,17 @@ def encrypt(  # noqa: PLR0917 - click passes every option positionally
         raise click.UsageError("-p cannot be combined with -r, -R or -i")
     if not (use_passphrase or recipients or recipient_files or identity_files):
         raise click.UsageError("give at least one -r RECIPIENT, -R FILE or -i FILE, or -p")
-    if not armor and _stdout_is_terminal(output):
-        raise CLIError(
-            "refusing to write binary output to the terminal",
-            hint="use -a for text output, or -o FILE",
-        )
-    targets = load_recipients(recipients, recipient_files)
-    for identity in load_identity_files(identity_files, passphrase_file):
-        recipient = getattr(identity, "recipient", None)
-        if recipient is not None:
-            targets.append(recipient())
-    if use_passphrase:
-        targets.append(age.ScryptRecipient(read_passphrase(passphrase_file, confirm=True)))
-    with (
-        _terminate_as_interrupt(),
-        _input(input_) as (fin, size),
-        progress_bar(size, "encrypting") as tick,
-        _output(output, input_, force, 0o644) as out,
-        age.Encryptor(out, targets, armor=armor) as enc,
-    ):
-        enc.write_from(fin, tick)
+    encrypt_files(
+        recipients=recipients,
+        recipient_files=recipient_files,
+        identity_files=identity_files,
+        use_passphrase=use_passphrase,
+        armor=armor,
+        output_path=output,
+        force=force,
+        passphrase_file=passphrase_file,
+        input_path=input_,
+    )
 
 
 @click.command()
@@ -248,52 +160,13 @@ def decrypt(
     passphrase. With -o, the output appears only once the whole file has
     authenticated; nothing is left behind on failure.
     """
-    identities = load_identity_files(identity_files, passphrase_file)
-    if not identities:
-        identities = [
-            age.ScryptIdentity(lambda: read_passphrase(passphrase_file, prompt="Passphrase"))
-        ]
-    with _terminate_as_interrupt(), _input(input_) as (fin, size):
-        try:
-            dec = age.Decryptor(fin, identities)
-        except NoIdentityMatchError as exc:
-            if not identity_files:
-                raise NoIdentityMatchError(
-                    "no identity given, and the file is not passphrase-encrypted",
-                    hint="use -i FILE",
-                ) from None
-            raise exc from None
-        with (
-            dec,
-            progress_bar(size, "decrypting") as tick,
-            _output(output, input_, force, 0o600) as out,
-        ):
-            views = dec.views()
-            if _stdout_is_terminal(output):
-                views = _refuse_binary(views)
-            for view in views:
-                out.write(view)
-                if tick is not None:
-                    tick(len(view))
-
-
-def _refuse_binary(views: Iterator[memoryview]) -> Iterator[memoryview]:
-    first = True
-    for view in views:
-        if first:
-            first = False
-            probe = bytes(view[:_TEXT_PROBE])
-            try:
-                probe.decode()
-                binary = b"\x00" in probe
-            except UnicodeDecodeError as exc:
-                binary = exc.start < len(probe) - 4
-            if binary:
-                raise CLIError(
-                    "refusing to write binary output to the terminal",
-                    hint="use -o FILE, or pipe the output",
-                )
-        yield view
+    decrypt_files(
+        identity_files=identity_files,
+        output_path=output,
+        force=force,
+        passphrase_file=passphrase_file,
+        input_path=input_,
+    )
 
 
 @click.command()
@@ -305,7 +178,7 @@ def inspect(file: Path, as_json: bool) -> None:
     Shows the armor, the recipient types, whether it is post-quantum, and the
     sizes of header, payload and plaintext.
     """
-    with _input(file) as (fin, _):
+    with input_stream(file) as (fin, _):
         info = age.inspect(fin)
     doc = info.to_dict()
     if as_json:

@@ -4,27 +4,34 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
 from sealbox import age
 from sealbox.aead import ALGORITHMS, DEFAULT_ALGORITHM
-from sealbox.cli._age_args import (
-    identity_option,
-    load_identity_files,
-    load_recipients,
-    recipient_options,
-)
-from sealbox.cli._io import (
-    KEY_ID,
-    CLIError,
-    note,
-    open_tty,
-    passphrase_file_option,
-    read_passphrase,
-)
+from sealbox.cli._age_args import identity_option, recipient_options
+from sealbox.cli._age_files import load_identity_files, load_recipients
+from sealbox.cli._io import CLIError, note, open_tty, passphrase_file_option, read_passphrase
 from sealbox.keyring import Keyring, is_age_file
 from sealbox.secret import Secret
+
+
+class KeyIdType(click.ParamType):  # type: ignore[type-arg]  # generic only in newer click
+    """A keyring key id: 8 hex digits, ``0x`` prefix allowed."""
+
+    name = "key_id"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        digits = str(value).lower().removeprefix("0x")
+        if len(digits) != 8 or any(c not in "0123456789abcdef" for c in digits):
+            self.fail(f"{value!r} is not a key id (8 hex digits, as 'keyring list' shows)")
+        return int(digits, 16)
+
+
+KEY_ID = KeyIdType()
 
 _FILE = click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 _KEY_ID = click.argument("kid", metavar="KEY_ID", type=KEY_ID)

@@ -8,9 +8,9 @@ import click
 
 from sealbox import age, legacy
 from sealbox._files import read_limited
-from sealbox.cli._age_args import load_recipients, recipient_options
+from sealbox.cli._age_args import recipient_options
+from sealbox.cli._age_files import load_recipients, open_output, stdout_is_terminal
 from sealbox.cli._io import CLIError, note, passphrase_file_option, read_passphrase
-from sealbox.cli.age import _output, _stdout_is_terminal
 from sealbox.secret import Secret
 
 # The legacy formats hold the whole file in memory: refuse what could not fit sensibly.
@@ -87,9 +87,9 @@ def decrypt_(
 ) -> None:
     """Decrypt a legacy file (format detected) to -o FILE or standard output."""
     plain = _decrypt(input_, key_file, passphrase_file)
-    if _stdout_is_terminal(output) and b"\x00" in plain[:8192]:
+    if stdout_is_terminal(output) and b"\x00" in plain[:8192]:
         raise CLIError("refusing to write binary output to the terminal", hint="use -o FILE")
-    with _output(output, input_, force, 0o600) as out:
+    with open_output(output, input_, force, 0o600) as out:
         out.write(plain)
 
 
@@ -128,7 +128,7 @@ def migrate(  # noqa: PLR0917 - click passes every option positionally
     targets = load_recipients(recipients, recipient_files)
     plain = _decrypt(input_, key_file, passphrase_file)
     with (
-        _output(output, input_, force, 0o644) as out,
+        open_output(output, input_, force, 0o644) as out,
         age.Encryptor(out, targets, armor=armor) as enc,
     ):
         enc.write(plain)

@@ -70,7 +70,7 @@ def _recipients(recipients: tuple[str, ...], files: tuple[Path, ...]) -> list[st
 
 
 def _identities(files: tuple[Path, ...], passphrase_file: Path | None) -> list[Identity]:
-    from sealbox.cli._age_args import load_identity_files
+    from sealbox.cli._age_files import load_identity_files
 
     return load_identity_files(files, passphrase_file)
 

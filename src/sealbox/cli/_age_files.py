@@ -1,0 +1,249 @@
+"""What ``sealbox encrypt`` and ``sealbox decrypt`` do, without the argument parser.
+
+These commands are the ones run on large files and in loops over many small
+ones, so their start-up counts: this module (and everything it imports) stays
+free of ``click``, ``pathlib`` and ``logging``. :mod:`sealbox.cli.age` wraps
+:func:`encrypt_files` and :func:`decrypt_files` in click commands, and
+:mod:`sealbox.cli._direct` calls them straight from the arguments of a plain
+invocation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import stat
+import sys
+from collections.abc import Iterator, Sequence
+from typing import Any, BinaryIO
+
+from sealbox import age
+from sealbox._files import AlignedWriter, atomic_writer
+from sealbox.cli._io import CLIError, read_passphrase
+from sealbox.cli._progress import progress_bar
+from sealbox.exceptions import NoIdentityMatchError, SealboxError, StorageError
+
+# A path from the command line: a str (or pathlib.Path); "-" or None is stdin/stdout.
+PathArg = str | os.PathLike[str]
+
+__all__ = [
+    "PathArg",
+    "check_output",
+    "decrypt_files",
+    "encrypt_files",
+    "input_stream",
+    "is_std",
+    "load_identity_files",
+    "load_recipients",
+    "open_output",
+    "stdout_is_terminal",
+    "terminate_as_interrupt",
+]
+
+_TEXT_PROBE = 8192
+
+
+def is_std(path: PathArg | None) -> bool:
+    """Whether ``path`` means stdin or stdout (omitted, or ``-``)."""
+    return path is None or os.fspath(path) == "-"
+
+
+def load_recipients(recipients: Sequence[str], files: Sequence[PathArg]) -> list[age.Recipient]:
+    """Parse ``-r`` values (errors name the value) and read ``-R`` files."""
+    targets: list[age.Recipient] = []
+    for text in recipients:
+        try:
+            targets.append(age.parse_recipient(text))
+        except SealboxError as exc:
+            raise type(exc)(f"-r {text[:40]!r}: {exc}", hint=exc.hint) from None
+    for path in files:
+        targets += age.load_recipients(path)
+    return targets
+
+
+def load_identity_files(
+    files: Sequence[PathArg], passphrase_file: PathArg | None
+) -> list[age.Identity]:
+    """Read ``-i`` files; an encrypted key asks for its passphrase only when it is needed."""
+    identities: list[age.Identity] = []
+    for path in files:
+
+        def getter(path: PathArg = path) -> Any:
+            return read_passphrase(passphrase_file, prompt=f"Passphrase for {os.fspath(path)}")
+
+        if os.fspath(path) == "-":
+            data = sys.stdin.buffer.read(age.keys.MAX_KEY_FILE + 1)
+            identities += age.parse_identities(
+                data, source="identities on stdin", passphrase=getter
+            )
+        else:
+            identities += age.load_identities(path, passphrase=getter)
+    return identities
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """Turn SIGTERM into KeyboardInterrupt so temporary files are cleaned up."""
+
+    def handler(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (embedded use)
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def input_stream(path: PathArg | None) -> Iterator[tuple[BinaryIO, int | None]]:
+    """The input stream and, for a regular file, its size."""
+    if path is None or is_std(path):
+        yield sys.stdin.buffer, None
+        return
+    try:
+        fh = open(path, "rb", buffering=0)  # noqa: SIM115 - closed by the with below
+    except FileNotFoundError:
+        raise StorageError(f"{os.fspath(path)} does not exist") from None
+    except OSError as exc:
+        raise StorageError(
+            f"cannot read {os.fspath(path)}: {(exc.strerror or '').lower()}"
+        ) from None
+    with fh:
+        st = os.fstat(fh.fileno())
+        yield fh, st.st_size if stat.S_ISREG(st.st_mode) else None
+
+
+def check_output(path: PathArg, input_: PathArg | None, force: bool) -> None:
+    """Refuse to write over the input, or over an existing file without ``--force``."""
+    if not os.path.exists(path):
+        return
+    if input_ is not None and not is_std(input_):
+        with contextlib.suppress(OSError):
+            if os.path.samefile(path, input_):
+                raise CLIError(
+                    f"{os.fspath(path)} is the input file", hint="write the output to another file"
+                )
+    if not force:
+        raise CLIError(f"{os.fspath(path)} already exists", hint="use --force to replace it")
+
+
+@contextlib.contextmanager
+def open_output(
+    path: PathArg | None, input_: PathArg | None, force: bool, mode: int
+) -> Iterator[AlignedWriter]:
+    """An atomic output file, or stdout when no path is given (written in aligned pieces)."""
+    if path is None or is_std(path):
+        yield AlignedWriter.from_file(sys.stdout.buffer)
+        sys.stdout.buffer.flush()
+        return
+    check_output(path, input_, force)
+    try:
+        with atomic_writer(path, mode=mode, overwrite=True, durable=False) as out:
+            yield AlignedWriter(out)
+    except OSError as exc:
+        raise StorageError(
+            f"cannot write {os.fspath(path)}: {(exc.strerror or '').lower()}"
+        ) from None
+
+
+def stdout_is_terminal(output: PathArg | None) -> bool:
+    """Whether the output is stdout and stdout is a terminal."""
+    return is_std(output) and sys.stdout.isatty()
+
+
+def encrypt_files(
+    *,
+    recipients: Sequence[str] = (),
+    recipient_files: Sequence[PathArg] = (),
+    identity_files: Sequence[PathArg] = (),
+    use_passphrase: bool = False,
+    armor: bool = False,
+    output_path: PathArg | None = None,
+    force: bool = False,
+    passphrase_file: PathArg | None = None,
+    input_path: PathArg | None = None,
+) -> None:
+    """``sealbox encrypt``, once its options are known to go together."""
+    if not armor and stdout_is_terminal(output_path):
+        raise CLIError(
+            "refusing to write binary output to the terminal",
+            hint="use -a for text output, or -o FILE",
+        )
+    targets = load_recipients(recipients, recipient_files)
+    for identity in load_identity_files(identity_files, passphrase_file):
+        recipient = getattr(identity, "recipient", None)
+        if recipient is not None:
+            targets.append(recipient())
+    if use_passphrase:
+        targets.append(age.ScryptRecipient(read_passphrase(passphrase_file, confirm=True)))
+    with (
+        terminate_as_interrupt(),
+        input_stream(input_path) as (fin, size),
+        progress_bar(size, "encrypting") as tick,
+        open_output(output_path, input_path, force, 0o644) as out,
+        age.Encryptor(out, targets, armor=armor) as enc,
+    ):
+        enc.write_from(fin, tick)
+
+
+def decrypt_files(
+    *,
+    identity_files: Sequence[PathArg] = (),
+    output_path: PathArg | None = None,
+    force: bool = False,
+    passphrase_file: PathArg | None = None,
+    input_path: PathArg | None = None,
+) -> None:
+    """``sealbox decrypt``: to ``output_path`` atomically, or to stdout."""
+    identities = load_identity_files(identity_files, passphrase_file)
+    if not identities:
+        identities = [
+            age.ScryptIdentity(lambda: read_passphrase(passphrase_file, prompt="Passphrase"))
+        ]
+    with terminate_as_interrupt(), input_stream(input_path) as (fin, size):
+        try:
+            dec = age.Decryptor(fin, identities)
+        except NoIdentityMatchError as exc:
+            if not identity_files:
+                raise NoIdentityMatchError(
+                    "no identity given, and the file is not passphrase-encrypted",
+                    hint="use -i FILE",
+                ) from None
+            raise exc from None
+        with (
+            dec,
+            progress_bar(size, "decrypting") as tick,
+            open_output(output_path, input_path, force, 0o600) as out,
+        ):
+            views = dec.views()
+            if stdout_is_terminal(output_path):
+                views = _refuse_binary(views)
+            for view in views:
+                out.write(view)
+                if tick is not None:
+                    tick(len(view))
+
+
+def _refuse_binary(views: Iterator[memoryview]) -> Iterator[memoryview]:
+    first = True
+    for view in views:
+        if first:
+            first = False
+            probe = bytes(view[:_TEXT_PROBE])
+            try:
+                probe.decode()
+                binary = b"\x00" in probe
+            except UnicodeDecodeError as exc:
+                binary = exc.start < len(probe) - 4
+            if binary:
+                raise CLIError(
+                    "refusing to write binary output to the terminal",
+                    hint="use -o FILE, or pipe the output",
+                )
+        yield view

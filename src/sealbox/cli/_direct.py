@@ -1,0 +1,127 @@
+"""``sealbox encrypt`` and ``sealbox decrypt`` without loading the argument parser.
+
+Importing ``click`` costs more than a whole small file takes to encrypt, and
+file encryption is what people time and run in loops. A plain invocation — the
+options below, each given once with its value as the next argument or after
+``=``, and at most one input — is read here and handed to the same functions the
+click commands call. Anything else (help, usage errors, ``-p``, grouped short
+flags, ``--``, a value starting with ``-``, a path that is a folder) returns
+``None`` and goes through click, which owns every message about usage.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from typing import Any
+
+__all__ = ["run_direct"]
+
+# option spelling -> (parameter, takes a value, repeatable)
+_Spec = dict[str, tuple[str, bool, bool]]
+
+_ENCRYPT: _Spec = {
+    "-r": ("recipients", True, True),
+    "--recipient": ("recipients", True, True),
+    "-R": ("recipient_files", True, True),
+    "--recipients-file": ("recipient_files", True, True),
+    "-i": ("identity_files", True, True),
+    "--identity": ("identity_files", True, True),
+    "-a": ("armor", False, False),
+    "--armor": ("armor", False, False),
+    "-o": ("output_path", True, False),
+    "--output": ("output_path", True, False),
+    "--force": ("force", False, False),
+}
+_DECRYPT: _Spec = {
+    "-i": ("identity_files", True, True),
+    "--identity": ("identity_files", True, True),
+    "-o": ("output_path", True, False),
+    "--output": ("output_path", True, False),
+    "--force": ("force", False, False),
+}
+# Parameters holding paths: a folder there is a usage error, which click reports.
+_PATHS = ("recipient_files", "identity_files", "output_path", "input_path")
+
+
+def parse(argv: Sequence[str], spec: _Spec) -> dict[str, Any] | None:
+    """The keyword arguments for a plain invocation, or ``None`` for anything else."""
+    kwargs: dict[str, Any] = {}
+    rest = list(argv)
+    while rest:
+        arg = rest.pop(0)
+        if arg == "-" or not arg.startswith("-"):
+            ok = "input_path" not in kwargs
+            kwargs["input_path"] = arg
+        else:
+            ok = _take_option(arg, rest, spec, kwargs)
+        if not ok:
+            return None
+    return None if _names_a_folder(kwargs) else kwargs
+
+
+def _take_option(arg: str, rest: list[str], spec: _Spec, kwargs: dict[str, Any]) -> bool:
+    """Put one option (and its value, taken from ``rest``) into ``kwargs``; false if unusual."""
+    name, eq, value = arg.partition("=")
+    if name not in spec or (eq and not name.startswith("--")):
+        return False
+    param, takes_value, repeatable = spec[name]
+    if not takes_value:
+        ok = not eq and param not in kwargs
+        kwargs[param] = True
+        return ok
+    if not eq:
+        if not rest:
+            return False
+        value = rest.pop(0)
+    if not value or (value.startswith("-") and value != "-"):
+        return False
+    if repeatable:
+        kwargs.setdefault(param, []).append(value)
+        return True
+    ok = param not in kwargs
+    kwargs[param] = value
+    return ok
+
+
+def _names_a_folder(kwargs: dict[str, Any]) -> bool:
+    for param in _PATHS:
+        value = kwargs.get(param)
+        for path in value if isinstance(value, list) else [value]:
+            if path is not None and path != "-" and os.path.isdir(path):
+                return True
+    return False
+
+
+def run_direct(argv: Sequence[str]) -> int | None:
+    """Run ``encrypt`` or ``decrypt`` if ``argv`` is a plain invocation of one.
+
+    Returns:
+        The exit status, or ``None`` when click must read these arguments.
+    """
+    if not argv:
+        return None
+    command: Callable[..., None]
+    if argv[0] == "encrypt":
+        kwargs = parse(argv[1:], _ENCRYPT)
+        # No recipient at all is a usage error: click says so.
+        if kwargs is None or not any(
+            k in kwargs for k in ("recipients", "recipient_files", "identity_files")
+        ):
+            return None
+        from sealbox.cli._age_files import encrypt_files as command
+    elif argv[0] == "decrypt":
+        kwargs = parse(argv[1:], _DECRYPT)
+        if kwargs is None:
+            return None
+        from sealbox.cli._age_files import decrypt_files as command
+    else:
+        return None
+
+    from sealbox.cli._errors import debug_requested, report
+
+    try:
+        command(**kwargs)
+    except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - report() sorts them
+        return report(exc, debug=debug_requested(argv))
+    return 0

@@ -1,0 +1,60 @@
+"""How a failed command is reported: one line on stderr and an exit status.
+
+Shared by the click commands (:mod:`sealbox.cli._app`) and the direct path of
+``encrypt``/``decrypt`` (:mod:`sealbox.cli._direct`), which runs without click.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+
+from sealbox.cli._io import print_error
+from sealbox.exceptions import SealboxError
+
+__all__ = ["debug_requested", "report"]
+
+
+def debug_requested(argv: Sequence[str]) -> bool:
+    """``--debug`` before any ``--``, or ``SEALBOX_DEBUG`` set to a true value."""
+    if os.environ.get("SEALBOX_DEBUG", "").lower() in {"1", "true", "yes"}:
+        return True
+    argv = list(argv)
+    return "--debug" in (argv[: argv.index("--")] if "--" in argv else argv)
+
+
+def report(exc: BaseException, *, debug: bool) -> int:
+    """Print ``exc`` for a person and return the exit status.
+
+    Re-raises ``exc`` when ``debug`` is set (for a traceback), except for an
+    interruption or a closed pipe, and re-raises anything that is not an
+    ``Exception`` (``SystemExit``).
+    """
+    if isinstance(exc, KeyboardInterrupt):
+        print_error("interrupted")
+        return 130
+    if isinstance(exc, BrokenPipeError):
+        # The reader went away (`sealbox … | head`): not an error worth a message.
+        _silence_stdout()
+        return 1
+    if not isinstance(exc, Exception) or debug:
+        raise exc
+    if isinstance(exc, SealboxError):
+        print_error(str(exc), hint=exc.hint)
+    elif isinstance(exc, OSError):
+        message = (exc.strerror or type(exc).__name__).lower()
+        print_error(f"{exc.filename}: {message}" if exc.filename else message)
+    else:
+        # Only the type: the message of an unexpected error may hold data.
+        print_error(
+            f"unexpected internal error ({type(exc).__name__})",
+            hint="rerun with --debug for a traceback, and report it",
+        )
+    return 1
+
+
+def _silence_stdout() -> None:
+    # Point stdout at /dev/null so the interpreter's final flush does not fail again.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())

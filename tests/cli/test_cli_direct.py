@@ -1,0 +1,154 @@
+"""The direct path of `sealbox encrypt|decrypt`: which invocations take it, and that
+it behaves exactly as the click commands do."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from sealbox import age
+from sealbox.cli._direct import _DECRYPT, _ENCRYPT, parse, run_direct
+
+R = "age1qhyddem9hwnnrmes5sxujukj7xdwegeu08z7a7ehl2de9kk7xgxsmpwtyu"
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["-r", R], {"recipients": [R]}),
+        (["--recipient", R, "-r", R], {"recipients": [R, R]}),
+        ([f"--recipient={R}", "in"], {"recipients": [R], "input_path": "in"}),
+        (["-R", "f", "-i", "k"], {"recipient_files": ["f"], "identity_files": ["k"]}),
+        (
+            ["-a", "-o", "out", "--force", "-"],
+            {"armor": True, "output_path": "out", "force": True, "input_path": "-"},
+        ),
+        (["--armor", "--output=-"], {"armor": True, "output_path": "-"}),
+        ([], {}),
+    ],
+)
+def test_plain_encrypt_arguments_are_read_directly(argv: list[str], expected: dict[str, object]):
+    assert parse(argv, _ENCRYPT) == expected
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["-p"],  # passphrases and their prompts: click
+        ["--passphrase-file", "f"],
+        ["-h"],
+        ["--help"],
+        ["--debug", "-r", R],
+        ["-ar", R],  # grouped short flags
+        [f"-r={R}"],  # '=' after a short option
+        ["-r"],  # a missing value
+        ["-r", ""],
+        ["-r", "-x"],  # a value that looks like an option
+        ["-o", "a", "-o", "b"],  # a single option twice
+        ["-a", "-a"],
+        ["--armor=yes"],
+        ["in1", "in2"],  # two inputs
+        ["--", "in"],
+        ["--no-such-option"],
+    ],
+)
+def test_anything_else_is_left_to_click(argv: list[str]):
+    assert parse(argv, _ENCRYPT) is None
+
+
+def test_decrypt_takes_only_its_own_options():
+    assert parse(["-i", "k", "-o", "out", "in"], _DECRYPT) == {
+        "identity_files": ["k"],
+        "output_path": "out",
+        "input_path": "in",
+    }
+    assert parse(["-r", R], _DECRYPT) is None
+    assert parse(["-a"], _DECRYPT) is None
+
+
+def test_a_folder_is_left_to_click(tmp_path: Path):
+    assert parse(["-r", R, str(tmp_path)], _ENCRYPT) is None
+    assert parse(["-r", R, "-o", str(tmp_path)], _ENCRYPT) is None
+    assert parse(["-i", str(tmp_path)], _DECRYPT) is None
+
+
+def test_other_commands_and_encrypt_without_recipients_are_not_direct():
+    assert run_direct([]) is None
+    assert run_direct(["keygen"]) is None
+    assert run_direct(["encrypt"]) is None  # a usage error, which click words
+    assert run_direct(["encrypt", "-a", "-o", "x"]) is None
+
+
+def _both(cli, monkeypatch, tmp_path: Path, args: list[str], input: bytes = b""):
+    """Run ``args`` through main (direct) and through the click app; return both results."""
+    import sealbox.cli._direct
+
+    direct = cli(args, input=input)
+    with monkeypatch.context() as m:
+        m.setattr(sealbox.cli._direct, "run_direct", lambda argv: None)
+        via_click = cli(args, input=input)
+    return direct, via_click
+
+
+@pytest.fixture
+def me() -> age.X25519Identity:
+    return age.X25519Identity.generate()
+
+
+def test_direct_and_click_runs_give_the_same_files(cli, monkeypatch, tmp_path: Path, me):
+    src = tmp_path / "p"
+    src.write_bytes(os.urandom(70_000))
+    key = tmp_path / "key.txt"
+    key.write_text(age.identity_file(me))
+    args = ["encrypt", "-r", str(me.recipient()), "-o", tmp_path / "p.age", "--force", src]
+    for result in _both(cli, monkeypatch, tmp_path, args):
+        assert result.code == 0, result.stderr
+        assert result.stderr == ""
+        assert age.decrypt((tmp_path / "p.age").read_bytes(), [me]) == src.read_bytes()
+    args = ["decrypt", "-i", key, "-o", tmp_path / "out", "--force", tmp_path / "p.age"]
+    for result in _both(cli, monkeypatch, tmp_path, args):
+        assert result.code == 0, result.stderr
+        assert (tmp_path / "out").read_bytes() == src.read_bytes()
+        assert (tmp_path / "out").stat().st_mode & 0o777 == 0o600
+    armored = _both(cli, monkeypatch, tmp_path, ["encrypt", "-a", "-i", key], input=b"hi")
+    for result in armored:
+        assert age.decrypt(result.stdout, [me]) == b"hi"
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["output exists", "output is input", "missing input", "bad recipient", "wrong identity"],
+)
+def test_direct_and_click_runs_fail_alike(cli, monkeypatch, tmp_path: Path, me, case: str):
+    src = tmp_path / "p"
+    src.write_bytes(b"data")
+    out = tmp_path / "p.age"
+    out.write_bytes(b"keep me")
+    other = tmp_path / "other.txt"
+    other.write_text(age.identity_file(age.X25519Identity.generate()))
+    sealed = tmp_path / "sealed.age"
+    sealed.write_bytes(age.encrypt(b"x", [me.recipient()]))
+    args = {
+        "output exists": ["encrypt", "-r", str(me.recipient()), "-o", out, src],
+        "output is input": ["encrypt", "-r", str(me.recipient()), "-o", src, "--force", src],
+        "missing input": ["encrypt", "-r", str(me.recipient()), tmp_path / "nope"],
+        "bad recipient": ["encrypt", "-r", "age1nonsense", "-o", tmp_path / "n.age", src],
+        "wrong identity": ["decrypt", "-i", other, "-o", tmp_path / "n", sealed],
+    }[case]
+    direct, via_click = _both(cli, monkeypatch, tmp_path, args)
+    assert direct.code == via_click.code == 1
+    assert direct.stderr == via_click.stderr
+    assert direct.stderr.startswith("sealbox: error: ")
+    assert out.read_bytes() == b"keep me" and src.read_bytes() == b"data"
+    assert not (tmp_path / "n.age").exists() and not (tmp_path / "n").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_debug_from_the_environment_shows_the_traceback(cli, tmp_path: Path, me):
+    with pytest.raises(Exception, match="does not exist"):
+        cli(
+            ["encrypt", "-r", str(me.recipient()), str(tmp_path / "nope")],
+            env={"SEALBOX_DEBUG": "1"},
+        )
