@@ -11,12 +11,20 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import stat
 from collections.abc import Iterator
 from typing import BinaryIO, Final, Protocol
 
 from sealbox.exceptions import StorageError
 
-__all__ = ["WRITE_PIECE", "AlignedWriter", "atomic_write", "atomic_writer", "read_limited"]
+__all__ = [
+    "WRITE_PIECE",
+    "AlignedWriter",
+    "atomic_write",
+    "atomic_writer",
+    "is_special",
+    "read_limited",
+]
 
 # The largest write a bulk output makes, and the file offsets its writes end on.
 # Linux (6.x) fills the page cache of a file with folios as large as each write
@@ -98,11 +106,23 @@ def atomic_writer(
     (file encryption), where forcing gigabytes to disk would dominate the run:
     the rename still happens only after the whole output was written.
 
+    A symbolic link stays in place: the file it points to is replaced. A device,
+    FIFO or socket (``/dev/null``, a named pipe) holds no file to replace, and a
+    rename would put a regular file in its place: it is opened and written
+    directly, whatever ``overwrite`` says, as a shell redirection would.
+
     Raises:
         StorageError: ``path`` exists and ``overwrite`` is false, or the folder
             cannot be written.
     """
     target = os.fspath(path)
+    if is_special(target):
+        with open(target, "wb") as fh:
+            yield fh
+            fh.flush()
+        return
+    if os.path.islink(target):
+        target = os.path.realpath(target)
     if not overwrite and os.path.exists(target):
         raise StorageError(f"{target} already exists", hint="use --force to replace it")
     folder, name = os.path.split(target)
@@ -129,6 +149,15 @@ def atomic_writer(
         raise
     if durable:
         _fsync_dir(folder)
+
+
+def is_special(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` (after links) exists and is neither a regular file nor a folder."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
 def _create_temporary(folder: str, name: str) -> tuple[int, str]:

@@ -7,6 +7,7 @@ import os
 import stat
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -130,3 +131,58 @@ def test_files_module_does_not_import_tempfile():
     code = "import sealbox._files, sys, json; print(json.dumps(sorted(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True, text=True)
     assert "tempfile" not in json.loads(out.stdout)
+
+
+def _drain_fifo(path: Path) -> tuple[threading.Thread, list[bytes]]:
+    got: list[bytes] = []
+
+    def read() -> None:
+        with path.open("rb") as fh:
+            got.append(fh.read())
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    return reader, got
+
+
+def test_a_fifo_is_written_into_not_replaced(tmp_path: Path):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    reader, got = _drain_fifo(fifo)
+    with atomic_writer(fifo, overwrite=False) as fh:  # nothing stored there to protect
+        fh.write(b"through the pipe")
+    reader.join(10)
+    assert got == [b"through the pipe"]
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
+    assert [p.name for p in tmp_path.iterdir()] == ["pipe"]
+
+
+def test_a_link_stays_and_its_file_is_replaced(tmp_path: Path):
+    real = tmp_path / "real"
+    real.write_bytes(b"old")
+    link = tmp_path / "link"
+    link.symlink_to(real)
+    with atomic_writer(link) as fh:
+        fh.write(b"new")
+    assert link.is_symlink() and real.read_bytes() == b"new"
+
+
+def test_age_outputs_to_a_fifo(tmp_path: Path, cli):
+    from sealbox import age
+
+    me = age.X25519Identity.generate()
+    src = tmp_path / "p"
+    src.write_bytes(os.urandom(100_000))
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    reader, got = _drain_fifo(fifo)
+    age.encrypt_file(src, fifo, [me.recipient()])  # no overwrite needed
+    reader.join(10)
+    assert age.decrypt(got[0], [me]) == src.read_bytes()
+    reader, got = _drain_fifo(fifo)
+    r = cli(["encrypt", "-r", str(me.recipient()), "-o", fifo, src])  # no --force needed
+    reader.join(10)
+    assert r.code == 0, r.stderr
+    assert age.decrypt(got[0], [me]) == src.read_bytes()
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p", "pipe"]

@@ -17,7 +17,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Final
 
-from sealbox._files import AlignedWriter, atomic_writer
+from sealbox._files import AlignedWriter, atomic_writer, is_special
 from sealbox.age import armor as _armor
 from sealbox.age._base import Identity, Recipient, unwrap_file_key, wrap_file_key
 from sealbox.age._crypto import FILE_KEY_SIZE
@@ -235,6 +235,8 @@ def decrypt(data: bytes, identities: Sequence[Identity]) -> bytes:
 
 
 def _check_paths(src: str, dst: str) -> None:
+    if is_special(dst):  # /dev/null, a named pipe: written into, never replaced
+        return
     try:
         same = os.path.exists(dst) and os.path.samefile(src, dst)
     except OSError:
@@ -306,7 +308,7 @@ def decrypt_file(
     """
     src_path, dst_path = os.fspath(src), os.fspath(dst)
     _check_paths(src_path, dst_path)
-    if not overwrite and os.path.exists(dst_path):
+    if not overwrite and os.path.exists(dst_path) and not is_special(dst_path):
         raise StorageError(f"{dst_path} already exists", hint="use --force to replace it")
     with _open_input(src_path) as fin:
         dec = Decryptor(fin, identities)

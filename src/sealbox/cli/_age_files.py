@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any, BinaryIO
 
 from sealbox import age
-from sealbox._files import AlignedWriter, atomic_writer
+from sealbox._files import AlignedWriter, atomic_writer, is_special
 from sealbox.cli._io import CLIError, read_passphrase
 from sealbox.cli._progress import progress_bar
 from sealbox.exceptions import NoIdentityMatchError, SealboxError, StorageError
@@ -120,8 +120,11 @@ def input_stream(path: PathArg | None) -> Iterator[tuple[BinaryIO, int | None]]:
 
 
 def check_output(path: PathArg, input_: PathArg | None, force: bool) -> None:
-    """Refuse to write over the input, or over an existing file without ``--force``."""
-    if not os.path.exists(path):
+    """Refuse to write over the input, or over an existing file without ``--force``.
+
+    A device or FIFO (``-o /dev/null``, a named pipe) is written into, as age does.
+    """
+    if not os.path.exists(path) or is_special(path):
         return
     if input_ is not None and not is_std(input_):
         with contextlib.suppress(OSError):

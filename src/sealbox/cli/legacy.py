@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from sealbox import age, legacy
-from sealbox._files import read_limited
+from sealbox._files import is_special, read_limited
 from sealbox.cli._age_args import recipient_options
 from sealbox.cli._age_files import load_recipients, open_output, stdout_is_terminal
 from sealbox.cli._io import CLIError, note, passphrase_file_option, read_passphrase
@@ -123,7 +123,7 @@ def migrate(  # noqa: PLR0917 - click passes every option positionally
     """
     if not (recipients or recipient_files):
         raise click.UsageError("give at least one -r RECIPIENT or -R FILE")
-    if output.exists() and not force:
+    if output.exists() and not force and not is_special(output):
         raise CLIError(f"{output} already exists", hint="use --force to replace it")
     targets = load_recipients(recipients, recipient_files)
     plain = _decrypt(input_, key_file, passphrase_file)
