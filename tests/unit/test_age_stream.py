@@ -274,3 +274,20 @@ def test_finished_streams_leave_no_thread():
             assert d.read() == DATA[:10]
         assert PayloadReader(io.BytesIO(blob), KEY, parallel=True).read() == DATA[: 3 * BATCH_SIZE]
     assert _wait_for_threads(before) <= before
+
+
+def _page_offset(buf: memoryview) -> int:
+    import ctypes
+    import mmap
+
+    return ctypes.addressof(ctypes.c_char.from_buffer(buf)) % mmap.PAGESIZE
+
+
+def test_read_buffers_start_on_a_page():
+    # Reads from the page cache into them keep the file's page offsets (see _page_aligned).
+    w = PayloadWriter(io.BytesIO(), KEY, parallel=True)
+    assert [_page_offset(b) for b in w._plain] == [0] * len(w._plain)
+    w.close()
+    r = PayloadReader(io.BytesIO(_seal(DATA[:10], parallel=False)), KEY, parallel=True)
+    assert _page_offset(r._sealed) == 0
+    assert r.read() == DATA[:10]

@@ -26,6 +26,7 @@ released before that error must still be treated as unauthenticated as a whole.
 from __future__ import annotations
 
 import contextlib
+import mmap
 import os
 import threading
 from collections import deque
@@ -127,6 +128,20 @@ def _work(jobs: SimpleQueue[_Job | None]) -> None:
     while (job := jobs.get()) is not None:
         job.run()
         del job  # drop the finished job (and its buffers) while waiting for the next
+
+
+def _page_aligned(size: int) -> memoryview:
+    """A zeroed, writable buffer of ``size`` bytes that starts on a page boundary.
+
+    The kernel copies a file's data into a read buffer with ``rep movsb``. On AMD
+    Zen 3 that copy runs at a quarter of its speed when the destination lies 1 to
+    31 bytes past the source modulo 4 KiB: measured here, reading 1 GiB from the
+    page cache took 0.7 s instead of 0.17 s. A ``bytearray``'s data starts 16 bytes
+    into a page, so every batch read from a file hit that case; a page-aligned
+    buffer puts each byte at the page offset it has in the file (encrypting) or
+    at a fixed distance from it that rarely falls in the slow range (decrypting).
+    """
+    return memoryview(mmap.mmap(-1, size))
 
 
 def default_parallel() -> bool:
@@ -277,8 +292,9 @@ class PayloadWriter:
         self._dst = dst
         self._parallel = default_parallel() if parallel is None else parallel
         slots = SLOTS if self._parallel else 1
-        # One byte more than a batch: see write_from.
-        self._plain = [bytearray(BATCH_SIZE + 1) for _ in range(slots)]
+        # One byte more than a batch: see write_from. Reads land at buf[1:] from file
+        # offsets of the same page offset, with buf[0] on a page boundary.
+        self._plain = [_page_aligned(BATCH_SIZE + 1) for _ in range(slots)]
         self._sealed = [bytearray(SEALED_BATCH_SIZE) for _ in range(slots)]
         # The sealing and writing of the batch last submitted from each slot.
         self._jobs: list[_Job | None] = [None] * slots
@@ -507,7 +523,7 @@ class PayloadReader:
         self._aead = ChaCha20Poly1305(payload_key(file_key, nonce))
         self._parallel = default_parallel() if parallel is None else parallel
         # One byte more than a batch: it tells whether the batch ends the file.
-        self._sealed = bytearray(SEALED_BATCH_SIZE + 1)
+        self._sealed = _page_aligned(SEALED_BATCH_SIZE + 1)
         slots = SLOTS if self._parallel else 1
         self._plain = [bytearray(BATCH_SIZE) for _ in range(slots)]
         self._free = deque(range(slots))
