@@ -78,8 +78,11 @@ def _run(argv: list[str]) -> tuple[float, float, float]:
 
     The child is started by /usr/bin/time, a small program: Linux carries the
     peak RSS of the forking process into the child, so forking from this Python
-    process would inflate every figure.
+    process would inflate every figure. The dirty pages the previous run left
+    (its 1 GiB output) are written out first, untimed: otherwise the kernel's
+    writeback of one tool's output competes with the next tool for the two cores.
     """
+    os.sync()
     t0 = time.perf_counter()
     proc = subprocess.run(
         ["/usr/bin/time", "-f", "%M %U %S", *argv],
@@ -293,7 +296,8 @@ def main(quick: bool = False) -> None:
             (
                 f"Medians of {rounds} interleaved rounds, the order of the tools rotating "
                 "from round to round; every tool is a child process (start-up included); "
-                "X25519 recipient; output written to the page cache of the same disk."
+                "X25519 recipient; output written to the page cache of the same disk, "
+                "after an untimed sync that writes out what the previous run left."
             ),
             (
                 "The machine is shared with other work: load average "
@@ -307,6 +311,9 @@ def main(quick: bool = False) -> None:
                 "PYTHONDONTWRITEBYTECODE)."
             ),
             "Peak RSS is the child's own maximum resident set (wait4).",
+            "Seconds per round (wall): "
+            + "; ".join(f"{k} " + " ".join(f"{t:.2f}" for t in v) for k, v in times.items())
+            + ".",
             (
                 f"The original recipe is measured on {label}, not 1 GiB: it reads the whole "
                 "file, builds the token and its base64 copy, and needs about 8 GiB of memory "
