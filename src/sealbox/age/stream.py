@@ -140,6 +140,8 @@ def _page_aligned(size: int) -> memoryview:
     into a page, so every batch read from a file hit that case; a page-aligned
     buffer puts each byte at the page offset it has in the file (encrypting) or
     at a fixed distance from it that rarely falls in the slow range (decrypting).
+    Its pages are also untouched until used, where ``bytearray(n)`` writes zeros
+    over all of them first: a small file no longer pays for 8 MiB of buffers.
     """
     return memoryview(mmap.mmap(-1, size))
 
@@ -295,7 +297,7 @@ class PayloadWriter:
         # One byte more than a batch: see write_from. Reads land at buf[1:] from file
         # offsets of the same page offset, with buf[0] on a page boundary.
         self._plain = [_page_aligned(BATCH_SIZE + 1) for _ in range(slots)]
-        self._sealed = [bytearray(SEALED_BATCH_SIZE) for _ in range(slots)]
+        self._sealed = [_page_aligned(SEALED_BATCH_SIZE) for _ in range(slots)]
         # The sealing and writing of the batch last submitted from each slot.
         self._jobs: list[_Job | None] = [None] * slots
         self._io: _Worker | None = None
@@ -525,7 +527,7 @@ class PayloadReader:
         # One byte more than a batch: it tells whether the batch ends the file.
         self._sealed = _page_aligned(SEALED_BATCH_SIZE + 1)
         slots = SLOTS if self._parallel else 1
-        self._plain = [bytearray(BATCH_SIZE) for _ in range(slots)]
+        self._plain = [_page_aligned(BATCH_SIZE) for _ in range(slots)]
         self._free = deque(range(slots))
         self._queue: deque[tuple[int, _Job]] = deque()  # batches read or being read, in order
         self._current: int | None = None  # the slot whose plaintext the caller is using
