@@ -20,25 +20,22 @@ __all__ = ["run_direct"]
 # option spelling -> (parameter, takes a value, repeatable)
 _Spec = dict[str, tuple[str, bool, bool]]
 
-_ENCRYPT: _Spec = {
-    "-r": ("recipients", True, True),
-    "--recipient": ("recipients", True, True),
-    "-R": ("recipient_files", True, True),
-    "--recipients-file": ("recipient_files", True, True),
-    "-i": ("identity_files", True, True),
-    "--identity": ("identity_files", True, True),
-    "-a": ("armor", False, False),
-    "--armor": ("armor", False, False),
-    "-o": ("output_path", True, False),
-    "--output": ("output_path", True, False),
-    "--force": ("force", False, False),
-}
+# What decrypt takes; encrypt takes it too, and more.
 _DECRYPT: _Spec = {
     "-i": ("identity_files", True, True),
     "--identity": ("identity_files", True, True),
     "-o": ("output_path", True, False),
     "--output": ("output_path", True, False),
     "--force": ("force", False, False),
+}
+_ENCRYPT: _Spec = {
+    **_DECRYPT,
+    "-r": ("recipients", True, True),
+    "--recipient": ("recipients", True, True),
+    "-R": ("recipient_files", True, True),
+    "--recipients-file": ("recipient_files", True, True),
+    "-a": ("armor", False, False),
+    "--armor": ("armor", False, False),
 }
 # Parameters holding paths: a folder there is a usage error, which click reports.
 _PATHS = ("recipient_files", "identity_files", "output_path", "input_path")
