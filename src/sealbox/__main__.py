@@ -1,7 +1,5 @@
 """``python -m sealbox``: the same as the ``sealbox`` command."""
 
-import sys
+from sealbox.cli import console
 
-from sealbox.cli import main
-
-sys.exit(main())
+console()

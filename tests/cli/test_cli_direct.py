@@ -152,3 +152,36 @@ def test_debug_from_the_environment_shows_the_traceback(cli, tmp_path: Path, me)
             ["encrypt", "-r", str(me.recipient()), str(tmp_path / "nope")],
             env={"SEALBOX_DEBUG": "1"},
         )
+
+
+def _console(args: list[str], *, input: bytes = b"", prelude: str = ""):
+    """Run ``console()`` (what the ``sealbox`` program runs) in a child process."""
+    import subprocess
+    import sys
+
+    code = f"{prelude}\nimport sys\nsys.argv = ['sealbox', *{args!r}]\nfrom sealbox.cli import console\nconsole()\n"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEALBOX_")}
+    return subprocess.run(
+        [sys.executable, "-c", code], input=input, capture_output=True, env=env, check=False
+    )
+
+
+def test_the_program_flushes_and_runs_atexit_handlers_after_a_direct_run(tmp_path: Path, me):
+    plain = os.urandom(300_000)
+    # Output through a pipe: whatever sits in stdout's buffer must reach it.
+    prelude = "import atexit, sys\natexit.register(lambda: sys.stderr.write('atexit ran\\n'))"
+    enc = _console(["encrypt", "-r", str(me.recipient())], input=plain, prelude=prelude)
+    assert enc.returncode == 0, enc.stderr
+    assert enc.stderr == b"atexit ran\n"
+    key = tmp_path / "key.txt"
+    key.write_text(age.identity_file(me))
+    dec = _console(["decrypt", "-i", str(key)], input=enc.stdout)
+    assert dec.returncode == 0 and dec.stdout == plain
+    # Errors keep their status and message.
+    bad = _console(["encrypt", "-r", str(me.recipient()), str(tmp_path / "nope")])
+    assert bad.returncode == 1
+    assert bad.stderr.decode().startswith("sealbox: error: ") and b"does not exist" in bad.stderr
+    # Other commands (and usage errors) exit through click as before.
+    usage = _console(["encrypt"])
+    assert usage.returncode == 2 and b"sealbox: error:" in usage.stderr
+    assert _console(["--version"]).stdout.startswith(b"sealbox ")
