@@ -111,6 +111,19 @@ def command_seconds(
 _FLAGS = ("aes", "vaes", "avx2", "avx512f", "avx512vl", "sha_ni")
 
 
+def make_file(path: Path, size: int) -> None:
+    """Write ``size`` random bytes to ``path`` (kept if it already has that size)."""
+    if path.exists() and path.stat().st_size == size:
+        return
+    block = os.urandom(16 * 1024 * 1024)
+    with path.open("wb") as fh:
+        left = size
+        while left:
+            n = min(left, len(block))
+            fh.write(block[:n])
+            left -= n
+
+
 def machine() -> dict[str, Any]:
     """What the figures were measured on, with a one-core ChaCha20-Poly1305 calibration.
 

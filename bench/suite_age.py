@@ -26,7 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench._harness import Figure, Row, command_seconds, log, write_results
+from bench._harness import Figure, Row, command_seconds, log, make_file, write_results
 
 HERE = Path(__file__).resolve().parent
 TMP = HERE / "tmp"
@@ -59,18 +59,6 @@ if mode == "enc":
 else:
     pyrage.decrypt_file(src, dst, [pyrage.x25519.Identity.from_str(key)])
 """
-
-
-def _make_file(path: Path, size: int) -> None:
-    if path.exists() and path.stat().st_size == size:
-        return
-    block = os.urandom(16 * MIB)
-    with path.open("wb") as fh:
-        left = size
-        while left:
-            n = min(left, len(block))
-            fh.write(block[:n])
-            left -= n
 
 
 def _run(argv: list[str]) -> tuple[float, float, float]:
@@ -133,7 +121,7 @@ def main(quick: bool = False) -> None:
     py = sys.executable
     try:
         log(f"age: writing a {size // MIB} MiB test file")
-        _make_file(plain, size)
+        make_file(plain, size)
         encrypt = {
             "sealbox": [sealbox, "encrypt", "-r", recipient, "-o", str(sealed), str(plain)],
             "age": ["age", "-r", recipient, "-o", str(sealed), str(plain)],
@@ -251,7 +239,7 @@ def main(quick: bool = False) -> None:
             big = 4 * 1024 * MIB
             log("age: peak RSS on a 4 GiB file")
             _rm(sealed, out)
-            _make_file(plain, big)
+            make_file(plain, big)
             _, m_enc, _ = _run(encrypt["sealbox"])
             _, m_dec, _ = _run(decrypt["sealbox"])
             figures += [
@@ -261,7 +249,7 @@ def main(quick: bool = False) -> None:
             _rm(sealed, out)
         # The original recipe: whole file in memory, one Fernet token.
         fsize = (64 if quick else 256) * MIB
-        _make_file(plain, fsize)
+        make_file(plain, fsize)
         fernet_out = TMP / "fernet.bin"
         t_fe, m_fe, _ = _run([py, "-c", FERNET_SCRIPT, "enc", str(plain), str(fernet_out)])
         t_fd, m_fd, _ = _run([py, "-c", FERNET_SCRIPT, "dec", str(fernet_out), str(out)])

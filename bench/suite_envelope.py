@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench._harness import Figure, Row, interleaved_rates, log, write_results
+from bench._harness import Figure, Row, interleaved_rates, log, make_file, write_results
 from sealbox import Keyring, age
 from sealbox.envelope import AgeProvider, EnvelopeCipher, KeyringProvider, inspect
 
@@ -30,18 +30,6 @@ HERE = Path(__file__).resolve().parent
 TMP = HERE / "tmp"
 MIB = 1024 * 1024
 SEAL, OPEN = "Keyring.seal", "Keyring.open"
-
-
-def _make_file(path: Path, size: int) -> None:
-    if path.exists() and path.stat().st_size == size:
-        return
-    block = os.urandom(16 * MIB)
-    with path.open("wb") as fh:
-        left = size
-        while left:
-            n = min(left, len(block))
-            fh.write(block[:n])
-            left -= n
 
 
 def _seconds(fn: Callable[[], object]) -> float:
@@ -129,7 +117,7 @@ def main(quick: bool = False) -> None:
     recipients = [me.recipient()]
     try:
         log(f"envelope: writing a {size // MIB} MiB test file")
-        _make_file(plain, size)
+        make_file(plain, size)
         jobs = {
             "env/enc": lambda: cipher.encrypt_file(plain, sealed, aad, overwrite=True),
             "env/dec": lambda: cipher.decrypt_file(sealed, out, aad, overwrite=True),
