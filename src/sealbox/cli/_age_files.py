@@ -28,8 +28,6 @@ from sealbox.exceptions import NoIdentityMatchError, SealboxError, StorageError
 PathArg = str | os.PathLike[str]
 
 __all__ = [
-    "PathArg",
-    "check_output",
     "decrypt_files",
     "encrypt_files",
     "input_stream",
@@ -38,7 +36,6 @@ __all__ = [
     "load_recipients",
     "open_output",
     "stdout_is_terminal",
-    "terminate_as_interrupt",
 ]
 
 _TEXT_PROBE = 8192
@@ -83,7 +80,7 @@ def load_identity_files(
 
 
 @contextlib.contextmanager
-def terminate_as_interrupt() -> Iterator[None]:
+def _terminate_as_interrupt() -> Iterator[None]:
     """Turn SIGTERM into KeyboardInterrupt so temporary files are cleaned up."""
 
     def handler(_signum: int, _frame: object) -> None:
@@ -119,7 +116,7 @@ def input_stream(path: PathArg | None) -> Iterator[tuple[BinaryIO, int | None]]:
         yield fh, st.st_size if stat.S_ISREG(st.st_mode) else None
 
 
-def check_output(path: PathArg, input_: PathArg | None, force: bool) -> None:
+def _check_output(path: PathArg, input_: PathArg | None, force: bool) -> None:
     """Refuse to write over the input, or over an existing file without ``--force``.
 
     A device or FIFO (``-o /dev/null``, a named pipe) is written into, as age does.
@@ -145,7 +142,7 @@ def open_output(
         yield AlignedWriter.from_file(sys.stdout.buffer)
         sys.stdout.buffer.flush()
         return
-    check_output(path, input_, force)
+    _check_output(path, input_, force)
     try:
         with atomic_writer(path, mode=mode, overwrite=True, durable=False) as out:
             yield AlignedWriter(out)
@@ -186,7 +183,7 @@ def encrypt_files(
     if use_passphrase:
         targets.append(age.ScryptRecipient(read_passphrase(passphrase_file, confirm=True)))
     with (
-        terminate_as_interrupt(),
+        _terminate_as_interrupt(),
         input_stream(input_path) as (fin, size),
         progress_bar(size, "encrypting") as tick,
         open_output(output_path, input_path, force, 0o644) as out,
@@ -209,7 +206,7 @@ def decrypt_files(
         identities = [
             age.ScryptIdentity(lambda: read_passphrase(passphrase_file, prompt="Passphrase"))
         ]
-    with terminate_as_interrupt(), input_stream(input_path) as (fin, size):
+    with _terminate_as_interrupt(), input_stream(input_path) as (fin, size):
         try:
             dec = age.Decryptor(fin, identities)
         except NoIdentityMatchError as exc:
