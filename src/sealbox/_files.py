@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import os
 import stat
 from collections.abc import Iterator
@@ -89,6 +90,22 @@ class AlignedWriter:
         flush = getattr(self._raw, "flush", None)
         if flush is not None:
             flush()
+
+    def fileno(self) -> int:
+        """The descriptor of ``raw`` (for writes made directly, after :meth:`flush`)."""
+        fileno = getattr(self._raw, "fileno", None)
+        if fileno is None:
+            raise io.UnsupportedOperation("the output has no file descriptor")
+        return int(fileno())
+
+    def moved_to(self, position: int) -> None:
+        """Go on at ``position``, the end of what was written directly to the file."""
+        seek = getattr(self._raw, "seek", None)
+        if seek is not None:
+            seek(position)
+        else:
+            os.lseek(self.fileno(), position, os.SEEK_SET)
+        self._position = position
 
 
 @contextlib.contextmanager

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sealbox import age
+from sealbox._files import AlignedWriter, atomic_writer
+from sealbox.age.files import open_into
 from sealbox.exceptions import DecryptionError, FormatError, NoIdentityMatchError
 
 KNOWN_KEYS = {
@@ -26,6 +28,7 @@ KNOWN_KEYS = {
 COUNTS: dict[str, Counter[str]] = {
     "the library (one thread)": Counter(),
     "the library (worker thread)": Counter(),
+    "the library (file to file)": Counter(),
     "sealbox decrypt": Counter(),
 }
 EXPECTS = (
@@ -113,3 +116,27 @@ def run_library(vector: Vector, *, parallel: bool) -> tuple[str, str]:
     except Exception as exc:  # noqa: BLE001
         return classify(exc, "payload"), digest.hexdigest()
     return "success", digest.hexdigest()
+
+
+def run_file_to_file(vector: Vector, folder: Path) -> tuple[str, str | None]:
+    """Decrypt from a file into a file, as decrypt_file does (in place for binary files).
+
+    Returns (outcome, sha256 of the output file, or None when none was left).
+    """
+    src, dst = folder / "in.age", folder / "out"
+    src.write_bytes(vector.data)
+    with open(src, "rb", buffering=0) as fin:
+        try:
+            dec = age.Decryptor(fin, vector.age_identities())
+        except Exception as exc:  # noqa: BLE001 - every outcome is classified
+            return classify(exc, "header"), None
+        try:
+            with dec, atomic_writer(dst, durable=False) as fh:
+                open_into(dec, AlignedWriter(fh))
+        except Exception as exc:  # noqa: BLE001
+            return classify(exc, "payload"), _digest(dst)
+    return "success", _digest(dst)
+
+
+def _digest(path: Path) -> str | None:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else None

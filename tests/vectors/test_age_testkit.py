@@ -57,6 +57,18 @@ def test_library(vector: kit.Vector, parallel: bool):
 
 
 @pytest.mark.parametrize("vector", cases(VECTORS), ids=IDS or None)
+def test_library_file_to_file(vector: kit.Vector, tmp_path: Path):
+    outcome, digest = kit.run_file_to_file(vector, tmp_path)
+    assert outcome == vector.expect
+    if vector.expect == "success":
+        assert digest == vector.payload
+    else:
+        assert digest is None, "a failing vector left an output file"
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["in.age"]
+    kit.COUNTS["the library (file to file)"][vector.expect] += 1
+
+
+@pytest.mark.parametrize("vector", cases(VECTORS), ids=IDS or None)
 def test_sealbox_decrypt(vector: kit.Vector, cli, tmp_path: Path):
     import hashlib
 

@@ -31,6 +31,19 @@ class Source:
             raise BlockingIOError("the input is in non-blocking mode")
         return bytes(data)
 
+    @property
+    def raw(self) -> Readable:
+        """The wrapped file object."""
+        return self._raw
+
+    def buffered(self) -> int:
+        """How many bytes were read from the file ahead of what was consumed."""
+        return len(self._ahead)
+
+    def drop_buffered(self) -> None:
+        """Forget the bytes read ahead (the file was read past them directly)."""
+        self._ahead.clear()
+
     def peek(self, size: int) -> bytes:
         """Return up to ``size`` bytes without consuming them (fewer only at end of input)."""
         while len(self._ahead) < size:

@@ -21,6 +21,7 @@ from sealbox._files import AlignedWriter, atomic_writer, is_special
 from sealbox.age import armor as _armor
 from sealbox.age._base import Identity, Recipient, unwrap_file_key, wrap_file_key
 from sealbox.age._crypto import FILE_KEY_SIZE
+from sealbox.age._positional import regular_fd
 from sealbox.age._source import Readable, Source
 from sealbox.age.format import Header, read_header
 from sealbox.age.stream import (
@@ -108,6 +109,25 @@ class Encryptor:
             return self._payload.write_from(source)
         return self._payload.write_from(_CountingSource(source, progress))
 
+    def _seal_file(self, src: Readable, dst: AlignedWriter, progress: Progress | None) -> bool:
+        """Encrypt all of ``src`` into ``dst`` and finish, if both are regular files.
+
+        Returns false, having done nothing, when they are not (or when armored).
+        """
+        src_fd, dst_fd = regular_fd(src), regular_fd(dst, writing=True)
+        if self._armor is not None or src_fd is None or dst_fd is None:
+            return False
+        try:
+            src_offset = src.tell()  # type: ignore[attr-defined]
+        except (AttributeError, OSError, ValueError):
+            return False
+        dst.flush()
+        dst_offset = os.lseek(dst_fd, 0, os.SEEK_CUR)
+        read, written = self._payload.seal_file(src_fd, src_offset, dst_fd, dst_offset, progress)
+        src.seek(src_offset + read)  # type: ignore[attr-defined]
+        dst.moved_to(dst_offset + written)
+        return True
+
     def flush(self) -> None:
         """Nothing to do (chunks are written as soon as they are sealed)."""
 
@@ -184,6 +204,7 @@ class Decryptor(io.RawIOBase):
     ) -> None:
         super().__init__()
         source, self.armored = _open_source(src)
+        self._source = source
         self.header = read_header(source)
         file_key = unwrap_file_key(identities, self.header.stanzas)
         if not self.header.verify_mac(file_key):
@@ -205,11 +226,66 @@ class Decryptor(io.RawIOBase):
         """
         return self._payload.views()
 
+    def _open_file(self, dst: AlignedWriter, progress: Progress | None) -> bool:
+        """Decrypt all of the payload into ``dst``, if the input and ``dst`` are regular files.
+
+        Returns false, having done nothing, when they are not (or when armored).
+        """
+        raw = self._source.raw
+        src_fd, dst_fd = regular_fd(raw), regular_fd(dst, writing=True)
+        if self.armored or src_fd is None or dst_fd is None:
+            return False
+        try:
+            src_offset = raw.tell() - self._source.buffered()  # type: ignore[attr-defined]
+        except (AttributeError, OSError, ValueError):
+            return False
+        dst.flush()
+        dst_offset = os.lseek(dst_fd, 0, os.SEEK_CUR)
+        read, written = self._payload.open_file(src_fd, src_offset, dst_fd, dst_offset, progress)
+        self._source.drop_buffered()
+        raw.seek(src_offset + read)  # type: ignore[attr-defined]
+        dst.moved_to(dst_offset + written)
+        return True
+
     def close(self) -> None:
         """Release the buffers (does not close ``src``)."""
         if not self.closed:
             self._payload.close()
         super().close()
+
+
+def seal_into(
+    src: Readable,
+    dst: AlignedWriter,
+    recipients: Sequence[Recipient],
+    *,
+    armor: bool = False,
+    progress: Progress | None = None,
+) -> None:
+    """Encrypt all of ``src`` into ``dst`` as one whole age file.
+
+    What :func:`encrypt_file` and ``sealbox encrypt`` do. Between two regular
+    files the payload is sealed in place on two threads
+    (:mod:`sealbox.age._positional`); otherwise it is streamed.
+    """
+    with Encryptor(dst, recipients, armor=armor) as enc:
+        if not enc._seal_file(src, dst, progress):
+            enc.write_from(src, progress)
+
+
+def open_into(dec: Decryptor, dst: AlignedWriter, progress: Progress | None = None) -> None:
+    """Write all of the plaintext of ``dec`` into ``dst``.
+
+    What :func:`decrypt_file` and ``sealbox decrypt`` do: in place on two threads
+    between two regular files, streamed otherwise. On an error, what reached
+    ``dst`` must be thrown away.
+    """
+    if dec._open_file(dst, progress):
+        return
+    for view in dec.views():
+        dst.write(view)
+        if progress is not None:
+            progress(len(view))
 
 
 def encrypt(data: bytes, recipients: Sequence[Recipient], *, armor: bool = False) -> bytes:
@@ -280,9 +356,8 @@ def encrypt_file(
     with (
         _open_input(src_path) as fin,
         atomic_writer(dst_path, mode=0o644, overwrite=overwrite, durable=False) as out,
-        Encryptor(AlignedWriter(out), recipients, armor=armor) as enc,
     ):
-        enc.write_from(fin, progress)
+        seal_into(fin, AlignedWriter(out), recipients, armor=armor, progress=progress)
 
 
 def decrypt_file(
@@ -313,8 +388,4 @@ def decrypt_file(
     with _open_input(src_path) as fin:
         dec = Decryptor(fin, identities)
         with dec, atomic_writer(dst_path, mode=0o600, overwrite=overwrite, durable=False) as fh:
-            out = AlignedWriter(fh)
-            for view in dec.views():
-                out.write(view)
-                if progress is not None:
-                    progress(len(view))
+            open_into(dec, AlignedWriter(fh), progress)

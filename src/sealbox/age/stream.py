@@ -38,6 +38,7 @@ from typing import Final, Protocol
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
+from sealbox.age import _positional
 from sealbox.age._crypto import FILE_KEY_SIZE, TAG_SIZE, hkdf
 from sealbox.age._source import Readable, Source
 from sealbox.exceptions import DecryptionError, FormatError
@@ -65,8 +66,6 @@ SEALED_BATCH_SIZE: Final = BATCH_CHUNKS * ENCRYPTED_CHUNK_SIZE
 # uses) and up to three that the other thread writes out (or has read ahead),
 # so that neither thread waits on a brief stall of the other.
 SLOTS: Final = 4
-_LAST: Final = b"\x01"
-_NOT_LAST: Final = b"\x00"
 
 TRUNCATED: Final = "the file is truncated or was altered: its payload has no final chunk"
 ALTERED: Final = "the file was altered or damaged: a payload chunk failed to authenticate"
@@ -87,10 +86,7 @@ def payload_key(file_key: bytes, nonce: bytes) -> bytes:
     return hkdf(file_key, nonce, PAYLOAD_LABEL)
 
 
-def _nonce(counter: int, *, last: bool) -> bytes:
-    if counter >= 1 << 88:  # pragma: no cover - 2**88 chunks is beyond any storage
-        raise OverflowError("STREAM chunk counter overflow")
-    return counter.to_bytes(11, "big") + (_LAST if last else _NOT_LAST)
+_nonce = _positional.nonce
 
 
 class _Worker:
@@ -352,6 +348,42 @@ class PayloadWriter:
             self._plain[self._slot][0] = buf[BATCH_SIZE]
             self._fill = 1
 
+    def seal_file(
+        self,
+        src: int,
+        src_offset: int,
+        dst: int,
+        dst_offset: int,
+        progress: Callable[[int], None] | None = None,
+    ) -> tuple[int, int]:
+        """Seal the regular file ``src`` from ``src_offset`` on, and finish the payload.
+
+        Nothing may have been written yet. The sealed chunks are written into
+        the regular file ``dst`` at ``dst_offset``, where the payload nonce (from
+        the buffered writes before) must end: the caller flushes ``dst`` first.
+        See :mod:`sealbox.age._positional`. The writer is closed afterwards.
+
+        Returns:
+            How many bytes were read from ``src`` and written to ``dst``.
+        """
+        self._check_open()
+        if self._fill or self._counter:
+            raise ValueError("seal_file needs a payload writer that nothing was written to")
+        self._closed = True
+        try:
+            return _positional.seal(
+                self._aead,
+                src=src,
+                src_offset=src_offset,
+                dst=dst,
+                dst_offset=dst_offset,
+                progress=progress,
+                parallel=self._parallel,
+            )
+        except BaseException:
+            self._failed = self._broken = True
+            raise
+
     def _check_open(self) -> None:
         if self._closed:
             raise ValueError("write to a closed age payload writer")
@@ -543,7 +575,7 @@ class PayloadReader:
         self._error: str | None = None
         self._failure: BaseException | None = None
         self._done = False
-        self._refill()
+        # Reading starts with the first request for plaintext (or open_file).
 
     def _refill(self) -> None:
         """Start reading into the free slots (one batch at a time without a thread)."""
@@ -612,6 +644,57 @@ class PayloadReader:
         if not self._view and self._error is not None:
             raise DecryptionError(self._error)
         return bool(self._view) or not self._done
+
+    def open_file(
+        self,
+        src: int,
+        src_offset: int,
+        dst: int,
+        dst_offset: int,
+        progress: Callable[[int], None] | None = None,
+    ) -> tuple[int, int]:
+        """Open the whole payload, from ``src_offset`` in the regular file ``src``, into ``dst``.
+
+        The payload must not have been read from yet; ``src_offset`` is where
+        the chunks start (after the nonce). The plaintext is written into the
+        regular file ``dst`` at ``dst_offset``. See :mod:`sealbox.age._positional`.
+        The reader is at its end afterwards.
+
+        Returns:
+            How many bytes were read from ``src`` and written to ``dst``.
+
+        Raises:
+            DecryptionError: as :meth:`read`; what was written to ``dst`` must
+                then be thrown away.
+        """
+        if self._queue or self._current is not None or self._ended or self._counter:
+            raise ValueError("open_file needs a payload reader that nothing was read from")
+        self._ended = True
+        try:
+            counts = _positional.open_(
+                self._aead,
+                self._careful,
+                src=src,
+                src_offset=src_offset,
+                dst=dst,
+                dst_offset=dst_offset,
+                progress=progress,
+                parallel=self._parallel,
+            )
+        except DecryptionError as exc:
+            self._error = str(exc)
+            raise
+        except BaseException as exc:
+            self._failure = exc
+            raise
+        self._done = True
+        return counts
+
+    def _careful(
+        self, sealed: memoryview, eof: bool, counter: int, plain: memoryview
+    ) -> tuple[int, bool, str | None]:
+        batch = _open_batch(self._aead, sealed, eof, counter, plain)
+        return batch.length, batch.last, batch.error
 
     def readable(self) -> bool:
         """Always true."""

@@ -20,6 +20,7 @@ from typing import Any, BinaryIO
 
 from sealbox import age
 from sealbox._files import AlignedWriter, atomic_writer, is_special
+from sealbox.age.files import open_into, seal_into
 from sealbox.cli._io import CLIError, read_passphrase
 from sealbox.cli._progress import progress_bar
 from sealbox.exceptions import NoIdentityMatchError, SealboxError, StorageError
@@ -187,9 +188,8 @@ def encrypt_files(
         input_stream(input_path) as (fin, size),
         progress_bar(size, "encrypting") as tick,
         open_output(output_path, input_path, force, 0o644) as out,
-        age.Encryptor(out, targets, armor=armor) as enc,
     ):
-        enc.write_from(fin, tick)
+        seal_into(fin, out, targets, armor=armor, progress=tick)
 
 
 def decrypt_files(
@@ -221,10 +221,10 @@ def decrypt_files(
             progress_bar(size, "decrypting") as tick,
             open_output(output_path, input_path, force, 0o600) as out,
         ):
-            views = dec.views()
-            if stdout_is_terminal(output_path):
-                views = _refuse_binary(views)
-            for view in views:
+            if not stdout_is_terminal(output_path):
+                open_into(dec, out, tick)
+                return
+            for view in _refuse_binary(dec.views()):
                 out.write(view)
                 if tick is not None:
                     tick(len(view))
