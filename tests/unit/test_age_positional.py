@@ -54,7 +54,34 @@ SIZES = [
     3 * BATCH + 12345,
 ]
 DATA = os.urandom(3 * BATCH + CHUNK_SIZE)
-BOTH = pytest.mark.parametrize("parallel", [False, True], ids=["one-thread", "two-threads"])
+MODES = pytest.mark.parametrize(
+    "mode", ["one-thread", "two-threads", "two-processes"], ids=lambda m: m
+)
+
+
+@pytest.fixture
+def forks(monkeypatch) -> list[int]:
+    """Record the processes forked by _positional (allowed here whatever threads pytest has).
+
+    The child runs only the batch work and ends with os._exit, which is what makes
+    forking safe; the command line, where it is used, checks it has no other thread.
+    """
+    pids: list[int] = []
+    real_fork = os.fork
+
+    def fork() -> int:
+        pid = real_fork()
+        if pid:
+            pids.append(pid)
+        return pid
+
+    monkeypatch.setattr(_positional, "_can_fork", lambda: True)
+    monkeypatch.setattr(_positional.os, "fork", fork)
+    return pids
+
+
+def _options(mode: str) -> tuple[bool, bool]:
+    return mode != "one-thread", mode == "two-processes"
 
 
 def _stream_seal(data: bytes) -> bytes:
@@ -64,20 +91,24 @@ def _stream_seal(data: bytes) -> bytes:
     return out.getvalue()
 
 
-def _seal_in_place(folder: Path, data: bytes, *, parallel: bool) -> bytes:
+def _seal_in_place(folder: Path, data: bytes, mode: str) -> bytes:
+    parallel, processes = _options(mode)
     src, dst = folder / "plain", folder / "sealed"
     src.write_bytes(data)
     with open(src, "rb", buffering=0) as fin, open(dst, "wb") as fout:
         writer = PayloadWriter(fout, KEY, nonce=NONCE, parallel=parallel)
         fout.flush()
-        read, written = writer.seal_file(fin.fileno(), 0, fout.fileno(), NONCE_SIZE)
+        read, written = writer.seal_file(
+            fin.fileno(), 0, fout.fileno(), NONCE_SIZE, processes=processes
+        )
         assert writer.closed
     sealed = dst.read_bytes()
     assert (read, written) == (len(data), len(sealed) - NONCE_SIZE)
     return sealed
 
 
-def _open_in_place(folder: Path, sealed: bytes, *, parallel: bool) -> bytes:
+def _open_in_place(folder: Path, sealed: bytes, mode: str) -> bytes:
+    parallel, processes = _options(mode)
     src, dst = folder / "sealed", folder / "opened"
     src.write_bytes(sealed)
     with open(src, "rb", buffering=0) as fin, open(dst, "wb") as fout:
@@ -85,7 +116,7 @@ def _open_in_place(folder: Path, sealed: bytes, *, parallel: bool) -> bytes:
         reader = PayloadReader(source, KEY, parallel=parallel)
         start = fin.tell() - source.buffered()
         assert start == NONCE_SIZE
-        reader.open_file(fin.fileno(), start, fout.fileno(), 0)
+        reader.open_file(fin.fileno(), start, fout.fileno(), 0, processes=processes)
         assert reader.read() == b""  # at its end
     return dst.read_bytes()
 
@@ -98,16 +129,25 @@ def _stream_open_error(sealed: bytes) -> str | None:
     return None
 
 
-@BOTH
-@pytest.mark.parametrize("size", SIZES)
-def test_sealing_in_place_writes_what_the_stream_writes(tmp_path, size: int, parallel: bool):
-    assert _seal_in_place(tmp_path, DATA[:size], parallel=parallel) == _stream_seal(DATA[:size])
+def _forked_as_expected(forks: list[int], mode: str, size: int, batch: int) -> bool:
+    # A second worker starts only when the file holds more than one batch.
+    expected = mode == "two-processes" and size > batch
+    return forks == [] if not expected else len(forks) == 1
 
 
-@BOTH
+@MODES
 @pytest.mark.parametrize("size", SIZES)
-def test_opening_in_place_gives_the_plaintext(tmp_path, size: int, parallel: bool):
-    assert _open_in_place(tmp_path, _stream_seal(DATA[:size]), parallel=parallel) == DATA[:size]
+def test_sealing_in_place_writes_what_the_stream_writes(tmp_path, forks, size: int, mode: str):
+    assert _seal_in_place(tmp_path, DATA[:size], mode) == _stream_seal(DATA[:size])
+    assert _forked_as_expected(forks, mode, size, BATCH)
+
+
+@MODES
+@pytest.mark.parametrize("size", SIZES)
+def test_opening_in_place_gives_the_plaintext(tmp_path, forks, size: int, mode: str):
+    sealed = _stream_seal(DATA[:size])
+    assert _open_in_place(tmp_path, sealed, mode) == DATA[:size]
+    assert _forked_as_expected(forks, mode, len(sealed) - NONCE_SIZE, SEALED_BATCH)
 
 
 SEALED = _stream_seal(DATA[: 3 * BATCH + 12345])
@@ -151,15 +191,16 @@ DAMAGED = {
 }
 
 
-@BOTH
+@MODES
 @pytest.mark.parametrize("case", DAMAGED, ids=list(DAMAGED))
-def test_a_damaged_payload_gives_the_error_the_stream_gives(tmp_path, case: str, parallel: bool):
+def test_a_damaged_payload_gives_the_error_the_stream_gives(tmp_path, forks, case: str, mode: str):
     sealed, message = DAMAGED[case]
     assert _stream_open_error(sealed) == message
-    for _ in range(3):  # the threads' timing differs from run to run; the error must not
+    for _ in range(3):  # the workers' timing differs from run to run; the error must not
         with pytest.raises(DecryptionError) as info:
-            _open_in_place(tmp_path, sealed, parallel=parallel)
+            _open_in_place(tmp_path, sealed, mode)
         assert str(info.value) == message
+    assert all(_reaped(pid) for pid in forks)
 
 
 def test_an_input_that_shrinks_while_read_is_refused(tmp_path):
@@ -329,3 +370,62 @@ def test_a_write_error_on_either_thread_is_reported_and_leaves_nothing(tmp_path)
         assert result.stderr.startswith("sealbox: error: cannot write big.age: file too large")
         assert "Traceback" not in result.stderr
         assert sorted(p.name for p in tmp_path.iterdir()) == ["big"]
+
+
+def _reaped(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def _seal_with_processes(folder: Path, data: bytes, progress) -> None:
+    src, dst = folder / "plain", folder / "sealed"
+    src.write_bytes(data)
+    with open(src, "rb", buffering=0) as fin, open(dst, "wb") as fout:
+        writer = PayloadWriter(fout, KEY, nonce=NONCE, parallel=True)
+        fout.flush()
+        writer.seal_file(fin.fileno(), 0, fout.fileno(), NONCE_SIZE, progress, processes=True)
+
+
+@pytest.mark.parametrize("error", [KeyboardInterrupt, ValueError])
+def test_a_failure_in_the_parent_stops_the_child(tmp_path, forks, error):
+    calls: list[int] = []
+
+    def progress(n: int) -> None:
+        calls.append(n)
+        if len(calls) == 2:
+            raise error("stop")
+
+    with pytest.raises(error, match="stop"):
+        _seal_with_processes(tmp_path, DATA[: 3 * BATCH + 1], progress)
+    assert len(forks) == 1
+    assert _reaped(forks[0])
+
+
+def test_progress_counts_the_childs_batches_too(tmp_path, forks):
+    calls: list[int] = []
+    _seal_with_processes(tmp_path, DATA[: 3 * BATCH + 1], calls.append)
+    assert calls == [BATCH, BATCH, BATCH, 1]  # in file order, all in the parent
+    assert len(forks) == 1
+
+
+def test_a_child_that_dies_is_reported(tmp_path, forks):
+    def progress(_n: int) -> None:
+        os.kill(forks[0], signal.SIGKILL)
+
+    with pytest.raises(OSError, match="the second process ended unexpectedly"):
+        _seal_with_processes(tmp_path, DATA[: 3 * BATCH + 1], progress)
+    assert _reaped(forks[0])
+
+
+def test_forking_needs_linux_and_no_other_thread():
+    done = threading.Event()
+    thread = threading.Thread(target=done.wait)
+    thread.start()
+    try:
+        assert not _positional._can_fork()
+    finally:
+        done.set()
+        thread.join()

@@ -25,10 +25,16 @@ so that the GIL is held briefly, in a few bursts, and rarely found taken.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import fcntl
+import gc
 import mmap
 import os
+import signal
 import stat
+import struct
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -52,6 +58,8 @@ SHRANK: Final = "the input file got shorter while it was being encrypted"
 SHRANK_HINT: Final = "encrypt a file that nothing is writing to"
 
 Progress = Callable[[int], None]
+# What a batch moved: bytes read, bytes written, and plaintext bytes (for progress).
+Counts = tuple[int, int, int]
 # Opens one sealed batch the careful way, chunk by chunk: (sealed, eof, first chunk
 # number, plaintext buffer) -> (plaintext length, whether it ended the payload, error).
 OpenBatch = Callable[[memoryview, bool, int, memoryview], tuple[int, bool, str | None]]
@@ -82,13 +90,15 @@ def nonce(counter: int, *, last: bool) -> bytes:
 class _Run:
     """What the threads of one run share: whose turn it is to write, and how it ended."""
 
-    __slots__ = ("_cond", "_turn", "error", "limit")
+    __slots__ = ("_cond", "_progress", "_turn", "error", "limit", "totals")
 
-    def __init__(self) -> None:
+    def __init__(self, progress: Progress | None) -> None:
         self._cond = threading.Condition(threading.Lock())
+        self._progress = progress
         self._turn = 0  # the batch that writes next
         self.limit = 1 << 62  # the batch that ended the run (final chunk or failure)
         self.error: BaseException | None = None  # that of the earliest failed batch
+        self.totals = [0, 0]  # bytes read and written
 
     def wait_turn(self, k: int) -> bool:
         """Wait until every batch before ``k`` is written; false if one of them ended the run."""
@@ -97,8 +107,15 @@ class _Run:
                 self._cond.wait()
             return k <= self.limit
 
-    def written(self, k: int, *, last: bool) -> None:
-        """Batch ``k`` is written: the next one's turn (none after the final chunk)."""
+    def written(self, k: int, counts: Counts, *, last: bool) -> None:
+        """Batch ``k`` is written: the next one's turn (none after the final chunk).
+
+        Raises what the progress callback raises, before handing the turn on.
+        """
+        self.totals[0] += counts[0]
+        self.totals[1] += counts[1]
+        if self._progress is not None:
+            self._progress(counts[2])
         with self._cond:
             self._turn = k + 1
             if last:
@@ -121,6 +138,115 @@ class _Run:
         """
         if self.wait_turn(k):
             self.fail(k, exc)
+
+
+# A message between the two processes of a run: what happened (b"W" a batch was
+# written; b"D", b"S", b"O", b"K", b"X" a failure, by kind), the batch, whether
+# it was the last, the byte counts, an errno, and the length of the text after it.
+_MESSAGE: Final = struct.Struct("<cq?qqqiI")
+
+
+class _Peer(_Run):
+    """One of the two processes of a run: turns and outcomes go through two pipes.
+
+    The processes take turns strictly (this one batch ``k``, the other ``k + 1``),
+    so before each turn exactly one message is due from the other side: that it
+    wrote its batch (with the counts, which the parent adds to its own and passes
+    to the progress callback), or that it failed (with the error, rebuilt here).
+    """
+
+    __slots__ = ("_receive_fd", "_send_fd")
+
+    def __init__(self, receive_fd: int, send_fd: int, progress: Progress | None) -> None:
+        super().__init__(progress)
+        self._receive_fd = receive_fd
+        self._send_fd = send_fd
+
+    def wait_turn(self, k: int) -> bool:
+        if k > self.limit:
+            return False
+        if k == 0:
+            return True
+        kind, j, last, counts, code, text = self._receive()
+        if kind == b"W":
+            super().written(j, counts, last=last)
+            return not last
+        self.limit = -1
+        self.error = _rebuild(kind, code, text)
+        return False
+
+    def written(self, k: int, counts: Counts, *, last: bool) -> None:
+        super().written(k, counts, last=last)
+        self._send(b"W", k, last=last, counts=counts)
+
+    def fail(self, k: int, exc: BaseException) -> None:
+        if k > self.limit:
+            return
+        self.limit = k
+        self.error = exc
+        kind, code, text = _describe(exc)
+        with contextlib.suppress(OSError):  # the other side is gone: nothing to tell
+            self._send(kind, k, code=code, text=text)
+
+    def _send(
+        self,
+        kind: bytes,
+        k: int,
+        *,
+        last: bool = False,
+        counts: Counts = (0, 0, 0),
+        code: int = 0,
+        text: str = "",
+    ) -> None:
+        body = text.encode()
+        data = _MESSAGE.pack(kind, k, last, *counts, code, len(body)) + body
+        while data:
+            data = data[os.write(self._send_fd, data) :]
+
+    def _receive(self) -> tuple[bytes, int, bool, Counts, int, str]:
+        head = _read_exactly(self._receive_fd, _MESSAGE.size)
+        if len(head) < _MESSAGE.size:
+            return b"X", -1, False, (0, 0, 0), 0, "the second process ended unexpectedly"
+        kind, k, last, read, wrote, plain, code, size = _MESSAGE.unpack(head)
+        text = _read_exactly(self._receive_fd, size).decode(errors="replace")
+        return kind, k, last, (read, wrote, plain), code, text
+
+
+def _read_exactly(fd: int, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        more = os.read(fd, size - len(data))
+        if not more:
+            break
+        data += more
+    return data
+
+
+def _describe(exc: BaseException) -> tuple[bytes, int, str]:
+    """An error as a message kind, an errno and a text (sealbox's own messages only)."""
+    if isinstance(exc, DecryptionError):
+        return b"D", 0, str(exc)
+    if isinstance(exc, StorageError):
+        return b"S", 0, f"{exc}\0{exc.hint or ''}"
+    if isinstance(exc, OSError):
+        return b"O", exc.errno or 0, exc.strerror or str(exc)
+    if isinstance(exc, KeyboardInterrupt):
+        return b"K", 0, ""
+    return b"X", 0, f"the second process failed: {type(exc).__name__}"
+
+
+def _rebuild(kind: bytes, code: int, text: str) -> BaseException:
+    """The error the other process described (see :func:`_describe`)."""
+    if kind == b"D":
+        return DecryptionError(text)
+    if kind == b"S":
+        message, _, hint = text.partition("\0")
+        return StorageError(message, hint=hint or None)
+    if kind == b"O":
+        return OSError(code, text)
+    if kind == b"K":
+        return KeyboardInterrupt()
+    return OSError(errno.EIO, text)
 
 
 def _pread_full(fd: int, buf: memoryview, offset: int) -> int:
@@ -167,9 +293,21 @@ def _buffer(size: int) -> memoryview:
     return memoryview(mmap.mmap(-1, size))
 
 
-def _run(work: Callable[[int, int, _Run], None], parallel: bool) -> None:
-    """Run ``work(first batch, stride, run)`` here and, with ``parallel``, on a second thread."""
-    run = _Run()
+Work = Callable[[int, int, _Run], None]
+
+
+def _run(
+    work: Work, progress: Progress | None, *, parallel: bool, processes: bool
+) -> tuple[int, int]:
+    """Run ``work(first batch, stride, run)`` here and, with ``parallel``, on a second thread.
+
+    With ``processes`` too, the second worker is a forked process, whose GIL is
+    its own; that is done only in a process with no other thread (see
+    :func:`_run_forked`). Returns the bytes read and written.
+    """
+    if parallel and processes and _can_fork():
+        return _run_forked(work, progress)
+    run = _Run(progress)
 
     def guarded(first: int, stride: int) -> None:
         try:
@@ -195,6 +333,72 @@ def _run(work: Callable[[int, int, _Run], None], parallel: bool) -> None:
                 run.fail(-1, exc)
     if run.error is not None:
         raise run.error
+    return run.totals[0], run.totals[1]
+
+
+def _can_fork() -> bool:
+    """Whether forking is safe here: Linux, and no other thread that could hold a lock."""
+    return sys.platform == "linux" and threading.active_count() == 1
+
+
+def _run_forked(work: Work, progress: Progress | None) -> tuple[int, int]:
+    """Run ``work`` on the even batches here and on the odd ones in a forked process.
+
+    Two threads of one interpreter take turns on the GIL around every chunk
+    sealed and every piece written; two processes do not. The child shares the
+    open files, ignores SIGINT (the parent stops it), never returns into the
+    caller's code and ends with ``os._exit``, so no ``atexit`` handler, buffer
+    flush or finaliser of the parent runs twice. It stops at its next turn once
+    the parent has failed, or when the parent's pipe closes.
+    """
+    parent_reads, child_writes = os.pipe()
+    child_reads, parent_writes = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child; its work is measured through the parent
+        status = 1
+        try:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            gc.disable()  # no finaliser of the parent's objects may run here
+            os.close(parent_reads)
+            os.close(parent_writes)
+            peer = _Peer(child_reads, child_writes, None)
+            try:
+                work(1, 2, peer)
+            except BaseException as exc:  # noqa: BLE001 - told to the parent
+                peer.fail(-1, exc)
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(child_reads)
+    os.close(child_writes)
+    peer = _Peer(parent_reads, parent_writes, progress)
+    try:
+        work(0, 2, peer)
+    except BaseException as exc:  # noqa: BLE001 - raised below
+        peer.fail(-1, exc)
+    finally:
+        os.close(parent_writes)  # the child sees the end of its pipe at its next turn
+        os.close(parent_reads)
+        _reap(pid, peer)
+    if peer.error is not None:
+        raise peer.error
+    return peer.totals[0], peer.totals[1]
+
+
+def _reap(pid: int, peer: _Peer) -> None:
+    """Wait for the child; an interruption meanwhile kills it (it writes into our file)."""
+    while True:
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            return
+        except BaseException as exc:  # noqa: BLE001 - an interruption while waiting
+            peer.limit = -1
+            peer.error = peer.error or exc
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+            continue
+        return
 
 
 def seal(
@@ -206,6 +410,7 @@ def seal(
     dst_offset: int,
     progress: Progress | None = None,
     parallel: bool = True,
+    processes: bool = False,
 ) -> tuple[int, int]:
     """Seal all of ``src`` from ``src_offset`` into ``dst`` at ``dst_offset``, final chunk included.
 
@@ -216,7 +421,6 @@ def seal(
         OSError: reading or writing failed.
         StorageError: the input got shorter while it was read.
     """
-    totals = [0, 0]
 
     def work(first: int, stride: int, run: _Run) -> None:
         plain = _buffer(BATCH + 1)  # a byte more: whether the file goes on after the batch
@@ -252,18 +456,14 @@ def seal(
                 return
             try:
                 _pwrite_all(dst, sealed[:size], dst_offset + k * SEALED_BATCH)
-                totals[0] += fill
-                totals[1] += size
-                if progress is not None:
-                    progress(fill)
+                run.written(k, (fill, size, fill), last=last)
             except Exception as exc:  # noqa: BLE001 - raised by the caller's thread
                 run.fail(k, exc)
                 return
-            run.written(k, last=last)
             k += stride
 
-    _run(work, parallel and _more_than_a_batch(src, src_offset, BATCH))
-    return totals[0], totals[1]
+    parallel = parallel and _more_than_a_batch(src, src_offset, BATCH)
+    return _run(work, progress, parallel=parallel, processes=processes)
 
 
 def open_(
@@ -276,6 +476,7 @@ def open_(
     dst_offset: int,
     progress: Progress | None = None,
     parallel: bool = True,
+    processes: bool = False,
 ) -> tuple[int, int]:
     """Open the sealed payload in ``src`` from ``src_offset`` into ``dst`` at ``dst_offset``.
 
@@ -291,7 +492,6 @@ def open_(
             by extra data (the fault of the earliest batch that has one).
         OSError: reading or writing failed.
     """
-    totals = [0, 0]
 
     def open_batch(sealed: memoryview, eof: bool, base: int, plain: memoryview) -> int | None:
         """Open a well-formed batch in one pass; ``None`` if it is not one."""
@@ -336,15 +536,11 @@ def open_(
                 return
             try:
                 _pwrite_all(dst, plain[:length], dst_offset + k * BATCH)
-                totals[0] += size
-                totals[1] += length
-                if progress is not None:
-                    progress(length)
+                run.written(k, (size, length, length), last=last)
             except Exception as exc:  # noqa: BLE001 - raised by the caller's thread
                 run.fail(k, exc)
                 return
-            run.written(k, last=last)
             k += stride
 
-    _run(work, parallel and _more_than_a_batch(src, src_offset, SEALED_BATCH))
-    return totals[0], totals[1]
+    parallel = parallel and _more_than_a_batch(src, src_offset, SEALED_BATCH)
+    return _run(work, progress, parallel=parallel, processes=processes)

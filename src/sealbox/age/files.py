@@ -109,7 +109,14 @@ class Encryptor:
             return self._payload.write_from(source)
         return self._payload.write_from(_CountingSource(source, progress))
 
-    def _seal_file(self, src: Readable, dst: AlignedWriter, progress: Progress | None) -> bool:
+    def _seal_file(
+        self,
+        src: Readable,
+        dst: AlignedWriter,
+        progress: Progress | None,
+        *,
+        processes: bool = False,
+    ) -> bool:
         """Encrypt all of ``src`` into ``dst`` and finish, if both are regular files.
 
         Returns false, having done nothing, when they are not (or when armored).
@@ -123,7 +130,9 @@ class Encryptor:
             return False
         dst.flush()
         dst_offset = os.lseek(dst_fd, 0, os.SEEK_CUR)
-        read, written = self._payload.seal_file(src_fd, src_offset, dst_fd, dst_offset, progress)
+        read, written = self._payload.seal_file(
+            src_fd, src_offset, dst_fd, dst_offset, progress, processes=processes
+        )
         src.seek(src_offset + read)  # type: ignore[attr-defined]
         dst.moved_to(dst_offset + written)
         return True
@@ -226,7 +235,9 @@ class Decryptor(io.RawIOBase):
         """
         return self._payload.views()
 
-    def _open_file(self, dst: AlignedWriter, progress: Progress | None) -> bool:
+    def _open_file(
+        self, dst: AlignedWriter, progress: Progress | None, *, processes: bool = False
+    ) -> bool:
         """Decrypt all of the payload into ``dst``, if the input and ``dst`` are regular files.
 
         Returns false, having done nothing, when they are not (or when armored).
@@ -241,7 +252,9 @@ class Decryptor(io.RawIOBase):
             return False
         dst.flush()
         dst_offset = os.lseek(dst_fd, 0, os.SEEK_CUR)
-        read, written = self._payload.open_file(src_fd, src_offset, dst_fd, dst_offset, progress)
+        read, written = self._payload.open_file(
+            src_fd, src_offset, dst_fd, dst_offset, progress, processes=processes
+        )
         self._source.drop_buffered()
         raw.seek(src_offset + read)  # type: ignore[attr-defined]
         dst.moved_to(dst_offset + written)
@@ -261,26 +274,34 @@ def seal_into(
     *,
     armor: bool = False,
     progress: Progress | None = None,
+    processes: bool = False,
 ) -> None:
     """Encrypt all of ``src`` into ``dst`` as one whole age file.
 
     What :func:`encrypt_file` and ``sealbox encrypt`` do. Between two regular
     files the payload is sealed in place on two threads
-    (:mod:`sealbox.age._positional`); otherwise it is streamed.
+    (:mod:`sealbox.age._positional`), or with ``processes`` in two processes
+    where forking is safe (the command line does); otherwise it is streamed.
     """
     with Encryptor(dst, recipients, armor=armor) as enc:
-        if not enc._seal_file(src, dst, progress):
+        if not enc._seal_file(src, dst, progress, processes=processes):
             enc.write_from(src, progress)
 
 
-def open_into(dec: Decryptor, dst: AlignedWriter, progress: Progress | None = None) -> None:
+def open_into(
+    dec: Decryptor,
+    dst: AlignedWriter,
+    progress: Progress | None = None,
+    *,
+    processes: bool = False,
+) -> None:
     """Write all of the plaintext of ``dec`` into ``dst``.
 
     What :func:`decrypt_file` and ``sealbox decrypt`` do: in place on two threads
-    between two regular files, streamed otherwise. On an error, what reached
-    ``dst`` must be thrown away.
+    (or processes, as :func:`seal_into`) between two regular files, streamed
+    otherwise. On an error, what reached ``dst`` must be thrown away.
     """
-    if dec._open_file(dst, progress):
+    if dec._open_file(dst, progress, processes=processes):
         return
     for view in dec.views():
         dst.write(view)

@@ -355,13 +355,17 @@ class PayloadWriter:
         dst: int,
         dst_offset: int,
         progress: Callable[[int], None] | None = None,
+        *,
+        processes: bool = False,
     ) -> tuple[int, int]:
         """Seal the regular file ``src`` from ``src_offset`` on, and finish the payload.
 
         Nothing may have been written yet. The sealed chunks are written into
         the regular file ``dst`` at ``dst_offset``, where the payload nonce (from
         the buffered writes before) must end: the caller flushes ``dst`` first.
-        See :mod:`sealbox.age._positional`. The writer is closed afterwards.
+        See :mod:`sealbox.age._positional`; with ``processes`` (and ``parallel``)
+        the second worker is a forked process where that is safe. The writer is
+        closed afterwards.
 
         Returns:
             How many bytes were read from ``src`` and written to ``dst``.
@@ -379,6 +383,7 @@ class PayloadWriter:
                 dst_offset=dst_offset,
                 progress=progress,
                 parallel=self._parallel,
+                processes=processes,
             )
         except BaseException:
             self._failed = self._broken = True
@@ -652,13 +657,16 @@ class PayloadReader:
         dst: int,
         dst_offset: int,
         progress: Callable[[int], None] | None = None,
+        *,
+        processes: bool = False,
     ) -> tuple[int, int]:
         """Open the whole payload, from ``src_offset`` in the regular file ``src``, into ``dst``.
 
         The payload must not have been read from yet; ``src_offset`` is where
         the chunks start (after the nonce). The plaintext is written into the
-        regular file ``dst`` at ``dst_offset``. See :mod:`sealbox.age._positional`.
-        The reader is at its end afterwards.
+        regular file ``dst`` at ``dst_offset``. See :mod:`sealbox.age._positional`
+        (and :meth:`PayloadWriter.seal_file` for ``processes``). The reader is at
+        its end afterwards.
 
         Returns:
             How many bytes were read from ``src`` and written to ``dst``.
@@ -680,6 +688,7 @@ class PayloadReader:
                 dst_offset=dst_offset,
                 progress=progress,
                 parallel=self._parallel,
+                processes=processes,
             )
         except DecryptionError as exc:
             self._error = str(exc)

@@ -189,7 +189,7 @@ def encrypt_files(
         progress_bar(size, "encrypting") as tick,
         open_output(output_path, input_path, force, 0o644) as out,
     ):
-        seal_into(fin, out, targets, armor=armor, progress=tick)
+        seal_into(fin, out, targets, armor=armor, progress=tick, processes=True)
 
 
 def decrypt_files(
@@ -222,7 +222,7 @@ def decrypt_files(
             open_output(output_path, input_path, force, 0o600) as out,
         ):
             if not stdout_is_terminal(output_path):
-                open_into(dec, out, tick)
+                open_into(dec, out, tick, processes=True)
                 return
             for view in _refuse_binary(dec.views()):
                 out.write(view)
