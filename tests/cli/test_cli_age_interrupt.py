@@ -1,0 +1,86 @@
+"""An interrupted `sealbox encrypt`/`decrypt` between two files leaves nothing behind.
+
+The real program runs in a subprocess; the signal arrives while the payload is
+being written (the temporary output has data), when the command's second worker
+(a forked process) is running. Afterwards: exit 130, `sealbox: error: interrupted`,
+no output, no temporary file, and no process of the run left.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from sealbox import age
+
+ME = age.X25519Identity.generate()
+SIZE = 256 * 1024 * 1024
+
+
+def _leftovers(marker: str) -> list[int]:
+    """Processes whose command line names ``marker`` (the run's own output path)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                if marker.encode() in fh.read():
+                    found.append(int(entry))
+        except OSError:
+            continue
+    return found
+
+
+def _interrupt_while_writing(argv: list[str], folder: Path, name: str, signum: int):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sealbox", *argv],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        temporaries = [p for p in folder.iterdir() if p.name.startswith(f".{name}.")]
+        if temporaries and temporaries[0].stat().st_size > 0:
+            proc.send_signal(signum)
+            break
+        time.sleep(0.0005)
+    else:
+        proc.kill()
+        _, stderr = proc.communicate()
+        pytest.fail(f"the run ended before it could be interrupted: {stderr.decode()}")
+    _, stderr = proc.communicate(timeout=60)
+    return proc.returncode, stderr.decode()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc to find leftover processes")
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("command", ["encrypt", "decrypt"])
+def test_an_interrupted_run_leaves_nothing(tmp_path: Path, command: str, signum: int):
+    plain = tmp_path / "plain"
+    with open(plain, "wb") as fh:
+        fh.truncate(SIZE)  # sparse: quick to make, read as zeros
+    sealed = tmp_path / "plain.age"
+    if command == "encrypt":
+        out = tmp_path / "out.age"
+        argv = ["encrypt", "-r", str(ME.recipient()), "-o", str(out), str(plain)]
+    else:
+        age.encrypt_file(plain, sealed, [ME.recipient()])
+        keys = tmp_path / "keys.txt"
+        keys.write_text(ME.expose_secret() + "\n")
+        out = tmp_path / "out"
+        argv = ["decrypt", "-i", str(keys), "-o", str(out), str(sealed)]
+    code, stderr = _interrupt_while_writing(argv, tmp_path, out.name, signum)
+    assert code == 130, stderr
+    assert stderr == "sealbox: error: interrupted\n"
+    assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        p.name for p in (plain, sealed, tmp_path / "keys.txt") if p.exists()
+    )
+    assert _leftovers(str(out)) == []
