@@ -87,6 +87,14 @@ def nonce(counter: int, *, last: bool) -> bytes:
     return counter.to_bytes(11, "big") + (b"\x01" if last else b"\x00")
 
 
+def _nonces(first: int, count: int, *, last: bool) -> list[bytes]:
+    """The nonces of ``count`` chunks from ``first`` on; the final one flagged if ``last``."""
+    nonces = [nonce(first + i, last=False) for i in range(count)]
+    if last:
+        nonces[-1] = nonce(first + count - 1, last=True)
+    return nonces
+
+
 class _Run:
     """What the threads of one run share: whose turn it is to write, and how it ended."""
 
@@ -283,6 +291,36 @@ def _pwrite_all(fd: int, data: memoryview, offset: int) -> None:
             n += more
 
 
+# A batch ready to write: the bytes, where they go, its counts, whether it ends the payload.
+Prepared = tuple[memoryview, int, Counts, bool]
+
+
+def _drive(
+    run: _Run, first: int, stride: int, prepare: Callable[[int], Prepared], dst: int
+) -> None:
+    """Prepare batches ``first``, ``first + stride``, ... and write each in its turn.
+
+    A batch that fails to prepare ends the run only if it is part of it (see
+    :meth:`_Run.fail_in_turn`); one that fails to write ends it at once.
+    """
+    k = first
+    while k <= run.limit:
+        try:
+            data, offset, counts, last = prepare(k)
+        except Exception as exc:  # noqa: BLE001 - raised by the caller's thread
+            run.fail_in_turn(k, exc)
+            return
+        if not run.wait_turn(k):
+            return
+        try:
+            _pwrite_all(dst, data, offset)
+            run.written(k, counts, last=last)
+        except Exception as exc:  # noqa: BLE001 - raised by the caller's thread
+            run.fail(k, exc)
+            return
+        k += stride
+
+
 def _more_than_a_batch(fd: int, offset: int, batch: int) -> bool:
     """Whether the file holds more than one batch now (a second thread would have work)."""
     return os.fstat(fd).st_size - offset > batch
@@ -426,41 +464,26 @@ def seal(
         plain = _buffer(BATCH + 1)  # a byte more: whether the file goes on after the batch
         sealed = _buffer(SEALED_BATCH)
         encrypt = aead.encrypt_into
-        k = first
-        while k <= run.limit:
-            try:
-                got = _pread_full(src, plain, src_offset + k * BATCH)
-                last = got <= BATCH
-                fill = min(got, BATCH)
-                count = max(1, -(-fill // CHUNK))
-                if fill or k == 0:  # the one empty chunk of an empty file
-                    base = k * BATCH_CHUNKS
-                    nonces = [nonce(base + i, last=False) for i in range(count)]
-                    if last:
-                        nonces[-1] = nonce(base + count - 1, last=True)
-                    ins = [plain[i : min(i + CHUNK, fill)] for i in range(0, count * CHUNK, CHUNK)]
-                    outs = [
-                        sealed[i * SEALED_CHUNK : i * SEALED_CHUNK + len(ins[i]) + TAG_SIZE]
-                        for i in range(count)
-                    ]
-                    deque(map(encrypt, nonces, ins, repeat(None), outs), maxlen=0)
-                size = fill + count * TAG_SIZE
-            except Exception as exc:  # noqa: BLE001 - raised by the caller's thread
-                run.fail_in_turn(k, exc)
-                return
-            if not run.wait_turn(k):
-                return
+
+        def prepare(k: int) -> Prepared:
+            got = _pread_full(src, plain, src_offset + k * BATCH)
+            last = got <= BATCH
+            fill = min(got, BATCH)
             if k and not fill:
                 # The batch before said more would follow, and nothing did.
-                run.fail(k, StorageError(SHRANK, hint=SHRANK_HINT))
-                return
-            try:
-                _pwrite_all(dst, sealed[:size], dst_offset + k * SEALED_BATCH)
-                run.written(k, (fill, size, fill), last=last)
-            except Exception as exc:  # noqa: BLE001 - raised by the caller's thread
-                run.fail(k, exc)
-                return
-            k += stride
+                raise StorageError(SHRANK, hint=SHRANK_HINT)
+            count = max(1, -(-fill // CHUNK))  # an empty file is one empty chunk
+            nonces = _nonces(k * BATCH_CHUNKS, count, last=last)
+            ins = [plain[i : min(i + CHUNK, fill)] for i in range(0, count * CHUNK, CHUNK)]
+            outs = [
+                sealed[i * SEALED_CHUNK : i * SEALED_CHUNK + len(ins[i]) + TAG_SIZE]
+                for i in range(count)
+            ]
+            deque(map(encrypt, nonces, ins, repeat(None), outs), maxlen=0)
+            size = fill + count * TAG_SIZE
+            return sealed[:size], dst_offset + k * SEALED_BATCH, (fill, size, fill), last
+
+        _drive(run, first, stride, prepare, dst)
 
     parallel = parallel and _more_than_a_batch(src, src_offset, BATCH)
     return _run(work, progress, parallel=parallel, processes=processes)
@@ -500,9 +523,7 @@ def open_(
         tail = size - (count - 1) * SEALED_CHUNK - TAG_SIZE  # plaintext in the final piece
         if size == 0 or tail < 0 or (tail == 0 and base + count > 1) or (not eof and tail < CHUNK):
             return None
-        nonces = [nonce(base + i, last=False) for i in range(count)]
-        if eof:
-            nonces[-1] = nonce(base + count - 1, last=True)
+        nonces = _nonces(base, count, last=eof)
         ins = [sealed[i : i + SEALED_CHUNK] for i in range(0, size, SEALED_CHUNK)]
         outs = [plain[i * CHUNK : i * CHUNK + len(ins[i]) - TAG_SIZE] for i in range(count)]
         try:
@@ -514,33 +535,21 @@ def open_(
     def work(first: int, stride: int, run: _Run) -> None:
         sealed = _buffer(SEALED_BATCH + 1)  # a byte more: whether the file goes on
         plain = _buffer(BATCH)
-        k = first
-        while k <= run.limit:
-            try:
-                got = _pread_full(src, sealed, src_offset + k * SEALED_BATCH)
-                eof = got <= SEALED_BATCH
-                size = min(got, SEALED_BATCH)
-                view = sealed[:size]
-                length = open_batch(view, eof, k * BATCH_CHUNKS, plain)
-                if length is not None:
-                    last, error = eof, None
-                else:
-                    length, last, error = careful(view, eof, k * BATCH_CHUNKS, plain)
-            except Exception as exc:  # noqa: BLE001 - raised by the caller's thread
-                run.fail_in_turn(k, exc)
-                return
-            if error is not None:
-                run.fail_in_turn(k, DecryptionError(error))
-                return
-            if not run.wait_turn(k):
-                return
-            try:
-                _pwrite_all(dst, plain[:length], dst_offset + k * BATCH)
-                run.written(k, (size, length, length), last=last)
-            except Exception as exc:  # noqa: BLE001 - raised by the caller's thread
-                run.fail(k, exc)
-                return
-            k += stride
+
+        def prepare(k: int) -> Prepared:
+            got = _pread_full(src, sealed, src_offset + k * SEALED_BATCH)
+            eof = got <= SEALED_BATCH
+            size = min(got, SEALED_BATCH)
+            view = sealed[:size]
+            length = open_batch(view, eof, k * BATCH_CHUNKS, plain)
+            last = eof
+            if length is None:
+                length, last, error = careful(view, eof, k * BATCH_CHUNKS, plain)
+                if error is not None:
+                    raise DecryptionError(error)
+            return plain[:length], dst_offset + k * BATCH, (size, length, length), last
+
+        _drive(run, first, stride, prepare, dst)
 
     parallel = parallel and _more_than_a_batch(src, src_offset, SEALED_BATCH)
     return _run(work, progress, parallel=parallel, processes=processes)

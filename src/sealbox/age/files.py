@@ -121,21 +121,15 @@ class Encryptor:
 
         Returns false, having done nothing, when they are not (or when armored).
         """
-        src_fd, dst_fd = regular_fd(src), regular_fd(dst, writing=True)
-        if self._armor is not None or src_fd is None or dst_fd is None:
+        if self._armor is not None:
             return False
-        try:
-            src_offset = src.tell()  # type: ignore[attr-defined]
-        except (AttributeError, OSError, ValueError):
-            return False
-        dst.flush()
-        dst_offset = os.lseek(dst_fd, 0, os.SEEK_CUR)
-        read, written = self._payload.seal_file(
-            src_fd, src_offset, dst_fd, dst_offset, progress, processes=processes
-        )
-        src.seek(src_offset + read)  # type: ignore[attr-defined]
-        dst.moved_to(dst_offset + written)
-        return True
+
+        def seal(src_fd: int, src_offset: int, dst_fd: int, dst_offset: int) -> tuple[int, int]:
+            return self._payload.seal_file(
+                src_fd, src_offset, dst_fd, dst_offset, progress, processes=processes
+            )
+
+        return _in_place(src, 0, dst, seal)
 
     def flush(self) -> None:
         """Nothing to do (chunks are written as soon as they are sealed)."""
@@ -175,6 +169,33 @@ class _CountingSource(Source):
         n = self._inner.readinto_full(buf)
         self._progress(n)
         return n
+
+
+def _in_place(
+    src: object,
+    read_ahead: int,
+    dst: AlignedWriter,
+    run: Callable[[int, int, int, int], tuple[int, int]],
+) -> bool:
+    """Call ``run(src fd, src offset, dst fd, dst offset)`` if both files are regular.
+
+    ``read_ahead`` bytes of ``src`` were read but not used: its offset is that
+    much before where it stands. Both files are left after what ``run`` read and
+    wrote. Returns false, having done nothing, when a file is not regular.
+    """
+    src_fd, dst_fd = regular_fd(src), regular_fd(dst, writing=True)
+    if src_fd is None or dst_fd is None:
+        return False
+    try:
+        src_offset = src.tell() - read_ahead  # type: ignore[attr-defined]
+    except (AttributeError, OSError, ValueError):
+        return False
+    dst.flush()
+    dst_offset = os.lseek(dst_fd, 0, os.SEEK_CUR)
+    read, written = run(src_fd, src_offset, dst_fd, dst_offset)
+    src.seek(src_offset + read)  # type: ignore[attr-defined]
+    dst.moved_to(dst_offset + written)
+    return True
 
 
 def _open_source(src: Readable | Source) -> tuple[Source, bool]:
@@ -242,22 +263,17 @@ class Decryptor(io.RawIOBase):
 
         Returns false, having done nothing, when they are not (or when armored).
         """
-        raw = self._source.raw
-        src_fd, dst_fd = regular_fd(raw), regular_fd(dst, writing=True)
-        if self.armored or src_fd is None or dst_fd is None:
+        if self.armored:
             return False
-        try:
-            src_offset = raw.tell() - self._source.buffered()  # type: ignore[attr-defined]
-        except (AttributeError, OSError, ValueError):
+
+        def open_(src_fd: int, src_offset: int, dst_fd: int, dst_offset: int) -> tuple[int, int]:
+            return self._payload.open_file(
+                src_fd, src_offset, dst_fd, dst_offset, progress, processes=processes
+            )
+
+        if not _in_place(self._source.raw, self._source.buffered(), dst, open_):
             return False
-        dst.flush()
-        dst_offset = os.lseek(dst_fd, 0, os.SEEK_CUR)
-        read, written = self._payload.open_file(
-            src_fd, src_offset, dst_fd, dst_offset, progress, processes=processes
-        )
         self._source.drop_buffered()
-        raw.seek(src_offset + read)  # type: ignore[attr-defined]
-        dst.moved_to(dst_offset + written)
         return True
 
     def close(self) -> None:
