@@ -1,4 +1,4 @@
-"""File to file: the STREAM payload read and written in place, batch by batch, on two threads.
+"""File to file: the STREAM payload read and written in place, batch by batch, by two workers.
 
 When the input and the output are both regular files, where each batch of the
 payload lies is known in advance: batch ``k`` of the plaintext starts ``k``
@@ -21,6 +21,9 @@ the GIL taken sleeps until it is woken: on a virtual machine that is the
 dearest step of all. So each batch is large (4 MiB), and the calls of a batch
 (its chunks, its writes) run from ``map`` with no Python code between them,
 so that the GIL is held briefly, in a few bursts, and rarely found taken.
+Where forking is safe and the caller asks for it (the command line does), the
+second worker is a forked process instead, with a GIL of its own: see
+:func:`_run_forked`.
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ from sealbox._files import WRITE_PIECE
 from sealbox.age._crypto import TAG_SIZE
 from sealbox.exceptions import DecryptionError, StorageError
 
-CHUNK: Final = 64 * 1024
+CHUNK: Final = 64 * 1024  # stream.CHUNK_SIZE (stream imports this module)
 SEALED_CHUNK: Final = CHUNK + TAG_SIZE
 BATCH_CHUNKS: Final = 64
 BATCH: Final = BATCH_CHUNKS * CHUNK
