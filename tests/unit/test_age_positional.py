@@ -434,3 +434,21 @@ def test_forking_needs_linux_and_no_other_thread():
     finally:
         done.set()
         thread.join()
+
+
+def test_a_failed_fork_falls_back_to_threads(tmp_path, monkeypatch):
+    def no_fork() -> int:
+        raise BlockingIOError(11, "Resource temporarily unavailable")  # EAGAIN: too many
+
+    monkeypatch.setattr(_positional, "_can_fork", lambda: True)
+    monkeypatch.setattr(_positional.os, "fork", no_fork)
+    open_fds = len(os.listdir("/proc/self/fd"))
+    seen: list[str] = []
+
+    def progress(_n: int) -> None:
+        seen.append(threading.current_thread().name)
+
+    _seal_with_processes(tmp_path, DATA[: 3 * BATCH + 1], progress)
+    assert (tmp_path / "sealed").read_bytes() == _stream_seal(DATA[: 3 * BATCH + 1])
+    assert "sealbox-age-positional" in seen  # the second worker was a thread
+    assert len(os.listdir("/proc/self/fd")) == open_fds  # the pipes were closed

@@ -344,10 +344,13 @@ def _run(
 
     With ``processes`` too, the second worker is a forked process, whose GIL is
     its own; that is done only in a process with no other thread (see
-    :func:`_run_forked`). Returns the bytes read and written.
+    :func:`_run_forked`), and threads are used when the fork itself fails (no
+    memory, or too many processes). Returns the bytes read and written.
     """
     if parallel and processes and _can_fork():
-        return _run_forked(work, progress)
+        forked = _run_forked(work, progress)
+        if forked is not None:
+            return forked
     run = _Run(progress)
 
     def guarded(first: int, stride: int) -> None:
@@ -382,7 +385,7 @@ def _can_fork() -> bool:
     return sys.platform == "linux" and threading.active_count() == 1
 
 
-def _run_forked(work: Work, progress: Progress | None) -> tuple[int, int]:
+def _run_forked(work: Work, progress: Progress | None) -> tuple[int, int] | None:
     """Run ``work`` on the even batches here and on the odd ones in a forked process.
 
     Two threads of one interpreter take turns on the GIL around every chunk
@@ -390,11 +393,17 @@ def _run_forked(work: Work, progress: Progress | None) -> tuple[int, int]:
     open files, ignores SIGINT (the parent stops it), never returns into the
     caller's code and ends with ``os._exit``, so no ``atexit`` handler, buffer
     flush or finaliser of the parent runs twice. It stops at its next turn once
-    the parent has failed, or when the parent's pipe closes.
+    the parent has failed, or when the parent's pipe closes. Returns ``None``,
+    having done nothing, if the process cannot fork.
     """
     parent_reads, child_writes = os.pipe()
     child_reads, parent_writes = os.pipe()
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except OSError:
+        for fd in (parent_reads, child_writes, child_reads, parent_writes):
+            os.close(fd)
+        return None
     if pid == 0:  # pragma: no cover - the child; its work is measured through the parent
         status = 1
         try:
