@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
+import os
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -162,8 +165,15 @@ def run_service(settings: ServiceSettings, **app_options: Any) -> Iterator[Runni
         thread.join(15)
 
 
-POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+# Each test run has its own PostgreSQL database and Redis key prefix, so two runs on one
+# machine (two checkouts, CI beside a developer) never see or clobber each other's state.
+RUN_ID = f"{os.getpid()}_{uuid.uuid4().hex[:8]}"
+POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
+POSTGRES_DB = f"sealbox_test_{RUN_ID}"
+POSTGRES_URL = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{POSTGRES_DB}"
 REDIS_URL = "redis://127.0.0.1:6379/15"
+REDIS_PREFIX = f"sealbox-test-{RUN_ID}:"
+_created: list[str] = []
 
 
 def _reachable(port: int) -> bool:
@@ -183,11 +193,66 @@ def require_server(name: str, port: int) -> None:
         pytest.skip(message)
 
 
-def reset_shared_state() -> None:
-    """Empty the PostgreSQL tables and the Redis database the tests use."""
+async def _admin(statement: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(POSTGRES_ADMIN_URL)
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+def ensure_database() -> None:
+    """Create this run's PostgreSQL database once (dropped when the run ends)."""
     import asyncio
 
+    if not _created:
+        asyncio.run(_admin(f'CREATE DATABASE "{POSTGRES_DB}"'))
+        _created.append(POSTGRES_DB)
+        atexit.register(drop_run_state)
+
+
+def drop_run_state() -> None:
+    """Drop this run's database and delete its Redis keys (at the end of the session)."""
+    import asyncio
+
+    if _created:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{POSTGRES_DB}" WITH (FORCE)'))
+        _created.clear()
+    if _reachable(6379):
+        _delete_redis_keys()
+
+
+def _delete_redis_keys() -> None:
     import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        keys = list(client.scan_iter(match=f"{REDIS_PREFIX}*", count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
+def shared_settings() -> dict[str, Any]:
+    """Settings for PostgreSQL + Redis: this run's database and key prefix (or a skip)."""
+    require_server("PostgreSQL", 5432)
+    require_server("Redis", 6379)
+    ensure_database()
+    return {"database_url": POSTGRES_URL, "redis_url": REDIS_URL, "redis_prefix": REDIS_PREFIX}
+
+
+def shared_env() -> dict[str, str]:
+    """The ``SEALBOX_*`` variables of :func:`shared_settings`, for ``sealbox serve`` children."""
+    return {f"SEALBOX_{k.upper()}": v for k, v in shared_settings().items()}
+
+
+def reset_shared_state() -> None:
+    """Empty this run's PostgreSQL tables and Redis keys."""
+    import asyncio
+
     from sqlalchemy import text
 
     from sealbox.service.db import make_engine
@@ -195,19 +260,13 @@ def reset_shared_state() -> None:
     async def drop() -> None:
         engine = make_engine(POSTGRES_URL)
         async with engine.begin() as conn:
-            for table in (
-                "refresh_tokens",
-                "revoked_tokens",
-                "transit_key_versions",
-                "transit_keys",
-                "users",
-                "alembic_version",
-            ):
-                await conn.execute(text(f"DROP TABLE IF EXISTS {table} CASCADE"))
+            await conn.execute(text("DROP SCHEMA public CASCADE"))
+            await conn.execute(text("CREATE SCHEMA public"))
         await engine.dispose()
 
+    ensure_database()
     asyncio.run(drop())
-    redis.Redis.from_url(REDIS_URL).flushdb()
+    _delete_redis_keys()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -216,10 +275,9 @@ def backend(request) -> Iterator[dict[str, Any]]:
     if request.param == "sqlite":
         yield {}
         return
-    require_server("PostgreSQL", 5432)
-    require_server("Redis", 6379)
+    shared = shared_settings()
     reset_shared_state()
-    yield {"database_url": POSTGRES_URL, "redis_url": REDIS_URL}
+    yield shared
     reset_shared_state()
 
 

@@ -7,25 +7,22 @@ from pathlib import Path
 import pytest
 
 from tests.service.conftest import (
-    POSTGRES_URL,
-    REDIS_URL,
     bearer,
     login,
     make_settings,
     register,
-    require_server,
     reset_shared_state,
     run_service,
     serve_process,
+    shared_settings,
 )
 
 
 @pytest.fixture
 def shared(tmp_path: Path):
-    require_server("PostgreSQL", 5432)
-    require_server("Redis", 6379)
+    settings = shared_settings()
     reset_shared_state()
-    yield {"database_url": POSTGRES_URL, "redis_url": REDIS_URL}
+    yield settings
     reset_shared_state()
 
 
@@ -70,11 +67,8 @@ def test_two_workers_share_revocation_and_throttling(tmp_path: Path, shared) -> 
 
 
 def test_serve_with_two_worker_processes(tmp_path: Path, shared) -> None:
-    env = {
-        "SEALBOX_DATABASE_URL": shared["database_url"],
-        "SEALBOX_REDIS_URL": shared["redis_url"],
-        "SEALBOX_PASSWORD_PROFILE": "test",
-    }
+    env = {f"SEALBOX_{k.upper()}": v for k, v in shared.items()}
+    env["SEALBOX_PASSWORD_PROFILE"] = "test"
     with serve_process(tmp_path, "--workers", "2", env=env, data_dir=tmp_path / "data") as srv:
         with srv.client() as c:
             register(c, "max")

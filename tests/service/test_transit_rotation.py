@@ -20,26 +20,26 @@ import redis
 
 from tests.service._transit import ALL_SCOPES, Transit, add_user, b64, unb64
 from tests.service.conftest import (
-    POSTGRES_URL,
+    REDIS_PREFIX,
     REDIS_URL,
     Running,
     bearer,
     login,
     make_settings,
-    require_server,
     reset_shared_state,
     run_service,
+    shared_settings,
 )
 
 ROUNDS_OF_ROTATION = 8
+CHANNEL = f"{REDIS_PREFIX}transit:keys"
 
 
 @pytest.fixture
 def shared():
-    require_server("PostgreSQL", 5432)
-    require_server("Redis", 6379)
+    settings = shared_settings()
     reset_shared_state()
-    yield {"database_url": POSTGRES_URL, "redis_url": REDIS_URL}
+    yield settings
     reset_shared_state()
 
 
@@ -214,12 +214,16 @@ def test_a_change_through_one_server_reaches_the_other(tmp_path: Path, shared) -
         # After a lost subscription, B subscribes again and forgets what it cached.
         control = redis.Redis.from_url(REDIS_URL)
         try:
-            # Only the subscriptions of this test's database (other users of the server stay).
-            ours = [c for c in control.client_list(_type="pubsub") if c.get("db") == "15"]
+            # Only this run's subscribers (named after the channel; other users of the server stay).
+            ours = [
+                c
+                for c in control.client_list(_type="pubsub")
+                if c.get("name") == f"{CHANNEL}-events"
+            ]
             assert len(ours) >= 2
             for client in ours:
                 control.client_kill_filter(_id=client["id"])
-            wait_until(lambda: control.pubsub_numsub("sealbox:transit:keys")[0][1] >= 2, 10.0)
+            wait_until(lambda: control.pubsub_numsub(CHANNEL)[0][1] >= 2, 10.0)
         finally:
             control.close()
         ca.patch("/v1/keys/k", json={"min_decryption_version": 3}, headers=admin)

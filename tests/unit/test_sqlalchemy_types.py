@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -33,21 +32,9 @@ from sealbox.integrations.sqlalchemy import (
     unregister_keyring,
 )
 from sealbox.keyring import Keyring
-from tests.conftest import IN_CI
+from tests.service.conftest import POSTGRES_URL, ensure_database, require_server
 
-POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 CANARY = "canary-column-value-7e21@example.com"
-
-
-def _require_postgres() -> None:
-    try:
-        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
-            return
-    except OSError:
-        message = "PostgreSQL is not reachable at 127.0.0.1:5432"
-        if IN_CI:
-            pytest.fail(f"CI=true and {message}")
-        pytest.skip(message)
 
 
 def make_models(ring: Any) -> tuple[type[DeclarativeBase], Any]:
@@ -125,7 +112,8 @@ BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 @pytest.fixture(params=BACKENDS)
 def backend(request) -> str:
     if request.param == "postgres":
-        _require_postgres()
+        require_server("PostgreSQL", 5432)
+        ensure_database()
     return request.param
 
 

@@ -29,7 +29,13 @@ from sealbox.service.revocation import LocalRevocations, RedisRevocations, Revoc
 from sealbox.service.settings import ServiceSettings
 from sealbox.service.store import Store
 from sealbox.service.throttle import LocalThrottle, RedisThrottle, Throttle
-from sealbox.service.transit_store import KeyEvents, LocalKeyEvents, RedisKeyEvents, TransitStore
+from sealbox.service.transit_store import (
+    CHANNEL_SUFFIX,
+    KeyEvents,
+    LocalKeyEvents,
+    RedisKeyEvents,
+    TransitStore,
+)
 
 __all__ = ["Runtime", "VerifiedTokenCache"]
 
@@ -124,9 +130,10 @@ class Runtime:
         throttle: Throttle
         events: KeyEvents
         if redis_url:
-            revocations = RedisRevocations(store, redis_url)
-            throttle = RedisThrottle(redis_url)
-            events = RedisKeyEvents(redis_url)
+            prefix = settings.redis_prefix
+            revocations = RedisRevocations(store, redis_url, prefix=prefix)
+            throttle = RedisThrottle(redis_url, prefix=f"{prefix}throttle:")
+            events = RedisKeyEvents(redis_url, channel=f"{prefix}{CHANNEL_SUFFIX}")
         else:
             revocations = LocalRevocations(store)
             throttle = LocalThrottle()

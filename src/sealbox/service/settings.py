@@ -44,6 +44,12 @@ class ServiceSettings(SealboxSettings):
     redis_url: Secret[str] | None = Field(
         default=None, description="Shared revocation and throttling across workers and hosts."
     )
+    redis_prefix: str = Field(
+        default="sealbox:",
+        min_length=1,
+        max_length=64,
+        description="Start of every Redis key and channel name, so deployments can share a Redis.",
+    )
 
     cert: Path | None = Field(default=None, description="Server certificate chain (PEM).")
     key: Path | None = Field(default=None, description="Server private key (PEM).")

@@ -8,7 +8,7 @@ database access and no unsealing. A snapshot is dropped when:
 
 - this worker changes the key (create, rotate, configure, delete);
 - another worker announces a change: with Redis, every change is published on
-  the channel ``sealbox:transit:keys`` and every worker's subscriber drops that
+  the channel ``<SEALBOX_REDIS_PREFIX>transit:keys`` and every worker's subscriber drops that
   key at once (after a lost subscription, it drops them all);
 - an input names a version newer than the snapshot knows (a rotation made
   elsewhere): the key is read again before the input is refused, so clients
@@ -48,11 +48,12 @@ from sealbox.service.transit_keys import (
     seal_material,
 )
 
-__all__ = ["KeyEvents", "LocalKeyEvents", "RedisKeyEvents", "TransitStore"]
+__all__ = ["CHANNEL_SUFFIX", "KeyEvents", "LocalKeyEvents", "RedisKeyEvents", "TransitStore"]
 
 log = logging.getLogger("sealbox.service")
 
-CHANNEL = "sealbox:transit:keys"
+CHANNEL_SUFFIX = "transit:keys"
+CHANNEL = f"sealbox:{CHANNEL_SUFFIX}"
 _ROTATE_ATTEMPTS = 8
 
 
@@ -88,7 +89,8 @@ class RedisKeyEvents:
     def __init__(self, url: str, channel: str = CHANNEL) -> None:
         import redis.asyncio as redis
 
-        self._redis: Any = redis.from_url(url)
+        # Named, so an operator's CLIENT LIST shows which deployment a subscriber serves.
+        self._redis: Any = redis.from_url(url, client_name=f"{channel}-events")
         self._channel = channel
         self._task: asyncio.Task[None] | None = None
         self.subscribed = asyncio.Event()
