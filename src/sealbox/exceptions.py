@@ -97,6 +97,12 @@ class NoIdentityMatchError(DecryptionError):
 
     Attributes:
         errors: what each identity reported, in order (their messages are opaque too).
+        stanza_types: the recipient types the file is encrypted to (``("scrypt",)``
+            for a passphrase), when known.
+
+    .. versionchanged:: 0.1.0
+       ``stanza_types``; a passphrase that does not open a passphrase-encrypted
+       file is reported as ``incorrect passphrase``.
     """
 
     def __init__(
@@ -104,10 +110,12 @@ class NoIdentityMatchError(DecryptionError):
         message: str = "no identity matched any of the recipients",
         *,
         errors: Sequence[Exception] = (),
+        stanza_types: Sequence[str] = (),
         hint: str | None = None,
     ) -> None:
         super().__init__(message, hint=hint)
         self.errors: tuple[Exception, ...] = tuple(errors)
+        self.stanza_types: tuple[str, ...] = tuple(stanza_types)
 
 
 class InvalidSignatureError(SealboxError):

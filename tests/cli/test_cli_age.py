@@ -61,6 +61,49 @@ def test_passphrase_round_trip(cli, tmp_path: Path):
     assert r.code == 1 and "correct horse" not in r.stderr
 
 
+def test_a_wrong_passphrase_is_reported_as_incorrect_with_its_source(cli, tmp_path: Path):
+    env = {"SEALBOX_PASSPHRASE": "correct horse battery"}
+    assert cli(["encrypt", "-p", "-o", tmp_path / "f.age"], input=b"x", env=env).code == 0
+    r = cli(["decrypt", tmp_path / "f.age"], env={"SEALBOX_PASSPHRASE": "wrong words"})
+    assert r.code == 1
+    assert r.stderr.splitlines() == [
+        "sealbox: error: incorrect passphrase",
+        "sealbox: hint: the passphrase came from $SEALBOX_PASSPHRASE",
+    ]
+    (tmp_path / "pass").write_text("also wrong\n")
+    r = cli(["decrypt", "--passphrase-file", tmp_path / "pass", tmp_path / "f.age"])
+    assert r.stderr.splitlines() == [
+        "sealbox: error: incorrect passphrase",
+        f"sealbox: hint: the passphrase came from passphrase file {tmp_path / 'pass'}",
+    ]
+    assert "wrong words" not in r.stderr and "also wrong" not in r.stderr
+    # The same through the real program (its direct path runs without click).
+    from tests.conftest import run_sealbox
+
+    proc = run_sealbox(["decrypt", tmp_path / "f.age"], env={"SEALBOX_PASSPHRASE": "nope"})
+    assert proc.returncode == 1
+    assert proc.stderr.decode().startswith("sealbox: error: incorrect passphrase\n")
+
+
+def test_identities_against_a_passphrase_file_and_none_against_a_recipient_file(
+    cli, tmp_path: Path
+):
+    env = {"SEALBOX_PASSPHRASE": "correct horse battery"}
+    assert cli(["encrypt", "-p", "-o", tmp_path / "p.age"], input=b"x", env=env).code == 0
+    assert cli(["keygen", "-o", tmp_path / "k.txt"]).code == 0
+    r = cli(["decrypt", "-i", tmp_path / "k.txt", tmp_path / "p.age"])
+    assert r.code == 1
+    assert "hint: the file is passphrase-encrypted: leave out -i" in r.stderr
+    assert (
+        cli(["encrypt", "-i", tmp_path / "k.txt", "-o", tmp_path / "r.age"], input=b"x").code == 0
+    )
+    r = cli(["decrypt", tmp_path / "r.age"], env=env)
+    assert r.stderr.splitlines() == [
+        "sealbox: error: no identity given, and the file is not passphrase-encrypted",
+        "sealbox: hint: use -i FILE (the file is encrypted to: X25519)",
+    ]
+
+
 def test_inspect(cli, tmp_path: Path):
     me = age.X25519Identity.generate()
     path = tmp_path / "f.age"

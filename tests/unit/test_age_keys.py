@@ -149,3 +149,17 @@ def test_passphrase_never_in_errors():
     text = f"{info.value!r} {info.value} {getattr(info.value, 'hint', '')}"
     assert "canary" not in text
     assert "canary" not in repr(age.ScryptRecipient("canary-passphrase-41"))
+
+
+def test_a_wrong_passphrase_says_so_and_names_the_stanza_types():
+    from sealbox.exceptions import NoIdentityMatchError
+
+    sealed = age.encrypt(b"x", [age.ScryptRecipient("right", work_factor=4)])
+    with pytest.raises(NoIdentityMatchError, match=r"^incorrect passphrase$") as info:
+        age.decrypt(sealed, [age.ScryptIdentity("wrong")])
+    assert info.value.stanza_types == ("scrypt",)
+    # An X25519 identity against a passphrase file: no match, not a passphrase verdict.
+    with pytest.raises(NoIdentityMatchError, match="no identity matched") as info:
+        age.decrypt(sealed, [age.X25519Identity.generate()])
+    assert info.value.stanza_types == ("scrypt",)
+    assert info.value.hint == "the file is encrypted to: scrypt"

@@ -85,15 +85,21 @@ def unwrap_file_key(identities: Sequence[Identity], stanzas: Sequence[Stanza]) -
     """
     if len(stanzas) > 1 and any(s.type == SCRYPT_STANZA for s in stanzas):
         raise FormatError("a passphrase (scrypt) stanza must be the only one in the header")
+    types = tuple(sorted({s.type for s in stanzas}))
     if not identities:
-        raise NoIdentityMatchError("no identity was given to decrypt with")
+        raise NoIdentityMatchError("no identity was given to decrypt with", stanza_types=types)
     for identity in identities:
         for stanza in stanzas:
             key = identity.unwrap(stanza)
             if key is not None:
                 return key
-    types = sorted({s.type for s in stanzas})
+    if types == (SCRYPT_STANZA,) and any(
+        SCRYPT_STANZA in getattr(i, "stanza_types", ()) for i in identities
+    ):
+        # A scrypt stanza fails to open only under another passphrase (age says the same).
+        raise NoIdentityMatchError("incorrect passphrase", stanza_types=types)
     raise NoIdentityMatchError(
+        stanza_types=types,
         hint=f"the file is encrypted to: {', '.join(types)}",
     )
 

@@ -107,6 +107,9 @@ class ScryptIdentity:
 
     __slots__ = ("_get", "_max", "_passphrase")
 
+    #: The stanza types this identity opens (a wrong passphrase is then reported as such).
+    stanza_types: ClassVar[frozenset[str]] = frozenset({STANZA_TYPE})
+
     def __init__(
         self,
         passphrase: str | bytes | Secret[Any] | Callable[[], str | bytes | Secret[Any]],

@@ -21,7 +21,7 @@ from typing import Any, BinaryIO
 from sealbox import age
 from sealbox._files import AlignedWriter, atomic_writer, is_special
 from sealbox.age.files import open_into, seal_into
-from sealbox.cli._io import CLIError, read_passphrase
+from sealbox.cli._io import CLIError, passphrase_source, read_passphrase
 from sealbox.cli._progress import progress_bar
 from sealbox.exceptions import NoIdentityMatchError, SealboxError, StorageError
 
@@ -210,12 +210,27 @@ def decrypt_files(
         try:
             dec = age.Decryptor(fin, identities)
         except NoIdentityMatchError as exc:
-            if not identity_files:
+            from sealbox.age.scrypt import STANZA_TYPE as SCRYPT
+
+            if identity_files and exc.stanza_types == (SCRYPT,):
                 raise NoIdentityMatchError(
-                    "no identity given, and the file is not passphrase-encrypted",
-                    hint="use -i FILE",
+                    str(exc),
+                    stanza_types=exc.stanza_types,
+                    hint="the file is passphrase-encrypted: leave out -i to be asked for it",
                 ) from None
-            raise exc from None
+            if identity_files:
+                raise exc from None
+            if exc.stanza_types == (SCRYPT,):
+                raise NoIdentityMatchError(
+                    "incorrect passphrase",
+                    stanza_types=exc.stanza_types,
+                    hint=f"the passphrase came from {passphrase_source(passphrase_file)}",
+                ) from None
+            raise NoIdentityMatchError(
+                "no identity given, and the file is not passphrase-encrypted",
+                stanza_types=exc.stanza_types,
+                hint=f"use -i FILE (the file is encrypted to: {', '.join(exc.stanza_types)})",
+            ) from None
         with (
             dec,
             progress_bar(size, "decrypting") as tick,

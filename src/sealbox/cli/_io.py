@@ -69,6 +69,7 @@ def read_passphrase(
     Raises:
         CLIError: no source is available, or the passphrase is empty.
     """
+    source = passphrase_source(passphrase_file)
     if passphrase_file is not None:
         try:
             with open(passphrase_file, "rb") as fh:
@@ -84,18 +85,24 @@ def read_passphrase(
         except UnicodeDecodeError:
             raise CLIError(f"passphrase file {passphrase_file} is not UTF-8 text") from None
         value = text.removesuffix("\n").removesuffix("\r")
-        source = f"passphrase file {passphrase_file}"
     elif PASSPHRASE_ENV in os.environ:
         value = os.environ[PASSPHRASE_ENV]
-        source = f"${PASSPHRASE_ENV}"
     else:
         value = _prompt(prompt, confirm=confirm)
-        source = "the prompt"
     if not value:
         raise CLIError(f"the passphrase from {source} is empty")
     from sealbox.secret import Secret
 
     return Secret(value, register=True)
+
+
+def passphrase_source(passphrase_file: str | os.PathLike[str] | None) -> str:
+    """Where :func:`read_passphrase` takes the passphrase from, in words."""
+    if passphrase_file is not None:
+        return f"passphrase file {passphrase_file}"
+    if PASSPHRASE_ENV in os.environ:
+        return f"${PASSPHRASE_ENV}"
+    return "the prompt"
 
 
 def open_tty() -> io.TextIOWrapper:
