@@ -347,6 +347,30 @@ def test_pin_of_a_live_server(ca_dir, tmp_path, cli):
     assert "cannot fetch the certificate" in closed.stderr
 
 
+def test_pin_of_a_server_reached_by_address_under_its_certificate_name(ca_dir, tmp_path, cli):
+    # The certificate names only api.internal; the server is reached as 127.0.0.1.
+    cli(["ca", "issue", "server", ca_dir, "--san", "api.internal", "-o", tmp_path / "s"])
+    expected = pin_from_file(tmp_path / "s.crt")
+    context = server_context(tmp_path / "s.crt", tmp_path / "s.key")
+    sni: list[str | None] = []
+    context.sni_callback = lambda _obj, name, _ctx: sni.append(name)
+    with TLSServer(context) as srv:
+        target = f"127.0.0.1:{srv.port}"
+        ca_args = ["--ca", ca_dir / "ca.crt"]
+        by_address = cli(["ca", "pin", target, *ca_args])
+        by_name = cli(["ca", "pin", target, *ca_args, "--servername", "api.internal"])
+        wrong_name = cli(["ca", "pin", target, *ca_args, "--servername", "other.internal"])
+        empty = cli(["ca", "pin", target, *ca_args, "--servername", " "])
+    assert by_address.code == 1
+    assert "certificate verification failed" in by_address.stderr
+    assert by_name.code == 0, by_name.stderr
+    assert by_name.out.strip() == expected
+    assert "api.internal" in sni  # sent as SNI, not only checked
+    assert wrong_name.code == 1
+    assert "other.internal" in wrong_name.stderr
+    assert empty.code == 2
+
+
 def test_help_lists_ca(cli):
     result = cli(["--help"])
     assert "ca " in result.out

@@ -299,6 +299,21 @@ def test_untrusted_certificate_is_refused(server):
         source.find("k")
 
 
+def test_a_ca_file_is_trusted_instead_of_the_system_store(server, tls):
+    keys = SigningKeySet.generate()
+    server.publish(keys)
+    with RemoteJWKSet(url(server), ca=tls[1], clock=Clock()) as source:
+        verifier = TokenVerifier(source, audience="api")
+        assert verifier.verify(keys.issue("u", audience="api", now=T0), now=T0)["sub"] == "u"
+
+
+def test_ca_excludes_ssl_context_and_client(tls, client_context):
+    with pytest.raises(ConfigError, match="not more than one"):
+        RemoteJWKSet("https://127.0.0.1/jwks", ca=tls[1], ssl_context=client_context)
+    with httpx.Client() as client, pytest.raises(ConfigError, match="not more than one"):
+        RemoteJWKSet("https://127.0.0.1/jwks", ca=tls[1], client=client)
+
+
 def test_redirects_are_not_followed(server, client_context):
     server.status = 302
     server.location = "https://127.0.0.1:1/elsewhere"

@@ -289,8 +289,16 @@ def inspect(cert: Path, as_json: bool) -> None:
     is_flag=True,
     help="Read a server's key without verifying its certificate (trust on first use).",
 )
+@click.option(
+    "--servername",
+    metavar="NAME",
+    help="Name to send (SNI) and check the certificate against, for a server reached by "
+    "an address or another name.",
+)
 @click.option("--timeout", type=click.FloatRange(0.1), default=10.0, show_default=True)
-def pin(target: str, ca_file: Path | None, no_verify: bool, timeout: float) -> None:
+def pin(
+    target: str, ca_file: Path | None, no_verify: bool, servername: str | None, timeout: float
+) -> None:
     """Print the SPKI pin (sha256//BASE64) of a certificate file or a live server.
 
     The pin is what curl's --pinnedpubkey and sealbox's secure_client(pins=...)
@@ -313,12 +321,21 @@ def pin(target: str, ca_file: Path | None, no_verify: bool, timeout: float) -> N
         raise CLIError(f"port {port} is out of range")
     if no_verify and ca_file is not None:
         raise click.UsageError("--ca and --no-verify exclude each other")
+    if servername is not None and not servername.strip():
+        raise click.UsageError("--servername may not be empty")
     context = None
     if ca_file is not None:
         from sealbox.tls.context import client_context
 
         context = client_context(ca=ca_file)
-    cert = fetch_certificate(host, port, context=context, verify=not no_verify, timeout=timeout)
+    cert = fetch_certificate(
+        host,
+        port,
+        context=context,
+        verify=not no_verify,
+        timeout=timeout,
+        server_name=servername,
+    )
     if no_verify:
         note(
             f"note: the certificate of {target} was not verified: "

@@ -19,6 +19,7 @@ never accepted from a URL. The URL comes from configuration only: a token's
 from __future__ import annotations
 
 import logging
+import os
 import re
 import ssl
 import threading
@@ -48,6 +49,9 @@ class RemoteJWKSet:
             default one is made with ``ssl_context`` and ``timeout``.
         ssl_context: the TLS context of the default client (the system's trust
             store by default).
+        ca: a CA certificate file (PEM) that the issuer's certificate must chain to,
+            instead of the system's trust store: a shortcut for
+            ``ssl_context=client_context(ca=…)``.
         timeout: seconds for each fetch with the default client.
         cache_ttl: how long a fetched set is used when the response has no
             ``Cache-Control: max-age``.
@@ -59,9 +63,13 @@ class RemoteJWKSet:
         clock: a monotonic clock in seconds.
 
     Raises:
-        ConfigError: a URL that is not https, or intervals out of order.
+        ConfigError: a URL that is not https, intervals out of order, or ``ca``
+            together with ``ssl_context`` or ``client``.
+        TLSConfigError: the ``ca`` file cannot be read.
 
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.1.0
+       ``ca``.
     """
 
     __slots__ = (
@@ -87,6 +95,7 @@ class RemoteJWKSet:
         *,
         client: httpx.Client | None = None,
         ssl_context: ssl.SSLContext | None = None,
+        ca: str | os.PathLike[str] | None = None,
         timeout: float = 5.0,
         cache_ttl: float = 300.0,
         max_ttl: float = 86_400.0,
@@ -105,6 +114,12 @@ class RemoteJWKSet:
             raise ConfigError(
                 "need 0 <= min_refresh_interval <= cache_ttl <= max_ttl and max_stale >= 0"
             )
+        if ca is not None:
+            if ssl_context is not None or client is not None:
+                raise ConfigError("give ca, ssl_context or client, not more than one")
+            from sealbox.tls.context import client_context
+
+            ssl_context = client_context(ca=ca)
         self._url = parsed
         self._owns_client = client is None
         self._client = client or httpx.Client(

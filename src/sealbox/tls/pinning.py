@@ -240,20 +240,27 @@ def fetch_certificate(
     context: ssl.SSLContext | None = None,
     verify: bool = True,
     timeout: float = 10.0,
+    server_name: str | None = None,
 ) -> x509.Certificate:
     """Connect to ``host:port`` over TLS and return the server's leaf certificate.
 
     Args:
-        host: the server's name (also sent as SNI and checked against the certificate).
+        host: the server's name or address (also sent as SNI and checked against the
+            certificate, unless ``server_name`` is given).
         port: TCP port.
         context: a client context (e.g. :func:`~sealbox.tls.context.client_context`
             with a private CA); the system's trust store when omitted.
         verify: with ``False``, read the certificate without checking it (trust on
             first use: compare the pin with one obtained another way).
         timeout: seconds for the connection and the handshake.
+        server_name: the name to send as SNI and to check the certificate against, for a
+            server reached by an address or another name than its certificate's.
 
     Raises:
         TLSError: the connection or the handshake failed (the reason is in the message).
+
+    .. versionchanged:: 0.1.0
+       ``server_name``.
     """
     if not verify:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -267,7 +274,7 @@ def fetch_certificate(
     try:
         with (
             socket.create_connection((host, port), timeout=timeout) as raw,
-            context.wrap_socket(raw, server_hostname=host) as tls,
+            context.wrap_socket(raw, server_hostname=server_name or host) as tls,
         ):
             der = tls.getpeercert(binary_form=True)
     except ssl.SSLCertVerificationError as exc:
