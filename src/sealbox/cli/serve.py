@@ -115,9 +115,12 @@ def create(name: str, scopes: tuple[str, ...], data_dir: Path | None) -> None:
     from sealbox.service.routes.auth import DEFAULT_SCOPES, check_new_password, check_username
     from sealbox.service.store import Store, UsernameTakenError
 
+    try:
+        name = check_username(name)
+    except ApiError as exc:
+        raise CLIError(exc.message) from None
     password = _read_password(name)
     try:
-        check_username(name)
         check_new_password(password, name)
     except ApiError as exc:
         raise CLIError(exc.message) from None
@@ -129,6 +132,8 @@ def create(name: str, scopes: tuple[str, ...], data_dir: Path | None) -> None:
         try:
             await migrate(engine)
             store = Store(sessionmaker(engine), refresh_ttl=settings.refresh_token_ttl)
+            if await store.name_is_taken(name):
+                raise UsernameTakenError(name)
             await store.create_user(name, password_hash, [*DEFAULT_SCOPES, *scopes])
         finally:
             await engine.dispose()
@@ -136,7 +141,7 @@ def create(name: str, scopes: tuple[str, ...], data_dir: Path | None) -> None:
     try:
         asyncio.run(_create())
     except UsernameTakenError:
-        raise CLIError(f"the username {name!r} is taken") from None
+        raise CLIError(f"the username {name!r}, or one that looks like it, is taken") from None
     granted = sorted({*DEFAULT_SCOPES, *scopes})
     click.echo(f"created user {name} with scopes {' '.join(granted)}")
 

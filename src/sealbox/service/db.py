@@ -23,6 +23,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Text,
     TypeDecorator,
     event,
 )
@@ -76,12 +77,20 @@ class Base(DeclarativeBase):
 
 
 class User(Base):
-    """An account. ``username`` is stored exactly as given (after NFKC)."""
+    """An account.
+
+    ``username`` is stored in its RFC 8265 canonical form (see
+    :mod:`sealbox.service.usernames`); ``username_skeleton`` is its UTS #39 skeleton,
+    unique so that look-alike names cannot be registered. Accounts older than these
+    rules whose names collide keep their names, and only one of each look-alike group
+    holds the skeleton (the others have ``None``).
+    """
 
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     username: Mapped[str] = mapped_column(String(150), unique=True, nullable=False)
+    username_skeleton: Mapped[str | None] = mapped_column(String(1024), unique=True, nullable=True)
     password_hash: Mapped[str] = mapped_column(String(512), nullable=False)
     scopes: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=now)
@@ -103,6 +112,9 @@ class RefreshToken(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The scope granted at login, space-separated, carried to every token of the family
+    # (RFC 6749 §6: a refresh never widens it). None: issued before it was recorded.
+    scope: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     __table_args__ = (
         Index("ix_refresh_tokens_family", "family_id"),

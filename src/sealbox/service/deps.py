@@ -100,7 +100,13 @@ async def resolve_caller(runtime: Runtime, token: str) -> Caller:
         runtime.token_cache.put(token, claims)
     elif claims.get("nbf", 0) > now + 5:
         raise _invalid()
-    if await runtime.revocations.is_refused(claims["jti"], claims["uid"], claims.get("sv", 0)):
+    family = claims.get("sid")
+    if await runtime.revocations.is_refused(
+        claims["jti"],
+        claims["uid"],
+        claims.get("sv", 0),
+        family if isinstance(family, str) else None,
+    ):
         raise _invalid("the access token was revoked")
     scope = claims.get("scope", "")
     return Caller(

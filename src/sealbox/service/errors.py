@@ -62,6 +62,9 @@ class ErrorCode(enum.StrEnum):
     NOT_EXPORTABLE = "not_exportable"
     BATCH_FAILED = "batch_failed"
     BATCH_TOO_LARGE = "batch_too_large"
+    # RFC 6749 §5.2, answered by the token endpoint.
+    UNSUPPORTED_GRANT_TYPE = "unsupported_grant_type"
+    INVALID_SCOPE = "invalid_scope"
 
 
 _STATUS_CODES = {
@@ -85,12 +88,14 @@ class ApiError(Exception):
         message: str,
         *,
         headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.headers = headers or {}
+        self.extra = extra or {}
 
 
 def error_response(
@@ -126,7 +131,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.status, exc.code, exc.message, exc.headers)
+        return error_response(exc.status, exc.code, exc.message, exc.headers, **exc.extra)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -1,4 +1,5 @@
-"""Refusing access tokens before they expire: revoked ``jti`` values and per-user session versions.
+"""Refusing access tokens before they expire: revoked ``jti`` values, refresh families, and
+per-user session versions.
 
 Two backends with one interface:
 
@@ -8,7 +9,13 @@ Two backends with one interface:
 - :class:`RedisRevocations` keeps them in Redis (``SET … EXAT``), so every worker on
   every host sees a revocation at once; the database still records it.
 
-A check costs a dict lookup (local) or one Redis round trip (``MGET`` of two keys).
+Access tokens carry the id of the refresh family they were issued from (``sid``):
+when a family is revoked (reuse detected, logout), every access token issued from
+it is refused at once, not only its refresh tokens. A revoked family is recorded
+like a revoked ``jti``, under ``family:<id>``, for as long as an access token of the
+family can live.
+
+A check costs a dict lookup (local) or one Redis round trip (``MGET`` of three keys).
 
 .. versionadded:: 0.1.0
 """
@@ -21,7 +28,12 @@ from typing import Any, Protocol
 
 from sealbox.service.store import Store
 
-__all__ = ["LocalRevocations", "RedisRevocations", "Revocations"]
+__all__ = ["LocalRevocations", "RedisRevocations", "Revocations", "family_marker"]
+
+
+def family_marker(family_id: str) -> str:
+    """The revocation-list entry of a refresh family (beside access-token ids)."""
+    return f"family:{family_id}"
 
 
 class Revocations(Protocol):
@@ -33,10 +45,15 @@ class Revocations(Protocol):
     async def revoke(self, jti: str, expires_at: datetime) -> None:
         """Refuse the access token ``jti`` until ``expires_at``."""
 
+    async def revoke_family(self, family_id: str, expires_at: datetime) -> None:
+        """Refuse every access token issued from the refresh family until ``expires_at``."""
+
     async def end_sessions(self, user_id: int, version: int) -> None:
         """Refuse the user's access tokens whose session version is below ``version``."""
 
-    async def is_refused(self, jti: str, user_id: int, session_version: int) -> bool:
+    async def is_refused(
+        self, jti: str, user_id: int, session_version: int, family_id: str | None = None
+    ) -> bool:
         """Whether a token must be refused."""
 
     async def close(self) -> None:
@@ -60,11 +77,18 @@ class LocalRevocations:
         self._jtis[jti] = expires_at.timestamp()
         self._prune()
 
+    async def revoke_family(self, family_id: str, expires_at: datetime) -> None:
+        await self.revoke(family_marker(family_id), expires_at)
+
     async def end_sessions(self, user_id: int, version: int) -> None:
         self._versions[user_id] = version
 
-    async def is_refused(self, jti: str, user_id: int, session_version: int) -> bool:
+    async def is_refused(
+        self, jti: str, user_id: int, session_version: int, family_id: str | None = None
+    ) -> bool:
         if jti in self._jtis:
+            return True
+        if family_id is not None and family_marker(family_id) in self._jtis:
             return True
         return session_version < self._versions.get(user_id, 0)
 
@@ -105,14 +129,20 @@ class RedisRevocations:
             exat=max(int(expires_at.timestamp()) + 1, int(time.time()) + 1),
         )
 
+    async def revoke_family(self, family_id: str, expires_at: datetime) -> None:
+        await self.revoke(family_marker(family_id), expires_at)
+
     async def end_sessions(self, user_id: int, version: int) -> None:
         await self._redis.set(f"{self._prefix}sv:{user_id}", str(version))
 
-    async def is_refused(self, jti: str, user_id: int, session_version: int) -> bool:
-        revoked, current = await self._redis.mget(
-            f"{self._prefix}jti:{jti}", f"{self._prefix}sv:{user_id}"
+    async def is_refused(
+        self, jti: str, user_id: int, session_version: int, family_id: str | None = None
+    ) -> bool:
+        family = family_marker(family_id) if family_id is not None else jti
+        revoked, revoked_family, current = await self._redis.mget(
+            f"{self._prefix}jti:{jti}", f"{self._prefix}jti:{family}", f"{self._prefix}sv:{user_id}"
         )
-        if revoked is not None:
+        if revoked is not None or revoked_family is not None:
             return True
         return current is not None and session_version < int(current)
 

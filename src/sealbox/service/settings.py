@@ -63,6 +63,19 @@ class ServiceSettings(SealboxSettings):
     audience: str = "sealbox"
     access_token_ttl: int = Field(default=15 * 60, ge=30, le=24 * 3600)
     refresh_token_ttl: int = Field(default=30 * 24 * 3600, ge=60)
+    refresh_reuse_grace: float = Field(
+        default=0.0,
+        ge=0,
+        le=300,
+        description="Seconds after a refresh token's use during which using it again gets "
+        "a new token of the same family instead of revoking it (0: strict reuse detection).",
+    )
+    first_party_client_id: str = Field(
+        default="sealbox-first-party",
+        min_length=1,
+        max_length=128,
+        description="The client_id (RFC 9068) of access tokens issued to password logins.",
+    )
 
     password_profile: str = Field(default="rfc9106-low-memory")
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)

@@ -7,6 +7,14 @@ the two presenters is a thief (RFC 9700, section 4.14.2). The "mark used" step i
 a conditional ``UPDATE … WHERE used_at IS NULL``, so two concurrent uses of one
 token cannot both succeed.
 
+An operator may allow a retry grace (``reuse_grace`` seconds): a client whose
+refresh answer was lost and who presents the same token again within the grace
+gets a new token of the same family instead of losing every session. After the
+grace, or with a grace of 0 (the default), reuse revokes the family.
+
+Each family carries the scope granted at login; every token of the family carries it
+on, so a refresh can never widen it.
+
 .. versionadded:: 0.1.0
 """
 
@@ -15,6 +23,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,6 +33,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sealbox.service.db import RefreshToken, RevokedToken, User, now
+from sealbox.service.usernames import lookup_key, skeleton
 
 __all__ = ["RefreshOutcome", "Store", "UsernameTakenError"]
 
@@ -39,13 +49,19 @@ class RefreshOutcome:
     """What presenting a refresh token led to.
 
     ``status`` is ``ok`` (``user`` and ``token`` set), ``invalid`` (unknown,
-    expired or revoked) or ``reused`` (already used: the family was revoked).
+    expired or revoked), ``reused`` (already used: the family was revoked) or
+    ``invalid_scope`` (the refresh asked for more than the family holds; nothing
+    changed).
     """
 
     status: str
     user: User | None = None
     token: str | None = None
     family_id: str | None = None
+    #: The scope granted to the family (``None``: a family older than this record).
+    scope: str | None = None
+    #: The token had been used already, within the retry grace.
+    retried: bool = False
 
 
 def hash_refresh_token(token: str) -> bytes:
@@ -68,12 +84,18 @@ class Store:
     # -- users ----------------------------------------------------------------------
 
     async def create_user(self, username: str, password_hash: str, scopes: list[str]) -> User:
-        """Insert a user.
+        """Insert a user under ``username``, which must already be canonical.
 
         Raises:
-            UsernameTakenError: the name is taken.
+            UsernameTakenError: the name, or one that looks like it (same UTS #39
+                skeleton), is taken.
         """
-        user = User(username=username, password_hash=password_hash, scopes=sorted(set(scopes)))
+        user = User(
+            username=username,
+            username_skeleton=skeleton(username),
+            password_hash=password_hash,
+            scopes=sorted(set(scopes)),
+        )
         try:
             async with self._sessions.begin() as session:
                 session.add(user)
@@ -86,6 +108,30 @@ class Store:
             return (
                 await session.execute(select(User).where(User.username == username))
             ).scalar_one_or_none()
+
+    async def user_for_login(self, given: str) -> User | None:
+        """The account a name typed at login means.
+
+        The name exactly as given first (accounts older than the username rules keep
+        their names), then its RFC 8265 canonical form.
+        """
+        user = await self.user_by_name(given)
+        if user is not None:
+            return user
+        canonical = lookup_key(given)
+        if canonical is None or canonical == given:
+            return None
+        return await self.user_by_name(canonical)
+
+    async def name_is_taken(self, username: str) -> bool:
+        """Whether ``username`` (canonical) or a look-alike of it has an account."""
+        async with self._sessions() as session:
+            found = await session.execute(
+                select(User.id)
+                .where((User.username == username) | (User.username_skeleton == skeleton(username)))
+                .limit(1)
+            )
+            return found.first() is not None
 
     async def user_by_id(self, user_id: int) -> User | None:
         async with self._sessions() as session:
@@ -131,8 +177,10 @@ class Store:
 
     # -- refresh tokens -------------------------------------------------------------
 
-    async def issue_refresh(self, user_id: int, family_id: str | None = None) -> tuple[str, str]:
-        """Store a new refresh token; return ``(token, family_id)``."""
+    async def issue_refresh(
+        self, user_id: int, scope: str, family_id: str | None = None
+    ) -> tuple[str, str]:
+        """Store a new refresh token granting ``scope``; return ``(token, family_id)``."""
         token = new_refresh_token()
         family = family_id or secrets.token_hex(16)
         created = now()
@@ -144,20 +192,37 @@ class Store:
                     user_id=user_id,
                     created_at=created,
                     expires_at=created + timedelta(seconds=self.refresh_ttl),
+                    scope=scope,
                 )
             )
         return token, family
 
-    async def use_refresh(self, token: str) -> RefreshOutcome:
-        """Rotate a refresh token (see the module docstring)."""
+    async def use_refresh(
+        self,
+        token: str,
+        reuse_grace: float = 0.0,
+        narrow_to: Collection[str] | None = None,
+    ) -> RefreshOutcome:
+        """Rotate a refresh token (see the module docstring).
+
+        ``narrow_to``: scopes the refresh asks for. If they are not all within the
+        family's grant, nothing changes and the status is ``invalid_scope``.
+        """
         digest = hash_refresh_token(token)
         at = now()
+        retried = False
         async with self._sessions.begin() as session:
             row = (
                 await session.execute(select(RefreshToken).where(RefreshToken.token_hash == digest))
             ).scalar_one_or_none()
             if row is None or row.revoked_at is not None or row.expires_at <= at:
                 return RefreshOutcome("invalid")
+            user = await session.get(User, row.user_id)
+            if user is None:
+                return RefreshOutcome("invalid")
+            granted = user.scopes if row.scope is None else row.scope.split()
+            if narrow_to and not set(narrow_to) <= set(granted):
+                return RefreshOutcome("invalid_scope", user=user, family_id=row.family_id)
             claimed = await session.execute(
                 update(RefreshToken)
                 .where(
@@ -168,11 +233,15 @@ class Store:
                 .values(used_at=at)
             )
             if _rowcount(claimed) != 1:
-                await self._revoke_family(session, row.family_id, at)
-                return RefreshOutcome("reused", family_id=row.family_id)
-            user = await session.get(User, row.user_id)
-            if user is None:
-                return RefreshOutcome("invalid")
+                used_at = (
+                    await session.execute(
+                        select(RefreshToken.used_at).where(RefreshToken.id == row.id)
+                    )
+                ).scalar_one_or_none()
+                if used_at is None or reuse_grace <= 0 or at - used_at > _seconds(reuse_grace):
+                    await self._revoke_family(session, row.family_id, at)
+                    return RefreshOutcome("reused", user=user, family_id=row.family_id)
+                retried = True
             new = new_refresh_token()
             session.add(
                 RefreshToken(
@@ -181,21 +250,29 @@ class Store:
                     user_id=row.user_id,
                     created_at=at,
                     expires_at=at + timedelta(seconds=self.refresh_ttl),
+                    scope=row.scope,
                 )
             )
-        return RefreshOutcome("ok", user=user, token=new, family_id=row.family_id)
+        return RefreshOutcome(
+            "ok",
+            user=user,
+            token=new,
+            family_id=row.family_id,
+            scope=row.scope,
+            retried=retried,
+        )
 
-    async def revoke_family_of(self, token: str, user_id: int) -> bool:
-        """Revoke the family of ``token`` if it belongs to ``user_id``; return whether it did."""
+    async def revoke_family_of(self, token: str, user_id: int) -> str | None:
+        """Revoke the family of ``token`` if it belongs to ``user_id``; return its id."""
         digest = hash_refresh_token(token)
         async with self._sessions.begin() as session:
             row = (
                 await session.execute(select(RefreshToken).where(RefreshToken.token_hash == digest))
             ).scalar_one_or_none()
             if row is None or row.user_id != user_id:
-                return False
+                return None
             await self._revoke_family(session, row.family_id, now())
-            return True
+            return row.family_id
 
     @staticmethod
     async def _revoke_family(session: AsyncSession, family_id: str, at: datetime) -> None:
@@ -221,6 +298,10 @@ class Store:
                 )
             )
             return dict(rows.all())
+
+
+def _seconds(value: float) -> timedelta:
+    return timedelta(seconds=value)
 
 
 def _rowcount(result: Any) -> int:

@@ -1,46 +1,55 @@
-"""``/auth/…``: register, log in (OAuth2 password flow), refresh, log out, change password.
+"""``/auth/…``: register, the OAuth 2 token endpoint, refresh, log out, change password.
 
-Login defence:
+The routes parse and answer; :mod:`sealbox.service.sessions` decides. Login defence:
 
-- failures are counted per username and per client address; past the limit the
-  answer is 429 with ``Retry-After``, before any password is checked;
+- attempts are counted per username and per client address, atomically with the
+  check of the limit; past it the answer is 429 with ``Retry-After``, before any
+  password is checked;
 - an unknown user and a wrong password get the same status, body and timing: the
   unknown user's password is checked against a dummy hash with the same cost;
 - every attempt is written to the audit log (never the password or a token).
+
+The token endpoint takes ``grant_type=password`` and ``grant_type=refresh_token``
+(RFC 6749 §4.3, §6); its errors carry RFC 6749 §5.2's ``error`` and
+``error_description`` beside sealbox's ``message``.
 
 .. versionadded:: 0.1.0
 """
 
 from __future__ import annotations
 
-import contextlib
 import unicodedata
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response
-from fastapi.security import OAuth2PasswordRequestForm
+from fastapi import APIRouter, Form, Request, Response
 from pydantic import BaseModel, Field
 
-from sealbox.exceptions import PasswordMismatchError, SealboxError
-from sealbox.service.db import User
+from sealbox.service import sessions
 from sealbox.service.deps import CallerDep, RuntimeDep
 from sealbox.service.errors import ApiError, ErrorCode
-from sealbox.service.runtime import Runtime
+from sealbox.service.sessions import (
+    DEFAULT_SCOPES,
+    IssuedTokens,
+    LoginFailed,
+    ScopeRefused,
+    Throttled,
+    check_password,
+    throttle_attempt,
+)
 from sealbox.service.store import UsernameTakenError
+from sealbox.service.usernames import MAX_USERNAME, UsernameError, canonical_username
 
 __all__ = ["DEFAULT_SCOPES", "check_new_password", "check_username", "router"]
 
-DEFAULT_SCOPES = ("users:me",)
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1024
-MAX_USERNAME = 150
 
 
 class Credentials(BaseModel):
     """A new account."""
 
-    username: str = Field(min_length=1, max_length=MAX_USERNAME, examples=["alice"])
+    username: str = Field(min_length=1, max_length=4 * MAX_USERNAME, examples=["alice"])
     password: str = Field(min_length=1, max_length=4 * MAX_PASSWORD, examples=["correct horse"])
 
 
@@ -55,9 +64,10 @@ class TokenResponse(BaseModel):
 
 
 class RefreshRequest(BaseModel):
-    """A refresh token to exchange (or revoke)."""
+    """A refresh token to exchange (or revoke); ``scope`` may narrow the grant."""
 
     refresh_token: str = Field(min_length=1, max_length=512)
+    scope: str | None = Field(default=None, max_length=4096)
 
 
 class PasswordChange(BaseModel):
@@ -76,14 +86,11 @@ class UserOut(BaseModel):
 
 
 def check_username(username: str) -> str:
-    """Refuse names with control characters or only whitespace; keep everything else as given."""
-    if not username.strip() or any(unicodedata.category(c) == "Cc" for c in username):
-        raise ApiError(
-            422,
-            ErrorCode.VALIDATION_ERROR,
-            "the username may not be blank or contain control characters",
-        )
-    return username
+    """The canonical form of a new username (RFC 8265), or a 422 saying what is wrong."""
+    try:
+        return canonical_username(username)
+    except UsernameError as exc:
+        raise ApiError(422, ErrorCode.VALIDATION_ERROR, str(exc)) from None
 
 
 def check_new_password(password: str, username: str) -> None:
@@ -103,141 +110,139 @@ def _address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+def _token_error(status: int, code: ErrorCode, message: str, **headers: str) -> ApiError:
+    # RFC 6749 §5.2: the token endpoint's errors carry error and error_description.
+    return ApiError(
+        status, code, message, headers=headers or None, extra={"error_description": message}
+    )
+
+
 def _grant_error(message: str = "invalid username or password") -> ApiError:
-    # RFC 6749 section 5.2: a failed grant is 400 invalid_grant.
-    return ApiError(400, ErrorCode.INVALID_GRANT, message)
+    return _token_error(400, ErrorCode.INVALID_GRANT, message)
 
 
-def _token_response(
-    runtime: Runtime, user: User, scopes: list[str], refresh_token: str
-) -> TokenResponse:
-    """An access token for ``user`` (``uid`` and session version ``sv`` as claims)."""
-    settings = runtime.settings
-    access = runtime.keyset.issue(
-        user.username,
-        audience=settings.audience,
-        issuer=settings.issuer,
-        ttl=settings.access_token_ttl,
-        scope=scopes,
-        claims={"uid": user.id, "sv": user.session_version},
-    )
+def _too_many(wait: int, *, token_endpoint: bool = False) -> ApiError:
+    message = "too many attempts; try again later"
+    if token_endpoint:
+        return _token_error(429, ErrorCode.TOO_MANY_REQUESTS, message, **{"Retry-After": str(wait)})
+    return ApiError(429, ErrorCode.TOO_MANY_REQUESTS, message, headers={"Retry-After": str(wait)})
+
+
+def _answer(issued: IssuedTokens) -> TokenResponse:
     return TokenResponse(
-        access_token=access,
-        expires_in=settings.access_token_ttl,
-        refresh_token=refresh_token,
-        scope=" ".join(scopes),
+        access_token=issued.access_token,
+        expires_in=issued.expires_in,
+        refresh_token=issued.refresh_token,
+        scope=" ".join(issued.scope),
     )
-
-
-async def _throttled(runtime: Runtime, username: str, address: str) -> int:
-    s = runtime.settings
-    return max(
-        await runtime.throttle.retry_after(f"user:{username}", s.throttle_user_attempts),
-        await runtime.throttle.retry_after(f"addr:{address}", s.throttle_address_attempts),
-    )
-
-
-async def _record_failure(runtime: Runtime, username: str, address: str) -> None:
-    window = runtime.settings.throttle_window
-    await runtime.throttle.failure(f"user:{username}", window)
-    await runtime.throttle.failure(f"addr:{address}", window)
-
-
-async def _check_password(runtime: Runtime, user: User | None, password: str) -> bool:
-    """Verify off the event loop; upgrade the stored hash when it is due."""
-    hasher = runtime.hasher
-    if user is None:
-        # Same work as a real check, same answer: no oracle for unknown names.
-        with contextlib.suppress(SealboxError):
-            await runtime.run_hasher(hasher.verify_dummy, password)
-        return False
-    try:
-        check = await runtime.run_hasher(hasher.verify, user.password_hash, password)
-    except PasswordMismatchError:
-        return False
-    except SealboxError:
-        # An unusable stored hash: refuse the login, say nothing more to the client.
-        return False
-    if check.needs_rehash:
-        new_hash = await runtime.run_hasher(hasher.hash, password)
-        await runtime.store.set_password_hash(user.id, new_hash)
-        runtime.audit.record("rehash", outcome="success", user=user.username, detail=check.scheme)
-    return True
 
 
 async def register(body: Credentials, request: Request, runtime: RuntimeDep) -> UserOut:
-    """Create an account (username 1-150 characters, password 8-1024)."""
+    """Create an account (username per RFC 8265, at most 150 characters; password 8-1024)."""
     address = _address(request)
     if not runtime.settings.open_registration:
         raise ApiError(403, ErrorCode.REGISTRATION_CLOSED, "registration is closed")
     username = check_username(body.username)
     check_new_password(body.password, username)
+    try:
+        # Each registration counts against the address, like a failed login.
+        await throttle_attempt(runtime, address)
+    except Throttled as exc:
+        runtime.audit.record("register", outcome="throttled", user=username, address=address)
+        raise _too_many(exc.retry_after) from None
+    if await runtime.store.name_is_taken(username):
+        runtime.audit.record("register", outcome="taken", user=username, address=address)
+        raise _taken()
     password_hash = await runtime.run_hasher(runtime.hasher.hash, body.password)
     try:
         user = await runtime.store.create_user(username, password_hash, list(DEFAULT_SCOPES))
     except UsernameTakenError:
         runtime.audit.record("register", outcome="taken", user=username, address=address)
-        raise ApiError(409, ErrorCode.USERNAME_TAKEN, "this username is taken") from None
+        raise _taken() from None
     runtime.audit.record("register", outcome="success", user=username, address=address)
     return UserOut(id=user.id, username=user.username, scopes=user.scopes)
 
 
+def _taken() -> ApiError:
+    return ApiError(
+        409, ErrorCode.USERNAME_TAKEN, "this username, or one that looks like it, is taken"
+    )
+
+
+class TokenForm(BaseModel):
+    """The token endpoint's form (``application/x-www-form-urlencoded``)."""
+
+    grant_type: str = Field(default="", max_length=64, examples=["password"])
+    username: str = Field(default="", max_length=4 * MAX_USERNAME)
+    password: str = Field(default="", max_length=4 * MAX_PASSWORD)
+    scope: str = Field(default="", max_length=4096)
+    refresh_token: str = Field(default="", max_length=512)
+
+
 async def token(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()],
-    request: Request,
-    runtime: RuntimeDep,
+    form: Annotated[TokenForm, Form()], request: Request, runtime: RuntimeDep
 ) -> TokenResponse:
-    """Log in with the OAuth2 password flow; answers an access and a refresh token."""
+    """The OAuth 2 token endpoint: ``grant_type=password`` (log in) or ``refresh_token``."""
     address = _address(request)
-    username = form.username
-    wait = await _throttled(runtime, username, address)
-    if wait:
-        runtime.audit.record("login", outcome="throttled", user=username, address=address)
-        raise ApiError(
-            429,
-            ErrorCode.TOO_MANY_REQUESTS,
-            "too many failed attempts; try again later",
-            headers={"Retry-After": str(wait)},
-        )
-    if len(form.password) > 4 * MAX_PASSWORD:
-        raise _grant_error()
-    user = await runtime.store.user_by_name(username)
-    if not await _check_password(runtime, user, form.password) or user is None:
-        await _record_failure(runtime, username, address)
-        runtime.audit.record("login", outcome="failure", user=username, address=address)
-        raise _grant_error()
-    await runtime.throttle.reset(f"user:{username}")
-    granted = list(user.scopes)
-    if form.scopes:
-        granted = [s for s in form.scopes if s in user.scopes]
-    runtime.audit.record("login", outcome="success", user=username, address=address)
-    refresh_token, _ = await runtime.store.issue_refresh(user.id)
-    return _token_response(runtime, user, granted, refresh_token)
+    grant_type, username, password = form.grant_type, form.username, form.password
+    refresh_token = form.refresh_token
+    scopes = form.scope.split()
+    if not grant_type and username:
+        grant_type = "password"  # as before grant types were told apart: a plain login form
+    if grant_type == "password":
+        if not username or not password:
+            raise _token_error(
+                400, ErrorCode.INVALID_REQUEST, "the password grant needs username and password"
+            )
+        try:
+            return _answer(await sessions.login(runtime, username, password, address, scopes))
+        except Throttled as exc:
+            runtime.audit.record("login", outcome="throttled", user=username, address=address)
+            raise _too_many(exc.retry_after, token_endpoint=True) from None
+        except LoginFailed:
+            raise _grant_error() from None
+    if grant_type == "refresh_token":
+        if not refresh_token:
+            raise _token_error(
+                400, ErrorCode.INVALID_REQUEST, "the refresh_token grant needs refresh_token"
+            )
+        return await _refresh(runtime, refresh_token, address, scopes)
+    if not grant_type:
+        raise _token_error(400, ErrorCode.INVALID_REQUEST, "grant_type is missing")
+    raise _token_error(
+        400,
+        ErrorCode.UNSUPPORTED_GRANT_TYPE,
+        "grant_type must be password or refresh_token",
+    )
+
+
+async def _refresh(
+    runtime: RuntimeDep, refresh_token: str, address: str, scopes: list[str]
+) -> TokenResponse:
+    try:
+        return _answer(await sessions.refresh(runtime, refresh_token, address, scopes))
+    except LoginFailed:
+        raise _grant_error("the refresh token is not valid") from None
+    except ScopeRefused:
+        raise _token_error(
+            400, ErrorCode.INVALID_SCOPE, "a refresh may narrow the granted scope, never widen it"
+        ) from None
 
 
 async def refresh(body: RefreshRequest, request: Request, runtime: RuntimeDep) -> TokenResponse:
     """Exchange a refresh token for new tokens. A refresh token works once:
     presenting a used one revokes every token of its family."""
-    address = _address(request)
-    outcome = await runtime.store.use_refresh(body.refresh_token)
-    if outcome.status == "reused":
-        runtime.audit.record(
-            "refresh", outcome="reuse_detected", address=address, detail="family revoked"
-        )
-        raise _grant_error("the refresh token is not valid")
-    if outcome.status != "ok" or outcome.user is None or outcome.token is None:
-        runtime.audit.record("refresh", outcome="failure", address=address)
-        raise _grant_error("the refresh token is not valid")
-    user = outcome.user
-    runtime.audit.record("refresh", outcome="success", user=user.username, address=address)
-    return _token_response(runtime, user, list(user.scopes), outcome.token)
+    scopes = body.scope.split() if body.scope else []
+    return await _refresh(runtime, body.refresh_token, _address(request), scopes)
 
 
 async def logout(
     body: RefreshRequest, request: Request, caller: CallerDep, runtime: RuntimeDep
 ) -> Response:
-    """Revoke the refresh token's family and this access token."""
-    await runtime.store.revoke_family_of(body.refresh_token, caller.user_id)
+    """Revoke the refresh token's family, its access tokens, and this access token."""
+    family = await runtime.store.revoke_family_of(body.refresh_token, caller.user_id)
+    if family is not None:
+        await sessions.revoke_family_access(runtime, family)
     await runtime.revocations.revoke(caller.jti, datetime.fromtimestamp(caller.expires, UTC))
     runtime.audit.record(
         "logout", outcome="success", user=caller.username, address=_address(request)
@@ -250,21 +255,17 @@ async def change_password(
 ) -> Response:
     """Change the password; every session of the user ends (tokens included)."""
     address = _address(request)
-    wait = await _throttled(runtime, caller.username, address)
-    if wait:
-        raise ApiError(
-            429,
-            ErrorCode.TOO_MANY_REQUESTS,
-            "too many failed attempts; try again later",
-            headers={"Retry-After": str(wait)},
-        )
+    try:
+        await throttle_attempt(runtime, address, caller.username)
+    except Throttled as exc:
+        raise _too_many(exc.retry_after) from None
     user = await runtime.store.user_by_id(caller.user_id)
-    if user is None or not await _check_password(runtime, user, body.current_password):
-        await _record_failure(runtime, caller.username, address)
+    if user is None or not await check_password(runtime, user, body.current_password):
         runtime.audit.record(
             "password_change", outcome="failure", user=caller.username, address=address
         )
         raise ApiError(403, ErrorCode.INVALID_CREDENTIALS, "the current password is wrong")
+    await sessions.attempt_succeeded(runtime, address, caller.username)
     check_new_password(body.new_password, user.username)
     new_hash = await runtime.run_hasher(runtime.hasher.hash, body.new_password)
     version = await runtime.store.change_password(user.id, new_hash)
