@@ -56,7 +56,8 @@ def _canonicalize(conn: sa.Connection) -> None:
         except UsernameError:
             refused.append(name)
     by_skeleton: dict[str, list[tuple[int, str]]] = defaultdict(list)
-    for canonical, holders in by_canonical.items():
+    for canonical, group in by_canonical.items():
+        holders = group
         if len(holders) > 1:
             log.warning(
                 "usernames that are one name under RFC 8265, kept as they are: %s",
@@ -66,6 +67,7 @@ def _canonicalize(conn: sa.Connection) -> None:
             uid, name = holders[0]
             if name != canonical:
                 conn.execute(users.update().where(users.c.id == uid).values(username=canonical))
+            holders = [(uid, canonical)]
         by_skeleton[skeleton(canonical)].extend(holders)
     for shape, holders in by_skeleton.items():
         # The first account of a look-alike group holds the skeleton; the others keep
@@ -73,11 +75,11 @@ def _canonicalize(conn: sa.Connection) -> None:
         conn.execute(
             users.update().where(users.c.id == holders[0][0]).values(username_skeleton=shape)
         )
-        names = {name for _, name in holders}
-        if len(names) > 1 and len({canonical_username(n) for n in names}) > 1:
+        names = [name for _, name in holders]
+        if len({canonical_username(n) for n in names}) > 1:
             log.warning(
                 "usernames that look alike (UTS #39), kept as they are: %s",
-                ", ".join(repr(n) for n in sorted(names)),
+                ", ".join(repr(n) for n in names),
             )
     if refused:
         log.warning(

@@ -1,0 +1,92 @@
+"""The OAuth 2 token endpoint as standard clients use it: both grants, RFC 6749 errors, RFC 9068 claims."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from sealbox.jwt import TokenVerifier
+from sealbox.service.provision import DataDir
+from tests.conftest import require_module
+from tests.service.conftest import PASSWORD, bearer, register
+
+
+def _verify(service, token: str) -> dict:
+    keyset = DataDir(service.settings.data_dir).load_keyset()
+    return TokenVerifier(keyset, audience="sealbox", issuer="sealbox").verify(token)
+
+
+def test_access_tokens_carry_client_id_and_at_jwt_type(service) -> None:
+    with service.client() as c:
+        register(c, "claims")
+        r = c.post(
+            "/auth/token",
+            data={"grant_type": "password", "username": "claims", "password": PASSWORD},
+        )
+        token = r.json()["access_token"]
+    claims = _verify(service, token)
+    # RFC 9068 §2.2: iss, exp, aud, sub, client_id, iat, jti are required.
+    for name in ("iss", "exp", "aud", "sub", "client_id", "iat", "jti"):
+        assert name in claims, name
+    assert claims["client_id"] == "sealbox-first-party"
+    header = json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
+    assert header["typ"] == "at+jwt"
+
+
+def test_the_token_endpoint_refreshes_with_rotation(service) -> None:
+    with service.client() as c:
+        register(c, "rota")
+        first = c.post("/auth/token", data={"username": "rota", "password": PASSWORD}).json()
+        form = {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]}
+        second = c.post("/auth/token", data=form)
+        assert second.status_code == 200
+        assert second.json()["refresh_token"] != first["refresh_token"]
+        assert c.get("/users/me", headers=bearer(second.json()["access_token"])).status_code == 200
+        # The same reuse detection as /auth/refresh: the replay ends the family.
+        replay = c.post("/auth/token", data=form)
+        assert replay.status_code == 400
+        assert replay.json()["error"] == "invalid_grant"
+        assert replay.json()["error_description"] == "the refresh token is not valid"
+        nxt = {"grant_type": "refresh_token", "refresh_token": second.json()["refresh_token"]}
+        assert c.post("/auth/token", data=nxt).status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("form", "error"),
+    [
+        ({"grant_type": "client_credentials"}, "unsupported_grant_type"),
+        ({"grant_type": "authorization_code", "code": "x"}, "unsupported_grant_type"),
+        ({"grant_type": "refresh_token"}, "invalid_request"),
+        ({"grant_type": "password", "username": "x"}, "invalid_request"),
+        ({}, "invalid_request"),
+    ],
+)
+def test_token_endpoint_errors_follow_rfc_6749(service, form: dict, error: str) -> None:
+    with service.client() as c:
+        r = c.post("/auth/token", data=form)
+    assert r.status_code == 400
+    body = r.json()
+    assert body["error"] == error
+    assert body["error_description"] == body["message"]
+
+
+def test_an_oauth2_client_library_logs_in_and_refreshes(service) -> None:
+    require_module("authlib")
+    require_module("requests")
+    from authlib.integrations.requests_client import OAuth2Session
+
+    with service.client() as c:
+        register(c, "library")
+    url = f"{service.url}/auth/token"
+    with OAuth2Session(client_id="sealbox-first-party", scope="users:me") as session:
+        ca = str(service.ca)
+        token = session.fetch_token(url, username="library", password=PASSWORD, verify=ca)
+        assert token["token_type"] == "bearer"
+        old_refresh = token["refresh_token"]
+        refreshed = session.refresh_token(url, refresh_token=old_refresh, verify=ca)
+        assert refreshed["refresh_token"] != old_refresh
+        assert refreshed["scope"] == "users:me"
+        me = session.get(f"{service.url}/users/me", verify=ca)
+        assert me.status_code == 200 and me.json()["username"] == "library"
