@@ -1,5 +1,11 @@
 """Atomic file writes: a temporary file in the target folder, renamed when complete.
 
+The temporary file is named ``.NAME.PID.RANDOM.tmp`` after its writer's process id.
+A writer that dies (SIGKILL, a power cut) leaves it behind, never a partial file
+under the final name; the next writer into the same folder removes the temporary
+files of processes that no longer run. A rewrite keeps the owner, group and mode of
+the file it replaces; a new file gets the mode asked for (0600 unless said).
+
 Also :class:`AlignedWriter`, the way bulk outputs reach the file system.
 
 Paths are handled with :mod:`os.path`, not :mod:`pathlib`: this module is on the
@@ -25,6 +31,7 @@ __all__ = [
     "atomic_writer",
     "is_special",
     "read_limited",
+    "remove_stale_temporaries",
 ]
 
 # The largest write a bulk output makes, and the file offsets its writes end on.
@@ -146,12 +153,13 @@ def atomic_writer(
         raise StorageError(f"{target} already exists", hint="use --force to replace it")
     folder, name = os.path.split(target)
     folder = folder or os.curdir
+    remove_stale_temporaries(folder)
     try:
         fd, tmp = _create_temporary(folder, name)
     except OSError as exc:
         raise StorageError(f"cannot write in {folder}: {exc.strerror}") from None
     try:
-        os.fchmod(fd, mode)
+        _take_over_attributes(fd, target, mode)
         with os.fdopen(fd, "wb") as fh:
             yield fh
             fh.flush()
@@ -179,16 +187,86 @@ def is_special(path: str | os.PathLike[str]) -> bool:
     return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
+def _take_over_attributes(fd: int, target: str, mode: int) -> None:
+    """Give the temporary file the mode, owner and group of the file it will replace."""
+    try:
+        old = os.stat(target)
+    except OSError:
+        os.fchmod(fd, mode)
+        return
+    if not stat.S_ISREG(old.st_mode):
+        os.fchmod(fd, mode)
+        return
+    # Owner first: chown clears set-id bits, the chmod after restores the mode.
+    with contextlib.suppress(PermissionError):
+        os.fchown(fd, old.st_uid, old.st_gid)
+    with contextlib.suppress(PermissionError):
+        # Not root: keep at least the group, if this user belongs to it.
+        os.fchown(fd, -1, old.st_gid)
+    os.fchmod(fd, stat.S_IMODE(old.st_mode))
+
+
+def remove_stale_temporaries(folder: str) -> int:
+    """Remove the temporary files sealbox writers left in ``folder`` when they died.
+
+    Only files named as :func:`atomic_writer` names them whose process id no longer
+    runs on this machine are removed. Returns how many were.
+    """
+    removed = 0
+    try:
+        entries = os.scandir(folder)
+    except OSError:
+        return 0
+    with entries:
+        for entry in entries:
+            pid = _temporary_owner(entry.name)
+            if pid is None or pid == os.getpid() or _running(pid):
+                continue
+            with contextlib.suppress(FileNotFoundError, PermissionError, IsADirectoryError):
+                os.unlink(entry.path)
+                removed += 1
+    return removed
+
+
+def _temporary_owner(name: str) -> int | None:
+    """The process id in ``.NAME.PID.RANDOM.tmp``, or ``None`` for any other name."""
+    if not (name.startswith(".") and name.endswith(".tmp")):
+        return None
+    parts = name[:-4].rsplit(".", 2)
+    if len(parts) != 3 or len(parts[2]) != _RANDOM_HEX or not parts[1].isdigit():
+        return None
+    try:
+        int(parts[2], 16)
+    except ValueError:
+        return None
+    return int(parts[1])
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
+
+
+_RANDOM_HEX: Final = 12
+
+
 def _create_temporary(folder: str, name: str) -> tuple[int, str]:
-    """Create ``folder/.name.<random>.tmp`` (mode 0600, never an existing file or a link).
+    """Create ``folder/.name.<pid>.<random>.tmp`` (mode 0600, never an existing file or link).
 
     What ``tempfile.mkstemp`` does, without the cost of importing ``tempfile``
     (and ``random``, ``shutil``) on every command-line run.
     """
     flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
     flags |= getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    pid = os.getpid()
     for _ in range(100):
-        tmp = os.path.join(folder, f".{name}.{os.urandom(6).hex()}.tmp")
+        random = os.urandom(_RANDOM_HEX // 2).hex()
+        tmp = os.path.join(folder, f".{name}.{pid}.{random}.tmp")
         try:
             return os.open(tmp, flags, 0o600), tmp
         except FileExistsError:  # pragma: no cover - 48 random bits

@@ -25,6 +25,8 @@ The tree::
     │   ├── TLSConfigError              a certificate, key or CA file is unusable
     │   └── PinMismatchError            the server's public key matched no pin
     └── StorageError                    a file could not be read or written safely
+        ├── LockTimeoutError            another writer held a file's lock too long
+        └── ConcurrentChangeError       a file changed since it was read, beyond merging
 
 Authentication failures (``DecryptionError``, ``InvalidSignatureError``,
 ``PasswordMismatchError``) carry a fixed message and never say why: no oracle.
@@ -41,6 +43,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 __all__ = [
+    "ConcurrentChangeError",
     "ConfigError",
     "DecryptionError",
     "ExtraNotInstalledError",
@@ -50,6 +53,7 @@ __all__ = [
     "KeyNotFoundError",
     "KeyProviderError",
     "KeyStateError",
+    "LockTimeoutError",
     "NoIdentityMatchError",
     "PasswordMismatchError",
     "PasswordTooLongError",
@@ -257,3 +261,43 @@ class PinMismatchError(TLSError):
 
 class StorageError(SealboxError):
     """A file could not be read or written safely (nothing was changed on disk)."""
+
+
+class LockTimeoutError(StorageError):
+    """Another writer held the lock of a file for longer than the timeout allows.
+
+    Attributes:
+        path: the file whose lock was awaited.
+        timeout: the seconds waited.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self, path: str, timeout: float) -> None:
+        super().__init__(
+            f"gave up after {timeout:g} s waiting for another writer of {path} to finish",
+            hint="if no sealbox process is working on that file, try again; "
+            "set SEALBOX_LOCK_TIMEOUT to wait longer",
+        )
+        self.path = path
+        self.timeout = timeout
+
+
+class ConcurrentChangeError(StorageError):
+    """A file changed on disk after it was read, and the two changes cannot be merged.
+
+    Nothing was written. Read the file again and repeat the change.
+
+    Attributes:
+        path: the file.
+        names: what conflicts (key ids, secret names), when known.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(
+        self, message: str, *, path: str, names: Sequence[str] = (), hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.path = path
+        self.names: tuple[str, ...] = tuple(names)

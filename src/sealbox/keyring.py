@@ -21,6 +21,14 @@ with a key derived from a passphrase by Argon2id (the format is in
 (:meth:`Keyring.encrypt_to`), opened with identities; the file is replaced
 atomically and has mode 0600.
 
+Saving is safe against other writers of the same file: it holds the file's lock
+(:mod:`sealbox._lock`) from re-reading the file to renaming the new one in. If the
+file changed since this keyring read it (another process rotated it), the two are
+merged (:mod:`sealbox._merge`): every key of both is kept, so nothing sealed under
+either side's new key is lost. A file that cannot be opened to merge (another
+passphrase; recipients and no identity) is not overwritten:
+:class:`~sealbox.exceptions.ConcurrentChangeError`.
+
 Example::
 
     >>> ring = Keyring.generate()
@@ -34,6 +42,7 @@ Example::
 from __future__ import annotations
 
 import enum
+import hashlib
 import json
 import os
 import secrets
@@ -47,9 +56,12 @@ from cryptography.exceptions import InvalidTag
 
 from sealbox import kdf
 from sealbox._files import atomic_write, read_limited
+from sealbox._lock import locked
+from sealbox._merge import merge_primary, merge_states
 from sealbox._sealed import PassphraseSealer, b64d, b64e, format_time, parse_time
 from sealbox.aead import ALGORITHMS, DEFAULT_ALGORITHM
 from sealbox.exceptions import (
+    ConcurrentChangeError,
     ConfigError,
     DecryptionError,
     FormatError,
@@ -147,10 +159,12 @@ class Keyring:
     """
 
     __slots__ = (
+        "_base",
         "_decrypters",
         "_deterministic",
         "_entries",
         "_lock",
+        "_origin",
         "_primary",
         "_primary_id",
         "_recipients",
@@ -170,6 +184,10 @@ class Keyring:
         self._decrypters: dict[bytes, Callable[[bytes, bytes, bytes], bytes]]
         self._deterministic: dict[bytes, FieldKey]
         self._recipients: tuple[str, ...] = ()
+        # The file this keyring was read from or last saved to, as (real path, SHA-256 of
+        # its bytes), and the keys as they were then: the base of a merge on save.
+        self._origin: tuple[str, bytes] | None = None
+        self._base: tuple[int, dict[int, KeyState]] = (primary_id, {})
         self._refresh()
 
     # -- construction ---------------------------------------------------------------
@@ -554,27 +572,116 @@ class Keyring:
         passphrase: str | bytes | Secret[Any] | None = None,
         *,
         recipients: Sequence[Recipient] | None = None,
+        identities: Sequence[Identity] | None = None,
         kdf_params: kdf.Argon2idParams = kdf.ARGON2ID_DEFAULT,
         overwrite: bool = True,
+        merge: bool = True,
     ) -> None:
         """Encrypt the keyring and write it to ``path`` atomically, mode 0600.
 
         Give either ``passphrase`` (Argon2id + AES-256-GCM, the sealed JSON form)
         or ``recipients`` (an age file).
 
+        Holds the file's lock from re-reading it to the rename. If the file changed
+        since this keyring was read from it (or this keyring was not read from it),
+        the file's keys are merged in first (see the module docstring), opened with
+        ``passphrase`` or ``identities``; this keyring then holds the merged keys.
+        ``merge=False`` replaces the file's keys instead (they are lost).
+
+        .. versionchanged:: 0.1.0
+           Locked, and merges a file changed by another writer; ``identities``, ``merge``.
+
         Raises:
             ValueError: both or neither of ``passphrase`` and ``recipients``.
             StorageError: the file exists and ``overwrite`` is false, or it cannot
                 be written. The old file is left as it was.
+            ConcurrentChangeError: the file changed and cannot be opened to merge
+                (nothing was written).
+            LockTimeoutError: another writer held the file too long.
         """
         if (passphrase is None) == (recipients is None):
             raise ValueError("give either a passphrase or recipients")
-        if recipients is not None:
-            data = self.encrypt_to(recipients)
-        else:
-            assert passphrase is not None
-            data = self.encrypt(passphrase, kdf_params=kdf_params)
-        atomic_write(path, data, overwrite=overwrite)
+        target = os.path.realpath(path)
+        with locked(target):
+            if os.path.lexists(target):
+                if not overwrite:
+                    atomic_write(path, b"", overwrite=False)  # raises: the file exists
+                current = read_limited(target, MAX_FILE_SIZE, "keyring")
+                if merge and self._origin != (target, _digest(current)):
+                    self._merge_from(current, target, passphrase, identities)
+            if recipients is not None:
+                data = self.encrypt_to(recipients)
+            else:
+                assert passphrase is not None
+                data = self.encrypt(passphrase, kdf_params=kdf_params)
+            atomic_write(path, data, overwrite=True)
+            self._remember(target, data)
+
+    def _merge_from(
+        self,
+        current: bytes,
+        target: str,
+        passphrase: str | bytes | Secret[Any] | None,
+        identities: Sequence[Identity] | None,
+    ) -> None:
+        try:
+            theirs = Keyring._open(current, target, passphrase, identities)
+        except (ConfigError, DecryptionError):
+            raise ConcurrentChangeError(
+                f"keyring {target} was changed by another writer and cannot be opened "
+                "to merge the changes",
+                path=target,
+                hint="load the keyring again and repeat the change, or give the "
+                "identity or passphrase that opens the file",
+            ) from None
+        base_primary, base_states = (
+            self._base if self._origin and self._origin[0] == target else (None, {})
+        )
+        with self._lock:
+            order = list(KeyState)
+            states = merge_states(
+                base_states,
+                {e.id: e.state for e in self._entries.values()},
+                {e.id: e.state for e in theirs._entries.values()},
+                order,
+            )
+            entries: dict[int, _Entry] = {}
+            for key_id in [
+                *theirs._entries,
+                *(k for k in self._entries if k not in theirs._entries),
+            ]:
+                mine, other = self._entries.get(key_id), theirs._entries.get(key_id)
+                source = mine if mine is not None and mine.material is not None else other
+                assert source is not None
+                entry = _Entry(
+                    key_id, source.algorithm, states[key_id], source.created, source.material
+                )
+                if entry.state is KeyState.DESTROYED:
+                    entry.material = None
+                entries[key_id] = entry
+
+            def newer(a: int, b: int) -> int:
+                return max(a, b, key=lambda k: (entries[k].created, k))
+
+            primary = merge_primary(base_primary, self._primary_id, theirs._primary_id, newer)
+            if entries[primary].state is not KeyState.ENABLED:
+                raise ConcurrentChangeError(
+                    f"keyring {target}: the primary key {primary:08x} was disabled by "
+                    "another writer",
+                    path=target,
+                    names=[f"{primary:08x}"],
+                    hint="load the keyring again and repeat the change",
+                )
+            self._entries = entries
+            self._primary_id = primary
+            if not self._recipients:
+                self._recipients = theirs._recipients
+            self._refresh()
+
+    def _remember(self, target: str, data: bytes) -> None:
+        with self._lock:
+            self._origin = (target, _digest(data))
+            self._base = (self._primary_id, {e.id: e.state for e in self._entries.values()})
 
     @classmethod
     def load(
@@ -597,6 +704,18 @@ class Keyring:
             DecryptionError: wrong passphrase or identity, or the file was altered.
         """
         data = read_limited(path, MAX_FILE_SIZE, "keyring")
+        ring = cls._open(data, os.fspath(path), passphrase, identities)
+        ring._remember(os.path.realpath(path), data)
+        return ring
+
+    @classmethod
+    def _open(
+        cls,
+        data: bytes,
+        path: str,
+        passphrase: str | bytes | Secret[Any] | None,
+        identities: Sequence[Identity] | None,
+    ) -> Keyring:
         if is_age_file(data):
             if identities is None and passphrase is not None:
                 from sealbox.age import ScryptIdentity
@@ -685,6 +804,10 @@ def _parse_id(value: object, where: str) -> int:
         return int(value, 16)
     except ValueError:
         raise FormatError(f"{where} must be 8 hex digits") from None
+
+
+def _digest(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()
 
 
 def is_age_file(data: bytes) -> bool:

@@ -329,7 +329,7 @@ def test_save_refuses_overwrite_when_asked(tmp_path: Path, ring: Keyring) -> Non
     with pytest.raises(StorageError, match="already exists"):
         ring.save(path, "pw", kdf_params=CHEAP, overwrite=False)
     assert path.read_text() == "precious"
-    assert os.listdir(tmp_path) == ["k"]
+    assert sorted(os.listdir(tmp_path)) == [".k.lock", "k"]  # the lock stays; no temporary
 
 
 def test_failed_write_leaves_old_file(tmp_path: Path, ring: Keyring, monkeypatch) -> None:
@@ -345,7 +345,7 @@ def test_failed_write_leaves_old_file(tmp_path: Path, ring: Keyring, monkeypatch
     with pytest.raises(StorageError, match="No space left"):
         ring.save(path, "pw", kdf_params=CHEAP)
     assert path.read_bytes() == before
-    assert os.listdir(tmp_path) == ["k"]  # no temporary file left behind
+    assert sorted(os.listdir(tmp_path)) == [".k.lock", "k"]  # no temporary file left behind
 
 
 def test_concurrent_seal_during_rotation(ring: Keyring) -> None:

@@ -59,6 +59,7 @@ class _Opened:
 
         self.file = file
         self._passphrase: Secret[str] | None = None
+        self._identities: list[Any] | None = None
         if is_age_file(read_limited(file, MAX_FILE_SIZE, "keyring")):
             identities = load_identity_files(identity_files, passphrase_file)
             if not identities:
@@ -67,6 +68,7 @@ class _Opened:
                     hint="give the identity file that opens it with -i",
                 )
             self.ring = Keyring.load(file, identities=identities)
+            self._identities = identities
         else:
             self._passphrase = read_passphrase(passphrase_file)
             self.ring = Keyring.load(file, self._passphrase)
@@ -78,7 +80,7 @@ class _Opened:
         if not self.ring.recipients:
             raise CLIError(f"keyring {self.file} does not record the recipients to save it to")
         targets = [age.parse_recipient(r) for r in self.ring.recipients]
-        self.ring.save(self.file, recipients=targets)
+        self.ring.save(self.file, recipients=targets, identities=self._identities)
 
 
 @click.group()
@@ -113,10 +115,11 @@ def create(  # noqa: PLR0917 - click passes every option positionally
         )
     ring = Keyring.generate(algorithm or DEFAULT_ALGORITHM)
     if recipients or recipient_files:
-        ring.save(file, recipients=load_recipients(recipients, recipient_files), overwrite=force)
+        targets = load_recipients(recipients, recipient_files)
+        ring.save(file, recipients=targets, overwrite=force, merge=False)
     else:
         passphrase = read_passphrase(passphrase_file, confirm=True, prompt="New keyring passphrase")
-        ring.save(file, passphrase, overwrite=force)
+        ring.save(file, passphrase, overwrite=force, merge=False)
     info = ring.keys()[0]
     click.echo(f"created {file} with primary key {info.hex_id} ({info.algorithm})")
 
@@ -136,7 +139,13 @@ def rotate(
     opened = _Opened(file, identity_files, passphrase_file)
     info = opened.ring.rotate(algorithm)
     opened.save()
-    click.echo(f"rotated {file}: new primary key {info.hex_id} ({info.algorithm})")
+    if opened.ring.primary_id == info.id:
+        click.echo(f"rotated {file}: new primary key {info.hex_id} ({info.algorithm})")
+    else:
+        click.echo(
+            f"rotated {file}: added key {info.hex_id} ({info.algorithm}); another rotation "
+            f"saved at the same time made {opened.ring.primary_id:08x} primary"
+        )
 
 
 @keyring.command(name="list")

@@ -1,0 +1,122 @@
+"""Exclusive locks for read-modify-write of the files sealbox owns.
+
+A writer locks ``FOLDER/.NAME.lock`` (a sidecar beside the file, mode 0600, never
+deleted: removing a lock file while another process waits on it would let two
+writers in) with ``flock``, from the moment it reads the file until the new version
+has been renamed into place. Readers take no lock: a rename is atomic, so they see
+the old file or the new one.
+
+The lock belongs to the open file description, so it is released when the writer
+closes it or dies, however it dies: a killed writer never leaves a stuck lock.
+Threads of one process take the lock in turn as well (each acquisition opens the
+lock file anew).
+
+Waiting is polled: after :data:`NOTICE_AFTER` seconds the writer tells why it
+waits (through :func:`set_wait_notice`; by default a warning on the
+``sealbox.files`` logger), and after the timeout (``SEALBOX_LOCK_TIMEOUT``, default
+:data:`DEFAULT_TIMEOUT` seconds) it gives up with :class:`LockTimeoutError`.
+
+``flock`` locks work between processes of one machine, and on NFS since Linux
+2.6.12 (emulated with POSIX locks); they do not protect a file shared through a
+synchronising service (Dropbox, a Git checkout on two machines).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import time
+from collections.abc import Callable, Iterator
+from typing import Final
+
+from sealbox.exceptions import ConfigError, LockTimeoutError, StorageError
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "NOTICE_AFTER",
+    "TIMEOUT_ENV",
+    "lock_path",
+    "locked",
+    "set_wait_notice",
+]
+
+DEFAULT_TIMEOUT: Final = 60.0
+NOTICE_AFTER: Final = 1.0
+TIMEOUT_ENV: Final = "SEALBOX_LOCK_TIMEOUT"
+_POLL: Final = 0.02
+
+
+def _log_notice(path: str) -> None:
+    import logging
+
+    logging.getLogger("sealbox.files").warning("waiting for another writer of %s to finish", path)
+
+
+_notice: Callable[[str], None] = _log_notice
+
+
+def set_wait_notice(notice: Callable[[str], None]) -> None:
+    """Say how a writer tells that it waits for a lock (the command line prints a note)."""
+    global _notice  # noqa: PLW0603 - one process-wide setting, made by the program
+    _notice = notice
+
+
+def lock_path(path: str | os.PathLike[str]) -> str:
+    """The sidecar lock file of ``path``."""
+    target = os.path.realpath(os.fspath(path))
+    folder, name = os.path.split(target)
+    return os.path.join(folder, f".{name}.lock")  # noqa: PTH118 - paths stay str here
+
+
+def _timeout(timeout: float | None) -> float:
+    if timeout is not None:
+        return timeout
+    raw = os.environ.get(TIMEOUT_ENV)
+    if raw is None:
+        return DEFAULT_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 86_400:
+        raise ConfigError(f"{TIMEOUT_ENV} must be a number of seconds from 0 to 86400")
+    return value
+
+
+@contextlib.contextmanager
+def locked(path: str | os.PathLike[str], *, timeout: float | None = None) -> Iterator[None]:
+    """Hold the exclusive lock of ``path`` for the block.
+
+    Raises:
+        LockTimeoutError: another writer held it for longer than ``timeout``
+            seconds (``SEALBOX_LOCK_TIMEOUT``, else :data:`DEFAULT_TIMEOUT`).
+        StorageError: the lock file cannot be created (a read-only folder).
+    """
+    limit = _timeout(timeout)
+    sidecar = lock_path(path)
+    flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(sidecar, flags, 0o600)
+    except OSError as exc:
+        raise StorageError(
+            f"cannot lock {os.fspath(path)}: {(exc.strerror or '').lower()} ({sidecar})"
+        ) from None
+    try:
+        start = time.monotonic()
+        told = False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                waited = time.monotonic() - start
+                if waited >= limit:
+                    raise LockTimeoutError(os.fspath(path), limit) from None
+                if not told and waited >= NOTICE_AFTER:
+                    told = True
+                    _notice(os.fspath(path))
+                time.sleep(_POLL)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
