@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 # Sleep until the shared start time, then become the sealbox program.
@@ -52,17 +53,26 @@ def start_together(
     return procs
 
 
-def finish(procs: Sequence[subprocess.Popen[bytes]], timeout: float = 120) -> list[tuple[int, str]]:
-    """Wait for every process; return ``(exit status, stderr)`` of each."""
+@dataclass(frozen=True)
+class Outcome:
+    code: int
+    out: str
+    err: str
+
+
+def finish(procs: Sequence[subprocess.Popen[bytes]], timeout: float = 120) -> list[Outcome]:
+    """Wait for every process; return each one's exit status, stdout and stderr."""
     results = []
     for proc in procs:
-        _out, err = proc.communicate(timeout=timeout)
-        results.append((proc.returncode, err.decode(errors="replace")))
+        out, err = proc.communicate(timeout=timeout)
+        results.append(
+            Outcome(proc.returncode, out.decode(errors="replace"), err.decode(errors="replace"))
+        )
     return results
 
 
-def race(commands: Sequence[Sequence[object]], **kw: object) -> list[tuple[int, str]]:
-    """Run the commands at the same instant; return each one's status and stderr."""
+def race(commands: Sequence[Sequence[object]], **kw: object) -> list[Outcome]:
+    """Run the commands at the same instant; return each one's outcome."""
     return finish(start_together(commands, **kw))  # type: ignore[arg-type]
 
 

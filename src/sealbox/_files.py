@@ -165,11 +165,17 @@ def atomic_writer(
             fh.flush()
             if durable:
                 os.fsync(fh.fileno())
-        if not overwrite and os.path.exists(target):
-            raise StorageError(  # noqa: TRY301 - cleanup below is shared
-                f"{target} already exists", hint="use --force to replace it"
-            )
-        os.replace(tmp, target)
+        if overwrite:
+            os.replace(tmp, target)
+        else:
+            # A link, unlike a rename, fails if the name was taken meanwhile.
+            try:
+                os.link(tmp, target)
+            except FileExistsError:
+                raise StorageError(
+                    f"{target} already exists", hint="use --force to replace it"
+                ) from None
+            os.unlink(tmp)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)

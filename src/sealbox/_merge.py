@@ -1,4 +1,6 @@
-"""Three-way merge of key sets: what this writer changed, what another writer saved meanwhile.
+"""Saving a copy of a file that others may have changed meanwhile: lock, re-read, merge, write.
+
+Three-way merge of key sets: what this writer changed, what another writer saved meanwhile.
 
 Keyrings and signing keysets are read, changed in memory, and saved. When the file
 changed on disk after this copy was read, the save merges instead of overwriting,
@@ -15,10 +17,16 @@ against the *base* (the keys as this copy read them):
 
 from __future__ import annotations
 
+import hashlib
+import os
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import TypeVar
 
-__all__ = ["merge_primary", "merge_states"]
+from sealbox._files import atomic_write, read_limited
+from sealbox._lock import locked
+from sealbox.exceptions import StorageError
+
+__all__ = ["Origin", "merge_primary", "merge_states", "origin_of", "save_merged"]
 
 K = TypeVar("K", bound=Hashable)
 S = TypeVar("S")
@@ -49,3 +57,46 @@ def merge_primary(base: K | None, ours: K, theirs: K, newer: Callable[[K, K], K]
     if ours == base:
         return theirs
     return newer(ours, theirs)
+
+
+Origin = tuple[str, bytes]
+"""Where a copy was read from: (real path, SHA-256 of the file's bytes)."""
+
+
+def origin_of(path: str | os.PathLike[str], data: bytes) -> Origin:
+    """The :data:`Origin` of ``data`` read from (or written to) ``path``."""
+    return os.path.realpath(path), hashlib.sha256(data).digest()
+
+
+def save_merged(
+    path: str | os.PathLike[str],
+    *,
+    origin: Origin | None,
+    render: Callable[[], bytes],
+    merge_from: Callable[[bytes, str], None],
+    limit: int,
+    what: str,
+    overwrite: bool = True,
+    merge: bool = True,
+) -> Origin:
+    """Write what ``render`` makes to ``path`` under the file's lock; return the new origin.
+
+    If the file on disk is not the one this copy came from (``origin``), the copy
+    first merges it in (``merge_from(data, real_path)``), unless ``merge`` is false.
+
+    Raises:
+        StorageError: the file exists and ``overwrite`` is false, or it cannot be
+            read or written (the old file stays as it was).
+        LockTimeoutError: another writer held the lock too long.
+    """
+    target = os.path.realpath(path)
+    with locked(target):
+        if os.path.lexists(target):
+            if not overwrite:
+                raise StorageError(f"{os.fspath(path)} already exists")
+            current = read_limited(target, limit, what)
+            if merge and origin != origin_of(target, current):
+                merge_from(current, target)
+        data = render()
+        atomic_write(path, data)
+    return origin_of(target, data)

@@ -42,7 +42,6 @@ Example::
 from __future__ import annotations
 
 import enum
-import hashlib
 import json
 import os
 import secrets
@@ -55,9 +54,8 @@ from typing import TYPE_CHECKING, Any, Final
 from cryptography.exceptions import InvalidTag
 
 from sealbox import kdf
-from sealbox._files import atomic_write, read_limited
-from sealbox._lock import locked
-from sealbox._merge import merge_primary, merge_states
+from sealbox._files import read_limited
+from sealbox._merge import Origin, merge_primary, merge_states, origin_of, save_merged
 from sealbox._sealed import PassphraseSealer, b64d, b64e, format_time, parse_time
 from sealbox.aead import ALGORITHMS, DEFAULT_ALGORITHM
 from sealbox.exceptions import (
@@ -186,7 +184,7 @@ class Keyring:
         self._recipients: tuple[str, ...] = ()
         # The file this keyring was read from or last saved to, as (real path, SHA-256 of
         # its bytes), and the keys as they were then: the base of a merge on save.
-        self._origin: tuple[str, bytes] | None = None
+        self._origin: Origin | None = None
         self._base: tuple[int, dict[int, KeyState]] = (primary_id, {})
         self._refresh()
 
@@ -601,21 +599,24 @@ class Keyring:
         """
         if (passphrase is None) == (recipients is None):
             raise ValueError("give either a passphrase or recipients")
-        target = os.path.realpath(path)
-        with locked(target):
-            if os.path.lexists(target):
-                if not overwrite:
-                    atomic_write(path, b"", overwrite=False)  # raises: the file exists
-                current = read_limited(target, MAX_FILE_SIZE, "keyring")
-                if merge and self._origin != (target, _digest(current)):
-                    self._merge_from(current, target, passphrase, identities)
+
+        def render() -> bytes:
             if recipients is not None:
-                data = self.encrypt_to(recipients)
-            else:
-                assert passphrase is not None
-                data = self.encrypt(passphrase, kdf_params=kdf_params)
-            atomic_write(path, data, overwrite=True)
-            self._remember(target, data)
+                return self.encrypt_to(recipients)
+            assert passphrase is not None
+            return self.encrypt(passphrase, kdf_params=kdf_params)
+
+        origin = save_merged(
+            path,
+            origin=self._origin,
+            render=render,
+            merge_from=lambda data, target: self._merge_from(data, target, passphrase, identities),
+            limit=MAX_FILE_SIZE,
+            what="keyring",
+            overwrite=overwrite,
+            merge=merge,
+        )
+        self._remember(origin)
 
     def _merge_from(
         self,
@@ -678,9 +679,9 @@ class Keyring:
                 self._recipients = theirs._recipients
             self._refresh()
 
-    def _remember(self, target: str, data: bytes) -> None:
+    def _remember(self, origin: Origin) -> None:
         with self._lock:
-            self._origin = (target, _digest(data))
+            self._origin = origin
             self._base = (self._primary_id, {e.id: e.state for e in self._entries.values()})
 
     @classmethod
@@ -705,7 +706,7 @@ class Keyring:
         """
         data = read_limited(path, MAX_FILE_SIZE, "keyring")
         ring = cls._open(data, os.fspath(path), passphrase, identities)
-        ring._remember(os.path.realpath(path), data)
+        ring._remember(origin_of(path, data))
         return ring
 
     @classmethod
@@ -804,10 +805,6 @@ def _parse_id(value: object, where: str) -> int:
         return int(value, 16)
     except ValueError:
         raise FormatError(f"{where} must be 8 hex digits") from None
-
-
-def _digest(data: bytes) -> bytes:
-    return hashlib.sha256(data).digest()
 
 
 def is_age_file(data: bytes) -> bool:

@@ -26,7 +26,7 @@ def test_eight_concurrent_cli_rotations_keep_every_key(tmp_path: Path) -> None:
     ring_file = tmp_path / "app.keyring"
     make_keyring(ring_file)
     results = race([["keyring", "rotate", ring_file]] * WRITERS, env=PASS)
-    assert [code for code, _ in results] == [0] * WRITERS, results
+    assert [r.code for r in results] == [0] * WRITERS, results
     ring = Keyring.load(ring_file, PASS["SEALBOX_PASSPHRASE"])
     assert len(ring) == 1 + WRITERS
     assert sum(k.state.value == "enabled" for k in ring) == 1 + WRITERS
@@ -111,8 +111,8 @@ def test_writers_killed_at_random_points_lose_nothing_and_leave_no_partial_file(
     for k in killers:
         k.join()
     results = finish(procs)
-    succeeded = sum(code == 0 for code, _ in results)
-    killed = sum(code == -9 for code, _ in results)
+    succeeded = sum(r.code == 0 for r in results)
+    killed = sum(r.code == -9 for r in results)
     assert succeeded + killed == WRITERS, results
     ring = Keyring.load(ring_file, PASS["SEALBOX_PASSPHRASE"])  # whole, never partial
     # Every writer that said it succeeded kept its key; a killed one may have saved or not.

@@ -373,7 +373,10 @@ def test_save_and_load(tmp_path):
         keys.save(path, PASS, kdf_params=kdf.ARGON2ID_TEST, overwrite=False)
     with pytest.raises(StorageError, match="does not exist"):
         SigningKeySet.load(tmp_path / "missing", PASS)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["keys.jwt"]  # no temp files left
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".keys.jwt.lock",
+        "keys.jwt",
+    ]  # no temp files
 
 
 def test_save_needs_exactly_one_protection(tmp_path):

@@ -57,7 +57,7 @@ def create(file: Path, alg: str | None, force: bool, passphrase_file: Path | Non
         )
     passphrase = read_passphrase(passphrase_file, confirm=True, prompt="New keyset passphrase")
     keys = SigningKeySet.generate(alg or DEFAULT_ALGORITHM)
-    keys.save(file, passphrase, overwrite=force)
+    keys.save(file, passphrase, overwrite=force, merge=False)
     info = keys.primary
     click.echo(f"created {file} with signing key {info.kid} ({info.alg})")
 

@@ -45,10 +45,13 @@ from typing import TYPE_CHECKING, Any, Final
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from sealbox import kdf
-from sealbox._files import atomic_write, read_limited
+from sealbox._files import read_limited
+from sealbox._merge import Origin, merge_primary, merge_states, origin_of, save_merged
 from sealbox._sealed import PassphraseSealer, Sealer, format_time, parse_time
 from sealbox.exceptions import (
+    ConcurrentChangeError,
     ConfigError,
+    DecryptionError,
     FormatError,
     KeyFormatError,
     KeyNotFoundError,
@@ -173,7 +176,16 @@ class SigningKeySet:
     .. versionadded:: 0.1.0
     """
 
-    __slots__ = ("_entries", "_headers", "_lock", "_primary", "_signer", "_verifiers")
+    __slots__ = (
+        "_base",
+        "_entries",
+        "_headers",
+        "_lock",
+        "_origin",
+        "_primary",
+        "_signer",
+        "_verifiers",
+    )
 
     def __init__(self, entries: Iterable[_Entry], primary: str) -> None:
         self._lock = threading.RLock()
@@ -181,6 +193,9 @@ class SigningKeySet:
         if primary not in self._entries or self._entries[primary].status is not KeyStatus.ACTIVE:
             raise FormatError("the primary key must be one of the keyset's active keys")
         self._primary = primary
+        # The file this keyset came from and its keys then: the base of a merge on save.
+        self._origin: Origin | None = None
+        self._base: tuple[str | None, dict[str, KeyStatus]] = (None, {})
         self._refresh()
 
     # -- making and changing ----------------------------------------------------------
@@ -538,18 +553,96 @@ class SigningKeySet:
         sealer: Sealer | None = None,
         kdf_params: kdf.Argon2idParams = kdf.ARGON2ID_DEFAULT,
         overwrite: bool = True,
+        merge: bool = True,
     ) -> None:
         """Seal the keyset and write it to ``path`` atomically, mode 0600.
 
         Give a ``passphrase``, or a ``sealer`` for another protection (such as
         age recipients).
 
+        Holds the file's lock from re-reading it to the rename. If the file changed
+        since this keyset was read from it, its keys are merged in first (every key
+        of both sides kept; a key retired on either side stays retired; of two new
+        primaries the newer wins); ``merge=False`` replaces them instead.
+
+        .. versionchanged:: 0.1.0
+           Locked, and merges a file changed by another writer; ``merge``.
+
         Raises:
             StorageError: the file exists and ``overwrite`` is false, or it cannot
                 be written. The old file is left as it was.
+            ConcurrentChangeError: the file changed and cannot be opened with the
+                same passphrase or sealer to merge (nothing was written).
+            LockTimeoutError: another writer held the file too long.
         """
         chosen = _choose_sealer(passphrase, sealer, kdf_params)
-        atomic_write(path, chosen.seal(self.serialize_unencrypted()), overwrite=overwrite)
+        origin = save_merged(
+            path,
+            origin=self._origin,
+            render=lambda: chosen.seal(self.serialize_unencrypted()),
+            merge_from=lambda data, target: self._merge_from(chosen, data, target),
+            limit=MAX_FILE_SIZE,
+            what="keyset",
+            overwrite=overwrite,
+            merge=merge,
+        )
+        self._remember(origin)
+
+    def _merge_from(self, sealer: Sealer, data: bytes, target: str) -> None:
+        try:
+            theirs = SigningKeySet.from_unencrypted(sealer.open(data))
+        except (DecryptionError, FormatError):
+            raise ConcurrentChangeError(
+                f"keyset {target} was changed by another writer and cannot be opened to "
+                "merge the changes",
+                path=target,
+                hint="load the keyset again and repeat the change",
+            ) from None
+        base_primary, base_states = (
+            self._base if self._origin and self._origin[0] == target else (None, {})
+        )
+        with self._lock:
+            states = merge_states(
+                base_states,
+                {e.kid: e.status for e in self._entries.values()},
+                {e.kid: e.status for e in theirs._entries.values()},
+                list(KeyStatus),
+            )
+            entries: dict[str, _Entry] = {}
+            for kid in [*theirs._entries, *(k for k in self._entries if k not in theirs._entries)]:
+                mine, other = self._entries.get(kid), theirs._entries.get(kid)
+                source = mine if mine is not None and mine.private is not None else other
+                assert source is not None
+                if states[kid] is KeyStatus.RETIRED:
+                    retired = (mine or source).retired or (other or source).retired
+                    entry = _Entry(
+                        kid, source.alg, KeyStatus.RETIRED, source.created, None, retired
+                    )
+                else:
+                    entry = _Entry(
+                        kid, source.alg, KeyStatus.ACTIVE, source.created, source.private
+                    )
+                entries[kid] = entry
+
+            def newer(a: str, b: str) -> str:
+                return max(a, b, key=lambda k: (entries[k].created, k))
+
+            primary = merge_primary(base_primary, self._primary, theirs._primary, newer)
+            if entries[primary].status is not KeyStatus.ACTIVE:
+                raise ConcurrentChangeError(
+                    f"keyset {target}: the primary key {primary} was retired by another writer",
+                    path=target,
+                    names=[primary],
+                    hint="load the keyset again and repeat the change",
+                )
+            self._entries = entries
+            self._primary = primary
+            self._refresh()
+
+    def _remember(self, origin: Origin) -> None:
+        with self._lock:
+            self._origin = origin
+            self._base = (self._primary, {e.kid: e.status for e in self._entries.values()})
 
     @classmethod
     def load(
@@ -567,7 +660,10 @@ class SigningKeySet:
             DecryptionError: wrong passphrase, or the file was altered.
         """
         chosen = _choose_sealer(passphrase, sealer, kdf.ARGON2ID_DEFAULT)
-        return cls.from_unencrypted(chosen.open(read_limited(path, MAX_FILE_SIZE, "keyset")))
+        data = read_limited(path, MAX_FILE_SIZE, "keyset")
+        keyset = cls.from_unencrypted(chosen.open(data))
+        keyset._remember(origin_of(path, data))
+        return keyset
 
     # -- internals ------------------------------------------------------------------------
 

@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
 import os
 from pathlib import Path
 from typing import Final
 
 from sealbox._files import atomic_write, read_limited
+from sealbox._lock import locked
 from sealbox.aead import AES256GCM
 from sealbox.exceptions import ConfigError, DecryptionError, FormatError, StorageError
 from sealbox.jwt import SigningKeySet
@@ -97,13 +99,23 @@ class DataDir:
     # -- first run --------------------------------------------------------------------
 
     def provision(self, *, tls: bool = True) -> list[str]:
-        """Create whatever is missing; return what was created or renewed (for the log)."""
+        """Create whatever is missing; return what was created or renewed (for the log).
+
+        Several processes may start on one data folder at once: the whole check-and-create
+        runs under the master key's lock, so one of them creates and the others find.
+        """
         done: list[str] = []
         if not self.path.exists():
-            self.path.mkdir(parents=True, mode=0o700)
-            done.append(f"data folder {self.path}")
-        elif not self.path.is_dir():
+            with contextlib.suppress(FileExistsError):
+                self.path.mkdir(parents=True, mode=0o700)
+                done.append(f"data folder {self.path}")
+        if not self.path.is_dir():
             raise StorageError(f"{self.path} is not a folder")
+        with locked(self.master_key_file):
+            return done + self._provision_locked(tls=tls)
+
+    def _provision_locked(self, *, tls: bool) -> list[str]:
+        done: list[str] = []
         if not self.master_key_file.exists():
             text = f"{MASTER_KEY_FORMAT} {_b64e(os.urandom(32))}\n"
             atomic_write(self.master_key_file, text.encode(), mode=0o600, overwrite=False)
@@ -186,5 +198,5 @@ class DataDir:
         return SigningKeySet.load(self.keyset_file, sealer=self._sealer())
 
     def save_keyset(self, keyset: SigningKeySet) -> None:
-        """Write the signing keyset back (after a rotation)."""
+        """Write the signing keyset back (after a rotation; merged with other writers')."""
         keyset.save(self.keyset_file, sealer=self._sealer())
