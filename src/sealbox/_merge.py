@@ -78,11 +78,13 @@ def save_merged(
     what: str,
     overwrite: bool = True,
     merge: bool = True,
+    mode: int = 0o600,
 ) -> Origin:
     """Write what ``render`` makes to ``path`` under the file's lock; return the new origin.
 
     If the file on disk is not the one this copy came from (``origin``), the copy
     first merges it in (``merge_from(data, real_path)``), unless ``merge`` is false.
+    A new file gets ``mode``; a rewrite keeps the mode, owner and group it had.
 
     Raises:
         StorageError: the file exists and ``overwrite`` is false, or it cannot be
@@ -98,5 +100,5 @@ def save_merged(
             if merge and origin != origin_of(target, current):
                 merge_from(current, target)
         data = render()
-        atomic_write(path, data)
+        atomic_write(path, data, mode=mode)
     return origin_of(target, data)

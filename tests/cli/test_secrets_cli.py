@@ -75,8 +75,8 @@ def test_other_identity_and_rotate(cli, sfile: Path, keys) -> None:
 
 
 def test_errors_name_file_and_line(cli, sfile: Path, keys) -> None:
-    with sfile.open("a") as fh:
-        fh.write("broken line\n")
+    lines = sfile.read_text().splitlines()
+    sfile.write_text("\n".join([*lines[:-1], "broken line", lines[-1]]) + "\n")
     for args in (["list", sfile], ["get", sfile, "DB_PASSWORD", "-i", keys["alice"][0]]):
         r = cli(["secrets", *args])
         assert r.code == 1
@@ -119,8 +119,8 @@ def test_edit(tmp_path: Path, sfile: Path, keys) -> None:
     assert (folder_mode, file_mode) == ("0o700", "0o600")
     assert not Path(folder).exists()  # the decrypted copy is gone
     after = sfile.read_text().splitlines()
-    assert [ln.split("=")[0] for ln in after[2:]] == ["ADDED", "API_TOKEN", "DB_PASSWORD"]
-    assert after[-1] == before[-1]  # DB_PASSWORD untouched, ciphertext and all
+    assert [ln.split("=")[0] for ln in after[2:-1]] == ["ADDED", "API_TOKEN", "DB_PASSWORD"]
+    assert after[-2] == before[-2]  # DB_PASSWORD untouched, ciphertext and all
     g = run_sealbox(["secrets", "get", sfile, "API_TOKEN", "-i", keys["alice"][0]])
     assert g.stdout == b"new token"
 

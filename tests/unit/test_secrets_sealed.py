@@ -12,6 +12,7 @@ from sealbox import age
 from sealbox.exceptions import FormatError, SecretSourceError
 from sealbox.secrets import SecretsChain
 from sealbox.secrets.sealed import FORMAT_LINE, SealedFile, SealedFileSource
+from sealbox.secrets.sealed_format import recipients_digest
 
 CANARY = "canary-sealed-value-3f9d"
 
@@ -41,7 +42,8 @@ def test_layout_sorted_and_no_plaintext(path: Path, alice) -> None:
     lines = text.splitlines()
     assert lines[0] == FORMAT_LINE
     assert lines[1] == f"# recipient: {alice.recipient()}"
-    assert [ln.split("=", 1)[0] for ln in lines[2:]] == ["API_TOKEN", "DB_PASSWORD"]
+    assert [ln.split("=", 1)[0] for ln in lines[2:-1]] == ["API_TOKEN", "DB_PASSWORD"]
+    assert lines[-1].startswith("# sealbox-secrets-end: 2 secrets, sha256:")
     assert CANARY not in text and "token-1" not in text
     assert CANARY.encode() not in base64.b64decode(lines[3].split("=", 1)[1])
     assert oct(path.stat().st_mode & 0o777) == "0o644"
@@ -50,7 +52,13 @@ def test_layout_sorted_and_no_plaintext(path: Path, alice) -> None:
 def test_values_are_plain_age_files(path: Path, alice) -> None:
     raw = base64.b64decode(path.read_text().splitlines()[3].split("=", 1)[1])
     assert raw.startswith(b"age-encryption.org/v1\n")
-    assert age.decrypt(raw, [alice]) == b"sealbox-secret/1 DB_PASSWORD\n" + CANARY.encode()
+    plain = age.decrypt(raw, [alice])
+    first, _, value = plain.partition(b"\n")
+    assert (
+        first
+        == b"sealbox-secret/2 DB_PASSWORD " + recipients_digest([str(alice.recipient())]).encode()
+    )
+    assert value == CANARY.encode()
 
 
 def test_set_needs_no_identity_and_other_identity_cannot_read(path: Path, alice, bob) -> None:
@@ -88,6 +96,7 @@ def test_moved_value_is_refused(path: Path, alice) -> None:
     api, db = lines[2].split("=", 1)[1], lines[3].split("=", 1)[1]
     lines[2], lines[3] = f"API_TOKEN={db}", f"DB_PASSWORD={api}"
     path.write_text("\n".join(lines) + "\n")
+    SealedFile.accept(path)  # a committer can recompute the trailer; the values still hold
     with pytest.raises(
         SecretSourceError, match=r":3: the value of API_TOKEN was sealed for another name"
     ):
@@ -100,6 +109,7 @@ def test_tampered_value(path: Path, alice) -> None:
     raw[-5] ^= 1
     lines[3] = "DB_PASSWORD=" + base64.b64encode(bytes(raw)).decode()
     path.write_text("\n".join(lines) + "\n")
+    SealedFile.accept(path)
     with pytest.raises(
         SecretSourceError, match=r":4: DB_PASSWORD cannot be decrypted: the value was altered"
     ):
@@ -110,15 +120,15 @@ def test_tampered_value(path: Path, alice) -> None:
     ("mutate", "message"),
     [
         (
-            lambda ls: [*ls, "API_TOKEN=" + ls[2].split("=", 1)[1]],
+            lambda ls: [*ls[:-1], "API_TOKEN=" + ls[2].split("=", 1)[1], ls[-1]],
             r":5: API_TOKEN is already defined on line 3",
         ),
         (lambda ls: [*ls[:2], "not an assignment", *ls[2:]], r":3: expected NAME=VALUE"),
-        (lambda ls: [*ls, "1BAD=abcd"], r":5: invalid secret name"),
-        (lambda ls: [*ls, "X=not base64!"], r":5: the value of X is not base64"),
-        (lambda ls: [*ls, "X="], r":5: X has an empty value"),
+        (lambda ls: [*ls[:-1], "1BAD=abcd", ls[-1]], r":5: invalid secret name"),
+        (lambda ls: [*ls[:-1], "X=not base64!", ls[-1]], r":5: the value of X is not base64"),
+        (lambda ls: [*ls[:-1], "X=", ls[-1]], r":5: X has an empty value"),
         (
-            lambda ls: [*ls, 'X="-----BEGIN AGE ENCRYPTED FILE-----'],
+            lambda ls: [*ls[:-1], 'X="-----BEGIN AGE ENCRYPTED FILE-----'],
             r":5: unterminated quoted value",
         ),
         (lambda ls: [*ls[:1], "# recipient: age1bogus", *ls[2:]], r":2: bad recipient"),
@@ -140,8 +150,11 @@ def test_missing_file(tmp_path: Path) -> None:
 
 def test_armored_values_are_read(path: Path, alice) -> None:
     armored = age.encrypt(b"sealbox-secret/1 ARMORED\nfrom armor", [alice.recipient()], armor=True)
-    with path.open("a") as fh:
-        fh.write('ARMORED="' + armored.decode().strip() + '"\n')
+    lines = path.read_text().splitlines()
+    lines.insert(-1, 'ARMORED="' + armored.decode().strip() + '"')
+    path.write_text("\n".join(lines) + "\n")
+    f = SealedFile.accept(path)
+    assert f.get("ARMORED", [alice]).expose_secret() == "from armor"
     f = SealedFile.load(path)
     assert f.get("ARMORED", [alice]).expose_secret() == "from armor"
     f.save()  # rewritten as base64, sorted
@@ -156,7 +169,7 @@ def test_replace_values_keeps_unchanged_ciphertexts(path: Path, alice) -> None:
     f.save()
     after = path.read_text().splitlines()
     assert changed == ["API_TOKEN", "NEW"]
-    assert after[-2] == before[-1]  # DB_PASSWORD line is byte-identical
+    assert after[3] == before[3]  # DB_PASSWORD line is byte-identical
     assert after[2] != before[2]
 
 
@@ -179,7 +192,7 @@ def test_failed_save_changes_nothing(path: Path, monkeypatch) -> None:
     with pytest.raises(Exception, match="No space left"):
         f.save()
     assert path.read_bytes() == before
-    assert sorted(os.listdir(path.parent)) == ["secrets.env"]
+    assert sorted(os.listdir(path.parent)) == [".secrets.env.lock", "secrets.env"]
 
 
 def test_source_in_a_chain(path: Path, alice) -> None:

@@ -3,77 +3,102 @@
 A file anyone with the repository can extend, only holders of an identity can
 read, and whose diffs show which name changed::
 
-    # sealbox-secrets/1: values are age-encrypted; edit with `sealbox secrets`
+    # sealbox-secrets/2: values are age-encrypted; edit with `sealbox secrets`
     # recipient: age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p
     # recipient: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIO… alice@laptop
     API_TOKEN=YWdlLWVuY3J5cHRpb24ub3JnL3YxCi0+IFgyNTUxOSB…
     DB_PASSWORD=YWdlLWVuY3J5cHRpb24ub3JnL3YxCi0+IFgyNTUxOSB…
+    # sealbox-secrets-end: 2 secrets, sha256:…
 
 - The first line names the format. ``# recipient:`` lines list who every value is
-  encrypted to; other ``#`` lines and blank lines are comments and are kept.
+  encrypted to; the trailer detects a file cut short or missing a line (see
+  :mod:`sealbox.secrets.sealed_format`).
 - Each value is the standard base64 (one line) of a binary age file, or an
   armored age file in double quotes (``NAME="-----BEGIN AGE ENCRYPTED FILE-----…"``
   over several lines). sealbox writes base64 and sorts names.
-- The age plaintext is ``sealbox-secret/1 NAME\\n`` followed by the value's UTF-8
-  bytes: a value moved to another name is refused, so someone who can edit the
-  file cannot make ``DB_PASSWORD`` appear as ``LOG_LEVEL``.
+- The age plaintext names the secret and the recipient list it was sealed for: a
+  value moved to another name is refused, and a reader notices a recipient list
+  changed behind the writers' backs.
 - Setting a value needs only the recipients; reading needs an identity.
 
-Errors name the file and the line. Writes replace the file atomically; a failed
-operation leaves it as it was.
+Writes hold the file's lock from re-reading to the rename, and merge what another
+writer saved meanwhile: names changed on only one side are kept from that side; a
+name changed on both sides is a conflict, and nothing is written. A file that fails
+its checks is refused, and never saved back.
 
 .. versionadded:: 0.1.0
+.. versionchanged:: 0.1.0
+   Format version 2 (a trailer; values bound to their recipient list); locked,
+   merging writes.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import io
 import os
-import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from sealbox import age
 from sealbox._files import atomic_write, read_limited
-from sealbox.age.armor import ArmorReader
+from sealbox._lock import locked
+from sealbox._merge import Origin, origin_of, save_merged
 from sealbox.exceptions import (
+    ConcurrentChangeError,
     DecryptionError,
     FormatError,
     NoIdentityMatchError,
-    SealboxError,
     SecretSourceError,
     StorageError,
 )
 from sealbox.secret import Secret
-from sealbox.secrets.base import NAME_PATTERN, check_name
+from sealbox.secrets.base import check_name
+from sealbox.secrets.sealed_format import (
+    FORMAT,
+    FORMAT_LINE,
+    Entry,
+    check_recipients,
+    parse,
+    recipients_digest,
+    render,
+    seal_plaintext,
+    split_plaintext,
+)
 
-__all__ = ["FORMAT_LINE", "SealedFile", "SealedFileSource"]
+__all__ = ["FORMAT", "FORMAT_LINE", "RecipientsChangedError", "SealedFile", "SealedFileSource"]
 
-FORMAT = "sealbox-secrets/1"
-FORMAT_LINE = f"# {FORMAT}: values are age-encrypted; edit with `sealbox secrets`"
-_PLAINTEXT_PREFIX = b"sealbox-secret/1 "
-_RECIPIENT = re.compile(r"#\s*recipient:\s*(?P<r>\S.*?)\s*$")
-_ASSIGN = re.compile(r"(?P<name>[^=\s]+)=(?P<value>.*)$")
 MAX_FILE_SIZE = 16 * 1024 * 1024
 
 
-@dataclass
-class _Entry:
-    name: str
-    ciphertext: bytes
-    line: int
+class RecipientsChangedError(SecretSourceError):
+    """The file's recipient list is not the one a value was encrypted to.
+
+    Someone changed the ``# recipient:`` lines without re-encrypting the values: if
+    that was not the team, new values set since then may be readable by whoever
+    added their key. :meth:`SealedFile.rotate` re-encrypts every value to the list
+    (an intended change).
+
+    Attributes:
+        names: the secrets sealed for another recipient list.
+    """
+
+    def __init__(self, message: str, *, names: Sequence[str], hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.names = tuple(names)
 
 
 class SealedFile:
     """An encrypted secrets file in memory. Load it, change it, :meth:`save` it."""
 
-    def __init__(self, path: Path, recipients: list[str], entries: dict[str, _Entry]) -> None:
+    def __init__(
+        self, path: Path, recipients: list[str], entries: dict[str, Entry], version: int = 2
+    ) -> None:
         self.path = path
         self._recipients = recipients
         self._entries = entries
+        #: The format version the file was read in (1: upgraded on the next save).
+        self.version = version
+        self._origin: Origin | None = None
+        self._base: tuple[list[str], dict[str, bytes]] = (list(recipients), {})
 
     def __repr__(self) -> str:
         return f"SealedFile({str(self.path)!r}, names={len(self._entries)})"
@@ -87,7 +112,7 @@ class SealedFile:
         Raises:
             FormatError: no recipients, or one that is not a valid age recipient.
         """
-        listed = _check_recipients(recipients)
+        listed = check_recipients(recipients)
         return cls(Path(path), listed, {})
 
     @classmethod
@@ -95,15 +120,43 @@ class SealedFile:
         """Read and check a file (no identity is needed).
 
         Raises:
-            SecretSourceError: missing or unreadable file, or a malformed line, a
-                duplicate name, an unknown recipient (the message names file and line).
+            SecretSourceError: missing or unreadable file, a malformed line, a
+                duplicate name, an unknown recipient (the message names file and
+                line), or a damaged file (its trailer does not match).
         """
         path = Path(path)
         try:
             data = read_limited(path, MAX_FILE_SIZE, "secrets file")
         except StorageError as exc:
             raise SecretSourceError(str(exc)) from None
-        return cls(path, *_parse(path, data))
+        parsed = parse(path, data)
+        sealed = cls(path, parsed.recipients, parsed.entries, parsed.version)
+        sealed._remember(origin_of(path, data))
+        return sealed
+
+    @classmethod
+    def accept(cls, path: str | os.PathLike[str]) -> SealedFile:
+        """Accept a file as it is now, after a person checked it: write a new trailer.
+
+        For a file merged or edited by hand, which its old trailer no longer
+        matches. Every line must still parse; the file is written back in sealbox's
+        own layout (sorted, base64 values) with a trailer for what it holds now.
+
+        Raises:
+            SecretSourceError: a line does not parse.
+        """
+        path = Path(path)
+        with locked(path):
+            try:
+                data = read_limited(path, MAX_FILE_SIZE, "secrets file")
+            except StorageError as exc:
+                raise SecretSourceError(str(exc)) from None
+            parsed = parse(path, data, check_trailer=False)
+            sealed = cls(path, parsed.recipients, parsed.entries, parsed.version)
+            fresh = sealed.serialize()
+            atomic_write(path, fresh)
+        sealed._remember(origin_of(path, fresh))
+        return sealed
 
     # -- reading --------------------------------------------------------------------
 
@@ -125,17 +178,45 @@ class SealedFile:
         Raises:
             SecretSourceError: no such name, no identity matches, the value was
                 altered, or it was sealed for another name.
+            RecipientsChangedError: the value was encrypted to another recipient
+                list than the file's header shows.
         """
         entry = self._entries.get(name)
         if entry is None:
             raise SecretSourceError(f"{self.path}: no secret named {name}")
-        return Secret(self._open(entry, identities))
+        value, digest = self._open(entry, identities)
+        if digest is not None and digest != recipients_digest(self._recipients):
+            raise RecipientsChangedError(
+                f"{self.path}: the recipient list in the header is not the one {name} was "
+                "encrypted to: someone changed it without re-encrypting the values",
+                names=[name],
+                hint="check the '# recipient:' lines in the file's history; if the change "
+                "is intended, re-encrypt every value to the new list with 'rotate'",
+            )
+        return Secret(value)
 
     def decrypt_all(self, identities: Sequence[age.Identity]) -> dict[str, Secret[str]]:
         """Decrypt every value (in name order)."""
         return {n: self.get(n, identities) for n in self.names()}
 
-    def _open(self, entry: _Entry, identities: Sequence[age.Identity]) -> str:
+    def check(self, identities: Sequence[age.Identity]) -> dict[str, str]:
+        """Open every value and say how it stands: ``ok``, ``recipients changed`` or
+        ``unchecked`` (a version 1 value, which does not record its recipients).
+
+        Raises:
+            SecretSourceError: a value does not open (as :meth:`get`).
+        """
+        current = recipients_digest(self._recipients)
+        states = {}
+        for name in self.names():
+            _, digest = self._open(self._entries[name], identities)
+            if digest is None:
+                states[name] = "unchecked"
+            else:
+                states[name] = "ok" if digest == current else "recipients changed"
+        return states
+
+    def _open(self, entry: Entry, identities: Sequence[age.Identity]) -> tuple[str, str | None]:
         where = f"{self.path}:{entry.line}"
         try:
             plain = age.decrypt(entry.ciphertext, identities)
@@ -150,14 +231,15 @@ class SealedFile:
             ) from None
         except FormatError as exc:
             raise SecretSourceError(f"{where}: {entry.name} is not an age file ({exc})") from None
-        prefix = _PLAINTEXT_PREFIX + entry.name.encode() + b"\n"
-        if not plain.startswith(prefix):
+        split = split_plaintext(plain, entry.name)
+        if split is None:
             raise SecretSourceError(
                 f"{where}: the value of {entry.name} was sealed for another name "
                 "(moved or copied from another line)"
             )
+        raw, digest = split
         try:
-            return plain[len(prefix) :].decode()
+            return raw.decode(), digest
         except UnicodeDecodeError:
             raise SecretSourceError(f"{where}: {entry.name} is not UTF-8 text") from None
 
@@ -168,7 +250,7 @@ class SealedFile:
         check_name(name, str(self.path))
         text = value.expose_secret() if isinstance(value, Secret) else value
         line = self._entries[name].line if name in self._entries else 0
-        self._entries[name] = _Entry(name, self._seal(name, text), line)
+        self._entries[name] = Entry(name, self._seal(name, text), line)
 
     def remove(self, name: str) -> None:
         """Delete a secret.
@@ -182,12 +264,14 @@ class SealedFile:
     def rotate(self, identities: Sequence[age.Identity], recipients: Iterable[str]) -> None:
         """Re-encrypt every value to new recipients (decrypting all of them first).
 
-        Nothing changes unless every value decrypts.
+        Values sealed for another recipient list are re-encrypted too: rotating is
+        how an intended change of the list is confirmed. Nothing changes unless
+        every value decrypts.
         """
-        new_recipients = _check_recipients(recipients)
-        values = {n: self._open(e, identities) for n, e in self._entries.items()}
+        new_recipients = check_recipients(recipients)
+        values = {n: self._open(e, identities)[0] for n, e in self._entries.items()}
         self._recipients = new_recipients
-        self._entries = {n: _Entry(n, self._seal(n, v), 0) for n, v in values.items()}
+        self._entries = {n: Entry(n, self._seal(n, v), 0) for n, v in values.items()}
 
     def replace_values(
         self, values: Mapping[str, str], identities: Sequence[age.Identity]
@@ -199,7 +283,7 @@ class SealedFile:
         """
         for name in values:
             check_name(name, str(self.path))
-        current = {n: self._open(e, identities) for n, e in self._entries.items()}
+        current = {n: self.get(n, identities).expose_secret() for n in self._entries}
         changed = sorted(
             {n for n in values if current.get(n) != values[n]} | (set(current) - set(values))
         )
@@ -209,118 +293,85 @@ class SealedFile:
             if old is not None and current[name] == value:
                 entries[name] = old
             else:
-                entries[name] = _Entry(name, self._seal(name, value), 0)
+                entries[name] = Entry(name, self._seal(name, value), 0)
         self._entries = entries
         return changed
 
     def _seal(self, name: str, value: str) -> bytes:
-        plain = _PLAINTEXT_PREFIX + name.encode() + b"\n" + value.encode()
+        plain = seal_plaintext(name, self._recipients, value)
         return age.encrypt(plain, [age.parse_recipient(r) for r in self._recipients])
 
     # -- writing --------------------------------------------------------------------
 
     def serialize(self) -> bytes:
-        """The file's bytes: format line, recipients, then the sorted values."""
-        lines = [FORMAT_LINE]
-        lines += [f"# recipient: {r}" for r in self._recipients]
-        lines += [
-            f"{n}={base64.b64encode(self._entries[n].ciphertext).decode()}" for n in self.names()
-        ]
-        return ("\n".join(lines) + "\n").encode()
+        """The file's bytes (format version 2): header, the sorted values, the trailer."""
+        return render(self._recipients, self._entries)
 
     def save(self, *, overwrite: bool = True) -> None:
-        """Write the file atomically, mode 0644: it holds no plaintext and is meant to be shared."""
-        atomic_write(self.path, self.serialize(), mode=0o644, overwrite=overwrite)
+        """Write the file atomically under its lock, merging what others saved meanwhile.
 
+        A new file gets mode 0644 (it holds no plaintext and is meant to be shared);
+        a rewrite keeps the mode, owner and group of the file it replaces.
 
-def _check_recipients(recipients: Iterable[str]) -> list[str]:
-    listed = [r.strip() for r in recipients if r.strip()]
-    if not listed:
-        raise FormatError("a secrets file needs at least one recipient")
-    for r in listed:
-        age.parse_recipient(r)
-    return list(dict.fromkeys(listed))
-
-
-def _parse(path: Path, data: bytes) -> tuple[list[str], dict[str, _Entry]]:
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise SecretSourceError(f"{path}: not UTF-8 text") from None
-    lines = [line.rstrip("\r") for line in text.split("\n")]
-    if not lines[0].startswith(f"# {FORMAT}"):
-        raise SecretSourceError(
-            f"{path}:1: not a sealbox secrets file (the first line must start with '# {FORMAT}')"
+        Raises:
+            ConcurrentChangeError: another writer changed the same names (listed in
+                the error), or the recipients, meanwhile; nothing was written.
+            SecretSourceError: the file on disk is damaged (it is not overwritten).
+            StorageError: the file exists and ``overwrite`` is false, or cannot be
+                written.
+        """
+        origin = save_merged(
+            self.path,
+            origin=self._origin,
+            render=self.serialize,
+            merge_from=self._merge_from,
+            limit=MAX_FILE_SIZE,
+            what="secrets file",
+            overwrite=overwrite,
+            mode=0o644,
         )
-    recipients: list[str] = []
-    entries: dict[str, _Entry] = {}
-    i = 1
-    while i < len(lines):
-        number, line = i + 1, lines[i]
-        i += 1
-        stripped = line.strip()
-        if not stripped:
-            continue
-        if stripped.startswith("#"):
-            recipient = _recipient_line(path, number, stripped)
-            if recipient:
-                recipients.append(recipient)
-            continue
-        m = _ASSIGN.match(line)
-        if m is None:
-            raise SecretSourceError(f"{path}:{number}: expected NAME=VALUE")
-        name, value = m["name"], m["value"].strip()
-        if not NAME_PATTERN.fullmatch(name):
-            raise SecretSourceError(f"{path}:{number}: invalid secret name {name[:64]!r}")
-        if name in entries:
-            raise SecretSourceError(
-                f"{path}:{number}: {name} is already defined on line {entries[name].line}"
+        self._remember(origin)
+
+    def _merge_from(self, data: bytes, target: str) -> None:
+        theirs = parse(self.path, data)
+        base_recipients, base = (
+            self._base if self._origin and self._origin[0] == target else ([], {})
+        )
+        ours = {n: e.ciphertext for n, e in self._entries.items()}
+        other = {n: e.ciphertext for n, e in theirs.entries.items()}
+        conflicts = []
+        merged: dict[str, Entry] = {}
+        for name in sorted(set(ours) | set(other)):
+            mine, yours, was = ours.get(name), other.get(name), base.get(name)
+            if yours in (mine, was):
+                pick = mine
+            elif mine == was:
+                pick = yours
+            else:
+                conflicts.append(name)
+                continue
+            if pick is not None:
+                merged[name] = Entry(name, pick, 0)
+        recipients = self._recipients
+        if theirs.recipients != self._recipients:
+            if self._recipients == base_recipients and ours == base:
+                recipients = theirs.recipients
+            else:
+                conflicts.append("the recipient list")
+        if conflicts:
+            raise ConcurrentChangeError(
+                f"{self.path} was changed by another writer meanwhile, in the same "
+                f"place: {', '.join(conflicts)}",
+                path=target,
+                names=conflicts,
+                hint="run the command again on the file as it is now",
             )
-        where = f"{path}:{number}"
-        if value.startswith('"'):
-            ciphertext, i = _quoted_value(where, name, value, lines, i)
-        else:
-            ciphertext = _base64_value(where, name, value)
-        entries[name] = _Entry(name, ciphertext, number)
-    if not recipients:
-        raise SecretSourceError(f"{path}: no '# recipient:' line in the header")
-    return recipients, entries
+        self._recipients = recipients
+        self._entries = merged
 
-
-def _recipient_line(path: Path, number: int, line: str) -> str | None:
-    m = _RECIPIENT.match(line)
-    if m is None:
-        return None
-    try:
-        age.parse_recipient(m["r"])
-    except SealboxError as exc:
-        raise SecretSourceError(f"{path}:{number}: bad recipient: {exc}") from None
-    return m["r"]
-
-
-def _quoted_value(where: str, name: str, value: str, lines: list[str], i: int) -> tuple[bytes, int]:
-    """An armored value in double quotes, possibly over several lines; returns (bytes, next i)."""
-    parts = [value[1:]]
-    while not parts[-1].endswith('"'):
-        if i >= len(lines):
-            raise SecretSourceError(f"{where}: unterminated quoted value for {name}")
-        parts.append(lines[i])
-        i += 1
-    armored = "\n".join(parts)[:-1].replace("\\n", "\n")
-    try:
-        return ArmorReader(io.BytesIO(armored.encode())).read(), i
-    except FormatError as exc:
-        raise SecretSourceError(f"{where}: {name}: {exc}") from None
-
-
-def _base64_value(where: str, name: str, value: str) -> bytes:
-    try:
-        ciphertext = base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        raise SecretSourceError(f"{where}: the value of {name} is not base64") from None
-    if not ciphertext:
-        raise SecretSourceError(f"{where}: {name} has an empty value")
-    return ciphertext
+    def _remember(self, origin: Origin) -> None:
+        self._origin = origin
+        self._base = (list(self._recipients), {n: e.ciphertext for n, e in self._entries.items()})
 
 
 class SealedFileSource:
