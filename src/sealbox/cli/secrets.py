@@ -8,7 +8,6 @@ import shlex
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import click
@@ -18,7 +17,7 @@ from sealbox.cli._io import CLIError, note, open_tty, passphrase_file_option, wr
 from sealbox.exceptions import SecretSourceError
 from sealbox.secret import Secret
 from sealbox.secrets.base import NAME_PATTERN
-from sealbox.secrets.sealed import SealedFile
+from sealbox.secrets.sealed import FORMAT, SealedFile
 
 _FILE = click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 _NAME = click.argument("name")
@@ -53,6 +52,26 @@ def secrets() -> None:
     recipients in the file's header. Anyone with the file can add or change a
     value; only holders of an identity can read one.
     """
+    from sealbox.secrets.workspace import remove_stale_workspaces
+
+    for folder in remove_stale_workspaces():
+        note(f"removed {folder}, left by an editor session that did not end")
+
+
+def _save(sealed: SealedFile) -> None:
+    """Save, saying so when the file was upgraded from format version 1."""
+    upgraded = sealed.version == 1
+    sealed.save()
+    if upgraded:
+        note(f"upgraded {sealed.path} to {FORMAT} (a trailer now detects a file cut short)")
+        sealed.version = 2
+
+
+def _short(recipient: str) -> str:
+    parts = recipient.split()
+    if len(parts) >= 2 and parts[0].startswith("ssh-"):
+        return " ".join([parts[0], "…" + parts[1][-8:], *parts[2:3]])
+    return recipient
 
 
 def _recipients(recipients: tuple[str, ...], files: tuple[Path, ...]) -> list[str]:
@@ -113,8 +132,11 @@ def set_(file: Path, name: str) -> None:
     sealed = _load(file)
     value = _read_value(name)
     sealed.set(name, value)
-    sealed.save()
-    note(f"set {name} in {file}")
+    _save(sealed)
+    listed = sealed.recipients
+    note(f"set {name} in {file}, encrypted to {len(listed)} recipient(s):")
+    for recipient in listed:
+        note(f"  {_short(recipient)}")
 
 
 def _read_value(name: str) -> Secret[str]:
@@ -153,10 +175,46 @@ def get(file: Path, name: str, identities: tuple[Path, ...], passphrase_file: Pa
 
 @secrets.command(name="list")
 @_FILE
-def list_(file: Path) -> None:
-    """List the names in FILE (never values)."""
-    for name in _load(file).names():
-        click.echo(name)
+@click.option(
+    "-i",
+    "--identity",
+    "identities",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also open every value and check it was encrypted to the header's recipients.",
+)
+@passphrase_file_option
+def list_(file: Path, identities: tuple[Path, ...], passphrase_file: Path | None) -> None:
+    """List the names in FILE (never values).
+
+    With -i, every value is opened and checked: a value encrypted to another
+    recipient list than the header shows means the header was changed without
+    re-encrypting (exit 1).
+    """
+    sealed = _load(file)
+    if not identities:
+        for name in sealed.names():
+            click.echo(name)
+        return
+    states = sealed.check(_identities(identities, passphrase_file))
+    for name, state in states.items():
+        click.echo(f"{name}\t{state}")
+    changed = [n for n, s in states.items() if s in {"recipients changed", "not encrypted to you"}]
+    if changed:
+        raise CLIError(
+            f"{file}: the recipient list in the header is not the one "
+            f"{', '.join(changed)} {'was' if len(changed) == 1 else 'were'} encrypted to",
+            hint="check the '# recipient:' lines in the file's history; if the change is "
+            "intended, re-encrypt with 'sealbox secrets rotate'",
+        )
+
+
+@secrets.command()
+@_FILE
+def accept(file: Path) -> None:
+    """Accept FILE as it is now (after a hand merge you checked): write a new trailer."""
+    sealed = SealedFile.accept(file)
+    click.echo(f"accepted {file}: {len(sealed.names())} secrets")
 
 
 @secrets.command()
@@ -166,7 +224,7 @@ def rm(file: Path, name: str) -> None:
     """Remove secret NAME from FILE."""
     sealed = _load(file)
     sealed.remove(name)
-    sealed.save()
+    _save(sealed)
     note(f"removed {name} from {file}")
 
 
@@ -187,7 +245,7 @@ def rotate(
     listed = _recipients(recipients, recipient_files)
     sealed = _load(file)
     sealed.rotate(_identities(identities, passphrase_file), listed)
-    sealed.save()
+    _save(sealed)
     click.echo(f"re-encrypted {len(sealed.names())} secrets in {file} to {len(listed)} recipients")
 
 
@@ -198,85 +256,117 @@ def rotate(
 def edit(file: Path, identities: tuple[Path, ...], passphrase_file: Path | None) -> None:
     """Edit the values of FILE in $VISUAL/$EDITOR; unchanged values keep their ciphertext.
 
-    The decrypted copy lives in a private (0700) temporary folder that is removed
-    afterwards, whatever happens.
+    The decrypted copy lives in a private (0700) folder in memory where the
+    system has one ($XDG_RUNTIME_DIR, /dev/shm), removed afterwards whatever
+    happens (Ctrl-C, SIGTERM and SIGHUP included). If FILE changed while the
+    editor was open, names changed on one side only are merged; a name changed
+    on both sides is refused, and nothing is written.
     """
+    from sealbox.secrets.workspace import Interrupted, private_workspace
+
     sealed = _load(file)
     ids = _identities(identities, passphrase_file)
     values = sealed.decrypt_all(ids)
     editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
-    folder = Path(tempfile.mkdtemp(prefix="sealbox-edit-"))
     try:
-        folder.chmod(0o700)
-        plain = folder / "secrets.env"
-        fd = os.open(plain, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(
-                f"# {file}: edit the values, save and quit; a removed line removes the secret\n"
-            )
-            for name, value in values.items():
-                fh.write(f"{name}={_quote(value.expose_secret())}\n")
-        before = plain.stat().st_mtime_ns
-        try:
-            status = subprocess.call([*shlex.split(editor), str(plain)])  # noqa: S603 - the user's editor
-        except OSError as exc:
-            raise CLIError(
-                f"cannot run the editor {editor!r}: {(exc.strerror or '').lower()}"
-            ) from None
-        if status != 0:
-            raise CLIError(f"the editor exited with status {status}; nothing changed")
-        if plain.stat().st_mtime_ns == before:
-            note("no change")
-            return
-        edited = _parse_edited(plain)
-        changed = sealed.replace_values(edited, ids)
-        sealed.save()
-        note(f"changed: {', '.join(changed)}" if changed else "no change")
-    finally:
-        _shred_folder(folder)
+        with private_workspace() as (folder, in_memory):
+            if not in_memory:
+                note(f"note: no memory-backed folder here; the decrypted copy is in {folder}")
+            plain = folder / "secrets.env"
+            fd = os.open(plain, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(
+                    f"# {file}: edit the values, save and quit; a removed line removes the secret\n"
+                )
+                for name, value in values.items():
+                    fh.write(f"{name}={_quote(value.expose_secret())}\n")
+            before = plain.stat().st_mtime_ns
+            _run_editor(editor, plain)
+            if plain.stat().st_mtime_ns == before:
+                note("no change")
+                return
+            edited = _parse_edited(plain)
+            changed = sealed.replace_values(edited, ids)
+            _save(sealed)
+            note(f"changed: {', '.join(changed)}" if changed else "no change")
+    except Interrupted as exc:
+        raise CLIError(f"interrupted ({exc}); the decrypted copy was removed") from None
+
+
+def _run_editor(editor: str, plain: Path) -> None:
+    try:
+        child = subprocess.Popen([*shlex.split(editor), str(plain)])  # noqa: S603 - the user's editor
+    except OSError as exc:
+        raise CLIError(
+            f"cannot run the editor {editor!r}: {(exc.strerror or '').lower()}"
+        ) from None
+    try:
+        status = child.wait()
+    except BaseException:
+        # Interrupted: the editor must not go on with a file that is about to vanish.
+        child.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.wait(5)
+        raise
+    if status != 0:
+        raise CLIError(f"the editor exited with status {status}; nothing changed")
 
 
 def _quote(value: str) -> str:
     if value and all(c.isalnum() or c in "-_./:@+=,%" for c in value):
         return value
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    escaped = "".join(_QUOTED.get(c, c) for c in value)
     return f'"{escaped}"'
 
 
-def _parse_edited(path: Path) -> dict[str, str]:
-    from dotenv.parser import parse_stream
+_QUOTED = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r"}
+_ESCAPES = {"\\": "\\", '"': '"', "n": "\n", "t": "\t", "r": "\r"}
 
+
+def _parse_edited(path: Path) -> dict[str, str]:
+    """``NAME=value``, ``NAME="with \\n escapes"`` or ``NAME='literal'`` lines; ``#`` comments."""
     values: dict[str, str] = {}
     with path.open(encoding="utf-8") as fh:
-        for binding in parse_stream(fh):
-            line = binding.original.line
-            if binding.error:
-                raise SecretSourceError(
-                    f"edited file, line {line}: cannot parse this line; nothing changed"
-                )
-            if binding.key is None:
+        for number, raw in enumerate(fh, start=1):
+            line = raw.rstrip("\r\n")
+            if not line.strip() or line.lstrip().startswith("#"):
                 continue
-            if not NAME_PATTERN.fullmatch(binding.key):
-                raise SecretSourceError(f"edited file, line {line}: invalid name; nothing changed")
-            if binding.key in values:
+            name, sep, rest = line.partition("=")
+            name = name.strip().removeprefix("export ").strip()
+            if not sep or not NAME_PATTERN.fullmatch(name):
                 raise SecretSourceError(
-                    f"edited file, line {line}: {binding.key} appears twice; nothing changed"
+                    f"edited file, line {number}: expected NAME=VALUE; nothing changed"
                 )
-            values[binding.key] = binding.value or ""
+            if name in values:
+                raise SecretSourceError(
+                    f"edited file, line {number}: {name} appears twice; nothing changed"
+                )
+            values[name] = _edited_value(rest.strip(), number)
     return values
 
 
-def _shred_folder(folder: Path) -> None:
-    # Overwrite before unlinking: the plaintext should not linger in free blocks
-    # where that helps (it does not on copy-on-write or flash storage).
-    for path in folder.iterdir():
-        with contextlib.suppress(OSError):
-            size = path.stat().st_size
-            with path.open("r+b") as fh:
-                fh.write(b"\0" * size)
-                fh.flush()
-                os.fsync(fh.fileno())
-    shutil.rmtree(folder, ignore_errors=True)
+def _edited_value(text: str, number: int) -> str:
+    if len(text) >= 2 and text[0] == text[-1] == "'":
+        return text[1:-1]
+    if not text.startswith('"'):
+        return text
+    if len(text) < 2 or not text.endswith('"'):
+        raise SecretSourceError(f"edited file, line {number}: unterminated quotes; nothing changed")
+    out, i, body = [], 0, text[1:-1]
+    while i < len(body):
+        c = body[i]
+        if c == "\\" and i + 1 < len(body) and body[i + 1] in _ESCAPES:
+            out.append(_ESCAPES[body[i + 1]])
+            i += 2
+            continue
+        if c == '"':
+            raise SecretSourceError(
+                f'edited file, line {number}: a " inside quotes must be written \\"; '
+                "nothing changed"
+            )
+        out.append(c)
+        i += 1
+    return "".join(out)
 
 
 @secrets.command(context_settings={"ignore_unknown_options": True})

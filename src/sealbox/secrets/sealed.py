@@ -86,6 +86,10 @@ class RecipientsChangedError(SecretSourceError):
         self.names = tuple(names)
 
 
+class _NotForTheseIdentitiesError(SecretSourceError):
+    """No identity given opens the value."""
+
+
 class SealedFile:
     """An encrypted secrets file in memory. Load it, change it, :meth:`save` it."""
 
@@ -200,16 +204,22 @@ class SealedFile:
         return {n: self.get(n, identities) for n in self.names()}
 
     def check(self, identities: Sequence[age.Identity]) -> dict[str, str]:
-        """Open every value and say how it stands: ``ok``, ``recipients changed`` or
-        ``unchecked`` (a version 1 value, which does not record its recipients).
+        """Open every value and say how it stands: ``ok``, ``recipients changed``,
+        ``not encrypted to you`` (no identity given opens it: it was sealed for
+        another list), or ``unchecked`` (a version 1 value, which does not record
+        its recipients).
 
         Raises:
-            SecretSourceError: a value does not open (as :meth:`get`).
+            SecretSourceError: a value was altered or moved (as :meth:`get`).
         """
         current = recipients_digest(self._recipients)
         states = {}
         for name in self.names():
-            _, digest = self._open(self._entries[name], identities)
+            try:
+                _, digest = self._open(self._entries[name], identities)
+            except _NotForTheseIdentitiesError:
+                states[name] = "not encrypted to you"
+                continue
             if digest is None:
                 states[name] = "unchecked"
             else:
@@ -221,7 +231,7 @@ class SealedFile:
         try:
             plain = age.decrypt(entry.ciphertext, identities)
         except NoIdentityMatchError:
-            raise SecretSourceError(
+            raise _NotForTheseIdentitiesError(
                 f"{where}: no identity can decrypt {entry.name}",
                 hint="use an identity whose recipient is listed in the file's header",
             ) from None

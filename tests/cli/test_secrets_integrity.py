@@ -1,0 +1,236 @@
+"""The secrets file keeps what it holds: trailer, recipient checks, modes, editor sessions."""
+
+from __future__ import annotations
+
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from sealbox import age
+from sealbox.secrets.workspace import PREFIX, workspace_roots
+from tests._race import clean_env
+from tests.conftest import run_sealbox
+
+CANARY = "canary-integrity-value-5d1e"
+
+
+@pytest.fixture
+def keys(tmp_path: Path):
+    out = {}
+    for who in ("alice", "mallory"):
+        ident = age.X25519Identity.generate()
+        f = tmp_path / f"{who}.key"
+        f.write_text(age.identity_file(ident))
+        out[who] = (f, str(ident.recipient()))
+    return out
+
+
+@pytest.fixture
+def sfile(tmp_path: Path, cli, keys) -> Path:
+    path = tmp_path / "secrets.env"
+    assert cli(["secrets", "init", path, "-r", keys["alice"][1]]).code == 0
+    assert cli(["secrets", "set", path, "DB_PASSWORD"], input=CANARY.encode()).code == 0
+    assert cli(["secrets", "set", path, "API_TOKEN"], input=b"tok").code == 0
+    return path
+
+
+def test_a_file_missing_its_last_line_is_refused_and_never_saved_back(cli, sfile: Path) -> None:
+    lines = sfile.read_text().splitlines()
+    sfile.write_text("\n".join(lines[:-1]) + "\n")  # the trailer is gone
+    before = sfile.read_bytes()
+    for args in (["list", sfile], ["set", sfile, "NEW"], ["rm", sfile, "API_TOKEN"]):
+        r = cli(["secrets", *args], input=b"v")
+        assert r.code == 1
+        assert "is damaged: its last line, the trailer, is missing" in r.stderr
+        assert "sealbox: hint:" in r.stderr
+    assert sfile.read_bytes() == before
+
+
+def test_a_dropped_line_is_detected(cli, sfile: Path) -> None:
+    lines = sfile.read_text().splitlines()
+    del lines[2]  # API_TOKEN's line, lost in a bad merge
+    sfile.write_text("\n".join(lines) + "\n")
+    r = cli(["secrets", "list", sfile])
+    assert r.code == 1
+    assert "the trailer counts 2 secrets, the file holds 1" in r.stderr
+    # After a person checks it, accept writes a trailer for what the file holds now.
+    assert cli(["secrets", "accept", sfile]).code == 0
+    assert cli(["secrets", "list", sfile]).out == "DB_PASSWORD\n"
+
+
+def test_a_version_1_file_is_read_and_upgraded_on_the_next_write(cli, tmp_path: Path, keys) -> None:
+    ident = age.X25519Identity.generate()
+    plain = b"sealbox-secret/1 OLD\nold value"
+    import base64
+
+    value = base64.b64encode(age.encrypt(plain, [ident.recipient()])).decode()
+    v1 = tmp_path / "v1.env"
+    v1.write_text(
+        "# sealbox-secrets/1: values are age-encrypted; edit with `sealbox secrets`\n"
+        f"# recipient: {ident.recipient()}\nOLD={value}\n"
+    )
+    key = tmp_path / "v1.key"
+    key.write_text(age.identity_file(ident))
+    assert cli(["secrets", "get", v1, "OLD", "-i", key]).stdout == b"old value"
+    r = cli(["secrets", "set", v1, "NEW"], input=b"new")
+    assert r.code == 0
+    assert f"upgraded {v1} to sealbox-secrets/2" in r.stderr
+    text = v1.read_text()
+    assert text.startswith("# sealbox-secrets/2")
+    assert text.splitlines()[-1].startswith("# sealbox-secrets-end: 2 secrets")
+    r = cli(["secrets", "list", v1, "-i", key])
+    assert r.out == "NEW\tok\nOLD\tunchecked\n"
+
+
+def test_set_names_the_recipients_it_encrypts_to(cli, sfile: Path, keys) -> None:
+    r = cli(["secrets", "set", sfile, "X"], input=b"v")
+    assert r.code == 0
+    assert "encrypted to 1 recipient(s):" in r.stderr
+    assert keys["alice"][1] in r.stderr
+
+
+def test_a_swapped_recipient_header_is_caught_by_identity_holders(cli, sfile: Path, keys) -> None:
+    # A malicious commit replaces the recipient line (and recomputes the trailer).
+    text = sfile.read_text().replace(keys["alice"][1], keys["mallory"][1])
+    sfile.write_text(text)
+    assert cli(["secrets", "accept", sfile]).code == 0
+    # The next honest set encrypts to the header: and says so.
+    r = cli(["secrets", "set", sfile, "NEW_TOKEN"], input=b"fresh secret")
+    assert keys["mallory"][1] in r.stderr
+    # Identity holders find out: the values sealed before name the old list.
+    r = cli(["secrets", "list", sfile, "-i", keys["alice"][0]])
+    assert r.code == 1
+    assert r.out.splitlines() == [
+        "API_TOKEN\trecipients changed",
+        "DB_PASSWORD\trecipients changed",
+        "NEW_TOKEN\tnot encrypted to you",
+    ]
+    assert "is not the one API_TOKEN, DB_PASSWORD, NEW_TOKEN were encrypted to" in r.stderr
+    r = cli(["secrets", "get", sfile, "DB_PASSWORD", "-i", keys["alice"][0]])
+    assert r.code == 1 and r.stdout == b""
+    assert "not the one DB_PASSWORD was encrypted to" in r.stderr
+    assert CANARY not in r.stderr
+
+
+def test_rewrites_keep_the_mode_owner_and_group(cli, sfile: Path) -> None:
+    os.chmod(sfile, 0o640)
+    os.chown(sfile, 1234, 4321)
+    assert cli(["secrets", "set", sfile, "MORE"], input=b"v").code == 0
+    st = sfile.stat()
+    assert stat.S_IMODE(st.st_mode) == 0o640
+    assert (st.st_uid, st.st_gid) == (1234, 4321)
+
+
+def _editor(tmp_path: Path, body: str) -> str:
+    script = tmp_path / "editor.py"
+    script.write_text(
+        "import sys, os, pathlib, time\np = pathlib.Path(sys.argv[1])\n"
+        "pathlib.Path(os.environ['SEEN']).write_text(str(p.parent))\n" + body
+    )
+    return f"{sys.executable} {script}"
+
+
+def _start_edit(
+    tmp_path: Path, sfile: Path, keys, body: str, *, pipes: bool = True
+) -> tuple[subprocess.Popen, Path]:
+    seen = tmp_path / "seen"
+    env = clean_env({"EDITOR": _editor(tmp_path, body), "SEEN": str(seen)})
+    out = subprocess.PIPE if pipes else subprocess.DEVNULL
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "sealbox",
+            "secrets",
+            "edit",
+            str(sfile),
+            "-i",
+            str(keys["alice"][0]),
+        ],
+        env=env,
+        stdout=out,
+        stderr=out,
+    )
+    deadline = time.monotonic() + 30
+    while not seen.exists() or not seen.read_text():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    return proc, Path(seen.read_text())
+
+
+def test_the_decrypted_copy_lives_in_memory_and_is_private(tmp_path: Path, sfile: Path, keys):
+    proc, folder = _start_edit(tmp_path, sfile, keys, "time.sleep(0.2)\n")
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    root, in_memory = workspace_roots()[0]
+    assert folder.parent == root
+    if Path("/dev/shm").is_dir():
+        assert in_memory
+    proc.communicate(timeout=30)
+    assert not folder.exists()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
+def test_a_signal_during_edit_removes_the_decrypted_copy(tmp_path: Path, sfile: Path, keys, sig):
+    before = sfile.read_bytes()
+    proc, folder = _start_edit(tmp_path, sfile, keys, "time.sleep(60)\n")
+    assert (folder / "secrets.env").exists()
+    proc.send_signal(sig)
+    _out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 1
+    assert "interrupted" in err.decode() and "the decrypted copy was removed" in err.decode()
+    assert not folder.exists()
+    assert sfile.read_bytes() == before
+
+
+def test_the_next_command_removes_what_a_killed_edit_left(
+    tmp_path: Path, sfile: Path, keys
+) -> None:
+    body = "pathlib.Path(os.environ['SEEN']).with_name('editor.pid').write_text(str(os.getpid()))\ntime.sleep(60)\n"
+    proc, folder = _start_edit(tmp_path, sfile, keys, body, pipes=False)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(30)
+    time.sleep(0.2)
+    pid_file = tmp_path / "editor.pid"
+    if pid_file.exists():  # the orphaned editor, as a user would close it
+        os.kill(int(pid_file.read_text()), signal.SIGKILL)
+        pid_file.unlink()
+    assert folder.exists() and folder.name.startswith(PREFIX)  # SIGKILL leaves it
+    r = run_sealbox(["secrets", "list", sfile])
+    assert r.returncode == 0
+    assert f"removed {folder}" in r.stderr.decode()
+    assert not folder.exists()
+
+
+def test_edit_merges_a_concurrent_set_of_another_name(tmp_path: Path, sfile: Path, keys, cli):
+    body = (
+        "time.sleep(1.5)\n"
+        "t = p.read_text().replace('API_TOKEN=tok', 'API_TOKEN=edited')\np.write_text(t)\n"
+    )
+    proc, _folder = _start_edit(tmp_path, sfile, keys, body)
+    assert cli(["secrets", "set", sfile, "ADDED_MEANWHILE"], input=b"m").code == 0
+    _out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    ident = ["-i", keys["alice"][0]]
+    assert cli(["secrets", "get", sfile, "API_TOKEN", *ident]).stdout == b"edited"
+    assert cli(["secrets", "get", sfile, "ADDED_MEANWHILE", *ident]).stdout == b"m"
+
+
+def test_edit_refuses_a_conflict_on_the_same_name(tmp_path: Path, sfile: Path, keys, cli):
+    body = (
+        "time.sleep(1.5)\n"
+        "t = p.read_text().replace('API_TOKEN=tok', 'API_TOKEN=edited')\np.write_text(t)\n"
+    )
+    proc, _folder = _start_edit(tmp_path, sfile, keys, body)
+    assert cli(["secrets", "set", sfile, "API_TOKEN"], input=b"set meanwhile").code == 0
+    _out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 1
+    assert "changed by another writer meanwhile, in the same place: API_TOKEN" in err.decode()
+    r = cli(["secrets", "get", sfile, "API_TOKEN", "-i", keys["alice"][0]])
+    assert r.stdout == b"set meanwhile"  # nothing silently dropped
