@@ -146,3 +146,43 @@ def vault_ca_file(vault_ca, tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("vault-ca") / "ca.pem"
     vault_ca.cert_pem.write_to_path(str(path))
     return path
+
+
+@pytest.fixture
+def small_fs(tmp_path: Path):
+    """A 1 MiB tmpfs mounted for the test (root only); yields its path, unmounts after.
+
+    ``fill(path)`` writes a file until the file system is full.
+    """
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        message = "mounting a small file system needs root and mount(8)"
+        if IN_CI:
+            pytest.fail(f"CI=true and {message}")
+        pytest.skip(message)
+    mount_point = tmp_path / "small-fs"
+    mount_point.mkdir()
+    r = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m,mode=0755", "tmpfs", str(mount_point)],
+        capture_output=True,
+        check=False,
+    )
+    if r.returncode != 0:
+        message = f"cannot mount a tmpfs here: {r.stderr.decode().strip()}"
+        if IN_CI:
+            pytest.fail(f"CI=true and {message}")
+        pytest.skip(message)
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def fill(path: Path) -> None:
+    """Write ``path`` until the file system holding it has no room left."""
+    with path.open("wb", buffering=0) as fh:
+        for size in (65536, 4096, 512, 1):
+            try:
+                while True:
+                    fh.write(b"\0" * size)
+            except OSError:
+                continue

@@ -28,6 +28,7 @@ __all__ = [
     "WRITE_PIECE",
     "AlignedWriter",
     "atomic_write",
+    "atomic_write_group",
     "atomic_writer",
     "is_special",
     "read_limited",
@@ -184,6 +185,86 @@ def atomic_writer(
         _fsync_dir(folder)
 
 
+def atomic_write_group(
+    files: list[tuple[str | os.PathLike[str], bytes, int]], *, overwrite: bool = True
+) -> None:
+    """Replace several files as a group: all of them, or (on a failure) none.
+
+    ``files`` lists ``(path, data, mode for a new file)``. Every new file is written to
+    a temporary file and flushed to disk first, so a full disk or an I/O error leaves
+    every old file as it was. Only then are they renamed into place, one by one; if a
+    rename fails, those already renamed are put back from hard links of the old files.
+    (A process killed between two renames — a window of microseconds — can still
+    leave a mix; readers that need a matching pair, such as a key and its
+    certificate, check it.) The caller holds the group's lock.
+
+    Raises:
+        StorageError: a file exists and ``overwrite`` is false, or a file cannot be
+            written (nothing was replaced).
+    """
+    staged: list[tuple[str, str, str | None]] = []  # (target, temporary, backup)
+    try:
+        for path, data, mode in files:
+            staged.append(_stage(path, data, mode, overwrite=overwrite))
+        _rename_all(staged)
+    except OSError as exc:
+        raise StorageError(
+            f"cannot write {os.fspath(files[0][0])}: {exc.strerror}; nothing was replaced"
+        ) from None
+    finally:
+        for _target, tmp, backup in staged:
+            for leftover in (tmp, backup):
+                if leftover is not None:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(leftover)
+    for folder in {os.path.dirname(t) or os.curdir for t, _, _ in staged}:
+        _fsync_dir(folder)
+
+
+def _stage(
+    path: str | os.PathLike[str], data: bytes, mode: int, *, overwrite: bool
+) -> tuple[str, str, str | None]:
+    """Write ``data`` to a flushed temporary file beside ``path``; link the old file aside."""
+    target = os.path.realpath(os.fspath(path))
+    if not overwrite and os.path.lexists(target):
+        raise StorageError(f"{target} already exists", hint="use --force to replace it")
+    folder, name = os.path.split(target)
+    folder = folder or os.curdir
+    remove_stale_temporaries(folder)
+    fd, tmp = _create_temporary(folder, name)
+    try:
+        _take_over_attributes(fd, target, mode)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        backup = None
+        if os.path.lexists(target):
+            backup = _temporary_name(folder, name)
+            os.link(target, backup)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return target, tmp, backup
+
+
+def _rename_all(staged: list[tuple[str, str, str | None]]) -> None:
+    done: list[tuple[str, str | None]] = []
+    try:
+        for target, tmp, backup in staged:
+            os.replace(tmp, target)
+            done.append((target, backup))
+    except OSError:
+        for target, backup in reversed(done):
+            with contextlib.suppress(OSError):
+                if backup is None:
+                    os.unlink(target)
+                else:
+                    os.replace(backup, target)
+        raise
+
+
 def is_special(path: str | os.PathLike[str]) -> bool:
     """Whether ``path`` (after links) exists and is neither a regular file nor a folder."""
     try:
@@ -261,6 +342,11 @@ def _running(pid: int) -> bool:
 _RANDOM_HEX: Final = 12
 
 
+def _temporary_name(folder: str, name: str) -> str:
+    random = os.urandom(_RANDOM_HEX // 2).hex()
+    return os.path.join(folder, f".{name}.{os.getpid()}.{random}.tmp")
+
+
 def _create_temporary(folder: str, name: str) -> tuple[int, str]:
     """Create ``folder/.name.<pid>.<random>.tmp`` (mode 0600, never an existing file or link).
 
@@ -269,10 +355,8 @@ def _create_temporary(folder: str, name: str) -> tuple[int, str]:
     """
     flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
     flags |= getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
-    pid = os.getpid()
     for _ in range(100):
-        random = os.urandom(_RANDOM_HEX // 2).hex()
-        tmp = os.path.join(folder, f".{name}.{pid}.{random}.tmp")
+        tmp = _temporary_name(folder, name)
         try:
             return os.open(tmp, flags, 0o600), tmp
         except FileExistsError:  # pragma: no cover - 48 random bits

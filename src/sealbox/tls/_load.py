@@ -40,20 +40,35 @@ def read_file(path: str | os.PathLike[str], what: str) -> bytes:
 
 
 def parse_certificates(data: bytes, source: str) -> list[x509.Certificate]:
-    """Parse every certificate of a PEM bundle, or one DER certificate."""
+    """Parse every certificate of a PEM bundle, or one DER certificate.
+
+    The parts pyca parses lazily (the public key, the extensions) are parsed here
+    too, so a damaged certificate is refused now with the file's name, not later
+    with a bare ValueError.
+    """
     if b"-----BEGIN" in data:
         if b"-----BEGIN CERTIFICATE-----" not in data:
             raise TLSConfigError(f"{source} holds no PEM certificate")
         try:
-            return x509.load_pem_x509_certificates(data)
+            certificates = x509.load_pem_x509_certificates(data)
         except ValueError:
             raise TLSConfigError(
                 f"{source} holds a PEM certificate that cannot be parsed"
             ) from None
-    try:
-        return [x509.load_der_x509_certificate(data)]
-    except ValueError:
-        raise TLSConfigError(f"{source} is not a PEM or DER certificate") from None
+    else:
+        try:
+            certificates = [x509.load_der_x509_certificate(data)]
+        except ValueError:
+            raise TLSConfigError(f"{source} is not a PEM or DER certificate") from None
+    for certificate in certificates:
+        try:
+            certificate.public_key()
+            _ = certificate.extensions
+        except (ValueError, UnsupportedAlgorithm):
+            raise TLSConfigError(
+                f"{source} holds a damaged certificate (its key or extensions do not parse)"
+            ) from None
+    return certificates
 
 
 def load_certificates(

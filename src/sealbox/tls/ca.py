@@ -51,7 +51,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from sealbox import _pkcs8
-from sealbox._files import atomic_write
+from sealbox._files import atomic_write, atomic_write_group
+from sealbox._lock import locked
 from sealbox.exceptions import ConfigError, StorageError, TLSConfigError
 from sealbox.kdf import ScryptParams, passphrase_bytes
 from sealbox.tls import _load, _names
@@ -147,7 +148,12 @@ class IssuedCertificate:
     def write(
         self, prefix: str | os.PathLike[str], *, overwrite: bool = False
     ) -> tuple[Path, Path]:
-        """Write ``PREFIX.crt`` (mode 0644) and ``PREFIX.key`` (mode 0600), each atomically.
+        """Write ``PREFIX.crt`` (mode 0644) and ``PREFIX.key`` (mode 0600) as a pair.
+
+        Both files are written and flushed to disk before either replaces an old
+        one, under the pair's lock: a failure (a full disk) leaves the old pair as
+        it was, and two writers at once never mix their keys and certificates.
+        A rewrite keeps the mode, owner and group of each file it replaces.
 
         Returns:
             The paths of the certificate and the key.
@@ -157,13 +163,21 @@ class IssuedCertificate:
                 written then), or the folder cannot be written.
         """
         cert_path, key_path = _prefix_paths(prefix)
-        if not overwrite:
-            for path in (cert_path, key_path):
-                if path.exists():
-                    raise StorageError(f"{path} already exists", hint="use --force to replace it")
-        # The key first: a reader that sees the new certificate finds its key in place.
-        atomic_write(key_path, self.private_key_pem(), mode=0o600, overwrite=overwrite)
-        atomic_write(cert_path, self.certificate_pem(), mode=0o644, overwrite=overwrite)
+        with locked(cert_path):
+            if not overwrite:
+                for path in (cert_path, key_path):
+                    if path.exists():
+                        raise StorageError(
+                            f"{path} already exists", hint="use --force to replace it"
+                        )
+            # The key first: a reader that sees the new certificate finds its key in place.
+            atomic_write_group(
+                [
+                    (key_path, self.private_key_pem(), 0o600),
+                    (cert_path, self.certificate_pem(), 0o644),
+                ],
+                overwrite=overwrite,
+            )
         return cert_path, key_path
 
 
@@ -364,6 +378,12 @@ class CertificateAuthority:
             raise TLSConfigError(f"{folder / CA_KEY_FILE} is not an ECDSA key")
         if certificate.public_key() != key.public_key():
             raise TLSConfigError(f"{folder / CA_KEY_FILE} is not the key of {cert_path}")
+        try:
+            certificate.verify_directly_issued_by(certificate)
+        except (ValueError, TypeError, InvalidSignature):
+            raise TLSConfigError(
+                f"{cert_path} is damaged: its self-signature does not verify"
+            ) from None
         return cls(certificate, key)
 
     @staticmethod
@@ -555,20 +575,27 @@ class CertificateAuthority:
                 or a key that does not match.
         """
         cert_path, key_path = _prefix_paths(prefix)
-        leaf = _load.load_certificates(cert_path, "certificate file")[0]
-        self._check_issued(leaf)
-        if not force and not needs_renewal(leaf, now=now):
-            return None
         if new_key:
+            leaf = _load.load_certificates(cert_path, "certificate file")[0]
+            self._check_issued(leaf)
+            if not force and not needs_renewal(leaf, now=now):
+                return None
             issued = self.renew(leaf, now=now)
             issued.write(prefix, overwrite=True)
             return issued
-        key = _load.load_private_key(key_path, None, "key file")
-        if not isinstance(key, ec.EllipticCurvePrivateKey):
-            raise TLSConfigError(f"{key_path} is not an ECDSA key", hint="renew with new_key")
-        _load.check_key_matches(leaf, key, f"certificate file {cert_path}", f"key file {key_path}")
-        issued = self.renew(leaf, key=key, now=now)
-        atomic_write(cert_path, issued.certificate_pem(), mode=0o644)
+        with locked(cert_path):
+            leaf = _load.load_certificates(cert_path, "certificate file")[0]
+            self._check_issued(leaf)
+            if not force and not needs_renewal(leaf, now=now):
+                return None
+            key = _load.load_private_key(key_path, None, "key file")
+            if not isinstance(key, ec.EllipticCurvePrivateKey):
+                raise TLSConfigError(f"{key_path} is not an ECDSA key", hint="renew with new_key")
+            _load.check_key_matches(
+                leaf, key, f"certificate file {cert_path}", f"key file {key_path}"
+            )
+            issued = self.renew(leaf, key=key, now=now)
+            atomic_write(cert_path, issued.certificate_pem(), mode=0o644)
         return issued
 
     # -- internals --------------------------------------------------------------------

@@ -1,0 +1,58 @@
+"""A full file system under the CA and the secrets file: the old files stay whole."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from sealbox import age
+from sealbox.secrets.sealed import SealedFile
+from tests.conftest import fill, run_sealbox
+
+
+def test_ca_issue_force_on_a_full_disk_keeps_the_old_pair(small_fs: Path) -> None:
+    ca, prefix = small_fs / "ca", small_fs / "server"
+    assert run_sealbox(["ca", "init", ca]).returncode == 0
+    assert (
+        run_sealbox(["ca", "issue", "server", ca, "--san", "a.test", "-o", prefix]).returncode == 0
+    )
+    old = (prefix.with_suffix(".crt").read_bytes(), prefix.with_suffix(".key").read_bytes())
+    filler = small_fs / "filler"
+    fill(filler)
+    # Room for one page: the new key fits, its certificate does not.
+    os.truncate(filler, filler.stat().st_size - 4096)
+    for args in (
+        ["ca", "issue", "server", ca, "--san", "b.test", "-o", prefix, "--force"],
+        ["ca", "renew", ca, prefix, "--force", "--new-key"],
+    ):
+        r = run_sealbox(args)
+        assert r.returncode == 1, r.stderr
+        lines = r.stderr.decode().splitlines()
+        assert lines[0].startswith("sealbox: error: ") and "No space left" in lines[0]
+        assert all(line.startswith("sealbox: ") for line in lines)
+        new = (prefix.with_suffix(".crt").read_bytes(), prefix.with_suffix(".key").read_bytes())
+        assert new == old
+    fill(small_fs / "more")  # and now not even a page: renewing the certificate alone fails
+    r = run_sealbox(["ca", "renew", ca, prefix, "--force"])
+    assert r.returncode == 1 and b"No space left" in r.stderr
+    assert prefix.with_suffix(".crt").read_bytes() == old[0]
+    filler.unlink()
+    (small_fs / "more").unlink()
+    assert [p.name for p in small_fs.iterdir() if p.name.endswith(".tmp")] == []
+    # The pair still matches: the CA issues against it, and renew finds its key.
+    assert run_sealbox(["ca", "renew", ca, prefix, "--force"]).returncode == 0
+
+
+def test_secrets_set_on_a_full_disk_changes_nothing(small_fs: Path) -> None:
+    ident = age.X25519Identity.generate()
+    path = small_fs / "secrets.env"
+    assert run_sealbox(["secrets", "init", path, "-r", str(ident.recipient())]).returncode == 0
+    assert run_sealbox(["secrets", "set", path, "A"], input=b"a").returncode == 0
+    before = path.read_bytes()
+    fill(small_fs / "filler")
+    r = run_sealbox(["secrets", "set", path, "B"], input=b"b" * 2000)
+    assert r.returncode == 1
+    assert r.stderr.decode().startswith("sealbox: error: cannot write")
+    assert "No space left" in r.stderr.decode()
+    assert path.read_bytes() == before
+    assert SealedFile.load(path).get("A", [ident]).expose_secret() == "a"
