@@ -120,3 +120,27 @@ def test_writers_killed_at_random_points_lose_nothing_and_leave_no_partial_file(
     # The next writer into the folder removes what the dead ones left.
     assert run_sealbox(["keyring", "rotate", ring_file], env=PASS).returncode == 0
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_a_waiting_writer_says_so_and_gives_up_after_the_timeout(tmp_path: Path) -> None:
+    from sealbox._lock import locked
+
+    ring_file = tmp_path / "held.keyring"
+    make_keyring(ring_file)
+    before = ring_file.read_bytes()
+    with locked(ring_file):  # another writer holds it
+        r = run_sealbox(["keyring", "rotate", ring_file], env={**PASS, "SEALBOX_LOCK_TIMEOUT": "2"})
+    err = r.stderr.decode()
+    assert r.returncode == 1
+    assert f"sealbox: note: waiting for another writer of {ring_file}" in err
+    assert f"sealbox: error: gave up after 2 s waiting for another writer of {ring_file}" in err
+    assert "SEALBOX_LOCK_TIMEOUT" in err  # the hint
+    assert ring_file.read_bytes() == before
+
+
+def test_a_bad_lock_timeout_setting_is_a_clear_error(tmp_path: Path) -> None:
+    ring_file = tmp_path / "k.keyring"
+    make_keyring(ring_file)
+    r = run_sealbox(["keyring", "rotate", ring_file], env={**PASS, "SEALBOX_LOCK_TIMEOUT": "soon"})
+    assert r.returncode == 1
+    assert "SEALBOX_LOCK_TIMEOUT must be a number of seconds" in r.stderr.decode()

@@ -9,7 +9,7 @@ import click
 
 from sealbox import __version__
 from sealbox.cli._errors import debug_requested, report
-from sealbox.cli._io import print_error
+from sealbox.cli._io import note, print_error
 
 # name -> (module:attribute, one-line help). The help is here so that
 # `sealbox --help` does not import every command module to describe it.
@@ -108,7 +108,10 @@ def cli(debug: bool) -> None:
 
 def run(argv: list[str]) -> int:
     """Run the CLI with ``argv`` and map every outcome to an exit status."""
+    from sealbox._lock import set_wait_notice
+
     debug = debug_requested(argv)
+    set_wait_notice(lambda path: note(f"sealbox: note: waiting for another writer of {path}"))
     try:
         result: Any = cli.main(argv, prog_name="sealbox", standalone_mode=False)
     except click.exceptions.NoArgsIsHelpError as exc:
