@@ -168,7 +168,7 @@ def _cli_class(stderr: str) -> str:
     message = stderr.splitlines()[0].removeprefix("sealbox: error: ")
     if message.startswith("invalid armor"):
         return "armor failure"
-    if message.startswith("no identity"):
+    if message.startswith("no identity") or message == "incorrect passphrase":
         return "no match"
     if message == files.HEADER_MAC_FAILED:
         return "HMAC failure"

@@ -59,7 +59,7 @@ def create_app(
         app.state.runtime = runtime
         cert, key = tls_paths(settings)
         reloader = CertificateReloader(cert, key, settings.reload_interval)
-        reloader.start()
+        reloader.start(on_sighup=runtime.audit.reopen)
         app.state.reloader = reloader
         try:
             yield

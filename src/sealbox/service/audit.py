@@ -9,7 +9,18 @@ each line also passes through the redactor of :mod:`sealbox.secret`.
 
 Each record is one ``write()`` to a file opened with ``O_APPEND``, so lines from
 several workers never interleave, and a record costs a few microseconds (no
-logging machinery: transit writes one per operation).
+logging machinery: transit writes one per operation). Every record is one line for
+any reader: JSON escapes control characters, and the line separators U+2028 and
+U+2029 (which ``str.splitlines()`` and JavaScript split on) are escaped too.
+
+**Fail-closed**, as Vault's audit devices: a record that cannot be written (a full
+disk, an I/O error) raises :class:`AuditUnavailableError`, the request that needed it
+is refused (503 ``audit_unavailable``), and the failure is logged on stderr. The
+service refuses to start with a log it cannot open.
+
+**Rotation.** The file is reopened when it was moved away or replaced (logrotate's
+``create``; checked before every record, one ``stat``) and on :meth:`AuditLog.reopen`
+(SIGHUP).
 
 .. versionadded:: 0.1.0
 """
@@ -23,25 +34,73 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sealbox.exceptions import SealboxError, StorageError
 from sealbox.secret import Redactor, default_redactor
 
-__all__ = ["AuditLog"]
+__all__ = ["AuditLog", "AuditUnavailableError"]
 
 log = logging.getLogger("sealbox.service")
 
+_LINE_SEPARATORS = str.maketrans({"\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
+class AuditUnavailableError(SealboxError):
+    """An audit record could not be written: the request must not be served."""
+
 
 class AuditLog:
-    """Append audit records to a JSON-lines file (safe with several worker processes)."""
+    """Append audit records to a JSON-lines file (safe with several worker processes).
+
+    Raises:
+        StorageError: the file cannot be opened for appending.
+    """
 
     def __init__(self, path: Path | None, *, redactor: Redactor | None = None) -> None:
         self.path = path
         self._redactor = redactor or default_redactor
         self._fd: int | None = None
+        self._identity: tuple[int, int] | None = None
         self._lock = threading.Lock()
         self._failed = False
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            self._fd = self._open()
+
+    def _open(self) -> int:
+        assert self.path is not None
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError as exc:
+            raise StorageError(
+                f"cannot open the audit log {self.path}: {(exc.strerror or '').lower()}"
+            ) from None
+        st = os.fstat(fd)
+        self._identity = (st.st_dev, st.st_ino)
+        return fd
+
+    def reopen(self) -> None:
+        """Close the file and open it again at its path (after a rotation; on SIGHUP)."""
+        if self.path is None:
+            return
+        with self._lock:
+            try:
+                self._reopen_locked()
+            except StorageError as exc:
+                log.error("%s", exc)  # noqa: TRY400 - the message says it all
+
+    def _reopen_locked(self) -> None:
+        fd = self._open()
+        if self._fd is not None:
+            os.close(self._fd)
+        self._fd = fd
+
+    def _moved_away(self) -> bool:
+        assert self.path is not None
+        try:
+            st = self.path.stat()
+        except OSError:
+            return True
+        return (st.st_dev, st.st_ino) != self._identity
 
     def record(
         self,
@@ -52,8 +111,12 @@ class AuditLog:
         address: str | None = None,
         detail: str | None = None,
     ) -> None:
-        """Write one record (a write error is logged once, never raised)."""
-        if self._fd is None:
+        """Write one record.
+
+        Raises:
+            AuditUnavailableError: the record could not be written (logged on stderr).
+        """
+        if self.path is None:
             return
         entry = {
             "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
@@ -64,19 +127,34 @@ class AuditLog:
         }
         if detail:
             entry["detail"] = detail
-        line = self._redactor.redact(json.dumps(entry, ensure_ascii=False)) + "\n"
-        data = line.encode()
+        text = json.dumps(entry, ensure_ascii=False).translate(_LINE_SEPARATORS)
+        data = (self._redactor.redact(text) + "\n").encode()
         problem = None
-        try:
-            with self._lock:
+        with self._lock:
+            try:
+                if self._fd is None or self._moved_away():
+                    self._reopen_locked()
+                assert self._fd is not None
                 # One write() per line: O_APPEND keeps it whole among other writers.
                 while data:
                     data = data[os.write(self._fd, data) :]
-        except OSError as exc:
-            problem = exc.strerror or type(exc).__name__
-        if problem is not None and not self._failed:
-            log.error("cannot write the audit log %s: %s", self.path, problem)
-        self._failed = problem is not None
+            except StorageError as exc:
+                problem = str(exc)
+            except OSError as exc:
+                problem = exc.strerror or type(exc).__name__
+            if problem is None:
+                if self._failed:
+                    log.warning("the audit log %s is writable again", self.path)
+                self._failed = False
+                return
+            if not self._failed:
+                log.error(
+                    "cannot write the audit log %s: %s; refusing requests until it can be",
+                    self.path,
+                    problem,
+                )
+            self._failed = True
+        raise AuditUnavailableError(f"the audit log cannot be written: {problem}")
 
     def close(self) -> None:
         """Close the file."""

@@ -20,6 +20,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from sealbox.service.audit import AuditUnavailableError
+
 __all__ = [
     "ApiError",
     "ErrorCode",
@@ -62,6 +64,7 @@ class ErrorCode(enum.StrEnum):
     NOT_EXPORTABLE = "not_exportable"
     BATCH_FAILED = "batch_failed"
     BATCH_TOO_LARGE = "batch_too_large"
+    AUDIT_UNAVAILABLE = "audit_unavailable"
     # RFC 6749 §5.2, answered by the token endpoint.
     UNSUPPORTED_GRANT_TYPE = "unsupported_grant_type"
     INVALID_SCOPE = "invalid_scope"
@@ -111,6 +114,16 @@ def error_response(
     )
 
 
+def audit_unavailable_response() -> JSONResponse:
+    """503 for a request whose audit record could not be written (fail-closed)."""
+    return error_response(
+        503,
+        ErrorCode.AUDIT_UNAVAILABLE,
+        "the audit log cannot be written; the request was refused",
+        {"Retry-After": "30"},
+    )
+
+
 def validation_error_response(errors: Sequence[Any], prefix: tuple[str, ...] = ()) -> JSONResponse:
     """The 422 answer for pydantic/FastAPI validation errors: where and what, never the value."""
     details = [
@@ -132,6 +145,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
         return error_response(exc.status, exc.code, exc.message, exc.headers, **exc.extra)
+
+    @app.exception_handler(AuditUnavailableError)
+    async def _audit(_request: Request, _exc: AuditUnavailableError) -> JSONResponse:
+        return audit_unavailable_response()
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -98,7 +98,7 @@ class DataDir:
 
     # -- first run --------------------------------------------------------------------
 
-    def provision(self, *, tls: bool = True) -> list[str]:
+    def provision(self, *, tls: bool = True, sqlite: bool = False) -> list[str]:
         """Create whatever is missing; return what was created or renewed (for the log).
 
         Several processes may start on one data folder at once: the whole check-and-create
@@ -112,6 +112,9 @@ class DataDir:
         if not self.path.is_dir():
             raise StorageError(f"{self.path} is not a folder")
         with locked(self.master_key_file):
+            if sqlite:
+                # Before any key: a folder with keys and no database is a damaged one.
+                self.touch_private("sealbox.db")
             return done + self._provision_locked(tls=tls)
 
     def _provision_locked(self, *, tls: bool) -> list[str]:

@@ -12,6 +12,7 @@ from typing import Any
 
 from sealbox.exceptions import ConfigError
 from sealbox.service.db import make_engine, migrate
+from sealbox.service.preflight import check_audit_log, check_database, check_modes
 from sealbox.service.provision import DataDir
 from sealbox.service.server import protocol_class, ssl_context_factory
 from sealbox.service.settings import ServiceSettings
@@ -40,10 +41,11 @@ def check(settings: ServiceSettings) -> None:
 def prepare(settings: ServiceSettings) -> list[str]:
     """Provision the data folder and migrate the database; return what was created."""
     check(settings)
+    check_database(settings)
     data = DataDir(settings.data_dir)
-    done = data.provision(tls=settings.cert is None)
-    if settings.database_url is None:
-        data.touch_private("sealbox.db")
+    done = data.provision(tls=settings.cert is None, sqlite=settings.database_url is None)
+    check_modes(settings)
+    check_audit_log(settings)
 
     async def _migrate() -> None:
         engine = make_engine(settings.resolved_database_url())

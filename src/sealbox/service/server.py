@@ -25,6 +25,7 @@ import contextlib
 import hashlib
 import logging
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -237,16 +238,23 @@ class CertificateReloader:
             if self.changed():
                 self.reload()
 
-    def start(self) -> None:
-        """Watch the files, and reload on SIGHUP where this process may handle it."""
-        if not self.contexts:
-            return
-        if self.interval > 0:
+    def start(self, *, on_sighup: Callable[[], None] | None = None) -> None:
+        """Watch the files, and reload on SIGHUP where this process may handle it.
+
+        ``on_sighup`` runs on SIGHUP too (the audit log reopens there).
+        """
+        if self.contexts and self.interval > 0:
             self._task = asyncio.get_running_loop().create_task(self._watch())
         import signal
 
+        def hangup() -> None:
+            if self.contexts:
+                self.reload()
+            if on_sighup is not None:
+                on_sighup()
+
         with contextlib.suppress(ValueError, RuntimeError, NotImplementedError, AttributeError):
-            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.reload)
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, hangup)
 
     async def stop(self) -> None:
         """Stop watching, and forget this server's contexts."""

@@ -27,8 +27,14 @@ from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
+from sealbox.service.audit import AuditUnavailableError
 from sealbox.service.deps import bearer_token, resolve_caller
-from sealbox.service.errors import ApiError, error_response, validation_error_response
+from sealbox.service.errors import (
+    ApiError,
+    audit_unavailable_response,
+    error_response,
+    validation_error_response,
+)
 from sealbox.service.routes.transit import NAME_PATTERN, OPERATIONS, TransitCall
 
 __all__ = ["TransitFastPath"]
@@ -87,4 +93,6 @@ class TransitFastPath:
                 response = await handler(TransitCall.of(request, caller), name, body)
         except ApiError as exc:
             response = error_response(exc.status, exc.code, exc.message, exc.headers)
+        except AuditUnavailableError:
+            response = audit_unavailable_response()
         await response(scope, receive, send)

@@ -1,0 +1,112 @@
+"""Checks of the data folder before the service serves: nothing is recreated or exposed silently.
+
+- **The database.** A data folder that holds keys (``master.key``, the signing keyset)
+  but whose SQLite database is missing or unreadable is refused: creating an empty
+  database there would silently drop every account and transit key. Starting over is
+  a deliberate act — move the folder away.
+- **File modes.** The data folder and its ``tls/`` folder may not be open to other
+  users (nor writable by the group), and every secret-bearing file — the master key,
+  the signing keyset, the TLS and CA keys, the database and its journal files, the
+  audit log — may be read or written by its owner only. A file that is not is refused
+  with the ``chmod`` to run. sealbox does not tighten modes itself: a file that was
+  readable by others may already have been read, and an operator should know that.
+- **The audit log** must open for appending: the service refuses requests whose record
+  cannot be written, so it does not start without one.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+from typing import Final
+
+from sealbox.exceptions import ConfigError, StorageError
+from sealbox.service.audit import AuditLog
+from sealbox.service.settings import ServiceSettings
+
+__all__ = ["SQLITE_MAGIC", "check_audit_log", "check_database", "check_modes"]
+
+SQLITE_MAGIC: Final = b"SQLite format 3\x00"
+KEY_FILES: Final = ("master.key", "jwt-keyset.sealed")
+_SECRET_FILES: Final = (
+    "master.key",
+    "jwt-keyset.sealed",
+    "tls/server.key",
+    "tls/ca.key",
+    "sealbox.db",
+    "sealbox.db-wal",
+    "sealbox.db-shm",
+    "audit.log",
+)
+_START_OVER: Final = (
+    "restore it from a backup; to start over on purpose, move the data folder away "
+    "(its keys, accounts and transit keys go with it)"
+)
+
+
+def check_database(settings: ServiceSettings) -> None:
+    """Refuse a data folder that holds keys but lost (or cannot read) its SQLite database."""
+    if settings.database_url is not None:
+        return
+    data = Path(settings.data_dir)
+    has_keys = any((data / name).exists() for name in KEY_FILES)
+    database = data / "sealbox.db"
+    if not database.exists():
+        if has_keys:
+            raise ConfigError(
+                f"the data folder holds keys but its database {database} is missing",
+                hint=_START_OVER,
+            )
+        return
+    try:
+        with database.open("rb") as fh:
+            head = fh.read(len(SQLITE_MAGIC))
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read the database {database}: {(exc.strerror or '').lower()}",
+            hint="check its owner and mode (the service's user must read and write it)",
+        ) from None
+    if head and head != SQLITE_MAGIC:
+        raise ConfigError(f"{database} is not an SQLite database", hint=_START_OVER)
+
+
+def check_modes(settings: ServiceSettings) -> None:
+    """Refuse folders open to others and secret-bearing files readable by others."""
+    data = Path(settings.data_dir)
+    for folder in (data, data / "tls"):
+        try:
+            mode = stat.S_IMODE(folder.stat().st_mode)
+        except OSError:
+            continue
+        if mode & 0o027:
+            raise ConfigError(
+                f"the folder {folder} is open to other users (mode {mode:o})",
+                hint=f"chmod 700 {folder}",
+            )
+    files = [data / name for name in _SECRET_FILES]
+    if settings.key is not None:
+        files.append(Path(settings.key))
+    if settings.audit_log is not None:
+        files.append(Path(settings.audit_log))
+    for path in files:
+        try:
+            mode = stat.S_IMODE(path.stat().st_mode)
+        except OSError:
+            continue
+        if mode & 0o077:
+            raise ConfigError(
+                f"{path} can be read or written by other users (mode {mode:o})",
+                hint=f"chmod 600 {path}",
+            )
+
+
+def check_audit_log(settings: ServiceSettings) -> None:
+    """Refuse to start with an audit log that cannot be opened for appending."""
+    try:
+        AuditLog(settings.resolved_audit_log()).close()
+    except StorageError as exc:
+        raise ConfigError(
+            str(exc), hint="the service refuses requests it cannot audit; fix the path or mode"
+        ) from None
