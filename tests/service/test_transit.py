@@ -210,6 +210,10 @@ def test_sign_verify_and_hmac(transit: Transit, admin) -> None:
     # Ed25519 ignores hash_algorithm (it hashes inside), as in Vault.
     r = t.post("/v1/keys/s-ed25519/sign", {"input": data, "hash_algorithm": "sha2-512"}, admin)
     assert r.status_code == 200
+    # ...but a name that is no hash at all is refused, as for the other key types.
+    for key_type in ("ed25519", "ecdsa-p256", "rsa-3072"):
+        r = t.post(f"/v1/keys/s-{key_type}/sign", {"input": data, "hash_algorithm": "bogus"}, admin)
+        assert r.status_code == 400 and r.json()["error"] == "unsupported_algorithm", key_type
 
     t.post("/v1/keys/mac", {"type": "hmac"}, admin)
     tag = t.post("/v1/keys/mac/hmac", {"input": data}, admin).json()["hmac"]

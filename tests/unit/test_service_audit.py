@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sealbox.service.audit import AuditLog
+from sealbox.service.audit import AuditLog, AuditUnavailableError
 
 
 def test_records_are_json_lines(tmp_path: Path) -> None:
@@ -58,7 +58,7 @@ def test_secrets_shaped_values_are_redacted(tmp_path: Path) -> None:
     assert jwt_like not in text and "**********" in text
 
 
-def test_a_write_error_is_logged_once_and_never_raised(
+def test_a_write_error_is_raised_every_time_and_logged_once(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     log = AuditLog(tmp_path / "audit.log")
@@ -66,10 +66,14 @@ def test_a_write_error_is_logged_once_and_never_raised(
     os.close(log._fd)
     log._fd = os.open(os.devnull, os.O_RDONLY)  # writes now fail with EBADF
     with caplog.at_level(logging.ERROR, logger="sealbox.service"):
-        log.record("a", outcome="success")
-        log.record("b", outcome="success")
+        for event in ("a", "b"):
+            with pytest.raises(AuditUnavailableError, match="Bad file descriptor"):
+                log.record(event, outcome="success")
     assert [r.getMessage() for r in caplog.records] == [
-        f"cannot write the audit log {tmp_path / 'audit.log'}: Bad file descriptor"
+        (
+            f"cannot write the audit log {tmp_path / 'audit.log'}: Bad file descriptor; "
+            "refusing requests until it can be"
+        )
     ]
     log.close()
 

@@ -61,6 +61,11 @@ def _settings(**overrides: Any) -> Any:
 @click.option(
     "--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"])
 )
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Provision and check the data folder and migrate the database, then exit.",
+)
 def serve(  # noqa: PLR0917 - click passes every option positionally
     data_dir: Path | None,
     host: str | None,
@@ -71,6 +76,7 @@ def serve(  # noqa: PLR0917 - click passes every option positionally
     mtls: bool | None,
     workers: int | None,
     log_level: str,
+    check: bool,
 ) -> None:
     """Run the HTTPS service (provisions a CA, keys and a database on first run)."""
     settings = _settings(
@@ -87,6 +93,9 @@ def serve(  # noqa: PLR0917 - click passes every option positionally
 
     for item in prepare(settings):
         note(f"created {item}")
+    if check:
+        note(f"the data folder {settings.data_dir} is ready")
+        return
     shown_host = "localhost" if settings.host in ("127.0.0.1", "::1") else settings.host
     note(f"sealbox service on https://{shown_host}:{settings.port}  (API docs: /docs)")
     if settings.cert is None:
@@ -126,6 +135,10 @@ def create(name: str, scopes: tuple[str, ...], data_dir: Path | None) -> None:
         raise CLIError(exc.message) from None
     password_hash = PasswordHasher(settings.password_profile).hash(password)
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if settings.database_url is None:
+        from sealbox.service.provision import DataDir
+
+        DataDir(settings.data_dir).touch_private("sealbox.db")  # before SQLite makes it 0644
 
     async def _create() -> None:
         engine = make_engine(settings.resolved_database_url())

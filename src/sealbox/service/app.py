@@ -14,7 +14,11 @@ from fastapi import FastAPI
 from sealbox import __version__
 from sealbox.secret import install_log_redaction
 from sealbox.service.errors import install_error_handlers
-from sealbox.service.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
+from sealbox.service.middleware import (
+    BodyLimitMiddleware,
+    InternalErrorMiddleware,
+    SecurityHeadersMiddleware,
+)
 from sealbox.service.routes import auth, docs, transit, users
 from sealbox.service.routes.transit_fast import TransitFastPath
 from sealbox.service.runtime import Runtime
@@ -75,6 +79,9 @@ def create_app(
         redoc_url=None,
         lifespan=lifespan,
         swagger_ui_oauth2_redirect_url=None,
+        # No trailing-slash redirects: they would be built from the Host header, and
+        # every route has one spelling.
+        redirect_slashes=False,
     )
     install_error_handlers(app)
     app.include_router(auth.router())
@@ -84,6 +91,8 @@ def create_app(
     if transit_fast_path:
         # Added first, so it runs inside the body limit and the security headers.
         app.add_middleware(TransitFastPath)
+    # Around the routes and the fast path, inside the headers: a 500 carries them too.
+    app.add_middleware(InternalErrorMiddleware)
     app.add_middleware(
         BodyLimitMiddleware,
         limit=settings.max_body_bytes,

@@ -10,8 +10,8 @@ each line also passes through the redactor of :mod:`sealbox.secret`.
 Each record is one ``write()`` to a file opened with ``O_APPEND``, so lines from
 several workers never interleave, and a record costs a few microseconds (no
 logging machinery: transit writes one per operation). Every record is one line for
-any reader: JSON escapes control characters, and the line separators U+2028 and
-U+2029 (which ``str.splitlines()`` and JavaScript split on) are escaped too.
+any reader: JSON escapes control characters, and the line separators U+0085,
+U+2028 and U+2029 (which ``str.splitlines()`` and JavaScript split on) are escaped too.
 
 **Fail-closed**, as Vault's audit devices: a record that cannot be written (a full
 disk, an I/O error) raises :class:`AuditUnavailableError`, the request that needed it
@@ -27,6 +27,7 @@ service refuses to start with a log it cannot open.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -41,7 +42,8 @@ __all__ = ["AuditLog", "AuditUnavailableError"]
 
 log = logging.getLogger("sealbox.service")
 
-_LINE_SEPARATORS = str.maketrans({"\u2028": "\\u2028", "\u2029": "\\u2029"})
+# JSON escapes C0 controls; these three are line breaks too for str.splitlines and others.
+_LINE_SEPARATORS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
 
 
 class AuditUnavailableError(SealboxError):
@@ -135,9 +137,7 @@ class AuditLog:
                 if self._fd is None or self._moved_away():
                     self._reopen_locked()
                 assert self._fd is not None
-                # One write() per line: O_APPEND keeps it whole among other writers.
-                while data:
-                    data = data[os.write(self._fd, data) :]
+                self._write_line(self._fd, data)
             except StorageError as exc:
                 problem = str(exc)
             except OSError as exc:
@@ -155,6 +155,19 @@ class AuditLog:
                 )
             self._failed = True
         raise AuditUnavailableError(f"the audit log cannot be written: {problem}")
+
+    @staticmethod
+    def _write_line(fd: int, data: bytes) -> None:
+        # One write() per line: O_APPEND keeps it whole among other writers.
+        written = os.write(fd, data)
+        if written == len(data):
+            return
+        # A short write (a full disk): take the partial line back, so that readers never
+        # meet half a record — unless another writer has appended after it meanwhile.
+        end = os.lseek(fd, 0, os.SEEK_CUR)
+        if os.fstat(fd).st_size == end:
+            os.ftruncate(fd, end - written)
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     def close(self) -> None:
         """Close the file."""

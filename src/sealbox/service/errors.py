@@ -160,8 +160,6 @@ def install_error_handlers(app: FastAPI) -> None:
         message = exc.detail if isinstance(exc.detail, str) else code.value.replace("_", " ")
         return error_response(exc.status_code, code, message, dict(exc.headers or {}))
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        # Only the type: the message of an unexpected error may hold request data.
-        log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
-        return error_response(500, ErrorCode.INTERNAL_ERROR, "internal error")
+    # Unexpected errors are answered by InternalErrorMiddleware (see middleware.py), not
+    # by an Exception handler: Starlette re-raises after such a handler, and the server
+    # then logs a traceback and closes the keep-alive connection.

@@ -1,6 +1,6 @@
-"""ASGI middleware: a request-body limit and security headers on every answer.
+"""ASGI middleware: unexpected errors, a request-body limit, security headers on every answer.
 
-Both are plain ASGI (not ``BaseHTTPMiddleware``), so they add no task or buffer
+All are plain ASGI (not ``BaseHTTPMiddleware``), so they add no task or buffer
 per request.
 
 .. versionadded:: 0.1.0
@@ -9,6 +9,7 @@ per request.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -20,7 +21,9 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-__all__ = ["BodyLimitMiddleware", "SecurityHeadersMiddleware"]
+__all__ = ["BodyLimitMiddleware", "InternalErrorMiddleware", "SecurityHeadersMiddleware"]
+
+log = logging.getLogger("sealbox.service")
 
 # Two years, as the HSTS preload list asks (hstspreload.org).
 HSTS = b"max-age=63072000; includeSubDomains"
@@ -69,8 +72,59 @@ class SecurityHeadersMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
+class InternalErrorMiddleware:
+    """Answer an unexpected error with a JSON 500 and keep the connection open.
+
+    Only the error's type is logged, with the method and path: the message of an
+    unexpected error may hold request data. The exception goes no further, so the
+    server neither prints a traceback nor closes a keep-alive connection. If the
+    answer had already started, the connection is cut (the error goes on to the
+    server): a half-sent answer cannot be completed.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            log.error(  # noqa: TRY400 - deliberately no traceback (it may hold request data)
+                "unhandled %s on %s %s", type(exc).__name__, scope.get("method"), scope.get("path")
+            )
+            if started:
+                raise
+            body = b'{"error":"internal_error","message":"internal error"}'
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 500,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(body)).encode()),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+
+
 class BodyLimitMiddleware:
-    """Answer 413 to a request whose body is larger than ``limit`` bytes.
+    """Refuse ambiguous framing (400), and bodies larger than ``limit`` bytes (413).
+
+    A request with both ``Content-Length`` and ``Transfer-Encoding`` is answered 400
+    and the connection closed (RFC 9112 §6.3): a front proxy may have read its body
+    differently, and whatever follows on the connection cannot be trusted.
 
     A ``Content-Length`` above the limit is refused before the body is read; a
     chunked body is counted as it arrives and refused when it passes the limit.
@@ -96,6 +150,15 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         limit = self._limit_for(str(scope.get("path", "")))
+        names = {name for name, _ in scope.get("headers", ())}
+        if b"content-length" in names and b"transfer-encoding" in names:
+            await _close_with(
+                send,
+                400,
+                "invalid_request",
+                "a request may not have both Content-Length and Transfer-Encoding",
+            )
+            return
         for name, value in scope.get("headers", ()):
             if name == b"content-length":
                 try:
@@ -137,13 +200,18 @@ class BodyLimitMiddleware:
 
 
 async def _too_large(send: Send, limit: int) -> None:
-    body = json.dumps(
-        {"error": "payload_too_large", "message": f"the request body is larger than {limit} bytes"}
-    ).encode()
+    await _close_with(
+        send, 413, "payload_too_large", f"the request body is larger than {limit} bytes"
+    )
+
+
+async def _close_with(send: Send, status: int, code: str, message: str) -> None:
+    """Answer a JSON error and close the connection after it."""
+    body = json.dumps({"error": code, "message": message}).encode()
     await send(
         {
             "type": "http.response.start",
-            "status": 413,
+            "status": status,
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),

@@ -28,11 +28,11 @@ import base64
 import binascii
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from sealbox.service.deps import Caller, CallerDep
 from sealbox.service.errors import ApiError, ErrorCode
@@ -67,14 +67,43 @@ Base64 = Annotated[str, Field(description="base64, standard alphabet with paddin
 Reference = Annotated[
     str | None, Field(default=None, max_length=256, description="Echoed in the result.")
 ]
+
+
+# The hash names Vault Transit accepts in sign and verify.
+VAULT_HASHES: Final = frozenset(
+    {
+        "sha1",
+        "sha2-224",
+        "sha2-256",
+        "sha2-384",
+        "sha2-512",
+        "sha3-224",
+        "sha3-256",
+        "sha3-384",
+        "sha3-512",
+        "none",
+    }
+)
+
+
+def _answer_with_body(code: int | None) -> int | None:
+    # The answer carries the batch results: a status that may not have a body (204,
+    # 205, 304) would break the connection, and a redirect would not be followed sanely.
+    if code is not None and (code in (204, 205) or 300 <= code <= 399):
+        raise ValueError("must be a status that carries a body: 2xx but 204 and 205, or 4xx/5xx")
+    return code
+
+
 PartialCode = Annotated[
     int | None,
     Field(
         default=None,
         ge=200,
         le=599,
-        description="Status of a batch in which some (not all) items failed; 400 by default.",
+        description="Status of a batch in which some (not all) items failed; 400 by default. "
+        "Any 2xx but 204 and 205, or any 4xx or 5xx: the answer carries the results.",
     ),
+    AfterValidator(_answer_with_body),
 ]
 KeyVersion = Annotated[
     int, Field(default=0, ge=0, le=2**31 - 1, description="0: the latest version.")
@@ -167,7 +196,10 @@ class SignRequest(InputItem):
     """``input`` or ``batch_input``."""
 
     key_version: KeyVersion = 0
-    hash_algorithm: str = Field(default="sha2-256", description="sha2-256 (ignored for ed25519)")
+    hash_algorithm: str = Field(
+        default="sha2-256",
+        description="sha2-256 (ed25519: any hash name Vault knows, ignored)",
+    )
     signature_algorithm: str = Field(default="pss", description="RSA: pss")
     marshaling_algorithm: str = Field(default="asn1", description="ECDSA: asn1 (DER)")
     prehashed: bool = False
@@ -196,7 +228,10 @@ class VerifyItem(_Body):
 class VerifyRequest(VerifyItem):
     """``input`` with ``signature`` or ``hmac``, or ``batch_input``."""
 
-    hash_algorithm: str = Field(default="sha2-256", description="sha2-256 (ignored for ed25519)")
+    hash_algorithm: str = Field(
+        default="sha2-256",
+        description="sha2-256 (ed25519: any hash name Vault knows, ignored)",
+    )
     signature_algorithm: str = Field(default="pss", description="RSA: pss")
     marshaling_algorithm: str = Field(default="asn1", description="ECDSA: asn1 (DER)")
     prehashed: bool = False
@@ -396,7 +431,15 @@ def _check_signing_options(key: TransitKey, body: SignRequest | VerifyRequest) -
             "prehashed input is not supported: send the data itself",
         )
     if key.type == "ed25519":
-        return  # Ed25519 hashes inside (RFC 8032): hash_algorithm does not apply
+        # Ed25519 hashes inside (RFC 8032): a hash Vault knows is ignored, as Vault
+        # does; anything else is refused, never silently ignored.
+        if body.hash_algorithm not in VAULT_HASHES:
+            raise ApiError(
+                400,
+                ErrorCode.UNSUPPORTED_ALGORITHM,
+                f"hash_algorithm must be one of {', '.join(sorted(VAULT_HASHES))}",
+            )
+        return
     if body.hash_algorithm != "sha2-256":
         raise ApiError(400, ErrorCode.UNSUPPORTED_ALGORITHM, "hash_algorithm must be sha2-256")
     if key.type == "rsa-3072" and body.signature_algorithm != "pss":

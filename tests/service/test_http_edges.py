@@ -1,0 +1,109 @@
+"""HTTP at its edges, over real TLS with raw sockets: framing, errors, redirects."""
+
+from __future__ import annotations
+
+import json
+import socket
+import ssl
+import time
+
+from tests.service.conftest import Running, bearer, login
+
+
+def _connect(running: Running) -> ssl.SSLSocket:
+    ctx = ssl.create_default_context(cafile=str(running.ca))
+    raw = socket.create_connection(("127.0.0.1", running.settings.port), timeout=10)
+    return ctx.wrap_socket(raw, server_hostname="localhost")
+
+
+def _read_all(sock: ssl.SSLSocket, seconds: float = 2.0) -> bytes:
+    """Everything the server sends until it closes or ``seconds`` of silence."""
+    sock.settimeout(seconds)
+    data = b""
+    while True:
+        try:
+            chunk = sock.recv(65536)
+        except (TimeoutError, ssl.SSLError, OSError):
+            return data
+        if not chunk:
+            return data
+        data += chunk
+
+
+def test_content_length_with_transfer_encoding_is_400_and_closes(service) -> None:
+    body = b'{"username": "x", "password": "y"}'
+    smuggled = (
+        b"POST /auth/register HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+        b"Content-Length: "
+        + str(len(body)).encode()
+        + b"\r\nTransfer-Encoding: chunked\r\n\r\n"
+        + hex(len(body))[2:].encode()
+        + b"\r\n"
+        + body
+        + b"\r\n0\r\n\r\n"
+        + b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n"  # pipelined behind it
+    )
+    with _connect(service) as sock:
+        sock.sendall(smuggled)
+        answer = _read_all(sock)
+    head, _, rest = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 ")
+    assert b"connection: close" in head.lower()
+    assert json.loads(rest[: rest.index(b"}") + 1])["error"] == "invalid_request"
+    assert answer.count(b"HTTP/1.1 ") == 1  # the pipelined request was not answered
+
+
+def test_a_keep_alive_connection_survives_a_500(service) -> None:
+    app = service.server.config.app
+
+    def fail() -> None:
+        raise RuntimeError("canary-internal-detail-9d2f")
+
+    app.add_api_route("/test-fails", fail)
+    with _connect(service) as sock:
+        sock.sendall(b"GET /test-fails HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        time.sleep(0.3)
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        answer = _read_all(sock, 1.0)
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n")  # still open
+        third = _read_all(sock, 1.0)
+    assert third.startswith(b"HTTP/1.1 200 ")
+    first, second = answer.split(b"HTTP/1.1 ")[1:3]
+    assert first.startswith(b"500 ")
+    assert b'"error":"internal_error"' in first
+    assert b"canary-internal-detail" not in first
+    assert second.startswith(b"200 ")
+
+
+def test_partial_failure_codes_without_a_body_are_refused(service) -> None:
+    from tests.service._transit import ALL_SCOPES, add_user
+
+    add_user(service.settings, "ops", list(ALL_SCOPES))
+    with service.client() as c:
+        token = login(c, "ops").json()["access_token"]
+        h = bearer(token)
+        assert c.post("/v1/keys/k", json={"type": "aes256-gcm"}, headers=h).status_code == 201
+        batch = [{"plaintext": "aGk="}, {"plaintext": "not base64!"}]
+        for code in (204, 205, 304, 301):
+            r = c.post(
+                "/v1/keys/k/encrypt",
+                json={"batch_input": batch, "partial_failure_response_code": code},
+                headers=h,
+            )
+            assert r.status_code == 422, (code, r.text)
+            assert "carries a body" in r.text
+        r = c.post(
+            "/v1/keys/k/encrypt",
+            json={"batch_input": batch, "partial_failure_response_code": 207},
+            headers=h,
+        )
+        assert r.status_code == 207 and len(r.json()["batch_results"]) == 2
+
+
+def test_a_trailing_slash_is_not_redirected_to_the_host_header(service) -> None:
+    with _connect(service) as sock:
+        sock.sendall(b"GET /health/ HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n")
+        answer = _read_all(sock)
+    assert answer.startswith(b"HTTP/1.1 404 ")
+    assert b"evil.example" not in answer
+    assert b"location:" not in answer.lower()
