@@ -8,8 +8,8 @@ from pathlib import Path
 import uvicorn
 from fastapi import FastAPI
 
+from sealbox.service.connection import connection_class
 from sealbox.service.serve import uvicorn_options
-from sealbox.service.server import make_server_context
 from sealbox.service.settings import ServiceSettings
 
 app = FastAPI()
@@ -28,7 +28,7 @@ def main() -> None:
     settings = ServiceSettings(_env_file=None, data_dir=args.data_dir, port=args.port)
     config = uvicorn.Config(
         app,
-        ssl_context_factory=lambda _c, _d: make_server_context(settings),
+        http=connection_class(settings),
         **uvicorn_options(settings, log_level="warning"),
     )
     uvicorn.Server(config).run()

@@ -19,8 +19,8 @@ import pytest
 
 from sealbox.exceptions import SealboxError
 from sealbox.service.app import create_app
+from sealbox.service.connection import connection_class
 from sealbox.service.serve import prepare, uvicorn_options
-from sealbox.service.server import make_server_context
 from sealbox.service.settings import ServiceSettings
 from sealbox.tls.client import secure_client
 from tests.conftest import IN_CI
@@ -147,7 +147,7 @@ def run_service(settings: ServiceSettings, **app_options: Any) -> Iterator[Runni
     prepare(settings)
     config = uvicorn.Config(
         create_app(settings, **app_options),
-        ssl_context_factory=lambda _c, _d: make_server_context(settings),
+        http=connection_class(settings),
         **uvicorn_options(settings, log_level="warning"),
     )
     server = uvicorn.Server(config)

@@ -55,6 +55,10 @@ def test_docs_authorize_with_password_flow(service, tmp_path: Path) -> None:
             page = context.new_page()
             errors: list[str] = []
             page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on(
+                "console",
+                lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None,
+            )
             response = page.goto(f"{service.url}/docs", wait_until="networkidle")
             assert response is not None and response.ok
             page.wait_for_selector(".swagger-ui .info .title", timeout=20_000)

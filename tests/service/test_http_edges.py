@@ -107,3 +107,19 @@ def test_a_trailing_slash_is_not_redirected_to_the_host_header(service) -> None:
     assert answer.startswith(b"HTTP/1.1 404 ")
     assert b"evil.example" not in answer
     assert b"location:" not in answer.lower()
+
+
+def test_the_docs_pages_allow_only_their_own_inline_scripts(service) -> None:
+    import base64
+    import hashlib
+    import re
+
+    with service.client() as c:
+        for path in ("/docs", "/docs/oauth2-redirect"):
+            r = c.get(path)
+            csp = r.headers["content-security-policy"]
+            script_src = next(p for p in csp.split(";") if p.strip().startswith("script-src"))
+            assert "'unsafe-inline'" not in script_src
+            for script in re.findall(rb"<script>(.*?)</script>", r.content, re.DOTALL):
+                digest = base64.b64encode(hashlib.sha256(script).digest()).decode()
+                assert f"'sha256-{digest}'" in script_src

@@ -28,10 +28,10 @@ log = logging.getLogger("sealbox.service")
 # Two years, as the HSTS preload list asks (hstspreload.org).
 HSTS = b"max-age=63072000; includeSubDomains"
 _API_CSP = b"default-src 'none'; frame-ancestors 'none'"
-# Swagger UI (served from /docs/assets) needs its own scripts, an inline bootstrap
-# script and inline styles; nothing from other origins.
+# Swagger UI's assets under /docs: scripts and styles of this origin only. The two
+# docs pages set their own policy, which adds their inline scripts by hash.
 _DOCS_CSP = (
-    b"default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    b"default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
     b"img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; form-action 'self'"
 )
 _COMMON = [

@@ -14,7 +14,6 @@ from sealbox.exceptions import ConfigError
 from sealbox.service.db import make_engine, migrate
 from sealbox.service.preflight import check_audit_log, check_database, check_modes
 from sealbox.service.provision import DataDir
-from sealbox.service.server import protocol_class, ssl_context_factory
 from sealbox.service.settings import ServiceSettings
 
 __all__ = ["check", "prepare", "run", "settings_env", "uvicorn_options"]
@@ -83,22 +82,24 @@ def run(settings: ServiceSettings, *, log_level: str = "info") -> None:
         )
     os.environ.update(settings_env(settings))  # workers read their settings from here
     options = uvicorn_options(settings, log_level=log_level)
+    # TLS is done by the connection class (see sealbox.service.connection), so uvicorn
+    # gets no SSL settings; each worker builds its class from the SEALBOX_* variables.
     uvicorn.run(
         "sealbox.service.app:app_from_env",
         workers=settings.workers,
         factory=True,
-        ssl_context_factory=ssl_context_factory,
+        http="sealbox.service.connection:EnvConnection",
         **options,
     )
 
 
 def uvicorn_options(settings: ServiceSettings, *, log_level: str = "info") -> dict[str, Any]:
-    """uvicorn's options for the service (the protocol that passes client identity…)."""
+    """uvicorn's options for the service, but ``http`` (the connection class) and the app."""
     return {
         "host": settings.host,
         "port": settings.port,
-        "http": protocol_class(),
         "lifespan": "on",
+        "timeout_keep_alive": settings.keep_alive_timeout,
         "log_level": log_level,
         "server_header": False,
         "proxy_headers": False,

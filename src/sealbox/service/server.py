@@ -1,16 +1,13 @@
-"""Serving the app with uvicorn over TLS: client-certificate identity and live certificate reload.
+"""TLS for the service: the client-certificate identity, server contexts, live certificate reload.
 
-**Client identity under mTLS.** uvicorn builds each request's ASGI scope itself
-and passes no TLS details to the app. sealbox subclasses uvicorn's HTTP protocol
-(one instance per connection): when the connection is made it reads the verified
-peer certificate from the TLS transport (``ssl_object.getpeercert``) and puts a
-:class:`ClientIdentity` into the connection's copy of the lifespan state, which
-uvicorn copies into every request's ``scope["state"]``. Routes read it through
-the :func:`sealbox.service.deps.client_identity` dependency. The protocol class is
-handed to uvicorn as ``Config(http=…)``; nothing in uvicorn is patched.
+**Client identity under mTLS.** :class:`ClientIdentity` is what the verified peer
+certificate of a connection says; :mod:`sealbox.service.connection` puts it into
+the connection's copy of the lifespan state, which uvicorn copies into every
+request's ``scope["state"]``. Routes read it through the
+:func:`sealbox.service.deps.client_identity` dependency.
 
 **Certificate reload.** The server's :class:`ssl.SSLContext` is built once per
-worker by :func:`ssl_context_factory`. :class:`CertificateReloader` checks the
+worker by :func:`make_server_context`. :class:`CertificateReloader` checks the
 certificate and key files every few seconds (and on ``SIGHUP`` in a single-worker
 server) and loads a renewed pair into that same context after validating it on a
 scratch context: new handshakes get the new certificate, open connections carry on.
@@ -30,14 +27,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from uvicorn.protocols.http.h11_impl import H11Protocol
-
 __all__ = [
     "PEER_STATE_KEY",
     "CertificateReloader",
     "ClientIdentity",
-    "H11TLSProtocol",
-    "ssl_context_factory",
+    "make_server_context",
+    "tls_paths",
 ]
 
 log = logging.getLogger("sealbox.service")
@@ -112,41 +107,6 @@ def _rdn(name: Any, attribute: str) -> str:
     return ""
 
 
-def _attach_identity(protocol: Any, transport: asyncio.BaseTransport) -> None:
-    """Put the connection's verified client certificate into each request's state."""
-    ssl_object = transport.get_extra_info("ssl_object")
-    if ssl_object is not None:
-        identity = ClientIdentity.from_ssl_object(ssl_object)
-        if identity is not None:
-            # A new dict for this connection: the shared lifespan state is untouched.
-            protocol.app_state = {**protocol.app_state, PEER_STATE_KEY: identity}
-
-
-class H11TLSProtocol(H11Protocol):
-    """uvicorn's h11 protocol, passing the client certificate identity to the app."""
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        _attach_identity(self, transport)
-
-
-def protocol_class() -> type[Any]:
-    """The fastest HTTP protocol available here, with client identity."""
-    try:
-        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-    except ImportError:
-        return H11TLSProtocol
-
-    class HttpToolsTLSProtocol(HttpToolsProtocol):
-        """uvicorn's httptools protocol, passing the client certificate identity to the app."""
-
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            super().connection_made(transport)
-            _attach_identity(self, transport)
-
-    return HttpToolsTLSProtocol
-
-
 # The contexts this process serves with, by (certificate, key) files, so the reloader
 # can update them in place.
 _LIVE_CONTEXTS: dict[tuple[Path, Path], list[ssl.SSLContext]] = {}
@@ -167,17 +127,6 @@ def make_server_context(settings: Any) -> ssl.SSLContext:
     ctx.set_alpn_protocols(["http/1.1"])
     _LIVE_CONTEXTS.setdefault((cert, key), []).append(ctx)
     return ctx
-
-
-def ssl_context_factory(_config: Any, _default: Any) -> ssl.SSLContext:
-    """uvicorn's ``ssl_context_factory``: the context from the ``SEALBOX_*`` settings.
-
-    Runs in each worker process (it is importable, so uvicorn can hand it to
-    spawned workers).
-    """
-    from sealbox.service.settings import ServiceSettings
-
-    return make_server_context(ServiceSettings())
 
 
 def tls_paths(settings: Any) -> tuple[Path, Path]:
@@ -243,7 +192,7 @@ class CertificateReloader:
 
         ``on_sighup`` runs on SIGHUP too (the audit log reopens there).
         """
-        if self.contexts and self.interval > 0:
+        if self.interval > 0:
             self._task = asyncio.get_running_loop().create_task(self._watch())
         import signal
 

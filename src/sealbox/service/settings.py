@@ -51,6 +51,34 @@ class ServiceSettings(SealboxSettings):
         description="Start of every Redis key and channel name, so deployments can share a Redis.",
     )
 
+    tls_handshake_timeout: float = Field(
+        default=10.0, gt=0, le=300, description="Seconds a TLS handshake may take."
+    )
+    idle_timeout: float = Field(
+        default=30.0, gt=0, le=3600, description="Seconds from the handshake to a first request."
+    )
+    header_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="Seconds from a request's first byte to its end of head.",
+    )
+    body_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="Seconds from a request's head to the end of its body.",
+    )
+    keep_alive_timeout: float = Field(
+        default=5.0, gt=0, le=3600, description="Seconds a connection may wait between requests."
+    )
+    max_connections_per_address: int = Field(
+        default=64, ge=1, le=100_000, description="Open connections per client address and worker."
+    )
+    max_header_bytes: int = Field(
+        default=16 * 1024, ge=1024, le=1024 * 1024, description="Largest request head, in bytes."
+    )
+
     cert: Path | None = Field(default=None, description="Server certificate chain (PEM).")
     key: Path | None = Field(default=None, description="Server private key (PEM).")
     client_ca: Path | None = Field(default=None, description="CA for client certificates.")

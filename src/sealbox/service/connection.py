@@ -1,0 +1,415 @@
+"""Each client connection: TLS, limits and timeouts, then uvicorn's HTTP protocol inside.
+
+uvicorn takes the class of the protocol that serves a connection as a setting
+(``Config(http=…)``). sealbox gives it :class:`GuardedConnection`, which *wraps*
+uvicorn's own HTTP protocol (httptools where installed, else h11) rather than
+subclassing it, and does what uvicorn and asyncio do not let an application do:
+
+- **TLS, with the handshake in sealbox's hands** (``ssl.SSLObject`` over memory
+  buffers). A refused handshake — no client certificate under mutual TLS, one from
+  another CA, a certificate not meant for clients — ends with the TLS alert OpenSSL
+  chose (``certificate_required``, ``unknown_ca``, ``unsupported_certificate``…) sent
+  before the connection closes, so clients can say why; asyncio's own TLS layer
+  resets the connection without it. Every refusal is logged with the reason.
+  The handshake must finish within ``SEALBOX_TLS_HANDSHAKE_TIMEOUT`` seconds.
+- **Timeouts for slow clients**: a connection that sends no request within
+  ``SEALBOX_IDLE_TIMEOUT`` seconds of its handshake is closed; a request's head must
+  arrive within ``SEALBOX_HEADER_TIMEOUT`` seconds of its first byte, and its body
+  within ``SEALBOX_BODY_TIMEOUT`` seconds of its head (answer 408, then close).
+  Between requests, uvicorn's keep-alive timeout applies.
+- **At most ``SEALBOX_MAX_CONNECTIONS_PER_ADDRESS`` connections per client address**
+  (per worker); more are closed at once, before any TLS work.
+- **The client certificate** of a mutual-TLS connection is handed to the application
+  in each request's ``scope["state"]`` (:class:`~sealbox.service.server.ClientIdentity`),
+  through the lifespan state that uvicorn copies into every request.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+from sealbox.service.framing import FramingError, RequestTracker
+from sealbox.service.server import PEER_STATE_KEY, ClientIdentity, make_server_context
+from sealbox.service.settings import ServiceSettings
+
+__all__ = ["EnvConnection", "GuardedConnection", "connection_class", "http_protocol_class"]
+
+log = logging.getLogger("sealbox.service")
+
+_OPEN: Counter[str] = Counter()  # connections per client address, in this process
+
+
+def http_protocol_class() -> type[asyncio.Protocol]:
+    """uvicorn's fastest HTTP/1.1 protocol here: httptools, else h11."""
+    try:
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+    except ImportError:
+        from uvicorn.protocols.http.h11_impl import H11Protocol
+
+        return H11Protocol
+    return HttpToolsProtocol
+
+
+class _TLSTransport(asyncio.Transport):
+    """What uvicorn's protocol writes to: plaintext in, TLS records out."""
+
+    def __init__(self, connection: GuardedConnection) -> None:
+        super().__init__()
+        self._c = connection
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        c = self._c
+        if name == "sslcontext":
+            return c.context
+        if name == "ssl_object":
+            return c.tls
+        if name == "peercert":
+            return c.tls.getpeercert() if c.tls is not None else default
+        if name == "cipher":
+            return c.tls.cipher() if c.tls is not None else default
+        return c.raw.get_extra_info(name, default) if c.raw is not None else default
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self._c.send_plaintext(data)
+
+    def writelines(self, list_of_data: Iterable[bytes | bytearray | memoryview]) -> None:
+        self._c.send_plaintext(b"".join(list_of_data))
+
+    def is_closing(self) -> bool:
+        return self._c.closing
+
+    def close(self) -> None:
+        self._c.close()
+
+    def abort(self) -> None:
+        self._c.close(abort=True)
+
+    def pause_reading(self) -> None:
+        self._c.pause_reading()
+
+    def resume_reading(self) -> None:
+        self._c.resume_reading()
+
+    def is_reading(self) -> bool:
+        return not self._c.reading_paused
+
+    def can_write_eof(self) -> bool:
+        return False
+
+    def get_write_buffer_size(self) -> int:
+        raw = self._c.raw
+        return raw.get_write_buffer_size() if raw is not None else 0
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        if self._c.raw is not None:
+            self._c.raw.set_write_buffer_limits(high, low)
+
+    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
+        self._c.inner = protocol  # type: ignore[assignment]
+
+    def get_protocol(self) -> asyncio.BaseProtocol:
+        assert self._c.inner is not None
+        return self._c.inner
+
+
+class GuardedConnection(asyncio.Protocol):
+    """One client connection: see the module docstring.
+
+    uvicorn makes one per connection with the keyword arguments it gives every HTTP
+    protocol; the settings come from :attr:`settings` (a class bound by
+    :func:`connection_class`) or, in :class:`EnvConnection`, from ``SEALBOX_*``.
+    """
+
+    settings: ClassVar[ServiceSettings | None] = None
+    # One server context per class and process, kept current by the certificate
+    # reloader (make_server_context registers it).
+    server_context: ClassVar[ssl.SSLContext | None] = None
+
+    def __init__(
+        self,
+        config: Any,
+        server_state: Any,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        self._kwargs = {"config": config, "server_state": server_state, "_loop": _loop}
+        self._app_state = app_state
+        self._loop = _loop or asyncio.get_event_loop()
+        cls = type(self)
+        s = cls.settings or _env_settings()
+        if cls.server_context is None:
+            cls.server_context = make_server_context(s)
+        self._s = s
+        self.context: ssl.SSLContext = cls.server_context
+        self.raw: asyncio.Transport | None = None
+        self.tls: ssl.SSLObject | None = None
+        self.inner: asyncio.Protocol | None = None
+        self.closing = False
+        self.reading_paused = False
+        self._incoming = ssl.MemoryBIO()
+        self._outgoing = ssl.MemoryBIO()
+        self._address = "unknown"
+        self._counted = False
+        self._timer: asyncio.TimerHandle | None = None
+        self._tracker = RequestTracker(s.max_header_bytes)
+        self._pending: list[bytes] = []
+        self._written_since_start = 0
+
+    # -- the raw (TCP) side ----------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.raw = transport
+        peer = transport.get_extra_info("peername")
+        self._address = str(peer[0]) if isinstance(peer, tuple) and peer else "unknown"
+        if _OPEN[self._address] >= self._s.max_connections_per_address:
+            log.warning(
+                "refused a connection from %s: %d are open (SEALBOX_MAX_CONNECTIONS_PER_ADDRESS)",
+                self._address,
+                _OPEN[self._address],
+            )
+            self.closing = True
+            transport.abort()
+            return
+        _OPEN[self._address] += 1
+        self._counted = True
+        self.tls = self.context.wrap_bio(self._incoming, self._outgoing, server_side=True)
+        self._arm(self._s.tls_handshake_timeout, "the TLS handshake")
+
+    def data_received(self, data: bytes) -> None:
+        if self.closing or self.tls is None:
+            return
+        self._incoming.write(data)
+        if self.inner is None:
+            self._handshake()
+        if self.inner is not None:
+            self._read_records()
+
+    def eof_received(self) -> bool | None:
+        if self.inner is not None and not self.closing:
+            return self.inner.eof_received()
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closing = True
+        self._disarm()
+        if self._counted:
+            self._counted = False
+            _OPEN[self._address] -= 1
+            if _OPEN[self._address] <= 0:
+                del _OPEN[self._address]
+        if self.inner is not None:
+            self.inner.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        if self.inner is not None:
+            self.inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        if self.inner is not None:
+            self.inner.resume_writing()
+
+    # -- TLS ---------------------------------------------------------------------------
+
+    def _handshake(self) -> None:
+        assert self.tls is not None
+        try:
+            self.tls.do_handshake()
+        except ssl.SSLWantReadError:
+            self._flush()
+            return
+        except (ssl.SSLError, OSError) as exc:
+            # The alert OpenSSL chose is in the outgoing buffer: send it, then close.
+            self._flush()
+            log.warning("refused a TLS handshake from %s: %s", self._address, _reason(exc))
+            self.close()
+            return
+        self._flush()  # the end of the handshake, session tickets
+        self._disarm()
+        state = self._app_state
+        identity = ClientIdentity.from_ssl_object(self.tls)
+        if identity is not None:
+            # A new dict for this connection: the shared lifespan state stays untouched.
+            state = {**state, PEER_STATE_KEY: identity}
+        protocol_class = http_protocol_class()
+        self.inner = protocol_class(app_state=state, **self._kwargs)  # type: ignore[call-arg]
+        self.inner.connection_made(_TLSTransport(self))
+        self._arm(self._s.idle_timeout, "a first request")
+
+    def _read_records(self) -> None:
+        assert self.tls is not None
+        chunks: list[bytes] = []
+        while True:
+            try:
+                chunk = self.tls.read(65536)
+            except ssl.SSLWantReadError:
+                break
+            except ssl.SSLZeroReturnError:  # close_notify from the client
+                self._deliver(b"".join(chunks))
+                chunks = []
+                if self.inner is not None and not self.closing:
+                    self.inner.eof_received()
+                self.close()
+                return
+            except ssl.SSLError as exc:
+                log.warning("TLS error on a connection from %s: %s", self._address, _reason(exc))
+                self.close(abort=True)
+                return
+            if not chunk:
+                break
+            chunks.append(chunk)
+        self._flush()  # key updates and the like
+        if chunks:
+            self._deliver(b"".join(chunks))
+
+    def _flush(self) -> None:
+        data = self._outgoing.read()
+        if data and self.raw is not None and not self.raw.is_closing():
+            self.raw.write(data)
+
+    def send_plaintext(self, data: bytes | bytearray | memoryview) -> None:
+        """Encrypt and send what the HTTP protocol writes."""
+        if self.closing or self.tls is None:
+            return
+        self._written_since_start += len(data)
+        try:
+            self.tls.write(data)
+        except ssl.SSLError as exc:
+            log.warning("TLS error on a connection from %s: %s", self._address, _reason(exc))
+            self.close(abort=True)
+            return
+        self._flush()
+
+    def close(self, *, abort: bool = False) -> None:
+        """Close: a TLS close_notify first (unless aborting), then the TCP connection."""
+        if self.closing and self.raw is not None and self.raw.is_closing():
+            return
+        self.closing = True
+        self._disarm()
+        if self.raw is None:
+            return
+        if abort:
+            self.raw.abort()
+            return
+        if self.inner is not None and self.tls is not None:
+            with contextlib.suppress(ssl.SSLError, ValueError):
+                self.tls.unwrap()
+        self._flush()
+        self.raw.close()
+
+    # -- flow control --------------------------------------------------------------------
+
+    def pause_reading(self) -> None:
+        self.reading_paused = True
+        if self.raw is not None:
+            self.raw.pause_reading()
+
+    def resume_reading(self) -> None:
+        self.reading_paused = False
+        if self.raw is not None and not self.closing:
+            self.raw.resume_reading()
+        pending, self._pending = self._pending, []
+        for data in pending:
+            self._deliver(data)
+
+    # -- requests and their timeouts -----------------------------------------------------
+
+    def _deliver(self, data: bytes) -> None:
+        if not data or self.closing or self.inner is None:
+            return
+        if self.reading_paused:
+            self._pending.append(data)
+            return
+        try:
+            events = self._tracker.feed(data)
+        except FramingError as exc:
+            self._answer_and_close(exc.status, str(exc))
+            return
+        for event in events:
+            if event == "start":
+                self._written_since_start = 0
+                self._arm(self._s.header_timeout, "the request head")
+            elif event == "head":
+                self._arm(self._s.body_timeout, "the request body")
+            elif event == "done":
+                self._disarm()
+        self.inner.data_received(data)
+
+    def _arm(self, seconds: float, what: str) -> None:
+        self._disarm()
+        if seconds > 0:
+            self._timer = self._loop.call_later(seconds, self._expired, what, seconds)
+
+    def _disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _expired(self, what: str, seconds: float) -> None:
+        self._timer = None
+        if self.closing:
+            return
+        log.info("closed a connection from %s: %s took over %g s", self._address, what, seconds)
+        if self.inner is not None and what != "a first request" and not self._written_since_start:
+            self._answer_and_close(408, f"{what} did not arrive within {seconds:g} s")
+        else:
+            self.close()
+
+    def _answer_and_close(self, status: int, message: str) -> None:
+        reason = {
+            400: "Bad Request",
+            408: "Request Timeout",
+            431: "Request Header Fields Too Large",
+        }
+        code = {400: "invalid_request", 408: "request_timeout", 431: "invalid_request"}[status]
+        body = f'{{"error":"{code}","message":"{message}"}}'.encode()
+        head = (
+            f"HTTP/1.1 {status} {reason[status]}\r\ncontent-type: application/json\r\n"
+            f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+        ).encode()
+        self.send_plaintext(head + body)
+        self.close()
+
+
+class EnvConnection(GuardedConnection):
+    """:class:`GuardedConnection` with the settings of ``SEALBOX_*`` (for worker processes)."""
+
+
+_ENV_SETTINGS: list[ServiceSettings] = []
+
+
+def _env_settings() -> ServiceSettings:
+    if not _ENV_SETTINGS:
+        _ENV_SETTINGS.append(ServiceSettings())
+    return _ENV_SETTINGS[0]
+
+
+def connection_class(settings: ServiceSettings) -> type[GuardedConnection]:
+    """A :class:`GuardedConnection` class bound to ``settings`` (for a server in this process).
+
+    Its TLS context is built now, so the certificate reloader finds it from the start.
+    """
+    return type(
+        "BoundConnection",
+        (GuardedConnection,),
+        {"settings": settings, "server_context": make_server_context(settings)},
+    )
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"client certificate refused: {exc.verify_message}"
+    reason = getattr(exc, "reason", None)
+    if reason == "PEER_DID_NOT_RETURN_A_CERTIFICATE":
+        return "no client certificate (mutual TLS is required)"
+    if isinstance(reason, str):
+        return reason.lower().replace("_", " ")
+    return type(exc).__name__

@@ -1,0 +1,162 @@
+"""Where HTTP/1.1 requests begin and end in a connection's byte stream (for the timeouts).
+
+:class:`RequestTracker` reads the plaintext a client sends, as the server gets it,
+and tells the connection guard when a request starts, when its head is complete and
+when its body is: enough to bound the time each part may take. It parses only the
+framing (RFC 9112 §6: ``Content-Length``, ``Transfer-Encoding: chunked``), never the
+request itself; the HTTP server reads the same bytes on its own.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Final
+
+__all__ = ["FramingError", "RequestTracker", "Stage"]
+
+_MAX_CHUNK_LINE: Final = 4096
+
+
+class Stage(enum.Enum):
+    """Where the current request is."""
+
+    IDLE = "idle"  # between requests
+    HEAD = "head"  # request line and headers
+    BODY = "body"  # a body of known length, or chunks
+
+
+class FramingError(Exception):
+    """The bytes cannot be an HTTP/1.1 request stream (the connection should end)."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class RequestTracker:
+    """Follows request boundaries; :meth:`feed` returns the events the bytes complete.
+
+    Events: ``"start"`` (a request's first byte), ``"head"`` (its head is complete),
+    ``"done"`` (its body too, or it has none).
+    """
+
+    def __init__(self, max_head: int) -> None:
+        self.stage = Stage.IDLE
+        self._max_head = max_head
+        self._head = bytearray()
+        self._remaining = 0  # body bytes left (Content-Length), or of the current chunk
+        self._chunked = False
+        self._chunk_state = "size"  # size, data, data-crlf, trailers
+        self._line = bytearray()
+
+    def feed(self, data: bytes) -> list[str]:
+        """Take the next bytes of the stream.
+
+        Raises:
+            FramingError: a head larger than the limit, or a malformed chunk size.
+        """
+        events: list[str] = []
+        view = memoryview(data)
+        while view:
+            if self.stage is Stage.IDLE:
+                # Empty lines between requests are allowed (RFC 9112 §2.2).
+                skip = 0
+                while skip < len(view) and view[skip] in b"\r\n":
+                    skip += 1
+                view = view[skip:]
+                if not view:
+                    break
+                self.stage = Stage.HEAD
+                self._head.clear()
+                events.append("start")
+            elif self.stage is Stage.HEAD:
+                view = self._feed_head(view, events)
+            else:
+                view = self._feed_body(view, events)
+        return events
+
+    def _feed_head(self, view: memoryview, events: list[str]) -> memoryview:
+        start = max(0, len(self._head) - 3)
+        self._head += view
+        end = self._head.find(b"\r\n\r\n", start)
+        if end < 0:
+            if len(self._head) > self._max_head:
+                raise FramingError("the request head is too large", 431)
+            return view[len(view) :]
+        if end + 4 > self._max_head:
+            raise FramingError("the request head is too large", 431)
+        rest = len(self._head) - (end + 4)
+        head = bytes(self._head[:end])
+        self._head.clear()
+        events.append("head")
+        self._start_body(head)
+        if self.stage is Stage.IDLE:
+            events.append("done")
+        return view[len(view) - rest :]
+
+    def _start_body(self, head: bytes) -> None:
+        length = 0
+        chunked = False
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            name = name.strip().lower()
+            if name == b"transfer-encoding":
+                chunked = value.strip().lower().endswith(b"chunked")
+            elif name == b"content-length":
+                try:
+                    length = int(value.strip())
+                except ValueError:
+                    length = 0  # the server refuses it; nothing to wait for here
+        # Transfer-Encoding wins over Content-Length (RFC 9112 §6.3).
+        self._chunked = chunked
+        self._chunk_state = "size"
+        self._line.clear()
+        self._remaining = 0 if chunked else max(length, 0)
+        self.stage = Stage.BODY if chunked or self._remaining else Stage.IDLE
+
+    def _feed_body(self, view: memoryview, events: list[str]) -> memoryview:
+        if not self._chunked:
+            take = min(self._remaining, len(view))
+            self._remaining -= take
+            if self._remaining == 0:
+                self.stage = Stage.IDLE
+                events.append("done")
+            return view[take:]
+        return self._feed_chunks(view, events)
+
+    def _feed_chunks(self, view: memoryview, events: list[str]) -> memoryview:
+        if self._chunk_state == "data":
+            take = min(self._remaining, len(view))
+            self._remaining -= take
+            if self._remaining == 0:
+                self._chunk_state = "data-crlf"
+            return view[take:]
+        # size, data-crlf and trailers are read a line at a time.
+        newline = bytes(view).find(b"\n")
+        if newline < 0:
+            self._line += view
+            if len(self._line) > _MAX_CHUNK_LINE:
+                raise FramingError("a chunk line is too long", 400)
+            return view[len(view) :]
+        self._line += view[: newline + 1]
+        line = bytes(self._line).rstrip(b"\r\n")
+        self._line.clear()
+        rest = view[newline + 1 :]
+        if self._chunk_state == "data-crlf":
+            self._chunk_state = "size"
+        elif self._chunk_state == "size":
+            try:
+                size = int(line.split(b";", 1)[0].strip(), 16)
+            except ValueError:
+                raise FramingError("a chunk size is not hexadecimal", 400) from None
+            if size == 0:
+                self._chunk_state = "trailers"
+            else:
+                self._remaining = size
+                self._chunk_state = "data"
+        elif not line:  # the empty line after the trailers ends the body
+            self.stage = Stage.IDLE
+            events.append("done")
+        return rest
