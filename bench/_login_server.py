@@ -1,0 +1,63 @@
+"""The service for the throttle benchmark: as `sealbox serve` runs it, or with no throttle.
+
+``--no-throttle`` swaps the runtime's throttle for one that never counts or refuses:
+the anchor that shows what the atomic throttle costs a login.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import uvicorn
+
+from sealbox.service.app import create_app
+from sealbox.service.connection import connection_class
+from sealbox.service.runtime import Runtime
+from sealbox.service.serve import prepare, uvicorn_options
+from sealbox.service.settings import ServiceSettings
+
+
+class NoThrottle:
+    async def acquire(self, key: str, limit: int, window: int) -> int:
+        return 0
+
+    async def release(self, key: str) -> None:
+        return None
+
+    async def reset(self, key: str) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument("--no-throttle", action="store_true")
+    args = parser.parse_args()
+    settings = ServiceSettings(
+        _env_file=None, data_dir=args.data_dir, port=args.port, password_profile="test"
+    )
+    prepare(settings)
+    if args.no_throttle:
+        opened = Runtime.open
+
+        async def open_without_throttle(s: ServiceSettings) -> Runtime:
+            runtime = await opened(s)
+            runtime.throttle = NoThrottle()
+            return runtime
+
+        Runtime.open = staticmethod(open_without_throttle)  # type: ignore[method-assign]
+    config = uvicorn.Config(
+        create_app(settings),
+        http=connection_class(settings),
+        **uvicorn_options(settings, log_level="warning"),
+    )
+    uvicorn.Server(config).run()
+
+
+if __name__ == "__main__":
+    main()
