@@ -85,6 +85,7 @@ def test_openssl_s_client_sees_the_alert(mtls) -> None:
             "localhost",
             "-CAfile",
             str(svc.ca),
+            "-ign_eof",  # keep reading after the request is sent: the alert comes then
         ],
         input="GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n",
         capture_output=True,
