@@ -38,8 +38,14 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--no-throttle", action="store_true")
     args = parser.parse_args()
+    # Limits above the load: 8 logins in flight for one account must not be refused.
     settings = ServiceSettings(
-        _env_file=None, data_dir=args.data_dir, port=args.port, password_profile="test"
+        _env_file=None,
+        data_dir=args.data_dir,
+        port=args.port,
+        password_profile="test",
+        throttle_user_attempts=1000,
+        throttle_address_attempts=1000,
     )
     prepare(settings)
     if args.no_throttle:

@@ -172,6 +172,10 @@ def main(quick: bool = False) -> None:
     work = Path(tempfile.mkdtemp(prefix="sealbox-bench-service-"))
     data = work / "data"
     env = {k: v for k, v in os.environ.items() if not k.startswith("SEALBOX_")}
+    # The login storm keeps 8 logins of one account in flight; attempts count while their
+    # password is checked, so the per-account limit must be above that (it is 5 by default).
+    env["SEALBOX_THROTTLE_USER_ATTEMPTS"] = "1000"
+    env["SEALBOX_THROTTLE_ADDRESS_ATTEMPTS"] = "100000"
     port, hello_port = _free_port(), _free_port()
     service, base, ca = _serve(work, port, env)
     hello = None
