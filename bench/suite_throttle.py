@@ -110,8 +110,8 @@ def main(quick: bool = False) -> None:
             "Both servers run at once on the same machine; rounds alternate between them.",
             (
                 "Limits are set above the load (8 logins in flight for one account would "
-            "otherwise be refused: attempts count while their password is checked). "
-            "Every login succeeds: each one acquires the username and address counts and "
+                "otherwise be refused: attempts count while their password is checked). "
+                "Every login succeeds: each one acquires the username and address counts and "
                 "gives them back, the most the throttle does for a request that is let through."
             ),
         ],
