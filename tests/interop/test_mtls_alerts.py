@@ -6,6 +6,7 @@ Driven by the real curl and openssl s_client.
 from __future__ import annotations
 
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -60,6 +61,9 @@ def test_curl_is_told_why_by_a_tls_alert(mtls, caplog, who, alert, logged) -> No
     assert r.returncode != 0
     assert alert in r.stderr.lower(), r.stderr
     assert "reset by peer" not in r.stderr.lower()
+    deadline = time.monotonic() + 5  # the server thread logs as it answers
+    while logged not in caplog.text and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert "refused a TLS handshake from 127.0.0.1" in caplog.text
     assert logged in caplog.text
 

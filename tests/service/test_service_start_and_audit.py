@@ -145,15 +145,24 @@ def test_the_audit_log_is_reopened_after_logrotate_moves_it(tmp_path: Path) -> N
 def test_sighup_reopens_the_audit_log(tmp_path: Path) -> None:
     data = tmp_path / "data"
     env = {"SEALBOX_PASSWORD_PROFILE": "test"}
-    with serve_process(tmp_path, env=env, data_dir=data) as srv:
+    with serve_process(tmp_path, "--log-level", "info", env=env, data_dir=data) as srv:
         with srv.client() as c:
             register(c, "first")
         moved = data / "audit.log.1"
-        (data / "audit.log").rename(moved)
+        # A rename keeps the inode: only the reopen (on SIGHUP) moves writing to the new
+        # file. (Writing to a moved file is caught before every record too, as above.)
+        os.link(data / "audit.log", moved)
+        (data / "audit.log").unlink()
         (data / "audit.log").touch(mode=0o600)
         os.kill(srv.proc.pid, signal.SIGHUP)
-        time.sleep(0.5)
+        deadline = time.monotonic() + 10
+        n = 0
         with srv.client() as c:
-            register(c, "second")
-    assert "first" in moved.read_text() and "second" not in moved.read_text()
-    assert "second" in (data / "audit.log").read_text()
+            while "later" not in (data / "audit.log").read_text():
+                assert time.monotonic() < deadline, "no record reached the new audit log"
+                n += 1
+                register(c, f"later{n}")
+                time.sleep(0.1)
+    assert "first" in moved.read_text()
+    assert "first" not in (data / "audit.log").read_text()
+    assert f"reopened the audit log {data / 'audit.log'}" in srv.stderr

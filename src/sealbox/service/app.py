@@ -57,7 +57,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        for handler in logging.getLogger().handlers:
+        _share_server_logging()
+        for handler in [*logging.getLogger().handlers, *logging.getLogger("sealbox").handlers]:
             install_log_redaction(handler)
         runtime = await Runtime.open(settings)
         app.state.runtime = runtime
@@ -100,6 +101,16 @@ def create_app(
     )
     app.add_middleware(SecurityHeadersMiddleware)
     return app
+
+
+def _share_server_logging() -> None:
+    """sealbox's log lines go where uvicorn's go, at the level ``--log-level`` set."""
+    ours, server = logging.getLogger("sealbox"), logging.getLogger("uvicorn")
+    if not ours.handlers and not logging.getLogger().handlers:
+        for handler in server.handlers:
+            ours.addHandler(handler)
+    if server.handlers:
+        ours.setLevel(logging.getLogger("uvicorn.error").getEffectiveLevel())
 
 
 def app_from_env() -> FastAPI:

@@ -89,6 +89,8 @@ class AuditLog:
                 self._reopen_locked()
             except StorageError as exc:
                 log.error("%s", exc)  # noqa: TRY400 - the message says it all
+                return
+        log.info("reopened the audit log %s", self.path)
 
     def _reopen_locked(self) -> None:
         fd = self._open()

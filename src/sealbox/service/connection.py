@@ -227,9 +227,9 @@ class GuardedConnection(asyncio.Protocol):
             self._flush()
             return
         except (ssl.SSLError, OSError) as exc:
+            log.warning("refused a TLS handshake from %s: %s", self._address, _reason(exc))
             # The alert OpenSSL chose is in the outgoing buffer: send it, then close.
             self._flush()
-            log.warning("refused a TLS handshake from %s: %s", self._address, _reason(exc))
             self.close()
             return
         self._flush()  # the end of the handshake, session tickets
