@@ -4,6 +4,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.sealbox-installed
+# Every extra: the tests exercise them all. Dev tools come from the `dev` dependency group.
+EXTRAS := cli,ssh,settings,service,vault,postgres,redis,bcrypt
 
 .PHONY: run demo test check lint typecheck unit system-deps bench fuzz clean
 
@@ -11,7 +13,7 @@ $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "sealbox: error: Python 3.11 or newer is needed" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS)]' --group dev
 	@touch $@
 
 ## The main job: the HTTPS service on https://localhost:8443 (data in ./.sealbox; Ctrl-C stops it).

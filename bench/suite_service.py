@@ -21,7 +21,7 @@ import threading
 import time
 from pathlib import Path
 
-import httpx
+import httpx2
 
 from bench._harness import Figure, Row, log, write_results
 from sealbox.passwords import PasswordHasher
@@ -46,7 +46,7 @@ def _wait(url: str, ca: Path, proc: subprocess.Popen[bytes]) -> None:
             with secure_client(ca=ca) as c:
                 c.get(url)
                 return
-        except httpx.HTTPError:
+        except httpx2.HTTPError:
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"server for {url} did not start") from None
             time.sleep(0.2)

@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
+import httpx2
 
 from bench._harness import Figure, Row, log, write_results
 from bench.suite_service import _free_port, _stop, _wait, _wrk
@@ -80,7 +80,7 @@ def main(quick: bool = False) -> None:
                         raise RuntimeError(f"{result['non2xx']:.0f} logins failed")
                     rates.append(result["rps"])
                     time.sleep(1)
-        except httpx.HTTPError as exc:
+        except httpx2.HTTPError as exc:
             raise RuntimeError(f"benchmark server failed: {exc}") from exc
         finally:
             for proc in procs:

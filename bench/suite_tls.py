@@ -2,7 +2,7 @@
 
 Issue target: SPKI pinning costs at most 5% of the handshake rate, i.e.
 ``secure_client(pins=...)`` reaches at least 0.95x the rate of a plain
-``httpx.Client`` trusting the same CA, measured in the same run.
+``httpx2.Client`` trusting the same CA, measured in the same run.
 
 Every request opens a new TCP connection and does a full TLS 1.3 handshake
 (ECDSA P-256 server certificate from a sealbox CA, no session resumption): the
@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
+import httpx2
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
@@ -102,14 +102,14 @@ def _measure(
     ca_file: str, pin: str, backup_pin: str, port: int, seconds: float, rounds: int
 ) -> tuple[list[Row], list[Figure]]:
     url = f"https://localhost:{port}/ok"
-    plain = httpx.Client(verify=ssl.create_default_context(cafile=ca_file))
+    plain = httpx2.Client(verify=ssl.create_default_context(cafile=ca_file))
     secure = secure_client(ca=ca_file)
     pinned = secure_client(ca=ca_file, pins=[backup_pin, pin])
     loop = asyncio.new_event_loop()
-    plain_async = httpx.AsyncClient(verify=ssl.create_default_context(cafile=ca_file))
+    plain_async = httpx2.AsyncClient(verify=ssl.create_default_context(cafile=ca_file))
     pinned_async = secure_async_client(ca=ca_file, pins=[backup_pin, pin])
 
-    def get(client: httpx.Client):
+    def get(client: httpx2.Client):
         def op() -> None:
             response = client.get(url)
             assert response.status_code == 200
@@ -117,7 +117,7 @@ def _measure(
 
         return op
 
-    def aget(client: httpx.AsyncClient):
+    def aget(client: httpx2.AsyncClient):
         def op() -> None:
             response = loop.run_until_complete(client.get(url))
             assert response.status_code == 200
@@ -150,7 +150,7 @@ def _measure(
             "handshakes/s",
             rates["pinned"],
             rates["plain"],
-            "plain httpx.Client, same CA",
+            "plain httpx2.Client, same CA",
             target=0.95,
             target_text=">= 0.95x (pinning costs at most 5%)",
         ),
@@ -159,14 +159,14 @@ def _measure(
             "handshakes/s",
             rates["secure"],
             rates["plain"],
-            "plain httpx.Client, same CA",
+            "plain httpx2.Client, same CA",
         ),
         Row(
             "full handshake + GET, async, pinned (2 pins)",
             "handshakes/s",
             arates["pinned"],
             arates["plain"],
-            "plain httpx.AsyncClient, same CA",
+            "plain httpx2.AsyncClient, same CA",
             target=0.95,
             target_text=">= 0.95x (pinning costs at most 5%)",
         ),
@@ -175,7 +175,7 @@ def _measure(
             "µs",
             cpu["pinned"],
             cpu["plain"],
-            "plain httpx.Client, same CA",
+            "plain httpx2.Client, same CA",
             higher_is_better=False,
             note=(
                 "CPU time of the client process per request (time.process_time), which "
@@ -187,7 +187,7 @@ def _measure(
             "µs",
             acpu["pinned"],
             acpu["plain"],
-            "plain httpx.AsyncClient, same CA",
+            "plain httpx2.AsyncClient, same CA",
             higher_is_better=False,
         ),
     ]

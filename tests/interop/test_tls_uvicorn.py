@@ -6,7 +6,7 @@ import socket
 import threading
 import time
 
-import httpx
+import httpx2
 import pytest
 
 from sealbox.tls.client import secure_client
@@ -68,7 +68,7 @@ def test_uvicorn_with_server_context(tmp_path):
             response = client.get(url)
         assert response.status_code == 200
         assert response.text == "hello over mTLS"
-        with secure_client(pki.ca_file) as client, pytest.raises(httpx.TransportError):
+        with secure_client(pki.ca_file) as client, pytest.raises(httpx2.TransportError):
             client.get(url)
     finally:
         server.should_exit = True

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 
 from sealbox.passwords import PasswordHasher
 from sealbox.service.db import make_engine, sessionmaker
@@ -101,7 +101,7 @@ class Transit:
     """A running service, one client on it, and accounts made on demand."""
 
     service: Running
-    client: httpx.Client
+    client: httpx2.Client
     responses: list[str] = field(default_factory=list)
 
     @property

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 from sealbox.exceptions import SealboxError
@@ -58,7 +58,7 @@ class Running:
     def ca(self) -> Path:
         return Path(self.settings.data_dir) / "tls" / "ca.crt"
 
-    def client(self, **kw: Any) -> httpx.Client:
+    def client(self, **kw: Any) -> httpx2.Client:
         return secure_client(ca=kw.pop("ca", self.ca), base_url=self.url, timeout=20, **kw)
 
     def audit(self) -> str:
@@ -82,7 +82,7 @@ class ServeProcess:
     def ca(self) -> Path:
         return self.data_dir / "tls" / "ca.crt"
 
-    def client(self) -> httpx.Client:
+    def client(self) -> httpx2.Client:
         return secure_client(ca=self.ca, base_url=self.url, timeout=20)
 
 
@@ -122,7 +122,7 @@ def serve_process(
                 with running.client() as c:
                     if c.get("/health").status_code == 200:
                         break
-            except (httpx.HTTPError, OSError, SealboxError):
+            except (httpx2.HTTPError, OSError, SealboxError):
                 if proc.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(
                         f"sealbox serve did not start: {err_path.read_text()}"
@@ -287,11 +287,11 @@ def service(tmp_path: Path, backend: dict[str, Any]) -> Iterator[Running]:
         yield running
 
 
-def register(client: httpx.Client, username: str, password: str = PASSWORD) -> httpx.Response:
+def register(client: httpx2.Client, username: str, password: str = PASSWORD) -> httpx2.Response:
     return client.post("/auth/register", json={"username": username, "password": password})
 
 
-def login(client: httpx.Client, username: str, password: str = PASSWORD) -> httpx.Response:
+def login(client: httpx2.Client, username: str, password: str = PASSWORD) -> httpx2.Response:
     return client.post("/auth/token", data={"username": username, "password": password})
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 from sealbox.jwt import TokenVerifier
@@ -33,15 +33,15 @@ from tests.service.conftest import (
 
 
 def together(
-    clients: list[httpx.Client], send: Callable[[int, httpx.Client], httpx.Response]
-) -> list[httpx.Response]:
+    clients: list[httpx2.Client], send: Callable[[int, httpx2.Client], httpx2.Response]
+) -> list[httpx2.Response]:
     """Send one request per client at the same instant; return the answers in order."""
     for c in clients:
         assert c.get("/health").status_code == 200  # connected and handshaken
     barrier = threading.Barrier(len(clients))
     answers: list[Any] = [None] * len(clients)
 
-    def run(i: int, c: httpx.Client) -> None:
+    def run(i: int, c: httpx2.Client) -> None:
         barrier.wait()
         answers[i] = send(i, c)
 
@@ -53,12 +53,12 @@ def together(
     return answers
 
 
-def clients(running: Running | list[Running], n: int) -> list[httpx.Client]:
+def clients(running: Running | list[Running], n: int) -> list[httpx2.Client]:
     servers = running if isinstance(running, list) else [running]
     return [servers[i % len(servers)].client() for i in range(n)]
 
 
-def close(cs: list[httpx.Client]) -> None:
+def close(cs: list[httpx2.Client]) -> None:
     for c in cs:
         c.close()
 
@@ -316,7 +316,7 @@ def test_reuse_detection_refuses_the_family_access_tokens_on_every_worker(two_wo
     _reuse_refuses_the_family_access_tokens(two_workers)
 
 
-def _same_token_same_instant(servers: list[Running]) -> list[httpx.Response]:
+def _same_token_same_instant(servers: list[Running]) -> list[httpx2.Response]:
     with servers[0].client() as c:
         register(c, "racer")
         refresh_token = login(c, "racer").json()["refresh_token"]

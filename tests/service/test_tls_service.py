@@ -8,7 +8,7 @@ import ssl
 import time
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 
 from sealbox.service.serve import prepare
@@ -42,13 +42,13 @@ def mtls(tmp_path: Path):
 
 def test_mtls_refuses_clients_without_a_certificate(mtls) -> None:
     svc, _, _ = mtls
-    with svc.client() as c, pytest.raises(httpx.HTTPError):
+    with svc.client() as c, pytest.raises(httpx2.HTTPError):
         c.get("/health")
 
 
 def test_mtls_refuses_certificates_from_another_ca(mtls) -> None:
     svc, _, stranger = mtls
-    with svc.client(cert=stranger[0], key=stranger[1]) as c, pytest.raises(httpx.HTTPError):
+    with svc.client(cert=stranger[0], key=stranger[1]) as c, pytest.raises(httpx2.HTTPError):
         c.get("/health")
 
 

@@ -1,7 +1,7 @@
 """sealbox.jwt.remote: a JWK Set fetched from a real HTTPS server on 127.0.0.1.
 
 The server is Python's http.server behind a TLS context made from a test CA; the
-client is the real httpx client RemoteJWKSet builds. The clock is injected.
+client is the real httpx2 client RemoteJWKSet builds. The clock is injected.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -310,7 +310,7 @@ def test_a_ca_file_is_trusted_instead_of_the_system_store(server, tls):
 def test_ca_excludes_ssl_context_and_client(tls, client_context):
     with pytest.raises(ConfigError, match="not more than one"):
         RemoteJWKSet("https://127.0.0.1/jwks", ca=tls[1], ssl_context=client_context)
-    with httpx.Client() as client, pytest.raises(ConfigError, match="not more than one"):
+    with httpx2.Client() as client, pytest.raises(ConfigError, match="not more than one"):
         RemoteJWKSet("https://127.0.0.1/jwks", ca=tls[1], client=client)
 
 
@@ -347,7 +347,7 @@ def test_http_only_when_allowed(plain_server):
 def test_a_caller_supplied_client(server, client_context):
     keys = SigningKeySet.generate()
     server.publish(keys)
-    with httpx.Client(verify=client_context) as client:
+    with httpx2.Client(verify=client_context) as client:
         source = RemoteJWKSet(url(server), client=client)
         assert source.find(keys.primary.kid).kid == keys.primary.kid
         source.close()  # not ours: left open

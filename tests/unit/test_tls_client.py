@@ -6,7 +6,7 @@ import asyncio
 import socket
 import ssl
 
-import httpx
+import httpx2
 import pytest
 from cryptography import x509
 
@@ -60,14 +60,14 @@ def test_unknown_ca_is_refused(pki):
     with (
         TLSServer(server_context(pki.path("foreign.crt"), pki.path("foreign.key"))) as srv,
         secure_client(ca=pki.ca_file) as client,
-        pytest.raises(httpx.ConnectError, match="certificate verify failed"),
+        pytest.raises(httpx2.ConnectError, match="certificate verify failed"),
     ):
         client.get(srv.url())
     assert srv.wait()[0].received == 0
 
 
 def test_system_store_refuses_a_private_ca(server):
-    with secure_client() as client, pytest.raises(httpx.ConnectError, match="verify failed"):
+    with secure_client() as client, pytest.raises(httpx2.ConnectError, match="verify failed"):
         client.get(server.url())
 
 
@@ -75,7 +75,7 @@ def test_wrong_host_name_is_refused(pki):
     with (
         TLSServer(server_context(pki.path("othername.crt"), pki.path("othername.key"))) as srv,
         secure_client(ca=pki.ca_file) as client,
-        pytest.raises(httpx.ConnectError, match=r"Hostname mismatch"),
+        pytest.raises(httpx2.ConnectError, match=r"Hostname mismatch"),
     ):
         client.get(srv.url("localhost"))
     assert srv.wait()[0].received == 0
@@ -86,7 +86,7 @@ def test_expired_certificate_is_refused(pki):
     with (
         TLSServer(ctx) as srv,
         secure_client(ca=pki.ca_file) as client,
-        pytest.raises(httpx.ConnectError, match="certificate has expired"),
+        pytest.raises(httpx2.ConnectError, match="certificate has expired"),
     ):
         client.get(srv.url())
 
@@ -96,7 +96,7 @@ def test_client_certificate_as_server_certificate_is_refused(pki):
     with (
         TLSServer(ctx) as srv,
         secure_client(ca=pki.ca_file) as client,
-        pytest.raises(httpx.ConnectError, match="unsuitable certificate purpose"),
+        pytest.raises(httpx2.ConnectError, match="unsuitable certificate purpose"),
     ):
         client.get(srv.url())
     assert srv.wait()[0].received == 0
@@ -121,7 +121,7 @@ def test_old_protocol_versions_are_refused_by_python_peer(pki, version):
             assert tls.version() == version.name.replace("v1_1", "v1.1")
         with (
             secure_client(ca=pki.ca_file) as client,
-            pytest.raises(httpx.ConnectError, match="protocol version"),
+            pytest.raises(httpx2.ConnectError, match="protocol version"),
         ):
             client.get(srv.url())
         record = srv.wait(2)[1]
@@ -156,7 +156,7 @@ def test_mtls_accepts_the_right_client(pki, mtls_server):
 
 
 def test_mtls_refuses_a_client_without_certificate(pki, mtls_server):
-    with secure_client(pki.ca_file) as client, pytest.raises(httpx.TransportError):
+    with secure_client(pki.ca_file) as client, pytest.raises(httpx2.TransportError):
         client.get(mtls_server.url())
     record = mtls_server.wait()[0]
     assert not record.handshake_ok
@@ -168,7 +168,7 @@ def test_mtls_refuses_a_client_from_another_ca(pki, mtls_server):
     # The client's context trusts the server, but its certificate comes from another CA.
     with (
         secure_client(pki.ca_file, pki.path("mallory.crt"), pki.path("mallory.key")) as client,
-        pytest.raises(httpx.TransportError),
+        pytest.raises(httpx2.TransportError),
     ):
         client.get(mtls_server.url())
     record = mtls_server.wait()[0]
@@ -184,7 +184,7 @@ def test_mtls_refuses_a_server_certificate_used_by_a_client(pki, mtls_server):
     # ... and a plain context that does is refused by the server.
     ctx = ssl.create_default_context(cafile=pki.ca_file)
     ctx.load_cert_chain(pki.path("server.crt"), pki.path("server.key"))
-    with httpx.Client(verify=ctx) as client, pytest.raises(httpx.TransportError):
+    with httpx2.Client(verify=ctx) as client, pytest.raises(httpx2.TransportError):
         client.get(mtls_server.url())
     record = mtls_server.wait()[0]
     assert not record.handshake_ok
@@ -224,7 +224,7 @@ def test_pins_never_widen_trust(pki):
     with (
         TLSServer(server_context(pki.path("foreign.crt"), pki.path("foreign.key"))) as srv,
         secure_client(ca=pki.ca_file, pins=[pin_of(pki, "foreign")]) as client,
-        pytest.raises(httpx.ConnectError, match="verify failed"),
+        pytest.raises(httpx2.ConnectError, match="verify failed"),
     ):
         client.get(srv.url())
 

@@ -83,7 +83,7 @@ class _Service:
 
     def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         """One request; the JSON answer, or a :class:`CLIError` with the service's message."""
-        import httpx
+        import httpx2
 
         from sealbox.tls.client import secure_client
 
@@ -91,7 +91,7 @@ class _Service:
         try:
             with secure_client(ca=self.ca, base_url=self.url, timeout=30) as client:
                 response = client.request(method, path, json=body, headers=headers)
-        except httpx.ConnectError as exc:
+        except httpx2.ConnectError as exc:
             if "CERTIFICATE_VERIFY_FAILED" in str(exc):
                 raise CLIError(
                     f"cannot verify the certificate of {self.url}",
@@ -100,7 +100,7 @@ class _Service:
             raise CLIError(
                 f"cannot connect to {self.url}", hint="is the service running? (sealbox serve)"
             ) from None
-        except httpx.HTTPError as exc:
+        except httpx2.HTTPError as exc:
             raise CLIError(f"the request to {self.url} failed: {type(exc).__name__}") from None
         if response.status_code == 204:
             return None

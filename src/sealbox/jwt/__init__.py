@@ -78,7 +78,7 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    # httpx is imported only by those who fetch a remote JWK Set.
+    # httpx2 is imported only by those who fetch a remote JWK Set.
     if name == "RemoteJWKSet":
         value = importlib.import_module("sealbox.jwt.remote").RemoteJWKSet
         globals()[name] = value

@@ -1,4 +1,4 @@
-"""A JWK Set fetched over HTTPS with httpx, cached, and refreshed on expiry or an unknown kid.
+"""A JWK Set fetched over HTTPS with httpx2, cached, and refreshed on expiry or an unknown kid.
 
 :class:`RemoteJWKSet` is a key source for :class:`~sealbox.jwt.TokenVerifier`.
 It fetches the issuer's JWK Set (RFC 7517 §5; e.g. ``/.well-known/jwks.json``)
@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable
 from typing import Final
 
-import httpx
+import httpx2
 
 from sealbox.exceptions import ConfigError, KeyFormatError, TokenError
 from sealbox.jwt.jwk import MAX_JWKS_SIZE, JWKSet, VerificationKey
@@ -45,7 +45,7 @@ class RemoteJWKSet:
 
     Args:
         url: the JWK Set URL. ``https://`` only, unless ``allow_http`` is set.
-        client: an ``httpx.Client`` to fetch with (its TLS settings apply); by
+        client: an ``httpx2.Client`` to fetch with (its TLS settings apply); by
             default one is made with ``ssl_context`` and ``timeout``.
         ssl_context: the TLS context of the default client (the system's trust
             store by default).
@@ -93,7 +93,7 @@ class RemoteJWKSet:
         self,
         url: str,
         *,
-        client: httpx.Client | None = None,
+        client: httpx2.Client | None = None,
         ssl_context: ssl.SSLContext | None = None,
         ca: str | os.PathLike[str] | None = None,
         timeout: float = 5.0,
@@ -104,7 +104,7 @@ class RemoteJWKSet:
         allow_http: bool = False,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        parsed = httpx.URL(url)
+        parsed = httpx2.URL(url)
         if parsed.scheme != "https" and not (allow_http and parsed.scheme == "http"):
             raise ConfigError(
                 f"a JWK Set URL must be https, not {parsed.scheme or 'relative'}",
@@ -122,7 +122,7 @@ class RemoteJWKSet:
             ssl_context = client_context(ca=ca)
         self._url = parsed
         self._owns_client = client is None
-        self._client = client or httpx.Client(
+        self._client = client or httpx2.Client(
             verify=ssl_context or ssl.create_default_context(),
             timeout=timeout,
             follow_redirects=False,
@@ -197,7 +197,7 @@ class RemoteJWKSet:
         self.fetches += 1
         try:
             keys, ttl = self._fetch()
-        except (httpx.HTTPError, KeyFormatError, _FetchError) as exc:
+        except (httpx2.HTTPError, KeyFormatError, _FetchError) as exc:
             reason = _reason(exc)
             if self._keys is not None and now - self._fetched_at <= self._max_stale:
                 log.warning(
@@ -245,8 +245,8 @@ class _FetchError(Exception):
 
 
 def _reason(exc: Exception) -> str:
-    if isinstance(exc, httpx.TimeoutException):
+    if isinstance(exc, httpx2.TimeoutException):
         return "timed out"
-    if isinstance(exc, httpx.HTTPError):
+    if isinstance(exc, httpx2.HTTPError):
         return type(exc).__name__
     return str(exc)

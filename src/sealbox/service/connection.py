@@ -34,7 +34,7 @@ import logging
 import ssl
 from collections import Counter
 from collections.abc import Iterable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from sealbox.service.framing import FramingError, RequestTracker
 from sealbox.service.server import PEER_STATE_KEY, ClientIdentity, make_server_context
@@ -166,7 +166,8 @@ class GuardedConnection(asyncio.Protocol):
     # -- the raw (TCP) side ----------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        # uvloop's transports do not subclass asyncio's; they have the same methods.
+        transport = cast(asyncio.Transport, transport)
         self.raw = transport
         peer = transport.get_extra_info("peername")
         self._address = str(peer[0]) if isinstance(peer, tuple) and peer else "unknown"

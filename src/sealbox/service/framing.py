@@ -99,9 +99,11 @@ class RequestTracker:
     def _start_body(self, head: bytes) -> None:
         length = 0
         chunked = False
+        framed_by = set()
         for line in head.split(b"\r\n")[1:]:
             name, _, value = line.partition(b":")
             name = name.strip().lower()
+            framed_by.add(name)
             if name == b"transfer-encoding":
                 chunked = value.strip().lower().endswith(b"chunked")
             elif name == b"content-length":
@@ -109,7 +111,11 @@ class RequestTracker:
                     length = int(value.strip())
                 except ValueError:
                     length = 0  # the server refuses it; nothing to wait for here
-        # Transfer-Encoding wins over Content-Length (RFC 9112 §6.3).
+        if {b"transfer-encoding", b"content-length"} <= framed_by:
+            # RFC 9112 §6.3: such a message may be a smuggling attempt; refuse it and close.
+            raise FramingError(
+                "a request may not have both Content-Length and Transfer-Encoding", 400
+            )
         self._chunked = chunked
         self._chunk_state = "size"
         self._line.clear()

@@ -1,5 +1,5 @@
 """TLS and PKI: a certificate authority, safe ``ssl.SSLContext`` builders, SPKI pinning,
-and httpx clients with mutual TLS.
+and httpx2 clients with mutual TLS.
 
 Modules, each with one concern:
 
@@ -8,11 +8,11 @@ Modules, each with one concern:
 - :mod:`sealbox.tls.context`: :func:`client_context` and :func:`server_context`;
 - :mod:`sealbox.tls.pinning`: :func:`spki_pin` and the pin-checking context;
 - :mod:`sealbox.tls.client`: :func:`secure_client` and :func:`secure_async_client`
-  (``httpx`` clients);
+  (``httpx2`` clients);
 - :mod:`sealbox.tls.certinfo`: :class:`CertificateInfo` for inspecting certificates.
 
 The names below load their module on first use, so importing ``sealbox.tls`` does
-not import httpx.
+not import httpx2.
 
 .. versionadded:: 0.1.0
 """

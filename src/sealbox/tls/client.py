@@ -1,7 +1,7 @@
-"""httpx clients with safe TLS settings, mutual TLS and SPKI pinning.
+"""httpx2 clients with safe TLS settings, mutual TLS and SPKI pinning.
 
 :func:`secure_client` and :func:`secure_async_client` return ordinary
-``httpx.Client`` / ``httpx.AsyncClient`` objects whose ``verify`` is an
+``httpx2.Client`` / ``httpx2.AsyncClient`` objects whose ``verify`` is an
 ``ssl.SSLContext`` from :func:`sealbox.tls.context.client_context`: TLS 1.2 or
 newer, certificate and host name always verified, optionally a private CA, a
 client certificate (mutual TLS) and pins.
@@ -33,11 +33,11 @@ from sealbox.tls._load import Password
 from sealbox.tls.context import StrPath, client_context
 
 if TYPE_CHECKING:
-    import httpx
+    import httpx2
 
 __all__ = ["secure_async_client", "secure_client"]
 
-# httpx options that would bypass or contradict the context built here.
+# httpx2 options that would bypass or contradict the context built here.
 _FORBIDDEN = frozenset({"verify"})
 
 
@@ -49,8 +49,8 @@ def secure_client(
     *,
     password: Password | None = None,
     **options: Any,
-) -> httpx.Client:
-    """Return an ``httpx.Client`` that verifies servers strictly, optionally pinned.
+) -> httpx2.Client:
+    """Return an ``httpx2.Client`` that verifies servers strictly, optionally pinned.
 
     Args:
         ca: PEM file of the CA(s) to trust instead of the system's trust store.
@@ -59,7 +59,7 @@ def secure_client(
         pins: SPKI pins (``sha256//BASE64``, or one string with ``;`` between pins);
             the server's key must match one of them. List a backup key's pin too.
         password: passphrase of an encrypted ``key``.
-        **options: passed on to ``httpx.Client`` (``base_url``, ``timeout``,
+        **options: passed on to ``httpx2.Client`` (``base_url``, ``timeout``,
             ``headers``, ``http2``…); ``verify`` is not accepted.
 
     Raises:
@@ -67,10 +67,10 @@ def secure_client(
         ConfigError: a pin is malformed.
         TypeError: ``verify`` was passed in ``options``.
     """
-    import httpx
+    import httpx2
 
     context = client_context(ca, cert, key, password=password, pins=pins)
-    return httpx.Client(verify=context, **_checked(options))
+    return httpx2.Client(verify=context, **_checked(options))
 
 
 def secure_async_client(
@@ -81,12 +81,12 @@ def secure_async_client(
     *,
     password: Password | None = None,
     **options: Any,
-) -> httpx.AsyncClient:
-    """Return an ``httpx.AsyncClient`` configured as :func:`secure_client` describes."""
-    import httpx
+) -> httpx2.AsyncClient:
+    """Return an ``httpx2.AsyncClient`` configured as :func:`secure_client` describes."""
+    import httpx2
 
     context = client_context(ca, cert, key, password=password, pins=pins)
-    return httpx.AsyncClient(verify=context, **_checked(options))
+    return httpx2.AsyncClient(verify=context, **_checked(options))
 
 
 def _checked(options: dict[str, Any]) -> dict[str, Any]:

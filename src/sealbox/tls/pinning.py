@@ -11,7 +11,7 @@ against its pins right after the handshake, before the socket (or the
 ``SSLObject`` used by asyncio, anyio and trio) lets any application byte out. It
 sets the context's :attr:`~ssl.SSLContext.sslsocket_class` and
 :attr:`~ssl.SSLContext.sslobject_class` (the standard library's hook for custom
-TLS objects), so every library that takes an ``SSLContext`` (httpx, urllib,
+TLS objects), so every library that takes an ``SSLContext`` (httpx2, urllib,
 asyncio streams, websockets) gets the check, and the context stays a plain
 ``ssl.SSLContext`` (anyio, for one, moves ``wrap_bio`` to a worker thread for any
 other type).
