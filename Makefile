@@ -7,7 +7,7 @@ STAMP := $(VENV)/.sealbox-installed
 # Every extra: the tests exercise them all. Dev tools come from the `dev` dependency group.
 EXTRAS := cli,ssh,settings,service,vault,postgres,redis,bcrypt
 
-.PHONY: run demo test check lint typecheck unit system-deps bench fuzz clean
+.PHONY: run demo test check lint typecheck unit floors system-deps bench fuzz clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "sealbox: error: Python 3.11 or newer is needed" >&2; exit 1; }
@@ -28,8 +28,8 @@ demo: $(STAMP)
 system-deps:
 	@scripts/install-system-deps.sh
 
-## Everything CI checks: lint, format, types, the whole test suite with coverage.
-test: $(STAMP) system-deps lint typecheck unit
+## Everything CI checks: lint, format, types, the whole test suite with coverage, the floors.
+test: $(STAMP) system-deps lint typecheck unit floors
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench scripts
@@ -40,6 +40,11 @@ typecheck: $(STAMP)
 
 unit: $(STAMP)
 	$(BIN)/pytest --cov=sealbox --cov-report=term $(PYTEST_ARGS)
+
+## The declared dependency floors, kept true: every direct dependency at its lowest allowed
+## version (uv --resolution lowest-direct) in .venv-floors, and the smoke suite run there.
+floors: $(STAMP)
+	scripts/floors.sh $(PYTHON)
 
 ## Side-by-side benchmarks against the anchors; writes bench/results/.
 bench: $(STAMP) system-deps
@@ -53,4 +58,4 @@ fuzz: $(STAMP)
 		-timeout=10 .fuzz-corpus
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov build dist
+	rm -rf $(VENV) .venv-floors .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov build dist

@@ -106,6 +106,12 @@ def cli(debug: bool) -> None:
     """
 
 
+# click 8.2 raises this for a group called without a command; 8.1 prints the help itself.
+_NO_ARGS_IS_HELP: type[click.UsageError] | None = getattr(
+    click.exceptions, "NoArgsIsHelpError", None
+)
+
+
 def run(argv: list[str]) -> int:
     """Run the CLI with ``argv`` and map every outcome to an exit status."""
     from sealbox._lock import set_wait_notice
@@ -114,10 +120,10 @@ def run(argv: list[str]) -> int:
     set_wait_notice(lambda path: note(f"sealbox: note: waiting for another writer of {path}"))
     try:
         result: Any = cli.main(argv, prog_name="sealbox", standalone_mode=False)
-    except click.exceptions.NoArgsIsHelpError as exc:
-        click.echo(exc.ctx.get_help() if exc.ctx else "", err=True)
-        return 2
     except click.UsageError as exc:
+        if _NO_ARGS_IS_HELP is not None and isinstance(exc, _NO_ARGS_IS_HELP):
+            click.echo(exc.ctx.get_help() if exc.ctx else "", err=True)
+            return 2
         if exc.ctx is not None:
             click.echo(exc.ctx.get_usage(), err=True)
             command = exc.ctx.command_path

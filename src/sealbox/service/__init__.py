@@ -13,15 +13,16 @@ import importlib.util
 from sealbox.exceptions import ExtraNotInstalledError
 
 # What `sealbox[service]` installs, by import name (found, not imported: that stays lazy).
-for _module in (
-    "fastapi",
-    "uvicorn",
-    "sqlalchemy",
-    "alembic",
-    "aiosqlite",
-    "pydantic_settings",
-    "python_multipart",
-    "precis_i18n",
+# python-multipart is imported as `multipart` before 0.0.13, `python_multipart` since.
+for _names in (
+    ("fastapi",),
+    ("uvicorn",),
+    ("sqlalchemy",),
+    ("alembic",),
+    ("aiosqlite",),
+    ("pydantic_settings",),
+    ("python_multipart", "multipart"),
+    ("precis_i18n",),
 ):
-    if importlib.util.find_spec(_module) is None:
-        raise ExtraNotInstalledError("service", _module)
+    if all(importlib.util.find_spec(name) is None for name in _names):
+        raise ExtraNotInstalledError("service", _names[0])

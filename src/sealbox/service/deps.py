@@ -69,6 +69,11 @@ class _BearerCaller(OAuth2PasswordBearer):
         return await resolve_caller(request.app.state.runtime, token)
 
 
+# Older FastAPI (0.115) resolves a callable object's string annotations without any
+# globals, and would read `request` as a query parameter: give it the real types.
+_BearerCaller.__call__.__annotations__ = {"request": Request, "return": Caller}
+
+
 def bearer_token(header: str) -> str:
     """The token of an ``Authorization: Bearer …`` header value.
 

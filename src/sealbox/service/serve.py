@@ -82,13 +82,16 @@ def run(settings: ServiceSettings, *, log_level: str = "info") -> None:
         )
     os.environ.update(settings_env(settings))  # workers read their settings from here
     options = uvicorn_options(settings, log_level=log_level)
+    from sealbox.service.connection import EnvConnection
+
     # TLS is done by the connection class (see sealbox.service.connection), so uvicorn
-    # gets no SSL settings; each worker builds its class from the SEALBOX_* variables.
+    # gets no SSL settings; each worker reads the SEALBOX_* variables. (A class, not an
+    # import string: uvicorn before 0.36 takes only its own names as strings.)
     uvicorn.run(
         "sealbox.service.app:app_from_env",
         workers=settings.workers,
         factory=True,
-        http="sealbox.service.connection:EnvConnection",
+        http=EnvConnection,
         **options,
     )
 

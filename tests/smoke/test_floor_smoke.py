@@ -1,0 +1,112 @@
+"""The smoke suite of the floor environment: each capability once, end to end.
+
+`make floors` runs it in `.venv-floors`, where every direct dependency is at the lowest
+version pyproject.toml allows (uv's `--resolution lowest-direct`), so the declared floors
+are true. It runs in the main environment too, as part of the suite.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.conftest import run_sealbox
+from tests.service.conftest import PASSWORD, bearer, login, register, serve_process
+
+
+def test_age_with_a_post_quantum_recipient(tmp_path: Path) -> None:
+    key = tmp_path / "pq.key"
+    r = run_sealbox(["keygen", "--pq", "-o", key])
+    assert r.returncode == 0, r.stderr
+    recipient = run_sealbox(["keygen", "-y", key]).stdout.decode().strip()
+    assert recipient.startswith("age1pq1")
+    (tmp_path / "plain").write_bytes(b"floor smoke" * 1000)
+    enc = run_sealbox(["encrypt", "-r", recipient, "-o", tmp_path / "f.age", tmp_path / "plain"])
+    assert enc.returncode == 0, enc.stderr
+    dec = run_sealbox(["decrypt", "-i", key, tmp_path / "f.age"])
+    assert dec.returncode == 0, dec.stderr
+    assert dec.stdout == b"floor smoke" * 1000
+
+
+def test_jwt_issue_and_verify(tmp_path: Path) -> None:
+    env = {"SEALBOX_PASSPHRASE": "floor smoke keyset"}
+    keyset = tmp_path / "signing.keyset"
+    assert run_sealbox(["jwt", "keyset", "create", keyset], env=env).returncode == 0
+    issued = run_sealbox(
+        ["jwt", "issue", keyset, "--sub", "smoke", "--aud", "api", "--ttl", "60"], env=env
+    )
+    assert issued.returncode == 0, issued.stderr
+    token = issued.stdout.decode().strip()
+    jwks = tmp_path / "jwks.json"
+    printed = run_sealbox(["jwt", "jwks", keyset], env=env)
+    assert printed.returncode == 0, printed.stderr
+    jwks.write_bytes(printed.stdout)
+    verified = run_sealbox(["jwt", "verify", "--jwks", jwks, "--aud", "api", token])
+    assert verified.returncode == 0, verified.stderr
+    assert b'"sub": "smoke"' in verified.stdout
+
+
+def test_secrets_set_and_get(tmp_path: Path) -> None:
+    key = tmp_path / "id.key"
+    assert run_sealbox(["keygen", "-o", key]).returncode == 0
+    recipient = run_sealbox(["keygen", "-y", key]).stdout.decode().strip()
+    file = tmp_path / "secrets.env"
+    assert run_sealbox(["secrets", "init", file, "-r", recipient]).returncode == 0
+    assert run_sealbox(["secrets", "set", file, "TOKEN"], input=b"smoke value").returncode == 0
+    got = run_sealbox(["secrets", "get", file, "TOKEN", "-i", key])
+    assert got.returncode == 0 and got.stdout == b"smoke value"
+
+
+def test_serve_answers_health_and_transit(tmp_path: Path) -> None:
+    env = {"SEALBOX_PASSWORD_PROFILE": "test"}
+    data = tmp_path / "data"
+    r = run_sealbox(
+        [
+            "users",
+            "create",
+            "ops",
+            "--scope",
+            "transit:admin",
+            "--scope",
+            "transit:encrypt:*",
+            "--scope",
+            "transit:decrypt:*",
+            "--data-dir",
+            data,
+        ],
+        input=PASSWORD.encode(),
+        env=env,
+    )
+    assert r.returncode == 0, r.stderr
+    with serve_process(tmp_path, env=env, data_dir=data) as srv, srv.client() as c:
+        assert c.get("/health").json()["status"] == "ok"
+        assert register(c, "someone").status_code == 201
+        h = bearer(login(c, "ops").json()["access_token"])
+        created = c.post("/v1/keys/smoke", json={"type": "aes256-gcm"}, headers=h)
+        assert created.status_code == 201, created.text
+        sealed = c.post("/v1/keys/smoke/encrypt", json={"plaintext": "c21va2U="}, headers=h)
+        assert sealed.status_code == 200, sealed.text
+        opened = c.post(
+            "/v1/keys/smoke/decrypt", json={"ciphertext": sealed.json()["ciphertext"]}, headers=h
+        )
+        assert opened.json()["plaintext"] == "c21va2U="
+    assert "Traceback" not in srv.stderr
+
+
+def test_serve_on_postgresql_and_redis(tmp_path: Path) -> None:
+    from tests.service.conftest import reset_shared_state, shared_env
+
+    env = {**shared_env(), "SEALBOX_PASSWORD_PROFILE": "test"}
+    reset_shared_state()
+    try:
+        with serve_process(tmp_path, env=env, data_dir=tmp_path / "data") as srv, srv.client() as c:
+            assert register(c, "pg").status_code == 201
+            tokens = login(c, "pg").json()
+            h = bearer(tokens["access_token"])
+            for _ in range(3):  # the Redis throttle script, and revocation lookups
+                assert login(c, "pg", "wrong password").status_code == 400
+            assert c.get("/users/me", headers=h).status_code == 200
+            c.post("/auth/logout", json={"refresh_token": tokens["refresh_token"]}, headers=h)
+            assert c.get("/users/me", headers=h).status_code == 401
+        assert "Traceback" not in srv.stderr
+    finally:
+        reset_shared_state()
