@@ -232,11 +232,14 @@ class ExtraNotInstalledError(SealboxError, ImportError):
     """An optional part of sealbox was used without its extra installed."""
 
     def __init__(self, extra: str, module: str) -> None:
+        # The install command is in the message too: a library user sees only that.
         super().__init__(
-            f"this feature needs the {module!r} package, which is not installed",
+            f"this feature needs the {module!r} package, which is not installed "
+            f"(pip install 'sealbox[{extra}]')",
             hint=f"pip install 'sealbox[{extra}]'",
         )
         self.extra = extra
+        self.module = module
 
 
 class TLSError(SealboxError):
