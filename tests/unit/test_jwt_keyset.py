@@ -461,7 +461,7 @@ def test_from_unencrypted_refuses_a_p384_key_as_es256():
     doc["keys"][0]["jwk"] = ECAlgorithm.to_jwk(
         ec.generate_private_key(ec.SECP384R1()), as_dict=True
     )
-    with pytest.raises(KeyFormatError, match="not a usable ES256"):
+    with pytest.raises(KeyFormatError, match="not a valid ES256 private key"):
         SigningKeySet.from_unencrypted(json.dumps(doc).encode())
 
 

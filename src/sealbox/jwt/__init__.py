@@ -12,9 +12,10 @@ What is here:
   an import policy that refuses weak and ambiguous keys;
   :class:`RemoteJWKSet`: the same fetched over HTTPS with caching and refresh.
 
-The signatures are made and checked by PyJWT's algorithm implementations (on
-pyca/cryptography); sealbox frames the tokens itself to parse them strictly.
-python-jose is not used (CVE-2024-33663, CVE-2024-33664).
+The signatures are made and checked on pyca/cryptography directly, and sealbox
+frames the tokens itself to parse them strictly; tokens interoperate with PyJWT,
+joserfc and the npm ``jose`` package. python-jose is not used (CVE-2024-33663,
+CVE-2024-33664).
 
 Example::
 

@@ -1,8 +1,8 @@
 """JWS compact serialization (RFC 7515 §7.1), strictly parsed, signed and verified.
 
-The JOSE framing is done here, the cryptography by PyJWT's algorithm objects
-(``jwt.algorithms``), which in turn use pyca/cryptography. sealbox frames tokens
-itself because a verifier must be stricter than PyJWT's decoder: base64url
+The JOSE framing is done here, the signatures by :mod:`sealbox.jwt._algorithms`
+on pyca/cryptography. sealbox frames tokens itself because a verifier must be
+stricter than the usual decoders: base64url
 without padding, ``+``, ``/``, whitespace or stray bits (RFC 7515 §2); JSON with
 no duplicate member names (RFC 7515 §4, RFC 8725 §3.7) and no NaN; no ``crit``,
 ``b64``, ``jwk``, ``jku``, ``x5u`` or ``x5c`` header members (RFC 8725 §3.10);
@@ -12,6 +12,7 @@ and a size cap checked before anything is decoded.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
 from collections.abc import Mapping
@@ -20,16 +21,15 @@ from typing import Any, Final
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
-from jwt.algorithms import (
-    Algorithm,
-    ECAlgorithm,
-    HMACAlgorithm,
-    OKPAlgorithm,
-    RSAAlgorithm,
-    RSAPSSAlgorithm,
-)
 
 from sealbox.exceptions import TokenError
+from sealbox.jwt._algorithms import (
+    Algorithm,
+    ECDSAAlgorithm,
+    EdDSAAlgorithm,
+    HMACAlgorithm,
+    RSAAlgorithm,
+)
 
 __all__ = [
     "ALGORITHMS",
@@ -57,7 +57,7 @@ class AlgorithmSpec:
         kty: the JWK key type it needs: ``RSA``, ``EC``, ``OKP`` or ``oct``.
         curves: the ``crv`` values it accepts (EC and OKP keys).
         min_key_bytes: for HMAC, the shortest key (the hash output size, RFC 7518 §3.2).
-        impl: PyJWT's implementation.
+        impl: the implementation (sign, verify, private JWKs).
     """
 
     name: str
@@ -73,22 +73,22 @@ def _spec(
     return AlgorithmSpec(name, kty, frozenset(curves), minimum, impl)
 
 
-_OKP = OKPAlgorithm()
+_OKP = EdDSAAlgorithm()
 ALGORITHMS: Final[Mapping[str, AlgorithmSpec]] = {
     s.name: s
     for s in (
-        _spec("HS256", "oct", HMACAlgorithm(HMACAlgorithm.SHA256), minimum=32),
-        _spec("HS384", "oct", HMACAlgorithm(HMACAlgorithm.SHA384), minimum=48),
-        _spec("HS512", "oct", HMACAlgorithm(HMACAlgorithm.SHA512), minimum=64),
-        _spec("RS256", "RSA", RSAAlgorithm(hashes.SHA256)),
-        _spec("RS384", "RSA", RSAAlgorithm(hashes.SHA384)),
-        _spec("RS512", "RSA", RSAAlgorithm(hashes.SHA512)),
-        _spec("PS256", "RSA", RSAPSSAlgorithm(hashes.SHA256)),
-        _spec("PS384", "RSA", RSAPSSAlgorithm(hashes.SHA384)),
-        _spec("PS512", "RSA", RSAPSSAlgorithm(hashes.SHA512)),
-        _spec("ES256", "EC", ECAlgorithm(hashes.SHA256, ec.SECP256R1), ("P-256",)),
-        _spec("ES384", "EC", ECAlgorithm(hashes.SHA384, ec.SECP384R1), ("P-384",)),
-        _spec("ES512", "EC", ECAlgorithm(hashes.SHA512, ec.SECP521R1), ("P-521",)),
+        _spec("HS256", "oct", HMACAlgorithm(hashlib.sha256), minimum=32),
+        _spec("HS384", "oct", HMACAlgorithm(hashlib.sha384), minimum=48),
+        _spec("HS512", "oct", HMACAlgorithm(hashlib.sha512), minimum=64),
+        _spec("RS256", "RSA", RSAAlgorithm(hashes.SHA256, pss=False)),
+        _spec("RS384", "RSA", RSAAlgorithm(hashes.SHA384, pss=False)),
+        _spec("RS512", "RSA", RSAAlgorithm(hashes.SHA512, pss=False)),
+        _spec("PS256", "RSA", RSAAlgorithm(hashes.SHA256, pss=True)),
+        _spec("PS384", "RSA", RSAAlgorithm(hashes.SHA384, pss=True)),
+        _spec("PS512", "RSA", RSAAlgorithm(hashes.SHA512, pss=True)),
+        _spec("ES256", "EC", ECDSAAlgorithm(hashes.SHA256, ec.SECP256R1, "P-256"), ("P-256",)),
+        _spec("ES384", "EC", ECDSAAlgorithm(hashes.SHA384, ec.SECP384R1, "P-384"), ("P-384",)),
+        _spec("ES512", "EC", ECDSAAlgorithm(hashes.SHA512, ec.SECP521R1, "P-521"), ("P-521",)),
         # RFC 8037 "EdDSA" (either curve) and the fully specified RFC 9864 names.
         _spec("EdDSA", "OKP", _OKP, ("Ed25519", "Ed448")),
         _spec("Ed25519", "OKP", _OKP, ("Ed25519",)),
@@ -137,7 +137,7 @@ class CompactJWS:
     kid: str | None
 
     def verify_with(self, impl: Algorithm, key: Any) -> bool:
-        """Check the signature with a PyJWT algorithm and a prepared key."""
+        """Check the signature with an algorithm and a key."""
         return bool(impl.verify(self.signing_input, key, self.signature))
 
 
@@ -304,7 +304,7 @@ def encode_header(header: Mapping[str, Any]) -> str:
 
 
 def sign_compact(h64: str, payload: bytes, impl: Algorithm, key: Any) -> str:
-    """Return ``h64.payload.signature`` signed with a PyJWT algorithm and a prepared key.
+    """Return ``h64.payload.signature`` signed with an algorithm and a private key.
 
     ``h64`` is the header already encoded (:func:`encode_header`), so that a
     signer can encode it once per key.

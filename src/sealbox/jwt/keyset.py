@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from sealbox import kdf
@@ -783,9 +784,7 @@ def _new_entry(
 def _private_jwk(alg: str, private: Any) -> dict[str, Any]:
     if alg == "HS256":
         return {"kty": "oct", "k": b64url_encode(private)}
-    jwk: dict[str, Any] = ALGORITHMS[alg].impl.to_jwk(private, as_dict=True)
-    jwk.pop("key_ops", None)
-    return jwk
+    return ALGORITHMS[alg].impl.to_jwk(private)
 
 
 def _load_private(alg: str, jwk: object, where: str) -> Any:
@@ -793,7 +792,7 @@ def _load_private(alg: str, jwk: object, where: str) -> Any:
         raise KeyFormatError(f"{where}.jwk must be a private JWK")
     try:
         private = ALGORITHMS[alg].impl.from_jwk(jwk)
-    except Exception:  # noqa: BLE001 - PyJWT and cryptography raise many kinds; all mean "bad key"
+    except (ValueError, KeyError, TypeError, UnsupportedAlgorithm):
         raise KeyFormatError(f"{where}.jwk is not a valid {alg} private key") from None
     if alg == "HS256":
         ok = isinstance(private, bytes) and len(private) >= HMAC_KEY_SIZE

@@ -31,6 +31,8 @@ from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from sealbox._lock import locked
+
 __all__ = [
     "Base",
     "RefreshToken",
@@ -209,7 +211,17 @@ def _upgrade(connection: Connection) -> None:
 
 
 async def migrate(engine: AsyncEngine) -> None:
-    """Bring the schema to the newest migration (idempotent)."""
+    """Bring the schema to the newest migration (idempotent).
+
+    Processes starting at once take turns: PostgreSQL through an advisory lock (in
+    ``_upgrade``), an SQLite file through the lock of sealbox's file writers.
+    """
+    database = engine.url.database
+    if engine.url.get_backend_name() == "sqlite" and database and database != ":memory:":
+        with locked(database):  # blocks the loop, at start-up only
+            async with engine.begin() as conn:
+                await conn.run_sync(_upgrade)
+        return
     async with engine.begin() as conn:
         await conn.run_sync(_upgrade)
 
