@@ -123,3 +123,20 @@ def test_the_docs_pages_allow_only_their_own_inline_scripts(service) -> None:
             for script in re.findall(rb"<script>(.*?)</script>", r.content, re.DOTALL):
                 digest = base64.b64encode(hashlib.sha256(script).digest()).decode()
                 assert f"'sha256-{digest}'" in script_src
+
+
+def test_the_docs_assets_are_the_vendored_files(service) -> None:
+    from sealbox.service.routes.docs import ASSETS_FOLDER
+
+    with service.client() as c:
+        for name, media in (
+            ("swagger-ui-bundle.js", "application/javascript"),
+            ("swagger-ui.css", "text/css"),
+            ("favicon-32x32.png", "image/png"),
+        ):
+            r = c.get(f"/docs/assets/{name}")
+            assert r.status_code == 200
+            assert r.headers["content-type"].startswith(media)
+            assert r.content == (ASSETS_FOLDER / name).read_bytes()
+        assert c.get("/docs/assets/LICENSE").status_code == 404  # only the listed assets
+        assert c.get("/docs/assets/..%2fREADME.md").status_code == 404
