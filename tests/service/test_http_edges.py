@@ -7,6 +7,7 @@ import socket
 import ssl
 import time
 
+from sealbox.service.framing import AMBIGUOUS_LENGTH
 from tests.service.conftest import Running, bearer, login
 
 
@@ -49,8 +50,33 @@ def test_content_length_with_transfer_encoding_is_400_and_closes(service) -> Non
     head, _, rest = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 400 ")
     assert b"connection: close" in head.lower()
-    assert json.loads(rest[: rest.index(b"}") + 1])["error"] == "invalid_request"
+    error = json.loads(rest[: rest.index(b"}") + 1])
+    assert error == {"error": "invalid_request", "message": AMBIGUOUS_LENGTH}
     assert answer.count(b"HTTP/1.1 ") == 1  # the pipelined request was not answered
+
+
+def test_transfer_encoding_before_content_length_is_refused_too(service) -> None:
+    request = (
+        b"POST /auth/token HTTP/1.1\r\nHost: localhost\r\ntransfer-encoding: chunked\r\n"
+        b"content-length: 5\r\n\r\n0\r\n\r\n"
+    )
+    with _connect(service) as sock:
+        sock.sendall(request)
+        answer = _read_all(sock)
+    assert answer.startswith(b"HTTP/1.1 400 ")
+    assert AMBIGUOUS_LENGTH.encode() in answer
+
+
+def test_a_request_head_over_the_limit_is_431_and_closes(service) -> None:
+    limit = service.settings.max_header_bytes
+    request = b"GET /health HTTP/1.1\r\nHost: localhost\r\nX-Big: " + b"a" * limit + b"\r\n\r\n"
+    with _connect(service) as sock:
+        sock.sendall(request)
+        answer = _read_all(sock)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 431 Request Header Fields Too Large")
+    assert b"connection: close" in head.lower()
+    assert json.loads(body)["error"] == "headers_too_large"
 
 
 def test_a_keep_alive_connection_survives_a_500(service) -> None:

@@ -30,12 +30,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import ssl
 from collections import Counter
 from collections.abc import Iterable
-from typing import Any, ClassVar
+from http import HTTPStatus
+from typing import Any, ClassVar, Final
 
+from sealbox.service.errors import ErrorCode
 from sealbox.service.framing import FramingError, RequestTracker
 from sealbox.service.server import PEER_STATE_KEY, ClientIdentity, make_server_context
 from sealbox.service.settings import ServiceSettings
@@ -364,19 +367,23 @@ class GuardedConnection(asyncio.Protocol):
             self.close()
 
     def _answer_and_close(self, status: int, message: str) -> None:
-        reason = {
-            400: "Bad Request",
-            408: "Request Timeout",
-            431: "Request Header Fields Too Large",
-        }
-        code = {400: "invalid_request", 408: "request_timeout", 431: "invalid_request"}[status]
-        body = f'{{"error":"{code}","message":"{message}"}}'.encode()
+        code = _CODES[status]
+        body = json.dumps({"error": code, "message": message}, separators=(",", ":")).encode()
         head = (
-            f"HTTP/1.1 {status} {reason[status]}\r\ncontent-type: application/json\r\n"
+            f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
+            "content-type: application/json\r\n"
             f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
         ).encode()
         self.send_plaintext(head + body)
         self.close()
+
+
+# The answers this layer gives itself, before the application sees a request.
+_CODES: Final = {
+    400: ErrorCode.INVALID_REQUEST.value,
+    408: ErrorCode.REQUEST_TIMEOUT.value,
+    431: ErrorCode.HEADERS_TOO_LARGE.value,
+}
 
 
 class EnvConnection(GuardedConnection):
