@@ -166,3 +166,54 @@ def test_the_docs_assets_are_the_vendored_files(service) -> None:
             assert r.content == (ASSETS_FOLDER / name).read_bytes()
         assert c.get("/docs/assets/LICENSE").status_code == 404  # only the listed assets
         assert c.get("/docs/assets/..%2fREADME.md").status_code == 404
+
+
+def _records(data: bytes) -> list[tuple[int, int]]:
+    """(content type, length) of each TLS record in ``data``."""
+    found = []
+    while len(data) >= 5:
+        length = int.from_bytes(data[3:5], "big")
+        found.append((data[0], length))
+        data = data[5 + length :]
+    return found
+
+
+def test_an_answer_head_and_body_leave_in_one_tls_record(service) -> None:
+    ctx = ssl.create_default_context(cafile=str(service.ca))
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = ctx.wrap_bio(incoming, outgoing, server_hostname="localhost")
+    with socket.create_connection(("127.0.0.1", service.settings.port), timeout=10) as raw:
+        while True:
+            try:
+                tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                raw.sendall(outgoing.read())
+                incoming.write(raw.recv(65536))
+        raw.sendall(outgoing.read())
+        raw.settimeout(0.5)  # session tickets follow the handshake: take them first
+        try:
+            while chunk := raw.recv(65536):
+                incoming.write(chunk)
+        except TimeoutError:
+            pass
+        try:
+            tls.read()
+        except ssl.SSLWantReadError:
+            pass
+        tls.write(b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        raw.sendall(outgoing.read())
+        raw.settimeout(10)
+        answer = b""
+        plaintext = b""
+        while b'"status"' not in plaintext:
+            chunk = raw.recv(65536)
+            assert chunk
+            answer += chunk
+            incoming.write(chunk)
+            try:
+                plaintext += tls.read(65536)
+            except ssl.SSLWantReadError:
+                continue
+    assert plaintext.startswith(b"HTTP/1.1 200 ")
+    assert _records(answer) == [(23, len(answer) - 5)]  # one application_data record

@@ -205,9 +205,13 @@ class TLSSession:
         chunks: list[bytes] = []
         while True:
             try:
-                chunks.append(self._conn.bio_read(_READ_SIZE))
-            except SSL.WantReadError:
-                return b"".join(chunks)
+                chunk = self._conn.bio_read(_READ_SIZE)
+            except SSL.WantReadError:  # nothing (more) to send
+                break
+            chunks.append(chunk)
+            if len(chunk) < _READ_SIZE:  # drained: spares a call that would raise
+                break
+        return b"".join(chunks)
 
     def close_notify(self) -> None:
         """Queue a close_notify alert (best effort)."""
