@@ -76,9 +76,7 @@ def test_curl_with_the_right_certificate_gets_through(mtls) -> None:
     assert '"status":"ok"' in r.stdout
 
 
-@pytest.mark.interop
-def test_openssl_s_client_sees_the_alert(mtls) -> None:
-    svc, _ = mtls
+def _s_client(svc, *extra: str) -> str:
     r = subprocess.run(
         [
             require_tool("openssl"),
@@ -90,6 +88,7 @@ def test_openssl_s_client_sees_the_alert(mtls) -> None:
             "-CAfile",
             str(svc.ca),
             "-ign_eof",  # keep reading after the request is sent: the alert comes then
+            *extra,
         ],
         input="GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n",
         capture_output=True,
@@ -97,5 +96,31 @@ def test_openssl_s_client_sees_the_alert(mtls) -> None:
         timeout=30,
         check=False,
     )
-    output = (r.stdout + r.stderr).lower()
-    assert "alert certificate required" in output, output[-2000:]
+    return r.stdout + r.stderr
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize(
+    ("version", "alert"),
+    # TLS 1.2 has no certificate_required alert (RFC 8446 added it): handshake_failure.
+    [("-tls1_3", "alert certificate required"), ("-tls1_2", "alert handshake failure")],
+)
+def test_openssl_s_client_sees_the_alert_and_the_acceptable_ca_names(
+    mtls, version: str, alert: str
+) -> None:
+    svc, _ = mtls
+    output = _s_client(svc, version)
+    assert alert in output.lower(), output[-2000:]
+    # The certificate request names the CA whose client certificates are accepted.
+    names = output.split("Acceptable client certificate CA names\n", 1)
+    assert len(names) == 2, output[-3000:]
+    assert names[1].splitlines()[0] == "CN = sealbox development CA"
+    assert "No client certificate CA names sent" not in output
+
+
+@pytest.mark.interop
+def test_openssl_s_client_with_the_right_certificate_is_served(mtls) -> None:
+    svc, certs = mtls
+    cert, key = certs["good"]
+    output = _s_client(svc, "-cert", str(cert), "-key", str(key))
+    assert "HTTP/1.1 200 OK" in output, output[-2000:]

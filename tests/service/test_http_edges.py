@@ -7,6 +7,7 @@ import socket
 import ssl
 import time
 
+from sealbox.service.framing import AMBIGUOUS_LENGTH
 from tests.service.conftest import Running, bearer, login
 
 
@@ -49,8 +50,33 @@ def test_content_length_with_transfer_encoding_is_400_and_closes(service) -> Non
     head, _, rest = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 400 ")
     assert b"connection: close" in head.lower()
-    assert json.loads(rest[: rest.index(b"}") + 1])["error"] == "invalid_request"
+    error = json.loads(rest[: rest.index(b"}") + 1])
+    assert error == {"error": "invalid_request", "message": AMBIGUOUS_LENGTH}
     assert answer.count(b"HTTP/1.1 ") == 1  # the pipelined request was not answered
+
+
+def test_transfer_encoding_before_content_length_is_refused_too(service) -> None:
+    request = (
+        b"POST /auth/token HTTP/1.1\r\nHost: localhost\r\ntransfer-encoding: chunked\r\n"
+        b"content-length: 5\r\n\r\n0\r\n\r\n"
+    )
+    with _connect(service) as sock:
+        sock.sendall(request)
+        answer = _read_all(sock)
+    assert answer.startswith(b"HTTP/1.1 400 ")
+    assert AMBIGUOUS_LENGTH.encode() in answer
+
+
+def test_a_request_head_over_the_limit_is_431_and_closes(service) -> None:
+    limit = service.settings.max_header_bytes
+    request = b"GET /health HTTP/1.1\r\nHost: localhost\r\nX-Big: " + b"a" * limit + b"\r\n\r\n"
+    with _connect(service) as sock:
+        sock.sendall(request)
+        answer = _read_all(sock)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 431 Request Header Fields Too Large")
+    assert b"connection: close" in head.lower()
+    assert json.loads(body)["error"] == "headers_too_large"
 
 
 def test_a_keep_alive_connection_survives_a_500(service) -> None:
@@ -123,3 +149,71 @@ def test_the_docs_pages_allow_only_their_own_inline_scripts(service) -> None:
             for script in re.findall(rb"<script>(.*?)</script>", r.content, re.DOTALL):
                 digest = base64.b64encode(hashlib.sha256(script).digest()).decode()
                 assert f"'sha256-{digest}'" in script_src
+
+
+def test_the_docs_assets_are_the_vendored_files(service) -> None:
+    from sealbox.service.routes.docs import ASSETS_FOLDER
+
+    with service.client() as c:
+        for name, media in (
+            ("swagger-ui-bundle.js", "application/javascript"),
+            ("swagger-ui.css", "text/css"),
+            ("favicon-32x32.png", "image/png"),
+        ):
+            r = c.get(f"/docs/assets/{name}")
+            assert r.status_code == 200
+            assert r.headers["content-type"].startswith(media)
+            assert r.content == (ASSETS_FOLDER / name).read_bytes()
+        assert c.get("/docs/assets/LICENSE").status_code == 404  # only the listed assets
+        assert c.get("/docs/assets/..%2fREADME.md").status_code == 404
+
+
+def _records(data: bytes) -> list[tuple[int, int]]:
+    """(content type, length) of each TLS record in ``data``."""
+    found = []
+    while len(data) >= 5:
+        length = int.from_bytes(data[3:5], "big")
+        found.append((data[0], length))
+        data = data[5 + length :]
+    return found
+
+
+def test_an_answer_head_and_body_leave_in_one_tls_record(service) -> None:
+    ctx = ssl.create_default_context(cafile=str(service.ca))
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = ctx.wrap_bio(incoming, outgoing, server_hostname="localhost")
+    with socket.create_connection(("127.0.0.1", service.settings.port), timeout=10) as raw:
+        while True:
+            try:
+                tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                raw.sendall(outgoing.read())
+                incoming.write(raw.recv(65536))
+        raw.sendall(outgoing.read())
+        raw.settimeout(0.5)  # session tickets follow the handshake: take them first
+        try:
+            while chunk := raw.recv(65536):
+                incoming.write(chunk)
+        except TimeoutError:
+            pass
+        try:
+            tls.read()
+        except ssl.SSLWantReadError:
+            pass
+        tls.write(b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        raw.sendall(outgoing.read())
+        raw.settimeout(10)
+        answer = b""
+        plaintext = b""
+        while b'"status"' not in plaintext:
+            chunk = raw.recv(65536)
+            assert chunk
+            answer += chunk
+            incoming.write(chunk)
+            try:
+                plaintext += tls.read(65536)
+            except ssl.SSLWantReadError:
+                continue
+    assert plaintext.startswith(b"HTTP/1.1 200 ")
+    assert _records(answer) == [(23, len(answer) - 5)]  # one application_data record

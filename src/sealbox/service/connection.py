@@ -5,13 +5,15 @@ uvicorn takes the class of the protocol that serves a connection as a setting
 uvicorn's own HTTP protocol (httptools where installed, else h11) rather than
 subclassing it, and does what uvicorn and asyncio do not let an application do:
 
-- **TLS, with the handshake in sealbox's hands** (``ssl.SSLObject`` over memory
-  buffers). A refused handshake — no client certificate under mutual TLS, one from
-  another CA, a certificate not meant for clients — ends with the TLS alert OpenSSL
-  chose (``certificate_required``, ``unknown_ca``, ``unsupported_certificate``…) sent
-  before the connection closes, so clients can say why; asyncio's own TLS layer
-  resets the connection without it. Every refusal is logged with the reason.
-  The handshake must finish within ``SEALBOX_TLS_HANDSHAKE_TIMEOUT`` seconds.
+- **TLS, with the handshake in sealbox's hands**
+  (:class:`~sealbox.service.tls_session.TLSSession`, over memory buffers). Under
+  mutual TLS the certificate request names the client CAs accepted. A refused
+  handshake — no client certificate, one from another CA, a certificate not meant for
+  clients — ends with the TLS alert OpenSSL chose (``certificate_required``,
+  ``unknown_ca``, ``unsupported_certificate``…) sent before the connection closes, so
+  clients can say why; asyncio's own TLS layer resets the connection without it.
+  Every refusal is logged with the reason. The handshake must finish within
+  ``SEALBOX_TLS_HANDSHAKE_TIMEOUT`` seconds.
 - **Timeouts for slow clients**: a connection that sends no request within
   ``SEALBOX_IDLE_TIMEOUT`` seconds of its handshake is closed; a request's head must
   arrive within ``SEALBOX_HEADER_TIMEOUT`` seconds of its first byte, and its body
@@ -29,16 +31,23 @@ subclassing it, and does what uvicorn and asyncio do not let an application do:
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import json
 import logging
-import ssl
 from collections import Counter
 from collections.abc import Iterable
-from typing import Any, ClassVar, cast
+from http import HTTPStatus
+from typing import Any, ClassVar, Final, cast
 
+from sealbox.service.errors import ErrorCode
 from sealbox.service.framing import FramingError, RequestTracker
-from sealbox.service.server import PEER_STATE_KEY, ClientIdentity, make_server_context
+from sealbox.service.server import PEER_STATE_KEY, ClientIdentity, make_server_tls
 from sealbox.service.settings import ServiceSettings
+from sealbox.service.tls_session import (
+    HandshakeRefusedError,
+    ServerTLS,
+    TLSClosedError,
+    TLSSession,
+)
 
 __all__ = ["EnvConnection", "GuardedConnection", "connection_class", "http_protocol_class"]
 
@@ -67,14 +76,12 @@ class _TLSTransport(asyncio.Transport):
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         c = self._c
-        if name == "sslcontext":
+        if name == "sslcontext":  # uvicorn asks it to tell https from http
             return c.context
-        if name == "ssl_object":
-            return c.tls
-        if name == "peercert":
-            return c.tls.getpeercert() if c.tls is not None else default
-        if name == "cipher":
-            return c.tls.cipher() if c.tls is not None else default
+        if name in ("cipher", "tls_version"):
+            return c.tls.info(name) if c.tls is not None else default
+        if name in ("ssl_object", "peercert"):
+            return default  # not Python ssl objects: the identity is in the scope state
         return c.raw.get_extra_info(name, default) if c.raw is not None else default
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
@@ -106,7 +113,8 @@ class _TLSTransport(asyncio.Transport):
 
     def get_write_buffer_size(self) -> int:
         raw = self._c.raw
-        return raw.get_write_buffer_size() if raw is not None else 0
+        waiting = sum(len(data) for data in self._c.plain_waiting())
+        return waiting + (raw.get_write_buffer_size() if raw is not None else 0)
 
     def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
         if self._c.raw is not None:
@@ -129,9 +137,9 @@ class GuardedConnection(asyncio.Protocol):
     """
 
     settings: ClassVar[ServiceSettings | None] = None
-    # One server context per class and process, kept current by the certificate
-    # reloader (make_server_context registers it).
-    server_context: ClassVar[ssl.SSLContext | None] = None
+    # One TLS setup per class and process, whose context the certificate reloader
+    # renews (make_server_tls registers it).
+    server_tls: ClassVar[ServerTLS | None] = None
 
     def __init__(
         self,
@@ -145,22 +153,21 @@ class GuardedConnection(asyncio.Protocol):
         self._loop = _loop or asyncio.get_event_loop()
         cls = type(self)
         s = cls.settings or _env_settings()
-        if cls.server_context is None:
-            cls.server_context = make_server_context(s)
+        if cls.server_tls is None:
+            cls.server_tls = make_server_tls(s)
         self._s = s
-        self.context: ssl.SSLContext = cls.server_context
+        self.context = cls.server_tls.context  # the one current as the connection starts
         self.raw: asyncio.Transport | None = None
-        self.tls: ssl.SSLObject | None = None
+        self.tls: TLSSession | None = None
         self.inner: asyncio.Protocol | None = None
         self.closing = False
         self.reading_paused = False
-        self._incoming = ssl.MemoryBIO()
-        self._outgoing = ssl.MemoryBIO()
         self._address = "unknown"
         self._counted = False
         self._timer: asyncio.TimerHandle | None = None
         self._tracker = RequestTracker(s.max_header_bytes)
         self._pending: list[bytes] = []
+        self._plain: list[bytes] = []  # written by the protocol, not yet encrypted
         self._written_since_start = 0
 
     # -- the raw (TCP) side ----------------------------------------------------------
@@ -182,13 +189,13 @@ class GuardedConnection(asyncio.Protocol):
             return
         _OPEN[self._address] += 1
         self._counted = True
-        self.tls = self.context.wrap_bio(self._incoming, self._outgoing, server_side=True)
+        self.tls = TLSSession(self.context)
         self._arm(self._s.tls_handshake_timeout, "the TLS handshake")
 
     def data_received(self, data: bytes) -> None:
         if self.closing or self.tls is None:
             return
-        self._incoming.write(data)
+        self.tls.receive(data)
         if self.inner is None:
             self._handshake()
         if self.inner is not None:
@@ -223,23 +230,22 @@ class GuardedConnection(asyncio.Protocol):
     def _handshake(self) -> None:
         assert self.tls is not None
         try:
-            self.tls.do_handshake()
-        except ssl.SSLWantReadError:
-            self._flush()
-            return
-        except (ssl.SSLError, OSError) as exc:
-            log.warning("refused a TLS handshake from %s: %s", self._address, _reason(exc))
+            done = self.tls.handshake()
+        except HandshakeRefusedError as exc:
+            log.warning("refused a TLS handshake from %s: %s", self._address, exc)
             # The alert OpenSSL chose is in the outgoing buffer: send it, then close.
             self._flush()
             self.close()
             return
-        self._flush()  # the end of the handshake, session tickets
+        self._flush()  # handshake messages; at the end, session tickets
+        if not done:
+            return
         self._disarm()
         state = self._app_state
-        identity = ClientIdentity.from_ssl_object(self.tls)
-        if identity is not None:
+        cert = self.tls.peer_certificate()
+        if cert is not None:
             # A new dict for this connection: the shared lifespan state stays untouched.
-            state = {**state, PEER_STATE_KEY: identity}
+            state = {**state, PEER_STATE_KEY: ClientIdentity.from_certificate(cert)}
         protocol_class = http_protocol_class()
         self.inner = protocol_class(app_state=state, **self._kwargs)  # type: ignore[call-arg]
         self.inner.connection_made(_TLSTransport(self))
@@ -247,44 +253,47 @@ class GuardedConnection(asyncio.Protocol):
 
     def _read_records(self) -> None:
         assert self.tls is not None
-        chunks: list[bytes] = []
-        while True:
-            try:
-                chunk = self.tls.read(65536)
-            except ssl.SSLWantReadError:
-                break
-            except ssl.SSLZeroReturnError:  # close_notify from the client
-                self._deliver(b"".join(chunks))
-                chunks = []
-                if self.inner is not None and not self.closing:
-                    self.inner.eof_received()
-                self.close()
-                return
-            except ssl.SSLError as exc:
-                log.warning("TLS error on a connection from %s: %s", self._address, _reason(exc))
+        try:
+            data = self.tls.read()
+        except TLSClosedError as end:
+            self._deliver(end.data)
+            if not end.clean:
+                log.warning("TLS error on a connection from %s: %s", self._address, end)
                 self.close(abort=True)
                 return
-            if not chunk:
-                break
-            chunks.append(chunk)
+            if self.inner is not None and not self.closing:
+                self.inner.eof_received()
+            self.close()
+            return
         self._flush()  # key updates and the like
-        if chunks:
-            self._deliver(b"".join(chunks))
+        self._deliver(data)
 
     def _flush(self) -> None:
-        data = self._outgoing.read()
+        data = self.tls.outgoing() if self.tls is not None else b""
         if data and self.raw is not None and not self.raw.is_closing():
             self.raw.write(data)
 
     def send_plaintext(self, data: bytes | bytearray | memoryview) -> None:
-        """Encrypt and send what the HTTP protocol writes."""
-        if self.closing or self.tls is None:
+        """Encrypt and send what the HTTP protocol writes.
+
+        Writes made in one turn of the event loop (an answer's head, then its body) go
+        out together, in one TLS record and one send: fewer system calls and bytes.
+        """
+        if self.closing or self.tls is None or not data:
             return
         self._written_since_start += len(data)
+        if not self._plain:
+            self._loop.call_soon(self._send_plain)
+        self._plain.append(bytes(data))
+
+    def _send_plain(self) -> None:
+        if not self._plain or self.tls is None:
+            return
+        data, self._plain = b"".join(self._plain), []
         try:
             self.tls.write(data)
-        except ssl.SSLError as exc:
-            log.warning("TLS error on a connection from %s: %s", self._address, _reason(exc))
+        except TLSClosedError as exc:
+            log.warning("TLS error on a connection from %s: %s", self._address, exc)
             self.close(abort=True)
             return
         self._flush()
@@ -300,13 +309,17 @@ class GuardedConnection(asyncio.Protocol):
         if abort:
             self.raw.abort()
             return
+        self._send_plain()  # what the protocol wrote before closing still goes out
         if self.inner is not None and self.tls is not None:
-            with contextlib.suppress(ssl.SSLError, ValueError):
-                self.tls.unwrap()
+            self.tls.close_notify()
         self._flush()
         self.raw.close()
 
     # -- flow control --------------------------------------------------------------------
+
+    def plain_waiting(self) -> list[bytes]:
+        """Plaintext written in this turn of the event loop, not yet encrypted."""
+        return self._plain
 
     def pause_reading(self) -> None:
         self.reading_paused = True
@@ -365,19 +378,23 @@ class GuardedConnection(asyncio.Protocol):
             self.close()
 
     def _answer_and_close(self, status: int, message: str) -> None:
-        reason = {
-            400: "Bad Request",
-            408: "Request Timeout",
-            431: "Request Header Fields Too Large",
-        }
-        code = {400: "invalid_request", 408: "request_timeout", 431: "invalid_request"}[status]
-        body = f'{{"error":"{code}","message":"{message}"}}'.encode()
+        code = _CODES[status]
+        body = json.dumps({"error": code, "message": message}, separators=(",", ":")).encode()
         head = (
-            f"HTTP/1.1 {status} {reason[status]}\r\ncontent-type: application/json\r\n"
+            f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
+            "content-type: application/json\r\n"
             f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
         ).encode()
         self.send_plaintext(head + body)
         self.close()
+
+
+# The answers this layer gives itself, before the application sees a request.
+_CODES: Final = {
+    400: ErrorCode.INVALID_REQUEST.value,
+    408: ErrorCode.REQUEST_TIMEOUT.value,
+    431: ErrorCode.HEADERS_TOO_LARGE.value,
+}
 
 
 class EnvConnection(GuardedConnection):
@@ -396,21 +413,10 @@ def _env_settings() -> ServiceSettings:
 def connection_class(settings: ServiceSettings) -> type[GuardedConnection]:
     """A :class:`GuardedConnection` class bound to ``settings`` (for a server in this process).
 
-    Its TLS context is built now, so the certificate reloader finds it from the start.
+    Its TLS setup is made now, so the certificate reloader finds it from the start.
     """
     return type(
         "BoundConnection",
         (GuardedConnection,),
-        {"settings": settings, "server_context": make_server_context(settings)},
+        {"settings": settings, "server_tls": make_server_tls(settings)},
     )
-
-
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        return f"client certificate refused: {exc.verify_message}"
-    reason = getattr(exc, "reason", None)
-    if reason == "PEER_DID_NOT_RETURN_A_CERTIFICATE":
-        return "no client certificate (mutual TLS is required)"
-    if isinstance(reason, str):
-        return reason.lower().replace("_", " ")
-    return type(exc).__name__

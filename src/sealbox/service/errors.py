@@ -65,6 +65,9 @@ class ErrorCode(enum.StrEnum):
     BATCH_FAILED = "batch_failed"
     BATCH_TOO_LARGE = "batch_too_large"
     AUDIT_UNAVAILABLE = "audit_unavailable"
+    # Answered by the connection layer (sealbox.service.connection) to slow or odd clients.
+    REQUEST_TIMEOUT = "request_timeout"
+    HEADERS_TOO_LARGE = "headers_too_large"
     # RFC 6749 §5.2, answered by the token endpoint.
     UNSUPPORTED_GRANT_TYPE = "unsupported_grant_type"
     INVALID_SCOPE = "invalid_scope"

@@ -14,7 +14,7 @@ from __future__ import annotations
 import enum
 from typing import Final
 
-__all__ = ["FramingError", "RequestTracker", "Stage"]
+__all__ = ["AMBIGUOUS_LENGTH", "FramingError", "RequestTracker", "Stage"]
 
 _MAX_CHUNK_LINE: Final = 4096
 
@@ -25,6 +25,9 @@ class Stage(enum.Enum):
     IDLE = "idle"  # between requests
     HEAD = "head"  # request line and headers
     BODY = "body"  # a body of known length, or chunks
+
+
+AMBIGUOUS_LENGTH: Final = "a request may not have both Content-Length and Transfer-Encoding"
 
 
 class FramingError(Exception):
@@ -55,7 +58,8 @@ class RequestTracker:
         """Take the next bytes of the stream.
 
         Raises:
-            FramingError: a head larger than the limit, or a malformed chunk size.
+            FramingError: a head larger than the limit, both ``Content-Length`` and
+                ``Transfer-Encoding``, or a malformed chunk size.
         """
         events: list[str] = []
         view = memoryview(data)
@@ -99,23 +103,24 @@ class RequestTracker:
     def _start_body(self, head: bytes) -> None:
         length = 0
         chunked = False
-        framed_by = set()
+        has_length = has_coding = False
         for line in head.split(b"\r\n")[1:]:
             name, _, value = line.partition(b":")
             name = name.strip().lower()
-            framed_by.add(name)
             if name == b"transfer-encoding":
+                has_coding = True
                 chunked = value.strip().lower().endswith(b"chunked")
             elif name == b"content-length":
+                has_length = True
                 try:
                     length = int(value.strip())
                 except ValueError:
                     length = 0  # the server refuses it; nothing to wait for here
-        if {b"transfer-encoding", b"content-length"} <= framed_by:
-            # RFC 9112 §6.3: such a message may be a smuggling attempt; refuse it and close.
-            raise FramingError(
-                "a request may not have both Content-Length and Transfer-Encoding", 400
-            )
+        if has_length and has_coding:
+            # RFC 9112 §6.3: a front proxy may have framed this body differently (request
+            # smuggling), so neither this request nor anything after it can be trusted.
+            # Refused here, before any HTTP parser reads it, whichever parser serves.
+            raise FramingError(AMBIGUOUS_LENGTH, 400)
         self._chunked = chunked
         self._chunk_state = "size"
         self._line.clear()

@@ -15,6 +15,8 @@ from typing import Any
 
 from starlette.exceptions import HTTPException
 
+from sealbox.service.framing import AMBIGUOUS_LENGTH
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -124,7 +126,9 @@ class BodyLimitMiddleware:
 
     A request with both ``Content-Length`` and ``Transfer-Encoding`` is answered 400
     and the connection closed (RFC 9112 §6.3): a front proxy may have read its body
-    differently, and whatever follows on the connection cannot be trusted.
+    differently, and whatever follows on the connection cannot be trusted. (sealbox's
+    connection layer refuses it before any HTTP parser reads it; this covers the app
+    served by another ASGI server.)
 
     A ``Content-Length`` above the limit is refused before the body is read; a
     chunked body is counted as it arrives and refused when it passes the limit.
@@ -152,12 +156,7 @@ class BodyLimitMiddleware:
         limit = self._limit_for(str(scope.get("path", "")))
         names = {name for name, _ in scope.get("headers", ())}
         if b"content-length" in names and b"transfer-encoding" in names:
-            await _close_with(
-                send,
-                400,
-                "invalid_request",
-                "a request may not have both Content-Length and Transfer-Encoding",
-            )
+            await _close_with(send, 400, "invalid_request", AMBIGUOUS_LENGTH)
             return
         for name, value in scope.get("headers", ()):
             if name == b"content-length":

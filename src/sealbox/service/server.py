@@ -6,11 +6,11 @@ the connection's copy of the lifespan state, which uvicorn copies into every
 request's ``scope["state"]``. Routes read it through the
 :func:`sealbox.service.deps.client_identity` dependency.
 
-**Certificate reload.** The server's :class:`ssl.SSLContext` is built once per
-worker by :func:`make_server_context`. :class:`CertificateReloader` checks the
-certificate and key files every few seconds (and on ``SIGHUP`` in a single-worker
-server) and loads a renewed pair into that same context after validating it on a
-scratch context: new handshakes get the new certificate, open connections carry on.
+**Certificate reload.** The server's TLS setup (:class:`~sealbox.service.tls_session.ServerTLS`)
+is made once per worker by :func:`make_server_tls`. :class:`CertificateReloader` checks
+the certificate and key files every few seconds (and on ``SIGHUP`` in a single-worker
+server) and, when they changed and check out, gives the setup a context built from
+them: new handshakes get the new certificate, open connections carry on with theirs.
 
 .. versionadded:: 0.1.0
 """
@@ -19,19 +19,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
-import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from OpenSSL import SSL
+
+from sealbox.exceptions import SealboxError
+from sealbox.service.tls_session import ServerTLS
+
 __all__ = [
     "PEER_STATE_KEY",
     "CertificateReloader",
     "ClientIdentity",
-    "make_server_context",
+    "make_server_tls",
     "tls_paths",
 ]
 
@@ -65,24 +70,22 @@ class ClientIdentity:
     not_after: str
 
     @classmethod
-    def from_ssl_object(cls, ssl_object: ssl.SSLObject | ssl.SSLSocket) -> ClientIdentity | None:
-        """Read the verified peer certificate of a TLS connection (``None`` if there is none)."""
-        peer: dict[str, Any] | None = ssl_object.getpeercert()
-        der = ssl_object.getpeercert(binary_form=True)
-        if not peer or not der:
-            return None
-        sans: dict[str, list[str]] = {}
-        for kind, value in peer.get("subjectAltName", ()):
-            sans.setdefault(str(kind), []).append(str(value))
+    def from_certificate(cls, cert: x509.Certificate) -> ClientIdentity:
+        """What a verified client certificate says."""
+        try:
+            sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        except x509.ExtensionNotFound:
+            sans = x509.SubjectAlternativeName([])
         return cls(
-            common_name=_rdn(peer.get("subject", ()), "commonName"),
-            dns_names=tuple(sans.get("DNS", ())),
-            emails=tuple(sans.get("email", ())),
-            uris=tuple(sans.get("URI", ())),
-            issuer=_rdn(peer.get("issuer", ()), "commonName"),
-            serial=str(peer.get("serialNumber", "")),
-            fingerprint=hashlib.sha256(der).hexdigest(),
-            not_after=str(peer.get("notAfter", "")),
+            common_name=_common_name(cert.subject),
+            dns_names=tuple(sans.get_values_for_type(x509.DNSName)),
+            emails=tuple(sans.get_values_for_type(x509.RFC822Name)),
+            uris=tuple(sans.get_values_for_type(x509.UniformResourceIdentifier)),
+            issuer=_common_name(cert.issuer),
+            serial=_serial_hex(cert.serial_number),
+            fingerprint=cert.fingerprint(hashes.SHA256()).hex(),
+            # As OpenSSL prints it (and Python's getpeercert() gives it).
+            not_after=cert.not_valid_after_utc.strftime("%b %e %H:%M:%S %Y GMT"),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -99,34 +102,33 @@ class ClientIdentity:
         }
 
 
-def _rdn(name: Any, attribute: str) -> str:
-    for rdn in name:
-        for key, value in rdn:
-            if key == attribute:
-                return str(value)
-    return ""
+def _serial_hex(serial: int) -> str:
+    # Whole bytes, upper case, as OpenSSL prints a serial (and getpeercert() gives it).
+    digits = f"{serial:X}"
+    return digits.zfill(len(digits) + len(digits) % 2)
 
 
-# The contexts this process serves with, by (certificate, key) files, so the reloader
-# can update them in place.
-_LIVE_CONTEXTS: dict[tuple[Path, Path], list[ssl.SSLContext]] = {}
+def _common_name(name: x509.Name) -> str:
+    values = name.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+    return str(values[0].value) if values else ""
 
 
-def make_server_context(settings: Any) -> ssl.SSLContext:
-    """The server's TLS context for ``settings`` (registered for live reload)."""
-    from sealbox.tls.context import server_context
+# The TLS setups this process serves with, by (certificate, key) files, so the reloader
+# can give them a context built from renewed files.
+_LIVE: dict[tuple[Path, Path], list[ServerTLS]] = {}
 
+
+def make_server_tls(settings: Any) -> ServerTLS:
+    """The server's TLS setup for ``settings`` (registered for live reload).
+
+    Raises:
+        TLSConfigError: a certificate, key or CA file is unusable (the message names it).
+    """
     cert, key = tls_paths(settings)
-    ctx = server_context(
-        cert,
-        key,
-        client_ca=settings.client_ca,
-        require_client_cert=settings.mtls,
-    )
-    # uvicorn speaks HTTP/1.1 only; say so in ALPN, as its own contexts do.
-    ctx.set_alpn_protocols(["http/1.1"])
-    _LIVE_CONTEXTS.setdefault((cert, key), []).append(ctx)
-    return ctx
+    client_ca = Path(settings.client_ca) if settings.client_ca is not None else None
+    tls = ServerTLS(cert, key, client_ca, mtls=settings.mtls)
+    _LIVE.setdefault((cert, key), []).append(tls)
+    return tls
 
 
 def tls_paths(settings: Any) -> tuple[Path, Path]:
@@ -155,23 +157,23 @@ class CertificateReloader:
         self.reloads = 0
 
     @property
-    def contexts(self) -> list[ssl.SSLContext]:
-        return _LIVE_CONTEXTS.get((self.cert, self.key), [])
+    def setups(self) -> list[ServerTLS]:
+        return _LIVE.get((self.cert, self.key), [])
 
     def reload(self) -> bool:
-        """Load the files again now; return whether the contexts took them.
+        """Load the files again now; return whether the server took them.
 
         A pair that does not load (a key that does not match, a half-written
-        file) is logged and skipped: the contexts keep serving the old pair.
+        file) is logged and skipped: the server keeps serving the old pair.
+        New connections get the new pair; open ones keep theirs.
         """
         try:
-            scratch = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            scratch.load_cert_chain(self.cert, self.key)
-            for ctx in self.contexts:
-                ctx.load_cert_chain(self.cert, self.key)
-        except (OSError, ssl.SSLError) as exc:
-            log.warning("certificate reload from %s failed: %s", self.cert, type(exc).__name__)
+            renewed = [(tls, tls.renewed()) for tls in self.setups]
+        except (OSError, SealboxError, SSL.Error) as exc:
+            log.warning("certificate reload from %s failed: %s", self.cert, _why(exc))
             return False
+        for tls, context in renewed:
+            tls.context = context
         self._stamps = (_stamp(self.cert), _stamp(self.key))
         self.reloads += 1
         log.info("server certificate reloaded from %s", self.cert)
@@ -197,7 +199,7 @@ class CertificateReloader:
         import signal
 
         def hangup() -> None:
-            if self.contexts:
+            if self.setups:
                 self.reload()
             if on_sighup is not None:
                 on_sighup()
@@ -211,7 +213,13 @@ class CertificateReloader:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        _LIVE_CONTEXTS.pop((self.cert, self.key), None)
+        _LIVE.pop((self.cert, self.key), None)
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, SealboxError):
+        return str(exc)
+    return type(exc).__name__
 
 
 def _stamp(path: Path) -> tuple[int, int]:

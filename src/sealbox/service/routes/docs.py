@@ -1,5 +1,10 @@
 """``/docs``: Swagger UI served from this service (no CDN), with the OAuth2 password flow.
 
+The pages are FastAPI's own (``get_swagger_ui_html`` and
+``get_swagger_ui_oauth2_redirect_html``, pointed at local asset URLs as FastAPI's
+"self-hosting" recipe does); the Swagger UI files are vendored, unchanged, with their
+licence, in ``sealbox/service/static/swagger-ui/`` (its README names the version).
+
 The two pages carry a small inline script each (FastAPI's Swagger UI page and its
 OAuth2 redirect page). Their Content-Security-Policy allows exactly those scripts, by
 their SHA-256 (CSP Level 2 hash sources), and scripts from this origin: no
@@ -12,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import importlib.util
 import re
 from pathlib import Path
 from typing import Final
@@ -21,7 +25,7 @@ from fastapi import APIRouter, HTTPException
 from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.responses import FileResponse, HTMLResponse
 
-__all__ = ["router"]
+__all__ = ["ASSETS_FOLDER", "page_csp", "router"]
 
 _ASSETS = {
     "swagger-ui-bundle.js": "application/javascript",
@@ -30,13 +34,7 @@ _ASSETS = {
 }
 
 
-def _assets_folder() -> Path | None:
-    # The Swagger UI 5 distribution (OpenAPI 3.1) that the fastapi-swagger package
-    # ships; only its files are used.
-    spec = importlib.util.find_spec("fastapi_swagger")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(next(iter(spec.submodule_search_locations))) / "resources"
+ASSETS_FOLDER: Final = Path(__file__).resolve().parent.parent / "static" / "swagger-ui"
 
 
 _INLINE_SCRIPT: Final = re.compile(rb"<script>(.*?)</script>", re.DOTALL)
@@ -62,7 +60,6 @@ def _with_csp(page: HTMLResponse) -> HTMLResponse:
 def router(openapi_url: str = "/openapi.json") -> APIRouter:
     """The docs page, its OAuth2 redirect page and its assets."""
     api = APIRouter(include_in_schema=False)
-    folder = _assets_folder()
     # Built once: the pages do not change while the service runs.
     docs_page = _with_csp(
         get_swagger_ui_html(
@@ -88,10 +85,12 @@ def router(openapi_url: str = "/openapi.json") -> APIRouter:
     @api.get("/docs/assets/{name}")
     async def asset(name: str) -> FileResponse:
         media = _ASSETS.get(name)
-        if media is None or folder is None:
+        if media is None:
             raise HTTPException(404, "no such asset")
         return FileResponse(
-            folder / name, media_type=media, headers={"Cache-Control": "public, max-age=86400"}
+            ASSETS_FOLDER / name,
+            media_type=media,
+            headers={"Cache-Control": "public, max-age=86400"},
         )
 
     return api

@@ -1,0 +1,255 @@
+"""The service's TLS engine: pyOpenSSL over memory buffers, one session per connection.
+
+Python's :mod:`ssl` module cannot name the client CAs a server accepts (OpenSSL's
+``SSL_CTX_set_client_CA_list``): under mutual TLS its servers send an empty list, so a
+client holding several certificates cannot choose one ("No client certificate CA names
+sent"). pyOpenSSL, pyca's binding kept for exactly this use (TLS connections), can: the
+context built here sends the subject names of the client CA file in every certificate
+request. Everything else follows :func:`sealbox.tls.context.server_context`, which
+also checks the files first, so a bad certificate, key or CA gives the same clear
+:class:`~sealbox.exceptions.TLSConfigError`: TLS 1.2 or newer, TLS 1.2 suites with
+ECDHE and an AEAD cipher (RFC 9325), no compression or renegotiation, strict X.509.
+
+A pyOpenSSL context cannot change once a connection used it, so a renewed certificate
+gets a new context (see :class:`ServerTLS`); open connections keep the one they began with.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import Any, Final
+
+from cryptography import x509
+from OpenSSL import SSL, crypto
+
+from sealbox.tls.context import TLS12_CIPHERS, server_context
+
+__all__ = ["HandshakeRefusedError", "ServerTLS", "TLSClosedError", "TLSSession", "build_context"]
+
+ALPN: Final = b"http/1.1"  # what uvicorn speaks
+_READ_SIZE: Final = 65536
+
+# X.509 verification results (OpenSSL's X509_V_ERR_*) a refused client certificate
+# most often has, worded as OpenSSL words them, for the log line of each refusal.
+_VERIFY_ERRORS: Final = {
+    2: "unable to get issuer certificate",
+    7: "certificate signature failure",
+    9: "certificate is not yet valid",
+    10: "certificate has expired",
+    18: "self-signed certificate",
+    19: "self-signed certificate in certificate chain",
+    20: "unable to get local issuer certificate",
+    21: "unable to verify the first certificate",
+    23: "certificate revoked",
+    24: "invalid CA certificate",
+    26: "unsuitable certificate purpose",
+    79: "invalid or inconsistent certificate extension",
+}
+
+
+class HandshakeRefusedError(Exception):
+    """The TLS handshake failed; the message is the reason, for the log."""
+
+
+class TLSClosedError(Exception):
+    """The client ended the TLS session (close_notify) or broke it.
+
+    Attributes:
+        clean: the client sent close_notify.
+        data: plaintext that arrived before the end.
+    """
+
+    def __init__(self, reason: str, data: bytes = b"", *, clean: bool = False) -> None:
+        super().__init__(reason)
+        self.clean = clean
+        self.data = data
+
+
+def build_context(cert: Path, key: Path, client_ca: Path | None, *, mtls: bool) -> SSL.Context:
+    """A server context for these files (checked first by ``server_context``).
+
+    Raises:
+        TLSConfigError: a file is missing, unreadable, expired, of the wrong kind,
+            or the key does not match the certificate.
+        ConfigError: ``mtls`` without ``client_ca``.
+    """
+    server_context(cert, key, client_ca=client_ca, require_client_cert=mtls)
+    ctx = SSL.Context(SSL.TLS_SERVER_METHOD)
+    ctx.set_min_proto_version(SSL.TLS1_2_VERSION)
+    ctx.set_cipher_list(TLS12_CIPHERS.encode())
+    ctx.set_options(
+        SSL.OP_NO_COMPRESSION
+        | SSL.OP_NO_RENEGOTIATION
+        | SSL.OP_CIPHER_SERVER_PREFERENCE
+        | SSL.OP_SINGLE_ECDH_USE
+    )
+    store = ctx.get_cert_store()
+    assert store is not None  # a new context always has one
+    store.set_flags(crypto.X509StoreFlags.X509_STRICT)
+    ctx.use_certificate_chain_file(os.fspath(cert))
+    ctx.use_privatekey_file(os.fspath(key))
+    ctx.check_privatekey()
+    if client_ca is not None:
+        ctx.load_verify_locations(os.fspath(client_ca))
+        # The names sent in the certificate request (RFC 8446 §4.2.4, RFC 5246 §7.4.4).
+        ctx.load_client_ca(os.fsencode(client_ca))
+        mode = SSL.VERIFY_PEER | (SSL.VERIFY_FAIL_IF_NO_PEER_CERT if mtls else 0)
+        ctx.set_verify(mode, _note_verify_error)
+    ctx.set_alpn_select_callback(_select_alpn)
+    return ctx
+
+
+def _select_alpn(_connection: SSL.Connection, offered: list[bytes]) -> Any:
+    # Without a protocol in common, go on without ALPN, as Python's ssl servers do
+    # (Any: the type of pyOpenSSL's marker is private).
+    return ALPN if ALPN in offered else SSL.NO_OVERLAPPING_PROTOCOLS
+
+
+def _note_verify_error(
+    connection: SSL.Connection, _cert: crypto.X509, errnum: int, depth: int, ok: int
+) -> bool:
+    if not ok:
+        session = connection.get_app_data()
+        if isinstance(session, TLSSession) and session.verify_error is None:
+            session.verify_error = (errnum, depth)
+    return bool(ok)
+
+
+class ServerTLS:
+    """The context new connections of one server get, replaced whole on renewal."""
+
+    def __init__(self, cert: Path, key: Path, client_ca: Path | None, *, mtls: bool) -> None:
+        self.cert = cert
+        self.key = key
+        self.client_ca = client_ca
+        self.mtls = mtls
+        self.context = build_context(cert, key, client_ca, mtls=mtls)
+
+    def renewed(self) -> SSL.Context:
+        """A context built from the files as they are now (raises as :func:`build_context`)."""
+        return build_context(self.cert, self.key, self.client_ca, mtls=self.mtls)
+
+
+class TLSSession:
+    """The server side of one TLS session over memory buffers.
+
+    Bytes from the network go in with :meth:`receive`; what must go out comes from
+    :meth:`outgoing` (handshake messages, records, alerts).
+    """
+
+    def __init__(self, context: SSL.Context) -> None:
+        self.context = context
+        self.verify_error: tuple[int, int] | None = None
+        self._conn = SSL.Connection(context, None)
+        self._conn.set_app_data(self)
+        self._conn.set_accept_state()
+
+    def receive(self, data: bytes) -> None:
+        """Bytes that arrived from the client."""
+        self._conn.bio_write(data)
+
+    def handshake(self) -> bool:
+        """Go on with the handshake; ``True`` once it is complete.
+
+        Raises:
+            HandshakeRefusedError: it failed (the alert, if any, is in :meth:`outgoing`).
+        """
+        try:
+            self._conn.do_handshake()
+        except SSL.WantReadError:
+            return False
+        except SSL.Error as exc:
+            raise HandshakeRefusedError(self._reason(exc)) from None
+        return True
+
+    def read(self) -> bytes:
+        """The plaintext the received records hold (``b""`` if none is complete yet).
+
+        Raises:
+            TLSClosedError: the client sent close_notify, or a record that does not verify.
+        """
+        chunks: list[bytes] = []
+        while True:
+            try:
+                chunk = self._conn.recv(_READ_SIZE)
+            except SSL.WantReadError:
+                break
+            except SSL.ZeroReturnError:
+                raise TLSClosedError("close_notify", b"".join(chunks), clean=True) from None
+            except SSL.Error as exc:
+                raise TLSClosedError(_openssl_reason(exc), b"".join(chunks)) from None
+            if not chunk:
+                break
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def write(self, data: bytes) -> None:
+        """Encrypt ``data`` (its records are then in :meth:`outgoing`).
+
+        Raises:
+            TLSClosedError: the session can no longer send.
+        """
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[self._conn.send(view) :]
+        except SSL.Error as exc:
+            raise TLSClosedError(_openssl_reason(exc)) from None
+
+    def outgoing(self) -> bytes:
+        """Everything waiting to be sent to the client."""
+        chunks: list[bytes] = []
+        while True:
+            try:
+                chunk = self._conn.bio_read(_READ_SIZE)
+            except SSL.WantReadError:  # nothing (more) to send
+                break
+            chunks.append(chunk)
+            if len(chunk) < _READ_SIZE:  # drained: spares a call that would raise
+                break
+        return b"".join(chunks)
+
+    def close_notify(self) -> None:
+        """Queue a close_notify alert (best effort)."""
+        with contextlib.suppress(SSL.Error):
+            self._conn.shutdown()
+
+    def peer_certificate(self) -> x509.Certificate | None:
+        """The client's verified certificate, if it sent one."""
+        return self._conn.get_peer_certificate(as_cryptography=True)
+
+    def info(self, name: str) -> Any:
+        """What asyncio's ``get_extra_info`` gives for ``cipher`` and ``tls_version``."""
+        if name == "cipher":
+            return (
+                self._conn.get_cipher_name(),
+                self._conn.get_cipher_version(),
+                self._conn.get_cipher_bits(),
+            )
+        if name == "tls_version":
+            return self._conn.get_protocol_version_name()
+        return None
+
+    def _reason(self, exc: SSL.Error) -> str:
+        if self.verify_error is not None:
+            errnum, depth = self.verify_error
+            what = _VERIFY_ERRORS.get(errnum, f"verification error {errnum}")
+            where = "" if depth == 0 else f" (at depth {depth} of its chain)"
+            return f"client certificate refused: {what}{where}"
+        reason = _openssl_reason(exc)
+        if reason == "peer did not return a certificate":
+            return "no client certificate (mutual TLS is required)"
+        return reason
+
+
+def _openssl_reason(exc: SSL.Error) -> str:
+    """OpenSSL's reason text of the last error in ``exc`` (``SSL.Error`` holds a list)."""
+    errors = exc.args[0] if exc.args and isinstance(exc.args[0], list) else []
+    for entry in reversed(errors):
+        if isinstance(entry, tuple) and len(entry) == 3 and entry[2]:
+            return str(entry[2])
+    return type(exc).__name__
