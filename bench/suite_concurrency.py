@@ -3,11 +3,14 @@
 Target: 8 concurrent `sealbox keyring rotate` runs on one keyring finish within 2x the
 time of the same 8 run one after the other (the lock serialises only the re-read, merge,
 encryption and rename). Sealing and opening take no lock: a keyring loaded from a file
-(whose saves are locked) seals and opens as fast as one made in memory.
+(whose saves are locked) seals and opens as fast as one made in memory, and its cost
+against raw AESGCM — the method of suite_fields — is the one bench/results/fields.json
+holds.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import subprocess
@@ -16,11 +19,28 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench._harness import Figure, Row, interleaved_rates, log, write_results
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from bench._harness import RESULTS, Figure, Row, interleaved_rates, log, write_results
 from sealbox import Keyring
 
 PASSPHRASE = "bench concurrency passphrase"
 WRITERS = 8
+_FIELDS_RAW_ROW = "raw AESGCM encrypt+decrypt (fresh nonce)"
+# Run-to-run noise of CPU work on the machines measured (ANCHORS.md): +-10 %.
+_NOISE = 0.9
+
+
+def _committed_fields_ratio() -> float | None:
+    """seal+open against raw AESGCM, as the committed fields run measured it."""
+    try:
+        doc = json.loads((RESULTS / "fields.json").read_text())
+    except (OSError, ValueError):
+        return None
+    for row in doc.get("rows", []):
+        if row.get("anchor_name") == _FIELDS_RAW_ROW:
+            return float(row["ratio"])
+    return None
 
 
 def _env() -> dict[str, str]:
@@ -79,11 +99,18 @@ def main(quick: bool = False) -> None:
         loaded = Keyring.load(_fresh(folder, "reader.keyring"), PASSPHRASE)
         fresh = Keyring.generate()
         value = os.urandom(100)
+        aesgcm = AESGCM(AESGCM.generate_key(256))
+
+        def raw_aesgcm() -> None:  # exactly as suite_fields measures it
+            nonce = os.urandom(12)
+            aesgcm.decrypt(nonce, aesgcm.encrypt(nonce, value, b""), b"")
+
         log("concurrency: sealing and opening with a loaded and an in-memory keyring")
         rates = interleaved_rates(
             {
                 "loaded": lambda: loaded.open(loaded.seal(value)),
                 "memory": lambda: fresh.open(fresh.seal(value)),
+                "raw": raw_aesgcm,
             },
             seconds=0.1 if quick else 0.3,
             rounds=3 if quick else 9,
@@ -112,6 +139,21 @@ def main(quick: bool = False) -> None:
             target_text="unchanged: readers take no lock",
         ),
     ]
+    committed = _committed_fields_ratio()
+    rows.append(
+        Row(
+            "seal+open, 100-byte value, keyring loaded from a file",
+            "ops/s",
+            rates["loaded"],
+            rates["raw"],
+            _FIELDS_RAW_ROW,
+            target=None if committed is None else committed * _NOISE,
+            target_text=""
+            if committed is None
+            else f"the committed fields run's {committed:.2f}x, less 10 % noise",
+            note="suite_fields' method, to compare with bench/results/fields.json",
+        )
+    )
     figures = [
         Figure("concurrent rounds", "s", c, ", ".join(f"{x:.2f}" for x in concurrent)),
         Figure("sequential rounds", "s", s, ", ".join(f"{x:.2f}" for x in sequential)),

@@ -1,10 +1,12 @@
 """Atomic file writes: a temporary file in the target folder, renamed when complete.
 
-The temporary file is named ``.NAME.PID.RANDOM.tmp`` after its writer's process id.
-A writer that dies (SIGKILL, a power cut) leaves it behind, never a partial file
-under the final name; the next writer into the same folder removes the temporary
-files of processes that no longer run. A rewrite keeps the owner, group and mode of
-the file it replaces; a new file gets the mode asked for (0600 unless said).
+The temporary file is named ``.NAME.PID.RANDOM.tmp`` after its writer's process id,
+and its writer holds an ``flock`` on it until it is renamed. A writer that dies
+(SIGKILL, a power cut) leaves it behind, never a partial file under the final name;
+the next writer into the same folder removes the temporary files whose process no
+longer runs here and whose lock nobody holds (a writer on another machine sharing
+the folder holds its lock). A rewrite keeps the owner, group and mode of the file it
+replaces; a new file gets the mode asked for (0600 unless said).
 
 Also :class:`AlignedWriter`, the way bulk outputs reach the file system.
 
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import io
 import os
 import stat
@@ -161,28 +164,33 @@ def atomic_writer(
         raise StorageError(f"cannot write in {folder}: {exc.strerror}") from None
     try:
         _take_over_attributes(fd, target, mode)
+        # Renamed while still open: until then its lock tells the clean-up of other
+        # writers (remove_stale_temporaries) that this one lives.
         with os.fdopen(fd, "wb") as fh:
             yield fh
             fh.flush()
             if durable:
                 os.fsync(fh.fileno())
-        if overwrite:
-            os.replace(tmp, target)
-        else:
-            # A link, unlike a rename, fails if the name was taken meanwhile.
-            try:
-                os.link(tmp, target)
-            except FileExistsError:
-                raise StorageError(
-                    f"{target} already exists", hint="use --force to replace it"
-                ) from None
-            os.unlink(tmp)
+            _publish(tmp, target, overwrite=overwrite)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
     if durable:
         _fsync_dir(folder)
+
+
+def _publish(tmp: str, target: str, *, overwrite: bool) -> None:
+    """Rename ``tmp`` to ``target``; without ``overwrite``, only if ``target`` is free."""
+    if overwrite:
+        os.replace(tmp, target)
+        return
+    # A link, unlike a rename, fails if the name was taken meanwhile.
+    try:
+        os.link(tmp, target)
+    except FileExistsError:
+        raise StorageError(f"{target} already exists", hint="use --force to replace it") from None
+    os.unlink(tmp)
 
 
 def atomic_write_group(
@@ -203,9 +211,10 @@ def atomic_write_group(
             written (nothing was replaced).
     """
     staged: list[tuple[str, str, str | None]] = []  # (target, temporary, backup)
+    held: list[int] = []  # their descriptors, locked and open until the end
     try:
         for path, data, mode in files:
-            staged.append(_stage(path, data, mode, overwrite=overwrite))
+            staged.append(_stage(path, data, mode, overwrite=overwrite, held=held))
         _rename_all(staged)
     except OSError as exc:
         raise StorageError(
@@ -217,14 +226,19 @@ def atomic_write_group(
                 if leftover is not None:
                     with contextlib.suppress(FileNotFoundError):
                         os.unlink(leftover)
+        for fd in held:
+            os.close(fd)
     for folder in {os.path.dirname(t) or os.curdir for t, _, _ in staged}:
         _fsync_dir(folder)
 
 
 def _stage(
-    path: str | os.PathLike[str], data: bytes, mode: int, *, overwrite: bool
+    path: str | os.PathLike[str], data: bytes, mode: int, *, overwrite: bool, held: list[int]
 ) -> tuple[str, str, str | None]:
-    """Write ``data`` to a flushed temporary file beside ``path``; link the old file aside."""
+    """Write ``data`` to a flushed temporary file beside ``path``; link the old file aside.
+
+    The descriptors of both stay open (and locked) in ``held``, for the caller to close.
+    """
     target = os.path.realpath(os.fspath(path))
     if not overwrite and os.path.lexists(target):
         raise StorageError(f"{target} already exists", hint="use --force to replace it")
@@ -232,16 +246,19 @@ def _stage(
     folder = folder or os.curdir
     remove_stale_temporaries(folder)
     fd, tmp = _create_temporary(folder, name)
+    held.append(fd)
     try:
         _take_over_attributes(fd, target, mode)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
         backup = None
         if os.path.lexists(target):
             backup = _temporary_name(folder, name)
             os.link(target, backup)
+            held.append(os.open(backup, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW))
+            _hold(held[-1])
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
@@ -290,7 +307,12 @@ def _take_over_attributes(fd: int, target: str, mode: int) -> None:
     with contextlib.suppress(PermissionError):
         # Not root: keep at least the group, if this user belongs to it.
         os.fchown(fd, -1, old.st_gid)
-    os.fchmod(fd, stat.S_IMODE(old.st_mode))
+    keep = stat.S_IMODE(old.st_mode)
+    if os.fstat(fd).st_gid != old.st_gid:
+        # The group could not be kept: its rights would go to this user's group
+        # instead. Give that group no more than everybody else has.
+        keep = (keep & ~0o070) | ((keep & 0o007) << 3)
+    os.fchmod(fd, keep)
 
 
 def remove_stale_temporaries(folder: str) -> int:
@@ -309,10 +331,37 @@ def remove_stale_temporaries(folder: str) -> int:
             pid = _temporary_owner(entry.name)
             if pid is None or pid == os.getpid() or _running(pid):
                 continue
-            with contextlib.suppress(FileNotFoundError, PermissionError, IsADirectoryError):
-                os.unlink(entry.path)
-                removed += 1
+            removed += _remove_unlocked(entry.path)
     return removed
+
+
+def _remove_unlocked(path: str) -> bool:
+    """Remove a temporary file unless its writer, on any machine, still holds its lock."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        return False  # gone meanwhile, another user's, or not a plain file
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        except OSError:
+            pass  # a file system without locks: the process id alone decides
+        try:
+            os.unlink(path)
+        except OSError:
+            return False
+        return True
+    finally:
+        os.close(fd)
+
+
+def _hold(fd: int) -> None:
+    """Lock a temporary file for as long as its writer keeps it open."""
+    with contextlib.suppress(OSError):  # a file system without locks
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
 def _temporary_owner(name: str) -> int | None:
@@ -358,9 +407,11 @@ def _create_temporary(folder: str, name: str) -> tuple[int, str]:
     for _ in range(100):
         tmp = _temporary_name(folder, name)
         try:
-            return os.open(tmp, flags, 0o600), tmp
+            fd = os.open(tmp, flags, 0o600)
         except FileExistsError:  # pragma: no cover - 48 random bits
             continue
+        _hold(fd)
+        return fd, tmp
     raise FileExistsError(  # pragma: no cover
         errno.EEXIST, "no unused temporary file name", str(folder)
     )

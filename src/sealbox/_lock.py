@@ -1,15 +1,22 @@
 """Exclusive locks for read-modify-write of the files sealbox owns.
 
-A writer locks ``FOLDER/.NAME.lock`` (a sidecar beside the file, mode 0600, never
-deleted: removing a lock file while another process waits on it would let two
-writers in) with ``flock``, from the moment it reads the file until the new version
-has been renamed into place. Readers take no lock: a rename is atomic, so they see
-the old file or the new one.
+A writer locks ``FOLDER/.NAME.lock`` (a sidecar beside the file, never deleted:
+removing a lock file while another process waits on it would let two writers in)
+with ``flock``, from the moment it reads the file until the new version has been
+renamed into place. Readers take no lock: a rename is atomic, so they see the old
+file or the new one.
+
+The lock file holds nothing. It is mode 0600, except that the group and others may
+read it where they may write the file itself (a secrets file shared by a group at
+0660): ``flock`` needs only a descriptor open for reading, so every user who may
+change the file can take its lock, and nobody else can.
 
 The lock belongs to the open file description, so it is released when the writer
 closes it or dies, however it dies: a killed writer never leaves a stuck lock.
 Threads of one process take the lock in turn as well (each acquisition opens the
-lock file anew).
+lock file anew). A thread that already holds a file's lock takes it again at once
+(a writer that holds a certificate's lock while it reads the pair, then writes the
+pair through a function that locks it too).
 
 Waiting is polled: after :data:`NOTICE_AFTER` seconds the writer tells why it
 waits (through :func:`set_wait_notice`; by default a warning on the
@@ -26,6 +33,8 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import stat
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Final
@@ -45,6 +54,9 @@ DEFAULT_TIMEOUT: Final = 60.0
 NOTICE_AFTER: Final = 1.0
 TIMEOUT_ENV: Final = "SEALBOX_LOCK_TIMEOUT"
 _POLL: Final = 0.02
+
+# The sidecars this thread holds: taking one of them again is free.
+_held = threading.local()
 
 
 def _log_notice(path: str) -> None:
@@ -95,28 +107,76 @@ def locked(path: str | os.PathLike[str], *, timeout: float | None = None) -> Ite
     """
     limit = _timeout(timeout)
     sidecar = lock_path(path)
-    flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
-    try:
-        fd = os.open(sidecar, flags, 0o600)
-    except OSError as exc:
-        raise StorageError(
-            f"cannot lock {os.fspath(path)}: {(exc.strerror or '').lower()} ({sidecar})"
-        ) from None
-    try:
-        start = time.monotonic()
-        told = False
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                waited = time.monotonic() - start
-                if waited >= limit:
-                    raise LockTimeoutError(os.fspath(path), limit) from None
-                if not told and waited >= NOTICE_AFTER:
-                    told = True
-                    _notice(os.fspath(path))
-                time.sleep(_POLL)
+    held: set[str] = _held.__dict__.setdefault("sidecars", set())
+    if sidecar in held:
         yield
+        return
+    fd = _open_sidecar(sidecar, os.fspath(path))
+    try:
+        _acquire(fd, os.fspath(path), limit)
+        held.add(sidecar)
+        try:
+            yield
+        finally:
+            held.discard(sidecar)
     finally:
         os.close(fd)  # releases the lock
+
+
+def _open_sidecar(sidecar: str, path: str) -> int:
+    """Open (or create) the lock file; a user who may only read it opens it read-only."""
+    flags = os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
+    hint = "every user who writes the file must be able to read its lock file"
+    for access in (os.O_RDWR | os.O_CREAT, os.O_RDONLY):
+        try:
+            fd = os.open(sidecar, flags | access, 0o600)
+        except PermissionError:
+            continue
+        except OSError as exc:
+            raise StorageError(
+                f"cannot lock {path}: {(exc.strerror or '').lower()} ({sidecar})"
+            ) from None
+        _share_with_writers(fd, path)
+        return fd
+    raise StorageError(f"cannot lock {path}: permission denied ({sidecar})", hint=hint)
+
+
+def _share_with_writers(fd: int, path: str) -> None:
+    """Let whoever may write ``path`` open its lock file (for reading: enough to lock).
+
+    Done by the lock file's owner at every lock, so a file shared later (``chmod
+    g+w``) has its lock file follow at the owner's next write.
+    """
+    try:
+        own = os.fstat(fd)
+        st = os.stat(path)  # noqa: PTH116 - paths stay str here
+    except OSError:
+        return
+    if own.st_uid != os.geteuid() and os.geteuid() != 0:
+        return
+    readable = (st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)) << 1
+    regroup = bool(readable & stat.S_IRGRP) and own.st_gid != st.st_gid
+    if stat.S_IMODE(own.st_mode) == 0o600 | readable and not regroup:
+        return
+    with contextlib.suppress(OSError):
+        if regroup:
+            os.fchown(fd, -1, st.st_gid)
+        os.fchmod(fd, 0o600 | readable)
+
+
+def _acquire(fd: int, path: str, limit: float) -> None:
+    start = time.monotonic()
+    told = False
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            waited = time.monotonic() - start
+            if waited >= limit:
+                raise LockTimeoutError(path, limit) from None
+            if not told and waited >= NOTICE_AFTER:
+                told = True
+                _notice(path)
+            time.sleep(_POLL)
+        else:
+            return

@@ -12,7 +12,9 @@ against the *base* (the keys as this copy read them):
   to last: a destroyed key stays destroyed);
 - the primary key: the side that changed it wins; when both did (two rotations),
   the newer key wins, so the result is what running the two changes one after the
-  other would have given.
+  other would have given;
+- one key id holding different key material on the two sides (two writers drew or
+  imported the same id) is refused: merging would silently drop one of the keys.
 """
 
 from __future__ import annotations
@@ -26,10 +28,18 @@ from sealbox._files import atomic_write, read_limited
 from sealbox._lock import locked
 from sealbox.exceptions import StorageError
 
-__all__ = ["Origin", "merge_primary", "merge_states", "origin_of", "save_merged"]
+__all__ = [
+    "Origin",
+    "merge_primary",
+    "merge_sources",
+    "merge_states",
+    "origin_of",
+    "save_merged",
+]
 
 K = TypeVar("K", bound=Hashable)
 S = TypeVar("S")
+E = TypeVar("E")
 
 
 def merge_states(
@@ -48,6 +58,36 @@ def merge_states(
         elif mine != was:
             merged[key] = max(mine, other, key=order.index)
     return merged
+
+
+def merge_sources(
+    ours: Mapping[K, E],
+    theirs: Mapping[K, E],
+    material: Callable[[E], object],
+    *,
+    refuse: Callable[[K], Exception],
+) -> dict[K, E]:
+    """The entry each key's facts come from: ours while it still has its material.
+
+    Keys come in ``theirs``' order, then ours that it lacks. ``material(entry)`` is
+    the key's material in a comparable form (``None`` once destroyed or retired).
+
+    Raises:
+        the exception ``refuse(key)`` makes, for a key whose material differs.
+    """
+    sources: dict[K, E] = {}
+    for key in [*theirs, *(k for k in ours if k not in theirs)]:
+        mine, other = ours.get(key), theirs.get(key)
+        if mine is not None and other is not None:
+            a, b = material(mine), material(other)
+            if a is not None and b is not None and a != b:
+                raise refuse(key)
+        if mine is not None and (other is None or material(mine) is not None):
+            sources[key] = mine
+        else:
+            assert other is not None
+            sources[key] = other
+    return sources
 
 
 def merge_primary(base: K | None, ours: K, theirs: K, newer: Callable[[K, K], K]) -> K:

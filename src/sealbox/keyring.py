@@ -55,7 +55,14 @@ from cryptography.exceptions import InvalidTag
 
 from sealbox import kdf
 from sealbox._files import read_limited
-from sealbox._merge import Origin, merge_primary, merge_states, origin_of, save_merged
+from sealbox._merge import (
+    Origin,
+    merge_primary,
+    merge_sources,
+    merge_states,
+    origin_of,
+    save_merged,
+)
 from sealbox._sealed import PassphraseSealer, b64d, b64e, format_time, parse_time
 from sealbox.aead import ALGORITHMS, DEFAULT_ALGORITHM
 from sealbox.exceptions import (
@@ -625,19 +632,18 @@ class Keyring:
         passphrase: str | bytes | Secret[Any] | None,
         identities: Sequence[Identity] | None,
     ) -> None:
+        read_here = self._origin is not None and self._origin[0] == target
         try:
             theirs = Keyring._open(current, target, passphrase, identities)
         except (ConfigError, DecryptionError):
+            how = "was changed by another writer" if read_here else "holds another keyring"
             raise ConcurrentChangeError(
-                f"keyring {target} was changed by another writer and cannot be opened "
-                "to merge the changes",
+                f"keyring {target} {how} and cannot be opened to merge its keys",
                 path=target,
                 hint="load the keyring again and repeat the change, or give the "
                 "identity or passphrase that opens the file",
             ) from None
-        base_primary, base_states = (
-            self._base if self._origin and self._origin[0] == target else (None, {})
-        )
+        base_primary, base_states = self._base if read_here else (None, {})
         with self._lock:
             order = list(KeyState)
             states = merge_states(
@@ -646,14 +652,20 @@ class Keyring:
                 {e.id: e.state for e in theirs._entries.values()},
                 order,
             )
+            sources = merge_sources(
+                self._entries,
+                theirs._entries,
+                lambda e: e.material,
+                refuse=lambda key_id: ConcurrentChangeError(
+                    f"keyring {target}: another writer added a different key with the same "
+                    f"id {key_id:08x}",
+                    path=target,
+                    names=[f"{key_id:08x}"],
+                    hint="load the keyring again and repeat the change",
+                ),
+            )
             entries: dict[int, _Entry] = {}
-            for key_id in [
-                *theirs._entries,
-                *(k for k in self._entries if k not in theirs._entries),
-            ]:
-                mine, other = self._entries.get(key_id), theirs._entries.get(key_id)
-                source = mine if mine is not None and mine.material is not None else other
-                assert source is not None
+            for key_id, source in sources.items():
                 entry = _Entry(
                     key_id, source.algorithm, states[key_id], source.created, source.material
                 )

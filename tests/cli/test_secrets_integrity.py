@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import stat
@@ -118,6 +119,18 @@ def test_a_swapped_recipient_header_is_caught_by_identity_holders(cli, sfile: Pa
     assert CANARY not in r.stderr
 
 
+def test_list_with_an_identity_that_opens_nothing_says_so(cli, sfile: Path, keys) -> None:
+    r = cli(["secrets", "list", sfile, "-i", keys["mallory"][0]])
+    assert r.code == 1
+    assert r.out.splitlines() == [
+        "API_TOKEN\tnot encrypted to you",
+        "DB_PASSWORD\tnot encrypted to you",
+    ]
+    assert r.stderr.splitlines()[0] == (
+        f"sealbox: error: {sfile}: none of its 2 values opens with the identities given"
+    )
+
+
 def test_rewrites_keep_the_mode_owner_and_group(cli, sfile: Path) -> None:
     os.chmod(sfile, 0o640)
     os.chown(sfile, 1234, 4321)
@@ -187,6 +200,31 @@ def test_a_signal_during_edit_removes_the_decrypted_copy(tmp_path: Path, sfile: 
     assert "interrupted" in err.decode() and "the decrypted copy was removed" in err.decode()
     assert not folder.exists()
     assert sfile.read_bytes() == before
+
+
+def test_a_second_signal_during_the_clean_up_still_removes_the_decrypted_copy(
+    tmp_path: Path, sfile: Path, keys
+) -> None:
+    # A large file in the session folder makes the overwrite before removal take a while;
+    # the second SIGTERM arrives while it runs.
+    body = "(p.parent / 'big').write_bytes(b'\\xff' * (128 << 20))\ntime.sleep(60)\n"
+    proc, folder = _start_edit(tmp_path, sfile, keys, body)
+    big = folder / "big"
+    deadline = time.monotonic() + 30
+    while not big.exists() or big.stat().st_size < 128 << 20:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGTERM)
+    while big.exists():  # until the overwrite has begun
+        with contextlib.suppress(OSError), big.open("rb") as fh:
+            if fh.read(1) == b"\0":
+                break
+        assert time.monotonic() < deadline
+        time.sleep(0.001)
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=30)
+    assert proc.returncode in {1, -signal.SIGTERM}
+    assert not folder.exists()
 
 
 def test_the_next_command_removes_what_a_killed_edit_left(

@@ -42,6 +42,30 @@ def test_eight_concurrent_renewals_with_new_keys_leave_a_matching_pair(tmp_path:
     assert _pair_matches(prefix)
 
 
+def test_eight_concurrent_inits_of_one_folder_make_one_whole_ca(tmp_path: Path) -> None:
+    ca = tmp_path / "ca"
+    results = race([["ca", "init", ca]] * WRITERS)
+    made = [r for r in results if r.code == 0]
+    assert len(made) == 1, [r.err for r in results]
+    for r in results:
+        if r.code:
+            assert r.code == 1
+            assert (
+                r.err.splitlines()[0] == f"sealbox: error: {ca} already holds a CA (ca.crt exists)"
+            )
+    assert _pair_matches(ca / "ca")
+    assert sorted(p.name for p in ca.iterdir() if not p.name.endswith(".lock")) == [
+        "ca.crt",
+        "ca.key",
+    ]
+    assert (
+        run_sealbox(
+            ["ca", "issue", "server", ca, "--san", "a.test", "-o", tmp_path / "s"]
+        ).returncode
+        == 0
+    )
+
+
 @pytest.mark.parametrize("line", [3, 5, 8])
 def test_a_damaged_ca_certificate_is_one_clear_error(tmp_path: Path, line: int) -> None:
     ca = tmp_path / "ca"

@@ -43,6 +43,22 @@ def test_ca_issue_force_on_a_full_disk_keeps_the_old_pair(small_fs: Path) -> Non
     assert run_sealbox(["ca", "renew", ca, prefix, "--force"]).returncode == 0
 
 
+def test_ca_init_on_a_full_disk_leaves_no_half_made_ca(small_fs: Path) -> None:
+    ca = small_fs / "ca"
+    filler = small_fs / "filler"
+    fill(filler)
+    # Room for one page: the key fits, the certificate does not.
+    os.truncate(filler, filler.stat().st_size - 4096)
+    r = run_sealbox(["ca", "init", ca])
+    assert r.returncode == 1
+    lines = r.stderr.decode().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("sealbox: error: cannot write")
+    assert "No space left" in lines[0]
+    assert [p.name for p in ca.iterdir() if not p.name.endswith(".lock")] == []
+    filler.unlink()
+    assert run_sealbox(["ca", "init", ca]).returncode == 0  # nothing in the way
+
+
 def test_secrets_set_on_a_full_disk_changes_nothing(small_fs: Path) -> None:
     ident = age.X25519Identity.generate()
     path = small_fs / "secrets.env"

@@ -24,6 +24,20 @@ def test_eight_services_starting_on_one_new_folder_share_one_set_of_keys(tmp_pat
     assert len(keyset) == 1
 
 
+def test_a_damaged_server_certificate_in_the_data_folder_is_one_clear_error(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "data"
+    assert run_sealbox(["serve", "--data-dir", data, "--port", "0", "--check"]).returncode == 0
+    cert = data / "tls" / "server.crt"
+    cert.write_bytes(cert.read_bytes()[:200])  # cut short
+    r = run_sealbox(["serve", "--data-dir", data, "--port", "0", "--check"])
+    assert r.returncode == 1
+    assert r.stderr.decode().splitlines() == [
+        f"sealbox: error: certificate file {cert} holds a PEM certificate that cannot be parsed"
+    ]
+
+
 def test_eight_keyset_rotations_of_the_service_folder_keep_every_key(tmp_path: Path) -> None:
     data = tmp_path / "data"
     assert run_sealbox(["serve", "--data-dir", data, "--port", "0", "--check"]).returncode == 0

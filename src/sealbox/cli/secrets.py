@@ -199,6 +199,12 @@ def list_(file: Path, identities: tuple[Path, ...], passphrase_file: Path | None
     states = sealed.check(_identities(identities, passphrase_file))
     for name, state in states.items():
         click.echo(f"{name}\t{state}")
+    if states and set(states.values()) == {"not encrypted to you"}:
+        raise CLIError(
+            f"{file}: none of its {len(states)} values opens with the identities given",
+            hint="use an identity whose recipient is in the file's header; if yours is there, "
+            "the values were encrypted to others: check the '# recipient:' lines' history",
+        )
     changed = [n for n, s in states.items() if s in {"recipients changed", "not encrypted to you"}]
     if changed:
         raise CLIError(

@@ -47,7 +47,14 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from sealbox import kdf
 from sealbox._files import read_limited
-from sealbox._merge import Origin, merge_primary, merge_states, origin_of, save_merged
+from sealbox._merge import (
+    Origin,
+    merge_primary,
+    merge_sources,
+    merge_states,
+    origin_of,
+    save_merged,
+)
 from sealbox._sealed import PassphraseSealer, Sealer, format_time, parse_time
 from sealbox.exceptions import (
     ConcurrentChangeError,
@@ -609,11 +616,21 @@ class SigningKeySet:
                 {e.kid: e.status for e in theirs._entries.values()},
                 list(KeyStatus),
             )
+            sources = merge_sources(
+                self._entries,
+                theirs._entries,
+                lambda e: None if e.private is None else _private_jwk(e.alg, e.private),
+                refuse=lambda kid: ConcurrentChangeError(
+                    f"keyset {target}: another writer added a different key with the same "
+                    f"kid {kid}",
+                    path=target,
+                    names=[kid],
+                    hint="load the keyset again and repeat the change",
+                ),
+            )
             entries: dict[str, _Entry] = {}
-            for kid in [*theirs._entries, *(k for k in self._entries if k not in theirs._entries)]:
+            for kid, source in sources.items():
                 mine, other = self._entries.get(kid), theirs._entries.get(kid)
-                source = mine if mine is not None and mine.private is not None else other
-                assert source is not None
                 if states[kid] is KeyStatus.RETIRED:
                     retired = (mine or source).retired or (other or source).retired
                     entry = _Entry(

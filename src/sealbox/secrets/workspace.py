@@ -4,7 +4,8 @@
 system where the machine has one — ``$XDG_RUNTIME_DIR`` (a per-user tmpfs on systemd
 machines), else ``/dev/shm`` — so the plaintext never reaches a disk. It is
 overwritten and removed when the block ends, also on SIGINT, SIGTERM or SIGHUP
-(which then end the block with :class:`Interrupted`). Nothing survives SIGKILL: the
+(which then end the block with :class:`Interrupted`; another one arriving during the
+clean-up waits for it to finish). Nothing survives SIGKILL: the
 folder is named ``sealbox-edit-PID-RANDOM``, and :func:`remove_stale_workspaces`
 (which every ``sealbox secrets`` command runs) removes those whose process is gone.
 """
@@ -84,9 +85,18 @@ def private_workspace() -> Iterator[tuple[Path, bool]]:
             previous[sig] = signal.signal(sig, on_signal)
         yield folder, in_memory
     finally:
-        shred(folder)
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        # A second signal must not cut the clean-up short: it waits until the folder
+        # is gone, then reaches the handler the program had before.
+        pending: list[int] = []
+        for sig in previous:
+            signal.signal(sig, lambda signum, _frame: pending.append(signum))
+        try:
+            shred(folder)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            if pending:
+                signal.raise_signal(pending[0])
 
 
 def shred(folder: Path) -> None:

@@ -96,6 +96,14 @@ class DataDir:
     def __repr__(self) -> str:
         return f"DataDir({str(self.path)!r})"
 
+    def lock(self) -> contextlib.AbstractContextManager[None]:
+        """The folder's lock (the master key's), held while it is provisioned.
+
+        Hold it for anything else that several services starting on one folder must do
+        one at a time (creating the database's tables).
+        """
+        return locked(self.master_key_file)
+
     # -- first run --------------------------------------------------------------------
 
     def provision(self, *, tls: bool = True, sqlite: bool = False) -> list[str]:
@@ -111,7 +119,7 @@ class DataDir:
                 done.append(f"data folder {self.path}")
         if not self.path.is_dir():
             raise StorageError(f"{self.path} is not a folder")
-        with locked(self.master_key_file):
+        with self.lock():
             if sqlite:
                 # Before any key: a folder with keys and no database is a damaged one.
                 self.touch_private("sealbox.db")
@@ -133,9 +141,8 @@ class DataDir:
         return done
 
     def _provision_tls(self) -> list[str]:
-        from cryptography import x509
-
         from sealbox.tls.ca import CertificateAuthority, needs_renewal
+        from sealbox.tls.certinfo import load_certificates
 
         done = []
         if not (self.tls / "ca.crt").exists():
@@ -145,7 +152,7 @@ class DataDir:
         if (
             not cert.exists()
             or not key.exists()
-            or needs_renewal(x509.load_pem_x509_certificate(cert.read_bytes()))
+            or needs_renewal(load_certificates(cert)[0])  # a damaged one: a clear error
         ):
             ca = CertificateAuthority.load(self.tls)
             ca.issue_server(list(SERVER_NAMES)).write(self.tls / "server", overwrite=True)

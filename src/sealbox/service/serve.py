@@ -53,7 +53,8 @@ def prepare(settings: ServiceSettings) -> list[str]:
         finally:
             await engine.dispose()
 
-    asyncio.run(_migrate())
+    with data.lock():  # services starting together: one creates the tables, the rest find them
+        asyncio.run(_migrate())
     return done
 
 

@@ -318,19 +318,18 @@ class CertificateAuthority:
         passphrase: Password | None = None,
         kdf: ScryptParams = _pkcs8.SCRYPT_DEFAULT,
     ) -> None:
-        """Write ``ca.key`` (mode 0600) and ``ca.crt`` into ``directory``.
+        """Write ``ca.key`` (mode 0600) and ``ca.crt`` into ``directory``, as a pair.
+
+        Both are written and flushed before either is renamed into place, under the
+        pair's lock: a failure (a full disk) or a second writer leaves no key
+        without its certificate.
 
         Raises:
             StorageError: ``directory`` already holds a CA, or cannot be written.
         """
         folder = Path(directory)
         cert_path, key_path = folder / CA_CERT_FILE, folder / CA_KEY_FILE
-        for path in (cert_path, key_path):
-            if path.exists():
-                raise StorageError(
-                    f"{folder} already holds a CA ({path.name} exists)",
-                    hint="choose another folder: replacing a CA breaks every certificate it issued",
-                )
+        self._refuse_existing(folder)
         try:
             folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         except OSError as exc:
@@ -346,14 +345,21 @@ class CertificateAuthority:
             if not secret:
                 raise ConfigError("the CA key passphrase is empty")
             key_pem = _pkcs8.encrypt_pem(self._key, secret, kdf)
-        atomic_write(key_path, key_pem, mode=0o600, overwrite=False)
-        try:
-            atomic_write(cert_path, self.certificate_pem(), mode=0o644, overwrite=False)
-        except BaseException:
-            # Leave no half-made CA behind.
-            with contextlib.suppress(OSError):
-                key_path.unlink()
-            raise
+        with locked(cert_path):
+            self._refuse_existing(folder)  # again: another writer may have been first
+            atomic_write_group(
+                [(key_path, key_pem, 0o600), (cert_path, self.certificate_pem(), 0o644)],
+                overwrite=False,
+            )
+
+    @staticmethod
+    def _refuse_existing(folder: Path) -> None:
+        for path in (folder / CA_CERT_FILE, folder / CA_KEY_FILE):
+            if path.exists():
+                raise StorageError(
+                    f"{folder} already holds a CA ({path.name} exists)",
+                    hint="choose another folder: replacing a CA breaks every certificate it issued",
+                )
 
     @classmethod
     def load(
@@ -575,19 +581,17 @@ class CertificateAuthority:
                 or a key that does not match.
         """
         cert_path, key_path = _prefix_paths(prefix)
-        if new_key:
-            leaf = _load.load_certificates(cert_path, "certificate file")[0]
-            self._check_issued(leaf)
-            if not force and not needs_renewal(leaf, now=now):
-                return None
-            issued = self.renew(leaf, now=now)
-            issued.write(prefix, overwrite=True)
-            return issued
+        # Held from reading the certificate to writing the renewal (write() takes the
+        # same lock again, at no cost).
         with locked(cert_path):
             leaf = _load.load_certificates(cert_path, "certificate file")[0]
             self._check_issued(leaf)
             if not force and not needs_renewal(leaf, now=now):
                 return None
+            if new_key:
+                issued = self.renew(leaf, now=now)
+                issued.write(prefix, overwrite=True)
+                return issued
             key = _load.load_private_key(key_path, None, "key file")
             if not isinstance(key, ec.EllipticCurvePrivateKey):
                 raise TLSConfigError(f"{key_path} is not an ECDSA key", hint="renew with new_key")
