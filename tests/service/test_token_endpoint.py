@@ -72,6 +72,28 @@ def test_token_endpoint_errors_follow_rfc_6749(service, form: dict, error: str) 
     assert body["error_description"] == body["message"]
 
 
+def test_a_malformed_token_request_is_invalid_request_naming_the_field_not_the_value(
+    service,
+) -> None:
+    canary = "canary-" + "p" * 5000  # longer than any password may be
+    with service.client() as c:
+        r = c.post(
+            "/auth/token", data={"grant_type": "password", "username": "u", "password": canary}
+        )
+        assert r.status_code == 400, r.text
+        body = r.json()
+        assert body["error"] == "invalid_request"
+        assert body["error_description"].startswith("the request is not valid: password:")
+        assert "canary" not in r.text
+        # JSON is not what RFC 6749 §3.2 says the token endpoint takes.
+        as_json = c.post(
+            "/auth/token", json={"grant_type": "password", "username": "u", "password": "p"}
+        )
+        assert as_json.status_code == 400
+        assert as_json.json()["error"] == "invalid_request"
+        assert "x-www-form-urlencoded" in as_json.json()["error_description"]
+
+
 def test_an_oauth2_client_library_logs_in_and_refreshes(service) -> None:
     require_module("authlib")
     require_module("requests")
