@@ -35,6 +35,29 @@ def test_access_tokens_carry_client_id_and_at_jwt_type(service) -> None:
     assert header["typ"] == "at+jwt"
 
 
+def test_an_independent_jwt_library_reads_the_rfc_9068_claims_through_jwks(service) -> None:
+    import jwt  # PyJWT: verifies with the published JWKS, as a resource server would
+
+    with service.client() as c:
+        register(c, "resource")
+        token = c.post("/auth/token", data={"username": "resource", "password": PASSWORD})
+        jwks = c.get("/.well-known/jwks.json").json()
+    token = token.json()["access_token"]
+    header = jwt.get_unverified_header(token)
+    assert header["typ"] == "at+jwt"
+    key = jwt.PyJWKSet.from_dict(jwks)[header["kid"]]
+    claims = jwt.decode(
+        token,
+        key,
+        algorithms=[key.algorithm_name],
+        audience="sealbox",
+        issuer="sealbox",
+        options={"require": ["iss", "exp", "aud", "sub", "client_id", "iat", "jti"]},
+    )
+    assert claims["client_id"] == "sealbox-first-party"
+    assert claims["sub"] == "resource"
+
+
 def test_the_token_endpoint_refreshes_with_rotation(service) -> None:
     with service.client() as c:
         register(c, "rota")
