@@ -125,7 +125,13 @@ def test_concurrent_wrong_current_passwords_check_at_most_the_limit(service) -> 
     finally:
         close(cs)
     assert sum(r.status_code == 403 for r in answers) <= 5
-    assert sum(r.status_code == 429 for r in answers) >= 7
+    refused = sum(r.status_code == 429 for r in answers)
+    assert refused >= 7
+    records = [json.loads(line) for line in service.audit().splitlines()]
+    throttled = [
+        r for r in records if r["event"] == "password_change" and r["outcome"] == "throttled"
+    ]
+    assert len(throttled) == refused and all(r["user"] == "victim" for r in throttled)
 
 
 def test_a_good_login_does_not_use_up_the_address_limit(service) -> None:

@@ -292,6 +292,9 @@ async def change_password(
     try:
         await throttle_attempt(runtime, address, caller.username)
     except Throttled as exc:
+        runtime.audit.record(
+            "password_change", outcome="throttled", user=caller.username, address=address
+        )
         raise _too_many(exc.retry_after) from None
     user = await runtime.store.user_by_id(caller.user_id)
     if user is None or not await check_password(runtime, user, body.current_password):
