@@ -51,7 +51,7 @@ def workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_counters(request: pytest.FixtureRequest) -> None:
+def _fresh_counters() -> None:
     # The tests of this module share one server: each starts with no attempts counted.
     import redis
 
