@@ -1,7 +1,9 @@
 """The service for the throttle benchmark: as `sealbox serve` runs it, or with no throttle.
 
 ``--no-throttle`` swaps the runtime's throttle for one that never counts or refuses:
-the anchor that shows what the atomic throttle costs a login.
+the anchor that shows what the atomic throttle costs a login. ``--redis URL`` (with
+``--redis-prefix``) keeps the counters, and the revocation lists, in Redis, as
+several workers do.
 """
 
 from __future__ import annotations
@@ -19,13 +21,10 @@ from sealbox.service.settings import ServiceSettings
 
 
 class NoThrottle:
-    async def acquire(self, key: str, limit: int, window: int) -> int:
+    async def acquire(self, limits: object, window: int) -> int:
         return 0
 
-    async def release(self, key: str) -> None:
-        return None
-
-    async def reset(self, key: str) -> None:
+    async def settle(self, *, clear: object = (), give_back: object = ()) -> None:
         return None
 
     async def close(self) -> None:
@@ -37,7 +36,10 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--no-throttle", action="store_true")
+    parser.add_argument("--redis")
+    parser.add_argument("--redis-prefix", default="sealbox-bench:")
     args = parser.parse_args()
+    shared = {"redis_url": args.redis, "redis_prefix": args.redis_prefix} if args.redis else {}
     # Limits above the load: 8 logins in flight for one account must not be refused.
     settings = ServiceSettings(
         _env_file=None,
@@ -46,6 +48,7 @@ def main() -> None:
         password_profile="test",
         throttle_user_attempts=1000,
         throttle_address_attempts=1000,
+        **shared,
     )
     prepare(settings)
     if args.no_throttle:

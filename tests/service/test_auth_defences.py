@@ -1,15 +1,14 @@
 """The authentication core under concurrent and crafted attempts, over real HTTPS.
 
-Concurrent attempts are released together: every client connects (TLS handshake
-done) first, then all wait on one barrier and send at once.
+Concurrent attempts are released together (:func:`tests.service._workers.together`).
+Two workers here are two servers in this process sharing PostgreSQL and Redis; the
+same attacks against ``sealbox serve --workers 2`` are in ``test_auth_workers.py``.
 """
 
 from __future__ import annotations
 
 import json
-import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ import pytest
 from sealbox.jwt import TokenVerifier
 from sealbox.service.provision import DataDir
 from tests.service._transit import add_user
+from tests.service._workers import together
 from tests.service.conftest import (
     PASSWORD,
     Running,
@@ -30,27 +30,6 @@ from tests.service.conftest import (
     run_service,
     shared_settings,
 )
-
-
-def together(
-    clients: list[httpx2.Client], send: Callable[[int, httpx2.Client], httpx2.Response]
-) -> list[httpx2.Response]:
-    """Send one request per client at the same instant; return the answers in order."""
-    for c in clients:
-        assert c.get("/health").status_code == 200  # connected and handshaken
-    barrier = threading.Barrier(len(clients))
-    answers: list[Any] = [None] * len(clients)
-
-    def run(i: int, c: httpx2.Client) -> None:
-        barrier.wait()
-        answers[i] = send(i, c)
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    return answers
 
 
 def clients(running: Running | list[Running], n: int) -> list[httpx2.Client]:
@@ -146,7 +125,13 @@ def test_concurrent_wrong_current_passwords_check_at_most_the_limit(service) -> 
     finally:
         close(cs)
     assert sum(r.status_code == 403 for r in answers) <= 5
-    assert sum(r.status_code == 429 for r in answers) >= 7
+    refused = sum(r.status_code == 429 for r in answers)
+    assert refused >= 7
+    records = [json.loads(line) for line in service.audit().splitlines()]
+    throttled = [
+        r for r in records if r["event"] == "password_change" and r["outcome"] == "throttled"
+    ]
+    assert len(throttled) == refused and all(r["user"] == "victim" for r in throttled)
 
 
 def test_a_good_login_does_not_use_up_the_address_limit(service) -> None:
@@ -327,6 +312,12 @@ def _same_token_same_instant(servers: list[Running]) -> list[httpx2.Response]:
         )
     finally:
         close(cs)
+
+
+def test_strict_mode_gives_exactly_one_winner_on_one_worker(service) -> None:
+    answers = _same_token_same_instant([service])
+    codes = [r.status_code for r in answers]
+    assert codes.count(200) == 1 and codes.count(400) == 5, codes
 
 
 @pytest.mark.postgres

@@ -35,6 +35,29 @@ def test_access_tokens_carry_client_id_and_at_jwt_type(service) -> None:
     assert header["typ"] == "at+jwt"
 
 
+def test_an_independent_jwt_library_reads_the_rfc_9068_claims_through_jwks(service) -> None:
+    import jwt  # PyJWT: verifies with the published JWKS, as a resource server would
+
+    with service.client() as c:
+        register(c, "resource")
+        token = c.post("/auth/token", data={"username": "resource", "password": PASSWORD})
+        jwks = c.get("/.well-known/jwks.json").json()
+    token = token.json()["access_token"]
+    header = jwt.get_unverified_header(token)
+    assert header["typ"] == "at+jwt"
+    key = jwt.PyJWKSet.from_dict(jwks)[header["kid"]]
+    claims = jwt.decode(
+        token,
+        key,
+        algorithms=[key.algorithm_name],
+        audience="sealbox",
+        issuer="sealbox",
+        options={"require": ["iss", "exp", "aud", "sub", "client_id", "iat", "jti"]},
+    )
+    assert claims["client_id"] == "sealbox-first-party"
+    assert claims["sub"] == "resource"
+
+
 def test_the_token_endpoint_refreshes_with_rotation(service) -> None:
     with service.client() as c:
         register(c, "rota")
@@ -70,6 +93,28 @@ def test_token_endpoint_errors_follow_rfc_6749(service, form: dict, error: str) 
     body = r.json()
     assert body["error"] == error
     assert body["error_description"] == body["message"]
+
+
+def test_a_malformed_token_request_is_invalid_request_naming_the_field_not_the_value(
+    service,
+) -> None:
+    canary = "canary-" + "p" * 5000  # longer than any password may be
+    with service.client() as c:
+        r = c.post(
+            "/auth/token", data={"grant_type": "password", "username": "u", "password": canary}
+        )
+        assert r.status_code == 400, r.text
+        body = r.json()
+        assert body["error"] == "invalid_request"
+        assert body["error_description"].startswith("the request is not valid: password:")
+        assert "canary" not in r.text
+        # JSON is not what RFC 6749 §3.2 says the token endpoint takes.
+        as_json = c.post(
+            "/auth/token", json={"grant_type": "password", "username": "u", "password": "p"}
+        )
+        assert as_json.status_code == 400
+        assert as_json.json()["error"] == "invalid_request"
+        assert "x-www-form-urlencoded" in as_json.json()["error_description"]
 
 
 def test_an_oauth2_client_library_logs_in_and_refreshes(service) -> None:

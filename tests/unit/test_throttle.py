@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import sys
+import threading
+from collections.abc import Iterator
 
 import pytest
 
-from sealbox.service.throttle import LocalThrottle, RedisThrottle, acquire_all
+from sealbox.service.throttle import LocalThrottle, RedisThrottle
 from tests.service.conftest import REDIS_PREFIX, REDIS_URL, require_server
 
 
@@ -23,41 +26,96 @@ def test_local_acquire_counts_before_it_answers() -> None:
     throttle = LocalThrottle(clock)
 
     async def run() -> list[int]:
-        return [await throttle.acquire("user:a", 3, 60) for _ in range(5)]
+        return [await throttle.acquire([("user:a", 3)], 60) for _ in range(5)]
 
     answers = asyncio.run(run())
     assert answers[:3] == [0, 0, 0]
     assert answers[3:] == [60, 60]
     clock.now += 30
-    assert asyncio.run(throttle.acquire("user:a", 3, 60)) == 30
+    assert asyncio.run(throttle.acquire([("user:a", 3)], 60)) == 30
     clock.now += 30  # the window is over
-    assert asyncio.run(throttle.acquire("user:a", 3, 60)) == 0
+    assert asyncio.run(throttle.acquire([("user:a", 3)], 60)) == 0
 
 
-def test_release_gives_back_one_count_and_never_goes_below_zero() -> None:
+def test_settle_gives_back_one_count_and_never_goes_below_zero() -> None:
     throttle = LocalThrottle(Clock())
 
     async def run() -> list[int]:
-        await throttle.release("k")  # nothing to give back
-        out = [await throttle.acquire("k", 1, 60)]
-        await throttle.release("k")
-        out.append(await throttle.acquire("k", 1, 60))
-        out.append(await throttle.acquire("k", 1, 60))
+        await throttle.settle(give_back=["k"])  # nothing to give back
+        out = [await throttle.acquire([("k", 1)], 60)]
+        await throttle.settle(give_back=["k"])
+        out.append(await throttle.acquire([("k", 1)], 60))
+        out.append(await throttle.acquire([("k", 1)], 60))
         return out
 
     assert asyncio.run(run()) == [0, 0, 60]
 
 
-def test_acquire_all_gives_back_what_it_took_when_a_later_key_refuses() -> None:
+def test_settle_clears_one_key_and_gives_back_to_another() -> None:
+    throttle = LocalThrottle(Clock())
+
+    async def run() -> list[int]:
+        for _ in range(2):
+            await throttle.acquire([("user:a", 2), ("addr:x", 3)], 60)
+        await throttle.settle(clear=["user:a"], give_back=["addr:x"])
+        # user:a starts over (2 more); addr:x had 2, gave 1 back: 2 more, then refused.
+        return [await throttle.acquire([("user:a", 2), ("addr:x", 3)], 60) for _ in range(3)]
+
+    assert asyncio.run(run()) == [0, 0, 60]
+
+
+def test_a_refusal_gives_back_the_keys_counted_before_it() -> None:
     throttle = LocalThrottle(Clock())
 
     async def run() -> tuple[int, int]:
-        await throttle.acquire("addr:x", 1, 60)  # the address is at its limit
-        refused = await acquire_all(throttle, [("user:a", 1), ("addr:x", 1)], 60)
+        await throttle.acquire([("addr:x", 1)], 60)  # the address is at its limit
+        refused = await throttle.acquire([("user:a", 1), ("addr:x", 1)], 60)
         # user:a's count was given back: it may still try once.
-        return refused, await throttle.acquire("user:a", 1, 60)
+        return refused, await throttle.acquire([("user:a", 1)], 60)
 
     assert asyncio.run(run()) == (60, 0)
+
+
+@pytest.fixture
+def fast_thread_switches() -> Iterator[None]:
+    # Switch threads every microsecond, so an unguarded read-then-write would interleave.
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(before)
+
+
+def test_local_acquire_is_one_step_for_threads_with_their_own_event_loops(
+    fast_thread_switches: None,
+) -> None:
+    throttle = LocalThrottle()
+    threads, per_thread = 8, 2000
+    limit = threads * per_thread // 2  # the race is below the limit, where every count matters
+    allowed = [0] * threads
+    barrier = threading.Barrier(threads)
+
+    def attempt(i: int) -> None:
+        async def run() -> int:
+            barrier.wait()  # every loop is running: the attempts start together
+            n = 0
+            for _ in range(per_thread):
+                n += await throttle.acquire([("user:a", limit), ("addr:x", 10**6)], 60) == 0
+            return n
+
+        allowed[i] = asyncio.run(run())
+
+    workers = [threading.Thread(target=attempt, args=(i,)) for i in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(60)
+    assert sum(allowed) == limit
+    # Only the allowed attempts reached the address key: the user key refused the
+    # others first. So the address holds exactly ``limit`` counts.
+    after = [asyncio.run(throttle.acquire([("addr:x", limit + 1)], 60)) for _ in range(2)]
+    assert after[0] == 0 and after[1] > 0
 
 
 @pytest.mark.redis
@@ -68,13 +126,13 @@ def test_redis_acquire_is_atomic_under_concurrent_attempts() -> None:
     async def run() -> list[int]:
         throttles = [RedisThrottle(REDIS_URL, prefix=f"{REDIS_PREFIX}throttle:") for _ in range(4)]
         try:
-            await throttles[0].reset(key)
+            await throttles[0].settle(clear=[key])
             answers = await asyncio.gather(
-                *(throttles[i % 4].acquire(key, 5, 60) for i in range(40))
+                *(throttles[i % 4].acquire([(key, 5)], 60) for i in range(40))
             )
-            await throttles[0].release(key)
-            again = await throttles[1].acquire(key, 5, 60)
-            await throttles[0].reset(key)
+            await throttles[0].settle(give_back=[key])
+            again = await throttles[1].acquire([(key, 5)], 60)
+            await throttles[0].settle(clear=[key])
             return [*answers, again]
         finally:
             for t in throttles:
@@ -85,3 +143,27 @@ def test_redis_acquire_is_atomic_under_concurrent_attempts() -> None:
     assert all(0 < a <= 60 for a in answers[:40] if a)
     # 40 counted, one given back: still over the limit.
     assert answers[40] > 0
+
+
+@pytest.mark.redis
+def test_redis_acquire_counts_every_key_or_gives_back_the_earlier_ones() -> None:
+    require_server("Redis", 6379)
+    prefix = f"{REDIS_PREFIX}throttle-keys:"
+
+    async def run() -> tuple[list[int], list[bytes | None]]:
+        throttle = RedisThrottle(REDIS_URL, prefix=prefix)
+        try:
+            limits = [("user:b", 3), ("addr:y", 2)]
+            answers = [await throttle.acquire(limits, 60) for _ in range(3)]
+            # The address refused the third: the user key's count was given back.
+            counts = await throttle._redis.mget(prefix + "user:b", prefix + "addr:y")
+            await throttle.settle(clear=["user:b"], give_back=["addr:y"])
+            counts += await throttle._redis.mget(prefix + "user:b", prefix + "addr:y")
+            await throttle.settle(clear=["user:b", "addr:y"])
+            return answers, counts
+        finally:
+            await throttle.close()
+
+    answers, counts = asyncio.run(run())
+    assert answers[:2] == [0, 0] and 0 < answers[2] <= 60
+    assert counts == [b"2", b"3", None, b"2"]

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
 
-from sealbox.service.usernames import UsernameError, canonical_username, lookup_key, skeleton
+from sealbox.service.usernames import (
+    UsernameError,
+    canonical_username,
+    confusables_version,
+    lookup_key,
+    skeleton,
+)
 
 
 @pytest.mark.parametrize(
@@ -64,3 +72,23 @@ def test_look_alikes_share_a_skeleton(a: str, b: str) -> None:
 def test_different_names_have_different_skeletons() -> None:
     assert skeleton("alice") != skeleton("alina")
     assert skeleton("bob") != skeleton("rob")
+
+
+def test_the_confusables_mapping_is_as_new_as_pythons_unicode_database() -> None:
+    # Characters newer than the mapping would have no prototype: their look-alikes
+    # would pass. Python 3.14 has Unicode 16; refresh the data before it falls behind.
+    def version(text: str) -> tuple[int, ...]:
+        return tuple(int(x) for x in text.split("."))
+
+    assert version(confusables_version()) >= version(unicodedata.unidata_version)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("ol", "o\u04cf"),  # CYRILLIC SMALL LETTER PALOCHKA: mapped to l since Unicode 14's data
+        ("cafe", "caf\u0435"),  # CYRILLIC SMALL LETTER IE
+    ],
+)
+def test_look_alikes_of_the_current_mapping(a: str, b: str) -> None:
+    assert skeleton(canonical_username(a)) == skeleton(canonical_username(b))

@@ -121,13 +121,13 @@ def create(name: str, scopes: tuple[str, ...], data_dir: Path | None) -> None:
     from sealbox.passwords import PasswordHasher
     from sealbox.service.db import make_engine, migrate, sessionmaker
     from sealbox.service.errors import ApiError
-    from sealbox.service.routes.auth import DEFAULT_SCOPES, check_new_password, check_username
+    from sealbox.service.routes.auth import DEFAULT_SCOPES, check_new_password
     from sealbox.service.store import Store, UsernameTakenError
+    from sealbox.service.usernames import canonical_username
 
-    try:
-        name = check_username(name)
-    except ApiError as exc:
-        raise CLIError(exc.message) from None
+    # The service's rules (RFC 8265, look-alikes refused); a refusal is a SealboxError
+    # whose message names the character.
+    name = canonical_username(name)
     password = _read_password(name)
     try:
         check_new_password(password, name)

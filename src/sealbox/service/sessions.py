@@ -30,7 +30,6 @@ from sealbox.exceptions import PasswordMismatchError, SealboxError
 from sealbox.service.db import User
 from sealbox.service.runtime import Runtime
 from sealbox.service.store import RefreshOutcome
-from sealbox.service.throttle import acquire_all
 from sealbox.service.usernames import lookup_key
 
 __all__ = [
@@ -89,21 +88,20 @@ def _address_key(address: str) -> str:
 async def throttle_attempt(runtime: Runtime, address: str, username: str | None = None) -> None:
     """Count an attempt for the address (and the username); raise :class:`Throttled` past a limit.
 
-    The attempt stays counted (a failure) unless :func:`_succeeded` gives it back.
+    The attempt stays counted (a failure) unless :func:`attempt_succeeded` gives it back.
     """
     s = runtime.settings
     limits = [(_address_key(address), s.throttle_address_attempts)]
     if username is not None:
         limits.insert(0, (_user_key(username), s.throttle_user_attempts))
-    wait = await acquire_all(runtime.throttle, limits, s.throttle_window)
+    wait = await runtime.throttle.acquire(limits, s.throttle_window)
     if wait:
         raise Throttled(wait)
 
 
 async def attempt_succeeded(runtime: Runtime, address: str, username: str) -> None:
     """An attempt went well: give the address's count back, clear the username's."""
-    await runtime.throttle.reset(_user_key(username))
-    await runtime.throttle.release(_address_key(address))
+    await runtime.throttle.settle(clear=[_user_key(username)], give_back=[_address_key(address)])
 
 
 async def check_password(runtime: Runtime, user: User | None, password: str) -> bool:

@@ -285,9 +285,23 @@ class Store:
     # -- revoked access tokens ------------------------------------------------------
 
     async def revoke_jti(self, jti: str, expires_at: datetime) -> None:
-        """Record a revoked access-token id (idempotent)."""
+        """Record a revoked access-token id (idempotent, also when two workers race).
+
+        One ``INSERT … ON CONFLICT DO UPDATE``: several requests that detect the reuse
+        of one refresh token at the same instant all revoke its family.
+        """
+        from sqlalchemy.dialects import postgresql, sqlite
+
         async with self._sessions.begin() as session:
-            await session.merge(RevokedToken(jti=jti, expires_at=expires_at))
+            postgres = session.get_bind().dialect.name == "postgresql"
+            insert = postgresql.insert if postgres else sqlite.insert
+            statement: Any = insert(RevokedToken).values(jti=jti, expires_at=expires_at)
+            await session.execute(
+                statement.on_conflict_do_update(
+                    index_elements=[RevokedToken.jti],
+                    set_={"expires_at": statement.excluded.expires_at},
+                )
+            )
 
     async def revoked_jtis(self) -> dict[str, datetime]:
         """The revoked ids that have not expired yet."""

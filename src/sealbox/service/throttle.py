@@ -1,87 +1,94 @@
 """Attempt throttling: a limit per key (a username, a client address) within a window.
 
 An attempt is counted *before* it is checked, in the same atomic step as the
-comparison with the limit: :meth:`Throttle.acquire` adds one to the key's counter
-and answers 0 only if the counter is still within the limit. N attempts sent at
-the same instant therefore get at most ``limit`` checks between them, and the rest
-are refused with the seconds left in the window, which the route sends as
-``Retry-After`` — without checking the password, so a throttled attacker costs no
-Argon2 time. An attempt that succeeds gives its count back (:meth:`release`) or
-clears the key (:meth:`reset`); a failure keeps it.
+comparison with the limit: :meth:`Throttle.acquire` adds one to the counter of every
+key the attempt is made against (its username and its address) and answers 0 only if
+every counter is still within its limit. N attempts sent at the same instant therefore
+get at most ``limit`` checks between them, and the rest are refused with the seconds
+left in the window, which the route sends as ``Retry-After`` — without checking the
+password, so a throttled attacker costs no Argon2 time. A refused attempt stays
+counted against the key that refused it and is given back to the others. An attempt
+that succeeds gives its counts back or clears them (:meth:`Throttle.settle`); a
+failure keeps them.
 
-Counters live in memory (one worker: each ``acquire`` runs to completion on the
-event loop with no ``await`` between the check and the count, which is what makes
-it atomic there) or in Redis (one Lua script per ``acquire``, atomic on the server
-and shared by every worker and host).
+Counters live in memory (one process: the step runs under one lock, held for a few
+dict operations and never across an ``await``, so threads and event loops sharing a
+:class:`LocalThrottle` see it as one step too) or in Redis (one Lua script per step,
+atomic on the server and shared by every worker and host; a login costs two round
+trips, the acquire and the settle).
 
 .. versionadded:: 0.1.0
 .. versionchanged:: 0.1.0
-   The check and the count are one step (``acquire``); ``retry_after`` and
-   ``failure`` are gone.
+   The check and the count are one step (``acquire``) over all the keys of an attempt;
+   ``retry_after`` and ``failure`` are gone.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, Final, Protocol
 
-__all__ = ["LocalThrottle", "RedisThrottle", "Throttle", "acquire_all"]
+__all__ = ["Limit", "LocalThrottle", "RedisThrottle", "Throttle"]
 
-# KEYS[1] the counter; ARGV[1] the limit, ARGV[2] the window in seconds.
-# Returns 0 (counted, within the limit) or the seconds until the window ends.
+#: A key and the attempts it may make within the window.
+Limit = tuple[str, int]
+
+# KEYS the counters; ARGV[1] the window in seconds, ARGV[1 + i] the limit of KEYS[i].
+# Each counter is incremented in turn; the first past its limit stays counted, the
+# earlier ones are given back, and the answer is the seconds until its window ends.
+# All keys within their limits: 0, and every one stays counted.
 _ACQUIRE: Final = """
-local n = redis.call('INCR', KEYS[1])
-local ttl = redis.call('TTL', KEYS[1])
-if ttl < 0 then
-  redis.call('EXPIRE', KEYS[1], ARGV[2])
-  ttl = tonumber(ARGV[2])
-end
-if n > tonumber(ARGV[1]) then
-  return math.max(ttl, 1)
+local window = tonumber(ARGV[1])
+for i, key in ipairs(KEYS) do
+  local n = redis.call('INCR', key)
+  local ttl = redis.call('TTL', key)
+  if ttl < 0 then
+    redis.call('EXPIRE', key, window)
+    ttl = window
+  end
+  if n > tonumber(ARGV[i + 1]) then
+    for j = 1, i - 1 do
+      if tonumber(redis.call('GET', KEYS[j]) or '0') > 0 then redis.call('DECR', KEYS[j]) end
+    end
+    return math.max(ttl, 1)
+  end
 end
 return 0
 """
-# Give one count back, never below zero and never creating the key.
-_RELEASE: Final = """
-local n = tonumber(redis.call('GET', KEYS[1]) or '0')
-if n > 0 then redis.call('DECR', KEYS[1]) end
+# KEYS: ARGV[1] keys to clear, then keys to give one count back to (never below zero,
+# never creating a key).
+_SETTLE: Final = """
+local clear = tonumber(ARGV[1])
+for i, key in ipairs(KEYS) do
+  if i <= clear then
+    redis.call('DEL', key)
+  elseif tonumber(redis.call('GET', key) or '0') > 0 then
+    redis.call('DECR', key)
+  end
+end
 return 0
 """
 
 
 class Throttle(Protocol):
-    """Counts attempts per key within a window; refuses past the limit."""
+    """Counts attempts per key within a window; refuses past a limit."""
 
-    async def acquire(self, key: str, limit: int, window: int) -> int:
-        """Count an attempt of ``key``; 0 if it may go on, else the seconds to wait."""
+    async def acquire(self, limits: Sequence[Limit], window: int) -> int:
+        """Count an attempt against every key of ``limits``, in one atomic step.
 
-    async def release(self, key: str) -> None:
-        """Give back the count of one attempt that turned out well."""
+        Returns:
+            0 if every key is within its limit (each stays counted until settled),
+            else the seconds to wait.
+        """
 
-    async def reset(self, key: str) -> None:
-        """Forget ``key``'s attempts."""
+    async def settle(self, *, clear: Sequence[str] = (), give_back: Sequence[str] = ()) -> None:
+        """An attempt went well: forget ``clear``'s counts, give one back to ``give_back``."""
 
     async def close(self) -> None:
         """Release connections."""
-
-
-async def acquire_all(throttle: Throttle, limits: Sequence[tuple[str, int]], window: int) -> int:
-    """Acquire every ``(key, limit)`` in turn; on a refusal give back those already taken.
-
-    Returns:
-        0 when all were acquired (each counts until released), else the seconds to wait.
-    """
-    taken: list[str] = []
-    for key, limit in limits:
-        wait = await throttle.acquire(key, limit, window)
-        if wait:
-            for earlier in taken:
-                await throttle.release(earlier)
-            return wait
-        taken.append(key)
-    return 0
 
 
 class LocalThrottle:
@@ -92,34 +99,47 @@ class LocalThrottle:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._counts: dict[str, tuple[int, float]] = {}  # key -> (attempts, window end)
+        # One lock for the table, not one per key: it guards a few dict operations.
+        self._lock = threading.Lock()
 
-    async def acquire(self, key: str, limit: int, window: int) -> int:
-        # No await from here to the return: the check and the count are one step.
-        t = self._clock()
-        count, end = self._counts.get(key, (0, 0.0))
-        if end <= t:
-            count, end = 0, t + window
-        self._counts[key] = (count + 1, end)
-        if len(self._counts) > self._MAX_KEYS:
-            self._counts = {k: v for k, v in self._counts.items() if v[1] > t}
-        if count + 1 > limit:
-            return max(math.ceil(end - t), 1)
-        return 0
+    async def acquire(self, limits: Sequence[Limit], window: int) -> int:
+        with self._lock:
+            t = self._clock()
+            for i, (key, limit) in enumerate(limits):
+                count, end = self._counts.get(key, (0, 0.0))
+                if end <= t:
+                    count, end = 0, t + window
+                self._counts[key] = (count + 1, end)
+                if count + 1 > limit:
+                    for earlier, _ in limits[:i]:
+                        self._give_back(earlier)
+                    return max(math.ceil(end - t), 1)
+            if len(self._counts) > self._MAX_KEYS:
+                self._counts = {k: v for k, v in self._counts.items() if v[1] > t}
+            return 0
 
-    async def release(self, key: str) -> None:
+    async def settle(self, *, clear: Sequence[str] = (), give_back: Sequence[str] = ()) -> None:
+        with self._lock:
+            for key in clear:
+                self._counts.pop(key, None)
+            for key in give_back:
+                self._give_back(key)
+
+    def _give_back(self, key: str) -> None:
         count, end = self._counts.get(key, (0, 0.0))
         if count > 0:
             self._counts[key] = (count - 1, end)
-
-    async def reset(self, key: str) -> None:
-        self._counts.pop(key, None)
 
     async def close(self) -> None:
         return None
 
 
 class RedisThrottle:
-    """Fixed-window counters in Redis, shared by every worker and host."""
+    """Fixed-window counters in Redis, shared by every worker and host.
+
+    The keys of one attempt are passed to one script, so they must live on one server
+    (a single Redis or a primary with replicas, not a Redis Cluster).
+    """
 
     def __init__(self, url: str, prefix: str = "sealbox:throttle:") -> None:
         import redis.asyncio as redis
@@ -127,16 +147,16 @@ class RedisThrottle:
         self._redis: Any = redis.from_url(url)
         self._prefix = prefix
         self._acquire = self._redis.register_script(_ACQUIRE)
-        self._release = self._redis.register_script(_RELEASE)
+        self._settle = self._redis.register_script(_SETTLE)
 
-    async def acquire(self, key: str, limit: int, window: int) -> int:
-        return int(await self._acquire(keys=[self._prefix + key], args=[limit, window]))
+    async def acquire(self, limits: Sequence[Limit], window: int) -> int:
+        keys = [self._prefix + key for key, _ in limits]
+        return int(await self._acquire(keys=keys, args=[window, *(n for _, n in limits)]))
 
-    async def release(self, key: str) -> None:
-        await self._release(keys=[self._prefix + key])
-
-    async def reset(self, key: str) -> None:
-        await self._redis.delete(self._prefix + key)
+    async def settle(self, *, clear: Sequence[str] = (), give_back: Sequence[str] = ()) -> None:
+        keys = [self._prefix + key for key in (*clear, *give_back)]
+        if keys:
+            await self._settle(keys=keys, args=[len(clear)])
 
     async def close(self) -> None:
         await self._redis.aclose()

@@ -10,7 +10,11 @@ and ``alice `` or ``al`` + ZERO WIDTH SPACE + ``ice`` are refused.
 Names that stay distinct under PRECIS can still look alike (CYRILLIC SMALL LETTER A for
 LATIN SMALL LETTER A). Each account also stores the *skeleton* of its name (UTS #39 §4:
 ``NFD(map(NFD(name)))`` with Unicode's confusables mapping), and a new name whose
-skeleton equals an existing one is refused.
+skeleton equals an existing one is refused. The mapping is Unicode's own
+``confusables.txt``, shipped reduced in ``data/confusables.txt.gz`` with its licence
+(:func:`confusables_version`; ``scripts/update_confusables.py`` refreshes it). No
+maintained Python package computes skeletons without a C++ ICU build (PyICU's
+``SpoofChecker``), so sealbox applies the mapping itself.
 
 This module imports neither FastAPI nor the database: the service, the command
 line and the data migration call the same functions.
@@ -33,6 +37,7 @@ __all__ = [
     "PROFILE",
     "UsernameError",
     "canonical_username",
+    "confusables_version",
     "lookup_key",
     "skeleton",
 ]
@@ -103,15 +108,26 @@ def lookup_key(name: str) -> str | None:
 
 
 @functools.cache
-def _confusables() -> dict[int, str]:
+def _confusables_lines() -> tuple[str, ...]:
     data = resources.files("sealbox.service").joinpath("data/confusables.txt.gz").read_bytes()
+    return tuple(gzip.decompress(data).decode("utf-8").split("\n"))
+
+
+@functools.cache
+def _confusables() -> dict[int, str]:
     table: dict[int, str] = {}
-    for line in gzip.decompress(data).decode("utf-8").splitlines():
+    for line in _confusables_lines():
         if not line or line.startswith("#"):
             continue
         source, target = line.split(";")
         table[int(source, 16)] = "".join(chr(int(cp, 16)) for cp in target.split())
     return table
+
+
+def confusables_version() -> str:
+    """The Unicode version of the shipped confusables mapping (``"17.0.0"``)."""
+    header = _confusables_lines()[0]
+    return header.split("Version ", 1)[1].split(",", 1)[0]
 
 
 def skeleton(name: str) -> str:

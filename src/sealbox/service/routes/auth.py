@@ -11,7 +11,8 @@ The routes parse and answer; :mod:`sealbox.service.sessions` decides. Login defe
 
 The token endpoint takes ``grant_type=password`` and ``grant_type=refresh_token``
 (RFC 6749 §4.3, §6); its errors carry RFC 6749 §5.2's ``error`` and
-``error_description`` beside sealbox's ``message``.
+``error_description`` beside sealbox's ``message``, malformed forms included
+(400 ``invalid_request``, not FastAPI's 422).
 
 .. versionadded:: 0.1.0
 """
@@ -19,10 +20,13 @@ The token endpoint takes ``grant_type=password`` and ``grant_type=refresh_token`
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 
 from sealbox.service import sessions
@@ -44,6 +48,7 @@ __all__ = ["DEFAULT_SCOPES", "check_new_password", "check_username", "router"]
 
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1024
+_FORM = "application/x-www-form-urlencoded"
 
 
 class Credentials(BaseModel):
@@ -117,6 +122,31 @@ def _token_error(status: int, code: ErrorCode, message: str, **headers: str) -> 
     )
 
 
+class TokenEndpointRoute(APIRoute):
+    """A route whose malformed requests are RFC 6749 §5.2 ``invalid_request`` (400).
+
+    Which field is wrong and how is said; the value sent (perhaps a password) is not.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as exc:
+                problems = "; ".join(
+                    f"{'.'.join(str(p) for p in err.get('loc', ())[1:]) or 'body'}: "
+                    f"{str(err.get('msg', '')).lower()}"
+                    for err in exc.errors()
+                )
+                raise _token_error(
+                    400, ErrorCode.INVALID_REQUEST, f"the request is not valid: {problems}"
+                ) from None
+
+        return route
+
+
 def _grant_error(message: str = "invalid username or password") -> ApiError:
     return _token_error(400, ErrorCode.INVALID_GRANT, message)
 
@@ -184,6 +214,10 @@ async def token(
 ) -> TokenResponse:
     """The OAuth 2 token endpoint: ``grant_type=password`` (log in) or ``refresh_token``."""
     address = _address(request)
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type != _FORM:
+        # RFC 6749 §3.2: the token endpoint takes a form, not JSON.
+        raise _token_error(400, ErrorCode.INVALID_REQUEST, f"the token endpoint takes {_FORM}")
     grant_type, username, password = form.grant_type, form.username, form.password
     refresh_token = form.refresh_token
     scopes = form.scope.split()
@@ -258,6 +292,9 @@ async def change_password(
     try:
         await throttle_attempt(runtime, address, caller.username)
     except Throttled as exc:
+        runtime.audit.record(
+            "password_change", outcome="throttled", user=caller.username, address=address
+        )
         raise _too_many(exc.retry_after) from None
     user = await runtime.store.user_by_id(caller.user_id)
     if user is None or not await check_password(runtime, user, body.current_password):
@@ -280,7 +317,13 @@ def router() -> APIRouter:
     api.add_api_route(
         "/register", register, methods=["POST"], status_code=201, response_model=UserOut
     )
-    api.add_api_route("/token", token, methods=["POST"], response_model=TokenResponse)
+    api.add_api_route(
+        "/token",
+        token,
+        methods=["POST"],
+        response_model=TokenResponse,
+        route_class_override=TokenEndpointRoute,
+    )
     api.add_api_route("/refresh", refresh, methods=["POST"], response_model=TokenResponse)
     api.add_api_route("/logout", logout, methods=["POST"], status_code=204)
     api.add_api_route("/password", change_password, methods=["POST"], status_code=204)

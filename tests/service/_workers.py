@@ -1,0 +1,108 @@
+"""Concurrent clients, and which worker process of ``sealbox serve --workers N`` serves each.
+
+:func:`together` sends one request per client at the same instant: every client has
+connected (TLS handshake done) first, then all wait on one barrier and send at once.
+
+uvicorn's workers share one listening socket and each accepts connections for itself,
+so a client cannot choose its worker. :func:`serving_worker` finds it from the
+kernel's tables: the server side of a TCP connection (``/proc/net/tcp``) is a socket
+inode, and the worker holding that inode in ``/proc/<pid>/fd`` is the one serving it.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx2
+
+__all__ = ["client_port", "serving_worker", "together", "worker_pids"]
+
+
+def together(
+    clients: list[httpx2.Client], send: Callable[[int, httpx2.Client], httpx2.Response]
+) -> list[httpx2.Response]:
+    """Send one request per client at the same instant; return the answers in order."""
+    for c in clients:
+        assert c.get("/health").status_code == 200  # connected and handshaken
+    barrier = threading.Barrier(len(clients))
+    answers: list[Any] = [None] * len(clients)
+
+    def run(i: int, c: httpx2.Client) -> None:
+        barrier.wait()
+        answers[i] = send(i, c)
+
+    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return answers
+
+
+def worker_pids(parent: int, port: int) -> list[int]:
+    """The child processes of ``parent`` that listen on ``port`` (uvicorn's workers)."""
+    listening = _inodes(lambda local, _remote, state: local == port and state == _LISTEN)
+    children = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # Fields after the command name, which is in parentheses and may hold spaces.
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if ppid == parent and _holds(int(entry.name), listening):
+            children.append(int(entry.name))
+    return sorted(children)
+
+
+def client_port(response: httpx2.Response) -> int:
+    """The local port of the connection ``response`` came over."""
+    stream = response.extensions["network_stream"]
+    return int(stream.get_extra_info("client_addr")[1])
+
+
+_LISTEN = "0A"
+
+
+def _inodes(match: Callable[[int, int, str], bool]) -> set[str]:
+    """Socket inodes of the TCP table rows whose (local port, remote port, state) match."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            local = int(fields[1].rsplit(":", 1)[1], 16)
+            remote = int(fields[2].rsplit(":", 1)[1], 16)
+            if match(local, remote, fields[3]):
+                inodes.add(f"socket:[{fields[9]}]")
+    return inodes
+
+
+def _holds(pid: int, inodes: set[str]) -> bool:
+    fd_dir = Path(f"/proc/{pid}/fd")
+    try:
+        names = os.listdir(fd_dir)
+    except OSError:
+        return False
+    for name in names:
+        try:
+            if os.readlink(fd_dir / name) in inodes:
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def serving_worker(workers: list[int], server_port: int, peer_port: int) -> int | None:
+    """The worker holding the server side of the connection from ``peer_port``."""
+    inodes = _inodes(lambda local, remote, _state: local == server_port and remote == peer_port)
+    return next((pid for pid in workers if _holds(pid, inodes)), None)
