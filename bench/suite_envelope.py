@@ -24,7 +24,7 @@ from pathlib import Path
 
 from bench._harness import Figure, Row, interleaved_rates, log, make_file, write_results
 from sealbox import Keyring, age
-from sealbox.envelope import AgeProvider, EnvelopeCipher, KeyringProvider, inspect
+from sealbox.keysets.envelope import AgeProvider, EnvelopeCipher, KeyringProvider, inspect
 
 HERE = Path(__file__).resolve().parent
 TMP = HERE / "tmp"

@@ -1,4 +1,4 @@
-"""Public-key cryptography: sealbox.asymmetric and sealbox.sshsig against their anchors.
+"""Public-key cryptography: sealbox.keys.asymmetric and sealbox.keys.sshsig against their anchors.
 
 Issue targets:
 
@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 
 from bench._harness import Figure, Row, log, write_results
-from sealbox.asymmetric import PrivateKey
+from sealbox.keys.asymmetric import PrivateKey
 
 VENV_BIN = Path(sys.executable).parent
 TARGET = 1 / 1.1

@@ -22,7 +22,7 @@ import jwt as pyjwt
 from bench._harness import Figure, Row, interleaved_rates, log, write_results
 from sealbox.jwt import JWKSet, SigningKeySet, TokenVerifier
 from sealbox.passwords import PasswordHasher
-from sealbox.profiles import get_profile
+from sealbox.passwords.profiles import get_profile
 
 ISS = "https://auth.example"
 AUD = "api"

@@ -8,8 +8,8 @@ pulls in no web, CLI or database library.
 
 from __future__ import annotations
 
-import importlib
-
+from sealbox._util import moved
+from sealbox._util.lazy import lazy_names
 from sealbox.exceptions import (
     ConfigError,
     DecryptionError,
@@ -26,11 +26,11 @@ from sealbox.exceptions import (
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from sealbox.jwt import JWKSet, SigningKeySet, TokenVerifier
-    from sealbox.keyring import KeyInfo, Keyring, KeyState
+    from sealbox.keysets.keyring import KeyInfo, Keyring, KeyState
     from sealbox.passwords import PasswordHasher
     from sealbox.secret import Secret
 
-__version__ = "0.1.0.dev0"
+__version__ = "0.1.0.dev0"  # the one place the version is written (pyproject reads it)
 
 __all__ = [
     "ConfigError",
@@ -52,27 +52,21 @@ __all__ = [
     "__version__",
 ]
 
+# Old module paths (sealbox.keyring, sealbox.aead…) keep importing.
+moved.install()
+
 # name -> module that defines it, imported when the name is first used.
-_LAZY = {
-    "KeyInfo": "sealbox.keyring",
-    "KeyState": "sealbox.keyring",
-    "Keyring": "sealbox.keyring",
-    "Secret": "sealbox.secret",
-    "PasswordHasher": "sealbox.passwords",
-    "JWKSet": "sealbox.jwt",
-    "SigningKeySet": "sealbox.jwt",
-    "TokenVerifier": "sealbox.jwt",
-}
-
-
-def __getattr__(name: str) -> object:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'sealbox' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_names(
+    __name__,
+    {
+        "KeyInfo": "sealbox.keysets.keyring",
+        "KeyState": "sealbox.keysets.keyring",
+        "Keyring": "sealbox.keysets.keyring",
+        "Secret": "sealbox.secret",
+        "PasswordHasher": "sealbox.passwords",
+        "JWKSet": "sealbox.jwt",
+        "SigningKeySet": "sealbox.jwt",
+        "TokenVerifier": "sealbox.jwt",
+    },
+    __all__,
+)

@@ -219,7 +219,7 @@ class SecretSourceError(SealboxError):
 class KeyProviderError(SealboxError):
     """A key-encryption provider could not do what was asked.
 
-    Raised by :mod:`sealbox.envelope` when the service that holds a key-encryption
+    Raised by :mod:`sealbox.keysets.envelope` when the service that holds a key-encryption
     key (HashiCorp Vault Transit…) is unreachable, sealed, refuses the credentials or
     the operation. The message names the provider, the key and the HTTP status; it
     never holds a key, a wrapped key or a token.

@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from sealbox import kdf
+from sealbox.hazmat import kdf
 from sealbox.jwt import SigningKeySet, decode_unverified
 
 PASS = "keyset passphrase"

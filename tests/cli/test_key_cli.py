@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sealbox.asymmetric import PrivateKey, PublicKey
+from sealbox.keys.asymmetric import PrivateKey, PublicKey
 from tests.conftest import run_sealbox
 
 PASS = "canary-cli-key-passphrase-2b7d"

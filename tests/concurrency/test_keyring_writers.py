@@ -9,7 +9,7 @@ import threading
 import time
 from pathlib import Path
 
-from sealbox.keyring import Keyring
+from sealbox.keysets.keyring import Keyring
 from tests._race import clean_env, finish, kill_at, race, start_together
 from tests.conftest import run_sealbox
 
@@ -35,7 +35,7 @@ def test_eight_concurrent_cli_rotations_keep_every_key(tmp_path: Path) -> None:
 # Each writer: load, rotate, seal a value under its new key, save, print the token.
 _LIBRARY_WRITER = """
 import sys
-from sealbox.keyring import Keyring
+from sealbox.keysets.keyring import Keyring
 path, passphrase = sys.argv[1], sys.argv[2]
 ring = Keyring.load(path, passphrase)
 ring.rotate()
@@ -123,7 +123,7 @@ def test_writers_killed_at_random_points_lose_nothing_and_leave_no_partial_file(
 
 
 def test_a_waiting_writer_says_so_and_gives_up_after_the_timeout(tmp_path: Path) -> None:
-    from sealbox._lock import locked
+    from sealbox._util.locks import locked
 
     ring_file = tmp_path / "held.keyring"
     make_keyring(ring_file)

@@ -19,10 +19,16 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from sealbox import age
 from sealbox.age.format import Header
-from sealbox.envelope import AgeProvider, EnvelopeCipher, KeyringProvider, inspect, parse_header
-from sealbox.envelope.format import MAGIC
-from sealbox.envelope.providers import WRAP_ASSOCIATED_DATA
-from sealbox.keyring import Keyring
+from sealbox.keysets.envelope import (
+    AgeProvider,
+    EnvelopeCipher,
+    KeyringProvider,
+    inspect,
+    parse_header,
+)
+from sealbox.keysets.envelope.format import MAGIC
+from sealbox.keysets.envelope.providers import WRAP_ASSOCIATED_DATA
+from sealbox.keysets.keyring import Keyring
 from tests.conftest import require_tool
 
 pytestmark = pytest.mark.interop

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from sealbox import kdf, sshsig
-from sealbox.asymmetric import PrivateKey, PublicKey, decrypt_hybrid, encrypt_hybrid
 from sealbox.exceptions import DecryptionError, InvalidSignatureError, SignerNotAllowedError
+from sealbox.hazmat import kdf
+from sealbox.keys import sshsig
+from sealbox.keys.asymmetric import PrivateKey, PublicKey, decrypt_hybrid, encrypt_hybrid
 from tests.conftest import require_tool
 
 pytestmark = pytest.mark.interop

@@ -1,4 +1,4 @@
-"""Properties of sealbox.asymmetric and sealbox.sshsig over generated inputs."""
+"""Properties of sealbox.keys.asymmetric and sealbox.keys.sshsig over generated inputs."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sealbox import sshsig
-from sealbox.asymmetric import PrivateKey, oaep_max_plaintext
 from sealbox.exceptions import InvalidSignatureError, SignerNotAllowedError
+from sealbox.keys import sshsig
+from sealbox.keys.asymmetric import PrivateKey, oaep_max_plaintext
 
 KEYS = {
     "rsa": PrivateKey.generate("rsa", bits=2048),

@@ -8,9 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sealbox import age
-from sealbox.envelope import AgeProvider, EnvelopeCipher, KeyringProvider, inspect
 from sealbox.exceptions import DecryptionError, FormatError, KeyNotFoundError
-from sealbox.keyring import Keyring
+from sealbox.keysets.envelope import AgeProvider, EnvelopeCipher, KeyringProvider, inspect
+from sealbox.keysets.keyring import Keyring
 
 RING = Keyring.generate()
 CIPHER = EnvelopeCipher(KeyringProvider(RING))

@@ -7,8 +7,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from sealbox.exceptions import DecryptionError, KeyStateError
-from sealbox.fields import decode_token, encode_token, token_key_id
-from sealbox.keyring import Keyring, KeyState
+from sealbox.keysets.fields import decode_token, encode_token, token_key_id
+from sealbox.keysets.keyring import Keyring, KeyState
 
 RING = Keyring.generate()
 values = st.binary(max_size=512)

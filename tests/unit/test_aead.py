@@ -6,7 +6,8 @@ import pickle
 
 import pytest
 
-from sealbox.aead import (
+from sealbox.exceptions import DecryptionError, InvalidSignatureError, UnsupportedAlgorithmError
+from sealbox.hazmat.aead import (
     AES256GCM,
     AES256GCMSIV,
     AES256SIV,
@@ -15,7 +16,6 @@ from sealbox.aead import (
     ChaCha20Poly1305,
     cipher_for,
 )
-from sealbox.exceptions import DecryptionError, InvalidSignatureError, UnsupportedAlgorithmError
 
 RANDOMIZED = [AES256GCM, ChaCha20Poly1305, AES256GCMSIV]
 

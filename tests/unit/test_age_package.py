@@ -11,7 +11,7 @@ import pytest
 
 from sealbox import age
 
-OPTIONAL = ["sealbox.age.ssh", "sealbox.age.mlkem", "sealbox.age.scrypt", "sealbox.kdf"]
+OPTIONAL = ["sealbox.age.ssh", "sealbox.age.mlkem", "sealbox.age.scrypt", "sealbox.hazmat.kdf"]
 
 
 def _modules_after(code: str, env: dict[str, str] | None = None) -> set[str]:
@@ -69,7 +69,14 @@ def test_the_command_line_loads_only_what_a_run_needs(tmp_path: Path):
     assert Path(out).read_bytes() == b"plain"
     for loaded in (enc, dec):
         assert "sealbox.age.x25519" in loaded
-        unneeded = [*OPTIONAL, "tempfile", "json", "rich", "sealbox.keyring", "sealbox.legacy"]
+        unneeded = [
+            *OPTIONAL,
+            "tempfile",
+            "json",
+            "rich",
+            "sealbox.keysets.keyring",
+            "sealbox.keysets.legacy",
+        ]
         assert not [m for m in unneeded if m in loaded]
         # A plain encrypt/decrypt goes around click, and the age code loads none of
         # these (each costs milliseconds at every run).

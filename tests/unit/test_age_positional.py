@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from sealbox import age
-from sealbox._files import AlignedWriter
+from sealbox._util.files import AlignedWriter
 from sealbox.age import _positional
 from sealbox.age._source import Source
 from sealbox.age.files import open_into, seal_into

@@ -1,4 +1,4 @@
-"""sealbox.asymmetric: key generation, key files, signatures, RSA-OAEP, X25519."""
+"""sealbox.keys.asymmetric: key generation, key files, signatures, RSA-OAEP, X25519."""
 
 from __future__ import annotations
 
@@ -14,18 +14,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, padding, rsa
 
-from sealbox import _pem, _pkcs8, kdf
-from sealbox._sshwire import Reader
-from sealbox.asymmetric import (
-    OPENSSH_BCRYPT_ROUNDS,
-    PKCS8_SCRYPT,
-    KeyType,
-    PrivateKey,
-    PublicKey,
-    decrypt_hybrid,
-    encrypt_hybrid,
-    oaep_max_plaintext,
-)
+from sealbox._util import pem as _pem
 from sealbox.exceptions import (
     ConfigError,
     DecryptionError,
@@ -35,6 +24,19 @@ from sealbox.exceptions import (
     StorageError,
     UnsupportedAlgorithmError,
 )
+from sealbox.hazmat import kdf
+from sealbox.keys import pkcs8 as _pkcs8
+from sealbox.keys.asymmetric import (
+    OPENSSH_BCRYPT_ROUNDS,
+    PKCS8_SCRYPT,
+    KeyType,
+    PrivateKey,
+    PublicKey,
+    decrypt_hybrid,
+    encrypt_hybrid,
+    oaep_max_plaintext,
+)
+from sealbox.keys.sshwire import Reader
 from sealbox.secret import Secret
 
 PASS = "canary-key-passphrase-71f0"
@@ -628,5 +630,5 @@ def test_oaep_limit_then_hybrid(keys) -> None:
     big = b"y" * 191
     with pytest.raises(ConfigError) as info:
         key.public_key.encrypt(big)
-    assert "sealbox.asymmetric.encrypt_hybrid" in (info.value.hint or "")
+    assert "sealbox.keys.asymmetric.encrypt_hybrid" in (info.value.hint or "")
     assert decrypt_hybrid(encrypt_hybrid(big, key.public_key), key) == big

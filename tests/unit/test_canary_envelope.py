@@ -11,10 +11,16 @@ import pickle
 import pytest
 
 from sealbox import age
-from sealbox.envelope import AgeProvider, EnvelopeCipher, KeyringProvider, inspect, parse_header
-from sealbox.envelope.providers import WRAP_ASSOCIATED_DATA
 from sealbox.exceptions import SealboxError
-from sealbox.keyring import Keyring
+from sealbox.keysets.envelope import (
+    AgeProvider,
+    EnvelopeCipher,
+    KeyringProvider,
+    inspect,
+    parse_header,
+)
+from sealbox.keysets.envelope.providers import WRAP_ASSOCIATED_DATA
+from sealbox.keysets.keyring import Keyring
 
 CANARY = b"canary-envelope-secret-4be1d07c"
 

@@ -10,8 +10,8 @@ import traceback
 
 import pytest
 
-from sealbox import kdf
 from sealbox.exceptions import SealboxError
+from sealbox.hazmat import kdf
 from sealbox.jwt import SigningKeySet, TokenVerifier, VerificationKey
 from sealbox.passwords import PasswordHasher
 

@@ -1,4 +1,4 @@
-"""sealbox.envelope with the local providers: keyring and age recipients."""
+"""sealbox.keysets.envelope with the local providers: keyring and age recipients."""
 
 from __future__ import annotations
 
@@ -9,15 +9,6 @@ import stat
 import pytest
 
 from sealbox import age
-from sealbox.envelope import (
-    AgeProvider,
-    EnvelopeCipher,
-    KeyProvider,
-    KeyringProvider,
-    inspect,
-    parse_header,
-)
-from sealbox.envelope.format import MAGIC, EnvelopeHeader, WrappedKey
 from sealbox.exceptions import (
     ConfigError,
     DecryptionError,
@@ -26,7 +17,16 @@ from sealbox.exceptions import (
     NoIdentityMatchError,
     StorageError,
 )
-from sealbox.keyring import Keyring
+from sealbox.keysets.envelope import (
+    AgeProvider,
+    EnvelopeCipher,
+    KeyProvider,
+    KeyringProvider,
+    inspect,
+    parse_header,
+)
+from sealbox.keysets.envelope.format import MAGIC, EnvelopeHeader, WrappedKey
+from sealbox.keysets.keyring import Keyring
 
 DATA = b"the quarterly figures, not yet public"
 
@@ -408,7 +408,7 @@ def test_rewrap_file(cipher, ring, tmp_path) -> None:
 
 
 def test_sealed_values_over_the_limit_must_stream(cipher, monkeypatch) -> None:
-    from sealbox.envelope import cipher as module
+    from sealbox.keysets.envelope import cipher as module
 
     monkeypatch.setattr(module, "MAX_SEALED_SIZE", 10)
     with pytest.raises(ValueError, match="must be streamed"):
@@ -423,7 +423,7 @@ def test_envelope_imports_no_vault_or_database_library() -> None:
     code = (
         "import sys, json\n"
         "from sealbox import Keyring\n"
-        "from sealbox.envelope import EnvelopeCipher, KeyringProvider\n"
+        "from sealbox.keysets.envelope import EnvelopeCipher, KeyringProvider\n"
         "c = EnvelopeCipher(KeyringProvider(Keyring.generate()))\n"
         "c.decrypt(c.encrypt(b'x'))\n"
         "print(json.dumps(sorted(sys.modules)))"

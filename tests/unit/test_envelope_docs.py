@@ -49,10 +49,10 @@ def test_sqlalchemy_section_examples() -> None:
 
 @pytest.mark.parametrize("doc", ["envelope.md", "fields.md"])
 def test_doc_names_no_missing_symbol(doc: str) -> None:
-    import sealbox.envelope
     import sealbox.integrations.sqlalchemy as sa_types
+    import sealbox.keysets.envelope
 
     text = (ROOT / "docs" / doc).read_text()
     for name in re.findall(r"`(?:sealbox\.envelope\.)?(\w+)\(", text):
-        if name in sealbox.envelope.__all__ or name in sa_types.__all__:
-            assert getattr(sealbox.envelope, name, None) or getattr(sa_types, name, None)
+        if name in sealbox.keysets.envelope.__all__ or name in sa_types.__all__:
+            assert getattr(sealbox.keysets.envelope, name, None) or getattr(sa_types, name, None)

@@ -13,8 +13,6 @@ import logging
 
 import pytest
 
-from sealbox.envelope import EnvelopeCipher, KeyringProvider, VaultTransitProvider, inspect
-from sealbox.envelope.format import WrappedKey
 from sealbox.exceptions import (
     ConfigError,
     DecryptionError,
@@ -23,7 +21,9 @@ from sealbox.exceptions import (
     KeyStateError,
     SealboxError,
 )
-from sealbox.keyring import Keyring
+from sealbox.keysets.envelope import EnvelopeCipher, KeyringProvider, VaultTransitProvider, inspect
+from sealbox.keysets.envelope.format import WrappedKey
+from sealbox.keysets.keyring import Keyring
 from sealbox.secret import Secret
 from tests.fakes.vault import fake_vault
 

@@ -1,4 +1,4 @@
-"""sealbox._files: atomic writes and the aligned pieces bulk outputs are written in."""
+"""sealbox._util.files: atomic writes and the aligned pieces bulk outputs are written in."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from sealbox._files import WRITE_PIECE, AlignedWriter, atomic_writer
+from sealbox._util.files import WRITE_PIECE, AlignedWriter, atomic_writer
 from sealbox.exceptions import StorageError
 
 
@@ -128,7 +128,7 @@ def test_atomic_writer_failure_leaves_the_target_alone(tmp_path: Path):
 
 
 def test_files_module_does_not_import_tempfile():
-    code = "import sealbox._files, sys, json; print(json.dumps(sorted(sys.modules)))"
+    code = "import sealbox._util.files, sys, json; print(json.dumps(sorted(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True, text=True)
     assert "tempfile" not in json.loads(out.stdout)
 

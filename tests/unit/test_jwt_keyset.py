@@ -10,9 +10,6 @@ from datetime import UTC, datetime
 
 import pytest
 
-from sealbox import kdf
-from sealbox._sealed import PassphraseSealer, Sealer
-from sealbox.aead import AES256GCM
 from sealbox.exceptions import (
     ConfigError,
     DecryptionError,
@@ -25,8 +22,11 @@ from sealbox.exceptions import (
     TokenExpiredError,
     UnsupportedAlgorithmError,
 )
+from sealbox.hazmat import kdf
+from sealbox.hazmat.aead import AES256GCM
 from sealbox.jwt import JWKSet, KeyStatus, SigningKeySet, TokenVerifier, decode_unverified
 from sealbox.jwt.keyset import SEALED_FORMAT
+from sealbox.keysets.sealed import PassphraseSealer, Sealer
 
 T0 = 1_700_000_000
 PASS = "correct horse battery staple"

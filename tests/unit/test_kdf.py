@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from sealbox import kdf
 from sealbox.exceptions import ConfigError, FormatError
+from sealbox.hazmat import kdf
 from sealbox.secret import Secret
 
 

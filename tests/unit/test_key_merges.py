@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from sealbox import kdf
 from sealbox.exceptions import ConcurrentChangeError
+from sealbox.hazmat import kdf
 from sealbox.jwt import SigningKeySet
-from sealbox.keyring import Keyring, KeyState
+from sealbox.keysets.keyring import Keyring, KeyState
 
 PASS = "merge passphrase"
 CHEAP = kdf.ARGON2ID_TEST

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from sealbox import kdf
 from sealbox.exceptions import (
     DecryptionError,
     FormatError,
@@ -20,8 +19,9 @@ from sealbox.exceptions import (
     StorageError,
     UnsupportedAlgorithmError,
 )
-from sealbox.fields import decode_token, encode_token, token_key_id
-from sealbox.keyring import Keyring, KeyState
+from sealbox.hazmat import kdf
+from sealbox.keysets.fields import decode_token, encode_token, token_key_id
+from sealbox.keysets.keyring import Keyring, KeyState
 
 CHEAP = kdf.ARGON2ID_TEST
 CANARY_PASS = "canary-passphrase-51b7"

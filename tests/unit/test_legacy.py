@@ -10,8 +10,9 @@ import pytest
 from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from sealbox import age, legacy
+from sealbox import age
 from sealbox.exceptions import ConfigError, DecryptionError, FormatError
+from sealbox.keysets import legacy
 
 PLAIN = b"quarterly numbers\n" * 100
 

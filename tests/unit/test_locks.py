@@ -1,4 +1,4 @@
-"""sealbox._lock and the temporary files of sealbox._files: who may lock, who cleans up what."""
+"""sealbox._util.locks and the temporary files of sealbox._util.files: who may lock, who cleans up what."""
 
 from __future__ import annotations
 
@@ -15,14 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from sealbox._files import (
+from sealbox._util.files import (
     _create_temporary,
     _remove_unlocked,
     atomic_write,
     atomic_writer,
     remove_stale_temporaries,
 )
-from sealbox._lock import lock_path, locked
+from sealbox._util.locks import lock_path, locked
 from sealbox.exceptions import LockTimeoutError, StorageError
 
 NOBODY = 65534  # uid and gid of nobody / nogroup on Debian

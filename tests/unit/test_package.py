@@ -39,7 +39,7 @@ def test_using_the_keyring_still_pulls_in_no_shell_library() -> None:
 def test_cli_help_does_not_load_commands() -> None:
     code = "import sys; sys.argv=['sealbox','--help']\nfrom sealbox.cli import main\ntry:\n main()\nexcept SystemExit: pass"
     loaded = _modules_after(code)
-    assert "sealbox.keyring" not in loaded and "cryptography" not in loaded
+    assert "sealbox.keysets.keyring" not in loaded and "cryptography" not in loaded
 
 
 def test_exported_members() -> None:

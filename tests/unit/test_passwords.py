@@ -1,4 +1,4 @@
-"""sealbox.passwords and sealbox.profiles: hashing, verification, rehash, legacy, limits."""
+"""sealbox.passwords and sealbox.passwords.profiles: hashing, verification, rehash, legacy, limits."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import argon2
 import pytest
 from argon2.low_level import Type, hash_secret
 
-from sealbox import profiles
 from sealbox.exceptions import (
     ConfigError,
     FormatError,
@@ -26,6 +25,7 @@ from sealbox.passwords import (
     PasswordCheck,
     PasswordHasher,
     calibrate,
+    profiles,
 )
 from sealbox.secret import Secret
 

@@ -19,7 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from sealbox.exceptions import ConfigError, DecryptionError
-from sealbox.fields import decode_token, token_key_id
 from sealbox.integrations.sqlalchemy import (
     BlindIndex,
     EncryptedBytes,
@@ -31,7 +30,8 @@ from sealbox.integrations.sqlalchemy import (
     reseal,
     unregister_keyring,
 )
-from sealbox.keyring import Keyring
+from sealbox.keysets.fields import decode_token, token_key_id
+from sealbox.keysets.keyring import Keyring
 from tests.service.conftest import POSTGRES_URL, ensure_database, require_server
 
 CANARY = "canary-column-value-7e21@example.com"

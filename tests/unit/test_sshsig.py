@@ -1,4 +1,4 @@
-"""sealbox.sshsig: the SSHSIG format, streaming, verification policy, allowed signers."""
+"""sealbox.keys.sshsig: the SSHSIG format, streaming, verification policy, allowed signers."""
 
 from __future__ import annotations
 
@@ -12,8 +12,6 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from sealbox import _sshwire, sshsig
-from sealbox.asymmetric import PrivateKey, PublicKey
 from sealbox.exceptions import (
     ConfigError,
     FormatError,
@@ -22,7 +20,10 @@ from sealbox.exceptions import (
     StorageError,
     UnsupportedAlgorithmError,
 )
-from sealbox.sshsig import AllowedSigners, SSHSignature
+from sealbox.keys import sshsig
+from sealbox.keys import sshwire as _sshwire
+from sealbox.keys.asymmetric import PrivateKey, PublicKey
+from sealbox.keys.sshsig import AllowedSigners, SSHSignature
 
 MESSAGE = b"the quick brown fox\n" * 100
 

@@ -287,8 +287,8 @@ def test_certificate_reload_without_restart(pki):
 
 
 def test_no_secret_reaches_logs_errors_or_reprs(pki, mtls_server, caplog, tmp_path):
-    from sealbox import _pkcs8
-    from sealbox.kdf import ScryptParams
+    from sealbox.hazmat.kdf import ScryptParams
+    from sealbox.keys import pkcs8 as _pkcs8
     from sealbox.secret import Secret
 
     passphrase = "canary-passphrase-5d1e9b"

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from sealbox import _pkcs8
 from sealbox.exceptions import ConfigError, TLSConfigError
-from sealbox.kdf import ScryptParams
+from sealbox.hazmat.kdf import ScryptParams
+from sealbox.keys import pkcs8 as _pkcs8
 from sealbox.tls.context import client_context, load_server_certificate, server_context
 from sealbox.tls.pinning import context_pins
 from tests._tls import make_pki

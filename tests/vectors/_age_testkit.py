@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sealbox import age
-from sealbox._files import AlignedWriter, atomic_writer
+from sealbox._util.files import AlignedWriter, atomic_writer
 from sealbox.age.files import open_into
 from sealbox.exceptions import DecryptionError, FormatError, NoIdentityMatchError
 

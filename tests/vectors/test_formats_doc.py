@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM, AESGCMSIV, AESSI
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from sealbox import DecryptionError, Keyring
-from sealbox.fields import decode_token, encode_token
+from sealbox.keysets.fields import decode_token, encode_token
 from tests.conftest import ROOT
 
 DOC = ROOT / "docs" / "formats.md"

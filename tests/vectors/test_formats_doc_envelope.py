@@ -11,10 +11,10 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from sealbox.envelope import EnvelopeCipher, KeyringProvider, inspect, parse_header
-from sealbox.envelope.vault import _ciphertext
 from sealbox.exceptions import DecryptionError
-from sealbox.keyring import Keyring
+from sealbox.keysets.envelope import EnvelopeCipher, KeyringProvider, inspect, parse_header
+from sealbox.keysets.envelope.vault import _ciphertext
+from sealbox.keysets.keyring import Keyring
 from tests.vectors.test_formats_doc import doc_vectors
 
 LABEL = b"sealbox-envelope/1 associated data\x00"

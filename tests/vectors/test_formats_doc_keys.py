@@ -8,8 +8,8 @@ import struct
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from sealbox import sshsig
-from sealbox.asymmetric import PrivateKey
+from sealbox.keys import sshsig
+from sealbox.keys.asymmetric import PrivateKey
 from tests.vectors.test_formats_doc import doc_vectors
 
 

@@ -1,4 +1,4 @@
-"""Wycheproof AES-GCM, ChaCha20-Poly1305 and HMAC-SHA256 vectors through sealbox.aead.
+"""Wycheproof AES-GCM, ChaCha20-Poly1305 and HMAC-SHA256 vectors through sealbox.hazmat.aead.
 
 sealbox supports 256-bit keys, 96-bit nonces and full 128-bit (AEAD) or 256-bit (HMAC)
 tags; groups with other parameters are checked to be refused by the API instead.
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from sealbox.aead import AES256GCM, HMACSHA256, ChaCha20Poly1305
 from sealbox.exceptions import DecryptionError, InvalidSignatureError
+from sealbox.hazmat.aead import AES256GCM, HMACSHA256, ChaCha20Poly1305
 from tests.conftest import vectors
 
 

@@ -1,4 +1,4 @@
-"""Wycheproof RSA-OAEP, RSA-PSS, Ed25519, ECDSA P-256 and X25519 vectors through sealbox.asymmetric.
+"""Wycheproof RSA-OAEP, RSA-PSS, Ed25519, ECDSA P-256 and X25519 vectors through sealbox.keys.asymmetric.
 
 Every test is run through sealbox's own API (keys loaded with ``PrivateKey`` /
 ``PublicKey`` from the vectors' PEM or raw bytes, then ``decrypt``, ``verify`` or
@@ -16,8 +16,8 @@ from collections import Counter
 
 import pytest
 
-from sealbox.asymmetric import PrivateKey, PublicKey
 from sealbox.exceptions import DecryptionError, InvalidSignatureError, KeyFormatError
+from sealbox.keys.asymmetric import PrivateKey, PublicKey
 from tests.conftest import vectors
 
 

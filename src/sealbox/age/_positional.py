@@ -47,7 +47,7 @@ from typing import Final
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
-from sealbox._files import WRITE_PIECE
+from sealbox._util.files import WRITE_PIECE
 from sealbox.age._crypto import TAG_SIZE
 from sealbox.exceptions import DecryptionError, StorageError
 
@@ -275,7 +275,7 @@ def _pwrite_all(fd: int, data: memoryview, offset: int) -> None:
     """Write ``data`` at ``offset`` in pieces that end on multiples of WRITE_PIECE.
 
     Pieces of at most 32 KiB keep the page cache from taking large folios for
-    the new file (see :data:`sealbox._files.WRITE_PIECE`).
+    the new file (see :data:`sealbox._util.files.WRITE_PIECE`).
     """
     size = len(data)
     first = min(size, WRITE_PIECE - offset % WRITE_PIECE)

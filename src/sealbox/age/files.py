@@ -17,7 +17,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Final
 
-from sealbox._files import AlignedWriter, atomic_writer, is_special
+from sealbox._util.files import AlignedWriter, atomic_writer, is_special
 from sealbox.age import armor as _armor
 from sealbox.age._base import Identity, Recipient, unwrap_file_key, wrap_file_key
 from sealbox.age._crypto import FILE_KEY_SIZE

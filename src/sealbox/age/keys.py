@@ -19,7 +19,7 @@ import os
 from collections.abc import Callable
 from typing import Any, Final
 
-from sealbox._files import read_limited
+from sealbox._util.files import read_limited
 from sealbox.age import armor as _armor
 from sealbox.age import bech32
 from sealbox.age._base import Identity, Recipient

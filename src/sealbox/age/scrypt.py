@@ -22,10 +22,10 @@ import re
 from collections.abc import Callable
 from typing import Any, ClassVar, Final, NoReturn
 
-from sealbox import kdf
 from sealbox.age._crypto import WRAPPED_KEY_SIZE, open_file_key, seal_file_key
 from sealbox.age.format import Stanza, b64decode, b64encode
 from sealbox.exceptions import ConfigError, FormatError
+from sealbox.hazmat import kdf
 from sealbox.secret import Secret
 
 __all__ = [

@@ -38,7 +38,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
-from sealbox._pem import begin_line
+from sealbox._util.pem import begin_line
 from sealbox.age._base import same_bytes
 from sealbox.age._crypto import WRAPPED_KEY_SIZE, hkdf, open_file_key, seal_file_key
 from sealbox.age.format import Stanza, b64decode, b64encode

@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from sealbox import age
-from sealbox._files import atomic_writer
+from sealbox._util.files import atomic_writer
 from sealbox.cli._age_args import identity_option, recipient_options
 from sealbox.cli._age_files import decrypt_files, encrypt_files, input_stream, is_std
 from sealbox.cli._io import CLIError, note, passphrase_file_option

@@ -53,7 +53,7 @@ def seal(
     ring = _Opened(keyring_file, identity_files, passphrase_file).ring
     data = read_stdin(MAX_VALUE, "the value", hint=_TOO_BIG_HINT)
     if deterministic:
-        from sealbox.fields import encode_token
+        from sealbox.keysets.fields import encode_token
 
         token = encode_token(ring.seal_deterministic(data, aad.encode()))
     else:

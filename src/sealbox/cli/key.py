@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
-from sealbox.asymmetric import KeyType, PrivateKey, PublicKey
 from sealbox.cli._io import CLIError, passphrase_file_option, read_passphrase
 from sealbox.exceptions import SealboxError
+from sealbox.keys.asymmetric import KeyType, PrivateKey, PublicKey
 from sealbox.secret import Secret
 
 _TYPES = {"rsa": KeyType.RSA, "ed25519": KeyType.ED25519, "x25519": KeyType.X25519}

@@ -9,11 +9,11 @@ from typing import Any
 import click
 
 from sealbox import age
-from sealbox.aead import ALGORITHMS, DEFAULT_ALGORITHM
 from sealbox.cli._age_args import identity_option, recipient_options
 from sealbox.cli._age_files import load_identity_files, load_recipients
 from sealbox.cli._io import CLIError, note, open_tty, passphrase_file_option, read_passphrase
-from sealbox.keyring import Keyring, is_age_file
+from sealbox.hazmat.aead import ALGORITHMS, DEFAULT_ALGORITHM
+from sealbox.keysets.keyring import Keyring, is_age_file
 from sealbox.secret import Secret
 
 
@@ -54,8 +54,8 @@ class _Opened:
     def __init__(
         self, file: Path, identity_files: tuple[Path, ...], passphrase_file: Path | None
     ) -> None:
-        from sealbox._files import read_limited
-        from sealbox.keyring import MAX_FILE_SIZE
+        from sealbox._util.files import read_limited
+        from sealbox.keysets.keyring import MAX_FILE_SIZE
 
         self.file = file
         self._passphrase: Secret[str] | None = None

@@ -11,7 +11,7 @@ import sys
 import click
 
 from sealbox.cli._io import CLIError, open_tty, read_stdin
-from sealbox.profiles import DEFAULT_PROFILE, PROFILES
+from sealbox.passwords.profiles import DEFAULT_PROFILE, PROFILES
 
 MAX_STDIN = 64 * 1024
 

@@ -75,7 +75,7 @@ def _short(recipient: str) -> str:
 
 
 def _recipients(recipients: tuple[str, ...], files: tuple[Path, ...]) -> list[str]:
-    from sealbox._files import read_limited
+    from sealbox._util.files import read_limited
 
     listed = list(recipients)
     for path in files:

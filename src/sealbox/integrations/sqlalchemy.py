@@ -68,7 +68,7 @@ if TYPE_CHECKING:
     from sqlalchemy.sql.elements import ColumnElement
     from sqlalchemy.sql.operators import OperatorType
 
-    from sealbox.keyring import Keyring
+    from sealbox.keysets.keyring import Keyring
 
 __all__ = [
     "BlindIndex",

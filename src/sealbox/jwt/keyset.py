@@ -15,7 +15,7 @@ key gets a random id instead, so that nothing derived from the secret is shown.
 
 A keyset is only ever stored sealed: :meth:`SigningKeySet.save` encrypts it
 with a passphrase (Argon2id + AES-256-GCM, the format is in
-``docs/formats.md``) or with any :class:`sealbox._sealed.Sealer`, and replaces
+``docs/formats.md``) or with any :class:`sealbox.keysets.sealed.Sealer`, and replaces
 the file atomically with mode 0600.
 
 Example::
@@ -45,9 +45,8 @@ from typing import TYPE_CHECKING, Any, Final
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from sealbox import kdf
-from sealbox._files import read_limited
-from sealbox._merge import (
+from sealbox._util.files import read_limited
+from sealbox._util.merge import (
     Origin,
     merge_primary,
     merge_sources,
@@ -55,7 +54,6 @@ from sealbox._merge import (
     origin_of,
     save_merged,
 )
-from sealbox._sealed import PassphraseSealer, Sealer, format_time, parse_time
 from sealbox.exceptions import (
     ConcurrentChangeError,
     ConfigError,
@@ -67,8 +65,10 @@ from sealbox.exceptions import (
     TokenError,
     UnsupportedAlgorithmError,
 )
+from sealbox.hazmat import kdf
 from sealbox.jwt._jws import ALGORITHMS, b64url_encode, encode_header, sign_compact
 from sealbox.jwt.jwk import VerificationKey
+from sealbox.keysets.sealed import PassphraseSealer, Sealer, format_time, parse_time
 from sealbox.secret import Secret
 
 if TYPE_CHECKING:

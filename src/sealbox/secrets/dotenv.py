@@ -14,7 +14,7 @@ import io
 import os
 from pathlib import Path
 
-from sealbox._files import read_limited
+from sealbox._util.files import read_limited
 from sealbox.exceptions import ExtraNotInstalledError, SecretSourceError, StorageError
 from sealbox.secret import Secret
 from sealbox.secrets.base import check_name

@@ -39,9 +39,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from sealbox import age
-from sealbox._files import atomic_write, read_limited
-from sealbox._lock import locked
-from sealbox._merge import Origin, origin_of, save_merged
+from sealbox._util.files import atomic_write, read_limited
+from sealbox._util.locks import locked
+from sealbox._util.merge import Origin, origin_of, save_merged
 from sealbox.exceptions import (
     ConcurrentChangeError,
     DecryptionError,

@@ -22,9 +22,9 @@ import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from sealbox import _vault
 from sealbox.exceptions import ConfigError, SecretSourceError
 from sealbox.secret import Secret
+from sealbox.secrets import vault_client as _vault
 
 if TYPE_CHECKING:
     pass

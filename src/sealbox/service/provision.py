@@ -28,10 +28,10 @@ import os
 from pathlib import Path
 from typing import Final
 
-from sealbox._files import atomic_write, read_limited
-from sealbox._lock import locked
-from sealbox.aead import AES256GCM
+from sealbox._util.files import atomic_write, read_limited
+from sealbox._util.locks import locked
 from sealbox.exceptions import ConfigError, DecryptionError, FormatError, StorageError
+from sealbox.hazmat.aead import AES256GCM
 from sealbox.jwt import SigningKeySet
 
 __all__ = ["DataDir", "MasterKeySealer"]

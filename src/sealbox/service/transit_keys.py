@@ -4,7 +4,7 @@ A transit key has a name, a type and numbered versions (1, 2, …). Encrypting,
 signing and HMACs use the newest version (or a chosen one, never below
 ``min_encryption_version``); decrypting and verifying pick the version named in
 the input, refused below ``min_decryption_version``. Every primitive is sealbox's
-own (:mod:`sealbox.aead`, :mod:`sealbox.asymmetric`):
+own (:mod:`sealbox.hazmat.aead`, :mod:`sealbox.keys.asymmetric`):
 
 =====================  ==========================================  ===================
 type                   operations                                  material
@@ -42,9 +42,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
-from sealbox.aead import AES256GCM, AES256SIV, HMACSHA256, ChaCha20Poly1305
-from sealbox.asymmetric import KeyType, PrivateKey
 from sealbox.exceptions import DecryptionError, InvalidSignatureError
+from sealbox.hazmat.aead import AES256GCM, AES256SIV, HMACSHA256, ChaCha20Poly1305
+from sealbox.keys.asymmetric import KeyType, PrivateKey
 from sealbox.service.errors import ErrorCode
 
 __all__ = [

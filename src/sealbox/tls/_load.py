@@ -11,9 +11,9 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
-from sealbox._pem import begin_line
+from sealbox._util.pem import begin_line
 from sealbox.exceptions import TLSConfigError
-from sealbox.kdf import passphrase_bytes
+from sealbox.hazmat.kdf import passphrase_bytes
 from sealbox.secret import Secret
 
 # Certificate bundles and key files are small; a larger file is not one of them.

@@ -50,11 +50,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from sealbox import _pkcs8
-from sealbox._files import atomic_write, atomic_write_group
-from sealbox._lock import locked
+from sealbox._util.files import atomic_write, atomic_write_group
+from sealbox._util.locks import locked
 from sealbox.exceptions import ConfigError, StorageError, TLSConfigError
-from sealbox.kdf import ScryptParams, passphrase_bytes
+from sealbox.hazmat.kdf import ScryptParams, passphrase_bytes
+from sealbox.keys import pkcs8 as _pkcs8
 from sealbox.tls import _load, _names
 from sealbox.tls._load import Password
 from sealbox.tls.pinning import spki_pin

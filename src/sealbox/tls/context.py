@@ -36,7 +36,7 @@ from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from sealbox.exceptions import ConfigError, TLSConfigError
-from sealbox.kdf import passphrase_bytes
+from sealbox.hazmat.kdf import passphrase_bytes
 from sealbox.tls import _load
 from sealbox.tls._load import Password
 from sealbox.tls.pinning import parse_pins, pin_context

@@ -1,7 +1,7 @@
 """Key-encryption providers: who wraps and unwraps the data keys of envelopes.
 
 A provider holds (or can reach) key-encryption keys. It wraps a key blob into a
-:class:`~sealbox.envelope.format.WrappedKey`, unwraps it again, and rewraps it to
+:class:`~sealbox.keysets.envelope.format.WrappedKey`, unwraps it again, and rewraps it to
 its newest key. Three come with sealbox:
 
 :class:`KeyringProvider`
@@ -11,7 +11,7 @@ its newest key. Three come with sealbox:
 :class:`AgeProvider`
     age recipients: the blob is encrypted as a small age file; unwrapping needs
     an identity; a new set of recipients is a new key.
-:class:`~sealbox.envelope.vault.VaultTransitProvider`
+:class:`~sealbox.keysets.envelope.vault.VaultTransitProvider`
     a named key of HashiCorp Vault's Transit engine, through hvac.
 
 Anything with the methods of :class:`KeyProvider` can be used instead (a cloud
@@ -26,13 +26,13 @@ import hashlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final, Protocol, runtime_checkable
 
-from sealbox.envelope.format import WrappedKey
 from sealbox.exceptions import ConfigError, DecryptionError, FormatError
-from sealbox.fields import token_key_id
+from sealbox.keysets.envelope.format import WrappedKey
+from sealbox.keysets.fields import token_key_id
 
 if TYPE_CHECKING:
     from sealbox.age import Identity, Recipient
-    from sealbox.keyring import Keyring
+    from sealbox.keysets.keyring import Keyring
 
 __all__ = ["AgeProvider", "KeyProvider", "KeyringProvider"]
 
@@ -41,7 +41,7 @@ WRAP_ASSOCIATED_DATA: Final = b"sealbox-envelope/1 wrapped key"
 
 @runtime_checkable
 class KeyProvider(Protocol):
-    """What :class:`~sealbox.envelope.EnvelopeCipher` needs from a key-encryption provider.
+    """What :class:`~sealbox.keysets.envelope.EnvelopeCipher` needs from a key-encryption provider.
 
     ``name`` is written into every envelope (``[a-z0-9-]``, at most 32 characters).
     Methods raise sealbox exceptions only: :class:`~sealbox.exceptions.DecryptionError`

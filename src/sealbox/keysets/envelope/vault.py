@@ -15,7 +15,7 @@ use four Transit endpoints (Vault's published HTTP API, as hvac calls them):
 Vault's own ``associated_data`` parameter is never sent: Vault's ``rewrap``
 endpoint does not take it, so a ciphertext made with it cannot be rewrapped.
 The envelope binds the caller's associated data inside the key blob instead
-(:mod:`sealbox.envelope.format`), which a rewrap carries over unchanged.
+(:mod:`sealbox.keysets.envelope.format`), which a rewrap carries over unchanged.
 
 In an envelope the key id is the Transit key's name, the version is the ``N``
 of ``vault:vN:``, and the wrapped key is the base64-decoded rest of the
@@ -44,8 +44,6 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
-from sealbox import _vault
-from sealbox.envelope.format import WrappedKey
 from sealbox.exceptions import (
     ConfigError,
     DecryptionError,
@@ -53,7 +51,9 @@ from sealbox.exceptions import (
     KeyProviderError,
     KeyStateError,
 )
+from sealbox.keysets.envelope.format import WrappedKey
 from sealbox.secret import Secret, redact
+from sealbox.secrets import vault_client as _vault
 
 if TYPE_CHECKING:
     import hvac
@@ -240,7 +240,7 @@ class VaultTransitProvider:
         """Ask Vault for a new random key and its wrapped form (``datakey/plaintext``).
 
         For callers that build their own envelopes from a Vault-made key.
-        :class:`~sealbox.envelope.EnvelopeCipher` does not use it: its key blob
+        :class:`~sealbox.keysets.envelope.EnvelopeCipher` does not use it: its key blob
         must carry the associated-data binding, which a key made by Vault cannot.
 
         Args:

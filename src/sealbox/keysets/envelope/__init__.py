@@ -13,7 +13,7 @@ one is made.
 Example::
 
     >>> from sealbox import Keyring
-    >>> from sealbox.envelope import EnvelopeCipher, KeyringProvider
+    >>> from sealbox.keysets.envelope import EnvelopeCipher, KeyringProvider
     >>> cipher = EnvelopeCipher(KeyringProvider(Keyring.generate()))
     >>> cipher.decrypt(cipher.encrypt(b"hello", b"ctx"), b"ctx")
     b'hello'
@@ -23,16 +23,16 @@ Example::
 
 from __future__ import annotations
 
-from sealbox.envelope.cipher import (
+from sealbox.keysets.envelope.cipher import (
     EnvelopeCipher,
     EnvelopeInfo,
     EnvelopeReader,
     EnvelopeWriter,
     inspect,
 )
-from sealbox.envelope.format import EnvelopeHeader, WrappedKey, parse_header
-from sealbox.envelope.providers import AgeProvider, KeyProvider, KeyringProvider
-from sealbox.envelope.vault import VaultTransitProvider
+from sealbox.keysets.envelope.format import EnvelopeHeader, WrappedKey, parse_header
+from sealbox.keysets.envelope.providers import AgeProvider, KeyProvider, KeyringProvider
+from sealbox.keysets.envelope.vault import VaultTransitProvider
 
 __all__ = [
     "AgeProvider",

@@ -41,8 +41,8 @@ from typing import Final
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from sealbox.aead import AES256SIV, ALGORITHMS, HMACSHA256
 from sealbox.exceptions import DecryptionError, FormatError, UnsupportedAlgorithmError
+from sealbox.hazmat.aead import AES256SIV, ALGORITHMS, HMACSHA256
 
 __all__ = [
     "HEADER_SIZE",

@@ -22,7 +22,7 @@ the reason; a signature that does not match the data raises
 
 Example::
 
-    >>> from sealbox.asymmetric import PrivateKey
+    >>> from sealbox.keys.asymmetric import PrivateKey
     >>> key = PrivateKey.generate("ed25519")
     >>> sig = sign(key, b"release notes", namespace="file")
     >>> verify(sig.armor(), b"release notes", namespace="file", public_key=key.public_key)
@@ -51,9 +51,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     encode_dss_signature,
 )
 
-from sealbox import _sshwire
-from sealbox._files import read_limited
-from sealbox.asymmetric import KeyType, PrivateKey, PublicKey
+from sealbox._util.files import read_limited
 from sealbox.exceptions import (
     ConfigError,
     FormatError,
@@ -62,6 +60,8 @@ from sealbox.exceptions import (
     SignerNotAllowedError,
     UnsupportedAlgorithmError,
 )
+from sealbox.keys import sshwire as _sshwire
+from sealbox.keys.asymmetric import KeyType, PrivateKey, PublicKey
 
 __all__ = [
     "ARMOR_BEGIN",

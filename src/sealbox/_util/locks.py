@@ -78,7 +78,7 @@ def lock_path(path: str | os.PathLike[str]) -> str:
     """The sidecar lock file of ``path``."""
     target = os.path.realpath(os.fspath(path))
     folder, name = os.path.split(target)
-    return os.path.join(folder, f".{name}.lock")  # noqa: PTH118 - paths stay str here
+    return os.path.join(folder, f".{name}.lock")
 
 
 def _timeout(timeout: float | None) -> float:
@@ -149,7 +149,7 @@ def _share_with_writers(fd: int, path: str) -> None:
     """
     try:
         own = os.fstat(fd)
-        st = os.stat(path)  # noqa: PTH116 - paths stay str here
+        st = os.stat(path)
     except OSError:
         return
     if own.st_uid != os.geteuid() and os.geteuid() != 0:

@@ -27,9 +27,9 @@ import os
 from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
 
-from sealbox import kdf
-from sealbox.aead import AES256GCM
 from sealbox.exceptions import DecryptionError, FormatError, UnsupportedAlgorithmError
+from sealbox.hazmat import kdf
+from sealbox.hazmat.aead import AES256GCM
 from sealbox.secret import Secret
 
 __all__ = ["PassphraseSealer", "Sealer"]
@@ -58,7 +58,7 @@ class PassphraseSealer:
 
     Args:
         passphrase: the passphrase (``str`` is NFC-normalised, see
-            :func:`sealbox.kdf.passphrase_bytes`).
+            :func:`sealbox.hazmat.kdf.passphrase_bytes`).
         format: the document's format name, e.g. ``"sealbox-jwt-keyset-sealed/1"``.
         what: how error messages name the document (``"keyset"``).
         kdf_params: Argon2id costs used when sealing.

@@ -2,7 +2,7 @@
 
 :class:`PasswordHasher` makes Argon2id hashes in the PHC string format
 (``$argon2id$v=19$m=65536,t=3,p=4$salt$hash``) with the parameters of a named
-profile (:mod:`sealbox.profiles`). :meth:`PasswordHasher.verify` checks a
+profile (:mod:`sealbox.passwords.profiles`). :meth:`PasswordHasher.verify` checks a
 password against a stored hash and says whether the hash should be replaced:
 because its parameters are not the hasher's, or because it is in a legacy
 scheme. It verifies, so that a login can upgrade them:
@@ -51,7 +51,6 @@ import argon2
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from argon2.low_level import Type, hash_secret_raw, verify_secret
 
-from sealbox import kdf
 from sealbox.exceptions import (
     ConfigError,
     ExtraNotInstalledError,
@@ -61,7 +60,8 @@ from sealbox.exceptions import (
     SealboxError,
     UnsupportedAlgorithmError,
 )
-from sealbox.profiles import DEFAULT_PROFILE, OWASP_MINIMUM, get_profile, profile_name
+from sealbox.hazmat import kdf
+from sealbox.passwords.profiles import DEFAULT_PROFILE, OWASP_MINIMUM, get_profile, profile_name
 from sealbox.secret import Secret
 
 __all__ = [
@@ -114,7 +114,7 @@ class PasswordHasher:
     """Hash and verify passwords with Argon2id, and upgrade old hashes on login.
 
     Args:
-        profile: a profile name from :data:`sealbox.profiles.PROFILES`
+        profile: a profile name from :data:`sealbox.passwords.profiles.PROFILES`
             (``"rfc9106-low-memory"`` by default) or :class:`argon2.Parameters`,
             e.g. from :func:`calibrate`.
         max_length: longest password accepted, in characters.

@@ -22,9 +22,9 @@ with a key derived from a passphrase by Argon2id (the format is in
 atomically and has mode 0600.
 
 Saving is safe against other writers of the same file: it holds the file's lock
-(:mod:`sealbox._lock`) from re-reading the file to renaming the new one in. If the
+(:mod:`sealbox._util.locks`) from re-reading the file to renaming the new one in. If the
 file changed since this keyring read it (another process rotated it), the two are
-merged (:mod:`sealbox._merge`): every key of both is kept, so nothing sealed under
+merged (:mod:`sealbox._util.merge`): every key of both is kept, so nothing sealed under
 either side's new key is lost. A file that cannot be opened to merge (another
 passphrase; recipients and no identity) is not overwritten:
 :class:`~sealbox.exceptions.ConcurrentChangeError`.
@@ -53,9 +53,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 from cryptography.exceptions import InvalidTag
 
-from sealbox import kdf
-from sealbox._files import read_limited
-from sealbox._merge import (
+from sealbox._util.files import read_limited
+from sealbox._util.merge import (
     Origin,
     merge_primary,
     merge_sources,
@@ -63,8 +62,6 @@ from sealbox._merge import (
     origin_of,
     save_merged,
 )
-from sealbox._sealed import PassphraseSealer, b64d, b64e, format_time, parse_time
-from sealbox.aead import ALGORITHMS, DEFAULT_ALGORITHM
 from sealbox.exceptions import (
     ConcurrentChangeError,
     ConfigError,
@@ -74,7 +71,9 @@ from sealbox.exceptions import (
     KeyStateError,
     UnsupportedAlgorithmError,
 )
-from sealbox.fields import (
+from sealbox.hazmat import kdf
+from sealbox.hazmat.aead import ALGORITHMS, DEFAULT_ALGORITHM
+from sealbox.keysets.fields import (
     HEADER_SIZE,
     MATERIAL_SIZE,
     VERSION_DETERMINISTIC,
@@ -83,6 +82,7 @@ from sealbox.fields import (
     encode_token,
     token_key_id,
 )
+from sealbox.keysets.sealed import PassphraseSealer, b64d, b64e, format_time, parse_time
 from sealbox.secret import Secret
 
 if TYPE_CHECKING:

@@ -1,8 +1,8 @@
 """Envelope encryption: a fresh data key per object, wrapped by a key-encryption provider.
 
 :class:`EnvelopeCipher` encrypts each value or file under its own random data
-key and stores that key, wrapped by a :class:`~sealbox.envelope.providers.KeyProvider`,
-in the envelope's header (the format is in :mod:`sealbox.envelope.format`).
+key and stores that key, wrapped by a :class:`~sealbox.keysets.envelope.providers.KeyProvider`,
+in the envelope's header (the format is in :mod:`sealbox.keysets.envelope.format`).
 Rotating the key-encryption key then never means re-encrypting the data:
 :meth:`EnvelopeCipher.rewrap` replaces the header and leaves the data bytes as
 they are.
@@ -15,7 +15,7 @@ large ones are streamed as an age v1 payload (64 KiB ChaCha20-Poly1305 chunks,
 Example::
 
     >>> from sealbox import Keyring
-    >>> from sealbox.envelope import EnvelopeCipher, KeyringProvider
+    >>> from sealbox.keysets.envelope import EnvelopeCipher, KeyringProvider
     >>> ring = Keyring.generate()
     >>> cipher = EnvelopeCipher(KeyringProvider(ring))
     >>> blob = cipher.encrypt(b"quarterly report", associated_data=b"reports/7")
@@ -45,10 +45,11 @@ from typing import Any, Final, overload
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from sealbox._files import atomic_writer
+from sealbox._util.files import atomic_writer
 from sealbox.age._source import Readable, Source
 from sealbox.age.stream import PayloadReader, PayloadWriter, Writable
-from sealbox.envelope.format import (
+from sealbox.exceptions import DecryptionError, FormatError, KeyNotFoundError, StorageError
+from sealbox.keysets.envelope.format import (
     DATA_KEY_SIZES,
     MAX_WRAPPED,
     MODE_SEALED,
@@ -60,8 +61,7 @@ from sealbox.envelope.format import (
     sealed_associated_data,
     split_key_blob,
 )
-from sealbox.envelope.providers import KeyProvider
-from sealbox.exceptions import DecryptionError, FormatError, KeyNotFoundError, StorageError
+from sealbox.keysets.envelope.providers import KeyProvider
 
 __all__ = ["EnvelopeCipher", "EnvelopeInfo", "EnvelopeReader", "EnvelopeWriter", "inspect"]
 

@@ -24,8 +24,8 @@ import os
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import TypeVar
 
-from sealbox._files import atomic_write, read_limited
-from sealbox._lock import locked
+from sealbox._util.files import atomic_write, read_limited
+from sealbox._util.locks import locked
 from sealbox.exceptions import StorageError
 
 __all__ = [

@@ -57,8 +57,8 @@ from cryptography.exceptions import UnsupportedAlgorithm as _PycaUnsupported
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa, x25519
 
-from sealbox import _pem, _pkcs8, _sshwire, kdf
-from sealbox._files import atomic_write, read_limited
+from sealbox._util import pem as _pem
+from sealbox._util.files import atomic_write, read_limited
 from sealbox.exceptions import (
     ConfigError,
     DecryptionError,
@@ -68,6 +68,9 @@ from sealbox.exceptions import (
     KeyFormatError,
     UnsupportedAlgorithmError,
 )
+from sealbox.hazmat import kdf
+from sealbox.keys import pkcs8 as _pkcs8
+from sealbox.keys import sshwire as _sshwire
 from sealbox.secret import Secret
 
 if TYPE_CHECKING:
@@ -563,7 +566,7 @@ class PublicKey:
         if not isinstance(key, rsa.RSAPublicKey):
             raise UnsupportedAlgorithmError(
                 f"{self._type} keys cannot encrypt directly",
-                hint="use hybrid encryption: sealbox.asymmetric.encrypt_hybrid",
+                hint="use hybrid encryption: sealbox.keys.asymmetric.encrypt_hybrid",
             )
         limit = oaep_max_plaintext(key.key_size)
         if len(plaintext) > limit:
@@ -571,7 +574,7 @@ class PublicKey:
                 f"plaintext is {len(plaintext)} bytes; RSA-OAEP-SHA256 with a {key.key_size}-bit"
                 f" key encrypts at most {limit}",
                 hint="encrypt larger data with hybrid encryption "
-                "(sealbox.asymmetric.encrypt_hybrid): any size, to the same key",
+                "(sealbox.keys.asymmetric.encrypt_hybrid): any size, to the same key",
             )
         return key.encrypt(plaintext, _oaep(label))
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Final
 
-from sealbox import kdf
 from sealbox.exceptions import FormatError, KeyFormatError
+from sealbox.hazmat import kdf
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
@@ -75,7 +75,7 @@ def encrypt_pem(
     """Return ``key`` as a PEM ``ENCRYPTED PRIVATE KEY`` (RFC 7468 section 11)."""
     from cryptography.hazmat.primitives import serialization
 
-    from sealbox import _pem
+    from sealbox._util import pem as _pem
 
     if not passphrase:
         raise ValueError("the passphrase is empty")

@@ -1,6 +1,6 @@
 """SSH wire encoding (RFC 4251, section 5): ``uint32``, ``string`` and ``mpint``.
 
-Shared by :mod:`sealbox.asymmetric` (OpenSSH key files) and :mod:`sealbox.sshsig`.
+Shared by :mod:`sealbox.keys.asymmetric` (OpenSSH key files) and :mod:`sealbox.keys.sshsig`.
 """
 
 from __future__ import annotations

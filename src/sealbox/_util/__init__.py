@@ -1,0 +1,9 @@
+"""Private helpers shared across sealbox: the only home of such helpers.
+
+files (atomic writes, temporary files, bounded reads), locks (sidecar ``flock``),
+merge (lock, re-read, merge, write), pem (PEM blocks), lazy (names imported on first
+use), moved (old module paths that still import).
+
+May import: the standard library and :mod:`sealbox.exceptions`. Nothing else in
+sealbox; everything may import it.
+"""

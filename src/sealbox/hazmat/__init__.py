@@ -1,0 +1,11 @@
+"""Hazardous materials: AEAD ciphers and key derivation, fenced off.
+
+:mod:`~sealbox.hazmat.aead` wraps pyca's AEAD primitives (nonces made inside) and is
+the only module of sealbox that calls them; :mod:`~sealbox.hazmat.kdf` derives keys
+from passphrases (Argon2id, scrypt) with ceilings for parameters read from files.
+The recipes built on them — :class:`~sealbox.Keyring`, age, envelopes — are what
+applications should use.
+
+May import: :mod:`sealbox.exceptions`, :mod:`sealbox.secret`, :mod:`sealbox._util`,
+pyca/cryptography, argon2-cffi.
+"""
