@@ -106,7 +106,9 @@ def test_a_keyset_kid_with_two_different_keys_is_refused(tmp_path: Path) -> None
     assert path.read_bytes() == before
 
 
-def test_two_keyset_holders_rotating_keep_both_keys(tmp_path: Path) -> None:
+def test_two_keyset_holders_rotating_keep_both_keys_and_the_later_primary(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "signing.keyset"
     SigningKeySet.generate().save(path, PASS, kdf_params=CHEAP)
     first, second = SigningKeySet.load(path, PASS), SigningKeySet.load(path, PASS)
@@ -114,3 +116,4 @@ def test_two_keyset_holders_rotating_keep_both_keys(tmp_path: Path) -> None:
     first.save(path, PASS, kdf_params=CHEAP)
     second.save(path, PASS, kdf_params=CHEAP)
     assert {a.kid, b.kid} <= {k.kid for k in SigningKeySet.load(path, PASS)}
+    assert SigningKeySet.load(path, PASS).primary.kid == b.kid

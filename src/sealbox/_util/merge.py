@@ -11,8 +11,8 @@ against the *base* (the keys as this copy read them):
   the state furthest along the key's life wins (``order`` lists states from first
   to last: a destroyed key stays destroyed);
 - the primary key: the side that changed it wins; when both did (two rotations),
-  the newer key wins, so the result is what running the two changes one after the
-  other would have given;
+  the newer key wins (on a tie, the writer saving now), so the result is what
+  running the two changes one after the other would have given;
 - one key id holding different key material on the two sides (two writers drew or
   imported the same id) is refused: merging would silently drop one of the keys.
 """
@@ -91,7 +91,7 @@ def merge_sources(
 
 
 def merge_primary(base: K | None, ours: K, theirs: K, newer: Callable[[K, K], K]) -> K:
-    """The primary key after merging (``newer(a, b)`` picks the more recent of two keys)."""
+    """The primary key after merging (``newer(ours, theirs)`` picks the more recent key)."""
     if theirs in (ours, base):
         return ours
     if ours == base:

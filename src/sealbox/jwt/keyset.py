@@ -642,8 +642,9 @@ class SigningKeySet:
                     )
                 entries[kid] = entry
 
-            def newer(a: str, b: str) -> str:
-                return max(a, b, key=lambda k: (entries[k].created, k))
+            def newer(ours: str, theirs: str) -> str:
+                # One-second timestamps: within a second, the rotation saved last wins.
+                return theirs if entries[theirs].created > entries[ours].created else ours
 
             primary = merge_primary(base_primary, self._primary, theirs._primary, newer)
             if entries[primary].status is not KeyStatus.ACTIVE:

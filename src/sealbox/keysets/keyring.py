@@ -673,8 +673,10 @@ class Keyring:
                     entry.material = None
                 entries[key_id] = entry
 
-            def newer(a: int, b: int) -> int:
-                return max(a, b, key=lambda k: (entries[k].created, k))
+            def newer(ours: int, theirs: int) -> int:
+                # Creation times have one-second resolution: within a second, the
+                # rotation saved last (this one) wins, as running them in turn would.
+                return theirs if entries[theirs].created > entries[ours].created else ours
 
             primary = merge_primary(base_primary, self._primary_id, theirs._primary_id, newer)
             if entries[primary].state is not KeyState.ENABLED:
