@@ -40,7 +40,7 @@ translated here with ``raise ... from exc``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 __all__ = [
     "ConcurrentChangeError",
@@ -74,16 +74,38 @@ __all__ = [
 class SealboxError(Exception):
     """Root of every sealbox exception. Never raised directly.
 
-    Every subclass may carry a ``hint``: one line telling a person what to do next.
-    The command-line tool prints it as ``sealbox: hint: …``.
+    Attributes:
+        code: a stable, machine-readable name of what went wrong (``"file_exists"``,
+            ``"passphrase_needed"``…). Each class has one; a raise site may name a
+            more precise one. Programs branch on it, never on the message; the
+            command-line tool and the service map codes to their own advice and
+            statuses.
+        facts: public facts about the error, by name (``{"path": …}``), for those
+            maps to quote. Never a secret.
+        hint: one line telling a library user what to do next, in the library's
+            terms (never a command-line flag).
+
+    .. versionchanged:: 0.1.0
+       ``code`` and ``facts``.
     """
 
+    code: str = "error"
     hint: str | None = None
 
-    def __init__(self, message: str = "", *, hint: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        hint: str | None = None,
+        code: str | None = None,
+        facts: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         if hint is not None:
             self.hint = hint
+        if code is not None:
+            self.code = code
+        self.facts: dict[str, str] = dict(facts or {})
 
 
 class DecryptionError(SealboxError):
@@ -92,8 +114,16 @@ class DecryptionError(SealboxError):
     The message is deliberately the same for every cause.
     """
 
-    def __init__(self, message: str = "decryption failed", *, hint: str | None = None) -> None:
-        super().__init__(message, hint=hint)
+    code = "decryption_failed"
+
+    def __init__(
+        self,
+        message: str = "decryption failed",
+        *,
+        hint: str | None = None,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint, code=code)
 
 
 class NoIdentityMatchError(DecryptionError):
@@ -108,6 +138,8 @@ class NoIdentityMatchError(DecryptionError):
        ``stanza_types``; a passphrase that does not open a passphrase-encrypted
        file is reported as ``incorrect passphrase``.
     """
+
+    code = "no_identity_matched"
 
     def __init__(
         self,
@@ -124,6 +156,8 @@ class NoIdentityMatchError(DecryptionError):
 
 class InvalidSignatureError(SealboxError):
     """A signature did not verify. The message never says why."""
+
+    code = "invalid_signature"
 
     def __init__(
         self, message: str = "signature verification failed", *, hint: str | None = None
@@ -143,6 +177,8 @@ class SignerNotAllowedError(InvalidSignatureError):
     .. versionadded:: 0.1.0
     """
 
+    code = "signer_not_allowed"
+
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
 
@@ -150,17 +186,25 @@ class SignerNotAllowedError(InvalidSignatureError):
 class TokenError(SealboxError):
     """A token (JWT) was refused: bad signature, wrong audience, unknown key id…"""
 
+    code = "invalid_token"
+
 
 class TokenExpiredError(TokenError):
     """The token's ``exp`` is in the past (beyond the allowed leeway)."""
+
+    code = "token_expired"
 
 
 class TokenNotYetValidError(TokenError):
     """The token's ``nbf`` or ``iat`` is in the future (beyond the allowed leeway)."""
 
+    code = "token_not_yet_valid"
+
 
 class PasswordMismatchError(SealboxError):
     """A password did not match its hash."""
+
+    code = "password_mismatch"
 
     def __init__(
         self, message: str = "password does not match", *, hint: str | None = None
@@ -171,6 +215,8 @@ class PasswordMismatchError(SealboxError):
 class KeyNotFoundError(SealboxError, LookupError):
     """No key with the requested id exists in the keyring or keyset."""
 
+    code = "key_not_found"
+
     def __str__(self) -> str:
         # LookupError's str() would quote the message like a dict key.
         return str(self.args[0]) if self.args else ""
@@ -179,9 +225,13 @@ class KeyNotFoundError(SealboxError, LookupError):
 class KeyStateError(SealboxError):
     """The key's state forbids the operation (e.g. disabling the primary key)."""
 
+    code = "key_state"
+
 
 class UnsupportedAlgorithmError(SealboxError):
     """An algorithm, key type or format version that sealbox does not handle."""
+
+    code = "unsupported_algorithm"
 
 
 class FormatError(SealboxError, ValueError):
@@ -191,13 +241,19 @@ class FormatError(SealboxError, ValueError):
     offending line of a header; it never contains key material.
     """
 
+    code = "bad_format"
+
 
 class KeyFormatError(FormatError):
     """A key file or key string could not be parsed."""
 
+    code = "bad_key_format"
+
 
 class ConfigError(SealboxError, ValueError):
     """A parameter or setting is invalid or out of range."""
+
+    code = "bad_config"
 
 
 class PasswordTooLongError(ConfigError):
@@ -207,6 +263,8 @@ class PasswordTooLongError(ConfigError):
         limit: the longest password accepted, in characters (bytes for ``bytes``).
     """
 
+    code = "password_too_long"
+
     def __init__(self, limit: int, *, hint: str | None = None) -> None:
         super().__init__(f"the password is longer than {limit} characters", hint=hint)
         self.limit = limit
@@ -214,6 +272,8 @@ class PasswordTooLongError(ConfigError):
 
 class SecretSourceError(SealboxError):
     """A secret could not be loaded from its source (names only, never values)."""
+
+    code = "secret_source"
 
 
 class KeyProviderError(SealboxError):
@@ -227,9 +287,13 @@ class KeyProviderError(SealboxError):
     .. versionadded:: 0.1.0
     """
 
+    code = "key_provider"
+
 
 class ExtraNotInstalledError(SealboxError, ImportError):
     """An optional part of sealbox was used without its extra installed."""
+
+    code = "extra_not_installed"
 
     def __init__(self, extra: str, module: str) -> None:
         # The install command is in the message too: a library user sees only that.
@@ -245,9 +309,13 @@ class ExtraNotInstalledError(SealboxError, ImportError):
 class TLSError(SealboxError):
     """Root of TLS errors."""
 
+    code = "tls"
+
 
 class TLSConfigError(TLSError):
     """A certificate, key or CA file is missing, unreadable, expired or mismatched."""
+
+    code = "tls_config"
 
 
 class PinMismatchError(TLSError):
@@ -257,6 +325,8 @@ class PinMismatchError(TLSError):
         seen: the pin of the key the server presented, as ``sha256//BASE64``.
     """
 
+    code = "pin_mismatch"
+
     def __init__(self, seen: str, *, hint: str | None = None) -> None:
         super().__init__(f"server public key {seen} matches no configured pin", hint=hint)
         self.seen = seen
@@ -264,6 +334,8 @@ class PinMismatchError(TLSError):
 
 class StorageError(SealboxError):
     """A file could not be read or written safely (nothing was changed on disk)."""
+
+    code = "storage"
 
 
 class LockTimeoutError(StorageError):
@@ -275,6 +347,8 @@ class LockTimeoutError(StorageError):
 
     .. versionadded:: 0.1.0
     """
+
+    code = "lock_timeout"
 
     def __init__(self, path: str, timeout: float) -> None:
         super().__init__(
@@ -297,6 +371,8 @@ class ConcurrentChangeError(StorageError):
 
     .. versionadded:: 0.1.0
     """
+
+    code = "concurrent_change"
 
     def __init__(
         self, message: str, *, path: str, names: Sequence[str] = (), hint: str | None = None

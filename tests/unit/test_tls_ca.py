@@ -124,7 +124,8 @@ def test_encrypted_ca_key(tmp_path):
 def test_load_errors(tmp_path):
     with pytest.raises(TLSConfigError, match="holds no CA") as info:
         CertificateAuthority.load(tmp_path / "nowhere")
-    assert "sealbox ca init" in (info.value.hint or "")
+    assert info.value.code == "ca_missing"
+    assert info.value.facts == {"folder": str(tmp_path / "nowhere")}
     a, b = tmp_path / "a", tmp_path / "b"
     CertificateAuthority.init(a)
     CertificateAuthority.init(b)

@@ -33,6 +33,7 @@ __all__ = [
     "atomic_write",
     "atomic_write_group",
     "atomic_writer",
+    "file_exists_error",
     "is_special",
     "read_limited",
     "remove_stale_temporaries",
@@ -119,6 +120,17 @@ class AlignedWriter:
         self._position = position
 
 
+def file_exists_error(path: str | os.PathLike[str]) -> StorageError:
+    """The error for a write that would replace ``path`` without ``overwrite=True``."""
+    name = os.fspath(path)
+    return StorageError(
+        f"{name} already exists",
+        hint="pass overwrite=True to replace it",
+        code="file_exists",
+        facts={"path": name},
+    )
+
+
 @contextlib.contextmanager
 def atomic_writer(
     path: str | os.PathLike[str],
@@ -154,7 +166,7 @@ def atomic_writer(
     if os.path.islink(target):
         target = os.path.realpath(target)
     if not overwrite and os.path.exists(target):
-        raise StorageError(f"{target} already exists", hint="use --force to replace it")
+        raise file_exists_error(target)
     folder, name = os.path.split(target)
     folder = folder or os.curdir
     remove_stale_temporaries(folder)
@@ -189,7 +201,7 @@ def _publish(tmp: str, target: str, *, overwrite: bool) -> None:
     try:
         os.link(tmp, target)
     except FileExistsError:
-        raise StorageError(f"{target} already exists", hint="use --force to replace it") from None
+        raise file_exists_error(target) from None
     os.unlink(tmp)
 
 
@@ -241,7 +253,7 @@ def _stage(
     """
     target = os.path.realpath(os.fspath(path))
     if not overwrite and os.path.lexists(target):
-        raise StorageError(f"{target} already exists", hint="use --force to replace it")
+        raise file_exists_error(target)
     folder, name = os.path.split(target)
     folder = folder or os.curdir
     remove_stale_temporaries(folder)

@@ -17,7 +17,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Final
 
-from sealbox._util.files import AlignedWriter, atomic_writer, is_special
+from sealbox._util.files import AlignedWriter, atomic_writer, file_exists_error, is_special
 from sealbox.age import armor as _armor
 from sealbox.age._base import Identity, Recipient, unwrap_file_key, wrap_file_key
 from sealbox.age._crypto import FILE_KEY_SIZE
@@ -421,7 +421,7 @@ def decrypt_file(
     src_path, dst_path = os.fspath(src), os.fspath(dst)
     _check_paths(src_path, dst_path)
     if not overwrite and os.path.exists(dst_path) and not is_special(dst_path):
-        raise StorageError(f"{dst_path} already exists", hint="use --force to replace it")
+        raise file_exists_error(dst_path)
     with _open_input(src_path) as fin:
         dec = Decryptor(fin, identities)
         with dec, atomic_writer(dst_path, mode=0o600, overwrite=overwrite, durable=False) as fh:

@@ -190,7 +190,8 @@ def _encrypted_identities(
     if passphrase is None:
         raise ConfigError(
             f"{source} is encrypted and no passphrase was given",
-            hint="set $SEALBOX_PASSPHRASE or use --passphrase-file",
+            hint="pass the passphrase",
+            code="passphrase_needed",
         )
     plain = decrypt(data, [ScryptIdentity(passphrase())])
     if plain.lstrip().startswith((VERSION_LINE, _armor.BEGIN)):

@@ -345,8 +345,8 @@ def _secret_bytes(passphrase: Passphrase | None, what: str) -> bytes:
     if passphrase is None:
         raise ConfigError(
             f"{what} is encrypted and no passphrase was given",
-            hint="pass a passphrase (the CLI asks on the terminal, or reads "
-            "$SEALBOX_PASSPHRASE or --passphrase-file)",
+            hint="pass the passphrase",
+            code="passphrase_needed",
         )
     value = passphrase()
     if isinstance(value, Secret):

@@ -10,6 +10,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from sealbox.cli._hints import hint_for
 from sealbox.cli._io import print_error
 from sealbox.exceptions import SealboxError
 
@@ -41,7 +42,7 @@ def report(exc: BaseException, *, debug: bool) -> int:
     if not isinstance(exc, Exception) or debug:
         raise exc
     if isinstance(exc, SealboxError):
-        print_error(str(exc), hint=exc.hint)
+        print_error(str(exc), hint=hint_for(exc))
     elif isinstance(exc, OSError):
         message = (exc.strerror or type(exc).__name__).lower()
         print_error(f"{exc.filename}: {message}" if exc.filename else message)

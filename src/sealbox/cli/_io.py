@@ -21,6 +21,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 PASSPHRASE_ENV = "SEALBOX_PASSPHRASE"  # noqa: S105 - a variable name, not a value
 MAX_PASSPHRASE_FILE = 64 * 1024
+PASSPHRASE_SOURCES = f"--passphrase-file, ${PASSPHRASE_ENV}, or the prompt on a terminal"
+"""Where :func:`read_passphrase` looks for a passphrase, in that order (for help and hints)."""
 
 
 class CLIError(SealboxError):
@@ -51,7 +53,7 @@ def passphrase_file_option(func: F) -> F:
     return click.option(
         "--passphrase-file",
         type=click.Path(dir_okay=False, path_type=Path),
-        help=f"Read the passphrase from this file (else ${PASSPHRASE_ENV}, else a prompt).",
+        help=f"Read the passphrase from this file (the order: {PASSPHRASE_SOURCES}).",
     )(func)
 
 

@@ -171,8 +171,9 @@ def _key_type(key: object, what: str) -> KeyType:
             raise UnsupportedAlgorithmError(
                 f"{what} is a {bits}-bit RSA key, too small: sealbox accepts "
                 f"{RSA_MIN_BITS} bits or more",
-                hint=f"generate a new key: sealbox key generate --type rsa (default "
-                f"{RSA_DEFAULT_BITS} bits) or --type ed25519",
+                hint=f"use a new RSA key ({RSA_DEFAULT_BITS} bits) or an Ed25519 key",
+                code="rsa_key_too_small",
+                facts={"bits": str(bits), "default_bits": str(RSA_DEFAULT_BITS)},
             )
         if bits > _RSA_MAX_LOAD_BITS:
             raise UnsupportedAlgorithmError(
@@ -212,7 +213,8 @@ def _passphrase(source: PassphraseSource, what: str) -> bytes:
     if source is None:
         raise DecryptionError(
             f"{what} is encrypted and no passphrase was given",
-            hint="give the passphrase (--passphrase-file, $SEALBOX_PASSPHRASE or the prompt)",
+            hint="pass the passphrase",
+            code="passphrase_needed",
         )
     value = source() if callable(source) else source
     return kdf.passphrase_bytes(value)

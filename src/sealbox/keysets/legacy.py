@@ -218,7 +218,8 @@ def decrypt(
         if key is None:
             raise ConfigError(
                 "this is an AES-GCM record: it needs the raw 32-byte key",
-                hint="pass --key-file",
+                hint="pass key=",
+                code="key_file_needed",
             )
         return decrypt_aes_gcm(data, key)
     if password is None:

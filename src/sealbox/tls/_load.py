@@ -122,7 +122,8 @@ def check_validity(cert: x509.Certificate, source: str, now: datetime | None = N
     if cert.not_valid_after_utc < now:
         raise TLSConfigError(
             f"{source} expired on {_when(cert.not_valid_after_utc)}",
-            hint="renew it ('sealbox ca renew DIR PREFIX' for certificates sealbox issued)",
+            hint="renew it (CertificateAuthority.renew_files for certificates sealbox issued)",
+            code="certificate_expired",
         )
     if cert.not_valid_before_utc > now:
         raise TLSConfigError(

@@ -50,7 +50,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from sealbox._util.files import atomic_write, atomic_write_group
+from sealbox._util.files import atomic_write, atomic_write_group, file_exists_error
 from sealbox._util.locks import locked
 from sealbox.exceptions import ConfigError, StorageError, TLSConfigError
 from sealbox.hazmat.kdf import ScryptParams, passphrase_bytes
@@ -167,9 +167,7 @@ class IssuedCertificate:
             if not overwrite:
                 for path in (cert_path, key_path):
                     if path.exists():
-                        raise StorageError(
-                            f"{path} already exists", hint="use --force to replace it"
-                        )
+                        raise file_exists_error(path)
             # The key first: a reader that sees the new certificate finds its key in place.
             atomic_write_group(
                 [
@@ -376,7 +374,9 @@ class CertificateAuthority:
         if not cert_path.exists():
             raise TLSConfigError(
                 f"{folder} holds no CA ({CA_CERT_FILE} is missing)",
-                hint=f"create one with 'sealbox ca init {folder}'",
+                hint="create one with CertificateAuthority.init",
+                code="ca_missing",
+                facts={"folder": str(folder)},
             )
         certificate = _load.load_certificates(cert_path, "CA certificate")[0]
         key = _load.load_private_key(folder / CA_KEY_FILE, passphrase, "CA key")
@@ -620,7 +620,8 @@ class CertificateAuthority:
         if moment > ca.not_valid_after_utc:
             raise TLSConfigError(
                 f"the CA certificate expired on {ca.not_valid_after_utc:%Y-%m-%d}",
-                hint="create a new CA ('sealbox ca init') and distribute its ca.crt",
+                hint="create a new CA and distribute its certificate",
+                code="ca_expired",
             )
         if not_after > ca.not_valid_after_utc:
             raise ConfigError(

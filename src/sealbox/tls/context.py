@@ -254,7 +254,8 @@ def _check_purpose(cert: x509.Certificate, purpose: x509.ObjectIdentifier, sourc
         raise TLSConfigError(
             f"{source} starts with a CA certificate, not a "
             f"{'server' if purpose == ExtendedKeyUsageOID.SERVER_AUTH else 'client'} certificate",
-            hint="issue a leaf certificate ('sealbox ca issue ...') and use it with its key",
+            hint="use a leaf certificate with its key",
+            code="ca_certificate_as_leaf",
         )
     try:
         usages = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
@@ -265,11 +266,13 @@ def _check_purpose(cert: x509.Certificate, purpose: x509.ObjectIdentifier, sourc
     if purpose == ExtendedKeyUsageOID.SERVER_AUTH:
         raise TLSConfigError(
             f"{source} is not a server certificate (its extended key usage has no serverAuth)",
-            hint="issue one with 'sealbox ca issue server'",
+            hint="use a certificate issued for a server (serverAuth)",
+            code="not_a_server_certificate",
         )
     raise TLSConfigError(
         f"{source} is not a client certificate (its extended key usage has no clientAuth)",
-        hint="issue one with 'sealbox ca issue client'",
+        hint="use a certificate issued for a client (clientAuth)",
+        code="not_a_client_certificate",
     )
 
 

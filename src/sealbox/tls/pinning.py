@@ -98,7 +98,8 @@ def parse_pin(text: str) -> bytes:
     if not value.startswith(PIN_PREFIX):
         raise ConfigError(
             f"pin {text!r} does not start with {PIN_PREFIX!r}",
-            hint="compute pins with 'sealbox ca pin CERT' (SPKI SHA-256, base64)",
+            hint="compute pins with spki_pin() (SPKI SHA-256, base64)",
+            code="bad_pin",
         )
     try:
         digest = base64.b64decode(value.removeprefix(PIN_PREFIX), validate=True)
@@ -280,7 +281,8 @@ def fetch_certificate(
     except ssl.SSLCertVerificationError as exc:
         raise TLSError(
             f"{host}:{port}: certificate verification failed: {exc.verify_message}",
-            hint="pass the CA that issued it (--ca), or --no-verify to read an unverified key",
+            hint="pass the CA that issued it, or verify=False to read an unverified key",
+            code="peer_unverified",
         ) from None
     except (OSError, ssl.SSLError) as exc:
         reason = getattr(exc, "reason", None) or exc.strerror or type(exc).__name__

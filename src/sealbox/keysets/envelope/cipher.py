@@ -45,7 +45,7 @@ from typing import Any, Final, overload
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from sealbox._util.files import atomic_writer
+from sealbox._util.files import atomic_writer, file_exists_error
 from sealbox.age._source import Readable, Source
 from sealbox.age.stream import PayloadReader, PayloadWriter, Writable
 from sealbox.exceptions import DecryptionError, FormatError, KeyNotFoundError, StorageError
@@ -317,7 +317,7 @@ class EnvelopeCipher:
         src_path, dst_path = Path(src), Path(dst)
         _check_paths(src_path, dst_path)
         if not overwrite and dst_path.exists():
-            raise StorageError(f"{dst_path} already exists", hint="use --force to replace it")
+            raise file_exists_error(dst_path)
         with _open_input(src_path) as fin:
             reader = self.decryptor(fin, associated_data)
             with reader, atomic_writer(dst_path, overwrite=overwrite, durable=False) as out:

@@ -1,0 +1,43 @@
+"""The command line's advice for library errors, by error code: the one place flags are named.
+
+Library errors carry a code and public facts and never a command-line flag; this
+table turns a code into the flag or command that helps on the command line. A
+code without an entry keeps the library's own hint.
+"""
+
+from __future__ import annotations
+
+from sealbox.cli._io import PASSPHRASE_SOURCES
+from sealbox.exceptions import SealboxError
+
+__all__ = ["HINTS", "hint_for"]
+
+HINTS: dict[str, str] = {
+    "file_exists": "use --force to replace it",
+    "passphrase_needed": f"give the passphrase ({PASSPHRASE_SOURCES})",
+    "key_file_needed": "pass --key-file",
+    "rsa_key_too_small": "generate a new key: sealbox key generate --type rsa "
+    "(default {default_bits} bits) or --type ed25519",
+    "certificate_expired": "renew it ('sealbox ca renew DIR PREFIX' for certificates "
+    "sealbox issued)",
+    "ca_missing": "create one with 'sealbox ca init {folder}'",
+    "ca_expired": "create a new CA ('sealbox ca init') and distribute its ca.crt",
+    "bad_pin": "compute pins with 'sealbox ca pin CERT' (SPKI SHA-256, base64)",
+    "peer_unverified": "pass the CA that issued it (--ca), or --no-verify to read an "
+    "unverified key",
+    "ca_certificate_as_leaf": "issue a leaf certificate ('sealbox ca issue ...') and use "
+    "it with its key",
+    "not_a_server_certificate": "issue one with 'sealbox ca issue server'",
+    "not_a_client_certificate": "issue one with 'sealbox ca issue client'",
+}
+
+
+def hint_for(exc: SealboxError) -> str | None:
+    """The hint to print for ``exc``: the table's entry for its code, else its own."""
+    template = HINTS.get(exc.code)
+    if template is None:
+        return exc.hint
+    try:
+        return template.format_map(exc.facts)
+    except KeyError:
+        return exc.hint

@@ -1,0 +1,79 @@
+"""Library errors carry a code and facts; only the command line names its flags."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+import sealbox.exceptions as exceptions
+from sealbox._util.files import atomic_write
+from sealbox.cli._hints import HINTS, hint_for
+from sealbox.exceptions import SealboxError, StorageError
+
+SRC = Path(exceptions.__file__).parent
+SHELLS = ("cli", "service")
+CLI_WORDS = re.compile(r"(?<![\w-])--[a-z]|'sealbox [a-z]|\$SEALBOX_PASSPHRASE")
+
+
+def _library_hints() -> list[tuple[str, int, str]]:
+    found = []
+    for path in sorted(SRC.rglob("*.py")):
+        rel = path.relative_to(SRC)
+        if rel.parts[0] in SHELLS:
+            continue
+        tree = ast.parse(path.read_text(), str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.keyword) and node.arg == "hint":
+                parts = [
+                    n.value
+                    for n in ast.walk(node.value)
+                    if isinstance(n, ast.Constant) and isinstance(n.value, str)
+                ]
+                found.append((str(rel), node.lineno, "".join(parts)))
+    return found
+
+
+def test_no_library_hint_names_a_command_line_flag_or_command() -> None:
+    hints = _library_hints()
+    assert len(hints) > 50  # the walk finds the library's hints at all
+    offenders = [(f, line, text) for f, line, text in hints if CLI_WORDS.search(text)]
+    assert offenders == []
+
+
+def test_every_exception_class_has_its_own_stable_code() -> None:
+    classes = [getattr(exceptions, name) for name in exceptions.__all__]
+    codes = [cls.code for cls in classes]
+    assert len(set(codes)) == len(codes)
+    assert all(re.fullmatch(r"[a-z]+(_[a-z]+)*", code) for code in codes)
+
+
+def test_a_file_that_exists_is_refused_with_its_code_and_path(tmp_path: Path) -> None:
+    target = tmp_path / "out"
+    target.write_bytes(b"kept")
+    with pytest.raises(StorageError) as info:
+        atomic_write(target, b"new", overwrite=False)
+    assert info.value.code == "file_exists"
+    assert info.value.facts == {"path": str(target)}
+    assert "--force" not in (info.value.hint or "")
+    assert hint_for(info.value) == "use --force to replace it"
+    assert target.read_bytes() == b"kept"
+
+
+def test_the_cli_fills_a_hint_with_the_error_facts() -> None:
+    error = SealboxError("x", code="ca_missing", facts={"folder": "/srv/ca"})
+    assert hint_for(error) == "create one with 'sealbox ca init /srv/ca'"
+
+
+def test_a_code_without_a_cli_entry_or_with_missing_facts_keeps_the_library_hint() -> None:
+    assert hint_for(SealboxError("x", hint="library advice")) == "library advice"
+    missing = SealboxError("x", hint="library advice", code="ca_missing")
+    assert hint_for(missing) == "library advice"
+
+
+def test_every_cli_hint_code_is_raised_somewhere_in_the_library() -> None:
+    source = "\n".join(p.read_text() for p in SRC.rglob("*.py") if "cli" not in p.parts)
+    unused = [code for code in HINTS if f'"{code}"' not in source]
+    assert unused == []
