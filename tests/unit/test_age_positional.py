@@ -84,11 +84,6 @@ def _options(mode: str) -> tuple[bool, bool]:
     return mode != "one-thread", mode == "two-processes"
 
 
-def test_the_chunk_sizes_are_the_streams():
-    assert _positional.CHUNK == CHUNK_SIZE
-    assert _positional.SEALED_CHUNK == ENCRYPTED_CHUNK_SIZE
-
-
 def _stream_seal(data: bytes) -> bytes:
     out = io.BytesIO()
     with PayloadWriter(out, KEY, nonce=NONCE, parallel=False) as w:

@@ -15,6 +15,7 @@ import pytest
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
 from sealbox import age
+from sealbox.age._chunks import Sealing
 from sealbox.age._source import Source
 from sealbox.age.stream import (
     BATCH_CHUNKS,
@@ -26,7 +27,6 @@ from sealbox.age.stream import (
     SLOTS,
     PayloadReader,
     PayloadWriter,
-    _Sealing,
     payload_key,
 )
 from sealbox.exceptions import DecryptionError
@@ -101,8 +101,8 @@ def test_a_batch_sealed_from_either_end_or_both_is_the_same():
     aead = ChaCha20Poly1305(payload_key(KEY, NONCE))
     fill = BATCH_SIZE - 1000  # a short final chunk
 
-    def batch(out: bytearray) -> _Sealing:
-        return _Sealing(aead, memoryview(DATA), memoryview(out), fill, 7, last=True)
+    def batch(out: bytearray) -> Sealing:
+        return Sealing(aead, memoryview(DATA), memoryview(out), fill, 7, last=True)
 
     front, back, both = (bytearray(SEALED_BATCH_SIZE) for _ in range(3))
     batch(front).seal(front=True)
@@ -284,7 +284,7 @@ def _page_offset(buf: memoryview) -> int:
 
 
 def test_read_buffers_start_on_a_page():
-    # Reads from the page cache into them keep the file's page offsets (see _page_aligned).
+    # Reads from the page cache into them keep the file's page offsets (see page_aligned).
     w = PayloadWriter(io.BytesIO(), KEY, parallel=True)
     assert [_page_offset(b) for b in w._plain] == [0] * len(w._plain)
     w.close()

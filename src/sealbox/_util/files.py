@@ -44,10 +44,8 @@ __all__ = [
 # allows: a write of megabytes takes its new pages in large blocks, which on a
 # virtual machine are the free memory the host has taken back and must hand out
 # afresh, page by page. Writes of 32 KiB use small folios taken from recently
-# freed memory: writing a new 1 GiB file here took 2.1-2.6 s of system time in
-# 2 MiB writes and 0.3-0.4 s in 32 KiB ones (the age CLI writes 64 KiB chunks).
-# On a later machine 256 KiB pieces encrypted no faster and made decrypting 1 GiB
-# take 2.5 s instead of 1.02 s (bench/suite_age.py, same run as age and pyrage).
+# freed memory, several times cheaper in system time (bench/results/findings.md,
+# "Write size").
 WRITE_PIECE: Final = 32 * 1024
 
 

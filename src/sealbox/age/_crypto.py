@@ -1,4 +1,5 @@
-"""The primitives every age section shares: HKDF-SHA-256 and the file key wrap (age.md).
+"""The primitives and sizes every age section shares: HKDF-SHA-256, the file key wrap,
+and the STREAM payload's chunk sizes (age.md).
 
 All of them come from pyca/cryptography; this module only fixes their parameters.
 """
@@ -15,6 +16,11 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 FILE_KEY_SIZE: Final = 16
 TAG_SIZE: Final = 16
 WRAPPED_KEY_SIZE: Final = FILE_KEY_SIZE + TAG_SIZE
+CHUNK_SIZE: Final = 64 * 1024
+"""Plaintext per STREAM chunk of the payload; the final chunk may be shorter."""
+ENCRYPTED_CHUNK_SIZE: Final = CHUNK_SIZE + TAG_SIZE
+NONCE_SIZE: Final = 16
+"""The random nonce at the start of the payload (the HKDF salt of the payload key)."""
 _ZERO_NONCE: Final = bytes(12)
 
 

@@ -48,14 +48,12 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
 from sealbox._util.files import WRITE_PIECE
-from sealbox.age._crypto import TAG_SIZE
+from sealbox.age._crypto import CHUNK_SIZE, ENCRYPTED_CHUNK_SIZE, TAG_SIZE
 from sealbox.exceptions import DecryptionError, StorageError
 
-CHUNK: Final = 64 * 1024  # stream.CHUNK_SIZE (stream imports this module)
-SEALED_CHUNK: Final = CHUNK + TAG_SIZE
 BATCH_CHUNKS: Final = 64
-BATCH: Final = BATCH_CHUNKS * CHUNK
-SEALED_BATCH: Final = BATCH_CHUNKS * SEALED_CHUNK
+BATCH: Final = BATCH_CHUNKS * CHUNK_SIZE
+SEALED_BATCH: Final = BATCH_CHUNKS * ENCRYPTED_CHUNK_SIZE
 
 SHRANK: Final = "the input file got shorter while it was being encrypted"
 SHRANK_HINT: Final = "encrypt a file that nothing is writing to"
@@ -484,11 +482,14 @@ def seal(
             if k and not fill:
                 # The batch before said more would follow, and nothing did.
                 raise StorageError(SHRANK, hint=SHRANK_HINT)
-            count = max(1, -(-fill // CHUNK))  # an empty file is one empty chunk
+            count = max(1, -(-fill // CHUNK_SIZE))  # an empty file is one empty chunk
             nonces = _nonces(k * BATCH_CHUNKS, count, last=last)
-            ins = [plain[i : min(i + CHUNK, fill)] for i in range(0, count * CHUNK, CHUNK)]
+            ins = [
+                plain[i : min(i + CHUNK_SIZE, fill)]
+                for i in range(0, count * CHUNK_SIZE, CHUNK_SIZE)
+            ]
             outs = [
-                sealed[i * SEALED_CHUNK : i * SEALED_CHUNK + len(ins[i]) + TAG_SIZE]
+                sealed[i * ENCRYPTED_CHUNK_SIZE : i * ENCRYPTED_CHUNK_SIZE + len(ins[i]) + TAG_SIZE]
                 for i in range(count)
             ]
             deque(map(encrypt, nonces, ins, repeat(None), outs), maxlen=0)
@@ -531,13 +532,20 @@ def open_(
     def open_batch(sealed: memoryview, eof: bool, base: int, plain: memoryview) -> int | None:
         """Open a well-formed batch in one pass; ``None`` if it is not one."""
         size = len(sealed)
-        count = -(-size // SEALED_CHUNK)
-        tail = size - (count - 1) * SEALED_CHUNK - TAG_SIZE  # plaintext in the final piece
-        if size == 0 or tail < 0 or (tail == 0 and base + count > 1) or (not eof and tail < CHUNK):
+        count = -(-size // ENCRYPTED_CHUNK_SIZE)
+        tail = size - (count - 1) * ENCRYPTED_CHUNK_SIZE - TAG_SIZE  # plaintext in the final piece
+        if (
+            size == 0
+            or tail < 0
+            or (tail == 0 and base + count > 1)
+            or (not eof and tail < CHUNK_SIZE)
+        ):
             return None
         nonces = _nonces(base, count, last=eof)
-        ins = [sealed[i : i + SEALED_CHUNK] for i in range(0, size, SEALED_CHUNK)]
-        outs = [plain[i * CHUNK : i * CHUNK + len(ins[i]) - TAG_SIZE] for i in range(count)]
+        ins = [sealed[i : i + ENCRYPTED_CHUNK_SIZE] for i in range(0, size, ENCRYPTED_CHUNK_SIZE)]
+        outs = [
+            plain[i * CHUNK_SIZE : i * CHUNK_SIZE + len(ins[i]) - TAG_SIZE] for i in range(count)
+        ]
         try:
             deque(map(aead.decrypt_into, nonces, ins, repeat(None), outs), maxlen=0)
         except InvalidTag:

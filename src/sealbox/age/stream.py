@@ -26,36 +26,41 @@ released before that error must still be treated as unauthenticated as a whole.
 from __future__ import annotations
 
 import contextlib
-import mmap
 import os
-import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from functools import partial
-from queue import SimpleQueue
 from typing import Final, Protocol
 
-from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
 from sealbox.age import _positional
-from sealbox.age._crypto import FILE_KEY_SIZE, TAG_SIZE, hkdf
+from sealbox.age._chunks import ALTERED, EMPTY_LAST, TRAILING, TRUNCATED, Batch, Sealing, open_batch
+from sealbox.age._crypto import (
+    CHUNK_SIZE,
+    ENCRYPTED_CHUNK_SIZE,
+    FILE_KEY_SIZE,
+    NONCE_SIZE,
+    hkdf,
+)
 from sealbox.age._source import Readable, Source
+from sealbox.age._worker import Job, Worker, default_parallel, page_aligned
 from sealbox.exceptions import DecryptionError, FormatError
 
 __all__ = [
+    "ALTERED",
     "CHUNK_SIZE",
+    "EMPTY_LAST",
     "ENCRYPTED_CHUNK_SIZE",
     "NONCE_SIZE",
+    "TRAILING",
+    "TRUNCATED",
     "PayloadReader",
     "PayloadWriter",
     "Writable",
     "payload_key",
 ]
 
-CHUNK_SIZE: Final = 64 * 1024
-ENCRYPTED_CHUNK_SIZE: Final = CHUNK_SIZE + TAG_SIZE
-NONCE_SIZE: Final = 16
 PAYLOAD_LABEL: Final = b"payload"
 # Chunks per batch: 1 MiB of plaintext. Large enough that handing a batch to a
 # thread costs little next to sealing it, small enough to keep memory flat.
@@ -66,11 +71,6 @@ SEALED_BATCH_SIZE: Final = BATCH_CHUNKS * ENCRYPTED_CHUNK_SIZE
 # uses) and up to three that the other thread writes out (or has read ahead),
 # so that neither thread waits on a brief stall of the other.
 SLOTS: Final = 4
-
-TRUNCATED: Final = "the file is truncated or was altered: its payload has no final chunk"
-ALTERED: Final = "the file was altered or damaged: a payload chunk failed to authenticate"
-TRAILING: Final = "the file has data after its final chunk: it was altered or concatenated"
-EMPTY_LAST: Final = "the file was altered: its final chunk is empty"
 
 
 class Writable(Protocol):
@@ -87,175 +87,6 @@ def payload_key(file_key: bytes, nonce: bytes) -> bytes:
 
 
 _nonce = _positional.nonce
-
-
-class _Worker:
-    """The second thread of one stream: runs the jobs handed to it, in order.
-
-    Each stream gets its own, so that a slow output (a pipe nobody reads) holds up
-    no other stream. Built on :mod:`threading` alone: ``concurrent.futures``
-    imports :mod:`logging`, which would be a good part of what a small
-    ``sealbox encrypt`` costs. The thread is a daemon, so an abandoned stream does
-    not keep the interpreter alive; :meth:`shutdown` (called by the stream, or
-    when the worker is garbage) lets it finish the jobs it was given and end.
-    """
-
-    __slots__ = ("_jobs",)
-
-    def __init__(self) -> None:
-        self._jobs: SimpleQueue[_Job | None] | None = SimpleQueue()
-        threading.Thread(target=_work, args=(self._jobs,), name="sealbox-age", daemon=True).start()
-
-    def submit(self, job: _Job) -> None:
-        assert self._jobs is not None
-        self._jobs.put(job)
-
-    def shutdown(self) -> None:
-        jobs, self._jobs = self._jobs, None
-        if jobs is not None:
-            jobs.put(None)
-
-    # A stream dropped without close() (read to its end and let go): the thread
-    # holds only the queue, so it would otherwise wait for a job forever.
-    __del__ = shutdown
-
-
-def _work(jobs: SimpleQueue[_Job | None]) -> None:
-    while (job := jobs.get()) is not None:
-        job.run()
-        del job  # drop the finished job (and its buffers) while waiting for the next
-
-
-def _page_aligned(size: int) -> memoryview:
-    """A zeroed, writable buffer of ``size`` bytes that starts on a page boundary.
-
-    The kernel copies a file's data into a read buffer with ``rep movsb``. On the
-    benchmark machine (an AMD EPYC without AVX-512) that copy runs at a quarter of
-    its speed when the destination lies 1 to 31 bytes past the source modulo 4 KiB
-    (measured at distances from 0 to 4095 bytes): reading 1 GiB from the
-    page cache took 0.7 s instead of 0.17 s. A ``bytearray``'s data starts 16 bytes
-    into a page, so every batch read from a file hit that case; a page-aligned
-    buffer puts each byte at the page offset it has in the file (encrypting) or
-    at a fixed distance from it that rarely falls in the slow range (decrypting).
-    Its pages are also untouched until used, where ``bytearray(n)`` writes zeros
-    over all of them first: a small file no longer pays for 8 MiB of buffers.
-    """
-    return memoryview(mmap.mmap(-1, size))
-
-
-def default_parallel() -> bool:
-    """Whether streams use a second thread by default (more than one CPU)."""
-    return (os.cpu_count() or 1) > 1
-
-
-class _Job:
-    """Work handed to a :class:`_Worker`, or run at once (``worker`` ``None``)."""
-
-    __slots__ = ("_done", "_error", "_fn", "_value")
-
-    def __init__(self, fn: Callable[[], object], worker: _Worker | None) -> None:
-        self._fn: Callable[[], object] | None = fn
-        self._value: object = None
-        self._error: BaseException | None = None
-        self._done: threading.Lock | None = None
-        if worker is None:
-            self._value = fn()
-            return
-        # Held until the job has run: result() waits by acquiring it.
-        self._done = threading.Lock()
-        self._done.acquire()
-        worker.submit(self)
-
-    def run(self) -> None:
-        """On the worker: run the function, keeping its result or its exception."""
-        assert self._fn is not None
-        assert self._done is not None
-        try:
-            self._value = self._fn()
-        except BaseException as exc:  # noqa: BLE001 - raised again by result()
-            self._error = exc
-        finally:
-            self._fn = None
-            self._done.release()
-
-    def result(self) -> object:
-        """The function's value once it has run; its exception is raised again."""
-        done = self._done
-        if done is not None:
-            with done:
-                self._done = None
-        if self._error is not None:
-            raise self._error
-        return self._value
-
-
-class _Sealing:
-    """One batch of plaintext being sealed, chunk by chunk, from either end."""
-
-    __slots__ = (
-        "_aead",
-        "_back",
-        "_counter",
-        "_fill",
-        "_front",
-        "_last",
-        "_lock",
-        "_out",
-        "_plain",
-        "abandoned",
-        "chunks",
-        "front_done",
-    )
-
-    def __init__(
-        self,
-        aead: ChaCha20Poly1305,
-        plain: memoryview,
-        out: memoryview,
-        fill: int,
-        counter: int,
-        *,
-        last: bool,
-    ) -> None:
-        self._aead = aead
-        self._plain = plain
-        self._out = out
-        self._fill = fill
-        self._counter = counter
-        self._last = last
-        self.chunks = max(1, -(-fill // CHUNK_SIZE))  # an empty batch is one empty chunk
-        self._front = 0
-        self._back = self.chunks - 1
-        self._lock = threading.Lock()
-        self.front_done = threading.Event()
-        self.abandoned = False
-
-    def _claim(self, *, front: bool) -> int:
-        with self._lock:
-            if self._front > self._back:
-                return -1
-            if front:
-                self._front += 1
-                return self._front - 1
-            self._back -= 1
-            return self._back + 1
-
-    def seal(self, *, front: bool) -> None:
-        """Seal chunks taken from the front (or the back) until none is left."""
-        while (i := self._claim(front=front)) >= 0:
-            start = i * CHUNK_SIZE
-            end = min(start + CHUNK_SIZE, self._fill)
-            at = i * ENCRYPTED_CHUNK_SIZE
-            self._aead.encrypt_into(
-                _nonce(self._counter + i, last=self._last and i == self.chunks - 1),
-                self._plain[start:end],
-                None,
-                self._out[at : at + end - start + TAG_SIZE],
-            )
-
-    def sealed(self) -> memoryview:
-        """The sealed batch (once every chunk is sealed)."""
-        return self._out[: self._fill + self.chunks * TAG_SIZE]
 
 
 class PayloadWriter:
@@ -293,11 +124,11 @@ class PayloadWriter:
         slots = SLOTS if self._parallel else 1
         # One byte more than a batch: see write_from. Reads land at buf[1:] from file
         # offsets of the same page offset, with buf[0] on a page boundary.
-        self._plain = [_page_aligned(BATCH_SIZE + 1) for _ in range(slots)]
-        self._sealed = [_page_aligned(SEALED_BATCH_SIZE) for _ in range(slots)]
+        self._plain = [page_aligned(BATCH_SIZE + 1) for _ in range(slots)]
+        self._sealed = [page_aligned(SEALED_BATCH_SIZE) for _ in range(slots)]
         # The sealing and writing of the batch last submitted from each slot.
-        self._jobs: list[_Job | None] = [None] * slots
-        self._io: _Worker | None = None
+        self._jobs: list[Job | None] = [None] * slots
+        self._io: Worker | None = None
         self._slot = 0
         self._fill = 0
         self._counter = 0
@@ -416,7 +247,7 @@ class PayloadWriter:
         batch once both are done. Whichever thread is less busy seals more.
         """
         slot = self._slot
-        batch = _Sealing(
+        batch = Sealing(
             self._aead,
             memoryview(self._plain[slot]),
             memoryview(self._sealed[slot]),
@@ -434,8 +265,8 @@ class PayloadWriter:
                 raise
             return
         if self._io is None:
-            self._io = _Worker()
-        self._jobs[slot] = _Job(partial(self._seal_and_write, batch), self._io)
+            self._io = Worker()
+        self._jobs[slot] = Job(partial(self._seal_and_write, batch), self._io)
         try:
             batch.seal(front=True)
         except BaseException as exc:
@@ -445,7 +276,7 @@ class PayloadWriter:
         finally:
             batch.front_done.set()
 
-    def _seal_and_write(self, batch: _Sealing) -> None:
+    def _seal_and_write(self, batch: Sealing) -> None:
         """On the writer's thread: help seal ``batch``, then write it, in order."""
         try:
             batch.seal(front=False)
@@ -521,17 +352,6 @@ class PayloadWriter:
             self.abort()
 
 
-class _Batch:
-    """What opening one batch gave: plaintext length, whether it ended, the error."""
-
-    __slots__ = ("error", "last", "length")
-
-    def __init__(self, length: int, *, last: bool, error: str | None) -> None:
-        self.length = length
-        self.last = last
-        self.error = error
-
-
 class PayloadReader:
     """Decrypts a STREAM payload from ``src``; plaintext comes out as chunks authenticate.
 
@@ -563,13 +383,13 @@ class PayloadReader:
         self._aead = ChaCha20Poly1305(payload_key(file_key, nonce))
         self._parallel = default_parallel() if parallel is None else parallel
         # One byte more than a batch: it tells whether the batch ends the file.
-        self._sealed = _page_aligned(SEALED_BATCH_SIZE + 1)
+        self._sealed = page_aligned(SEALED_BATCH_SIZE + 1)
         slots = SLOTS if self._parallel else 1
-        self._plain = [_page_aligned(BATCH_SIZE) for _ in range(slots)]
+        self._plain = [page_aligned(BATCH_SIZE) for _ in range(slots)]
         self._free = deque(range(slots))
-        self._queue: deque[tuple[int, _Job]] = deque()  # batches read or being read, in order
+        self._queue: deque[tuple[int, Job]] = deque()  # batches read or being read, in order
         self._current: int | None = None  # the slot whose plaintext the caller is using
-        self._io: _Worker | None = None
+        self._io: Worker | None = None
         # Touched only by the reads, which run one after another.
         self._carry: int | None = None  # the byte read past the previous batch
         self._counter = 0
@@ -587,10 +407,10 @@ class PayloadReader:
         while self._free and not self._ended and (self._parallel or not self._queue):
             slot = self._free.popleft()
             if self._parallel and self._io is None:
-                self._io = _Worker()
-            self._queue.append((slot, _Job(partial(self._read, slot), self._io)))
+                self._io = Worker()
+            self._queue.append((slot, Job(partial(self._read, slot), self._io)))
 
-    def _read(self, slot: int) -> _Batch | None:
+    def _read(self, slot: int) -> Batch | None:
         """Read the next batch and open it into ``slot``; ``None`` after the end."""
         if self._ended or self._closing:
             return None
@@ -613,7 +433,7 @@ class PayloadReader:
             got = SEALED_BATCH_SIZE
         counter = self._counter
         self._counter += -(-got // ENCRYPTED_CHUNK_SIZE)
-        batch = _open_batch(
+        batch = open_batch(
             self._aead, memoryview(buf)[:got], eof, counter, memoryview(self._plain[slot])
         )
         if batch.error is not None:
@@ -639,7 +459,7 @@ class PayloadReader:
             self._failure = exc
             raise
         # A read finds nothing to do only after the end, which stops the caller first.
-        assert isinstance(batch, _Batch)
+        assert isinstance(batch, Batch)
         self._current = slot
         if batch.error is not None:
             self._error = batch.error
@@ -702,7 +522,7 @@ class PayloadReader:
     def _careful(
         self, sealed: memoryview, eof: bool, counter: int, plain: memoryview
     ) -> tuple[int, bool, str | None]:
-        batch = _open_batch(self._aead, sealed, eof, counter, plain)
+        batch = open_batch(self._aead, sealed, eof, counter, plain)
         return batch.length, batch.last, batch.error
 
     def readable(self) -> bool:
@@ -753,50 +573,3 @@ class PayloadReader:
         if self._io is not None:
             self._io.shutdown()
             self._io = None
-
-
-def _open_batch(  # noqa: PLR0911 - one exit per STREAM outcome
-    aead: ChaCha20Poly1305, sealed: memoryview, eof: bool, counter: int, plain: memoryview
-) -> _Batch:
-    """Open the chunks of one batch; stop at the first failure (keeping what came before)."""
-    size = len(sealed)
-    if size == 0:
-        # Only possible at the very start: a payload needs at least its final chunk.
-        return _Batch(0, last=False, error=TRUNCATED)
-    count = -(-size // ENCRYPTED_CHUNK_SIZE)
-    length = 0
-    for i in range(count):
-        chunk = sealed[i * ENCRYPTED_CHUNK_SIZE : (i + 1) * ENCRYPTED_CHUNK_SIZE]
-        final_piece = eof and i == count - 1
-        n = len(chunk) - TAG_SIZE
-        if n < 0:
-            return _Batch(length, last=False, error=ALTERED)
-        out = plain[length : length + n]
-        index = counter + i
-        if n < CHUNK_SIZE:
-            # A short chunk can only be the last one.
-            if not _open(aead, _nonce(index, last=True), chunk, out):
-                return _Batch(length, last=False, error=ALTERED)
-            if n == 0 and index != 0:
-                return _Batch(length, last=False, error=EMPTY_LAST)
-            return _Batch(length + n, last=True, error=None)
-        if _open(aead, _nonce(index, last=False), chunk, out):
-            length += n
-            if final_piece:
-                return _Batch(length, last=False, error=TRUNCATED)
-            continue
-        if not _open(aead, _nonce(index, last=True), chunk, out):
-            return _Batch(length, last=False, error=ALTERED)
-        if not final_piece:
-            # A final chunk that authenticated is released; what follows is refused.
-            return _Batch(length + n, last=False, error=TRAILING)
-        return _Batch(length + n, last=True, error=None)
-    return _Batch(length, last=False, error=None)
-
-
-def _open(aead: ChaCha20Poly1305, nonce: bytes, chunk: memoryview, out: memoryview) -> bool:
-    try:
-        aead.decrypt_into(nonce, chunk, None, out)
-    except InvalidTag:
-        return False
-    return True

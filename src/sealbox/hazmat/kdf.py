@@ -127,7 +127,8 @@ def argon2id(
 
     The work runs in argon2's C code with the GIL released.
     """
-    from argon2.low_level import Type, hash_secret_raw  # 25 ms to import: only when used
+    # Imported when first used: argon2's import is costly next to a small command.
+    from argon2.low_level import Type, hash_secret_raw
 
     secret = passphrase_bytes(passphrase)
     if not secret:

@@ -61,7 +61,13 @@ from sealbox.exceptions import (
     UnsupportedAlgorithmError,
 )
 from sealbox.hazmat import kdf
-from sealbox.passwords.profiles import DEFAULT_PROFILE, OWASP_MINIMUM, get_profile, profile_name
+from sealbox.passwords.profiles import (
+    DEFAULT_PROFILE,
+    OWASP_MINIMUM,
+    RFC_9106_LOW_MEMORY,
+    get_profile,
+    profile_name,
+)
 from sealbox.secret import Secret
 
 __all__ = [
@@ -417,8 +423,8 @@ def _parse_pbkdf2_sha256(text: str) -> tuple[int, bytes, bytes]:
 def calibrate(
     target_ms: float,
     *,
-    memory_cost: int = 64 * 1024,
-    parallelism: int = 4,
+    memory_cost: int = RFC_9106_LOW_MEMORY.memory_cost,
+    parallelism: int = RFC_9106_LOW_MEMORY.parallelism,
     min_memory_cost: int = OWASP_MINIMUM.memory_cost,
     max_time_cost: int = 16,
 ) -> argon2.Parameters:

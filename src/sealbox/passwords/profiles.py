@@ -25,6 +25,7 @@ from argon2 import Parameters
 from argon2.low_level import ARGON2_VERSION, Type
 
 from sealbox.exceptions import ConfigError
+from sealbox.hazmat.kdf import ARGON2ID_DEFAULT, ARGON2ID_TEST, Argon2idParams
 
 __all__ = [
     "DEFAULT_PROFILE",
@@ -51,8 +52,12 @@ def _argon2id(time_cost: int, memory_cost: int, parallelism: int) -> Parameters:
     )
 
 
-# SECOND RECOMMENDED option of RFC 9106, section 4: t=3, 64 MiB, p=4.
-RFC_9106_LOW_MEMORY: Final = _argon2id(3, 64 * 1024, 4)
+def _from_kdf(params: Argon2idParams) -> Parameters:
+    return _argon2id(params.time_cost, params.memory_cost, params.parallelism)
+
+
+# SECOND RECOMMENDED option of RFC 9106, section 4: the KDF default for files, too.
+RFC_9106_LOW_MEMORY: Final = _from_kdf(ARGON2ID_DEFAULT)
 # FIRST RECOMMENDED option of RFC 9106, section 4: t=1, 2 GiB, p=4.
 RFC_9106_HIGH_MEMORY: Final = _argon2id(1, 2 * 1024 * 1024, 4)
 # OWASP Password Storage Cheat Sheet, minimum for Argon2id: t=2, 19 MiB, p=1.
@@ -60,7 +65,7 @@ OWASP_MINIMUM: Final = _argon2id(2, 19 * 1024, 1)
 # The original recipe's parameters: t=2, 64 MiB, p=4.
 RECIPE: Final = _argon2id(2, 64 * 1024, 4)
 # Cheapest legal parameters, for test suites only. Never for real passwords.
-TEST: Final = _argon2id(1, 8, 1)
+TEST: Final = _from_kdf(ARGON2ID_TEST)
 
 PROFILES: Final[dict[str, Parameters]] = {
     "rfc9106-low-memory": RFC_9106_LOW_MEMORY,
