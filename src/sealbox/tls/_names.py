@@ -23,6 +23,7 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 _LABEL: Final = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 MAX_DNS_NAME: Final = 253
+MAX_COMMON_NAME: Final = 64  # RFC 5280 appendix A.1: ub-common-name
 
 
 def normalize_dns_name(name: str, *, wildcard: bool = True) -> str:
@@ -127,3 +128,50 @@ def _ip_in(address: IPAddress, tree: x509.GeneralName) -> bool:
         and network.version == address.version
         and address in network
     )
+
+
+def common_name(name: str) -> str:
+    if not isinstance(name, str):
+        raise TypeError("a name must be a str")
+    text = name.strip()
+    if not text:
+        raise ConfigError("the name is empty")
+    if len(text) > MAX_COMMON_NAME:
+        raise ConfigError(f"the name {text[:20]!r}… is longer than {MAX_COMMON_NAME} characters")
+    if any(not ch.isprintable() for ch in text):
+        raise ConfigError(f"the name {text!r} holds control characters")
+    return text
+
+
+def client_san(name: str) -> x509.GeneralName:
+    local, at, domain = name.rpartition("@")
+    if at:
+        if not local or any(ch.isspace() for ch in local) or not local.isascii():
+            raise ConfigError(f"client name {name!r} is not a valid email address")
+        return x509.RFC822Name(f"{local}@{normalize_dns_name(domain, wildcard=False)}")
+    try:
+        return x509.DNSName(normalize_dns_name(name, wildcard=False))
+    except ConfigError:
+        raise ConfigError(
+            f"client name {name!r} must be a host-like name (letters, digits, hyphens, dots) "
+            "or an email address",
+            hint="e.g. 'billing-worker', 'worker.corp.internal' or 'alice@corp.internal'",
+        ) from None
+
+
+def name_constraints(
+    permitted_dns: Iterable[str], permitted_ips: Iterable[str]
+) -> x509.NameConstraints | None:
+    dns = [x509.DNSName(normalize_dns_name(d, wildcard=False)) for d in permitted_dns]
+    ips = [x509.IPAddress(parse_network(n)) for n in permitted_ips]
+    if not dns and not ips:
+        return None
+    excluded: list[x509.GeneralName] | None = None
+    if dns and not ips:
+        # A CA limited to some domains should not vouch for arbitrary IP addresses.
+        excluded = [
+            x509.IPAddress(ipaddress.ip_network("0.0.0.0/0")),
+            x509.IPAddress(ipaddress.ip_network("::/0")),
+        ]
+    permitted: list[x509.GeneralName] = [*dns, *ips]
+    return x509.NameConstraints(permitted_subtrees=permitted, excluded_subtrees=excluded)

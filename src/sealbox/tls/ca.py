@@ -17,7 +17,7 @@ server and client certificates following the profile of RFC 5280:
 
 On disk a CA is a folder: ``ca.crt`` (the certificate that clients and servers
 trust) and ``ca.key`` (mode 0600, PKCS#8, optionally encrypted with a passphrase;
-see :mod:`sealbox.tls._pkcs8`). Issued certificates are written as ``PREFIX.crt``
+see :mod:`sealbox.keys.pkcs8`). Issued certificates are written as ``PREFIX.crt``
 (the leaf, then the CA certificate) and ``PREFIX.key`` (mode 0600).
 
 Example::
@@ -34,29 +34,37 @@ Example::
 
 from __future__ import annotations
 
-import contextlib
-import enum
 import ipaddress
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Final, NoReturn
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from sealbox._util.files import atomic_write, atomic_write_group, file_exists_error
+from sealbox._util.files import atomic_write, atomic_write_group
 from sealbox._util.locks import locked
 from sealbox.exceptions import ConfigError, StorageError, TLSConfigError
 from sealbox.hazmat.kdf import ScryptParams, passphrase_bytes
 from sealbox.keys import pkcs8 as _pkcs8
-from sealbox.tls import _load, _names
+from sealbox.tls import _load, _names, _profile
 from sealbox.tls._load import Password
+from sealbox.tls._profile import BACKDATE
+from sealbox.tls.issued import (
+    RENEW_FRACTION,
+    CertificateKind,
+    IssuedCertificate,
+    certificate_kind,
+    needs_renewal,
+    now_utc,
+    prefix_paths,
+    renewal_time,
+)
 from sealbox.tls.pinning import spki_pin
 
 __all__ = [
@@ -86,97 +94,6 @@ DEFAULT_SERVER_DAYS: Final = 30
 MAX_SERVER_DAYS: Final = 90
 DEFAULT_CLIENT_DAYS: Final = 90
 MAX_CLIENT_DAYS: Final = 365
-# Renew once two thirds of a certificate's lifetime have passed (20 days into 30).
-RENEW_FRACTION: Final = 2 / 3
-# notBefore is set slightly in the past so peers with a slow clock accept a new certificate.
-BACKDATE: Final = timedelta(minutes=5)
-# RFC 5280 appendix A.1: ub-common-name is 64 characters.
-_MAX_COMMON_NAME: Final = 64
-
-
-class CertificateKind(enum.StrEnum):
-    """What a certificate is for, as sealbox issues them."""
-
-    CA = "ca"
-    SERVER = "server"
-    CLIENT = "client"
-
-
-@dataclass(frozen=True, repr=False)
-class IssuedCertificate:
-    """A certificate just issued, with its chain and its private key.
-
-    Attributes:
-        certificate: the leaf certificate.
-        chain: the CA certificate(s) above it, nearest first.
-        private_key: the leaf's key. It leaves this object only through
-            :meth:`private_key_pem` or :meth:`write`.
-    """
-
-    certificate: x509.Certificate
-    chain: tuple[x509.Certificate, ...]
-    private_key: ec.EllipticCurvePrivateKey = field(compare=False)
-
-    def __repr__(self) -> str:
-        return (
-            f"IssuedCertificate(subject={self.certificate.subject.rfc4514_string()!r}, "
-            f"not_after={self.certificate.not_valid_after_utc.isoformat()!r}, pin={self.pin!r})"
-        )
-
-    def __reduce__(self) -> NoReturn:
-        raise TypeError("IssuedCertificate holds a private key and cannot be pickled")
-
-    @property
-    def pin(self) -> str:
-        """The SPKI pin of the certificate's key (``sha256//BASE64``)."""
-        return spki_pin(self.certificate)
-
-    def certificate_pem(self) -> bytes:
-        """The leaf then the chain, PEM: what a server or client presents."""
-        return b"".join(
-            c.public_bytes(serialization.Encoding.PEM) for c in (self.certificate, *self.chain)
-        )
-
-    def private_key_pem(self) -> bytes:
-        """The private key, PKCS#8 PEM, unencrypted (servers load it unattended)."""
-        return self.private_key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-
-    def write(
-        self, prefix: str | os.PathLike[str], *, overwrite: bool = False
-    ) -> tuple[Path, Path]:
-        """Write ``PREFIX.crt`` (mode 0644) and ``PREFIX.key`` (mode 0600) as a pair.
-
-        Both files are written and flushed to disk before either replaces an old
-        one, under the pair's lock: a failure (a full disk) leaves the old pair as
-        it was, and two writers at once never mix their keys and certificates.
-        A rewrite keeps the mode, owner and group of each file it replaces.
-
-        Returns:
-            The paths of the certificate and the key.
-
-        Raises:
-            StorageError: a file exists and ``overwrite`` is false (nothing is
-                written then), or the folder cannot be written.
-        """
-        cert_path, key_path = _prefix_paths(prefix)
-        with locked(cert_path):
-            if not overwrite:
-                for path in (cert_path, key_path):
-                    if path.exists():
-                        raise file_exists_error(path)
-            # The key first: a reader that sees the new certificate finds its key in place.
-            atomic_write_group(
-                [
-                    (key_path, self.private_key_pem(), 0o600),
-                    (cert_path, self.certificate_pem(), 0o644),
-                ],
-                overwrite=overwrite,
-            )
-        return cert_path, key_path
 
 
 class CertificateAuthority:
@@ -236,45 +153,12 @@ class CertificateAuthority:
         Raises:
             ConfigError: a bad name, lifetime, domain or network.
         """
-        moment = _now(now)
+        moment = now_utc(now)
         _check_days(days, MAX_CA_DAYS, "a CA")
-        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, _common_name(name))])
-        constraints = _name_constraints(permitted_dns, permitted_ips)
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, _names.common_name(name))])
+        constraints = _names.name_constraints(permitted_dns, permitted_ips)
         key = ec.generate_private_key(ec.SECP256R1())
-        ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(moment - BACKDATE)
-            .not_valid_after(moment + timedelta(days=days))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=False,
-                    content_commitment=False,
-                    key_encipherment=False,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    key_cert_sign=True,
-                    crl_sign=True,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
-                critical=True,
-            )
-            .add_extension(ski, critical=False)
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski),
-                critical=False,
-            )
-        )
-        if constraints is not None:
-            # RFC 5280 section 4.2.1.10: conforming CAs MUST mark this extension critical.
-            builder = builder.add_extension(constraints, critical=True)
-        return cls(builder.sign(key, hashes.SHA256()), key)
+        return cls(_profile.root_certificate(subject, key, moment, days, constraints), key)
 
     @classmethod
     def init(
@@ -461,7 +345,7 @@ class CertificateAuthority:
         _check_days(days, MAX_SERVER_DAYS, "a server certificate")
         self._check_constraints(sans)
         first = sans[0].value
-        common = str(first) if len(str(first)) <= _MAX_COMMON_NAME else None
+        common = str(first) if len(str(first)) <= _names.MAX_COMMON_NAME else None
         subject = x509.Name(
             [x509.NameAttribute(NameOID.COMMON_NAME, common)] if common is not None else []
         )
@@ -498,9 +382,9 @@ class CertificateAuthority:
         Raises:
             ConfigError: a bad name or lifetime, or a name outside the CA's constraints.
         """
-        common = _common_name(name)
+        common = _names.common_name(name)
         _check_days(days, MAX_CLIENT_DAYS, "a client certificate")
-        san = _client_san(common)
+        san = _names.client_san(common)
         self._check_constraints([san])
         subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
         return self._issue(
@@ -580,7 +464,7 @@ class CertificateAuthority:
             TLSConfigError: a missing or damaged file, a certificate from another CA,
                 or a key that does not match.
         """
-        cert_path, key_path = _prefix_paths(prefix)
+        cert_path, key_path = prefix_paths(prefix)
         # Held from reading the certificate to writing the renewal (write() takes the
         # same lock again, at no cost).
         with locked(cert_path):
@@ -614,7 +498,7 @@ class CertificateAuthority:
         *,
         san: tuple[x509.SubjectAlternativeName, bool] | None,
     ) -> IssuedCertificate:
-        moment = _now(now)
+        moment = now_utc(now)
         not_after = moment + timedelta(days=days)
         ca = self._certificate
         if moment > ca.not_valid_after_utc:
@@ -635,42 +519,17 @@ class CertificateAuthority:
             key.curve, ec.SECP256R1
         ):
             raise ConfigError("a reused key must be an ECDSA P-256 key")
-        ca_ski = ca.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(ca.subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(max(moment - BACKDATE, ca.not_valid_before_utc))
-            .not_valid_after(not_after)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=True,
-                    content_commitment=False,
-                    key_encipherment=False,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    key_cert_sign=False,
-                    crl_sign=False,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
-                critical=True,
-            )
-            .add_extension(x509.ExtendedKeyUsage([purpose]), critical=False)
-            .add_extension(
-                x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
-            )
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski),
-                critical=False,
-            )
+        leaf = _profile.leaf_certificate(
+            ca,
+            self._key,
+            key,
+            subject=subject,
+            purpose=purpose,
+            moment=moment,
+            not_after=not_after,
+            san=san,
         )
-        if san is not None:
-            builder = builder.add_extension(san[0], critical=san[1])
-        return IssuedCertificate(builder.sign(self._key, hashes.SHA256()), (ca,), key)
+        return IssuedCertificate(leaf, (ca,), key)
 
     def _check_constraints(self, names: Sequence[x509.GeneralName]) -> None:
         constraints = self.name_constraints
@@ -697,101 +556,8 @@ class CertificateAuthority:
             ) from None
 
 
-def certificate_kind(certificate: x509.Certificate) -> CertificateKind | None:
-    """Classify a certificate as a CA, a server or a client certificate (None: neither).
-
-    A leaf allowing both serverAuth and clientAuth counts as a server certificate.
-    """
-    ext = certificate.extensions
-    with contextlib.suppress(x509.ExtensionNotFound):
-        if ext.get_extension_for_class(x509.BasicConstraints).value.ca:
-            return CertificateKind.CA
-    try:
-        usages = list(ext.get_extension_for_class(x509.ExtendedKeyUsage).value)
-    except x509.ExtensionNotFound:
-        return None
-    if ExtendedKeyUsageOID.SERVER_AUTH in usages:
-        return CertificateKind.SERVER
-    if ExtendedKeyUsageOID.CLIENT_AUTH in usages:
-        return CertificateKind.CLIENT
-    return None
-
-
-def renewal_time(certificate: x509.Certificate) -> datetime:
-    """When two thirds of the certificate's lifetime will have passed."""
-    start, end = certificate.not_valid_before_utc, certificate.not_valid_after_utc
-    return start + (end - start) * RENEW_FRACTION
-
-
-def needs_renewal(certificate: x509.Certificate, *, now: datetime | None = None) -> bool:
-    """Whether a certificate is past two thirds of its lifetime (or expired)."""
-    return _now(now) >= renewal_time(certificate)
-
-
-def _now(now: datetime | None) -> datetime:
-    if now is None:
-        return datetime.now(UTC).replace(microsecond=0)
-    if now.tzinfo is None:
-        raise ConfigError("now must be a timezone-aware datetime")
-    return now.astimezone(UTC).replace(microsecond=0)
-
-
 def _check_days(days: int, maximum: int, what: str) -> None:
     if not isinstance(days, int) or isinstance(days, bool):
         raise TypeError("days must be an int")
     if not 1 <= days <= maximum:
         raise ConfigError(f"the lifetime of {what} must be 1 to {maximum} days, not {days}")
-
-
-def _common_name(name: str) -> str:
-    if not isinstance(name, str):
-        raise TypeError("a name must be a str")
-    text = name.strip()
-    if not text:
-        raise ConfigError("the name is empty")
-    if len(text) > _MAX_COMMON_NAME:
-        raise ConfigError(f"the name {text[:20]!r}… is longer than {_MAX_COMMON_NAME} characters")
-    if any(not ch.isprintable() for ch in text):
-        raise ConfigError(f"the name {text!r} holds control characters")
-    return text
-
-
-def _client_san(name: str) -> x509.GeneralName:
-    local, at, domain = name.rpartition("@")
-    if at:
-        if not local or any(ch.isspace() for ch in local) or not local.isascii():
-            raise ConfigError(f"client name {name!r} is not a valid email address")
-        return x509.RFC822Name(f"{local}@{_names.normalize_dns_name(domain, wildcard=False)}")
-    try:
-        return x509.DNSName(_names.normalize_dns_name(name, wildcard=False))
-    except ConfigError:
-        raise ConfigError(
-            f"client name {name!r} must be a host-like name (letters, digits, hyphens, dots) "
-            "or an email address",
-            hint="e.g. 'billing-worker', 'worker.corp.internal' or 'alice@corp.internal'",
-        ) from None
-
-
-def _name_constraints(
-    permitted_dns: Iterable[str], permitted_ips: Iterable[str]
-) -> x509.NameConstraints | None:
-    dns = [x509.DNSName(_names.normalize_dns_name(d, wildcard=False)) for d in permitted_dns]
-    ips = [x509.IPAddress(_names.parse_network(n)) for n in permitted_ips]
-    if not dns and not ips:
-        return None
-    excluded: list[x509.GeneralName] | None = None
-    if dns and not ips:
-        # A CA limited to some domains should not vouch for arbitrary IP addresses.
-        excluded = [
-            x509.IPAddress(ipaddress.ip_network("0.0.0.0/0")),
-            x509.IPAddress(ipaddress.ip_network("::/0")),
-        ]
-    permitted: list[x509.GeneralName] = [*dns, *ips]
-    return x509.NameConstraints(permitted_subtrees=permitted, excluded_subtrees=excluded)
-
-
-def _prefix_paths(prefix: str | os.PathLike[str]) -> tuple[Path, Path]:
-    base = os.fspath(prefix)
-    if not base or base.endswith(("/", os.sep)):
-        raise ConfigError(f"output prefix {base!r} must name a file, e.g. tls/server")
-    return Path(base + ".crt"), Path(base + ".key")
