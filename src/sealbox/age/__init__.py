@@ -29,7 +29,7 @@ Example::
 
 from __future__ import annotations
 
-import importlib
+from sealbox._util.lazy import lazy_names
 
 # Spelled out rather than imported from typing (start-up time); type checkers know it.
 TYPE_CHECKING = False
@@ -143,22 +143,20 @@ _LAZY = {
     "X25519Recipient": "sealbox.age.x25519",
 }
 
-
-_SUBMODULES = frozenset(
-    ["armor", "bech32", "files", "format", "keys", "mlkem", "scrypt", "ssh", "stream", "x25519"]
+__getattr__, __dir__ = lazy_names(
+    __name__,
+    _LAZY,
+    __all__,
+    submodules=[
+        "armor",
+        "bech32",
+        "files",
+        "format",
+        "keys",
+        "mlkem",
+        "scrypt",
+        "ssh",
+        "stream",
+        "x25519",
+    ],
 )
-
-
-def __getattr__(name: str) -> object:
-    if name in _SUBMODULES:
-        return importlib.import_module(f"sealbox.age.{name}")
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'sealbox.age' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__, *_SUBMODULES})

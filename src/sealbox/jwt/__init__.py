@@ -31,9 +31,9 @@ Example::
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from sealbox._util.lazy import lazy_names
 from sealbox.jwt._jws import ALGORITHMS, DEFAULT_MAX_TOKEN_SIZE
 from sealbox.jwt.jwk import JWKSet, KeySource, VerificationKey
 from sealbox.jwt.keyset import (
@@ -77,11 +77,5 @@ __all__ = [
     "verify_jws",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    # httpx2 is imported only by those who fetch a remote JWK Set.
-    if name == "RemoteJWKSet":
-        value = importlib.import_module("sealbox.jwt.remote").RemoteJWKSet
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'sealbox.jwt' has no attribute {name!r}")
+# httpx2 is imported only by those who fetch a remote JWK Set.
+__getattr__, __dir__ = lazy_names(__name__, {"RemoteJWKSet": "sealbox.jwt.remote"}, __all__)

@@ -9,8 +9,7 @@ dependencies (python-dotenv, hvac) import them only when used.
 
 from __future__ import annotations
 
-import importlib
-
+from sealbox._util.lazy import lazy_names
 from sealbox.secrets.base import SecretSource
 from sealbox.secrets.chain import SecretsChain
 from sealbox.secrets.env import EnvSource
@@ -27,9 +26,4 @@ _LAZY = {
     "VaultKV2Source": "sealbox.secrets.vault",
 }
 
-
-def __getattr__(name: str) -> object:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'sealbox.secrets' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__, __dir__ = lazy_names(__name__, _LAZY, __all__)

@@ -19,8 +19,9 @@ not import httpx2.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from sealbox._util.lazy import lazy_names
 
 if TYPE_CHECKING:
     from sealbox.tls.ca import CertificateAuthority, IssuedCertificate, needs_renewal
@@ -57,15 +58,4 @@ _LAZY = {
     "spki_pin": "sealbox.tls.pinning",
 }
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'sealbox.tls' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_names(__name__, _LAZY, __all__)
