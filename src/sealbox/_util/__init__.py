@@ -4,6 +4,6 @@ files (atomic writes, temporary files, bounded reads), locks (sidecar ``flock``)
 merge (lock, re-read, merge, write), pem (PEM blocks), lazy (names imported on first
 use), moved (old module paths that still import).
 
-May import: the standard library and :mod:`sealbox.exceptions`. Nothing else in
-sealbox; everything may import it.
+May import: the standard library only (and :mod:`sealbox.exceptions`, as every
+package may). Nothing else in sealbox; every package may import it.
 """

@@ -24,6 +24,9 @@ Example::
     >>> age.decrypt(blob, [me])
     b'attack at dawn'
 
+May import: :mod:`sealbox._util`, :mod:`sealbox.hazmat` and third-party
+``cryptography``.
+
 .. versionadded:: 0.1.0
 """
 

@@ -6,6 +6,5 @@ from passphrases (Argon2id, scrypt) with ceilings for parameters read from files
 The recipes built on them — :class:`~sealbox.Keyring`, age, envelopes — are what
 applications should use.
 
-May import: :mod:`sealbox.exceptions`, :mod:`sealbox.secret`, :mod:`sealbox._util`,
-pyca/cryptography, argon2-cffi.
+May import: third-party ``cryptography`` and ``argon2`` (argon2-cffi).
 """

@@ -26,6 +26,10 @@ Example::
     >>> verifier.verify(token)["scope"]
     'read write'
 
+May import: :mod:`sealbox._util`, :mod:`sealbox.hazmat`, :mod:`sealbox.keysets` (sealed
+storage), :mod:`sealbox.tls` (the remote JWKS client) and third-party ``cryptography``
+and ``httpx2``.
+
 .. versionadded:: 0.1.0
 """
 

@@ -9,8 +9,8 @@
 
 ``sealbox.asymmetric``, the old path, still imports (it is this package).
 
-May import: :mod:`sealbox.exceptions`, :mod:`sealbox.secret`, :mod:`sealbox._util`,
-:mod:`sealbox.hazmat`, :mod:`sealbox.age` (hybrid encryption), pyca/cryptography, bcrypt.
+May import: :mod:`sealbox._util`, :mod:`sealbox.hazmat`, :mod:`sealbox.age` (hybrid
+encryption) and third-party ``cryptography`` and ``bcrypt`` (bcrypt-pbkdf for OpenSSH keys).
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@
 ``sealbox.keyring``, ``sealbox.fields``, ``sealbox.envelope`` and ``sealbox.legacy``, the
 old paths, still import.
 
-May import: :mod:`sealbox.exceptions`, :mod:`sealbox.secret`, :mod:`sealbox._util`,
-:mod:`sealbox.hazmat`, :mod:`sealbox.age`, :mod:`sealbox.secrets` (the Vault client),
-pyca/cryptography.
+May import: :mod:`sealbox._util`, :mod:`sealbox.hazmat`, :mod:`sealbox.age`,
+:mod:`sealbox.secrets` (the Vault client) and third-party ``cryptography`` and ``hvac``
+(the Vault Transit provider, loaded when one is made).
 """

@@ -5,8 +5,8 @@
 - :mod:`~sealbox.passwords.profiles`: named Argon2id parameter sets (RFC 9106, OWASP,
   the original recipe, a cheap one for tests).
 
-May import: :mod:`sealbox.exceptions`, :mod:`sealbox.secret`, :mod:`sealbox.hazmat`,
-argon2-cffi, bcrypt.
+May import: :mod:`sealbox.hazmat` and third-party ``argon2`` and ``bcrypt`` (legacy
+hashes, loaded when one is checked).
 """
 
 from __future__ import annotations

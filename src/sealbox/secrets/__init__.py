@@ -4,6 +4,9 @@ Every source returns :class:`~sealbox.secret.Secret` values; a
 :class:`SecretsChain` asks its sources in order. Sources with optional
 dependencies (python-dotenv, hvac) import them only when used.
 
+May import: :mod:`sealbox._util`, :mod:`sealbox.age` (sealed secrets files) and
+third-party ``dotenv`` (python-dotenv), ``hvac`` and ``requests`` (hvac's transport).
+
 .. versionadded:: 0.1.0
 """
 

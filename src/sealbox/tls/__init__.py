@@ -14,6 +14,9 @@ Modules, each with one concern:
 The names below load their module on first use, so importing ``sealbox.tls`` does
 not import httpx2.
 
+May import: :mod:`sealbox._util`, :mod:`sealbox.hazmat`, :mod:`sealbox.keys` and
+third-party ``cryptography`` and ``httpx2``.
+
 .. versionadded:: 0.1.0
 """
 
