@@ -163,3 +163,12 @@ def test_a_wrong_passphrase_says_so_and_names_the_stanza_types():
         age.decrypt(sealed, [age.X25519Identity.generate()])
     assert info.value.stanza_types == ("scrypt",)
     assert info.value.hint == "the file is encrypted to: scrypt"
+
+
+def test_key_files_named_from_the_home_folder_load(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    me = age.X25519Identity.generate()
+    (tmp_path / "key.txt").write_text(age.identity_file(me))
+    (tmp_path / "recipients.txt").write_text(f"{me.recipient()}\n")
+    assert [i.recipient() for i in age.load_identities("~/key.txt")] == [me.recipient()]
+    assert [str(r) for r in age.load_recipients("~/recipients.txt")] == [str(me.recipient())]

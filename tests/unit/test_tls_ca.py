@@ -402,6 +402,17 @@ def test_write_files(tmp_path, ca):
         other.write(str(tmp_path) + "/")
 
 
+def test_write_creates_missing_folders_private(tmp_path, ca):
+    issued = ca.issue_server(["a.test"], now=NOW)
+    _, key_path = issued.write(tmp_path / "tls" / "deep" / "srv")
+    assert key_path.read_bytes() == issued.private_key_pem()
+    assert stat.S_IMODE((tmp_path / "tls").stat().st_mode) & 0o077 == 0
+    (tmp_path / "plain").write_text("a file, not a folder")
+    with pytest.raises(StorageError, match="a file of that name exists") as info:
+        issued.write(tmp_path / "plain" / "srv")
+    assert info.value.code == "not_a_folder"
+
+
 def test_secrets_stay_out_of_repr_and_pickle(ca):
     issued = ca.issue_client("c", now=NOW)
     pem = issued.private_key_pem().decode()

@@ -118,6 +118,38 @@ class AlignedWriter:
         self._position = position
 
 
+def make_folder(folder: str | os.PathLike[str], mode: int = 0o700) -> None:
+    """Create ``folder`` and its missing parents (``mode``: 0700 by default, for key files).
+
+    An existing folder is left as it is. A path that exists and is not a folder, or a
+    folder that cannot be made, is a :class:`~sealbox.exceptions.StorageError` naming it.
+    """
+    path = os.path.abspath(folder)
+    missing = []
+    while not os.path.isdir(path):
+        missing.append(path)
+        parent = os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    try:
+        # Parents too get ``mode`` (os.makedirs applies it to the last folder only).
+        for each in reversed(missing):
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(each, mode)
+    except OSError as exc:
+        raise StorageError(
+            f"cannot create folder {os.fspath(folder)}: {exc.strerror}",
+            facts={"path": os.fspath(folder)},
+        ) from None
+    if not os.path.isdir(folder):
+        raise StorageError(
+            f"cannot create folder {os.fspath(folder)}: a file of that name exists",
+            code="not_a_folder",
+            facts={"path": os.fspath(folder)},
+        )
+
+
 def file_exists_error(path: str | os.PathLike[str]) -> StorageError:
     """The error for a write that would replace ``path`` without ``overwrite=True``."""
     name = os.fspath(path)

@@ -101,12 +101,13 @@ def parse_recipients(text: str, *, source: str = "recipients file") -> list[Reci
 
 
 def load_recipients(path: str | os.PathLike[str]) -> list[Recipient]:
-    """Read a recipients file.
+    """Read a recipients file (a leading ``~`` is the user's home folder).
 
     Raises:
         StorageError: the file cannot be read.
         KeyFormatError: as :func:`parse_recipients`.
     """
+    path = os.path.expanduser(path)  # noqa: PTH111 - pathlib is not loaded on this path
     data = read_limited(path, MAX_KEY_FILE, "recipients file")
     try:
         text = data.decode()
@@ -202,12 +203,13 @@ def _encrypted_identities(
 def load_identities(
     path: str | os.PathLike[str], *, passphrase: Passphrase | None = None
 ) -> list[Identity]:
-    """Read an identity file (see :func:`parse_identities`).
+    """Read an identity file (see :func:`parse_identities`); a leading ``~`` is the home folder.
 
     Raises:
         StorageError: the file cannot be read.
         KeyFormatError, DecryptionError: as :func:`parse_identities`.
     """
+    path = os.path.expanduser(path)  # noqa: PTH111 - pathlib is not loaded on this path
     data = read_limited(path, MAX_KEY_FILE, "identity file")
     return parse_identities(data, source=f"identity file {path}", passphrase=passphrase)
 

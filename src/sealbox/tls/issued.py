@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from sealbox._util.files import atomic_write_group, file_exists_error
+from sealbox._util.files import atomic_write_group, file_exists_error, make_folder
 from sealbox._util.locks import locked
 from sealbox.exceptions import ConfigError
 from sealbox.tls.pinning import spki_pin
@@ -100,7 +100,8 @@ class IssuedCertificate:
         Both files are written and flushed to disk before either replaces an old
         one, under the pair's lock: a failure (a full disk) leaves the old pair as
         it was, and two writers at once never mix their keys and certificates.
-        A rewrite keeps the mode, owner and group of each file it replaces.
+        A rewrite keeps the mode, owner and group of each file it replaces. A missing
+        folder is created (mode 0700: it holds a private key).
 
         Returns:
             The paths of the certificate and the key.
@@ -110,6 +111,7 @@ class IssuedCertificate:
                 written then), or the folder cannot be written.
         """
         cert_path, key_path = prefix_paths(prefix)
+        make_folder(cert_path.parent)
         with locked(cert_path):
             if not overwrite:
                 for path in (cert_path, key_path):
