@@ -91,13 +91,13 @@ class Family(enum.StrEnum):
 
     @property
     def operations(self) -> tuple[str, ...]:
-        """The operations a key of this family supports, in :data:`OPERATIONS` order."""
+        """The operations a key of this family supports (its own first)."""
         return _FAMILY_OPERATIONS[self]
 
 
 _FAMILY_OPERATIONS: Final[dict[Family, tuple[str, ...]]] = {
     Family.AEAD: ("encrypt", "decrypt", "rewrap", "datakey"),
-    Family.HMAC: ("verify", "hmac"),
+    Family.HMAC: ("hmac", "verify"),
     Family.SIGNATURE: ("sign", "verify"),
 }
 
