@@ -67,12 +67,19 @@ if TYPE_CHECKING:
 
     from sealbox.tls.context import StrPath
 
-__all__ = ["DEFAULT_URL", "TOKEN_ENV", "DataKey", "TransitClient", "error_from_answer"]
+__all__ = [
+    "DEFAULT_URL",
+    "ERROR_CLASSES",
+    "TOKEN_ENV",
+    "DataKey",
+    "TransitClient",
+    "error_from_answer",
+]
 
 TOKEN_ENV: Final = "SEALBOX_TOKEN"  # noqa: S105 - a variable name, not a value
 DEFAULT_URL: Final = "https://localhost:8443"
 
-_BY_CODE: Final[Mapping[str, type[SealboxError]]] = {
+ERROR_CLASSES: Final[Mapping[str, type[SealboxError]]] = {
     "decryption_failed": DecryptionError,
     "unsupported_algorithm": UnsupportedAlgorithmError,
     "not_found": KeyNotFoundError,
@@ -104,7 +111,7 @@ def error_from_answer(answer: object, fallback: str) -> SealboxError:
         first = details[0] if isinstance(details[0], dict) else {}
         where = ".".join(str(p) for p in first.get("loc", ()))
         message = f"{message}: {where}: {first.get('message', '')}"
-    cls = _BY_CODE.get(code, ServiceError)
+    cls = ERROR_CLASSES.get(code, ServiceError)
     return cls(message, code=code)
 
 
