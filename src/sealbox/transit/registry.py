@@ -33,8 +33,6 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from sealbox.exceptions import UnsupportedAlgorithmError
-from sealbox.hazmat.aead import AES256GCM, AES256SIV, HMACSHA256, ChaCha20Poly1305
-from sealbox.keys.asymmetric import KeyType, PrivateKey
 from sealbox.transit.errors import UnknownKeyTypeError, UnsupportedOperationError
 
 __all__ = [
@@ -176,24 +174,51 @@ def _pem(material: bytes) -> str:
     return material.decode()
 
 
-def _aead(name: str, cipher: type[AES256GCM | ChaCha20Poly1305 | AES256SIV], **kw: Any) -> Any:
+# The primitives are imported when a key is first made or used, not with the registry:
+# the command line reads the type names on every start.
+def _hazmat(cls: str) -> Any:
+    from sealbox.hazmat import aead
+
+    return getattr(aead, cls)
+
+
+def _keyed(cls: str) -> Callable[[bytes], Any]:
+    def build(material: bytes) -> Any:
+        return _hazmat(cls)(material)
+
+    return build
+
+
+def _private_key() -> Any:
+    from sealbox.keys.asymmetric import PrivateKey
+
+    return PrivateKey
+
+
+def _aead(name: str, cls: str, **kw: Any) -> TransitKeyType:
     return TransitKeyType(
         name=name,
         family=Family.AEAD,
-        generate=cipher.generate_key,
-        primitive=cipher,
+        generate=lambda: bytes(_hazmat(cls).generate_key()),
+        primitive=_keyed(cls),
         export=_base64,
         **kw,
     )
 
 
-def _signing(name: str, kind: KeyType, bits: int | None, **kw: Any) -> Any:
+def _signing(name: str, kind: str, bits: int | None, **kw: Any) -> TransitKeyType:
+    def generate() -> bytes:
+        from sealbox.keys.asymmetric import KeyType
+
+        key = _private_key().generate(KeyType[kind], bits=bits)
+        return bytes(key.export_private(None, format="pem"))
+
     return TransitKeyType(
         name=name,
         family=Family.SIGNATURE,
         material="PKCS#8 PEM",
-        generate=lambda: PrivateKey.generate(kind, bits=bits).export_private(None, format="pem"),
-        primitive=lambda material: PrivateKey.from_bytes(material, what="a transit key"),
+        generate=generate,
+        primitive=lambda material: _private_key().from_bytes(material, what="a transit key"),
         export=_pem,
         slow=True,
         **kw,
@@ -211,19 +236,19 @@ def _raw_public_key(primitive: Any) -> str:
 _ENTRIES: Final[tuple[TransitKeyType, ...]] = (
     _aead(
         "aes256-gcm",
-        AES256GCM,
+        "AES256GCM",
         summary="encrypt, decrypt, rewrap, datakey",
         material="32 random bytes",
     ),
     _aead(
         "chacha20-poly1305",
-        ChaCha20Poly1305,
+        "ChaCha20Poly1305",
         summary="encrypt, decrypt, rewrap, datakey",
         material="32 random bytes",
     ),
     _aead(
         "aes256-siv",
-        AES256SIV,
+        "AES256SIV",
         summary="the same, deterministic (RFC 5297)",
         material="64 random bytes",
         deterministic=True,
@@ -234,12 +259,12 @@ _ENTRIES: Final[tuple[TransitKeyType, ...]] = (
         summary="hmac, verify (HMAC-SHA-256, RFC 2104)",
         material="32 random bytes",
         generate=lambda: os.urandom(HMAC_KEY_SIZE),
-        primitive=HMACSHA256,
+        primitive=_keyed("HMACSHA256"),
         export=_base64,
     ),
     _signing(
         "ed25519",
-        KeyType.ED25519,
+        "ED25519",
         None,
         summary="sign, verify (RFC 8032)",
         public_key=_raw_public_key,
@@ -248,7 +273,7 @@ _ENTRIES: Final[tuple[TransitKeyType, ...]] = (
     ),
     _signing(
         "ecdsa-p256",
-        KeyType.ECDSA_P256,
+        "ECDSA_P256",
         None,
         summary="sign, verify (SHA-256, DER)",
         public_key=_pem_public_key,
@@ -256,7 +281,7 @@ _ENTRIES: Final[tuple[TransitKeyType, ...]] = (
     ),
     _signing(
         "rsa-3072",
-        KeyType.RSA,
+        "RSA",
         3072,
         summary="sign, verify (PSS, SHA-256, 32-byte salt)",
         public_key=_pem_public_key,
