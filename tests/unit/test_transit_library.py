@@ -256,3 +256,23 @@ def test_the_old_module_path_still_gives_its_names() -> None:
     sealed = seal_material(master, "k", "hmac", 1, raw)
     assert open_material(master, "k", "hmac", 1, sealed) == raw
     assert export_text("hmac", raw)
+
+
+def test_the_package_imports_only_what_its_docstring_allows() -> None:
+    doc = " ".join((transit.__doc__ or "").split())
+    allowed_line = doc[doc.index("May import:") :].split(".. versionadded")[0]
+    allowed = set(re.findall(r":mod:`(sealbox\.[a-z_]+)`", allowed_line))
+    allowed |= set(re.findall(r"``([a-z0-9_]+)``", allowed_line))
+    seen: set[str] = set()
+    for path in sorted(PACKAGE.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                seen.add(node.module)
+            elif isinstance(node, ast.Import):
+                seen.update(a.name for a in node.names)
+    for module in seen:
+        parts = module.split(".")
+        if parts[0] == "sealbox" and len(parts) > 1 and parts[1] != "transit":
+            assert f"sealbox.{parts[1]}" in allowed, module
+        elif parts[0] != "sealbox" and parts[0] not in sys.stdlib_module_names:
+            assert parts[0] in allowed, module
