@@ -70,10 +70,7 @@ def _service(url: str, ca: Path | None) -> Iterator[TransitClient]:
     except SealboxError as exc:
         if isinstance(exc, CLIError):
             raise
-        hint = _HINTS.get(exc.code) or hint_for(exc)
-        if exc.code == "request_failed":
-            hint = None
-        raise CLIError(str(exc), hint=hint) from None
+        raise CLIError(str(exc), hint=_HINTS.get(exc.code) or hint_for(exc)) from None
 
 
 def _call(url: str, ca: Path | None, do: Callable[[TransitClient], T]) -> T:
@@ -92,6 +89,22 @@ def _show_key(info: dict[str, Any], as_json: bool) -> None:
     click.echo(f"min_encryption_version: {info['min_encryption_version']}")
     click.echo(f"deletion_allowed:       {str(info['deletion_allowed']).lower()}")
     click.echo(f"exportable:             {str(info['exportable']).lower()}")
+    states = info.get("version_states") or {}
+    if states:
+        click.echo(f"versions:               {_ranges(states)}")
+
+
+def _ranges(states: dict[str, str]) -> str:
+    """``1-3 disabled, 4 active``: runs of versions in one state (a key may have thousands)."""
+    runs: list[list[Any]] = []
+    for version, state in sorted((int(v), s) for v, s in states.items()):
+        if runs and runs[-1][2] == state and runs[-1][1] == version - 1:
+            runs[-1][1] = version
+        else:
+            runs.append([version, version, state])
+    return ", ".join(
+        f"{low} {state}" if low == high else f"{low}-{high} {state}" for low, high, state in runs
+    )
 
 
 _JSON = click.option("--json", "as_json", is_flag=True, help="Print the service's JSON answer.")

@@ -4,8 +4,8 @@ An entry (:class:`TransitKeyType`) says what the type is: its family (which fixe
 operations it supports), how fresh material is made, the primitive built from
 material, how exported material is shown, the public key a key read shows, and which
 signing options it takes. Everything else reads the registry: the key snapshots
-(:mod:`sealbox.transit.keys`), the service's request validation, the command line's
-``--type`` choices and the table in ``docs/transit.md``.
+(:mod:`sealbox.transit.keys`), the service's request validation and the command line's
+``--type`` choices; tests hold the table below and the one in ``docs/transit.md`` to it.
 
 =====================  ==========================================  ===================
 type                   operations                                  material
