@@ -63,6 +63,7 @@ def test_keys_encrypt_decrypt_rotate_rewrap(cli, env) -> None:
 
     r = cli(["transit", "keys", "config", "orders", "--min-decryption-version", "2"], env=env)
     assert "min_decryption_version: 2" in r.out
+    assert r.out.splitlines()[-1] == "versions:               1 disabled, 2 active"
     r = cli(["transit", "decrypt", "orders"], input=v1.encode(), env=env)
     assert r.code == 1 and r.stdout == b""
     assert r.stderr == (
@@ -79,7 +80,8 @@ def test_keys_encrypt_decrypt_rotate_rewrap(cli, env) -> None:
 
 def test_associated_data_and_key_versions(cli, env) -> None:
     cli(["transit", "keys", "create", "ad"], env=env)
-    cli(["transit", "keys", "rotate", "ad"], env=env)
+    r = cli(["transit", "keys", "rotate", "ad"], env=env)
+    assert r.out.splitlines()[-1] == "versions:               1-2 active"
     r = cli(
         ["transit", "encrypt", "ad", "-A", "user:42", "--key-version", "1"], input=b"x", env=env
     )

@@ -16,9 +16,9 @@ from sealbox.service.db import make_engine, sessionmaker
 from sealbox.service.provision import DataDir
 from sealbox.service.settings import ServiceSettings
 from sealbox.service.store import Store
+from sealbox.transit import OPERATIONS
 from tests.service.conftest import PASSWORD, Running, bearer, login
 
-OPERATIONS = ("encrypt", "decrypt", "rewrap", "datakey", "sign", "verify", "hmac")
 ALL_SCOPES = ("transit:admin", *(f"transit:{op}:*" for op in OPERATIONS))
 
 _names = itertools.count(1)
@@ -51,7 +51,7 @@ def key_material(settings: ServiceSettings, name: str) -> dict[int, bytes]:
     from sqlalchemy import select
 
     from sealbox.service.db import TransitKeyRecord, TransitKeyVersionRecord
-    from sealbox.service.transit_keys import open_material
+    from sealbox.transit import open_material
 
     master = DataDir(settings.data_dir).master_key()
 

@@ -1,4 +1,4 @@
-"""Transit keys on their own: formats, versions, every key type, checked against pyca directly."""
+"""Transit keys as a library (no service): formats, versions, every key type, checked against pyca."""
 
 from __future__ import annotations
 
@@ -16,13 +16,17 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, AESSIV, ChaCha20Poly1305
 
-from sealbox.exceptions import DecryptionError
-from sealbox.service.errors import ErrorCode
-from sealbox.service.transit_keys import (
+from sealbox.exceptions import DecryptionError, SealboxError
+from sealbox.transit import (
     KEY_TYPES,
     SIGNING_TYPES,
-    TransitError,
+    InvalidCiphertextError,
+    InvalidKeyVersionError,
+    InvalidRequestError,
+    KeyVersionTooOldError,
     TransitKey,
+    UnknownKeyTypeError,
+    UnsupportedOperationError,
     export_text,
     format_versioned,
     new_material,
@@ -61,7 +65,7 @@ def make_key(key_type: str, versions: int = 1, **config) -> TransitKey:
     )
 
 
-def code(exc_info: pytest.ExceptionInfo[TransitError]) -> ErrorCode:
+def code(exc_info: pytest.ExceptionInfo[SealboxError]) -> str:
     return exc_info.value.code
 
 
@@ -96,18 +100,19 @@ def test_versioned_round_trip_uses_standard_padded_base64() -> None:
 )
 def test_malformed_prefixes_are_refused_precisely(text: str) -> None:
     assert peek_version(text) is None
-    with pytest.raises(TransitError) as exc:
+    with pytest.raises(InvalidCiphertextError) as exc:
         parse_versioned(text)
-    assert code(exc) is ErrorCode.INVALID_CIPHERTEXT
-    assert "sealbox:v<N>:<base64>" in exc.value.message
+    assert code(exc) == "invalid_ciphertext"
+    assert "sealbox:v<N>:<base64>" in str(exc.value)
 
 
 @pytest.mark.parametrize("body", ["AAA", "AA=A", "AA AA", "AA-_", "AAAA\n"])
 def test_bad_base64_after_the_prefix_is_refused(body: str) -> None:
-    with pytest.raises(TransitError) as exc:
+    with pytest.raises(InvalidCiphertextError) as exc:
         parse_versioned(f"sealbox:v1:{body}", "signature")
-    assert code(exc) is ErrorCode.INVALID_CIPHERTEXT
-    assert exc.value.message == "the signature is not valid base64 after its prefix"
+    assert code(exc) == "invalid_ciphertext"
+    assert str(exc.value) == "the signature is not valid base64 after its prefix"
+    assert exc.value.facts == {"what": "signature"}
 
 
 def test_peek_version_ignores_non_strings() -> None:
@@ -159,9 +164,10 @@ def test_signing_material_is_pkcs8_pem() -> None:
 
 
 def test_unknown_type_is_refused() -> None:
-    with pytest.raises(TransitError) as exc:
+    with pytest.raises(UnknownKeyTypeError) as exc:
         new_material("aes128-gcm96")
-    assert exc.value.status == 400 and "aes256-gcm" in exc.value.message
+    assert code(exc) == "unknown_key_type" and "aes256-gcm" in str(exc.value)
+    assert exc.value.facts == {"type": "aes128-gcm96"}
 
 
 # -- encryption ---------------------------------------------------------------------------
@@ -193,10 +199,10 @@ def test_wrong_associated_data_or_tampering_fails_opaquely(key_type: str) -> Non
     tampered = format_versioned(version, data[:-1] + bytes([data[-1] ^ 1]))
     messages = set()
     for ciphertext, ad in [(text, b"other"), (tampered, b"ctx"), (format_versioned(1, b"x"), b"")]:
-        with pytest.raises(TransitError) as exc:
+        with pytest.raises(DecryptionError) as exc:
             key.decrypt(ciphertext, ad)
-        assert code(exc) is ErrorCode.DECRYPTION_FAILED
-        messages.add(exc.value.message)
+        assert code(exc) == "decryption_failed"
+        messages.add(str(exc.value))
     assert len(messages) == 1
 
 
@@ -206,7 +212,7 @@ def test_randomized_and_deterministic_types() -> None:
     assert siv.encrypt(b"same", b"a")[0] == siv.encrypt(b"same", b"a")[0]
     assert siv.encrypt(b"same", b"a")[0] != siv.encrypt(b"same", b"b")[0]
     assert gcm.decrypt(gcm.encrypt(b"", b"")[0], b"") == b""
-    with pytest.raises(TransitError, match="cannot encrypt an empty plaintext"):
+    with pytest.raises(InvalidRequestError, match="cannot encrypt an empty plaintext"):
         siv.encrypt(b"", b"")
 
 
@@ -215,23 +221,26 @@ def test_versions_rotation_rules() -> None:
     old = {v: key.encrypt(b"p", b"", v)[0] for v in (1, 2, 3)}
     assert [t[:11] for t in old.values()] == ["sealbox:v1:", "sealbox:v2:", "sealbox:v3:"]
     assert key.encrypt(b"p", b"")[1] == 3
-    with pytest.raises(TransitError) as exc:
+    with pytest.raises(InvalidKeyVersionError) as exc:
         key.encrypt(b"p", b"", 4)
-    assert code(exc) is ErrorCode.INVALID_KEY_VERSION and "has no version 4" in exc.value.message
+    assert code(exc) == "invalid_key_version" and "has no version 4" in str(exc.value)
 
     key = make_key("aes256-gcm", versions=3, min_decryption_version=2, min_encryption_version=3)
-    with pytest.raises(TransitError) as exc:
+    with pytest.raises(KeyVersionTooOldError) as exc:
         key.decrypt(old[1], b"")
-    assert code(exc) is ErrorCode.KEY_VERSION_TOO_OLD
-    assert "version 1 of key 'k', below its min_decryption_version 2" in exc.value.message
+    assert code(exc) == "key_version_too_old"
+    assert "version 1 of key 'k', below its min_decryption_version 2" in str(exc.value)
+    assert exc.value.facts == {"key": "k", "version": "1", "min_decryption_version": "2"}
     assert key.decrypt(old[2], b"") == b"p"
-    with pytest.raises(TransitError, match="below the key's minimum version for new data"):
+    with pytest.raises(
+        InvalidKeyVersionError, match="below the key's minimum version for new data"
+    ):
         key.encrypt(b"p", b"", 2)
     new, used = key.rewrap(old[2], b"")
     assert used == 3 and key.decrypt(new, b"") == b"p"
-    with pytest.raises(TransitError) as exc:
+    with pytest.raises(InvalidKeyVersionError) as exc:
         key.decrypt("sealbox:v9:" + old[3].split(":", 2)[2], b"")
-    assert code(exc) is ErrorCode.INVALID_KEY_VERSION and "does not exist" in exc.value.message
+    assert code(exc) == "invalid_key_version" and "does not exist" in str(exc.value)
 
 
 def test_datakeys() -> None:
@@ -240,7 +249,7 @@ def test_datakeys() -> None:
         data_key, text, version = key.datakey(bits, b"blob:1")
         assert len(data_key) == bits // 8 and version == 1
         assert key.decrypt(text, b"blob:1") == data_key
-    with pytest.raises(TransitError, match="bits must be 128, 256 or 512"):
+    with pytest.raises(InvalidRequestError, match="bits must be 128, 256 or 512"):
         key.datakey(64, b"")
 
 
@@ -304,10 +313,11 @@ def test_operations_a_type_does_not_have(key_type: str, operation: str) -> None:
         "verify": lambda: key.verify(b"x", "sealbox:v1:AAAA"),
         "datakey": lambda: key.datakey(256, b""),
     }[operation]
-    with pytest.raises(TransitError) as exc:
+    with pytest.raises(UnsupportedOperationError) as exc:
         call()
-    assert code(exc) is ErrorCode.UNSUPPORTED_OPERATION
-    assert exc.value.message.startswith(f"{key_type} keys cannot {operation}: use a key of type")
+    assert code(exc) == "unsupported_operation"
+    assert str(exc.value).startswith(f"{key_type} keys cannot {operation}: use a key of type")
+    assert exc.value.facts == {"type": key_type, "operation": operation}
 
 
 # -- what a key shows ---------------------------------------------------------------------

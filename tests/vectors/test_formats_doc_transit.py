@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, AESSIV
 
-from sealbox.service.transit_keys import TransitKey, open_material, parse_versioned
+from sealbox.transit import TransitKey, open_material, parse_versioned
 from tests.conftest import ROOT
 
 DOC = ROOT / "docs" / "formats.md"

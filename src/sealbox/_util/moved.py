@@ -31,6 +31,7 @@ MOVED: Final[dict[str, str]] = {
     "sealbox.legacy": "sealbox.keysets.legacy",
     "sealbox.envelope": "sealbox.keysets.envelope",
     "sealbox.profiles": "sealbox.passwords.profiles",
+    "sealbox.service.transit_keys": "sealbox.transit",
 }
 
 

@@ -1,41 +1,36 @@
 """``sealbox transit …``: encryption as a service, through a running sealbox service.
 
-The commands talk to the service's ``/v1/keys`` routes over HTTPS
-(:func:`sealbox.tls.client.secure_client`). The access token comes from
-``$SEALBOX_TOKEN`` only, never from the command line; data comes from stdin and
-goes to stdout.
+The commands parse their options, call :class:`sealbox.transit.client.TransitClient`
+and print. The access token comes from ``$SEALBOX_TOKEN`` only, never from the command
+line; data comes from stdin and goes to stdout.
 """
 
 from __future__ import annotations
 
-import base64
 import json
-import os
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
+from sealbox.cli._hints import hint_for
 from sealbox.cli._io import CLIError, read_stdin, write_stdout
-from sealbox.secret import Secret
+from sealbox.exceptions import SealboxError
+from sealbox.transit.client import DEFAULT_URL, TOKEN_ENV, TransitClient
+from sealbox.transit.registry import KEY_TYPES
 
-TOKEN_ENV = "SEALBOX_TOKEN"  # noqa: S105 - a variable name, not a value
-DEFAULT_URL = "https://localhost:8443"
+T = TypeVar("T")
+
 # The service takes transit bodies of up to 4 MiB; base64 makes data a third larger.
 MAX_PLAINTEXT = 3 * 1024 * 1024 - 4096
 MAX_CIPHERTEXT = 5 * 1024 * 1024
-KEY_TYPES = (
-    "aes256-gcm",
-    "chacha20-poly1305",
-    "aes256-siv",
-    "hmac",
-    "ed25519",
-    "ecdsa-p256",
-    "rsa-3072",
-)
 
+# The command line's advice for the codes of the client's errors.
 _HINTS = {
+    "token_missing": f"set ${TOKEN_ENV} to an access token (POST /auth/token)",
     "not_authenticated": f"set ${TOKEN_ENV} to an access token (POST /auth/token)",
     "invalid_token": f"the token in ${TOKEN_ENV} is expired or revoked: log in again",
     "insufficient_scope": "ask an administrator for the scope (sealbox users create … --scope)",
@@ -43,6 +38,9 @@ _HINTS = {
     "raising it",
     "payload_too_large": "for large data use envelope encryption: 'transit datakey' or "
     "'sealbox encrypt'",
+    "not_https": "sealbox transit talks to the service over TLS only",
+    "server_unverified": "give --ca with the service's CA (its data folder's tls/ca.crt)",
+    "service_unreachable": "is the service running? (sealbox serve)",
 }
 
 
@@ -63,61 +61,21 @@ def _service_options(func: Any) -> Any:
     )(func)
 
 
-class _Service:
-    """The service's transit routes, called with the token of ``$SEALBOX_TOKEN``."""
+@contextmanager
+def _service(url: str, ca: Path | None) -> Iterator[TransitClient]:
+    """The client of ``url``; its errors become one ``sealbox: error:`` line with advice."""
+    try:
+        with TransitClient(url, ca=ca) as client:
+            yield client
+    except SealboxError as exc:
+        if isinstance(exc, CLIError):
+            raise
+        raise CLIError(str(exc), hint=_HINTS.get(exc.code) or hint_for(exc)) from None
 
-    def __init__(self, url: str, ca: Path | None) -> None:
-        if not url.startswith("https://"):
-            raise CLIError(
-                f"the service URL must start with https:// (got {url.split('://', 1)[0]}://…)",
-                hint="sealbox transit talks to the service over TLS only",
-            )
-        raw = os.environ.get(TOKEN_ENV, "").strip()
-        if not raw:
-            raise CLIError(
-                f"no access token: ${TOKEN_ENV} is not set", hint=_HINTS["not_authenticated"]
-            )
-        self._token = Secret(raw, register=True)
-        self.url = url.rstrip("/")
-        self.ca = ca
 
-    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        """One request; the JSON answer, or a :class:`CLIError` with the service's message."""
-        import httpx2
-
-        from sealbox.tls.client import secure_client
-
-        headers = {"Authorization": f"Bearer {self._token.expose_secret()}"}
-        try:
-            with secure_client(ca=self.ca, base_url=self.url, timeout=30) as client:
-                response = client.request(method, path, json=body, headers=headers)
-        except httpx2.ConnectError as exc:
-            if "CERTIFICATE_VERIFY_FAILED" in str(exc):
-                raise CLIError(
-                    f"cannot verify the certificate of {self.url}",
-                    hint="give --ca with the service's CA (its data folder's tls/ca.crt)",
-                ) from None
-            raise CLIError(
-                f"cannot connect to {self.url}", hint="is the service running? (sealbox serve)"
-            ) from None
-        except httpx2.HTTPError as exc:
-            raise CLIError(f"the request to {self.url} failed: {type(exc).__name__}") from None
-        if response.status_code == 204:
-            return None
-        try:
-            answer = response.json()
-        except ValueError:
-            raise CLIError(f"the service answered {response.status_code} without JSON") from None
-        if response.is_error:
-            code = answer.get("error", "") if isinstance(answer, dict) else ""
-            message = answer.get("message", "") if isinstance(answer, dict) else ""
-            if code == "validation_error" and answer.get("details"):
-                where = ".".join(str(p) for p in answer["details"][0].get("loc", ()))
-                message = f"{message}: {where}: {answer['details'][0].get('message', '')}"
-            raise CLIError(
-                message or f"the service answered {response.status_code}", hint=_HINTS.get(code)
-            )
-        return answer
+def _call(url: str, ca: Path | None, do: Callable[[TransitClient], T]) -> T:
+    with _service(url, ca) as client:
+        return do(client)
 
 
 def _show_key(info: dict[str, Any], as_json: bool) -> None:
@@ -131,6 +89,22 @@ def _show_key(info: dict[str, Any], as_json: bool) -> None:
     click.echo(f"min_encryption_version: {info['min_encryption_version']}")
     click.echo(f"deletion_allowed:       {str(info['deletion_allowed']).lower()}")
     click.echo(f"exportable:             {str(info['exportable']).lower()}")
+    states = info.get("version_states") or {}
+    if states:
+        click.echo(f"versions:               {_ranges(states)}")
+
+
+def _ranges(states: dict[str, str]) -> str:
+    """``1-3 disabled, 4 active``: runs of versions in one state (a key may have thousands)."""
+    runs: list[list[Any]] = []
+    for version, state in sorted((int(v), s) for v, s in states.items()):
+        if runs and runs[-1][2] == state and runs[-1][1] == version - 1:
+            runs[-1][1] = version
+        else:
+            runs.append([version, version, state])
+    return ", ".join(
+        f"{low} {state}" if low == high else f"{low}-{high} {state}" for low, high, state in runs
+    )
 
 
 _JSON = click.option("--json", "as_json", is_flag=True, help="Print the service's JSON answer.")
@@ -143,8 +117,8 @@ _AD = click.option(
 )
 
 
-def _ad(value: str | None) -> dict[str, str]:
-    return {} if value is None else {"associated_data": base64.b64encode(value.encode()).decode()}
+def _ad(value: str | None) -> bytes:
+    return b"" if value is None else value.encode()
 
 
 def _ciphertext_from_stdin() -> str:
@@ -186,9 +160,7 @@ def create(  # noqa: PLR0917 - click passes options positionally
     name: str, key_type: str, exportable: bool, url: str, ca: Path | None, as_json: bool
 ) -> None:
     """Create key NAME with version 1."""
-    info = _Service(url, ca).call(
-        "POST", f"/v1/keys/{name}", {"type": key_type, "exportable": exportable}
-    )
+    info = _call(url, ca, lambda c: c.create_key(name, key_type, exportable=exportable))
     _show_key(info, as_json)
 
 
@@ -197,7 +169,7 @@ def create(  # noqa: PLR0917 - click passes options positionally
 @_JSON
 def list_(url: str, ca: Path | None, as_json: bool) -> None:
     """List the keys' names."""
-    names = _Service(url, ca).call("GET", "/v1/keys")["keys"]
+    names = _call(url, ca, TransitClient.list_keys)
     if as_json:
         click.echo(json.dumps(names))
     for name in [] if as_json else names:
@@ -210,7 +182,7 @@ def list_(url: str, ca: Path | None, as_json: bool) -> None:
 @_JSON
 def rotate(name: str, url: str, ca: Path | None, as_json: bool) -> None:
     """Add a version to key NAME; new data uses it, older versions still decrypt."""
-    _show_key(_Service(url, ca).call("POST", f"/v1/keys/{name}/rotate"), as_json)
+    _show_key(_call(url, ca, lambda c: c.rotate_key(name)), as_json)
 
 
 @keys.command()
@@ -238,19 +210,18 @@ def config(  # noqa: PLR0917 - click passes options positionally
     as_json: bool,
 ) -> None:
     """Show key NAME's configuration, changing what the options say first."""
-    changes = {
-        "min_decryption_version": min_decryption_version,
-        "min_encryption_version": min_encryption_version,
-        "deletion_allowed": deletion_allowed,
-        "exportable": exportable,
-    }
-    body = {k: v for k, v in changes.items() if v is not None}
-    service = _Service(url, ca)
-    info = (
-        service.call("PATCH", f"/v1/keys/{name}", body)
-        if body
-        else service.call("GET", f"/v1/keys/{name}")
-    )
+    changes = (min_decryption_version, min_encryption_version, deletion_allowed, exportable)
+    with _service(url, ca) as client:
+        if any(v is not None for v in changes):
+            info = client.configure_key(
+                name,
+                min_decryption_version=min_decryption_version,
+                min_encryption_version=min_encryption_version,
+                deletion_allowed=deletion_allowed,
+                exportable=exportable,
+            )
+        else:
+            info = client.read_key(name)
     _show_key(info, as_json)
 
 
@@ -265,17 +236,14 @@ def encrypt(
     name: str, associated_data: str | None, key_version: int, url: str, ca: Path | None
 ) -> None:
     """Encrypt stdin with key NAME; print the sealbox:v<N>: ciphertext."""
-    service = _Service(url, ca)
-    data = read_stdin(
-        MAX_PLAINTEXT, "the plaintext", hint="for large data use 'sealbox encrypt' (age files)"
-    )
-    body = {
-        "plaintext": base64.b64encode(data).decode(),
-        "key_version": key_version,
-        **_ad(associated_data),
-    }
-    answer = service.call("POST", f"/v1/keys/{name}/encrypt", body)
-    click.echo(answer["ciphertext"])
+    with _service(url, ca) as client:
+        data = read_stdin(
+            MAX_PLAINTEXT, "the plaintext", hint="for large data use 'sealbox encrypt' (age files)"
+        )
+        ciphertext = client.encrypt(
+            name, data, associated_data=_ad(associated_data), key_version=key_version
+        )
+    click.echo(ciphertext)
 
 
 @transit.command()
@@ -284,10 +252,10 @@ def encrypt(
 @_service_options
 def decrypt(name: str, associated_data: str | None, url: str, ca: Path | None) -> None:
     """Decrypt the ciphertext on stdin with key NAME; write the plaintext to stdout."""
-    service = _Service(url, ca)
-    body = {"ciphertext": _ciphertext_from_stdin(), **_ad(associated_data)}
-    answer = service.call("POST", f"/v1/keys/{name}/decrypt", body)
-    write_stdout(base64.b64decode(answer["plaintext"]))
+    with _service(url, ca) as client:
+        ciphertext = _ciphertext_from_stdin()
+        plaintext = client.decrypt(name, ciphertext, associated_data=_ad(associated_data))
+    write_stdout(plaintext)
 
 
 @transit.command()
@@ -304,12 +272,10 @@ def rewrap(
 
     The plaintext never leaves the service (scope transit:rewrap:NAME).
     """
-    service = _Service(url, ca)
-    body = {
-        "ciphertext": _ciphertext_from_stdin(),
-        "key_version": key_version,
-        **_ad(associated_data),
-    }
-    answer = service.call("POST", f"/v1/keys/{name}/rewrap", body)
-    click.echo(answer["ciphertext"])
+    with _service(url, ca) as client:
+        ciphertext = _ciphertext_from_stdin()
+        rewrapped = client.rewrap(
+            name, ciphertext, associated_data=_ad(associated_data), key_version=key_version
+        )
+    click.echo(rewrapped)
     sys.stdout.flush()

@@ -3,7 +3,7 @@
 The database is the record: ``transit_keys`` (name, type, configuration) and
 ``transit_key_versions`` (one row per version, material sealed under the master
 key). Each worker keeps the keys it uses as ready-to-use snapshots
-(:class:`~sealbox.service.transit_keys.TransitKey`), so an operation costs no
+(:class:`~sealbox.transit.keys.TransitKey`), so an operation costs no
 database access and no unsealing. A snapshot is dropped when:
 
 - this worker changes the key (create, rotate, configure, delete);
@@ -36,17 +36,19 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from sealbox.exceptions import KeyNotFoundError
 from sealbox.service.db import TransitKeyRecord, TransitKeyVersionRecord, now
-from sealbox.service.errors import ErrorCode
-from sealbox.service.transit_keys import (
-    SIGNING_TYPES,
-    TransitError,
-    TransitKey,
-    export_text,
-    new_material,
-    open_material,
-    seal_material,
+from sealbox.transit.errors import (
+    ConcurrentRotationError,
+    DeletionNotAllowedError,
+    InvalidKeyVersionError,
+    InvalidRequestError,
+    KeyExistsError,
+    NotExportableError,
 )
+from sealbox.transit.keys import TransitKey, check_version_rules
+from sealbox.transit.material import open_material, seal_material
+from sealbox.transit.registry import REGISTRY, export_text, new_material
 
 __all__ = ["CHANNEL_SUFFIX", "KeyEvents", "LocalKeyEvents", "RedisKeyEvents", "TransitStore"]
 
@@ -149,13 +151,18 @@ class RedisKeyEvents:
         await self._redis.aclose()
 
 
-def _not_found(name: str) -> TransitError:
-    return TransitError(404, ErrorCode.NOT_FOUND, f"no transit key named {name!r}")
+def _not_found(name: str) -> KeyNotFoundError:
+    return KeyNotFoundError(f"no transit key named {name!r}", facts={"key": name})
+
+
+def _slow(key_type: str) -> bool:
+    entry = REGISTRY.get(key_type)
+    return entry is not None and entry.slow
 
 
 async def _material(key_type: str) -> bytes:
     # RSA key generation takes from 0.1 s to a second: never on the event loop.
-    if key_type in SIGNING_TYPES:
+    if _slow(key_type):
         return await asyncio.to_thread(new_material, key_type)
     return new_material(key_type)
 
@@ -212,7 +219,7 @@ class TransitStore:
         """The key's snapshot; read again when stale or when ``version`` is newer than it knows.
 
         Raises:
-            TransitError: no such key (404).
+            KeyNotFoundError: no such key.
         """
         entry = self._cache.get(name)
         if entry is not None:
@@ -264,7 +271,7 @@ class TransitStore:
             version: (created, self._open(record, version, sealed))
             for version, created, sealed in rows
         }
-        if record.type in SIGNING_TYPES and len(versions) > 1:
+        if _slow(record.type) and len(versions) > 1:
             # Parsing RSA private keys costs about a millisecond each.
             return await asyncio.to_thread(TransitKey.build, record, versions)
         return TransitKey.build(record, versions)
@@ -302,7 +309,8 @@ class TransitStore:
         """Create key ``name`` with version 1.
 
         Raises:
-            TransitError: the name is taken (409) or the type is unknown (422).
+            KeyExistsError: the name is taken.
+            UnknownKeyTypeError: the type is unknown.
         """
         material = await _material(key_type)
         at = now()
@@ -330,8 +338,8 @@ class TransitStore:
                     )
                 )
         except IntegrityError:
-            raise TransitError(
-                409, ErrorCode.KEY_EXISTS, f"a transit key named {name!r} already exists"
+            raise KeyExistsError(
+                f"a transit key named {name!r} already exists", facts={"key": name}
             ) from None
         await self._changed(name)
         return await self.get(name)
@@ -340,7 +348,8 @@ class TransitStore:
         """Add version ``latest + 1`` and make it the one new data uses.
 
         Raises:
-            TransitError: no such key.
+            KeyNotFoundError: no such key.
+            ConcurrentRotationError: other rotations kept winning.
         """
         for _ in range(_ROTATE_ATTEMPTS):
             async with self._sessions() as session:
@@ -373,8 +382,8 @@ class TransitStore:
                 continue  # another rotation won this version: read again and retry
             await self._changed(name)
             return await self.get(name)
-        raise TransitError(
-            409, ErrorCode.INVALID_REQUEST, f"key {name!r} is being rotated concurrently; retry"
+        raise ConcurrentRotationError(
+            f"key {name!r} is being rotated concurrently; retry", facts={"key": name}
         )
 
     async def configure(
@@ -394,7 +403,8 @@ class TransitStore:
         off once on.
 
         Raises:
-            TransitError: no such key, or a value that breaks a rule (400).
+            KeyNotFoundError: no such key.
+            InvalidKeyVersionError, InvalidRequestError: a value that breaks a rule.
         """
         async with self._sessions.begin() as session:
             record = (
@@ -410,12 +420,11 @@ class TransitStore:
                 min_dec = min_decryption_version
             if min_encryption_version is not None:
                 min_enc = min_encryption_version
-            _check_versions(record.latest_version, min_dec, min_enc)
+            check_version_rules(record.latest_version, min_dec, min_enc)
             if exportable is False and record.exportable:
-                raise TransitError(
-                    400,
-                    ErrorCode.INVALID_REQUEST,
+                raise InvalidRequestError(
                     "exportable cannot be turned off once it is on (the key may have left)",
+                    facts={"key": name},
                 )
             record.min_decryption_version = min_dec
             record.min_encryption_version = min_enc
@@ -431,16 +440,16 @@ class TransitStore:
         """Delete a key and every version, if its ``deletion_allowed`` is on.
 
         Raises:
-            TransitError: no such key, or deletion is not allowed (400).
+            KeyNotFoundError: no such key.
+            DeletionNotAllowedError: its ``deletion_allowed`` is off.
         """
         async with self._sessions.begin() as session:
             record = await self._record(session, name)
             if not record.deletion_allowed:
-                raise TransitError(
-                    400,
-                    ErrorCode.DELETION_NOT_ALLOWED,
+                raise DeletionNotAllowedError(
                     f"key {name!r} does not allow deletion: set deletion_allowed first "
                     "(data it encrypted can never be decrypted again)",
+                    facts={"key": name},
                 )
             await session.execute(
                 delete(TransitKeyVersionRecord).where(TransitKeyVersionRecord.key_id == record.id)
@@ -452,12 +461,14 @@ class TransitStore:
         """The material of an exportable key: one version, or all from ``min_decryption_version``.
 
         Raises:
-            TransitError: no such key or version, or the key is not exportable (403).
+            KeyNotFoundError: no such key.
+            NotExportableError: the key is not exportable.
+            InvalidKeyVersionError: no such exportable version.
         """
         async with self._sessions() as session:
             record = await self._record(session, name)
             if not record.exportable:
-                raise TransitError(403, ErrorCode.NOT_EXPORTABLE, f"key {name!r} is not exportable")
+                raise NotExportableError(f"key {name!r} is not exportable", facts={"key": name})
             query = select(TransitKeyVersionRecord).where(
                 TransitKeyVersionRecord.key_id == record.id,
                 TransitKeyVersionRecord.version >= record.min_decryption_version,
@@ -466,10 +477,9 @@ class TransitStore:
                 query = query.where(TransitKeyVersionRecord.version == version)
             rows = list((await session.execute(query)).scalars())
         if version is not None and not rows:
-            raise TransitError(
-                400,
-                ErrorCode.INVALID_KEY_VERSION,
+            raise InvalidKeyVersionError(
                 f"key {name!r} has no exportable version {version}",
+                facts={"key": name, "version": version},
             )
         keys = {
             str(row.version): export_text(
@@ -487,19 +497,3 @@ class _RaceLostError(Exception):
 def _check_moved(result: Any) -> None:
     if (getattr(result, "rowcount", 0) or 0) != 1:
         raise _RaceLostError
-
-
-def _check_versions(latest: int, min_dec: int, min_enc: int) -> None:
-    if not 1 <= min_dec <= latest:
-        raise TransitError(
-            400,
-            ErrorCode.INVALID_KEY_VERSION,
-            f"min_decryption_version must be between 1 and the latest version ({latest})",
-        )
-    if min_enc and not min_dec <= min_enc <= latest:
-        raise TransitError(
-            400,
-            ErrorCode.INVALID_KEY_VERSION,
-            "min_encryption_version must be 0 (the latest) or between min_decryption_version "
-            f"({min_dec}) and the latest version ({latest})",
-        )

@@ -25,220 +25,58 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import binascii
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Final, Literal
+from types import MappingProxyType
+from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
+from sealbox.exceptions import SealboxError
 from sealbox.service.deps import Caller, CallerDep
 from sealbox.service.errors import ApiError, ErrorCode
+from sealbox.service.routes.transit_models import (
+    NAME_PATTERN,
+    CiphertextItem,
+    CreateKey,
+    DatakeyItem,
+    DatakeyRequest,
+    DecryptRequest,
+    EncryptItem,
+    EncryptRequest,
+    HmacRequest,
+    InputItem,
+    KeyConfig,
+    KeyName,
+    RewrapRequest,
+    SignRequest,
+    VerifyItem,
+    VerifyRequest,
+)
 from sealbox.service.runtime import Runtime
-from sealbox.service.transit_keys import (
-    SIGNING_TYPES,
-    TransitError,
-    TransitKey,
-    peek_version,
+from sealbox.service.transit_errors import transit_api_error, wire_code
+from sealbox.transit.batch import FROM_VERSION as _FROM
+from sealbox.transit.batch import item_versions, run_batch
+from sealbox.transit.errors import InvalidRequestError
+from sealbox.transit.formats import MAX_VERSION, decode_b64, peek_version
+from sealbox.transit.keys import TransitKey
+from sealbox.transit.registry import (
+    OPERATIONS as OPERATION_NAMES,
+)
+from sealbox.transit.registry import (
+    Family,
+    TransitKeyType,
+    check_hmac_algorithm,
+    check_sign_options,
 )
 
 __all__ = ["ADMIN_SCOPE", "NAME_PATTERN", "OPERATIONS", "TransitCall", "router", "scope_allows"]
 
 ADMIN_SCOPE = "transit:admin"
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 # Batches longer than this run on a worker thread, so the event loop keeps serving.
 _INLINE_ITEMS = 64
-# A result's private entry: the key version of its input (for the audit record only).
-_FROM = "_from"
-
-KeyName = Annotated[
-    str,
-    Path(
-        pattern=NAME_PATTERN,
-        description="1-128 letters, digits, '.', '_' or '-', starting with a letter or digit",
-    ),
-]
-KeyTypeName = Literal[
-    "aes256-gcm", "chacha20-poly1305", "aes256-siv", "hmac", "ed25519", "ecdsa-p256", "rsa-3072"
-]
-Base64 = Annotated[str, Field(description="base64, standard alphabet with padding")]
-Reference = Annotated[
-    str | None, Field(default=None, max_length=256, description="Echoed in the result.")
-]
-
-
-# The hash names Vault Transit accepts in sign and verify.
-VAULT_HASHES: Final = frozenset(
-    {
-        "sha1",
-        "sha2-224",
-        "sha2-256",
-        "sha2-384",
-        "sha2-512",
-        "sha3-224",
-        "sha3-256",
-        "sha3-384",
-        "sha3-512",
-        "none",
-    }
-)
-
-
-def _answer_with_body(code: int | None) -> int | None:
-    # The answer carries the batch results: a status that may not have a body (204,
-    # 205, 304) would break the connection, and a redirect would not be followed sanely.
-    if code is not None and (code in (204, 205) or 300 <= code <= 399):
-        raise ValueError("must be a status that carries a body: 2xx but 204 and 205, or 4xx/5xx")
-    return code
-
-
-PartialCode = Annotated[
-    int | None,
-    Field(
-        default=None,
-        ge=200,
-        le=599,
-        description="Status of a batch in which some (not all) items failed; 400 by default. "
-        "Any 2xx but 204 and 205, or any 4xx or 5xx: the answer carries the results.",
-    ),
-    AfterValidator(_answer_with_body),
-]
-KeyVersion = Annotated[
-    int, Field(default=0, ge=0, le=2**31 - 1, description="0: the latest version.")
-]
-
-
-class _Body(BaseModel):
-    # Unknown fields are refused: a misspelt min_decryption_version must not pass silently.
-    model_config = ConfigDict(extra="forbid")
-
-
-class CreateKey(_Body):
-    """A new key."""
-
-    type: KeyTypeName = "aes256-gcm"
-    exportable: bool = False
-
-
-class KeyConfig(_Body):
-    """Configuration changes; fields left out keep their value."""
-
-    min_decryption_version: int | None = Field(default=None, ge=1, le=2**31 - 1)
-    min_encryption_version: int | None = Field(default=None, ge=0, le=2**31 - 1)
-    deletion_allowed: bool | None = None
-    exportable: bool | None = None
-
-
-class EncryptItem(_Body):
-    """One plaintext to encrypt."""
-
-    plaintext: Base64 | None = None
-    associated_data: Base64 = ""
-    reference: Reference = None
-
-
-class EncryptRequest(EncryptItem):
-    """``plaintext`` or ``batch_input``."""
-
-    key_version: KeyVersion = 0
-    batch_input: list[EncryptItem] | None = None
-    partial_failure_response_code: PartialCode = None
-
-
-class CiphertextItem(_Body):
-    """One ciphertext to decrypt or rewrap."""
-
-    ciphertext: str | None = None
-    associated_data: Base64 = ""
-    reference: Reference = None
-
-
-class DecryptRequest(CiphertextItem):
-    """``ciphertext`` or ``batch_input``."""
-
-    batch_input: list[CiphertextItem] | None = None
-    partial_failure_response_code: PartialCode = None
-
-
-class RewrapRequest(DecryptRequest):
-    """``ciphertext`` or ``batch_input``, re-encrypted with ``key_version`` (the latest)."""
-
-    key_version: KeyVersion = 0
-
-
-class DatakeyItem(_Body):
-    """One data key to make."""
-
-    associated_data: Base64 = ""
-    reference: Reference = None
-
-
-class DatakeyRequest(DatakeyItem):
-    """``type: plaintext`` answers the data key and its ciphertext; ``wrapped`` only the latter."""
-
-    type: Literal["plaintext", "wrapped"] = "wrapped"
-    bits: int = Field(default=256, description="128, 256 or 512")
-    key_version: KeyVersion = 0
-    batch_input: list[DatakeyItem] | None = None
-    partial_failure_response_code: PartialCode = None
-
-
-class InputItem(_Body):
-    """One input to sign or HMAC."""
-
-    input: Base64 | None = None
-    reference: Reference = None
-
-
-class SignRequest(InputItem):
-    """``input`` or ``batch_input``."""
-
-    key_version: KeyVersion = 0
-    hash_algorithm: str = Field(
-        default="sha2-256",
-        description="sha2-256 (ed25519: any hash name Vault knows, ignored)",
-    )
-    signature_algorithm: str = Field(default="pss", description="RSA: pss")
-    marshaling_algorithm: str = Field(default="asn1", description="ECDSA: asn1 (DER)")
-    prehashed: bool = False
-    batch_input: list[InputItem] | None = None
-    partial_failure_response_code: PartialCode = None
-
-
-class HmacRequest(InputItem):
-    """``input`` or ``batch_input``."""
-
-    key_version: KeyVersion = 0
-    algorithm: str = Field(default="sha2-256", description="sha2-256")
-    batch_input: list[InputItem] | None = None
-    partial_failure_response_code: PartialCode = None
-
-
-class VerifyItem(_Body):
-    """One input with the ``signature`` (signing keys) or ``hmac`` (hmac keys) to check."""
-
-    input: Base64 | None = None
-    signature: str | None = None
-    hmac: str | None = None
-    reference: Reference = None
-
-
-class VerifyRequest(VerifyItem):
-    """``input`` with ``signature`` or ``hmac``, or ``batch_input``."""
-
-    hash_algorithm: str = Field(
-        default="sha2-256",
-        description="sha2-256 (ed25519: any hash name Vault knows, ignored)",
-    )
-    signature_algorithm: str = Field(default="pss", description="RSA: pss")
-    marshaling_algorithm: str = Field(default="asn1", description="ECDSA: asn1 (DER)")
-    prehashed: bool = False
-    algorithm: str = Field(default="sha2-256", description="HMAC: sha2-256")
-    batch_input: list[VerifyItem] | None = None
-    partial_failure_response_code: PartialCode = None
-
 
 # -- helpers ------------------------------------------------------------------------------
 
@@ -287,27 +125,31 @@ class TransitCall:
         if ADMIN_SCOPE not in self.caller.scopes:
             raise self.denied(event, name, ADMIN_SCOPE)
 
-    def failed(self, event: str, name: str, exc: TransitError) -> ApiError:
-        self.audit(event, "failure", f"key={name} error={exc.code}")
-        return ApiError(exc.status, exc.code, exc.message)
+    def failed(self, event: str, name: str, exc: SealboxError) -> Exception:
+        """The answer to a library refusal (audited); ``exc`` itself when it is none."""
+        answer = transit_api_error(exc)
+        if answer is None:
+            return exc
+        self.audit(event, "failure", f"key={name} error={answer.code}")
+        return answer
 
     async def key(self, event: str, name: str, version: int = 0) -> TransitKey:
         """The key's snapshot (read again if ``version`` is newer than the cached one)."""
         try:
             return await self.runtime.transit.get(name, version=version)
-        except TransitError as exc:
+        except SealboxError as exc:
             raise self.failed(event, name, exc) from None
 
 
-def _b64(value: str | None, field: str) -> bytes:
-    if value is None:
-        raise TransitError(400, ErrorCode.INVALID_REQUEST, f"missing {field}")
-    if not value:
-        return b""
+def _options(check: Callable[[], None]) -> None:
+    """Run a library check of a request's options; a refusal is answered at once."""
     try:
-        return base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        raise TransitError(400, ErrorCode.INVALID_REQUEST, f"{field} is not valid base64") from None
+        check()
+    except SealboxError as exc:
+        answer = transit_api_error(exc)
+        if answer is None:
+            raise
+        raise answer from None
 
 
 def _one_of(body: Any, field: str) -> None:
@@ -333,30 +175,6 @@ def _items_of(runtime: Runtime, body: Any) -> Sequence[Any]:
     return items
 
 
-def _versions(result: dict[str, Any]) -> tuple[int | None, int | None]:
-    """Take out the input's version; return it with the version the result was made with."""
-    return result.get("key_version"), result.pop(_FROM, None)
-
-
-def _run_batch(
-    items: Sequence[Any], one: Callable[[Any], dict[str, Any]]
-) -> tuple[list[dict[str, Any]], int, set[int]]:
-    results: list[dict[str, Any]] = []
-    failed = 0
-    versions: set[int] = set()
-    for item in items:
-        try:
-            out = one(item)
-        except TransitError as exc:
-            out = {"error": exc.code.value, "message": exc.message}
-            failed += 1
-        versions.update(v for v in _versions(out) if v is not None)
-        if item.reference is not None:
-            out["reference"] = item.reference
-        results.append(out)
-    return results, failed, versions
-
-
 async def _operate(
     call: TransitCall,
     operation: str,
@@ -371,11 +189,11 @@ async def _operate(
     if body.batch_input is None:
         try:
             result = await asyncio.to_thread(one, body) if heavy else one(body)
-        except TransitError as exc:
+        except SealboxError as exc:
             raise call.failed(operation, name, exc) from None
         if body.reference is not None:
             result["reference"] = body.reference
-        made, source = _versions(result)
+        made, source = item_versions(result)
         detail = f"key={name}"
         if made is not None:
             detail += f" version={made}" + ("" if source is None else f" from={source}")
@@ -385,9 +203,10 @@ async def _operate(
         return JSONResponse(result)
     items = _items_of(call.runtime, body)
     if heavy or len(items) > _INLINE_ITEMS:
-        results, failed, versions = await asyncio.to_thread(_run_batch, items, one)
+        outcome = await asyncio.to_thread(run_batch, items, one, code_of=wire_code)
     else:
-        results, failed, versions = _run_batch(items, one)
+        outcome = run_batch(items, one, code_of=wire_code)
+    results, failed, versions = outcome.results, outcome.failed, outcome.versions
     count = len(items)
     detail = f"key={name} items={count} failed={failed}"
     if versions:
@@ -423,33 +242,14 @@ def _max_version(body: Any, *fields: str) -> int:
     return newest
 
 
-def _check_signing_options(key: TransitKey, body: SignRequest | VerifyRequest) -> None:
-    if body.prehashed:
-        raise ApiError(
-            400,
-            ErrorCode.UNSUPPORTED_ALGORITHM,
-            "prehashed input is not supported: send the data itself",
-        )
-    if key.type == "ed25519":
-        # Ed25519 hashes inside (RFC 8032): a hash Vault knows is ignored, as Vault
-        # does; anything else is refused, never silently ignored.
-        if body.hash_algorithm not in VAULT_HASHES:
-            raise ApiError(
-                400,
-                ErrorCode.UNSUPPORTED_ALGORITHM,
-                f"hash_algorithm must be one of {', '.join(sorted(VAULT_HASHES))}",
-            )
-        return
-    if body.hash_algorithm != "sha2-256":
-        raise ApiError(400, ErrorCode.UNSUPPORTED_ALGORITHM, "hash_algorithm must be sha2-256")
-    if key.type == "rsa-3072" and body.signature_algorithm != "pss":
-        raise ApiError(400, ErrorCode.UNSUPPORTED_ALGORITHM, "rsa-3072 keys sign with pss only")
-    if key.type == "ecdsa-p256" and body.marshaling_algorithm != "asn1":
-        raise ApiError(
-            400,
-            ErrorCode.UNSUPPORTED_ALGORITHM,
-            "ecdsa-p256 signatures are asn1 (DER) only",
-        )
+def _check_signing(spec: TransitKeyType, body: SignRequest | VerifyRequest) -> None:
+    check_sign_options(
+        spec,
+        hash_algorithm=body.hash_algorithm,
+        signature_algorithm=body.signature_algorithm,
+        marshaling_algorithm=body.marshaling_algorithm,
+        prehashed=body.prehashed,
+    )
 
 
 # -- key management -----------------------------------------------------------------------
@@ -463,7 +263,7 @@ async def create_key(
     call.admin("create", name)
     try:
         key = await call.runtime.transit.create(name, body.type, exportable=body.exportable)
-    except TransitError as exc:
+    except SealboxError as exc:
         raise call.failed("create", name, exc) from None
     call.audit("create", "success", f"key={name} type={key.type}")
     return JSONResponse(key.info(), status_code=201)
@@ -493,7 +293,7 @@ async def rotate_key(name: KeyName, caller: CallerDep, request: Request) -> JSON
     call.admin("rotate", name)
     try:
         key = await call.runtime.transit.rotate(name)
-    except TransitError as exc:
+    except SealboxError as exc:
         raise call.failed("rotate", name, exc) from None
     call.audit("rotate", "success", f"key={name} version={key.latest_version}")
     return JSONResponse(key.info())
@@ -508,7 +308,7 @@ async def configure_key(
     changes = body.model_dump(exclude_none=True)
     try:
         key = await call.runtime.transit.configure(name, **changes)
-    except TransitError as exc:
+    except SealboxError as exc:
         raise call.failed("config", name, exc) from None
     shown = " ".join(f"{k}={str(v).lower()}" for k, v in sorted(changes.items()))
     call.audit("config", "success", f"key={name} {shown}".strip())
@@ -521,7 +321,7 @@ async def delete_key(name: KeyName, caller: CallerDep, request: Request) -> Resp
     call.admin("delete", name)
     try:
         await call.runtime.transit.delete(name)
-    except TransitError as exc:
+    except SealboxError as exc:
         raise call.failed("delete", name, exc) from None
     call.audit("delete", "success", f"key={name}")
     return Response(status_code=204)
@@ -531,14 +331,14 @@ async def export_key(
     name: KeyName,
     caller: CallerDep,
     request: Request,
-    version: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    version: Annotated[int | None, Query(ge=1, le=MAX_VERSION)] = None,
 ) -> JSONResponse:
     """The material of an exportable key (scope ``transit:export:<name>``)."""
     call = TransitCall.of(request, caller)
     call.authorize("export", name)
     try:
         exported = await call.runtime.transit.export(name, version)
-    except TransitError as exc:
+    except SealboxError as exc:
         raise call.failed("export", name, exc) from None
     call.audit("export", "success", f"key={name} versions={len(exported['keys'])}")
     return JSONResponse(exported)
@@ -554,8 +354,8 @@ async def _encrypt(call: TransitCall, name: str, body: EncryptRequest) -> JSONRe
     version = body.key_version
 
     def one(item: EncryptItem) -> dict[str, Any]:
-        plaintext = _b64(item.plaintext, "plaintext")
-        associated_data = _b64(item.associated_data, "associated_data")
+        plaintext = decode_b64(item.plaintext, "plaintext")
+        associated_data = decode_b64(item.associated_data, "associated_data")
         ciphertext, used = key.encrypt(plaintext, associated_data, version)
         return {"ciphertext": ciphertext, "key_version": used}
 
@@ -569,8 +369,10 @@ async def _decrypt(call: TransitCall, name: str, body: DecryptRequest) -> JSONRe
 
     def one(item: CiphertextItem) -> dict[str, Any]:
         if item.ciphertext is None:
-            raise TransitError(400, ErrorCode.INVALID_REQUEST, "missing ciphertext")
-        plaintext = key.decrypt(item.ciphertext, _b64(item.associated_data, "associated_data"))
+            raise InvalidRequestError("missing ciphertext")
+        plaintext = key.decrypt(
+            item.ciphertext, decode_b64(item.associated_data, "associated_data")
+        )
         return {
             "plaintext": base64.b64encode(plaintext).decode(),
             _FROM: peek_version(item.ciphertext),
@@ -587,10 +389,14 @@ async def _rewrap(call: TransitCall, name: str, body: RewrapRequest) -> JSONResp
 
     def one(item: CiphertextItem) -> dict[str, Any]:
         if item.ciphertext is None:
-            raise TransitError(400, ErrorCode.INVALID_REQUEST, "missing ciphertext")
-        associated_data = _b64(item.associated_data, "associated_data")
+            raise InvalidRequestError("missing ciphertext")
+        associated_data = decode_b64(item.associated_data, "associated_data")
         ciphertext, used = key.rewrap(item.ciphertext, associated_data, version)
-        return {"ciphertext": ciphertext, "key_version": used, _FROM: peek_version(item.ciphertext)}
+        return {
+            "ciphertext": ciphertext,
+            "key_version": used,
+            _FROM: peek_version(item.ciphertext),
+        }
 
     return await _operate(call, "rewrap", key, body, one)
 
@@ -605,7 +411,7 @@ async def _datakey(call: TransitCall, name: str, body: DatakeyRequest) -> JSONRe
     version, bits, with_plaintext = body.key_version, body.bits, body.type == "plaintext"
 
     def one(item: DatakeyItem) -> dict[str, Any]:
-        associated_data = _b64(item.associated_data, "associated_data")
+        associated_data = decode_b64(item.associated_data, "associated_data")
         data_key, ciphertext, used = key.datakey(bits, associated_data, version)
         out: dict[str, Any] = {"ciphertext": ciphertext, "key_version": used}
         if with_plaintext:
@@ -619,42 +425,45 @@ async def _sign(call: TransitCall, name: str, body: SignRequest) -> JSONResponse
     call.authorize("sign", name)
     _one_of(body, "input")
     key = await call.key("sign", name, body.key_version)
-    if key.type in SIGNING_TYPES:
-        _check_signing_options(key, body)
+    spec = key.spec
+    if spec.family is Family.SIGNATURE:
+        _options(lambda: _check_signing(spec, body))
     version = body.key_version
 
     def one(item: InputItem) -> dict[str, Any]:
-        signature, used = key.sign(_b64(item.input, "input"), version)
+        signature, used = key.sign(decode_b64(item.input, "input"), version)
         return {"signature": signature, "key_version": used}
 
     # An RSA-3072 signature costs about 0.2 ms: off the event loop.
-    return await _operate(call, "sign", key, body, one, heavy=key.type == "rsa-3072")
+    return await _operate(call, "sign", key, body, one, heavy=spec.slow_sign)
 
 
 async def _verify(call: TransitCall, name: str, body: VerifyRequest) -> JSONResponse:
     call.authorize("verify", name)
     _one_of(body, "input")
     key = await call.key("verify", name, _max_version(body, "signature", "hmac"))
-    is_hmac = key.type not in SIGNING_TYPES
+    spec = key.spec
+    is_hmac = spec.family is not Family.SIGNATURE
     if is_hmac:
-        if body.algorithm != "sha2-256":
-            raise ApiError(400, ErrorCode.UNSUPPORTED_ALGORITHM, "algorithm must be sha2-256")
+        _options(lambda: check_hmac_algorithm(body.algorithm))
     else:
-        _check_signing_options(key, body)
+        _options(lambda: _check_signing(spec, body))
 
     def one(item: VerifyItem) -> dict[str, Any]:
-        data = _b64(item.input, "input")
+        data = decode_b64(item.input, "input")
         if is_hmac:
             if item.hmac is None or item.signature is not None:
-                raise TransitError(
-                    400, ErrorCode.INVALID_REQUEST, f"{key.type} keys verify an hmac"
-                )
-            return {"valid": key.verify_hmac(data, item.hmac), _FROM: peek_version(item.hmac)}
+                raise InvalidRequestError(f"{key.type} keys verify an hmac")
+            return {
+                "valid": key.verify_hmac(data, item.hmac),
+                _FROM: peek_version(item.hmac),
+            }
         if item.signature is None or item.hmac is not None:
-            raise TransitError(
-                400, ErrorCode.INVALID_REQUEST, f"{key.type} keys verify a signature"
-            )
-        return {"valid": key.verify(data, item.signature), _FROM: peek_version(item.signature)}
+            raise InvalidRequestError(f"{key.type} keys verify a signature")
+        return {
+            "valid": key.verify(data, item.signature),
+            _FROM: peek_version(item.signature),
+        }
 
     return await _operate(call, "verify", key, body, one)
 
@@ -662,13 +471,12 @@ async def _verify(call: TransitCall, name: str, body: VerifyRequest) -> JSONResp
 async def _hmac(call: TransitCall, name: str, body: HmacRequest) -> JSONResponse:
     call.authorize("hmac", name)
     _one_of(body, "input")
-    if body.algorithm != "sha2-256":
-        raise ApiError(400, ErrorCode.UNSUPPORTED_ALGORITHM, "algorithm must be sha2-256")
+    _options(lambda: check_hmac_algorithm(body.algorithm))
     key = await call.key("hmac", name, body.key_version)
     version = body.key_version
 
     def one(item: InputItem) -> dict[str, Any]:
-        tag, used = key.hmac(_b64(item.input, "input"), version)
+        tag, used = key.hmac(decode_b64(item.input, "input"), version)
         return {"hmac": tag, "key_version": used}
 
     return await _operate(call, "hmac", key, body, one)
@@ -730,8 +538,8 @@ async def hmac(
     return await _hmac(TransitCall.of(request, caller), name, body)
 
 
-OPERATIONS: dict[
-    str, tuple[type[BaseModel], Callable[[TransitCall, str, Any], Awaitable[JSONResponse]]]
+_HANDLERS: Final[
+    dict[str, tuple[type[BaseModel], Callable[[TransitCall, str, Any], Awaitable[JSONResponse]]]]
 ] = {
     "encrypt": (EncryptRequest, _encrypt),
     "decrypt": (DecryptRequest, _decrypt),
@@ -741,7 +549,10 @@ OPERATIONS: dict[
     "verify": (VerifyRequest, _verify),
     "hmac": (HmacRequest, _hmac),
 }
-"""Each operation's request model and handler (shared by the routes and the ASGI fast path)."""
+OPERATIONS: Final = MappingProxyType({op: _HANDLERS[op] for op in OPERATION_NAMES})
+"""Each operation of the library's registry (:data:`sealbox.transit.registry.OPERATIONS`),
+with its request model and handler (shared by the routes and the ASGI fast path).
+An operation the registry adds without a handler here fails at import."""
 
 
 def router() -> APIRouter:

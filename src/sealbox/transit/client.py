@@ -1,0 +1,455 @@
+"""A client of the sealbox service's transit routes (``/v1/keys/…``), over verified TLS.
+
+:class:`TransitClient` manages keys (create, list, read, rotate, configure, delete)
+and runs the operations (encrypt, decrypt, rewrap, datakey, sign, verify, hmac, and
+batches of any of them) with bytes in and bytes out; base64 and JSON stay inside.
+The access token is the caller's (a :class:`~sealbox.secret.Secret`) or comes from
+``$SEALBOX_TOKEN``; it is never shown in a repr, a message or a log line. TLS is
+:func:`sealbox.tls.client.secure_client`'s: certificate and host name always verified,
+optionally a private CA, a client certificate and pins.
+
+A refusal from the service raises the library error of its code, carrying the
+service's code and message: :class:`~sealbox.exceptions.DecryptionError` for
+``decryption_failed``, :class:`~sealbox.exceptions.KeyNotFoundError` for ``not_found``,
+:class:`~sealbox.transit.errors.KeyVersionTooOldError` for ``key_version_too_old``…,
+and :class:`~sealbox.transit.errors.ServiceError` for the service's own reasons
+(``insufficient_scope``, ``not_authenticated``, ``payload_too_large``…).
+
+Example::
+
+    from sealbox.secret import Secret
+    from sealbox.transit.client import TransitClient
+
+    url, ca = "https://localhost:8443", ".sealbox/tls/ca.crt"
+    with TransitClient(url, token=Secret(token), ca=ca) as c:
+        c.create_key("orders")
+        ciphertext = c.encrypt("orders", b"card 4111", associated_data=b"order:42")
+        assert c.decrypt("orders", ciphertext, associated_data=b"order:42") == b"card 4111"
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Final
+
+from sealbox.exceptions import (
+    ConfigError,
+    DecryptionError,
+    KeyNotFoundError,
+    SealboxError,
+    TLSError,
+    UnsupportedAlgorithmError,
+)
+from sealbox.secret import Secret
+from sealbox.transit.errors import (
+    BatchTooLargeError,
+    DeletionNotAllowedError,
+    InvalidCiphertextError,
+    InvalidKeyVersionError,
+    InvalidRequestError,
+    KeyExistsError,
+    KeyVersionTooOldError,
+    NotExportableError,
+    ServiceError,
+    ServiceUnreachableError,
+    UnsupportedOperationError,
+)
+from sealbox.transit.registry import OPERATIONS
+
+if TYPE_CHECKING:
+    import httpx2
+
+    from sealbox.tls.context import StrPath
+
+__all__ = [
+    "DEFAULT_URL",
+    "ERROR_CLASSES",
+    "TOKEN_ENV",
+    "DataKey",
+    "TransitClient",
+    "error_from_answer",
+]
+
+TOKEN_ENV: Final = "SEALBOX_TOKEN"  # noqa: S105 - a variable name, not a value
+DEFAULT_URL: Final = "https://localhost:8443"
+
+ERROR_CLASSES: Final[Mapping[str, type[SealboxError]]] = {
+    "decryption_failed": DecryptionError,
+    "unsupported_algorithm": UnsupportedAlgorithmError,
+    "not_found": KeyNotFoundError,
+    "unsupported_operation": UnsupportedOperationError,
+    "invalid_ciphertext": InvalidCiphertextError,
+    "invalid_key_version": InvalidKeyVersionError,
+    "key_version_too_old": KeyVersionTooOldError,
+    "invalid_request": InvalidRequestError,
+    "key_exists": KeyExistsError,
+    "deletion_not_allowed": DeletionNotAllowedError,
+    "not_exportable": NotExportableError,
+    "batch_too_large": BatchTooLargeError,
+}
+"""The library error each of the service's codes becomes (others: :class:`ServiceError`)."""
+
+
+def error_from_answer(answer: object, fallback: str) -> SealboxError:
+    """The library error for a service error body ``{"error": CODE, "message": TEXT}``.
+
+    Args:
+        answer: the decoded JSON body (an item of ``batch_results`` too).
+        fallback: the message when the body has none.
+    """
+    body = answer if isinstance(answer, dict) else {}
+    code = str(body.get("error") or ServiceError.code)
+    message = str(body.get("message") or fallback)
+    details = body.get("details")
+    if code == "validation_error" and isinstance(details, list) and details:
+        first = details[0] if isinstance(details[0], dict) else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        message = f"{message}: {where}: {first.get('message', '')}"
+    cls = ERROR_CLASSES.get(code, ServiceError)
+    return cls(message, code=code)
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.b64decode(text, validate=True)
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class DataKey:
+    """A data key from :meth:`TransitClient.datakey`.
+
+    Attributes:
+        ciphertext: the data key encrypted under the transit key (``sealbox:v<N>:…``).
+        key_version: the transit key's version that encrypted it.
+        plaintext: the data key itself (``None`` when only the wrapped form was asked for).
+    """
+
+    ciphertext: str
+    key_version: int
+    plaintext: bytes | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"DataKey(key_version={self.key_version}, with_plaintext={self.plaintext is not None})"
+        )
+
+    def __reduce__(self) -> tuple[object, ...]:
+        raise TypeError("DataKey may hold a data key and cannot be pickled")
+
+
+class TransitClient:
+    """The transit routes of one sealbox service, called with one access token.
+
+    Args:
+        url: the service, ``https://`` only (default ``https://localhost:8443``).
+        token: the access token; ``None`` reads ``$SEALBOX_TOKEN``.
+        ca: PEM file of the CA the service's certificate chains to (default: the
+            system's trust store).
+        cert: client certificate for mutual TLS (PEM), with ``key`` its private key.
+        key: the client certificate's private key (PEM).
+        pins: SPKI pins the service's key must match (``sha256//BASE64``).
+        timeout: seconds for each request.
+
+    Raises:
+        ConfigError: ``url`` is not ``https://`` (``not_https``), or no token was given
+            and ``$SEALBOX_TOKEN`` is not set (``token_missing``).
+
+    Use it as a context manager (or call :meth:`close`): it keeps its connections open
+    between calls.
+    """
+
+    def __init__(
+        self,
+        url: str = DEFAULT_URL,
+        *,
+        token: Secret[str] | None = None,
+        ca: StrPath | None = None,
+        cert: StrPath | None = None,
+        key: StrPath | None = None,
+        pins: Iterable[str] | str = (),
+        timeout: float = 30.0,
+    ) -> None:
+        if not url.startswith("https://"):
+            raise ConfigError(
+                f"the service URL must start with https:// (got {url.split('://', 1)[0]}://…)",
+                code="not_https",
+                hint="the transit client talks to the service over TLS only",
+            )
+        if token is None:
+            raw = os.environ.get(TOKEN_ENV, "").strip()
+            if not raw:
+                raise ConfigError(
+                    f"no access token: ${TOKEN_ENV} is not set",
+                    code="token_missing",
+                    hint=f"pass token=Secret(...) or set ${TOKEN_ENV} to an access token",
+                )
+            token = Secret(raw, register=True)
+        self._token = token
+        self.url = url.rstrip("/")
+        self._tls: dict[str, Any] = {"ca": ca, "cert": cert, "key": key, "pins": pins}
+        self._timeout = timeout
+        self._client: httpx2.Client | None = None
+
+    def __repr__(self) -> str:
+        return f"TransitClient(url={self.url!r})"
+
+    def __reduce__(self) -> tuple[object, ...]:
+        raise TypeError("TransitClient holds an access token and cannot be pickled")
+
+    def __enter__(self) -> TransitClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the open connections (the client opens new ones if used again)."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    # -- the exchange -------------------------------------------------------------------
+
+    def _http(self) -> httpx2.Client:
+        if self._client is None:
+            from sealbox.tls.client import secure_client
+
+            self._client = secure_client(base_url=self.url, timeout=self._timeout, **self._tls)
+        return self._client
+
+    def _send(self, method: str, path: str, body: Mapping[str, Any] | None) -> httpx2.Response:
+        import httpx2
+
+        headers = {"Authorization": f"Bearer {self._token.expose_secret()}"}
+        try:
+            return self._http().request(method, path, json=body, headers=headers)
+        except httpx2.ConnectError as exc:
+            if "CERTIFICATE_VERIFY_FAILED" in str(exc):
+                raise TLSError(
+                    f"cannot verify the certificate of {self.url}",
+                    code="server_unverified",
+                    hint="trust the CA that issued the service's certificate "
+                    "(ca=, its data folder's tls/ca.crt)",
+                    facts={"url": self.url},
+                ) from None
+            raise ServiceUnreachableError(
+                f"cannot connect to {self.url}",
+                hint="is the service running at that address?",
+                facts={"url": self.url},
+            ) from None
+        except httpx2.HTTPError as exc:
+            raise ServiceUnreachableError(
+                f"the request to {self.url} failed: {type(exc).__name__}",
+                code="request_failed",
+                facts={"url": self.url},
+            ) from None
+
+    def request(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> Any:
+        """One call to the service: the decoded JSON answer (``None`` for no content).
+
+        Raises:
+            SealboxError: the service refused (the error of its code), or could not be
+                reached (:class:`~sealbox.transit.errors.ServiceUnreachableError`).
+        """
+        response = self._send(method, path, body)
+        if response.status_code == 204:
+            return None
+        try:
+            answer = response.json()
+        except ValueError:
+            raise ServiceError(
+                f"the service answered {response.status_code} without JSON",
+                code="not_json",
+            ) from None
+        if response.is_error:
+            raise error_from_answer(answer, f"the service answered {response.status_code}")
+        return answer
+
+    def _operate(self, name: str, operation: str, body: Mapping[str, Any]) -> Any:
+        return self.request("POST", f"/v1/keys/{name}/{operation}", body)
+
+    # -- keys ---------------------------------------------------------------------------
+
+    def create_key(
+        self, name: str, key_type: str = "aes256-gcm", *, exportable: bool = False
+    ) -> dict[str, Any]:
+        """Create key ``name`` with version 1; return the key as :meth:`read_key` does."""
+        body = {"type": key_type, "exportable": exportable}
+        answer: dict[str, Any] = self.request("POST", f"/v1/keys/{name}", body)
+        return answer
+
+    def list_keys(self) -> list[str]:
+        """Every key's name, sorted."""
+        return list(self.request("GET", "/v1/keys")["keys"])
+
+    def read_key(self, name: str) -> dict[str, Any]:
+        """Key ``name``'s configuration, versions (creation times, public keys of signing
+        keys) and each version's state (``version_states``); never its material."""
+        answer: dict[str, Any] = self.request("GET", f"/v1/keys/{name}")
+        return answer
+
+    def rotate_key(self, name: str) -> dict[str, Any]:
+        """Add a version to key ``name``; new data uses it. Returns the key."""
+        answer: dict[str, Any] = self.request("POST", f"/v1/keys/{name}/rotate")
+        return answer
+
+    def configure_key(
+        self,
+        name: str,
+        *,
+        min_decryption_version: int | None = None,
+        min_encryption_version: int | None = None,
+        deletion_allowed: bool | None = None,
+        exportable: bool | None = None,
+    ) -> dict[str, Any]:
+        """Change what is given of key ``name``'s configuration; return the key."""
+        changes = {
+            "min_decryption_version": min_decryption_version,
+            "min_encryption_version": min_encryption_version,
+            "deletion_allowed": deletion_allowed,
+            "exportable": exportable,
+        }
+        body = {k: v for k, v in changes.items() if v is not None}
+        answer: dict[str, Any] = self.request("PATCH", f"/v1/keys/{name}", body)
+        return answer
+
+    def delete_key(self, name: str) -> None:
+        """Delete key ``name`` (its ``deletion_allowed`` must be on)."""
+        self.request("DELETE", f"/v1/keys/{name}")
+
+    # -- operations -----------------------------------------------------------------------
+
+    def encrypt(
+        self, name: str, plaintext: bytes, *, associated_data: bytes = b"", key_version: int = 0
+    ) -> str:
+        """Encrypt ``plaintext`` with key ``name``; the ``sealbox:v<N>:…`` ciphertext."""
+        body = {
+            "plaintext": _b64(plaintext),
+            "associated_data": _b64(associated_data),
+            "key_version": key_version,
+        }
+        return str(self._operate(name, "encrypt", body)["ciphertext"])
+
+    def decrypt(self, name: str, ciphertext: str, *, associated_data: bytes = b"") -> bytes:
+        """Decrypt a ciphertext of key ``name``.
+
+        Raises:
+            DecryptionError: it does not authenticate (altered, another key, other
+                associated data).
+        """
+        body = {"ciphertext": ciphertext, "associated_data": _b64(associated_data)}
+        return _unb64(self._operate(name, "decrypt", body)["plaintext"])
+
+    def rewrap(
+        self, name: str, ciphertext: str, *, associated_data: bytes = b"", key_version: int = 0
+    ) -> str:
+        """Re-encrypt ``ciphertext`` with the latest version (or ``key_version``) of key
+        ``name``; the plaintext never leaves the service."""
+        body = {
+            "ciphertext": ciphertext,
+            "associated_data": _b64(associated_data),
+            "key_version": key_version,
+        }
+        return str(self._operate(name, "rewrap", body)["ciphertext"])
+
+    def datakey(
+        self,
+        name: str,
+        *,
+        bits: int = 256,
+        associated_data: bytes = b"",
+        key_version: int = 0,
+        plaintext: bool = True,
+    ) -> DataKey:
+        """A fresh random data key wrapped by key ``name`` (and the key itself unless
+        ``plaintext`` is false)."""
+        body = {
+            "type": "plaintext" if plaintext else "wrapped",
+            "bits": bits,
+            "associated_data": _b64(associated_data),
+            "key_version": key_version,
+        }
+        answer = self._operate(name, "datakey", body)
+        raw = answer.get("plaintext")
+        return DataKey(
+            ciphertext=str(answer["ciphertext"]),
+            key_version=int(answer["key_version"]),
+            plaintext=None if raw is None else _unb64(raw),
+        )
+
+    def sign(self, name: str, data: bytes, *, key_version: int = 0) -> str:
+        """Sign ``data`` with key ``name``; the ``sealbox:v<N>:…`` signature."""
+        body = {"input": _b64(data), "key_version": key_version}
+        return str(self._operate(name, "sign", body)["signature"])
+
+    def verify(self, name: str, data: bytes, signature: str) -> bool:
+        """Whether ``signature`` (from :meth:`sign`) of key ``name`` is valid for ``data``."""
+        body = {"input": _b64(data), "signature": signature}
+        return bool(self._operate(name, "verify", body)["valid"])
+
+    def hmac(self, name: str, data: bytes, *, key_version: int = 0) -> str:
+        """HMAC-SHA-256 of ``data`` with hmac key ``name``; the ``sealbox:v<N>:…`` tag."""
+        body = {"input": _b64(data), "key_version": key_version}
+        return str(self._operate(name, "hmac", body)["hmac"])
+
+    def verify_hmac(self, name: str, data: bytes, tag: str) -> bool:
+        """Whether ``tag`` (from :meth:`hmac`) is the HMAC of ``data`` under key ``name``."""
+        body = {"input": _b64(data), "hmac": tag}
+        return bool(self._operate(name, "verify", body)["valid"])
+
+    def batch(
+        self,
+        name: str,
+        operation: str,
+        items: Sequence[Mapping[str, Any]],
+        **options: Any,
+    ) -> list[dict[str, Any] | SealboxError]:
+        """Run ``operation`` on every item in one call; each item succeeds or fails alone.
+
+        Args:
+            name: the key.
+            operation: one of ``encrypt``, ``decrypt``, ``rewrap``, ``datakey``, ``sign``,
+                ``verify``, ``hmac``.
+            items: the inputs in the service's form (``{"plaintext": base64,
+                "associated_data": base64, "reference": …}``; see ``docs/transit.md``).
+            **options: the request's other fields (``key_version``, ``bits``…).
+
+        Returns:
+            One entry per item, in order: the item's answer (base64 fields as the
+            service sends them), or the library error of the item's code.
+
+        Raises:
+            SealboxError: the whole request was refused (scope, limits, a bad option).
+        """
+        if operation not in OPERATIONS:
+            raise ValueError(f"unknown operation {operation!r}: one of {', '.join(OPERATIONS)}")
+        response = self._send(
+            "POST", f"/v1/keys/{name}/{operation}", {**options, "batch_input": list(items)}
+        )
+        try:
+            answer = response.json()
+        except ValueError:
+            raise ServiceError(
+                f"the service answered {response.status_code} without JSON", code="not_json"
+            ) from None
+        results = answer.get("batch_results") if isinstance(answer, dict) else None
+        if not isinstance(results, list):
+            raise error_from_answer(answer, f"the service answered {response.status_code}")
+        return [
+            error_from_answer(r, "the item failed") if isinstance(r, dict) and "error" in r else r
+            for r in results
+        ]

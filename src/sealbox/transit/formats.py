@@ -1,0 +1,93 @@
+"""The text form of ciphertexts, signatures and HMACs: ``sealbox:v<N>:<base64>``.
+
+``N`` is the key version in decimal (1 to 2^31 - 1, no leading zero) and the base64
+(standard alphabet, padded) holds the primitive's output: ``nonce (12) || ciphertext
+|| tag (16)`` for AES-256-GCM and ChaCha20-Poly1305, ``synthetic IV (16) ||
+ciphertext`` for AES-256-SIV, the signature, or the 32-byte HMAC. The caller's
+associated data is the AEAD's associated data, unchanged. The layout is Vault
+Transit's with ``sealbox:`` for ``vault:`` (see ``docs/formats.md``).
+
+Binary request fields (plaintexts, associated data, inputs) travel as standard base64
+with padding: :func:`decode_b64`.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Final
+
+from sealbox.transit.errors import InvalidCiphertextError, InvalidRequestError
+
+__all__ = [
+    "MAX_VERSION",
+    "PREFIX",
+    "decode_b64",
+    "format_versioned",
+    "parse_versioned",
+    "peek_version",
+]
+
+PREFIX: Final = "sealbox:v"
+MAX_VERSION: Final = 2**31 - 1
+"""The highest key version (versions are stored in a 32-bit signed column)."""
+
+
+def format_versioned(version: int, data: bytes) -> str:
+    """``sealbox:v<version>:<standard base64 of data>``."""
+    return f"{PREFIX}{version}:{base64.b64encode(data).decode()}"
+
+
+def peek_version(text: object) -> int | None:
+    """The version a ``sealbox:v<N>:…`` string names, or ``None`` if it is not one."""
+    if not isinstance(text, str) or not text.startswith(PREFIX):
+        return None
+    digits, sep, _ = text[len(PREFIX) :].partition(":")
+    if not sep or not digits.isascii() or not digits.isdigit() or digits[0] == "0":
+        return None
+    if len(digits) > 10:
+        return None
+    version = int(digits)
+    return version if version <= MAX_VERSION else None
+
+
+def parse_versioned(text: object, what: str = "ciphertext") -> tuple[int, bytes]:
+    """Split ``sealbox:v<N>:<base64>`` into the version and the bytes.
+
+    Args:
+        text: the ciphertext, signature or HMAC.
+        what: what it is, for the message (``"signature"``).
+
+    Raises:
+        InvalidCiphertextError: not in that form.
+    """
+    version = peek_version(text)
+    if version is None or not isinstance(text, str):
+        raise InvalidCiphertextError(
+            f"the {what} is not in the form sealbox:v<N>:<base64>", facts={"what": what}
+        )
+    body = text[len(PREFIX) + len(str(version)) + 1 :]
+    try:
+        return version, base64.b64decode(body, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidCiphertextError(
+            f"the {what} is not valid base64 after its prefix", facts={"what": what}
+        ) from None
+
+
+def decode_b64(value: str | None, field: str) -> bytes:
+    """The bytes of a base64 request field.
+
+    Raises:
+        InvalidRequestError: the field is missing or not valid base64 (facts: ``field``).
+    """
+    if value is None:
+        raise InvalidRequestError(f"missing {field}", facts={"field": field})
+    if not value:
+        return b""
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidRequestError(f"{field} is not valid base64", facts={"field": field}) from None
