@@ -15,7 +15,8 @@
 ``sealbox.asymmetric``, the old path, still imports (it is this package).
 
 May import: :mod:`sealbox.exceptions`, :mod:`sealbox.secret`, :mod:`sealbox._util`,
-:mod:`sealbox.hazmat`, :mod:`sealbox.age` (hybrid encryption), pyca/cryptography, bcrypt.
+:mod:`sealbox.hazmat`, :mod:`sealbox.age` (hybrid encryption) and third-party
+``cryptography`` and ``bcrypt``.
 """
 
 from __future__ import annotations

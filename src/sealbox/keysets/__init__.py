@@ -18,6 +18,6 @@
 old paths, still import.
 
 May import: :mod:`sealbox.exceptions`, :mod:`sealbox.secret`, :mod:`sealbox._util`,
-:mod:`sealbox.hazmat`, :mod:`sealbox.age`, :mod:`sealbox.secrets` (the Vault client),
-pyca/cryptography.
+:mod:`sealbox.hazmat`, :mod:`sealbox.age`, :mod:`sealbox.secrets` (the Vault client) and
+third-party ``cryptography`` and ``hvac``.
 """
