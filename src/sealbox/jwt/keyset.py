@@ -14,13 +14,9 @@ Algorithms: ``EdDSA`` (Ed25519, the default), ``ES256`` (P-256), ``RS256``
 (RSA 2048 by default) and ``HS256`` (a random 32-byte secret; for services that
 must share a secret with an older verifier: it cannot be published).
 
-Key ids are the RFC 7638 JWK thumbprint (SHA-256) of the public key; an HMAC
-key gets a random id instead, so that nothing derived from the secret is shown.
-
-A keyset is only ever stored sealed: :meth:`SigningKeySet.save` encrypts it
-with a passphrase (Argon2id + AES-256-GCM, the format is in
-``docs/formats.md``) or with any :class:`sealbox.keysets.sealed.Sealer`, and replaces
-the file atomically with mode 0600.
+Key ids are RFC 7638 JWK thumbprints (random for HMAC keys). A keyset is only ever
+stored sealed (:mod:`~sealbox.jwt.keyset_store`), under a passphrase or any
+:class:`sealbox.keysets.sealed.Sealer`, written atomically with mode 0600.
 
 Example::
 
@@ -56,7 +52,9 @@ from sealbox.jwt.jwk import VerificationKey
 from sealbox.jwt.keyset_file import (
     DEFAULT_ALGORITHM,
     FORMAT,
+    HMAC_KEY_SIZE,
     MAX_FILE_SIZE,
+    RSA_KEY_SIZES,
     SEALED_FORMAT,
     SIGNING_ALGORITHMS,
     SigningEntry,
@@ -79,8 +77,10 @@ __all__ = [
     "DEFAULT_ALGORITHM",
     "DEFAULT_TTL",
     "FORMAT",
+    "HMAC_KEY_SIZE",
     "MAX_FILE_SIZE",
     "REGISTERED_CLAIMS",
+    "RSA_KEY_SIZES",
     "SEALED_FORMAT",
     "SIGNING_ALGORITHMS",
     "KeyState",
