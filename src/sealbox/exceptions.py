@@ -179,8 +179,18 @@ class SignerNotAllowedError(InvalidSignatureError):
 
     code = "signer_not_allowed"
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        code: str | None = None,
+        facts: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(message, hint=hint)
+        if code is not None:
+            self.code = code
+        self.facts = dict(facts or {})
 
 
 class TokenError(SealboxError):

@@ -53,12 +53,13 @@ def test_create_rotate_list_retire(cli, tmp_path):
 
     listed = cli(["jwt", "keyset", "list", path, "--json"], env=ENV)
     rows = json.loads(listed.out)
-    assert [(r["kid"], r["alg"], r["primary"]) for r in rows] == [
-        (first.kid, "EdDSA", False),
-        (second.kid, "ES256", True),
+    assert [(r["kid"], r["alg"], r["state"], r["primary"]) for r in rows] == [
+        (first.kid, "EdDSA", "decrypt-only", False),
+        (second.kid, "ES256", "active", True),
     ]
+    assert set(rows[0]) == {"kid", "alg", "state", "primary", "created", "destroyed"}
     table = cli(["jwt", "keyset", "list", path], env=ENV).out.splitlines()
-    assert table[0].split() == ["KID", "ALG", "STATUS", "PRIMARY", "CREATED"]
+    assert table[0].split() == ["KID", "ALG", "STATE", "PRIMARY", "CREATED"]
     assert table[2].split()[:4] == [second.kid, "ES256", "active", "yes"]
 
     refused = cli(["jwt", "keyset", "retire", path, "--", second.kid], env=ENV)
@@ -68,7 +69,11 @@ def test_create_rotate_list_retire(cli, tmp_path):
         "sealbox: hint: rotate first so that another key signs",
     ]
     retired = cli(["jwt", "keyset", "retire", path, "--", first.kid], env=ENV)
-    assert retired.out == f"retired key {first.kid} in {path}\n"
+    assert retired.out == f"destroyed key {first.kid} in {path}\n"
+    assert (
+        json.loads(cli(["jwt", "keyset", "list", path, "--json"], env=ENV).out)[0]["state"]
+        == "destroyed"
+    )
     jwks = json.loads(cli(["jwt", "jwks", path], env=ENV).out)
     assert [k["kid"] for k in jwks["keys"]] == [second.kid]
 
@@ -286,3 +291,25 @@ def test_a_key_id_that_starts_with_a_dash(cli, tmp_path):
     r = cli(["jwt", "keyset", "retire", path, "-abcdefgh"], env=ENV)
     assert r.code == 2
     assert "a value that starts with '-' goes after '--'" in r.stderr
+
+
+def test_destroy_disable_and_enable_by_their_new_names(cli, tmp_path):
+    path = tmp_path / "k.jwt"
+    assert cli(["jwt", "keyset", "create", path], env=ENV).code == 0
+    first = SigningKeySet.load(path, PASS).primary.kid
+    assert cli(["jwt", "keyset", "rotate", path], env=ENV).code == 0
+    second = SigningKeySet.load(path, PASS).primary.kid
+    assert cli(["jwt", "keyset", "disable", path, "--", first], env=ENV).out == (
+        f"disabled key {first} in {path}\n"
+    )
+    assert [k["kid"] for k in json.loads(cli(["jwt", "jwks", path], env=ENV).out)["keys"]] == [
+        second
+    ]
+    assert cli(["jwt", "keyset", "enable", path, "--", first], env=ENV).out == (
+        f"key {first} in {path} is decrypt-only\n"
+    )
+    assert cli(["jwt", "keyset", "destroy", path, "--", first], env=ENV).out == (
+        f"destroyed key {first} in {path}\n"
+    )
+    states = {k.kid: k.state for k in SigningKeySet.load(path, PASS)}
+    assert states == {first: "destroyed", second: "active"}

@@ -40,6 +40,7 @@ def test_create_list_rotate(cli, keyring: Path) -> None:
     assert r.code == 0 and r.out.startswith(f"rotated {keyring}: new primary key ")
     keys = _ids(cli, keyring)
     assert [k["primary"] for k in keys] == [False, True]
+    assert [k["state"] for k in keys] == ["decrypt-only", "active"]
     table = cli(["keyring", "list", keyring], env=ENV).out.splitlines()
     assert table[0].split() == ["ID", "ALGORITHM", "STATE", "PRIMARY", "CREATED"]
     assert len(table) == 3 and keys[1]["id"] in table[2] and "yes" in table[2]
@@ -104,7 +105,11 @@ def test_open_wrong_aad_and_disabled_key(cli, keyring: Path) -> None:
     )
     r = cli(["open", "-k", keyring, "--aad", "a"], input=token, env=ENV)
     assert (r.code, r.stdout, r.stderr) == (1, b"", "sealbox: error: decryption failed\n")
-    assert cli(["keyring", "enable", keyring, f"0x{old}"], env=ENV).code == 0
+    assert cli(["keyring", "enable", keyring, f"0x{old}"], env=ENV).out == (
+        f"key {old} in {keyring} is decrypt-only\n"
+    )
+    states = {k["id"]: k["state"] for k in _ids(cli, keyring)}
+    assert sorted(states.values()) == ["active", "decrypt-only"]
     assert cli(["open", "-k", keyring, "--aad", "a"], input=token, env=ENV).stdout == PLAIN
 
 

@@ -103,7 +103,7 @@ class KeyringMachine(RuleBasedStateMachine):
         try:
             self.ring.destroy(key.id)
         except KeyStateError:
-            assert key.state is KeyState.ENABLED
+            assert key.state.usable
 
     @precondition(lambda self: bool(self.tokens))
     @rule(i=st.integers(min_value=0))
@@ -113,17 +113,17 @@ class KeyringMachine(RuleBasedStateMachine):
         try:
             moved = self.ring.reseal(token)
         except DecryptionError:
-            assert state is not KeyState.ENABLED
+            assert not state.usable
             return
-        assert state is KeyState.ENABLED
+        assert state.usable
         assert self.ring.open(moved) == data
         assert token_key_id(moved) == self.ring.primary_id
 
     @invariant()
-    def tokens_open_exactly_when_their_key_is_enabled(self) -> None:
+    def tokens_open_exactly_when_their_key_is_active_or_decrypt_only(self) -> None:
         states = {k.id: k.state for k in self.ring}
         for token, data in self.tokens:
-            if states[token_key_id(token)] is KeyState.ENABLED:
+            if states[token_key_id(token)].usable:
                 assert self.ring.open(token) == data
             else:
                 try:
@@ -133,9 +133,10 @@ class KeyringMachine(RuleBasedStateMachine):
                 raise AssertionError("a disabled or destroyed key opened a token")
 
     @invariant()
-    def exactly_one_enabled_primary(self) -> None:
+    def the_primary_is_the_one_active_key(self) -> None:
         primaries = [k for k in self.ring if k.primary]
-        assert len(primaries) == 1 and primaries[0].state is KeyState.ENABLED
+        assert len(primaries) == 1 and primaries[0].state is KeyState.ACTIVE
+        assert [k for k in self.ring if k.state is KeyState.ACTIVE] == primaries
 
     @invariant()
     def survives_serialisation(self) -> None:

@@ -26,6 +26,7 @@ from sealbox.hazmat import kdf
 from sealbox.hazmat.aead import AES256GCM
 from sealbox.jwt import JWKSet, KeyStatus, SigningKeySet, TokenVerifier, decode_unverified
 from sealbox.jwt.keyset import SEALED_FORMAT
+from sealbox.keysets.lifecycle import KeyState
 from sealbox.keysets.sealed import PassphraseSealer, Sealer
 
 T0 = 1_700_000_000
@@ -75,7 +76,7 @@ def test_unsupported_signing_algorithm():
 def test_kid_is_the_rfc7638_thumbprint():
     # RFC 7638 §3.1 example key and thumbprint.
     from sealbox.jwt import VerificationKey
-    from sealbox.jwt.keyset import _thumbprint
+    from sealbox.jwt.keyset_file import thumbprint as _thumbprint
 
     key = VerificationKey.from_jwk(
         {
@@ -125,7 +126,7 @@ def test_rotation_overlap_with_an_injected_clock():
         verifier.verify(old)
     keys.retire(old_kid)
     assert [k["kid"] for k in keys.public_jwks()["keys"]] == [new_info.kid]
-    with pytest.raises(TokenError, match="no active key"):
+    with pytest.raises(TokenError, match="no active or decrypt-only key"):
         verifier.verify(old, now=T0 + 10)
     assert verifier.verify(new)["sub"] == "u"
     # And a verifier built from the published JWKS agrees.
@@ -161,10 +162,12 @@ def test_retire_rules():
     keys.retire(first, now=datetime(2030, 2, 1, tzinfo=UTC))
     keys.retire(first)  # twice: nothing happens
     info = next(k for k in keys if k.kid == first)
-    assert info.status is KeyStatus.RETIRED
-    assert info.retired == datetime(2030, 2, 1, tzinfo=UTC)
-    with pytest.raises(KeyStateError, match="retired and cannot sign"):
+    assert info.state is KeyState.DESTROYED and info.status is KeyStatus.DESTROYED
+    assert info.destroyed == info.retired == datetime(2030, 2, 1, tzinfo=UTC)
+    with pytest.raises(KeyStateError, match="destroyed and cannot sign") as exc:
         keys.set_primary(first)
+    assert exc.value.code == "key_not_usable"
+    assert exc.value.facts == {"key_id": first, "state": "destroyed"}
     with pytest.raises(KeyNotFoundError, match="no key 'nope'"):
         keys.retire("nope")
     assert first in keys
@@ -276,7 +279,7 @@ def test_find():
     keys.rotate()
     with pytest.raises(TokenError, match="several"):
         keys.find(None)
-    with pytest.raises(TokenError, match="no active key"):
+    with pytest.raises(TokenError, match="no active or decrypt-only key"):
         keys.find("unknown")
 
 
@@ -427,13 +430,14 @@ def _doc(keys: SigningKeySet) -> dict:
         (lambda d: d["keys"].append(dict(d["keys"][0])), FormatError, "same kid"),
         (lambda d: d["keys"][0].update(kid=""), FormatError, "kid must be"),
         (lambda d: d["keys"][0].update(alg="none"), UnsupportedAlgorithmError, "'none'"),
-        (lambda d: d["keys"][0].update(status="paused"), FormatError, "status"),
+        (lambda d: d["keys"][0].update(state="paused"), FormatError, "state"),
+        (lambda d: d["keys"][0].update(state="disabled"), FormatError, "primary key must be"),
         (lambda d: d["keys"][0].update(created="yesterday"), FormatError, "RFC 3339"),
         (lambda d: d["keys"][0].update(created="2030-01-01T00:00:00"), FormatError, "time zone"),
         (lambda d: d["keys"][0].update(jwk=None), KeyFormatError, "private JWK"),
         (lambda d: d["keys"][0]["jwk"].pop("d"), KeyFormatError, "private JWK"),
         (lambda d: d["keys"][0]["jwk"].update(d="AAAA"), KeyFormatError, "not a valid EdDSA"),
-        (lambda d: d["keys"][0].update(status="retired"), FormatError, "retired but still"),
+        (lambda d: d["keys"][0].update(state="destroyed"), FormatError, "destroyed but still"),
         (lambda d: d.update(keys=["x"]), FormatError, "must be an object"),
     ],
 )
@@ -491,3 +495,83 @@ def test_keys_made_in_the_same_second_keep_their_order():
     assert [k.alg for k in keys] == ["ES256", "EdDSA", "HS256", "ES256", "EdDSA"]
     again = SigningKeySet.from_unencrypted(keys.serialize_unencrypted())
     assert [k.kid for k in again] == [k.kid for k in keys]
+
+
+def _in_old_words(keys: SigningKeySet) -> bytes:
+    # A keyset document as sealbox wrote it before the shared vocabulary: "status"
+    # active for every key that verifies, retired (with a "retired" time) when erased.
+    doc = json.loads(keys.serialize_unencrypted())
+    for key in doc["keys"]:
+        state = key.pop("state")
+        key["status"] = "retired" if state == "destroyed" else "active"
+        key["retired"] = key.pop("destroyed")
+    return json.dumps(doc).encode()
+
+
+def test_a_keyset_file_in_the_old_words_loads_in_the_new_ones(tmp_path):
+    keys = SigningKeySet.generate(now=datetime(2030, 1, 1, tzinfo=UTC))
+    gone = keys.primary.kid
+    keys.rotate(now=datetime(2030, 1, 2, tzinfo=UTC))
+    older = keys.primary.kid
+    token = keys.issue("u", now=1_900_000_000)
+    keys.rotate(now=datetime(2030, 1, 3, tzinfo=UTC))
+    newest = keys.primary.kid
+    keys.retire(gone, now=datetime(2030, 2, 1, tzinfo=UTC))
+    path = tmp_path / "old.keyset"
+    sealer = PassphraseSealer("old words", format=SEALED_FORMAT, what="keyset")
+    path.write_bytes(sealer.seal(_in_old_words(keys)))
+    assert b'"retired"' in sealer.open(path.read_bytes())
+
+    loaded = SigningKeySet.load(path, "old words")
+    assert {k.kid: k.state for k in loaded} == {
+        gone: KeyState.DESTROYED,
+        older: KeyState.DECRYPT_ONLY,
+        newest: KeyState.ACTIVE,
+    }
+    assert next(k for k in loaded if k.kid == gone).destroyed == datetime(2030, 2, 1, tzinfo=UTC)
+    assert loaded.verifier().verify(token, now=1_900_000_001)["sub"] == "u"
+
+
+def test_saving_a_keyset_writes_the_new_words_only(tmp_path):
+    keys = SigningKeySet.from_unencrypted(_in_old_words(_rotated_twice()))
+    path = tmp_path / "new.keyset"
+    keys.save(path, "new words", kdf_params=kdf.ARGON2ID_TEST)
+    plain = PassphraseSealer("new words", format=SEALED_FORMAT, what="keyset").open(
+        path.read_bytes()
+    )
+    written = json.loads(plain)["keys"]
+    assert sorted(k["state"] for k in written) == ["active", "decrypt-only", "decrypt-only"]
+    assert all("status" not in k and "retired" not in k for k in written)
+
+
+def _rotated_twice() -> SigningKeySet:
+    keys = SigningKeySet.generate()
+    keys.rotate()
+    keys.rotate()
+    return keys
+
+
+def test_a_disabled_key_neither_verifies_nor_is_published_until_enabled():
+    keys = SigningKeySet.generate()
+    old = keys.primary.kid
+    token = keys.issue("u")
+    keys.rotate()
+    keys.disable(old)
+    assert [k["kid"] for k in keys.public_jwks()["keys"]] == [keys.primary.kid]
+    with pytest.raises(TokenError):
+        keys.verifier().verify(token)
+    keys.enable(old)
+    assert {k.kid: k.state for k in keys}[old] is KeyState.DECRYPT_ONLY
+    assert keys.verifier().verify(token)["sub"] == "u"
+
+
+def test_a_staged_key_is_decrypt_only_until_it_is_made_primary():
+    keys = SigningKeySet.generate()
+    first = keys.primary.kid
+    staged = keys.add_key()
+    assert staged.state is KeyState.DECRYPT_ONLY and not staged.primary
+    keys.set_primary(staged.kid)
+    assert {k.kid: k.state for k in keys} == {
+        first: KeyState.DECRYPT_ONLY,
+        staged.kid: KeyState.ACTIVE,
+    }

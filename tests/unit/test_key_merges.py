@@ -13,6 +13,7 @@ from sealbox.exceptions import ConcurrentChangeError
 from sealbox.hazmat import kdf
 from sealbox.jwt import SigningKeySet
 from sealbox.keysets.keyring import Keyring, KeyState
+from sealbox.keysets.keyring_file import passphrase_sealer
 
 PASS = "merge passphrase"
 CHEAP = kdf.ARGON2ID_TEST
@@ -117,3 +118,23 @@ def test_two_keyset_holders_rotating_keep_both_keys_and_the_later_primary(
     second.save(path, PASS, kdf_params=CHEAP)
     assert {a.kid, b.kid} <= {k.kid for k in SigningKeySet.load(path, PASS)}
     assert SigningKeySet.load(path, PASS).primary.kid == b.kid
+
+
+def test_a_keyring_rotated_by_a_writer_of_the_old_words_merges_into_one_active_key(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "app.keyring"
+    holder = _saved_ring(path)
+    # Another writer, of the older words, rotates and saves: its keys all say "enabled".
+    other = Keyring.load(path, PASS)
+    theirs = other.rotate()
+    doc = json.loads(other.serialize_unencrypted())
+    for key in doc["keys"]:
+        key["state"] = "enabled"
+    path.write_bytes(passphrase_sealer(PASS, kdf_params=CHEAP).seal(json.dumps(doc).encode()))
+    ours = holder.rotate()
+    holder.save(path, PASS, kdf_params=CHEAP)
+    states = {k.id: k.state for k in Keyring.load(path, PASS)}
+    assert states[ours.id] is KeyState.ACTIVE
+    assert states[theirs.id] is KeyState.DECRYPT_ONLY
+    assert list(states.values()).count(KeyState.ACTIVE) == 1

@@ -22,6 +22,7 @@ from sealbox.exceptions import (
 from sealbox.hazmat import kdf
 from sealbox.keysets.fields import decode_token, encode_token, token_key_id
 from sealbox.keysets.keyring import Keyring, KeyState
+from sealbox.keysets.keyring_file import passphrase_sealer
 
 CHEAP = kdf.ARGON2ID_TEST
 CANARY_PASS = "canary-passphrase-51b7"
@@ -247,7 +248,7 @@ def test_unencrypted_round_trip(ring: Keyring) -> None:
         (lambda d: d["keys"][0].update(created="2026-01-01T00:00:00"), "time zone"),
         (lambda d: d["keys"][0].update(algorithm="des"), "unknown algorithm"),
         (lambda d: d["keys"].append(dict(d["keys"][0])), "same id"),
-        (lambda d: d["keys"][0].update(state="disabled"), "not enabled"),
+        (lambda d: d["keys"][0].update(state="disabled"), "disabled; it must be active"),
         (lambda d: d["keys"][0].update(state="destroyed"), "still holds material"),
     ],
 )
@@ -387,3 +388,84 @@ def test_no_canary_in_logs_of_any_operation(tmp_path: Path, caplog, ring: Keyrin
     material = json.loads(ring.serialize_unencrypted())["keys"][0]["material"]
     for canary in (CANARY_PASS, CANARY_PLAIN.decode(), material):
         assert canary not in caplog.text
+
+
+def _old_spelling_document(ring: Keyring, disabled: int | None = None) -> bytes:
+    # A keyring document as sealbox wrote it before the shared vocabulary: every key
+    # that opens tokens says "enabled".
+    doc = json.loads(ring.serialize_unencrypted())
+    for key in doc["keys"]:
+        key["state"] = "disabled" if int(key["id"], 16) == disabled else "enabled"
+    return json.dumps(doc).encode()
+
+
+def test_a_keyring_file_in_the_old_words_loads_as_active_and_decrypt_only(
+    tmp_path: Path,
+) -> None:
+    ring = Keyring.generate()
+    oldest = ring.primary_id
+    old_token = ring.seal(b"before rotation")
+    middle = ring.rotate().id
+    newest = ring.rotate().id
+    ring.disable(middle)
+    path = tmp_path / "old.keyring"
+    sealer = passphrase_sealer("old words", kdf_params=kdf.ARGON2ID_TEST)
+    path.write_bytes(sealer.seal(_old_spelling_document(ring, disabled=middle)))
+    assert b'"enabled"' in sealer.open(path.read_bytes())
+
+    loaded = Keyring.load(path, "old words")
+    states = {k.id: k.state for k in loaded}
+    assert states == {
+        oldest: KeyState.DECRYPT_ONLY,
+        middle: KeyState.DISABLED,
+        newest: KeyState.ACTIVE,
+    }
+    assert loaded.primary_id == newest
+    assert loaded.open(old_token) == b"before rotation"
+
+
+def test_saving_writes_the_new_words_only(tmp_path: Path) -> None:
+    ring = Keyring.from_unencrypted(_old_spelling_document(_rotated(Keyring.generate())))
+    path = tmp_path / "new.keyring"
+    ring.save(path, "new words", kdf_params=kdf.ARGON2ID_TEST)
+    plain = passphrase_sealer("new words").open(path.read_bytes())
+    written = [k["state"] for k in json.loads(plain)["keys"]]
+    assert sorted(written) == ["active", "decrypt-only"]
+    assert b"enabled" not in plain
+
+
+def _rotated(ring: Keyring) -> Keyring:
+    ring.rotate()
+    return ring
+
+
+def test_rotation_and_set_primary_move_the_one_active_key() -> None:
+    ring = Keyring.generate()
+    first = ring.primary_id
+    second = ring.rotate().id
+    assert {k.id: k.state for k in ring} == {
+        first: KeyState.DECRYPT_ONLY,
+        second: KeyState.ACTIVE,
+    }
+    ring.set_primary(first)
+    assert {k.id: k.state for k in ring} == {
+        first: KeyState.ACTIVE,
+        second: KeyState.DECRYPT_ONLY,
+    }
+
+
+def test_enabling_a_disabled_key_makes_it_decrypt_only_and_it_opens_again() -> None:
+    ring = Keyring.generate()
+    old = ring.primary_id
+    token = ring.seal(b"x")
+    ring.rotate()
+    ring.disable(old)
+    with pytest.raises(DecryptionError):
+        ring.open(token)
+    with pytest.raises(KeyStateError) as info:
+        ring.set_primary(old)
+    assert info.value.code == "key_not_usable"
+    assert info.value.facts == {"key_id": f"{old:08x}", "state": "disabled"}
+    ring.enable(old)
+    assert {k.id: k.state for k in ring}[old] is KeyState.DECRYPT_ONLY
+    assert ring.open(token) == b"x"

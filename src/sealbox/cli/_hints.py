@@ -16,6 +16,8 @@ HINTS: dict[str, str] = {
     "file_exists": "use --force to replace it",
     "passphrase_needed": f"give the passphrase ({PASSPHRASE_SOURCES})",
     "key_file_needed": "pass --key-file",
+    "identity_needed": "give the identity file that opens it with -i",
+    "wrong_namespace": "if {namespace!r} is what you expect, verify with -n {namespace}",
     "rsa_key_too_small": "generate a new key: sealbox key generate --type rsa "
     "(default {default_bits} bits) or --type ed25519",
     "certificate_expired": "renew it ('sealbox ca renew DIR PREFIX' for certificates "

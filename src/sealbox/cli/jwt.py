@@ -40,7 +40,11 @@ def jwt() -> None:
 
 @jwt.group()
 def keyset() -> None:
-    """Create, rotate, list and retire the keys of a signing keyset."""
+    """Create, rotate, list, disable and destroy the keys of a signing keyset.
+
+    The primary key is active (it signs); older keys are decrypt-only (they verify
+    what they signed and are published in the JWKS) until disabled or destroyed.
+    """
 
 
 @keyset.command()
@@ -67,12 +71,12 @@ def create(file: Path, alg: str | None, force: bool, passphrase_file: Path | Non
 @_ALG
 @passphrase_file_option
 def rotate(file: Path, alg: str | None, passphrase_file: Path | None) -> None:
-    """Add a fresh signing key to FILE; older keys keep verifying until retired."""
+    """Add a fresh signing key to FILE; older keys keep verifying until destroyed."""
     passphrase = read_passphrase(passphrase_file)
     keys = SigningKeySet.load(file, passphrase)
     info = keys.rotate(alg)
     keys.save(file, passphrase)
-    older = sum(1 for k in keys if k.status == "active") - 1
+    older = sum(1 for k in keys if k.state == "decrypt-only")
     still = "1 older key still verifies" if older == 1 else f"{older} older keys still verify"
     click.echo(f"rotated {file}: new signing key {info.kid} ({info.alg}); {still}")
 
@@ -88,27 +92,69 @@ def list_(file: Path, as_json: bool, passphrase_file: Path | None) -> None:
     if as_json:
         click.echo(json.dumps(infos, indent=2))
         return
-    headers = ("KID", "ALG", "STATUS", "PRIMARY", "CREATED")
+    headers = ("KID", "ALG", "STATE", "PRIMARY", "CREATED")
     rows = [
-        (i["kid"], i["alg"], i["status"], "yes" if i["primary"] else "", i["created"])
-        for i in infos
+        (i["kid"], i["alg"], i["state"], "yes" if i["primary"] else "", i["created"]) for i in infos
     ]
     widths = [max(len(str(r[c])) for r in [headers, *rows]) for c in range(len(headers))]
     for row in [headers, *rows]:
         click.echo("  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
 
 
+_KID = click.argument("kid", metavar="KID")
+
+
 @keyset.command()
 @_FILE
-@click.argument("kid", metavar="KID")
+@_KID
+@passphrase_file_option
+def destroy(file: Path, kid: str, passphrase_file: Path | None) -> None:
+    """Destroy key KID: it stops verifying and its material is erased."""
+    passphrase = read_passphrase(passphrase_file)
+    keys = SigningKeySet.load(file, passphrase)
+    keys.destroy(kid)
+    keys.save(file, passphrase)
+    click.echo(f"destroyed key {kid} in {file}")
+
+
+@keyset.command()
+@_FILE
+@_KID
 @passphrase_file_option
 def retire(file: Path, kid: str, passphrase_file: Path | None) -> None:
-    """Retire key KID: it stops verifying and its material is erased."""
+    """Destroy key KID (the older name of destroy)."""
     passphrase = read_passphrase(passphrase_file)
     keys = SigningKeySet.load(file, passphrase)
     keys.retire(kid)
     keys.save(file, passphrase)
-    click.echo(f"retired key {kid} in {file}")
+    click.echo(f"destroyed key {kid} in {file}")
+
+
+@keyset.command()
+@_FILE
+@_KID
+@passphrase_file_option
+def disable(file: Path, kid: str, passphrase_file: Path | None) -> None:
+    """Stop key KID from verifying and take it out of the JWKS (reversible with enable)."""
+    passphrase = read_passphrase(passphrase_file)
+    keys = SigningKeySet.load(file, passphrase)
+    keys.disable(kid)
+    keys.save(file, passphrase)
+    click.echo(f"disabled key {kid} in {file}")
+
+
+@keyset.command()
+@_FILE
+@_KID
+@passphrase_file_option
+def enable(file: Path, kid: str, passphrase_file: Path | None) -> None:
+    """Let a disabled key KID verify again (it becomes decrypt-only)."""
+    passphrase = read_passphrase(passphrase_file)
+    keys = SigningKeySet.load(file, passphrase)
+    keys.enable(kid)
+    keys.save(file, passphrase)
+    state = {k.kid: k.state for k in keys}[kid]
+    click.echo(f"key {kid} in {file} is {state}")
 
 
 @jwt.command()

@@ -195,11 +195,12 @@ def disable(
 def enable(
     file: Path, kid: int, identity_files: tuple[Path, ...], passphrase_file: Path | None
 ) -> None:
-    """Let a disabled key KEY_ID decrypt again."""
+    """Let a disabled key KEY_ID decrypt again (it becomes decrypt-only)."""
     opened = _Opened(file, identity_files, passphrase_file)
     opened.ring.enable(kid)
     opened.save()
-    click.echo(f"enabled key {kid:08x} in {file}")
+    state = {k.id: k.state for k in opened.ring}[kid]
+    click.echo(f"key {kid:08x} in {file} is {state}")
 
 
 @keyring.command()

@@ -26,9 +26,15 @@ Example::
     >>> verifier.verify(token)["scope"]
     'read write'
 
-May import: :mod:`sealbox._util`, :mod:`sealbox.hazmat`, :mod:`sealbox.keysets` (sealed
-storage), :mod:`sealbox.tls` (the remote JWKS client) and third-party ``cryptography``
-and ``httpx2``.
+The signing keyset is split by job: the object (:mod:`~sealbox.jwt.keyset`), its
+storage (:mod:`~sealbox.jwt.keyset_store`), its document (:mod:`~sealbox.jwt.keyset_file`)
+and the merge of two copies (:mod:`~sealbox.jwt.keyset_merge`). Its keys' states are the
+:class:`~sealbox.keysets.lifecycle.KeyState` words keyrings use (``KeyStatus`` is the
+older name).
+
+May import: :mod:`sealbox.exceptions`, :mod:`sealbox.secret`, :mod:`sealbox._util`,
+:mod:`sealbox.hazmat`, :mod:`sealbox.keysets` (sealed storage, key states),
+:mod:`sealbox.tls` (remote JWK Sets) and third-party ``cryptography`` and ``httpx2``.
 
 .. versionadded:: 0.1.0
 """

@@ -1,22 +1,22 @@
 """The signing keyset: JWT signing keys with key ids, rotation, JWKS export, encrypted storage.
 
-A :class:`SigningKeySet` holds signing keys. Its *primary* key signs every new
-token and puts its ``kid`` in the header; every other *active* key still
-verifies the tokens it signed, until it is *retired* (its material is then
-erased). :meth:`SigningKeySet.rotate` adds a key and makes it primary. The
-public halves are published with :meth:`SigningKeySet.public_jwks`.
+A :class:`SigningKeySet` holds signing keys. Its *primary* key, the one *active*
+key, signs every new token and puts its ``kid`` in the header; every *decrypt-only*
+key still verifies the tokens it signed (and is published), until it is *disabled*
+(kept, verifies nothing, not published) or *destroyed* (its material is erased).
+These are the states of :class:`~sealbox.keysets.lifecycle.KeyState`, shared with
+keyrings; a keyset file of the older words (``active`` for every key that verifies,
+``retired`` for an erased one) loads as these. :meth:`SigningKeySet.rotate` adds a key
+and makes it primary. The public halves are published with
+:meth:`SigningKeySet.public_jwks`.
 
 Algorithms: ``EdDSA`` (Ed25519, the default), ``ES256`` (P-256), ``RS256``
 (RSA 2048 by default) and ``HS256`` (a random 32-byte secret; for services that
 must share a secret with an older verifier: it cannot be published).
 
-Key ids are the RFC 7638 JWK thumbprint (SHA-256) of the public key; an HMAC
-key gets a random id instead, so that nothing derived from the secret is shown.
-
-A keyset is only ever stored sealed: :meth:`SigningKeySet.save` encrypts it
-with a passphrase (Argon2id + AES-256-GCM, the format is in
-``docs/formats.md``) or with any :class:`sealbox.keysets.sealed.Sealer`, and replaces
-the file atomically with mode 0600.
+Key ids are RFC 7638 JWK thumbprints (random for HMAC keys). A keyset is only ever
+stored sealed (:mod:`~sealbox.jwt.keyset_store`), under a passphrase or any
+:class:`sealbox.keysets.sealed.Sealer`, written atomically with mode 0600.
 
 Example::
 
@@ -30,45 +30,44 @@ Example::
 
 from __future__ import annotations
 
-import enum
-import hashlib
 import json
-import os
 import secrets
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-
-from sealbox._util.files import read_limited
-from sealbox._util.merge import (
-    Origin,
-    merge_primary,
-    merge_sources,
-    merge_states,
-    origin_of,
-    save_merged,
-)
+from sealbox._util.merge import Origin
 from sealbox.exceptions import (
-    ConcurrentChangeError,
     ConfigError,
-    DecryptionError,
     FormatError,
-    KeyFormatError,
     KeyNotFoundError,
     KeyStateError,
     TokenError,
-    UnsupportedAlgorithmError,
 )
-from sealbox.hazmat import kdf
-from sealbox.jwt._jws import ALGORITHMS, b64url_encode, encode_header, sign_compact
+from sealbox.jwt._jws import ALGORITHMS, encode_header, sign_compact
 from sealbox.jwt.jwk import VerificationKey
-from sealbox.keysets.sealed import PassphraseSealer, Sealer, format_time, parse_time
+from sealbox.jwt.keyset_file import (
+    DEFAULT_ALGORITHM,
+    FORMAT,
+    HMAC_KEY_SIZE,
+    MAX_FILE_SIZE,
+    RSA_KEY_SIZES,
+    SEALED_FORMAT,
+    SIGNING_ALGORITHMS,
+    SigningEntry,
+    new_entry,
+    now_utc,
+    parse_document,
+    random_kid,
+    render_document,
+    settle_states,
+)
+from sealbox.jwt.keyset_store import SigningKeySetStorage
+from sealbox.keysets.lifecycle import KeyState
+from sealbox.keysets.sealed import format_time
 from sealbox.secret import Secret
 
 if TYPE_CHECKING:
@@ -77,35 +76,32 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_ALGORITHM",
     "DEFAULT_TTL",
+    "FORMAT",
+    "HMAC_KEY_SIZE",
+    "MAX_FILE_SIZE",
     "REGISTERED_CLAIMS",
+    "RSA_KEY_SIZES",
+    "SEALED_FORMAT",
     "SIGNING_ALGORITHMS",
+    "KeyState",
     "KeyStatus",
     "SigningKeyInfo",
     "SigningKeySet",
 ]
 
-FORMAT: Final = "sealbox-jwt-keyset/1"
-SEALED_FORMAT: Final = "sealbox-jwt-keyset-sealed/1"
-MAX_FILE_SIZE: Final = 4 * 1024 * 1024
-SIGNING_ALGORITHMS: Final = ("EdDSA", "ES256", "RS256", "HS256")
-"""The algorithms a keyset can sign with."""
-DEFAULT_ALGORITHM: Final = "EdDSA"
 DEFAULT_TTL: Final = 900
 """Lifetime of an access token when none is given: 15 minutes."""
-RSA_KEY_SIZES: Final = (2048, 3072, 4096)
-HMAC_KEY_SIZE: Final = 32
 REGISTERED_CLAIMS: Final = frozenset({"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "scope"})
 """Claims :meth:`SigningKeySet.issue` sets itself; ``claims=`` may not override them."""
 ACCESS_TOKEN_TYPE: Final = "at+jwt"  # noqa: S105 - a media type, not a secret
 
+KeyStatus = KeyState
+"""The name of :class:`~sealbox.keysets.lifecycle.KeyState` before keyrings and keysets
+shared it (``active`` and ``retired``, now ``destroyed``).
 
-class KeyStatus(enum.StrEnum):
-    """The state of a signing key."""
-
-    ACTIVE = "active"
-    """Verifies tokens; the primary key also signs them. Published in the JWKS."""
-    RETIRED = "retired"
-    """Verifies nothing; its material is erased. Kept so its id is never reused."""
+.. deprecated:: 0.1.0
+   Use :class:`~sealbox.keysets.lifecycle.KeyState`.
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,63 +111,46 @@ class SigningKeyInfo:
     Attributes:
         kid: the key id tokens carry in their header.
         alg: the JWS algorithm the key signs with.
-        status: active or retired.
+        state: active (the primary key), decrypt-only, disabled or destroyed.
         primary: whether the key signs new tokens.
         created: when the key was made (UTC).
-        retired: when it was retired, if it was.
+        destroyed: when it was destroyed, if it was.
+
+    .. versionchanged:: 0.1.0
+       ``state`` and ``destroyed``, in the words keyrings use; ``status`` and
+       ``retired`` remain as their old names.
     """
 
     kid: str
     alg: str
-    status: KeyStatus
+    state: KeyState
     primary: bool
     created: datetime
-    retired: datetime | None = None
+    destroyed: datetime | None = None
+
+    @property
+    def status(self) -> KeyState:
+        """The old name of :attr:`state`."""
+        return self.state
+
+    @property
+    def retired(self) -> datetime | None:
+        """The old name of :attr:`destroyed`."""
+        return self.destroyed
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the fields as JSON-friendly values."""
+        """Return ``{"kid", "alg", "state", "primary", "created", "destroyed"}`` for JSON."""
         return {
             "kid": self.kid,
             "alg": self.alg,
-            "status": self.status.value,
+            "state": self.state.value,
             "primary": self.primary,
             "created": format_time(self.created),
-            "retired": None if self.retired is None else format_time(self.retired),
+            "destroyed": None if self.destroyed is None else format_time(self.destroyed),
         }
 
 
-class _Entry:
-    __slots__ = ("alg", "created", "kid", "private", "public", "retired", "status")
-
-    def __init__(  # noqa: PLR0917 - private record, built in two places
-        self,
-        kid: str,
-        alg: str,
-        status: KeyStatus,
-        created: datetime,
-        private: Any,
-        retired: datetime | None = None,
-    ) -> None:
-        self.kid = kid
-        self.alg = alg
-        self.status = status
-        self.created = created
-        self.retired = retired
-        self.private = private
-        self.public: VerificationKey | None = None
-        if private is not None:
-            if alg == "HS256":
-                self.public = VerificationKey.from_hmac_secret(private, alg=alg, kid=kid)
-            else:
-                self.public = VerificationKey.from_public_key(
-                    private.public_key(), alg=alg, kid=kid
-                )
-
-    def __repr__(self) -> str:
-        return f"_Entry(kid={self.kid!r}, alg={self.alg!r}, status={self.status.value!r})"
-
-
-class SigningKeySet:
+class SigningKeySet(SigningKeySetStorage):
     """Signing keys with ids, one primary; issues tokens and publishes a JWKS.
 
     Make one with :meth:`generate` or :meth:`load`. The ``repr`` shows key ids
@@ -179,31 +158,26 @@ class SigningKeySet:
     only through :meth:`serialize_unencrypted`.
 
     A keyset is also a key source (:meth:`find`) for :class:`TokenVerifier`,
-    with its active keys, HMAC keys included.
+    with its active and decrypt-only keys, HMAC keys included.
 
     .. versionadded:: 0.1.0
     """
 
-    __slots__ = (
-        "_base",
-        "_entries",
-        "_headers",
-        "_lock",
-        "_origin",
-        "_primary",
-        "_signer",
-        "_verifiers",
-    )
+    # The others are SigningKeySetStorage's.
+    __slots__ = ("_headers", "_signer", "_verifiers")
 
-    def __init__(self, entries: Iterable[_Entry], primary: str) -> None:
+    def __init__(self, entries: Iterable[SigningEntry], primary: str) -> None:
         self._lock = threading.RLock()
         self._entries = {e.kid: e for e in entries}
-        if primary not in self._entries or self._entries[primary].status is not KeyStatus.ACTIVE:
+        if primary not in self._entries or self._entries[primary].state is not KeyState.ACTIVE:
             raise FormatError("the primary key must be one of the keyset's active keys")
         self._primary = primary
+        settle_states(self._entries, primary)
+        for entry in self._entries.values():
+            entry.publish()
         # The file this keyset came from and its keys then: the base of a merge on save.
         self._origin: Origin | None = None
-        self._base: tuple[str | None, dict[str, KeyStatus]] = (None, {})
+        self._base: tuple[str | None, dict[str, KeyState]] = (None, {})
         self._refresh()
 
     # -- making and changing ----------------------------------------------------------
@@ -225,13 +199,13 @@ class SigningKeySet:
         Raises:
             UnsupportedAlgorithmError: an algorithm the keyset cannot sign with.
         """
-        entry = _new_entry(alg, (), now, rsa_key_size)
+        entry = new_entry(alg, (), now, rsa_key_size)
         return cls([entry], entry.kid)
 
     def add_key(
         self, alg: str | None = None, *, rsa_key_size: int = 2048, now: datetime | None = None
     ) -> SigningKeyInfo:
-        """Add an active key that verifies but does not sign yet.
+        """Add a key that verifies but does not sign yet: it is decrypt-only.
 
         Publish it (it is in :meth:`public_jwks` at once), let verifiers' caches
         pick it up, then :meth:`set_primary`. :meth:`rotate` does both at once.
@@ -240,9 +214,10 @@ class SigningKeySet:
             alg: the new key's algorithm; the primary's by default.
         """
         with self._lock:
-            entry = _new_entry(
+            entry = new_entry(
                 alg or self._entries[self._primary].alg, self._entries, now, rsa_key_size
             )
+            entry.state = KeyState.DECRYPT_ONLY
             self._entries[entry.kid] = entry
             self._refresh()
             return self._info(entry)
@@ -250,7 +225,9 @@ class SigningKeySet:
     def rotate(
         self, alg: str | None = None, *, rsa_key_size: int = 2048, now: datetime | None = None
     ) -> SigningKeyInfo:
-        """Add a fresh key and make it primary. Older keys keep verifying until retired.
+        """Add a fresh key and make it primary; the old primary becomes decrypt-only.
+
+        Older keys keep verifying until they are disabled or destroyed.
 
         Returns:
             the new primary key.
@@ -261,40 +238,92 @@ class SigningKeySet:
             return self._info(self._entries[info.kid])
 
     def set_primary(self, kid: str) -> None:
-        """Make an active key the one that signs.
+        """Make a decrypt-only key the one that signs (active).
+
+        The old primary key becomes decrypt-only.
 
         Raises:
             KeyNotFoundError: no such key.
-            KeyStateError: the key is retired.
+            KeyStateError: the key is disabled or destroyed.
         """
         with self._lock:
             entry = self._get(kid)
-            if entry.status is not KeyStatus.ACTIVE:
-                raise KeyStateError(f"key {kid} is retired and cannot sign")
-            self._primary = kid
+            if not entry.state.usable:
+                raise KeyStateError(
+                    f"key {kid} is {entry.state.value} and cannot sign",
+                    code="key_not_usable",
+                    facts={"key_id": kid, "state": entry.state.value},
+                )
+            self._make_primary(entry)
+
+    def disable(self, kid: str) -> None:
+        """Stop a key from verifying and take it out of the JWKS, keeping its material.
+
+        Disabling a disabled key does nothing; :meth:`enable` brings it back.
+
+        Raises:
+            KeyNotFoundError: no such key.
+            KeyStateError: the key is the primary key, or destroyed.
+        """
+        with self._lock:
+            entry = self._get(kid)
+            self._refuse_primary(kid, "disabled")
+            if entry.state is KeyState.DESTROYED:
+                raise KeyStateError(
+                    f"key {kid} is destroyed", code="key_destroyed", facts={"key_id": kid}
+                )
+            entry.state = KeyState.DISABLED
+            entry.publish()
             self._refresh()
 
-    def retire(self, kid: str, *, now: datetime | None = None) -> None:
-        """Stop a key from verifying and erase its material. Retiring twice does nothing.
+    def enable(self, kid: str) -> None:
+        """Let a disabled key verify again (decrypt-only). Other keys are left as they are.
 
-        Tokens it signed stop verifying at once: retire a key once the longest
-        token lifetime has passed since it stopped signing.
+        Raises:
+            KeyNotFoundError: no such key.
+            KeyStateError: the key is destroyed.
+        """
+        with self._lock:
+            entry = self._get(kid)
+            if entry.state is KeyState.DESTROYED:
+                raise KeyStateError(
+                    f"key {kid} is destroyed and cannot be enabled again",
+                    code="key_destroyed",
+                    facts={"key_id": kid},
+                )
+            if entry.state is KeyState.DISABLED:
+                entry.state = KeyState.DECRYPT_ONLY
+                entry.publish()
+                self._refresh()
+
+    def destroy(self, kid: str, *, now: datetime | None = None) -> None:
+        """Stop a key from verifying and erase its material. Destroying twice does nothing.
+
+        A decrypt-only key may be destroyed directly (it need not be disabled first).
+        Tokens it signed stop verifying at once: destroy a key once the longest token
+        lifetime has passed since it stopped signing.
+
+        .. versionadded:: 0.1.0
+           The new name of :meth:`retire`.
 
         Raises:
             KeyNotFoundError: no such key.
             KeyStateError: the key is the primary key.
         """
+        self._destroy(kid, now, "destroyed")
+
+    def retire(self, kid: str, *, now: datetime | None = None) -> None:
+        """:meth:`destroy`, by its older name."""
+        self._destroy(kid, now, "retired")
+
+    def _destroy(self, kid: str, now: datetime | None, verb: str) -> None:
         with self._lock:
             entry = self._get(kid)
-            if entry.status is KeyStatus.RETIRED:
+            if entry.state is KeyState.DESTROYED:
                 return
-            if kid == self._primary:
-                raise KeyStateError(
-                    f"key {kid} is the primary key and cannot be retired",
-                    hint="rotate first so that another key signs",
-                )
-            entry.status = KeyStatus.RETIRED
-            entry.retired = _now(now)
+            self._refuse_primary(kid, verb)
+            entry.state = KeyState.DESTROYED
+            entry.destroyed = now_utc(now)
             entry.private = None
             entry.public = None
             self._refresh()
@@ -320,13 +349,13 @@ class SigningKeySet:
         """
         raw = secret.expose_secret() if isinstance(secret, Secret) else bytes(secret)
         with self._lock:
-            kid = kid or _random_kid(self._entries)
+            kid = kid or random_kid(self._entries)
             if kid in self._entries:
                 raise ConfigError(f"the keyset already has a key {kid!r}")
-            entry = _Entry(kid, "HS256", KeyStatus.ACTIVE, _now(now), raw)
+            entry = SigningEntry(kid, "HS256", KeyState.DECRYPT_ONLY, now_utc(now), raw)
             self._entries[kid] = entry
             if primary:
-                self._primary = kid
+                self._make_primary(entry)
             self._refresh()
             return self._info(entry)
 
@@ -358,7 +387,7 @@ class SigningKeySet:
             keys = ", ".join(
                 f"{e.kid}:{e.alg}{'*' if e.kid == self._primary else ''}"
                 for e in self._entries.values()
-                if e.status is KeyStatus.ACTIVE
+                if e.state.usable
             )
         return f"SigningKeySet(active=[{keys}])"
 
@@ -448,10 +477,10 @@ class SigningKeySet:
         return sign_compact(h64, payload, impl, key)
 
     def find(self, kid: str | None) -> VerificationKey:
-        """Return the active key with this id (the :class:`KeySource` protocol).
+        """Return the key with this id that verifies (the :class:`KeySource` protocol).
 
         Raises:
-            TokenError: no active key has this id.
+            TokenError: no active or decrypt-only key has this id.
         """
         verifiers = self._verifiers
         key = verifiers.get(kid) if kid is not None else None
@@ -461,7 +490,7 @@ class SigningKeySet:
             return next(iter(verifiers.values()))
         if kid is None:
             raise TokenError("the token names no key (kid) and the keyset has several")
-        raise TokenError(f"no active key with id {kid[:60]!r} in the keyset")
+        raise TokenError(f"no active or decrypt-only key with id {kid[:60]!r} in the keyset")
 
     def verifier(self, **policy: Any) -> TokenVerifier:
         """Return a :class:`~sealbox.jwt.TokenVerifier` over this keyset's active keys.
@@ -495,205 +524,46 @@ class SigningKeySet:
            :meth:`save` and :meth:`encrypt` exist for that.
         """
         with self._lock:
-            keys = [
-                {
-                    "kid": e.kid,
-                    "alg": e.alg,
-                    "status": e.status.value,
-                    "created": format_time(e.created),
-                    "retired": None if e.retired is None else format_time(e.retired),
-                    "jwk": None if e.private is None else _private_jwk(e.alg, e.private),
-                }
-                for e in sorted(self._entries.values(), key=lambda e: e.created)
-            ]
-            doc = {"format": FORMAT, "primary": self._primary, "keys": keys}
-        return json.dumps(doc, indent=2).encode() + b"\n"
+            return render_document(self._primary, self._entries.values())
 
     @classmethod
     def from_unencrypted(cls, data: bytes) -> SigningKeySet:
         """Load a keyset from :meth:`serialize_unencrypted` output.
 
+        Files in the older words (``status``: ``active``, ``retired``) load too.
+
         Raises:
             FormatError: the document is not a valid keyset (the message says what
                 is wrong, never with key material).
         """
-        try:
-            doc = json.loads(data)
-        except (UnicodeDecodeError, ValueError):
-            raise FormatError("the keyset is not valid JSON") from None
-        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-            raise FormatError(f"not a signing keyset: 'format' must be {FORMAT!r}")
-        keys = doc.get("keys")
-        if not isinstance(keys, list) or not keys:
-            raise FormatError("the keyset has no keys")
-        entries = [_parse_entry(k, i) for i, k in enumerate(keys)]
-        if len({e.kid for e in entries}) != len(entries):
-            raise FormatError("the keyset holds two keys with the same kid")
-        primary = doc.get("primary")
-        if not isinstance(primary, str):
-            raise FormatError("'primary' must be a key id")
+        entries, primary = parse_document(data)
         return cls(entries, primary)
-
-    def encrypt(
-        self,
-        passphrase: str | bytes | Secret[Any],
-        *,
-        kdf_params: kdf.Argon2idParams = kdf.ARGON2ID_DEFAULT,
-    ) -> bytes:
-        """Return the keyset sealed under a passphrase (Argon2id + AES-256-GCM)."""
-        return _passphrase_sealer(passphrase, kdf_params).seal(self.serialize_unencrypted())
-
-    @classmethod
-    def decrypt(cls, data: bytes, passphrase: str | bytes | Secret[Any]) -> SigningKeySet:
-        """Open a keyset sealed by :meth:`encrypt`.
-
-        Raises:
-            FormatError: not a sealed keyset, or Argon2id costs above the ceiling.
-            DecryptionError: wrong passphrase, or the file was altered.
-        """
-        return cls.from_unencrypted(_passphrase_sealer(passphrase).open(data))
-
-    def save(
-        self,
-        path: str | os.PathLike[str],
-        passphrase: str | bytes | Secret[Any] | None = None,
-        *,
-        sealer: Sealer | None = None,
-        kdf_params: kdf.Argon2idParams = kdf.ARGON2ID_DEFAULT,
-        overwrite: bool = True,
-        merge: bool = True,
-    ) -> None:
-        """Seal the keyset and write it to ``path`` atomically, mode 0600.
-
-        Give a ``passphrase``, or a ``sealer`` for another protection (such as
-        age recipients).
-
-        Holds the file's lock from re-reading it to the rename. If the file changed
-        since this keyset was read from it, its keys are merged in first (every key
-        of both sides kept; a key retired on either side stays retired; of two new
-        primaries the newer wins); ``merge=False`` replaces them instead.
-
-        .. versionchanged:: 0.1.0
-           Locked, and merges a file changed by another writer; ``merge``.
-
-        Raises:
-            StorageError: the file exists and ``overwrite`` is false, or it cannot
-                be written. The old file is left as it was.
-            ConcurrentChangeError: the file changed and cannot be opened with the
-                same passphrase or sealer to merge (nothing was written).
-            LockTimeoutError: another writer held the file too long.
-        """
-        chosen = _choose_sealer(passphrase, sealer, kdf_params)
-        origin = save_merged(
-            path,
-            origin=self._origin,
-            render=lambda: chosen.seal(self.serialize_unencrypted()),
-            merge_from=lambda data, target: self._merge_from(chosen, data, target),
-            limit=MAX_FILE_SIZE,
-            what="keyset",
-            overwrite=overwrite,
-            merge=merge,
-        )
-        self._remember(origin)
-
-    def _merge_from(self, sealer: Sealer, data: bytes, target: str) -> None:
-        try:
-            theirs = SigningKeySet.from_unencrypted(sealer.open(data))
-        except (DecryptionError, FormatError):
-            raise ConcurrentChangeError(
-                f"keyset {target} was changed by another writer and cannot be opened to "
-                "merge the changes",
-                path=target,
-                hint="load the keyset again and repeat the change",
-            ) from None
-        base_primary, base_states = (
-            self._base if self._origin and self._origin[0] == target else (None, {})
-        )
-        with self._lock:
-            states = merge_states(
-                base_states,
-                {e.kid: e.status for e in self._entries.values()},
-                {e.kid: e.status for e in theirs._entries.values()},
-                list(KeyStatus),
-            )
-            sources = merge_sources(
-                self._entries,
-                theirs._entries,
-                lambda e: None if e.private is None else _private_jwk(e.alg, e.private),
-                refuse=lambda kid: ConcurrentChangeError(
-                    f"keyset {target}: another writer added a different key with the same "
-                    f"kid {kid}",
-                    path=target,
-                    names=[kid],
-                    hint="load the keyset again and repeat the change",
-                ),
-            )
-            entries: dict[str, _Entry] = {}
-            for kid, source in sources.items():
-                mine, other = self._entries.get(kid), theirs._entries.get(kid)
-                if states[kid] is KeyStatus.RETIRED:
-                    retired = (mine or source).retired or (other or source).retired
-                    entry = _Entry(
-                        kid, source.alg, KeyStatus.RETIRED, source.created, None, retired
-                    )
-                else:
-                    entry = _Entry(
-                        kid, source.alg, KeyStatus.ACTIVE, source.created, source.private
-                    )
-                entries[kid] = entry
-
-            def newer(ours: str, theirs: str) -> str:
-                # One-second timestamps: within a second, the rotation saved last wins.
-                return theirs if entries[theirs].created > entries[ours].created else ours
-
-            primary = merge_primary(base_primary, self._primary, theirs._primary, newer)
-            if entries[primary].status is not KeyStatus.ACTIVE:
-                raise ConcurrentChangeError(
-                    f"keyset {target}: the primary key {primary} was retired by another writer",
-                    path=target,
-                    names=[primary],
-                    hint="load the keyset again and repeat the change",
-                )
-            self._entries = entries
-            self._primary = primary
-            self._refresh()
-
-    def _remember(self, origin: Origin) -> None:
-        with self._lock:
-            self._origin = origin
-            self._base = (self._primary, {e.kid: e.status for e in self._entries.values()})
-
-    @classmethod
-    def load(
-        cls,
-        path: str | os.PathLike[str],
-        passphrase: str | bytes | Secret[Any] | None = None,
-        *,
-        sealer: Sealer | None = None,
-    ) -> SigningKeySet:
-        """Read and open a keyset file written by :meth:`save`.
-
-        Raises:
-            StorageError: the file is missing, unreadable or too large.
-            FormatError: the file is not a sealbox keyset.
-            DecryptionError: wrong passphrase, or the file was altered.
-        """
-        chosen = _choose_sealer(passphrase, sealer, kdf.ARGON2ID_DEFAULT)
-        data = read_limited(path, MAX_FILE_SIZE, "keyset")
-        keyset = cls.from_unencrypted(chosen.open(data))
-        keyset._remember(origin_of(path, data))
-        return keyset
 
     # -- internals ------------------------------------------------------------------------
 
-    def _get(self, kid: str) -> _Entry:
+    def _get(self, kid: str) -> SigningEntry:
         try:
             return self._entries[kid]
         except KeyError:
             raise KeyNotFoundError(f"no key {kid!r} in this keyset") from None
 
-    def _info(self, e: _Entry) -> SigningKeyInfo:
-        return SigningKeyInfo(e.kid, e.alg, e.status, e.kid == self._primary, e.created, e.retired)
+    def _info(self, e: SigningEntry) -> SigningKeyInfo:
+        return SigningKeyInfo(e.kid, e.alg, e.state, e.kid == self._primary, e.created, e.destroyed)
+
+    def _make_primary(self, entry: SigningEntry) -> None:
+        self._entries[self._primary].state = KeyState.DECRYPT_ONLY
+        entry.state = KeyState.ACTIVE
+        self._primary = entry.kid
+        self._refresh()
+
+    def _refuse_primary(self, kid: str, verb: str) -> None:
+        if kid == self._primary:
+            raise KeyStateError(
+                f"key {kid} is the primary key and cannot be {verb}",
+                hint="rotate first so that another key signs",
+                code="primary_key",
+                facts={"key_id": kid},
+            )
 
     def _refresh(self) -> None:
         # Build the lookup tables, then swap them in: readers never see a half state.
@@ -703,25 +573,6 @@ class SigningKeySet:
         headers: dict[str | None, str] = {}
         impl = ALGORITHMS[primary.alg].impl
         self._signer = (primary.kid, primary.alg, impl, primary.private, headers)
-
-
-def _passphrase_sealer(
-    passphrase: str | bytes | Secret[Any], kdf_params: kdf.Argon2idParams = kdf.ARGON2ID_DEFAULT
-) -> PassphraseSealer:
-    return PassphraseSealer(passphrase, format=SEALED_FORMAT, what="keyset", kdf_params=kdf_params)
-
-
-def _choose_sealer(
-    passphrase: str | bytes | Secret[Any] | None,
-    sealer: Sealer | None,
-    kdf_params: kdf.Argon2idParams,
-) -> Sealer:
-    if (passphrase is None) == (sealer is None):
-        raise TypeError("give exactly one of passphrase and sealer")
-    if sealer is not None:
-        return sealer
-    assert passphrase is not None
-    return _passphrase_sealer(passphrase, kdf_params)
 
 
 def _audience(audience: str | Iterable[str]) -> str | list[str]:
@@ -743,110 +594,3 @@ def _scope(scope: str | Iterable[str]) -> str:
         if not isinstance(item, str) or not item or any(c.isspace() for c in item):
             raise ConfigError("each scope must be a non-empty string without spaces")
     return " ".join(items)
-
-
-def _now(now: datetime | None) -> datetime:
-    return (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
-
-
-def _random_kid(taken: Iterable[str]) -> str:
-    used = set(taken)
-    while True:
-        kid = secrets.token_urlsafe(12)
-        if kid not in used:
-            return kid
-
-
-_THUMBPRINT_MEMBERS: Final = {
-    "RSA": ("e", "kty", "n"),
-    "EC": ("crv", "kty", "x", "y"),
-    "OKP": ("crv", "kty", "x"),
-}
-
-
-def _thumbprint(public: VerificationKey) -> str:
-    # RFC 7638 §3: the required members in lexicographic order, no whitespace.
-    jwk = public.to_jwk()
-    members = {name: jwk[name] for name in _THUMBPRINT_MEMBERS[public.kty]}
-    canonical = json.dumps(members, separators=(",", ":"), sort_keys=True).encode()
-    return b64url_encode(hashlib.sha256(canonical).digest())
-
-
-def _new_entry(
-    alg: str, taken: Iterable[str], now: datetime | None, rsa_key_size: int = 2048
-) -> _Entry:
-    if alg not in SIGNING_ALGORITHMS:
-        raise UnsupportedAlgorithmError(
-            f"a keyset cannot sign with {alg!r} (supported: {', '.join(SIGNING_ALGORITHMS)})"
-        )
-    taken = set(taken)
-    created = _now(now)
-    if alg == "HS256":
-        return _Entry(_random_kid(taken), alg, KeyStatus.ACTIVE, created, os.urandom(HMAC_KEY_SIZE))
-    private: Any
-    if alg == "EdDSA":
-        private = ed25519.Ed25519PrivateKey.generate()
-    elif alg == "ES256":
-        private = ec.generate_private_key(ec.SECP256R1())
-    else:
-        if rsa_key_size not in RSA_KEY_SIZES:
-            raise ConfigError(f"rsa_key_size must be one of {', '.join(map(str, RSA_KEY_SIZES))}")
-        private = rsa.generate_private_key(public_exponent=65537, key_size=rsa_key_size)
-    probe = VerificationKey.from_public_key(private.public_key(), alg=alg, kid=None)
-    kid = _thumbprint(probe)
-    if kid in taken:  # only if the same key were generated twice
-        raise KeyStateError("the new key's id is already in the keyset")
-    return _Entry(kid, alg, KeyStatus.ACTIVE, created, private)
-
-
-def _private_jwk(alg: str, private: Any) -> dict[str, Any]:
-    if alg == "HS256":
-        return {"kty": "oct", "k": b64url_encode(private)}
-    return ALGORITHMS[alg].impl.to_jwk(private)
-
-
-def _load_private(alg: str, jwk: object, where: str) -> Any:
-    if not isinstance(jwk, dict) or ("d" not in jwk and alg != "HS256"):
-        raise KeyFormatError(f"{where}.jwk must be a private JWK")
-    try:
-        private = ALGORITHMS[alg].impl.from_jwk(jwk)
-    except (ValueError, KeyError, TypeError, UnsupportedAlgorithm):
-        raise KeyFormatError(f"{where}.jwk is not a valid {alg} private key") from None
-    if alg == "HS256":
-        ok = isinstance(private, bytes) and len(private) >= HMAC_KEY_SIZE
-    elif alg == "ES256":
-        ok = isinstance(private, ec.EllipticCurvePrivateKey) and isinstance(
-            private.curve, ec.SECP256R1
-        )
-    elif alg == "RS256":
-        ok = isinstance(private, rsa.RSAPrivateKey) and private.key_size >= 2048
-    else:
-        ok = isinstance(private, ed25519.Ed25519PrivateKey)
-    if not ok:
-        raise KeyFormatError(f"{where}.jwk is not a usable {alg} private key")
-    return private
-
-
-def _parse_entry(obj: object, index: int) -> _Entry:
-    where = f"keys[{index}]"
-    if not isinstance(obj, dict):
-        raise FormatError(f"{where} must be an object")
-    kid = obj.get("kid")
-    if not isinstance(kid, str) or not kid:
-        raise FormatError(f"{where}.kid must be a non-empty string")
-    alg = obj.get("alg")
-    if alg not in SIGNING_ALGORITHMS:
-        raise UnsupportedAlgorithmError(f"{where}: unknown signing algorithm {alg!r}")
-    try:
-        status = KeyStatus(str(obj.get("status")))
-    except ValueError:
-        raise FormatError(f"{where}.status must be active or retired") from None
-    created = parse_time(obj.get("created"), f"{where}.created")
-    retired_at = obj.get("retired")
-    retired = None if retired_at is None else parse_time(retired_at, f"{where}.retired")
-    raw = obj.get("jwk")
-    if status is KeyStatus.RETIRED:
-        if raw is not None:
-            raise FormatError(f"{where} is retired but still holds key material")
-        return _Entry(kid, str(alg), status, created, None, retired)
-    return _Entry(kid, str(alg), status, created, _load_private(str(alg), raw, where), retired)

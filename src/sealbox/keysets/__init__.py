@@ -1,7 +1,10 @@
 """Sets of symmetric keys with ids and a lifecycle: keyrings, sealed fields, envelopes.
 
 - :mod:`~sealbox.keysets.keyring`: :class:`~sealbox.Keyring` — keys with ids, one primary,
-  rotation, seal/open/reseal, deterministic tokens, blind indexes; stored encrypted;
+  rotation, seal/open/reseal, deterministic tokens, blind indexes; its storage
+  (:mod:`~sealbox.keysets.keyring_store`: encrypted, saved with a merge, loaded), its
+  document (:mod:`~sealbox.keysets.keyring_file`) and the merge of two copies
+  (:mod:`~sealbox.keysets.keyring_merge`);
 - :mod:`~sealbox.keysets.fields`: the sealed-token format;
 - :mod:`~sealbox.keysets.sealed`: documents sealed under a passphrase (Argon2id +
   AES-256-GCM), shared with the JWT keyset;
@@ -14,7 +17,7 @@
 ``sealbox.keyring``, ``sealbox.fields``, ``sealbox.envelope`` and ``sealbox.legacy``, the
 old paths, still import.
 
-May import: :mod:`sealbox._util`, :mod:`sealbox.hazmat`, :mod:`sealbox.age`,
-:mod:`sealbox.secrets` (the Vault client) and third-party ``cryptography`` and ``hvac``
-(the Vault Transit provider, loaded when one is made).
+May import: :mod:`sealbox.exceptions`, :mod:`sealbox.secret`, :mod:`sealbox._util`,
+:mod:`sealbox.hazmat`, :mod:`sealbox.age`, :mod:`sealbox.secrets` (the Vault client) and
+third-party ``cryptography`` and ``hvac``.
 """

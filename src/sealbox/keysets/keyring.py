@@ -1,19 +1,25 @@
 """Keyring: keys with ids and states, a primary key, rotation, and encrypted storage.
 
 A :class:`Keyring` seals small values (database fields, cookies, API tokens)
-under its primary key and opens tokens made by any of its enabled keys, found by
+under its primary key and opens tokens made by any of its active or decrypt-only keys, found by
 the key id in the token. :meth:`Keyring.rotate` adds a key and makes it primary;
 older keys keep opening what they sealed until they are disabled.
 :meth:`Keyring.reseal` moves a token to the primary key.
 
-Key states:
+Key states (:class:`~sealbox.keysets.lifecycle.KeyState`, shared with JWT keysets and
+transit keys):
 
-``enabled``
-    opens tokens; the primary key (always enabled) also seals them.
+``active``
+    the primary key: it seals new tokens and opens them. A keyring has exactly one.
+``decrypt-only``
+    opens the tokens it sealed, seals nothing: every older key after a rotation.
 ``disabled``
-    kept, but opens nothing; :meth:`Keyring.enable` brings it back.
+    kept, but opens nothing; :meth:`Keyring.enable` makes it decrypt-only again.
 ``destroyed``
     its material is erased; tokens it made can never be opened again.
+
+Files written before these words said ``enabled`` for the primary key and the
+decrypt-only ones alike; they load as the words above (:mod:`~sealbox.keysets.keyring_file`).
 
 A keyring is only ever stored encrypted. :meth:`Keyring.save` writes it sealed
 with a key derived from a passphrase by Argon2id (the format is in
@@ -24,7 +30,7 @@ atomically and has mode 0600.
 Saving is safe against other writers of the same file: it holds the file's lock
 (:mod:`sealbox._util.locks`) from re-reading the file to renaming the new one in. If the
 file changed since this keyring read it (another process rotated it), the two are
-merged (:mod:`sealbox._util.merge`): every key of both is kept, so nothing sealed under
+merged (:mod:`~sealbox.keysets.keyring_merge`): every key of both is kept, so nothing sealed under
 either side's new key is lost. A file that cannot be opened to merge (another
 passphrase; recipients and no identity) is not overwritten:
 :class:`~sealbox.exceptions.ConcurrentChangeError`.
@@ -41,69 +47,59 @@ Example::
 
 from __future__ import annotations
 
-import enum
-import json
 import os
-import secrets
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Final
+from datetime import datetime
+from typing import Any, Final
 
 from cryptography.exceptions import InvalidTag
 
-from sealbox._util.files import read_limited
-from sealbox._util.merge import (
-    Origin,
-    merge_primary,
-    merge_sources,
-    merge_states,
-    origin_of,
-    save_merged,
-)
+from sealbox._util.merge import Origin
 from sealbox.exceptions import (
-    ConcurrentChangeError,
-    ConfigError,
     DecryptionError,
     FormatError,
     KeyNotFoundError,
     KeyStateError,
-    UnsupportedAlgorithmError,
 )
-from sealbox.hazmat import kdf
-from sealbox.hazmat.aead import ALGORITHMS, DEFAULT_ALGORITHM
+from sealbox.hazmat.aead import DEFAULT_ALGORITHM
 from sealbox.keysets.fields import (
     HEADER_SIZE,
-    MATERIAL_SIZE,
     VERSION_DETERMINISTIC,
     FieldKey,
     decode_token,
     encode_token,
     token_key_id,
 )
-from sealbox.keysets.sealed import PassphraseSealer, b64d, b64e, format_time, parse_time
-from sealbox.secret import Secret
+from sealbox.keysets.keyring_file import (
+    FORMAT,
+    MAX_FILE_SIZE,
+    SEALED_FORMAT,
+    KeyEntry,
+    is_age_file,
+    new_entry,
+    parse_document,
+    render_document,
+    settle_states,
+)
+from sealbox.keysets.keyring_store import KeyringStorage
+from sealbox.keysets.lifecycle import KeyState
+from sealbox.keysets.sealed import format_time
 
-if TYPE_CHECKING:
-    from sealbox.age import Identity, Recipient
+__all__ = [
+    "FORMAT",
+    "MAX_FILE_SIZE",
+    "SEALED_FORMAT",
+    "KeyInfo",
+    "KeyState",
+    "Keyring",
+    "is_age_file",
+]
 
-__all__ = ["KeyInfo", "KeyState", "Keyring"]
-
-FORMAT: Final = "sealbox-keyring/1"
-SEALED_FORMAT: Final = "sealbox-keyring-sealed/1"
-MAX_FILE_SIZE: Final = 16 * 1024 * 1024
 _NONCE: Final = 12
 _BODY: Final = HEADER_SIZE + _NONCE
 _urandom = os.urandom
-
-
-class KeyState(enum.StrEnum):
-    """The state of a key in a keyring."""
-
-    ENABLED = "enabled"
-    DISABLED = "disabled"
-    DESTROYED = "destroyed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +109,7 @@ class KeyInfo:
     Attributes:
         id: the 32-bit key id that tokens carry.
         algorithm: the randomized cipher the key seals with.
-        state: enabled, disabled or destroyed.
+        state: active (the primary key), decrypt-only, disabled or destroyed.
         primary: whether the key seals new tokens.
         created: when the key was made (UTC).
     """
@@ -140,49 +136,27 @@ class KeyInfo:
         }
 
 
-@dataclass(slots=True, repr=False)
-class _Entry:
-    id: int
-    algorithm: str
-    state: KeyState
-    created: datetime
-    material: bytes | None
-    field_key: FieldKey | None = None
-
-    def working_key(self) -> FieldKey:
-        if self.field_key is None:
-            assert self.material is not None
-            self.field_key = FieldKey(self.id, self.algorithm, self.material)
-        return self.field_key
-
-
-class Keyring:
+class Keyring(KeyringStorage):
     """A set of keys with one primary key. Build one with :meth:`generate` or :meth:`load`.
 
     Sealing and opening are safe to call from many threads; changes (rotate,
     disable, …) are serialised by a lock.
     """
 
-    __slots__ = (
-        "_base",
-        "_decrypters",
-        "_deterministic",
-        "_entries",
-        "_lock",
-        "_origin",
-        "_primary",
-        "_primary_id",
-        "_recipients",
-        "_sealer",
-    )
+    # The others are KeyringStorage's.
+    __slots__ = ("_decrypters", "_deterministic", "_primary", "_sealer")
 
-    def __init__(self, entries: Iterable[_Entry], primary_id: int) -> None:
+    def __init__(self, entries: Iterable[KeyEntry], primary_id: int) -> None:
         self._lock = threading.RLock()
-        self._entries: dict[int, _Entry] = {e.id: e for e in entries}
+        self._entries: dict[int, KeyEntry] = {e.id: e for e in entries}
         if primary_id not in self._entries:
             raise FormatError(f"the primary key {primary_id:08x} is not in the keyring")
-        if self._entries[primary_id].state is not KeyState.ENABLED:
-            raise FormatError(f"the primary key {primary_id:08x} is not enabled")
+        state = self._entries[primary_id].state
+        if state is not KeyState.ACTIVE:
+            raise FormatError(
+                f"the primary key {primary_id:08x} is {state.value}; it must be active"
+            )
+        settle_states(self._entries, primary_id)
         self._primary_id = primary_id
         self._primary: FieldKey
         self._sealer: tuple[bytes, Callable[[bytes, bytes, bytes], bytes]]
@@ -192,7 +166,7 @@ class Keyring:
         # The file this keyring was read from or last saved to, as (real path, SHA-256 of
         # its bytes), and the keys as they were then: the base of a merge on save.
         self._origin: Origin | None = None
-        self._base: tuple[int, dict[int, KeyState]] = (primary_id, {})
+        self._base: tuple[int | None, dict[int, KeyState]] = (primary_id, {})
         self._refresh()
 
     # -- construction ---------------------------------------------------------------
@@ -207,7 +181,7 @@ class Keyring:
             algorithm: ``aes-256-gcm`` (default), ``chacha20-poly1305`` or ``aes-256-gcm-siv``.
             now: creation time to record (the current time by default).
         """
-        entry = _new_entry(algorithm, (), now)
+        entry = new_entry(algorithm, (), now)
         return cls([entry], entry.id)
 
     # -- listing --------------------------------------------------------------------
@@ -246,7 +220,7 @@ class Keyring:
         states = [e.state.value for e in self._entries.values()]
         return (
             f"Keyring(primary={self._primary_id:08x}, keys={len(states)}, "
-            f"enabled={states.count('enabled')})"
+            f"usable={sum(KeyState(s).usable for s in states)})"
         )
 
     def __reduce__(self) -> tuple[object, ...]:
@@ -322,12 +296,12 @@ class Keyring:
         return self._primary.seal_deterministic(data, associated_data)
 
     def deterministic_tokens(self, data: bytes, associated_data: bytes = b"") -> dict[int, bytes]:
-        """Return the deterministic token of ``data`` under every enabled key.
+        """Return the deterministic token of ``data`` under every active or decrypt-only key.
 
         Use it to look a value up while rows sealed before a rotation still exist.
         """
         with self._lock:
-            keys = [e.working_key() for e in self._enabled()]
+            keys = [e.working_key() for e in self._usable()]
         return {k.key_id: k.seal_deterministic(data, associated_data) for k in keys}
 
     def blind_index(self, data: bytes, context: bytes = b"") -> bytes:
@@ -340,12 +314,12 @@ class Keyring:
         return self._primary.blind_index(data, context)
 
     def blind_indexes(self, data: bytes, context: bytes = b"") -> dict[int, bytes]:
-        """Return the blind index of ``data`` under every enabled key, by key id.
+        """Return the blind index of ``data`` under every active or decrypt-only key, by key id.
 
         Search for any of these values and lookups keep working across rotation.
         """
         with self._lock:
-            keys = [e.working_key() for e in self._enabled()]
+            keys = [e.working_key() for e in self._usable()]
         return {k.key_id: k.blind_index(data, context) for k in keys}
 
     def seal_text(self, data: bytes | str, associated_data: bytes = b"") -> str:
@@ -368,7 +342,7 @@ class Keyring:
     # -- key management -------------------------------------------------------------
 
     def rotate(self, algorithm: str | None = None, *, now: datetime | None = None) -> KeyInfo:
-        """Add a fresh key and make it primary. Older keys keep opening tokens.
+        """Add a fresh key and make it primary (active); the old primary becomes decrypt-only.
 
         Args:
             algorithm: the new key's cipher; the current primary's by default.
@@ -378,27 +352,30 @@ class Keyring:
         """
         with self._lock:
             algorithm = algorithm or self._entries[self._primary_id].algorithm
-            entry = _new_entry(algorithm, self._entries, now)
+            entry = new_entry(algorithm, self._entries, now)
             self._entries[entry.id] = entry
-            self._primary_id = entry.id
-            self._refresh()
+            self._make_primary(entry)
             return self._info(entry)
 
     def set_primary(self, key_id: int) -> None:
-        """Make an enabled key the primary one (to roll back a rotation).
+        """Make a decrypt-only key the primary (active) one, to roll back a rotation.
+
+        The old primary key becomes decrypt-only.
 
         Raises:
             KeyNotFoundError: no such key.
-            KeyStateError: the key is not enabled.
+            KeyStateError: the key is disabled or destroyed.
         """
         with self._lock:
             entry = self._get(key_id)
-            if entry.state is not KeyState.ENABLED:
+            if not entry.state.usable:
                 raise KeyStateError(
-                    f"key {key_id:08x} is {entry.state.value}; only an enabled key can be primary"
+                    f"key {key_id:08x} is {entry.state.value}; only an active or decrypt-only "
+                    "key can be primary",
+                    code="key_not_usable",
+                    facts={"key_id": f"{key_id:08x}", "state": entry.state.value},
                 )
-            self._primary_id = key_id
-            self._refresh()
+            self._make_primary(entry)
 
     def disable(self, key_id: int) -> None:
         """Stop a key from opening tokens. Disabling a disabled key does nothing.
@@ -413,14 +390,23 @@ class Keyring:
                 raise KeyStateError(
                     f"key {key_id:08x} is the primary key and cannot be disabled",
                     hint="rotate the keyring first so that another key becomes primary",
+                    code="primary_key",
+                    facts={"key_id": f"{key_id:08x}"},
                 )
             if entry.state is KeyState.DESTROYED:
-                raise KeyStateError(f"key {key_id:08x} is destroyed")
+                raise KeyStateError(
+                    f"key {key_id:08x} is destroyed",
+                    code="key_destroyed",
+                    facts={"key_id": f"{key_id:08x}"},
+                )
             entry.state = KeyState.DISABLED
             self._refresh()
 
     def enable(self, key_id: int) -> None:
-        """Let a disabled key open tokens again. Enabling an enabled key does nothing.
+        """Let a disabled key open tokens again: it becomes decrypt-only.
+
+        Enabling a key that already opens tokens does nothing. To seal with it too,
+        :meth:`set_primary`.
 
         Raises:
             KeyNotFoundError: no such key.
@@ -429,8 +415,13 @@ class Keyring:
         with self._lock:
             entry = self._get(key_id)
             if entry.state is KeyState.DESTROYED:
-                raise KeyStateError(f"key {key_id:08x} is destroyed and cannot be enabled again")
-            entry.state = KeyState.ENABLED
+                raise KeyStateError(
+                    f"key {key_id:08x} is destroyed and cannot be enabled again",
+                    code="key_destroyed",
+                    facts={"key_id": f"{key_id:08x}"},
+                )
+            if entry.state is KeyState.DISABLED:
+                entry.state = KeyState.DECRYPT_ONLY
             self._refresh()
 
     def destroy(self, key_id: int) -> None:
@@ -449,6 +440,8 @@ class Keyring:
                 raise KeyStateError(
                     f"key {key_id:08x} must be disabled before it is destroyed",
                     hint="disable it, check that nothing still needs it, then destroy it",
+                    code="key_not_disabled",
+                    facts={"key_id": f"{key_id:08x}", "state": entry.state.value},
                 )
             entry.state = KeyState.DESTROYED
             entry.material = None
@@ -474,297 +467,48 @@ class Keyring:
            :meth:`save` and :meth:`encrypt` exist for that.
         """
         with self._lock:
-            doc = {
-                "format": FORMAT,
-                "primary": f"{self._primary_id:08x}",
-                "keys": [
-                    {
-                        "id": f"{e.id:08x}",
-                        "algorithm": e.algorithm,
-                        "state": e.state.value,
-                        "created": format_time(e.created),
-                        "material": None if e.material is None else b64e(e.material),
-                    }
-                    for e in self._entries.values()
-                ],
-            }
-            if self._recipients:
-                doc["recipients"] = list(self._recipients)
-        return json.dumps(doc, indent=2).encode() + b"\n"
+            return render_document(self._primary_id, self._entries.values(), self._recipients)
 
     @classmethod
     def from_unencrypted(cls, data: bytes) -> Keyring:
         """Load a keyring from :meth:`serialize_unencrypted` output.
 
+        Files in the older words (``enabled``) load too; see the module docstring.
+
         Raises:
             FormatError: the document is not a valid keyring (the message says what
                 is wrong, never with key material).
         """
-        try:
-            doc = json.loads(data)
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            raise FormatError("the keyring is not valid JSON") from None
-        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-            raise FormatError(f"not a keyring: 'format' must be {FORMAT!r}")
-        keys = doc.get("keys")
-        if not isinstance(keys, list) or not keys:
-            raise FormatError("the keyring has no keys")
-        entries = [_parse_entry(k, i) for i, k in enumerate(keys)]
-        if len({e.id for e in entries}) != len(entries):
-            raise FormatError("the keyring holds two keys with the same id")
-        ring = cls(entries, _parse_id(doc.get("primary"), "primary"))
-        recipients = doc.get("recipients", [])
-        if not isinstance(recipients, list) or not all(isinstance(r, str) for r in recipients):
-            raise FormatError("'recipients' must be a list of strings")
-        ring._recipients = tuple(recipients)
+        entries, primary, recipients = parse_document(data)
+        ring = cls(entries, primary)
+        ring._recipients = recipients
         return ring
-
-    def encrypt(
-        self,
-        passphrase: str | bytes | Secret[Any],
-        *,
-        kdf_params: kdf.Argon2idParams = kdf.ARGON2ID_DEFAULT,
-    ) -> bytes:
-        """Return the keyring sealed under a passphrase (Argon2id + AES-256-GCM)."""
-        return _sealer(passphrase, kdf_params=kdf_params).seal(self.serialize_unencrypted())
-
-    @classmethod
-    def decrypt(
-        cls,
-        data: bytes,
-        passphrase: str | bytes | Secret[Any],
-        *,
-        kdf_ceiling: kdf.Argon2idParams = kdf.ARGON2ID_CEILING,
-    ) -> Keyring:
-        """Open a keyring sealed by :meth:`encrypt`.
-
-        Raises:
-            FormatError: the data is not a sealed keyring, or asks for Argon2id
-                costs above ``kdf_ceiling``.
-            DecryptionError: the passphrase is wrong or the file was altered.
-        """
-        return cls.from_unencrypted(_sealer(passphrase, kdf_ceiling=kdf_ceiling).open(data))
-
-    def encrypt_to(self, recipients: Sequence[Recipient]) -> bytes:
-        """Return the keyring as an age file encrypted to ``recipients``.
-
-        The public recipients are recorded inside the (encrypted) keyring, so that
-        a changed keyring can be saved back to them (:attr:`recipients`).
-        """
-        from sealbox import age
-
-        with self._lock:
-            self._recipients = tuple(t for r in recipients if (t := _recipient_text(r)))
-            plain = self.serialize_unencrypted()
-        return age.encrypt(plain, recipients)
-
-    @classmethod
-    def decrypt_with(cls, data: bytes, identities: Sequence[Identity]) -> Keyring:
-        """Open a keyring saved as an age file (:meth:`encrypt_to`).
-
-        Raises:
-            FormatError: not an age file, or the plaintext is not a keyring.
-            NoIdentityMatchError: none of the identities opens it.
-            DecryptionError: the file was altered.
-        """
-        from sealbox import age
-
-        return cls.from_unencrypted(age.decrypt(data, identities))
-
-    def save(
-        self,
-        path: str | os.PathLike[str],
-        passphrase: str | bytes | Secret[Any] | None = None,
-        *,
-        recipients: Sequence[Recipient] | None = None,
-        identities: Sequence[Identity] | None = None,
-        kdf_params: kdf.Argon2idParams = kdf.ARGON2ID_DEFAULT,
-        overwrite: bool = True,
-        merge: bool = True,
-    ) -> None:
-        """Encrypt the keyring and write it to ``path`` atomically, mode 0600.
-
-        Give either ``passphrase`` (Argon2id + AES-256-GCM, the sealed JSON form)
-        or ``recipients`` (an age file).
-
-        Holds the file's lock from re-reading it to the rename. If the file changed
-        since this keyring was read from it (or this keyring was not read from it),
-        the file's keys are merged in first (see the module docstring), opened with
-        ``passphrase`` or ``identities``; this keyring then holds the merged keys.
-        ``merge=False`` replaces the file's keys instead (they are lost).
-
-        .. versionchanged:: 0.1.0
-           Locked, and merges a file changed by another writer; ``identities``, ``merge``.
-
-        Raises:
-            ValueError: both or neither of ``passphrase`` and ``recipients``.
-            StorageError: the file exists and ``overwrite`` is false, or it cannot
-                be written. The old file is left as it was.
-            ConcurrentChangeError: the file changed and cannot be opened to merge
-                (nothing was written).
-            LockTimeoutError: another writer held the file too long.
-        """
-        if (passphrase is None) == (recipients is None):
-            raise ValueError("give either a passphrase or recipients")
-
-        def render() -> bytes:
-            if recipients is not None:
-                return self.encrypt_to(recipients)
-            assert passphrase is not None
-            return self.encrypt(passphrase, kdf_params=kdf_params)
-
-        origin = save_merged(
-            path,
-            origin=self._origin,
-            render=render,
-            merge_from=lambda data, target: self._merge_from(data, target, passphrase, identities),
-            limit=MAX_FILE_SIZE,
-            what="keyring",
-            overwrite=overwrite,
-            merge=merge,
-        )
-        self._remember(origin)
-
-    def _merge_from(
-        self,
-        current: bytes,
-        target: str,
-        passphrase: str | bytes | Secret[Any] | None,
-        identities: Sequence[Identity] | None,
-    ) -> None:
-        read_here = self._origin is not None and self._origin[0] == target
-        try:
-            theirs = Keyring._open(current, target, passphrase, identities)
-        except (ConfigError, DecryptionError):
-            how = "was changed by another writer" if read_here else "holds another keyring"
-            raise ConcurrentChangeError(
-                f"keyring {target} {how} and cannot be opened to merge its keys",
-                path=target,
-                hint="load the keyring again and repeat the change, or give the "
-                "identity or passphrase that opens the file",
-            ) from None
-        base_primary, base_states = self._base if read_here else (None, {})
-        with self._lock:
-            order = list(KeyState)
-            states = merge_states(
-                base_states,
-                {e.id: e.state for e in self._entries.values()},
-                {e.id: e.state for e in theirs._entries.values()},
-                order,
-            )
-            sources = merge_sources(
-                self._entries,
-                theirs._entries,
-                lambda e: e.material,
-                refuse=lambda key_id: ConcurrentChangeError(
-                    f"keyring {target}: another writer added a different key with the same "
-                    f"id {key_id:08x}",
-                    path=target,
-                    names=[f"{key_id:08x}"],
-                    hint="load the keyring again and repeat the change",
-                ),
-            )
-            entries: dict[int, _Entry] = {}
-            for key_id, source in sources.items():
-                entry = _Entry(
-                    key_id, source.algorithm, states[key_id], source.created, source.material
-                )
-                if entry.state is KeyState.DESTROYED:
-                    entry.material = None
-                entries[key_id] = entry
-
-            def newer(ours: int, theirs: int) -> int:
-                # Creation times have one-second resolution: within a second, the
-                # rotation saved last (this one) wins, as running them in turn would.
-                return theirs if entries[theirs].created > entries[ours].created else ours
-
-            primary = merge_primary(base_primary, self._primary_id, theirs._primary_id, newer)
-            if entries[primary].state is not KeyState.ENABLED:
-                raise ConcurrentChangeError(
-                    f"keyring {target}: the primary key {primary:08x} was disabled by "
-                    "another writer",
-                    path=target,
-                    names=[f"{primary:08x}"],
-                    hint="load the keyring again and repeat the change",
-                )
-            self._entries = entries
-            self._primary_id = primary
-            if not self._recipients:
-                self._recipients = theirs._recipients
-            self._refresh()
-
-    def _remember(self, origin: Origin) -> None:
-        with self._lock:
-            self._origin = origin
-            self._base = (self._primary_id, {e.id: e.state for e in self._entries.values()})
-
-    @classmethod
-    def load(
-        cls,
-        path: str | os.PathLike[str],
-        passphrase: str | bytes | Secret[Any] | None = None,
-        *,
-        identities: Sequence[Identity] | None = None,
-    ) -> Keyring:
-        """Read and decrypt a keyring file written by :meth:`save`.
-
-        The form is told by the file's first bytes: an age file opens with
-        ``identities`` (or with ``passphrase``, if it was encrypted to one); the
-        sealed JSON form with ``passphrase``.
-
-        Raises:
-            StorageError: the file is missing, unreadable or too large.
-            FormatError: the file is not a sealbox keyring.
-            ConfigError: the file's form needs what was not given.
-            DecryptionError: wrong passphrase or identity, or the file was altered.
-        """
-        data = read_limited(path, MAX_FILE_SIZE, "keyring")
-        ring = cls._open(data, os.fspath(path), passphrase, identities)
-        ring._remember(origin_of(path, data))
-        return ring
-
-    @classmethod
-    def _open(
-        cls,
-        data: bytes,
-        path: str,
-        passphrase: str | bytes | Secret[Any] | None,
-        identities: Sequence[Identity] | None,
-    ) -> Keyring:
-        if is_age_file(data):
-            if identities is None and passphrase is not None:
-                from sealbox.age import ScryptIdentity
-
-                identities = [ScryptIdentity(passphrase)]
-            if not identities:
-                raise ConfigError(
-                    f"keyring {path} is encrypted to age recipients",
-                    hint="give an identity file (-i)",
-                )
-            return cls.decrypt_with(data, identities)
-        if passphrase is None:
-            raise ConfigError(f"keyring {path} is encrypted with a passphrase")
-        return cls.decrypt(data, passphrase)
 
     # -- internals ------------------------------------------------------------------
 
-    def _get(self, key_id: int) -> _Entry:
+    def _get(self, key_id: int) -> KeyEntry:
         try:
             return self._entries[key_id]
         except KeyError:
             raise KeyNotFoundError(f"no key {key_id:08x} in this keyring") from None
 
-    def _enabled(self) -> list[_Entry]:
-        return [e for e in self._entries.values() if e.state is KeyState.ENABLED]
+    def _make_primary(self, entry: KeyEntry) -> None:
+        self._entries[self._primary_id].state = KeyState.DECRYPT_ONLY
+        entry.state = KeyState.ACTIVE
+        self._primary_id = entry.id
+        self._refresh()
 
-    def _info(self, e: _Entry) -> KeyInfo:
+    def _usable(self) -> list[KeyEntry]:
+        return [e for e in self._entries.values() if e.state.usable]
+
+    def _info(self, e: KeyEntry) -> KeyInfo:
         return KeyInfo(e.id, e.algorithm, e.state, e.id == self._primary_id, e.created)
 
     def _refresh(self) -> None:
         # Build the lookup tables, then swap them in: readers never see a half state.
         decrypters: dict[bytes, Callable[[bytes, bytes, bytes], bytes]] = {}
         deterministic: dict[bytes, FieldKey] = {}
-        for entry in self._enabled():
+        for entry in self._usable():
             key = entry.working_key()
             decrypters[key.header] = key.decrypt
             deterministic[bytes([VERSION_DETERMINISTIC]) + entry.id.to_bytes(4, "big")] = key
@@ -773,65 +517,3 @@ class Keyring:
         self._deterministic = deterministic
         self._primary = primary
         self._sealer = (primary.header, primary.encrypt)
-
-
-def _new_entry(algorithm: str, taken: Iterable[int], now: datetime | None) -> _Entry:
-    if algorithm not in ALGORITHMS:
-        names = ", ".join(sorted(ALGORITHMS))
-        raise UnsupportedAlgorithmError(f"unknown algorithm {algorithm!r} (supported: {names})")
-    used = set(taken)
-    key_id = 0
-    while key_id == 0 or key_id in used:
-        key_id = secrets.randbits(32)
-    created = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
-    return _Entry(key_id, algorithm, KeyState.ENABLED, created, os.urandom(MATERIAL_SIZE))
-
-
-def _parse_entry(obj: object, index: int) -> _Entry:
-    where = f"keys[{index}]"
-    if not isinstance(obj, dict):
-        raise FormatError(f"{where} must be an object")
-    key_id = _parse_id(obj.get("id"), f"{where}.id")
-    algorithm = obj.get("algorithm")
-    if algorithm not in ALGORITHMS:
-        raise UnsupportedAlgorithmError(f"{where}: unknown algorithm {algorithm!r}")
-    try:
-        state = KeyState(str(obj.get("state")))
-    except ValueError:
-        raise FormatError(f"{where}.state must be enabled, disabled or destroyed") from None
-    created = parse_time(obj.get("created"), f"{where}.created")
-    raw = obj.get("material")
-    if state is KeyState.DESTROYED:
-        if raw is not None:
-            raise FormatError(f"{where} is destroyed but still holds material")
-        material = None
-    else:
-        material = b64d(raw, f"{where}.material")
-        if len(material) != MATERIAL_SIZE:
-            raise FormatError(f"{where}.material must be {MATERIAL_SIZE} bytes")
-    return _Entry(key_id, str(algorithm), state, created, material)
-
-
-def _parse_id(value: object, where: str) -> int:
-    if not isinstance(value, str) or len(value) != 8:
-        raise FormatError(f"{where} must be 8 hex digits")
-    try:
-        return int(value, 16)
-    except ValueError:
-        raise FormatError(f"{where} must be 8 hex digits") from None
-
-
-def is_age_file(data: bytes) -> bool:
-    """Whether ``data`` is an age file (binary or armored) rather than sealed JSON."""
-    start = data[:64].lstrip()
-    return start.startswith((b"age-encryption.org/", b"-----BEGIN AGE ENCRYPTED FILE-----"))
-
-
-def _recipient_text(recipient: Recipient) -> str:
-    text = str(recipient)
-    # Only public keys are recorded; a passphrase recipient has no public form.
-    return text if text.startswith(("age1", "ssh-")) else ""
-
-
-def _sealer(passphrase: str | bytes | Secret[Any], **kw: kdf.Argon2idParams) -> PassphraseSealer:
-    return PassphraseSealer(passphrase, format=SEALED_FORMAT, what="keyring", **kw)

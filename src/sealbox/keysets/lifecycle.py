@@ -13,9 +13,14 @@ A key moves one way through four states::
 - **disabled**: the key is kept but refuses every use until it is enabled again;
 - **destroyed**: the material is erased for good; the id stays so it is never reused.
 
+In a keyring and in a JWT signing keyset the primary key is the one active key: the
+others that still open or verify are decrypt-only.
+
 Files written before this vocabulary keep their words: a keyring's ``enabled`` reads as
-*active*, a JWT keyset's ``retired`` (material erased) as *destroyed*. :meth:`KeyState.parse`
-accepts them; everything sealbox reports uses the four words above.
+*active* (and a keyring or keyset then makes every active key but the primary
+decrypt-only, which is all such a key could do), a JWT keyset's ``retired`` (material
+erased) as *destroyed*. :meth:`KeyState.parse` accepts them; everything sealbox writes
+and reports uses the four words above.
 
 May import: nothing but the standard library and :mod:`sealbox.exceptions`.
 """

@@ -1,0 +1,182 @@
+"""Storing a signing keyset: sealed under a passphrase or a sealer, saved with merging, loaded.
+
+:class:`SigningKeySetStorage` is the storage half of
+:class:`~sealbox.jwt.keyset.SigningKeySet` (which inherits it): the sealed keyset
+document (:mod:`~sealbox.jwt.keyset_file`), the locked save that merges a file another
+writer changed (:mod:`~sealbox.jwt.keyset_merge`), and loading.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any, Self
+
+from sealbox._util.files import read_limited
+from sealbox._util.merge import Origin, origin_of, save_merged
+from sealbox.exceptions import ConcurrentChangeError, DecryptionError, FormatError
+from sealbox.hazmat import kdf
+from sealbox.jwt.keyset_file import MAX_FILE_SIZE, SEALED_FORMAT, SigningEntry
+from sealbox.jwt.keyset_merge import merge_keysets
+from sealbox.keysets.lifecycle import KeyState
+from sealbox.keysets.sealed import PassphraseSealer, Sealer
+from sealbox.secret import Secret
+
+__all__ = ["SigningKeySetStorage"]
+
+
+class SigningKeySetStorage:
+    """Encrypting, saving and loading, for :class:`~sealbox.jwt.keyset.SigningKeySet`."""
+
+    # The keyset's other slots are its own.
+    __slots__ = ("_base", "_entries", "_lock", "_origin", "_primary")
+
+    _lock: threading.RLock
+    _entries: dict[str, SigningEntry]
+    _primary: str
+    _origin: Origin | None
+    _base: tuple[str | None, dict[str, KeyState]]
+
+    def serialize_unencrypted(self) -> bytes:
+        """The keyset document in clear (the keyset defines it)."""
+        raise NotImplementedError
+
+    @classmethod
+    def from_unencrypted(cls, data: bytes) -> Self:
+        """A keyset from its document in clear (the keyset defines it)."""
+        raise NotImplementedError
+
+    def _refresh(self) -> None:
+        raise NotImplementedError
+
+    def encrypt(
+        self,
+        passphrase: str | bytes | Secret[Any],
+        *,
+        kdf_params: kdf.Argon2idParams = kdf.ARGON2ID_DEFAULT,
+    ) -> bytes:
+        """Return the keyset sealed under a passphrase (Argon2id + AES-256-GCM)."""
+        return _passphrase_sealer(passphrase, kdf_params).seal(self.serialize_unencrypted())
+
+    @classmethod
+    def decrypt(cls, data: bytes, passphrase: str | bytes | Secret[Any]) -> Self:
+        """Open a keyset sealed by :meth:`encrypt`.
+
+        Raises:
+            FormatError: not a sealed keyset, or Argon2id costs above the ceiling.
+            DecryptionError: wrong passphrase, or the file was altered.
+        """
+        return cls.from_unencrypted(_passphrase_sealer(passphrase).open(data))
+
+    def save(
+        self,
+        path: str | os.PathLike[str],
+        passphrase: str | bytes | Secret[Any] | None = None,
+        *,
+        sealer: Sealer | None = None,
+        kdf_params: kdf.Argon2idParams = kdf.ARGON2ID_DEFAULT,
+        overwrite: bool = True,
+        merge: bool = True,
+    ) -> None:
+        """Seal the keyset and write it to ``path`` atomically, mode 0600.
+
+        Give a ``passphrase``, or a ``sealer`` for another protection (such as
+        age recipients).
+
+        Holds the file's lock from re-reading it to the rename. If the file changed
+        since this keyset was read from it, its keys are merged in first (every key
+        of both sides kept; a key destroyed on either side stays destroyed; of two new
+        primaries the newer wins); ``merge=False`` replaces them instead.
+
+        .. versionchanged:: 0.1.0
+           Locked, and merges a file changed by another writer; ``merge``.
+
+        Raises:
+            StorageError: the file exists and ``overwrite`` is false, or it cannot
+                be written. The old file is left as it was.
+            ConcurrentChangeError: the file changed and cannot be opened with the
+                same passphrase or sealer to merge (nothing was written).
+            LockTimeoutError: another writer held the file too long.
+        """
+        chosen = _choose_sealer(passphrase, sealer, kdf_params)
+        origin = save_merged(
+            path,
+            origin=self._origin,
+            render=lambda: chosen.seal(self.serialize_unencrypted()),
+            merge_from=lambda data, target: self._merge_from(chosen, data, target),
+            limit=MAX_FILE_SIZE,
+            what="keyset",
+            overwrite=overwrite,
+            merge=merge,
+        )
+        self._remember(origin)
+
+    def _merge_from(self, sealer: Sealer, data: bytes, target: str) -> None:
+        try:
+            theirs = type(self).from_unencrypted(sealer.open(data))
+        except (DecryptionError, FormatError):
+            raise ConcurrentChangeError(
+                f"keyset {target} was changed by another writer and cannot be opened to "
+                "merge the changes",
+                path=target,
+                hint="load the keyset again and repeat the change",
+            ) from None
+        read_here = self._origin is not None and self._origin[0] == target
+        base = self._base if read_here else (None, {})
+        with self._lock:
+            entries, primary = merge_keysets(
+                self._entries,
+                self._primary,
+                theirs._entries,
+                theirs._primary,
+                base=base,
+                target=target,
+            )
+            self._entries = entries
+            self._primary = primary
+            self._refresh()
+
+    def _remember(self, origin: Origin) -> None:
+        with self._lock:
+            self._origin = origin
+            self._base = (self._primary, {e.kid: e.state for e in self._entries.values()})
+
+    @classmethod
+    def load(
+        cls,
+        path: str | os.PathLike[str],
+        passphrase: str | bytes | Secret[Any] | None = None,
+        *,
+        sealer: Sealer | None = None,
+    ) -> Self:
+        """Read and open a keyset file written by :meth:`save`.
+
+        Raises:
+            StorageError: the file is missing, unreadable or too large.
+            FormatError: the file is not a sealbox keyset.
+            DecryptionError: wrong passphrase, or the file was altered.
+        """
+        chosen = _choose_sealer(passphrase, sealer, kdf.ARGON2ID_DEFAULT)
+        data = read_limited(path, MAX_FILE_SIZE, "keyset")
+        keyset = cls.from_unencrypted(chosen.open(data))
+        keyset._remember(origin_of(path, data))
+        return keyset
+
+
+def _passphrase_sealer(
+    passphrase: str | bytes | Secret[Any], kdf_params: kdf.Argon2idParams = kdf.ARGON2ID_DEFAULT
+) -> PassphraseSealer:
+    return PassphraseSealer(passphrase, format=SEALED_FORMAT, what="keyset", kdf_params=kdf_params)
+
+
+def _choose_sealer(
+    passphrase: str | bytes | Secret[Any] | None,
+    sealer: Sealer | None,
+    kdf_params: kdf.Argon2idParams,
+) -> Sealer:
+    if (passphrase is None) == (sealer is None):
+        raise TypeError("give exactly one of passphrase and sealer")
+    if sealer is not None:
+        return sealer
+    assert passphrase is not None
+    return _passphrase_sealer(passphrase, kdf_params)
