@@ -31,6 +31,8 @@ MOVED: Final[dict[str, str]] = {
     "sealbox.legacy": "sealbox.keysets.legacy",
     "sealbox.envelope": "sealbox.keysets.envelope",
     "sealbox.profiles": "sealbox.passwords.profiles",
+    "sealbox.service.server": "sealbox.service.tls_setup",
+    "sealbox.service.tls_session": "sealbox.tls.server_session",
 }
 
 
