@@ -28,11 +28,10 @@ import os
 from pathlib import Path
 from typing import Final
 
-from sealbox._util.files import atomic_write, read_limited
-from sealbox._util.locks import locked
 from sealbox.exceptions import ConfigError, DecryptionError, FormatError, StorageError
 from sealbox.hazmat.aead import AES256GCM
 from sealbox.jwt import SigningKeySet
+from sealbox.storage import atomic_write, locked, read_limited
 
 __all__ = ["DataDir", "MasterKeySealer"]
 
@@ -180,7 +179,9 @@ class DataDir:
         if not self.master_key_file.exists():
             raise ConfigError(
                 f"no master key at {self.master_key_file}",
-                hint="run 'sealbox serve' once to provision the data folder",
+                hint="provision the data folder first (the service does when it starts)",
+                code="service_not_provisioned",
+                facts={"path": str(self.master_key_file)},
             )
         mode = self.master_key_file.stat().st_mode & 0o777
         if mode & 0o077:
