@@ -6,6 +6,17 @@ they do not use; a plain ``encrypt`` or ``decrypt`` runs without loading click
 at all (:mod:`sealbox.cli._direct`). Errors are printed as ``sealbox: error: …`` (and ``sealbox:
 hint: …``) on stderr with exit status 1, usage errors with status 2, and a
 traceback only with ``--debug`` or ``SEALBOX_DEBUG=1``.
+
+A shell: it parses, calls public library functions, and prints. Library errors carry
+a code; :mod:`sealbox.cli._hints` is the one place that turns codes into advice
+naming the command's flags.
+
+May import: :mod:`sealbox.exceptions`, :mod:`sealbox.secret`, :mod:`sealbox.storage`,
+:mod:`sealbox.hazmat` (names of algorithms only), :mod:`sealbox.keys`,
+:mod:`sealbox.keysets`, :mod:`sealbox.age`, :mod:`sealbox.passwords`, :mod:`sealbox.jwt`,
+:mod:`sealbox.tls`, :mod:`sealbox.secrets`, :mod:`sealbox.service` (its entry points) and
+third-party ``click``, ``rich``. Never a private name of another package, nor
+``cryptography`` or ``OpenSSL``.
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ from sealbox.tls.server_session import ClientIdentity, ServerTLS
 __all__ = [
     "PEER_STATE_KEY",
     "CertificateReloader",
-    "ClientIdentity",
+    "ClientIdentity",  # at home in sealbox.tls; named here for sealbox.service.server users
     "make_server_tls",
     "tls_paths",
 ]
