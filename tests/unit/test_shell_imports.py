@@ -2,7 +2,8 @@
 
 Every import in them, function-level ones included, is read from the source: none
 may name a private module or a private name of another sealbox package, nor
-``cryptography`` or pyOpenSSL (the crypto and the TLS engine live in the library).
+``cryptography`` or pyOpenSSL (the crypto and the TLS engine live in the library);
+nor may a private name be reached through what was imported (``age._base``).
 """
 
 from __future__ import annotations
@@ -37,7 +38,9 @@ def violations(source: str, package: str) -> list[str]:
     """What a module of ``package`` (``"sealbox.service.routes"``) imports that it may not."""
     shell = ".".join(package.split(".")[:2])
     found = []
-    for node in ast.walk(ast.parse(source)):
+    tree = ast.parse(source)
+    foreign_names: set[str] = set()  # names bound to another sealbox package's objects
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             imported = [(alias.name, "") for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -48,12 +51,24 @@ def violations(source: str, package: str) -> list[str]:
             imported = [(module, alias.name) for alias in node.names]
         else:
             continue
+        for alias, (module, name) in zip(node.names, imported, strict=True):
+            if _foreign(module, shell) or (module == "sealbox" and name):
+                foreign_names.add(alias.asname or (name or alias.name).split(".")[0])
         for module, name in imported:
             top = module.split(".")[0]
             if top in FORBIDDEN_THIRD_PARTY:
                 found.append(f"line {node.lineno}: {module}")
             elif _foreign(module, shell) and (_private(module) or _private(name)):
                 found.append(f"line {node.lineno}: {module}{'.' + name if name else ''}")
+    # A private name reached through an imported module or class: ``age._crypto.X``.
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id in foreign_names
+            and _private(node.attr)
+        ):
+            found.append(f"line {node.lineno}: {node.value.id}.{node.attr}")
     return found
 
 
@@ -73,6 +88,8 @@ def test_the_check_finds_each_kind_of_violation() -> None:
         "    from sealbox.service._own import fine\n"
         "    from .._own import fine_too\n"
         "    from sealbox import __version__, age\n"
+        "    from sealbox.service import settings\n"
+        "    return age._base.X, age.keys, settings._private\n"
     )
     found = violations(source, "sealbox.service.routes")
     assert found == [
@@ -81,6 +98,7 @@ def test_the_check_finds_each_kind_of_violation() -> None:
         "line 3: sealbox.age._crypto.CHUNK",
         "line 5: cryptography.x509",
         "line 6: OpenSSL",
+        "line 11: age._base",
     ]
 
 
