@@ -17,11 +17,6 @@ SRC = Path(sealbox.__file__).parent
 SHELLS = ("cli", "service")
 FORBIDDEN_THIRD_PARTY = ("cryptography", "OpenSSL")
 
-# Files another change is still moving (the transit package), by path under
-# src/sealbox and the violations they may keep: the lead removes this allow-list
-# once that change is merged.
-ALLOWED: dict[str, set[str]] = {}
-
 
 def _private(dotted: str) -> bool:
     return any(part.startswith("_") and not part.startswith("__") for part in dotted.split("."))
@@ -109,7 +104,6 @@ def test_the_shells_import_only_public_library_names() -> None:
         for path in sorted((SRC / shell).rglob("*.py")):
             rel = str(path.relative_to(SRC))
             found = violations(path.read_text(), _package_of(path))
-            found = [v for v in found if v not in ALLOWED.get(rel, set())]
             checked += 1
             if found:
                 offenders[rel] = found
