@@ -87,7 +87,7 @@ def _both(cli, monkeypatch, tmp_path: Path, args: list[str], input: bytes = b"")
 
     direct = cli(args, input=input)
     with monkeypatch.context() as m:
-        m.setattr(sealbox.cli._direct, "run_direct", lambda argv: None)
+        m.setattr(sealbox.cli._direct, "run_direct", lambda argv, **_: None)
         via_click = cli(args, input=input)
     return direct, via_click
 

@@ -45,7 +45,7 @@ def console() -> NoReturn:
     ``atexit`` handlers run, the standard streams are flushed, and the process
     ends there. Every other command exits the usual way.
     """
-    status, direct = _main(sys.argv[1:])
+    status, direct = _main(sys.argv[1:], program=True)
     if direct:
         import atexit
         import os
@@ -60,13 +60,17 @@ def console() -> NoReturn:
     sys.exit(status)
 
 
-def _main(args: list[str]) -> tuple[int, bool]:
-    """The exit status, and whether the direct path of encrypt/decrypt ran."""
+def _main(args: list[str], *, program: bool = False) -> tuple[int, bool]:
+    """The exit status, and whether the direct path of encrypt/decrypt ran.
+
+    ``program``: this process is the ``sealbox`` program (see :func:`run_direct
+    <sealbox.cli._direct.run_direct>`), not a caller of :func:`main`.
+    """
     if args and args[0] in {"encrypt", "decrypt"}:
         # A plain encrypt/decrypt runs without click (start-up time); see _direct.
         from sealbox.cli._direct import run_direct
 
-        status = run_direct(args)
+        status = run_direct(args, program=program)
         if status is not None:
             return status, True
     try:

@@ -79,15 +79,44 @@ def _names_a_folder(kwargs: dict[str, Any]) -> bool:
     return False
 
 
-def run_direct(argv: Sequence[str]) -> int | None:
+def _load(name: str, *, program: bool) -> Callable[..., None]:
+    """The function that runs the command (importing its modules, most of a small run).
+
+    In the ``sealbox`` program the collector of reference cycles is paused while they
+    load, and what they loaded is then set aside from its passes (``gc.freeze``):
+    loading allocates many objects and frees few, which sets off passes, full ones
+    among them, that find no garbage, and modules live as long as the process. The
+    run itself goes with the collector on. A program calling :func:`sealbox.cli.main`
+    keeps its collector as it is.
+    """
+    if not program:
+        from sealbox.cli import _encrypt_decrypt
+    else:
+        import gc
+
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            from sealbox.cli import _encrypt_decrypt
+        finally:
+            gc.freeze()
+            if collecting:
+                gc.enable()
+    command: Callable[..., None] = getattr(_encrypt_decrypt, name)
+    return command
+
+
+def run_direct(argv: Sequence[str], *, program: bool = False) -> int | None:
     """Run ``encrypt`` or ``decrypt`` if ``argv`` is a plain invocation of one.
+
+    ``program``: this process is the ``sealbox`` program, which exits after the run
+    (see :func:`_load`).
 
     Returns:
         The exit status, or ``None`` when click must read these arguments.
     """
     if not argv:
         return None
-    command: Callable[..., None]
     if argv[0] == "encrypt":
         kwargs = parse(argv[1:], _ENCRYPT)
         # No recipient at all is a usage error: click says so.
@@ -95,12 +124,12 @@ def run_direct(argv: Sequence[str]) -> int | None:
             k in kwargs for k in ("recipients", "recipient_files", "identity_files")
         ):
             return None
-        from sealbox.cli._encrypt_decrypt import encrypt_files as command
+        command = _load("encrypt_files", program=program)
     elif argv[0] == "decrypt":
         kwargs = parse(argv[1:], _DECRYPT)
         if kwargs is None:
             return None
-        from sealbox.cli._encrypt_decrypt import decrypt_files as command
+        command = _load("decrypt_files", program=program)
     else:
         return None
 
