@@ -52,6 +52,7 @@ if TYPE_CHECKING:
         parse_identity,
         parse_recipient,
         parse_recipients,
+        save_identity,
     )
     from sealbox.age.mlkem import HybridIdentity, HybridRecipient
     from sealbox.age.scrypt import ScryptIdentity, ScryptRecipient
@@ -93,6 +94,7 @@ __all__ = [
     "parse_identity",
     "parse_recipient",
     "parse_recipients",
+    "save_identity",
 ]
 
 # name -> module that defines it. Each name is imported on first use, so that a
@@ -122,6 +124,7 @@ _LAZY = {
             "parse_identity",
             "parse_recipient",
             "parse_recipients",
+            "save_identity",
         ],
         "sealbox.age.keys",
     ),

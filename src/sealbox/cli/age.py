@@ -16,7 +16,6 @@ from sealbox import age
 from sealbox.cli._age_args import DECRYPT, ENCRYPT, INPUT, click_option, click_options
 from sealbox.cli._encrypt_decrypt import decrypt_files, encrypt_files, input_stream, is_std
 from sealbox.cli._io import CLIError, note
-from sealbox.storage import atomic_writer
 
 
 @click.command()
@@ -65,12 +64,7 @@ def keygen(output: Path | None, pq: bool, convert: bool, input_path: Path | None
         if not sys.stdout.isatty():
             note(f"Public key: {identity.recipient()}")
         return
-    if output.exists():
-        raise CLIError(
-            f"{output} already exists", hint="choose another name; an identity is never overwritten"
-        )
-    with atomic_writer(output, mode=0o600, overwrite=False) as fh:
-        fh.write(text.encode())
+    age.save_identity(output, identity)
     note(f"Public key: {identity.recipient()}")
 
 
