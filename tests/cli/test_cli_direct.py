@@ -87,7 +87,7 @@ def _both(cli, monkeypatch, tmp_path: Path, args: list[str], input: bytes = b"")
 
     direct = cli(args, input=input)
     with monkeypatch.context() as m:
-        m.setattr(sealbox.cli._direct, "run_direct", lambda argv: None)
+        m.setattr(sealbox.cli._direct, "run_direct", lambda argv, **_: None)
         via_click = cli(args, input=input)
     return direct, via_click
 
@@ -185,3 +185,22 @@ def test_the_program_flushes_and_runs_atexit_handlers_after_a_direct_run(tmp_pat
     usage = _console(["encrypt"])
     assert usage.returncode == 2 and b"sealbox: error:" in usage.stderr
     assert _console(["--version"]).stdout.startswith(b"sealbox ")
+
+
+def test_the_program_sets_loaded_modules_aside_and_main_leaves_the_collector_alone(
+    cli, tmp_path: Path, me
+):
+    import gc
+
+    frozen = gc.get_freeze_count()
+    result = cli(["encrypt", "-r", str(me.recipient()), "-o", tmp_path / "a.age"], input=b"x")
+    assert result.code == 0, result.stderr
+    assert gc.isenabled() and gc.get_freeze_count() == frozen
+    # The program: its collector is on again for the run, and the modules are set aside.
+    prelude = (
+        "import atexit, gc, sys\n"
+        "atexit.register(lambda: sys.stderr.write(f'{gc.isenabled()} {gc.get_freeze_count() > 1000}\\n'))"
+    )
+    enc = _console(["encrypt", "-r", str(me.recipient())], input=b"x", prelude=prelude)
+    assert enc.returncode == 0, enc.stderr
+    assert enc.stderr == b"True True\n"

@@ -102,3 +102,18 @@ def test_a_passphrase_run_loads_scrypt(tmp_path: Path):
     loaded = _cli_modules(["decrypt", "-o", str(tmp_path / "out"), str(tmp_path / "p.age")], env)
     assert "sealbox.age.scrypt" in loaded
     assert (tmp_path / "out").read_bytes() == b"x"
+
+
+def test_save_identity_writes_a_private_file_and_never_replaces_one(tmp_path) -> None:
+    from sealbox.exceptions import StorageError
+
+    me = age.X25519Identity.generate()
+    path = tmp_path / "key.txt"
+    age.save_identity(path, me)
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert [str(i.recipient()) for i in age.load_identities(path)] == [str(me.recipient())]
+    with pytest.raises(StorageError) as info:
+        age.save_identity(path, age.X25519Identity.generate())
+    assert info.value.code == "identity_exists"
+    assert info.value.facts == {"path": str(path)}
+    assert [str(i.recipient()) for i in age.load_identities(path)] == [str(me.recipient())]

@@ -43,6 +43,36 @@ def test_no_library_hint_names_a_command_line_flag_or_command() -> None:
     assert offenders == []
 
 
+def _service_error_texts() -> list[tuple[str, int, str]]:
+    """The messages and hints of the errors the service raises (``...Error(...)`` calls)."""
+    found = []
+    for path in sorted((SRC / "service").rglob("*.py")):
+        tree = ast.parse(path.read_text(), str(path))
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+            if not name.endswith("Error"):
+                continue
+            texts = [*node.args, *(k.value for k in node.keywords if k.arg == "hint")]
+            parts = [
+                n.value
+                for text in texts
+                for n in ast.walk(text)
+                if isinstance(n, ast.Constant) and isinstance(n.value, str)
+            ]
+            found.append((str(path.relative_to(SRC)), node.lineno, "".join(parts)))
+    return found
+
+
+def test_no_service_error_names_a_command_line_flag_or_command() -> None:
+    texts = _service_error_texts()
+    assert len(texts) > 30  # the walk finds the service's errors at all
+    offenders = [(f, line, text) for f, line, text in texts if CLI_WORDS.search(text)]
+    assert offenders == []
+
+
 def test_every_exception_class_has_its_own_stable_code() -> None:
     classes = [getattr(exceptions, name) for name in exceptions.__all__]
     codes = [cls.code for cls in classes]

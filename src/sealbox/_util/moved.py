@@ -32,6 +32,8 @@ MOVED: Final[dict[str, str]] = {
     "sealbox.envelope": "sealbox.keysets.envelope",
     "sealbox.profiles": "sealbox.passwords.profiles",
     "sealbox.service.transit_keys": "sealbox.transit",
+    "sealbox.service.server": "sealbox.service.tls_setup",
+    "sealbox.service.tls_session": "sealbox.tls.server_session",
 }
 
 

@@ -55,6 +55,7 @@ if TYPE_CHECKING:
         parse_identity,
         parse_recipient,
         parse_recipients,
+        save_identity,
     )
     from sealbox.age.mlkem import HybridIdentity, HybridRecipient
     from sealbox.age.scrypt import ScryptIdentity, ScryptRecipient
@@ -96,6 +97,7 @@ __all__ = [
     "parse_identity",
     "parse_recipient",
     "parse_recipients",
+    "save_identity",
 ]
 
 # name -> module that defines it. Each name is imported on first use, so that a
@@ -125,6 +127,7 @@ _LAZY = {
             "parse_identity",
             "parse_recipient",
             "parse_recipients",
+            "save_identity",
         ],
         "sealbox.age.keys",
     ),

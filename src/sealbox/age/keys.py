@@ -19,12 +19,17 @@ import os
 from collections.abc import Callable
 from typing import Any, Final
 
-from sealbox._util.files import read_limited
+from sealbox._util.files import atomic_write, read_limited
 from sealbox.age import armor as _armor
 from sealbox.age import bech32
 from sealbox.age._base import Identity, Recipient
 from sealbox.age.format import VERSION_LINE
-from sealbox.exceptions import KeyFormatError, SealboxError, UnsupportedAlgorithmError
+from sealbox.exceptions import (
+    KeyFormatError,
+    SealboxError,
+    StorageError,
+    UnsupportedAlgorithmError,
+)
 
 # The modules of the recipient types are imported when a key of their type is met:
 # a run that only sees X25519 keys never loads the SSH, scrypt or ML-KEM code.
@@ -44,6 +49,7 @@ __all__ = [
     "parse_identity",
     "parse_recipient",
     "parse_recipients",
+    "save_identity",
 ]
 
 MAX_KEY_FILE: Final = 16 * 1024 * 1024
@@ -229,3 +235,32 @@ def identity_file(identity: X25519Identity | HybridIdentity, *, now: datetime | 
     out.write(f"# public key: {identity.recipient()}\n")
     out.write(identity.expose_secret() + "\n")
     return out.getvalue()
+
+
+def save_identity(
+    path: str | os.PathLike[str],
+    identity: X25519Identity | HybridIdentity,
+    *,
+    now: datetime | None = None,
+) -> None:
+    """Write ``identity`` to a new identity file (:func:`identity_file`), mode 0600.
+
+    The file appears whole or not at all, and an existing file is never replaced: a
+    lost identity is every file encrypted to it lost.
+
+    Raises:
+        StorageError: ``path`` exists (code ``identity_exists``), or the folder
+            cannot be written.
+    """
+    try:
+        atomic_write(path, identity_file(identity, now=now).encode(), mode=0o600, overwrite=False)
+    except StorageError as exc:
+        if exc.code != "file_exists":
+            raise
+        name = os.fspath(path)
+        raise StorageError(
+            f"{name} already exists",
+            hint="choose another name; an identity is never overwritten",
+            code="identity_exists",
+            facts={"path": name},
+        ) from None

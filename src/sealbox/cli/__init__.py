@@ -6,6 +6,17 @@ they do not use; a plain ``encrypt`` or ``decrypt`` runs without loading click
 at all (:mod:`sealbox.cli._direct`). Errors are printed as ``sealbox: error: …`` (and ``sealbox:
 hint: …``) on stderr with exit status 1, usage errors with status 2, and a
 traceback only with ``--debug`` or ``SEALBOX_DEBUG=1``.
+
+A shell: it parses, calls public library functions, and prints. Library errors carry
+a code; :mod:`sealbox.cli._hints` is the one place that turns codes into advice
+naming the command's flags.
+
+May import: :mod:`sealbox.exceptions`, :mod:`sealbox.secret`, :mod:`sealbox.storage`,
+:mod:`sealbox.hazmat` (names of algorithms only), :mod:`sealbox.keys`,
+:mod:`sealbox.keysets`, :mod:`sealbox.age`, :mod:`sealbox.passwords`, :mod:`sealbox.jwt`,
+:mod:`sealbox.tls`, :mod:`sealbox.secrets`, :mod:`sealbox.service` (its entry points) and
+third-party ``click``, ``rich``. Never a private name of another package, nor
+``cryptography`` or ``OpenSSL``.
 """
 
 from __future__ import annotations
@@ -34,7 +45,7 @@ def console() -> NoReturn:
     ``atexit`` handlers run, the standard streams are flushed, and the process
     ends there. Every other command exits the usual way.
     """
-    status, direct = _main(sys.argv[1:])
+    status, direct = _main(sys.argv[1:], program=True)
     if direct:
         import atexit
         import os
@@ -49,13 +60,17 @@ def console() -> NoReturn:
     sys.exit(status)
 
 
-def _main(args: list[str]) -> tuple[int, bool]:
-    """The exit status, and whether the direct path of encrypt/decrypt ran."""
+def _main(args: list[str], *, program: bool = False) -> tuple[int, bool]:
+    """The exit status, and whether the direct path of encrypt/decrypt ran.
+
+    ``program``: this process is the ``sealbox`` program (see :func:`run_direct
+    <sealbox.cli._direct.run_direct>`), not a caller of :func:`main`.
+    """
     if args and args[0] in {"encrypt", "decrypt"}:
         # A plain encrypt/decrypt runs without click (start-up time); see _direct.
         from sealbox.cli._direct import run_direct
 
-        status = run_direct(args)
+        status = run_direct(args, program=program)
         if status is not None:
             return status, True
     try:

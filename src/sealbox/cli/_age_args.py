@@ -1,16 +1,208 @@
-"""The age recipient and identity options shared by every command that takes them."""
+"""The options of the age commands (and the passphrase file every command reads), declared once.
+
+Each :class:`Option` says its spellings, the parameter it fills, whether it takes a
+value, may be repeated or names a path, and its help. The click commands get their
+options from here (:func:`click_option`, :func:`click_options`), and so does the
+direct path of ``encrypt``/``decrypt`` (:mod:`sealbox.cli._direct`, through
+:func:`direct_spec`), which reads a plain invocation without loading click: one
+table for both, so they cannot drift apart.
+
+Free of click (and pathlib) until a click decorator is made: this module is on the
+start-up path of every ``sealbox encrypt`` and ``decrypt``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any, TypeVar
+from sealbox.cli._io import PASSPHRASE_SOURCES
 
-import click
+# Spelled out rather than imported from typing (start-up time); type checkers know it.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+    from typing import Any, TypeVar
 
-F = TypeVar("F", bound=Callable[..., Any])
+    F = TypeVar("F", bound=Callable[..., Any])
 
-__all__ = ["identity_option", "recipient_options"]
+__all__ = [
+    "DECRYPT",
+    "ENCRYPT",
+    "INPUT",
+    "PASSPHRASE_FILE",
+    "Option",
+    "click_option",
+    "click_options",
+    "direct_spec",
+    "identity_option",
+    "recipient_options",
+]
+
+
+class Option:
+    """One command-line option.
+
+    Args:
+        flags: its spellings (``("-o", "--output")``).
+        param: the keyword argument it fills.
+        takes_value: ``False`` for a flag (``--force``).
+        repeat: may be given several times (the values make a list).
+        path: names a file (a folder there is a usage error).
+        direct: the direct path reads it; the others send the run through click.
+        metavar: the value's name in the help (click's own when omitted).
+        help: the help line.
+    """
+
+    __slots__ = ("direct", "flags", "help", "metavar", "param", "path", "repeat", "takes_value")
+
+    def __init__(
+        self,
+        flags: tuple[str, ...],
+        param: str,
+        *,
+        takes_value: bool = True,
+        repeat: bool = False,
+        path: bool = False,
+        direct: bool = True,
+        metavar: str | None = None,
+        help: str = "",  # noqa: A002 - click's name for it
+    ) -> None:
+        self.flags = flags
+        self.param = param
+        self.takes_value = takes_value
+        self.repeat = repeat
+        self.path = path
+        self.direct = direct
+        self.metavar = metavar
+        self.help = help
+
+    def with_help(self, help: str) -> Option:  # noqa: A002 - click's name for it
+        """The same option, described otherwise (``-i`` means another thing to encrypt)."""
+        return Option(
+            self.flags,
+            self.param,
+            takes_value=self.takes_value,
+            repeat=self.repeat,
+            path=self.path,
+            direct=self.direct,
+            metavar=self.metavar,
+            help=help,
+        )
+
+    def __repr__(self) -> str:
+        return f"Option({'/'.join(self.flags)} -> {self.param})"
+
+
+RECIPIENT = Option(
+    ("-r", "--recipient"),
+    "recipients",
+    repeat=True,
+    metavar="RECIPIENT",
+    help="Encrypt to this recipient (age1…, age1pq1…, ssh-ed25519 …, ssh-rsa …). Repeatable.",
+)
+RECIPIENTS_FILE = Option(
+    ("-R", "--recipients-file"),
+    "recipient_files",
+    repeat=True,
+    path=True,
+    help="Encrypt to the recipients listed in this file. Repeatable.",
+)
+IDENTITY = Option(
+    ("-i", "--identity"),
+    "identity_files",
+    repeat=True,
+    path=True,
+    help="An identity file: age keys, an SSH private key, or a passphrase-encrypted "
+    "age file. Repeatable.",
+)
+PASSPHRASE = Option(
+    ("-p", "--passphrase"),
+    "use_passphrase",
+    takes_value=False,
+    direct=False,  # its checks (it stands alone) and its prompt: click
+    help="Encrypt with a passphrase (scrypt) instead.",
+)
+ARMOR = Option(
+    ("-a", "--armor"), "armor", takes_value=False, help="Write the ASCII-armored (PEM) form."
+)
+OUTPUT = Option(
+    ("-o", "--output"),
+    "output_path",
+    path=True,
+    help="Write the result to this file (default: standard output).",
+)
+FORCE = Option(
+    ("--force",), "force", takes_value=False, help="Replace the output file if it exists."
+)
+PASSPHRASE_FILE = Option(
+    ("--passphrase-file",),
+    "passphrase_file",
+    path=True,
+    direct=False,  # passphrases and their prompts: click
+    help=f"Read the passphrase from this file (the order: {PASSPHRASE_SOURCES}).",
+)
+INPUT = Option((), "input_path", path=True, metavar="[INPUT]")
+"""The one positional argument, the input file (``-`` or none: standard input)."""
+
+ENCRYPT: tuple[Option, ...] = (
+    RECIPIENT,
+    RECIPIENTS_FILE,
+    IDENTITY.with_help("Encrypt to the recipients of this identity file. Repeatable."),
+    PASSPHRASE,
+    ARMOR,
+    OUTPUT,
+    FORCE,
+    PASSPHRASE_FILE,
+)
+"""``sealbox encrypt``'s options, in the order of its help."""
+
+DECRYPT: tuple[Option, ...] = (IDENTITY, OUTPUT, FORCE, PASSPHRASE_FILE)
+"""``sealbox decrypt``'s options, in the order of its help."""
+
+
+def direct_spec(options: Iterable[Option]) -> dict[str, tuple[str, bool, bool]]:
+    """What the direct path reads: each spelling -> (parameter, takes a value, repeatable)."""
+    return {
+        flag: (option.param, option.takes_value, option.repeat)
+        for option in options
+        if option.direct
+        for flag in option.flags
+    }
+
+
+def click_option(option: Option, *, required: bool = False) -> Callable[[F], F]:
+    """The click decorator of ``option`` (the argument for :data:`INPUT`)."""
+    from pathlib import Path
+
+    import click
+
+    kwargs: dict[str, Any] = {}
+    if option.path:
+        kwargs["type"] = click.Path(dir_okay=False, path_type=Path)
+    if option.metavar is not None:
+        kwargs["metavar"] = option.metavar
+    if not option.flags:
+        return click.argument(option.param, required=required, **kwargs)
+    if not option.takes_value:
+        kwargs["is_flag"] = True
+    return click.option(
+        *option.flags,
+        option.param,
+        multiple=option.repeat,
+        required=required,
+        help=option.help,
+        **kwargs,
+    )
+
+
+def click_options(options: Iterable[Option]) -> Callable[[F], F]:
+    """The click decorators of ``options``, listed in the help in their order."""
+    decorators = [click_option(option) for option in options]
+
+    def decorate(func: F) -> F:
+        for decorator in reversed(decorators):
+            func = decorator(func)
+        return func
+
+    return decorate
 
 
 def recipient_options(what: str = "") -> Callable[[F], F]:
@@ -19,38 +211,17 @@ def recipient_options(what: str = "") -> Callable[[F], F]:
     Args:
         what: what is encrypted, for the help text ("the keyring"); nothing for the input.
     """
-    encrypt = f"Encrypt {what} " if what else "Encrypt "
-
-    def decorate(func: F) -> F:
-        func = click.option(
-            "-R",
-            "--recipients-file",
-            "recipient_files",
-            multiple=True,
-            type=click.Path(dir_okay=False, path_type=Path),
-            help=f"{encrypt}to the recipients listed in this file. Repeatable.",
-        )(func)
-        return click.option(
-            "-r",
-            "--recipient",
-            "recipients",
-            multiple=True,
-            metavar="RECIPIENT",
-            help=f"{encrypt}to this recipient (age1…, age1pq1…, ssh-ed25519 …, ssh-rsa …). "
-            "Repeatable.",
-        )(func)
-
-    return decorate
+    if not what:
+        return click_options([RECIPIENT, RECIPIENTS_FILE])
+    encrypt = f"Encrypt {what} "
+    return click_options(
+        [
+            RECIPIENT.with_help(RECIPIENT.help.replace("Encrypt ", encrypt, 1)),
+            RECIPIENTS_FILE.with_help(RECIPIENTS_FILE.help.replace("Encrypt ", encrypt, 1)),
+        ]
+    )
 
 
 def identity_option(help_text: str, *, required: bool = False) -> Callable[[F], F]:
     """``-i/--identity FILE``, repeatable (``-`` reads identities from stdin)."""
-    return click.option(
-        "-i",
-        "--identity",
-        "identity_files",
-        multiple=True,
-        required=required,
-        type=click.Path(dir_okay=False, path_type=Path),
-        help=help_text,
-    )
+    return click_option(IDENTITY.with_help(help_text), required=required)

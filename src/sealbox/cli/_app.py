@@ -114,7 +114,7 @@ _NO_ARGS_IS_HELP: type[click.UsageError] | None = getattr(
 
 def run(argv: list[str]) -> int:
     """Run the CLI with ``argv`` and map every outcome to an exit status."""
-    from sealbox._util.locks import set_wait_notice
+    from sealbox.storage import set_wait_notice
 
     debug = debug_requested(argv)
     set_wait_notice(lambda path: note(f"sealbox: note: waiting for another writer of {path}"))

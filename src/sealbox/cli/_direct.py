@@ -2,11 +2,13 @@
 
 Importing ``click`` costs more than a whole small file takes to encrypt, and
 file encryption is what people time and run in loops. A plain invocation — the
-options below, each given once with its value as the next argument or after
-``=``, and at most one input — is read here and handed to the same functions the
-click commands call. Anything else (help, usage errors, ``-p``, grouped short
-flags, ``--``, a value starting with ``-``, a path that is a folder) returns
-``None`` and goes through click, which owns every message about usage.
+options the table in :mod:`sealbox.cli._age_args` marks ``direct``, each given
+once with its value as the next argument or after ``=``, and at most one input —
+is read here and handed to the same functions the click commands call. Anything
+else (help, usage errors, ``-p``, grouped short flags, ``--``, a value starting
+with ``-``, a path that is a folder) returns ``None`` and goes through click,
+which owns every message about usage. The click commands are built from the same
+table, so both read the same options.
 """
 
 from __future__ import annotations
@@ -15,30 +17,17 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from sealbox.cli._age_args import DECRYPT, ENCRYPT, INPUT, direct_spec
+
 __all__ = ["run_direct"]
 
 # option spelling -> (parameter, takes a value, repeatable)
 _Spec = dict[str, tuple[str, bool, bool]]
 
-# What decrypt takes; encrypt takes it too, and more.
-_DECRYPT: _Spec = {
-    "-i": ("identity_files", True, True),
-    "--identity": ("identity_files", True, True),
-    "-o": ("output_path", True, False),
-    "--output": ("output_path", True, False),
-    "--force": ("force", False, False),
-}
-_ENCRYPT: _Spec = {
-    **_DECRYPT,
-    "-r": ("recipients", True, True),
-    "--recipient": ("recipients", True, True),
-    "-R": ("recipient_files", True, True),
-    "--recipients-file": ("recipient_files", True, True),
-    "-a": ("armor", False, False),
-    "--armor": ("armor", False, False),
-}
+_DECRYPT: _Spec = direct_spec(DECRYPT)
+_ENCRYPT: _Spec = direct_spec(ENCRYPT)
 # Parameters holding paths: a folder there is a usage error, which click reports.
-_PATHS = ("recipient_files", "identity_files", "output_path", "input_path")
+_PATHS = tuple(dict.fromkeys(o.param for o in (*ENCRYPT, *DECRYPT, INPUT) if o.path))
 
 
 def parse(argv: Sequence[str], spec: _Spec) -> dict[str, Any] | None:
@@ -48,8 +37,8 @@ def parse(argv: Sequence[str], spec: _Spec) -> dict[str, Any] | None:
     while rest:
         arg = rest.pop(0)
         if arg == "-" or not arg.startswith("-"):
-            ok = "input_path" not in kwargs
-            kwargs["input_path"] = arg
+            ok = INPUT.param not in kwargs
+            kwargs[INPUT.param] = arg
         else:
             ok = _take_option(arg, rest, spec, kwargs)
         if not ok:
@@ -90,15 +79,44 @@ def _names_a_folder(kwargs: dict[str, Any]) -> bool:
     return False
 
 
-def run_direct(argv: Sequence[str]) -> int | None:
+def _load(name: str, *, program: bool) -> Callable[..., None]:
+    """The function that runs the command (importing its modules, most of a small run).
+
+    In the ``sealbox`` program the collector of reference cycles is paused while they
+    load, and what they loaded is then set aside from its passes (``gc.freeze``):
+    loading allocates many objects and frees few, which sets off passes, full ones
+    among them, that find no garbage, and modules live as long as the process. The
+    run itself goes with the collector on. A program calling :func:`sealbox.cli.main`
+    keeps its collector as it is.
+    """
+    if not program:
+        from sealbox.cli import _encrypt_decrypt
+    else:
+        import gc
+
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            from sealbox.cli import _encrypt_decrypt
+        finally:
+            gc.freeze()
+            if collecting:
+                gc.enable()
+    command: Callable[..., None] = getattr(_encrypt_decrypt, name)
+    return command
+
+
+def run_direct(argv: Sequence[str], *, program: bool = False) -> int | None:
     """Run ``encrypt`` or ``decrypt`` if ``argv`` is a plain invocation of one.
+
+    ``program``: this process is the ``sealbox`` program, which exits after the run
+    (see :func:`_load`).
 
     Returns:
         The exit status, or ``None`` when click must read these arguments.
     """
     if not argv:
         return None
-    command: Callable[..., None]
     if argv[0] == "encrypt":
         kwargs = parse(argv[1:], _ENCRYPT)
         # No recipient at all is a usage error: click says so.
@@ -106,12 +124,12 @@ def run_direct(argv: Sequence[str]) -> int | None:
             k in kwargs for k in ("recipients", "recipient_files", "identity_files")
         ):
             return None
-        from sealbox.cli._age_files import encrypt_files as command
+        command = _load("encrypt_files", program=program)
     elif argv[0] == "decrypt":
         kwargs = parse(argv[1:], _DECRYPT)
         if kwargs is None:
             return None
-        from sealbox.cli._age_files import decrypt_files as command
+        command = _load("decrypt_files", program=program)
     else:
         return None
 

@@ -31,6 +31,10 @@ HINTS: dict[str, str] = {
     "it with its key",
     "not_a_server_certificate": "issue one with 'sealbox ca issue server'",
     "not_a_client_certificate": "issue one with 'sealbox ca issue client'",
+    "invalid_settings": "check the SEALBOX_* variables, the .env file and the options",
+    "cert_without_key": "pass --cert and --key together",
+    "mtls_needs_client_ca": "pass --client-ca FILE, the CA that issued the client certificates",
+    "service_not_provisioned": "run 'sealbox serve' once to provision the data folder",
 }
 
 

@@ -46,15 +46,9 @@ def note(message: str) -> None:
 
 def passphrase_file_option(func: F) -> F:
     """The ``--passphrase-file`` option (the passphrase is never taken from argv)."""
-    from pathlib import Path
+    from sealbox.cli._age_args import PASSPHRASE_FILE, click_option
 
-    import click
-
-    return click.option(
-        "--passphrase-file",
-        type=click.Path(dir_okay=False, path_type=Path),
-        help=f"Read the passphrase from this file (the order: {PASSPHRASE_SOURCES}).",
-    )(func)
+    return click_option(PASSPHRASE_FILE)(func)
 
 
 def read_passphrase(

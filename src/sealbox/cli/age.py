@@ -13,21 +13,9 @@ from typing import Any
 import click
 
 from sealbox import age
-from sealbox._util.files import atomic_writer
-from sealbox.cli._age_args import identity_option, recipient_options
-from sealbox.cli._age_files import decrypt_files, encrypt_files, input_stream, is_std
-from sealbox.cli._io import CLIError, note, passphrase_file_option
-
-_OUTPUT = click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the result to this file (default: standard output).",
-)
-_FORCE = click.option("--force", is_flag=True, help="Replace the output file if it exists.")
-_INPUT = click.argument(
-    "input_", metavar="[INPUT]", required=False, type=click.Path(dir_okay=False, path_type=Path)
-)
+from sealbox.cli._age_args import DECRYPT, ENCRYPT, INPUT, click_option, click_options
+from sealbox.cli._encrypt_decrypt import decrypt_files, encrypt_files, input_stream, is_std
+from sealbox.cli._io import CLIError, note
 
 
 @click.command()
@@ -41,8 +29,8 @@ _INPUT = click.argument(
 @click.option(
     "-y", "convert", is_flag=True, help="Print the recipients of the identity file INPUT."
 )
-@_INPUT
-def keygen(output: Path | None, pq: bool, convert: bool, input_: Path | None) -> None:
+@click_option(INPUT)
+def keygen(output: Path | None, pq: bool, convert: bool, input_path: Path | None) -> None:
     """Generate an age identity, or (-y) print the recipients of one.
 
     The identity goes to -o FILE (mode 0600) or standard output; its public key
@@ -51,20 +39,20 @@ def keygen(output: Path | None, pq: bool, convert: bool, input_: Path | None) ->
     if convert:
         if pq:
             raise click.UsageError("-y and --pq cannot be combined")
-        if is_std(input_):
+        if is_std(input_path):
             identities = age.parse_identities(
                 sys.stdin.buffer.read(age.keys.MAX_KEY_FILE), source="standard input"
             )
         else:
-            assert input_ is not None
-            identities = age.load_identities(input_)
+            assert input_path is not None
+            identities = age.load_identities(input_path)
         for each in identities:
             recipient = getattr(each, "recipient", None)
             if recipient is None:
                 raise CLIError("this identity has no recipient form")
             click.echo(str(recipient()))
         return
-    if input_ is not None:
+    if input_path is not None:
         raise click.UsageError("INPUT is only read with -y")
     identity: age.X25519Identity | age.HybridIdentity = (
         age.HybridIdentity.generate() if pq else age.X25519Identity.generate()
@@ -76,97 +64,38 @@ def keygen(output: Path | None, pq: bool, convert: bool, input_: Path | None) ->
         if not sys.stdout.isatty():
             note(f"Public key: {identity.recipient()}")
         return
-    if output.exists():
-        raise CLIError(
-            f"{output} already exists", hint="choose another name; an identity is never overwritten"
-        )
-    with atomic_writer(output, mode=0o600, overwrite=False) as fh:
-        fh.write(text.encode())
+    age.save_identity(output, identity)
     note(f"Public key: {identity.recipient()}")
 
 
 @click.command()
-@recipient_options()
-@identity_option("Encrypt to the recipients of this identity file. Repeatable.")
-@click.option(
-    "-p",
-    "--passphrase",
-    "use_passphrase",
-    is_flag=True,
-    help="Encrypt with a passphrase (scrypt) instead.",
-)
-@click.option("-a", "--armor", is_flag=True, help="Write the ASCII-armored (PEM) form.")
-@_OUTPUT
-@_FORCE
-@passphrase_file_option
-@_INPUT
-def encrypt(  # noqa: PLR0917 - click passes every option positionally
-    recipients: tuple[str, ...],
-    recipient_files: tuple[Path, ...],
-    identity_files: tuple[Path, ...],
-    use_passphrase: bool,
-    armor: bool,
-    output: Path | None,
-    force: bool,
-    passphrase_file: Path | None,
-    input_: Path | None,
-) -> None:
+@click_options(ENCRYPT)
+@click_option(INPUT)
+def encrypt(**options: Any) -> None:
     """Encrypt INPUT (default: standard input) to recipients or a passphrase.
 
     Flag-compatible with `age -e`. The output is written to a temporary file next
     to -o FILE and renamed when complete.
     """
-    if use_passphrase and (recipients or recipient_files or identity_files):
+    recipients = options["recipients"] or options["recipient_files"] or options["identity_files"]
+    if options["use_passphrase"] and recipients:
         raise click.UsageError("-p cannot be combined with -r, -R or -i")
-    if not (use_passphrase or recipients or recipient_files or identity_files):
+    if not (options["use_passphrase"] or recipients):
         raise click.UsageError("give at least one -r RECIPIENT, -R FILE or -i FILE, or -p")
-    encrypt_files(
-        recipients=recipients,
-        recipient_files=recipient_files,
-        identity_files=identity_files,
-        use_passphrase=use_passphrase,
-        armor=armor,
-        output_path=output,
-        force=force,
-        passphrase_file=passphrase_file,
-        input_path=input_,
-    )
+    encrypt_files(**options)
 
 
 @click.command()
-@click.option(
-    "-i",
-    "--identity",
-    "identity_files",
-    multiple=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="An identity file: age keys, an SSH private key, or a passphrase-encrypted "
-    "age file. Repeatable.",
-)
-@_OUTPUT
-@_FORCE
-@passphrase_file_option
-@_INPUT
-def decrypt(
-    identity_files: tuple[Path, ...],
-    output: Path | None,
-    force: bool,
-    passphrase_file: Path | None,
-    input_: Path | None,
-) -> None:
+@click_options(DECRYPT)
+@click_option(INPUT)
+def decrypt(**options: Any) -> None:
     """Decrypt the age file INPUT (default: standard input).
 
     Binary or armored input. Without -i, a passphrase-encrypted file asks for its
     passphrase. With -o, the output appears only once the whole file has
     authenticated; nothing is left behind on failure.
     """
-    decrypt_files(
-        identity_files=identity_files,
-        output_path=output,
-        force=force,
-        passphrase_file=passphrase_file,
-        input_path=input_,
-    )
+    decrypt_files(**options)
 
 
 @click.command()

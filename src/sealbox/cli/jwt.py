@@ -281,7 +281,7 @@ def verify(  # noqa: PLR0917 - click passes every option as an argument
     text = _token_text(token)
     source: Any
     if jwks_file is not None:
-        from sealbox._util.files import read_limited
+        from sealbox.storage import read_limited
 
         source = JWKSet.from_json(read_limited(jwks_file, MAX_JWKS_SIZE, "JWKS file"))
         if not len(source):

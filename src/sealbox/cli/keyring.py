@@ -10,7 +10,7 @@ import click
 
 from sealbox import age
 from sealbox.cli._age_args import identity_option, recipient_options
-from sealbox.cli._age_files import load_identity_files, load_recipients
+from sealbox.cli._encrypt_decrypt import load_identity_files, load_recipients
 from sealbox.cli._io import CLIError, note, open_tty, passphrase_file_option, read_passphrase
 from sealbox.hazmat.aead import ALGORITHMS, DEFAULT_ALGORITHM
 from sealbox.keysets.keyring import Keyring, is_age_file
@@ -54,8 +54,8 @@ class _Opened:
     def __init__(
         self, file: Path, identity_files: tuple[Path, ...], passphrase_file: Path | None
     ) -> None:
-        from sealbox._util.files import read_limited
         from sealbox.keysets.keyring import MAX_FILE_SIZE
+        from sealbox.storage import read_limited
 
         self.file = file
         self._passphrase: Secret[str] | None = None

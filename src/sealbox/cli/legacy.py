@@ -7,12 +7,12 @@ from pathlib import Path
 import click
 
 from sealbox import age
-from sealbox._util.files import is_special, read_limited
 from sealbox.cli._age_args import recipient_options
-from sealbox.cli._age_files import load_recipients, open_output, stdout_is_terminal
+from sealbox.cli._encrypt_decrypt import load_recipients, open_output, stdout_is_terminal
 from sealbox.cli._io import CLIError, note, passphrase_file_option, read_passphrase
 from sealbox.keysets import legacy
 from sealbox.secret import Secret
+from sealbox.storage import is_special, read_limited
 
 # The legacy formats hold the whole file in memory: refuse what could not fit sensibly.
 MAX_LEGACY_FILE = 2 * 1024 * 1024 * 1024

@@ -75,7 +75,7 @@ def _short(recipient: str) -> str:
 
 
 def _recipients(recipients: tuple[str, ...], files: tuple[Path, ...]) -> list[str]:
-    from sealbox._util.files import read_limited
+    from sealbox.storage import read_limited
 
     listed = list(recipients)
     for path in files:
@@ -89,7 +89,7 @@ def _recipients(recipients: tuple[str, ...], files: tuple[Path, ...]) -> list[st
 
 
 def _identities(files: tuple[Path, ...], passphrase_file: Path | None) -> list[Identity]:
-    from sealbox.cli._age_files import load_identity_files
+    from sealbox.cli._encrypt_decrypt import load_identity_files
 
     return load_identity_files(files, passphrase_file)
 

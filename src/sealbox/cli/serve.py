@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from sealbox.cli._io import CLIError, note, open_tty
-from sealbox.exceptions import ConfigError, ExtraNotInstalledError
+from sealbox.exceptions import ExtraNotInstalledError
 
 _DATA_DIR = click.option(
     "--data-dir",
@@ -18,25 +18,15 @@ _DATA_DIR = click.option(
 )
 
 
-def _settings(**overrides: Any) -> Any:
+def _service() -> Any:
+    """The service's entry points (:mod:`sealbox.service`), loaded when a command runs."""
     try:
-        from sealbox.service.settings import ServiceSettings
+        from sealbox import service
+    except ExtraNotInstalledError:
+        raise
     except ImportError as exc:
         raise ExtraNotInstalledError("service", exc.name or "fastapi") from None
-    from pydantic import ValidationError
-
-    try:
-        return ServiceSettings(**{k: v for k, v in overrides.items() if v is not None})
-    except ValidationError as exc:
-        # Names and reasons only: the values may be secrets (a database URL).
-        problems = "; ".join(
-            f"SEALBOX_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
-            for err in exc.errors(include_input=False, include_url=False)
-        )
-        raise ConfigError(
-            f"invalid settings: {problems}",
-            hint="check the SEALBOX_* variables, the .env file and the options",
-        ) from None
+    return service
 
 
 @click.command()
@@ -79,7 +69,8 @@ def serve(  # noqa: PLR0917 - click passes every option positionally
     check: bool,
 ) -> None:
     """Run the HTTPS service (provisions a CA, keys and a database on first run)."""
-    settings = _settings(
+    service = _service()
+    settings = service.load_settings(
         data_dir=data_dir,
         host=host,
         port=port,
@@ -89,19 +80,17 @@ def serve(  # noqa: PLR0917 - click passes every option positionally
         mtls=mtls,
         workers=workers,
     )
-    from sealbox.service.serve import prepare, run
-
-    for item in prepare(settings):
+    for item in service.prepare(settings):
         note(f"created {item}")
     if check:
         note(f"the data folder {settings.data_dir} is ready")
         return
-    shown_host = "localhost" if settings.host in ("127.0.0.1", "::1") else settings.host
-    note(f"sealbox service on https://{shown_host}:{settings.port}  (API docs: /docs)")
-    if settings.cert is None:
-        note(f"clients trust {Path(settings.data_dir) / 'tls' / 'ca.crt'}")
+    note(f"sealbox service on {service.service_url(settings)}  (API docs: /docs)")
+    trust = service.client_trust_file(settings)
+    if trust is not None:
+        note(f"clients trust {trust}")
     sys.stderr.flush()
-    run(settings, log_level=log_level)
+    service.run(settings, log_level=log_level)
 
 
 @click.group()
@@ -115,47 +104,10 @@ def users() -> None:
 @_DATA_DIR
 def create(name: str, scopes: tuple[str, ...], data_dir: Path | None) -> None:
     """Create account NAME (password from stdin or a prompt), admins included."""
-    import asyncio
-
-    settings = _settings(data_dir=data_dir)
-    from sealbox.passwords import PasswordHasher
-    from sealbox.service.db import make_engine, migrate, sessionmaker
-    from sealbox.service.errors import ApiError
-    from sealbox.service.routes.auth import DEFAULT_SCOPES, check_new_password
-    from sealbox.service.store import Store, UsernameTakenError
-    from sealbox.service.usernames import canonical_username
-
-    # The service's rules (RFC 8265, look-alikes refused); a refusal is a SealboxError
-    # whose message names the character.
-    name = canonical_username(name)
-    password = _read_password(name)
-    try:
-        check_new_password(password, name)
-    except ApiError as exc:
-        raise CLIError(exc.message) from None
-    password_hash = PasswordHasher(settings.password_profile).hash(password)
-    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if settings.database_url is None:
-        from sealbox.service.provision import DataDir
-
-        DataDir(settings.data_dir).touch_private("sealbox.db")  # before SQLite makes it 0644
-
-    async def _create() -> None:
-        engine = make_engine(settings.resolved_database_url())
-        try:
-            await migrate(engine)
-            store = Store(sessionmaker(engine), refresh_ttl=settings.refresh_token_ttl)
-            if await store.name_is_taken(name):
-                raise UsernameTakenError(name)
-            await store.create_user(name, password_hash, [*DEFAULT_SCOPES, *scopes])
-        finally:
-            await engine.dispose()
-
-    try:
-        asyncio.run(_create())
-    except UsernameTakenError:
-        raise CLIError(f"the username {name!r}, or one that looks like it, is taken") from None
-    granted = sorted({*DEFAULT_SCOPES, *scopes})
+    service = _service()
+    settings = service.load_settings(data_dir=data_dir)
+    # The name is checked (and mapped to its canonical form) before the password is asked.
+    name, granted = service.create_user(settings, name, _read_password, scopes)
     click.echo(f"created user {name} with scopes {' '.join(granted)}")
 
 

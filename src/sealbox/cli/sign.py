@@ -10,10 +10,10 @@ from typing import BinaryIO
 
 import click
 
-from sealbox._util.files import atomic_write
 from sealbox.cli._io import CLIError, passphrase_file_option, read_passphrase, write_stdout
 from sealbox.keys import sshsig
 from sealbox.keys.asymmetric import PrivateKey, PublicKey
+from sealbox.storage import atomic_write
 
 _NAMESPACE = click.option(
     "-n",

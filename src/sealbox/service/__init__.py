@@ -4,13 +4,61 @@ A shell over the library: it parses requests, calls sealbox, and answers. It nee
 ``service`` extra (FastAPI, uvicorn, SQLAlchemy…); importing any part of it without that
 extra raises :class:`~sealbox.exceptions.ExtraNotInstalledError` with the
 ``pip install 'sealbox[service]'`` to run, instead of a bare ImportError.
+
+The entry points, for the command line and for programs that run the service
+themselves (each loads its module on first use)::
+
+    settings = load_settings(data_dir="/srv/sealbox")   # SEALBOX_*, .env, overrides
+    for created in prepare(settings):                    # check, provision, migrate
+        print("created", created)
+    run(settings)                                        # serve until interrupted
+
+- :func:`load_settings`, :func:`check`, :func:`prepare`, :func:`run`,
+  :func:`service_url`, :func:`client_trust_file` (:mod:`sealbox.service.serve`);
+- :func:`create_user` (:mod:`sealbox.service.admin`);
+- :func:`create_app`, the FastAPI application (:mod:`sealbox.service.app`);
+- :class:`ServiceSettings` (:mod:`sealbox.service.settings`).
+
+May import: :mod:`sealbox.exceptions`, :mod:`sealbox.secret`, :mod:`sealbox.hazmat`,
+:mod:`sealbox.keys`, :mod:`sealbox.passwords`, :mod:`sealbox.jwt`, :mod:`sealbox.tls`,
+:mod:`sealbox.storage`, :mod:`sealbox.integrations` and third-party ``fastapi``,
+``starlette``, ``pydantic``, ``pydantic_settings``, ``uvicorn``, ``sqlalchemy``,
+``alembic``, ``redis``, ``precis_i18n``. Never a private name of another package,
+nor ``cryptography`` or ``OpenSSL`` (the TLS engine is :mod:`sealbox.tls.server_session`).
 """
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
+from typing import TYPE_CHECKING, Any
 
 from sealbox.exceptions import ExtraNotInstalledError
+
+if TYPE_CHECKING:
+    from sealbox.service.admin import create_user
+    from sealbox.service.app import create_app
+    from sealbox.service.serve import (
+        check,
+        client_trust_file,
+        load_settings,
+        prepare,
+        run,
+        service_url,
+    )
+    from sealbox.service.settings import ServiceSettings
+
+__all__ = [
+    "ServiceSettings",
+    "check",
+    "client_trust_file",
+    "create_app",
+    "create_user",
+    "load_settings",
+    "prepare",
+    "run",
+    "service_url",
+]
 
 # What `sealbox[service]` installs, by import name (found, not imported: that stays lazy).
 # python-multipart is imported as `multipart` before 0.0.13, `python_multipart` since.
@@ -23,6 +71,29 @@ for _names in (
     ("pydantic_settings",),
     ("python_multipart", "multipart"),
     ("precis_i18n",),
+    ("OpenSSL",),
 ):
     if all(importlib.util.find_spec(name) is None for name in _names):
         raise ExtraNotInstalledError("service", _names[0])
+
+_ENTRY_POINTS = {
+    "ServiceSettings": "sealbox.service.settings",
+    "check": "sealbox.service.serve",
+    "client_trust_file": "sealbox.service.serve",
+    "create_app": "sealbox.service.app",
+    "create_user": "sealbox.service.admin",
+    "load_settings": "sealbox.service.serve",
+    "prepare": "sealbox.service.serve",
+    "run": "sealbox.service.serve",
+    "service_url": "sealbox.service.serve",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Load an entry point's module on first use (importing the package stays cheap)."""
+    module = _ENTRY_POINTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -22,8 +22,8 @@ from sealbox.service.middleware import (
 from sealbox.service.routes import auth, docs, transit, users
 from sealbox.service.routes.transit_fast import TransitFastPath
 from sealbox.service.runtime import Runtime
-from sealbox.service.server import CertificateReloader, tls_paths
 from sealbox.service.settings import ServiceSettings
+from sealbox.service.tls_setup import CertificateReloader, tls_paths
 
 __all__ = ["app_from_env", "create_app"]
 

@@ -6,7 +6,7 @@ uvicorn's own HTTP protocol (httptools where installed, else h11) rather than
 subclassing it, and does what uvicorn and asyncio do not let an application do:
 
 - **TLS, with the handshake in sealbox's hands**
-  (:class:`~sealbox.service.tls_session.TLSSession`, over memory buffers). Under
+  (:class:`~sealbox.tls.server_session.TLSSession`, over memory buffers). Under
   mutual TLS the certificate request names the client CAs accepted. A refused
   handshake — no client certificate, one from another CA, a certificate not meant for
   clients — ends with the TLS alert OpenSSL chose (``certificate_required``,
@@ -22,7 +22,7 @@ subclassing it, and does what uvicorn and asyncio do not let an application do:
 - **At most ``SEALBOX_MAX_CONNECTIONS_PER_ADDRESS`` connections per client address**
   (per worker); more are closed at once, before any TLS work.
 - **The client certificate** of a mutual-TLS connection is handed to the application
-  in each request's ``scope["state"]`` (:class:`~sealbox.service.server.ClientIdentity`),
+  in each request's ``scope["state"]`` (:class:`~sealbox.tls.server_session.ClientIdentity`),
   through the lifespan state that uvicorn copies into every request.
 
 .. versionadded:: 0.1.0
@@ -40,9 +40,9 @@ from typing import Any, ClassVar, Final, cast
 
 from sealbox.service.errors import ErrorCode
 from sealbox.service.framing import FramingError, RequestTracker
-from sealbox.service.server import PEER_STATE_KEY, ClientIdentity, make_server_tls
 from sealbox.service.settings import ServiceSettings
-from sealbox.service.tls_session import (
+from sealbox.service.tls_setup import PEER_STATE_KEY, make_server_tls
+from sealbox.tls.server_session import (
     HandshakeRefusedError,
     ServerTLS,
     TLSClosedError,
@@ -242,10 +242,10 @@ class GuardedConnection(asyncio.Protocol):
             return
         self._disarm()
         state = self._app_state
-        cert = self.tls.peer_certificate()
-        if cert is not None:
+        identity = self.tls.peer_identity()
+        if identity is not None:
             # A new dict for this connection: the shared lifespan state stays untouched.
-            state = {**state, PEER_STATE_KEY: ClientIdentity.from_certificate(cert)}
+            state = {**state, PEER_STATE_KEY: identity}
         protocol_class = http_protocol_class()
         self.inner = protocol_class(app_state=state, **self._kwargs)  # type: ignore[call-arg]
         self.inner.connection_made(_TLSTransport(self))

@@ -31,7 +31,7 @@ from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from sealbox._util.locks import locked
+from sealbox.storage import locked
 
 __all__ = [
     "Base",

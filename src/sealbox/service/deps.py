@@ -15,7 +15,8 @@ from fastapi.security import OAuth2PasswordBearer
 from sealbox.exceptions import SealboxError
 from sealbox.service.errors import ApiError, ErrorCode
 from sealbox.service.runtime import Runtime
-from sealbox.service.server import PEER_STATE_KEY, ClientIdentity
+from sealbox.service.tls_setup import PEER_STATE_KEY
+from sealbox.tls.server_session import ClientIdentity
 
 __all__ = [
     "Caller",

@@ -23,16 +23,14 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import json
 import os
 from pathlib import Path
 from typing import Final
 
-from sealbox._util.files import atomic_write, read_limited
-from sealbox._util.locks import locked
-from sealbox.exceptions import ConfigError, DecryptionError, FormatError, StorageError
-from sealbox.hazmat.aead import AES256GCM
+from sealbox.exceptions import ConfigError, StorageError
 from sealbox.jwt import SigningKeySet
+from sealbox.keysets.key_sealer import KeySealer
+from sealbox.storage import atomic_write, locked, read_limited
 
 __all__ = ["DataDir", "MasterKeySealer"]
 
@@ -41,43 +39,16 @@ KEYSET_FORMAT: Final = "sealbox-service-jwt-keyset/1"
 SERVER_NAMES: Final = ("localhost", "127.0.0.1", "::1")
 
 
-class MasterKeySealer:
-    """Seal small documents with the master key: AES-256-GCM, the format name as associated data.
+class MasterKeySealer(KeySealer):
+    """Seal the service's documents with the master key (see :class:`KeySealer`)."""
 
-    No key derivation: the master key is 256 random bits, not a passphrase.
-    """
-
-    __slots__ = ("_cipher", "_format")
+    __slots__ = ()
 
     def __init__(self, master_key: bytes, format: str) -> None:  # noqa: A002 - the document's member
-        self._cipher = AES256GCM(master_key)
-        self._format = format
+        super().__init__(master_key, format, what="signing keyset", key_name="master key")
 
     def __repr__(self) -> str:
         return f"MasterKeySealer(format={self._format!r})"
-
-    def seal(self, plaintext: bytes) -> bytes:
-        body = self._cipher.encrypt(plaintext, self._format.encode())
-        doc = {"format": self._format, "cipher": "aes-256-gcm", "data": _b64e(body)}
-        return json.dumps(doc, indent=2).encode() + b"\n"
-
-    def open(self, data: bytes) -> bytes:
-        try:
-            doc = json.loads(data)
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            raise FormatError("not a sealed service document (not JSON)") from None
-        if not isinstance(doc, dict) or doc.get("format") != self._format:
-            raise FormatError(f"not a sealed document of format {self._format!r}")
-        try:
-            body = base64.urlsafe_b64decode(doc["data"] + "=" * (-len(doc["data"]) % 4))
-        except (KeyError, TypeError, binascii.Error):
-            raise FormatError("the sealed document has no valid data") from None
-        try:
-            return self._cipher.decrypt(body, self._format.encode())
-        except DecryptionError:
-            raise DecryptionError(
-                "cannot open the signing keyset: wrong master key, or the file was altered"
-            ) from None
 
 
 def _b64e(data: bytes) -> str:
@@ -180,7 +151,9 @@ class DataDir:
         if not self.master_key_file.exists():
             raise ConfigError(
                 f"no master key at {self.master_key_file}",
-                hint="run 'sealbox serve' once to provision the data folder",
+                hint="provision the data folder first (the service does when it starts)",
+                code="service_not_provisioned",
+                facts={"path": str(self.master_key_file)},
             )
         mode = self.master_key_file.stat().st_mode & 0o777
         if mode & 0o077:

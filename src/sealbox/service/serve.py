@@ -1,4 +1,10 @@
-"""Starting the service: provision, migrate, then run uvicorn over TLS.
+r"""Starting the service: settings, provision, migrate, then run uvicorn over TLS.
+
+What ``sealbox serve`` calls, through :mod:`sealbox.service`: :func:`load_settings`,
+:func:`prepare` (which runs :func:`check`), then :func:`run`. Errors are
+:class:`~sealbox.exceptions.ConfigError`\ s with a code and the settings they name
+as facts; they speak of settings (``SEALBOX_CERT``), and the command line maps
+the codes to its own options.
 
 .. versionadded:: 0.1.0
 """
@@ -16,25 +22,97 @@ from sealbox.service.preflight import check_audit_log, check_database, check_mod
 from sealbox.service.provision import DataDir
 from sealbox.service.settings import ServiceSettings
 
-__all__ = ["check", "prepare", "run", "settings_env", "uvicorn_options"]
+__all__ = [
+    "check",
+    "client_trust_file",
+    "load_settings",
+    "prepare",
+    "run",
+    "service_url",
+    "settings_env",
+    "uvicorn_options",
+]
+
+
+def load_settings(**overrides: Any) -> ServiceSettings:
+    """The settings: ``SEALBOX_*`` variables and ``.env``, with ``overrides`` on top.
+
+    An override of ``None`` is no override.
+
+    Raises:
+        ConfigError: (code ``invalid_settings``) a value is out of range; the
+            message names each setting and why, never its value (a database URL
+            may hold a password). ``facts["settings"]`` lists the names.
+    """
+    from pydantic import ValidationError
+
+    try:
+        return ServiceSettings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        errors = exc.errors(include_input=False, include_url=False)
+        names = ["SEALBOX_" + "_".join(str(p) for p in err["loc"]).upper() for err in errors]
+        reasons = [str(err["msg"]) for err in errors]
+        problems = "; ".join(f"{n}: {r}" for n, r in zip(names, reasons, strict=True))
+        raise ConfigError(
+            f"invalid settings: {problems}",
+            hint="check the SEALBOX_* variables and the .env file",
+            code="invalid_settings",
+            facts={"settings": ", ".join(names)},
+        ) from None
 
 
 def check(settings: ServiceSettings) -> None:
-    """Refuse settings that cannot work together, before anything is created."""
+    """Refuse settings that cannot work together, before anything is created.
+
+    Raises:
+        ConfigError: with one of the codes ``workers_need_redis``,
+            ``workers_need_database``, ``cert_without_key`` (a certificate without
+            its key, or a key without its certificate) or ``mtls_needs_client_ca``.
+    """
+    workers = {"workers": str(settings.workers)}
     if settings.workers > 1 and settings.redis_url is None:
         raise ConfigError(
             "several workers need SEALBOX_REDIS_URL: revocation and throttling must be shared",
             hint="set SEALBOX_REDIS_URL=redis://host:6379/0, or run one worker",
+            code="workers_need_redis",
+            facts=workers,
         )
     if settings.workers > 1 and settings.database_url is None:
         raise ConfigError(
             "several workers need a shared database (SEALBOX_DATABASE_URL, e.g. PostgreSQL)",
             hint="set SEALBOX_DATABASE_URL=postgresql+asyncpg://user@host/db, or run one worker",
+            code="workers_need_database",
+            facts=workers,
         )
     if (settings.cert is None) != (settings.key is None):
-        raise ConfigError("give --cert and --key together")
+        given, missing = ("certificate", "key")[:: 1 if settings.key is None else -1]
+        raise ConfigError(
+            f"a server {given} is given without its {missing}: they go together",
+            hint="set SEALBOX_CERT and SEALBOX_KEY together",
+            code="cert_without_key",
+            facts={"given": given, "missing": missing},
+        )
     if settings.mtls and settings.client_ca is None and settings.cert is not None:
-        raise ConfigError("--mtls needs --client-ca when --cert is given")
+        raise ConfigError(
+            "mutual TLS with a server certificate of one's own needs the CA of the "
+            "client certificates",
+            hint="set SEALBOX_CLIENT_CA to the CA file that issued the client certificates",
+            code="mtls_needs_client_ca",
+        )
+
+
+def service_url(settings: ServiceSettings) -> str:
+    """The address clients reach the service at (``localhost`` for a loopback address)."""
+    host = "localhost" if settings.host in ("127.0.0.1", "::1") else settings.host
+    return f"https://{host}:{settings.port}"
+
+
+def client_trust_file(settings: ServiceSettings) -> Path | None:
+    """The CA file clients trust: the data folder's development CA, ``None`` with a given
+    certificate (whoever issued it says what to trust)."""
+    if settings.cert is not None:
+        return None
+    return Path(settings.data_dir) / "tls" / "ca.crt"
 
 
 def prepare(settings: ServiceSettings) -> list[str]:

@@ -9,10 +9,17 @@ Modules, each with one concern:
 - :mod:`sealbox.tls.pinning`: :func:`spki_pin` and the pin-checking context;
 - :mod:`sealbox.tls.client`: :func:`secure_client` and :func:`secure_async_client`
   (``httpx2`` clients);
-- :mod:`sealbox.tls.certinfo`: :class:`CertificateInfo` for inspecting certificates.
+- :mod:`sealbox.tls.certinfo`: :class:`CertificateInfo` for inspecting certificates;
+- :mod:`sealbox.tls.server_session`: server-side TLS sessions over memory buffers
+  (pyOpenSSL, the ``service`` extra) that name the client CAs they accept, and
+  :class:`ClientIdentity`, what a verified client certificate says.
 
 The names below load their module on first use, so importing ``sealbox.tls`` does
-not import httpx2.
+not import httpx2 (nor pyOpenSSL).
+
+May import: :mod:`sealbox.exceptions`, :mod:`sealbox.secret`, :mod:`sealbox._util`,
+:mod:`sealbox.hazmat`, :mod:`sealbox.keys` and third-party ``cryptography``, ``httpx2``,
+``OpenSSL``.
 
 May import: :mod:`sealbox._util`, :mod:`sealbox.hazmat`, :mod:`sealbox.keys` and
 third-party ``cryptography`` and ``httpx2``.
@@ -32,10 +39,12 @@ if TYPE_CHECKING:
     from sealbox.tls.client import secure_async_client, secure_client
     from sealbox.tls.context import client_context, load_server_certificate, server_context
     from sealbox.tls.pinning import pin_context, spki_pin
+    from sealbox.tls.server_session import ClientIdentity
 
 __all__ = [
     "CertificateAuthority",
     "CertificateInfo",
+    "ClientIdentity",
     "IssuedCertificate",
     "client_context",
     "load_server_certificate",
@@ -59,6 +68,7 @@ _LAZY = {
     "server_context": "sealbox.tls.context",
     "pin_context": "sealbox.tls.pinning",
     "spki_pin": "sealbox.tls.pinning",
+    "ClientIdentity": "sealbox.tls.server_session",
 }
 
 __getattr__, __dir__ = lazy_names(__name__, _LAZY, __all__)

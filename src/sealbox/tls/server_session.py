@@ -1,4 +1,5 @@
-"""The service's TLS engine: pyOpenSSL over memory buffers, one session per connection.
+"""Server-side TLS sessions over memory buffers (pyOpenSSL), for servers that drive
+their own connections, such as sealbox's HTTPS service.
 
 Python's :mod:`ssl` module cannot name the client CAs a server accepts (OpenSSL's
 ``SSL_CTX_set_client_CA_list``): under mutual TLS its servers send an empty list, so a
@@ -10,8 +11,14 @@ also checks the files first, so a bad certificate, key or CA gives the same clea
 :class:`~sealbox.exceptions.TLSConfigError`: TLS 1.2 or newer, TLS 1.2 suites with
 ECDHE and an AEAD cipher (RFC 9325), no compression or renegotiation, strict X.509.
 
-A pyOpenSSL context cannot change once a connection used it, so a renewed certificate
-gets a new context (see :class:`ServerTLS`); open connections keep the one they began with.
+- :class:`ServerTLS`: the context new connections of one server get, replaced whole
+  when the certificate is renewed (a pyOpenSSL context cannot change once a
+  connection used it); open connections keep the one they began with.
+- :class:`TLSSession`: one connection's session; bytes in with ``receive``, bytes out
+  with ``outgoing``, the handshake, plaintext both ways, and the client's verified
+  certificate as a :class:`ClientIdentity`.
+
+Needs pyOpenSSL (the ``service`` extra).
 
 .. versionadded:: 0.1.0
 """
@@ -20,17 +27,31 @@ from __future__ import annotations
 
 import contextlib
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
 from cryptography import x509
-from OpenSSL import SSL, crypto
+from cryptography.hazmat.primitives import hashes
 
+from sealbox.exceptions import ExtraNotInstalledError, TLSConfigError
 from sealbox.tls.context import TLS12_CIPHERS, server_context
 
-__all__ = ["HandshakeRefusedError", "ServerTLS", "TLSClosedError", "TLSSession", "build_context"]
+try:
+    from OpenSSL import SSL, crypto
+except ImportError as exc:  # pragma: no cover - the service extra brings it
+    raise ExtraNotInstalledError("service", exc.name or "OpenSSL") from None
 
-ALPN: Final = b"http/1.1"  # what uvicorn speaks
+__all__ = [
+    "ClientIdentity",
+    "HandshakeRefusedError",
+    "ServerTLS",
+    "TLSClosedError",
+    "TLSSession",
+    "build_context",
+]
+
+ALPN: Final = b"http/1.1"  # the one protocol these sessions carry
 _READ_SIZE: Final = 65536
 
 # X.509 verification results (OpenSSL's X509_V_ERR_*) a refused client certificate
@@ -49,6 +70,74 @@ _VERIFY_ERRORS: Final = {
     26: "unsuitable certificate purpose",
     79: "invalid or inconsistent certificate extension",
 }
+
+
+@dataclass(frozen=True, slots=True)
+class ClientIdentity:
+    """The verified client certificate of an mTLS connection.
+
+    Attributes:
+        common_name: the subject's CN (``""`` if none).
+        dns_names: DNS names in subjectAltName.
+        emails: email addresses in subjectAltName.
+        uris: URIs in subjectAltName (SPIFFE IDs, for instance).
+        issuer: the issuer's CN.
+        serial: the serial number, hex.
+        fingerprint: SHA-256 of the certificate (DER), hex.
+        not_after: the expiry, as OpenSSL prints it.
+    """
+
+    common_name: str
+    dns_names: tuple[str, ...]
+    emails: tuple[str, ...]
+    uris: tuple[str, ...]
+    issuer: str
+    serial: str
+    fingerprint: str
+    not_after: str
+
+    @classmethod
+    def from_certificate(cls, cert: x509.Certificate) -> ClientIdentity:
+        """What a verified client certificate says."""
+        try:
+            sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        except x509.ExtensionNotFound:
+            sans = x509.SubjectAlternativeName([])
+        return cls(
+            common_name=_common_name(cert.subject),
+            dns_names=tuple(sans.get_values_for_type(x509.DNSName)),
+            emails=tuple(sans.get_values_for_type(x509.RFC822Name)),
+            uris=tuple(sans.get_values_for_type(x509.UniformResourceIdentifier)),
+            issuer=_common_name(cert.issuer),
+            serial=_serial_hex(cert.serial_number),
+            fingerprint=cert.fingerprint(hashes.SHA256()).hex(),
+            # As OpenSSL prints it (and Python's getpeercert() gives it).
+            not_after=cert.not_valid_after_utc.strftime("%b %e %H:%M:%S %Y GMT"),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "common_name": self.common_name,
+            "dns_names": list(self.dns_names),
+            "emails": list(self.emails),
+            "uris": list(self.uris),
+            "issuer": self.issuer,
+            "serial": self.serial,
+            "fingerprint": self.fingerprint,
+            "not_after": self.not_after,
+        }
+
+
+def _serial_hex(serial: int) -> str:
+    # Whole bytes, upper case, as OpenSSL prints a serial (and getpeercert() gives it).
+    digits = f"{serial:X}"
+    return digits.zfill(len(digits) + len(digits) % 2)
+
+
+def _common_name(name: x509.Name) -> str:
+    values = name.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+    return str(values[0].value) if values else ""
 
 
 class HandshakeRefusedError(Exception):
@@ -78,6 +167,18 @@ def build_context(cert: Path, key: Path, client_ca: Path | None, *, mtls: bool) 
         ConfigError: ``mtls`` without ``client_ca``.
     """
     server_context(cert, key, client_ca=client_ca, require_client_cert=mtls)
+    try:
+        return _openssl_context(cert, key, client_ca, mtls=mtls)
+    except SSL.Error as exc:
+        # The files changed between the check above and this load (a renewal under way).
+        raise TLSConfigError(
+            f"cannot load {os.fspath(cert)} and {os.fspath(key)}: {_openssl_reason(exc)}",
+            code="tls_files_changed",
+            facts={"cert": os.fspath(cert), "key": os.fspath(key)},
+        ) from None
+
+
+def _openssl_context(cert: Path, key: Path, client_ca: Path | None, *, mtls: bool) -> SSL.Context:
     ctx = SSL.Context(SSL.TLS_SERVER_METHOD)
     ctx.set_min_proto_version(SSL.TLS1_2_VERSION)
     ctx.set_cipher_list(TLS12_CIPHERS.encode())
@@ -221,6 +322,11 @@ class TLSSession:
     def peer_certificate(self) -> x509.Certificate | None:
         """The client's verified certificate, if it sent one."""
         return self._conn.get_peer_certificate(as_cryptography=True)
+
+    def peer_identity(self) -> ClientIdentity | None:
+        """What the client's verified certificate says, if it sent one."""
+        cert = self.peer_certificate()
+        return None if cert is None else ClientIdentity.from_certificate(cert)
 
     def info(self, name: str) -> Any:
         """What asyncio's ``get_extra_info`` gives for ``cipher`` and ``tls_version``."""

@@ -1,12 +1,13 @@
-"""TLS for the service: the client-certificate identity, server contexts, live certificate reload.
+"""The service's TLS setup per worker: which files it serves, and their live reload.
 
-**Client identity under mTLS.** :class:`ClientIdentity` is what the verified peer
-certificate of a connection says; :mod:`sealbox.service.connection` puts it into
-the connection's copy of the lifespan state, which uvicorn copies into every
-request's ``scope["state"]``. Routes read it through the
+**Client identity under mTLS.** :class:`~sealbox.tls.server_session.ClientIdentity`
+is what the verified peer certificate of a connection says;
+:mod:`sealbox.service.connection` puts it, under :data:`PEER_STATE_KEY`, into the
+connection's copy of the lifespan state, which uvicorn copies into every request's
+``scope["state"]``. Routes read it through the
 :func:`sealbox.service.deps.client_identity` dependency.
 
-**Certificate reload.** The server's TLS setup (:class:`~sealbox.service.tls_session.ServerTLS`)
+**Certificate reload.** The server's TLS setup (:class:`~sealbox.tls.server_session.ServerTLS`)
 is made once per worker by :func:`make_server_tls`. :class:`CertificateReloader` checks
 the certificate and key files every few seconds (and on ``SIGHUP`` in a single-worker
 server) and, when they changed and check out, gives the setup a context built from
@@ -21,21 +22,16 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from OpenSSL import SSL
-
 from sealbox.exceptions import SealboxError
-from sealbox.service.tls_session import ServerTLS
+from sealbox.tls.server_session import ClientIdentity, ServerTLS
 
 __all__ = [
     "PEER_STATE_KEY",
     "CertificateReloader",
-    "ClientIdentity",
+    "ClientIdentity",  # at home in sealbox.tls; named here for sealbox.service.server users
     "make_server_tls",
     "tls_paths",
 ]
@@ -43,74 +39,6 @@ __all__ = [
 log = logging.getLogger("sealbox.service")
 
 PEER_STATE_KEY = "sealbox_client_identity"
-
-
-@dataclass(frozen=True, slots=True)
-class ClientIdentity:
-    """The verified client certificate of an mTLS connection.
-
-    Attributes:
-        common_name: the subject's CN (``""`` if none).
-        dns_names: DNS names in subjectAltName.
-        emails: email addresses in subjectAltName.
-        uris: URIs in subjectAltName (SPIFFE IDs, for instance).
-        issuer: the issuer's CN.
-        serial: the serial number, hex.
-        fingerprint: SHA-256 of the certificate (DER), hex.
-        not_after: the expiry, as OpenSSL prints it.
-    """
-
-    common_name: str
-    dns_names: tuple[str, ...]
-    emails: tuple[str, ...]
-    uris: tuple[str, ...]
-    issuer: str
-    serial: str
-    fingerprint: str
-    not_after: str
-
-    @classmethod
-    def from_certificate(cls, cert: x509.Certificate) -> ClientIdentity:
-        """What a verified client certificate says."""
-        try:
-            sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-        except x509.ExtensionNotFound:
-            sans = x509.SubjectAlternativeName([])
-        return cls(
-            common_name=_common_name(cert.subject),
-            dns_names=tuple(sans.get_values_for_type(x509.DNSName)),
-            emails=tuple(sans.get_values_for_type(x509.RFC822Name)),
-            uris=tuple(sans.get_values_for_type(x509.UniformResourceIdentifier)),
-            issuer=_common_name(cert.issuer),
-            serial=_serial_hex(cert.serial_number),
-            fingerprint=cert.fingerprint(hashes.SHA256()).hex(),
-            # As OpenSSL prints it (and Python's getpeercert() gives it).
-            not_after=cert.not_valid_after_utc.strftime("%b %e %H:%M:%S %Y GMT"),
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return {
-            "common_name": self.common_name,
-            "dns_names": list(self.dns_names),
-            "emails": list(self.emails),
-            "uris": list(self.uris),
-            "issuer": self.issuer,
-            "serial": self.serial,
-            "fingerprint": self.fingerprint,
-            "not_after": self.not_after,
-        }
-
-
-def _serial_hex(serial: int) -> str:
-    # Whole bytes, upper case, as OpenSSL prints a serial (and getpeercert() gives it).
-    digits = f"{serial:X}"
-    return digits.zfill(len(digits) + len(digits) % 2)
-
-
-def _common_name(name: x509.Name) -> str:
-    values = name.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
-    return str(values[0].value) if values else ""
 
 
 # The TLS setups this process serves with, by (certificate, key) files, so the reloader
@@ -169,7 +97,7 @@ class CertificateReloader:
         """
         try:
             renewed = [(tls, tls.renewed()) for tls in self.setups]
-        except (OSError, SealboxError, SSL.Error) as exc:
+        except (OSError, SealboxError) as exc:
             log.warning("certificate reload from %s failed: %s", self.cert, _why(exc))
             return False
         for tls, context in renewed:

@@ -19,11 +19,11 @@ from collections.abc import Iterator, Sequence
 from typing import Any, BinaryIO
 
 from sealbox import age
-from sealbox._util.files import AlignedWriter, atomic_writer, is_special
 from sealbox.age.files import open_into, seal_into
 from sealbox.cli._io import CLIError, passphrase_source, read_passphrase
 from sealbox.cli._progress import progress_bar
 from sealbox.exceptions import NoIdentityMatchError, SealboxError, StorageError
+from sealbox.storage import AlignedWriter, atomic_writer, is_special
 
 # A path from the command line: a str (or pathlib.Path); "-" or None is stdin/stdout.
 PathArg = str | os.PathLike[str]

@@ -1,0 +1,67 @@
+"""How sealbox puts files on disk, for programs built on it (the command line among them).
+
+Every file sealbox writes follows the same rules, and these names give them to
+callers that write files of their own:
+
+- :func:`atomic_writer` and :func:`atomic_write`: the data goes to a temporary file
+  in the target's folder and is renamed over the target only once complete, so a
+  reader sees the old file or the new one, never a mix; a replaced file keeps its
+  owner, group and mode, a new one gets ``mode`` (0600 unless said). A device or
+  FIFO (``/dev/null``, a named pipe) is written into directly.
+- :func:`locked`: the exclusive lock sealbox's own writers hold from reading a file
+  to renaming its new version; :func:`set_wait_notice` says how a writer that waits
+  for it tells so (a program prints a note; by default a warning is logged).
+- :func:`read_limited`: a whole small file, refused past a size limit.
+- :func:`is_special`: whether a path is a device, FIFO or socket rather than a file.
+- :class:`AlignedWriter`: bulk output cut into the pieces the file system takes
+  best (what ``sealbox encrypt`` writes through).
+
+Failures raise :class:`~sealbox.exceptions.StorageError` (``code`` ``"file_exists"``
+for a target that exists when ``overwrite=False``) and
+:class:`~sealbox.exceptions.LockTimeoutError`.
+
+May import: :mod:`sealbox._util` and :mod:`sealbox.exceptions`.
+
+The names load their module on first use: ``sealbox encrypt`` imports only the
+writer it needs.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+from sealbox._util.lazy import lazy_names
+
+# Spelled out rather than imported from typing (start-up time); type checkers know it.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from sealbox._util.files import (
+        AlignedWriter,
+        atomic_write,
+        atomic_writer,
+        is_special,
+        read_limited,
+    )
+    from sealbox._util.locks import locked, set_wait_notice
+
+__all__ = [
+    "AlignedWriter",
+    "atomic_write",
+    "atomic_writer",
+    "is_special",
+    "locked",
+    "read_limited",
+    "set_wait_notice",
+]
+
+_LAZY = {
+    "AlignedWriter": "sealbox._util.files",
+    "atomic_write": "sealbox._util.files",
+    "atomic_writer": "sealbox._util.files",
+    "is_special": "sealbox._util.files",
+    "read_limited": "sealbox._util.files",
+    "locked": "sealbox._util.locks",
+    "set_wait_notice": "sealbox._util.locks",
+}
+
+__getattr__, __dir__ = lazy_names(__name__, _LAZY, __all__)
