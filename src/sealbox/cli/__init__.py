@@ -14,7 +14,8 @@ naming the command's flags.
 May import: :mod:`sealbox.exceptions`, :mod:`sealbox.secret`, :mod:`sealbox.storage`,
 :mod:`sealbox.hazmat` (names of algorithms only), :mod:`sealbox.keys`,
 :mod:`sealbox.keysets`, :mod:`sealbox.age`, :mod:`sealbox.passwords`, :mod:`sealbox.jwt`,
-:mod:`sealbox.tls`, :mod:`sealbox.secrets`, :mod:`sealbox.service` (its entry points) and
+:mod:`sealbox.tls`, :mod:`sealbox.secrets`, :mod:`sealbox.transit` (its client),
+:mod:`sealbox.service` (its entry points) and
 third-party ``click``, ``rich``. Never a private name of another package, nor
 ``cryptography`` or ``OpenSSL``.
 """

@@ -17,12 +17,9 @@ Modules, each with one concern:
 The names below load their module on first use, so importing ``sealbox.tls`` does
 not import httpx2 (nor pyOpenSSL).
 
-May import: :mod:`sealbox.exceptions`, :mod:`sealbox.secret`, :mod:`sealbox._util`,
-:mod:`sealbox.hazmat`, :mod:`sealbox.keys` and third-party ``cryptography``, ``httpx2``,
-``OpenSSL``.
-
 May import: :mod:`sealbox._util`, :mod:`sealbox.hazmat`, :mod:`sealbox.keys` and
-third-party ``cryptography`` and ``httpx2``.
+third-party ``cryptography``, ``httpx2`` and ``OpenSSL`` (pyOpenSSL, for the service's
+TLS engine in :mod:`~sealbox.tls.server_session`).
 
 .. versionadded:: 0.1.0
 """
