@@ -42,7 +42,8 @@ def console() -> NoReturn:
 
     After a plain ``encrypt`` or ``decrypt`` everything the run opened is closed
     and its threads are done; what the interpreter would still do is free every
-    module it loaded, about 25 ms, a fifth of a small file's run. So the
+    module it loaded, a good part of a small file's run (bench/results/findings.md,
+    "Interpreter exit"). So the
     ``atexit`` handlers run, the standard streams are flushed, and the process
     ends there. Every other command exits the usual way.
     """

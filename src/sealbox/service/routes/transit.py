@@ -434,7 +434,7 @@ async def _sign(call: TransitCall, name: str, body: SignRequest) -> JSONResponse
         signature, used = key.sign(decode_b64(item.input, "input"), version)
         return {"signature": signature, "key_version": used}
 
-    # An RSA-3072 signature costs about 0.2 ms: off the event loop.
+    # An RSA signature holds the CPU long enough to stall other requests (findings.md).
     return await _operate(call, "sign", key, body, one, heavy=spec.slow_sign)
 
 
