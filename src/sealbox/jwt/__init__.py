@@ -45,15 +45,8 @@ from typing import TYPE_CHECKING
 
 from sealbox._util.lazy import lazy_names
 from sealbox.jwt._jws import ALGORITHMS, DEFAULT_MAX_TOKEN_SIZE
+from sealbox.jwt.defaults import DEFAULT_ALGORITHM, DEFAULT_TTL, SIGNING_ALGORITHMS
 from sealbox.jwt.jwk import JWKSet, KeySource, VerificationKey
-from sealbox.jwt.keyset import (
-    DEFAULT_ALGORITHM,
-    DEFAULT_TTL,
-    SIGNING_ALGORITHMS,
-    KeyStatus,
-    SigningKeyInfo,
-    SigningKeySet,
-)
 from sealbox.jwt.verify import (
     DEFAULT_REQUIRED_CLAIMS,
     TokenVerifier,
@@ -64,6 +57,7 @@ from sealbox.jwt.verify import (
 )
 
 if TYPE_CHECKING:
+    from sealbox.jwt.keyset import KeyStatus, SigningKeyInfo, SigningKeySet
     from sealbox.jwt.remote import RemoteJWKSet
 
 __all__ = [
@@ -87,5 +81,15 @@ __all__ = [
     "verify_jws",
 ]
 
-# httpx2 is imported only by those who fetch a remote JWK Set.
-__getattr__, __dir__ = lazy_names(__name__, {"RemoteJWKSet": "sealbox.jwt.remote"}, __all__)
+# httpx2 is imported only by those who fetch a remote JWK Set, and the keyset (its file
+# format, sealing, merging) only by those who sign: verifying needs neither.
+__getattr__, __dir__ = lazy_names(
+    __name__,
+    {
+        "RemoteJWKSet": "sealbox.jwt.remote",
+        "KeyStatus": "sealbox.jwt.keyset",
+        "SigningKeyInfo": "sealbox.jwt.keyset",
+        "SigningKeySet": "sealbox.jwt.keyset",
+    },
+    __all__,
+)

@@ -37,7 +37,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
 from sealbox._util.merge import Origin
 from sealbox.exceptions import (
@@ -48,6 +48,7 @@ from sealbox.exceptions import (
     TokenError,
 )
 from sealbox.jwt._jws import ALGORITHMS, encode_header, sign_compact
+from sealbox.jwt.defaults import ACCESS_TOKEN_TYPE, DEFAULT_TTL, REGISTERED_CLAIMS
 from sealbox.jwt.jwk import VerificationKey
 from sealbox.jwt.keyset_file import (
     DEFAULT_ALGORITHM,
@@ -89,11 +90,6 @@ __all__ = [
     "SigningKeySet",
 ]
 
-DEFAULT_TTL: Final = 900
-"""Lifetime of an access token when none is given: 15 minutes."""
-REGISTERED_CLAIMS: Final = frozenset({"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "scope"})
-"""Claims :meth:`SigningKeySet.issue` sets itself; ``claims=`` may not override them."""
-ACCESS_TOKEN_TYPE: Final = "at+jwt"  # noqa: S105 - a media type, not a secret
 
 KeyStatus = KeyState
 """The name of :class:`~sealbox.keysets.lifecycle.KeyState` before keyrings and keysets

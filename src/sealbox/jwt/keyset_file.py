@@ -38,6 +38,12 @@ from sealbox.exceptions import (
     UnsupportedAlgorithmError,
 )
 from sealbox.jwt._jws import ALGORITHMS, b64url_encode
+from sealbox.jwt.defaults import (
+    DEFAULT_ALGORITHM,
+    HMAC_KEY_SIZE,
+    RSA_KEY_SIZES,
+    SIGNING_ALGORITHMS,
+)
 from sealbox.jwt.jwk import VerificationKey
 from sealbox.keysets.lifecycle import KeyState
 from sealbox.keysets.sealed import format_time, parse_time
@@ -64,11 +70,6 @@ __all__ = [
 FORMAT: Final = "sealbox-jwt-keyset/1"
 SEALED_FORMAT: Final = "sealbox-jwt-keyset-sealed/1"
 MAX_FILE_SIZE: Final = 4 * 1024 * 1024
-SIGNING_ALGORITHMS: Final = ("EdDSA", "ES256", "RS256", "HS256")
-"""The algorithms a keyset can sign with."""
-DEFAULT_ALGORITHM: Final = "EdDSA"
-RSA_KEY_SIZES: Final = (2048, 3072, 4096)
-HMAC_KEY_SIZE: Final = 32
 
 
 class SigningEntry:
