@@ -110,7 +110,7 @@ def test_an_unknown_type_is_refused_with_the_registry_listed() -> None:
 
 
 def test_the_service_validates_types_against_the_registry() -> None:
-    from sealbox.service.routes.transit import OPERATIONS as SERVICE_OPERATIONS
+    from sealbox.service.routes.transit import HANDLERS as SERVICE_OPERATIONS
     from sealbox.service.routes.transit_models import CreateKey
 
     annotation = CreateKey.model_fields["type"].annotation

@@ -12,8 +12,8 @@ is visible); an empty string is encrypted like any other value.
 
 :class:`BlindIndex` is a companion column of keyed 32-byte digests
 (``Keyring.blind_index``) for equality lookups; :func:`blind_index_match` builds
-the ``WHERE`` clause from the digests under every enabled key, so lookups keep
-finding rows indexed before a rotation; :func:`keep_blind_index` keeps an index
+the ``WHERE`` clause from the digests under every usable key (active or decrypt-only),
+so lookups keep finding rows indexed before a rotation; :func:`keep_blind_index` keeps an index
 column in step with the column it indexes.
 
 Example::
@@ -323,7 +323,7 @@ class BlindIndex(TypeDecorator[bytes]):
         return get_keyring(self.keyring).blind_index(self._value(value), self.context)
 
     def digests(self, value: bytes | str) -> list[bytes]:
-        """The digests of ``value`` under every enabled key: what a lookup matches."""
+        """The digests of ``value`` under every usable key: what a lookup matches."""
         ring = get_keyring(self.keyring)
         return list(ring.blind_indexes(self._value(value), self.context).values())
 
@@ -353,7 +353,7 @@ def blind_index_match(column: Any, value: bytes | str | None) -> ColumnElement[b
     """A ``WHERE`` clause matching rows whose index is the digest of ``value`` under any key.
 
     ``column`` is a :class:`BlindIndex` column (``User.email_index``). Rows indexed
-    under a key that is still enabled are found, so lookups go on working after a
+    under a key that is still usable are found, so lookups go on working after a
     rotation; ``None`` matches ``NULL``.
     """
     expr, index_type = _index_type(column)

@@ -72,7 +72,7 @@ from sealbox.transit.registry import (
     check_sign_options,
 )
 
-__all__ = ["ADMIN_SCOPE", "NAME_PATTERN", "OPERATIONS", "TransitCall", "router", "scope_allows"]
+__all__ = ["ADMIN_SCOPE", "HANDLERS", "NAME_PATTERN", "TransitCall", "router", "scope_allows"]
 
 ADMIN_SCOPE = "transit:admin"
 # Batches longer than this run on a worker thread, so the event loop keeps serving.
@@ -549,7 +549,7 @@ _HANDLERS: Final[
     "verify": (VerifyRequest, _verify),
     "hmac": (HmacRequest, _hmac),
 }
-OPERATIONS: Final = MappingProxyType({op: _HANDLERS[op] for op in OPERATION_NAMES})
+HANDLERS: Final = MappingProxyType({op: _HANDLERS[op] for op in OPERATION_NAMES})
 """Each operation of the library's registry (:data:`sealbox.transit.registry.OPERATIONS`),
 with its request model and handler (shared by the routes and the ASGI fast path).
 An operation the registry adds without a handler here fails at import."""

@@ -35,7 +35,7 @@ from sealbox.service.errors import (
     error_response,
     validation_error_response,
 )
-from sealbox.service.routes.transit import NAME_PATTERN, OPERATIONS, TransitCall
+from sealbox.service.routes.transit import HANDLERS, NAME_PATTERN, TransitCall
 
 __all__ = ["TransitFastPath"]
 
@@ -46,7 +46,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _PREFIX = "/v1/keys/"
-_PATH = re.compile(r"/v1/keys/([^/]+)/(" + "|".join(OPERATIONS) + ")")
+_PATH = re.compile(r"/v1/keys/([^/]+)/(" + "|".join(HANDLERS) + ")")
 _NAME = re.compile(NAME_PATTERN)
 
 
@@ -84,7 +84,7 @@ class TransitFastPath:
         try:
             token = bearer_token(request.headers.get("authorization") or "")
             caller = await resolve_caller(request.app.state.runtime, token)
-            model, handler = OPERATIONS[operation]
+            model, handler = HANDLERS[operation]
             try:
                 body = model.model_validate_json(await request.body())
             except ValidationError as exc:
