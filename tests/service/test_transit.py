@@ -634,7 +634,7 @@ def test_unknown_paths_and_methods_fall_through(transit: Transit, admin) -> None
     assert base64.b64decode(r.json()["plaintext"]) == b"hi"
 
 
-def test_the_python_example_of_the_guide_runs(transit: Transit, admin) -> None:
+def test_the_python_example_of_the_guide_runs(transit: Transit, admin, monkeypatch) -> None:
     import re
 
     from tests.conftest import ROOT
@@ -645,4 +645,5 @@ def test_the_python_example_of_the_guide_runs(transit: Transit, admin) -> None:
     example = example.replace("https://localhost:8443", transit.service.url)
     transit.post("/v1/keys/orders", {}, admin)
     token = transit.headers("transit:encrypt:orders", "transit:decrypt:orders")
-    exec(example, {"token": token["Authorization"].removeprefix("Bearer ")})
+    monkeypatch.setenv("SEALBOX_TOKEN", token["Authorization"].removeprefix("Bearer "))
+    exec(example, {})

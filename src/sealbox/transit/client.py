@@ -200,7 +200,8 @@ class TransitClient:
         self._client: httpx2.Client | None = None
 
     def __repr__(self) -> str:
-        return f"TransitClient(url={self.url!r})"
+        # getattr: a client whose __init__ refused its arguments has no url yet.
+        return f"TransitClient(url={getattr(self, 'url', None)!r})"
 
     def __reduce__(self) -> tuple[object, ...]:
         raise TypeError("TransitClient holds an access token and cannot be pickled")
