@@ -232,13 +232,17 @@ def test_the_next_command_removes_what_a_killed_edit_left(
 ) -> None:
     body = "pathlib.Path(os.environ['SEEN']).with_name('editor.pid').write_text(str(os.getpid()))\ntime.sleep(60)\n"
     proc, folder = _start_edit(tmp_path, sfile, keys, body, pipes=False)
+    pid_file = tmp_path / "editor.pid"
+    deadline = time.monotonic() + 30
+    while not (pid_file.exists() and pid_file.read_text()):  # the editor is open
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait(30)
+    # The orphaned editor, as a user would close it.
+    os.kill(int(pid_file.read_text()), signal.SIGKILL)
+    pid_file.unlink()
     time.sleep(0.2)
-    pid_file = tmp_path / "editor.pid"
-    if pid_file.exists():  # the orphaned editor, as a user would close it
-        os.kill(int(pid_file.read_text()), signal.SIGKILL)
-        pid_file.unlink()
     assert folder.exists() and folder.name.startswith(PREFIX)  # SIGKILL leaves it
     r = run_sealbox(["secrets", "list", sfile])
     assert r.returncode == 0
