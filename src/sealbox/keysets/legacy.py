@@ -127,15 +127,13 @@ def _json(data: bytes | Mapping[str, Any]) -> Mapping[str, Any] | None:
     if not data.lstrip().startswith(b"{"):
         return None
     try:
-        doc = json.loads(data)
+        doc: dict[str, Any] = json.loads(data)  # text starting with "{" is an object
     except (UnicodeDecodeError, json.JSONDecodeError):
         # One raw AES-GCM record in 256 starts with "{" as well.
         raise _unknown(
             "the legacy record starts like JSON but does not parse: a JSON record cut "
             "short, or a raw AES-GCM record"
         ) from None
-    if not isinstance(doc, dict):
-        raise FormatError("the legacy JSON document is not an object")
     return doc
 
 
@@ -195,10 +193,10 @@ def sniff(head: bytes) -> LegacyFormat | None:
     try:
         doc = json.loads(head)
     except (UnicodeDecodeError, json.JSONDecodeError):
-        keys = {m.group(1) for m in _JSON_KEY.finditer(head[: 64 * 1024])}
-        if "salt" in keys:
+        keys = set(_JSON_KEY.findall(head[: 64 * 1024]))
+        if b"salt" in keys:
             return LegacyFormat.FERNET_JSON
-        return LegacyFormat.AES_GCM_JSON if keys & {"iv", "tag"} else None
+        return LegacyFormat.AES_GCM_JSON if keys & {b"iv", b"tag"} else None
     return _json_format(doc) if isinstance(doc, dict) else None
 
 
