@@ -14,7 +14,14 @@ from sealbox.cli._encrypt_decrypt import (
     open_output,
     stdout_is_terminal,
 )
-from sealbox.cli._io import CLIError, note, passphrase_file_option, read_passphrase, read_stdin
+from sealbox.cli._io import (
+    PASSPHRASE_SOURCES,
+    CLIError,
+    note,
+    passphrase_file_option,
+    read_passphrase,
+    read_stdin,
+)
 from sealbox.exceptions import KeyFormatError
 from sealbox.keysets import legacy
 from sealbox.keysets.legacy import LegacyFormat
@@ -42,14 +49,14 @@ _FORMAT = click.option(
 )
 
 
-@click.group(name="legacy")
+@click.group(
+    name="legacy",
+    help="Detect, decrypt or migrate records of the original Fernet and AES-GCM recipes.\n\n"
+    f"Fernet records need their password ({PASSPHRASE_SOURCES}); AES-GCM records need "
+    "their key (--key-file). INPUT may be - for standard input.",
+)
 def legacy_group() -> None:
-    """Detect, decrypt or migrate records of the original Fernet and AES-GCM recipes.
-
-    Fernet records need their password (--passphrase-file, $SEALBOX_PASSPHRASE or a
-    prompt); AES-GCM records need their key (--key-file). INPUT may be - for
-    standard input.
-    """
+    """The ``sealbox legacy`` group."""
 
 
 def _read_input(input_: Path) -> bytes:
@@ -82,10 +89,11 @@ def _decrypt(
 @legacy_group.command()
 @_IN
 def detect(input_: Path) -> None:
-    """Print the layout of a legacy record (fernet-file, fernet-json, aes-gcm-json).
+    """Print the layout of a legacy record.
 
-    A raw AES-GCM record (aes-gcm-raw) cannot be recognised: it looks like any
-    other bytes, and is refused here rather than guessed.
+    One of fernet-file, fernet-json and aes-gcm-json. A raw AES-GCM record
+    (aes-gcm-raw) cannot be recognised: it looks like any other bytes, and is
+    refused here rather than guessed.
     """
     click.echo(legacy.detect(_read_input(input_)))
 
@@ -110,7 +118,10 @@ def decrypt_(  # noqa: PLR0917 - click passes every option positionally
     key_file: Path | None,
     passphrase_file: Path | None,
 ) -> None:
-    """Decrypt a legacy record (layout detected, or --format) to -o FILE or standard output."""
+    """Decrypt a legacy record to standard output or -o FILE.
+
+    The layout is detected, or named with --format.
+    """
     plain = _decrypt(input_, layout, key_file, passphrase_file)
     if stdout_is_terminal(output) and b"\x00" in plain[:8192]:
         raise CLIError("refusing to write binary output to the terminal", hint="use -o FILE")
