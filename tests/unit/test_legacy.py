@@ -255,3 +255,21 @@ def test_parse_key_refuses_other_sizes_without_quoting_them(key):
         with pytest.raises(KeyFormatError) as info:
             legacy.parse_key(data)
         assert data.decode("latin-1")[:8] not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda k: fernet_file(PASSWORD, PLAIN),
+        lambda k: fernet_json(PASSWORD, PLAIN),
+        lambda k: aes_gcm_json(k, PLAIN, encoding="hex"),
+        lambda k: aes_gcm_raw(k, PLAIN),
+    ],
+    ids=["fernet-file", "fernet-json", "aes-gcm-json", "aes-gcm-raw"],
+)
+def test_an_age_reader_refuses_a_legacy_record_without_quoting_it(key, make):
+    data = make(key)
+    with pytest.raises(FormatError) as info:
+        age.decrypt(data, [age.X25519Identity.generate()])
+    assert info.value.code == "not_an_age_file"
+    assert str(info.value) == "not an age file: it does not start with 'age-encryption.org/v1'"
