@@ -67,7 +67,7 @@ SALT_SIZE: Final = 16
 IV_SIZE: Final = 12
 TAG_SIZE: Final = 16
 KEY_SIZE: Final = 32
-# Version byte 0x80 and the high bytes of a timestamp: every Fernet token until 2106.
+# Version byte 0x80 and the 28 high bits of a 64-bit timestamp, zero until the year 4147.
 _FERNET_PREFIX: Final = b"gAAAAA"
 # The same first bytes of a token stored as the base64 or the hex of its text.
 _FERNET_B64_PREFIX: Final = base64.b64encode(_FERNET_PREFIX)
