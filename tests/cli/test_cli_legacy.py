@@ -251,3 +251,11 @@ def test_the_pointer_reads_the_json_records_keys_not_its_values(tmp_path, key):
     stderr = r.stderr.decode()
     assert "(aes-gcm-json)" in stderr
     assert json.loads(data)["iv"] not in stderr
+
+
+def test_the_pointer_quotes_a_path_with_a_space_as_a_shell_word(tmp_path):
+    src = tmp_path / "old report.enc"
+    src.write_bytes(fernet_file(PASSWORD, PLAIN))
+    r = run_sealbox(["decrypt", src], env={"SEALBOX_PASSPHRASE": "x"})
+    hint = r.stderr.decode().splitlines()[-1]
+    assert f"sealbox legacy decrypt '{src}'" in hint

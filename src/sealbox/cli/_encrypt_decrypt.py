@@ -263,9 +263,12 @@ def _point_at_legacy(fin: BinaryIO, input_path: PathArg | None) -> None:
         head = os.pread(fd, _LEGACY_PROBE, 0)
     except (OSError, ValueError):
         return
+    import shlex
+
     from sealbox.keysets import legacy
 
-    path = None if input_path is None or is_std(input_path) else os.fspath(input_path)
+    # Quoted as a shell word: the hint's commands are meant to be pasted.
+    path = None if input_path is None or is_std(input_path) else shlex.quote(os.fspath(input_path))
     legacy.raise_if_legacy(head, path=path)
 
 
