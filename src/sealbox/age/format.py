@@ -6,7 +6,9 @@ ending with a shorter one), so that a parsed header serialises back to the very
 same bytes. The MAC is checked over those bytes.
 
 Errors are :class:`~sealbox.exceptions.FormatError` and quote the offending line
-(a header holds no secret: stanza bodies are wrapped keys).
+(a header holds no secret: stanza bodies are wrapped keys). Input that does not start
+with the version line's prefix is not an age header at all, and nothing of it is
+quoted: it is refused with the code ``not_an_age_file``.
 
 .. versionadded:: 0.1.0
 """
@@ -243,17 +245,20 @@ def read_header(source: Source, *, max_size: int = MAX_HEADER_SIZE) -> Header:
     Raises:
         FormatError: the header is malformed; the message quotes the bad line.
     """
+    start = source.peek(len(VERSION_PREFIX))
+    if start and not start.startswith(VERSION_PREFIX):
+        # Whatever this is (plaintext, another format), none of it is quoted back.
+        raise FormatError(
+            "not an age file: it does not start with 'age-encryption.org/v1'",
+            code="not_an_age_file",
+            hint="check that this is the encrypted file",
+        )
     reader = _LineReader(source, max_size)
     first = reader.line("the version line")
     if first + b"\n" != VERSION_LINE:
-        if first.startswith(VERSION_PREFIX):
-            raise FormatError(
-                f"unsupported age format version {_quote(first[len(VERSION_PREFIX) :])}",
-                hint="this file needs a newer age implementation",
-            )
         raise FormatError(
-            "not an age file: it does not start with 'age-encryption.org/v1'",
-            hint="check that this is the encrypted file",
+            f"unsupported age format version {_quote(first[len(VERSION_PREFIX) :])}",
+            hint="this file needs a newer age implementation",
         )
     stanzas: list[Stanza] = []
     line = reader.line("the first recipient stanza")

@@ -22,7 +22,7 @@ from sealbox import age
 from sealbox.age.files import open_into, seal_into
 from sealbox.cli._io import CLIError, passphrase_source, read_passphrase
 from sealbox.cli._progress import progress_bar
-from sealbox.exceptions import NoIdentityMatchError, SealboxError, StorageError
+from sealbox.exceptions import FormatError, NoIdentityMatchError, SealboxError, StorageError
 from sealbox.storage import AlignedWriter, atomic_writer, is_special
 
 # A path from the command line: a str (or pathlib.Path); "-" or None is stdin/stdout.
@@ -40,6 +40,7 @@ __all__ = [
 ]
 
 _TEXT_PROBE = 8192
+_LEGACY_PROBE = 64 * 1024
 
 
 def is_std(path: PathArg | None) -> bool:
@@ -209,6 +210,10 @@ def decrypt_files(
     with _terminate_as_interrupt(), input_stream(input_path) as (fin, size):
         try:
             dec = age.Decryptor(fin, identities)
+        except FormatError as exc:
+            if exc.code == "not_an_age_file":
+                _point_at_legacy(fin, input_path)
+            raise
         except NoIdentityMatchError as exc:
             from sealbox.age.scrypt import STANZA_TYPE as SCRYPT
 
@@ -243,6 +248,28 @@ def decrypt_files(
                 out.write(view)
                 if tick is not None:
                     tick(len(view))
+
+
+def _point_at_legacy(fin: BinaryIO, input_path: PathArg | None) -> None:
+    """Raise the library's error naming the legacy layout, if the input is a legacy record.
+
+    Only a regular file can be read again from its start; a pipe keeps the plain
+    "not an age file" error.
+    """
+    try:
+        fd = fin.fileno()
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return
+        head = os.pread(fd, _LEGACY_PROBE, 0)
+    except (OSError, ValueError):
+        return
+    import shlex
+
+    from sealbox.keysets import legacy
+
+    # Quoted as a shell word: the hint's commands are meant to be pasted.
+    path = None if input_path is None or is_std(input_path) else shlex.quote(os.fspath(input_path))
+    legacy.raise_if_legacy(head, path=path)
 
 
 def _refuse_binary(views: Iterator[memoryview]) -> Iterator[memoryview]:

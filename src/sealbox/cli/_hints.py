@@ -35,6 +35,13 @@ HINTS: dict[str, str] = {
     "cert_without_key": "pass --cert and --key together",
     "mtls_needs_client_ca": "pass --client-ca FILE, the CA that issued the client certificates",
     "service_not_provisioned": "run 'sealbox serve' once to provision the data folder",
+    "legacy_file": "read it with 'sealbox legacy decrypt {path}', or rewrite it as an age "
+    "file with 'sealbox legacy migrate {path} -o FILE.age -r RECIPIENT'",
+    "not_an_age_file": "check that this is the encrypted file; records of the original "
+    "Fernet and AES-GCM recipes are read with 'sealbox legacy decrypt'",
+    "legacy_layout_unknown": "if it is a raw AES-GCM record (iv, ciphertext, tag), name "
+    "the layout: --format aes-gcm-raw",
+    "age_file_not_legacy": "decrypt it with 'sealbox decrypt'",
 }
 
 

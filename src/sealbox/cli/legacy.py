@@ -1,4 +1,4 @@
-"""``sealbox legacy decrypt|migrate``: files of the original Fernet and AES-GCM recipes."""
+"""``sealbox legacy detect|decrypt|migrate``: records of the original Fernet and AES-GCM recipes."""
 
 from __future__ import annotations
 
@@ -8,64 +8,94 @@ import click
 
 from sealbox import age
 from sealbox.cli._age_args import recipient_options
-from sealbox.cli._encrypt_decrypt import load_recipients, open_output, stdout_is_terminal
-from sealbox.cli._io import CLIError, note, passphrase_file_option, read_passphrase
+from sealbox.cli._encrypt_decrypt import (
+    is_std,
+    load_recipients,
+    open_output,
+    stdout_is_terminal,
+)
+from sealbox.cli._io import (
+    PASSPHRASE_SOURCES,
+    CLIError,
+    note,
+    passphrase_file_option,
+    read_passphrase,
+    read_stdin,
+)
+from sealbox.exceptions import KeyFormatError
 from sealbox.keysets import legacy
+from sealbox.keysets.legacy import LegacyFormat
 from sealbox.secret import Secret
 from sealbox.storage import is_special, read_limited
 
-# The legacy formats hold the whole file in memory: refuse what could not fit sensibly.
+# The legacy layouts hold the whole file in memory: refuse what could not fit sensibly.
 MAX_LEGACY_FILE = 2 * 1024 * 1024 * 1024
+MAX_KEY_FILE = 1024
 
-_IN = click.argument("input_", metavar="INPUT", type=click.Path(dir_okay=False, path_type=Path))
+_IN = click.argument(
+    "input_", metavar="INPUT", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path)
+)
 _KEY_FILE = click.option(
     "--key-file",
     type=click.Path(dir_okay=False, path_type=Path),
     help="The raw 32-byte AES-256-GCM key (binary, hex or base64) of an AES-GCM record.",
 )
+_FORMAT = click.option(
+    "--format",
+    "layout",
+    type=click.Choice([f.value for f in LegacyFormat]),
+    help="The record's layout (default: detected). A raw iv+ciphertext+tag record "
+    "(aes-gcm-raw) is never detected: name it.",
+)
 
 
-@click.group(name="legacy")
+@click.group(
+    name="legacy",
+    help="Detect, decrypt or migrate records of the original Fernet and AES-GCM recipes.\n\n"
+    f"Fernet records need their password ({PASSPHRASE_SOURCES}); AES-GCM records need "
+    "their key (--key-file). INPUT may be - for standard input.",
+)
 def legacy_group() -> None:
-    """Decrypt or migrate files of the original Fernet and AES-GCM recipes.
+    """The ``sealbox legacy`` group."""
 
-    Fernet files need their password (--passphrase-file, $SEALBOX_PASSPHRASE or a
-    prompt); AES-GCM records need their key (--key-file).
-    """
+
+def _read_input(input_: Path) -> bytes:
+    if is_std(input_):
+        return read_stdin(MAX_LEGACY_FILE, "the legacy record")
+    return read_limited(input_, MAX_LEGACY_FILE, "legacy file")
 
 
 def _read_key(path: Path | None) -> Secret[bytes] | None:
     if path is None:
         return None
-    raw = read_limited(path, 1024, "key file").strip()
-    if len(raw) == 32:
-        return Secret(raw)
-    text = raw.decode("ascii", "replace")
     try:
-        key = bytes.fromhex(text) if len(text) == 64 else _b64(text)
-    except ValueError:
-        key = b""
-    if len(key) != 32:
-        raise CLIError(f"key file {path} does not hold a 32-byte key (raw, hex or base64)")
-    return Secret(key)
+        return legacy.parse_key(read_limited(path, MAX_KEY_FILE, "key file"))
+    except KeyFormatError as exc:
+        raise KeyFormatError(f"key file {path}: {exc}") from None
 
 
-def _b64(text: str) -> bytes:
-    import base64
-
-    return base64.b64decode(text.replace("-", "+").replace("_", "/") + "=" * (-len(text) % 4))
-
-
-def _decrypt(input_: Path, key_file: Path | None, passphrase_file: Path | None) -> bytes:
-    data = read_limited(input_, MAX_LEGACY_FILE, "legacy file")
-    fmt = legacy.detect(data)
-    if fmt is legacy.LegacyFormat.AES_GCM_JSON:
-        key = _read_key(key_file)
-        if key is None:
-            raise CLIError("this is an AES-GCM record: it needs its key", hint="pass --key-file")
-        return legacy.decrypt_aes_gcm(data, key)
+def _decrypt(
+    input_: Path, layout: str | None, key_file: Path | None, passphrase_file: Path | None
+) -> bytes:
+    data = _read_input(input_)
+    fmt = legacy.detect(data) if layout is None else LegacyFormat(layout)
+    if fmt.uses_key or key_file is not None:
+        # A key for a Fernet record is refused by the library, with what it needs instead.
+        return legacy.decrypt(data, key=_read_key(key_file), format=fmt)
     password = read_passphrase(passphrase_file, prompt="Password")
-    return legacy.decrypt(data, password=password)
+    return legacy.decrypt(data, password=password, format=fmt)
+
+
+@legacy_group.command()
+@_IN
+def detect(input_: Path) -> None:
+    """Print the layout of a legacy record.
+
+    One of fernet-file, fernet-json and aes-gcm-json. A raw AES-GCM record
+    (aes-gcm-raw) cannot be recognised: it looks like any other bytes, and is
+    refused here rather than guessed.
+    """
+    click.echo(legacy.detect(_read_input(input_)))
 
 
 @legacy_group.command(name="decrypt")
@@ -77,17 +107,22 @@ def _decrypt(input_: Path, key_file: Path | None, passphrase_file: Path | None) 
     help="Output file (default: standard output).",
 )
 @click.option("--force", is_flag=True, help="Replace the output file if it exists.")
+@_FORMAT
 @_KEY_FILE
 @passphrase_file_option
-def decrypt_(
+def decrypt_(  # noqa: PLR0917 - click passes every option positionally
     input_: Path,
     output: Path | None,
     force: bool,
+    layout: str | None,
     key_file: Path | None,
     passphrase_file: Path | None,
 ) -> None:
-    """Decrypt a legacy file (format detected) to -o FILE or standard output."""
-    plain = _decrypt(input_, key_file, passphrase_file)
+    """Decrypt a legacy record to standard output or -o FILE.
+
+    The layout is detected, or named with --format.
+    """
+    plain = _decrypt(input_, layout, key_file, passphrase_file)
     if stdout_is_terminal(output) and b"\x00" in plain[:8192]:
         raise CLIError("refusing to write binary output to the terminal", hint="use -o FILE")
     with open_output(output, input_, force, 0o600) as out:
@@ -106,6 +141,7 @@ def decrypt_(
 @recipient_options("the age file")
 @click.option("-a", "--armor", is_flag=True, help="Write the ASCII-armored form.")
 @click.option("--force", is_flag=True, help="Replace the output file if it exists.")
+@_FORMAT
 @_KEY_FILE
 @passphrase_file_option
 def migrate(  # noqa: PLR0917 - click passes every option positionally
@@ -115,10 +151,11 @@ def migrate(  # noqa: PLR0917 - click passes every option positionally
     recipient_files: tuple[Path, ...],
     armor: bool,
     force: bool,
+    layout: str | None,
     key_file: Path | None,
     passphrase_file: Path | None,
 ) -> None:
-    """Rewrite a legacy file as an age file encrypted to recipients.
+    """Rewrite a legacy record as an age file encrypted to recipients.
 
     The legacy file is left as it is; delete it once the age file is checked.
     """
@@ -127,10 +164,11 @@ def migrate(  # noqa: PLR0917 - click passes every option positionally
     if output.exists() and not force and not is_special(output):
         raise CLIError(f"{output} already exists", hint="use --force to replace it")
     targets = load_recipients(recipients, recipient_files)
-    plain = _decrypt(input_, key_file, passphrase_file)
+    plain = _decrypt(input_, layout, key_file, passphrase_file)
     with (
         open_output(output, input_, force, 0o644) as out,
         age.Encryptor(out, targets, armor=armor) as enc,
     ):
         enc.write(plain)
-    note(f"migrated {input_} to {output} ({len(plain):,} bytes of plaintext)")
+    source = "standard input" if is_std(input_) else str(input_)
+    note(f"migrated {source} to {output} ({len(plain):,} bytes of plaintext)")

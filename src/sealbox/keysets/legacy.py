@@ -1,21 +1,32 @@
-"""The original recipes' formats: read them, so their data can move to age files.
+"""The original recipes' records: recognise them, read them, so their data can move on.
 
-Three formats came before sealbox (DESIGN.md, "Legacy"):
+Two recipes came before sealbox (DESIGN.md, "Legacy"), and their records were stored
+in four layouts:
 
 ``fernet-file``
     16-byte salt, then a Fernet token (its URL-safe base64 text). The Fernet key
     is ``urlsafe_b64encode(PBKDF2-HMAC-SHA256(password, salt, 100 000, 32))``.
 ``fernet-json``
-    ``{"salt": base64, "ciphertext": base64}`` where ``ciphertext`` is the base64
-    of a Fernet token made the same way.
+    ``{"salt": …, "ciphertext": …}``: the salt in base64 (or hex), the Fernet token
+    made the same way, in base64 (or hex, or as the token text itself).
 ``aes-gcm-json``
-    ``{"iv": 12 bytes, "ciphertext": …, "tag": 16 bytes}`` (base64, or hex)
-    under a raw 32-byte AES-256-GCM key.
+    ``{"iv": 12 bytes, "ciphertext": …, "tag": 16 bytes}`` under a raw 32-byte
+    AES-256-GCM key, every field in hex or every field in base64 (the length of the
+    ``iv`` tells which: 24 hex digits or 16 base64 characters).
+``aes-gcm-raw``
+    the same record as bytes: ``iv (12) || ciphertext || tag (16)``.
 
-These formats hold the whole file in memory and cannot stream; sealbox only
+The first three are recognised by their content (:func:`detect`). A raw AES-GCM
+record is 28 or more bytes that look like any other random bytes: it is never
+guessed, only read when named (``format=LegacyFormat.AES_GCM_RAW``).
+
+These layouts hold the whole record in memory and cannot stream; sealbox only
 reads them. ``sealbox legacy migrate`` rewrites one as an age file.
 
 .. versionadded:: 0.1.0
+.. versionchanged:: 0.1.0
+   ``aes-gcm-raw``; hex AES-GCM records; :func:`sniff`, :func:`parse_key` and
+   :func:`raise_if_legacy`.
 """
 
 from __future__ import annotations
@@ -24,16 +35,16 @@ import base64
 import binascii
 import enum
 import json
+import re
 from collections.abc import Mapping
 from typing import Any, Final
 
-from cryptography.exceptions import InvalidTag
 from cryptography.fernet import Fernet, InvalidToken
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 
-from sealbox.exceptions import ConfigError, DecryptionError, FormatError
+from sealbox.exceptions import ConfigError, DecryptionError, FormatError, KeyFormatError
+from sealbox.hazmat.aead import AES256GCM
 from sealbox.secret import Secret
 
 __all__ = [
@@ -41,31 +52,53 @@ __all__ = [
     "LegacyFormat",
     "decrypt",
     "decrypt_aes_gcm",
+    "decrypt_aes_gcm_raw",
     "decrypt_fernet_file",
     "decrypt_fernet_json",
     "detect",
     "fernet_key",
+    "parse_key",
+    "raise_if_legacy",
+    "sniff",
 ]
 
 PBKDF2_ITERATIONS: Final = 100_000
 SALT_SIZE: Final = 16
-_FERNET_PREFIX: Final = b"gAAAAA"  # version byte 0x80 and the high bytes of a timestamp
+IV_SIZE: Final = 12
+TAG_SIZE: Final = 16
+KEY_SIZE: Final = 32
+# Version byte 0x80 and the 28 high bits of a 64-bit timestamp, zero until the year 4147.
+_FERNET_PREFIX: Final = b"gAAAAA"
+# The same first bytes of a token stored as the base64 or the hex of its text.
+_FERNET_B64_PREFIX: Final = base64.b64encode(_FERNET_PREFIX)
+_FERNET_HEX_PREFIX: Final = _FERNET_PREFIX.hex().encode()
+_AGE_STARTS: Final = (b"age-encryption.org/", b"-----BEGIN AGE ENCRYPTED FILE-----")
+_HEX_DIGITS: Final = frozenset("0123456789abcdefABCDEF")
 _WRONG: Final = "cannot decrypt: wrong password or key, or the data was altered"
+# A JSON record cut short still names its first keys.
+_JSON_KEY = re.compile(rb'"(salt|iv|tag)"\s*:')
 
 
 class LegacyFormat(enum.StrEnum):
-    """The formats of the original recipes."""
+    """The layouts of the original recipes' records."""
 
     FERNET_FILE = "fernet-file"
     FERNET_JSON = "fernet-json"
     AES_GCM_JSON = "aes-gcm-json"
+    AES_GCM_RAW = "aes-gcm-raw"
+
+    @property
+    def uses_key(self) -> bool:
+        """True for the AES-GCM layouts (a raw 32-byte key), false for Fernet (a password)."""
+        return self in {LegacyFormat.AES_GCM_JSON, LegacyFormat.AES_GCM_RAW}
 
 
 def _secret_bytes(value: str | bytes | Secret[Any]) -> bytes:
     raw = value.expose_secret() if isinstance(value, Secret) else value
     if isinstance(raw, str):
         return raw.encode()
-    assert isinstance(raw, bytes | bytearray)
+    if not isinstance(raw, bytes | bytearray):
+        raise TypeError("a password is str, bytes or a Secret of either")
     return bytes(raw)
 
 
@@ -75,65 +108,185 @@ def fernet_key(password: str | bytes | Secret[Any], salt: bytes) -> bytes:
     return base64.urlsafe_b64encode(kdf.derive(_secret_bytes(password)))
 
 
+def _is_fernet_file(data: bytes) -> bool:
+    return len(data) > SALT_SIZE and data[SALT_SIZE:].startswith(_FERNET_PREFIX)
+
+
+def _unknown(message: str) -> FormatError:
+    return FormatError(
+        message,
+        code="legacy_layout_unknown",
+        hint="if it is a raw AES-GCM record (iv, ciphertext, tag), name its layout "
+        "(LegacyFormat.AES_GCM_RAW)",
+    )
+
+
 def _json(data: bytes | Mapping[str, Any]) -> Mapping[str, Any] | None:
     if isinstance(data, Mapping):
         return data
-    stripped = data.lstrip()
-    if not stripped.startswith(b"{"):
+    if not data.lstrip().startswith(b"{"):
         return None
     try:
-        doc = json.loads(data)
+        doc: dict[str, Any] = json.loads(data)  # text starting with "{" is an object
     except (UnicodeDecodeError, json.JSONDecodeError):
-        raise FormatError("the legacy file looks like JSON but does not parse") from None
-    if not isinstance(doc, dict):
-        raise FormatError("the legacy JSON document is not an object")
+        # One raw AES-GCM record in 256 starts with "{" as well.
+        raise _unknown(
+            "the legacy record starts like JSON but does not parse: a JSON record cut "
+            "short, or a raw AES-GCM record"
+        ) from None
     return doc
 
 
+def _json_format(doc: Mapping[str, Any]) -> LegacyFormat | None:
+    if {"salt", "ciphertext"} <= doc.keys():
+        return LegacyFormat.FERNET_JSON
+    if {"iv", "ciphertext", "tag"} <= doc.keys():
+        return LegacyFormat.AES_GCM_JSON
+    return None
+
+
 def detect(data: bytes | Mapping[str, Any]) -> LegacyFormat:
-    """Tell which legacy format ``data`` is in.
+    """Tell which legacy layout ``data`` is in, from its content.
+
+    A raw AES-GCM record is never returned: random bytes cannot be told apart
+    from other random bytes. Name that layout to read one.
 
     Raises:
-        FormatError: none of them.
+        FormatError: none of the recognisable layouts (code ``legacy_layout_unknown``),
+            an age file (code ``age_file_not_legacy``), or JSON with other keys.
     """
-    # Checked first: the file format starts with 16 random bytes, which may well look
+    # Checked first: the file layout starts with 16 random bytes, which may well look
     # like the start of a JSON object ("{", after whitespace).
-    if (
-        isinstance(data, bytes)
-        and len(data) > SALT_SIZE
-        and data[SALT_SIZE:].startswith(_FERNET_PREFIX)
-    ):
+    if isinstance(data, bytes) and _is_fernet_file(data):
         return LegacyFormat.FERNET_FILE
+    if isinstance(data, bytes) and data.lstrip().startswith(_AGE_STARTS):
+        raise FormatError(
+            "this is an age file, not a record of the original recipes",
+            code="age_file_not_legacy",
+            hint="decrypt it as an age file (sealbox.age)",
+        )
     doc = _json(data)
-    if doc is not None:
-        if {"salt", "ciphertext"} <= doc.keys():
-            return LegacyFormat.FERNET_JSON
-        if {"iv", "ciphertext", "tag"} <= doc.keys():
-            return LegacyFormat.AES_GCM_JSON
+    if doc is None:
+        raise _unknown(
+            "not a recognisable legacy record: neither a salt and a Fernet token nor "
+            "a JSON record; a raw AES-GCM record looks like any other bytes"
+        )
+    fmt = _json_format(doc)
+    if fmt is None:
         raise FormatError(
             "unknown legacy JSON: expected the keys salt+ciphertext or iv+ciphertext+tag"
         )
-    raise FormatError("not a legacy sealbox file: no salt and Fernet token, and not JSON")
+    return fmt
 
 
-def _decode(value: object, name: str) -> bytes:
-    """base64 (standard or URL-safe, padded or not) or hex."""
+def sniff(head: bytes) -> LegacyFormat | None:
+    """The legacy layout that ``head``, the first bytes of a file, starts, if any.
+
+    For telling a legacy record apart from what was expected in its place (an age
+    file): never raises, and recognises a JSON record from its first 64 KiB even
+    when ``head`` ends inside it. A raw AES-GCM record is not recognisable (None).
+    """
+    if _is_fernet_file(head):
+        return LegacyFormat.FERNET_FILE
+    if not head.lstrip().startswith(b"{"):
+        return None
+    try:
+        doc = json.loads(head)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        keys = set(_JSON_KEY.findall(head[: 64 * 1024]))
+        if b"salt" in keys:
+            return LegacyFormat.FERNET_JSON
+        return LegacyFormat.AES_GCM_JSON if keys & {b"iv", b"tag"} else None
+    return _json_format(doc) if isinstance(doc, dict) else None
+
+
+def raise_if_legacy(head: bytes, *, path: str | None = None) -> None:
+    """Raise the error that names the legacy layout, when ``head`` starts a legacy record.
+
+    For readers of age files given something else: ``head`` is the first bytes of
+    the input (64 KiB is plenty), ``path`` its name. The error (code ``legacy_file``,
+    facts ``path`` and ``format``) quotes none of the input.
+
+    Raises:
+        FormatError: ``head`` starts a recognisable legacy record.
+    """
+    fmt = sniff(head)
+    if fmt is None:
+        return
+    name = "the input" if path is None or path == "-" else path
+    raise FormatError(
+        f"{name} is not an age file: it is a record of the original recipes ({fmt})",
+        code="legacy_file",
+        facts={"path": path or "-", "format": str(fmt)},
+        hint="read it with sealbox.keysets.legacy.decrypt, or rewrite it as an age file",
+    )
+
+
+def _text(value: object, name: str) -> str | bytes:
     if isinstance(value, bytes | bytearray):
         return bytes(value)
     if not isinstance(value, str):
         raise FormatError(f"{name!r} must be a base64 or hex string")
-    text = value.strip()
-    # The iv and tag have fixed sizes, so their hex form (24 and 32 digits) cannot be
-    # mistaken for their base64 form (16 and 24 characters).
-    hex_length = {"iv": 24, "tag": 32}.get(name)
-    if len(text) == hex_length and all(c in "0123456789abcdefABCDEF" for c in text):
-        return bytes.fromhex(text)
+    return value.strip()
+
+
+def _is_hex(text: str, size: int | None = None) -> bool:
+    if size is not None and len(text) != 2 * size:
+        return False
+    return len(text) % 2 == 0 and _HEX_DIGITS.issuperset(text)
+
+
+def _b64(text: str, name: str) -> bytes:
+    """base64, standard or URL-safe, padded or not."""
     try:
         return base64.b64decode(
             text.replace("-", "+").replace("_", "/") + "=" * (-len(text) % 4), validate=True
         )
     except (binascii.Error, ValueError):
-        raise FormatError(f"{name!r} is not valid base64") from None
+        raise FormatError(f"{name!r} is neither hex nor base64") from None
+
+
+def _fernet_json_fields(doc: Mapping[str, Any]) -> tuple[bytes, bytes]:
+    """The salt and the Fernet token of a ``fernet-json`` record."""
+    salt = _text(doc["salt"], "salt")
+    if isinstance(salt, str):
+        salt = bytes.fromhex(salt) if _is_hex(salt, SALT_SIZE) else _b64(salt, "salt")
+    token = _text(doc["ciphertext"], "ciphertext")
+    if isinstance(token, bytes) and token.startswith(_FERNET_PREFIX):
+        return salt, token
+    text = token.decode("ascii", "replace") if isinstance(token, bytes) else token
+    # The three ways the token was stored start differently: as its text ("gAAAAA"),
+    # as the base64 of its text ("Z0FBQUFB") or as the hex of it ("674141414141").
+    if text.startswith(_FERNET_PREFIX.decode()):
+        return salt, text.encode()
+    if text.startswith(_FERNET_HEX_PREFIX.decode()) and _is_hex(text):
+        return salt, bytes.fromhex(text)
+    if text.startswith(_FERNET_B64_PREFIX.decode()):
+        return salt, _b64(text, "ciphertext")
+    raise FormatError("'ciphertext' is not a Fernet token (as its text, base64 or hex)")
+
+
+def _aes_gcm_fields(doc: Mapping[str, Any]) -> tuple[bytes, bytes, bytes]:
+    """The iv, ciphertext and tag of an ``aes-gcm-json`` record."""
+    iv, ciphertext, tag = (_text(doc[k], k) for k in ("iv", "ciphertext", "tag"))
+    if isinstance(iv, str) and isinstance(ciphertext, str) and isinstance(tag, str):
+        # The sizes decide the encoding of the whole record: 24 hex digits of iv are
+        # not the 16 base64 characters of 12 bytes, and hex digits are base64 characters
+        # too, so the ciphertext follows the iv and the tag rather than a guess of its own.
+        if _is_hex(iv, IV_SIZE) and _is_hex(tag, TAG_SIZE):
+            if not _is_hex(ciphertext):
+                raise FormatError("the iv and tag are hex, but the ciphertext is not")
+            return bytes.fromhex(iv), bytes.fromhex(ciphertext), bytes.fromhex(tag)
+        fields = (_b64(iv, "iv"), _b64(ciphertext, "ciphertext"), _b64(tag, "tag"))
+    elif isinstance(iv, bytes) and isinstance(ciphertext, bytes) and isinstance(tag, bytes):
+        fields = (iv, ciphertext, tag)
+    else:
+        raise FormatError("the iv, ciphertext and tag are not all text, nor all bytes")
+    if len(fields[0]) != IV_SIZE or len(fields[2]) != TAG_SIZE:
+        raise FormatError(
+            "the AES-GCM iv must be 12 bytes and the tag 16, all fields in hex or all in base64"
+        )
+    return fields
 
 
 def _open_fernet(token: bytes, password: str | bytes | Secret[Any], salt: bytes) -> bytes:
@@ -143,12 +296,22 @@ def _open_fernet(token: bytes, password: str | bytes | Secret[Any], salt: bytes)
         raise DecryptionError(_WRONG) from None
 
 
+def _open_gcm(key: bytes | Secret[bytes], record: bytes) -> bytes:
+    raw_key = key.expose_secret() if isinstance(key, Secret) else bytes(key)
+    if len(raw_key) != KEY_SIZE:
+        raise ConfigError("the AES-256-GCM key must be 32 bytes")
+    try:
+        return AES256GCM(raw_key).decrypt(record)
+    except DecryptionError:
+        raise DecryptionError(_WRONG) from None
+
+
 def decrypt_fernet_file(data: bytes, password: str | bytes | Secret[Any]) -> bytes:
     """Decrypt ``salt (16) || Fernet token``.
 
     Raises:
         FormatError: too short to hold a salt and a token.
-        DecryptionError: wrong password, or the data was altered.
+        DecryptionError: wrong password, or the data was altered or cut short.
     """
     if len(data) <= SALT_SIZE:
         raise FormatError("the legacy file is too short to hold a salt and a token")
@@ -158,7 +321,7 @@ def decrypt_fernet_file(data: bytes, password: str | bytes | Secret[Any]) -> byt
 def decrypt_fernet_json(
     data: bytes | Mapping[str, Any], password: str | bytes | Secret[Any]
 ) -> bytes:
-    """Decrypt ``{"salt": …, "ciphertext": base64(Fernet token)}``.
+    """Decrypt ``{"salt": …, "ciphertext": …}`` (base64 or hex; the token also as its text).
 
     Raises:
         FormatError: not that document.
@@ -167,38 +330,46 @@ def decrypt_fernet_json(
     doc = _json(data)
     if doc is None or not {"salt", "ciphertext"} <= doc.keys():
         raise FormatError("not a legacy Fernet JSON document (salt, ciphertext)")
-    salt = _decode(doc["salt"], "salt")
-    token = _decode(doc["ciphertext"], "ciphertext")
-    if not token.startswith(_FERNET_PREFIX):
-        # Some writers stored the token text itself rather than its base64.
-        raw = doc["ciphertext"]
-        token = raw.encode() if isinstance(raw, str) else token
+    salt, token = _fernet_json_fields(doc)
     return _open_fernet(token, password, salt)
 
 
 def decrypt_aes_gcm(data: bytes | Mapping[str, Any], key: bytes | Secret[bytes]) -> bytes:
-    """Decrypt ``{"iv", "ciphertext", "tag"}`` under a raw 32-byte AES-256-GCM key.
+    """Decrypt ``{"iv", "ciphertext", "tag"}`` (all hex or all base64, or bytes in a mapping).
+
+    ``data`` may be the JSON text or the mapping itself, as the recipe returned it.
 
     Raises:
         ConfigError: the key is not 32 bytes.
         FormatError: not that document, or an iv/tag of the wrong size.
         DecryptionError: wrong key, or the data was altered.
+
+    .. versionchanged:: 0.1.0
+       Hex records.
     """
-    raw_key = key.expose_secret() if isinstance(key, Secret) else bytes(key)
-    if len(raw_key) != 32:
-        raise ConfigError("the AES-256-GCM key must be 32 bytes")
     doc = _json(data)
     if doc is None or not {"iv", "ciphertext", "tag"} <= doc.keys():
         raise FormatError("not a legacy AES-GCM document (iv, ciphertext, tag)")
-    iv = _decode(doc["iv"], "iv")
-    tag = _decode(doc["tag"], "tag")
-    ciphertext = _decode(doc["ciphertext"], "ciphertext")
-    if len(iv) != 12 or len(tag) != 16:
-        raise FormatError("the AES-GCM iv must be 12 bytes and the tag 16")
-    try:
-        return AESGCM(raw_key).decrypt(iv, ciphertext + tag, None)
-    except InvalidTag:
-        raise DecryptionError(_WRONG) from None
+    iv, ciphertext, tag = _aes_gcm_fields(doc)
+    return _open_gcm(key, iv + ciphertext + tag)
+
+
+def decrypt_aes_gcm_raw(data: bytes, key: bytes | Secret[bytes]) -> bytes:
+    """Decrypt ``iv (12) || ciphertext || tag (16)`` under a raw 32-byte key.
+
+    Raises:
+        ConfigError: the key is not 32 bytes.
+        FormatError: shorter than an iv and a tag.
+        DecryptionError: wrong key, the data was altered, or it is not such a record.
+
+    .. versionadded:: 0.1.0
+    """
+    if len(data) < IV_SIZE + TAG_SIZE:
+        raise FormatError(
+            f"a raw AES-GCM record holds at least {IV_SIZE + TAG_SIZE} bytes (iv and tag); "
+            f"this one has {len(data)}"
+        )
+    return _open_gcm(key, data)
 
 
 def decrypt(
@@ -206,24 +377,75 @@ def decrypt(
     *,
     password: str | bytes | Secret[Any] | None = None,
     key: bytes | Secret[bytes] | None = None,
+    format: LegacyFormat | str | None = None,  # noqa: A002 - the layout's name, as in the CLI
 ) -> bytes:
-    """Detect the format of ``data`` and decrypt it (a password for Fernet, a key for AES-GCM).
+    """Decrypt a legacy record: a password for Fernet, a key for AES-GCM.
+
+    Args:
+        data: the record, as stored.
+        password: the password of a Fernet record.
+        key: the raw 32-byte key of an AES-GCM record.
+        format: the layout (:class:`LegacyFormat` or its name); detected when
+            omitted, and a raw AES-GCM record must be named.
 
     Raises:
-        ConfigError: the format needs a password (or key) that was not given.
-        FormatError, DecryptionError: as the functions for each format.
+        ConfigError: the layout needs a password (code ``passphrase_needed``) or a key
+            (code ``key_file_needed``) that was not given; an unknown layout name.
+        FormatError, DecryptionError: as :func:`detect` and the function for each layout.
+
+    .. versionchanged:: 0.1.0
+       ``format``.
     """
-    fmt = detect(data)
-    if fmt is LegacyFormat.AES_GCM_JSON:
+    fmt = detect(data) if format is None else _layout(format)
+    if fmt.uses_key:
         if key is None:
             raise ConfigError(
-                "this is an AES-GCM record: it needs the raw 32-byte key",
+                f"this is an AES-GCM record ({fmt}): it needs its raw 32-byte key",
                 hint="pass key=",
                 code="key_file_needed",
             )
+        if fmt is LegacyFormat.AES_GCM_RAW:
+            return decrypt_aes_gcm_raw(data, key)
         return decrypt_aes_gcm(data, key)
     if password is None:
-        raise ConfigError("this is a Fernet file: it needs its password")
+        raise ConfigError(
+            f"this is a Fernet record ({fmt}): it is opened with its password, not a key",
+            hint="pass password=",
+            code="passphrase_needed",
+        )
     if fmt is LegacyFormat.FERNET_JSON:
         return decrypt_fernet_json(data, password)
     return decrypt_fernet_file(data, password)
+
+
+def _layout(name: LegacyFormat | str) -> LegacyFormat:
+    try:
+        return LegacyFormat(name)
+    except ValueError:
+        known = ", ".join(f.value for f in LegacyFormat)
+        raise ConfigError(f"unknown legacy layout {name!r} (known: {known})") from None
+
+
+def parse_key(data: bytes) -> Secret[bytes]:
+    """The 32-byte AES-256-GCM key in ``data``: raw bytes, or hex or base64 text.
+
+    Raises:
+        KeyFormatError: not a 32-byte key in any of these forms (the message quotes
+            nothing of it).
+
+    .. versionadded:: 0.1.0
+    """
+    if len(data) == KEY_SIZE:
+        return Secret(bytes(data))
+    text = data.strip().decode("ascii", "replace")
+    key = b""
+    if _is_hex(text, KEY_SIZE):
+        key = bytes.fromhex(text)
+    else:
+        try:
+            key = _b64(text, "key")
+        except FormatError:
+            key = b""
+    if len(key) != KEY_SIZE:
+        raise KeyFormatError("not a 32-byte AES-256-GCM key (raw, hex or base64)")
+    return Secret(key)
