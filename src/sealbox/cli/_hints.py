@@ -35,6 +35,8 @@ HINTS: dict[str, str] = {
     "cert_without_key": "pass --cert and --key together",
     "mtls_needs_client_ca": "pass --client-ca FILE, the CA that issued the client certificates",
     "service_not_provisioned": "run 'sealbox serve' once to provision the data folder",
+    "unknown_recipient": "give a recipient string with -r, a file of recipients with -R",
+    "private_key_as_recipient": "print its public key with 'sealbox key public FILE --format pem'",
 }
 
 
