@@ -35,6 +35,10 @@ HINTS: dict[str, str] = {
     "cert_without_key": "pass --cert and --key together",
     "mtls_needs_client_ca": "pass --client-ca FILE, the CA that issued the client certificates",
     "service_not_provisioned": "run 'sealbox serve' once to provision the data folder",
+    "oaep_needs_rsa": "RSA-OAEP needs an RSA key; encrypt to any key with 'sealbox encrypt "
+    "-R KEY.pub' (age) and decrypt with 'sealbox decrypt -i KEY'",
+    "plaintext_too_large": "encrypt data of any size to the key with 'sealbox encrypt -R "
+    "KEY.pub' (age)",
     "unknown_recipient": "give a recipient string with -r, a file of recipients with -R",
     "private_key_as_recipient": "print its public key with 'sealbox key public FILE --format pem'",
 }
