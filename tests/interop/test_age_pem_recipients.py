@@ -127,3 +127,18 @@ def test_an_unknown_recipient_has_its_own_code_and_a_hint() -> None:
         age.parse_recipient("team.pem")
     assert info.value.code == "unknown_recipient"
     assert "PEM public key" in (info.value.hint or "")
+
+
+def test_a_secrets_file_records_a_pem_recipient_as_its_one_line_ssh_form(tmp_path: Path) -> None:
+    from sealbox.secrets.sealed import SealedFile
+
+    private, public = _openssl_key(tmp_path, "ed25519")
+    path = tmp_path / "app.secrets"
+    sealed = SealedFile.create(path, [public.read_text()])
+    sealed.set("DB_PASSWORD", "canary-pem-recipient-7a1d")
+    sealed.save()
+    reloaded = SealedFile.load(path)
+    assert [r.split()[0] for r in reloaded.recipients] == ["ssh-ed25519"]
+    assert str(age.parse_recipient(public.read_text())) == reloaded.recipients[0]
+    value = reloaded.get("DB_PASSWORD", age.load_identities(private))
+    assert value.expose_secret() == "canary-pem-recipient-7a1d"

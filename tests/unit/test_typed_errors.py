@@ -52,3 +52,12 @@ def test_an_envelope_value_over_the_limit_is_a_config_error_with_its_size(monkey
     assert info.value.code == "value_too_large"
     assert info.value.facts == {"size": "17"}
     assert cipher.decrypt(cipher.encrypt(b"x" * 16)) == b"x" * 16
+
+
+def test_a_negative_pss_salt_length_is_a_config_error() -> None:
+    key = PrivateKey.generate(KeyType.RSA, bits=2048)
+    signature = key.sign(b"data")
+    with pytest.raises(ConfigError) as info:
+        key.public_key.verify(signature, b"data", pss_salt_length=-1)
+    assert info.value.code == "bad_pss_salt_length"
+    key.public_key.verify(signature, b"data", pss_salt_length=32)

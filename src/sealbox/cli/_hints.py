@@ -39,7 +39,8 @@ HINTS: dict[str, str] = {
     "-R KEY.pub' (age) and decrypt with 'sealbox decrypt -i KEY'",
     "plaintext_too_large": "encrypt data of any size to the key with 'sealbox encrypt -R "
     "KEY.pub' (age)",
-    "unknown_recipient": "give a recipient string with -r, a file of recipients with -R",
+    "unknown_recipient": "a recipient is an age1… string, an ssh-ed25519 or ssh-rsa line or "
+    "a PEM public key; a file of them goes with -R",
     "private_key_as_recipient": "print its public key with 'sealbox key public FILE --format pem'",
 }
 
