@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import socket
 import ssl
 import threading
 from collections.abc import Iterator
@@ -244,15 +245,23 @@ class _Server(ThreadingHTTPServer):
     vault: FakeVault
 
 
+class _Server6(_Server):
+    address_family = socket.AF_INET6
+
+
 class FakeVaultServer:
     """Start with ``with FakeVaultServer(cert_pem, key_pem) as srv:``; ``srv.url``, ``srv.vault``."""
 
-    def __init__(self, context: ssl.SSLContext) -> None:
+    def __init__(self, context: ssl.SSLContext | None, host: str = "127.0.0.1") -> None:
         self.vault = FakeVault()
-        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server = (_Server6 if ":" in host else _Server)((host, 0), _Handler)
         self._server.vault = self.vault
-        self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
-        self.url = f"https://127.0.0.1:{self._server.server_address[1]}"
+        scheme = "http"
+        if context is not None:
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+            scheme = "https"
+        shown = f"[{host}]" if ":" in host else host
+        self.url = f"{scheme}://{shown}:{self._server.server_address[1]}"
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
@@ -264,6 +273,14 @@ class FakeVaultServer:
     def __exit__(self, *exc: object) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+@contextmanager
+def fake_vault_http(*tokens: str, host: str = "127.0.0.1") -> Iterator[FakeVaultServer]:
+    """A :class:`FakeVaultServer` over plain HTTP on ``host``, as ``vault server -dev`` is."""
+    with FakeVaultServer(None, host) as srv:
+        srv.vault.tokens.update(tokens)
+        yield srv
 
 
 @contextmanager

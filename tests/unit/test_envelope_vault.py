@@ -33,6 +33,13 @@ TOKEN = "hvs.transit-canary-token-31c9"
 PLAINTEXT = b"canary-envelope-plaintext-8f14"
 
 
+@pytest.fixture(autouse=True)
+def _no_vault_environment(monkeypatch, tmp_path) -> None:
+    for name in ("VAULT_ADDR", "VAULT_TOKEN", "VAULT_NAMESPACE", "VAULT_CACERT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.vault-token
+
+
 @pytest.fixture
 def server(vault_ca):
     with fake_vault(vault_ca, TOKEN) as srv:
@@ -212,7 +219,7 @@ def test_version_cache(server, vault_ca_file) -> None:
 
 def test_configuration_errors(server, vault_ca_file, tmp_path) -> None:
     with pytest.raises(ConfigError, match="not https"):
-        VaultTransitProvider("app", url="http://127.0.0.1:8200", token=TOKEN)
+        VaultTransitProvider("app", url="http://10.1.2.3:8200", token=TOKEN)
     with pytest.raises(ConfigError, match="exactly one"):
         VaultTransitProvider("app", url=server.url)
     with pytest.raises(ConfigError, match="exactly one"):

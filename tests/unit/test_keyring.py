@@ -469,3 +469,38 @@ def test_enabling_a_disabled_key_makes_it_decrypt_only_and_it_opens_again() -> N
     ring.enable(old)
     assert {k.id: k.state for k in ring}[old] is KeyState.DECRYPT_ONLY
     assert ring.open(token) == b"x"
+
+
+def test_a_keyring_takes_key_ids_as_the_hex_digits_listings_print() -> None:
+    ring = Keyring.generate()
+    old = ring.keys()[0]
+    ring.rotate()
+    assert old.hex_id in ring and f"0x{old.hex_id.upper()}" in ring
+    ring.disable(old.hex_id)
+    assert ring.keys()[0].state is KeyState.DISABLED
+    ring.enable(f"0x{old.hex_id}")
+    assert ring.keys()[0].state is KeyState.DECRYPT_ONLY
+    ring.set_primary(old.hex_id.upper())
+    assert ring.primary_id == old.id
+
+
+@pytest.mark.parametrize("bad", ["zz", "", "10f571e", "10f571e3aa", "G0f571e3", "10f5 71e3"])
+def test_a_string_that_is_no_key_id_is_a_format_error_with_its_code(bad: str) -> None:
+    ring = Keyring.generate()
+    for operation in (ring.disable, ring.enable, ring.destroy, ring.set_primary):
+        with pytest.raises(FormatError) as info:
+            operation(bad)
+        assert info.value.code == "bad_key_id"
+        assert info.value.facts == {"key_id": bad}
+    assert bad not in ring
+
+
+def test_an_unknown_key_id_is_key_not_found_with_the_id_in_its_facts() -> None:
+    ring = Keyring.generate()
+    ring.rotate()
+    unknown = next(f"{i:08x}" for i in range(1, 99) if i not in ring)
+    with pytest.raises(KeyNotFoundError) as info:
+        ring.disable(unknown)
+    assert info.value.code == "key_not_found"
+    assert info.value.facts == {"key_id": unknown}
+    assert not isinstance(info.value, TypeError)

@@ -20,6 +20,13 @@ CANARY = "canary-vault-value-5a0c"
 TOKEN = "hvs.canary-token-77d2"
 
 
+@pytest.fixture(autouse=True)
+def _no_vault_environment(monkeypatch, tmp_path) -> None:
+    for name in ("VAULT_ADDR", "VAULT_TOKEN", "VAULT_NAMESPACE", "VAULT_CACERT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.vault-token
+
+
 @pytest.fixture
 def server(vault_ca):
     with fake_vault(vault_ca, TOKEN) as srv:
@@ -126,7 +133,7 @@ def test_missing_path(server, vault_ca_file) -> None:
 
 def test_tls_is_always_verified(server, tmp_path) -> None:
     with pytest.raises(ConfigError, match="not https") as info:
-        VaultKV2Source(server.url.replace("https", "http"), "app/prod", token=TOKEN)
+        VaultKV2Source("http://vault.example:8200", "app/prod", token=TOKEN)
     assert info.value.hint and "-dev-tls" in info.value.hint
     # The fake's certificate is from a private CA: without ca= the system store refuses it.
     src = VaultKV2Source(server.url, "app/prod", token=TOKEN)

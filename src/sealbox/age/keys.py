@@ -1,8 +1,10 @@
 """Recipient and identity strings and files, as the age tools read and write them.
 
 A recipients file has one recipient per line (``age1…``, ``age1pq1…``,
-``ssh-ed25519 …``, ``ssh-rsa …``); an identities file one identity per line
-(``AGE-SECRET-KEY-1…``, ``AGE-SECRET-KEY-PQ-1…``). In both, empty lines and
+``ssh-ed25519 …``, ``ssh-rsa …``) or a PEM public key block (``-----BEGIN PUBLIC
+KEY-----``, an RSA or Ed25519 key as ``openssl pkey -pubout`` writes it, which is
+the ``ssh-rsa`` or ``ssh-ed25519`` recipient of the same key); an identities file
+one identity per line (``AGE-SECRET-KEY-1…``, ``AGE-SECRET-KEY-PQ-1…``). In both, empty lines and
 lines starting with ``#`` are ignored. An identity file may also be an SSH
 private key, or an age file encrypted with a passphrase whose plaintext is an
 identities file.
@@ -57,13 +59,24 @@ Passphrase = Callable[[], "str | bytes | Secret[Any]"]
 
 
 def parse_recipient(text: str) -> Recipient:
-    """Parse one recipient: ``age1…``, ``age1pq1…``, or an OpenSSH public key line.
+    """Parse one recipient: ``age1…``, ``age1pq1…``, an OpenSSH public key line, or a PEM
+    public key (RSA or Ed25519).
+
+    A PEM public key becomes the ``ssh-rsa`` or ``ssh-ed25519`` recipient of the same key:
+    the file then opens with the matching private key (PEM or OpenSSH), with ``age -d -i``
+    too.
 
     Raises:
-        KeyFormatError: not a recipient.
-        UnsupportedAlgorithmError: a plugin recipient or an unsupported SSH key type.
+        KeyFormatError: not a recipient (code ``unknown_recipient`` when it is no
+            recipient format at all, ``private_key_as_recipient`` for a private key).
+        UnsupportedAlgorithmError: a plugin recipient or an unsupported key type.
+
+    .. versionchanged:: 0.1.0
+       PEM public keys.
     """
     text = text.strip()
+    if text.startswith("-----BEGIN"):
+        return _parse_pem_recipient(text)
     if text.startswith(("ssh-", "ecdsa-", "sk-")):
         from sealbox.age.ssh import parse_ssh_recipient
 
@@ -82,7 +95,73 @@ def parse_recipient(text: str) -> Recipient:
             f"recipient type {hrp!r} needs an age plugin, which sealbox does not run"
         )
     shown = text if len(text) <= 24 else text[:24] + "…"
-    raise KeyFormatError(f"unknown recipient {shown!r}")
+    raise KeyFormatError(
+        f"unknown recipient {shown!r}",
+        hint="a recipient is an age1… string, an ssh-ed25519 or ssh-rsa public key line, "
+        "or a PEM public key",
+        code="unknown_recipient",
+        facts={"recipient": shown},
+    )
+
+
+_PEM_PUBLIC_LABELS: Final = ("PUBLIC KEY", "RSA PUBLIC KEY")
+
+
+def _parse_pem_recipient(text: str) -> Recipient:
+    """An RSA or Ed25519 PEM public key as its ``ssh-rsa``/``ssh-ed25519`` recipient."""
+    from sealbox._util.pem import first_block
+
+    block = first_block(text.encode(), "the PEM recipient")
+    if block is None:
+        raise KeyFormatError("the PEM recipient has no BEGIN line")
+    if "PRIVATE KEY" in block.label:
+        # Never quote it: the text is a private key.
+        raise KeyFormatError(
+            "a private key was given as a recipient",
+            hint="give its public key instead",
+            code="private_key_as_recipient",
+        )
+    if block.label not in _PEM_PUBLIC_LABELS:
+        raise KeyFormatError(
+            f"a PEM {block.label} block is not a recipient",
+            hint="give a PEM public key (BEGIN PUBLIC KEY)",
+            code="unknown_recipient",
+            facts={"recipient": f"PEM {block.label}"},
+        )
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+    from cryptography.hazmat.primitives.serialization import (
+        load_der_public_key,
+        load_pem_public_key,
+    )
+
+    from sealbox.age.ssh import SSHEd25519Recipient, SSHRSARecipient
+
+    try:
+        if block.label == "PUBLIC KEY":
+            key = load_der_public_key(block.der)
+        else:
+            key = load_pem_public_key(text.encode())
+    except (ValueError, TypeError) as exc:
+        raise KeyFormatError(f"invalid PEM public key: {exc}") from None
+    except UnsupportedAlgorithm as exc:
+        raise UnsupportedAlgorithmError(
+            f"the PEM public key is of a type age cannot encrypt to ({exc})",
+            hint="age encrypts to RSA and Ed25519 public keys, and to age1… recipients",
+            code="unsupported_recipient_key",
+        ) from None
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        return SSHEd25519Recipient(key)
+    if isinstance(key, rsa.RSAPublicKey):
+        return SSHRSARecipient(key)
+    kind = type(key).__name__.removeprefix("_").removesuffix("PublicKey") or "this"
+    raise UnsupportedAlgorithmError(
+        f"age cannot encrypt to {kind} public keys",
+        hint="age encrypts to RSA and Ed25519 public keys, and to age1… recipients "
+        "(for an X25519 key, its age1… recipient)",
+        code="unsupported_recipient_key",
+        facts={"key_type": kind},
+    )
 
 
 def parse_recipients(text: str, *, source: str = "recipients file") -> list[Recipient]:
@@ -93,14 +172,28 @@ def parse_recipients(text: str, *, source: str = "recipients file") -> list[Reci
             or the file holds none.
     """
     out: list[Recipient] = []
-    for number, raw in enumerate(text.splitlines(), 1):
-        line = raw.strip()
+    lines = text.splitlines()
+    index = 0
+    while index < len(lines):
+        number, line = index + 1, lines[index].strip()
+        index += 1
         if not line or line.startswith("#"):
             continue
+        if line.startswith("-----BEGIN"):
+            # A PEM block spans lines up to its END line (or the end of the text).
+            start = index - 1
+            while index < len(lines) and not lines[index].strip().startswith("-----END"):
+                index += 1
+            index += 1
+            line = "\n".join(lines[start:index]) + "\n"
         try:
             out.append(parse_recipient(line))
         except SealboxError as exc:
-            raise KeyFormatError(f"{source} line {number}: {exc}") from None
+            # A raise site's precise code (unknown_recipient…) survives; a class's does not.
+            precise = exc.code if exc.code != type(exc).code else None
+            raise KeyFormatError(
+                f"{source} line {number}: {exc}", hint=exc.hint, code=precise, facts=exc.facts
+            ) from None
     if not out:
         raise KeyFormatError(f"{source} holds no recipient")
     return out

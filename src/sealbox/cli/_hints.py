@@ -17,6 +17,13 @@ HINTS: dict[str, str] = {
     "passphrase_needed": f"give the passphrase ({PASSPHRASE_SOURCES})",
     "key_file_needed": "pass --key-file",
     "identity_needed": "give the identity file that opens it with -i",
+    "oaep_needs_rsa": "RSA-OAEP needs an RSA key; encrypt to any key with 'sealbox encrypt "
+    "-R KEY.pub' (age) and decrypt with 'sealbox decrypt -i KEY'",
+    "plaintext_too_large": "encrypt data of any size to the key with 'sealbox encrypt -R "
+    "KEY.pub' (age)",
+    "unknown_recipient": "a recipient is an age1… string, an ssh-ed25519 or ssh-rsa line or "
+    "a PEM public key; a file of them goes with -R",
+    "private_key_as_recipient": "print its public key with 'sealbox key public FILE --format pem'",
     "wrong_namespace": "if {namespace!r} is what you expect, verify with -n {namespace}",
     "rsa_key_too_small": "generate a new key: sealbox key generate --type rsa "
     "(default {default_bits} bits) or --type ed25519",

@@ -1,16 +1,28 @@
-"""``sealbox key …``: generate key pairs, print public keys and fingerprints."""
+"""``sealbox key …``: generate key pairs, print public keys and fingerprints, and use key
+files directly: RSA-OAEP encryption, RSA-PSS, Ed25519 and ECDSA signatures."""
 
 from __future__ import annotations
 
+import binascii
 import contextlib
+import json
+import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
-from sealbox.cli._io import CLIError, passphrase_file_option, read_passphrase
+from sealbox.cli._io import (
+    CLIError,
+    passphrase_file_option,
+    read_passphrase,
+    read_stdin,
+    write_stdout,
+)
 from sealbox.exceptions import SealboxError
 from sealbox.keys.asymmetric import KeyType, PrivateKey, PublicKey
 from sealbox.secret import Secret
+from sealbox.storage import atomic_write, read_limited
 
 _TYPES = {"rsa": KeyType.RSA, "ed25519": KeyType.ED25519, "x25519": KeyType.X25519}
 _TYPES["ecdsa"] = KeyType.ECDSA_P256
@@ -20,11 +32,17 @@ _FORMAT_HELP = "openssh (default; not for x25519) or pem (PKCS#8, what openssl r
 
 @click.group()
 def key() -> None:
-    """Generate key pairs, print public keys and fingerprints.
+    """Generate key pairs, print public keys and fingerprints; encrypt, decrypt, sign
+    and verify with key files.
 
     Private keys are saved encrypted with a passphrase from --passphrase-file,
     $SEALBOX_PASSPHRASE or a prompt: OpenSSH format (bcrypt KDF, what ssh-keygen
     reads) or PKCS#8 PEM (scrypt, what openssl reads).
+
+    encrypt/decrypt are RSA-OAEP (SHA-256, MGF1-SHA-256) for small payloads such as
+    keys; sign/verify are RSA-PSS (SHA-256, 32-byte salt), Ed25519 and ECDSA P-256
+    with SHA-256 (DER): what openssl pkeyutl does with those settings. Files of any
+    size are encrypted to keys with 'sealbox encrypt -R' and signed with 'sealbox sign'.
     """
 
 
@@ -123,12 +141,275 @@ def public(file: Path, fmt: str | None, passphrase_file: Path | None) -> None:
     click.echo(pub.public_bytes(fmt).decode(), nl=False)  # type: ignore[arg-type]
 
 
+def _key_facts(public: PublicKey) -> dict[str, Any]:
+    """The public facts of a key, as every ``--json`` of ``sealbox key`` names them."""
+    return {
+        "key_type": str(public.key_type),
+        "bits": public.bits,
+        "fingerprint": public.fingerprint(),
+        "comment": public.comment,
+    }
+
+
 @key.command()
 @_FILE
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
 @passphrase_file_option
-def fingerprint(file: Path, passphrase_file: Path | None) -> None:
+def fingerprint(file: Path, as_json: bool, passphrase_file: Path | None) -> None:
     """Print the SHA-256 fingerprint of FILE as ssh-keygen -l does.
 
-    The line is: bits, SHA256:fingerprint, comment, (type).
+    The line is: bits, SHA256:fingerprint, comment, (type). With --json: an object
+    with key_type, bits, fingerprint and comment.
     """
-    click.echo(_read_public(file, passphrase_file).fingerprint_line())
+    public = _read_public(file, passphrase_file)
+    if as_json:
+        click.echo(json.dumps(_key_facts(public), indent=2))
+        return
+    click.echo(public.fingerprint_line())
+
+
+# --- encrypt, decrypt, sign, verify with key files -------------------------------------------
+
+# RSA-OAEP payloads and ciphertexts are at most a modulus (8192 bits) long; signed data
+# is read whole (Ed25519 signs the message itself), so it is bounded.
+_MAX_OAEP_INPUT = 64 * 1024
+_MAX_SIGNED = 256 * 1024 * 1024
+_MAX_SIGNATURE = 64 * 1024
+
+_KEY = click.option(
+    "-k",
+    "--key",
+    "key_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Key file: OpenSSH or PEM (PKCS#8, SPKI, PKCS#1).",
+)
+_INPUT = click.argument(
+    "file",
+    type=click.Path(dir_okay=False, path_type=Path, allow_dash=True),
+    default="-",
+    required=False,
+)
+_OUTPUT = click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path, allow_dash=True),
+    help="Write here instead of stdout ('-': stdout).",
+)
+_FORCE = click.option("--force", is_flag=True, help="Replace OUTPUT if it exists.")
+_LABEL = click.option(
+    "--label",
+    default="",
+    help="OAEP label (text), bound to the ciphertext: decrypting needs the same.",
+)
+_BASE64 = click.option(
+    "--base64",
+    "use_base64",
+    is_flag=True,
+    help="Binary data as one line of base64 text.",
+)
+
+
+def _read(file: Path, limit: int, what: str, *, hint: str | None = None) -> bytes:
+    if str(file) == "-":
+        return read_stdin(limit, what, hint=hint)
+    return read_limited(file, limit, what)
+
+
+def _from_base64(data: bytes, what: str) -> bytes:
+    try:
+        # Line breaks are allowed: openssl base64 wraps at 64 columns.
+        return binascii.a2b_base64(b"".join(data.split()), strict_mode=True)
+    except (binascii.Error, ValueError):
+        raise CLIError(f"the {what} is not valid base64") from None
+
+
+def _is_std(output: Path | None) -> bool:
+    return output is None or str(output) == "-"
+
+
+def _refuse_binary_terminal(output: Path | None, what: str) -> None:
+    """Binary output never goes to a terminal: checked before any key is opened."""
+    if _is_std(output) and sys.stdout.isatty():
+        raise CLIError(
+            f"not writing the binary {what} to a terminal",
+            hint="write it to a file with -o FILE, redirect stdout, or use --base64",
+        )
+
+
+def _write(data: bytes, output: Path | None, *, force: bool, mode: int) -> None:
+    if _is_std(output):
+        write_stdout(data)
+        return
+    assert output is not None
+    atomic_write(output, data, mode=mode, overwrite=force)
+
+
+def _prints_on_terminal(data: bytes) -> bool:
+    """Whether ``data`` is text a terminal shows as it is (UTF-8, no control bytes)."""
+    try:
+        text = data.decode()
+    except UnicodeDecodeError:
+        return False
+    return all(c.isprintable() or c in "\n\t\r" for c in text)
+
+
+def _public(key_file: Path, passphrase_file: Path | None) -> PublicKey:
+    return PublicKey.load(key_file, passphrase=lambda: read_passphrase(passphrase_file))
+
+
+def _private(key_file: Path, passphrase_file: Path | None) -> PrivateKey:
+    return PrivateKey.load(key_file, lambda: read_passphrase(passphrase_file))
+
+
+@key.command()
+@_KEY
+@_OUTPUT
+@_FORCE
+@_LABEL
+@_BASE64
+@passphrase_file_option
+@_INPUT
+def encrypt(
+    *,
+    key_file: Path,
+    output: Path | None,
+    force: bool,
+    label: str,
+    use_base64: bool,
+    passphrase_file: Path | None,
+    file: Path,
+) -> None:
+    """Encrypt FILE (default: stdin) to an RSA key with RSA-OAEP (SHA-256).
+
+    The key is a public key file, or a private key file (its public half). The
+    payload is small: at most 190 bytes for a 2048-bit key, 318 for 3072 bits.
+    openssl pkeyutl -decrypt -pkeyopt rsa_padding_mode:oaep -pkeyopt
+    rsa_oaep_md:sha256 -pkeyopt rsa_mgf1_md:sha256 opens the result.
+    """
+    if not use_base64:
+        _refuse_binary_terminal(output, "ciphertext")
+    plaintext = _read(file, _MAX_OAEP_INPUT, "the plaintext")
+    ciphertext = _public(key_file, passphrase_file).encrypt(plaintext, label=label.encode())
+    if use_base64:
+        ciphertext = binascii.b2a_base64(ciphertext)
+    _write(ciphertext, output, force=force, mode=0o644)
+
+
+@key.command()
+@_KEY
+@_OUTPUT
+@_FORCE
+@_LABEL
+@_BASE64
+@passphrase_file_option
+@_INPUT
+def decrypt(
+    *,
+    key_file: Path,
+    output: Path | None,
+    force: bool,
+    label: str,
+    use_base64: bool,
+    passphrase_file: Path | None,
+    file: Path,
+) -> None:
+    """Decrypt an RSA-OAEP (SHA-256) ciphertext FILE (default: stdin) with a private key.
+
+    With --base64 the ciphertext is read as base64 text. The plaintext is written to
+    OUTPUT (mode 0600) or stdout; to a terminal only if it is printable text.
+    """
+    data = _read(file, _MAX_OAEP_INPUT, "the ciphertext")
+    if use_base64:
+        data = _from_base64(data, "ciphertext")
+    private = _private(key_file, passphrase_file)
+    plaintext = private.decrypt(data, label=label.encode())
+    if _is_std(output) and sys.stdout.isatty() and not _prints_on_terminal(plaintext):
+        raise CLIError(
+            "not writing the binary plaintext to a terminal",
+            hint="write it to a file with -o FILE, or redirect stdout",
+        )
+    _write(plaintext, output, force=force, mode=0o600)
+
+
+@key.command()
+@_KEY
+@_OUTPUT
+@_FORCE
+@_BASE64
+@passphrase_file_option
+@_INPUT
+def sign(
+    *,
+    key_file: Path,
+    output: Path | None,
+    force: bool,
+    use_base64: bool,
+    passphrase_file: Path | None,
+    file: Path,
+) -> None:
+    """Sign FILE (default: stdin) with a private key; the raw signature to OUTPUT or stdout.
+
+    RSA: RSA-PSS, SHA-256, MGF1-SHA-256, 32-byte salt. Ed25519: Ed25519 over the data.
+    ECDSA P-256: SHA-256, DER. openssl pkeyutl -verify -rawin checks it (with
+    -digest sha256 for RSA and ECDSA). For SSH-style file signatures: sealbox sign.
+    """
+    if not use_base64:
+        _refuse_binary_terminal(output, "signature")
+    data = _read(file, _MAX_SIGNED, "the data to sign", hint="sign large files with 'sealbox sign'")
+    signature = _private(key_file, passphrase_file).sign(data)
+    if use_base64:
+        signature = binascii.b2a_base64(signature)
+    _write(signature, output, force=force, mode=0o644)
+
+
+@key.command()
+@_KEY
+@click.option(
+    "-s",
+    "--signature",
+    type=click.Path(dir_okay=False, path_type=Path, allow_dash=True),
+    required=True,
+    help="The signature file ('-': stdin).",
+)
+@click.option(
+    "--pss-salt-length",
+    type=click.IntRange(0, 1024),
+    help="RSA: the PSS salt length the signature used (default 32, the digest size).",
+)
+@_BASE64
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object when it verifies.")
+@passphrase_file_option
+@_INPUT
+def verify(
+    *,
+    key_file: Path,
+    signature: Path,
+    pss_salt_length: int | None,
+    use_base64: bool,
+    as_json: bool,
+    passphrase_file: Path | None,
+    file: Path,
+) -> None:
+    """Check the signature of FILE (default: stdin); exit 0 only if it is good.
+
+    The key is a public key file, or a private key file (its public half). With
+    --base64 the signature is read as base64 text. A bad signature is an error
+    (exit 1) whatever the output format.
+    """
+    if str(signature) == "-" and str(file) == "-":
+        raise click.UsageError("the data and the signature cannot both come from stdin")
+    sig = _read(signature, _MAX_SIGNATURE, "the signature")
+    if use_base64:
+        sig = _from_base64(sig, "signature")
+    data = _read(
+        file, _MAX_SIGNED, "the signed data", hint="files this large are signed with 'sealbox sign'"
+    )
+    public = _public(key_file, passphrase_file)
+    if pss_salt_length is not None and public.key_type is not KeyType.RSA:
+        raise click.UsageError("--pss-salt-length applies to RSA keys only")
+    public.verify(sig, data, pss_salt_length=pss_salt_length)
+    if as_json:
+        click.echo(json.dumps({"valid": True, **_key_facts(public)}, indent=2))
+        return
+    click.echo(f"good signature by {public.type_label} key {public.fingerprint()}")

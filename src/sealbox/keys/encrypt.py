@@ -71,6 +71,8 @@ def oaep_encrypt(key: PycaPublic, kind: KeyType, plaintext: bytes, label: bytes)
         raise UnsupportedAlgorithmError(
             f"{kind} keys cannot encrypt directly",
             hint="use hybrid encryption: sealbox.keys.asymmetric.encrypt_hybrid",
+            code="oaep_needs_rsa",
+            facts={"key_type": str(kind)},
         )
     limit = oaep_max_plaintext(key.key_size)
     if len(plaintext) > limit:
@@ -93,7 +95,12 @@ def oaep_decrypt(key: PycaPrivate, kind: KeyType, ciphertext: bytes, label: byte
         UnsupportedAlgorithmError: not an RSA key.
     """
     if not isinstance(key, rsa.RSAPrivateKey):
-        raise UnsupportedAlgorithmError(f"{kind} keys cannot decrypt RSA-OAEP")
+        raise UnsupportedAlgorithmError(
+            f"{kind} keys cannot decrypt RSA-OAEP",
+            hint="decrypt hybrid ciphertexts with sealbox.keys.asymmetric.decrypt_hybrid",
+            code="oaep_needs_rsa",
+            facts={"key_type": str(kind)},
+        )
     try:
         return key.decrypt(ciphertext, _oaep(label))
     except ValueError:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Final
 
-from sealbox.exceptions import FormatError, KeyFormatError
+from sealbox.exceptions import ConfigError, FormatError, KeyFormatError
 from sealbox.hazmat import kdf
 
 if TYPE_CHECKING:
@@ -78,7 +78,7 @@ def encrypt_pem(
     from sealbox._util import pem as _pem
 
     if not passphrase:
-        raise ValueError("the passphrase is empty")
+        raise ConfigError("the passphrase is empty", code="empty_passphrase")
     der = key.private_bytes(
         serialization.Encoding.DER,
         serialization.PrivateFormat.PKCS8,

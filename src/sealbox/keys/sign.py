@@ -22,7 +22,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
-from sealbox.exceptions import InvalidSignatureError, UnsupportedAlgorithmError
+from sealbox.exceptions import ConfigError, InvalidSignatureError, UnsupportedAlgorithmError
 from sealbox.keys.kinds import KeyType, PycaPrivate, PycaPublic
 
 __all__ = ["PSS_SALT_LENGTH", "cannot_sign", "signer", "verify"]
@@ -73,6 +73,7 @@ def verify(
     Raises:
         InvalidSignatureError: the signature does not verify (one fixed message).
         UnsupportedAlgorithmError: X25519 keys do not sign.
+        ConfigError: a negative ``pss_salt_length``.
     """
     try:
         if isinstance(key, ed25519.Ed25519PublicKey):
@@ -82,6 +83,12 @@ def verify(
         elif isinstance(key, rsa.RSAPublicKey):
             pss = _PSS
             if pss_salt_length is not None:
+                if pss_salt_length < 0:
+                    raise ConfigError(
+                        f"a PSS salt length is 0 or more, not {pss_salt_length}",
+                        code="bad_pss_salt_length",
+                        facts={"salt_length": str(pss_salt_length)},
+                    )
                 pss = padding.PSS(mgf=padding.MGF1(_SHA256), salt_length=pss_salt_length)
             key.verify(signature, data, pss, _SHA256)
         else:

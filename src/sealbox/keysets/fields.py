@@ -41,7 +41,7 @@ from typing import Final
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from sealbox.exceptions import DecryptionError, FormatError, UnsupportedAlgorithmError
+from sealbox.exceptions import ConfigError, DecryptionError, FormatError, UnsupportedAlgorithmError
 from sealbox.hazmat.aead import AES256SIV, ALGORITHMS, HMACSHA256
 
 __all__ = [
@@ -114,7 +114,7 @@ class FieldKey:
     def seal_deterministic(self, data: bytes, associated_data: bytes = b"") -> bytes:
         """Return a version-2 (deterministic) token of ``data``."""
         if not data:
-            raise ValueError("deterministic sealing needs a non-empty value")
+            raise ConfigError("deterministic sealing needs a non-empty value", code="empty_value")
         header = self._det_header
         return header + self._deterministic().encrypt(data, [header, associated_data])
 

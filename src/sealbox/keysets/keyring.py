@@ -100,6 +100,26 @@ __all__ = [
 _NONCE: Final = 12
 _BODY: Final = HEADER_SIZE + _NONCE
 _urandom = os.urandom
+_HEX: Final = frozenset("0123456789abcdef")
+
+
+def _parse_key_id(key_id: int | str) -> int:
+    """A key id as an int: an int as is, or 8 hex digits as :attr:`KeyInfo.hex_id` prints
+    it (``0x`` allowed), since that is how ids are shown and typed."""
+    if isinstance(key_id, int) and not isinstance(key_id, bool):
+        return key_id
+    if not isinstance(key_id, str):
+        raise TypeError(f"a key id is an int or 8 hex digits, not {type(key_id).__name__}")
+    digits = key_id.strip().lower().removeprefix("0x")
+    if len(digits) != 8 or not _HEX.issuperset(digits):
+        shown = key_id if len(key_id) <= 40 else key_id[:40] + "…"
+        raise FormatError(
+            f"{shown!r} is not a key id (8 hex digits)",
+            hint="list the keyring's keys to find the id",
+            code="bad_key_id",
+            facts={"key_id": shown},
+        )
+    return int(digits, 16)
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +231,11 @@ class Keyring(KeyringStorage):
         return len(self._entries)
 
     def __contains__(self, key_id: object) -> bool:
+        if isinstance(key_id, str):
+            try:
+                key_id = _parse_key_id(key_id)
+            except FormatError:
+                return False
         return key_id in self._entries
 
     def __iter__(self) -> Iterator[KeyInfo]:
@@ -357,15 +382,17 @@ class Keyring(KeyringStorage):
             self._make_primary(entry)
             return self._info(entry)
 
-    def set_primary(self, key_id: int) -> None:
+    def set_primary(self, key_id: int | str) -> None:
         """Make a decrypt-only key the primary (active) one, to roll back a rotation.
 
         The old primary key becomes decrypt-only.
 
         Raises:
+            FormatError: ``key_id`` is a string but not 8 hex digits (code ``bad_key_id``).
             KeyNotFoundError: no such key.
             KeyStateError: the key is disabled or destroyed.
         """
+        key_id = _parse_key_id(key_id)
         with self._lock:
             entry = self._get(key_id)
             if not entry.state.usable:
@@ -377,13 +404,15 @@ class Keyring(KeyringStorage):
                 )
             self._make_primary(entry)
 
-    def disable(self, key_id: int) -> None:
+    def disable(self, key_id: int | str) -> None:
         """Stop a key from opening tokens. Disabling a disabled key does nothing.
 
         Raises:
+            FormatError: ``key_id`` is a string but not 8 hex digits (code ``bad_key_id``).
             KeyNotFoundError: no such key.
             KeyStateError: the key is the primary key, or destroyed.
         """
+        key_id = _parse_key_id(key_id)
         with self._lock:
             entry = self._get(key_id)
             if key_id == self._primary_id:
@@ -402,16 +431,18 @@ class Keyring(KeyringStorage):
             entry.state = KeyState.DISABLED
             self._refresh()
 
-    def enable(self, key_id: int) -> None:
+    def enable(self, key_id: int | str) -> None:
         """Let a disabled key open tokens again: it becomes decrypt-only.
 
         Enabling a key that already opens tokens does nothing. To seal with it too,
         :meth:`set_primary`.
 
         Raises:
+            FormatError: ``key_id`` is a string but not 8 hex digits (code ``bad_key_id``).
             KeyNotFoundError: no such key.
             KeyStateError: the key is destroyed.
         """
+        key_id = _parse_key_id(key_id)
         with self._lock:
             entry = self._get(key_id)
             if entry.state is KeyState.DESTROYED:
@@ -424,14 +455,16 @@ class Keyring(KeyringStorage):
                 entry.state = KeyState.DECRYPT_ONLY
             self._refresh()
 
-    def destroy(self, key_id: int) -> None:
+    def destroy(self, key_id: int | str) -> None:
         """Erase a disabled key's material for good. Tokens it made become unreadable.
 
         Raises:
+            FormatError: ``key_id`` is a string but not 8 hex digits (code ``bad_key_id``).
             KeyNotFoundError: no such key.
             KeyStateError: the key is not disabled (disable it first, and check that
                 nothing still needs it).
         """
+        key_id = _parse_key_id(key_id)
         with self._lock:
             entry = self._get(key_id)
             if entry.state is KeyState.DESTROYED:
@@ -490,7 +523,10 @@ class Keyring(KeyringStorage):
         try:
             return self._entries[key_id]
         except KeyError:
-            raise KeyNotFoundError(f"no key {key_id:08x} in this keyring") from None
+            raise KeyNotFoundError(
+                f"no key {key_id:08x} in this keyring",
+                facts={"key_id": f"{key_id:08x}"},
+            ) from None
 
     def _make_primary(self, entry: KeyEntry) -> None:
         self._entries[self._primary_id].state = KeyState.DECRYPT_ONLY

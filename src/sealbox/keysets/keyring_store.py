@@ -140,7 +140,8 @@ class KeyringStorage:
            Locked, and merges a file changed by another writer; ``identities``, ``merge``.
 
         Raises:
-            ValueError: both or neither of ``passphrase`` and ``recipients``.
+            ConfigError: both or neither of ``passphrase`` and ``recipients`` (code
+                ``keyring_protection_needed``; a ``ValueError``).
             StorageError: the file exists and ``overwrite`` is false, or it cannot
                 be written. The old file is left as it was.
             ConcurrentChangeError: the file changed and cannot be opened to merge
@@ -148,7 +149,10 @@ class KeyringStorage:
             LockTimeoutError: another writer held the file too long.
         """
         if (passphrase is None) == (recipients is None):
-            raise ValueError("give either a passphrase or recipients")
+            raise ConfigError(
+                "give either a passphrase or recipients",
+                code="keyring_protection_needed",
+            )
 
         def render() -> bytes:
             if recipients is not None:

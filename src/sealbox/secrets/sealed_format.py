@@ -147,8 +147,10 @@ def check_recipients(recipients: Iterable[str]) -> list[str]:
     listed = [r.strip() for r in recipients if r.strip()]
     if not listed:
         raise FormatError("a secrets file needs at least one recipient")
-    for r in listed:
-        age.parse_recipient(r)
+    for i, r in enumerate(listed):
+        parsed = age.parse_recipient(r)
+        if "\n" in r:  # a PEM public key: the header holds one line, its ssh-… form
+            listed[i] = str(parsed)
     return list(dict.fromkeys(listed))
 
 

@@ -4,7 +4,11 @@ One source reads one secret path (``mount``/``path``), whose keys are the secret
 names, optionally pinned to a version. It authenticates with a token or with
 AppRole, sends ``X-Vault-Namespace`` when a namespace is given, and always
 verifies TLS: the URL must be ``https://`` (Vault's ``-dev-tls`` mode serves that
-locally), and a private CA is given with ``ca=``, never by turning checks off.
+locally; plain ``http://`` only to a development server on a loopback address, with
+a warning), and a private CA is given with ``ca=``, never by turning checks off.
+The address, token, namespace and CA not given are read from ``VAULT_ADDR``,
+``VAULT_TOKEN`` (or ``~/.vault-token``), ``VAULT_NAMESPACE`` and ``VAULT_CACERT``, as
+Vault's own tools read them.
 
 API used (Vault's published HTTP API, as hvac calls it):
 ``GET /v1/{mount}/data/{path}[?version=N]``, ``POST /v1/{mount}/data/{path}``
@@ -36,27 +40,29 @@ class VaultKV2Source:
     """Read (and write) one KV v2 secret in Vault.
 
     Args:
-        url: Vault's address, ``https://…``.
+        url: Vault's address, ``https://…``; ``None``: ``$VAULT_ADDR``.
         path: the secret's path inside the mount (``"app/prod"``).
         mount: where the KV v2 engine is mounted (``"secret"``).
-        token: a Vault token. Give this or ``approle``.
+        token: a Vault token. Give this or ``approle``; with neither, ``$VAULT_TOKEN``
+            (or ``~/.vault-token``).
         approle: ``(role_id, secret_id)`` for AppRole login.
         approle_mount: where the AppRole auth method is mounted.
-        namespace: a Vault Enterprise namespace.
+        namespace: a Vault Enterprise namespace (default ``$VAULT_NAMESPACE``).
         version: read this version instead of the latest.
-        ca: a PEM file of the CA that signed Vault's certificate (the system's
-            trust store by default).
+        ca: a PEM file of the CA that signed Vault's certificate (default
+            ``$VAULT_CACERT``, else the system's trust store).
         timeout: seconds per request.
 
     Raises:
-        ConfigError: the URL is not https, or neither or both of ``token`` and
-            ``approle`` are given.
+        ConfigError: no address; the URL is not https (nor http to a loopback
+            address); both ``token`` and ``approle``, or neither and no token in the
+            environment.
         ExtraNotInstalledError: hvac is not installed (``sealbox[vault]``).
     """
 
     def __init__(
         self,
-        url: str,
+        url: str | None,
         path: str,
         *,
         mount: str = "secret",
@@ -68,12 +74,19 @@ class VaultKV2Source:
         ca: str | os.PathLike[str] | None = None,
         timeout: int = 10,
     ) -> None:
-        if (token is None) == (approle is None):
+        if token is not None and approle is not None:
             raise ConfigError("give exactly one of token= and approle=")
         if version is not None and version < 1:
             raise ConfigError("version must be 1 or more")
-        self._client = _vault.client(url, token=token, namespace=namespace, ca=ca, timeout=timeout)
-        self.url = url
+        self._client = _vault.client(
+            url,
+            token=token,
+            namespace=namespace,
+            ca=ca,
+            timeout=timeout,
+            approle=approle is not None,
+        )
+        self.url: str = self._client.url
         self.path = path.strip("/")
         self.mount = mount.strip("/")
         self.namespace = namespace

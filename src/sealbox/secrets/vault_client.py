@@ -1,12 +1,26 @@
 """What the Vault KV and Transit clients share: an hvac client with TLS always on, AppRole
-login, and the translation of transport-level failures into sealbox errors."""
+login, and the translation of transport-level failures into sealbox errors.
+
+Settings not given are read from the environment as Vault's own tools and hvac read
+them: ``VAULT_ADDR``, ``VAULT_TOKEN`` (then ``~/.vault-token``, which ``vault login``
+writes), ``VAULT_NAMESPACE`` and ``VAULT_CACERT``. An argument always wins, and an
+AppRole login given as an argument is never replaced by a token from the environment.
+
+The address must be ``https://``, except for a development server on this machine
+(``127.0.0.1``, ``::1``, ``localhost``): plain ``http://`` to a loopback address is
+allowed with a warning, logged once per address, since nothing leaves the host.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
+import logging
 import os
+import threading
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
 from sealbox.exceptions import ConfigError, ExtraNotInstalledError, SealboxError
@@ -15,12 +29,88 @@ from sealbox.secret import Secret, register_secret
 if TYPE_CHECKING:
     import hvac
 
-__all__ = ["approle_login", "client", "reveal", "transport_errors"]
+__all__ = [
+    "ENV_ADDR",
+    "ENV_CACERT",
+    "ENV_NAMESPACE",
+    "ENV_TOKEN",
+    "approle_login",
+    "client",
+    "is_loopback_http",
+    "reveal",
+    "transport_errors",
+]
+
+ENV_ADDR: Final = "VAULT_ADDR"
+ENV_TOKEN: Final = "VAULT_TOKEN"  # noqa: S105 - a variable name
+ENV_NAMESPACE: Final = "VAULT_NAMESPACE"
+ENV_CACERT: Final = "VAULT_CACERT"
+_TOKEN_FILE: Final = "~/.vault-token"  # noqa: S105 - a file name
+_LOOPBACK_NAMES: Final = frozenset({"localhost"})
+
+logger = logging.getLogger("sealbox.vault")
+_warned: set[str] = set()
+_warned_lock = threading.Lock()
 
 
 def reveal(value: str | Secret[str]) -> str:
     """The text of a plain or wrapped value."""
     return value.expose_secret() if isinstance(value, Secret) else value
+
+
+def is_loopback_http(url: str) -> bool:
+    """Whether ``url`` is plain ``http://`` to this machine (a loopback address or
+    ``localhost``)."""
+    parts = urlsplit(url)
+    if parts.scheme != "http" or not parts.hostname:
+        return False
+    host = parts.hostname.rstrip(".").lower()
+    if host in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_url(url: str | None) -> str:
+    if not url:
+        raise ConfigError(
+            f"no Vault address: none was given and ${ENV_ADDR} is not set",
+            hint=f"give Vault's https:// address, or set {ENV_ADDR}",
+            code="vault_address_needed",
+        )
+    scheme = urlsplit(url).scheme
+    if scheme == "https":
+        return url
+    if is_loopback_http(url):
+        with _warned_lock:
+            first = url not in _warned
+            _warned.add(url)
+        if first:
+            logger.warning(
+                "Vault at %s is plain http: allowed only because it is on this machine "
+                "(a development server); use https for anything else",
+                url,
+            )
+        return url
+    raise ConfigError(
+        f"Vault URL {url!r} is not https: sealbox always verifies Vault's TLS certificate "
+        "(plain http only to a development server on 127.0.0.1, ::1 or localhost)",
+        hint="use Vault's TLS listener (vault server -dev-tls for local work)",
+        code="vault_not_https",
+        facts={"url": url},
+    )
+
+
+def _env_token() -> str | None:
+    """``$VAULT_TOKEN``, else the token ``vault login`` saved, as hvac reads them."""
+    token = os.environ.get(ENV_TOKEN)
+    if not token:
+        path = Path(_TOKEN_FILE).expanduser()
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            token = path.read_text().strip()
+    return token or None
 
 
 def client(
@@ -30,18 +120,33 @@ def client(
     namespace: str | None,
     ca: str | os.PathLike[str] | None,
     timeout: int,
+    approle: bool = False,
 ) -> hvac.Client:
     """An hvac client that always verifies Vault's certificate (``ca`` or the system store).
 
+    ``url``, ``token``, ``namespace`` and ``ca`` not given come from the environment
+    (module docstring); ``approle`` says the caller logs in with AppRole, so no token
+    is looked for.
+
     Raises:
-        ConfigError: the URL is not https.
+        ConfigError: no address; the URL is not https (nor http to a loopback
+            address); no token and no AppRole login.
         ExtraNotInstalledError: hvac is not installed.
     """
-    if url is None or urlsplit(url).scheme != "https":
-        raise ConfigError(
-            f"Vault URL {url!r} is not https: sealbox always verifies Vault's TLS certificate",
-            hint="use Vault's TLS listener (vault server -dev-tls for local work)",
-        )
+    url = _check_url(url if url is not None else os.environ.get(ENV_ADDR))
+    if token is None and not approle:
+        token = _env_token()
+        if token is None:
+            raise ConfigError(
+                "give exactly one of token= and approle= "
+                f"(no token was given and ${ENV_TOKEN} is not set)",
+                hint=f"give a Vault token or an AppRole login, or set {ENV_TOKEN}",
+                code="vault_credentials_needed",
+            )
+    if namespace is None:
+        namespace = os.environ.get(ENV_NAMESPACE) or None
+    if ca is None:
+        ca = os.environ.get(ENV_CACERT) or None
     try:
         import hvac
     except ImportError:
@@ -50,7 +155,8 @@ def client(
         register_secret(reveal(token))
     return hvac.Client(
         url=url,
-        token=None if token is None else reveal(token),
+        # "" rather than None: hvac would otherwise take $VAULT_TOKEN over an AppRole login.
+        token="" if token is None else reveal(token),
         namespace=namespace,
         verify=str(ca) if ca is not None else True,
         timeout=timeout,

@@ -121,6 +121,11 @@ def server_context(
 ) -> ssl.SSLContext:
     """Build a context for a TLS server, optionally verifying client certificates.
 
+    Refused handshakes are not logged: an ``SSLContext`` has no hook for them, and the
+    server that runs the handshake (asyncio, uvloop) drops them silently outside debug
+    mode. :mod:`sealbox.tls.server_session` drives handshakes so that each refusal can be
+    logged with its reason (the service does).
+
     Args:
         cert: the server certificate (PEM, leaf first, then chain).
         key: its private key (PEM). Omitted: read from ``cert``.

@@ -48,7 +48,13 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sealbox._util.files import atomic_writer, file_exists_error
 from sealbox.age._source import Readable, Source
 from sealbox.age.stream import PayloadReader, PayloadWriter, Writable
-from sealbox.exceptions import DecryptionError, FormatError, KeyNotFoundError, StorageError
+from sealbox.exceptions import (
+    ConfigError,
+    DecryptionError,
+    FormatError,
+    KeyNotFoundError,
+    StorageError,
+)
 from sealbox.keysets.envelope.format import (
     DATA_KEY_SIZES,
     MAX_WRAPPED,
@@ -161,11 +167,15 @@ class EnvelopeCipher:
                 row id): decrypting needs the same bytes. Not stored.
 
         Raises:
-            ValueError: ``data`` is larger than 2 GiB.
+            ConfigError: ``data`` is larger than 2 GiB (a ``ValueError``).
             KeyProviderError: the provider failed (Vault unreachable…).
         """
         if len(data) > MAX_SEALED_SIZE:
-            raise ValueError("values over 2 GiB must be streamed (EnvelopeCipher.encryptor)")
+            raise ConfigError(
+                "values over 2 GiB must be streamed (EnvelopeCipher.encryptor)",
+                code="value_too_large",
+                facts={"size": str(len(data))},
+            )
         data_key = os.urandom(DATA_KEY_SIZES[MODE_SEALED])
         wrapped = self.provider.wrap(join_key_blob(data_key, MODE_SEALED, associated_data))
         nonce = os.urandom(_NONCE)

@@ -74,20 +74,25 @@ class VaultTransitProvider:
 
     Args:
         key: the Transit key's name.
-        url: Vault's address, ``https://…`` (TLS is always verified).
-        token: a Vault token.
+        url: Vault's address, ``https://…`` (TLS is always verified; plain ``http://``
+            only to a development server on a loopback address, with a warning);
+            default ``$VAULT_ADDR``.
+        token: a Vault token; with no ``client``, ``token`` nor ``approle``,
+            ``$VAULT_TOKEN`` (or ``~/.vault-token``).
         approle: ``(role_id, secret_id)`` for AppRole login.
         approle_mount: where the AppRole auth method is mounted.
-        namespace: a Vault Enterprise namespace.
+        namespace: a Vault Enterprise namespace (default ``$VAULT_NAMESPACE``).
         mount: where the Transit engine is mounted.
-        ca: a PEM file of the CA that signed Vault's certificate.
+        ca: a PEM file of the CA that signed Vault's certificate (default
+            ``$VAULT_CACERT``).
         timeout: seconds per request.
         client: an authenticated ``hvac.Client`` to use instead.
         version_cache_seconds: how long :meth:`latest_version` is remembered.
 
     Raises:
-        ConfigError: the URL is not https; not exactly one of ``client``, ``token``
-            and ``approle``; a key name Vault cannot have.
+        ConfigError: no address; the URL is not https (nor http to a loopback
+            address); more than one of ``client``, ``token`` and ``approle``, or none
+            and no token in the environment; a key name Vault cannot have.
         ExtraNotInstalledError: hvac is not installed (``sealbox[vault]``).
     """
 
@@ -114,7 +119,7 @@ class VaultTransitProvider:
             WrappedKey(self.name, key, 0, b"\x00")
         except ValueError as exc:
             raise ConfigError(f"{key!r} cannot name a key in an envelope: {exc}") from None
-        if sum(x is not None for x in (client, token, approle)) != 1:
+        if sum(x is not None for x in (client, token, approle)) > 1:
             raise ConfigError("give exactly one of client=, token= and approle=")
         self.key = key
         self.mount = mount.strip("/")
@@ -126,7 +131,14 @@ class VaultTransitProvider:
         self._client: hvac.Client = (
             client
             if client is not None
-            else _vault.client(url, token=token, namespace=namespace, ca=ca, timeout=timeout)
+            else _vault.client(
+                url,
+                token=token,
+                namespace=namespace,
+                ca=ca,
+                timeout=timeout,
+                approle=approle is not None,
+            )
         )
 
     @property
