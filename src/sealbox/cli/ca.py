@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from sealbox.cli._dialect import echo_json, json_option, option
 from sealbox.cli._io import CLIError, note, passphrase_file_option, read_passphrase
 from sealbox.secret import Secret
 from sealbox.tls.ca import (
@@ -166,9 +167,12 @@ def server(
 
 @issue.command()
 @_DIR
-@click.option(
-    "--name",
+@option(
+    "--san",
+    "name",
+    old=("--name",),
     required=True,
+    metavar="NAME",
     help="The client's name: a host-like name (billing-worker) or an email address.",
 )
 @click.option(
@@ -295,9 +299,21 @@ def inspect(cert: Path, as_json: bool) -> None:
     help="Name to send (SNI) and check the certificate against, for a server reached by "
     "an address or another name.",
 )
-@click.option("--timeout", type=click.FloatRange(0.1), default=10.0, show_default=True)
-def pin(
-    target: str, ca_file: Path | None, no_verify: bool, servername: str | None, timeout: float
+@click.option(
+    "--timeout",
+    type=click.FloatRange(0.1),
+    default=10.0,
+    show_default=True,
+    help="Seconds to wait for a server.",
+)
+@json_option
+def pin(  # noqa: PLR0917 - click passes every option positionally
+    target: str,
+    ca_file: Path | None,
+    no_verify: bool,
+    servername: str | None,
+    timeout: float,
+    as_json: bool,
 ) -> None:
     """Print the SPKI pin (sha256//BASE64) of a certificate file or a live server.
 
@@ -307,7 +323,7 @@ def pin(
     from sealbox.tls.pinning import fetch_certificate, pin_from_file, spki_pin
 
     if Path(target).exists():
-        click.echo(pin_from_file(target))
+        _print_pin(pin_from_file(target), target, verified=None, as_json=as_json)
         return
     match = _HOST_PORT.match(target)
     if match is None:
@@ -341,7 +357,19 @@ def pin(
             f"note: the certificate of {target} was not verified: "
             "check this pin against one obtained another way"
         )
-    click.echo(spki_pin(cert))
+    _print_pin(spki_pin(cert), target, verified=not no_verify, as_json=as_json)
+
+
+def _print_pin(pin: str, target: str, *, verified: bool | None, as_json: bool) -> None:
+    """The pin, alone on a line or as ``{"pin", "source", "verified"}``.
+
+    ``verified`` is ``None`` for a file (nothing to verify), else whether the
+    server's certificate was verified.
+    """
+    if as_json:
+        echo_json({"pin": pin, "source": target, "verified": verified})
+    else:
+        click.echo(pin)
 
 
 def _load_ca(directory: Path, passphrase_file: Path | None) -> CertificateAuthority:

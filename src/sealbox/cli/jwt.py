@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from sealbox.cli._dialect import confirm, echo_json, json_option, option, yes_option
 from sealbox.cli._io import CLIError, note, passphrase_file_option, read_passphrase, read_stdin
 from sealbox.exceptions import TokenError
 from sealbox.jwt import SIGNING_ALGORITHMS, JWKSet, SigningKeySet, TokenVerifier, decode_unverified
@@ -18,10 +19,12 @@ from sealbox.jwt.keyset import DEFAULT_ALGORITHM, DEFAULT_TTL, REGISTERED_CLAIMS
 MAX_TOKEN_INPUT = 64 * 1024
 
 _FILE = click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-_ALG = click.option(
-    "--alg",
+_ALG = option(
+    "--type",
+    "alg",
+    old=("--alg",),
     type=click.Choice(SIGNING_ALGORITHMS),
-    help=f"Signing algorithm of the new key (default: {DEFAULT_ALGORITHM}; on rotate, "
+    help=f"The kind (signing algorithm) of the new key (default: {DEFAULT_ALGORITHM}; on rotate, "
     "the primary's).",
 )
 _TOKEN = click.argument("token", required=False)
@@ -83,14 +86,15 @@ def rotate(file: Path, alg: str | None, passphrase_file: Path | None) -> None:
 
 @keyset.command(name="list")
 @_FILE
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of key objects.")
+@json_option
 @passphrase_file_option
 def list_(file: Path, as_json: bool, passphrase_file: Path | None) -> None:
     """List the keys of FILE (never their material)."""
     keys = SigningKeySet.load(file, read_passphrase(passphrase_file))
     infos = [k.to_dict() for k in keys]
     if as_json:
-        click.echo(json.dumps(infos, indent=2))
+        # id and type are the dialect's names (docs/cli.md); kid and alg stay for scripts.
+        echo_json([{"id": i["kid"], "type": i["alg"], **i} for i in infos])
         return
     headers = ("KID", "ALG", "STATE", "PRIMARY", "CREATED")
     rows = [
@@ -101,31 +105,43 @@ def list_(file: Path, as_json: bool, passphrase_file: Path | None) -> None:
         click.echo("  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
 
 
-_KID = click.argument("kid", metavar="KID")
+_KID = click.argument("kid", metavar="KEY_ID")
 
 
 @keyset.command()
 @_FILE
 @_KID
+@yes_option
 @passphrase_file_option
-def destroy(file: Path, kid: str, passphrase_file: Path | None) -> None:
-    """Destroy key KID: it stops verifying and its material is erased."""
-    passphrase = read_passphrase(passphrase_file)
-    keys = SigningKeySet.load(file, passphrase)
-    keys.destroy(kid)
-    keys.save(file, passphrase)
-    click.echo(f"destroyed key {kid} in {file}")
+def destroy(file: Path, kid: str, yes: bool, passphrase_file: Path | None) -> None:
+    """Destroy key KEY_ID: it stops verifying and its material is erased."""
+    _destroy(file, kid, yes=yes, passphrase_file=passphrase_file, old_name=False)
 
 
-@keyset.command()
+@keyset.command(hidden=True)
 @_FILE
 @_KID
+@yes_option
 @passphrase_file_option
-def retire(file: Path, kid: str, passphrase_file: Path | None) -> None:
-    """Destroy key KID (the older name of destroy)."""
+def retire(file: Path, kid: str, yes: bool, passphrase_file: Path | None) -> None:
+    """Destroy key KEY_ID (the older name of destroy)."""
+    _destroy(file, kid, yes=yes, passphrase_file=passphrase_file, old_name=True)
+
+
+def _destroy(
+    file: Path, kid: str, *, yes: bool, passphrase_file: Path | None, old_name: bool
+) -> None:
     passphrase = read_passphrase(passphrase_file)
     keys = SigningKeySet.load(file, passphrase)
-    keys.retire(kid)
+    # Only a key that would be erased is asked about: the keyset refuses the primary
+    # itself, and an unknown or already destroyed key needs no answer.
+    if any(k.kid == kid and not k.primary and k.state != "destroyed" for k in keys):
+        confirm(
+            f"Destroy key {kid}? Tokens it signed stop verifying, for good.",
+            action=f"destroying key {kid}",
+            yes=yes,
+        )
+    (keys.retire if old_name else keys.destroy)(kid)
     keys.save(file, passphrase)
     click.echo(f"destroyed key {kid} in {file}")
 
@@ -135,7 +151,7 @@ def retire(file: Path, kid: str, passphrase_file: Path | None) -> None:
 @_KID
 @passphrase_file_option
 def disable(file: Path, kid: str, passphrase_file: Path | None) -> None:
-    """Stop key KID from verifying and take it out of the JWKS (reversible with enable)."""
+    """Stop key KEY_ID from verifying and take it out of the JWKS (reversible with enable)."""
     passphrase = read_passphrase(passphrase_file)
     keys = SigningKeySet.load(file, passphrase)
     keys.disable(kid)
@@ -148,7 +164,7 @@ def disable(file: Path, kid: str, passphrase_file: Path | None) -> None:
 @_KID
 @passphrase_file_option
 def enable(file: Path, kid: str, passphrase_file: Path | None) -> None:
-    """Let a disabled key KID verify again (it becomes decrypt-only)."""
+    """Let a disabled key KEY_ID verify again (it becomes decrypt-only)."""
     passphrase = read_passphrase(passphrase_file)
     keys = SigningKeySet.load(file, passphrase)
     keys.enable(kid)
@@ -213,7 +229,14 @@ def _parse_claim(
     callback=_parse_claim,
     help="Extra claim NAME=VALUE (a string) or NAME:=JSON; repeat for several.",
 )
-@click.option("--type", "token_type", default="at+jwt", show_default=True, help="The header's typ.")
+@option(
+    "--typ",
+    "token_type",
+    old=("--type",),
+    default="at+jwt",
+    show_default=True,
+    help="The header's typ.",
+)
 @passphrase_file_option
 def issue(  # noqa: PLR0917 - click passes every option as an argument
     file: Path,
@@ -256,8 +279,13 @@ def issue(  # noqa: PLR0917 - click passes every option as an argument
 )
 @click.option("--aud", multiple=True, help="Accepted audience (repeat for several).")
 @click.option("--iss", multiple=True, help="Accepted issuer (repeat for several).")
-@click.option(
-    "--type", "token_type", default="at+jwt", show_default=True, help="Required typ header."
+@option(
+    "--typ",
+    "token_type",
+    old=("--type",),
+    default="at+jwt",
+    show_default=True,
+    help="Required typ header.",
 )
 @click.option("--any-type", is_flag=True, help="Accept any typ header.")
 @click.option(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -10,8 +9,9 @@ import click
 
 from sealbox import age
 from sealbox.cli._age_args import identity_option, recipient_options
+from sealbox.cli._dialect import confirm, echo_json, json_option, option, yes_option
 from sealbox.cli._encrypt_decrypt import load_identity_files, load_recipients
-from sealbox.cli._io import CLIError, note, open_tty, passphrase_file_option, read_passphrase
+from sealbox.cli._io import CLIError, passphrase_file_option, read_passphrase
 from sealbox.hazmat.aead import ALGORITHMS, DEFAULT_ALGORITHM
 from sealbox.keysets.keyring import Keyring, is_age_file
 from sealbox.secret import Secret
@@ -35,10 +35,13 @@ KEY_ID = KeyIdType()
 
 _FILE = click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 _KEY_ID = click.argument("kid", metavar="KEY_ID", type=KEY_ID)
-_ALGORITHM = click.option(
-    "--algorithm",
+_ALGORITHM = option(
+    "--type",
+    "algorithm",
+    old=("--algorithm",),
     type=click.Choice(sorted(ALGORITHMS)),
-    help=f"Cipher of the new key (default: {DEFAULT_ALGORITHM}; on rotate, the primary's).",
+    help=f"The kind (cipher) of the new key (default: {DEFAULT_ALGORITHM}; on rotate, "
+    "the primary's).",
 )
 
 
@@ -150,7 +153,7 @@ def rotate(
 
 @keyring.command(name="list")
 @_FILE
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of key objects.")
+@json_option
 @_IDENTITY
 @passphrase_file_option
 def list_(
@@ -160,7 +163,8 @@ def list_(
     ring = _Opened(file, identity_files, passphrase_file).ring
     infos = [info.to_dict() for info in ring]
     if as_json:
-        click.echo(json.dumps(infos, indent=2))
+        # type is the dialect's name (docs/cli.md); algorithm stays for scripts.
+        echo_json([{"id": i["id"], "type": i["algorithm"], **i} for i in infos])
         return
     headers = ("ID", "ALGORITHM", "STATE", "PRIMARY", "CREATED")
     rows = [
@@ -206,7 +210,7 @@ def enable(
 @keyring.command()
 @_FILE
 @_KEY_ID
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@yes_option
 @_IDENTITY
 @passphrase_file_option
 def destroy(
@@ -214,23 +218,12 @@ def destroy(
 ) -> None:
     """Erase the material of disabled key KEY_ID for good."""
     opened = _Opened(file, identity_files, passphrase_file)
-    if kid in opened.ring and not yes:
-        _confirm_destroy(kid)
+    if kid in opened.ring:
+        confirm(
+            f"Destroy key {kid:08x}? Tokens it sealed can never be opened again.",
+            action=f"destroying key {kid:08x}",
+            yes=yes,
+        )
     opened.ring.destroy(kid)
     opened.save()
     click.echo(f"destroyed key {kid:08x} in {file}")
-
-
-def _confirm_destroy(kid: int) -> None:
-    try:
-        tty = open_tty()
-    except CLIError:
-        raise CLIError(
-            "destroying a key cannot be undone and there is no terminal to confirm on",
-            hint="pass --yes to confirm",
-        ) from None
-    with tty:
-        tty.write(f"Destroy key {kid:08x}? Tokens it sealed can never be opened again. [y/N] ")
-        if tty.readline().strip().lower() not in {"y", "yes"}:
-            raise CLIError("not destroyed")
-    note(f"destroying key {kid:08x}")
