@@ -214,3 +214,18 @@ def test_list_json(cli, sfile: Path, keys) -> None:
     assert r.code == 0, r.stderr
     assert [item["name"] for item in json.loads(r.out)] == ["API_TOKEN", "DB_PASSWORD"]
     assert all(set(item) == {"name", "state"} for item in json.loads(r.out))
+
+
+def test_a_missing_secrets_file_points_at_init(cli, tmp_path: Path) -> None:
+    missing = tmp_path / "nope.env"
+    for args in (["set", missing, "A"], ["list", missing], ["rm", missing, "A", "--yes"]):
+        r = cli(["secrets", *args], input=b"v")
+        assert r.code == 1
+        assert r.stderr.splitlines() == [
+            f"sealbox: error: secrets file {missing} does not exist",
+            (
+                f"sealbox: hint: create it first: sealbox secrets init {missing} -r RECIPIENT "
+                "(or -R FILE)"
+            ),
+        ]
+    assert not missing.exists()

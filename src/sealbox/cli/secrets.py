@@ -96,6 +96,11 @@ def _identities(files: tuple[Path, ...], passphrase_file: Path | None) -> list[I
 
 
 def _load(file: Path) -> SealedFile:
+    if not file.exists() and not file.is_symlink():
+        raise CLIError(
+            f"secrets file {file} does not exist",
+            hint=f"create it first: sealbox secrets init {file} -r RECIPIENT (or -R FILE)",
+        )
     return SealedFile.load(file)
 
 
