@@ -27,7 +27,9 @@ _ALG = option(
     help=f"The kind (signing algorithm) of the new key (default: {DEFAULT_ALGORITHM}; on rotate, "
     "the primary's).",
 )
-_TOKEN = click.argument("token", required=False)
+# Read from stdin when left out or given as '-' (the way the docs show): a bearer token
+# on the command line is visible to every user of the machine in the process list.
+_TOKEN = click.argument("token", metavar="[TOKEN|-]", required=False)
 
 
 @click.group()
@@ -303,7 +305,11 @@ def verify(  # noqa: PLR0917 - click passes every option as an argument
     leeway: int,
     passphrase_file: Path | None,
 ) -> None:
-    """Verify TOKEN and print its claims as JSON; exit 1 with the reason if it is refused."""
+    """Verify TOKEN and print its claims as JSON; exit 1 with the reason if it is refused.
+
+    The token is read from stdin when TOKEN is '-' or left out: 'sealbox jwt verify
+    --jwks jwks.json - < token' keeps it out of the process list.
+    """
     if (jwks_file is None) == (keyset_file is None):
         raise click.UsageError("give exactly one of --jwks and --keyset")
     text = _token_text(token)
@@ -336,7 +342,10 @@ def verify(  # noqa: PLR0917 - click passes every option as an argument
 @jwt.command()
 @_TOKEN
 def inspect(token: str | None) -> None:
-    """Print TOKEN's header and claims WITHOUT verifying anything."""
+    """Print TOKEN's header and claims WITHOUT verifying anything.
+
+    The token is read from stdin when TOKEN is '-' or left out.
+    """
     parsed = decode_unverified(_token_text(token))
     note("sealbox: warning: not verified: the signature and claims were not checked")
     document = {"verified": False, "header": parsed.header, "claims": parsed.claims}
