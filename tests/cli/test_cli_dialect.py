@@ -148,3 +148,13 @@ def test_ca_pin_json(cli, tmp_path: Path):
         "source": str(cert),
         "verified": None,
     }
+
+
+def test_ca_pin_and_inspect_read_a_certificate_from_stdin_as_dash(cli, tmp_path: Path):
+    assert cli(["ca", "init", tmp_path / "ca"]).code == 0
+    cert = tmp_path / "ca" / "ca.crt"
+    piped = cli(["ca", "pin", "-", "--json"], input=cert.read_bytes())
+    assert piped.code == 0, piped.stderr
+    assert json.loads(piped.out) == {"pin": pin_from_file(cert), "source": "-", "verified": None}
+    shown = cli(["ca", "inspect", "--json", "-"], input=cert.read_bytes())
+    assert json.loads(shown.out)["pin"] == pin_from_file(cert)

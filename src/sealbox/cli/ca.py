@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+import sys
+import tempfile
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
 from sealbox.cli._dialect import echo_json, json_option, option
-from sealbox.cli._io import CLIError, note, passphrase_file_option, read_passphrase
+from sealbox.cli._io import CLIError, note, passphrase_file_option, read_passphrase, read_stdin
 from sealbox.secret import Secret
 from sealbox.tls.ca import (
     CA_CERT_FILE,
@@ -240,11 +244,13 @@ def inspect(cert: Path, as_json: bool) -> None:
     """Show a certificate: subject, names, validity, fingerprints and pin.
 
     For a bundle (PREFIX.crt), the first certificate is shown and the chain listed.
+    CERT '-' reads the certificate from stdin.
     """
     from sealbox.tls.certinfo import CertificateInfo, load_certificates
 
     now = datetime.now(UTC)
-    infos = [CertificateInfo.from_certificate(c) for c in load_certificates(cert)]
+    with _readable(cert) as readable:
+        infos = [CertificateInfo.from_certificate(c) for c in load_certificates(readable)]
     if as_json:
         doc = infos[0].to_dict(now)
         doc["chain"] = [i.to_dict(now) for i in infos[1:]]
@@ -318,12 +324,15 @@ def pin(  # noqa: PLR0917 - click passes every option positionally
     """Print the SPKI pin (sha256//BASE64) of a certificate file or a live server.
 
     The pin is what curl's --pinnedpubkey and sealbox's secure_client(pins=...)
-    take. A file may be a certificate (PEM or DER) or a PEM public key.
+    take. A file may be a certificate (PEM or DER) or a PEM public key; '-' reads
+    one from stdin.
     """
     from sealbox.tls.pinning import fetch_certificate, pin_from_file, spki_pin
 
-    if Path(target).exists():
-        _print_pin(pin_from_file(target), target, verified=None, as_json=as_json)
+    if target == "-" or Path(target).exists():
+        with _readable(target) as readable:
+            pin = pin_from_file(readable)
+        _print_pin(pin, target, verified=None, as_json=as_json)
         return
     match = _HOST_PORT.match(target)
     if match is None:
@@ -358,6 +367,25 @@ def pin(  # noqa: PLR0917 - click passes every option positionally
             "check this pin against one obtained another way"
         )
     _print_pin(spki_pin(cert), target, verified=not no_verify, as_json=as_json)
+
+
+@contextlib.contextmanager
+def _readable(path: str | Path) -> Iterator[str | Path]:
+    """``path``, or for ``-`` a private copy of what was piped in (the loaders read files)."""
+    if str(path) != "-":
+        yield path
+        return
+    if sys.stdin.isatty():
+        raise CLIError("no certificate on stdin", hint="pipe one in, or give its file")
+    data = read_stdin(_MAX_CERTIFICATE_INPUT, "the certificate")
+    with tempfile.TemporaryDirectory(prefix="sealbox-") as folder:
+        copy = Path(folder) / "stdin.crt"
+        copy.write_bytes(data)
+        yield copy
+
+
+# A certificate, even a bundle of them, is a few KiB.
+_MAX_CERTIFICATE_INPUT = 1024 * 1024
 
 
 def _print_pin(pin: str, target: str, *, verified: bool | None, as_json: bool) -> None:
