@@ -158,3 +158,18 @@ def test_ca_pin_and_inspect_read_a_certificate_from_stdin_as_dash(cli, tmp_path:
     assert json.loads(piped.out) == {"pin": pin_from_file(cert), "source": "-", "verified": None}
     shown = cli(["ca", "inspect", "--json", "-"], input=cert.read_bytes())
     assert json.loads(shown.out)["pin"] == pin_from_file(cert)
+
+
+def test_create_and_rotate_print_the_new_key_as_the_list_does(cli, tmp_path: Path):
+    for group, file, kind in (
+        (["keyring"], tmp_path / "r.keyring", "chacha20-poly1305"),
+        (["jwt", "keyset"], tmp_path / "k.jwt", "ES256"),
+    ):
+        created = cli([*group, "create", file, "--type", kind, "--json"], env=ENV)
+        assert created.code == 0, created.stderr
+        first = json.loads(created.out)
+        rotated = json.loads(cli([*group, "rotate", file, "--json"], env=ENV).out)
+        listed = json.loads(cli([*group, "list", file, "--json"], env=ENV).out)
+        first["state"], first["primary"] = "decrypt-only", False  # after the rotation
+        assert listed == [first, rotated]
+        assert (rotated["type"], rotated["state"], rotated["primary"]) == (kind, "active", True)

@@ -56,8 +56,11 @@ def keyset() -> None:
 @_FILE
 @_ALG
 @click.option("--force", is_flag=True, help="Replace FILE if it exists (its keys are lost).")
+@json_option
 @passphrase_file_option
-def create(file: Path, alg: str | None, force: bool, passphrase_file: Path | None) -> None:
+def create(
+    file: Path, alg: str | None, force: bool, as_json: bool, passphrase_file: Path | None
+) -> None:
     """Create a signing keyset in FILE with one fresh key."""
     if file.exists() and not force:
         raise CLIError(
@@ -68,19 +71,29 @@ def create(file: Path, alg: str | None, force: bool, passphrase_file: Path | Non
     keys = SigningKeySet.generate(alg or DEFAULT_ALGORITHM)
     keys.save(file, passphrase, overwrite=force, merge=False)
     info = keys.primary
+    if as_json:
+        echo_json(_key_record(info.to_dict()))
+        return
     click.echo(f"created {file} with signing key {info.kid} ({info.alg})")
 
 
 @keyset.command()
 @_FILE
 @_ALG
+@json_option
 @passphrase_file_option
-def rotate(file: Path, alg: str | None, passphrase_file: Path | None) -> None:
-    """Add a fresh signing key to FILE; older keys keep verifying until destroyed."""
+def rotate(file: Path, alg: str | None, as_json: bool, passphrase_file: Path | None) -> None:
+    """Add a fresh signing key to FILE; older keys keep verifying until destroyed.
+
+    With --json, the new key as 'list --json' shows it.
+    """
     passphrase = read_passphrase(passphrase_file)
     keys = SigningKeySet.load(file, passphrase)
     info = keys.rotate(alg)
     keys.save(file, passphrase)
+    if as_json:
+        echo_json(_key_record({k.kid: k for k in keys}[info.kid].to_dict()))
+        return
     older = sum(1 for k in keys if k.state == "decrypt-only")
     still = "1 older key still verifies" if older == 1 else f"{older} older keys still verify"
     click.echo(f"rotated {file}: new signing key {info.kid} ({info.alg}); {still}")
@@ -95,8 +108,7 @@ def list_(file: Path, as_json: bool, passphrase_file: Path | None) -> None:
     keys = SigningKeySet.load(file, read_passphrase(passphrase_file))
     infos = [k.to_dict() for k in keys]
     if as_json:
-        # id and type are the dialect's names (docs/cli.md); kid and alg stay for scripts.
-        echo_json([{"id": i["kid"], "type": i["alg"], **i} for i in infos])
+        echo_json([_key_record(i) for i in infos])
         return
     headers = ("KID", "ALG", "STATE", "PRIMARY", "CREATED")
     rows = [
@@ -105,6 +117,12 @@ def list_(file: Path, as_json: bool, passphrase_file: Path | None) -> None:
     widths = [max(len(str(r[c])) for r in [headers, *rows]) for c in range(len(headers))]
     for row in [headers, *rows]:
         click.echo("  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _key_record(info: dict[str, Any]) -> dict[str, Any]:
+    """A key as ``--json`` prints it: ``id`` and ``type`` are the dialect's names
+    (docs/cli.md) for what ``kid`` and ``alg``, kept for scripts, say."""
+    return {"id": info["kid"], "type": info["alg"], **info}
 
 
 _KID = click.argument("kid", metavar="KEY_ID")

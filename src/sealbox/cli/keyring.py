@@ -101,6 +101,7 @@ def keyring() -> None:
 @_ALGORITHM
 @click.option("--force", is_flag=True, help="Replace FILE if it exists (its keys are lost).")
 @_RECIPIENTS
+@json_option
 @passphrase_file_option
 def create(  # noqa: PLR0917 - click passes every option positionally
     file: Path,
@@ -108,6 +109,7 @@ def create(  # noqa: PLR0917 - click passes every option positionally
     force: bool,
     recipients: tuple[str, ...],
     recipient_files: tuple[Path, ...],
+    as_json: bool,
     passphrase_file: Path | None,
 ) -> None:
     """Create a new keyring in FILE with one fresh key."""
@@ -124,6 +126,9 @@ def create(  # noqa: PLR0917 - click passes every option positionally
         passphrase = read_passphrase(passphrase_file, confirm=True, prompt="New keyring passphrase")
         ring.save(file, passphrase, overwrite=force, merge=False)
     info = ring.keys()[0]
+    if as_json:
+        echo_json(_key_record(info.to_dict()))
+        return
     click.echo(f"created {file} with primary key {info.hex_id} ({info.algorithm})")
 
 
@@ -131,17 +136,26 @@ def create(  # noqa: PLR0917 - click passes every option positionally
 @_FILE
 @_ALGORITHM
 @_IDENTITY
+@json_option
 @passphrase_file_option
 def rotate(
     file: Path,
     algorithm: str | None,
     identity_files: tuple[Path, ...],
+    as_json: bool,
     passphrase_file: Path | None,
 ) -> None:
-    """Add a fresh primary key to FILE; older keys keep decrypting."""
+    """Add a fresh primary key to FILE; older keys keep decrypting.
+
+    With --json, the new key as 'list --json' shows it ("primary" is false when
+    another rotation saved at the same time won).
+    """
     opened = _Opened(file, identity_files, passphrase_file)
     info = opened.ring.rotate(algorithm)
     opened.save()
+    if as_json:
+        echo_json(_key_record({k.id: k for k in opened.ring}[info.id].to_dict()))
+        return
     if opened.ring.primary_id == info.id:
         click.echo(f"rotated {file}: new primary key {info.hex_id} ({info.algorithm})")
     else:
@@ -149,6 +163,12 @@ def rotate(
             f"rotated {file}: added key {info.hex_id} ({info.algorithm}); another rotation "
             f"saved at the same time made {opened.ring.primary_id:08x} primary"
         )
+
+
+def _key_record(info: dict[str, Any]) -> dict[str, Any]:
+    """A key as ``--json`` prints it: ``type`` is the dialect's name (docs/cli.md) for
+    what ``algorithm``, kept for scripts, says."""
+    return {"id": info["id"], "type": info["algorithm"], **info}
 
 
 @keyring.command(name="list")
@@ -163,8 +183,7 @@ def list_(
     ring = _Opened(file, identity_files, passphrase_file).ring
     infos = [info.to_dict() for info in ring]
     if as_json:
-        # type is the dialect's name (docs/cli.md); algorithm stays for scripts.
-        echo_json([{"id": i["id"], "type": i["algorithm"], **i} for i in infos])
+        echo_json([_key_record(i) for i in infos])
         return
     headers = ("ID", "ALGORITHM", "STATE", "PRIMARY", "CREATED")
     rows = [
