@@ -76,6 +76,7 @@ OLD_SPELLINGS = [
     (["jwt", "issue"], "--type", "--typ"),
     (["jwt", "verify"], "--type", "--typ"),
     (["ca", "issue", "client"], "--name", "--san"),
+    (["ca", "renew"], "--force", "--now"),
 ]
 
 
@@ -173,3 +174,11 @@ def test_create_and_rotate_print_the_new_key_as_the_list_does(cli, tmp_path: Pat
         first["state"], first["primary"] = "decrypt-only", False  # after the rotation
         assert listed == [first, rotated]
         assert (rotated["type"], rotated["state"], rotated["primary"]) == (kind, "active", True)
+
+
+def test_force_only_ever_means_replace_an_existing_file():
+    # ca renew's "renew before it is due" is --now; --force there is its old spelling.
+    for path, command in _commands(root):
+        for param in command.params:
+            if isinstance(param, click.Option) and "--force" in _shown_names(param):
+                assert "Replace" in (param.help or ""), (path, param.help)

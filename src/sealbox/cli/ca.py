@@ -209,7 +209,7 @@ def client(
 @ca.command()
 @_DIR
 @click.argument("prefix")
-@click.option("--force", is_flag=True, help="Renew now, even if not due.")
+@option("--now", "force", old=("--force",), is_flag=True, help="Renew now, even if not due.")
 @click.option(
     "--new-key", is_flag=True, help="Give it a new key too (pins of the old key stop matching)."
 )
@@ -228,7 +228,7 @@ def renew(
     if not force and not needs_renewal(leaf):
         click.echo(
             f"{prefix}.crt is not due for renewal until {renewal_time(leaf):%Y-%m-%d %H:%M} UTC "
-            "(use --force to renew now)"
+            "(use --now to renew now)"
         )
         return
     authority = _load_ca(directory, passphrase_file)
