@@ -61,7 +61,12 @@ def test_a_mistyped_name_gets_the_nearest_one(cli, args, error, hint):
 
 
 def test_an_unknown_option_gets_no_hint_about_values_that_start_with_a_dash(cli):
-    for args in (["encrypt", "--bogus"], ["encrypt", "-Z", "x"], ["keyring", "list", "--jsn"]):
+    for args in (
+        ["encrypt", "--bogus"],
+        ["encrypt", "--recipeint=x"],
+        ["encrypt", "-Z", "x"],
+        ["keyring", "list", "--jsn"],
+    ):
         r = cli(args)
         assert r.code == 2
         assert "goes after '--'" not in r.stderr

@@ -153,7 +153,10 @@ def usage_advice(exc: click.UsageError, argv: list[str]) -> tuple[str, str]:
     if isinstance(exc, click.NoSuchOption):
         name = exc.option_name
         message = f"no such option {name!r}"
-        if any(arg.startswith(name) and len(arg) > len(name) for arg in _before_dashes(argv)):
+        read_as_short_options = not name.startswith("--") and any(
+            arg.startswith(name) and len(arg) > len(name) for arg in _before_dashes(argv)
+        )
+        if read_as_short_options:
             # '-abc…' is read as the short options -a, -b, …: likely a key id (base64url
             # may start with '-') that click took for options.
             return message, f"a value that starts with '-' goes after '--'; {usage}"
@@ -161,19 +164,24 @@ def usage_advice(exc: click.UsageError, argv: list[str]) -> tuple[str, str]:
     unknown = _NO_SUCH_COMMAND.match(exc.message)
     if unknown is not None and exc.ctx is not None and isinstance(exc.ctx.command, click.Group):
         name = unknown.group(1)
-        group, ctx = exc.ctx.command, exc.ctx
-        visible = [
-            n
-            for n in group.list_commands(ctx)
-            if (sub := group.get_command(ctx, n)) is not None and not sub.hidden
-        ]
         return f"no such command {name!r}", _did_you_mean(
-            difflib.get_close_matches(name, visible), usage
+            difflib.get_close_matches(name, _visible_commands(exc.ctx.command, exc.ctx)), usage
         )
     return _sentence(exc.format_message()), usage
 
 
 _NO_SUCH_COMMAND = re.compile(r"No such command ['\"](.+)['\"]\.")
+
+
+def _visible_commands(group: click.Group, ctx: click.Context) -> list[str]:
+    if isinstance(group, LazyGroup):
+        # The registry's commands are all shown; importing each to ask would load them all.
+        return group.list_commands(ctx)
+    return [
+        name
+        for name in group.list_commands(ctx)
+        if (sub := group.get_command(ctx, name)) is not None and not sub.hidden
+    ]
 
 
 def _did_you_mean(names: list[str], usage: str) -> str:
