@@ -216,10 +216,10 @@ def test_renew(ca_dir, tmp_path, cli):
     not_due = cli(["ca", "renew", ca_dir, prefix])
     assert not_due.code == 0
     assert not_due.out.startswith(f"{prefix}.crt is not due for renewal until ")
-    assert "(use --force to renew now)" in not_due.out
+    assert "(use --now to renew now)" in not_due.out
     assert crt.read_bytes() == crt_before
 
-    forced = cli(["ca", "renew", ca_dir, prefix, "--force"])
+    forced = cli(["ca", "renew", ca_dir, prefix, "--now"])
     assert forced.code == 0, forced.stderr
     assert forced.out.startswith(f"renewed: {prefix}.crt (valid until ")
     assert crt.read_bytes() != crt_before

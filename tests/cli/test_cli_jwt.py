@@ -57,7 +57,10 @@ def test_create_rotate_list_retire(cli, tmp_path):
         (first.kid, "EdDSA", "decrypt-only", False),
         (second.kid, "ES256", "active", True),
     ]
-    assert set(rows[0]) == {"kid", "alg", "state", "primary", "created", "destroyed"}
+    assert set(rows[0]) == {
+        "id", "type", "kid", "alg", "state", "primary", "created", "destroyed"
+    }  # fmt: skip
+    assert (rows[0]["id"], rows[0]["type"]) == (rows[0]["kid"], rows[0]["alg"])
     table = cli(["jwt", "keyset", "list", path], env=ENV).out.splitlines()
     assert table[0].split() == ["KID", "ALG", "STATE", "PRIMARY", "CREATED"]
     assert table[2].split()[:4] == [second.kid, "ES256", "active", "yes"]
@@ -68,7 +71,7 @@ def test_create_rotate_list_retire(cli, tmp_path):
         f"sealbox: error: key {second.kid} is the primary key and cannot be retired",
         "sealbox: hint: rotate first so that another key signs",
     ]
-    retired = cli(["jwt", "keyset", "retire", path, "--", first.kid], env=ENV)
+    retired = cli(["jwt", "keyset", "retire", path, "--yes", "--", first.kid], env=ENV)
     assert retired.out == f"destroyed key {first.kid} in {path}\n"
     assert (
         json.loads(cli(["jwt", "keyset", "list", path, "--json"], env=ENV).out)[0]["state"]
@@ -270,7 +273,7 @@ def test_help_lists_the_commands(cli):
     assert result.code == 0
     for name in ("keyset", "jwks", "issue", "verify", "inspect"):
         assert name in result.out
-    assert "retire" in cli(["jwt", "keyset", "--help"]).out
+    assert "retire" not in cli(["jwt", "keyset", "--help"]).out  # hidden: the older name
 
 
 def test_keyset_passphrase_prompt_on_a_terminal(tmp_path):
@@ -308,8 +311,51 @@ def test_destroy_disable_and_enable_by_their_new_names(cli, tmp_path):
     assert cli(["jwt", "keyset", "enable", path, "--", first], env=ENV).out == (
         f"key {first} in {path} is decrypt-only\n"
     )
-    assert cli(["jwt", "keyset", "destroy", path, "--", first], env=ENV).out == (
+    assert cli(["jwt", "keyset", "destroy", path, "--yes", "--", first], env=ENV).out == (
         f"destroyed key {first} in {path}\n"
     )
     states = {k.kid: k.state for k in SigningKeySet.load(path, PASS)}
     assert states == {first: "destroyed", second: "active"}
+
+
+def test_destroy_without_a_terminal_needs_yes(cli, tmp_path):
+    path = tmp_path / "k.jwt"
+    assert cli(["jwt", "keyset", "create", path], env=ENV).code == 0
+    first = SigningKeySet.load(path, PASS).primary.kid
+    assert cli(["jwt", "keyset", "rotate", path], env=ENV).code == 0
+    for command in ("destroy", "retire"):
+        r = cli(["jwt", "keyset", command, path, "--", first], env=ENV)
+        assert r.code == 1
+        assert r.stderr.splitlines() == [
+            (
+                f"sealbox: error: destroying key {first} cannot be undone and there is no "
+                "terminal to confirm on"
+            ),
+            "sealbox: hint: pass --yes to confirm",
+        ]
+        assert {k.kid: k.state for k in SigningKeySet.load(path, PASS)}[first] == "decrypt-only"
+
+
+def test_old_option_spellings_still_work_and_are_hidden(cli, tmp_path):
+    path = tmp_path / "k.jwt"
+    assert cli(["jwt", "keyset", "create", path, "--alg", "ES256"], env=ENV).code == 0
+    assert cli(["jwt", "keyset", "rotate", path, "--type", "RS256"], env=ENV).code == 0
+    assert [k.alg for k in SigningKeySet.load(path, PASS)] == ["ES256", "RS256"]
+    help_text = cli(["jwt", "keyset", "create", "--help"]).out
+    assert "--type" in help_text
+    assert "--alg" not in help_text
+    old = cli(["jwt", "issue", path, "--sub", "a", "--type", "JWT"], env=ENV).out.strip()
+    new = cli(["jwt", "issue", path, "--sub", "a", "--typ", "JWT"], env=ENV).out.strip()
+    assert decode_unverified(old).header["typ"] == decode_unverified(new).header["typ"] == "JWT"
+    issue_help = cli(["jwt", "issue", "--help"]).out
+    assert "--typ " in issue_help
+    assert "--type" not in issue_help
+
+
+def test_verify_reads_the_token_from_stdin_given_as_dash(cli, keyset_file, jwks_file):
+    token = issue(cli, keyset_file)
+    r = cli(["jwt", "verify", "--jwks", jwks_file, "-"], input=token.encode() + b"\n")
+    assert r.code == 0, r.stderr
+    assert json.loads(r.out)["sub"] == "alice"
+    r = cli(["jwt", "inspect", "-"], input=token.encode())
+    assert json.loads(r.out)["claims"]["sub"] == "alice"

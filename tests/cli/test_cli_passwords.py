@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import sys
 
 import argon2
 
 from tests.conftest import run_sealbox
+
+TEST_PROFILE_WARNING = (
+    "sealbox: warning: the 'test' profile is for tests: its hashes are cheap to guess; "
+    "use the default profile for real passwords\n"
+)
 
 
 def test_hash_then_verify(cli):
@@ -16,7 +22,7 @@ def test_hash_then_verify(cli):
     assert result.code == 0, result.stderr
     stored = result.out.strip()
     assert stored.startswith("$argon2id$v=19$m=8,t=1,p=1$")
-    assert result.stderr == ""
+    assert result.stderr == TEST_PROFILE_WARNING
     assert argon2.PasswordHasher().verify(stored, "hunter2")  # the newline was dropped
     ok = cli(["verify-password", stored, "--profile", "test"], input=b"hunter2\n")
     assert (ok.code, ok.out, ok.stderr) == (0, "ok\n", "")
@@ -57,7 +63,9 @@ def test_empty_password(cli):
 def test_too_long_password(cli):
     result = cli(["hash-password", "--profile", "test"], input=b"x" * 1025)
     assert result.code == 1
-    assert result.stderr == "sealbox: error: the password is longer than 1024 characters\n"
+    assert result.stderr == (
+        TEST_PROFILE_WARNING + "sealbox: error: the password is longer than 1024 characters\n"
+    )
 
 
 def test_huge_stdin_is_refused(cli):
@@ -178,3 +186,21 @@ def test_verify_prompt_asks_once():
     assert code == 0
     assert output.split(b"<answered>")[-1].strip() == b"ok"
     assert b"(again)" not in output
+
+
+def test_only_the_test_profile_warns(cli):
+    result = cli(["hash-password", "--profile", "owasp-minimum"], input=b"pw")
+    assert (result.code, result.stderr) == (0, "")
+
+
+def test_verify_password_json(cli):
+    stored = cli(["hash-password", "--profile", "test"], input=b"pw").out.strip()
+    ok = cli(["verify-password", stored, "--profile", "test", "--json"], input=b"pw")
+    assert (ok.code, json.loads(ok.out), ok.stderr) == (0, {"ok": True, "needs_rehash": False}, "")
+    # Hashed with cheaper parameters than the default profile's: a rehash is due.
+    old = cli(["verify-password", stored, "--json"], input=b"pw")
+    assert json.loads(old.out) == {"ok": True, "needs_rehash": True}
+    bad = cli(["verify-password", stored, "--profile", "test", "--json"], input=b"nope")
+    assert bad.code == 1
+    assert json.loads(bad.out) == {"ok": False, "needs_rehash": False}
+    assert bad.stderr.startswith("sealbox: error: ")

@@ -35,7 +35,8 @@ def test_create_list_rotate(cli, keyring: Path) -> None:
     assert stat.S_IMODE(keyring.stat().st_mode) == 0o600
     keys = _ids(cli, keyring)
     assert len(keys) == 1 and keys[0]["primary"] is True
-    assert set(keys[0]) == {"id", "algorithm", "state", "primary", "created"}
+    assert set(keys[0]) == {"id", "type", "algorithm", "state", "primary", "created"}
+    assert keys[0]["type"] == keys[0]["algorithm"]
     r = cli(["keyring", "rotate", keyring], env=ENV)
     assert r.code == 0 and r.out.startswith(f"rotated {keyring}: new primary key ")
     keys = _ids(cli, keyring)
@@ -186,9 +187,10 @@ def test_no_passphrase_source(cli, keyring: Path) -> None:
         (["keyring"], None),
         (["keyring", "list"], "missing argument 'FILE'"),
         (["keyring", "disable", "f", "xyz"], "invalid value for 'KEY_ID': 'xyz' is not a key id"),
-        (["seal"], "missing option '-k'"),
+        (["seal"], "missing option '-K' / '--keyring'"),
         (["frobnicate"], "no such command 'frobnicate'"),
-        (["keyring", "create", "f", "--algorithm", "des"], "invalid value for '--algorithm'"),
+        (["keyring", "create", "f", "--algorithm", "des"], "invalid value for '--type'"),
+        (["keyring", "create", "f", "--type", "des"], "invalid value for '--type'"),
     ],
 )
 def test_usage_errors_exit_2(cli, args: list[str], message: str | None) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import sys
@@ -42,9 +43,9 @@ def test_init_set_list_get_rm(cli, sfile: Path, keys) -> None:
     assert (r.code, r.out) == (0, "API_TOKEN\nDB_PASSWORD\n")
     r = cli(["secrets", "get", sfile, "DB_PASSWORD", "-i", keys["alice"][0]])
     assert (r.code, r.stdout) == (0, CANARY.encode())  # trailing newline of the input dropped
-    assert cli(["secrets", "rm", sfile, "API_TOKEN"]).code == 0
+    assert cli(["secrets", "rm", sfile, "API_TOKEN", "--yes"]).code == 0
     assert cli(["secrets", "list", sfile]).out == "DB_PASSWORD\n"
-    r = cli(["secrets", "rm", sfile, "API_TOKEN"])
+    r = cli(["secrets", "rm", sfile, "API_TOKEN", "--yes"])
     assert r.code == 1 and "no secret named API_TOKEN" in r.stderr
 
 
@@ -164,7 +165,7 @@ def test_canary_only_in_get_and_run(cli, sfile: Path, keys, tmp_path: Path) -> N
         ["secrets", "rotate", sfile, "-i", keys["alice"][0], "-r", keys["alice"][1]],
         ["secrets", "set", sfile, "OTHER"],
         ["secrets", "get", sfile, "DB_PASSWORD", "-i", keys["bob"][0]],
-        ["secrets", "rm", sfile, "OTHER"],
+        ["secrets", "rm", sfile, "OTHER", "--yes"],
     ):
         r = cli(args, input=b"x")
         outputs += [r.stdout.decode(errors="replace"), r.stderr]
@@ -190,3 +191,41 @@ def test_set_from_a_prompt(tmp_path: Path, sfile: Path, keys) -> None:
     g = run_sealbox(["secrets", "get", sfile, "TYPED", "-i", keys["alice"][0]])
     assert g.stdout == ("typed-" + CANARY).encode()
     assert stat.S_IMODE(sfile.stat().st_mode) == 0o644
+
+
+def test_rm_without_a_terminal_needs_yes(cli, sfile: Path) -> None:
+    before = sfile.read_bytes()
+    r = cli(["secrets", "rm", sfile, "API_TOKEN"])
+    assert r.code == 1
+    assert r.stderr.splitlines() == [
+        (
+            "sealbox: error: removing API_TOKEN cannot be undone and there is no terminal to "
+            "confirm on"
+        ),
+        "sealbox: hint: pass --yes to confirm",
+    ]
+    assert sfile.read_bytes() == before
+
+
+def test_list_json(cli, sfile: Path, keys) -> None:
+    r = cli(["secrets", "list", sfile, "--json"])
+    assert (r.code, json.loads(r.out)) == (0, [{"name": "API_TOKEN"}, {"name": "DB_PASSWORD"}])
+    r = cli(["secrets", "list", sfile, "--json", "-i", keys["alice"][0]])
+    assert r.code == 0, r.stderr
+    assert [item["name"] for item in json.loads(r.out)] == ["API_TOKEN", "DB_PASSWORD"]
+    assert all(set(item) == {"name", "state"} for item in json.loads(r.out))
+
+
+def test_a_missing_secrets_file_points_at_init(cli, tmp_path: Path) -> None:
+    missing = tmp_path / "nope.env"
+    for args in (["set", missing, "A"], ["list", missing], ["rm", missing, "A", "--yes"]):
+        r = cli(["secrets", *args], input=b"v")
+        assert r.code == 1
+        assert r.stderr.splitlines() == [
+            f"sealbox: error: secrets file {missing} does not exist",
+            (
+                f"sealbox: hint: create it first: sealbox secrets init {missing} -r RECIPIENT "
+                "(or -R FILE)"
+            ),
+        ]
+    assert not missing.exists()

@@ -33,7 +33,7 @@ def test_a_retirement_and_a_rotation_at_once_keep_both(tmp_path: Path) -> None:
     assert run_sealbox(["jwt", "keyset", "rotate", file], env=PASS).returncode == 0
     old = next(k.kid for k in SigningKeySet.load(file, PASS["SEALBOX_PASSPHRASE"]) if not k.primary)
     results = race(
-        [["jwt", "keyset", "retire", file, old], ["jwt", "keyset", "rotate", file]],
+        [["jwt", "keyset", "retire", file, "--yes", "--", old], ["jwt", "keyset", "rotate", file]],
         env=PASS,
     )
     assert [r.code for r in results] == [0, 0], results

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import importlib
+import re
 from typing import Any
 
 import click
@@ -30,6 +32,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sign": ("sealbox.cli.sign:sign", "Sign a file (SSHSIG, as ssh-keygen -Y sign)."),
     "verify": ("sealbox.cli.sign:verify", "Verify a file signature (as ssh-keygen -Y verify)."),
     "open": ("sealbox.cli.fields:open_", "Decrypt a text token from stdin."),
+    "completion": (
+        "sealbox.cli.completion:completion",
+        "Print the shell completion script (bash, zsh or fish).",
+    ),
     "keygen": ("sealbox.cli.age:keygen", "Generate an age identity (X25519, or --pq)."),
     "encrypt": ("sealbox.cli.age:encrypt", "Encrypt a file in the age format."),
     "decrypt": ("sealbox.cli.age:decrypt", "Decrypt an age file."),
@@ -126,14 +132,8 @@ def run(argv: list[str]) -> int:
             return 2
         if exc.ctx is not None:
             click.echo(exc.ctx.get_usage(), err=True)
-            command = exc.ctx.command_path
-        else:
-            command = "sealbox"
-        hint = f"run '{command} --help' for usage"
-        if isinstance(exc, click.NoSuchOption):
-            # Key ids (base64url) may start with '-', and click then reads them as options.
-            hint = f"{hint}; a value that starts with '-' goes after '--'"
-        print_error(_sentence(exc.format_message()), hint=hint)
+        message, hint = usage_advice(exc, argv)
+        print_error(message, hint=hint)
         return 2
     except click.Abort:
         print_error("interrupted")
@@ -144,6 +144,54 @@ def run(argv: list[str]) -> int:
     except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - report() sorts them
         return report(exc, debug=debug)
     return result if isinstance(result, int) else 0
+
+
+def usage_advice(exc: click.UsageError, argv: list[str]) -> tuple[str, str]:
+    """The error line and the hint for a usage error: the nearest name when one was mistyped."""
+    command = exc.ctx.command_path if exc.ctx is not None else "sealbox"
+    usage = f"run '{command} --help' for usage"
+    if isinstance(exc, click.NoSuchOption):
+        name = exc.option_name
+        message = f"no such option {name!r}"
+        read_as_short_options = not name.startswith("--") and any(
+            arg.startswith(name) and len(arg) > len(name) for arg in _before_dashes(argv)
+        )
+        if read_as_short_options:
+            # '-abc…' is read as the short options -a, -b, …: likely a key id (base64url
+            # may start with '-') that click took for options.
+            return message, f"a value that starts with '-' goes after '--'; {usage}"
+        return message, _did_you_mean(exc.possibilities or [], usage)
+    unknown = _NO_SUCH_COMMAND.match(exc.message)
+    if unknown is not None and exc.ctx is not None and isinstance(exc.ctx.command, click.Group):
+        name = unknown.group(1)
+        return f"no such command {name!r}", _did_you_mean(
+            difflib.get_close_matches(name, _visible_commands(exc.ctx.command, exc.ctx)), usage
+        )
+    return _sentence(exc.format_message()), usage
+
+
+_NO_SUCH_COMMAND = re.compile(r"No such command ['\"](.+)['\"]\.")
+
+
+def _visible_commands(group: click.Group, ctx: click.Context) -> list[str]:
+    if isinstance(group, LazyGroup):
+        # The registry's commands are all shown; importing each to ask would load them all.
+        return group.list_commands(ctx)
+    return [
+        name
+        for name in group.list_commands(ctx)
+        if (sub := group.get_command(ctx, name)) is not None and not sub.hidden
+    ]
+
+
+def _did_you_mean(names: list[str], usage: str) -> str:
+    if not names:
+        return usage
+    return f"did you mean {' or '.join(names)}? ({usage})"
+
+
+def _before_dashes(argv: list[str]) -> list[str]:
+    return argv[: argv.index("--")] if "--" in argv else argv
 
 
 def _sentence(message: str) -> str:

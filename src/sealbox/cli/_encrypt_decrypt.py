@@ -20,7 +20,7 @@ from typing import Any, BinaryIO
 
 from sealbox import age
 from sealbox.age.files import open_into, seal_into
-from sealbox.cli._io import CLIError, passphrase_source, read_passphrase
+from sealbox.cli._io import TEXT_PROBE, CLIError, looks_binary, passphrase_source, read_passphrase
 from sealbox.cli._progress import progress_bar
 from sealbox.exceptions import FormatError, NoIdentityMatchError, SealboxError, StorageError
 from sealbox.storage import AlignedWriter, atomic_writer, is_special
@@ -39,7 +39,6 @@ __all__ = [
     "stdout_is_terminal",
 ]
 
-_TEXT_PROBE = 8192
 _LEGACY_PROBE = 64 * 1024
 
 
@@ -277,13 +276,7 @@ def _refuse_binary(views: Iterator[memoryview]) -> Iterator[memoryview]:
     for view in views:
         if first:
             first = False
-            probe = bytes(view[:_TEXT_PROBE])
-            try:
-                probe.decode()
-                binary = b"\x00" in probe
-            except UnicodeDecodeError as exc:
-                binary = exc.start < len(probe) - 4
-            if binary:
+            if looks_binary(bytes(view[:TEXT_PROBE])):
                 raise CLIError(
                     "refusing to write binary output to the terminal",
                     hint="use -o FILE, or pipe the output",

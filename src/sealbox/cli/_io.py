@@ -136,8 +136,38 @@ def read_stdin(limit: int, what: str, *, hint: str | None = None) -> bytes:
     return data
 
 
+TEXT_PROBE = 8192
+"""How much of an output :func:`looks_binary` looks at."""
+
+
+def looks_binary(probe: bytes) -> bool:
+    """Whether the start of an output is not text (a NUL, or not UTF-8 before its last bytes).
+
+    The last few bytes may be a character cut in two by the end of the probe.
+    """
+    try:
+        probe.decode()
+    except UnicodeDecodeError as exc:
+        return exc.start < len(probe) - 4
+    return b"\x00" in probe
+
+
+def refuse_binary_on_terminal(probe: bytes) -> None:
+    """Refuse to write ``probe`` (the start of the output) to stdout if it is a terminal.
+
+    Raises:
+        CLIError: stdout is a terminal and the output is not text.
+    """
+    if sys.stdout.isatty() and looks_binary(probe[:TEXT_PROBE]):
+        raise CLIError(
+            "refusing to write binary output to the terminal",
+            hint="redirect it to a file (> FILE), or pipe it",
+        )
+
+
 def write_stdout(data: bytes) -> None:
-    """Write bytes to stdout and flush."""
+    """Write bytes to stdout and flush; binary data is never written to a terminal."""
+    refuse_binary_on_terminal(data)
     out = sys.stdout.buffer
     out.write(data)
     out.flush()

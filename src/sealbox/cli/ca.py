@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+import sys
+import tempfile
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
-from sealbox.cli._io import CLIError, note, passphrase_file_option, read_passphrase
+from sealbox.cli._dialect import echo_json, json_option, option
+from sealbox.cli._io import CLIError, note, passphrase_file_option, read_passphrase, read_stdin
 from sealbox.secret import Secret
 from sealbox.tls.ca import (
     CA_CERT_FILE,
@@ -166,9 +171,12 @@ def server(
 
 @issue.command()
 @_DIR
-@click.option(
-    "--name",
+@option(
+    "--san",
+    "name",
+    old=("--name",),
     required=True,
+    metavar="NAME",
     help="The client's name: a host-like name (billing-worker) or an email address.",
 )
 @click.option(
@@ -201,7 +209,7 @@ def client(
 @ca.command()
 @_DIR
 @click.argument("prefix")
-@click.option("--force", is_flag=True, help="Renew now, even if not due.")
+@option("--now", "force", old=("--force",), is_flag=True, help="Renew now, even if not due.")
 @click.option(
     "--new-key", is_flag=True, help="Give it a new key too (pins of the old key stop matching)."
 )
@@ -220,7 +228,7 @@ def renew(
     if not force and not needs_renewal(leaf):
         click.echo(
             f"{prefix}.crt is not due for renewal until {renewal_time(leaf):%Y-%m-%d %H:%M} UTC "
-            "(use --force to renew now)"
+            "(use --now to renew now)"
         )
         return
     authority = _load_ca(directory, passphrase_file)
@@ -236,11 +244,13 @@ def inspect(cert: Path, as_json: bool) -> None:
     """Show a certificate: subject, names, validity, fingerprints and pin.
 
     For a bundle (PREFIX.crt), the first certificate is shown and the chain listed.
+    CERT '-' reads the certificate from stdin.
     """
     from sealbox.tls.certinfo import CertificateInfo, load_certificates
 
     now = datetime.now(UTC)
-    infos = [CertificateInfo.from_certificate(c) for c in load_certificates(cert)]
+    with _readable(cert) as readable:
+        infos = [CertificateInfo.from_certificate(c) for c in load_certificates(readable)]
     if as_json:
         doc = infos[0].to_dict(now)
         doc["chain"] = [i.to_dict(now) for i in infos[1:]]
@@ -295,19 +305,34 @@ def inspect(cert: Path, as_json: bool) -> None:
     help="Name to send (SNI) and check the certificate against, for a server reached by "
     "an address or another name.",
 )
-@click.option("--timeout", type=click.FloatRange(0.1), default=10.0, show_default=True)
-def pin(
-    target: str, ca_file: Path | None, no_verify: bool, servername: str | None, timeout: float
+@click.option(
+    "--timeout",
+    type=click.FloatRange(0.1),
+    default=10.0,
+    show_default=True,
+    help="Seconds to wait for a server.",
+)
+@json_option
+def pin(  # noqa: PLR0917 - click passes every option positionally
+    target: str,
+    ca_file: Path | None,
+    no_verify: bool,
+    servername: str | None,
+    timeout: float,
+    as_json: bool,
 ) -> None:
     """Print the SPKI pin (sha256//BASE64) of a certificate file or a live server.
 
     The pin is what curl's --pinnedpubkey and sealbox's secure_client(pins=...)
-    take. A file may be a certificate (PEM or DER) or a PEM public key.
+    take. A file may be a certificate (PEM or DER) or a PEM public key; '-' reads
+    one from stdin.
     """
     from sealbox.tls.pinning import fetch_certificate, pin_from_file, spki_pin
 
-    if Path(target).exists():
-        click.echo(pin_from_file(target))
+    if target == "-" or Path(target).exists():
+        with _readable(target) as readable:
+            pin = pin_from_file(readable)
+        _print_pin(pin, target, verified=None, as_json=as_json)
         return
     match = _HOST_PORT.match(target)
     if match is None:
@@ -341,7 +366,38 @@ def pin(
             f"note: the certificate of {target} was not verified: "
             "check this pin against one obtained another way"
         )
-    click.echo(spki_pin(cert))
+    _print_pin(spki_pin(cert), target, verified=not no_verify, as_json=as_json)
+
+
+@contextlib.contextmanager
+def _readable(path: str | Path) -> Iterator[str | Path]:
+    """``path``, or for ``-`` a private copy of what was piped in (the loaders read files)."""
+    if str(path) != "-":
+        yield path
+        return
+    if sys.stdin.isatty():
+        raise CLIError("no certificate on stdin", hint="pipe one in, or give its file")
+    data = read_stdin(_MAX_CERTIFICATE_INPUT, "the certificate")
+    with tempfile.TemporaryDirectory(prefix="sealbox-") as folder:
+        copy = Path(folder) / "stdin.crt"
+        copy.write_bytes(data)
+        yield copy
+
+
+# A certificate, even a bundle of them, is a few KiB.
+_MAX_CERTIFICATE_INPUT = 1024 * 1024
+
+
+def _print_pin(pin: str, target: str, *, verified: bool | None, as_json: bool) -> None:
+    """The pin, alone on a line or as ``{"pin", "source", "verified"}``.
+
+    ``verified`` is ``None`` for a file (nothing to verify), else whether the
+    server's certificate was verified.
+    """
+    if as_json:
+        echo_json({"pin": pin, "source": target, "verified": verified})
+    else:
+        click.echo(pin)
 
 
 def _load_ca(directory: Path, passphrase_file: Path | None) -> CertificateAuthority:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from sealbox.cli._dialect import option
 from sealbox.cli._io import passphrase_file_option, read_stdin, write_stdout
 from sealbox.cli.keyring import _IDENTITY, _Opened
 
@@ -13,15 +14,17 @@ from sealbox.cli.keyring import _IDENTITY, _Opened
 MAX_VALUE = 16 * 1024 * 1024
 _TOO_BIG_HINT = "seal is for small values; encrypt files with 'sealbox encrypt'"
 
-_KEYRING = click.option(
-    "-k",
+_KEYRING = option(
+    "-K",
     "--keyring",
     "keyring_file",
+    old=("-k",),
     required=True,
     type=click.Path(dir_okay=False, path_type=Path),
     help="The keyring file.",
 )
-_AAD = click.option(
+_AAD = option(
+    "-A",
     "--aad",
     default="",
     help="Associated data the token is bound to (e.g. 'users.email:42'); not secret.",

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from sealbox.cli._dialect import confirm, echo_json, json_option, option, yes_option
 from sealbox.cli._io import CLIError, note, passphrase_file_option, read_passphrase, read_stdin
 from sealbox.exceptions import TokenError
 from sealbox.jwt import SIGNING_ALGORITHMS, JWKSet, SigningKeySet, TokenVerifier, decode_unverified
@@ -18,13 +19,17 @@ from sealbox.jwt.keyset import DEFAULT_ALGORITHM, DEFAULT_TTL, REGISTERED_CLAIMS
 MAX_TOKEN_INPUT = 64 * 1024
 
 _FILE = click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-_ALG = click.option(
-    "--alg",
+_ALG = option(
+    "--type",
+    "alg",
+    old=("--alg",),
     type=click.Choice(SIGNING_ALGORITHMS),
-    help=f"Signing algorithm of the new key (default: {DEFAULT_ALGORITHM}; on rotate, "
+    help=f"The kind (signing algorithm) of the new key (default: {DEFAULT_ALGORITHM}; on rotate, "
     "the primary's).",
 )
-_TOKEN = click.argument("token", required=False)
+# Read from stdin when left out or given as '-' (the way the docs show): a bearer token
+# on the command line is visible to every user of the machine in the process list.
+_TOKEN = click.argument("token", metavar="[TOKEN|-]", required=False)
 
 
 @click.group()
@@ -51,8 +56,11 @@ def keyset() -> None:
 @_FILE
 @_ALG
 @click.option("--force", is_flag=True, help="Replace FILE if it exists (its keys are lost).")
+@json_option
 @passphrase_file_option
-def create(file: Path, alg: str | None, force: bool, passphrase_file: Path | None) -> None:
+def create(
+    file: Path, alg: str | None, force: bool, as_json: bool, passphrase_file: Path | None
+) -> None:
     """Create a signing keyset in FILE with one fresh key."""
     if file.exists() and not force:
         raise CLIError(
@@ -63,19 +71,29 @@ def create(file: Path, alg: str | None, force: bool, passphrase_file: Path | Non
     keys = SigningKeySet.generate(alg or DEFAULT_ALGORITHM)
     keys.save(file, passphrase, overwrite=force, merge=False)
     info = keys.primary
+    if as_json:
+        echo_json(_key_record(info.to_dict()))
+        return
     click.echo(f"created {file} with signing key {info.kid} ({info.alg})")
 
 
 @keyset.command()
 @_FILE
 @_ALG
+@json_option
 @passphrase_file_option
-def rotate(file: Path, alg: str | None, passphrase_file: Path | None) -> None:
-    """Add a fresh signing key to FILE; older keys keep verifying until destroyed."""
+def rotate(file: Path, alg: str | None, as_json: bool, passphrase_file: Path | None) -> None:
+    """Add a fresh signing key to FILE; older keys keep verifying until destroyed.
+
+    With --json, the new key as 'list --json' shows it.
+    """
     passphrase = read_passphrase(passphrase_file)
     keys = SigningKeySet.load(file, passphrase)
     info = keys.rotate(alg)
     keys.save(file, passphrase)
+    if as_json:
+        echo_json(_key_record({k.kid: k for k in keys}[info.kid].to_dict()))
+        return
     older = sum(1 for k in keys if k.state == "decrypt-only")
     still = "1 older key still verifies" if older == 1 else f"{older} older keys still verify"
     click.echo(f"rotated {file}: new signing key {info.kid} ({info.alg}); {still}")
@@ -83,14 +101,14 @@ def rotate(file: Path, alg: str | None, passphrase_file: Path | None) -> None:
 
 @keyset.command(name="list")
 @_FILE
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of key objects.")
+@json_option
 @passphrase_file_option
 def list_(file: Path, as_json: bool, passphrase_file: Path | None) -> None:
     """List the keys of FILE (never their material)."""
     keys = SigningKeySet.load(file, read_passphrase(passphrase_file))
     infos = [k.to_dict() for k in keys]
     if as_json:
-        click.echo(json.dumps(infos, indent=2))
+        echo_json([_key_record(i) for i in infos])
         return
     headers = ("KID", "ALG", "STATE", "PRIMARY", "CREATED")
     rows = [
@@ -101,31 +119,49 @@ def list_(file: Path, as_json: bool, passphrase_file: Path | None) -> None:
         click.echo("  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
 
 
-_KID = click.argument("kid", metavar="KID")
+def _key_record(info: dict[str, Any]) -> dict[str, Any]:
+    """A key as ``--json`` prints it: ``id`` and ``type`` are the dialect's names
+    (docs/cli.md) for what ``kid`` and ``alg``, kept for scripts, say."""
+    return {"id": info["kid"], "type": info["alg"], **info}
+
+
+_KID = click.argument("kid", metavar="KEY_ID")
 
 
 @keyset.command()
 @_FILE
 @_KID
+@yes_option
 @passphrase_file_option
-def destroy(file: Path, kid: str, passphrase_file: Path | None) -> None:
-    """Destroy key KID: it stops verifying and its material is erased."""
-    passphrase = read_passphrase(passphrase_file)
-    keys = SigningKeySet.load(file, passphrase)
-    keys.destroy(kid)
-    keys.save(file, passphrase)
-    click.echo(f"destroyed key {kid} in {file}")
+def destroy(file: Path, kid: str, yes: bool, passphrase_file: Path | None) -> None:
+    """Destroy key KEY_ID: it stops verifying and its material is erased."""
+    _destroy(file, kid, yes=yes, passphrase_file=passphrase_file, old_name=False)
 
 
-@keyset.command()
+@keyset.command(hidden=True)
 @_FILE
 @_KID
+@yes_option
 @passphrase_file_option
-def retire(file: Path, kid: str, passphrase_file: Path | None) -> None:
-    """Destroy key KID (the older name of destroy)."""
+def retire(file: Path, kid: str, yes: bool, passphrase_file: Path | None) -> None:
+    """Destroy key KEY_ID (the older name of destroy)."""
+    _destroy(file, kid, yes=yes, passphrase_file=passphrase_file, old_name=True)
+
+
+def _destroy(
+    file: Path, kid: str, *, yes: bool, passphrase_file: Path | None, old_name: bool
+) -> None:
     passphrase = read_passphrase(passphrase_file)
     keys = SigningKeySet.load(file, passphrase)
-    keys.retire(kid)
+    # Only a key that would be erased is asked about: the keyset refuses the primary
+    # itself, and an unknown or already destroyed key needs no answer.
+    if any(k.kid == kid and not k.primary and k.state != "destroyed" for k in keys):
+        confirm(
+            f"Destroy key {kid}? Tokens it signed stop verifying, for good.",
+            action=f"destroying key {kid}",
+            yes=yes,
+        )
+    (keys.retire if old_name else keys.destroy)(kid)
     keys.save(file, passphrase)
     click.echo(f"destroyed key {kid} in {file}")
 
@@ -135,7 +171,7 @@ def retire(file: Path, kid: str, passphrase_file: Path | None) -> None:
 @_KID
 @passphrase_file_option
 def disable(file: Path, kid: str, passphrase_file: Path | None) -> None:
-    """Stop key KID from verifying and take it out of the JWKS (reversible with enable)."""
+    """Stop key KEY_ID from verifying and take it out of the JWKS (reversible with enable)."""
     passphrase = read_passphrase(passphrase_file)
     keys = SigningKeySet.load(file, passphrase)
     keys.disable(kid)
@@ -148,7 +184,7 @@ def disable(file: Path, kid: str, passphrase_file: Path | None) -> None:
 @_KID
 @passphrase_file_option
 def enable(file: Path, kid: str, passphrase_file: Path | None) -> None:
-    """Let a disabled key KID verify again (it becomes decrypt-only)."""
+    """Let a disabled key KEY_ID verify again (it becomes decrypt-only)."""
     passphrase = read_passphrase(passphrase_file)
     keys = SigningKeySet.load(file, passphrase)
     keys.enable(kid)
@@ -213,7 +249,14 @@ def _parse_claim(
     callback=_parse_claim,
     help="Extra claim NAME=VALUE (a string) or NAME:=JSON; repeat for several.",
 )
-@click.option("--type", "token_type", default="at+jwt", show_default=True, help="The header's typ.")
+@option(
+    "--typ",
+    "token_type",
+    old=("--type",),
+    default="at+jwt",
+    show_default=True,
+    help="The header's typ.",
+)
 @passphrase_file_option
 def issue(  # noqa: PLR0917 - click passes every option as an argument
     file: Path,
@@ -256,8 +299,13 @@ def issue(  # noqa: PLR0917 - click passes every option as an argument
 )
 @click.option("--aud", multiple=True, help="Accepted audience (repeat for several).")
 @click.option("--iss", multiple=True, help="Accepted issuer (repeat for several).")
-@click.option(
-    "--type", "token_type", default="at+jwt", show_default=True, help="Required typ header."
+@option(
+    "--typ",
+    "token_type",
+    old=("--type",),
+    default="at+jwt",
+    show_default=True,
+    help="Required typ header.",
 )
 @click.option("--any-type", is_flag=True, help="Accept any typ header.")
 @click.option(
@@ -275,7 +323,11 @@ def verify(  # noqa: PLR0917 - click passes every option as an argument
     leeway: int,
     passphrase_file: Path | None,
 ) -> None:
-    """Verify TOKEN and print its claims as JSON; exit 1 with the reason if it is refused."""
+    """Verify TOKEN and print its claims as JSON; exit 1 with the reason if it is refused.
+
+    The token is read from stdin when TOKEN is '-' or left out: 'sealbox jwt verify
+    --jwks jwks.json - < token' keeps it out of the process list.
+    """
     if (jwks_file is None) == (keyset_file is None):
         raise click.UsageError("give exactly one of --jwks and --keyset")
     text = _token_text(token)
@@ -308,7 +360,10 @@ def verify(  # noqa: PLR0917 - click passes every option as an argument
 @jwt.command()
 @_TOKEN
 def inspect(token: str | None) -> None:
-    """Print TOKEN's header and claims WITHOUT verifying anything."""
+    """Print TOKEN's header and claims WITHOUT verifying anything.
+
+    The token is read from stdin when TOKEN is '-' or left out.
+    """
     parsed = decode_unverified(_token_text(token))
     note("sealbox: warning: not verified: the signature and claims were not checked")
     document = {"verified": False, "header": parsed.header, "claims": parsed.claims}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -10,8 +9,9 @@ import click
 
 from sealbox import age
 from sealbox.cli._age_args import identity_option, recipient_options
+from sealbox.cli._dialect import confirm, echo_json, json_option, option, yes_option
 from sealbox.cli._encrypt_decrypt import load_identity_files, load_recipients
-from sealbox.cli._io import CLIError, note, open_tty, passphrase_file_option, read_passphrase
+from sealbox.cli._io import CLIError, passphrase_file_option, read_passphrase
 from sealbox.hazmat.aead import ALGORITHMS, DEFAULT_ALGORITHM
 from sealbox.keysets.keyring import Keyring, is_age_file
 from sealbox.secret import Secret
@@ -35,10 +35,13 @@ KEY_ID = KeyIdType()
 
 _FILE = click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 _KEY_ID = click.argument("kid", metavar="KEY_ID", type=KEY_ID)
-_ALGORITHM = click.option(
-    "--algorithm",
+_ALGORITHM = option(
+    "--type",
+    "algorithm",
+    old=("--algorithm",),
     type=click.Choice(sorted(ALGORITHMS)),
-    help=f"Cipher of the new key (default: {DEFAULT_ALGORITHM}; on rotate, the primary's).",
+    help=f"The kind (cipher) of the new key (default: {DEFAULT_ALGORITHM}; on rotate, "
+    "the primary's).",
 )
 
 
@@ -98,6 +101,7 @@ def keyring() -> None:
 @_ALGORITHM
 @click.option("--force", is_flag=True, help="Replace FILE if it exists (its keys are lost).")
 @_RECIPIENTS
+@json_option
 @passphrase_file_option
 def create(  # noqa: PLR0917 - click passes every option positionally
     file: Path,
@@ -105,6 +109,7 @@ def create(  # noqa: PLR0917 - click passes every option positionally
     force: bool,
     recipients: tuple[str, ...],
     recipient_files: tuple[Path, ...],
+    as_json: bool,
     passphrase_file: Path | None,
 ) -> None:
     """Create a new keyring in FILE with one fresh key."""
@@ -121,6 +126,9 @@ def create(  # noqa: PLR0917 - click passes every option positionally
         passphrase = read_passphrase(passphrase_file, confirm=True, prompt="New keyring passphrase")
         ring.save(file, passphrase, overwrite=force, merge=False)
     info = ring.keys()[0]
+    if as_json:
+        echo_json(_key_record(info.to_dict()))
+        return
     click.echo(f"created {file} with primary key {info.hex_id} ({info.algorithm})")
 
 
@@ -128,17 +136,26 @@ def create(  # noqa: PLR0917 - click passes every option positionally
 @_FILE
 @_ALGORITHM
 @_IDENTITY
+@json_option
 @passphrase_file_option
 def rotate(
     file: Path,
     algorithm: str | None,
     identity_files: tuple[Path, ...],
+    as_json: bool,
     passphrase_file: Path | None,
 ) -> None:
-    """Add a fresh primary key to FILE; older keys keep decrypting."""
+    """Add a fresh primary key to FILE; older keys keep decrypting.
+
+    With --json, the new key as 'list --json' shows it ("primary" is false when
+    another rotation saved at the same time won).
+    """
     opened = _Opened(file, identity_files, passphrase_file)
     info = opened.ring.rotate(algorithm)
     opened.save()
+    if as_json:
+        echo_json(_key_record({k.id: k for k in opened.ring}[info.id].to_dict()))
+        return
     if opened.ring.primary_id == info.id:
         click.echo(f"rotated {file}: new primary key {info.hex_id} ({info.algorithm})")
     else:
@@ -148,9 +165,15 @@ def rotate(
         )
 
 
+def _key_record(info: dict[str, Any]) -> dict[str, Any]:
+    """A key as ``--json`` prints it: ``type`` is the dialect's name (docs/cli.md) for
+    what ``algorithm``, kept for scripts, says."""
+    return {"id": info["id"], "type": info["algorithm"], **info}
+
+
 @keyring.command(name="list")
 @_FILE
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of key objects.")
+@json_option
 @_IDENTITY
 @passphrase_file_option
 def list_(
@@ -160,7 +183,7 @@ def list_(
     ring = _Opened(file, identity_files, passphrase_file).ring
     infos = [info.to_dict() for info in ring]
     if as_json:
-        click.echo(json.dumps(infos, indent=2))
+        echo_json([_key_record(i) for i in infos])
         return
     headers = ("ID", "ALGORITHM", "STATE", "PRIMARY", "CREATED")
     rows = [
@@ -206,7 +229,7 @@ def enable(
 @keyring.command()
 @_FILE
 @_KEY_ID
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@yes_option
 @_IDENTITY
 @passphrase_file_option
 def destroy(
@@ -214,23 +237,12 @@ def destroy(
 ) -> None:
     """Erase the material of disabled key KEY_ID for good."""
     opened = _Opened(file, identity_files, passphrase_file)
-    if kid in opened.ring and not yes:
-        _confirm_destroy(kid)
+    if kid in opened.ring:
+        confirm(
+            f"Destroy key {kid:08x}? Tokens it sealed can never be opened again.",
+            action=f"destroying key {kid:08x}",
+            yes=yes,
+        )
     opened.ring.destroy(kid)
     opened.save()
     click.echo(f"destroyed key {kid:08x} in {file}")
-
-
-def _confirm_destroy(kid: int) -> None:
-    try:
-        tty = open_tty()
-    except CLIError:
-        raise CLIError(
-            "destroying a key cannot be undone and there is no terminal to confirm on",
-            hint="pass --yes to confirm",
-        ) from None
-    with tty:
-        tty.write(f"Destroy key {kid:08x}? Tokens it sealed can never be opened again. [y/N] ")
-        if tty.readline().strip().lower() not in {"y", "yes"}:
-            raise CLIError("not destroyed")
-    note(f"destroying key {kid:08x}")

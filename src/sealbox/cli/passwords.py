@@ -10,10 +10,14 @@ import sys
 
 import click
 
-from sealbox.cli._io import CLIError, open_tty, read_stdin
+from sealbox.cli._dialect import echo_json, json_option
+from sealbox.cli._io import CLIError, note, open_tty, read_stdin
+from sealbox.exceptions import PasswordMismatchError
 from sealbox.passwords.profiles import DEFAULT_PROFILE, PROFILES
 
 MAX_STDIN = 64 * 1024
+# The profile whose hashes are fast to make, and so to guess: for test suites only.
+_TEST_PROFILE = "test"
 
 _PROFILE = click.option(
     "--profile",
@@ -30,6 +34,11 @@ def hash_password(profile: str) -> None:
     """Hash a password from stdin (or a prompt) with Argon2id and print the hash."""
     from sealbox.passwords import PasswordHasher
 
+    if profile == _TEST_PROFILE:
+        note(
+            f"sealbox: warning: the {_TEST_PROFILE!r} profile is for tests: its hashes are cheap "
+            "to guess; use the default profile for real passwords"
+        )
     hasher = PasswordHasher(profile)
     password = _read_password(confirm=True)
     click.echo(hasher.hash(password))
@@ -38,19 +47,29 @@ def hash_password(profile: str) -> None:
 @click.command("verify-password")
 @click.argument("hash_", metavar="HASH")
 @_PROFILE
-def verify_password(hash_: str, profile: str) -> None:
+@json_option
+def verify_password(hash_: str, profile: str, as_json: bool) -> None:
     """Check a password from stdin (or a prompt) against HASH.
 
     Prints 'ok', or 'ok, needs rehash' when HASH should be replaced (older
     parameters than --profile's, or a legacy bcrypt/PBKDF2 hash); exits with
-    status 1 when the password does not match.
+    status 1 when the password does not match. With --json: {"ok", "needs_rehash"},
+    printed whether it matches or not.
     """
     from sealbox.passwords import PasswordHasher
 
     hasher = PasswordHasher(profile)
     password = _read_password(confirm=False)
-    check = hasher.verify(hash_, password)
-    click.echo("ok, needs rehash" if check.needs_rehash else "ok")
+    try:
+        check = hasher.verify(hash_, password)
+    except PasswordMismatchError:
+        if as_json:
+            echo_json({"ok": False, "needs_rehash": False})
+        raise
+    if as_json:
+        echo_json({"ok": True, "needs_rehash": check.needs_rehash})
+    else:
+        click.echo("ok, needs rehash" if check.needs_rehash else "ok")
 
 
 def _read_password(*, confirm: bool) -> str:

@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from sealbox.age import Identity
+from sealbox.cli._dialect import confirm, echo_json, json_option, yes_option
 from sealbox.cli._io import CLIError, note, open_tty, passphrase_file_option, write_stdout
 from sealbox.exceptions import SecretSourceError
 from sealbox.secret import Secret
@@ -95,6 +96,11 @@ def _identities(files: tuple[Path, ...], passphrase_file: Path | None) -> list[I
 
 
 def _load(file: Path) -> SealedFile:
+    if not file.exists() and not file.is_symlink():
+        raise CLIError(
+            f"secrets file {file} does not exist",
+            hint=f"create it first: sealbox secrets init {file} -r RECIPIENT (or -R FILE)",
+        )
     return SealedFile.load(file)
 
 
@@ -183,21 +189,30 @@ def get(file: Path, name: str, identities: tuple[Path, ...], passphrase_file: Pa
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also open every value and check it was encrypted to the header's recipients.",
 )
+@json_option
 @passphrase_file_option
-def list_(file: Path, identities: tuple[Path, ...], passphrase_file: Path | None) -> None:
+def list_(
+    file: Path, identities: tuple[Path, ...], as_json: bool, passphrase_file: Path | None
+) -> None:
     """List the names in FILE (never values).
 
     With -i, every value is opened and checked: a value encrypted to another
     recipient list than the header shows means the header was changed without
-    re-encrypting (exit 1).
+    re-encrypting (exit 1). With --json: a list of {"name"} objects, with "state"
+    too under -i (printed before such a failure).
     """
     sealed = _load(file)
     if not identities:
+        if as_json:
+            echo_json([{"name": name} for name in sealed.names()])
+            return
         for name in sealed.names():
             click.echo(name)
         return
     states = sealed.check(_identities(identities, passphrase_file))
-    for name, state in states.items():
+    if as_json:
+        echo_json([{"name": name, "state": state} for name, state in states.items()])
+    for name, state in [] if as_json else states.items():
         click.echo(f"{name}\t{state}")
     if states and set(states.values()) == {"not encrypted to you"}:
         raise CLIError(
@@ -226,9 +241,16 @@ def accept(file: Path) -> None:
 @secrets.command()
 @_FILE
 @_NAME
-def rm(file: Path, name: str) -> None:
-    """Remove secret NAME from FILE."""
+@yes_option
+def rm(file: Path, name: str, yes: bool) -> None:
+    """Remove secret NAME from FILE (asks first; --yes without a terminal)."""
     sealed = _load(file)
+    if name in sealed.names():
+        confirm(
+            f"Remove {name} from {file}? Its value is gone unless a copy of the file keeps it.",
+            action=f"removing {name}",
+            yes=yes,
+        )
     sealed.remove(name)
     _save(sealed)
     note(f"removed {name} from {file}")

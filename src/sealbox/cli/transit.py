@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import click
 
+from sealbox.cli._dialect import AliasChoice, option
 from sealbox.cli._hints import hint_for
 from sealbox.cli._io import CLIError, read_stdin, write_stdout
 from sealbox.exceptions import SealboxError
@@ -107,12 +108,17 @@ def _ranges(states: dict[str, str]) -> str:
     )
 
 
+# The command line spells algorithms with hyphens (docs/cli.md); the service keeps
+# Vault's names, which stay accepted as old spellings.
+_TYPE_NAMES = {name.replace("aes256-", "aes-256-"): name for name in KEY_TYPES}
+
 _JSON = click.option("--json", "as_json", is_flag=True, help="Print the service's JSON answer.")
 _NAME = click.argument("name")
-_AD = click.option(
-    "--associated-data",
+_AD = option(
     "-A",
+    "--aad",
     "associated_data",
+    old=("--associated-data",),
     help="Associated data (text, not secret) bound to the ciphertext; decrypting needs the same.",
 )
 
@@ -151,7 +157,12 @@ def keys() -> None:
 @keys.command("create")
 @_NAME
 @click.option(
-    "--type", "key_type", type=click.Choice(KEY_TYPES), default="aes256-gcm", show_default=True
+    "--type",
+    "key_type",
+    type=AliasChoice(list(_TYPE_NAMES), {v: k for k, v in _TYPE_NAMES.items() if k != v}),
+    default="aes-256-gcm",
+    show_default=True,
+    help="The kind of key.",
 )
 @click.option("--exportable", is_flag=True, help="Allow exporting the key material (never undone).")
 @_service_options
@@ -160,7 +171,8 @@ def create(  # noqa: PLR0917 - click passes options positionally
     name: str, key_type: str, exportable: bool, url: str, ca: Path | None, as_json: bool
 ) -> None:
     """Create key NAME with version 1."""
-    info = _call(url, ca, lambda c: c.create_key(name, key_type, exportable=exportable))
+    service_type = _TYPE_NAMES[key_type]
+    info = _call(url, ca, lambda c: c.create_key(name, service_type, exportable=exportable))
     _show_key(info, as_json)
 
 

@@ -1,0 +1,112 @@
+"""The pieces of the command line's dialect (docs/cli.md) that several command groups share.
+
+Old spellings of options and of choice values stay accepted for a release without
+being shown in ``--help`` (:func:`option` with ``old=``, :class:`AliasChoice`);
+``--json`` prints one document the same way everywhere (:data:`json_option`,
+:func:`echo_json`); destructive commands ask on the terminal or need ``--yes``
+(:data:`yes_option`, :func:`confirm`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, TypeVar
+
+import click
+
+from sealbox.cli._io import CLIError, note, open_tty
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+__all__ = [
+    "AliasChoice",
+    "AliasedOption",
+    "confirm",
+    "echo_json",
+    "json_option",
+    "option",
+    "yes_option",
+]
+
+
+class AliasedOption(click.Option):
+    """An option whose old spellings are still read but left out of help and messages."""
+
+    def __init__(self, *args: Any, old_names: Sequence[str] = (), **kwargs: Any) -> None:
+        self.old_names = tuple(old_names)
+        super().__init__(*args, **kwargs)
+
+    def _current(self) -> list[str]:
+        return [o for o in self.opts if o not in self.old_names]
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        saved = self.opts
+        self.opts = self._current()
+        try:
+            return super().get_help_record(ctx)
+        finally:
+            self.opts = saved
+
+    def get_error_hint(self, ctx: click.Context | None) -> str:
+        return " / ".join(f"'{name}'" for name in self._current())
+
+
+def option(*decls: str, old: Iterable[str] = (), **kwargs: Any) -> Callable[[F], F]:
+    """``click.option(*decls, **kwargs)``, also reading the ``old`` spellings (hidden)."""
+    old = tuple(old)
+    decorator: Callable[[F], F] = click.option(
+        *decls, *old, cls=AliasedOption, old_names=old, **kwargs
+    )
+    return decorator
+
+
+class AliasChoice(click.Choice):  # type: ignore[type-arg]  # generic only in newer click
+    """A choice whose old spellings (``aliases``: old -> current) are accepted, not listed."""
+
+    def __init__(self, choices: Sequence[str], aliases: Mapping[str, str]) -> None:
+        super().__init__(list(choices))
+        self.aliases = dict(aliases)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str):
+            value = self.aliases.get(value, value)
+        return super().convert(value, param, ctx)
+
+
+json_option: Callable[[F], F] = click.option(
+    "--json", "as_json", is_flag=True, help="Print JSON for scripts (fields: docs/cli.md)."
+)
+
+yes_option: Callable[[F], F] = click.option(
+    "--yes", is_flag=True, help="Do not ask for confirmation (needed without a terminal)."
+)
+
+
+def echo_json(document: Any) -> None:
+    """Print ``document`` as the one JSON document of the command's output."""
+    click.echo(json.dumps(document, indent=2))
+
+
+def confirm(question: str, *, action: str, yes: bool) -> None:
+    """Ask ``question`` on the terminal unless ``yes``; refuse without a terminal.
+
+    ``action`` names what would happen, for the messages ("destroying key 1a2b3c4d").
+
+    Raises:
+        CLIError: there is no terminal and no ``--yes``, or the answer is not yes.
+    """
+    if yes:
+        return
+    try:
+        tty = open_tty()
+    except CLIError:
+        raise CLIError(
+            f"{action} cannot be undone and there is no terminal to confirm on",
+            hint="pass --yes to confirm",
+        ) from None
+    with tty:
+        tty.write(f"{question} [y/N] ")
+        if tty.readline().strip().lower() not in {"y", "yes"}:
+            raise CLIError(f"not done: {action} was not confirmed")
+    note(action)

@@ -1,0 +1,204 @@
+"""Usage errors that point at the right name, completion scripts, and binary output kept off
+terminals."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from sealbox import age
+from tests.conftest import run_sealbox
+
+
+@pytest.mark.parametrize(
+    ("args", "error", "hint"),
+    [
+        (
+            ["encrypt", "--recipeint", "x"],
+            "no such option '--recipeint'",
+            (
+                "did you mean --recipient or --recipients-file? "
+                "(run 'sealbox encrypt --help' for usage)"
+            ),
+        ),
+        (
+            ["seal", "--aa", "x"],
+            "no such option '--aa'",
+            "did you mean --aad? (run 'sealbox seal --help' for usage)",
+        ),
+        (
+            ["encrypt", "--bogus"],
+            "no such option '--bogus'",
+            "run 'sealbox encrypt --help' for usage",
+        ),
+        (
+            ["ecnrypt"],
+            "no such command 'ecnrypt'",
+            "did you mean encrypt or decrypt? (run 'sealbox --help' for usage)",
+        ),
+        (
+            ["keyring", "lst"],
+            "no such command 'lst'",
+            "did you mean list? (run 'sealbox keyring --help' for usage)",
+        ),
+        (
+            ["jwt", "keyset", "xyzzy"],
+            "no such command 'xyzzy'",
+            "run 'sealbox jwt keyset --help' for usage",
+        ),
+    ],
+)
+def test_a_mistyped_name_gets_the_nearest_one(cli, args, error, hint):
+    r = cli(args)
+    assert r.code == 2
+    assert r.stdout == b""
+    lines = r.stderr.splitlines()
+    assert lines[0].startswith("Usage: sealbox ")
+    assert lines[1:] == [f"sealbox: error: {error}", f"sealbox: hint: {hint}"]
+
+
+def test_an_unknown_option_gets_no_hint_about_values_that_start_with_a_dash(cli):
+    for args in (
+        ["encrypt", "--bogus"],
+        ["encrypt", "--recipeint=x"],
+        ["encrypt", "-Z", "x"],
+        ["keyring", "list", "--jsn"],
+    ):
+        r = cli(args)
+        assert r.code == 2
+        assert "goes after '--'" not in r.stderr
+
+
+def test_a_value_read_as_short_options_gets_the_dash_hint(cli, tmp_path):
+    r = cli(["keyring", "disable", tmp_path / "k", "-x1f2a3b4"])
+    assert r.code == 2
+    assert r.stderr.splitlines()[-1] == (
+        "sealbox: hint: a value that starts with '-' goes after '--'; "
+        "run 'sealbox keyring disable --help' for usage"
+    )
+
+
+def test_hidden_commands_are_not_suggested(cli):
+    r = cli(["jwt", "keyset", "retir"])
+    assert r.code == 2
+    assert "retire" not in r.stderr
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_completion_prints_the_script_of_each_shell(cli, shell):
+    r = cli(["completion", shell])
+    assert r.code == 0, r.stderr
+    assert "_SEALBOX_COMPLETE" in r.out
+    assert "sealbox" in r.out
+
+
+def test_completion_refuses_an_unknown_shell(cli):
+    r = cli(["completion", "tcsh"])
+    assert r.code == 2
+    assert "'tcsh' is not one of 'bash', 'zsh', 'fish'" in r.stderr
+
+
+def test_the_completion_script_completes_commands_and_options():
+    def complete(words: str, cword: int) -> list[str]:
+        env = {
+            **os.environ,
+            "_SEALBOX_COMPLETE": "bash_complete",
+            "COMP_WORDS": words,
+            "COMP_CWORD": str(cword),
+        }
+        result = subprocess.run(
+            [sys.executable, "-m", "sealbox"], env=env, capture_output=True, check=False
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout.decode().splitlines()
+
+    assert "plain,completion" in complete("sealbox compl", 1)
+    assert "plain,create" in complete("sealbox keyring cr", 2)
+    assert "plain,--keyring" in complete("sealbox seal --", 2)
+    assert "plain,retire" not in complete("sealbox jwt keyset r", 3)
+
+
+def test_the_bash_script_loads_in_bash(tmp_path):
+    bash = "/bin/bash"
+    if not os.path.exists(bash):
+        pytest.skip("no bash here")
+    script = run_sealbox(["completion", "bash"]).stdout
+    (tmp_path / "sealbox.bash").write_bytes(script)
+    result = subprocess.run(
+        [bash, "-c", f"source {tmp_path / 'sealbox.bash'} && complete -p sealbox"],
+        capture_output=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert b"_sealbox_completion" in result.stdout
+
+
+def _on_a_terminal(args: list[str], cwd) -> tuple[int, bytes]:
+    """Run sealbox with a pseudo-terminal as stdin, stdout and stderr; all it printed."""
+    import pty
+
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.chdir(cwd)
+        os.execv(sys.executable, [sys.executable, "-m", "sealbox", *args])
+    output = b""
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        output += chunk
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    return os.waitstatus_to_exitcode(status), output
+
+
+@pytest.fixture
+def identity(tmp_path):
+    key = age.X25519Identity.generate()
+    (tmp_path / "key.txt").write_text(key.expose_secret() + "\n")
+    return key
+
+
+def test_encrypt_to_a_terminal_is_refused_with_a_hint_for_armor(tmp_path, identity):
+    (tmp_path / "plain").write_bytes(b"data")
+    for args in (["-o", "-", "plain"], ["plain"]):
+        code, output = _on_a_terminal(["encrypt", "-i", "key.txt", *args], tmp_path)
+        assert code == 1
+        assert output.splitlines() == [
+            b"sealbox: error: refusing to write binary output to the terminal",
+            b"sealbox: hint: use -a for text output, or -o FILE",
+        ]
+    code, output = _on_a_terminal(["encrypt", "-a", "-i", "key.txt", "-o", "-", "plain"], tmp_path)
+    assert code == 0
+    assert b"-----BEGIN AGE ENCRYPTED FILE-----" in output
+
+
+def test_decrypt_of_binary_data_to_a_terminal_is_refused(tmp_path, identity):
+    (tmp_path / "bin.age").write_bytes(age.encrypt(b"\x00\xff\x01binary", [identity.recipient()]))
+    (tmp_path / "text.age").write_bytes(age.encrypt(b"hello\n", [identity.recipient()]))
+    code, output = _on_a_terminal(["decrypt", "-i", "key.txt", "-o", "-", "bin.age"], tmp_path)
+    assert code == 1
+    assert output.startswith(b"sealbox: error: refusing to write binary output to the terminal")
+    assert b"\x00" not in output
+    code, output = _on_a_terminal(["decrypt", "-i", "key.txt", "-o", "-", "text.age"], tmp_path)
+    assert (code, output) == (0, b"hello\r\n")
+
+
+def test_a_binary_secret_value_is_not_written_to_a_terminal(tmp_path, identity):
+    sfile = tmp_path / "s.env"
+    assert run_sealbox(["secrets", "init", sfile, "-r", identity.recipient()]).returncode == 0
+    assert run_sealbox(["secrets", "set", sfile, "BIN"], input=b"\x00\x01\x02").returncode == 0
+    code, output = _on_a_terminal(["secrets", "get", "s.env", "BIN", "-i", "key.txt"], tmp_path)
+    assert code == 1
+    assert output.splitlines() == [
+        b"sealbox: error: refusing to write binary output to the terminal",
+        b"sealbox: hint: redirect it to a file (> FILE), or pipe it",
+    ]
+    piped = run_sealbox(["secrets", "get", sfile, "BIN", "-i", tmp_path / "key.txt"])
+    assert (piped.returncode, piped.stdout) == (0, b"\x00\x01\x02")
