@@ -5,16 +5,33 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from sealbox.cli._dialect import confirm, echo_json, json_option, option, yes_option
 from sealbox.cli._io import CLIError, note, passphrase_file_option, read_passphrase, read_stdin
 from sealbox.exceptions import TokenError
-from sealbox.jwt import SIGNING_ALGORITHMS, JWKSet, SigningKeySet, TokenVerifier, decode_unverified
+from sealbox.jwt import JWKSet, TokenVerifier, decode_unverified
+from sealbox.jwt.defaults import (
+    DEFAULT_ALGORITHM,
+    DEFAULT_TTL,
+    REGISTERED_CLAIMS,
+    SIGNING_ALGORITHMS,
+)
 from sealbox.jwt.jwk import MAX_JWKS_SIZE
-from sealbox.jwt.keyset import DEFAULT_ALGORITHM, DEFAULT_TTL, REGISTERED_CLAIMS
+
+if TYPE_CHECKING:
+    from sealbox.jwt.keyset import SigningKeySet
+
+
+def _keysets() -> type[SigningKeySet]:
+    # Verifying and inspecting need no keyset: its module (file format, sealing, merging)
+    # loads only for the commands that read or write one.
+    from sealbox.jwt.keyset import SigningKeySet
+
+    return SigningKeySet
+
 
 MAX_TOKEN_INPUT = 64 * 1024
 
@@ -68,7 +85,7 @@ def create(
             hint="choose another name, or use --force to replace it and lose its keys",
         )
     passphrase = read_passphrase(passphrase_file, confirm=True, prompt="New keyset passphrase")
-    keys = SigningKeySet.generate(alg or DEFAULT_ALGORITHM)
+    keys = _keysets().generate(alg or DEFAULT_ALGORITHM)
     keys.save(file, passphrase, overwrite=force, merge=False)
     info = keys.primary
     if as_json:
@@ -88,7 +105,7 @@ def rotate(file: Path, alg: str | None, as_json: bool, passphrase_file: Path | N
     With --json, the new key as 'list --json' shows it.
     """
     passphrase = read_passphrase(passphrase_file)
-    keys = SigningKeySet.load(file, passphrase)
+    keys = _keysets().load(file, passphrase)
     info = keys.rotate(alg)
     keys.save(file, passphrase)
     if as_json:
@@ -105,7 +122,7 @@ def rotate(file: Path, alg: str | None, as_json: bool, passphrase_file: Path | N
 @passphrase_file_option
 def list_(file: Path, as_json: bool, passphrase_file: Path | None) -> None:
     """List the keys of FILE (never their material)."""
-    keys = SigningKeySet.load(file, read_passphrase(passphrase_file))
+    keys = _keysets().load(file, read_passphrase(passphrase_file))
     infos = [k.to_dict() for k in keys]
     if as_json:
         echo_json([_key_record(i) for i in infos])
@@ -152,7 +169,7 @@ def _destroy(
     file: Path, kid: str, *, yes: bool, passphrase_file: Path | None, old_name: bool
 ) -> None:
     passphrase = read_passphrase(passphrase_file)
-    keys = SigningKeySet.load(file, passphrase)
+    keys = _keysets().load(file, passphrase)
     # Only a key that would be erased is asked about: the keyset refuses the primary
     # itself, and an unknown or already destroyed key needs no answer.
     if any(k.kid == kid and not k.primary and k.state != "destroyed" for k in keys):
@@ -173,7 +190,7 @@ def _destroy(
 def disable(file: Path, kid: str, passphrase_file: Path | None) -> None:
     """Stop key KEY_ID from verifying and take it out of the JWKS (reversible with enable)."""
     passphrase = read_passphrase(passphrase_file)
-    keys = SigningKeySet.load(file, passphrase)
+    keys = _keysets().load(file, passphrase)
     keys.disable(kid)
     keys.save(file, passphrase)
     click.echo(f"disabled key {kid} in {file}")
@@ -186,7 +203,7 @@ def disable(file: Path, kid: str, passphrase_file: Path | None) -> None:
 def enable(file: Path, kid: str, passphrase_file: Path | None) -> None:
     """Let a disabled key KEY_ID verify again (it becomes decrypt-only)."""
     passphrase = read_passphrase(passphrase_file)
-    keys = SigningKeySet.load(file, passphrase)
+    keys = _keysets().load(file, passphrase)
     keys.enable(kid)
     keys.save(file, passphrase)
     state = {k.kid: k.state for k in keys}[kid]
@@ -198,7 +215,7 @@ def enable(file: Path, kid: str, passphrase_file: Path | None) -> None:
 @passphrase_file_option
 def jwks(file: Path, passphrase_file: Path | None) -> None:
     """Print the public JWKS of FILE's active keys (RFC 7517) on stdout."""
-    keys = SigningKeySet.load(file, read_passphrase(passphrase_file))
+    keys = _keysets().load(file, read_passphrase(passphrase_file))
     document = keys.public_jwks()
     if not document["keys"]:
         note("the keyset has only HMAC keys, which are secret: the JWKS is empty")
@@ -270,7 +287,7 @@ def issue(  # noqa: PLR0917 - click passes every option as an argument
     passphrase_file: Path | None,
 ) -> None:
     """Issue a token signed by FILE's primary key and print it."""
-    keys = SigningKeySet.load(file, read_passphrase(passphrase_file))
+    keys = _keysets().load(file, read_passphrase(passphrase_file))
     token = keys.issue(
         sub,
         audience=list(aud) or None,
@@ -340,7 +357,7 @@ def verify(  # noqa: PLR0917 - click passes every option as an argument
             raise CLIError(f"{jwks_file} holds no signature verification keys")
     else:
         assert keyset_file is not None
-        source = SigningKeySet.load(keyset_file, read_passphrase(passphrase_file))
+        source = _keysets().load(keyset_file, read_passphrase(passphrase_file))
     verifier = TokenVerifier(
         source,
         audience=list(aud) or None,
