@@ -25,6 +25,9 @@ def test_users_create_with_scopes(cli, tmp_path: Path) -> None:
     assert r.code == 0, r.stderr
     assert r.out == "created user admin with scopes transit:admin users:me\n"
     assert PASSWORD not in r.out + r.stderr
+    # Before any `serve`: the database it makes is private from the start.
+    assert stat.S_IMODE((data / "sealbox.db").stat().st_mode) == 0o600
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
     r = cli(
         ["users", "create", "admin", "--data-dir", data],
         input=PASSWORD.encode(),

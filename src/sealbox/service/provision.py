@@ -3,7 +3,8 @@
 ::
 
     .sealbox/                 mode 0700
-      master.key              0600  32 random bytes: seals the other secrets at rest
+      master.key              0600  sealbox-master-key/1 and 32 random bytes (base64): seals
+                                    the other secrets at rest
       jwt-keyset.sealed       0600  the signing keyset, AES-256-GCM under the master key
       tls/ca.crt                    the development CA: what clients trust
       tls/ca.key              0600
