@@ -80,7 +80,7 @@ def test_a_raw_record_is_read_only_with_its_layout_named(cli, tmp_path, me, key)
     src.write_bytes(aes_gcm_raw(key, PLAIN))
     (tmp_path / "key.hex").write_text(key.hex() + "\n")
     key_file = tmp_path / "key.hex"
-    r = cli(["legacy", "decrypt", src, "--key-file", key_file])
+    r = cli(["legacy", "decrypt", src, "-k", key_file])
     assert r.code == 1 and r.stdout == b""
     assert r.stderr.splitlines() == [
         (
@@ -112,6 +112,8 @@ def test_detect_prints_the_layout(cli, tmp_path, key):
         (tmp_path / name).write_bytes(data)
         r = cli(["legacy", "detect", tmp_path / name])
         assert (r.code, r.stdout, r.stderr) == (0, f"{name}\n".encode(), "")
+        r = cli(["legacy", "detect", "--json", tmp_path / name])
+        assert r.code == 0 and json.loads(r.stdout) == {"format": name}
     (tmp_path / "raw").write_bytes(aes_gcm_raw(key, PLAIN))
     r = cli(["legacy", "detect", tmp_path / "raw"])
     assert r.code == 1 and "--format aes-gcm-raw" in r.stderr

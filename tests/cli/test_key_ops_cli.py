@@ -244,7 +244,7 @@ def test_verify_json_names_the_key_and_sign_base64_round_trips(tmp_path: Path, c
     public = PublicKey.load(tmp_path / "id.pub")
     assert json.loads(r.out) == {
         "valid": True,
-        "key_type": "ed25519",
+        "type": "ed25519",
         "bits": 256,
         "fingerprint": public.fingerprint(),
         "comment": "ci@example",
@@ -273,7 +273,7 @@ def test_fingerprint_json_has_the_same_facts_as_the_line(tmp_path: Path, cli) ->
     line = cli(["key", "fingerprint", key]).out.strip()
     doc = json.loads(cli(["key", "fingerprint", "--json", key]).out)
     assert doc == {
-        "key_type": "rsa",
+        "type": "rsa",
         "bits": 2048,
         "fingerprint": line.split()[1],
         "comment": "ops",

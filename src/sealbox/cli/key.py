@@ -144,7 +144,7 @@ def public(file: Path, fmt: str | None, passphrase_file: Path | None) -> None:
 def _key_facts(public: PublicKey) -> dict[str, Any]:
     """The public facts of a key, as every ``--json`` of ``sealbox key`` names them."""
     return {
-        "key_type": str(public.key_type),
+        "type": str(public.key_type),
         "bits": public.bits,
         "fingerprint": public.fingerprint(),
         "comment": public.comment,
@@ -159,7 +159,7 @@ def fingerprint(file: Path, as_json: bool, passphrase_file: Path | None) -> None
     """Print the SHA-256 fingerprint of FILE as ssh-keygen -l does.
 
     The line is: bits, SHA256:fingerprint, comment, (type). With --json: an object
-    with key_type, bits, fingerprint and comment.
+    with type, bits, fingerprint and comment.
     """
     public = _read_public(file, passphrase_file)
     if as_json:

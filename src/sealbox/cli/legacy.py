@@ -8,6 +8,7 @@ import click
 
 from sealbox import age
 from sealbox.cli._age_args import recipient_options
+from sealbox.cli._dialect import echo_json, json_option, option
 from sealbox.cli._encrypt_decrypt import (
     is_std,
     load_recipients,
@@ -35,8 +36,11 @@ MAX_KEY_FILE = 1024
 _IN = click.argument(
     "input_", metavar="INPUT", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path)
 )
-_KEY_FILE = click.option(
-    "--key-file",
+_KEY_FILE = option(
+    "-k",
+    "--key",
+    "key_file",
+    old=["--key-file"],
     type=click.Path(dir_okay=False, path_type=Path),
     help="The raw 32-byte AES-256-GCM key (binary, hex or base64) of an AES-GCM record.",
 )
@@ -53,7 +57,7 @@ _FORMAT = click.option(
     name="legacy",
     help="Detect, decrypt or migrate records of the original Fernet and AES-GCM recipes.\n\n"
     f"Fernet records need their password ({PASSPHRASE_SOURCES}); AES-GCM records need "
-    "their key (--key-file). INPUT may be - for standard input.",
+    "their key (-k/--key). INPUT may be - for standard input.",
 )
 def legacy_group() -> None:
     """The ``sealbox legacy`` group."""
@@ -88,14 +92,19 @@ def _decrypt(
 
 @legacy_group.command()
 @_IN
-def detect(input_: Path) -> None:
+@json_option
+def detect(input_: Path, as_json: bool) -> None:
     """Print the layout of a legacy record.
 
     One of fernet-file, fernet-json and aes-gcm-json. A raw AES-GCM record
     (aes-gcm-raw) cannot be recognised: it looks like any other bytes, and is
     refused here rather than guessed.
     """
-    click.echo(legacy.detect(_read_input(input_)))
+    layout = str(legacy.detect(_read_input(input_)))
+    if as_json:
+        echo_json({"format": layout})
+    else:
+        click.echo(layout)
 
 
 @legacy_group.command(name="decrypt")
