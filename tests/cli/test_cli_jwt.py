@@ -96,7 +96,7 @@ def test_create_with_force_and_a_passphrase_file(cli, keyset_file, tmp_path):
     secret = tmp_path / "pass.txt"
     secret.write_text("from a file\n")
     result = cli(
-        ["jwt", "keyset", "create", keyset_file, "--force", "--alg", "HS256",
+        ["jwt", "keyset", "create", keyset_file, "--force", "--yes", "--alg", "HS256",
          "--passphrase-file", secret]
     )  # fmt: skip
     assert result.code == 0, result.stderr

@@ -54,7 +54,11 @@ def test_create_refuses_existing_file(cli, keyring: Path) -> None:
     assert r.stderr.splitlines()[0] == f"sealbox: error: {keyring} already exists"
     assert r.stderr.splitlines()[1].startswith("sealbox: hint: ")
     assert keyring.read_bytes() == before
-    assert cli(["keyring", "create", keyring, "--force"], env=ENV).code == 0
+    # Replacing it loses its keys: no terminal here, so --force alone is refused.
+    r = cli(["keyring", "create", keyring, "--force"], env=ENV)
+    assert r.code == 1 and "pass --yes" in r.stderr
+    assert keyring.read_bytes() == before
+    assert cli(["keyring", "create", keyring, "--force", "--yes"], env=ENV).code == 0
     assert keyring.read_bytes() != before
 
 

@@ -73,10 +73,16 @@ def keyset() -> None:
 @_FILE
 @_ALG
 @click.option("--force", is_flag=True, help="Replace FILE if it exists (its keys are lost).")
+@yes_option
 @json_option
 @passphrase_file_option
-def create(
-    file: Path, alg: str | None, force: bool, as_json: bool, passphrase_file: Path | None
+def create(  # noqa: PLR0917 - click passes every option positionally
+    file: Path,
+    alg: str | None,
+    force: bool,
+    yes: bool,
+    as_json: bool,
+    passphrase_file: Path | None,
 ) -> None:
     """Create a signing keyset in FILE with one fresh key."""
     if file.exists() and not force:
@@ -84,6 +90,8 @@ def create(
             f"{file} already exists",
             hint="choose another name, or use --force to replace it and lose its keys",
         )
+    if file.exists():
+        confirm(f"Replace {file} and lose its keys?", action=f"replacing {file}", yes=yes)
     passphrase = read_passphrase(passphrase_file, confirm=True, prompt="New keyset passphrase")
     keys = _keysets().generate(alg or DEFAULT_ALGORITHM)
     keys.save(file, passphrase, overwrite=force, merge=False)

@@ -100,6 +100,7 @@ def keyring() -> None:
 @_FILE
 @_ALGORITHM
 @click.option("--force", is_flag=True, help="Replace FILE if it exists (its keys are lost).")
+@yes_option
 @_RECIPIENTS
 @json_option
 @passphrase_file_option
@@ -107,6 +108,7 @@ def create(  # noqa: PLR0917 - click passes every option positionally
     file: Path,
     algorithm: str | None,
     force: bool,
+    yes: bool,
     recipients: tuple[str, ...],
     recipient_files: tuple[Path, ...],
     as_json: bool,
@@ -118,6 +120,8 @@ def create(  # noqa: PLR0917 - click passes every option positionally
             f"{file} already exists",
             hint="choose another name, or use --force to replace it and lose its keys",
         )
+    if file.exists():
+        confirm(f"Replace {file} and lose its keys?", action=f"replacing {file}", yes=yes)
     ring = Keyring.generate(algorithm or DEFAULT_ALGORITHM)
     if recipients or recipient_files:
         targets = load_recipients(recipients, recipient_files)
