@@ -55,9 +55,7 @@ def test_a_mistyped_name_gets_the_nearest_one(cli, args, error, hint):
     r = cli(args)
     assert r.code == 2
     assert r.stdout == b""
-    lines = r.stderr.splitlines()
-    assert lines[0].startswith("Usage: sealbox ")
-    assert lines[1:] == [f"sealbox: error: {error}", f"sealbox: hint: {hint}"]
+    assert r.stderr.splitlines() == [f"sealbox: error: {error}", f"sealbox: hint: {hint}"]
 
 
 def test_an_unknown_option_gets_no_hint_about_values_that_start_with_a_dash(cli):

@@ -53,7 +53,8 @@ class Command:
     def expected_status(self) -> int:
         if not self.expects_error or self.shows_status:
             return 0
-        usage = any(line.startswith("Usage:") for line in self.output) or "usage" in self.output[0]
+        # A usage error's hint names the command's --help ("… for usage").
+        usage = any(line.endswith("for usage)") or line.endswith("for usage") for line in self.output)
         return 2 if usage else 1
 
 

@@ -130,8 +130,7 @@ def run(argv: list[str]) -> int:
         if _NO_ARGS_IS_HELP is not None and isinstance(exc, _NO_ARGS_IS_HELP):
             click.echo(exc.ctx.get_help() if exc.ctx else "", err=True)
             return 2
-        if exc.ctx is not None:
-            click.echo(exc.ctx.get_usage(), err=True)
+        # One error line and a hint naming the command's --help: no usage block first.
         message, hint = usage_advice(exc, argv)
         print_error(message, hint=hint)
         return 2
