@@ -54,7 +54,7 @@ class Command:
         if not self.expects_error or self.shows_status:
             return 0
         # A usage error's hint names the command's --help ("… for usage").
-        usage = any(line.endswith("for usage)") or line.endswith("for usage") for line in self.output)
+        usage = any(line.endswith(("for usage)", "for usage")) for line in self.output)
         return 2 if usage else 1
 
 
