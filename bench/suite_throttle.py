@@ -27,9 +27,9 @@ import httpx2
 
 from bench._harness import Figure, Row, log, write_results
 from bench.suite_service import _free_port, _stop, _wait, _wrk
+from sealbox.accounts.throttle import LocalThrottle, RedisThrottle, Throttle
 from sealbox.passwords import PasswordHasher
 from sealbox.service.settings import ServiceSettings
-from sealbox.service.throttle import LocalThrottle, RedisThrottle, Throttle
 from sealbox.tls.client import secure_client
 
 HERE = Path(__file__).resolve().parent

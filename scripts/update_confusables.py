@@ -2,16 +2,16 @@
 
 Usage: ``python scripts/update_confusables.py confusables.txt``, where the file is
 Unicode's ``security/<version>/confusables.txt``. It writes
-``src/sealbox/service/data/confusables.txt.gz``: one ``source;target`` line of hex code
+``src/sealbox/accounts/data/confusables.txt.gz``: one ``source;target`` line of hex code
 points per mapping, after a header naming the version (read back by
-``sealbox.service.usernames.confusables_version``). The gzip output is byte-for-byte
+``sealbox.accounts.usernames.confusables_version``). The gzip output is byte-for-byte
 reproducible (no timestamp, no file name).
 
 Before writing, every mapping line is checked: its fields parse, its target differs
 from its source, and the character names in its comment are the ones Python's own
 Unicode database gives for its source and target code points (for the characters
 Python knows). A file edited by hand in its mapping fields fails that check. Update the version in
-``src/sealbox/service/data/LICENSE-UNICODE.txt`` and ``docs/service.md`` with it.
+``src/sealbox/accounts/data/LICENSE-UNICODE.txt`` and ``docs/service.md`` with it.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import sys
 import unicodedata
 from pathlib import Path
 
-OUT = Path(__file__).resolve().parent.parent / "src/sealbox/service/data/confusables.txt.gz"
+OUT = Path(__file__).resolve().parent.parent / "src/sealbox/accounts/data/confusables.txt.gz"
 LINE = re.compile(
     r"^(?P<source>[0-9A-F]{4,6}) ;\t(?P<target>[0-9A-F]{4,6}(?: [0-9A-F]{4,6})*) ;\tMA\t"
     r"#\*? \( .* → .* \) (?P<name>[^\t]+?) → (?P<names>[^\t]+)\t#"

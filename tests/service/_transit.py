@@ -11,11 +11,11 @@ from typing import Any
 
 import httpx2
 
+from sealbox.accounts.store import Store
 from sealbox.passwords import PasswordHasher
 from sealbox.service.db import make_engine, sessionmaker
 from sealbox.service.provision import DataDir
 from sealbox.service.settings import ServiceSettings
-from sealbox.service.store import Store
 from sealbox.transit import OPERATIONS
 from tests.service.conftest import PASSWORD, Running, bearer, login
 

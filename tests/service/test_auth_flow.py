@@ -192,8 +192,8 @@ def test_login_upgrades_legacy_and_old_hashes(service) -> None:
     import bcrypt
     from argon2 import PasswordHasher as Argon2Hasher
 
+    from sealbox.accounts.store import Store
     from sealbox.service.db import make_engine, sessionmaker
-    from sealbox.service.store import Store
 
     legacy = {
         "old-bcrypt": bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode(),

@@ -1,4 +1,4 @@
-"""sealbox.service.throttle: the limit check and the count are one step, in memory and in Redis."""
+"""sealbox.accounts.throttle: the limit check and the count are one step, in memory and in Redis."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from sealbox.service.throttle import LocalThrottle, RedisThrottle
+from sealbox.accounts.throttle import LocalThrottle, RedisThrottle
 from tests.service.conftest import REDIS_PREFIX, REDIS_URL, require_server
 
 

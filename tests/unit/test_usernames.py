@@ -1,4 +1,4 @@
-"""sealbox.service.usernames: RFC 8265 canonical forms and UTS #39 skeletons."""
+"""sealbox.accounts.usernames: RFC 8265 canonical forms and UTS #39 skeletons."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import unicodedata
 
 import pytest
 
-from sealbox.service.usernames import (
+from sealbox.accounts.usernames import (
     UsernameError,
     canonical_username,
     confusables_version,

@@ -20,9 +20,9 @@ themselves (each loads its module on first use)::
 - :class:`ServiceSettings` (:mod:`sealbox.service.settings`).
 
 May import: :mod:`sealbox.exceptions`, :mod:`sealbox.secret`, :mod:`sealbox.keysets` (the
-master key's sealer), :mod:`sealbox.passwords`, :mod:`sealbox.jwt`, :mod:`sealbox.tls`,
-:mod:`sealbox.transit`, :mod:`sealbox.storage`, :mod:`sealbox.integrations` and
-third-party ``fastapi``, ``starlette``, ``pydantic``, ``pydantic_settings``, ``uvicorn``,
+master key's sealer), :mod:`sealbox.accounts`, :mod:`sealbox.passwords`, :mod:`sealbox.jwt`,
+:mod:`sealbox.tls`, :mod:`sealbox.transit`, :mod:`sealbox.storage`, :mod:`sealbox.integrations`
+and third-party ``fastapi``, ``starlette``, ``pydantic``, ``pydantic_settings``, ``uvicorn``,
 ``sqlalchemy``, ``alembic``, ``redis``, ``precis_i18n``. Never a private name of another package,
 nor ``cryptography`` or ``OpenSSL`` (the TLS engine is :mod:`sealbox.tls.server_session`).
 """

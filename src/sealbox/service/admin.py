@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterable
 
+from sealbox.accounts.store import Store, UsernameTakenError
+from sealbox.accounts.usernames import canonical_username
 from sealbox.exceptions import ConfigError
 from sealbox.passwords import PasswordHasher
 from sealbox.service.db import make_engine, migrate, sessionmaker
@@ -18,8 +20,6 @@ from sealbox.service.errors import ApiError
 from sealbox.service.provision import DataDir
 from sealbox.service.routes.auth import DEFAULT_SCOPES, check_new_password
 from sealbox.service.settings import ServiceSettings
-from sealbox.service.store import Store, UsernameTakenError
-from sealbox.service.usernames import canonical_username
 
 __all__ = ["create_user"]
 

@@ -10,27 +10,23 @@ an advisory lock on PostgreSQL, so several hosts starting at once do not race).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
     Boolean,
-    DateTime,
     ForeignKey,
-    Index,
     Integer,
     LargeBinary,
     String,
-    Text,
-    TypeDecorator,
     event,
 )
-from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
+from sealbox.accounts.models import Base, RefreshToken, RevokedToken, User, UTCDateTime, now
 from sealbox.storage import locked
 
 __all__ = [
@@ -48,89 +44,6 @@ __all__ = [
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # Any 64-bit constant: the PostgreSQL advisory lock that serialises migrations.
 _MIGRATION_LOCK = 0x5EA1B0C5
-
-
-def now() -> datetime:
-    """The current UTC time, timezone-aware."""
-    return datetime.now(UTC)
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """A timestamp stored in UTC and always read back timezone-aware (SQLite drops zones)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        return value.astimezone(UTC)
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-class Base(DeclarativeBase):
-    """Declarative base of the service's tables."""
-
-
-class User(Base):
-    """An account.
-
-    ``username`` is stored in its RFC 8265 canonical form (see
-    :mod:`sealbox.service.usernames`); ``username_skeleton`` is its UTS #39 skeleton,
-    unique so that look-alike names cannot be registered. Accounts older than these
-    rules whose names collide keep their names, and only one of each look-alike group
-    holds the skeleton (the others have ``None``).
-    """
-
-    __tablename__ = "users"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    username: Mapped[str] = mapped_column(String(150), unique=True, nullable=False)
-    username_skeleton: Mapped[str | None] = mapped_column(String(1024), unique=True, nullable=True)
-    password_hash: Mapped[str] = mapped_column(String(512), nullable=False)
-    scopes: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=now)
-    # Carried in access tokens as "sv"; raised by a password change, which refuses
-    # every access token issued before it.
-    session_version: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-
-
-class RefreshToken(Base):
-    """One refresh token, stored as the SHA-256 of its value, in a rotation family."""
-
-    __tablename__ = "refresh_tokens"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True, nullable=False)
-    family_id: Mapped[str] = mapped_column(String(64), nullable=False)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=now)
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
-    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    # The scope granted at login, space-separated, carried to every token of the family
-    # (RFC 6749 §6: a refresh never widens it). None: issued before it was recorded.
-    scope: Mapped[str | None] = mapped_column(Text, nullable=True)
-
-    __table_args__ = (
-        Index("ix_refresh_tokens_family", "family_id"),
-        Index("ix_refresh_tokens_user", "user_id"),
-    )
-
-
-class RevokedToken(Base):
-    """An access token's ``jti`` refused until the token would have expired anyway."""
-
-    __tablename__ = "revoked_tokens"
-
-    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
 
 
 class TransitKeyRecord(Base):

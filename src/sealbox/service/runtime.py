@@ -20,15 +20,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from sealbox.accounts.revocation import LocalRevocations, RedisRevocations, Revocations
+from sealbox.accounts.store import Store
+from sealbox.accounts.throttle import LocalThrottle, RedisThrottle, Throttle
 from sealbox.jwt import SigningKeySet, TokenVerifier
 from sealbox.passwords import PasswordHasher
 from sealbox.service.audit import AuditLog
 from sealbox.service.db import make_engine, sessionmaker
 from sealbox.service.provision import DataDir
-from sealbox.service.revocation import LocalRevocations, RedisRevocations, Revocations
 from sealbox.service.settings import ServiceSettings
-from sealbox.service.store import Store
-from sealbox.service.throttle import LocalThrottle, RedisThrottle, Throttle
 from sealbox.service.transit_store import (
     CHANNEL_SUFFIX,
     KeyEvents,

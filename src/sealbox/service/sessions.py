@@ -6,7 +6,7 @@ refresh-family rules, the audit records — lives here.
 
 - **Throttling.** An attempt is counted against the username and the client address
   before the password is checked, atomically with the check of the limit
-  (:mod:`sealbox.service.throttle`); past either limit the answer is
+  (:mod:`sealbox.accounts.throttle`); past either limit the answer is
   :class:`Throttled`. A success gives the address's count back and clears the
   username's. Registrations count against the address.
 - **Scope.** A login grants the scopes asked for that the account holds (all of them
@@ -26,11 +26,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
 
+from sealbox.accounts.store import RefreshOutcome
+from sealbox.accounts.usernames import lookup_key
 from sealbox.exceptions import PasswordMismatchError, SealboxError
 from sealbox.service.db import User
 from sealbox.service.runtime import Runtime
-from sealbox.service.store import RefreshOutcome
-from sealbox.service.usernames import lookup_key
 
 __all__ = [
     "DEFAULT_SCOPES",

@@ -29,6 +29,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 
+from sealbox.accounts.store import UsernameTakenError
+from sealbox.accounts.usernames import MAX_USERNAME, UsernameError, canonical_username
 from sealbox.service import sessions
 from sealbox.service.deps import CallerDep, RuntimeDep
 from sealbox.service.errors import ApiError, ErrorCode
@@ -41,8 +43,6 @@ from sealbox.service.sessions import (
     check_password,
     throttle_attempt,
 )
-from sealbox.service.store import UsernameTakenError
-from sealbox.service.usernames import MAX_USERNAME, UsernameError, canonical_username
 
 __all__ = ["DEFAULT_SCOPES", "check_new_password", "check_username", "router"]
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from sealbox.service.username_upgrade import upgrade_usernames
+from sealbox.accounts.username_upgrade import upgrade_usernames
 
 revision = "0003"
 down_revision = "0002"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from alembic import op
 
-from sealbox.service.username_upgrade import upgrade_usernames
+from sealbox.accounts.username_upgrade import upgrade_usernames
 
 revision = "0004"
 down_revision = "0003"

@@ -109,7 +109,7 @@ def lookup_key(name: str) -> str | None:
 
 @functools.cache
 def _confusables_lines() -> tuple[str, ...]:
-    data = resources.files("sealbox.service").joinpath("data/confusables.txt.gz").read_bytes()
+    data = resources.files("sealbox.accounts").joinpath("data/confusables.txt.gz").read_bytes()
     return tuple(gzip.decompress(data).decode("utf-8").split("\n"))
 
 

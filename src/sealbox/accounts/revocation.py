@@ -26,7 +26,7 @@ import time
 from datetime import datetime
 from typing import Any, Protocol
 
-from sealbox.service.store import Store
+from sealbox.accounts.store import Store
 
 __all__ = ["LocalRevocations", "RedisRevocations", "Revocations", "family_marker"]
 

@@ -24,7 +24,7 @@ from collections import defaultdict
 
 import sqlalchemy as sa
 
-from sealbox.service.usernames import UsernameError, canonical_username, skeleton
+from sealbox.accounts.usernames import UsernameError, canonical_username, skeleton
 
 __all__ = ["upgrade_usernames"]
 

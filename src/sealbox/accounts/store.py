@@ -32,8 +32,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from sealbox.service.db import RefreshToken, RevokedToken, User, now
-from sealbox.service.usernames import lookup_key, skeleton
+from sealbox.accounts.models import RefreshToken, RevokedToken, User, now
+from sealbox.accounts.usernames import lookup_key, skeleton
 
 __all__ = ["RefreshOutcome", "Store", "UsernameTakenError"]
 

@@ -1,0 +1,29 @@
+"""Accounts: users, usernames, refresh-token families, revocation and login throttling.
+
+The parts of sign-in that do not depend on a web framework: the users and refresh-token
+tables (:mod:`sealbox.accounts.models`), their store (:mod:`sealbox.accounts.store`),
+RFC 8265 usernames with look-alikes refused (:mod:`sealbox.accounts.usernames`), access
+tokens refused before they expire (:mod:`sealbox.accounts.revocation`) and attempt
+throttling in memory or Redis (:mod:`sealbox.accounts.throttle`). ``sealbox serve`` and
+the FastAPI integration both run on them.
+
+It needs the ``service`` extra (SQLAlchemy, precis-i18n); importing any part of it without
+that extra raises :class:`~sealbox.exceptions.ExtraNotInstalledError` with the
+``pip install 'sealbox[service]'`` to run.
+
+May import: :mod:`sealbox.exceptions`, :mod:`sealbox.secret`, :mod:`sealbox.passwords`,
+:mod:`sealbox.jwt`, :mod:`sealbox.storage` and third-party ``sqlalchemy``, ``redis``,
+``precis_i18n``.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+from sealbox.exceptions import ExtraNotInstalledError
+
+for _name in ("sqlalchemy", "precis_i18n"):
+    if importlib.util.find_spec(_name) is None:
+        raise ExtraNotInstalledError("service", _name)
