@@ -40,7 +40,7 @@ from sealbox.secret import Redactor, default_redactor
 
 __all__ = ["AuditLog", "AuditUnavailableError"]
 
-log = logging.getLogger("sealbox.service")
+log = logging.getLogger("sealbox.accounts")
 
 # JSON escapes C0 controls; these three are line breaks too for str.splitlines and others.
 _LINE_SEPARATORS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})

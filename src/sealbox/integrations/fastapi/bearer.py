@@ -1,78 +1,73 @@
-"""FastAPI dependencies: the runtime, the caller's verified token, scopes, the client certificate.
+"""The bearer dependency: ``Authorization: Bearer …`` in, typed claims out, scopes required.
+
+:class:`BearerAuth` is FastAPI's ``OAuth2PasswordBearer`` (so the OpenAPI document has the
+password flow and Swagger's **Authorize** button works) that also verifies the token,
+in one dependency. Where the keys come from is its *source*:
+
+- :class:`~sealbox.accounts.Accounts` — tokens this app issued itself: verified with its
+  signing keyset, and refused once revoked, logged out, or their account's sessions end
+  (the :class:`~sealbox.accounts.Caller` has the account's id);
+- :class:`~sealbox.integrations.fastapi.sources.LocalJWKS` — a signing keyset or a JWKS
+  file of another issuer;
+- :class:`~sealbox.integrations.fastapi.sources.RemoteJWKS` — an issuer's JWKS URL, fetched
+  without blocking the event loop.
+
+Issuer and audience are always required. A missing token is 401 ``not_authenticated``;
+a bad, expired or revoked one 401 ``invalid_token``; a token without a required scope 403
+``insufficient_scope``; each with RFC 6750's ``WWW-Authenticate`` challenge.
 
 .. versionadded:: 0.1.0
 """
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
-from typing import Annotated, Any
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, Generic, Protocol, TypeVar
 
-from fastapi import Depends, Request
+from fastapi import Request, Security
 from fastapi.security import OAuth2PasswordBearer
 
-from sealbox.exceptions import SealboxError
-from sealbox.service.errors import ApiError, ErrorCode
-from sealbox.service.runtime import Runtime
-from sealbox.service.tls_setup import PEER_STATE_KEY
-from sealbox.tls.server_session import ClientIdentity
+from sealbox.accounts.core import AccessClaims
+from sealbox.exceptions import TokenError
+from sealbox.integrations.fastapi.errors import ApiError, ErrorCode
 
 __all__ = [
-    "Caller",
-    "CallerDep",
-    "ClientIdentityDep",
-    "RuntimeDep",
+    "BearerAuth",
+    "TokenSource",
     "bearer_token",
-    "client_identity",
-    "get_runtime",
-    "require_scopes",
-    "resolve_caller",
+    "insufficient_scope",
+    "invalid_token",
+    "missing_scopes",
 ]
+
+C = TypeVar("C", bound=AccessClaims)
+C_co = TypeVar("C_co", bound=AccessClaims, covariant=True)
 
 _BEARER_INVALID = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
 
 
-def _invalid(message: str = "the access token is not valid") -> ApiError:
+class TokenSource(Protocol[C_co]):
+    """Whatever turns an access token into verified claims (or raises ``TokenError``)."""
+
+    def authenticate(self, token: str) -> Awaitable[C_co]:
+        """The verified claims of ``token``.
+
+        Raises:
+            TokenError: not a valid token for this source (code ``token_revoked`` when
+                it was revoked).
+        """
+        ...
+
+
+def invalid_token(message: str = "the access token is not valid") -> ApiError:
+    """401 ``invalid_token`` with its challenge."""
     return ApiError(401, ErrorCode.INVALID_TOKEN, message, headers=_BEARER_INVALID)
 
 
-async def get_runtime(request: Request) -> Runtime:
-    """The worker's :class:`Runtime` (set up in the app's lifespan)."""
-    runtime: Runtime = request.app.state.runtime
-    return runtime
-
-
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-
-
-@dataclass(frozen=True, slots=True)
-class Caller:
-    """Who is calling, from a verified, unrevoked access token."""
-
-    user_id: int
-    username: str
-    scopes: frozenset[str]
-    jti: str
-    expires: float
-    claims: dict[str, Any]
-
-
-class _BearerCaller(OAuth2PasswordBearer):
-    """The OAuth2 password-flow scheme (for OpenAPI's Authorize) that also resolves the caller.
-
-    One dependency instead of a chain: FastAPI's per-dependency cost is a large
-    part of a small request, and every authenticated route pays it.
-    """
-
-    async def __call__(self, request: Request) -> Caller:  # type: ignore[override]
-        token = bearer_token(request.headers.get("authorization") or "")
-        return await resolve_caller(request.app.state.runtime, token)
-
-
-# Older FastAPI (0.115) resolves a callable object's string annotations without any
-# globals, and would read `request` as a query parameter: give it the real types.
-_BearerCaller.__call__.__annotations__ = {"request": Request, "return": Caller}
+def _refused(exc: TokenError) -> ApiError:
+    if exc.code == "token_revoked":
+        return invalid_token("the access token was revoked")
+    return invalid_token()
 
 
 def bearer_token(header: str) -> str:
@@ -92,70 +87,99 @@ def bearer_token(header: str) -> str:
     return token.strip()
 
 
-async def resolve_caller(runtime: Runtime, token: str) -> Caller:
-    """Verify an access token (the signature check is cached per token), then check revocation."""
-    now = time.time()
-    claims = runtime.token_cache.get(token, now)
-    if claims is None:
-        try:
-            claims = runtime.verifier.verify(token, now=now)
-        except SealboxError:
-            raise _invalid() from None
-        if not isinstance(claims.get("uid"), int) or not isinstance(claims.get("jti"), str):
-            raise _invalid()
-        runtime.token_cache.put(token, claims)
-    elif claims.get("nbf", 0) > now + 5:
-        raise _invalid()
-    family = claims.get("sid")
-    if await runtime.revocations.is_refused(
-        claims["jti"],
-        claims["uid"],
-        claims.get("sv", 0),
-        family if isinstance(family, str) else None,
-    ):
-        raise _invalid("the access token was revoked")
-    scope = claims.get("scope", "")
-    return Caller(
-        user_id=claims["uid"],
-        username=claims["sub"],
-        scopes=frozenset(scope.split()) if isinstance(scope, str) else frozenset(),
-        jti=claims["jti"],
-        expires=float(claims["exp"]),
-        claims=claims,
+def missing_scopes(claims: AccessClaims, needed: tuple[str, ...]) -> list[str]:
+    """The scopes of ``needed`` that ``claims`` lacks."""
+    return [s for s in needed if s not in claims.scopes]
+
+
+def insufficient_scope(needed: tuple[str, ...], missing: list[str]) -> ApiError:
+    """403 ``insufficient_scope`` with RFC 6750 §3.1's challenge naming the scopes needed."""
+    challenge = f'Bearer error="insufficient_scope", scope="{" ".join(needed)}"'
+    return ApiError(
+        403,
+        ErrorCode.INSUFFICIENT_SCOPE,
+        f"this needs the scope {' '.join(missing)}",
+        headers={"WWW-Authenticate": challenge},
     )
 
 
-current_caller = _BearerCaller(tokenUrl="/auth/token")
-CallerDep = Annotated[Caller, Depends(current_caller)]
+class BearerAuth(OAuth2PasswordBearer, Generic[C]):
+    """The bearer dependency (see the module docstring).
+
+    Args:
+        source: a :class:`TokenSource`, or a function of the request that returns one
+            (for a source opened in the app's lifespan, kept on ``app.state``).
+        token_url: the token endpoint that Swagger's **Authorize** posts to.
+        scopes: scope names and descriptions, for the OpenAPI document.
+        description: the security scheme's description.
+
+    Use it as a dependency for the claims, and :meth:`require` for a scope::
+
+        auth = BearerAuth(lambda request: request.app.state.accounts)
+        Caller = Annotated[sealbox.accounts.Caller, Depends(auth)]
+
+        @app.get("/orders")
+        async def orders(caller: Annotated[Caller, Depends(auth.require("orders:read"))]): ...
+    """
+
+    def __init__(
+        self,
+        source: TokenSource[C] | Callable[[Request], TokenSource[C]],
+        *,
+        token_url: str = "/auth/token",  # noqa: S107 - a URL, not a secret
+        scopes: dict[str, str] | None = None,
+        description: str | None = None,
+        scheme_name: str | None = None,
+    ) -> None:
+        super().__init__(
+            tokenUrl=token_url,
+            scopes=scopes,
+            description=description,
+            scheme_name=scheme_name,
+            auto_error=True,
+        )
+        if hasattr(source, "authenticate"):
+            fixed: TokenSource[C] = source
+            self._source: Callable[[Request], TokenSource[C]] = lambda _request: fixed
+        else:
+            self._source = source
+
+    async def __call__(self, request: Request) -> C:  # type: ignore[override]
+        token = bearer_token(request.headers.get("authorization") or "")
+        try:
+            return await self._source(request).authenticate(token)
+        except TokenError as exc:
+            raise _refused(exc) from None
+
+    async def verify(self, request: Request, token: str) -> C:
+        """The claims of ``token`` (for code that found it elsewhere than the header)."""
+        try:
+            return await self._source(request).authenticate(token)
+        except TokenError as exc:
+            raise _refused(exc) from None
+
+    def require(self, *needed: str) -> Callable[..., Awaitable[C]]:
+        """A dependency that lets through only callers holding every scope in ``needed``.
+
+        It answers the claims, like the bearer dependency itself, and names the scopes
+        in the route's OpenAPI security requirement.
+        """
+        scopes = tuple(needed)
+
+        async def check(claims: Any) -> C:
+            missing = missing_scopes(claims, scopes)
+            if missing:
+                raise insufficient_scope(scopes, missing)
+            return claims  # type: ignore[no-any-return]
+
+        # FastAPI reads the dependency's signature: the claims come from this scheme.
+        check.__annotations__ = {
+            "claims": Annotated[AccessClaims, Security(self, scopes=list(scopes))],
+            "return": Any,
+        }
+        return check
 
 
-def require_scopes(*needed: str) -> Any:
-    """A dependency that lets only callers holding every scope in ``needed`` through."""
-
-    async def check(caller: CallerDep) -> Caller:
-        missing = [s for s in needed if s not in caller.scopes]
-        if missing:
-            challenge = f'Bearer error="insufficient_scope", scope="{" ".join(needed)}"'
-            raise ApiError(
-                403,
-                ErrorCode.INSUFFICIENT_SCOPE,
-                f"this needs the scope {' '.join(missing)}",
-                headers={"WWW-Authenticate": challenge},
-            )
-        return caller
-
-    return Depends(check)
-
-
-def client_identity(request: Request) -> ClientIdentity | None:
-    """The verified client certificate of this connection (mTLS), or ``None``."""
-    state = request.scope.get("state") or {}
-    identity = state.get(PEER_STATE_KEY)
-    return identity if isinstance(identity, ClientIdentity) else None
-
-
-async def _client_identity_dep(request: Request) -> ClientIdentity | None:
-    return client_identity(request)
-
-
-ClientIdentityDep = Annotated[ClientIdentity | None, Depends(_client_identity_dep)]
+# Older FastAPI (0.115) resolves a callable object's string annotations without any
+# globals, and would read `request` as a query parameter: give it the real types.
+BearerAuth.__call__.__annotations__ = {"request": Request, "return": Any}

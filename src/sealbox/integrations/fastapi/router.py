@@ -1,54 +1,103 @@
-"""``/auth/…``: register, the OAuth 2 token endpoint, refresh, log out, change password.
+"""The mountable auth routes: register, the OAuth 2 token endpoint, refresh, log out, change
+password, ``users/me`` and the JWKS, over an app's own :class:`~sealbox.accounts.Accounts`.
 
-The routes parse and answer; :mod:`sealbox.service.sessions` decides. Login defence:
+The routes parse and answer; :mod:`sealbox.accounts.sessions` decides. ``sealbox serve``
+mounts these same routers. Login defence:
 
 - attempts are counted per username and per client address, atomically with the
   check of the limit; past it the answer is 429 with ``Retry-After``, before any
   password is checked;
 - an unknown user and a wrong password get the same status, body and timing: the
   unknown user's password is checked against a dummy hash with the same cost;
-- every attempt is written to the audit log (never the password or a token).
+- every attempt is written to the audit sink (never the password or a token).
 
 The token endpoint takes ``grant_type=password`` and ``grant_type=refresh_token``
 (RFC 6749 §4.3, §6); its errors carry RFC 6749 §5.2's ``error`` and
 ``error_description`` beside sealbox's ``message``, malformed forms included
 (400 ``invalid_request``, not FastAPI's 422).
 
+Each factory takes the accounts, or a function of the request that returns them (for
+accounts opened in the app's lifespan)::
+
+    app.include_router(auth_router(lambda request: request.app.state.accounts))
+
 .. versionadded:: 0.1.0
 """
 
-from __future__ import annotations
+# No ``from __future__ import annotations``: the routes are closures, and FastAPI reads
+# their annotations, which name the factory's local dependencies.
 
-import unicodedata
 from collections.abc import Callable, Coroutine
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request, Response
+from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 
-from sealbox.accounts.store import UsernameTakenError
-from sealbox.accounts.usernames import MAX_USERNAME, UsernameError, canonical_username
-from sealbox.service import sessions
-from sealbox.service.deps import CallerDep, RuntimeDep
-from sealbox.service.errors import ApiError, ErrorCode
-from sealbox.service.sessions import (
+from sealbox.accounts import sessions
+from sealbox.accounts.core import Accounts, Caller
+from sealbox.accounts.sessions import (
     DEFAULT_SCOPES,
+    MAX_PASSWORD,
+    CurrentPasswordError,
     IssuedTokens,
     LoginFailed,
+    RegistrationClosedError,
     ScopeRefused,
     Throttled,
-    check_password,
-    throttle_attempt,
+    UsernameUnavailableError,
+    WeakPasswordError,
 )
+from sealbox.accounts.usernames import MAX_USERNAME, UsernameError, canonical_username
+from sealbox.integrations.fastapi.bearer import BearerAuth
+from sealbox.integrations.fastapi.client_cert import client_identity
+from sealbox.integrations.fastapi.errors import ApiError, ErrorCode
 
-__all__ = ["DEFAULT_SCOPES", "check_new_password", "check_username", "router"]
+__all__ = [
+    "DEFAULT_SCOPES",
+    "AccountsSource",
+    "Credentials",
+    "Me",
+    "TokenResponse",
+    "UserOut",
+    "accounts_bearer",
+    "auth_router",
+    "check_new_password",
+    "check_username",
+    "jwks_router",
+    "users_router",
+]
 
-MIN_PASSWORD = 8
-MAX_PASSWORD = 1024
+#: The accounts, or a function of the request that returns them.
+AccountsSource = Accounts | Callable[[Request], Accounts]
 _FORM = "application/x-www-form-urlencoded"
+
+
+def _getter(source: AccountsSource) -> Callable[[Request], Accounts]:
+    if isinstance(source, Accounts):
+        fixed = source
+        return lambda _request: fixed
+    return source
+
+
+def _dependency(source: AccountsSource) -> Callable[[Request], Coroutine[Any, Any, Accounts]]:
+    get = _getter(source)
+
+    async def accounts(request: Request) -> Accounts:
+        return get(request)
+
+    return accounts
+
+
+def accounts_bearer(
+    source: AccountsSource,
+    *,
+    token_url: str = "/auth/token",  # noqa: S107 - a URL
+) -> BearerAuth[Caller]:
+    """The bearer dependency for access tokens the accounts issued (revocation checked)."""
+    return BearerAuth(_getter(source), token_url=token_url)
 
 
 class Credentials(BaseModel):
@@ -90,6 +139,16 @@ class UserOut(BaseModel):
     scopes: list[str]
 
 
+class Me(BaseModel):
+    """The caller, from its access token, and the client certificate of the connection."""
+
+    id: int
+    username: str
+    scopes: list[str]
+    expires_at: int
+    client_certificate: dict[str, Any] | None = None
+
+
 def check_username(username: str) -> str:
     """The canonical form of a new username (RFC 8265), or a 422 saying what is wrong."""
     try:
@@ -99,16 +158,11 @@ def check_username(username: str) -> str:
 
 
 def check_new_password(password: str, username: str) -> None:
-    """8 to 1024 characters after NFKC normalisation, and not the username."""
-    normalized = unicodedata.normalize("NFKC", password)
-    if not MIN_PASSWORD <= len(normalized) <= MAX_PASSWORD:
-        raise ApiError(
-            422,
-            ErrorCode.WEAK_PASSWORD,
-            f"the password must have {MIN_PASSWORD} to {MAX_PASSWORD} characters",
-        )
-    if normalized.casefold() == unicodedata.normalize("NFKC", username).casefold():
-        raise ApiError(422, ErrorCode.WEAK_PASSWORD, "the password may not be the username")
+    """8 to 1024 characters after NFKC normalisation, and not the username (else 422)."""
+    try:
+        sessions.check_new_password(password, username)
+    except WeakPasswordError as exc:
+        raise ApiError(422, ErrorCode.WEAK_PASSWORD, str(exc)) from None
 
 
 def _address(request: Request) -> str:
@@ -167,38 +221,6 @@ def _answer(issued: IssuedTokens) -> TokenResponse:
     )
 
 
-async def register(body: Credentials, request: Request, runtime: RuntimeDep) -> UserOut:
-    """Create an account (username per RFC 8265, at most 150 characters; password 8-1024)."""
-    address = _address(request)
-    if not runtime.settings.open_registration:
-        raise ApiError(403, ErrorCode.REGISTRATION_CLOSED, "registration is closed")
-    username = check_username(body.username)
-    check_new_password(body.password, username)
-    try:
-        # Each registration counts against the address, like a failed login.
-        await throttle_attempt(runtime, address)
-    except Throttled as exc:
-        runtime.audit.record("register", outcome="throttled", user=username, address=address)
-        raise _too_many(exc.retry_after) from None
-    if await runtime.store.name_is_taken(username):
-        runtime.audit.record("register", outcome="taken", user=username, address=address)
-        raise _taken()
-    password_hash = await runtime.run_hasher(runtime.hasher.hash, body.password)
-    try:
-        user = await runtime.store.create_user(username, password_hash, list(DEFAULT_SCOPES))
-    except UsernameTakenError:
-        runtime.audit.record("register", outcome="taken", user=username, address=address)
-        raise _taken() from None
-    runtime.audit.record("register", outcome="success", user=username, address=address)
-    return UserOut(id=user.id, username=user.username, scopes=user.scopes)
-
-
-def _taken() -> ApiError:
-    return ApiError(
-        409, ErrorCode.USERNAME_TAKEN, "this username, or one that looks like it, is taken"
-    )
-
-
 class TokenForm(BaseModel):
     """The token endpoint's form (``application/x-www-form-urlencoded``)."""
 
@@ -209,9 +231,24 @@ class TokenForm(BaseModel):
     refresh_token: str = Field(default="", max_length=512)
 
 
-async def token(
-    form: Annotated[TokenForm, Form()], request: Request, runtime: RuntimeDep
-) -> TokenResponse:
+async def register(accounts: Accounts, body: Credentials, address: str) -> UserOut:
+    """Create an account (username per RFC 8265, at most 150 characters; password 8-1024)."""
+    try:
+        user = await sessions.register(accounts, body.username, body.password, address)
+    except RegistrationClosedError as exc:
+        raise ApiError(403, ErrorCode.REGISTRATION_CLOSED, str(exc)) from None
+    except UsernameError as exc:
+        raise ApiError(422, ErrorCode.VALIDATION_ERROR, str(exc)) from None
+    except WeakPasswordError as exc:
+        raise ApiError(422, ErrorCode.WEAK_PASSWORD, str(exc)) from None
+    except Throttled as exc:
+        raise _too_many(exc.retry_after) from None
+    except UsernameUnavailableError as exc:
+        raise ApiError(409, ErrorCode.USERNAME_TAKEN, str(exc)) from None
+    return UserOut(id=user.id, username=user.username, scopes=user.scopes)
+
+
+async def token(accounts: Accounts, form: TokenForm, request: Request) -> TokenResponse:
     """The OAuth 2 token endpoint: ``grant_type=password`` (log in) or ``refresh_token``."""
     address = _address(request)
     media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
@@ -229,9 +266,8 @@ async def token(
                 400, ErrorCode.INVALID_REQUEST, "the password grant needs username and password"
             )
         try:
-            return _answer(await sessions.login(runtime, username, password, address, scopes))
+            return _answer(await sessions.login(accounts, username, password, address, scopes))
         except Throttled as exc:
-            runtime.audit.record("login", outcome="throttled", user=username, address=address)
             raise _too_many(exc.retry_after, token_endpoint=True) from None
         except LoginFailed:
             raise _grant_error() from None
@@ -240,7 +276,7 @@ async def token(
             raise _token_error(
                 400, ErrorCode.INVALID_REQUEST, "the refresh_token grant needs refresh_token"
             )
-        return await _refresh(runtime, refresh_token, address, scopes)
+        return await refresh(accounts, refresh_token, address, scopes)
     if not grant_type:
         raise _token_error(400, ErrorCode.INVALID_REQUEST, "grant_type is missing")
     raise _token_error(
@@ -250,11 +286,12 @@ async def token(
     )
 
 
-async def _refresh(
-    runtime: RuntimeDep, refresh_token: str, address: str, scopes: list[str]
+async def refresh(
+    accounts: Accounts, refresh_token: str, address: str, scopes: list[str]
 ) -> TokenResponse:
+    """The refresh grant, answered (or refused) as the token endpoint does."""
     try:
-        return _answer(await sessions.refresh(runtime, refresh_token, address, scopes))
+        return _answer(await sessions.refresh(accounts, refresh_token, address, scopes))
     except LoginFailed:
         raise _grant_error("the refresh token is not valid") from None
     except ScopeRefused:
@@ -263,68 +300,144 @@ async def _refresh(
         ) from None
 
 
-async def refresh(body: RefreshRequest, request: Request, runtime: RuntimeDep) -> TokenResponse:
-    """Exchange a refresh token for new tokens. A refresh token works once:
-    presenting a used one revokes every token of its family."""
-    scopes = body.scope.split() if body.scope else []
-    return await _refresh(runtime, body.refresh_token, _address(request), scopes)
-
-
-async def logout(
-    body: RefreshRequest, request: Request, caller: CallerDep, runtime: RuntimeDep
-) -> Response:
-    """Revoke the refresh token's family, its access tokens, and this access token."""
-    family = await runtime.store.revoke_family_of(body.refresh_token, caller.user_id)
-    if family is not None:
-        await sessions.revoke_family_access(runtime, family)
-    await runtime.revocations.revoke(caller.jti, datetime.fromtimestamp(caller.expires, UTC))
-    runtime.audit.record(
-        "logout", outcome="success", user=caller.username, address=_address(request)
-    )
-    return Response(status_code=204)
-
-
 async def change_password(
-    body: PasswordChange, request: Request, caller: CallerDep, runtime: RuntimeDep
-) -> Response:
-    """Change the password; every session of the user ends (tokens included)."""
-    address = _address(request)
+    accounts: Accounts, body: PasswordChange, caller: Caller, address: str
+) -> None:
+    """Change the caller's password, answered (or refused) as ``/auth/password`` does."""
     try:
-        await throttle_attempt(runtime, address, caller.username)
+        await sessions.change_password(
+            accounts, caller, body.current_password, body.new_password, address
+        )
     except Throttled as exc:
-        runtime.audit.record(
-            "password_change", outcome="throttled", user=caller.username, address=address
-        )
         raise _too_many(exc.retry_after) from None
-    user = await runtime.store.user_by_id(caller.user_id)
-    if user is None or not await check_password(runtime, user, body.current_password):
-        runtime.audit.record(
-            "password_change", outcome="failure", user=caller.username, address=address
-        )
-        raise ApiError(403, ErrorCode.INVALID_CREDENTIALS, "the current password is wrong")
-    await sessions.attempt_succeeded(runtime, address, caller.username)
-    check_new_password(body.new_password, user.username)
-    new_hash = await runtime.run_hasher(runtime.hasher.hash, body.new_password)
-    version = await runtime.store.change_password(user.id, new_hash)
-    await runtime.revocations.end_sessions(user.id, version)
-    runtime.audit.record("password_change", outcome="success", user=user.username, address=address)
-    return Response(status_code=204)
+    except CurrentPasswordError as exc:
+        raise ApiError(403, ErrorCode.INVALID_CREDENTIALS, str(exc)) from None
+    except WeakPasswordError as exc:
+        raise ApiError(422, ErrorCode.WEAK_PASSWORD, str(exc)) from None
 
 
-def router() -> APIRouter:
-    """The ``/auth`` routes."""
-    api = APIRouter(prefix="/auth", tags=["auth"])
+def auth_router(
+    accounts: AccountsSource,
+    *,
+    prefix: str = "/auth",
+    tags: list[str] | None = None,
+    bearer: BearerAuth[Caller] | None = None,
+) -> APIRouter:
+    """``register``, ``token``, ``refresh``, ``logout`` and ``password`` under ``prefix``.
+
+    Args:
+        accounts: the accounts, or a function of the request that returns them.
+        prefix: where the routes live (``/auth``: ``/auth/token``…).
+        tags: OpenAPI tags (``["auth"]``).
+        bearer: the bearer dependency of ``logout`` and ``password`` (by default one
+            over ``accounts`` whose token URL is ``{prefix}/token``).
+    """
+    auth = bearer or accounts_bearer(accounts, token_url=f"{prefix}/token")
+    AccountsDep = Annotated[Accounts, Depends(_dependency(accounts))]  # noqa: N806 - a type alias
+    CallerDep = Annotated[Caller, Depends(auth)]  # noqa: N806 - a type alias
+
+    async def register_route(body: Credentials, request: Request, acc: AccountsDep) -> UserOut:
+        """Create an account (username per RFC 8265, at most 150 characters; password 8-1024)."""
+        return await register(acc, body, _address(request))
+
+    async def token_route(
+        form: Annotated[TokenForm, Form()], request: Request, acc: AccountsDep
+    ) -> TokenResponse:
+        """The OAuth 2 token endpoint: ``grant_type=password`` (log in) or ``refresh_token``."""
+        return await token(acc, form, request)
+
+    async def refresh_route(
+        body: RefreshRequest, request: Request, acc: AccountsDep
+    ) -> TokenResponse:
+        """Exchange a refresh token for new tokens. A refresh token works once:
+        presenting a used one revokes every token of its family."""
+        scopes = body.scope.split() if body.scope else []
+        return await refresh(acc, body.refresh_token, _address(request), scopes)
+
+    async def logout_route(
+        body: RefreshRequest, request: Request, caller: CallerDep, acc: AccountsDep
+    ) -> Response:
+        """Revoke the refresh token's family, its access tokens, and this access token."""
+        await sessions.logout(acc, caller, body.refresh_token, _address(request))
+        return Response(status_code=204)
+
+    async def password_route(
+        body: PasswordChange, request: Request, caller: CallerDep, acc: AccountsDep
+    ) -> Response:
+        """Change the password; every session of the user ends (tokens included)."""
+        await change_password(acc, body, caller, _address(request))
+        return Response(status_code=204)
+
+    api = APIRouter(prefix=prefix, tags=list(tags or ["auth"]))
     api.add_api_route(
-        "/register", register, methods=["POST"], status_code=201, response_model=UserOut
+        "/register",
+        register_route,
+        methods=["POST"],
+        status_code=201,
+        response_model=UserOut,
+        name="register",
     )
     api.add_api_route(
         "/token",
-        token,
+        token_route,
         methods=["POST"],
         response_model=TokenResponse,
         route_class_override=TokenEndpointRoute,
+        name="token",
     )
-    api.add_api_route("/refresh", refresh, methods=["POST"], response_model=TokenResponse)
-    api.add_api_route("/logout", logout, methods=["POST"], status_code=204)
-    api.add_api_route("/password", change_password, methods=["POST"], status_code=204)
+    api.add_api_route(
+        "/refresh", refresh_route, methods=["POST"], response_model=TokenResponse, name="refresh"
+    )
+    api.add_api_route("/logout", logout_route, methods=["POST"], status_code=204, name="logout")
+    api.add_api_route(
+        "/password", password_route, methods=["POST"], status_code=204, name="change_password"
+    )
+    return api
+
+
+def users_router(
+    accounts: AccountsSource,
+    *,
+    path: str = "/users/me",
+    tags: list[str] | None = None,
+    bearer: BearerAuth[Caller] | None = None,
+) -> APIRouter:
+    """``GET /users/me``: who the access token belongs to (no database access)."""
+    auth = bearer or accounts_bearer(accounts)
+    CallerDep = Annotated[Caller, Depends(auth)]  # noqa: N806 - a type alias
+    api = APIRouter()
+
+    async def me(caller: CallerDep, request: Request) -> Me:
+        """Who the access token belongs to (no database access)."""
+        identity = client_identity(request)
+        return Me(
+            id=caller.user_id,
+            username=caller.username,
+            scopes=sorted(caller.scopes),
+            expires_at=int(caller.expires),
+            client_certificate=identity.to_dict() if identity else None,
+        )
+
+    api.add_api_route(path, me, methods=["GET"], response_model=Me, tags=list(tags or ["users"]))
+    return api
+
+
+def jwks_router(
+    accounts: AccountsSource,
+    *,
+    path: str = "/.well-known/jwks.json",
+    tags: list[str] | None = None,
+    max_age: int = 300,
+) -> APIRouter:
+    """``GET /.well-known/jwks.json``: the public keys that verify the access tokens (RFC 7517)."""
+    AccountsDep = Annotated[Accounts, Depends(_dependency(accounts))]  # noqa: N806 - a type alias
+    api = APIRouter()
+
+    async def jwks(acc: AccountsDep) -> JSONResponse:
+        """The public keys that verify this service's access tokens (RFC 7517)."""
+        return JSONResponse(
+            acc.public_jwks(), headers={"Cache-Control": f"public, max-age={max_age}"}
+        )
+
+    api.add_api_route(path, jwks, methods=["GET"], tags=list(tags or ["service"]))
     return api

@@ -1,0 +1,87 @@
+"""FastAPI dependencies of the service: the runtime, the caller, scopes, the client certificate.
+
+The bearer dependency, the scope check and the client certificate are the library's
+(:mod:`sealbox.integrations.fastapi`), given the worker's :class:`Runtime`'s accounts.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+
+from sealbox.accounts import Caller
+from sealbox.exceptions import TokenError
+from sealbox.integrations.fastapi import (
+    accounts_bearer,
+    bearer_token,
+    client_identity,
+    optional_client_certificate,
+)
+from sealbox.integrations.fastapi.bearer import insufficient_scope, invalid_token, missing_scopes
+from sealbox.service.runtime import Runtime
+from sealbox.tls.server_session import ClientIdentity
+
+__all__ = [
+    "Caller",
+    "CallerDep",
+    "ClientIdentityDep",
+    "RuntimeDep",
+    "bearer_token",
+    "client_identity",
+    "current_caller",
+    "get_runtime",
+    "require_scopes",
+    "resolve_caller",
+    "runtime_accounts",
+]
+
+
+async def get_runtime(request: Request) -> Runtime:
+    """The worker's :class:`Runtime` (set up in the app's lifespan)."""
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def runtime_accounts(request: Request) -> Any:
+    """The worker's accounts (what the library's routes and bearer dependency use)."""
+    return request.app.state.runtime.accounts
+
+
+async def resolve_caller(runtime: Runtime, token: str) -> Caller:
+    """Verify an access token (the signature check is cached per token), then check revocation.
+
+    Raises:
+        ApiError: 401 ``invalid_token``.
+    """
+    try:
+        return await runtime.accounts.authenticate(token)
+    except TokenError as exc:
+        if exc.code == "token_revoked":
+            raise invalid_token("the access token was revoked") from None
+        raise invalid_token() from None
+
+
+current_caller = accounts_bearer(runtime_accounts)
+CallerDep = Annotated[Caller, Depends(current_caller)]
+
+
+def require_scopes(*needed: str) -> Any:
+    """A dependency that lets only callers holding every scope in ``needed`` through."""
+    scopes = tuple(needed)
+
+    async def check(caller: CallerDep) -> Caller:
+        missing = missing_scopes(caller, scopes)
+        if missing:
+            raise insufficient_scope(scopes, missing)
+        return caller
+
+    return Depends(check)
+
+
+ClientIdentityDep = Annotated[ClientIdentity | None, Depends(optional_client_certificate)]
