@@ -37,12 +37,12 @@ from sealbox.service.transit_store import (
     TransitStore,
 )
 
-__all__ = ["Runtime", "VerifiedTokenCache", "policy_of"]
+__all__ = ["Runtime", "VerifiedTokenCache", "account_policy"]
 
 T = TypeVar("T")
 
 
-def policy_of(settings: ServiceSettings) -> AccountPolicy:
+def account_policy(settings: ServiceSettings) -> AccountPolicy:
     """The sign-in rules that the service's settings say."""
     return AccountPolicy(
         issuer=settings.issuer,
@@ -124,7 +124,7 @@ class Runtime:
         accounts = await Accounts.open(
             engine,
             keyset,
-            policy_of(settings),
+            account_policy(settings),
             password_profile=settings.password_profile,
             redis_url=redis_url,
             redis_prefix=settings.redis_prefix,
