@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable
 
 import httpx2
 
-from sealbox.exceptions import ConfigError, KeyFormatError, TokenError
+from sealbox.exceptions import ConfigError, KeyFormatError, PinMismatchError, TokenError
 from sealbox.jwt.jwk import MAX_JWKS_SIZE, JWKSet, VerificationKey
 from sealbox.jwt.remote import _MAX_AGE, _NO_STORE, _FetchError, _reason
 
@@ -169,8 +169,9 @@ class AsyncRemoteJWKSet:
         self.fetches += 1
         try:
             keys, ttl = await self._fetch()
-        except (httpx2.HTTPError, KeyFormatError, _FetchError) as exc:
-            reason = _reason(exc)
+        except (httpx2.HTTPError, KeyFormatError, _FetchError, PinMismatchError) as exc:
+            # A pin mismatch is raised by the connection, before any request is written.
+            reason = "its key matches no pin" if isinstance(exc, PinMismatchError) else _reason(exc)
             if self._keys is not None and now - self._fetched_at <= self._max_stale:
                 log.warning(
                     "keeping the cached key set: fetching %s failed: %s", self._where(), reason

@@ -67,7 +67,8 @@ async def resolve_caller(runtime: Runtime, token: str) -> Caller:
         raise invalid_token() from None
 
 
-current_caller = accounts_bearer(runtime_accounts)
+# The security scheme keeps the name the service's OpenAPI document has always given it.
+current_caller = accounts_bearer(runtime_accounts, scheme_name="_BearerCaller")
 CallerDep = Annotated[Caller, Depends(current_caller)]
 
 

@@ -112,6 +112,7 @@ class BearerAuth(OAuth2PasswordBearer, Generic[C]):
         token_url: the token endpoint that Swagger's **Authorize** posts to.
         scopes: scope names and descriptions, for the OpenAPI document.
         description: the security scheme's description.
+        scheme_name: the security scheme's name in the OpenAPI document.
 
     Use it as a dependency for the claims, and :meth:`require` for a scope::
 
@@ -129,7 +130,7 @@ class BearerAuth(OAuth2PasswordBearer, Generic[C]):
         token_url: str = "/auth/token",  # noqa: S107 - a URL, not a secret
         scopes: dict[str, str] | None = None,
         description: str | None = None,
-        scheme_name: str | None = None,
+        scheme_name: str = "OAuth2PasswordBearer",
     ) -> None:
         super().__init__(
             tokenUrl=token_url,

@@ -95,9 +95,10 @@ def accounts_bearer(
     source: AccountsSource,
     *,
     token_url: str = "/auth/token",  # noqa: S107 - a URL
+    scheme_name: str = "OAuth2PasswordBearer",
 ) -> BearerAuth[Caller]:
     """The bearer dependency for access tokens the accounts issued (revocation checked)."""
-    return BearerAuth(_getter(source), token_url=token_url)
+    return BearerAuth(_getter(source), token_url=token_url, scheme_name=scheme_name)
 
 
 class Credentials(BaseModel):
