@@ -212,3 +212,12 @@ def test_wrong_passwords_are_throttled_and_no_secret_reaches_the_logs(
     for text in (audit, example.stderr()):
         assert "wrong-password-canary-77" not in text
         assert PASSWORD not in text
+
+
+def test_the_tutorial_shows_the_example_app_as_it_is() -> None:
+    from tests.docs._blocks import blocks
+
+    source = (EXAMPLES / "fastapi_app.py").read_text()
+    body = source[source.index("from __future__") :]
+    page = EXAMPLES.parent / "docs" / "fastapi.md"
+    assert any(b.kind == "python" and b.code == body for b in blocks(page))
