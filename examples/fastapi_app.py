@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 
 from sealbox.accounts import Accounts, Caller, make_engine, migrate
 from sealbox.accounts.audit import AuditLog
@@ -82,6 +82,6 @@ app.include_router(jwks_router(accounts))
 
 
 @app.get("/orders")
-async def orders(caller: Annotated[Caller, Depends(auth.require("orders:read"))]) -> dict[str, str]:
+async def orders(caller: Annotated[Caller, auth.require("orders:read")]) -> dict[str, str]:
     """The caller's orders (here: who the caller is)."""
     return {"user": caller.username}

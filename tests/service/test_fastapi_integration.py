@@ -72,7 +72,7 @@ def resource_app(issuer: Running, jwks_file: Path) -> FastAPI:
 
     @app.get("/remote/orders")
     async def remote_orders(
-        claims: Annotated[AccessClaims, Depends(by_url.require("orders:read"))],
+        claims: Annotated[AccessClaims, by_url.require("orders:read")],
     ) -> dict[str, Any]:
         return answer(claims)
 

@@ -22,7 +22,7 @@ a bad, expired or revoked one 401 ``invalid_token``; a token without a required 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from fastapi import Request, Security
 from fastapi.security import OAuth2PasswordBearer
@@ -114,13 +114,15 @@ class BearerAuth(OAuth2PasswordBearer, Generic[C]):
         description: the security scheme's description.
         scheme_name: the security scheme's name in the OpenAPI document.
 
-    Use it as a dependency for the claims, and :meth:`require` for a scope::
+    Use it as a dependency for the claims, and :meth:`require` for scopes::
 
         auth = BearerAuth(lambda request: request.app.state.accounts)
-        Caller = Annotated[sealbox.accounts.Caller, Depends(auth)]
+
+        @app.get("/me")
+        async def me(caller: Annotated[Caller, Depends(auth)]): ...
 
         @app.get("/orders")
-        async def orders(caller: Annotated[Caller, Depends(auth.require("orders:read"))]): ...
+        async def orders(caller: Annotated[Caller, auth.require("orders:read")]): ...
     """
 
     def __init__(
@@ -132,25 +134,31 @@ class BearerAuth(OAuth2PasswordBearer, Generic[C]):
         description: str | None = None,
         scheme_name: str = "OAuth2PasswordBearer",
     ) -> None:
-        super().__init__(
-            tokenUrl=token_url,
-            scopes=scopes,
-            description=description,
-            scheme_name=scheme_name,
-            auto_error=True,
-        )
+        self._options: dict[str, Any] = {
+            "tokenUrl": token_url,
+            "scopes": scopes,
+            "description": description,
+            "scheme_name": scheme_name,
+        }
+        super().__init__(**self._options, auto_error=True)
         if hasattr(source, "authenticate"):
             fixed: TokenSource[C] = source
             self._source: Callable[[Request], TokenSource[C]] = lambda _request: fixed
         else:
             self._source = source
+        self._needed: tuple[str, ...] = ()
 
     async def __call__(self, request: Request) -> C:  # type: ignore[override]
         token = bearer_token(request.headers.get("authorization") or "")
         try:
-            return await self._source(request).authenticate(token)
+            claims = await self._source(request).authenticate(token)
         except TokenError as exc:
             raise _refused(exc) from None
+        if self._needed:
+            missing = missing_scopes(claims, self._needed)
+            if missing:
+                raise insufficient_scope(self._needed, missing)
+        return claims
 
     async def verify(self, request: Request, token: str) -> C:
         """The claims of ``token`` (for code that found it elsewhere than the header)."""
@@ -159,26 +167,26 @@ class BearerAuth(OAuth2PasswordBearer, Generic[C]):
         except TokenError as exc:
             raise _refused(exc) from None
 
-    def require(self, *needed: str) -> Callable[..., Awaitable[C]]:
-        """A dependency that lets through only callers holding every scope in ``needed``.
+    def require(self, *needed: str) -> Any:
+        """The dependency of a route that only callers holding every scope in ``needed`` pass.
 
-        It answers the claims, like the bearer dependency itself, and names the scopes
-        in the route's OpenAPI security requirement.
+        Use it as the metadata of the claims' annotation
+        (``Annotated[Caller, auth.require("orders:read")]``); it answers the claims, like
+        the bearer dependency, in one step (one dependency, not two), and names the
+        scopes in the route's OpenAPI security requirement.
         """
-        scopes = tuple(needed)
+        scoped: BearerAuth[C] = BearerAuth(self._source, **_public(self._options))
+        scoped._needed = tuple(needed)
+        return Security(scoped, scopes=list(needed))
 
-        async def check(claims: Any) -> C:
-            missing = missing_scopes(claims, scopes)
-            if missing:
-                raise insufficient_scope(scopes, missing)
-            return claims  # type: ignore[no-any-return]
 
-        # FastAPI reads the dependency's signature: the claims come from this scheme.
-        check.__annotations__ = {
-            "claims": Annotated[AccessClaims, Security(self, scopes=list(scopes))],
-            "return": Any,
-        }
-        return check
+def _public(options: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "token_url": options["tokenUrl"],
+        "scopes": options["scopes"],
+        "description": options["description"],
+        "scheme_name": options["scheme_name"],
+    }
 
 
 # Older FastAPI (0.115) resolves a callable object's string annotations without any
