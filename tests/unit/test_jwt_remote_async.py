@@ -126,3 +126,16 @@ def test_the_last_good_set_is_kept_while_fetches_fail(server, tls) -> None:
 def test_a_url_in_clear_is_refused() -> None:
     with pytest.raises(ConfigError, match="must be https"):
         AsyncRemoteJWKSet("http://127.0.0.1:1/jwks.json")
+
+
+def test_the_blocking_remote_set_also_refuses_a_wrong_pin_as_a_token_error(server, tls) -> None:
+    from sealbox.jwt import RemoteJWKSet
+    from sealbox.tls.context import client_context
+
+    keys = SigningKeySet.generate()
+    server.publish(keys)
+    context = client_context(ca=tls[1], pins=["sha256//" + "A" * 43 + "="])
+    source = RemoteJWKSet(url(server), ssl_context=context, clock=Clock())
+    with source, pytest.raises(TokenError, match="matches no pin"):
+        source.find(keys.primary.kid)
+    assert server.hits == 0

@@ -170,8 +170,7 @@ class AsyncRemoteJWKSet:
         try:
             keys, ttl = await self._fetch()
         except (httpx2.HTTPError, KeyFormatError, _FetchError, PinMismatchError) as exc:
-            # A pin mismatch is raised by the connection, before any request is written.
-            reason = "its key matches no pin" if isinstance(exc, PinMismatchError) else _reason(exc)
+            reason = _reason(exc)
             if self._keys is not None and now - self._fetched_at <= self._max_stale:
                 log.warning(
                     "keeping the cached key set: fetching %s failed: %s", self._where(), reason
