@@ -87,6 +87,15 @@ def bearer_token(header: str) -> str:
     return token.strip()
 
 
+def _authorization(request: Request) -> str:
+    # The ASGI scope's headers, read directly: their names are lower case (ASGI), and this
+    # runs on every guarded request.
+    for name, value in request.scope["headers"]:
+        if name == b"authorization":
+            return str(value.decode("latin-1"))
+    return ""
+
+
 def missing_scopes(claims: AccessClaims, needed: tuple[str, ...]) -> list[str]:
     """The scopes of ``needed`` that ``claims`` lacks."""
     return [s for s in needed if s not in claims.scopes]
@@ -149,7 +158,7 @@ class BearerAuth(OAuth2PasswordBearer, Generic[C]):
         self._needed: tuple[str, ...] = ()
 
     async def __call__(self, request: Request) -> C:  # type: ignore[override]
-        token = bearer_token(request.headers.get("authorization") or "")
+        token = bearer_token(_authorization(request))
         try:
             claims = await self._source(request).authenticate(token)
         except TokenError as exc:
