@@ -10,8 +10,9 @@ What the test changes, and why:
 
 - a passphrase prompt has no terminal here: ``$SEALBOX_PASSPHRASE`` answers it, as the
   docs say it may;
-- the service's port 8443 in an example becomes a free port of this machine (and
-  ``$SEALBOX_PORT``/``$SEALBOX_URL`` say so), so two runs at once do not collide;
+- the service's port 8443 in an example (``:8443``, ``--port 8443``) becomes a free port
+  of this machine (and ``$SEALBOX_PORT``/``$SEALBOX_URL`` say so), so two runs at once do
+  not collide;
 - a command ending in ``&`` (``sealbox serve &``) runs in the background until the page
   ends; when it is the service, the next command waits until it accepts connections.
 """
@@ -37,6 +38,7 @@ PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 PASSPHRASE = "correct horse battery staple"
 TIMEOUT = 120
 DOCS_PORT = "8443"
+_DOCS_PORT_USE = re.compile(rf"(:|--port[ =]){DOCS_PORT}\b")
 _BACKGROUND = re.compile(r"(?<!&)&\s*(#.*)?$")
 # Shell variables not carried from one command to the next: read-only, bash's own, the cwd.
 _NOT_KEPT = (
@@ -89,7 +91,8 @@ class Page:
         self.background: list[tuple[subprocess.Popen[bytes], Path]] = []
 
     def localize(self, text: str) -> str:
-        return text.replace(f":{DOCS_PORT}", f":{self.port}")
+        # ``https://localhost:8443`` and a server's ``--port 8443`` (uvicorn's).
+        return _DOCS_PORT_USE.sub(lambda m: f"{m.group(1)}{self.port}", text)
 
     def run(self, block: Block) -> None:
         if block.kind == "env":

@@ -4,16 +4,21 @@ The parts of sign-in that do not depend on a web framework: the users and refres
 tables (:mod:`sealbox.accounts.models`), their store (:mod:`sealbox.accounts.store`),
 RFC 8265 usernames with look-alikes refused (:mod:`sealbox.accounts.usernames`), access
 tokens refused before they expire (:mod:`sealbox.accounts.revocation`) and attempt
-throttling in memory or Redis (:mod:`sealbox.accounts.throttle`). ``sealbox serve`` and
-the FastAPI integration both run on them.
+throttling in memory or Redis (:mod:`sealbox.accounts.throttle`), the database's engine and
+Alembic migrations (:mod:`sealbox.accounts.database`), the audit log
+(:mod:`sealbox.accounts.audit`), and on top of them :class:`Accounts`, the one object that
+holds them with the signing keyset (:mod:`sealbox.accounts.core`), and the decisions of
+sign-in — register, log in, refresh, log out, change a password — as plain async functions
+of it (:mod:`sealbox.accounts.sessions`). ``sealbox serve`` and the FastAPI integration
+both run on them; so can any other Python code.
 
 It needs the ``service`` extra (SQLAlchemy, precis-i18n); importing any part of it without
 that extra raises :class:`~sealbox.exceptions.ExtraNotInstalledError` with the
 ``pip install 'sealbox[service]'`` to run.
 
 May import: :mod:`sealbox.exceptions`, :mod:`sealbox.secret`, :mod:`sealbox.passwords`,
-:mod:`sealbox.jwt`, :mod:`sealbox.storage` and third-party ``sqlalchemy``, ``redis``,
-``precis_i18n``.
+:mod:`sealbox.jwt`, :mod:`sealbox.storage` and third-party ``sqlalchemy``, ``alembic``,
+``redis``, ``precis_i18n``.
 
 .. versionadded:: 0.1.0
 """
@@ -27,3 +32,22 @@ from sealbox.exceptions import ExtraNotInstalledError
 for _name in ("sqlalchemy", "precis_i18n"):
     if importlib.util.find_spec(_name) is None:
         raise ExtraNotInstalledError("service", _name)
+
+from sealbox.accounts.core import (  # noqa: E402 - after the check for the extra
+    DEFAULT_SCOPES,
+    AccessClaims,
+    AccountPolicy,
+    Accounts,
+    Caller,
+)
+from sealbox.accounts.database import make_engine, migrate  # noqa: E402
+
+__all__ = [
+    "DEFAULT_SCOPES",
+    "AccessClaims",
+    "AccountPolicy",
+    "Accounts",
+    "Caller",
+    "make_engine",
+    "migrate",
+]

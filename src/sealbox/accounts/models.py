@@ -2,7 +2,7 @@
 
 The declarative :class:`Base` and the :class:`UTCDateTime` column type are shared with the
 service's other tables; the schema itself is created and upgraded by the service's Alembic
-migrations (:func:`sealbox.service.db.migrate`).
+migrations (:func:`sealbox.accounts.database.migrate`).
 
 .. versionadded:: 0.1.0
 """

@@ -59,6 +59,7 @@ from sealbox.jwt.verify import (
 if TYPE_CHECKING:
     from sealbox.jwt.keyset import KeyStatus, SigningKeyInfo, SigningKeySet
     from sealbox.jwt.remote import RemoteJWKSet
+    from sealbox.jwt.remote_async import AsyncRemoteJWKSet
 
 __all__ = [
     "ALGORITHMS",
@@ -67,6 +68,7 @@ __all__ = [
     "DEFAULT_REQUIRED_CLAIMS",
     "DEFAULT_TTL",
     "SIGNING_ALGORITHMS",
+    "AsyncRemoteJWKSet",
     "JWKSet",
     "KeySource",
     "KeyStatus",
@@ -87,6 +89,7 @@ __getattr__, __dir__ = lazy_names(
     __name__,
     {
         "RemoteJWKSet": "sealbox.jwt.remote",
+        "AsyncRemoteJWKSet": "sealbox.jwt.remote_async",
         "KeyStatus": "sealbox.jwt.keyset",
         "SigningKeyInfo": "sealbox.jwt.keyset",
         "SigningKeySet": "sealbox.jwt.keyset",

@@ -29,7 +29,7 @@ from typing import Final
 
 import httpx2
 
-from sealbox.exceptions import ConfigError, KeyFormatError, TokenError
+from sealbox.exceptions import ConfigError, KeyFormatError, PinMismatchError, TokenError
 from sealbox.jwt.jwk import MAX_JWKS_SIZE, JWKSet, VerificationKey
 
 __all__ = ["RemoteJWKSet"]
@@ -197,7 +197,7 @@ class RemoteJWKSet:
         self.fetches += 1
         try:
             keys, ttl = self._fetch()
-        except (httpx2.HTTPError, KeyFormatError, _FetchError) as exc:
+        except (httpx2.HTTPError, KeyFormatError, _FetchError, PinMismatchError) as exc:
             reason = _reason(exc)
             if self._keys is not None and now - self._fetched_at <= self._max_stale:
                 log.warning(
@@ -245,6 +245,9 @@ class _FetchError(Exception):
 
 
 def _reason(exc: Exception) -> str:
+    if isinstance(exc, PinMismatchError):
+        # Raised by the connection, right after the handshake, before any request.
+        return "its key matches no pin"
     if isinstance(exc, httpx2.TimeoutException):
         return "timed out"
     if isinstance(exc, httpx2.HTTPError):

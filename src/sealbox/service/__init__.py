@@ -16,6 +16,9 @@ themselves (each loads its module on first use)::
 - :func:`load_settings`, :func:`check`, :func:`prepare`, :func:`run`,
   :func:`service_url`, :func:`client_trust_file` (:mod:`sealbox.service.serve`);
 - :func:`create_user` (:mod:`sealbox.service.admin`);
+- :class:`DataDir`, the data folder's layout (:mod:`sealbox.service.provision`), and
+  :func:`account_policy`, the sign-in rules the settings say (:mod:`sealbox.service.runtime`):
+  what an app of your own needs to keep its state the way ``sealbox serve`` does;
 - :func:`create_app`, the FastAPI application (:mod:`sealbox.service.app`);
 - :class:`ServiceSettings` (:mod:`sealbox.service.settings`).
 
@@ -38,6 +41,8 @@ from sealbox.exceptions import ExtraNotInstalledError
 if TYPE_CHECKING:
     from sealbox.service.admin import create_user
     from sealbox.service.app import create_app
+    from sealbox.service.provision import DataDir
+    from sealbox.service.runtime import account_policy
     from sealbox.service.serve import (
         check,
         client_trust_file,
@@ -49,7 +54,9 @@ if TYPE_CHECKING:
     from sealbox.service.settings import ServiceSettings
 
 __all__ = [
+    "DataDir",
     "ServiceSettings",
+    "account_policy",
     "check",
     "client_trust_file",
     "create_app",
@@ -77,7 +84,9 @@ for _names in (
         raise ExtraNotInstalledError("service", _names[0])
 
 _ENTRY_POINTS = {
+    "DataDir": "sealbox.service.provision",
     "ServiceSettings": "sealbox.service.settings",
+    "account_policy": "sealbox.service.runtime",
     "check": "sealbox.service.serve",
     "client_trust_file": "sealbox.service.serve",
     "create_app": "sealbox.service.app",

@@ -11,14 +11,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterable
 
+from sealbox.accounts import DEFAULT_SCOPES
+from sealbox.accounts.sessions import WeakPasswordError, check_new_password
 from sealbox.accounts.store import Store, UsernameTakenError
 from sealbox.accounts.usernames import canonical_username
 from sealbox.exceptions import ConfigError
 from sealbox.passwords import PasswordHasher
 from sealbox.service.db import make_engine, migrate, sessionmaker
-from sealbox.service.errors import ApiError
 from sealbox.service.provision import DataDir
-from sealbox.service.routes.auth import DEFAULT_SCOPES, check_new_password
 from sealbox.service.settings import ServiceSettings
 
 __all__ = ["create_user"]
@@ -48,8 +48,8 @@ def create_user(
     secret = password(name)
     try:
         check_new_password(secret, name)
-    except ApiError as exc:
-        raise ConfigError(exc.message, code="weak_password") from None
+    except WeakPasswordError as exc:
+        raise ConfigError(str(exc), code="weak_password") from None
     password_hash = PasswordHasher(settings.password_profile).hash(secret)
     granted = sorted({*DEFAULT_SCOPES, *scopes})
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -12,14 +12,16 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from sealbox import __version__
+from sealbox.integrations.fastapi import auth_router
 from sealbox.secret import install_log_redaction
+from sealbox.service.deps import current_caller, runtime_accounts
 from sealbox.service.errors import install_error_handlers
 from sealbox.service.middleware import (
     BodyLimitMiddleware,
     InternalErrorMiddleware,
     SecurityHeadersMiddleware,
 )
-from sealbox.service.routes import auth, docs, transit, users
+from sealbox.service.routes import docs, transit, users
 from sealbox.service.routes.transit_fast import TransitFastPath
 from sealbox.service.runtime import Runtime
 from sealbox.service.settings import ServiceSettings
@@ -85,7 +87,7 @@ def create_app(
         redirect_slashes=False,
     )
     install_error_handlers(app)
-    app.include_router(auth.router())
+    app.include_router(auth_router(runtime_accounts, bearer=current_caller))
     app.include_router(users.router())
     app.include_router(transit.router())
     app.include_router(docs.router())

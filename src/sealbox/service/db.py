@@ -1,9 +1,7 @@
-"""The service's database: SQLAlchemy 2 (async) models, engine, and Alembic migrations.
+"""The service's database: the transit key tables beside the accounts' ones.
 
-SQLite (through aiosqlite) by default; PostgreSQL through asyncpg when
-``SEALBOX_DATABASE_URL`` says so. The schema is owned by the Alembic migrations
-in ``sealbox/service/migrations``, applied by :func:`migrate` at start-up (under
-an advisory lock on PostgreSQL, so several hosts starting at once do not race).
+The engine, sessions and migrations are the library's (:mod:`sealbox.accounts.database`,
+re-exported here); the schema is owned by its Alembic migrations.
 
 .. versionadded:: 0.1.0
 """
@@ -11,39 +9,33 @@ an advisory lock on PostgreSQL, so several hosts starting at once do not race).
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
-from typing import Any
 
-from sqlalchemy import (
-    Boolean,
-    ForeignKey,
-    Integer,
-    LargeBinary,
-    String,
-    event,
-)
-from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy import Boolean, ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from sealbox.accounts.database import (
+    MIGRATIONS,
+    current_revision,
+    make_engine,
+    migrate,
+    sessionmaker,
+)
 from sealbox.accounts.models import Base, RefreshToken, RevokedToken, User, UTCDateTime, now
-from sealbox.storage import locked
 
 __all__ = [
+    "MIGRATIONS",
     "Base",
     "RefreshToken",
     "RevokedToken",
     "TransitKeyRecord",
     "TransitKeyVersionRecord",
     "User",
+    "current_revision",
     "make_engine",
     "migrate",
     "now",
+    "sessionmaker",
 ]
-
-MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-# Any 64-bit constant: the PostgreSQL advisory lock that serialises migrations.
-_MIGRATION_LOCK = 0x5EA1B0C5
 
 
 class TransitKeyRecord(Base):
@@ -79,68 +71,3 @@ class TransitKeyVersionRecord(Base):
     version: Mapped[int] = mapped_column(Integer, primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=now)
     material: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
-
-
-def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """Create the async engine; SQLite gets WAL mode and foreign keys."""
-    if url.startswith("sqlite"):
-        kwargs.setdefault("connect_args", {"timeout": 30})
-    else:
-        kwargs.setdefault("pool_pre_ping", True)
-    engine = create_async_engine(url, **kwargs)
-    if url.startswith("sqlite"):
-
-        @event.listens_for(engine.sync_engine, "connect")
-        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            # WAL with NORMAL: never corrupt, and a commit needs no fsync (the last
-            # commits may be lost on power failure, not on a crash of the process).
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
-            cur.close()
-
-    return engine
-
-
-def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[Any]:
-    """A session factory whose objects stay usable after commit."""
-    return async_sessionmaker(engine, expire_on_commit=False)
-
-
-def _upgrade(connection: Connection) -> None:
-    from alembic import command
-    from alembic.config import Config
-
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    config.attributes["connection"] = connection
-    if connection.dialect.name == "postgresql":
-        from sqlalchemy import text
-
-        connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
-    command.upgrade(config, "head")
-
-
-async def migrate(engine: AsyncEngine) -> None:
-    """Bring the schema to the newest migration (idempotent).
-
-    Processes starting at once take turns: PostgreSQL through an advisory lock (in
-    ``_upgrade``), an SQLite file through the lock of sealbox's file writers.
-    """
-    database = engine.url.database
-    if engine.url.get_backend_name() == "sqlite" and database and database != ":memory:":
-        with locked(database):  # blocks the loop, at start-up only
-            async with engine.begin() as conn:
-                await conn.run_sync(_upgrade)
-        return
-    async with engine.begin() as conn:
-        await conn.run_sync(_upgrade)
-
-
-def current_revision(connection: Connection) -> str | None:
-    """The Alembic revision the database is at (``None`` when empty)."""
-    from alembic.runtime.migration import MigrationContext
-
-    return MigrationContext.configure(connection).get_current_revision()

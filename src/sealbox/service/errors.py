@@ -12,19 +12,23 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Sequence
-from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException as StarletteHTTPException
+from fastapi import FastAPI
 
-from sealbox.service.audit import AuditUnavailableError
+from sealbox.integrations.fastapi.errors import (
+    ApiError,
+    audit_unavailable_response,
+    error_response,
+    validation_error_response,
+)
+from sealbox.integrations.fastapi.errors import (
+    install_error_handlers as _install_library_handlers,
+)
 
 __all__ = [
     "ApiError",
     "ErrorCode",
+    "audit_unavailable_response",
     "error_response",
     "install_error_handlers",
     "validation_error_response",
@@ -73,96 +77,9 @@ class ErrorCode(enum.StrEnum):
     INVALID_SCOPE = "invalid_scope"
 
 
-_STATUS_CODES = {
-    400: ErrorCode.INVALID_REQUEST,
-    401: ErrorCode.NOT_AUTHENTICATED,
-    403: ErrorCode.INSUFFICIENT_SCOPE,
-    404: ErrorCode.NOT_FOUND,
-    405: ErrorCode.METHOD_NOT_ALLOWED,
-    413: ErrorCode.PAYLOAD_TOO_LARGE,
-    429: ErrorCode.TOO_MANY_REQUESTS,
-}
-
-
-class ApiError(Exception):
-    """Raise from a route to answer with a JSON error."""
-
-    def __init__(
-        self,
-        status: int,
-        code: ErrorCode,
-        message: str,
-        *,
-        headers: dict[str, str] | None = None,
-        extra: dict[str, Any] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.headers = headers or {}
-        self.extra = extra or {}
-
-
-def error_response(
-    status: int,
-    code: ErrorCode,
-    message: str,
-    headers: dict[str, str] | None = None,
-    **extra: Any,
-) -> JSONResponse:
-    """The JSON error body every error answer uses."""
-    return JSONResponse(
-        {"error": code.value, "message": message, **extra}, status_code=status, headers=headers
-    )
-
-
-def audit_unavailable_response() -> JSONResponse:
-    """503 for a request whose audit record could not be written (fail-closed)."""
-    return error_response(
-        503,
-        ErrorCode.AUDIT_UNAVAILABLE,
-        "the audit log cannot be written; the request was refused",
-        {"Retry-After": "30"},
-    )
-
-
-def validation_error_response(errors: Sequence[Any], prefix: tuple[str, ...] = ()) -> JSONResponse:
-    """The 422 answer for pydantic/FastAPI validation errors: where and what, never the value."""
-    details = [
-        {
-            "loc": [*prefix, *(str(p) for p in err.get("loc", ()))],
-            "type": str(err.get("type", "")),
-            "message": str(err.get("msg", "")),
-        }
-        for err in errors
-    ]
-    return error_response(
-        422, ErrorCode.VALIDATION_ERROR, "the request is not valid", details=details
-    )
-
-
 def install_error_handlers(app: FastAPI) -> None:
     """Map every exception the app can meet to a JSON error."""
-
-    @app.exception_handler(ApiError)
-    async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.status, exc.code, exc.message, exc.headers, **exc.extra)
-
-    @app.exception_handler(AuditUnavailableError)
-    async def _audit(_request: Request, _exc: AuditUnavailableError) -> JSONResponse:
-        return audit_unavailable_response()
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        return validation_error_response(exc.errors())
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = _STATUS_CODES.get(exc.status_code, ErrorCode.INVALID_REQUEST)
-        message = exc.detail if isinstance(exc.detail, str) else code.value.replace("_", " ")
-        return error_response(exc.status_code, code, message, dict(exc.headers or {}))
-
+    _install_library_handlers(app)
     # Unexpected errors are answered by InternalErrorMiddleware (see middleware.py), not
     # by an Exception handler: Starlette re-raises after such a handler, and the server
     # then logs a traceback and closes the keep-alive connection.

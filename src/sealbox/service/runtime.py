@@ -1,31 +1,31 @@
-"""What a running service holds: database, keys, hasher, verifier, revocation, throttling, audit,
-transit keys.
+"""What a running service holds: the accounts (database, keys, hasher, verifier, revocation,
+throttling, audit) and the transit keys.
 
 One :class:`Runtime` per worker process, opened in the app's lifespan and closed
-with it.
+with it. Sign-in is the library's :class:`~sealbox.accounts.Accounts`, the same object
+an app using :mod:`sealbox.integrations.fastapi` holds; the attributes below that name
+its parts (``store``, ``hasher``, ``keyset``…) are its.
 
 .. versionadded:: 0.1.0
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import functools
 import os
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sealbox.accounts.revocation import LocalRevocations, RedisRevocations, Revocations
+from sealbox.accounts import AccountPolicy, Accounts
+from sealbox.accounts.audit import AuditLog
+from sealbox.accounts.core import VerifiedTokenCache
+from sealbox.accounts.revocation import Revocations
 from sealbox.accounts.store import Store
-from sealbox.accounts.throttle import LocalThrottle, RedisThrottle, Throttle
+from sealbox.accounts.throttle import Throttle
 from sealbox.jwt import SigningKeySet, TokenVerifier
 from sealbox.passwords import PasswordHasher
-from sealbox.service.audit import AuditLog
 from sealbox.service.db import make_engine, sessionmaker
 from sealbox.service.provision import DataDir
 from sealbox.service.settings import ServiceSettings
@@ -37,60 +37,25 @@ from sealbox.service.transit_store import (
     TransitStore,
 )
 
-__all__ = ["Runtime", "VerifiedTokenCache"]
+__all__ = ["Runtime", "VerifiedTokenCache", "account_policy"]
 
 T = TypeVar("T")
 
-# The lowest priority that still gets a share of a busy CPU (19); SCHED_IDLE would
-# starve logins outright while other requests keep the cores busy.
-HASH_NICENESS = 19
 
-
-def _background_priority() -> None:
-    # Linux keeps a nice value per thread, and Argon2's lane threads inherit it:
-    # hashing then takes only the CPU the event loop leaves, so a login storm does
-    # not hold up every other request. Raising niceness needs no privilege.
-    with contextlib.suppress(OSError, AttributeError):
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASH_NICENESS)
-
-
-def _hash_pool() -> ThreadPoolExecutor:
-    """Threads for Argon2: one per core, at background priority."""
-    return ThreadPoolExecutor(
-        max_workers=os.cpu_count() or 1,
-        thread_name_prefix="sealbox-hash",
-        initializer=_background_priority,
+def account_policy(settings: ServiceSettings) -> AccountPolicy:
+    """The sign-in rules that the service's settings say."""
+    return AccountPolicy(
+        issuer=settings.issuer,
+        audience=settings.audience,
+        access_token_ttl=settings.access_token_ttl,
+        refresh_token_ttl=settings.refresh_token_ttl,
+        refresh_reuse_grace=settings.refresh_reuse_grace,
+        client_id=settings.first_party_client_id,
+        open_registration=settings.open_registration,
+        throttle_user_attempts=settings.throttle_user_attempts,
+        throttle_address_attempts=settings.throttle_address_attempts,
+        throttle_window=settings.throttle_window,
     )
-
-
-class VerifiedTokenCache:
-    """Claims of access tokens whose signature was already checked, until they expire.
-
-    Verifying an EdDSA signature costs more than the rest of a small request;
-    clients send the same access token many times in its life, so the check is
-    done once per token and per worker. Revocation is still checked on every
-    request (it is not cached). Entries are dropped oldest first past ``size``.
-    """
-
-    def __init__(self, size: int = 10_000) -> None:
-        self.size = size
-        self._claims: dict[str, dict[str, Any]] = {}
-
-    def get(self, token: str, now: float) -> dict[str, Any] | None:
-        claims = self._claims.get(token)
-        if claims is None:
-            return None
-        if claims["exp"] <= now:
-            self._claims.pop(token, None)
-            return None
-        return claims
-
-    def put(self, token: str, claims: dict[str, Any]) -> None:
-        if len(self._claims) >= self.size:
-            # Dicts keep insertion order: drop the oldest tenth in one go.
-            for key in list(self._claims)[: max(1, self.size // 10)]:
-                del self._claims[key]
-        self._claims[token] = claims
 
 
 @dataclass
@@ -99,23 +64,53 @@ class Runtime:
 
     settings: ServiceSettings
     data: DataDir
-    store: Store
-    hasher: PasswordHasher
-    keyset: SigningKeySet
-    verifier: TokenVerifier
-    revocations: Revocations
-    throttle: Throttle
+    accounts: Accounts
     audit: AuditLog
     engine: Any
     transit: TransitStore
-    token_cache: VerifiedTokenCache = field(default_factory=VerifiedTokenCache)
     started: float = field(default_factory=time.time)
-    hash_pool: ThreadPoolExecutor = field(default_factory=_hash_pool)
+
+    # -- the accounts' parts, by their old names --------------------------------------
+
+    @property
+    def store(self) -> Store:
+        return self.accounts.store
+
+    @property
+    def hasher(self) -> PasswordHasher:
+        return self.accounts.hasher
+
+    @property
+    def keyset(self) -> SigningKeySet:
+        return self.accounts.keyset
+
+    @property
+    def verifier(self) -> TokenVerifier:
+        return self.accounts.verifier
+
+    @property
+    def revocations(self) -> Revocations:
+        return self.accounts.revocations
+
+    @property
+    def throttle(self) -> Throttle:
+        return self.accounts.throttle
+
+    @throttle.setter
+    def throttle(self, value: Throttle) -> None:
+        self.accounts.throttle = value
+
+    @property
+    def token_cache(self) -> VerifiedTokenCache:
+        return self.accounts.token_cache
+
+    @property
+    def hash_pool(self) -> ThreadPoolExecutor:
+        return self.accounts.hash_pool
 
     async def run_hasher(self, fn: Callable[..., T], *args: Any) -> T:
         """Run a password hash or check on the hashing threads (off the event loop)."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.hash_pool, functools.partial(fn, *args))
+        return await self.accounts.run_hasher(fn, *args)
 
     @classmethod
     async def open(cls, settings: ServiceSettings) -> Runtime:
@@ -124,51 +119,39 @@ class Runtime:
         keyset = data.load_keyset()
         engine = make_engine(settings.resolved_database_url())
         sessions = sessionmaker(engine)
-        store = Store(sessions, refresh_ttl=settings.refresh_token_ttl)
         redis_url = settings.redis_url.expose_secret() if settings.redis_url else None
-        revocations: Revocations
-        throttle: Throttle
+        audit = AuditLog(settings.resolved_audit_log())
+        accounts = await Accounts.open(
+            engine,
+            keyset,
+            account_policy(settings),
+            password_profile=settings.password_profile,
+            redis_url=redis_url,
+            redis_prefix=settings.redis_prefix,
+            audit=audit,
+        )
         events: KeyEvents
         if redis_url:
-            prefix = settings.redis_prefix
-            revocations = RedisRevocations(store, redis_url, prefix=prefix)
-            throttle = RedisThrottle(redis_url, prefix=f"{prefix}throttle:")
-            events = RedisKeyEvents(redis_url, channel=f"{prefix}{CHANNEL_SUFFIX}")
+            events = RedisKeyEvents(redis_url, channel=f"{settings.redis_prefix}{CHANNEL_SUFFIX}")
         else:
-            revocations = LocalRevocations(store)
-            throttle = LocalThrottle()
             events = LocalKeyEvents()
-        await revocations.load()
         transit = TransitStore(
             sessions, data.master_key(), events=events, ttl=settings.transit_cache_ttl
         )
         await transit.start()
-        verifier = keyset.verifier(
-            audience=settings.audience,
-            issuer=settings.issuer,
-            required_claims=("exp", "iat", "sub", "jti"),
-            leeway=5,
-        )
         return cls(
             settings=settings,
             data=data,
-            store=store,
-            hasher=PasswordHasher(settings.password_profile),
-            keyset=keyset,
-            verifier=verifier,
-            revocations=revocations,
-            throttle=throttle,
-            audit=AuditLog(settings.resolved_audit_log()),
+            accounts=accounts,
+            audit=audit,
             engine=engine,
             transit=transit,
         )
 
     async def close(self) -> None:
         """Release connections, threads and files."""
-        self.hash_pool.shutdown(wait=False, cancel_futures=True)
+        await self.accounts.close()
         await self.transit.close()
-        await self.revocations.close()
-        await self.throttle.close()
         await self.engine.dispose()
         self.audit.close()
 

@@ -5,7 +5,7 @@ is what the verified peer certificate of a connection says;
 :mod:`sealbox.service.connection` puts it, under :data:`PEER_STATE_KEY`, into the
 connection's copy of the lifespan state, which uvicorn copies into every request's
 ``scope["state"]``. Routes read it through the
-:func:`sealbox.service.deps.client_identity` dependency.
+:func:`sealbox.integrations.fastapi.client_identity` dependency.
 
 **Certificate reload.** The server's TLS setup (:class:`~sealbox.tls.server_session.ServerTLS`)
 is made once per worker by :func:`make_server_tls`. :class:`CertificateReloader` checks
@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from sealbox.exceptions import SealboxError
+from sealbox.integrations.fastapi.client_cert import PEER_STATE_KEY
 from sealbox.tls.server_session import ClientIdentity, ServerTLS
 
 __all__ = [
@@ -37,8 +38,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("sealbox.service")
-
-PEER_STATE_KEY = "sealbox_client_identity"
 
 
 # The TLS setups this process serves with, by (certificate, key) files, so the reloader

@@ -115,6 +115,20 @@ class ClientIdentity:
             not_after=cert.not_valid_after_utc.strftime("%b %e %H:%M:%S %Y GMT"),
         )
 
+    @classmethod
+    def from_pem(cls, pem: str | bytes) -> ClientIdentity:
+        """What a PEM certificate says (the first one of a chain), already verified by the server.
+
+        Raises:
+            TLSConfigError: not a PEM certificate.
+        """
+        data = pem.encode() if isinstance(pem, str) else pem
+        try:
+            cert = x509.load_pem_x509_certificate(data)
+        except ValueError:
+            raise TLSConfigError("the client certificate is not a PEM certificate") from None
+        return cls.from_certificate(cert)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return {

@@ -1,57 +1,30 @@
 """``GET /users/me``, the health check and the public JWKS.
 
+``/users/me`` and the JWKS are the library's routes (``users_router`` and ``jwks_router``
+of :mod:`sealbox.integrations.fastapi`) over the worker's accounts.
+
 .. versionadded:: 0.1.0
 """
 
 from __future__ import annotations
 
-from typing import Any
+from fastapi import APIRouter
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel
-
-from sealbox.service.deps import CallerDep, RuntimeDep, client_identity
+from sealbox.integrations.fastapi import jwks_router, users_router
+from sealbox.service.deps import current_caller, runtime_accounts
 
 __all__ = ["router"]
-
-
-class Me(BaseModel):
-    """The caller, from its access token, and the client certificate of the connection."""
-
-    id: int
-    username: str
-    scopes: list[str]
-    expires_at: int
-    client_certificate: dict[str, Any] | None = None
 
 
 def router() -> APIRouter:
     """``/users/me``, ``/health`` and ``/.well-known/jwks.json``."""
     api = APIRouter()
-
-    @api.get("/users/me", response_model=Me, tags=["users"])
-    async def me(caller: CallerDep, request: Request) -> Me:
-        """Who the access token belongs to (no database access)."""
-        identity = client_identity(request)
-        return Me(
-            id=caller.user_id,
-            username=caller.username,
-            scopes=sorted(caller.scopes),
-            expires_at=int(caller.expires),
-            client_certificate=identity.to_dict() if identity else None,
-        )
+    api.include_router(users_router(runtime_accounts, bearer=current_caller))
 
     @api.get("/health", tags=["service"])
     async def health() -> dict[str, str]:
         """Liveness: answers as long as the worker's event loop runs."""
         return {"status": "ok"}
 
-    @api.get("/.well-known/jwks.json", tags=["service"])
-    async def jwks(runtime: RuntimeDep) -> JSONResponse:
-        """The public keys that verify this service's access tokens (RFC 7517)."""
-        return JSONResponse(
-            runtime.keyset.public_jwks(), headers={"Cache-Control": "public, max-age=300"}
-        )
-
+    api.include_router(jwks_router(runtime_accounts))
     return api

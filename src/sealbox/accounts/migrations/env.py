@@ -1,14 +1,14 @@
-"""Alembic environment: runs on the connection that sealbox.service.db.migrate hands over."""
+"""Alembic environment: runs on the connection that sealbox.accounts.database.migrate hands over."""
 
 from __future__ import annotations
 
 from alembic import context
 
-from sealbox.service.db import Base
+from sealbox.accounts.models import Base
 
 connection = context.config.attributes.get("connection")
 if connection is None:
-    raise RuntimeError("run migrations through sealbox.service.db.migrate()")
+    raise RuntimeError("run migrations through sealbox.accounts.database.migrate()")
 
 context.configure(
     connection=connection,

@@ -1,0 +1,87 @@
+"""An app of your own, guarded by sealbox: copy it, keep the lifespan, change the routes.
+
+- ``/auth/register``, ``/auth/token`` (OAuth 2 password and refresh grants),
+  ``/auth/refresh``, ``/auth/logout``, ``/auth/password``: sealbox's auth routes over this
+  app's own database, with Argon2 (rehashed on login when the profile changes), short
+  access tokens, rotating refresh tokens with reuse detection, and login throttling;
+- ``/users/me`` and ``/.well-known/jwks.json``: who a token belongs to, and the keys
+  that verify the tokens anywhere;
+- ``GET /orders``: a route of the app, for callers holding the scope ``orders:read``.
+
+Its state is a ``sealbox serve`` data folder (``$SEALBOX_DATA_DIR``, ``./.sealbox`` by
+default: master key, signing keyset, SQLite database, audit log), read with the same
+``SEALBOX_*`` settings, so ``sealbox users create --data-dir …`` administers it, and
+``SEALBOX_DATABASE_URL``/``SEALBOX_REDIS_URL`` scale it out the same way. Run it over TLS::
+
+    uvicorn fastapi_app:app --app-dir examples \\
+        --ssl-keyfile .sealbox/tls/server.key --ssl-certfile .sealbox/tls/server.crt
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+from fastapi import FastAPI, Request
+
+from sealbox.accounts import Accounts, Caller, make_engine, migrate
+from sealbox.accounts.audit import AuditLog
+from sealbox.integrations.fastapi import (
+    accounts_bearer,
+    auth_router,
+    install_error_handlers,
+    jwks_router,
+    users_router,
+)
+from sealbox.service import DataDir, account_policy, load_settings
+
+settings = load_settings()  # SEALBOX_* variables and .env, as `sealbox serve` reads them
+
+
+def accounts(request: Request) -> Accounts:
+    """The accounts the lifespan opened."""
+    opened: Accounts = request.app.state.accounts
+    return opened
+
+
+auth = accounts_bearer(accounts)  # Authorization: Bearer …, verified, revocation checked
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    data = DataDir(settings.data_dir)
+    # The master key, the signing keyset, the audit log and the SQLite file, if missing.
+    data.provision(tls=False, sqlite=settings.database_url is None)
+    engine = make_engine(settings.resolved_database_url())
+    await migrate(engine)  # the tables of `sealbox serve`, created or brought up to date
+    audit = AuditLog(settings.resolved_audit_log())
+    redis_url = settings.redis_url.expose_secret() if settings.redis_url else None
+    app.state.accounts = await Accounts.open(
+        engine,
+        data.load_keyset(),
+        account_policy(settings),
+        password_profile=settings.password_profile,
+        redis_url=redis_url,
+        redis_prefix=settings.redis_prefix,
+        audit=audit,
+    )
+    try:
+        yield
+    finally:
+        await app.state.accounts.close()
+        await engine.dispose()
+        audit.close()
+
+
+app = FastAPI(title="orders", lifespan=lifespan)
+install_error_handlers(app)
+app.include_router(auth_router(accounts, bearer=auth))
+app.include_router(users_router(accounts, bearer=auth))
+app.include_router(jwks_router(accounts))
+
+
+@app.get("/orders")
+async def orders(caller: Annotated[Caller, auth.require("orders:read")]) -> dict[str, str]:
+    """The caller's orders (here: who the caller is)."""
+    return {"user": caller.username}

@@ -1,0 +1,179 @@
+"""The audit log: one JSON object per line, for every authentication and transit event.
+
+Fields: ``time`` (RFC 3339 UTC), ``event`` (``register``, ``login``, ``refresh``,
+``logout``, ``password_change``, ``transit.encrypt``, …), ``user``, ``address``,
+``outcome`` (``success``, ``failure``, ``throttled``, ``reuse_detected``,
+``denied``…) and, for some events, ``detail``. Never a password, a token, a hash,
+a plaintext or key material: the records are built from those fields only, and
+each line also passes through the redactor of :mod:`sealbox.secret`.
+
+Each record is one ``write()`` to a file opened with ``O_APPEND``, so lines from
+several workers never interleave, and a record costs a few microseconds (no
+logging machinery: transit writes one per operation). Every record is one line for
+any reader: JSON escapes control characters, and the line separators U+0085,
+U+2028 and U+2029 (which ``str.splitlines()`` and JavaScript split on) are escaped too.
+
+**Fail-closed**, as Vault's audit devices: a record that cannot be written (a full
+disk, an I/O error) raises :class:`AuditUnavailableError`, the request that needed it
+is refused (503 ``audit_unavailable``), and the failure is logged on stderr. The
+service refuses to start with a log it cannot open.
+
+**Rotation.** The file is reopened when it was moved away or replaced (logrotate's
+``create``; checked before every record, one ``stat``) and on :meth:`AuditLog.reopen`
+(SIGHUP).
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import logging
+import os
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sealbox.exceptions import SealboxError, StorageError
+from sealbox.secret import Redactor, default_redactor
+
+__all__ = ["AuditLog", "AuditUnavailableError"]
+
+log = logging.getLogger("sealbox.accounts")
+
+# JSON escapes C0 controls; these three are line breaks too for str.splitlines and others.
+_LINE_SEPARATORS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
+class AuditUnavailableError(SealboxError):
+    """An audit record could not be written: the request must not be served."""
+
+
+class AuditLog:
+    """Append audit records to a JSON-lines file (safe with several worker processes).
+
+    Raises:
+        StorageError: the file cannot be opened for appending.
+    """
+
+    def __init__(self, path: Path | None, *, redactor: Redactor | None = None) -> None:
+        self.path = path
+        self._redactor = redactor or default_redactor
+        self._fd: int | None = None
+        self._identity: tuple[int, int] | None = None
+        self._lock = threading.Lock()
+        self._failed = False
+        if path is not None:
+            self._fd = self._open()
+
+    def _open(self) -> int:
+        assert self.path is not None
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError as exc:
+            raise StorageError(
+                f"cannot open the audit log {self.path}: {(exc.strerror or '').lower()}"
+            ) from None
+        st = os.fstat(fd)
+        self._identity = (st.st_dev, st.st_ino)
+        return fd
+
+    def reopen(self) -> None:
+        """Close the file and open it again at its path (after a rotation; on SIGHUP)."""
+        if self.path is None:
+            return
+        with self._lock:
+            try:
+                self._reopen_locked()
+            except StorageError as exc:
+                log.error("%s", exc)  # noqa: TRY400 - the message says it all
+                return
+        log.info("reopened the audit log %s", self.path)
+
+    def _reopen_locked(self) -> None:
+        fd = self._open()
+        if self._fd is not None:
+            os.close(self._fd)
+        self._fd = fd
+
+    def _moved_away(self) -> bool:
+        assert self.path is not None
+        try:
+            st = self.path.stat()
+        except OSError:
+            return True
+        return (st.st_dev, st.st_ino) != self._identity
+
+    def record(
+        self,
+        event: str,
+        *,
+        outcome: str,
+        user: str | None = None,
+        address: str | None = None,
+        detail: str | None = None,
+    ) -> None:
+        """Write one record.
+
+        Raises:
+            AuditUnavailableError: the record could not be written (logged on stderr).
+        """
+        if self.path is None:
+            return
+        entry = {
+            "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "event": event,
+            "outcome": outcome,
+            "user": user,
+            "address": address,
+        }
+        if detail:
+            entry["detail"] = detail
+        text = json.dumps(entry, ensure_ascii=False).translate(_LINE_SEPARATORS)
+        data = (self._redactor.redact(text) + "\n").encode()
+        problem = None
+        with self._lock:
+            try:
+                if self._fd is None or self._moved_away():
+                    self._reopen_locked()
+                assert self._fd is not None
+                self._write_line(self._fd, data)
+            except StorageError as exc:
+                problem = str(exc)
+            except OSError as exc:
+                problem = exc.strerror or type(exc).__name__
+            if problem is None:
+                if self._failed:
+                    log.warning("the audit log %s is writable again", self.path)
+                self._failed = False
+                return
+            if not self._failed:
+                log.error(
+                    "cannot write the audit log %s: %s; refusing requests until it can be",
+                    self.path,
+                    problem,
+                )
+            self._failed = True
+        raise AuditUnavailableError(f"the audit log cannot be written: {problem}")
+
+    @staticmethod
+    def _write_line(fd: int, data: bytes) -> None:
+        # One write() per line: O_APPEND keeps it whole among other writers.
+        written = os.write(fd, data)
+        if written == len(data):
+            return
+        # A short write (a full disk): take the partial line back, so that readers never
+        # meet half a record — unless another writer has appended after it meanwhile.
+        end = os.lseek(fd, 0, os.SEEK_CUR)
+        if os.fstat(fd).st_size == end:
+            os.ftruncate(fd, end - written)
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    def close(self) -> None:
+        """Close the file."""
+        with self._lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None

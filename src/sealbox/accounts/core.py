@@ -1,0 +1,359 @@
+"""One object for sign-in: :class:`Accounts` holds the store, the password hasher, the
+signing keyset and its verifier, the revocation lists, the throttle and the audit sink.
+
+:mod:`sealbox.accounts.sessions` takes it and decides every login, refresh, logout,
+registration and password change; ``sealbox serve`` holds one per worker, and so does
+an app using :mod:`sealbox.integrations.fastapi`. Nothing here knows a web framework::
+
+    engine = make_engine("sqlite+aiosqlite:///app.db")
+    await migrate(engine)
+    accounts = await Accounts.open(engine, SigningKeySet.generate("EdDSA"), AccountPolicy())
+    issued = await sessions.login(accounts, "alice", password, address="203.0.113.7")
+    caller = await accounts.authenticate(issued.access_token)
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import os
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Final, Protocol, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from sealbox.accounts.database import sessionmaker
+from sealbox.accounts.revocation import LocalRevocations, RedisRevocations, Revocations
+from sealbox.accounts.store import Store
+from sealbox.accounts.throttle import LocalThrottle, RedisThrottle, Throttle
+from sealbox.exceptions import SealboxError, TokenError
+from sealbox.jwt import SigningKeySet, TokenVerifier
+from sealbox.passwords import PasswordHasher
+
+__all__ = [
+    "DEFAULT_SCOPES",
+    "AccessClaims",
+    "AccountPolicy",
+    "Accounts",
+    "AuditSink",
+    "Caller",
+    "NullAudit",
+    "VerifiedTokenCache",
+    "caller_from_claims",
+]
+
+T = TypeVar("T")
+
+#: The scopes every new account holds.
+DEFAULT_SCOPES: Final = ("users:me",)
+#: Seconds of clock skew allowed on an access token's times.
+LEEWAY: Final = 5
+# The lowest priority that still gets a share of a busy CPU (19); SCHED_IDLE would
+# starve logins outright while other requests keep the cores busy.
+HASH_NICENESS: Final = 19
+
+
+@dataclass(frozen=True, slots=True)
+class AccountPolicy:
+    """The rules of sign-in: who issues tokens for whom, for how long, how often one may try.
+
+    Attributes:
+        issuer: ``iss`` of the access tokens (required when verifying them).
+        audience: ``aud`` of the access tokens (required when verifying them).
+        access_token_ttl: seconds an access token lives.
+        refresh_token_ttl: seconds a refresh token lives unused.
+        refresh_reuse_grace: seconds within which a used refresh token may be presented
+            again (a lost answer) without revoking its family; 0 never.
+        client_id: ``client_id`` (RFC 9068) of the tokens issued to password logins.
+        default_scopes: the scopes a new account holds.
+        open_registration: whether anyone may register.
+        throttle_user_attempts: failed attempts per username within the window.
+        throttle_address_attempts: failed attempts per client address within the window.
+        throttle_window: the window, in seconds.
+    """
+
+    issuer: str = "sealbox"
+    audience: str = "sealbox"
+    access_token_ttl: int = 15 * 60
+    refresh_token_ttl: int = 30 * 24 * 3600
+    refresh_reuse_grace: float = 0.0
+    client_id: str = "sealbox-first-party"
+    default_scopes: tuple[str, ...] = DEFAULT_SCOPES
+    open_registration: bool = True
+    throttle_user_attempts: int = 5
+    throttle_address_attempts: int = 20
+    throttle_window: int = 300
+
+
+class AuditSink(Protocol):
+    """Where sign-in events go (:class:`sealbox.accounts.audit.AuditLog`, or your own)."""
+
+    def record(
+        self,
+        event: str,
+        *,
+        outcome: str,
+        user: str | None = None,
+        address: str | None = None,
+        detail: str | None = None,
+    ) -> None:
+        """Write one event; never a password or a token."""
+
+
+class NullAudit:
+    """An audit sink that keeps nothing."""
+
+    def record(
+        self,
+        event: str,
+        *,
+        outcome: str,
+        user: str | None = None,
+        address: str | None = None,
+        detail: str | None = None,
+    ) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class AccessClaims:
+    """A verified access token, typed.
+
+    Attributes:
+        username: ``sub``.
+        scopes: the granted scopes (``scope``, RFC 8693 §4.2).
+        jti: the token's id (``""`` when the issuer sets none).
+        expires: ``exp``, seconds since the epoch.
+        claims: every claim, as verified.
+    """
+
+    username: str
+    scopes: frozenset[str]
+    jti: str
+    expires: float
+    claims: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Caller(AccessClaims):
+    """A verified, unrevoked access token issued by :class:`Accounts`: the account's id too."""
+
+    user_id: int
+
+
+def caller_from_claims(claims: dict[str, Any]) -> Caller:
+    """The :class:`Caller` of verified claims that name an account (``uid``)."""
+    scope = claims.get("scope", "")
+    return Caller(
+        username=claims["sub"],
+        scopes=frozenset(scope.split()) if isinstance(scope, str) else frozenset(),
+        jti=claims["jti"],
+        expires=float(claims["exp"]),
+        claims=claims,
+        user_id=claims["uid"],
+    )
+
+
+class VerifiedTokenCache:
+    """Claims of access tokens whose signature was already checked, until they expire.
+
+    Verifying an EdDSA signature costs more than the rest of a small request;
+    clients send the same access token many times in its life, so the check is
+    done once per token and per process. Revocation is still checked on every
+    request (it is not cached). Entries are dropped oldest first past ``size``.
+    """
+
+    def __init__(self, size: int = 10_000) -> None:
+        self.size = size
+        self._claims: dict[str, dict[str, Any]] = {}
+
+    def get(self, token: str, now: float) -> dict[str, Any] | None:
+        claims = self._claims.get(token)
+        if claims is None:
+            return None
+        if claims["exp"] <= now:
+            self._claims.pop(token, None)
+            return None
+        return claims
+
+    def put(self, token: str, claims: dict[str, Any]) -> None:
+        if len(self._claims) >= self.size:
+            # Dicts keep insertion order: drop the oldest tenth in one go.
+            for key in list(self._claims)[: max(1, self.size // 10)]:
+                del self._claims[key]
+        self._claims[token] = claims
+
+
+def _background_priority() -> None:
+    # Linux keeps a nice value per thread, and Argon2's lane threads inherit it:
+    # hashing then takes only the CPU the event loop leaves, so a login storm does
+    # not hold up every other request. Raising niceness needs no privilege.
+    with contextlib.suppress(OSError, AttributeError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASH_NICENESS)
+
+
+def hash_pool() -> ThreadPoolExecutor:
+    """Threads for Argon2: one per core, at background priority."""
+    return ThreadPoolExecutor(
+        max_workers=os.cpu_count() or 1,
+        thread_name_prefix="sealbox-hash",
+        initializer=_background_priority,
+    )
+
+
+_NOT_VALID: Final = "the access token is not valid"
+_REVOKED: Final = "the access token was revoked"
+
+
+class Accounts:
+    """Everything sign-in needs, for one process (see the module docstring).
+
+    Args:
+        store: the users and refresh-token tables.
+        keyset: signs the access tokens (its public keys verify them).
+        policy: issuer, audience, lifetimes, throttling limits.
+        hasher: the password hasher (``PasswordHasher()`` by default).
+        revocations: revoked tokens and sessions (in memory by default; load them
+            with :meth:`~sealbox.accounts.revocation.Revocations.load` first).
+        throttle: attempt counters (in memory by default).
+        audit: where events go (nowhere by default).
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        keyset: SigningKeySet,
+        policy: AccountPolicy | None = None,
+        *,
+        hasher: PasswordHasher | None = None,
+        revocations: Revocations | None = None,
+        throttle: Throttle | None = None,
+        audit: AuditSink | None = None,
+    ) -> None:
+        self.store = store
+        self.keyset = keyset
+        self.policy = policy or AccountPolicy()
+        self.hasher = hasher or PasswordHasher()
+        self.revocations: Revocations = revocations or LocalRevocations(store)
+        self.throttle: Throttle = throttle or LocalThrottle()
+        self.audit: AuditSink = audit or NullAudit()
+        self.verifier: TokenVerifier = keyset.verifier(
+            audience=self.policy.audience,
+            issuer=self.policy.issuer,
+            required_claims=("exp", "iat", "sub", "jti"),
+            leeway=LEEWAY,
+        )
+        self.token_cache = VerifiedTokenCache()
+        # The Caller of each verified token, built once: a request then costs a lookup and
+        # the revocation check.
+        self._callers: dict[str, Caller] = {}
+        self.hash_pool = hash_pool()
+
+    def __repr__(self) -> str:
+        return f"Accounts(issuer={self.policy.issuer!r}, audience={self.policy.audience!r})"
+
+    @classmethod
+    async def open(
+        cls,
+        engine: AsyncEngine,
+        keyset: SigningKeySet,
+        policy: AccountPolicy | None = None,
+        *,
+        password_profile: str | None = None,
+        redis_url: str | None = None,
+        redis_prefix: str = "sealbox:",
+        audit: AuditSink | None = None,
+    ) -> Accounts:
+        """Accounts over an engine whose schema is migrated (:func:`sealbox.accounts.migrate`).
+
+        With ``redis_url``, revocations and throttle counters live in Redis (shared by
+        every worker and host); without it, in this process.
+        """
+        policy = policy or AccountPolicy()
+        store = Store(sessionmaker(engine), refresh_ttl=policy.refresh_token_ttl)
+        revocations: Revocations
+        throttle: Throttle
+        if redis_url:
+            revocations = RedisRevocations(store, redis_url, prefix=redis_prefix)
+            throttle = RedisThrottle(redis_url, prefix=f"{redis_prefix}throttle:")
+        else:
+            revocations = LocalRevocations(store)
+            throttle = LocalThrottle()
+        await revocations.load()
+        hasher = PasswordHasher(password_profile) if password_profile else PasswordHasher()
+        return cls(
+            store,
+            keyset,
+            policy,
+            hasher=hasher,
+            revocations=revocations,
+            throttle=throttle,
+            audit=audit,
+        )
+
+    async def run_hasher(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a password hash or check on the hashing threads (off the event loop)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.hash_pool, functools.partial(fn, *args))
+
+    async def authenticate(self, token: str) -> Caller:
+        """The caller of an access token: signature checked once per token, revocation every time.
+
+        Raises:
+            TokenError: not a valid access token of these accounts (code
+                ``invalid_token``; the message says nothing more), or a revoked one
+                (code ``token_revoked``).
+        """
+        now = time.time()
+        caller = self._callers.get(token)
+        if caller is None or caller.expires <= now:
+            self._callers.pop(token, None)
+            caller = self._verify(token, now)
+        claims = caller.claims
+        if claims.get("nbf", 0) > now + LEEWAY:
+            raise TokenError(_NOT_VALID, code="invalid_token")
+        family = claims.get("sid")
+        if await self.revocations.is_refused(
+            caller.jti,
+            caller.user_id,
+            claims.get("sv", 0),
+            family if isinstance(family, str) else None,
+        ):
+            raise TokenError(_REVOKED, code="token_revoked")
+        return caller
+
+    def _verify(self, token: str, now: float) -> Caller:
+        claims = self.token_cache.get(token, now)
+        if claims is None:
+            try:
+                claims = self.verifier.verify(token, now=now)
+            except SealboxError:
+                raise TokenError(_NOT_VALID, code="invalid_token") from None
+            if not isinstance(claims.get("uid"), int) or not isinstance(claims.get("jti"), str):
+                raise TokenError(_NOT_VALID, code="invalid_token")
+            self.token_cache.put(token, claims)
+        caller = caller_from_claims(claims)
+        if len(self._callers) >= self.token_cache.size:
+            self._callers.clear()
+        self._callers[token] = caller
+        return caller
+
+    def public_jwks(self) -> dict[str, Any]:
+        """The JWK Set (RFC 7517) that verifies the access tokens."""
+        return self.keyset.public_jwks()
+
+    async def close(self) -> None:
+        """Release threads and connections (not the engine: it is the caller's)."""
+        self.hash_pool.shutdown(wait=False, cancel_futures=True)
+        await self.revocations.close()
+        await self.throttle.close()

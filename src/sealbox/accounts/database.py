@@ -1,0 +1,94 @@
+"""sealbox's database: the async engine, sessions, and the Alembic migrations that own its schema.
+
+SQLite (through aiosqlite) by default; PostgreSQL through asyncpg when the URL says so.
+The schema — users, refresh-token families, revoked tokens, and the service's transit
+keys — is owned by the Alembic migrations in ``sealbox/accounts/migrations``, applied by
+:func:`migrate` (under an advisory lock on PostgreSQL, so several hosts starting at once
+do not race). ``sealbox serve``, ``sealbox users`` and an app using
+:mod:`sealbox.integrations.fastapi` run the same migrations, so any of them can open a
+database another one made.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+
+from sealbox.storage import locked
+
+__all__ = ["MIGRATIONS", "current_revision", "make_engine", "migrate", "sessionmaker"]
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# Any 64-bit constant: the PostgreSQL advisory lock that serialises migrations.
+_MIGRATION_LOCK = 0x5EA1B0C5
+
+
+def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    """Create the async engine; SQLite gets WAL mode and foreign keys."""
+    if url.startswith("sqlite"):
+        kwargs.setdefault("connect_args", {"timeout": 30})
+    else:
+        kwargs.setdefault("pool_pre_ping", True)
+    engine = create_async_engine(url, **kwargs)
+    if url.startswith("sqlite"):
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            # WAL with NORMAL: never corrupt, and a commit needs no fsync (the last
+            # commits may be lost on power failure, not on a crash of the process).
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+    return engine
+
+
+def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[Any]:
+    """A session factory whose objects stay usable after commit."""
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def _upgrade(connection: Connection) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    if connection.dialect.name == "postgresql":
+        from sqlalchemy import text
+
+        connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
+    command.upgrade(config, "head")
+
+
+async def migrate(engine: AsyncEngine) -> None:
+    """Bring the schema to the newest migration (idempotent).
+
+    Processes starting at once take turns: PostgreSQL through an advisory lock (in
+    ``_upgrade``), an SQLite file through the lock of sealbox's file writers.
+    """
+    database = engine.url.database
+    if engine.url.get_backend_name() == "sqlite" and database and database != ":memory:":
+        with locked(database):  # blocks the loop, at start-up only
+            async with engine.begin() as conn:
+                await conn.run_sync(_upgrade)
+        return
+    async with engine.begin() as conn:
+        await conn.run_sync(_upgrade)
+
+
+def current_revision(connection: Connection) -> str | None:
+    """The Alembic revision the database is at (``None`` when empty)."""
+    from alembic.runtime.migration import MigrationContext
+
+    return MigrationContext.configure(connection).get_current_revision()

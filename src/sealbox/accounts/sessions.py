@@ -1,0 +1,396 @@
+"""Sessions: register, log in, refresh, log out, change a password — without any web framework.
+
+Every function takes an :class:`~sealbox.accounts.core.Accounts` and decides: throttling,
+the password check, the granted scope, the refresh-family rules, the audit records. The
+routes of :mod:`sealbox.integrations.fastapi` (and so ``sealbox serve``) only parse
+requests, call these, and map the outcomes below to answers; any other Python code can
+call them the same way.
+
+- **Throttling.** An attempt is counted against the username and the client address
+  before the password is checked, atomically with the check of the limit
+  (:mod:`sealbox.accounts.throttle`); past either limit the answer is
+  :class:`Throttled`. A success gives the address's count back and clears the
+  username's. Registrations count against the address.
+- **Scope.** A login grants the scopes asked for that the account holds (all of them
+  when none are asked for). The refresh family keeps that grant: a refresh answers it
+  again, narrowed by what the account still holds and by what the refresh asks for,
+  and never more (RFC 6749 §6).
+- **Families.** Every access token names its refresh family (``sid``): revoking the
+  family (reuse detected, logout) refuses the access tokens issued from it at once.
+- **Timing.** An unknown username costs the same Argon2 work as a wrong password and
+  gets the same answer (:class:`LoginFailed`).
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import contextlib
+import unicodedata
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Final
+
+from sealbox.accounts.core import DEFAULT_SCOPES, Accounts, Caller
+from sealbox.accounts.models import User
+from sealbox.accounts.store import RefreshOutcome, UsernameTakenError
+from sealbox.accounts.usernames import canonical_username, lookup_key
+from sealbox.exceptions import PasswordMismatchError, SealboxError
+
+__all__ = [
+    "DEFAULT_SCOPES",
+    "MAX_PASSWORD",
+    "MIN_PASSWORD",
+    "CurrentPasswordError",
+    "IssuedTokens",
+    "LoginFailed",
+    "RegistrationClosedError",
+    "ScopeRefused",
+    "Throttled",
+    "UsernameUnavailableError",
+    "WeakPasswordError",
+    "attempt_succeeded",
+    "change_password",
+    "check_new_password",
+    "check_password",
+    "issue_tokens",
+    "login",
+    "logout",
+    "refresh",
+    "register",
+    "revoke_family_access",
+    "start_session",
+    "throttle_attempt",
+]
+
+MIN_PASSWORD: Final = 8
+MAX_PASSWORD: Final = 1024
+
+
+class Throttled(SealboxError):  # noqa: N818 - an outcome, named as before
+    """Too many attempts: ``retry_after`` seconds to wait."""
+
+    code = "too_many_requests"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            "too many attempts; try again later", facts={"retry_after": str(retry_after)}
+        )
+        self.retry_after = retry_after
+
+
+class LoginFailed(SealboxError):  # noqa: N818 - an outcome, named as before
+    """The username and password, or the refresh token, did not grant anything."""
+
+    code = "invalid_grant"
+
+
+class ScopeRefused(SealboxError):  # noqa: N818 - an outcome, named as before
+    """A refresh asked for a scope beyond the family's grant."""
+
+    code = "invalid_scope"
+
+
+class RegistrationClosedError(SealboxError):
+    """The policy does not let anyone register."""
+
+    code = "registration_closed"
+
+
+class UsernameUnavailableError(SealboxError):
+    """The username, or one that looks like it, has an account."""
+
+    code = "username_taken"
+
+
+class WeakPasswordError(SealboxError):
+    """A new password breaks the policy (the message says which rule)."""
+
+    code = "weak_password"
+
+
+class CurrentPasswordError(SealboxError):
+    """A password change gave a wrong current password."""
+
+    code = "invalid_credentials"
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedTokens:
+    """What a login or refresh answers."""
+
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    scope: tuple[str, ...]
+    user: User
+
+    def __repr__(self) -> str:
+        # Never the tokens themselves.
+        return (
+            f"IssuedTokens(user={self.user.username!r}, scope={self.scope!r}, "
+            f"expires_in={self.expires_in})"
+        )
+
+
+def _user_key(name: str) -> str:
+    return f"user:{lookup_key(name) or name}"
+
+
+def _address_key(address: str) -> str:
+    return f"addr:{address}"
+
+
+def check_new_password(password: str, username: str) -> None:
+    """8 to 1024 characters after NFKC normalisation, and not the username.
+
+    Raises:
+        WeakPasswordError: which rule it breaks.
+    """
+    normalized = unicodedata.normalize("NFKC", password)
+    if not MIN_PASSWORD <= len(normalized) <= MAX_PASSWORD:
+        raise WeakPasswordError(
+            f"the password must have {MIN_PASSWORD} to {MAX_PASSWORD} characters"
+        )
+    if normalized.casefold() == unicodedata.normalize("NFKC", username).casefold():
+        raise WeakPasswordError("the password may not be the username")
+
+
+async def throttle_attempt(accounts: Accounts, address: str, username: str | None = None) -> None:
+    """Count an attempt for the address (and the username); raise :class:`Throttled` past a limit.
+
+    The attempt stays counted (a failure) unless :func:`attempt_succeeded` gives it back.
+    """
+    p = accounts.policy
+    limits = [(_address_key(address), p.throttle_address_attempts)]
+    if username is not None:
+        limits.insert(0, (_user_key(username), p.throttle_user_attempts))
+    wait = await accounts.throttle.acquire(limits, p.throttle_window)
+    if wait:
+        raise Throttled(wait)
+
+
+async def attempt_succeeded(accounts: Accounts, address: str, username: str) -> None:
+    """An attempt went well: give the address's count back, clear the username's."""
+    await accounts.throttle.settle(clear=[_user_key(username)], give_back=[_address_key(address)])
+
+
+async def check_password(accounts: Accounts, user: User | None, password: str) -> bool:
+    """Verify off the event loop; upgrade the stored hash when it is due."""
+    hasher = accounts.hasher
+    if user is None:
+        # Same work as a real check, same answer: no oracle for unknown names.
+        with contextlib.suppress(SealboxError):
+            await accounts.run_hasher(hasher.verify_dummy, password)
+        return False
+    try:
+        check = await accounts.run_hasher(hasher.verify, user.password_hash, password)
+    except PasswordMismatchError:
+        return False
+    except SealboxError:
+        # An unusable stored hash: refuse the login, say nothing more to the client.
+        return False
+    if check.needs_rehash:
+        new_hash = await accounts.run_hasher(hasher.hash, password)
+        await accounts.store.set_password_hash(user.id, new_hash)
+        accounts.audit.record("rehash", outcome="success", user=user.username, detail=check.scheme)
+    return True
+
+
+def issue_tokens(
+    accounts: Accounts, user: User, scope: tuple[str, ...], refresh_token: str, family_id: str
+) -> IssuedTokens:
+    """Sign an access token for ``user`` (``uid``, session version ``sv``, family ``sid``)."""
+    p = accounts.policy
+    access = accounts.keyset.issue(
+        user.username,
+        audience=p.audience,
+        issuer=p.issuer,
+        ttl=p.access_token_ttl,
+        scope=list(scope),
+        claims={
+            "client_id": p.client_id,
+            "uid": user.id,
+            "sv": user.session_version,
+            "sid": family_id,
+        },
+    )
+    return IssuedTokens(access, refresh_token, p.access_token_ttl, scope, user)
+
+
+def _granted(held: list[str], asked: list[str]) -> tuple[str, ...]:
+    if not asked:
+        return tuple(sorted(held))
+    return tuple(s for s in dict.fromkeys(asked) if s in held)
+
+
+async def start_session(
+    accounts: Accounts, user: User, scopes: Collection[str] = ()
+) -> IssuedTokens:
+    """Open a refresh family for ``user`` and issue its first tokens (no password checked).
+
+    For code that has authenticated the user some other way. ``scopes`` narrows the
+    grant to those the account holds (all of them when empty).
+    """
+    scope = _granted(user.scopes, list(scopes))
+    token, family = await accounts.store.issue_refresh(user.id, " ".join(scope))
+    return issue_tokens(accounts, user, scope, token, family)
+
+
+async def login(
+    accounts: Accounts, username: str, password: str, address: str, scopes: list[str]
+) -> IssuedTokens:
+    """The password grant.
+
+    Raises:
+        Throttled: past the username's or the address's limit (no password checked).
+        LoginFailed: unknown user or wrong password (the same work and answer).
+    """
+    try:
+        await throttle_attempt(accounts, address, username)
+    except Throttled:
+        accounts.audit.record("login", outcome="throttled", user=username, address=address)
+        raise
+    user = await accounts.store.user_for_login(username)
+    if not await check_password(accounts, user, password) or user is None:
+        accounts.audit.record("login", outcome="failure", user=username, address=address)
+        raise LoginFailed("invalid username or password")
+    await attempt_succeeded(accounts, address, username)
+    accounts.audit.record("login", outcome="success", user=user.username, address=address)
+    return await start_session(accounts, user, scopes)
+
+
+async def refresh(
+    accounts: Accounts, refresh_token: str, address: str, scopes: list[str] | None = None
+) -> IssuedTokens:
+    """The refresh grant: rotate the token, keep (or narrow) the family's scope.
+
+    Raises:
+        LoginFailed: an unknown, expired, revoked or reused token (a reused one
+            revokes its family, and the access tokens issued from it, first).
+        ScopeRefused: ``scopes`` asks for more than the family was granted.
+    """
+    p = accounts.policy
+    outcome = await accounts.store.use_refresh(refresh_token, p.refresh_reuse_grace, scopes)
+    if outcome.status == "invalid_scope":
+        # The token stays valid: asking for too much is a client's mistake, not theft.
+        accounts.audit.record("refresh", outcome="invalid_scope", address=address)
+        raise ScopeRefused("a refresh may narrow the granted scope, never widen it")
+    if outcome.status == "reused":
+        await _family_revoked(accounts, outcome, address)
+        raise LoginFailed("the refresh token is not valid")
+    if outcome.status != "ok" or outcome.user is None or outcome.token is None:
+        accounts.audit.record("refresh", outcome="failure", address=address)
+        raise LoginFailed("the refresh token is not valid")
+    user = outcome.user
+    held = list(user.scopes)
+    family_scope = held if outcome.scope is None else outcome.scope.split()
+    # What the account no longer holds is dropped; what the family never had is not added.
+    scope = tuple(x for x in dict.fromkeys(scopes or family_scope) if x in held)
+    accounts.audit.record(
+        "refresh",
+        outcome="retried" if outcome.retried else "success",
+        user=user.username,
+        address=address,
+    )
+    assert outcome.family_id is not None
+    return issue_tokens(accounts, user, scope, outcome.token, outcome.family_id)
+
+
+async def _family_revoked(accounts: Accounts, outcome: RefreshOutcome, address: str) -> None:
+    if outcome.family_id is not None:
+        await revoke_family_access(accounts, outcome.family_id)
+    accounts.audit.record(
+        "refresh",
+        outcome="reuse_detected",
+        user=outcome.user.username if outcome.user is not None else None,
+        address=address,
+        detail="family revoked",
+    )
+
+
+async def revoke_family_access(accounts: Accounts, family_id: str) -> None:
+    """Refuse the access tokens of a refresh family for as long as any can live."""
+    until = datetime.now(UTC).timestamp() + accounts.policy.access_token_ttl + 60
+    await accounts.revocations.revoke_family(family_id, datetime.fromtimestamp(until, UTC))
+
+
+async def logout(accounts: Accounts, caller: Caller, refresh_token: str, address: str) -> None:
+    """Revoke the refresh token's family (if it is the caller's), its access tokens, and the
+    caller's own access token."""
+    family = await accounts.store.revoke_family_of(refresh_token, caller.user_id)
+    if family is not None:
+        await revoke_family_access(accounts, family)
+    await accounts.revocations.revoke(caller.jti, datetime.fromtimestamp(caller.expires, UTC))
+    accounts.audit.record("logout", outcome="success", user=caller.username, address=address)
+
+
+async def register(accounts: Accounts, username: str, password: str, address: str) -> User:
+    """Create an account with the policy's default scopes.
+
+    Raises:
+        RegistrationClosedError: the policy lets no one register.
+        UsernameError: the name breaks RFC 8265's rules (the message says how).
+        WeakPasswordError: the password breaks the policy.
+        Throttled: too many registrations or attempts from the address.
+        UsernameUnavailableError: the name, or one that looks like it, has an account.
+    """
+    if not accounts.policy.open_registration:
+        raise RegistrationClosedError("registration is closed")
+    username = canonical_username(username)
+    check_new_password(password, username)
+    try:
+        # Each registration counts against the address, like a failed login.
+        await throttle_attempt(accounts, address)
+    except Throttled:
+        accounts.audit.record("register", outcome="throttled", user=username, address=address)
+        raise
+    if await accounts.store.name_is_taken(username):
+        accounts.audit.record("register", outcome="taken", user=username, address=address)
+        raise _taken()
+    password_hash = await accounts.run_hasher(accounts.hasher.hash, password)
+    try:
+        user = await accounts.store.create_user(
+            username, password_hash, list(accounts.policy.default_scopes)
+        )
+    except UsernameTakenError:
+        accounts.audit.record("register", outcome="taken", user=username, address=address)
+        raise _taken() from None
+    accounts.audit.record("register", outcome="success", user=username, address=address)
+    return user
+
+
+def _taken() -> UsernameUnavailableError:
+    return UsernameUnavailableError("this username, or one that looks like it, is taken")
+
+
+async def change_password(
+    accounts: Accounts, caller: Caller, current: str, new: str, address: str
+) -> None:
+    """Change the caller's password; every session of the user ends (tokens included).
+
+    Raises:
+        Throttled: past the username's or the address's limit (nothing checked).
+        CurrentPasswordError: ``current`` is not the password.
+        WeakPasswordError: ``new`` breaks the policy.
+    """
+    try:
+        await throttle_attempt(accounts, address, caller.username)
+    except Throttled:
+        accounts.audit.record(
+            "password_change", outcome="throttled", user=caller.username, address=address
+        )
+        raise
+    user = await accounts.store.user_by_id(caller.user_id)
+    if user is None or not await check_password(accounts, user, current):
+        accounts.audit.record(
+            "password_change", outcome="failure", user=caller.username, address=address
+        )
+        raise CurrentPasswordError("the current password is wrong")
+    await attempt_succeeded(accounts, address, caller.username)
+    check_new_password(new, user.username)
+    new_hash = await accounts.run_hasher(accounts.hasher.hash, new)
+    version = await accounts.store.change_password(user.id, new_hash)
+    await accounts.revocations.end_sessions(user.id, version)
+    accounts.audit.record("password_change", outcome="success", user=user.username, address=address)

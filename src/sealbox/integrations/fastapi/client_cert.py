@@ -1,0 +1,69 @@
+"""The client certificate of a mutual-TLS connection, as a dependency.
+
+The server verifies the certificate during the handshake (against its client CAs); the
+app reads what it says. Two servers tell the app:
+
+- sealbox's TLS connection layer (``sealbox serve``, or uvicorn given
+  ``sealbox.service.connection.connection_class``) puts the verified
+  :class:`~sealbox.tls.server_session.ClientIdentity` into the request's state under
+  :data:`PEER_STATE_KEY`;
+- servers implementing the ASGI TLS extension give the chain in
+  ``scope["extensions"]["tls"]["client_cert_chain"]`` (PEM).
+
+Plain uvicorn verifies client certificates (``--ssl-cert-reqs 2 --ssl-ca-certs …``)
+but tells the app nothing about them.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Final
+
+from fastapi import Request
+
+from sealbox.exceptions import TLSConfigError
+from sealbox.integrations.fastapi.errors import ApiError, ErrorCode
+from sealbox.tls.server_session import ClientIdentity
+
+__all__ = [
+    "PEER_STATE_KEY",
+    "client_identity",
+    "optional_client_certificate",
+    "require_client_certificate",
+]
+
+#: Where sealbox's connection layer keeps the verified peer certificate in the request state.
+PEER_STATE_KEY: Final = "sealbox_client_identity"
+
+
+def client_identity(request: Request) -> ClientIdentity | None:
+    """The verified client certificate of this connection, or ``None``."""
+    state = request.scope.get("state") or {}
+    identity = state.get(PEER_STATE_KEY)
+    if isinstance(identity, ClientIdentity):
+        return identity
+    tls = (request.scope.get("extensions") or {}).get("tls") or {}
+    chain = tls.get("client_cert_chain") or ()
+    if chain:
+        with contextlib.suppress(TLSConfigError):
+            return ClientIdentity.from_pem(chain[0])
+    return None
+
+
+async def optional_client_certificate(request: Request) -> ClientIdentity | None:
+    """Dependency: the client certificate, or ``None`` on a connection without one."""
+    return client_identity(request)
+
+
+async def require_client_certificate(request: Request) -> ClientIdentity:
+    """Dependency: the client certificate; 403 ``client_certificate_required`` without one."""
+    identity = client_identity(request)
+    if identity is None:
+        raise ApiError(
+            403,
+            ErrorCode.CLIENT_CERTIFICATE_REQUIRED,
+            "this needs a client certificate (mutual TLS)",
+        )
+    return identity

@@ -1,0 +1,151 @@
+"""JSON errors: a stable code, a message, never a traceback or an input.
+
+Every error the dependencies and routes of :mod:`sealbox.integrations.fastapi` answer
+is JSON ``{"error": CODE, "message": TEXT}`` (plus ``details`` for validation errors:
+where and what, never the value that was sent, which may be a password; plus
+RFC 6749 §5.2's ``error_description`` from the token endpoint). ``CODE`` is one of
+:class:`ErrorCode` and does not change between releases; ``message`` is for people
+and may. :func:`install_error_handlers` makes an app answer so.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from sealbox.accounts.audit import AuditUnavailableError
+
+__all__ = [
+    "ApiError",
+    "ErrorCode",
+    "audit_unavailable_response",
+    "error_response",
+    "install_error_handlers",
+    "validation_error_response",
+]
+
+
+class ErrorCode(enum.StrEnum):
+    """The stable error codes of sign-in and its dependencies."""
+
+    VALIDATION_ERROR = "validation_error"
+    INVALID_REQUEST = "invalid_request"
+    NOT_AUTHENTICATED = "not_authenticated"
+    INVALID_TOKEN = "invalid_token"  # noqa: S105
+    INSUFFICIENT_SCOPE = "insufficient_scope"
+    INVALID_CREDENTIALS = "invalid_credentials"
+    INVALID_GRANT = "invalid_grant"
+    USERNAME_TAKEN = "username_taken"
+    WEAK_PASSWORD = "weak_password"  # noqa: S105
+    REGISTRATION_CLOSED = "registration_closed"
+    TOO_MANY_REQUESTS = "too_many_requests"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    NOT_FOUND = "not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    CLIENT_CERTIFICATE_REQUIRED = "client_certificate_required"
+    AUDIT_UNAVAILABLE = "audit_unavailable"
+    # RFC 6749 §5.2, answered by the token endpoint.
+    UNSUPPORTED_GRANT_TYPE = "unsupported_grant_type"
+    INVALID_SCOPE = "invalid_scope"
+
+
+_STATUS_CODES = {
+    400: ErrorCode.INVALID_REQUEST,
+    401: ErrorCode.NOT_AUTHENTICATED,
+    403: ErrorCode.INSUFFICIENT_SCOPE,
+    404: ErrorCode.NOT_FOUND,
+    405: ErrorCode.METHOD_NOT_ALLOWED,
+    413: ErrorCode.PAYLOAD_TOO_LARGE,
+    429: ErrorCode.TOO_MANY_REQUESTS,
+}
+
+
+class ApiError(Exception):
+    """Raise from a route or dependency to answer with a JSON error.
+
+    ``code`` is a member of :class:`ErrorCode` (or of an app's own ``StrEnum`` of codes).
+    """
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers or {}
+        self.extra = extra or {}
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    """The JSON error body every error answer uses."""
+    return JSONResponse(
+        {"error": str(code), "message": message, **extra}, status_code=status, headers=headers
+    )
+
+
+def audit_unavailable_response() -> JSONResponse:
+    """503 for a request whose audit record could not be written (fail-closed)."""
+    return error_response(
+        503,
+        ErrorCode.AUDIT_UNAVAILABLE,
+        "the audit log cannot be written; the request was refused",
+        {"Retry-After": "30"},
+    )
+
+
+def validation_error_response(errors: Sequence[Any], prefix: tuple[str, ...] = ()) -> JSONResponse:
+    """The 422 answer for pydantic/FastAPI validation errors: where and what, never the value."""
+    details = [
+        {
+            "loc": [*prefix, *(str(p) for p in err.get("loc", ()))],
+            "type": str(err.get("type", "")),
+            "message": str(err.get("msg", "")),
+        }
+        for err in errors
+    ]
+    return error_response(
+        422, ErrorCode.VALIDATION_ERROR, "the request is not valid", details=details
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Answer :class:`ApiError`, audit failures, validation and HTTP errors as JSON errors."""
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc.status, exc.code, exc.message, exc.headers, **exc.extra)
+
+    @app.exception_handler(AuditUnavailableError)
+    async def _audit(_request: Request, _exc: AuditUnavailableError) -> JSONResponse:
+        return audit_unavailable_response()
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        return validation_error_response(exc.errors())
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _STATUS_CODES.get(exc.status_code, ErrorCode.INVALID_REQUEST)
+        message = exc.detail if isinstance(exc.detail, str) else code.value.replace("_", " ")
+        return error_response(exc.status_code, code, message, dict(exc.headers or {}))

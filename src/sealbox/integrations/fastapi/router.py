@@ -1,0 +1,444 @@
+"""The mountable auth routes: register, the OAuth 2 token endpoint, refresh, log out, change
+password, ``users/me`` and the JWKS, over an app's own :class:`~sealbox.accounts.Accounts`.
+
+The routes parse and answer; :mod:`sealbox.accounts.sessions` decides. ``sealbox serve``
+mounts these same routers. Login defence:
+
+- attempts are counted per username and per client address, atomically with the
+  check of the limit; past it the answer is 429 with ``Retry-After``, before any
+  password is checked;
+- an unknown user and a wrong password get the same status, body and timing: the
+  unknown user's password is checked against a dummy hash with the same cost;
+- every attempt is written to the audit sink (never the password or a token).
+
+The token endpoint takes ``grant_type=password`` and ``grant_type=refresh_token``
+(RFC 6749 §4.3, §6); its errors carry RFC 6749 §5.2's ``error`` and
+``error_description`` beside sealbox's ``message``, malformed forms included
+(400 ``invalid_request``, not FastAPI's 422).
+
+Each factory takes the accounts, or a function of the request that returns them (for
+accounts opened in the app's lifespan)::
+
+    app.include_router(auth_router(lambda request: request.app.state.accounts))
+
+.. versionadded:: 0.1.0
+"""
+
+# No ``from __future__ import annotations``: the routes are closures, and FastAPI reads
+# their annotations, which name the factory's local dependencies.
+
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, Field
+
+from sealbox.accounts import sessions
+from sealbox.accounts.core import Accounts, Caller
+from sealbox.accounts.sessions import (
+    DEFAULT_SCOPES,
+    MAX_PASSWORD,
+    CurrentPasswordError,
+    IssuedTokens,
+    LoginFailed,
+    RegistrationClosedError,
+    ScopeRefused,
+    Throttled,
+    UsernameUnavailableError,
+    WeakPasswordError,
+)
+from sealbox.accounts.usernames import MAX_USERNAME, UsernameError, canonical_username
+from sealbox.integrations.fastapi.bearer import BearerAuth
+from sealbox.integrations.fastapi.client_cert import client_identity
+from sealbox.integrations.fastapi.errors import ApiError, ErrorCode
+
+__all__ = [
+    "DEFAULT_SCOPES",
+    "AccountsSource",
+    "Credentials",
+    "Me",
+    "TokenResponse",
+    "UserOut",
+    "accounts_bearer",
+    "auth_router",
+    "check_new_password",
+    "check_username",
+    "jwks_router",
+    "users_router",
+]
+
+#: The accounts, or a function of the request that returns them.
+AccountsSource = Accounts | Callable[[Request], Accounts]
+_FORM = "application/x-www-form-urlencoded"
+
+
+def _getter(source: AccountsSource) -> Callable[[Request], Accounts]:
+    if isinstance(source, Accounts):
+        fixed = source
+        return lambda _request: fixed
+    return source
+
+
+def _dependency(source: AccountsSource) -> Callable[[Request], Coroutine[Any, Any, Accounts]]:
+    get = _getter(source)
+
+    async def accounts(request: Request) -> Accounts:
+        return get(request)
+
+    return accounts
+
+
+def accounts_bearer(
+    source: AccountsSource,
+    *,
+    token_url: str = "/auth/token",  # noqa: S107 - a URL
+    scheme_name: str = "OAuth2PasswordBearer",
+) -> BearerAuth[Caller]:
+    """The bearer dependency for access tokens the accounts issued (revocation checked)."""
+    return BearerAuth(_getter(source), token_url=token_url, scheme_name=scheme_name)
+
+
+class Credentials(BaseModel):
+    """A new account."""
+
+    username: str = Field(min_length=1, max_length=4 * MAX_USERNAME, examples=["alice"])
+    password: str = Field(min_length=1, max_length=4 * MAX_PASSWORD, examples=["correct horse"])
+
+
+class TokenResponse(BaseModel):
+    """An access token and the refresh token to get the next one."""
+
+    access_token: str
+    token_type: str = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
+    expires_in: int
+    refresh_token: str
+    scope: str
+
+
+class RefreshRequest(BaseModel):
+    """A refresh token to exchange (or revoke); ``scope`` may narrow the grant."""
+
+    refresh_token: str = Field(min_length=1, max_length=512)
+    scope: str | None = Field(default=None, max_length=4096)
+
+
+class PasswordChange(BaseModel):
+    """The current password and the new one."""
+
+    current_password: str = Field(min_length=1, max_length=4 * MAX_PASSWORD)
+    new_password: str = Field(min_length=1, max_length=4 * MAX_PASSWORD)
+
+
+class UserOut(BaseModel):
+    """An account as the API shows it."""
+
+    id: int
+    username: str
+    scopes: list[str]
+
+
+class Me(BaseModel):
+    """The caller, from its access token, and the client certificate of the connection."""
+
+    id: int
+    username: str
+    scopes: list[str]
+    expires_at: int
+    client_certificate: dict[str, Any] | None = None
+
+
+def check_username(username: str) -> str:
+    """The canonical form of a new username (RFC 8265), or a 422 saying what is wrong."""
+    try:
+        return canonical_username(username)
+    except UsernameError as exc:
+        raise ApiError(422, ErrorCode.VALIDATION_ERROR, str(exc)) from None
+
+
+def check_new_password(password: str, username: str) -> None:
+    """8 to 1024 characters after NFKC normalisation, and not the username (else 422)."""
+    try:
+        sessions.check_new_password(password, username)
+    except WeakPasswordError as exc:
+        raise ApiError(422, ErrorCode.WEAK_PASSWORD, str(exc)) from None
+
+
+def _address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _token_error(status: int, code: ErrorCode, message: str, **headers: str) -> ApiError:
+    # RFC 6749 §5.2: the token endpoint's errors carry error and error_description.
+    return ApiError(
+        status, code, message, headers=headers or None, extra={"error_description": message}
+    )
+
+
+class TokenEndpointRoute(APIRoute):
+    """A route whose malformed requests are RFC 6749 §5.2 ``invalid_request`` (400).
+
+    Which field is wrong and how is said; the value sent (perhaps a password) is not.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as exc:
+                problems = "; ".join(
+                    f"{'.'.join(str(p) for p in err.get('loc', ())[1:]) or 'body'}: "
+                    f"{str(err.get('msg', '')).lower()}"
+                    for err in exc.errors()
+                )
+                raise _token_error(
+                    400, ErrorCode.INVALID_REQUEST, f"the request is not valid: {problems}"
+                ) from None
+
+        return route
+
+
+def _grant_error(message: str = "invalid username or password") -> ApiError:
+    return _token_error(400, ErrorCode.INVALID_GRANT, message)
+
+
+def _too_many(wait: int, *, token_endpoint: bool = False) -> ApiError:
+    message = "too many attempts; try again later"
+    if token_endpoint:
+        return _token_error(429, ErrorCode.TOO_MANY_REQUESTS, message, **{"Retry-After": str(wait)})
+    return ApiError(429, ErrorCode.TOO_MANY_REQUESTS, message, headers={"Retry-After": str(wait)})
+
+
+def _answer(issued: IssuedTokens) -> TokenResponse:
+    return TokenResponse(
+        access_token=issued.access_token,
+        expires_in=issued.expires_in,
+        refresh_token=issued.refresh_token,
+        scope=" ".join(issued.scope),
+    )
+
+
+class TokenForm(BaseModel):
+    """The token endpoint's form (``application/x-www-form-urlencoded``)."""
+
+    grant_type: str = Field(default="", max_length=64, examples=["password"])
+    username: str = Field(default="", max_length=4 * MAX_USERNAME)
+    password: str = Field(default="", max_length=4 * MAX_PASSWORD)
+    scope: str = Field(default="", max_length=4096)
+    refresh_token: str = Field(default="", max_length=512)
+
+
+async def register(accounts: Accounts, body: Credentials, address: str) -> UserOut:
+    """Create an account (username per RFC 8265, at most 150 characters; password 8-1024)."""
+    try:
+        user = await sessions.register(accounts, body.username, body.password, address)
+    except RegistrationClosedError as exc:
+        raise ApiError(403, ErrorCode.REGISTRATION_CLOSED, str(exc)) from None
+    except UsernameError as exc:
+        raise ApiError(422, ErrorCode.VALIDATION_ERROR, str(exc)) from None
+    except WeakPasswordError as exc:
+        raise ApiError(422, ErrorCode.WEAK_PASSWORD, str(exc)) from None
+    except Throttled as exc:
+        raise _too_many(exc.retry_after) from None
+    except UsernameUnavailableError as exc:
+        raise ApiError(409, ErrorCode.USERNAME_TAKEN, str(exc)) from None
+    return UserOut(id=user.id, username=user.username, scopes=user.scopes)
+
+
+async def token(accounts: Accounts, form: TokenForm, request: Request) -> TokenResponse:
+    """The OAuth 2 token endpoint: ``grant_type=password`` (log in) or ``refresh_token``."""
+    address = _address(request)
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type != _FORM:
+        # RFC 6749 §3.2: the token endpoint takes a form, not JSON.
+        raise _token_error(400, ErrorCode.INVALID_REQUEST, f"the token endpoint takes {_FORM}")
+    grant_type, username, password = form.grant_type, form.username, form.password
+    refresh_token = form.refresh_token
+    scopes = form.scope.split()
+    if not grant_type and username:
+        grant_type = "password"  # as before grant types were told apart: a plain login form
+    if grant_type == "password":
+        if not username or not password:
+            raise _token_error(
+                400, ErrorCode.INVALID_REQUEST, "the password grant needs username and password"
+            )
+        try:
+            return _answer(await sessions.login(accounts, username, password, address, scopes))
+        except Throttled as exc:
+            raise _too_many(exc.retry_after, token_endpoint=True) from None
+        except LoginFailed:
+            raise _grant_error() from None
+    if grant_type == "refresh_token":
+        if not refresh_token:
+            raise _token_error(
+                400, ErrorCode.INVALID_REQUEST, "the refresh_token grant needs refresh_token"
+            )
+        return await refresh(accounts, refresh_token, address, scopes)
+    if not grant_type:
+        raise _token_error(400, ErrorCode.INVALID_REQUEST, "grant_type is missing")
+    raise _token_error(
+        400,
+        ErrorCode.UNSUPPORTED_GRANT_TYPE,
+        "grant_type must be password or refresh_token",
+    )
+
+
+async def refresh(
+    accounts: Accounts, refresh_token: str, address: str, scopes: list[str]
+) -> TokenResponse:
+    """The refresh grant, answered (or refused) as the token endpoint does."""
+    try:
+        return _answer(await sessions.refresh(accounts, refresh_token, address, scopes))
+    except LoginFailed:
+        raise _grant_error("the refresh token is not valid") from None
+    except ScopeRefused:
+        raise _token_error(
+            400, ErrorCode.INVALID_SCOPE, "a refresh may narrow the granted scope, never widen it"
+        ) from None
+
+
+async def change_password(
+    accounts: Accounts, body: PasswordChange, caller: Caller, address: str
+) -> None:
+    """Change the caller's password, answered (or refused) as ``/auth/password`` does."""
+    try:
+        await sessions.change_password(
+            accounts, caller, body.current_password, body.new_password, address
+        )
+    except Throttled as exc:
+        raise _too_many(exc.retry_after) from None
+    except CurrentPasswordError as exc:
+        raise ApiError(403, ErrorCode.INVALID_CREDENTIALS, str(exc)) from None
+    except WeakPasswordError as exc:
+        raise ApiError(422, ErrorCode.WEAK_PASSWORD, str(exc)) from None
+
+
+def auth_router(
+    accounts: AccountsSource,
+    *,
+    prefix: str = "/auth",
+    tags: list[str] | None = None,
+    bearer: BearerAuth[Caller] | None = None,
+) -> APIRouter:
+    """``register``, ``token``, ``refresh``, ``logout`` and ``password`` under ``prefix``.
+
+    Args:
+        accounts: the accounts, or a function of the request that returns them.
+        prefix: where the routes live (``/auth``: ``/auth/token``…).
+        tags: OpenAPI tags (``["auth"]``).
+        bearer: the bearer dependency of ``logout`` and ``password`` (by default one
+            over ``accounts`` whose token URL is ``{prefix}/token``).
+    """
+    auth = bearer or accounts_bearer(accounts, token_url=f"{prefix}/token")
+    AccountsDep = Annotated[Accounts, Depends(_dependency(accounts))]  # noqa: N806 - a type alias
+    CallerDep = Annotated[Caller, Depends(auth)]  # noqa: N806 - a type alias
+
+    async def register_route(body: Credentials, request: Request, acc: AccountsDep) -> UserOut:
+        """Create an account (username per RFC 8265, at most 150 characters; password 8-1024)."""
+        return await register(acc, body, _address(request))
+
+    async def token_route(
+        form: Annotated[TokenForm, Form()], request: Request, acc: AccountsDep
+    ) -> TokenResponse:
+        """The OAuth 2 token endpoint: ``grant_type=password`` (log in) or ``refresh_token``."""
+        return await token(acc, form, request)
+
+    async def refresh_route(
+        body: RefreshRequest, request: Request, acc: AccountsDep
+    ) -> TokenResponse:
+        """Exchange a refresh token for new tokens. A refresh token works once:
+        presenting a used one revokes every token of its family."""
+        scopes = body.scope.split() if body.scope else []
+        return await refresh(acc, body.refresh_token, _address(request), scopes)
+
+    async def logout_route(
+        body: RefreshRequest, request: Request, caller: CallerDep, acc: AccountsDep
+    ) -> Response:
+        """Revoke the refresh token's family, its access tokens, and this access token."""
+        await sessions.logout(acc, caller, body.refresh_token, _address(request))
+        return Response(status_code=204)
+
+    async def password_route(
+        body: PasswordChange, request: Request, caller: CallerDep, acc: AccountsDep
+    ) -> Response:
+        """Change the password; every session of the user ends (tokens included)."""
+        await change_password(acc, body, caller, _address(request))
+        return Response(status_code=204)
+
+    api = APIRouter(prefix=prefix, tags=list(tags or ["auth"]))
+    api.add_api_route(
+        "/register",
+        register_route,
+        methods=["POST"],
+        status_code=201,
+        response_model=UserOut,
+        name="register",
+    )
+    api.add_api_route(
+        "/token",
+        token_route,
+        methods=["POST"],
+        response_model=TokenResponse,
+        route_class_override=TokenEndpointRoute,
+        name="token",
+    )
+    api.add_api_route(
+        "/refresh", refresh_route, methods=["POST"], response_model=TokenResponse, name="refresh"
+    )
+    api.add_api_route("/logout", logout_route, methods=["POST"], status_code=204, name="logout")
+    api.add_api_route(
+        "/password", password_route, methods=["POST"], status_code=204, name="change_password"
+    )
+    return api
+
+
+def users_router(
+    accounts: AccountsSource,
+    *,
+    path: str = "/users/me",
+    tags: list[str] | None = None,
+    bearer: BearerAuth[Caller] | None = None,
+) -> APIRouter:
+    """``GET /users/me``: who the access token belongs to (no database access)."""
+    auth = bearer or accounts_bearer(accounts)
+    CallerDep = Annotated[Caller, Depends(auth)]  # noqa: N806 - a type alias
+    api = APIRouter()
+
+    async def me(caller: CallerDep, request: Request) -> Me:
+        """Who the access token belongs to (no database access)."""
+        identity = client_identity(request)
+        return Me(
+            id=caller.user_id,
+            username=caller.username,
+            scopes=sorted(caller.scopes),
+            expires_at=int(caller.expires),
+            client_certificate=identity.to_dict() if identity else None,
+        )
+
+    api.add_api_route(path, me, methods=["GET"], response_model=Me, tags=list(tags or ["users"]))
+    return api
+
+
+def jwks_router(
+    accounts: AccountsSource,
+    *,
+    path: str = "/.well-known/jwks.json",
+    tags: list[str] | None = None,
+    max_age: int = 300,
+) -> APIRouter:
+    """``GET /.well-known/jwks.json``: the public keys that verify the access tokens (RFC 7517)."""
+    AccountsDep = Annotated[Accounts, Depends(_dependency(accounts))]  # noqa: N806 - a type alias
+    api = APIRouter()
+
+    async def jwks(acc: AccountsDep) -> JSONResponse:
+        """The public keys that verify this service's access tokens (RFC 7517)."""
+        return JSONResponse(
+            acc.public_jwks(), headers={"Cache-Control": f"public, max-age={max_age}"}
+        )
+
+    api.add_api_route(path, jwks, methods=["GET"], tags=list(tags or ["service"]))
+    return api

@@ -1,0 +1,185 @@
+"""Token sources for :class:`~sealbox.integrations.fastapi.BearerAuth` besides an app's own
+:class:`~sealbox.accounts.Accounts`: another issuer's keys, held locally or fetched.
+
+Both require the issuer and the audience, and an access token's ``typ`` (``at+jwt``,
+RFC 9068) unless told otherwise; both check a signature once per token and keep the
+claims until ``exp``. Neither knows about revocation: a token of another issuer is good
+until it expires.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Final
+
+from sealbox.accounts.core import AccessClaims, VerifiedTokenCache
+from sealbox.exceptions import SealboxError, TokenError
+from sealbox.jwt import (
+    AsyncRemoteJWKSet,
+    JWKSet,
+    KeySource,
+    SigningKeySet,
+    TokenVerifier,
+    decode_unverified,
+)
+
+__all__ = ["LocalJWKS", "RemoteJWKS", "claims_of"]
+
+_NOT_VALID: Final = "the access token is not valid"
+
+
+def claims_of(claims: dict[str, Any]) -> AccessClaims:
+    """The typed view of verified claims."""
+    scope = claims.get("scope", "")
+    jti = claims.get("jti")
+    return AccessClaims(
+        username=str(claims.get("sub", "")),
+        scopes=frozenset(scope.split()) if isinstance(scope, str) else frozenset(),
+        jti=jti if isinstance(jti, str) else "",
+        expires=float(claims["exp"]),
+        claims=claims,
+    )
+
+
+def _verifier(
+    keys: KeySource,
+    issuer: str | Iterable[str],
+    audience: str | Iterable[str],
+    token_type: str | None,
+    leeway: float,
+) -> TokenVerifier:
+    return TokenVerifier(
+        keys,
+        issuer=issuer,
+        audience=audience,
+        token_type=token_type,
+        required_claims=("exp", "iat", "sub"),
+        leeway=leeway,
+    )
+
+
+class LocalJWKS:
+    """Access tokens verified with keys at hand: a signing keyset, a JWK Set, or a JWKS file.
+
+    Args:
+        keys: a :class:`~sealbox.jwt.SigningKeySet` (its public keys), a
+            :class:`~sealbox.jwt.JWKSet`, or the path of a JWKS file.
+        issuer: the accepted ``iss`` (required).
+        audience: the accepted ``aud`` (required).
+        token_type: the required ``typ`` header (``None``: any).
+        leeway: seconds of clock skew allowed.
+
+    Raises:
+        KeyFormatError: the JWKS file is not a JWK Set.
+    """
+
+    def __init__(
+        self,
+        keys: SigningKeySet | JWKSet | str | os.PathLike[str],
+        *,
+        issuer: str | Iterable[str],
+        audience: str | Iterable[str],
+        token_type: str | None = "at+jwt",  # noqa: S107 - a media type
+        leeway: float = 5,
+    ) -> None:
+        source: KeySource
+        if isinstance(keys, SigningKeySet):
+            source = JWKSet.from_dict(keys.public_jwks())
+        elif isinstance(keys, JWKSet):
+            source = keys
+        else:
+            source = JWKSet.from_json(Path(keys).read_bytes())
+        self._verifier = _verifier(source, issuer, audience, token_type, leeway)
+        self._cache = VerifiedTokenCache()
+
+    def __repr__(self) -> str:
+        return f"LocalJWKS({self._verifier!r})"
+
+    async def authenticate(self, token: str) -> AccessClaims:
+        """The verified claims of ``token``.
+
+        Raises:
+            TokenError: not valid (the message says nothing more).
+        """
+        now = time.time()
+        claims = self._cache.get(token, now)
+        if claims is None:
+            try:
+                claims = self._verifier.verify(token, now=now)
+            except SealboxError:
+                raise TokenError(_NOT_VALID) from None
+            self._cache.put(token, claims)
+        return claims_of(claims)
+
+
+class RemoteJWKS:
+    """Access tokens verified with an issuer's JWK Set URL, fetched asynchronously.
+
+    The set is cached (``Cache-Control`` or ``cache_ttl``) and fetched again for an
+    unknown key id at most every ``min_refresh_interval`` seconds (see
+    :class:`~sealbox.jwt.AsyncRemoteJWKSet`); the issuer's TLS certificate is checked
+    against the system's CAs, or ``ca``, and ``pins`` when given.
+
+    Args:
+        url: the JWK Set URL (``https://``).
+        issuer: the accepted ``iss`` (required).
+        audience: the accepted ``aud`` (required).
+        ca: the issuer's CA file (PEM) instead of the system's trust store.
+        pins: SPKI pins of the issuer's key.
+        token_type: the required ``typ`` header (``None``: any).
+        leeway: seconds of clock skew allowed.
+        **options: further :class:`~sealbox.jwt.AsyncRemoteJWKSet` arguments
+            (``cache_ttl``, ``min_refresh_interval``, ``timeout``, ``client``…).
+
+    Close it (``await source.aclose()``) in the app's lifespan.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        issuer: str | Iterable[str],
+        audience: str | Iterable[str],
+        ca: str | os.PathLike[str] | None = None,
+        pins: Iterable[str] | str = (),
+        token_type: str | None = "at+jwt",  # noqa: S107 - a media type
+        leeway: float = 5,
+        **options: Any,
+    ) -> None:
+        self.keys = AsyncRemoteJWKSet(url, ca=ca, pins=pins, **options)
+        self._verifier = _verifier(self.keys, issuer, audience, token_type, leeway)
+        self._cache = VerifiedTokenCache()
+
+    def __repr__(self) -> str:
+        return f"RemoteJWKS({self.keys!r})"
+
+    async def authenticate(self, token: str) -> AccessClaims:
+        """The verified claims of ``token``, fetching the key set when needed.
+
+        Raises:
+            TokenError: not valid (the message says nothing more), or no key set
+                could be fetched (the message says from where).
+        """
+        now = time.time()
+        claims = self._cache.get(token, now)
+        if claims is None:
+            try:
+                kid = decode_unverified(token).header.get("kid")
+            except SealboxError:
+                raise TokenError(_NOT_VALID) from None
+            await self.keys.ensure(kid if isinstance(kid, str) else None)
+            try:
+                claims = self._verifier.verify(token, now=now)
+            except SealboxError:
+                raise TokenError(_NOT_VALID) from None
+            self._cache.put(token, claims)
+        return claims_of(claims)
+
+    async def aclose(self) -> None:
+        """Close the HTTP client."""
+        await self.keys.aclose()

@@ -1,0 +1,115 @@
+"""sealbox.accounts without any web framework: an Accounts object over a migrated SQLite file,
+and the session functions that sealbox serve and the FastAPI integration call."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from sealbox.accounts import AccountPolicy, Accounts, make_engine, migrate, sessions
+from sealbox.exceptions import TokenError
+from sealbox.jwt import JWKSet, SigningKeySet, TokenVerifier
+
+PASSWORD = "canary-accounts-password-41c9"
+
+
+def run(tmp_path: Path, scenario) -> None:
+    async def main() -> None:
+        engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'accounts.db'}")
+        await migrate(engine)
+        accounts = await Accounts.open(
+            engine,
+            SigningKeySet.generate("EdDSA"),
+            AccountPolicy(issuer="https://orders.example", audience="orders"),
+            password_profile="test",
+        )
+        try:
+            await scenario(accounts)
+        finally:
+            await accounts.close()
+            await engine.dispose()
+
+    asyncio.run(main())
+
+
+def test_register_login_and_the_access_token_verifies_with_the_published_keys(
+    tmp_path: Path,
+) -> None:
+    async def scenario(accounts: Accounts) -> None:
+        user = await sessions.register(accounts, "Alice", PASSWORD, "192.0.2.1")
+        assert user.username == "alice"  # RFC 8265 canonical form
+        issued = await sessions.login(accounts, "alice", PASSWORD, "192.0.2.1", [])
+        assert issued.scope == ("users:me",)
+        caller = await accounts.authenticate(issued.access_token)
+        assert (caller.username, caller.user_id) == ("alice", user.id)
+        jwks = JWKSet.from_dict(accounts.public_jwks())
+        verifier = TokenVerifier(jwks, audience="orders", issuer="https://orders.example")
+        assert verifier.verify(issued.access_token)["sid"]
+
+    run(tmp_path, scenario)
+
+
+def test_a_session_started_by_code_rotates_and_a_reused_refresh_token_ends_it(
+    tmp_path: Path,
+) -> None:
+    async def scenario(accounts: Accounts) -> None:
+        user = await sessions.register(accounts, "bob", PASSWORD, "192.0.2.2")
+        first = await sessions.start_session(accounts, user)
+        second = await sessions.refresh(accounts, first.refresh_token, "192.0.2.2")
+        assert second.refresh_token != first.refresh_token
+        await accounts.authenticate(second.access_token)
+        with pytest.raises(sessions.LoginFailed):
+            await sessions.refresh(accounts, first.refresh_token, "192.0.2.2")
+        with pytest.raises(TokenError) as refused:
+            await accounts.authenticate(second.access_token)
+        assert refused.value.code == "token_revoked"
+
+    run(tmp_path, scenario)
+
+
+def test_unknown_users_and_wrong_passwords_fail_alike_and_get_throttled(tmp_path: Path) -> None:
+    async def scenario(accounts: Accounts) -> None:
+        await sessions.register(accounts, "carol", PASSWORD, "192.0.2.3")
+        outcomes = []
+        for name in ("nobody", "carol", "nobody", "carol", "carol", "carol", "carol", "carol"):
+            try:
+                await sessions.login(accounts, name, "wrong-password", "192.0.2.3", [])
+            except sessions.LoginFailed as exc:
+                outcomes.append(str(exc))
+            except sessions.Throttled as exc:
+                outcomes.append(f"throttled {exc.retry_after > 0}")
+        # The same answer for both; carol's sixth attempt is past her limit (5 per window).
+        assert outcomes[:7] == ["invalid username or password"] * 7
+        assert outcomes[7] == "throttled True"
+
+    run(tmp_path, scenario)
+
+
+def test_the_policy_refuses_weak_passwords_look_alikes_and_closed_registration(
+    tmp_path: Path,
+) -> None:
+    async def scenario(accounts: Accounts) -> None:
+        with pytest.raises(sessions.WeakPasswordError, match="8 to 1024"):
+            await sessions.register(accounts, "dave", "short", "192.0.2.4")
+        await sessions.register(accounts, "dave", PASSWORD, "192.0.2.4")
+        with pytest.raises(sessions.UsernameUnavailableError):
+            await sessions.register(accounts, "d\u0430ve", PASSWORD, "192.0.2.4")  # Cyrillic a
+        accounts.policy = AccountPolicy(open_registration=False)
+        with pytest.raises(sessions.RegistrationClosedError):
+            await sessions.register(accounts, "erin", PASSWORD, "192.0.2.4")
+
+    run(tmp_path, scenario)
+
+
+def test_no_token_or_password_shows_in_reprs(tmp_path: Path) -> None:
+    async def scenario(accounts: Accounts) -> None:
+        await sessions.register(accounts, "frank", PASSWORD, "192.0.2.5")
+        issued = await sessions.login(accounts, "frank", PASSWORD, "192.0.2.5", [])
+        for text in (repr(issued), str(issued), repr(accounts)):
+            assert issued.access_token not in text
+            assert issued.refresh_token not in text
+            assert PASSWORD not in text
+
+    run(tmp_path, scenario)

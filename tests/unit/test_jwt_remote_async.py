@@ -1,0 +1,141 @@
+"""sealbox.jwt.AsyncRemoteJWKSet: a JWK Set fetched without blocking an event loop, from a real
+HTTPS server on 127.0.0.1 (the server of test_jwt_remote); the clock is injected."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from sealbox.exceptions import ConfigError, TokenError
+from sealbox.jwt import AsyncRemoteJWKSet, SigningKeySet, TokenVerifier
+from sealbox.tls.pinning import pin_from_file
+from tests.unit.test_jwt_remote import T0, Clock, JWKSServer, server, tls, url
+
+__all__ = ["server", "tls"]  # the fixtures, used by name
+
+
+def _remote(srv: JWKSServer, ca: Path, clock: Clock, **kwargs) -> AsyncRemoteJWKSet:
+    return AsyncRemoteJWKSet(url(srv), ca=ca, clock=clock, **kwargs)
+
+
+def test_fetches_once_over_https_then_answers_from_the_cache(server, tls) -> None:
+    keys = SigningKeySet.generate()
+    server.publish(keys)
+    clock = Clock()
+
+    async def run() -> None:
+        source = _remote(server, tls[1], clock)
+        verifier = TokenVerifier(source, audience="api")
+        for _ in range(3):
+            await source.ensure(keys.primary.kid)
+            token = keys.issue("u", audience="api", now=T0)
+            assert verifier.verify(token, now=T0)["sub"] == "u"
+        assert server.hits == 1
+        clock.now += 300  # cache_ttl reached
+        await source.ensure(keys.primary.kid)
+        assert server.hits == 2
+        await source.aclose()
+
+    asyncio.run(run())
+
+
+def test_an_unknown_kid_refetches_at_most_once_per_interval(server, tls) -> None:
+    old = SigningKeySet.generate()
+    server.publish(old)
+    clock = Clock()
+
+    async def run() -> None:
+        source = _remote(server, tls[1], clock, min_refresh_interval=30)
+        await source.ensure(old.primary.kid)
+        assert server.hits == 1
+        # Made-up key ids do not make it hammer the issuer.
+        for n in range(5):
+            await source.ensure(f"made-up-{n}")
+        assert server.hits == 1
+        # The issuer rotates; past the interval, the new key id is fetched at once.
+        new = SigningKeySet.generate()
+        server.publish(new)
+        clock.now += 30
+        await source.ensure(new.primary.kid)
+        assert server.hits == 2
+        token = new.issue("u", audience="api", now=T0)
+        assert TokenVerifier(source, audience="api").verify(token, now=T0)["sub"] == "u"
+        await source.aclose()
+
+    asyncio.run(run())
+
+
+def test_concurrent_requests_for_an_unknown_kid_share_one_fetch(server, tls) -> None:
+    keys = SigningKeySet.generate()
+    server.publish(keys)
+
+    async def run() -> None:
+        source = _remote(server, tls[1], Clock())
+        await asyncio.gather(*(source.ensure(keys.primary.kid) for _ in range(20)))
+        await source.aclose()
+
+    asyncio.run(run())
+    assert server.hits == 1
+
+
+def test_a_pinned_issuer_key_is_accepted_and_another_refused_before_any_request(
+    server, tls, tmp_path: Path
+) -> None:
+    keys = SigningKeySet.generate()
+    server.publish(keys)
+    chain = (tmp_path / "server.pem").read_text()
+    certificate = tmp_path / "server.crt"
+    certificate.write_text(chain[: chain.index("-----END CERTIFICATE-----") + 25] + "\n")
+    good = pin_from_file(certificate)
+    wrong = "sha256//" + "A" * 43 + "="
+
+    async def run() -> None:
+        pinned = _remote(server, tls[1], Clock(), pins=[good])
+        await pinned.ensure(keys.primary.kid)
+        await pinned.aclose()
+        assert server.hits == 1
+        refused = _remote(server, tls[1], Clock(), pins=[wrong])
+        with pytest.raises(TokenError, match="matches no pin"):
+            await refused.ensure(keys.primary.kid)
+        await refused.aclose()
+
+    asyncio.run(run())
+    assert server.hits == 1
+
+
+def test_the_last_good_set_is_kept_while_fetches_fail(server, tls) -> None:
+    keys = SigningKeySet.generate()
+    server.publish(keys)
+    clock = Clock()
+
+    async def run() -> None:
+        source = _remote(server, tls[1], clock)
+        await source.ensure(keys.primary.kid)
+        server.status = 500
+        clock.now += 301
+        await source.ensure(keys.primary.kid)  # logged, not raised
+        assert source.find(keys.primary.kid).kid == keys.primary.kid
+        await source.aclose()
+
+    asyncio.run(run())
+    assert server.hits == 2
+
+
+def test_a_url_in_clear_is_refused() -> None:
+    with pytest.raises(ConfigError, match="must be https"):
+        AsyncRemoteJWKSet("http://127.0.0.1:1/jwks.json")
+
+
+def test_the_blocking_remote_set_also_refuses_a_wrong_pin_as_a_token_error(server, tls) -> None:
+    from sealbox.jwt import RemoteJWKSet
+    from sealbox.tls.context import client_context
+
+    keys = SigningKeySet.generate()
+    server.publish(keys)
+    context = client_context(ca=tls[1], pins=["sha256//" + "A" * 43 + "="])
+    source = RemoteJWKSet(url(server), ssl_context=context, clock=Clock())
+    with source, pytest.raises(TokenError, match="matches no pin"):
+        source.find(keys.primary.kid)
+    assert server.hits == 0
