@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
@@ -77,6 +78,9 @@ class User(Base):
     # Carried in access tokens as "sv"; raised by a password change, which refuses
     # every access token issued before it.
     session_version: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    # A disabled account cannot log in or refresh; disabling also ends its sessions.
+    disabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class RefreshToken(Base):

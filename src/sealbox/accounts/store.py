@@ -81,6 +81,11 @@ class Store:
         self._sessions = sessions
         self.refresh_ttl = refresh_ttl
 
+    @property
+    def sessions(self) -> async_sessionmaker[AsyncSession]:
+        """The session factory (for the account administration's own transactions)."""
+        return self._sessions
+
     # -- users ----------------------------------------------------------------------
 
     async def create_user(self, username: str, password_hash: str, scopes: list[str]) -> User:
@@ -146,6 +151,13 @@ class Store:
         async with self._sessions.begin() as session:
             await session.execute(
                 update(User).where(User.id == user_id).values(password_hash=password_hash)
+            )
+
+    async def record_login(self, user_id: int) -> None:
+        """Remember the time of a successful login."""
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(User).where(User.id == user_id).values(last_login_at=now())
             )
 
     async def change_password(self, user_id: int, password_hash: str) -> int:

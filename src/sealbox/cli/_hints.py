@@ -49,6 +49,7 @@ HINTS: dict[str, str] = {
     "legacy_layout_unknown": "if it is a raw AES-GCM record (iv, ciphertext, tag), name "
     "the layout: --format aes-gcm-raw",
     "age_file_not_legacy": "decrypt it with 'sealbox decrypt'",
+    "account_not_found": "'sealbox users list' shows the accounts",
 }
 
 

@@ -15,7 +15,7 @@ themselves (each loads its module on first use)::
 
 - :func:`load_settings`, :func:`check`, :func:`prepare`, :func:`run`,
   :func:`service_url`, :func:`client_trust_file` (:mod:`sealbox.service.serve`);
-- :func:`create_user` (:mod:`sealbox.service.admin`);
+- :func:`create_user`, :func:`administer_accounts` (:mod:`sealbox.service.admin`);
 - :func:`create_app`, the FastAPI application (:mod:`sealbox.service.app`);
 - :class:`ServiceSettings` (:mod:`sealbox.service.settings`).
 
@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 from sealbox.exceptions import ExtraNotInstalledError
 
 if TYPE_CHECKING:
-    from sealbox.service.admin import create_user
+    from sealbox.service.admin import administer_accounts, create_user
     from sealbox.service.app import create_app
     from sealbox.service.serve import (
         check,
@@ -50,6 +50,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ServiceSettings",
+    "administer_accounts",
     "check",
     "client_trust_file",
     "create_app",
@@ -78,6 +79,7 @@ for _names in (
 
 _ENTRY_POINTS = {
     "ServiceSettings": "sealbox.service.settings",
+    "administer_accounts": "sealbox.service.admin",
     "check": "sealbox.service.serve",
     "client_trust_file": "sealbox.service.serve",
     "create_app": "sealbox.service.app",

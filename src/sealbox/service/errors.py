@@ -52,6 +52,9 @@ class ErrorCode(enum.StrEnum):
     METHOD_NOT_ALLOWED = "method_not_allowed"
     CLIENT_CERTIFICATE_REQUIRED = "client_certificate_required"
     INTERNAL_ERROR = "internal_error"
+    # Account administration (/users, scope users:admin).
+    ACCOUNT_NOT_FOUND = "account_not_found"
+    IMPORT_REFUSED = "import_refused"
     # Transit (encryption as a service).
     KEY_EXISTS = "key_exists"
     INVALID_CIPHERTEXT = "invalid_ciphertext"

@@ -135,7 +135,7 @@ class Runtime:
             throttle = RedisThrottle(redis_url, prefix=f"{prefix}throttle:")
             events = RedisKeyEvents(redis_url, channel=f"{prefix}{CHANNEL_SUFFIX}")
         else:
-            revocations = LocalRevocations(store)
+            revocations = LocalRevocations(store, watch=data.revocations_changed)
             throttle = LocalThrottle()
             events = LocalKeyEvents()
         await revocations.load()

@@ -34,6 +34,7 @@ from sealbox.service.runtime import Runtime
 
 __all__ = [
     "DEFAULT_SCOPES",
+    "AccountDisabled",
     "IssuedTokens",
     "LoginFailed",
     "ScopeRefused",
@@ -60,6 +61,10 @@ class Throttled(Exception):  # noqa: N818 - an outcome the route maps to 429, no
 
 class LoginFailed(Exception):  # noqa: N818 - an outcome the route maps to invalid_grant
     """The username and password, or the refresh token, did not grant anything."""
+
+
+class AccountDisabled(LoginFailed):
+    """The password was right, but the account is disabled (checked after the password)."""
 
 
 class ScopeRefused(Exception):  # noqa: N818 - an outcome the route maps to invalid_scope
@@ -161,13 +166,18 @@ async def login(
     Raises:
         Throttled: past the username's or the address's limit (no password checked).
         LoginFailed: unknown user or wrong password (the same work and answer).
+        AccountDisabled: the right password of a disabled account.
     """
     await throttle_attempt(runtime, address, username)
     user = await runtime.store.user_for_login(username)
     if not await check_password(runtime, user, password) or user is None:
         runtime.audit.record("login", outcome="failure", user=username, address=address)
         raise LoginFailed
+    if user.disabled:
+        runtime.audit.record("login", outcome="disabled", user=user.username, address=address)
+        raise AccountDisabled
     await attempt_succeeded(runtime, address, username)
+    await runtime.store.record_login(user.id)
     scope = _granted(user.scopes, scopes)
     runtime.audit.record("login", outcome="success", user=user.username, address=address)
     token, family = await runtime.store.issue_refresh(user.id, " ".join(scope))
@@ -195,6 +205,11 @@ async def refresh(
         raise LoginFailed
     if outcome.status != "ok" or outcome.user is None or outcome.token is None:
         runtime.audit.record("refresh", outcome="failure", address=address)
+        raise LoginFailed
+    if outcome.user.disabled:
+        runtime.audit.record(
+            "refresh", outcome="disabled", user=outcome.user.username, address=address
+        )
         raise LoginFailed
     user = outcome.user
     held = list(user.scopes)

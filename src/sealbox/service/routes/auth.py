@@ -36,6 +36,7 @@ from sealbox.service.deps import CallerDep, RuntimeDep
 from sealbox.service.errors import ApiError, ErrorCode
 from sealbox.service.sessions import (
     DEFAULT_SCOPES,
+    AccountDisabled,
     IssuedTokens,
     LoginFailed,
     ScopeRefused,
@@ -233,6 +234,9 @@ async def token(
         except Throttled as exc:
             runtime.audit.record("login", outcome="throttled", user=username, address=address)
             raise _too_many(exc.retry_after, token_endpoint=True) from None
+        except AccountDisabled:
+            # After the password check, as Keycloak answers: RFC 6749's invalid_grant.
+            raise _grant_error("the account is disabled") from None
         except LoginFailed:
             raise _grant_error() from None
     if grant_type == "refresh_token":
