@@ -41,7 +41,7 @@ from sealbox.accounts.models import RefreshToken, User, now
 from sealbox.accounts.revocation import Revocations
 from sealbox.accounts.scopes import check_scopes
 from sealbox.accounts.store import Store
-from sealbox.accounts.user_import import ImportReport, plan_import
+from sealbox.accounts.user_import import ImportReport, parse_json_lines, plan_import
 from sealbox.exceptions import SealboxError
 from sealbox.passwords import PasswordHasher
 
@@ -278,6 +278,12 @@ class AccountAdmin:
                     for a in report.accepted
                 )
         return report
+
+    async def import_json_lines(
+        self, lines: Iterable[str | bytes], *, skip_invalid: bool = False
+    ) -> ImportReport:
+        """:meth:`import_users` from the lines of a JSON-lines file (blank lines skipped)."""
+        return await self.import_users(parse_json_lines(lines), skip_invalid=skip_invalid)
 
     # -- internals ------------------------------------------------------------------
 

@@ -77,6 +77,8 @@ class PlannedAccount:
     username: str
     skeleton: str
     scheme: str
+    #: The name as the line gave it (``username`` is its canonical form).
+    given: str
     scopes: tuple[str, ...]
     password_hash: str = field(repr=False)
 
@@ -150,7 +152,7 @@ def plan_import(
     accepted = []
     for c in candidates:
         if c.line in refused:
-            problems.append(ImportProblem(c.line, c.username, refused[c.line]))
+            problems.append(ImportProblem(c.line, c.given, refused[c.line]))
         else:
             accepted.append(c)
     problems.sort(key=lambda p: p.line)
@@ -172,6 +174,9 @@ def _collisions(candidates: list[PlannedAccount], existing: Iterable[str]) -> di
         by_name[c.username].append(c)
         by_shape[c.skeleton].append(c)
     refused: dict[int, str] = {}
+    for c in candidates:
+        if c.username in taken_names or c.skeleton in taken_shapes:
+            refused[c.line] = "an account has this name, or one that looks like it"
     for group in by_name.values():
         if len(group) > 1:
             for c in group:
@@ -180,9 +185,6 @@ def _collisions(candidates: list[PlannedAccount], existing: Iterable[str]) -> di
         if len({c.username for c in group}) > 1:
             for c in group:
                 refused.setdefault(c.line, _look_alike(c, group))
-    for c in candidates:
-        if c.username in taken_names or c.skeleton in taken_shapes:
-            refused.setdefault(c.line, "an account has this name, or one that looks like it")
     return refused
 
 
@@ -193,7 +195,7 @@ def _same_name(c: PlannedAccount, group: list[PlannedAccount]) -> str:
 
 def _look_alike(c: PlannedAccount, group: list[PlannedAccount]) -> str:
     others = ", ".join(
-        f"{o.username!r} on line {o.line}" for o in group if o.username != c.username
+        f"{o.given!r} on line {o.line}" for o in group if o.username != c.username
     )
     return f"looks like {others} (UTS #39)"
 
@@ -237,6 +239,7 @@ def _check_record(
         username=canonical,
         skeleton=skeleton(canonical),
         scheme=scheme,
+        given=name,
         scopes=tuple(sorted({*default_scopes, *scopes})),
         password_hash=password_hash.strip(),
     )

@@ -204,15 +204,12 @@ def import_(file: Path, skip_invalid: bool, as_json: bool, data_dir: Path | None
     current Argon2id profile at each account's next login. Nothing is imported when a
     line is refused, unless --skip-invalid.
     """
-    from sealbox.accounts.user_import import parse_json_lines
-
-    data = _read_import(file)
-    records = list(parse_json_lines(data.splitlines()))
+    lines = _read_import(file).splitlines()
     service = _service()
     settings = service.load_settings(data_dir=data_dir)
     report = service.administer_accounts(
         settings,
-        lambda admin: admin.import_users(records, skip_invalid=skip_invalid),
+        lambda admin: admin.import_json_lines(lines, skip_invalid=skip_invalid),
         audit=None,
         create=True,
     )
