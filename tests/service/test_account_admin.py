@@ -7,7 +7,6 @@ import base64
 import hashlib
 
 import httpx2
-import pytest
 
 from sealbox.accounts.store import Store
 from sealbox.service.admin import create_user
@@ -234,4 +233,3 @@ def test_an_import_with_a_refused_entry_imports_nothing_unless_skip_invalid(
         assert r.json()["imported"] == ["erin"]
         assert len(r.json()["refused"]) == 2
         assert login(c, "erin", "erin-password-1").status_code == 200
-

@@ -194,9 +194,7 @@ def _same_name(c: PlannedAccount, group: list[PlannedAccount]) -> str:
 
 
 def _look_alike(c: PlannedAccount, group: list[PlannedAccount]) -> str:
-    others = ", ".join(
-        f"{o.given!r} on line {o.line}" for o in group if o.username != c.username
-    )
+    others = ", ".join(f"{o.given!r} on line {o.line}" for o in group if o.username != c.username)
     return f"looks like {others} (UTS #39)"
 
 
