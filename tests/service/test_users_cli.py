@@ -148,16 +148,13 @@ def test_import_refuses_everything_on_a_bad_line_unless_skip_invalid(users, tmp_
     r = users("import", source)
     assert r.code == 1
     assert r.stderr.splitlines() == [
-        "sealbox: line 2 ('\u0430dmin'): an account has this name, or one that looks like it",
-        (
-            "sealbox: line 3 ('eve'): the password hash is not usable: password hash scheme "
-            "'md5$' is not supported"
-        ),
-        (
-            "sealbox: line 4: not JSON (expecting property name enclosed in double quotes at "
-            "column 2)"
-        ),
         "sealbox: error: nothing was imported: 3 of 4 lines are refused",
+        "  line 2 ('\u0430dmin'): an account has this name, or one that looks like it",
+        (
+            "  line 3 ('eve'): the password hash is not usable: password hash scheme 'md5$' is "
+            "not supported"
+        ),
+        "  line 4: not JSON (expecting property name enclosed in double quotes at column 2)",
         "sealbox: hint: correct them, or pass --skip-invalid to import the other lines",
     ]
     assert "canaryhash" not in r.stderr and good not in r.stderr
@@ -168,6 +165,7 @@ def test_import_refuses_everything_on_a_bad_line_unless_skip_invalid(users, tmp_
     assert document["imported"] == ["dana"]
     assert [p["line"] for p in document["refused"]] == [2, 3, 4]
     assert good not in r.out
+    assert r.stderr.startswith("sealbox: refused line 2 ('\u0430dmin'): an account has")
     shown = json.loads(users("show", "dana", "--json").out)
     assert shown["scopes"] == ["transit:admin", "users:me"]
 

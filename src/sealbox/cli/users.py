@@ -213,14 +213,20 @@ def import_(file: Path, skip_invalid: bool, as_json: bool, data_dir: Path | None
         audit=None,
         create=True,
     )
-    for problem in report.problems:
-        who = f" ({problem.username!r})" if problem.username is not None else ""
-        note(f"sealbox: line {problem.line}{who}: {problem.reason}")
+    refused = [
+        f"line {p.line}"
+        + (f" ({p.username!r})" if p.username is not None else "")
+        + f": {p.reason}"
+        for p in report.problems
+    ]
     if report.problems and not skip_invalid:
         raise CLIError(
-            f"nothing was imported: {len(report.problems)} of {report.lines} lines are refused",
+            f"nothing was imported: {len(refused)} of {report.lines} lines are refused\n  "
+            + "\n  ".join(refused),
             hint="correct them, or pass --skip-invalid to import the other lines",
         )
+    for line in refused:
+        note(f"sealbox: refused {line}")
     if as_json:
         echo_json(
             {
