@@ -4,8 +4,10 @@ The parts of sign-in that do not depend on a web framework: the users and refres
 tables (:mod:`sealbox.accounts.models`), their store (:mod:`sealbox.accounts.store`),
 RFC 8265 usernames with look-alikes refused (:mod:`sealbox.accounts.usernames`), access
 tokens refused before they expire (:mod:`sealbox.accounts.revocation`) and attempt
-throttling in memory or Redis (:mod:`sealbox.accounts.throttle`). ``sealbox serve`` and
-the FastAPI integration both run on them.
+throttling in memory or Redis (:mod:`sealbox.accounts.throttle`), and their
+administration (:mod:`sealbox.accounts.admin`: list, grant, disable, delete, import
+accounts of other systems with :mod:`sealbox.accounts.user_import`). ``sealbox serve``,
+``sealbox users`` and the FastAPI integration all run on them.
 
 It needs the ``service`` extra (SQLAlchemy, precis-i18n); importing any part of it without
 that extra raises :class:`~sealbox.exceptions.ExtraNotInstalledError` with the
