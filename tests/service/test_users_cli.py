@@ -223,6 +223,24 @@ def test_the_commands_act_on_a_running_service(users) -> None:
         assert c.get("/users/me", headers=again).status_code == 401
 
 
+def test_disable_from_another_process_reaches_a_sealbox_serve_without_redis(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "data"
+
+    def sealbox(*args: str, input: bytes = b"") -> None:
+        r = run_sealbox(["users", *args, "--data-dir", data], input=input, env=TEST_PROFILE)
+        assert r.returncode == 0, r.stderr.decode()
+
+    with serve_process(tmp_path, env=TEST_PROFILE, data_dir=data) as srv, srv.client() as c:
+        sealbox("create", "solo", input=PASSWORD.encode())
+        token = bearer(login(c, "solo").json()["access_token"])
+        assert c.get("/users/me", headers=token).status_code == 200
+        sealbox("disable", "solo")
+        assert c.get("/users/me", headers=token).status_code == 401
+    assert "Traceback" not in srv.stderr
+
+
 @pytest.mark.postgres
 @pytest.mark.redis
 def test_disable_from_the_command_line_reaches_both_workers_at_once(tmp_path: Path) -> None:
