@@ -28,6 +28,7 @@ it was replaced, so the change holds from the next request on.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import time
@@ -100,14 +101,23 @@ class LocalRevocations:
         self._versions: dict[int, int] = {}
         self._watch = os.fspath(watch) if watch is not None else None
         self._seen: tuple[int, int] | None = None
+        self._reloading: asyncio.Future[None] | None = None
 
     async def load(self) -> None:
-        self._seen = self._stamp()
+        # Taken first: a change announced while the database is read is read again.
+        stamp = self._stamp()
         # Merged: a revocation recorded while the database was read is kept. The
         # session versions are the database's (a deleted account's go away).
         for jti, until in (await self._store.revoked_jtis()).items():
             self._jtis[jti] = until.timestamp()
         self._versions = await self._store.session_versions()
+        self._seen = stamp
+
+    async def _reload(self) -> None:
+        try:
+            await self.load()
+        finally:
+            self._reloading = None
 
     def _stamp(self) -> tuple[int, int] | None:
         if self._watch is None:
@@ -132,8 +142,12 @@ class LocalRevocations:
     async def is_refused(
         self, jti: str, user_id: int, session_version: int, family_id: str | None = None
     ) -> bool:
-        if self._watch is not None and self._stamp() != self._seen:
-            await self.load()
+        if self._watch is not None:
+            if self._reloading is None and self._stamp() != self._seen:
+                self._reloading = asyncio.ensure_future(self._reload())
+            if self._reloading is not None:
+                # Every request that comes while the lists are read waits for them.
+                await asyncio.shield(self._reloading)
         if jti in self._jtis:
             return True
         if family_id is not None and family_marker(family_id) in self._jtis:
