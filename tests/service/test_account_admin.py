@@ -16,6 +16,7 @@ from sealbox.service.db import make_engine, sessionmaker
 from sealbox.service.settings import ServiceSettings
 from tests.conftest import require_module
 from tests.service.conftest import PASSWORD, Running, bearer, login, register
+from tests.unit.test_passwords_passlib import passlib_pbkdf2
 
 NEW_PASSWORD = "canary-new-password-91c3"
 
@@ -190,16 +191,21 @@ def test_imported_bcrypt_django_and_argon2_hashes_log_in_and_are_upgraded(
         {"username": "Bee", "password_hash": bcrypt_hash, "scopes": ["transit:admin"]},
         {"username": "dj", "password_hash": django_pbkdf2("django-password-1")},
         {"username": "argo", "password_hash": old_argon2.hash("argon2-password-1")},
+        {
+            "username": "pl",
+            "password_hash": passlib_pbkdf2("passlib-password-1", "sha512", b"salt" * 4, 1000),
+        },
     ]
     with service.client() as c:
         admin = _admin_token(service, c)
         r = c.post("/users/import", json={"users": users}, headers=admin)
         assert r.status_code == 200, r.text
-        assert r.json() == {"imported": ["bee", "dj", "argo"], "refused": []}
+        assert r.json() == {"imported": ["bee", "dj", "argo", "pl"], "refused": []}
         for name, password in (
             ("bee", "bcrypt-password-1"),
             ("dj", "django-password-1"),
             ("argo", "argon2-password-1"),
+            ("pl", "passlib-password-1"),
         ):
             assert login(c, name, "wrong password").status_code == 400
             r = login(c, name, password)

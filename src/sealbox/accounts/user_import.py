@@ -7,8 +7,9 @@ One JSON object per line::
 - ``username``: stored in its RFC 8265 canonical form (:mod:`sealbox.accounts.usernames`);
 - ``password_hash``: a hash :class:`~sealbox.passwords.PasswordHasher` verifies — Argon2
   (``$argon2id$…``, and Django's ``argon2$argon2id$…``), bcrypt (``$2b$``, ``$2a$``,
-  ``$2y$``; verifying them at login needs the ``bcrypt`` extra) or Django's
-  ``pbkdf2_sha256$iterations$salt$hash``. It is stored as it is and replaced by an
+  ``$2y$``; verifying them at login needs the ``bcrypt`` extra), Django's
+  ``pbkdf2_sha256$iterations$salt$hash`` or passlib's ``$pbkdf2-sha256$…`` and
+  ``$pbkdf2-sha512$…``. It is stored as it is and replaced by an
   Argon2id hash of the current profile at the account's next successful login;
 - ``scopes`` (optional): a list of scope names, beside the deployment's default ones.
 
@@ -262,4 +263,6 @@ def _scheme(password_hash: str) -> str:
         return "bcrypt"
     if text.startswith("pbkdf2_sha256$"):
         return "pbkdf2_sha256"
+    if text.startswith("$pbkdf2-"):
+        return "passlib_pbkdf2"
     return "argon2"

@@ -200,9 +200,9 @@ def delete(name: str, yes: bool, data_dir: Path | None) -> None:
 def import_(file: Path, skip_invalid: bool, as_json: bool, data_dir: Path | None) -> None:
     """Import accounts from FILE: JSON lines {"username", "password_hash", "scopes"}.
 
-    Argon2, bcrypt and Django pbkdf2_sha256 hashes are accepted and replaced by the
-    current Argon2id profile at each account's next login. Nothing is imported when a
-    line is refused, unless --skip-invalid.
+    Argon2, bcrypt, Django pbkdf2_sha256 and passlib pbkdf2 hashes are accepted and
+    replaced by the current Argon2id profile at each account's next login. Nothing is
+    imported when a line is refused, unless --skip-invalid.
     """
     lines = _read_import(file).splitlines()
     service = _service()
