@@ -277,10 +277,21 @@ def test_disable_from_the_command_line_reaches_both_workers_at_once(tmp_path: Pa
             sealbox("grant", "worker-user", "transit:admin")
             with srv.client() as c:
                 assert login(c, "worker-user").json()["scope"] == "transit:admin users:me"
+            # An administrator over HTTP, on whichever worker answers, reaches both too.
+            sealbox("create", "http-admin", "--scope", "users:admin", input=PASSWORD.encode())
+            sealbox("create", "second-user", input=PASSWORD.encode())
+            with srv.client() as c:
+                admin = bearer(login(c, "http-admin").json()["access_token"])
+                second = bearer(login(c, "second-user").json()["access_token"])
+            for c in clients.values():
+                assert c.get("/users/me", headers=second).status_code == 200
             sealbox("disable", "worker-user")
+            with srv.client() as c:
+                assert c.post("/users/second-user/disable", headers=admin).status_code == 200
             for c in clients.values():
                 r = c.get("/users/me", headers=bearer(token))
                 assert r.status_code == 401, r.text
+                assert c.get("/users/me", headers=second).status_code == 401
                 c.close()
         assert "Traceback" not in srv.stderr, srv.stderr[-2000:]
     finally:
