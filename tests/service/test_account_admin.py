@@ -90,6 +90,7 @@ def test_list_and_show_give_no_hash_and_an_unknown_name_is_404(service: Running)
         text = str(listed) + str(alice)
     assert stored not in text
     assert stored.split("$")[-1] not in service.audit()
+    assert '"event": "admin.disable", "outcome": "not_found", "user": "bob"' in service.audit()
 
 
 def test_grant_reaches_the_next_login_and_revoke_the_next_refresh(service: Running) -> None:
@@ -110,7 +111,9 @@ def test_grant_reaches_the_next_login_and_revoke_the_next_refresh(service: Runni
         assert again.json()["scope"] == ""
         r = c.post("/users/ops/scopes", json={"scopes": ["two words"]}, headers=admin)
         assert r.status_code == 422 and r.json()["error"] == "invalid_scope"
-    assert '"event": "admin.grant", "outcome": "success", "user": "ops"' in service.audit()
+    audit = service.audit()
+    assert '"event": "admin.grant", "outcome": "success", "user": "ops"' in audit
+    assert '"event": "admin.grant", "outcome": "refused", "user": "ops"' in audit
 
 
 def test_disable_refuses_the_live_token_at_once_and_enable_lets_it_log_in(

@@ -119,24 +119,27 @@ async def _act(
     name: str = "",
 ) -> Any:
     """Run ``operation``, map its errors to JSON ones, audit ``event`` on ``name``."""
+
+    def audit(outcome: str, user: str) -> None:
+        if event:
+            detail = f"by {caller.username}"
+            address = _address(request)
+            runtime.audit.record(event, outcome=outcome, user=user, address=address, detail=detail)
+
     try:
         result = await operation(_admin(runtime))
     except AccountNotFoundError as exc:
+        audit("not_found", name)
         raise ApiError(404, ErrorCode.ACCOUNT_NOT_FOUND, str(exc)) from None
     except ApiError:
+        audit("refused", name)
         raise
     except SealboxError as exc:
+        audit("refused", name)
         invalid_scope = exc.code == "invalid_scope"
         code = ErrorCode.INVALID_SCOPE if invalid_scope else ErrorCode.VALIDATION_ERROR
         raise ApiError(422, code, str(exc)) from None
-    if event:
-        runtime.audit.record(
-            event,
-            outcome="success",
-            user=name,
-            address=_address(request),
-            detail=f"by {caller.username}",
-        )
+    audit("success", result.username if isinstance(result, AccountInfo) else name)
     return result
 
 
