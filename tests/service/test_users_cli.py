@@ -61,6 +61,8 @@ def test_list_show_grant_revoke_speak_the_cli_dialect(users) -> None:
     assert listed[0]["created"].endswith("Z") and listed[0]["last_login"] is None
     r = users("grant", "ALICE", "transit:encrypt:orders", "users:admin")
     assert r.code == 0, r.stderr
+    audit = (users.data / "audit.log").read_text()
+    assert '"event": "admin.grant", "outcome": "success", "user": "alice"' in audit
     assert r.out == "alice holds transit:encrypt:orders users:admin users:me\n"
     r = users("revoke", "alice", "users:admin", "not:held")
     assert r.out == "alice holds transit:encrypt:orders users:me\n"

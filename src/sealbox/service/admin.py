@@ -164,7 +164,9 @@ def administer_accounts(
         if audit is not None:
             log = AuditLog(settings.resolved_audit_log())
             try:
-                log.record(audit[0], outcome="success", user=audit[1], detail="command line")
+                # The account's stored name when the operation returns the account.
+                user = str(getattr(result, "username", audit[1]))
+                log.record(audit[0], outcome="success", user=user, detail="command line")
             finally:
                 log.close()
         return result
