@@ -133,6 +133,11 @@ def administer_accounts(
         DataDir(settings.data_dir).touch_private("sealbox.db")  # before SQLite makes it 0644
 
     async def _run() -> T:
+        # Opened first: a change whose record cannot be written is not made (fail-closed).
+        log = None
+        if audit is not None:
+            settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            log = AuditLog(settings.resolved_audit_log())
         engine = make_engine(settings.resolved_database_url())
         revocations: Revocations | None = None
         try:
@@ -157,18 +162,16 @@ def administer_accounts(
                 after_change=after,
             )
             result = await operation(admin)
+            if log is not None and audit is not None:
+                # The account's stored name when the operation returns the account.
+                user = str(getattr(result, "username", audit[1]))
+                log.record(audit[0], outcome="success", user=user, detail="command line")
+            return result
         finally:
             if revocations is not None:
                 await revocations.close()
             await engine.dispose()
-        if audit is not None:
-            log = AuditLog(settings.resolved_audit_log())
-            try:
-                # The account's stored name when the operation returns the account.
-                user = str(getattr(result, "username", audit[1]))
-                log.record(audit[0], outcome="success", user=user, detail="command line")
-            finally:
+            if log is not None:
                 log.close()
-        return result
 
     return asyncio.run(_run())
