@@ -170,6 +170,9 @@ def test_import_refuses_everything_on_a_bad_line_unless_skip_invalid(users, tmp_
     assert r.stderr.startswith("sealbox: refused line 2 ('\u0430dmin'): an account has")
     shown = json.loads(users("show", "dana", "--json").out)
     assert shown["scopes"] == ["transit:admin", "users:me"]
+    audit = (users.data / "audit.log").read_text()
+    assert audit.count('"event": "admin.import"') == 1
+    assert '"event": "admin.import", "outcome": "success", "user": "dana"' in audit
 
 
 def test_import_of_bcrypt_and_django_hashes_then_login_upgrades_them(users, tmp_path) -> None:

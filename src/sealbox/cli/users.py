@@ -210,7 +210,7 @@ def import_(file: Path, skip_invalid: bool, as_json: bool, data_dir: Path | None
     report = service.administer_accounts(
         settings,
         lambda admin: admin.import_json_lines(lines, skip_invalid=skip_invalid),
-        audit=None,
+        audit=("admin.import", ""),
         create=True,
     )
     refused = [

@@ -163,9 +163,12 @@ def administer_accounts(
             )
             result = await operation(admin)
             if log is not None and audit is not None:
-                # The account's stored name when the operation returns the account.
-                user = str(getattr(result, "username", audit[1]))
-                log.record(audit[0], outcome="success", user=user, detail="command line")
+                # The stored names: of the account returned, or of each account imported.
+                users = getattr(result, "imported", None)
+                if users is None:
+                    users = [getattr(result, "username", audit[1])]
+                for user in users:
+                    log.record(audit[0], outcome="success", user=str(user), detail="command line")
             return result
         finally:
             if revocations is not None:
