@@ -68,7 +68,7 @@ def create(name: str, scopes: tuple[str, ...], data_dir: Path | None) -> None:
     click.echo(f"created user {name} with scopes {' '.join(granted)}")
 
 
-@users.command(name="list")
+@users.command(name="list", short_help="List the accounts (never a password hash).")
 @json_option
 @_DATA_DIR
 def list_(as_json: bool, data_dir: Path | None) -> None:
@@ -120,7 +120,7 @@ def grant(name: str, scopes: tuple[str, ...], data_dir: Path | None) -> None:
     click.echo(f"{account.username} holds {' '.join(account.scopes) or 'no scope'}")
 
 
-@users.command()
+@users.command(short_help="Take SCOPEs back from account NAME.")
 @click.argument("name")
 @click.argument("scopes", metavar="SCOPE...", nargs=-1, required=True)
 @_DATA_DIR
@@ -130,7 +130,7 @@ def revoke(name: str, scopes: tuple[str, ...], data_dir: Path | None) -> None:
     click.echo(f"{account.username} holds {' '.join(account.scopes) or 'no scope'}")
 
 
-@users.command()
+@users.command(short_help="Disable NAME: no login; its tokens are refused.")
 @click.argument("name")
 @_DATA_DIR
 def disable(name: str, data_dir: Path | None) -> None:
@@ -148,7 +148,7 @@ def enable(name: str, data_dir: Path | None) -> None:
     click.echo(f"enabled {account.username}")
 
 
-@users.command(name="reset-password")
+@users.command(name="reset-password", short_help="Set a new password for NAME; sessions end.")
 @click.argument("name")
 @_DATA_DIR
 def reset_password(name: str, data_dir: Path | None) -> None:
@@ -188,7 +188,7 @@ def delete(name: str, yes: bool, data_dir: Path | None) -> None:
     click.echo(f"deleted {found.username}")
 
 
-@users.command(name="import")
+@users.command(name="import", short_help="Import accounts of other systems, with hashes.")
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
 @click.option(
     "--skip-invalid",
