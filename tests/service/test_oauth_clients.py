@@ -278,6 +278,7 @@ def test_admins_list_create_rotate_and_delete_clients_over_http(authz) -> None:
         rotated = c.post(
             "/clients/billing/rotate-secret", json={"overlap": 60}, headers=bearer(token)
         )
+        plain = c.post("/clients/billing/rotate-secret", headers=bearer(token))
         again = c.post("/clients", json={"name": "billing"}, headers=bearer(token))
         gone = c.delete("/clients/billing", headers=bearer(token))
         missing = c.delete("/clients/billing", headers=bearer(token))
@@ -287,6 +288,8 @@ def test_admins_list_create_rotate_and_delete_clients_over_http(authz) -> None:
     assert rotated.status_code == 200
     assert rotated.json()["client_secret"] != secret
     assert rotated.json()["previous_secret_expires_at"] is not None
+    assert plain.status_code == 200  # no body: no overlap
+    assert plain.json()["previous_secret_expires_at"] is None
     assert again.status_code == 409 and again.json()["error"] == "client_exists"
     assert gone.status_code == 204
     assert missing.status_code == 404 and missing.json()["error"] == "client_not_found"

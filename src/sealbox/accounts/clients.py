@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
-from sqlalchemy import JSON, Integer, LargeBinary, String, Text, delete, select, update
+from sqlalchemy import JSON, Integer, LargeBinary, String, Text, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
@@ -371,16 +371,6 @@ class ClientStore:
         if not hmac.compare_digest(client.subject_dn.encode(), subject_dn.encode()):
             return None
         return client
-
-    async def forget_expired_secrets(self) -> int:
-        """Drop previous secrets whose overlap ended; return how many."""
-        async with self._sessions.begin() as session:
-            result = await session.execute(
-                update(OAuthClient)
-                .where(OAuthClient.previous_secret_expires_at <= now())
-                .values(previous_secret_hash=None, previous_secret_expires_at=None)
-            )
-        return int(getattr(result, "rowcount", 0) or 0)
 
     @staticmethod
     async def _by_name(session: AsyncSession, name: str) -> OAuthClient:

@@ -139,19 +139,22 @@ async def _authenticate(
     request: Request, runtime: Runtime, client_id: str, client_secret: str
 ) -> ClientInfo | None:
     identity = client_identity(request)
+    basic = _basic_credentials(request)
     try:
         return await authenticate_client(
             client_store(runtime),
-            basic=_basic_credentials(request),
+            basic=basic,
             client_id=client_id or None,
             client_secret=client_secret or None,
             subject_dn=identity.subject if identity is not None else None,
         )
     except ClientAuthError as exc:
+        # The client id only (it is not a secret), at most 128 characters of it.
+        named = basic[0] if basic is not None else client_id
         runtime.audit.record(
             "client_auth",
             outcome="failure",
-            user=client_id or None,
+            user=named[:128] or None,
             address=_address(request),
         )
         if exc.code == "invalid_request":
@@ -371,14 +374,15 @@ def _admin_router() -> APIRouter:
     @api.post("/{name}/rotate-secret")
     async def rotate_secret(
         name: str,
-        body: SecretRotation,
         request: Request,
         runtime: RuntimeDep,
+        body: SecretRotation | None = None,
         caller: Caller = admin,
     ) -> JSONResponse:
-        """A new secret; the current one keeps working for ``overlap`` seconds."""
+        """A new secret; the current one keeps working for ``overlap`` seconds (default 0)."""
+        overlap = body.overlap if body is not None else 0
         try:
-            made = await client_store(runtime).rotate_secret(name, body.overlap)
+            made = await client_store(runtime).rotate_secret(name, overlap)
         except ClientNotFoundError as exc:
             raise _not_found(exc) from None
         runtime.audit.record(
