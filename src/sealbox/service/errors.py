@@ -74,7 +74,6 @@ class ErrorCode(enum.StrEnum):
     # OAuth 2 clients, revocation, introspection (RFC 6749 §5.2, RFC 7009 §2.2.1).
     INVALID_CLIENT = "invalid_client"
     UNAUTHORIZED_CLIENT = "unauthorized_client"
-    UNSUPPORTED_TOKEN_TYPE = "unsupported_token_type"  # noqa: S105
     USER_TOKEN_REQUIRED = "user_token_required"  # noqa: S105
     CLIENT_NOT_FOUND = "client_not_found"
     CLIENT_EXISTS = "client_exists"
