@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sealbox.tls.ca import CertificateAuthority
@@ -36,8 +37,7 @@ def test_create_json_and_list_json_share_fields_and_list_never_shows_a_secret(
     assert set(made) >= {"client_id", "name", "scopes", "client_secret"}
     listed = cli(["clients", "list", "--json", "--data-dir", data])
     assert listed.code == 0
-    document = json.loads(listed.out)
-    entry = document["clients"][0]
+    entry = json.loads(listed.out)[0]
     assert {k: v for k, v in made.items() if k != "client_secret"} == entry
     assert made["client_secret"] not in listed.out + listed.stderr
     plain = cli(["clients", "list", "--data-dir", data])
@@ -57,7 +57,9 @@ def test_rotate_secret_prints_a_new_secret_and_keeps_the_old_for_the_overlap(
     rotated = json.loads(r.out)
     assert rotated["client_secret"] != made["client_secret"]
     assert rotated["client_id"] == made["client_id"]
-    assert rotated["previous_secret_expires_at"] - rotated["secret_rotated_at"] == 600
+    expires = datetime.fromisoformat(rotated["previous_secret_expires"])
+    assert expires - datetime.fromisoformat(rotated["secret_rotated"]) == timedelta(seconds=600)
+    assert rotated["created"].endswith("Z")
     assert "keeps working for 600 seconds" in r.stderr
 
 
@@ -111,4 +113,4 @@ def test_delete_needs_yes_without_a_terminal_and_then_removes_the_client(
     done = cli(["clients", "delete", "reporting", "--yes", "--data-dir", data])
     assert done.code == 0, done.stderr
     assert "deleted client reporting" in done.stderr
-    assert json.loads(cli(["clients", "list", "--json", "--data-dir", data]).out) == {"clients": []}
+    assert json.loads(cli(["clients", "list", "--json", "--data-dir", data]).out) == []

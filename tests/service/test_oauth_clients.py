@@ -287,9 +287,9 @@ def test_admins_list_create_rotate_and_delete_clients_over_http(authz) -> None:
     assert secret not in listed.text and '"client_secret":' not in listed.text
     assert rotated.status_code == 200
     assert rotated.json()["client_secret"] != secret
-    assert rotated.json()["previous_secret_expires_at"] is not None
+    assert rotated.json()["previous_secret_expires"] is not None
     assert plain.status_code == 200  # no body: no overlap
-    assert plain.json()["previous_secret_expires_at"] is None
+    assert plain.json()["previous_secret_expires"] is None
     assert again.status_code == 409 and again.json()["error"] == "client_exists"
     assert gone.status_code == 204
     assert missing.status_code == 404 and missing.json()["error"] == "client_not_found"

@@ -31,7 +31,7 @@ import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from sqlalchemy import JSON, Integer, LargeBinary, String, Text, delete, select
@@ -109,16 +109,16 @@ class ClientInfo:
         return (*methods, "tls_client_auth") if self.subject_dn else methods
 
     def to_dict(self) -> dict[str, object]:
-        """JSON-ready form (times as whole seconds since the epoch)."""
+        """JSON-ready form (times as RFC 3339 UTC strings, ``None`` when there is none)."""
         return {
             "client_id": self.client_id,
             "name": self.name,
             "scopes": list(self.scopes),
             "token_endpoint_auth_methods": list(self.auth_methods),
             "tls_client_auth_subject_dn": self.subject_dn,
-            "created_at": int(self.created_at.timestamp()),
-            "secret_rotated_at": _epoch(self.secret_rotated_at),
-            "previous_secret_expires_at": _epoch(self.previous_secret_expires_at),
+            "created": _rfc3339(self.created_at),
+            "secret_rotated": _rfc3339(self.secret_rotated_at),
+            "previous_secret_expires": _rfc3339(self.previous_secret_expires_at),
         }
 
     @classmethod
@@ -145,8 +145,8 @@ class NewSecret:
     secret: Secret[str] | None
 
 
-def _epoch(moment: datetime | None) -> int | None:
-    return None if moment is None else int(moment.timestamp())
+def _rfc3339(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def hash_client_secret(secret: str) -> bytes:

@@ -72,7 +72,7 @@ def list_(as_json: bool, data_dir: Path | None) -> None:
     """List the clients (never a secret)."""
     found = _service().list_clients(_settings(data_dir))
     if as_json:
-        echo_json({"clients": [c.to_dict() for c in found]})
+        echo_json([c.to_dict() for c in found])
         return
     for client in found:
         methods = ",".join(client.auth_methods)
