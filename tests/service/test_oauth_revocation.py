@@ -290,3 +290,28 @@ def test_introspection_shows_the_binding(authz) -> None:
     answer = _introspect(authz, rs, tokens["access_token"]).json()
     assert answer["active"] is True
     assert answer["cnf"] == _claims(tokens["access_token"])["cnf"]
+
+
+def test_the_first_party_public_client_may_not_revoke_a_machine_clients_token(authz) -> None:
+    client = authz.register("reporting", "users:me")
+    token = authz.client_token(client).json()["access_token"]
+    with authz.client() as c:
+        answer = c.post("/auth/revoke", data={"token": token, "client_id": "sealbox-first-party"})
+    assert answer.status_code == 400
+    assert answer.json()["error"] == "unauthorized_client"
+    assert _introspect(authz, client, token).json()["active"] is True
+
+
+def test_account_routes_refuse_a_client_token_with_user_token_required(authz) -> None:
+    client = authz.register("reporting", "users:me")
+    token = authz.client_token(client).json()["access_token"]
+    with authz.client() as c:
+        logout = c.post("/auth/logout", json={"refresh_token": "sbr_x"}, headers=bearer(token))
+        password = c.post(
+            "/auth/password",
+            json={"current_password": "x" * 10, "new_password": "y" * 10},
+            headers=bearer(token),
+        )
+    for answer in (logout, password):
+        assert answer.status_code == 403
+        assert answer.json()["error"] == "user_token_required"
