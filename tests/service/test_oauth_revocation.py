@@ -315,3 +315,32 @@ def test_account_routes_refuse_a_client_token_with_user_token_required(authz) ->
     for answer in (logout, password):
         assert answer.status_code == 403
         assert answer.json()["error"] == "user_token_required"
+
+
+def _refresh(authz: AuthServer, refresh_token: str, cert: Any = None) -> Any:
+    with authz.client(cert=cert) as c:
+        return c.post(
+            "/auth/token", data={"grant_type": "refresh_token", "refresh_token": refresh_token}
+        )
+
+
+def test_a_refresh_family_begun_over_mtls_refreshes_only_with_that_certificate(authz) -> None:
+    tokens = _user_tokens(authz, cert=authz.cert_a)
+    for cert in (authz.cert_b, None):
+        # A thief with the refresh token but not the key gets nothing, and burns nothing.
+        refused = _refresh(authz, tokens["refresh_token"], cert=cert)
+        assert refused.status_code == 400
+        assert refused.json()["error"] == "invalid_grant"
+        with authz.client(cert=cert) as c:
+            json_route = c.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+        assert json_route.status_code == 400
+    again = _refresh(authz, tokens["refresh_token"], cert=authz.cert_a)
+    assert again.status_code == 200, again.text
+    newer = again.json()
+    assert _claims(newer["access_token"])["cnf"] == _claims(tokens["access_token"])["cnf"]
+    # The family stays bound through its rotations.
+    assert _refresh(authz, newer["refresh_token"]).status_code == 400
+    rs = authz.register("resource-server", "users:me")
+    seen = _introspect(authz, rs, newer["refresh_token"]).json()
+    assert seen["active"] is True
+    assert seen["cnf"] == _claims(tokens["access_token"])["cnf"]

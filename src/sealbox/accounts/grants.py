@@ -218,6 +218,7 @@ class _RefreshRecord:
     expires_at: datetime
     used: bool
     revoked: bool
+    cnf_x5t: str | None = None
 
     @property
     def live(self) -> bool:
@@ -248,6 +249,7 @@ async def _refresh_record(
         row.expires_at,
         used=row.used_at is not None,
         revoked=row.revoked_at is not None,
+        cnf_x5t=row.cnf_x5t,
     )
 
 
@@ -299,7 +301,7 @@ async def introspect(
     # Reuse, logout, revocation and a password change all mark the rows revoked.
     if record is None or not record.live:
         return {"active": False}
-    return {
+    answer = {
         "active": True,
         "token_type": "refresh_token",
         "scope": record.scope if record.scope is not None else " ".join(record.user.scopes),
@@ -309,6 +311,9 @@ async def introspect(
         "iat": int(record.created_at.timestamp()),
         "exp": int(record.expires_at.timestamp()),
     }
+    if record.cnf_x5t is not None:
+        answer.update(cnf_claim(record.cnf_x5t))
+    return answer
 
 
 def _may_revoke(caller_id: str, caller_scopes: Iterable[str], issued_to: object) -> bool:

@@ -16,7 +16,9 @@ refresh-family rules, the audit records — lives here.
 - **Families.** Every access token names its refresh family (``sid``): revoking the
   family (reuse detected, logout) refuses the access tokens issued from it at once.
 - **Binding.** A login or refresh over mutual TLS (``bound_to``: the certificate's
-  ``x5t#S256``) issues an access token bound to that certificate (RFC 8705 §3).
+  ``x5t#S256``) issues an access token bound to that certificate (RFC 8705 §3); a login
+  over mutual TLS also binds its refresh family, which is then refreshed only with the
+  same certificate (§4: the first-party client is public).
 
 .. versionadded:: 0.1.0
 """
@@ -189,7 +191,7 @@ async def login(
     await attempt_succeeded(runtime, address, username)
     scope = _granted(user.scopes, scopes)
     runtime.audit.record("login", outcome="success", user=user.username, address=address)
-    token, family = await runtime.store.issue_refresh(user.id, " ".join(scope))
+    token, family = await runtime.store.issue_refresh(user.id, " ".join(scope), bound_to=bound_to)
     return issue_tokens(runtime, user, scope, token, family, bound_to=bound_to)
 
 
@@ -209,7 +211,9 @@ async def refresh(
         ScopeRefused: ``scopes`` asks for more than the family was granted.
     """
     s = runtime.settings
-    outcome = await runtime.store.use_refresh(refresh_token, s.refresh_reuse_grace, scopes)
+    outcome = await runtime.store.use_refresh(
+        refresh_token, s.refresh_reuse_grace, scopes, presented=bound_to
+    )
     if outcome.status == "invalid_scope":
         # The token stays valid: asking for too much is a client's mistake, not theft.
         runtime.audit.record("refresh", outcome="invalid_scope", address=address)

@@ -1,4 +1,5 @@
-"""OAuth 2 clients for machines (client credentials, tls_client_auth).
+"""OAuth 2 clients for machines (client credentials, tls_client_auth), and refresh families
+bound to a client certificate (RFC 8705 §4).
 
 Revision ID: 0007
 Revises: 0004
@@ -32,7 +33,10 @@ def upgrade() -> None:
         sa.Column("created_at", UTCDateTime(), nullable=False),
         sa.Column("secret_rotated_at", UTCDateTime(), nullable=True),
     )
+    op.add_column("refresh_tokens", sa.Column("cnf_x5t", sa.String(64), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("refresh_tokens") as batch:
+        batch.drop_column("cnf_x5t")
     op.drop_table("oauth_clients")
