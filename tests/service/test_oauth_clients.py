@@ -338,3 +338,40 @@ def test_a_client_secret_never_reaches_the_audit_log_errors_or_logs(
     for text in texts:
         assert client.secret not in text
     assert client.secret.encode() not in database
+
+
+def test_basic_credentials_are_form_urlencoded_first_as_rfc_6749_says(authz) -> None:
+    client = authz.register("reporting", "users:me")
+    assert client.secret is not None
+    # RFC 6749 §2.3.1: each part is application/x-www-form-urlencoded before base64.
+    encoded = "".join(f"%{ord(ch):02X}" for ch in client.secret[:4]) + client.secret[4:]
+    raw = f"{client.client_id}:{encoded}".encode()
+    with authz.client() as c:
+        answer = c.post(
+            "/auth/token",
+            data={"grant_type": "client_credentials"},
+            headers={"Authorization": "Basic " + base64.b64encode(raw).decode()},
+        )
+        garbled = c.post(
+            "/auth/token",
+            data={"grant_type": "client_credentials"},
+            headers={"Authorization": "Basic not-base64!"},
+        )
+    assert answer.status_code == 200, answer.text
+    assert garbled.status_code == 401
+    assert garbled.json()["error"] == "invalid_client"
+
+
+def test_a_certificate_client_introspects_over_mtls_without_a_secret(authz) -> None:
+    reader = authz.register("reader", "users:me", cert=authz.cert_b, secret=False)
+    other = authz.register("reporting", "users:me")
+    token = authz.client_token(other).json()["access_token"]
+    form = {"token": token, "client_id": reader.client_id}
+    with authz.client(cert=authz.cert_b) as c:
+        seen = c.post("/auth/introspect", data=form)
+    with authz.client(cert=authz.cert_a) as c:
+        refused = c.post("/auth/introspect", data=form)
+    assert seen.status_code == 200
+    assert seen.json()["active"] is True
+    assert refused.status_code == 401
+    assert refused.json()["error"] == "invalid_client"
