@@ -51,6 +51,7 @@ __all__ = [
     "authenticate_client",
     "introspect",
     "is_client_token",
+    "is_revoked",
     "issue_client_token",
     "revoke",
 ]
@@ -274,13 +275,14 @@ async def introspect(
     revocations: Revocations,
     sessions: async_sessionmaker[AsyncSession],
     first_party_client_id: str,
-    now_: float | None = None,
+    at: float | None = None,
 ) -> dict[str, Any]:
     """The RFC 7662 §2.2 answer for ``token`` (an access or a refresh token).
 
-    ``{"active": false}`` and nothing else for anything that is not live.
+    ``{"active": false}`` and nothing else for anything that is not live. ``at``: the
+    time to check against (seconds since the epoch), instead of the clock.
     """
-    at = time.time() if now_ is None else now_
+    at = time.time() if at is None else at
     claims = _verified(verifier, token, at)
     if claims is not None:
         if await is_revoked(revocations, claims):
@@ -330,7 +332,7 @@ async def revoke(
     sessions: async_sessionmaker[AsyncSession],
     first_party_client_id: str,
     access_token_ttl: int,
-    now_: float | None = None,
+    at: float | None = None,
 ) -> str | None:
     """Revoke ``token`` for the client ``caller_id``; return what was revoked, if anything.
 
@@ -341,7 +343,7 @@ async def revoke(
         RevocationRefusedError: the token is live but was issued to another client and
             the caller does not hold :data:`REVOKE_SCOPE`.
     """
-    at = time.time() if now_ is None else now_
+    at = time.time() if at is None else at
     scopes = tuple(caller_scopes)
     claims = _verified(verifier, token, at)
     if claims is not None:
