@@ -4,9 +4,12 @@ The parts of sign-in that do not depend on a web framework: the users and refres
 tables (:mod:`sealbox.accounts.models`), their store (:mod:`sealbox.accounts.store`),
 RFC 8265 usernames with look-alikes refused (:mod:`sealbox.accounts.usernames`), access
 tokens refused before they expire (:mod:`sealbox.accounts.revocation`) and attempt
-throttling in memory or Redis (:mod:`sealbox.accounts.throttle`), and their
-administration (:mod:`sealbox.accounts.admin`: list, grant, disable, delete, import
-accounts of other systems with :mod:`sealbox.accounts.user_import`). ``sealbox serve``,
+throttling in memory or Redis (:mod:`sealbox.accounts.throttle`), their administration
+(:mod:`sealbox.accounts.admin`: list, grant, disable, delete, import accounts of other
+systems with :mod:`sealbox.accounts.user_import`), and the parts of a small OAuth 2
+authorization server: clients for machines (:mod:`sealbox.accounts.clients`), the client
+credentials grant, revocation and introspection (:mod:`sealbox.accounts.grants`) and
+certificate-bound tokens (:mod:`sealbox.accounts.binding`). ``sealbox serve``,
 ``sealbox users`` and the FastAPI integration all run on them.
 
 It needs the ``service`` extra (SQLAlchemy, precis-i18n); importing any part of it without

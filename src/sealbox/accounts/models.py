@@ -99,6 +99,9 @@ class RefreshToken(Base):
     # The scope granted at login, space-separated, carried to every token of the family
     # (RFC 6749 §6: a refresh never widens it). None: issued before it was recorded.
     scope: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # RFC 8705 §4: the x5t#S256 of the client certificate the family was issued over
+    # (mutual TLS); the family is refreshed only over a connection with that certificate.
+    cnf_x5t: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     __table_args__ = (
         Index("ix_refresh_tokens_family", "family_id"),

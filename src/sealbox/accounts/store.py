@@ -15,6 +15,10 @@ grace, or with a grace of 0 (the default), reuse revokes the family.
 Each family carries the scope granted at login; every token of the family carries it
 on, so a refresh can never widen it.
 
+A family issued over mutual TLS is bound to the client certificate (RFC 8705 §4): it is
+refreshed only over a connection presenting the same certificate; any other attempt is
+``invalid`` and changes nothing (the token is neither used nor revoked).
+
 .. versionadded:: 0.1.0
 """
 
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import secrets
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -190,9 +195,17 @@ class Store:
     # -- refresh tokens -------------------------------------------------------------
 
     async def issue_refresh(
-        self, user_id: int, scope: str, family_id: str | None = None
+        self,
+        user_id: int,
+        scope: str,
+        family_id: str | None = None,
+        *,
+        bound_to: str | None = None,
     ) -> tuple[str, str]:
-        """Store a new refresh token granting ``scope``; return ``(token, family_id)``."""
+        """Store a new refresh token granting ``scope``; return ``(token, family_id)``.
+
+        ``bound_to``: the ``x5t#S256`` of the client certificate the family is bound to.
+        """
         token = new_refresh_token()
         family = family_id or secrets.token_hex(16)
         created = now()
@@ -205,6 +218,7 @@ class Store:
                     created_at=created,
                     expires_at=created + timedelta(seconds=self.refresh_ttl),
                     scope=scope,
+                    cnf_x5t=bound_to,
                 )
             )
         return token, family
@@ -214,11 +228,15 @@ class Store:
         token: str,
         reuse_grace: float = 0.0,
         narrow_to: Collection[str] | None = None,
+        *,
+        presented: str | None = None,
     ) -> RefreshOutcome:
         """Rotate a refresh token (see the module docstring).
 
         ``narrow_to``: scopes the refresh asks for. If they are not all within the
         family's grant, nothing changes and the status is ``invalid_scope``.
+        ``presented``: the ``x5t#S256`` of the connection's client certificate; a bound
+        family needs the same one, or the status is ``invalid`` and nothing changes.
         """
         digest = hash_refresh_token(token)
         at = now()
@@ -228,6 +246,10 @@ class Store:
                 await session.execute(select(RefreshToken).where(RefreshToken.token_hash == digest))
             ).scalar_one_or_none()
             if row is None or row.revoked_at is not None or row.expires_at <= at:
+                return RefreshOutcome("invalid")
+            if row.cnf_x5t is not None and not hmac.compare_digest(
+                row.cnf_x5t.encode(), (presented or "").encode()
+            ):
                 return RefreshOutcome("invalid")
             user = await session.get(User, row.user_id)
             if user is None:
@@ -263,6 +285,7 @@ class Store:
                     created_at=at,
                     expires_at=at + timedelta(seconds=self.refresh_ttl),
                     scope=row.scope,
+                    cnf_x5t=row.cnf_x5t,
                 )
             )
         return RefreshOutcome(

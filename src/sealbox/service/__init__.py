@@ -16,6 +16,8 @@ themselves (each loads its module on first use)::
 - :func:`load_settings`, :func:`check`, :func:`prepare`, :func:`run`,
   :func:`service_url`, :func:`client_trust_file` (:mod:`sealbox.service.serve`);
 - :func:`create_user`, :func:`administer_accounts` (:mod:`sealbox.service.admin`);
+- :func:`create_client`, :func:`list_clients`, :func:`rotate_client_secret`,
+  :func:`delete_client` (:mod:`sealbox.service.client_admin`);
 - :func:`create_app`, the FastAPI application (:mod:`sealbox.service.app`);
 - :class:`ServiceSettings` (:mod:`sealbox.service.settings`).
 
@@ -38,6 +40,12 @@ from sealbox.exceptions import ExtraNotInstalledError
 if TYPE_CHECKING:
     from sealbox.service.admin import administer_accounts, create_user
     from sealbox.service.app import create_app
+    from sealbox.service.client_admin import (
+        create_client,
+        delete_client,
+        list_clients,
+        rotate_client_secret,
+    )
     from sealbox.service.serve import (
         check,
         client_trust_file,
@@ -54,9 +62,13 @@ __all__ = [
     "check",
     "client_trust_file",
     "create_app",
+    "create_client",
     "create_user",
+    "delete_client",
+    "list_clients",
     "load_settings",
     "prepare",
+    "rotate_client_secret",
     "run",
     "service_url",
 ]
@@ -84,6 +96,10 @@ _ENTRY_POINTS = {
     "client_trust_file": "sealbox.service.serve",
     "create_app": "sealbox.service.app",
     "create_user": "sealbox.service.admin",
+    "create_client": "sealbox.service.client_admin",
+    "delete_client": "sealbox.service.client_admin",
+    "list_clients": "sealbox.service.client_admin",
+    "rotate_client_secret": "sealbox.service.client_admin",
     "load_settings": "sealbox.service.serve",
     "prepare": "sealbox.service.serve",
     "run": "sealbox.service.serve",

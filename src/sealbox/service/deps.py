@@ -12,6 +12,8 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 
+from sealbox.accounts.binding import check_binding_thumbprint, thumbprint_from_digest
+from sealbox.accounts.grants import is_client_token
 from sealbox.exceptions import SealboxError
 from sealbox.service.errors import ApiError, ErrorCode
 from sealbox.service.runtime import Runtime
@@ -23,6 +25,7 @@ __all__ = [
     "CallerDep",
     "ClientIdentityDep",
     "RuntimeDep",
+    "UserCallerDep",
     "bearer_token",
     "client_identity",
     "get_runtime",
@@ -48,7 +51,11 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """Who is calling, from a verified, unrevoked access token."""
+    """Who is calling, from a verified, unrevoked access token.
+
+    A machine client's token (client credentials) has no account behind it:
+    ``client_id`` is set, ``user_id`` is 0 and ``username`` is the client id.
+    """
 
     user_id: int
     username: str
@@ -56,6 +63,7 @@ class Caller:
     jti: str
     expires: float
     claims: dict[str, Any]
+    client_id: str | None = None
 
 
 class _BearerCaller(OAuth2PasswordBearer):
@@ -67,7 +75,7 @@ class _BearerCaller(OAuth2PasswordBearer):
 
     async def __call__(self, request: Request) -> Caller:  # type: ignore[override]
         token = bearer_token(request.headers.get("authorization") or "")
-        return await resolve_caller(request.app.state.runtime, token)
+        return await resolve_caller(request.app.state.runtime, token, client_identity(request))
 
 
 # Older FastAPI (0.115) resolves a callable object's string annotations without any
@@ -92,8 +100,11 @@ def bearer_token(header: str) -> str:
     return token.strip()
 
 
-async def resolve_caller(runtime: Runtime, token: str) -> Caller:
-    """Verify an access token (the signature check is cached per token), then check revocation."""
+async def resolve_caller(
+    runtime: Runtime, token: str, certificate: ClientIdentity | None = None
+) -> Caller:
+    """Verify an access token (the signature check is cached per token), then check revocation
+    and, for a certificate-bound token (RFC 8705 §3), the connection's ``certificate``."""
     now = time.time()
     claims = runtime.token_cache.get(token, now)
     if claims is None:
@@ -101,32 +112,57 @@ async def resolve_caller(runtime: Runtime, token: str) -> Caller:
             claims = runtime.verifier.verify(token, now=now)
         except SealboxError:
             raise _invalid() from None
-        if not isinstance(claims.get("uid"), int) or not isinstance(claims.get("jti"), str):
+        user = isinstance(claims.get("uid"), int)
+        if not (user or is_client_token(claims)) or not isinstance(claims.get("jti"), str):
             raise _invalid()
         runtime.token_cache.put(token, claims)
     elif claims.get("nbf", 0) > now + 5:
         raise _invalid()
+    if "cnf" in claims:
+        thumbprint = (
+            thumbprint_from_digest(bytes.fromhex(certificate.fingerprint)) if certificate else None
+        )
+        try:
+            check_binding_thumbprint(claims, thumbprint)
+        except SealboxError:
+            raise _invalid("the access token is bound to another client certificate") from None
+    uid = claims.get("uid")
     family = claims.get("sid")
     if await runtime.revocations.is_refused(
         claims["jti"],
-        claims["uid"],
+        uid if isinstance(uid, int) else 0,
         claims.get("sv", 0),
         family if isinstance(family, str) else None,
     ):
         raise _invalid("the access token was revoked")
     scope = claims.get("scope", "")
     return Caller(
-        user_id=claims["uid"],
+        user_id=uid if isinstance(uid, int) else 0,
         username=claims["sub"],
         scopes=frozenset(scope.split()) if isinstance(scope, str) else frozenset(),
         jti=claims["jti"],
         expires=float(claims["exp"]),
         claims=claims,
+        client_id=None if isinstance(uid, int) else claims["client_id"],
     )
 
 
 current_caller = _BearerCaller(tokenUrl="/auth/token")
 CallerDep = Annotated[Caller, Depends(current_caller)]
+
+
+async def _user_caller(caller: CallerDep) -> Caller:
+    if caller.client_id is not None:
+        raise ApiError(
+            403,
+            ErrorCode.USER_TOKEN_REQUIRED,
+            "this route needs a user's access token; a client's token has no account",
+        )
+    return caller
+
+
+#: The caller, refused (403 ``user_token_required``) when it is a machine client.
+UserCallerDep = Annotated[Caller, Depends(_user_caller)]
 
 
 def require_scopes(*needed: str) -> Any:

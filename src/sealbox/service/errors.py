@@ -74,6 +74,12 @@ class ErrorCode(enum.StrEnum):
     # RFC 6749 §5.2, answered by the token endpoint.
     UNSUPPORTED_GRANT_TYPE = "unsupported_grant_type"
     INVALID_SCOPE = "invalid_scope"
+    # OAuth 2 clients, revocation, introspection (RFC 6749 §5.2, RFC 7009 §2.2.1).
+    INVALID_CLIENT = "invalid_client"
+    UNAUTHORIZED_CLIENT = "unauthorized_client"
+    USER_TOKEN_REQUIRED = "user_token_required"  # noqa: S105
+    CLIENT_NOT_FOUND = "client_not_found"
+    CLIENT_EXISTS = "client_exists"
 
 
 _STATUS_CODES = {

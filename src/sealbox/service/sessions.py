@@ -15,6 +15,10 @@ refresh-family rules, the audit records — lives here.
   and never more (RFC 6749 §6).
 - **Families.** Every access token names its refresh family (``sid``): revoking the
   family (reuse detected, logout) refuses the access tokens issued from it at once.
+- **Binding.** A login or refresh over mutual TLS (``bound_to``: the certificate's
+  ``x5t#S256``) issues an access token bound to that certificate (RFC 8705 §3); a login
+  over mutual TLS also binds its refresh family, which is then refreshed only with the
+  same certificate (§4: the first-party client is public).
 
 .. versionadded:: 0.1.0
 """
@@ -26,6 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
 
+from sealbox.accounts.binding import cnf_claim
 from sealbox.accounts.store import RefreshOutcome
 from sealbox.accounts.usernames import lookup_key
 from sealbox.exceptions import PasswordMismatchError, SealboxError
@@ -132,22 +137,32 @@ async def check_password(runtime: Runtime, user: User | None, password: str) -> 
 
 
 def issue_tokens(
-    runtime: Runtime, user: User, scope: tuple[str, ...], refresh_token: str, family_id: str
+    runtime: Runtime,
+    user: User,
+    scope: tuple[str, ...],
+    refresh_token: str,
+    family_id: str,
+    *,
+    bound_to: str | None = None,
 ) -> IssuedTokens:
-    """Sign an access token for ``user`` (``uid``, session version ``sv``, family ``sid``)."""
+    """Sign an access token for ``user`` (``uid``, session version ``sv``, family ``sid``,
+    and ``cnf`` when ``bound_to`` names a client certificate's thumbprint)."""
     s = runtime.settings
+    claims: dict[str, object] = {
+        "client_id": s.first_party_client_id,
+        "uid": user.id,
+        "sv": user.session_version,
+        "sid": family_id,
+    }
+    if bound_to is not None:
+        claims.update(cnf_claim(bound_to))
     access = runtime.keyset.issue(
         user.username,
         audience=s.audience,
         issuer=s.issuer,
         ttl=s.access_token_ttl,
         scope=list(scope),
-        claims={
-            "client_id": s.first_party_client_id,
-            "uid": user.id,
-            "sv": user.session_version,
-            "sid": family_id,
-        },
+        claims=claims,
     )
     return IssuedTokens(access, refresh_token, s.access_token_ttl, scope, user)
 
@@ -159,7 +174,13 @@ def _granted(held: list[str], asked: list[str]) -> tuple[str, ...]:
 
 
 async def login(
-    runtime: Runtime, username: str, password: str, address: str, scopes: list[str]
+    runtime: Runtime,
+    username: str,
+    password: str,
+    address: str,
+    scopes: list[str],
+    *,
+    bound_to: str | None = None,
 ) -> IssuedTokens:
     """The password grant.
 
@@ -180,12 +201,17 @@ async def login(
     await runtime.store.record_login(user.id)
     scope = _granted(user.scopes, scopes)
     runtime.audit.record("login", outcome="success", user=user.username, address=address)
-    token, family = await runtime.store.issue_refresh(user.id, " ".join(scope))
-    return issue_tokens(runtime, user, scope, token, family)
+    token, family = await runtime.store.issue_refresh(user.id, " ".join(scope), bound_to=bound_to)
+    return issue_tokens(runtime, user, scope, token, family, bound_to=bound_to)
 
 
 async def refresh(
-    runtime: Runtime, refresh_token: str, address: str, scopes: list[str] | None = None
+    runtime: Runtime,
+    refresh_token: str,
+    address: str,
+    scopes: list[str] | None = None,
+    *,
+    bound_to: str | None = None,
 ) -> IssuedTokens:
     """The refresh grant: rotate the token, keep (or narrow) the family's scope.
 
@@ -195,7 +221,9 @@ async def refresh(
         ScopeRefused: ``scopes`` asks for more than the family was granted.
     """
     s = runtime.settings
-    outcome = await runtime.store.use_refresh(refresh_token, s.refresh_reuse_grace, scopes)
+    outcome = await runtime.store.use_refresh(
+        refresh_token, s.refresh_reuse_grace, scopes, presented=bound_to
+    )
     if outcome.status == "invalid_scope":
         # The token stays valid: asking for too much is a client's mistake, not theft.
         runtime.audit.record("refresh", outcome="invalid_scope", address=address)
@@ -223,7 +251,7 @@ async def refresh(
         address=address,
     )
     assert outcome.family_id is not None
-    return issue_tokens(runtime, user, scope, outcome.token, outcome.family_id)
+    return issue_tokens(runtime, user, scope, outcome.token, outcome.family_id, bound_to=bound_to)
 
 
 async def _family_revoked(runtime: Runtime, outcome: RefreshOutcome, address: str) -> None:

@@ -10,7 +10,9 @@ The routes parse and answer; :mod:`sealbox.service.sessions` decides. Login defe
 - every attempt is written to the audit log (never the password or a token).
 
 The token endpoint takes ``grant_type=password`` and ``grant_type=refresh_token``
-(RFC 6749 §4.3, §6); its errors carry RFC 6749 §5.2's ``error`` and
+(RFC 6749 §4.3, §6), and hands ``client_credentials`` (§4.4) to
+:mod:`sealbox.service.routes.oauth`; over mutual TLS the access tokens it issues are
+bound to the client certificate (RFC 8705 §3). Its errors carry RFC 6749 §5.2's ``error`` and
 ``error_description`` beside sealbox's ``message``, malformed forms included
 (400 ``invalid_request``, not FastAPI's 422).
 
@@ -32,8 +34,9 @@ from pydantic import BaseModel, Field
 from sealbox.accounts.store import UsernameTakenError
 from sealbox.accounts.usernames import MAX_USERNAME, UsernameError, canonical_username
 from sealbox.service import sessions
-from sealbox.service.deps import CallerDep, RuntimeDep
+from sealbox.service.deps import RuntimeDep, UserCallerDep
 from sealbox.service.errors import ApiError, ErrorCode
+from sealbox.service.routes import oauth
 from sealbox.service.sessions import (
     DEFAULT_SCOPES,
     AccountDisabled,
@@ -208,12 +211,15 @@ class TokenForm(BaseModel):
     password: str = Field(default="", max_length=4 * MAX_PASSWORD)
     scope: str = Field(default="", max_length=4096)
     refresh_token: str = Field(default="", max_length=512)
+    client_id: str = Field(default="", max_length=128)
+    client_secret: str = Field(default="", max_length=512)
 
 
 async def token(
     form: Annotated[TokenForm, Form()], request: Request, runtime: RuntimeDep
-) -> TokenResponse:
-    """The OAuth 2 token endpoint: ``grant_type=password`` (log in) or ``refresh_token``."""
+) -> TokenResponse | Response:
+    """The OAuth 2 token endpoint: ``grant_type=password`` (log in), ``refresh_token``, or
+    ``client_credentials`` (a machine client, see :mod:`sealbox.service.routes.oauth`)."""
     address = _address(request)
     media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
     if media_type != _FORM:
@@ -224,13 +230,23 @@ async def token(
     scopes = form.scope.split()
     if not grant_type and username:
         grant_type = "password"  # as before grant types were told apart: a plain login form
+    if grant_type == "client_credentials":
+        return await oauth.client_credentials(
+            runtime, request, form.client_id, form.client_secret, scopes
+        )
+    # Over mutual TLS, the access token is bound to the client certificate (RFC 8705 §3).
+    bound_to = oauth.connection_thumbprint(request)
     if grant_type == "password":
         if not username or not password:
             raise _token_error(
                 400, ErrorCode.INVALID_REQUEST, "the password grant needs username and password"
             )
         try:
-            return _answer(await sessions.login(runtime, username, password, address, scopes))
+            return _answer(
+                await sessions.login(
+                    runtime, username, password, address, scopes, bound_to=bound_to
+                )
+            )
         except Throttled as exc:
             runtime.audit.record("login", outcome="throttled", user=username, address=address)
             raise _too_many(exc.retry_after, token_endpoint=True) from None
@@ -244,21 +260,27 @@ async def token(
             raise _token_error(
                 400, ErrorCode.INVALID_REQUEST, "the refresh_token grant needs refresh_token"
             )
-        return await _refresh(runtime, refresh_token, address, scopes)
+        return await _refresh(runtime, refresh_token, address, scopes, bound_to)
     if not grant_type:
         raise _token_error(400, ErrorCode.INVALID_REQUEST, "grant_type is missing")
     raise _token_error(
         400,
         ErrorCode.UNSUPPORTED_GRANT_TYPE,
-        "grant_type must be password or refresh_token",
+        "grant_type must be password, refresh_token or client_credentials",
     )
 
 
 async def _refresh(
-    runtime: RuntimeDep, refresh_token: str, address: str, scopes: list[str]
+    runtime: RuntimeDep,
+    refresh_token: str,
+    address: str,
+    scopes: list[str],
+    bound_to: str | None = None,
 ) -> TokenResponse:
     try:
-        return _answer(await sessions.refresh(runtime, refresh_token, address, scopes))
+        return _answer(
+            await sessions.refresh(runtime, refresh_token, address, scopes, bound_to=bound_to)
+        )
     except LoginFailed:
         raise _grant_error("the refresh token is not valid") from None
     except ScopeRefused:
@@ -271,11 +293,12 @@ async def refresh(body: RefreshRequest, request: Request, runtime: RuntimeDep) -
     """Exchange a refresh token for new tokens. A refresh token works once:
     presenting a used one revokes every token of its family."""
     scopes = body.scope.split() if body.scope else []
-    return await _refresh(runtime, body.refresh_token, _address(request), scopes)
+    bound_to = oauth.connection_thumbprint(request)
+    return await _refresh(runtime, body.refresh_token, _address(request), scopes, bound_to)
 
 
 async def logout(
-    body: RefreshRequest, request: Request, caller: CallerDep, runtime: RuntimeDep
+    body: RefreshRequest, request: Request, caller: UserCallerDep, runtime: RuntimeDep
 ) -> Response:
     """Revoke the refresh token's family, its access tokens, and this access token."""
     family = await runtime.store.revoke_family_of(body.refresh_token, caller.user_id)
@@ -289,7 +312,7 @@ async def logout(
 
 
 async def change_password(
-    body: PasswordChange, request: Request, caller: CallerDep, runtime: RuntimeDep
+    body: PasswordChange, request: Request, caller: UserCallerDep, runtime: RuntimeDep
 ) -> Response:
     """Change the password; every session of the user ends (tokens included)."""
     address = _address(request)

@@ -28,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from sealbox.service.audit import AuditUnavailableError
-from sealbox.service.deps import bearer_token, resolve_caller
+from sealbox.service.deps import bearer_token, client_identity, resolve_caller
 from sealbox.service.errors import (
     ApiError,
     audit_unavailable_response,
@@ -83,7 +83,9 @@ class TransitFastPath:
         response: Response
         try:
             token = bearer_token(request.headers.get("authorization") or "")
-            caller = await resolve_caller(request.app.state.runtime, token)
+            caller = await resolve_caller(
+                request.app.state.runtime, token, client_identity(request)
+            )
             model, handler = HANDLERS[operation]
             try:
                 body = model.model_validate_json(await request.body())

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from sealbox.service.deps import CallerDep, RuntimeDep, client_identity
+from sealbox.service.deps import RuntimeDep, UserCallerDep, client_identity
 
 __all__ = ["router"]
 
@@ -31,8 +31,8 @@ def router() -> APIRouter:
     api = APIRouter()
 
     @api.get("/users/me", response_model=Me, tags=["users"])
-    async def me(caller: CallerDep, request: Request) -> Me:
-        """Who the access token belongs to (no database access)."""
+    async def me(caller: UserCallerDep, request: Request) -> Me:
+        """Who the access token belongs to (no database access); a client's token is refused."""
         identity = client_identity(request)
         return Me(
             id=caller.user_id,
