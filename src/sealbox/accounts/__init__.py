@@ -4,15 +4,18 @@ The parts of sign-in that do not depend on a web framework: the users and refres
 tables (:mod:`sealbox.accounts.models`), their store (:mod:`sealbox.accounts.store`),
 RFC 8265 usernames with look-alikes refused (:mod:`sealbox.accounts.usernames`), access
 tokens refused before they expire (:mod:`sealbox.accounts.revocation`) and attempt
-throttling in memory or Redis (:mod:`sealbox.accounts.throttle`). ``sealbox serve`` and
-the FastAPI integration both run on them.
+throttling in memory or Redis (:mod:`sealbox.accounts.throttle`), and the TOTP second
+factor (:mod:`sealbox.accounts.totp`, RFC 6238; its tables and atomic checks in
+:mod:`sealbox.accounts.totp_store`). ``sealbox serve`` and the FastAPI integration both run
+on them.
 
 It needs the ``service`` extra (SQLAlchemy, precis-i18n); importing any part of it without
 that extra raises :class:`~sealbox.exceptions.ExtraNotInstalledError` with the
 ``pip install 'sealbox[service]'`` to run.
 
 May import: :mod:`sealbox.exceptions`, :mod:`sealbox.secret`, :mod:`sealbox.passwords`,
-:mod:`sealbox.jwt`, :mod:`sealbox.storage` and third-party ``sqlalchemy``, ``redis``,
+:mod:`sealbox.jwt`, :mod:`sealbox.storage`, :mod:`sealbox.keysets` (the sealer of TOTP
+secrets) and third-party ``sqlalchemy``, ``redis``,
 ``precis_i18n``.
 
 .. versionadded:: 0.1.0
