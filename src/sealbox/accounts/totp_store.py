@@ -47,7 +47,7 @@ from sealbox.accounts.totp import (
     otpauth_uri,
 )
 
-__all__ = ["TotpRecoveryCode", "TotpStore", "UserTotp"]
+__all__ = ["TotpRecoveryCode", "TotpStore", "UserTotp", "reset_second_factor"]
 
 PENDING: Final = "pending"
 CONFIRMED: Final = "confirmed"
@@ -224,8 +224,7 @@ class TotpStore:
 
     async def reset(self, user_id: int) -> bool:
         """Remove the account's second factor (an administrator's act); whether there was one."""
-        async with self._sessions.begin() as session:
-            return await _remove(session, user_id)
+        return await reset_second_factor(self._sessions, user_id)
 
     async def _row(self, session: AsyncSession, user_id: int) -> UserTotp | None:
         return (
@@ -235,6 +234,16 @@ class TotpStore:
     def _match(self, row: UserTotp, code: str) -> int | None:
         key = self._sealer.open(row.user_id, row.secret_sealed)
         return match_step(key, code, self.clock(), after=row.last_step)
+
+
+async def reset_second_factor(sessions: async_sessionmaker[AsyncSession], user_id: int) -> bool:
+    """Remove an account's second factor and recovery codes; whether it had one.
+
+    What an administrator does for a user who lost the authenticator and the recovery
+    codes. It needs no master key: nothing is opened.
+    """
+    async with sessions.begin() as session:
+        return await _remove(session, user_id)
 
 
 async def _advance(

@@ -49,6 +49,8 @@ HINTS: dict[str, str] = {
     "legacy_layout_unknown": "if it is a raw AES-GCM record (iv, ciphertext, tag), name "
     "the layout: --format aes-gcm-raw",
     "age_file_not_legacy": "decrypt it with 'sealbox decrypt'",
+    "user_not_found": "check the name, and that --data-dir (or SEALBOX_DATABASE_URL) names "
+    "the service's data",
 }
 
 

@@ -1,4 +1,4 @@
-"""``sealbox serve`` and ``sealbox users create``: the HTTPS service."""
+"""``sealbox serve`` and ``sealbox users create``/``reset-totp``: the HTTPS service."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from sealbox.cli._dialect import confirm, yes_option
 from sealbox.cli._io import CLIError, note, open_tty
 from sealbox.exceptions import ExtraNotInstalledError
 
@@ -125,3 +126,23 @@ def _read_password(name: str) -> str:
         return raw.decode().removesuffix("\n").removesuffix("\r")
     except UnicodeDecodeError:
         raise CLIError("the password on stdin is not UTF-8") from None
+
+
+@users.command("reset-totp")
+@click.argument("name")
+@yes_option
+@_DATA_DIR
+def reset_totp(name: str, yes: bool, data_dir: Path | None) -> None:
+    """Remove the second factor (TOTP) of account NAME, lost with its device (asks first)."""
+    service = _service()
+    settings = service.load_settings(data_dir=data_dir)
+    confirm(
+        f"Remove the second factor of {name}? Its password alone will log in.",
+        action=f"removing the second factor of {name}",
+        yes=yes,
+    )
+    name, removed = service.reset_totp(settings, name)
+    if removed:
+        click.echo(f"removed the second factor of {name}; its password alone logs in")
+    else:
+        click.echo(f"{name} has no second factor; nothing changed")

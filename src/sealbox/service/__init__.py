@@ -15,7 +15,7 @@ themselves (each loads its module on first use)::
 
 - :func:`load_settings`, :func:`check`, :func:`prepare`, :func:`run`,
   :func:`service_url`, :func:`client_trust_file` (:mod:`sealbox.service.serve`);
-- :func:`create_user` (:mod:`sealbox.service.admin`);
+- :func:`create_user`, :func:`reset_totp` (:mod:`sealbox.service.admin`);
 - :func:`create_app`, the FastAPI application (:mod:`sealbox.service.app`);
 - :class:`ServiceSettings` (:mod:`sealbox.service.settings`).
 
@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 from sealbox.exceptions import ExtraNotInstalledError
 
 if TYPE_CHECKING:
-    from sealbox.service.admin import create_user
+    from sealbox.service.admin import create_user, reset_totp
     from sealbox.service.app import create_app
     from sealbox.service.serve import (
         check,
@@ -56,6 +56,7 @@ __all__ = [
     "create_user",
     "load_settings",
     "prepare",
+    "reset_totp",
     "run",
     "service_url",
 ]
@@ -84,6 +85,7 @@ _ENTRY_POINTS = {
     "create_user": "sealbox.service.admin",
     "load_settings": "sealbox.service.serve",
     "prepare": "sealbox.service.serve",
+    "reset_totp": "sealbox.service.admin",
     "run": "sealbox.service.serve",
     "service_url": "sealbox.service.serve",
 }

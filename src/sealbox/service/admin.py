@@ -1,4 +1,4 @@
-"""Account administration outside the HTTP API: what ``sealbox users create`` does.
+"""Account administration outside the HTTP API: ``sealbox users create`` and ``reset-totp``.
 
 The same rules as registration through the API (RFC 8265 usernames, look-alikes
 refused, the password policy), and the same database, migrated first.
@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import Callable, Iterable
 
 from sealbox.accounts.store import Store, UsernameTakenError
+from sealbox.accounts.totp_store import reset_second_factor
 from sealbox.accounts.usernames import canonical_username
 from sealbox.exceptions import ConfigError
 from sealbox.passwords import PasswordHasher
@@ -21,7 +22,7 @@ from sealbox.service.provision import DataDir
 from sealbox.service.routes.auth import DEFAULT_SCOPES, check_new_password
 from sealbox.service.settings import ServiceSettings
 
-__all__ = ["create_user"]
+__all__ = ["create_user", "reset_totp"]
 
 
 def create_user(
@@ -76,3 +77,35 @@ def create_user(
             facts={"username": name},
         ) from None
     return name, granted
+
+
+def reset_totp(settings: ServiceSettings, name: str) -> tuple[str, bool]:
+    """Remove the second factor of account ``name``; return its name and whether it had one.
+
+    For a user who lost the authenticator and the recovery codes: the password alone
+    logs in again, and the user may enrol anew.
+
+    Raises:
+        ConfigError: (code ``user_not_found``) no account has that name.
+    """
+
+    async def _reset() -> tuple[str, bool] | None:
+        engine = make_engine(settings.resolved_database_url())
+        try:
+            await migrate(engine)
+            sessions = sessionmaker(engine)
+            user = await Store(sessions, refresh_ttl=settings.refresh_token_ttl).user_for_login(
+                name
+            )
+            if user is None:
+                return None
+            return user.username, await reset_second_factor(sessions, user.id)
+        finally:
+            await engine.dispose()
+
+    found = asyncio.run(_reset())
+    if found is None:
+        raise ConfigError(
+            f"no account is named {name!r}", code="user_not_found", facts={"username": name}
+        )
+    return found

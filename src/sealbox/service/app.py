@@ -19,7 +19,7 @@ from sealbox.service.middleware import (
     InternalErrorMiddleware,
     SecurityHeadersMiddleware,
 )
-from sealbox.service.routes import auth, docs, transit, users
+from sealbox.service.routes import auth, docs, totp, transit, users
 from sealbox.service.routes.transit_fast import TransitFastPath
 from sealbox.service.runtime import Runtime
 from sealbox.service.settings import ServiceSettings
@@ -86,6 +86,7 @@ def create_app(
     )
     install_error_handlers(app)
     app.include_router(auth.router())
+    app.include_router(totp.router())
     app.include_router(users.router())
     app.include_router(transit.router())
     app.include_router(docs.router())

@@ -71,6 +71,12 @@ class ErrorCode(enum.StrEnum):
     # RFC 6749 §5.2, answered by the token endpoint.
     UNSUPPORTED_GRANT_TYPE = "unsupported_grant_type"
     INVALID_SCOPE = "invalid_scope"
+    # The TOTP second factor (sealbox.service.routes.totp, and the token endpoint).
+    MFA_REQUIRED = "mfa_required"
+    TOTP_CODE_INVALID = "totp_code_invalid"
+    TOTP_ALREADY_ENABLED = "totp_already_enabled"
+    TOTP_NOT_PENDING = "totp_not_pending"
+    TOTP_NOT_ENABLED = "totp_not_enabled"
 
 
 _STATUS_CODES = {

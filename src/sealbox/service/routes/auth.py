@@ -30,6 +30,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 
 from sealbox.accounts.store import UsernameTakenError
+from sealbox.accounts.totp import TotpError
 from sealbox.accounts.usernames import MAX_USERNAME, UsernameError, canonical_username
 from sealbox.service import sessions
 from sealbox.service.deps import CallerDep, RuntimeDep
@@ -207,6 +208,7 @@ class TokenForm(BaseModel):
     password: str = Field(default="", max_length=4 * MAX_PASSWORD)
     scope: str = Field(default="", max_length=4096)
     refresh_token: str = Field(default="", max_length=512)
+    otp: str = Field(default="", max_length=64)
 
 
 async def token(
@@ -229,7 +231,11 @@ async def token(
                 400, ErrorCode.INVALID_REQUEST, "the password grant needs username and password"
             )
         try:
-            return _answer(await sessions.login(runtime, username, password, address, scopes))
+            return _answer(
+                await sessions.login(runtime, username, password, address, scopes, otp=form.otp)
+            )
+        except TotpError as exc:
+            raise _token_error(401, ErrorCode.MFA_REQUIRED, str(exc)) from None
         except Throttled as exc:
             runtime.audit.record("login", outcome="throttled", user=username, address=address)
             raise _too_many(exc.retry_after, token_endpoint=True) from None
