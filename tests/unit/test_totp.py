@@ -24,6 +24,7 @@ from sealbox.accounts.totp import (
     decode_secret,
     encode_secret,
     hash_recovery_code,
+    hotp,
     match_step,
     new_recovery_codes,
     new_secret,
@@ -31,7 +32,7 @@ from sealbox.accounts.totp import (
     totp,
 )
 from sealbox.accounts.totp_store import TotpStore
-from sealbox.exceptions import DecryptionError
+from sealbox.exceptions import DecryptionError, UnsupportedAlgorithmError
 from sealbox.service.db import make_engine, migrate, sessionmaker
 
 MASTER = bytes(range(32))
@@ -70,6 +71,16 @@ def test_match_step_refuses_steps_up_to_the_last_accepted_one() -> None:
 @pytest.mark.parametrize("bad", ["", "12345", "1234567", "12345a", "١٢٣٤٥٦", "abcdef"])
 def test_match_step_refuses_what_is_not_six_ascii_digits(bad: str) -> None:
     assert match_step(new_secret(), bad, T0) is None
+
+
+def test_hotp_refuses_what_rfc_4226_does_not_define() -> None:
+    key = new_secret()
+    with pytest.raises(ValueError, match="digits"):
+        hotp(key, 1, digits=5)
+    with pytest.raises(ValueError, match="8 bytes"):
+        hotp(key, 2**64)
+    with pytest.raises(UnsupportedAlgorithmError, match="md5"):
+        hotp(key, 1, algorithm="md5")
 
 
 def test_a_code_typed_with_a_space_matches() -> None:

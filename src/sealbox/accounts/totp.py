@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Final
 from urllib.parse import quote, urlencode
 
-from sealbox.exceptions import DecryptionError, SealboxError
+from sealbox.exceptions import DecryptionError, SealboxError, UnsupportedAlgorithmError
 from sealbox.keysets.key_sealer import KeySealer
 
 __all__ = [
@@ -94,11 +94,20 @@ def hotp(key: bytes, counter: int, *, digits: int = DIGITS, algorithm: str = "sh
         digits: 6 to 10.
         algorithm: ``sha1`` (HOTP's, and every authenticator's default), ``sha256`` or
             ``sha512`` (RFC 6238 §1.2).
+
+    Raises:
+        ValueError: ``digits`` or ``counter`` out of range.
+        UnsupportedAlgorithmError: another ``algorithm``.
     """
     if not 6 <= digits <= 10:  # RFC 4226 §5.3: at least 6 digits
         raise ValueError("digits must be 6 to 10")
     if not 0 <= counter < 2**64:
         raise ValueError("the counter must fit in 8 bytes")
+    if algorithm not in _ALGORITHMS:
+        raise UnsupportedAlgorithmError(
+            f"TOTP takes sha1, sha256 or sha512, not {algorithm!r}",
+            facts={"algorithm": algorithm},
+        )
     digest = hmac.new(key, struct.pack(">Q", counter), _ALGORITHMS[algorithm]).digest()
     # Dynamic truncation: the low nibble of the last byte picks 4 bytes; drop the top bit.
     offset = digest[-1] & 0x0F
