@@ -152,8 +152,8 @@ class TotpStore:
         The code's step is recorded: it cannot be used again to log in.
 
         Raises:
-            TotpError: ``totp_not_pending`` (no enrolment under way; already confirmed
-                included), or ``totp_code_invalid``.
+            TotpError: ``totp_not_pending`` (no enrolment under way),
+                ``totp_already_enabled`` or ``totp_code_invalid``.
         """
         codes = new_recovery_codes()
         async with self._sessions.begin() as session:
@@ -163,7 +163,7 @@ class TotpStore:
                     raise _already_enabled()
                 raise TotpError("no enrolment is under way", code="totp_not_pending")
             step = self._match(row, code)
-            if step is None or not await _advance(session, user_id, step, PENDING, CONFIRMED):
+            if step is None or not await _advance(session, row, step, CONFIRMED):
                 raise _invalid_code()
             await session.execute(
                 delete(TotpRecoveryCode).where(TotpRecoveryCode.user_id == user_id)
@@ -191,7 +191,7 @@ class TotpStore:
                 raise TotpError("a second factor is required", code="mfa_required")
             if is_totp_code(otp):
                 step = self._match(row, otp)
-                ok = step is not None and await _advance(session, user_id, step, CONFIRMED)
+                ok = step is not None and await _advance(session, row, step)
             else:
                 ok = await _use_recovery_code(session, user_id, otp)
             if not ok:
@@ -218,7 +218,7 @@ class TotpStore:
             if row is None or row.state != CONFIRMED:
                 raise TotpError("no second factor is enabled", code="totp_not_enabled")
             step = self._match(row, code)
-            if step is None or not await _advance(session, user_id, step, CONFIRMED):
+            if step is None or not await _advance(session, row, step):
                 raise _invalid_code()
             await _remove(session, user_id)
 
@@ -247,15 +247,24 @@ async def reset_second_factor(sessions: async_sessionmaker[AsyncSession], user_i
 
 
 async def _advance(
-    session: AsyncSession, user_id: int, step: int, state: str, new_state: str | None = None
+    session: AsyncSession, row: UserTotp, step: int, new_state: str | None = None
 ) -> bool:
-    """Record ``step`` as accepted unless it (or a later one) already was: one ``UPDATE``."""
+    """Record ``step`` as accepted unless it (or a later one) already was: one ``UPDATE``.
+
+    It matches the row as it was read (state and sealed secret): a code of a secret that a
+    new enrolment replaced meanwhile changes nothing.
+    """
     values: dict[str, Any] = {"last_step": step}
-    if new_state is not None and new_state != state:
+    if new_state is not None:
         values.update(state=new_state, confirmed_at=now())
     result = await session.execute(
         sql_update(UserTotp)
-        .where(UserTotp.user_id == user_id, UserTotp.state == state, UserTotp.last_step < step)
+        .where(
+            UserTotp.user_id == row.user_id,
+            UserTotp.state == row.state,
+            UserTotp.secret_sealed == row.secret_sealed,
+            UserTotp.last_step < step,
+        )
         .values(**values)
     )
     return _rowcount(result) == 1
