@@ -133,7 +133,11 @@ def _read_password(name: str) -> str:
 @yes_option
 @_DATA_DIR
 def reset_totp(name: str, yes: bool, data_dir: Path | None) -> None:
-    """Remove the second factor (TOTP) of account NAME, lost with its device (asks first)."""
+    """Remove account NAME's second factor (TOTP); asks first.
+
+    For a user who lost the authenticator and the recovery codes: the password alone logs
+    in again, and the user may enrol anew.
+    """
     service = _service()
     settings = service.load_settings(data_dir=data_dir)
     confirm(
