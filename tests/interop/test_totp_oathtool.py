@@ -18,8 +18,9 @@ TIMES = [0, 59, 1_111_111_109, 1_700_000_000, 1_700_000_029, 1_700_000_030, 4_10
 
 
 def oathtool(secret: str, at: int, *extra: str) -> list[str]:
-    args = [require_tool("oathtool"), "--totp", "-b", secret, "--now", f"@{at}", *extra]
-    return subprocess.run(args, capture_output=True, text=True, check=True).stdout.split()
+    args = [require_tool("oathtool"), "--totp", "-b", "-", "--now", f"@{at}", *extra]
+    done = subprocess.run(args, input=secret, capture_output=True, text=True, check=True)
+    return done.stdout.split()
 
 
 @pytest.mark.parametrize("at", TIMES)

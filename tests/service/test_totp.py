@@ -42,10 +42,11 @@ class Clock:
 
 def oath(secret: str, at: float | None = None) -> str:
     """The current code of ``secret`` (or the one at unix time ``at``), from oathtool."""
-    args = [require_tool("oathtool"), "--totp", "-b", secret]
+    args = [require_tool("oathtool"), "--totp", "-b", "-"]  # the secret on stdin, not argv
     if at is not None:
         args += ["--now", f"@{int(at)}"]
-    return subprocess.run(args, capture_output=True, text=True, check=True).stdout.strip()
+    done = subprocess.run(args, input=secret, capture_output=True, text=True, check=True)
+    return done.stdout.strip()
 
 
 def pin_clock(service: Running, now: float = T) -> Clock:
