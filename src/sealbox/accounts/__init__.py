@@ -6,9 +6,11 @@ RFC 8265 usernames with look-alikes refused (:mod:`sealbox.accounts.usernames`),
 tokens refused before they expire (:mod:`sealbox.accounts.revocation`) and attempt
 throttling in memory or Redis (:mod:`sealbox.accounts.throttle`), their administration
 (:mod:`sealbox.accounts.admin`: list, grant, disable, delete, import accounts of other
-systems with :mod:`sealbox.accounts.user_import`), and the parts of a small OAuth 2
-authorization server: clients for machines (:mod:`sealbox.accounts.clients`), the client
-credentials grant, revocation and introspection (:mod:`sealbox.accounts.grants`) and
+systems with :mod:`sealbox.accounts.user_import`), the TOTP second factor
+(:mod:`sealbox.accounts.totp`, RFC 6238; its tables and atomic checks in
+:mod:`sealbox.accounts.totp_store`), and the parts of a small OAuth 2 authorization
+server: clients for machines (:mod:`sealbox.accounts.clients`), the client credentials
+grant, revocation and introspection (:mod:`sealbox.accounts.grants`) and
 certificate-bound tokens (:mod:`sealbox.accounts.binding`). ``sealbox serve``,
 ``sealbox users`` and the FastAPI integration all run on them.
 
@@ -17,7 +19,8 @@ that extra raises :class:`~sealbox.exceptions.ExtraNotInstalledError` with the
 ``pip install 'sealbox[service]'`` to run.
 
 May import: :mod:`sealbox.exceptions`, :mod:`sealbox.secret`, :mod:`sealbox.passwords`,
-:mod:`sealbox.jwt`, :mod:`sealbox.storage` and third-party ``sqlalchemy``, ``redis``,
+:mod:`sealbox.jwt`, :mod:`sealbox.storage`, :mod:`sealbox.keysets` (the sealer of TOTP
+secrets) and third-party ``sqlalchemy``, ``redis``,
 ``precis_i18n``.
 
 .. versionadded:: 0.1.0

@@ -188,6 +188,29 @@ def delete(name: str, yes: bool, data_dir: Path | None) -> None:
     click.echo(f"deleted {found.username}")
 
 
+@users.command("reset-totp", short_help="Remove NAME's second factor (TOTP); asks first.")
+@click.argument("name")
+@yes_option
+@_DATA_DIR
+def reset_totp(name: str, yes: bool, data_dir: Path | None) -> None:
+    """Remove account NAME's second factor (TOTP); asks first.
+
+    For a user who lost the authenticator and the recovery codes: the password alone logs
+    in again, and the user may enrol anew.
+    """
+    settings = _settings(data_dir)
+    confirm(
+        f"Remove the second factor of {name}? Its password alone will log in.",
+        action=f"removing the second factor of {name}",
+        yes=yes,
+    )
+    name, removed = _service().reset_totp(settings, name)
+    if removed:
+        click.echo(f"removed the second factor of {name}; its password alone logs in")
+    else:
+        click.echo(f"{name} has no second factor; nothing changed")
+
+
 @users.command(name="import", short_help="Import accounts of other systems, with hashes.")
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
 @click.option(

@@ -15,7 +15,8 @@ themselves (each loads its module on first use)::
 
 - :func:`load_settings`, :func:`check`, :func:`prepare`, :func:`run`,
   :func:`service_url`, :func:`client_trust_file` (:mod:`sealbox.service.serve`);
-- :func:`create_user`, :func:`administer_accounts` (:mod:`sealbox.service.admin`);
+- :func:`create_user`, :func:`administer_accounts`,
+  :func:`reset_totp` (:mod:`sealbox.service.admin`);
 - :func:`create_client`, :func:`list_clients`, :func:`rotate_client_secret`,
   :func:`delete_client` (:mod:`sealbox.service.client_admin`);
 - :func:`create_app`, the FastAPI application (:mod:`sealbox.service.app`);
@@ -38,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 from sealbox.exceptions import ExtraNotInstalledError
 
 if TYPE_CHECKING:
-    from sealbox.service.admin import administer_accounts, create_user
+    from sealbox.service.admin import administer_accounts, create_user, reset_totp
     from sealbox.service.app import create_app
     from sealbox.service.client_admin import (
         create_client,
@@ -68,6 +69,7 @@ __all__ = [
     "list_clients",
     "load_settings",
     "prepare",
+    "reset_totp",
     "rotate_client_secret",
     "run",
     "service_url",
@@ -102,6 +104,7 @@ _ENTRY_POINTS = {
     "rotate_client_secret": "sealbox.service.client_admin",
     "load_settings": "sealbox.service.serve",
     "prepare": "sealbox.service.serve",
+    "reset_totp": "sealbox.service.admin",
     "run": "sealbox.service.serve",
     "service_url": "sealbox.service.serve",
 }

@@ -17,7 +17,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TypeVar
 
-from sealbox.accounts.admin import AccountAdmin
+from sealbox.accounts.admin import AccountAdmin, AccountNotFoundError
 from sealbox.accounts.revocation import (
     LocalRevocations,
     RedisRevocations,
@@ -25,6 +25,7 @@ from sealbox.accounts.revocation import (
     announce_change,
 )
 from sealbox.accounts.store import Store, UsernameTakenError
+from sealbox.accounts.totp_store import reset_second_factor
 from sealbox.accounts.usernames import canonical_username
 from sealbox.exceptions import ConfigError
 from sealbox.passwords import PasswordHasher
@@ -35,7 +36,7 @@ from sealbox.service.provision import DataDir
 from sealbox.service.routes.auth import DEFAULT_SCOPES, check_new_password
 from sealbox.service.settings import ServiceSettings
 
-__all__ = ["administer_accounts", "create_user", "password_policy"]
+__all__ = ["administer_accounts", "create_user", "password_policy", "reset_totp"]
 
 T = TypeVar("T")
 
@@ -178,3 +179,33 @@ def administer_accounts(
                 log.close()
 
     return asyncio.run(_run())
+
+
+def reset_totp(settings: ServiceSettings, name: str) -> tuple[str, bool]:
+    """Remove the second factor of account ``name``; return its name and whether it had one.
+
+    For a user who lost the authenticator and the recovery codes: the password alone
+    logs in again, and the user may enrol anew.
+
+    Raises:
+        AccountNotFoundError: no account has that name.
+    """
+
+    async def _reset() -> tuple[str, bool] | None:
+        engine = make_engine(settings.resolved_database_url())
+        try:
+            await migrate(engine)
+            sessions = sessionmaker(engine)
+            user = await Store(sessions, refresh_ttl=settings.refresh_token_ttl).user_for_login(
+                name
+            )
+            if user is None:
+                return None
+            return user.username, await reset_second_factor(sessions, user.id)
+        finally:
+            await engine.dispose()
+
+    found = asyncio.run(_reset())
+    if found is None:
+        raise AccountNotFoundError(name)
+    return found

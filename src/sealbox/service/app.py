@@ -19,7 +19,7 @@ from sealbox.service.middleware import (
     InternalErrorMiddleware,
     SecurityHeadersMiddleware,
 )
-from sealbox.service.routes import admin_users, auth, docs, oauth, transit, users
+from sealbox.service.routes import admin_users, auth, docs, oauth, totp, transit, users
 from sealbox.service.routes.transit_fast import TransitFastPath
 from sealbox.service.runtime import Runtime
 from sealbox.service.settings import ServiceSettings
@@ -87,6 +87,7 @@ def create_app(
     install_error_handlers(app)
     app.include_router(auth.router())
     app.include_router(oauth.router())
+    app.include_router(totp.router())
     app.include_router(users.router())
     app.include_router(admin_users.router())  # after /users/me
     app.include_router(transit.router())

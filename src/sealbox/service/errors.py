@@ -80,6 +80,12 @@ class ErrorCode(enum.StrEnum):
     USER_TOKEN_REQUIRED = "user_token_required"  # noqa: S105
     CLIENT_NOT_FOUND = "client_not_found"
     CLIENT_EXISTS = "client_exists"
+    # The TOTP second factor (sealbox.service.routes.totp, and the token endpoint).
+    MFA_REQUIRED = "mfa_required"
+    TOTP_CODE_INVALID = "totp_code_invalid"
+    TOTP_ALREADY_ENABLED = "totp_already_enabled"
+    TOTP_NOT_PENDING = "totp_not_pending"
+    TOTP_NOT_ENABLED = "totp_not_enabled"
 
 
 _STATUS_CODES = {

@@ -1,5 +1,5 @@
 """What a running service holds: database, keys, hasher, verifier, revocation, throttling, audit,
-transit keys.
+transit keys, second factors.
 
 One :class:`Runtime` per worker process, opened in the app's lifespan and closed
 with it.
@@ -23,6 +23,8 @@ from typing import Any, TypeVar
 from sealbox.accounts.revocation import LocalRevocations, RedisRevocations, Revocations
 from sealbox.accounts.store import Store
 from sealbox.accounts.throttle import LocalThrottle, RedisThrottle, Throttle
+from sealbox.accounts.totp import TotpSecretSealer
+from sealbox.accounts.totp_store import TotpStore
 from sealbox.jwt import SigningKeySet, TokenVerifier
 from sealbox.passwords import PasswordHasher
 from sealbox.service.audit import AuditLog
@@ -108,6 +110,7 @@ class Runtime:
     audit: AuditLog
     engine: Any
     transit: TransitStore
+    totp: TotpStore
     token_cache: VerifiedTokenCache = field(default_factory=VerifiedTokenCache)
     started: float = field(default_factory=time.time)
     hash_pool: ThreadPoolExecutor = field(default_factory=_hash_pool)
@@ -161,6 +164,7 @@ class Runtime:
             audit=AuditLog(settings.resolved_audit_log()),
             engine=engine,
             transit=transit,
+            totp=TotpStore(sessions, TotpSecretSealer(data.master_key()), issuer=settings.issuer),
         )
 
     async def close(self) -> None:

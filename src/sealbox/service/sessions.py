@@ -32,6 +32,7 @@ from typing import Final
 
 from sealbox.accounts.binding import cnf_claim
 from sealbox.accounts.store import RefreshOutcome
+from sealbox.accounts.totp import TotpError
 from sealbox.accounts.usernames import lookup_key
 from sealbox.exceptions import PasswordMismatchError, SealboxError
 from sealbox.service.db import User
@@ -181,13 +182,16 @@ async def login(
     scopes: list[str],
     *,
     bound_to: str | None = None,
+    otp: str | None = None,
 ) -> IssuedTokens:
-    """The password grant.
+    """The password grant; ``otp``, a TOTP or recovery code, for accounts with a second factor.
 
     Raises:
         Throttled: past the username's or the address's limit (no password checked).
         LoginFailed: unknown user or wrong password (the same work and answer).
         AccountDisabled: the right password of a disabled account.
+            wrong, replayed or used code (checked only after the password).
+        TotpError: ``mfa_required``, the password was right and ``otp`` is missing.
     """
     await throttle_attempt(runtime, address, username)
     user = await runtime.store.user_for_login(username)
@@ -197,12 +201,25 @@ async def login(
     if user.disabled:
         runtime.audit.record("login", outcome="disabled", user=user.username, address=address)
         raise AccountDisabled
+    await _second_factor(runtime, user, otp, address)
     await attempt_succeeded(runtime, address, username)
     await runtime.store.record_login(user.id)
     scope = _granted(user.scopes, scopes)
     runtime.audit.record("login", outcome="success", user=user.username, address=address)
     token, family = await runtime.store.issue_refresh(user.id, " ".join(scope), bound_to=bound_to)
     return issue_tokens(runtime, user, scope, token, family, bound_to=bound_to)
+
+
+async def _second_factor(runtime: Runtime, user: User, otp: str | None, address: str) -> None:
+    # The attempt stays counted by the throttle until the code is accepted too.
+    try:
+        await runtime.totp.check_login(user.id, otp)
+    except TotpError as exc:
+        outcome = "mfa_required" if exc.code == "mfa_required" else "failure"
+        runtime.audit.record("login", outcome=outcome, user=user.username, address=address)
+        if exc.code != "mfa_required":
+            raise LoginFailed from None
+        raise
 
 
 async def refresh(

@@ -32,6 +32,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 
 from sealbox.accounts.store import UsernameTakenError
+from sealbox.accounts.totp import TotpError
 from sealbox.accounts.usernames import MAX_USERNAME, UsernameError, canonical_username
 from sealbox.service import sessions
 from sealbox.service.deps import RuntimeDep, UserCallerDep
@@ -213,6 +214,7 @@ class TokenForm(BaseModel):
     refresh_token: str = Field(default="", max_length=512)
     client_id: str = Field(default="", max_length=128)
     client_secret: str = Field(default="", max_length=512)
+    otp: str = Field(default="", max_length=64)
 
 
 async def token(
@@ -244,9 +246,11 @@ async def token(
         try:
             return _answer(
                 await sessions.login(
-                    runtime, username, password, address, scopes, bound_to=bound_to
+                    runtime, username, password, address, scopes, bound_to=bound_to, otp=form.otp
                 )
             )
+        except TotpError as exc:
+            raise _token_error(401, ErrorCode.MFA_REQUIRED, str(exc)) from None
         except Throttled as exc:
             runtime.audit.record("login", outcome="throttled", user=username, address=address)
             raise _too_many(exc.retry_after, token_endpoint=True) from None

@@ -14,7 +14,7 @@ from alembic import op
 from sealbox.accounts.models import UTCDateTime
 
 revision = "0007"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
