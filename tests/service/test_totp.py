@@ -311,5 +311,5 @@ def test_an_administrator_resets_a_lost_second_factor(tmp_path: Path) -> None:
         unknown = run_sealbox(["users", "reset-totp", "nobody", "--yes", "--data-dir",
                                str(settings.data_dir)])  # fmt: skip
         assert unknown.returncode == 1
-        assert unknown.stderr.decode().startswith("sealbox: error: no account is named 'nobody'")
+        assert unknown.stderr.decode().startswith("sealbox: error: no account named 'nobody'")
         assert c.post("/auth/totp", headers=bearer(login(c, "mallory").json()["access_token"]))
