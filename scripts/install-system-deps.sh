@@ -12,6 +12,7 @@ declare -A wanted=(
   [chromium]=chromium
   [wrk]=wrk
   [curl]=curl
+  [oathtool]=oathtool
   [certutil]=libnss3-tools
   [/usr/bin/time]=time
 )

@@ -86,8 +86,8 @@ def test_unsupported_hash(cli):
     assert result.stderr.splitlines() == [
         "sealbox: error: password hash scheme '$6$' is not supported",
         (
-            "sealbox: hint: sealbox verifies argon2, bcrypt ($2a$/$2b$/$2y$) and Django "
-            "pbkdf2_sha256 hashes"
+            "sealbox: hint: sealbox verifies argon2, bcrypt ($2a$/$2b$/$2y$), Django "
+            "pbkdf2_sha256 and passlib $pbkdf2-sha256$/$pbkdf2-sha512$ hashes"
         ),
     ]
 

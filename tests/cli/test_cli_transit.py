@@ -123,7 +123,7 @@ def test_errors_are_one_line_each(cli, env, running, tmp_path: Path) -> None:
     assert r.code == 1
     assert r.stderr.splitlines() == [
         "sealbox: error: this needs the scope transit:encrypt:orders",
-        "sealbox: hint: ask an administrator for the scope (sealbox users create … --scope)",
+        "sealbox: hint: ask an administrator for the scope (sealbox users grant NAME SCOPE)",
     ]
     r = cli(["transit", "keys", "list"], env={**env, "SEALBOX_TOKEN": "not-a-token"})
     assert r.code == 1 and "expired or revoked" in r.stderr

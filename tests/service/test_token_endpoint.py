@@ -79,7 +79,7 @@ def test_the_token_endpoint_refreshes_with_rotation(service) -> None:
 @pytest.mark.parametrize(
     ("form", "error"),
     [
-        ({"grant_type": "client_credentials"}, "unsupported_grant_type"),
+        ({"grant_type": "urn:ietf:params:oauth:grant-type:device_code"}, "unsupported_grant_type"),
         ({"grant_type": "authorization_code", "code": "x"}, "unsupported_grant_type"),
         ({"grant_type": "refresh_token"}, "invalid_request"),
         ({"grant_type": "password", "username": "x"}, "invalid_request"),

@@ -9,16 +9,23 @@ Alembic migrations (:mod:`sealbox.accounts.database`), the audit log
 (:mod:`sealbox.accounts.audit`), and on top of them :class:`Accounts`, the one object that
 holds them with the signing keyset (:mod:`sealbox.accounts.core`), and the decisions of
 sign-in — register, log in, refresh, log out, change a password — as plain async functions
-of it (:mod:`sealbox.accounts.sessions`). ``sealbox serve`` and the FastAPI integration
-both run on them; so can any other Python code.
+of it (:mod:`sealbox.accounts.sessions`). Beside them: account administration
+(:mod:`sealbox.accounts.admin`: list, grant, disable, delete, import accounts of other
+systems with :mod:`sealbox.accounts.user_import`), the TOTP second factor
+(:mod:`sealbox.accounts.totp`, RFC 6238; its tables and atomic checks in
+:mod:`sealbox.accounts.totp_store`), and the parts of a small OAuth 2 authorization
+server: clients for machines (:mod:`sealbox.accounts.clients`), the client credentials
+grant, revocation and introspection (:mod:`sealbox.accounts.grants`) and
+certificate-bound tokens (:mod:`sealbox.accounts.binding`). ``sealbox serve``,
+``sealbox users`` and the FastAPI integration all run on them; so can any other Python code.
 
 It needs the ``service`` extra (SQLAlchemy, precis-i18n); importing any part of it without
 that extra raises :class:`~sealbox.exceptions.ExtraNotInstalledError` with the
 ``pip install 'sealbox[service]'`` to run.
 
 May import: :mod:`sealbox.exceptions`, :mod:`sealbox.secret`, :mod:`sealbox.passwords`,
-:mod:`sealbox.jwt`, :mod:`sealbox.storage` and third-party ``sqlalchemy``, ``alembic``,
-``redis``, ``precis_i18n``.
+:mod:`sealbox.jwt`, :mod:`sealbox.storage`, :mod:`sealbox.keysets` (the sealer of TOTP
+secrets) and third-party ``sqlalchemy``, ``alembic``, ``redis``, ``precis_i18n``.
 
 .. versionadded:: 0.1.0
 """

@@ -3,7 +3,11 @@ signing keyset and its verifier, the revocation lists, the throttle and the audi
 
 :mod:`sealbox.accounts.sessions` takes it and decides every login, refresh, logout,
 registration and password change; ``sealbox serve`` holds one per worker, and so does
-an app using :mod:`sealbox.integrations.fastapi`. Nothing here knows a web framework::
+an app using :mod:`sealbox.integrations.fastapi`. Optional parts: the TOTP second factor
+(``totp``, a :class:`~sealbox.accounts.totp_store.TotpStore`: accounts that enrolled one
+log in with a code too) and the OAuth 2 clients of the client credentials grant
+(``clients``, a :class:`~sealbox.accounts.clients.ClientStore`). Nothing here knows a web
+framework::
 
     engine = make_engine("sqlite+aiosqlite:///app.db")
     await migrate(engine)
@@ -25,14 +29,20 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Final, Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from sealbox.accounts.binding import check_binding_thumbprint
+from sealbox.accounts.clients import ClientStore
 from sealbox.accounts.database import sessionmaker
+from sealbox.accounts.grants import is_client_token
 from sealbox.accounts.revocation import LocalRevocations, RedisRevocations, Revocations
 from sealbox.accounts.store import Store
 from sealbox.accounts.throttle import LocalThrottle, RedisThrottle, Throttle
+from sealbox.accounts.totp import TotpSecretSealer
+from sealbox.accounts.totp_store import TotpStore
 from sealbox.exceptions import SealboxError, TokenError
 from sealbox.jwt import SigningKeySet, TokenVerifier
 from sealbox.passwords import PasswordHasher
@@ -146,21 +156,29 @@ class AccessClaims:
 
 @dataclass(frozen=True, slots=True)
 class Caller(AccessClaims):
-    """A verified, unrevoked access token issued by :class:`Accounts`: the account's id too."""
+    """A verified, unrevoked access token issued by :class:`Accounts`: the account's id too.
+
+    A machine client's token (the client credentials grant) has no account behind it:
+    ``client_id`` is set, ``user_id`` is 0 and ``username`` is the client id.
+    """
 
     user_id: int
+    client_id: str | None = None
 
 
 def caller_from_claims(claims: dict[str, Any]) -> Caller:
-    """The :class:`Caller` of verified claims that name an account (``uid``)."""
+    """The :class:`Caller` of verified claims that name an account (``uid``) or a client."""
     scope = claims.get("scope", "")
+    uid = claims.get("uid")
+    user = isinstance(uid, int)
     return Caller(
         username=claims["sub"],
         scopes=frozenset(scope.split()) if isinstance(scope, str) else frozenset(),
         jti=claims["jti"],
         expires=float(claims["exp"]),
         claims=claims,
-        user_id=claims["uid"],
+        user_id=uid if isinstance(uid, int) else 0,
+        client_id=None if user else str(claims["client_id"]),
     )
 
 
@@ -213,6 +231,7 @@ def hash_pool() -> ThreadPoolExecutor:
 
 _NOT_VALID: Final = "the access token is not valid"
 _REVOKED: Final = "the access token was revoked"
+_BOUND: Final = "the access token is bound to another client certificate"
 
 
 class Accounts:
@@ -227,6 +246,8 @@ class Accounts:
             with :meth:`~sealbox.accounts.revocation.Revocations.load` first).
         throttle: attempt counters (in memory by default).
         audit: where events go (nowhere by default).
+        totp: the second factors; ``None``, no account is asked for a code.
+        clients: the OAuth 2 clients; ``None``, no client credentials grant.
     """
 
     def __init__(
@@ -239,6 +260,8 @@ class Accounts:
         revocations: Revocations | None = None,
         throttle: Throttle | None = None,
         audit: AuditSink | None = None,
+        totp: TotpStore | None = None,
+        clients: ClientStore | None = None,
     ) -> None:
         self.store = store
         self.keyset = keyset
@@ -247,6 +270,8 @@ class Accounts:
         self.revocations: Revocations = revocations or LocalRevocations(store)
         self.throttle: Throttle = throttle or LocalThrottle()
         self.audit: AuditSink = audit or NullAudit()
+        self.totp = totp
+        self.clients = clients
         self.verifier: TokenVerifier = keyset.verifier(
             audience=self.policy.audience,
             issuer=self.policy.issuer,
@@ -273,21 +298,28 @@ class Accounts:
         redis_url: str | None = None,
         redis_prefix: str = "sealbox:",
         audit: AuditSink | None = None,
+        watch: Path | None = None,
+        totp_sealer: TotpSecretSealer | None = None,
     ) -> Accounts:
         """Accounts over an engine whose schema is migrated (:func:`sealbox.accounts.migrate`).
 
         With ``redis_url``, revocations and throttle counters live in Redis (shared by
-        every worker and host); without it, in this process.
+        every worker and host); without it, in this process, and ``watch`` names a file
+        whose change (:func:`~sealbox.accounts.revocation.announce_change`, as
+        ``sealbox users`` makes) reloads the revocation lists before the next check.
+        ``totp_sealer`` (the key that seals TOTP secrets at rest) turns the second factor
+        on. The OAuth 2 clients are those of the engine's database.
         """
         policy = policy or AccountPolicy()
-        store = Store(sessionmaker(engine), refresh_ttl=policy.refresh_token_ttl)
+        sessions = sessionmaker(engine)
+        store = Store(sessions, refresh_ttl=policy.refresh_token_ttl)
         revocations: Revocations
         throttle: Throttle
         if redis_url:
             revocations = RedisRevocations(store, redis_url, prefix=redis_prefix)
             throttle = RedisThrottle(redis_url, prefix=f"{redis_prefix}throttle:")
         else:
-            revocations = LocalRevocations(store)
+            revocations = LocalRevocations(store, watch=watch)
             throttle = LocalThrottle()
         await revocations.load()
         hasher = PasswordHasher(password_profile) if password_profile else PasswordHasher()
@@ -299,6 +331,10 @@ class Accounts:
             revocations=revocations,
             throttle=throttle,
             audit=audit,
+            totp=None
+            if totp_sealer is None
+            else TotpStore(sessions, totp_sealer, issuer=policy.issuer),
+            clients=ClientStore(sessions),
         )
 
     async def run_hasher(self, fn: Callable[..., T], *args: Any) -> T:
@@ -306,13 +342,18 @@ class Accounts:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.hash_pool, functools.partial(fn, *args))
 
-    async def authenticate(self, token: str) -> Caller:
+    async def authenticate(self, token: str, *, thumbprint: str | None = None) -> Caller:
         """The caller of an access token: signature checked once per token, revocation every time.
+
+        A user's token or a client's (client credentials). A token bound to a client
+        certificate (RFC 8705 §3, ``cnf``) is accepted only when ``thumbprint``, the
+        ``x5t#S256`` of the connection's verified client certificate, is its.
 
         Raises:
             TokenError: not a valid access token of these accounts (code
-                ``invalid_token``; the message says nothing more), or a revoked one
-                (code ``token_revoked``).
+                ``invalid_token``; the message says nothing more), a revoked one
+                (code ``token_revoked``), or a bound one over a connection without its
+                certificate (code ``token_binding_mismatch``).
         """
         now = time.time()
         caller = self._callers.get(token)
@@ -322,6 +363,11 @@ class Accounts:
         claims = caller.claims
         if claims.get("nbf", 0) > now + LEEWAY:
             raise TokenError(_NOT_VALID, code="invalid_token")
+        if "cnf" in claims:
+            try:
+                check_binding_thumbprint(claims, thumbprint)
+            except TokenError:
+                raise TokenError(_BOUND, code="token_binding_mismatch") from None
         family = claims.get("sid")
         if await self.revocations.is_refused(
             caller.jti,
@@ -339,7 +385,8 @@ class Accounts:
                 claims = self.verifier.verify(token, now=now)
             except SealboxError:
                 raise TokenError(_NOT_VALID, code="invalid_token") from None
-            if not isinstance(claims.get("uid"), int) or not isinstance(claims.get("jti"), str):
+            user = isinstance(claims.get("uid"), int)
+            if not (user or is_client_token(claims)) or not isinstance(claims.get("jti"), str):
                 raise TokenError(_NOT_VALID, code="invalid_token")
             self.token_cache.put(token, claims)
         caller = caller_from_claims(claims)

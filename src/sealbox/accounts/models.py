@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
@@ -77,6 +78,9 @@ class User(Base):
     # Carried in access tokens as "sv"; raised by a password change, which refuses
     # every access token issued before it.
     session_version: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    # A disabled account cannot log in or refresh; disabling also ends its sessions.
+    disabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class RefreshToken(Base):
@@ -95,6 +99,9 @@ class RefreshToken(Base):
     # The scope granted at login, space-separated, carried to every token of the family
     # (RFC 6749 §6: a refresh never widens it). None: issued before it was recorded.
     scope: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # RFC 8705 §4: the x5t#S256 of the client certificate the family was issued over
+    # (mutual TLS); the family is refreshed only over a connection with that certificate.
+    cnf_x5t: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     __table_args__ = (
         Index("ix_refresh_tokens_family", "family_id"),

@@ -17,23 +17,51 @@ family can live.
 
 A check costs a dict lookup (local) or one Redis round trip (``MGET`` of three keys).
 
+Another process sharing the database (``sealbox users disable`` beside a running
+one-worker service without Redis) records its change in the database and rewrites a
+small *changes file* (:func:`announce_change`); a :class:`LocalRevocations` told to
+``watch`` that file checks it on every request (one ``stat``) and reloads the lists when
+it was replaced, so the change holds from the next request on.
+
 .. versionadded:: 0.1.0
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
+import secrets
 import time
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 from sealbox.accounts.store import Store
 
-__all__ = ["LocalRevocations", "RedisRevocations", "Revocations", "family_marker"]
+__all__ = [
+    "LocalRevocations",
+    "RedisRevocations",
+    "Revocations",
+    "announce_change",
+    "family_marker",
+]
 
 
 def family_marker(family_id: str) -> str:
     """The revocation-list entry of a refresh family (beside access-token ids)."""
     return f"family:{family_id}"
+
+
+def announce_change(path: Path) -> None:
+    """Tell the processes watching ``path`` that the revocation records changed.
+
+    The file is replaced (a new inode each time), so a watcher cannot miss a change
+    however close two of them come.
+    """
+    from sealbox.storage import atomic_writer
+
+    with atomic_writer(path, durable=False) as out:
+        out.write(secrets.token_hex(8).encode())
 
 
 class Revocations(Protocol):
@@ -61,16 +89,44 @@ class Revocations(Protocol):
 
 
 class LocalRevocations:
-    """In-memory revocation lists backed by the database."""
+    """In-memory revocation lists backed by the database.
 
-    def __init__(self, store: Store) -> None:
+    ``watch``: a changes file other processes rewrite after changing the records
+    (:func:`announce_change`); the lists are reloaded when it was replaced.
+    """
+
+    def __init__(self, store: Store, *, watch: Path | None = None) -> None:
         self._store = store
         self._jtis: dict[str, float] = {}
         self._versions: dict[int, int] = {}
+        self._watch = os.fspath(watch) if watch is not None else None
+        self._seen: tuple[int, int] | None = None
+        self._reloading: asyncio.Future[None] | None = None
 
     async def load(self) -> None:
-        self._jtis = {j: t.timestamp() for j, t in (await self._store.revoked_jtis()).items()}
+        # Taken first: a change announced while the database is read is read again.
+        stamp = self._stamp()
+        # Merged: a revocation recorded while the database was read is kept. The
+        # session versions are the database's (a deleted account's go away).
+        for jti, until in (await self._store.revoked_jtis()).items():
+            self._jtis[jti] = until.timestamp()
         self._versions = await self._store.session_versions()
+        self._seen = stamp
+
+    async def _reload(self) -> None:
+        try:
+            await self.load()
+        finally:
+            self._reloading = None
+
+    def _stamp(self) -> tuple[int, int] | None:
+        if self._watch is None:
+            return None
+        try:
+            st = os.stat(self._watch)  # noqa: PTH116 - a str path: every request pays it
+        except OSError:
+            return None
+        return st.st_ino, st.st_mtime_ns
 
     async def revoke(self, jti: str, expires_at: datetime) -> None:
         await self._store.revoke_jti(jti, expires_at)
@@ -86,6 +142,12 @@ class LocalRevocations:
     async def is_refused(
         self, jti: str, user_id: int, session_version: int, family_id: str | None = None
     ) -> bool:
+        if self._watch is not None:
+            if self._reloading is None and self._stamp() != self._seen:
+                self._reloading = asyncio.ensure_future(self._reload())
+            if self._reloading is not None:
+                # Every request that comes while the lists are read waits for them.
+                await asyncio.shield(self._reloading)
         if jti in self._jtis:
             return True
         if family_id is not None and family_marker(family_id) in self._jtis:

@@ -19,6 +19,16 @@ call them the same way.
   family (reuse detected, logout) refuses the access tokens issued from it at once.
 - **Timing.** An unknown username costs the same Argon2 work as a wrong password and
   gets the same answer (:class:`LoginFailed`).
+- **Disabled accounts** are refused after the password check (:class:`AccountDisabled`)
+  and at their next refresh.
+- **Second factor.** With :attr:`Accounts.totp <sealbox.accounts.core.Accounts.totp>`,
+  an account that confirmed a TOTP enrolment logs in with a code (or a recovery code)
+  too, checked after the password: none is :class:`~sealbox.accounts.totp.TotpError`
+  ``mfa_required``, a wrong one :class:`LoginFailed`.
+- **Binding.** A login or refresh over mutual TLS (``bound_to``: the certificate's
+  ``x5t#S256``) issues an access token bound to that certificate (RFC 8705 §3); a login
+  over mutual TLS also binds its refresh family, which is then refreshed only with the
+  same certificate (§4: the first-party client is public).
 
 .. versionadded:: 0.1.0
 """
@@ -32,9 +42,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
 
+from sealbox.accounts.binding import cnf_claim
 from sealbox.accounts.core import DEFAULT_SCOPES, Accounts, Caller
 from sealbox.accounts.models import User
 from sealbox.accounts.store import RefreshOutcome, UsernameTakenError
+from sealbox.accounts.totp import TotpError
 from sealbox.accounts.usernames import canonical_username, lookup_key
 from sealbox.exceptions import PasswordMismatchError, SealboxError
 
@@ -42,6 +54,7 @@ __all__ = [
     "DEFAULT_SCOPES",
     "MAX_PASSWORD",
     "MIN_PASSWORD",
+    "AccountDisabled",
     "CurrentPasswordError",
     "IssuedTokens",
     "LoginFailed",
@@ -84,6 +97,10 @@ class LoginFailed(SealboxError):  # noqa: N818 - an outcome, named as before
     """The username and password, or the refresh token, did not grant anything."""
 
     code = "invalid_grant"
+
+
+class AccountDisabled(LoginFailed):
+    """The password was right, but the account is disabled (checked after the password)."""
 
 
 class ScopeRefused(SealboxError):  # noqa: N818 - an outcome, named as before
@@ -199,22 +216,32 @@ async def check_password(accounts: Accounts, user: User | None, password: str) -
 
 
 def issue_tokens(
-    accounts: Accounts, user: User, scope: tuple[str, ...], refresh_token: str, family_id: str
+    accounts: Accounts,
+    user: User,
+    scope: tuple[str, ...],
+    refresh_token: str,
+    family_id: str,
+    *,
+    bound_to: str | None = None,
 ) -> IssuedTokens:
-    """Sign an access token for ``user`` (``uid``, session version ``sv``, family ``sid``)."""
+    """Sign an access token for ``user`` (``uid``, session version ``sv``, family ``sid``,
+    and ``cnf`` when ``bound_to`` names a client certificate's thumbprint)."""
     p = accounts.policy
+    claims: dict[str, object] = {
+        "client_id": p.client_id,
+        "uid": user.id,
+        "sv": user.session_version,
+        "sid": family_id,
+    }
+    if bound_to is not None:
+        claims.update(cnf_claim(bound_to))
     access = accounts.keyset.issue(
         user.username,
         audience=p.audience,
         issuer=p.issuer,
         ttl=p.access_token_ttl,
         scope=list(scope),
-        claims={
-            "client_id": p.client_id,
-            "uid": user.id,
-            "sv": user.session_version,
-            "sid": family_id,
-        },
+        claims=claims,
     )
     return IssuedTokens(access, refresh_token, p.access_token_ttl, scope, user)
 
@@ -226,26 +253,41 @@ def _granted(held: list[str], asked: list[str]) -> tuple[str, ...]:
 
 
 async def start_session(
-    accounts: Accounts, user: User, scopes: Collection[str] = ()
+    accounts: Accounts,
+    user: User,
+    scopes: Collection[str] = (),
+    *,
+    bound_to: str | None = None,
 ) -> IssuedTokens:
     """Open a refresh family for ``user`` and issue its first tokens (no password checked).
 
     For code that has authenticated the user some other way. ``scopes`` narrows the
-    grant to those the account holds (all of them when empty).
+    grant to those the account holds (all of them when empty); ``bound_to`` (a client
+    certificate's ``x5t#S256``) binds the tokens and the family to that certificate.
     """
     scope = _granted(user.scopes, list(scopes))
-    token, family = await accounts.store.issue_refresh(user.id, " ".join(scope))
-    return issue_tokens(accounts, user, scope, token, family)
+    token, family = await accounts.store.issue_refresh(user.id, " ".join(scope), bound_to=bound_to)
+    return issue_tokens(accounts, user, scope, token, family, bound_to=bound_to)
 
 
 async def login(
-    accounts: Accounts, username: str, password: str, address: str, scopes: list[str]
+    accounts: Accounts,
+    username: str,
+    password: str,
+    address: str,
+    scopes: list[str],
+    *,
+    bound_to: str | None = None,
+    otp: str | None = None,
 ) -> IssuedTokens:
-    """The password grant.
+    """The password grant; ``otp``, a TOTP or recovery code, for accounts with a second factor.
 
     Raises:
         Throttled: past the username's or the address's limit (no password checked).
-        LoginFailed: unknown user or wrong password (the same work and answer).
+        LoginFailed: unknown user or wrong password (the same work and answer); a
+            wrong, replayed or used code (checked only after the password).
+        AccountDisabled: the right password of a disabled account.
+        TotpError: ``mfa_required``, the password was right and ``otp`` is missing.
     """
     try:
         await throttle_attempt(accounts, address, username)
@@ -256,23 +298,53 @@ async def login(
     if not await check_password(accounts, user, password) or user is None:
         accounts.audit.record("login", outcome="failure", user=username, address=address)
         raise LoginFailed("invalid username or password")
+    if user.disabled:
+        accounts.audit.record("login", outcome="disabled", user=user.username, address=address)
+        raise AccountDisabled("the account is disabled")
+    await _second_factor(accounts, user, otp, address)
     await attempt_succeeded(accounts, address, username)
+    await accounts.store.record_login(user.id)
     accounts.audit.record("login", outcome="success", user=user.username, address=address)
-    return await start_session(accounts, user, scopes)
+    return await start_session(accounts, user, scopes, bound_to=bound_to)
+
+
+async def _second_factor(accounts: Accounts, user: User, otp: str | None, address: str) -> None:
+    # The attempt stays counted by the throttle until the code is accepted too.
+    if accounts.totp is None:
+        return
+    try:
+        await accounts.totp.check_login(user.id, otp)
+    except TotpError as exc:
+        outcome = "mfa_required" if exc.code == "mfa_required" else "failure"
+        accounts.audit.record("login", outcome=outcome, user=user.username, address=address)
+        if exc.code != "mfa_required":
+            raise LoginFailed("invalid username or password") from None
+        raise
 
 
 async def refresh(
-    accounts: Accounts, refresh_token: str, address: str, scopes: list[str] | None = None
+    accounts: Accounts,
+    refresh_token: str,
+    address: str,
+    scopes: list[str] | None = None,
+    *,
+    bound_to: str | None = None,
 ) -> IssuedTokens:
     """The refresh grant: rotate the token, keep (or narrow) the family's scope.
 
+    ``bound_to``: the ``x5t#S256`` of the connection's client certificate (mutual TLS);
+    a family begun over mutual TLS is refreshed only with the same certificate.
+
     Raises:
         LoginFailed: an unknown, expired, revoked or reused token (a reused one
-            revokes its family, and the access tokens issued from it, first).
+            revokes its family, and the access tokens issued from it, first), one of a
+            bound family without its certificate, or a disabled account's.
         ScopeRefused: ``scopes`` asks for more than the family was granted.
     """
     p = accounts.policy
-    outcome = await accounts.store.use_refresh(refresh_token, p.refresh_reuse_grace, scopes)
+    outcome = await accounts.store.use_refresh(
+        refresh_token, p.refresh_reuse_grace, scopes, presented=bound_to
+    )
     if outcome.status == "invalid_scope":
         # The token stays valid: asking for too much is a client's mistake, not theft.
         accounts.audit.record("refresh", outcome="invalid_scope", address=address)
@@ -282,6 +354,11 @@ async def refresh(
         raise LoginFailed("the refresh token is not valid")
     if outcome.status != "ok" or outcome.user is None or outcome.token is None:
         accounts.audit.record("refresh", outcome="failure", address=address)
+        raise LoginFailed("the refresh token is not valid")
+    if outcome.user.disabled:
+        accounts.audit.record(
+            "refresh", outcome="disabled", user=outcome.user.username, address=address
+        )
         raise LoginFailed("the refresh token is not valid")
     user = outcome.user
     held = list(user.scopes)
@@ -295,7 +372,7 @@ async def refresh(
         address=address,
     )
     assert outcome.family_id is not None
-    return issue_tokens(accounts, user, scope, outcome.token, outcome.family_id)
+    return issue_tokens(accounts, user, scope, outcome.token, outcome.family_id, bound_to=bound_to)
 
 
 async def _family_revoked(accounts: Accounts, outcome: RefreshOutcome, address: str) -> None:

@@ -15,6 +15,10 @@ grace, or with a grace of 0 (the default), reuse revokes the family.
 Each family carries the scope granted at login; every token of the family carries it
 on, so a refresh can never widen it.
 
+A family issued over mutual TLS is bound to the client certificate (RFC 8705 §4): it is
+refreshed only over a connection presenting the same certificate; any other attempt is
+``invalid`` and changes nothing (the token is neither used nor revoked).
+
 .. versionadded:: 0.1.0
 """
 
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import secrets
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -80,6 +85,11 @@ class Store:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], refresh_ttl: int) -> None:
         self._sessions = sessions
         self.refresh_ttl = refresh_ttl
+
+    @property
+    def sessions(self) -> async_sessionmaker[AsyncSession]:
+        """The session factory (for the account administration's own transactions)."""
+        return self._sessions
 
     # -- users ----------------------------------------------------------------------
 
@@ -148,6 +158,13 @@ class Store:
                 update(User).where(User.id == user_id).values(password_hash=password_hash)
             )
 
+    async def record_login(self, user_id: int) -> None:
+        """Remember the time of a successful login."""
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(User).where(User.id == user_id).values(last_login_at=now())
+            )
+
     async def change_password(self, user_id: int, password_hash: str) -> int:
         """Replace the hash and end every session of the user; return the new session version."""
         at = now()
@@ -178,9 +195,17 @@ class Store:
     # -- refresh tokens -------------------------------------------------------------
 
     async def issue_refresh(
-        self, user_id: int, scope: str, family_id: str | None = None
+        self,
+        user_id: int,
+        scope: str,
+        family_id: str | None = None,
+        *,
+        bound_to: str | None = None,
     ) -> tuple[str, str]:
-        """Store a new refresh token granting ``scope``; return ``(token, family_id)``."""
+        """Store a new refresh token granting ``scope``; return ``(token, family_id)``.
+
+        ``bound_to``: the ``x5t#S256`` of the client certificate the family is bound to.
+        """
         token = new_refresh_token()
         family = family_id or secrets.token_hex(16)
         created = now()
@@ -193,6 +218,7 @@ class Store:
                     created_at=created,
                     expires_at=created + timedelta(seconds=self.refresh_ttl),
                     scope=scope,
+                    cnf_x5t=bound_to,
                 )
             )
         return token, family
@@ -202,11 +228,15 @@ class Store:
         token: str,
         reuse_grace: float = 0.0,
         narrow_to: Collection[str] | None = None,
+        *,
+        presented: str | None = None,
     ) -> RefreshOutcome:
         """Rotate a refresh token (see the module docstring).
 
         ``narrow_to``: scopes the refresh asks for. If they are not all within the
         family's grant, nothing changes and the status is ``invalid_scope``.
+        ``presented``: the ``x5t#S256`` of the connection's client certificate; a bound
+        family needs the same one, or the status is ``invalid`` and nothing changes.
         """
         digest = hash_refresh_token(token)
         at = now()
@@ -216,6 +246,10 @@ class Store:
                 await session.execute(select(RefreshToken).where(RefreshToken.token_hash == digest))
             ).scalar_one_or_none()
             if row is None or row.revoked_at is not None or row.expires_at <= at:
+                return RefreshOutcome("invalid")
+            if row.cnf_x5t is not None and not hmac.compare_digest(
+                row.cnf_x5t.encode(), (presented or "").encode()
+            ):
                 return RefreshOutcome("invalid")
             user = await session.get(User, row.user_id)
             if user is None:
@@ -251,6 +285,7 @@ class Store:
                     created_at=at,
                     expires_at=at + timedelta(seconds=self.refresh_ttl),
                     scope=row.scope,
+                    cnf_x5t=row.cnf_x5t,
                 )
             )
         return RefreshOutcome(

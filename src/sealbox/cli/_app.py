@@ -45,7 +45,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Decrypt or migrate files of the original Fernet and AES-GCM recipes.",
     ),
     "serve": ("sealbox.cli.serve:serve", "Run the HTTPS service."),
-    "users": ("sealbox.cli.serve:users", "Manage the service's accounts."),
+    "users": ("sealbox.cli.users:users", "Manage the service's accounts."),
+    "clients": (
+        "sealbox.cli.clients:clients",
+        "Manage the service's OAuth 2 clients (machines using client credentials).",
+    ),
     "transit": (
         "sealbox.cli.transit:transit",
         "Encryption as a service: keys, encrypt, decrypt, rewrap through a running service.",

@@ -30,6 +30,9 @@ HINTS: dict[str, str] = {
     "certificate_expired": "renew it ('sealbox ca renew DIR PREFIX' for certificates "
     "sealbox issued)",
     "ca_missing": "create one with 'sealbox ca init {folder}'",
+    "client_not_found": "list the clients with 'sealbox clients list'",
+    "client_exists": "choose another name, or give it a new secret with "
+    "'sealbox clients rotate-secret {name}'",
     "ca_expired": "create a new CA ('sealbox ca init') and distribute its ca.crt",
     "bad_pin": "compute pins with 'sealbox ca pin CERT' (SPKI SHA-256, base64)",
     "peer_unverified": "pass the CA that issued it (--ca), or --no-verify to read an "
@@ -49,6 +52,7 @@ HINTS: dict[str, str] = {
     "legacy_layout_unknown": "if it is a raw AES-GCM record (iv, ciphertext, tag), name "
     "the layout: --format aes-gcm-raw",
     "age_file_not_legacy": "decrypt it with 'sealbox decrypt'",
+    "account_not_found": "'sealbox users list' shows the accounts",
 }
 
 

@@ -1,4 +1,4 @@
-"""``sealbox serve`` and ``sealbox users create``: the HTTPS service."""
+"""``sealbox serve``: the HTTPS service (and what ``sealbox users`` shares with it)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from sealbox.cli._io import CLIError, note, open_tty
+from sealbox.cli._io import note
 from sealbox.exceptions import ExtraNotInstalledError
 
 _DATA_DIR = click.option(
@@ -91,37 +91,3 @@ def serve(  # noqa: PLR0917 - click passes every option positionally
         note(f"clients trust {trust}")
     sys.stderr.flush()
     service.run(settings, log_level=log_level)
-
-
-@click.group()
-def users() -> None:
-    """Manage the service's accounts."""
-
-
-@users.command()
-@click.argument("name")
-@click.option("--scope", "scopes", multiple=True, help="A scope to grant (repeatable).")
-@_DATA_DIR
-def create(name: str, scopes: tuple[str, ...], data_dir: Path | None) -> None:
-    """Create account NAME (password from stdin or a prompt), admins included."""
-    service = _service()
-    settings = service.load_settings(data_dir=data_dir)
-    # The name is checked (and mapped to its canonical form) before the password is asked.
-    name, granted = service.create_user(settings, name, _read_password, scopes)
-    click.echo(f"created user {name} with scopes {' '.join(granted)}")
-
-
-def _read_password(name: str) -> str:
-    if sys.stdin.isatty():
-        import getpass
-
-        with open_tty() as tty:
-            first = getpass.getpass(f"Password for {name}: ", stream=tty)
-            if getpass.getpass("Password (again): ", stream=tty) != first:
-                raise CLIError("the passwords do not match")
-        return first
-    raw = sys.stdin.buffer.read(8192)
-    try:
-        return raw.decode().removesuffix("\n").removesuffix("\r")
-    except UnicodeDecodeError:
-        raise CLIError("the password on stdin is not UTF-8") from None

@@ -34,7 +34,7 @@ _HINTS = {
     "token_missing": f"set ${TOKEN_ENV} to an access token (POST /auth/token)",
     "not_authenticated": f"set ${TOKEN_ENV} to an access token (POST /auth/token)",
     "invalid_token": f"the token in ${TOKEN_ENV} is expired or revoked: log in again",
-    "insufficient_scope": "ask an administrator for the scope (sealbox users create … --scope)",
+    "insufficient_scope": "ask an administrator for the scope (sealbox users grant NAME SCOPE)",
     "key_version_too_old": "the key's min_decryption_version refuses it; rewrap data before "
     "raising it",
     "payload_too_large": "for large data use envelope encryption: 'transit datakey' or "

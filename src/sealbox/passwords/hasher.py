@@ -11,7 +11,9 @@ scheme. It verifies, so that a login can upgrade them:
   including the ``argon2$…`` form Django stores;
 * bcrypt ``$2b$`` (and ``$2a$``/``$2y$``), through the ``bcrypt`` package
   (``pip install 'sealbox[bcrypt]'``), used only to verify;
-* Django ``pbkdf2_sha256$iterations$salt$hash``.
+* Django ``pbkdf2_sha256$iterations$salt$hash``;
+* passlib ``$pbkdf2-sha256$rounds$salt$hash`` and ``$pbkdf2-sha512$…`` (salt and hash
+  in passlib's adapted base64: ``.`` for ``+``, no padding).
 
 Passwords given as ``str`` are normalised to Unicode NFKC and encoded as UTF-8
 (NIST SP 800-63B §5.1.1.2), so the same password typed on different systems
@@ -96,6 +98,8 @@ _BCRYPT_PREFIXES: Final = ("$2a$", "$2b$", "$2y$")
 _BCRYPT_RE: Final = re.compile(r"\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{53}")
 _DJANGO_PBKDF2: Final = "pbkdf2_sha256$"
 _DJANGO_ARGON2: Final = "argon2$argon2"
+_PASSLIB_PBKDF2: Final = {"$pbkdf2-sha256$": "sha256", "$pbkdf2-sha512$": "sha512"}
+_AB64_RE: Final = re.compile(r"[./A-Za-z0-9]*")
 # The first member of a "$id$..." modular-crypt string, or the "name$" of a Django hash.
 _SCHEME_RE: Final = re.compile(r"(\$[A-Za-z0-9_-]{1,20}\$|[A-Za-z0-9_]{1,30}\$)")
 
@@ -106,7 +110,8 @@ class PasswordCheck:
 
     Attributes:
         scheme: the stored hash's scheme: ``argon2id``, ``argon2i``, ``argon2d``,
-            ``bcrypt`` or ``pbkdf2_sha256``.
+            ``bcrypt``, ``pbkdf2_sha256`` (Django), ``passlib_pbkdf2_sha256`` or
+            ``passlib_pbkdf2_sha512``.
         needs_rehash: the stored hash should be replaced by ``hasher.hash(password)``
             now that the password is known: its parameters are not the hasher's,
             or it is a legacy scheme.
@@ -224,6 +229,9 @@ class PasswordHasher:
         if text.startswith(_DJANGO_PBKDF2):
             _verify_pbkdf2_sha256(text, candidates)
             return PasswordCheck("pbkdf2_sha256", needs_rehash=True)
+        if text.startswith(tuple(_PASSLIB_PBKDF2)):
+            digest = _verify_passlib_pbkdf2(text, candidates)
+            return PasswordCheck(f"passlib_pbkdf2_{digest}", needs_rehash=True)
         raise _unknown_scheme(text)
 
     def verify_and_update(
@@ -260,7 +268,7 @@ class PasswordHasher:
             return True
         if any(text.startswith(p) for p in _ARGON2_PREFIXES):
             return _argon2_parameters(text) != self._params
-        if text.startswith((*_BCRYPT_PREFIXES, _DJANGO_PBKDF2)):
+        if text.startswith((*_BCRYPT_PREFIXES, _DJANGO_PBKDF2, *_PASSLIB_PBKDF2)):
             _check_legacy_form(text)
             return True
         raise _unknown_scheme(text)
@@ -338,7 +346,8 @@ def _unknown_scheme(text: str) -> SealboxError:
         return FormatError("not a password hash")
     return UnsupportedAlgorithmError(
         f"password hash scheme {m.group(1)!r} is not supported",
-        hint="sealbox verifies argon2, bcrypt ($2a$/$2b$/$2y$) and Django pbkdf2_sha256 hashes",
+        hint="sealbox verifies argon2, bcrypt ($2a$/$2b$/$2y$), Django pbkdf2_sha256 and "
+        "passlib $pbkdf2-sha256$/$pbkdf2-sha512$ hashes",
     )
 
 
@@ -381,6 +390,8 @@ def _verify_bcrypt(text: str, candidates: tuple[bytes, ...]) -> None:
 def _check_legacy_form(text: str) -> None:
     if text.startswith(_BCRYPT_PREFIXES):
         _check_bcrypt_form(text)
+    elif text.startswith(tuple(_PASSLIB_PBKDF2)):
+        _parse_passlib_pbkdf2(text)
     else:
         _parse_pbkdf2_sha256(text)
 
@@ -418,6 +429,41 @@ def _parse_pbkdf2_sha256(text: str) -> tuple[int, bytes, bytes]:
     if not 16 <= len(expected) <= 64:
         raise FormatError("the pbkdf2_sha256 hash must be 16 to 64 bytes")
     return iterations, parts[2].encode("ascii"), expected
+
+
+def _verify_passlib_pbkdf2(text: str, candidates: tuple[bytes, ...]) -> str:
+    digest, iterations, salt, expected = _parse_passlib_pbkdf2(text)
+    for candidate in candidates:
+        derived = hashlib.pbkdf2_hmac(digest, candidate, salt, iterations, len(expected))
+        if hmac.compare_digest(derived, expected):
+            return digest
+    raise PasswordMismatchError
+
+
+def _parse_passlib_pbkdf2(text: str) -> tuple[str, int, bytes, bytes]:
+    # passlib: $pbkdf2-<digest>$<rounds>$<ab64 salt>$<ab64 derived key of the digest's size>
+    parts = text.split("$")
+    digest = _PASSLIB_PBKDF2.get(f"${parts[1]}$", "") if len(parts) > 1 else ""
+    form = f"a passlib pbkdf2-{digest} hash must be '$pbkdf2-{digest}$rounds$salt$hash'"
+    if len(parts) != 5 or not parts[2].isdigit() or not digest:
+        raise FormatError(form)
+    iterations = int(parts[2])
+    if not 1 <= iterations <= PBKDF2_MAX_ITERATIONS:
+        raise FormatError(f"pbkdf2-{digest} rounds must be 1..{PBKDF2_MAX_ITERATIONS}")
+    salt, expected = _ab64(parts[3], form), _ab64(parts[4], form)
+    if len(expected) != hashlib.new(digest).digest_size:
+        raise FormatError(form)
+    return digest, iterations, salt, expected
+
+
+def _ab64(text: str, form: str) -> bytes:
+    # passlib's adapted base64: the standard alphabet with "." for "+", no padding.
+    if not _AB64_RE.fullmatch(text) or len(text) % 4 == 1:
+        raise FormatError(form)
+    try:
+        return base64.b64decode(text.replace(".", "+") + "=" * (-len(text) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        raise FormatError(form) from None
 
 
 def calibrate(

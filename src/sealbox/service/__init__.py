@@ -15,7 +15,10 @@ themselves (each loads its module on first use)::
 
 - :func:`load_settings`, :func:`check`, :func:`prepare`, :func:`run`,
   :func:`service_url`, :func:`client_trust_file` (:mod:`sealbox.service.serve`);
-- :func:`create_user` (:mod:`sealbox.service.admin`);
+- :func:`create_user`, :func:`administer_accounts`,
+  :func:`reset_totp` (:mod:`sealbox.service.admin`);
+- :func:`create_client`, :func:`list_clients`, :func:`rotate_client_secret`,
+  :func:`delete_client` (:mod:`sealbox.service.client_admin`);
 - :class:`DataDir`, the data folder's layout (:mod:`sealbox.service.provision`), and
   :func:`account_policy`, the sign-in rules the settings say (:mod:`sealbox.service.runtime`):
   what an app of your own needs to keep its state the way ``sealbox serve`` does;
@@ -39,8 +42,14 @@ from typing import TYPE_CHECKING, Any
 from sealbox.exceptions import ExtraNotInstalledError
 
 if TYPE_CHECKING:
-    from sealbox.service.admin import create_user
+    from sealbox.service.admin import administer_accounts, create_user, reset_totp
     from sealbox.service.app import create_app
+    from sealbox.service.client_admin import (
+        create_client,
+        delete_client,
+        list_clients,
+        rotate_client_secret,
+    )
     from sealbox.service.provision import DataDir
     from sealbox.service.runtime import account_policy
     from sealbox.service.serve import (
@@ -57,12 +66,18 @@ __all__ = [
     "DataDir",
     "ServiceSettings",
     "account_policy",
+    "administer_accounts",
     "check",
     "client_trust_file",
     "create_app",
+    "create_client",
     "create_user",
+    "delete_client",
+    "list_clients",
     "load_settings",
     "prepare",
+    "reset_totp",
+    "rotate_client_secret",
     "run",
     "service_url",
 ]
@@ -87,12 +102,18 @@ _ENTRY_POINTS = {
     "DataDir": "sealbox.service.provision",
     "ServiceSettings": "sealbox.service.settings",
     "account_policy": "sealbox.service.runtime",
+    "administer_accounts": "sealbox.service.admin",
     "check": "sealbox.service.serve",
     "client_trust_file": "sealbox.service.serve",
     "create_app": "sealbox.service.app",
     "create_user": "sealbox.service.admin",
+    "create_client": "sealbox.service.client_admin",
+    "delete_client": "sealbox.service.client_admin",
+    "list_clients": "sealbox.service.client_admin",
+    "rotate_client_secret": "sealbox.service.client_admin",
     "load_settings": "sealbox.service.serve",
     "prepare": "sealbox.service.serve",
+    "reset_totp": "sealbox.service.admin",
     "run": "sealbox.service.serve",
     "service_url": "sealbox.service.serve",
 }

@@ -1,7 +1,12 @@
-"""Account administration outside the HTTP API: what ``sealbox users create`` does.
+"""Account administration outside the HTTP API: what ``sealbox users …`` does.
 
-The same rules as registration through the API (RFC 8265 usernames, look-alikes
-refused, the password policy), and the same database, migrated first.
+``create_user`` follows the rules of registration through the API (RFC 8265 usernames,
+look-alikes refused, the password policy); :func:`administer_accounts` runs one
+:class:`~sealbox.accounts.admin.AccountAdmin` operation (list, grant, disable, import…)
+on the settings' database, migrated first. Both act on a service running on the same
+database: with Redis configured, ended sessions are recorded there for every worker;
+without, the data folder's changes file tells the (single-worker) service to reload its
+revocation lists before its next request.
 
 .. versionadded:: 0.1.0
 """
@@ -9,11 +14,21 @@ refused, the password policy), and the same database, migrated first.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TypeVar
 
 from sealbox.accounts import DEFAULT_SCOPES
+from sealbox.accounts.admin import AccountAdmin, AccountNotFoundError
+from sealbox.accounts.audit import AuditLog
+from sealbox.accounts.revocation import (
+    LocalRevocations,
+    RedisRevocations,
+    Revocations,
+    announce_change,
+)
 from sealbox.accounts.sessions import WeakPasswordError, check_new_password
 from sealbox.accounts.store import Store, UsernameTakenError
+from sealbox.accounts.totp_store import reset_second_factor
 from sealbox.accounts.usernames import canonical_username
 from sealbox.exceptions import ConfigError
 from sealbox.passwords import PasswordHasher
@@ -21,7 +36,21 @@ from sealbox.service.db import make_engine, migrate, sessionmaker
 from sealbox.service.provision import DataDir
 from sealbox.service.settings import ServiceSettings
 
-__all__ = ["create_user"]
+__all__ = ["administer_accounts", "create_user", "password_policy", "reset_totp"]
+
+T = TypeVar("T")
+
+
+def password_policy(password: str, username: str) -> None:
+    """The service's policy for a new password (8 to 1024 characters, not the username).
+
+    Raises:
+        ConfigError: code ``weak_password``.
+    """
+    try:
+        check_new_password(password, username)
+    except WeakPasswordError as exc:
+        raise ConfigError(str(exc), code="weak_password") from None
 
 
 def create_user(
@@ -46,10 +75,7 @@ def create_user(
     """
     name = canonical_username(name)
     secret = password(name)
-    try:
-        check_new_password(secret, name)
-    except WeakPasswordError as exc:
-        raise ConfigError(str(exc), code="weak_password") from None
+    password_policy(secret, name)
     password_hash = PasswordHasher(settings.password_profile).hash(secret)
     granted = sorted({*DEFAULT_SCOPES, *scopes})
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -76,3 +102,110 @@ def create_user(
             facts={"username": name},
         ) from None
     return name, granted
+
+
+def administer_accounts(
+    settings: ServiceSettings,
+    operation: Callable[[AccountAdmin], Awaitable[T]],
+    *,
+    audit: tuple[str, str] | None = None,
+    create: bool = False,
+) -> T:
+    """Run one account operation on the settings' database and return its result.
+
+    ``operation`` is given the :class:`~sealbox.accounts.admin.AccountAdmin`, e.g.
+    ``lambda admin: admin.disable("bob")``. ``audit``: ``(event, account)`` to write to
+    the audit log once the operation succeeded (``admin.disable``, ``bob``). ``create``:
+    make the data folder and its database when there is none yet (an import).
+
+    Raises:
+        AccountNotFoundError: no account has the name given.
+        ConfigError: a refused scope (``invalid_scope``) or password (``weak_password``);
+            ``service_not_provisioned`` for a data folder that does not exist.
+    """
+    if settings.database_url is None and not (settings.data_dir / "sealbox.db").exists():
+        if not create:
+            raise ConfigError(
+                f"{settings.data_dir} holds no accounts database",
+                code="service_not_provisioned",
+                facts={"folder": str(settings.data_dir)},
+            )
+        settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        DataDir(settings.data_dir).touch_private("sealbox.db")  # before SQLite makes it 0644
+
+    async def _run() -> T:
+        # Opened first: a change whose record cannot be written is not made (fail-closed).
+        log = None
+        if audit is not None:
+            settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            log = AuditLog(settings.resolved_audit_log())
+        engine = make_engine(settings.resolved_database_url())
+        revocations: Revocations | None = None
+        try:
+            await migrate(engine)
+            store = Store(sessionmaker(engine), refresh_ttl=settings.refresh_token_ttl)
+            after: Callable[[], None] | None = None
+            if settings.redis_url is not None:
+                revocations = RedisRevocations(
+                    store, settings.redis_url.expose_secret(), prefix=settings.redis_prefix
+                )
+            else:
+                revocations = LocalRevocations(store)
+                changes = DataDir(settings.data_dir).revocations_changed
+                after = lambda: announce_change(changes)  # noqa: E731
+            admin = AccountAdmin(
+                store,
+                revocations,
+                PasswordHasher(settings.password_profile),
+                access_token_ttl=settings.access_token_ttl,
+                password_policy=password_policy,
+                default_scopes=DEFAULT_SCOPES,
+                after_change=after,
+            )
+            result = await operation(admin)
+            if log is not None and audit is not None:
+                # The stored names: of the account returned, or of each account imported.
+                users = getattr(result, "imported", None)
+                if users is None:
+                    users = [getattr(result, "username", audit[1])]
+                for user in users:
+                    log.record(audit[0], outcome="success", user=str(user), detail="command line")
+            return result
+        finally:
+            if revocations is not None:
+                await revocations.close()
+            await engine.dispose()
+            if log is not None:
+                log.close()
+
+    return asyncio.run(_run())
+
+
+def reset_totp(settings: ServiceSettings, name: str) -> tuple[str, bool]:
+    """Remove the second factor of account ``name``; return its name and whether it had one.
+
+    For a user who lost the authenticator and the recovery codes: the password alone
+    logs in again, and the user may enrol anew.
+
+    Raises:
+        AccountNotFoundError: no account has that name.
+    """
+
+    async def _reset() -> tuple[str, bool] | None:
+        engine = make_engine(settings.resolved_database_url())
+        try:
+            await migrate(engine)
+            sessions = sessionmaker(engine)
+            user = await Store(sessions, refresh_ttl=settings.refresh_token_ttl).user_for_login(
+                name
+            )
+            if user is None:
+                return None
+            return user.username, await reset_second_factor(sessions, user.id)
+        finally:
+            await engine.dispose()
+
+    found = asyncio.run(_reset())
+    if found is None:
+        raise AccountNotFoundError(name)
+    return found

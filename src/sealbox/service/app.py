@@ -21,7 +21,7 @@ from sealbox.service.middleware import (
     InternalErrorMiddleware,
     SecurityHeadersMiddleware,
 )
-from sealbox.service.routes import docs, transit, users
+from sealbox.service.routes import admin_users, docs, oauth, totp, transit, users
 from sealbox.service.routes.transit_fast import TransitFastPath
 from sealbox.service.runtime import Runtime
 from sealbox.service.settings import ServiceSettings
@@ -88,7 +88,10 @@ def create_app(
     )
     install_error_handlers(app)
     app.include_router(auth_router(runtime_accounts, bearer=current_caller))
+    app.include_router(oauth.router())
+    app.include_router(totp.router())
     app.include_router(users.router())
+    app.include_router(admin_users.router())  # after /users/me
     app.include_router(transit.router())
     app.include_router(docs.router())
     if transit_fast_path:

@@ -18,7 +18,9 @@ from sealbox.integrations.fastapi import (
     accounts_bearer,
     bearer_token,
     client_identity,
+    connection_thumbprint,
     optional_client_certificate,
+    user_caller,
 )
 from sealbox.integrations.fastapi.bearer import insufficient_scope, invalid_token, missing_scopes
 from sealbox.service.runtime import Runtime
@@ -29,6 +31,7 @@ __all__ = [
     "CallerDep",
     "ClientIdentityDep",
     "RuntimeDep",
+    "UserCallerDep",
     "bearer_token",
     "client_identity",
     "current_caller",
@@ -53,23 +56,36 @@ def runtime_accounts(request: Request) -> Any:
     return request.app.state.runtime.accounts
 
 
-async def resolve_caller(runtime: Runtime, token: str) -> Caller:
-    """Verify an access token (the signature check is cached per token), then check revocation.
+async def resolve_caller(runtime: Runtime, token: str, request: Request | None = None) -> Caller:
+    """Verify an access token (the signature check is cached per token), then check revocation
+    and, for a certificate-bound token (RFC 8705 §3), the client certificate of the
+    ``request``'s connection.
 
     Raises:
         ApiError: 401 ``invalid_token``.
     """
+    thumbprint = connection_thumbprint(request) if request is not None else None
     try:
-        return await runtime.accounts.authenticate(token)
+        return await runtime.accounts.authenticate(token, thumbprint=thumbprint)
     except TokenError as exc:
         if exc.code == "token_revoked":
             raise invalid_token("the access token was revoked") from None
+        if exc.code == "token_binding_mismatch":
+            raise invalid_token("the access token is bound to another client certificate") from None
         raise invalid_token() from None
 
 
 # The security scheme keeps the name the service's OpenAPI document has always given it.
 current_caller = accounts_bearer(runtime_accounts, scheme_name="_BearerCaller")
 CallerDep = Annotated[Caller, Depends(current_caller)]
+
+
+async def _user_caller(caller: CallerDep) -> Caller:
+    return user_caller(caller)
+
+
+#: The caller, refused (403 ``user_token_required``) when it is a machine client.
+UserCallerDep = Annotated[Caller, Depends(_user_caller)]
 
 
 def require_scopes(*needed: str) -> Any:

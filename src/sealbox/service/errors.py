@@ -56,6 +56,9 @@ class ErrorCode(enum.StrEnum):
     METHOD_NOT_ALLOWED = "method_not_allowed"
     CLIENT_CERTIFICATE_REQUIRED = "client_certificate_required"
     INTERNAL_ERROR = "internal_error"
+    # Account administration (/users, scope users:admin).
+    ACCOUNT_NOT_FOUND = "account_not_found"
+    IMPORT_REFUSED = "import_refused"
     # Transit (encryption as a service).
     KEY_EXISTS = "key_exists"
     INVALID_CIPHERTEXT = "invalid_ciphertext"
@@ -75,6 +78,18 @@ class ErrorCode(enum.StrEnum):
     # RFC 6749 §5.2, answered by the token endpoint.
     UNSUPPORTED_GRANT_TYPE = "unsupported_grant_type"
     INVALID_SCOPE = "invalid_scope"
+    # OAuth 2 clients, revocation, introspection (RFC 6749 §5.2, RFC 7009 §2.2.1).
+    INVALID_CLIENT = "invalid_client"
+    UNAUTHORIZED_CLIENT = "unauthorized_client"
+    USER_TOKEN_REQUIRED = "user_token_required"  # noqa: S105
+    CLIENT_NOT_FOUND = "client_not_found"
+    CLIENT_EXISTS = "client_exists"
+    # The TOTP second factor (sealbox.service.routes.totp, and the token endpoint).
+    MFA_REQUIRED = "mfa_required"
+    TOTP_CODE_INVALID = "totp_code_invalid"
+    TOTP_ALREADY_ENABLED = "totp_already_enabled"
+    TOTP_NOT_PENDING = "totp_not_pending"
+    TOTP_NOT_ENABLED = "totp_not_enabled"
 
 
 def install_error_handlers(app: FastAPI) -> None:

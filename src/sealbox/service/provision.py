@@ -64,6 +64,9 @@ class DataDir:
         self.tls = self.path / "tls"
         self.master_key_file = self.path / "master.key"
         self.keyset_file = self.path / "jwt-keyset.sealed"
+        # Rewritten by `sealbox users` after ending sessions; a one-worker service
+        # without Redis watches it (sealbox.accounts.revocation).
+        self.revocations_changed = self.path / "revocations.changed"
 
     def __repr__(self) -> str:
         return f"DataDir({str(self.path)!r})"

@@ -1,5 +1,5 @@
 """What a running service holds: the accounts (database, keys, hasher, verifier, revocation,
-throttling, audit) and the transit keys.
+throttling, audit, second factors, OAuth 2 clients) and the transit keys.
 
 One :class:`Runtime` per worker process, opened in the app's lifespan and closed
 with it. Sign-in is the library's :class:`~sealbox.accounts.Accounts`, the same object
@@ -20,10 +20,13 @@ from typing import Any, TypeVar
 
 from sealbox.accounts import AccountPolicy, Accounts
 from sealbox.accounts.audit import AuditLog
+from sealbox.accounts.clients import ClientStore
 from sealbox.accounts.core import VerifiedTokenCache
 from sealbox.accounts.revocation import Revocations
 from sealbox.accounts.store import Store
 from sealbox.accounts.throttle import Throttle
+from sealbox.accounts.totp import TotpSecretSealer
+from sealbox.accounts.totp_store import TotpStore
 from sealbox.jwt import SigningKeySet, TokenVerifier
 from sealbox.passwords import PasswordHasher
 from sealbox.service.db import make_engine, sessionmaker
@@ -101,6 +104,17 @@ class Runtime:
         self.accounts.throttle = value
 
     @property
+    def totp(self) -> TotpStore:
+        # The service always opens its accounts with the second factor.
+        assert self.accounts.totp is not None
+        return self.accounts.totp
+
+    @property
+    def clients(self) -> ClientStore:
+        assert self.accounts.clients is not None
+        return self.accounts.clients
+
+    @property
     def token_cache(self) -> VerifiedTokenCache:
         return self.accounts.token_cache
 
@@ -129,6 +143,9 @@ class Runtime:
             redis_url=redis_url,
             redis_prefix=settings.redis_prefix,
             audit=audit,
+            # Without Redis, `sealbox users` tells this (single) worker of its changes here.
+            watch=data.revocations_changed,
+            totp_sealer=TotpSecretSealer(data.master_key()),
         )
         events: KeyEvents
         if redis_url:

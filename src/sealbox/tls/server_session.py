@@ -85,6 +85,8 @@ class ClientIdentity:
         serial: the serial number, hex.
         fingerprint: SHA-256 of the certificate (DER), hex.
         not_after: the expiry, as OpenSSL prints it.
+        subject: the subject's distinguished name, as an RFC 4514 string (what
+            RFC 8705 ``tls_client_auth`` matches a registered client on).
     """
 
     common_name: str
@@ -95,6 +97,7 @@ class ClientIdentity:
     serial: str
     fingerprint: str
     not_after: str
+    subject: str = ""
 
     @classmethod
     def from_certificate(cls, cert: x509.Certificate) -> ClientIdentity:
@@ -113,6 +116,7 @@ class ClientIdentity:
             fingerprint=cert.fingerprint(hashes.SHA256()).hex(),
             # As OpenSSL prints it (and Python's getpeercert() gives it).
             not_after=cert.not_valid_after_utc.strftime("%b %e %H:%M:%S %Y GMT"),
+            subject=cert.subject.rfc4514_string(),
         )
 
     @classmethod
@@ -140,6 +144,7 @@ class ClientIdentity:
             "serial": self.serial,
             "fingerprint": self.fingerprint,
             "not_after": self.not_after,
+            "subject": self.subject,
         }
 
 

@@ -12,8 +12,11 @@ in one dependency. Where the keys come from is its *source*:
 - :class:`~sealbox.integrations.fastapi.sources.RemoteJWKS` — an issuer's JWKS URL, fetched
   without blocking the event loop.
 
-Issuer and audience are always required. A missing token is 401 ``not_authenticated``;
-a bad, expired or revoked one 401 ``invalid_token``; a token without a required scope 403
+Issuer and audience are always required. Over mutual TLS the source is given the
+``x5t#S256`` thumbprint of the connection's client certificate, and a token bound to a
+certificate (RFC 8705 §3, ``cnf``) is accepted only with that certificate. A missing token
+is 401 ``not_authenticated``; a bad, expired, revoked or wrongly presented bound one 401
+``invalid_token``; a token without a required scope 403
 ``insufficient_scope``; each with RFC 6750's ``WWW-Authenticate`` challenge.
 
 .. versionadded:: 0.1.0
@@ -27,14 +30,17 @@ from typing import Any, Generic, Protocol, TypeVar
 from fastapi import Request, Security
 from fastapi.security import OAuth2PasswordBearer
 
+from sealbox.accounts.binding import thumbprint_from_digest
 from sealbox.accounts.core import AccessClaims
 from sealbox.exceptions import TokenError
+from sealbox.integrations.fastapi.client_cert import client_identity
 from sealbox.integrations.fastapi.errors import ApiError, ErrorCode
 
 __all__ = [
     "BearerAuth",
     "TokenSource",
     "bearer_token",
+    "connection_thumbprint",
     "insufficient_scope",
     "invalid_token",
     "missing_scopes",
@@ -49,12 +55,17 @@ _BEARER_INVALID = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
 class TokenSource(Protocol[C_co]):
     """Whatever turns an access token into verified claims (or raises ``TokenError``)."""
 
-    def authenticate(self, token: str) -> Awaitable[C_co]:
+    def authenticate(self, token: str, *, thumbprint: str | None = None) -> Awaitable[C_co]:
         """The verified claims of ``token``.
+
+        ``thumbprint`` is the ``x5t#S256`` of the connection's client certificate; it is
+        passed only over mutual TLS. A token bound to a certificate (``cnf``) is refused
+        unless ``thumbprint`` is that certificate's.
 
         Raises:
             TokenError: not a valid token for this source (code ``token_revoked`` when
-                it was revoked).
+                it was revoked, ``token_binding_mismatch`` for a bound token presented
+                without its certificate).
         """
         ...
 
@@ -67,7 +78,29 @@ def invalid_token(message: str = "the access token is not valid") -> ApiError:
 def _refused(exc: TokenError) -> ApiError:
     if exc.code == "token_revoked":
         return invalid_token("the access token was revoked")
+    if exc.code == "token_binding_mismatch":
+        return invalid_token("the access token is bound to another client certificate")
     return invalid_token()
+
+
+def connection_thumbprint(request: Request) -> str | None:
+    """The ``x5t#S256`` of the connection's verified client certificate (mTLS), or ``None``."""
+    identity = client_identity(request)
+    if identity is None:
+        return None
+    return thumbprint_from_digest(bytes.fromhex(identity.fingerprint))
+
+
+async def _authenticate(source: TokenSource[C], request: Request, token: str) -> C:
+    thumbprint = connection_thumbprint(request)
+    try:
+        if thumbprint is None:
+            # Without a client certificate, sources that know nothing of binding work too
+            # (and refuse bound tokens, when they know of it).
+            return await source.authenticate(token)
+        return await source.authenticate(token, thumbprint=thumbprint)
+    except TokenError as exc:
+        raise _refused(exc) from None
 
 
 def bearer_token(header: str) -> str:
@@ -159,10 +192,7 @@ class BearerAuth(OAuth2PasswordBearer, Generic[C]):
 
     async def __call__(self, request: Request) -> C:  # type: ignore[override]
         token = bearer_token(_authorization(request))
-        try:
-            claims = await self._source(request).authenticate(token)
-        except TokenError as exc:
-            raise _refused(exc) from None
+        claims = await _authenticate(self._source(request), request, token)
         if self._needed:
             missing = missing_scopes(claims, self._needed)
             if missing:
@@ -171,10 +201,7 @@ class BearerAuth(OAuth2PasswordBearer, Generic[C]):
 
     async def verify(self, request: Request, token: str) -> C:
         """The claims of ``token`` (for code that found it elsewhere than the header)."""
-        try:
-            return await self._source(request).authenticate(token)
-        except TokenError as exc:
-            raise _refused(exc) from None
+        return await _authenticate(self._source(request), request, token)
 
     def require(self, *needed: str) -> Any:
         """The dependency of a route that only callers holding every scope in ``needed`` pass.

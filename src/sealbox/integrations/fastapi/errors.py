@@ -55,6 +55,11 @@ class ErrorCode(enum.StrEnum):
     # RFC 6749 §5.2, answered by the token endpoint.
     UNSUPPORTED_GRANT_TYPE = "unsupported_grant_type"
     INVALID_SCOPE = "invalid_scope"
+    INVALID_CLIENT = "invalid_client"
+    # A route of an account answered to a machine client's token.
+    USER_TOKEN_REQUIRED = "user_token_required"  # noqa: S105
+    # The password was right; the account's second factor needs a code (``otp``).
+    MFA_REQUIRED = "mfa_required"
 
 
 _STATUS_CODES = {

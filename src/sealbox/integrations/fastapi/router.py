@@ -12,9 +12,15 @@ mounts these same routers. Login defence:
 - every attempt is written to the audit sink (never the password or a token).
 
 The token endpoint takes ``grant_type=password`` and ``grant_type=refresh_token``
-(RFC 6749 §4.3, §6); its errors carry RFC 6749 §5.2's ``error`` and
-``error_description`` beside sealbox's ``message``, malformed forms included
-(400 ``invalid_request``, not FastAPI's 422).
+(RFC 6749 §4.3, §6), and ``client_credentials`` (§4.4) for the clients of
+:attr:`Accounts.clients <sealbox.accounts.core.Accounts.clients>`
+(:mod:`sealbox.integrations.fastapi.client_auth`); over mutual TLS the access tokens it
+issues are bound to the client certificate (RFC 8705 §3). A password login of an account
+with a second factor takes the code in ``otp`` (401 ``mfa_required`` without it). Its
+errors carry RFC 6749 §5.2's ``error`` and ``error_description`` beside sealbox's
+``message``, malformed forms included (400 ``invalid_request``, not FastAPI's 422).
+``logout``, ``password`` and ``users/me`` are an account's: a client's token gets 403
+``user_token_required``.
 
 Each factory takes the accounts, or a function of the request that returns them (for
 accounts opened in the app's lifespan)::
@@ -38,9 +44,11 @@ from pydantic import BaseModel, Field
 
 from sealbox.accounts import sessions
 from sealbox.accounts.core import Accounts, Caller
+from sealbox.accounts.grants import CLIENT_CREDENTIALS
 from sealbox.accounts.sessions import (
     DEFAULT_SCOPES,
     MAX_PASSWORD,
+    AccountDisabled,
     CurrentPasswordError,
     IssuedTokens,
     LoginFailed,
@@ -50,8 +58,10 @@ from sealbox.accounts.sessions import (
     UsernameUnavailableError,
     WeakPasswordError,
 )
+from sealbox.accounts.totp import TotpError
 from sealbox.accounts.usernames import MAX_USERNAME, UsernameError, canonical_username
-from sealbox.integrations.fastapi.bearer import BearerAuth
+from sealbox.integrations.fastapi.bearer import BearerAuth, connection_thumbprint
+from sealbox.integrations.fastapi.client_auth import client_credentials_grant
 from sealbox.integrations.fastapi.client_cert import client_identity
 from sealbox.integrations.fastapi.errors import ApiError, ErrorCode
 
@@ -67,6 +77,7 @@ __all__ = [
     "check_new_password",
     "check_username",
     "jwks_router",
+    "user_caller",
     "users_router",
 ]
 
@@ -170,6 +181,17 @@ def _address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+def user_caller(caller: Caller) -> Caller:
+    """``caller``, unless it is a machine client (403 ``user_token_required``)."""
+    if caller.client_id is not None:
+        raise ApiError(
+            403,
+            ErrorCode.USER_TOKEN_REQUIRED,
+            "this route needs a user's access token; a client's token has no account",
+        )
+    return caller
+
+
 def _token_error(status: int, code: ErrorCode, message: str, **headers: str) -> ApiError:
     # RFC 6749 §5.2: the token endpoint's errors carry error and error_description.
     return ApiError(
@@ -230,6 +252,9 @@ class TokenForm(BaseModel):
     password: str = Field(default="", max_length=4 * MAX_PASSWORD)
     scope: str = Field(default="", max_length=4096)
     refresh_token: str = Field(default="", max_length=512)
+    client_id: str = Field(default="", max_length=128)
+    client_secret: str = Field(default="", max_length=512)
+    otp: str = Field(default="", max_length=64)
 
 
 async def register(accounts: Accounts, body: Credentials, address: str) -> UserOut:
@@ -249,8 +274,9 @@ async def register(accounts: Accounts, body: Credentials, address: str) -> UserO
     return UserOut(id=user.id, username=user.username, scopes=user.scopes)
 
 
-async def token(accounts: Accounts, form: TokenForm, request: Request) -> TokenResponse:
-    """The OAuth 2 token endpoint: ``grant_type=password`` (log in) or ``refresh_token``."""
+async def token(accounts: Accounts, form: TokenForm, request: Request) -> TokenResponse | Response:
+    """The OAuth 2 token endpoint: ``grant_type=password`` (log in), ``refresh_token``, or
+    ``client_credentials`` (a machine client, when the accounts have clients)."""
     address = _address(request)
     media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
     if media_type != _FORM:
@@ -261,38 +287,63 @@ async def token(accounts: Accounts, form: TokenForm, request: Request) -> TokenR
     scopes = form.scope.split()
     if not grant_type and username:
         grant_type = "password"  # as before grant types were told apart: a plain login form
+    if grant_type == CLIENT_CREDENTIALS and accounts.clients is not None:
+        return JSONResponse(
+            await client_credentials_grant(
+                accounts, request, form.client_id, form.client_secret, scopes
+            )
+        )
+    # Over mutual TLS, the access token is bound to the client certificate (RFC 8705 §3).
+    bound_to = connection_thumbprint(request)
     if grant_type == "password":
         if not username or not password:
             raise _token_error(
                 400, ErrorCode.INVALID_REQUEST, "the password grant needs username and password"
             )
         try:
-            return _answer(await sessions.login(accounts, username, password, address, scopes))
+            issued = await sessions.login(
+                accounts, username, password, address, scopes, bound_to=bound_to, otp=form.otp
+            )
+        except TotpError as exc:
+            raise _token_error(401, ErrorCode.MFA_REQUIRED, str(exc)) from None
         except Throttled as exc:
             raise _too_many(exc.retry_after, token_endpoint=True) from None
+        except AccountDisabled:
+            # After the password check, as Keycloak answers: RFC 6749's invalid_grant.
+            raise _grant_error("the account is disabled") from None
         except LoginFailed:
             raise _grant_error() from None
+        return _answer(issued)
     if grant_type == "refresh_token":
         if not refresh_token:
             raise _token_error(
                 400, ErrorCode.INVALID_REQUEST, "the refresh_token grant needs refresh_token"
             )
-        return await refresh(accounts, refresh_token, address, scopes)
+        return await refresh(accounts, refresh_token, address, scopes, bound_to=bound_to)
     if not grant_type:
         raise _token_error(400, ErrorCode.INVALID_REQUEST, "grant_type is missing")
-    raise _token_error(
-        400,
-        ErrorCode.UNSUPPORTED_GRANT_TYPE,
-        "grant_type must be password or refresh_token",
+    served = (
+        "password, refresh_token or client_credentials"
+        if accounts.clients is not None
+        else "password or refresh_token"
     )
+    raise _token_error(400, ErrorCode.UNSUPPORTED_GRANT_TYPE, f"grant_type must be {served}")
 
 
 async def refresh(
-    accounts: Accounts, refresh_token: str, address: str, scopes: list[str]
+    accounts: Accounts,
+    refresh_token: str,
+    address: str,
+    scopes: list[str],
+    *,
+    bound_to: str | None = None,
 ) -> TokenResponse:
-    """The refresh grant, answered (or refused) as the token endpoint does."""
+    """The refresh grant, answered (or refused) as the token endpoint does; ``bound_to``, the
+    ``x5t#S256`` of the connection's client certificate."""
     try:
-        return _answer(await sessions.refresh(accounts, refresh_token, address, scopes))
+        return _answer(
+            await sessions.refresh(accounts, refresh_token, address, scopes, bound_to=bound_to)
+        )
     except LoginFailed:
         raise _grant_error("the refresh token is not valid") from None
     except ScopeRefused:
@@ -343,8 +394,9 @@ def auth_router(
 
     async def token_route(
         form: Annotated[TokenForm, Form()], request: Request, acc: AccountsDep
-    ) -> TokenResponse:
-        """The OAuth 2 token endpoint: ``grant_type=password`` (log in) or ``refresh_token``."""
+    ) -> TokenResponse | Response:
+        """The OAuth 2 token endpoint: ``grant_type=password`` (log in), ``refresh_token``, or
+        ``client_credentials`` (a machine client)."""
         return await token(acc, form, request)
 
     async def refresh_route(
@@ -353,20 +405,21 @@ def auth_router(
         """Exchange a refresh token for new tokens. A refresh token works once:
         presenting a used one revokes every token of its family."""
         scopes = body.scope.split() if body.scope else []
-        return await refresh(acc, body.refresh_token, _address(request), scopes)
+        bound_to = connection_thumbprint(request)
+        return await refresh(acc, body.refresh_token, _address(request), scopes, bound_to=bound_to)
 
     async def logout_route(
         body: RefreshRequest, request: Request, caller: CallerDep, acc: AccountsDep
     ) -> Response:
         """Revoke the refresh token's family, its access tokens, and this access token."""
-        await sessions.logout(acc, caller, body.refresh_token, _address(request))
+        await sessions.logout(acc, user_caller(caller), body.refresh_token, _address(request))
         return Response(status_code=204)
 
     async def password_route(
         body: PasswordChange, request: Request, caller: CallerDep, acc: AccountsDep
     ) -> Response:
         """Change the password; every session of the user ends (tokens included)."""
-        await change_password(acc, body, caller, _address(request))
+        await change_password(acc, body, user_caller(caller), _address(request))
         return Response(status_code=204)
 
     api = APIRouter(prefix=prefix, tags=list(tags or ["auth"]))
@@ -409,7 +462,8 @@ def users_router(
     api = APIRouter()
 
     async def me(caller: CallerDep, request: Request) -> Me:
-        """Who the access token belongs to (no database access)."""
+        """Who the access token belongs to (no database access); a client's token is refused."""
+        user_caller(caller)
         identity = client_identity(request)
         return Me(
             id=caller.user_id,

@@ -4,7 +4,8 @@
 Both require the issuer and the audience, and an access token's ``typ`` (``at+jwt``,
 RFC 9068) unless told otherwise; both check a signature once per token and keep the
 claims until ``exp``. Neither knows about revocation: a token of another issuer is good
-until it expires.
+until it expires. Both refuse a token bound to a client certificate (RFC 8705 §3)
+presented without that certificate.
 
 .. versionadded:: 0.1.0
 """
@@ -17,6 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Final
 
+from sealbox.accounts.binding import check_binding_thumbprint
 from sealbox.accounts.core import AccessClaims, VerifiedTokenCache
 from sealbox.exceptions import SealboxError, TokenError
 from sealbox.jwt import (
@@ -31,6 +33,17 @@ from sealbox.jwt import (
 __all__ = ["LocalJWKS", "RemoteJWKS", "claims_of"]
 
 _NOT_VALID: Final = "the access token is not valid"
+
+
+def _check_binding(claims: dict[str, Any], thumbprint: str | None) -> None:
+    if "cnf" in claims:
+        try:
+            check_binding_thumbprint(claims, thumbprint)
+        except TokenError as exc:
+            raise TokenError(
+                "the access token is bound to another client certificate",
+                code="token_binding_mismatch",
+            ) from exc
 
 
 def claims_of(claims: dict[str, Any]) -> AccessClaims:
@@ -100,7 +113,7 @@ class LocalJWKS:
     def __repr__(self) -> str:
         return f"LocalJWKS({self._verifier!r})"
 
-    async def authenticate(self, token: str) -> AccessClaims:
+    async def authenticate(self, token: str, *, thumbprint: str | None = None) -> AccessClaims:
         """The verified claims of ``token``.
 
         Raises:
@@ -114,6 +127,7 @@ class LocalJWKS:
             except SealboxError:
                 raise TokenError(_NOT_VALID) from None
             self._cache.put(token, claims)
+        _check_binding(claims, thumbprint)
         return claims_of(claims)
 
 
@@ -158,7 +172,7 @@ class RemoteJWKS:
     def __repr__(self) -> str:
         return f"RemoteJWKS({self.keys!r})"
 
-    async def authenticate(self, token: str) -> AccessClaims:
+    async def authenticate(self, token: str, *, thumbprint: str | None = None) -> AccessClaims:
         """The verified claims of ``token``, fetching the key set when needed.
 
         Raises:
@@ -178,6 +192,7 @@ class RemoteJWKS:
             except SealboxError:
                 raise TokenError(_NOT_VALID) from None
             self._cache.put(token, claims)
+        _check_binding(claims, thumbprint)
         return claims_of(claims)
 
     async def aclose(self) -> None:

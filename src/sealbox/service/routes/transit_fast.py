@@ -83,7 +83,7 @@ class TransitFastPath:
         response: Response
         try:
             token = bearer_token(request.headers.get("authorization") or "")
-            caller = await resolve_caller(request.app.state.runtime, token)
+            caller = await resolve_caller(request.app.state.runtime, token, request)
             model, handler = HANDLERS[operation]
             try:
                 body = model.model_validate_json(await request.body())

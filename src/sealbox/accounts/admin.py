@@ -1,0 +1,324 @@
+"""Account administration: list, show, grant, revoke, disable, enable, reset, delete, import.
+
+:class:`AccountAdmin` holds the operations ``sealbox users …`` and the service's
+``/users`` admin routes both call, over the account :class:`~sealbox.accounts.store.Store`
+and the :class:`~sealbox.accounts.revocation.Revocations` of the deployment:
+
+- **grant / revoke** change the scopes an account holds. The next login gets the new
+  set; a refresh never widens a family's grant but drops what the account no longer
+  holds. Access tokens already issued keep their scope until they expire.
+- **disable** refuses the account's logins and refreshes, ends its sessions (the
+  session version is raised, so live access tokens are refused at once on every
+  worker) and revokes its refresh tokens. **enable** lets it log in again; the ended
+  sessions stay ended.
+- **reset_password** replaces the password and ends every session, as a password
+  change does.
+- **delete** removes the account and its refresh tokens, and refuses the access tokens
+  of its refresh families for as long as any can live (its id may be given to a new
+  account).
+- **import_users** brings accounts over from another system with their password hashes
+  (:mod:`sealbox.accounts.user_import`).
+
+An account is named as at login: the name exactly as stored, else its RFC 8265
+canonical form. An unknown name raises :class:`AccountNotFoundError`. No operation
+returns or logs a password hash.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sealbox.accounts.models import RefreshToken, User, now
+from sealbox.accounts.revocation import Revocations
+from sealbox.accounts.scopes import check_scopes
+from sealbox.accounts.store import Store
+from sealbox.accounts.user_import import ImportReport, parse_json_lines, plan_import
+from sealbox.exceptions import SealboxError
+from sealbox.passwords import PasswordHasher
+
+__all__ = ["AccountAdmin", "AccountInfo", "AccountNotFoundError"]
+
+
+class AccountNotFoundError(SealboxError, LookupError):
+    """No account has the name given (``facts["username"]``)."""
+
+    code = "account_not_found"
+
+    def __init__(self, username: str) -> None:
+        super().__init__(
+            f"no account named {username!r}",
+            hint="list the accounts to see their names",
+            facts={"username": username},
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AccountInfo:
+    """An account as administrators see it (never its password hash)."""
+
+    id: int
+    username: str
+    scopes: tuple[str, ...]
+    disabled: bool
+    created_at: datetime
+    last_login_at: datetime | None
+
+    @classmethod
+    def of(cls, user: User) -> AccountInfo:
+        return cls(
+            id=user.id,
+            username=user.username,
+            scopes=tuple(sorted(user.scopes)),
+            disabled=bool(user.disabled),
+            created_at=user.created_at,
+            last_login_at=user.last_login_at,
+        )
+
+
+class AccountAdmin:
+    """The administration of the accounts of one store.
+
+    Args:
+        store: the accounts.
+        revocations: where ended sessions are recorded (the deployment's: Redis when
+            it has one, so that every worker refuses the tokens at once).
+        hasher: hashes new passwords (``reset_password``) and checks imported hashes.
+        access_token_ttl: the longest life of an access token, in seconds: how long a
+            deleted account's refresh families stay refused.
+        run_hasher: runs a hash off the event loop (default: a thread).
+        password_policy: called as ``policy(password, username)`` before a password is
+            set; raises to refuse it.
+        default_scopes: scopes every imported account holds.
+        after_change: called after every change that ends sessions (the command line
+            announces it to a running service that has no Redis).
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        revocations: Revocations,
+        hasher: PasswordHasher,
+        *,
+        access_token_ttl: int,
+        run_hasher: Callable[..., Awaitable[Any]] | None = None,
+        password_policy: Callable[[str, str], None] | None = None,
+        default_scopes: Sequence[str] = (),
+        after_change: Callable[[], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.revocations = revocations
+        self.hasher = hasher
+        self.access_token_ttl = access_token_ttl
+        self._run_hasher = run_hasher
+        self._policy = password_policy
+        self.default_scopes = tuple(default_scopes)
+        self._after_change = after_change
+
+    # -- reading --------------------------------------------------------------------
+
+    async def list_accounts(self) -> list[AccountInfo]:
+        """Every account, by name."""
+        async with self.store.sessions() as session:
+            users = (await session.execute(select(User).order_by(User.username))).scalars()
+            return [AccountInfo.of(u) for u in users]
+
+    async def show(self, name: str) -> AccountInfo:
+        """One account.
+
+        Raises:
+            AccountNotFoundError: no account has that name.
+        """
+        return AccountInfo.of(await self._find(name))
+
+    # -- scopes ---------------------------------------------------------------------
+
+    async def grant(self, name: str, scopes: Iterable[str]) -> AccountInfo:
+        """Add scopes to an account (those it holds already are kept once).
+
+        Raises:
+            AccountNotFoundError: no account has that name.
+            ConfigError: code ``invalid_scope``, a scope the grammar refuses.
+        """
+        added = check_scopes(scopes)
+        return await self._change_scopes(name, lambda held: held | set(added))
+
+    async def revoke(self, name: str, scopes: Iterable[str]) -> AccountInfo:
+        """Take scopes back (those it does not hold are ignored).
+
+        Raises:
+            AccountNotFoundError: no account has that name.
+            ConfigError: code ``invalid_scope``, a scope the grammar refuses.
+        """
+        removed = check_scopes(scopes)
+        return await self._change_scopes(name, lambda held: held - set(removed))
+
+    async def _change_scopes(
+        self, name: str, change: Callable[[set[str]], set[str]]
+    ) -> AccountInfo:
+        user = await self._find(name)
+        async with self.store.sessions.begin() as session:
+            current = await _locked_user(session, user.id, name)
+            current.scopes = sorted(change(set(current.scopes)))
+            return AccountInfo.of(current)
+
+    # -- sessions -------------------------------------------------------------------
+
+    async def disable(self, name: str) -> AccountInfo:
+        """Refuse the account's logins, end its sessions and revoke its refresh tokens.
+
+        Raises:
+            AccountNotFoundError: no account has that name.
+        """
+        user = await self._find(name)
+        async with self.store.sessions.begin() as session:
+            current = await _locked_user(session, user.id, name)
+            current.disabled = True
+            current.session_version += 1
+            await _revoke_refresh_tokens(session, user.id)
+            info = AccountInfo.of(current)
+            version = current.session_version
+        await self.revocations.end_sessions(user.id, version)
+        self._changed()
+        return info
+
+    async def enable(self, name: str) -> AccountInfo:
+        """Let a disabled account log in again.
+
+        Raises:
+            AccountNotFoundError: no account has that name.
+        """
+        user = await self._find(name)
+        async with self.store.sessions.begin() as session:
+            current = await _locked_user(session, user.id, name)
+            current.disabled = False
+            return AccountInfo.of(current)
+
+    async def reset_password(self, name: str, password: str) -> AccountInfo:
+        """Set a new password and end every session of the account.
+
+        Raises:
+            AccountNotFoundError: no account has that name.
+            SealboxError: the password policy refused the password.
+        """
+        user = await self._find(name)
+        if self._policy is not None:
+            self._policy(password, user.username)
+        new_hash = await self._hash(password)
+        version = await self.store.change_password(user.id, new_hash)
+        await self.revocations.end_sessions(user.id, version)
+        self._changed()
+        return AccountInfo.of(await self._find(user.username))
+
+    async def delete(self, name: str) -> AccountInfo:
+        """Delete the account, its refresh tokens, and the access tokens issued to it.
+
+        Raises:
+            AccountNotFoundError: no account has that name.
+        """
+        user = await self._find(name)
+        horizon = now() - timedelta(seconds=self.access_token_ttl + 60)
+        async with self.store.sessions.begin() as session:
+            await _locked_user(session, user.id, name)
+            families = (
+                await session.execute(
+                    select(RefreshToken.family_id)
+                    .where(RefreshToken.user_id == user.id, RefreshToken.created_at > horizon)
+                    .distinct()
+                )
+            ).scalars()
+            live = sorted(set(families))
+            await session.execute(delete(RefreshToken).where(RefreshToken.user_id == user.id))
+            await session.execute(delete(User).where(User.id == user.id))
+        until = datetime.now(UTC) + timedelta(seconds=self.access_token_ttl + 60)
+        for family in live:
+            await self.revocations.revoke_family(family, until)
+        # The id may come back for a new account: its session version starts again.
+        await self.revocations.end_sessions(user.id, 0)
+        self._changed()
+        return AccountInfo.of(user)
+
+    # -- import ---------------------------------------------------------------------
+
+    async def import_users(
+        self, records: Iterable[tuple[int, Any]], *, skip_invalid: bool = False
+    ) -> ImportReport:
+        """Create accounts from records of other systems, with their password hashes.
+
+        ``records`` are ``(line number, parsed JSON value)`` pairs, each an object
+        ``{"username", "password_hash", "scopes"}`` (see
+        :mod:`sealbox.accounts.user_import` for what is accepted). The lines that are
+        invalid, or whose names collide with another line's or an account's under the
+        username rules, are reported. Nothing is imported when there is any, unless
+        ``skip_invalid``: then every other line is. The accounts are created in one
+        transaction.
+        """
+        async with self.store.sessions() as session:
+            existing = list((await session.execute(select(User.username))).scalars())
+        report = plan_import(records, existing, self.hasher, self.default_scopes)
+        if report.problems and not skip_invalid:
+            return report.refused()
+        if report.accepted:
+            async with self.store.sessions.begin() as session:
+                session.add_all(
+                    User(
+                        username=a.username,
+                        username_skeleton=a.skeleton,
+                        password_hash=a.password_hash,
+                        scopes=list(a.scopes),
+                    )
+                    for a in report.accepted
+                )
+        return report
+
+    async def import_json_lines(
+        self, lines: Iterable[str | bytes], *, skip_invalid: bool = False
+    ) -> ImportReport:
+        """:meth:`import_users` from the lines of a JSON-lines file (blank lines skipped)."""
+        return await self.import_users(parse_json_lines(lines), skip_invalid=skip_invalid)
+
+    # -- internals ------------------------------------------------------------------
+
+    async def _find(self, name: str) -> User:
+        user = await self.store.user_for_login(name)
+        if user is None:
+            raise AccountNotFoundError(name)
+        return user
+
+    async def _hash(self, password: str) -> str:
+        if self._run_hasher is not None:
+            return str(await self._run_hasher(self.hasher.hash, password))
+        return await asyncio.to_thread(self.hasher.hash, password)
+
+    def _changed(self) -> None:
+        if self._after_change is not None:
+            self._after_change()
+
+
+async def _locked_user(session: AsyncSession, user_id: int, name: str) -> User:
+    # A write first: it takes the row's lock on PostgreSQL and the database's write
+    # lock on SQLite, so that the read below sees every change committed before it
+    # and two administrators' changes are applied one after the other.
+    await session.execute(
+        update(User).where(User.id == user_id).values(session_version=User.session_version)
+    )
+    user = await session.get(User, user_id, populate_existing=True)
+    if user is None:
+        raise AccountNotFoundError(name)
+    return user
+
+
+async def _revoke_refresh_tokens(session: AsyncSession, user_id: int) -> None:
+    await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now())
+    )

@@ -1,0 +1,382 @@
+"""OAuth 2 clients for machines: registration, secrets with rotation, client authentication.
+
+A client is a program, not a person: it has a name (its label, unique), a generated
+``client_id`` (RFC 6749 §2.2, not a secret), the scopes it may be granted, and one or
+both ways to authenticate at the token, revocation and introspection endpoints:
+
+- **a secret** (``client_secret_basic``, RFC 6749 §2.3.1; ``client_secret_post``): 256
+  random bits shown once when made. Only its SHA-256 is stored. A fast unkeyed hash is
+  enough here, as for refresh tokens: a 256-bit random value cannot be guessed from its
+  hash, so a slow or keyed hash would add cost without protecting anything, and the
+  database stays usable without the service's master key. Checks compare digests with
+  :func:`hmac.compare_digest`, the current and the previous secret both, every time.
+- **a certificate** (``tls_client_auth``, RFC 8705 §2.1): the client is registered with
+  the subject distinguished name (RFC 4514) of its certificate, and a request over a
+  mutual-TLS connection whose verified certificate has that subject, naming the client
+  by ``client_id``, authenticates it. The PKI (the service's client CA) vouches for the
+  certificate, so a renewed certificate with the same subject keeps working.
+
+Rotating a secret (:meth:`ClientStore.rotate_secret`) makes a new one and keeps the old
+one valid for an overlap, so the programs using it can be redeployed without a gap.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Final
+
+from sqlalchemy import JSON, Integer, LargeBinary, String, Text, delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Mapped, mapped_column
+
+from sealbox.accounts.models import Base, UTCDateTime, now
+from sealbox.exceptions import ConfigError, SealboxError
+from sealbox.secret import Secret
+
+__all__ = [
+    "CLIENT_ID_PREFIX",
+    "CLIENT_SECRET_PREFIX",
+    "ClientInfo",
+    "ClientNotFoundError",
+    "ClientStore",
+    "NewSecret",
+    "OAuthClient",
+    "check_client_name",
+    "check_scopes",
+    "hash_client_secret",
+]
+
+CLIENT_ID_PREFIX: Final = "sbc_"
+CLIENT_SECRET_PREFIX: Final = "sbs_"  # noqa: S105 - a prefix, not a secret
+MAX_SECRET: Final = 256
+# A name is a label for people and programs: letters, digits and . _ - , 1 to 64.
+_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+# RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ).
+_SCOPE: Final = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]{1,128}")
+
+
+class ClientNotFoundError(SealboxError, LookupError):
+    """No client has that name."""
+
+    code = "client_not_found"
+
+
+class OAuthClient(Base):
+    """A registered client (the ``oauth_clients`` table, migration 0007)."""
+
+    __tablename__ = "oauth_clients"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    client_id: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    name: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    scopes: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
+    secret_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
+    previous_secret_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
+    previous_secret_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # RFC 8705 §2.1.2 tls_client_auth_subject_dn, as an RFC 4514 string.
+    subject_dn: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=now)
+    secret_rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+@dataclass(frozen=True, slots=True)
+class ClientInfo:
+    """A client as it may be shown anywhere: never its secret nor the secret's hash."""
+
+    client_id: str
+    name: str
+    scopes: tuple[str, ...]
+    subject_dn: str | None
+    has_secret: bool
+    created_at: datetime
+    secret_rotated_at: datetime | None
+    previous_secret_expires_at: datetime | None
+
+    @property
+    def auth_methods(self) -> tuple[str, ...]:
+        """The RFC 8414 ``token_endpoint_auth_methods`` this client can use."""
+        methods = ("client_secret_basic", "client_secret_post") if self.has_secret else ()
+        return (*methods, "tls_client_auth") if self.subject_dn else methods
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready form (times as RFC 3339 UTC strings, ``None`` when there is none)."""
+        return {
+            "client_id": self.client_id,
+            "name": self.name,
+            "scopes": list(self.scopes),
+            "token_endpoint_auth_methods": list(self.auth_methods),
+            "tls_client_auth_subject_dn": self.subject_dn,
+            "created": _rfc3339(self.created_at),
+            "secret_rotated": _rfc3339(self.secret_rotated_at),
+            "previous_secret_expires": _rfc3339(self.previous_secret_expires_at),
+        }
+
+    @classmethod
+    def of(cls, row: OAuthClient) -> ClientInfo:
+        at = now()
+        previous = row.previous_secret_expires_at
+        return cls(
+            client_id=row.client_id,
+            name=row.name,
+            scopes=tuple(row.scopes),
+            subject_dn=row.subject_dn,
+            has_secret=row.secret_hash is not None,
+            created_at=row.created_at,
+            secret_rotated_at=row.secret_rotated_at,
+            previous_secret_expires_at=previous if previous is not None and previous > at else None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class NewSecret:
+    """A client and its new secret, shown once (the secret never in a ``repr``)."""
+
+    client: ClientInfo
+    secret: Secret[str] | None
+
+
+def _rfc3339(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def hash_client_secret(secret: str) -> bytes:
+    """The stored form of a client secret (SHA-256; see the module docstring)."""
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).digest()
+
+
+def _new_secret() -> str:
+    return CLIENT_SECRET_PREFIX + _b64(secrets.token_bytes(32))
+
+
+def _new_client_id() -> str:
+    return CLIENT_ID_PREFIX + _b64(secrets.token_bytes(12))
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def check_client_name(name: str) -> str:
+    """``name`` if it is a valid client name (1-64 of letters, digits, ``.``, ``_``, ``-``).
+
+    Raises:
+        ConfigError: code ``bad_client_name``.
+    """
+    if not _NAME.fullmatch(name):
+        raise ConfigError(
+            f"the client name {name[:80]!r} is not valid",
+            hint="use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit",
+            code="bad_client_name",
+            facts={"name": name[:80]},
+        )
+    return name
+
+
+def check_scopes(scopes: Iterable[str]) -> list[str]:
+    """The scopes, sorted and unique, each a valid RFC 6749 §3.3 scope token.
+
+    Raises:
+        ConfigError: code ``bad_scope``.
+    """
+    result = sorted(set(scopes))
+    for scope in result:
+        if not _SCOPE.fullmatch(scope):
+            raise ConfigError(
+                f"the scope {scope[:80]!r} is not valid",
+                hint="a scope is 1 to 128 printable ASCII characters without spaces, '\"' or '\\'",
+                code="bad_scope",
+                facts={"scope": scope[:80]},
+            )
+    return result
+
+
+def _not_found(name: str) -> ClientNotFoundError:
+    return ClientNotFoundError(
+        f"there is no client named {name!r}", facts={"name": name}, hint="list the clients"
+    )
+
+
+class ClientStore:
+    """The clients in the database, one short transaction per operation."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def create(
+        self,
+        name: str,
+        scopes: Iterable[str],
+        *,
+        subject_dn: str | None = None,
+        with_secret: bool = True,
+    ) -> NewSecret:
+        """Register a client; return it with its secret (``None`` without ``with_secret``).
+
+        Args:
+            name: the client's unique name (:func:`check_client_name`).
+            scopes: what it may be granted.
+            subject_dn: its certificate's subject (RFC 4514) for ``tls_client_auth``.
+            with_secret: make a secret (a certificate-only client has none).
+
+        Raises:
+            ConfigError: a bad name or scope, neither secret nor certificate, or the
+                name is taken (code ``client_exists``).
+        """
+        check_client_name(name)
+        granted = check_scopes(scopes)
+        if not with_secret and not subject_dn:
+            raise ConfigError(
+                "a client needs a secret or a certificate subject to authenticate with",
+                code="client_needs_credentials",
+            )
+        secret = _new_secret() if with_secret else None
+        at = now()
+        row = OAuthClient(
+            client_id=_new_client_id(),
+            name=name,
+            scopes=granted,
+            secret_hash=hash_client_secret(secret) if secret else None,
+            subject_dn=subject_dn or None,
+            created_at=at,
+            secret_rotated_at=at if secret else None,
+        )
+        try:
+            async with self._sessions.begin() as session:
+                session.add(row)
+        except IntegrityError:
+            raise ConfigError(
+                f"a client named {name!r} exists already",
+                code="client_exists",
+                facts={"name": name},
+            ) from None
+        return NewSecret(ClientInfo.of(row), Secret(secret) if secret else None)
+
+    async def list(self) -> list[ClientInfo]:
+        """Every client, by name."""
+        async with self._sessions() as session:
+            rows = (await session.execute(select(OAuthClient).order_by(OAuthClient.name))).scalars()
+            return [ClientInfo.of(row) for row in rows]
+
+    async def get(self, name: str) -> ClientInfo:
+        """The client named ``name``.
+
+        Raises:
+            ClientNotFoundError: no such client.
+        """
+        async with self._sessions() as session:
+            row = await self._by_name(session, name)
+            return ClientInfo.of(row)
+
+    async def by_client_id(self, client_id: str) -> ClientInfo | None:
+        """The client with ``client_id``, or ``None``."""
+        async with self._sessions() as session:
+            row = (
+                await session.execute(select(OAuthClient).where(OAuthClient.client_id == client_id))
+            ).scalar_one_or_none()
+            return None if row is None else ClientInfo.of(row)
+
+    async def rotate_secret(self, name: str, overlap: int = 0) -> NewSecret:
+        """Give the client a new secret; the current one stays valid ``overlap`` seconds.
+
+        A secret still in its overlap from an earlier rotation ends now: at most two
+        secrets are ever valid.
+
+        Raises:
+            ClientNotFoundError: no such client.
+            ConfigError: a negative overlap.
+        """
+        if overlap < 0:
+            raise ConfigError("the overlap must be 0 or more seconds", code="bad_overlap")
+        secret = _new_secret()
+        at = now()
+        async with self._sessions.begin() as session:
+            row = await self._by_name(session, name)
+            keep = row.secret_hash is not None and overlap > 0
+            row.previous_secret_hash = row.secret_hash if keep else None
+            row.previous_secret_expires_at = at + timedelta(seconds=overlap) if keep else None
+            row.secret_hash = hash_client_secret(secret)
+            row.secret_rotated_at = at
+            info = ClientInfo.of(row)
+        return NewSecret(info, Secret(secret))
+
+    async def set_scopes(self, name: str, scopes: Iterable[str]) -> ClientInfo:
+        """Replace what the client may be granted (tokens already issued keep theirs).
+
+        Raises:
+            ClientNotFoundError: no such client.
+            ConfigError: a bad scope.
+        """
+        granted = check_scopes(scopes)
+        async with self._sessions.begin() as session:
+            row = await self._by_name(session, name)
+            row.scopes = granted
+            return ClientInfo.of(row)
+
+    async def delete(self, name: str) -> ClientInfo:
+        """Remove the client: its secrets and certificate stop authenticating at once.
+
+        Access tokens already issued to it live until they expire, unless revoked.
+
+        Raises:
+            ClientNotFoundError: no such client.
+        """
+        async with self._sessions.begin() as session:
+            row = await self._by_name(session, name)
+            info = ClientInfo.of(row)
+            await session.execute(delete(OAuthClient).where(OAuthClient.id == row.id))
+        return info
+
+    async def authenticate_secret(self, client_id: str, secret: str) -> ClientInfo | None:
+        """The client if ``secret`` is its current secret or its previous one in the overlap.
+
+        ``None`` for anything else (unknown client, wrong or expired secret, a client
+        without a secret), after the same comparisons: no oracle.
+        """
+        given = hash_client_secret(secret[:MAX_SECRET])
+        async with self._sessions() as session:
+            row = (
+                await session.execute(select(OAuthClient).where(OAuthClient.client_id == client_id))
+            ).scalar_one_or_none()
+        current = row.secret_hash if row is not None else None
+        previous = row.previous_secret_hash if row is not None else None
+        expires = row.previous_secret_expires_at if row is not None else None
+        # Both comparisons always run, against a zero digest when there is nothing.
+        zero = bytes(32)
+        ok_current = hmac.compare_digest(given, current or zero) and current is not None
+        ok_previous = hmac.compare_digest(given, previous or zero) and previous is not None
+        if ok_previous and (expires is None or expires <= now()):
+            ok_previous = False
+        if row is None or not (ok_current or ok_previous) or len(secret) > MAX_SECRET:
+            return None
+        return ClientInfo.of(row)
+
+    async def authenticate_certificate(self, client_id: str, subject_dn: str) -> ClientInfo | None:
+        """The client if it is registered for ``tls_client_auth`` with exactly ``subject_dn``.
+
+        ``subject_dn`` must come from a certificate the TLS layer verified.
+        """
+        client = await self.by_client_id(client_id)
+        if client is None or client.subject_dn is None:
+            return None
+        if not hmac.compare_digest(client.subject_dn.encode(), subject_dn.encode()):
+            return None
+        return client
+
+    @staticmethod
+    async def _by_name(session: AsyncSession, name: str) -> OAuthClient:
+        row = (
+            await session.execute(select(OAuthClient).where(OAuthClient.name == name))
+        ).scalar_one_or_none()
+        if row is None:
+            raise _not_found(name)
+        return row

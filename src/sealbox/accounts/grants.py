@@ -1,0 +1,374 @@
+"""The authorization server's decisions: client authentication, the client credentials grant,
+token revocation (RFC 7009) and introspection (RFC 7662), without any web framework.
+
+- **Client authentication** (RFC 6749 §2.3): exactly one method per request — HTTP
+  Basic (``client_secret_basic``), ``client_id`` and ``client_secret`` in the form
+  (``client_secret_post``), or the verified certificate of a mutual-TLS connection
+  with ``client_id`` in the form (RFC 8705 ``tls_client_auth``).
+- **Client credentials** (RFC 6749 §4.4): an access token whose ``sub`` and
+  ``client_id`` are the client's id, ``gty`` is ``client_credentials``, the scope is
+  what was asked for (all the client's scopes when nothing was), never more (a wider
+  request is refused, ``invalid_scope``), and no refresh token. Over mutual TLS it is
+  bound to the certificate (:mod:`sealbox.accounts.binding`).
+- **Revocation**: a refresh token ends its whole family and the access tokens issued
+  from it; an access token's ``jti`` joins the revocation lists, refused by every
+  worker at once. A client may revoke the tokens issued to it; one holding the scope
+  :data:`REVOKE_SCOPE` may revoke any token (a resource server ending a session).
+  Anything unknown, expired or garbage is accepted and ignored (RFC 7009 §2.2).
+- **Introspection**: ``{"active": false}`` for anything that is not live — unknown,
+  expired, revoked, ended by a password change or a reused refresh token — and the
+  token's claims and scope when it is.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from sealbox.accounts.binding import cnf_claim
+from sealbox.accounts.clients import ClientInfo, ClientStore
+from sealbox.accounts.models import RefreshToken, User, now
+from sealbox.accounts.revocation import Revocations
+from sealbox.accounts.store import REFRESH_PREFIX, hash_refresh_token
+from sealbox.exceptions import SealboxError
+from sealbox.jwt import SigningKeySet, TokenVerifier
+
+__all__ = [
+    "CLIENT_CREDENTIALS",
+    "REVOKE_SCOPE",
+    "ClientAuthError",
+    "ClientToken",
+    "RevocationRefusedError",
+    "ScopeNotGrantedError",
+    "authenticate_client",
+    "introspect",
+    "is_client_token",
+    "is_revoked",
+    "issue_client_token",
+    "revoke",
+]
+
+CLIENT_CREDENTIALS: Final = "client_credentials"
+#: A client holding this scope may revoke any token, not only those issued to it.
+REVOKE_SCOPE: Final = "tokens:revoke"
+
+
+class ClientAuthError(SealboxError):
+    """Client authentication failed or was malformed.
+
+    ``code`` is ``invalid_client`` (unknown client, wrong secret or certificate: the
+    message never says which) or ``invalid_request`` (two methods at once, a missing
+    ``client_id``).
+    """
+
+    code = "invalid_client"
+
+
+class ScopeNotGrantedError(SealboxError):
+    """A client asked for a scope it does not hold."""
+
+    code = "invalid_scope"
+
+
+class RevocationRefusedError(SealboxError):
+    """The client may not revoke a token that was issued to someone else."""
+
+    code = "unauthorized_client"
+
+
+@dataclass(frozen=True, slots=True)
+class ClientToken:
+    """What the client credentials grant answers (no refresh token)."""
+
+    access_token: str = field(repr=False)
+    expires_in: int
+    scope: tuple[str, ...]
+
+
+def _auth_failed() -> ClientAuthError:
+    return ClientAuthError("client authentication failed")
+
+
+async def authenticate_client(
+    clients: ClientStore,
+    *,
+    basic: tuple[str, str] | None = None,
+    client_id: str | None = None,
+    client_secret: str | None = None,
+    subject_dn: str | None = None,
+) -> ClientInfo | None:
+    """The client a request authenticates as, or ``None`` when it does not try.
+
+    Args:
+        clients: the registered clients.
+        basic: ``(client_id, secret)`` of an ``Authorization: Basic`` header, decoded.
+        client_id: the form's ``client_id``.
+        client_secret: the form's ``client_secret``.
+        subject_dn: the subject (RFC 4514) of the connection's verified client
+            certificate, ``None`` without mutual TLS.
+
+    Raises:
+        ClientAuthError: the credentials given do not authenticate (``invalid_client``),
+            or more than one method was used (``invalid_request``).
+    """
+    if basic is not None:
+        if client_secret:
+            raise ClientAuthError(
+                "use one client authentication method, not two", code="invalid_request"
+            )
+        if client_id is not None and client_id != basic[0]:
+            raise ClientAuthError(
+                "the client_id does not match the authenticated client", code="invalid_request"
+            )
+        found = await clients.authenticate_secret(*basic)
+    elif client_secret:
+        if not client_id:
+            raise ClientAuthError("client_secret needs client_id", code="invalid_request")
+        found = await clients.authenticate_secret(client_id, client_secret)
+    elif client_id and subject_dn is not None:
+        found = await clients.authenticate_certificate(client_id, subject_dn)
+    else:
+        return None
+    if found is None:
+        raise _auth_failed()
+    return found
+
+
+def issue_client_token(
+    keyset: SigningKeySet,
+    client: ClientInfo,
+    scopes: Sequence[str],
+    *,
+    issuer: str,
+    audience: str,
+    ttl: int,
+    thumbprint: str | None = None,
+) -> ClientToken:
+    """Sign an access token for ``client`` (the client credentials grant).
+
+    Args:
+        keyset: the service's signing keys.
+        client: the authenticated client.
+        scopes: the scopes asked for; none asked: every scope the client holds.
+        issuer, audience, ttl: ``iss``, ``aud`` and the lifetime in seconds.
+        thumbprint: the ``x5t#S256`` of the client certificate the request came
+            with: the token is bound to it (RFC 8705 §3).
+
+    Raises:
+        ScopeNotGrantedError: a scope the client does not hold was asked for.
+    """
+    asked = tuple(dict.fromkeys(scopes))
+    missing = [s for s in asked if s not in client.scopes]
+    if missing:
+        raise ScopeNotGrantedError(
+            f"the client may not be granted {' '.join(sorted(missing))}",
+            facts={"scope": " ".join(sorted(missing))},
+        )
+    granted = asked or tuple(client.scopes)
+    claims: dict[str, Any] = {"client_id": client.client_id, "gty": CLIENT_CREDENTIALS}
+    if thumbprint is not None:
+        claims.update(cnf_claim(thumbprint))
+    token = keyset.issue(
+        client.client_id,
+        audience=audience,
+        issuer=issuer,
+        ttl=ttl,
+        scope=list(granted),
+        claims=claims,
+    )
+    return ClientToken(token, ttl, granted)
+
+
+def is_client_token(claims: Mapping[str, Any]) -> bool:
+    """Whether verified claims are a client's (client credentials), not a user's."""
+    return (
+        claims.get("gty") == CLIENT_CREDENTIALS
+        and "uid" not in claims
+        and isinstance(claims.get("client_id"), str)
+        and claims.get("client_id") == claims.get("sub")
+    )
+
+
+async def is_revoked(revocations: Revocations, claims: Mapping[str, Any]) -> bool:
+    """Whether the revocation lists refuse verified access-token claims."""
+    uid = claims.get("uid")
+    family = claims.get("sid")
+    version = claims.get("sv", 0)
+    return await revocations.is_refused(
+        str(claims.get("jti")),
+        uid if isinstance(uid, int) else 0,
+        version if isinstance(version, int) else 0,
+        family if isinstance(family, str) else None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _RefreshRecord:
+    family_id: str
+    user: User
+    scope: str | None
+    created_at: datetime
+    expires_at: datetime
+    used: bool
+    revoked: bool
+    cnf_x5t: str | None = None
+
+    @property
+    def live(self) -> bool:
+        return not self.used and not self.revoked and self.expires_at > now()
+
+
+async def _refresh_record(
+    sessions: async_sessionmaker[AsyncSession], token: str
+) -> _RefreshRecord | None:
+    if not token.startswith(REFRESH_PREFIX) or len(token) > 512:
+        return None
+    async with sessions() as session:
+        row = (
+            await session.execute(
+                select(RefreshToken).where(RefreshToken.token_hash == hash_refresh_token(token))
+            )
+        ).scalar_one_or_none()
+        if row is None:
+            return None
+        user = await session.get(User, row.user_id)
+    if user is None:
+        return None
+    return _RefreshRecord(
+        row.family_id,
+        user,
+        row.scope,
+        row.created_at,
+        row.expires_at,
+        used=row.used_at is not None,
+        revoked=row.revoked_at is not None,
+        cnf_x5t=row.cnf_x5t,
+    )
+
+
+def _verified(verifier: TokenVerifier, token: str, at: float) -> dict[str, Any] | None:
+    if len(token) > 8192:
+        return None
+    try:
+        claims = verifier.verify(token, now=at)
+    except SealboxError:
+        return None
+    if not isinstance(claims.get("jti"), str):
+        return None
+    if not isinstance(claims.get("uid"), int) and not is_client_token(claims):
+        return None
+    return claims
+
+
+async def introspect(
+    token: str,
+    *,
+    verifier: TokenVerifier,
+    revocations: Revocations,
+    sessions: async_sessionmaker[AsyncSession],
+    first_party_client_id: str,
+    at: float | None = None,
+) -> dict[str, Any]:
+    """The RFC 7662 §2.2 answer for ``token`` (an access or a refresh token).
+
+    ``{"active": false}`` and nothing else for anything that is not live. ``at``: the
+    time to check against (seconds since the epoch), instead of the clock.
+    """
+    at = time.time() if at is None else at
+    claims = _verified(verifier, token, at)
+    if claims is not None:
+        if await is_revoked(revocations, claims):
+            return {"active": False}
+        answer: dict[str, Any] = {
+            "active": True,
+            "token_type": "Bearer",
+            "scope": claims.get("scope", ""),
+            "client_id": claims.get("client_id"),
+        }
+        if not is_client_token(claims):
+            answer["username"] = claims.get("sub")
+        for name in ("sub", "aud", "iss", "exp", "iat", "nbf", "jti", "cnf"):
+            if name in claims:
+                answer[name] = claims[name]
+        return answer
+    record = await _refresh_record(sessions, token)
+    # Reuse, logout, revocation and a password change all mark the rows revoked.
+    if record is None or not record.live:
+        return {"active": False}
+    answer = {
+        "active": True,
+        "token_type": "refresh_token",
+        "scope": record.scope if record.scope is not None else " ".join(record.user.scopes),
+        "client_id": first_party_client_id,
+        "username": record.user.username,
+        "sub": record.user.username,
+        "iat": int(record.created_at.timestamp()),
+        "exp": int(record.expires_at.timestamp()),
+    }
+    if record.cnf_x5t is not None:
+        answer.update(cnf_claim(record.cnf_x5t))
+    return answer
+
+
+def _may_revoke(caller_id: str, caller_scopes: Iterable[str], issued_to: object) -> bool:
+    return issued_to == caller_id or REVOKE_SCOPE in set(caller_scopes)
+
+
+async def revoke(
+    token: str,
+    *,
+    caller_id: str,
+    caller_scopes: Iterable[str],
+    verifier: TokenVerifier,
+    revocations: Revocations,
+    sessions: async_sessionmaker[AsyncSession],
+    first_party_client_id: str,
+    access_token_ttl: int,
+    at: float | None = None,
+) -> str | None:
+    """Revoke ``token`` for the client ``caller_id``; return what was revoked, if anything.
+
+    ``"access_token"``, ``"refresh_token"`` or ``None`` (nothing live: unknown, expired,
+    garbage — not an error, RFC 7009 §2.2).
+
+    Raises:
+        RevocationRefusedError: the token is live but was issued to another client and
+            the caller does not hold :data:`REVOKE_SCOPE`.
+    """
+    at = time.time() if at is None else at
+    scopes = tuple(caller_scopes)
+    claims = _verified(verifier, token, at)
+    if claims is not None:
+        if not _may_revoke(caller_id, scopes, claims.get("client_id")):
+            raise _refused()
+        until = datetime.fromtimestamp(float(claims["exp"]), UTC)
+        await revocations.revoke(claims["jti"], until)
+        return "access_token"
+    record = await _refresh_record(sessions, token)
+    # A used (rotated) token still ends its family: whoever holds it held the session.
+    if record is None or record.revoked or record.expires_at <= now():
+        return None
+    if not _may_revoke(caller_id, scopes, first_party_client_id):
+        raise _refused()
+    async with sessions.begin() as session:
+        await session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.family_id == record.family_id, RefreshToken.revoked_at.is_(None))
+            .values(revoked_at=now())
+        )
+    # The family's access tokens die with it (they name it in "sid").
+    until = datetime.fromtimestamp(at + access_token_ttl + 60, UTC)
+    await revocations.revoke_family(record.family_id, until)
+    return "refresh_token"
+
+
+def _refused() -> RevocationRefusedError:
+    return RevocationRefusedError("the token was issued to another client")

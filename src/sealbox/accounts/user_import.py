@@ -1,0 +1,268 @@
+"""Accounts brought over from other systems: JSON lines with password hashes, checked.
+
+One JSON object per line::
+
+    {"username": "alice", "password_hash": "$2b$12$…", "scopes": ["transit:encrypt:orders"]}
+
+- ``username``: stored in its RFC 8265 canonical form (:mod:`sealbox.accounts.usernames`);
+- ``password_hash``: a hash :class:`~sealbox.passwords.PasswordHasher` verifies — Argon2
+  (``$argon2id$…``, and Django's ``argon2$argon2id$…``), bcrypt (``$2b$``, ``$2a$``,
+  ``$2y$``; verifying them at login needs the ``bcrypt`` extra), Django's
+  ``pbkdf2_sha256$iterations$salt$hash`` or passlib's ``$pbkdf2-sha256$…`` and
+  ``$pbkdf2-sha512$…``. It is stored as it is and replaced by an
+  Argon2id hash of the current profile at the account's next successful login;
+- ``scopes`` (optional): a list of scope names, beside the deployment's default ones.
+
+A line is refused, with its number and the reason, when it is not such an object (other
+members are refused too: a ``password`` member would be a password in clear), when its
+name breaks the username rules, or when its name collides under them (one name under
+RFC 8265, or look-alikes under UTS #39) with another line's or with an account's: every
+line of a colliding group is refused, since which one is meant is not for sealbox to
+guess. Reasons quote line numbers and usernames, never a hash.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Final
+
+from sealbox.accounts.scopes import check_scopes
+from sealbox.accounts.usernames import (
+    canonical_username,
+    lookup_key,
+    skeleton,
+)
+from sealbox.exceptions import SealboxError
+from sealbox.passwords import PasswordHasher
+
+__all__ = [
+    "ImportProblem",
+    "ImportReport",
+    "InvalidLine",
+    "PlannedAccount",
+    "parse_json_lines",
+    "plan_import",
+]
+
+FIELDS: Final = frozenset({"username", "password_hash", "scopes"})
+MAX_LINE: Final = 16_384
+
+
+@dataclass(frozen=True, slots=True)
+class InvalidLine:
+    """A line that is not JSON (``reason`` says where, never what it held)."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ImportProblem:
+    """A line that cannot be imported: its number, its username if it had one, why."""
+
+    line: int
+    username: str | None
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedAccount:
+    """A line that can be imported."""
+
+    line: int
+    username: str
+    skeleton: str
+    scheme: str
+    #: The name as the line gave it (``username`` is its canonical form).
+    given: str
+    scopes: tuple[str, ...]
+    password_hash: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ImportReport:
+    """What an import did: the accounts created, and the lines refused.
+
+    ``accepted`` is empty when nothing was imported (problems found and no
+    ``skip_invalid``).
+    """
+
+    lines: int
+    accepted: tuple[PlannedAccount, ...]
+    problems: tuple[ImportProblem, ...]
+
+    @property
+    def imported(self) -> tuple[str, ...]:
+        """The names of the accounts created."""
+        return tuple(a.username for a in self.accepted)
+
+    def refused(self) -> ImportReport:
+        """The same report with nothing imported."""
+        return replace(self, accepted=())
+
+
+def parse_json_lines(lines: Iterable[str | bytes]) -> Iterator[tuple[int, Any]]:
+    """``(line number, value)`` for each non-blank line; an :class:`InvalidLine` for bad JSON."""
+    for number, raw in enumerate(lines, start=1):
+        try:
+            text = (raw.decode("utf-8") if isinstance(raw, bytes) else raw).strip()
+        except UnicodeDecodeError:
+            yield number, InvalidLine("not UTF-8 text")
+            continue
+        if not text:
+            continue
+        if len(text) > MAX_LINE:
+            yield number, InvalidLine(f"longer than {MAX_LINE} characters")
+            continue
+        try:
+            yield number, json.loads(text)
+        except json.JSONDecodeError as exc:
+            # exc.msg and the column only: the line itself may hold a hash.
+            yield number, InvalidLine(f"not JSON ({exc.msg.lower()} at column {exc.colno})")
+
+
+def plan_import(
+    records: Iterable[tuple[int, Any]],
+    existing: Iterable[str],
+    hasher: PasswordHasher,
+    default_scopes: Sequence[str] = (),
+) -> ImportReport:
+    """Check every record; return those that can be imported and the problems found.
+
+    Args:
+        records: ``(line number, parsed value)`` pairs (see :func:`parse_json_lines`).
+        existing: the names of the accounts that exist.
+        hasher: checks the form of each hash (none is verified: no password is known).
+        default_scopes: scopes every account gets.
+    """
+    problems: list[ImportProblem] = []
+    candidates: list[PlannedAccount] = []
+    count = 0
+    for number, value in records:
+        count += 1
+        try:
+            candidates.append(_check_record(number, value, hasher, default_scopes))
+        except _Refused as exc:
+            problems.append(ImportProblem(number, exc.username, exc.reason))
+    refused = _collisions(candidates, existing)
+    accepted = []
+    for c in candidates:
+        if c.line in refused:
+            problems.append(ImportProblem(c.line, c.given, refused[c.line]))
+        else:
+            accepted.append(c)
+    problems.sort(key=lambda p: p.line)
+    return ImportReport(lines=count, accepted=tuple(accepted), problems=tuple(problems))
+
+
+def _collisions(candidates: list[PlannedAccount], existing: Iterable[str]) -> dict[int, str]:
+    """Why each colliding line is refused, by line number."""
+    taken_names: set[str] = set()
+    taken_shapes: set[str] = set()
+    for name in existing:
+        # Accounts older than the rules may keep names that are not canonical.
+        canonical = lookup_key(name) or name
+        taken_names.add(canonical)
+        taken_shapes.add(skeleton(canonical))
+    by_name: dict[str, list[PlannedAccount]] = defaultdict(list)
+    by_shape: dict[str, list[PlannedAccount]] = defaultdict(list)
+    for c in candidates:
+        by_name[c.username].append(c)
+        by_shape[c.skeleton].append(c)
+    refused: dict[int, str] = {}
+    for c in candidates:
+        if c.username in taken_names or c.skeleton in taken_shapes:
+            refused[c.line] = "an account has this name, or one that looks like it"
+    for group in by_name.values():
+        if len(group) > 1:
+            for c in group:
+                refused.setdefault(c.line, _same_name(c, group))
+    for group in by_shape.values():
+        if len({c.username for c in group}) > 1:
+            for c in group:
+                refused.setdefault(c.line, _look_alike(c, group))
+    return refused
+
+
+def _same_name(c: PlannedAccount, group: list[PlannedAccount]) -> str:
+    others = ", ".join(f"line {o.line}" for o in group if o is not c)
+    return f"the same name under RFC 8265 as {others}"
+
+
+def _look_alike(c: PlannedAccount, group: list[PlannedAccount]) -> str:
+    others = ", ".join(f"{o.given!r} on line {o.line}" for o in group if o.username != c.username)
+    return f"looks like {others} (UTS #39)"
+
+
+class _Refused(Exception):  # noqa: N818 - an outcome, caught in plan_import
+    def __init__(self, username: str | None, reason: str) -> None:
+        super().__init__(reason)
+        self.username = username
+        self.reason = reason
+
+
+def _check_record(
+    number: int, value: Any, hasher: PasswordHasher, default_scopes: Sequence[str]
+) -> PlannedAccount:
+    if isinstance(value, InvalidLine):
+        raise _Refused(None, value.reason)
+    if not isinstance(value, dict):
+        raise _Refused(None, "not a JSON object")
+    given = value.get("username")
+    name = given if isinstance(given, str) else None
+    unknown = sorted(set(value) - FIELDS)
+    if unknown:
+        raise _Refused(name, "unknown member " + ", ".join(repr(str(k)) for k in unknown))
+    if name is None:
+        raise _Refused(None, "'username' must be a string")
+    password_hash = value.get("password_hash")
+    scopes = value.get("scopes", [])
+    try:
+        canonical = canonical_username(name)
+        if not isinstance(password_hash, str):
+            raise _Refused(name, "'password_hash' must be a string")
+        scheme = _checked_scheme(name, password_hash, hasher)
+        if not isinstance(scopes, list):
+            raise _Refused(name, "'scopes' must be a list of strings")
+        if scopes:
+            check_scopes(scopes)
+    except SealboxError as exc:
+        raise _Refused(name, str(exc)) from None
+    return PlannedAccount(
+        line=number,
+        username=canonical,
+        skeleton=skeleton(canonical),
+        scheme=scheme,
+        given=name,
+        scopes=tuple(sorted({*default_scopes, *scopes})),
+        password_hash=password_hash.strip(),
+    )
+
+
+def _checked_scheme(name: str, password_hash: str, hasher: PasswordHasher) -> str:
+    try:
+        hasher.needs_rehash(password_hash)
+    except SealboxError as exc:
+        raise _Refused(name, f"the password hash is not usable: {exc}") from None
+    scheme = _scheme(password_hash)
+    if scheme == "bcrypt" and importlib.util.find_spec("bcrypt") is None:
+        raise _Refused(
+            name, "bcrypt hashes are verified with the bcrypt extra: pip install 'sealbox[bcrypt]'"
+        )
+    return scheme
+
+
+def _scheme(password_hash: str) -> str:
+    text = password_hash.strip()
+    if text.startswith(("$2a$", "$2b$", "$2y$")):
+        return "bcrypt"
+    if text.startswith("pbkdf2_sha256$"):
+        return "pbkdf2_sha256"
+    if text.startswith("$pbkdf2-"):
+        return "passlib_pbkdf2"
+    return "argon2"

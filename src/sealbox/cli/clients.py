@@ -1,0 +1,111 @@
+"""``sealbox clients``: OAuth 2 clients for machines (client credentials) of the service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from sealbox.cli._dialect import confirm, echo_json, json_option, yes_option
+from sealbox.cli._io import note
+from sealbox.cli.serve import _DATA_DIR, _service
+
+
+def _settings(data_dir: Path | None) -> Any:
+    return _service().load_settings(data_dir=data_dir)
+
+
+def _print_secret(made: Any, as_json: bool, verb: str) -> None:
+    client = made.client
+    secret = made.secret.expose_secret() if made.secret is not None else None
+    if as_json:
+        document = client.to_dict()
+        if secret is not None:
+            document["client_secret"] = secret
+        echo_json(document)
+        return
+    click.echo(f"client_id: {client.client_id}")
+    if secret is not None:
+        click.echo(f"client_secret: {secret}")
+    note(f"{verb} client {client.name} with scopes {' '.join(client.scopes) or '(none)'}")
+    if secret is not None:
+        note("the secret is shown this once: store it now")
+
+
+@click.group()
+def clients() -> None:
+    """Manage the service's OAuth 2 clients (machines using client credentials)."""
+
+
+@clients.command()
+@click.argument("name")
+@click.option("--scope", "scopes", multiple=True, help="A scope it may be granted (repeatable).")
+@click.option(
+    "--cert",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Its client certificate (PEM): it may authenticate by the certificate's subject "
+    "over mutual TLS (tls_client_auth).",
+)
+@click.option("--no-secret", is_flag=True, help="Make no secret (with --cert only).")
+@json_option
+@_DATA_DIR
+def create(  # noqa: PLR0917 - click passes every option positionally
+    name: str,
+    scopes: tuple[str, ...],
+    cert: Path | None,
+    no_secret: bool,
+    as_json: bool,
+    data_dir: Path | None,
+) -> None:
+    """Register client NAME; print its client id and secret (the secret only this once)."""
+    made = _service().create_client(
+        _settings(data_dir), name, scopes, certificate=cert, with_secret=not no_secret
+    )
+    _print_secret(made, as_json, "created")
+
+
+@clients.command("list")
+@json_option
+@_DATA_DIR
+def list_(as_json: bool, data_dir: Path | None) -> None:
+    """List the clients (never a secret)."""
+    found = _service().list_clients(_settings(data_dir))
+    if as_json:
+        echo_json([c.to_dict() for c in found])
+        return
+    for client in found:
+        methods = ",".join(client.auth_methods)
+        scopes = " ".join(client.scopes) or "-"
+        click.echo(f"{client.name}\t{client.client_id}\t{methods}\t{scopes}")
+
+
+@clients.command("rotate-secret")
+@click.argument("name")
+@click.option(
+    "--overlap",
+    type=click.IntRange(0, 30 * 24 * 3600),
+    default=0,
+    show_default=True,
+    help="Seconds the current secret keeps working beside the new one.",
+)
+@json_option
+@_DATA_DIR
+def rotate_secret(name: str, overlap: int, as_json: bool, data_dir: Path | None) -> None:
+    """Give client NAME a new secret; print it (only this once)."""
+    made = _service().rotate_client_secret(_settings(data_dir), name, overlap)
+    _print_secret(made, as_json, "rotated the secret of")
+    if overlap:
+        note(f"the previous secret keeps working for {overlap} seconds")
+
+
+@clients.command()
+@click.argument("name")
+@yes_option
+@_DATA_DIR
+def delete(name: str, yes: bool, data_dir: Path | None) -> None:
+    """Delete client NAME: its secret and certificate stop working at once."""
+    settings = _settings(data_dir)
+    confirm(f"Delete client {name}?", action=f"deleting client {name}", yes=yes)
+    deleted = _service().delete_client(settings, name)
+    note(f"deleted client {deleted.name} ({deleted.client_id})")

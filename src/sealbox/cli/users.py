@@ -1,0 +1,300 @@
+"""``sealbox users``: the accounts of the service's data folder or database.
+
+Every command works on the database the service uses (``--data-dir``, or
+``SEALBOX_DATABASE_URL``), also while the service runs: a new scope holds from the
+account's next login, a disabled account's access tokens are refused from the next
+request on.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from sealbox.cli._dialect import confirm, echo_json, json_option, yes_option
+from sealbox.cli._io import CLIError, note, open_tty
+from sealbox.cli.serve import _DATA_DIR, _service
+
+# Imports are JSON lines: a generous bound that still refuses a wrong file early.
+MAX_IMPORT_BYTES = 64 * 1024 * 1024
+
+
+@click.group()
+def users() -> None:
+    """Manage the service's accounts."""
+
+
+def _settings(data_dir: Path | None) -> Any:
+    return _service().load_settings(data_dir=data_dir)
+
+
+def _run(data_dir: Path | None, operation: Any, audit: tuple[str, str] | None = None) -> Any:
+    return _service().administer_accounts(_settings(data_dir), operation, audit=audit)
+
+
+def _time(value: datetime | None) -> str | None:
+    return None if value is None else value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _document(account: Any) -> dict[str, Any]:
+    return {
+        "name": account.username,
+        "scopes": list(account.scopes),
+        "disabled": account.disabled,
+        "created": _time(account.created_at),
+        "last_login": _time(account.last_login_at),
+    }
+
+
+def _state(account: Any) -> str:
+    return "disabled" if account.disabled else "enabled"
+
+
+@users.command()
+@click.argument("name")
+@click.option("--scope", "scopes", multiple=True, help="A scope to grant (repeatable).")
+@_DATA_DIR
+def create(name: str, scopes: tuple[str, ...], data_dir: Path | None) -> None:
+    """Create account NAME (password from stdin or a prompt), admins included."""
+    service = _service()
+    settings = service.load_settings(data_dir=data_dir)
+    # The name is checked (and mapped to its canonical form) before the password is asked.
+    name, granted = service.create_user(settings, name, _read_password, scopes)
+    click.echo(f"created user {name} with scopes {' '.join(granted)}")
+
+
+@users.command(name="list", short_help="List the accounts (never a password hash).")
+@json_option
+@_DATA_DIR
+def list_(as_json: bool, data_dir: Path | None) -> None:
+    """List the accounts: name, state, created, last login, scopes (never a hash)."""
+    accounts = _run(data_dir, lambda admin: admin.list_accounts())
+    if as_json:
+        echo_json([_document(a) for a in accounts])
+        return
+    rows = [
+        (
+            a.username,
+            _state(a),
+            _time(a.created_at) or "",
+            _time(a.last_login_at) or "never",
+            " ".join(a.scopes),
+        )
+        for a in accounts
+    ]
+    header = ("NAME", "STATE", "CREATED", "LAST LOGIN", "SCOPES")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
+    for row in [header, *rows]:
+        click.echo("".join(v.ljust(w + 2) for v, w in zip(row, widths, strict=False)) + row[4])
+
+
+@users.command()
+@click.argument("name")
+@json_option
+@_DATA_DIR
+def show(name: str, as_json: bool, data_dir: Path | None) -> None:
+    """Show account NAME (never its password hash)."""
+    account = _run(data_dir, lambda admin: admin.show(name))
+    if as_json:
+        echo_json(_document(account))
+        return
+    click.echo(f"name:       {account.username}")
+    click.echo(f"state:      {_state(account)}")
+    click.echo(f"created:    {_time(account.created_at)}")
+    click.echo(f"last login: {_time(account.last_login_at) or 'never'}")
+    click.echo(f"scopes:     {' '.join(account.scopes)}")
+
+
+@users.command()
+@click.argument("name")
+@click.argument("scopes", metavar="SCOPE...", nargs=-1, required=True)
+@_DATA_DIR
+def grant(name: str, scopes: tuple[str, ...], data_dir: Path | None) -> None:
+    """Grant SCOPEs to account NAME (from its next login on)."""
+    account = _run(data_dir, lambda admin: admin.grant(name, scopes), ("admin.grant", name))
+    click.echo(f"{account.username} holds {' '.join(account.scopes) or 'no scope'}")
+
+
+@users.command(short_help="Take SCOPEs back from account NAME.")
+@click.argument("name")
+@click.argument("scopes", metavar="SCOPE...", nargs=-1, required=True)
+@_DATA_DIR
+def revoke(name: str, scopes: tuple[str, ...], data_dir: Path | None) -> None:
+    """Take SCOPEs back from account NAME (its refreshes drop them at once)."""
+    account = _run(data_dir, lambda admin: admin.revoke(name, scopes), ("admin.revoke", name))
+    click.echo(f"{account.username} holds {' '.join(account.scopes) or 'no scope'}")
+
+
+@users.command(short_help="Disable NAME: no login; its tokens are refused.")
+@click.argument("name")
+@_DATA_DIR
+def disable(name: str, data_dir: Path | None) -> None:
+    """Disable account NAME: no login, and its tokens are refused at once."""
+    account = _run(data_dir, lambda admin: admin.disable(name), ("admin.disable", name))
+    click.echo(f"disabled {account.username}; its sessions have ended")
+
+
+@users.command()
+@click.argument("name")
+@_DATA_DIR
+def enable(name: str, data_dir: Path | None) -> None:
+    """Let disabled account NAME log in again."""
+    account = _run(data_dir, lambda admin: admin.enable(name), ("admin.enable", name))
+    click.echo(f"enabled {account.username}")
+
+
+@users.command(name="reset-password", short_help="Set a new password for NAME; sessions end.")
+@click.argument("name")
+@_DATA_DIR
+def reset_password(name: str, data_dir: Path | None) -> None:
+    """Set a new password for NAME (from stdin or a prompt); its sessions end."""
+    service = _service()
+    settings = service.load_settings(data_dir=data_dir)
+    # The account is found before the password is asked for.
+    found = service.administer_accounts(settings, lambda admin: admin.show(name))
+    password = _read_password(found.username)
+    account = service.administer_accounts(
+        settings,
+        lambda admin: admin.reset_password(found.username, password),
+        audit=("admin.reset_password", found.username),
+    )
+    click.echo(f"reset the password of {account.username}; its sessions have ended")
+
+
+@users.command()
+@click.argument("name")
+@yes_option
+@_DATA_DIR
+def delete(name: str, yes: bool, data_dir: Path | None) -> None:
+    """Delete account NAME for good (asks first, or --yes)."""
+    service = _service()
+    settings = service.load_settings(data_dir=data_dir)
+    found = service.administer_accounts(settings, lambda admin: admin.show(name))
+    confirm(
+        f"Delete the account {found.username} for good?",
+        action=f"deleting the account {found.username}",
+        yes=yes,
+    )
+    service.administer_accounts(
+        settings,
+        lambda admin: admin.delete(found.username),
+        audit=("admin.delete", found.username),
+    )
+    click.echo(f"deleted {found.username}")
+
+
+@users.command("reset-totp", short_help="Remove NAME's second factor (TOTP); asks first.")
+@click.argument("name")
+@yes_option
+@_DATA_DIR
+def reset_totp(name: str, yes: bool, data_dir: Path | None) -> None:
+    """Remove account NAME's second factor (TOTP); asks first.
+
+    For a user who lost the authenticator and the recovery codes: the password alone logs
+    in again, and the user may enrol anew.
+    """
+    settings = _settings(data_dir)
+    confirm(
+        f"Remove the second factor of {name}? Its password alone will log in.",
+        action=f"removing the second factor of {name}",
+        yes=yes,
+    )
+    name, removed = _service().reset_totp(settings, name)
+    if removed:
+        click.echo(f"removed the second factor of {name}; its password alone logs in")
+    else:
+        click.echo(f"{name} has no second factor; nothing changed")
+
+
+@users.command(name="import", short_help="Import accounts of other systems, with hashes.")
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
+@click.option(
+    "--skip-invalid",
+    is_flag=True,
+    help="Import the valid lines even when others are refused (they are listed).",
+)
+@json_option
+@_DATA_DIR
+def import_(file: Path, skip_invalid: bool, as_json: bool, data_dir: Path | None) -> None:
+    """Import accounts from FILE: JSON lines {"username", "password_hash", "scopes"}.
+
+    Argon2, bcrypt, Django pbkdf2_sha256 and passlib pbkdf2 hashes are accepted and
+    replaced by the current Argon2id profile at each account's next login. Nothing is
+    imported when a line is refused, unless --skip-invalid.
+    """
+    lines = _read_import(file).splitlines()
+    service = _service()
+    settings = service.load_settings(data_dir=data_dir)
+    report = service.administer_accounts(
+        settings,
+        lambda admin: admin.import_json_lines(lines, skip_invalid=skip_invalid),
+        audit=("admin.import", ""),
+        create=True,
+    )
+    refused = [
+        f"line {p.line}"
+        + (f" ({p.username!r})" if p.username is not None else "")
+        + f": {p.reason}"
+        for p in report.problems
+    ]
+    if report.problems and not skip_invalid:
+        raise CLIError(
+            f"nothing was imported: {len(refused)} of {report.lines} lines are refused\n  "
+            + "\n  ".join(refused),
+            hint="correct them, or pass --skip-invalid to import the other lines",
+        )
+    for line in refused:
+        note(f"sealbox: refused {line}")
+    if as_json:
+        echo_json(
+            {
+                "imported": list(report.imported),
+                "refused": [
+                    {"line": p.line, "name": p.username, "reason": p.reason}
+                    for p in report.problems
+                ],
+            }
+        )
+        return
+    schemes = Counter(a.scheme for a in report.accepted)
+    kinds = ", ".join(f"{n} {scheme}" for scheme, n in sorted(schemes.items()))
+    click.echo(
+        f"imported {len(report.accepted)} accounts"
+        + (f" ({kinds})" if kinds else "")
+        + (f"; refused {len(report.problems)} lines" if report.problems else "")
+    )
+
+
+def _read_import(file: Path) -> bytes:
+    if str(file) == "-":
+        data = sys.stdin.buffer.read(MAX_IMPORT_BYTES + 1)
+    else:
+        with file.open("rb") as fh:
+            data = fh.read(MAX_IMPORT_BYTES + 1)
+    if len(data) > MAX_IMPORT_BYTES:
+        raise CLIError(f"{file} is larger than {MAX_IMPORT_BYTES} bytes")
+    return data
+
+
+def _read_password(name: str) -> str:
+    if sys.stdin.isatty():
+        import getpass
+
+        with open_tty() as tty:
+            first = getpass.getpass(f"Password for {name}: ", stream=tty)
+            if getpass.getpass("Password (again): ", stream=tty) != first:
+                raise CLIError("the passwords do not match")
+        return first
+    raw = sys.stdin.buffer.read(8192)
+    try:
+        return raw.decode().removesuffix("\n").removesuffix("\r")
+    except UnicodeDecodeError:
+        raise CLIError("the password on stdin is not UTF-8") from None
+
+
+__all__ = ["users"]

@@ -1,0 +1,152 @@
+"""OAuth 2 client authentication at the token endpoint, and the client credentials grant.
+
+A client authenticates with HTTP Basic (``client_secret_basic``), ``client_id`` and
+``client_secret`` in the form (``client_secret_post``), or the verified certificate of a
+mutual-TLS connection with ``client_id`` in the form (RFC 8705 ``tls_client_auth``),
+against :attr:`Accounts.clients <sealbox.accounts.core.Accounts.clients>`. A failure is
+``401 invalid_client`` with ``WWW-Authenticate: Basic``; which part was wrong is never said,
+and the audit sink gets the client id only. The decisions are
+:mod:`sealbox.accounts.grants`'s.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any, Final
+from urllib.parse import unquote
+
+from fastapi import Request
+
+from sealbox.accounts.clients import ClientInfo
+from sealbox.accounts.core import Accounts
+from sealbox.accounts.grants import (
+    ClientAuthError,
+    ScopeNotGrantedError,
+    authenticate_client,
+    issue_client_token,
+)
+from sealbox.integrations.fastapi.bearer import connection_thumbprint
+from sealbox.integrations.fastapi.client_cert import client_identity
+from sealbox.integrations.fastapi.errors import ApiError, ErrorCode
+
+__all__ = [
+    "authenticate_client_request",
+    "basic_credentials",
+    "client_credentials_grant",
+    "invalid_client",
+    "oauth_error",
+]
+
+_BASIC_CHALLENGE: Final = {"WWW-Authenticate": 'Basic realm="sealbox", charset="UTF-8"'}
+
+
+def oauth_error(status: int, code: str, message: str, **headers: str) -> ApiError:
+    """An RFC 6749 §5.2 error: ``error`` and ``error_description``, beside sealbox's message."""
+    return ApiError(
+        status, code, message, headers=headers or None, extra={"error_description": message}
+    )
+
+
+def invalid_client(message: str = "client authentication failed") -> ApiError:
+    """401 ``invalid_client`` with the ``Basic`` challenge."""
+    return oauth_error(401, ErrorCode.INVALID_CLIENT, message, **_BASIC_CHALLENGE)
+
+
+def basic_credentials(request: Request) -> tuple[str, str] | None:
+    """RFC 6749 §2.3.1: ``Basic base64(urlencode(id) ":" urlencode(secret))``, decoded.
+
+    Raises:
+        ApiError: 401 ``invalid_client`` for a Basic header that does not decode.
+    """
+    header = request.headers.get("authorization")
+    if header is None:
+        return None
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise invalid_client() from None
+    client_id, colon, secret = decoded.partition(":")
+    if not colon or not client_id:
+        raise invalid_client()
+    return unquote(client_id), unquote(secret)
+
+
+def _address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+async def authenticate_client_request(
+    accounts: Accounts, request: Request, client_id: str, client_secret: str
+) -> ClientInfo | None:
+    """The client the request authenticates as, or ``None`` when it does not try.
+
+    Raises:
+        ApiError: 401 ``invalid_client`` (audited), 400 ``invalid_request`` for two
+            methods at once; 401 ``invalid_client`` when the accounts have no clients.
+    """
+    identity = client_identity(request)
+    basic = basic_credentials(request)
+    if accounts.clients is None:
+        if basic is None and not client_id and not client_secret:
+            return None
+        raise invalid_client()
+    try:
+        return await authenticate_client(
+            accounts.clients,
+            basic=basic,
+            client_id=client_id or None,
+            client_secret=client_secret or None,
+            subject_dn=identity.subject if identity is not None else None,
+        )
+    except ClientAuthError as exc:
+        # The client id only (it is not a secret), at most 128 characters of it.
+        named = basic[0] if basic is not None else client_id
+        accounts.audit.record(
+            "client_auth", outcome="failure", user=named[:128] or None, address=_address(request)
+        )
+        if exc.code == "invalid_request":
+            raise oauth_error(400, ErrorCode.INVALID_REQUEST, str(exc)) from None
+        raise invalid_client() from None
+
+
+async def client_credentials_grant(
+    accounts: Accounts, request: Request, client_id: str, client_secret: str, scopes: list[str]
+) -> dict[str, Any]:
+    """The client credentials grant (RFC 6749 §4.4): the token endpoint's answer, as a dict.
+
+    An access token (bound to the client certificate over mutual TLS), no refresh token.
+
+    Raises:
+        ApiError: 401 ``invalid_client``, 400 ``invalid_scope``.
+    """
+    client = await authenticate_client_request(accounts, request, client_id, client_secret)
+    if client is None:
+        raise invalid_client("the client credentials grant needs client authentication")
+    p = accounts.policy
+    try:
+        issued = issue_client_token(
+            accounts.keyset,
+            client,
+            scopes,
+            issuer=p.issuer,
+            audience=p.audience,
+            ttl=p.access_token_ttl,
+            thumbprint=connection_thumbprint(request),
+        )
+    except ScopeNotGrantedError as exc:
+        raise oauth_error(400, ErrorCode.INVALID_SCOPE, str(exc)) from None
+    accounts.audit.record(
+        "client_token", outcome="success", user=client.client_id, address=_address(request)
+    )
+    return {
+        "access_token": issued.access_token,
+        "token_type": "bearer",
+        "expires_in": issued.expires_in,
+        "scope": " ".join(issued.scope),
+    }

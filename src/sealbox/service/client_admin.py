@@ -1,0 +1,108 @@
+"""Client administration outside the HTTP API: what ``sealbox clients …`` does.
+
+The same store and rules as ``/clients`` (:mod:`sealbox.accounts.clients`), on the
+service's database, migrated first.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path
+from typing import TypeVar
+
+from sealbox.accounts.clients import ClientInfo, ClientStore, NewSecret
+from sealbox.service.db import make_engine, migrate, sessionmaker
+from sealbox.service.provision import DataDir
+from sealbox.service.settings import ServiceSettings
+from sealbox.tls.certinfo import CertificateInfo, load_certificates
+
+__all__ = [
+    "certificate_subject",
+    "create_client",
+    "delete_client",
+    "list_clients",
+    "rotate_client_secret",
+]
+
+T = TypeVar("T")
+
+
+def _run(settings: ServiceSettings, action: Callable[[ClientStore], Awaitable[T]]) -> T:
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if settings.database_url is None:
+        DataDir(settings.data_dir).touch_private("sealbox.db")  # before SQLite makes it 0644
+
+    async def _go() -> T:
+        engine = make_engine(settings.resolved_database_url())
+        try:
+            await migrate(engine)
+            return await action(ClientStore(sessionmaker(engine)))
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(_go())
+
+
+def certificate_subject(path: Path) -> str:
+    """The subject (RFC 4514) of the first certificate in a PEM file.
+
+    Raises:
+        TLSConfigError: the file is missing, unreadable or holds no certificate.
+    """
+    return CertificateInfo.from_certificate(load_certificates(path)[0]).subject
+
+
+def create_client(
+    settings: ServiceSettings,
+    name: str,
+    scopes: Iterable[str],
+    *,
+    certificate: Path | None = None,
+    with_secret: bool = True,
+) -> NewSecret:
+    """Register a client; its secret (if made) is in the answer, and nowhere else.
+
+    Args:
+        settings: the service's settings (its data folder or database).
+        name: the client's name.
+        scopes: what it may be granted.
+        certificate: a PEM certificate of the client, for ``tls_client_auth`` by its
+            subject.
+        with_secret: make a secret.
+
+    Raises:
+        ConfigError: a bad name or scope, no credential, or the name is taken
+            (code ``client_exists``).
+        TLSConfigError: the certificate file is unusable.
+    """
+    subject = certificate_subject(certificate) if certificate is not None else None
+    return _run(
+        settings,
+        lambda store: store.create(name, scopes, subject_dn=subject, with_secret=with_secret),
+    )
+
+
+def list_clients(settings: ServiceSettings) -> list[ClientInfo]:
+    """Every client, by name (never a secret)."""
+    return _run(settings, lambda store: store.list())
+
+
+def rotate_client_secret(settings: ServiceSettings, name: str, overlap: int = 0) -> NewSecret:
+    """A new secret for the client; the current one keeps working ``overlap`` seconds.
+
+    Raises:
+        ClientNotFoundError: no such client.
+    """
+    return _run(settings, lambda store: store.rotate_secret(name, overlap))
+
+
+def delete_client(settings: ServiceSettings, name: str) -> ClientInfo:
+    """Remove a client.
+
+    Raises:
+        ClientNotFoundError: no such client.
+    """
+    return _run(settings, lambda store: store.delete(name))

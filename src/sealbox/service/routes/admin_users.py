@@ -1,0 +1,263 @@
+"""``/users`` for administrators (scope ``users:admin``): what ``sealbox users`` does.
+
+``GET /users``, ``GET /users/{name}``, ``POST /users/{name}/scopes`` (grant),
+``DELETE /users/{name}/scopes/{scope}`` (revoke), ``POST /users/{name}/disable`` and
+``/enable``, ``POST /users/{name}/password`` (reset; sessions end), ``DELETE
+/users/{name}`` and ``POST /users/import``. Each calls
+:class:`sealbox.accounts.admin.AccountAdmin` with this worker's store and revocation
+lists, so a disabled account's tokens are refused at once on every worker sharing
+them. An unknown account is 404 ``account_not_found``; no answer holds a password
+hash. Every change is written to the audit log (``admin.grant``, … with the account
+and the administrator).
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, Field
+
+from sealbox.accounts import DEFAULT_SCOPES
+from sealbox.accounts.admin import AccountAdmin, AccountInfo, AccountNotFoundError
+from sealbox.accounts.sessions import MAX_PASSWORD
+from sealbox.accounts.user_import import ImportReport
+from sealbox.exceptions import SealboxError
+from sealbox.integrations.fastapi.router import check_new_password
+from sealbox.service.deps import Caller, RuntimeDep, require_scopes
+from sealbox.service.errors import ApiError, ErrorCode
+from sealbox.service.runtime import Runtime
+
+__all__ = ["ADMIN_SCOPE", "router"]
+
+ADMIN_SCOPE = "users:admin"
+AdminDep = Annotated[Caller, require_scopes(ADMIN_SCOPE)]
+
+
+class Account(BaseModel):
+    """An account as administrators see it (never its password hash)."""
+
+    id: int
+    username: str
+    scopes: list[str]
+    disabled: bool
+    created_at: datetime
+    last_login_at: datetime | None
+
+
+class ScopesIn(BaseModel):
+    """Scopes to grant."""
+
+    scopes: list[str] = Field(min_length=1, max_length=64, examples=[["transit:admin"]])
+
+
+class PasswordIn(BaseModel):
+    """The new password."""
+
+    password: str = Field(min_length=1, max_length=4 * MAX_PASSWORD)
+
+
+class ImportIn(BaseModel):
+    """Accounts to import; ``skip_invalid`` imports the valid ones when others are refused."""
+
+    users: list[dict[str, Any]] = Field(max_length=10_000)
+    skip_invalid: bool = False
+
+
+class ImportProblemOut(BaseModel):
+    """A refused entry: its position (1-based), its username if any, and why."""
+
+    line: int
+    username: str | None
+    reason: str
+
+
+class ImportOut(BaseModel):
+    """The accounts created and the entries refused."""
+
+    imported: list[str]
+    refused: list[ImportProblemOut]
+
+
+def _account(info: AccountInfo) -> Account:
+    return Account(
+        id=info.id,
+        username=info.username,
+        scopes=list(info.scopes),
+        disabled=info.disabled,
+        created_at=info.created_at,
+        last_login_at=info.last_login_at,
+    )
+
+
+def _admin(runtime: Runtime) -> AccountAdmin:
+    return AccountAdmin(
+        runtime.store,
+        runtime.revocations,
+        runtime.hasher,
+        access_token_ttl=runtime.settings.access_token_ttl,
+        run_hasher=runtime.run_hasher,
+        password_policy=check_new_password,
+        default_scopes=DEFAULT_SCOPES,
+    )
+
+
+def _address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+async def _act(
+    runtime: Runtime,
+    request: Request,
+    caller: Caller,
+    operation: Callable[[AccountAdmin], Awaitable[Any]],
+    *,
+    event: str = "",
+    name: str = "",
+) -> Any:
+    """Run ``operation``, map its errors to JSON ones, audit ``event`` on ``name``."""
+
+    def audit(outcome: str, user: str) -> None:
+        if event:
+            detail = f"by {caller.username}"
+            address = _address(request)
+            runtime.audit.record(event, outcome=outcome, user=user, address=address, detail=detail)
+
+    try:
+        result = await operation(_admin(runtime))
+    except AccountNotFoundError as exc:
+        audit("not_found", name)
+        raise ApiError(404, ErrorCode.ACCOUNT_NOT_FOUND, str(exc)) from None
+    except ApiError:
+        audit("refused", name)
+        raise
+    except SealboxError as exc:
+        audit("refused", name)
+        invalid_scope = exc.code == "invalid_scope"
+        code = ErrorCode.INVALID_SCOPE if invalid_scope else ErrorCode.VALIDATION_ERROR
+        raise ApiError(422, code, str(exc)) from None
+    audit("success", result.username if isinstance(result, AccountInfo) else name)
+    return result
+
+
+async def list_accounts(runtime: RuntimeDep, request: Request, caller: AdminDep) -> list[Account]:
+    """Every account, by name."""
+    accounts = await _act(runtime, request, caller, lambda a: a.list_accounts())
+    return [_account(a) for a in accounts]
+
+
+async def show_account(
+    name: str, runtime: RuntimeDep, request: Request, caller: AdminDep
+) -> Account:
+    """One account."""
+    return _account(await _act(runtime, request, caller, lambda a: a.show(name)))
+
+
+async def grant(
+    name: str, body: ScopesIn, runtime: RuntimeDep, request: Request, caller: AdminDep
+) -> Account:
+    """Grant scopes: the account's next login gets them."""
+    scopes = body.scopes
+    info = await _act(
+        runtime, request, caller, lambda a: a.grant(name, scopes), event="admin.grant", name=name
+    )
+    return _account(info)
+
+
+async def revoke(
+    name: str, scope: str, runtime: RuntimeDep, request: Request, caller: AdminDep
+) -> Account:
+    """Take a scope back: refreshes drop it at once, logins no longer get it."""
+    info = await _act(
+        runtime, request, caller, lambda a: a.revoke(name, [scope]), event="admin.revoke", name=name
+    )
+    return _account(info)
+
+
+async def disable(name: str, runtime: RuntimeDep, request: Request, caller: AdminDep) -> Account:
+    """Disable: no login or refresh, and the account's access tokens are refused at once."""
+    info = await _act(
+        runtime, request, caller, lambda a: a.disable(name), event="admin.disable", name=name
+    )
+    return _account(info)
+
+
+async def enable(name: str, runtime: RuntimeDep, request: Request, caller: AdminDep) -> Account:
+    """Let a disabled account log in again."""
+    info = await _act(
+        runtime, request, caller, lambda a: a.enable(name), event="admin.enable", name=name
+    )
+    return _account(info)
+
+
+async def reset_password(
+    name: str, body: PasswordIn, runtime: RuntimeDep, request: Request, caller: AdminDep
+) -> Response:
+    """Set a new password; every session of the account ends."""
+    await _act(
+        runtime,
+        request,
+        caller,
+        lambda a: a.reset_password(name, body.password),
+        event="admin.reset_password",
+        name=name,
+    )
+    return Response(status_code=204)
+
+
+async def delete_account(
+    name: str, runtime: RuntimeDep, request: Request, caller: AdminDep
+) -> Response:
+    """Delete the account; its tokens are refused at once."""
+    await _act(runtime, request, caller, lambda a: a.delete(name), event="admin.delete", name=name)
+    return Response(status_code=204)
+
+
+async def import_accounts(
+    body: ImportIn, runtime: RuntimeDep, request: Request, caller: AdminDep
+) -> ImportOut:
+    """Create accounts with the password hashes of another system (Argon2, bcrypt,
+    Django pbkdf2_sha256), upgraded at each one's next login. Nothing is imported when an
+    entry is refused (422 ``import_refused``, the entries listed), unless ``skip_invalid``."""
+    records = list(enumerate(body.users, start=1))
+    report: ImportReport = await _act(
+        runtime, request, caller, lambda a: a.import_users(records, skip_invalid=body.skip_invalid)
+    )
+    refused = [
+        ImportProblemOut(line=p.line, username=p.username, reason=p.reason) for p in report.problems
+    ]
+    if report.problems and not body.skip_invalid:
+        raise ApiError(
+            422,
+            ErrorCode.IMPORT_REFUSED,
+            f"nothing was imported: {len(refused)} of {report.lines} entries are refused",
+            extra={"refused": [r.model_dump() for r in refused]},
+        )
+    for name in report.imported:
+        runtime.audit.record(
+            "admin.import",
+            outcome="success",
+            user=name,
+            address=_address(request),
+            detail=f"by {caller.username}",
+        )
+    return ImportOut(imported=list(report.imported), refused=refused)
+
+
+def router() -> APIRouter:
+    """The administrators' ``/users`` routes (include after ``/users/me``)."""
+    api = APIRouter(prefix="/users", tags=["users (admin)"])
+    api.add_api_route("", list_accounts, methods=["GET"], response_model=list[Account])
+    api.add_api_route("/import", import_accounts, methods=["POST"], response_model=ImportOut)
+    api.add_api_route("/{name}", show_account, methods=["GET"], response_model=Account)
+    api.add_api_route("/{name}", delete_account, methods=["DELETE"], status_code=204)
+    api.add_api_route("/{name}/scopes", grant, methods=["POST"], response_model=Account)
+    api.add_api_route("/{name}/scopes/{scope}", revoke, methods=["DELETE"], response_model=Account)
+    api.add_api_route("/{name}/disable", disable, methods=["POST"], response_model=Account)
+    api.add_api_route("/{name}/enable", enable, methods=["POST"], response_model=Account)
+    api.add_api_route("/{name}/password", reset_password, methods=["POST"], status_code=204)
+    return api

@@ -1,0 +1,328 @@
+"""The service as a small standard authorization server: metadata, client authentication, the
+client credentials grant, revocation, introspection, and client administration.
+
+- ``GET /.well-known/oauth-authorization-server`` (RFC 8414) and the same document at
+  ``/.well-known/openid-configuration``.
+- ``POST /auth/token`` with ``grant_type=client_credentials`` (RFC 6749 §4.4): the
+  library's token endpoint (:mod:`sealbox.integrations.fastapi.router`) answers it for
+  the worker's accounts, whose ``clients`` are the store the routes here administer.
+- ``POST /auth/revoke`` (RFC 7009) and ``POST /auth/introspect`` (RFC 7662).
+- ``/clients…``: list, create, rotate a secret, delete, for callers holding
+  :data:`ADMIN_SCOPE`.
+
+Client authentication is HTTP Basic (``client_secret_basic``), ``client_id`` and
+``client_secret`` in the form (``client_secret_post``), or the verified certificate of
+a mutual-TLS connection with ``client_id`` in the form (RFC 8705 ``tls_client_auth``).
+A failure is ``401 invalid_client`` with ``WWW-Authenticate: Basic``; which part was
+wrong is never said (:mod:`sealbox.integrations.fastapi.client_auth`). The decisions live
+in :mod:`sealbox.accounts.grants`.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Final
+
+from fastapi import APIRouter, Form, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from sealbox.accounts import DEFAULT_SCOPES
+from sealbox.accounts.clients import ClientInfo, ClientNotFoundError, ClientStore
+from sealbox.accounts.grants import (
+    CLIENT_CREDENTIALS,
+    REVOKE_SCOPE,
+    RevocationRefusedError,
+    introspect,
+    revoke,
+)
+from sealbox.exceptions import ConfigError
+from sealbox.integrations.fastapi import authenticate_client_request
+from sealbox.integrations.fastapi.client_auth import basic_credentials, invalid_client, oauth_error
+from sealbox.integrations.fastapi.router import TokenEndpointRoute
+from sealbox.service.deps import Caller, RuntimeDep, require_scopes
+from sealbox.service.errors import ApiError, ErrorCode
+from sealbox.service.runtime import Runtime
+
+__all__ = [
+    "ADMIN_SCOPE",
+    "client_store",
+    "metadata",
+    "router",
+]
+
+#: Who may list, create, rotate and delete clients over HTTP.
+ADMIN_SCOPE: Final = "clients:admin"
+AUTH_METHODS: Final = ("client_secret_basic", "client_secret_post", "tls_client_auth")
+_FORM: Final = "application/x-www-form-urlencoded"
+
+
+def client_store(runtime: Runtime) -> ClientStore:
+    """The worker's :class:`ClientStore` (its accounts' clients)."""
+    return runtime.clients
+
+
+def _check_form(request: Request) -> None:
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type != _FORM:
+        raise oauth_error(400, ErrorCode.INVALID_REQUEST, f"this endpoint takes {_FORM}")
+
+
+def _address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+async def _authenticate(
+    request: Request, runtime: Runtime, client_id: str, client_secret: str
+) -> ClientInfo | None:
+    return await authenticate_client_request(runtime.accounts, request, client_id, client_secret)
+
+
+def _base_url(request: Request, issuer: str) -> str:
+    # The issuer is the base when it is an https URL (RFC 8414 §2); otherwise the URL the
+    # request reached (answers are no-store, so one Host header cannot poison another's).
+    if issuer.startswith("https://"):
+        return issuer.rstrip("/")
+    return str(request.base_url).rstrip("/")
+
+
+def metadata(runtime: Runtime, request: Request) -> dict[str, Any]:
+    """The RFC 8414 authorization server metadata."""
+    s = runtime.settings
+    base = _base_url(request, s.issuer)
+    return {
+        "issuer": s.issuer,
+        "token_endpoint": f"{base}/auth/token",
+        "jwks_uri": f"{base}/.well-known/jwks.json",
+        "revocation_endpoint": f"{base}/auth/revoke",
+        "introspection_endpoint": f"{base}/auth/introspect",
+        "grant_types_supported": ["password", "refresh_token", CLIENT_CREDENTIALS],
+        # No authorization endpoint: no response type is served.
+        "response_types_supported": [],
+        "scopes_supported": sorted({*DEFAULT_SCOPES, ADMIN_SCOPE, REVOKE_SCOPE, "transit:admin"}),
+        "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
+        "revocation_endpoint_auth_methods_supported": [*AUTH_METHODS, "none"],
+        "introspection_endpoint_auth_methods_supported": list(AUTH_METHODS),
+        "tls_client_certificate_bound_access_tokens": s.client_ca is not None or s.mtls,
+        "service_documentation": f"{base}/docs",
+    }
+
+
+class TokenRequestForm(BaseModel):
+    """The form of ``/auth/revoke`` and ``/auth/introspect``."""
+
+    token: str = Field(default="", max_length=8192)
+    token_type_hint: str = Field(default="", max_length=64)
+    client_id: str = Field(default="", max_length=128)
+    client_secret: str = Field(default="", max_length=512)
+
+
+async def revoke_token(
+    form: Annotated[TokenRequestForm, Form()], request: Request, runtime: RuntimeDep
+) -> Response:
+    """RFC 7009 revocation: 200 for any token, known or not; a refresh token ends its family.
+
+    A registered client authenticates; the first-party client (public, no secret) may
+    name itself with ``client_id`` alone and revoke the tokens issued to it.
+    """
+    _check_form(request)
+    s = runtime.settings
+    public = (
+        form.client_id == s.first_party_client_id
+        and not form.client_secret
+        and basic_credentials(request) is None
+    )
+    client = (
+        None
+        if public
+        else await _authenticate(request, runtime, form.client_id, form.client_secret)
+    )
+    if client is not None:
+        caller_id, scopes = client.client_id, client.scopes
+    elif public:
+        caller_id, scopes = s.first_party_client_id, ()
+    else:
+        raise invalid_client("revocation needs client authentication")
+    if not form.token:
+        raise oauth_error(400, ErrorCode.INVALID_REQUEST, "the token to revoke is missing")
+    try:
+        what = await revoke(
+            form.token,
+            caller_id=caller_id,
+            caller_scopes=scopes,
+            verifier=runtime.verifier,
+            revocations=runtime.revocations,
+            sessions=runtime.store.sessions,
+            first_party_client_id=s.first_party_client_id,
+            access_token_ttl=s.access_token_ttl,
+        )
+    except RevocationRefusedError as exc:
+        runtime.audit.record("revoke", outcome="refused", user=caller_id, address=_address(request))
+        raise oauth_error(400, ErrorCode.UNAUTHORIZED_CLIENT, str(exc)) from None
+    runtime.audit.record(
+        "revoke",
+        outcome="success" if what else "ignored",
+        user=caller_id,
+        address=_address(request),
+        detail=what,
+    )
+    return Response(status_code=200)
+
+
+async def introspect_token(
+    form: Annotated[TokenRequestForm, Form()], request: Request, runtime: RuntimeDep
+) -> JSONResponse:
+    """RFC 7662 introspection for an authenticated client: ``{"active": false}`` unless live."""
+    _check_form(request)
+    client = await _authenticate(request, runtime, form.client_id, form.client_secret)
+    if client is None:
+        raise invalid_client("introspection needs client authentication")
+    if not form.token:
+        raise oauth_error(400, ErrorCode.INVALID_REQUEST, "the token to introspect is missing")
+    answer = await introspect(
+        form.token,
+        verifier=runtime.verifier,
+        revocations=runtime.revocations,
+        sessions=runtime.store.sessions,
+        first_party_client_id=runtime.settings.first_party_client_id,
+    )
+    return JSONResponse(answer)
+
+
+class NewClient(BaseModel):
+    """A client to register."""
+
+    name: str = Field(min_length=1, max_length=64, examples=["reporting"])
+    scopes: list[str] = Field(default_factory=list, max_length=256)
+    tls_client_auth_subject_dn: str | None = Field(default=None, max_length=1024)
+    secret: bool = Field(default=True, description="Make a client secret.")
+
+
+class SecretRotation(BaseModel):
+    """How long the current secret keeps working beside the new one."""
+
+    overlap: int = Field(default=0, ge=0, le=30 * 24 * 3600, description="Seconds.")
+
+
+def _with_secret(client: ClientInfo, secret: str | None) -> dict[str, Any]:
+    answer = client.to_dict()
+    if secret is not None:
+        answer["client_secret"] = secret
+    return answer
+
+
+def _config_error(exc: ConfigError) -> ApiError:
+    if exc.code == "client_exists":
+        return ApiError(409, ErrorCode.CLIENT_EXISTS, str(exc))
+    return ApiError(422, ErrorCode.VALIDATION_ERROR, str(exc))
+
+
+def _not_found(exc: ClientNotFoundError) -> ApiError:
+    return ApiError(404, ErrorCode.CLIENT_NOT_FOUND, str(exc))
+
+
+def _admin_router() -> APIRouter:
+    api = APIRouter(prefix="/clients", tags=["clients"])
+    admin = require_scopes(ADMIN_SCOPE)
+
+    @api.get("", dependencies=[admin])
+    async def list_clients(runtime: RuntimeDep) -> dict[str, Any]:
+        """Every client (never a secret)."""
+        return {"clients": [c.to_dict() for c in await client_store(runtime).list()]}
+
+    @api.post("", status_code=201)
+    async def create_client(
+        body: NewClient, request: Request, runtime: RuntimeDep, caller: Caller = admin
+    ) -> JSONResponse:
+        """Register a client; the answer holds its secret, shown this once."""
+        try:
+            made = await client_store(runtime).create(
+                body.name,
+                body.scopes,
+                subject_dn=body.tls_client_auth_subject_dn,
+                with_secret=body.secret,
+            )
+        except ConfigError as exc:
+            raise _config_error(exc) from None
+        runtime.audit.record(
+            "client_create",
+            outcome="success",
+            user=caller.username,
+            address=_address(request),
+            detail=made.client.name,
+        )
+        secret = made.secret.expose_secret() if made.secret else None
+        return JSONResponse(_with_secret(made.client, secret), status_code=201)
+
+    @api.post("/{name}/rotate-secret")
+    async def rotate_secret(
+        name: str,
+        request: Request,
+        runtime: RuntimeDep,
+        body: SecretRotation | None = None,
+        caller: Caller = admin,
+    ) -> JSONResponse:
+        """A new secret; the current one keeps working for ``overlap`` seconds (default 0)."""
+        overlap = body.overlap if body is not None else 0
+        try:
+            made = await client_store(runtime).rotate_secret(name, overlap)
+        except ClientNotFoundError as exc:
+            raise _not_found(exc) from None
+        runtime.audit.record(
+            "client_rotate",
+            outcome="success",
+            user=caller.username,
+            address=_address(request),
+            detail=name,
+        )
+        secret = made.secret.expose_secret() if made.secret else None
+        return JSONResponse(_with_secret(made.client, secret))
+
+    @api.delete("/{name}", status_code=204)
+    async def delete_client(
+        name: str, request: Request, runtime: RuntimeDep, caller: Caller = admin
+    ) -> Response:
+        """Remove a client: its credentials stop working at once."""
+        try:
+            await client_store(runtime).delete(name)
+        except ClientNotFoundError as exc:
+            raise _not_found(exc) from None
+        runtime.audit.record(
+            "client_delete",
+            outcome="success",
+            user=caller.username,
+            address=_address(request),
+            detail=name,
+        )
+        return Response(status_code=204)
+
+    return api
+
+
+def router() -> APIRouter:
+    """The metadata documents, ``/auth/revoke``, ``/auth/introspect`` and ``/clients``."""
+    api = APIRouter()
+
+    async def authorization_server(request: Request, runtime: RuntimeDep) -> JSONResponse:
+        """RFC 8414 authorization server metadata."""
+        return JSONResponse(metadata(runtime, request))
+
+    for path in ("/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"):
+        api.add_api_route(path, authorization_server, methods=["GET"], tags=["service"])
+    api.add_api_route(
+        "/auth/revoke",
+        revoke_token,
+        methods=["POST"],
+        tags=["auth"],
+        route_class_override=TokenEndpointRoute,
+    )
+    api.add_api_route(
+        "/auth/introspect",
+        introspect_token,
+        methods=["POST"],
+        tags=["auth"],
+        route_class_override=TokenEndpointRoute,
+    )
+    api.include_router(_admin_router())
+    return api

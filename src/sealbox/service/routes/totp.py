@@ -1,0 +1,156 @@
+"""``/auth/totp…``: enrol, confirm and disable the TOTP second factor (RFC 6238).
+
+The routes parse and answer; :mod:`sealbox.accounts.totp_store` decides. Every code
+sent here is counted by the login throttle (per username and address) before it is
+checked, like a password; a success gives the count back. The answers that carry the
+secret or the recovery codes are sent with ``Cache-Control: no-store``.
+
+The login itself takes the code in the token endpoint's ``otp`` field
+(:mod:`sealbox.integrations.fastapi.router`, the worker's accounts deciding). A client's
+token gets 403 ``user_token_required``: a client has no account to enrol.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, Field
+
+from sealbox.accounts.sessions import Throttled, attempt_succeeded, throttle_attempt
+from sealbox.accounts.totp import TotpError
+from sealbox.service.deps import RuntimeDep, UserCallerDep
+from sealbox.service.errors import ApiError, ErrorCode
+
+__all__ = ["router"]
+
+_NO_STORE: Final = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+_STATUS: Final = {
+    "totp_code_invalid": (400, ErrorCode.TOTP_CODE_INVALID),
+    "totp_already_enabled": (409, ErrorCode.TOTP_ALREADY_ENABLED),
+    "totp_not_pending": (409, ErrorCode.TOTP_NOT_PENDING),
+    "totp_not_enabled": (409, ErrorCode.TOTP_NOT_ENABLED),
+}
+
+
+class EnrolmentOut(BaseModel):
+    """A new secret, for an authenticator app: shown once."""
+
+    secret: str = Field(description="the shared secret, base32 without padding")
+    otpauth_uri: str = Field(description="the same secret as a Key Uri Format URI (QR code)")
+
+
+class CodeIn(BaseModel):
+    """A current code of the authenticator."""
+
+    code: str = Field(min_length=1, max_length=64, examples=["123456"])
+
+
+class RecoveryCodesOut(BaseModel):
+    """One-time codes that stand in for the authenticator at login: shown once."""
+
+    recovery_codes: list[str]
+
+
+class TotpStateOut(BaseModel):
+    """Whether the caller has a second factor."""
+
+    state: str = Field(description="none, pending or confirmed")
+    recovery_codes_left: int
+
+
+def _address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _refused(exc: TotpError) -> ApiError:
+    status, code = _STATUS.get(exc.code, (400, ErrorCode.TOTP_CODE_INVALID))
+    return ApiError(status, code, str(exc))
+
+
+async def _throttled(runtime: RuntimeDep, event: str, username: str, address: str) -> None:
+    try:
+        await throttle_attempt(runtime.accounts, address, username)
+    except Throttled as exc:
+        runtime.audit.record(event, outcome="throttled", user=username, address=address)
+        raise ApiError(
+            429,
+            ErrorCode.TOO_MANY_REQUESTS,
+            "too many attempts; try again later",
+            headers={"Retry-After": str(exc.retry_after)},
+        ) from None
+
+
+async def state(caller: UserCallerDep, runtime: RuntimeDep) -> TotpStateOut:
+    """The caller's second factor: ``none``, ``pending`` (enrolled, not confirmed) or
+    ``confirmed``, and how many recovery codes are left."""
+    found = await runtime.totp.state(caller.user_id)
+    left = await runtime.totp.recovery_codes_left(caller.user_id) if found else 0
+    return TotpStateOut(state=found or "none", recovery_codes_left=left)
+
+
+async def begin(
+    request: Request, response: Response, caller: UserCallerDep, runtime: RuntimeDep
+) -> EnrolmentOut:
+    """Start (or restart) enrolment: a new secret, to be confirmed with a code.
+
+    Refused (409 ``totp_already_enabled``) while a confirmed second factor exists.
+    """
+    address = _address(request)
+    try:
+        enrolment = await runtime.totp.begin(caller.user_id, caller.username)
+    except TotpError as exc:
+        runtime.audit.record("totp.enrol", outcome=exc.code, user=caller.username, address=address)
+        raise _refused(exc) from None
+    runtime.audit.record("totp.enrol", outcome="success", user=caller.username, address=address)
+    response.headers.update(_NO_STORE)
+    return EnrolmentOut(secret=enrolment.secret, otpauth_uri=enrolment.otpauth_uri)
+
+
+async def confirm(
+    body: CodeIn, request: Request, response: Response, caller: UserCallerDep, runtime: RuntimeDep
+) -> RecoveryCodesOut:
+    """Confirm the enrolment with a current code; answers the recovery codes, once."""
+    address = _address(request)
+    await _throttled(runtime, "totp.confirm", caller.username, address)
+    try:
+        codes = await runtime.totp.confirm(caller.user_id, body.code)
+    except TotpError as exc:
+        runtime.audit.record(
+            "totp.confirm", outcome=exc.code, user=caller.username, address=address
+        )
+        raise _refused(exc) from None
+    await attempt_succeeded(runtime.accounts, address, caller.username)
+    runtime.audit.record("totp.confirm", outcome="success", user=caller.username, address=address)
+    response.headers.update(_NO_STORE)
+    return RecoveryCodesOut(recovery_codes=codes)
+
+
+async def disable(
+    body: CodeIn, request: Request, caller: UserCallerDep, runtime: RuntimeDep
+) -> Response:
+    """Remove the second factor; needs a current code of the authenticator."""
+    address = _address(request)
+    await _throttled(runtime, "totp.disable", caller.username, address)
+    try:
+        await runtime.totp.disable(caller.user_id, body.code)
+    except TotpError as exc:
+        runtime.audit.record(
+            "totp.disable", outcome=exc.code, user=caller.username, address=address
+        )
+        raise _refused(exc) from None
+    await attempt_succeeded(runtime.accounts, address, caller.username)
+    runtime.audit.record("totp.disable", outcome="success", user=caller.username, address=address)
+    return Response(status_code=204)
+
+
+def router() -> APIRouter:
+    """The ``/auth/totp`` routes."""
+    api = APIRouter(prefix="/auth/totp", tags=["auth"])
+    api.add_api_route("", state, methods=["GET"], response_model=TotpStateOut)
+    api.add_api_route("", begin, methods=["POST"], response_model=EnrolmentOut)
+    api.add_api_route("/confirm", confirm, methods=["POST"], response_model=RecoveryCodesOut)
+    api.add_api_route("/disable", disable, methods=["POST"], status_code=204)
+    return api

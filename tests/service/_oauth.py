@@ -1,0 +1,85 @@
+"""The service with optional mutual TLS, two client certificates, and registered clients."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx2
+
+from sealbox.service.client_admin import create_client
+from sealbox.service.serve import prepare
+from sealbox.tls.ca import CertificateAuthority
+from tests.service.conftest import Running, make_settings, run_service
+
+
+@dataclass
+class Registered:
+    """A registered client: its id and its secret (``None`` for certificate-only)."""
+
+    name: str
+    client_id: str
+    secret: str | None
+
+    @property
+    def basic(self) -> dict[str, str]:
+        assert self.secret is not None
+        raw = f"{self.client_id}:{self.secret}".encode()
+        return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
+
+
+@dataclass
+class AuthServer:
+    """The running service, its client certificates A and B, and a way to register clients."""
+
+    svc: Running
+    cert_a: tuple[Path, Path]
+    cert_b: tuple[Path, Path]
+
+    def client(self, cert: tuple[Path, Path] | None = None, **kw: Any) -> httpx2.Client:
+        if cert is not None:
+            kw.update(cert=cert[0], key=cert[1])
+        return self.svc.client(**kw)
+
+    def register(
+        self,
+        name: str,
+        *scopes: str,
+        cert: tuple[Path, Path] | None = None,
+        secret: bool = True,
+    ) -> Registered:
+        made = create_client(
+            self.svc.settings,
+            name,
+            scopes,
+            certificate=cert[0] if cert is not None else None,
+            with_secret=secret,
+        )
+        value = made.secret.expose_secret() if made.secret is not None else None
+        return Registered(name, made.client.client_id, value)
+
+    def client_token(self, client: Registered, scope: str = "", **kw: Any) -> httpx2.Response:
+        data = {"grant_type": "client_credentials"}
+        if scope:
+            data["scope"] = scope
+        with self.client(**kw) as c:
+            return c.post("/auth/token", data=data, headers=client.basic)
+
+
+@contextmanager
+def auth_server(tmp_path: Path, **overrides: Any) -> Iterator[AuthServer]:
+    """The service over TLS where client certificates are optional (client CA set, no --mtls)."""
+    data = tmp_path / "data"
+    settings = make_settings(data, client_ca=data / "tls" / "ca.crt", **overrides)
+    prepare(settings)
+    ca = CertificateAuthority.load(data / "tls")
+    cert_a = ca.issue_client("reporter-a").write(tmp_path / "a")
+    cert_b = ca.issue_client("reporter-b").write(tmp_path / "b")
+    with run_service(settings) as svc:
+        yield AuthServer(
+            svc, (Path(cert_a[0]), Path(cert_a[1])), (Path(cert_b[0]), Path(cert_b[1]))
+        )

@@ -1,0 +1,315 @@
+"""The TOTP second factor over real HTTPS: enrolment, confirmation, login, replay, skew,
+recovery codes, disable, throttling, the administrator's reset, and no leak of the secret.
+
+Codes are computed by the Debian ``oathtool`` (OATH Toolkit), independently of sealbox;
+the tests skip with the reason without it (and fail under ``CI=true``). Where a test
+needs particular time steps, the service's TOTP clock is pinned (an injected clock) and
+``oathtool --now @T`` computes the codes of the steps around it, so nothing sleeps.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+
+from tests.conftest import require_tool, run_sealbox
+from tests.service.conftest import (
+    PASSWORD,
+    Running,
+    bearer,
+    login,
+    make_settings,
+    register,
+    run_service,
+)
+
+T = 1_900_000_020.0  # a pinned service time, 20 s into its step
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def oath(secret: str, at: float | None = None) -> str:
+    """The current code of ``secret`` (or the one at unix time ``at``), from oathtool."""
+    args = [require_tool("oathtool"), "--totp", "-b", "-"]  # the secret on stdin, not argv
+    if at is not None:
+        args += ["--now", f"@{int(at)}"]
+    done = subprocess.run(args, input=secret, capture_output=True, text=True, check=True)
+    return done.stdout.strip()
+
+
+def pin_clock(service: Running, now: float = T) -> Clock:
+    clock = Clock(now)
+    service.server.config.app.state.runtime.totp.clock = clock
+    return clock
+
+
+def account(c: httpx2.Client, name: str) -> str:
+    assert register(c, name).status_code == 201
+    r = login(c, name)
+    assert r.status_code == 200, r.text
+    return str(r.json()["access_token"])
+
+
+def enrol(c: httpx2.Client, token: str, at: float | None = None) -> tuple[str, list[str]]:
+    r = c.post("/auth/totp", headers=bearer(token))
+    assert r.status_code == 200, r.text
+    secret = r.json()["secret"]
+    r = c.post("/auth/totp/confirm", json={"code": oath(secret, at)}, headers=bearer(token))
+    assert r.status_code == 200, r.text
+    return secret, r.json()["recovery_codes"]
+
+
+def login_otp(c: httpx2.Client, name: str, otp: str) -> httpx2.Response:
+    return c.post("/auth/token", data={"username": name, "password": PASSWORD, "otp": otp})
+
+
+def test_enrol_confirm_and_log_in_with_a_current_code(service: Running) -> None:
+    with service.client() as c:
+        token = account(c, "alice")
+        r = c.post("/auth/totp", headers=bearer(token))
+        assert r.status_code == 200
+        assert r.headers["cache-control"] == "no-store"
+        body = r.json()
+        secret = body["secret"]
+        assert len(secret) == 32 and secret.isupper()
+        assert body["otpauth_uri"].startswith("otpauth://totp/sealbox:alice?secret=" + secret)
+        assert c.get("/auth/totp", headers=bearer(token)).json()["state"] == "pending"
+        assert login(c, "alice").status_code == 200  # not asked for until confirmed
+
+        r = c.post("/auth/totp/confirm", json={"code": oath(secret)}, headers=bearer(token))
+        assert r.status_code == 200, r.text
+        assert r.headers["cache-control"] == "no-store"
+        codes = r.json()["recovery_codes"]
+        assert len(codes) >= 8 and len(set(codes)) == len(codes)
+        state = c.get("/auth/totp", headers=bearer(token)).json()
+        assert state == {"state": "confirmed", "recovery_codes_left": len(codes)}
+
+        r = login(c, "alice")
+        assert r.status_code == 401
+        assert r.json()["error"] == "mfa_required"
+        assert r.json()["error_description"]
+        assert "access_token" not in r.json()
+
+        pin = pin_clock(service)
+        r = login_otp(c, "alice", oath(secret, pin.now))
+        assert r.status_code == 200, r.text
+        me = c.get("/users/me", headers=bearer(r.json()["access_token"]))
+        assert me.json()["username"] == "alice"
+
+
+def test_a_code_is_accepted_once(service: Running) -> None:
+    with service.client() as c:
+        token = account(c, "bob")
+        secret, _ = enrol(c, token)
+        clock = pin_clock(service)
+        code = oath(secret, clock.now)
+        assert login_otp(c, "bob", code).status_code == 200
+        replay = login_otp(c, "bob", code)
+        assert replay.status_code == 400
+        assert replay.json()["error"] == "invalid_grant"
+        # The step before is refused too once a later one was accepted.
+        assert login_otp(c, "bob", oath(secret, clock.now - 30)).status_code == 400
+        clock.now += 30
+        assert login_otp(c, "bob", oath(secret, clock.now)).status_code == 200
+
+
+def test_one_step_of_clock_skew_is_accepted_and_two_are_not(service: Running) -> None:
+    with service.client() as c:
+        token = account(c, "carol")
+        secret, _ = enrol(c, token)
+        clock = pin_clock(service)
+        for offset in (-60, 60):
+            r = login_otp(c, "carol", oath(secret, clock.now + offset))
+            assert r.status_code == 400, offset
+            assert r.json()["error"] == "invalid_grant"
+        assert login_otp(c, "carol", oath(secret, clock.now - 30)).status_code == 200
+        clock.now += 300
+        assert login_otp(c, "carol", oath(secret, clock.now + 30)).status_code == 200
+
+
+def test_a_wrong_code_is_answered_like_a_wrong_password(service: Running) -> None:
+    with service.client() as c:
+        token = account(c, "dave")
+        secret, _ = enrol(c, token)
+        clock = pin_clock(service)
+        wrong_code = login_otp(c, "dave", "000000" if oath(secret, T) != "000000" else "111111")
+        wrong_password = c.post(
+            "/auth/token",
+            data={"username": "dave", "password": "not the password", "otp": oath(secret, T)},
+        )
+        assert wrong_code.status_code == wrong_password.status_code == 400
+        assert wrong_code.json() == wrong_password.json()
+        # The password is checked first: the code sent with a wrong one was not used up.
+        assert login_otp(c, "dave", oath(secret, clock.now)).status_code == 200
+
+
+def test_a_recovery_code_logs_in_once(service: Running) -> None:
+    with service.client() as c:
+        token = account(c, "erin")
+        _, codes = enrol(c, token)
+        r = login_otp(c, "erin", codes[3].upper())
+        assert r.status_code == 200, r.text
+        assert login_otp(c, "erin", codes[3]).status_code == 400
+        assert login_otp(c, "erin", "abcd-efgh-ijkl-mnop").status_code == 400
+        left = c.get("/auth/totp", headers=bearer(r.json()["access_token"])).json()
+        assert left["recovery_codes_left"] == len(codes) - 1
+
+
+def test_disable_needs_a_current_code(service: Running) -> None:
+    with service.client() as c:
+        token = account(c, "frank")
+        secret, codes = enrol(c, token)
+        clock = pin_clock(service)
+        for wrong in ("", oath(secret, clock.now + 90), codes[0]):
+            r = c.post("/auth/totp/disable", json={"code": wrong}, headers=bearer(token))
+            assert r.status_code in {400, 422}, wrong
+        r = c.post("/auth/totp/disable", json={"code": "000001"}, headers=bearer(token))
+        assert r.json()["error"] == "totp_code_invalid"
+        assert login(c, "frank").status_code == 401
+        r = c.post(
+            "/auth/totp/disable", json={"code": oath(secret, clock.now)}, headers=bearer(token)
+        )
+        assert r.status_code == 204
+        assert login(c, "frank").status_code == 200
+        assert c.get("/auth/totp", headers=bearer(token)).json()["state"] == "none"
+        r = c.post(
+            "/auth/totp/disable", json={"code": oath(secret, clock.now)}, headers=bearer(token)
+        )
+        assert (r.status_code, r.json()["error"]) == (409, "totp_not_enabled")
+
+
+def test_enrolment_is_refused_while_a_factor_is_confirmed(service: Running) -> None:
+    with service.client() as c:
+        token = account(c, "gina")
+        enrol(c, token)
+        r = c.post("/auth/totp", headers=bearer(token))
+        assert (r.status_code, r.json()["error"]) == (409, "totp_already_enabled")
+        r = c.post("/auth/totp/confirm", json={"code": "123456"}, headers=bearer(token))
+        assert r.status_code == 409
+        assert c.post("/auth/totp").status_code == 401  # bearer needed
+
+
+def test_confirming_without_an_enrolment_is_refused(service: Running) -> None:
+    with service.client() as c:
+        token = account(c, "hugo")
+        r = c.post("/auth/totp/confirm", json={"code": "123456"}, headers=bearer(token))
+        assert (r.status_code, r.json()["error"]) == (409, "totp_not_pending")
+
+
+def test_codes_are_throttled_like_passwords(service: Running) -> None:
+    with service.client() as c:
+        token = account(c, "ivan")
+        secret, _ = enrol(c, token)
+        clock = pin_clock(service)
+        limit = service.settings.throttle_user_attempts
+        statuses = [login_otp(c, "ivan", f"{n:06d}").status_code for n in range(limit)]
+        assert statuses == [400] * limit
+        # Past the limit even the right code is not checked.
+        r = login_otp(c, "ivan", oath(secret, clock.now))
+        assert r.status_code == 429 and "retry-after" in r.headers
+
+
+def test_confirmation_codes_are_throttled(service: Running) -> None:
+    with service.client() as c:
+        token = account(c, "judy")
+        c.post("/auth/totp", headers=bearer(token))
+        limit = service.settings.throttle_user_attempts
+        for n in range(limit):
+            r = c.post("/auth/totp/confirm", json={"code": f"{n:06d}"}, headers=bearer(token))
+            assert r.status_code == 400
+        r = c.post("/auth/totp/confirm", json={"code": "999999"}, headers=bearer(token))
+        assert r.status_code == 429
+
+
+def test_the_secret_never_reaches_logs_audit_or_errors(
+    service: Running, caplog: pytest.LogCaptureFixture
+) -> None:
+    answers: list[str] = []
+    with caplog.at_level(logging.DEBUG), service.client() as c:
+        token = account(c, "kate")
+        secret, codes = enrol(c, token)
+        clock = pin_clock(service)
+        for otp in ("", "000000", codes[0], codes[0], oath(secret, clock.now)):
+            answers.append(login_otp(c, "kate", otp).text)
+        answers.append(c.post("/auth/totp", headers=bearer(token)).text)
+        bad = c.post("/auth/totp/confirm", json={"code": secret}, headers=bearer(token))
+        answers.append(bad.text)
+        answers.append(
+            c.post("/auth/totp/disable", json={"code": secret * 3}, headers=bearer(token)).text
+        )
+    audit = service.audit()
+    assert '"event": "totp.confirm"' in audit or '"event":"totp.confirm"' in audit
+    for text in (audit, caplog.text, *answers):
+        assert secret not in text and secret.lower() not in text
+        assert not any(code in text for code in codes)
+    records = [json.loads(line) for line in audit.splitlines()]
+    assert {"mfa_required", "failure", "success"} <= {
+        r["outcome"] for r in records if r["event"] == "login"
+    }
+
+
+def test_curl_enrols_confirms_and_logs_in(service: Running) -> None:
+    curl = require_tool("curl")
+    clock = pin_clock(service)
+
+    def run(*args: str) -> Any:
+        out = subprocess.run(
+            [curl, "-sS", "--cacert", str(service.ca), *args],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        return json.loads(out) if out else None
+
+    url = service.url
+    run(f"{url}/auth/register", "-H", "content-type: application/json",
+        "-d", json.dumps({"username": "lena", "password": PASSWORD}))  # fmt: skip
+    token = run(f"{url}/auth/token", "-d", "username=lena", "--data-urlencode",
+                f"password={PASSWORD}")["access_token"]  # fmt: skip
+    auth = ["-H", f"Authorization: Bearer {token}"]
+    secret = run("-X", "POST", f"{url}/auth/totp", *auth)["secret"]
+    codes = run(f"{url}/auth/totp/confirm", *auth, "-H", "content-type: application/json",
+                "-d", json.dumps({"code": oath(secret, clock.now - 30)}))["recovery_codes"]  # fmt: skip
+    assert len(codes) >= 8
+    needed = run(f"{url}/auth/token", "-d", "username=lena", "--data-urlencode",
+                 f"password={PASSWORD}")  # fmt: skip
+    assert needed["error"] == "mfa_required"
+    tokens = run(f"{url}/auth/token", "-d", "username=lena", "--data-urlencode",
+                 f"password={PASSWORD}", "-d", f"otp={oath(secret, clock.now)}")  # fmt: skip
+    assert tokens["token_type"] == "bearer"
+
+
+def test_an_administrator_resets_a_lost_second_factor(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path / "data", password_profile="test")
+    with run_service(settings) as service, service.client() as c:
+        token = account(c, "Mallory")
+        enrol(c, token)
+        assert login(c, "mallory").status_code == 401
+        args = ["users", "reset-totp", "MALLORY", "--data-dir", str(settings.data_dir)]
+        refused = run_sealbox(args)
+        assert refused.returncode == 1
+        assert refused.stderr.decode().startswith("sealbox: error: removing the second factor")
+        assert "--yes" in refused.stderr.decode()
+        done = run_sealbox([*args, "--yes"])
+        assert done.returncode == 0, done.stderr.decode()
+        assert done.stdout.decode().startswith("removed the second factor of mallory")
+        assert login(c, "mallory").status_code == 200
+        again = run_sealbox([*args, "--yes"])
+        assert "has no second factor" in again.stdout.decode()
+        unknown = run_sealbox(["users", "reset-totp", "nobody", "--yes", "--data-dir",
+                               str(settings.data_dir)])  # fmt: skip
+        assert unknown.returncode == 1
+        assert unknown.stderr.decode().startswith("sealbox: error: no account named 'nobody'")
+        assert c.post("/auth/totp", headers=bearer(login(c, "mallory").json()["access_token"]))

@@ -1,0 +1,303 @@
+"""``sealbox users …`` on a data folder, and on a service running on it at the same time."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import require_module, run_sealbox
+from tests.service.conftest import (
+    PASSWORD,
+    bearer,
+    login,
+    make_settings,
+    reset_shared_state,
+    run_service,
+    serve_process,
+    shared_env,
+)
+from tests.service.test_account_admin import django_pbkdf2, stored_hash
+
+TEST_PROFILE = {"SEALBOX_PASSWORD_PROFILE": "test"}
+
+
+@pytest.fixture
+def users(cli, tmp_path: Path):
+    """``users(*args, input=b"")`` runs ``sealbox users ARGS --data-dir DATA``."""
+    data = tmp_path / "data"
+
+    def run(*args: object, input: bytes = b"", env: dict[str, str] | None = None):
+        return cli(
+            ["users", *args, "--data-dir", data], input=input, env={**TEST_PROFILE, **(env or {})}
+        )
+
+    run.data = data  # type: ignore[attr-defined]
+    return run
+
+
+def _create(users, name: str, *scopes: str) -> None:
+    args: list[str] = []
+    for scope in scopes:
+        args += ["--scope", scope]
+    r = users("create", name, *args, input=PASSWORD.encode())
+    assert r.code == 0, r.stderr
+
+
+def test_list_show_grant_revoke_speak_the_cli_dialect(users) -> None:
+    _create(users, "Alice")
+    _create(users, "bob", "transit:admin")
+    r = users("list")
+    assert r.code == 0, r.stderr
+    lines = r.out.splitlines()
+    assert lines[0].split() == ["NAME", "STATE", "CREATED", "LAST", "LOGIN", "SCOPES"]
+    assert lines[1].split()[:2] == ["alice", "enabled"]
+    assert lines[1].split()[3:] == ["never", "users:me"]
+    listed = json.loads(users("list", "--json").out)
+    assert [a["name"] for a in listed] == ["alice", "bob"]
+    assert set(listed[0]) == {"name", "scopes", "disabled", "created", "last_login"}
+    assert listed[1]["scopes"] == ["transit:admin", "users:me"]
+    assert listed[0]["created"].endswith("Z") and listed[0]["last_login"] is None
+    r = users("grant", "ALICE", "transit:encrypt:orders", "users:admin")
+    assert r.code == 0, r.stderr
+    audit = (users.data / "audit.log").read_text()
+    assert '"event": "admin.grant", "outcome": "success", "user": "alice"' in audit
+    assert r.out == "alice holds transit:encrypt:orders users:admin users:me\n"
+    r = users("revoke", "alice", "users:admin", "not:held")
+    assert r.out == "alice holds transit:encrypt:orders users:me\n"
+    shown = json.loads(users("show", "alice", "--json").out)
+    assert shown["scopes"] == ["transit:encrypt:orders", "users:me"]
+    r = users("show", "alice")
+    assert "state:      enabled\n" in r.out and "last login: never\n" in r.out
+    stored = stored_hash(make_settings(users.data), "alice")
+    everything = "".join(users(*a).out for a in (["list"], ["list", "--json"], ["show", "alice"]))
+    assert stored not in everything and stored.split("$")[-1] not in everything
+
+
+def test_an_unknown_account_is_one_error_and_exit_1(users) -> None:
+    _create(users, "alice")
+    for args in (
+        ["show", "bob"],
+        ["grant", "bob", "x"],
+        ["revoke", "bob", "x"],
+        ["disable", "bob"],
+        ["enable", "bob"],
+        ["reset-password", "bob"],
+        ["delete", "bob", "--yes"],
+    ):
+        r = users(*args, input=PASSWORD.encode())
+        assert r.code == 1, args
+        assert r.stderr == (
+            "sealbox: error: no account named 'bob'\n"
+            "sealbox: hint: 'sealbox users list' shows the accounts\n"
+        ), args
+        assert r.out == ""
+
+
+def test_usage_errors_and_refused_scopes(users, cli, tmp_path: Path) -> None:
+    _create(users, "alice")
+    r = users("grant", "alice")
+    assert r.code == 2
+    assert r.stderr == (
+        "sealbox: error: missing argument 'SCOPE...'\n"
+        "sealbox: hint: run 'sealbox users grant --help' for usage\n"
+    )
+    r = users("grant", "alice", "two words")
+    assert r.code == 1
+    assert r.stderr.startswith("sealbox: error: 'two words' is not a scope")
+    r = cli(["users", "list", "--data-dir", tmp_path / "nowhere"])
+    assert r.code == 1 and "holds no accounts database" in r.stderr
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_disable_enable_reset_password_and_delete(users) -> None:
+    _create(users, "carol")
+    assert users("disable", "carol").out == "disabled carol; its sessions have ended\n"
+    assert json.loads(users("show", "carol", "--json").out)["disabled"] is True
+    assert users("enable", "carol").out == "enabled carol\n"
+    r = users("reset-password", "carol", input=b"short")
+    assert r.code == 1 and "8 to 1024 characters" in r.stderr
+    secret = "canary-reset-password-0b7e"
+    r = users("reset-password", "carol", input=secret.encode() + b"\n")
+    assert r.code == 0, r.stderr
+    assert r.out == "reset the password of carol; its sessions have ended\n"
+    assert secret not in r.out + r.stderr
+    r = users("delete", "carol")
+    assert r.code == 1
+    assert "deleting the account carol cannot be undone and there is no terminal" in r.stderr
+    assert "sealbox: hint: pass --yes to confirm" in r.stderr
+    r = users("delete", "carol", "--yes")
+    assert r.code == 0 and r.out == "deleted carol\n"
+    assert json.loads(users("list", "--json").out) == []
+    audit = (users.data / "audit.log").read_text()
+    assert '"event": "admin.delete", "outcome": "success", "user": "carol"' in audit
+    assert secret not in audit
+
+
+def test_import_refuses_everything_on_a_bad_line_unless_skip_invalid(users, tmp_path: Path) -> None:
+    _create(users, "admin")
+    good = django_pbkdf2("dana-password-1")
+    bad_hash = "md5$salt$canaryhash"
+    lines = [
+        json.dumps({"username": "dana", "password_hash": good, "scopes": ["transit:admin"]}),
+        json.dumps({"username": "\u0430dmin", "password_hash": good}),
+        json.dumps({"username": "eve", "password_hash": bad_hash}),
+        "{not json",
+    ]
+    source = tmp_path / "users.jsonl"
+    source.write_text("\n".join(lines) + "\n")
+    r = users("import", source)
+    assert r.code == 1
+    assert r.stderr.splitlines() == [
+        "sealbox: error: nothing was imported: 3 of 4 lines are refused",
+        "  line 2 ('\u0430dmin'): an account has this name, or one that looks like it",
+        (
+            "  line 3 ('eve'): the password hash is not usable: password hash scheme 'md5$' is "
+            "not supported"
+        ),
+        "  line 4: not JSON (expecting property name enclosed in double quotes at column 2)",
+        "sealbox: hint: correct them, or pass --skip-invalid to import the other lines",
+    ]
+    assert "canaryhash" not in r.stderr and good not in r.stderr
+    assert [a["name"] for a in json.loads(users("list", "--json").out)] == ["admin"]
+    r = users("import", "-", "--skip-invalid", "--json", input=source.read_bytes())
+    assert r.code == 0, r.stderr
+    document = json.loads(r.out)
+    assert document["imported"] == ["dana"]
+    assert [p["line"] for p in document["refused"]] == [2, 3, 4]
+    assert good not in r.out
+    assert r.stderr.startswith("sealbox: refused line 2 ('\u0430dmin'): an account has")
+    shown = json.loads(users("show", "dana", "--json").out)
+    assert shown["scopes"] == ["transit:admin", "users:me"]
+    audit = (users.data / "audit.log").read_text()
+    assert audit.count('"event": "admin.import"') == 1
+    assert '"event": "admin.import", "outcome": "success", "user": "dana"' in audit
+
+
+def test_import_of_bcrypt_and_django_hashes_then_login_upgrades_them(users, tmp_path) -> None:
+    require_module("bcrypt")
+    import bcrypt
+
+    source = tmp_path / "users.jsonl"
+    source.write_text(
+        json.dumps(
+            {
+                "username": "bea",
+                "password_hash": bcrypt.hashpw(b"bea-password-1", bcrypt.gensalt(4)).decode(),
+            }
+        )
+        + "\n"
+        + json.dumps({"username": "dj", "password_hash": django_pbkdf2("dj-password-1")})
+        + "\n"
+    )
+    r = users("import", source)
+    assert r.code == 0, r.stderr
+    assert r.out == "imported 2 accounts (1 bcrypt, 1 pbkdf2_sha256)\n"
+    settings = make_settings(users.data)
+    with run_service(settings) as svc, svc.client() as c:
+        assert login(c, "bea", "bea-password-1").status_code == 200
+        assert login(c, "dj", "dj-password-1").status_code == 200
+    assert stored_hash(settings, "bea").startswith("$argon2id$")
+    assert stored_hash(settings, "dj").startswith("$argon2id$")
+    assert json.loads(users("show", "bea", "--json").out)["last_login"] is not None
+
+
+def test_the_commands_act_on_a_running_service(users) -> None:
+    """grant: the next login gets the scope; disable: the live token is refused at once."""
+    _create(users, "ops")
+    settings = make_settings(users.data)
+    with run_service(settings) as svc, svc.client() as c:
+        first = login(c, "ops").json()
+        live = bearer(first["access_token"])
+        assert first["scope"] == "users:me"
+        assert users("grant", "ops", "transit:admin").code == 0
+        assert login(c, "ops").json()["scope"] == "transit:admin users:me"
+        assert c.get("/users/me", headers=live).status_code == 200
+        assert users("disable", "ops").code == 0
+        r = c.get("/users/me", headers=live)
+        assert r.status_code == 401 and r.json()["message"] == "the access token was revoked"
+        assert login(c, "ops").json()["error_description"] == "the account is disabled"
+        assert users("enable", "ops").code == 0
+        fresh = bearer(login(c, "ops").json()["access_token"])
+        assert c.get("/users/me", headers=fresh).status_code == 200
+        assert users("reset-password", "ops", input=b"another-password-2").code == 0
+        assert c.get("/users/me", headers=fresh).status_code == 401
+        again = bearer(login(c, "ops", "another-password-2").json()["access_token"])
+        assert users("delete", "ops", "--yes").code == 0
+        assert c.get("/users/me", headers=again).status_code == 401
+
+
+def test_disable_from_another_process_reaches_a_sealbox_serve_without_redis(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "data"
+
+    def sealbox(*args: str, input: bytes = b"") -> None:
+        r = run_sealbox(["users", *args, "--data-dir", data], input=input, env=TEST_PROFILE)
+        assert r.returncode == 0, r.stderr.decode()
+
+    with serve_process(tmp_path, env=TEST_PROFILE, data_dir=data) as srv, srv.client() as c:
+        sealbox("create", "solo", input=PASSWORD.encode())
+        token = bearer(login(c, "solo").json()["access_token"])
+        assert c.get("/users/me", headers=token).status_code == 200
+        sealbox("disable", "solo")
+        assert c.get("/users/me", headers=token).status_code == 401
+    assert "Traceback" not in srv.stderr
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+def test_disable_from_the_command_line_reaches_both_workers_at_once(tmp_path: Path) -> None:
+    from tests.service._workers import client_port, serving_worker, worker_pids
+
+    env = {**shared_env(), **TEST_PROFILE}
+    reset_shared_state()
+    data = tmp_path / "data"
+    try:
+        with serve_process(tmp_path, "--workers", "2", env=env, data_dir=data) as srv:
+
+            def sealbox(*args: str, input: bytes = b"") -> None:
+                r = run_sealbox(["users", *args, "--data-dir", data], input=input, env=env)
+                assert r.returncode == 0, r.stderr.decode()
+
+            sealbox("create", "worker-user", input=PASSWORD.encode())
+            with srv.client() as c:
+                token = login(c, "worker-user").json()["access_token"]
+            pids = worker_pids(srv.proc.pid, srv.port)
+            assert len(pids) == 2, pids
+            clients = {}
+            for _ in range(60):
+                c = srv.client()
+                r = c.get("/users/me", headers=bearer(token))
+                assert r.status_code == 200
+                pid = serving_worker(pids, srv.port, client_port(r))
+                if pid in clients or pid is None:
+                    c.close()
+                    continue
+                clients[pid] = c
+                if len(clients) == 2:
+                    break
+            assert len(clients) == 2, "the kernel gave every connection to one worker"
+            sealbox("grant", "worker-user", "transit:admin")
+            with srv.client() as c:
+                assert login(c, "worker-user").json()["scope"] == "transit:admin users:me"
+            # An administrator over HTTP, on whichever worker answers, reaches both too.
+            sealbox("create", "http-admin", "--scope", "users:admin", input=PASSWORD.encode())
+            sealbox("create", "second-user", input=PASSWORD.encode())
+            with srv.client() as c:
+                admin = bearer(login(c, "http-admin").json()["access_token"])
+                second = bearer(login(c, "second-user").json()["access_token"])
+            for c in clients.values():
+                assert c.get("/users/me", headers=second).status_code == 200
+            sealbox("disable", "worker-user")
+            with srv.client() as c:
+                assert c.post("/users/second-user/disable", headers=admin).status_code == 200
+            for c in clients.values():
+                r = c.get("/users/me", headers=bearer(token))
+                assert r.status_code == 401, r.text
+                assert c.get("/users/me", headers=second).status_code == 401
+                c.close()
+        assert "Traceback" not in srv.stderr, srv.stderr[-2000:]
+    finally:
+        reset_shared_state()

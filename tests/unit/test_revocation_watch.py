@@ -1,0 +1,82 @@
+"""A one-worker service sees sessions another process ended, from its next check on."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from sealbox.accounts.revocation import LocalRevocations, announce_change
+from sealbox.accounts.store import Store
+from sealbox.service.db import make_engine, migrate, sessionmaker
+
+
+def test_a_change_announced_by_another_process_is_read_once_by_every_waiting_check(
+    tmp_path: Path,
+) -> None:
+    changes = tmp_path / "revocations.changed"
+
+    async def run() -> None:
+        engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
+        try:
+            await migrate(engine)
+            store = Store(sessionmaker(engine), refresh_ttl=60)
+            user = await store.create_user("u", "$argon2id$not-checked-here", [])
+            service = LocalRevocations(store, watch=changes)
+            await service.load()
+            assert not await service.is_refused("jti", user.id, 0)
+            loads = 0
+            read_versions = store.session_versions
+
+            async def counted() -> dict[int, int]:
+                nonlocal loads
+                loads += 1
+                return await read_versions()
+
+            store.session_versions = counted  # type: ignore[method-assign]
+            # What `sealbox users disable` does in its own process: the database, then
+            # the announcement.
+            version = await store.change_password(user.id, "$argon2id$other")
+            assert not await service.is_refused("jti", user.id, 0)  # not announced yet
+            announce_change(changes)
+            answers = await asyncio.gather(
+                *(service.is_refused("jti", user.id, version - 1) for _ in range(20))
+            )
+            assert answers == [True] * 20
+            assert loads == 1
+            assert not await service.is_refused("jti", user.id, version)
+            assert loads == 1
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+
+
+def test_a_reload_that_failed_is_tried_again_by_the_next_check(tmp_path: Path) -> None:
+    changes = tmp_path / "revocations.changed"
+
+    async def run() -> None:
+        engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
+        try:
+            await migrate(engine)
+            store = Store(sessionmaker(engine), refresh_ttl=60)
+            user = await store.create_user("u", "$argon2id$not-checked-here", [])
+            service = LocalRevocations(store, watch=changes)
+            await service.load()
+            version = await store.change_password(user.id, "$argon2id$other")
+            announce_change(changes)
+            read_versions = store.session_versions
+
+            async def down() -> dict[int, int]:
+                raise ConnectionError("database unreachable")
+
+            store.session_versions = down  # type: ignore[method-assign]
+            with pytest.raises(ConnectionError):
+                await service.is_refused("jti", user.id, 0)
+            store.session_versions = read_versions  # type: ignore[method-assign]
+            assert await service.is_refused("jti", user.id, version - 1)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
