@@ -34,6 +34,10 @@ from sealbox.service.routes.transit import (
     ADMIN_SCOPE,
     HANDLERS,
     TransitCall,
+    _max_version,
+    _one_of,
+    _operate,
+    _options,
     configure_key,
     create_key,
     delete_key,
@@ -42,14 +46,24 @@ from sealbox.service.routes.transit import (
     read_key,
     rotate_key,
 )
-from sealbox.service.routes.transit_models import CreateKey, KeyConfig
+from sealbox.service.routes.transit_models import (
+    CreateKey,
+    HmacRequest,
+    InputItem,
+    KeyConfig,
+    VerifyItem,
+    VerifyRequest,
+)
 from sealbox.service.vault.errors import (
     VaultError,
     from_api_error,
     item_message,
     validation_messages,
 )
-from sealbox.transit import vault_spelling
+from sealbox.transit import InvalidRequestError, peek_version, vault_spelling
+from sealbox.transit.batch import FROM_VERSION
+from sealbox.transit.formats import decode_b64
+from sealbox.transit.registry import check_hmac_algorithm
 
 __all__ = [
     "FROM_VAULT_TYPES",
@@ -183,9 +197,54 @@ def _request_body(
             body["algorithm"] = path_arg
         else:
             body["hash_algorithm"] = path_arg
+    if operation == "verify" and path_arg is not None and _verifies_hmac(body):
+        body["algorithm"] = body.pop("hash_algorithm")
     if operation in ("decrypt", "verify") and "key_version" in body:
         body.pop("key_version")  # the version is in the ciphertext or signature
     return body, key_type
+
+
+def _verifies_hmac(body: dict[str, Any]) -> bool:
+    """Whether a verify request checks HMACs (Vault's ``hmac`` field), not signatures."""
+    items = body.get("batch_input")
+    if isinstance(items, list):
+        return any(isinstance(i, dict) and i.get("hmac") is not None for i in items)
+    return body.get("hmac") is not None
+
+
+async def _hmac_any(call: TransitCall, name: str, body: HmacRequest) -> JSONResponse:
+    """Vault's ``hmac``: any key type, with each version's HMAC key (the native route
+    takes ``hmac`` keys only)."""
+    call.authorize("hmac", name)
+    _one_of(body, "input")
+    _options(lambda: check_hmac_algorithm(body.algorithm))
+    key = await call.key("hmac", name, body.key_version)
+    version = body.key_version
+
+    def one(item: InputItem) -> dict[str, Any]:
+        tag, used = key.version_hmac(decode_b64(item.input, "input"), version)
+        return {"hmac": tag, "key_version": used}
+
+    return await _operate(call, "hmac", key, body, one)
+
+
+async def _verify_hmac_any(call: TransitCall, name: str, body: VerifyRequest) -> JSONResponse:
+    """Vault's ``verify`` of an ``hmac``, for any key type."""
+    call.authorize("verify", name)
+    _one_of(body, "input")
+    _options(lambda: check_hmac_algorithm(body.algorithm))
+    key = await call.key("verify", name, _max_version(body, "hmac"))
+
+    def one(item: VerifyItem) -> dict[str, Any]:
+        data = decode_b64(item.input, "input")
+        if item.hmac is None or item.signature is not None:
+            raise InvalidRequestError("give each item an hmac, or each a signature")
+        return {
+            "valid": key.verify_version_hmac(data, item.hmac),
+            FROM_VERSION: peek_version(item.hmac),
+        }
+
+    return await _operate(call, "verify", key, body, one)
 
 
 def _reshape(result: dict[str, Any]) -> dict[str, Any]:
@@ -232,6 +291,10 @@ async def operate(
     """
     body, key_type = _request_body(operation, raw, path_arg)
     model, handler = HANDLERS[operation]
+    if operation == "hmac":
+        handler = _hmac_any
+    elif operation == "verify" and _verifies_hmac(body):
+        handler = _verify_hmac_any
     try:
         parsed = model.model_validate(body)
     except ValidationError as exc:
