@@ -27,6 +27,7 @@ from tests.service.conftest import (
 from tests.service.test_vault_clients import VaultSecretsManager
 
 WRITERS = 6
+CANARY = "canary-kv-two-workers-5a0e"
 
 
 @pytest.fixture
@@ -49,6 +50,8 @@ def test_two_workers_on_postgresql_serve_vault_clients(tmp_path: Path, shared, m
         def client() -> hvac.Client:
             return hvac.Client(url=srv.url, token=token, verify=str(srv.ca))
 
+        client().secrets.kv.v2.create_or_update_secret(path="app/key", secret={"v": CANARY})
+        assert read(client(), "app/key")["data"]["data"] == {"v": CANARY}
         for n in range(8):
             client().secrets.kv.v2.create_or_update_secret(path="app/db", secret={"n": str(n)})
             assert read(client(), "app/db")["data"]["data"] == {"n": str(n)}
@@ -111,3 +114,8 @@ def test_two_workers_on_postgresql_serve_vault_clients(tmp_path: Path, shared, m
         with pytest.warns(DeprecationWarning, match="raise_on_deleted_version"):
             assert manager.get_secret("app/db", "n") == "7"
     assert "Traceback" not in srv.stderr, srv.stderr[-2000:]
+    assert CANARY not in srv.stderr
+    audit = (data / "audit.log").read_text()
+    assert '"event": "kv.write", "outcome": "success"' in audit
+    assert CANARY not in audit
+    assert token not in audit
