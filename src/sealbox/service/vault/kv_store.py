@@ -44,6 +44,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     UniqueConstraint,
+    and_,
     delete,
     select,
     update,
@@ -213,15 +214,25 @@ class KVStore:
                 version's metadata (``data`` null) when it is deleted or destroyed, as
                 Vault answers.
         """
+        # One query: the secret's metadata joined with the version asked for.
+        wanted = version or KVSecretRecord.current_version
+        query = (
+            select(KVSecretRecord.custom_metadata, KVVersionRecord)
+            .join(
+                KVVersionRecord,
+                and_(
+                    KVVersionRecord.secret_id == KVSecretRecord.id,
+                    KVVersionRecord.version == wanted,
+                ),
+            )
+            .where(KVSecretRecord.mount == mount, KVSecretRecord.path == path)
+        )
         async with self._sessions() as session:
-            secret = await self._secret(session, mount, path)
-            if secret is None or secret.current_version == 0:
-                raise VaultError.not_found()
-            wanted = version or secret.current_version
-            row = await session.get(KVVersionRecord, (secret.id, wanted))
-        if row is None:
+            found = (await session.execute(query)).first()
+        if found is None:
             raise VaultError.not_found()
-        meta = _version_metadata(row, secret.custom_metadata)
+        custom, row = found
+        meta = _version_metadata(row, custom)
         if row.deleted_at is not None or row.destroyed or row.value is None:
             raise VaultError(404, data={"data": None, "metadata": meta})
         return SecretVersion(self._open(mount, path, row.version, row.value), meta)
