@@ -125,3 +125,20 @@ def test_the_common_hvac_class_runs_unchanged(peer: Peer, monkeypatch) -> None:
     with warnings.catch_warnings():  # hvac 2 warns about raise_on_deleted_version
         warnings.simplefilter("ignore", DeprecationWarning)
         assert manager.get_secret("myapp/config", "db_password") == "canary-manager-41d2"
+
+
+def test_a_batch_rewrap_answers_each_envelope_on_its_own(peer: Peer) -> None:
+    from sealbox.exceptions import DecryptionError
+    from sealbox.keysets.envelope.format import WrappedKey
+
+    peer.hvac().secrets.transit.create_key(name="app")
+    provider = VaultTransitProvider(
+        "app", url=peer.url, token=peer.token, ca=peer.ca, version_cache_seconds=0
+    )
+    good = [provider.wrap(bytes([i]) * 64) for i in range(3)]
+    peer.hvac().secrets.transit.rotate_key(name="app")
+    junk = WrappedKey("vault-transit", "app", 1, b"\x00" * 40)
+    # Vault answers a batch in which some items failed with 400 and every item's result.
+    results = provider.rewrap_batch([*good, junk])
+    assert [type(r) for r in results] == [WrappedKey] * 3 + [DecryptionError]
+    assert [provider.unwrap(r) for r in results[:3]] == [bytes([i]) * 64 for i in range(3)]
