@@ -294,3 +294,30 @@ def test_token_self_lookup_and_renewal(service, vault: hvac.Client, admin_token:
     bearer = hvac.Client(url=service.url, verify=str(service.ca))
     bearer.session.headers["Authorization"] = f"Bearer {admin_token}"
     assert bearer.adapter.get("/v1/auth/token/lookup-self")["data"]["policies"] == ["kv:admin"]
+
+
+def test_health_and_the_mount_lookup_of_vaults_command_line(service, vault, admin_token) -> None:
+    health = hvac.Client(url=service.url, verify=str(service.ca)).sys.read_health_status(
+        method="GET"
+    )
+    assert (health["initialized"], health["sealed"], health["standby"]) == (True, False, False)
+    status, body = curl(service, "GET", "/v1/sys/internal/ui/mounts/secret/app/db", admin_token)
+    assert status == 200
+    assert (body["data"]["type"], body["data"]["options"], body["data"]["path"]) == (
+        "kv",
+        {"version": "2"},
+        "secret/",
+    )
+    status, body = curl(service, "GET", "/v1/sys/internal/ui/mounts/transit/keys", admin_token)
+    assert (status, body["data"]["type"]) == (200, "transit")
+    assert curl(service, "GET", "/v1/sys/internal/ui/mounts/other/x", admin_token) == (
+        404,
+        {"errors": []},
+    )
+    assert curl(service, "GET", "/v1/sys/internal/ui/mounts/secret/x") == (
+        403,
+        {"errors": ["permission denied"]},
+    )
+    status, body = curl(service, "GET", "/v1/sys/mounts", admin_token)
+    assert status == 404
+    assert set(body) == {"errors"}

@@ -1,7 +1,7 @@
 """The entry of the Vault-shaped API: an ASGI layer in front of sealbox's routes.
 
 It takes the requests whose path is Vault's (``/v1/transit/…``, ``/v1/<kv mount>/…``,
-``/v1/auth/token/…``) and passes every other one on, untouched. Vault's paths carry
+``/v1/auth/token/…``, ``/v1/sys/…``) and passes every other one on, untouched. Vault's paths carry
 names with slashes (a secret's path), a ``LIST`` method (read as ``GET`` with
 ``list=true``, as Vault reads it; the connection layer rewrites the request line for
 the HTTP parser) and their own error shape, so this layer dispatches itself rather
@@ -30,6 +30,7 @@ from sealbox.service.vault.auth import caller_of
 from sealbox.service.vault.errors import VaultError
 from sealbox.service.vault.kv_routes import kv_route
 from sealbox.service.vault.kv_store import KVStore
+from sealbox.service.vault.sys import health, mount_of
 from sealbox.service.vault.token import token_route
 from sealbox.service.vault.transit import manage, operate
 
@@ -47,6 +48,7 @@ _OPERATION: Final = re.compile(
     r"|(" + "|".join(op for op in HANDLERS if op != "datakey") + r")/([^/]+)(?:/([^/]+))?)"
 )
 _NAME: Final = re.compile(NAME_PATTERN)
+_ENGINES: Final = frozenset({"transit", "auth", "sys"})
 _BODY_METHODS: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _AUDIT_DOWN: Final = "the audit log cannot be written; the request was refused"
 
@@ -78,7 +80,7 @@ class VaultApi:
                     return
             if path.startswith("/v1/"):
                 first = path[4:].partition("/")[0]
-                if first in ("transit", "auth") or first in self.kv_mounts:
+                if first in _ENGINES or first in self.kv_mounts:
                     await self._serve(first, path, scope, receive, send)
                     return
         await self.app(scope, receive, send)
@@ -122,6 +124,8 @@ class VaultApi:
         listing = request.query_params.get("list") == "true"
         if method == "LIST":  # an ASGI server that lets the method through
             method, listing = "GET", True
+        if first == "sys" and parts == ["health"] and method in ("GET", "HEAD"):
+            return health()  # no token, as in Vault
         caller = await caller_of(request)
         raw = await request.body() if method in _BODY_METHODS else b""
         if first == "transit":
@@ -130,6 +134,10 @@ class VaultApi:
             if len(parts) > 1 and parts[0] == "keys" and _NAME.match(parts[1]) is None:
                 raise VaultError(400, "invalid key name")
             return await manage(request, caller, method, parts, raw, listing=listing)
+        if first == "sys":
+            if parts[:3] != ["internal", "ui", "mounts"] or method != "GET":
+                raise VaultError(404, f"unsupported path {path[4:]}")
+            return mount_of(parts[3:], self.kv_mounts)
         if first == "auth":
             if parts[:1] != ["token"]:
                 raise VaultError(404, f"unsupported path {path[4:]}")
