@@ -28,8 +28,8 @@ the key's ``min_decryption_version`` :class:`~sealbox.exceptions.KeyStateError`;
 a ciphertext Vault cannot decrypt :class:`~sealbox.exceptions.DecryptionError`;
 503 (sealed, standby) and network or TLS failures
 :class:`~sealbox.exceptions.KeyProviderError`. A batch in which some items failed,
-which Vault answers 400 with every item's result, is read item by item. Messages name the key and the
-status, never a token, a key blob or a ciphertext.
+which Vault answers 400 with every item's result, is read item by item. Messages name
+the key and the status, never a token, a key blob or a ciphertext.
 
 .. versionadded:: 0.1.0
 """
