@@ -53,3 +53,25 @@ def curl(
     ).stdout
     text, _, status = out.rpartition("\n")
     return int(status), json.loads(text) if text.strip() else None
+
+
+ENVELOPE = frozenset(
+    {
+        "request_id",
+        "lease_id",
+        "renewable",
+        "lease_duration",
+        "data",
+        "wrap_info",
+        "warnings",
+        "auth",
+    }
+)
+
+
+def data_of(body: Any) -> Any:
+    """The ``data`` of an answer in Vault's envelope (checking the envelope's members)."""
+    assert set(body) == ENVELOPE, body
+    assert (body["lease_id"], body["renewable"], body["lease_duration"]) == ("", False, 0)
+    assert len(body["request_id"]) == 36
+    return body["data"]

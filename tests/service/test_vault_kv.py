@@ -11,7 +11,7 @@ import hvac
 import hvac.exceptions as hx
 import pytest
 
-from tests.service._vault import curl, hvac_client, read, token_for
+from tests.service._vault import curl, data_of, hvac_client, read, token_for
 from tests.service.conftest import make_settings, run_service
 
 CANARY = "canary-kv-value-91c4e2"
@@ -122,16 +122,15 @@ def test_list_shows_secrets_and_folders(service, vault: hvac.Client, admin_token
     with pytest.raises(hx.InvalidPath):
         kv.list_secrets(path="nothing")
     status, body = curl(service, "LIST", "/v1/secret/metadata/team/deep", admin_token)
-    assert (status, body) == (200, {"data": {"keys": ["c"]}})
+    assert (status, data_of(body)) == (200, {"keys": ["c"]})
     status, body = curl(service, "GET", "/v1/secret/metadata/team?list=true", admin_token)
-    assert (status, body) == (200, {"data": {"keys": ["a", "b", "deep/"]}})
+    assert (status, data_of(body)) == (200, {"keys": ["a", "b", "deep/"]})
 
 
 def test_raw_shapes_over_curl(service, admin_token) -> None:
     status, body = curl(service, "POST", "/v1/secret/data/raw", admin_token, {"data": {"k": "v"}})
     assert status == 200
-    assert set(body) == {"data"}
-    assert set(body["data"]) == {
+    assert set(data_of(body)) == {
         "created_time",
         "custom_metadata",
         "deletion_time",
@@ -140,9 +139,14 @@ def test_raw_shapes_over_curl(service, admin_token) -> None:
     }
     status, body = curl(service, "GET", "/v1/secret/data/raw", admin_token)
     assert status == 200
-    assert body["data"]["data"] == {"k": "v"}
+    assert data_of(body)["data"] == {"k": "v"}
     assert curl(service, "GET", "/v1/secret/data/none", admin_token) == (404, {"errors": []})
     assert curl(service, "DELETE", "/v1/secret/data/raw", admin_token) == (204, None)
+    status, body = curl(service, "GET", "/v1/secret/data/raw", admin_token)
+    assert status == 404
+    deleted = data_of(body)
+    assert deleted["data"] is None
+    assert deleted["metadata"]["deletion_time"]
     status, body = curl(service, "POST", "/v1/secret/data/raw", admin_token, {"data": "text"})
     assert (status, body) == (400, {"errors": ["no data provided"]})
     status, body = curl(service, "POST", "/v1/secret/data/a//b", admin_token, {"data": {}})

@@ -10,7 +10,7 @@ import hvac.exceptions as hx
 import pytest
 
 from tests.service._transit import ALL_SCOPES, b64, unb64
-from tests.service._vault import curl, hvac_client, token_for
+from tests.service._vault import curl, data_of, hvac_client, token_for
 
 SCOPES = (*ALL_SCOPES, "transit:export:*")
 
@@ -234,18 +234,17 @@ def test_raw_shapes_over_curl(service, admin_token) -> None:
     assert (status, body) == (404, {"errors": []})
     status, body = curl(service, "POST", "/v1/transit/keys/k", admin_token, {})
     assert status == 200
-    assert body["data"]["name"] == "k"
+    assert data_of(body)["name"] == "k"
     status, body = curl(service, "LIST", "/v1/transit/keys", admin_token)
-    assert (status, body) == (200, {"data": {"keys": ["k"]}})
+    assert (status, data_of(body)) == (200, {"keys": ["k"]})
     status, body = curl(service, "GET", "/v1/transit/keys?list=true", admin_token)
-    assert (status, body) == (200, {"data": {"keys": ["k"]}})
+    assert (status, data_of(body)) == (200, {"keys": ["k"]})
 
     status, body = curl(
         service, "POST", "/v1/transit/encrypt/k", admin_token, {"plaintext": b64(b"p")}
     )
     assert status == 200
-    assert set(body) == {"data"}
-    assert set(body["data"]) == {"ciphertext", "key_version"}
+    assert set(data_of(body)) == {"ciphertext", "key_version"}
     ciphertext = body["data"]["ciphertext"]
     tampered = ciphertext[:-4] + ("AAAA" if not ciphertext.endswith("AAAA") else "BBBB")
     status, body = curl(

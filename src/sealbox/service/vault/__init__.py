@@ -8,6 +8,7 @@ A thin adapter, same implementation underneath:
 - :mod:`~sealbox.service.vault.auth`: ``X-Vault-Token`` or a bearer token, verified as
   every sealbox access token is; the ``kv:*`` scopes;
 - :mod:`~sealbox.service.vault.errors`: ``{"errors": […]}`` with Vault's statuses and words;
+- :mod:`~sealbox.service.vault.envelope`: the members every Vault answer has;
 - :mod:`~sealbox.service.vault.transit`: Vault Transit's routes over the handlers of
   :mod:`sealbox.service.routes.transit`;
 - :mod:`~sealbox.service.vault.kv_store`: the KV version 2 engine (versions,

@@ -18,6 +18,7 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from sealbox.service.errors import ApiError, ErrorCode
+from sealbox.service.vault.envelope import envelope
 
 __all__ = [
     "KEY_NOT_FOUND",
@@ -57,11 +58,11 @@ class VaultError(Exception):
         self.data = data
 
     def body(self) -> dict[str, Any]:
-        """The JSON body: the messages, and ``data`` where Vault sends it with an error."""
-        body: dict[str, Any] = {"errors": self.messages}
+        """The JSON body: the messages; or, where Vault answers an error status with
+        ``data`` (a deleted secret version), that answer's envelope."""
         if self.data is not None:
-            body["data"] = self.data
-        return body
+            return envelope(self.data)
+        return {"errors": self.messages}
 
     @classmethod
     def denied(cls) -> VaultError:

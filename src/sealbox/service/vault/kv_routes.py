@@ -29,11 +29,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from sealbox.service.deps import Caller
 from sealbox.service.runtime import Runtime
 from sealbox.service.vault.auth import kv_allows
+from sealbox.service.vault.envelope import vault_response
 from sealbox.service.vault.errors import VaultError
 from sealbox.service.vault.kv_store import KVStore, check_path
 from sealbox.service.vault.transit import parse_body
@@ -143,15 +144,15 @@ async def kv_route(
     if kind == "config" and len(parts) == 1 and method == "GET":
         if not kv_allows(caller.scopes, "read", f"{mount}/"):
             raise VaultError.denied()
-        return JSONResponse(
-            {"data": {"cas_required": False, "delete_version_after": "0s", "max_versions": 0}}
+        return vault_response(
+            {"cas_required": False, "delete_version_after": "0s", "max_versions": 0}
         )
     if kind == "metadata" and method == "GET" and listing:
         folder = rest.strip("/")
         call = _Call(request, caller, runtime, mount, folder)
         where = f"{mount}/{folder}/" if folder else f"{mount}/"
         call.require("read", "list", where)
-        return JSONResponse({"data": {"keys": await store.list_folder(mount, folder)}})
+        return vault_response({"keys": await store.list_folder(mount, folder)})
     handler = _ROUTES.get((kind, method))
     if handler is None:
         if kind in {k for k, _ in _ROUTES}:
@@ -164,7 +165,7 @@ async def kv_route(
 async def _read(call: _Call, store: KVStore, _raw: bytes) -> Response:
     call.require("read", "read")
     found = await store.read(call.mount, call.path, _version_param(call.request))
-    return JSONResponse({"data": {"data": found.data, "metadata": found.metadata}})
+    return vault_response({"data": found.data, "metadata": found.metadata})
 
 
 async def _write(call: _Call, store: KVStore, raw: bytes) -> Response:
@@ -185,7 +186,7 @@ async def _write(call: _Call, store: KVStore, raw: bytes) -> Response:
         call.audit("write", "failure", "check-and-set")
         raise
     call.audit("write", "success", f"version={written['version']}")
-    return JSONResponse({"data": written})
+    return vault_response(written)
 
 
 async def _delete_latest(call: _Call, store: KVStore, _raw: bytes) -> Response:
@@ -221,7 +222,7 @@ async def _destroy(call: _Call, store: KVStore, raw: bytes) -> Response:
 
 async def _metadata(call: _Call, store: KVStore, _raw: bytes) -> Response:
     call.require("read", "metadata")
-    return JSONResponse({"data": await store.metadata(call.mount, call.path)})
+    return vault_response(await store.metadata(call.mount, call.path))
 
 
 async def _write_metadata(call: _Call, store: KVStore, raw: bytes) -> Response:

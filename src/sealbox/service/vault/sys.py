@@ -16,6 +16,7 @@ from typing import Any
 from starlette.responses import JSONResponse
 
 from sealbox import __version__
+from sealbox.service.vault.envelope import vault_response
 from sealbox.service.vault.errors import VaultError
 
 __all__ = ["health", "mount_of"]
@@ -53,4 +54,4 @@ def mount_of(parts: list[str], kv_mounts: frozenset[str]) -> JSONResponse:
     else:
         raise VaultError.not_found()
     data.update(path=f"{first}/", description="", local=False, seal_wrap=False)
-    return JSONResponse({"data": data})
+    return vault_response(data)

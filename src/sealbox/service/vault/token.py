@@ -20,6 +20,7 @@ from typing import Any
 from starlette.responses import JSONResponse
 
 from sealbox.service.deps import Caller
+from sealbox.service.vault.envelope import vault_response
 from sealbox.service.vault.errors import VaultError
 
 __all__ = ["lookup_self", "renew_self", "token_route"]
@@ -82,9 +83,9 @@ def token_route(caller: Caller, method: str, parts: list[str]) -> JSONResponse:
     if parts == ["lookup-self"]:
         if method not in ("GET", "POST"):
             raise VaultError(405, "unsupported operation")
-        return JSONResponse({"data": lookup_self(caller)})
+        return vault_response(lookup_self(caller))
     if parts == ["renew-self"]:
         if method not in ("POST", "PUT"):
             raise VaultError(405, "unsupported operation")
-        return JSONResponse({"auth": renew_self(caller), "data": None})
+        return vault_response(None, auth=renew_self(caller))
     raise VaultError(404, f"unsupported path auth/token/{'/'.join(parts)}")

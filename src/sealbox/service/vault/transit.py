@@ -55,6 +55,7 @@ from sealbox.service.routes.transit_models import (
     VerifyItem,
     VerifyRequest,
 )
+from sealbox.service.vault.envelope import envelope_bytes, vault_response
 from sealbox.service.vault.errors import (
     VaultError,
     from_api_error,
@@ -148,16 +149,6 @@ def vault_key(info: Mapping[str, Any]) -> dict[str, Any]:
         "supports_signing": info["supports_signing"],
         "type": vault_type(info["type"]),
     }
-
-
-def data_response(
-    data: Any, status: int = 200, *, warnings: list[str] | None = None
-) -> JSONResponse:
-    """Vault's answer: ``{"data": …}`` (and ``warnings``, when there are some)."""
-    body: dict[str, Any] = {"data": data}
-    if warnings:
-        body["warnings"] = warnings
-    return JSONResponse(body, status_code=status)
 
 
 def parse_body(raw: bytes) -> dict[str, Any]:
@@ -271,21 +262,21 @@ def _answer(response: Response) -> Response:
     raw = bytes(response.body)
     if response.status_code == 200 and b'"batch_results"' not in raw and b'"reference"' not in raw:
         # One result: only a versioned text starts a JSON string with "sealbox:v".
-        body = b'{"data":' + raw.replace(b'"sealbox:v', b'"vault:v') + b"}"
+        body = envelope_bytes(raw.replace(b'"sealbox:v', b'"vault:v'))
         response.body = body
         response.headers["content-length"] = str(len(body))
         return response
     native = json.loads(raw)
     results = native.get("batch_results")
     if results is None:
-        return data_response(_reshape(native), response.status_code)
+        return vault_response(_reshape(native), response.status_code)
     for result in results:
         code = result.pop("error", None)
         message = result.pop("message", "")
         if code is not None:
             result["error"] = item_message(code, message)
         _reshape(result)
-    return data_response({"batch_results": results}, response.status_code)
+    return vault_response({"batch_results": results}, response.status_code)
 
 
 async def operate(
@@ -355,7 +346,7 @@ async def _create(
 
 def _key_answer(response: Response, warnings: list[str] | None = None) -> Response:
     info = json.loads(bytes(response.body))
-    return data_response(vault_key(info), warnings=warnings)
+    return vault_response(vault_key(info), warnings=warnings)
 
 
 async def manage(
@@ -379,7 +370,7 @@ async def manage(
             names = (await list_keys(caller, request))["keys"]
             if not names:
                 raise VaultError.not_found()
-            return data_response({"keys": names})
+            return vault_response({"keys": names})
         if parts[0] == "keys" and len(parts) in (2, 3):
             return await _key_route(request, caller, method, parts, raw)
         if parts[0] == "export" and len(parts) in (3, 4) and method == "GET":
@@ -456,4 +447,4 @@ async def _export(request: Request, caller: Caller, parts: list[str]) -> Respons
             raise VaultError(400, "version must be a number or 'latest'")
     exported = json.loads(bytes((await export_key(name, caller, request, version)).body))
     exported["type"] = vault_type(exported["type"])
-    return data_response(exported)
+    return vault_response(exported)
