@@ -13,14 +13,24 @@ all: a fresh ``request_id``, no lease, no wrapping.
 
 from __future__ import annotations
 
-import uuid
+import random
 from typing import Any
 
 from starlette.responses import JSONResponse
 
-__all__ = ["envelope", "envelope_bytes", "vault_response"]
+__all__ = ["envelope", "envelope_bytes", "request_id", "vault_response"]
 
 _TAIL = b',"wrap_info":null,"warnings":null,"auth":null}'
+
+
+def request_id() -> str:
+    """A fresh request id in the UUID form Vault uses.
+
+    Unique, not secret: drawn from :mod:`random` (reseeded in every forked worker), a
+    tenth of the cost of :func:`uuid.uuid4` on the hot path.
+    """
+    h = f"{random.getrandbits(128):032x}"  # an identifier, not a secret
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def envelope(
@@ -28,7 +38,7 @@ def envelope(
 ) -> dict[str, Any]:
     """The envelope around ``data``."""
     return {
-        "request_id": str(uuid.uuid4()),
+        "request_id": request_id(),
         "lease_id": "",
         "renewable": False,
         "lease_duration": 0,
@@ -42,7 +52,7 @@ def envelope(
 def envelope_bytes(data_json: bytes) -> bytes:
     """The envelope around ``data_json``, JSON already (the transit hot path)."""
     head = b'{"request_id":"%s","lease_id":"","renewable":false,"lease_duration":0,"data":'
-    return head % str(uuid.uuid4()).encode() + data_json + _TAIL
+    return head % request_id().encode() + data_json + _TAIL
 
 
 def vault_response(

@@ -264,7 +264,10 @@ def _answer(response: Response) -> Response:
         # One result: only a versioned text starts a JSON string with "sealbox:v".
         body = envelope_bytes(raw.replace(b'"sealbox:v', b'"vault:v'))
         response.body = body
-        response.headers["content-length"] = str(len(body))
+        response.raw_headers = [
+            (b"content-length", str(len(body)).encode()),
+            (b"content-type", b"application/json"),
+        ]
         return response
     native = json.loads(raw)
     results = native.get("batch_results")
