@@ -10,8 +10,12 @@ import pytest
 
 from sealbox.exceptions import DecryptionError
 from sealbox.service.db import make_engine, migrate, sessionmaker
-from sealbox.service.vault.errors import VaultError
-from sealbox.service.vault.kv_store import DEFAULT_MAX_VERSIONS, KVStore
+from sealbox.service.vault.kv_store import (
+    DEFAULT_MAX_VERSIONS,
+    CheckAndSetError,
+    KVStore,
+    SecretNotFoundError,
+)
 
 MASTER = os.urandom(32)
 CANARY = "canary-kv-store-value-0c7d"
@@ -51,7 +55,7 @@ def test_concurrent_check_and_set_lets_one_writer_win(tmp_path: Path) -> None:
             return_exceptions=True,
         )
         won = [o for o in outcomes if isinstance(o, dict)]
-        lost = [o for o in outcomes if isinstance(o, VaultError)]
+        lost = [o for o in outcomes if isinstance(o, CheckAndSetError)]
         assert len(won) == 1
         assert won[0]["version"] == 2
         assert len(lost) == 7
@@ -76,12 +80,26 @@ def test_a_value_opens_only_where_it_was_written(tmp_path: Path) -> None:
 def test_metadata_alone_then_check_and_set_zero(tmp_path: Path) -> None:
     async def scenario(store: KVStore) -> None:
         await store.write_metadata("secret", "pre", cas_required=True, max_versions=3)
-        with pytest.raises(VaultError, match="required"):
+        with pytest.raises(CheckAndSetError, match="required"):
             await store.write("secret", "pre", {"k": 1})
-        with pytest.raises(VaultError) as missing:
+        with pytest.raises(SecretNotFoundError) as missing:
             await store.read("secret", "pre")
-        assert missing.value.status == 404
+        assert missing.value.metadata is None
         assert (await store.write("secret", "pre", {"k": 1}, cas=0))["version"] == 1
         assert await store.list_folder("secret", "") == ["pre"]
 
     run(tmp_path, scenario)
+
+
+def test_the_engine_imports_no_web_framework() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, sealbox.service.vault.kv_store; "
+        "print(sorted(m for m in ('fastapi', 'starlette') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"

@@ -36,7 +36,7 @@ from sealbox.service.runtime import Runtime
 from sealbox.service.vault.auth import kv_allows
 from sealbox.service.vault.envelope import vault_response
 from sealbox.service.vault.errors import VaultError
-from sealbox.service.vault.kv_store import KVStore, check_path
+from sealbox.service.vault.kv_store import KVError, KVStore, SecretNotFoundError, check_path
 from sealbox.service.vault.transit import parse_body
 
 __all__ = ["MAX_CUSTOM_METADATA", "kv_route"]
@@ -139,6 +139,39 @@ async def kv_route(
     Raises:
         VaultError: the refusal, in Vault's words.
     """
+    try:
+        return await _route(
+            request,
+            caller,
+            runtime,
+            store,
+            mount=mount,
+            method=method,
+            parts=parts,
+            raw=raw,
+            listing=listing,
+        )
+    except SecretNotFoundError as exc:
+        if exc.metadata is None:
+            raise VaultError.not_found() from None
+        # Vault answers a deleted version 404 with its metadata.
+        raise VaultError(404, data={"data": None, "metadata": exc.metadata}) from None
+    except KVError as exc:
+        raise VaultError(400, str(exc)) from None
+
+
+async def _route(
+    request: Request,
+    caller: Caller,
+    runtime: Runtime,
+    store: KVStore,
+    *,
+    mount: str,
+    method: str,
+    parts: list[str],
+    raw: bytes,
+    listing: bool,
+) -> Response:
     kind = parts[0] if parts else ""
     rest = "/".join(parts[1:])
     if kind == "config" and len(parts) == 1 and method == "GET":
@@ -182,7 +215,7 @@ async def _write(call: _Call, store: KVStore, raw: bytes) -> Response:
         raise VaultError(400, "cas must be a whole number")
     try:
         written = await store.write(call.mount, call.path, data, cas=cas)
-    except VaultError:
+    except KVError:
         call.audit("write", "failure", "check-and-set")
         raise
     call.audit("write", "success", f"version={written['version']}")

@@ -55,14 +55,18 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from sealbox.keysets.key_sealer import KeySealer
 from sealbox.service.db import Base, UTCDateTime, now
-from sealbox.service.vault.errors import VaultError
 
 __all__ = [
     "DEFAULT_MAX_VERSIONS",
+    "CheckAndSetError",
+    "InvalidPathError",
+    "KVError",
     "KVSecretRecord",
     "KVStore",
     "KVVersionRecord",
+    "SecretNotFoundError",
     "SecretVersion",
+    "WriteConflictError",
     "check_path",
 ]
 
@@ -71,6 +75,35 @@ DEFAULT_MAX_VERSIONS: Final = 10
 MAX_PATH: Final = 512
 VALUE_FORMAT: Final = "sealbox-kv-v2/1"
 _WRITE_ATTEMPTS: Final = 16
+
+
+class KVError(Exception):
+    """A refusal of the KV engine: what the caller asked for breaks a rule."""
+
+
+class InvalidPathError(KVError):
+    """The path is not one a secret can have."""
+
+
+class CheckAndSetError(KVError):
+    """A write's check-and-set failed, or the secret requires one and it was missing."""
+
+
+class WriteConflictError(KVError):
+    """Other writers kept winning: the write may be retried."""
+
+
+class SecretNotFoundError(KVError):
+    """Nothing at that path, or no such version.
+
+    Attributes:
+        metadata: a deleted or destroyed version's metadata (Vault answers it with the
+            404), else ``None``.
+    """
+
+    def __init__(self, message: str = "not found", metadata: dict[str, Any] | None = None):
+        super().__init__(message)
+        self.metadata = metadata
 
 
 class KVSecretRecord(Base):
@@ -111,18 +144,18 @@ def check_path(path: str) -> str:
     """A secret's path without its outer slashes.
 
     Raises:
-        VaultError: 400 for an empty path, an empty, ``.`` or ``..`` segment, a control
+        InvalidPathError: an empty path, an empty, ``.`` or ``..`` segment, a control
             character, or more than 512 characters.
     """
     path = path.strip("/")
     if not path:
-        raise VaultError(400, "a secret path is required")
+        raise InvalidPathError("a secret path is required")
     if len(path) > MAX_PATH:
-        raise VaultError(400, f"a secret path has at most {MAX_PATH} characters")
+        raise InvalidPathError(f"a secret path has at most {MAX_PATH} characters")
     if any(ord(c) < 0x20 or c == "\x7f" for c in path):
-        raise VaultError(400, "a secret path may not hold control characters")
+        raise InvalidPathError("a secret path may not hold control characters")
     if any(part in ("", ".", "..") for part in path.split("/")):
-        raise VaultError(400, "a secret path may not have empty, '.' or '..' segments")
+        raise InvalidPathError("a secret path may not have empty, '.' or '..' segments")
     return path
 
 
@@ -210,9 +243,8 @@ class KVStore:
         """The newest version of a secret (or ``version``), with its metadata.
 
         Raises:
-            VaultError: 404 when the secret or the version does not exist; 404 with the
-                version's metadata (``data`` null) when it is deleted or destroyed, as
-                Vault answers.
+            SecretNotFoundError: the secret or the version does not exist, or (with the
+                version's ``metadata``) the version is deleted or destroyed.
         """
         # One query: the secret's metadata joined with the version asked for.
         wanted = version or KVSecretRecord.current_version
@@ -230,23 +262,23 @@ class KVStore:
         async with self._sessions() as session:
             found = (await session.execute(query)).first()
         if found is None:
-            raise VaultError.not_found()
+            raise SecretNotFoundError
         custom, row = found
         meta = _version_metadata(row, custom)
         if row.deleted_at is not None or row.destroyed or row.value is None:
-            raise VaultError(404, data={"data": None, "metadata": meta})
+            raise SecretNotFoundError("the version is deleted", metadata=meta)
         return SecretVersion(self._open(mount, path, row.version, row.value), meta)
 
     async def metadata(self, mount: str, path: str) -> dict[str, Any]:
         """A secret's metadata and every version's (Vault's ``metadata`` answer).
 
         Raises:
-            VaultError: 404 when there is no such secret.
+            SecretNotFoundError: there is no such secret.
         """
         async with self._sessions() as session:
             secret = await self._secret(session, mount, path)
             if secret is None:
-                raise VaultError.not_found()
+                raise SecretNotFoundError
             rows = (
                 await session.execute(
                     select(KVVersionRecord)
@@ -279,7 +311,7 @@ class KVStore:
         folders ending in ``/``, sorted.
 
         Raises:
-            VaultError: 404 when there is nothing there.
+            SecretNotFoundError: there is nothing there.
         """
         prefix = folder.strip("/")
         prefix = f"{prefix}/" if prefix else ""
@@ -299,7 +331,7 @@ class KVStore:
                 head, slash, _ = rest.partition("/")
                 names.add(head + slash)
         if not names:
-            raise VaultError.not_found()
+            raise SecretNotFoundError
         return sorted(names)
 
     # -- writes -----------------------------------------------------------------------
@@ -323,7 +355,8 @@ class KVStore:
             cas_required: the engine requires ``cas`` on every write.
 
         Raises:
-            VaultError: 400 when the check-and-set fails or is required and missing.
+            CheckAndSetError: the check-and-set fails, or is required and missing.
+            WriteConflictError: other writers kept winning.
         """
         for _ in range(_WRITE_ATTEMPTS):
             async with self._sessions() as session:
@@ -333,16 +366,16 @@ class KVStore:
                 keep = (secret.max_versions if secret is not None else 0) or DEFAULT_MAX_VERSIONS
                 custom = None if secret is None else secret.custom_metadata
             if cas is None and required:
-                raise VaultError(400, "check-and-set parameter required for this call")
+                raise CheckAndSetError("check-and-set parameter required for this call")
             current = 0 if seen is None else seen[1]
             if cas is not None and cas != current:
-                raise VaultError(400, "check-and-set parameter did not match the current version")
+                raise CheckAndSetError("check-and-set parameter did not match the current version")
             try:
                 row = await self._add_version(mount, path, seen, data, keep)
             except (IntegrityError, _LostRaceError):
                 continue  # another writer won: look again (a cas write then fails above)
             return _version_metadata(row, custom)
-        raise VaultError(400, "the secret is being written concurrently; retry")
+        raise WriteConflictError("the secret is being written concurrently; retry")
 
     async def _add_version(
         self,
@@ -442,7 +475,7 @@ class KVStore:
             except IntegrityError:
                 continue  # made at the same time by another writer: update it
             return
-        raise VaultError(400, "the secret is being written concurrently; retry")
+        raise WriteConflictError("the secret is being written concurrently; retry")
 
     async def delete_latest(self, mount: str, path: str) -> None:
         """Soft-delete the newest version (nothing to do when there is none)."""
