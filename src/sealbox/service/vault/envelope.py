@@ -20,6 +20,8 @@ from starlette.responses import JSONResponse
 
 __all__ = ["envelope", "envelope_bytes", "request_id", "vault_response"]
 
+_HEAD = b'{"request_id":"'
+_MIDDLE = b'","lease_id":"","renewable":false,"lease_duration":0,"data":'
 _TAIL = b',"wrap_info":null,"warnings":null,"auth":null}'
 
 
@@ -51,8 +53,7 @@ def envelope(
 
 def envelope_bytes(data_json: bytes) -> bytes:
     """The envelope around ``data_json``, JSON already (the transit hot path)."""
-    head = b'{"request_id":"%s","lease_id":"","renewable":false,"lease_duration":0,"data":'
-    return head % request_id().encode() + data_json + _TAIL
+    return b"".join((_HEAD, request_id().encode(), _MIDDLE, data_json, _TAIL))
 
 
 def vault_response(

@@ -257,12 +257,18 @@ def _reshape(result: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def _answer(response: Response) -> Response:
-    """The native handler's answer, as Vault answers."""
+def _answer(response: Response, *, single: bool = False) -> Response:
+    """The native handler's answer, as Vault answers.
+
+    Args:
+        response: the handler's answer.
+        single: the request had one input and no ``reference`` (its answer holds at most
+            one versioned text, and nothing a caller chose).
+    """
     raw = bytes(response.body)
-    if response.status_code == 200 and b'"batch_results"' not in raw and b'"reference"' not in raw:
-        # One result: only a versioned text starts a JSON string with "sealbox:v".
-        body = envelope_bytes(raw.replace(b'"sealbox:v', b'"vault:v'))
+    if single and response.status_code == 200:
+        # One result: only its versioned text starts a JSON string with "sealbox:v".
+        body = envelope_bytes(raw.replace(b'"sealbox:v', b'"vault:v', 1))
         response.body = body
         response.raw_headers = [
             (b"content-length", str(len(body)).encode()),
@@ -311,8 +317,11 @@ async def operate(
     except ValidationError as exc:
         raise VaultError(400, *validation_messages(exc.errors())) from None
     call = TransitCall.of(request, caller)
+    single = (
+        getattr(parsed, "batch_input", None) is None and getattr(parsed, "reference", None) is None
+    )
     try:
-        return _answer(await handler(call, name, parsed))
+        return _answer(await handler(call, name, parsed), single=single)
     except ApiError as exc:
         upsert = (
             exc.code is ErrorCode.NOT_FOUND
@@ -324,7 +333,7 @@ async def operate(
     # Vault creates the key an encrypt names when it is missing and the caller may create.
     await _create(request, caller, name, key_type, {})
     try:
-        return _answer(await handler(call, name, parsed))
+        return _answer(await handler(call, name, parsed), single=single)
     except ApiError as exc:
         raise from_api_error(exc) from None
 
