@@ -6,7 +6,7 @@ Target (issue 22: speak Vault's wire protocol), one worker, HTTPS keep-alive, sa
 - the server's CPU time per request of both, and the KV v2 read of a small secret
   (GET /v1/secret/data/{path}), reported.
 
-Native and Vault-shaped runs alternate (5 pairs); the rows hold the medians and the
+Native and Vault-shaped runs alternate (7 pairs); the rows hold the medians and the
 notes the spread. The server, wrk and its options are those of ``bench/suite_service.py``.
 """
 
@@ -30,7 +30,7 @@ from sealbox.tls.client import secure_client
 USER, PASSWORD = "bench-vault", "bench password 1"
 KEY = "bench"
 SCOPES = ("transit:admin", f"transit:encrypt:{KEY}", "kv:read:secret/bench/")
-PAIRS = 5
+PAIRS = 7
 
 
 def _vault_lua(token: str, body: str | None = None) -> str:
