@@ -162,8 +162,8 @@ async def _operation(match: re.Match[str], request: Request) -> Response:
         operation, name, path_arg = "datakey", match[3], match[2]
     else:
         operation, name, path_arg = match[4], match[5], match[6]
+    caller = await caller_of(request)  # first: no answer tells a stranger anything
     if _NAME.match(name) is None:
         raise VaultError(400, "invalid key name")
-    caller = await caller_of(request)
     raw = await request.body()
     return await operate(request, caller, operation, name, raw, path_arg=path_arg)
