@@ -34,6 +34,7 @@ from sealbox.transit import (
     parse_versioned,
     peek_version,
     seal_material,
+    vault_spelling,
 )
 
 MASTER = bytes(range(32))
@@ -84,7 +85,9 @@ def test_versioned_round_trip_uses_standard_padded_base64() -> None:
 @pytest.mark.parametrize(
     "text",
     [
-        "vault:v1:AAAA",
+        "vault:1:AAAA",
+        "vault:v0:AAAA",
+        "VAULT:v1:AAAA",
         "sealbox:1:AAAA",
         "sealbox:v:AAAA",
         "sealbox:v0:AAAA",
@@ -104,6 +107,45 @@ def test_malformed_prefixes_are_refused_precisely(text: str) -> None:
         parse_versioned(text)
     assert code(exc) == "invalid_ciphertext"
     assert "sealbox:v<N>:<base64>" in str(exc.value)
+
+
+def test_vault_spelling_reads_as_the_native_one() -> None:
+    assert peek_version("vault:v12:AAAA") == 12
+    assert parse_versioned("vault:v3:AAAA") == parse_versioned("sealbox:v3:AAAA") == (3, b"\0\0\0")
+    assert vault_spelling("sealbox:v3:AAAA") == "vault:v3:AAAA"
+    assert vault_spelling("vault:v3:AAAA") == "vault:v3:AAAA"
+
+
+def test_a_key_opens_its_ciphertexts_in_either_spelling() -> None:
+    key = make_key("aes256-gcm", versions=2)
+    ciphertext, _ = key.encrypt(b"row", b"ad")
+    assert key.decrypt(vault_spelling(ciphertext), b"ad") == b"row"
+    assert key.rewrap(vault_spelling(ciphertext), b"ad")[0].startswith("sealbox:v2:")
+
+
+@pytest.mark.parametrize("key_type", ["aes256-gcm", "chacha20-poly1305", "ed25519", "hmac"])
+def test_every_key_type_has_a_per_version_hmac_key(key_type: str) -> None:
+    key = make_key(key_type, versions=2)
+    tag, version = key.version_hmac(b"payload")
+    assert version == 2
+    assert key.verify_version_hmac(b"payload", tag)
+    assert key.verify_version_hmac(b"payload", vault_spelling(tag))
+    assert not key.verify_version_hmac(b"payload!", tag)
+    older, _ = key.version_hmac(b"payload", 1)
+    assert older != tag
+    assert key.verify_version_hmac(b"payload", older)
+    for v in (1, 2):
+        raw = material(key_type, v)
+        # The HMAC key is derived from the material, never the material itself.
+        plain = std_hmac.new(raw, b"payload", hashlib.sha256).digest()
+        assert (plain == parse_versioned(key.version_hmac(b"payload", v)[0])[1]) is (
+            key_type == "hmac"
+        )
+
+
+def test_an_hmac_keys_version_hmac_is_its_hmac() -> None:
+    key = make_key("hmac", versions=1)
+    assert key.version_hmac(b"m") == key.hmac(b"m")
 
 
 @pytest.mark.parametrize("body", ["AAA", "AA=A", "AA AA", "AA-_", "AAAA\n"])

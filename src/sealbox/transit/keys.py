@@ -50,6 +50,9 @@ from sealbox.transit.registry import DATAKEY_BITS, Family, TransitKeyType, key_t
 
 __all__ = ["KeyVersion", "TransitKey", "check_version_rules"]
 
+HMAC_KEY_LABEL = b"sealbox-transit-hmac-key/1"
+"""What a version's HMAC key is derived with: HMAC-SHA-256(material, label) (RFC 2104 as a PRF)."""
+
 DECRYPTION_FAILED = (
     "decryption failed: the ciphertext was altered, or the key or associated data differs"
 )
@@ -79,13 +82,25 @@ def check_version_rules(
         )
 
 
+def _hmac_key(family: Family, material: bytes, primitive: Any) -> Any:
+    """A version's HMAC key: an hmac key's own; for any other type, one derived from its
+    material (Vault Transit gives every key version an HMAC key)."""
+    if family is Family.HMAC:
+        return primitive
+    from sealbox.hazmat.aead import HMACSHA256
+
+    return HMACSHA256(HMACSHA256(material).sign(HMAC_KEY_LABEL))
+
+
 @dataclass(frozen=True, slots=True, repr=False)
 class KeyVersion:
-    """One version of a key: its creation time and the primitive keyed with its material."""
+    """One version of a key: its creation time, the primitive keyed with its material, and
+    its HMAC key (:meth:`TransitKey.version_hmac`)."""
 
     version: int
     created_at: datetime
     primitive: Any
+    hmac_key: Any = None
 
     def __repr__(self) -> str:
         return f"KeyVersion(version={self.version})"
@@ -161,10 +176,7 @@ class TransitKey:
             exportable=exportable,
             created_at=created_at or first,
             updated_at=updated_at or created_at or first,
-            versions={
-                v: KeyVersion(v, created, entry.primitive(material))
-                for v, (created, material) in versions.items()
-            },
+            versions=_key_versions(entry, versions),
         )
 
     @classmethod
@@ -193,10 +205,7 @@ class TransitKey:
             exportable=record.exportable,
             created_at=record.created_at,
             updated_at=record.updated_at,
-            versions={
-                v: KeyVersion(v, created, entry.primitive(material))
-                for v, (created, material) in versions.items()
-            },
+            versions=_key_versions(entry, versions),
         )
 
     @property
@@ -386,6 +395,29 @@ class TransitKey:
             return False
         return True
 
+    def version_hmac(self, data: bytes, version: int = 0) -> tuple[str, int]:
+        """HMAC-SHA-256 of ``data`` with the version's HMAC key, for a key of any type.
+
+        Vault Transit's ``hmac``: an ``hmac`` key uses its own key (the same tag as
+        :meth:`hmac`); any other type a key derived from the version's material
+        (:data:`HMAC_KEY_LABEL`), never the material itself.
+
+        Raises:
+            InvalidKeyVersionError: see :meth:`for_encryption`.
+        """
+        kv = self.for_encryption(version)
+        return format_versioned(kv.version, kv.hmac_key.sign(data)), kv.version
+
+    def verify_version_hmac(self, data: bytes, tag: str) -> bool:
+        """Whether ``tag`` (from :meth:`version_hmac`) is the HMAC of ``data`` (constant time)."""
+        version, raw = parse_versioned(tag, "hmac")
+        kv = self.for_decryption(version, "hmac")
+        try:
+            kv.hmac_key.verify(data, raw)
+        except InvalidSignatureError:
+            return False
+        return True
+
     # -- description ------------------------------------------------------------------
 
     def info(self) -> dict[str, Any]:
@@ -419,6 +451,16 @@ class TransitKey:
             "keys": keys,
             "version_states": {str(v): s.value for v, s in self.version_states().items()},
         }
+
+
+def _key_versions(
+    entry: TransitKeyType, versions: Mapping[int, tuple[datetime, bytes]]
+) -> dict[int, KeyVersion]:
+    out = {}
+    for v, (created, material) in versions.items():
+        primitive = entry.primitive(material)
+        out[v] = KeyVersion(v, created, primitive, _hmac_key(entry.family, material, primitive))
+    return out
 
 
 def _iso(when: datetime) -> str:
