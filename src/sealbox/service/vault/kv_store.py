@@ -53,8 +53,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
+from sealbox.accounts.models import UTCDateTime
 from sealbox.keysets.key_sealer import KeySealer
-from sealbox.service.db import Base, UTCDateTime, now
+from sealbox.service.db import Base, now
 
 __all__ = [
     "DEFAULT_MAX_VERSIONS",

@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from sealbox.service.db import UTCDateTime
+from sealbox.accounts.models import UTCDateTime
 
 revision = "0006"
 down_revision = "0004"
