@@ -236,6 +236,7 @@ def test_plain_jwt_verify_arguments_are_read_directly(argv, expected):
         ["--jwks", "k.json", "--leeway", "301"],
         ["--jwks", "k.json", "--leeway", "-1"],
         ["--jwks", "k.json", "--leeway", "soon"],
+        ["--jwks", "k.json", "--leeway", "\u00b2"],  # a digit, but not a number int() reads
         ["--jwks", "k.json", "--help"],
         ["--jwks", "k.json", "--debug", "t"],
         ["--jwks", "k.json", "t1", "t2"],

@@ -65,7 +65,7 @@ def _in_range(kwargs: dict[str, Any], options: Sequence[Option]) -> bool:
         if option.int_range is None or value is None:
             continue
         low, high = option.int_range
-        if not value.isdigit() or not low <= int(value) <= high:
+        if not (value.isascii() and value.isdigit()) or not low <= int(value) <= high:
             return False
         kwargs[option.param] = int(value)
     return True
