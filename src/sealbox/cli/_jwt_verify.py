@@ -128,10 +128,11 @@ def verify_token(
 
     text = token_text(token)
     source: Any
+    remote = None
     if jwks is not None and _is_url(jwks):
         from sealbox.jwt import RemoteJWKSet
 
-        source = RemoteJWKSet(jwks, ca=ca, pins=list(pins))
+        source = remote = RemoteJWKSet(jwks, ca=ca, pins=list(pins))
     elif jwks is not None:
         from sealbox.jwt.jwk import MAX_JWKS_SIZE
         from sealbox.storage import read_limited
@@ -161,8 +162,8 @@ def verify_token(
             exc.hint = "pass --aud with the audience the token is for"
         raise
     finally:
-        if hasattr(source, "close"):
-            source.close()
+        if remote is not None:
+            remote.close()
     import json
 
     sys.stdout.write(json.dumps(claims, indent=2) + "\n")
