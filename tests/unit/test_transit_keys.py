@@ -389,3 +389,57 @@ def test_snapshots_never_show_or_pickle_material() -> None:
     for obj in (key, key.versions[1]):
         with pytest.raises(TypeError, match="cannot be pickled"):
             pickle.dumps(obj)
+
+
+# -- batches --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("key_type", ["aes256-gcm", "chacha20-poly1305", "aes256-siv"])
+def test_an_encryptor_gives_what_encrypt_gives(key_type: str) -> None:
+    key = make_key(key_type, versions=2)
+    for version in (0, 1, 2):
+        encrypt = key.encryptor(version)
+        ciphertext, used = encrypt(b"plain", b"ad")
+        assert used == key.encrypt(b"plain", b"ad", version)[1] == (version or 2)
+        assert ciphertext.startswith(f"sealbox:v{used}:")
+        assert key.decrypt(ciphertext, b"ad") == b"plain"
+    if key_type == "aes256-siv":  # deterministic: the very same text
+        assert key.encryptor(1)(b"plain", b"ad") == key.encrypt(b"plain", b"ad", 1)
+
+
+@pytest.mark.parametrize(
+    ("key_type", "version", "plaintext"),
+    [
+        ("aes256-gcm", 3, b"p"),  # no such version
+        ("aes256-siv", 0, b""),  # SIV refuses an empty plaintext
+        ("ed25519", 0, b"p"),  # a type that does not encrypt
+    ],
+)
+def test_an_encryptor_refuses_each_call_as_encrypt_does(key_type, version, plaintext) -> None:
+    key = make_key(key_type, versions=2, min_encryption_version=0)
+    with pytest.raises(SealboxError) as expected:
+        key.encrypt(plaintext, b"", version)
+    encrypt = key.encryptor(version)
+    for _ in range(2):
+        with pytest.raises(type(expected.value)) as got:
+            encrypt(plaintext, b"")
+        assert (str(got.value), got.value.code) == (str(expected.value), expected.value.code)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "AA==", "AAA=", "AAAA", "A", "AA=", "AA===", "=AAA", "AA=A", "AA AA", "AA\nAA",
+     "AA-_", "AA+/", "é===", "AAAA====", "AAAAAA=="],
+)  # fmt: skip
+def test_decode_b64_is_the_strict_standard_decoder(text: str) -> None:
+    from sealbox.transit.formats import decode_b64
+
+    try:
+        expected: bytes | None = base64.b64decode(text, validate=True)
+    except ValueError:  # binascii.Error is one
+        expected = None
+    if expected is None:
+        with pytest.raises(InvalidRequestError, match="f is not valid base64"):
+            decode_b64(text, "f")
+    else:
+        assert decode_b64(text, "f") == expected

@@ -44,7 +44,7 @@ MAX_VERSION: Final = 2**31 - 1
 
 def format_versioned(version: int, data: bytes) -> str:
     """``sealbox:v<version>:<standard base64 of data>``."""
-    return f"{PREFIX}{version}:{base64.b64encode(data).decode()}"
+    return f"{PREFIX}{version}:{binascii.b2a_base64(data, newline=False).decode('ascii')}"
 
 
 def vault_spelling(text: str) -> str:
@@ -115,6 +115,8 @@ def decode_b64(value: str | None, field: str) -> bytes:
     if not value:
         return b""
     try:
-        return base64.b64decode(value, validate=True)
+        # What base64.b64decode(value, validate=True) does, without its two wrappers:
+        # non-ASCII text is a ValueError, anything outside the alphabet a binascii.Error.
+        return binascii.a2b_base64(value, strict_mode=True)
     except (binascii.Error, ValueError):
         raise InvalidRequestError(f"{field} is not valid base64", facts={"field": field}) from None
