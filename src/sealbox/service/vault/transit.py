@@ -27,7 +27,7 @@ from typing import Any, Final
 
 from pydantic import ValidationError
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from sealbox.service.deps import Caller
 from sealbox.service.errors import ApiError, ErrorCode
@@ -214,7 +214,7 @@ def _verifies_hmac(body: dict[str, Any]) -> bool:
     return body.get("hmac") is not None
 
 
-async def _hmac_any(call: TransitCall, name: str, body: HmacRequest) -> JSONResponse:
+async def _hmac_any(call: TransitCall, name: str, body: HmacRequest) -> Response:
     """Vault's ``hmac``: any key type, with each version's HMAC key (the native route
     takes ``hmac`` keys only)."""
     call.authorize("hmac", name)
@@ -230,7 +230,7 @@ async def _hmac_any(call: TransitCall, name: str, body: HmacRequest) -> JSONResp
     return await _operate(call, "hmac", key, body, one)
 
 
-async def _verify_hmac_any(call: TransitCall, name: str, body: VerifyRequest) -> JSONResponse:
+async def _verify_hmac_any(call: TransitCall, name: str, body: VerifyRequest) -> Response:
     """Vault's ``verify`` of an ``hmac``, for any key type."""
     call.authorize("verify", name)
     _one_of(body, "input")
