@@ -75,12 +75,14 @@ class Connection:
 class TLSServer:
     """A real TLS server on 127.0.0.1 in a thread that counts the application bytes it gets.
 
-    It answers each request with a tiny HTTP response and closes the connection.
+    It answers each request with ``response`` (a tiny HTTP response unless told
+    otherwise) and closes the connection.
     """
 
     context: ssl.SSLContext
     connections: list[Connection] = field(default_factory=list)
     port: int = 0
+    response: bytes = RESPONSE
 
     def __post_init__(self) -> None:
         self._sock = socket.create_server(("127.0.0.1", 0))
@@ -118,7 +120,7 @@ class TLSServer:
                     data += chunk
                     record.received = len(data)
                 if data:
-                    tls.sendall(RESPONSE)
+                    tls.sendall(self.response)
         except (OSError, ssl.SSLError) as exc:
             record.error = f"{type(exc).__name__}: {exc}"
         finally:

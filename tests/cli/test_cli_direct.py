@@ -204,3 +204,45 @@ def test_the_program_sets_loaded_modules_aside_and_main_leaves_the_collector_alo
     enc = _console(["encrypt", "-r", str(me.recipient())], input=b"x", prelude=prelude)
     assert enc.returncode == 0, enc.stderr
     assert enc.stderr == b"True True\n"
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--jwks", "k.json", "t"], {"jwks": "k.json", "token": "t"}),
+        (
+            ["--jwks=k.json", "--aud", "a", "--aud", "b", "--type", "JWT", "--leeway", "30", "-"],
+            {"jwks": "k.json", "aud": ["a", "b"], "token_type": "JWT", "leeway": 30, "token": "-"},
+        ),
+        (
+            ["--jwks", "https://issuer/jwks", "--ca", "ca.crt", "--pin", "sha256//x"],
+            {"jwks": "https://issuer/jwks", "ca": "ca.crt", "pins": ["sha256//x"]},
+        ),
+    ],
+)
+def test_plain_jwt_verify_arguments_are_read_directly(argv, expected):
+    from sealbox.cli._direct import _jwt_verify_arguments
+
+    assert _jwt_verify_arguments(argv) == expected
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["t"],  # no key source: a usage error click words
+        ["--keyset", "k.jwt", "t"],  # its passphrase: click
+        ["--jwks", "k.json", "--keyset", "k.jwt"],
+        ["--jwks", "k.json", "--ca", "ca.crt"],  # --ca without a URL: a usage error
+        ["--jwks", "k.json", "--leeway", "301"],
+        ["--jwks", "k.json", "--leeway", "-1"],
+        ["--jwks", "k.json", "--leeway", "soon"],
+        ["--jwks", "k.json", "--leeway", "\u00b2"],  # a digit, but not a number int() reads
+        ["--jwks", "k.json", "--help"],
+        ["--jwks", "k.json", "--debug", "t"],
+        ["--jwks", "k.json", "t1", "t2"],
+    ],
+)
+def test_any_other_jwt_verify_is_left_to_click(argv):
+    from sealbox.cli._direct import _jwt_verify_arguments
+
+    assert _jwt_verify_arguments(argv) is None

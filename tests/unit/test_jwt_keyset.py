@@ -276,9 +276,23 @@ def test_find():
     keys = SigningKeySet.generate()
     assert keys.find(keys.primary.kid).kid == keys.primary.kid
     assert keys.find(None).kid == keys.primary.kid  # the only key
+    alg = keys.primary.alg
+    assert keys.find(None, alg=alg).kid == keys.primary.kid
     keys.rotate()
-    with pytest.raises(TokenError, match="several"):
+    with pytest.raises(TokenError, match=r"no key id.*the keyset holds 2 keys"):
         keys.find(None)
+    with pytest.raises(TokenError, match=rf"no key id.*2 keys of the keyset verify {alg}"):
+        keys.find(None, alg=alg)
+
+
+def test_find_without_kid_takes_the_one_key_of_the_tokens_algorithm():
+    keys = SigningKeySet.generate("EdDSA")
+    old = keys.primary.kid
+    new = keys.rotate("ES256").kid
+    assert keys.find(None, alg="ES256").kid == new
+    assert keys.find(None, alg="EdDSA").kid == old
+    with pytest.raises(TokenError, match="no key of the keyset verifies RS256"):
+        keys.find(None, alg="RS256")
     with pytest.raises(TokenError, match="no active or decrypt-only key"):
         keys.find("unknown")
 

@@ -23,9 +23,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from sealbox.exceptions import ConfigError, TokenError
+from sealbox.exceptions import ConfigError, PinMismatchError, TokenError
 from sealbox.jwt import RemoteJWKSet, SigningKeySet, TokenVerifier
 from sealbox.jwt.remote import RemoteJWKSet as RemoteJWKSetDirect
+from sealbox.tls import spki_pin
 
 T0 = 1_700_000_000
 
@@ -295,7 +296,43 @@ def test_failed_fetches_are_rate_limited(server, client_context):
 
 def test_untrusted_certificate_is_refused(server):
     source = RemoteJWKSet(url(server), clock=Clock())  # the system trust store
-    with pytest.raises(TokenError, match=r"cannot fetch the key set.*ConnectError"):
+    with pytest.raises(TokenError, match=r"cannot fetch the key set.*not trusted") as exc:
+        source.find("k")
+    assert exc.value.code == "jwks_unverified"
+    assert exc.value.facts == {"url": url(server)}
+
+
+def _server_pin(tls) -> str:
+    """The pin of the server's key (server.pem holds its certificate first)."""
+    return spki_pin(x509.load_pem_x509_certificate((tls[1].parent / "server.pem").read_bytes()))
+
+
+def test_a_pin_that_matches_the_issuers_key_is_accepted(server, tls):
+    keys = SigningKeySet.generate()
+    server.publish(keys)
+    pin = _server_pin(tls)
+    with RemoteJWKSet(url(server), ca=tls[1], pins=[pin], clock=Clock()) as source:
+        verifier = TokenVerifier(source, audience="api")
+        assert verifier.verify(keys.issue("u", audience="api", now=T0), now=T0)["sub"] == "u"
+
+
+def test_a_pin_that_does_not_match_refuses_the_issuer_before_any_request(server, tls):
+    server.publish(SigningKeySet.generate())
+    other = spki_pin(ec.generate_private_key(ec.SECP256R1()).public_key())
+    with (
+        RemoteJWKSet(url(server), ca=tls[1], pins=other, clock=Clock()) as source,
+        pytest.raises(PinMismatchError, match="matches no configured pin"),
+    ):
+        source.find("k")
+    assert server.hits == 0
+
+
+def test_a_pin_narrows_the_trust_store_and_never_widens_it(server, tls):
+    pin = _server_pin(tls)
+    with (
+        RemoteJWKSet(url(server), pins=[pin], clock=Clock()) as source,
+        pytest.raises(TokenError, match="not trusted"),
+    ):
         source.find("k")
 
 

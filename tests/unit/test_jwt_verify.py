@@ -251,3 +251,26 @@ def test_rsa_without_alg_means_rs256_only():
     assert VerificationKey.from_jwk(jwk).algorithms == {"PS256"}
     jwk.pop("alg")
     assert VerificationKey.from_jwk(jwk).algorithms == {"RS256"}
+
+
+def test_a_token_without_kid_is_checked_with_the_one_key_of_its_algorithm():
+    import jwt  # PyJWT: an issuer that never sets kid
+
+    es, es2 = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ed = ed25519.Ed25519PrivateKey.generate()
+    es_key = VerificationKey.from_public_key(es.public_key(), alg="ES256", kid="es")
+    ed_key = VerificationKey.from_public_key(ed.public_key(), alg="EdDSA", kid="ed")
+    claims = {"sub": "u", "exp": T0 + 60, "iat": T0}
+    token = jwt.encode(claims, es, algorithm="ES256", headers={"typ": "at+jwt"})
+    assert "kid" not in jwt.get_unverified_header(token)
+    relaxed = TokenVerifier(JWKSet([ed_key, es_key]), require_kid=False)
+    assert relaxed.verify(token, now=T0)["sub"] == "u"
+    with pytest.raises(TokenError, match="no key id"):
+        TokenVerifier(JWKSet([ed_key, es_key])).verify(token, now=T0)
+    two = JWKSet(
+        [es_key, VerificationKey.from_public_key(es2.public_key(), alg="ES256", kid="es2")]
+    )
+    with pytest.raises(TokenError, match=r"no key id \(kid\) and 2 keys of the key set verify"):
+        TokenVerifier(two, require_kid=False).verify(token, now=T0)
+    with pytest.raises(TokenError, match="no key of the key set verifies ES256"):
+        TokenVerifier(JWKSet([ed_key]), require_kid=False).verify(token, now=T0)

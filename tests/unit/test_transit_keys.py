@@ -34,6 +34,7 @@ from sealbox.transit import (
     parse_versioned,
     peek_version,
     seal_material,
+    vault_spelling,
 )
 
 MASTER = bytes(range(32))
@@ -84,7 +85,9 @@ def test_versioned_round_trip_uses_standard_padded_base64() -> None:
 @pytest.mark.parametrize(
     "text",
     [
-        "vault:v1:AAAA",
+        "vault:1:AAAA",
+        "vault:v0:AAAA",
+        "VAULT:v1:AAAA",
         "sealbox:1:AAAA",
         "sealbox:v:AAAA",
         "sealbox:v0:AAAA",
@@ -104,6 +107,45 @@ def test_malformed_prefixes_are_refused_precisely(text: str) -> None:
         parse_versioned(text)
     assert code(exc) == "invalid_ciphertext"
     assert "sealbox:v<N>:<base64>" in str(exc.value)
+
+
+def test_vault_spelling_reads_as_the_native_one() -> None:
+    assert peek_version("vault:v12:AAAA") == 12
+    assert parse_versioned("vault:v3:AAAA") == parse_versioned("sealbox:v3:AAAA") == (3, b"\0\0\0")
+    assert vault_spelling("sealbox:v3:AAAA") == "vault:v3:AAAA"
+    assert vault_spelling("vault:v3:AAAA") == "vault:v3:AAAA"
+
+
+def test_a_key_opens_its_ciphertexts_in_either_spelling() -> None:
+    key = make_key("aes256-gcm", versions=2)
+    ciphertext, _ = key.encrypt(b"row", b"ad")
+    assert key.decrypt(vault_spelling(ciphertext), b"ad") == b"row"
+    assert key.rewrap(vault_spelling(ciphertext), b"ad")[0].startswith("sealbox:v2:")
+
+
+@pytest.mark.parametrize("key_type", ["aes256-gcm", "chacha20-poly1305", "ed25519", "hmac"])
+def test_every_key_type_has_a_per_version_hmac_key(key_type: str) -> None:
+    key = make_key(key_type, versions=2)
+    tag, version = key.version_hmac(b"payload")
+    assert version == 2
+    assert key.verify_version_hmac(b"payload", tag)
+    assert key.verify_version_hmac(b"payload", vault_spelling(tag))
+    assert not key.verify_version_hmac(b"payload!", tag)
+    older, _ = key.version_hmac(b"payload", 1)
+    assert older != tag
+    assert key.verify_version_hmac(b"payload", older)
+    for v in (1, 2):
+        raw = material(key_type, v)
+        # The HMAC key is derived from the material, never the material itself.
+        plain = std_hmac.new(raw, b"payload", hashlib.sha256).digest()
+        assert (plain == parse_versioned(key.version_hmac(b"payload", v)[0])[1]) is (
+            key_type == "hmac"
+        )
+
+
+def test_an_hmac_keys_version_hmac_is_its_hmac() -> None:
+    key = make_key("hmac", versions=1)
+    assert key.version_hmac(b"m") == key.hmac(b"m")
 
 
 @pytest.mark.parametrize("body", ["AAA", "AA=A", "AA AA", "AA-_", "AAAA\n"])
@@ -347,3 +389,57 @@ def test_snapshots_never_show_or_pickle_material() -> None:
     for obj in (key, key.versions[1]):
         with pytest.raises(TypeError, match="cannot be pickled"):
             pickle.dumps(obj)
+
+
+# -- batches --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("key_type", ["aes256-gcm", "chacha20-poly1305", "aes256-siv"])
+def test_an_encryptor_gives_what_encrypt_gives(key_type: str) -> None:
+    key = make_key(key_type, versions=2)
+    for version in (0, 1, 2):
+        encrypt = key.encryptor(version)
+        ciphertext, used = encrypt(b"plain", b"ad")
+        assert used == key.encrypt(b"plain", b"ad", version)[1] == (version or 2)
+        assert ciphertext.startswith(f"sealbox:v{used}:")
+        assert key.decrypt(ciphertext, b"ad") == b"plain"
+    if key_type == "aes256-siv":  # deterministic: the very same text
+        assert key.encryptor(1)(b"plain", b"ad") == key.encrypt(b"plain", b"ad", 1)
+
+
+@pytest.mark.parametrize(
+    ("key_type", "version", "plaintext"),
+    [
+        ("aes256-gcm", 3, b"p"),  # no such version
+        ("aes256-siv", 0, b""),  # SIV refuses an empty plaintext
+        ("ed25519", 0, b"p"),  # a type that does not encrypt
+    ],
+)
+def test_an_encryptor_refuses_each_call_as_encrypt_does(key_type, version, plaintext) -> None:
+    key = make_key(key_type, versions=2, min_encryption_version=0)
+    with pytest.raises(SealboxError) as expected:
+        key.encrypt(plaintext, b"", version)
+    encrypt = key.encryptor(version)
+    for _ in range(2):
+        with pytest.raises(type(expected.value)) as got:
+            encrypt(plaintext, b"")
+        assert (str(got.value), got.value.code) == (str(expected.value), expected.value.code)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "AA==", "AAA=", "AAAA", "A", "AA=", "AA===", "=AAA", "AA=A", "AA AA", "AA\nAA",
+     "AA-_", "AA+/", "é===", "AAAA====", "AAAAAA=="],
+)  # fmt: skip
+def test_decode_b64_is_the_strict_standard_decoder(text: str) -> None:
+    from sealbox.transit.formats import decode_b64
+
+    try:
+        expected: bytes | None = base64.b64decode(text, validate=True)
+    except ValueError:  # binascii.Error is one
+        expected = None
+    if expected is None:
+        with pytest.raises(InvalidRequestError, match="f is not valid base64"):
+            decode_b64(text, "f")
+    else:
+        assert decode_b64(text, "f") == expected

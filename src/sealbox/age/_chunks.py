@@ -12,10 +12,10 @@ import threading
 from typing import Final
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
 from sealbox.age._crypto import CHUNK_SIZE, ENCRYPTED_CHUNK_SIZE, TAG_SIZE
 from sealbox.age._positional import nonce as _nonce
+from sealbox.hazmat.bindings import ChaCha20Poly1305
 
 __all__ = ["ALTERED", "EMPTY_LAST", "TRAILING", "TRUNCATED", "Batch", "Sealing", "open_batch"]
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 from typing import Final
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from sealbox.hazmat.bindings import ChaCha20Poly1305
 
 FILE_KEY_SIZE: Final = 16
 TAG_SIZE: Final = 16

@@ -45,11 +45,11 @@ from itertools import repeat
 from typing import Final
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
 from sealbox._util.files import WRITE_PIECE
 from sealbox.age._crypto import CHUNK_SIZE, ENCRYPTED_CHUNK_SIZE, TAG_SIZE
 from sealbox.exceptions import DecryptionError, StorageError
+from sealbox.hazmat.bindings import ChaCha20Poly1305
 
 BATCH_CHUNKS: Final = 64
 BATCH: Final = BATCH_CHUNKS * CHUNK_SIZE

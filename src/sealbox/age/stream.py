@@ -32,8 +32,6 @@ from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Final, Protocol
 
-from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
-
 from sealbox.age import _positional
 from sealbox.age._chunks import ALTERED, EMPTY_LAST, TRAILING, TRUNCATED, Batch, Sealing, open_batch
 from sealbox.age._crypto import (
@@ -46,6 +44,7 @@ from sealbox.age._crypto import (
 from sealbox.age._source import Readable, Source
 from sealbox.age._worker import Job, Worker, default_parallel, page_aligned
 from sealbox.exceptions import DecryptionError, FormatError
+from sealbox.hazmat.bindings import ChaCha20Poly1305
 
 __all__ = [
     "ALTERED",

@@ -11,14 +11,16 @@ info="age-encryption.org/v1/X25519")``.
 from __future__ import annotations
 
 import os
-from typing import ClassVar, Final, NoReturn
-
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from typing import TYPE_CHECKING, ClassVar, Final, NoReturn
 
 from sealbox.age import bech32
 from sealbox.age._crypto import WRAPPED_KEY_SIZE, hkdf, open_file_key, seal_file_key
 from sealbox.age.format import Stanza, b64decode, b64encode
 from sealbox.exceptions import FormatError, KeyFormatError
+from sealbox.hazmat.bindings import x25519_private_key, x25519_public_key
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 __all__ = [
     "IDENTITY_HRP",
@@ -43,7 +45,7 @@ def exchange(private: X25519PrivateKey, share: bytes) -> bytes:
         FormatError: the share is a low-order point.
     """
     try:
-        return private.exchange(X25519PublicKey.from_public_bytes(share))
+        return private.exchange(x25519_public_key(share))
     except ValueError:
         raise FormatError("the X25519 share is a low-order point") from None
 
@@ -66,7 +68,7 @@ class X25519Recipient:
         if len(public_key) != KEY_SIZE:
             raise ValueError("an X25519 public key is 32 bytes")
         self._raw = bytes(public_key)
-        self._key = X25519PublicKey.from_public_bytes(self._raw)
+        self._key = x25519_public_key(self._raw)
 
     @classmethod
     def parse(cls, text: str) -> X25519Recipient:
@@ -88,7 +90,7 @@ class X25519Recipient:
 
     def wrap(self, file_key: bytes) -> list[Stanza]:
         """Wrap ``file_key`` in a fresh ``X25519`` stanza (new ephemeral key each time)."""
-        ephemeral = X25519PrivateKey.from_private_bytes(os.urandom(KEY_SIZE))
+        ephemeral = x25519_private_key(os.urandom(KEY_SIZE))
         share = ephemeral.public_key().public_bytes_raw()
         shared = ephemeral.exchange(self._key)
         wrap_key = hkdf(shared, share + self._raw, X25519_LABEL)
@@ -115,7 +117,7 @@ class X25519Identity:
     def __init__(self, private_key: bytes) -> None:
         if len(private_key) != KEY_SIZE:
             raise ValueError("an X25519 private key is 32 bytes")
-        self._key = X25519PrivateKey.from_private_bytes(bytes(private_key))
+        self._key = x25519_private_key(bytes(private_key))
         self._recipient = X25519Recipient(self._key.public_key().public_bytes_raw())
 
     @classmethod

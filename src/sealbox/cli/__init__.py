@@ -2,7 +2,7 @@
 
 Each command group lives in its own module, imported only when that command
 runs, so ``sealbox --help`` and every command start without loading the parts
-they do not use; a plain ``encrypt`` or ``decrypt`` runs without loading click
+they do not use; a plain ``encrypt``, ``decrypt`` or ``jwt verify`` runs without loading click
 at all (:mod:`sealbox.cli._direct`). Errors are printed as ``sealbox: error: …`` (and ``sealbox:
 hint: …``) on stderr with exit status 1, usage errors with status 2, and a
 traceback only with ``--debug`` or ``SEALBOX_DEBUG=1``.
@@ -40,7 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def console() -> NoReturn:
     """The ``sealbox`` program (and ``python -m sealbox``): :func:`main`, then exit.
 
-    After a plain ``encrypt`` or ``decrypt`` everything the run opened is closed
+    After a plain ``encrypt``, ``decrypt`` or ``jwt verify`` everything the run opened is closed
     and its threads are done; what the interpreter would still do is free every
     module it loaded, a good part of a small file's run (bench/results/findings.md,
     "Interpreter exit"). So the
@@ -63,13 +63,13 @@ def console() -> NoReturn:
 
 
 def _main(args: list[str], *, program: bool = False) -> tuple[int, bool]:
-    """The exit status, and whether the direct path of encrypt/decrypt ran.
+    """The exit status, and whether the direct path (encrypt, decrypt, jwt verify) ran.
 
     ``program``: this process is the ``sealbox`` program (see :func:`run_direct
     <sealbox.cli._direct.run_direct>`), not a caller of :func:`main`.
     """
-    if args and args[0] in {"encrypt", "decrypt"}:
-        # A plain encrypt/decrypt runs without click (start-up time); see _direct.
+    if args and (args[0] in {"encrypt", "decrypt"} or args[:2] == ["jwt", "verify"]):
+        # A plain encrypt/decrypt/jwt verify runs without click (start-up time); see _direct.
         from sealbox.cli._direct import run_direct
 
         status = run_direct(args, program=program)

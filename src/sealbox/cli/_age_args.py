@@ -1,7 +1,8 @@
 """The options of the age commands (and the passphrase file every command reads), declared once.
 
-Each :class:`Option` says its spellings, the parameter it fills, whether it takes a
-value, may be repeated or names a path, and its help. The click commands get their
+Each :class:`Option` says its spellings (and its old, hidden ones), the parameter it
+fills, whether it takes a value, may be repeated or names a path, its default and
+range, and its help. The click commands get their
 options from here (:func:`click_option`, :func:`click_options`), and so does the
 direct path of ``encrypt``/``decrypt`` (:mod:`sealbox.cli._direct`, through
 :func:`direct_spec`), which reads a plain invocation without loading click: one
@@ -49,9 +50,24 @@ class Option:
         direct: the direct path reads it; the others send the run through click.
         metavar: the value's name in the help (click's own when omitted).
         help: the help line.
+        old: older spellings, still read but left out of the help.
+        default: the value when the option is not given (shown in the help).
+        int_range: the value is a whole number in this range (both ends included).
     """
 
-    __slots__ = ("direct", "flags", "help", "metavar", "param", "path", "repeat", "takes_value")
+    __slots__ = (
+        "default",
+        "direct",
+        "flags",
+        "help",
+        "int_range",
+        "metavar",
+        "old",
+        "param",
+        "path",
+        "repeat",
+        "takes_value",
+    )
 
     def __init__(
         self,
@@ -64,6 +80,9 @@ class Option:
         direct: bool = True,
         metavar: str | None = None,
         help: str = "",  # noqa: A002 - click's name for it
+        old: tuple[str, ...] = (),
+        default: str | int | None = None,
+        int_range: tuple[int, int] | None = None,
     ) -> None:
         self.flags = flags
         self.param = param
@@ -73,6 +92,9 @@ class Option:
         self.direct = direct
         self.metavar = metavar
         self.help = help
+        self.old = old
+        self.default = default
+        self.int_range = int_range
 
     def with_help(self, help: str) -> Option:  # noqa: A002 - click's name for it
         """The same option, described otherwise (``-i`` means another thing to encrypt)."""
@@ -85,6 +107,9 @@ class Option:
             direct=self.direct,
             metavar=self.metavar,
             help=help,
+            old=self.old,
+            default=self.default,
+            int_range=self.int_range,
         )
 
     def __repr__(self) -> str:
@@ -164,7 +189,7 @@ def direct_spec(options: Iterable[Option]) -> dict[str, tuple[str, bool, bool]]:
         flag: (option.param, option.takes_value, option.repeat)
         for option in options
         if option.direct
-        for flag in option.flags
+        for flag in (*option.flags, *option.old)
     }
 
 
@@ -177,14 +202,25 @@ def click_option(option: Option, *, required: bool = False) -> Callable[[F], F]:
     kwargs: dict[str, Any] = {}
     if option.path:
         kwargs["type"] = click.Path(dir_okay=False, path_type=Path)
+    elif option.int_range is not None:
+        kwargs["type"] = click.IntRange(*option.int_range)
     if option.metavar is not None:
         kwargs["metavar"] = option.metavar
     if not option.flags:
         return click.argument(option.param, required=required, **kwargs)
     if not option.takes_value:
         kwargs["is_flag"] = True
+    if option.default is not None:
+        kwargs["default"] = option.default
+        kwargs["show_default"] = True
+    if option.old:
+        from sealbox.cli._dialect import AliasedOption
+
+        kwargs["cls"] = AliasedOption
+        kwargs["old_names"] = option.old
     return click.option(
         *option.flags,
+        *option.old,
         option.param,
         multiple=option.repeat,
         required=required,

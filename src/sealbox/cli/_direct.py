@@ -1,14 +1,16 @@
-"""``sealbox encrypt`` and ``sealbox decrypt`` without loading the argument parser.
+"""``sealbox encrypt``, ``decrypt`` and ``jwt verify`` without loading the argument parser.
 
 Importing ``click`` costs more than a whole small file takes to encrypt, and
-file encryption is what people time and run in loops. A plain invocation — the
-options the table in :mod:`sealbox.cli._age_args` marks ``direct``, each given
-once with its value as the next argument or after ``=``, and at most one input —
-is read here and handed to the same functions the click commands call. Anything
-else (help, usage errors, ``-p``, grouped short flags, ``--``, a value starting
-with ``-``, a path that is a folder) returns ``None`` and goes through click,
-which owns every message about usage. The click commands are built from the same
-table, so both read the same options.
+file encryption and token checks are what people time and run in loops. A plain
+invocation — the options the tables in :mod:`sealbox.cli._age_args` and
+:mod:`sealbox.cli._jwt_verify` mark ``direct``, each given once (or repeated where
+the option repeats) with its value as the next argument or after ``=``, and at
+most one positional argument — is read here and handed to the same functions the
+click commands call. Anything else (help, usage errors, ``-p``, ``--keyset``,
+grouped short flags, ``--``, a value starting with ``-``, a number out of its
+range, a path that is a folder) returns ``None`` and goes through click, which
+owns every message about usage. The click commands are built from the same
+tables, so both read the same options.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sealbox.cli._age_args import DECRYPT, ENCRYPT, INPUT, direct_spec
+from sealbox.cli._age_args import DECRYPT, ENCRYPT, INPUT, Option, direct_spec
 
 __all__ = ["run_direct"]
 
@@ -30,20 +32,43 @@ _ENCRYPT: _Spec = direct_spec(ENCRYPT)
 _PATHS = tuple(dict.fromkeys(o.param for o in (*ENCRYPT, *DECRYPT, INPUT) if o.path))
 
 
-def parse(argv: Sequence[str], spec: _Spec) -> dict[str, Any] | None:
-    """The keyword arguments for a plain invocation, or ``None`` for anything else."""
+def parse(
+    argv: Sequence[str],
+    spec: _Spec,
+    *,
+    positional: str = INPUT.param,
+    paths: Sequence[str] = _PATHS,
+) -> dict[str, Any] | None:
+    """The keyword arguments for a plain invocation, or ``None`` for anything else.
+
+    ``positional``: the parameter the one positional argument fills; ``paths``: the
+    parameters that name files.
+    """
     kwargs: dict[str, Any] = {}
     rest = list(argv)
     while rest:
         arg = rest.pop(0)
         if arg == "-" or not arg.startswith("-"):
-            ok = INPUT.param not in kwargs
-            kwargs[INPUT.param] = arg
+            ok = positional not in kwargs
+            kwargs[positional] = arg
         else:
             ok = _take_option(arg, rest, spec, kwargs)
         if not ok:
             return None
-    return None if _names_a_folder(kwargs) else kwargs
+    return None if _names_a_folder(kwargs, paths) else kwargs
+
+
+def _in_range(kwargs: dict[str, Any], options: Sequence[Option]) -> bool:
+    """Turn whole-number values into ints; false if one is not a number in its range."""
+    for option in options:
+        value = kwargs.get(option.param)
+        if option.int_range is None or value is None:
+            continue
+        low, high = option.int_range
+        if not (value.isascii() and value.isdigit()) or not low <= int(value) <= high:
+            return False
+        kwargs[option.param] = int(value)
+    return True
 
 
 def _take_option(arg: str, rest: list[str], spec: _Spec, kwargs: dict[str, Any]) -> bool:
@@ -70,8 +95,8 @@ def _take_option(arg: str, rest: list[str], spec: _Spec, kwargs: dict[str, Any])
     return ok
 
 
-def _names_a_folder(kwargs: dict[str, Any]) -> bool:
-    for param in _PATHS:
+def _names_a_folder(kwargs: dict[str, Any], paths: Sequence[str]) -> bool:
+    for param in paths:
         value = kwargs.get(param)
         for path in value if isinstance(value, list) else [value]:
             if path is not None and path != "-" and os.path.isdir(path):
@@ -79,7 +104,7 @@ def _names_a_folder(kwargs: dict[str, Any]) -> bool:
     return False
 
 
-def _load(name: str, *, program: bool) -> Callable[..., None]:
+def _load(name: str, *, program: bool, module: str = "_encrypt_decrypt") -> Callable[..., None]:
     """The function that runs the command (importing its modules, most of a small run).
 
     In the ``sealbox`` program the collector of reference cycles is paused while they
@@ -89,25 +114,27 @@ def _load(name: str, *, program: bool) -> Callable[..., None]:
     run itself goes with the collector on. A program calling :func:`sealbox.cli.main`
     keeps its collector as it is.
     """
+    from importlib import import_module
+
     if not program:
-        from sealbox.cli import _encrypt_decrypt
+        loaded = import_module(f"sealbox.cli.{module}")
     else:
         import gc
 
         collecting = gc.isenabled()
         gc.disable()
         try:
-            from sealbox.cli import _encrypt_decrypt
+            loaded = import_module(f"sealbox.cli.{module}")
         finally:
             gc.freeze()
             if collecting:
                 gc.enable()
-    command: Callable[..., None] = getattr(_encrypt_decrypt, name)
+    command: Callable[..., None] = getattr(loaded, name)
     return command
 
 
 def run_direct(argv: Sequence[str], *, program: bool = False) -> int | None:
-    """Run ``encrypt`` or ``decrypt`` if ``argv`` is a plain invocation of one.
+    """Run ``encrypt``, ``decrypt`` or ``jwt verify`` if ``argv`` is a plain invocation of one.
 
     ``program``: this process is the ``sealbox`` program, which exits after the run
     (see :func:`_load`).
@@ -115,23 +142,11 @@ def run_direct(argv: Sequence[str], *, program: bool = False) -> int | None:
     Returns:
         The exit status, or ``None`` when click must read these arguments.
     """
-    if not argv:
+    found = _arguments(argv)
+    if found is None:
         return None
-    if argv[0] == "encrypt":
-        kwargs = parse(argv[1:], _ENCRYPT)
-        # No recipient at all is a usage error: click says so.
-        if kwargs is None or not any(
-            k in kwargs for k in ("recipients", "recipient_files", "identity_files")
-        ):
-            return None
-        command = _load("encrypt_files", program=program)
-    elif argv[0] == "decrypt":
-        kwargs = parse(argv[1:], _DECRYPT)
-        if kwargs is None:
-            return None
-        command = _load("decrypt_files", program=program)
-    else:
-        return None
+    name, module, kwargs = found
+    command = _load(name, program=program, module=module)
 
     from sealbox.cli._errors import debug_requested, report
 
@@ -140,3 +155,35 @@ def run_direct(argv: Sequence[str], *, program: bool = False) -> int | None:
     except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - report() sorts them
         return report(exc, debug=debug_requested(argv))
     return 0
+
+
+def _arguments(argv: Sequence[str]) -> tuple[str, str, dict[str, Any]] | None:
+    """The function to run (its name and module) and its keyword arguments, or ``None``."""
+    kwargs: dict[str, Any] | None = None
+    if argv[:1] == ["encrypt"]:
+        kwargs = parse(argv[1:], _ENCRYPT)
+        # No recipient at all is a usage error: click says so.
+        if kwargs is not None and any(
+            k in kwargs for k in ("recipients", "recipient_files", "identity_files")
+        ):
+            return "encrypt_files", "_encrypt_decrypt", kwargs
+    elif argv[:1] == ["decrypt"]:
+        kwargs = parse(argv[1:], _DECRYPT)
+        if kwargs is not None:
+            return "decrypt_files", "_encrypt_decrypt", kwargs
+    elif argv[:2] == ["jwt", "verify"]:
+        kwargs = _jwt_verify_arguments(argv[2:])
+        if kwargs is not None:
+            return "verify_token", "_jwt_verify", kwargs
+    return None
+
+
+def _jwt_verify_arguments(argv: Sequence[str]) -> dict[str, Any] | None:
+    """``jwt verify``'s keyword arguments for a plain invocation, or ``None``."""
+    from sealbox.cli._jwt_verify import TOKEN, VERIFY, usage_problem
+
+    paths = [o.param for o in VERIFY if o.path]
+    kwargs = parse(argv, direct_spec(VERIFY), positional=TOKEN.param, paths=paths)
+    if kwargs is None or not _in_range(kwargs, VERIFY) or usage_problem(kwargs):
+        return None
+    return kwargs

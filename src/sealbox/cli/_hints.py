@@ -35,6 +35,9 @@ HINTS: dict[str, str] = {
     "'sealbox clients rotate-secret {name}'",
     "ca_expired": "create a new CA ('sealbox ca init') and distribute its ca.crt",
     "bad_pin": "compute pins with 'sealbox ca pin CERT' (SPKI SHA-256, base64)",
+    "pin_mismatch": "if the server's key changed on purpose, pin the new one ('sealbox ca pin "
+    "CERT'), and list a backup key's pin too",
+    "jwks_unverified": "pass --ca with the CA that issued the JWKS server's certificate",
     "peer_unverified": "pass the CA that issued it (--ca), or --no-verify to read an "
     "unverified key",
     "ca_certificate_as_leaf": "issue a leaf certificate ('sealbox ca issue ...') and use "

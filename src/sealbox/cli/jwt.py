@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from sealbox.cli._age_args import click_option, click_options
 from sealbox.cli._dialect import confirm, echo_json, json_option, option, yes_option
-from sealbox.cli._io import CLIError, note, passphrase_file_option, read_passphrase, read_stdin
-from sealbox.exceptions import TokenError
-from sealbox.jwt import JWKSet, TokenVerifier, decode_unverified
+from sealbox.cli._io import CLIError, note, passphrase_file_option, read_passphrase
+from sealbox.cli._jwt_verify import TOKEN, VERIFY, token_text, usage_problem, verify_token
+from sealbox.jwt import decode_unverified
 from sealbox.jwt.defaults import (
     DEFAULT_ALGORITHM,
     DEFAULT_TTL,
     REGISTERED_CLAIMS,
     SIGNING_ALGORITHMS,
 )
-from sealbox.jwt.jwk import MAX_JWKS_SIZE
 
 if TYPE_CHECKING:
     from sealbox.jwt.keyset import SigningKeySet
@@ -33,8 +32,6 @@ def _keysets() -> type[SigningKeySet]:
     return SigningKeySet
 
 
-MAX_TOKEN_INPUT = 64 * 1024
-
 _FILE = click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 _ALG = option(
     "--type",
@@ -44,9 +41,6 @@ _ALG = option(
     help=f"The kind (signing algorithm) of the new key (default: {DEFAULT_ALGORITHM}; on rotate, "
     "the primary's).",
 )
-# Read from stdin when left out or given as '-' (the way the docs show): a bearer token
-# on the command line is visible to every user of the machine in the process list.
-_TOKEN = click.argument("token", metavar="[TOKEN|-]", required=False)
 
 
 @click.group()
@@ -309,99 +303,29 @@ def issue(  # noqa: PLR0917 - click passes every option as an argument
 
 
 @jwt.command()
-@_TOKEN
-@click.option(
-    "--jwks",
-    "jwks_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="A JWKS file with the public keys (as 'sealbox jwt jwks' prints).",
-)
-@click.option(
-    "--keyset",
-    "keyset_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="A keyset file instead (needed for HS256 tokens; asks for its passphrase).",
-)
-@click.option("--aud", multiple=True, help="Accepted audience (repeat for several).")
-@click.option("--iss", multiple=True, help="Accepted issuer (repeat for several).")
-@option(
-    "--typ",
-    "token_type",
-    old=("--type",),
-    default="at+jwt",
-    show_default=True,
-    help="Required typ header.",
-)
-@click.option("--any-type", is_flag=True, help="Accept any typ header.")
-@click.option(
-    "--leeway", type=click.IntRange(0, 300), default=0, help="Seconds of clock skew allowed."
-)
-@passphrase_file_option
-def verify(  # noqa: PLR0917 - click passes every option as an argument
-    token: str | None,
-    jwks_file: Path | None,
-    keyset_file: Path | None,
-    aud: tuple[str, ...],
-    iss: tuple[str, ...],
-    token_type: str,
-    any_type: bool,
-    leeway: int,
-    passphrase_file: Path | None,
-) -> None:
+@click_option(TOKEN)
+@click_options(VERIFY)
+def verify(token: str | None, **options: Any) -> None:
     """Verify TOKEN and print its claims as JSON; exit 1 with the reason if it is refused.
 
     The token is read from stdin when TOKEN is '-' or left out: 'sealbox jwt verify
-    --jwks jwks.json - < token' keeps it out of the process list.
+    --jwks jwks.json - < token' keeps it out of the process list. A token without a
+    key id (kid) is checked with the one key of its algorithm, if there is one.
     """
-    if (jwks_file is None) == (keyset_file is None):
-        raise click.UsageError("give exactly one of --jwks and --keyset")
-    text = _token_text(token)
-    source: Any
-    if jwks_file is not None:
-        from sealbox.storage import read_limited
-
-        source = JWKSet.from_json(read_limited(jwks_file, MAX_JWKS_SIZE, "JWKS file"))
-        if not len(source):
-            raise CLIError(f"{jwks_file} holds no signature verification keys")
-    else:
-        assert keyset_file is not None
-        source = _keysets().load(keyset_file, read_passphrase(passphrase_file))
-    verifier = TokenVerifier(
-        source,
-        audience=list(aud) or None,
-        issuer=list(iss) or None,
-        token_type=None if any_type else token_type,
-        leeway=leeway,
-    )
-    try:
-        claims = verifier.verify(text)
-    except TokenError as exc:
-        if not aud and "audience" in str(exc):
-            exc.hint = "pass --aud with the audience the token is for"
-        raise
-    click.echo(json.dumps(claims, indent=2))
+    problem = usage_problem(options)
+    if problem:
+        raise click.UsageError(problem)
+    verify_token(token, **options)
 
 
 @jwt.command()
-@_TOKEN
+@click_option(TOKEN)
 def inspect(token: str | None) -> None:
     """Print TOKEN's header and claims WITHOUT verifying anything.
 
     The token is read from stdin when TOKEN is '-' or left out.
     """
-    parsed = decode_unverified(_token_text(token))
+    parsed = decode_unverified(token_text(token))
     note("sealbox: warning: not verified: the signature and claims were not checked")
     document = {"verified": False, "header": parsed.header, "claims": parsed.claims}
     click.echo(json.dumps(document, indent=2))
-
-
-def _token_text(token: str | None) -> str:
-    if token is not None and token != "-":  # noqa: S105 - "-" means stdin
-        return token.strip()
-    if sys.stdin.isatty():
-        raise CLIError("no token given", hint="pass TOKEN, or pipe it on stdin")
-    raw = read_stdin(MAX_TOKEN_INPUT, "the token")
-    try:
-        return raw.decode("ascii").strip()
-    except UnicodeDecodeError:
-        raise CLIError("the token on stdin is not ASCII text") from None

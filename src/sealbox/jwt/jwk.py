@@ -41,6 +41,7 @@ __all__ = [
     "KeySource",
     "PublicKey",
     "VerificationKey",
+    "only_key_for",
 ]
 
 PublicKey = (
@@ -236,14 +237,17 @@ class KeySource(Protocol):
     """Anything that finds verification keys by key id (a :class:`JWKSet`, a remote
     JWK Set, a signing keyset)."""
 
-    def find(self, kid: str | None) -> VerificationKey:
+    def find(self, kid: str | None, *, alg: str | None = None) -> VerificationKey:
         """Return the key with this id.
 
         ``kid`` is ``None`` for a token without one; a source then returns its
-        only key, if it has exactly one.
+        only key that verifies ``alg`` (the token's algorithm), if exactly one does.
 
         Raises:
             TokenError: no such key.
+
+        .. versionchanged:: 0.1.0
+           ``alg``.
         """
         ...
 
@@ -293,22 +297,18 @@ class JWKSet:
     def __reduce__(self) -> Any:
         raise TypeError("JWKSet cannot be pickled; export it with to_dict()")
 
-    def find(self, kid: str | None) -> VerificationKey:
+    def find(self, kid: str | None, *, alg: str | None = None) -> VerificationKey:
         """Return the key with this id (see :class:`KeySource`).
 
         Raises:
-            TokenError: no key has this id; or ``kid`` is ``None`` and the set
-                does not hold exactly one key.
+            TokenError: no key has this id; or ``kid`` is ``None`` and not exactly
+                one key of the set verifies ``alg``.
         """
+        if kid is None:
+            return only_key_for(self._keys, alg, "the key set")
         key = self._by_kid.get(kid)
         if key is not None:
             return key
-        if kid is None:
-            if len(self._keys) == 1:
-                return self._keys[0]
-            raise TokenError(
-                f"the token names no key (kid) and the key set holds {len(self._keys)} keys"
-            )
         raise TokenError(f"no key with id {_quote_kid(kid)} in the key set")
 
     @classmethod
@@ -356,6 +356,30 @@ class JWKSet:
 
 
 # -- JWK parsing -------------------------------------------------------------------------
+
+
+def only_key_for(keys: Iterable[VerificationKey], alg: str | None, where: str) -> VerificationKey:
+    """The one key of ``keys`` that verifies ``alg`` (any algorithm when ``None``): the
+    key of a token without a key id.
+
+    Raises:
+        TokenError: no key, or several, fit: a token without ``kid`` cannot choose.
+    """
+    keys = list(keys)
+    fitting = keys if alg is None else [k for k in keys if alg in k.algorithms]
+    if len(fitting) == 1:
+        return fitting[0]
+    held = f"{where} holds {len(keys)} key{'' if len(keys) == 1 else 's'}"
+    if alg is None:
+        reason = held
+    elif not fitting:
+        reason = f"no key of {where} verifies {alg} ({held})"
+    else:
+        reason = f"{len(fitting)} keys of {where} verify {alg}"
+    raise TokenError(
+        f"the token has no key id (kid) and {reason}",
+        hint=None if not fitting else "the issuer must name its key with kid",
+    )
 
 
 def _quote_kid(kid: str | None) -> str:

@@ -49,7 +49,7 @@ from sealbox.exceptions import (
 )
 from sealbox.jwt._jws import ALGORITHMS, encode_header, sign_compact
 from sealbox.jwt.defaults import ACCESS_TOKEN_TYPE, DEFAULT_TTL, REGISTERED_CLAIMS
-from sealbox.jwt.jwk import VerificationKey
+from sealbox.jwt.jwk import VerificationKey, only_key_for
 from sealbox.jwt.keyset_file import (
     DEFAULT_ALGORITHM,
     FORMAT,
@@ -472,20 +472,19 @@ class SigningKeySet(SigningKeySetStorage):
         payload = json.dumps(claims, separators=(",", ":")).encode()
         return sign_compact(h64, payload, impl, key)
 
-    def find(self, kid: str | None) -> VerificationKey:
+    def find(self, kid: str | None, *, alg: str | None = None) -> VerificationKey:
         """Return the key with this id that verifies (the :class:`KeySource` protocol).
 
         Raises:
-            TokenError: no active or decrypt-only key has this id.
+            TokenError: no active or decrypt-only key has this id; or ``kid`` is
+                ``None`` and not exactly one of them verifies ``alg``.
         """
         verifiers = self._verifiers
-        key = verifiers.get(kid) if kid is not None else None
+        if kid is None:
+            return only_key_for(verifiers.values(), alg, "the keyset")
+        key = verifiers.get(kid)
         if key is not None:
             return key
-        if kid is None and len(verifiers) == 1:
-            return next(iter(verifiers.values()))
-        if kid is None:
-            raise TokenError("the token names no key (kid) and the keyset has several")
         raise TokenError(f"no active or decrypt-only key with id {kid[:60]!r} in the keyset")
 
     def verifier(self, **policy: Any) -> TokenVerifier:

@@ -24,12 +24,12 @@ import re
 import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Final
 
 import httpx2
 
-from sealbox.exceptions import ConfigError, KeyFormatError, PinMismatchError, TokenError
+from sealbox.exceptions import ConfigError, KeyFormatError, TokenError
 from sealbox.jwt.jwk import MAX_JWKS_SIZE, JWKSet, VerificationKey
 
 __all__ = ["RemoteJWKSet"]
@@ -52,6 +52,10 @@ class RemoteJWKSet:
         ca: a CA certificate file (PEM) that the issuer's certificate must chain to,
             instead of the system's trust store: a shortcut for
             ``ssl_context=client_context(ca=…)``.
+        pins: SPKI pins (``sha256//BASE64``, see :mod:`sealbox.tls.pinning`) the
+            issuer's public key must also match, on top of the certificate checks
+            (with ``ca`` or the system's trust store): a shortcut for
+            ``ssl_context=client_context(ca=…, pins=…)``.
         timeout: seconds for each fetch with the default client.
         cache_ttl: how long a fetched set is used when the response has no
             ``Cache-Control: max-age``.
@@ -63,13 +67,13 @@ class RemoteJWKSet:
         clock: a monotonic clock in seconds.
 
     Raises:
-        ConfigError: a URL that is not https, intervals out of order, or ``ca``
-            together with ``ssl_context`` or ``client``.
+        ConfigError: a URL that is not https, intervals out of order, ``ca`` or
+            ``pins`` together with ``ssl_context`` or ``client``, or a malformed pin.
         TLSConfigError: the ``ca`` file cannot be read.
 
     .. versionadded:: 0.1.0
     .. versionchanged:: 0.1.0
-       ``ca``.
+       ``ca``, ``pins``.
     """
 
     __slots__ = (
@@ -96,6 +100,7 @@ class RemoteJWKSet:
         client: httpx2.Client | None = None,
         ssl_context: ssl.SSLContext | None = None,
         ca: str | os.PathLike[str] | None = None,
+        pins: Iterable[str] | str = (),
         timeout: float = 5.0,
         cache_ttl: float = 300.0,
         max_ttl: float = 86_400.0,
@@ -114,12 +119,13 @@ class RemoteJWKSet:
             raise ConfigError(
                 "need 0 <= min_refresh_interval <= cache_ttl <= max_ttl and max_stale >= 0"
             )
-        if ca is not None:
+        pin_list = [pins] if isinstance(pins, str) else list(pins)
+        if ca is not None or pin_list:
             if ssl_context is not None or client is not None:
-                raise ConfigError("give ca, ssl_context or client, not more than one")
+                raise ConfigError("give ca and pins, ssl_context or client, not more than one")
             from sealbox.tls.context import client_context
 
-            ssl_context = client_context(ca=ca)
+            ssl_context = client_context(ca=ca, pins=pin_list)
         self._url = parsed
         self._owns_client = client is None
         self._client = client or httpx2.Client(
@@ -154,8 +160,11 @@ class RemoteJWKSet:
         if self._owns_client:
             self._client.close()
 
-    def find(self, kid: str | None) -> VerificationKey:
+    def find(self, kid: str | None, *, alg: str | None = None) -> VerificationKey:
         """Return the key with this id, fetching the set when needed (see the class doc).
+
+        Without ``kid``: the set's one key that verifies ``alg`` (see :class:`KeySource
+        <sealbox.jwt.jwk.KeySource>`).
 
         Raises:
             TokenError: no such key after a refresh, or no key set could be fetched.
@@ -171,7 +180,7 @@ class RemoteJWKSet:
                 self._refresh(now)
             assert self._keys is not None
             try:
-                return self._keys.find(kid)
+                return self._keys.find(kid, alg=alg)
             except TokenError:
                 if kid is None or now - self._fetched_at < self._min_interval:
                     raise
@@ -197,7 +206,7 @@ class RemoteJWKSet:
         self.fetches += 1
         try:
             keys, ttl = self._fetch()
-        except (httpx2.HTTPError, KeyFormatError, _FetchError, PinMismatchError) as exc:
+        except (httpx2.HTTPError, KeyFormatError, _FetchError) as exc:
             reason = _reason(exc)
             if self._keys is not None and now - self._fetched_at <= self._max_stale:
                 log.warning(
@@ -205,9 +214,14 @@ class RemoteJWKSet:
                 )
                 return
             self._keys = None
+            unverified = reason == _UNTRUSTED
             raise TokenError(
                 f"cannot fetch the key set from {self._where()}: {reason}",
-                hint="check the issuer's JWKS URL and that it is reachable",
+                hint="trust the CA that issued the issuer's certificate (ca=)"
+                if unverified
+                else "check the issuer's JWKS URL and that it is reachable",
+                code="jwks_unverified" if unverified else "jwks_unreachable",
+                facts={"url": self._where()},
             ) from None
         self._keys = keys
         self._fetched_at = now
@@ -240,16 +254,18 @@ class RemoteJWKSet:
         return str(self._url.copy_with(userinfo=b"", query=None))
 
 
+_UNTRUSTED: Final = "its certificate is not trusted"
+
+
 class _FetchError(Exception):
     pass
 
 
 def _reason(exc: Exception) -> str:
-    if isinstance(exc, PinMismatchError):
-        # Raised by the connection, right after the handshake, before any request.
-        return "its key matches no pin"
     if isinstance(exc, httpx2.TimeoutException):
         return "timed out"
+    if isinstance(exc, httpx2.ConnectError) and "CERTIFICATE_VERIFY_FAILED" in str(exc):
+        return _UNTRUSTED
     if isinstance(exc, httpx2.HTTPError):
         return type(exc).__name__
     return str(exc)

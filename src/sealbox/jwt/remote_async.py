@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable
 
 import httpx2
 
-from sealbox.exceptions import ConfigError, KeyFormatError, PinMismatchError, TokenError
+from sealbox.exceptions import ConfigError, KeyFormatError, TokenError
 from sealbox.jwt.jwk import MAX_JWKS_SIZE, JWKSet, VerificationKey
 from sealbox.jwt.remote import _MAX_AGE, _NO_STORE, _FetchError, _reason
 
@@ -118,27 +118,33 @@ class AsyncRemoteJWKSet:
         if self._owns_client:
             await self._client.aclose()
 
-    def find(self, kid: str | None) -> VerificationKey:
+    def find(self, kid: str | None, *, alg: str | None = None) -> VerificationKey:
         """The key with this id from the cached set (no fetch: await :meth:`ensure` first).
+
+        Without ``kid``: the set's one key that verifies ``alg`` (see
+        :class:`~sealbox.jwt.KeySource`).
 
         Raises:
             TokenError: no such key, or no set fetched yet.
         """
         if self._keys is None:
             raise TokenError(f"no key set fetched from {self._where()} yet")
-        return self._keys.find(kid)
+        return self._keys.find(kid, alg=alg)
 
     def _has(self, kid: str | None) -> bool:
         keys = self._keys
         if keys is None:
             return False
-        return kid in keys if kid is not None else len(keys) == 1
+        # A token without kid is matched by algorithm, after the fetch: nothing to refetch for.
+        return kid is None or kid in keys
 
     async def ensure(self, kid: str | None) -> None:
         """Fetch the set if it is missing or expired, or if it lacks ``kid`` (at a bounded rate).
 
         Raises:
             TokenError: no set could be fetched and there is none to fall back on.
+            PinMismatchError: the server's key matches none of ``pins`` (before any
+                request was sent), as :class:`~sealbox.jwt.RemoteJWKSet` raises it.
         """
         now = self._clock()
         if now < self._expires and self._has(kid):
@@ -169,7 +175,7 @@ class AsyncRemoteJWKSet:
         self.fetches += 1
         try:
             keys, ttl = await self._fetch()
-        except (httpx2.HTTPError, KeyFormatError, _FetchError, PinMismatchError) as exc:
+        except (httpx2.HTTPError, KeyFormatError, _FetchError) as exc:
             reason = _reason(exc)
             if self._keys is not None and now - self._fetched_at <= self._max_stale:
                 log.warning(

@@ -90,7 +90,8 @@ def _select(
         raise TokenError(f"alg {jws.alg} is not among the accepted algorithms")
     if jws.kid is None and require_kid:
         raise TokenError("the token has no key id (kid)")
-    key = keys.find(jws.kid)
+    # Without a kid, the key is the source's one key for the token's algorithm.
+    key = keys.find(jws.kid) if jws.kid is not None else keys.find(None, alg=jws.alg)
     spec = key.spec(jws.alg)
     if spec is None:
         raise TokenError(
@@ -207,14 +208,17 @@ class TokenVerifier:
         max_age: refuse tokens issued (``iat``) longer ago than this, in seconds.
         max_token_size: refuse longer tokens before decoding anything.
         require_kid: refuse tokens without ``kid``. With ``False``, a token
-            without one is checked against the key source's only key, if it has
-            exactly one (for tokens from issuers that never set ``kid``).
+            without one is checked against the key source's only key that verifies
+            the token's ``alg``, if exactly one does (for tokens from issuers that
+            never set ``kid``).
         clock: returns the current time in seconds since the epoch.
 
     Raises:
         ConfigError: a parameter out of range.
 
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.1.0
+       Without ``kid``, the one key that verifies the token's ``alg``, not the only key.
     """
 
     __slots__ = (

@@ -28,9 +28,10 @@ themselves (each loads its module on first use)::
 May import: :mod:`sealbox.exceptions`, :mod:`sealbox.secret`, :mod:`sealbox.keysets` (the
 master key's sealer), :mod:`sealbox.accounts`, :mod:`sealbox.passwords`, :mod:`sealbox.jwt`,
 :mod:`sealbox.tls`, :mod:`sealbox.transit`, :mod:`sealbox.storage`, :mod:`sealbox.integrations`
-and third-party ``fastapi``, ``starlette``, ``pydantic``, ``pydantic_settings``, ``uvicorn``,
-``sqlalchemy``, ``alembic``, ``redis``, ``precis_i18n``. Never a private name of another package,
-nor ``cryptography`` or ``OpenSSL`` (the TLS engine is :mod:`sealbox.tls.server_session`).
+and third-party ``fastapi``, ``starlette``, ``pydantic`` (and its ``pydantic_core``),
+``pydantic_settings``, ``uvicorn``, ``sqlalchemy``, ``alembic``, ``redis``, ``precis_i18n``.
+Never a private name of another package, nor ``cryptography`` or ``OpenSSL`` (the TLS
+engine is :mod:`sealbox.tls.server_session`).
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ from sealbox.service.routes.transit_fast import TransitFastPath
 from sealbox.service.runtime import Runtime
 from sealbox.service.settings import ServiceSettings
 from sealbox.service.tls_setup import CertificateReloader, tls_paths
+from sealbox.service.vault.api import TRANSIT_PREFIX, VaultApi
 
 __all__ = ["app_from_env", "create_app"]
 
@@ -94,15 +95,20 @@ def create_app(
     app.include_router(admin_users.router())  # after /users/me
     app.include_router(transit.router())
     app.include_router(docs.router())
+    # Vault's paths (docs/vault.md), inside the fast path: native calls never meet it.
+    app.add_middleware(VaultApi, kv_mounts=settings.kv_mounts())
     if transit_fast_path:
-        # Added first, so it runs inside the body limit and the security headers.
+        # Added early, so it runs inside the body limit and the security headers.
         app.add_middleware(TransitFastPath)
     # Around the routes and the fast path, inside the headers: a 500 carries them too.
     app.add_middleware(InternalErrorMiddleware)
     app.add_middleware(
         BodyLimitMiddleware,
         limit=settings.max_body_bytes,
-        prefix_limits={"/v1/keys/": settings.transit_max_body_bytes},
+        prefix_limits={
+            "/v1/keys/": settings.transit_max_body_bytes,
+            TRANSIT_PREFIX: settings.transit_max_body_bytes,
+        },
     )
     app.add_middleware(SecurityHeadersMiddleware)
     return app

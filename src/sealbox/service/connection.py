@@ -39,7 +39,7 @@ from http import HTTPStatus
 from typing import Any, ClassVar, Final, cast
 
 from sealbox.service.errors import ErrorCode
-from sealbox.service.framing import FramingError, RequestTracker
+from sealbox.service.framing import FramingError, RequestTracker, Stage, list_as_get
 from sealbox.service.settings import ServiceSettings
 from sealbox.service.tls_setup import PEER_STATE_KEY, make_server_tls
 from sealbox.tls.server_session import (
@@ -342,6 +342,8 @@ class GuardedConnection(asyncio.Protocol):
         if self.reading_paused:
             self._pending.append(data)
             return
+        if self._tracker.stage is Stage.IDLE and data[:1] == b"L":
+            data = list_as_get(data)  # Vault's LIST method (sealbox.service.vault)
         try:
             events = self._tracker.feed(data)
         except FramingError as exc:

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
-from sealbox.accounts import Caller
+from sealbox.accounts import Accounts, Caller
 from sealbox.exceptions import TokenError
 from sealbox.integrations.fastapi import (
     accounts_bearer,
@@ -51,9 +51,10 @@ async def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def runtime_accounts(request: Request) -> Any:
+def runtime_accounts(request: Request) -> Accounts:
     """The worker's accounts (what the library's routes and bearer dependency use)."""
-    return request.app.state.runtime.accounts
+    runtime: Runtime = request.app.state.runtime
+    return runtime.accounts
 
 
 async def resolve_caller(runtime: Runtime, token: str, request: Request | None = None) -> Caller:

@@ -14,9 +14,28 @@ from __future__ import annotations
 import enum
 from typing import Final
 
-__all__ = ["AMBIGUOUS_LENGTH", "FramingError", "RequestTracker", "Stage"]
+__all__ = ["AMBIGUOUS_LENGTH", "FramingError", "RequestTracker", "Stage", "list_as_get"]
 
 _MAX_CHUNK_LINE: Final = 4096
+
+
+def list_as_get(data: bytes) -> bytes:
+    """A request line ``LIST <target>`` at the start of ``data`` as ``GET <target>?list=true``.
+
+    Vault's clients send the method ``LIST``, which Vault reads as ``GET`` with
+    ``list=true``; uvicorn's httptools parser refuses a method it does not know, so the
+    connection rewrites the line before the parser sees it. Only a request line whose
+    target is complete in ``data`` is rewritten (clients send a head in one write);
+    anything else is returned as it is.
+    """
+    if not data.startswith(b"LIST /"):
+        return data
+    end = data.find(b" ", 5)
+    if end < 0:
+        return data
+    target = data[5:end]
+    joiner = b"&" if b"?" in target else b"?"
+    return b"GET " + target + joiner + b"list=true" + data[end:]
 
 
 class Stage(enum.Enum):

@@ -10,7 +10,7 @@ validation error.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
@@ -18,7 +18,11 @@ from pydantic_settings import SettingsConfigDict
 from sealbox.integrations.pydantic_settings import SealboxSettings
 from sealbox.secret import Secret
 
-__all__ = ["ServiceSettings"]
+__all__ = ["RESERVED_MOUNTS", "ServiceSettings"]
+
+
+RESERVED_MOUNTS: Final = frozenset({"auth", "keys", "sys", "transit"})
+"""Paths under ``/v1/`` that a KV mount cannot take (sealbox's transit, Vault's own)."""
 
 
 class ServiceSettings(SealboxSettings):
@@ -121,6 +125,12 @@ class ServiceSettings(SealboxSettings):
         description="Seconds a worker trusts its cached copy of a transit key without news.",
     )
 
+    vault_kv_mounts: str = Field(
+        default="secret",
+        pattern=r"^\s*[a-z0-9][a-z0-9_-]{0,63}(\s*,\s*[a-z0-9][a-z0-9_-]{0,63})*\s*$",
+        description="Comma-separated mounts of the Vault-shaped KV v2 engine (/v1/<mount>/…).",
+    )
+
     throttle_user_attempts: int = Field(default=5, ge=1, description="Failures per window.")
     throttle_address_attempts: int = Field(default=20, ge=1)
     throttle_window: int = Field(default=300, ge=1, description="Seconds.")
@@ -135,11 +145,23 @@ class ServiceSettings(SealboxSettings):
     def _expand(cls, value: Path | None) -> Path | None:
         return None if value is None else value.expanduser()
 
+    @field_validator("vault_kv_mounts", mode="after")
+    @classmethod
+    def _kv_mounts(cls, value: str) -> str:
+        taken = {m.strip() for m in value.split(",")} & RESERVED_MOUNTS
+        if taken:
+            raise ValueError(f"{', '.join(sorted(taken))} cannot be a KV mount: the path is taken")
+        return value
+
     def resolved_database_url(self) -> str:
         """The database URL, or the default SQLite file in the data folder."""
         if self.database_url is not None:
             return self.database_url.expose_secret()
         return f"sqlite+aiosqlite:///{(self.data_dir / 'sealbox.db').resolve()}"
+
+    def kv_mounts(self) -> tuple[str, ...]:
+        """The Vault-shaped KV v2 mounts, in the order given."""
+        return tuple(dict.fromkeys(m.strip() for m in self.vault_kv_mounts.split(",")))
 
     def resolved_audit_log(self) -> Path:
         """The audit log file."""

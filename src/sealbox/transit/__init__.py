@@ -52,7 +52,12 @@ if TYPE_CHECKING:
         UnknownKeyTypeError,
         UnsupportedOperationError,
     )
-    from sealbox.transit.formats import format_versioned, parse_versioned, peek_version
+    from sealbox.transit.formats import (
+        format_versioned,
+        parse_versioned,
+        peek_version,
+        vault_spelling,
+    )
     from sealbox.transit.keys import KeyVersion, TransitKey, check_version_rules
     from sealbox.transit.material import open_material, seal_material
     from sealbox.transit.registry import (
@@ -109,6 +114,7 @@ __all__ = [
     "peek_version",
     "run_batch",
     "seal_material",
+    "vault_spelling",
 ]
 
 _MODULES = {
@@ -130,7 +136,7 @@ _MODULES = {
         "UnknownKeyTypeError",
         "UnsupportedOperationError",
     ),
-    "formats": ("format_versioned", "parse_versioned", "peek_version"),
+    "formats": ("format_versioned", "parse_versioned", "peek_version", "vault_spelling"),
     "keys": ("KeyVersion", "TransitKey", "check_version_rules"),
     "material": ("open_material", "seal_material"),
     "registry": (

@@ -63,6 +63,9 @@ def run_batch(
             not a refusal of that item (an internal error) and it is raised.
     """
     outcome = BatchOutcome()
+    results, versions = outcome.results, outcome.versions
+    append, add = results.append, versions.add
+    # The loop is item_versions() written out: it runs for every item of every batch.
     for item in items:
         try:
             out = one(item)
@@ -72,9 +75,13 @@ def run_batch(
                 raise
             out = {"error": code, "message": str(exc)}
             outcome.failed += 1
-        outcome.versions.update(v for v in item_versions(out) if v is not None)
+        made, source = out.get("key_version"), out.pop(FROM_VERSION, None)
+        if made is not None:
+            add(made)
+        if source is not None:
+            add(source)
         reference = getattr(item, "reference", None)
         if reference is not None:
             out["reference"] = reference
-        outcome.results.append(out)
+        append(out)
     return outcome

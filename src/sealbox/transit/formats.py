@@ -5,7 +5,10 @@
 || tag (16)`` for AES-256-GCM and ChaCha20-Poly1305, ``synthetic IV (16) ||
 ciphertext`` for AES-256-SIV, the signature, or the 32-byte HMAC. The caller's
 associated data is the AEAD's associated data, unchanged. The layout is Vault
-Transit's with ``sealbox:`` for ``vault:`` (see ``docs/formats.md``).
+Transit's with ``sealbox:`` for ``vault:`` (see ``docs/formats.md``); the parsers also
+read Vault's spelling, ``vault:v<N>:<base64>`` (what the service's Vault-shaped routes
+answer), so a key opens what either spelling carries. :func:`vault_spelling` turns one
+into the other.
 
 Binary request fields (plaintexts, associated data, inputs) travel as standard base64
 with padding: :func:`decode_b64`.
@@ -24,27 +27,49 @@ from sealbox.transit.errors import InvalidCiphertextError, InvalidRequestError
 __all__ = [
     "MAX_VERSION",
     "PREFIX",
+    "VAULT_PREFIX",
     "decode_b64",
     "format_versioned",
     "parse_versioned",
     "peek_version",
+    "vault_spelling",
 ]
 
 PREFIX: Final = "sealbox:v"
+VAULT_PREFIX: Final = "vault:v"
+"""Vault Transit's prefix: read as :data:`PREFIX` is."""
 MAX_VERSION: Final = 2**31 - 1
 """The highest key version (versions are stored in a 32-bit signed column)."""
 
 
 def format_versioned(version: int, data: bytes) -> str:
     """``sealbox:v<version>:<standard base64 of data>``."""
-    return f"{PREFIX}{version}:{base64.b64encode(data).decode()}"
+    return f"{PREFIX}{version}:{binascii.b2a_base64(data, newline=False).decode('ascii')}"
+
+
+def vault_spelling(text: str) -> str:
+    """``sealbox:v<N>:…`` written as Vault writes it, ``vault:v<N>:…`` (other text unchanged)."""
+    if text.startswith(PREFIX):
+        return VAULT_PREFIX + text[len(PREFIX) :]
+    return text
+
+
+def _after_prefix(text: str) -> str | None:
+    if text.startswith(PREFIX):
+        return text[len(PREFIX) :]
+    if text.startswith(VAULT_PREFIX):
+        return text[len(VAULT_PREFIX) :]
+    return None
 
 
 def peek_version(text: object) -> int | None:
-    """The version a ``sealbox:v<N>:…`` string names, or ``None`` if it is not one."""
-    if not isinstance(text, str) or not text.startswith(PREFIX):
+    """The version a ``sealbox:v<N>:…`` (or ``vault:v<N>:…``) string names, or ``None``."""
+    if not isinstance(text, str):
         return None
-    digits, sep, _ = text[len(PREFIX) :].partition(":")
+    rest = _after_prefix(text)
+    if rest is None:
+        return None
+    digits, sep, _ = rest.partition(":")
     if not sep or not digits.isascii() or not digits.isdigit() or digits[0] == "0":
         return None
     if len(digits) > 10:
@@ -54,7 +79,8 @@ def peek_version(text: object) -> int | None:
 
 
 def parse_versioned(text: object, what: str = "ciphertext") -> tuple[int, bytes]:
-    """Split ``sealbox:v<N>:<base64>`` into the version and the bytes.
+    """Split ``sealbox:v<N>:<base64>`` (or ``vault:v<N>:<base64>``) into the version and
+    the bytes.
 
     Args:
         text: the ciphertext, signature or HMAC.
@@ -68,7 +94,8 @@ def parse_versioned(text: object, what: str = "ciphertext") -> tuple[int, bytes]
         raise InvalidCiphertextError(
             f"the {what} is not in the form sealbox:v<N>:<base64>", facts={"what": what}
         )
-    body = text[len(PREFIX) + len(str(version)) + 1 :]
+    rest = _after_prefix(text) or ""
+    body = rest[len(str(version)) + 1 :]
     try:
         return version, base64.b64decode(body, validate=True)
     except (binascii.Error, ValueError):
@@ -88,6 +115,8 @@ def decode_b64(value: str | None, field: str) -> bytes:
     if not value:
         return b""
     try:
-        return base64.b64decode(value, validate=True)
+        # What base64.b64decode(value, validate=True) does, without its two wrappers:
+        # non-ASCII text is a ValueError, anything outside the alphabet a binascii.Error.
+        return binascii.a2b_base64(value, strict_mode=True)
     except (binascii.Error, ValueError):
         raise InvalidRequestError(f"{field} is not valid base64", facts={"field": field}) from None

@@ -20,7 +20,7 @@ from typing import Any, Final
 
 from sealbox.accounts.binding import check_binding_thumbprint
 from sealbox.accounts.core import AccessClaims, VerifiedTokenCache
-from sealbox.exceptions import SealboxError, TokenError
+from sealbox.exceptions import PinMismatchError, SealboxError, TokenError
 from sealbox.jwt import (
     AsyncRemoteJWKSet,
     JWKSet,
@@ -177,7 +177,8 @@ class RemoteJWKS:
 
         Raises:
             TokenError: not valid (the message says nothing more), or no key set
-                could be fetched (the message says from where).
+                could be fetched (the message says from where; a server whose key
+                matches no pin included).
         """
         now = time.time()
         claims = self._cache.get(token, now)
@@ -186,7 +187,12 @@ class RemoteJWKS:
                 kid = decode_unverified(token).header.get("kid")
             except SealboxError:
                 raise TokenError(_NOT_VALID) from None
-            await self.keys.ensure(kid if isinstance(kid, str) else None)
+            try:
+                await self.keys.ensure(kid if isinstance(kid, str) else None)
+            except PinMismatchError:
+                raise TokenError(
+                    f"cannot fetch the key set: {self.keys!r} presented a key that matches no pin"
+                ) from None
             try:
                 claims = self._verifier.verify(token, now=now)
             except SealboxError:

@@ -27,8 +27,9 @@ found" :class:`~sealbox.exceptions.KeyNotFoundError`; a ciphertext version below
 the key's ``min_decryption_version`` :class:`~sealbox.exceptions.KeyStateError`;
 a ciphertext Vault cannot decrypt :class:`~sealbox.exceptions.DecryptionError`;
 503 (sealed, standby) and network or TLS failures
-:class:`~sealbox.exceptions.KeyProviderError`. Messages name the key and the
-status, never a token, a key blob or a ciphertext.
+:class:`~sealbox.exceptions.KeyProviderError`. A batch in which some items failed,
+which Vault answers 400 with every item's result, is read item by item. Messages name
+the key and the status, never a token, a key blob or a ciphertext.
 
 .. versionadded:: 0.1.0
 """
@@ -313,6 +314,10 @@ class VaultTransitProvider:
                 hint="check the key name and where the Transit engine is mounted",
             ) from None
         except hx.InvalidRequest as exc:
+            # A batch in which some items failed is answered 400 with every item's result.
+            results = _batch_results(getattr(exc, "json", None))
+            if results is not None:
+                return results
             raise self._refusal(what, [str(e) for e in (exc.errors or [])], version) from None
         data = response.get("data") if isinstance(response, dict) else None
         if not isinstance(data, dict):
@@ -334,6 +339,14 @@ class VaultTransitProvider:
             return DecryptionError()
         reasons = redact(text) or "invalid request"
         return KeyProviderError(f"{self.label}: {what} refused (400): {reasons}")
+
+
+def _batch_results(body: object) -> dict[str, Any] | None:
+    """The ``data`` of a 400 answer that carries ``batch_results``, else ``None``."""
+    data = body.get("data") if isinstance(body, dict) else None
+    if isinstance(data, dict) and isinstance(data.get("batch_results"), list):
+        return data
+    return None
 
 
 def _b64(data: bytes) -> str:

@@ -1,7 +1,7 @@
 """The TOTP second factor: one sealed secret per account, and its recovery codes.
 
 Revision ID: 0008
-Revises: 0004
+Revises: 0007
 Create Date: 2026-12-04
 """
 

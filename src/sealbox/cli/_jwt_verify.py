@@ -1,0 +1,182 @@
+"""``sealbox jwt verify``: its options, declared once, and the run, free of click.
+
+The click command (:mod:`sealbox.cli.jwt`) is built from :data:`VERIFY`, and so is
+the direct path (:mod:`sealbox.cli._direct`), which reads a plain invocation —
+``--jwks`` and the policy options, each value as the next argument or after ``=`` —
+without loading click, as it does for ``encrypt``/``decrypt``: a token check is
+often one line of a script, run once per request. Both call :func:`verify_token`.
+Anything else (``--keyset`` and its passphrase, help, usage errors) goes through
+click, which owns every message about usage (:func:`usage_problem` words the ones
+about combinations for it).
+"""
+
+from __future__ import annotations
+
+import sys
+
+from sealbox.cli._age_args import PASSPHRASE_FILE, Option
+from sealbox.cli._io import CLIError, read_stdin
+
+# Spelled out rather than imported from typing (start-up time); type checkers know it.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import os
+    from collections.abc import Mapping, Sequence
+    from typing import Any
+
+__all__ = [
+    "MAX_TOKEN_INPUT",
+    "TOKEN",
+    "VERIFY",
+    "token_text",
+    "usage_problem",
+    "verify_token",
+]
+
+MAX_TOKEN_INPUT = 64 * 1024
+_URL_SCHEMES = ("https://", "http://")
+
+# Read from stdin when left out or given as '-' (the way the docs show): a bearer token
+# on the command line is visible to every user of the machine in the process list.
+TOKEN = Option((), "token", metavar="[TOKEN|-]")
+"""The one positional argument of ``verify`` and ``inspect``."""
+
+VERIFY: tuple[Option, ...] = (
+    Option(
+        ("--jwks",),
+        "jwks",
+        metavar="FILE|URL",
+        help="The public keys: a JWKS file (as 'sealbox jwt jwks' prints) or an https:// "
+        "URL serving one.",
+    ),
+    Option(
+        ("--ca",),
+        "ca",
+        path=True,
+        help="With a JWKS URL: the CA certificate (PEM) its server's certificate must chain "
+        "to (default: the system's trust store).",
+    ),
+    Option(
+        ("--pin",),
+        "pins",
+        repeat=True,
+        metavar="sha256//BASE64",
+        help="With a JWKS URL: an SPKI pin its server's key must also match (as 'sealbox ca "
+        "pin' prints). Repeatable.",
+    ),
+    Option(
+        ("--keyset",),
+        "keyset_file",
+        path=True,
+        direct=False,  # its passphrase and prompt: click
+        help="A keyset file instead (needed for HS256 tokens; asks for its passphrase).",
+    ),
+    Option(("--aud",), "aud", repeat=True, help="Accepted audience (repeat for several)."),
+    Option(("--iss",), "iss", repeat=True, help="Accepted issuer (repeat for several)."),
+    Option(
+        ("--typ",), "token_type", old=("--type",), default="at+jwt", help="Required typ header."
+    ),
+    Option(("--any-type",), "any_type", takes_value=False, help="Accept any typ header."),
+    Option(
+        ("--leeway",),
+        "leeway",
+        default=0,
+        int_range=(0, 300),
+        help="Seconds of clock skew allowed.",
+    ),
+    PASSPHRASE_FILE,
+)
+"""``sealbox jwt verify``'s options, in the order of its help."""
+
+
+def usage_problem(kwargs: Mapping[str, Any]) -> str | None:
+    """What is wrong with this combination of options, or ``None``."""
+    jwks, keyset = kwargs.get("jwks"), kwargs.get("keyset_file")
+    if (jwks is None) == (keyset is None):
+        return "give exactly one of --jwks and --keyset"
+    if (kwargs.get("ca") is not None or kwargs.get("pins")) and not _is_url(jwks):
+        return "--ca and --pin go with a JWKS URL (--jwks https://…)"
+    return None
+
+
+def _is_url(jwks: object) -> bool:
+    return isinstance(jwks, str) and jwks.startswith(_URL_SCHEMES)
+
+
+def verify_token(
+    token: str | None = None,
+    *,
+    jwks: str | None = None,
+    ca: str | os.PathLike[str] | None = None,
+    pins: Sequence[str] = (),
+    keyset_file: str | os.PathLike[str] | None = None,
+    aud: Sequence[str] = (),
+    iss: Sequence[str] = (),
+    token_type: str = "at+jwt",  # noqa: S107 - a media type, not a secret
+    any_type: bool = False,
+    leeway: int | str = 0,
+    passphrase_file: str | os.PathLike[str] | None = None,
+) -> None:
+    """Verify the token against the keys and policy given and print its claims (JSON).
+
+    Raises:
+        TokenError: the token is refused (the reason says why).
+        CLIError: no token, or a JWKS file without verification keys.
+    """
+    from sealbox.exceptions import TokenError
+    from sealbox.jwt import JWKSet, TokenVerifier
+
+    text = token_text(token)
+    source: Any
+    remote = None
+    if jwks is not None and _is_url(jwks):
+        from sealbox.jwt import RemoteJWKSet
+
+        source = remote = RemoteJWKSet(jwks, ca=ca, pins=list(pins))
+    elif jwks is not None:
+        from sealbox.jwt.jwk import MAX_JWKS_SIZE
+        from sealbox.storage import read_limited
+
+        source = JWKSet.from_json(read_limited(jwks, MAX_JWKS_SIZE, "JWKS file"))
+        if not len(source):
+            raise CLIError(f"{jwks} holds no signature verification keys")
+    else:
+        from sealbox.cli._io import read_passphrase
+        from sealbox.jwt.keyset import SigningKeySet
+
+        assert keyset_file is not None
+        source = SigningKeySet.load(keyset_file, read_passphrase(passphrase_file))
+    verifier = TokenVerifier(
+        source,
+        audience=list(aud) or None,
+        issuer=list(iss) or None,
+        token_type=None if any_type else token_type,
+        leeway=int(leeway),
+        # A token without kid is checked with the one key of its algorithm, if one.
+        require_kid=False,
+    )
+    try:
+        claims = verifier.verify(text)
+    except TokenError as exc:
+        if not aud and "audience" in str(exc):
+            exc.hint = "pass --aud with the audience the token is for"
+        raise
+    finally:
+        if remote is not None:
+            remote.close()
+    import json
+
+    sys.stdout.write(json.dumps(claims, indent=2) + "\n")
+
+
+def token_text(token: str | None) -> str:
+    """The token given as the argument, or read from stdin (``-`` or none)."""
+    if token is not None and token != "-":  # noqa: S105 - "-" means stdin
+        return token.strip()
+    if sys.stdin.isatty():
+        raise CLIError("no token given", hint="pass TOKEN, or pipe it on stdin")
+    raw = read_stdin(MAX_TOKEN_INPUT, "the token")
+    try:
+        return raw.decode("ascii").strip()
+    except UnicodeDecodeError:
+        raise CLIError("the token on stdin is not ASCII text") from None

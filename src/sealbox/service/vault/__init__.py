@@ -1,0 +1,22 @@
+"""Vault's wire protocol over sealbox: existing Vault clients talk to ``sealbox serve``.
+
+A thin adapter, same implementation underneath:
+
+- :mod:`~sealbox.service.vault.api`: the ASGI entry that takes Vault's paths
+  (``/v1/transit/…``, ``/v1/<kv mount>/…``, ``/v1/auth/token/…``, ``/v1/sys/…``) and
+  passes the rest on;
+- :mod:`~sealbox.service.vault.auth`: ``X-Vault-Token`` or a bearer token, verified as
+  every sealbox access token is; the ``kv:*`` scopes;
+- :mod:`~sealbox.service.vault.errors`: ``{"errors": […]}`` with Vault's statuses and words;
+- :mod:`~sealbox.service.vault.envelope`: the members every Vault answer has;
+- :mod:`~sealbox.service.vault.transit`: Vault Transit's routes over the handlers of
+  :mod:`sealbox.service.routes.transit`;
+- :mod:`~sealbox.service.vault.kv_store`: the KV version 2 engine (versions,
+  check-and-set, soft delete, destroy, ``max_versions``), values sealed at rest; no
+  FastAPI in it;
+- :mod:`~sealbox.service.vault.kv_routes`: its routes;
+- :mod:`~sealbox.service.vault.token`: ``lookup-self`` and ``renew-self``;
+- :mod:`~sealbox.service.vault.sys`: ``sys/health`` and the mount lookup of Vault's CLI.
+
+``docs/vault.md`` lists what is covered and what is not.
+"""

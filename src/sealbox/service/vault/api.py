@@ -1,0 +1,169 @@
+"""The entry of the Vault-shaped API: an ASGI layer in front of sealbox's routes.
+
+It takes the requests whose path is Vault's (``/v1/transit/…``, ``/v1/<kv mount>/…``,
+``/v1/auth/token/…``, ``/v1/sys/…``) and passes every other one on, untouched. Vault's paths carry
+names with slashes (a secret's path), a ``LIST`` method (read as ``GET`` with
+``list=true``, as Vault reads it; the connection layer rewrites the request line for
+the HTTP parser) and their own error shape, so this layer dispatches itself rather
+than through FastAPI's router; and the transit operations, the hot path, cost no
+more here than through :mod:`sealbox.service.routes.transit_fast`.
+
+It sits inside the body limit and the security headers, like the transit fast path.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any, Final
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from sealbox.service.audit import AuditUnavailableError
+from sealbox.service.routes.transit import HANDLERS, NAME_PATTERN
+from sealbox.service.runtime import Runtime
+from sealbox.service.vault.auth import caller_of
+from sealbox.service.vault.errors import VaultError
+from sealbox.service.vault.kv_routes import kv_route
+from sealbox.service.vault.kv_store import KVStore
+from sealbox.service.vault.sys import health, mount_of
+from sealbox.service.vault.token import token_route
+from sealbox.service.vault.transit import manage, operate
+
+__all__ = ["VaultApi"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+TRANSIT_PREFIX: Final = "/v1/transit/"
+_OPERATION: Final = re.compile(
+    r"/v1/transit/(?:(datakey)/(plaintext|wrapped)/([^/]+)"
+    r"|(" + "|".join(op for op in HANDLERS if op != "datakey") + r")/([^/]+)(?:/([^/]+))?)"
+)
+_NAME: Final = re.compile(NAME_PATTERN)
+_ENGINES: Final = frozenset({"transit", "auth", "sys"})
+_BODY_METHODS: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_AUDIT_DOWN: Final = "the audit log cannot be written; the request was refused"
+
+
+def _error(exc: VaultError) -> Response:
+    return JSONResponse(exc.body(), status_code=exc.status)
+
+
+class VaultApi:
+    """Answer Vault's paths; pass the rest on.
+
+    Args:
+        app: the application inside.
+        kv_mounts: the mounts of the KV v2 engine (``("secret",)``).
+    """
+
+    def __init__(self, app: ASGIApp, *, kv_mounts: tuple[str, ...] = ("secret",)) -> None:
+        self.app = app
+        self.kv_mounts = frozenset(kv_mounts)
+        self._kv: tuple[Runtime, KVStore] | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path: str = scope["path"]
+            if path.startswith(TRANSIT_PREFIX) and scope["method"] in ("POST", "PUT"):
+                match = _OPERATION.fullmatch(path)
+                if match is not None:
+                    await self._operate(match, scope, receive, send)
+                    return
+            if path.startswith("/v1/"):
+                first = path[4:].partition("/")[0]
+                if first in _ENGINES or first in self.kv_mounts:
+                    await self._serve(first, path, scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+    def _store(self, runtime: Runtime) -> KVStore:
+        held = self._kv
+        if held is None or held[0] is not runtime:
+            store = KVStore(
+                async_sessionmaker(runtime.engine, expire_on_commit=False),
+                runtime.data.master_key(),
+            )
+            held = self._kv = (runtime, store)
+        return held[1]
+
+    @staticmethod
+    async def _operate(match: re.Match[str], scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        try:
+            response = await _operation(match, request)
+        except VaultError as exc:
+            response = _error(exc)
+        except AuditUnavailableError:
+            response = JSONResponse({"errors": [_AUDIT_DOWN]}, status_code=503)
+        await response(scope, receive, send)
+
+    async def _serve(
+        self, first: str, path: str, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        request = Request(scope, receive)
+        try:
+            response = await self._route(first, path, request)
+        except VaultError as exc:
+            response = _error(exc)
+        except AuditUnavailableError:
+            response = JSONResponse({"errors": [_AUDIT_DOWN]}, status_code=503)
+        await response(scope, receive, send)
+
+    async def _route(self, first: str, path: str, request: Request) -> Response:
+        parts = path[4:].strip("/").split("/")[1:]
+        method = request.method
+        listing = request.query_params.get("list") == "true"
+        if method == "LIST":  # an ASGI server that lets the method through
+            method, listing = "GET", True
+        if first == "sys" and parts == ["health"] and method in ("GET", "HEAD"):
+            return health()  # no token, as in Vault
+        caller = await caller_of(request)
+        raw = await request.body() if method in _BODY_METHODS else b""
+        if first == "transit":
+            if not parts or not parts[0]:
+                raise VaultError(404, "unsupported path transit/")
+            if len(parts) > 1 and parts[0] == "keys" and _NAME.match(parts[1]) is None:
+                raise VaultError(400, "invalid key name")
+            return await manage(request, caller, method, parts, raw, listing=listing)
+        if first == "sys":
+            if parts[:3] != ["internal", "ui", "mounts"] or method != "GET":
+                raise VaultError(404, f"unsupported path {path[4:]}")
+            return mount_of(parts[3:], self.kv_mounts)
+        if first == "auth":
+            if parts[:1] != ["token"]:
+                raise VaultError(404, f"unsupported path {path[4:]}")
+            return token_route(caller, method, parts[1:])
+        runtime: Runtime = request.app.state.runtime
+        return await kv_route(
+            request,
+            caller,
+            runtime,
+            self._store(runtime),
+            mount=first,
+            method=method,
+            parts=parts,
+            raw=raw,
+            listing=listing,
+        )
+
+
+async def _operation(match: re.Match[str], request: Request) -> Response:
+    """A transit operation: ``encrypt/:name``, ``datakey/:type/:name``, ``sign/:name/:hash``…"""
+    if match[1]:
+        operation, name, path_arg = "datakey", match[3], match[2]
+    else:
+        operation, name, path_arg = match[4], match[5], match[6]
+    caller = await caller_of(request)  # first: no answer tells a stranger anything
+    if _NAME.match(name) is None:
+        raise VaultError(400, "invalid key name")
+    raw = await request.body()
+    return await operate(request, caller, operation, name, raw, path_arg=path_arg)

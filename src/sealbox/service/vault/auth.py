@@ -1,0 +1,80 @@
+"""Who calls the Vault-shaped routes: ``X-Vault-Token`` or ``Authorization: Bearer``.
+
+The token is a sealbox access token (a user's, or a machine client's): the same
+verification as every other route (:func:`sealbox.service.deps.resolve_caller`:
+signature, expiry, revocation, and a certificate-bound token's certificate), and the same
+scopes decide. A missing, malformed,
+expired or revoked token is answered as Vault answers it: 403 ``permission denied``,
+with nothing that tells which.
+
+The scopes of the KV engine name a path prefix, the mount included:
+``kv:read:secret/app/`` reads every secret under ``secret/app/``, ``kv:write:…`` writes,
+soft-deletes and undeletes there, ``kv:read:*`` and ``kv:write:*`` reach every mount,
+and ``kv:admin`` does everything, destroying versions and deleting metadata included.
+The prefix is compared as text, as a Vault policy's trailing ``*`` is: end it with ``/``
+to stop at a folder.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from starlette.requests import Request
+
+from sealbox.service.deps import Caller, resolve_caller
+from sealbox.service.errors import ApiError
+from sealbox.service.vault.errors import VaultError
+
+__all__ = ["KV_ADMIN", "caller_of", "kv_allows", "token_of"]
+
+KV_ADMIN: Final = "kv:admin"
+
+
+def token_of(request: Request) -> str:
+    """The access token of a request: ``X-Vault-Token`` first, then a bearer header.
+
+    Raises:
+        VaultError: 403 when there is none.
+    """
+    token = request.headers.get("x-vault-token")
+    if token:
+        return token.strip()
+    scheme, _, value = (request.headers.get("authorization") or "").partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    raise VaultError.denied()
+
+
+async def caller_of(request: Request) -> Caller:
+    """The verified caller of a request.
+
+    Raises:
+        VaultError: 403 ``permission denied`` for a missing, bad, expired or revoked token.
+    """
+    token = token_of(request)
+    try:
+        return await resolve_caller(request.app.state.runtime, token, request)
+    except ApiError:
+        raise VaultError.denied() from None
+
+
+def kv_allows(scopes: frozenset[str], action: str, where: str) -> bool:
+    """Whether ``scopes`` let a caller ``action`` (``read``, ``write``, ``admin``) at ``where``.
+
+    Args:
+        scopes: the caller's scopes.
+        action: what the request does.
+        where: ``<mount>/<path>`` (a folder, for a list, ends with ``/``).
+    """
+    if KV_ADMIN in scopes:
+        return True
+    if action == "admin":
+        return False
+    head = f"kv:{action}:"
+    for scope in scopes:
+        granted = scope[len(head) :] if scope.startswith(head) else ""
+        if granted and where.startswith(granted.removesuffix("*")):
+            return True
+    return False

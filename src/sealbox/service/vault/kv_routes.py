@@ -1,0 +1,293 @@
+"""Vault's KV version 2 routes (``/v1/<mount>/…``) over :class:`~.kv_store.KVStore`.
+
+================================  ========  ===========================================
+path (after the mount)            scope     what
+================================  ========  ===========================================
+``GET data/P[?version=N]``        read      ``{"data": {"data": …, "metadata": …}}``
+``POST|PUT data/P``               write     ``{"data": {…}, "options": {"cas": N}}``
+``DELETE data/P``                 write     soft-delete the newest version (204)
+``POST delete/P``                 write     soft-delete ``{"versions": […]}`` (204)
+``POST undelete/P``               write     undo it (204)
+``POST destroy/P``                admin     remove those versions' values (204)
+``GET metadata/P``                read      settings and every version's state
+``POST|PUT metadata/P``           write     ``max_versions``, ``cas_required``,
+                                            ``custom_metadata`` (204)
+``DELETE metadata/P``             admin     the secret and every version (204)
+``LIST metadata/F``               read      names under folder ``F`` (``GET ?list=true``)
+``GET config``                    read      the engine's settings (fixed here)
+================================  ========  ===========================================
+
+The scope is checked against ``<mount>/P`` (see :mod:`sealbox.service.vault.auth`).
+Every change is written to the audit log with the path and version, never a value.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, Final
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from sealbox.service.deps import Caller
+from sealbox.service.runtime import Runtime
+from sealbox.service.vault.auth import kv_allows
+from sealbox.service.vault.envelope import vault_response
+from sealbox.service.vault.errors import VaultError
+from sealbox.service.vault.kv_store import KVError, KVStore, SecretNotFoundError, check_path
+from sealbox.service.vault.transit import parse_body
+
+__all__ = ["MAX_CUSTOM_METADATA", "kv_route"]
+
+MAX_CUSTOM_METADATA: Final = 64
+_NO_CONTENT: Final = 204
+
+
+class _Call:
+    """One KV request: who, where, and the audit record."""
+
+    def __init__(
+        self, request: Request, caller: Caller, runtime: Runtime, mount: str, path: str
+    ) -> None:
+        self.request = request
+        self.caller = caller
+        self.runtime = runtime
+        self.mount = mount
+        self.path = path
+
+    @property
+    def where(self) -> str:
+        return f"{self.mount}/{self.path}"
+
+    def audit(self, event: str, outcome: str, detail: str = "") -> None:
+        client = self.request.client
+        shown = f"path={self.where}" + (f" {detail}" if detail else "")
+        self.runtime.audit.record(
+            f"kv.{event}",
+            outcome=outcome,
+            user=self.caller.username,
+            address=client.host if client else "unknown",
+            detail=shown,
+        )
+
+    def require(self, action: str, event: str, where: str | None = None) -> None:
+        if not kv_allows(self.caller.scopes, action, where or self.where):
+            self.audit(event, "denied")
+            raise VaultError.denied()
+
+
+def _versions(body: dict[str, Any]) -> list[int]:
+    versions = body.get("versions")
+    if not isinstance(versions, list) or not versions:
+        raise VaultError(400, "no version number provided")
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in versions):
+        raise VaultError(400, "versions must be positive whole numbers")
+    return versions
+
+
+def _version_param(request: Request) -> int:
+    text = request.query_params.get("version", "0") or "0"
+    if not text.isascii() or not text.isdigit() or len(text) > 10:
+        raise VaultError(400, "version must be a whole number")
+    return int(text)
+
+
+def _metadata_fields(body: dict[str, Any]) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    if "max_versions" in body:
+        value = body["max_versions"]
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 10_000:
+            raise VaultError(400, "max_versions must be a whole number from 0 to 10000")
+        fields["max_versions"] = value
+    if "cas_required" in body:
+        if not isinstance(body["cas_required"], bool):
+            raise VaultError(400, "cas_required must be true or false")
+        fields["cas_required"] = body["cas_required"]
+    if "custom_metadata" in body:
+        custom = body["custom_metadata"]
+        if not isinstance(custom, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) and len(k) <= 128 and len(v) <= 512
+            for k, v in custom.items()
+        ):
+            raise VaultError(
+                400, "custom_metadata maps names (128 characters) to text (512 characters)"
+            )
+        if len(custom) > MAX_CUSTOM_METADATA:
+            raise VaultError(400, f"custom_metadata has at most {MAX_CUSTOM_METADATA} entries")
+        fields["custom_metadata"] = custom
+    if body.get("delete_version_after") not in (None, "", "0s", 0):
+        raise VaultError(400, "delete_version_after is not supported")
+    return fields
+
+
+async def kv_route(
+    request: Request,
+    caller: Caller,
+    runtime: Runtime,
+    store: KVStore,
+    *,
+    mount: str,
+    method: str,
+    parts: list[str],
+    raw: bytes,
+    listing: bool = False,
+) -> Response:
+    """Answer one request under a KV mount (``parts``: the path after the mount).
+
+    Raises:
+        VaultError: the refusal, in Vault's words.
+    """
+    try:
+        return await _route(
+            request,
+            caller,
+            runtime,
+            store,
+            mount=mount,
+            method=method,
+            parts=parts,
+            raw=raw,
+            listing=listing,
+        )
+    except SecretNotFoundError as exc:
+        if exc.metadata is None:
+            raise VaultError.not_found() from None
+        # Vault answers a deleted version 404 with its metadata.
+        raise VaultError(404, data={"data": None, "metadata": exc.metadata}) from None
+    except KVError as exc:
+        raise VaultError(400, str(exc)) from None
+
+
+async def _route(
+    request: Request,
+    caller: Caller,
+    runtime: Runtime,
+    store: KVStore,
+    *,
+    mount: str,
+    method: str,
+    parts: list[str],
+    raw: bytes,
+    listing: bool,
+) -> Response:
+    kind = parts[0] if parts else ""
+    rest = "/".join(parts[1:])
+    if kind == "config" and len(parts) == 1 and method == "GET":
+        if not kv_allows(caller.scopes, "read", f"{mount}/"):
+            raise VaultError.denied()
+        return vault_response(
+            {"cas_required": False, "delete_version_after": "0s", "max_versions": 0}
+        )
+    if kind == "metadata" and method == "GET" and listing:
+        folder = rest.strip("/")
+        call = _Call(request, caller, runtime, mount, folder)
+        where = f"{mount}/{folder}/" if folder else f"{mount}/"
+        call.require("read", "list", where)
+        return vault_response({"keys": await store.list_folder(mount, folder)})
+    handler = _ROUTES.get((kind, method))
+    if handler is None:
+        if kind in {k for k, _ in _ROUTES}:
+            raise VaultError(405, "unsupported operation")
+        raise VaultError(404, f"unsupported path {mount}/{kind}")
+    call = _Call(request, caller, runtime, mount, check_path(rest))
+    return await handler(call, store, raw)
+
+
+async def _read(call: _Call, store: KVStore, _raw: bytes) -> Response:
+    call.require("read", "read")
+    found = await store.read(call.mount, call.path, _version_param(call.request))
+    return vault_response({"data": found.data, "metadata": found.metadata})
+
+
+async def _write(call: _Call, store: KVStore, raw: bytes) -> Response:
+    call.require("write", "write")
+    body = parse_body(raw)
+    data = body.get("data")
+    if not isinstance(data, dict):
+        raise VaultError(400, "no data provided")
+    options = body.get("options") or {}
+    if not isinstance(options, dict):
+        raise VaultError(400, "options must be an object")
+    cas = options.get("cas")
+    if cas is not None and (not isinstance(cas, int) or isinstance(cas, bool) or cas < 0):
+        raise VaultError(400, "cas must be a whole number")
+    try:
+        written = await store.write(call.mount, call.path, data, cas=cas)
+    except KVError:
+        call.audit("write", "failure", "check-and-set")
+        raise
+    call.audit("write", "success", f"version={written['version']}")
+    return vault_response(written)
+
+
+async def _delete_latest(call: _Call, store: KVStore, _raw: bytes) -> Response:
+    call.require("write", "delete")
+    await store.delete_latest(call.mount, call.path)
+    call.audit("delete", "success", "version=latest")
+    return Response(status_code=_NO_CONTENT)
+
+
+async def _delete(call: _Call, store: KVStore, raw: bytes) -> Response:
+    call.require("write", "delete")
+    versions = _versions(parse_body(raw))
+    await store.delete_versions(call.mount, call.path, versions)
+    call.audit("delete", "success", f"versions={','.join(map(str, versions))}")
+    return Response(status_code=_NO_CONTENT)
+
+
+async def _undelete(call: _Call, store: KVStore, raw: bytes) -> Response:
+    call.require("write", "undelete")
+    versions = _versions(parse_body(raw))
+    await store.undelete(call.mount, call.path, versions)
+    call.audit("undelete", "success", f"versions={','.join(map(str, versions))}")
+    return Response(status_code=_NO_CONTENT)
+
+
+async def _destroy(call: _Call, store: KVStore, raw: bytes) -> Response:
+    call.require("admin", "destroy")
+    versions = _versions(parse_body(raw))
+    await store.destroy(call.mount, call.path, versions)
+    call.audit("destroy", "success", f"versions={','.join(map(str, versions))}")
+    return Response(status_code=_NO_CONTENT)
+
+
+async def _metadata(call: _Call, store: KVStore, _raw: bytes) -> Response:
+    call.require("read", "metadata")
+    return vault_response(await store.metadata(call.mount, call.path))
+
+
+async def _write_metadata(call: _Call, store: KVStore, raw: bytes) -> Response:
+    call.require("write", "metadata")
+    fields = _metadata_fields(parse_body(raw))
+    await store.write_metadata(call.mount, call.path, **fields)
+    shown = " ".join(f"{k}={v}" for k, v in sorted(fields.items()) if k != "custom_metadata")
+    call.audit("metadata", "success", shown)
+    return Response(status_code=_NO_CONTENT)
+
+
+async def _delete_metadata(call: _Call, store: KVStore, _raw: bytes) -> Response:
+    call.require("admin", "delete-metadata")
+    await store.delete_all(call.mount, call.path)
+    call.audit("delete-metadata", "success")
+    return Response(status_code=_NO_CONTENT)
+
+
+_Handler = Callable[[_Call, KVStore, bytes], Awaitable[Response]]
+_ROUTES: Final[dict[tuple[str, str], _Handler]] = {
+    ("data", "GET"): _read,
+    ("data", "POST"): _write,
+    ("data", "PUT"): _write,
+    ("data", "DELETE"): _delete_latest,
+    ("delete", "POST"): _delete,
+    ("delete", "PUT"): _delete,
+    ("undelete", "POST"): _undelete,
+    ("undelete", "PUT"): _undelete,
+    ("destroy", "POST"): _destroy,
+    ("destroy", "PUT"): _destroy,
+    ("metadata", "GET"): _metadata,
+    ("metadata", "POST"): _write_metadata,
+    ("metadata", "PUT"): _write_metadata,
+    ("metadata", "DELETE"): _delete_metadata,
+}

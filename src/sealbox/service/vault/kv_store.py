@@ -1,0 +1,551 @@
+"""The KV version 2 engine: versioned secrets, sealed at rest, with Vault's rules.
+
+A secret is one path of one mount. Each write adds a version (1, 2, …); a read gives
+the newest version, or the one asked for. The rules are Vault's KV v2:
+
+- **check-and-set**: a write may carry ``cas``: 0 writes only if the secret has no
+  version yet, ``N`` only if ``N`` is the newest version; a secret (or the engine) with
+  ``cas_required`` refuses a write without it;
+- **soft delete**: a deleted version keeps its value but reads as deleted until it is
+  undeleted; **destroy** removes the value for good;
+- **max_versions** (per secret, 10 when 0): a write that makes more versions than that
+  removes the oldest;
+- metadata (``custom_metadata``, ``max_versions``, ``cas_required``) may be written
+  before any version; deleting the metadata deletes every version.
+
+Values are JSON objects, sealed one version at a time under the service's master key
+(:class:`~sealbox.keysets.key_sealer.KeySealer`, AES-256-GCM) with the mount, the path
+and the version bound to the ciphertext, so a row copied to another secret or version
+does not open. Nothing here logs a value.
+
+Writes are serialised by the database, never by a worker: a new version moves
+``current_version`` from the one the write saw with a conditional ``UPDATE`` (and
+inserts the row ``(secret, version)``, a primary key), so two workers that write at
+once make two versions, and a check-and-set write loses to the other cleanly.
+
+No FastAPI here: :mod:`sealbox.service.vault.kv_routes` is the HTTP side.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+    and_,
+    delete,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Mapped, mapped_column
+
+from sealbox.accounts.models import UTCDateTime
+from sealbox.keysets.key_sealer import KeySealer
+from sealbox.service.db import Base, now
+
+__all__ = [
+    "DEFAULT_MAX_VERSIONS",
+    "CheckAndSetError",
+    "InvalidPathError",
+    "KVError",
+    "KVSecretRecord",
+    "KVStore",
+    "KVVersionRecord",
+    "SecretNotFoundError",
+    "SecretVersion",
+    "WriteConflictError",
+    "check_path",
+]
+
+DEFAULT_MAX_VERSIONS: Final = 10
+"""Versions kept when a secret's ``max_versions`` is 0 (Vault's default)."""
+MAX_PATH: Final = 512
+VALUE_FORMAT: Final = "sealbox-kv-v2/1"
+_WRITE_ATTEMPTS: Final = 16
+
+
+class KVError(Exception):
+    """A refusal of the KV engine: what the caller asked for breaks a rule."""
+
+
+class InvalidPathError(KVError):
+    """The path is not one a secret can have."""
+
+
+class CheckAndSetError(KVError):
+    """A write's check-and-set failed, or the secret requires one and it was missing."""
+
+
+class WriteConflictError(KVError):
+    """Other writers kept winning: the write may be retried."""
+
+
+class SecretNotFoundError(KVError):
+    """Nothing at that path, or no such version.
+
+    Attributes:
+        metadata: a deleted or destroyed version's metadata (Vault answers it with the
+            404), else ``None``.
+    """
+
+    def __init__(self, message: str = "not found", metadata: dict[str, Any] | None = None):
+        super().__init__(message)
+        self.metadata = metadata
+
+
+class KVSecretRecord(Base):
+    """One secret's metadata (its versions are rows of their own)."""
+
+    __tablename__ = "kv_secrets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    mount: Mapped[str] = mapped_column(String(64), nullable=False)
+    path: Mapped[str] = mapped_column(String(MAX_PATH), nullable=False)
+    current_version: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    oldest_version: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    max_versions: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    cas_required: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    custom_metadata: Mapped[dict[str, str] | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=now)
+
+    __table_args__ = (UniqueConstraint("mount", "path", name="uq_kv_secrets_mount_path"),)
+
+
+class KVVersionRecord(Base):
+    """One version of a secret: its value sealed under the master key (NULL once destroyed)."""
+
+    __tablename__ = "kv_versions"
+
+    secret_id: Mapped[int] = mapped_column(
+        ForeignKey("kv_secrets.id", ondelete="CASCADE"), primary_key=True
+    )
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=now)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    destroyed: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    value: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+
+
+def check_path(path: str) -> str:
+    """A secret's path without its outer slashes.
+
+    Raises:
+        InvalidPathError: an empty path, an empty, ``.`` or ``..`` segment, a control
+            character, or more than 512 characters.
+    """
+    path = path.strip("/")
+    if not path:
+        raise InvalidPathError("a secret path is required")
+    if len(path) > MAX_PATH:
+        raise InvalidPathError(f"a secret path has at most {MAX_PATH} characters")
+    if any(ord(c) < 0x20 or c == "\x7f" for c in path):
+        raise InvalidPathError("a secret path may not hold control characters")
+    if any(part in ("", ".", "..") for part in path.split("/")):
+        raise InvalidPathError("a secret path may not have empty, '.' or '..' segments")
+    return path
+
+
+def _time(when: datetime | None) -> str:
+    """Vault's timestamps (RFC 3339 with microseconds); ``""`` for none."""
+    return "" if when is None else when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class SecretVersion:
+    """One version as a read answers it: its metadata, and its data unless deleted."""
+
+    data: dict[str, Any] | None
+    metadata: dict[str, Any]
+
+    def __repr__(self) -> str:
+        return f"SecretVersion(version={self.metadata.get('version')})"
+
+
+def _version_metadata(
+    row: KVVersionRecord, custom: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    return {
+        "created_time": _time(row.created_at),
+        "custom_metadata": dict(custom) if custom else None,
+        "deletion_time": _time(row.deleted_at),
+        "destroyed": row.destroyed,
+        "version": row.version,
+    }
+
+
+class _LostRaceError(Exception):
+    """Another writer moved ``current_version`` first."""
+
+
+class KVStore:
+    """Read and write KV v2 secrets in the service's database.
+
+    Args:
+        sessions: the service's session factory.
+        master_key: the 32-byte master key that seals the values.
+    """
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], master_key: bytes) -> None:
+        self._sessions = sessions
+        self._master_key = master_key
+
+    def __repr__(self) -> str:
+        return "KVStore()"
+
+    # -- sealing ----------------------------------------------------------------------
+
+    def _sealer(self, mount: str, path: str, version: int) -> KeySealer:
+        # The document's format name is its associated data: binding the place and the
+        # version there means a sealed value opens only where it was written.
+        return KeySealer(
+            self._master_key,
+            f"{VALUE_FORMAT}:{mount}:{version}:{path}",
+            what="KV secret",
+            key_name="master key",
+        )
+
+    def _seal(self, mount: str, path: str, version: int, data: Mapping[str, Any]) -> bytes:
+        plain = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+        return self._sealer(mount, path, version).seal(plain)
+
+    def _open(self, mount: str, path: str, version: int, sealed: bytes) -> dict[str, Any]:
+        value: dict[str, Any] = json.loads(self._sealer(mount, path, version).open(sealed))
+        return value
+
+    # -- reads ------------------------------------------------------------------------
+
+    @staticmethod
+    async def _secret(session: AsyncSession, mount: str, path: str) -> KVSecretRecord | None:
+        found: KVSecretRecord | None = (
+            await session.execute(
+                select(KVSecretRecord).where(
+                    KVSecretRecord.mount == mount, KVSecretRecord.path == path
+                )
+            )
+        ).scalar_one_or_none()
+        return found
+
+    async def read(self, mount: str, path: str, version: int = 0) -> SecretVersion:
+        """The newest version of a secret (or ``version``), with its metadata.
+
+        Raises:
+            SecretNotFoundError: the secret or the version does not exist, or (with the
+                version's ``metadata``) the version is deleted or destroyed.
+        """
+        # One query: the secret's metadata joined with the version asked for.
+        wanted = version or KVSecretRecord.current_version
+        query = (
+            select(KVSecretRecord.custom_metadata, KVVersionRecord)
+            .join(
+                KVVersionRecord,
+                and_(
+                    KVVersionRecord.secret_id == KVSecretRecord.id,
+                    KVVersionRecord.version == wanted,
+                ),
+            )
+            .where(KVSecretRecord.mount == mount, KVSecretRecord.path == path)
+        )
+        async with self._sessions() as session:
+            found = (await session.execute(query)).first()
+        if found is None:
+            raise SecretNotFoundError
+        custom, row = found
+        meta = _version_metadata(row, custom)
+        if row.deleted_at is not None or row.destroyed or row.value is None:
+            raise SecretNotFoundError("the version is deleted", metadata=meta)
+        return SecretVersion(self._open(mount, path, row.version, row.value), meta)
+
+    async def metadata(self, mount: str, path: str) -> dict[str, Any]:
+        """A secret's metadata and every version's (Vault's ``metadata`` answer).
+
+        Raises:
+            SecretNotFoundError: there is no such secret.
+        """
+        async with self._sessions() as session:
+            secret = await self._secret(session, mount, path)
+            if secret is None:
+                raise SecretNotFoundError
+            rows = (
+                await session.execute(
+                    select(KVVersionRecord)
+                    .where(KVVersionRecord.secret_id == secret.id)
+                    .order_by(KVVersionRecord.version)
+                )
+            ).scalars()
+            versions = {
+                str(row.version): {
+                    "created_time": _time(row.created_at),
+                    "deletion_time": _time(row.deleted_at),
+                    "destroyed": row.destroyed,
+                }
+                for row in rows
+            }
+        return {
+            "cas_required": secret.cas_required,
+            "created_time": _time(secret.created_at),
+            "current_version": secret.current_version,
+            "custom_metadata": secret.custom_metadata or None,
+            "delete_version_after": "0s",
+            "max_versions": secret.max_versions,
+            "oldest_version": secret.oldest_version,
+            "updated_time": _time(secret.updated_at),
+            "versions": versions,
+        }
+
+    async def list_folder(self, mount: str, folder: str) -> list[str]:
+        """The names right under ``folder`` (``""``: the mount's top): secrets, and
+        folders ending in ``/``, sorted.
+
+        Raises:
+            SecretNotFoundError: there is nothing there.
+        """
+        prefix = folder.strip("/")
+        prefix = f"{prefix}/" if prefix else ""
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        async with self._sessions() as session:
+            paths = (
+                await session.execute(
+                    select(KVSecretRecord.path).where(
+                        KVSecretRecord.mount == mount,
+                        KVSecretRecord.path.like(f"{escaped}%", escape="\\"),
+                    )
+                )
+            ).scalars()
+            names = set()
+            for full in paths:
+                rest = full[len(prefix) :]
+                head, slash, _ = rest.partition("/")
+                names.add(head + slash)
+        if not names:
+            raise SecretNotFoundError
+        return sorted(names)
+
+    # -- writes -----------------------------------------------------------------------
+
+    async def write(
+        self,
+        mount: str,
+        path: str,
+        data: Mapping[str, Any],
+        *,
+        cas: int | None = None,
+        cas_required: bool = False,
+    ) -> dict[str, Any]:
+        """Add a version holding ``data``; return its metadata.
+
+        Args:
+            mount, path: where.
+            data: the secret's keys and values (any JSON values).
+            cas: check-and-set: 0, only if the secret has no version; ``N``, only if
+                ``N`` is its newest version.
+            cas_required: the engine requires ``cas`` on every write.
+
+        Raises:
+            CheckAndSetError: the check-and-set fails, or is required and missing.
+            WriteConflictError: other writers kept winning.
+        """
+        for _ in range(_WRITE_ATTEMPTS):
+            async with self._sessions() as session:
+                secret = await self._secret(session, mount, path)
+                seen = None if secret is None else (secret.id, secret.current_version)
+                required = cas_required or (secret is not None and secret.cas_required)
+                keep = (secret.max_versions if secret is not None else 0) or DEFAULT_MAX_VERSIONS
+                custom = None if secret is None else secret.custom_metadata
+            if cas is None and required:
+                raise CheckAndSetError("check-and-set parameter required for this call")
+            current = 0 if seen is None else seen[1]
+            if cas is not None and cas != current:
+                raise CheckAndSetError("check-and-set parameter did not match the current version")
+            try:
+                row = await self._add_version(mount, path, seen, data, keep)
+            except (IntegrityError, _LostRaceError):
+                continue  # another writer won: look again (a cas write then fails above)
+            return _version_metadata(row, custom)
+        raise WriteConflictError("the secret is being written concurrently; retry")
+
+    async def _add_version(
+        self,
+        mount: str,
+        path: str,
+        seen: tuple[int, int] | None,
+        data: Mapping[str, Any],
+        keep: int,
+    ) -> KVVersionRecord:
+        at = now()
+        async with self._sessions.begin() as session:
+            if seen is None:
+                # The first statement writes, so SQLite takes its write lock at once.
+                secret = KVSecretRecord(
+                    mount=mount,
+                    path=path,
+                    current_version=1,
+                    oldest_version=1,
+                    created_at=at,
+                    updated_at=at,
+                )
+                session.add(secret)
+                await session.flush()
+                secret_id, version = secret.id, 1
+            else:
+                secret_id, current = seen
+                version = current + 1
+                moved = await session.execute(
+                    update(KVSecretRecord)
+                    .where(
+                        KVSecretRecord.id == secret_id,
+                        KVSecretRecord.current_version == current,
+                    )
+                    .values(current_version=version, updated_at=at)
+                )
+                if (getattr(moved, "rowcount", 0) or 0) != 1:
+                    raise _LostRaceError
+            row = KVVersionRecord(
+                secret_id=secret_id,
+                version=version,
+                created_at=at,
+                value=self._seal(mount, path, version, data),
+            )
+            session.add(row)
+            await session.flush()
+            oldest = max(1, version - keep + 1)
+            await session.execute(
+                delete(KVVersionRecord).where(
+                    KVVersionRecord.secret_id == secret_id, KVVersionRecord.version < oldest
+                )
+            )
+            await session.execute(
+                update(KVSecretRecord)
+                .where(KVSecretRecord.id == secret_id, KVSecretRecord.oldest_version < oldest)
+                .values(oldest_version=oldest)
+            )
+        return row
+
+    async def write_metadata(
+        self,
+        mount: str,
+        path: str,
+        *,
+        max_versions: int | None = None,
+        cas_required: bool | None = None,
+        custom_metadata: Mapping[str, str] | None = None,
+    ) -> None:
+        """Change a secret's settings (``None`` keeps one); creates the secret's metadata."""
+        changes: dict[str, Any] = {}
+        if max_versions is not None:
+            changes["max_versions"] = max_versions
+        if cas_required is not None:
+            changes["cas_required"] = cas_required
+        if custom_metadata is not None:
+            changes["custom_metadata"] = dict(custom_metadata)
+        for _ in range(_WRITE_ATTEMPTS):
+            at = now()
+            async with self._sessions.begin() as session:
+                moved = await session.execute(
+                    update(KVSecretRecord)
+                    .where(KVSecretRecord.mount == mount, KVSecretRecord.path == path)
+                    .values(updated_at=at, **changes)
+                )
+                if (getattr(moved, "rowcount", 0) or 0) == 1:
+                    return
+            try:
+                async with self._sessions.begin() as session:
+                    session.add(
+                        KVSecretRecord(mount=mount, path=path, created_at=at, updated_at=at)
+                    )
+                    await session.flush()
+                    await session.execute(
+                        update(KVSecretRecord)
+                        .where(KVSecretRecord.mount == mount, KVSecretRecord.path == path)
+                        .values(**changes)
+                    )
+            except IntegrityError:
+                continue  # made at the same time by another writer: update it
+            return
+        raise WriteConflictError("the secret is being written concurrently; retry")
+
+    async def delete_latest(self, mount: str, path: str) -> None:
+        """Soft-delete the newest version (nothing to do when there is none)."""
+        async with self._sessions() as session:
+            secret = await self._secret(session, mount, path)
+        if secret is not None and secret.current_version:
+            await self._mark(secret.id, [secret.current_version], deleted=True)
+
+    async def delete_versions(self, mount: str, path: str, versions: Iterable[int]) -> None:
+        """Soft-delete ``versions`` (their values stay, for :meth:`undelete`)."""
+        await self._change(mount, path, versions, deleted=True)
+
+    async def undelete(self, mount: str, path: str, versions: Iterable[int]) -> None:
+        """Undo the soft deletion of ``versions`` (destroyed ones stay destroyed)."""
+        await self._change(mount, path, versions, deleted=False)
+
+    async def destroy(self, mount: str, path: str, versions: Iterable[int]) -> None:
+        """Remove the values of ``versions`` for good."""
+        await self._change(mount, path, versions, destroyed=True)
+
+    async def delete_all(self, mount: str, path: str) -> None:
+        """Delete a secret's metadata and every version."""
+        async with self._sessions.begin() as session:
+            secret = await self._secret(session, mount, path)
+            if secret is None:
+                return
+            await session.execute(
+                delete(KVVersionRecord).where(KVVersionRecord.secret_id == secret.id)
+            )
+            await session.execute(delete(KVSecretRecord).where(KVSecretRecord.id == secret.id))
+
+    async def _change(
+        self,
+        mount: str,
+        path: str,
+        versions: Iterable[int],
+        *,
+        deleted: bool | None = None,
+        destroyed: bool = False,
+    ) -> None:
+        wanted = sorted(set(versions))
+        async with self._sessions() as session:
+            secret = await self._secret(session, mount, path)
+        if secret is None or not wanted:
+            return
+        await self._mark(secret.id, wanted, deleted=deleted, destroyed=destroyed)
+
+    async def _mark(
+        self,
+        secret_id: int,
+        versions: list[int],
+        *,
+        deleted: bool | None = None,
+        destroyed: bool = False,
+    ) -> None:
+        values: dict[str, Any]
+        if destroyed:
+            values = {"destroyed": True, "value": None}
+        elif deleted:
+            values = {"deleted_at": now()}
+        else:
+            values = {"deleted_at": None}
+        query = update(KVVersionRecord).where(
+            KVVersionRecord.secret_id == secret_id,
+            KVVersionRecord.version.in_(versions),
+            KVVersionRecord.destroyed.is_(False),
+        )
+        if deleted:
+            # A second delete keeps the first deletion time, as Vault does.
+            query = query.where(KVVersionRecord.deleted_at.is_(None))
+        async with self._sessions.begin() as session:
+            await session.execute(query.values(**values))

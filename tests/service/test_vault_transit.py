@@ -1,0 +1,287 @@
+"""Vault Transit's wire protocol on ``sealbox serve``, driven by the real hvac client (and
+curl for the raw shapes), on SQLite and on PostgreSQL with Redis."""
+
+from __future__ import annotations
+
+import base64
+
+import hvac
+import hvac.exceptions as hx
+import pytest
+
+from tests.service._transit import ALL_SCOPES, b64, unb64
+from tests.service._vault import curl, data_of, hvac_client, token_for
+
+SCOPES = (*ALL_SCOPES, "transit:export:*")
+
+
+@pytest.fixture
+def admin_token(service) -> str:
+    return token_for(service, *SCOPES)
+
+
+@pytest.fixture
+def vault(service, admin_token) -> hvac.Client:
+    return hvac_client(service, admin_token)
+
+
+def create(vault: hvac.Client, name: str, key_type: str) -> None:
+    """Create a key through hvac's adapter (hvac's create_key does not know ``hmac``)."""
+    vault.adapter.post(f"/v1/transit/keys/{name}", json={"type": key_type})
+
+
+def test_hvac_drives_a_key_through_its_life(vault: hvac.Client) -> None:
+    t = vault.secrets.transit
+    created = t.create_key(name="orders")["data"]
+    assert created["type"] == "aes256-gcm96"
+    assert created["latest_version"] == 1
+    assert isinstance(created["keys"]["1"], int)
+
+    ciphertext = t.encrypt_data(name="orders", plaintext=b64(b"card 4111"))["data"]
+    assert ciphertext["ciphertext"].startswith("vault:v1:")
+    assert ciphertext["key_version"] == 1
+    opened = t.decrypt_data(name="orders", ciphertext=ciphertext["ciphertext"])
+    assert unb64(opened["data"]["plaintext"]) == b"card 4111"
+
+    assert t.rotate_key(name="orders")["data"]["latest_version"] == 2
+    rewrapped = t.rewrap_data(name="orders", ciphertext=ciphertext["ciphertext"])["data"]
+    assert rewrapped["ciphertext"].startswith("vault:v2:")
+    assert rewrapped["key_version"] == 2
+    assert t.list_keys()["data"]["keys"] == ["orders"]
+
+    configured = t.update_key_configuration(
+        name="orders", min_decryption_version=2, deletion_allowed=True
+    )["data"]
+    assert configured["min_decryption_version"] == 2
+    assert configured["deletion_allowed"] is True
+    with pytest.raises(hx.InvalidRequest) as too_old:
+        t.decrypt_data(name="orders", ciphertext=ciphertext["ciphertext"])
+    assert "disallowed by policy (too old)" in str(too_old.value)
+    assert unb64(
+        t.decrypt_data(name="orders", ciphertext=rewrapped["ciphertext"])["data"]["plaintext"]
+    ) == (b"card 4111")
+
+    assert t.delete_key(name="orders").status_code == 204
+    with pytest.raises(hx.InvalidPath):
+        t.read_key(name="orders")
+
+
+def test_a_key_refuses_deletion_until_allowed(vault: hvac.Client) -> None:
+    vault.secrets.transit.create_key(name="kept")
+    with pytest.raises(hx.InvalidRequest, match="deletion is not allowed"):
+        vault.secrets.transit.delete_key(name="kept")
+
+
+def test_creating_an_existing_key_answers_it_with_a_warning(vault: hvac.Client) -> None:
+    first = vault.secrets.transit.create_key(name="twice")
+    again = vault.secrets.transit.create_key(name="twice")
+    assert again["data"] == first["data"]
+    assert again["warnings"] == ["key twice already existed"]
+
+
+def test_native_and_vault_shaped_ciphertexts_open_each_other(service, vault, admin_token) -> None:
+    vault.secrets.transit.create_key(name="both")
+    headers = {"Authorization": f"Bearer {admin_token}"}
+    with service.client() as native:
+        made = native.post(
+            "/v1/keys/both/encrypt", json={"plaintext": b64(b"native")}, headers=headers
+        ).json()["ciphertext"]
+        assert made.startswith("sealbox:v1:")
+        opened = vault.secrets.transit.decrypt_data(name="both", ciphertext=made)
+        assert unb64(opened["data"]["plaintext"]) == b"native"
+
+        shaped = vault.secrets.transit.encrypt_data(name="both", plaintext=b64(b"vault"))
+        answer = native.post(
+            "/v1/keys/both/decrypt",
+            json={"ciphertext": shaped["data"]["ciphertext"]},
+            headers=headers,
+        )
+    assert answer.status_code == 200
+    assert unb64(answer.json()["plaintext"]) == b"vault"
+
+
+def test_batches_answer_every_item_in_order(vault: hvac.Client) -> None:
+    t = vault.secrets.transit
+    t.create_key(name="batch", key_type="chacha20-poly1305")
+    items = [{"plaintext": b64(b"one")}, {"plaintext": b64(b"two"), "reference": "r2"}]
+    sealed = t.encrypt_data(name="batch", plaintext=None, batch_input=items)["data"]
+    results = sealed["batch_results"]
+    assert [r["key_version"] for r in results] == [1, 1]
+    assert results[1]["reference"] == "r2"
+    assert all(r["ciphertext"].startswith("vault:v1:") for r in results)
+
+    opened = t.decrypt_data(
+        name="batch",
+        ciphertext=None,
+        batch_input=[{"ciphertext": r["ciphertext"]} for r in results],
+    )["data"]["batch_results"]
+    assert [unb64(r["plaintext"]) for r in opened] == [b"one", b"two"]
+
+    with pytest.raises(hx.InvalidRequest) as failed:
+        t.decrypt_data(
+            name="batch",
+            ciphertext=None,
+            batch_input=[{"ciphertext": results[0]["ciphertext"]}, {"ciphertext": "vault:v1:AAAA"}],
+        )
+    answer = failed.value.json["data"]["batch_results"]
+    assert unb64(answer[0]["plaintext"]) == b"one"
+    assert answer[1] == {"error": "cipher: message authentication failed"}
+
+
+def test_datakeys_come_wrapped_or_with_their_plaintext(vault: hvac.Client) -> None:
+    t = vault.secrets.transit
+    t.create_key(name="dk")
+    both = t.generate_data_key(name="dk", key_type="plaintext", bits=512)["data"]
+    assert len(base64.b64decode(both["plaintext"])) == 64
+    opened = t.decrypt_data(name="dk", ciphertext=both["ciphertext"])["data"]["plaintext"]
+    assert opened == both["plaintext"]
+    wrapped = t.generate_data_key(name="dk", key_type="wrapped")["data"]
+    assert "plaintext" not in wrapped
+    assert wrapped["ciphertext"].startswith("vault:v1:")
+
+
+@pytest.mark.parametrize("key_type", ["aes256-gcm96", "ed25519", "hmac"])
+def test_hmac_works_with_any_key_type_and_verifies(vault: hvac.Client, key_type: str) -> None:
+    t = vault.secrets.transit
+    create(vault, "mac", key_type)
+    tag = t.generate_hmac(name="mac", hash_input=b64(b"payload"))["data"]["hmac"]
+    assert tag.startswith("vault:v1:")
+    assert t.verify_signed_data(name="mac", hash_input=b64(b"payload"), hmac=tag)["data"]["valid"]
+    assert not t.verify_signed_data(name="mac", hash_input=b64(b"other"), hmac=tag)["data"]["valid"]
+    t.rotate_key(name="mac")
+    newer = t.generate_hmac(name="mac", hash_input=b64(b"payload"))["data"]["hmac"]
+    assert newer.startswith("vault:v2:")
+    assert newer != tag.replace("vault:v1:", "vault:v2:")
+    assert t.verify_signed_data(name="mac", hash_input=b64(b"payload"), hmac=tag)["data"]["valid"]
+
+
+def test_an_hmac_keys_tag_is_the_same_on_both_routes(service, vault, admin_token) -> None:
+    create(vault, "same", "hmac")
+    shaped = vault.secrets.transit.generate_hmac(name="same", hash_input=b64(b"m"))
+    with service.client() as native:
+        made = native.post(
+            "/v1/keys/same/hmac",
+            json={"input": b64(b"m")},
+            headers={"Authorization": f"Bearer {admin_token}"},
+        ).json()["hmac"]
+    assert shaped["data"]["hmac"] == made.replace("sealbox:v", "vault:v")
+
+
+@pytest.mark.parametrize("key_type", ["ed25519", "ecdsa-p256"])
+def test_sign_and_verify(vault: hvac.Client, key_type: str) -> None:
+    t = vault.secrets.transit
+    t.create_key(name="signer", key_type=key_type)
+    read = t.read_key(name="signer")["data"]
+    assert read["supports_signing"] is True
+    assert read["keys"]["1"]["public_key"]
+    signed = t.sign_data(name="signer", hash_input=b64(b"release 1.0"))["data"]
+    assert signed["signature"].startswith("vault:v1:")
+    assert signed["key_version"] == 1
+    good = t.verify_signed_data(
+        name="signer", hash_input=b64(b"release 1.0"), signature=signed["signature"]
+    )
+    assert good["data"]["valid"] is True
+    bad = t.verify_signed_data(
+        name="signer", hash_input=b64(b"release 2.0"), signature=signed["signature"]
+    )
+    assert bad["data"]["valid"] is False
+
+
+def test_export_answers_an_exportable_keys_material(vault: hvac.Client) -> None:
+    t = vault.secrets.transit
+    t.create_key(name="out", exportable=True)
+    exported = t.export_key(name="out", key_type="encryption-key", version="latest")["data"]
+    assert exported["type"] == "aes256-gcm96"
+    assert len(base64.b64decode(exported["keys"]["1"])) == 32
+    with pytest.raises(hx.InvalidRequest):
+        t.export_key(name="out", key_type="signing-key")
+    t.create_key(name="inside")
+    with pytest.raises(hx.InvalidRequest, match="not exportable"):
+        t.export_key(name="inside", key_type="encryption-key")
+
+
+def test_encrypt_creates_a_missing_key_only_for_a_caller_who_may(service, vault) -> None:
+    t = vault.secrets.transit
+    assert t.encrypt_data(name="fresh", plaintext=b64(b"x"))["data"]["key_version"] == 1
+    assert t.read_key(name="fresh")["data"]["type"] == "aes256-gcm96"
+    user = hvac_client(service, token_for(service, "transit:encrypt:*"))
+    with pytest.raises(hx.InvalidRequest, match="encryption key not found"):
+        user.secrets.transit.encrypt_data(name="other", plaintext=b64(b"x"))
+
+
+def test_scopes_decide_as_on_the_native_routes(service, vault) -> None:
+    vault.secrets.transit.create_key(name="scoped")
+    user = hvac_client(service, token_for(service, "transit:encrypt:scoped"))
+    sealed = user.secrets.transit.encrypt_data(name="scoped", plaintext=b64(b"x"))
+    with pytest.raises(hx.Forbidden):
+        user.secrets.transit.decrypt_data(name="scoped", ciphertext=sealed["data"]["ciphertext"])
+    with pytest.raises(hx.Forbidden):
+        user.secrets.transit.list_keys()
+    assert '"event": "transit.decrypt", "outcome": "denied"' in service.audit()
+
+
+def test_bad_and_missing_tokens_get_vaults_403(service) -> None:
+    for token in ("not-a-token", None):
+        status, body = curl(service, "POST", "/v1/transit/encrypt/k", token, {"plaintext": ""})
+        assert (status, body) == (403, {"errors": ["permission denied"]})
+    assert hvac_client(service, "not-a-token").is_authenticated() is False
+
+
+def test_raw_shapes_over_curl(service, admin_token) -> None:
+    status, body = curl(service, "GET", "/v1/transit/keys/none", admin_token)
+    assert (status, body) == (404, {"errors": []})
+    status, body = curl(service, "LIST", "/v1/transit/keys", admin_token)
+    assert (status, body) == (404, {"errors": []})
+    status, body = curl(service, "POST", "/v1/transit/keys/k", admin_token, {})
+    assert status == 200
+    assert data_of(body)["name"] == "k"
+    status, body = curl(service, "LIST", "/v1/transit/keys", admin_token)
+    assert (status, data_of(body)) == (200, {"keys": ["k"]})
+    status, body = curl(service, "GET", "/v1/transit/keys?list=true", admin_token)
+    assert (status, data_of(body)) == (200, {"keys": ["k"]})
+
+    status, body = curl(
+        service, "POST", "/v1/transit/encrypt/k", admin_token, {"plaintext": b64(b"p")}
+    )
+    assert status == 200
+    assert set(data_of(body)) == {"ciphertext", "key_version"}
+    ciphertext = body["data"]["ciphertext"]
+    tampered = ciphertext[:-4] + ("AAAA" if not ciphertext.endswith("AAAA") else "BBBB")
+    status, body = curl(
+        service, "POST", "/v1/transit/decrypt/k", admin_token, {"ciphertext": tampered}
+    )
+    assert (status, body) == (400, {"errors": ["cipher: message authentication failed"]})
+    status, body = curl(
+        service, "POST", "/v1/transit/decrypt/gone", admin_token, {"ciphertext": ciphertext}
+    )
+    assert (status, body) == (400, {"errors": ["encryption key not found"]})
+    status, body = curl(
+        service,
+        "POST",
+        "/v1/transit/encrypt/k",
+        admin_token,
+        {"plaintext": b64(b"p"), "context": b64(b"tenant")},
+    )
+    assert (status, body) == (400, {"errors": ["key derivation (context) is not supported"]})
+    status, body = curl(service, "POST", "/v1/transit/encrypt/k", admin_token, {"plaintxt": "x"})
+    assert status == 400
+    assert body["errors"] and all("plaintxt" in e or "plaintext" in e for e in body["errors"])
+    status, body = curl(service, "GET", "/v1/transit/nowhere", admin_token)
+    assert status == 404
+    assert set(body) == {"errors"}
+
+
+def test_no_plaintext_or_token_reaches_the_audit_log_or_answers(service, vault, admin_token):
+    canary = b"canary-vault-plaintext-7f3a"
+    t = vault.secrets.transit
+    t.create_key(name="canary")
+    sealed = t.encrypt_data(name="canary", plaintext=b64(canary))["data"]["ciphertext"]
+    t.decrypt_data(name="canary", ciphertext=sealed)
+    lookup = vault.auth.token.lookup_self()
+    renewed = vault.auth.token.renew_self()
+    audit = service.audit()
+    for text in (b64(canary), canary.decode(), admin_token):
+        assert text not in audit
+        assert text not in str(lookup)
+        assert text not in str(renewed)
+    assert '"event": "transit.encrypt", "outcome": "success"' in audit
