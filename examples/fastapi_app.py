@@ -27,6 +27,7 @@ from fastapi import FastAPI, Request
 
 from sealbox.accounts import Accounts, Caller, make_engine, migrate
 from sealbox.accounts.audit import AuditLog
+from sealbox.accounts.totp import TotpSecretSealer
 from sealbox.integrations.fastapi import (
     accounts_bearer,
     auth_router,
@@ -65,6 +66,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         redis_url=redis_url,
         redis_prefix=settings.redis_prefix,
         audit=audit,
+        # What `sealbox users` changes without Redis reaches this app through this file,
+        # and second factors enrolled through `sealbox serve` are asked for here too.
+        watch=data.revocations_changed,
+        totp_sealer=TotpSecretSealer(data.master_key()),
     )
     try:
         yield
