@@ -31,3 +31,21 @@ def test_sealbox_users_disable_refuses_the_live_token_and_the_next_login(
     assert again.json()["error"] == "invalid_grant"
     assert again.json()["message"] == "the account is disabled"
     assert PASSWORD not in example.stderr()
+
+
+def test_a_scope_granted_by_sealbox_users_reaches_the_next_login_to_the_app(
+    example: ExampleApp,
+) -> None:
+    assert example.users_create("grace").returncode == 0
+    with example.client() as c:
+        before = login(c, "grace").json()["access_token"]
+        assert c.get("/orders", headers=bearer(before)).status_code == 403
+        granted = run_sealbox(
+            ["users", "grant", "grace", "orders:read", "--data-dir", str(example.data_dir)],
+            env=example.env,
+        )
+        assert granted.returncode == 0, granted.stderr
+        after = login(c, "grace").json()
+        answer = c.get("/orders", headers=bearer(after["access_token"]))
+    assert "orders:read" in after["scope"].split()
+    assert answer.json() == {"user": "grace"}
