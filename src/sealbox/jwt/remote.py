@@ -109,16 +109,14 @@ class RemoteJWKSet:
         allow_http: bool = False,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        parsed = httpx2.URL(url)
-        if parsed.scheme != "https" and not (allow_http and parsed.scheme == "http"):
-            raise ConfigError(
-                f"a JWK Set URL must be https, not {parsed.scheme or 'relative'}",
-                hint="keys fetched in clear could be swapped on the way",
-            )
-        if not 0 <= min_refresh_interval <= cache_ttl <= max_ttl or max_stale < 0:
-            raise ConfigError(
-                "need 0 <= min_refresh_interval <= cache_ttl <= max_ttl and max_stale >= 0"
-            )
+        parsed = _check_source(
+            url,
+            allow_http=allow_http,
+            min_refresh_interval=min_refresh_interval,
+            cache_ttl=cache_ttl,
+            max_ttl=max_ttl,
+            max_stale=max_stale,
+        )
         pin_list = [pins] if isinstance(pins, str) else list(pins)
         if ca is not None or pin_list:
             if ssl_context is not None or client is not None:
@@ -255,6 +253,30 @@ class RemoteJWKSet:
 
 
 _UNTRUSTED: Final = "its certificate is not trusted"
+
+
+def _check_source(
+    url: str,
+    *,
+    allow_http: bool,
+    min_refresh_interval: float,
+    cache_ttl: float,
+    max_ttl: float,
+    max_stale: float,
+) -> httpx2.URL:
+    """The URL of a remote JWK Set, checked with its cache timings (blocking and async alike)."""
+    parsed = httpx2.URL(url)
+    scheme = parsed.scheme
+    if scheme != "https" and not (allow_http and scheme == "http"):
+        raise ConfigError(
+            f"a JWK Set URL must be https, not {scheme or 'relative'}",
+            hint="keys fetched in clear could be swapped on the way",
+        )
+    if not 0 <= min_refresh_interval <= cache_ttl <= max_ttl or max_stale < 0:
+        raise ConfigError(
+            "need 0 <= min_refresh_interval <= cache_ttl <= max_ttl and max_stale >= 0"
+        )
+    return parsed
 
 
 class _FetchError(Exception):

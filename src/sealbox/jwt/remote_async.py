@@ -29,7 +29,7 @@ import httpx2
 
 from sealbox.exceptions import ConfigError, KeyFormatError, TokenError
 from sealbox.jwt.jwk import MAX_JWKS_SIZE, JWKSet, VerificationKey
-from sealbox.jwt.remote import _MAX_AGE, _NO_STORE, _FetchError, _reason
+from sealbox.jwt.remote import _MAX_AGE, _NO_STORE, _check_source, _FetchError, _reason
 
 __all__ = ["AsyncRemoteJWKSet"]
 
@@ -72,16 +72,14 @@ class AsyncRemoteJWKSet:
         allow_http: bool = False,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        parsed = httpx2.URL(url)
-        if parsed.scheme != "https" and not (allow_http and parsed.scheme == "http"):
-            raise ConfigError(
-                f"a JWK Set URL must be https, not {parsed.scheme or 'relative'}",
-                hint="keys fetched in clear could be swapped on the way",
-            )
-        if not 0 <= min_refresh_interval <= cache_ttl <= max_ttl or max_stale < 0:
-            raise ConfigError(
-                "need 0 <= min_refresh_interval <= cache_ttl <= max_ttl and max_stale >= 0"
-            )
+        parsed = _check_source(
+            url,
+            allow_http=allow_http,
+            min_refresh_interval=min_refresh_interval,
+            cache_ttl=cache_ttl,
+            max_ttl=max_ttl,
+            max_stale=max_stale,
+        )
         pins = [pins] if isinstance(pins, str) else list(pins)
         if client is not None and (ca is not None or pins):
             raise ConfigError("give client, or ca and pins, not both")
