@@ -1,4 +1,5 @@
-"""A one-worker service sees sessions another process ended, from its next check on."""
+"""A one-worker service sees sessions another process ended, from its next look on (at most
+``WATCH_INTERVAL`` after the announcement)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sealbox.accounts.revocation import LocalRevocations, announce_change
+from sealbox.accounts.revocation import WATCH_INTERVAL, LocalRevocations, announce_change
 from sealbox.accounts.store import Store
 from sealbox.service.db import make_engine, migrate, sessionmaker
 
@@ -40,6 +41,7 @@ def test_a_change_announced_by_another_process_is_read_once_by_every_waiting_che
             version = await store.change_password(user.id, "$argon2id$other")
             assert not await service.is_refused("jti", user.id, 0)  # not announced yet
             announce_change(changes)
+            await asyncio.sleep(WATCH_INTERVAL)
             answers = await asyncio.gather(
                 *(service.is_refused("jti", user.id, version - 1) for _ in range(20))
             )
@@ -66,6 +68,7 @@ def test_a_reload_that_failed_is_tried_again_by_the_next_check(tmp_path: Path) -
             await service.load()
             version = await store.change_password(user.id, "$argon2id$other")
             announce_change(changes)
+            await asyncio.sleep(WATCH_INTERVAL)
             read_versions = store.session_versions
 
             async def down() -> dict[int, int]:
@@ -75,7 +78,50 @@ def test_a_reload_that_failed_is_tried_again_by_the_next_check(tmp_path: Path) -
             with pytest.raises(ConnectionError):
                 await service.is_refused("jti", user.id, 0)
             store.session_versions = read_versions  # type: ignore[method-assign]
+            await asyncio.sleep(WATCH_INTERVAL)
             assert await service.is_refused("jti", user.id, version - 1)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+
+
+def test_the_changes_file_is_looked_at_once_per_interval_however_many_checks_come(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    changes = tmp_path / "revocations.changed"
+
+    async def run() -> None:
+        engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
+        try:
+            await migrate(engine)
+            store = Store(sessionmaker(engine), refresh_ttl=60)
+            user = await store.create_user("u", "$argon2id$not-checked-here", [])
+            service = LocalRevocations(store, watch=changes)
+            await service.load()
+            looks = 0
+            stamp = service._stamp
+
+            def counted() -> tuple[int, int] | None:
+                nonlocal looks
+                looks += 1
+                return stamp()
+
+            monkeypatch.setattr(service, "_stamp", counted)
+            clock = [1000.0]
+            monkeypatch.setattr("sealbox.accounts.revocation.time.monotonic", lambda: clock[0])
+            for _ in range(50):
+                assert not await service.is_refused("jti", user.id, 0)
+            assert looks == 1
+            version = await store.change_password(user.id, "$argon2id$other")
+            announce_change(changes)
+            # Within the interval the change is not looked for yet ...
+            assert not await service.is_refused("jti", user.id, version - 1)
+            assert looks == 1
+            # ... and the first check after it finds it.
+            clock[0] += WATCH_INTERVAL
+            assert await service.is_refused("jti", user.id, version - 1)
+            assert looks > 1
         finally:
             await engine.dispose()
 

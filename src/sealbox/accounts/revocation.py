@@ -20,8 +20,12 @@ A check costs a dict lookup (local) or one Redis round trip (``MGET`` of three k
 Another process sharing the database (``sealbox users disable`` beside a running
 one-worker service without Redis) records its change in the database and rewrites a
 small *changes file* (:func:`announce_change`); a :class:`LocalRevocations` told to
-``watch`` that file checks it on every request (one ``stat``) and reloads the lists when
-it was replaced, so the change holds from the next request on.
+``watch`` that file checks it (one ``stat``) before a request when the last check is
+more than :data:`WATCH_INTERVAL` old, and reloads the lists when it was replaced, so the
+change holds for every request that comes a millisecond after it was announced. A
+``stat`` costs the serving process several microseconds (the system call, and the caches
+it cools), a share of a small route's time worth saving; a millisecond is shorter than
+announcing the change takes (``bench/results/accounts.md`` has both).
 
 .. versionadded:: 0.1.0
 """
@@ -29,6 +33,7 @@ it was replaced, so the change holds from the next request on.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import time
@@ -39,12 +44,17 @@ from typing import Any, Protocol
 from sealbox.accounts.store import Store
 
 __all__ = [
+    "WATCH_INTERVAL",
     "LocalRevocations",
     "RedisRevocations",
     "Revocations",
     "announce_change",
     "family_marker",
 ]
+
+
+#: Seconds a :class:`LocalRevocations` goes without looking at its changes file again.
+WATCH_INTERVAL = 0.001
 
 
 def family_marker(family_id: str) -> str:
@@ -101,9 +111,15 @@ class LocalRevocations:
         self._versions: dict[int, int] = {}
         self._watch = os.fspath(watch) if watch is not None else None
         self._seen: tuple[int, int] | None = None
+        self._next_look = 0.0
         self._reloading: asyncio.Future[None] | None = None
 
     async def load(self) -> None:
+        if self._watch is not None and self._seen is None and self._stamp() is None:
+            # Made when missing: looking for a file that is not there raises and catches
+            # an exception, on the requests that look.
+            with contextlib.suppress(OSError):
+                announce_change(Path(self._watch))
         # Taken first: a change announced while the database is read is read again.
         stamp = self._stamp()
         # Merged: a revocation recorded while the database was read is kept. The
@@ -143,8 +159,11 @@ class LocalRevocations:
         self, jti: str, user_id: int, session_version: int, family_id: str | None = None
     ) -> bool:
         if self._watch is not None:
-            if self._reloading is None and self._stamp() != self._seen:
-                self._reloading = asyncio.ensure_future(self._reload())
+            now = time.monotonic()
+            if now >= self._next_look:
+                self._next_look = now + WATCH_INTERVAL
+                if self._reloading is None and self._stamp() != self._seen:
+                    self._reloading = asyncio.ensure_future(self._reload())
             if self._reloading is not None:
                 # Every request that comes while the lists are read waits for them.
                 await asyncio.shield(self._reloading)
