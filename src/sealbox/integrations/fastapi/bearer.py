@@ -191,8 +191,17 @@ class BearerAuth(OAuth2PasswordBearer, Generic[C]):
         self._needed: tuple[str, ...] = ()
 
     async def __call__(self, request: Request) -> C:  # type: ignore[override]
+        # _authenticate, inlined: this runs on every guarded request.
         token = bearer_token(_authorization(request))
-        claims = await _authenticate(self._source(request), request, token)
+        source = self._source(request)
+        thumbprint = connection_thumbprint(request)
+        try:
+            if thumbprint is None:
+                claims = await source.authenticate(token)
+            else:
+                claims = await source.authenticate(token, thumbprint=thumbprint)
+        except TokenError as exc:
+            raise _refused(exc) from None
         if self._needed:
             missing = missing_scopes(claims, self._needed)
             if missing:
