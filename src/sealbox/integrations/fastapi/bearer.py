@@ -202,10 +202,8 @@ class BearerAuth(OAuth2PasswordBearer, Generic[C]):
                 claims = await source.authenticate(token, thumbprint=thumbprint)
         except TokenError as exc:
             raise _refused(exc) from None
-        if self._needed:
-            missing = missing_scopes(claims, self._needed)
-            if missing:
-                raise insufficient_scope(self._needed, missing)
+        if self._needed and not claims.scopes.issuperset(self._needed):
+            raise insufficient_scope(self._needed, missing_scopes(claims, self._needed))
         return claims
 
     async def verify(self, request: Request, token: str) -> C:
