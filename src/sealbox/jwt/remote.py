@@ -18,26 +18,19 @@ never accepted from a URL. The URL comes from configuration only: a token's
 
 from __future__ import annotations
 
-import logging
 import os
-import re
 import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable
-from typing import Final
 
 import httpx2
 
-from sealbox.exceptions import ConfigError, KeyFormatError, TokenError
-from sealbox.jwt.jwk import MAX_JWKS_SIZE, JWKSet, VerificationKey
+from sealbox.exceptions import ConfigError, TokenError
+from sealbox.jwt.jwk import JWKSet, VerificationKey
+from sealbox.jwt.remote_cache import ACCEPT, FETCH_ERRORS, BodyReader, JWKSCache, tls_context
 
 __all__ = ["RemoteJWKSet"]
-
-log = logging.getLogger("sealbox.jwt")
-
-_MAX_AGE: Final = re.compile(r"(?:^|,)\s*max-age\s*=\s*(\d+)\s*(?:,|$)", re.IGNORECASE)
-_NO_STORE: Final = re.compile(r"(?:^|,)\s*(no-store|no-cache)\s*(?:,|$)", re.IGNORECASE)
 
 
 class RemoteJWKSet:
@@ -76,22 +69,7 @@ class RemoteJWKSet:
        ``ca``, ``pins``.
     """
 
-    __slots__ = (
-        "_client",
-        "_clock",
-        "_expires",
-        "_fetched_at",
-        "_keys",
-        "_lock",
-        "_max_stale",
-        "_max_ttl",
-        "_min_interval",
-        "_next_attempt",
-        "_owns_client",
-        "_ttl",
-        "_url",
-        "fetches",
-    )
+    __slots__ = ("_cache", "_client", "_lock", "_owns_client")
 
     def __init__(
         self,
@@ -109,43 +87,35 @@ class RemoteJWKSet:
         allow_http: bool = False,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        parsed = _check_source(
+        self._cache = JWKSCache(
             url,
             allow_http=allow_http,
-            min_refresh_interval=min_refresh_interval,
             cache_ttl=cache_ttl,
             max_ttl=max_ttl,
+            min_refresh_interval=min_refresh_interval,
             max_stale=max_stale,
+            clock=clock,
         )
-        pin_list = [pins] if isinstance(pins, str) else list(pins)
-        if ca is not None or pin_list:
+        pinned = tls_context(ca, pins)
+        if pinned is not None:
             if ssl_context is not None or client is not None:
                 raise ConfigError("give ca and pins, ssl_context or client, not more than one")
-            from sealbox.tls.context import client_context
-
-            ssl_context = client_context(ca=ca, pins=pin_list)
-        self._url = parsed
+            ssl_context = pinned
         self._owns_client = client is None
         self._client = client or httpx2.Client(
             verify=ssl_context or ssl.create_default_context(),
             timeout=timeout,
             follow_redirects=False,
         )
-        self._ttl = cache_ttl
-        self._max_ttl = max_ttl
-        self._min_interval = min_refresh_interval
-        self._max_stale = max_stale
-        self._clock = clock
         self._lock = threading.Lock()
-        self._keys: JWKSet | None = None
-        self._fetched_at = float("-inf")
-        self._expires = float("-inf")
-        self._next_attempt = float("-inf")
-        self.fetches = 0
+
+    @property
+    def fetches(self) -> int:
         """How many fetches were attempted (for monitoring)."""
+        return self._cache.fetches
 
     def __repr__(self) -> str:
-        return f"RemoteJWKSet(url={self._where()!r})"
+        return f"RemoteJWKSet(url={self._cache.where()!r})"
 
     def __enter__(self) -> RemoteJWKSet:
         return self
@@ -169,22 +139,23 @@ class RemoteJWKSet:
         """
         # Fast path, without the lock: a fresh set that has the key. A thread that is
         # fetching (up to `timeout` seconds) holds up only the lookups that need the fetch.
-        keys, expires = self._keys, self._expires
-        if keys is not None and kid is not None and kid in keys and self._clock() < expires:
+        cache = self._cache
+        keys = cache.keys
+        if keys is not None and kid is not None and kid in keys and cache.fresh(cache.clock()):
             return keys.find(kid)
         with self._lock:
-            now = self._clock()
-            if self._keys is None or now >= self._expires:
+            now = cache.clock()
+            if not cache.fresh(now):
                 self._refresh(now)
-            assert self._keys is not None
+            assert cache.keys is not None
             try:
-                return self._keys.find(kid, alg=alg)
+                return cache.keys.find(kid, alg=alg)
             except TokenError:
-                if kid is None or now - self._fetched_at < self._min_interval:
+                if kid is None or not cache.may_refetch(now):
                     raise
             # A key id we do not know: the issuer may have rotated. Fetch once more.
             self._refresh(now)
-            return self._keys.find(kid)
+            return cache.keys.find(kid)
 
     def refresh(self) -> JWKSet:
         """Fetch the key set now (within ``min_refresh_interval``, keep the current one).
@@ -193,101 +164,22 @@ class RemoteJWKSet:
             TokenError: the set could not be fetched and there is none to fall back on.
         """
         with self._lock:
-            self._refresh(self._clock())
-            assert self._keys is not None
-            return self._keys
+            self._refresh(self._cache.clock())
+            assert self._cache.keys is not None
+            return self._cache.keys
 
     def _refresh(self, now: float) -> None:
-        if now < self._next_attempt and self._keys is not None:
+        cache = self._cache
+        if not cache.begin(now):
             return
-        self._next_attempt = now + self._min_interval
-        self.fetches += 1
         try:
-            keys, ttl = self._fetch()
-        except (httpx2.HTTPError, KeyFormatError, _FetchError) as exc:
-            reason = _reason(exc)
-            if self._keys is not None and now - self._fetched_at <= self._max_stale:
-                log.warning(
-                    "keeping the cached key set: fetching %s failed: %s", self._where(), reason
-                )
-                return
-            self._keys = None
-            unverified = reason == _UNTRUSTED
-            raise TokenError(
-                f"cannot fetch the key set from {self._where()}: {reason}",
-                hint="trust the CA that issued the issuer's certificate (ca=)"
-                if unverified
-                else "check the issuer's JWKS URL and that it is reachable",
-                code="jwks_unverified" if unverified else "jwks_unreachable",
-                facts={"url": self._where()},
-            ) from None
-        self._keys = keys
-        self._fetched_at = now
-        self._expires = now + ttl
-
-    def _fetch(self) -> tuple[JWKSet, float]:
-        headers = {"Accept": "application/jwk-set+json, application/json"}
-        with self._client.stream("GET", self._url, headers=headers) as response:
-            if response.status_code != 200:
-                raise _FetchError(f"HTTP status {response.status_code}")
-            body = bytearray()
-            for chunk in response.iter_bytes():
-                body += chunk
-                if len(body) > MAX_JWKS_SIZE:
-                    raise _FetchError(f"the key set is larger than {MAX_JWKS_SIZE} bytes")
-            cache_control = response.headers.get("cache-control", "")
-        keys = JWKSet.from_json(bytes(body))
-        return keys, self._lifetime(cache_control)
-
-    def _lifetime(self, cache_control: str) -> float:
-        if _NO_STORE.search(cache_control):
-            return self._min_interval
-        m = _MAX_AGE.search(cache_control)
-        if m is None:
-            return self._ttl
-        return min(max(float(m.group(1)), self._min_interval), self._max_ttl)
-
-    def _where(self) -> str:
-        # Never log credentials that may sit in the URL.
-        return str(self._url.copy_with(userinfo=b"", query=None))
-
-
-_UNTRUSTED: Final = "its certificate is not trusted"
-
-
-def _check_source(
-    url: str,
-    *,
-    allow_http: bool,
-    min_refresh_interval: float,
-    cache_ttl: float,
-    max_ttl: float,
-    max_stale: float,
-) -> httpx2.URL:
-    """The URL of a remote JWK Set, checked with its cache timings (blocking and async alike)."""
-    parsed = httpx2.URL(url)
-    scheme = parsed.scheme
-    if scheme != "https" and not (allow_http and scheme == "http"):
-        raise ConfigError(
-            f"a JWK Set URL must be https, not {scheme or 'relative'}",
-            hint="keys fetched in clear could be swapped on the way",
-        )
-    if not 0 <= min_refresh_interval <= cache_ttl <= max_ttl or max_stale < 0:
-        raise ConfigError(
-            "need 0 <= min_refresh_interval <= cache_ttl <= max_ttl and max_stale >= 0"
-        )
-    return parsed
-
-
-class _FetchError(Exception):
-    pass
-
-
-def _reason(exc: Exception) -> str:
-    if isinstance(exc, httpx2.TimeoutException):
-        return "timed out"
-    if isinstance(exc, httpx2.ConnectError) and "CERTIFICATE_VERIFY_FAILED" in str(exc):
-        return _UNTRUSTED
-    if isinstance(exc, httpx2.HTTPError):
-        return type(exc).__name__
-    return str(exc)
+            with self._client.stream("GET", cache.url, headers=ACCEPT) as response:
+                body = BodyReader(response.status_code)
+                for chunk in response.iter_bytes():
+                    body.add(chunk)
+                cache_control = response.headers.get("cache-control", "")
+            keys = body.keys()
+        except FETCH_ERRORS as exc:
+            cache.failed(exc, now)
+            return
+        cache.succeeded(keys, cache_control, now)

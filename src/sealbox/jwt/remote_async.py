@@ -19,7 +19,6 @@ TLS: the system's trust store by default; ``ca`` trusts a private CA instead; ``
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import ssl
 import time
@@ -27,13 +26,11 @@ from collections.abc import Callable, Iterable
 
 import httpx2
 
-from sealbox.exceptions import ConfigError, KeyFormatError, TokenError
-from sealbox.jwt.jwk import MAX_JWKS_SIZE, JWKSet, VerificationKey
-from sealbox.jwt.remote import _MAX_AGE, _NO_STORE, _check_source, _FetchError, _reason
+from sealbox.exceptions import ConfigError, TokenError
+from sealbox.jwt.jwk import JWKSet, VerificationKey
+from sealbox.jwt.remote_cache import ACCEPT, FETCH_ERRORS, BodyReader, JWKSCache, tls_context
 
 __all__ = ["AsyncRemoteJWKSet"]
-
-log = logging.getLogger("sealbox.jwt")
 
 
 class AsyncRemoteJWKSet:
@@ -72,44 +69,31 @@ class AsyncRemoteJWKSet:
         allow_http: bool = False,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        parsed = _check_source(
+        self._cache = JWKSCache(
             url,
             allow_http=allow_http,
-            min_refresh_interval=min_refresh_interval,
             cache_ttl=cache_ttl,
             max_ttl=max_ttl,
+            min_refresh_interval=min_refresh_interval,
             max_stale=max_stale,
+            clock=clock,
         )
-        pins = [pins] if isinstance(pins, str) else list(pins)
-        if client is not None and (ca is not None or pins):
+        pinned = tls_context(ca, pins)
+        if client is not None and pinned is not None:
             raise ConfigError("give client, or ca and pins, not both")
-        context: ssl.SSLContext
-        if ca is not None or pins:
-            from sealbox.tls.context import client_context
-
-            context = client_context(ca=ca, pins=pins)
-        else:
-            context = ssl.create_default_context()
-        self._url = parsed
         self._owns_client = client is None
         self._client = client or httpx2.AsyncClient(
-            verify=context, timeout=timeout, follow_redirects=False
+            verify=pinned or ssl.create_default_context(), timeout=timeout, follow_redirects=False
         )
-        self._ttl = cache_ttl
-        self._max_ttl = max_ttl
-        self._min_interval = min_refresh_interval
-        self._max_stale = max_stale
-        self._clock = clock
         self._lock = asyncio.Lock()
-        self._keys: JWKSet | None = None
-        self._fetched_at = float("-inf")
-        self._expires = float("-inf")
-        self._next_attempt = float("-inf")
-        self.fetches = 0
+
+    @property
+    def fetches(self) -> int:
         """How many fetches were attempted (for monitoring)."""
+        return self._cache.fetches
 
     def __repr__(self) -> str:
-        return f"AsyncRemoteJWKSet(url={self._where()!r})"
+        return f"AsyncRemoteJWKSet(url={self._cache.where()!r})"
 
     async def aclose(self) -> None:
         """Close the HTTP client if this object made it."""
@@ -125,12 +109,13 @@ class AsyncRemoteJWKSet:
         Raises:
             TokenError: no such key, or no set fetched yet.
         """
-        if self._keys is None:
-            raise TokenError(f"no key set fetched from {self._where()} yet")
-        return self._keys.find(kid, alg=alg)
+        keys = self._cache.keys
+        if keys is None:
+            raise TokenError(f"no key set fetched from {self._cache.where()} yet")
+        return keys.find(kid, alg=alg)
 
     def _has(self, kid: str | None) -> bool:
-        keys = self._keys
+        keys = self._cache.keys
         if keys is None:
             return False
         # A token without kid is matched by algorithm, after the fetch: nothing to refetch for.
@@ -144,14 +129,14 @@ class AsyncRemoteJWKSet:
             PinMismatchError: the server's key matches none of ``pins`` (before any
                 request was sent), as :class:`~sealbox.jwt.RemoteJWKSet` raises it.
         """
-        now = self._clock()
-        if now < self._expires and self._has(kid):
+        cache = self._cache
+        if cache.fresh(cache.clock()) and self._has(kid):
             return
         async with self._lock:
-            now = self._clock()
-            if self._keys is None or now >= self._expires:
+            now = cache.clock()
+            if not cache.fresh(now):
                 await self._refresh(now)
-            elif not self._has(kid) and now - self._fetched_at >= self._min_interval:
+            elif not self._has(kid) and cache.may_refetch(now):
                 # A key id we do not know: the issuer may have rotated. Fetch once more.
                 await self._refresh(now)
 
@@ -162,54 +147,22 @@ class AsyncRemoteJWKSet:
             TokenError: the set could not be fetched and there is none to fall back on.
         """
         async with self._lock:
-            await self._refresh(self._clock())
-            assert self._keys is not None
-            return self._keys
+            await self._refresh(self._cache.clock())
+            assert self._cache.keys is not None
+            return self._cache.keys
 
     async def _refresh(self, now: float) -> None:
-        if now < self._next_attempt and self._keys is not None:
+        cache = self._cache
+        if not cache.begin(now):
             return
-        self._next_attempt = now + self._min_interval
-        self.fetches += 1
         try:
-            keys, ttl = await self._fetch()
-        except (httpx2.HTTPError, KeyFormatError, _FetchError) as exc:
-            reason = _reason(exc)
-            if self._keys is not None and now - self._fetched_at <= self._max_stale:
-                log.warning(
-                    "keeping the cached key set: fetching %s failed: %s", self._where(), reason
-                )
-                return
-            self._keys = None
-            raise TokenError(
-                f"cannot fetch the key set from {self._where()}: {reason}",
-                hint="check the issuer's JWKS URL and that it is reachable",
-            ) from None
-        self._keys = keys
-        self._fetched_at = now
-        self._expires = now + ttl
-
-    async def _fetch(self) -> tuple[JWKSet, float]:
-        headers = {"Accept": "application/jwk-set+json, application/json"}
-        async with self._client.stream("GET", self._url, headers=headers) as response:
-            if response.status_code != 200:
-                raise _FetchError(f"HTTP status {response.status_code}")
-            body = bytearray()
-            async for chunk in response.aiter_bytes():
-                body += chunk
-                if len(body) > MAX_JWKS_SIZE:
-                    raise _FetchError(f"the key set is larger than {MAX_JWKS_SIZE} bytes")
-            cache_control = response.headers.get("cache-control", "")
-        return JWKSet.from_json(bytes(body)), self._lifetime(cache_control)
-
-    def _lifetime(self, cache_control: str) -> float:
-        if _NO_STORE.search(cache_control):
-            return self._min_interval
-        m = _MAX_AGE.search(cache_control)
-        if m is None:
-            return self._ttl
-        return min(max(float(m.group(1)), self._min_interval), self._max_ttl)
-
-    def _where(self) -> str:
-        # Never log credentials that may sit in the URL.
-        return str(self._url.copy_with(userinfo=b"", query=None))
+            async with self._client.stream("GET", cache.url, headers=ACCEPT) as response:
+                body = BodyReader(response.status_code)
+                async for chunk in response.aiter_bytes():
+                    body.add(chunk)
+                cache_control = response.headers.get("cache-control", "")
+            keys = body.keys()
+        except FETCH_ERRORS as exc:
+            cache.failed(exc, now)
+            return
+        cache.succeeded(keys, cache_control, now)

@@ -1,0 +1,198 @@
+"""What a remote JWK Set's blocking and async fetchers share: the URL, the cache and its rules.
+
+:class:`JWKSCache` holds the last good set and decides everything but the fetch
+itself: whether a fetch may be tried now (never more often than every
+``min_refresh_interval`` seconds), how long a fetched set lives (``Cache-Control``,
+bounded), whether a failed fetch falls back on the set it has (for ``max_stale``
+seconds) or is an error, and what the error says. :class:`~sealbox.jwt.RemoteJWKSet`
+fetches with ``httpx2.Client`` under a thread lock,
+:class:`~sealbox.jwt.remote_async.AsyncRemoteJWKSet` with ``httpx2.AsyncClient`` under an
+asyncio lock; both feed the response to :class:`BodyReader`.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import ssl
+from collections.abc import Callable, Iterable
+from typing import Final
+
+import httpx2
+
+from sealbox.exceptions import ConfigError, KeyFormatError, TokenError
+from sealbox.jwt.jwk import MAX_JWKS_SIZE, JWKSet
+
+__all__ = ["ACCEPT", "FETCH_ERRORS", "BodyReader", "FetchError", "JWKSCache", "tls_context"]
+
+log = logging.getLogger("sealbox.jwt")
+
+#: The ``Accept`` header of a key set request.
+ACCEPT: Final = {"Accept": "application/jwk-set+json, application/json"}
+
+_MAX_AGE: Final = re.compile(r"(?:^|,)\s*max-age\s*=\s*(\d+)\s*(?:,|$)", re.IGNORECASE)
+_NO_STORE: Final = re.compile(r"(?:^|,)\s*(no-store|no-cache)\s*(?:,|$)", re.IGNORECASE)
+_UNTRUSTED: Final = "its certificate is not trusted"
+
+
+class FetchError(Exception):
+    """A response that is not a key set (status, size)."""
+
+
+#: What a failed fetch raises: the transport's errors, a bad response, a bad key set.
+FETCH_ERRORS: Final = (httpx2.HTTPError, KeyFormatError, FetchError)
+
+
+def tls_context(
+    ca: str | os.PathLike[str] | None, pins: Iterable[str] | str
+) -> ssl.SSLContext | None:
+    """The TLS context ``ca`` and ``pins`` ask for, or ``None`` when they ask for nothing."""
+    pin_list = [pins] if isinstance(pins, str) else list(pins)
+    if ca is None and not pin_list:
+        return None
+    from sealbox.tls.context import client_context
+
+    return client_context(ca=ca, pins=pin_list)
+
+
+class BodyReader:
+    """A key set response's body, refused past :data:`~sealbox.jwt.jwk.MAX_JWKS_SIZE` bytes."""
+
+    def __init__(self, status_code: int) -> None:
+        if status_code != 200:
+            raise FetchError(f"HTTP status {status_code}")
+        self._body = bytearray()
+
+    def add(self, chunk: bytes) -> None:
+        self._body += chunk
+        if len(self._body) > MAX_JWKS_SIZE:
+            raise FetchError(f"the key set is larger than {MAX_JWKS_SIZE} bytes")
+
+    def keys(self) -> JWKSet:
+        return JWKSet.from_json(bytes(self._body))
+
+
+class JWKSCache:
+    """The fetched set of one URL, and the rules of fetching it again (see the module doc).
+
+    Raises:
+        ConfigError: a URL that is not https (unless ``allow_http``), or intervals
+            out of order.
+    """
+
+    __slots__ = (
+        "_expires",
+        "_fetched_at",
+        "_max_stale",
+        "_max_ttl",
+        "_min_interval",
+        "_next_attempt",
+        "_ttl",
+        "clock",
+        "fetches",
+        "keys",
+        "url",
+    )
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        allow_http: bool,
+        cache_ttl: float,
+        max_ttl: float,
+        min_refresh_interval: float,
+        max_stale: float,
+        clock: Callable[[], float],
+    ) -> None:
+        parsed = httpx2.URL(url)
+        scheme = parsed.scheme
+        if scheme != "https" and not (allow_http and scheme == "http"):
+            raise ConfigError(
+                f"a JWK Set URL must be https, not {scheme or 'relative'}",
+                hint="keys fetched in clear could be swapped on the way",
+            )
+        if not 0 <= min_refresh_interval <= cache_ttl <= max_ttl or max_stale < 0:
+            raise ConfigError(
+                "need 0 <= min_refresh_interval <= cache_ttl <= max_ttl and max_stale >= 0"
+            )
+        self.url = parsed
+        self.clock = clock
+        self._ttl = cache_ttl
+        self._max_ttl = max_ttl
+        self._min_interval = min_refresh_interval
+        self._max_stale = max_stale
+        self.keys: JWKSet | None = None
+        self._fetched_at = float("-inf")
+        self._expires = float("-inf")
+        self._next_attempt = float("-inf")
+        self.fetches = 0
+
+    def fresh(self, now: float) -> bool:
+        """Whether there is a set and it has not expired."""
+        return self.keys is not None and now < self._expires
+
+    def may_refetch(self, now: float) -> bool:
+        """Whether a set that lacks a key id may be fetched again already."""
+        return now - self._fetched_at >= self._min_interval
+
+    def begin(self, now: float) -> bool:
+        """Whether to fetch now; counts the attempt when it is ``True``."""
+        if now < self._next_attempt and self.keys is not None:
+            return False
+        self._next_attempt = now + self._min_interval
+        self.fetches += 1
+        return True
+
+    def succeeded(self, keys: JWKSet, cache_control: str, now: float) -> None:
+        """Keep a fetched set for as long as its ``Cache-Control`` says, within bounds."""
+        self.keys = keys
+        self._fetched_at = now
+        self._expires = now + self._lifetime(cache_control)
+
+    def failed(self, exc: Exception, now: float) -> None:
+        """Keep the last good set while it is not too stale (logged), or raise.
+
+        Raises:
+            TokenError: code ``jwks_unverified`` (the server's certificate is not
+                trusted) or ``jwks_unreachable``.
+        """
+        reason = _reason(exc)
+        if self.keys is not None and now - self._fetched_at <= self._max_stale:
+            log.warning("keeping the cached key set: fetching %s failed: %s", self.where(), reason)
+            return
+        self.keys = None
+        unverified = reason == _UNTRUSTED
+        raise TokenError(
+            f"cannot fetch the key set from {self.where()}: {reason}",
+            hint="trust the CA that issued the issuer's certificate (ca=)"
+            if unverified
+            else "check the issuer's JWKS URL and that it is reachable",
+            code="jwks_unverified" if unverified else "jwks_unreachable",
+            facts={"url": self.where()},
+        ) from None
+
+    def _lifetime(self, cache_control: str) -> float:
+        if _NO_STORE.search(cache_control):
+            return self._min_interval
+        m = _MAX_AGE.search(cache_control)
+        if m is None:
+            return self._ttl
+        return min(max(float(m.group(1)), self._min_interval), self._max_ttl)
+
+    def where(self) -> str:
+        """The URL without credentials or query, for messages and logs."""
+        return str(self.url.copy_with(userinfo=b"", query=None))
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, httpx2.TimeoutException):
+        return "timed out"
+    if isinstance(exc, httpx2.ConnectError) and "CERTIFICATE_VERIFY_FAILED" in str(exc):
+        return _UNTRUSTED
+    if isinstance(exc, httpx2.HTTPError):
+        return type(exc).__name__
+    return str(exc)
