@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sealbox.exceptions import ConfigError, PinMismatchError
+from sealbox.exceptions import ConfigError, PinMismatchError, TokenError
 from sealbox.jwt import AsyncRemoteJWKSet, SigningKeySet, TokenVerifier
 from sealbox.tls.pinning import pin_from_file
 from tests.unit.test_jwt_remote import T0, Clock, JWKSServer, server, tls, url
@@ -126,3 +126,15 @@ def test_the_last_good_set_is_kept_while_fetches_fail(server, tls) -> None:
 def test_a_url_in_clear_is_refused() -> None:
     with pytest.raises(ConfigError, match="must be https"):
         AsyncRemoteJWKSet("http://127.0.0.1:1/jwks.json")
+
+
+def test_an_untrusted_certificate_is_refused_with_the_blocking_fetchers_code(server) -> None:
+    async def run() -> None:
+        source = AsyncRemoteJWKSet(url(server), clock=Clock())  # the system trust store
+        with pytest.raises(TokenError, match=r"cannot fetch the key set.*not trusted") as exc:
+            await source.ensure("k")
+        assert exc.value.code == "jwks_unverified"
+        assert exc.value.facts == {"url": url(server)}
+        await source.aclose()
+
+    asyncio.run(run())
