@@ -313,6 +313,16 @@ def test_pin_of_files(ca_dir, tmp_path, cli):
     assert "BEGIN" not in key.stderr
 
 
+def test_pin_and_inspect_read_stdin_and_name_it_in_their_errors(ca_dir, cli):
+    crt = (ca_dir / "ca.crt").read_bytes()
+    assert cli(["ca", "pin", "-"], input=crt).out.strip() == CertificateAuthority.load(ca_dir).pin
+    assert "CN=CLI CA" in cli(["ca", "inspect", "-"], input=crt).out
+    for command in ("pin", "inspect"):
+        junk = cli(["ca", command, "-"], input=b"not a certificate")
+        assert junk.code == 1
+        assert junk.stderr == "sealbox: error: stdin is not a PEM or DER certificate\n"
+
+
 @pytest.mark.parametrize("target", ["nowhere", "host:port", "host:99999", "a:b:c"])
 def test_pin_bad_targets(cli, target):
     result = cli(["ca", "pin", target])

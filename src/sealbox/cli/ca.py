@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 import sys
-import tempfile
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -246,11 +243,15 @@ def inspect(cert: Path, as_json: bool) -> None:
     For a bundle (PREFIX.crt), the first certificate is shown and the chain listed.
     CERT '-' reads the certificate from stdin.
     """
-    from sealbox.tls.certinfo import CertificateInfo, load_certificates
+    from sealbox.tls.certinfo import CertificateInfo, certificates_from_bytes, load_certificates
 
     now = datetime.now(UTC)
-    with _readable(cert) as readable:
-        infos = [CertificateInfo.from_certificate(c) for c in load_certificates(readable)]
+    found = (
+        certificates_from_bytes(_stdin_certificate(), "stdin")
+        if str(cert) == "-"
+        else load_certificates(cert)
+    )
+    infos = [CertificateInfo.from_certificate(c) for c in found]
     if as_json:
         doc = infos[0].to_dict(now)
         doc["chain"] = [i.to_dict(now) for i in infos[1:]]
@@ -327,11 +328,14 @@ def pin(  # noqa: PLR0917 - click passes every option positionally
     take. A file may be a certificate (PEM or DER) or a PEM public key; '-' reads
     one from stdin.
     """
-    from sealbox.tls.pinning import fetch_certificate, pin_from_file, spki_pin
+    from sealbox.tls.pinning import fetch_certificate, pin_from_bytes, pin_from_file, spki_pin
 
     if target == "-" or Path(target).exists():
-        with _readable(target) as readable:
-            pin = pin_from_file(readable)
+        pin = (
+            pin_from_bytes(_stdin_certificate(), "stdin")
+            if target == "-"
+            else pin_from_file(target)
+        )
         _print_pin(pin, target, verified=None, as_json=as_json)
         return
     match = _HOST_PORT.match(target)
@@ -369,19 +373,11 @@ def pin(  # noqa: PLR0917 - click passes every option positionally
     _print_pin(spki_pin(cert), target, verified=not no_verify, as_json=as_json)
 
 
-@contextlib.contextmanager
-def _readable(path: str | Path) -> Iterator[str | Path]:
-    """``path``, or for ``-`` a private copy of what was piped in (the loaders read files)."""
-    if str(path) != "-":
-        yield path
-        return
+def _stdin_certificate() -> bytes:
+    """What was piped in for CERT ``-``."""
     if sys.stdin.isatty():
         raise CLIError("no certificate on stdin", hint="pipe one in, or give its file")
-    data = read_stdin(_MAX_CERTIFICATE_INPUT, "the certificate")
-    with tempfile.TemporaryDirectory(prefix="sealbox-") as folder:
-        copy = Path(folder) / "stdin.crt"
-        copy.write_bytes(data)
-        yield copy
+    return read_stdin(_MAX_CERTIFICATE_INPUT, "the certificate")
 
 
 # A certificate, even a bundle of them, is a few KiB.

@@ -18,7 +18,7 @@ from sealbox.tls import _load
 from sealbox.tls.ca import certificate_kind, renewal_time
 from sealbox.tls.pinning import spki_pin
 
-__all__ = ["CertificateInfo", "load_certificates"]
+__all__ = ["CertificateInfo", "certificates_from_bytes", "load_certificates"]
 
 _CURVES = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
 
@@ -30,6 +30,17 @@ def load_certificates(path: str | os.PathLike[str]) -> list[x509.Certificate]:
         TLSConfigError: the file is missing, unreadable or holds no certificate.
     """
     return _load.load_certificates(path, "certificate file")
+
+
+def certificates_from_bytes(data: bytes, source: str = "the input") -> list[x509.Certificate]:
+    """The certificates of a PEM bundle or a DER certificate held in ``data``.
+
+    ``source`` names where ``data`` came from in error messages.
+
+    Raises:
+        TLSConfigError: ``data`` holds no certificate.
+    """
+    return _load.parse_certificates(data, source)
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,6 +47,7 @@ __all__ = [
     "parse_pin",
     "parse_pins",
     "pin_context",
+    "pin_from_bytes",
     "pin_from_file",
     "spki_pin",
 ]
@@ -70,20 +71,28 @@ def pin_from_file(path: str | os.PathLike[str]) -> str:
     Raises:
         TLSConfigError: the file is missing, unreadable, or holds neither.
     """
-    data = _load.read_file(path, "file")
+    return pin_from_bytes(_load.read_file(path, "file"), os.fspath(path))
+
+
+def pin_from_bytes(data: bytes, source: str = "the input") -> str:
+    """Return the pin of a certificate (PEM or DER; the first one) or PEM public key in ``data``.
+
+    ``source`` names where ``data`` came from in error messages.
+
+    Raises:
+        TLSConfigError: ``data`` holds neither.
+    """
     if b"-----BEGIN PUBLIC KEY-----" in data:
         try:
             return spki_pin(serialization.load_pem_public_key(data))
         except (ValueError, UnsupportedAlgorithm):
-            raise TLSConfigError(
-                f"{os.fspath(path)} holds a PEM public key that cannot be parsed"
-            ) from None
+            raise TLSConfigError(f"{source} holds a PEM public key that cannot be parsed") from None
     if b"PRIVATE KEY-----" in data:
         raise TLSConfigError(
-            f"{os.fspath(path)} is a private key",
+            f"{source} is a private key",
             hint="pin its certificate, or its public key ('openssl pkey -pubout')",
         )
-    return spki_pin(_load.parse_certificates(data, os.fspath(path))[0])
+    return spki_pin(_load.parse_certificates(data, source)[0])
 
 
 def parse_pin(text: str) -> bytes:
