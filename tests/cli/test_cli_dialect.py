@@ -88,6 +88,19 @@ def test_old_spellings_are_left_out_of_help(cli, command, old, new):
     assert old not in words
 
 
+@pytest.mark.parametrize(("command", "old", "new"), OLD_SPELLINGS)
+def test_old_spellings_are_left_out_of_shell_completion(command, old, new):
+    from click.shell_completion import ShellComplete
+
+    prefix = old[:2] if old.startswith("--") else "-"
+    offered = ShellComplete(root, {}, "sealbox", "_SEALBOX_COMPLETE").get_completions(
+        command, prefix
+    )
+    names = {item.value for item in offered}
+    assert new in names or not new.startswith(prefix)
+    assert old not in names
+
+
 def test_seal_and_open_with_the_new_and_the_old_flags(cli, tmp_path: Path):
     ring = tmp_path / "r.keyring"
     Keyring.generate().save(ring, PASS, kdf_params=kdf.ARGON2ID_TEST)

@@ -31,25 +31,22 @@ __all__ = [
 
 
 class AliasedOption(click.Option):
-    """An option whose old spellings are still read but left out of help and messages."""
+    """An option whose old spellings are still read but left out of help, messages and
+    shell completion: ``opts`` holds the current names only, and the parser is given the
+    old ones beside them."""
 
     def __init__(self, *args: Any, old_names: Sequence[str] = (), **kwargs: Any) -> None:
         self.old_names = tuple(old_names)
         super().__init__(*args, **kwargs)
+        self.opts = [o for o in self.opts if o not in self.old_names]
 
-    def _current(self) -> list[str]:
-        return [o for o in self.opts if o not in self.old_names]
-
-    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
-        saved = self.opts
-        self.opts = self._current()
+    def add_to_parser(self, parser: Any, ctx: click.Context) -> None:
+        current = self.opts
+        self.opts = [*current, *self.old_names]
         try:
-            return super().get_help_record(ctx)
+            super().add_to_parser(parser, ctx)
         finally:
-            self.opts = saved
-
-    def get_error_hint(self, ctx: click.Context | None) -> str:
-        return " / ".join(f"'{name}'" for name in self._current())
+            self.opts = current
 
 
 def option(*decls: str, old: Iterable[str] = (), **kwargs: Any) -> Callable[[F], F]:
