@@ -31,14 +31,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sealbox.accounts.models import RefreshToken, User, now
-from sealbox.accounts.revocation import Revocations
+from sealbox.accounts.revocation import KEEP_MARGIN, Revocations, kept_until
 from sealbox.accounts.scopes import check_scopes
 from sealbox.accounts.store import Store
 from sealbox.accounts.user_import import ImportReport, parse_json_lines, plan_import
@@ -225,7 +225,7 @@ class AccountAdmin:
             AccountNotFoundError: no account has that name.
         """
         user = await self._find(name)
-        horizon = now() - timedelta(seconds=self.access_token_ttl + 60)
+        horizon = now() - timedelta(seconds=self.access_token_ttl + KEEP_MARGIN)
         async with self.store.sessions.begin() as session:
             await _locked_user(session, user.id, name)
             families = (
@@ -238,7 +238,7 @@ class AccountAdmin:
             live = sorted(set(families))
             await session.execute(delete(RefreshToken).where(RefreshToken.user_id == user.id))
             await session.execute(delete(User).where(User.id == user.id))
-        until = datetime.now(UTC) + timedelta(seconds=self.access_token_ttl + 60)
+        until = kept_until(self.access_token_ttl)
         for family in live:
             await self.revocations.revoke_family(family, until)
         # The id may come back for a new account: its session version starts again.

@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sealbox.accounts.binding import cnf_claim
 from sealbox.accounts.clients import ClientInfo, ClientStore
 from sealbox.accounts.models import RefreshToken, User, now
-from sealbox.accounts.revocation import Revocations
+from sealbox.accounts.revocation import Revocations, kept_until
 from sealbox.accounts.store import REFRESH_PREFIX, hash_refresh_token
 from sealbox.exceptions import SealboxError
 from sealbox.jwt import SigningKeySet, TokenVerifier
@@ -365,7 +365,7 @@ async def revoke(
             .values(revoked_at=now())
         )
     # The family's access tokens die with it (they name it in "sid").
-    until = datetime.fromtimestamp(at + access_token_ttl + 60, UTC)
+    until = kept_until(access_token_ttl, at=datetime.fromtimestamp(at, UTC))
     await revocations.revoke_family(record.family_id, until)
     return "refresh_token"
 

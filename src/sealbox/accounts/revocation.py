@@ -37,24 +37,37 @@ import contextlib
 import os
 import secrets
 import time
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
 from sealbox.accounts.store import Store
 
 __all__ = [
+    "KEEP_MARGIN",
     "WATCH_INTERVAL",
     "LocalRevocations",
     "RedisRevocations",
     "Revocations",
     "announce_change",
     "family_marker",
+    "kept_until",
 ]
 
 
 #: Seconds a :class:`LocalRevocations` goes without looking at its changes file again.
 WATCH_INTERVAL = 0.001
+
+#: Seconds a revocation is kept past the lifetime of the access tokens it refuses: a
+#: margin for clocks a little apart.
+KEEP_MARGIN = 60
+
+
+def kept_until(access_token_ttl: int, *, at: datetime | None = None) -> datetime:
+    """Until when a revocation made now (or ``at``) must be kept: every access token it
+    refuses has expired by then."""
+    start = at if at is not None else datetime.now(UTC)
+    return start + timedelta(seconds=access_token_ttl + KEEP_MARGIN)
 
 
 def family_marker(family_id: str) -> str:

@@ -45,6 +45,7 @@ from typing import Final
 from sealbox.accounts.binding import cnf_claim
 from sealbox.accounts.core import DEFAULT_SCOPES, Accounts, Caller
 from sealbox.accounts.models import User
+from sealbox.accounts.revocation import kept_until
 from sealbox.accounts.store import RefreshOutcome, UsernameTakenError
 from sealbox.accounts.totp import TotpError
 from sealbox.accounts.usernames import canonical_username, lookup_key
@@ -389,8 +390,8 @@ async def _family_revoked(accounts: Accounts, outcome: RefreshOutcome, address: 
 
 async def revoke_family_access(accounts: Accounts, family_id: str) -> None:
     """Refuse the access tokens of a refresh family for as long as any can live."""
-    until = datetime.now(UTC).timestamp() + accounts.policy.access_token_ttl + 60
-    await accounts.revocations.revoke_family(family_id, datetime.fromtimestamp(until, UTC))
+    until = kept_until(accounts.policy.access_token_ttl)
+    await accounts.revocations.revoke_family(family_id, until)
 
 
 async def logout(accounts: Accounts, caller: Caller, refresh_token: str, address: str) -> None:
