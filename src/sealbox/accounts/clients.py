@@ -212,6 +212,11 @@ class ClientStore:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
 
+    @property
+    def sessions(self) -> async_sessionmaker[AsyncSession]:
+        """The database sessions the store works in."""
+        return self._sessions
+
     async def create(
         self,
         name: str,

@@ -9,7 +9,9 @@ token revocation (RFC 7009) and introspection (RFC 7662), without any web framew
   ``client_id`` are the client's id, ``gty`` is ``client_credentials``, the scope is
   what was asked for (all the client's scopes when nothing was), never more (a wider
   request is refused, ``invalid_scope``), and no refresh token. Over mutual TLS it is
-  bound to the certificate (:mod:`sealbox.accounts.binding`).
+  bound to the certificate (:mod:`sealbox.accounts.binding`). Every token of a client
+  names the client's family in ``sid`` (:func:`client_family`), so that deleting the
+  client refuses them all at once (:func:`revoke_client_tokens`).
 - **Revocation**: a refresh token ends its whole family and the access tokens issued
   from it; an access token's ``jti`` joins the revocation lists, refused by every
   worker at once. A client may revoke the tokens issued to it; one holding the scope
@@ -49,11 +51,13 @@ __all__ = [
     "RevocationRefusedError",
     "ScopeNotGrantedError",
     "authenticate_client",
+    "client_family",
     "introspect",
     "is_client_token",
     "is_revoked",
     "issue_client_token",
     "revoke",
+    "revoke_client_tokens",
 ]
 
 CLIENT_CREDENTIALS: Final = "client_credentials"
@@ -173,7 +177,11 @@ def issue_client_token(
             facts={"scope": " ".join(sorted(missing))},
         )
     granted = asked or tuple(client.scopes)
-    claims: dict[str, Any] = {"client_id": client.client_id, "gty": CLIENT_CREDENTIALS}
+    claims: dict[str, Any] = {
+        "client_id": client.client_id,
+        "gty": CLIENT_CREDENTIALS,
+        "sid": client_family(client.client_id),
+    }
     if thumbprint is not None:
         claims.update(cnf_claim(thumbprint))
     token = keyset.issue(
@@ -185,6 +193,18 @@ def issue_client_token(
         claims=claims,
     )
     return ClientToken(token, ttl, granted)
+
+
+def client_family(client_id: str) -> str:
+    """The family every access token of the client ``client_id`` names in ``sid``."""
+    return f"client:{client_id}"
+
+
+async def revoke_client_tokens(
+    revocations: Revocations, client_id: str, access_token_ttl: int
+) -> None:
+    """Refuse every access token issued to the client, for as long as any can live."""
+    await revocations.revoke_family(client_family(client_id), kept_until(access_token_ttl))
 
 
 def is_client_token(claims: Mapping[str, Any]) -> bool:

@@ -36,9 +36,33 @@ from sealbox.service.db import make_engine, migrate, sessionmaker
 from sealbox.service.provision import DataDir
 from sealbox.service.settings import ServiceSettings
 
-__all__ = ["administer_accounts", "create_user", "password_policy", "reset_totp"]
+__all__ = [
+    "administer_accounts",
+    "create_user",
+    "open_revocations",
+    "password_policy",
+    "reset_totp",
+]
 
 T = TypeVar("T")
+
+
+def open_revocations(
+    settings: ServiceSettings, store: Store
+) -> tuple[Revocations, Callable[[], None] | None]:
+    """The revocation lists a running service reads, and what to call after changing them.
+
+    With Redis, the lists are there (every worker reads them); without, the change is
+    recorded in the database and the data folder's changes file is rewritten afterwards,
+    so that the one worker reloads its lists.
+    """
+    if settings.redis_url is not None:
+        redis = RedisRevocations(
+            store, settings.redis_url.expose_secret(), prefix=settings.redis_prefix
+        )
+        return redis, None
+    changes = DataDir(settings.data_dir).revocations_changed
+    return LocalRevocations(store), lambda: announce_change(changes)
 
 
 def password_policy(password: str, username: str) -> None:
@@ -144,15 +168,7 @@ def administer_accounts(
         try:
             await migrate(engine)
             store = Store(sessionmaker(engine), refresh_ttl=settings.refresh_token_ttl)
-            after: Callable[[], None] | None = None
-            if settings.redis_url is not None:
-                revocations = RedisRevocations(
-                    store, settings.redis_url.expose_secret(), prefix=settings.redis_prefix
-                )
-            else:
-                revocations = LocalRevocations(store)
-                changes = DataDir(settings.data_dir).revocations_changed
-                after = lambda: announce_change(changes)  # noqa: E731
+            revocations, after = open_revocations(settings, store)
             admin = AccountAdmin(
                 store,
                 revocations,

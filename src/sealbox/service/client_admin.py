@@ -14,6 +14,9 @@ from pathlib import Path
 from typing import TypeVar
 
 from sealbox.accounts.clients import ClientInfo, ClientStore, NewSecret
+from sealbox.accounts.grants import revoke_client_tokens
+from sealbox.accounts.store import Store
+from sealbox.service.admin import open_revocations
 from sealbox.service.db import make_engine, migrate, sessionmaker
 from sealbox.service.provision import DataDir
 from sealbox.service.settings import ServiceSettings
@@ -100,9 +103,23 @@ def rotate_client_secret(settings: ServiceSettings, name: str, overlap: int = 0)
 
 
 def delete_client(settings: ServiceSettings, name: str) -> ClientInfo:
-    """Remove a client.
+    """Remove a client, and refuse its access tokens (in Redis, or through the data folder's
+    changes file, as ``sealbox users disable`` does).
 
     Raises:
         ClientNotFoundError: no such client.
     """
-    return _run(settings, lambda store: store.delete(name))
+
+    async def delete_and_revoke(store: ClientStore) -> ClientInfo:
+        gone = await store.delete(name)
+        accounts = Store(store.sessions, refresh_ttl=settings.refresh_token_ttl)
+        revocations, after = open_revocations(settings, accounts)
+        try:
+            await revoke_client_tokens(revocations, gone.client_id, settings.access_token_ttl)
+        finally:
+            await revocations.close()
+        if after is not None:
+            after()
+        return gone
+
+    return _run(settings, delete_and_revoke)

@@ -36,6 +36,7 @@ from sealbox.accounts.grants import (
     RevocationRefusedError,
     introspect,
     revoke,
+    revoke_client_tokens,
 )
 from sealbox.exceptions import ConfigError
 from sealbox.integrations.fastapi import authenticate_client_request
@@ -283,11 +284,15 @@ def _admin_router() -> APIRouter:
     async def delete_client(
         name: str, request: Request, runtime: RuntimeDep, caller: Caller = admin
     ) -> Response:
-        """Remove a client: its credentials stop working at once."""
+        """Remove a client: its credentials and its access tokens stop working at once."""
         try:
-            await client_store(runtime).delete(name)
+            gone = await client_store(runtime).delete(name)
         except ClientNotFoundError as exc:
             raise _not_found(exc) from None
+        accounts = runtime.accounts
+        await revoke_client_tokens(
+            accounts.revocations, gone.client_id, accounts.policy.access_token_ttl
+        )
         runtime.audit.record(
             "client_delete",
             outcome="success",
