@@ -41,6 +41,7 @@ from sealbox.accounts.models import RefreshToken, User, now
 from sealbox.accounts.revocation import KEEP_MARGIN, Revocations, kept_until
 from sealbox.accounts.scopes import check_scopes
 from sealbox.accounts.store import Store
+from sealbox.accounts.totp_store import reset_second_factor
 from sealbox.accounts.user_import import ImportReport, parse_json_lines, plan_import
 from sealbox.exceptions import SealboxError
 from sealbox.passwords import PasswordHasher
@@ -286,6 +287,19 @@ class AccountAdmin:
         return await self.import_users(parse_json_lines(lines), skip_invalid=skip_invalid)
 
     # -- internals ------------------------------------------------------------------
+
+    async def reset_totp(self, name: str) -> tuple[AccountInfo, bool]:
+        """Remove the account's second factor and recovery codes; whether it had one.
+
+        For a user who lost the authenticator and the recovery codes: the password alone
+        logs in again, and the user may enrol anew. Sessions are left as they are.
+
+        Raises:
+            AccountNotFoundError: no account has that name.
+        """
+        user = await self._find(name)
+        removed = await reset_second_factor(self.store.sessions, user.id)
+        return AccountInfo.of(user), removed
 
     async def _find(self, name: str) -> User:
         user = await self.store.user_for_login(name)

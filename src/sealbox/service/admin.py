@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import TypeVar
 
 from sealbox.accounts import DEFAULT_SCOPES
-from sealbox.accounts.admin import AccountAdmin, AccountNotFoundError
+from sealbox.accounts.admin import AccountAdmin
 from sealbox.accounts.audit import AuditLog
 from sealbox.accounts.revocation import (
     LocalRevocations,
@@ -28,7 +28,6 @@ from sealbox.accounts.revocation import (
 )
 from sealbox.accounts.sessions import WeakPasswordError, check_new_password
 from sealbox.accounts.store import Store, UsernameTakenError
-from sealbox.accounts.totp_store import reset_second_factor
 from sealbox.accounts.usernames import canonical_username
 from sealbox.exceptions import ConfigError
 from sealbox.passwords import PasswordHasher
@@ -201,27 +200,12 @@ def reset_totp(settings: ServiceSettings, name: str) -> tuple[str, bool]:
     """Remove the second factor of account ``name``; return its name and whether it had one.
 
     For a user who lost the authenticator and the recovery codes: the password alone
-    logs in again, and the user may enrol anew.
+    logs in again, and the user may enrol anew. Audited as ``admin.reset_totp``.
 
     Raises:
         AccountNotFoundError: no account has that name.
     """
-
-    async def _reset() -> tuple[str, bool] | None:
-        engine = make_engine(settings.resolved_database_url())
-        try:
-            await migrate(engine)
-            sessions = sessionmaker(engine)
-            user = await Store(sessions, refresh_ttl=settings.refresh_token_ttl).user_for_login(
-                name
-            )
-            if user is None:
-                return None
-            return user.username, await reset_second_factor(sessions, user.id)
-        finally:
-            await engine.dispose()
-
-    found = asyncio.run(_reset())
-    if found is None:
-        raise AccountNotFoundError(name)
-    return found
+    info, removed = administer_accounts(
+        settings, lambda admin: admin.reset_totp(name), audit=("admin.reset_totp", name)
+    )
+    return info.username, removed

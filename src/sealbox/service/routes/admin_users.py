@@ -3,7 +3,8 @@
 ``GET /users``, ``GET /users/{name}``, ``POST /users/{name}/scopes`` (grant),
 ``DELETE /users/{name}/scopes/{scope}`` (revoke), ``POST /users/{name}/disable`` and
 ``/enable``, ``POST /users/{name}/password`` (reset; sessions end), ``DELETE
-/users/{name}`` and ``POST /users/import``. Each calls
+/users/{name}/totp`` (remove a lost second factor), ``DELETE /users/{name}`` and
+``POST /users/import``. Each calls
 :class:`sealbox.accounts.admin.AccountAdmin` with this worker's store and revocation
 lists, so a disabled account's tokens are refused at once on every worker sharing
 them. An unknown account is 404 ``account_not_found``; no answer holds a password
@@ -209,6 +210,29 @@ async def reset_password(
     return Response(status_code=204)
 
 
+class SecondFactorRemoved(BaseModel):
+    """The account whose second factor was removed, and whether it had one."""
+
+    username: str
+    removed: bool
+
+
+async def reset_totp(
+    name: str, runtime: RuntimeDep, request: Request, caller: AdminDep
+) -> SecondFactorRemoved:
+    """Remove the account's second factor (TOTP) and recovery codes, for a user who lost
+    them: the password alone logs in again, and the user may enrol anew."""
+    info, removed = await _act(
+        runtime,
+        request,
+        caller,
+        lambda a: a.reset_totp(name),
+        event="admin.reset_totp",
+        name=name,
+    )
+    return SecondFactorRemoved(username=info.username, removed=removed)
+
+
 async def delete_account(
     name: str, runtime: RuntimeDep, request: Request, caller: AdminDep
 ) -> Response:
@@ -260,4 +284,7 @@ def router() -> APIRouter:
     api.add_api_route("/{name}/disable", disable, methods=["POST"], response_model=Account)
     api.add_api_route("/{name}/enable", enable, methods=["POST"], response_model=Account)
     api.add_api_route("/{name}/password", reset_password, methods=["POST"], status_code=204)
+    api.add_api_route(
+        "/{name}/totp", reset_totp, methods=["DELETE"], response_model=SecondFactorRemoved
+    )
     return api
