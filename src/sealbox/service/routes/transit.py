@@ -73,7 +73,17 @@ from sealbox.transit.registry import (
     check_sign_options,
 )
 
-__all__ = ["ADMIN_SCOPE", "HANDLERS", "NAME_PATTERN", "TransitCall", "router", "scope_allows"]
+__all__ = [
+    "ADMIN_SCOPE",
+    "HANDLERS",
+    "NAME_PATTERN",
+    "TransitCall",
+    "batch_failed_message",
+    "batch_items",
+    "batch_status",
+    "router",
+    "scope_allows",
+]
 
 ADMIN_SCOPE = "transit:admin"
 # Batches longer than this run on a worker thread, so the event loop keeps serving.
@@ -166,7 +176,11 @@ def _one_of(body: Any, field: str) -> None:
 
 
 def _items_of(runtime: Runtime, body: Any) -> Sequence[Any]:
-    items: Sequence[Any] = body.batch_input
+    return batch_items(runtime, body.batch_input)
+
+
+def batch_items(runtime: Runtime, items: Sequence[Any]) -> Sequence[Any]:
+    """``items``, refused (413 ``batch_too_large``) when there are more than the limit."""
     if len(items) > runtime.settings.transit_max_batch:
         raise ApiError(
             413,
@@ -207,28 +221,59 @@ async def _operate(
         outcome = await asyncio.to_thread(run_batch, items, one, code_of=wire_code)
     else:
         outcome = run_batch(items, one, code_of=wire_code)
-    results, failed, versions = outcome.results, outcome.failed, outcome.versions
+    results, failed = outcome.results, outcome.failed
     count = len(items)
+    status = batch_status(
+        call,
+        operation,
+        name,
+        count=count,
+        failed=failed,
+        versions=outcome.versions,
+        partial_code=body.partial_failure_response_code,
+    )
+    if status < 400:
+        return _json({"batch_results": results}, status)
+    return _json(
+        {
+            "error": ErrorCode.BATCH_FAILED.value,
+            "message": batch_failed_message(failed, count),
+            "batch_results": results,
+        },
+        status,
+    )
+
+
+def batch_status(
+    call: TransitCall,
+    operation: str,
+    name: str,
+    *,
+    count: int,
+    failed: int,
+    versions: set[int],
+    partial_code: int | None,
+) -> int:
+    """Audit a batch that ran; return its answer's status.
+
+    200 when every item succeeded; when some failed, ``partial_code`` (400 when not
+    set); when all failed, 400. An answer of 400 or more carries ``batch_failed``.
+    """
     detail = f"key={name} items={count} failed={failed}"
     if versions:
         low, high = min(versions), max(versions)
         detail += f" versions={low}" if low == high else f" versions={low}-{high}"
     if not failed:
         call.audit(operation, "success", detail)
-        return _json({"batch_results": results})
+        return 200
     partial = failed < count
     call.audit(operation, "partial" if partial else "failure", detail)
-    status = body.partial_failure_response_code if partial else None
-    if status is not None and status < 400:
-        return _json({"batch_results": results}, status)
-    return _json(
-        {
-            "error": ErrorCode.BATCH_FAILED.value,
-            "message": f"{failed} of {count} items failed",
-            "batch_results": results,
-        },
-        status or 400,
-    )
+    return (partial_code if partial else None) or 400
+
+
+def batch_failed_message(failed: int, count: int) -> str:
+    """The message of a ``batch_failed`` answer."""
+    return f"{failed} of {count} items failed"
 
 
 def _json(content: dict[str, Any], status: int = 200) -> Response:
