@@ -128,6 +128,23 @@ def _script(t: Transit, admin: dict[str, str], outsider: dict[str, str]) -> list
         },
     )
     call("k", "decrypt", {"batch_input": [{"ciphertext": "garbage"}]})
+    # Every ciphertext well-formed (their base64 decoded together), some refused.
+    call(
+        "k",
+        "decrypt",
+        {
+            "batch_input": [
+                {"ciphertext": cts[0], "reference": "a"},
+                {"ciphertext": "sealbox:v7:" + cts[1].split(":", 2)[2]},
+                {"ciphertext": cts[2], "associated_data": "YWQ="},
+                {"ciphertext": cts[3], "associated_data": "!"},
+                {"ciphertext": vault_spelt},
+                {"ciphertext": "sealbox:v1:"},
+                {"ciphertext": "sealbox:v1:AAAA"},
+            ]
+        },
+    )
+    call("sig", "decrypt", {"batch_input": [{"ciphertext": cts[0]}, {"ciphertext": "garbage"}]})
     call("k", "decrypt", {"batch_input": [{"ciphertext": cts[0]}]}, outsider)
     call("k", "decrypt", {"batch_input": [{"ciphertext": cts[0], "key_version": 1}]})
     call("k", "decrypt", {"batch_input": [{"ciphertext": 5}]})

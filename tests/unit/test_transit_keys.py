@@ -448,6 +448,30 @@ def test_encrypt_many_gives_what_encrypt_gives_each_pair(key_type: str) -> None:
                 assert text == key.encrypt(plaintext, ad, version)[0]
 
 
+@pytest.mark.parametrize("key_type", ["aes256-gcm", "aes256-siv", "ed25519"])
+def test_decrypt_parsed_answers_what_decrypt_answers(key_type: str) -> None:
+    from sealbox.transit.formats import parse_versioned
+
+    key = make_key(key_type, versions=2, min_decryption_version=2)
+    source = make_key("aes256-gcm" if key_type == "ed25519" else key_type, versions=2)
+    texts = [source.encrypt(b"p", b"ad", v)[0] for v in (1, 2)] + ["sealbox:v9:AAAA"]
+    for text in texts:
+        for ad in (b"ad", b"other"):
+            try:
+                expected: bytes | SealboxError = key.decrypt(text, ad)
+            except SealboxError as exc:
+                expected = exc
+            try:
+                got: bytes | SealboxError = key.decrypt_parsed(*parse_versioned(text), ad)
+            except SealboxError as exc:
+                got = exc
+            if isinstance(expected, SealboxError):
+                assert isinstance(got, type(expected))
+                assert str(got) == str(expected)
+            else:
+                assert got == expected
+
+
 @pytest.mark.parametrize(
     ("key_type", "version"), [("aes256-gcm", 3), ("ed25519", 0)]
 )  # no such version; a type that does not encrypt

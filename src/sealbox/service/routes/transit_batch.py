@@ -50,7 +50,13 @@ from sealbox.service.routes.transit_models import (
 )
 from sealbox.service.transit_errors import wire_code
 from sealbox.transit.errors import InvalidRequestError
-from sealbox.transit.formats import MAX_VERSION, decode_b64, peek_version
+from sealbox.transit.formats import (
+    MAX_VERSION,
+    PREFIX,
+    VAULT_PREFIX,
+    decode_b64,
+    peek_version,
+)
 from sealbox.transit.keys import TransitKey
 
 __all__ = ["LEAN_OPERATIONS", "lean_body"]
@@ -305,15 +311,38 @@ def _encrypt_items(items: Sequence[dict[str, Any]], key: TransitKey, version: in
     return tally
 
 
+def _split_all(ciphertexts: list[Any]) -> list[tuple[int, bytes]] | None:
+    """Every ciphertext's version and bytes, as parse_versioned gives them, or ``None``.
+
+    The base64 after the prefixes is decoded in one call (:func:`_decode_all`); a text
+    without a well-formed prefix, or a batch that decoder leaves, gives ``None``.
+    """
+    versions, bodies = [], []
+    for text in ciphertexts:
+        version = peek_version(text)
+        if version is None:
+            return None
+        prefix = len(PREFIX) if text.startswith(PREFIX) else len(VAULT_PREFIX)
+        versions.append(version)
+        bodies.append(text[prefix + len(str(version)) + 1 :])
+    decoded = _decode_all(bodies)
+    return None if decoded is None else list(zip(versions, decoded, strict=True))
+
+
 def _decrypt_items(items: Sequence[dict[str, Any]], key: TransitKey) -> _Tally:
     tally = _Tally()
-    append, read_versions, decrypt = tally.parts.append, tally.versions, key.decrypt
-    for item in items:
+    append, read_versions = tally.parts.append, tally.versions
+    split = _split_all([item.get("ciphertext") for item in items])
+    for index, item in enumerate(items):
         ciphertext = item.get("ciphertext")
         try:
             if ciphertext is None:
                 raise InvalidRequestError("missing ciphertext")
-            plaintext = decrypt(ciphertext, _associated(item))
+            associated_data = _associated(item)
+            if split is None:
+                plaintext = key.decrypt(ciphertext, associated_data)
+            else:
+                plaintext = key.decrypt_parsed(*split[index], associated_data)
         except SealboxError as exc:
             append(tally.refusal(exc, item.get("reference")))
             continue
