@@ -56,6 +56,11 @@ from sealbox.service.routes.transit_models import (
     VerifyItem,
     VerifyRequest,
 )
+from sealbox.service.routes.transit_outcome import (
+    batch_failed_message,
+    batch_items,
+    batch_status,
+)
 from sealbox.service.runtime import Runtime
 from sealbox.service.transit_errors import transit_api_error, wire_code
 from sealbox.transit.batch import FROM_VERSION as _FROM
@@ -73,17 +78,7 @@ from sealbox.transit.registry import (
     check_sign_options,
 )
 
-__all__ = [
-    "ADMIN_SCOPE",
-    "HANDLERS",
-    "NAME_PATTERN",
-    "TransitCall",
-    "batch_failed_message",
-    "batch_items",
-    "batch_status",
-    "router",
-    "scope_allows",
-]
+__all__ = ["ADMIN_SCOPE", "HANDLERS", "NAME_PATTERN", "TransitCall", "router", "scope_allows"]
 
 ADMIN_SCOPE = "transit:admin"
 # Batches longer than this run on a worker thread, so the event loop keeps serving.
@@ -179,17 +174,6 @@ def _items_of(runtime: Runtime, body: Any) -> Sequence[Any]:
     return batch_items(runtime, body.batch_input)
 
 
-def batch_items(runtime: Runtime, items: Sequence[Any]) -> Sequence[Any]:
-    """``items``, refused (413 ``batch_too_large``) when there are more than the limit."""
-    if len(items) > runtime.settings.transit_max_batch:
-        raise ApiError(
-            413,
-            ErrorCode.BATCH_TOO_LARGE,
-            f"batch_input has more than {runtime.settings.transit_max_batch} items",
-        )
-    return items
-
-
 async def _operate(
     call: TransitCall,
     operation: str,
@@ -242,38 +226,6 @@ async def _operate(
         },
         status,
     )
-
-
-def batch_status(
-    call: TransitCall,
-    operation: str,
-    name: str,
-    *,
-    count: int,
-    failed: int,
-    versions: set[int],
-    partial_code: int | None,
-) -> int:
-    """Audit a batch that ran; return its answer's status.
-
-    200 when every item succeeded; when some failed, ``partial_code`` (400 when not
-    set); when all failed, 400. An answer of 400 or more carries ``batch_failed``.
-    """
-    detail = f"key={name} items={count} failed={failed}"
-    if versions:
-        low, high = min(versions), max(versions)
-        detail += f" versions={low}" if low == high else f" versions={low}-{high}"
-    if not failed:
-        call.audit(operation, "success", detail)
-        return 200
-    partial = failed < count
-    call.audit(operation, "partial" if partial else "failure", detail)
-    return (partial_code if partial else None) or 400
-
-
-def batch_failed_message(failed: int, count: int) -> str:
-    """The message of a ``batch_failed`` answer."""
-    return f"{failed} of {count} items failed"
 
 
 def _json(content: dict[str, Any], status: int = 200) -> Response:

@@ -15,7 +15,7 @@ non-ASCII text) returns ``None``, and the caller runs the model and the handler 
 :mod:`sealbox.service.routes.transit`, which answer as they always did. What runs here
 keeps that handler's order and words: the scope check, the key read, the batch limit,
 each item's refusal (the library's error, with its code and message), the audit record
-(:func:`~sealbox.service.routes.transit.batch_status`) and the answer's status.
+(:func:`~sealbox.service.routes.transit_outcome.batch_status`) and the answer's status.
 
 .. versionadded:: 0.1.0
 """
@@ -35,18 +35,18 @@ from starlette.responses import Response
 
 from sealbox.exceptions import SealboxError
 from sealbox.service.errors import ErrorCode
-from sealbox.service.routes.transit import (
-    TransitCall,
-    batch_failed_message,
-    batch_items,
-    batch_status,
-)
+from sealbox.service.routes.transit import TransitCall
 from sealbox.service.routes.transit_models import (
     REFERENCE_MAX_CHARS,
     CiphertextItem,
     DecryptRequest,
     EncryptItem,
     EncryptRequest,
+)
+from sealbox.service.routes.transit_outcome import (
+    batch_failed_message,
+    batch_items,
+    batch_status,
 )
 from sealbox.service.transit_errors import wire_code
 from sealbox.transit.errors import InvalidRequestError
