@@ -4,6 +4,11 @@ Targets (issue: encryption as a service), one worker, HTTPS keep-alive, same run
 - POST /v1/keys/{name}/encrypt of 1 KiB at least 0.8x the requests/s of GET /users/me;
 - a batch of 100 items at least 20x the items/s of single calls (issue 17).
 
+Every comparison runs in alternating rounds (each workload first in turn) and records the
+per-round ratios' spread and the server's CPU time per request or item. Decrypt batches
+are compared the same way, and the encrypt batch with its ceiling: a raw ASGI app
+(``bench/_fixed_answer_server.py``) answering the same bytes over the same TLS.
+
 The server, wrk and its options are those of ``bench/suite_service.py`` (its helpers
 are imported from there).
 """
@@ -21,12 +26,13 @@ import tempfile
 from pathlib import Path
 
 from bench._harness import Figure, Row, log, write_results
-from bench.suite_service import _bearer_lua, _free_port, _serve, _stop, _wrk
+from bench.suite_service import HERE, _bearer_lua, _free_port, _serve, _stop, _wait, _wrk
 from sealbox.tls.client import secure_client
 
 USER, PASSWORD = "bench-transit", "bench password 1"
 KEY = "bench"
 SCOPES = ("transit:admin", f"transit:encrypt:{KEY}", f"transit:decrypt:{KEY}")
+BATCH = 100
 
 
 def _post_lua(token: str, body: str) -> str:
@@ -43,29 +49,58 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _interleaved(
-    runs: int, jobs: dict[str, tuple[list[str], str | None]], pid: int
-) -> dict[str, list]:
-    """wrk runs of each job in turn; each result also holds the server's CPU µs per request."""
-    out: dict[str, list] = {name: [] for name in jobs}
-    for _ in range(runs):
-        for name, (args, lua) in jobs.items():
+def _rounds(
+    rounds: int, jobs: dict[str, tuple[list[str], str | None, int]]
+) -> tuple[dict[str, list[dict[str, float]]], list[float]]:
+    """wrk runs of every job in each round, the jobs in rotating order (each first in turn).
+
+    A job is (wrk arguments, Lua script, pid of the server it loads); each result also holds
+    that server's CPU µs per request. Returns the results and the load average (1 min)
+    before the first and after each round.
+    """
+    out: dict[str, list[dict[str, float]]] = {name: [] for name in jobs}
+    order, loads = list(jobs), [os.getloadavg()[0]]
+    for i in range(rounds):
+        turn = i % len(order)
+        for name in order[turn:] + order[:turn]:
+            args, lua, pid = jobs[name]
             before = _cpu_seconds(pid)
             result = _wrk(args, lua)
             result["cpu_us"] = (_cpu_seconds(pid) - before) / result["requests"] * 1e6
             out[name].append(result)
-    return out
+        loads.append(os.getloadavg()[0])
+    return out, loads
+
+
+def _median(results: list[dict[str, float]], key: str = "rps") -> float:
+    return statistics.median(r[key] for r in results)
+
+
+def _pair_ratios(
+    a: list[dict[str, float]], b: list[dict[str, float]], key: str, scale: float = 1.0
+) -> list[float]:
+    """Round by round, ``a``'s figure (times ``scale``) over ``b``'s."""
+    return [x[key] * scale / y[key] for x, y in zip(a, b, strict=True)]
+
+
+def _spread(ratios: list[float]) -> str:
+    return (
+        f"per-round ratios {min(ratios):.2f}-{max(ratios):.2f} "
+        f"(median {statistics.median(ratios):.2f}, {len(ratios)} rounds)"
+    )
 
 
 def main(quick: bool = False) -> None:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (make system-deps installs it)")
     d = 3 if quick else 10
+    rounds = 3 if quick else 5
     work = Path(tempfile.mkdtemp(prefix="sealbox-bench-transit-"))
     data = work / "data"
     env = {k: v for k, v in os.environ.items() if not k.startswith("SEALBOX_")}
-    port = _free_port()
+    port, fixed_port = _free_port(), _free_port()
     service, base, ca = _serve(work, port, env)
+    fixed = None
     try:
         scope_args = [a for s in SCOPES for a in ("--scope", s)]
         subprocess.run(
@@ -87,57 +122,110 @@ def main(quick: bool = False) -> None:
             capture_output=True,
         )
         plaintext = base64.b64encode(os.urandom(1024)).decode()
+        single = json.dumps({"plaintext": plaintext})
+        batch = json.dumps({"batch_input": [{"plaintext": plaintext}] * BATCH})
         with secure_client(ca=ca, base_url=base) as c:
             token = c.post("/auth/token", data={"username": USER, "password": PASSWORD}).json()[
                 "access_token"
             ]
-            auth = {"Authorization": f"Bearer {token}"}
+            auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
             assert c.post(f"/v1/keys/{KEY}", json={"type": "aes256-gcm"}, headers=auth).is_success
-            ciphertext = c.post(
-                f"/v1/keys/{KEY}/encrypt", json={"plaintext": plaintext}, headers=auth
-            ).json()["ciphertext"]
-        single = json.dumps({"plaintext": plaintext})
-        batch = json.dumps({"batch_input": [{"plaintext": plaintext}] * 100})
-        decrypt = json.dumps({"ciphertext": ciphertext})
-        url = f"https://127.0.0.1:{port}"
-        conn = ["-t1", "-c32", f"-d{d}s"]
-        # wrk does not verify certificates: the server is ours, on loopback.
-        log("transit: encrypt 1 KiB vs GET /users/me (interleaved, 3 rounds)")
-        runs = _interleaved(
-            3,
-            {
-                "me": ([*conn, f"{url}/users/me"], _bearer_lua(token)),
-                "encrypt": ([*conn, f"{url}/v1/keys/{KEY}/encrypt"], _post_lua(token, single)),
-            },
-            service.pid,
+            one = c.post(f"/v1/keys/{KEY}/encrypt", content=single, headers=auth)
+            many = c.post(f"/v1/keys/{KEY}/encrypt", content=batch, headers=auth)
+            assert one.status_code == 200
+            assert many.status_code == 200
+        decrypt = json.dumps({"ciphertext": one.json()["ciphertext"]})
+        decrypt_batch = json.dumps(
+            {"batch_input": [{"ciphertext": r["ciphertext"]} for r in many.json()["batch_results"]]}
         )
-        log("transit: batch of 100 vs single encrypts, and decrypt (interleaved, 3 rounds)")
-        more = _interleaved(
-            3,
+        # The ceiling: the same answers, given in advance, by a raw ASGI app on the same stack.
+        (work / "single.json").write_bytes(one.content)
+        (work / "batch.json").write_bytes(many.content)
+        fixed = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "bench._fixed_answer_server",
+                "--port",
+                str(fixed_port),
+                "--data-dir",
+                str(data),
+                "--answer",
+                f"/single={work / 'single.json'}",
+                "--answer",
+                f"/batch={work / 'batch.json'}",
+            ],
+            cwd=HERE.parent,
+            env=env,
+        )
+        _wait(f"https://localhost:{fixed_port}/single", ca, fixed)
+        url, fixed_url = f"https://127.0.0.1:{port}", f"https://127.0.0.1:{fixed_port}"
+        conn, batch_conn = ["-t1", "-c32", f"-d{d}s"], ["-t1", "-c8", f"-d{d}s"]
+        # wrk does not verify certificates: the servers are ours, on loopback.
+        log(f"transit: encrypt 1 KiB vs GET /users/me ({rounds} rounds)")
+        runs, loads = _rounds(
+            rounds,
             {
-                "batch": (
-                    ["-t1", "-c8", f"-d{d}s", f"{url}/v1/keys/{KEY}/encrypt"],
-                    _post_lua(token, batch),
+                "me": ([*conn, f"{url}/users/me"], _bearer_lua(token), service.pid),
+                "encrypt": (
+                    [*conn, f"{url}/v1/keys/{KEY}/encrypt"],
+                    _post_lua(token, single),
+                    service.pid,
                 ),
-                "single": ([*conn, f"{url}/v1/keys/{KEY}/encrypt"], _post_lua(token, single)),
-                "decrypt": ([*conn, f"{url}/v1/keys/{KEY}/decrypt"], _post_lua(token, decrypt)),
             },
-            service.pid,
+        )
+        log(f"transit: batches of {BATCH} vs single calls, and the ceiling ({rounds} rounds)")
+        pairs, more_loads = _rounds(
+            rounds,
+            {
+                "single": (
+                    [*conn, f"{url}/v1/keys/{KEY}/encrypt"],
+                    _post_lua(token, single),
+                    service.pid,
+                ),
+                "batch": (
+                    [*batch_conn, f"{url}/v1/keys/{KEY}/encrypt"],
+                    _post_lua(token, batch),
+                    service.pid,
+                ),
+                "decrypt": (
+                    [*conn, f"{url}/v1/keys/{KEY}/decrypt"],
+                    _post_lua(token, decrypt),
+                    service.pid,
+                ),
+                "decrypt_batch": (
+                    [*batch_conn, f"{url}/v1/keys/{KEY}/decrypt"],
+                    _post_lua(token, decrypt_batch),
+                    service.pid,
+                ),
+                "fixed_batch": (
+                    [*batch_conn, f"{fixed_url}/batch"],
+                    _post_lua(token, batch),
+                    fixed.pid,
+                ),
+                "fixed_single": (
+                    [*conn, f"{fixed_url}/single"],
+                    _post_lua(token, single),
+                    fixed.pid,
+                ),
+            },
         )
     finally:
+        _stop(fixed)
         _stop(service)
         shutil.rmtree(work, ignore_errors=True)
 
-    for name, results in {**runs, **more}.items():
+    for name, results in {**runs, **pairs}.items():
         bad = sum(r["non2xx"] + r["socket_errors"] for r in results)
         assert bad == 0, f"{name}: {bad:.0f} failed requests"
 
-    def median(results: list, key: str = "rps") -> float:
-        return statistics.median(r[key] for r in results)
-
-    me_rps, enc_rps = median(runs["me"]), median(runs["encrypt"])
-    batch_items = median(more["batch"]) * 100
-    single_items = median(more["single"])
+    loads += more_loads
+    me_rps, enc_rps = _median(runs["me"]), _median(runs["encrypt"])
+    items_note = (
+        f"wrk -t1 -c8 for batches (one request = {BATCH} items of 1 KiB, about 140 KB of "
+        "JSON each way, above the 64 KiB limit of other routes: transit routes take 4 MiB), "
+        f"-c32 for single calls; alternating rounds, medians; "
+    )
     rows = [
         Row(
             "POST /v1/keys/{name}/encrypt (1 KiB) vs GET /users/me",
@@ -146,75 +234,116 @@ def main(quick: bool = False) -> None:
             me_rps,
             "GET /users/me, same server and run",
             target=0.8,
-            note="wrk -t1 -c32 over HTTPS keep-alive, one worker, SQLite; medians of 3 "
-            "interleaved runs; aes256-gcm key, every answer 200",
+            note="wrk -t1 -c32 over HTTPS keep-alive, one worker, SQLite; aes256-gcm key, every "
+            "answer 200; " + _spread(_pair_ratios(runs["encrypt"], runs["me"], "rps")),
         ),
         Row(
             "server CPU per request: encrypt (1 KiB) vs GET /users/me",
             "µs",
-            median(runs["encrypt"], "cpu_us"),
-            median(runs["me"], "cpu_us"),
+            _median(runs["encrypt"], "cpu_us"),
+            _median(runs["me"], "cpu_us"),
             "GET /users/me, same runs",
             higher_is_better=False,
-            note="the service process's CPU time per request served (wrk runs above)",
+            note="the service process's CPU time per request served; "
+            + _spread(_pair_ratios(runs["me"], runs["encrypt"], "cpu_us")),
         ),
         Row(
-            "encrypt: batch of 100 (1 KiB each) vs 100 single calls",
+            f"encrypt: batch of {BATCH} (1 KiB each) vs {BATCH} single calls",
             "items/s",
-            batch_items,
-            single_items,
-            "single 1 KiB encrypts (wrk -c32), same run",
+            _median(pairs["batch"]) * BATCH,
+            _median(pairs["single"]),
+            "single 1 KiB encrypts, same server and rounds",
             target=20.0,
             target_text=">= 20x (issue 17)",
-            note="batch: wrk -t1 -c8, one request = 100 items (about 140 KB of JSON, above "
-            "the 64 KiB limit of other routes: transit routes take 4 MiB)",
+            note=items_note + _spread(_pair_ratios(pairs["batch"], pairs["single"], "rps", BATCH)),
         ),
         Row(
-            "server CPU per item: batch of 100 vs single calls",
+            f"server CPU per item: encrypt batch of {BATCH} vs single calls",
             "µs",
-            median(more["batch"], "cpu_us") / 100,
-            median(more["single"], "cpu_us"),
-            "single 1 KiB encrypts, same runs",
+            _median(pairs["batch"], "cpu_us") / BATCH,
+            _median(pairs["single"], "cpu_us"),
+            "single 1 KiB encrypts, same rounds",
             higher_is_better=False,
-            note="the service process's CPU time per request (batch: per item) in the runs "
-            "above: the same comparison, unaffected by what else the machine runs",
+            note="the service process's CPU time per request (batch: per item), unaffected by "
+            "what else the machine runs; "
+            + _spread(_pair_ratios(pairs["single"], pairs["batch"], "cpu_us", BATCH)),
+        ),
+        Row(
+            f"decrypt: batch of {BATCH} vs {BATCH} single calls",
+            "items/s",
+            _median(pairs["decrypt_batch"]) * BATCH,
+            _median(pairs["decrypt"]),
+            "single 1 KiB decrypts, same server and rounds",
+            note=_spread(_pair_ratios(pairs["decrypt_batch"], pairs["decrypt"], "rps", BATCH)),
+        ),
+        Row(
+            f"server CPU per item: decrypt batch of {BATCH} vs single calls",
+            "µs",
+            _median(pairs["decrypt_batch"], "cpu_us") / BATCH,
+            _median(pairs["decrypt"], "cpu_us"),
+            "single 1 KiB decrypts, same rounds",
+            higher_is_better=False,
+            note=_spread(_pair_ratios(pairs["decrypt"], pairs["decrypt_batch"], "cpu_us", BATCH)),
+        ),
+        Row(
+            f"encrypt batch of {BATCH} vs its ceiling",
+            "req/s",
+            _median(pairs["batch"]),
+            _median(pairs["fixed_batch"]),
+            "a raw ASGI app answering the same bytes over the same TLS and uvicorn",
+            note="the ceiling reads the same request body and sends the answer sealbox gave, "
+            "with no framework, JSON or cryptography: what HTTP and TLS cost for those bytes; "
+            + _spread(_pair_ratios(pairs["batch"], pairs["fixed_batch"], "rps")),
+        ),
+        Row(
+            f"server CPU per request: encrypt batch of {BATCH} vs its ceiling",
+            "µs",
+            _median(pairs["batch"], "cpu_us"),
+            _median(pairs["fixed_batch"], "cpu_us"),
+            "the raw ASGI app of the row above",
+            higher_is_better=False,
+            note=_spread(_pair_ratios(pairs["fixed_batch"], pairs["batch"], "cpu_us")),
         ),
     ]
     figures = [
-        Figure("GET /users/me", "req/s", me_rps, f"p99 {median(runs['me'], 'p99_ms'):.1f} ms"),
-        Figure(
-            "encrypt 1 KiB",
-            "req/s",
-            enc_rps,
-            f"p99 {median(runs['encrypt'], 'p99_ms'):.1f} ms",
-        ),
-        Figure(
-            "decrypt 1 KiB",
-            "req/s",
-            median(more["decrypt"]),
-            f"p99 {median(more['decrypt'], 'p99_ms'):.1f} ms",
-        ),
-        Figure(
-            "encrypt, batch of 100",
-            "req/s",
-            median(more["batch"]),
-            f"p99 {median(more['batch'], 'p99_ms'):.1f} ms",
-        ),
+        Figure("GET /users/me", "req/s", me_rps, f"p99 {_median(runs['me'], 'p99_ms'):.1f} ms"),
     ]
+    for label, results, unit_note in (
+        ("encrypt 1 KiB", pairs["single"], ""),
+        (f"encrypt, batch of {BATCH}", pairs["batch"], ""),
+        ("decrypt 1 KiB", pairs["decrypt"], ""),
+        (f"decrypt, batch of {BATCH}", pairs["decrypt_batch"], ""),
+        (f"ceiling: fixed batch answer ({BATCH} items)", pairs["fixed_batch"], ""),
+        ("ceiling: fixed single answer", pairs["fixed_single"], ""),
+    ):
+        figures.append(
+            Figure(
+                label,
+                "req/s",
+                _median(results),
+                f"p99 {_median(results, 'p99_ms'):.1f} ms; server CPU "
+                f"{_median(results, 'cpu_us'):.0f} µs per request{unit_note}",
+            )
+        )
     write_results(
         "transit",
         rows,
         figures,
         notes=[
+            (
+                f"Load average (1 min) during the runs: {min(loads):.1f}-{max(loads):.1f} on "
+                f"{os.cpu_count()} cores."
+            ),
             "Client (wrk, 1 thread) and server share the machine's cores, as in ANCHORS.md.",
             (
-                "Each encrypt checks the bearer token (signature cached per worker, revocation "
-                "checked) and the scope, uses the worker's cached key, and writes an audit line."
+                "Each call checks the bearer token (signature cached per worker, revocation "
+                "checked) and the scope, uses the worker's cached key, and writes one audit "
+                "line (a batch: one line for all its items)."
             ),
             (
-                "Server CPU per request is the service process's user+system time during the "
-                "runs divided by the requests served: it does not depend on what else the "
-                "machine runs, unlike requests/s."
+                "Server CPU per request is the server process's user+system time during a run "
+                "divided by the requests served: it does not depend on what else the machine "
+                "runs, unlike requests/s."
             ),
         ],
     )

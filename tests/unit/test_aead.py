@@ -31,8 +31,22 @@ def test_round_trip_and_fresh_nonces(cls: type) -> None:
 
 
 @pytest.mark.parametrize("cls", RANDOMIZED)
+def test_encrypt_many_gives_each_pair_its_own_nonce(cls: type) -> None:
+    c = cls(cls.generate_key())
+    pairs = [(b"same", b"ad")] * 50 + [(b"", b""), (b"other", b"x")]
+    sealed = c.encrypt_many(pairs)
+    assert len(sealed) == len(pairs)
+    assert len({s[:12] for s in sealed}) == len(pairs)
+    assert [c.decrypt(s, ad) for s, (_, ad) in zip(sealed, pairs, strict=True)] == [
+        p for p, _ in pairs
+    ]
+    assert c.encrypt_many([]) == []
+
+
+@pytest.mark.parametrize("cls", RANDOMIZED)
 def test_encrypt_takes_no_nonce(cls: type) -> None:
     assert "nonce" not in inspect.signature(cls.encrypt).parameters
+    assert "nonce" not in inspect.signature(cls.encrypt_many).parameters
 
 
 @pytest.mark.parametrize("cls", RANDOMIZED)

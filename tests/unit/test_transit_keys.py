@@ -426,6 +426,64 @@ def test_an_encryptor_refuses_each_call_as_encrypt_does(key_type, version, plain
         assert (str(got.value), got.value.code) == (str(expected.value), expected.value.code)
 
 
+@pytest.mark.parametrize("key_type", ["aes256-gcm", "chacha20-poly1305", "aes256-siv"])
+def test_encrypt_many_gives_what_encrypt_gives_each_pair(key_type: str) -> None:
+    key = make_key(key_type, versions=2)
+    pairs = [(b"one", b""), (b"", b"ad"), (b"three", b"ad")]
+    for version in (0, 1):
+        results, used = key.encrypt_many(pairs, version)
+        assert used == (version or 2)
+        for (plaintext, ad), result in zip(pairs, results, strict=True):
+            if key_type == "aes256-siv" and not plaintext:  # SIV refuses an empty plaintext
+                assert isinstance(result, InvalidRequestError)
+                with pytest.raises(InvalidRequestError) as expected:
+                    key.encrypt(plaintext, ad, version)
+                assert str(result) == str(expected.value)
+                continue
+            assert isinstance(result, bytes)
+            text = result.decode("ascii")
+            assert text.startswith(f"sealbox:v{used}:")
+            assert key.decrypt(text, ad) == plaintext
+            if key_type == "aes256-siv":  # deterministic: the very same text
+                assert text == key.encrypt(plaintext, ad, version)[0]
+
+
+@pytest.mark.parametrize("key_type", ["aes256-gcm", "aes256-siv", "ed25519"])
+def test_decrypt_parsed_answers_what_decrypt_answers(key_type: str) -> None:
+    from sealbox.transit.formats import parse_versioned
+
+    key = make_key(key_type, versions=2, min_decryption_version=2)
+    source = make_key("aes256-gcm" if key_type == "ed25519" else key_type, versions=2)
+    texts = [source.encrypt(b"p", b"ad", v)[0] for v in (1, 2)] + ["sealbox:v9:AAAA"]
+    for text in texts:
+        for ad in (b"ad", b"other"):
+            try:
+                expected: bytes | SealboxError = key.decrypt(text, ad)
+            except SealboxError as exc:
+                expected = exc
+            try:
+                got: bytes | SealboxError = key.decrypt_parsed(*parse_versioned(text), ad)
+            except SealboxError as exc:
+                got = exc
+            if isinstance(expected, SealboxError):
+                assert isinstance(got, type(expected))
+                assert str(got) == str(expected)
+            else:
+                assert got == expected
+
+
+@pytest.mark.parametrize(
+    ("key_type", "version"), [("aes256-gcm", 3), ("ed25519", 0)]
+)  # no such version; a type that does not encrypt
+def test_encrypt_many_refuses_a_version_or_type_as_encrypt_does(key_type, version) -> None:
+    key = make_key(key_type, versions=2)
+    with pytest.raises(SealboxError) as expected:
+        key.encrypt(b"p", b"", version)
+    with pytest.raises(type(expected.value)) as got:
+        key.encrypt_many([(b"p", b"")], version)
+    assert str(got.value) == str(expected.value)
+
+
 @pytest.mark.parametrize(
     "text",
     ["", "AA==", "AAA=", "AAAA", "A", "AA=", "AA===", "=AAA", "AA=A", "AA AA", "AA\nAA",

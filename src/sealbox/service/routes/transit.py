@@ -56,6 +56,11 @@ from sealbox.service.routes.transit_models import (
     VerifyItem,
     VerifyRequest,
 )
+from sealbox.service.routes.transit_outcome import (
+    batch_failed_message,
+    batch_items,
+    batch_status,
+)
 from sealbox.service.runtime import Runtime
 from sealbox.service.transit_errors import transit_api_error, wire_code
 from sealbox.transit.batch import FROM_VERSION as _FROM
@@ -166,14 +171,7 @@ def _one_of(body: Any, field: str) -> None:
 
 
 def _items_of(runtime: Runtime, body: Any) -> Sequence[Any]:
-    items: Sequence[Any] = body.batch_input
-    if len(items) > runtime.settings.transit_max_batch:
-        raise ApiError(
-            413,
-            ErrorCode.BATCH_TOO_LARGE,
-            f"batch_input has more than {runtime.settings.transit_max_batch} items",
-        )
-    return items
+    return batch_items(runtime, body.batch_input)
 
 
 async def _operate(
@@ -207,27 +205,26 @@ async def _operate(
         outcome = await asyncio.to_thread(run_batch, items, one, code_of=wire_code)
     else:
         outcome = run_batch(items, one, code_of=wire_code)
-    results, failed, versions = outcome.results, outcome.failed, outcome.versions
+    results, failed = outcome.results, outcome.failed
     count = len(items)
-    detail = f"key={name} items={count} failed={failed}"
-    if versions:
-        low, high = min(versions), max(versions)
-        detail += f" versions={low}" if low == high else f" versions={low}-{high}"
-    if not failed:
-        call.audit(operation, "success", detail)
-        return _json({"batch_results": results})
-    partial = failed < count
-    call.audit(operation, "partial" if partial else "failure", detail)
-    status = body.partial_failure_response_code if partial else None
-    if status is not None and status < 400:
+    status = batch_status(
+        call,
+        operation,
+        name,
+        count=count,
+        failed=failed,
+        versions=outcome.versions,
+        partial_code=body.partial_failure_response_code,
+    )
+    if status < 400:
         return _json({"batch_results": results}, status)
     return _json(
         {
             "error": ErrorCode.BATCH_FAILED.value,
-            "message": f"{failed} of {count} items failed",
+            "message": batch_failed_message(failed, count),
             "batch_results": results,
         },
-        status or 400,
+        status,
     )
 
 

@@ -11,6 +11,10 @@ the API in OpenAPI, and they answer whatever this entry does not take (a body
 whose content type is not JSON, a key name that fails validation), exactly as
 before.
 
+Batches of ``encrypt`` and ``decrypt`` go further: their bodies are checked and run
+without the request model (:mod:`sealbox.service.routes.transit_batch`), with the
+same answers.
+
 It sits inside the body-limit and security-header middlewares, so their rules
 apply to its answers too.
 
@@ -36,6 +40,7 @@ from sealbox.service.errors import (
     validation_error_response,
 )
 from sealbox.service.routes.transit import HANDLERS, NAME_PATTERN, TransitCall
+from sealbox.service.routes.transit_batch import LEAN_OPERATIONS, lean_body
 
 __all__ = ["TransitFastPath"]
 
@@ -48,6 +53,17 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 _PREFIX = "/v1/keys/"
 _PATH = re.compile(r"/v1/keys/([^/]+)/(" + "|".join(HANDLERS) + ")")
 _NAME = re.compile(NAME_PATTERN)
+
+
+def _lean(operation: str, raw: bytes) -> dict[str, Any] | None:
+    """The body of a batch :mod:`~sealbox.service.routes.transit_batch` answers, or ``None``.
+
+    A body without the bytes ``"batch_input"`` is not looked at twice: single inputs
+    go to the model at once.
+    """
+    if operation in LEAN_OPERATIONS and b'"batch_input"' in raw:
+        return lean_body(operation, raw)
+    return None
 
 
 def _json_body(scope: Scope) -> bool:
@@ -84,13 +100,19 @@ class TransitFastPath:
         try:
             token = bearer_token(request.headers.get("authorization") or "")
             caller = await resolve_caller(request.app.state.runtime, token, request)
-            model, handler = HANDLERS[operation]
-            try:
-                body = model.model_validate_json(await request.body())
-            except ValidationError as exc:
-                response = validation_error_response(exc.errors(), prefix=("body",))
+            raw = await request.body()
+            lean = _lean(operation, raw)
+            if lean is not None:
+                call = TransitCall.of(request, caller)
+                response = await LEAN_OPERATIONS[operation](call, name, lean, len(raw))
             else:
-                response = await handler(TransitCall.of(request, caller), name, body)
+                model, handler = HANDLERS[operation]
+                try:
+                    body = model.model_validate_json(raw)
+                except ValidationError as exc:
+                    response = validation_error_response(exc.errors(), prefix=("body",))
+                else:
+                    response = await handler(TransitCall.of(request, caller), name, body)
         except ApiError as exc:
             response = error_response(exc.status, exc.code, exc.message, exc.headers)
         except AuditUnavailableError:

@@ -18,6 +18,7 @@ from sealbox.transit.registry import KEY_TYPES
 
 __all__ = [
     "NAME_PATTERN",
+    "REFERENCE_MAX_CHARS",
     "CiphertextItem",
     "CreateKey",
     "DatakeyItem",
@@ -51,8 +52,10 @@ else:
     # The registry's types, in its order: adding a type to the registry adds it here.
     KeyTypeName = Literal[KEY_TYPES]
 Base64 = Annotated[str, Field(description="base64, standard alphabet with padding")]
+REFERENCE_MAX_CHARS = 256
 Reference = Annotated[
-    str | None, Field(default=None, max_length=256, description="Echoed in the result.")
+    str | None,
+    Field(default=None, max_length=REFERENCE_MAX_CHARS, description="Echoed in the result."),
 ]
 
 

@@ -1,0 +1,416 @@
+"""Batches of ``encrypt`` and ``decrypt`` answered without a model or a dict per item.
+
+A batch of a hundred 1 KiB plaintexts is about 140 KB of JSON in and as much out. Run
+through the request model, a result dict per item and the serializer, the service
+spent more on that bookkeeping than on the base64 and the cipher. Here the body is
+parsed once (by pydantic-core's JSON parser, the one model validation uses), checked by
+hand against the request model's rules, the items go straight from the parsed lists to
+the key, and the answer is written as one join of JSON fragments.
+
+**Same answers.** :func:`lean_body` takes a body only when the request model would
+accept it as it is: ASCII, every field known and of the model's type, every
+``reference`` within its length, a non-empty ``batch_input`` and no top-level input.
+Anything else (a body the model refuses, an empty batch, both an input and a batch,
+non-ASCII text) returns ``None``, and the caller runs the model and the handler of
+:mod:`sealbox.service.routes.transit`, which answer as they always did. What runs here
+keeps that handler's order and words: the scope check, the key read, the batch limit,
+each item's refusal (the library's error, with its code and message), the audit record
+(:func:`~sealbox.service.routes.transit_outcome.batch_status`) and the answer's status.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from binascii import b2a_base64
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from types import MappingProxyType
+from typing import Any, Final, cast
+
+from pydantic import ConfigDict, TypeAdapter, ValidationError
+from pydantic_core import from_json
+from starlette.responses import Response
+
+from sealbox.exceptions import SealboxError
+from sealbox.service.errors import ErrorCode
+from sealbox.service.routes.transit import TransitCall
+from sealbox.service.routes.transit_models import (
+    REFERENCE_MAX_CHARS,
+    CiphertextItem,
+    DecryptRequest,
+    EncryptItem,
+    EncryptRequest,
+)
+from sealbox.service.routes.transit_outcome import (
+    batch_failed_message,
+    batch_items,
+    batch_status,
+)
+from sealbox.service.transit_errors import wire_code
+from sealbox.transit.errors import InvalidRequestError
+from sealbox.transit.formats import (
+    MAX_VERSION,
+    PREFIX,
+    VAULT_PREFIX,
+    decode_b64,
+    peek_version,
+)
+from sealbox.transit.keys import TransitKey
+
+__all__ = ["LEAN_OPERATIONS", "lean_body"]
+
+# A batch at most this long, in a body at most this large, runs on the event loop:
+# about a millisecond of work (a 1 KiB item costs a few microseconds here), the bound
+# the model path keeps with its 64 items. Longer ones run on a worker thread.
+_INLINE_ITEMS: Final = 128
+_INLINE_BYTES: Final = 256 * 1024
+
+# The fields of each operation's body and items, as the request models name them (a test
+# pins them: a field added to a model needs its check in lean_body).
+_ITEM_FIELDS: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
+    {
+        "encrypt": frozenset(EncryptItem.model_fields),
+        "decrypt": frozenset(CiphertextItem.model_fields),
+    }
+)
+_TOP_FIELDS: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
+    {
+        "encrypt": frozenset(EncryptRequest.model_fields),
+        "decrypt": frozenset(DecryptRequest.model_fields),
+    }
+)
+_INPUT: Final[Mapping[str, str]] = MappingProxyType(
+    {"encrypt": "plaintext", "decrypt": "ciphertext"}
+)
+
+
+def _is_int(value: object) -> bool:
+    return type(value) is int  # not bool: the model's lax mode would decide that one
+
+
+def _reference_ok(value: object) -> bool:
+    return value is None or (type(value) is str and len(value) <= REFERENCE_MAX_CHARS)
+
+
+def _partial_code_ok(value: object) -> bool:
+    # PartialCode: None, or 200-599 but 204, 205 and the redirects.
+    if value is None:
+        return True
+    if not _is_int(value):
+        return False
+    assert isinstance(value, int)
+    return 200 <= value <= 599 and value not in (204, 205) and not 300 <= value <= 399
+
+
+def lean_body(operation: str, raw: bytes) -> dict[str, Any] | None:
+    """The parsed batch request ``raw``, or ``None`` when the model must judge it.
+
+    Args:
+        operation: ``encrypt`` or ``decrypt`` (:data:`LEAN_OPERATIONS`).
+        raw: the request body.
+    """
+    # Non-ASCII bytes are left to the model, whose answer writes a reference as it came
+    # (json.dumps here would escape it: the same JSON, other bytes). Base64 is ASCII.
+    if not raw.isascii():
+        return None
+    try:
+        body = from_json(raw, cache_strings=False)
+    except ValueError:
+        return None
+    if type(body) is not dict or not _top_ok(operation, body):
+        return None
+    return body if _items_ok(operation, body["batch_input"]) else None
+
+
+def _top_ok(operation: str, body: dict[str, Any]) -> bool:
+    """The request's own fields: known, of the model's types, a batch and no single input."""
+    items = body.get("batch_input")
+    version = body.get("key_version", 0)
+    return (
+        body.keys() <= _TOP_FIELDS[operation]
+        and type(items) is list
+        and bool(items)
+        and body.get(_INPUT[operation]) is None
+        and type(body.get("associated_data", "")) is str
+        and _reference_ok(body.get("reference"))
+        and _partial_code_ok(body.get("partial_failure_response_code"))
+        and _is_int(version)
+        and 0 <= version <= MAX_VERSION
+    )
+
+
+def _items_ok(operation: str, items: list[Any]) -> bool:
+    allowed, field = _ITEM_FIELDS[operation], _INPUT[operation]
+    for item in items:
+        if type(item) is not dict:
+            return False
+        if len(item) == 1 and type(item.get(field)) is str:
+            continue  # the usual item: its input alone
+        if not item.keys() <= allowed:
+            return False
+        value = item.get(field)
+        if value is not None and type(value) is not str:
+            return False
+        if type(item.get("associated_data", "")) is not str:
+            return False
+        if not _reference_ok(item.get("reference")):
+            return False
+    return True
+
+
+# -- running the items -------------------------------------------------------------------
+
+
+class _Tally:
+    """A batch's results in input order (fragments that make them when joined with
+    commas), its failures and the versions it used."""
+
+    __slots__ = ("failed", "parts", "versions")
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+        self.failed = 0
+        self.versions: set[int] = set()
+
+    def refusal(self, exc: SealboxError, reference: str | None) -> bytes:
+        """The result of an item the library refused (counted as failed)."""
+        code = wire_code(exc)
+        if code is None:
+            raise exc  # not a refusal of this item: an internal error, as in run_batch
+        self.failed += 1
+        message = json.dumps(str(exc), ensure_ascii=False)
+        return f'{{"error":"{code}","message":{message}{_reference(reference)}}}'.encode()
+
+
+def _reference(reference: str | None) -> str:
+    # The body is ASCII (lean_body): json.dumps writes what the model path's serializer does.
+    return "" if reference is None else ',"reference":' + json.dumps(reference)
+
+
+def _associated(item: dict[str, Any]) -> bytes:
+    text = item.get("associated_data")
+    return decode_b64(text, "associated_data") if text else b""
+
+
+def _checked_decoder() -> TypeAdapter[list[bytes]] | None:
+    """pydantic-core's base64 decoder for a list of strings, if it decodes as expected.
+
+    A pydantic without ``val_json_bytes`` would read the strings as UTF-8 instead: then
+    there is none, and every text goes through :func:`decode_b64`.
+    """
+    try:
+        adapter = TypeAdapter(list[bytes], config=ConfigDict(val_json_bytes="base64"))
+        works = adapter.validate_json('["AQ==","+/8=",""]') == [b"\x01", b"\xfb\xff", b""]
+    except (ValidationError, TypeError, ValueError):
+        return None
+    return adapter if works else None
+
+
+_DECODER: Final = _checked_decoder()
+
+
+def _decode_all(texts: list[Any]) -> list[bytes] | None:
+    """The bytes of every base64 text, decoded in one call, or ``None``.
+
+    ``binascii`` decodes 1 KiB of base64 a few times slower than pydantic-core, and the
+    decoding is most of a batch's work. The fast decoder reads more than
+    :func:`decode_b64` does (the URL-safe alphabet, missing padding) and refuses
+    non-canonical trailing bits, which :func:`decode_b64` takes; so it is given only
+    texts of whole quanta without ``-`` or ``_``, where the two give the same bytes,
+    and only when it takes every one. Anything else returns ``None``: each text then
+    goes through :func:`decode_b64`, and its answer stands. A quote or a backslash
+    would change the array the texts are joined into, and is left out too.
+    """
+    if _DECODER is None:
+        return None
+    for text in texts:
+        if (
+            type(text) is not str
+            or len(text) % 4
+            or "-" in text
+            or "_" in text
+            or '"' in text
+            or "\\" in text
+        ):
+            return None
+    try:
+        decoded = _DECODER.validate_json('["' + '","'.join(texts) + '"]')
+    except ValidationError:
+        return None
+    return decoded if len(decoded) == len(texts) else None
+
+
+def _encrypt_plain(plaintexts: list[bytes], key: TransitKey, version: int, tally: _Tally) -> bool:
+    """The usual batch, plaintexts alone: every result written by one join.
+
+    Returns ``False``, having written nothing, when the key refuses an item or all.
+    """
+    try:
+        sealed, used = key.encrypt_many([(p, b"") for p in plaintexts], version)
+    except SealboxError:
+        return False
+    if not all(type(s) is bytes for s in sealed):
+        return False
+    # A ciphertext is sealbox:v<N>:<base64>: nothing in it needs escaping.
+    head, tail = b'{"ciphertext":"', f'","key_version":{used}}}'.encode()
+    tally.parts.append(head + (tail + b"," + head).join(cast("list[bytes]", sealed)) + tail)
+    tally.versions.add(used)
+    return True
+
+
+def _encrypt_items(items: Sequence[dict[str, Any]], key: TransitKey, version: int) -> _Tally:
+    """Decode every item, encrypt the ones that decoded in one call, write the results."""
+    tally = _Tally()
+    decoded = _decode_all([item.get("plaintext") for item in items])
+    # Each item a plaintext alone (decoded: every item has one).
+    if (
+        decoded is not None
+        and all(len(item) == 1 for item in items)
+        and _encrypt_plain(decoded, key, version, tally)
+    ):
+        return tally
+    parts = tally.parts
+    pairs: list[tuple[bytes, bytes]] = []
+    for index, item in enumerate(items):
+        try:
+            plaintext = (
+                decode_b64(item.get("plaintext"), "plaintext")
+                if decoded is None
+                else decoded[index]
+            )
+            pairs.append((plaintext, _associated(item)))
+        except SealboxError as exc:
+            parts.append(tally.refusal(exc, item.get("reference")))
+        else:
+            parts.append(b"")  # the item's place, filled in below
+    try:
+        sealed, used = key.encrypt_many(pairs, version)
+    except SealboxError as exc:
+        # A version that cannot encrypt refuses every item that got this far.
+        refused: SealboxError | None = exc
+        sealed, used = [], 0
+    else:
+        refused = None
+    # A ciphertext is sealbox:v<N>:<base64>: nothing in it needs escaping.
+    suffix = f'","key_version":{used}'.encode()
+    results = iter(sealed)
+    for index, item in enumerate(items):
+        if parts[index]:
+            continue
+        result = next(results, None) if refused is None else refused
+        reference = item.get("reference")
+        if isinstance(result, bytes):
+            parts[index] = b'{"ciphertext":"' + result + suffix + _reference(reference).encode()
+            parts[index] += b"}"
+            tally.versions.add(used)
+        else:
+            assert result is not None
+            parts[index] = tally.refusal(result, reference)
+    return tally
+
+
+def _split_all(ciphertexts: list[Any]) -> list[tuple[int, bytes]] | None:
+    """Every ciphertext's version and bytes, as parse_versioned gives them, or ``None``.
+
+    The base64 after the prefixes is decoded in one call (:func:`_decode_all`); a text
+    without a well-formed prefix, or a batch that decoder leaves, gives ``None``.
+    """
+    versions, bodies = [], []
+    for text in ciphertexts:
+        version = peek_version(text)
+        if version is None:
+            return None
+        prefix = len(PREFIX) if text.startswith(PREFIX) else len(VAULT_PREFIX)
+        versions.append(version)
+        bodies.append(text[prefix + len(str(version)) + 1 :])
+    decoded = _decode_all(bodies)
+    return None if decoded is None else list(zip(versions, decoded, strict=True))
+
+
+def _decrypt_items(items: Sequence[dict[str, Any]], key: TransitKey) -> _Tally:
+    tally = _Tally()
+    append, read_versions = tally.parts.append, tally.versions
+    split = _split_all([item.get("ciphertext") for item in items])
+    for index, item in enumerate(items):
+        ciphertext = item.get("ciphertext")
+        try:
+            if ciphertext is None:
+                raise InvalidRequestError("missing ciphertext")
+            associated_data = _associated(item)
+            if split is None:
+                plaintext = key.decrypt(ciphertext, associated_data)
+            else:
+                plaintext = key.decrypt_parsed(*split[index], associated_data)
+        except SealboxError as exc:
+            append(tally.refusal(exc, item.get("reference")))
+            continue
+        version = peek_version(ciphertext)
+        if version is not None:
+            read_versions.add(version)
+        reference = item.get("reference")
+        append(
+            b'{"plaintext":"'
+            + b2a_base64(plaintext, newline=False)
+            + (b'"}' if reference is None else ('"' + _reference(reference) + "}").encode())
+        )
+    return tally
+
+
+async def _run(raw_size: int, items: Sequence[dict[str, Any]], run: Callable[[], _Tally]) -> _Tally:
+    if len(items) > _INLINE_ITEMS or raw_size > _INLINE_BYTES:
+        return await asyncio.to_thread(run)
+    return run()
+
+
+def _answer(
+    call: TransitCall, operation: str, name: str, body: dict[str, Any], tally: _Tally
+) -> Response:
+    count = len(body["batch_input"])
+    status = batch_status(
+        call,
+        operation,
+        name,
+        count=count,
+        failed=tally.failed,
+        versions=tally.versions,
+        partial_code=body.get("partial_failure_response_code"),
+    )
+    if status < 400:
+        head = b'{"batch_results":['
+    else:
+        message = batch_failed_message(tally.failed, count)
+        head = f'{{"error":"{ErrorCode.BATCH_FAILED.value}","message":"{message}",'.encode()
+        head += b'"batch_results":['
+    return Response(head + b",".join(tally.parts) + b"]}", status, media_type="application/json")
+
+
+async def _encrypt(call: TransitCall, name: str, body: dict[str, Any], raw_size: int) -> Response:
+    call.authorize("encrypt", name)
+    version = body.get("key_version", 0)
+    key = await call.key("encrypt", name, version)
+    items = batch_items(call.runtime, body["batch_input"])
+    tally = await _run(raw_size, items, lambda: _encrypt_items(items, key, version))
+    return _answer(call, "encrypt", name, body, tally)
+
+
+async def _decrypt(call: TransitCall, name: str, body: dict[str, Any], raw_size: int) -> Response:
+    call.authorize("decrypt", name)
+    items = body["batch_input"]
+    newest = 0
+    for item in items:
+        version = peek_version(item.get("ciphertext"))
+        if version is not None and version > newest:
+            newest = version
+    key = await call.key("decrypt", name, newest)
+    items = batch_items(call.runtime, items)
+    tally = await _run(raw_size, items, lambda: _decrypt_items(items, key))
+    return _answer(call, "decrypt", name, body, tally)
+
+
+LEAN_OPERATIONS: Final[
+    Mapping[str, Callable[[TransitCall, str, dict[str, Any], int], Awaitable[Response]]]
+] = MappingProxyType({"encrypt": _encrypt, "decrypt": _decrypt})
+"""The operations whose batches this module answers: ``handler(call, name, body, size)``
+with the body :func:`lean_body` gave and the raw body's size in bytes."""
