@@ -55,7 +55,6 @@ from typing import Final
 
 from cryptography.exceptions import InvalidTag
 
-from sealbox._util.files import WRITE_PIECE
 from sealbox.age._crypto import CHUNK_SIZE, ENCRYPTED_CHUNK_SIZE, TAG_SIZE
 from sealbox.exceptions import DecryptionError, StorageError
 from sealbox.hazmat.bindings import ChaCha20Poly1305
@@ -63,6 +62,13 @@ from sealbox.hazmat.bindings import ChaCha20Poly1305
 BATCH_CHUNKS: Final = 64
 BATCH: Final = BATCH_CHUNKS * CHUNK_SIZE
 SEALED_BATCH: Final = BATCH_CHUNKS * ENCRYPTED_CHUNK_SIZE
+
+# The largest write, and the file offsets writes end on. Written behind, the output's
+# pages are reused while warm, and pieces of 512 KiB cost less system time than the
+# 32 KiB pieces of a stream (sealbox._util.files.WRITE_PIECE), which keep the page
+# cache from taking large folios out of fresh memory; 2 MiB pieces, the size of the
+# largest folios, cost several times more (bench/results/findings.md, "Write-behind").
+PIECE: Final = 512 * 1024
 
 # How far behind the newest batch written the output's pages leave the page cache:
 # enough batches for the disk to have taken them, few enough to stay warm in memory.
@@ -283,14 +289,10 @@ def _pread_full(fd: int, buf: memoryview, offset: int) -> int:
 
 
 def _pwrite_all(fd: int, data: memoryview, offset: int) -> None:
-    """Write ``data`` at ``offset`` in pieces that end on multiples of WRITE_PIECE.
-
-    Pieces of at most 32 KiB keep the page cache from taking large folios for
-    the new file (see :data:`sealbox._util.files.WRITE_PIECE`).
-    """
+    """Write ``data`` at ``offset`` in pieces that end on multiples of :data:`PIECE`."""
     size = len(data)
-    first = min(size, WRITE_PIECE - offset % WRITE_PIECE)
-    starts = [0, *range(first, size, WRITE_PIECE)]
+    first = min(size, PIECE - offset % PIECE)
+    starts = [0, *range(first, size, PIECE)]
     pieces = [data[a:b] for a, b in zip(starts, [*starts[1:], size], strict=True)]
     offsets = [offset + a for a in starts]
     done = list(map(os.pwrite, repeat(fd), pieces, offsets))
