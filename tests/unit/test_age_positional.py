@@ -239,6 +239,57 @@ def test_the_path_helpers_seal_in_place(tmp_path, monkeypatch):
     assert (tmp_path / "out").read_bytes() == DATA[: 2 * BATCH + 3]
 
 
+def test_the_path_helpers_force_the_output_to_disk_before_renaming_it(tmp_path, monkeypatch):
+    events: list[tuple[str, str]] = []
+    real_fsync, real_link = os.fsync, os.link
+
+    def fsync(fd: int) -> None:
+        events.append(("fsync", os.path.basename(os.readlink(f"/proc/self/fd/{fd}"))))
+        real_fsync(fd)
+
+    def link(src: str, dst: str) -> None:
+        events.append(("link", os.path.basename(dst)))
+        real_link(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "link", link)
+    src = tmp_path / "in"
+    src.write_bytes(DATA[: 2 * BATCH + 3])
+    age.encrypt_file(src, tmp_path / "in.age", [ME.recipient()])
+    age.decrypt_file(tmp_path / "in.age", tmp_path / "out", [ME])
+    for name in ("in.age", "out"):
+        synced = next(i for i, e in enumerate(events) if e[0] == "fsync" and f".{name}." in e[1])
+        assert synced < events.index(("link", name))
+    assert (tmp_path / "out").read_bytes() == DATA[: 2 * BATCH + 3]
+
+
+def test_each_batch_written_is_sent_to_disk_and_dropped_from_the_cache_later(tmp_path, monkeypatch):
+    advice: list[tuple[int, int]] = []
+    real = os.posix_fadvise
+
+    def spy(fd: int, offset: int, size: int, what: int) -> None:
+        assert what == os.POSIX_FADV_DONTNEED
+        advice.append((offset, size))
+        real(fd, offset, size, what)
+
+    monkeypatch.setattr(os, "posix_fadvise", spy)
+    size = _positional.WRITE_BEHIND + 2 * BATCH + 5
+    src = tmp_path / "in"
+    src.write_bytes(os.urandom(size))
+    age.encrypt_file(src, tmp_path / "in.age", [ME.recipient()])
+    sealed = (tmp_path / "in.age").stat().st_size
+    header = sealed - (size + -(-size // CHUNK_SIZE) * (ENCRYPTED_CHUNK_SIZE - CHUNK_SIZE))
+    batches = [(header + k * SEALED_BATCH, SEALED_BATCH) for k in range(-(-size // BATCH))]
+    batches[-1] = (batches[-1][0], sealed - batches[-1][0])
+    assert set(batches) <= set(advice)
+    behind = [
+        (at - _positional.WRITE_BEHIND, n) for at, n in batches if at >= _positional.WRITE_BEHIND
+    ]
+    assert behind and set(behind) <= set(advice)
+    assert len(advice) == len(batches) + len(behind)
+    assert age.decrypt((tmp_path / "in.age").read_bytes(), [ME]) == src.read_bytes()
+
+
 def test_an_input_read_from_an_offset_is_sealed_from_there(tmp_path, monkeypatch):
     calls = _seal_file_calls(monkeypatch)
     src = tmp_path / "in"

@@ -39,7 +39,8 @@ __all__ = [
     "remove_stale_temporaries",
 ]
 
-# The largest write a bulk output makes, and the file offsets its writes end on.
+# The largest write a streamed bulk output makes, and the file offsets its writes end on
+# (age's file-to-file outputs, written behind, have their own: age._positional.PIECE).
 # Linux (6.x) fills the page cache of a file with folios as large as each write
 # allows: a write of megabytes takes its new pages in large blocks, which on a
 # virtual machine are the free memory the host has taken back and must hand out

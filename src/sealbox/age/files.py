@@ -4,8 +4,8 @@
 :class:`Decryptor` a readable one that decrypts. Both work in constant memory,
 whatever the size of the file. :func:`encrypt_file` and :func:`decrypt_file`
 go from path to path and never leave a partial file: the output is written to a
-temporary file in the target folder and renamed only after the last chunk was
-sealed (or, decrypting, authenticated).
+temporary file in the target folder, forced to disk (``fsync``) and renamed only
+after the last chunk was sealed (or, decrypting, authenticated).
 
 .. versionadded:: 0.1.0
 """
@@ -378,7 +378,7 @@ def encrypt_file(
     overwrite: bool = False,
     progress: Progress | None = None,
 ) -> None:
-    """Encrypt the file ``src`` into ``dst``, atomically.
+    """Encrypt the file ``src`` into ``dst``, atomically and durably (on disk before the rename).
 
     Args:
         progress: called with the number of plaintext bytes read, batch by batch.
@@ -392,7 +392,7 @@ def encrypt_file(
     _check_paths(src_path, dst_path)
     with (
         _open_input(src_path) as fin,
-        atomic_writer(dst_path, mode=0o644, overwrite=overwrite, durable=False) as out,
+        atomic_writer(dst_path, mode=0o644, overwrite=overwrite) as out,
     ):
         seal_into(fin, AlignedWriter(out), recipients, armor=armor, progress=progress)
 
@@ -405,7 +405,7 @@ def decrypt_file(
     overwrite: bool = False,
     progress: Progress | None = None,
 ) -> None:
-    """Decrypt the age file ``src`` into ``dst`` (mode 0600), atomically.
+    """Decrypt the age file ``src`` into ``dst`` (mode 0600), atomically and durably.
 
     ``dst`` appears only once the final chunk has authenticated; on any error
     (or an interruption) nothing is left there.
@@ -424,5 +424,5 @@ def decrypt_file(
         raise file_exists_error(dst_path)
     with _open_input(src_path) as fin:
         dec = Decryptor(fin, identities)
-        with dec, atomic_writer(dst_path, mode=0o600, overwrite=overwrite, durable=False) as fh:
+        with dec, atomic_writer(dst_path, mode=0o600, overwrite=overwrite) as fh:
             open_into(dec, AlignedWriter(fh), progress)

@@ -145,7 +145,7 @@ def open_output(
         return
     _check_output(path, input_, force)
     try:
-        with atomic_writer(path, mode=mode, overwrite=True, durable=False) as out:
+        with atomic_writer(path, mode=mode, overwrite=True) as out:
             yield AlignedWriter(out)
     except OSError as exc:
         raise StorageError(
