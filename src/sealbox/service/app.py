@@ -30,7 +30,7 @@ from sealbox.service.settings import ServiceSettings
 from sealbox.service.tls_setup import CertificateReloader, tls_paths
 from sealbox.service.vault.api import TRANSIT_PREFIX, VaultApi
 
-__all__ = ["ServiceApp", "app_from_env", "create_app"]
+__all__ = ["ServiceApp", "add_service_middleware", "app_from_env", "create_app"]
 
 log = logging.getLogger("sealbox.service")
 
@@ -121,6 +121,17 @@ def create_app(
     app.include_router(admin_users.router())  # after /users/me
     app.include_router(transit.router())
     app.include_router(docs.router())
+    add_service_middleware(app, settings, transit_fast_path=transit_fast_path)
+    if users_fast_path:
+        app.users_me = UsersMeFastPath()
+    return app
+
+
+def add_service_middleware(
+    app: FastAPI, settings: ServiceSettings, *, transit_fast_path: bool = True
+) -> None:
+    """Wrap ``app`` in the service's middlewares (Vault's paths, the transit fast path,
+    the internal-error answer, the body limit, the security headers), innermost first."""
     # Vault's paths (docs/vault.md), inside the fast path: native calls never meet it.
     app.add_middleware(VaultApi, kv_mounts=settings.kv_mounts())
     if transit_fast_path:
@@ -137,9 +148,6 @@ def create_app(
         },
     )
     app.add_middleware(SecurityHeadersMiddleware)
-    if users_fast_path:
-        app.users_me = UsersMeFastPath()
-    return app
 
 
 def _share_server_logging() -> None:

@@ -59,7 +59,7 @@ Send = Callable[[Message], Awaitable[None]]
 
 # The route's serializer: FastAPI dumps a response model with its TypeAdapter.
 _ME = TypeAdapter(Me)
-_JSON = b"application/json"
+_CONTENT_TYPE = (b"content-type", b"application/json")
 _FRAMING = (b"content-length", b"transfer-encoding")
 
 
@@ -81,8 +81,9 @@ class UsersMeFastPath:
 
     async def __call__(self, state: State, scope: Scope, send: Send) -> None:
         """Answer ``scope`` (one :meth:`takes`); ``state`` is the application's (its runtime)."""
+        extra = security_headers(scope)
         try:
-            status, headers, body = await _answer(state, scope)
+            body = await _answer(state, scope)
         except ApiError as exc:
             status, headers, body = _error(
                 error_response(exc.status, exc.code, exc.message, exc.headers, **exc.extra)
@@ -93,17 +94,18 @@ class UsersMeFastPath:
             # Its 500, with the security headers: that middleware sits inside them.
             log_unhandled(scope, exc)
             status, headers, body = 500, list(INTERNAL_ERROR_HEADERS), INTERNAL_ERROR_BODY
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": with_security_headers(headers, security_headers(scope)),
-            }
-        )
+        else:
+            # A Response's two headers, then the security headers (none repeats them).
+            status = 200
+            headers = [(b"content-length", str(len(body)).encode()), _CONTENT_TYPE, *extra]
+        if status != 200:
+            headers = with_security_headers(headers, extra)
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
 
-async def _answer(state: State, scope: Scope) -> tuple[int, list[Header], bytes]:
+async def _answer(state: State, scope: Scope) -> bytes:
+    """The body of the answer to ``scope``, or the refusal as an :class:`ApiError`."""
     # In the route's order: the header, then the accounts, then the token.
     token = bearer_token(authorization(scope))
     runtime: Runtime = state.runtime
@@ -114,7 +116,7 @@ async def _answer(state: State, scope: Scope) -> tuple[int, list[Header], bytes]
     except TokenError as exc:
         raise token_refused(exc) from None
     user_caller(caller)
-    body = _ME.dump_json(
+    return _ME.dump_json(
         Me(
             id=caller.user_id,
             username=caller.username,
@@ -123,7 +125,6 @@ async def _answer(state: State, scope: Scope) -> tuple[int, list[Header], bytes]
             client_certificate=identity.to_dict() if identity else None,
         )
     )
-    return 200, [(b"content-length", str(len(body)).encode()), (b"content-type", _JSON)], body
 
 
 def _error(response: Any) -> tuple[int, list[Header], bytes]:
