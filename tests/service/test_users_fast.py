@@ -192,3 +192,12 @@ def test_an_unexpected_error_is_the_same_500_and_logs_no_message(authz, caplog) 
     lines = [r.getMessage() for r in caplog.records if r.name == "sealbox.service"]
     assert lines == ["unhandled RuntimeError on GET /users/me"] * 2
     assert "canary-internal-detail" not in caplog.text
+
+
+def test_one_token_over_connections_with_and_without_a_certificate_shows_each(authz) -> None:
+    # The entry keeps each token's body: it must follow the connection's certificate.
+    token = _tokens(authz)["access_token"]
+    bodies = [_both(authz, _me(token), cert=cert)[2] for cert in (None, authz.cert_a, None)]
+    assert b'"client_certificate":null' in bodies[0]
+    assert b'"common_name":"reporter-a"' in bodies[1]
+    assert bodies[2] == bodies[0]
