@@ -6,6 +6,7 @@ between requests: same tokens, same state, same TLS connection layer.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,10 +15,10 @@ from typing import Any
 import httpx2
 import pytest
 
-from sealbox.service.app import ServiceApp
+from sealbox.service.app import ServiceApp, create_app
 from sealbox.service.routes.users_fast import UsersMeFastPath
 from tests.service._oauth import AuthServer, auth_server
-from tests.service.conftest import bearer, login, register
+from tests.service.conftest import bearer, login, make_settings, register
 
 Answer = tuple[int, list[tuple[bytes, bytes]], bytes]
 
@@ -201,3 +202,10 @@ def test_one_token_over_connections_with_and_without_a_certificate_shows_each(au
     assert b'"client_certificate":null' in bodies[0]
     assert b'"common_name":"reporter-a"' in bodies[1]
     assert bodies[2] == bodies[0]
+
+
+def test_the_openapi_document_is_the_same_with_the_entry_on_and_off(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path / "data")
+    on, off = (create_app(settings, users_fast_path=fast).openapi() for fast in (True, False))
+    assert json.dumps(on) == json.dumps(off)
+    assert "/users/me" in on["paths"]
