@@ -12,12 +12,19 @@ from sealbox.service.connection import connection_class
 from sealbox.service.serve import uvicorn_options
 from sealbox.service.settings import ServiceSettings
 
-app = FastAPI()
+
+def hello_app() -> FastAPI:
+    """A FastAPI app whose one route, ``GET /hello``, answers ``{"hello": "world"}``."""
+    app = FastAPI()
+
+    @app.get("/hello")
+    async def hello() -> dict[str, str]:
+        return {"hello": "world"}
+
+    return app
 
 
-@app.get("/hello")
-async def hello() -> dict[str, str]:
-    return {"hello": "world"}
+app = hello_app()
 
 
 def main() -> None:

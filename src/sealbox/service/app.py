@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.types import Receive, Scope, Send
 
 from sealbox import __version__
 from sealbox.integrations.fastapi import auth_router
@@ -23,12 +24,13 @@ from sealbox.service.middleware import (
 )
 from sealbox.service.routes import admin_users, docs, oauth, totp, transit, users
 from sealbox.service.routes.transit_fast import TransitFastPath
+from sealbox.service.routes.users_fast import UsersMeFastPath
 from sealbox.service.runtime import Runtime
 from sealbox.service.settings import ServiceSettings
 from sealbox.service.tls_setup import CertificateReloader, tls_paths
 from sealbox.service.vault.api import TRANSIT_PREFIX, VaultApi
 
-__all__ = ["app_from_env", "create_app"]
+__all__ = ["ServiceApp", "add_service_middleware", "app_from_env", "create_app"]
 
 log = logging.getLogger("sealbox.service")
 
@@ -44,9 +46,30 @@ field names; each key and operation is guarded by a scope such as
 """
 
 
+class ServiceApp(FastAPI):
+    """The service's FastAPI application, with its lean entry for ``GET /users/me``.
+
+    The entry (:class:`~sealbox.service.routes.users_fast.UsersMeFastPath`) is asked
+    first, before Starlette's middleware stack: the requests it takes never meet
+    the framework, and it adds what the middlewares would have added.
+    """
+
+    users_me: UsersMeFastPath | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        users_me = self.users_me
+        if users_me is not None and users_me.takes(scope):
+            await users_me(self.state, scope, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(
-    settings: ServiceSettings | None = None, *, transit_fast_path: bool = True
-) -> FastAPI:
+    settings: ServiceSettings | None = None,
+    *,
+    transit_fast_path: bool = True,
+    users_fast_path: bool = True,
+) -> ServiceApp:
     """Build the application. The database must already be migrated (``sealbox serve`` does it).
 
     Args:
@@ -55,6 +78,9 @@ def create_app(
             :class:`~sealbox.service.routes.transit_fast.TransitFastPath` (the same
             handlers without FastAPI's per-request layers); off, the FastAPI routes
             answer them.
+        users_fast_path: answer ``GET /users/me`` through
+            :class:`~sealbox.service.routes.users_fast.UsersMeFastPath` (the same answers
+            without FastAPI's per-request layers); off, the FastAPI route answers it.
     """
     settings = settings or ServiceSettings()
 
@@ -75,7 +101,7 @@ def create_app(
             await reloader.stop()
             await runtime.close()
 
-    app = FastAPI(
+    app = ServiceApp(
         title="sealbox",
         version=__version__,
         description=DESCRIPTION,
@@ -95,6 +121,17 @@ def create_app(
     app.include_router(admin_users.router())  # after /users/me
     app.include_router(transit.router())
     app.include_router(docs.router())
+    add_service_middleware(app, settings, transit_fast_path=transit_fast_path)
+    if users_fast_path:
+        app.users_me = UsersMeFastPath()
+    return app
+
+
+def add_service_middleware(
+    app: FastAPI, settings: ServiceSettings, *, transit_fast_path: bool = True
+) -> None:
+    """Wrap ``app`` in the service's middlewares (Vault's paths, the transit fast path,
+    the internal-error answer, the body limit, the security headers), innermost first."""
     # Vault's paths (docs/vault.md), inside the fast path: native calls never meet it.
     app.add_middleware(VaultApi, kv_mounts=settings.kv_mounts())
     if transit_fast_path:
@@ -111,7 +148,6 @@ def create_app(
         },
     )
     app.add_middleware(SecurityHeadersMiddleware)
-    return app
 
 
 def _share_server_logging() -> None:
@@ -124,6 +160,6 @@ def _share_server_logging() -> None:
         ours.setLevel(logging.getLogger("uvicorn.error").getEffectiveLevel())
 
 
-def app_from_env() -> FastAPI:
+def app_from_env() -> ServiceApp:
     """The app with settings from ``SEALBOX_*`` and ``.env`` (uvicorn's factory in workers)."""
     return create_app(ServiceSettings())

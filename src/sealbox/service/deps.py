@@ -22,7 +22,7 @@ from sealbox.integrations.fastapi import (
     optional_client_certificate,
     user_caller,
 )
-from sealbox.integrations.fastapi.bearer import insufficient_scope, invalid_token, missing_scopes
+from sealbox.integrations.fastapi.bearer import insufficient_scope, missing_scopes, token_refused
 from sealbox.service.runtime import Runtime
 from sealbox.tls.server_session import ClientIdentity
 
@@ -69,11 +69,7 @@ async def resolve_caller(runtime: Runtime, token: str, request: Request | None =
     try:
         return await runtime.accounts.authenticate(token, thumbprint=thumbprint)
     except TokenError as exc:
-        if exc.code == "token_revoked":
-            raise invalid_token("the access token was revoked") from None
-        if exc.code == "token_binding_mismatch":
-            raise invalid_token("the access token is bound to another client certificate") from None
-        raise invalid_token() from None
+        raise token_refused(exc) from None
 
 
 # The security scheme keeps the name the service's OpenAPI document has always given it.

@@ -22,8 +22,18 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+Header = tuple[bytes, bytes]
 
-__all__ = ["BodyLimitMiddleware", "InternalErrorMiddleware", "SecurityHeadersMiddleware"]
+__all__ = [
+    "INTERNAL_ERROR_BODY",
+    "INTERNAL_ERROR_HEADERS",
+    "BodyLimitMiddleware",
+    "InternalErrorMiddleware",
+    "SecurityHeadersMiddleware",
+    "log_unhandled",
+    "security_headers",
+    "with_security_headers",
+]
 
 log = logging.getLogger("sealbox.service")
 
@@ -36,19 +46,55 @@ _DOCS_CSP = (
     b"default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
     b"img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; form-action 'self'"
 )
-_COMMON = [
+_COMMON = (
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"no-referrer"),
     (b"cross-origin-opener-policy", b"same-origin"),
     (b"cache-control", b"no-store"),
-]
+)
+# The four sets, built once: which one an answer gets depends only on its path and scheme.
+_EXTRA = {
+    (docs, tls): (
+        *_COMMON,
+        (b"content-security-policy", _DOCS_CSP if docs else _API_CSP),
+        *(((b"strict-transport-security", HSTS),) if tls else ()),
+    )
+    for docs in (False, True)
+    for tls in (False, True)
+}
+DOCS_PREFIX = "/docs"
+
+#: The body of the 500 answered for an unexpected error.
+INTERNAL_ERROR_BODY = b'{"error":"internal_error","message":"internal error"}'
+#: The headers of that 500 (before the security headers).
+INTERNAL_ERROR_HEADERS = (
+    (b"content-type", b"application/json"),
+    (b"content-length", str(len(INTERNAL_ERROR_BODY)).encode()),
+)
+
+
+def security_headers(scope: Scope, docs_prefix: str = DOCS_PREFIX) -> tuple[Header, ...]:
+    """The headers :class:`SecurityHeadersMiddleware` adds to the answer to ``scope``."""
+    docs = str(scope.get("path", "")).startswith(docs_prefix)
+    return _EXTRA[docs, scope.get("scheme") == "https"]
+
+
+def with_security_headers(headers: list[Header], extra: tuple[Header, ...]) -> list[Header]:
+    """``headers``, then each of ``extra`` whose name they do not already have."""
+    present = {k.lower() for k, _ in headers}
+    return [*headers, *((k, v) for k, v in extra if k not in present)]
+
+
+def log_unhandled(scope: Scope, exc: BaseException) -> None:
+    """Log an unexpected error: its type, the method and the path, no message or traceback."""
+    log.error("unhandled %s on %s %s", type(exc).__name__, scope.get("method"), scope.get("path"))
 
 
 class SecurityHeadersMiddleware:
     """Add HSTS (over TLS), CSP, nosniff, frame and referrer policies, ``no-store``."""
 
-    def __init__(self, app: ASGIApp, *, docs_prefix: str = "/docs") -> None:
+    def __init__(self, app: ASGIApp, *, docs_prefix: str = DOCS_PREFIX) -> None:
         self.app = app
         self.docs_prefix = docs_prefix
 
@@ -56,19 +102,11 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        docs = str(scope.get("path", "")).startswith(self.docs_prefix)
-        extra = list(_COMMON)
-        extra.append((b"content-security-policy", _DOCS_CSP if docs else _API_CSP))
-        if scope.get("scheme") == "https":
-            extra.append((b"strict-transport-security", HSTS))
+        extra = security_headers(scope, self.docs_prefix)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                present = {k.lower() for k, _ in message.get("headers", [])}
-                message["headers"] = [
-                    *message.get("headers", []),
-                    *((k, v) for k, v in extra if k not in present),
-                ]
+                message["headers"] = with_security_headers(list(message.get("headers", [])), extra)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
@@ -102,23 +140,17 @@ class InternalErrorMiddleware:
         try:
             await self.app(scope, receive, tracking_send)
         except Exception as exc:
-            log.error(  # noqa: TRY400 - deliberately no traceback (it may hold request data)
-                "unhandled %s on %s %s", type(exc).__name__, scope.get("method"), scope.get("path")
-            )
+            log_unhandled(scope, exc)
             if started:
                 raise
-            body = b'{"error":"internal_error","message":"internal error"}'
             await send(
                 {
                     "type": "http.response.start",
                     "status": 500,
-                    "headers": [
-                        (b"content-type", b"application/json"),
-                        (b"content-length", str(len(body)).encode()),
-                    ],
+                    "headers": list(INTERNAL_ERROR_HEADERS),
                 }
             )
-            await send({"type": "http.response.body", "body": body})
+            await send({"type": "http.response.body", "body": INTERNAL_ERROR_BODY})
 
 
 class BodyLimitMiddleware:

@@ -24,7 +24,7 @@ is 401 ``not_authenticated``; a bad, expired, revoked or wrongly presented bound
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Generic, Protocol, TypeVar
 
 from fastapi import Request, Security
@@ -35,15 +35,19 @@ from sealbox.accounts.core import AccessClaims
 from sealbox.exceptions import TokenError
 from sealbox.integrations.fastapi.client_cert import client_identity
 from sealbox.integrations.fastapi.errors import ApiError, ErrorCode
+from sealbox.tls.server_session import ClientIdentity
 
 __all__ = [
     "BearerAuth",
     "TokenSource",
+    "authorization",
     "bearer_token",
     "connection_thumbprint",
+    "identity_thumbprint",
     "insufficient_scope",
     "invalid_token",
     "missing_scopes",
+    "token_refused",
 ]
 
 C = TypeVar("C", bound=AccessClaims)
@@ -75,7 +79,8 @@ def invalid_token(message: str = "the access token is not valid") -> ApiError:
     return ApiError(401, ErrorCode.INVALID_TOKEN, message, headers=_BEARER_INVALID)
 
 
-def _refused(exc: TokenError) -> ApiError:
+def token_refused(exc: TokenError) -> ApiError:
+    """The 401 ``invalid_token`` answering a token the source refused, saying why when it may."""
     if exc.code == "token_revoked":
         return invalid_token("the access token was revoked")
     if exc.code == "token_binding_mismatch":
@@ -85,7 +90,11 @@ def _refused(exc: TokenError) -> ApiError:
 
 def connection_thumbprint(request: Request) -> str | None:
     """The ``x5t#S256`` of the connection's verified client certificate (mTLS), or ``None``."""
-    identity = client_identity(request)
+    return identity_thumbprint(client_identity(request))
+
+
+def identity_thumbprint(identity: ClientIdentity | None) -> str | None:
+    """The ``x5t#S256`` of a verified client certificate (``None`` without one)."""
     if identity is None:
         return None
     return thumbprint_from_digest(bytes.fromhex(identity.fingerprint))
@@ -100,7 +109,7 @@ async def _authenticate(source: TokenSource[C], request: Request, token: str) ->
             return await source.authenticate(token)
         return await source.authenticate(token, thumbprint=thumbprint)
     except TokenError as exc:
-        raise _refused(exc) from None
+        raise token_refused(exc) from None
 
 
 def bearer_token(header: str) -> str:
@@ -120,10 +129,11 @@ def bearer_token(header: str) -> str:
     return token.strip()
 
 
-def _authorization(request: Request) -> str:
+def authorization(scope: Mapping[str, Any]) -> str:
+    """The request's first ``Authorization`` header (``""`` without one)."""
     # The ASGI scope's headers, read directly: their names are lower case (ASGI), and this
     # runs on every guarded request.
-    for name, value in request.scope["headers"]:
+    for name, value in scope["headers"]:
         if name == b"authorization":
             return str(value.decode("latin-1"))
     return ""
@@ -192,7 +202,7 @@ class BearerAuth(OAuth2PasswordBearer, Generic[C]):
 
     async def __call__(self, request: Request) -> C:  # type: ignore[override]
         # _authenticate, inlined: this runs on every guarded request.
-        token = bearer_token(_authorization(request))
+        token = bearer_token(authorization(request.scope))
         source = self._source(request)
         thumbprint = connection_thumbprint(request)
         try:
@@ -201,7 +211,7 @@ class BearerAuth(OAuth2PasswordBearer, Generic[C]):
             else:
                 claims = await source.authenticate(token, thumbprint=thumbprint)
         except TokenError as exc:
-            raise _refused(exc) from None
+            raise token_refused(exc) from None
         if self._needed and not claims.scopes.issuperset(self._needed):
             raise insufficient_scope(self._needed, missing_scopes(claims, self._needed))
         return claims

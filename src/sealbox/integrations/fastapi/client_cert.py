@@ -19,7 +19,8 @@ but tells the app nothing about them.
 from __future__ import annotations
 
 import contextlib
-from typing import Final
+from collections.abc import Mapping
+from typing import Any, Final
 
 from fastapi import Request
 
@@ -32,6 +33,7 @@ __all__ = [
     "client_identity",
     "optional_client_certificate",
     "require_client_certificate",
+    "scope_client_identity",
 ]
 
 #: Where sealbox's connection layer keeps the verified peer certificate in the request state.
@@ -40,11 +42,16 @@ PEER_STATE_KEY: Final = "sealbox_client_identity"
 
 def client_identity(request: Request) -> ClientIdentity | None:
     """The verified client certificate of this connection, or ``None``."""
-    state = request.scope.get("state") or {}
+    return scope_client_identity(request.scope)
+
+
+def scope_client_identity(scope: Mapping[str, Any]) -> ClientIdentity | None:
+    """:func:`client_identity`, read from the request's ASGI scope."""
+    state = scope.get("state") or {}
     identity = state.get(PEER_STATE_KEY)
     if isinstance(identity, ClientIdentity):
         return identity
-    tls = (request.scope.get("extensions") or {}).get("tls") or {}
+    tls = (scope.get("extensions") or {}).get("tls") or {}
     chain = tls.get("client_cert_chain") or ()
     if chain:
         with contextlib.suppress(TLSConfigError):

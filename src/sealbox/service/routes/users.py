@@ -13,13 +13,16 @@ from fastapi import APIRouter
 from sealbox.integrations.fastapi import jwks_router, users_router
 from sealbox.service.deps import current_caller, runtime_accounts
 
-__all__ = ["router"]
+__all__ = ["ME_PATH", "router"]
+
+#: Where the caller's own account is (the lean entry of ``users_fast`` answers it too).
+ME_PATH = "/users/me"
 
 
 def router() -> APIRouter:
     """``/users/me``, ``/health`` and ``/.well-known/jwks.json``."""
     api = APIRouter()
-    api.include_router(users_router(runtime_accounts, bearer=current_caller))
+    api.include_router(users_router(runtime_accounts, path=ME_PATH, bearer=current_caller))
 
     @api.get("/health", tags=["service"])
     async def health() -> dict[str, str]:
