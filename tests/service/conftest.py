@@ -142,8 +142,16 @@ def serve_process(
 @contextmanager
 def run_service(settings: ServiceSettings, **app_options: Any) -> Iterator[Running]:
     """Provision, migrate, and serve ``settings`` in a thread until the block ends."""
+    import logging
+
     import uvicorn
 
+    # The app's start puts a redaction filter on each handler of the root and "sealbox"
+    # loggers, here pytest's, which live for the whole session: taken off again when the
+    # service stops, or every record of every later test goes through one more filter per
+    # service started before it (a test logging at DEBUG then took a minute).
+    handlers = [*logging.getLogger().handlers, *logging.getLogger("sealbox").handlers]
+    filters = {handler: list(handler.filters) for handler in handlers}
     prepare(settings)
     config = uvicorn.Config(
         create_app(settings, **app_options),
@@ -163,6 +171,8 @@ def run_service(settings: ServiceSettings, **app_options: Any) -> Iterator[Runni
     finally:
         server.should_exit = True
         thread.join(15)
+        for handler, kept in filters.items():
+            handler.filters[:] = kept
 
 
 # Each test run has its own PostgreSQL database and Redis key prefix, so two runs on one
