@@ -58,4 +58,4 @@ fuzz: $(STAMP)
 		-timeout=10 .fuzz-corpus
 
 clean:
-	rm -rf $(VENV) .venv-floors .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov build dist
+	rm -rf $(VENV) .venv-floors .venv-extras-* .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov build dist

@@ -8,11 +8,18 @@ python=${1:?usage: scripts/floors.sh PYTHON}
 uv=.venv/bin/uv
 venv=.venv-floors
 extras="service,postgres,redis,vault,ssh,bcrypt"
-rm -rf "$venv"
-"$uv" venv --quiet --python "$python" "$venv"
-"$uv" pip install --quiet --python "$venv/bin/python" --resolution lowest-direct -e ".[$extras]"
-# The test runner at its usual versions: only sealbox's own dependencies are at their floors.
-"$uv" pip install --quiet --python "$venv/bin/python" pytest pytest-timeout hypothesis trustme
+# An environment is made again only when what decides its contents changes: this script,
+# pyproject.toml, the Python, uv. sealbox itself is installed editable, so a change to its
+# code needs no new environment.
+key=$(cat "$0" pyproject.toml <("$python" -VV) <("$uv" --version) | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$venv/.floors-key" 2>/dev/null)" != "$key" ]; then
+  rm -rf "$venv"
+  "$uv" venv --quiet --python "$python" "$venv"
+  "$uv" pip install --quiet --python "$venv/bin/python" --resolution lowest-direct -e ".[$extras]"
+  # The test runner at its usual versions: only sealbox's own dependencies are at their floors.
+  "$uv" pip install --quiet --python "$venv/bin/python" pytest pytest-timeout hypothesis trustme
+  echo "$key" >"$venv/.floors-key"
+fi
 echo "floor environment:" >&2
 "$uv" pip list --python "$venv/bin/python" 2>/dev/null \
   | grep -iE '^(cryptography|argon2-cffi|pyjwt|httpx2|click|rich|python-dotenv|bcrypt|pydantic-settings|fastapi|uvicorn|uvloop|httptools|sqlalchemy|aiosqlite|alembic|python-multipart|fastapi-swagger|precis-i18n|hvac|asyncpg|redis) ' >&2 || true
@@ -20,13 +27,20 @@ echo "floor environment:" >&2
 
 # What a user installing one extra, or none, meets: every need of an extra is named with
 # the exact pip install to run, and `sealbox[service]` alone serves.
+# Each keeps its dependencies between runs (same key as above); sealbox itself is built and
+# installed anew every time, as a user's pip install would.
 for extras in "" "service"; do
-  venv=.venv-extras
-  rm -rf "$venv"
-  "$uv" venv --quiet --python "$python" "$venv"
+  venv=.venv-extras-${extras:-bare}
   spec="."
   [ -n "$extras" ] && spec=".[$extras]"
-  "$uv" pip install --quiet --python "$venv/bin/python" "$spec"
+  if [ "$(cat "$venv/.floors-key" 2>/dev/null)" != "$key" ]; then
+    rm -rf "$venv"
+    "$uv" venv --quiet --python "$python" "$venv"
+    "$uv" pip install --quiet --python "$venv/bin/python" --refresh-package sealbox "$spec"
+    echo "$key" >"$venv/.floors-key"
+  else
+    "$uv" pip install --quiet --python "$venv/bin/python" --reinstall-package sealbox "$spec"
+  fi
   if [ -z "$extras" ]; then
     out=$("$venv/bin/python" -m sealbox --help 2>&1 || true)
     grep -qF "pip install 'sealbox[cli]'" <<<"$out" || { echo "bare install: no cli hint: $out" >&2; exit 1; }
@@ -46,5 +60,4 @@ for extras in "" "service"; do
     rm -rf "$work"
     echo "sealbox[service] alone provisions and checks a data folder" >&2
   fi
-  rm -rf "$venv"
 done

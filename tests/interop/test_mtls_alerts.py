@@ -90,7 +90,8 @@ def _s_client(svc, *extra: str) -> str:
             "-ign_eof",  # keep reading after the request is sent: the alert comes then
             *extra,
         ],
-        input="GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        # The server closes after answering, so s_client ends then, not at the keep-alive timeout.
+        input="GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
         capture_output=True,
         text=True,
         timeout=30,

@@ -142,8 +142,16 @@ def serve_process(
 @contextmanager
 def run_service(settings: ServiceSettings, **app_options: Any) -> Iterator[Running]:
     """Provision, migrate, and serve ``settings`` in a thread until the block ends."""
+    import logging
+
     import uvicorn
 
+    # The app's start puts a redaction filter on each handler of the root and "sealbox"
+    # loggers, here pytest's, which live for the whole session: taken off again when the
+    # service stops, or every record of every later test goes through one more filter per
+    # service started before it (a test logging at DEBUG then took a minute).
+    handlers = [*logging.getLogger().handlers, *logging.getLogger("sealbox").handlers]
+    filters = {handler: list(handler.filters) for handler in handlers}
     prepare(settings)
     config = uvicorn.Config(
         create_app(settings, **app_options),
@@ -163,6 +171,8 @@ def run_service(settings: ServiceSettings, **app_options: Any) -> Iterator[Runni
     finally:
         server.should_exit = True
         thread.join(15)
+        for handler, kept in filters.items():
+            handler.filters[:] = kept
 
 
 # Each test run has its own PostgreSQL database and Redis key prefix, so two runs on one
@@ -224,12 +234,12 @@ def drop_run_state() -> None:
         _delete_redis_keys()
 
 
-def _delete_redis_keys() -> None:
+def _delete_redis_keys(prefix: str = REDIS_PREFIX) -> None:
     import redis
 
     client = redis.Redis.from_url(REDIS_URL)
     try:
-        keys = list(client.scan_iter(match=f"{REDIS_PREFIX}*", count=1000))
+        keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
         if keys:
             client.delete(*keys)
     finally:
@@ -281,9 +291,53 @@ def backend(request) -> Iterator[dict[str, Any]]:
     reset_shared_state()
 
 
+@contextmanager
+def private_shared_state(name: str) -> Iterator[dict[str, Any]]:
+    """PostgreSQL + Redis settings with a database and key prefix of their own.
+
+    For a service that outlives one test: :func:`reset_shared_state`, which other tests
+    call, empties this run's database and keys, not these. Dropped when the block ends.
+    """
+    import asyncio
+
+    shared = shared_settings()
+    database = f"{POSTGRES_DB}_{name}"
+    prefix = f"{REDIS_PREFIX.removesuffix(':')}-{name}:"  # outside REDIS_PREFIX's keys
+    asyncio.run(_admin(f'CREATE DATABASE "{database}"'))
+    try:
+        yield {
+            **shared,
+            "database_url": POSTGRES_URL.rsplit("/", 1)[0] + f"/{database}",
+            "redis_prefix": prefix,
+        }
+    finally:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+        _delete_redis_keys(prefix)
+
+
 @pytest.fixture
 def service(tmp_path: Path, backend: dict[str, Any]) -> Iterator[Running]:
     with run_service(make_settings(tmp_path / "data", **backend)) as running:
+        yield running
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def module_service(request, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    """One service for all the tests of a module, on each storage backend.
+
+    Only for tests that leave nothing the module's other tests read: no accounts or keys
+    under names another test uses, no throttled username or address, no settings changed.
+    Starting a service (and migrating its database) costs more than most such tests.
+    """
+    data = tmp_path_factory.mktemp("service") / "data"
+    if request.param == "sqlite":
+        with run_service(make_settings(data)) as running:
+            yield running
+        return
+    with (
+        private_shared_state(request.module.__name__.rsplit(".", 1)[-1]) as shared,
+        run_service(make_settings(data, **shared)) as running,
+    ):
         yield running
 
 

@@ -7,7 +7,21 @@ import ssl
 
 import pytest
 
-from tests.service.conftest import PASSWORD, bearer, login, make_settings, register, run_service
+from tests.service.conftest import (
+    PASSWORD,
+    Running,
+    bearer,
+    login,
+    make_settings,
+    register,
+    run_service,
+)
+
+
+@pytest.fixture(scope="module")
+def service(module_service: Running) -> Running:
+    """One service for the module: these tests read it and change nothing others read."""
+    return module_service
 
 
 def test_oversized_body_gets_413(service) -> None:

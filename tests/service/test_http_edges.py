@@ -5,10 +5,17 @@ from __future__ import annotations
 import json
 import socket
 import ssl
-import time
+
+import pytest
 
 from sealbox.service.framing import AMBIGUOUS_LENGTH
 from tests.service.conftest import Running, bearer, login
+
+
+@pytest.fixture(scope="module")
+def service(module_service: Running) -> Running:
+    """One service for the module: these tests read it and change nothing others read."""
+    return module_service
 
 
 def _connect(running: Running) -> ssl.SSLSocket:
@@ -29,6 +36,28 @@ def _read_all(sock: ssl.SSLSocket, seconds: float = 2.0) -> bytes:
         if not chunk:
             return data
         data += chunk
+
+
+def _read_answer(sock: ssl.SSLSocket) -> bytes:
+    """One whole answer (head and ``Content-Length`` body) on a connection that stays open."""
+    sock.settimeout(10)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        assert chunk, f"the connection closed after {data!r}"
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        assert chunk, f"the connection closed after {head + body!r}"
+        body += chunk
+    assert len(body) == length, "more than one answer arrived"
+    return head + b"\r\n\r\n" + body
 
 
 def test_content_length_with_transfer_encoding_is_400_and_closes(service) -> None:
@@ -88,11 +117,11 @@ def test_a_keep_alive_connection_survives_a_500(service) -> None:
     app.add_api_route("/test-fails", fail)
     with _connect(service) as sock:
         sock.sendall(b"GET /test-fails HTTP/1.1\r\nHost: localhost\r\n\r\n")
-        time.sleep(0.3)
+        answer = _read_answer(sock)
         sock.sendall(b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n")
-        answer = _read_all(sock, 1.0)
+        answer += _read_answer(sock)
         sock.sendall(b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n")  # still open
-        third = _read_all(sock, 1.0)
+        third = _read_answer(sock)
     assert third.startswith(b"HTTP/1.1 200 ")
     first, second = answer.split(b"HTTP/1.1 ")[1:3]
     assert first.startswith(b"500 ")

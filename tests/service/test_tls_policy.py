@@ -9,6 +9,13 @@ import subprocess
 import pytest
 
 from tests.conftest import require_tool
+from tests.service.conftest import Running
+
+
+@pytest.fixture(scope="module")
+def service(module_service: Running) -> Running:
+    """One service for the module: these tests read it and change nothing others read."""
+    return module_service
 
 
 def _s_client(service, *args: str) -> str:

@@ -10,7 +10,14 @@ import pytest
 from sealbox.jwt import TokenVerifier
 from sealbox.service.provision import DataDir
 from tests.conftest import require_module
-from tests.service.conftest import PASSWORD, bearer, register
+from tests.service.conftest import PASSWORD, Running, bearer, register
+
+
+@pytest.fixture(scope="module")
+def service(module_service: Running) -> Running:
+    """One service for the module: each test signs in under a name of its own, and the few
+    refused requests stay far below the address limit."""
+    return module_service
 
 
 def _verify(service, token: str) -> dict:

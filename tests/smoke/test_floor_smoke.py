@@ -2,64 +2,62 @@
 
 `make floors` runs it in `.venv-floors`, where every direct dependency is at the lowest
 version pyproject.toml allows (uv's `--resolution lowest-direct`), so the declared floors
-are true. It runs in the main environment too, as part of the suite.
+are true. It runs in the main environment too, as part of the suite. The commands run in
+this process (the ``cli`` fixture); the service runs as the real ``sealbox serve``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from tests.conftest import run_sealbox
 from tests.service.conftest import PASSWORD, bearer, login, register, serve_process
 
 
-def test_age_with_a_post_quantum_recipient(tmp_path: Path) -> None:
+def test_age_with_a_post_quantum_recipient(tmp_path: Path, cli) -> None:
     key = tmp_path / "pq.key"
-    r = run_sealbox(["keygen", "--pq", "-o", key])
-    assert r.returncode == 0, r.stderr
-    recipient = run_sealbox(["keygen", "-y", key]).stdout.decode().strip()
+    r = cli(["keygen", "--pq", "-o", key])
+    assert r.code == 0, r.stderr
+    recipient = cli(["keygen", "-y", key]).out.strip()
     assert recipient.startswith("age1pq1")
     (tmp_path / "plain").write_bytes(b"floor smoke" * 1000)
-    enc = run_sealbox(["encrypt", "-r", recipient, "-o", tmp_path / "f.age", tmp_path / "plain"])
-    assert enc.returncode == 0, enc.stderr
-    dec = run_sealbox(["decrypt", "-i", key, tmp_path / "f.age"])
-    assert dec.returncode == 0, dec.stderr
+    enc = cli(["encrypt", "-r", recipient, "-o", tmp_path / "f.age", tmp_path / "plain"])
+    assert enc.code == 0, enc.stderr
+    dec = cli(["decrypt", "-i", key, tmp_path / "f.age"])
+    assert dec.code == 0, dec.stderr
     assert dec.stdout == b"floor smoke" * 1000
 
 
-def test_jwt_issue_and_verify(tmp_path: Path) -> None:
+def test_jwt_issue_and_verify(tmp_path: Path, cli) -> None:
     env = {"SEALBOX_PASSPHRASE": "floor smoke keyset"}
     keyset = tmp_path / "signing.keyset"
-    assert run_sealbox(["jwt", "keyset", "create", keyset], env=env).returncode == 0
-    issued = run_sealbox(
-        ["jwt", "issue", keyset, "--sub", "smoke", "--aud", "api", "--ttl", "60"], env=env
-    )
-    assert issued.returncode == 0, issued.stderr
-    token = issued.stdout.decode().strip()
+    assert cli(["jwt", "keyset", "create", keyset], env=env).code == 0
+    issued = cli(["jwt", "issue", keyset, "--sub", "smoke", "--aud", "api", "--ttl", "60"], env=env)
+    assert issued.code == 0, issued.stderr
+    token = issued.out.strip()
     jwks = tmp_path / "jwks.json"
-    printed = run_sealbox(["jwt", "jwks", keyset], env=env)
-    assert printed.returncode == 0, printed.stderr
+    printed = cli(["jwt", "jwks", keyset], env=env)
+    assert printed.code == 0, printed.stderr
     jwks.write_bytes(printed.stdout)
-    verified = run_sealbox(["jwt", "verify", "--jwks", jwks, "--aud", "api", token])
-    assert verified.returncode == 0, verified.stderr
+    verified = cli(["jwt", "verify", "--jwks", jwks, "--aud", "api", token])
+    assert verified.code == 0, verified.stderr
     assert b'"sub": "smoke"' in verified.stdout
 
 
-def test_secrets_set_and_get(tmp_path: Path) -> None:
+def test_secrets_set_and_get(tmp_path: Path, cli) -> None:
     key = tmp_path / "id.key"
-    assert run_sealbox(["keygen", "-o", key]).returncode == 0
-    recipient = run_sealbox(["keygen", "-y", key]).stdout.decode().strip()
+    assert cli(["keygen", "-o", key]).code == 0
+    recipient = cli(["keygen", "-y", key]).out.strip()
     file = tmp_path / "secrets.env"
-    assert run_sealbox(["secrets", "init", file, "-r", recipient]).returncode == 0
-    assert run_sealbox(["secrets", "set", file, "TOKEN"], input=b"smoke value").returncode == 0
-    got = run_sealbox(["secrets", "get", file, "TOKEN", "-i", key])
-    assert got.returncode == 0 and got.stdout == b"smoke value"
+    assert cli(["secrets", "init", file, "-r", recipient]).code == 0
+    assert cli(["secrets", "set", file, "TOKEN"], input=b"smoke value").code == 0
+    got = cli(["secrets", "get", file, "TOKEN", "-i", key])
+    assert got.code == 0 and got.stdout == b"smoke value"
 
 
-def test_serve_answers_health_and_transit(tmp_path: Path) -> None:
+def test_serve_answers_health_and_transit(tmp_path: Path, cli) -> None:
     env = {"SEALBOX_PASSWORD_PROFILE": "test"}
     data = tmp_path / "data"
-    r = run_sealbox(
+    r = cli(
         [
             "users",
             "create",
@@ -76,7 +74,7 @@ def test_serve_answers_health_and_transit(tmp_path: Path) -> None:
         input=PASSWORD.encode(),
         env=env,
     )
-    assert r.returncode == 0, r.stderr
+    assert r.code == 0, r.stderr
     with serve_process(tmp_path, env=env, data_dir=data) as srv, srv.client() as c:
         assert c.get("/health").json()["status"] == "ok"
         assert register(c, "someone").status_code == 201

@@ -109,3 +109,13 @@ def test_every_cli_hint_code_is_raised_somewhere_in_the_library() -> None:
     )
     unused = [code for code in HINTS if f'"{code}"' not in source]
     assert unused == []
+
+
+def test_the_service_answers_every_sign_in_code_under_the_librarys_name_and_value() -> None:
+    from sealbox.integrations.fastapi.errors import ErrorCode as SignInErrorCode
+    from sealbox.service.errors import ErrorCode
+
+    service = {name: code.value for name, code in ErrorCode.__members__.items()}
+    for code in SignInErrorCode:
+        assert service.get(code.name) == code.value, code
+    assert len(ErrorCode.__members__) == len(ErrorCode), "two names for one code"

@@ -21,6 +21,7 @@ from sealbox.integrations.fastapi.errors import (
     error_response,
     validation_error_response,
 )
+from sealbox.integrations.fastapi.errors import ErrorCode as SignInErrorCode
 from sealbox.integrations.fastapi.errors import (
     install_error_handlers as _install_library_handlers,
 )
@@ -38,23 +39,28 @@ log = logging.getLogger("sealbox.service")
 
 
 class ErrorCode(enum.StrEnum):
-    """The stable error codes of the service's JSON errors."""
+    """The stable error codes of the service's JSON errors.
 
-    VALIDATION_ERROR = "validation_error"
-    INVALID_REQUEST = "invalid_request"
-    NOT_AUTHENTICATED = "not_authenticated"
-    INVALID_TOKEN = "invalid_token"  # noqa: S105
-    INSUFFICIENT_SCOPE = "insufficient_scope"
-    INVALID_CREDENTIALS = "invalid_credentials"
-    INVALID_GRANT = "invalid_grant"
-    USERNAME_TAKEN = "username_taken"
-    WEAK_PASSWORD = "weak_password"  # noqa: S105
-    REGISTRATION_CLOSED = "registration_closed"
-    TOO_MANY_REQUESTS = "too_many_requests"
-    PAYLOAD_TOO_LARGE = "payload_too_large"
-    NOT_FOUND = "not_found"
-    METHOD_NOT_ALLOWED = "method_not_allowed"
-    CLIENT_CERTIFICATE_REQUIRED = "client_certificate_required"
+    The codes of sign-in are the library's
+    (:class:`sealbox.integrations.fastapi.errors.ErrorCode`), each written there once and
+    taken from there; the rest are the service's own.
+    """
+
+    VALIDATION_ERROR = SignInErrorCode.VALIDATION_ERROR.value
+    INVALID_REQUEST = SignInErrorCode.INVALID_REQUEST.value
+    NOT_AUTHENTICATED = SignInErrorCode.NOT_AUTHENTICATED.value
+    INVALID_TOKEN = SignInErrorCode.INVALID_TOKEN.value
+    INSUFFICIENT_SCOPE = SignInErrorCode.INSUFFICIENT_SCOPE.value
+    INVALID_CREDENTIALS = SignInErrorCode.INVALID_CREDENTIALS.value
+    INVALID_GRANT = SignInErrorCode.INVALID_GRANT.value
+    USERNAME_TAKEN = SignInErrorCode.USERNAME_TAKEN.value
+    WEAK_PASSWORD = SignInErrorCode.WEAK_PASSWORD.value
+    REGISTRATION_CLOSED = SignInErrorCode.REGISTRATION_CLOSED.value
+    TOO_MANY_REQUESTS = SignInErrorCode.TOO_MANY_REQUESTS.value
+    PAYLOAD_TOO_LARGE = SignInErrorCode.PAYLOAD_TOO_LARGE.value
+    NOT_FOUND = SignInErrorCode.NOT_FOUND.value
+    METHOD_NOT_ALLOWED = SignInErrorCode.METHOD_NOT_ALLOWED.value
+    CLIENT_CERTIFICATE_REQUIRED = SignInErrorCode.CLIENT_CERTIFICATE_REQUIRED.value
     INTERNAL_ERROR = "internal_error"
     # Account administration (/users, scope users:admin).
     ACCOUNT_NOT_FOUND = "account_not_found"
@@ -71,21 +77,21 @@ class ErrorCode(enum.StrEnum):
     NOT_EXPORTABLE = "not_exportable"
     BATCH_FAILED = "batch_failed"
     BATCH_TOO_LARGE = "batch_too_large"
-    AUDIT_UNAVAILABLE = "audit_unavailable"
+    AUDIT_UNAVAILABLE = SignInErrorCode.AUDIT_UNAVAILABLE.value
     # Answered by the connection layer (sealbox.service.connection) to slow or odd clients.
     REQUEST_TIMEOUT = "request_timeout"
     HEADERS_TOO_LARGE = "headers_too_large"
     # RFC 6749 §5.2, answered by the token endpoint.
-    UNSUPPORTED_GRANT_TYPE = "unsupported_grant_type"
-    INVALID_SCOPE = "invalid_scope"
+    UNSUPPORTED_GRANT_TYPE = SignInErrorCode.UNSUPPORTED_GRANT_TYPE.value
+    INVALID_SCOPE = SignInErrorCode.INVALID_SCOPE.value
     # OAuth 2 clients, revocation, introspection (RFC 6749 §5.2, RFC 7009 §2.2.1).
-    INVALID_CLIENT = "invalid_client"
+    INVALID_CLIENT = SignInErrorCode.INVALID_CLIENT.value
     UNAUTHORIZED_CLIENT = "unauthorized_client"
-    USER_TOKEN_REQUIRED = "user_token_required"  # noqa: S105
+    USER_TOKEN_REQUIRED = SignInErrorCode.USER_TOKEN_REQUIRED.value
     CLIENT_NOT_FOUND = "client_not_found"
     CLIENT_EXISTS = "client_exists"
     # The TOTP second factor (sealbox.service.routes.totp, and the token endpoint).
-    MFA_REQUIRED = "mfa_required"
+    MFA_REQUIRED = SignInErrorCode.MFA_REQUIRED.value
     TOTP_CODE_INVALID = "totp_code_invalid"
     TOTP_ALREADY_ENABLED = "totp_already_enabled"
     TOTP_NOT_PENDING = "totp_not_pending"
