@@ -323,10 +323,16 @@ def install_log_redaction(
         redactor: the :class:`Redactor` to use; the process-wide one by default.
 
     Returns:
-        The filter, so it can be removed again.
+        The filter, so it can be removed again. A handler that already has a
+        :class:`RedactingFilter` of the same redactor keeps it, and gets no second one
+        (an app started many times in one process, as in tests, installs it each time);
+        that filter is returned.
     """
     flt = RedactingFilter(redactor)
     if isinstance(target, logging.Handler):
+        for present in target.filters:
+            if isinstance(present, RedactingFilter) and present.redactor is flt.redactor:
+                return present
         target.addFilter(flt)
         return flt
     logger = target or logging.getLogger()

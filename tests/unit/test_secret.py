@@ -203,5 +203,14 @@ def test_install_on_root_logger_handlers() -> None:
     assert isinstance(install_log_redaction(h2), RedactingFilter) and h2.filters
 
 
+def test_installing_on_a_handler_again_keeps_its_one_filter() -> None:
+    handler = logging.StreamHandler(io.StringIO())
+    first = install_log_redaction(handler)
+    assert install_log_redaction(handler) is first
+    assert handler.filters == [first]
+    other = install_log_redaction(handler, Redactor())
+    assert handler.filters == [first, other]
+
+
 def test_module_level_redact() -> None:
     assert REDACTED in redact("Authorization: Bearer xyz")
