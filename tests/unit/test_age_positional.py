@@ -20,7 +20,7 @@ import pytest
 
 from sealbox import age
 from sealbox._util.files import AlignedWriter
-from sealbox.age import _positional
+from sealbox.age import _output, _positional
 from sealbox.age._source import Source
 from sealbox.age.files import open_into, seal_into
 from sealbox.age.stream import (
@@ -273,7 +273,7 @@ def test_each_batch_written_is_sent_to_disk_and_dropped_from_the_cache_later(tmp
         real(fd, offset, size, what)
 
     monkeypatch.setattr(os, "posix_fadvise", spy)
-    size = _positional.WRITE_BEHIND + 2 * BATCH + 5
+    size = _output.WRITE_BEHIND + 2 * BATCH + 5
     src = tmp_path / "in"
     src.write_bytes(os.urandom(size))
     age.encrypt_file(src, tmp_path / "in.age", [ME.recipient()])
@@ -282,9 +282,7 @@ def test_each_batch_written_is_sent_to_disk_and_dropped_from_the_cache_later(tmp
     batches = [(header + k * SEALED_BATCH, SEALED_BATCH) for k in range(-(-size // BATCH))]
     batches[-1] = (batches[-1][0], sealed - batches[-1][0])
     assert set(batches) <= set(advice)
-    behind = [
-        (at - _positional.WRITE_BEHIND, n) for at, n in batches if at >= _positional.WRITE_BEHIND
-    ]
+    behind = [(at - _output.WRITE_BEHIND, n) for at, n in batches if at >= _output.WRITE_BEHIND]
     assert behind and set(behind) <= set(advice)
     assert len(advice) == len(batches) + len(behind)
     assert age.decrypt((tmp_path / "in.age").read_bytes(), [ME]) == src.read_bytes()

@@ -40,7 +40,7 @@ __all__ = [
 ]
 
 # The largest write a streamed bulk output makes, and the file offsets its writes end on
-# (age's file-to-file outputs, written behind, have their own: age._positional.PIECE).
+# (age's file-to-file outputs, written behind, have their own: age._output.PIECE).
 # Linux (6.x) fills the page cache of a file with folios as large as each write
 # allows: a write of megabytes takes its new pages in large blocks, which on a
 # virtual machine are the free memory the host has taken back and must hand out
