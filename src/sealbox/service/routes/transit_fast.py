@@ -24,12 +24,12 @@ apply to its answers too.
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sealbox.service.audit import AuditUnavailableError
 from sealbox.service.deps import bearer_token, resolve_caller
@@ -44,11 +44,6 @@ from sealbox.service.routes.transit_batch import LEAN_OPERATIONS, lean_body
 
 __all__ = ["TransitFastPath"]
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _PREFIX = "/v1/keys/"
 _PATH = re.compile(r"/v1/keys/([^/]+)/(" + "|".join(HANDLERS) + ")")

@@ -23,11 +23,11 @@ OpenAPI document included, goes to the FastAPI application unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from pydantic import TypeAdapter
 from starlette.datastructures import State
+from starlette.types import Scope, Send
 
 from sealbox.accounts.core import Caller
 from sealbox.exceptions import TokenError
@@ -55,9 +55,6 @@ from sealbox.tls.server_session import ClientIdentity
 
 __all__ = ["UsersMeFastPath"]
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Send = Callable[[Message], Awaitable[None]]
 
 # The route's serializer: FastAPI dumps a response model with its TypeAdapter.
 _ME = TypeAdapter(Me)

@@ -16,12 +16,12 @@ It sits inside the body limit and the security headers, like the transit fast pa
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any, Final
+from typing import Final
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sealbox.service.audit import AuditUnavailableError
 from sealbox.service.routes.transit import HANDLERS, NAME_PATTERN
@@ -36,11 +36,6 @@ from sealbox.service.vault.transit import manage, operate
 
 __all__ = ["VaultApi"]
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 TRANSIT_PREFIX: Final = "/v1/transit/"
 _OPERATION: Final = re.compile(
