@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import base64
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Annotated, Any, Final
 
@@ -36,8 +35,9 @@ from pydantic import BaseModel
 from pydantic_core import to_json
 
 from sealbox.exceptions import SealboxError
-from sealbox.service.deps import Caller, CallerDep
+from sealbox.service.deps import CallerDep
 from sealbox.service.errors import ApiError, ErrorCode
+from sealbox.service.routes.transit_call import ADMIN_SCOPE, TransitCall, scope_allows
 from sealbox.service.routes.transit_models import (
     NAME_PATTERN,
     CiphertextItem,
@@ -80,71 +80,10 @@ from sealbox.transit.registry import (
 
 __all__ = ["ADMIN_SCOPE", "HANDLERS", "NAME_PATTERN", "TransitCall", "router", "scope_allows"]
 
-ADMIN_SCOPE = "transit:admin"
 # Batches longer than this run on a worker thread, so the event loop keeps serving.
 _INLINE_ITEMS = 64
 
 # -- helpers ------------------------------------------------------------------------------
-
-
-def scope_allows(scopes: frozenset[str], operation: str, name: str) -> bool:
-    """Whether ``scopes`` hold ``transit:<operation>:<name>`` or ``transit:<operation>:*``."""
-    return f"transit:{operation}:{name}" in scopes or f"transit:{operation}:*" in scopes
-
-
-@dataclass(frozen=True, slots=True)
-class TransitCall:
-    """One request's runtime, caller and client address: what scope checks and audit need."""
-
-    runtime: Runtime
-    request: Request
-    caller: Caller
-
-    @classmethod
-    def of(cls, request: Request, caller: Caller) -> TransitCall:
-        return cls(request.app.state.runtime, request, caller)
-
-    def audit(self, event: str, outcome: str, detail: str) -> None:
-        client = self.request.client
-        self.runtime.audit.record(
-            f"transit.{event}",
-            outcome=outcome,
-            user=self.caller.username,
-            address=client.host if client else "unknown",
-            detail=detail,
-        )
-
-    def denied(self, event: str, name: str, scope: str) -> ApiError:
-        self.audit(event, "denied", f"key={name}")
-        return ApiError(
-            403,
-            ErrorCode.INSUFFICIENT_SCOPE,
-            f"this needs the scope {scope}",
-            headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{scope}"'},
-        )
-
-    def authorize(self, operation: str, name: str) -> None:
-        if not scope_allows(self.caller.scopes, operation, name):
-            raise self.denied(operation, name, f"transit:{operation}:{name}")
-
-    def admin(self, event: str, name: str) -> None:
-        if ADMIN_SCOPE not in self.caller.scopes:
-            raise self.denied(event, name, ADMIN_SCOPE)
-
-    def failed(self, event: str, name: str, exc: SealboxError) -> Exception:
-        """The answer to a library refusal (audited); ``exc`` itself when it is none."""
-        answer = transit_api_error(exc)
-        if answer is None:
-            return exc
-        self.audit(event, "failure", f"key={name} error={answer.code}")
-        return answer
-
-    async def key(self, event: str, name: str, version: int = 0) -> TransitKey:
-        """The key's snapshot (read again if ``version`` is newer than the cached one)."""
-        try:
-            return await self.runtime.transit.get(name, version=version)
-        except SealboxError as exc:
-            raise self.failed(event, name, exc) from None
 
 
 def _options(check: Callable[[], None]) -> None:

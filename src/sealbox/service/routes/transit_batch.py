@@ -35,7 +35,7 @@ from starlette.responses import Response
 
 from sealbox.exceptions import SealboxError
 from sealbox.service.errors import ErrorCode
-from sealbox.service.routes.transit import TransitCall
+from sealbox.service.routes.transit_call import TransitCall
 from sealbox.service.routes.transit_models import (
     REFERENCE_MAX_CHARS,
     CiphertextItem,
