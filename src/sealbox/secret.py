@@ -171,6 +171,26 @@ _AUTH_HEADER = re.compile(
     r"""(?P<scheme>(bearer|basic|digest|token|negotiate)\s+)?(?P<cred>[^\s'",}\]]+)""",
     re.IGNORECASE,
 )
+# Text that each of _PATTERNS, then _AUTH_HEADER, needs to match at all: a line without it
+# skips that pattern. The case-insensitive ones hold letters that match outside ASCII (the
+# dotless i, the Kelvin sign), so in text that is not ASCII they are looked for with that flag.
+_NEEDS = ("-----BEGIN ", "age-secret-key-", "eyJ", "authorization")
+_FOLDED = (False, True, False, True)
+_NEEDS_ANY_CASE = tuple(re.compile(re.escape(need), re.IGNORECASE) for need in _NEEDS)
+
+
+def _may_match(text: str) -> tuple[bool, ...]:
+    """For each of ``_NEEDS``: whether ``text`` may hold it (never ``False`` when it does)."""
+    if text.isascii():
+        lowered = text.lower()
+        return tuple(
+            need in (lowered if folded else text)
+            for need, folded in zip(_NEEDS, _FOLDED, strict=True)
+        )
+    return tuple(
+        bool(any_case.search(text)) if folded else need in text
+        for need, folded, any_case in zip(_NEEDS, _FOLDED, _NEEDS_ANY_CASE, strict=True)
+    )
 
 
 class Redactor:
@@ -224,9 +244,13 @@ class Redactor:
         pattern = self._pattern()
         if pattern is not None:
             text = pattern.sub(REDACTED, text)
-        for known in _PATTERNS:
-            text = known.sub(REDACTED, text)
-        return _AUTH_HEADER.sub(_redact_auth, text)
+        # A pattern whose fixed text is absent cannot match (a replacement only adds
+        # asterisks, which none of that text holds): most lines skip every one.
+        *shaped, auth = _may_match(text)
+        for known, may in zip(_PATTERNS, shaped, strict=True):
+            if may:
+                text = known.sub(REDACTED, text)
+        return _AUTH_HEADER.sub(_redact_auth, text) if auth else text
 
 
 def _redact_auth(m: re.Match[str]) -> str:

@@ -214,3 +214,34 @@ def test_installing_on_a_handler_again_keeps_its_one_filter() -> None:
 
 def test_module_level_redact() -> None:
     assert REDACTED in redact("Authorization: Bearer xyz")
+
+
+def _every_pattern(text: str) -> str:
+    """What redact gave before it looked for each pattern's fixed text first."""
+    from sealbox.secret import _AUTH_HEADER, _PATTERNS, _redact_auth
+
+    for known in _PATTERNS:
+        text = known.sub(REDACTED, text)
+    return _AUTH_HEADER.sub(_redact_auth, text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        '{"time": "2026-12-04T14:26:26.123456Z", "event": "transit.encrypt", "user": "u"}',
+        "Authorization: Bearer abc",
+        "AUTHORIZATION=basic xyz",
+        "authorızation: Bearer dotless-i-matches-case-insensitively",  # noqa: RUF001
+        "AUTHORİZATION: Bearer dotted-capital-i",
+        "Authorization: Bearer kelvin-\u212a and é",
+        "age-secret-key-1GFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZ é",
+        "AGE-SECRET-\u212aEY-1GFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZ",
+        "-----BEGIN RSA PRIVATE KEY-----\nabc\n-----END RSA PRIVATE KEY----- ü",
+        "-----begin private key----- stays: the PEM pattern is case-sensitive",
+        "eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJhbGljZSJ9.c2ln and eyj.lower",
+        "user=ü address=127.0.0.1 detail=key=k version=1 \u2028",
+    ],
+)
+def test_skipping_patterns_whose_text_is_absent_redacts_exactly_as_before(text: str) -> None:
+    assert Redactor().redact(text) == _every_pattern(text)
