@@ -132,7 +132,7 @@ def test_records_are_one_line_for_any_reader(tmp_path: Path) -> None:
 
 def test_the_audit_log_is_reopened_after_logrotate_moves_it(tmp_path: Path) -> None:
     path = tmp_path / "audit.log"
-    audit = AuditLog(path)
+    audit = AuditLog(path, rotation_check=0)  # looked at before every record
     audit.record("login", outcome="success", user="one")
     path.rename(tmp_path / "audit.log.1")  # logrotate without copytruncate
     audit.record("login", outcome="success", user="two")

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -82,3 +84,81 @@ def test_no_path_writes_nothing() -> None:
     log = AuditLog(None)
     log.record("e", outcome="success")
     log.close()
+
+
+def _dumps_form(**fields: str | None) -> dict[str, str | None]:
+    return {k: v for k, v in fields.items() if k != "detail" or v}
+
+
+@pytest.mark.parametrize(
+    ("user", "address", "detail"),
+    [
+        ("ops", "127.0.0.1", "key=k version=1"),
+        ("ü\u00e9\U0001f600", None, None),
+        ('q"uo\\te\t\x00\x1f', "::1", ""),
+        ("a\u2028b\u2029c\x85d", "unknown", "key=x"),
+    ],
+)
+def test_a_record_is_the_line_json_dumps_writes(
+    tmp_path: Path, user: str, address: str | None, detail: str | None
+) -> None:
+    log = AuditLog(tmp_path / "audit.log")
+    log.record("transit.encrypt", outcome="success", user=user, address=address, detail=detail)
+    log.close()
+    line = (tmp_path / "audit.log").read_text(encoding="utf-8")
+    entry = json.loads(line)
+    expected = {"time": entry["time"], "event": "transit.encrypt", "outcome": "success"}
+    expected |= _dumps_form(user=user, address=address, detail=detail)
+    assert entry == expected
+    written = json.dumps(expected, ensure_ascii=False)
+    for separator in ("\x85", "\u2028", "\u2029"):
+        written = written.replace(separator, f"\\u{ord(separator):04x}")
+    assert line == written + "\n"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", entry["time"])
+
+
+def test_record_times_are_utc_to_the_microsecond_and_move_forward(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    log = AuditLog(tmp_path / "audit.log")
+    before = datetime.now(UTC)
+    for _ in range(50):
+        log.record("e", outcome="success")
+    after = datetime.now(UTC)
+    log.close()
+    times = [
+        datetime.strptime(json.loads(line)["time"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+        for line in (tmp_path / "audit.log").read_text().splitlines()
+    ]
+    assert times == sorted(times)
+    assert before.replace(microsecond=0) <= times[0] and times[-1] <= after
+
+
+def test_a_moved_log_is_noticed_within_the_check_interval_and_loses_no_record(
+    tmp_path: Path,
+) -> None:
+    path, moved = tmp_path / "audit.log", tmp_path / "audit.log.1"
+    log = AuditLog(path, rotation_check=3600)  # not looked at again for an hour
+    log.record("e", outcome="success", user="one")
+    path.rename(moved)
+    log.record("e", outcome="success", user="two")  # within the interval: the moved file
+    assert not path.exists()
+    log._checked -= 3600  # the interval has passed
+    log.record("e", outcome="success", user="three")
+    log.close()
+    assert [json.loads(x)["user"] for x in moved.read_text().splitlines()] == ["one", "two"]
+    assert json.loads(path.read_text())["user"] == "three"
+
+
+def test_by_default_the_log_is_looked_at_at_most_once_a_millisecond(tmp_path: Path) -> None:
+    from sealbox.accounts.audit import ROTATION_CHECK_SECONDS
+
+    assert ROTATION_CHECK_SECONDS == 0.001
+    path = tmp_path / "audit.log"
+    log = AuditLog(path)
+    log.record("e", outcome="success", user="one")
+    path.rename(tmp_path / "audit.log.1")
+    time.sleep(0.01)
+    log.record("e", outcome="success", user="two")
+    log.close()
+    assert json.loads(path.read_text())["user"] == "two"

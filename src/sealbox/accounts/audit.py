@@ -19,8 +19,9 @@ is refused (503 ``audit_unavailable``), and the failure is logged on stderr. The
 service refuses to start with a log it cannot open.
 
 **Rotation.** The file is reopened when it was moved away or replaced (logrotate's
-``create``; checked before every record, one ``stat``) and on :meth:`AuditLog.reopen`
-(SIGHUP).
+``create``; checked before a record at most once a millisecond, one ``stat``: records
+written in the millisecond after a move still land whole in the moved file) and on
+:meth:`AuditLog.reopen` (SIGHUP).
 
 .. versionadded:: 0.1.0
 """
@@ -32,7 +33,9 @@ import json
 import logging
 import os
 import threading
+import time
 from datetime import UTC, datetime
+from json.encoder import encode_basestring
 from pathlib import Path
 
 from sealbox.exceptions import SealboxError, StorageError
@@ -44,6 +47,38 @@ log = logging.getLogger("sealbox.accounts")
 
 # JSON escapes C0 controls; these three are line breaks too for str.splitlines and others.
 _LINE_SEPARATORS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+#: How long, in seconds, the file may go unchecked for a move (the ``stat`` before a record).
+ROTATION_CHECK_SECONDS = 0.001
+
+
+def _json_value(value: object) -> str:
+    """``value`` as ``json.dumps(value, ensure_ascii=False)`` writes it (a str at C speed)."""
+    if value is None:
+        return "null"
+    if type(value) is str:
+        return encode_basestring(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+class _Clock:
+    """The record's ``time`` field: RFC 3339 UTC to the microsecond, as
+    ``strftime("%Y-%m-%dT%H:%M:%S.%fZ")`` writes it, the part up to the seconds
+    formatted once a second."""
+
+    __slots__ = ("_prefix", "_second")
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def now(self) -> str:
+        micros = time.time_ns() // 1000
+        second, fraction = divmod(micros, 1_000_000)
+        if second != self._second:
+            moment = datetime.fromtimestamp(second, UTC)
+            self._prefix = moment.strftime("%Y-%m-%dT%H:%M:%S.")
+            self._second = second
+        return f"{self._prefix}{fraction:06d}Z"
 
 
 class AuditUnavailableError(SealboxError):
@@ -57,13 +92,22 @@ class AuditLog:
         StorageError: the file cannot be opened for appending.
     """
 
-    def __init__(self, path: Path | None, *, redactor: Redactor | None = None) -> None:
+    def __init__(
+        self,
+        path: Path | None,
+        *,
+        redactor: Redactor | None = None,
+        rotation_check: float = ROTATION_CHECK_SECONDS,
+    ) -> None:
         self.path = path
         self._redactor = redactor or default_redactor
         self._fd: int | None = None
         self._identity: tuple[int, int] | None = None
         self._lock = threading.Lock()
         self._failed = False
+        self._clock = _Clock()
+        self._rotation_check = rotation_check
+        self._checked = float("-inf")  # time.monotonic() of the last look for a move
         if path is not None:
             self._fd = self._open()
 
@@ -99,7 +143,13 @@ class AuditLog:
         self._fd = fd
 
     def _moved_away(self) -> bool:
+        """Whether the file at the path is no longer the open one (looked at no more
+        than once per ``rotation_check`` seconds; ``False`` in between)."""
         assert self.path is not None
+        now = time.monotonic()
+        if now - self._checked < self._rotation_check:
+            return False
+        self._checked = now
         try:
             st = self.path.stat()
         except OSError:
@@ -122,16 +172,15 @@ class AuditLog:
         """
         if self.path is None:
             return
-        entry = {
-            "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-            "event": event,
-            "outcome": outcome,
-            "user": user,
-            "address": address,
-        }
-        if detail:
-            entry["detail"] = detail
-        text = json.dumps(entry, ensure_ascii=False).translate(_LINE_SEPARATORS)
+        # The document json.dumps(entry, ensure_ascii=False) writes, field by field.
+        text = (
+            f'{{"time": "{self._clock.now()}", "event": {_json_value(event)}, '
+            f'"outcome": {_json_value(outcome)}, "user": {_json_value(user)}, '
+            f'"address": {_json_value(address)}'
+            + (f', "detail": {_json_value(detail)}}}' if detail else "}")
+        )
+        if not text.isascii():
+            text = text.translate(_LINE_SEPARATORS)
         data = (self._redactor.redact(text) + "\n").encode()
         problem = None
         with self._lock:
