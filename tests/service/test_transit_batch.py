@@ -161,10 +161,10 @@ def _audit(t: Transit) -> list[tuple[str, str, str | None]]:
 def test_batches_answer_and_audit_alike_on_the_lean_and_the_model_path(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from sealbox.service.routes import transit_fast
+    from sealbox.service.routes import transit_entry
 
     answers, audits, taken = [], [], []
-    real = transit_fast._lean
+    real = transit_entry._lean
 
     def spy(operation: str, raw: bytes) -> dict[str, Any] | None:
         body = real(operation, raw)
@@ -173,7 +173,7 @@ def test_batches_answer_and_audit_alike_on_the_lean_and_the_model_path(
 
     for lean in (True, False):
         # The second run sends every body to the request model and the handlers, as before.
-        monkeypatch.setattr(transit_fast, "_lean", spy if lean else lambda operation, raw: None)
+        monkeypatch.setattr(transit_entry, "_lean", spy if lean else lambda operation, raw: None)
         settings = make_settings(tmp_path / f"data-{lean}", transit_max_batch=10)
         with run_service(settings) as service, service.client() as c:
             t = Transit(service, c)

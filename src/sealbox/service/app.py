@@ -23,7 +23,7 @@ from sealbox.service.middleware import (
     SecurityHeadersMiddleware,
 )
 from sealbox.service.routes import admin_users, docs, oauth, totp, transit, users
-from sealbox.service.routes.transit_fast import TransitFastPath
+from sealbox.service.routes.transit_entry import TransitEntry
 from sealbox.service.routes.users_fast import UsersMeFastPath
 from sealbox.service.runtime import Runtime
 from sealbox.service.settings import ServiceSettings
@@ -47,20 +47,31 @@ field names; each key and operation is guarded by a scope such as
 
 
 class ServiceApp(FastAPI):
-    """The service's FastAPI application, with its lean entry for ``GET /users/me``.
+    """The service's FastAPI application, with its lean entries for ``GET /users/me``
+    and the transit operations.
 
-    The entry (:class:`~sealbox.service.routes.users_fast.UsersMeFastPath`) is asked
-    first, before Starlette's middleware stack: the requests it takes never meet
-    the framework, and it adds what the middlewares would have added.
+    The entries (:class:`~sealbox.service.routes.users_fast.UsersMeFastPath`,
+    :class:`~sealbox.service.routes.transit_entry.TransitEntry`) are asked first,
+    before Starlette's middleware stack: the requests they take never meet the
+    framework, and they add what the middlewares would have added.
     """
 
     users_me: UsersMeFastPath | None = None
+    transit: TransitEntry | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         users_me = self.users_me
         if users_me is not None and users_me.takes(scope):
             await users_me(self.state, scope, send)
             return
+        transit = self.transit
+        if transit is not None:
+            target = transit.takes(scope)
+            if target is not None:
+                await transit(
+                    self.state, target, scope, receive, send, application=super().__call__
+                )
+                return
         await super().__call__(scope, receive, send)
 
 
@@ -75,9 +86,9 @@ def create_app(
     Args:
         settings: the settings (``SEALBOX_*`` and ``.env`` when omitted).
         transit_fast_path: answer the transit operations through
-            :class:`~sealbox.service.routes.transit_fast.TransitFastPath` (the same
-            handlers without FastAPI's per-request layers); off, the FastAPI routes
-            answer them.
+            :class:`~sealbox.service.routes.transit_entry.TransitEntry` (the same
+            answers and audit records without FastAPI's per-request layers); off, the
+            FastAPI routes answer them all.
         users_fast_path: answer ``GET /users/me`` through
             :class:`~sealbox.service.routes.users_fast.UsersMeFastPath` (the same answers
             without FastAPI's per-request layers); off, the FastAPI route answers it.
@@ -121,23 +132,19 @@ def create_app(
     app.include_router(admin_users.router())  # after /users/me
     app.include_router(transit.router())
     app.include_router(docs.router())
-    add_service_middleware(app, settings, transit_fast_path=transit_fast_path)
+    add_service_middleware(app, settings)
     if users_fast_path:
         app.users_me = UsersMeFastPath()
+    if transit_fast_path:
+        app.transit = TransitEntry(settings.transit_max_body_bytes)
     return app
 
 
-def add_service_middleware(
-    app: FastAPI, settings: ServiceSettings, *, transit_fast_path: bool = True
-) -> None:
-    """Wrap ``app`` in the service's middlewares (Vault's paths, the transit fast path,
-    the internal-error answer, the body limit, the security headers), innermost first."""
-    # Vault's paths (docs/vault.md), inside the fast path: native calls never meet it.
-    app.add_middleware(VaultApi, kv_mounts=settings.kv_mounts())
-    if transit_fast_path:
-        # Added early, so it runs inside the body limit and the security headers.
-        app.add_middleware(TransitFastPath)
-    # Around the routes and the fast path, inside the headers: a 500 carries them too.
+def add_service_middleware(app: FastAPI, settings: ServiceSettings) -> None:
+    """Wrap ``app`` in the service's middlewares (Vault's paths, the internal-error
+    answer, the body limit, the security headers), innermost first."""
+    app.add_middleware(VaultApi, kv_mounts=settings.kv_mounts())  # Vault's paths (docs/vault.md)
+    # Around the routes, inside the headers: a 500 carries them too.
     app.add_middleware(InternalErrorMiddleware)
     app.add_middleware(
         BodyLimitMiddleware,

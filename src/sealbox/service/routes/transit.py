@@ -492,7 +492,7 @@ _HANDLERS: Final[
 }
 HANDLERS: Final = MappingProxyType({op: _HANDLERS[op] for op in OPERATION_NAMES})
 """Each operation of the library's registry (:data:`sealbox.transit.registry.OPERATIONS`),
-with its request model and handler (shared by the routes and the ASGI fast path).
+with its request model and handler (shared by the routes and the lean ASGI entry).
 An operation the registry adds without a handler here fails at import."""
 
 

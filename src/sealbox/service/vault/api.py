@@ -5,10 +5,10 @@ It takes the requests whose path is Vault's (``/v1/transit/…``, ``/v1/<kv moun
 names with slashes (a secret's path), a ``LIST`` method (read as ``GET`` with
 ``list=true``, as Vault reads it; the connection layer rewrites the request line for
 the HTTP parser) and their own error shape, so this layer dispatches itself rather
-than through FastAPI's router; and the transit operations, the hot path, cost no
-more here than through :mod:`sealbox.service.routes.transit_fast`.
+than through FastAPI's router, and the transit operations, the hot path, skip the
+router's matching and dependency solving.
 
-It sits inside the body limit and the security headers, like the transit fast path.
+It sits inside the body limit and the security headers.
 
 .. versionadded:: 0.1.0
 """

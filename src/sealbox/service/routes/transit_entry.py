@@ -1,0 +1,264 @@
+"""A lean ASGI entry for the transit operations, answered before any middleware or routing.
+
+``POST /v1/keys/{name}/{operation}`` (``encrypt``, ``decrypt``, ``rewrap``, ``datakey``,
+``sign``, ``verify``, ``hmac``) on a small input costs the service little more than
+``GET /users/me`` does: a cached token check, a cached key, a few microseconds of
+cryptography, one audit line. Through FastAPI, the framework's work around it cost
+several times that: Starlette's error and exception layers, the service's pure-ASGI
+middlewares (each wrapping ``send``), matching the path against every route, solving
+the dependencies, a ``Request`` and a ``Response`` and their header objects. This
+entry is asked first, as :class:`~sealbox.service.routes.users_fast.UsersMeFastPath`
+is, and answers the request itself with the same pieces the routes use: the request
+model (or, for batches of ``encrypt`` and ``decrypt``, the hand checks of
+:mod:`sealbox.service.routes.transit_batch`), the bearer header parsing and
+:meth:`Accounts.authenticate <sealbox.accounts.core.Accounts.authenticate>`, the
+handlers of :mod:`sealbox.service.routes.transit` with their scope checks and audit
+records, the same refusals. It adds what the middlewares would have added: the
+security headers and the internal-error answer. The status, headers, body and audit
+record are those of the route, for every outcome it answers.
+
+**What it takes.** A ``POST`` to an operation's path (no ``root_path``) with a key name
+the route's pattern takes, a JSON content type (``application/json`` or ``…+json``: the
+routes read no other body as JSON), one ``Content-Length`` within the transit body
+limit and no ``Transfer-Encoding`` (the body-limit middleware judges those), and a
+body the request model accepts as it is. Anything else goes on to the FastAPI
+application unchanged, with the body already read given again: a body the model
+refuses, an empty, chunked or oversized one, a client that went away. FastAPI reads
+the JSON before it checks the token, and the token before the fields, so answering
+only bodies the model accepts keeps every refusal in the route's order.
+
+The routes stay in place: they describe the API in OpenAPI and answer all the rest.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import email.message
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from starlette.datastructures import State
+from starlette.responses import Response
+from starlette.types import Message, Receive, Scope, Send
+
+from sealbox.exceptions import TokenError
+from sealbox.integrations.fastapi.bearer import (
+    authorization,
+    bearer_token,
+    identity_thumbprint,
+    token_refused,
+)
+from sealbox.integrations.fastapi.client_cert import scope_client_identity
+from sealbox.service.audit import AuditUnavailableError
+from sealbox.service.errors import ApiError, audit_unavailable_response, error_response
+from sealbox.service.middleware import (
+    INTERNAL_ERROR_BODY,
+    INTERNAL_ERROR_HEADERS,
+    Header,
+    log_unhandled,
+    security_headers,
+    with_security_headers,
+)
+from sealbox.service.routes.transit import HANDLERS, NAME_PATTERN
+from sealbox.service.routes.transit_batch import LEAN_OPERATIONS, lean_body
+from sealbox.service.routes.transit_call import TransitCall, client_address
+from sealbox.service.runtime import Runtime
+
+__all__ = ["TransitEntry"]
+
+ASGICall = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+_PREFIX = "/v1/keys/"
+_PATH = re.compile(r"/v1/keys/([^/]+)/(" + "|".join(HANDLERS) + ")")
+_NAME = re.compile(NAME_PATTERN)
+_JSON = b"application/json"
+
+
+def operation_of(scope: Scope) -> tuple[str, str] | None:
+    """The key name and operation of a ``POST`` to an operation's path, or ``None``.
+
+    Only names the route's pattern takes; any other path is the routes' to answer.
+    """
+    if scope["type"] == "http" and scope["method"] == "POST":
+        path = scope["path"]
+        if path.startswith(_PREFIX):
+            match = _PATH.fullmatch(path)
+            if match is not None and _NAME.match(match[1]):
+                return match[1], match[2]
+    return None
+
+
+def reads_json(scope: Scope) -> bool:
+    """Whether the route reads the body as JSON: its first content type is
+    ``application/json`` or ``application/…+json`` (parsed as FastAPI parses it)."""
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            if value == _JSON:
+                return True
+            message = email.message.Message()
+            message["content-type"] = value.decode("latin-1")
+            subtype = message.get_content_subtype()
+            return message.get_content_maintype() == "application" and (
+                subtype == "json" or subtype.endswith("+json")
+            )
+    return False  # no content type: the route does not read the body as JSON
+
+
+def _lean(operation: str, raw: bytes) -> dict[str, Any] | None:
+    """The body of a batch :mod:`~sealbox.service.routes.transit_batch` answers, or ``None``.
+
+    A body without the bytes ``"batch_input"`` is not looked at twice: single inputs
+    go to the model at once.
+    """
+    if operation in LEAN_OPERATIONS and b'"batch_input"' in raw:
+        return lean_body(operation, raw)
+    return None
+
+
+def parse_body(operation: str, raw: bytes) -> dict[str, Any] | BaseModel:
+    """The body ``raw`` of ``operation``: a lean batch, or else the request model.
+
+    Raises:
+        ValidationError: the request model refuses it.
+    """
+    lean = _lean(operation, raw)
+    if lean is not None:
+        return lean
+    return HANDLERS[operation][0].model_validate_json(raw)
+
+
+async def run_operation(
+    call: TransitCall, name: str, operation: str, body: dict[str, Any] | BaseModel, size: int
+) -> Response:
+    """Run ``operation`` on key ``name`` with a body :func:`parse_body` gave (``size``
+    bytes raw) through the handler the route runs (a lean batch through its own)."""
+    if isinstance(body, dict):
+        return await LEAN_OPERATIONS[operation](call, name, body, size)
+    return await HANDLERS[operation][1](call, name, body)
+
+
+class TransitEntry:
+    """Answer the transit operations as the routes do, without Starlette's stack.
+
+    Args:
+        limit: the largest body, in bytes, of a transit request (the body-limit
+            middleware's limit for ``/v1/keys/``); a larger one is left to it.
+    """
+
+    __slots__ = ("limit",)
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+
+    def takes(self, scope: Scope) -> tuple[str, str] | None:
+        """The key name and operation when this entry reads ``scope``'s body, else ``None``."""
+        target = operation_of(scope)
+        if target is None or scope.get("root_path") or not reads_json(scope):
+            return None
+        length = None
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                if length is not None or not value.isdigit():
+                    return None
+                length = int(value)
+            elif name == b"transfer-encoding":
+                return None
+        return target if length is not None and length <= self.limit else None
+
+    async def __call__(
+        self,
+        state: State,
+        target: tuple[str, str],
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        *,
+        application: ASGICall,
+    ) -> None:
+        """Answer ``scope`` (one :meth:`takes` gave ``target`` for), or hand it to
+        ``application`` (with the body read so far) when the route must judge it."""
+        messages: list[Message] = []
+        raw = await self._read(receive, messages)
+        body: Any = None
+        if raw:  # an empty body is no body to the route
+            try:
+                body = parse_body(target[1], raw)
+            except ValidationError:
+                body = None
+        if body is None:
+            await application(scope, _again(messages, receive), send)
+            return
+        extra = security_headers(scope)
+        try:
+            response = await self._answer(state, scope, target, body=body, size=len(raw or b""))
+            status, headers, content = (
+                response.status_code,
+                response.raw_headers,
+                bytes(response.body),
+            )
+        except ApiError as exc:
+            status, headers, content = _error(
+                error_response(exc.status, exc.code, exc.message, exc.headers, **exc.extra)
+            )
+        except AuditUnavailableError:
+            status, headers, content = _error(audit_unavailable_response())
+        except Exception as exc:  # noqa: BLE001 - answered as InternalErrorMiddleware does
+            # Its 500, with the security headers: that middleware sits inside them.
+            log_unhandled(scope, exc)
+            status, headers, content = 500, list(INTERNAL_ERROR_HEADERS), INTERNAL_ERROR_BODY
+        headers = with_security_headers(headers, extra)
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": content})
+
+    async def _read(self, receive: Receive, messages: list[Message]) -> bytes | None:
+        """The whole body, every message kept in ``messages``; ``None`` when the route
+        must see it (a disconnect, or more bytes than the limit)."""
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                return None
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.limit:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    @staticmethod
+    async def _answer(
+        state: State, scope: Scope, target: tuple[str, str], *, body: Any, size: int
+    ) -> Response:
+        """The route's answer, or its refusal as an :class:`ApiError`."""
+        token = bearer_token(authorization(scope))
+        runtime: Runtime = state.runtime
+        try:
+            caller = await runtime.accounts.authenticate(
+                token, thumbprint=identity_thumbprint(scope_client_identity(scope))
+            )
+        except TokenError as exc:
+            raise token_refused(exc) from None
+        call = TransitCall(runtime, client_address(scope), caller)
+        return await run_operation(call, *target, body, size)
+
+
+def _again(messages: list[Message], receive: Receive) -> Receive:
+    """``receive``, giving the messages already read first."""
+    pending = list(messages)
+
+    async def again() -> Message:
+        if pending:
+            return pending.pop(0)
+        return await receive()
+
+    return again
+
+
+def _error(response: Any) -> tuple[int, list[Header], bytes]:
+    return int(response.status_code), list(response.raw_headers), bytes(response.body)
