@@ -59,7 +59,14 @@ from sealbox.transit.formats import (
 )
 from sealbox.transit.keys import TransitKey
 
-__all__ = ["LEAN_OPERATIONS", "lean_body"]
+__all__ = [
+    "LEAN_OPERATIONS",
+    "is_int",
+    "lean_body",
+    "partial_code_ok",
+    "reference_json",
+    "reference_ok",
+]
 
 # A batch at most this long, in a body at most this large, runs on the event loop:
 # about a millisecond of work (a 1 KiB item costs a few microseconds here), the bound
@@ -86,19 +93,26 @@ _INPUT: Final[Mapping[str, str]] = MappingProxyType(
 )
 
 
-def _is_int(value: object) -> bool:
-    return type(value) is int  # not bool: the model's lax mode would decide that one
+def is_int(value: object) -> bool:
+    """An int as the model takes it (not a bool: the model's lax mode would decide that one)."""
+    return type(value) is int
 
 
-def _reference_ok(value: object) -> bool:
-    return value is None or (type(value) is str and len(value) <= REFERENCE_MAX_CHARS)
+def reference_ok(value: object) -> bool:
+    """A ``reference`` the model takes and :func:`reference_json` writes as its serializer
+    does: ``None``, or ASCII text (an escape such as ``\\u00e9`` in an ASCII body is not)
+    within the length."""
+    return value is None or (
+        type(value) is str and len(value) <= REFERENCE_MAX_CHARS and value.isascii()
+    )
 
 
-def _partial_code_ok(value: object) -> bool:
+def partial_code_ok(value: object) -> bool:
+    """A ``partial_failure_response_code`` the model takes."""
     # PartialCode: None, or 200-599 but 204, 205 and the redirects.
     if value is None:
         return True
-    if not _is_int(value):
+    if not is_int(value):
         return False
     assert isinstance(value, int)
     return 200 <= value <= 599 and value not in (204, 205) and not 300 <= value <= 399
@@ -134,9 +148,9 @@ def _top_ok(operation: str, body: dict[str, Any]) -> bool:
         and bool(items)
         and body.get(_INPUT[operation]) is None
         and type(body.get("associated_data", "")) is str
-        and _reference_ok(body.get("reference"))
-        and _partial_code_ok(body.get("partial_failure_response_code"))
-        and _is_int(version)
+        and reference_ok(body.get("reference"))
+        and partial_code_ok(body.get("partial_failure_response_code"))
+        and is_int(version)
         and 0 <= version <= MAX_VERSION
     )
 
@@ -155,7 +169,7 @@ def _items_ok(operation: str, items: list[Any]) -> bool:
             return False
         if type(item.get("associated_data", "")) is not str:
             return False
-        if not _reference_ok(item.get("reference")):
+        if not reference_ok(item.get("reference")):
             return False
     return True
 
@@ -181,11 +195,12 @@ class _Tally:
             raise exc  # not a refusal of this item: an internal error, as in run_batch
         self.failed += 1
         message = json.dumps(str(exc), ensure_ascii=False)
-        return f'{{"error":"{code}","message":{message}{_reference(reference)}}}'.encode()
+        return f'{{"error":"{code}","message":{message}{reference_json(reference)}}}'.encode()
 
 
-def _reference(reference: str | None) -> str:
-    # The body is ASCII (lean_body): json.dumps writes what the model path's serializer does.
+def reference_json(reference: str | None) -> str:
+    """The answer's ``,"reference":…`` for an ASCII ``reference`` (:func:`reference_ok`),
+    the bytes the model path's serializer writes (``""`` without one)."""
     return "" if reference is None else ',"reference":' + json.dumps(reference)
 
 
@@ -302,7 +317,7 @@ def _encrypt_items(items: Sequence[dict[str, Any]], key: TransitKey, version: in
         result = next(results, None) if refused is None else refused
         reference = item.get("reference")
         if isinstance(result, bytes):
-            parts[index] = b'{"ciphertext":"' + result + suffix + _reference(reference).encode()
+            parts[index] = b'{"ciphertext":"' + result + suffix + reference_json(reference).encode()
             parts[index] += b"}"
             tally.versions.add(used)
         else:
@@ -353,7 +368,7 @@ def _decrypt_items(items: Sequence[dict[str, Any]], key: TransitKey) -> _Tally:
         append(
             b'{"plaintext":"'
             + b2a_base64(plaintext, newline=False)
-            + (b'"}' if reference is None else ('"' + _reference(reference) + "}").encode())
+            + (b'"}' if reference is None else ('"' + reference_json(reference) + "}").encode())
         )
     return tally
 
