@@ -174,23 +174,25 @@ _AUTH_HEADER = re.compile(
 # Text that each of _PATTERNS, then _AUTH_HEADER, needs to match at all: a line without it
 # skips that pattern. The case-insensitive ones hold letters that match outside ASCII (the
 # dotless i, the Kelvin sign), so in text that is not ASCII they are looked for with that flag.
-_NEEDS = ("-----BEGIN ", "age-secret-key-", "eyJ", "authorization")
-_FOLDED = (False, True, False, True)
-_NEEDS_ANY_CASE = tuple(re.compile(re.escape(need), re.IGNORECASE) for need in _NEEDS)
+_PEM_TEXT, _AGE_TEXT, _JWT_TEXT, _AUTH_TEXT = (
+    "-----BEGIN ",
+    "age-secret-key-",
+    "eyJ",
+    "authorization",
+)
+_AGE_ANY_CASE = re.compile(re.escape(_AGE_TEXT), re.IGNORECASE)
+_AUTH_ANY_CASE = re.compile(_AUTH_TEXT, re.IGNORECASE)
 
 
-def _may_match(text: str) -> tuple[bool, ...]:
-    """For each of ``_NEEDS``: whether ``text`` may hold it (never ``False`` when it does)."""
+def _may_match(text: str) -> tuple[bool, bool, bool, bool]:
+    """Whether ``text`` may hold the fixed text of each of ``_PATTERNS`` and of
+    ``_AUTH_HEADER`` (never ``False`` when it does)."""
     if text.isascii():
         lowered = text.lower()
-        return tuple(
-            need in (lowered if folded else text)
-            for need, folded in zip(_NEEDS, _FOLDED, strict=True)
-        )
-    return tuple(
-        bool(any_case.search(text)) if folded else need in text
-        for need, folded, any_case in zip(_NEEDS, _FOLDED, _NEEDS_ANY_CASE, strict=True)
-    )
+        age, auth = _AGE_TEXT in lowered, _AUTH_TEXT in lowered
+    else:
+        age, auth = bool(_AGE_ANY_CASE.search(text)), bool(_AUTH_ANY_CASE.search(text))
+    return _PEM_TEXT in text, age, _JWT_TEXT in text, auth
 
 
 class Redactor:
@@ -246,8 +248,8 @@ class Redactor:
             text = pattern.sub(REDACTED, text)
         # A pattern whose fixed text is absent cannot match (a replacement only adds
         # asterisks, which none of that text holds): most lines skip every one.
-        *shaped, auth = _may_match(text)
-        for known, may in zip(_PATTERNS, shaped, strict=True):
+        pem, age, jwt, auth = _may_match(text)
+        for known, may in zip(_PATTERNS, (pem, age, jwt), strict=True):
             if may:
                 text = known.sub(REDACTED, text)
         return _AUTH_HEADER.sub(_redact_auth, text) if auth else text
