@@ -230,20 +230,40 @@ def _app(service: Running) -> ServiceApp:
 
 @pytest.fixture
 def entry_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The operations the lean entry ran itself (not handed to the application)."""
+    """The operations the lean entry took to run itself (not handed to the application)."""
     calls: list[str] = []
-    real = transit_entry.run_operation
+    real = transit_entry.prepare
 
-    async def counting(call: Any, name: str, operation: str, *rest: Any) -> Any:
+    def counting(operation: str, raw: bytes) -> Any:
+        prepared = real(operation, raw)  # raises for a body the route must judge
         calls.append(operation)
-        return await real(call, name, operation, *rest)
+        return prepared
 
-    monkeypatch.setattr(transit_entry, "run_operation", counting)
+    monkeypatch.setattr(transit_entry, "prepare", counting)
+    return calls
+
+
+@pytest.fixture
+def single_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The single inputs the entry ran without the request model."""
+    calls: list[str] = []
+    real = transit_entry.single_body
+
+    def counting(operation: str, raw: bytes) -> Any:
+        body = real(operation, raw)
+        if body is not None:
+            calls.append(operation)
+        return body
+
+    monkeypatch.setattr(transit_entry, "single_body", counting)
     return calls
 
 
 def test_single_operations_answer_and_audit_alike_through_the_entry_and_the_routes(
-    tmp_path: Path, entry_calls: list[str], caplog: pytest.LogCaptureFixture
+    tmp_path: Path,
+    entry_calls: list[str],
+    single_calls: list[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     answers, audits, taken = [], [], []
     for lean in (True, False):
@@ -271,6 +291,7 @@ def test_single_operations_answer_and_audit_alike_through_the_entry_and_the_rout
     # The entry answered the requests it takes; the routes' service never reached it.
     assert taken[0] >= 60 and taken[1] == taken[0]
     assert set(entry_calls) == {"encrypt", "decrypt", "rewrap", "datakey", "sign", "verify", "hmac"}
+    assert single_calls.count("encrypt") >= 15 and single_calls.count("decrypt") >= 8
     statuses = {answer[0] for _, answer in answers[0]}
     assert {200, 400, 401, 403, 404, 413, 422, 500, 503} <= statuses
     # Security headers on every answer, HSTS included (TLS).

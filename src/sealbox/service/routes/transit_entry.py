@@ -9,7 +9,8 @@ middlewares (each wrapping ``send``), matching the path against every route, sol
 the dependencies, a ``Request`` and a ``Response`` and their header objects. This
 entry is asked first, as :class:`~sealbox.service.routes.users_fast.UsersMeFastPath`
 is, and answers the request itself with the same pieces the routes use: the request
-model (or, for batches of ``encrypt`` and ``decrypt``, the hand checks of
+model (or, for ``encrypt`` and ``decrypt``, the hand checks of
+:mod:`sealbox.service.routes.transit_single` and
 :mod:`sealbox.service.routes.transit_batch`), the bearer header parsing and
 :meth:`Accounts.authenticate <sealbox.accounts.core.Accounts.authenticate>`, the
 handlers of :mod:`sealbox.service.routes.transit` with their scope checks and audit
@@ -39,7 +40,7 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 from starlette.datastructures import State
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
@@ -65,6 +66,7 @@ from sealbox.service.middleware import (
 from sealbox.service.routes.transit import HANDLERS, NAME_PATTERN
 from sealbox.service.routes.transit_batch import LEAN_OPERATIONS, lean_body
 from sealbox.service.routes.transit_call import TransitCall, client_address
+from sealbox.service.routes.transit_single import SINGLE_OPERATIONS, single_body
 from sealbox.service.runtime import Runtime
 
 __all__ = ["TransitEntry"]
@@ -75,6 +77,7 @@ _PREFIX = "/v1/keys/"
 _PATH = re.compile(r"/v1/keys/([^/]+)/(" + "|".join(HANDLERS) + ")")
 _NAME = re.compile(NAME_PATTERN)
 _JSON = b"application/json"
+_CONTENT_TYPE = (b"content-type", _JSON)
 
 
 def operation_of(scope: Scope) -> tuple[str, str] | None:
@@ -118,26 +121,34 @@ def _lean(operation: str, raw: bytes) -> dict[str, Any] | None:
     return None
 
 
-def parse_body(operation: str, raw: bytes) -> dict[str, Any] | BaseModel:
-    """The body ``raw`` of ``operation``: a lean batch, or else the request model.
+Prepared = Callable[[TransitCall, str], Awaitable[Response | bytes]]
+"""An operation ready to run for a caller on a key: its answer, a ``Response`` or the
+JSON body of a 200."""
+
+
+def prepare(operation: str, raw: bytes) -> Prepared:
+    """The operation ``operation`` with its body ``raw``, checked as the route checks it.
+
+    A batch of ``encrypt`` or ``decrypt`` runs as :mod:`~sealbox.service.routes.transit_batch`
+    runs it, a single one as :mod:`~sealbox.service.routes.transit_single` does, when
+    their checks take the body; anything else through the request model and the
+    route's handler.
 
     Raises:
-        ValidationError: the request model refuses it.
+        ValidationError: the request model refuses the body.
     """
     lean = _lean(operation, raw)
     if lean is not None:
-        return lean
-    return HANDLERS[operation][0].model_validate_json(raw)
-
-
-async def run_operation(
-    call: TransitCall, name: str, operation: str, body: dict[str, Any] | BaseModel, size: int
-) -> Response:
-    """Run ``operation`` on key ``name`` with a body :func:`parse_body` gave (``size``
-    bytes raw) through the handler the route runs (a lean batch through its own)."""
-    if isinstance(body, dict):
-        return await LEAN_OPERATIONS[operation](call, name, body, size)
-    return await HANDLERS[operation][1](call, name, body)
+        batch, size = LEAN_OPERATIONS[operation], len(raw)
+        return lambda call, name: batch(call, name, lean, size)
+    if operation in SINGLE_OPERATIONS and b'"batch_input"' not in raw:
+        single = single_body(operation, raw)
+        if single is not None:
+            one = SINGLE_OPERATIONS[operation]
+            return lambda call, name: one(call, name, single)
+    model, handler = HANDLERS[operation]
+    body = model.model_validate_json(raw)
+    return lambda call, name: handler(call, name, body)
 
 
 class TransitEntry:
@@ -182,23 +193,18 @@ class TransitEntry:
         ``application`` (with the body read so far) when the route must judge it."""
         messages: list[Message] = []
         raw = await self._read(receive, messages)
-        body: Any = None
+        operation: Prepared | None = None
         if raw:  # an empty body is no body to the route
             try:
-                body = parse_body(target[1], raw)
+                operation = prepare(target[1], raw)
             except ValidationError:
-                body = None
-        if body is None:
+                operation = None
+        if operation is None:
             await application(scope, _again(messages, receive), send)
             return
         extra = security_headers(scope)
         try:
-            response = await self._answer(state, scope, target, body=body, size=len(raw or b""))
-            status, headers, content = (
-                response.status_code,
-                response.raw_headers,
-                bytes(response.body),
-            )
+            answer = await self._answer(state, scope, target[0], operation)
         except ApiError as exc:
             status, headers, content = _error(
                 error_response(exc.status, exc.code, exc.message, exc.headers, **exc.extra)
@@ -209,6 +215,15 @@ class TransitEntry:
             # Its 500, with the security headers: that middleware sits inside them.
             log_unhandled(scope, exc)
             status, headers, content = 500, list(INTERNAL_ERROR_HEADERS), INTERNAL_ERROR_BODY
+        else:
+            if isinstance(answer, bytes):
+                # A Response's two headers, then the security headers (none repeats them).
+                length = (b"content-length", str(len(answer)).encode())
+                headers = [length, _CONTENT_TYPE, *extra]
+                await send({"type": "http.response.start", "status": 200, "headers": headers})
+                await send({"type": "http.response.body", "body": answer})
+                return
+            status, headers, content = _error(answer)
         headers = with_security_headers(headers, extra)
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": content})
@@ -233,9 +248,10 @@ class TransitEntry:
 
     @staticmethod
     async def _answer(
-        state: State, scope: Scope, target: tuple[str, str], *, body: Any, size: int
-    ) -> Response:
+        state: State, scope: Scope, name: str, operation: Prepared
+    ) -> Response | bytes:
         """The route's answer, or its refusal as an :class:`ApiError`."""
+        # In the route's order: the header, then the accounts, then the token.
         token = bearer_token(authorization(scope))
         runtime: Runtime = state.runtime
         try:
@@ -244,8 +260,7 @@ class TransitEntry:
             )
         except TokenError as exc:
             raise token_refused(exc) from None
-        call = TransitCall(runtime, client_address(scope), caller)
-        return await run_operation(call, *target, body, size)
+        return await operation(TransitCall(runtime, client_address(scope), caller), name)
 
 
 def _again(messages: list[Message], receive: Receive) -> Receive:
