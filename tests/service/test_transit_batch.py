@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from sealbox.service.routes.transit_batch import _decode_all, lean_body
+from sealbox.service.routes.transit_batch import decode_all, lean_body
 from sealbox.transit.errors import InvalidRequestError
 from sealbox.transit.formats import decode_b64
 from tests.service._transit import ALL_SCOPES, Transit, b64
@@ -285,7 +285,7 @@ def _decode(text: str) -> bytes | None:
 
 @pytest.mark.parametrize("text", _TEXTS)
 def test_the_batch_decoder_reads_each_text_as_decode_b64_or_defers(text: str) -> None:
-    decoded = _decode_all([text, "AQ=="])
+    decoded = decode_all([text, "AQ=="])
     # None (each text then goes through decode_b64) is always a right answer.
     if decoded is not None:
         assert decoded == [_decode(text), b"\x01"]
@@ -293,6 +293,6 @@ def test_the_batch_decoder_reads_each_text_as_decode_b64_or_defers(text: str) ->
 
 def test_the_batch_decoder_decodes_a_whole_batch_or_nothing() -> None:
     texts = [base64.b64encode(bytes([i]) * i).decode() for i in range(100)]
-    assert _decode_all(texts) == [bytes([i]) * i for i in range(100)]
-    assert _decode_all([*texts, "!"]) is None
-    assert _decode_all([*texts, None]) is None
+    assert decode_all(texts) == [bytes([i]) * i for i in range(100)]
+    assert decode_all([*texts, "!"]) is None
+    assert decode_all([*texts, None]) is None

@@ -61,11 +61,13 @@ from sealbox.transit.keys import TransitKey
 
 __all__ = [
     "LEAN_OPERATIONS",
+    "decode_all",
     "is_int",
     "lean_body",
     "partial_code_ok",
     "reference_json",
     "reference_ok",
+    "split_all",
 ]
 
 # A batch at most this long, in a body at most this large, runs on the event loop:
@@ -226,7 +228,7 @@ def _checked_decoder() -> TypeAdapter[list[bytes]] | None:
 _DECODER: Final = _checked_decoder()
 
 
-def _decode_all(texts: list[Any]) -> list[bytes] | None:
+def decode_all(texts: list[Any]) -> list[bytes] | None:
     """The bytes of every base64 text, decoded in one call, or ``None``.
 
     ``binascii`` decodes 1 KiB of base64 a few times slower than pydantic-core, and the
@@ -278,7 +280,7 @@ def _encrypt_plain(plaintexts: list[bytes], key: TransitKey, version: int, tally
 def _encrypt_items(items: Sequence[dict[str, Any]], key: TransitKey, version: int) -> _Tally:
     """Decode every item, encrypt the ones that decoded in one call, write the results."""
     tally = _Tally()
-    decoded = _decode_all([item.get("plaintext") for item in items])
+    decoded = decode_all([item.get("plaintext") for item in items])
     # Each item a plaintext alone (decoded: every item has one).
     if (
         decoded is not None
@@ -326,10 +328,10 @@ def _encrypt_items(items: Sequence[dict[str, Any]], key: TransitKey, version: in
     return tally
 
 
-def _split_all(ciphertexts: list[Any]) -> list[tuple[int, bytes]] | None:
+def split_all(ciphertexts: list[Any]) -> list[tuple[int, bytes]] | None:
     """Every ciphertext's version and bytes, as parse_versioned gives them, or ``None``.
 
-    The base64 after the prefixes is decoded in one call (:func:`_decode_all`); a text
+    The base64 after the prefixes is decoded in one call (:func:`decode_all`); a text
     without a well-formed prefix, or a batch that decoder leaves, gives ``None``.
     """
     versions, bodies = [], []
@@ -340,14 +342,14 @@ def _split_all(ciphertexts: list[Any]) -> list[tuple[int, bytes]] | None:
         prefix = len(PREFIX) if text.startswith(PREFIX) else len(VAULT_PREFIX)
         versions.append(version)
         bodies.append(text[prefix + len(str(version)) + 1 :])
-    decoded = _decode_all(bodies)
+    decoded = decode_all(bodies)
     return None if decoded is None else list(zip(versions, decoded, strict=True))
 
 
 def _decrypt_items(items: Sequence[dict[str, Any]], key: TransitKey) -> _Tally:
     tally = _Tally()
     append, read_versions = tally.parts.append, tally.versions
-    split = _split_all([item.get("ciphertext") for item in items])
+    split = split_all([item.get("ciphertext") for item in items])
     for index, item in enumerate(items):
         ciphertext = item.get("ciphertext")
         try:

@@ -137,15 +137,16 @@ def prepare(operation: str, raw: bytes) -> Prepared:
     Raises:
         ValidationError: the request model refuses the body.
     """
-    lean = _lean(operation, raw)
-    if lean is not None:
-        batch, size = LEAN_OPERATIONS[operation], len(raw)
-        return lambda call, name: batch(call, name, lean, size)
     if operation in SINGLE_OPERATIONS and b'"batch_input"' not in raw:
         single = single_body(operation, raw)
         if single is not None:
             one = SINGLE_OPERATIONS[operation]
             return lambda call, name: one(call, name, single)
+    else:
+        lean = _lean(operation, raw)
+        if lean is not None:
+            batch, size = LEAN_OPERATIONS[operation], len(raw)
+            return lambda call, name: batch(call, name, lean, size)
     model, handler = HANDLERS[operation]
     body = model.model_validate_json(raw)
     return lambda call, name: handler(call, name, body)
