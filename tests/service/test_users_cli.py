@@ -135,6 +135,23 @@ def test_disable_enable_reset_password_and_delete(users) -> None:
     assert secret not in audit
 
 
+def test_audit_lines_name_the_stored_account_not_the_name_as_typed(users) -> None:
+    # RFC 8265: "DAVE" in full-width letters, and "Dave", are the stored account "dave".
+    _create(users, "dave")
+    r = users("reset-totp", "\uff24\uff21\uff36\uff25", "--yes")
+    assert r.code == 0, r.stderr
+    assert r.out == "dave has no second factor; nothing changed\n"
+    assert users("grant", "Dave", "transit:admin").code == 0
+    assert users("disable", "DAVE").code == 0
+    audit = [json.loads(line) for line in (users.data / "audit.log").read_text().splitlines()]
+    named = [(line["event"], line["user"]) for line in audit]
+    assert named == [
+        ("admin.reset_totp", "dave"),
+        ("admin.grant", "dave"),
+        ("admin.disable", "dave"),
+    ]
+
+
 def test_import_refuses_everything_on_a_bad_line_unless_skip_invalid(users, tmp_path: Path) -> None:
     _create(users, "admin")
     good = django_pbkdf2("dana-password-1")

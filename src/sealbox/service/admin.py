@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import TypeVar
 
 from sealbox.accounts import DEFAULT_SCOPES
-from sealbox.accounts.admin import AccountAdmin
+from sealbox.accounts.admin import AccountAdmin, AccountInfo
 from sealbox.accounts.audit import AuditLog
 from sealbox.accounts.revocation import (
     LocalRevocations,
@@ -28,6 +28,7 @@ from sealbox.accounts.revocation import (
 )
 from sealbox.accounts.sessions import WeakPasswordError, check_new_password
 from sealbox.accounts.store import Store, UsernameTakenError
+from sealbox.accounts.user_import import ImportReport
 from sealbox.accounts.usernames import canonical_username
 from sealbox.exceptions import ConfigError
 from sealbox.passwords import PasswordHasher
@@ -37,6 +38,7 @@ from sealbox.service.settings import ServiceSettings
 
 __all__ = [
     "administer_accounts",
+    "audited_accounts",
     "create_user",
     "open_revocations",
     "password_policy",
@@ -179,11 +181,7 @@ def administer_accounts(
             )
             result = await operation(admin)
             if log is not None and audit is not None:
-                # The stored names: of the account returned, or of each account imported.
-                users = getattr(result, "imported", None)
-                if users is None:
-                    users = [getattr(result, "username", audit[1])]
-                for user in users:
+                for user in audited_accounts(result, audit[1]):
                     log.record(audit[0], outcome="success", user=str(user), detail="command line")
             return result
         finally:
@@ -209,3 +207,18 @@ def reset_totp(settings: ServiceSettings, name: str) -> tuple[str, bool]:
         settings, lambda admin: admin.reset_totp(name), audit=("admin.reset_totp", name)
     )
     return info.username, removed
+
+
+def audited_accounts(result: object, given: str) -> list[str]:
+    """The accounts an audit line of an account operation names, by their stored names.
+
+    Usernames are compared under RFC 8265 rules (``Alice`` names ``alice``), so the line
+    names the account as stored, not as typed: each account imported, or the account
+    returned, alone or first of a pair (``reset_totp`` answers ``(account, removed)``).
+    ``given`` only for a result that names no account.
+    """
+    if isinstance(result, ImportReport):
+        return list(result.imported)
+    if isinstance(result, tuple) and result:
+        result = result[0]
+    return [result.username if isinstance(result, AccountInfo) else given]

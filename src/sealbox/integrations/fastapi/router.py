@@ -16,7 +16,8 @@ The token endpoint takes ``grant_type=password`` and ``grant_type=refresh_token`
 :attr:`Accounts.clients <sealbox.accounts.core.Accounts.clients>`
 (:mod:`sealbox.integrations.fastapi.client_auth`); over mutual TLS the access tokens it
 issues are bound to the client certificate (RFC 8705 §3). A password login of an account
-with a second factor takes the code in ``otp`` (401 ``mfa_required`` without it). Its
+with a second factor takes the code in ``otp`` (401 ``mfa_required`` without it, with the
+token endpoint's ``WWW-Authenticate: Basic`` challenge, as ``invalid_client``). Its
 errors carry RFC 6749 §5.2's ``error`` and ``error_description`` beside sealbox's
 ``message``, malformed forms included (400 ``invalid_request``, not FastAPI's 422).
 ``logout``, ``password`` and ``users/me`` are an account's: a client's token gets 403
@@ -61,7 +62,7 @@ from sealbox.accounts.sessions import (
 from sealbox.accounts.totp import TotpError
 from sealbox.accounts.usernames import MAX_USERNAME, UsernameError, canonical_username
 from sealbox.integrations.fastapi.bearer import BearerAuth, connection_thumbprint
-from sealbox.integrations.fastapi.client_auth import client_credentials_grant
+from sealbox.integrations.fastapi.client_auth import BASIC_CHALLENGE, client_credentials_grant
 from sealbox.integrations.fastapi.client_cert import client_identity
 from sealbox.integrations.fastapi.errors import ApiError, ErrorCode
 
@@ -305,7 +306,11 @@ async def token(accounts: Accounts, form: TokenForm, request: Request) -> TokenR
                 accounts, username, password, address, scopes, bound_to=bound_to, otp=form.otp
             )
         except TotpError as exc:
-            raise _token_error(401, ErrorCode.MFA_REQUIRED, str(exc)) from None
+            # RFC 9110 §11.6.1: a 401 carries a challenge; the token endpoint's own, as for
+            # invalid_client. The code goes in the form's otp, not in a header.
+            raise _token_error(
+                401, ErrorCode.MFA_REQUIRED, str(exc), **{"WWW-Authenticate": BASIC_CHALLENGE}
+            ) from None
         except Throttled as exc:
             raise _too_many(exc.retry_after, token_endpoint=True) from None
         except AccountDisabled:
