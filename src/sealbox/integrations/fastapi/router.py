@@ -35,7 +35,7 @@ accounts opened in the app's lifespan)::
 # their annotations, which name the factory's local dependencies.
 
 from collections.abc import Callable, Coroutine
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -62,7 +62,7 @@ from sealbox.accounts.sessions import (
 from sealbox.accounts.totp import TotpError
 from sealbox.accounts.usernames import MAX_USERNAME, UsernameError, canonical_username
 from sealbox.integrations.fastapi.bearer import BearerAuth, connection_thumbprint
-from sealbox.integrations.fastapi.client_auth import BASIC_CHALLENGE, client_credentials_grant
+from sealbox.integrations.fastapi.client_auth import client_credentials_grant
 from sealbox.integrations.fastapi.client_cert import client_identity
 from sealbox.integrations.fastapi.errors import ApiError, ErrorCode
 
@@ -81,6 +81,10 @@ __all__ = [
     "user_caller",
     "users_router",
 ]
+
+#: The challenge of a 401 ``mfa_required``: the one-time code goes in the form's ``otp``.
+#: ``OTP`` is no registered HTTP scheme, so that browsers show no dialog of their own.
+OTP_CHALLENGE: Final = 'OTP realm="sealbox"'
 
 #: The accounts, or a function of the request that returns them.
 AccountsSource = Accounts | Callable[[Request], Accounts]
@@ -306,10 +310,10 @@ async def token(accounts: Accounts, form: TokenForm, request: Request) -> TokenR
                 accounts, username, password, address, scopes, bound_to=bound_to, otp=form.otp
             )
         except TotpError as exc:
-            # RFC 9110 §11.6.1: a 401 carries a challenge; the token endpoint's own, as for
-            # invalid_client. The code goes in the form's otp, not in a header.
+            # RFC 9110 §11.6.1: a 401 carries a challenge. Not Basic: a browser answers
+            # that with its own password dialog, over the login form that asked.
             raise _token_error(
-                401, ErrorCode.MFA_REQUIRED, str(exc), **{"WWW-Authenticate": BASIC_CHALLENGE}
+                401, ErrorCode.MFA_REQUIRED, str(exc), **{"WWW-Authenticate": OTP_CHALLENGE}
             ) from None
         except Throttled as exc:
             raise _too_many(exc.retry_after, token_endpoint=True) from None
