@@ -30,7 +30,7 @@ from sealbox.accounts.sessions import WeakPasswordError, check_new_password
 from sealbox.accounts.store import Store, UsernameTakenError
 from sealbox.accounts.user_import import ImportReport
 from sealbox.accounts.usernames import canonical_username
-from sealbox.exceptions import ConfigError
+from sealbox.exceptions import ConfigError, StorageError
 from sealbox.passwords import PasswordHasher
 from sealbox.service.db import make_engine, migrate, sessionmaker
 from sealbox.service.provision import DataDir
@@ -42,6 +42,7 @@ __all__ = [
     "create_user",
     "open_revocations",
     "password_policy",
+    "redis_errors",
     "reset_totp",
 ]
 
@@ -64,6 +65,15 @@ def open_revocations(
         return redis, None
     changes = DataDir(settings.data_dir).revocations_changed
     return LocalRevocations(store), lambda: announce_change(changes)
+
+
+def redis_errors(settings: ServiceSettings) -> tuple[type[Exception], ...]:
+    """What a Redis that does not answer raises: nothing without Redis configured."""
+    if settings.redis_url is None:
+        return ()
+    from redis.exceptions import RedisError  # the redis extra, there when it is configured
+
+    return (RedisError,)
 
 
 def password_policy(password: str, username: str) -> None:
@@ -147,6 +157,8 @@ def administer_accounts(
         AccountNotFoundError: no account has the name given.
         ConfigError: a refused scope (``invalid_scope``) or password (``weak_password``);
             ``service_not_provisioned`` for a data folder that does not exist.
+        StorageError: code ``revocation_incomplete``, the change is in the database but
+            Redis did not answer (running the operation again completes it).
     """
     if settings.database_url is None and not (settings.data_dir / "sealbox.db").exists():
         if not create:
@@ -179,7 +191,15 @@ def administer_accounts(
                 default_scopes=DEFAULT_SCOPES,
                 after_change=after,
             )
-            result = await operation(admin)
+            try:
+                result = await operation(admin)
+            except redis_errors(settings) as exc:
+                raise StorageError(
+                    "the change is recorded in the database, but Redis did not answer "
+                    f"({type(exc).__name__}): running services may not refuse the "
+                    "account's live access tokens yet",
+                    code="revocation_incomplete",
+                ) from None
             if log is not None and audit is not None:
                 for user in audited_accounts(result, audit[1]):
                     log.record(audit[0], outcome="success", user=str(user), detail="command line")

@@ -17,7 +17,7 @@ from sealbox.accounts.clients import ClientInfo, ClientStore, NewSecret
 from sealbox.accounts.grants import revoke_client_tokens
 from sealbox.accounts.store import Store
 from sealbox.exceptions import StorageError
-from sealbox.service.admin import open_revocations
+from sealbox.service.admin import open_revocations, redis_errors
 from sealbox.service.db import make_engine, migrate, sessionmaker
 from sealbox.service.provision import DataDir
 from sealbox.service.settings import ServiceSettings
@@ -125,7 +125,7 @@ def delete_client(settings: ServiceSettings, name: str) -> ClientInfo:
         revocations, after = open_revocations(settings, accounts)
         try:
             await revoke_client_tokens(revocations, client.client_id, settings.access_token_ttl)
-        except _redis_errors(settings) as exc:
+        except redis_errors(settings) as exc:
             raise StorageError(
                 f"the access tokens of client {name!r} cannot be refused: Redis did not "
                 f"answer ({type(exc).__name__}); the client is kept",
@@ -141,12 +141,3 @@ def delete_client(settings: ServiceSettings, name: str) -> ClientInfo:
         return await store.delete(name, client_id=client.client_id)
 
     return _run(settings, revoke_then_delete)
-
-
-def _redis_errors(settings: ServiceSettings) -> tuple[type[Exception], ...]:
-    """What a Redis that does not answer raises: nothing without Redis configured."""
-    if settings.redis_url is None:
-        return ()
-    from redis.exceptions import RedisError  # the redis extra, there when it is configured
-
-    return (RedisError,)
