@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,7 +17,9 @@ from tests.service.conftest import REDIS_PREFIX, REDIS_URL, require_server
 PASSWORD = "canary-accounts-password-41c9"
 
 
-def run(tmp_path: Path, scenario) -> None:
+def run(tmp_path: Path, scenario, **options: Any) -> None:
+    """Run ``scenario(accounts)`` on new accounts (``options`` go to ``Accounts.open``)."""
+
     async def main() -> None:
         engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'accounts.db'}")
         await migrate(engine)
@@ -25,6 +28,7 @@ def run(tmp_path: Path, scenario) -> None:
             SigningKeySet.generate("EdDSA"),
             AccountPolicy(issuer="https://orders.example", audience="orders"),
             password_profile="test",
+            **options,
         )
         try:
             await scenario(accounts)
@@ -143,24 +147,10 @@ def test_with_the_lists_in_redis_the_check_without_waiting_leaves_it_to_authenti
 ) -> None:
     require_server("Redis", 6379)
 
-    async def main() -> None:
-        engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'accounts.db'}")
-        await migrate(engine)
-        accounts = await Accounts.open(
-            engine,
-            SigningKeySet.generate("EdDSA"),
-            AccountPolicy(issuer="https://orders.example", audience="orders"),
-            password_profile="test",
-            redis_url=REDIS_URL,
-            redis_prefix=REDIS_PREFIX,
-        )
-        try:
-            user = await sessions.register(accounts, "dave", PASSWORD, "192.0.2.4")
-            issued = await sessions.start_session(accounts, user)
-            assert accounts.authenticate_now(issued.access_token) is None
-            assert (await accounts.authenticate(issued.access_token)).user_id == user.id
-        finally:
-            await accounts.close()
-            await engine.dispose()
+    async def scenario(accounts: Accounts) -> None:
+        user = await sessions.register(accounts, "dave", PASSWORD, "192.0.2.4")
+        issued = await sessions.start_session(accounts, user)
+        assert accounts.authenticate_now(issued.access_token) is None
+        assert (await accounts.authenticate(issued.access_token)).user_id == user.id
 
-    asyncio.run(main())
+    run(tmp_path, scenario, redis_url=REDIS_URL, redis_prefix=REDIS_PREFIX)
