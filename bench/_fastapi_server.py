@@ -1,7 +1,14 @@
-"""The app of examples/fastapi_app.py with two more routes for suite_fastapi: ``GET
-/orders-open``, the body of ``GET /orders`` without the bearer dependency (the anchor), and
-``GET /orders-noop``, the same with a dependency that does nothing (what FastAPI's
-dependency machinery alone costs).
+"""The app of examples/fastapi_app.py with more routes for suite_fastapi, each answering what
+``GET /orders`` answers suite_fastapi's user:
+
+- ``GET /orders-open``: without the bearer dependency (the anchor);
+- ``GET /orders-noop``: behind a dependency that does nothing (what FastAPI's dependency
+  machinery alone costs);
+- ``GET /orders-noop-scoped``: behind a ``Security`` dependency with the scope, doing nothing
+  (the shape of the guarded route, without sealbox's work);
+- ``GET /orders-lookup``: behind a ``Security`` dependency that finds the ``Authorization``
+  header and looks its value up in a dict: the least any token check can do, the ceiling
+  of a guarded route under FastAPI.
 
 Served by plain uvicorn, as the example is: ``uvicorn bench._fastapi_server:app …``.
 """
@@ -13,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
 from fastapi_app import app
 
 __all__ = ["app"]
@@ -32,4 +39,27 @@ async def nothing(request: Request) -> None:
 @app.get("/orders-noop", dependencies=[Depends(nothing)])
 async def orders_noop() -> dict[str, str]:
     """The same answer, behind a dependency that does nothing."""
+    return {"user": "bench-user"}
+
+
+@app.get("/orders-noop-scoped", dependencies=[Security(nothing, scopes=["orders:read"])])
+async def orders_noop_scoped() -> dict[str, str]:
+    """The same answer, behind a scoped security dependency that does nothing."""
+    return {"user": "bench-user"}
+
+
+_KNOWN: dict[bytes, str] = {}
+
+
+async def lookup(request: Request) -> str | None:
+    """The least a token check does: find the header, look its value up."""
+    for name, value in request.scope["headers"]:
+        if name == b"authorization":
+            return _KNOWN.get(value)
+    return None
+
+
+@app.get("/orders-lookup", dependencies=[Security(lookup, scopes=["orders:read"])])
+async def orders_lookup() -> dict[str, str]:
+    """The same answer, behind the header lookup."""
     return {"user": "bench-user"}

@@ -60,8 +60,8 @@ async def _verified(request: Request) -> Caller:
     token = bearer_token(authorization(request.scope))
     accounts: Accounts = request.app.state.runtime.accounts
     # Its first half, reached inside: the public method always looks revocation up.
-    cached = accounts._callers.get(token)
-    return cached or accounts._verify(token, time.time())
+    seen = accounts._callers.get(token) or accounts._verify(token, time.time())
+    return seen.caller
 
 
 def _ladder_routes(app: FastAPI) -> None:

@@ -20,7 +20,9 @@ import pytest
 from sealbox import age
 
 ME = age.X25519Identity.generate()
-SIZE = 256 * 1024 * 1024
+# Large enough that the run is still writing when the signal lands, on a busy machine too
+# (the run is interrupted early: the size costs the decrypt case's setup only).
+SIZE = 768 * 1024 * 1024
 
 
 def _leftovers(marker: str) -> list[int]:

@@ -114,3 +114,23 @@ def test_delete_needs_yes_without_a_terminal_and_then_removes_the_client(
     assert done.code == 0, done.stderr
     assert "deleted client reporting" in done.stderr
     assert json.loads(cli(["clients", "list", "--json", "--data-dir", data]).out) == []
+
+
+def test_delete_keeps_the_client_when_its_tokens_cannot_be_refused(cli, tmp_path: Path) -> None:
+    # A Redis that does not answer (port 1, nothing listens): the revocation is recorded
+    # before the deletion, so the failure leaves the client there rather than deleting a
+    # client whose live tokens would pass until they expire.
+    data = tmp_path / "data"
+    made = json.loads(_create(cli, data, "reporting", "--json").out)
+    unreachable = {"SEALBOX_REDIS_URL": "redis://:canary-redis-password@127.0.0.1:1/0"}
+    r = cli(["clients", "delete", "reporting", "--yes", "--data-dir", data], env=unreachable)
+    assert r.code == 1
+    assert r.stderr == (
+        "sealbox: error: the access tokens of client 'reporting' cannot be refused: Redis did "
+        "not answer (ConnectionError); the client is kept\n"
+        "sealbox: hint: it still works; once the Redis of "
+        "SEALBOX_REDIS_URL answers, run 'sealbox clients delete reporting' again\n"
+    )
+    assert "canary-redis-password" not in r.out + r.stderr
+    listed = json.loads(cli(["clients", "list", "--json", "--data-dir", data]).out)
+    assert [c["client_id"] for c in listed] == [made["client_id"]]

@@ -100,6 +100,8 @@ def test_enrol_confirm_and_log_in_with_a_current_code(service: Running) -> None:
         assert r.status_code == 401
         assert r.json()["error"] == "mfa_required"
         assert r.json()["error_description"]
+        # RFC 9110 §11.6.1: a 401 carries a challenge, the token endpoint's (as invalid_client).
+        assert r.headers["www-authenticate"] == 'OTP realm="sealbox"'
         assert "access_token" not in r.json()
 
         pin = pin_clock(service)

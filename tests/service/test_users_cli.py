@@ -135,6 +135,45 @@ def test_disable_enable_reset_password_and_delete(users) -> None:
     assert secret not in audit
 
 
+def test_a_change_redis_does_not_hear_of_is_a_clear_error_and_repeating_it_is_safe(
+    users,
+) -> None:
+    # A Redis that does not answer (port 1): the account is disabled in the database,
+    # and the command says that running services may not refuse its tokens yet.
+    _create(users, "erin")
+    unreachable = {"SEALBOX_REDIS_URL": "redis://:canary-redis-password@127.0.0.1:1/0"}
+    r = users("disable", "erin", env=unreachable)
+    assert r.code == 1
+    assert r.stderr == (
+        "sealbox: error: the change is recorded in the database, but Redis did not answer "
+        "(ConnectionError): running services may not refuse the account's live access "
+        "tokens yet\n"
+        "sealbox: hint: once the Redis of SEALBOX_REDIS_URL answers, run the same command "
+        "again: until then the account's live access tokens may still pass\n"
+    )
+    assert "canary-redis-password" not in r.out + r.stderr
+    assert json.loads(users("show", "erin", "--json").out)["disabled"] is True
+    again = users("disable", "erin")
+    assert again.code == 0, again.stderr
+
+
+def test_audit_lines_name_the_stored_account_not_the_name_as_typed(users) -> None:
+    # RFC 8265: "DAVE" in full-width letters, and "Dave", are the stored account "dave".
+    _create(users, "dave")
+    r = users("reset-totp", "\uff24\uff21\uff36\uff25", "--yes")
+    assert r.code == 0, r.stderr
+    assert r.out == "dave has no second factor; nothing changed\n"
+    assert users("grant", "Dave", "transit:admin").code == 0
+    assert users("disable", "DAVE").code == 0
+    audit = [json.loads(line) for line in (users.data / "audit.log").read_text().splitlines()]
+    named = [(line["event"], line["user"]) for line in audit]
+    assert named == [
+        ("admin.reset_totp", "dave"),
+        ("admin.grant", "dave"),
+        ("admin.disable", "dave"),
+    ]
+
+
 def test_import_refuses_everything_on_a_bad_line_unless_skip_invalid(users, tmp_path: Path) -> None:
     _create(users, "admin")
     good = django_pbkdf2("dana-password-1")

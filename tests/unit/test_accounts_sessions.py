@@ -5,17 +5,21 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from sealbox.accounts import AccountPolicy, Accounts, make_engine, migrate, sessions
 from sealbox.exceptions import TokenError
 from sealbox.jwt import JWKSet, SigningKeySet, TokenVerifier
+from tests.service.conftest import REDIS_PREFIX, REDIS_URL, require_server
 
 PASSWORD = "canary-accounts-password-41c9"
 
 
-def run(tmp_path: Path, scenario) -> None:
+def run(tmp_path: Path, scenario, **options: Any) -> None:
+    """Run ``scenario(accounts)`` on new accounts (``options`` go to ``Accounts.open``)."""
+
     async def main() -> None:
         engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'accounts.db'}")
         await migrate(engine)
@@ -24,6 +28,7 @@ def run(tmp_path: Path, scenario) -> None:
             SigningKeySet.generate("EdDSA"),
             AccountPolicy(issuer="https://orders.example", audience="orders"),
             password_profile="test",
+            **options,
         )
         try:
             await scenario(accounts)
@@ -113,3 +118,39 @@ def test_no_token_or_password_shows_in_reprs(tmp_path: Path) -> None:
             assert PASSWORD not in text
 
     run(tmp_path, scenario)
+
+
+def test_the_check_without_waiting_gives_the_caller_refuses_alike_and_never_guesses(
+    tmp_path: Path,
+) -> None:
+    async def scenario(accounts: Accounts) -> None:
+        user = await sessions.register(accounts, "carol", PASSWORD, "192.0.2.3")
+        first = await sessions.start_session(accounts, user)
+        caller = accounts.authenticate_now(first.access_token)
+        assert caller is not None
+        assert caller == await accounts.authenticate(first.access_token)
+        with pytest.raises(TokenError) as forged:
+            accounts.authenticate_now(first.access_token[:-2] + "AA")
+        assert forged.value.code == "invalid_token"
+        second = await sessions.refresh(accounts, first.refresh_token, "192.0.2.3")
+        with pytest.raises(sessions.LoginFailed):
+            await sessions.refresh(accounts, first.refresh_token, "192.0.2.3")  # reuse
+        with pytest.raises(TokenError) as revoked:
+            accounts.authenticate_now(second.access_token)
+        assert revoked.value.code == "token_revoked"
+
+    run(tmp_path, scenario)
+
+
+def test_with_the_lists_in_redis_the_check_without_waiting_leaves_it_to_authenticate(
+    tmp_path: Path,
+) -> None:
+    require_server("Redis", 6379)
+
+    async def scenario(accounts: Accounts) -> None:
+        user = await sessions.register(accounts, "dave", PASSWORD, "192.0.2.4")
+        issued = await sessions.start_session(accounts, user)
+        assert accounts.authenticate_now(issued.access_token) is None
+        assert (await accounts.authenticate(issued.access_token)).user_id == user.id
+
+    run(tmp_path, scenario, redis_url=REDIS_URL, redis_prefix=REDIS_PREFIX)

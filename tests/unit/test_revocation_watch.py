@@ -4,29 +4,45 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from sealbox.accounts.revocation import WATCH_INTERVAL, LocalRevocations, announce_change
+from sealbox.accounts.revocation import (
+    WATCH_INTERVAL,
+    LocalRevocations,
+    announce_change,
+    family_marker,
+)
 from sealbox.accounts.store import Store
 from sealbox.service.db import make_engine, migrate, sessionmaker
+
+
+@asynccontextmanager
+async def watching(tmp_path: Path) -> AsyncIterator[tuple[Store, int, LocalRevocations, Path]]:
+    """A store with one account, and revocation lists watching a changes file, loaded."""
+    changes = tmp_path / "revocations.changed"
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
+    try:
+        await migrate(engine)
+        store = Store(sessionmaker(engine), refresh_ttl=60)
+        user = await store.create_user("u", "$argon2id$not-checked-here", [])
+        service = LocalRevocations(store, watch=changes)
+        await service.load()
+        yield store, user.id, service, changes
+    finally:
+        await engine.dispose()
 
 
 def test_a_change_announced_by_another_process_is_read_once_by_every_waiting_check(
     tmp_path: Path,
 ) -> None:
-    changes = tmp_path / "revocations.changed"
-
     async def run() -> None:
-        engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
-        try:
-            await migrate(engine)
-            store = Store(sessionmaker(engine), refresh_ttl=60)
-            user = await store.create_user("u", "$argon2id$not-checked-here", [])
-            service = LocalRevocations(store, watch=changes)
-            await service.load()
-            assert not await service.is_refused("jti", user.id, 0)
+        async with watching(tmp_path) as (store, user_id, service, changes):
+            assert not await service.is_refused("jti", user_id, 0)
             loads = 0
             read_versions = store.session_versions
 
@@ -38,35 +54,25 @@ def test_a_change_announced_by_another_process_is_read_once_by_every_waiting_che
             store.session_versions = counted  # type: ignore[method-assign]
             # What `sealbox users disable` does in its own process: the database, then
             # the announcement.
-            version = await store.change_password(user.id, "$argon2id$other")
-            assert not await service.is_refused("jti", user.id, 0)  # not announced yet
+            version = await store.change_password(user_id, "$argon2id$other")
+            assert not await service.is_refused("jti", user_id, 0)  # not announced yet
             announce_change(changes)
             await asyncio.sleep(WATCH_INTERVAL)
             answers = await asyncio.gather(
-                *(service.is_refused("jti", user.id, version - 1) for _ in range(20))
+                *(service.is_refused("jti", user_id, version - 1) for _ in range(20))
             )
             assert answers == [True] * 20
             assert loads == 1
-            assert not await service.is_refused("jti", user.id, version)
+            assert not await service.is_refused("jti", user_id, version)
             assert loads == 1
-        finally:
-            await engine.dispose()
 
     asyncio.run(run())
 
 
 def test_a_reload_that_failed_is_tried_again_by_the_next_check(tmp_path: Path) -> None:
-    changes = tmp_path / "revocations.changed"
-
     async def run() -> None:
-        engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
-        try:
-            await migrate(engine)
-            store = Store(sessionmaker(engine), refresh_ttl=60)
-            user = await store.create_user("u", "$argon2id$not-checked-here", [])
-            service = LocalRevocations(store, watch=changes)
-            await service.load()
-            version = await store.change_password(user.id, "$argon2id$other")
+        async with watching(tmp_path) as (store, user_id, service, changes):
+            version = await store.change_password(user_id, "$argon2id$other")
             announce_change(changes)
             await asyncio.sleep(WATCH_INTERVAL)
             read_versions = store.session_versions
@@ -76,12 +82,10 @@ def test_a_reload_that_failed_is_tried_again_by_the_next_check(tmp_path: Path) -
 
             store.session_versions = down  # type: ignore[method-assign]
             with pytest.raises(ConnectionError):
-                await service.is_refused("jti", user.id, 0)
+                await service.is_refused("jti", user_id, 0)
             store.session_versions = read_versions  # type: ignore[method-assign]
             await asyncio.sleep(WATCH_INTERVAL)
-            assert await service.is_refused("jti", user.id, version - 1)
-        finally:
-            await engine.dispose()
+            assert await service.is_refused("jti", user_id, version - 1)
 
     asyncio.run(run())
 
@@ -89,16 +93,8 @@ def test_a_reload_that_failed_is_tried_again_by_the_next_check(tmp_path: Path) -
 def test_the_changes_file_is_looked_at_once_per_interval_however_many_checks_come(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    changes = tmp_path / "revocations.changed"
-
     async def run() -> None:
-        engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
-        try:
-            await migrate(engine)
-            store = Store(sessionmaker(engine), refresh_ttl=60)
-            user = await store.create_user("u", "$argon2id$not-checked-here", [])
-            service = LocalRevocations(store, watch=changes)
-            await service.load()
+        async with watching(tmp_path) as (store, user_id, service, changes):
             looks = 0
             stamp = service._stamp
 
@@ -111,18 +107,37 @@ def test_the_changes_file_is_looked_at_once_per_interval_however_many_checks_com
             clock = [1000.0]
             monkeypatch.setattr("sealbox.accounts.revocation.time.monotonic", lambda: clock[0])
             for _ in range(50):
-                assert not await service.is_refused("jti", user.id, 0)
+                assert not await service.is_refused("jti", user_id, 0)
             assert looks == 1
-            version = await store.change_password(user.id, "$argon2id$other")
+            version = await store.change_password(user_id, "$argon2id$other")
             announce_change(changes)
             # Within the interval the change is not looked for yet ...
-            assert not await service.is_refused("jti", user.id, version - 1)
+            assert not await service.is_refused("jti", user_id, version - 1)
             assert looks == 1
             # ... and the first check after it finds it.
             clock[0] += WATCH_INTERVAL
-            assert await service.is_refused("jti", user.id, version - 1)
+            assert await service.is_refused("jti", user_id, version - 1)
             assert looks > 1
-        finally:
-            await engine.dispose()
+
+    asyncio.run(run())
+
+
+def test_the_check_without_a_coroutine_answers_none_while_the_lists_are_read_again(
+    tmp_path: Path,
+) -> None:
+    async def run() -> None:
+        async with watching(tmp_path) as (store, user_id, service, changes):
+            await service.revoke("gone", datetime.now(UTC) + timedelta(minutes=5))
+            assert service.refused_now("gone", user_id, 0, None) is True
+            assert service.refused_now("kept", user_id, 0, family_marker("f")) is False
+            version = await store.change_password(user_id, "$argon2id$other")
+            announce_change(changes)
+            await asyncio.sleep(WATCH_INTERVAL)
+            # The change is seen: a reload starts, and until it ends there is no answer ...
+            assert service.refused_now("kept", user_id, version - 1, None) is None
+            # ... which the coroutine waits for.
+            assert await service.is_refused("kept", user_id, version - 1)
+            assert service.refused_now("kept", user_id, version - 1, None) is True
+            assert service.refused_now("kept", user_id, version, None) is False
 
     asyncio.run(run())

@@ -327,16 +327,22 @@ class ClientStore:
             row.scopes = granted
             return ClientInfo.of(row)
 
-    async def delete(self, name: str) -> ClientInfo:
+    async def delete(self, name: str, *, client_id: str | None = None) -> ClientInfo:
         """Remove the client: its secrets and certificate stop authenticating at once.
 
-        Access tokens already issued to it live until they expire, unless revoked.
+        Access tokens already issued to it live until they expire, unless revoked: revoke
+        them first (:func:`~sealbox.accounts.grants.revoke_client_tokens`), then delete
+        with the ``client_id`` revoked, so that a client made anew under the same name in
+        between is not the one removed.
 
         Raises:
-            ClientNotFoundError: no such client.
+            ClientNotFoundError: no such client (or, with ``client_id``, the name now
+                names another client).
         """
         async with self._sessions.begin() as session:
             row = await self._by_name(session, name)
+            if client_id is not None and row.client_id != client_id:
+                raise _not_found(name)
             info = ClientInfo.of(row)
             await session.execute(delete(OAuthClient).where(OAuthClient.id == row.id))
         return info

@@ -38,7 +38,12 @@ from sealbox.accounts.binding import check_binding_thumbprint
 from sealbox.accounts.clients import ClientStore
 from sealbox.accounts.database import sessionmaker
 from sealbox.accounts.grants import is_client_token
-from sealbox.accounts.revocation import LocalRevocations, RedisRevocations, Revocations
+from sealbox.accounts.revocation import (
+    LocalRevocations,
+    RedisRevocations,
+    Revocations,
+    family_marker,
+)
 from sealbox.accounts.store import Store
 from sealbox.accounts.throttle import LocalThrottle, RedisThrottle, Throttle
 from sealbox.accounts.totp import TotpSecretSealer
@@ -182,6 +187,35 @@ def caller_from_claims(claims: dict[str, Any]) -> Caller:
     )
 
 
+class _Seen:
+    """A verified token's :class:`Caller` and what each request checks, worked out once."""
+
+    __slots__ = (
+        "bound",
+        "caller",
+        "expires",
+        "family_id",
+        "family_key",
+        "not_before",
+        "session_version",
+    )
+
+    def __init__(self, caller: Caller) -> None:
+        claims = caller.claims
+        self.caller = caller
+        self.expires = caller.expires
+        nbf = claims.get("nbf", 0)
+        # Refused while nbf is more than the leeway ahead (a token with a bad nbf fails
+        # verification before it gets here).
+        self.not_before = float(nbf) - LEEWAY if isinstance(nbf, int | float) else 0.0
+        self.bound = "cnf" in claims
+        family = claims.get("sid")
+        self.family_id = family if isinstance(family, str) else None
+        self.family_key = family_marker(self.family_id) if self.family_id is not None else None
+        version = claims.get("sv", 0)
+        self.session_version: int = version if isinstance(version, int) else 0
+
+
 class VerifiedTokenCache:
     """Claims of access tokens whose signature was already checked, until they expire.
 
@@ -279,9 +313,11 @@ class Accounts:
             leeway=LEEWAY,
         )
         self.token_cache = VerifiedTokenCache()
-        # The Caller of each verified token, built once: a request then costs a lookup and
-        # the revocation check.
-        self._callers: dict[str, Caller] = {}
+        # The Caller of each verified token and what every request checks of it, worked
+        # out once: a request then costs a lookup and the revocation check.
+        self._callers: dict[str, _Seen] = {}
+        # The in-memory lists are asked without a coroutine (see _Seen).
+        self._local = self.revocations if isinstance(self.revocations, LocalRevocations) else None
         self.hash_pool = hash_pool()
 
     def __repr__(self) -> str:
@@ -355,30 +391,60 @@ class Accounts:
                 (code ``token_revoked``), or a bound one over a connection without its
                 certificate (code ``token_binding_mismatch``).
         """
-        now = time.time()
-        caller = self._callers.get(token)
-        if caller is None or caller.expires <= now:
-            self._callers.pop(token, None)
-            caller = self._verify(token, now)
-        claims = caller.claims
-        if claims.get("nbf", 0) > now + LEEWAY:
-            raise TokenError(_NOT_VALID, code="invalid_token")
-        if "cnf" in claims:
-            try:
-                check_binding_thumbprint(claims, thumbprint)
-            except TokenError:
-                raise TokenError(_BOUND, code="token_binding_mismatch") from None
-        family = claims.get("sid")
-        if await self.revocations.is_refused(
-            caller.jti,
-            caller.user_id,
-            claims.get("sv", 0),
-            family if isinstance(family, str) else None,
-        ):
+        seen = self._checked(token, thumbprint)
+        caller = seen.caller
+        refused = None
+        if self._local is not None:
+            refused = self._local.refused_now(
+                caller.jti, caller.user_id, seen.session_version, seen.family_key
+            )
+        if refused is None:
+            refused = await self.revocations.is_refused(
+                caller.jti, caller.user_id, seen.session_version, seen.family_id
+            )
+        if refused:
             raise TokenError(_REVOKED, code="token_revoked")
         return caller
 
-    def _verify(self, token: str, now: float) -> Caller:
+    def authenticate_now(self, token: str, *, thumbprint: str | None = None) -> Caller | None:
+        """:meth:`authenticate` without waiting, or ``None`` when its answer needs a wait.
+
+        The revocation lists in Redis, or in memory while they are read again, are asked
+        by :meth:`authenticate` only: given ``None``, await it. This is for the service's
+        leanest entries, where a coroutine is a share of the request worth saving.
+
+        Raises:
+            TokenError: as :meth:`authenticate`.
+        """
+        local = self._local
+        if local is None:
+            return None
+        seen = self._checked(token, thumbprint)
+        caller = seen.caller
+        refused = local.refused_now(
+            caller.jti, caller.user_id, seen.session_version, seen.family_key
+        )
+        if refused:
+            raise TokenError(_REVOKED, code="token_revoked")
+        return None if refused is None else caller
+
+    def _checked(self, token: str, thumbprint: str | None) -> _Seen:
+        """The token's entry, once its signature, time and binding hold (revocation aside)."""
+        now = time.time()
+        seen = self._callers.get(token)
+        if seen is None or seen.expires <= now:
+            self._callers.pop(token, None)
+            seen = self._verify(token, now)
+        if seen.not_before > now:
+            raise TokenError(_NOT_VALID, code="invalid_token")
+        if seen.bound:
+            try:
+                check_binding_thumbprint(seen.caller.claims, thumbprint)
+            except TokenError:
+                raise TokenError(_BOUND, code="token_binding_mismatch") from None
+        return seen
+
+    def _verify(self, token: str, now: float) -> _Seen:
         claims = self.token_cache.get(token, now)
         if claims is None:
             try:
@@ -389,11 +455,11 @@ class Accounts:
             if not (user or is_client_token(claims)) or not isinstance(claims.get("jti"), str):
                 raise TokenError(_NOT_VALID, code="invalid_token")
             self.token_cache.put(token, claims)
-        caller = caller_from_claims(claims)
+        seen = _Seen(caller_from_claims(claims))
         if len(self._callers) >= self.token_cache.size:
             self._callers.clear()
-        self._callers[token] = caller
-        return caller
+        self._callers[token] = seen
+        return seen
 
     def public_jwks(self) -> dict[str, Any]:
         """The JWK Set (RFC 7517) that verifies the access tokens."""

@@ -171,6 +171,22 @@ class LocalRevocations:
     async def is_refused(
         self, jti: str, user_id: int, session_version: int, family_id: str | None = None
     ) -> bool:
+        family_key = family_marker(family_id) if family_id is not None else None
+        while (refused := self.refused_now(jti, user_id, session_version, family_key)) is None:
+            if self._reloading is not None:
+                # Every request that comes while the lists are read waits for them.
+                await asyncio.shield(self._reloading)
+        return refused
+
+    def refused_now(
+        self, jti: str, user_id: int, session_version: int, family_key: str | None
+    ) -> bool | None:
+        """:meth:`is_refused` without waiting: ``None`` while the lists are being read again.
+
+        ``family_key`` is the family's :func:`family_marker`. A caller that gets ``None``
+        awaits :meth:`is_refused`, which waits for the lists. This is the check of every
+        guarded request, so it is not a coroutine: one is worth saving there.
+        """
         if self._watch is not None:
             now = time.monotonic()
             if now >= self._next_look:
@@ -178,11 +194,9 @@ class LocalRevocations:
                 if self._reloading is None and self._stamp() != self._seen:
                     self._reloading = asyncio.ensure_future(self._reload())
             if self._reloading is not None:
-                # Every request that comes while the lists are read waits for them.
-                await asyncio.shield(self._reloading)
-        if jti in self._jtis:
-            return True
-        if family_id is not None and family_marker(family_id) in self._jtis:
+                return None
+        jtis = self._jtis
+        if jti in jtis or (family_key is not None and family_key in jtis):
             return True
         return session_version < self._versions.get(user_id, 0)
 

@@ -33,6 +33,10 @@ HINTS: dict[str, str] = {
     "client_not_found": "list the clients with 'sealbox clients list'",
     "client_exists": "choose another name, or give it a new secret with "
     "'sealbox clients rotate-secret {name}'",
+    "revocation_unavailable": "it still works; once the Redis of SEALBOX_REDIS_URL answers, "
+    "run 'sealbox clients delete {name}' again",
+    "revocation_incomplete": "once the Redis of SEALBOX_REDIS_URL answers, run the same "
+    "command again: until then the account's live access tokens may still pass",
     "ca_expired": "create a new CA ('sealbox ca init') and distribute its ca.crt",
     "bad_pin": "compute pins with 'sealbox ca pin CERT' (SPKI SHA-256, base64)",
     "pin_mismatch": "if the server's key changed on purpose, pin the new one ('sealbox ca pin "

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import TypeVar
 
 from sealbox.accounts import DEFAULT_SCOPES
-from sealbox.accounts.admin import AccountAdmin
+from sealbox.accounts.admin import AccountAdmin, AccountInfo
 from sealbox.accounts.audit import AuditLog
 from sealbox.accounts.revocation import (
     LocalRevocations,
@@ -28,8 +28,9 @@ from sealbox.accounts.revocation import (
 )
 from sealbox.accounts.sessions import WeakPasswordError, check_new_password
 from sealbox.accounts.store import Store, UsernameTakenError
+from sealbox.accounts.user_import import ImportReport
 from sealbox.accounts.usernames import canonical_username
-from sealbox.exceptions import ConfigError
+from sealbox.exceptions import ConfigError, StorageError
 from sealbox.passwords import PasswordHasher
 from sealbox.service.db import make_engine, migrate, sessionmaker
 from sealbox.service.provision import DataDir
@@ -37,9 +38,11 @@ from sealbox.service.settings import ServiceSettings
 
 __all__ = [
     "administer_accounts",
+    "audited_accounts",
     "create_user",
     "open_revocations",
     "password_policy",
+    "redis_errors",
     "reset_totp",
 ]
 
@@ -62,6 +65,15 @@ def open_revocations(
         return redis, None
     changes = DataDir(settings.data_dir).revocations_changed
     return LocalRevocations(store), lambda: announce_change(changes)
+
+
+def redis_errors(settings: ServiceSettings) -> tuple[type[Exception], ...]:
+    """What a Redis that does not answer raises: nothing without Redis configured."""
+    if settings.redis_url is None:
+        return ()
+    from redis.exceptions import RedisError  # the redis extra, there when it is configured
+
+    return (RedisError,)
 
 
 def password_policy(password: str, username: str) -> None:
@@ -145,6 +157,8 @@ def administer_accounts(
         AccountNotFoundError: no account has the name given.
         ConfigError: a refused scope (``invalid_scope``) or password (``weak_password``);
             ``service_not_provisioned`` for a data folder that does not exist.
+        StorageError: code ``revocation_incomplete``, the change is in the database but
+            Redis did not answer (running the operation again completes it).
     """
     if settings.database_url is None and not (settings.data_dir / "sealbox.db").exists():
         if not create:
@@ -177,13 +191,17 @@ def administer_accounts(
                 default_scopes=DEFAULT_SCOPES,
                 after_change=after,
             )
-            result = await operation(admin)
+            try:
+                result = await operation(admin)
+            except redis_errors(settings) as exc:
+                raise StorageError(
+                    "the change is recorded in the database, but Redis did not answer "
+                    f"({type(exc).__name__}): running services may not refuse the "
+                    "account's live access tokens yet",
+                    code="revocation_incomplete",
+                ) from None
             if log is not None and audit is not None:
-                # The stored names: of the account returned, or of each account imported.
-                users = getattr(result, "imported", None)
-                if users is None:
-                    users = [getattr(result, "username", audit[1])]
-                for user in users:
+                for user in audited_accounts(result, audit[1]):
                     log.record(audit[0], outcome="success", user=str(user), detail="command line")
             return result
         finally:
@@ -209,3 +227,18 @@ def reset_totp(settings: ServiceSettings, name: str) -> tuple[str, bool]:
         settings, lambda admin: admin.reset_totp(name), audit=("admin.reset_totp", name)
     )
     return info.username, removed
+
+
+def audited_accounts(result: object, given: str) -> list[str]:
+    """The accounts an audit line of an account operation names, by their stored names.
+
+    Usernames are compared under RFC 8265 rules (``Alice`` names ``alice``), so the line
+    names the account as stored, not as typed: each account imported, or the account
+    returned, alone or first of a pair (``reset_totp`` answers ``(account, removed)``).
+    ``given`` only for a result that names no account.
+    """
+    if isinstance(result, ImportReport):
+        return list(result.imported)
+    if isinstance(result, tuple) and result:
+        result = result[0]
+    return [result.username if isinstance(result, AccountInfo) else given]

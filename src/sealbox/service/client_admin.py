@@ -16,7 +16,8 @@ from typing import TypeVar
 from sealbox.accounts.clients import ClientInfo, ClientStore, NewSecret
 from sealbox.accounts.grants import revoke_client_tokens
 from sealbox.accounts.store import Store
-from sealbox.service.admin import open_revocations
+from sealbox.exceptions import StorageError
+from sealbox.service.admin import open_revocations, redis_errors
 from sealbox.service.db import make_engine, migrate, sessionmaker
 from sealbox.service.provision import DataDir
 from sealbox.service.settings import ServiceSettings
@@ -103,23 +104,40 @@ def rotate_client_secret(settings: ServiceSettings, name: str, overlap: int = 0)
 
 
 def delete_client(settings: ServiceSettings, name: str) -> ClientInfo:
-    """Remove a client, and refuse its access tokens (in Redis, or through the data folder's
-    changes file, as ``sealbox users disable`` does).
+    """Refuse a client's access tokens, then remove it.
+
+    The refusal is recorded first (in Redis, or in the database and the data folder's
+    changes file, as ``sealbox users disable`` does): when it cannot be, nothing is
+    deleted and the client keeps working, so that no client is gone while its live tokens
+    still pass. Should the deletion then fail, the client stays, and the tokens it gets
+    are refused until the revocation lapses (an access-token lifetime later, when the
+    last token it held has expired): delete it again.
 
     Raises:
         ClientNotFoundError: no such client.
+        StorageError: code ``revocation_unavailable``, Redis did not answer; the client
+            is kept.
     """
 
-    async def delete_and_revoke(store: ClientStore) -> ClientInfo:
-        gone = await store.delete(name)
+    async def revoke_then_delete(store: ClientStore) -> ClientInfo:
+        client = await store.get(name)
         accounts = Store(store.sessions, refresh_ttl=settings.refresh_token_ttl)
         revocations, after = open_revocations(settings, accounts)
         try:
-            await revoke_client_tokens(revocations, gone.client_id, settings.access_token_ttl)
+            await revoke_client_tokens(revocations, client.client_id, settings.access_token_ttl)
+        except redis_errors(settings) as exc:
+            raise StorageError(
+                f"the access tokens of client {name!r} cannot be refused: Redis did not "
+                f"answer ({type(exc).__name__}); the client is kept",
+                hint="the client still works; delete it again once Redis answers",
+                code="revocation_unavailable",
+                facts={"name": name},
+            ) from None
         finally:
             await revocations.close()
         if after is not None:
             after()
-        return gone
+        # The client revoked, not one made anew under its name in the meantime.
+        return await store.delete(name, client_id=client.client_id)
 
-    return _run(settings, delete_and_revoke)
+    return _run(settings, revoke_then_delete)

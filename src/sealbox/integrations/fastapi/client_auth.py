@@ -33,6 +33,7 @@ from sealbox.integrations.fastapi.client_cert import client_identity
 from sealbox.integrations.fastapi.errors import ApiError, ErrorCode
 
 __all__ = [
+    "BASIC_CHALLENGE",
     "authenticate_client_request",
     "basic_credentials",
     "client_credentials_grant",
@@ -40,7 +41,9 @@ __all__ = [
     "oauth_error",
 ]
 
-_BASIC_CHALLENGE: Final = {"WWW-Authenticate": 'Basic realm="sealbox", charset="UTF-8"'}
+# The token endpoint's challenge (RFC 6749 §2.3.1, RFC 7617), on each of its 401 answers:
+# ``invalid_client`` here, and ``mfa_required`` in :mod:`sealbox.integrations.fastapi.router`.
+BASIC_CHALLENGE: Final = 'Basic realm="sealbox", charset="UTF-8"'
 
 
 def oauth_error(status: int, code: str, message: str, **headers: str) -> ApiError:
@@ -52,7 +55,9 @@ def oauth_error(status: int, code: str, message: str, **headers: str) -> ApiErro
 
 def invalid_client(message: str = "client authentication failed") -> ApiError:
     """401 ``invalid_client`` with the ``Basic`` challenge."""
-    return oauth_error(401, ErrorCode.INVALID_CLIENT, message, **_BASIC_CHALLENGE)
+    return oauth_error(
+        401, ErrorCode.INVALID_CLIENT, message, **{"WWW-Authenticate": BASIC_CHALLENGE}
+    )
 
 
 def basic_credentials(request: Request) -> tuple[str, str] | None:

@@ -16,7 +16,8 @@ The token endpoint takes ``grant_type=password`` and ``grant_type=refresh_token`
 :attr:`Accounts.clients <sealbox.accounts.core.Accounts.clients>`
 (:mod:`sealbox.integrations.fastapi.client_auth`); over mutual TLS the access tokens it
 issues are bound to the client certificate (RFC 8705 §3). A password login of an account
-with a second factor takes the code in ``otp`` (401 ``mfa_required`` without it). Its
+with a second factor takes the code in ``otp`` (401 ``mfa_required`` without it, with the
+token endpoint's ``WWW-Authenticate: Basic`` challenge, as ``invalid_client``). Its
 errors carry RFC 6749 §5.2's ``error`` and ``error_description`` beside sealbox's
 ``message``, malformed forms included (400 ``invalid_request``, not FastAPI's 422).
 ``logout``, ``password`` and ``users/me`` are an account's: a client's token gets 403
@@ -34,7 +35,7 @@ accounts opened in the app's lifespan)::
 # their annotations, which name the factory's local dependencies.
 
 from collections.abc import Callable, Coroutine
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -61,7 +62,7 @@ from sealbox.accounts.sessions import (
 from sealbox.accounts.totp import TotpError
 from sealbox.accounts.usernames import MAX_USERNAME, UsernameError, canonical_username
 from sealbox.integrations.fastapi.bearer import BearerAuth, connection_thumbprint
-from sealbox.integrations.fastapi.client_auth import client_credentials_grant
+from sealbox.integrations.fastapi.client_auth import client_credentials_grant, oauth_error
 from sealbox.integrations.fastapi.client_cert import client_identity
 from sealbox.integrations.fastapi.errors import ApiError, ErrorCode
 
@@ -80,6 +81,10 @@ __all__ = [
     "user_caller",
     "users_router",
 ]
+
+#: The challenge of a 401 ``mfa_required``: the one-time code goes in the form's ``otp``.
+#: ``OTP`` is no registered HTTP scheme, so that browsers show no dialog of their own.
+OTP_CHALLENGE: Final = 'OTP realm="sealbox"'
 
 #: The accounts, or a function of the request that returns them.
 AccountsSource = Accounts | Callable[[Request], Accounts]
@@ -192,13 +197,6 @@ def user_caller(caller: Caller) -> Caller:
     return caller
 
 
-def _token_error(status: int, code: ErrorCode, message: str, **headers: str) -> ApiError:
-    # RFC 6749 §5.2: the token endpoint's errors carry error and error_description.
-    return ApiError(
-        status, code, message, headers=headers or None, extra={"error_description": message}
-    )
-
-
 class TokenEndpointRoute(APIRoute):
     """A route whose malformed requests are RFC 6749 §5.2 ``invalid_request`` (400).
 
@@ -217,7 +215,7 @@ class TokenEndpointRoute(APIRoute):
                     f"{str(err.get('msg', '')).lower()}"
                     for err in exc.errors()
                 )
-                raise _token_error(
+                raise oauth_error(
                     400, ErrorCode.INVALID_REQUEST, f"the request is not valid: {problems}"
                 ) from None
 
@@ -225,13 +223,13 @@ class TokenEndpointRoute(APIRoute):
 
 
 def _grant_error(message: str = "invalid username or password") -> ApiError:
-    return _token_error(400, ErrorCode.INVALID_GRANT, message)
+    return oauth_error(400, ErrorCode.INVALID_GRANT, message)
 
 
 def _too_many(wait: int, *, token_endpoint: bool = False) -> ApiError:
     message = "too many attempts; try again later"
     if token_endpoint:
-        return _token_error(429, ErrorCode.TOO_MANY_REQUESTS, message, **{"Retry-After": str(wait)})
+        return oauth_error(429, ErrorCode.TOO_MANY_REQUESTS, message, **{"Retry-After": str(wait)})
     return ApiError(429, ErrorCode.TOO_MANY_REQUESTS, message, headers={"Retry-After": str(wait)})
 
 
@@ -281,7 +279,7 @@ async def token(accounts: Accounts, form: TokenForm, request: Request) -> TokenR
     media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
     if media_type != _FORM:
         # RFC 6749 §3.2: the token endpoint takes a form, not JSON.
-        raise _token_error(400, ErrorCode.INVALID_REQUEST, f"the token endpoint takes {_FORM}")
+        raise oauth_error(400, ErrorCode.INVALID_REQUEST, f"the token endpoint takes {_FORM}")
     grant_type, username, password = form.grant_type, form.username, form.password
     refresh_token = form.refresh_token
     scopes = form.scope.split()
@@ -297,7 +295,7 @@ async def token(accounts: Accounts, form: TokenForm, request: Request) -> TokenR
     bound_to = connection_thumbprint(request)
     if grant_type == "password":
         if not username or not password:
-            raise _token_error(
+            raise oauth_error(
                 400, ErrorCode.INVALID_REQUEST, "the password grant needs username and password"
             )
         try:
@@ -305,7 +303,11 @@ async def token(accounts: Accounts, form: TokenForm, request: Request) -> TokenR
                 accounts, username, password, address, scopes, bound_to=bound_to, otp=form.otp
             )
         except TotpError as exc:
-            raise _token_error(401, ErrorCode.MFA_REQUIRED, str(exc)) from None
+            # RFC 9110 §11.6.1: a 401 carries a challenge. Not Basic: a browser answers
+            # that with its own password dialog, over the login form that asked.
+            raise oauth_error(
+                401, ErrorCode.MFA_REQUIRED, str(exc), **{"WWW-Authenticate": OTP_CHALLENGE}
+            ) from None
         except Throttled as exc:
             raise _too_many(exc.retry_after, token_endpoint=True) from None
         except AccountDisabled:
@@ -316,18 +318,18 @@ async def token(accounts: Accounts, form: TokenForm, request: Request) -> TokenR
         return _answer(issued)
     if grant_type == "refresh_token":
         if not refresh_token:
-            raise _token_error(
+            raise oauth_error(
                 400, ErrorCode.INVALID_REQUEST, "the refresh_token grant needs refresh_token"
             )
         return await refresh(accounts, refresh_token, address, scopes, bound_to=bound_to)
     if not grant_type:
-        raise _token_error(400, ErrorCode.INVALID_REQUEST, "grant_type is missing")
+        raise oauth_error(400, ErrorCode.INVALID_REQUEST, "grant_type is missing")
     served = (
         "password, refresh_token or client_credentials"
         if accounts.clients is not None
         else "password or refresh_token"
     )
-    raise _token_error(400, ErrorCode.UNSUPPORTED_GRANT_TYPE, f"grant_type must be {served}")
+    raise oauth_error(400, ErrorCode.UNSUPPORTED_GRANT_TYPE, f"grant_type must be {served}")
 
 
 async def refresh(
@@ -347,7 +349,7 @@ async def refresh(
     except LoginFailed:
         raise _grant_error("the refresh token is not valid") from None
     except ScopeRefused:
-        raise _token_error(
+        raise oauth_error(
             400, ErrorCode.INVALID_SCOPE, "a refresh may narrow the granted scope, never widen it"
         ) from None
 

@@ -29,6 +29,7 @@ from sealbox.accounts.sessions import MAX_PASSWORD
 from sealbox.accounts.user_import import ImportReport
 from sealbox.exceptions import SealboxError
 from sealbox.integrations.fastapi.router import check_new_password
+from sealbox.service.admin import audited_accounts
 from sealbox.service.deps import Caller, RuntimeDep, require_scopes
 from sealbox.service.errors import ApiError, ErrorCode
 from sealbox.service.runtime import Runtime
@@ -120,7 +121,8 @@ async def _act(
     event: str = "",
     name: str = "",
 ) -> Any:
-    """Run ``operation``, map its errors to JSON ones, audit ``event`` on ``name``."""
+    """Run ``operation``, map its errors to JSON ones, audit ``event`` on the account (as
+    stored once found; ``name`` as given when it is not)."""
 
     def audit(outcome: str, user: str) -> None:
         if event:
@@ -141,7 +143,8 @@ async def _act(
         invalid_scope = exc.code == "invalid_scope"
         code = ErrorCode.INVALID_SCOPE if invalid_scope else ErrorCode.VALIDATION_ERROR
         raise ApiError(422, code, str(exc)) from None
-    audit("success", result.username if isinstance(result, AccountInfo) else name)
+    for user in audited_accounts(result, name):  # as stored: "Alice" names alice
+        audit("success", user)
     return result
 
 

@@ -285,14 +285,21 @@ def _admin_router() -> APIRouter:
         name: str, request: Request, runtime: RuntimeDep, caller: Caller = admin
     ) -> Response:
         """Remove a client: its credentials and its access tokens stop working at once."""
+        store = client_store(runtime)
         try:
-            gone = await client_store(runtime).delete(name)
+            client = await store.get(name)
         except ClientNotFoundError as exc:
             raise _not_found(exc) from None
+        # Its tokens refused first: when that cannot be recorded (an internal error), the
+        # client is still there, never deleted while its live tokens still pass.
         accounts = runtime.accounts
         await revoke_client_tokens(
-            accounts.revocations, gone.client_id, accounts.policy.access_token_ttl
+            accounts.revocations, client.client_id, accounts.policy.access_token_ttl
         )
+        try:
+            await store.delete(name, client_id=client.client_id)
+        except ClientNotFoundError as exc:
+            raise _not_found(exc) from None
         runtime.audit.record(
             "client_delete",
             outcome="success",

@@ -23,6 +23,7 @@ OpenAPI document included, goes to the FastAPI application unchanged.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -60,8 +61,14 @@ __all__ = ["UsersMeFastPath"]
 _ME = TypeAdapter(Me)
 _CONTENT_TYPE = (b"content-type", b"application/json")
 _FRAMING = (b"content-length", b"transfer-encoding")
-# Tokens whose body is kept; past this many, the kept bodies are dropped and built again.
+# Tokens whose answer is kept; past this many, the kept answers are dropped and built again.
 _KEPT_BODIES = 4096
+# The security headers of this path, over TLS and not (the middleware's, worked out once).
+_EXTRA_TLS = security_headers({"path": ME_PATH, "scheme": "https"})
+_EXTRA_PLAIN = security_headers({"path": ME_PATH, "scheme": "http"})
+# What is kept of a token's answer: the caller, the client certificate and the security
+# headers it was built for, then its headers and body.
+_Answer = tuple[Caller, ClientIdentity | None, tuple[Header, ...], tuple[Header, ...], bytes]
 
 
 class UsersMeFastPath:
@@ -72,62 +79,72 @@ class UsersMeFastPath:
     token is still authenticated, revocation included, on every request.
     """
 
-    __slots__ = ("_bodies",)
+    __slots__ = ("_answers",)
 
     def __init__(self) -> None:
-        self._bodies: dict[str, tuple[Caller, ClientIdentity | None, bytes]] = {}
+        self._answers: dict[str, _Answer] = {}
 
     @staticmethod
     def takes(scope: Scope) -> bool:
         """Whether this entry answers ``scope`` (else the application does)."""
-        return (
+        if not (
             scope["type"] == "http"
             and scope["path"] == ME_PATH
             and scope["method"] == "GET"
             and not scope.get("root_path")
-            and all(name not in _FRAMING for name, _ in scope["headers"])
-        )
+        ):
+            return False
+        for name, _ in scope["headers"]:  # noqa: SIM110 - no generator on every request
+            if name in _FRAMING:
+                return False
+        return True
 
     async def __call__(self, state: State, scope: Scope, send: Send) -> None:
         """Answer ``scope`` (one :meth:`takes`); ``state`` is the application's (its runtime)."""
-        extra = security_headers(scope)
+        extra = _EXTRA_TLS if scope.get("scheme") == "https" else _EXTRA_PLAIN
+        headers: Sequence[Header]
         try:
-            body = await self._answer(state, scope)
+            # In the route's order: the header, then the accounts, then the token.
+            token = bearer_token(authorization(scope))
+            runtime: Runtime = state.runtime
+            identity = scope_client_identity(scope)
+            thumbprint = identity_thumbprint(identity)
+            accounts = runtime.accounts
+            try:
+                caller = accounts.authenticate_now(token, thumbprint=thumbprint)
+                if caller is None:
+                    caller = await accounts.authenticate(token, thumbprint=thumbprint)
+            except TokenError as exc:
+                raise token_refused(exc) from None
+            user_caller(caller)
+            held = self._answers.get(token)
+            if held is None or held[0] is not caller or held[1] != identity or held[2] is not extra:
+                held = self._keep(token, caller, identity, extra)
+            status, headers, body = 200, held[3], held[4]
         except ApiError as exc:
             status, headers, body = _error(
                 error_response(exc.status, exc.code, exc.message, exc.headers, **exc.extra)
             )
+            headers = with_security_headers(headers, extra)
         except AuditUnavailableError:
             status, headers, body = _error(audit_unavailable_response())
+            headers = with_security_headers(headers, extra)
         except Exception as exc:  # noqa: BLE001 - answered as InternalErrorMiddleware does
             # Its 500, with the security headers: that middleware sits inside them.
             log_unhandled(scope, exc)
-            status, headers, body = 500, list(INTERNAL_ERROR_HEADERS), INTERNAL_ERROR_BODY
-        else:
-            # A Response's two headers, then the security headers (none repeats them).
-            status = 200
-            headers = [(b"content-length", str(len(body)).encode()), _CONTENT_TYPE, *extra]
-        if status != 200:
-            headers = with_security_headers(headers, extra)
+            headers = with_security_headers(list(INTERNAL_ERROR_HEADERS), extra)
+            status, body = 500, INTERNAL_ERROR_BODY
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
-    async def _answer(self, state: State, scope: Scope) -> bytes:
-        """The body of the answer to ``scope``, or the refusal as an :class:`ApiError`."""
-        # In the route's order: the header, then the accounts, then the token.
-        token = bearer_token(authorization(scope))
-        runtime: Runtime = state.runtime
-        identity = scope_client_identity(scope)
-        try:
-            caller = await runtime.accounts.authenticate(
-                token, thumbprint=identity_thumbprint(identity)
-            )
-        except TokenError as exc:
-            raise token_refused(exc) from None
-        user_caller(caller)
-        held = self._bodies.get(token)
-        if held is not None and held[0] is caller and held[1] == identity:
-            return held[2]
+    def _keep(
+        self,
+        token: str,
+        caller: Caller,
+        identity: ClientIdentity | None,
+        extra: tuple[Header, ...],
+    ) -> _Answer:
+        """The answer to ``token``'s caller, built and kept for the requests that follow."""
         body = _ME.dump_json(
             Me(
                 id=caller.user_id,
@@ -137,10 +154,13 @@ class UsersMeFastPath:
                 client_certificate=identity.to_dict() if identity else None,
             )
         )
-        if len(self._bodies) >= _KEPT_BODIES:
-            self._bodies.clear()
-        self._bodies[token] = (caller, identity, body)
-        return body
+        # A Response's two headers, then the security headers (none repeats them).
+        headers = ((b"content-length", str(len(body)).encode()), _CONTENT_TYPE, *extra)
+        if len(self._answers) >= _KEPT_BODIES:
+            self._answers.clear()
+        answer = (caller, identity, extra, headers, body)
+        self._answers[token] = answer
+        return answer
 
 
 def _error(response: Any) -> tuple[int, list[Header], bytes]:
