@@ -205,10 +205,10 @@ class _Script:
         runtime = _app(self.service).state.runtime
         if what == "internal":
 
-            async def fails(*_args: Any, **_kw: Any) -> bool:
+            async def fails(*_args: Any, **_kw: Any) -> Any:
                 raise RuntimeError("canary-internal-detail")
 
-            target, attribute, replacement = runtime.accounts.revocations, "is_refused", fails
+            target, attribute, replacement = runtime.transit, "get", fails
         else:
 
             def unwritable(*_args: Any, **_kw: Any) -> None:

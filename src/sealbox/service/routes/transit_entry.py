@@ -12,7 +12,7 @@ is, and answers the request itself with the same pieces the routes use: the requ
 model (or, for ``encrypt`` and ``decrypt``, the hand checks of
 :mod:`sealbox.service.routes.transit_single` and
 :mod:`sealbox.service.routes.transit_batch`), the bearer header parsing and
-:meth:`Accounts.authenticate <sealbox.accounts.core.Accounts.authenticate>`, the
+:meth:`Accounts.authenticate_now <sealbox.accounts.core.Accounts.authenticate_now>`, the
 handlers of :mod:`sealbox.service.routes.transit` with their scope checks and audit
 records, the same refusals. It adds what the middlewares would have added: the
 security headers and the internal-error answer. The status, headers, body and audit
@@ -255,10 +255,13 @@ class TransitEntry:
         # In the route's order: the header, then the accounts, then the token.
         token = bearer_token(authorization(scope))
         runtime: Runtime = state.runtime
+        thumbprint = identity_thumbprint(scope_client_identity(scope))
+        accounts = runtime.accounts
         try:
-            caller = await runtime.accounts.authenticate(
-                token, thumbprint=identity_thumbprint(scope_client_identity(scope))
-            )
+            # Without a coroutine when the revocation lists are in memory, as users_fast.
+            caller = accounts.authenticate_now(token, thumbprint=thumbprint)
+            if caller is None:
+                caller = await accounts.authenticate(token, thumbprint=thumbprint)
         except TokenError as exc:
             raise token_refused(exc) from None
         return await operation(TransitCall(runtime, client_address(scope), caller), name)
