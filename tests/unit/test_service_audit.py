@@ -150,7 +150,7 @@ def test_a_moved_log_is_noticed_within_the_check_interval_and_loses_no_record(
     assert json.loads(path.read_text())["user"] == "three"
 
 
-def test_by_default_the_log_is_looked_at_at_most_once_a_millisecond(tmp_path: Path) -> None:
+def test_by_default_a_moved_log_is_noticed_after_a_millisecond(tmp_path: Path) -> None:
     from sealbox.accounts.audit import ROTATION_CHECK_SECONDS
 
     assert ROTATION_CHECK_SECONDS == 0.001
