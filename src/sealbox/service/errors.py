@@ -14,7 +14,10 @@ import enum
 import logging
 
 from fastapi import FastAPI
+from starlette.responses import Response
+from starlette.types import Scope
 
+from sealbox.accounts.audit import AuditUnavailableError
 from sealbox.integrations.fastapi.errors import (
     ApiError,
     audit_unavailable_response,
@@ -25,6 +28,13 @@ from sealbox.integrations.fastapi.errors import ErrorCode as SignInErrorCode
 from sealbox.integrations.fastapi.errors import (
     install_error_handlers as _install_library_handlers,
 )
+from sealbox.service.middleware import (
+    INTERNAL_ERROR_BODY,
+    INTERNAL_ERROR_HEADERS,
+    Header,
+    log_unhandled,
+    with_security_headers,
+)
 
 __all__ = [
     "ApiError",
@@ -32,6 +42,8 @@ __all__ = [
     "audit_unavailable_response",
     "error_response",
     "install_error_handlers",
+    "lean_refusal",
+    "response_parts",
     "validation_error_response",
 ]
 
@@ -104,3 +116,29 @@ def install_error_handlers(app: FastAPI) -> None:
     # Unexpected errors are answered by InternalErrorMiddleware (see middleware.py), not
     # by an Exception handler: Starlette re-raises after such a handler, and the server
     # then logs a traceback and closes the keep-alive connection.
+
+
+def lean_refusal(
+    scope: Scope, exc: Exception, extra: tuple[Header, ...]
+) -> tuple[int, list[Header], bytes]:
+    """The answer of an entry ahead of the middlewares to ``exc``, as the routes give it.
+
+    An :class:`ApiError` or an unwritable audit log is answered as its handler answers;
+    anything else is the internal-error 500, logged as the middleware logs it (type,
+    method, path: no message). ``extra``, the security headers, are added as the
+    middleware adds them.
+    """
+    if isinstance(exc, ApiError):
+        response = error_response(exc.status, exc.code, exc.message, exc.headers, **exc.extra)
+    elif isinstance(exc, AuditUnavailableError):
+        response = audit_unavailable_response()
+    else:
+        log_unhandled(scope, exc)
+        return 500, with_security_headers(list(INTERNAL_ERROR_HEADERS), extra), INTERNAL_ERROR_BODY
+    status, headers, body = response_parts(response)
+    return status, with_security_headers(headers, extra), body
+
+
+def response_parts(response: Response) -> tuple[int, list[Header], bytes]:
+    """A Starlette response's status, headers and body, to send them as they are."""
+    return int(response.status_code), list(response.raw_headers), bytes(response.body)

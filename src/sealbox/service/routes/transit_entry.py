@@ -53,13 +53,8 @@ from sealbox.integrations.fastapi.bearer import (
     token_refused,
 )
 from sealbox.integrations.fastapi.client_cert import scope_client_identity
-from sealbox.service.audit import AuditUnavailableError
-from sealbox.service.errors import ApiError, audit_unavailable_response, error_response
+from sealbox.service.errors import lean_refusal, response_parts
 from sealbox.service.middleware import (
-    INTERNAL_ERROR_BODY,
-    INTERNAL_ERROR_HEADERS,
-    Header,
-    log_unhandled,
     security_headers,
     with_security_headers,
 )
@@ -206,16 +201,8 @@ class TransitEntry:
         extra = security_headers(scope)
         try:
             answer = await self._answer(state, scope, target[0], operation)
-        except ApiError as exc:
-            status, headers, content = _error(
-                error_response(exc.status, exc.code, exc.message, exc.headers, **exc.extra)
-            )
-        except AuditUnavailableError:
-            status, headers, content = _error(audit_unavailable_response())
-        except Exception as exc:  # noqa: BLE001 - answered as InternalErrorMiddleware does
-            # Its 500, with the security headers: that middleware sits inside them.
-            log_unhandled(scope, exc)
-            status, headers, content = 500, list(INTERNAL_ERROR_HEADERS), INTERNAL_ERROR_BODY
+        except Exception as exc:  # noqa: BLE001 - answered as the routes and middlewares do
+            status, headers, content = lean_refusal(scope, exc, extra)
         else:
             if isinstance(answer, bytes):
                 # A Response's two headers, then the security headers (none repeats them).
@@ -224,8 +211,8 @@ class TransitEntry:
                 await send({"type": "http.response.start", "status": 200, "headers": headers})
                 await send({"type": "http.response.body", "body": answer})
                 return
-            status, headers, content = _error(answer)
-        headers = with_security_headers(headers, extra)
+            status, headers, content = response_parts(answer)
+            headers = with_security_headers(headers, extra)
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": content})
 
@@ -277,7 +264,3 @@ def _again(messages: list[Message], receive: Receive) -> Receive:
         return await receive()
 
     return again
-
-
-def _error(response: Any) -> tuple[int, list[Header], bytes]:
-    return int(response.status_code), list(response.raw_headers), bytes(response.body)

@@ -24,7 +24,6 @@ OpenAPI document included, goes to the FastAPI application unchanged.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from pydantic import TypeAdapter
 from starlette.datastructures import State
@@ -40,15 +39,10 @@ from sealbox.integrations.fastapi.bearer import (
 )
 from sealbox.integrations.fastapi.client_cert import scope_client_identity
 from sealbox.integrations.fastapi.router import Me, user_caller
-from sealbox.service.audit import AuditUnavailableError
-from sealbox.service.errors import ApiError, audit_unavailable_response, error_response
+from sealbox.service.errors import lean_refusal
 from sealbox.service.middleware import (
-    INTERNAL_ERROR_BODY,
-    INTERNAL_ERROR_HEADERS,
     Header,
-    log_unhandled,
     security_headers,
-    with_security_headers,
 )
 from sealbox.service.routes.users import ME_PATH
 from sealbox.service.runtime import Runtime
@@ -121,19 +115,8 @@ class UsersMeFastPath:
             if held is None or held[0] is not caller or held[1] != identity or held[2] is not extra:
                 held = self._keep(token, caller, identity, extra)
             status, headers, body = 200, held[3], held[4]
-        except ApiError as exc:
-            status, headers, body = _error(
-                error_response(exc.status, exc.code, exc.message, exc.headers, **exc.extra)
-            )
-            headers = with_security_headers(headers, extra)
-        except AuditUnavailableError:
-            status, headers, body = _error(audit_unavailable_response())
-            headers = with_security_headers(headers, extra)
-        except Exception as exc:  # noqa: BLE001 - answered as InternalErrorMiddleware does
-            # Its 500, with the security headers: that middleware sits inside them.
-            log_unhandled(scope, exc)
-            headers = with_security_headers(list(INTERNAL_ERROR_HEADERS), extra)
-            status, body = 500, INTERNAL_ERROR_BODY
+        except Exception as exc:  # noqa: BLE001 - answered as the routes and middlewares do
+            status, headers, body = lean_refusal(scope, exc, extra)
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
@@ -161,7 +144,3 @@ class UsersMeFastPath:
         answer = (caller, identity, extra, headers, body)
         self._answers[token] = answer
         return answer
-
-
-def _error(response: Any) -> tuple[int, list[Header], bytes]:
-    return int(response.status_code), list(response.raw_headers), bytes(response.body)
