@@ -63,6 +63,7 @@ __all__ = [
     "LEAN_OPERATIONS",
     "decode_all",
     "is_int",
+    "json_object",
     "lean_body",
     "partial_code_ok",
     "reference_json",
@@ -127,17 +128,25 @@ def lean_body(operation: str, raw: bytes) -> dict[str, Any] | None:
         operation: ``encrypt`` or ``decrypt`` (:data:`LEAN_OPERATIONS`).
         raw: the request body.
     """
-    # Non-ASCII bytes are left to the model, whose answer writes a reference as it came
-    # (json.dumps here would escape it: the same JSON, other bytes). Base64 is ASCII.
+    body = json_object(raw)
+    if body is None or not _top_ok(operation, body):
+        return None
+    return body if _items_ok(operation, body["batch_input"]) else None
+
+
+def json_object(raw: bytes) -> dict[str, Any] | None:
+    """``raw`` parsed, when it is an ASCII JSON object (else ``None``: the model judges it).
+
+    Non-ASCII bytes are left to the model, whose answer writes a reference as it came
+    (json.dumps here would escape it: the same JSON, other bytes). Base64 is ASCII.
+    """
     if not raw.isascii():
         return None
     try:
         body = from_json(raw, cache_strings=False)
     except ValueError:
         return None
-    if type(body) is not dict or not _top_ok(operation, body):
-        return None
-    return body if _items_ok(operation, body["batch_input"]) else None
+    return body if type(body) is dict else None
 
 
 def _top_ok(operation: str, body: dict[str, Any]) -> bool:

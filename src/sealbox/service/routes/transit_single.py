@@ -32,12 +32,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from types import MappingProxyType
 from typing import Any, Final
 
-from pydantic_core import from_json
-
 from sealbox.exceptions import SealboxError
 from sealbox.service.routes.transit_batch import (
     decode_all,
     is_int,
+    json_object,
     partial_code_ok,
     reference_json,
     reference_ok,
@@ -69,13 +68,8 @@ def single_body(operation: str, raw: bytes) -> dict[str, Any] | None:
         operation: ``encrypt`` or ``decrypt`` (:data:`SINGLE_OPERATIONS`).
         raw: the request body.
     """
-    if not raw.isascii():
-        return None
-    try:
-        body = from_json(raw, cache_strings=False)
-    except ValueError:
-        return None
-    if type(body) is not dict or not body.keys() <= _FIELDS[operation]:
+    body = json_object(raw)
+    if body is None or not body.keys() <= _FIELDS[operation]:
         return None
     version = body.get("key_version", 0)
     ok = (
