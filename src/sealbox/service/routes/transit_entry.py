@@ -45,14 +45,13 @@ from starlette.datastructures import State
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
-from sealbox.exceptions import TokenError
 from sealbox.integrations.fastapi.bearer import (
     authorization,
     bearer_token,
     identity_thumbprint,
-    token_refused,
 )
 from sealbox.integrations.fastapi.client_cert import scope_client_identity
+from sealbox.service.deps import checked_caller
 from sealbox.service.errors import lean_refusal, response_parts
 from sealbox.service.middleware import (
     security_headers,
@@ -243,14 +242,7 @@ class TransitEntry:
         token = bearer_token(authorization(scope))
         runtime: Runtime = state.runtime
         thumbprint = identity_thumbprint(scope_client_identity(scope))
-        accounts = runtime.accounts
-        try:
-            # Without a coroutine when the revocation lists are in memory, as users_fast.
-            caller = accounts.authenticate_now(token, thumbprint=thumbprint)
-            if caller is None:
-                caller = await accounts.authenticate(token, thumbprint=thumbprint)
-        except TokenError as exc:
-            raise token_refused(exc) from None
+        caller = await checked_caller(runtime.accounts, token, thumbprint)
         return await operation(TransitCall(runtime, client_address(scope), caller), name)
 
 

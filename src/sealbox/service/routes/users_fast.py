@@ -30,15 +30,14 @@ from starlette.datastructures import State
 from starlette.types import Scope, Send
 
 from sealbox.accounts.core import Caller
-from sealbox.exceptions import TokenError
 from sealbox.integrations.fastapi.bearer import (
     authorization,
     bearer_token,
     identity_thumbprint,
-    token_refused,
 )
 from sealbox.integrations.fastapi.client_cert import scope_client_identity
 from sealbox.integrations.fastapi.router import Me, user_caller
+from sealbox.service.deps import checked_caller
 from sealbox.service.errors import lean_refusal
 from sealbox.service.middleware import (
     Header,
@@ -102,14 +101,7 @@ class UsersMeFastPath:
             token = bearer_token(authorization(scope))
             runtime: Runtime = state.runtime
             identity = scope_client_identity(scope)
-            thumbprint = identity_thumbprint(identity)
-            accounts = runtime.accounts
-            try:
-                caller = accounts.authenticate_now(token, thumbprint=thumbprint)
-                if caller is None:
-                    caller = await accounts.authenticate(token, thumbprint=thumbprint)
-            except TokenError as exc:
-                raise token_refused(exc) from None
+            caller = await checked_caller(runtime.accounts, token, identity_thumbprint(identity))
             user_caller(caller)
             held = self._answers.get(token)
             if held is None or held[0] is not caller or held[1] != identity or held[2] is not extra:
