@@ -65,20 +65,21 @@ class _Clock:
     ``strftime("%Y-%m-%dT%H:%M:%S.%fZ")`` writes it, the part up to the seconds
     formatted once a second."""
 
-    __slots__ = ("_prefix", "_second")
+    __slots__ = ("_held",)
 
     def __init__(self) -> None:
-        self._second = -1
-        self._prefix = ""
+        # One tuple, replaced whole: a thread never pairs one second's prefix with
+        # another second's microseconds.
+        self._held: tuple[int, str] = (-1, "")
 
     def now(self) -> str:
         micros = time.time_ns() // 1000
         second, fraction = divmod(micros, 1_000_000)
-        if second != self._second:
-            moment = datetime.fromtimestamp(second, UTC)
-            self._prefix = moment.strftime("%Y-%m-%dT%H:%M:%S.")
-            self._second = second
-        return f"{self._prefix}{fraction:06d}Z"
+        held = self._held
+        if held[0] != second:
+            held = (second, datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S."))
+            self._held = held
+        return f"{held[1]}{fraction:06d}Z"
 
 
 class AuditUnavailableError(SealboxError):
