@@ -489,6 +489,15 @@ def main(quick: bool = False) -> None:
                 "for 1 GiB."
             ),
         ]
+        if any(r.anchor_name.startswith("copy ceiling") and r.ratio > 1 for r in rows):
+            notes.append(
+                "sealbox beat the best copy in this run, so the copies were no ceiling here: "
+                "they leave their whole output dirty in the page cache, and the kernel "
+                "throttles a writer with many dirty pages (their system time above), while "
+                "sealbox writes behind and keeps few pages dirty. How hard that throttle "
+                "bites depends on the machine's memory and disk at the time, which is why "
+                "the anchors' wall times swing more than sealbox's."
+            )
         path = write_results("age", rows, figures, notes)
         log(f"age: wrote {path}")
     finally:
