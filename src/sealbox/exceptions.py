@@ -62,6 +62,7 @@ __all__ = [
     "SecretSourceError",
     "SignerNotAllowedError",
     "StorageError",
+    "StoreUnavailableError",
     "TLSConfigError",
     "TLSError",
     "TokenError",
@@ -390,3 +391,35 @@ class ConcurrentChangeError(StorageError):
         super().__init__(message, hint=hint)
         self.path = path
         self.names: tuple[str, ...] = tuple(names)
+
+
+class StoreUnavailableError(StorageError):
+    """A server sealbox keeps shared state in (Redis) did not answer.
+
+    A check that needed it (is this token revoked, may this sign-in be tried) refuses
+    rather than lets a request through. A change that was being recorded may be
+    recorded in part (revocations are written to the database first, and copied to
+    Redis again at start-up): repeating it once Redis answers completes it. The
+    service and :mod:`sealbox.integrations.fastapi` answer it with ``503`` and code
+    ``store_unavailable``. The message names the server and what was being done, never
+    its address (a URL may carry a password).
+
+    Attributes:
+        store: the server's kind (``"Redis"``).
+        operation: what was being done (``"checking a token's revocation"``).
+        cause: the name of the client library's exception (``"ConnectionError"``).
+
+    .. versionadded:: 0.1.0
+    """
+
+    code = "store_unavailable"
+
+    def __init__(self, store: str, operation: str, cause: str) -> None:
+        super().__init__(
+            f"{store} did not answer while {operation} ({cause})",
+            hint=f"try again once {store} answers",
+            facts={"store": store, "operation": operation, "cause": cause},
+        )
+        self.store = store
+        self.operation = operation
+        self.cause = cause

@@ -39,8 +39,9 @@ import secrets
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
+from sealbox.accounts._redis import connect, unavailable
 from sealbox.accounts.store import Store
 
 __all__ = [
@@ -210,46 +211,67 @@ class LocalRevocations:
 
 
 class RedisRevocations:
-    """Revocation lists in Redis, shared by every worker and host."""
+    """Revocation lists in Redis, shared by every worker and host.
+
+    When Redis does not answer, a check raises
+    :class:`~sealbox.exceptions.StoreUnavailableError` (the request is refused, not let
+    through), and so does a revocation: its record in the database is kept, and is
+    copied into Redis again by :meth:`load` at the next start; repeating the revocation
+    once Redis answers completes it at once.
+    """
 
     def __init__(self, store: Store, url: str, prefix: str = "sealbox:") -> None:
-        import redis.asyncio as redis
-
         self._store = store
-        self._redis: Any = redis.from_url(url)
+        self._redis, self._failures = connect(url)
         self._prefix = prefix
 
     async def load(self) -> None:
-        # The database is the record: copy the session versions a restart must keep.
-        versions = await self._store.session_versions()
-        if versions:
-            await self._redis.mset({f"{self._prefix}sv:{u}": str(v) for u, v in versions.items()})
-        for jti, expires_at in (await self._store.revoked_jtis()).items():
-            await self._redis.set(
-                f"{self._prefix}jti:{jti}", b"1", exat=int(expires_at.timestamp()) + 1
-            )
+        try:
+            # The database is the record: copy the session versions a restart must keep.
+            versions = await self._store.session_versions()
+            if versions:
+                await self._redis.mset(
+                    {f"{self._prefix}sv:{u}": str(v) for u, v in versions.items()}
+                )
+            for jti, expires_at in (await self._store.revoked_jtis()).items():
+                await self._redis.set(
+                    f"{self._prefix}jti:{jti}", b"1", exat=int(expires_at.timestamp()) + 1
+                )
+        except self._failures as exc:
+            raise unavailable(exc, "loading the revocation lists") from None
 
     async def revoke(self, jti: str, expires_at: datetime) -> None:
         await self._store.revoke_jti(jti, expires_at)
-        await self._redis.set(
-            f"{self._prefix}jti:{jti}",
-            b"1",
-            exat=max(int(expires_at.timestamp()) + 1, int(time.time()) + 1),
-        )
+        try:
+            await self._redis.set(
+                f"{self._prefix}jti:{jti}",
+                b"1",
+                exat=max(int(expires_at.timestamp()) + 1, int(time.time()) + 1),
+            )
+        except self._failures as exc:
+            raise unavailable(exc, "recording a revocation") from None
 
     async def revoke_family(self, family_id: str, expires_at: datetime) -> None:
         await self.revoke(family_marker(family_id), expires_at)
 
     async def end_sessions(self, user_id: int, version: int) -> None:
-        await self._redis.set(f"{self._prefix}sv:{user_id}", str(version))
+        try:
+            await self._redis.set(f"{self._prefix}sv:{user_id}", str(version))
+        except self._failures as exc:
+            raise unavailable(exc, "ending a user's sessions") from None
 
     async def is_refused(
         self, jti: str, user_id: int, session_version: int, family_id: str | None = None
     ) -> bool:
         family = family_marker(family_id) if family_id is not None else jti
-        revoked, revoked_family, current = await self._redis.mget(
-            f"{self._prefix}jti:{jti}", f"{self._prefix}jti:{family}", f"{self._prefix}sv:{user_id}"
-        )
+        try:
+            revoked, revoked_family, current = await self._redis.mget(
+                f"{self._prefix}jti:{jti}",
+                f"{self._prefix}jti:{family}",
+                f"{self._prefix}sv:{user_id}",
+            )
+        except self._failures as exc:
+            raise unavailable(exc, "checking a token's revocation") from None
         if revoked is not None or revoked_family is not None:
             return True
         return current is not None and session_version < int(current)

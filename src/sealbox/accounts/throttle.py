@@ -15,7 +15,8 @@ Counters live in memory (one process: the step runs under one lock, held for a f
 dict operations and never across an ``await``, so threads and event loops sharing a
 :class:`LocalThrottle` see it as one step too) or in Redis (one Lua script per step,
 atomic on the server and shared by every worker and host; a login costs two round
-trips, the acquire and the settle).
+trips, the acquire and the settle). A Redis that does not answer refuses the attempt:
+:class:`~sealbox.exceptions.StoreUnavailableError`, answered ``503`` by the routes.
 
 .. versionadded:: 0.1.0
 .. versionchanged:: 0.1.0
@@ -29,7 +30,9 @@ import math
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Final, Protocol
+from typing import Final, Protocol
+
+from sealbox.accounts._redis import connect, unavailable
 
 __all__ = ["Limit", "LocalThrottle", "RedisThrottle", "Throttle"]
 
@@ -142,21 +145,25 @@ class RedisThrottle:
     """
 
     def __init__(self, url: str, prefix: str = "sealbox:throttle:") -> None:
-        import redis.asyncio as redis
-
-        self._redis: Any = redis.from_url(url)
+        self._redis, self._failures = connect(url)
         self._prefix = prefix
         self._acquire = self._redis.register_script(_ACQUIRE)
         self._settle = self._redis.register_script(_SETTLE)
 
     async def acquire(self, limits: Sequence[Limit], window: int) -> int:
         keys = [self._prefix + key for key, _ in limits]
-        return int(await self._acquire(keys=keys, args=[window, *(n for _, n in limits)]))
+        try:
+            return int(await self._acquire(keys=keys, args=[window, *(n for _, n in limits)]))
+        except self._failures as exc:
+            raise unavailable(exc, "counting an attempt") from None
 
     async def settle(self, *, clear: Sequence[str] = (), give_back: Sequence[str] = ()) -> None:
         keys = [self._prefix + key for key in (*clear, *give_back)]
         if keys:
-            await self._settle(keys=keys, args=[len(clear)])
+            try:
+                await self._settle(keys=keys, args=[len(clear)])
+            except self._failures as exc:
+                raise unavailable(exc, "settling an attempt's count") from None
 
     async def close(self) -> None:
         await self._redis.aclose()

@@ -30,7 +30,7 @@ from sealbox.accounts.sessions import WeakPasswordError, check_new_password
 from sealbox.accounts.store import Store, UsernameTakenError
 from sealbox.accounts.user_import import ImportReport
 from sealbox.accounts.usernames import canonical_username
-from sealbox.exceptions import ConfigError, StorageError
+from sealbox.exceptions import ConfigError, StorageError, StoreUnavailableError
 from sealbox.passwords import PasswordHasher
 from sealbox.service.db import make_engine, migrate, sessionmaker
 from sealbox.service.provision import DataDir
@@ -42,7 +42,6 @@ __all__ = [
     "create_user",
     "open_revocations",
     "password_policy",
-    "redis_errors",
     "reset_totp",
 ]
 
@@ -65,15 +64,6 @@ def open_revocations(
         return redis, None
     changes = DataDir(settings.data_dir).revocations_changed
     return LocalRevocations(store), lambda: announce_change(changes)
-
-
-def redis_errors(settings: ServiceSettings) -> tuple[type[Exception], ...]:
-    """What a Redis that does not answer raises: nothing without Redis configured."""
-    if settings.redis_url is None:
-        return ()
-    from redis.exceptions import RedisError  # the redis extra, there when it is configured
-
-    return (RedisError,)
 
 
 def password_policy(password: str, username: str) -> None:
@@ -193,11 +183,11 @@ def administer_accounts(
             )
             try:
                 result = await operation(admin)
-            except redis_errors(settings) as exc:
+            except StoreUnavailableError as exc:
                 raise StorageError(
                     "the change is recorded in the database, but Redis did not answer "
-                    f"({type(exc).__name__}): running services may not refuse the "
-                    "account's live access tokens yet",
+                    f"({exc.cause}): running services may not refuse the account's live "
+                    "access tokens yet",
                     code="revocation_incomplete",
                 ) from None
             if log is not None and audit is not None:

@@ -16,8 +16,8 @@ from typing import TypeVar
 from sealbox.accounts.clients import ClientInfo, ClientStore, NewSecret
 from sealbox.accounts.grants import revoke_client_tokens
 from sealbox.accounts.store import Store
-from sealbox.exceptions import StorageError
-from sealbox.service.admin import open_revocations, redis_errors
+from sealbox.exceptions import StorageError, StoreUnavailableError
+from sealbox.service.admin import open_revocations
 from sealbox.service.db import make_engine, migrate, sessionmaker
 from sealbox.service.provision import DataDir
 from sealbox.service.settings import ServiceSettings
@@ -125,10 +125,10 @@ def delete_client(settings: ServiceSettings, name: str) -> ClientInfo:
         revocations, after = open_revocations(settings, accounts)
         try:
             await revoke_client_tokens(revocations, client.client_id, settings.access_token_ttl)
-        except redis_errors(settings) as exc:
+        except StoreUnavailableError as exc:
             raise StorageError(
                 f"the access tokens of client {name!r} cannot be refused: Redis did not "
-                f"answer ({type(exc).__name__}); the client is kept",
+                f"answer ({exc.cause}); the client is kept",
                 hint="the client still works; delete it again once Redis answers",
                 code="revocation_unavailable",
                 facts={"name": name},

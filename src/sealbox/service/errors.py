@@ -18,10 +18,12 @@ from starlette.responses import Response
 from starlette.types import Scope
 
 from sealbox.accounts.audit import AuditUnavailableError
+from sealbox.exceptions import StoreUnavailableError
 from sealbox.integrations.fastapi.errors import (
     ApiError,
     audit_unavailable_response,
     error_response,
+    store_unavailable_response,
     validation_error_response,
 )
 from sealbox.integrations.fastapi.errors import ErrorCode as SignInErrorCode
@@ -90,6 +92,7 @@ class ErrorCode(enum.StrEnum):
     BATCH_FAILED = "batch_failed"
     BATCH_TOO_LARGE = "batch_too_large"
     AUDIT_UNAVAILABLE = SignInErrorCode.AUDIT_UNAVAILABLE.value
+    STORE_UNAVAILABLE = SignInErrorCode.STORE_UNAVAILABLE.value
     # Answered by the connection layer (sealbox.service.connection) to slow or odd clients.
     REQUEST_TIMEOUT = "request_timeout"
     HEADERS_TOO_LARGE = "headers_too_large"
@@ -123,15 +126,17 @@ def lean_refusal(
 ) -> tuple[int, list[Header], bytes]:
     """The answer of an entry ahead of the middlewares to ``exc``, as the routes give it.
 
-    An :class:`ApiError` or an unwritable audit log is answered as its handler answers;
-    anything else is the internal-error 500, logged as the middleware logs it (type,
-    method, path: no message). ``extra``, the security headers, are added as the
-    middleware adds them.
+    An :class:`ApiError`, an unwritable audit log or a Redis that does not answer is
+    answered as its handler answers; anything else is the internal-error 500, logged as
+    the middleware logs it (type, method, path: no message). ``extra``, the security
+    headers, are added as the middleware adds them.
     """
     if isinstance(exc, ApiError):
         response = error_response(exc.status, exc.code, exc.message, exc.headers, **exc.extra)
     elif isinstance(exc, AuditUnavailableError):
         response = audit_unavailable_response()
+    elif isinstance(exc, StoreUnavailableError):
+        response = store_unavailable_response(exc)
     else:
         log_unhandled(scope, exc)
         return 500, with_security_headers(list(INTERNAL_ERROR_HEADERS), extra), INTERNAL_ERROR_BODY

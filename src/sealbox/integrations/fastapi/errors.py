@@ -22,6 +22,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sealbox.accounts.audit import AuditUnavailableError
+from sealbox.exceptions import StoreUnavailableError
 
 __all__ = [
     "ApiError",
@@ -29,6 +30,7 @@ __all__ = [
     "audit_unavailable_response",
     "error_response",
     "install_error_handlers",
+    "store_unavailable_response",
     "validation_error_response",
 ]
 
@@ -52,6 +54,7 @@ class ErrorCode(enum.StrEnum):
     METHOD_NOT_ALLOWED = "method_not_allowed"
     CLIENT_CERTIFICATE_REQUIRED = "client_certificate_required"
     AUDIT_UNAVAILABLE = "audit_unavailable"
+    STORE_UNAVAILABLE = "store_unavailable"
     # RFC 6749 §5.2, answered by the token endpoint.
     UNSUPPORTED_GRANT_TYPE = "unsupported_grant_type"
     INVALID_SCOPE = "invalid_scope"
@@ -119,6 +122,16 @@ def audit_unavailable_response() -> JSONResponse:
     )
 
 
+def store_unavailable_response(exc: StoreUnavailableError) -> JSONResponse:
+    """503 for a request that needed Redis when it did not answer (fail-closed)."""
+    return error_response(
+        503,
+        ErrorCode.STORE_UNAVAILABLE,
+        f"{exc}: try again once it answers",
+        {"Retry-After": "5"},
+    )
+
+
 def validation_error_response(errors: Sequence[Any], prefix: tuple[str, ...] = ()) -> JSONResponse:
     """The 422 answer for pydantic/FastAPI validation errors: where and what, never the value."""
     details = [
@@ -144,6 +157,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AuditUnavailableError)
     async def _audit(_request: Request, _exc: AuditUnavailableError) -> JSONResponse:
         return audit_unavailable_response()
+
+    @app.exception_handler(StoreUnavailableError)
+    async def _store(_request: Request, exc: StoreUnavailableError) -> JSONResponse:
+        return store_unavailable_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -1,0 +1,30 @@
+"""The Redis client of the accounts' shared state, and what its failures become.
+
+A Redis that does not answer becomes :class:`~sealbox.exceptions.StoreUnavailableError`
+at the call that needed it, named by what was being done; never the client's own
+exception, whose message may quote the server's address.
+
+May import: :mod:`sealbox.exceptions`, and ``redis`` (the ``redis`` extra) when a client
+is made.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sealbox.exceptions import StoreUnavailableError
+
+__all__ = ["connect", "unavailable"]
+
+
+def connect(url: str) -> tuple[Any, tuple[type[BaseException], ...]]:
+    """An asyncio Redis client for ``url``, and the exceptions a failed call raises."""
+    import redis.asyncio as redis
+    from redis.exceptions import RedisError
+
+    return redis.from_url(url), (RedisError, OSError)
+
+
+def unavailable(exc: BaseException, operation: str) -> StoreUnavailableError:
+    """The error for a call to Redis that failed with ``exc`` while doing ``operation``."""
+    return StoreUnavailableError("Redis", operation, type(exc).__name__)

@@ -1,0 +1,75 @@
+"""When the service's Redis stops answering mid-flight, it fails closed with 503
+``store_unavailable`` (never a 500, never a token let through), says nothing of Redis's
+address, deletes no client whose tokens it could not refuse, and serves again as soon as
+Redis answers. Real PostgreSQL and Redis, reached through a forwarder the test cuts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from sealbox.service.admin import create_user
+from sealbox.service.client_admin import create_client, list_clients
+from tests._tcp_proxy import Proxy, proxy_to
+from tests.service.conftest import (
+    PASSWORD,
+    Running,
+    bearer,
+    login,
+    make_settings,
+    private_shared_state,
+    run_service,
+)
+
+
+@pytest.fixture(scope="module")
+def cut_off(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Running, Proxy]]:
+    with private_shared_state("redis_down") as shared, proxy_to("127.0.0.1", 6379) as proxy:
+        shared["redis_url"] = f"redis://127.0.0.1:{proxy.port}/15"
+        data = tmp_path_factory.mktemp("redis-down") / "data"
+        with run_service(make_settings(data, **shared)) as svc:
+            create_user(svc.settings, "root", lambda _n: PASSWORD, ["clients:admin"])
+            yield svc, proxy
+
+
+def _refused(answer, proxy: Proxy) -> None:
+    assert answer.status_code == 503, answer.text
+    assert answer.json()["error"] == "store_unavailable"
+    assert answer.headers["retry-after"] == "5"
+    assert "127.0.0.1" not in answer.text and str(proxy.port) not in answer.text
+
+
+def test_requests_needing_redis_are_refused_with_503_while_it_is_gone(
+    cut_off: tuple[Running, Proxy],
+) -> None:
+    svc, proxy = cut_off
+    with svc.client() as c:
+        token = login(c, "root").json()["access_token"]
+        assert c.get("/users/me", headers=bearer(token)).status_code == 200
+        proxy.cut()
+        try:
+            _refused(c.get("/users/me", headers=bearer(token)), proxy)  # the lean entry
+            _refused(c.get("/clients", headers=bearer(token)), proxy)  # a FastAPI route
+            _refused(c.post("/auth/token", data={"username": "root", "password": PASSWORD}), proxy)
+        finally:
+            proxy.restore()
+        assert c.get("/users/me", headers=bearer(token)).status_code == 200
+        assert login(c, "root").status_code == 200
+
+
+def test_a_client_deletion_sent_while_redis_is_gone_keeps_the_client_until_it_answers(
+    cut_off: tuple[Running, Proxy],
+) -> None:
+    svc, proxy = cut_off
+    create_client(svc.settings, "doomed", ["kv:read:secret/"])
+    with svc.client() as c:
+        token = login(c, "root").json()["access_token"]
+        proxy.cut()
+        try:
+            _refused(c.delete("/clients/doomed", headers=bearer(token)), proxy)
+        finally:
+            proxy.restore()
+        assert "doomed" in {client.name for client in list_clients(svc.settings)}
+        assert c.delete("/clients/doomed", headers=bearer(token)).status_code == 204
+    assert "doomed" not in {client.name for client in list_clients(svc.settings)}

@@ -1,0 +1,93 @@
+"""A Redis that does not answer refuses: revocation checks and throttled attempts raise
+StoreUnavailableError, named by what was being done, never quoting the URL or its
+password. Nothing listens on port 1, so these run without any Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from sealbox.accounts.database import make_engine, migrate, sessionmaker
+from sealbox.accounts.revocation import RedisRevocations
+from sealbox.accounts.store import Store
+from sealbox.accounts.throttle import RedisThrottle
+from sealbox.exceptions import StorageError, StoreUnavailableError
+
+pytest.importorskip("redis", reason="the redis extra is not installed")
+
+DEAD = "redis://:canary-redis-secret-7f1c@127.0.0.1:1/0"
+
+
+def _no_address(exc: StoreUnavailableError) -> None:
+    text = f"{exc} {exc.hint} {exc.facts} {exc!r}"
+    assert "canary-redis-secret" not in text
+    assert "127.0.0.1" not in text
+    assert exc.code == "store_unavailable"
+    assert isinstance(exc, StorageError)
+    assert exc.__cause__ is None and exc.__suppress_context__
+
+
+@contextlib.asynccontextmanager
+async def _store(tmp_path: Path) -> AsyncIterator[Store]:
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'accounts.db'}")
+    try:
+        await migrate(engine)
+        yield Store(sessionmaker(engine), refresh_ttl=3600)
+    finally:
+        await engine.dispose()
+
+
+def test_a_revocation_check_without_redis_refuses_instead_of_passing(tmp_path: Path) -> None:
+    async def run() -> StoreUnavailableError:
+        async with _store(tmp_path) as store:
+            revocations = RedisRevocations(store, DEAD)
+            try:
+                with pytest.raises(StoreUnavailableError) as caught:
+                    await revocations.is_refused("some-jti", 1, 0, "family")
+            finally:
+                await revocations.close()
+        return caught.value
+
+    exc = asyncio.run(run())
+    assert exc.operation == "checking a token's revocation"
+    assert exc.store == "Redis"
+    _no_address(exc)
+
+
+def test_a_revocation_without_redis_keeps_its_database_record_for_the_next_start(
+    tmp_path: Path,
+) -> None:
+    async def run() -> tuple[StoreUnavailableError, dict[str, datetime]]:
+        async with _store(tmp_path) as store:
+            revocations = RedisRevocations(store, DEAD)
+            try:
+                with pytest.raises(StoreUnavailableError) as caught:
+                    await revocations.revoke("gone-jti", datetime.now(UTC) + timedelta(minutes=5))
+            finally:
+                await revocations.close()
+            return caught.value, await store.revoked_jtis()
+
+    exc, recorded = asyncio.run(run())
+    assert exc.operation == "recording a revocation"
+    _no_address(exc)
+    assert "gone-jti" in recorded  # load() copies it into Redis at the next start
+
+
+def test_a_throttled_attempt_without_redis_is_refused(tmp_path: Path) -> None:
+    async def run() -> StoreUnavailableError:
+        throttle = RedisThrottle(DEAD)
+        try:
+            with pytest.raises(StoreUnavailableError) as caught:
+                await throttle.acquire([("user:alice", 5)], 60)
+        finally:
+            await throttle.close()
+        return caught.value
+
+    exc = asyncio.run(run())
+    assert exc.operation == "counting an attempt"
+    _no_address(exc)
