@@ -24,7 +24,7 @@ from pathlib import Path
 
 from bench._harness import Figure, Row, log, write_results
 from bench.suite_service import _bearer_lua, _free_port, _serve, _stop
-from bench.suite_transit import _interleaved, _post_lua
+from bench.suite_transit import _post_lua, _rounds
 from sealbox.tls.client import secure_client
 
 USER, PASSWORD = "bench-vault", "bench password 1"
@@ -92,21 +92,27 @@ def main(quick: bool = False) -> None:
         conn = ["-t1", "-c32", f"-d{d}s"]
         # wrk does not verify certificates: the server is ours, on loopback.
         log(f"vault: native vs Vault-shaped encrypt of 1 KiB ({PAIRS} alternating pairs)")
-        runs = _interleaved(
+        pid = service.pid
+        runs, _ = _rounds(
             PAIRS,
             {
-                "native": ([*conn, f"{url}/v1/keys/{KEY}/encrypt"], _post_lua(token, single)),
-                "vault": ([*conn, f"{url}/v1/transit/encrypt/{KEY}"], _vault_lua(token, single)),
+                "native": (
+                    [*conn, f"{url}/v1/keys/{KEY}/encrypt"],
+                    _post_lua(token, single),
+                    pid,
+                ),
+                "vault": (
+                    [*conn, f"{url}/v1/transit/encrypt/{KEY}"],
+                    _vault_lua(token, single),
+                    pid,
+                ),
             },
-            service.pid,
         )
         log("vault: KV v2 read (3 runs)")
-        kv = _interleaved(
-            3,
-            {"kv": ([*conn, f"{url}/v1/secret/data/bench/db"], _vault_lua(token))},
-            service.pid,
+        kv, _ = _rounds(
+            3, {"kv": ([*conn, f"{url}/v1/secret/data/bench/db"], _vault_lua(token), pid)}
         )
-        me = _interleaved(3, {"me": ([*conn, f"{url}/users/me"], _bearer_lua(token))}, service.pid)
+        me, _ = _rounds(3, {"me": ([*conn, f"{url}/users/me"], _bearer_lua(token), pid)})
     finally:
         _stop(service)
         shutil.rmtree(work, ignore_errors=True)
