@@ -29,6 +29,7 @@ from sealbox.service.runtime import Runtime
 from sealbox.service.settings import ServiceSettings
 from sealbox.service.tls_setup import CertificateReloader, tls_paths
 from sealbox.service.vault.api import TRANSIT_PREFIX, VaultApi
+from sealbox.service.vault.transit_entry import VaultTransitEntry
 
 __all__ = ["ServiceApp", "add_service_middleware", "app_from_env", "create_app"]
 
@@ -51,13 +52,15 @@ class ServiceApp(FastAPI):
     and the transit operations.
 
     The entries (:class:`~sealbox.service.routes.users_fast.UsersMeFastPath`,
-    :class:`~sealbox.service.routes.transit_entry.TransitEntry`) are asked first,
+    :class:`~sealbox.service.routes.transit_entry.TransitEntry`,
+    :class:`~sealbox.service.vault.transit_entry.VaultTransitEntry`) are asked first,
     before Starlette's middleware stack: the requests they take never meet the
     framework, and they add what the middlewares would have added.
     """
 
     users_me: UsersMeFastPath | None = None
     transit: TransitEntry | None = None
+    vault_transit: VaultTransitEntry | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         users_me = self.users_me
@@ -71,6 +74,12 @@ class ServiceApp(FastAPI):
                 await transit(
                     self.state, target, scope, receive, send, application=super().__call__
                 )
+                return
+        vault = self.vault_transit
+        if vault is not None:
+            target = vault.takes(scope)
+            if target is not None:
+                await vault(self.state, target, scope, receive, send, application=super().__call__)
                 return
         await super().__call__(scope, receive, send)
 
@@ -86,9 +95,11 @@ def create_app(
     Args:
         settings: the settings (``SEALBOX_*`` and ``.env`` when omitted).
         transit_fast_path: answer the transit operations through
-            :class:`~sealbox.service.routes.transit_entry.TransitEntry` (the same
-            answers and audit records without FastAPI's per-request layers); off, the
-            FastAPI routes answer them all.
+            :class:`~sealbox.service.routes.transit_entry.TransitEntry`, and Vault's
+            single encrypt and decrypt through
+            :class:`~sealbox.service.vault.transit_entry.VaultTransitEntry` (the same
+            answers and audit records without the framework's per-request layers); off,
+            the FastAPI routes and the Vault layer answer them all.
         users_fast_path: answer ``GET /users/me`` through
             :class:`~sealbox.service.routes.users_fast.UsersMeFastPath` (the same answers
             without FastAPI's per-request layers); off, the FastAPI route answers it.
@@ -137,6 +148,7 @@ def create_app(
         app.users_me = UsersMeFastPath()
     if transit_fast_path:
         app.transit = TransitEntry(settings.transit_max_body_bytes)
+        app.vault_transit = VaultTransitEntry(settings.transit_max_body_bytes)
     return app
 
 

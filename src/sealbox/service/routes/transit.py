@@ -204,7 +204,11 @@ async def create_key(
     name: KeyName, body: CreateKey, caller: CallerDep, request: Request
 ) -> JSONResponse:
     """Create a key with version 1 (scope ``transit:admin``)."""
-    call = TransitCall.of(request, caller)
+    return await create_key_for(TransitCall.of(request, caller), name, body)
+
+
+async def create_key_for(call: TransitCall, name: str, body: CreateKey) -> JSONResponse:
+    """:func:`create_key` for a call already made (the Vault-shaped routes' upsert)."""
     call.admin("create", name)
     try:
         key = await call.runtime.transit.create(name, body.type, exportable=body.exportable)
@@ -226,8 +230,12 @@ async def read_key(name: KeyName, caller: CallerDep, request: Request) -> JSONRe
 
     Scope ``transit:admin`` or ``transit:read:<name>``.
     """
-    call = TransitCall.of(request, caller)
-    if ADMIN_SCOPE not in caller.scopes and not scope_allows(caller.scopes, "read", name):
+    return await read_key_for(TransitCall.of(request, caller), name)
+
+
+async def read_key_for(call: TransitCall, name: str) -> JSONResponse:
+    """:func:`read_key` for a call already made."""
+    if ADMIN_SCOPE not in call.caller.scopes and not scope_allows(call.caller.scopes, "read", name):
         raise call.denied("read", name, f"transit:read:{name}")
     return JSONResponse((await call.key("read", name)).info())
 

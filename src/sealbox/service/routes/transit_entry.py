@@ -63,7 +63,7 @@ from sealbox.service.routes.transit_call import TransitCall, client_address
 from sealbox.service.routes.transit_single import SINGLE_OPERATIONS, single_body
 from sealbox.service.runtime import Runtime
 
-__all__ = ["TransitEntry"]
+__all__ = ["TransitEntry", "again", "body_within", "read_body"]
 
 ASGICall = Callable[[Scope, Receive, Send], Awaitable[None]]
 
@@ -164,15 +164,7 @@ class TransitEntry:
         target = operation_of(scope)
         if target is None or scope.get("root_path") or not reads_json(scope):
             return None
-        length = None
-        for name, value in scope["headers"]:
-            if name == b"content-length":
-                if length is not None or not value.isdigit():
-                    return None
-                length = int(value)
-            elif name == b"transfer-encoding":
-                return None
-        return target if length is not None and length <= self.limit else None
+        return target if body_within(scope, self.limit) else None
 
     async def __call__(
         self,
@@ -187,7 +179,7 @@ class TransitEntry:
         """Answer ``scope`` (one :meth:`takes` gave ``target`` for), or hand it to
         ``application`` (with the body read so far) when the route must judge it."""
         messages: list[Message] = []
-        raw = await self._read(receive, messages)
+        raw = await read_body(receive, messages, self.limit)
         operation: Prepared | None = None
         if raw:  # an empty body is no body to the route
             try:
@@ -195,7 +187,7 @@ class TransitEntry:
             except ValidationError:
                 operation = None
         if operation is None:
-            await application(scope, _again(messages, receive), send)
+            await application(scope, again(messages, receive), send)
             return
         extra = security_headers(scope)
         try:
@@ -215,24 +207,6 @@ class TransitEntry:
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": content})
 
-    async def _read(self, receive: Receive, messages: list[Message]) -> bytes | None:
-        """The whole body, every message kept in ``messages``; ``None`` when the route
-        must see it (a disconnect, or more bytes than the limit)."""
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            messages.append(message)
-            if message["type"] != "http.request":
-                return None
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.limit:
-                return None
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
     @staticmethod
     async def _answer(
         state: State, scope: Scope, name: str, operation: Prepared
@@ -246,13 +220,47 @@ class TransitEntry:
         return await operation(TransitCall(runtime, client_address(scope), caller), name)
 
 
-def _again(messages: list[Message], receive: Receive) -> Receive:
+def body_within(scope: Scope, limit: int) -> bool:
+    """Whether ``scope`` gives one ``Content-Length`` of at most ``limit`` bytes and no
+    ``Transfer-Encoding``: a body an entry may read whole (the body-limit middleware
+    judges any other)."""
+    length = None
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            if length is not None or not value.isdigit():
+                return False
+            length = int(value)
+        elif name == b"transfer-encoding":
+            return False
+    return length is not None and length <= limit
+
+
+async def read_body(receive: Receive, messages: list[Message], limit: int) -> bytes | None:
+    """The whole body, every message kept in ``messages``; ``None`` when the route must
+    see it (a disconnect, or more bytes than ``limit``)."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request":
+            return None
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def again(messages: list[Message], receive: Receive) -> Receive:
     """``receive``, giving the messages already read first."""
     pending = list(messages)
 
-    async def again() -> Message:
+    async def replay() -> Message:
         if pending:
             return pending.pop(0)
         return await receive()
 
-    return again
+    return replay

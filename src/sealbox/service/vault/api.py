@@ -20,14 +20,13 @@ from typing import Final
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from sealbox.service.audit import AuditUnavailableError
 from sealbox.service.routes.transit import HANDLERS, NAME_PATTERN
 from sealbox.service.runtime import Runtime
 from sealbox.service.vault.auth import caller_of
-from sealbox.service.vault.errors import VaultError
+from sealbox.service.vault.errors import VaultError, vault_refusal
 from sealbox.service.vault.kv_routes import kv_route
 from sealbox.service.vault.kv_store import KVStore
 from sealbox.service.vault.sys import health, mount_of
@@ -45,11 +44,6 @@ _OPERATION: Final = re.compile(
 _NAME: Final = re.compile(NAME_PATTERN)
 _ENGINES: Final = frozenset({"transit", "auth", "sys"})
 _BODY_METHODS: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-_AUDIT_DOWN: Final = "the audit log cannot be written; the request was refused"
-
-
-def _error(exc: VaultError) -> Response:
-    return JSONResponse(exc.body(), status_code=exc.status)
 
 
 class VaultApi:
@@ -95,10 +89,11 @@ class VaultApi:
         request = Request(scope, receive)
         try:
             response = await _operation(match, request)
-        except VaultError as exc:
-            response = _error(exc)
-        except AuditUnavailableError:
-            response = JSONResponse({"errors": [_AUDIT_DOWN]}, status_code=503)
+        except Exception as exc:
+            refused = vault_refusal(exc)
+            if refused is None:
+                raise
+            response = refused
         await response(scope, receive, send)
 
     async def _serve(
@@ -107,10 +102,11 @@ class VaultApi:
         request = Request(scope, receive)
         try:
             response = await self._route(first, path, request)
-        except VaultError as exc:
-            response = _error(exc)
-        except AuditUnavailableError:
-            response = JSONResponse({"errors": [_AUDIT_DOWN]}, status_code=503)
+        except Exception as exc:
+            refused = vault_refusal(exc)
+            if refused is None:
+                raise
+            response = refused
         await response(scope, receive, send)
 
     async def _route(self, first: str, path: str, request: Request) -> Response:

@@ -22,12 +22,13 @@ from __future__ import annotations
 from typing import Final
 
 from starlette.requests import Request
+from starlette.types import Scope
 
 from sealbox.service.deps import Caller, resolve_caller
 from sealbox.service.errors import ApiError
 from sealbox.service.vault.errors import VaultError
 
-__all__ = ["KV_ADMIN", "caller_of", "kv_allows", "token_of"]
+__all__ = ["KV_ADMIN", "caller_of", "kv_allows", "token_in", "token_of"]
 
 KV_ADMIN: Final = "kv:admin"
 
@@ -38,12 +39,28 @@ def token_of(request: Request) -> str:
     Raises:
         VaultError: 403 when there is none.
     """
-    token = request.headers.get("x-vault-token")
-    if token:
+    return token_in(request.scope)
+
+
+def token_in(scope: Scope) -> str:
+    """:func:`token_of` from an ASGI scope (the first of each header, as Starlette reads it).
+
+    Raises:
+        VaultError: 403 when there is none.
+    """
+    vault_token: bytes | None = None
+    authorization: bytes | None = None
+    for name, value in scope["headers"]:
+        if name == b"x-vault-token":
+            if vault_token is None:
+                vault_token = value
+        elif name == b"authorization" and authorization is None:
+            authorization = value
+    if vault_token:
+        return vault_token.decode("latin-1").strip()
+    scheme, _, token = (authorization or b"").decode("latin-1").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
         return token.strip()
-    scheme, _, value = (request.headers.get("authorization") or "").partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        return value.strip()
     raise VaultError.denied()
 
 

@@ -17,6 +17,10 @@ from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, Final
 
+from starlette.responses import JSONResponse
+
+from sealbox.accounts.audit import AuditUnavailableError
+from sealbox.exceptions import StoreUnavailableError
 from sealbox.service.errors import ApiError, ErrorCode
 from sealbox.service.vault.envelope import envelope
 
@@ -27,9 +31,11 @@ __all__ = [
     "from_api_error",
     "item_message",
     "validation_messages",
+    "vault_refusal",
 ]
 
 PERMISSION_DENIED: Final = "permission denied"
+AUDIT_DOWN: Final = "the audit log cannot be written; the request was refused"
 KEY_NOT_FOUND: Final = "encryption key not found"
 
 # Vault's own words for the refusals its clients recognise; the rest keep sealbox's message.
@@ -121,3 +127,20 @@ def validation_messages(errors: Sequence[Any]) -> list[str]:
         where = ".".join(str(p) for p in err.get("loc", ())) or "body"
         out.append(f"{where}: {err.get('msg', 'invalid')}")
     return out or ["the request is not valid"]
+
+
+def vault_refusal(exc: BaseException) -> JSONResponse | None:
+    """Vault's answer to ``exc``: a :class:`VaultError`, an unwritable audit log (503), a
+    Redis that does not answer (503 with ``Retry-After``); ``None`` for anything else (an
+    internal error, answered as every route's is)."""
+    if isinstance(exc, VaultError):
+        return JSONResponse(exc.body(), status_code=exc.status)
+    if isinstance(exc, AuditUnavailableError):
+        return JSONResponse({"errors": [AUDIT_DOWN]}, status_code=503)
+    if isinstance(exc, StoreUnavailableError):
+        return JSONResponse(
+            {"errors": [f"{exc}: try again once it answers"]},
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
+    return None

@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from pydantic import ValidationError
 from starlette.requests import Request
@@ -40,11 +40,12 @@ from sealbox.service.routes.transit import (
     _operate,
     _options,
     configure_key,
-    create_key,
+    create_key_for,
     delete_key,
     export_key,
     list_keys,
     read_key,
+    read_key_for,
     rotate_key,
 )
 from sealbox.service.routes.transit_models import (
@@ -69,12 +70,17 @@ from sealbox.transit.registry import check_hmac_algorithm
 
 __all__ = [
     "FROM_VAULT_TYPES",
+    "RESHAPED",
     "VAULT_TYPES",
     "manage",
     "operate",
     "parse_body",
+    "upserting",
     "vault_key",
+    "vault_single",
 ]
+
+T = TypeVar("T")
 
 VAULT_TYPES: Final[Mapping[str, str]] = MappingProxyType({"aes256-gcm": "aes256-gcm96"})
 """sealbox's type names that Vault spells otherwise (the rest are the same word)."""
@@ -99,7 +105,7 @@ _UNSUPPORTED: Final[Mapping[str, str]] = MappingProxyType(
 _IGNORED: Final = frozenset({"name", "key_size"})
 # A body that names none of these is already sealbox's request: it is validated straight
 # from its bytes (the hot path). Base64 values hold no quote, so only a member matches.
-_RESHAPED: Final = re.compile(
+RESHAPED: Final = re.compile(
     rb'"(?:'
     + b"|".join(
         re.escape(f.encode())
@@ -257,6 +263,12 @@ def _reshape(result: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+def vault_single(native: bytes) -> bytes:
+    """Vault's answer to one input (no ``reference``), from the native 200's JSON body."""
+    # One result: only its versioned text starts a JSON string with "sealbox:v".
+    return envelope_bytes(native.replace(b'"sealbox:v', b'"vault:v', 1))
+
+
 def _answer(response: Response, *, single: bool = False) -> Response:
     """The native handler's answer, as Vault answers.
 
@@ -267,8 +279,7 @@ def _answer(response: Response, *, single: bool = False) -> Response:
     """
     raw = bytes(response.body)
     if single and response.status_code == 200:
-        # One result: only its versioned text starts a JSON string with "sealbox:v".
-        body = envelope_bytes(raw.replace(b'"sealbox:v', b'"vault:v', 1))
+        body = vault_single(raw)
         response.body = body
         response.raw_headers = [
             (b"content-length", str(len(body)).encode()),
@@ -305,7 +316,7 @@ async def operate(
     model, handler = HANDLERS[operation]
     key_type = None
     try:
-        if path_arg is None and operation != "hmac" and _RESHAPED.search(raw) is None:
+        if path_arg is None and operation != "hmac" and RESHAPED.search(raw) is None:
             parsed = model.model_validate_json(raw or b"{}")
         else:
             body, key_type = _request_body(operation, raw, path_arg)
@@ -320,26 +331,43 @@ async def operate(
     single = (
         getattr(parsed, "batch_input", None) is None and getattr(parsed, "reference", None) is None
     )
+    answer = await upserting(call, operation, name, key_type, lambda: handler(call, name, parsed))
+    return _answer(answer, single=single)
+
+
+async def upserting(
+    call: TransitCall,
+    operation: str,
+    name: str,
+    key_type: str | None,
+    run: Callable[[], Awaitable[T]],
+) -> T:
+    """``run()``'s answer, as Vault gives it: an ``encrypt`` that names a missing key
+    creates it (of ``key_type``, Vault's name, ``aes256-gcm96`` when ``None``) when the
+    caller may create keys, then runs again.
+
+    Raises:
+        VaultError: the refusal, in Vault's words.
+    """
     try:
-        return _answer(await handler(call, name, parsed), single=single)
+        return await run()
     except ApiError as exc:
         upsert = (
             exc.code is ErrorCode.NOT_FOUND
             and operation == "encrypt"
-            and ADMIN_SCOPE in caller.scopes
+            and ADMIN_SCOPE in call.caller.scopes
         )
         if not upsert:
             raise from_api_error(exc) from None
-    # Vault creates the key an encrypt names when it is missing and the caller may create.
-    await _create(request, caller, name, key_type, {})
+    await _create(call, name, key_type, {})
     try:
-        return _answer(await handler(call, name, parsed), single=single)
+        return await run()
     except ApiError as exc:
         raise from_api_error(exc) from None
 
 
 async def _create(
-    request: Request, caller: Caller, name: str, key_type: str | None, body: dict[str, Any]
+    call: TransitCall, name: str, key_type: str | None, body: dict[str, Any]
 ) -> tuple[Response, list[str]]:
     fields = _strip(body)
     wanted = FROM_VAULT_TYPES.get(key_type or "aes256-gcm96", key_type or "aes256-gcm")
@@ -348,12 +376,12 @@ async def _create(
     except ValidationError as exc:
         raise VaultError(400, *validation_messages(exc.errors())) from None
     try:
-        return await create_key(name, create, caller, request), []
+        return await create_key_for(call, name, create), []
     except ApiError as exc:
         if exc.code is not ErrorCode.KEY_EXISTS:
             raise from_api_error(exc) from None
     # Vault answers the existing key, with a warning, to a create of a key that exists.
-    return await read_key(name, caller, request), [f"key {name} already existed"]
+    return await read_key_for(call, name), [f"key {name} already existed"]
 
 
 def _key_answer(response: Response, warnings: list[str] | None = None) -> Response:
@@ -408,7 +436,10 @@ async def _key_route(
         body = parse_body(raw)
         key_type = body.pop("type", None)
         response, warnings = await _create(
-            request, caller, name, key_type if isinstance(key_type, str) else None, body
+            TransitCall.of(request, caller),
+            name,
+            key_type if isinstance(key_type, str) else None,
+            body,
         )
         return _key_answer(response, warnings)
     if action is None and method == "DELETE":
