@@ -45,12 +45,14 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     and_,
+    bindparam,
     delete,
     select,
     update,
 )
+from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sealbox.accounts.models import UTCDateTime
@@ -177,7 +179,7 @@ class SecretVersion:
 
 
 def _version_metadata(
-    row: KVVersionRecord, custom: Mapping[str, str] | None = None
+    row: KVVersionRecord | Row[Any], custom: Mapping[str, str] | None = None
 ) -> dict[str, Any]:
     return {
         "created_time": _time(row.created_at),
@@ -186,6 +188,32 @@ def _version_metadata(
         "destroyed": row.destroyed,
         "version": row.version,
     }
+
+
+def _read_query(version: Any) -> Any:
+    """The columns a read answers with, of the version ``version`` selects."""
+    return (
+        select(
+            KVSecretRecord.custom_metadata,
+            KVVersionRecord.version,
+            KVVersionRecord.created_at,
+            KVVersionRecord.deleted_at,
+            KVVersionRecord.destroyed,
+            KVVersionRecord.value,
+        )
+        .join(
+            KVVersionRecord,
+            and_(
+                KVVersionRecord.secret_id == KVSecretRecord.id, KVVersionRecord.version == version
+            ),
+        )
+        .where(KVSecretRecord.mount == bindparam("mount"), KVSecretRecord.path == bindparam("path"))
+    )
+
+
+# Built once: composing a statement costs more than SQLite takes to run it.
+_READ_CURRENT: Final = _read_query(KVSecretRecord.current_version)
+_READ_VERSION: Final = _read_query(bindparam("version"))
 
 
 class _LostRaceError(Exception):
@@ -202,6 +230,8 @@ class KVStore:
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], master_key: bytes) -> None:
         self._sessions = sessions
+        # A read needs no ORM session: a plain connection skips its bookkeeping.
+        self._engine: AsyncEngine = sessions.kw["bind"]
         self._master_key = master_key
 
     def __repr__(self) -> str:
@@ -247,25 +277,16 @@ class KVStore:
             SecretNotFoundError: the secret or the version does not exist, or (with the
                 version's ``metadata``) the version is deleted or destroyed.
         """
-        # One query: the secret's metadata joined with the version asked for.
-        wanted = version or KVSecretRecord.current_version
-        query = (
-            select(KVSecretRecord.custom_metadata, KVVersionRecord)
-            .join(
-                KVVersionRecord,
-                and_(
-                    KVVersionRecord.secret_id == KVSecretRecord.id,
-                    KVVersionRecord.version == wanted,
-                ),
-            )
-            .where(KVSecretRecord.mount == mount, KVSecretRecord.path == path)
-        )
-        async with self._sessions() as session:
-            found = (await session.execute(query)).first()
-        if found is None:
+        # One query, built once: the secret's metadata joined with the version asked for.
+        params: dict[str, Any] = {"mount": mount, "path": path}
+        query = _READ_CURRENT
+        if version:
+            query, params["version"] = _READ_VERSION, version
+        async with self._engine.connect() as connection:
+            row = (await connection.execute(query, params)).first()
+        if row is None:
             raise SecretNotFoundError
-        custom, row = found
-        meta = _version_metadata(row, custom)
+        meta = _version_metadata(row, row.custom_metadata)
         if row.deleted_at is not None or row.destroyed or row.value is None:
             raise SecretNotFoundError("the version is deleted", metadata=meta)
         return SecretVersion(self._open(mount, path, row.version, row.value), meta)
