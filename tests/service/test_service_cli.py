@@ -80,6 +80,13 @@ def test_serve_prints_url_and_ca(tmp_path: Path) -> None:
     assert "Traceback" not in srv.stderr
 
 
+def test_the_server_start_line_names_https_the_only_scheme_it_answers(tmp_path: Path) -> None:
+    with serve_process(tmp_path, "--log-level", "info") as srv:
+        pass
+    assert f"Uvicorn running on https://127.0.0.1:{srv.port}" in srv.stderr
+    assert "http://" not in srv.stderr
+
+
 def test_invalid_settings_are_a_clear_error(cli, tmp_path: Path) -> None:
     r = cli(["serve", "--data-dir", tmp_path / "d"], env={"SEALBOX_PORT": "abc"})
     assert r.code == 1

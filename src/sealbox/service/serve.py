@@ -12,6 +12,7 @@ the codes to its own options.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -161,6 +162,7 @@ def run(settings: ServiceSettings, *, log_level: str = "info") -> None:
         )
     os.environ.update(settings_env(settings))  # workers read their settings from here
     options = uvicorn_options(settings, log_level=log_level)
+    logging.getLogger("uvicorn.error").addFilter(_HTTPS_START_LINE)
     from sealbox.service.connection import EnvConnection
 
     # TLS is done by the connection class (see sealbox.service.connection), so uvicorn
@@ -173,6 +175,26 @@ def run(settings: ServiceSettings, *, log_level: str = "info") -> None:
         http=EnvConnection,
         **options,
     )
+
+
+class _HttpsStartLine(logging.Filter):
+    """uvicorn's ``Uvicorn running on http://…`` names the scheme of uvicorn's own TLS
+    settings, which ``run`` leaves unset (the connection class does TLS): the line is
+    made to say ``https``, the only scheme the service answers."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if (
+            isinstance(args, tuple)
+            and args
+            and args[0] == "http"
+            and str(record.msg).startswith("Uvicorn running on ")
+        ):
+            record.args = ("https", *args[1:])
+        return True
+
+
+_HTTPS_START_LINE = _HttpsStartLine()
 
 
 def uvicorn_options(settings: ServiceSettings, *, log_level: str = "info") -> dict[str, Any]:
