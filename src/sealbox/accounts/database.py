@@ -13,13 +13,22 @@ database another one made.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    async_sessionmaker,
+    create_async_engine,
+)
 
+from sealbox.exceptions import StorageError
 from sealbox.storage import locked
 
 __all__ = ["MIGRATIONS", "current_revision", "make_engine", "migrate", "sessionmaker"]
@@ -74,17 +83,47 @@ def _upgrade(connection: Connection) -> None:
 async def migrate(engine: AsyncEngine) -> None:
     """Bring the schema to the newest migration (idempotent).
 
+    Raises:
+        StorageError: code ``database_unavailable``, the database cannot be opened.
+
     Processes starting at once take turns: PostgreSQL through an advisory lock (in
     ``_upgrade``), an SQLite file through the lock of sealbox's file writers.
     """
     database = engine.url.database
     if engine.url.get_backend_name() == "sqlite" and database and database != ":memory:":
         with locked(database):  # blocks the loop, at start-up only
-            async with engine.begin() as conn:
+            async with _begin(engine) as conn:
                 await conn.run_sync(_upgrade)
         return
-    async with engine.begin() as conn:
+    async with _begin(engine) as conn:
         await conn.run_sync(_upgrade)
+
+
+@contextlib.asynccontextmanager
+async def _begin(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection in a transaction (committed at the end), as ``engine.begin()`` gives,
+    or :class:`StorageError` ``database_unavailable`` saying why there is none.
+
+    The driver's first line says why (no server there, no such database, a refused
+    user); the URL is shown without its password.
+    """
+    try:
+        connection = await engine.connect()
+    except (OSError, DBAPIError) as exc:
+        cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+        lines = str(cause).strip().splitlines()
+        where = engine.url.render_as_string(hide_password=True)
+        raise StorageError(
+            f"cannot open the database {where}: {lines[0] if lines else type(cause).__name__}",
+            hint="check the database URL, and that its server runs and lets this user in",
+            code="database_unavailable",
+            facts={"database": where},
+        ) from None
+    try:
+        async with connection.begin():
+            yield connection
+    finally:
+        await connection.close()
 
 
 def current_revision(connection: Connection) -> str | None:

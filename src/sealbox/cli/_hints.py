@@ -33,6 +33,8 @@ HINTS: dict[str, str] = {
     "client_not_found": "list the clients with 'sealbox clients list'",
     "client_exists": "choose another name, or give it a new secret with "
     "'sealbox clients rotate-secret {name}'",
+    "database_unavailable": "check SEALBOX_DATABASE_URL (without it, the SQLite database of "
+    "the data folder), and that the database server runs and lets this user in",
     "revocation_unavailable": "it still works; once the Redis of SEALBOX_REDIS_URL answers, "
     "run 'sealbox clients delete {name}' again",
     "revocation_incomplete": "once the Redis of SEALBOX_REDIS_URL answers, run the same "

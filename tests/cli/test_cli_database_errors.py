@@ -1,0 +1,58 @@
+"""A database that cannot be opened is one clear error naming it (without its password)
+and why, with a hint: no traceback, no "unexpected internal error"."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.service.conftest import require_server
+
+HINT = (
+    "sealbox: hint: check SEALBOX_DATABASE_URL (without it, the SQLite database of the data "
+    "folder), and that the database server runs and lets this user in\n"
+)
+
+
+def _users_list(cli, tmp_path: Path, url: str):
+    return cli(
+        ["users", "list", "--data-dir", tmp_path / "data"], env={"SEALBOX_DATABASE_URL": url}
+    )
+
+
+def test_a_database_server_that_does_not_answer_is_a_clear_error(cli, tmp_path: Path) -> None:
+    r = _users_list(cli, tmp_path, "postgresql+asyncpg://app:canary-db-pw-3c1@127.0.0.1:1/x")
+    assert r.code == 1
+    assert r.stderr.startswith(
+        "sealbox: error: cannot open the database postgresql+asyncpg://app:***@127.0.0.1:1/x: "
+    )
+    assert "onnect call failed" in r.stderr
+    assert r.stderr.endswith(HINT)
+    assert "canary-db-pw-3c1" not in r.stderr + r.out
+
+
+@pytest.mark.parametrize(
+    ("where", "why"),
+    [
+        ("postgres:canary-db-pw-3c1@127.0.0.1:5432/no_such_db_x", 'database "no_such_db_x"'),
+        ("no_such_role_x:canary-db-pw-3c1@127.0.0.1:5432/test", 'role "no_such_role_x"'),
+    ],
+)
+def test_a_database_that_refuses_says_why(cli, tmp_path: Path, where: str, why: str) -> None:
+    require_server("PostgreSQL", 5432)
+    r = _users_list(cli, tmp_path, f"postgresql+asyncpg://{where}")
+    assert r.code == 1
+    assert f"{why} does not exist\n" in r.stderr
+    assert r.stderr.endswith(HINT)
+    assert "canary-db-pw-3c1" not in r.stderr + r.out
+    assert "unexpected" not in r.stderr and "Traceback" not in r.stderr
+
+
+def test_an_sqlite_database_that_cannot_be_opened_says_which(cli, tmp_path: Path) -> None:
+    folder = tmp_path / "a-folder.sqlite"  # a folder where the database file should be
+    folder.mkdir()
+    r = _users_list(cli, tmp_path, f"sqlite+aiosqlite:///{folder}")
+    assert r.code == 1
+    assert f"cannot open the database sqlite+aiosqlite:///{folder}: " in r.stderr
+    assert r.stderr.endswith(HINT)
