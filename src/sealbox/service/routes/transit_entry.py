@@ -54,6 +54,7 @@ from sealbox.integrations.fastapi.client_cert import scope_client_identity
 from sealbox.service.deps import checked_caller
 from sealbox.service.errors import lean_refusal, response_parts
 from sealbox.service.middleware import (
+    Header,
     security_headers,
     with_security_headers,
 )
@@ -63,7 +64,15 @@ from sealbox.service.routes.transit_call import TransitCall, client_address
 from sealbox.service.routes.transit_single import SINGLE_OPERATIONS, single_body
 from sealbox.service.runtime import Runtime
 
-__all__ = ["TransitEntry", "again", "body_within", "read_body"]
+__all__ = [
+    "BodyEntry",
+    "TransitEntry",
+    "again",
+    "body_within",
+    "json_headers",
+    "read_body",
+    "send_answer",
+]
 
 ASGICall = Callable[[Scope, Receive, Send], Awaitable[None]]
 
@@ -146,18 +155,24 @@ def prepare(operation: str, raw: bytes) -> Prepared:
     return lambda call, name: handler(call, name, body)
 
 
-class TransitEntry:
-    """Answer the transit operations as the routes do, without Starlette's stack.
+class BodyEntry:
+    """An entry that reads a request's whole body, up to ``limit`` bytes.
 
     Args:
         limit: the largest body, in bytes, of a transit request (the body-limit
-            middleware's limit for ``/v1/keys/``); a larger one is left to it.
+            middleware's limit for its path); a larger one is left to that middleware.
     """
 
     __slots__ = ("limit",)
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
+
+
+class TransitEntry(BodyEntry):
+    """Answer the transit operations as the routes do, without Starlette's stack."""
+
+    __slots__ = ()
 
     def takes(self, scope: Scope) -> tuple[str, str] | None:
         """The key name and operation when this entry reads ``scope``'s body, else ``None``."""
@@ -196,16 +211,11 @@ class TransitEntry:
             status, headers, content = lean_refusal(scope, exc, extra)
         else:
             if isinstance(answer, bytes):
-                # A Response's two headers, then the security headers (none repeats them).
-                length = (b"content-length", str(len(answer)).encode())
-                headers = [length, _CONTENT_TYPE, *extra]
-                await send({"type": "http.response.start", "status": 200, "headers": headers})
-                await send({"type": "http.response.body", "body": answer})
-                return
-            status, headers, content = response_parts(answer)
-            headers = with_security_headers(headers, extra)
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": content})
+                status, headers, content = 200, json_headers(answer, extra), answer
+            else:
+                status, headers, content = response_parts(answer)
+                headers = with_security_headers(headers, extra)
+        await send_answer(send, status, headers, content)
 
     @staticmethod
     async def _answer(
@@ -218,6 +228,18 @@ class TransitEntry:
         thumbprint = identity_thumbprint(scope_client_identity(scope))
         caller = await checked_caller(runtime.accounts, token, thumbprint)
         return await operation(TransitCall(runtime, client_address(scope), caller), name)
+
+
+def json_headers(content: bytes, extra: tuple[Header, ...]) -> list[Header]:
+    """The headers of a JSON 200 with body ``content``: a Response's two, then the security
+    headers ``extra`` (none repeats them)."""
+    return [(b"content-length", str(len(content)).encode()), _CONTENT_TYPE, *extra]
+
+
+async def send_answer(send: Send, status: int, headers: list[Header], content: bytes) -> None:
+    """Send a whole answer: its start, then its body in one message."""
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": content})
 
 
 def body_within(scope: Scope, limit: int) -> bool:

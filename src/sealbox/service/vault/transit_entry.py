@@ -40,7 +40,14 @@ from sealbox.service.errors import ApiError, lean_refusal, response_parts
 from sealbox.service.middleware import security_headers, with_security_headers
 from sealbox.service.routes.transit import NAME_PATTERN
 from sealbox.service.routes.transit_call import TransitCall, client_address
-from sealbox.service.routes.transit_entry import again, body_within, read_body
+from sealbox.service.routes.transit_entry import (
+    BodyEntry,
+    again,
+    body_within,
+    json_headers,
+    read_body,
+    send_answer,
+)
 from sealbox.service.routes.transit_single import SINGLE_OPERATIONS, single_body
 from sealbox.service.runtime import Runtime
 from sealbox.service.vault.auth import token_in
@@ -54,7 +61,6 @@ ASGICall = Callable[[Scope, Receive, Send], Awaitable[None]]
 _PREFIX: Final = "/v1/transit/"
 _PATH: Final = re.compile(r"/v1/transit/(encrypt|decrypt)/([^/]+)")
 _NAME: Final = re.compile(NAME_PATTERN)
-_CONTENT_TYPE: Final = (b"content-type", b"application/json")
 
 
 def plain_body(operation: str, raw: bytes) -> dict[str, Any] | None:
@@ -72,18 +78,10 @@ def plain_body(operation: str, raw: bytes) -> dict[str, Any] | None:
     return body
 
 
-class VaultTransitEntry:
-    """Answer Vault's single ``encrypt`` and ``decrypt`` as the Vault routes do.
+class VaultTransitEntry(BodyEntry):
+    """Answer Vault's single ``encrypt`` and ``decrypt`` as the Vault routes do."""
 
-    Args:
-        limit: the largest body, in bytes, of a transit request (the body-limit
-            middleware's limit for ``/v1/transit/``); a larger one is left to it.
-    """
-
-    __slots__ = ("limit",)
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
+    __slots__ = ()
 
     def takes(self, scope: Scope) -> tuple[str, str] | None:
         """The key name and operation when this entry reads ``scope``'s body, else ``None``."""
@@ -126,11 +124,8 @@ class VaultTransitEntry:
                 status, headers, content = response_parts(refused)
                 headers = with_security_headers(headers, extra)
         else:
-            # A Response's two headers, then the security headers (none repeats them).
-            status = 200
-            headers = [(b"content-length", str(len(content)).encode()), _CONTENT_TYPE, *extra]
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": content})
+            status, headers = 200, json_headers(content, extra)
+        await send_answer(send, status, headers, content)
 
     @staticmethod
     async def _answer(
