@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,32 +18,12 @@ from typing import Any
 import httpx2
 import pytest
 
-from sealbox.service.app import ServiceApp, create_app
-from sealbox.service.audit import AuditUnavailableError
+from sealbox.service.app import create_app
 from sealbox.service.routes import transit_entry
 from sealbox.service.routes.transit_entry import TransitEntry
+from tests.service._entry_compare import Answer, answer_of, broken, service_app, transit_audit
 from tests.service._transit import ALL_SCOPES, add_user
 from tests.service.conftest import Running, bearer, login, make_settings, run_service
-
-# Random parts of an answer: ciphertexts, signatures and HMACs keep only their version,
-# a data key's plaintext only its length.
-_VERSIONED = re.compile(rb"(sealbox|vault):v(\d+):[A-Za-z0-9+/=]+")
-_DATA_KEY = re.compile(rb'"plaintext":"([A-Za-z0-9+/=]{20,})"')
-
-Answer = tuple[int, list[tuple[bytes, bytes]], bytes]
-
-
-def _answer(response: httpx2.Response, *, data_key: bool = False) -> Answer:
-    headers = [(k.lower(), v) for k, v in response.headers.raw if k.lower() != b"date"]
-    body = _VERSIONED.sub(lambda m: b"<" + m[1] + b" v" + m[2] + b">", response.content)
-    if data_key:
-        body = _DATA_KEY.sub(lambda m: b'"plaintext":"<%d>"' % len(m[1]), body)
-    return response.status_code, headers, body
-
-
-def _audit(service: Running) -> list[tuple[Any, ...]]:
-    records = [json.loads(line) for line in service.audit().splitlines() if '"transit.' in line]
-    return [(r["event"], r["outcome"], r["user"], r["address"], r.get("detail")) for r in records]
 
 
 class _Script:
@@ -74,7 +53,9 @@ class _Script:
             sent["Content-Type"] = content_type
         response = self.client.post(path, content=raw, headers=sent)
         data_key = path.endswith("/datakey")
-        self.answers.append((label or f"{path} {body!r:.80}", _answer(response, data_key=data_key)))
+        self.answers.append(
+            (label or f"{path} {body!r:.80}", answer_of(response, data_key=data_key))
+        )
         return response
 
     def admin(self, method: str, path: str, body: Any = None) -> None:
@@ -202,30 +183,8 @@ class _Script:
 
     def broken(self, what: str) -> None:
         """One encrypt with a part of the runtime broken (an internal error, no audit log)."""
-        runtime = _app(self.service).state.runtime
-        if what == "internal":
-
-            async def fails(*_args: Any, **_kw: Any) -> Any:
-                raise RuntimeError("canary-internal-detail")
-
-            target, attribute, replacement = runtime.transit, "get", fails
-        else:
-
-            def unwritable(*_args: Any, **_kw: Any) -> None:
-                raise AuditUnavailableError("the audit log cannot be written: disk full")
-
-            target, attribute, replacement = runtime.audit, "record", unwritable
-        setattr(target, attribute, replacement)
-        try:
+        with broken(self.service, what):
             self.send("/v1/keys/k/encrypt", {"plaintext": "AA=="}, label=what)
-        finally:
-            delattr(target, attribute)
-
-
-def _app(service: Running) -> ServiceApp:
-    app = service.server.config.app
-    assert isinstance(app, ServiceApp)
-    return app
 
 
 @pytest.fixture
@@ -273,13 +232,13 @@ def test_single_operations_answer_and_audit_alike_through_the_entry_and_the_rout
             service.client() as client,
             caplog.at_level(logging.ERROR, logger="sealbox.service"),
         ):
-            assert (_app(service).transit is not None) is lean
+            assert (service_app(service).transit is not None) is lean
             script = _Script(service, client)
             script.run()
             script.broken("internal")
             script.broken("audit")
             answers.append(script.answers)
-            audits.append(_audit(service))
+            audits.append(transit_audit(service))
             taken.append(len(entry_calls))
     differ = [
         (label, lean, route)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,30 +19,11 @@ from typing import Any
 import httpx2
 import pytest
 
-from sealbox.exceptions import StoreUnavailableError
-from sealbox.service.app import ServiceApp
-from sealbox.service.audit import AuditUnavailableError
 from sealbox.service.vault import transit_entry
 from sealbox.service.vault.transit_entry import VaultTransitEntry
+from tests.service._entry_compare import Answer, answer_of, broken, service_app, transit_audit
 from tests.service._transit import ALL_SCOPES, add_user
 from tests.service.conftest import Running, bearer, login, make_settings, run_service
-
-_VERSIONED = re.compile(rb"(sealbox|vault):v(\d+):[A-Za-z0-9+/=]+")
-_REQUEST_ID = re.compile(rb'"request_id":"[0-9a-f-]{36}"')
-
-Answer = tuple[int, list[tuple[bytes, bytes]], bytes]
-
-
-def _answer(response: httpx2.Response) -> Answer:
-    headers = [(k.lower(), v) for k, v in response.headers.raw if k.lower() != b"date"]
-    body = _VERSIONED.sub(lambda m: b"<" + m[1] + b" v" + m[2] + b">", response.content)
-    body = _REQUEST_ID.sub(b'"request_id":"<id>"', body)
-    return response.status_code, headers, body
-
-
-def _audit(service: Running) -> list[tuple[Any, ...]]:
-    records = [json.loads(line) for line in service.audit().splitlines() if '"transit.' in line]
-    return [(r["event"], r["outcome"], r["user"], r["address"], r.get("detail")) for r in records]
 
 
 def _vault(token: str) -> dict[str, str]:
@@ -79,7 +59,7 @@ class _Script:
         if content_type is not None:
             sent["Content-Type"] = content_type
         response = self.client.request(method, path, content=raw, headers=sent)
-        self.answers.append((label or f"{method} {path} {body!r:.80}", _answer(response)))
+        self.answers.append((label or f"{method} {path} {body!r:.80}", answer_of(response)))
         return response
 
     def run(self) -> None:
@@ -157,36 +137,8 @@ class _Script:
 
     def broken(self, what: str) -> None:
         """One encrypt with a part of the runtime broken."""
-        runtime = _app(self.service).state.runtime
-        replacement: Any
-        if what in ("internal", "redis"):
-            failure: Exception = (
-                RuntimeError("canary-internal-detail")
-                if what == "internal"
-                else StoreUnavailableError("Redis", "reading a key", "ConnectionError")
-            )
-
-            async def fails(*_args: Any, **_kw: Any) -> Any:
-                raise failure
-
-            target, attribute, replacement = runtime.transit, "get", fails
-        else:
-
-            def unwritable(*_args: Any, **_kw: Any) -> None:
-                raise AuditUnavailableError("the audit log cannot be written: disk full")
-
-            target, attribute, replacement = runtime.audit, "record", unwritable
-        setattr(target, attribute, replacement)
-        try:
+        with broken(self.service, what):
             self.send("/v1/transit/encrypt/k", {"plaintext": "AA=="}, label=what)
-        finally:
-            delattr(target, attribute)
-
-
-def _app(service: Running) -> ServiceApp:
-    app = service.server.config.app
-    assert isinstance(app, ServiceApp)
-    return app
 
 
 @pytest.fixture
@@ -216,13 +168,13 @@ def test_vault_single_operations_answer_and_audit_alike_through_the_entry_and_th
             service.client() as client,
             caplog.at_level(logging.ERROR, logger="sealbox.service"),
         ):
-            assert (_app(service).vault_transit is not None) is lean
+            assert (service_app(service).vault_transit is not None) is lean
             script = _Script(service, client)
             script.run()
             for what in ("internal", "audit", "redis"):
                 script.broken(what)
             answers.append(script.answers)
-            audits.append(_audit(service))
+            audits.append(transit_audit(service))
             counts.append(len(taken))
     differ = [
         (label, lean, route)
