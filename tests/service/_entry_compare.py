@@ -76,3 +76,19 @@ def broken(service: Running, what: str) -> Iterator[None]:
         yield
     finally:
         delattr(target, attribute)
+
+
+def counted(monkeypatch: Any, module: Any, name: str) -> list[str]:
+    """The operations for which ``module.name(operation, raw)`` took the body (gave
+    something other than ``None``), counted from now on."""
+    calls: list[str] = []
+    real = getattr(module, name)
+
+    def counting(operation: str, raw: bytes) -> Any:
+        body = real(operation, raw)
+        if body is not None:
+            calls.append(operation)
+        return body
+
+    monkeypatch.setattr(module, name, counting)
+    return calls

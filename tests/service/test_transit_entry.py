@@ -21,7 +21,14 @@ import pytest
 from sealbox.service.app import create_app
 from sealbox.service.routes import transit_entry
 from sealbox.service.routes.transit_entry import TransitEntry
-from tests.service._entry_compare import Answer, answer_of, broken, service_app, transit_audit
+from tests.service._entry_compare import (
+    Answer,
+    answer_of,
+    broken,
+    counted,
+    service_app,
+    transit_audit,
+)
 from tests.service._transit import ALL_SCOPES, add_user
 from tests.service.conftest import Running, bearer, login, make_settings, run_service
 
@@ -205,17 +212,7 @@ def entry_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 @pytest.fixture
 def single_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The single inputs the entry ran without the request model."""
-    calls: list[str] = []
-    real = transit_entry.single_body
-
-    def counting(operation: str, raw: bytes) -> Any:
-        body = real(operation, raw)
-        if body is not None:
-            calls.append(operation)
-        return body
-
-    monkeypatch.setattr(transit_entry, "single_body", counting)
-    return calls
+    return counted(monkeypatch, transit_entry, "single_body")
 
 
 def test_single_operations_answer_and_audit_alike_through_the_entry_and_the_routes(

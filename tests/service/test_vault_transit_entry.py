@@ -21,7 +21,14 @@ import pytest
 
 from sealbox.service.vault import transit_entry
 from sealbox.service.vault.transit_entry import VaultTransitEntry
-from tests.service._entry_compare import Answer, answer_of, broken, service_app, transit_audit
+from tests.service._entry_compare import (
+    Answer,
+    answer_of,
+    broken,
+    counted,
+    service_app,
+    transit_audit,
+)
 from tests.service._transit import ALL_SCOPES, add_user
 from tests.service.conftest import Running, bearer, login, make_settings, run_service
 
@@ -144,17 +151,7 @@ class _Script:
 @pytest.fixture
 def taken(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The operations the entry took to answer itself."""
-    calls: list[str] = []
-    real = transit_entry.plain_body
-
-    def counting(operation: str, raw: bytes) -> Any:
-        body = real(operation, raw)
-        if body is not None:
-            calls.append(operation)
-        return body
-
-    monkeypatch.setattr(transit_entry, "plain_body", counting)
-    return calls
+    return counted(monkeypatch, transit_entry, "plain_body")
 
 
 def test_vault_single_operations_answer_and_audit_alike_through_the_entry_and_the_routes(
