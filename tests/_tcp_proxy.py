@@ -21,6 +21,7 @@ class Proxy:
         self._lock = threading.Lock()
         self._open: list[socket.socket] = []
         self._cut = False
+        self.drop_on: bytes | None = None
         threading.Thread(target=self._accept, daemon=True).start()
 
     def cut(self) -> None:
@@ -56,13 +57,14 @@ class Proxy:
                     client.close()
                     continue
                 self._open += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+            for a, b, watched in ((client, upstream, True), (upstream, client, False)):
+                threading.Thread(target=self._pipe, args=(a, b, watched), daemon=True).start()
 
-    @staticmethod
-    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+    def _pipe(self, src: socket.socket, dst: socket.socket, watched: bool) -> None:
         with contextlib.suppress(OSError):
             while data := src.recv(65536):
+                if watched and self.drop_on is not None and self.drop_on in data:
+                    break
                 dst.sendall(data)
         for sock in (src, dst):
             with contextlib.suppress(OSError):

@@ -73,3 +73,23 @@ def test_a_client_deletion_sent_while_redis_is_gone_keeps_the_client_until_it_an
         assert "doomed" in {client.name for client in list_clients(svc.settings)}
         assert c.delete("/clients/doomed", headers=bearer(token)).status_code == 204
     assert "doomed" not in {client.name for client in list_clients(svc.settings)}
+
+
+def test_a_client_whose_tokens_redis_cannot_refuse_is_kept_over_http(
+    cut_off: tuple[Running, Proxy],
+) -> None:
+    # Redis answers the token check (MGET) but not the refusal (SET): the deletion has
+    # checked its caller, then cannot refuse the client's tokens, and deletes nothing.
+    svc, proxy = cut_off
+    create_client(svc.settings, "half-doomed", ["kv:read:secret/"])
+    with svc.client() as c:
+        token = login(c, "root").json()["access_token"]
+        proxy.drop_on = b"$3\r\nSET\r\n"
+        try:
+            _refused(c.delete("/clients/half-doomed", headers=bearer(token)), proxy)
+            assert c.get("/users/me", headers=bearer(token)).status_code == 200
+        finally:
+            proxy.drop_on = None
+        assert "half-doomed" in {client.name for client in list_clients(svc.settings)}
+        assert c.delete("/clients/half-doomed", headers=bearer(token)).status_code == 204
+    assert "half-doomed" not in {client.name for client in list_clients(svc.settings)}
