@@ -5,6 +5,7 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
+from tests.conftest import run_sealbox
 from tests.service.conftest import (
     PASSWORD,
     bearer,
@@ -85,6 +86,22 @@ def test_the_server_start_line_names_https_the_only_scheme_it_answers(tmp_path: 
         pass
     assert f"Uvicorn running on https://127.0.0.1:{srv.port}" in srv.stderr
     assert "http://" not in srv.stderr
+
+
+def test_serve_refuses_to_start_without_its_redis_and_says_so(tmp_path: Path) -> None:
+    url = "redis://:canary-redis-pw-9d2@127.0.0.1:1/0"  # nothing listens on port 1
+    r = run_sealbox(
+        ["serve", "--port", "1", "--data-dir", tmp_path / "data"],
+        env={"SEALBOX_REDIS_URL": url},
+        timeout=60,
+    )
+    stderr = r.stderr.decode()
+    assert r.returncode == 1
+    assert stderr.endswith(
+        "sealbox: error: Redis did not answer while starting the service (ConnectionError)\n"
+        "sealbox: hint: check SEALBOX_REDIS_URL, and that the Redis server runs and answers\n"
+    )
+    assert "Traceback" not in stderr and "canary-redis-pw-9d2" not in stderr
 
 
 def test_invalid_settings_are_a_clear_error(cli, tmp_path: Path) -> None:

@@ -12,12 +12,15 @@
   readable by others may already have been read, and an operator should know that.
 - **The audit log** must open for appending: the service refuses requests whose record
   cannot be written, so it does not start without one.
+- **Redis**, when configured, must answer a ``PING``: every request checks revocations
+  there, so the service does not start without it.
 
 .. versionadded:: 0.1.0
 """
 
 from __future__ import annotations
 
+import asyncio
 import stat
 from pathlib import Path
 from typing import Final
@@ -26,7 +29,7 @@ from sealbox.exceptions import ConfigError, StorageError
 from sealbox.service.audit import AuditLog
 from sealbox.service.settings import ServiceSettings
 
-__all__ = ["SQLITE_MAGIC", "check_audit_log", "check_database", "check_modes"]
+__all__ = ["SQLITE_MAGIC", "check_audit_log", "check_database", "check_modes", "check_redis"]
 
 SQLITE_MAGIC: Final = b"SQLite format 3\x00"
 KEY_FILES: Final = ("master.key", "jwt-keyset.sealed")
@@ -110,3 +113,20 @@ def check_audit_log(settings: ServiceSettings) -> None:
         raise ConfigError(
             str(exc), hint="the service refuses requests it cannot audit; fix the path or mode"
         ) from None
+
+
+def check_redis(settings: ServiceSettings) -> None:
+    """Refuse to start when the configured Redis does not answer a ``PING`` (5 s).
+
+    Every request checks revocations there: a service started without it would refuse
+    them all (503), and a worker whose revocation lists are not empty could not load
+    them. Nothing to check without ``SEALBOX_REDIS_URL``.
+
+    Raises:
+        StoreUnavailableError: Redis did not answer.
+    """
+    if settings.redis_url is None:
+        return
+    from sealbox.accounts._redis import ping
+
+    asyncio.run(ping(settings.redis_url.expose_secret(), "starting the service"))

@@ -19,7 +19,12 @@ from typing import Any
 
 from sealbox.exceptions import ConfigError
 from sealbox.service.db import make_engine, migrate
-from sealbox.service.preflight import check_audit_log, check_database, check_modes
+from sealbox.service.preflight import (
+    check_audit_log,
+    check_database,
+    check_modes,
+    check_redis,
+)
 from sealbox.service.provision import DataDir
 from sealbox.service.settings import ServiceSettings
 
@@ -134,6 +139,7 @@ def prepare(settings: ServiceSettings) -> list[str]:
 
     with data.lock():  # services starting together: one creates the tables, the rest find them
         asyncio.run(_migrate())
+    check_redis(settings)
     return done
 
 
