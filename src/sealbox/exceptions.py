@@ -24,9 +24,10 @@ The tree::
     ├── TLSError
     │   ├── TLSConfigError              a certificate, key or CA file is unusable
     │   └── PinMismatchError            the server's public key matched no pin
-    └── StorageError                    a file could not be read or written safely
+    └── StorageError                    a file or a database could not be read or written safely
         ├── LockTimeoutError            another writer held a file's lock too long
-        └── ConcurrentChangeError       a file changed since it was read, beyond merging
+        ├── ConcurrentChangeError       a file changed since it was read, beyond merging
+        └── StoreUnavailableError       Redis did not answer (a check needing it refuses)
 
 Authentication failures (``DecryptionError``, ``InvalidSignatureError``,
 ``PasswordMismatchError``) carry a fixed message and never say why: no oracle.
@@ -344,7 +345,8 @@ class PinMismatchError(TLSError):
 
 
 class StorageError(SealboxError):
-    """A file could not be read or written safely (nothing was changed on disk)."""
+    """A file could not be read or written safely (nothing was changed on disk), or a
+    database could not be opened (code ``database_unavailable``)."""
 
     code = "storage"
 
