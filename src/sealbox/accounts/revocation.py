@@ -226,14 +226,15 @@ class RedisRevocations:
         self._prefix = prefix
 
     async def load(self) -> None:
+        # The database is the record: copy the session versions a restart must keep.
+        versions = await self._store.session_versions()
+        revoked = await self._store.revoked_jtis()
         try:
-            # The database is the record: copy the session versions a restart must keep.
-            versions = await self._store.session_versions()
             if versions:
                 await self._redis.mset(
                     {f"{self._prefix}sv:{u}": str(v) for u, v in versions.items()}
                 )
-            for jti, expires_at in (await self._store.revoked_jtis()).items():
+            for jti, expires_at in revoked.items():
                 await self._redis.set(
                     f"{self._prefix}jti:{jti}", b"1", exat=int(expires_at.timestamp()) + 1
                 )
