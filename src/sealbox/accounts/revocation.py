@@ -41,7 +41,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
-from sealbox.accounts._redis import connect, unavailable
+from sealbox.accounts.redis_client import connect, unavailable
 from sealbox.accounts.store import Store
 
 __all__ = [

@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Final, Protocol
 
-from sealbox.accounts._redis import connect, unavailable
+from sealbox.accounts.redis_client import connect, unavailable
 
 __all__ = ["Limit", "LocalThrottle", "RedisThrottle", "Throttle"]
 

@@ -127,6 +127,6 @@ def check_redis(settings: ServiceSettings) -> None:
     """
     if settings.redis_url is None:
         return
-    from sealbox.accounts._redis import ping
+    from sealbox.accounts.redis_client import ping
 
     asyncio.run(ping(settings.redis_url.expose_secret(), "starting the service"))

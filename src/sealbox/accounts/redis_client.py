@@ -1,11 +1,13 @@
-"""The Redis client of the accounts' shared state, and what its failures become.
+"""The Redis client of the accounts' shared state (revocations, throttles), and what its
+failures become.
 
 A Redis that does not answer becomes :class:`~sealbox.exceptions.StoreUnavailableError`
 at the call that needed it, named by what was being done; never the client's own
 exception, whose message may quote the server's address.
 
-May import: :mod:`sealbox.exceptions`, and ``redis`` (the ``redis`` extra) when a client
-is made.
+It imports ``redis`` (the ``redis`` extra) only when a client is made.
+
+.. versionadded:: 0.1.0
 """
 
 from __future__ import annotations
