@@ -92,6 +92,7 @@ async def migrate(engine: AsyncEngine) -> None:
     database = engine.url.database
     if engine.url.get_backend_name() == "sqlite" and database and database != ":memory:":
         with locked(database):  # blocks the loop, at start-up only
+            _open_sqlite(engine, database)
             async with _begin(engine) as conn:
                 await conn.run_sync(_upgrade)
         return
@@ -111,19 +112,38 @@ async def _begin(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
         connection = await engine.connect()
     except (OSError, DBAPIError) as exc:
         cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
-        lines = str(cause).strip().splitlines()
-        where = engine.url.render_as_string(hide_password=True)
-        raise StorageError(
-            f"cannot open the database {where}: {lines[0] if lines else type(cause).__name__}",
-            hint="check the database URL, and that its server runs and lets this user in",
-            code="database_unavailable",
-            facts={"database": where},
-        ) from None
+        raise _unavailable(engine, cause) from None
     try:
         async with connection.begin():
             yield connection
     finally:
         await connection.close()
+
+
+def _open_sqlite(engine: AsyncEngine, database: str) -> None:
+    """Open (or create) the SQLite file once, synchronously, or raise ``database_unavailable``.
+
+    aiosqlite stops the thread of a connection that failed to open without waiting for
+    it; if the event loop closes first (a CLI command ends right after the error), that
+    thread raises into a closed loop. Finding the failure here keeps aiosqlite out of it.
+    """
+    import sqlite3
+
+    try:
+        sqlite3.connect(database).close()
+    except sqlite3.Error as exc:
+        raise _unavailable(engine, exc) from None
+
+
+def _unavailable(engine: AsyncEngine, cause: BaseException) -> StorageError:
+    lines = str(cause).strip().splitlines()
+    where = engine.url.render_as_string(hide_password=True)
+    return StorageError(
+        f"cannot open the database {where}: {lines[0] if lines else type(cause).__name__}",
+        hint="check the database URL, and that its server runs and lets this user in",
+        code="database_unavailable",
+        facts={"database": where},
+    )
 
 
 def current_revision(connection: Connection) -> str | None:
