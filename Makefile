@@ -38,8 +38,12 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+## pytest workers (pytest-xdist): two keep both cores of a CI machine busy while tests wait
+## on the servers and programs they start; TEST_WORKERS=0 runs everything in one process.
+## --dist loadfile keeps each test file on one worker, so module fixtures start once.
+TEST_WORKERS ?= 2
 unit: $(STAMP)
-	$(BIN)/pytest --cov=sealbox --cov-report=term $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --cov=sealbox --cov-report=term $(PYTEST_ARGS)
 
 ## The declared dependency floors, kept true: every direct dependency at its lowest allowed
 ## version (uv --resolution lowest-direct) in .venv-floors, and the smoke suite run there.
