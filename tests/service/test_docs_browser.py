@@ -81,7 +81,8 @@ def test_docs_authorize_with_password_flow(service, tmp_path: Path) -> None:
             row = block.locator(".live-responses-table tbody tr").first
             status = row.locator(".response-col_status").inner_text()
             body = row.locator(".response-col_description").inner_text()
-            assert status.strip().startswith("200")
+            # On a failure, what the service answered and recorded says which check refused.
+            assert status.strip().startswith("200"), f"{body}\n{service.audit()[-3000:]}"
             assert '"username": "browser-user"' in body
             assert not errors, errors
         finally:
