@@ -13,13 +13,18 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx2
 
-__all__ = ["client_port", "serving_worker", "together", "worker_pids"]
+__all__ = ["attempts", "client_port", "serving_worker", "together", "worker_pids"]
+
+# How long a test keeps opening connections until each worker has served one.
+_SPREAD_SECONDS = 30.0
+_PAUSE = 0.01
 
 
 def together(
@@ -100,6 +105,22 @@ def _holds(pid: int, inodes: set[str]) -> bool:
         except OSError:
             continue
     return False
+
+
+def attempts(seconds: float = _SPREAD_SECONDS) -> Iterator[int]:
+    """Numbered tries at reaching every worker with a new connection, for up to ``seconds``.
+
+    Whichever worker accepts first gets a new connection. On a busy machine the worker
+    that has just served one is often the only one awake for the next, and twenty-four
+    tries in a row all went to it; so the tries pause, letting both workers wait in
+    ``accept`` again, and a deadline, not a count, ends the search.
+    """
+    deadline = time.monotonic() + seconds
+    n = 0
+    while n == 0 or time.monotonic() < deadline:
+        yield n
+        n += 1
+        time.sleep(_PAUSE)
 
 
 def serving_worker(workers: list[int], server_port: int, peer_port: int) -> int | None:

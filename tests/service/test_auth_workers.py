@@ -17,7 +17,7 @@ import pytest
 from sealbox.jwt import TokenVerifier
 from sealbox.service.provision import DataDir
 from tests.conftest import run_sealbox
-from tests.service._workers import client_port, serving_worker, together, worker_pids
+from tests.service._workers import attempts, client_port, serving_worker, together, worker_pids
 from tests.service.conftest import (
     PASSWORD,
     REDIS_PREFIX,
@@ -70,7 +70,7 @@ def on_both_workers(srv: ServeProcess, n: int) -> tuple[list[httpx2.Client], lis
     assert len(pids) == 2, pids
     clients: list[httpx2.Client] = []
     served: list[int] = []
-    for _ in range(20 * n):
+    for _ in attempts():
         if len(clients) == n and len(set(served)) == 2:
             return clients, served
         c = srv.client()

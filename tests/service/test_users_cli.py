@@ -288,7 +288,7 @@ def test_disable_from_another_process_reaches_a_sealbox_serve_without_redis(
 @pytest.mark.postgres
 @pytest.mark.redis
 def test_disable_from_the_command_line_reaches_both_workers_at_once(tmp_path: Path) -> None:
-    from tests.service._workers import client_port, serving_worker, worker_pids
+    from tests.service._workers import attempts, client_port, serving_worker, worker_pids
 
     env = {**shared_env(), **TEST_PROFILE}
     reset_shared_state()
@@ -306,7 +306,7 @@ def test_disable_from_the_command_line_reaches_both_workers_at_once(tmp_path: Pa
             pids = worker_pids(srv.proc.pid, srv.port)
             assert len(pids) == 2, pids
             clients = {}
-            for _ in range(60):
+            for _ in attempts():
                 c = srv.client()
                 r = c.get("/users/me", headers=bearer(token))
                 assert r.status_code == 200

@@ -16,7 +16,7 @@ import pytest
 
 from tests.service._transit import ALL_SCOPES, add_user, b64, unb64
 from tests.service._vault import read
-from tests.service._workers import client_port, serving_worker, worker_pids
+from tests.service._workers import attempts, client_port, serving_worker, worker_pids
 from tests.service.conftest import (
     login,
     make_settings,
@@ -60,7 +60,7 @@ def test_two_workers_on_postgresql_serve_vault_clients(tmp_path: Path, shared, m
         workers = worker_pids(srv.proc.pid, srv.port)
         assert len(workers) == 2
         served = set()
-        for _ in range(24):
+        for _ in attempts():
             with srv.client() as c:
                 r = c.get("/v1/secret/data/app/db", headers={"X-Vault-Token": token})
                 assert r.json()["data"]["data"] == {"n": "7"}
