@@ -175,6 +175,23 @@ def test_refresh_rotates_and_a_reused_refresh_token_ends_the_family(example: Exa
     assert after.json() == {"error": "invalid_token", "message": "the access token was revoked"}
 
 
+def test_token_answers_and_their_errors_are_never_stored_per_rfc_6749(
+    example: ExampleApp,
+) -> None:
+    example.users_create("frank", "orders:read")
+    with example.client() as c:
+        answers = {"login": login(c, "frank")}
+        refresh_token = answers["login"].json()["refresh_token"]
+        answers["refresh"] = c.post("/auth/refresh", json={"refresh_token": refresh_token})
+        answers["wrong password"] = login(c, "frank", "not the password at all")
+        answers["malformed form"] = c.post("/auth/token", data={"grant_type": "x" * 100})
+        answers["reused refresh"] = c.post("/auth/refresh", json={"refresh_token": refresh_token})
+    assert [a.status_code for a in answers.values()] == [200, 200, 400, 400, 400]
+    for what, answer in answers.items():
+        assert answer.headers["cache-control"] == "no-store", what
+        assert answer.headers["pragma"] == "no-cache", what
+
+
 def test_logout_and_password_change_end_live_tokens(example: ExampleApp) -> None:
     example.users_create("erin", "orders:read")
     with example.client() as c:

@@ -43,6 +43,8 @@ class ErrorCode(enum.StrEnum):
     NOT_AUTHENTICATED = "not_authenticated"
     INVALID_TOKEN = "invalid_token"  # noqa: S105
     INSUFFICIENT_SCOPE = "insufficient_scope"
+    # A 403 an app raised itself (HTTPException): not a scope the token lacks.
+    FORBIDDEN = "forbidden"
     INVALID_CREDENTIALS = "invalid_credentials"
     INVALID_GRANT = "invalid_grant"
     USERNAME_TAKEN = "username_taken"
@@ -68,7 +70,7 @@ class ErrorCode(enum.StrEnum):
 _STATUS_CODES = {
     400: ErrorCode.INVALID_REQUEST,
     401: ErrorCode.NOT_AUTHENTICATED,
-    403: ErrorCode.INSUFFICIENT_SCOPE,
+    403: ErrorCode.FORBIDDEN,
     404: ErrorCode.NOT_FOUND,
     405: ErrorCode.METHOD_NOT_ALLOWED,
     413: ErrorCode.PAYLOAD_TOO_LARGE,

@@ -17,9 +17,11 @@ The token endpoint takes ``grant_type=password`` and ``grant_type=refresh_token`
 (:mod:`sealbox.integrations.fastapi.client_auth`); over mutual TLS the access tokens it
 issues are bound to the client certificate (RFC 8705 §3). A password login of an account
 with a second factor takes the code in ``otp`` (401 ``mfa_required`` without it, with the
-token endpoint's ``WWW-Authenticate: Basic`` challenge, as ``invalid_client``). Its
+challenge ``WWW-Authenticate: OTP realm="sealbox"``, which browsers show no dialog for). Its
 errors carry RFC 6749 §5.2's ``error`` and ``error_description`` beside sealbox's
-``message``, malformed forms included (400 ``invalid_request``, not FastAPI's 422).
+``message``, malformed forms included (400 ``invalid_request``, not FastAPI's 422). The
+answers of ``token`` and ``refresh``, their errors included, carry ``Cache-Control:
+no-store`` and ``Pragma: no-cache`` (RFC 6749 §5.1).
 ``logout``, ``password`` and ``users/me`` are an account's: a client's token gets 403
 ``user_token_required``.
 
@@ -197,11 +199,55 @@ def user_caller(caller: Caller) -> Caller:
     return caller
 
 
-class TokenEndpointRoute(APIRoute):
-    """A route whose malformed requests are RFC 6749 §5.2 ``invalid_request`` (400).
+# RFC 6749 §5.1: an answer holding tokens carries both, and so do its errors here.
+NO_STORE: Final = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
-    Which field is wrong and how is said; the value sent (perhaps a password) is not.
+
+class NoStoreRoute(APIRoute):
+    """A route whose answers, its :class:`ApiError` answers included, are never stored.
+
+    RFC 6749 §5.1 requires ``Cache-Control: no-store`` and ``Pragma: no-cache`` on an
+    answer holding tokens or credentials. ``sealbox serve`` adds ``no-store`` to every
+    answer; an app's own routes have no such middleware, so the route adds both.
     """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            try:
+                response = await handler(request)
+            except ApiError as exc:
+                exc.headers = {**NO_STORE, **exc.headers}
+                raise
+            response.headers.update(NO_STORE)
+            return response
+
+        return route
+
+
+class OAuthErrorBody(BaseModel):
+    """An error of the token endpoint (RFC 6749 §5.2), as the OpenAPI document shows it."""
+
+    error: str = Field(examples=["invalid_grant"])
+    error_description: str
+    message: str
+
+
+class TokenEndpointRoute(NoStoreRoute):
+    """A :class:`NoStoreRoute` whose malformed requests are RFC 6749 §5.2 ``invalid_request``
+    (400).
+
+    Which field is wrong and how is said; the value sent (perhaps a password) is not. The
+    OpenAPI document shows its errors as RFC 6749 §5.2 errors, not FastAPI's 422.
+    """
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        kwargs["responses"] = {
+            "4XX": {"model": OAuthErrorBody, "description": "An RFC 6749 §5.2 error"},
+            **(kwargs.get("responses") or {}),
+        }
+        super().__init__(path, endpoint, **kwargs)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -216,7 +262,10 @@ class TokenEndpointRoute(APIRoute):
                     for err in exc.errors()
                 )
                 raise oauth_error(
-                    400, ErrorCode.INVALID_REQUEST, f"the request is not valid: {problems}"
+                    400,
+                    ErrorCode.INVALID_REQUEST,
+                    f"the request is not valid: {problems}",
+                    **NO_STORE,
                 ) from None
 
         return route
@@ -442,7 +491,12 @@ def auth_router(
         name="token",
     )
     api.add_api_route(
-        "/refresh", refresh_route, methods=["POST"], response_model=TokenResponse, name="refresh"
+        "/refresh",
+        refresh_route,
+        methods=["POST"],
+        response_model=TokenResponse,
+        route_class_override=NoStoreRoute,
+        name="refresh",
     )
     api.add_api_route("/logout", logout_route, methods=["POST"], status_code=204, name="logout")
     api.add_api_route(
