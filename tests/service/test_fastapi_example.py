@@ -116,6 +116,23 @@ def test_orders_answers_the_caller_when_the_token_holds_orders_read(example: Exa
     assert answer.json() == {"user": "alice"}
 
 
+def test_a_request_with_two_authorization_headers_is_refused_not_read_half(
+    example: ExampleApp,
+) -> None:
+    example.users_create("grace", "orders:read")
+    with example.client() as c:
+        token = login(c, "grace").json()["access_token"]
+        answer = c.get(
+            "/orders",
+            headers=[("Authorization", f"Bearer {token}"), ("Authorization", "Basic YTpi")],
+        )
+    assert answer.status_code == 400
+    assert answer.json() == {
+        "error": "invalid_request",
+        "message": "the request has more than one Authorization header",
+    }
+
+
 def test_pyjwt_verifies_the_example_tokens_from_its_jwks(example: ExampleApp) -> None:
     import jwt  # PyJWT, as another service verifying the app's tokens would
 

@@ -96,6 +96,17 @@ def test_a_missing_or_foreign_authorization_is_401_with_the_bearer_challenge(aut
         assert _header(answer, b"www-authenticate") == b"Bearer"
 
 
+def test_two_authorization_headers_are_400_invalid_request_whichever_comes_first(authz) -> None:
+    token = _tokens(authz)["access_token"]
+    for pair in ((f"Bearer {token}", "Basic YTpi"), ("Bearer not.a.token", f"Bearer {token}")):
+        answer = _both(
+            authz, lambda c, p=pair: c.get("/users/me", headers=[("Authorization", v) for v in p])
+        )
+        assert answer[0] == 400
+        assert b'"invalid_request"' in answer[2]
+        assert _header(answer, b"www-authenticate") == b'Bearer error="invalid_request"'
+
+
 def test_a_bad_token_is_401_invalid_token(authz) -> None:
     answer = _both(authz, _me("not.a.token"))
     assert answer[0] == 401

@@ -54,6 +54,7 @@ C = TypeVar("C", bound=AccessClaims)
 C_co = TypeVar("C_co", bound=AccessClaims, covariant=True)
 
 _BEARER_INVALID = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+_BEARER_MALFORMED = {"WWW-Authenticate": 'Bearer error="invalid_request"'}
 
 
 class TokenSource(Protocol[C_co]):
@@ -130,13 +131,27 @@ def bearer_token(header: str) -> str:
 
 
 def authorization(scope: Mapping[str, Any]) -> str:
-    """The request's first ``Authorization`` header (``""`` without one)."""
+    """The request's ``Authorization`` header (``""`` without one).
+
+    Raises:
+        ApiError: 400 ``invalid_request`` for a request with two of them (RFC 6750 §3.1).
+    """
     # The ASGI scope's headers, read directly: their names are lower case (ASGI), and this
     # runs on every guarded request.
+    found: bytes | None = None
     for name, value in scope["headers"]:
         if name == b"authorization":
-            return str(value.decode("latin-1"))
-    return ""
+            if found is not None:
+                # A singleton field (RFC 9110 §11.6.2): taking either of two would let a
+                # proxy and this app each act on a different credential.
+                raise ApiError(
+                    400,
+                    ErrorCode.INVALID_REQUEST,
+                    "the request has more than one Authorization header",
+                    headers=_BEARER_MALFORMED,
+                )
+            found = value
+    return "" if found is None else str(found.decode("latin-1"))
 
 
 def missing_scopes(claims: AccessClaims, needed: tuple[str, ...]) -> list[str]:
