@@ -65,6 +65,7 @@ class ErrorCode(enum.StrEnum):
     NOT_AUTHENTICATED = SignInErrorCode.NOT_AUTHENTICATED.value
     INVALID_TOKEN = SignInErrorCode.INVALID_TOKEN.value
     INSUFFICIENT_SCOPE = SignInErrorCode.INSUFFICIENT_SCOPE.value
+    FORBIDDEN = SignInErrorCode.FORBIDDEN.value
     INVALID_CREDENTIALS = SignInErrorCode.INVALID_CREDENTIALS.value
     INVALID_GRANT = SignInErrorCode.INVALID_GRANT.value
     USERNAME_TAKEN = SignInErrorCode.USERNAME_TAKEN.value
