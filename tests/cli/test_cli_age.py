@@ -52,6 +52,31 @@ def test_usage_errors(cli):
     assert r.code == 1 and "unknown recipient" in r.stderr
 
 
+def test_an_age_identity_given_as_a_recipient_is_refused_without_any_of_it_shown(
+    cli, tmp_path: Path
+):
+    me = age.X25519Identity.generate()
+    secret = me.expose_secret()
+    assert secret.startswith("AGE-SECRET-KEY-1")
+    key = tmp_path / "key.txt"
+    key.write_text(f"# public key: {me.recipient()}\n{secret}\n")
+    body = secret.removeprefix("AGE-SECRET-KEY-1")
+    for argv in (
+        ["encrypt", "-r", secret],
+        ["encrypt", "-r", secret.lower()],
+        ["encrypt", "-R", key],
+        ["keyring", "create", tmp_path / "k.keyring", "-r", secret],
+        ["secrets", "init", tmp_path / "s.env", "-r", secret],
+    ):
+        r = cli(argv, input=b"x")
+        assert r.code == 1, argv
+        assert "an age identity (AGE-SECRET-KEY-…) was given as a recipient" in r.stderr
+        assert "sealbox keygen -y FILE" in r.stderr
+        # Not even its first characters: eight of them are forty bits of the key.
+        assert body[:4].lower() not in (r.stderr + r.out).lower(), argv
+    assert not (tmp_path / "k.keyring").exists() and not (tmp_path / "s.env").exists()
+
+
 def test_passphrase_round_trip(cli, tmp_path: Path):
     env = {"SEALBOX_PASSPHRASE": "correct horse battery"}
     r = cli(["encrypt", "-p", "-o", tmp_path / "f.age"], input=b"secret", env=env)

@@ -70,6 +70,21 @@ def test_dotenv_errors_name_file_and_line(tmp_path: Path, text: str, message: st
     assert str(f) in str(info.value) and CANARY not in str(info.value)
 
 
+def test_a_bare_name_in_a_dotenv_file_is_no_value_and_does_not_hide_a_later_source(
+    tmp_path: Path,
+) -> None:
+    import dotenv
+
+    path = tmp_path / ".env"
+    path.write_text("DB_PASSWORD\nAPI_KEY=\n")
+    assert dotenv.dotenv_values(path) == {"DB_PASSWORD": None, "API_KEY": ""}
+    source = DotenvSource(path)
+    assert source.lookup("DB_PASSWORD") is None
+    assert source.lookup("API_KEY") is not None  # an empty value is a value
+    chain = SecretsChain(DotenvSource(path), EnvSource(environ={"DB_PASSWORD": "from-env"}))
+    assert chain.require(["DB_PASSWORD"])["DB_PASSWORD"].expose_secret() == "from-env"
+
+
 def test_dotenv_missing_file(tmp_path: Path) -> None:
     with pytest.raises(SecretSourceError, match="does not exist"):
         DotenvSource(tmp_path / "nope.env")

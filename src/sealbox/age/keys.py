@@ -68,7 +68,8 @@ def parse_recipient(text: str) -> Recipient:
 
     Raises:
         KeyFormatError: not a recipient (code ``unknown_recipient`` when it is no
-            recipient format at all, ``private_key_as_recipient`` for a private key).
+            recipient format at all, ``private_key_as_recipient`` for a private key,
+            ``identity_as_recipient`` for an age identity; neither is quoted).
         UnsupportedAlgorithmError: a plugin recipient or an unsupported key type.
 
     .. versionchanged:: 0.1.0
@@ -94,6 +95,13 @@ def parse_recipient(text: str) -> Recipient:
         raise UnsupportedAlgorithmError(
             f"recipient type {hrp!r} needs an age plugin, which sealbox does not run"
         )
+    if text.upper().startswith(_IDENTITY_PREFIX):
+        # Nothing of it is quoted: the error lands in terminals and CI logs.
+        raise KeyFormatError(
+            "an age identity (AGE-SECRET-KEY-…) was given as a recipient",
+            hint="give its recipient, the age1… string its file names as its public key",
+            code="identity_as_recipient",
+        )
     shown = text if len(text) <= 24 else text[:24] + "…"
     raise KeyFormatError(
         f"unknown recipient {shown!r}",
@@ -105,6 +113,8 @@ def parse_recipient(text: str) -> Recipient:
 
 
 _PEM_PUBLIC_LABELS: Final = ("PUBLIC KEY", "RSA PUBLIC KEY")
+# What every age identity starts with (X25519 and post-quantum), in any case.
+_IDENTITY_PREFIX: Final = "AGE-SECRET-KEY-"
 
 
 def _parse_pem_recipient(text: str) -> Recipient:

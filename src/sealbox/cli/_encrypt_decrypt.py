@@ -40,6 +40,8 @@ __all__ = [
 ]
 
 _LEGACY_PROBE = 64 * 1024
+# The codes of a recipient that is secret (a private key, an age identity).
+_SECRET_RECIPIENT = frozenset({"private_key_as_recipient", "identity_as_recipient"})
 
 
 def is_std(path: PathArg | None) -> bool:
@@ -54,7 +56,11 @@ def load_recipients(recipients: Sequence[str], files: Sequence[PathArg]) -> list
         try:
             targets.append(age.parse_recipient(text))
         except SealboxError as exc:
-            raise type(exc)(f"-r {text[:40]!r}: {exc}", hint=exc.hint) from None
+            # A private key or an identity is not quoted: its start is secret too.
+            shown = "" if exc.code in _SECRET_RECIPIENT else f" {text[:40]!r}"
+            raise type(exc)(
+                f"-r{shown}: {exc}", hint=exc.hint, code=exc.code, facts=exc.facts
+            ) from None
     for path in files:
         targets += age.load_recipients(path)
     return targets

@@ -24,6 +24,7 @@ HINTS: dict[str, str] = {
     "unknown_recipient": "a recipient is an age1… string, an ssh-ed25519 or ssh-rsa line or "
     "a PEM public key; a file of them goes with -R",
     "private_key_as_recipient": "print its public key with 'sealbox key public FILE --format pem'",
+    "identity_as_recipient": "print its recipient with 'sealbox keygen -y FILE'",
     "wrong_namespace": "if {namespace!r} is what you expect, verify with -n {namespace}",
     "rsa_key_too_small": "generate a new key: sealbox key generate --type rsa "
     "(default {default_bits} bits) or --type ed25519",

@@ -73,13 +73,15 @@ class DotenvSource:
             if binding.key is None:
                 continue  # blank line or comment
             check_name(binding.key, f"{self.path}:{line}")
+            if binding.value is None:
+                continue  # a bare NAME: python-dotenv gives it no value, nor does this source
             if binding.key in seen_at:
                 raise SecretSourceError(
                     f"{self.path}:{line}: {binding.key} is already defined on line "
                     f"{seen_at[binding.key]}"
                 )
             seen_at[binding.key] = line
-            values[binding.key] = binding.value or ""
+            values[binding.key] = binding.value
         self._values = values
 
     def lookup(self, name: str) -> Secret[str] | None:
