@@ -107,6 +107,7 @@ def test_password_is_never_taken_from_argv(cli):
     result = cli(["hash-password", "hunter2"], input=b"")
     assert result.code == 2
     assert "unexpected extra argument" in result.stderr.lower()
+    assert "hunter2" not in result.stderr + result.out
 
 
 def test_end_to_end_in_a_real_process():

@@ -58,6 +58,23 @@ def test_a_mistyped_name_gets_the_nearest_one(cli, args, error, hint):
     assert r.stderr.splitlines() == [f"sealbox: error: {error}", f"sealbox: hint: {hint}"]
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["secrets", "set", "s.env", "NAME", "canary-value-9f3"],
+        ["secrets", "set", "s.env", "NAME", "canary-value-9f3", "more"],
+        ["hash-password", "canary-value-9f3"],
+    ],
+)
+def test_an_extra_argument_is_never_echoed_as_it_may_be_a_secret(cli, args):
+    r = cli(args, input=b"")
+    assert r.code == 2
+    assert r.stderr.splitlines()[0] == (
+        "sealbox: error: got unexpected extra arguments (not shown: they may be secret)"
+    )
+    assert "canary-value-9f3" not in r.stderr + r.out
+
+
 def test_an_unknown_option_gets_no_hint_about_values_that_start_with_a_dash(cli):
     for args in (
         ["encrypt", "--bogus"],

@@ -164,6 +164,12 @@ def usage_advice(exc: click.UsageError, argv: list[str]) -> tuple[str, str]:
             # may start with '-') that click took for options.
             return message, f"a value that starts with '-' goes after '--'; {usage}"
         return message, _did_you_mean(exc.possibilities or [], usage)
+    if _EXTRA_ARGUMENTS.match(exc.message):
+        # Not echoed: a value put on the command line by mistake (`secrets set F NAME
+        # VALUE`) is often the secret itself, and this line lands in shell logs.
+        return "got unexpected extra arguments (not shown: they may be secret)", (
+            f"secret values are read from standard input or a prompt; {usage}"
+        )
     unknown = _NO_SUCH_COMMAND.match(exc.message)
     if unknown is not None and exc.ctx is not None and isinstance(exc.ctx.command, click.Group):
         name = unknown.group(1)
@@ -174,6 +180,7 @@ def usage_advice(exc: click.UsageError, argv: list[str]) -> tuple[str, str]:
 
 
 _NO_SUCH_COMMAND = re.compile(r"No such command ['\"](.+)['\"]\.")
+_EXTRA_ARGUMENTS = re.compile(r"Got unexpected extra arguments? \(")
 
 
 def _visible_commands(group: click.Group, ctx: click.Context) -> list[str]:
