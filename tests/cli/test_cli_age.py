@@ -77,6 +77,23 @@ def test_an_age_identity_given_as_a_recipient_is_refused_without_any_of_it_shown
     assert not (tmp_path / "k.keyring").exists() and not (tmp_path / "s.env").exists()
 
 
+def test_a_work_factor_above_the_maximum_says_how_a_trusted_file_opens(cli, tmp_path: Path):
+    sealed = age.encrypt(b"pw", [age.ScryptRecipient("hunter2", work_factor=10)])
+    costly = sealed.replace(b" 10\n", b" 30\n", 1)  # the stanza's work factor, edited
+    assert costly != sealed
+    (tmp_path / "f.age").write_bytes(costly)
+    r = cli(["decrypt", tmp_path / "f.age"], env={"SEALBOX_PASSPHRASE": "hunter2"})
+    assert r.code == 1
+    assert r.stderr.splitlines() == [
+        "sealbox: error: the scrypt work factor 2^30 is above the maximum 2^22",
+        (
+            "sealbox: hint: the command line keeps the maximum 2^22 (a file made this costly "
+            "may be an attack on your memory); a file from a trusted source opens with the "
+            "library: ScryptIdentity(passphrase, max_work_factor=30)"
+        ),
+    ]
+
+
 def test_passphrase_round_trip(cli, tmp_path: Path):
     env = {"SEALBOX_PASSPHRASE": "correct horse battery"}
     r = cli(["encrypt", "-p", "-o", tmp_path / "f.age"], input=b"secret", env=env)

@@ -152,6 +152,8 @@ class ScryptIdentity:
             raise FormatError(
                 f"the scrypt work factor 2^{min(log_n, 999)} is above the maximum 2^{self._max}",
                 hint="a file from a trusted source can be opened with a higher maximum",
+                code="work_factor_too_high",
+                facts={"work_factor": str(min(log_n, 999)), "maximum": str(self._max)},
             )
         if len(stanza.body) != WRAPPED_KEY_SIZE:
             raise FormatError("the scrypt stanza body is not 32 bytes")

@@ -24,6 +24,9 @@ HINTS: dict[str, str] = {
     "unknown_recipient": "a recipient is an age1… string, an ssh-ed25519 or ssh-rsa line or "
     "a PEM public key; a file of them goes with -R",
     "private_key_as_recipient": "print its public key with 'sealbox key public FILE --format pem'",
+    "work_factor_too_high": "the command line keeps the maximum 2^{maximum} (a file made "
+    "this costly may be an attack on your memory); a file from a trusted source opens with "
+    "the library: ScryptIdentity(passphrase, max_work_factor={work_factor})",
     "identity_as_recipient": "print its recipient with 'sealbox keygen -y FILE'",
     "wrong_namespace": "if {namespace!r} is what you expect, verify with -n {namespace}",
     "rsa_key_too_small": "generate a new key: sealbox key generate --type rsa "
