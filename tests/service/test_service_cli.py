@@ -104,6 +104,29 @@ def test_serve_refuses_to_start_without_its_redis_and_says_so(tmp_path: Path) ->
     assert "Traceback" not in stderr and "canary-redis-pw-9d2" not in stderr
 
 
+def test_serve_refuses_to_start_with_a_certificate_or_key_it_cannot_serve_with(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "data"
+    assert run_sealbox(["serve", "--check", "--data-dir", data]).returncode == 0
+    assert run_sealbox(["ca", "init", tmp_path / "other"]).returncode == 0
+    (tmp_path / "other" / "ca.key").chmod(0o600)
+    cert = data / "tls" / "server.crt"
+    for given, said in (
+        ((cert, tmp_path / "other" / "ca.key"), "does not match the certificate"),
+        ((tmp_path / "no.crt", tmp_path / "no.key"), "no.crt does not exist"),
+    ):
+        r = run_sealbox(
+            ["serve", "--port", "1", "--data-dir", data, "--cert", given[0], "--key", given[1]],
+            timeout=60,
+        )
+        stderr = r.stderr.decode()
+        # Refused before it says it runs: before, it ran and every handshake hung.
+        assert r.returncode == 1, stderr
+        assert stderr.startswith("sealbox: error: ") and said in stderr.splitlines()[0]
+        assert "running" not in stderr and "Traceback" not in stderr
+
+
 def test_invalid_settings_are_a_clear_error(cli, tmp_path: Path) -> None:
     r = cli(["serve", "--data-dir", tmp_path / "d"], env={"SEALBOX_PORT": "abc"})
     assert r.code == 1

@@ -128,6 +128,9 @@ def prepare(settings: ServiceSettings) -> list[str]:
     data = DataDir(settings.data_dir)
     done = data.provision(tls=settings.cert is None, sqlite=settings.database_url is None)
     check_modes(settings)
+    from sealbox.service.tls_setup import check_server_tls  # the TLS stack, when serving
+
+    check_server_tls(settings)
     check_audit_log(settings)
 
     async def _migrate() -> None:

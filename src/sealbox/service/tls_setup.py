@@ -33,6 +33,7 @@ __all__ = [
     "PEER_STATE_KEY",
     "CertificateReloader",
     "ClientIdentity",  # at home in sealbox.tls; named here for sealbox.service.server users
+    "check_server_tls",
     "make_server_tls",
     "tls_paths",
 ]
@@ -56,6 +57,21 @@ def make_server_tls(settings: Any) -> ServerTLS:
     tls = ServerTLS(cert, key, client_ca, mtls=settings.mtls)
     _LIVE.setdefault((cert, key), []).append(tls)
     return tls
+
+
+def check_server_tls(settings: Any) -> None:
+    """Build the server's TLS setup once, as each worker will, to refuse a start that
+    could not serve.
+
+    The workers build theirs at their first connection: a certificate, key or CA that
+    does not load there fails every handshake, while the service says it runs.
+
+    Raises:
+        TLSConfigError: a certificate, key or CA file is unusable (the message names it).
+    """
+    cert, key = tls_paths(settings)
+    client_ca = Path(settings.client_ca) if settings.client_ca is not None else None
+    ServerTLS(cert, key, client_ca, mtls=settings.mtls)
 
 
 def tls_paths(settings: Any) -> tuple[Path, Path]:
