@@ -56,3 +56,33 @@ def test_an_sqlite_database_that_cannot_be_opened_says_which(cli, tmp_path: Path
     assert r.code == 1
     assert f"cannot open the database sqlite+aiosqlite:///{folder}: " in r.stderr
     assert r.stderr.endswith(HINT)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        # libpq's form: SQLAlchemy reads it as psycopg2's, a driver sealbox does not use.
+        (
+            "postgresql://app:canary-db-pw-3c1@127.0.0.1:5432/x",
+            "'postgresql://app:***@127.0.0.1:5432/x'",
+        ),
+        ("postgres://app:canary-db-pw-3c1@db/x", "'postgres://app:***@db/x'"),
+        ("mysql://app:canary-db-pw-3c1@db/x", "'mysql://app:***@db/x'"),
+        ("sqlite:///x.db", "'sqlite:///x.db'"),
+        ("not a url canary-db-pw-3c1", "(not shown: it may hold a password)"),
+    ],
+)
+def test_a_database_url_sealbox_cannot_use_is_a_clear_error(
+    cli, tmp_path: Path, url: str, shown: str
+) -> None:
+    r = _users_list(cli, tmp_path, url)
+    assert r.code == 1
+    assert r.stderr.startswith(
+        f"sealbox: error: the database URL {shown} is not one sealbox can open ("
+    )
+    assert r.stderr.endswith(
+        "sealbox: hint: set SEALBOX_DATABASE_URL to postgresql+asyncpg://USER@HOST/DATABASE, "
+        "or leave it unset for the data folder's SQLite database\n"
+    )
+    assert "canary-db-pw-3c1" not in r.stderr + r.out
+    assert "unexpected" not in r.stderr

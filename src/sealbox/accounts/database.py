@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, InvalidRequestError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from sealbox.exceptions import StorageError
+from sealbox.exceptions import ConfigError, StorageError
 from sealbox.storage import locked
 
 __all__ = ["MIGRATIONS", "current_revision", "make_engine", "migrate", "sessionmaker"]
@@ -39,12 +39,20 @@ _MIGRATION_LOCK = 0x5EA1B0C5
 
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """Create the async engine; SQLite gets WAL mode and foreign keys."""
+    """Create the async engine; SQLite gets WAL mode and foreign keys.
+
+    Raises:
+        ConfigError: code ``database_url_invalid``, ``url`` is no URL of a database
+            sealbox has an async driver for (the message shows it without its password).
+    """
     if url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {"timeout": 30})
     else:
         kwargs.setdefault("pool_pre_ping", True)
-    engine = create_async_engine(url, **kwargs)
+    try:
+        engine = create_async_engine(url, **kwargs)
+    except (ArgumentError, ImportError, InvalidRequestError) as exc:
+        raise _invalid_url(url, exc) from None
     if url.startswith("sqlite"):
 
         @event.listens_for(engine.sync_engine, "connect")
@@ -59,6 +67,18 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
             cur.close()
 
     return engine
+
+
+def _invalid_url(url: str, exc: Exception) -> ConfigError:
+    try:
+        shown = repr(make_url(url).render_as_string(hide_password=True))
+    except ArgumentError:
+        shown = "(not shown: it may hold a password)"  # unparsed, so nothing to mask
+    return ConfigError(
+        f"the database URL {shown} is not one sealbox can open ({type(exc).__name__})",
+        hint="give postgresql+asyncpg://USER@HOST/DATABASE or sqlite+aiosqlite:///FILE",
+        code="database_url_invalid",
+    )
 
 
 def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[Any]:

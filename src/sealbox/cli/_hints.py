@@ -39,6 +39,8 @@ HINTS: dict[str, str] = {
     "'sealbox clients rotate-secret {name}'",
     "database_unavailable": "check SEALBOX_DATABASE_URL (without it, the SQLite database of "
     "the data folder), and that the database server runs and lets this user in",
+    "database_url_invalid": "set SEALBOX_DATABASE_URL to postgresql+asyncpg://USER@HOST/DATABASE, "
+    "or leave it unset for the data folder's SQLite database",
     "store_unavailable": "check SEALBOX_REDIS_URL, and that the Redis server runs and answers",
     "revocation_unavailable": "it still works; once the Redis of SEALBOX_REDIS_URL answers, "
     "run 'sealbox clients delete {name}' again",
