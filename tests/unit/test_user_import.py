@@ -92,6 +92,20 @@ def test_names_of_existing_accounts_and_their_look_alikes_are_refused() -> None:
         (_line(username="eve", password_hash="$1$abc$def"), "the password hash is not usable"),
         (_line(username="eve", password_hash="$2b$04$short"), "the password hash is not usable"),
         (_line(username="eve", password_hash="pbkdf2_sha256$x$y$z"), "not usable"),
+        # Argon2 parameters that read well around a salt and hash that are not base64, or
+        # too short: every login of such an account would fail.
+        (
+            _line(username="eve", password_hash="$argon2id$v=19$m=8192,t=1,p=1$!!!!$????"),
+            "salt or hash is not unpadded base64",
+        ),
+        (
+            _line(username="eve", password_hash="$argon2id$v=19$m=8192,t=1,p=1$c2FsdA$aGFzaA"),
+            "salt or hash is too short",
+        ),
+        (
+            _line(username="eve", password_hash="argon2$argon2id$v=19$m=8192,t=1,p=1$!!!!$??"),
+            "not unpadded base64",
+        ),
         (_line(username="eve", password_hash=ARGON2, scopes="a b"), "'scopes' must be a list"),
         (_line(username="eve", password_hash=ARGON2, scopes=["a b"]), "'a b' is not a scope"),
     ],

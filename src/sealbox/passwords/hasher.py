@@ -100,6 +100,8 @@ _DJANGO_PBKDF2: Final = "pbkdf2_sha256$"
 _DJANGO_ARGON2: Final = "argon2$argon2"
 _PASSLIB_PBKDF2: Final = {"$pbkdf2-sha256$": "sha256", "$pbkdf2-sha512$": "sha512"}
 _AB64_RE: Final = re.compile(r"[./A-Za-z0-9]*")
+# PHC strings' base64: the standard alphabet, no padding (a length of 4n+1 is impossible).
+_ARGON2_B64_RE: Final = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2,3})?")
 # The first member of a "$id$..." modular-crypt string, or the "name$" of a Django hash.
 _SCHEME_RE: Final = re.compile(r"(\$[A-Za-z0-9_-]{1,20}\$|[A-Za-z0-9_]{1,30}\$)")
 
@@ -265,6 +267,7 @@ class PasswordHasher:
         """
         text = _hash_text(hash)
         if text.startswith(_DJANGO_ARGON2):
+            _argon2_parameters(text[len("argon2") :])  # the PHC string it holds
             return True
         if any(text.startswith(p) for p in _ARGON2_PREFIXES):
             return _argon2_parameters(text) != self._params
@@ -356,6 +359,13 @@ def _argon2_parameters(text: str) -> argon2.Parameters:
         params = argon2.extract_parameters(text)
     except (InvalidHashError, ValueError):
         raise FormatError("the stored argon2 hash is malformed") from None
+    # extract_parameters reads the parameters only: a salt or hash that is not unpadded
+    # base64 of at least 8 and 4 bytes would be refused by every verification.
+    *_, salt, digest = text.split("$")
+    if not (_ARGON2_B64_RE.fullmatch(salt) and _ARGON2_B64_RE.fullmatch(digest)):
+        raise FormatError("the stored argon2 hash's salt or hash is not unpadded base64")
+    if len(salt) * 3 // 4 < 8 or len(digest) * 3 // 4 < 4:
+        raise FormatError("the stored argon2 hash's salt or hash is too short")
     ceiling = kdf.ARGON2ID_CEILING
     if (
         params.time_cost > ceiling.time_cost
