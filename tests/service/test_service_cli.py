@@ -127,6 +127,24 @@ def test_serve_refuses_to_start_with_a_certificate_or_key_it_cannot_serve_with(
         assert "running" not in stderr and "Traceback" not in stderr
 
 
+def test_serve_on_an_address_in_use_is_one_error_before_it_says_it_runs(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        r = run_sealbox(["serve", "--port", str(port), "--data-dir", tmp_path / "data"], timeout=60)
+    stderr = r.stderr.decode()
+    # uvicorn's own failure was an "ERROR:" line and exit 3, after "sealbox service on…".
+    assert r.returncode == 1, stderr
+    assert stderr.endswith(
+        f"sealbox: error: cannot listen on 127.0.0.1:{port}: address already in use\n"
+        "sealbox: hint: choose another port or host, or stop what listens there\n"
+    )
+    assert "sealbox service on" not in stderr
+
+
 def test_invalid_settings_are_a_clear_error(cli, tmp_path: Path) -> None:
     r = cli(["serve", "--data-dir", tmp_path / "d"], env={"SEALBOX_PORT": "abc"})
     assert r.code == 1

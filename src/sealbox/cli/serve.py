@@ -85,6 +85,7 @@ def serve(  # noqa: PLR0917 - click passes every option positionally
     if check:
         note(f"the data folder {settings.data_dir} is ready")
         return
+    service.check_listen(settings)
     note(f"sealbox service on {service.service_url(settings)}  (API docs: /docs)")
     trust = service.client_trust_file(settings)
     if trust is not None:

@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from sealbox.service.runtime import account_policy
     from sealbox.service.serve import (
         check,
+        check_listen,
         client_trust_file,
         load_settings,
         prepare,
@@ -69,6 +70,7 @@ __all__ = [
     "account_policy",
     "administer_accounts",
     "check",
+    "check_listen",
     "client_trust_file",
     "create_app",
     "create_client",
@@ -105,6 +107,7 @@ _ENTRY_POINTS = {
     "account_policy": "sealbox.service.runtime",
     "administer_accounts": "sealbox.service.admin",
     "check": "sealbox.service.serve",
+    "check_listen": "sealbox.service.serve",
     "client_trust_file": "sealbox.service.serve",
     "create_app": "sealbox.service.app",
     "create_user": "sealbox.service.admin",

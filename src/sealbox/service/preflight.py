@@ -115,6 +115,35 @@ def check_audit_log(settings: ServiceSettings) -> None:
         ) from None
 
 
+def check_listen(settings: ServiceSettings) -> None:
+    """Refuse to start when the service's address cannot be listened on.
+
+    uvicorn binds it after the service has said where it runs, and on failure logs one
+    line of its own and exits 3; this finds the same failure first, as one error.
+
+    Raises:
+        ConfigError: code ``address_unavailable`` (in use, not this machine's, a name
+            that does not resolve, a port that needs privileges).
+    """
+    import socket
+
+    where = f"{settings.host}:{settings.port}"
+    try:
+        found = socket.getaddrinfo(settings.host, settings.port, type=socket.SOCK_STREAM)
+        family, kind, proto, _, address = found[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+            probe.bind(address)
+    except OSError as exc:
+        reason = (exc.strerror or type(exc).__name__).lower()
+        raise ConfigError(
+            f"cannot listen on {where}: {reason}",
+            hint="choose another port or host, or stop what listens there",
+            code="address_unavailable",
+            facts={"address": where},
+        ) from None
+
+
 def check_redis(settings: ServiceSettings) -> None:
     """Refuse to start when the configured Redis does not answer a ``PING`` (5 s).
 

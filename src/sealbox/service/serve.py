@@ -22,6 +22,7 @@ from sealbox.service.db import make_engine, migrate
 from sealbox.service.preflight import (
     check_audit_log,
     check_database,
+    check_listen,
     check_modes,
     check_redis,
 )
@@ -30,6 +31,7 @@ from sealbox.service.settings import ServiceSettings
 
 __all__ = [
     "check",
+    "check_listen",
     "client_trust_file",
     "load_settings",
     "prepare",
