@@ -75,6 +75,20 @@ def test_an_extra_argument_is_never_echoed_as_it_may_be_a_secret(cli, args):
     assert "canary-value-9f3" not in r.stderr + r.out
 
 
+@pytest.mark.parametrize(
+    ("args", "command"),
+    [
+        (["users", "list", "--data-dir"], "sealbox users list"),
+        (["jwt", "verify", "--jwks"], "sealbox jwt verify"),
+        (["--debug", "keyring", "create", "--recipient"], "sealbox keyring create"),
+    ],
+)
+def test_an_option_without_its_value_gets_the_commands_own_help(cli, args, command):
+    r = cli(args)
+    assert r.code == 2
+    assert r.stderr.splitlines()[-1] == f"sealbox: hint: run '{command} --help' for usage"
+
+
 def test_an_unknown_option_gets_no_hint_about_values_that_start_with_a_dash(cli):
     for args in (
         ["encrypt", "--bogus"],

@@ -151,7 +151,7 @@ def run(argv: list[str]) -> int:
 
 def usage_advice(exc: click.UsageError, argv: list[str]) -> tuple[str, str]:
     """The error line and the hint for a usage error: the nearest name when one was mistyped."""
-    command = exc.ctx.command_path if exc.ctx is not None else "sealbox"
+    command = exc.ctx.command_path if exc.ctx is not None else _command_path(argv)
     usage = f"run '{command} --help' for usage"
     if isinstance(exc, click.NoSuchOption):
         name = exc.option_name
@@ -177,6 +177,23 @@ def usage_advice(exc: click.UsageError, argv: list[str]) -> tuple[str, str]:
             difflib.get_close_matches(name, _visible_commands(exc.ctx.command, exc.ctx)), usage
         )
     return _sentence(exc.format_message()), usage
+
+
+def _command_path(argv: list[str]) -> str:
+    """The command ``argv`` names, for an error raised with no context (an option given
+    without its value is found by click's parser, which knows no command)."""
+    path: list[str] = ["sealbox"]
+    group: click.Command = cli
+    ctx = click.Context(cli, info_name="sealbox")
+    for arg in _before_dashes(argv):
+        if arg.startswith("-") or not isinstance(group, click.Group):
+            continue
+        found = group.get_command(ctx, arg)
+        if found is None:
+            break
+        path.append(arg)
+        group = found
+    return " ".join(path)
 
 
 _NO_SUCH_COMMAND = re.compile(r"No such command ['\"](.+)['\"]\.")
