@@ -33,8 +33,14 @@ def test_create_json_and_list_json_share_fields_and_list_never_shows_a_secret(
     cli, tmp_path: Path
 ) -> None:
     data = tmp_path / "data"
-    made = json.loads(_create(cli, data, "reporting", "--scope", "users:me", "--json").out)
+    created = _create(cli, data, "reporting", "--scope", "users:me", "--json")
+    made = json.loads(created.out)
     assert set(made) >= {"client_id", "name", "scopes", "client_secret"}
+    # The notes go to standard error with --json too, as clients.md shows.
+    assert created.stderr == (
+        "created client reporting with scopes users:me\n"
+        "the secret is shown this once: store it now\n"
+    )
     listed = cli(["clients", "list", "--json", "--data-dir", data])
     assert listed.code == 0
     entry = json.loads(listed.out)[0]

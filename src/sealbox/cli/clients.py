@@ -24,10 +24,11 @@ def _print_secret(made: Any, as_json: bool, verb: str) -> None:
         if secret is not None:
             document["client_secret"] = secret
         echo_json(document)
-        return
-    click.echo(f"client_id: {client.client_id}")
-    if secret is not None:
-        click.echo(f"client_secret: {secret}")
+    else:
+        click.echo(f"client_id: {client.client_id}")
+        if secret is not None:
+            click.echo(f"client_secret: {secret}")
+    # On standard error with --json too: the JSON goes to a file, the notes to the person.
     note(f"{verb} client {client.name} with scopes {' '.join(client.scopes) or '(none)'}")
     if secret is not None:
         note("the secret is shown this once: store it now")
