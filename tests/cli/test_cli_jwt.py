@@ -463,6 +463,14 @@ def test_verify_with_a_jwks_url_trusted_by_its_ca(
     assert json.loads(result.out)["sub"] == "alice"
 
 
+def test_a_jwks_url_scheme_in_capitals_is_a_url_too(cli, keyset_file, jwks_server, pki):
+    token = issue(cli, keyset_file, "--aud", "api")
+    url = jwks_server.url("127.0.0.1").replace("https://", "HTTPS://") + ".well-known/jwks.json"
+    # RFC 3986 §3.1: schemes compare case-insensitively; it was read as a file's name.
+    result = cli(["jwt", "verify", "--jwks", url, "--aud", "api", "--ca", pki.ca_file, token])
+    assert result.code == 0, result.stderr
+
+
 @pytest.mark.parametrize("path", ["direct", "click"])
 def test_verify_with_a_jwks_url_and_its_pin(cli, keyset_file, jwks_server, pki, path, monkeypatch):
     token = issue(cli, keyset_file, "--aud", "api")

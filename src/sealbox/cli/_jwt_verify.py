@@ -100,7 +100,7 @@ def usage_problem(kwargs: Mapping[str, Any]) -> str | None:
 
 
 def _is_url(jwks: object) -> bool:
-    return isinstance(jwks, str) and jwks.startswith(_URL_SCHEMES)
+    return isinstance(jwks, str) and jwks.lower().startswith(_URL_SCHEMES)  # RFC 3986 §3.1
 
 
 def verify_token(
