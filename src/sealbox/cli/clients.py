@@ -107,6 +107,7 @@ def rotate_secret(name: str, overlap: int, as_json: bool, data_dir: Path | None)
 def delete(name: str, yes: bool, data_dir: Path | None) -> None:
     """Delete client NAME: its secret and certificate stop working at once."""
     settings = _settings(data_dir)
-    confirm(f"Delete client {name}?", action=f"deleting client {name}", yes=yes)
-    deleted = _service().delete_client(settings, name)
+    found = _service().find_client(settings, name)  # an unknown name is said before asking
+    confirm(f"Delete client {found.name}?", action=f"deleting client {found.name}", yes=yes)
+    deleted = _service().delete_client(settings, found.name)
     note(f"deleted client {deleted.name} ({deleted.client_id})")

@@ -198,13 +198,17 @@ def reset_totp(name: str, yes: bool, data_dir: Path | None) -> None:
     For a user who lost the authenticator and the recovery codes: the password alone logs
     in again, and the user may enrol anew.
     """
+    service = _service()
     settings = _settings(data_dir)
+    # The account is looked up first: an unknown name is said before asking, and the
+    # question names the account as stored.
+    found = service.administer_accounts(settings, lambda admin: admin.show(name))
     confirm(
-        f"Remove the second factor of {name}? Its password alone will log in.",
-        action=f"removing the second factor of {name}",
+        f"Remove the second factor of {found.username}? Its password alone will log in.",
+        action=f"removing the second factor of {found.username}",
         yes=yes,
     )
-    name, removed = _service().reset_totp(settings, name)
+    name, removed = service.reset_totp(settings, found.username)
     if removed:
         click.echo(f"removed the second factor of {name}; its password alone logs in")
     else:

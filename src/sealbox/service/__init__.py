@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from sealbox.service.client_admin import (
         create_client,
         delete_client,
+        find_client,
         list_clients,
         rotate_client_secret,
     )
@@ -76,6 +77,7 @@ __all__ = [
     "create_client",
     "create_user",
     "delete_client",
+    "find_client",
     "list_clients",
     "load_settings",
     "prepare",
@@ -113,6 +115,7 @@ _ENTRY_POINTS = {
     "create_user": "sealbox.service.admin",
     "create_client": "sealbox.service.client_admin",
     "delete_client": "sealbox.service.client_admin",
+    "find_client": "sealbox.service.client_admin",
     "list_clients": "sealbox.service.client_admin",
     "rotate_client_secret": "sealbox.service.client_admin",
     "load_settings": "sealbox.service.serve",

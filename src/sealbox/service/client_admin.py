@@ -27,6 +27,7 @@ __all__ = [
     "certificate_subject",
     "create_client",
     "delete_client",
+    "find_client",
     "list_clients",
     "rotate_client_secret",
 ]
@@ -92,6 +93,15 @@ def create_client(
 def list_clients(settings: ServiceSettings) -> list[ClientInfo]:
     """Every client, by name (never a secret)."""
     return _run(settings, lambda store: store.list())
+
+
+def find_client(settings: ServiceSettings, name: str) -> ClientInfo:
+    """The client named ``name`` (never its secret).
+
+    Raises:
+        ClientNotFoundError: no such client.
+    """
+    return _run(settings, lambda store: store.get(name))
 
 
 def rotate_client_secret(settings: ServiceSettings, name: str, overlap: int = 0) -> NewSecret:
