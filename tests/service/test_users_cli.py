@@ -233,6 +233,9 @@ def test_import_of_bcrypt_and_django_hashes_then_login_upgrades_them(users, tmp_
     r = users("import", source)
     assert r.code == 0, r.stderr
     assert r.out == "imported 2 accounts (1 bcrypt, 1 pbkdf2_sha256)\n"
+    one = tmp_path / "one.jsonl"
+    one.write_text(json.dumps({"username": "cy", "password_hash": django_pbkdf2("cy-pw-12")}))
+    assert users("import", one).out == "imported 1 account (1 pbkdf2_sha256)\n"
     settings = make_settings(users.data)
     with run_service(settings) as svc, svc.client() as c:
         assert login(c, "bea", "bea-password-1").status_code == 200
@@ -340,3 +343,15 @@ def test_disable_from_the_command_line_reaches_both_workers_at_once(tmp_path: Pa
         assert "Traceback" not in srv.stderr, srv.stderr[-2000:]
     finally:
         reset_shared_state()
+
+
+@pytest.mark.parametrize("source", ["empty.jsonl", "-"])
+def test_an_import_of_nothing_is_an_error_and_touches_no_data_folder(
+    users, tmp_path: Path, source: str
+) -> None:
+    (tmp_path / "empty.jsonl").write_text("\n  \n")
+    r = users("import", tmp_path / source if source != "-" else "-", input=b"")
+    assert r.code == 1
+    where = "standard input" if source == "-" else str(tmp_path / source)
+    assert r.stderr.splitlines()[0] == f"sealbox: error: {where} holds no account lines"
+    assert not users.data.exists()  # a mistyped --data-dir is not made for nothing

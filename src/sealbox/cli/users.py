@@ -232,6 +232,12 @@ def import_(file: Path, skip_invalid: bool, as_json: bool, data_dir: Path | None
     imported when a line is refused, unless --skip-invalid.
     """
     lines = _read_import(file).splitlines()
+    if not any(line.strip() for line in lines):
+        # Almost surely a wrong export or path: said before the data folder is touched.
+        raise CLIError(
+            f"{'standard input' if str(file) == '-' else file} holds no account lines",
+            hint='give one JSON object per line: {"username", "password_hash", "scopes"}',
+        )
     service = _service()
     settings = service.load_settings(data_dir=data_dir)
     report = service.administer_accounts(
@@ -268,7 +274,7 @@ def import_(file: Path, skip_invalid: bool, as_json: bool, data_dir: Path | None
     schemes = Counter(a.scheme for a in report.accepted)
     kinds = ", ".join(f"{n} {scheme}" for scheme, n in sorted(schemes.items()))
     click.echo(
-        f"imported {len(report.accepted)} accounts"
+        f"imported {len(report.accepted)} account{'' if len(report.accepted) == 1 else 's'}"
         + (f" ({kinds})" if kinds else "")
         + (f"; refused {len(report.problems)} lines" if report.problems else "")
     )
