@@ -355,3 +355,22 @@ def test_an_import_of_nothing_is_an_error_and_touches_no_data_folder(
     where = "standard input" if source == "-" else str(tmp_path / source)
     assert r.stderr.splitlines()[0] == f"sealbox: error: {where} holds no account lines"
     assert not users.data.exists()  # a mistyped --data-dir is not made for nothing
+
+
+def test_a_taken_name_is_refused_before_the_password_is_asked_for(tmp_path: Path) -> None:
+    from sealbox.exceptions import ConfigError
+    from sealbox.service.admin import create_user
+
+    settings = make_settings(tmp_path / "data")
+    create_user(settings, "bob", lambda _name: PASSWORD)
+    asked: list[str] = []
+
+    def password(name: str) -> str:
+        asked.append(name)
+        return PASSWORD
+
+    for typed in ("BOB", "\uff42\uff4f\uff42"):  # another case, full width: the same name
+        with pytest.raises(ConfigError) as taken:
+            create_user(settings, typed, password)
+        assert taken.value.code == "username_taken"
+    assert asked == []  # a prompt would have asked twice, for nothing

@@ -99,6 +99,11 @@ def create_user(
             name, or one that looks like it, is taken (code ``username_taken``).
     """
     name = canonical_username(name)
+    # Said before the password is asked for (twice, at a prompt) and hashed; the check in
+    # the transaction below still decides between two creators at once.
+    exists = settings.database_url is not None or (settings.data_dir / "sealbox.db").exists()
+    if exists and asyncio.run(_name_is_taken(settings, name)):
+        raise _username_taken(name)
     secret = password(name)
     password_policy(secret, name)
     password_hash = PasswordHasher(settings.password_profile).hash(secret)
@@ -121,12 +126,26 @@ def create_user(
     try:
         asyncio.run(_create())
     except UsernameTakenError:
-        raise ConfigError(
-            f"the username {name!r}, or one that looks like it, is taken",
-            code="username_taken",
-            facts={"username": name},
-        ) from None
+        raise _username_taken(name) from None
     return name, granted
+
+
+async def _name_is_taken(settings: ServiceSettings, name: str) -> bool:
+    engine = make_engine(settings.resolved_database_url())
+    try:
+        await migrate(engine)
+        store = Store(sessionmaker(engine), refresh_ttl=settings.refresh_token_ttl)
+        return await store.name_is_taken(name)
+    finally:
+        await engine.dispose()
+
+
+def _username_taken(name: str) -> ConfigError:
+    return ConfigError(
+        f"the username {name!r}, or one that looks like it, is taken",
+        code="username_taken",
+        facts={"username": name},
+    )
 
 
 def administer_accounts(
