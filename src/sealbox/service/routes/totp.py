@@ -21,12 +21,12 @@ from pydantic import BaseModel, Field
 
 from sealbox.accounts.sessions import Throttled, attempt_succeeded, throttle_attempt
 from sealbox.accounts.totp import TotpError
+from sealbox.integrations.fastapi.router import NO_STORE
 from sealbox.service.deps import RuntimeDep, UserCallerDep
 from sealbox.service.errors import ApiError, ErrorCode
 
 __all__ = ["router"]
 
-_NO_STORE: Final = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 _STATUS: Final = {
     "totp_code_invalid": (400, ErrorCode.TOTP_CODE_INVALID),
     "totp_already_enabled": (409, ErrorCode.TOTP_ALREADY_ENABLED),
@@ -105,7 +105,7 @@ async def begin(
         runtime.audit.record("totp.enrol", outcome=exc.code, user=caller.username, address=address)
         raise _refused(exc) from None
     runtime.audit.record("totp.enrol", outcome="success", user=caller.username, address=address)
-    response.headers.update(_NO_STORE)
+    response.headers.update(NO_STORE)
     return EnrolmentOut(secret=enrolment.secret, otpauth_uri=enrolment.otpauth_uri)
 
 
@@ -124,7 +124,7 @@ async def confirm(
         raise _refused(exc) from None
     await attempt_succeeded(runtime.accounts, address, caller.username)
     runtime.audit.record("totp.confirm", outcome="success", user=caller.username, address=address)
-    response.headers.update(_NO_STORE)
+    response.headers.update(NO_STORE)
     return RecoveryCodesOut(recovery_codes=codes)
 
 
