@@ -186,3 +186,17 @@ def fill(path: Path) -> None:
                     fh.write(b"\0" * size)
             except OSError:
                 continue
+
+
+@pytest.fixture(autouse=True)
+def _forget_secrets_registered_by_the_test():
+    """The CLI, run in-process, registers the passphrases it reads with the
+    process-wide redactor, as it should for its one-shot process; here those
+    registrations would follow into every later test of the worker."""
+    from sealbox.secret import default_redactor
+
+    before = set(default_redactor._values)
+    yield
+    added = set(default_redactor._values) - before
+    for value in added:
+        default_redactor.discard(value)

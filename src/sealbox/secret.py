@@ -243,15 +243,20 @@ class Redactor:
 
     def redact(self, text: str) -> str:
         """Return ``text`` with every secret it contains replaced by ``**********``."""
-        pattern = self._pattern()
+        # Read without the lock: add() and discard() replace the compiled pattern with
+        # None in one store, so this sees the old pattern or builds the new one.
+        pattern = self._compiled
+        if pattern is None and self._values:
+            pattern = self._pattern()
         if pattern is not None:
             text = pattern.sub(REDACTED, text)
         # A pattern whose fixed text is absent cannot match (a replacement only adds
         # asterisks, which none of that text holds): most lines skip every one.
         pem, age, jwt, auth = _may_match(text)
-        for known, may in zip(_PATTERNS, (pem, age, jwt), strict=True):
-            if may:
-                text = known.sub(REDACTED, text)
+        if pem or age or jwt:
+            for known, may in zip(_PATTERNS, (pem, age, jwt), strict=True):
+                if may:
+                    text = known.sub(REDACTED, text)
         return _AUTH_HEADER.sub(_redact_auth, text) if auth else text
 
 

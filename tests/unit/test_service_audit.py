@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from sealbox.secret import Redactor
 from sealbox.service.audit import AuditLog, AuditUnavailableError
 
 
@@ -58,6 +59,25 @@ def test_secrets_shaped_values_are_redacted(tmp_path: Path) -> None:
     log.close()
     text = (tmp_path / "audit.log").read_text()
     assert jwt_like not in text and "**********" in text
+
+
+def test_a_registered_secret_spelling_part_of_the_record_leaves_its_shape_alone(
+    tmp_path: Path,
+) -> None:
+    redactor = Redactor()
+    for value in ("password", "throttled", '", "user": '):
+        redactor.add(value)
+    log = AuditLog(tmp_path / "audit.log", redactor=redactor)
+    log.record("password_change", outcome="throttled", user="victim", address="127.0.0.1")
+    log.record("login", outcome="failure", user="my password", detail="was throttled")
+    log.close()
+    first, second = (json.loads(line) for line in (tmp_path / "audit.log").read_text().splitlines())
+    assert (first["event"], first["outcome"], first["user"]) == (
+        "password_change",
+        "throttled",
+        "victim",
+    )
+    assert (second["user"], second["detail"]) == ("my **********", "was **********")
 
 
 def test_a_write_error_is_raised_every_time_and_logged_once(

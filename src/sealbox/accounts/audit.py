@@ -5,7 +5,10 @@ Fields: ``time`` (RFC 3339 UTC), ``event`` (``register``, ``login``, ``refresh``
 ``outcome`` (``success``, ``failure``, ``throttled``, ``reuse_detected``,
 ``denied``…) and, for some events, ``detail``. Never a password, a token, a hash,
 a plaintext or key material: the records are built from those fields only, and
-each line also passes through the redactor of :mod:`sealbox.secret`.
+the values given from outside (``user``, ``address``, ``detail``) also pass through
+the redactor of :mod:`sealbox.secret`. The rest of a record is sealbox's own
+vocabulary and is never redacted, so a registered secret such as ``password`` cannot
+turn ``password_change`` into something no reader looks for, nor break the JSON.
 
 Each record is one ``write()`` to a file opened with ``O_APPEND``, so lines from
 several workers never interleave, and a record costs a few microseconds (no
@@ -173,6 +176,13 @@ class AuditLog:
         """
         if self.path is None:
             return
+        # Only the values given from outside pass through the redactor: a registered
+        # secret that happens to spell part of an event name, a key or the JSON
+        # punctuation must not reshape the record.
+        redact = self._redactor.redact
+        user = None if user is None else redact(user)
+        address = None if address is None else redact(address)
+        detail = None if not detail else redact(detail)
         # The document json.dumps(entry, ensure_ascii=False) writes, field by field.
         text = (
             f'{{"time": "{self._clock.now()}", "event": {_json_value(event)}, '
@@ -182,7 +192,7 @@ class AuditLog:
         )
         if not text.isascii():
             text = text.translate(_LINE_SEPARATORS)
-        data = (self._redactor.redact(text) + "\n").encode()
+        data = (text + "\n").encode()
         problem = None
         with self._lock:
             try:
