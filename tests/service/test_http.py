@@ -75,6 +75,32 @@ def test_security_headers(service) -> None:
             assert "server" not in h
 
 
+def test_api_answers_carry_the_rest_set_and_the_docs_pages_the_document_headers_too(
+    service,
+) -> None:
+    api_set = {
+        "strict-transport-security",
+        "content-security-policy",
+        "x-content-type-options",
+        "x-frame-options",
+        "cache-control",
+    }
+    document_only = {"referrer-policy", "cross-origin-opener-policy"}
+    with service.client() as c:
+        register(c, "headers")
+        token = login(c, "headers").json()["access_token"]
+        for path in ("/health", "/nope", "/users/me", "/openapi.json"):
+            h = c.get(path, headers=bearer(token)).headers
+            assert api_set <= set(h), path
+            assert not document_only & set(h), path
+            assert h["cache-control"] == "no-store"
+        for path in ("/docs", "/docs/oauth2-redirect"):
+            h = c.get(path).headers
+            assert api_set <= set(h), path
+            assert h["referrer-policy"] == "no-referrer"
+            assert h["cross-origin-opener-policy"] == "same-origin"
+
+
 def test_unknown_route_and_method(service) -> None:
     with service.client() as c:
         r = c.get("/nope")

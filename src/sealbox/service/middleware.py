@@ -40,17 +40,24 @@ _DOCS_CSP = (
     b"default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
     b"img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; form-action 'self'"
 )
+# Every answer: with the CSP and HSTS, the set OWASP's REST Security Cheat Sheet gives
+# for an API.
 _COMMON = (
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
+    (b"cache-control", b"no-store"),
+)
+# The docs pages only: documents a browser renders. A JSON answer loads nothing
+# (default-src 'none') and opens no window, and uvicorn checks every header it sends.
+_DOCUMENT = (
     (b"referrer-policy", b"no-referrer"),
     (b"cross-origin-opener-policy", b"same-origin"),
-    (b"cache-control", b"no-store"),
 )
 # The four sets, built once: which one an answer gets depends only on its path and scheme.
 _EXTRA = {
     (docs, tls): (
         *_COMMON,
+        *(_DOCUMENT if docs else ()),
         (b"content-security-policy", _DOCS_CSP if docs else _API_CSP),
         *(((b"strict-transport-security", HSTS),) if tls else ()),
     )
@@ -86,7 +93,8 @@ def log_unhandled(scope: Scope, exc: BaseException) -> None:
 
 
 class SecurityHeadersMiddleware:
-    """Add HSTS (over TLS), CSP, nosniff, frame and referrer policies, ``no-store``."""
+    """Add HSTS (over TLS), CSP, nosniff, the frame policy and ``no-store``; on the docs
+    pages, the referrer and opener policies too."""
 
     def __init__(self, app: ASGIApp, *, docs_prefix: str = DOCS_PREFIX) -> None:
         self.app = app
