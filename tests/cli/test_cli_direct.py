@@ -13,6 +13,8 @@ from sealbox.cli._direct import _DECRYPT, _ENCRYPT, parse, run_direct
 
 R = "age1qhyddem9hwnnrmes5sxujukj7xdwegeu08z7a7ehl2de9kk7xgxsmpwtyu"
 
+_PIN = "sha256//" + "A" * 43 + "="  # well formed: a malformed one goes to click
+
 
 @pytest.mark.parametrize(
     ("argv", "expected"),
@@ -215,8 +217,8 @@ def test_the_program_sets_loaded_modules_aside_and_main_leaves_the_collector_alo
             {"jwks": "k.json", "aud": ["a", "b"], "token_type": "JWT", "leeway": 30, "token": "-"},
         ),
         (
-            ["--jwks", "https://issuer/jwks", "--ca", "ca.crt", "--pin", "sha256//x"],
-            {"jwks": "https://issuer/jwks", "ca": "ca.crt", "pins": ["sha256//x"]},
+            ["--jwks", "https://issuer/jwks", "--ca", "ca.crt", "--pin", _PIN],
+            {"jwks": "https://issuer/jwks", "ca": "ca.crt", "pins": [_PIN]},
         ),
     ],
 )

@@ -509,6 +509,27 @@ def test_ca_and_pin_go_with_a_jwks_url_only(cli, jwks_file, pki):
     assert "a JWK Set URL must be https, not http" in plain.stderr
 
 
+@pytest.mark.parametrize("path", ["direct", "click"])
+@pytest.mark.parametrize(
+    ("pin", "why"),
+    [
+        ("garbage", "does not start with 'sha256//'"),
+        ("sha256//not base64!", "is not valid base64"),
+        ("sha256//AAAA", "holds 3 bytes; a SHA-256 pin holds 32"),
+    ],
+)
+def test_a_malformed_pin_is_a_usage_error_before_any_connection(
+    cli, jwks_server, pki, path, monkeypatch, pin, why
+):
+    run = cli if path == "direct" else _through_click(monkeypatch)
+    before = len(jwks_server.connections)
+    result = _remote(run, jwks_server, "--ca", pki.ca_file, "--pin", pin, "a.b.c")
+    assert result.code == 2, result.stderr
+    assert result.stderr.splitlines()[0].startswith("sealbox: error: --pin: pin ")
+    assert why in result.stderr
+    assert len(jwks_server.connections) == before
+
+
 def _through_click(monkeypatch):
     """Run the CLI with its direct path turned off: what click alone does."""
     from sealbox.cli import _direct

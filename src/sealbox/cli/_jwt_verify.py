@@ -94,8 +94,18 @@ def usage_problem(kwargs: Mapping[str, Any]) -> str | None:
     jwks, keyset = kwargs.get("jwks"), kwargs.get("keyset_file")
     if (jwks is None) == (keyset is None):
         return "give exactly one of --jwks and --keyset"
-    if (kwargs.get("ca") is not None or kwargs.get("pins")) and not _is_url(jwks):
+    pins = kwargs.get("pins")
+    if (kwargs.get("ca") is not None or pins) and not _is_url(jwks):
         return "--ca and --pin go with a JWKS URL (--jwks https://…)"
+    if pins:
+        # A malformed pin is a malformed argument (exit 2), found before any connection.
+        from sealbox.exceptions import ConfigError
+        from sealbox.tls.pinning import parse_pins
+
+        try:
+            parse_pins(pins)
+        except ConfigError as exc:
+            return f"--pin: {exc}"
     return None
 
 
