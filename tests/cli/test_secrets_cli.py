@@ -63,6 +63,52 @@ def test_init_refuses_existing_and_needs_recipients(cli, sfile: Path, tmp_path: 
     assert r.code == 0 and "2 recipients" in r.out
 
 
+def test_a_recipients_file_is_read_and_refused_as_encrypt_reads_it(
+    cli, tmp_path: Path, keys
+) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+
+    binary = tmp_path / "binary"
+    binary.write_bytes(b"\xff\xfe" + os.urandom(64))
+    bad = tmp_path / "bad"
+    bad.write_text(f"{keys['alice'][1]}\n\nnot a recipient\n")
+    for path, error in (
+        (binary, f"recipients file {binary} is not UTF-8 text"),
+        (bad, f"recipients file {bad} line 3: unknown recipient 'not a recipient'"),
+    ):
+        for command in (["secrets", "init", tmp_path / "s.env"], ["encrypt", "-o", tmp_path / "o"]):
+            r = cli([*command, "-R", path], input=b"x")
+            assert r.code == 1, r.stderr
+            assert r.stderr.splitlines()[0] == f"sealbox: error: {error}", command
+        assert not (tmp_path / "s.env").exists() and not (tmp_path / "o").exists()
+    # A PEM public key spans lines: the header holds its ssh-rsa form; an SSH line its comment.
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    ssh = key.public_key().public_bytes(
+        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+    )
+    mixed = tmp_path / "mixed"
+    mixed.write_bytes(pem + b"# and\n" + keys["bob"][1].encode() + b"\n")
+    ed = (
+        ed25519.Ed25519PrivateKey.generate()
+        .public_key()
+        .public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+    )
+    commented = tmp_path / "commented"
+    commented.write_bytes(ed + b" bob@laptop\n")
+    r = cli(["secrets", "init", tmp_path / "s.env", "-R", mixed, "-R", commented])
+    assert r.code == 0, r.stderr
+    header = [
+        line.removeprefix("# recipient: ")
+        for line in (tmp_path / "s.env").read_text().splitlines()
+        if line.startswith("# recipient: ")
+    ]
+    assert header == [ssh.decode(), keys["bob"][1], ed.decode() + " bob@laptop"]
+
+
 def test_other_identity_and_rotate(cli, sfile: Path, keys) -> None:
     r = cli(["secrets", "get", sfile, "DB_PASSWORD", "-i", keys["bob"][0]])
     assert r.code == 1 and r.stdout == b"" and "no identity can decrypt DB_PASSWORD" in r.stderr

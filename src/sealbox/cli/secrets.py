@@ -76,14 +76,20 @@ def _short(recipient: str) -> str:
 
 
 def _recipients(recipients: tuple[str, ...], files: tuple[Path, ...]) -> list[str]:
-    from sealbox.storage import read_limited
+    from sealbox import age
 
     listed = list(recipients)
     for path in files:
-        text = read_limited(path, 1024 * 1024, "recipients file").decode()
-        listed += [
-            line.strip() for line in text.splitlines() if line.strip() and line.strip()[0] != "#"
-        ]
+        # Checked as `encrypt -R` checks it: errors name the file and the line.
+        parsed = age.load_recipients(path)
+        text = Path(path).expanduser().read_text(encoding="utf-8")
+        if "-----BEGIN" in text:
+            # A PEM key spans lines; the header holds its one-line ssh-… form.
+            listed += [str(recipient) for recipient in parsed]
+        else:
+            # The lines as written: an SSH key's comment says whose it is.
+            lines = (line.strip() for line in text.splitlines())
+            listed += [line for line in lines if line and not line.startswith("#")]
     if not listed:
         raise click.UsageError("give at least one recipient with -r or -R")
     return listed
