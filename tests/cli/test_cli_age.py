@@ -127,6 +127,43 @@ def test_a_wrong_passphrase_is_reported_as_incorrect_with_its_source(cli, tmp_pa
     assert proc.stderr.decode().startswith("sealbox: error: incorrect passphrase\n")
 
 
+def test_a_wrong_passphrase_for_an_identity_file_names_the_file_and_its_source(cli, tmp_path: Path):
+    from tests.conftest import require_tool
+
+    ssh_keygen = require_tool("ssh-keygen")
+    good, bad = tmp_path / "good", tmp_path / "bad"
+    good.write_text("good pass\n")
+    bad.write_text("bad pass\n")
+    assert cli(["keygen", "-o", tmp_path / "k.txt"]).code == 0
+    r = cli(
+        ["encrypt", "-p", "--passphrase-file", good, "-o", tmp_path / "k.age", tmp_path / "k.txt"]
+    )
+    assert r.code == 0, r.stderr
+    # identity, what to encrypt to: an age-encrypted identity file, and two encrypted SSH
+    # keys (OpenSSH's format opens when first used, PEM when read).
+    keys = [(tmp_path / "k.age", ["-i", tmp_path / "k.txt"])]
+    for name, extra in (
+        ("ed25519", ["-t", "ed25519"]),
+        ("rsa-pem", ["-t", "rsa", "-b", "2048", "-m", "PEM"]),
+    ):
+        key = tmp_path / name
+        subprocess.run(
+            [ssh_keygen, "-q", *extra, "-N", "good pass", "-C", "x", "-f", key], check=True
+        )
+        keys.append((key, ["-R", tmp_path / f"{name}.pub"]))
+    for identity, to in keys:
+        sealed = tmp_path / f"{identity.name}.sealed"
+        assert cli(["encrypt", *to, "-o", sealed], input=b"x").code == 0
+        r = cli(["decrypt", "-i", identity, "--passphrase-file", bad, sealed])
+        assert r.code == 1, identity
+        error, hint = r.stderr.splitlines()
+        assert f"identity file {identity}" in error and "passphrase" in error, error
+        assert hint == f"sealbox: hint: the passphrase came from passphrase file {bad}"
+        assert "bad pass" not in r.stderr
+        r = cli(["decrypt", "-i", identity, "--passphrase-file", good, sealed])
+        assert (r.code, r.out) == (0, "x"), (identity, r.stderr)
+
+
 def test_identities_against_a_passphrase_file_and_none_against_a_recipient_file(
     cli, tmp_path: Path
 ):

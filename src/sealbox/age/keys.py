@@ -303,7 +303,15 @@ def _encrypted_identities(
             hint="pass the passphrase",
             code="passphrase_needed",
         )
-    plain = decrypt(data, [ScryptIdentity(passphrase())])
+    from sealbox.exceptions import NoIdentityMatchError
+
+    try:
+        plain = decrypt(data, [ScryptIdentity(passphrase())])
+    except NoIdentityMatchError as exc:
+        # Which file the passphrase failed to open: a decryption may read several.
+        raise NoIdentityMatchError(
+            f"incorrect passphrase for {source}", stanza_types=exc.stanza_types
+        ) from None
     if plain.lstrip().startswith((VERSION_LINE, _armor.BEGIN)):
         raise KeyFormatError(f"{source} is encrypted twice")
     return parse_identities(plain, source=source)

@@ -403,7 +403,8 @@ def _load(load: Callable[[], Any], name: str) -> Any:
         raise UnsupportedAlgorithmError(f"{name}: {exc}") from None
     except (ValueError, TypeError):
         raise DecryptionError(
-            f"cannot open {name}: wrong passphrase, or the key file is damaged"
+            f"cannot open {name}: wrong passphrase, or the key file is damaged",
+            code="key_not_opened",
         ) from None
 
 

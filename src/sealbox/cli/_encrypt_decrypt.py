@@ -20,9 +20,22 @@ from typing import Any, BinaryIO
 
 from sealbox import age
 from sealbox.age.files import open_into, seal_into
-from sealbox.cli._io import TEXT_PROBE, CLIError, looks_binary, passphrase_source, read_passphrase
+from sealbox.cli._io import (
+    TEXT_PROBE,
+    CLIError,
+    Terminated,
+    looks_binary,
+    passphrase_source,
+    read_passphrase,
+)
 from sealbox.cli._progress import progress_bar
-from sealbox.exceptions import FormatError, NoIdentityMatchError, SealboxError, StorageError
+from sealbox.exceptions import (
+    DecryptionError,
+    FormatError,
+    NoIdentityMatchError,
+    SealboxError,
+    StorageError,
+)
 from sealbox.storage import AlignedWriter, atomic_writer, is_special
 
 # A path from the command line: a str (or pathlib.Path); "-" or None is stdin/stdout.
@@ -67,31 +80,51 @@ def load_recipients(recipients: Sequence[str], files: Sequence[PathArg]) -> list
 
 
 def load_identity_files(
-    files: Sequence[PathArg], passphrase_file: PathArg | None
+    files: Sequence[PathArg],
+    passphrase_file: PathArg | None,
+    asked: list[PathArg] | None = None,
 ) -> list[age.Identity]:
-    """Read ``-i`` files; an encrypted key asks for its passphrase only when it is needed."""
+    """Read ``-i`` files; an encrypted key asks for its passphrase only when it is needed
+    (an SSH key's when it is first used: each file asked for is added to ``asked``)."""
     identities: list[age.Identity] = []
     for path in files:
 
         def getter(path: PathArg = path) -> Any:
+            if asked is not None:
+                asked.append(path)
             return read_passphrase(passphrase_file, prompt=f"Passphrase for {os.fspath(path)}")
 
-        if os.fspath(path) == "-":
-            data = sys.stdin.buffer.read(age.keys.MAX_KEY_FILE + 1)
-            identities += age.parse_identities(
-                data, source="identities on stdin", passphrase=getter
-            )
-        else:
-            identities += age.load_identities(path, passphrase=getter)
+        try:
+            if os.fspath(path) == "-":
+                data = sys.stdin.buffer.read(age.keys.MAX_KEY_FILE + 1)
+                identities += age.parse_identities(
+                    data, source="identities on stdin", passphrase=getter
+                )
+            else:
+                identities += age.load_identities(path, passphrase=getter)
+        except DecryptionError as exc:
+            raise _passphrase_refused(exc, passphrase_file) from None
     return identities
+
+
+def _passphrase_refused(exc: DecryptionError, passphrase_file: PathArg | None) -> SealboxError:
+    """``exc`` with a hint naming where the passphrase came from, when the passphrase of
+    an encrypted identity file or SSH key is what failed (else ``exc`` itself)."""
+    hint = f"the passphrase came from {passphrase_source(passphrase_file)}"
+    if isinstance(exc, NoIdentityMatchError):  # an age-encrypted identity file
+        return NoIdentityMatchError(str(exc), stanza_types=exc.stanza_types, hint=hint)
+    if exc.code == "key_not_opened":  # an SSH key
+        return DecryptionError(str(exc), code=exc.code, hint=hint)
+    return exc
 
 
 @contextlib.contextmanager
 def _terminate_as_interrupt() -> Iterator[None]:
-    """Turn SIGTERM into KeyboardInterrupt so temporary files are cleaned up."""
+    """Turn SIGTERM into :class:`Terminated` (a KeyboardInterrupt) so temporary files
+    are cleaned up."""
 
     def handler(_signum: int, _frame: object) -> None:
-        raise KeyboardInterrupt
+        raise Terminated
 
     try:
         previous = signal.signal(signal.SIGTERM, handler)
@@ -207,7 +240,8 @@ def decrypt_files(
     input_path: PathArg | None = None,
 ) -> None:
     """``sealbox decrypt``: to ``output_path`` atomically, or to stdout."""
-    identities = load_identity_files(identity_files, passphrase_file)
+    asked: list[PathArg] = []
+    identities = load_identity_files(identity_files, passphrase_file, asked)
     if not identities:
         identities = [
             age.ScryptIdentity(lambda: read_passphrase(passphrase_file, prompt="Passphrase"))
@@ -241,6 +275,11 @@ def decrypt_files(
                 stanza_types=exc.stanza_types,
                 hint=f"use -i FILE (the file is encrypted to: {', '.join(exc.stanza_types)})",
             ) from None
+        except DecryptionError as exc:
+            # An encrypted OpenSSH key is opened when first used, here.
+            if not asked or exc.code != "key_not_opened":
+                raise
+            raise _passphrase_refused(exc, passphrase_file) from None
         with (
             dec,
             progress_bar(size, "decrypting") as tick,

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from sealbox.cli._hints import hint_for
-from sealbox.cli._io import print_error
+from sealbox.cli._io import Terminated, print_error
 from sealbox.exceptions import SealboxError
 
 __all__ = ["debug_requested", "report"]
@@ -32,6 +32,9 @@ def report(exc: BaseException, *, debug: bool) -> int:
     interruption or a closed pipe, and re-raises anything that is not an
     ``Exception`` (``SystemExit``).
     """
+    if isinstance(exc, Terminated):
+        print_error("terminated")
+        return 143
     if isinstance(exc, KeyboardInterrupt):
         print_error("interrupted")
         return 130

@@ -29,6 +29,11 @@ class CLIError(SealboxError):
     """A user error found by the command line itself (bad argument value, no terminal…)."""
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C would be so the same clean-up runs; the command
+    exits with 143 (128 + 15), as a process the signal ended would."""
+
+
 def print_error(message: str, *, hint: str | None = None) -> None:
     """Write ``sealbox: error: …`` (and ``sealbox: hint: …``) to stderr."""
     err = sys.stderr
