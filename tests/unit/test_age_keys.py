@@ -37,6 +37,19 @@ def test_bech32_round_trip_and_errors():
         bech32.decode(text[:5] + text[5:].upper())
 
 
+def test_a_bech32_string_past_the_longest_age_key_is_refused_by_its_length():
+    from sealbox.age.mlkem import HybridIdentity
+
+    longest = str(HybridIdentity.generate().recipient())
+    assert len(longest) < bech32.MAX_LENGTH
+    assert age.parse_recipient(longest)
+    # Refused before the checksum is computed (it costs about half a second a megabyte).
+    huge = "age1" + "q" * 10_000_000
+    with pytest.raises(KeyFormatError, match="10,000,004 characters long") as info:
+        age.parse_recipient(huge)
+    assert "qqqq" not in str(info.value)
+
+
 @pytest.mark.parametrize("kind", [age.X25519Identity, age.HybridIdentity])
 def test_identity_round_trip_and_no_leak(kind):
     identity = kind.generate()

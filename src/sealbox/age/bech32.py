@@ -19,6 +19,10 @@ __all__ = ["decode", "encode"]
 
 CHARSET: Final = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
 _VALUES: Final = {c: i for i, c in enumerate(CHARSET)}
+#: The longest Bech32 string decoded: an age1pq1 recipient (ML-KEM-768 and X25519,
+#: 1,216 bytes) is about 1,960 characters; the checksum of a longer one would cost
+#: about half a second a megabyte before it could be refused.
+MAX_LENGTH: Final = 4096
 _GENERATOR: Final = (0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)
 
 
@@ -73,9 +77,15 @@ def decode(text: str) -> tuple[str, bytes]:
     """Decode a Bech32 string into its human-readable part (as written) and data.
 
     Raises:
-        KeyFormatError: mixed case, a character outside the alphabet, a bad
-            checksum or bad padding. The message never repeats the string.
+        KeyFormatError: longer than :data:`MAX_LENGTH`, mixed case, a character
+            outside the alphabet, a bad checksum or bad padding. The message never
+            repeats the string.
     """
+    if len(text) > MAX_LENGTH:
+        raise KeyFormatError(
+            f"Bech32 string is {len(text):,} characters long; the longest age key is "
+            f"under {MAX_LENGTH:,}"
+        )
     if not text.isascii() or any(not 33 <= ord(c) <= 126 for c in text):
         raise KeyFormatError("invalid character in Bech32 string")
     if text.lower() != text and text.upper() != text:
