@@ -192,6 +192,28 @@ def _claims(running: Running, token: str) -> dict[str, Any]:
     return verifier.verify(token)
 
 
+def test_a_login_asking_only_for_scopes_the_account_lacks_is_refused_as_invalid_scope(
+    service,
+) -> None:
+    add_user(service.settings, "narrow", ["users:me"])
+    form = {"username": "narrow", "password": PASSWORD}
+    with service.client() as c:
+        # The password is checked first: a wrong one says nothing of the scopes.
+        wrong = c.post("/auth/token", data={**form, "password": "not it", "scope": "x:y"})
+        assert wrong.status_code == 400 and wrong.json()["error"] == "invalid_grant"
+        refused = c.post("/auth/token", data={**form, "scope": "transit:admin x:y"})
+        assert refused.status_code == 400, refused.text
+        assert refused.json()["error"] == "invalid_scope"
+        assert "access_token" not in refused.json()
+        assert refused.headers["cache-control"] == "no-store"
+        # Some of them is a narrower grant, and the answer says which.
+        some = c.post("/auth/token", data={**form, "scope": "transit:admin users:me"})
+        assert some.status_code == 200 and some.json()["scope"] == "users:me"
+    records = [json.loads(line) for line in service.audit().splitlines()]
+    outcomes = [r["outcome"] for r in records if r["event"] == "login" and r["user"] == "narrow"]
+    assert outcomes == ["failure", "invalid_scope", "success"]
+
+
 def test_a_refresh_never_widens_the_granted_scope(service) -> None:
     _narrow_login_stays_narrow([service])
 

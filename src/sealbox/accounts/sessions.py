@@ -289,6 +289,9 @@ async def login(
             wrong, replayed or used code (checked only after the password).
         AccountDisabled: the right password of a disabled account.
         TotpError: ``mfa_required``, the password was right and ``otp`` is missing.
+        ScopeRefused: ``scopes`` names none of the scopes the account holds (checked
+            after the password and the second factor; a token of no scope would be
+            of no use). Some of them is a narrower grant, as RFC 6749 §3.3 allows.
     """
     try:
         await throttle_attempt(accounts, address, username)
@@ -304,6 +307,9 @@ async def login(
         raise AccountDisabled("the account is disabled")
     await _second_factor(accounts, user, otp, address)
     await attempt_succeeded(accounts, address, username)
+    if scopes and not _granted(user.scopes, list(scopes)):
+        accounts.audit.record("login", outcome="invalid_scope", user=user.username, address=address)
+        raise ScopeRefused("the account holds none of the scopes asked for")
     await accounts.store.record_login(user.id)
     accounts.audit.record("login", outcome="success", user=user.username, address=address)
     return await start_session(accounts, user, scopes, bound_to=bound_to)

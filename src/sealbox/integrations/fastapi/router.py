@@ -364,6 +364,8 @@ async def token(accounts: Accounts, form: TokenForm, request: Request) -> TokenR
             raise _grant_error("the account is disabled") from None
         except LoginFailed:
             raise _grant_error() from None
+        except ScopeRefused as exc:
+            raise oauth_error(400, ErrorCode.INVALID_SCOPE, str(exc)) from None
         return _answer(issued)
     if grant_type == "refresh_token":
         if not refresh_token:
