@@ -347,26 +347,15 @@ async def token(accounts: Accounts, form: TokenForm, request: Request) -> TokenR
             raise oauth_error(
                 400, ErrorCode.INVALID_REQUEST, "the password grant needs username and password"
             )
-        try:
-            issued = await sessions.login(
-                accounts, username, password, address, scopes, bound_to=bound_to, otp=form.otp
-            )
-        except TotpError as exc:
-            # RFC 9110 §11.6.1: a 401 carries a challenge. Not Basic: a browser answers
-            # that with its own password dialog, over the login form that asked.
-            raise oauth_error(
-                401, ErrorCode.MFA_REQUIRED, str(exc), **{"WWW-Authenticate": OTP_CHALLENGE}
-            ) from None
-        except Throttled as exc:
-            raise _too_many(exc.retry_after, token_endpoint=True) from None
-        except AccountDisabled:
-            # After the password check, as Keycloak answers: RFC 6749's invalid_grant.
-            raise _grant_error("the account is disabled") from None
-        except LoginFailed:
-            raise _grant_error() from None
-        except ScopeRefused as exc:
-            raise oauth_error(400, ErrorCode.INVALID_SCOPE, str(exc)) from None
-        return _answer(issued)
+        return await _password_grant(
+            accounts,
+            username,
+            password,
+            address=address,
+            scopes=scopes,
+            bound_to=bound_to,
+            otp=form.otp,
+        )
     if grant_type == "refresh_token":
         if not refresh_token:
             raise oauth_error(
@@ -381,6 +370,39 @@ async def token(accounts: Accounts, form: TokenForm, request: Request) -> TokenR
         else "password or refresh_token"
     )
     raise oauth_error(400, ErrorCode.UNSUPPORTED_GRANT_TYPE, f"grant_type must be {served}")
+
+
+async def _password_grant(
+    accounts: Accounts,
+    username: str,
+    password: str,
+    *,
+    address: str,
+    scopes: list[str],
+    bound_to: str | None,
+    otp: str | None,
+) -> TokenResponse:
+    """The token endpoint's ``grant_type=password``: a login, its refusals as RFC 6749's."""
+    try:
+        issued = await sessions.login(
+            accounts, username, password, address, scopes, bound_to=bound_to, otp=otp
+        )
+    except TotpError as exc:
+        # RFC 9110 §11.6.1: a 401 carries a challenge. Not Basic: a browser answers
+        # that with its own password dialog, over the login form that asked.
+        raise oauth_error(
+            401, ErrorCode.MFA_REQUIRED, str(exc), **{"WWW-Authenticate": OTP_CHALLENGE}
+        ) from None
+    except Throttled as exc:
+        raise _too_many(exc.retry_after, token_endpoint=True) from None
+    except AccountDisabled:
+        # After the password check, as Keycloak answers: RFC 6749's invalid_grant.
+        raise _grant_error("the account is disabled") from None
+    except LoginFailed:
+        raise _grant_error() from None
+    except ScopeRefused as exc:
+        raise oauth_error(400, ErrorCode.INVALID_SCOPE, str(exc)) from None
+    return _answer(issued)
 
 
 async def refresh(
