@@ -107,6 +107,13 @@ def test_a_recipients_file_is_read_and_refused_as_encrypt_reads_it(
         if line.startswith("# recipient: ")
     ]
     assert header == [ssh.decode(), keys["bob"][1], ed.decode() + " bob@laptop"]
+    # A pipe (a shell's `-R <(…)`) is read once.
+    piped = run_sealbox(
+        ["secrets", "init", tmp_path / "p.env", "-R", "/dev/stdin"],
+        input=keys["bob"][1].encode() + b"\n",
+    )
+    assert piped.returncode == 0, piped.stderr
+    assert f"# recipient: {keys['bob'][1]}" in (tmp_path / "p.env").read_text()
 
 
 def test_other_identity_and_rotate(cli, sfile: Path, keys) -> None:

@@ -51,6 +51,7 @@ __all__ = [
     "parse_identity",
     "parse_recipient",
     "parse_recipients",
+    "read_recipients_file",
     "save_identity",
 ]
 
@@ -216,13 +217,24 @@ def load_recipients(path: str | os.PathLike[str]) -> list[Recipient]:
         StorageError: the file cannot be read.
         KeyFormatError: as :func:`parse_recipients`.
     """
+    text, source = read_recipients_file(path)
+    return parse_recipients(text, source=source)
+
+
+def read_recipients_file(path: str | os.PathLike[str]) -> tuple[str, str]:
+    """The text of a recipients file, read once (it may be a pipe), and the name
+    :func:`parse_recipients` gives it in errors.
+
+    Raises:
+        StorageError: the file cannot be read.
+        KeyFormatError: it is not UTF-8 text.
+    """
     path = os.path.expanduser(path)  # noqa: PTH111 - pathlib is not loaded on this path
     data = read_limited(path, MAX_KEY_FILE, "recipients file")
     try:
-        text = data.decode()
+        return data.decode(), f"recipients file {path}"
     except UnicodeDecodeError:
         raise KeyFormatError(f"recipients file {path} is not UTF-8 text") from None
-    return parse_recipients(text, source=f"recipients file {path}")
 
 
 def parse_identity(text: str) -> X25519Identity | HybridIdentity:

@@ -76,13 +76,14 @@ def _short(recipient: str) -> str:
 
 
 def _recipients(recipients: tuple[str, ...], files: tuple[Path, ...]) -> list[str]:
-    from sealbox import age
+    from sealbox.age.keys import parse_recipients, read_recipients_file
 
     listed = list(recipients)
     for path in files:
-        # Checked as `encrypt -R` checks it: errors name the file and the line.
-        parsed = age.load_recipients(path)
-        text = Path(path).expanduser().read_text(encoding="utf-8")
+        # Read once (`-R <(…)` is a pipe) and checked as `encrypt -R` checks it: errors
+        # name the file and the line.
+        text, source = read_recipients_file(path)
+        parsed = parse_recipients(text, source=source)
         if "-----BEGIN" in text:
             # A PEM key spans lines; the header holds its one-line ssh-… form.
             listed += [str(recipient) for recipient in parsed]
