@@ -258,10 +258,12 @@ def test_a_rotation_without_overlap_ends_the_old_secret_at_once(authz) -> None:
 # -- administration over HTTP --------------------------------------------------------------
 
 
-def _admin_token(authz: AuthServer) -> str:
+def _admin_token(
+    authz: AuthServer, scopes: tuple[str, ...] = ("clients:admin", "users:me")
+) -> str:
     from sealbox.service.admin import create_user
 
-    create_user(authz.svc.settings, "root", lambda _n: PASSWORD, ["clients:admin"])
+    create_user(authz.svc.settings, "root", lambda _n: PASSWORD, list(scopes))
     with authz.client() as c:
         return login(c, "root").json()["access_token"]
 
@@ -304,6 +306,35 @@ def test_client_administration_needs_the_clients_admin_scope(authz) -> None:
     assert answer.status_code == 403
     assert answer.json()["error"] == "insufficient_scope"
     assert anonymous.status_code == 401
+
+
+def test_a_client_admin_gives_and_takes_secrets_of_clients_within_its_own_scopes_only(
+    authz,
+) -> None:
+    token = _admin_token(authz, ("clients:admin", "users:me"))
+    root = authz.register("root-tool", "users:admin", "transit:admin")
+    with authz.client() as c:
+        wider = c.post(
+            "/clients",
+            json={"name": "escalate", "scopes": ["users:me", "users:admin", "transit:admin"]},
+            headers=bearer(token),
+        )
+        taken = c.post("/clients/root-tool/rotate-secret", headers=bearer(token))
+        within = c.post(
+            "/clients", json={"name": "narrow", "scopes": ["users:me"]}, headers=bearer(token)
+        )
+        listed = c.get("/clients", headers=bearer(token))
+    # A clients:admin token minting a users:admin client would be users:admin itself.
+    assert wider.status_code == 403, wider.text
+    assert wider.json()["error"] == "insufficient_scope"
+    assert wider.json()["message"] == "this needs the scope users:admin transit:admin"
+    assert 'scope="users:admin transit:admin"' in wider.headers["www-authenticate"]
+    assert "client_secret" not in wider.text
+    # Nor may it take a new secret of a client holding more than it does.
+    assert taken.status_code == 403 and "client_secret" not in taken.text
+    assert authz.client_token(root).status_code == 200  # the old secret still works
+    assert within.status_code == 201
+    assert sorted(x["name"] for x in listed.json()["clients"]) == ["narrow", "root-tool"]
 
 
 # -- canaries ------------------------------------------------------------------------------

@@ -40,6 +40,7 @@ from sealbox.accounts.grants import (
 )
 from sealbox.exceptions import ConfigError
 from sealbox.integrations.fastapi import authenticate_client_request
+from sealbox.integrations.fastapi.bearer import insufficient_scope, missing_scopes
 from sealbox.integrations.fastapi.client_auth import basic_credentials, invalid_client, oauth_error
 from sealbox.integrations.fastapi.router import TokenEndpointRoute
 from sealbox.service.deps import Caller, RuntimeDep, require_scopes
@@ -223,6 +224,15 @@ def _not_found(exc: ClientNotFoundError) -> ApiError:
     return ApiError(404, ErrorCode.CLIENT_NOT_FOUND, str(exc))
 
 
+def _holds_all(caller: Caller, scopes: tuple[str, ...] | list[str]) -> None:
+    """Refuse a client administrator a client that would hold a scope the caller lacks:
+    creating one, or taking a new secret of one, would hand the caller that scope (a
+    ``clients:admin`` token minting a ``users:admin`` client)."""
+    missing = missing_scopes(caller, tuple(dict.fromkeys(scopes)))
+    if missing:
+        raise insufficient_scope(tuple(missing), missing)
+
+
 def _admin_router() -> APIRouter:
     api = APIRouter(prefix="/clients", tags=["clients"])
     admin = require_scopes(ADMIN_SCOPE)
@@ -236,7 +246,9 @@ def _admin_router() -> APIRouter:
     async def create_client(
         body: NewClient, request: Request, runtime: RuntimeDep, caller: Caller = admin
     ) -> JSONResponse:
-        """Register a client; the answer holds its secret, shown this once."""
+        """Register a client (its scopes among the caller's); the answer holds its
+        secret, shown this once."""
+        _holds_all(caller, body.scopes)
         try:
             made = await client_store(runtime).create(
                 body.name,
@@ -264,10 +276,13 @@ def _admin_router() -> APIRouter:
         body: SecretRotation | None = None,
         caller: Caller = admin,
     ) -> JSONResponse:
-        """A new secret; the current one keeps working for ``overlap`` seconds (default 0)."""
+        """A new secret for a client whose scopes the caller holds; the current one keeps
+        working for ``overlap`` seconds (default 0)."""
         overlap = body.overlap if body is not None else 0
+        store = client_store(runtime)
         try:
-            made = await client_store(runtime).rotate_secret(name, overlap)
+            _holds_all(caller, (await store.get(name)).scopes)
+            made = await store.rotate_secret(name, overlap)
         except ClientNotFoundError as exc:
             raise _not_found(exc) from None
         runtime.audit.record(
