@@ -73,6 +73,7 @@ class ServeProcess:
     port: int
     data_dir: Path
     stderr: str = ""
+    stdout: str = ""  # filled in once it has stopped, when asked for
 
     @property
     def url(self) -> str:
@@ -88,7 +89,11 @@ class ServeProcess:
 
 @contextmanager
 def serve_process(
-    cwd: Path, *args: str, env: dict[str, str] | None = None, data_dir: Path | None = None
+    cwd: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    data_dir: Path | None = None,
+    capture_stdout: bool = False,
 ) -> Iterator[ServeProcess]:
     """Run the real ``sealbox serve`` as a child process until the block ends.
 
@@ -105,13 +110,13 @@ def serve_process(
     command = [sys.executable, "-m", "sealbox", "serve", "--port", str(port)]
     if data_dir is not None:
         command += ["--data-dir", str(data_dir)]
-    err_path = cwd / f"serve-{port}.err"
-    with err_path.open("wb") as err:
+    err_path, out_path = cwd / f"serve-{port}.err", cwd / f"serve-{port}.out"
+    with err_path.open("wb") as err, out_path.open("wb") as out:
         proc = subprocess.Popen(
             [*command, "--log-level", "warning", *args],
             cwd=cwd,
             env=full_env,
-            stdout=subprocess.DEVNULL,
+            stdout=out if capture_stdout else subprocess.DEVNULL,
             stderr=err,
         )
     running = ServeProcess(proc, port, data_dir or cwd / ".sealbox")
@@ -137,6 +142,7 @@ def serve_process(
             proc.kill()
             proc.wait()
         running.stderr = err_path.read_text(errors="replace")
+        running.stdout = out_path.read_text(errors="replace")
 
 
 @contextmanager

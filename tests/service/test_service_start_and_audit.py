@@ -166,3 +166,30 @@ def test_sighup_reopens_the_audit_log(tmp_path: Path) -> None:
     assert "first" in moved.read_text()
     assert "first" not in (data / "audit.log").read_text()
     assert f"reopened the audit log {data / 'audit.log'}" in srv.stderr
+
+
+def test_the_access_log_shows_query_parameter_names_never_their_values(tmp_path: Path) -> None:
+    env = {"SEALBOX_PASSWORD_PROFILE": "test"}
+    canaries = {
+        "password": "canary-access-log-password-7e1f",
+        "refresh_token": "sbr_canaryAccessLogRefresh0000000000000000000",
+        "client_secret": "sbs_canaryAccessLogSecret00000000000000000000",
+    }
+    jwt_like = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"
+    with serve_process(
+        tmp_path, "--log-level", "info", env=env, data_dir=tmp_path / "d", capture_stdout=True
+    ) as srv, srv.client() as c:
+        query = "&".join(f"{k}={v}" for k, v in canaries.items())
+        c.post(f"/auth/token?grant_type=password&username=alice&{query}")
+        c.get(f"/users/me?access_token={jwt_like}")
+        c.get(f"/health?{canaries['client_secret']}")
+    lines = srv.stdout.splitlines()
+    assert any(
+        '"POST /auth/token?grant_type=…&username=…&password=…&refresh_token=…&client_secret=…'
+        in line
+        for line in lines
+    ), srv.stdout
+    assert any('"GET /users/me?access_token=… HTTP/1.1" 401' in line for line in lines)
+    assert any('"GET /health?… HTTP/1.1" 200' in line for line in lines)
+    for secret in (*canaries.values(), jwt_like, "alice"):
+        assert secret not in srv.stdout + srv.stderr

@@ -15,6 +15,7 @@ from starlette.types import Receive, Scope, Send
 from sealbox import __version__
 from sealbox.integrations.fastapi import auth_router
 from sealbox.secret import install_log_redaction
+from sealbox.service.access_log import install_access_log_filter
 from sealbox.service.deps import current_caller, runtime_accounts
 from sealbox.service.errors import install_error_handlers
 from sealbox.service.middleware import (
@@ -111,6 +112,7 @@ def create_app(
         _share_server_logging()
         for handler in [*logging.getLogger().handlers, *logging.getLogger("sealbox").handlers]:
             install_log_redaction(handler)
+        install_access_log_filter()
         runtime = await Runtime.open(settings)
         app.state.runtime = runtime
         cert, key = tls_paths(settings)
