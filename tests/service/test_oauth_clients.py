@@ -258,9 +258,7 @@ def test_a_rotation_without_overlap_ends_the_old_secret_at_once(authz) -> None:
 # -- administration over HTTP --------------------------------------------------------------
 
 
-def _admin_token(
-    authz: AuthServer, scopes: tuple[str, ...] = ("clients:admin", "users:me")
-) -> str:
+def _admin_token(authz: AuthServer, scopes: tuple[str, ...] = ("clients:admin", "users:me")) -> str:
     from sealbox.service.admin import create_user
 
     create_user(authz.svc.settings, "root", lambda _n: PASSWORD, list(scopes))

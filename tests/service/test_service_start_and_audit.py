@@ -176,9 +176,12 @@ def test_the_access_log_shows_query_parameter_names_never_their_values(tmp_path:
         "client_secret": "sbs_canaryAccessLogSecret00000000000000000000",
     }
     jwt_like = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"
-    with serve_process(
-        tmp_path, "--log-level", "info", env=env, data_dir=tmp_path / "d", capture_stdout=True
-    ) as srv, srv.client() as c:
+    with (
+        serve_process(
+            tmp_path, "--log-level", "info", env=env, data_dir=tmp_path / "d", capture_stdout=True
+        ) as srv,
+        srv.client() as c,
+    ):
         query = "&".join(f"{k}={v}" for k, v in canaries.items())
         c.post(f"/auth/token?grant_type=password&username=alice&{query}")
         c.get(f"/users/me?access_token={jwt_like}")
