@@ -232,6 +232,54 @@ def test_sign_verify_and_hmac(transit: Transit, admin) -> None:
     assert r.json()["error"] == "unsupported_operation"
 
 
+@pytest.mark.parametrize("items", [1, 200], ids=["lean", "threaded"])
+def test_an_item_field_beside_batch_input_is_refused_never_dropped(
+    transit: Transit, admin, items: int
+) -> None:
+    t = transit
+    t.post("/v1/keys/aad", {}, admin)
+    t.post("/v1/keys/aad-sig", {"type": "ed25519"}, admin)
+    sealed = t.post("/v1/keys/aad/encrypt", {"plaintext": "aGk="}, admin).json()["ciphertext"]
+    plain = [{"plaintext": "aGk="}] * items
+    ciphers = [{"ciphertext": sealed}] * items
+    inputs = [{"input": "aGk="}] * items
+    for path, body, fields in [
+        ("encrypt", {"associated_data": "eA==", "batch_input": plain}, "associated_data"),
+        ("encrypt", {"associated_data": "!!!", "batch_input": plain}, "associated_data"),
+        ("encrypt", {"reference": "r", "batch_input": plain}, "reference"),
+        ("decrypt", {"associated_data": "eA==", "batch_input": ciphers}, "associated_data"),
+        (
+            "rewrap",
+            {"associated_data": "eA==", "reference": "r", "batch_input": ciphers},
+            "associated_data, reference",
+        ),
+        ("datakey", {"associated_data": "eA==", "batch_input": [{}] * items}, None),
+    ]:
+        r = t.post(f"/v1/keys/aad/{path}", body, admin)
+        message = (
+            f"{fields or 'associated_data'} goes in each batch_input item, not beside batch_input"
+        )
+        assert (r.status_code, r.json().get("message")) == (400, message), (path, body)
+    signature = t.post("/v1/keys/aad-sig/sign", {"input": "aGk="}, admin).json()["signature"]
+    r = t.post("/v1/keys/aad-sig/verify", {"signature": signature, "batch_input": inputs}, admin)
+    assert r.status_code == 400 and r.json()["message"].startswith("signature goes in each")
+    # Through the Vault route too: an associated_data that would bind nothing is refused.
+    vault = {"X-Vault-Token": admin["Authorization"].removeprefix("Bearer ")}
+    r = t.client.post(
+        "/v1/transit/encrypt/aad",
+        json={"associated_data": "eA==", "batch_input": plain},
+        headers=vault,
+    )
+    assert r.status_code == 400 and "goes in each batch_input item" in r.json()["errors"][0]
+    # Empty or null beside the batch changes nothing, and is taken.
+    r = t.post(
+        "/v1/keys/aad/encrypt",
+        {"associated_data": "", "reference": None, "batch_input": plain},
+        admin,
+    )
+    assert r.status_code == 200 and len(r.json()["batch_results"]) == items
+
+
 def test_request_shapes(transit: Transit, admin) -> None:
     t = transit
     t.post("/v1/keys/k", {}, admin)

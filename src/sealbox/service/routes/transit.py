@@ -107,6 +107,24 @@ def _one_of(body: Any, field: str) -> None:
         raise ApiError(400, ErrorCode.INVALID_REQUEST, f"give {field} or batch_input, not both")
     if not body.batch_input:
         raise ApiError(400, ErrorCode.INVALID_REQUEST, "batch_input is empty")
+    _nothing_beside_batch(body)
+
+
+def _nothing_beside_batch(body: Any) -> None:
+    """Refuse an item's field given beside ``batch_input``: it would apply to no item
+    (an ``associated_data`` there binds nothing), and silently."""
+    item_fields = type(body.batch_input[0]).model_fields
+    beside = sorted(
+        name
+        for name in body.model_fields_set & item_fields.keys()
+        if getattr(body, name) not in (None, "")
+    )
+    if beside:
+        raise ApiError(
+            400,
+            ErrorCode.INVALID_REQUEST,
+            f"{', '.join(beside)} goes in each batch_input item, not beside batch_input",
+        )
 
 
 def _items_of(runtime: Runtime, body: Any) -> Sequence[Any]:
@@ -358,8 +376,8 @@ async def _datakey(call: TransitCall, name: str, body: DatakeyRequest) -> Respon
     call.authorize("datakey", name)
     if body.batch_input is not None and not body.batch_input:
         raise ApiError(400, ErrorCode.INVALID_REQUEST, "batch_input is empty")
-    if body.batch_input is not None and body.reference is not None:
-        raise ApiError(400, ErrorCode.INVALID_REQUEST, "give reference per batch item")
+    if body.batch_input is not None:
+        _nothing_beside_batch(body)
     key = await call.key("datakey", name, body.key_version)
     version, bits, with_plaintext = body.key_version, body.bits, body.type == "plaintext"
 

@@ -157,9 +157,8 @@ def _top_ok(operation: str, body: dict[str, Any]) -> bool:
         body.keys() <= _TOP_FIELDS[operation]
         and type(items) is list
         and bool(items)
-        and body.get(_INPUT[operation]) is None
-        and type(body.get("associated_data", "")) is str
-        and reference_ok(body.get("reference"))
+        # An item's field beside the batch is refused by the model path.
+        and all(body.get(name) in (None, "") for name in _ITEM_FIELDS[operation])
         and partial_code_ok(body.get("partial_failure_response_code"))
         and is_int(version)
         and 0 <= version <= MAX_VERSION
