@@ -335,6 +335,30 @@ def test_a_client_admin_gives_and_takes_secrets_of_clients_within_its_own_scopes
     assert sorted(x["name"] for x in listed.json()["clients"]) == ["narrow", "root-tool"]
 
 
+def test_client_credentials_sent_with_a_password_or_refresh_grant_are_checked(authz) -> None:
+    app = authz.register("app", "users:me")
+    wrong = base64.b64encode(f"{app.client_id}:sbs_wrong".encode()).decode()
+    form = {"grant_type": "password", "username": "bob", "password": PASSWORD}
+    with authz.client() as c:
+        register(c, "bob")
+        refused = c.post("/auth/token", data=form, headers={"Authorization": f"Basic {wrong}"})
+        posted = c.post(
+            "/auth/token", data={**form, "client_id": app.client_id, "client_secret": "sbs_x"}
+        )
+        right = c.post("/auth/token", data=form, headers=app.basic)
+        named = c.post("/auth/token", data={**form, "client_id": "anything"})
+        refresh = {"grant_type": "refresh_token", "refresh_token": right.json()["refresh_token"]}
+        stale = c.post("/auth/token", data=refresh, headers={"Authorization": f"Basic {wrong}"})
+        fresh = c.post("/auth/token", data=refresh, headers=app.basic)
+    for answer in (refused, posted, stale):
+        assert answer.status_code == 401, answer.text
+        assert answer.json()["error"] == "invalid_client"
+        assert answer.headers["www-authenticate"].startswith("Basic ")
+    assert right.status_code == 200 and named.status_code == 200
+    # The refused refresh did not use the token up.
+    assert fresh.status_code == 200, fresh.text
+
+
 # -- canaries ------------------------------------------------------------------------------
 
 

@@ -64,7 +64,12 @@ from sealbox.accounts.sessions import (
 from sealbox.accounts.totp import TotpError
 from sealbox.accounts.usernames import MAX_USERNAME, UsernameError, canonical_username
 from sealbox.integrations.fastapi.bearer import BearerAuth, connection_thumbprint
-from sealbox.integrations.fastapi.client_auth import client_credentials_grant, oauth_error
+from sealbox.integrations.fastapi.client_auth import (
+    authenticate_client_request,
+    basic_credentials,
+    client_credentials_grant,
+    oauth_error,
+)
 from sealbox.integrations.fastapi.client_cert import client_identity
 from sealbox.integrations.fastapi.errors import ApiError, ErrorCode
 
@@ -340,6 +345,11 @@ async def token(accounts: Accounts, form: TokenForm, request: Request) -> TokenR
                 accounts, request, form.client_id, form.client_secret, scopes
             )
         )
+    if grant_type in ("password", "refresh_token") and _presents_secret(request, form):
+        # RFC 6749 §3.2.1: credentials a client sends are checked, whatever the grant;
+        # a wrong secret is invalid_client, never ignored. (A client_id alone names the
+        # public first-party client and is not checked.)
+        await authenticate_client_request(accounts, request, form.client_id, form.client_secret)
     # Over mutual TLS, the access token is bound to the client certificate (RFC 8705 §3).
     bound_to = connection_thumbprint(request)
     if grant_type == "password":
@@ -370,6 +380,14 @@ async def token(accounts: Accounts, form: TokenForm, request: Request) -> TokenR
         else "password or refresh_token"
     )
     raise oauth_error(400, ErrorCode.UNSUPPORTED_GRANT_TYPE, f"grant_type must be {served}")
+
+
+def _presents_secret(request: Request, form: TokenForm) -> bool:
+    """Whether the request carries a client secret (in the form, or in a Basic header)."""
+    if form.client_secret:
+        return True
+    basic = basic_credentials(request)
+    return basic is not None and bool(basic[1])
 
 
 async def _password_grant(
