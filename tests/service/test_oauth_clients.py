@@ -359,6 +359,37 @@ def test_client_credentials_sent_with_a_password_or_refresh_grant_are_checked(au
     assert fresh.status_code == 200, fresh.text
 
 
+def test_a_parameter_given_twice_is_invalid_request_at_every_form_endpoint(authz) -> None:
+    app = authz.register("twice", "users:me")
+    form = "application/x-www-form-urlencoded"
+    with authz.client() as c:
+        register(c, "dana")
+        answers = {
+            body: c.post(path, content=body, headers={"content-type": form, **app.basic})
+            for path, body in [
+                (
+                    "/auth/token",
+                    "grant_type=client_credentials&grant_type=password&username=dana&password=x",
+                ),
+                (
+                    "/auth/token",
+                    f"grant_type=password&username=dana&password=wrong&password={PASSWORD}",
+                ),
+                ("/auth/revoke", "token=a&token=b"),
+                ("/auth/introspect", "token=a&token=b"),
+            ]
+        }
+        once = c.post(
+            "/auth/token", data={"grant_type": "password", "username": "dana", "password": PASSWORD}
+        )
+    for body, answer in answers.items():
+        assert answer.status_code == 400, (body, answer.text)
+        assert answer.json()["error"] == "invalid_request"
+        assert answer.json()["error_description"].endswith("given more than once")
+        assert "access_token" not in answer.text
+    assert once.status_code == 200
+
+
 # -- canaries ------------------------------------------------------------------------------
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from typing import Any, Final
 from urllib.parse import unquote
 
@@ -39,11 +40,14 @@ __all__ = [
     "client_credentials_grant",
     "invalid_client",
     "oauth_error",
+    "refuse_repeated_parameters",
 ]
 
 # The token endpoint's challenge (RFC 6749 §2.3.1, RFC 7617), on each of its 401 answers:
 # ``invalid_client`` here, and ``mfa_required`` in :mod:`sealbox.integrations.fastapi.router`.
 BASIC_CHALLENGE: Final = 'Basic realm="sealbox", charset="UTF-8"'
+# A parameter name an error may repeat.
+_NAME: Final = re.compile(r"[a-z_]{1,40}")
 
 
 def oauth_error(status: int, code: str, message: str, **headers: str) -> ApiError:
@@ -58,6 +62,25 @@ def invalid_client(message: str = "client authentication failed") -> ApiError:
     return oauth_error(
         401, ErrorCode.INVALID_CLIENT, message, **{"WWW-Authenticate": BASIC_CHALLENGE}
     )
+
+
+async def refuse_repeated_parameters(request: Request) -> None:
+    """Refuse a form that names a parameter twice (RFC 6749 §3.1: parameters "MUST NOT be
+    included more than once"; §5.2 calls that ``invalid_request``). A form parser keeps
+    one of the two, so a proxy and this service could each act on a different value.
+
+    Raises:
+        ApiError: 400 ``invalid_request`` naming the parameters (when they look like names).
+    """
+    form = await request.form()  # parsed once: Starlette keeps it for the route
+    seen: set[str] = set()
+    repeated: set[str] = set()
+    for name, _ in form.multi_items():
+        (repeated if name in seen else seen).add(name)
+    if repeated:
+        named = sorted(repeated)
+        shown = ", ".join(named) if all(_NAME.fullmatch(n) for n in named) else "a parameter"
+        raise oauth_error(400, ErrorCode.INVALID_REQUEST, f"{shown} given more than once")
 
 
 def basic_credentials(request: Request) -> tuple[str, str] | None:

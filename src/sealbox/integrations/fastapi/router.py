@@ -69,6 +69,7 @@ from sealbox.integrations.fastapi.client_auth import (
     basic_credentials,
     client_credentials_grant,
     oauth_error,
+    refuse_repeated_parameters,
 )
 from sealbox.integrations.fastapi.client_cert import client_identity
 from sealbox.integrations.fastapi.errors import ApiError, ErrorCode
@@ -334,6 +335,7 @@ async def token(accounts: Accounts, form: TokenForm, request: Request) -> TokenR
     if media_type != _FORM:
         # RFC 6749 §3.2: the token endpoint takes a form, not JSON.
         raise oauth_error(400, ErrorCode.INVALID_REQUEST, f"the token endpoint takes {_FORM}")
+    await refuse_repeated_parameters(request)
     grant_type, username, password = form.grant_type, form.username, form.password
     refresh_token = form.refresh_token
     scopes = form.scope.split()

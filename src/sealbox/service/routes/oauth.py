@@ -41,7 +41,12 @@ from sealbox.accounts.grants import (
 from sealbox.exceptions import ConfigError
 from sealbox.integrations.fastapi import authenticate_client_request
 from sealbox.integrations.fastapi.bearer import insufficient_scope, missing_scopes
-from sealbox.integrations.fastapi.client_auth import basic_credentials, invalid_client, oauth_error
+from sealbox.integrations.fastapi.client_auth import (
+    basic_credentials,
+    invalid_client,
+    oauth_error,
+    refuse_repeated_parameters,
+)
 from sealbox.integrations.fastapi.router import TokenEndpointRoute
 from sealbox.service.deps import Caller, RuntimeDep, require_scopes
 from sealbox.service.errors import ApiError, ErrorCode
@@ -65,10 +70,11 @@ def client_store(runtime: Runtime) -> ClientStore:
     return runtime.clients
 
 
-def _check_form(request: Request) -> None:
+async def _check_form(request: Request) -> None:
     media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
     if media_type != _FORM:
         raise oauth_error(400, ErrorCode.INVALID_REQUEST, f"this endpoint takes {_FORM}")
+    await refuse_repeated_parameters(request)
 
 
 def _address(request: Request) -> str:
@@ -128,7 +134,7 @@ async def revoke_token(
     A registered client authenticates; the first-party client (public, no secret) may
     name itself with ``client_id`` alone and revoke the tokens issued to it.
     """
-    _check_form(request)
+    await _check_form(request)
     s = runtime.settings
     public = (
         form.client_id == s.first_party_client_id
@@ -176,7 +182,7 @@ async def introspect_token(
     form: Annotated[TokenRequestForm, Form()], request: Request, runtime: RuntimeDep
 ) -> JSONResponse:
     """RFC 7662 introspection for an authenticated client: ``{"active": false}`` unless live."""
-    _check_form(request)
+    await _check_form(request)
     client = await _authenticate(request, runtime, form.client_id, form.client_secret)
     if client is None:
         raise invalid_client("introspection needs client authentication")
