@@ -48,14 +48,26 @@ def test_metadata_document_names_the_endpoints_grants_and_auth_methods(authz) ->
     assert doc["introspection_endpoint"] == f"{base}/auth/introspect"
     assert doc["jwks_uri"] == f"{base}/.well-known/jwks.json"
     assert doc["grant_types_supported"] == ["password", "refresh_token", "client_credentials"]
-    assert {"client_secret_basic", "client_secret_post", "tls_client_auth"} == set(
-        doc["token_endpoint_auth_methods_supported"]
+    methods = ["client_secret_basic", "client_secret_post", "tls_client_auth"]
+    # "none": the password grant's public first-party client authenticates not at all.
+    assert doc["token_endpoint_auth_methods_supported"] == [*methods, "none"]
+    assert doc["revocation_endpoint_auth_methods_supported"] == [*methods, "none"]
+    assert doc["introspection_endpoint_auth_methods_supported"] == methods
+    # Every scope a route of the service asks for.
+    assert {"clients:admin", "users:admin", "users:me", "tokens:revoke", "transit:admin"} <= set(
+        doc["scopes_supported"]
     )
-    assert set(doc["introspection_endpoint_auth_methods_supported"]) == set(
-        doc["token_endpoint_auth_methods_supported"]
-    )
-    assert "clients:admin" in doc["scopes_supported"]
     assert doc["tls_client_certificate_bound_access_tokens"] is True
+
+
+def test_metadata_offers_certificates_only_where_the_service_takes_them(tmp_path: Path) -> None:
+    from tests.service.conftest import make_settings, run_service
+
+    with run_service(make_settings(tmp_path / "data")) as svc, svc.client() as c:
+        doc = c.get("/.well-known/oauth-authorization-server").json()
+    assert "tls_client_auth" not in doc["token_endpoint_auth_methods_supported"]
+    assert "tls_client_auth" not in doc["introspection_endpoint_auth_methods_supported"]
+    assert doc["tls_client_certificate_bound_access_tokens"] is False
 
 
 def test_metadata_uses_an_https_issuer_as_the_base_of_every_endpoint(tmp_path: Path) -> None:

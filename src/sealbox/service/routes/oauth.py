@@ -50,6 +50,8 @@ from sealbox.integrations.fastapi.client_auth import (
 from sealbox.integrations.fastapi.router import TokenEndpointRoute
 from sealbox.service.deps import Caller, RuntimeDep, require_scopes
 from sealbox.service.errors import ApiError, ErrorCode
+from sealbox.service.routes.admin_users import ADMIN_SCOPE as USERS_ADMIN_SCOPE
+from sealbox.service.routes.transit_call import ADMIN_SCOPE as TRANSIT_ADMIN_SCOPE
 from sealbox.service.runtime import Runtime
 
 __all__ = [
@@ -61,7 +63,10 @@ __all__ = [
 
 #: Who may list, create, rotate and delete clients over HTTP.
 ADMIN_SCOPE: Final = "clients:admin"
-AUTH_METHODS: Final = ("client_secret_basic", "client_secret_post", "tls_client_auth")
+#: How a client authenticates: by its secret always, by its certificate where the
+#: service takes client certificates (``--client-ca``, ``--mtls``).
+SECRET_AUTH_METHODS: Final = ("client_secret_basic", "client_secret_post")
+CERTIFICATE_AUTH_METHOD: Final = "tls_client_auth"
 _FORM: Final = "application/x-www-form-urlencoded"
 
 
@@ -99,6 +104,9 @@ def metadata(runtime: Runtime, request: Request) -> dict[str, Any]:
     """The RFC 8414 authorization server metadata."""
     s = runtime.settings
     base = _base_url(request, s.issuer)
+    certificates = s.client_ca is not None or s.mtls
+    methods = [*SECRET_AUTH_METHODS, *([CERTIFICATE_AUTH_METHOD] if certificates else [])]
+    scopes = {*DEFAULT_SCOPES, ADMIN_SCOPE, USERS_ADMIN_SCOPE, REVOKE_SCOPE, TRANSIT_ADMIN_SCOPE}
     return {
         "issuer": s.issuer,
         "token_endpoint": f"{base}/auth/token",
@@ -108,11 +116,12 @@ def metadata(runtime: Runtime, request: Request) -> dict[str, Any]:
         "grant_types_supported": ["password", "refresh_token", CLIENT_CREDENTIALS],
         # No authorization endpoint: no response type is served.
         "response_types_supported": [],
-        "scopes_supported": sorted({*DEFAULT_SCOPES, ADMIN_SCOPE, REVOKE_SCOPE, "transit:admin"}),
-        "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
-        "revocation_endpoint_auth_methods_supported": [*AUTH_METHODS, "none"],
-        "introspection_endpoint_auth_methods_supported": list(AUTH_METHODS),
-        "tls_client_certificate_bound_access_tokens": s.client_ca is not None or s.mtls,
+        "scopes_supported": sorted(scopes),
+        # "none": the password and refresh grants serve the public first-party client.
+        "token_endpoint_auth_methods_supported": [*methods, "none"],
+        "revocation_endpoint_auth_methods_supported": [*methods, "none"],
+        "introspection_endpoint_auth_methods_supported": methods,
+        "tls_client_certificate_bound_access_tokens": certificates,
         "service_documentation": f"{base}/docs",
     }
 
