@@ -212,6 +212,15 @@ def test_import_refuses_everything_on_a_bad_line_unless_skip_invalid(users, tmp_
     audit = (users.data / "audit.log").read_text()
     assert audit.count('"event": "admin.import"') == 1
     assert '"event": "admin.import", "outcome": "success", "user": "dana"' in audit
+    # One refused line of two is counted as one.
+    one = tmp_path / "one.jsonl"
+    one.write_text(json.dumps({"username": "erin", "password_hash": good}) + "\n" + lines[2] + "\n")
+    r = users("import", one)
+    assert (
+        r.stderr.splitlines()[0] == "sealbox: error: nothing was imported: 1 of 2 lines is refused"
+    )
+    r = users("import", one, "--skip-invalid")
+    assert (r.code, r.out) == (0, "imported 1 account (1 pbkdf2_sha256); refused 1 line\n"), r.stderr
 
 
 def test_import_of_bcrypt_and_django_hashes_then_login_upgrades_them(users, tmp_path) -> None:

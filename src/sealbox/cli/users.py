@@ -254,7 +254,8 @@ def import_(file: Path, skip_invalid: bool, as_json: bool, data_dir: Path | None
     ]
     if report.problems and not skip_invalid:
         raise CLIError(
-            f"nothing was imported: {len(refused)} of {report.lines} lines are refused\n  "
+            f"nothing was imported: {len(refused)} of {_lines(report.lines)} "
+            f"{'is' if len(refused) == 1 else 'are'} refused\n  "
             + "\n  ".join(refused),
             hint="correct them, or pass --skip-invalid to import the other lines",
         )
@@ -276,8 +277,12 @@ def import_(file: Path, skip_invalid: bool, as_json: bool, data_dir: Path | None
     click.echo(
         f"imported {len(report.accepted)} account{'' if len(report.accepted) == 1 else 's'}"
         + (f" ({kinds})" if kinds else "")
-        + (f"; refused {len(report.problems)} lines" if report.problems else "")
+        + (f"; refused {_lines(len(report.problems))}" if report.problems else "")
     )
+
+
+def _lines(n: int) -> str:
+    return f"{n} line" if n == 1 else f"{n} lines"
 
 
 def _read_import(file: Path) -> bytes:
