@@ -285,3 +285,32 @@ def test_no_plaintext_or_token_reaches_the_audit_log_or_answers(service, vault, 
         assert text not in str(lookup)
         assert text not in str(renewed)
     assert '"event": "transit.encrypt", "outcome": "success"' in audit
+
+
+@pytest.mark.parametrize("key_type", ["ed25519", "hmac", "ecdsa-p256"])
+def test_an_encrypt_naming_a_type_that_cannot_encrypt_creates_no_key(
+    service, admin_token: str, key_type: str
+) -> None:
+    name = f"never-{key_type}"
+    status, body = curl(
+        service,
+        "POST",
+        f"/v1/transit/encrypt/{name}",
+        admin_token,
+        {"plaintext": b64(b"x"), "type": key_type},
+    )
+    assert (status, body) == (
+        400,
+        {"errors": [f"key type {key_type} not supported for this operation"]},
+    )
+    status, _ = curl(service, "GET", f"/v1/transit/keys/{name}", admin_token)
+    assert status == 404
+    # A type that encrypts is still made on the first encrypt.
+    status, body = curl(
+        service,
+        "POST",
+        f"/v1/transit/encrypt/{name}-ok",
+        admin_token,
+        {"plaintext": b64(b"x"), "type": "chacha20-poly1305"},
+    )
+    assert status == 200 and body["data"]["ciphertext"].startswith("vault:v1:")

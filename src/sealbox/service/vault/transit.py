@@ -66,7 +66,7 @@ from sealbox.service.vault.errors import (
 from sealbox.transit import InvalidRequestError, peek_version, vault_spelling
 from sealbox.transit.batch import FROM_VERSION
 from sealbox.transit.formats import decode_b64
-from sealbox.transit.registry import check_hmac_algorithm
+from sealbox.transit.registry import REGISTRY, check_hmac_algorithm
 
 __all__ = [
     "FROM_VAULT_TYPES",
@@ -359,6 +359,10 @@ async def upserting(
         )
         if not upsert:
             raise from_api_error(exc) from None
+    spec = REGISTRY.get(FROM_VAULT_TYPES.get(key_type or "aes256-gcm96", key_type or ""))
+    if spec is not None and not spec.supports("encrypt"):
+        # Refused before anything is made: a failed encrypt leaves no key behind.
+        raise VaultError(400, f"key type {key_type} not supported for this operation")
     await _create(call, name, key_type, {})
     try:
         return await run()
