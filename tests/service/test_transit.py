@@ -280,6 +280,27 @@ def test_an_item_field_beside_batch_input_is_refused_never_dropped(
     assert r.status_code == 200 and len(r.json()["batch_results"]) == items
 
 
+def test_key_settings_take_their_json_types_only(transit: Transit, admin) -> None:
+    t = transit
+    t.post("/v1/keys/strict", {}, admin)
+    t.post("/v1/keys/strict/rotate", None, admin)
+    assert t.client.patch(
+        "/v1/keys/strict", json={"min_decryption_version": 2}, headers=admin
+    ).is_success
+    for change in (
+        {"min_decryption_version": True},
+        {"min_decryption_version": "1"},
+        {"deletion_allowed": "yes"},
+        {"deletion_allowed": 1},
+        {"exportable": "off"},
+    ):
+        r = t.client.patch("/v1/keys/strict", json=change, headers=admin)
+        assert r.status_code == 422 and r.json()["error"] == "validation_error", change
+    assert t.post("/v1/keys/strict2", {"exportable": "true"}, admin).status_code == 422
+    info = t.client.get("/v1/keys/strict", headers=admin).json()
+    assert info["min_decryption_version"] == 2 and info["deletion_allowed"] is False
+
+
 def test_request_shapes(transit: Transit, admin) -> None:
     t = transit
     t.post("/v1/keys/k", {}, admin)

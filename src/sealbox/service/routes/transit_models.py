@@ -88,14 +88,20 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class CreateKey(_Body):
+class _Settings(_Body):
+    # A key's settings take their JSON types only: `"min_decryption_version": true` read
+    # as 1 would bring a retired version back, `"deletion_allowed": "yes"` as true.
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class CreateKey(_Settings):
     """A new key."""
 
     type: KeyTypeName = "aes256-gcm"
     exportable: bool = False
 
 
-class KeyConfig(_Body):
+class KeyConfig(_Settings):
     """Configuration changes; fields left out keep their value."""
 
     min_decryption_version: int | None = Field(default=None, ge=1, le=MAX_VERSION)
