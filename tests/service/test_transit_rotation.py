@@ -140,6 +140,29 @@ def run_churn(servers: list[Running], rotate: Callable[[int], None], clients: in
     return seen
 
 
+def test_thirty_rotations_at_once_make_thirty_versions(service) -> None:
+    from tests.service._workers import together
+
+    with service.client() as c:
+        t = Transit(service, c)
+        admin = t.headers(*ALL_SCOPES)
+        assert t.post("/v1/keys/burst", {}, admin).status_code == 201
+        clients = [service.client() for _ in range(30)]
+        try:
+            answers = together(
+                clients, lambda _i, cl: cl.post("/v1/keys/burst/rotate", headers=admin)
+            )
+        finally:
+            for cl in clients:
+                cl.close()
+        assert [a.status_code for a in answers] == [200] * 30, [
+            a.text for a in answers if a.status_code != 200
+        ]
+        info = c.get("/v1/keys/burst", headers=admin).json()
+    assert info["latest_version"] == 31
+    assert sorted(int(v) for v in info["keys"]) == list(range(1, 32))
+
+
 def test_clients_see_no_failures_while_keys_rotate(service) -> None:
     with service.client() as c:
         t = Transit(service, c)

@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -56,7 +57,11 @@ log = logging.getLogger("sealbox.service")
 
 CHANNEL_SUFFIX = "transit:keys"
 CHANNEL = f"sealbox:{CHANNEL_SUFFIX}"
-_ROTATE_ATTEMPTS = 8
+# Rotations of one key race for its next version; a loser reads again and retries after
+# a random pause that grows with each loss (up to _ROTATE_PAUSE_MAX seconds), so that a
+# burst of them spreads out and each finally wins: two rotations make two versions.
+_ROTATE_ATTEMPTS = 32
+_ROTATE_PAUSE_MAX = 0.05
 
 
 class KeyEvents(Protocol):
@@ -351,7 +356,10 @@ class TransitStore:
             KeyNotFoundError: no such key.
             ConcurrentRotationError: other rotations kept winning.
         """
-        for _ in range(_ROTATE_ATTEMPTS):
+        for attempt in range(_ROTATE_ATTEMPTS):
+            if attempt:
+                pause = min(_ROTATE_PAUSE_MAX, 0.001 * 2 ** min(attempt, 6))
+                await asyncio.sleep(random.uniform(0, pause))  # noqa: S311 - not a secret
             async with self._sessions() as session:
                 record = await self._record(session, name)
                 key_id, key_type, latest = record.id, record.type, record.latest_version
