@@ -63,7 +63,7 @@ def account(c: httpx2.Client, name: str) -> str:
 
 
 def enrol(c: httpx2.Client, token: str, at: float | None = None) -> tuple[str, list[str]]:
-    r = c.post("/auth/totp", headers=bearer(token))
+    r = c.post("/auth/totp", json={"password": PASSWORD}, headers=bearer(token))
     assert r.status_code == 200, r.text
     secret = r.json()["secret"]
     r = c.post("/auth/totp/confirm", json={"code": oath(secret, at)}, headers=bearer(token))
@@ -78,7 +78,7 @@ def login_otp(c: httpx2.Client, name: str, otp: str) -> httpx2.Response:
 def test_enrol_confirm_and_log_in_with_a_current_code(service: Running) -> None:
     with service.client() as c:
         token = account(c, "alice")
-        r = c.post("/auth/totp", headers=bearer(token))
+        r = c.post("/auth/totp", json={"password": PASSWORD}, headers=bearer(token))
         assert r.status_code == 200
         assert r.headers["cache-control"] == "no-store"
         body = r.json()
@@ -192,11 +192,36 @@ def test_disable_needs_a_current_code(service: Running) -> None:
         assert (r.status_code, r.json()["error"]) == (409, "totp_not_enabled")
 
 
+def test_enrolment_needs_the_password_so_a_stolen_token_cannot_lock_the_owner_out(
+    service: Running,
+) -> None:
+    with service.client() as c:
+        token = account(c, "olga")
+        answers = [
+            c.post("/auth/totp", json=body, headers=bearer(token))
+            for body in ({"password": "not the password"}, {}, None)
+        ]
+        state = c.get("/auth/totp", headers=bearer(token)).json()["state"]
+        # The wrong passwords count as login attempts: the fifth is throttled.
+        for _ in range(4):
+            c.post("/auth/totp", json={"password": "still wrong"}, headers=bearer(token))
+        throttled = c.post("/auth/totp", json={"password": PASSWORD}, headers=bearer(token))
+    wrong, empty, missing = answers
+    assert (wrong.status_code, wrong.json()["error"]) == (403, "invalid_credentials")
+    assert "secret" not in wrong.text and "not the password" not in wrong.text
+    assert empty.status_code == missing.status_code == 422
+    assert state == "none"
+    assert throttled.status_code == 429 and "secret" not in throttled.text
+    records = [json.loads(line) for line in service.audit().splitlines()]
+    outcomes = [r["outcome"] for r in records if r["event"] == "totp.enrol"]
+    assert outcomes[0] == "failure" and outcomes[-1] == "throttled"
+
+
 def test_enrolment_is_refused_while_a_factor_is_confirmed(service: Running) -> None:
     with service.client() as c:
         token = account(c, "gina")
         enrol(c, token)
-        r = c.post("/auth/totp", headers=bearer(token))
+        r = c.post("/auth/totp", json={"password": PASSWORD}, headers=bearer(token))
         assert (r.status_code, r.json()["error"]) == (409, "totp_already_enabled")
         r = c.post("/auth/totp/confirm", json={"code": "123456"}, headers=bearer(token))
         assert r.status_code == 409
@@ -226,7 +251,7 @@ def test_codes_are_throttled_like_passwords(service: Running) -> None:
 def test_confirmation_codes_are_throttled(service: Running) -> None:
     with service.client() as c:
         token = account(c, "judy")
-        c.post("/auth/totp", headers=bearer(token))
+        c.post("/auth/totp", json={"password": PASSWORD}, headers=bearer(token))
         limit = service.settings.throttle_user_attempts
         for n in range(limit):
             r = c.post("/auth/totp/confirm", json={"code": f"{n:06d}"}, headers=bearer(token))
@@ -245,7 +270,9 @@ def test_the_secret_never_reaches_logs_audit_or_errors(
         clock = pin_clock(service)
         for otp in ("", "000000", codes[0], codes[0], oath(secret, clock.now)):
             answers.append(login_otp(c, "kate", otp).text)
-        answers.append(c.post("/auth/totp", headers=bearer(token)).text)
+        answers.append(
+            c.post("/auth/totp", json={"password": PASSWORD}, headers=bearer(token)).text
+        )
         bad = c.post("/auth/totp/confirm", json={"code": secret}, headers=bearer(token))
         answers.append(bad.text)
         answers.append(
@@ -281,7 +308,8 @@ def test_curl_enrols_confirms_and_logs_in(service: Running) -> None:
     token = run(f"{url}/auth/token", "-d", "username=lena", "--data-urlencode",
                 f"password={PASSWORD}")["access_token"]  # fmt: skip
     auth = ["-H", f"Authorization: Bearer {token}"]
-    secret = run("-X", "POST", f"{url}/auth/totp", *auth)["secret"]
+    secret = run(f"{url}/auth/totp", *auth, "-H", "content-type: application/json",
+                 "-d", json.dumps({"password": PASSWORD}))["secret"]  # fmt: skip
     codes = run(f"{url}/auth/totp/confirm", *auth, "-H", "content-type: application/json",
                 "-d", json.dumps({"code": oath(secret, clock.now - 30)}))["recovery_codes"]  # fmt: skip
     assert len(codes) >= 8
@@ -314,4 +342,8 @@ def test_an_administrator_resets_a_lost_second_factor(tmp_path: Path) -> None:
                                str(settings.data_dir)])  # fmt: skip
         assert unknown.returncode == 1
         assert unknown.stderr.decode().startswith("sealbox: error: no account named 'nobody'")
-        assert c.post("/auth/totp", headers=bearer(login(c, "mallory").json()["access_token"]))
+        assert c.post(
+            "/auth/totp",
+            json={"password": PASSWORD},
+            headers=bearer(login(c, "mallory").json()["access_token"]),
+        )

@@ -63,7 +63,9 @@ def _enrolled(srv: ServeProcess, name: str) -> tuple[str, list[str]]:
     assert r.returncode == 0, r.stderr.decode()
     with srv.client() as c:
         token = login(c, name).json()["access_token"]
-        secret = c.post("/auth/totp", headers=bearer(token)).json()["secret"]
+        secret = c.post("/auth/totp", json={"password": PASSWORD}, headers=bearer(token)).json()[
+            "secret"
+        ]
         r = c.post("/auth/totp/confirm", json={"code": oath(secret)}, headers=bearer(token))
         assert r.status_code == 200, r.text
         return secret, r.json()["recovery_codes"]

@@ -1,8 +1,9 @@
 """``/auth/totp…``: enrol, confirm and disable the TOTP second factor (RFC 6238).
 
-The routes parse and answer; :mod:`sealbox.accounts.totp_store` decides. Every code
-sent here is counted by the login throttle (per username and address) before it is
-checked, like a password; a success gives the count back. The answers that carry the
+The routes parse and answer; :mod:`sealbox.accounts.totp_store` decides. Enrolment asks
+for the account's password again. Every code and password sent here is counted by the
+login throttle (per username and address) before it is checked; a success gives the
+count back. The answers that carry the
 secret or the recovery codes are sent with ``Cache-Control: no-store``.
 
 The login itself takes the code in the token endpoint's ``otp`` field
@@ -19,7 +20,12 @@ from typing import Final
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
-from sealbox.accounts.sessions import Throttled, attempt_succeeded, throttle_attempt
+from sealbox.accounts.sessions import (
+    Throttled,
+    attempt_succeeded,
+    check_password,
+    throttle_attempt,
+)
 from sealbox.accounts.totp import TotpError
 from sealbox.integrations.fastapi.router import NO_STORE
 from sealbox.service.deps import RuntimeDep, UserCallerDep
@@ -40,6 +46,12 @@ class EnrolmentOut(BaseModel):
 
     secret: str = Field(description="the shared secret, base32 without padding")
     otpauth_uri: str = Field(description="the same secret as a Key Uri Format URI (QR code)")
+
+
+class PasswordIn(BaseModel):
+    """The account's password, asked again before a second factor is added."""
+
+    password: str = Field(min_length=1, max_length=1024, json_schema_extra={"writeOnly": True})
 
 
 class CodeIn(BaseModel):
@@ -92,13 +104,26 @@ async def state(caller: UserCallerDep, runtime: RuntimeDep) -> TotpStateOut:
 
 
 async def begin(
-    request: Request, response: Response, caller: UserCallerDep, runtime: RuntimeDep
+    body: PasswordIn,
+    request: Request,
+    response: Response,
+    caller: UserCallerDep,
+    runtime: RuntimeDep,
 ) -> EnrolmentOut:
     """Start (or restart) enrolment: a new secret, to be confirmed with a code.
 
-    Refused (409 ``totp_already_enabled``) while a confirmed second factor exists.
+    Needs the account's password (403 ``invalid_credentials`` when wrong; counted by the
+    login throttle): a stolen access token alone must not add a factor that locks the
+    owner out. Refused (409 ``totp_already_enabled``) while a confirmed one exists.
     """
     address = _address(request)
+    await _throttled(runtime, "totp.enrol", caller.username, address)
+    accounts = runtime.accounts
+    user = await accounts.store.user_by_id(caller.user_id)
+    if not await check_password(accounts, user, body.password):
+        runtime.audit.record("totp.enrol", outcome="failure", user=caller.username, address=address)
+        raise ApiError(403, ErrorCode.INVALID_CREDENTIALS, "the password is wrong")
+    await attempt_succeeded(accounts, address, caller.username)
     try:
         enrolment = await runtime.totp.begin(caller.user_id, caller.username)
     except TotpError as exc:
