@@ -220,7 +220,9 @@ def test_import_refuses_everything_on_a_bad_line_unless_skip_invalid(users, tmp_
         r.stderr.splitlines()[0] == "sealbox: error: nothing was imported: 1 of 2 lines is refused"
     )
     r = users("import", one, "--skip-invalid")
-    assert (r.code, r.out) == (0, "imported 1 account (1 pbkdf2_sha256); refused 1 line\n"), r.stderr
+    assert (r.code, r.out) == (0, "imported 1 account (1 pbkdf2_sha256); refused 1 line\n"), (
+        r.stderr
+    )
 
 
 def test_import_of_bcrypt_and_django_hashes_then_login_upgrades_them(users, tmp_path) -> None:

@@ -255,8 +255,7 @@ def import_(file: Path, skip_invalid: bool, as_json: bool, data_dir: Path | None
     if report.problems and not skip_invalid:
         raise CLIError(
             f"nothing was imported: {len(refused)} of {_lines(report.lines)} "
-            f"{'is' if len(refused) == 1 else 'are'} refused\n  "
-            + "\n  ".join(refused),
+            f"{'is' if len(refused) == 1 else 'are'} refused\n  " + "\n  ".join(refused),
             hint="correct them, or pass --skip-invalid to import the other lines",
         )
     for line in refused:
