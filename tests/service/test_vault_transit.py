@@ -314,3 +314,25 @@ def test_an_encrypt_naming_a_type_that_cannot_encrypt_creates_no_key(
         {"plaintext": b64(b"x"), "type": "chacha20-poly1305"},
     )
     assert status == 200 and body["data"]["ciphertext"].startswith("vault:v1:")
+
+
+def test_a_malformed_ciphertext_is_described_in_vaults_form(service, admin_token: str) -> None:
+    curl(service, "POST", "/v1/transit/keys/shape", admin_token, {})
+    status, body = curl(
+        service, "POST", "/v1/transit/decrypt/shape", admin_token, {"ciphertext": "garbage"}
+    )
+    assert status == 400
+    assert body["errors"] == [
+        "invalid ciphertext: the ciphertext is not in the form vault:v<N>:<base64>"
+    ]
+    status, body = curl(
+        service,
+        "POST",
+        "/v1/transit/decrypt/shape",
+        admin_token,
+        {"batch_input": [{"ciphertext": "garbage"}]},
+    )
+    assert status == 400
+    assert body["data"]["batch_results"][0]["error"] == (
+        "invalid ciphertext: the ciphertext is not in the form vault:v<N>:<base64>"
+    )

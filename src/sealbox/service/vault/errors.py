@@ -99,7 +99,7 @@ def from_api_error(exc: ApiError, *, missing_key: str = KEY_NOT_FOUND) -> VaultE
     if words is not None:
         return VaultError(400, words)
     if code is ErrorCode.INVALID_CIPHERTEXT:
-        return VaultError(400, f"invalid ciphertext: {exc.message}")
+        return VaultError(400, _invalid_ciphertext(exc.message))
     # Vault answers 400 to every other refusal of the input (a 422, 409 or 413 here).
     status = exc.status if exc.status in (429, 503) else 400
     return VaultError(status, exc.message)
@@ -113,8 +113,13 @@ def item_message(code: str, message: str) -> str:
     if words is not None:
         return words
     if code == ErrorCode.INVALID_CIPHERTEXT:
-        return f"invalid ciphertext: {message}"
+        return _invalid_ciphertext(message)
     return message
+
+
+def _invalid_ciphertext(message: str) -> str:
+    # These routes speak (and take) Vault's prefix: the form they name is vault:v<N>:.
+    return "invalid ciphertext: " + message.replace("sealbox:v<N>:", "vault:v<N>:")
 
 
 _CODES: Final = frozenset(c.value for c in ErrorCode)
