@@ -176,6 +176,12 @@ def _narrow_login_stays_narrow(servers: list[Running]) -> None:
             json={"refresh_token": refreshed.json()["refresh_token"], "scope": "transit:admin"},
         )
         assert wider.status_code == 400 and wider.json()["error"] == "invalid_scope"
+        refused = [
+            json.loads(line)
+            for line in a.audit().splitlines()
+            if '"event": "refresh", "outcome": "invalid_scope"' in line
+        ]
+        assert refused and refused[-1]["user"] == "ops"  # the family's account is known
         again = cb.post(
             "/auth/token",
             data={

@@ -194,8 +194,11 @@ async def attempt_succeeded(accounts: Accounts, address: str, username: str) -> 
     await accounts.throttle.settle(clear=[_user_key(username)], give_back=[_address_key(address)])
 
 
-async def check_password(accounts: Accounts, user: User | None, password: str) -> bool:
-    """Verify off the event loop; upgrade the stored hash when it is due."""
+async def check_password(
+    accounts: Accounts, user: User | None, password: str, address: str | None = None
+) -> bool:
+    """Verify off the event loop; upgrade the stored hash when it is due (audited as
+    ``rehash``, with ``address``, the client's)."""
     hasher = accounts.hasher
     if user is None:
         # Same work as a real check, same answer: no oracle for unknown names.
@@ -212,7 +215,9 @@ async def check_password(accounts: Accounts, user: User | None, password: str) -
     if check.needs_rehash:
         new_hash = await accounts.run_hasher(hasher.hash, password)
         await accounts.store.set_password_hash(user.id, new_hash)
-        accounts.audit.record("rehash", outcome="success", user=user.username, detail=check.scheme)
+        accounts.audit.record(
+            "rehash", outcome="success", user=user.username, address=address, detail=check.scheme
+        )
     return True
 
 
@@ -299,7 +304,7 @@ async def login(
         accounts.audit.record("login", outcome="throttled", user=username, address=address)
         raise
     user = await accounts.store.user_for_login(username)
-    if not await check_password(accounts, user, password) or user is None:
+    if not await check_password(accounts, user, password, address) or user is None:
         accounts.audit.record("login", outcome="failure", user=username, address=address)
         raise LoginFailed("invalid username or password")
     if user.disabled:
@@ -354,13 +359,15 @@ async def refresh(
     )
     if outcome.status == "invalid_scope":
         # The token stays valid: asking for too much is a client's mistake, not theft.
-        accounts.audit.record("refresh", outcome="invalid_scope", address=address)
+        named = outcome.user.username if outcome.user is not None else None
+        accounts.audit.record("refresh", outcome="invalid_scope", user=named, address=address)
         raise ScopeRefused("a refresh may narrow the granted scope, never widen it")
     if outcome.status == "reused":
         await _family_revoked(accounts, outcome, address)
         raise LoginFailed("the refresh token is not valid")
     if outcome.status != "ok" or outcome.user is None or outcome.token is None:
-        accounts.audit.record("refresh", outcome="failure", address=address)
+        named = outcome.user.username if outcome.user is not None else None
+        accounts.audit.record("refresh", outcome="failure", user=named, address=address)
         raise LoginFailed("the refresh token is not valid")
     if outcome.user.disabled:
         accounts.audit.record(
@@ -467,7 +474,7 @@ async def change_password(
         )
         raise
     user = await accounts.store.user_by_id(caller.user_id)
-    if user is None or not await check_password(accounts, user, current):
+    if user is None or not await check_password(accounts, user, current, address):
         accounts.audit.record(
             "password_change", outcome="failure", user=caller.username, address=address
         )

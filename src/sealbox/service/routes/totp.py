@@ -120,7 +120,7 @@ async def begin(
     await _throttled(runtime, "totp.enrol", caller.username, address)
     accounts = runtime.accounts
     user = await accounts.store.user_by_id(caller.user_id)
-    if not await check_password(accounts, user, body.password):
+    if not await check_password(accounts, user, body.password, address):
         runtime.audit.record("totp.enrol", outcome="failure", user=caller.username, address=address)
         raise ApiError(403, ErrorCode.INVALID_CREDENTIALS, "the password is wrong")
     await attempt_succeeded(accounts, address, caller.username)
