@@ -142,8 +142,17 @@ def test_users_me_refuses_a_client_token_with_a_clear_code(authz) -> None:
     token = authz.client_token(client).json()["access_token"]
     with authz.client() as c:
         me = c.get("/users/me", headers=bearer(token))
+        # Told before the body is judged: an empty one is not a validation error first.
+        account_routes = [
+            c.post(path, json=body, headers=bearer(token))
+            for path in ("/auth/logout", "/auth/password")
+            for body in ({}, None)
+        ]
     assert me.status_code == 403
     assert me.json()["error"] == "user_token_required"
+    for answer in account_routes:
+        assert answer.status_code == 403, answer.text
+        assert answer.json()["error"] == "user_token_required"
 
 
 def test_a_scope_the_client_does_not_hold_is_invalid_scope(authz) -> None:

@@ -40,6 +40,7 @@ __all__ = [
     "client_credentials_grant",
     "invalid_client",
     "oauth_error",
+    "presents_secret",
     "refuse_repeated_parameters",
 ]
 
@@ -81,6 +82,14 @@ async def refuse_repeated_parameters(request: Request) -> None:
         named = sorted(repeated)
         shown = ", ".join(named) if all(_NAME.fullmatch(n) for n in named) else "a parameter"
         raise oauth_error(400, ErrorCode.INVALID_REQUEST, f"{shown} given more than once")
+
+
+def presents_secret(request: Request, client_secret: str) -> bool:
+    """Whether the request carries a client secret (the form's, or in a Basic header)."""
+    if client_secret:
+        return True
+    basic = basic_credentials(request)
+    return basic is not None and bool(basic[1])
 
 
 def basic_credentials(request: Request) -> tuple[str, str] | None:

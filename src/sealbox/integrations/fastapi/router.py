@@ -66,9 +66,9 @@ from sealbox.accounts.usernames import MAX_USERNAME, UsernameError, canonical_us
 from sealbox.integrations.fastapi.bearer import BearerAuth, connection_thumbprint
 from sealbox.integrations.fastapi.client_auth import (
     authenticate_client_request,
-    basic_credentials,
     client_credentials_grant,
     oauth_error,
+    presents_secret,
     refuse_repeated_parameters,
 )
 from sealbox.integrations.fastapi.client_cert import client_identity
@@ -347,7 +347,7 @@ async def token(accounts: Accounts, form: TokenForm, request: Request) -> TokenR
                 accounts, request, form.client_id, form.client_secret, scopes
             )
         )
-    if grant_type in ("password", "refresh_token") and _presents_secret(request, form):
+    if grant_type in ("password", "refresh_token") and presents_secret(request, form.client_secret):
         # RFC 6749 §3.2.1: credentials a client sends are checked, whatever the grant;
         # a wrong secret is invalid_client, never ignored. (A client_id alone names the
         # public first-party client and is not checked.)
@@ -382,14 +382,6 @@ async def token(accounts: Accounts, form: TokenForm, request: Request) -> TokenR
         else "password or refresh_token"
     )
     raise oauth_error(400, ErrorCode.UNSUPPORTED_GRANT_TYPE, f"grant_type must be {served}")
-
-
-def _presents_secret(request: Request, form: TokenForm) -> bool:
-    """Whether the request carries a client secret (in the form, or in a Basic header)."""
-    if form.client_secret:
-        return True
-    basic = basic_credentials(request)
-    return basic is not None and bool(basic[1])
 
 
 async def _password_grant(
@@ -481,7 +473,11 @@ def auth_router(
     """
     auth = bearer or accounts_bearer(accounts, token_url=f"{prefix}/token")
     AccountsDep = Annotated[Accounts, Depends(_dependency(accounts))]  # noqa: N806 - a type alias
-    CallerDep = Annotated[Caller, Depends(auth)]  # noqa: N806 - a type alias
+
+    async def user(caller: Annotated[Caller, Depends(auth)]) -> Caller:
+        return user_caller(caller)  # before the body is read: a client's token is 403
+
+    CallerDep = Annotated[Caller, Depends(user)]  # noqa: N806 - a type alias
 
     async def register_route(body: Credentials, request: Request, acc: AccountsDep) -> UserOut:
         """Create an account (username per RFC 8265, at most 150 characters; password 8-1024)."""
@@ -507,14 +503,14 @@ def auth_router(
         body: RefreshRequest, request: Request, caller: CallerDep, acc: AccountsDep
     ) -> Response:
         """Revoke the refresh token's family, its access tokens, and this access token."""
-        await sessions.logout(acc, user_caller(caller), body.refresh_token, _address(request))
+        await sessions.logout(acc, caller, body.refresh_token, _address(request))
         return Response(status_code=204)
 
     async def password_route(
         body: PasswordChange, request: Request, caller: CallerDep, acc: AccountsDep
     ) -> Response:
         """Change the password; every session of the user ends (tokens included)."""
-        await change_password(acc, body, user_caller(caller), _address(request))
+        await change_password(acc, body, caller, _address(request))
         return Response(status_code=204)
 
     api = APIRouter(prefix=prefix, tags=list(tags or ["auth"]))
