@@ -209,7 +209,26 @@ def _request_body(
         body["algorithm"] = body.pop("hash_algorithm")
     if operation in ("decrypt", "verify") and "key_version" in body:
         body.pop("key_version")  # the version is in the ciphertext or signature
+    if operation in ("encrypt", "rewrap") and isinstance(body.get("batch_input"), list):
+        _item_versions(body)
     return body, key_type
+
+
+def _item_versions(body: dict[str, Any]) -> None:
+    """Vault reads a batch's ``key_version`` from each item and ignores the request's:
+    one version shared by the items becomes sealbox's batch version; items asking for
+    different ones are refused (sealbox encrypts a batch with one version)."""
+    body.pop("key_version", None)
+    asked = [
+        item.pop("key_version", 0) if isinstance(item, dict) else 0 for item in body["batch_input"]
+    ]
+    versions = {repr(v) for v in asked}  # 1 and True differ: the model judges each
+    if len(versions) > 1:
+        raise VaultError(
+            400, "sealbox encrypts a batch with one key_version: give every item the same one"
+        )
+    if asked and asked[0] != 0:
+        body["key_version"] = asked[0]
 
 
 def _verifies_hmac(body: dict[str, Any]) -> bool:
