@@ -369,3 +369,14 @@ def test_a_batch_takes_its_key_version_from_the_items_as_vault_does(
                 {"plaintext": b64(b"b"), "key_version": 2},
             ],
         )
+
+
+@pytest.mark.parametrize(
+    "path", ["encrypt/k", "decrypt/k", "rewrap/k", "sign/k", "hmac/k", "datakey/plaintext/k"]
+)
+@pytest.mark.parametrize("method", ["GET", "DELETE"])
+def test_an_operation_path_by_another_method_is_405(
+    service, admin_token: str, path: str, method: str
+) -> None:
+    status, body = curl(service, method, f"/v1/transit/{path}", admin_token)
+    assert (status, body) == (405, {"errors": ["unsupported operation"]})

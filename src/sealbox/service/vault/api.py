@@ -122,6 +122,9 @@ class VaultApi:
         if first == "transit":
             if not parts or not parts[0]:
                 raise VaultError(404, "unsupported path transit/")
+            if _OPERATION.fullmatch(path):
+                # An operation's path, by a method other than POST or PUT (taken above).
+                raise VaultError(405, "unsupported operation")
             if len(parts) > 1 and parts[0] == "keys" and _NAME.match(parts[1]) is None:
                 raise VaultError(400, "invalid key name")
             return await manage(request, caller, method, parts, raw, listing=listing)
