@@ -380,3 +380,12 @@ def test_an_operation_path_by_another_method_is_405(
 ) -> None:
     status, body = curl(service, method, f"/v1/transit/{path}", admin_token)
     assert (status, body) == (405, {"errors": ["unsupported operation"]})
+
+
+def test_a_body_past_the_limit_is_refused_in_vaults_shape(service, admin_token: str) -> None:
+    # Over the 64 KiB limit of the KV routes; the connection closes after the answer.
+    status, body = curl(
+        service, "POST", "/v1/secret/data/big", admin_token, {"data": {"v": "x" * 70_000}}
+    )
+    assert status == 413
+    assert body == {"errors": ["the request body is larger than 65536 bytes"]}

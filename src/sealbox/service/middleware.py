@@ -187,10 +187,12 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self._limit_for(str(scope.get("path", "")))
+        path = str(scope.get("path", ""))
+        limit = self._limit_for(path)
+        vault = _speaks_vault(path)
         names = {name for name, _ in scope.get("headers", ())}
         if b"content-length" in names and b"transfer-encoding" in names:
-            await _close_with(send, 400, "invalid_request", AMBIGUOUS_LENGTH)
+            await _close_with(send, 400, "invalid_request", AMBIGUOUS_LENGTH, vault=vault)
             return
         for name, value in scope.get("headers", ()):
             if name == b"content-length":
@@ -199,7 +201,7 @@ class BodyLimitMiddleware:
                 except ValueError:
                     too_big = False
                 if too_big:
-                    await _too_large(send, limit)
+                    await _too_large(send, limit, vault=vault)
                     return
         received = 0
         started = False
@@ -227,20 +229,33 @@ class BodyLimitMiddleware:
             await self.app(scope, counting_receive, tracking_send)
         except Exception:
             if exceeded and not started:
-                await _too_large(send, limit)
+                await _too_large(send, limit, vault=vault)
                 return
             raise
 
 
-async def _too_large(send: Send, limit: int) -> None:
+def _speaks_vault(path: str) -> bool:
+    """Whether ``path`` is one of the Vault API's (``/v1/…`` but sealbox's own ``/v1/keys``),
+    whose clients read errors as ``{"errors": [...]}``."""
+    return path.startswith("/v1/") and not path.startswith("/v1/keys")
+
+
+async def _too_large(send: Send, limit: int, *, vault: bool = False) -> None:
     await _close_with(
-        send, 413, "payload_too_large", f"the request body is larger than {limit} bytes"
+        send,
+        413,
+        "payload_too_large",
+        f"the request body is larger than {limit} bytes",
+        vault=vault,
     )
 
 
-async def _close_with(send: Send, status: int, code: str, message: str) -> None:
-    """Answer a JSON error and close the connection after it."""
-    body = json.dumps({"error": code, "message": message}).encode()
+async def _close_with(
+    send: Send, status: int, code: str, message: str, *, vault: bool = False
+) -> None:
+    """Answer a JSON error (in the Vault API's shape on its paths) and close the connection."""
+    shaped = {"errors": [message]} if vault else {"error": code, "message": message}
+    body = json.dumps(shaped).encode()
     await send(
         {
             "type": "http.response.start",
