@@ -368,6 +368,8 @@ def test_client_credentials_sent_with_a_password_or_refresh_grant_are_checked(au
         )
         right = c.post("/auth/token", data=form, headers=app.basic)
         named = c.post("/auth/token", data={**form, "client_id": "anything"})
+        # Swagger UI's password flow with no client filled in: an empty id and secret.
+        swagger = c.post("/auth/token", data=form, headers={"Authorization": "Basic Og=="})
         refresh = {"grant_type": "refresh_token", "refresh_token": right.json()["refresh_token"]}
         stale = c.post("/auth/token", data=refresh, headers={"Authorization": f"Basic {wrong}"})
         fresh = c.post("/auth/token", data=refresh, headers=app.basic)
@@ -376,6 +378,7 @@ def test_client_credentials_sent_with_a_password_or_refresh_grant_are_checked(au
         assert answer.json()["error"] == "invalid_client"
         assert answer.headers["www-authenticate"].startswith("Basic ")
     assert right.status_code == 200 and named.status_code == 200
+    assert swagger.status_code == 200, swagger.text
     # The refused refresh did not use the token up.
     assert fresh.status_code == 200, fresh.text
 

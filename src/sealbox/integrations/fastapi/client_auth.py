@@ -85,10 +85,17 @@ async def refuse_repeated_parameters(request: Request) -> None:
 
 
 def presents_secret(request: Request, client_secret: str) -> bool:
-    """Whether the request carries a client secret (the form's, or in a Basic header)."""
+    """Whether the request carries a client secret (the form's, or in a Basic header).
+
+    A Basic header with no secret is not one: Swagger UI's password flow sends
+    ``Basic Og==`` (an empty id and secret) when no client is filled in.
+    """
     if client_secret:
         return True
-    basic = basic_credentials(request)
+    try:
+        basic = basic_credentials(request)
+    except ApiError:
+        return False  # no client id: nothing that names a client to check
     return basic is not None and bool(basic[1])
 
 
