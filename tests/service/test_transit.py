@@ -324,6 +324,15 @@ def test_request_shapes(transit: Transit, admin) -> None:
         headers={**admin, "content-type": "application/json"},
     )
     assert r.status_code == 422 and r.json()["error"] == "validation_error"
+    # Not UTF-8, or nested past the parser's depth: the same 422, not FastAPI's own 400.
+    for raw in (b'{"plaintext": "\xff\xfe"}', b"[" * 100_000 + b"]" * 100_000):
+        r = t.client.post(
+            "/v1/keys/k/encrypt",
+            content=raw,
+            headers={**admin, "content-type": "application/json"},
+        )
+        assert (r.status_code, r.json()["error"]) == (422, "validation_error"), raw[:20]
+        assert r.json()["details"][0]["loc"] == ["body"]
     # A body that is not JSON is left to FastAPI's route, which refuses it the same way.
     r = t.client.post(
         "/v1/keys/k/encrypt", content=b"AA==", headers={**admin, "content-type": "text/plain"}

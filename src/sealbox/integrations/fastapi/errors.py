@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -149,6 +149,10 @@ def validation_error_response(errors: Sequence[Any], prefix: tuple[str, ...] = (
     )
 
 
+# FastAPI's detail for a request body its JSON parsing raised on (other than a decode error).
+_BODY_NOT_PARSED: Final = "There was an error parsing the body"
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Answer :class:`ApiError`, audit failures, validation and HTTP errors as JSON errors."""
 
@@ -170,6 +174,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and exc.detail == _BODY_NOT_PARSED:
+            # FastAPI's answer to a JSON body that is not UTF-8, or nests past the parser's
+            # depth; a body that is not JSON at all is a 422: so are these.
+            return validation_error_response(
+                [{"loc": ("body",), "type": "json_invalid", "msg": "the body is not JSON text"}]
+            )
         code = _STATUS_CODES.get(exc.status_code, ErrorCode.INVALID_REQUEST)
         message = exc.detail if isinstance(exc.detail, str) else code.value.replace("_", " ")
         return error_response(exc.status_code, code, message, dict(exc.headers or {}))
