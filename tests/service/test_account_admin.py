@@ -61,6 +61,28 @@ def test_the_admin_routes_need_the_users_admin_scope(service: Running) -> None:
         assert c.get("/users").status_code == 401
 
 
+def test_an_administrator_cannot_lock_itself_out_over_http(service: Running) -> None:
+    with service.client() as c:
+        admin = _admin_token(service, c)
+        register(c, "other")
+        refused = [
+            c.post("/users/ROOT/disable", headers=admin),  # its name in another case
+            c.delete("/users/root", headers=admin),
+            c.delete("/users/root/scopes/users:admin", headers=admin),
+        ]
+        others = [
+            c.delete("/users/root/scopes/users:me", headers=admin),  # a scope of its own
+            c.post("/users/other/disable", headers=admin),  # another's account
+        ]
+        still = c.get("/users/root", headers=admin)
+    for answer in refused:
+        assert answer.status_code == 409, answer.text
+        assert answer.json()["error"] == "own_account"
+    assert [a.status_code for a in others] == [200, 200]
+    assert still.status_code == 200 and not still.json()["disabled"]
+    assert "users:admin" in still.json()["scopes"]
+
+
 def test_list_and_show_give_no_hash_and_an_unknown_name_is_404(service: Running) -> None:
     with service.client() as c:
         admin = _admin_token(service, c)

@@ -79,6 +79,7 @@ class ErrorCode(enum.StrEnum):
     INTERNAL_ERROR = "internal_error"
     # Account administration (/users, scope users:admin).
     ACCOUNT_NOT_FOUND = "account_not_found"
+    OWN_ACCOUNT = "own_account"
     IMPORT_REFUSED = "import_refused"
     # Transit (encryption as a service).
     KEY_EXISTS = "key_exists"

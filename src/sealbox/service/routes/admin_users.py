@@ -176,14 +176,34 @@ async def revoke(
     name: str, scope: str, runtime: RuntimeDep, request: Request, caller: AdminDep
 ) -> Account:
     """Take a scope back: refreshes drop it at once, logins no longer get it."""
+    if scope == ADMIN_SCOPE:
+        await _not_own(runtime, caller, name, f"take {ADMIN_SCOPE} from")
     info = await _act(
         runtime, request, caller, lambda a: a.revoke(name, [scope]), event="admin.revoke", name=name
     )
     return _account(info)
 
 
+async def _not_own(runtime: Runtime, caller: Caller, name: str, doing: str) -> None:
+    """Refuse an administrator locking itself out over HTTP (409 ``own_account``): with
+    its own account disabled, deleted or without ``users:admin``, the last administrator
+    would leave nobody to undo it but the command line."""
+    try:
+        info = await _admin(runtime).show(name)
+    except AccountNotFoundError:
+        return  # the operation itself answers (and audits) the unknown name
+    if info.id == caller.user_id:
+        raise ApiError(
+            409,
+            ErrorCode.OWN_ACCOUNT,
+            f"an administrator cannot {doing} its own account over HTTP; another "
+            "administrator, or `sealbox users` on the data folder, can",
+        )
+
+
 async def disable(name: str, runtime: RuntimeDep, request: Request, caller: AdminDep) -> Account:
     """Disable: no login or refresh, and the account's access tokens are refused at once."""
+    await _not_own(runtime, caller, name, "disable")
     info = await _act(
         runtime, request, caller, lambda a: a.disable(name), event="admin.disable", name=name
     )
@@ -240,6 +260,7 @@ async def delete_account(
     name: str, runtime: RuntimeDep, request: Request, caller: AdminDep
 ) -> Response:
     """Delete the account; its tokens are refused at once."""
+    await _not_own(runtime, caller, name, "delete")
     await _act(runtime, request, caller, lambda a: a.delete(name), event="admin.delete", name=name)
     return Response(status_code=204)
 
