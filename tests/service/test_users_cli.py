@@ -45,6 +45,21 @@ def _create(users, name: str, *scopes: str) -> None:
     assert r.code == 0, r.stderr
 
 
+def test_list_lines_its_columns_up_for_wide_names(users) -> None:
+    import unicodedata
+
+    for name in ("yamada", "山田", "zoë"):
+        _create(users, name)
+    lines = users("list").out.splitlines()
+
+    def column_of_state(line: str) -> int:
+        head = line[: line.index("enabled" if "enabled" in line else "STATE")]
+        wide = sum(unicodedata.east_asian_width(c) in "WF" for c in head)
+        return len(head) + wide  # the terminal column where STATE starts
+
+    assert len({column_of_state(line) for line in lines}) == 1, lines
+
+
 def test_list_show_grant_revoke_speak_the_cli_dialect(users) -> None:
     _create(users, "Alice")
     _create(users, "bob", "transit:admin")

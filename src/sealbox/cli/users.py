@@ -88,9 +88,23 @@ def list_(as_json: bool, data_dir: Path | None) -> None:
         for a in accounts
     ]
     header = ("NAME", "STATE", "CREATED", "LAST LOGIN", "SCOPES")
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
+    widths = [max(_columns(r[i]) for r in [header, *rows]) for i in range(4)]
     for row in [header, *rows]:
-        click.echo("".join(v.ljust(w + 2) for v, w in zip(row, widths, strict=False)) + row[4])
+        click.echo(
+            "".join(v + " " * (w + 2 - _columns(v)) for v, w in zip(row, widths, strict=False))
+            + row[4]
+        )
+
+
+def _columns(text: str) -> int:
+    """How many terminal columns ``text`` takes: a combining mark none, a wide (East
+    Asian) character two, any other one."""
+    import unicodedata
+
+    return sum(
+        0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1
+        for c in text
+    )
 
 
 @users.command()
