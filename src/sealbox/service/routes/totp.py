@@ -3,8 +3,8 @@
 The routes parse and answer; :mod:`sealbox.accounts.totp_store` decides. Enrolment asks
 for the account's password again. Every code and password sent here is counted by the
 login throttle (per username and address) before it is checked; a success gives the
-count back. The answers that carry the
-secret or the recovery codes are sent with ``Cache-Control: no-store``.
+count back. The answers that carry the secret or the recovery codes are sent with
+``Cache-Control: no-store``.
 
 The login itself takes the code in the token endpoint's ``otp`` field
 (:mod:`sealbox.integrations.fastapi.router`, the worker's accounts deciding). A client's

@@ -378,7 +378,7 @@ async def upserting(
         )
         if not upsert:
             raise from_api_error(exc) from None
-    spec = REGISTRY.get(FROM_VAULT_TYPES.get(key_type or "aes256-gcm96", key_type or ""))
+    spec = REGISTRY.get(_sealbox_type(key_type))
     if spec is not None and not spec.supports("encrypt"):
         # Refused before anything is made: a failed encrypt leaves no key behind.
         raise VaultError(400, f"key type {key_type} not supported for this operation")
@@ -389,11 +389,18 @@ async def upserting(
         raise from_api_error(exc) from None
 
 
+def _sealbox_type(key_type: str | None) -> str:
+    """sealbox's name of Vault's key type (Vault's default, ``aes256-gcm96``, for ``None``;
+    an unknown name as given, for the key's model to refuse)."""
+    named = key_type or "aes256-gcm96"
+    return FROM_VAULT_TYPES.get(named, named)
+
+
 async def _create(
     call: TransitCall, name: str, key_type: str | None, body: dict[str, Any]
 ) -> tuple[Response, list[str]]:
     fields = _strip(body)
-    wanted = FROM_VAULT_TYPES.get(key_type or "aes256-gcm96", key_type or "aes256-gcm")
+    wanted = _sealbox_type(key_type)
     try:
         create = CreateKey.model_validate({**fields, "type": wanted})
     except ValidationError as exc:
