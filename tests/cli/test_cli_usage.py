@@ -231,3 +231,23 @@ def test_a_binary_secret_value_is_not_written_to_a_terminal(tmp_path, identity):
     ]
     piped = run_sealbox(["secrets", "get", sfile, "BIN", "-i", tmp_path / "key.txt"])
     assert (piped.returncode, piped.stdout) == (0, b"\x00\x01\x02")
+
+
+def test_a_file_name_with_escape_sequences_is_shown_escaped_in_errors(tmp_path):
+    # A name from the user or a file must not drive the terminal: an ESC sequence would
+    # clear the screen, a bidi override (U+202E) would show the name reversed.
+    name = tmp_path / "id\x1b[2J\u202ekey"
+    r = run_sealbox(["decrypt", "-i", name, os.devnull])
+    assert r.returncode == 1
+    err = r.stderr.decode()
+    assert "\x1b" not in err
+    assert "\u202e" not in err
+    assert "id\\x1b[2J\\u202ekey does not exist" in err
+
+
+def test_messages_keep_their_own_newlines_and_tabs():
+    from sealbox.cli._io import terminal_safe
+
+    assert terminal_safe("refused\n  line 1\tx") == "refused\n  line 1\tx"
+    assert terminal_safe("caf\u00e9 \u65e5\u672c") == "caf\u00e9 \u65e5\u672c"
+    assert terminal_safe("a\x9bb\x7fc\u200bd") == "a\\x9bb\\x7fc\\u200bd"

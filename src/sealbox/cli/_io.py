@@ -34,18 +34,32 @@ class Terminated(KeyboardInterrupt):
     exits with 143 (128 + 15), as a process the signal ended would."""
 
 
+def terminal_safe(text: str) -> str:
+    """``text`` with every character a terminal would act on, rather than show, escaped.
+
+    Messages name files, keys and accounts as the user or a file gave them: an escape
+    sequence in a file name would otherwise move the cursor, recolour or clear the
+    screen, and a bidirectional override (U+202E) would show a name reversed. Control
+    and format characters become ``\\xNN``/``\\uNNNN``; a newline and a tab stay, as
+    sealbox's own messages use them.
+    """
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() or ch in "\n\t" else ascii(ch)[1:-1] for ch in text)
+
+
 def print_error(message: str, *, hint: str | None = None) -> None:
-    """Write ``sealbox: error: …`` (and ``sealbox: hint: …``) to stderr."""
+    """Write ``sealbox: error: …`` (and ``sealbox: hint: …``) to stderr, terminal-safe."""
     err = sys.stderr
-    err.write(f"sealbox: error: {message}\n")
+    err.write(f"sealbox: error: {terminal_safe(message)}\n")
     if hint:
-        err.write(f"sealbox: hint: {hint}\n")
+        err.write(f"sealbox: hint: {terminal_safe(hint)}\n")
     err.flush()
 
 
 def note(message: str) -> None:
-    """Write an informational line to stderr (never data, never secrets)."""
-    sys.stderr.write(f"{message}\n")
+    """Write an informational line to stderr (never data, never secrets), terminal-safe."""
+    sys.stderr.write(f"{terminal_safe(message)}\n")
     sys.stderr.flush()
 
 
