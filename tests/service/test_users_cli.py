@@ -400,3 +400,60 @@ def test_a_taken_name_is_refused_before_the_password_is_asked_for(tmp_path: Path
             create_user(settings, typed, password)
         assert taken.value.code == "username_taken"
     assert asked == []  # a prompt would have asked twice, for nothing
+
+
+@pytest.mark.parametrize(
+    ("scope", "said"),
+    [
+        # A space would make it two scopes in a token's `scope` claim.
+        ("orders:read users:admin", "'orders:read users:admin' is not a scope"),
+        ("a\x01", "'a\\x01' is not a scope"),
+        ("transit:*", "'transit:*' is not a scope sealbox knows"),
+    ],
+)
+def test_create_refuses_a_scope_grant_refuses_and_makes_nothing(
+    users, scope: str, said: str
+) -> None:
+    r = users("create", "alice", "--scope", scope, input=PASSWORD.encode())
+    assert r.code == 1
+    assert r.stderr.startswith(f"sealbox: error: {said}")
+    assert not users.data.exists()  # refused before anything is made or asked
+
+
+def test_a_scope_under_sealbox_prefixes_that_allows_nothing_is_refused_with_the_forms(
+    users,
+) -> None:
+    _create(users, "alice")
+    r = users("grant", "alice", "transit:encrpyt:orders")
+    assert r.code == 1
+    assert r.stderr.splitlines() == [
+        (
+            "sealbox: error: 'transit:encrpyt:orders' is not a scope sealbox knows: "
+            "it would allow nothing"
+        ),
+        (
+            "sealbox: hint: the scopes of transit: are transit:admin or transit:OPERATION:KEY "
+            "(OPERATION one of encrypt, decrypt, rewrap, datakey, sign, verify, hmac, export, "
+            "read; KEY a key name or *)"
+        ),
+    ]
+    r = users("grant", "alice", "transit:encrypt:*", "kv:read:secret/app/", "orders:read")
+    assert r.code == 0, r.stderr
+    assert "kv:read:secret/app/ orders:read transit:encrypt:* users:me" in r.out
+
+
+def test_users_create_migrates_the_database_once(tmp_path: Path, monkeypatch) -> None:
+    from sealbox.service import admin
+
+    calls: list[object] = []
+    real = admin.migrate
+
+    async def counting(engine: object) -> None:
+        calls.append(engine)
+        await real(engine)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(admin, "migrate", counting)
+    settings = make_settings(tmp_path / "data")
+    admin.create_user(settings, "bob", lambda _name: PASSWORD)
+    admin.create_user(settings, "carol", lambda _name: PASSWORD)
+    assert len(calls) == 2  # one per account made, not one per step

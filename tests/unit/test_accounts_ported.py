@@ -116,7 +116,7 @@ def test_a_bound_token_authenticates_only_with_its_certificates_thumbprint(
 def test_a_client_token_authenticates_as_a_caller_without_an_account(tmp_path: Path) -> None:
     async def scenario(accounts: Accounts) -> None:
         assert accounts.clients is not None
-        made = await accounts.clients.create("reporting", ["transit:encrypt"])
+        made = await accounts.clients.create("reporting", ["transit:encrypt:orders"])
         p = accounts.policy
         issued = issue_client_token(
             accounts.keyset,
@@ -129,6 +129,6 @@ def test_a_client_token_authenticates_as_a_caller_without_an_account(tmp_path: P
         caller = await accounts.authenticate(issued.access_token)
         assert caller.client_id == made.client.client_id == caller.username
         assert caller.user_id == 0
-        assert caller.scopes == frozenset({"transit:encrypt"})
+        assert caller.scopes == frozenset({"transit:encrypt:orders"})
 
     run(tmp_path, scenario)

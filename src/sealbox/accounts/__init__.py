@@ -25,7 +25,8 @@ that extra raises :class:`~sealbox.exceptions.ExtraNotInstalledError` with the
 
 May import: :mod:`sealbox.exceptions`, :mod:`sealbox.secret`, :mod:`sealbox.passwords`,
 :mod:`sealbox.jwt`, :mod:`sealbox.storage`, :mod:`sealbox.keysets` (the sealer of TOTP
-secrets) and third-party ``sqlalchemy``, ``alembic``, ``redis``, ``precis_i18n``.
+secrets), :mod:`sealbox.transit` (the operations and key names a ``transit:`` scope may
+name) and third-party ``sqlalchemy``, ``alembic``, ``redis``, ``precis_i18n``.
 
 .. versionadded:: 0.1.0
 """

@@ -147,7 +147,9 @@ class AccountAdmin:
 
         Raises:
             AccountNotFoundError: no account has that name.
-            ConfigError: code ``invalid_scope``, a scope the grammar refuses.
+            ConfigError: code ``invalid_scope``, a scope the grammar refuses, or one
+                under sealbox's own prefixes that no route of sealbox looks for
+                (:func:`~sealbox.accounts.scopes.unknown_own_scope`).
         """
         added = check_scopes(scopes)
         return await self._change_scopes(name, lambda held: held | set(added))
@@ -159,7 +161,7 @@ class AccountAdmin:
             AccountNotFoundError: no account has that name.
             ConfigError: code ``invalid_scope``, a scope the grammar refuses.
         """
-        removed = check_scopes(scopes)
+        removed = check_scopes(scopes, granting=False)
         return await self._change_scopes(name, lambda held: held - set(removed))
 
     async def _change_scopes(

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from sealbox.accounts import DEFAULT_SCOPES
 from sealbox.accounts.admin import AccountAdmin, AccountInfo
@@ -26,6 +26,7 @@ from sealbox.accounts.revocation import (
     Revocations,
     announce_change,
 )
+from sealbox.accounts.scopes import check_scopes
 from sealbox.accounts.sessions import WeakPasswordError, check_new_password
 from sealbox.accounts.store import Store, UsernameTakenError
 from sealbox.accounts.user_import import ImportReport
@@ -35,6 +36,9 @@ from sealbox.passwords import PasswordHasher
 from sealbox.service.db import make_engine, migrate, sessionmaker
 from sealbox.service.provision import DataDir
 from sealbox.service.settings import ServiceSettings
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 __all__ = [
     "administer_accounts",
@@ -99,45 +103,42 @@ def create_user(
             name, or one that looks like it, is taken (code ``username_taken``).
     """
     name = canonical_username(name)
-    # Said before the password is asked for (twice, at a prompt) and hashed; the check in
-    # the transaction below still decides between two creators at once.
-    exists = settings.database_url is not None or (settings.data_dir / "sealbox.db").exists()
-    if exists and asyncio.run(_name_is_taken(settings, name)):
-        raise _username_taken(name)
-    secret = password(name)
-    password_policy(secret, name)
-    password_hash = PasswordHasher(settings.password_profile).hash(secret)
-    granted = sorted({*DEFAULT_SCOPES, *scopes})
-    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if settings.database_url is None:
-        DataDir(settings.data_dir).touch_private("sealbox.db")  # before SQLite makes it 0644
-
-    async def _create() -> None:
-        engine = make_engine(settings.resolved_database_url())
+    # The scopes as `users grant` takes them: a scope with a space would be two in a
+    # token's `scope` claim.
+    extra = check_scopes(scopes) if scopes else []
+    granted = sorted({*DEFAULT_SCOPES, *extra})
+    with asyncio.Runner() as runner:
+        # One engine, migrated once, for the check before the prompt and the creation.
+        engine = runner.run(_migrated_engine(settings))
         try:
-            await migrate(engine)
             store = Store(sessionmaker(engine), refresh_ttl=settings.refresh_token_ttl)
-            if await store.name_is_taken(name):
-                raise UsernameTakenError(name)
-            await store.create_user(name, password_hash, [*DEFAULT_SCOPES, *scopes])
+            # Said before the password is asked for (twice, at a prompt) and hashed; the
+            # check in the transaction of create_user still decides between two creators.
+            if runner.run(store.name_is_taken(name)):
+                raise _username_taken(name)
+            secret = password(name)
+            password_policy(secret, name)
+            password_hash = PasswordHasher(settings.password_profile).hash(secret)
+            try:
+                runner.run(store.create_user(name, password_hash, granted))
+            except UsernameTakenError:
+                raise _username_taken(name) from None
         finally:
-            await engine.dispose()
-
-    try:
-        asyncio.run(_create())
-    except UsernameTakenError:
-        raise _username_taken(name) from None
+            runner.run(engine.dispose())
     return name, granted
 
 
-async def _name_is_taken(settings: ServiceSettings, name: str) -> bool:
+async def _migrated_engine(settings: ServiceSettings) -> AsyncEngine:
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if settings.database_url is None:
+        DataDir(settings.data_dir).touch_private("sealbox.db")  # before SQLite makes it 0644
     engine = make_engine(settings.resolved_database_url())
     try:
         await migrate(engine)
-        store = Store(sessionmaker(engine), refresh_ttl=settings.refresh_token_ttl)
-        return await store.name_is_taken(name)
-    finally:
+    except BaseException:
         await engine.dispose()
+        raise
+    return engine
 
 
 def _username_taken(name: str) -> ConfigError:

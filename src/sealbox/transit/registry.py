@@ -39,9 +39,11 @@ __all__ = [
     "DATAKEY_BITS",
     "ENCRYPTION_TYPES",
     "HMAC_TYPES",
+    "KEY_NAME_PATTERN",
     "KEY_TYPES",
     "OPERATIONS",
     "REGISTRY",
+    "SCOPE_OPERATIONS",
     "SIGNING_TYPES",
     "VAULT_HASHES",
     "Family",
@@ -56,6 +58,14 @@ __all__ = [
 
 OPERATIONS: Final = ("encrypt", "decrypt", "rewrap", "datakey", "sign", "verify", "hmac")
 """The operations on a key, each guarded by the scope ``transit:<operation>:<name>``."""
+
+SCOPE_OPERATIONS: Final = (*OPERATIONS, "export", "read")
+"""What a ``transit:<operation>:<name>`` scope may name: the operations, reading a key's
+export and reading its configuration."""
+
+KEY_NAME_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
+"""A transit key's name: 1-128 letters, digits, ``.``, ``_`` or ``-``, starting with a
+letter or digit."""
 
 DATAKEY_BITS: Final = (128, 256, 512)
 HMAC_KEY_SIZE: Final = 32

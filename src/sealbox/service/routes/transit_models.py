@@ -8,13 +8,13 @@ registry (:data:`sealbox.transit.registry.KEY_TYPES`).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Final, Literal
 
 from fastapi import Path
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from sealbox.transit.formats import MAX_VERSION
-from sealbox.transit.registry import KEY_TYPES
+from sealbox.transit.registry import KEY_NAME_PATTERN, KEY_TYPES
 
 __all__ = [
     "NAME_PATTERN",
@@ -37,7 +37,7 @@ __all__ = [
     "VerifyRequest",
 ]
 
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
+NAME_PATTERN: Final = KEY_NAME_PATTERN
 
 KeyName = Annotated[
     str,
