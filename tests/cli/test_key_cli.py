@@ -415,3 +415,33 @@ def test_prompts_on_terminal(tmp_path: Path) -> None:
     child.wait()
     assert child.exitstatus == 0 and (tmp_path / "d.sig").exists()
     assert PASS.encode() not in child.before
+
+
+def test_generate_with_force_over_a_world_readable_file_leaves_others_no_rights(
+    tmp_path: Path, cli
+) -> None:
+    key = tmp_path / "id"
+    key.write_text("notes\n")
+    key.chmod(0o644)
+    r = cli(["key", "generate", "-o", key, "--no-passphrase", "--force"])
+    assert r.code == 0, r.stderr
+    assert key.read_bytes().startswith(b"-----BEGIN OPENSSH PRIVATE KEY-----")
+    assert stat.S_IMODE(key.stat().st_mode) & 0o007 == 0
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["key", "generate", "--no-passphrase", "-o", "-"],
+        ["ca", "issue", "server", "ca", "--san", "localhost", "-o", "-"],
+        ["ca", "issue", "client", "ca", "--name", "alice", "-o", "-"],
+    ],
+)
+def test_an_output_of_two_files_refuses_dash_instead_of_writing_files_named_dash(
+    tmp_path: Path, cli, monkeypatch, args: list[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    r = cli(args)
+    assert r.code == 2
+    assert "'-' is not a file name here" in r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

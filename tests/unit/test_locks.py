@@ -152,7 +152,8 @@ def test_a_rewrite_that_cannot_keep_the_group_gives_that_group_no_more_than_othe
     os.chown(target, NOBODY, 0)  # group root: nobody is not a member and cannot keep it
     target.chmod(0o664)
 
-    _as_nobody(lambda: atomic_write(target, b"new\n"))
+    # A file that may be public (a secrets file, a ciphertext): its rights for others stay.
+    _as_nobody(lambda: atomic_write(target, b"new\n", mode=0o644))
 
     st = target.stat()
     assert target.read_bytes() == b"new\n"
@@ -168,6 +169,21 @@ def test_a_rewrite_keeps_mode_owner_and_group(tmp_path: Path) -> None:
     atomic_write(target, b"new\n")
     st = target.stat()
     assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (1234, 4321, 0o640)
+
+
+@pytest.mark.parametrize(("found", "left"), [(0o644, 0o640), (0o666, 0o660), (0o604, 0o600)])
+def test_a_private_write_over_a_file_others_could_read_leaves_them_nothing(
+    tmp_path: Path, found: int, left: int
+) -> None:
+    # `--force` over a world-readable file must not make a world-readable private key;
+    # the group the file was shared with keeps its rights.
+    target = tmp_path / "id"
+    target.write_bytes(b"old\n")
+    target.chmod(found)
+    atomic_write(target, b"private\n", mode=0o600)
+    assert stat.S_IMODE(target.stat().st_mode) == left
+    atomic_write(target, b"public\n", mode=0o644)  # a public file keeps what it found
+    assert stat.S_IMODE(target.stat().st_mode) == left
 
 
 def _dead_pid() -> int:

@@ -335,7 +335,8 @@ def is_special(path: str | os.PathLike[str]) -> bool:
 
 
 def _take_over_attributes(fd: int, target: str, mode: int) -> None:
-    """Give the temporary file the mode, owner and group of the file it will replace."""
+    """Give the temporary file the mode, owner and group of the file it will replace;
+    a file asked for without rights for others (``mode`` 0600) gets none either."""
     try:
         old = os.stat(target)
     except OSError:
@@ -351,6 +352,11 @@ def _take_over_attributes(fd: int, target: str, mode: int) -> None:
         # Not root: keep at least the group, if this user belongs to it.
         os.fchown(fd, -1, old.st_gid)
     keep = stat.S_IMODE(old.st_mode)
+    if not mode & 0o007:
+        # Secret-bearing (a private key, a plaintext): the group the file was shared with
+        # stays, but never everybody: `--force` over a world-readable file must not make
+        # a world-readable private key.
+        keep &= ~0o007
     if os.fstat(fd).st_gid != old.st_gid:
         # The group could not be kept: its rights would go to this user's group
         # instead. Give that group no more than everybody else has.

@@ -25,6 +25,7 @@ __all__ = [
     "confirm",
     "echo_json",
     "json_option",
+    "not_stdout",
     "option",
     "yes_option",
 ]
@@ -78,6 +79,20 @@ json_option: Callable[[F], F] = click.option(
 yes_option: Callable[[F], F] = click.option(
     "--yes", is_flag=True, help="Do not ask for confirmation (needed without a terminal)."
 )
+
+
+def not_stdout(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """A click callback for an ``-o`` that names files (``FILE`` and ``FILE.pub``,
+    ``PREFIX.crt`` and ``PREFIX.key``): ``-`` would name a file ``-``, not stdout, so it
+    is a usage error."""
+    if value is not None and str(value) == "-":
+        raise click.BadParameter(
+            "'-' is not a file name here: this command writes files next to each other, "
+            "not to stdout",
+            ctx=ctx,
+            param=param,
+        )
+    return value
 
 
 def echo_json(document: Any) -> None:

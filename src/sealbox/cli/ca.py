@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from sealbox.cli._dialect import echo_json, json_option, option
+from sealbox.cli._dialect import echo_json, json_option, not_stdout, option
 from sealbox.cli._io import CLIError, note, passphrase_file_option, read_passphrase, read_stdin
 from sealbox.secret import Secret
 from sealbox.tls.ca import (
@@ -35,6 +35,7 @@ _OUT = click.option(
     "prefix",
     required=True,
     metavar="PREFIX",
+    callback=not_stdout,
     help="Write PREFIX.crt (certificate, then CA) and PREFIX.key (mode 0600).",
 )
 _FORCE_OUT = click.option("--force", is_flag=True, help="Replace PREFIX.crt and PREFIX.key.")

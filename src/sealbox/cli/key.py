@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from sealbox.cli._dialect import not_stdout
 from sealbox.cli._io import (
     CLIError,
     passphrase_file_option,
@@ -57,7 +58,14 @@ def key() -> None:
 )
 @click.option("--bits", type=int, help="RSA modulus size, 2048 to 8192 (default 3072).")
 @click.option("--format", "fmt", type=click.Choice(["openssh", "pem"]), help=_FORMAT_HELP)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    callback=not_stdout,
+    help="Write FILE (the private key) and FILE.pub.",
+)
 @click.option("-C", "--comment", default="", help="Comment for the public key line.")
 @click.option("--no-passphrase", is_flag=True, help="Save the private key unencrypted.")
 @click.option("--force", is_flag=True, help="Replace FILE and FILE.pub if they exist.")
