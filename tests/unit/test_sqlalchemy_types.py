@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import Integer, create_engine, select, text
+from sqlalchemy import Integer, create_engine, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
@@ -283,12 +284,68 @@ def test_comparisons_on_encrypted_columns_are_refused(ring) -> None:
         lambda: User.email.in_(["x"]),
         lambda: User.avatar == b"x",
         lambda: User.note.like("x%"),
+        # Each finds nothing, or everything, without a word: refused like the others.
+        lambda: User.email.icontains("x"),
+        lambda: User.email.istartswith("x"),
+        lambda: User.email.iendswith("x"),
+        lambda: User.email.not_like("x%"),
+        lambda: User.email.not_ilike("x%"),
+        lambda: User.email.is_distinct_from("x"),
+        lambda: User.email.is_not_distinct_from("x"),
+        lambda: User.email.regexp_match("x"),
+        lambda: User.email.between("a", "b"),
+        lambda: User.email + "x",
     ):
         with pytest.raises(TypeError, match="BlindIndex"):
             build()
-    # NULL tests are fine.
+    # NULL tests and ordering are fine.
     assert "IS NULL" in str(select(User).where(User.email == None))  # noqa: E711
     assert "IS NOT NULL" in str(select(User).where(User.email.is_not(None)))
+    assert "IS NOT DISTINCT FROM" in str(select(User).where(User.email.is_not_distinct_from(None)))
+    assert "DESC" in str(select(User).order_by(User.email.desc()))
+
+
+def test_an_orm_update_of_an_encrypted_column_seals_the_new_value(setup) -> None:
+    # The ORM finds the column it updates by comparing columns: that compares no value.
+    db, User = setup
+    db.run(lambda s: (s.add(User(id=1, email=CANARY)), s.commit()))
+
+    def change(s: Session) -> str:
+        s.execute(update(User).where(User.id == 1).values(email="new@example.com"))
+        s.commit()
+        return s.get(User, 1).email
+
+    assert db.run(change) == "new@example.com"
+    assert "new@example.com" not in repr(db.raw(f"SELECT email FROM {User.__tablename__}"))
+
+
+def test_statements_with_encrypted_columns_are_cached_without_a_warning(ring) -> None:
+    _, User = make_models(ring)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for statement in (
+            select(User).where(User.email.is_(None)),
+            select(User.note, User.avatar),
+        ):
+            assert statement._generate_cache_key() is not None
+
+
+def test_text_that_is_not_unicode_is_refused_without_the_rows_values(ring) -> None:
+    # A lone surrogate (json.loads takes "\ud800") cannot be encoded: raised as it was,
+    # SQLAlchemy's error listed every parameter of the statement, in clear.
+    base, User = make_models(ring)
+    engine = create_engine("sqlite://")
+    base.metadata.create_all(engine)
+    with Session(engine) as s:
+        s.add(User(id=1, email=CANARY, note="x\ud800"))
+        with pytest.raises(TypeError, match="lone surrogate") as info:
+            s.commit()
+        seen, error = [], info.value
+        while error is not None and error not in seen:  # the whole chain says nothing
+            seen.append(error)
+            assert CANARY not in f"{error!s} {error!r}"
+            error = error.__cause__ or error.__context__
+    engine.dispose()
 
 
 def test_wrong_types_and_missing_keyring_name_no_value(ring, caplog) -> None:

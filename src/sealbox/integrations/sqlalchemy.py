@@ -59,6 +59,7 @@ try:
     from sqlalchemy import LargeBinary, Text, event
     from sqlalchemy.exc import DontWrapMixin
     from sqlalchemy.sql import operators
+    from sqlalchemy.sql.elements import BindParameter, ClauseElement
     from sqlalchemy.types import TypeDecorator
 except ImportError:  # pragma: no cover - exercised only without the extra
     raise ExtraNotInstalledError("service", "sqlalchemy") from None
@@ -145,33 +146,48 @@ def _bytes(value: bytes | str) -> bytes:
     return value.encode() if isinstance(value, str) else bytes(value)
 
 
-# Comparing ciphertexts finds nothing (every seal differs): refuse, and say what works.
-_REFUSED: Final = frozenset(
+# Comparing ciphertexts with a value finds nothing (every seal differs): refuse, and say
+# what works. An allow-list, so that an operator SQLAlchemy adds is refused too.
+_ALLOWED: Final = frozenset(
+    {
+        operators.is_,
+        operators.is_not,
+        operators.asc_op,
+        operators.desc_op,
+        operators.nulls_first_op,
+        operators.nulls_last_op,
+        operators.distinct_op,
+    }
+)
+# These mean IS [NOT] NULL when given None.
+_NULL_TESTS: Final = frozenset(
     {
         operators.eq,
         operators.ne,
-        operators.in_op,
-        operators.not_in_op,
-        operators.lt,
-        operators.le,
-        operators.gt,
-        operators.ge,
-        operators.like_op,
-        operators.ilike_op,
-        operators.contains_op,
-        operators.startswith_op,
-        operators.endswith_op,
-        operators.between_op,
+        operators.is_distinct_from,
+        operators.is_not_distinct_from,
     }
 )
 
 
+def _is_value(operand: Any) -> bool:
+    """A value the statement would carry (a literal, a bound parameter, a list of them),
+    as opposed to another column or a subquery: the ORM compares columns with ``==``
+    to find them (an ``UPDATE … values(column=…)``), which compares no ciphertext."""
+    return not isinstance(operand, ClauseElement) or isinstance(operand, BindParameter)
+
+
 class _EncryptedComparator(TypeDecorator.Comparator[Any]):
     def operate(self, op: OperatorType, *other: Any, **kwargs: Any) -> ColumnElement[Any]:
-        if op in _REFUSED and not (op in (operators.eq, operators.ne) and other[0] is None):
+        if not (
+            op in _ALLOWED
+            or (op in _NULL_TESTS and other[0] is None)
+            or not any(_is_value(operand) for operand in other)
+        ):
             raise TypeError(
-                "an encrypted column cannot be compared in SQL (each value is sealed with a "
-                "fresh nonce); look rows up through a BlindIndex column and blind_index_match()"
+                "an encrypted column cannot be compared with a value in SQL (each value is "
+                "sealed with a fresh nonce); look rows up through a BlindIndex column and "
+                "blind_index_match()"
             )
         return super().operate(op, *other, **kwargs)
 
@@ -224,6 +240,8 @@ class EncryptedString(_Encrypted):
 
     impl = Text
     kind = "EncryptedString"
+    # SQLAlchemy reads cache_ok from each class's own namespace, not from a base.
+    cache_ok = True
 
     @property
     def python_type(self) -> type[str]:
@@ -236,7 +254,16 @@ class EncryptedString(_Encrypted):
             raise _ColumnTypeError(
                 f"an EncryptedString column takes str, not {type(value).__name__}"
             )
-        return self._ring().seal_text(value, self.associated_data)
+        try:
+            return self._ring().seal_text(value, self.associated_data)
+        except UnicodeEncodeError:
+            # Raised as it is, SQLAlchemy would wrap it in an error whose text lists the
+            # statement's parameters: every other column's plaintext of the row.
+            raise _ColumnTypeError(
+                "an EncryptedString value must be valid Unicode text: it holds a lone "
+                "surrogate (text decoded with errors='surrogateescape', or JSON with an "
+                "unpaired \\ud800-\\udfff escape)"
+            ) from None
 
     def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
         if value is None:
@@ -255,6 +282,7 @@ class EncryptedBytes(_Encrypted):
 
     impl = LargeBinary
     kind = "EncryptedBytes"
+    cache_ok = True
 
     @property
     def python_type(self) -> type[bytes]:
