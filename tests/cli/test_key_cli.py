@@ -278,6 +278,20 @@ def test_principal_not_allowed_fails(tmp_path: Path, cli, ed_key: Path, signed: 
     assert r.code == 1 and "does not allow 'alice@example.com' to sign namespace 'file'" in r.stderr
 
 
+def test_a_malformed_allowed_signers_line_is_skipped_with_a_warning(
+    tmp_path: Path, cli, ed_key: Path, signed: Path
+) -> None:
+    # As ssh-keygen: one typo in a shared file does not stop every signer.
+    allowed = tmp_path / "allowed_signers"
+    pub = Path(f"{ed_key}.pub").read_text()
+    allowed.write_text(f'bob@example.com valid-before="2099" {pub}alice@example.com {pub}')
+    r = cli(["verify", "--allowed-signers", allowed, "-I", "alice@example.com", signed])
+    assert r.code == 0, r.stderr
+    assert r.stderr.startswith(
+        f"sealbox: warning: skipped allowed signers file {allowed} line 1: bad timestamp '2099'"
+    )
+
+
 def test_other_key_fails(tmp_path: Path, cli, signed: Path) -> None:
     cli(["key", "generate", "-o", tmp_path / "other", "--no-passphrase"])
     r = cli(["verify", "-k", tmp_path / "other.pub", signed])

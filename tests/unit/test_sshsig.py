@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -394,7 +395,31 @@ def test_allowed_signers_validity_window(keys) -> None:
 def test_allowed_signers_errors(keys, line: str, message: str) -> None:
     line = line.replace("KEY", keys["ed25519"].public_key.openssh())
     with pytest.raises(FormatError, match=message):
-        AllowedSigners.parse(line + "\n", source="f")
+        AllowedSigners.parse(line + "\n", source="f", strict=True)
+    skipped = AllowedSigners.parse(line + "\n", source="f")  # as ssh-keygen: skipped
+    assert len(skipped) == 0 and len(skipped.skipped) == 1
+    assert re.search(message, skipped.skipped[0])
+
+
+def test_a_malformed_line_is_skipped_and_named_not_fatal_for_the_other_signers(keys) -> None:
+    ed = keys["ed25519"].public_key.openssh()
+    text = f'bob@x valid-before="2099" {ed}\nalice@x {ed}\ncarol@x ssh-ed25519 !!!\n'
+    signers = AllowedSigners.parse(text, source="f")
+    sig = sshsig.sign(keys["ed25519"], b"data", namespace="file")
+    result = sshsig.verify(
+        sig, b"data", namespace="file", allowed_signers=signers, principal="alice@x"
+    )
+    assert result.principal == "alice@x"
+    assert len(signers.skipped) == 2
+    assert signers.skipped[0].startswith("f line 1: bad timestamp '2099'")
+    assert signers.skipped[1].startswith("f line 3 ")
+    # A refusal says which lines were skipped: the signer may have been on one of them.
+    with pytest.raises(SignerNotAllowedError) as refused:
+        sshsig.verify(sig, b"data", namespace="file", allowed_signers=signers, principal="bob@x")
+    assert str(refused.value) == (
+        "principal 'bob@x' is not in f; malformed lines were skipped "
+        "(line 1: bad timestamp '2099' (YYYYMMDD[Z] or YYYYMMDDHHMM[SS][Z]) and 1 more)"
+    )
 
 
 def test_allowed_signers_file(tmp_path: Path, keys) -> None:

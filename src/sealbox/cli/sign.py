@@ -10,7 +10,13 @@ from typing import BinaryIO
 
 import click
 
-from sealbox.cli._io import CLIError, passphrase_file_option, read_passphrase, write_stdout
+from sealbox.cli._io import (
+    CLIError,
+    note,
+    passphrase_file_option,
+    read_passphrase,
+    write_stdout,
+)
 from sealbox.keys import sshsig
 from sealbox.keys.asymmetric import PrivateKey, PublicKey
 from sealbox.storage import atomic_write
@@ -134,6 +140,8 @@ def verify(
     else:
         assert allowed_signers is not None
         signers = sshsig.AllowedSigners.load(allowed_signers)
+        for skipped in signers.skipped:
+            note(f"sealbox: warning: skipped {skipped}")
     with _open_data(file) as data:
         result = sshsig.verify(
             sig,

@@ -63,44 +63,67 @@ class AllowedSigners:
     ``namespaces="pattern-list"``, ``valid-after=`` and ``valid-before=``
     (``YYYYMMDD[Z]`` or ``YYYYMMDDHHMM[SS][Z]``, local time unless ``Z``).
     Lines with key types sealbox does not handle (``ssh-dss``, security keys) are
-    kept out; a line that cannot be parsed is an error that names it.
+    kept out. A line that cannot be parsed is skipped, as ssh-keygen skips it (each line
+    only grants, so a skipped one can only allow less): one typo in a shared file does
+    not stop every signer. :attr:`skipped` says which and why, and a refusal names them;
+    ``strict=True`` makes such a line an error instead.
     """
 
-    __slots__ = ("entries", "source")
+    __slots__ = ("entries", "skipped", "source")
 
     def __init__(
-        self, entries: Iterable[AllowedSigner], *, source: str = "allowed signers"
+        self,
+        entries: Iterable[AllowedSigner],
+        *,
+        source: str = "allowed signers",
+        skipped: Iterable[str] = (),
     ) -> None:
         self.entries: tuple[AllowedSigner, ...] = tuple(entries)
         self.source = source
+        self.skipped: tuple[str, ...] = tuple(skipped)
+        """Why each malformed line was skipped (``"… line 3: bad timestamp '2099'"``)."""
 
     @classmethod
-    def parse(cls, text: str | bytes, *, source: str = "allowed signers") -> AllowedSigners:
+    def parse(
+        cls, text: str | bytes, *, source: str = "allowed signers", strict: bool = False
+    ) -> AllowedSigners:
         """Parse the text of an allowed-signers file.
 
+        Args:
+            text: the file's text.
+            source: what messages call it.
+            strict: a malformed line is an error, not skipped.
+
         Raises:
-            FormatError: a line is malformed (the message gives its number).
+            FormatError: the text is not UTF-8, or (``strict``) a line is malformed (the
+                message gives its number).
         """
         if isinstance(text, bytes):
             try:
                 text = text.decode()
             except UnicodeDecodeError:
                 raise FormatError(f"{source} is not UTF-8 text") from None
-        entries = []
+        entries, skipped = [], []
         for number, line in enumerate(text.splitlines(), 1):
             stripped = line.strip()
             if not stripped or stripped.startswith("#"):
                 continue
-            entry = _parse_line(stripped, f"{source} line {number}", number)
+            try:
+                entry = _parse_line(stripped, f"{source} line {number}", number)
+            except (FormatError, KeyFormatError) as exc:
+                if strict:
+                    raise
+                skipped.append(str(exc))
+                continue
             if entry is not None:
                 entries.append(entry)
-        return cls(entries, source=source)
+        return cls(entries, source=source, skipped=skipped)
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> AllowedSigners:
-        """Read an allowed-signers file (at most 16 MiB)."""
+    def load(cls, path: str | os.PathLike[str], *, strict: bool = False) -> AllowedSigners:
+        """Read an allowed-signers file (at most 16 MiB); ``strict`` as in :meth:`parse`."""
         data = read_limited(path, MAX_ALLOWED_SIGNERS_FILE, "allowed signers file")
-        return cls.parse(data, source=f"allowed signers file {path}")
+        return cls.parse(data, source=f"allowed signers file {path}", strict=strict)
 
     def check(
         self, principal: str, key: PublicKey, namespace: str, *, now: datetime | None = None
@@ -108,8 +131,27 @@ class AllowedSigners:
         """Return the line that lets ``principal`` sign ``namespace`` with ``key``.
 
         Raises:
-            SignerNotAllowedError: no line does; the message says what is missing.
+            SignerNotAllowedError: no line does; the message says what is missing, and
+                which malformed lines were skipped.
         """
+        try:
+            return self._check(principal, key, namespace, now)
+        except SignerNotAllowedError as exc:
+            if not self.skipped:
+                raise
+            first = self.skipped[0].removeprefix(f"{self.source} ")
+            more = f" and {len(self.skipped) - 1} more" if len(self.skipped) > 1 else ""
+            raise SignerNotAllowedError(
+                f"{exc}; malformed lines were skipped ({first}{more})",
+                code=exc.code,
+                hint=exc.hint,
+                facts=exc.facts,
+            ) from None
+
+    def _check(
+        self, principal: str, key: PublicKey, namespace: str, now: datetime | None
+    ) -> AllowedSigner:
+
         moment = now or datetime.now(UTC)
         fingerprint = key.fingerprint()
         for_principal = [
