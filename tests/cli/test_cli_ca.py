@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -38,7 +39,7 @@ def test_init(tmp_path, cli):
     assert lines[-1].strip() == f"pin:    {pin}"
     cert = load_certificates(tmp_path / "ca" / "ca.crt")[0]
     nc = cert.extensions.get_extension_for_class(x509.NameConstraints).value
-    assert nc.permitted_subtrees == [x509.DNSName("corp.test")]
+    assert nc.permitted_subtrees[0] == x509.DNSName("corp.test")
     assert (cert.not_valid_after_utc - cert.not_valid_before_utc).days == 400
     assert stat.S_IMODE((tmp_path / "ca" / "ca.key").stat().st_mode) == 0o600
 
@@ -161,6 +162,10 @@ def test_issue_refuses_to_overwrite_unless_forced(ca_dir, tmp_path, cli):
         (["--san", "bad_name"], 1, "'bad_name' is not a valid host name"),
         (["--san", ","], 2, "--san needs at least one"),
         (["--days", "5"], 2, "missing option '--san'"),
+        # Meant as addresses; as DNS names they would match no connection.
+        (["--san", "127.0.0.1."], 1, "'127.0.0.1.' looks like an IP address but is not one"),
+        (["--san", "010.0.0.5"], 1, "looks like an IP address"),
+        (["--san", "1.2.3"], 1, "looks like an IP address"),
     ],
 )
 def test_issue_server_errors(ca_dir, tmp_path, cli, args, code, message):
@@ -196,6 +201,49 @@ def test_issue_client(ca_dir, tmp_path, cli):
     assert bad.code == 1
     assert "must be a host-like name" in bad.stderr
     assert "sealbox: hint: e.g. 'billing-worker'" in bad.stderr
+
+
+@pytest.mark.parametrize("name", ["a@b@c.com", "a<b@c.com", "a,b@c.com", ".a@c.com", "a..b@c.com"])
+def test_a_malformed_email_client_name_is_one_clear_error(ca_dir, tmp_path, cli, name):
+    result = cli(["ca", "issue", "client", ca_dir, "--name", name, "-o", tmp_path / "m"])
+    assert result.code == 1
+    assert result.stderr.startswith(
+        f"sealbox: error: client name {name!r} is not a valid email address\n"
+    )
+    assert not (tmp_path / "m.crt").exists()
+
+
+@pytest.mark.skipif(not shutil.which("openssl"), reason="openssl is not installed")
+def test_an_address_only_certificate_of_a_constrained_ca_verifies_in_openssl(tmp_path, cli):
+    # Its subject names no address: OpenSSL checks a CN as a DNS name against the CA's
+    # DNS subtrees when the SAN has none, and refused `CN=127.0.0.1`.
+    ca = tmp_path / "ca"
+    init = ["ca", "init", ca, "--permitted-dns", "corp.test", "--permitted-ip", "127.0.0.0/8"]
+    assert cli(init).code == 0
+    out = tmp_path / "lo"
+    assert cli(["ca", "issue", "server", ca, "--san", "127.0.0.1", "-o", out]).code == 0
+    cert = load_certificates(tmp_path / "lo.crt")[0]
+    assert list(cert.subject) == []
+    verify = subprocess.run(
+        ["openssl", "verify", "-CAfile", ca / "ca.crt", "-verify_ip", "127.0.0.1", f"{out}.crt"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+def test_a_ca_given_only_networks_certifies_no_host_name_or_mailbox(tmp_path, cli):
+    assert cli(["ca", "init", tmp_path / "ca", "--permitted-ip", "10.0.0.0/8"]).code == 0
+    for kind, option, name in (
+        ("server", "--san", "www.bank.test"),
+        ("client", "--name", "a@b.test"),
+    ):
+        result = cli(["ca", "issue", kind, tmp_path / "ca", option, name, "-o", tmp_path / "x"])
+        assert result.code == 1
+        assert f"sealbox: error: this CA may not certify {name}: it is limited to 10.0.0.0/8" in (
+            result.stderr
+        )
 
 
 def test_name_constraint_refusal(tmp_path, cli):

@@ -311,13 +311,21 @@ def test_name_constrained_ca():
     ca = CertificateAuthority.generate(permitted_dns=["Corp.Test"], now=NOW)
     nc = ext(ca.certificate, x509.NameConstraints)
     assert nc.critical
-    assert nc.value.permitted_subtrees == [x509.DNSName("corp.test")]
+    # The domain, and mailboxes at it and under it.
+    assert nc.value.permitted_subtrees == [
+        x509.DNSName("corp.test"),
+        x509.RFC822Name("corp.test"),
+        x509.RFC822Name(".corp.test"),
+    ]
     # Only DNS names permitted: every IP address is excluded.
     assert {str(t.value) for t in nc.value.excluded_subtrees} == {"0.0.0.0/0", "::/0"}
     ok = ca.issue_server(["corp.test", "api.corp.test", "*.corp.test"], now=NOW)
     server_verifier(ca, "api.corp.test").verify(ok.certificate, [])
     ca.issue_client("worker.corp.test", now=NOW)
-    ca.issue_client("alice@example.test", now=NOW)  # email names are not constrained
+    ca.issue_client("alice@corp.test", now=NOW)
+    ca.issue_client("bob@mail.corp.test", now=NOW)
+    with pytest.raises(ConfigError, match=r"may not certify alice@example\.test"):
+        ca.issue_client("alice@example.test", now=NOW)  # a mailbox elsewhere
     for names in (["api.other.test"], ["evilcorp.test"], ["10.0.0.1"], ["api.corp.test", "x.y"]):
         with pytest.raises(ConfigError, match="may not certify"):
             ca.issue_server(names, now=NOW)
@@ -335,8 +343,14 @@ def test_name_constraints_with_networks():
     server_verifier(ca, "10.9.8.7").verify(issued.certificate, [])
     with pytest.raises(ConfigError, match=r"may not certify 192\.168\.1\.1"):
         ca.issue_server(["192.168.1.1"], now=NOW)
+    # Only networks permitted: no host name (the one DNS subtree is the TLD `invalid`).
     ip_only = CertificateAuthority.generate(permitted_ips=["127.0.0.0/8"], now=NOW)
-    ip_only.issue_server(["127.0.0.1", "anything.test"], now=NOW)
+    issued = ip_only.issue_server(["127.0.0.1"], now=NOW)
+    server_verifier(ip_only, "127.0.0.1").verify(issued.certificate, [])
+    with pytest.raises(ConfigError, match=r"may not certify anything\.test: it is limited to 127"):
+        ip_only.issue_server(["127.0.0.1", "anything.test"], now=NOW)
+    with pytest.raises(ConfigError, match=r"may not certify alice@corp\.test"):
+        ip_only.issue_client("alice@corp.test", now=NOW)
 
 
 @pytest.mark.parametrize(
@@ -539,4 +553,4 @@ def test_certificate_info(ca):
         CertificateAuthority.generate(permitted_dns=["corp.test"], now=NOW).certificate
     )
     assert ca_info.kind == "ca"
-    assert ca_info.permitted_names == ("corp.test",)
+    assert ca_info.permitted_names == ("corp.test", "corp.test", ".corp.test")

@@ -10,7 +10,7 @@ import httpx2
 import pytest
 from cryptography import x509
 
-from sealbox.exceptions import PinMismatchError, TLSConfigError
+from sealbox.exceptions import ConfigError, PinMismatchError, TLSConfigError
 from sealbox.tls.client import secure_async_client, secure_client
 from sealbox.tls.context import client_context, load_server_certificate, server_context
 from sealbox.tls.pinning import spki_pin
@@ -322,3 +322,57 @@ def test_no_secret_reaches_logs_errors_or_reprs(pki, mtls_server, caplog, tmp_pa
         assert passphrase not in text
         assert "not-the-passphrase" not in text
         assert key_body[:24] not in text
+
+
+@pytest.mark.parametrize("pins", [[" "], ";", " ", [""], [";", " "]])
+def test_pins_that_name_no_pin_are_refused_not_ignored(pki, pins):
+    # `pins=[os.environ.get("PIN", "")]` must not turn pinning off without a word.
+    with pytest.raises(ConfigError, match="at least one pin"):
+        client_context(ca=pki.ca_file, pins=pins)
+    with pytest.raises(ConfigError, match="at least one pin"):
+        secure_client(ca=pki.ca_file, pins=pins)
+
+
+def test_the_subject_common_name_is_never_taken_as_the_host_name(pki, tmp_path):
+    # RFC 9525: only the subjectAltName names the server. A certificate of the trusted CA
+    # with CN=localhost and no SAN is refused for localhost.
+    import datetime as dt
+
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+        .issuer_name(pki.ca.certificate.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(pki.ca.certificate.public_key()),
+            critical=False,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(pki.ca._key, hashes.SHA256())
+    )
+    (tmp_path / "cn.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "cn.key").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    context = plain_server_context(str(tmp_path / "cn.crt"), str(tmp_path / "cn.key"))
+    with (
+        TLSServer(context) as srv,
+        secure_client(ca=pki.ca_file) as client,
+        pytest.raises(httpx2.ConnectError, match=r"(?i)hostname|match"),
+    ):
+        client.get(srv.url("localhost"))

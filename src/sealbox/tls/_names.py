@@ -24,6 +24,13 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 _LABEL: Final = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 MAX_DNS_NAME: Final = 253
 MAX_COMMON_NAME: Final = 64  # RFC 5280 appendix A.1: ub-common-name
+# Only numeric labels: an address mistyped, never a host name (no TLD is all digits).
+_LOOKS_NUMERIC: Final = re.compile(r"[0-9]+(?:\.[0-9]+)*\.?")
+# RFC 5322 dot-atom: what a mailbox's local part may be without quoting.
+_ATEXT: Final = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LOCAL_PART: Final = re.compile(rf"{_ATEXT}(?:\.{_ATEXT})*")
+CLOSED_DNS_SUBTREE: Final = "invalid"
+"""The one DNS subtree of a CA given only networks: the reserved TLD nothing resolves."""
 
 
 def normalize_dns_name(name: str, *, wildcard: bool = True) -> str:
@@ -63,6 +70,13 @@ def parse_san(value: str) -> x509.GeneralName:
         return x509.IPAddress(ipaddress.ip_address(text.strip("[]")))
     except ValueError:
         pass
+    if _LOOKS_NUMERIC.fullmatch(text):
+        # `127.0.0.1.`, `010.0.0.5`, `1.2.3`: meant as an address, but not one Python
+        # reads as such; as a DNS name it would match no client's connection.
+        raise ConfigError(
+            f"{value!r} looks like an IP address but is not one",
+            hint="write it as dotted decimal without leading zeros or a final dot (10.0.0.5)",
+        )
     return x509.DNSName(normalize_dns_name(text))
 
 
@@ -88,11 +102,25 @@ def constraint_violations(
         elif isinstance(name, x509.IPAddress):
             allowed = _ip_allowed(name.value, permitted, excluded)
             text = str(name.value)
-        else:  # email names: sealbox sets no constraints on them
+        elif isinstance(name, x509.RFC822Name):
+            allowed = _mail_allowed(name.value, permitted)
+            text = name.value
+        else:
             continue
         if not allowed:
             bad.append(text)
     return bad
+
+
+def permitted_names(constraints: x509.NameConstraints) -> list[str]:
+    """The domains and networks a CA may certify, as its owner gave them (without the
+    closed DNS subtree and the mailbox subtrees derived from the domains)."""
+    return [
+        str(t.value)
+        for t in constraints.permitted_subtrees or ()
+        if isinstance(t, x509.IPAddress)
+        or (isinstance(t, x509.DNSName) and t.value != CLOSED_DNS_SUBTREE)
+    ]
 
 
 def _dns_within(name: str, subtree: str) -> bool:
@@ -107,6 +135,19 @@ def _dns_allowed(
         return False
     trees = [t.value for t in permitted if isinstance(t, x509.DNSName)]
     return not trees or any(_dns_within(name, t) for t in trees)
+
+
+def _mail_allowed(mailbox: str, permitted: Iterable[x509.GeneralName]) -> bool:
+    # RFC 5280 §4.2.1.10: a constraint is a mailbox, a host (`acme.internal`: mailboxes at
+    # that host) or a domain (`.acme.internal`: at any host under it).
+    trees = [t.value.lower() for t in permitted if isinstance(t, x509.RFC822Name)]
+    host = mailbox.rpartition("@")[2].lower()
+    return not trees or any(
+        mailbox.lower() == t
+        or (t.startswith(".") and host.endswith(t))
+        or ("@" not in t and not t.startswith(".") and host == t)
+        for t in trees
+    )
 
 
 def _ip_allowed(
@@ -146,8 +187,12 @@ def common_name(name: str) -> str:
 def client_san(name: str) -> x509.GeneralName:
     local, at, domain = name.rpartition("@")
     if at:
-        if not local or any(ch.isspace() for ch in local) or not local.isascii():
-            raise ConfigError(f"client name {name!r} is not a valid email address")
+        if not _LOCAL_PART.fullmatch(local):
+            raise ConfigError(
+                f"client name {name!r} is not a valid email address",
+                hint="a local part of letters, digits and !#$%&'*+/=?^_`{|}~- in dot-separated "
+                "runs (RFC 5322 dot-atom), then @ and a host name",
+            )
         return x509.RFC822Name(f"{local}@{normalize_dns_name(domain, wildcard=False)}")
     try:
         return x509.DNSName(normalize_dns_name(name, wildcard=False))
@@ -166,12 +211,22 @@ def name_constraints(
     ips = [x509.IPAddress(parse_network(n)) for n in permitted_ips]
     if not dns and not ips:
         return None
-    excluded: list[x509.GeneralName] | None = None
-    if dns and not ips:
-        # A CA limited to some domains should not vouch for arbitrary IP addresses.
-        excluded = [
+    # A permitted subtree limits only names of its own type: each type the CA is not given
+    # subtrees for is shut, or a CA limited to some domains would vouch for any address or
+    # mailbox, and one limited to some networks for any host name.
+    excluded: list[x509.GeneralName] = []
+    if not ips:
+        excluded += [
             x509.IPAddress(ipaddress.ip_network("0.0.0.0/0")),
             x509.IPAddress(ipaddress.ip_network("::/0")),
         ]
-    permitted: list[x509.GeneralName] = [*dns, *ips]
-    return x509.NameConstraints(permitted_subtrees=permitted, excluded_subtrees=excluded)
+    if not dns:
+        # No subtree excludes every DNS name, so permit only the reserved TLD `invalid`
+        # (RFC 6761 §6.4), which nothing resolves.
+        dns = [x509.DNSName(CLOSED_DNS_SUBTREE)]
+    # Mailboxes only at the permitted domains and their hosts (RFC 5280 §4.2.1.10).
+    mail: list[x509.GeneralName] = []
+    for tree in dns:
+        mail += [x509.RFC822Name(tree.value), x509.RFC822Name("." + tree.value)]
+    permitted: list[x509.GeneralName] = [*dns, *ips, *mail]
+    return x509.NameConstraints(permitted_subtrees=permitted, excluded_subtrees=excluded or None)

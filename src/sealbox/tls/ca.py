@@ -344,8 +344,11 @@ class CertificateAuthority:
             raise ConfigError("a server certificate needs at least one DNS name or IP address")
         _check_days(days, MAX_SERVER_DAYS, "a server certificate")
         self._check_constraints(sans)
-        first = sans[0].value
-        common = str(first) if len(str(first)) <= _names.MAX_COMMON_NAME else None
+        # The CN repeats the first DNS name, never an address: a verifier that finds no DNS
+        # name in the SAN checks the CN as one against the CA's DNS constraints (OpenSSL),
+        # and `CN=127.0.0.1` under `--permitted-dns` would fail everywhere.
+        first = next((str(n.value) for n in sans if isinstance(n, x509.DNSName)), "")
+        common = first if 0 < len(first) <= _names.MAX_COMMON_NAME else None
         subject = x509.Name(
             [x509.NameAttribute(NameOID.COMMON_NAME, common)] if common is not None else []
         )
@@ -537,9 +540,7 @@ class CertificateAuthority:
             return
         bad = _names.constraint_violations(names, constraints)
         if bad:
-            allowed = [
-                str(t.value) for t in constraints.permitted_subtrees or () if hasattr(t, "value")
-            ]
+            allowed = _names.permitted_names(constraints) or ["no name"]
             raise ConfigError(
                 f"this CA may not certify {', '.join(bad)}: it is limited to "
                 f"{', '.join(allowed) or 'no names of that type'}",

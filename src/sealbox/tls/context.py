@@ -39,7 +39,7 @@ from sealbox.exceptions import ConfigError, TLSConfigError
 from sealbox.hazmat.kdf import passphrase_bytes
 from sealbox.tls import _load
 from sealbox.tls._load import Password
-from sealbox.tls.pinning import parse_pins, pin_context
+from sealbox.tls.pinning import pin_context
 
 __all__ = [
     "TLS12_CIPHERS",
@@ -87,10 +87,14 @@ def client_context(
     """
     pin_list = [pins] if isinstance(pins, str) else list(pins)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    if parse_pins(pin_list):
+    if pin_list:
+        # Pins given that name no pin (`pins=[os.environ.get("PIN", "")]`, " ", ";") would
+        # silently turn pinning off: pin_context refuses an empty set.
         pin_context(ctx, pin_list)
     _harden(ctx)
     ctx.check_hostname = True
+    # RFC 9525 §6.3: the identity is in the subjectAltName only, never the subject CN.
+    ctx.hostname_checks_common_name = False
     ctx.verify_mode = ssl.CERT_REQUIRED
     if ca is None:
         ctx.load_default_certs(ssl.Purpose.SERVER_AUTH)
