@@ -282,3 +282,103 @@ def test_a_missing_secrets_file_points_at_init(cli, tmp_path: Path) -> None:
             ),
         ]
     assert not missing.exists()
+
+
+@pytest.mark.parametrize("name", ["PATH", "LD_PRELOAD", "PYTHONPATH", "https_proxy", "BASH_ENV"])
+def test_run_refuses_a_name_that_decides_what_runs_unless_allowed(
+    cli, sfile: Path, keys, tmp_path: Path, name: str
+) -> None:
+    # `set` needs no identity: whoever can commit can add one of these to the file.
+    evil = tmp_path / "bin"
+    evil.mkdir()
+    assert cli(["secrets", "set", sfile, name], input=f"{evil}:/usr/bin:/bin".encode()).code == 0
+    code = "import os; print(os.environ['DB_PASSWORD'])"
+    args = ["secrets", "run", sfile, "-i", keys["alice"][0]]
+    p = run_sealbox([*args, "--", sys.executable, "-c", code], env={"PATH": os.environ["PATH"]})
+    assert p.returncode == 1
+    assert p.stdout == b""
+    err = p.stderr.decode()
+    assert f"sets {name}, which would change which program runs" in err
+    assert f"pass --allow-name {name}" in err
+    allowed = run_sealbox(
+        [*args, "--allow-name", name, "--", sys.executable, "-c", code],
+        env={"PATH": os.environ["PATH"]},
+    )
+    assert allowed.returncode == 0, allowed.stderr
+    assert allowed.stdout.decode().strip() == CANARY
+
+
+def test_run_finds_the_command_on_the_callers_path_not_the_files(
+    cli, sfile: Path, keys, tmp_path: Path
+) -> None:
+    evil = tmp_path / "bin"
+    evil.mkdir()
+    fake = evil / "python3"
+    fake.write_text("#!/bin/sh\necho PWNED\n")
+    fake.chmod(0o755)
+    assert cli(["secrets", "set", sfile, "PATH"], input=f"{evil}:/usr/bin:/bin".encode()).code == 0
+    real = Path(sys.executable).parent
+    p = run_sealbox(
+        [
+            *["secrets", "run", sfile, "-i", keys["alice"][0], "--allow-name", "PATH"],
+            *["--", "python3", "-c", "import os; print(os.environ['PATH'].split(':')[0])"],
+        ],
+        env={"PATH": f"{real}:/usr/bin:/bin"},
+    )
+    assert p.returncode == 0, p.stderr
+    assert b"PWNED" not in p.stdout
+    assert p.stdout.decode().strip() == str(evil)  # the child still gets the file's PATH
+
+
+def test_edit_reads_comments_after_values_as_dotenv_does(tmp_path: Path, sfile: Path, keys) -> None:
+    seen = tmp_path / "seen"
+    editor = _editor(
+        tmp_path,
+        "p.write_text('API_TOKEN=newtoken   # rotated 2024-06\\n'"
+        " 'DB_PASSWORD=\"quoted\" # a comment\\n' 'HASH=a#b\\n')\n",
+    )
+    p = run_sealbox(
+        ["secrets", "edit", sfile, "-i", keys["alice"][0]],
+        env={"EDITOR": editor, "SEEN": str(seen), "PATH": os.environ["PATH"]},
+    )
+    assert p.returncode == 0, p.stderr
+    for name, value in (("API_TOKEN", b"newtoken"), ("DB_PASSWORD", b"quoted"), ("HASH", b"a#b")):
+        g = run_sealbox(["secrets", "get", sfile, name, "-i", keys["alice"][0]])
+        assert g.stdout == value
+
+
+def test_edit_refuses_an_emptied_buffer_and_a_broken_editor_command(
+    tmp_path: Path, sfile: Path, keys
+) -> None:
+    before = sfile.read_bytes()
+    seen = tmp_path / "seen"
+    editor = _editor(tmp_path, "p.write_text('')\n")
+    p = run_sealbox(
+        ["secrets", "edit", sfile, "-i", keys["alice"][0]],
+        env={"EDITOR": editor, "SEEN": str(seen), "PATH": os.environ["PATH"]},
+    )
+    assert p.returncode == 1
+    assert b"the edited file holds no secret; nothing changed (2 kept)" in p.stderr
+    assert sfile.read_bytes() == before
+    p = run_sealbox(
+        ["secrets", "edit", sfile, "-i", keys["alice"][0]],
+        env={"EDITOR": 'vim "x', "PATH": os.environ["PATH"]},
+    )
+    assert p.returncode == 1
+    assert p.stderr.decode().startswith("sealbox: error: the editor command 'vim \"x' cannot")
+    assert sfile.read_bytes() == before
+
+
+def test_vim_and_neovim_are_told_to_keep_the_values_off_the_disk(tmp_path: Path) -> None:
+    from sealbox.cli.secrets import _private_editor_options
+
+    for name in ("vim", "vim.basic", "nvim"):
+        program = tmp_path / name
+        program.write_text("#!/bin/sh\n")
+        program.chmod(0o755)
+        assert _private_editor_options(str(program))[:3] == ["-i", "NONE", "-n"]
+    link = tmp_path / "vi"
+    link.symlink_to(tmp_path / "vim.basic")  # Debian's vi is a link to vim
+    assert "-i" in _private_editor_options(str(link))
+    assert _private_editor_options("nano") == []
+    assert _private_editor_options(str(tmp_path / "code")) == []

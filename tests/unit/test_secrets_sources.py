@@ -173,3 +173,17 @@ def test_loaded_values_are_redacted_from_logs(chain: SecretsChain, caplog) -> No
     assert CANARY not in caplog.text
     assert "connecting with **********" in caplog.text
     assert repr(chain).startswith("SecretsChain(") and CANARY not in repr(chain)
+
+
+def test_a_wrapped_value_in_a_dotenv_file_is_refused_without_being_quoted(tmp_path) -> None:
+    # The second line of a value split over two lines parses as a bare name: a 40- or
+    # 64-character piece of a key is exactly what must not reach an error message.
+    piece = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+    env = tmp_path / "aws.env"
+    env.write_text(f"APP=1\nAWS_SECRET_ACCESS_KEY=\n {piece}\n")
+    with pytest.raises(SecretSourceError) as info:
+        DotenvSource(env)
+    assert str(info.value) == (
+        f"{env}:3: invalid secret name '<name>' (letters, digits and _, not starting with a digit)"
+    )
+    assert piece not in repr(info.value)

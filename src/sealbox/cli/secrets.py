@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shlex
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Final
 
 import click
 
@@ -321,6 +323,12 @@ def edit(file: Path, identities: tuple[Path, ...], passphrase_file: Path | None)
                 note("no change")
                 return
             edited = _parse_edited(plain)
+            if not edited and values:
+                # An emptied buffer is more often an accident than a wish to drop them all.
+                raise CLIError(
+                    f"the edited file holds no secret; nothing changed ({len(values)} kept)",
+                    hint="remove secrets one by one with 'sealbox secrets rm'",
+                )
             changed = sealed.replace_values(edited, ids)
             _save(sealed)
             note(f"changed: {', '.join(changed)}" if changed else "no change")
@@ -330,7 +338,17 @@ def edit(file: Path, identities: tuple[Path, ...], passphrase_file: Path | None)
 
 def _run_editor(editor: str, plain: Path) -> None:
     try:
-        child = subprocess.Popen([*shlex.split(editor), str(plain)])  # noqa: S603 - the user's editor
+        argv = shlex.split(editor)
+    except ValueError as exc:
+        raise CLIError(
+            f"the editor command {editor!r} cannot be read: {exc}",
+            hint="check the quotes in $VISUAL or $EDITOR",
+        ) from None
+    if not argv:
+        raise CLIError("the editor command is empty", hint="set $VISUAL or $EDITOR")
+    argv += _private_editor_options(argv[0])
+    try:
+        child = subprocess.Popen([*argv, str(plain)])  # noqa: S603 - the user's editor
     except OSError as exc:
         raise CLIError(
             f"cannot run the editor {editor!r}: {(exc.strerror or '').lower()}"
@@ -345,6 +363,16 @@ def _run_editor(editor: str, plain: Path) -> None:
         raise
     if status != 0:
         raise CLIError(f"the editor exited with status {status}; nothing changed")
+
+
+def _private_editor_options(program: str) -> list[str]:
+    """Options that keep Vim and Neovim from copying the values to disk: their history
+    file (``~/.viminfo``, ShaDa: yanks and searches), swap file, undo file and backups."""
+    found = shutil.which(program)
+    name = Path(os.path.realpath(found)).name if found else Path(program).name
+    if not name.startswith(("vim", "nvim")):
+        return []
+    return ["-i", "NONE", "-n", "-c", "set noundofile nobackup nowritebackup"]
 
 
 def _quote(value: str) -> str:
@@ -381,46 +409,89 @@ def _parse_edited(path: Path) -> dict[str, str]:
 
 
 def _edited_value(text: str, number: int) -> str:
-    if len(text) >= 2 and text[0] == text[-1] == "'":
-        return text[1:-1]
+    """The value after ``NAME=``: quoted or not, and as in python-dotenv, a ``#`` after
+    whitespace starts a comment (values written here with a space or ``#`` are quoted)."""
+    if text.startswith("'"):
+        end = text.find("'", 1)
+        if end < 0:
+            raise SecretSourceError(
+                f"edited file, line {number}: unterminated quotes; nothing changed"
+            )
+        _after_quotes(text[end + 1 :], number)
+        return text[1:end]
     if not text.startswith('"'):
-        return text
-    if len(text) < 2 or not text.endswith('"'):
-        raise SecretSourceError(f"edited file, line {number}: unterminated quotes; nothing changed")
-    out, i, body = [], 0, text[1:-1]
-    while i < len(body):
-        c = body[i]
-        if c == "\\" and i + 1 < len(body) and body[i + 1] in _ESCAPES:
-            out.append(_ESCAPES[body[i + 1]])
+        return _COMMENT.split(text, maxsplit=1)[0]
+    out, i = [], 1
+    while i < len(text):
+        c = text[i]
+        if c == "\\" and i + 1 < len(text) and text[i + 1] in _ESCAPES:
+            out.append(_ESCAPES[text[i + 1]])
             i += 2
             continue
         if c == '"':
-            raise SecretSourceError(
-                f'edited file, line {number}: a " inside quotes must be written \\"; '
-                "nothing changed"
-            )
+            _after_quotes(text[i + 1 :], number)
+            return "".join(out)
         out.append(c)
         i += 1
-    return "".join(out)
+    raise SecretSourceError(f"edited file, line {number}: unterminated quotes; nothing changed")
+
+
+# Whitespace then `#`: the rest of the line is a comment (python-dotenv's rule).
+_COMMENT: Final = re.compile(r"\s+#")
+
+
+def _after_quotes(rest: str, number: int) -> None:
+    """What follows a closing quote: nothing, or a comment."""
+    if rest.strip() and not _COMMENT.match(rest):
+        raise SecretSourceError(
+            f'edited file, line {number}: text after the closing quote (a " inside quotes '
+            'must be written \\"; a comment needs a space before #); nothing changed'
+        )
 
 
 @secrets.command(context_settings={"ignore_unknown_options": True})
 @_FILE
 @_IDENTITY
 @passphrase_file_option
+@click.option(
+    "--allow-name",
+    "allowed",
+    multiple=True,
+    metavar="NAME",
+    help="Let the file set NAME although it changes which program runs, what it loads "
+    "or whom it trusts (PATH, LD_PRELOAD, PYTHONPATH, HTTPS_PROXY…); repeatable.",
+)
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def run(
-    file: Path, identities: tuple[Path, ...], passphrase_file: Path | None, command: tuple[str, ...]
+    file: Path,
+    identities: tuple[Path, ...],
+    passphrase_file: Path | None,
+    allowed: tuple[str, ...],
+    command: tuple[str, ...],
 ) -> None:
     """Run COMMAND with the secrets of FILE in its environment.
 
     Usage: sealbox secrets run FILE -i KEY -- COMMAND [ARGS]…
     """
+    from sealbox.secrets.env import changes_execution
+
     sealed = _load(file)
+    # Anyone who can commit can add a name: one that decides what runs is refused unless
+    # asked for (its value is never read for that).
+    risky = sorted(n for n in sealed.names() if changes_execution(n) and n not in allowed)
+    if risky:
+        raise CLIError(
+            f"{file} sets {', '.join(risky)}, which would change which program runs, what "
+            "it loads or whom it trusts; nothing was run",
+            hint=f"if that is meant, pass --allow-name {risky[0]}"
+            + ("" if len(risky) == 1 else " for each")
+            + "; else remove it with 'sealbox secrets rm'",
+        )
     values = sealed.decrypt_all(_identities(identities, passphrase_file))
     env = dict(os.environ)
     env.update({k: v.expose_secret() for k, v in values.items()})
-    program = shutil.which(command[0], path=env.get("PATH"))
+    # Found on the caller's PATH, whatever the file sets PATH to.
+    program = shutil.which(command[0], path=os.environ.get("PATH", os.defpath))
     if program is None:
         raise CLIError(f"command not found: {command[0]}")
     sys.stdout.flush()

@@ -44,10 +44,14 @@ class SecretSource(Protocol):
         ...
 
 
-def check_name(name: str, where: str = "") -> str:
-    """Return ``name`` if it is a valid secret name, else raise a :class:`SecretSourceError`."""
+def check_name(name: str, where: str = "", *, show: bool = True) -> str:
+    """Return ``name`` if it is a valid secret name, else raise a :class:`SecretSourceError`.
+
+    ``show=False`` leaves the name out of the message: where the name was read from a
+    file, not typed, a "name" may be a value that lost its ``NAME=`` (a wrapped line).
+    """
     if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
-        shown = name if isinstance(name, str) and len(name) <= 64 else "<name>"
+        shown = name if show and isinstance(name, str) and len(name) <= 64 else "<name>"
         raise SecretSourceError(
             f"{where}{'' if not where else ': '}invalid secret name {shown!r} "
             "(letters, digits and _, not starting with a digit)"

@@ -72,7 +72,8 @@ class DotenvSource:
                 raise SecretSourceError(f"{self.path}:{line}: cannot parse this line")
             if binding.key is None:
                 continue  # blank line or comment
-            check_name(binding.key, f"{self.path}:{line}")
+            # A wrapped value's second line parses as a bare name: never quote it back.
+            check_name(binding.key, f"{self.path}:{line}", show=False)
             if binding.value is None:
                 continue  # a bare NAME: python-dotenv gives it no value, nor does this source
             if binding.key in seen_at:

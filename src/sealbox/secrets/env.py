@@ -7,10 +7,42 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from typing import Final
 
 from sealbox.secret import Secret
 
-__all__ = ["EnvSource"]
+__all__ = ["EXECUTION_NAMES", "EnvSource", "changes_execution"]
+
+EXECUTION_NAMES: Final = frozenset(
+    {
+        # Which program runs, and what a shell runs first.
+        "PATH", "IFS", "ENV", "BASH_ENV", "SHELLOPTS", "BASHOPTS", "PS4", "PROMPT_COMMAND",
+        "CDPATH", "SHELL", "EDITOR", "VISUAL", "PAGER", "LESSOPEN", "LESSCLOSE",
+        # What an interpreter loads before the program.
+        "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYTHONUSERBASE", "PYTHONEXECUTABLE",
+        "PYTHONWARNINGS", "PYTHONBREAKPOINT", "PYTHONINSPECT", "PERL5LIB", "PERLLIB",
+        "PERL5OPT", "RUBYLIB", "RUBYOPT", "NODE_OPTIONS", "NODE_PATH", "JAVA_TOOL_OPTIONS",
+        "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS", "CLASSPATH", "GCONV_PATH", "GIT_SSH",
+        "GIT_SSH_COMMAND", "GIT_EXEC_PATH", "GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM",
+        "GIT_ASKPASS", "SSH_ASKPASS",
+        # Whom TLS trusts, and where requests go.
+        "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
+        "NODE_EXTRA_CA_CERTS", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY",
+        "HOSTALIASES", "LOCALDOMAIN", "RES_OPTIONS",
+    }
+)  # fmt: skip
+"""Variables that decide which program runs, what it loads first, or whom it trusts and
+talks to (compared in upper case: ``https_proxy`` too). Whoever can add a value to a
+shared secrets file could run code as, or read the traffic of, whoever runs with it."""
+
+_EXECUTION_PREFIXES: Final = ("LD_", "DYLD_")
+
+
+def changes_execution(name: str) -> bool:
+    """Whether the variable ``name`` changes which program runs, what it loads, or whom it
+    trusts (:data:`EXECUTION_NAMES`, and ``LD_*``/``DYLD_*``)."""
+    upper = name.upper()
+    return upper in EXECUTION_NAMES or upper.startswith(_EXECUTION_PREFIXES)
 
 
 class EnvSource:
