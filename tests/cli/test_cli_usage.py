@@ -4,6 +4,7 @@ terminals."""
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 
@@ -11,6 +12,8 @@ import pytest
 
 from sealbox import age
 from tests.conftest import run_sealbox
+
+_RECIPIENT = str(age.X25519Identity.generate().recipient())
 
 
 @pytest.mark.parametrize(
@@ -251,3 +254,41 @@ def test_messages_keep_their_own_newlines_and_tabs():
     assert terminal_safe("refused\n  line 1\tx") == "refused\n  line 1\tx"
     assert terminal_safe("caf\u00e9 \u65e5\u672c") == "caf\u00e9 \u65e5\u672c"
     assert terminal_safe("a\x9bb\x7fc\u200bd") == "a\\x9bb\\x7fc\\u200bd"
+
+
+@pytest.mark.parametrize(
+    ("redirect", "args", "said"),
+    [
+        ("<&-", ["secrets", "set", "{dir}/s.env", "X"], "standard input is closed"),
+        (">&-", ["keygen"], "standard output is closed"),
+        (">&-", ["encrypt", "-p", "{dir}/in.txt"], "standard output is closed"),
+    ],
+)
+def test_a_closed_standard_stream_is_one_clear_error(tmp_path, redirect, args, said):
+    (tmp_path / "in.txt").write_text("x")
+    words = " ".join(shlex.quote(a.format(dir=tmp_path)) for a in args)
+    env = {**os.environ, "SEALBOX_PASSPHRASE": "correct horse battery staple"}
+    if args[0] == "secrets":
+        init = run_sealbox(["secrets", "init", tmp_path / "s.env", "-r", _RECIPIENT])
+        assert init.returncode == 0, init.stderr
+    p = subprocess.run(
+        ["sh", "-c", f"exec {shlex.quote(sys.executable)} -m sealbox {words} {redirect}"],
+        capture_output=True,
+        env=env,
+        check=False,
+    )
+    assert p.returncode == 1
+    assert p.stderr.decode().startswith(f"sealbox: error: {said}\nsealbox: hint: run it with ")
+    assert b"internal error" not in p.stderr
+
+
+def test_json_nested_past_the_recursion_limit_is_no_internal_error(tmp_path):
+    deep = tmp_path / "deep.json"
+    deep.write_text('{"a":' * 100_000)
+    identity = tmp_path / "key.txt"
+    identity.write_text(age.identity_file(age.X25519Identity.generate()))
+    for args in (["legacy", "detect", deep], ["decrypt", "-i", identity, deep]):
+        p = run_sealbox(args)
+        assert p.returncode == 1, args
+        assert p.stderr.startswith(b"sealbox: error: ")
+        assert b"internal error" not in p.stderr

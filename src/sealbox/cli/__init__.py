@@ -47,6 +47,12 @@ def console() -> NoReturn:
     ``atexit`` handlers run, the standard streams are flushed, and the process
     ends there. Every other command exits the usual way.
     """
+    # A stream the shell closed (`<&-`, `>&-`) is None in Python; reading or writing it
+    # would end in an AttributeError. Make it say what it is when a command uses it.
+    if sys.stdin is None:
+        sys.stdin = _ClosedStream("standard input", "</dev/null")
+    if sys.stdout is None:
+        sys.stdout = _ClosedStream("standard output", ">/dev/null")
     status, direct = _main(sys.argv[1:], program=True)
     if direct:
         import atexit
@@ -60,6 +66,26 @@ def console() -> NoReturn:
             status = status or 1
         os._exit(status)
     sys.exit(status)
+
+
+class _ClosedStream:
+    """Stands for a standard stream the process was started without: any use of it is
+    one ``sealbox: error:`` line, not an internal error."""
+
+    def __init__(self, name: str, instead: str) -> None:
+        self._name = name
+        self._instead = instead
+
+    def flush(self) -> None:
+        pass  # the interpreter flushes at exit: there is nothing to flush
+
+    def __getattr__(self, attribute: str) -> object:
+        from sealbox.cli._io import CLIError
+
+        raise CLIError(
+            f"{self._name} is closed",
+            hint=f"run it with {self._instead} if it is to read or write nothing there",
+        )
 
 
 def _main(args: list[str], *, program: bool = False) -> tuple[int, bool]:

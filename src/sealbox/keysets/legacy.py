@@ -128,7 +128,7 @@ def _json(data: bytes | Mapping[str, Any]) -> Mapping[str, Any] | None:
         return None
     try:
         doc: dict[str, Any] = json.loads(data)  # text starting with "{" is an object
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         # One raw AES-GCM record in 256 starts with "{" as well.
         raise _unknown(
             "the legacy record starts like JSON but does not parse: a JSON record cut "
@@ -192,6 +192,8 @@ def sniff(head: bytes) -> LegacyFormat | None:
         return None
     try:
         doc = json.loads(head)
+    except RecursionError:
+        return None  # nested past the interpreter's limit: no legacy record looks so
     except (UnicodeDecodeError, json.JSONDecodeError):
         keys = set(_JSON_KEY.findall(head[: 64 * 1024]))
         if b"salt" in keys:
