@@ -447,3 +447,16 @@ def test_ca_key_never_printed(ca_dir, tmp_path, cli):
     ]
     for r in outputs:
         assert key_body[:24] not in r.out + r.stderr
+
+
+def test_issue_reports_the_key_mode_on_disk(ca_dir, tmp_path, cli):
+    for suffix in (".crt", ".key"):
+        (tmp_path / f"api{suffix}").write_text("old\n")
+        (tmp_path / f"api{suffix}").chmod(0o644)
+    args = ["ca", "issue", "server", ca_dir, "--san", "api.test", "-o", tmp_path / "api"]
+    result = cli([*args, "--force"])
+    assert result.code == 0, result.stderr
+    assert stat.S_IMODE((tmp_path / "api.key").stat().st_mode) == 0o640  # never for others
+    assert f"  key:  {tmp_path / 'api'}.key (mode 0640)" in result.out
+    fresh = cli(["ca", "issue", "server", ca_dir, "--san", "api.test", "-o", tmp_path / "new"])
+    assert f"  key:  {tmp_path / 'new'}.key (mode 0600)" in fresh.out

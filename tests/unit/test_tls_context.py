@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import ssl
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 
 from sealbox.exceptions import ConfigError, TLSConfigError
 from sealbox.hazmat.kdf import ScryptParams
 from sealbox.keys import pkcs8 as _pkcs8
+from sealbox.tls.client import secure_client
 from sealbox.tls.context import client_context, load_server_certificate, server_context
 from sealbox.tls.pinning import context_pins
-from tests._tls import make_pki
+from tests._tls import TLSServer, make_pki
 
 PASSPHRASE = "leaf-key passphrase 7f3a"
 
@@ -139,8 +142,25 @@ def test_expired_certificates(pki):
         client_context(pki.ca_file, pki.path("expired-client.crt"), pki.path("expired-client.key"))
     # An expired CA.
     later = datetime.now(UTC) + timedelta(days=4000)
-    with pytest.raises(TLSConfigError, match=r"CA certificate .* expired on"):
+    with pytest.raises(TLSConfigError, match=r"CA certificate .* expired on") as info:
         client_context(ca=pki.ca_file, now=later)
+    assert "cannot be renewed in place" in (info.value.hint or "")
+
+
+def test_a_bundle_with_a_retired_root_beside_a_valid_one_is_taken(pki, tmp_path):
+    # The system's bundle often holds an expired root; the other roots still verify.
+    from sealbox.tls.ca import CertificateAuthority
+
+    past = datetime.now(UTC) - timedelta(days=4000)
+    retired = CertificateAuthority.generate(name="retired root", days=30, now=past)
+    bundle = tmp_path / "bundle.crt"
+    bundle.write_bytes(
+        Path(pki.ca_file).read_bytes()
+        + retired.certificate.public_bytes(serialization.Encoding.PEM)
+    )
+    context = server_context(pki.path("server.crt"), pki.path("server.key"))
+    with TLSServer(context) as srv, secure_client(ca=bundle) as client:
+        assert client.get(srv.url()).text == "ok"
 
 
 def test_not_yet_valid(pki):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import stat
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -418,5 +419,7 @@ def _check_outputs(prefix: str, force: bool) -> None:
 def _report(what: str, issued: IssuedCertificate, prefix: str) -> None:
     not_after = issued.certificate.not_valid_after_utc
     click.echo(f"{what}: {prefix}.crt (valid until {not_after:%Y-%m-%d %H:%M} UTC)")
-    click.echo(f"  key:  {prefix}.key (mode 0600)")
+    # The mode on disk: a replaced file's group keeps its rights (see docs/concurrency.md).
+    mode = stat.S_IMODE(Path(f"{prefix}.key").stat().st_mode)
+    click.echo(f"  key:  {prefix}.key (mode {mode:04o})")
     click.echo(f"  pin:  {issued.pin}")

@@ -194,14 +194,30 @@ def _harden(ctx: ssl.SSLContext) -> None:
 
 def _load_ca(ctx: ssl.SSLContext, path: StrPath, what: str, now: datetime | None) -> None:
     source = f"{what} {os.fspath(path)}"
-    for cert in _load.load_certificates(path, what):
+    lapsed: list[TLSConfigError] = []
+    certificates = _load.load_certificates(path, what)
+    for cert in certificates:
         if not _is_ca(cert):
             raise TLSConfigError(
                 f"{source} holds a certificate that is not a CA ({cert.subject.rfc4514_string()})",
                 hint="pass the CA certificate (for a sealbox CA: DIR/ca.crt), not a leaf",
             )
-        _load.check_validity(
-            cert, f"CA certificate {cert.subject.rfc4514_string()} in {source}", now
+        try:
+            _load.check_validity(
+                cert, f"CA certificate {cert.subject.rfc4514_string()} in {source}", now
+            )
+        except TLSConfigError as exc:
+            lapsed.append(exc)
+    # A bundle (the system's, or old and new CA side by side during a rotation) may hold
+    # a retired root beside valid ones: OpenSSL never builds a chain through it. Only a
+    # file with no valid CA at all is refused.
+    if lapsed and len(lapsed) == len(certificates):
+        first = lapsed[0]
+        raise TLSConfigError(
+            str(first),
+            hint="a CA certificate cannot be renewed in place: make a new CA, or pass the "
+            "file of the CA that replaced it",
+            code=first.code,
         )
     try:
         ctx.load_verify_locations(cafile=os.fspath(path))
