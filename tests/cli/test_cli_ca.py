@@ -460,3 +460,36 @@ def test_issue_reports_the_key_mode_on_disk(ca_dir, tmp_path, cli):
     assert f"  key:  {tmp_path / 'api'}.key (mode 0640)" in result.out
     fresh = cli(["ca", "issue", "server", ca_dir, "--san", "api.test", "-o", tmp_path / "new"])
     assert f"  key:  {tmp_path / 'new'}.key (mode 0600)" in fresh.out
+
+
+def test_inspect_says_how_long_in_the_largest_whole_unit_and_warns_before_validity():
+    from sealbox.cli.ca import _validity_status
+
+    start = datetime(2030, 1, 1, tzinfo=UTC)
+    end = start + timedelta(days=30)
+    assert _validity_status(start, end, start + timedelta(days=29)) == "1 day left"
+    assert _validity_status(start, end, end - timedelta(hours=5)) == "5 hours left"
+    assert _validity_status(start, end, end + timedelta(hours=1)) == "EXPIRED 1 hour ago"
+    assert _validity_status(start, end, end + timedelta(days=3)) == "EXPIRED 3 days ago"
+    assert _validity_status(start, end, start - timedelta(days=34)) == (
+        "NOT VALID YET: valid in 34 days"
+    )
+
+
+def test_renewing_with_an_encrypted_key_points_at_new_key_not_the_python_api(ca_dir, tmp_path, cli):
+    from cryptography.hazmat.primitives import serialization
+
+    assert cli(["ca", "issue", "server", ca_dir, "--san", "a.test", "-o", tmp_path / "a"]).code == 0
+    key_file = tmp_path / "a.key"
+    key = serialization.load_pem_private_key(key_file.read_bytes(), None)
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"pw"),
+        )
+    )
+    result = cli(["ca", "renew", ca_dir, tmp_path / "a", "--now"])
+    assert result.code == 1
+    assert "password=" not in result.stderr
+    assert "--new-key' writes a new key" in result.stderr

@@ -6,7 +6,7 @@ import json
 import re
 import stat
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -260,10 +260,7 @@ def inspect(cert: Path, as_json: bool) -> None:
         click.echo(json.dumps(doc, indent=2))
         return
     leaf = infos[0]
-    left = leaf.not_after - now
-    status = (
-        f"expired {-left.days} days ago" if left.total_seconds() < 0 else f"{left.days} days left"
-    )
+    status = _validity_status(leaf.not_before, leaf.not_after, now)
     names = [f"DNS:{n}" for n in leaf.dns_names]
     names += [f"IP:{n}" for n in leaf.ip_addresses]
     names += [f"email:{n}" for n in leaf.emails]
@@ -414,6 +411,24 @@ def _check_outputs(prefix: str, force: bool) -> None:
                 f"{prefix}{suffix} already exists",
                 hint="choose another -o PREFIX, or use --force to replace it",
             )
+
+
+def _span(delta: timedelta) -> str:
+    """``3 days``, ``1 day``, ``5 hours``, ``1 minute``: the largest whole unit."""
+    seconds = int(delta.total_seconds())
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            count = seconds // size
+            return f"{count} {unit}{'' if count == 1 else 's'}"
+    return "less than a minute"
+
+
+def _validity_status(not_before: datetime, not_after: datetime, now: datetime) -> str:
+    if now < not_before:
+        return f"NOT VALID YET: valid in {_span(not_before - now)}"
+    if now > not_after:
+        return f"EXPIRED {_span(now - not_after)} ago"
+    return f"{_span(not_after - now)} left"
 
 
 def _report(what: str, issued: IssuedCertificate, prefix: str) -> None:

@@ -95,6 +95,7 @@ def parse_private_key(data: bytes, source: str, password: Password | None) -> Pr
         raise TLSConfigError(
             f"{source} is encrypted and no passphrase was given",
             hint="pass the passphrase (password=...), or use an unencrypted key file",
+            code="key_encrypted",
         )
     secret = passphrase_bytes(password) if encrypted and password is not None else None
     try:

@@ -217,7 +217,7 @@ def _load_ca(ctx: ssl.SSLContext, path: StrPath, what: str, now: datetime | None
             str(first),
             hint="a CA certificate cannot be renewed in place: make a new CA, or pass the "
             "file of the CA that replaced it",
-            code=first.code,
+            code="ca_expired" if first.code == "certificate_expired" else first.code,
         )
     try:
         ctx.load_verify_locations(cafile=os.fspath(path))
