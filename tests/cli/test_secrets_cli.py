@@ -208,7 +208,8 @@ def test_run_puts_secrets_in_the_child_environment(sfile: Path, keys) -> None:
     assert p.returncode == 7
     assert p.stdout.decode().strip() == CANARY
     p = run_sealbox(["secrets", "run", sfile, "-i", keys["alice"][0], "--", "no-such-program-x"])
-    assert p.returncode == 1 and b"command not found" in p.stderr
+    assert p.returncode == 127  # as a shell answers
+    assert p.stderr == b"sealbox: error: command not found: no-such-program-x\n"
 
 
 def test_canary_only_in_get_and_run(cli, sfile: Path, keys, tmp_path: Path) -> None:
@@ -306,6 +307,16 @@ def test_run_refuses_a_name_that_decides_what_runs_unless_allowed(
     )
     assert allowed.returncode == 0, allowed.stderr
     assert allowed.stdout.decode().strip() == CANARY
+
+
+def test_run_of_a_file_that_cannot_be_executed_exits_126(sfile: Path, keys, tmp_path) -> None:
+    script = tmp_path / "not-executable"
+    script.write_text("#!/bin/sh\n")
+    script.chmod(0o755)
+    script.write_bytes(b"\x7fELF-not-really")  # executable bit, but no program the kernel runs
+    p = run_sealbox(["secrets", "run", sfile, "-i", keys["alice"][0], "--", str(script)])
+    assert p.returncode == 126
+    assert p.stderr.startswith(f"sealbox: error: cannot run {script}: ".encode())
 
 
 def test_run_finds_the_command_on_the_callers_path_not_the_files(

@@ -16,7 +16,14 @@ import click
 
 from sealbox.age import Identity
 from sealbox.cli._dialect import confirm, echo_json, json_option, yes_option
-from sealbox.cli._io import CLIError, note, open_tty, passphrase_file_option, write_stdout
+from sealbox.cli._io import (
+    CLIError,
+    note,
+    open_tty,
+    passphrase_file_option,
+    print_error,
+    write_stdout,
+)
 from sealbox.exceptions import SecretSourceError
 from sealbox.secret import Secret
 from sealbox.secrets.base import NAME_PATTERN
@@ -493,7 +500,13 @@ def run(
     # Found on the caller's PATH, whatever the file sets PATH to.
     program = shutil.which(command[0], path=os.environ.get("PATH", os.defpath))
     if program is None:
-        raise CLIError(f"command not found: {command[0]}")
+        # 127 and 126, as a shell answers: a script can tell them from the command's own 1.
+        print_error(f"command not found: {command[0]}")
+        raise SystemExit(127)
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execve(program, list(command), env)  # noqa: S606 - replaces this process, as intended
+    try:
+        os.execve(program, list(command), env)  # noqa: S606 - replaces this process, as intended
+    except OSError as exc:
+        print_error(f"cannot run {command[0]}: {(exc.strerror or '').lower()}")
+        raise SystemExit(126) from None
