@@ -213,11 +213,13 @@ def _load_ca(ctx: ssl.SSLContext, path: StrPath, what: str, now: datetime | None
     # file with no valid CA at all is refused.
     if lapsed and len(lapsed) == len(certificates):
         first = lapsed[0]
+        if first.code != "certificate_expired":
+            raise first  # not valid yet: its hint (the clock) stands
         raise TLSConfigError(
             str(first),
             hint="a CA certificate cannot be renewed in place: make a new CA, or pass the "
             "file of the CA that replaced it",
-            code="ca_expired" if first.code == "certificate_expired" else first.code,
+            code="ca_expired",
         )
     try:
         ctx.load_verify_locations(cafile=os.fspath(path))
