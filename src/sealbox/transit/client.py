@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -60,7 +61,7 @@ from sealbox.transit.errors import (
     ServiceUnreachableError,
     UnsupportedOperationError,
 )
-from sealbox.transit.registry import OPERATIONS
+from sealbox.transit.registry import KEY_NAME_PATTERN, OPERATIONS
 
 if TYPE_CHECKING:
     import httpx2
@@ -281,7 +282,7 @@ class TransitClient:
         return answer
 
     def _operate(self, name: str, operation: str, body: Mapping[str, Any]) -> Any:
-        return self.request("POST", f"/v1/keys/{name}/{operation}", body)
+        return self.request("POST", _key_path(name, operation), body)
 
     # -- keys ---------------------------------------------------------------------------
 
@@ -290,7 +291,7 @@ class TransitClient:
     ) -> dict[str, Any]:
         """Create key ``name`` with version 1; return the key as :meth:`read_key` does."""
         body = {"type": key_type, "exportable": exportable}
-        answer: dict[str, Any] = self.request("POST", f"/v1/keys/{name}", body)
+        answer: dict[str, Any] = self.request("POST", _key_path(name), body)
         return answer
 
     def list_keys(self) -> list[str]:
@@ -300,12 +301,12 @@ class TransitClient:
     def read_key(self, name: str) -> dict[str, Any]:
         """Key ``name``'s configuration, versions (creation times, public keys of signing
         keys) and each version's state (``version_states``); never its material."""
-        answer: dict[str, Any] = self.request("GET", f"/v1/keys/{name}")
+        answer: dict[str, Any] = self.request("GET", _key_path(name))
         return answer
 
     def rotate_key(self, name: str) -> dict[str, Any]:
         """Add a version to key ``name``; new data uses it. Returns the key."""
-        answer: dict[str, Any] = self.request("POST", f"/v1/keys/{name}/rotate")
+        answer: dict[str, Any] = self.request("POST", _key_path(name, "rotate"))
         return answer
 
     def configure_key(
@@ -325,12 +326,12 @@ class TransitClient:
             "exportable": exportable,
         }
         body = {k: v for k, v in changes.items() if v is not None}
-        answer: dict[str, Any] = self.request("PATCH", f"/v1/keys/{name}", body)
+        answer: dict[str, Any] = self.request("PATCH", _key_path(name), body)
         return answer
 
     def delete_key(self, name: str) -> None:
         """Delete key ``name`` (its ``deletion_allowed`` must be on)."""
-        self.request("DELETE", f"/v1/keys/{name}")
+        self.request("DELETE", _key_path(name))
 
     # -- operations -----------------------------------------------------------------------
 
@@ -439,7 +440,7 @@ class TransitClient:
         if operation not in OPERATIONS:
             raise ValueError(f"unknown operation {operation!r}: one of {', '.join(OPERATIONS)}")
         response = self._send(
-            "POST", f"/v1/keys/{name}/{operation}", {**options, "batch_input": list(items)}
+            "POST", _key_path(name, operation), {**options, "batch_input": list(items)}
         )
         try:
             answer = response.json()
@@ -454,3 +455,18 @@ class TransitClient:
             error_from_answer(r, "the item failed") if isinstance(r, dict) and "error" in r else r
             for r in results
         ]
+
+
+_KEY_NAME: Final = re.compile(KEY_NAME_PATTERN)
+
+
+def _key_path(name: str, operation: str = "") -> str:
+    """The path of key ``name`` (and of an operation on it), the name checked first: a
+    name with ``/``, ``..``, ``?`` or ``#`` would reach another route with the caller's
+    token (``../../users/me``, ``orders/rotate#``)."""
+    if not isinstance(name, str) or not _KEY_NAME.fullmatch(name):
+        raise InvalidRequestError(
+            f"{str(name)[:80]!r} is not a transit key name: 1-128 letters, digits, '.', '_' "
+            "or '-', starting with a letter or digit"
+        )
+    return f"/v1/keys/{name}/{operation}" if operation else f"/v1/keys/{name}"
