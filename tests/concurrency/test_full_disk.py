@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
 
 from sealbox import age
@@ -72,3 +73,40 @@ def test_secrets_set_on_a_full_disk_changes_nothing(small_fs: Path) -> None:
     assert "No space left" in r.stderr.decode()
     assert path.read_bytes() == before
     assert SealedFile.load(path).get("A", [ident]).expose_secret() == "a"
+
+
+def test_a_first_start_on_a_full_disk_migrates_whole_once_there_is_room(small_fs: Path) -> None:
+    data = small_fs / "data"
+    filler = small_fs / "filler"
+    fill(filler)
+    # Room for the keys and certificates and a few of the database's pages: the tables
+    # of the first migrations fit, the rest of the schema does not.
+    os.truncate(filler, filler.stat().st_size - 48 * 1024)
+    r = run_sealbox(["serve", "--data-dir", data, "--check"])
+    assert r.returncode == 1, r.stderr
+    lines = r.stderr.decode().splitlines()
+    assert lines[-2].startswith("sealbox: error: cannot bring the database's schema up to date")
+    assert "disk" in lines[-2] and lines[-1].startswith("sealbox: hint: free disk space")
+    assert all(line.startswith("sealbox: ") for line in lines)
+    filler.unlink()
+    # Nothing of the failed migration stayed: the next start makes the whole schema.
+    r = run_sealbox(["serve", "--data-dir", data, "--check"])
+    assert r.returncode == 0, r.stderr
+    with sqlite3.connect(data / "sealbox.db") as db:
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+        (version,) = db.execute("SELECT version_num FROM alembic_version").fetchone()
+    assert {"users", "transit_keys", "oauth_clients", "user_totp"} <= tables
+    assert version == _head_revision()
+
+
+def _head_revision() -> str:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from sealbox.accounts.database import MIGRATIONS
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    assert head is not None
+    return head

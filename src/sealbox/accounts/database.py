@@ -104,20 +104,85 @@ async def migrate(engine: AsyncEngine) -> None:
     """Bring the schema to the newest migration (idempotent).
 
     Raises:
-        StorageError: code ``database_unavailable``, the database cannot be opened.
+        StorageError: code ``database_unavailable``, the database cannot be opened;
+            ``migration_failed``, the database refused the change (a full disk) and
+            kept its schema as it was, or it has sealbox's tables without the record of
+            their migrations.
 
-    Processes starting at once take turns: PostgreSQL through an advisory lock (in
+    The migrations run in one transaction, on SQLite too, so a failure leaves nothing
+    half made. Processes starting at once take turns: PostgreSQL through an advisory lock (in
     ``_upgrade``), an SQLite file through the lock of sealbox's file writers.
     """
     database = engine.url.database
     if engine.url.get_backend_name() == "sqlite" and database and database != ":memory:":
         with locked(database):  # blocks the loop, at start-up only
             _open_sqlite(engine, database)
-            async with _begin(engine) as conn:
-                await conn.run_sync(_upgrade)
+            ddl_engine = _transactional_ddl(engine)
+            try:
+                await _apply(ddl_engine)
+            finally:
+                await ddl_engine.dispose()
         return
-    async with _begin(engine) as conn:
-        await conn.run_sync(_upgrade)
+    await _apply(engine)
+
+
+async def _apply(engine: AsyncEngine) -> None:
+    """Run the migrations in one transaction; the database's own refusals (a full disk,
+    a file that cannot be written) become :class:`StorageError` ``migration_failed``."""
+    try:
+        async with _begin(engine) as conn:
+            await conn.run_sync(_upgrade_checked)
+    except DBAPIError as exc:
+        cause = exc.orig if exc.orig is not None else exc
+        lines = str(cause).strip().splitlines()
+        raise StorageError(
+            "cannot bring the database's schema up to date: "
+            f"{lines[0] if lines else type(cause).__name__} (nothing was changed)",
+            hint="free disk space, or check that the database may be written, and start again",
+            code="migration_failed",
+            facts={"database": engine.url.render_as_string(hide_password=True)},
+        ) from None
+
+
+def _transactional_ddl(engine: AsyncEngine) -> AsyncEngine:
+    """An engine on ``engine``'s SQLite file whose transactions hold DDL too.
+
+    Python's sqlite3 module begins a transaction only before a data change, so each
+    ``CREATE TABLE`` of a migration is committed on its own: a migration stopped half
+    way (a full disk, a killed process) left tables without the revision that made
+    them, and every later start failed on "table already exists". Here the driver
+    begins nothing itself and each transaction starts with an explicit ``BEGIN``, so a
+    migration is applied whole or not at all (SQLite's DDL is transactional).
+    """
+    from sqlalchemy.pool import NullPool
+
+    ddl_engine = make_engine(engine.url.render_as_string(hide_password=False), poolclass=NullPool)
+
+    @event.listens_for(ddl_engine.sync_engine, "connect")
+    def _driver_begins_nothing(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None
+
+    @event.listens_for(ddl_engine.sync_engine, "begin")
+    def _begin_explicitly(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN")
+
+    return ddl_engine
+
+
+def _upgrade_checked(connection: Connection) -> None:
+    """:func:`_upgrade`, refusing (``migration_failed``) a schema that no migration made."""
+    from sqlalchemy import inspect
+
+    if current_revision(connection) is None and inspect(connection).has_table("users"):
+        raise StorageError(
+            "the database has a table 'users' but no record of sealbox's migrations "
+            "(a first start that stopped half way, or another application's table)",
+            hint="if it holds no sealbox accounts, give sealbox a database of its own "
+            "(or move this file away and start again); otherwise restore it from a backup",
+            code="migration_failed",
+            facts={"database": connection.engine.url.render_as_string(hide_password=True)},
+        )
+    _upgrade(connection)
 
 
 @contextlib.asynccontextmanager
