@@ -128,6 +128,8 @@ def test_the_check_without_a_coroutine_answers_none_while_the_lists_are_read_aga
     async def run() -> None:
         async with watching(tmp_path) as (store, user_id, service, changes):
             await service.revoke("gone", datetime.now(UTC) + timedelta(minutes=5))
+            # The revocation was announced, to this process too: its lists are read again.
+            assert await service.is_refused("gone", user_id, 0)
             assert service.refused_now("gone", user_id, 0, None) is True
             assert service.refused_now("kept", user_id, 0, family_marker("f")) is False
             version = await store.change_password(user_id, "$argon2id$other")
@@ -139,5 +141,28 @@ def test_the_check_without_a_coroutine_answers_none_while_the_lists_are_read_aga
             assert await service.is_refused("kept", user_id, version - 1)
             assert service.refused_now("kept", user_id, version - 1, None) is True
             assert service.refused_now("kept", user_id, version, None) is False
+
+    asyncio.run(run())
+
+
+def test_revocations_made_in_one_process_are_refused_by_another_watching_the_same_file(
+    tmp_path: Path,
+) -> None:
+    async def run() -> None:
+        async with watching(tmp_path) as (store, user_id, here, changes):
+            there = LocalRevocations(store, watch=changes)
+            await there.load()
+            until = datetime.now(UTC) + timedelta(minutes=5)
+            # A logout, a revoked refresh family and a password change made here…
+            await here.revoke("logged-out", until)
+            await here.revoke_family("family-1", until)
+            version = await store.change_password(user_id, "$argon2id$other")
+            await here.end_sessions(user_id, version)
+            await asyncio.sleep(WATCH_INTERVAL)
+            # …hold there from its next check on.
+            assert await there.is_refused("logged-out", user_id, version)
+            assert await there.is_refused("other", user_id, version, "family-1")
+            assert await there.is_refused("other", user_id, version - 1)
+            assert not await there.is_refused("other", user_id, version)
 
     asyncio.run(run())

@@ -18,8 +18,9 @@ family can live.
 A check costs a dict lookup (local) or one Redis round trip (``MGET`` of three keys).
 
 Another process sharing the database (``sealbox users disable`` beside a running
-one-worker service without Redis) records its change in the database and rewrites a
-small *changes file* (:func:`announce_change`); a :class:`LocalRevocations` told to
+one-worker service without Redis, or another worker of an app of one's own) records its
+change in the database and rewrites a small *changes file* (:func:`announce_change`),
+as a watching :class:`LocalRevocations` does after its own revocations; a :class:`LocalRevocations` told to
 ``watch`` that file checks it (one ``stat``) before a request when the last check is
 more than :data:`WATCH_INTERVAL` old, and reloads the lists when it was replaced, so the
 change holds for every request that comes a millisecond after it was announced. A
@@ -162,12 +163,20 @@ class LocalRevocations:
         await self._store.revoke_jti(jti, expires_at)
         self._jtis[jti] = expires_at.timestamp()
         self._prune()
+        self._announce()
 
     async def revoke_family(self, family_id: str, expires_at: datetime) -> None:
         await self.revoke(family_marker(family_id), expires_at)
 
     async def end_sessions(self, user_id: int, version: int) -> None:
         self._versions[user_id] = version
+        self._announce()
+
+    def _announce(self) -> None:
+        # Other processes watching the file (an app's other workers) reload their lists;
+        # this one reloads too, rather than miss a change announced just before its own.
+        if self._watch is not None:
+            announce_change(Path(self._watch))
 
     async def is_refused(
         self, jti: str, user_id: int, session_version: int, family_id: str | None = None

@@ -80,7 +80,7 @@ def serve(  # noqa: PLR0917 - click passes every option positionally
         mtls=mtls,
         workers=workers,
     )
-    for item in service.prepare(settings):
+    for item in service.prepare(settings, serving=not check):
         note(f"created {item}")
     if check:
         note(f"the data folder {settings.data_dir} is ready")

@@ -34,6 +34,7 @@ from sealbox.accounts.usernames import canonical_username
 from sealbox.exceptions import ConfigError, StorageError, StoreUnavailableError
 from sealbox.passwords import PasswordHasher
 from sealbox.service.db import make_engine, migrate, sessionmaker
+from sealbox.service.preflight import check_database
 from sealbox.service.provision import DataDir
 from sealbox.service.settings import ServiceSettings
 
@@ -44,6 +45,7 @@ __all__ = [
     "administer_accounts",
     "audited_accounts",
     "create_user",
+    "make_database_file",
     "open_revocations",
     "password_policy",
     "reset_totp",
@@ -128,10 +130,18 @@ def create_user(
     return name, granted
 
 
-async def _migrated_engine(settings: ServiceSettings) -> AsyncEngine:
+def make_database_file(settings: ServiceSettings) -> None:
+    """Make the data folder and its empty SQLite file (mode 0600) for the migrations to
+    fill, refusing a folder that lost its database (:func:`check_database`) as
+    ``sealbox serve`` does: migrating an emptied file would hide the loss."""
+    check_database(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     if settings.database_url is None:
         DataDir(settings.data_dir).touch_private("sealbox.db")  # before SQLite makes it 0644
+
+
+async def _migrated_engine(settings: ServiceSettings) -> AsyncEngine:
+    make_database_file(settings)
     engine = make_engine(settings.resolved_database_url())
     try:
         await migrate(engine)
@@ -170,6 +180,7 @@ def administer_accounts(
         StorageError: code ``revocation_incomplete``, the change is in the database but
             Redis did not answer (running the operation again completes it).
     """
+    check_database(settings)
     if settings.database_url is None and not (settings.data_dir / "sealbox.db").exists():
         if not create:
             raise ConfigError(
@@ -177,8 +188,7 @@ def administer_accounts(
                 code="service_not_provisioned",
                 facts={"folder": str(settings.data_dir)},
             )
-        settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        DataDir(settings.data_dir).touch_private("sealbox.db")  # before SQLite makes it 0644
+        make_database_file(settings)
 
     async def _run() -> T:
         # Opened first: a change whose record cannot be written is not made (fail-closed).

@@ -17,9 +17,8 @@ from sealbox.accounts.clients import ClientInfo, ClientStore, NewSecret
 from sealbox.accounts.grants import revoke_client_tokens
 from sealbox.accounts.store import Store
 from sealbox.exceptions import StorageError, StoreUnavailableError
-from sealbox.service.admin import open_revocations
+from sealbox.service.admin import make_database_file, open_revocations
 from sealbox.service.db import make_engine, migrate, sessionmaker
-from sealbox.service.provision import DataDir
 from sealbox.service.settings import ServiceSettings
 from sealbox.tls.certinfo import CertificateInfo, load_certificates
 
@@ -36,9 +35,7 @@ T = TypeVar("T")
 
 
 def _run(settings: ServiceSettings, action: Callable[[ClientStore], Awaitable[T]]) -> T:
-    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if settings.database_url is None:
-        DataDir(settings.data_dir).touch_private("sealbox.db")  # before SQLite makes it 0644
+    make_database_file(settings)
 
     async def _go() -> T:
         engine = make_engine(settings.resolved_database_url())

@@ -4,6 +4,8 @@
   but whose SQLite database is missing or unreadable is refused: creating an empty
   database there would silently drop every account and transit key. Starting over is
   a deliberate act — move the folder away.
+- **The master key** must open the signing keyset: a wrong one (another folder's, a
+  damaged copy) is refused before the server starts.
 - **File modes.** The data folder and its ``tls/`` folder may not be open to other
   users (nor writable by the group), and every secret-bearing file — the master key,
   the signing keyset, the TLS and CA keys, the database and its journal files, the
@@ -25,11 +27,19 @@ import stat
 from pathlib import Path
 from typing import Final
 
-from sealbox.exceptions import ConfigError, StorageError
+from sealbox.exceptions import ConfigError, DecryptionError, StorageError
 from sealbox.service.audit import AuditLog
+from sealbox.service.provision import DataDir
 from sealbox.service.settings import ServiceSettings
 
-__all__ = ["SQLITE_MAGIC", "check_audit_log", "check_database", "check_modes", "check_redis"]
+__all__ = [
+    "SQLITE_MAGIC",
+    "check_audit_log",
+    "check_database",
+    "check_keys",
+    "check_modes",
+    "check_redis",
+]
 
 SQLITE_MAGIC: Final = b"SQLite format 3\x00"
 KEY_FILES: Final = ("master.key", "jwt-keyset.sealed")
@@ -61,6 +71,8 @@ def check_database(settings: ServiceSettings) -> None:
             raise ConfigError(
                 f"the data folder holds keys but its database {database} is missing",
                 hint=_START_OVER,
+                code="database_lost",
+                facts={"database": str(database)},
             )
         return
     try:
@@ -71,8 +83,39 @@ def check_database(settings: ServiceSettings) -> None:
             f"cannot read the database {database}: {(exc.strerror or '').lower()}",
             hint="check its owner and mode (the service's user must read and write it)",
         ) from None
+    if not head and has_keys:
+        # The database is made whole before the keys (DataDir.provision): keys beside an
+        # empty file are a database that was emptied, not a first start that stopped.
+        raise ConfigError(
+            f"the data folder holds keys but its database {database} is empty",
+            hint=_START_OVER,
+            code="database_lost",
+            facts={"database": str(database)},
+        )
     if head and head != SQLITE_MAGIC:
         raise ConfigError(f"{database} is not an SQLite database", hint=_START_OVER)
+
+
+def check_keys(data: DataDir) -> None:
+    """Refuse a master key that does not open the signing keyset.
+
+    A wrong master key (another folder's, a damaged copy) would otherwise be found by
+    each worker as it starts, in the server's own traceback.
+
+    Raises:
+        ConfigError: the master key is malformed, or code ``master_key_mismatch``.
+    """
+    try:
+        data.load_keyset()
+    except DecryptionError:
+        raise ConfigError(
+            f"the master key {data.master_key_file} does not open the signing keyset "
+            f"{data.keyset_file}: another folder's key, or either file was altered",
+            hint="restore master.key and jwt-keyset.sealed from the same backup: "
+            "everything the folder seals needs the key it was sealed with",
+            code="master_key_mismatch",
+            facts={"master_key": str(data.master_key_file), "keyset": str(data.keyset_file)},
+        ) from None
 
 
 def check_modes(settings: ServiceSettings) -> None:

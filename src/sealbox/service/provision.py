@@ -25,6 +25,7 @@ import base64
 import binascii
 import contextlib
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
@@ -38,6 +39,9 @@ __all__ = ["DataDir", "MasterKeySealer"]
 MASTER_KEY_FORMAT: Final = "sealbox-master-key/1"
 KEYSET_FORMAT: Final = "sealbox-service-jwt-keyset/1"
 SERVER_NAMES: Final = ("localhost", "127.0.0.1", "::1")
+
+# The folders this process serves (DataDir.claim_for_serving): path -> the locked descriptor.
+_CLAIMED: dict[str, int] = {}
 
 
 class MasterKeySealer(KeySealer):
@@ -79,10 +83,66 @@ class DataDir:
         """
         return locked(self.master_key_file)
 
+    # -- the serving process ----------------------------------------------------------
+
+    def claim_for_serving(self, *, shared: bool) -> None:
+        """Hold the folder for this process's service until the process ends.
+
+        Without Redis a service keeps its revocation lists and sign-in throttle in its
+        own memory, so a second service on the folder would let a logged-out token in
+        and double the password guesses an attacker gets: ``shared=False`` (no Redis)
+        refuses every other service, ``shared=True`` (Redis) every service without it.
+        ``sealbox users`` and ``serve --check`` claim nothing. The hold is an ``flock``
+        of ``.serve.lock``, released by the kernel however the process ends; claiming
+        again in the same process does nothing.
+
+        Raises:
+            ConfigError: code ``data_dir_in_use``, with the other process's id.
+        """
+        import fcntl
+
+        path = self.path / ".serve.lock"
+        if str(path) in _CLAIMED:
+            return
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
+            os.close(fd)
+            other = f"another sealbox service{f' (process {holder})' if holder else ''}"
+            raise ConfigError(
+                f"{other} serves {self.path}"
+                + (
+                    " without Redis"
+                    if shared
+                    else "; without Redis a service keeps revocations and the sign-in "
+                    "throttle to itself"
+                ),
+                hint="stop it, or run every service of the folder with SEALBOX_REDIS_URL",
+                code="data_dir_in_use",
+                facts={"folder": str(self.path), "process": holder or "?"},
+            ) from None
+        # The holder without Redis says who it is; holders with Redis are many.
+        os.ftruncate(fd, 0)
+        if not shared:
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        _CLAIMED[str(path)] = fd
+
     # -- first run --------------------------------------------------------------------
 
-    def provision(self, *, tls: bool = True, sqlite: bool = False) -> list[str]:
+    def provision(
+        self,
+        *,
+        tls: bool = True,
+        sqlite: bool = False,
+        migrate: Callable[[], None] | None = None,
+    ) -> list[str]:
         """Create whatever is missing; return what was created or renewed (for the log).
+
+        ``migrate`` brings the database's schema up to date; it runs before any key is
+        made, so a folder with keys always has a database that was made whole (the
+        preflight refuses keys beside an empty one: a lost database, not a first start).
 
         Several processes may start on one data folder at once: the whole check-and-create
         runs under the master key's lock, so one of them creates and the others find.
@@ -98,6 +158,8 @@ class DataDir:
             if sqlite:
                 # Before any key: a folder with keys and no database is a damaged one.
                 self.touch_private("sealbox.db")
+            if migrate is not None:
+                migrate()
             return done + self._provision_locked(tls=tls)
 
     def _provision_locked(self, *, tls: bool) -> list[str]:
@@ -165,16 +227,23 @@ class DataDir:
                 f"{self.master_key_file} is readable by other users (mode {mode:o})",
                 hint=f"chmod 600 {self.master_key_file}",
             )
+        malformed = ConfigError(
+            f"{self.master_key_file} is not a sealbox master key "
+            f"({MASTER_KEY_FORMAT} and 32 bytes in base64)",
+            hint="restore it from a backup: what the folder seals can be opened with it only",
+            code="master_key_invalid",
+            facts={"path": str(self.master_key_file)},
+        )
         text = read_limited(self.master_key_file, 4096, "master key").decode(errors="replace")
         parts = text.split()
         if len(parts) != 2 or parts[0] != MASTER_KEY_FORMAT:
-            raise ConfigError(f"{self.master_key_file} is not a sealbox master key")
+            raise malformed
         try:
             key = base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4))
         except binascii.Error:
-            raise ConfigError(f"{self.master_key_file} is not a sealbox master key") from None
+            raise malformed from None
         if len(key) != 32:
-            raise ConfigError(f"{self.master_key_file} does not hold a 32-byte key")
+            raise malformed
         return key
 
     def _sealer(self) -> MasterKeySealer:

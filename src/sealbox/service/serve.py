@@ -22,6 +22,7 @@ from sealbox.service.db import make_engine, migrate
 from sealbox.service.preflight import (
     check_audit_log,
     check_database,
+    check_keys,
     check_listen,
     check_modes,
     check_redis,
@@ -123,17 +124,18 @@ def client_trust_file(settings: ServiceSettings) -> Path | None:
     return Path(settings.data_dir) / "tls" / "ca.crt"
 
 
-def prepare(settings: ServiceSettings) -> list[str]:
-    """Provision the data folder and migrate the database; return what was created."""
-    check(settings)
-    check_database(settings)
-    data = DataDir(settings.data_dir)
-    done = data.provision(tls=settings.cert is None, sqlite=settings.database_url is None)
-    check_modes(settings)
-    from sealbox.service.tls_setup import check_server_tls  # the TLS stack, when serving
+def prepare(settings: ServiceSettings, *, serving: bool = False) -> list[str]:
+    """Provision the data folder and migrate the database; return what was created.
 
-    check_server_tls(settings)
-    check_audit_log(settings)
+    ``serving``: this process will serve the folder (:func:`run`); it is claimed first
+    (:meth:`DataDir.claim_for_serving`), so a second service without Redis is refused
+    before it changes anything.
+    """
+    check(settings)
+    if serving:
+        _claim(settings)
+    check_database(settings)
+    check_modes(settings)
 
     async def _migrate() -> None:
         engine = make_engine(settings.resolved_database_url())
@@ -142,10 +144,27 @@ def prepare(settings: ServiceSettings) -> list[str]:
         finally:
             await engine.dispose()
 
-    with data.lock():  # services starting together: one creates the tables, the rest find them
-        asyncio.run(_migrate())
+    data = DataDir(settings.data_dir)
+    # Under the folder's lock: services starting together, one creates, the rest find.
+    done = data.provision(
+        tls=settings.cert is None,
+        sqlite=settings.database_url is None,
+        migrate=lambda: asyncio.run(_migrate()),
+    )
+    check_modes(settings)
+    from sealbox.service.tls_setup import check_server_tls  # the TLS stack, when serving
+
+    check_server_tls(settings)
+    check_audit_log(settings)
+    check_keys(data)
     check_redis(settings)
     return done
+
+
+def _claim(settings: ServiceSettings) -> None:
+    # A folder not made yet is claimed by run(), once provisioning has made it.
+    if settings.data_dir.is_dir():
+        DataDir(settings.data_dir).claim_for_serving(shared=settings.redis_url is not None)
 
 
 def settings_env(settings: ServiceSettings) -> dict[str, str]:
@@ -167,6 +186,7 @@ def run(settings: ServiceSettings, *, log_level: str = "info") -> None:
     """Serve until interrupted (blocks). Call :func:`prepare` first."""
     import uvicorn
 
+    _claim(settings)
     if settings.mtls and settings.client_ca is None:
         settings = settings.model_copy(
             update={"client_ca": Path(settings.data_dir) / "tls" / "ca.crt"}

@@ -1,0 +1,137 @@
+"""The data folder is served by one service without Redis, and a folder whose master key or
+database is not what its keys need is refused before anything is served or rebuilt."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_sealbox
+from tests.service.conftest import PASSWORD, free_port, serve_process, shared_env
+
+
+def _serve(data: Path, *, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
+    """``sealbox serve`` on ``data`` that is expected to refuse (it would serve otherwise)."""
+    return run_sealbox(
+        ["serve", "--data-dir", data, "--port", str(free_port())], env=env or {}, timeout=60
+    )
+
+
+def test_a_second_service_without_redis_on_a_served_folder_is_refused_before_it_serves(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "data"
+    with serve_process(tmp_path, data_dir=data) as first:
+        r = _serve(data)
+        stderr = r.stderr.decode()
+        assert r.returncode == 1, stderr
+        assert stderr.startswith(
+            f"sealbox: error: another sealbox service (process {first.proc.pid}) serves "
+            f"{data}; without Redis a service keeps revocations and the sign-in throttle "
+            "to itself\n"
+        )
+        assert "SEALBOX_REDIS_URL" in stderr and "sealbox service on" not in stderr
+        # A service with Redis is refused beside it too: the first one shares nothing.
+        r = _serve(data, env=shared_env())
+        assert r.returncode == 1
+        assert r.stderr.decode().startswith(
+            f"sealbox: error: another sealbox service (process {first.proc.pid}) serves "
+            f"{data} without Redis\n"
+        )
+        # Checking the folder beside it is not serving it.
+        assert run_sealbox(["serve", "--data-dir", data, "--check"]).returncode == 0
+        with first.client() as c:
+            assert c.get("/health").status_code == 200
+
+
+def test_a_killed_service_leaves_its_folder_free_for_the_next(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with serve_process(tmp_path, data_dir=data) as first:
+        os.kill(first.proc.pid, signal.SIGKILL)
+        first.proc.wait(30)
+        with serve_process(tmp_path, data_dir=data) as second, second.client() as c:
+            assert c.get("/health").status_code == 200
+
+
+def test_services_with_redis_share_a_folder(tmp_path: Path) -> None:
+    data, env = tmp_path / "data", shared_env()
+    with (
+        serve_process(tmp_path, data_dir=data, env=env) as one,
+        serve_process(tmp_path, data_dir=data, env=env) as two,
+    ):
+        for srv in (one, two):
+            with srv.client() as c:
+                assert c.get("/health").status_code == 200
+
+
+@pytest.fixture
+def made(tmp_path: Path) -> Path:
+    """A provisioned data folder with one account."""
+    data = tmp_path / "data"
+    assert run_sealbox(["serve", "--data-dir", data, "--check"]).returncode == 0
+    r = run_sealbox(
+        ["users", "create", "alice", "--data-dir", data],
+        input=PASSWORD.encode(),
+        env={"SEALBOX_PASSWORD_PROFILE": "test"},
+    )
+    assert r.returncode == 0, r.stderr
+    return data
+
+
+def test_a_master_key_that_does_not_open_the_keyset_is_refused_by_the_check(made: Path) -> None:
+    key = made / "master.key"
+    other = "sealbox-master-key/1 " + "A" * 43 + "\n"  # well-formed, but not this folder's
+    key.write_text(other)
+    for args in (["serve", "--data-dir", made, "--check"], ["serve", "--data-dir", made]):
+        r = run_sealbox([*args, "--port", str(free_port())], timeout=60)
+        stderr = r.stderr.decode()
+        assert r.returncode == 1, stderr
+        assert stderr.startswith(
+            f"sealbox: error: the master key {key} does not open the signing keyset "
+            f"{made / 'jwt-keyset.sealed'}"
+        )
+        assert "Traceback" not in stderr and "sealbox service on" not in stderr
+    key.write_text("not a key\n")
+    r = run_sealbox(["serve", "--data-dir", made, "--check"])
+    assert r.returncode == 1
+    assert r.stderr.decode().splitlines() == [
+        (
+            f"sealbox: error: {key} is not a sealbox master key (sealbox-master-key/1 and 32 "
+            "bytes in base64)"
+        ),
+        "sealbox: hint: restore it from a backup: what the folder seals can be opened with it only",
+    ]
+
+
+def test_an_emptied_database_beside_the_keys_is_refused_not_rebuilt(made: Path) -> None:
+    database = made / "sealbox.db"
+    for suffix in ("-wal", "-shm"):
+        Path(f"{database}{suffix}").unlink(missing_ok=True)
+    database.write_bytes(b"")
+    for args in (
+        ["serve", "--data-dir", made, "--check"],
+        ["users", "list", "--data-dir", made],
+        ["users", "create", "bob", "--data-dir", made],
+    ):
+        r = run_sealbox(args, input=PASSWORD.encode())
+        stderr = r.stderr.decode()
+        assert r.returncode == 1, (args, stderr)
+        assert stderr.startswith(
+            f"sealbox: error: the data folder holds keys but its database {database} is empty"
+        ), stderr
+        assert database.stat().st_size == 0
+
+
+def test_a_first_start_killed_before_its_keys_starts_again(tmp_path: Path) -> None:
+    # The database is made before the keys, so a folder with keys always has one: a
+    # first start stopped before its keys leaves a folder the next start completes.
+    data = tmp_path / "data"
+    data.mkdir(mode=0o700)
+    (data / "sealbox.db").touch(mode=0o600)
+    r = run_sealbox(["serve", "--data-dir", data, "--check"])
+    assert r.returncode == 0, r.stderr
+    assert (data / "master.key").exists() and (data / "sealbox.db").stat().st_size > 0
