@@ -20,13 +20,14 @@ A check costs a dict lookup (local) or one Redis round trip (``MGET`` of three k
 Another process sharing the database (``sealbox users disable`` beside a running
 one-worker service without Redis, or another worker of an app of one's own) records its
 change in the database and rewrites a small *changes file* (:func:`announce_change`),
-as a watching :class:`LocalRevocations` does after its own revocations; a :class:`LocalRevocations` told to
-``watch`` that file checks it (one ``stat``) before a request when the last check is
-more than :data:`WATCH_INTERVAL` old, and reloads the lists when it was replaced, so the
-change holds for every request that comes a millisecond after it was announced. A
-``stat`` costs the serving process several microseconds (the system call, and the caches
-it cools), a share of a small route's time worth saving; a millisecond is shorter than
-announcing the change takes (``bench/results/accounts.md`` has both).
+as a watching :class:`LocalRevocations` does after its own revocations; a
+:class:`LocalRevocations` told to ``watch`` that file checks it (one ``stat``) before a
+request when the last check is more than :data:`WATCH_INTERVAL` old, and reloads the
+lists when it was replaced, so the change holds for every request that comes a
+millisecond after it was announced. A ``stat`` costs the serving process several
+microseconds (the system call, and the caches it cools), a share of a small route's time
+worth saving; a millisecond is shorter than announcing the change takes
+(``bench/results/accounts.md`` has both).
 
 .. versionadded:: 0.1.0
 """
