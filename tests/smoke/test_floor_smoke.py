@@ -8,6 +8,7 @@ this process (the ``cli`` fixture); the service runs as the real ``sealbox serve
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 from tests.service.conftest import PASSWORD, bearer, login, register, serve_process
@@ -87,6 +88,14 @@ def test_serve_answers_health_and_transit(tmp_path: Path, cli) -> None:
             "/v1/keys/smoke/decrypt", json={"ciphertext": sealed.json()["ciphertext"]}, headers=h
         )
         assert opened.json()["plaintext"] == "c21va2U="
+        # A batch: the vectorised base64 codec at its floor.
+        texts = [base64.b64encode(bytes([i]) * i).decode() for i in range(1, 40)]
+        batch = {"batch_input": [{"plaintext": t} for t in texts]}
+        sealed = c.post("/v1/keys/smoke/encrypt", json=batch, headers=h)
+        assert sealed.status_code == 200, sealed.text
+        items = [{"ciphertext": r["ciphertext"]} for r in sealed.json()["batch_results"]]
+        opened = c.post("/v1/keys/smoke/decrypt", json={"batch_input": items}, headers=h)
+        assert [r["plaintext"] for r in opened.json()["batch_results"]] == texts
     assert "Traceback" not in srv.stderr
 
 

@@ -22,7 +22,8 @@ not import the cryptography backend or httpx2.
 
 May import: :mod:`sealbox.exceptions`, :mod:`sealbox.secret`, :mod:`sealbox._util`,
 :mod:`sealbox.hazmat`, :mod:`sealbox.keys`, :mod:`sealbox.keysets` (the key states),
-:mod:`sealbox.tls` (the client's TLS) and third-party ``httpx2``.
+:mod:`sealbox.tls` (the client's TLS) and third-party ``httpx2``, and ``pybase64`` where
+it is installed (the service extra's vectorised base64; the standard library's otherwise).
 
 .. versionadded:: 0.1.0
 """

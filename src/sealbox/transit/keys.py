@@ -33,7 +33,6 @@ Example::
 from __future__ import annotations
 
 import os
-from binascii import b2a_base64
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -46,7 +45,7 @@ from sealbox.transit.errors import (
     InvalidRequestError,
     KeyVersionTooOldError,
 )
-from sealbox.transit.formats import MAX_VERSION, format_versioned, parse_versioned
+from sealbox.transit.formats import MAX_VERSION, encode_b64, format_versioned, parse_versioned
 from sealbox.transit.registry import DATAKEY_BITS, Family, TransitKeyType, key_type
 
 __all__ = ["KeyVersion", "TransitKey", "check_version_rules"]
@@ -341,7 +340,7 @@ class TransitKey:
                 sealed = seal(plaintext, associated_data)
             except ValueError:
                 return self.encrypt(plaintext, associated_data, version)  # its own refusal
-            return prefix + b2a_base64(sealed, newline=False).decode("ascii"), used
+            return prefix + encode_b64(sealed).decode("ascii"), used
 
         return encrypt
 
@@ -379,8 +378,7 @@ class TransitKey:
                 except ValueError:
                     sealed.append(self._empty_refused())
         return [
-            s if isinstance(s, InvalidRequestError) else prefix + b2a_base64(s, newline=False)
-            for s in sealed
+            s if isinstance(s, InvalidRequestError) else prefix + encode_b64(s) for s in sealed
         ], kv.version
 
     def _empty_refused(self) -> InvalidRequestError:

@@ -8,8 +8,8 @@ cryptography: validating the body into a model, a result dict, the serializer, a
 JSON parser, the one model validation uses), checked by hand against the request
 model's rules (those of :mod:`sealbox.service.routes.transit_batch`), and the answer is
 written as bytes. The base64 of a plaintext or a ciphertext is decoded as the batches
-decode it (:func:`~sealbox.service.routes.transit_batch.decode_all`: pydantic-core's
-decoder where it gives the bytes :func:`~sealbox.transit.formats.decode_b64` gives).
+decode it (:func:`~sealbox.service.routes.transit_batch.decode_all`: the vectorised
+codec where it gives the bytes :func:`~sealbox.transit.formats.decode_b64` gives).
 
 **Same answers.** :func:`single_body` takes a body only when the request model would
 accept it as it is and the answer can be written byte for byte as the model path's
@@ -27,7 +27,6 @@ detail.
 
 from __future__ import annotations
 
-from binascii import b2a_base64
 from collections.abc import Awaitable, Callable, Mapping
 from types import MappingProxyType
 from typing import Any, Final
@@ -44,7 +43,7 @@ from sealbox.service.routes.transit_batch import (
 )
 from sealbox.service.routes.transit_call import TransitCall
 from sealbox.service.routes.transit_models import DecryptRequest, EncryptRequest
-from sealbox.transit.formats import MAX_VERSION, decode_b64, peek_version
+from sealbox.transit.formats import MAX_VERSION, decode_b64, encode_b64, peek_version
 
 __all__ = ["SINGLE_OPERATIONS", "single_body"]
 
@@ -125,7 +124,7 @@ async def _decrypt(call: TransitCall, name: str, body: dict[str, Any]) -> bytes:
     call.audit(
         "decrypt", "success", f"key={name}" if read is None else f"key={name} version={read}"
     )
-    return _answer(b'{"plaintext":"' + b2a_base64(plaintext, newline=False) + b'"', body)
+    return _answer(b'{"plaintext":"' + encode_b64(plaintext) + b'"', body)
 
 
 SINGLE_OPERATIONS: Final[
