@@ -212,6 +212,29 @@ def test_run_puts_secrets_in_the_child_environment(sfile: Path, keys) -> None:
     assert p.stderr == b"sealbox: error: command not found: no-such-program-x\n"
 
 
+def test_run_gives_every_word_from_the_command_on_to_the_command(sfile: Path, keys) -> None:
+    code = "import sys; print(sys.argv[1:])"
+    key = keys["alice"][0]
+    # Without "--", words after the command's name that sealbox also reads (-i, --help)
+    # are the command's; with it, the same.
+    for sep in ([], ["--"]):
+        p = run_sealbox(
+            ["secrets", "run", sfile, "-i", key, *sep, sys.executable, "-c", code,
+             "-i", "x", "--help", "--", "-"],
+            env={"PATH": os.environ["PATH"]},
+        )  # fmt: skip
+        assert p.returncode == 0, p.stderr
+        assert p.stdout.decode().strip() == "['-i', 'x', '--help', '--', '-']"
+    # sealbox's own options still go anywhere before the command, in either form.
+    p = run_sealbox(
+        ["secrets", "run", f"--identity={key}", sfile, sys.executable, "-c", code, "ok"],
+        env={"PATH": os.environ["PATH"]},
+    )
+    assert p.returncode == 0 and p.stdout.decode().strip() == "['ok']", p.stderr
+    p = run_sealbox(["secrets", "run", sfile, "--no-such-option", "-i", key, "true"])
+    assert p.returncode == 2 and b"no such option '--no-such-option'" in p.stderr
+
+
 def test_canary_only_in_get_and_run(cli, sfile: Path, keys, tmp_path: Path) -> None:
     outputs = []
     for args in (

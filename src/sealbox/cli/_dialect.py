@@ -4,7 +4,8 @@ Old spellings of options and of choice values stay accepted for a release withou
 being shown in ``--help`` (:func:`option` with ``old=``, :class:`AliasChoice`);
 ``--json`` prints one document the same way everywhere (:data:`json_option`,
 :func:`echo_json`); destructive commands ask on the terminal or need ``--yes``
-(:data:`yes_option`, :func:`confirm`).
+(:data:`yes_option`, :func:`confirm`); a command that runs another program reads its own
+options up to that program's name (:class:`CommandLast`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 __all__ = [
     "AliasChoice",
     "AliasedOption",
+    "CommandLast",
     "confirm",
     "echo_json",
     "json_option",
@@ -29,6 +31,42 @@ __all__ = [
     "option",
     "yes_option",
 ]
+
+
+class CommandLast(click.Command):
+    """A command whose last argument is another program's command line.
+
+    Its own options are read up to the command's first word; from there on every word
+    is the command's, with or without ``--`` before it (``run FILE ls -i`` gives ``-i``
+    to ``ls``, and ``--help`` after the command's name is the command's). The command
+    starts at the first positional word after ``leading`` of them (the command's own
+    arguments before it, e.g. ``FILE``).
+    """
+
+    leading = 1
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        valued = {
+            name
+            for param in self.params
+            if isinstance(param, click.Option) and not param.is_flag and not param.count
+            for name in (*param.opts, *param.secondary_opts)
+        }
+        seen, index = 0, 0
+        while index < len(args):
+            word = args[index]
+            if word == "--":
+                break  # said where the command starts
+            if word.startswith("-") and word != "-":
+                # An option; one that takes a value takes the next word unless given "=…".
+                index += 2 if word in valued else 1
+                continue
+            if seen == self.leading:
+                args = [*args[:index], "--", *args[index:]]
+                break
+            seen += 1
+            index += 1
+        return super().parse_args(ctx, args)
 
 
 class AliasedOption(click.Option):

@@ -15,7 +15,7 @@ from typing import Final
 import click
 
 from sealbox.age import Identity
-from sealbox.cli._dialect import confirm, echo_json, json_option, yes_option
+from sealbox.cli._dialect import CommandLast, confirm, echo_json, json_option, yes_option
 from sealbox.cli._io import (
     CLIError,
     note,
@@ -456,7 +456,7 @@ def _after_quotes(rest: str, number: int) -> None:
         )
 
 
-@secrets.command(context_settings={"ignore_unknown_options": True})
+@secrets.command(cls=CommandLast)
 @_FILE
 @_IDENTITY
 @passphrase_file_option
@@ -478,7 +478,8 @@ def run(
 ) -> None:
     """Run COMMAND with the secrets of FILE in its environment.
 
-    Usage: sealbox secrets run FILE -i KEY -- COMMAND [ARGS]…
+    Usage: sealbox secrets run FILE -i KEY [--] COMMAND [ARGS]…  (every word from
+    COMMAND on is the command's, options included)
     """
     from sealbox.secrets.env import changes_execution
 
