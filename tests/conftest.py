@@ -120,7 +120,12 @@ def cli(monkeypatch: pytest.MonkeyPatch):
 def run_sealbox(
     args: list[str], *, input: bytes = b"", env: dict[str, str] | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[bytes]:
-    """Run the real ``sealbox`` program in a subprocess (for end-to-end checks)."""
+    """Run the real ``sealbox`` program in a subprocess (for end-to-end checks).
+
+    It runs in a session of its own, without a controlling terminal, as under CI: a
+    command that would ask on the terminal behaves the same when the suite is run from
+    one (tests of prompts use pexpect).
+    """
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("SEALBOX_")}
     full_env.update(env or {})
     return subprocess.run(
@@ -130,6 +135,7 @@ def run_sealbox(
         env=full_env,
         timeout=timeout,
         check=False,
+        start_new_session=True,
     )
 
 

@@ -199,6 +199,45 @@ def test_edit_with_a_broken_result_changes_nothing(tmp_path: Path, sfile: Path, 
     assert sfile.read_bytes() == before
 
 
+@pytest.mark.parametrize("answer", ["y", "n"])
+def test_an_edit_that_does_not_read_is_offered_again_on_a_terminal(
+    tmp_path: Path, sfile: Path, keys, answer: str
+) -> None:
+    pexpect = pytest.importorskip("pexpect")
+    before = sfile.read_bytes()
+    seen = tmp_path / "seen"
+    # The first edit names A twice; the second (the text as the first left it) fixes it.
+    editor = _editor(
+        tmp_path,
+        "t = p.read_text()\n"
+        "if 'A=2' in t: p.write_text(t.replace('A=2\\n', 'B=2\\n'))\n"
+        "else: p.write_text(t + 'A=1\\nA=2\\n')\n",
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEALBOX_")}
+    env.update({"EDITOR": editor, "SEEN": str(seen)})
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "sealbox", "secrets", "edit", str(sfile), "-i", str(keys["alice"][0])],
+        env=env,
+        timeout=60,
+    )
+    child.expect(r"line \d+: A appears twice\r\nEdit again\? \[Y/n\] ")
+    child.sendline(answer)
+    child.expect(pexpect.EOF)
+    child.wait()
+    folder = Path(seen.read_text().split()[2])
+    assert not folder.exists()
+    if answer == "n":
+        assert child.exitstatus == 1 and b"appears twice; nothing changed" in child.before
+        assert sfile.read_bytes() == before
+        return
+    assert child.exitstatus == 0, child.before
+    assert b"changed: A, B" in child.before
+    for name, value in (("A", b"1"), ("B", b"2")):
+        g = run_sealbox(["secrets", "get", sfile, name, "-i", keys["alice"][0]])
+        assert g.stdout == value
+
+
 def test_run_puts_secrets_in_the_child_environment(sfile: Path, keys) -> None:
     code = "import os,sys; print(os.environ['DB_PASSWORD']); sys.exit(7)"
     p = run_sealbox(

@@ -22,9 +22,10 @@ from sealbox.cli._io import (
     open_tty,
     passphrase_file_option,
     print_error,
+    terminal_safe,
     write_stdout,
 )
-from sealbox.exceptions import SecretSourceError
+from sealbox.exceptions import SealboxError, SecretSourceError
 from sealbox.secret import Secret
 from sealbox.secrets.base import NAME_PATTERN
 from sealbox.secrets.sealed import FORMAT, SealedFile
@@ -324,23 +325,60 @@ def edit(file: Path, identities: tuple[Path, ...], passphrase_file: Path | None)
                 )
                 for name, value in values.items():
                     fh.write(f"{name}={_quote(value.expose_secret())}\n")
-            before = plain.stat().st_mtime_ns
-            _run_editor(editor, plain)
-            if plain.stat().st_mtime_ns == before:
+            edited = _edit_until_it_reads(editor, plain, len(values))
+            if edited is None:
                 note("no change")
                 return
-            edited = _parse_edited(plain)
-            if not edited and values:
-                # An emptied buffer is more often an accident than a wish to drop them all.
-                raise CLIError(
-                    f"the edited file holds no secret; nothing changed ({len(values)} kept)",
-                    hint="remove secrets one by one with 'sealbox secrets rm'",
-                )
             changed = sealed.replace_values(edited, ids)
             _save(sealed)
             note(f"changed: {', '.join(changed)}" if changed else "no change")
     except Interrupted as exc:
-        raise CLIError(f"interrupted ({exc}); the decrypted copy was removed") from None
+        # 128 + the signal's number, as a shell reports a process the signal ended.
+        print_error(f"interrupted ({exc}); the decrypted copy was removed")
+        raise SystemExit(128 + exc.signum) from None
+
+
+def _edit_until_it_reads(editor: str, plain: Path, count: int) -> dict[str, str] | None:
+    """Run the editor on ``plain`` and read what it saved (``None``: not saved).
+
+    An edit that does not read (a line that is not ``NAME=VALUE``, a name twice, an
+    emptied buffer) is refused; on a terminal the user is asked whether to edit again,
+    with their text as they left it, rather than lose it.
+    """
+    before = plain.stat().st_mtime_ns
+    _run_editor(editor, plain)
+    if plain.stat().st_mtime_ns == before:
+        return None
+    while True:
+        try:
+            return _read_edited(plain, count)
+        except (SecretSourceError, CLIError) as exc:
+            if not _edit_again(exc):
+                raise
+            _run_editor(editor, plain)
+
+
+def _read_edited(plain: Path, count: int) -> dict[str, str]:
+    edited = _parse_edited(plain)
+    if not edited and count:
+        # An emptied buffer is more often an accident than a wish to drop them all.
+        raise CLIError(
+            f"the edited file holds no secret; nothing changed ({count} kept)",
+            hint="remove secrets one by one with 'sealbox secrets rm'",
+        )
+    return edited
+
+
+def _edit_again(problem: SealboxError) -> bool:
+    """Ask on the terminal whether to go back to the editor (``False`` without one)."""
+    try:
+        tty = open_tty()
+    except CLIError:
+        return False
+    with tty:
+        message = terminal_safe(str(problem)).removesuffix("; nothing changed")
+        tty.write(f"sealbox: error: {message}\nEdit again? [Y/n] ")
+        return tty.readline().strip().lower() in {"", "y", "yes"}
 
 
 def _run_editor(editor: str, plain: Path) -> None:
