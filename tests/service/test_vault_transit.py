@@ -389,3 +389,20 @@ def test_a_body_past_the_limit_is_refused_in_vaults_shape(service, admin_token: 
     )
     assert status == 413
     assert body == {"errors": ["the request body is larger than 65536 bytes"]}
+
+
+def test_a_key_name_with_a_final_newline_is_refused_on_every_route(service, admin_token) -> None:
+    # Python's "$" matches before a final newline: a name checked with it let
+    # "evil\n" (sent as evil%0A) be created through the Vault routes.
+    for method, path, body in (
+        ("POST", "/v1/transit/keys/evil%0A", {}),
+        ("POST", "/v1/transit/encrypt/evil%0A", {"plaintext": b64(b"p")}),
+        ("POST", "/v1/transit/keys/evil%0A/rotate", {}),
+    ):
+        status, answer = curl(service, method, path, admin_token, body)
+        assert (status, answer) == (400, {"errors": ["invalid key name"]}), path
+    with service.client() as c:
+        headers = {"Authorization": f"Bearer {admin_token}"}
+        answer = c.post("/v1/keys/evil%0A/encrypt", json={"plaintext": b64(b"p")}, headers=headers)
+        assert answer.status_code in (404, 422), answer.text
+        assert c.get("/v1/keys", headers=headers).json()["keys"] == []

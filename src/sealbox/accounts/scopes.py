@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from typing import Final
 
 from sealbox.exceptions import ConfigError
-from sealbox.transit.registry import KEY_NAME_PATTERN, SCOPE_OPERATIONS
+from sealbox.transit.registry import SCOPE_OPERATIONS, is_key_name
 
 __all__ = ["SCOPE_TOKEN", "check_scopes", "unknown_own_scope"]
 
@@ -25,7 +25,6 @@ SCOPE_TOKEN: Final = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]{1,128}")
 """RFC 6749's ``scope-token = 1*( %x21 / %x23-5B / %x5D-7E )``; sealbox also caps the
 length."""
 
-_KEY_NAME: Final = re.compile(KEY_NAME_PATTERN)
 
 # What each of sealbox's prefixes may be followed by, in words (for the refusal).
 _OWN_FORMS: Final = {
@@ -47,7 +46,7 @@ def _known_own(prefix: str, rest: str) -> bool:
     if prefix == "transit":
         operation, _, name = rest.partition(":")
         return rest == "admin" or (
-            operation in SCOPE_OPERATIONS and (name == "*" or _KEY_NAME.fullmatch(name) is not None)
+            operation in SCOPE_OPERATIONS and (name == "*" or is_key_name(name))
         )
     action, _, where = rest.partition(":")
     return rest == "admin" or (action in ("read", "write") and where != "")

@@ -27,6 +27,7 @@ from __future__ import annotations
 import base64
 import enum
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -51,6 +52,7 @@ __all__ = [
     "check_hmac_algorithm",
     "check_sign_options",
     "export_text",
+    "is_key_name",
     "key_type",
     "new_material",
     "types_for",
@@ -65,7 +67,16 @@ export and reading its configuration."""
 
 KEY_NAME_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 """A transit key's name: 1-128 letters, digits, ``.``, ``_`` or ``-``, starting with a
-letter or digit."""
+letter or digit. Python's ``$`` also matches before a final newline: check a name with
+:func:`is_key_name` (request models use the pattern, whose engine reads ``$`` as the end)."""
+
+_KEY_NAME: Final = re.compile(KEY_NAME_PATTERN)
+
+
+def is_key_name(name: object) -> bool:
+    """Whether ``name`` is a whole key name (:data:`KEY_NAME_PATTERN`, ``"orders\\n"`` not)."""
+    return type(name) is str and _KEY_NAME.fullmatch(name) is not None
+
 
 DATAKEY_BITS: Final = (128, 256, 512)
 HMAC_KEY_SIZE: Final = 32

@@ -58,11 +58,12 @@ from sealbox.service.middleware import (
     security_headers,
     with_security_headers,
 )
-from sealbox.service.routes.transit import HANDLERS, NAME_PATTERN
+from sealbox.service.routes.transit import HANDLERS
 from sealbox.service.routes.transit_batch import LEAN_OPERATIONS, lean_body
 from sealbox.service.routes.transit_call import TransitCall, client_address
 from sealbox.service.routes.transit_single import SINGLE_OPERATIONS, single_body
 from sealbox.service.runtime import Runtime
+from sealbox.transit.registry import is_key_name
 
 __all__ = [
     "BodyEntry",
@@ -78,7 +79,6 @@ ASGICall = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _PREFIX = "/v1/keys/"
 _PATH = re.compile(r"/v1/keys/([^/]+)/(" + "|".join(HANDLERS) + ")")
-_NAME = re.compile(NAME_PATTERN)
 _JSON = b"application/json"
 _CONTENT_TYPE = (b"content-type", _JSON)
 
@@ -92,7 +92,7 @@ def operation_of(scope: Scope) -> tuple[str, str] | None:
         path = scope["path"]
         if path.startswith(_PREFIX):
             match = _PATH.fullmatch(path)
-            if match is not None and _NAME.match(match[1]):
+            if match is not None and is_key_name(match[1]):
                 return match[1], match[2]
     return None
 

@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from sealbox.service.routes.transit import HANDLERS, NAME_PATTERN
+from sealbox.service.routes.transit import HANDLERS
 from sealbox.service.runtime import Runtime
 from sealbox.service.vault.auth import caller_of
 from sealbox.service.vault.errors import VaultError, vault_refusal
@@ -32,6 +32,7 @@ from sealbox.service.vault.kv_store import KVStore
 from sealbox.service.vault.sys import health, mount_of
 from sealbox.service.vault.token import token_route
 from sealbox.service.vault.transit import manage, operate
+from sealbox.transit.registry import is_key_name
 
 __all__ = ["VaultApi"]
 
@@ -41,7 +42,6 @@ _OPERATION: Final = re.compile(
     r"/v1/transit/(?:(datakey)/(plaintext|wrapped)/([^/]+)"
     r"|(" + "|".join(op for op in HANDLERS if op != "datakey") + r")/([^/]+)(?:/([^/]+))?)"
 )
-_NAME: Final = re.compile(NAME_PATTERN)
 _ENGINES: Final = frozenset({"transit", "auth", "sys"})
 _BODY_METHODS: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -125,7 +125,7 @@ class VaultApi:
             if _OPERATION.fullmatch(path):
                 # An operation's path, by a method other than POST or PUT (taken above).
                 raise VaultError(405, "unsupported operation")
-            if len(parts) > 1 and parts[0] == "keys" and _NAME.match(parts[1]) is None:
+            if len(parts) > 1 and parts[0] == "keys" and not is_key_name(parts[1]):
                 raise VaultError(400, "invalid key name")
             return await manage(request, caller, method, parts, raw, listing=listing)
         if first == "sys":
@@ -157,7 +157,7 @@ async def _operation(match: re.Match[str], request: Request) -> Response:
     else:
         operation, name, path_arg = match[4], match[5], match[6]
     caller = await caller_of(request)  # first: no answer tells a stranger anything
-    if _NAME.match(name) is None:
+    if not is_key_name(name):
         raise VaultError(400, "invalid key name")
     raw = await request.body()
     return await operate(request, caller, operation, name, raw, path_arg=path_arg)

@@ -38,7 +38,6 @@ from sealbox.integrations.fastapi.client_cert import scope_client_identity
 from sealbox.service.deps import checked_caller
 from sealbox.service.errors import ApiError, lean_refusal, response_parts
 from sealbox.service.middleware import security_headers, with_security_headers
-from sealbox.service.routes.transit import NAME_PATTERN
 from sealbox.service.routes.transit_call import TransitCall, client_address
 from sealbox.service.routes.transit_entry import (
     BodyEntry,
@@ -53,6 +52,7 @@ from sealbox.service.runtime import Runtime
 from sealbox.service.vault.auth import token_in
 from sealbox.service.vault.errors import VaultError, vault_refusal
 from sealbox.service.vault.transit import RESHAPED, upserting, vault_single
+from sealbox.transit.registry import is_key_name
 
 __all__ = ["VaultTransitEntry", "plain_body"]
 
@@ -60,7 +60,6 @@ ASGICall = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _PREFIX: Final = "/v1/transit/"
 _PATH: Final = re.compile(r"/v1/transit/(encrypt|decrypt)/([^/]+)")
-_NAME: Final = re.compile(NAME_PATTERN)
 
 
 def plain_body(operation: str, raw: bytes) -> dict[str, Any] | None:
@@ -91,7 +90,7 @@ class VaultTransitEntry(BodyEntry):
         if not path.startswith(_PREFIX) or scope.get("root_path"):
             return None
         match = _PATH.fullmatch(path)
-        if match is None or _NAME.match(match[2]) is None:
+        if match is None or not is_key_name(match[2]):
             return None
         return (match[2], match[1]) if body_within(scope, self.limit) else None
 
