@@ -225,6 +225,7 @@ def test_server_certificate_from_another_ca_is_refused(ca):
         (["bad_name.test"], "not a valid host name"),
         (["-bad.test"], "not a valid host name"),
         (["a..test"], "not a valid host name"),
+        (["a\n.test"], "not a valid host name"),  # "$" alone would let a final newline by
         (["exämple.test"], "not ASCII"),
         (["*.test"], "at least two labels"),
         (["a.*.test"], "not a valid host name"),

@@ -21,7 +21,7 @@ from sealbox.exceptions import ConfigError
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-_LABEL: Final = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_LABEL: Final = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
 MAX_DNS_NAME: Final = 253
 MAX_COMMON_NAME: Final = 64  # RFC 5280 appendix A.1: ub-common-name
 # Only numeric labels: an address mistyped, never a host name (no TLD is all digits).
@@ -55,7 +55,7 @@ def normalize_dns_name(name: str, *, wildcard: bool = True) -> str:
             raise ConfigError(f"wildcard {name!r} must cover a name with at least two labels")
         labels = labels[1:]
     for label in labels:
-        if not _LABEL.match(label):
+        if not _LABEL.fullmatch(label):
             raise ConfigError(
                 f"{name!r} is not a valid host name (label {label!r}: letters, digits and "
                 "inner hyphens only, 1 to 63 characters)"
