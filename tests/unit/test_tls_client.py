@@ -119,9 +119,14 @@ def test_old_protocol_versions_are_refused_by_python_peer(pki, version):
             old.wrap_socket(raw, server_hostname="localhost") as tls,
         ):
             assert tls.version() == version.name.replace("v1_1", "v1.1")
+        # The server's alert usually reaches the client first; when the server has closed
+        # before the client's next write, the client sees the closed pipe instead. Either
+        # way nothing was exchanged, and the server's record below says why.
         with (
             secure_client(ca=pki.ca_file) as client,
-            pytest.raises(httpx2.ConnectError, match="protocol version"),
+            pytest.raises(
+                httpx2.ConnectError, match=r"protocol version|Broken pipe|Connection reset"
+            ),
         ):
             client.get(srv.url())
         record = srv.wait(2)[1]
