@@ -139,6 +139,29 @@ def run_sealbox(
     )
 
 
+def sealbox_on_terminal(
+    args: list[object],
+    answers: list[tuple[str, str]],
+    *,
+    env: dict[str, str] | None = None,
+    timeout: float = 60,
+) -> tuple[int, bytes]:
+    """Run the real ``sealbox`` on a pseudo-terminal, answering each ``(prompt pattern,
+    reply)`` in turn; return its exit status and what it printed after the last answer."""
+    pexpect = pytest.importorskip("pexpect")
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("SEALBOX_")}
+    full_env.update(env or {})
+    child = pexpect.spawn(
+        sys.executable, ["-m", "sealbox", *map(str, args)], env=full_env, timeout=timeout
+    )
+    for prompt, reply in answers:
+        child.expect(prompt)
+        child.sendline(reply)
+    child.expect(pexpect.EOF)
+    child.wait()
+    return child.exitstatus, child.before
+
+
 @pytest.fixture(scope="module")
 def vault_ca():
     """A private CA (trustme) for the fake Vault server's certificate."""

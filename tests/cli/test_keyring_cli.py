@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_sealbox
+from tests.conftest import run_sealbox, sealbox_on_terminal
 
 PASS = "canary-cli-passphrase-93d1"
 ENV = {"SEALBOX_PASSPHRASE": PASS}
@@ -285,23 +285,14 @@ def test_prompt_on_terminal(tmp_path: Path) -> None:
 
 
 def test_destroy_confirmation_on_terminal(tmp_path: Path, cli) -> None:
-    pexpect = pytest.importorskip("pexpect")
     path = tmp_path / "k"
     cli(["keyring", "create", path], env=ENV)
     old = _ids(cli, path)[0]["id"]
     cli(["keyring", "rotate", path], env=ENV)
     cli(["keyring", "disable", path, old], env=ENV)
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("SEALBOX_")}, **ENV}
     for answer, code, state in (("n", 1, "disabled"), ("y", 0, "destroyed")):
-        child = pexpect.spawn(
-            sys.executable,
-            ["-m", "sealbox", "keyring", "destroy", str(path), old],
-            env=env,
-            timeout=30,
+        status, _ = sealbox_on_terminal(
+            ["keyring", "destroy", path, old], [(r"\[y/N\] ", answer)], env=ENV
         )
-        child.expect(r"\[y/N\] ")
-        child.sendline(answer)
-        child.expect(pexpect.EOF)
-        child.wait()
-        assert child.exitstatus == code
+        assert status == code
         assert {k["id"]: k["state"] for k in _ids(cli, path)}[old] == state

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from sealbox import age
-from tests.conftest import run_sealbox
+from tests.conftest import run_sealbox, sealbox_on_terminal
 
 CANARY = "canary-secrets-cli-71c0"
 
@@ -203,7 +203,6 @@ def test_edit_with_a_broken_result_changes_nothing(tmp_path: Path, sfile: Path, 
 def test_an_edit_that_does_not_read_is_offered_again_on_a_terminal(
     tmp_path: Path, sfile: Path, keys, answer: str
 ) -> None:
-    pexpect = pytest.importorskip("pexpect")
     before = sfile.read_bytes()
     seen = tmp_path / "seen"
     # The first edit names A twice; the second (the text as the first left it) fixes it.
@@ -213,26 +212,19 @@ def test_an_edit_that_does_not_read_is_offered_again_on_a_terminal(
         "if 'A=2' in t: p.write_text(t.replace('A=2\\n', 'B=2\\n'))\n"
         "else: p.write_text(t + 'A=1\\nA=2\\n')\n",
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SEALBOX_")}
-    env.update({"EDITOR": editor, "SEEN": str(seen)})
-    child = pexpect.spawn(
-        sys.executable,
-        ["-m", "sealbox", "secrets", "edit", str(sfile), "-i", str(keys["alice"][0])],
-        env=env,
-        timeout=60,
+    status, output = sealbox_on_terminal(
+        ["secrets", "edit", sfile, "-i", keys["alice"][0]],
+        [(r"line \d+: A appears twice\r\nEdit again\? \[Y/n\] ", answer)],
+        env={"EDITOR": editor, "SEEN": str(seen)},
     )
-    child.expect(r"line \d+: A appears twice\r\nEdit again\? \[Y/n\] ")
-    child.sendline(answer)
-    child.expect(pexpect.EOF)
-    child.wait()
     folder = Path(seen.read_text().split()[2])
     assert not folder.exists()
     if answer == "n":
-        assert child.exitstatus == 1 and b"appears twice; nothing changed" in child.before
+        assert status == 1 and b"appears twice; nothing changed" in output
         assert sfile.read_bytes() == before
         return
-    assert child.exitstatus == 0, child.before
-    assert b"changed: A, B" in child.before
+    assert status == 0, output
+    assert b"changed: A, B" in output
     for name, value in (("A", b"1"), ("B", b"2")):
         g = run_sealbox(["secrets", "get", sfile, name, "-i", keys["alice"][0]])
         assert g.stdout == value
