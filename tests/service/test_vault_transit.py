@@ -361,14 +361,80 @@ def test_a_batch_takes_its_key_version_from_the_items_as_vault_does(
         batch_input=[{"ciphertext": r["ciphertext"], "key_version": 2} for r in pinned],
     )["data"]["batch_results"]
     assert [r["ciphertext"][:9] for r in rewrapped] == ["vault:v2:"] * 2
-    with pytest.raises(hx.InvalidRequest, match="one key_version"):
-        t.encrypt_data(
-            name="per-item",
-            batch_input=[
-                {"plaintext": b64(b"a"), "key_version": 1},
-                {"plaintext": b64(b"b"), "key_version": 2},
-            ],
-        )
+    # Items asking for different versions each get theirs, in input order.
+    mixed = t.encrypt_data(
+        name="per-item",
+        batch_input=[
+            {"plaintext": b64(b"a"), "key_version": 2, "reference": "a"},
+            {"plaintext": b64(b"b")},
+            {"plaintext": b64(b"c"), "key_version": 1, "reference": "c"},
+            {"plaintext": b64(b"d"), "key_version": 2, "reference": "d"},
+        ],
+    )["data"]["batch_results"]
+    assert [r["ciphertext"][:9] for r in mixed] == [
+        "vault:v2:",
+        "vault:v3:",
+        "vault:v1:",
+        "vault:v2:",
+    ]
+    assert [r.get("reference") for r in mixed] == ["a", None, "c", "d"]
+    opened = t.decrypt_data(
+        name="per-item",
+        ciphertext=None,
+        batch_input=[{"ciphertext": r["ciphertext"]} for r in mixed],
+    )["data"]["batch_results"]
+    assert [unb64(r["plaintext"]) for r in opened] == [b"a", b"b", b"c", b"d"]
+    rewrapped = t.rewrap_data(
+        name="per-item",
+        ciphertext=None,
+        batch_input=[
+            {"ciphertext": mixed[2]["ciphertext"], "key_version": 2},
+            {"ciphertext": mixed[0]["ciphertext"]},
+        ],
+    )["data"]["batch_results"]
+    assert [r["ciphertext"][:9] for r in rewrapped] == ["vault:v2:", "vault:v3:"]
+
+
+def test_a_mixed_version_batch_answers_as_one_batch(service, admin_token) -> None:
+    t = hvac_client(service, admin_token).secrets.transit
+    t.create_key(name="mixed")
+    t.rotate_key(name="mixed")
+    t.update_key_configuration(name="mixed", min_encryption_version=2)
+    batch = [
+        {"plaintext": b64(b"old"), "key_version": 1},  # below min_encryption_version
+        {"plaintext": b64(b"new"), "key_version": 2},
+    ]
+    status, body = curl(
+        service, "POST", "/v1/transit/encrypt/mixed", admin_token, {"batch_input": batch}
+    )
+    results = body["data"]["batch_results"]
+    assert (
+        status == 400 and "error" in results[0] and results[1]["ciphertext"].startswith("vault:v2:")
+    )
+    status, body = curl(
+        service,
+        "POST",
+        "/v1/transit/encrypt/mixed",
+        admin_token,
+        {"batch_input": batch, "partial_failure_response_code": 207},
+    )
+    assert status == 207 and len(body["data"]["batch_results"]) == 2
+    # The batch limit counts the whole batch, not each version's part.
+    limit = service.settings.transit_max_batch
+    answers = []
+    with service.client() as c:
+        for versions in ((2,), (1, 2)):  # one version, and two: the same refusal
+            too_many = [
+                {"plaintext": "", "key_version": versions[i % len(versions)]}
+                for i in range(limit + 1)
+            ]
+            answer = c.post(
+                "/v1/transit/encrypt/mixed",
+                json={"batch_input": too_many},
+                headers={"X-Vault-Token": admin_token},
+            )
+            answers.append((answer.status_code, answer.json()))
+    assert answers == [(400, {"errors": [f"batch_input has more than {limit} items"]})] * 2
 
 
 @pytest.mark.parametrize(

@@ -63,6 +63,7 @@ from sealbox.service.vault.errors import (
     item_message,
     validation_messages,
 )
+from sealbox.service.vault.version_groups import VersionGroups, item_versions, run_groups
 from sealbox.transit import InvalidRequestError, peek_version, vault_spelling
 from sealbox.transit.batch import FROM_VERSION
 from sealbox.transit.formats import decode_b64
@@ -188,8 +189,9 @@ def _strip(fields: dict[str, Any]) -> dict[str, Any]:
 
 def _request_body(
     operation: str, raw: bytes, path_arg: str | None
-) -> tuple[dict[str, Any], str | None]:
-    """Vault's request as sealbox's model takes it, and the key type an encrypt names."""
+) -> tuple[dict[str, Any], str | None, VersionGroups | None]:
+    """Vault's request as sealbox's model takes it, the key type an encrypt names, and the
+    groups of a batch whose items ask for different key versions."""
     body = _strip(parse_body(raw))
     key_type = None
     items = body.get("batch_input")
@@ -209,26 +211,10 @@ def _request_body(
         body["algorithm"] = body.pop("hash_algorithm")
     if operation in ("decrypt", "verify") and "key_version" in body:
         body.pop("key_version")  # the version is in the ciphertext or signature
+    groups = None
     if operation in ("encrypt", "rewrap") and isinstance(body.get("batch_input"), list):
-        _item_versions(body)
-    return body, key_type
-
-
-def _item_versions(body: dict[str, Any]) -> None:
-    """Vault reads a batch's ``key_version`` from each item and ignores the request's:
-    one version shared by the items becomes sealbox's batch version; items asking for
-    different ones are refused (sealbox encrypts a batch with one version)."""
-    body.pop("key_version", None)
-    asked = [
-        item.pop("key_version", 0) if isinstance(item, dict) else 0 for item in body["batch_input"]
-    ]
-    versions = {repr(v) for v in asked}  # 1 and True differ: the model judges each
-    if len(versions) > 1:
-        raise VaultError(
-            400, "sealbox encrypts a batch with one key_version: give every item the same one"
-        )
-    if asked and asked[0] != 0:
-        body["key_version"] = asked[0]
+        groups = item_versions(body)
+    return body, key_type, groups
 
 
 def _verifies_hmac(body: dict[str, Any]) -> bool:
@@ -334,11 +320,21 @@ async def operate(
     """
     model, handler = HANDLERS[operation]
     key_type = None
+    call = TransitCall.of(request, caller)
     try:
         if path_arg is None and operation != "hmac" and RESHAPED.search(raw) is None:
             parsed = model.model_validate_json(raw or b"{}")
         else:
-            body, key_type = _request_body(operation, raw, path_arg)
+            body, key_type, groups = _request_body(operation, raw, path_arg)
+            if groups is not None:
+                # Items asking for different versions: a native batch for each version.
+                def grouped() -> Awaitable[Response]:
+                    return run_groups(
+                        groups, body, model, lambda part: handler(call, name, part), call.runtime
+                    )
+
+                answer = await upserting(call, operation, name, key_type, grouped)
+                return _answer(answer)
             if operation == "hmac":
                 handler = _hmac_any
             elif operation == "verify" and _verifies_hmac(body):
@@ -346,7 +342,6 @@ async def operate(
             parsed = model.model_validate(body)
     except ValidationError as exc:
         raise VaultError(400, *validation_messages(exc.errors())) from None
-    call = TransitCall.of(request, caller)
     single = (
         getattr(parsed, "batch_input", None) is None and getattr(parsed, "reference", None) is None
     )
