@@ -186,6 +186,8 @@ def test_the_access_log_shows_query_parameter_names_never_their_values(tmp_path:
         c.post(f"/auth/token?grant_type=password&username=alice&{query}")
         c.get(f"/users/me?access_token={jwt_like}")
         c.get(f"/health?{canaries['client_secret']}")
+        c.get("/health?s3cr3t-short&list=true")  # a bare value, however short
+        c.get("/health;password=hunter2-path-param")  # a path segment's parameter
     lines = srv.stdout.splitlines()
     assert any(
         '"POST /auth/token?grant_type=…&username=…&password=…&refresh_token=…&client_secret=…'
@@ -194,5 +196,7 @@ def test_the_access_log_shows_query_parameter_names_never_their_values(tmp_path:
     ), srv.stdout
     assert any('"GET /users/me?access_token=… HTTP/1.1" 401' in line for line in lines)
     assert any('"GET /health?… HTTP/1.1" 200' in line for line in lines)
-    for secret in (*canaries.values(), jwt_like, "alice"):
+    assert any('"GET /health?…&list=… HTTP/1.1"' in line for line in lines), srv.stdout
+    assert any('"GET /health;… HTTP/1.1"' in line for line in lines), srv.stdout
+    for secret in (*canaries.values(), jwt_like, "alice", "s3cr3t-short", "hunter2-path-param"):
         assert secret not in srv.stdout + srv.stderr

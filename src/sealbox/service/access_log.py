@@ -1,5 +1,5 @@
 """What uvicorn's access log may say of a request's target: the path and the names of
-its query parameters, never their values.
+its query parameters, never their values (nor a path segment's parameters).
 
 A query string is where clients put what belongs in a body or a header — a password,
 a refresh token, a client secret, ``?access_token=…`` (RFC 6750 §2.3 warns that such
@@ -32,18 +32,29 @@ _HIDDEN: Final = "…"
 
 def shown_target(target: str) -> str:
     """``target`` (a path and its query) as the access log shows it: each query value
-    replaced by ``…``, names kept when they look like names, the path redacted."""
+    replaced by ``…``, names kept when they look like names, a part without ``=`` (a
+    bare value: ``?s3cr3t``) and each segment's parameters (``/health;password=…``)
+    hidden, the path redacted."""
     path, sep, query = target.partition("?")
+    if ";" in path:
+        path = "/".join(_segment(segment) for segment in path.split("/"))
     path = default_redactor.redact(path)
     if not sep:
         return path
     shown = []
     for part in query.split("&"):
         name, equals, _ = part.partition("=")
-        shown.append(
-            (name if _NAME.fullmatch(name) else _HIDDEN) + (f"={_HIDDEN}" if equals else "")
-        )
+        if not equals:
+            shown.append(_HIDDEN if part else "")
+        else:
+            shown.append((name if _NAME.fullmatch(name) else _HIDDEN) + f"={_HIDDEN}")
     return f"{path}?{'&'.join(shown)}"
+
+
+def _segment(segment: str) -> str:
+    """A path segment without its parameters (RFC 3986 §3.3: ``name;param=value``)."""
+    name, semicolon, _ = segment.partition(";")
+    return f"{name};{_HIDDEN}" if semicolon else name
 
 
 class AccessLogTargets(logging.Filter):
