@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,11 @@ def serve(  # noqa: PLR0917 - click passes every option positionally
 ) -> None:
     """Run the HTTPS service (provisions a CA, keys and a database on first run)."""
     service = _service()
+    from sealbox.service.settings import unknown_variables
+
+    for name, close in unknown_variables(os.environ):
+        guess = f" (did you mean {close}?)" if close else ""
+        note(f"sealbox: warning: unknown setting {name}{guess}: it is not read")
     settings = service.load_settings(
         data_dir=data_dir,
         host=host,

@@ -9,6 +9,7 @@ validation error.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -18,7 +19,13 @@ from pydantic_settings import SettingsConfigDict
 from sealbox.integrations.pydantic_settings import SealboxSettings
 from sealbox.secret import Secret
 
-__all__ = ["RESERVED_MOUNTS", "ServiceSettings"]
+__all__ = [
+    "OTHER_VARIABLES",
+    "RESERVED_MOUNTS",
+    "ServiceSettings",
+    "known_variables",
+    "unknown_variables",
+]
 
 
 RESERVED_MOUNTS: Final = frozenset({"auth", "keys", "sys", "transit"})
@@ -170,3 +177,40 @@ class ServiceSettings(SealboxSettings):
     def public_dict(self) -> dict[str, Any]:
         """The settings with secrets shown as ``**********`` (for ``--show-config``)."""
         return self.model_dump(mode="json")
+
+
+OTHER_VARIABLES: Final = frozenset(
+    {
+        "SEALBOX_CA",  # sealbox transit --ca
+        "SEALBOX_DEBUG",  # tracebacks of internal errors
+        "SEALBOX_LOCK_TIMEOUT",  # sealbox._util.locks
+        "SEALBOX_PASSPHRASE",  # key passphrases of the command line
+        "SEALBOX_TOKEN",  # the transit client's access token
+        "SEALBOX_URL",  # sealbox transit --url
+        "SEALBOX_VECTORS",  # the test suite's vectors folder
+    }
+)
+"""``SEALBOX_*`` variables read outside :class:`ServiceSettings` (the command line, the
+library, the tests); a test keeps the set equal to the names the source reads."""
+
+
+def known_variables() -> frozenset[str]:
+    """Every ``SEALBOX_*`` variable sealbox reads."""
+    fields = {f"SEALBOX_{name.upper()}" for name in ServiceSettings.model_fields}
+    return frozenset(fields) | OTHER_VARIABLES
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[tuple[str, str | None]]:
+    """The ``SEALBOX_*`` names in ``environ`` that sealbox does not read (a misspelt
+    setting is otherwise silently left at its default), each with the closest known name
+    (``None`` when none is close). Values are never looked at."""
+    import difflib
+
+    known = known_variables()
+    # Compared without the prefix, which every name shares.
+    suffixes = {name.removeprefix("SEALBOX_"): name for name in known}
+    found = []
+    for name in sorted(n for n in environ if n.startswith("SEALBOX_") and n not in known):
+        close = difflib.get_close_matches(name.removeprefix("SEALBOX_"), suffixes, n=1)
+        found.append((name, suffixes[close[0]] if close else None))
+    return found
