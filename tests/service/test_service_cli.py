@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import re
 import stat
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import httpx2
+
+from sealbox.tls.client import secure_client
 from tests.conftest import run_sealbox
 from tests.service.conftest import (
     PASSWORD,
@@ -158,3 +166,36 @@ def test_invalid_settings_are_a_clear_error(cli, tmp_path: Path) -> None:
     assert r.code == 1 and "SEALBOX_WORKERS" in r.stderr
     assert "canary-db-pass-77" not in r.stderr
     assert not (tmp_path / "d").exists()
+
+
+def test_serve_on_port_0_names_and_serves_the_port_the_system_chose(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEALBOX_")}
+    err = tmp_path / "serve.err"
+    with err.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "sealbox", "serve", "--data-dir", str(data), "--port", "0"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=out,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while (
+            found := re.search(r"sealbox service on https://localhost:(\d+) ", err.read_text())
+        ) is None:
+            assert proc.poll() is None and time.monotonic() < deadline, err.read_text()
+            time.sleep(0.1)
+        port = int(found[1])
+        assert port != 0
+        while True:
+            try:
+                with secure_client(ca=data / "tls" / "ca.crt", timeout=5) as c:
+                    assert c.get(f"https://localhost:{port}/health").status_code == 200
+                break
+            except (httpx2.HTTPError, OSError):
+                assert time.monotonic() < deadline, err.read_text()
+                time.sleep(0.1)
+    finally:
+        proc.terminate()
+        proc.wait(30)

@@ -91,7 +91,9 @@ def serve(  # noqa: PLR0917 - click passes every option positionally
     if check:
         note(f"the data folder {settings.data_dir} is ready")
         return
-    service.check_listen(settings)
+    port = service.check_listen(settings)
+    if settings.port == 0:  # the system's choice, named in the banner and served on
+        settings = settings.model_copy(update={"port": port})
     note(f"sealbox service on {service.service_url(settings)}  (API docs: /docs)")
     trust = service.client_trust_file(settings)
     if trust is not None:

@@ -158,11 +158,13 @@ def check_audit_log(settings: ServiceSettings) -> None:
         ) from None
 
 
-def check_listen(settings: ServiceSettings) -> None:
-    """Refuse to start when the service's address cannot be listened on.
+def check_listen(settings: ServiceSettings) -> int:
+    """Refuse to start when the service's address cannot be listened on; return the port.
 
     uvicorn binds it after the service has said where it runs, and on failure logs one
-    line of its own and exits 3; this finds the same failure first, as one error.
+    line of its own and exits 3; this finds the same failure first, as one error. For
+    port 0 the port returned is one the system chose, free a moment ago, for the caller
+    to serve on (and name) instead.
 
     Raises:
         ConfigError: code ``address_unavailable`` (in use, not this machine's, a name
@@ -177,6 +179,7 @@ def check_listen(settings: ServiceSettings) -> None:
         with socket.socket(family, kind, proto) as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
             probe.bind(address)
+            port = int(probe.getsockname()[1])
     except OSError as exc:
         reason = (exc.strerror or type(exc).__name__).lower()
         raise ConfigError(
@@ -185,6 +188,7 @@ def check_listen(settings: ServiceSettings) -> None:
             code="address_unavailable",
             facts={"address": where},
         ) from None
+    return port
 
 
 def check_redis(settings: ServiceSettings) -> None:
