@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,6 +11,7 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+from cryptography.utils import CryptographyDeprecationWarning
 
 from sealbox._util.pem import begin_line
 from sealbox.exceptions import TLSConfigError
@@ -44,8 +46,16 @@ def parse_certificates(data: bytes, source: str) -> list[x509.Certificate]:
 
     The parts pyca parses lazily (the public key, the extensions) are parsed here
     too, so a damaged certificate is refused now with the file's name, not later
-    with a bare ValueError.
+    with a bare ValueError. pyca's deprecation warnings about a certificate's encoding
+    (a root of the system's bundle with a serial number that is not positive) are not
+    passed on: the user can do nothing about them, and sealbox's checks decide.
     """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+        return _parse_certificates(data, source)
+
+
+def _parse_certificates(data: bytes, source: str) -> list[x509.Certificate]:
     if b"-----BEGIN" in data:
         if b"-----BEGIN CERTIFICATE-----" not in data:
             raise TLSConfigError(f"{source} holds no PEM certificate")
