@@ -101,7 +101,7 @@ def test_errors_are_one_line_each(cli, env, running, tmp_path: Path) -> None:
     assert r.code == 1
     assert r.stderr.startswith("sealbox: error: no access token: $SEALBOX_TOKEN is not set\n")
     r = cli(["transit", "keys", "list", "--url", "http://localhost:1"], env=env)
-    assert r.code == 1 and "must start with https://" in r.stderr
+    assert r.code == 1 and "must be https://HOST[:PORT] (got 'http://localhost:1')" in r.stderr
     r = cli(["transit", "keys", "list", "--url", f"https://localhost:{free_port()}"], env=env)
     assert r.code == 1 and r.stderr.startswith(
         "sealbox: error: cannot connect to https://localhost:"
@@ -148,3 +148,22 @@ def test_real_process_round_trip(running, env) -> None:
     r = run_sealbox(["transit", "--help"])
     for command in ("keys", "encrypt", "decrypt", "rewrap"):
         assert command.encode() in r.stdout
+
+
+def test_a_url_password_a_bad_token_and_a_silent_service_are_one_clear_line_each(cli, env) -> None:
+    import socket
+
+    r = cli(["transit", "keys", "list", "--url", "https://ops:canary-cli-pw@localhost:1"], env=env)
+    assert r.code == 1 and "canary-cli-pw" not in r.stderr
+    assert r.stderr.startswith("sealbox: error: the service URL holds a user name or password")
+    r = cli(["transit", "keys", "list"], env={**env, "SEALBOX_TOKEN": "tökén"})
+    assert r.code == 1
+    assert r.stderr.startswith("sealbox: error: the access token in $SEALBOX_TOKEN is not a")
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        url = f"https://localhost:{silent.getsockname()[1]}"
+        r = cli(["transit", "keys", "list", "--url", url, "--timeout", "0.5"], env=env)
+    assert r.code == 1
+    assert r.stderr.splitlines()[0] == f"sealbox: error: {url} did not answer within 0.5 s"
+    assert "--timeout" in r.stderr.splitlines()[1]

@@ -242,3 +242,64 @@ def test_the_library_examples_of_the_guide_run(running, admin_token, monkeypatch
     with TransitClient(running.url, token=admin_token, ca=running.ca) as c:
         c.create_key("orders")
     exec(example, {})
+
+
+def test_a_url_with_a_password_or_without_https_is_refused_without_showing_it(
+    admin_token,
+) -> None:
+    for url in ("https://ops:canary-url-pw-4c1d@localhost:8443", "https://:canary-url-pw-4c1d@h"):
+        with pytest.raises(ConfigError) as exc:
+            TransitClient(url, token=admin_token)
+        assert exc.value.code == "url_userinfo"
+        assert "canary-url-pw-4c1d" not in f"{exc.value} {exc.value.hint} {exc.value.facts}"
+    for url in ("localhost:8443", "https:/localhost", "ftp://h"):
+        with pytest.raises(ConfigError) as exc:
+            TransitClient(url, token=admin_token)
+        assert exc.value.code == "not_https"
+        assert str(exc.value) == f"the service URL must be https://HOST[:PORT] (got {url!r})"
+
+
+def test_a_token_no_header_can_carry_is_refused_without_showing_it(monkeypatch) -> None:
+    for raw in ("tökén-canary", "two words", "a\nb"):
+        monkeypatch.setenv("SEALBOX_TOKEN", raw)
+        with pytest.raises(ConfigError) as exc:
+            TransitClient("https://localhost:8443")
+        assert exc.value.code == "token_malformed"
+        assert "$SEALBOX_TOKEN" in str(exc.value) and "canary" not in str(exc.value)
+    with pytest.raises(ConfigError) as exc:
+        TransitClient("https://localhost:8443", token=Secret("tökén"))
+    assert exc.value.code == "token_malformed" and "given" in str(exc.value)
+
+
+def test_a_url_that_is_not_the_service_base_is_no_such_route(running, admin_token) -> None:
+    with (
+        TransitClient(f"{running.url}/wrong", token=admin_token, ca=running.ca) as c,
+        pytest.raises(ServiceError) as exc,
+    ):
+        c.encrypt("orders", b"x")
+    assert exc.value.code == "no_such_route"
+    assert str(exc.value) == (
+        f"{running.url}/wrong has no sealbox transit route /v1/keys/orders/encrypt (404)"
+    )
+    # A key that is missing is still that.
+    with (
+        TransitClient(running.url, token=admin_token, ca=running.ca) as c,
+        pytest.raises(KeyNotFoundError),
+    ):
+        c.encrypt(fresh("missing"), b"x")
+
+
+def test_a_service_that_does_not_answer_in_time_is_a_timeout(running, admin_token) -> None:
+    import socket
+
+    with socket.socket() as silent:  # accepts connections, never answers a handshake
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        url = f"https://localhost:{silent.getsockname()[1]}"
+        with (
+            TransitClient(url, token=admin_token, ca=running.ca, timeout=0.5) as c,
+            pytest.raises(ServiceUnreachableError) as exc,
+        ):
+            c.list_keys()
+    assert exc.value.code == "timeout"
+    assert str(exc.value) == f"{url} did not answer within 0.5 s"

@@ -29,6 +29,9 @@ T = TypeVar("T")
 MAX_PLAINTEXT = 3 * 1024 * 1024 - 4096
 MAX_CIPHERTEXT = 5 * 1024 * 1024
 
+_TIMEOUT = 30.0
+_TIMEOUT_KEY = "sealbox.transit.timeout"
+
 # The command line's advice for the codes of the client's errors.
 _HINTS = {
     "token_missing": f"set ${TOKEN_ENV} to an access token (POST /auth/token)",
@@ -37,15 +40,30 @@ _HINTS = {
     "insufficient_scope": "ask an administrator for the scope (sealbox users grant NAME SCOPE)",
     "key_version_too_old": "the key's min_decryption_version refuses it; rewrap data before "
     "raising it",
-    "payload_too_large": "for large data use envelope encryption: 'transit datakey' or "
-    "'sealbox encrypt'",
+    "payload_too_large": "for large data use envelope encryption: a data key "
+    "(TransitClient.datakey, POST /v1/keys/NAME/datakey) or 'sealbox encrypt'",
     "not_https": "sealbox transit talks to the service over TLS only",
     "server_unverified": "give --ca with the service's CA (its data folder's tls/ca.crt)",
     "service_unreachable": "is the service running? (sealbox serve)",
+    "timeout": "is the service overloaded, or the address right? (a longer wait: --timeout)",
+    "no_such_route": "give --url the service's base URL, e.g. https://localhost:8443",
+    "token_malformed": f"set ${TOKEN_ENV} to the access_token a POST /auth/token answers",
+    "url_userinfo": f"remove 'user:password@' from --url: the access token comes from ${TOKEN_ENV}",
 }
 
 
 def _service_options(func: Any) -> Any:
+    func = click.option(
+        "--timeout",
+        type=click.FloatRange(min=0, min_open=True),
+        default=_TIMEOUT,
+        show_default=True,
+        metavar="SECONDS",
+        help="How long to wait for the service's answer to each request.",
+        # Kept on the context for _service: every command takes it, none reads it itself.
+        expose_value=False,
+        callback=lambda ctx, _param, value: ctx.meta.__setitem__(_TIMEOUT_KEY, value),
+    )(func)
     func = click.option(
         "--ca",
         type=click.Path(dir_okay=False, path_type=Path),
@@ -65,8 +83,10 @@ def _service_options(func: Any) -> Any:
 @contextmanager
 def _service(url: str, ca: Path | None) -> Iterator[TransitClient]:
     """The client of ``url``; its errors become one ``sealbox: error:`` line with advice."""
+    context = click.get_current_context(silent=True)
+    timeout = context.meta.get(_TIMEOUT_KEY, _TIMEOUT) if context is not None else _TIMEOUT
     try:
-        with TransitClient(url, ca=ca) as client:
+        with TransitClient(url, ca=ca, timeout=timeout) as client:
             yield client
     except SealboxError as exc:
         if isinstance(exc, CLIError):

@@ -161,8 +161,10 @@ class TransitClient:
         timeout: seconds for each request.
 
     Raises:
-        ConfigError: ``url`` is not ``https://`` (``not_https``), or no token was given
-            and ``$SEALBOX_TOKEN`` is not set (``token_missing``).
+        ConfigError: ``url`` is not ``https://HOST[:PORT]`` (``not_https``) or holds a
+            user name or password (``url_userinfo``); no token was given and
+            ``$SEALBOX_TOKEN`` is not set (``token_missing``); the token is not one an
+            HTTP header can carry (``token_malformed``).
 
     Use it as a context manager (or call :meth:`close`): it keeps its connections open
     between calls.
@@ -179,13 +181,10 @@ class TransitClient:
         pins: Iterable[str] | str = (),
         timeout: float = 30.0,
     ) -> None:
-        if not url.startswith("https://"):
-            raise ConfigError(
-                f"the service URL must start with https:// (got {url.split('://', 1)[0]}://…)",
-                code="not_https",
-                hint="the transit client talks to the service over TLS only",
-            )
+        self.url = _service_url(url)
+        where = "given"
         if token is None:
+            where = f"in ${TOKEN_ENV}"
             raw = os.environ.get(TOKEN_ENV, "").strip()
             if not raw:
                 raise ConfigError(
@@ -194,8 +193,15 @@ class TransitClient:
                     hint=f"pass token=Secret(...) or set ${TOKEN_ENV} to an access token",
                 )
             token = Secret(raw, register=True)
+        if not _BEARER_TOKEN.fullmatch(token.expose_secret()):
+            # An HTTP header cannot carry it as it is; nothing of it is shown.
+            raise ConfigError(
+                f"the access token {where} is not a bearer token (RFC 6750: letters, digits "
+                "and -._~+/ with = at the end)",
+                code="token_malformed",
+                hint=f"set ${TOKEN_ENV} to the access_token a POST /auth/token answers",
+            )
         self._token = token
-        self.url = url.rstrip("/")
         self._tls: dict[str, Any] = {"ca": ca, "cert": cert, "key": key, "pins": pins}
         self._timeout = timeout
         self._client: httpx2.Client | None = None
@@ -253,6 +259,14 @@ class TransitClient:
                 hint="is the service running at that address?",
                 facts={"url": self.url},
             ) from None
+        except httpx2.TimeoutException:
+            raise ServiceUnreachableError(
+                f"{self.url} did not answer within {self._timeout:g} s",
+                code="timeout",
+                hint="is the service overloaded or the address right? (a longer timeout: "
+                "timeout=, --timeout)",
+                facts={"url": self.url},
+            ) from None
         except httpx2.HTTPError as exc:
             raise ServiceUnreachableError(
                 f"the request to {self.url} failed: {type(exc).__name__}",
@@ -273,10 +287,23 @@ class TransitClient:
         try:
             answer = response.json()
         except ValueError:
+            answer = None
+        if response.status_code == 404 and (
+            not isinstance(answer, dict) or answer.get("message") == _NO_ROUTE
+        ):
+            # Not a key the service lacks: no transit route there (a URL with a path that
+            # is not the service's, or another server).
+            raise ServiceError(
+                f"{self.url} has no sealbox transit route {path} (404)",
+                code="no_such_route",
+                hint="give the service's base URL, e.g. https://localhost:8443",
+                facts={"url": self.url, "path": path},
+            )
+        if answer is None:
             raise ServiceError(
                 f"the service answered {response.status_code} without JSON",
                 code="not_json",
-            ) from None
+            )
         if response.is_error:
             raise error_from_answer(answer, f"the service answered {response.status_code}")
         return answer
@@ -458,6 +485,40 @@ class TransitClient:
 
 
 _KEY_NAME: Final = re.compile(KEY_NAME_PATTERN)
+
+
+# Starlette's message for a path no route takes (a missing key's message names the key).
+_NO_ROUTE: Final = "Not Found"
+# RFC 6750 §2.1's b64token: what an Authorization header can carry as a bearer token.
+_BEARER_TOKEN: Final = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+
+
+def _service_url(url: str) -> str:
+    """``url`` without its trailing ``/``, refused unless it is ``https://`` with no user
+    name or password (never shown: an httpx URL's user and password become Basic auth,
+    and an error message would print them)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        parts = None
+    if parts is not None and "@" in parts.netloc:
+        raise ConfigError(
+            "the service URL holds a user name or password: the transit client "
+            "authenticates with the access token only",
+            code="url_userinfo",
+            hint="remove 'user:password@' from the URL",
+        )
+    if parts is None or parts.scheme != "https" or not parts.netloc:
+        shown = url if len(url) <= 100 else url[:100] + "…"
+        raise ConfigError(
+            f"the service URL must be https://HOST[:PORT] (got {shown!r})",
+            code="not_https",
+            hint="the transit client talks to the service over TLS only, e.g. "
+            "https://localhost:8443",
+        )
+    return url.rstrip("/")
 
 
 def _key_path(name: str, operation: str = "") -> str:
