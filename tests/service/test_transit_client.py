@@ -269,6 +269,8 @@ def test_a_token_no_header_can_carry_is_refused_without_showing_it(monkeypatch) 
     with pytest.raises(ConfigError) as exc:
         TransitClient("https://localhost:8443", token=Secret("tökén"))
     assert exc.value.code == "token_malformed" and "given" in str(exc.value)
+    with pytest.raises(TypeError, match="token=Secret"):
+        TransitClient("https://localhost:8443", token="plain")  # type: ignore[arg-type]
 
 
 def test_a_url_that_is_not_the_service_base_is_no_such_route(running, admin_token) -> None:

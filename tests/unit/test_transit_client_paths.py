@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from sealbox.secret import Secret
 from sealbox.transit import TransitClient
 from sealbox.transit.errors import InvalidRequestError
 
@@ -11,7 +12,7 @@ from sealbox.transit.errors import InvalidRequestError
 @pytest.mark.parametrize("name", ["../../users/me", "orders/rotate#", "a?b=1", "..", "", "a b"])
 def test_a_name_that_would_reach_another_route_is_refused_before_any_request(name: str) -> None:
     # Port 9 on loopback: a request would fail to connect, not raise this.
-    client = TransitClient("https://127.0.0.1:9", token="t")
+    client = TransitClient("https://127.0.0.1:9", token=Secret("t"))
     calls = [
         lambda: client.encrypt(name, b"x"),
         lambda: client.read_key(name),

@@ -193,6 +193,8 @@ class TransitClient:
                     hint=f"pass token=Secret(...) or set ${TOKEN_ENV} to an access token",
                 )
             token = Secret(raw, register=True)
+        if not isinstance(token, Secret):
+            raise TypeError("token must be a sealbox.secret.Secret (token=Secret(value))")
         if not _BEARER_TOKEN.fullmatch(token.expose_secret()):
             # An HTTP header cannot carry it as it is; nothing of it is shown.
             raise ConfigError(
@@ -263,8 +265,7 @@ class TransitClient:
             raise ServiceUnreachableError(
                 f"{self.url} did not answer within {self._timeout:g} s",
                 code="timeout",
-                hint="is the service overloaded or the address right? (a longer timeout: "
-                "timeout=, --timeout)",
+                hint="is the service overloaded, or the address right? (a longer wait: timeout=)",
                 facts={"url": self.url},
             ) from None
         except httpx2.HTTPError as exc:
