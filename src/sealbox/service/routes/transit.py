@@ -57,7 +57,7 @@ from sealbox.service.routes.transit_models import (
     VerifyRequest,
 )
 from sealbox.service.routes.transit_outcome import (
-    batch_failed_message,
+    batch_document,
     batch_items,
     batch_status,
 )
@@ -173,16 +173,7 @@ async def _operate(
         versions=outcome.versions,
         partial_code=body.partial_failure_response_code,
     )
-    if status < 400:
-        return _json({"batch_results": results}, status)
-    return _json(
-        {
-            "error": ErrorCode.BATCH_FAILED.value,
-            "message": batch_failed_message(failed, count),
-            "batch_results": results,
-        },
-        status,
-    )
+    return _json(batch_document(results, failed, status), status)
 
 
 def _json(content: dict[str, Any], status: int = 200) -> Response:

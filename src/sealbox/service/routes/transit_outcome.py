@@ -17,7 +17,13 @@ if TYPE_CHECKING:
     from sealbox.service.routes.transit import TransitCall
     from sealbox.service.runtime import Runtime
 
-__all__ = ["batch_failed_message", "batch_items", "batch_status"]
+__all__ = [
+    "batch_code",
+    "batch_document",
+    "batch_failed_message",
+    "batch_items",
+    "batch_status",
+]
 
 
 def batch_items(runtime: Runtime, items: Sequence[Any]) -> Sequence[Any]:
@@ -52,10 +58,28 @@ def batch_status(
         detail += f" versions={low}" if low == high else f" versions={low}-{high}"
     if not failed:
         call.audit(operation, "success", detail)
+    else:
+        call.audit(operation, "partial" if failed < count else "failure", detail)
+    return batch_code(count, failed, partial_code)
+
+
+def batch_code(count: int, failed: int, partial_code: int | None) -> int:
+    """A batch's status: 200 when every item succeeded; when some failed,
+    ``partial_code`` (400 when not set); when all failed, 400."""
+    if not failed:
         return 200
-    partial = failed < count
-    call.audit(operation, "partial" if partial else "failure", detail)
-    return (partial_code if partial else None) or 400
+    return (partial_code if failed < count else None) or 400
+
+
+def batch_document(results: list[Any], failed: int, status: int) -> dict[str, Any]:
+    """A batch's answer: its results, with ``batch_failed`` when ``status`` is 400 or more."""
+    if status < 400:
+        return {"batch_results": results}
+    return {
+        "error": ErrorCode.BATCH_FAILED.value,
+        "message": batch_failed_message(failed, len(results)),
+        "batch_results": results,
+    }
 
 
 def batch_failed_message(failed: int, count: int) -> str:

@@ -24,8 +24,7 @@ from typing import Any
 from pydantic import BaseModel
 from starlette.responses import Response
 
-from sealbox.service.errors import ErrorCode
-from sealbox.service.routes.transit_outcome import batch_failed_message, batch_items
+from sealbox.service.routes.transit_outcome import batch_code, batch_document, batch_items
 
 __all__ = ["VersionGroups", "item_versions", "run_groups"]
 
@@ -84,22 +83,6 @@ async def run_groups(
         for index, result in zip(indices, answer["batch_results"], strict=True):
             results[index] = result
     failed = sum(1 for result in results if "error" in result)
-    count = len(results)
-    if not failed:
-        return _json({"batch_results": results}, 200)
-    partial_code = body.get("partial_failure_response_code")
-    status = (partial_code if failed < count else None) or 400
-    if status < 400:
-        return _json({"batch_results": results}, status)
-    return _json(
-        {
-            "error": ErrorCode.BATCH_FAILED.value,
-            "message": batch_failed_message(failed, count),
-            "batch_results": results,
-        },
-        status,
-    )
-
-
-def _json(content: dict[str, Any], status: int) -> Response:
+    status = batch_code(len(results), failed, body.get("partial_failure_response_code"))
+    content = batch_document(results, failed, status)
     return Response(json.dumps(content).encode(), status, media_type="application/json")
