@@ -54,6 +54,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     data = DataDir(settings.data_dir)
     # The master key, the signing keyset, the audit log and the SQLite file, if missing.
     data.provision(tls=False, sqlite=settings.database_url is None)
+    # Without Redis, revocations and the login throttle live in this process: it alone
+    # may serve the folder (uvicorn --workers N, or `sealbox serve` beside it, need Redis).
+    data.claim_for_serving(shared=settings.redis_url is not None)
     engine = make_engine(settings.resolved_database_url())
     await migrate(engine)  # the tables of `sealbox serve`, created or brought up to date
     audit = AuditLog(settings.resolved_audit_log())

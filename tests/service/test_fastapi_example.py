@@ -255,3 +255,15 @@ def test_the_tutorial_shows_the_example_app_as_it_is() -> None:
     body = source[source.index("from __future__") :]
     page = EXAMPLES.parent / "docs" / "fastapi.md"
     assert any(b.kind == "python" and b.code == body for b in blocks(page))
+
+
+def test_a_service_beside_the_example_without_redis_is_refused(example: ExampleApp) -> None:
+    r = run_sealbox(
+        ["serve", "--data-dir", example.data_dir, "--port", str(free_port())],
+        env={"SEALBOX_PASSWORD_PROFILE": "test"},
+        timeout=60,
+    )
+    assert r.returncode == 1
+    assert r.stderr.decode().startswith("sealbox: error: another sealbox service (process ")
+    with example.client() as c:
+        assert c.get("/.well-known/jwks.json").status_code == 200
