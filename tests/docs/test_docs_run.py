@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, require_tool
 from tests.docs._blocks import Block, Command, blocks
 
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -39,6 +39,9 @@ PASSPHRASE = "correct horse battery staple"
 TIMEOUT = 120
 DOCS_PORT = "8443"
 _DOCS_PORT_USE = re.compile(rf"(:|--port[ =]){DOCS_PORT}\b")
+# Programs outside this environment that pages call: a page using one needs it installed.
+PEER_PROGRAMS = ("age", "age-keygen", "ssh-keygen", "openssl", "oathtool", "curl", "certutil")
+_PEER_USE = re.compile(rf"(?<![\w./-])({'|'.join(map(re.escape, PEER_PROGRAMS))})(?![\w.-])")
 _BACKGROUND = re.compile(r"(?<!&)&\s*(#.*)?$")
 # Shell variables not carried from one command to the next: read-only, bash's own, the cwd.
 _NOT_KEPT = (
@@ -186,6 +189,9 @@ def test_every_example_of_the_page_runs_in_order(
     examples = blocks(page)
     if not any(not b.hidden for b in examples):
         pytest.skip(f"{page.name} has no runnable example")
+    shell = [b.code for b in examples if b.kind in ("console", "sh") and not b.skip]
+    for program in sorted({m for text in shell for m in _PEER_USE.findall(text)}):
+        require_tool(program)
     folder = tmp_path / "page"
     folder.mkdir()
     session = Page(page, folder, monkeypatch)
