@@ -65,7 +65,14 @@ except ImportError:  # the core install
     encode_b64, decode_quanta = STDLIB_ENCODE, STDLIB_DECODE
 else:
     encode_b64 = pybase64.b64encode
-    decode_quanta = partial(pybase64.b64decode, validate=True)
+    _vectorised_decode = pybase64.b64decode
+
+    def _decode_quanta(text: str) -> bytes:
+        # ``validate`` by position: pybase64 parses a keyword argument slower than it
+        # decodes a batch item's 1.4 KB.
+        return _vectorised_decode(text, None, True)  # noqa: FBT003 - validate=True
+
+    decode_quanta = _decode_quanta
 
 
 def format_versioned(version: int, data: bytes) -> str:
