@@ -52,13 +52,16 @@ auth = accounts_bearer(accounts)  # Authorization: Bearer …, verified, revocat
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     data = DataDir(settings.data_dir)
-    # The master key, the signing keyset, the audit log and the SQLite file, if missing.
-    data.provision(tls=False, sqlite=settings.database_url is None)
+    engine = make_engine(settings.resolved_database_url())
+    # The tables of `sealbox serve` (created or brought up to date), then the master key,
+    # the signing keyset and the audit log if missing: keys never sit beside an empty
+    # database, which `sealbox serve` and `sealbox users` would take for a lost one.
+    await data.aprovision(
+        tls=False, sqlite=settings.database_url is None, migrate=lambda: migrate(engine)
+    )
     # Without Redis, revocations and the login throttle live in this process: it alone
     # may serve the folder (uvicorn --workers N, or `sealbox serve` beside it, need Redis).
     data.claim_for_serving(shared=settings.redis_url is not None)
-    engine = make_engine(settings.resolved_database_url())
-    await migrate(engine)  # the tables of `sealbox serve`, created or brought up to date
     audit = AuditLog(settings.resolved_audit_log())
     redis_url = settings.redis_url.expose_secret() if settings.redis_url else None
     app.state.accounts = await Accounts.open(

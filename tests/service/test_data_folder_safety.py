@@ -3,6 +3,7 @@ database is not what its keys need is refused before anything is served or rebui
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -135,3 +136,39 @@ def test_a_first_start_killed_before_its_keys_starts_again(tmp_path: Path) -> No
     r = run_sealbox(["serve", "--data-dir", data, "--check"])
     assert r.returncode == 0, r.stderr
     assert (data / "master.key").exists() and (data / "sealbox.db").stat().st_size > 0
+
+
+def test_an_app_start_makes_its_tables_before_any_key_and_a_failed_one_leaves_no_keys(
+    tmp_path: Path,
+) -> None:
+    from sealbox.accounts import make_engine, migrate
+    from sealbox.service import DataDir
+
+    data = DataDir(tmp_path / "data")
+    url = f"sqlite+aiosqlite:///{data.path / 'sealbox.db'}"
+    seen: list[bool] = []
+
+    async def start(*, fail: bool) -> None:
+        engine = make_engine(url)
+
+        async def tables() -> None:
+            seen.append(data.master_key_file.exists() or data.keyset_file.exists())
+            if fail:
+                raise OSError(28, "No space left on device")
+            await migrate(engine)
+
+        try:
+            await data.aprovision(tls=False, sqlite=True, migrate=tables)
+        finally:
+            await engine.dispose()
+
+    with pytest.raises(OSError, match="No space left"):
+        asyncio.run(start(fail=True))
+    assert not data.master_key_file.exists() and not data.keyset_file.exists()
+    asyncio.run(start(fail=False))
+    assert seen == [False, False]
+    assert data.master_key_file.exists() and data.keyset_file.exists()
+    # What the start left is a whole folder for the service and the admin commands.
+    r = run_sealbox(["users", "create", "bob", "--data-dir", data.path], input=PASSWORD.encode())
+    assert r.returncode == 0, r.stderr
+    assert run_sealbox(["serve", "--data-dir", data.path, "--check"]).returncode == 0

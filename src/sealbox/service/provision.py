@@ -25,7 +25,7 @@ import base64
 import binascii
 import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Final
 
@@ -147,13 +147,7 @@ class DataDir:
         Several processes may start on one data folder at once: the whole check-and-create
         runs under the master key's lock, so one of them creates and the others find.
         """
-        done: list[str] = []
-        if not self.path.exists():
-            with contextlib.suppress(FileExistsError):
-                self.path.mkdir(parents=True, mode=0o700)
-                done.append(f"data folder {self.path}")
-        if not self.path.is_dir():
-            raise StorageError(f"{self.path} is not a folder")
+        done = self._make_folder()
         with self.lock():
             if sqlite:
                 # Before any key: a folder with keys and no database is a damaged one.
@@ -161,6 +155,39 @@ class DataDir:
             if migrate is not None:
                 migrate()
             return done + self._provision_locked(tls=tls)
+
+    async def aprovision(
+        self,
+        *,
+        tls: bool = True,
+        sqlite: bool = False,
+        migrate: Callable[[], Awaitable[None]] | None = None,
+    ) -> list[str]:
+        """:meth:`provision` for an app's async start-up (a FastAPI lifespan): ``migrate``
+        is awaited, under the folder's lock, before any key is made.
+
+        Another process starting on the folder at the same moment waits for the lock
+        without giving the event loop back: at start-up there is nothing else to run.
+
+        .. versionadded:: 0.1.0
+        """
+        done = self._make_folder()
+        with self.lock():
+            if sqlite:
+                self.touch_private("sealbox.db")
+            if migrate is not None:
+                await migrate()
+            return done + self._provision_locked(tls=tls)
+
+    def _make_folder(self) -> list[str]:
+        done: list[str] = []
+        if not self.path.exists():
+            with contextlib.suppress(FileExistsError):
+                self.path.mkdir(parents=True, mode=0o700)
+                done.append(f"data folder {self.path}")
+        if not self.path.is_dir():
+            raise StorageError(f"{self.path} is not a folder")
+        return done
 
     def _provision_locked(self, *, tls: bool) -> list[str]:
         done: list[str] = []
