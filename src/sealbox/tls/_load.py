@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -50,9 +52,19 @@ def parse_certificates(data: bytes, source: str) -> list[x509.Certificate]:
     (a root of the system's bundle with a serial number that is not positive) are not
     passed on: the user can do nothing about them, and sealbox's checks decide.
     """
+    with quiet_encoding_warnings():
+        return _parse_certificates(data, source)
+
+
+@contextlib.contextmanager
+def quiet_encoding_warnings() -> Iterator[None]:
+    """Hold back pyca's deprecation warnings about a certificate's encoding (a serial
+    number that is not positive), given when it is parsed and each time the serial is
+    read: for a certificate someone else made (a peer's, a system root), nobody running
+    sealbox can act on one, and it would land in the service's log on every request."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CryptographyDeprecationWarning)
-        return _parse_certificates(data, source)
+        yield
 
 
 def _parse_certificates(data: bytes, source: str) -> list[x509.Certificate]:

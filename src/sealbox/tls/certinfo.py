@@ -100,10 +100,12 @@ class CertificateInfo:
         else:
             permitted = tuple(str(t.value) for t in nc.permitted_subtrees or ())
         kind = certificate_kind(certificate)
+        with _load.quiet_encoding_warnings():
+            serial = certificate.serial_number
         return cls(
             subject=certificate.subject.rfc4514_string(),
             issuer=certificate.issuer.rfc4514_string(),
-            serial=_colons(f"{certificate.serial_number:x}".rjust(2, "0")),
+            serial=_colons(f"{serial:x}".rjust(2, "0")),
             kind=None if kind is None else kind.value,
             dns_names=dns,
             ip_addresses=ips,

@@ -35,6 +35,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
 from sealbox.exceptions import ExtraNotInstalledError, TLSConfigError
+from sealbox.tls._load import quiet_encoding_warnings
 from sealbox.tls.context import TLS12_CIPHERS, server_context
 
 try:
@@ -106,13 +107,15 @@ class ClientIdentity:
             sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
         except x509.ExtensionNotFound:
             sans = x509.SubjectAlternativeName([])
+        with quiet_encoding_warnings():
+            serial = cert.serial_number
         return cls(
             common_name=_common_name(cert.subject),
             dns_names=tuple(sans.get_values_for_type(x509.DNSName)),
             emails=tuple(sans.get_values_for_type(x509.RFC822Name)),
             uris=tuple(sans.get_values_for_type(x509.UniformResourceIdentifier)),
             issuer=_common_name(cert.issuer),
-            serial=_serial_hex(cert.serial_number),
+            serial=_serial_hex(serial),
             fingerprint=cert.fingerprint(hashes.SHA256()).hex(),
             # As OpenSSL prints it (and Python's getpeercert() gives it).
             not_after=cert.not_valid_after_utc.strftime("%b %e %H:%M:%S %Y GMT"),
@@ -128,7 +131,8 @@ class ClientIdentity:
         """
         data = pem.encode() if isinstance(pem, str) else pem
         try:
-            cert = x509.load_pem_x509_certificate(data)
+            with quiet_encoding_warnings():
+                cert = x509.load_pem_x509_certificate(data)
         except ValueError:
             raise TLSConfigError("the client certificate is not a PEM certificate") from None
         return cls.from_certificate(cert)
@@ -340,7 +344,8 @@ class TLSSession:
 
     def peer_certificate(self) -> x509.Certificate | None:
         """The client's verified certificate, if it sent one."""
-        return self._conn.get_peer_certificate(as_cryptography=True)
+        with quiet_encoding_warnings():
+            return self._conn.get_peer_certificate(as_cryptography=True)
 
     def peer_identity(self) -> ClientIdentity | None:
         """What the client's verified certificate says, if it sent one."""
