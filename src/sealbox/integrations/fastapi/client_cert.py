@@ -18,7 +18,6 @@ but tells the app nothing about them.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -39,6 +38,11 @@ __all__ = [
 #: Where sealbox's connection layer keeps the verified peer certificate in the request state.
 PEER_STATE_KEY: Final = "sealbox_client_identity"
 
+# The certificates read from the ASGI TLS extension, by PEM text; past this many, all are
+# dropped and read again.
+_READ_MAX: Final = 1024
+_READ: dict[str | bytes, ClientIdentity] = {}
+
 
 def client_identity(request: Request) -> ClientIdentity | None:
     """The verified client certificate of this connection, or ``None``."""
@@ -53,10 +57,22 @@ def scope_client_identity(scope: Mapping[str, Any]) -> ClientIdentity | None:
         return identity
     tls = (scope.get("extensions") or {}).get("tls") or {}
     chain = tls.get("client_cert_chain") or ()
-    if chain:
-        with contextlib.suppress(TLSConfigError):
-            return ClientIdentity.from_pem(chain[0])
-    return None
+    if not chain:
+        return None
+    pem = chain[0]
+    identity = _READ.get(pem)
+    if identity is None:
+        # Parsing and hashing a certificate costs more than a guarded request's own work;
+        # a connection sends the same one on every request. Verified by the server, and
+        # the identity is immutable: keeping it keeps nothing the server has not checked.
+        try:
+            identity = ClientIdentity.from_pem(pem)
+        except TLSConfigError:
+            return None
+        if len(_READ) >= _READ_MAX:
+            _READ.clear()
+        _READ[pem] = identity
+    return identity
 
 
 async def optional_client_certificate(request: Request) -> ClientIdentity | None:
