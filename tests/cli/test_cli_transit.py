@@ -167,3 +167,114 @@ def test_a_url_password_a_bad_token_and_a_silent_service_are_one_clear_line_each
     assert r.code == 1
     assert r.stderr.splitlines()[0] == f"sealbox: error: {url} did not answer within 0.5 s"
     assert "--timeout" in r.stderr.splitlines()[1]
+
+
+# The tests below need no service: the URL and the options are refused before any request,
+# and the client's answers are stood in for.
+NO_SERVICE = {"SEALBOX_TOKEN": "x"}
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ops:canary-cli-pw-71@example.com:8200",
+        "https:/ops:canary-cli-pw-71@example.com",
+        "https://ops:canary-cli-pw-71@[::1",
+        "https://ops:canary-cli/pw-71@example.com",
+    ],
+)
+def test_a_malformed_url_with_a_password_never_shows_the_password(url: str) -> None:
+    # --debug too: its traceback shows the exception, which must not hold it either.
+    plain, debug = (
+        run_sealbox([*first, "transit", "encrypt", "k", "--url", url], input=b"hi", env=NO_SERVICE)
+        for first in ([], ["--debug"])
+    )
+    for p in (plain, debug):
+        assert p.returncode == 1
+        assert b"canary-cli" not in p.stdout + p.stderr
+    assert plain.stderr.decode().splitlines()[0] == (
+        "sealbox: error: the service URL holds a user name or password: the transit client "
+        "authenticates with the access token only"
+    )
+
+
+def test_a_url_without_its_scheme_gets_a_did_you_mean_hint(cli) -> None:
+    r = cli(["transit", "keys", "list", "--url", "example.com:8200"], env=NO_SERVICE)
+    assert r.code == 1
+    assert r.stderr.splitlines() == [
+        "sealbox: error: the service URL must be https://HOST[:PORT] (got 'example.com:8200')",
+        (
+            "sealbox: hint: did you mean https://example.com:8200? (sealbox transit talks to "
+            "the service over TLS only)"
+        ),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("url", "error"),
+    [
+        (
+            "https://example.com:99999",
+            "the service URL's port must be a number from 1 to 65535 (got '99999')",
+        ),
+        (
+            "https://example.com:http",
+            "the service URL's port must be a number from 1 to 65535 (got 'http')",
+        ),
+        ("https://:8200", "the service URL has no host name (got 'https://:8200')"),
+    ],
+)
+def test_a_bad_port_or_no_host_is_an_invalid_url_not_a_connection_failure(
+    cli, url: str, error: str
+) -> None:
+    r = cli(["transit", "keys", "list", "--url", url], env=NO_SERVICE)
+    assert r.code == 1
+    assert r.stderr.splitlines() == [
+        f"sealbox: error: {error}",
+        "sealbox: hint: give --url as https://HOST[:PORT], e.g. https://localhost:8443",
+    ]
+
+
+@pytest.mark.parametrize("timeout", ["1e300", "nan", "inf", "-inf", "3601", "0"])
+def test_a_timeout_that_is_not_a_finite_number_of_seconds_in_range_is_a_usage_error(
+    cli, timeout: str
+) -> None:
+    r = cli(["transit", "keys", "list", "--timeout", timeout], env=NO_SERVICE)
+    assert r.code == 2
+    assert r.stderr.splitlines() == [
+        (
+            f"sealbox: error: invalid value for '--timeout': {timeout} is not a number of "
+            "seconds above 0 and at most 3600"
+        ),
+        "sealbox: hint: run 'sealbox transit keys list --help' for usage",
+    ]
+
+
+def test_key_names_with_control_characters_are_printed_escaped(cli, monkeypatch) -> None:
+    from sealbox.transit.client import TransitClient
+
+    forged = "old\nsealbox: forged line"
+    monkeypatch.setattr(TransitClient, "list_keys", lambda _self: ["orders", forged, "tab\there"])
+    r = cli(["transit", "keys", "list"], env=NO_SERVICE)
+    assert r.code == 0, r.stderr
+    assert r.out.splitlines() == ["orders", repr(forged), repr("tab\there")]
+    r = cli(["transit", "keys", "list", "--json"], env=NO_SERVICE)
+    assert json.loads(r.out) == ["orders", forged, "tab\there"]
+
+    info = {
+        "name": forged,
+        "type": "aes256-gcm",
+        "latest_version": 1,
+        "min_decryption_version": 1,
+        "min_encryption_version": 0,
+        "deletion_allowed": False,
+        "exportable": False,
+        "version_states": {"1": "active\u202e"},
+    }
+    monkeypatch.setattr(TransitClient, "read_key", lambda _self, _name: info)
+    r = cli(["transit", "keys", "config", "orders"], env=NO_SERVICE)
+    assert r.code == 0, r.stderr
+    lines = r.out.splitlines()
+    assert lines[0] == f"name:                   {forged!r}"
+    assert lines[-1] == f"versions:               {'1 active' + chr(0x202E)!r}"
+    assert len(lines) == 8

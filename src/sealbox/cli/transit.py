@@ -20,7 +20,7 @@ from sealbox.cli._dialect import AliasChoice, option
 from sealbox.cli._hints import hint_for
 from sealbox.cli._io import CLIError, read_stdin, write_stdout
 from sealbox.exceptions import SealboxError
-from sealbox.transit.client import DEFAULT_URL, TOKEN_ENV, TransitClient
+from sealbox.transit.client import DEFAULT_URL, MAX_TIMEOUT, TOKEN_ENV, TransitClient
 from sealbox.transit.registry import KEY_TYPES
 
 T = TypeVar("T")
@@ -49,13 +49,51 @@ _HINTS = {
     "no_such_route": "give --url the service's base URL, e.g. https://localhost:8443",
     "token_malformed": f"set ${TOKEN_ENV} to the access_token a POST /auth/token answers",
     "url_userinfo": f"remove 'user:password@' from --url: the access token comes from ${TOKEN_ENV}",
+    "url_invalid": "give --url as https://HOST[:PORT], e.g. https://localhost:8443",
 }
+
+
+def _hint(exc: SealboxError) -> str | None:
+    suggestion = exc.facts.get("suggestion") if exc.code == "not_https" else None
+    if suggestion:
+        return f"did you mean {suggestion}? ({_HINTS['not_https']})"
+    return _HINTS.get(exc.code) or hint_for(exc)
+
+
+class _Seconds(click.ParamType):  # type: ignore[type-arg]  # generic only in newer click
+    """A finite number of seconds above 0 and at most MAX_TIMEOUT: FloatRange lets nan
+    through (it compares false to both bounds), and inf or 1e300 overflow the socket layer."""
+
+    name = "seconds"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError, OverflowError):
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        if not 0 < seconds <= MAX_TIMEOUT:  # nan fails this too
+            self.fail(
+                f"{value} is not a number of seconds above 0 and at most {MAX_TIMEOUT:g}",
+                param,
+                ctx,
+            )
+        return seconds
+
+
+def _shown(value: object) -> str:
+    """``value`` as one line of output: a name with a newline or another control
+    character (stored before names were checked, or sent by another server) would forge
+    lines, so it is printed escaped and quoted, as Python writes it."""
+    text = str(value)
+    return text if text.isprintable() else repr(text)
 
 
 def _service_options(func: Any) -> Any:
     func = click.option(
         "--timeout",
-        type=click.FloatRange(min=0, min_open=True),
+        type=_Seconds(),
         default=_TIMEOUT,
         show_default=True,
         metavar="SECONDS",
@@ -91,7 +129,7 @@ def _service(url: str, ca: Path | None) -> Iterator[TransitClient]:
     except SealboxError as exc:
         if isinstance(exc, CLIError):
             raise
-        raise CLIError(str(exc), hint=_HINTS.get(exc.code) or hint_for(exc)) from None
+        raise CLIError(str(exc), hint=_hint(exc)) from None
 
 
 def _call(url: str, ca: Path | None, do: Callable[[TransitClient], T]) -> T:
@@ -103,16 +141,16 @@ def _show_key(info: dict[str, Any], as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(info, indent=2))
         return
-    click.echo(f"name:                   {info['name']}")
-    click.echo(f"type:                   {info['type']}")
-    click.echo(f"latest_version:         {info['latest_version']}")
-    click.echo(f"min_decryption_version: {info['min_decryption_version']}")
-    click.echo(f"min_encryption_version: {info['min_encryption_version']}")
-    click.echo(f"deletion_allowed:       {str(info['deletion_allowed']).lower()}")
-    click.echo(f"exportable:             {str(info['exportable']).lower()}")
+    click.echo(f"name:                   {_shown(info['name'])}")
+    click.echo(f"type:                   {_shown(info['type'])}")
+    click.echo(f"latest_version:         {_shown(info['latest_version'])}")
+    click.echo(f"min_decryption_version: {_shown(info['min_decryption_version'])}")
+    click.echo(f"min_encryption_version: {_shown(info['min_encryption_version'])}")
+    click.echo(f"deletion_allowed:       {_shown(str(info['deletion_allowed']).lower())}")
+    click.echo(f"exportable:             {_shown(str(info['exportable']).lower())}")
     states = info.get("version_states") or {}
     if states:
-        click.echo(f"versions:               {_ranges(states)}")
+        click.echo(f"versions:               {_shown(_ranges(states))}")
 
 
 def _ranges(states: dict[str, str]) -> str:
@@ -205,7 +243,7 @@ def list_(url: str, ca: Path | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(names))
     for name in [] if as_json else names:
-        click.echo(name)
+        click.echo(_shown(name))
 
 
 @keys.command()

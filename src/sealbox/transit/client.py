@@ -32,6 +32,7 @@ Example::
 from __future__ import annotations
 
 import base64
+import numbers
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -48,6 +49,7 @@ from sealbox.exceptions import (
     UnsupportedAlgorithmError,
 )
 from sealbox.secret import Secret
+from sealbox.transit._url import service_url
 from sealbox.transit.errors import (
     BatchTooLargeError,
     DeletionNotAllowedError,
@@ -71,6 +73,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_URL",
     "ERROR_CLASSES",
+    "MAX_TIMEOUT",
     "TOKEN_ENV",
     "DataKey",
     "TransitClient",
@@ -79,6 +82,8 @@ __all__ = [
 
 TOKEN_ENV: Final = "SEALBOX_TOKEN"  # noqa: S105 - a variable name, not a value
 DEFAULT_URL: Final = "https://localhost:8443"
+MAX_TIMEOUT: Final = 3600.0
+"""The longest wait for an answer, in seconds (an hour): a longer one is a hang, not a wait."""
 
 ERROR_CLASSES: Final[Mapping[str, type[SealboxError]]] = {
     "decryption_failed": DecryptionError,
@@ -158,11 +163,13 @@ class TransitClient:
         cert: client certificate for mutual TLS (PEM), with ``key`` its private key.
         key: the client certificate's private key (PEM).
         pins: SPKI pins the service's key must match (``sha256//BASE64``).
-        timeout: seconds for each request.
+        timeout: seconds for each request, above 0 and at most :data:`MAX_TIMEOUT`.
 
     Raises:
-        ConfigError: ``url`` is not ``https://HOST[:PORT]`` (``not_https``) or holds a
-            user name or password (``url_userinfo``); no token was given and
+        ConfigError: ``url`` is not ``https://HOST[:PORT]`` (``not_https``), holds a
+            user name or password (``url_userinfo``, never shown) or has no host, a bad
+            host or port, a query or a fragment (``url_invalid``); ``timeout`` is not a
+            finite number of seconds in range (``timeout_invalid``); no token was given and
             ``$SEALBOX_TOKEN`` is not set (``token_missing``); the token is not one an
             HTTP header can carry (``token_malformed``).
 
@@ -181,7 +188,8 @@ class TransitClient:
         pins: Iterable[str] | str = (),
         timeout: float = 30.0,
     ) -> None:
-        self.url = _service_url(url)
+        self.url = service_url(url)
+        self._timeout = _seconds(timeout)
         where = "given"
         if token is None:
             where = f"in ${TOKEN_ENV}"
@@ -205,7 +213,6 @@ class TransitClient:
             )
         self._token = token
         self._tls: dict[str, Any] = {"ca": ca, "cert": cert, "key": key, "pins": pins}
-        self._timeout = timeout
         self._client: httpx2.Client | None = None
 
     def __repr__(self) -> str:
@@ -259,6 +266,14 @@ class TransitClient:
             raise ServiceUnreachableError(
                 f"cannot connect to {self.url}",
                 hint="is the service running at that address?",
+                facts={"url": self.url},
+            ) from None
+        except httpx2.InvalidURL:
+            # service_url let through a URL httpx cannot use; its message would quote it.
+            raise ConfigError(
+                f"the service URL {self.url} cannot be used for a request",
+                code="url_invalid",
+                hint="give the service as https://HOST[:PORT], e.g. https://localhost:8443",
                 facts={"url": self.url},
             ) from None
         except httpx2.TimeoutException:
@@ -494,32 +509,24 @@ _NO_ROUTE: Final = "Not Found"
 _BEARER_TOKEN: Final = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 
 
-def _service_url(url: str) -> str:
-    """``url`` without its trailing ``/``, refused unless it is ``https://`` with no user
-    name or password (never shown: an httpx URL's user and password become Basic auth,
-    and an error message would print them)."""
-    from urllib.parse import urlsplit
-
+def _seconds(timeout: object) -> float:
+    """``timeout`` as a float, refused unless it is a finite number of seconds in range
+    (``inf`` and ``1e300`` overflow the socket layer, ``nan`` compares false to all)."""
+    if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real):
+        raise TypeError(f"timeout must be a number of seconds, not {type(timeout).__name__}")
     try:
-        parts = urlsplit(url)
-    except ValueError:
-        parts = None
-    if parts is not None and "@" in parts.netloc:
+        seconds = float(timeout)
+    except OverflowError:  # an int beyond any float
+        seconds = float("inf")
+    if not 0 < seconds <= MAX_TIMEOUT:  # nan fails this too
         raise ConfigError(
-            "the service URL holds a user name or password: the transit client "
-            "authenticates with the access token only",
-            code="url_userinfo",
-            hint="remove 'user:password@' from the URL",
+            f"the timeout must be a number of seconds above 0 and at most {MAX_TIMEOUT:g} "
+            f"(got {seconds!r})",
+            code="timeout_invalid",
+            hint="pass timeout= a number of seconds, e.g. 30 (the default)",
+            facts={"timeout": repr(seconds), "maximum": f"{MAX_TIMEOUT:g}"},
         )
-    if parts is None or parts.scheme != "https" or not parts.netloc:
-        shown = url if len(url) <= 100 else url[:100] + "…"
-        raise ConfigError(
-            f"the service URL must be https://HOST[:PORT] (got {shown!r})",
-            code="not_https",
-            hint="the transit client talks to the service over TLS only, e.g. "
-            "https://localhost:8443",
-        )
-    return url.rstrip("/")
+    return seconds
 
 
 def _key_path(name: str, operation: str = "") -> str:
