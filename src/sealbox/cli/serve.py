@@ -71,11 +71,10 @@ def serve(  # noqa: PLR0917 - click passes every option positionally
 ) -> None:
     """Run the HTTPS service (provisions a CA, keys and a database on first run)."""
     service = _service()
-    from sealbox.service.settings import unknown_variables
+    from sealbox.service.settings import unknown_setting_warnings
 
-    for name, close in unknown_variables(os.environ):
-        guess = f" (did you mean {close}?)" if close else ""
-        note(f"sealbox: warning: unknown setting {name}{guess}: it is not read")
+    for warning in unknown_setting_warnings(os.environ):
+        note(f"sealbox: warning: {warning}")
     settings = service.load_settings(
         data_dir=data_dir,
         host=host,

@@ -10,6 +10,7 @@ validation error.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from os import PathLike
 from pathlib import Path
 from typing import Any, Final
 
@@ -23,9 +24,14 @@ __all__ = [
     "OTHER_VARIABLES",
     "RESERVED_MOUNTS",
     "ServiceSettings",
+    "dotenv_files",
     "known_variables",
+    "unknown_dotenv_variables",
+    "unknown_setting_warnings",
     "unknown_variables",
 ]
+
+_PREFIX: Final = "SEALBOX_"
 
 
 RESERVED_MOUNTS: Final = frozenset({"auth", "keys", "sys", "transit"})
@@ -36,7 +42,7 @@ class ServiceSettings(SealboxSettings):
     """Everything ``sealbox serve`` can be told. Defaults suit a developer's machine."""
 
     model_config = SettingsConfigDict(
-        env_prefix="SEALBOX_",
+        env_prefix=_PREFIX,
         env_file=".env",
         env_file_encoding="utf-8",
         extra="ignore",
@@ -196,21 +202,76 @@ library, the tests); a test keeps the set equal to the names the source reads.""
 
 def known_variables() -> frozenset[str]:
     """Every ``SEALBOX_*`` variable sealbox reads."""
-    fields = {f"SEALBOX_{name.upper()}" for name in ServiceSettings.model_fields}
+    fields = {f"{_PREFIX}{name.upper()}" for name in ServiceSettings.model_fields}
     return frozenset(fields) | OTHER_VARIABLES
 
 
-def unknown_variables(environ: Mapping[str, str]) -> list[tuple[str, str | None]]:
+def unknown_variables(environ: Mapping[str, str | None]) -> list[tuple[str, str | None]]:
     """The ``SEALBOX_*`` names in ``environ`` that sealbox does not read (a misspelt
     setting is otherwise silently left at its default), each with the closest known name
-    (``None`` when none is close). Values are never looked at."""
+    (``None`` when none is close). Values are never looked at.
+
+    Names compare regardless of case, as pydantic-settings reads them (a lower-case
+    ``sealbox_port`` is the port); a name is returned as ``environ`` spells it.
+    """
     import difflib
 
     known = known_variables()
     # Compared without the prefix, which every name shares.
-    suffixes = {name.removeprefix("SEALBOX_"): name for name in known}
+    suffixes = {name.removeprefix(_PREFIX): name for name in known}
     found = []
-    for name in sorted(n for n in environ if n.startswith("SEALBOX_") and n not in known):
-        close = difflib.get_close_matches(name.removeprefix("SEALBOX_"), suffixes, n=1)
-        found.append((name, suffixes[close[0]] if close else None))
+    for name in sorted(environ):
+        upper = name.upper()
+        if upper.startswith(_PREFIX) and upper not in known:
+            close = difflib.get_close_matches(upper.removeprefix(_PREFIX), suffixes, n=1)
+            found.append((name, suffixes[close[0]] if close else None))
     return found
+
+
+def dotenv_files() -> list[Path]:
+    """The ``.env`` files :class:`ServiceSettings` reads, as pydantic-settings finds
+    them: ``model_config["env_file"]`` from the working directory, when it is a regular
+    file. A FIFO, which pydantic-settings would read too, is left out: reading it here
+    would take its content from the settings."""
+    config = ServiceSettings.model_config
+    # pydantic-settings also looks in parent folders when env_file_depth is above 0; a
+    # test keeps it 0, so the working directory is the only place to look.
+    files = config.get("env_file") or ()
+    if isinstance(files, (str, PathLike)):
+        files = (files,)
+    return [path for path in (Path(f).expanduser() for f in files) if path.is_file()]
+
+
+def unknown_dotenv_variables() -> list[tuple[Path, str, str | None]]:
+    """The ``SEALBOX_*`` names of the :func:`dotenv_files` that sealbox does not read,
+    as :func:`unknown_variables` finds them, each with its file. Values are never
+    looked at; a file that cannot be read is left to the settings to report."""
+    from dotenv import dotenv_values
+
+    encoding = ServiceSettings.model_config.get("env_file_encoding") or "utf-8"
+    found = []
+    for path in dotenv_files():
+        try:
+            names = dotenv_values(path, encoding=encoding)
+        except (OSError, UnicodeError):
+            continue
+        found += [(path, name, close) for name, close in unknown_variables(names)]
+    return found
+
+
+def unknown_setting_warnings(environ: Mapping[str, str | None]) -> list[str]:
+    """A warning for each unknown ``SEALBOX_*`` name of ``environ``
+    (:func:`unknown_variables`) and of the ``.env`` file (:func:`unknown_dotenv_variables`):
+    ``unknown setting NAME in /srv/.env (did you mean KNOWN_NAME?): it is not read``
+    (without ``in …`` for the environment). Never a value: values can be secrets.
+    """
+    named: list[tuple[str, Path | None, str | None]]
+    named = [(name, None, close) for name, close in unknown_variables(environ)]
+    named += [(name, path, close) for path, name, close in unknown_dotenv_variables()]
+    return [
+        f"unknown setting {name}"
+        + (f" in {path.absolute()}" if path else "")
+        + (f" (did you mean {close}?)" if close else "")
+        + ": it is not read"
+        for name, path, close in named
+    ]
