@@ -29,7 +29,8 @@ May import: :mod:`sealbox.exceptions`, :mod:`sealbox.secret`, :mod:`sealbox.keys
 master key's sealer), :mod:`sealbox.accounts`, :mod:`sealbox.passwords`, :mod:`sealbox.jwt`,
 :mod:`sealbox.tls`, :mod:`sealbox.transit`, :mod:`sealbox.storage`, :mod:`sealbox.integrations`
 and third-party ``fastapi``, ``starlette``, ``pydantic`` (and its ``pydantic_core``),
-``pydantic_settings``, ``uvicorn``, ``sqlalchemy``, ``alembic``, ``redis``, ``precis_i18n``.
+``pydantic_settings`` (and its ``dotenv``, read to name unknown ``.env`` entries),
+``uvicorn``, ``sqlalchemy``, ``alembic``, ``redis``, ``precis_i18n``.
 Never a private name of another package, nor ``cryptography`` or ``OpenSSL`` (the TLS
 engine is :mod:`sealbox.tls.server_session`).
 """
