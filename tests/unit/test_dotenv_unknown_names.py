@@ -111,3 +111,48 @@ def test_serve_warns_of_a_misspelt_name_in_the_dotenv_file_without_its_value(
         "(did you mean SEALBOX_REDIS_URL?): it is not read"
     )
     assert CANARY.encode() not in r.stderr
+
+
+@pytest.mark.parametrize("command", [["users", "list"], ["clients", "list"]])
+def test_the_administration_commands_warn_of_a_misspelt_name_too(
+    workdir: Path, command: list[str]
+) -> None:
+    prepared = run_sealbox(
+        ["serve", "--data-dir", workdir / "d", "--check"],
+        env={"SEALBOX_PASSWORD_PROFILE": "test"},
+    )
+    assert prepared.returncode == 0, prepared.stderr
+    (workdir / ".env").write_text(_MISSPELT, encoding="utf-8")
+    r = run_sealbox([*command, "--data-dir", workdir / "d"])
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.decode().splitlines()[0] == (
+        f"sealbox: warning: unknown setting SEALBOX_REDIS_ULR in {workdir / '.env'} "
+        "(did you mean SEALBOX_REDIS_URL?): it is not read"
+    )
+    assert CANARY.encode() not in r.stderr + r.stdout
+
+
+def test_a_line_the_dotenv_parser_refuses_is_reported_once(workdir: Path) -> None:
+    (workdir / ".env").write_text("SEALBOX_PORT=8443\nnot a statement'\n", encoding="utf-8")
+    r = run_sealbox(
+        ["serve", "--data-dir", workdir / "d", "--check"],
+        env={"SEALBOX_PASSWORD_PROFILE": "test"},
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.decode().count("could not parse statement starting at line 2") == 1
+
+
+def test_checking_names_logs_nothing_and_leaves_the_dotenv_logger_as_it_was(
+    workdir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (workdir / ".env").write_text("SEALBOX_TOKN=${HOME}\nbroken'\n", encoding="utf-8")
+    with caplog.at_level("WARNING"):
+        assert len(unknown_setting_warnings({})) == 1
+    assert caplog.records == []  # the settings say it when they read the file
+    assert logging_filters_left_on_dotenv() == []
+
+
+def logging_filters_left_on_dotenv() -> list[object]:
+    import logging
+
+    return list(logging.getLogger("dotenv.main").filters)

@@ -9,11 +9,11 @@ import click
 
 from sealbox.cli._dialect import confirm, echo_json, json_option, yes_option
 from sealbox.cli._io import note
-from sealbox.cli.serve import _DATA_DIR, _service
+from sealbox.cli.serve import _DATA_DIR, _load_settings, _service
 
 
 def _settings(data_dir: Path | None) -> Any:
-    return _service().load_settings(data_dir=data_dir)
+    return _load_settings(data_dir=data_dir)
 
 
 def _print_secret(made: Any, as_json: bool, verb: str) -> None:

@@ -30,6 +30,18 @@ def _service() -> Any:
     return service
 
 
+def _load_settings(**overrides: Any) -> Any:
+    """The service's settings (:func:`sealbox.service.load_settings`), after a warning on
+    stderr for each ``SEALBOX_*`` name of the environment or ``.env`` that sealbox does not
+    read: a misspelt setting would otherwise be ignored without a word."""
+    service = _service()
+    from sealbox.service.settings import unknown_setting_warnings
+
+    for warning in unknown_setting_warnings(os.environ):
+        note(f"sealbox: warning: {warning}")
+    return service.load_settings(**overrides)
+
+
 @click.command()
 @_DATA_DIR
 @click.option("--host", help="Address to listen on (default 127.0.0.1).")
@@ -71,11 +83,7 @@ def serve(  # noqa: PLR0917 - click passes every option positionally
 ) -> None:
     """Run the HTTPS service (provisions a CA, keys and a database on first run)."""
     service = _service()
-    from sealbox.service.settings import unknown_setting_warnings
-
-    for warning in unknown_setting_warnings(os.environ):
-        note(f"sealbox: warning: {warning}")
-    settings = service.load_settings(
+    settings = _load_settings(
         data_dir=data_dir,
         host=host,
         port=port,

@@ -9,6 +9,7 @@ validation error.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from os import PathLike
 from pathlib import Path
@@ -250,13 +251,26 @@ def unknown_dotenv_variables() -> list[tuple[Path, str, str | None]]:
 
     encoding = ServiceSettings.model_config.get("env_file_encoding") or "utf-8"
     found = []
-    for path in dotenv_files():
-        try:
-            names = dotenv_values(path, encoding=encoding)
-        except (OSError, UnicodeError):
-            continue
-        found += [(path, name, close) for name, close in unknown_variables(names)]
+    # A line python-dotenv cannot parse is logged when the settings read the file; said
+    # here too, it would be said twice.
+    dotenv_log = logging.getLogger("dotenv.main")
+    quiet = _DropAll()
+    dotenv_log.addFilter(quiet)
+    try:
+        for path in dotenv_files():
+            try:
+                names = dotenv_values(path, encoding=encoding, interpolate=False)
+            except (OSError, UnicodeError):
+                continue
+            found += [(path, name, close) for name, close in unknown_variables(names)]
+    finally:
+        dotenv_log.removeFilter(quiet)
     return found
+
+
+class _DropAll(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return False
 
 
 def unknown_setting_warnings(environ: Mapping[str, str | None]) -> list[str]:
