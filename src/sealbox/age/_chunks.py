@@ -8,7 +8,6 @@ plaintext of the chunks before it.
 
 from __future__ import annotations
 
-import threading
 from typing import Final
 
 from cryptography.exceptions import InvalidTag
@@ -62,6 +61,9 @@ class Sealing:
         self.chunks = max(1, -(-fill // CHUNK_SIZE))  # an empty batch is one empty chunk
         self._front = 0
         self._back = self.chunks - 1
+        # Imported here: opening (decrypting) never seals, and a small run loads no threading.
+        import threading
+
         self._lock = threading.Lock()
         self.front_done = threading.Event()
         self.abandoned = False

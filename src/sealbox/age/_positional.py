@@ -35,17 +35,15 @@ import contextlib
 import errno
 import fcntl
 import gc
-import mmap
 import os
 import signal
 import stat
 import struct
 import sys
-import threading
 from collections import deque
 from collections.abc import Callable
 from itertools import repeat
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from cryptography.exceptions import InvalidTag
 
@@ -58,6 +56,9 @@ from sealbox.age._output import (
 )
 from sealbox.exceptions import DecryptionError, StorageError
 from sealbox.hazmat.bindings import ChaCha20Poly1305
+
+if TYPE_CHECKING:
+    import threading
 
 BATCH: Final = BATCH_CHUNKS * CHUNK_SIZE
 
@@ -107,8 +108,15 @@ class _Run:
 
     __slots__ = ("_cond", "_progress", "_turn", "error", "limit", "totals")
 
-    def __init__(self, progress: Progress | None) -> None:
-        self._cond = threading.Condition(threading.Lock())
+    def __init__(self, progress: Progress | None, *, shared: bool) -> None:
+        self._cond: threading.Condition | _Alone
+        if shared:
+            # Imported here: a run on one thread (a small file) never loads threading.
+            import threading
+
+            self._cond = threading.Condition(threading.Lock())
+        else:
+            self._cond = _ALONE
         self._progress = progress
         self._turn = 0  # the batch that writes next
         self.limit = 1 << 62  # the batch that ended the run (final chunk or failure)
@@ -155,6 +163,28 @@ class _Run:
             self.fail(k, exc)
 
 
+class _Alone:
+    """The turn-taking of a run on one thread: batches come in order, so there is
+    never a turn to wait for, nor another thread to wake."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *_: object) -> None:
+        return None
+
+    def wait(self) -> None:
+        raise AssertionError("a run on one thread waited for its turn")
+
+    def notify_all(self) -> None:
+        return None
+
+
+_ALONE: Final = _Alone()
+
+
 # A message between the two processes of a run: what happened (b"W" a batch was
 # written; b"D", b"S", b"O", b"K", b"X" a failure, by kind), the batch, whether
 # it was the last, the byte counts, an errno, and the length of the text after it.
@@ -173,7 +203,7 @@ class _Peer(_Run):
     __slots__ = ("_receive_fd", "_send_fd")
 
     def __init__(self, receive_fd: int, send_fd: int, progress: Progress | None) -> None:
-        super().__init__(progress)
+        super().__init__(progress, shared=False)  # one thread in each process
         self._receive_fd = receive_fd
         self._send_fd = send_fd
 
@@ -313,6 +343,8 @@ def _more_than_a_batch(fd: int, offset: int, batch: int) -> bool:
 
 def _buffer(size: int) -> memoryview:
     """A page-aligned buffer, untouched (and so costing no memory) until used."""
+    import mmap
+
     return memoryview(mmap.mmap(-1, size))
 
 
@@ -333,7 +365,7 @@ def _run(
         forked = _run_forked(work, progress)
         if forked is not None:
             return forked
-    run = _Run(progress)
+    run = _Run(progress, shared=parallel)
 
     def guarded(first: int, stride: int) -> None:
         try:
@@ -343,6 +375,8 @@ def _run(
 
     helper = None
     if parallel:
+        import threading
+
         helper = threading.Thread(
             target=guarded, args=(1, 2), name="sealbox-age-positional", daemon=True
         )
@@ -364,6 +398,8 @@ def _run(
 
 def _can_fork() -> bool:
     """Whether forking is safe here: Linux, and no other thread that could hold a lock."""
+    import threading
+
     return sys.platform == "linux" and threading.active_count() == 1
 
 

@@ -6,11 +6,17 @@ which would be a good part of what a small ``sealbox encrypt`` costs.
 
 from __future__ import annotations
 
-import mmap
 import os
-import threading
+from _thread import allocate_lock
 from collections.abc import Callable
-from queue import SimpleQueue
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from _thread import LockType
+    from queue import SimpleQueue
+
+# threading, queue and mmap are imported where they are used: a small file, encrypted or
+# decrypted on one thread, needs none of them, and each adds to the command's start-up.
 
 __all__ = ["Job", "Worker", "default_parallel", "page_aligned"]
 
@@ -29,6 +35,9 @@ class Worker:
     __slots__ = ("_jobs",)
 
     def __init__(self) -> None:
+        import threading
+        from queue import SimpleQueue
+
         self._jobs: SimpleQueue[Job | None] | None = SimpleQueue()
         threading.Thread(target=_work, args=(self._jobs,), name="sealbox-age", daemon=True).start()
 
@@ -65,6 +74,8 @@ def page_aligned(size: int) -> memoryview:
     writes zeros over all of them first: a small file does not pay for the buffers
     of a large one.
     """
+    import mmap
+
     return memoryview(mmap.mmap(-1, size))
 
 
@@ -82,12 +93,12 @@ class Job:
         self._fn: Callable[[], object] | None = fn
         self._value: object = None
         self._error: BaseException | None = None
-        self._done: threading.Lock | None = None
+        self._done: LockType | None = None
         if worker is None:
             self._value = fn()
             return
         # Held until the job has run: result() waits by acquiring it.
-        self._done = threading.Lock()
+        self._done = allocate_lock()  # threading.Lock, without importing threading
         self._done.acquire()
         worker.submit(self)
 
