@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -463,6 +464,25 @@ def test_progress_counts_the_childs_batches_too(tmp_path, forks):
 def test_a_child_that_dies_is_reported(tmp_path, forks):
     def progress(_n: int) -> None:
         os.kill(forks[0], signal.SIGKILL)
+
+    with pytest.raises(OSError, match="the second process ended unexpectedly"):
+        _seal_with_processes(tmp_path, DATA[: 3 * BATCH + 1], progress)
+    assert _reaped(forks[0])
+
+
+def _dead(pid: int) -> bool:
+    """Whether ``pid`` has ended (a zombie, not yet reaped: its pipes are closed)."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+        return stat.read().rpartition(")")[2].split()[0] == "Z"
+
+
+def test_a_child_dead_before_the_parent_tells_it_of_a_batch_is_reported_as_such(tmp_path, forks):
+    # The parent's next message meets a closed pipe (EPIPE), not an end of file.
+    def progress(_n: int) -> None:
+        os.kill(forks[0], signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while not _dead(forks[0]) and time.monotonic() < deadline:
+            time.sleep(0.001)
 
     with pytest.raises(OSError, match="the second process ended unexpectedly"):
         _seal_with_processes(tmp_path, DATA[: 3 * BATCH + 1], progress)

@@ -222,7 +222,12 @@ class _Peer(_Run):
 
     def written(self, k: int, counts: Counts, *, last: bool) -> None:
         super().written(k, counts, last=last)
-        self._send(b"W", k, last=last, counts=counts)
+        try:
+            self._send(b"W", k, last=last, counts=counts)
+        except BrokenPipeError:
+            # The other process ended before reading it: the same failure as its pipe
+            # found closed at the next turn, said the same way.
+            raise OSError(errno.EIO, _GONE) from None
 
     def fail(self, k: int, exc: BaseException) -> None:
         if k > self.limit:
@@ -251,10 +256,14 @@ class _Peer(_Run):
     def _receive(self) -> tuple[bytes, int, bool, Counts, int, str]:
         head = _read_exactly(self._receive_fd, _MESSAGE.size)
         if len(head) < _MESSAGE.size:
-            return b"X", -1, False, (0, 0, 0), 0, "the second process ended unexpectedly"
+            return b"X", -1, False, (0, 0, 0), 0, _GONE
         kind, k, last, read, wrote, plain, code, size = _MESSAGE.unpack(head)
         text = _read_exactly(self._receive_fd, size).decode(errors="replace")
         return kind, k, last, (read, wrote, plain), code, text
+
+
+# What a run says when its other process ended without a word (as _rebuild makes it).
+_GONE: Final = "the second process ended unexpectedly"
 
 
 def _read_exactly(fd: int, size: int) -> bytes:
