@@ -87,6 +87,22 @@ def test_the_command_line_loads_only_what_a_run_needs(tmp_path: Path):
         assert not [m for m in heavy if m in loaded]
 
 
+def test_a_small_input_through_a_stream_starts_no_second_thread(tmp_path: Path):
+    # Written to a device, not a regular file: the stream path, not the in-place one.
+    me = age.X25519Identity.generate()
+    key = tmp_path / "key.txt"
+    key.write_text(age.identity_file(me))
+    (tmp_path / "p").write_bytes(b"plain")
+    (tmp_path / "p.age").write_bytes(age.encrypt(b"plain", [me.recipient()]))
+    enc = _cli_modules(
+        ["encrypt", "-r", str(me.recipient()), "-o", "/dev/null", str(tmp_path / "p")]
+    )
+    dec = _cli_modules(["decrypt", "-i", str(key), "-o", "/dev/null", str(tmp_path / "p.age")])
+    for loaded in (enc, dec):
+        assert "sealbox.age.stream" in loaded
+        assert not [m for m in ("threading", "queue") if m in loaded]
+
+
 def test_a_usage_error_still_goes_through_click(tmp_path: Path):
     code = (
         "import sys\n"

@@ -8,13 +8,17 @@ plaintext of the chunks before it.
 
 from __future__ import annotations
 
-from typing import Final
+from _thread import allocate_lock
+from typing import TYPE_CHECKING, Final
 
 from cryptography.exceptions import InvalidTag
 
 from sealbox.age._crypto import CHUNK_SIZE, ENCRYPTED_CHUNK_SIZE, TAG_SIZE
 from sealbox.age._positional import nonce as _nonce
 from sealbox.hazmat.bindings import ChaCha20Poly1305
+
+if TYPE_CHECKING:
+    import threading
 
 __all__ = ["ALTERED", "EMPTY_LAST", "TRAILING", "TRUNCATED", "Batch", "Sealing", "open_batch"]
 
@@ -61,12 +65,19 @@ class Sealing:
         self.chunks = max(1, -(-fill // CHUNK_SIZE))  # an empty batch is one empty chunk
         self._front = 0
         self._back = self.chunks - 1
-        # Imported here: opening (decrypting) never seals, and a small run loads no threading.
+        self._lock = allocate_lock()  # threading.Lock, without importing threading
+        # Made by share(): only a batch that a second thread helps to seal needs it.
+        self.front_done: threading.Event | None = None
+        self.abandoned = False
+
+    def share(self) -> threading.Event:
+        """Ready the batch for a second thread sealing from the back: the event returned
+        is to be set once the caller's thread has stopped sealing from the front."""
+        # Imported here: a batch sealed on one thread (a small input) never needs it.
         import threading
 
-        self._lock = threading.Lock()
         self.front_done = threading.Event()
-        self.abandoned = False
+        return self.front_done
 
     def _claim(self, *, front: bool) -> int:
         with self._lock:

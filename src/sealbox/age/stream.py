@@ -255,7 +255,9 @@ class PayloadWriter:
             last=last,
         )
         self._counter += batch.chunks
-        if not self._parallel:
+        # The last batch with no thread yet is the only one (a small input): sealed and
+        # written here, as without a second thread, which it would not keep busy.
+        if not self._parallel or (last and self._io is None):
             try:
                 batch.seal(front=True)
                 self._dst.write(batch.sealed())
@@ -265,6 +267,7 @@ class PayloadWriter:
             return
         if self._io is None:
             self._io = Worker()
+        front_done = batch.share()
         self._jobs[slot] = Job(partial(self._seal_and_write, batch), self._io)
         try:
             batch.seal(front=True)
@@ -273,12 +276,13 @@ class PayloadWriter:
             self._failure = exc
             raise
         finally:
-            batch.front_done.set()
+            front_done.set()
 
     def _seal_and_write(self, batch: Sealing) -> None:
         """On the writer's thread: help seal ``batch``, then write it, in order."""
         try:
             batch.seal(front=False)
+            assert batch.front_done is not None  # shared before the job was made
             batch.front_done.wait()
             if batch.abandoned or self._broken:
                 self._broken = True
@@ -405,7 +409,9 @@ class PayloadReader:
         """Start reading into the free slots (one batch at a time without a thread)."""
         while self._free and not self._ended and (self._parallel or not self._queue):
             slot = self._free.popleft()
-            if self._parallel and self._io is None:
+            # The first batch is read here, as without a thread: an input that ends in it
+            # (a small one) never starts one. The counter moves once a batch is read.
+            if self._parallel and self._io is None and self._counter:
                 self._io = Worker()
             self._queue.append((slot, Job(partial(self._read, slot), self._io)))
 
