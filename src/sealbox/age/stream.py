@@ -99,7 +99,8 @@ class PayloadWriter:
     of the writer's own writes them to ``dst``, in order, meanwhile (and helps
     seal when it is ahead). ``dst`` must then accept writes from that thread;
     an error it raises is raised again by the next :meth:`write` or by
-    :meth:`close`, and nothing after the failed batch is written.
+    :meth:`close`, and nothing after the failed batch is written. A payload of
+    one batch is sealed and written on the caller's thread, and starts none.
 
     Args:
         dst: where the payload goes.
@@ -365,7 +366,8 @@ class PayloadReader:
     With ``parallel``, a thread of the reader's own reads and opens the next
     batches while the caller uses the plaintext of earlier ones; ``src`` must
     then allow reads from that thread, and belongs to the reader until
-    :meth:`close`.
+    :meth:`close`. The first batch is read on the caller's thread: a payload
+    that ends in it starts no thread.
 
     Args:
         src: the payload (a :class:`Source` or a binary file object).
