@@ -62,7 +62,7 @@ def _state(account: Any) -> str:
 def create(name: str, scopes: tuple[str, ...], data_dir: Path | None) -> None:
     """Create account NAME (password from stdin or a prompt), admins included."""
     service = _service()
-    settings = _load_settings(data_dir=data_dir)
+    settings = _settings(data_dir)
     # The name is checked (and mapped to its canonical form) before the password is asked.
     name, granted = service.create_user(settings, name, _read_password, scopes)
     click.echo(f"created user {name} with scopes {' '.join(granted)}")
@@ -168,7 +168,7 @@ def enable(name: str, data_dir: Path | None) -> None:
 def reset_password(name: str, data_dir: Path | None) -> None:
     """Set a new password for NAME (from stdin or a prompt); its sessions end."""
     service = _service()
-    settings = _load_settings(data_dir=data_dir)
+    settings = _settings(data_dir)
     # The account is found before the password is asked for.
     found = service.administer_accounts(settings, lambda admin: admin.show(name))
     password = _read_password(found.username)
@@ -187,7 +187,7 @@ def reset_password(name: str, data_dir: Path | None) -> None:
 def delete(name: str, yes: bool, data_dir: Path | None) -> None:
     """Delete account NAME for good (asks first, or --yes)."""
     service = _service()
-    settings = _load_settings(data_dir=data_dir)
+    settings = _settings(data_dir)
     found = service.administer_accounts(settings, lambda admin: admin.show(name))
     confirm(
         f"Delete the account {found.username} for good?",
@@ -253,7 +253,7 @@ def import_(file: Path, skip_invalid: bool, as_json: bool, data_dir: Path | None
             hint='give one JSON object per line: {"username", "password_hash", "scopes"}',
         )
     service = _service()
-    settings = _load_settings(data_dir=data_dir)
+    settings = _settings(data_dir)
     report = service.administer_accounts(
         settings,
         lambda admin: admin.import_json_lines(lines, skip_invalid=skip_invalid),

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from sealbox.exceptions import ConfigError
 
-__all__ = ["service_url"]
+__all__ = ["URL_HINT", "service_url"]
 
 _SHOWN_MAX: Final = 100
 _MAX_PORT: Final = 65535
@@ -25,6 +25,8 @@ _HOST_NAME: Final = re.compile(r"[\w.-]+")
 # ASCII only: \d would take the digits of other scripts, which no port is written in.
 _PORT: Final = re.compile(r"[0-9]+")
 _SCHEME: Final = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):(/*)")
+URL_HINT: Final = "give the service as https://HOST[:PORT], e.g. https://localhost:8443"
+"""The hint of a service URL refused as ``url_invalid``."""
 _TLS_ONLY: Final = (
     "the transit client talks to the service over TLS only, e.g. https://localhost:8443"
 )
@@ -130,6 +132,6 @@ def _invalid(message: str, facts: dict[str, str], *, hint: str | None = None) ->
     raise ConfigError(
         message,
         code="url_invalid",
-        hint=hint or "give the service as https://HOST[:PORT], e.g. https://localhost:8443",
+        hint=hint or URL_HINT,
         facts=facts,
     )

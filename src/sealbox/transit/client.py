@@ -49,7 +49,7 @@ from sealbox.exceptions import (
     UnsupportedAlgorithmError,
 )
 from sealbox.secret import Secret
-from sealbox.transit._url import service_url
+from sealbox.transit._url import URL_HINT, service_url
 from sealbox.transit.errors import (
     BatchTooLargeError,
     DeletionNotAllowedError,
@@ -273,7 +273,7 @@ class TransitClient:
             raise ConfigError(
                 f"the service URL {self.url} cannot be used for a request",
                 code="url_invalid",
-                hint="give the service as https://HOST[:PORT], e.g. https://localhost:8443",
+                hint=URL_HINT,
                 facts={"url": self.url},
             ) from None
         except httpx2.TimeoutException:
