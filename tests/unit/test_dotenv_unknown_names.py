@@ -145,7 +145,7 @@ def test_a_line_the_dotenv_parser_refuses_is_reported_once(workdir: Path) -> Non
 def test_checking_names_logs_nothing_and_leaves_the_dotenv_logger_as_it_was(
     workdir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    (workdir / ".env").write_text("SEALBOX_TOKN=${HOME}\nbroken'\n", encoding="utf-8")
+    (workdir / ".env").write_text("SEALBOX_TOKN=${HOME}\nnot a statement'\n", encoding="utf-8")
     with caplog.at_level("WARNING"):
         assert len(unknown_setting_warnings({})) == 1
     assert caplog.records == []  # the settings say it when they read the file
