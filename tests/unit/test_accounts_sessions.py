@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from sealbox.accounts import AccountPolicy, Accounts, make_engine, migrate, sessions
+from sealbox.accounts.core import LEEWAY
 from sealbox.exceptions import TokenError
 from sealbox.jwt import JWKSet, SigningKeySet, TokenVerifier
 from tests.service.conftest import REDIS_PREFIX, REDIS_URL, require_server
@@ -144,6 +145,31 @@ def test_the_check_without_waiting_gives_the_caller_refuses_alike_and_never_gues
         with pytest.raises(TokenError) as revoked:
             accounts.authenticate_now(second.access_token)
         assert revoked.value.code == "token_revoked"
+
+    run(tmp_path, scenario)
+
+
+def test_the_check_without_waiting_still_refuses_a_known_token_once_expired_or_unbound(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # authenticate_now answers a token it has seen without re-verifying it: its time
+    # window and its certificate binding must still be checked on every call.
+    async def scenario(accounts: Accounts) -> None:
+        user = await sessions.register(accounts, "erin", PASSWORD, "192.0.2.5")
+        plain = await sessions.start_session(accounts, user)
+        caller = accounts.authenticate_now(plain.access_token)
+        assert caller is not None
+        bound = await sessions.start_session(accounts, user, bound_to="A" * 43)
+        assert accounts.authenticate_now(bound.access_token, thumbprint="A" * 43) is not None
+        for thumbprint in (None, "B" * 43):
+            with pytest.raises(TokenError) as unbound:
+                accounts.authenticate_now(bound.access_token, thumbprint=thumbprint)
+            assert unbound.value.code == "token_binding_mismatch"
+        later = caller.expires + LEEWAY + 1  # past the verifier's leeway too
+        monkeypatch.setattr("sealbox.accounts.core.time.time", lambda: later)
+        with pytest.raises(TokenError) as expired:
+            accounts.authenticate_now(plain.access_token)
+        assert expired.value.code == "invalid_token"
 
     run(tmp_path, scenario)
 

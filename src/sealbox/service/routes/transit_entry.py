@@ -41,7 +41,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pydantic import ValidationError
-from starlette.datastructures import State
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
@@ -183,7 +182,7 @@ class TransitEntry(BodyEntry):
 
     async def __call__(
         self,
-        state: State,
+        runtime: Runtime,
         target: tuple[str, str],
         scope: Scope,
         receive: Receive,
@@ -206,7 +205,7 @@ class TransitEntry(BodyEntry):
             return
         extra = security_headers(scope)
         try:
-            answer = await self._answer(state, scope, target[0], operation)
+            answer = await self._answer(runtime, scope, target[0], operation)
         except Exception as exc:  # noqa: BLE001 - answered as the routes and middlewares do
             status, headers, content = lean_refusal(scope, exc, extra)
         else:
@@ -219,12 +218,11 @@ class TransitEntry(BodyEntry):
 
     @staticmethod
     async def _answer(
-        state: State, scope: Scope, name: str, operation: Prepared
+        runtime: Runtime, scope: Scope, name: str, operation: Prepared
     ) -> Response | bytes:
         """The route's answer, or its refusal as an :class:`ApiError`."""
         # In the route's order: the header, then the accounts, then the token.
         token = bearer_token(authorization(scope))
-        runtime: Runtime = state.runtime
         thumbprint = identity_thumbprint(scope_client_identity(scope))
         caller = await checked_caller(runtime.accounts, token, thumbprint)
         return await operation(TransitCall(runtime, client_address(scope), caller), name)

@@ -30,7 +30,6 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
-from starlette.datastructures import State
 from starlette.types import Message, Receive, Scope, Send
 
 from sealbox.integrations.fastapi.bearer import identity_thumbprint
@@ -96,7 +95,7 @@ class VaultTransitEntry(BodyEntry):
 
     async def __call__(
         self,
-        state: State,
+        runtime: Runtime,
         target: tuple[str, str],
         scope: Scope,
         receive: Receive,
@@ -114,7 +113,7 @@ class VaultTransitEntry(BodyEntry):
             return
         extra = security_headers(scope)
         try:
-            content = await self._answer(state, scope, target, body)
+            content = await self._answer(runtime, scope, target, body)
         except Exception as exc:  # noqa: BLE001 - answered as the Vault routes and middlewares do
             refused = vault_refusal(exc)
             if refused is None:
@@ -128,13 +127,12 @@ class VaultTransitEntry(BodyEntry):
 
     @staticmethod
     async def _answer(
-        state: State, scope: Scope, target: tuple[str, str], body: dict[str, Any]
+        runtime: Runtime, scope: Scope, target: tuple[str, str], body: dict[str, Any]
     ) -> bytes:
         """Vault's 200 body, or its refusal raised."""
         name, operation = target
         # In the Vault routes' order: the token first (no answer tells a stranger anything).
         token = token_in(scope)
-        runtime: Runtime = state.runtime
         thumbprint = identity_thumbprint(scope_client_identity(scope))
         try:
             caller = await checked_caller(runtime.accounts, token, thumbprint)
