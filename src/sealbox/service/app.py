@@ -72,7 +72,10 @@ class ServiceApp(FastAPI):
         if runtime is not None:  # else the application answers (and fails as it does)
             users_me = self.users_me
             if users_me is not None and users_me.takes(scope):
-                await users_me(runtime, scope, send)
+                # Its answer built without a coroutine when nothing needs a wait.
+                reply = users_me.reply_now(runtime, scope) or await users_me.reply(runtime, scope)
+                await send({"type": "http.response.start", "status": reply[0], "headers": reply[1]})
+                await send({"type": "http.response.body", "body": reply[2]})
                 return
             transit = self.transit
             if transit is not None:

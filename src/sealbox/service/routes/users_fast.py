@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from pydantic import TypeAdapter
-from starlette.types import Scope, Send
+from starlette.types import Scope
 
 from sealbox.accounts.core import Caller
 from sealbox.exceptions import TokenError
@@ -38,6 +38,7 @@ from sealbox.integrations.fastapi.bearer import (
 )
 from sealbox.integrations.fastapi.client_cert import scope_client_identity
 from sealbox.integrations.fastapi.router import Me, user_caller
+from sealbox.service.deps import checked_caller
 from sealbox.service.errors import lean_refusal
 from sealbox.service.middleware import (
     Header,
@@ -62,6 +63,8 @@ _EXTRA_PLAIN = security_headers({"path": ME_PATH, "scheme": "http"})
 # What is kept of a token's answer: the caller, the client certificate and the security
 # headers it was built for, then its headers and body.
 _Answer = tuple[Caller, ClientIdentity | None, tuple[Header, ...], tuple[Header, ...], bytes]
+#: An answer to send: status, headers, body.
+Reply = tuple[int, Sequence[Header], bytes]
 
 
 class UsersMeFastPath:
@@ -92,33 +95,48 @@ class UsersMeFastPath:
                 return False
         return True
 
-    async def __call__(self, runtime: Runtime, scope: Scope, send: Send) -> None:
-        """Answer ``scope`` (one :meth:`takes`) with the worker's ``runtime``."""
+    def reply_now(self, runtime: Runtime, scope: Scope) -> Reply | None:
+        """The answer to ``scope`` (one :meth:`takes`) with the worker's ``runtime``, or
+        ``None`` when it needs a wait (the revocation lists are being read): then await
+        :meth:`reply`. Not a coroutine: here one is a share of the request worth saving."""
         extra = _EXTRA_TLS if scope.get("scheme") == "https" else _EXTRA_PLAIN
-        headers: Sequence[Header]
         try:
             # In the route's order: the header, then the accounts, then the token.
             token = bearer_token(authorization(scope))
             accounts = runtime.accounts
             identity = scope_client_identity(scope)
             thumbprint = None if identity is None else identity_thumbprint(identity)
-            # checked_caller's work, inlined: its coroutine is a share of this request.
             try:
                 caller = accounts.authenticate_now(token, thumbprint=thumbprint)
-                if caller is None:
-                    caller = await accounts.authenticate(token, thumbprint=thumbprint)
             except TokenError as exc:
                 raise token_refused(exc) from None
-            if caller.client_id is not None:
-                user_caller(caller)  # refuses it
-            held = self._answers.get(token)
-            if held is None or held[0] is not caller or held[1] != identity or held[2] is not extra:
-                held = self._keep(token, caller, identity, extra)
-            status, headers, body = 200, held[3], held[4]
+            if caller is None:
+                return None
+            return self._reply(token, caller, identity, extra)
         except Exception as exc:  # noqa: BLE001 - answered as the routes and middlewares do
-            status, headers, body = lean_refusal(scope, exc, extra)
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+            return lean_refusal(scope, exc, extra)
+
+    async def reply(self, runtime: Runtime, scope: Scope) -> Reply:
+        """:meth:`reply_now`'s answer, waiting for the revocation lists."""
+        extra = _EXTRA_TLS if scope.get("scheme") == "https" else _EXTRA_PLAIN
+        try:
+            token = bearer_token(authorization(scope))
+            identity = scope_client_identity(scope)
+            thumbprint = identity_thumbprint(identity)
+            caller = await checked_caller(runtime.accounts, token, thumbprint)
+            return self._reply(token, caller, identity, extra)
+        except Exception as exc:  # noqa: BLE001 - answered as the routes and middlewares do
+            return lean_refusal(scope, exc, extra)
+
+    def _reply(
+        self, token: str, caller: Caller, identity: ClientIdentity | None, extra: tuple[Header, ...]
+    ) -> Reply:
+        if caller.client_id is not None:
+            user_caller(caller)  # refuses it
+        held = self._answers.get(token)
+        if held is None or held[0] is not caller or held[1] != identity or held[2] is not extra:
+            held = self._keep(token, caller, identity, extra)
+        return 200, held[3], held[4]
 
     def _keep(
         self,
