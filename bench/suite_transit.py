@@ -170,68 +170,40 @@ def main(quick: bool = False) -> None:
         url, fixed_url = f"https://127.0.0.1:{port}", f"https://127.0.0.1:{fixed_port}"
         conn, batch_conn = ["-t1", "-c32", f"-d{d}s"], ["-t1", "-c8", f"-d{d}s"]
         # wrk does not verify certificates: the servers are ours, on loopback.
+        encrypt, decrypt_url = f"{url}/v1/keys/{KEY}/encrypt", f"{url}/v1/keys/{KEY}/decrypt"
+
+        def post(
+            target: str, body: str, *, many: bool = False, pid: int = service.pid
+        ) -> tuple[list[str], str, int]:
+            """A wrk job posting ``body`` to ``target`` (``many``: a batch's connections)."""
+            return ([*(batch_conn if many else conn), target], _post_lua(token, body), pid)
+
         log(f"transit: encrypt 1 KiB vs GET /users/me ({rounds} rounds)")
         runs, loads = _rounds(
             rounds,
             {
                 "me": ([*conn, f"{url}/users/me"], _bearer_lua(token), service.pid),
-                "encrypt": (
-                    [*conn, f"{url}/v1/keys/{KEY}/encrypt"],
-                    _post_lua(token, single),
-                    service.pid,
-                ),
+                "encrypt": post(encrypt, single),
             },
         )
         log(f"transit: batches of {BATCH} vs single calls, and the ceiling ({rounds} rounds)")
         pairs, more_loads = _rounds(
             rounds,
             {
-                "single": (
-                    [*conn, f"{url}/v1/keys/{KEY}/encrypt"],
-                    _post_lua(token, single),
-                    service.pid,
-                ),
-                "batch": (
-                    [*batch_conn, f"{url}/v1/keys/{KEY}/encrypt"],
-                    _post_lua(token, batch),
-                    service.pid,
-                ),
-                "decrypt": (
-                    [*conn, f"{url}/v1/keys/{KEY}/decrypt"],
-                    _post_lua(token, decrypt),
-                    service.pid,
-                ),
-                "decrypt_batch": (
-                    [*batch_conn, f"{url}/v1/keys/{KEY}/decrypt"],
-                    _post_lua(token, decrypt_batch),
-                    service.pid,
-                ),
-                "fixed_batch": (
-                    [*batch_conn, f"{fixed_url}/batch"],
-                    _post_lua(token, batch),
-                    fixed.pid,
-                ),
-                "fixed_single": (
-                    [*conn, f"{fixed_url}/single"],
-                    _post_lua(token, single),
-                    fixed.pid,
-                ),
+                "single": post(encrypt, single),
+                "batch": post(encrypt, batch, many=True),
+                "decrypt": post(decrypt_url, decrypt),
+                "decrypt_batch": post(decrypt_url, decrypt_batch, many=True),
+                "fixed_batch": post(f"{fixed_url}/batch", batch, many=True, pid=fixed.pid),
+                "fixed_single": post(f"{fixed_url}/single", single, pid=fixed.pid),
             },
         )
         log(f"transit: batches of {BATCH} data keys (32 B) vs single calls ({rounds} rounds)")
         keys, key_loads = _rounds(
             rounds,
             {
-                "single_key": (
-                    [*conn, f"{url}/v1/keys/{KEY}/encrypt"],
-                    _post_lua(token, single_key),
-                    service.pid,
-                ),
-                "batch_key": (
-                    [*batch_conn, f"{url}/v1/keys/{KEY}/encrypt"],
-                    _post_lua(token, batch_key),
-                    service.pid,
-                ),
+                "single_key": post(encrypt, single_key),
+                "batch_key": post(encrypt, batch_key, many=True),
             },
         )
     finally:
