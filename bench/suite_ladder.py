@@ -18,9 +18,10 @@ Each rung adds one thing to the one before (see ``bench/_ladder_server.py``):
 10. ``/users/me`` as shipped (the lean entry; its step counted from rung 3).
 
 Every rung is measured once per round, in alternating order (forward, then backward),
-with the server's CPU time (user + system, from ``/proc``) per request beside the
-requests/s: CPU per request holds up when other work shares the cores, requests/s
-does not.
+each round on newly started servers (one process's memory layout would otherwise weigh
+on every round of its rung), with the server's CPU time (user + system, from ``/proc``)
+per request beside the requests/s: CPU per request holds up when other work shares the
+cores, requests/s does not.
 """
 
 from __future__ import annotations
@@ -90,7 +91,9 @@ def main(quick: bool = False) -> None:
     ca = data / "tls" / "ca.crt"
     servers: dict[str, tuple[subprocess.Popen[bytes], int]] = {}
     load_before = os.getloadavg()
-    try:
+
+    def start_all() -> None:
+        """Fresh server processes for every rung, each answering before this returns."""
         for name in dict.fromkeys(r.server for r in RUNGS):
             port = _free_port()
             proc = subprocess.Popen(
@@ -109,38 +112,50 @@ def main(quick: bool = False) -> None:
                 env=env,
             )
             servers[name] = (proc, port)
+        for name, (proc, port) in servers.items():
             probe = "/hello" if name in ("raw", "fastapi", "middleware") else "/health"
             _wait(f"https://localhost:{port}{probe}", ca, proc)
+
+    def stop_all() -> None:
+        for proc, _ in servers.values():
+            _stop(proc)
+        servers.clear()
+
+    def run(rung: Rung, seconds: int, lua: str) -> tuple[float, float]:
+        proc, port = servers[rung.server]
+        url = f"https://127.0.0.1:{port}{rung.path}"
+        cpu0 = _cpu_seconds(proc.pid)
+        out = _wrk(["-t1", "-c32", f"-d{seconds}s", url], lua if rung.token else None)
+        cpu = _cpu_seconds(proc.pid) - cpu0
+        assert out["non2xx"] == 0, f"{rung.label}: {out['non2xx']:.0f} errors"
+        return out["rps"], cpu / out["requests"] * 1e6
+
+    rps: dict[str, list[float]] = {r.label: [] for r in RUNGS}
+    cpu: dict[str, list[float]] = {r.label: [] for r in RUNGS}
+    try:
+        start_all()
         with secure_client(ca=ca, base_url=f"https://localhost:{servers['service'][1]}") as c:
             c.post("/auth/register", json={"username": USER, "password": PASSWORD})
             token = c.post("/auth/token", data={"username": USER, "password": PASSWORD}).json()[
                 "access_token"
             ]
         lua = _bearer_lua(token)
-
-        def run(rung: Rung, seconds: int) -> tuple[float, float]:
-            proc, port = servers[rung.server]
-            url = f"https://127.0.0.1:{port}{rung.path}"
-            cpu0 = _cpu_seconds(proc.pid)
-            out = _wrk(["-t1", "-c32", f"-d{seconds}s", url], lua if rung.token else None)
-            cpu = _cpu_seconds(proc.pid) - cpu0
-            assert out["non2xx"] == 0, f"{rung.label}: {out['non2xx']:.0f} errors"
-            return out["rps"], cpu / out["requests"] * 1e6
-
-        log("ladder: warm-up")
-        for rung in RUNGS:
-            run(rung, 1)
-        rps: dict[str, list[float]] = {r.label: [] for r in RUNGS}
-        cpu: dict[str, list[float]] = {r.label: [] for r in RUNGS}
         for i in range(rounds):
-            log(f"ladder: round {i + 1} of {rounds}")
+            # New processes each round: where a process's objects land in memory moves
+            # its cost per request by a few µs, luck one process would carry into
+            # every round of its rung.
+            if i:
+                stop_all()
+                start_all()
+            log(f"ladder: round {i + 1} of {rounds} (warm-up, then the rungs)")
+            for rung in RUNGS:
+                run(rung, 1, lua)
             for rung in RUNGS if i % 2 == 0 else RUNGS[::-1]:
-                r, c_us = run(rung, d)
+                r, c_us = run(rung, d, lua)
                 rps[rung.label].append(r)
                 cpu[rung.label].append(c_us)
     finally:
-        for proc, _ in servers.values():
-            _stop(proc)
+        stop_all()
         shutil.rmtree(work, ignore_errors=True)
     load_after = os.getloadavg()
 
@@ -242,7 +257,8 @@ def main(quick: bool = False) -> None:
         notes=[
             (
                 f"wrk -t1 -c32 -d{d}s over HTTPS keep-alive, one worker with uvloop and "
-                f"httptools, {rounds} rounds in alternating order; medians, spreads are "
+                f"httptools, {rounds} rounds in alternating order, each round on fresh "
+                "server processes (warmed up for 1 s a rung); medians, spreads are "
                 "min..max over rounds."
             ),
             (
