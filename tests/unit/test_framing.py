@@ -56,3 +56,30 @@ def test_a_chunk_size_that_is_not_hexadecimal_is_refused() -> None:
     with pytest.raises(FramingError) as caught:
         t.feed(b"zz\r\n")
     assert caught.value.status == 400
+
+
+def test_a_whole_head_over_the_limit_in_one_feed_is_refused() -> None:
+    with pytest.raises(FramingError) as caught:
+        RequestTracker(1024).feed(b"GET / HTTP/1.1\r\nX: " + b"a" * 1100 + b"\r\n\r\n")
+    assert caught.value.status == 431
+
+
+def test_pipelined_requests_in_one_feed_each_get_their_events() -> None:
+    t = RequestTracker(1024)
+    stream = (
+        b"POST / HTTP/1.1\r\ncontent-LENGTH:  3 \r\n\r\nabc"
+        b"\r\nGET /a HTTP/1.1\r\nAuthorization: Bearer " + b"t" * 600 + b"\r\n\r\n"
+        b"GET /b HTTP/1.1\r\n"
+    )
+    assert t.feed(stream) == ["start", "head", "done", "start", "head", "done", "start"]
+    assert t.stage is Stage.HEAD
+    assert t.feed(b"Host: x\r\n\r\n") == ["head", "done"]
+
+
+def test_a_field_without_a_colon_or_only_naming_a_framing_field_in_its_value_frames_nothing() -> (
+    None
+):
+    t = RequestTracker(1024)
+    head = b"GET / HTTP/1.1\r\nContent-Length\r\nX-Note: content-length: 5\r\n\r\n"
+    assert t.feed(head) == ["start", "head", "done"]
+    assert t.stage is Stage.IDLE

@@ -47,6 +47,9 @@ class Stage(enum.Enum):
 
 
 AMBIGUOUS_LENGTH: Final = "a request may not have both Content-Length and Transfer-Encoding"
+# The events of a head read whole: without a body, and with one still to come.
+_BODILESS: Final = ("start", "head", "done")
+_WITH_BODY: Final = ("start", "head")
 
 
 class FramingError(Exception):
@@ -82,6 +85,14 @@ class RequestTracker:
         """
         events: list[str] = []
         view = memoryview(data)
+        if self.stage is Stage.IDLE and data[:1] not in b"\r\n":
+            # A whole head at the start of the bytes, as a client sends it in one write:
+            # judged where it lies, without gathering it first.
+            end = data.find(b"\r\n\r\n")
+            if end > 0 and end + 4 <= self._max_head:
+                self._start_body(data[:end])
+                events += _BODILESS if self.stage is Stage.IDLE else _WITH_BODY
+                view = view[end + 4 :]
         while view:
             if self.stage is Stage.IDLE:
                 # Empty lines between requests are allowed (RFC 9112 §2.2).
@@ -124,15 +135,16 @@ class RequestTracker:
         chunked = False
         has_length = has_coding = False
         for line in head.split(b"\r\n")[1:]:
-            name, _, value = line.partition(b":")
-            name = name.strip().lower()
+            colon = line.find(b":")
+            # The name alone: a value (a bearer token, a cookie) is copied only when read.
+            name = (line if colon < 0 else line[:colon]).strip().lower()
             if name == b"transfer-encoding":
                 has_coding = True
-                chunked = value.strip().lower().endswith(b"chunked")
+                chunked = line[colon + 1 :].strip().lower().endswith(b"chunked")
             elif name == b"content-length":
                 has_length = True
                 try:
-                    length = int(value.strip())
+                    length = int(line[colon + 1 :].strip())
                 except ValueError:
                     length = 0  # the server refuses it; nothing to wait for here
         if has_length and has_coding:
