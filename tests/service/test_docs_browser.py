@@ -67,7 +67,11 @@ def test_docs_authorize_with_password_flow(service, tmp_path: Path) -> None:
             page.fill("input#oauth_username", "browser-user")
             page.fill("input#oauth_password", PASSWORD)
             page.click(".auth-btn-wrapper button.authorize")
-            page.wait_for_selector("text=Logout", timeout=20_000)
+            # The modal's own Logout button, there once the token has come back ("text=Logout"
+            # would also match the operation "Logout Route" at once, and race the token).
+            page.wait_for_selector(
+                '.auth-btn-wrapper button[aria-label="Remove authorization"]', timeout=20_000
+            )
             page.click("button.close-modal")
             # Call GET /users/me with the token Swagger UI obtained.
             block = page.locator("#operations-users-me_users_me_get")
