@@ -94,6 +94,42 @@ def _spread(ratios: list[float]) -> str:
     )
 
 
+def _batch_rows(
+    what: str,
+    per_item: str,
+    batch: list[dict[str, float]],
+    single: list[dict[str, float]],
+    anchor: str,
+    *,
+    target: float | None = None,
+    target_text: str = "",
+    rate_note: str = "",
+    cpu_note: str = "",
+) -> list[Row]:
+    """A batch against single calls, in the same rounds: items/s, then server CPU per item."""
+    return [
+        Row(
+            f"{what} vs {BATCH} single calls",
+            "items/s",
+            _median(batch) * BATCH,
+            _median(single),
+            f"{anchor}, same server and rounds",
+            target=target,
+            target_text=target_text,
+            note=rate_note + _spread(_pair_ratios(batch, single, "rps", BATCH)),
+        ),
+        Row(
+            f"server CPU per item: {per_item} vs single calls",
+            "µs",
+            _median(batch, "cpu_us") / BATCH,
+            _median(single, "cpu_us"),
+            f"{anchor}, same rounds",
+            higher_is_better=False,
+            note=cpu_note + _spread(_pair_ratios(single, batch, "cpu_us", BATCH)),
+        ),
+    ]
+
+
 def main(quick: bool = False) -> None:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (make system-deps installs it)")
@@ -243,62 +279,37 @@ def main(quick: bool = False) -> None:
             note="the service process's CPU time per request served; "
             + _spread(_pair_ratios(runs["me"], runs["encrypt"], "cpu_us")),
         ),
-        Row(
-            f"encrypt: batch of {BATCH} (1 KiB each) vs {BATCH} single calls",
-            "items/s",
-            _median(pairs["batch"]) * BATCH,
-            _median(pairs["single"]),
-            "single 1 KiB encrypts, same server and rounds",
+        *_batch_rows(
+            f"encrypt: batch of {BATCH} (1 KiB each)",
+            f"encrypt batch of {BATCH}",
+            pairs["batch"],
+            pairs["single"],
+            "single 1 KiB encrypts",
             target=20.0,
             target_text=">= 20x (issue 17)",
-            note=items_note + _spread(_pair_ratios(pairs["batch"], pairs["single"], "rps", BATCH)),
+            rate_note=items_note,
+            cpu_note=(
+                "the service process's CPU time per request (batch: per item), unaffected by "
+                "what else the machine runs; "
+            ),
         ),
-        Row(
-            f"server CPU per item: encrypt batch of {BATCH} vs single calls",
-            "µs",
-            _median(pairs["batch"], "cpu_us") / BATCH,
-            _median(pairs["single"], "cpu_us"),
-            "single 1 KiB encrypts, same rounds",
-            higher_is_better=False,
-            note="the service process's CPU time per request (batch: per item), unaffected by "
-            "what else the machine runs; "
-            + _spread(_pair_ratios(pairs["single"], pairs["batch"], "cpu_us", BATCH)),
+        *_batch_rows(
+            f"encrypt: batch of {BATCH} data keys (32 B each)",
+            f"batch of {BATCH} data keys",
+            keys["batch_key"],
+            keys["single_key"],
+            "single 32 B encrypts",
+            rate_note=(
+                "the batch comparison with envelope encryption's plaintext, a 256-bit data "
+                "key (the target row is the 1 KiB one above); "
+            ),
         ),
-        Row(
-            f"encrypt: batch of {BATCH} data keys (32 B each) vs {BATCH} single calls",
-            "items/s",
-            _median(keys["batch_key"]) * BATCH,
-            _median(keys["single_key"]),
-            "single 32 B encrypts, same server and rounds",
-            note="the batch comparison with envelope encryption's plaintext, a 256-bit data "
-            "key (the target row is the 1 KiB one above); "
-            + _spread(_pair_ratios(keys["batch_key"], keys["single_key"], "rps", BATCH)),
-        ),
-        Row(
-            f"server CPU per item: batch of {BATCH} data keys vs single calls",
-            "µs",
-            _median(keys["batch_key"], "cpu_us") / BATCH,
-            _median(keys["single_key"], "cpu_us"),
-            "single 32 B encrypts, same rounds",
-            higher_is_better=False,
-            note=_spread(_pair_ratios(keys["single_key"], keys["batch_key"], "cpu_us", BATCH)),
-        ),
-        Row(
-            f"decrypt: batch of {BATCH} vs {BATCH} single calls",
-            "items/s",
-            _median(pairs["decrypt_batch"]) * BATCH,
-            _median(pairs["decrypt"]),
-            "single 1 KiB decrypts, same server and rounds",
-            note=_spread(_pair_ratios(pairs["decrypt_batch"], pairs["decrypt"], "rps", BATCH)),
-        ),
-        Row(
-            f"server CPU per item: decrypt batch of {BATCH} vs single calls",
-            "µs",
-            _median(pairs["decrypt_batch"], "cpu_us") / BATCH,
-            _median(pairs["decrypt"], "cpu_us"),
-            "single 1 KiB decrypts, same rounds",
-            higher_is_better=False,
-            note=_spread(_pair_ratios(pairs["decrypt"], pairs["decrypt_batch"], "cpu_us", BATCH)),
+        *_batch_rows(
+            f"decrypt: batch of {BATCH}",
+            f"decrypt batch of {BATCH}",
+            pairs["decrypt_batch"],
+            pairs["decrypt"],
+            "single 1 KiB decrypts",
         ),
         Row(
             f"encrypt batch of {BATCH} vs its ceiling",
