@@ -33,6 +33,7 @@ __all__ = [
     "RuntimeDep",
     "UserCallerDep",
     "bearer_token",
+    "caller_now",
     "checked_caller",
     "client_identity",
     "current_caller",
@@ -43,19 +44,32 @@ __all__ = [
 ]
 
 
-async def checked_caller(accounts: Accounts, token: str, thumbprint: str | None) -> Caller:
+def caller_now(accounts: Accounts, token: str, thumbprint: str | None) -> Caller | None:
     """The caller of ``token``, checked as the bearer dependency checks it, for the lean
-    entries ahead of FastAPI: without a coroutine when the revocation lists are in memory.
+    entries ahead of FastAPI; ``None`` when the answer needs a wait (the revocation lists
+    are being read, or are in Redis): then await :func:`checked_caller`.
 
     Raises:
         ApiError: the 401 ``invalid_token`` of a refused token.
     """
     try:
-        caller = accounts.authenticate_now(token, thumbprint=thumbprint)
-        if caller is None:
-            caller = await accounts.authenticate(token, thumbprint=thumbprint)
+        return accounts.authenticate_now(token, thumbprint=thumbprint)
     except TokenError as exc:
         raise token_refused(exc) from None
+
+
+async def checked_caller(accounts: Accounts, token: str, thumbprint: str | None) -> Caller:
+    """:func:`caller_now`, waiting for the revocation lists when it must.
+
+    Raises:
+        ApiError: the 401 ``invalid_token`` of a refused token.
+    """
+    caller = caller_now(accounts, token, thumbprint)
+    if caller is None:
+        try:
+            caller = await accounts.authenticate(token, thumbprint=thumbprint)
+        except TokenError as exc:
+            raise token_refused(exc) from None
     return caller
 
 

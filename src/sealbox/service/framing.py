@@ -50,6 +50,7 @@ AMBIGUOUS_LENGTH: Final = "a request may not have both Content-Length and Transf
 # The events of a head read whole: without a body, and with one still to come.
 _BODILESS: Final = ("start", "head", "done")
 _WITH_BODY: Final = ("start", "head")
+_FRAMING_FIELDS: Final = (b"transfer-encoding", b"content-length")
 
 
 class FramingError(Exception):
@@ -138,13 +139,16 @@ class RequestTracker:
             colon = line.find(b":")
             # The name alone: a value (a bearer token, a cookie) is copied only when read.
             name = (line if colon < 0 else line[:colon]).strip().lower()
+            if name not in _FRAMING_FIELDS:
+                continue
+            value = b"" if colon < 0 else line[colon + 1 :].strip()
             if name == b"transfer-encoding":
                 has_coding = True
-                chunked = line[colon + 1 :].strip().lower().endswith(b"chunked")
-            elif name == b"content-length":
+                chunked = value.lower().endswith(b"chunked")
+            else:
                 has_length = True
                 try:
-                    length = int(line[colon + 1 :].strip())
+                    length = int(value)
                 except ValueError:
                     length = 0  # the server refuses it; nothing to wait for here
         if has_length and has_coding:

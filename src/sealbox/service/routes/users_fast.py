@@ -29,16 +29,14 @@ from pydantic import TypeAdapter
 from starlette.types import Scope
 
 from sealbox.accounts.core import Caller
-from sealbox.exceptions import TokenError
 from sealbox.integrations.fastapi.bearer import (
     authorization,
     bearer_token,
     identity_thumbprint,
-    token_refused,
 )
 from sealbox.integrations.fastapi.client_cert import scope_client_identity
 from sealbox.integrations.fastapi.router import Me, user_caller
-from sealbox.service.deps import checked_caller
+from sealbox.service.deps import caller_now, checked_caller
 from sealbox.service.errors import lean_refusal
 from sealbox.service.middleware import (
     Header,
@@ -97,19 +95,14 @@ class UsersMeFastPath:
 
     def reply_now(self, runtime: Runtime, scope: Scope) -> Reply | None:
         """The answer to ``scope`` (one :meth:`takes`) with the worker's ``runtime``, or
-        ``None`` when it needs a wait (the revocation lists are being read): then await
+        ``None`` when it needs a wait (revocation lists in Redis, or being read): then await
         :meth:`reply`. Not a coroutine: here one is a share of the request worth saving."""
         extra = _EXTRA_TLS if scope.get("scheme") == "https" else _EXTRA_PLAIN
         try:
             # In the route's order: the header, then the accounts, then the token.
             token = bearer_token(authorization(scope))
-            accounts = runtime.accounts
             identity = scope_client_identity(scope)
-            thumbprint = None if identity is None else identity_thumbprint(identity)
-            try:
-                caller = accounts.authenticate_now(token, thumbprint=thumbprint)
-            except TokenError as exc:
-                raise token_refused(exc) from None
+            caller = caller_now(runtime.accounts, token, identity_thumbprint(identity))
             if caller is None:
                 return None
             return self._reply(token, caller, identity, extra)
@@ -122,8 +115,7 @@ class UsersMeFastPath:
         try:
             token = bearer_token(authorization(scope))
             identity = scope_client_identity(scope)
-            thumbprint = identity_thumbprint(identity)
-            caller = await checked_caller(runtime.accounts, token, thumbprint)
+            caller = await checked_caller(runtime.accounts, token, identity_thumbprint(identity))
             return self._reply(token, caller, identity, extra)
         except Exception as exc:  # noqa: BLE001 - answered as the routes and middlewares do
             return lean_refusal(scope, exc, extra)
