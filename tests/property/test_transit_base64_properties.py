@@ -10,7 +10,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sealbox.transit import formats
-from sealbox.transit.formats import STDLIB_DECODE, STDLIB_ENCODE, decode_quanta, encode_b64
+from sealbox.transit.formats import (
+    STDLIB_DECODE,
+    STDLIB_ENCODE,
+    decode_quanta,
+    decode_quanta_many,
+    encode_b64,
+)
 
 _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 # The alphabet, padding, and what neighbours it: the URL-safe pair, blanks, quotes, non-ASCII.
@@ -63,3 +69,18 @@ def test_non_canonical_trailing_bits_decode_as_the_standard_library_decodes(
     except ValueError:
         return
     assert decoded == _stdlib(text)
+
+
+@given(st.lists(st.lists(_TEXT_CHARS, max_size=12).map("".join), max_size=6))
+def test_decoding_many_texts_is_decoding_each_or_refusing_at_the_first_refused(
+    texts: list[str],
+) -> None:
+    each: list[bytes] = []
+    for text in texts:
+        try:
+            each.append(decode_quanta(text))
+        except ValueError:
+            with pytest.raises(ValueError):
+                decode_quanta_many(texts)
+            return
+    assert decode_quanta_many(texts) == each

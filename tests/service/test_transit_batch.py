@@ -145,7 +145,15 @@ def _script(t: Transit, admin: dict[str, str], outsider: dict[str, str]) -> list
             ]
         },
     )
+    # Ciphertexts alone, every one well-formed (the batch is opened in one call), some refused.
+    alone = [cts[0], vault_spelt, "sealbox:v7:" + cts[1].split(":", 2)[2], broken, cts[2]]
+    call(
+        "k",
+        "decrypt",
+        {"batch_input": [{"ciphertext": c} for c in alone], "partial_failure_response_code": 207},
+    )
     call("sig", "decrypt", {"batch_input": [{"ciphertext": cts[0]}, {"ciphertext": "garbage"}]})
+    call("sig", "decrypt", {"batch_input": [{"ciphertext": cts[0]}]})
     call("k", "decrypt", {"batch_input": [{"ciphertext": cts[0]}]}, outsider)
     call("k", "decrypt", {"batch_input": [{"ciphertext": cts[0], "key_version": 1}]})
     call("k", "decrypt", {"batch_input": [{"ciphertext": 5}]})

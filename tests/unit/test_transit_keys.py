@@ -36,6 +36,7 @@ from sealbox.transit import (
     seal_material,
     vault_spelling,
 )
+from sealbox.transit.formats import split_version
 
 MASTER = bytes(range(32))
 NOW = datetime(2026, 11, 29, tzinfo=UTC)
@@ -103,6 +104,7 @@ def test_versioned_round_trip_uses_standard_padded_base64() -> None:
 )
 def test_malformed_prefixes_are_refused_precisely(text: str) -> None:
     assert peek_version(text) is None
+    assert split_version(text) is None
     with pytest.raises(InvalidCiphertextError) as exc:
         parse_versioned(text)
     assert code(exc) == "invalid_ciphertext"
@@ -155,6 +157,23 @@ def test_bad_base64_after_the_prefix_is_refused(body: str) -> None:
     assert code(exc) == "invalid_ciphertext"
     assert str(exc.value) == "the signature is not valid base64 after its prefix"
     assert exc.value.facts == {"what": "signature"}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("sealbox:v1:AAAA", (1, 11)),
+        ("vault:v12:AAAA", (12, 10)),
+        ("sealbox:v2147483647:", (2**31 - 1, 20)),
+        ("sealbox:v3::", (3, 11)),
+        ("vault:v1:", (1, 9)),
+    ],
+)
+def test_split_version_gives_the_version_and_where_its_base64_starts(
+    text: str, expected: tuple[int, int]
+) -> None:
+    assert split_version(text) == expected
+    assert text[expected[1] :] == text.split(":", 2)[2]
 
 
 def test_peek_version_ignores_non_strings() -> None:
@@ -470,6 +489,54 @@ def test_decrypt_parsed_answers_what_decrypt_answers(key_type: str) -> None:
                 assert str(got) == str(expected)
             else:
                 assert got == expected
+
+
+@pytest.mark.parametrize("key_type", ["aes256-gcm", "chacha20-poly1305", "aes256-siv"])
+def test_seal_many_is_encrypt_many_before_the_text_form(key_type: str) -> None:
+    key = make_key(key_type, versions=2)
+    pairs = [(b"one", b""), (b"", b""), (b"three", b"ad")]
+    sealed, used = key.seal_many(pairs, 1)
+    assert used == 1
+    for (plaintext, ad), result in zip(pairs, sealed, strict=True):
+        if isinstance(result, InvalidRequestError):  # SIV refuses an empty plaintext
+            assert key_type == "aes256-siv" and not plaintext
+            continue
+        text = format_versioned(used, result)
+        assert key.decrypt(text, ad) == plaintext
+        if key_type == "aes256-siv":  # deterministic: what encrypt_many writes
+            assert text.encode() == key.encrypt_many([(plaintext, ad)], 1)[0][0]
+
+
+@pytest.mark.parametrize("key_type", ["aes256-gcm", "chacha20-poly1305", "aes256-siv"])
+def test_open_many_answers_what_decrypt_parsed_answers_each_pair(key_type: str) -> None:
+    key = make_key(key_type, versions=3, min_decryption_version=2)
+    source = make_key(key_type, versions=3)  # the same material, every version usable
+    texts = [source.encrypt(b"p%d" % v, b"", v)[0] for v in (1, 2, 3)]
+    version, data = parse_versioned(texts[2])
+    tampered = data[:-1] + bytes([data[-1] ^ 1])
+    pairs = [parse_versioned(t) for t in texts] + [(9, data), (version, tampered), (2, data)]
+    opened = key.open_many(pairs)
+    assert len(opened) == len(pairs)
+    for (v, d), got in zip(pairs, opened, strict=True):
+        try:
+            expected: bytes | SealboxError = key.decrypt_parsed(v, d)
+        except SealboxError as exc:
+            expected = exc
+        if isinstance(expected, SealboxError):
+            assert type(got) is type(expected)
+            assert str(got) == str(expected)
+        else:
+            assert got == expected
+    assert opened[1:3] == [b"p2", b"p3"]
+    assert [type(o) for o in opened[3:]] == [InvalidKeyVersionError, DecryptionError,
+                                            DecryptionError]  # fmt: skip
+    assert isinstance(opened[0], KeyVersionTooOldError)
+
+
+def test_open_many_refuses_a_type_that_does_not_decrypt() -> None:
+    key = make_key("ed25519", versions=1)
+    with pytest.raises(UnsupportedOperationError):
+        key.open_many([(1, bytes(40))])
 
 
 @pytest.mark.parametrize(

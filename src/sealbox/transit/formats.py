@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import partial
+from itertools import repeat
 from typing import Final
 
 from sealbox.transit.errors import InvalidCiphertextError, InvalidRequestError
@@ -35,10 +36,12 @@ __all__ = [
     "VAULT_PREFIX",
     "decode_b64",
     "decode_quanta",
+    "decode_quanta_many",
     "encode_b64",
     "format_versioned",
     "parse_versioned",
     "peek_version",
+    "split_version",
     "vault_spelling",
 ]
 
@@ -59,10 +62,18 @@ decode_quanta: Callable[[str], bytes]
 is a multiple of 4) it gives :data:`STDLIB_DECODE`'s bytes or refuses; pybase64 refuses
 a few texts the standard library takes, never the reverse, so a caller that sends a
 refused text through :func:`decode_b64` answers as :func:`decode_b64` does."""
+decode_quanta_many: Callable[[Iterable[str]], list[bytes]]
+""":data:`decode_quanta` of every text, in order (``ValueError`` at the first it refuses):
+a batch's decoding in one call, with no Python frame per text."""
 try:
     import pybase64
 except ImportError:  # the core install
     encode_b64, decode_quanta = STDLIB_ENCODE, STDLIB_DECODE
+
+    def _decode_each(texts: Iterable[str]) -> list[bytes]:
+        return list(map(STDLIB_DECODE, texts))
+
+    decode_quanta_many = _decode_each
 else:
     encode_b64 = pybase64.b64encode
     _vectorised_decode = pybase64.b64decode
@@ -73,6 +84,12 @@ else:
         return _vectorised_decode(text, None, True)  # noqa: FBT003 - validate=True
 
     decode_quanta = _decode_quanta
+
+    def _decode_many(texts: Iterable[str]) -> list[bytes]:
+        # validate=True by position, as above.
+        return list(map(_vectorised_decode, texts, repeat(None), repeat(True)))  # noqa: FBT003
+
+    decode_quanta_many = _decode_many
 
 
 def format_versioned(version: int, data: bytes) -> str:
@@ -87,28 +104,35 @@ def vault_spelling(text: str) -> str:
     return text
 
 
-def _after_prefix(text: str) -> str | None:
+def split_version(text: object) -> tuple[int, int] | None:
+    """The version a ``sealbox:v<N>:…`` (or ``vault:v<N>:…``) string names and where the
+    text after ``N:`` starts, or ``None``.
+
+    Only the digits are copied, not the text: a batch looks at every item's prefix.
+    """
+    if not isinstance(text, str):
+        return None
     if text.startswith(PREFIX):
-        return text[len(PREFIX) :]
-    if text.startswith(VAULT_PREFIX):
-        return text[len(VAULT_PREFIX) :]
-    return None
+        start = len(PREFIX)
+    elif text.startswith(VAULT_PREFIX):
+        start = len(VAULT_PREFIX)
+    else:
+        return None
+    # At most 10 digits (MAX_VERSION has 10), then the colon.
+    end = text.find(":", start, start + 11)
+    if end < 0:
+        return None
+    digits = text[start:end]
+    if not digits.isascii() or not digits.isdigit() or digits[0] == "0":
+        return None  # also an empty version: "".isdigit() is False
+    version = int(digits)
+    return (version, end + 1) if version <= MAX_VERSION else None
 
 
 def peek_version(text: object) -> int | None:
     """The version a ``sealbox:v<N>:…`` (or ``vault:v<N>:…``) string names, or ``None``."""
-    if not isinstance(text, str):
-        return None
-    rest = _after_prefix(text)
-    if rest is None:
-        return None
-    digits, sep, _ = rest.partition(":")
-    if not sep or not digits.isascii() or not digits.isdigit() or digits[0] == "0":
-        return None
-    if len(digits) > 10:
-        return None
-    version = int(digits)
-    return version if version <= MAX_VERSION else None
+    found = split_version(text)
+    return None if found is None else found[0]
 
 
 def parse_versioned(text: object, what: str = "ciphertext") -> tuple[int, bytes]:
@@ -122,13 +146,14 @@ def parse_versioned(text: object, what: str = "ciphertext") -> tuple[int, bytes]
     Raises:
         InvalidCiphertextError: not in that form.
     """
-    version = peek_version(text)
-    if version is None or not isinstance(text, str):
+    found = split_version(text)
+    if found is None:
         raise InvalidCiphertextError(
             f"the {what} is not in the form sealbox:v<N>:<base64>", facts={"what": what}
         )
-    rest = _after_prefix(text) or ""
-    body = rest[len(str(version)) + 1 :]
+    assert isinstance(text, str)
+    version, start = found
+    body = text[start:]
     try:
         return version, base64.b64decode(body, validate=True)
     except (binascii.Error, ValueError):

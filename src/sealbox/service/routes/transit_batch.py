@@ -24,6 +24,7 @@ each item's refusal (the library's error, with its code and message), the audit 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import MappingProxyType
@@ -51,12 +52,12 @@ from sealbox.service.transit_errors import wire_code
 from sealbox.transit.errors import InvalidRequestError
 from sealbox.transit.formats import (
     MAX_VERSION,
-    PREFIX,
-    VAULT_PREFIX,
     decode_b64,
-    decode_quanta,
+    decode_quanta_many,
     encode_b64,
+    format_versioned,
     peek_version,
+    split_version,
 )
 from sealbox.transit.keys import TransitKey
 
@@ -229,22 +230,19 @@ def _associated(item: dict[str, Any]) -> bytes:
 def decode_all(texts: list[Any]) -> list[bytes] | None:
     """The bytes of every base64 text, or ``None``.
 
-    Decoding is most of a batch's work, so it goes through the vectorised codec
-    (:data:`~sealbox.transit.formats.decode_quanta`), given only texts of whole
+    Decoding is most of a batch's work, so it goes through the vectorised codec in one
+    call (:data:`~sealbox.transit.formats.decode_quanta_many`), given only texts of whole
     quanta, where it gives :func:`decode_b64`'s bytes or refuses; and only when it takes
     every one. Anything else returns ``None``: each text then goes through
     :func:`decode_b64`, and its answer stands.
     """
-    decoded: list[bytes] = []
-    append = decoded.append
+    for text in texts:
+        if type(text) is not str or len(text) % 4:
+            return None
     try:
-        for text in texts:
-            if type(text) is not str or len(text) % 4:
-                return None
-            append(decode_quanta(text))
+        return decode_quanta_many(texts)
     except ValueError:
         return None
-    return decoded
 
 
 def _encrypt_plain(plaintexts: list[bytes], key: TransitKey, version: int, tally: _Tally) -> bool:
@@ -253,17 +251,19 @@ def _encrypt_plain(plaintexts: list[bytes], key: TransitKey, version: int, tally
     Returns ``False``, having written nothing, when the key refuses an item or all.
     """
     try:
-        sealed, used = key.encrypt_many([(p, b"") for p in plaintexts], version)
+        sealed, used = key.seal_many([(p, b"") for p in plaintexts], version)
     except SealboxError:
         return False
     if not all(type(s) is bytes for s in sealed):
         return False
-    # A ciphertext is sealbox:v<N>:<base64>: nothing in it needs escaping.
-    head, tail = b'{"ciphertext":"', f'","key_version":{used}}}'.encode()
-    # head, c1, between, c2, …, between, cN, tail
+    # A ciphertext is sealbox:v<N>:<base64>: nothing in it needs escaping. The prefix
+    # is written with the fragments around each base64 text, not into it.
+    head = b'{"ciphertext":"' + format_versioned(used, b"").encode("ascii")
+    tail = f'","key_version":{used}}}'.encode()
+    # head, b1, between, b2, …, between, bN, tail
     pieces = [tail + b"," + head] * (2 * len(sealed) + 1)
     pieces[0], pieces[-1] = head, tail
-    pieces[1::2] = cast("list[bytes]", sealed)
+    pieces[1::2] = map(encode_b64, cast("list[bytes]", sealed))
     tally.pieces = pieces
     tally.versions.add(used)
     return True
@@ -327,23 +327,50 @@ def split_all(ciphertexts: list[Any]) -> list[tuple[int, bytes]] | None:
     without a well-formed prefix, or a batch that decoder leaves, gives ``None``.
     """
     versions, bodies = [], []
+    # A batch's ciphertexts mostly share one prefix (sealbox:v<N>:): a text that starts
+    # with the last prefix read has its version and its base64 where that one had them.
+    prefix: str | None = None
+    found: tuple[int, int] | None = None
     for text in ciphertexts:
-        version = peek_version(text)
-        if version is None:
-            return None
-        prefix = len(PREFIX) if text.startswith(PREFIX) else len(VAULT_PREFIX)
-        versions.append(version)
-        bodies.append(text[prefix + len(str(version)) + 1 :])
+        if prefix is None or type(text) is not str or not text.startswith(prefix):
+            found = split_version(text)
+            if found is None:
+                return None
+            prefix = text[: found[1]]
+        assert found is not None
+        versions.append(found[0])
+        bodies.append(text[found[1] :])
     decoded = decode_all(bodies)
     return None if decoded is None else list(zip(versions, decoded, strict=True))
+
+
+def _plaintext_json(plaintext: bytes, reference: str | None) -> bytes:
+    if reference is None:
+        return b'{"plaintext":"' + encode_b64(plaintext) + b'"}'
+    tail = ('"' + reference_json(reference) + "}").encode()
+    return b'{"plaintext":"' + encode_b64(plaintext) + tail
 
 
 def _decrypt_items(items: Sequence[dict[str, Any]], key: TransitKey) -> _Tally:
     tally = _Tally()
     append, read_versions = tally.parts.append, tally.versions
-    split = split_all([item.get("ciphertext") for item in items])
+    ciphertexts = [item.get("ciphertext") for item in items]
+    split = split_all(ciphertexts)
+    opened = None
+    if split is not None and all(len(item) == 1 for item in items):
+        # The usual batch, ciphertexts alone: no associated data, no reference.
+        with contextlib.suppress(SealboxError):  # a type that cannot decrypt: item by item
+            opened = key.open_many(split)
+    if split is not None and opened is not None:
+        for (version, _), plaintext in zip(split, opened, strict=True):
+            if isinstance(plaintext, bytes):
+                read_versions.add(version)
+                append(b'{"plaintext":"' + encode_b64(plaintext) + b'"}')
+            else:
+                append(tally.refusal(plaintext, None))
+        return tally
     for index, item in enumerate(items):
-        ciphertext = item.get("ciphertext")
+        ciphertext = ciphertexts[index]
         try:
             if ciphertext is None:
                 raise InvalidRequestError("missing ciphertext")
@@ -355,15 +382,10 @@ def _decrypt_items(items: Sequence[dict[str, Any]], key: TransitKey) -> _Tally:
         except SealboxError as exc:
             append(tally.refusal(exc, item.get("reference")))
             continue
-        version = peek_version(ciphertext)
-        if version is not None:
-            read_versions.add(version)
-        reference = item.get("reference")
-        append(
-            b'{"plaintext":"'
-            + encode_b64(plaintext)
-            + (b'"}' if reference is None else ('"' + reference_json(reference) + "}").encode())
-        )
+        read = peek_version(ciphertext)
+        if read is not None:
+            read_versions.add(read)
+        append(_plaintext_json(plaintext, item.get("reference")))
     return tally
 
 
