@@ -168,6 +168,31 @@ def test_invalid_settings_are_a_clear_error(cli, tmp_path: Path) -> None:
     assert not (tmp_path / "d").exists()
 
 
+def test_the_port_chosen_for_port_0_is_kept_from_others_until_the_server_binds_it(
+    tmp_path: Path,
+) -> None:
+    import errno
+    import socket
+
+    import pytest
+
+    from sealbox.service.preflight import check_listen
+    from sealbox.service.settings import ServiceSettings
+
+    port = check_listen(ServiceSettings(_env_file=None, data_dir=tmp_path, port=0))
+    # A program binding without SO_REUSEADDR (as one given any free port binds) is refused…
+    with socket.socket() as other, pytest.raises(OSError) as refused:
+        other.bind(("127.0.0.1", port))
+    assert refused.value.errno == errno.EADDRINUSE
+    # …while the server, which sets it (uvicorn does), binds and listens at once.
+    with socket.socket() as server:
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(("127.0.0.1", port))
+        server.listen()
+        with socket.create_connection(("127.0.0.1", port), timeout=5):
+            server.accept()[0].close()
+
+
 def test_serve_on_port_0_names_and_serves_the_port_the_system_chose(tmp_path: Path) -> None:
     data = tmp_path / "data"
     env = {k: v for k, v in os.environ.items() if not k.startswith("SEALBOX_")}

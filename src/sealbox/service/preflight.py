@@ -23,6 +23,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import stat
 from pathlib import Path
 from typing import Final
@@ -163,15 +164,14 @@ def check_listen(settings: ServiceSettings) -> int:
 
     uvicorn binds it after the service has said where it runs, and on failure logs one
     line of its own and exits 3; this finds the same failure first, as one error. For
-    port 0 the port returned is one the system chose, free a moment ago, for the caller
-    to serve on (and name) instead.
+    port 0 the port returned is one the system chose, for the caller to serve on (and
+    name) instead; it is left held (:func:`_hold_for_server`) so that the system does
+    not hand it to another program asking for any free port before uvicorn binds it.
 
     Raises:
         ConfigError: code ``address_unavailable`` (in use, not this machine's, a name
             that does not resolve, a port that needs privileges).
     """
-    import socket
-
     where = f"{settings.host}:{settings.port}"
     try:
         found = socket.getaddrinfo(settings.host, settings.port, type=socket.SOCK_STREAM)
@@ -180,6 +180,8 @@ def check_listen(settings: ServiceSettings) -> int:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
             probe.bind(address)
             port = int(probe.getsockname()[1])
+            if settings.port == 0:
+                _hold_for_server(probe)
     except OSError as exc:
         reason = (exc.strerror or type(exc).__name__).lower()
         raise ConfigError(
@@ -189,6 +191,26 @@ def check_listen(settings: ServiceSettings) -> int:
             facts={"address": where},
         ) from None
     return port
+
+
+def _hold_for_server(probe: socket.socket) -> None:
+    """Leave ``probe``'s port in TIME_WAIT after ``probe`` closes (best effort).
+
+    One connection to it, closed first on the listening side, does it: for about a
+    minute the system gives the port to no one asking for any free port (bind to port 0,
+    an outgoing connection's local port), while a server that sets ``SO_REUSEADDR``,
+    as uvicorn does, binds it at once. Without this, the port chosen for ``--port 0``
+    was free for anyone between this check and uvicorn's bind.
+    """
+    try:
+        probe.listen(1)
+        with socket.socket(probe.family, socket.SOCK_STREAM) as client:
+            client.settimeout(1)
+            client.connect(probe.getsockname())
+            accepted, _ = probe.accept()
+            accepted.close()  # the listening side closes first: its end waits
+    except OSError:
+        return  # the port is still the one chosen; only the hold is lost
 
 
 def check_redis(settings: ServiceSettings) -> None:
