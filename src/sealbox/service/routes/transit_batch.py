@@ -365,7 +365,7 @@ def _decrypt_items(items: Sequence[dict[str, Any]], key: TransitKey) -> _Tally:
         for (version, _), plaintext in zip(split, opened, strict=True):
             if isinstance(plaintext, bytes):
                 read_versions.add(version)
-                append(b'{"plaintext":"' + encode_b64(plaintext) + b'"}')
+                append(_plaintext_json(plaintext, None))
             else:
                 append(tally.refusal(plaintext, None))
         return tally
