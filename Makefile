@@ -35,8 +35,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests bench scripts examples
 	$(BIN)/ruff format --check src tests bench scripts examples
 
+## The library strictly (pyproject's [tool.mypy]), then the benchmarks (typed, not strict).
 typecheck: $(STAMP)
 	$(BIN)/mypy
+	$(BIN)/mypy bench
 
 ## pytest workers (pytest-xdist): two keep both cores of a CI machine busy while tests wait
 ## on the servers and programs they start; TEST_WORKERS=0 runs everything in one process.

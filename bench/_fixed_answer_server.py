@@ -66,7 +66,9 @@ def main() -> None:
     for spec in args.answer:
         path, _, file = spec.partition("=")
         answers[path] = Path(file).read_bytes()
-    settings = ServiceSettings(_env_file=None, data_dir=args.data_dir, port=args.port)
+    # mypy builds the settings' __init__ from the fields (pydantic's dataclass_transform),
+    # without the _env_file that BaseSettings.__init__ takes.
+    settings = ServiceSettings(_env_file=None, data_dir=args.data_dir, port=args.port)  # type: ignore[call-arg]
     config = uvicorn.Config(
         make_app(answers),
         http=connection_class(settings),

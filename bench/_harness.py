@@ -131,7 +131,8 @@ def machine() -> dict[str, Any]:
     ChaCha20-Poly1305 at 5 or 1.7 GB/s per core): the flags and the calibration
     say which one a results file comes from.
     """
-    cpu, flags = "", set()
+    cpu = ""
+    flags: set[str] = set()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name") and not cpu:

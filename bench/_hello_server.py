@@ -32,7 +32,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--data-dir", type=Path, required=True)
     args = parser.parse_args()
-    settings = ServiceSettings(_env_file=None, data_dir=args.data_dir, port=args.port)
+    # mypy builds the settings' __init__ from the fields (pydantic's dataclass_transform),
+    # without the _env_file that BaseSettings.__init__ takes.
+    settings = ServiceSettings(_env_file=None, data_dir=args.data_dir, port=args.port)  # type: ignore[call-arg]
     config = uvicorn.Config(
         app,
         http=connection_class(settings),

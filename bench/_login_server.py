@@ -41,7 +41,9 @@ def main() -> None:
     args = parser.parse_args()
     shared = {"redis_url": args.redis, "redis_prefix": args.redis_prefix} if args.redis else {}
     # Limits above the load: 8 logins in flight for one account must not be refused.
-    settings = ServiceSettings(
+    # mypy builds the settings' __init__ from the fields (pydantic's dataclass_transform),
+    # without the _env_file that BaseSettings.__init__ takes.
+    settings = ServiceSettings(  # type: ignore[call-arg]
         _env_file=None,
         data_dir=args.data_dir,
         port=args.port,
@@ -59,7 +61,9 @@ def main() -> None:
             runtime.throttle = NoThrottle()
             return runtime
 
-        Runtime.open = staticmethod(open_without_throttle)  # type: ignore[method-assign]
+        # mypy sees Runtime.open as the bound classmethod, not as the descriptor on the class
+        # that the staticmethod replaces; calls through the class behave the same.
+        Runtime.open = staticmethod(open_without_throttle)  # type: ignore[assignment]
     config = uvicorn.Config(
         create_app(settings),
         http=connection_class(settings),

@@ -20,13 +20,18 @@ import json
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bench._harness import RESULTS, Figure, Row, interleaved_rates, log, write_results
 from sealbox.accounts.revocation import LocalRevocations, announce_change
 from sealbox.accounts.store import Store
 from sealbox.passwords import PasswordHasher
 from sealbox.service.db import make_engine, migrate, sessionmaker
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 BATCH = 2000
 
@@ -43,7 +48,7 @@ def _users_me_seconds() -> float | None:
     return None
 
 
-async def _open(folder: Path) -> tuple[Store, object]:
+async def _open(folder: Path) -> tuple[Store, tuple[AsyncEngine, int]]:
     engine = make_engine(f"sqlite+aiosqlite:///{folder / 'bench.db'}")
     await migrate(engine)
     store = Store(sessionmaker(engine), refresh_ttl=3600)
@@ -64,7 +69,7 @@ def main(quick: bool) -> None:
         loop.run_until_complete(plain.load())
         loop.run_until_complete(watching.load())
 
-        def checks(revocations: LocalRevocations) -> object:
+        def checks(revocations: LocalRevocations) -> Callable[[], object]:
             async def batch() -> None:
                 for _ in range(BATCH):
                     await revocations.is_refused("jti-bench", user_id, 0, "family-bench")
@@ -93,7 +98,7 @@ def main(quick: bool) -> None:
             hasher.verify(stored, "bench password")
             checks_s.append(time.perf_counter() - t0)
         password_check = statistics.median(checks_s)
-        loop.run_until_complete(engine.dispose())  # type: ignore[attr-defined]
+        loop.run_until_complete(engine.dispose())
         loop.close()
 
     me = _users_me_seconds()

@@ -38,6 +38,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import IO, cast
 
 from bench._harness import Figure, Row, command_seconds, log, make_file, write_results
 
@@ -164,7 +165,8 @@ def _peak_pss(argv: list[str]) -> float:
             peak = max(peak, sum(pss(p) for p in [proc.pid, *children(proc.pid)]))
             time.sleep(0.005)
         if proc.returncode != 0:
-            raise RuntimeError(f"{argv[0]} failed: {proc.stderr.read().decode()}")
+            stderr = cast(IO[bytes], proc.stderr)  # a pipe: stderr=PIPE above
+            raise RuntimeError(f"{argv[0]} failed: {stderr.read().decode()}")
     return peak / 1024
 
 
@@ -284,8 +286,8 @@ def main(quick: bool = False) -> None:
         notes: list[str] = []
         best_copy = max(copies, key=lambda c: rate(f"copy/{c}"))
         for op, verb in (("enc", "encrypt"), ("dec", "decrypt")):
-            for path in ("sealbox CLI", "sealbox library"):
-                mine = f"{op}/{path}"
+            for tool in ("sealbox CLI", "sealbox library"):
+                mine = f"{op}/{tool}"
                 for anchor, label, target in (
                     ("age", "age 1.1.1 CLI", 2.0),
                     ("pyrage", f"pyrage {verb}_file", None),
@@ -293,7 +295,7 @@ def main(quick: bool = False) -> None:
                     ratios = pair_ratios(mine, f"{op}/{anchor}")
                     rows.append(
                         Row(
-                            f"{verb} {gib} file to file, {path}",
+                            f"{verb} {gib} file to file, {tool}",
                             "MB/s",
                             rate(mine),
                             rate(f"{op}/{anchor}"),
@@ -301,7 +303,7 @@ def main(quick: bool = False) -> None:
                             target=target,
                             target_text=">= 2x (median of pairs)" if target else "",
                             note=(
-                                f"{verb}, {path} vs {anchor}: per-round wall ratios "
+                                f"{verb}, {tool} vs {anchor}: per-round wall ratios "
                                 + " ".join(f"{x:.2f}" for x in ratios)
                                 + f" (median {_med(ratios):.2f}, spread {_spread(ratios)})."
                             ),
@@ -313,7 +315,7 @@ def main(quick: bool = False) -> None:
                     rows[-1].meets_target = None if target is None else rows[-1].ratio >= target
                 rows.append(
                     Row(
-                        f"{verb} {gib} file to file, {path}",
+                        f"{verb} {gib} file to file, {tool}",
                         "MB/s",
                         rate(mine),
                         rate(f"copy/{best_copy}"),
@@ -338,22 +340,22 @@ def main(quick: bool = False) -> None:
         for name in copies:
             figures.append(Figure(f"copy ceiling, {name}", "MB/s", rate(f"copy/{name}")))
         for op in ("enc", "dec"):
-            for path in ("sealbox CLI", "sealbox library"):
+            for tool in ("sealbox CLI", "sealbox library"):
                 figures.append(
                     Figure(
-                        f"peak RSS, {op} {gib}, {path}",
+                        f"peak RSS, {op} {gib}, {tool}",
                         "MiB",
-                        max(s.rss for s in samples[f"{op}/{path}"]),
+                        max(s.rss for s in samples[f"{op}/{tool}"]),
                         "target <= 64 MiB",
                     )
                 )
         cpu_ratios = {
-            f"{op}/{path}": [
+            f"{op}/{tool}": [
                 (a.user + a.sys) / (m.user + m.sys)
-                for m, a in zip(samples[f"{op}/{path}"], samples[f"{op}/age"], strict=True)
+                for m, a in zip(samples[f"{op}/{tool}"], samples[f"{op}/age"], strict=True)
             ]
             for op in ("enc", "dec")
-            for path in ("sealbox CLI", "sealbox library")
+            for tool in ("sealbox CLI", "sealbox library")
         }
         for key, ratios in cpu_ratios.items():
             figures.append(
@@ -388,18 +390,18 @@ def main(quick: bool = False) -> None:
             _rm(sealed, out)
             make_file(plain, big)
             big_sealed = [*tools["sealbox CLI"][0][:-3], "-o", str(sealed), str(plain)]
-            for path in ("sealbox CLI", "sealbox library", "age"):
-                enc_argv, dec_argv = tools[path]
+            for tool in ("sealbox CLI", "sealbox library", "age"):
+                enc_argv, dec_argv = tools[tool]
                 enc_argv = [str(sealed) if a == str(out) else a for a in enc_argv]
                 enc = _run(enc_argv)
                 dec = _run(dec_argv)
                 _rm(out)
-                note = "target <= 64 MiB (flat)" if path != "age" else ""
+                note = "target <= 64 MiB (flat)" if tool != "age" else ""
                 figures += [
-                    Figure(f"peak RSS, enc 4 GiB, {path}", "MiB", enc.rss, note),
-                    Figure(f"peak RSS, dec 4 GiB, {path}", "MiB", dec.rss, note),
+                    Figure(f"peak RSS, enc 4 GiB, {tool}", "MiB", enc.rss, note),
+                    Figure(f"peak RSS, dec 4 GiB, {tool}", "MiB", dec.rss, note),
                 ]
-                if path == "sealbox CLI":
+                if tool == "sealbox CLI":
                     _rm(sealed)
                     p_enc = _peak_pss(big_sealed)
                     p_dec = _peak_pss(dec_argv)

@@ -20,6 +20,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import cast
 
 import httpx2
 
@@ -111,7 +112,9 @@ def _wrk(args: list[str], lua: str | None = None) -> dict[str, float]:
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     if script is not None:
         os.unlink(script.name)
-    result: dict[str, float] = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1])}
+    # wrk prints the rate and the request count on every run that completes.
+    rps = cast("re.Match[str]", re.search(r"Requests/sec:\s+([\d.]+)", out))
+    result: dict[str, float] = {"rps": float(rps[1])}
     for pct in ("50", "99"):
         m = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s)", out, re.M)
         if m:
@@ -121,7 +124,8 @@ def _wrk(args: list[str], lua: str | None = None) -> dict[str, float]:
     result["non2xx"] = float(m[1]) if m else 0.0
     m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     result["socket_errors"] = float(sum(int(x) for x in m.groups())) if m else 0.0
-    result["requests"] = float(re.search(r"(\d+) requests in", out)[1])
+    requests = cast("re.Match[str]", re.search(r"(\d+) requests in", out))
+    result["requests"] = float(requests[1])
     return result
 
 

@@ -134,12 +134,14 @@ def _verify_seconds(profile: str) -> float:
 def main(quick: bool = False) -> None:
     seconds = 3 if quick else 8
     rounds = 2 if quick else 5
-    pairs = [("memory", None)]
+    pairs: list[tuple[str, str | None]] = [("memory", None)]
     if _redis_up():
         pairs.append(("redis", REDIS_URL))
     else:
         log("throttle: Redis is not running on 127.0.0.1:6379; measuring in memory only")
-    rates: dict[tuple[str, bool], list[float]] = {(n, t): [] for n, _ in pairs for t in (1, 0)}
+    rates: dict[tuple[str, bool], list[float]] = {
+        (n, t): [] for n, _ in pairs for t in (True, False)
+    }
     with tempfile.TemporaryDirectory(prefix="sealbox-bench-") as tmp:
         work = Path(tmp)
         procs = []

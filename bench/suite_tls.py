@@ -109,7 +109,7 @@ def _measure(
     plain_async = httpx2.AsyncClient(verify=ssl.create_default_context(cafile=ca_file))
     pinned_async = secure_async_client(ca=ca_file, pins=[backup_pin, pin])
 
-    def get(client: httpx2.Client):
+    def get(client: httpx2.Client) -> Callable[[], None]:
         def op() -> None:
             response = client.get(url)
             assert response.status_code == 200
@@ -117,7 +117,7 @@ def _measure(
 
         return op
 
-    def aget(client: httpx2.AsyncClient):
+    def aget(client: httpx2.AsyncClient) -> Callable[[], None]:
         def op() -> None:
             response = loop.run_until_complete(client.get(url))
             assert response.status_code == 200

@@ -15,6 +15,7 @@ import statistics
 import threading
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import argon2
 import jwt as pyjwt
@@ -23,6 +24,9 @@ from bench._harness import Figure, Row, interleaved_rates, log, write_results
 from sealbox.jwt import JWKSet, SigningKeySet, TokenVerifier
 from sealbox.passwords import PasswordHasher
 from sealbox.passwords.profiles import get_profile
+
+if TYPE_CHECKING:
+    from jwt.algorithms import AllowedPrivateKeys, AllowedPublicKeys
 
 ISS = "https://auth.example"
 AUD = "api"
@@ -46,7 +50,9 @@ def _token_rows(quick: bool) -> list[Row]:
         def sealbox_issue(keys: SigningKeySet = keys) -> str:
             return keys.issue("user-42", audience=AUD, issuer=ISS, scope="read write")
 
-        def pyjwt_issue(private: object = private, alg: str = alg, kid: str = kid) -> str:
+        def pyjwt_issue(
+            private: AllowedPrivateKeys = private, alg: str = alg, kid: str = kid
+        ) -> str:
             now = int(time.time())
             claims = {
                 "iss": ISS,
@@ -69,7 +75,9 @@ def _token_rows(quick: bool) -> list[Row]:
         def sealbox_verify(verifier: TokenVerifier = verifier, token: str = token) -> object:
             return verifier.verify(token)
 
-        def pyjwt_verify(public: object = public, alg: str = alg, token: str = token) -> object:
+        def pyjwt_verify(
+            public: AllowedPublicKeys = public, alg: str = alg, token: str = token
+        ) -> object:
             return pyjwt.decode(
                 token,
                 public,
@@ -106,12 +114,13 @@ def _token_rows(quick: bool) -> list[Row]:
     return rows
 
 
-def _private_jwk(keys: SigningKeySet) -> dict:
+def _private_jwk(keys: SigningKeySet) -> dict[str, Any]:
     import json
 
     doc = json.loads(keys.serialize_unencrypted())
     (entry,) = (k for k in doc["keys"] if k["kid"] == doc["primary"])
-    return entry["jwk"]
+    jwk: dict[str, Any] = entry["jwk"]
+    return jwk
 
 
 def _alternating_ms(

@@ -49,7 +49,7 @@ def _postgres_up() -> bool:
 
 
 async def _admin(statement: str) -> None:
-    import asyncpg
+    import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type information
 
     conn = await asyncpg.connect(POSTGRES_ADMIN)
     try:
@@ -111,7 +111,10 @@ def main(quick: bool = False) -> None:
     verify = _verify_seconds(profile)
     loop = asyncio.new_event_loop()
     work = Path(tempfile.mkdtemp(prefix="sealbox-bench-totp-"))
-    backends = [("SQLite", f"sqlite+aiosqlite:///{work / 'bench.db'}", None)]
+    # (name, URL, the PostgreSQL database created for the run, if any)
+    backends: list[tuple[str, str, str | None]] = [
+        ("SQLite", f"sqlite+aiosqlite:///{work / 'bench.db'}", None)
+    ]
     if _postgres_up():
         db = f"sealbox_bench_totp_{os.getpid()}"
         loop.run_until_complete(_admin(f'CREATE DATABASE "{db}"'))
@@ -138,9 +141,9 @@ def main(quick: bool = False) -> None:
             )
             log(f"totp {name}: {rates['check']:.0f} checks/s, {rates['read']:.0f} reads/s")
     finally:
-        for _name, _url, db in backends:
-            if db:
-                loop.run_until_complete(_admin(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
+        for _name, _url, created in backends:
+            if created:
+                loop.run_until_complete(_admin(f'DROP DATABASE IF EXISTS "{created}" WITH (FORCE)'))
         loop.close()
     cpu = _code_cpu(500 if quick else 5000)
     figures = [

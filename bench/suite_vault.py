@@ -121,10 +121,10 @@ def main(quick: bool = False) -> None:
         bad = sum(r["non2xx"] + r["socket_errors"] for r in results)
         assert bad == 0, f"{name}: {bad:.0f} failed requests"
 
-    def median(results: list, key: str = "rps") -> float:
+    def median(results: list[dict[str, float]], key: str = "rps") -> float:
         return statistics.median(r[key] for r in results)
 
-    def spread(results: list, key: str = "rps") -> str:
+    def spread(results: list[dict[str, float]], key: str = "rps") -> str:
         values = [r[key] for r in results]
         return f"{min(values):,.0f}-{max(values):,.0f}"
 
