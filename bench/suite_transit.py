@@ -27,6 +27,8 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import timeit
+from collections.abc import Callable
 from pathlib import Path
 
 from bench._harness import Figure, Row, log, write_results
@@ -92,6 +94,55 @@ def _spread(ratios: list[float]) -> str:
         f"per-round ratios {min(ratios):.2f}-{max(ratios):.2f} "
         f"(median {statistics.median(ratios):.2f}, {len(ratios)} rounds)"
     )
+
+
+def _best_us(fn: Callable[[], object], number: int, per: int = 1) -> float:
+    """The best of seven timings of ``number`` calls of ``fn``, in µs per call / ``per``."""
+    return min(timeit.repeat(fn, number=number, repeat=7)) / number / per * 1e6
+
+
+def _item_floor(plaintext: str, batch: str) -> list[Figure]:
+    """What one 1 KiB item of an encrypt batch costs in C alone, in-process: its share of
+    parsing the body, decoding its base64, one AES-GCM call, encoding the answer's base64."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    from pydantic_core import from_json
+
+    from sealbox.transit.formats import decode_quanta_many, encode_b64
+
+    raw, texts = batch.encode(), [plaintext] * BATCH
+    decoded = decode_quanta_many(texts)
+    aead, nonce = AESGCM(AESGCM.generate_key(256)), os.urandom(12)
+    sealed = aead.encrypt(nonce, decoded[0], None)
+    steps = [
+        ("JSON: its share of parsing the body", lambda: from_json(raw, cache_strings=False), BATCH),
+        ("base64 in: decoding 1.4 KB", lambda: decode_quanta_many(texts), BATCH),
+        ("AES-GCM: one call on 1 KiB", lambda: aead.encrypt(nonce, decoded[0], None), 1),
+        (
+            "AES-GCM: one call on 16 B (the call itself)",
+            lambda: aead.encrypt(nonce, b"x" * 16, None),
+            1,
+        ),
+        ("base64 out: encoding the ciphertext", lambda: encode_b64(sealed), 1),
+    ]
+    figures = [
+        Figure(
+            f"one batch item in C, in-process: {label}",
+            "µs",
+            _best_us(fn, 2000 if per == 1 else 200, per),
+            "best of 7",
+        )
+        for label, fn, per in steps
+    ]
+    total = sum(f.value for f in figures if "16 B" not in f.name)
+    figures.append(
+        Figure(
+            "one batch item in C, in-process: total (AES-GCM on 1 KiB counted once)",
+            "µs",
+            total,
+            "before any Python runs for the item; in the server each step costs more",
+        )
+    )
+    return figures
 
 
 def _batch_rows(
@@ -355,6 +406,8 @@ def main(quick: bool = False) -> None:
                 f"{_median(results, 'cpu_us'):.0f} µs per request{unit_note}",
             )
         )
+    log("transit: what a batch item costs in C, in-process")
+    figures += _item_floor(plaintext, batch)
     # Where an encrypt batch's server time goes: each step on the ceiling's stack.
     steps = [
         ("ceiling: fixed batch answer", "fixed_batch", "reading the body, sending the answer"),
