@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from sealbox.service.routes.transit_batch import decode_all, lean_body
+from sealbox.service.routes.transit_batch import decode_all, lean_body, newest_version
 from sealbox.transit.errors import InvalidRequestError
-from sealbox.transit.formats import decode_b64
+from sealbox.transit.formats import decode_b64, peek_version
 from tests.service._transit import ALL_SCOPES, Transit, b64
 from tests.service.conftest import make_settings, run_service
 
@@ -304,3 +304,21 @@ def test_the_batch_decoder_decodes_a_whole_batch_or_nothing() -> None:
     assert decode_all(texts) == [bytes([i]) * i for i in range(100)]
     assert decode_all([*texts, "!"]) is None
     assert decode_all([*texts, None]) is None
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [
+        [],
+        ["sealbox:v1:AAAA", "sealbox:v1:BBBB", "sealbox:v3:AAAA", "sealbox:v2:AAAA"],
+        ["vault:v4:AAAA", "sealbox:v4:AAAA", "vault:v9:", "garbage", None, 7, "sealbox:v01:A"],
+        ["sealbox:v1:AAAA", "sealbox:v12:AAAA", "sealbox:v1:", "sealbox:v2147483648:AA"],
+        [None, "sealbox:v:AAAA", b"sealbox:v5:AAAA"],
+    ],
+)
+def test_a_decrypt_batchs_newest_version_is_the_highest_any_ciphertext_names(
+    texts: list[Any],
+) -> None:
+    items = [{"ciphertext": t} for t in texts] + [{}]
+    named = [v for v in (peek_version(t) for t in texts) if v is not None]
+    assert newest_version(items) == max(named, default=0)

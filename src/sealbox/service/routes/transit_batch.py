@@ -67,6 +67,7 @@ __all__ = [
     "is_int",
     "json_object",
     "lean_body",
+    "newest_version",
     "partial_code_ok",
     "reference_json",
     "reference_ok",
@@ -344,6 +345,25 @@ def split_all(ciphertexts: list[Any]) -> list[tuple[int, bytes]] | None:
     return None if decoded is None else list(zip(versions, decoded, strict=True))
 
 
+def newest_version(items: Sequence[dict[str, Any]]) -> int:
+    """The highest version the items' ciphertexts name (``0`` when none names one).
+
+    Each text is parsed only when it does not start with the last prefix read, as in
+    :func:`split_all`: this runs over every item of a decrypt batch before its key is read.
+    """
+    newest = 0
+    prefix: str | None = None
+    for item in items:
+        text = item.get("ciphertext")
+        if prefix is not None and type(text) is str and text.startswith(prefix):
+            continue  # the version of the last prefix, already counted
+        found = split_version(text)
+        if found is not None:
+            prefix = cast("str", text)[: found[1]]  # split_version takes only text
+            newest = max(newest, found[0])
+    return newest
+
+
 def _plaintext_json(plaintext: bytes, reference: str | None) -> bytes:
     if reference is None:
         return b'{"plaintext":"' + encode_b64(plaintext) + b'"}'
@@ -430,12 +450,7 @@ async def _encrypt(call: TransitCall, name: str, body: dict[str, Any], raw_size:
 async def _decrypt(call: TransitCall, name: str, body: dict[str, Any], raw_size: int) -> Response:
     call.authorize("decrypt", name)
     items = body["batch_input"]
-    newest = 0
-    for item in items:
-        version = peek_version(item.get("ciphertext"))
-        if version is not None and version > newest:
-            newest = version
-    key = await call.key("decrypt", name, newest)
+    key = await call.key("decrypt", name, newest_version(items))
     items = batch_items(call.runtime, items)
     tally = await _run(raw_size, items, lambda: _decrypt_items(items, key))
     return _answer(call, "decrypt", name, body, tally)
