@@ -351,6 +351,12 @@ def test_ca_excludes_ssl_context_and_client(tls, client_context):
         RemoteJWKSet("https://127.0.0.1/jwks", ca=tls[1], client=client)
 
 
+def test_an_ssl_context_beside_a_client_is_refused_not_ignored(client_context):
+    # The client's own TLS settings would apply: the context would be silently dropped.
+    with httpx2.Client() as client, pytest.raises(ConfigError, match="not more than one"):
+        RemoteJWKSet("https://127.0.0.1/jwks", ssl_context=client_context, client=client)
+
+
 def test_redirects_are_not_followed(server, client_context):
     server.status = 302
     server.location = "https://127.0.0.1:1/elsewhere"

@@ -4,8 +4,10 @@ HTTPS server on 127.0.0.1 (the server of test_jwt_remote); the clock is injected
 from __future__ import annotations
 
 import asyncio
+import ssl
 from pathlib import Path
 
+import httpx2
 import pytest
 
 from sealbox.exceptions import ConfigError, PinMismatchError, TokenError
@@ -136,5 +138,65 @@ def test_an_untrusted_certificate_is_refused_with_the_blocking_fetchers_code(ser
         assert exc.value.code == "jwks_unverified"
         assert exc.value.facts == {"url": url(server)}
         await source.aclose()
+
+    asyncio.run(run())
+
+
+def test_an_ssl_context_is_the_default_clients_trust(server, tls) -> None:
+    keys = SigningKeySet.generate()
+    server.publish(keys)
+    context = ssl.create_default_context(cafile=str(tls[1]))
+
+    async def run() -> None:
+        source = AsyncRemoteJWKSet(url(server), ssl_context=context, clock=Clock())
+        await source.ensure(keys.primary.kid)
+        assert source.find(keys.primary.kid).kid == keys.primary.kid
+        await source.aclose()
+
+    asyncio.run(run())
+    assert server.hits == 1
+
+
+def test_trust_is_given_one_way_at_most(tls) -> None:
+    context = ssl.create_default_context(cafile=str(tls[1]))
+    where = "https://127.0.0.1/jwks"
+    with pytest.raises(ConfigError, match="not more than one"):
+        AsyncRemoteJWKSet(where, ca=tls[1], ssl_context=context)
+
+    async def run() -> None:
+        async with httpx2.AsyncClient() as client:
+            with pytest.raises(ConfigError, match="not more than one"):
+                AsyncRemoteJWKSet(where, pins=pin_from_file(tls[1]), client=client)
+            with pytest.raises(ConfigError, match="not more than one"):
+                AsyncRemoteJWKSet(where, ssl_context=context, client=client)
+
+    asyncio.run(run())
+
+
+def test_as_an_async_context_manager_it_closes_the_client_it_made(server, tls) -> None:
+    keys = SigningKeySet.generate()
+    server.publish(keys)
+
+    async def run() -> None:
+        async with _remote(server, tls[1], Clock()) as source:
+            await source.ensure(keys.primary.kid)
+            client = source._client
+            assert not client.is_closed
+        assert client.is_closed
+
+    asyncio.run(run())
+
+
+def test_a_callers_client_is_left_open(server, tls) -> None:
+    keys = SigningKeySet.generate()
+    server.publish(keys)
+
+    async def run() -> None:
+        async with httpx2.AsyncClient(
+            verify=ssl.create_default_context(cafile=str(tls[1]))
+        ) as mine:
+            async with AsyncRemoteJWKSet(url(server), client=mine, clock=Clock()) as source:
+                await source.ensure(keys.primary.kid)
+            assert not mine.is_closed
 
     asyncio.run(run())

@@ -26,9 +26,15 @@ from collections.abc import Callable, Iterable
 
 import httpx2
 
-from sealbox.exceptions import ConfigError, TokenError
+from sealbox.exceptions import TokenError
 from sealbox.jwt.jwk import JWKSet, VerificationKey
-from sealbox.jwt.remote_cache import ACCEPT, FETCH_ERRORS, BodyReader, JWKSCache, tls_context
+from sealbox.jwt.remote_cache import (
+    ACCEPT,
+    FETCH_ERRORS,
+    BodyReader,
+    JWKSCache,
+    client_tls,
+)
 
 __all__ = ["RemoteJWKSet"]
 
@@ -96,16 +102,10 @@ class RemoteJWKSet:
             max_stale=max_stale,
             clock=clock,
         )
-        pinned = tls_context(ca, pins)
-        if pinned is not None:
-            if ssl_context is not None or client is not None:
-                raise ConfigError("give ca and pins, ssl_context or client, not more than one")
-            ssl_context = pinned
+        verify = client_tls(ca, pins, ssl_context, client_given=client is not None)
         self._owns_client = client is None
         self._client = client or httpx2.Client(
-            verify=ssl_context or ssl.create_default_context(),
-            timeout=timeout,
-            follow_redirects=False,
+            verify=verify or ssl.create_default_context(), timeout=timeout, follow_redirects=False
         )
         self._lock = threading.Lock()
 

@@ -26,9 +26,9 @@ from collections.abc import Callable, Iterable
 
 import httpx2
 
-from sealbox.exceptions import ConfigError, TokenError
+from sealbox.exceptions import TokenError
 from sealbox.jwt.jwk import JWKSet, VerificationKey
-from sealbox.jwt.remote_cache import ACCEPT, FETCH_ERRORS, BodyReader, JWKSCache, tls_context
+from sealbox.jwt.remote_cache import ACCEPT, FETCH_ERRORS, BodyReader, JWKSCache, client_tls
 
 __all__ = ["AsyncRemoteJWKSet"]
 
@@ -39,9 +39,12 @@ class AsyncRemoteJWKSet:
     Args:
         url: the JWK Set URL; ``https://`` only, unless ``allow_http`` is set.
         client: an ``httpx2.AsyncClient`` to fetch with (its TLS settings apply).
+        ssl_context: the TLS context of the default client (the system's trust store
+            by default).
         ca: a CA certificate file (PEM) that the issuer's certificate must chain to,
             instead of the system's trust store.
-        pins: SPKI pins the issuer's key must match (``sha256//BASE64``).
+        pins: SPKI pins the issuer's key must match (``sha256//BASE64``), on top of
+            the certificate checks.
         timeout: seconds for each fetch with the default client.
         cache_ttl, max_ttl, min_refresh_interval, max_stale: as
             :class:`~sealbox.jwt.RemoteJWKSet`.
@@ -49,16 +52,25 @@ class AsyncRemoteJWKSet:
         clock: a monotonic clock in seconds.
 
     Raises:
-        ConfigError: a URL that is not https, intervals out of order, or ``client``
-            together with ``ca`` or ``pins``.
+        ConfigError: a URL that is not https, intervals out of order, ``ca`` or
+            ``pins`` together with ``ssl_context`` or ``client``, or a malformed pin.
         TLSConfigError: the ``ca`` file cannot be read.
+
+    Use it as an async context manager (``async with AsyncRemoteJWKSet(…) as keys:``),
+    or call :meth:`aclose`, to close the client it made.
+
+    .. versionchanged:: 0.1.0
+       ``ssl_context``; an async context manager.
     """
+
+    __slots__ = ("_cache", "_client", "_lock", "_owns_client")
 
     def __init__(
         self,
         url: str,
         *,
         client: httpx2.AsyncClient | None = None,
+        ssl_context: ssl.SSLContext | None = None,
         ca: str | os.PathLike[str] | None = None,
         pins: Iterable[str] | str = (),
         timeout: float = 5.0,
@@ -78,12 +90,10 @@ class AsyncRemoteJWKSet:
             max_stale=max_stale,
             clock=clock,
         )
-        pinned = tls_context(ca, pins)
-        if client is not None and pinned is not None:
-            raise ConfigError("give client, or ca and pins, not both")
+        verify = client_tls(ca, pins, ssl_context, client_given=client is not None)
         self._owns_client = client is None
         self._client = client or httpx2.AsyncClient(
-            verify=pinned or ssl.create_default_context(), timeout=timeout, follow_redirects=False
+            verify=verify or ssl.create_default_context(), timeout=timeout, follow_redirects=False
         )
         self._lock = asyncio.Lock()
 
@@ -94,6 +104,12 @@ class AsyncRemoteJWKSet:
 
     def __repr__(self) -> str:
         return f"AsyncRemoteJWKSet(url={self._cache.where()!r})"
+
+    async def __aenter__(self) -> AsyncRemoteJWKSet:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
 
     async def aclose(self) -> None:
         """Close the HTTP client if this object made it."""

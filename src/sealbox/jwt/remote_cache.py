@@ -26,7 +26,15 @@ import httpx2
 from sealbox.exceptions import ConfigError, KeyFormatError, TokenError
 from sealbox.jwt.jwk import MAX_JWKS_SIZE, JWKSet
 
-__all__ = ["ACCEPT", "FETCH_ERRORS", "BodyReader", "FetchError", "JWKSCache", "tls_context"]
+__all__ = [
+    "ACCEPT",
+    "FETCH_ERRORS",
+    "BodyReader",
+    "FetchError",
+    "JWKSCache",
+    "client_tls",
+    "tls_context",
+]
 
 log = logging.getLogger("sealbox.jwt")
 
@@ -56,6 +64,29 @@ def tls_context(
     from sealbox.tls.context import client_context
 
     return client_context(ca=ca, pins=pin_list)
+
+
+def client_tls(
+    ca: str | os.PathLike[str] | None,
+    pins: Iterable[str] | str,
+    ssl_context: ssl.SSLContext | None,
+    *,
+    client_given: bool,
+) -> ssl.SSLContext | None:
+    """The TLS context of the client a fetcher makes itself (``None``: the system's trust
+    store), once its TLS arguments are checked.
+
+    ``ca`` and ``pins``, ``ssl_context`` and a client of the caller's are three ways to
+    say whom to trust: one at most may be given.
+
+    Raises:
+        ConfigError: more than one of them.
+        TLSConfigError: the ``ca`` file cannot be read.
+    """
+    pinned = tls_context(ca, pins)
+    if (pinned is not None) + (ssl_context is not None) + client_given > 1:
+        raise ConfigError("give ca and pins, ssl_context or client, not more than one")
+    return pinned or ssl_context
 
 
 class BodyReader:
