@@ -146,12 +146,10 @@ def parse_versioned(text: object, what: str = "ciphertext") -> tuple[int, bytes]
     Raises:
         InvalidCiphertextError: not in that form.
     """
-    found = split_version(text)
-    if found is None:
+    if not isinstance(text, str) or (found := split_version(text)) is None:
         raise InvalidCiphertextError(
             f"the {what} is not in the form sealbox:v<N>:<base64>", facts={"what": what}
         )
-    assert isinstance(text, str)
     version, start = found
     body = text[start:]
     try:
