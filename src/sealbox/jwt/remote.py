@@ -66,8 +66,8 @@ class RemoteJWKSet:
         clock: a monotonic clock in seconds.
 
     Raises:
-        ConfigError: a URL that is not https, intervals out of order, ``ca`` or
-            ``pins`` together with ``ssl_context`` or ``client``, or a malformed pin.
+        ConfigError: a URL that is not https, intervals out of order, more than one of
+            ``ca``/``pins``, ``ssl_context`` and ``client``, or a malformed pin.
         TLSConfigError: the ``ca`` file cannot be read.
 
     .. versionadded:: 0.1.0

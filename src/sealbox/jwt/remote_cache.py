@@ -33,7 +33,6 @@ __all__ = [
     "FetchError",
     "JWKSCache",
     "client_tls",
-    "tls_context",
 ]
 
 log = logging.getLogger("sealbox.jwt")
@@ -54,7 +53,7 @@ class FetchError(Exception):
 FETCH_ERRORS: Final = (httpx2.HTTPError, KeyFormatError, FetchError)
 
 
-def tls_context(
+def _pinned_context(
     ca: str | os.PathLike[str] | None, pins: Iterable[str] | str
 ) -> ssl.SSLContext | None:
     """The TLS context ``ca`` and ``pins`` ask for, or ``None`` when they ask for nothing."""
@@ -83,7 +82,7 @@ def client_tls(
         ConfigError: more than one of them.
         TLSConfigError: the ``ca`` file cannot be read.
     """
-    pinned = tls_context(ca, pins)
+    pinned = _pinned_context(ca, pins)
     if (pinned is not None) + (ssl_context is not None) + client_given > 1:
         raise ConfigError("give ca and pins, ssl_context or client, not more than one")
     return pinned or ssl_context
