@@ -365,9 +365,7 @@ def newest_version(items: Sequence[dict[str, Any]]) -> int:
 
 
 def _plaintext_json(plaintext: bytes, reference: str | None) -> bytes:
-    if reference is None:
-        return b'{"plaintext":"' + encode_b64(plaintext) + b'"}'
-    tail = ('"' + reference_json(reference) + "}").encode()
+    tail = b'"}' if reference is None else ('"' + reference_json(reference) + "}").encode()
     return b'{"plaintext":"' + encode_b64(plaintext) + tail
 
 
