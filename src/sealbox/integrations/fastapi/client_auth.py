@@ -14,14 +14,13 @@ and the audit sink gets the client id only. The decisions are
 from __future__ import annotations
 
 import base64
-import binascii
 import re
 from typing import Any, Final
 from urllib.parse import unquote
 
 from fastapi import Request
 
-from sealbox.accounts.clients import ClientInfo
+from sealbox.accounts.clients import CLIENT_ID_PREFIX, ClientInfo
 from sealbox.accounts.core import Accounts
 from sealbox.accounts.grants import (
     ClientAuthError,
@@ -41,14 +40,20 @@ __all__ = [
     "invalid_client",
     "oauth_error",
     "presents_secret",
+    "refuse_non_form",
     "refuse_repeated_parameters",
 ]
 
 # The token endpoint's challenge (RFC 6749 §2.3.1, RFC 7617), on each of its 401 answers:
 # ``invalid_client`` here, and ``mfa_required`` in :mod:`sealbox.integrations.fastapi.router`.
 BASIC_CHALLENGE: Final = 'Basic realm="sealbox", charset="UTF-8"'
+_FORM: Final = "application/x-www-form-urlencoded"
 # A parameter name an error may repeat.
 _NAME: Final = re.compile(r"[a-z_]{1,40}")
+# What the audit log names after a failed client authentication: a client id, as the store
+# makes them. Anything else in the client id's place (a secret sent in its stead, a
+# password) is not written down.
+_CLIENT_ID: Final = re.compile(re.escape(CLIENT_ID_PREFIX) + r"[A-Za-z0-9_-]{1,124}")
 
 
 def oauth_error(status: int, code: str, message: str, **headers: str) -> ApiError:
@@ -63,6 +68,15 @@ def invalid_client(message: str = "client authentication failed") -> ApiError:
     return oauth_error(
         401, ErrorCode.INVALID_CLIENT, message, **{"WWW-Authenticate": BASIC_CHALLENGE}
     )
+
+
+def refuse_non_form(request: Request, what: str = "this endpoint", **headers: str) -> None:
+    """Refuse a body that is no form (400 ``invalid_request``, with ``headers``): RFC 6749
+    §3.2, RFC 7009 §2.1 and RFC 7662 §2.1 take ``application/x-www-form-urlencoded`` only.
+    """
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type != _FORM:
+        raise oauth_error(400, ErrorCode.INVALID_REQUEST, f"{what} takes {_FORM}", **headers)
 
 
 async def refuse_repeated_parameters(request: Request) -> None:
@@ -103,17 +117,22 @@ def basic_credentials(request: Request) -> tuple[str, str] | None:
     """RFC 6749 §2.3.1: ``Basic base64(urlencode(id) ":" urlencode(secret))``, decoded.
 
     Raises:
-        ApiError: 401 ``invalid_client`` for a Basic header that does not decode.
+        ApiError: 401 ``invalid_client`` for a Basic header that does not decode; 400
+            ``invalid_request`` for two ``Authorization`` headers (RFC 6749 §2.3: one
+            method, one set of credentials; a proxy and this service could read another).
     """
-    header = request.headers.get("authorization")
-    if header is None:
+    headers = request.headers.getlist("authorization")
+    if len(headers) > 1:
+        raise oauth_error(400, ErrorCode.INVALID_REQUEST, "authorization given more than once")
+    if not headers:
         return None
+    header = headers[0]
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "basic":
         return None
     try:
         decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # not base64 (binascii.Error), not ASCII, not UTF-8
         raise invalid_client() from None
     client_id, colon, secret = decoded.partition(":")
     if not colon or not client_id:
@@ -149,10 +168,13 @@ async def authenticate_client_request(
             subject_dn=identity.subject if identity is not None else None,
         )
     except ClientAuthError as exc:
-        # The client id only (it is not a secret), at most 128 characters of it.
+        # The client id only (it is not a secret), when it has a client id's shape.
         named = basic[0] if basic is not None else client_id
         accounts.audit.record(
-            "client_auth", outcome="failure", user=named[:128] or None, address=_address(request)
+            "client_auth",
+            outcome="failure",
+            user=named if _CLIENT_ID.fullmatch(named) else None,
+            address=_address(request),
         )
         if exc.code == "invalid_request":
             raise oauth_error(400, ErrorCode.INVALID_REQUEST, str(exc)) from None

@@ -69,6 +69,7 @@ from sealbox.integrations.fastapi.client_auth import (
     client_credentials_grant,
     oauth_error,
     presents_secret,
+    refuse_non_form,
     refuse_repeated_parameters,
 )
 from sealbox.integrations.fastapi.client_cert import client_identity
@@ -96,7 +97,6 @@ OTP_CHALLENGE: Final = 'OTP realm="sealbox"'
 
 #: The accounts, or a function of the request that returns them.
 AccountsSource = Accounts | Callable[[Request], Accounts]
-_FORM = "application/x-www-form-urlencoded"
 
 
 def _getter(source: AccountsSource) -> Callable[[Request], Accounts]:
@@ -241,8 +241,8 @@ class OAuthErrorBody(BaseModel):
 
 
 class TokenEndpointRoute(NoStoreRoute):
-    """A :class:`NoStoreRoute` whose malformed requests are RFC 6749 §5.2 ``invalid_request``
-    (400).
+    """A :class:`NoStoreRoute` that takes a form only, and whose malformed requests are RFC
+    6749 §5.2 ``invalid_request`` (400).
 
     Which field is wrong and how is said; the value sent (perhaps a password) is not. The
     OpenAPI document shows its errors as RFC 6749 §5.2 errors, not FastAPI's 422.
@@ -259,6 +259,7 @@ class TokenEndpointRoute(NoStoreRoute):
         handler = super().get_route_handler()
 
         async def route(request: Request) -> Response:
+            refuse_non_form(request, **NO_STORE)  # before the body is parsed (no multipart)
             try:
                 return await handler(request)
             except RequestValidationError as exc:
@@ -300,11 +301,13 @@ def _answer(issued: IssuedTokens) -> TokenResponse:
 class TokenForm(BaseModel):
     """The token endpoint's form (``application/x-www-form-urlencoded``)."""
 
-    grant_type: str = Field(default="", max_length=64, examples=["password"])
+    # An extension grant type is an absolute URI (RFC 6749 §4.5): unknown is unsupported.
+    grant_type: str = Field(default="", max_length=2048, examples=["password"])
     username: str = Field(default="", max_length=4 * MAX_USERNAME)
     password: str = Field(default="", max_length=4 * MAX_PASSWORD)
     scope: str = Field(default="", max_length=4096)
-    refresh_token: str = Field(default="", max_length=512)
+    # Longer than any refresh token (an access token sent in its place): invalid_grant.
+    refresh_token: str = Field(default="", max_length=8192)
     client_id: str = Field(default="", max_length=128)
     client_secret: str = Field(default="", max_length=512)
     otp: str = Field(default="", max_length=64)
@@ -331,10 +334,7 @@ async def token(accounts: Accounts, form: TokenForm, request: Request) -> TokenR
     """The OAuth 2 token endpoint: ``grant_type=password`` (log in), ``refresh_token``, or
     ``client_credentials`` (a machine client, when the accounts have clients)."""
     address = _address(request)
-    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
-    if media_type != _FORM:
-        # RFC 6749 §3.2: the token endpoint takes a form, not JSON.
-        raise oauth_error(400, ErrorCode.INVALID_REQUEST, f"the token endpoint takes {_FORM}")
+    refuse_non_form(request, "the token endpoint")
     await refuse_repeated_parameters(request)
     grant_type, username, password = form.grant_type, form.username, form.password
     refresh_token = form.refresh_token

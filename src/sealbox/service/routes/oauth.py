@@ -45,6 +45,7 @@ from sealbox.integrations.fastapi.client_auth import (
     basic_credentials,
     invalid_client,
     oauth_error,
+    refuse_non_form,
     refuse_repeated_parameters,
 )
 from sealbox.integrations.fastapi.router import TokenEndpointRoute
@@ -67,7 +68,6 @@ ADMIN_SCOPE: Final = "clients:admin"
 #: service takes client certificates (``--client-ca``, ``--mtls``).
 SECRET_AUTH_METHODS: Final = ("client_secret_basic", "client_secret_post")
 CERTIFICATE_AUTH_METHOD: Final = "tls_client_auth"
-_FORM: Final = "application/x-www-form-urlencoded"
 
 
 def client_store(runtime: Runtime) -> ClientStore:
@@ -76,9 +76,7 @@ def client_store(runtime: Runtime) -> ClientStore:
 
 
 async def _check_form(request: Request) -> None:
-    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
-    if media_type != _FORM:
-        raise oauth_error(400, ErrorCode.INVALID_REQUEST, f"this endpoint takes {_FORM}")
+    refuse_non_form(request)  # TokenEndpointRoute refused it already; for direct callers
     await refuse_repeated_parameters(request)
 
 
@@ -129,7 +127,9 @@ def metadata(runtime: Runtime, request: Request) -> dict[str, Any]:
 class TokenRequestForm(BaseModel):
     """The form of ``/auth/revoke`` and ``/auth/introspect``."""
 
-    token: str = Field(default="", max_length=8192)
+    # No limit of its own (the body's holds): a token longer than any issued is not valid,
+    # which is no error (RFC 7009 §2.2, RFC 7662 §2.2), nor a reason to skip client auth.
+    token: str = ""
     token_type_hint: str = Field(default="", max_length=64)
     client_id: str = Field(default="", max_length=128)
     client_secret: str = Field(default="", max_length=512)
