@@ -38,9 +38,15 @@ __all__ = ["VaultApi"]
 
 
 TRANSIT_PREFIX: Final = "/v1/transit/"
+# The operations whose path may name an algorithm (Vault's hmac/:name/:algorithm,
+# sign|verify/:name/:hash_algorithm); another's path with a third segment is no path.
+_WITH_ALGORITHM: Final = ("hmac", "sign", "verify")
 _OPERATION: Final = re.compile(
     r"/v1/transit/(?:(datakey)/(plaintext|wrapped)/([^/]+)"
-    r"|(" + "|".join(op for op in HANDLERS if op != "datakey") + r")/([^/]+)(?:/([^/]+))?)"
+    r"|("
+    + "|".join(op for op in HANDLERS if op != "datakey" and op not in _WITH_ALGORITHM)
+    + r")/([^/]+)"
+    r"|(" + "|".join(_WITH_ALGORITHM) + r")/([^/]+)(?:/([^/]+))?)"
 )
 _ENGINES: Final = frozenset({"transit", "auth", "sys"})
 _BODY_METHODS: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -154,8 +160,10 @@ async def _operation(match: re.Match[str], request: Request) -> Response:
     """A transit operation: ``encrypt/:name``, ``datakey/:type/:name``, ``sign/:name/:hash``…"""
     if match[1]:
         operation, name, path_arg = "datakey", match[3], match[2]
+    elif match[4]:
+        operation, name, path_arg = match[4], match[5], None
     else:
-        operation, name, path_arg = match[4], match[5], match[6]
+        operation, name, path_arg = match[6], match[7], match[8]
     caller = await caller_of(request)  # first: no answer tells a stranger anything
     if not is_key_name(name):
         raise VaultError(400, "invalid key name")

@@ -36,7 +36,13 @@ from sealbox.service.runtime import Runtime
 from sealbox.service.vault.auth import kv_allows
 from sealbox.service.vault.envelope import vault_response
 from sealbox.service.vault.errors import VaultError
-from sealbox.service.vault.kv_store import KVError, KVStore, SecretNotFoundError, check_path
+from sealbox.service.vault.kv_store import (
+    MAX_SECRET_VERSION,
+    KVError,
+    KVStore,
+    SecretNotFoundError,
+    check_path,
+)
 from sealbox.service.vault.transit import parse_body
 
 __all__ = ["MAX_CUSTOM_METADATA", "kv_route"]
@@ -79,6 +85,8 @@ class _Call:
 
 
 def _versions(body: dict[str, Any]) -> list[int]:
+    """The ``versions`` of a delete, undelete or destroy; those past the largest a secret
+    can have name none, and change nothing (as Vault's do: versions that do not exist)."""
     versions = body.get("versions")
     if not isinstance(versions, list) or not versions:
         raise VaultError(400, "no version number provided")
@@ -87,10 +95,23 @@ def _versions(body: dict[str, Any]) -> list[int]:
     return versions
 
 
+def _existing(versions: list[int]) -> list[int]:
+    # The database's integer column holds no more (PostgreSQL refuses the comparison).
+    return [v for v in versions if v <= MAX_SECRET_VERSION]
+
+
 def _version_param(request: Request) -> int:
+    """``?version=``: 0 (the newest) when absent.
+
+    Raises:
+        VaultError: 400 for text that is not a whole number; 404 for a number past the
+            largest version a secret can have (there is none such).
+    """
     text = request.query_params.get("version", "0") or "0"
-    if not text.isascii() or not text.isdigit() or len(text) > 10:
+    if not text.isascii() or not text.isdigit():
         raise VaultError(400, "version must be a whole number")
+    if len(text) > len(str(MAX_SECRET_VERSION)) or int(text) > MAX_SECRET_VERSION:
+        raise VaultError.not_found()
     return int(text)
 
 
@@ -181,7 +202,7 @@ async def _route(
             {"cas_required": False, "delete_version_after": "0s", "max_versions": 0}
         )
     if kind == "metadata" and method == "GET" and listing:
-        folder = rest.strip("/")
+        folder = check_path(rest) if rest.strip("/") else ""
         call = _Call(request, caller, runtime, mount, folder)
         where = f"{mount}/{folder}/" if folder else f"{mount}/"
         call.require("read", "list", where)
@@ -232,7 +253,7 @@ async def _delete_latest(call: _Call, store: KVStore, _raw: bytes) -> Response:
 async def _delete(call: _Call, store: KVStore, raw: bytes) -> Response:
     call.require("write", "delete")
     versions = _versions(parse_body(raw))
-    await store.delete_versions(call.mount, call.path, versions)
+    await store.delete_versions(call.mount, call.path, _existing(versions))
     call.audit("delete", "success", f"versions={','.join(map(str, versions))}")
     return Response(status_code=_NO_CONTENT)
 
@@ -240,7 +261,7 @@ async def _delete(call: _Call, store: KVStore, raw: bytes) -> Response:
 async def _undelete(call: _Call, store: KVStore, raw: bytes) -> Response:
     call.require("write", "undelete")
     versions = _versions(parse_body(raw))
-    await store.undelete(call.mount, call.path, versions)
+    await store.undelete(call.mount, call.path, _existing(versions))
     call.audit("undelete", "success", f"versions={','.join(map(str, versions))}")
     return Response(status_code=_NO_CONTENT)
 
@@ -248,7 +269,7 @@ async def _undelete(call: _Call, store: KVStore, raw: bytes) -> Response:
 async def _destroy(call: _Call, store: KVStore, raw: bytes) -> Response:
     call.require("admin", "destroy")
     versions = _versions(parse_body(raw))
-    await store.destroy(call.mount, call.path, versions)
+    await store.destroy(call.mount, call.path, _existing(versions))
     call.audit("destroy", "success", f"versions={','.join(map(str, versions))}")
     return Response(status_code=_NO_CONTENT)
 

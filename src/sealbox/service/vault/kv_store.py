@@ -61,8 +61,10 @@ from sealbox.service.db import Base, now
 
 __all__ = [
     "DEFAULT_MAX_VERSIONS",
+    "MAX_SECRET_VERSION",
     "CheckAndSetError",
     "InvalidPathError",
+    "InvalidValueError",
     "KVError",
     "KVSecretRecord",
     "KVStore",
@@ -74,6 +76,8 @@ __all__ = [
 ]
 
 DEFAULT_MAX_VERSIONS: Final = 10
+#: The largest version number a secret can have (its column is a 32-bit integer).
+MAX_SECRET_VERSION: Final = 2**31 - 1
 """Versions kept when a secret's ``max_versions`` is 0 (Vault's default)."""
 MAX_PATH: Final = 512
 VALUE_FORMAT: Final = "sealbox-kv-v2/1"
@@ -94,6 +98,26 @@ class CheckAndSetError(KVError):
 
 class WriteConflictError(KVError):
     """Other writers kept winning: the write may be retried."""
+
+
+class InvalidValueError(KVError):
+    """A secret's data that could be written but never read back as JSON."""
+
+
+def _plain(data: Mapping[str, Any]) -> bytes:
+    """``data`` as the JSON that is sealed: no NaN or infinity (``1e400`` parses as one),
+    which no JSON answer can carry, and valid Unicode.
+
+    Raises:
+        InvalidValueError: it is not.
+    """
+    try:
+        text = json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        return text.encode()
+    except (ValueError, TypeError, RecursionError):  # UnicodeEncodeError is a ValueError
+        raise InvalidValueError(
+            "the data must be JSON with finite numbers and valid Unicode"
+        ) from None
 
 
 class SecretNotFoundError(KVError):
@@ -249,8 +273,7 @@ class KVStore:
             key_name="master key",
         )
 
-    def _seal(self, mount: str, path: str, version: int, data: Mapping[str, Any]) -> bytes:
-        plain = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+    def _seal(self, mount: str, path: str, version: int, plain: bytes) -> bytes:
         return self._sealer(mount, path, version).seal(plain)
 
     def _open(self, mount: str, path: str, version: int, sealed: bytes) -> dict[str, Any]:
@@ -377,9 +400,11 @@ class KVStore:
             cas_required: the engine requires ``cas`` on every write.
 
         Raises:
+            InvalidValueError: ``data`` has a number JSON cannot carry (NaN, infinity).
             CheckAndSetError: the check-and-set fails, or is required and missing.
             WriteConflictError: other writers kept winning.
         """
+        plain = _plain(data)
         for _ in range(_WRITE_ATTEMPTS):
             async with self._sessions() as session:
                 secret = await self._secret(session, mount, path)
@@ -393,7 +418,7 @@ class KVStore:
             if cas is not None and cas != current:
                 raise CheckAndSetError("check-and-set parameter did not match the current version")
             try:
-                row = await self._add_version(mount, path, seen, data, keep)
+                row = await self._add_version(mount, path, seen, plain, keep)
             except (IntegrityError, _LostRaceError):
                 continue  # another writer won: look again (a cas write then fails above)
             return _version_metadata(row, custom)
@@ -404,7 +429,7 @@ class KVStore:
         mount: str,
         path: str,
         seen: tuple[int, int] | None,
-        data: Mapping[str, Any],
+        plain: bytes,
         keep: int,
     ) -> KVVersionRecord:
         at = now()
@@ -439,7 +464,7 @@ class KVStore:
                 secret_id=secret_id,
                 version=version,
                 created_at=at,
-                value=self._seal(mount, path, version, data),
+                value=self._seal(mount, path, version, plain),
             )
             session.add(row)
             await session.flush()

@@ -26,6 +26,7 @@ from types import MappingProxyType
 from typing import Any, Final, TypeVar
 
 from pydantic import ValidationError
+from pydantic_core import from_json
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -66,8 +67,8 @@ from sealbox.service.vault.errors import (
 from sealbox.service.vault.version_groups import VersionGroups, item_versions, run_groups
 from sealbox.transit import InvalidRequestError, peek_version, vault_spelling
 from sealbox.transit.batch import FROM_VERSION
-from sealbox.transit.formats import decode_b64
-from sealbox.transit.registry import REGISTRY, check_hmac_algorithm
+from sealbox.transit.formats import MAX_VERSION, decode_b64
+from sealbox.transit.registry import REGISTRY, check_hmac_algorithm, is_key_name
 
 __all__ = [
     "FROM_VAULT_TYPES",
@@ -159,12 +160,18 @@ def vault_key(info: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def parse_body(raw: bytes) -> dict[str, Any]:
-    """A JSON object request body (an empty body is `{}`)."""
+    """A JSON object request body (an empty body is `{}`).
+
+    Parsed as the models parse (pydantic-core): text that is not Unicode (a lone
+    surrogate escape), ``NaN`` and ``Infinity``, and nesting past its depth limit are
+    refused here with 400, not stored to fail every later read (or, for the depth,
+    raised as a ``RecursionError``).
+    """
     if not raw.strip():
         return {}
     try:
-        body = json.loads(raw)
-    except (UnicodeDecodeError, ValueError):
+        body = from_json(raw, allow_inf_nan=False, cache_strings=False)
+    except ValueError:
         raise VaultError(400, "failed to parse JSON input") from None
     if not isinstance(body, dict):
         raise VaultError(400, "the request body must be a JSON object")
@@ -198,8 +205,8 @@ def _request_body(
     if isinstance(items, list):
         body["batch_input"] = [_strip(i) if isinstance(i, dict) else i for i in items]
     if operation == "encrypt":
-        named = body.pop("type", None)  # the type of a key the call creates (upsert, below)
-        key_type = named if isinstance(named, str) else None
+        # The type of a key the call creates (upsert, below).
+        key_type = _key_type(body.pop("type", None))
     if path_arg is not None:
         if operation == "datakey":
             body["type"] = path_arg
@@ -209,12 +216,29 @@ def _request_body(
             body["hash_algorithm"] = path_arg
     if operation == "verify" and path_arg is not None and _verifies_hmac(body):
         body["algorithm"] = body.pop("hash_algorithm")
-    if operation in ("decrypt", "verify") and "key_version" in body:
-        body.pop("key_version")  # the version is in the ciphertext or signature
+    if operation in ("decrypt", "verify"):
+        # The version is in the ciphertext or signature: Vault reads no key_version here,
+        # the request's or (decoding each item as an encrypt's) an item's.
+        body.pop("key_version", None)
+        if isinstance(items, list):
+            for item in items:
+                if isinstance(item, dict):
+                    item.pop("key_version", None)
     groups = None
     if operation in ("encrypt", "rewrap") and isinstance(body.get("batch_input"), list):
         groups = item_versions(body)
     return body, key_type, groups
+
+
+def _key_type(named: Any) -> str | None:
+    """A request's ``type`` of key: text, or ``None`` (JSON null: Vault's default).
+
+    Raises:
+        VaultError: 400 for any other JSON value (never taken as the default type).
+    """
+    if named is None or isinstance(named, str):
+        return named
+    raise VaultError(400, "type: the key type must be a string")
 
 
 def _verifies_hmac(body: dict[str, Any]) -> bool:
@@ -459,13 +483,8 @@ async def _key_route(
             raise
     if action is None and method in ("POST", "PUT"):
         body = parse_body(raw)
-        key_type = body.pop("type", None)
-        response, warnings = await _create(
-            TransitCall.of(request, caller),
-            name,
-            key_type if isinstance(key_type, str) else None,
-            body,
-        )
+        key_type = _key_type(body.pop("type", None))
+        response, warnings = await _create(TransitCall.of(request, caller), name, key_type, body)
         return _key_answer(response, warnings)
     if action is None and method == "DELETE":
         try:
@@ -496,6 +515,8 @@ _EXPORT_FAMILIES: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
 
 async def _export(request: Request, caller: Caller, parts: list[str]) -> Response:
     kind, name = parts[1], parts[2]
+    if not is_key_name(name):
+        raise VaultError(400, "invalid key name")
     if kind not in _EXPORT_FAMILIES:
         raise VaultError(400, f"invalid key type {kind!r}")
     call = TransitCall.of(request, caller)
@@ -509,7 +530,12 @@ async def _export(request: Request, caller: Caller, parts: list[str]) -> Respons
         wanted = parts[3]
         if wanted == "latest":
             version = key.latest_version
-        elif wanted.isascii() and wanted.isdigit() and wanted[0] != "0":
+        elif (
+            wanted.isascii()
+            and wanted.isdigit()
+            and wanted[0] != "0"
+            and int(wanted[:11]) <= MAX_VERSION
+        ):
             version = int(wanted)
         else:
             raise VaultError(400, "version must be a number or 'latest'")

@@ -21,10 +21,11 @@ import json
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from starlette.responses import Response
 
 from sealbox.service.routes.transit_outcome import batch_code, batch_document, batch_items
+from sealbox.service.vault.errors import VaultError, validation_messages
 
 __all__ = ["VersionGroups", "item_versions", "run_groups"]
 
@@ -53,6 +54,20 @@ def item_versions(body: dict[str, Any]) -> VersionGroups | None:
     return None
 
 
+def _in_batch(exc: ValidationError, indices: list[int]) -> list[dict[str, Any]]:
+    """A part's validation errors, placed in the whole batch: an item's index is its
+    index in the request, and the part's ``key_version`` is its first item's."""
+    errors = []
+    for err in exc.errors():
+        loc = tuple(err.get("loc", ()))
+        if loc[:1] == ("batch_input",) and len(loc) > 1 and isinstance(loc[1], int):
+            loc = ("batch_input", indices[loc[1]], *loc[2:])
+        elif loc[:1] == ("key_version",):
+            loc = ("batch_input", indices[0], *loc)
+        errors.append({**err, "loc": loc})
+    return errors
+
+
 async def run_groups(
     groups: VersionGroups,
     body: dict[str, Any],
@@ -64,19 +79,18 @@ async def run_groups(
     as the native handler answers one (every part is validated before any runs).
 
     Raises:
-        ValidationError: a part's body is not one ``model`` takes.
+        VaultError: 400 when a part's body is not one ``model`` takes (its messages name
+            the items by their place in the request).
         ApiError: the batch is too large, or a part was refused as a whole.
     """
     items: Sequence[Any] = batch_items(runtime, body["batch_input"])
-    parts = [
-        (
-            indices,
-            model.model_validate(
-                {**body, "key_version": version, "batch_input": [items[i] for i in indices]}
-            ),
-        )
-        for version, indices in groups
-    ]
+    parts = []
+    for version, indices in groups:
+        part = {**body, "key_version": version, "batch_input": [items[i] for i in indices]}
+        try:
+            parts.append((indices, model.model_validate(part)))
+        except ValidationError as exc:
+            raise VaultError(400, *validation_messages(_in_batch(exc, indices))) from None
     results: list[Any] = [None] * len(items)
     for indices, parsed in parts:
         answer = json.loads(bytes((await handler(parsed)).body))
