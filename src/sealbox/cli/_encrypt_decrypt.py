@@ -42,6 +42,7 @@ from sealbox.storage import AlignedWriter, atomic_writer, is_special
 PathArg = str | os.PathLike[str]
 
 __all__ = [
+    "check_output",
     "decrypt_files",
     "encrypt_files",
     "input_stream",
@@ -156,18 +157,25 @@ def input_stream(path: PathArg | None) -> Iterator[tuple[BinaryIO, int | None]]:
         yield fh, st.st_size if stat.S_ISREG(st.st_mode) else None
 
 
-def _check_output(path: PathArg, input_: PathArg | None, force: bool) -> None:
-    """Refuse to write over the input, or over an existing file without ``--force``.
+def check_output(
+    path: PathArg, input_: PathArg | None, force: bool, also: Sequence[tuple[PathArg, str]] = ()
+) -> None:
+    """Refuse to write over the input or a file the command reads (``also``: a key, an
+    identity, a recipients or passphrase file, with what it is), or over an existing file
+    without ``--force``.
 
     A device or FIFO (``-o /dev/null``, a named pipe) is written into, as age does.
     """
     if not os.path.exists(path) or is_special(path):
         return
-    if input_ is not None and not is_std(input_):
+    read = [(input_, "the input file"), *((p, f"the {what}") for p, what in also)]
+    for other, what in read:
+        if other is None or is_std(other):
+            continue
         with contextlib.suppress(OSError):
-            if os.path.samefile(path, input_):
+            if os.path.samefile(path, other):
                 raise CLIError(
-                    f"{os.fspath(path)} is the input file", hint="write the output to another file"
+                    f"{os.fspath(path)} is {what}", hint="write the output to another file"
                 )
     if not force:
         raise CLIError(f"{os.fspath(path)} already exists", hint="use --force to replace it")
@@ -175,14 +183,21 @@ def _check_output(path: PathArg, input_: PathArg | None, force: bool) -> None:
 
 @contextlib.contextmanager
 def open_output(
-    path: PathArg | None, input_: PathArg | None, force: bool, mode: int
+    path: PathArg | None,
+    input_: PathArg | None,
+    force: bool,
+    mode: int,
+    also: Sequence[tuple[PathArg, str]] = (),
 ) -> Iterator[AlignedWriter]:
-    """An atomic output file, or stdout when no path is given (written in aligned pieces)."""
+    """An atomic output file, or stdout when no path is given (written in aligned pieces).
+
+    ``also``: the other files the command reads, never replaced (see :func:`check_output`).
+    """
     if path is None or is_std(path):
         yield AlignedWriter.from_file(sys.stdout.buffer)
         sys.stdout.buffer.flush()
         return
-    _check_output(path, input_, force)
+    check_output(path, input_, force, also)
     try:
         with atomic_writer(path, mode=mode, overwrite=True) as out:
             yield AlignedWriter(out)
@@ -226,7 +241,13 @@ def encrypt_files(
         _terminate_as_interrupt(),
         input_stream(input_path) as (fin, size),
         progress_bar(size, "encrypting") as tick,
-        open_output(output_path, input_path, force, 0o644) as out,
+        open_output(
+            output_path,
+            input_path,
+            force,
+            0o644,
+            _read_files(identity_files, recipient_files, passphrase_file),
+        ) as out,
     ):
         seal_into(fin, out, targets, armor=armor, progress=tick, processes=True)
 
@@ -283,7 +304,13 @@ def decrypt_files(
         with (
             dec,
             progress_bar(size, "decrypting") as tick,
-            open_output(output_path, input_path, force, 0o600) as out,
+            open_output(
+                output_path,
+                input_path,
+                force,
+                0o600,
+                _read_files(identity_files, (), passphrase_file),
+            ) as out,
         ):
             if not stdout_is_terminal(output_path):
                 open_into(dec, out, tick, processes=True)
@@ -292,6 +319,19 @@ def decrypt_files(
                 out.write(view)
                 if tick is not None:
                     tick(len(view))
+
+
+def _read_files(
+    identity_files: Sequence[PathArg],
+    recipient_files: Sequence[PathArg],
+    passphrase_file: PathArg | None,
+) -> list[tuple[PathArg, str]]:
+    """The key files a run reads, with what each is: an output never replaces them."""
+    read = [(p, "identity file") for p in identity_files]
+    read += [(p, "recipients file") for p in recipient_files]
+    if passphrase_file is not None:
+        read.append((passphrase_file, "passphrase file"))
+    return read
 
 
 def _point_at_legacy(fin: BinaryIO, input_path: PathArg | None) -> None:

@@ -106,9 +106,20 @@ def read_passphrase(
         value = _prompt(prompt, confirm=confirm)
     if not value:
         raise CLIError(f"the passphrase from {source} is empty")
+    if not _is_utf8(value):
+        # Bytes that are not UTF-8 arrive as lone surrogates (os.environ, a terminal).
+        raise CLIError(f"the passphrase from {source} is not UTF-8 text")
     from sealbox.secret import Secret
 
     return Secret(value, register=True)
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def passphrase_source(passphrase_file: str | os.PathLike[str] | None) -> str:
@@ -141,10 +152,20 @@ def _prompt(prompt: str, *, confirm: bool) -> str:
     import getpass
 
     with open_tty() as tty:
-        value = getpass.getpass(f"{prompt}: ", stream=tty)
-        if confirm and getpass.getpass(f"{prompt} (again): ", stream=tty) != value:
+        value = _ask(getpass.getpass, f"{prompt}: ", tty)
+        if confirm and _ask(getpass.getpass, f"{prompt} (again): ", tty) != value:
             raise CLIError("the passphrases do not match")
     return value
+
+
+def _ask(getpass: Callable[..., str], prompt: str, tty: io.TextIOWrapper) -> str:
+    """One hidden answer; Ctrl-D or bytes that are not UTF-8 are a plain error."""
+    try:
+        return getpass(prompt, stream=tty)
+    except EOFError:
+        raise CLIError("no passphrase typed (end of input at the prompt)") from None
+    except UnicodeDecodeError:
+        raise CLIError("the passphrase typed is not UTF-8 text") from None
 
 
 def read_stdin(limit: int, what: str, *, hint: str | None = None) -> bytes:

@@ -289,6 +289,9 @@ def issue(  # noqa: PLR0917 - click passes every option as an argument
     passphrase_file: Path | None,
 ) -> None:
     """Issue a token signed by FILE's primary key and print it."""
+    given = {"--sub": sub, "--aud": aud, "--iss": iss, "--scope": scope, "--claim": claims}
+    for name, value in {**given, "--typ": token_type}.items():
+        _refuse_not_utf8(name, value)
     keys = _keysets().load(file, read_passphrase(passphrase_file))
     token = keys.issue(
         sub,
@@ -300,6 +303,15 @@ def issue(  # noqa: PLR0917 - click passes every option as an argument
         token_type=token_type,
     )
     click.echo(token)
+
+
+def _refuse_not_utf8(option: str, value: Any) -> None:
+    """A usage error for an argument holding bytes that are not UTF-8 (they arrive as lone
+    surrogates, which a token would carry as \\udcXX escapes no other reader accepts)."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        raise click.UsageError(f"{option} is not UTF-8 text") from None
 
 
 @jwt.command()

@@ -93,8 +93,14 @@ def generate(
         raise click.UsageError("-C applies to the openssh format: PEM public keys have no comment")
     if no_passphrase and passphrase_file is not None:
         raise click.UsageError("--no-passphrase and --passphrase-file exclude each other")
+    if not comment.isprintable():
+        # A line break would split the .pub line in two; bytes that are not UTF-8 cannot be
+        # written at all (they arrive as lone surrogates).
+        raise click.UsageError("-C must be printable UTF-8 text on one line")
     public_path = output.with_name(output.name + ".pub")
     for path in (output, public_path):
+        if path.is_dir():
+            raise CLIError(f"{path} is a directory", hint="choose another -o FILE")
         if path.exists() and not force:
             raise CLIError(
                 f"{path} already exists",
@@ -105,20 +111,31 @@ def generate(
         passphrase = read_passphrase(passphrase_file, confirm=True, prompt="New key passphrase")
     private = PrivateKey.generate(kind, bits=bits)
     public = PublicKey.from_cryptography(private.public_key.cryptography_key(), comment=comment)
-    existed = output.exists()
-    private.save(output, passphrase, format=fmt, overwrite=force)  # type: ignore[arg-type]
-    try:
-        public.save(public_path, format=fmt, overwrite=force)  # type: ignore[arg-type]
-    except BaseException:
-        if not existed:
-            with contextlib.suppress(OSError):
-                output.unlink()
-        raise
+    private_data = private.export_private(passphrase, format=fmt)  # type: ignore[arg-type]
+    public_data = public.public_bytes(fmt)  # type: ignore[arg-type]
+    _save_pair((output, private_data), (public_path, public_data), force=force)
     state = "encrypted" if passphrase is not None else "NOT encrypted"
     click.echo(
         f"generated {private.key_type} key {public.fingerprint()}: "
         f"{output} (private, {state}) and {public_path}"
     )
+
+
+def _save_pair(private: tuple[Path, bytes], public: tuple[Path, bytes], *, force: bool) -> None:
+    """Write a key pair. With --force the old pair is replaced only as a pair: if FILE.pub
+    cannot be written, FILE gets its old key back (not a new key beside the old public key)."""
+    (output, private_data), (public_path, public_data) = private, public
+    old_private = output.read_bytes() if output.is_file() else None
+    atomic_write(output, private_data, mode=0o600, overwrite=force)
+    try:
+        atomic_write(public_path, public_data, mode=0o644, overwrite=force)
+    except BaseException:
+        with contextlib.suppress(OSError, SealboxError):
+            if old_private is None:
+                output.unlink()
+            else:
+                atomic_write(output, old_private, mode=0o600, overwrite=True)
+        raise
 
 
 def _read_public(file: Path, passphrase_file: Path | None) -> PublicKey:
@@ -245,11 +262,27 @@ def _refuse_binary_terminal(output: Path | None, what: str) -> None:
         )
 
 
-def _write(data: bytes, output: Path | None, *, force: bool, mode: int) -> None:
+def _write(
+    data: bytes,
+    output: Path | None,
+    *,
+    force: bool,
+    mode: int,
+    read: tuple[Path, Path, Path | None],
+) -> None:
+    """Write ``data`` to OUTPUT or stdout; never over what was ``read`` (FILE, the key
+    file, the passphrase file), even with --force."""
     if _is_std(output):
         write_stdout(data)
         return
     assert output is not None
+    from sealbox.cli._encrypt_decrypt import check_output
+
+    file, key_file, passphrase_file = read
+    also = [(key_file, "key file")]
+    if passphrase_file is not None:
+        also.append((passphrase_file, "passphrase file"))
+    check_output(output, file, force, also)
     atomic_write(output, data, mode=mode, overwrite=force)
 
 
@@ -301,7 +334,13 @@ def encrypt(
     ciphertext = _public(key_file, passphrase_file).encrypt(plaintext, label=label.encode())
     if use_base64:
         ciphertext = binascii.b2a_base64(ciphertext)
-    _write(ciphertext, output, force=force, mode=0o644)
+    _write(
+        ciphertext,
+        output,
+        force=force,
+        mode=0o644,
+        read=(file, key_file, passphrase_file),
+    )
 
 
 @key.command()
@@ -337,7 +376,13 @@ def decrypt(
             "not writing the binary plaintext to a terminal",
             hint="write it to a file with -o FILE, or redirect stdout",
         )
-    _write(plaintext, output, force=force, mode=0o600)
+    _write(
+        plaintext,
+        output,
+        force=force,
+        mode=0o600,
+        read=(file, key_file, passphrase_file),
+    )
 
 
 @key.command()
@@ -368,7 +413,13 @@ def sign(
     signature = _private(key_file, passphrase_file).sign(data)
     if use_base64:
         signature = binascii.b2a_base64(signature)
-    _write(signature, output, force=force, mode=0o644)
+    _write(
+        signature,
+        output,
+        force=force,
+        mode=0o644,
+        read=(file, key_file, passphrase_file),
+    )
 
 
 @key.command()

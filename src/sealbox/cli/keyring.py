@@ -14,6 +14,7 @@ from sealbox.cli._encrypt_decrypt import load_identity_files, load_recipients
 from sealbox.cli._io import CLIError, passphrase_file_option, read_passphrase
 from sealbox.hazmat.aead import ALGORITHMS, DEFAULT_ALGORITHM
 from sealbox.keysets.keyring import Keyring, is_age_file
+from sealbox.keysets.lifecycle import KeyState
 from sealbox.secret import Secret
 
 
@@ -241,7 +242,9 @@ def destroy(
 ) -> None:
     """Erase the material of disabled key KEY_ID for good."""
     opened = _Opened(file, identity_files, passphrase_file)
-    if kid in opened.ring:
+    # Only a key that would be erased is asked about: the keyring refuses one that is not
+    # disabled, and an unknown or already destroyed key needs no answer.
+    if {k.id: k.state for k in opened.ring}.get(kid) == KeyState.DISABLED:
         confirm(
             f"Destroy key {kid:08x}? Tokens it sealed can never be opened again.",
             action=f"destroying key {kid:08x}",

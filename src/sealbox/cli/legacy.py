@@ -107,6 +107,12 @@ def detect(input_: Path, as_json: bool) -> None:
         click.echo(layout)
 
 
+def _secrets(key_file: Path | None, passphrase_file: Path | None) -> list[tuple[Path, str]]:
+    """The key and passphrase files a run reads: its output never replaces them."""
+    named = [(key_file, "key file"), (passphrase_file, "passphrase file")]
+    return [(path, what) for path, what in named if path is not None]
+
+
 @legacy_group.command(name="decrypt")
 @_IN
 @click.option(
@@ -134,7 +140,7 @@ def decrypt_(  # noqa: PLR0917 - click passes every option positionally
     plain = _decrypt(input_, layout, key_file, passphrase_file)
     if stdout_is_terminal(output) and b"\x00" in plain[:8192]:
         raise CLIError("refusing to write binary output to the terminal", hint="use -o FILE")
-    with open_output(output, input_, force, 0o600) as out:
+    with open_output(output, input_, force, 0o600, _secrets(key_file, passphrase_file)) as out:
         out.write(plain)
 
 
@@ -175,7 +181,16 @@ def migrate(  # noqa: PLR0917 - click passes every option positionally
     targets = load_recipients(recipients, recipient_files)
     plain = _decrypt(input_, layout, key_file, passphrase_file)
     with (
-        open_output(output, input_, force, 0o644) as out,
+        open_output(
+            output,
+            input_,
+            force,
+            0o644,
+            [
+                *_secrets(key_file, passphrase_file),
+                *((p, "recipients file") for p in recipient_files),
+            ],
+        ) as out,
         age.Encryptor(out, targets, armor=armor) as enc,
     ):
         enc.write(plain)

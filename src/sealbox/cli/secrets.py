@@ -347,6 +347,7 @@ def _edit_until_it_reads(editor: str, plain: Path, count: int) -> dict[str, str]
     """
     before = plain.stat().st_mtime_ns
     _run_editor(editor, plain)
+    _saved(plain)
     if plain.stat().st_mtime_ns == before:
         return None
     while True:
@@ -431,25 +432,37 @@ _QUOTED = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r"}
 _ESCAPES = {"\\": "\\", '"': '"', "n": "\n", "t": "\t", "r": "\r"}
 
 
+def _saved(path: Path) -> bytes:
+    """What the editor left in ``path``; its removal is an error (not the workspace's path)."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise CLIError("the editor removed the file; nothing changed") from None
+
+
 def _parse_edited(path: Path) -> dict[str, str]:
     """``NAME=value``, ``NAME="with \\n escapes"`` or ``NAME='literal'`` lines; ``#`` comments."""
     values: dict[str, str] = {}
-    with path.open(encoding="utf-8") as fh:
-        for number, raw in enumerate(fh, start=1):
-            line = raw.rstrip("\r\n")
-            if not line.strip() or line.lstrip().startswith("#"):
-                continue
-            name, sep, rest = line.partition("=")
-            name = name.strip().removeprefix("export ").strip()
-            if not sep or not NAME_PATTERN.fullmatch(name):
-                raise SecretSourceError(
-                    f"edited file, line {number}: expected NAME=VALUE; nothing changed"
-                )
-            if name in values:
-                raise SecretSourceError(
-                    f"edited file, line {number}: {name} appears twice; nothing changed"
-                )
-            values[name] = _edited_value(rest.strip(), number)
+    for number, raw in enumerate(_saved(path).splitlines(), start=1):
+        try:
+            line = raw.decode()
+        except UnicodeDecodeError:
+            raise SecretSourceError(
+                f"edited file, line {number}: not UTF-8 text; nothing changed"
+            ) from None
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        name, sep, rest = line.partition("=")
+        name = name.strip().removeprefix("export ").strip()
+        if not sep or not NAME_PATTERN.fullmatch(name):
+            raise SecretSourceError(
+                f"edited file, line {number}: expected NAME=VALUE; nothing changed"
+            )
+        if name in values:
+            raise SecretSourceError(
+                f"edited file, line {number}: {name} appears twice; nothing changed"
+            )
+        values[name] = _edited_value(rest.strip(), number)
     return values
 
 

@@ -8,6 +8,7 @@ line; data comes from stdin and goes to stdout.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -123,6 +124,15 @@ def _service(url: str, ca: Path | None) -> Iterator[TransitClient]:
     """The client of ``url``; its errors become one ``sealbox: error:`` line with advice."""
     context = click.get_current_context(silent=True)
     timeout = context.meta.get(_TIMEOUT_KEY, _TIMEOUT) if context is not None else _TIMEOUT
+    try:
+        os.environ.get(TOKEN_ENV, "").encode()
+    except UnicodeEncodeError:
+        # Bytes that are not UTF-8 (lone surrogates here) are no bearer token; said before
+        # the client takes the value as a secret, which cannot hold them.
+        raise CLIError(
+            f"the access token in ${TOKEN_ENV} is not a bearer token (it is not UTF-8 text)",
+            hint=_HINTS["token_malformed"],
+        ) from None
     try:
         with TransitClient(url, ca=ca, timeout=timeout) as client:
             yield client

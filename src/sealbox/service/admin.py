@@ -46,6 +46,7 @@ __all__ = [
     "audited_accounts",
     "create_user",
     "make_database_file",
+    "open_database_file",
     "open_revocations",
     "password_policy",
     "reset_totp",
@@ -140,6 +141,27 @@ def make_database_file(settings: ServiceSettings) -> None:
         DataDir(settings.data_dir).touch_private("sealbox.db")  # before SQLite makes it 0644
 
 
+def open_database_file(settings: ServiceSettings, *, create: bool) -> None:
+    """Check the data folder holds its database; with ``create``, make it when it does not.
+
+    Only the commands that add something (an account, a client, an import) make a data
+    folder: a mistyped folder given to any other is an error, not a new empty database.
+
+    Raises:
+        ConfigError: ``service_not_provisioned``, the folder holds no database and
+            ``create`` is false; as :func:`check_database`, a folder that lost it.
+    """
+    check_database(settings)
+    if settings.database_url is None and not (settings.data_dir / "sealbox.db").exists():
+        if not create:
+            raise ConfigError(
+                f"{settings.data_dir} holds no accounts database",
+                code="service_not_provisioned",
+                facts={"folder": str(settings.data_dir)},
+            )
+        make_database_file(settings)
+
+
 async def _migrated_engine(settings: ServiceSettings) -> AsyncEngine:
     make_database_file(settings)
     engine = make_engine(settings.resolved_database_url())
@@ -180,15 +202,7 @@ def administer_accounts(
         StorageError: code ``revocation_incomplete``, the change is in the database but
             Redis did not answer (running the operation again completes it).
     """
-    check_database(settings)
-    if settings.database_url is None and not (settings.data_dir / "sealbox.db").exists():
-        if not create:
-            raise ConfigError(
-                f"{settings.data_dir} holds no accounts database",
-                code="service_not_provisioned",
-                facts={"folder": str(settings.data_dir)},
-            )
-        make_database_file(settings)
+    open_database_file(settings, create=create)
 
     async def _run() -> T:
         # Opened first: a change whose record cannot be written is not made (fail-closed).

@@ -17,7 +17,7 @@ from sealbox.accounts.clients import ClientInfo, ClientStore, NewSecret
 from sealbox.accounts.grants import revoke_client_tokens
 from sealbox.accounts.store import Store
 from sealbox.exceptions import StorageError, StoreUnavailableError
-from sealbox.service.admin import make_database_file, open_revocations
+from sealbox.service.admin import open_database_file, open_revocations
 from sealbox.service.db import make_engine, migrate, sessionmaker
 from sealbox.service.settings import ServiceSettings
 from sealbox.tls.certinfo import CertificateInfo, load_certificates
@@ -34,8 +34,15 @@ __all__ = [
 T = TypeVar("T")
 
 
-def _run(settings: ServiceSettings, action: Callable[[ClientStore], Awaitable[T]]) -> T:
-    make_database_file(settings)
+def _run(
+    settings: ServiceSettings,
+    action: Callable[[ClientStore], Awaitable[T]],
+    *,
+    create: bool = False,
+) -> T:
+    """Run ``action`` on the clients of ``settings``' database; only ``create`` makes the
+    data folder (:func:`~sealbox.service.admin.open_database_file`)."""
+    open_database_file(settings, create=create)
 
     async def _go() -> T:
         engine = make_engine(settings.resolved_database_url())
@@ -84,11 +91,17 @@ def create_client(
     return _run(
         settings,
         lambda store: store.create(name, scopes, subject_dn=subject, with_secret=with_secret),
+        create=True,
     )
 
 
 def list_clients(settings: ServiceSettings) -> list[ClientInfo]:
-    """Every client, by name (never a secret)."""
+    """Every client, by name (never a secret).
+
+    Raises:
+        ConfigError: ``service_not_provisioned``, the data folder holds no database (as
+            every function here but :func:`create_client`, which makes it).
+    """
     return _run(settings, lambda store: store.list())
 
 
