@@ -164,6 +164,9 @@ _PATTERNS: tuple[re.Pattern[str], ...] = (
     re.compile(r"AGE-SECRET-KEY-(PQ-)?1[02-9AC-HJ-NP-Z]{20,}", re.IGNORECASE),
     # JWTs and JWEs: base64url header starting with '{"' then at least one more part.
     re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*(\.[A-Za-z0-9_-]*){0,2}"),
+    # sealbox's own opaque credentials: refresh tokens (sbr_, sealbox.accounts.store) and
+    # client secrets (sbs_, sealbox.accounts.clients), 32 random bytes in base64url each.
+    re.compile(r"sb[rs]_[A-Za-z0-9_-]{40,}"),
 )
 # Authorization / Proxy-Authorization header values, in "k: v", "k=v" and dict-repr forms.
 _AUTH_HEADER = re.compile(
@@ -174,17 +177,18 @@ _AUTH_HEADER = re.compile(
 # Text that each of _PATTERNS, then _AUTH_HEADER, needs to match at all: a line without it
 # skips that pattern. The case-insensitive ones hold letters that match outside ASCII (the
 # dotless i, the Kelvin sign), so in text that is not ASCII they are looked for with that flag.
-_PEM_TEXT, _AGE_TEXT, _JWT_TEXT, _AUTH_TEXT = (
+_PEM_TEXT, _AGE_TEXT, _JWT_TEXT, _OPAQUE_TEXT, _AUTH_TEXT = (
     "-----BEGIN ",
     "age-secret-key-",
     "eyJ",
+    "sb",
     "authorization",
 )
 _AGE_ANY_CASE = re.compile(re.escape(_AGE_TEXT), re.IGNORECASE)
 _AUTH_ANY_CASE = re.compile(_AUTH_TEXT, re.IGNORECASE)
 
 
-def _may_match(text: str) -> tuple[bool, bool, bool, bool]:
+def _may_match(text: str) -> tuple[bool, bool, bool, bool, bool]:
     """Whether ``text`` may hold the fixed text of each of ``_PATTERNS`` and of
     ``_AUTH_HEADER`` (never ``False`` when it does)."""
     if text.isascii():
@@ -192,7 +196,7 @@ def _may_match(text: str) -> tuple[bool, bool, bool, bool]:
         age, auth = _AGE_TEXT in lowered, _AUTH_TEXT in lowered
     else:
         age, auth = bool(_AGE_ANY_CASE.search(text)), bool(_AUTH_ANY_CASE.search(text))
-    return _PEM_TEXT in text, age, _JWT_TEXT in text, auth
+    return _PEM_TEXT in text, age, _JWT_TEXT in text, _OPAQUE_TEXT in text, auth
 
 
 class Redactor:
@@ -252,9 +256,9 @@ class Redactor:
             text = pattern.sub(REDACTED, text)
         # A pattern whose fixed text is absent cannot match (a replacement only adds
         # asterisks, which none of that text holds): most lines skip every one.
-        pem, age, jwt, auth = _may_match(text)
-        if pem or age or jwt:
-            for known, may in zip(_PATTERNS, (pem, age, jwt), strict=True):
+        pem, age, jwt, opaque, auth = _may_match(text)
+        if pem or age or jwt or opaque:
+            for known, may in zip(_PATTERNS, (pem, age, jwt, opaque), strict=True):
                 if may:
                     text = known.sub(REDACTED, text)
         return _AUTH_HEADER.sub(_redact_auth, text) if auth else text
@@ -265,7 +269,9 @@ def _redact_auth(m: re.Match[str]) -> str:
 
 
 def _forms(value: str | bytes) -> set[str]:
-    raw = value.encode() if isinstance(value, str) else bytes(value)
+    # surrogatepass: a str from os.environ or argv holds lone surrogates for bytes that
+    # are not UTF-8, and such a value is registered too.
+    raw = value.encode("utf-8", "surrogatepass") if isinstance(value, str) else bytes(value)
     if len(raw) < MIN_REGISTERED_LENGTH:
         return set()
     forms: set[str] = set()

@@ -131,6 +131,14 @@ def test_registered_values_and_their_encodings() -> None:
     assert "another-secret-value" in r.redact("another-secret-value")
 
 
+def test_a_value_holding_bytes_that_are_not_utf8_is_registered_and_redacted() -> None:
+    # What os.environ gives for SEALBOX_PASSPHRASE=$'pass\xffword'.
+    value = "pass\udcffword"
+    redactor = Redactor()
+    redactor.add(Secret(value))
+    assert redactor.redact(f"got {value}!") == f"got {REDACTED}!"
+
+
 def test_short_values_are_not_registered() -> None:
     r = Redactor()
     r.add("abc")
@@ -212,6 +220,21 @@ def test_installing_on_a_handler_again_keeps_its_one_filter() -> None:
     assert handler.filters == [first, other]
 
 
+def test_redactor_hides_refresh_tokens_and_client_secrets_by_their_shape() -> None:
+    from sealbox.accounts.clients import _new_secret
+    from sealbox.accounts.store import new_refresh_token
+
+    for credential in (new_refresh_token(), _new_secret()):
+        out = Redactor().redact(f"client_secret={credential}&x=1 and '{credential}'")
+        assert credential not in out and credential[-20:] not in out
+        assert out.count(REDACTED) == 2
+
+
+def test_a_client_id_and_prefixed_words_are_not_redacted() -> None:
+    text = "client sbc_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA asked; sbr_short sbs_"
+    assert Redactor().redact(text) == text
+
+
 def test_module_level_redact() -> None:
     assert REDACTED in redact("Authorization: Bearer xyz")
 
@@ -241,6 +264,7 @@ def _every_pattern(text: str) -> str:
         "-----begin private key----- stays: the PEM pattern is case-sensitive",
         "eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJhbGljZSJ9.c2ln and eyj.lower",
         "user=ü address=127.0.0.1 detail=key=k version=1 \u2028",
+        "refresh sbr_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA, secret sbs_BBBB",
     ],
 )
 def test_skipping_patterns_whose_text_is_absent_redacts_exactly_as_before(text: str) -> None:
