@@ -334,13 +334,7 @@ def encrypt(
     ciphertext = _public(key_file, passphrase_file).encrypt(plaintext, label=label.encode())
     if use_base64:
         ciphertext = binascii.b2a_base64(ciphertext)
-    _write(
-        ciphertext,
-        output,
-        force=force,
-        mode=0o644,
-        read=(file, key_file, passphrase_file),
-    )
+    _write(ciphertext, output, force=force, mode=0o644, read=(file, key_file, passphrase_file))
 
 
 @key.command()
@@ -376,13 +370,7 @@ def decrypt(
             "not writing the binary plaintext to a terminal",
             hint="write it to a file with -o FILE, or redirect stdout",
         )
-    _write(
-        plaintext,
-        output,
-        force=force,
-        mode=0o600,
-        read=(file, key_file, passphrase_file),
-    )
+    _write(plaintext, output, force=force, mode=0o600, read=(file, key_file, passphrase_file))
 
 
 @key.command()
@@ -413,13 +401,7 @@ def sign(
     signature = _private(key_file, passphrase_file).sign(data)
     if use_base64:
         signature = binascii.b2a_base64(signature)
-    _write(
-        signature,
-        output,
-        force=force,
-        mode=0o644,
-        read=(file, key_file, passphrase_file),
-    )
+    _write(signature, output, force=force, mode=0o644, read=(file, key_file, passphrase_file))
 
 
 @key.command()
