@@ -30,7 +30,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, Final, cast
 
-from pydantic_core import from_json
+from pydantic_core import from_json, to_json
 from starlette.responses import Response
 
 from sealbox.exceptions import SealboxError
@@ -160,7 +160,11 @@ def _top_ok(operation: str, body: dict[str, Any]) -> bool:
         body.keys() <= _TOP_FIELDS[operation]
         and type(items) is list
         and bool(items)
-        # An item's field beside the batch is refused by the model path.
+        # The model path refuses the input beside a batch, even empty, ...
+        and body.get(_INPUT[operation]) is None
+        # ... any other item's field there but an empty or null one, and a null
+        # associated_data (a Base64 text, not optional).
+        and type(body.get("associated_data", "")) is str
         and all(body.get(name) in (None, "") for name in _ITEM_FIELDS[operation])
         and partial_code_ok(body.get("partial_failure_response_code"))
         and is_int(version)
@@ -219,8 +223,9 @@ class _Tally:
 
 def reference_json(reference: str | None) -> str:
     """The answer's ``,"reference":…`` for an ASCII ``reference`` (:func:`reference_ok`),
-    the bytes the model path's serializer writes (``""`` without one)."""
-    return "" if reference is None else ',"reference":' + json.dumps(reference)
+    the bytes the model path's serializer writes (``""`` without one): that serializer
+    itself, since json.dumps escapes DEL (U+007F) where it writes the byte."""
+    return "" if reference is None else ',"reference":' + to_json(reference).decode("ascii")
 
 
 def _associated(item: dict[str, Any]) -> bytes:
