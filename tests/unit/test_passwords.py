@@ -346,6 +346,27 @@ def test_argon2_cost_ceiling(hasher):
 
 
 @pytest.mark.parametrize(
+    "params",
+    ["v=19$m=65536,t=0,p=1", "v=19$m=1,t=1,p=1", "v=19$m=64,t=1,p=9", "v=99$m=65536,t=1,p=1"],
+)
+def test_an_argon2_hash_below_what_argon2_allows_is_malformed_not_importable(hasher, params):
+    # Such a hash was taken by `users import`, and its account could never log in.
+    stored = f"$argon2id${params}$c2FsdHNhbHRzYWx0c2FsdA$" + "A" * 43
+    with pytest.raises(FormatError, match="which Argon2 does not allow"):
+        hasher.needs_rehash(stored)
+    with pytest.raises(FormatError):
+        hasher.verify(stored, "pw")
+
+
+def test_an_argon2_1_0_hash_without_a_version_still_verifies(hasher):
+    from argon2.low_level import Type, hash_secret
+
+    stored = hash_secret(b"pw", b"saltsaltsalt", 1, 64, 1, 32, Type.ID, version=0x10).decode()
+    unversioned = stored.replace("$v=16", "")
+    assert hasher.verify(unversioned, "pw").needs_rehash
+
+
+@pytest.mark.parametrize(
     ("stored", "scheme"),
     [
         ("$6$rounds=5000$salt$hash", "'$6$'"),

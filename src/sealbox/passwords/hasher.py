@@ -366,6 +366,20 @@ def _argon2_parameters(text: str) -> argon2.Parameters:
         raise FormatError("the stored argon2 hash's salt or hash is not unpadded base64")
     if len(salt) * 3 // 4 < 8 or len(digest) * 3 // 4 < 4:
         raise FormatError("the stored argon2 hash's salt or hash is too short")
+    # The least Argon2 computes (RFC 9106 §3.1); below it no verification can succeed, so
+    # an imported account holding such a hash could never log in. A hash without "v="
+    # is Argon2 1.0 (argon2-cffi reads it as v=18).
+    if (
+        params.time_cost < 1
+        or params.parallelism < 1
+        or params.memory_cost < 8 * params.parallelism
+        or ("$v=" in text and params.version not in (0x10, 0x13))
+    ):
+        raise FormatError(
+            f"the stored argon2 hash asks for v={params.version} t={params.time_cost} "
+            f"m={params.memory_cost}KiB p={params.parallelism}, which Argon2 does not allow "
+            "(t >= 1, p >= 1, m >= 8p KiB, version 16 or 19)"
+        )
     ceiling = kdf.ARGON2ID_CEILING
     if (
         params.time_cost > ceiling.time_cost
