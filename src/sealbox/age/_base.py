@@ -56,6 +56,7 @@ def wrap_file_key(recipients: Sequence[Recipient], file_key: bytes) -> list[Stan
         ConfigError: no recipient; a passphrase together with other recipients;
             post-quantum recipients mixed with classic ones.
     """
+    _check_items(recipients, "wrap", "recipient")
     if not recipients:
         raise ConfigError("at least one recipient is needed")
     if len(recipients) > 1 and any(r.exclusive for r in recipients):
@@ -86,6 +87,7 @@ def unwrap_file_key(identities: Sequence[Identity], stanzas: Sequence[Stanza]) -
     if len(stanzas) > 1 and any(s.type == SCRYPT_STANZA for s in stanzas):
         raise FormatError("a passphrase (scrypt) stanza must be the only one in the header")
     types = tuple(sorted({s.type for s in stanzas}))
+    _check_items(identities, "unwrap", "identity")
     if not identities:
         raise NoIdentityMatchError("no identity was given to decrypt with", stanza_types=types)
     for identity in identities:
@@ -102,6 +104,30 @@ def unwrap_file_key(identities: Sequence[Identity], stanzas: Sequence[Stanza]) -
         stanza_types=types,
         hint=f"the file is encrypted to: {', '.join(types)}",
     )
+
+
+def _check_items(items: object, method: str, kind: str) -> None:
+    """Refuse, with a message that says what to do, what is no list of ``kind``.
+
+    Once per file, never per chunk: what would otherwise fail deep inside with an
+    ``AttributeError`` (a string, an identity given as a recipient, a lone object).
+
+    Raises:
+        TypeError: ``items`` is not a list, or holds something that is not a ``kind``.
+    """
+    parse = "parse_recipient" if kind == "recipient" else "parse_identity"
+    if isinstance(items, str | bytes) or hasattr(items, method):
+        raise TypeError(f"give a list of {kind} objects, not one {type(items).__name__}")
+    if not isinstance(items, Sequence):
+        raise TypeError(f"give a list of {kind} objects, not {type(items).__name__}")
+    for item in items:
+        if hasattr(item, method):
+            continue
+        if isinstance(item, str | bytes):
+            raise TypeError(f"{kind} strings must be parsed first (sealbox.age.{parse})")
+        if kind == "recipient" and hasattr(item, "recipient"):
+            raise TypeError("an identity was given as a recipient: give identity.recipient()")
+        raise TypeError(f"{type(item).__name__} is not an age {kind}")
 
 
 def check_file_key(key: bytes) -> bytes:

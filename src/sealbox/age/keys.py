@@ -19,7 +19,7 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any, Final, TypeAlias
 
 from sealbox._util.files import atomic_write, read_limited
 from sealbox.age import armor as _armor
@@ -56,7 +56,8 @@ __all__ = [
 ]
 
 MAX_KEY_FILE: Final = 16 * 1024 * 1024
-Passphrase = Callable[[], "str | bytes | Secret[Any]"]
+# The passphrase, or a function called for it only when it is needed.
+Passphrase: TypeAlias = "Callable[[], str | bytes | Secret[Any]] | str | bytes | Secret[Any]"  # noqa: S105
 
 
 def parse_recipient(text: str) -> Recipient:
@@ -76,6 +77,8 @@ def parse_recipient(text: str) -> Recipient:
     .. versionchanged:: 0.1.0
        PEM public keys.
     """
+    if not isinstance(text, str):
+        raise TypeError(f"a recipient is a str, not {type(text).__name__}")
     text = text.strip()
     if text.startswith("-----BEGIN"):
         return _parse_pem_recipient(text)
@@ -277,6 +280,9 @@ def parse_identities(
         KeyFormatError: a line is not an identity (by number, never quoted), or none found.
         DecryptionError: a wrong passphrase for an encrypted file or key.
     """
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise TypeError(f"an identity file's content is bytes, not {type(data).__name__}")
+    data = bytes(data)
     start = data.lstrip()
     if start.startswith(b"-----BEGIN") and not start.startswith(_armor.BEGIN):
         from sealbox.age.ssh import load_ssh_identity
@@ -318,7 +324,8 @@ def _encrypted_identities(
     from sealbox.exceptions import NoIdentityMatchError
 
     try:
-        plain = decrypt(data, [ScryptIdentity(passphrase())])
+        # ScryptIdentity takes the passphrase itself as well as a function returning it.
+        plain = decrypt(data, [ScryptIdentity(passphrase)])
     except NoIdentityMatchError as exc:
         # Which file the passphrase failed to open: a decryption may read several.
         raise NoIdentityMatchError(

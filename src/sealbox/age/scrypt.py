@@ -49,7 +49,7 @@ def _passphrase(value: str | bytes | Secret[Any]) -> bytes:
     if isinstance(value, Secret):
         value = value.expose_secret()
     if isinstance(value, str):
-        value = value.encode()
+        value = kdf.text_bytes(value)  # as given: age does not normalize
     if not isinstance(value, bytes | bytearray):
         raise TypeError("the passphrase must be str, bytes or Secret")
     if not value:

@@ -32,7 +32,7 @@ import hashlib
 import os
 import struct
 from collections.abc import Callable
-from typing import Any, ClassVar, Final, NoReturn
+from typing import Any, ClassVar, Final, NoReturn, TypeAlias
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
@@ -73,7 +73,8 @@ TAG_SIZE: Final = 4
 _P: Final = 2**255 - 19
 _OPENSSH_MAGIC: Final = b"openssh-key-v1\x00"
 
-Passphrase = Callable[[], "str | bytes | Secret[Any]"]
+# The passphrase, or a function called for it only when it is needed.
+Passphrase: TypeAlias = "Callable[[], str | bytes | Secret[Any]] | str | bytes | Secret[Any]"  # noqa: S105
 
 
 def _tag(wire: bytes) -> str:
@@ -348,10 +349,9 @@ def _secret_bytes(passphrase: Passphrase | None, what: str) -> bytes:
             hint="pass the passphrase",
             code="passphrase_needed",
         )
-    value = passphrase()
-    if isinstance(value, Secret):
-        value = value.expose_secret()
-    return value.encode() if isinstance(value, str) else bytes(value)
+    from sealbox.age.scrypt import _passphrase  # the one check: str, bytes or Secret
+
+    return _passphrase(passphrase() if callable(passphrase) else passphrase)
 
 
 def load_ssh_identity(

@@ -27,6 +27,7 @@ __all__ = [
     "argon2id",
     "passphrase_bytes",
     "scrypt",
+    "text_bytes",
 ]
 
 SALT_SIZE: Final = 16
@@ -111,10 +112,27 @@ def passphrase_bytes(passphrase: str | bytes | Secret[Any]) -> bytes:
     if isinstance(passphrase, Secret):
         passphrase = passphrase.expose_secret()
     if isinstance(passphrase, str):
-        return unicodedata.normalize("NFC", passphrase).encode()
+        return text_bytes(unicodedata.normalize("NFC", passphrase))
     if isinstance(passphrase, bytes | bytearray):
         return bytes(passphrase)
     raise TypeError("passphrase must be str, bytes or Secret")
+
+
+def text_bytes(passphrase: str) -> bytes:
+    """A ``str`` passphrase in UTF-8, as given (age's rule; :func:`passphrase_bytes`
+    normalizes first).
+
+    Raises:
+        ConfigError: code ``bad_passphrase``, it holds a lone surrogate (bytes that were
+            not UTF-8, from ``os.environ`` or argv); ``UnicodeEncodeError`` would quote it.
+    """
+    try:
+        return passphrase.encode()
+    except UnicodeEncodeError:
+        raise ConfigError(
+            "the passphrase is not valid Unicode text: it holds a lone surrogate",
+            code="bad_passphrase",
+        ) from None
 
 
 def argon2id(

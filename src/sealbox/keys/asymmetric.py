@@ -110,7 +110,7 @@ class PublicKey:
     _spki: bytes
 
     def __init__(self, key: PycaPublic, *, comment: str = "", _what: str = "public key") -> None:
-        self._type = classify(key, _what)
+        self._type = classify(key, _what, private=False)
         self._key = key
         self._spki = key.public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -174,7 +174,7 @@ class PublicKey:
             UnsupportedAlgorithmError: a key type, curve or size sealbox does not handle.
             DecryptionError: an encrypted private key and a wrong or missing passphrase.
         """
-        raw = data.encode() if isinstance(data, str) else bytes(data)
+        raw = _serialize.key_bytes(data, what)
         key, comment = _serialize.load_public(raw, passphrase, what)
         return cls(key, comment=comment, _what=what)
 
@@ -387,7 +387,7 @@ class PrivateKey:
     _sign: Callable[[bytes], bytes]
 
     def __init__(self, key: PycaPrivate, *, _what: str = "private key") -> None:
-        self._type = classify(key, _what)
+        self._type = classify(key, _what, private=True)
         self._key = key
         self._public = PublicKey(key.public_key(), _what=_what)
         # Bound once, so sign() costs one Python call on top of pyca's.
@@ -451,7 +451,7 @@ class PrivateKey:
             UnsupportedAlgorithmError: a key type, curve or size sealbox does not handle.
             ExtraNotInstalledError: an encrypted OpenSSH key without ``bcrypt``.
         """
-        raw = data.encode() if isinstance(data, str) else bytes(data)
+        raw = _serialize.key_bytes(data, what)
         return cls(_serialize.load_private(raw, passphrase, what), _what=what)
 
     @classmethod

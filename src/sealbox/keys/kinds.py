@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Final, TypeAlias
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
 
-from sealbox.exceptions import ConfigError, UnsupportedAlgorithmError
+from sealbox.exceptions import ConfigError, KeyFormatError, UnsupportedAlgorithmError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -81,13 +81,44 @@ PycaPublic: TypeAlias = (
 )
 
 
-def classify(key: object, what: str) -> KeyType:
+_PRIVATE: Final = (
+    rsa.RSAPrivateKey,
+    ed25519.Ed25519PrivateKey,
+    x25519.X25519PrivateKey,
+    ec.EllipticCurvePrivateKey,
+)
+_PUBLIC: Final = (
+    rsa.RSAPublicKey,
+    ed25519.Ed25519PublicKey,
+    x25519.X25519PublicKey,
+    ec.EllipticCurvePublicKey,
+)
+
+
+def classify(key: object, what: str, *, private: bool | None = None) -> KeyType:
     """The kind of a pyca key, refusing what sealbox does not handle.
+
+    Args:
+        private: require a private key (``True``) or a public one (``False``).
 
     Raises:
         UnsupportedAlgorithmError: another key type, another curve, or an RSA size
             out of range (code ``rsa_key_too_small`` below :data:`RSA_MIN_BITS`).
+        KeyFormatError: a public key where a private one is required (code
+            ``public_key_as_private``), or the other way round (``private_key_as_public``).
     """
+    if private is True and isinstance(key, _PUBLIC):
+        raise KeyFormatError(
+            "a public key was given where a private key is needed",
+            hint="give the private key",
+            code="public_key_as_private",
+        )
+    if private is False and isinstance(key, _PRIVATE):
+        raise KeyFormatError(
+            "a private key was given where a public key is needed",
+            hint="give its public key",
+            code="private_key_as_public",
+        )
     if isinstance(key, rsa.RSAPrivateKey | rsa.RSAPublicKey):
         bits = key.key_size
         if bits < RSA_MIN_BITS:

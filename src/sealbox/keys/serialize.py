@@ -276,6 +276,23 @@ def _passphrase(source: PassphraseSource, what: str) -> bytes:
     return kdf.passphrase_bytes(value)
 
 
+def key_bytes(data: bytes | str, what: str) -> bytes:
+    """A key file's content as bytes (``str`` as UTF-8).
+
+    Raises:
+        KeyFormatError: a ``str`` that is not valid Unicode text.
+        TypeError: neither ``str`` nor a bytes-like object.
+    """
+    if isinstance(data, str):
+        try:
+            return data.encode()
+        except UnicodeEncodeError:
+            raise KeyFormatError(f"{what} is not valid Unicode text") from None
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise TypeError(f"key data must be bytes or str, not {type(data).__name__}")
+    return bytes(data)
+
+
 def _wrong_passphrase(what: str) -> DecryptionError:
     return DecryptionError(f"cannot decrypt {what}: wrong passphrase, or the file was altered")
 

@@ -14,7 +14,6 @@ the service's master key: no key derivation. A sealed document is JSON::
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 
 from sealbox.exceptions import DecryptionError, FormatError
@@ -66,13 +65,13 @@ class KeySealer:
         """
         try:
             doc = json.loads(data)
-        except (UnicodeDecodeError, json.JSONDecodeError):
+        except (ValueError, RecursionError):  # not UTF-8 or JSON, an int too long, deep nesting
             raise FormatError("not a sealed service document (not JSON)") from None
         if not isinstance(doc, dict) or doc.get("format") != self._format:
             raise FormatError(f"not a sealed document of format {self._format!r}")
         try:
             body = base64.urlsafe_b64decode(doc["data"] + "=" * (-len(doc["data"]) % 4))
-        except (KeyError, TypeError, binascii.Error):
+        except (KeyError, TypeError, ValueError):  # binascii.Error; non-ASCII text
             raise FormatError("the sealed document has no valid data") from None
         try:
             return self._cipher.decrypt(body, self._format.encode())

@@ -54,6 +54,7 @@ __all__ = [
 FORMAT: Final = "sealbox-keyring/1"
 SEALED_FORMAT: Final = "sealbox-keyring-sealed/1"
 MAX_FILE_SIZE: Final = 16 * 1024 * 1024
+_HEX: Final = frozenset("0123456789abcdef")
 
 
 @dataclass(slots=True, repr=False)
@@ -143,7 +144,7 @@ def parse_document(data: bytes) -> tuple[list[KeyEntry], int, tuple[str, ...]]:
     """
     try:
         doc = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (ValueError, RecursionError):  # not UTF-8 or JSON, an int too long, deep nesting
         raise FormatError("the keyring is not valid JSON") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise FormatError(f"not a keyring: 'format' must be {FORMAT!r}")
@@ -166,7 +167,7 @@ def _parse_entry(obj: object, index: int) -> KeyEntry:
         raise FormatError(f"{where} must be an object")
     key_id = _parse_id(obj.get("id"), f"{where}.id")
     algorithm = obj.get("algorithm")
-    if algorithm not in ALGORITHMS:
+    if not isinstance(algorithm, str) or algorithm not in ALGORITHMS:
         raise UnsupportedAlgorithmError(
             f"{where}: unknown algorithm {algorithm!r}", facts={"algorithm": str(algorithm)}
         )
@@ -185,12 +186,10 @@ def _parse_entry(obj: object, index: int) -> KeyEntry:
 
 
 def _parse_id(value: object, where: str) -> int:
-    if not isinstance(value, str) or len(value) != 8:
+    # int(…, 16) alone takes a sign, blanks, "0x" and "_": "-0000001" would be id -1.
+    if not isinstance(value, str) or len(value) != 8 or not _HEX.issuperset(value.lower()):
         raise FormatError(f"{where} must be 8 hex digits")
-    try:
-        return int(value, 16)
-    except ValueError:
-        raise FormatError(f"{where} must be 8 hex digits") from None
+    return int(value, 16)
 
 
 def is_age_file(data: bytes) -> bool:

@@ -81,8 +81,14 @@ class PassphraseSealer:
             self._passphrase = passphrase
         elif isinstance(passphrase, str):
             self._passphrase = Secret(passphrase)
-        else:
+        elif isinstance(passphrase, bytes | bytearray | memoryview):
             self._passphrase = Secret(bytes(passphrase))
+        else:
+            # bytes(1234) is 1234 zero bytes: an int must not become a passphrase.
+            raise TypeError(
+                f"the passphrase must be str, bytes or Secret, not {type(passphrase).__name__}"
+            )
+        kdf.passphrase_bytes(self._passphrase)  # refused now, not at the first seal
         self._format = format
         self._what = what
         self._params = kdf_params
@@ -116,7 +122,7 @@ class PassphraseSealer:
         what = self._what
         try:
             doc = json.loads(data)
-        except (UnicodeDecodeError, json.JSONDecodeError):
+        except (ValueError, RecursionError):  # not UTF-8 or JSON, an int too long, deep nesting
             raise FormatError(f"not a sealbox {what} file (not JSON)") from None
         if not isinstance(doc, dict) or doc.get("format") != self._format:
             raise FormatError(f"not a sealbox {what} file: 'format' must be {self._format!r}")

@@ -40,7 +40,7 @@ from typing import Final
 
 from sealbox import age
 from sealbox.age.armor import ArmorReader
-from sealbox.exceptions import FormatError, SealboxError, SecretSourceError
+from sealbox.exceptions import ConfigError, FormatError, SealboxError, SecretSourceError
 from sealbox.secrets.base import NAME_PATTERN
 
 __all__ = [
@@ -92,14 +92,30 @@ def recipients_digest(recipients: Iterable[str]) -> str:
 
 
 def seal_plaintext(name: str, recipients: Iterable[str], value: str) -> bytes:
-    """The age plaintext of a value: its name and recipient list, then the value."""
+    """The age plaintext of a value: its name and recipient list, then the value.
+
+    Raises:
+        ConfigError: the value holds a lone surrogate (code ``bad_value``).
+        TypeError: the value is not a ``str``.
+    """
+    if not isinstance(value, str):
+        raise TypeError(f"the value of {name} must be a str, not {type(value).__name__}")
+    try:
+        encoded = value.encode()
+    except UnicodeEncodeError:  # its message would quote a character of the value
+        raise ConfigError(
+            f"the value of {name} is not valid Unicode text: it holds a lone surrogate",
+            hint="decode the value's bytes as UTF-8 before storing it",
+            code="bad_value",
+            facts={"name": name},
+        ) from None
     return (
         _PLAINTEXT_V2
         + name.encode()
         + b" "
         + recipients_digest(recipients).encode()
         + b"\n"
-        + value.encode()
+        + encoded
     )
 
 
@@ -144,6 +160,12 @@ def check_recipients(recipients: Iterable[str]) -> list[str]:
     Raises:
         FormatError: none given, or one that is not a valid age or SSH recipient.
     """
+    if isinstance(recipients, str):
+        raise TypeError("give a list of recipient strings, not one str")
+    recipients = list(recipients)
+    for r in recipients:
+        if not isinstance(r, str):
+            raise TypeError(f"a recipient is given as a str (age1…), not {type(r).__name__}")
     listed = [r.strip() for r in recipients if r.strip()]
     if not listed:
         raise FormatError("a secrets file needs at least one recipient")
