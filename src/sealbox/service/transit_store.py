@@ -12,7 +12,8 @@ database access and no unsealing. A snapshot is dropped when:
   key at once (after a lost subscription, it drops them all);
 - an input names a version newer than the snapshot knows (a rotation made
   elsewhere): the key is read again before the input is refused, so clients
-  that encrypt through one worker and decrypt through another never fail;
+  that encrypt through one worker and decrypt through another never fail (once
+  per request: a batch naming many newer versions reads it once);
 - it is older than ``ttl`` seconds: the bound on staleness when no
   announcement can arrive (several hosts without Redis, a Redis outage).
 
@@ -220,8 +221,16 @@ class TransitStore:
         else:
             self._cache.pop(name, None)
 
-    async def get(self, name: str, *, version: int = 0) -> TransitKey:
+    async def get(
+        self, name: str, *, version: int = 0, fresh_since: float | None = None
+    ) -> TransitKey:
         """The key's snapshot; read again when stale or when ``version`` is newer than it knows.
+
+        Args:
+            fresh_since: when the request asking arrived (``time.monotonic()``): a snapshot
+                whose read began after it already shows every version made before the
+                request, so a newer ``version`` does not read the key again. One request
+                then reads a key at most once for its versions, however many it names.
 
         Raises:
             KeyNotFoundError: no such key.
@@ -229,7 +238,9 @@ class TransitStore:
         entry = self._cache.get(name)
         if entry is not None:
             loaded, key = entry
-            if version <= key.latest_version and time.monotonic() - loaded < self.ttl:
+            if time.monotonic() - loaded < self.ttl and (
+                version <= key.latest_version or (fresh_since is not None and loaded >= fresh_since)
+            ):
                 return key
         return await self._load(name)
 
@@ -255,9 +266,10 @@ class TransitStore:
             task.exception()  # retrieved: no warning when every caller went away
 
     async def _read_and_cache(self, name: str, epoch: int) -> TransitKey:
+        began = time.monotonic()  # a snapshot's age counts from the start of its read
         key = await self._read(name)
         if epoch == self._epoch:
-            self._cache[name] = (time.monotonic(), key)
+            self._cache[name] = (began, key)
         return key
 
     async def _read(self, name: str) -> TransitKey:

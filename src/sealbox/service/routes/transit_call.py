@@ -10,7 +10,8 @@ lean batches (:mod:`sealbox.service.routes.transit_batch`) and the lean entry
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 from starlette.requests import Request
 from starlette.types import Scope
@@ -45,6 +46,8 @@ class TransitCall:
     runtime: Runtime
     address: str
     caller: Caller
+    #: When the request arrived (``time.monotonic()``): the key reads it needs.
+    arrived: float = field(default_factory=time.monotonic)
 
     @classmethod
     def of(cls, request: Request, caller: Caller) -> TransitCall:
@@ -87,6 +90,6 @@ class TransitCall:
     async def key(self, event: str, name: str, version: int = 0) -> TransitKey:
         """The key's snapshot (read again if ``version`` is newer than the cached one)."""
         try:
-            return await self.runtime.transit.get(name, version=version)
+            return await self.runtime.transit.get(name, version=version, fresh_since=self.arrived)
         except SealboxError as exc:
             raise self.failed(event, name, exc) from None
