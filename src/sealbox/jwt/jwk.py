@@ -53,6 +53,11 @@ MAX_JWKS_SIZE: Final = 512 * 1024
 MAX_JWKS_KEYS: Final = 100
 """Most keys a JWK Set may hold."""
 MIN_RSA_BITS: Final = 2048
+# OpenSSL verifies with moduli of at most 16384 bits, and above 3072 bits with public
+# exponents of at most 64 bits: a key past either never verifies anything.
+MAX_RSA_BITS: Final = 16384
+_MAX_EXPONENT_BITS: Final = 64
+_SMALL_MODULUS_BITS: Final = 3072
 
 _PRIVATE_MEMBERS: Final = ("d", "p", "q", "dp", "dq", "qi", "oth")
 _CURVES: Final = {
@@ -342,6 +347,8 @@ class JWKSet:
         Raises:
             KeyFormatError: not JSON, too large, or invalid (see :meth:`from_dict`).
         """
+        if not isinstance(data, str | bytes | bytearray):
+            raise TypeError("data must be the JWK Set's JSON text, as str or bytes")
         if len(data) > MAX_JWKS_SIZE:
             raise KeyFormatError(f"the JWK Set is larger than {MAX_JWKS_SIZE} bytes")
         try:
@@ -420,7 +427,7 @@ def _parse_jwk(  # noqa: PLR0911, PLR0912 - one branch per RFC 7517 member rule
     if alg in _JWE_ALGS:
         return None
     if alg is not None and alg not in ALGORITHMS:
-        raise KeyFormatError(f"{where}: unknown or unsupported alg {alg!r}")
+        raise KeyFormatError(f"{where}: unknown or unsupported alg {_quote_kid(alg)}")
     if alg is not None and ALGORITHMS[alg].kty != kty:
         raise KeyFormatError(f"{where}: alg {alg} needs a {ALGORITHMS[alg].kty} key, not {kty}")
     if kty == "RSA":
@@ -463,8 +470,17 @@ def _parse_rsa(
             f"{where}: the RSA modulus is {n.bit_length()} bits; at least {MIN_RSA_BITS} "
             "are required (RFC 7518 §3.3)"
         )
+    if n.bit_length() > MAX_RSA_BITS:
+        raise KeyFormatError(
+            f"{where}: the RSA modulus is {n.bit_length()} bits; at most {MAX_RSA_BITS} verify"
+        )
     if e < 3 or e % 2 == 0:
         raise KeyFormatError(f"{where}: the RSA public exponent must be odd and at least 3")
+    if e.bit_length() > _MAX_EXPONENT_BITS and n.bit_length() > _SMALL_MODULUS_BITS:
+        raise KeyFormatError(
+            f"{where}: the RSA public exponent is {e.bit_length()} bits; with a modulus over "
+            f"{_SMALL_MODULUS_BITS} bits, at most {_MAX_EXPONENT_BITS} verify (65537 is usual)"
+        )
     if has_roca_fingerprint(n):
         raise KeyFormatError(
             f"{where}: the RSA modulus has the ROCA fingerprint (CVE-2017-15361)",
@@ -480,8 +496,12 @@ def _parse_rsa(
 
 def _parse_ec(obj: dict[str, Any], where: str, kid: str | None, alg: str | None) -> VerificationKey:
     crv = obj.get("crv")
+    if not isinstance(crv, str):
+        raise KeyFormatError(f"{where}: 'crv' is missing or not a string")
     if crv not in _CURVES:
-        raise KeyFormatError(f"{where}: unsupported EC curve {crv!r} (P-256, P-384, P-521)")
+        raise KeyFormatError(
+            f"{where}: unsupported EC curve {_quote_kid(crv)} (P-256, P-384, P-521)"
+        )
     curve, size, curve_alg = _CURVES[crv]
     if alg is not None and alg != curve_alg:
         raise KeyFormatError(f"{where}: alg {alg} does not fit curve {crv} (it needs {curve_alg})")
@@ -501,12 +521,14 @@ def _parse_okp(
     obj: dict[str, Any], where: str, kid: str | None, alg: str | None
 ) -> VerificationKey | None:
     crv = obj.get("crv")
+    if not isinstance(crv, str):
+        raise KeyFormatError(f"{where}: 'crv' is missing or not a string")
     if crv in _OKP_ENCRYPTION_CURVES:
         if alg is not None or obj.get("use") == "sig":
             raise KeyFormatError(f"{where}: an {crv} key is for key agreement, not signatures")
         return None
     if crv not in _OKP_SIZES:
-        raise KeyFormatError(f"{where}: unsupported OKP curve {crv!r} (Ed25519, Ed448)")
+        raise KeyFormatError(f"{where}: unsupported OKP curve {_quote_kid(crv)} (Ed25519, Ed448)")
     if alg is not None and crv not in ALGORITHMS[alg].curves:
         raise KeyFormatError(f"{where}: alg {alg} does not fit curve {crv}")
     x = _member(obj, "x", where)

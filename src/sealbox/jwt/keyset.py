@@ -30,7 +30,6 @@ Example::
 
 from __future__ import annotations
 
-import json
 import secrets
 import threading
 import time
@@ -59,6 +58,8 @@ from sealbox.jwt.keyset_file import (
     SEALED_FORMAT,
     SIGNING_ALGORITHMS,
     SigningEntry,
+    claims_json,
+    issue_times,
     new_entry,
     now_utc,
     parse_document,
@@ -425,14 +426,15 @@ class SigningKeySet(SigningKeySetStorage):
 
         Raises:
             ConfigError: an empty subject, a ttl under 1, a scope item with a
-                space, or ``claims`` that overrides a registered claim.
-            TypeError: a claim that is not JSON-serializable.
+                space, ``claims`` that overrides a registered claim or holds a NaN,
+                or a time (``now``, ``not_before``, ``exp``) outside 1970 to 9999.
+            TypeError: a claim that is not JSON-serializable, a time that is not a number.
         """
         if not isinstance(subject, str) or not subject:
             raise ConfigError("the subject (sub) must be a non-empty string")
         if isinstance(ttl, bool) or not isinstance(ttl, int) or ttl < 1:
             raise ConfigError("ttl must be a whole number of seconds, at least 1")
-        issued = int(time.time() if now is None else now)
+        issued, nbf, exp = issue_times(time.time() if now is None else now, not_before, ttl)
         body: dict[str, Any] = {}
         if issuer is not None:
             if not isinstance(issuer, str) or not issuer:
@@ -441,9 +443,7 @@ class SigningKeySet(SigningKeySetStorage):
         body["sub"] = subject
         if audience is not None:
             body["aud"] = _audience(audience)
-        body["iat"] = issued
-        body["nbf"] = issued if not_before is None else int(not_before)
-        body["exp"] = issued + ttl
+        body["iat"], body["nbf"], body["exp"] = issued, nbf, exp
         body["jti"] = secrets.token_urlsafe(16)
         if scope is not None:
             body["scope"] = _scope(scope)
@@ -469,8 +469,7 @@ class SigningKeySet(SigningKeySetStorage):
             if token_type is not None:
                 header["typ"] = token_type
             h64 = headers[token_type] = encode_header(header)
-        payload = json.dumps(claims, separators=(",", ":")).encode()
-        return sign_compact(h64, payload, impl, key)
+        return sign_compact(h64, claims_json(claims), impl, key)
 
     def find(self, kid: str | None, *, alg: str | None = None) -> VerificationKey:
         """Return the key with this id that verifies (the :class:`KeySource` protocol).

@@ -57,6 +57,8 @@ __all__ = [
     "SEALED_FORMAT",
     "SIGNING_ALGORITHMS",
     "SigningEntry",
+    "claims_json",
+    "issue_times",
     "new_entry",
     "now_utc",
     "parse_document",
@@ -273,7 +275,7 @@ def parse_document(data: bytes) -> tuple[list[SigningEntry], str]:
     """
     try:
         doc = json.loads(data)
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise FormatError("the keyset is not valid JSON") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise FormatError(f"not a signing keyset: 'format' must be {FORMAT!r}")
@@ -287,3 +289,47 @@ def parse_document(data: bytes) -> tuple[list[SigningEntry], str]:
     if not isinstance(primary, str):
         raise FormatError("'primary' must be a key id")
     return entries, primary
+
+
+# The last second of year 9999: the latest NumericDate a verifier accepts.
+_MAX_NUMERIC_DATE: Final = 253_402_300_799
+
+
+def _seconds(value: object, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{name} must be seconds since the epoch, a number")
+    if not 0 <= value <= _MAX_NUMERIC_DATE:  # NaN and the infinities too
+        raise ConfigError(f"{name} must be a time between 1970 and the end of year 9999")
+    return int(value)
+
+
+def issue_times(now: float, not_before: float | None, ttl: int) -> tuple[int, int, int]:
+    """``iat``, ``nbf`` and ``exp`` of a token issued at ``now``, each a NumericDate
+    that verifiers accept.
+
+    Raises:
+        TypeError: ``now`` or ``not_before`` is not a number.
+        ConfigError: a time, or ``now + ttl``, outside 1970 to the end of year 9999.
+    """
+    issued = _seconds(now, "now")
+    nbf = issued if not_before is None else _seconds(not_before, "not_before")
+    if issued + ttl > _MAX_NUMERIC_DATE:
+        raise ConfigError("ttl takes the token's expiry (exp) past the end of year 9999")
+    return issued, nbf, issued + ttl
+
+
+def claims_json(claims: Mapping[str, Any]) -> bytes:
+    """A claims set as compact JSON, the payload of a token: exactly these claims.
+
+    Raises:
+        TypeError: ``claims`` is not a mapping with string names, or holds a value
+            that is not JSON.
+        ConfigError: a NaN or infinite number, or a circular reference, which a JSON
+            text cannot carry (a verifier would refuse the token).
+    """
+    if not isinstance(claims, Mapping) or not all(isinstance(k, str) for k in claims):
+        raise TypeError("claims must be a mapping of claim names (str) to JSON values")
+    try:
+        return json.dumps(claims, separators=(",", ":"), allow_nan=False).encode()
+    except ValueError as exc:
+        raise ConfigError(f"the claims are not JSON: {exc}") from None

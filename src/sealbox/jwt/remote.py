@@ -75,7 +75,7 @@ class RemoteJWKSet:
        ``ca``, ``pins``.
     """
 
-    __slots__ = ("_cache", "_client", "_lock", "_owns_client")
+    __slots__ = ("_cache", "_client", "_lock", "_owns_client", "_timeout")
 
     def __init__(
         self,
@@ -104,6 +104,8 @@ class RemoteJWKSet:
         )
         verify = client_tls(ca, pins, ssl_context, client_given=client is not None)
         self._owns_client = client is None
+        # The client this object makes gets the whole fetch bounded; a caller's, its own.
+        self._timeout = timeout if client is None else None
         self._client = client or httpx2.Client(
             verify=verify or ssl.create_default_context(), timeout=timeout, follow_redirects=False
         )
@@ -172,9 +174,10 @@ class RemoteJWKSet:
         cache = self._cache
         if not cache.begin(now):
             return
+        deadline = None if self._timeout is None else time.monotonic() + self._timeout
         try:
             with self._client.stream("GET", cache.url, headers=ACCEPT) as response:
-                body = BodyReader(response.status_code)
+                body = BodyReader(response.status_code, deadline)
                 for chunk in response.iter_bytes():
                     body.add(chunk)
                 cache_control = response.headers.get("cache-control", "")

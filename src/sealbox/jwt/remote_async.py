@@ -28,7 +28,15 @@ import httpx2
 
 from sealbox.exceptions import TokenError
 from sealbox.jwt.jwk import JWKSet, VerificationKey
-from sealbox.jwt.remote_cache import ACCEPT, FETCH_ERRORS, BodyReader, JWKSCache, client_tls
+from sealbox.jwt.remote_cache import (
+    ACCEPT,
+    FETCH_ERRORS,
+    TIMED_OUT,
+    BodyReader,
+    FetchError,
+    JWKSCache,
+    client_tls,
+)
 
 __all__ = ["AsyncRemoteJWKSet"]
 
@@ -63,7 +71,7 @@ class AsyncRemoteJWKSet:
        ``ssl_context``; an async context manager.
     """
 
-    __slots__ = ("_cache", "_client", "_lock", "_owns_client")
+    __slots__ = ("_cache", "_client", "_lock", "_owns_client", "_timeout")
 
     def __init__(
         self,
@@ -92,6 +100,8 @@ class AsyncRemoteJWKSet:
         )
         verify = client_tls(ca, pins, ssl_context, client_given=client is not None)
         self._owns_client = client is None
+        # The client this object makes gets the whole fetch bounded; a caller's, its own.
+        self._timeout = timeout if client is None else None
         self._client = client or httpx2.AsyncClient(
             verify=verify or ssl.create_default_context(), timeout=timeout, follow_redirects=False
         )
@@ -172,12 +182,17 @@ class AsyncRemoteJWKSet:
         if not cache.begin(now):
             return
         try:
-            async with self._client.stream("GET", cache.url, headers=ACCEPT) as response:
-                body = BodyReader(response.status_code)
-                async for chunk in response.aiter_bytes():
-                    body.add(chunk)
-                cache_control = response.headers.get("cache-control", "")
+            # httpx's timeouts bound each read; this bounds the fetch (a trickling server).
+            async with asyncio.timeout(self._timeout):
+                async with self._client.stream("GET", cache.url, headers=ACCEPT) as response:
+                    body = BodyReader(response.status_code)
+                    async for chunk in response.aiter_bytes():
+                        body.add(chunk)
+                    cache_control = response.headers.get("cache-control", "")
             keys = body.keys()
+        except TimeoutError:
+            cache.failed(FetchError(TIMED_OUT), now)
+            return
         except FETCH_ERRORS as exc:
             cache.failed(exc, now)
             return

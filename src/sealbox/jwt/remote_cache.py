@@ -18,6 +18,7 @@ import logging
 import os
 import re
 import ssl
+import time
 from collections.abc import Callable, Iterable
 from typing import Final
 
@@ -29,6 +30,7 @@ from sealbox.jwt.jwk import MAX_JWKS_SIZE, JWKSet
 __all__ = [
     "ACCEPT",
     "FETCH_ERRORS",
+    "TIMED_OUT",
     "BodyReader",
     "FetchError",
     "JWKSCache",
@@ -43,6 +45,8 @@ ACCEPT: Final = {"Accept": "application/jwk-set+json, application/json"}
 _MAX_AGE: Final = re.compile(r"(?:^|,)\s*max-age\s*=\s*(\d+)\s*(?:,|$)", re.IGNORECASE)
 _NO_STORE: Final = re.compile(r"(?:^|,)\s*(no-store|no-cache)\s*(?:,|$)", re.IGNORECASE)
 _UNTRUSTED: Final = "its certificate is not trusted"
+#: Why a fetch that took too long failed (httpx's timeouts say the same).
+TIMED_OUT: Final = "timed out"
 
 
 class FetchError(Exception):
@@ -89,17 +93,25 @@ def client_tls(
 
 
 class BodyReader:
-    """A key set response's body, refused past :data:`~sealbox.jwt.jwk.MAX_JWKS_SIZE` bytes."""
+    """A key set response's body, refused past :data:`~sealbox.jwt.jwk.MAX_JWKS_SIZE` bytes
+    or, with a ``deadline`` (``time.monotonic()``), once it has passed.
 
-    def __init__(self, status_code: int) -> None:
+    httpx's timeouts bound each read, not the fetch: a server that sends a byte now
+    and then would hold the fetch (and the lookups waiting for it) for days.
+    """
+
+    def __init__(self, status_code: int, deadline: float | None = None) -> None:
         if status_code != 200:
             raise FetchError(f"HTTP status {status_code}")
         self._body = bytearray()
+        self._deadline = deadline
 
     def add(self, chunk: bytes) -> None:
         self._body += chunk
         if len(self._body) > MAX_JWKS_SIZE:
             raise FetchError(f"the key set is larger than {MAX_JWKS_SIZE} bytes")
+        if self._deadline is not None and time.monotonic() > self._deadline:
+            raise FetchError(TIMED_OUT)
 
     def keys(self) -> JWKSet:
         return JWKSet.from_json(bytes(self._body))
@@ -138,13 +150,18 @@ class JWKSCache:
         max_stale: float,
         clock: Callable[[], float],
     ) -> None:
-        parsed = httpx2.URL(url)
+        try:
+            parsed = httpx2.URL(url)
+        except httpx2.InvalidURL as exc:
+            raise ConfigError(f"the JWK Set URL is not a valid URL: {exc}") from None
         scheme = parsed.scheme
         if scheme != "https" and not (allow_http and scheme == "http"):
             raise ConfigError(
                 f"a JWK Set URL must be https, not {scheme or 'relative'}",
                 hint="keys fetched in clear could be swapped on the way",
             )
+        if not parsed.host:
+            raise ConfigError("the JWK Set URL has no host")
         if not 0 <= min_refresh_interval <= cache_ttl <= max_ttl or max_stale < 0:
             raise ConfigError(
                 "need 0 <= min_refresh_interval <= cache_ttl <= max_ttl and max_stale >= 0"
@@ -220,7 +237,7 @@ class JWKSCache:
 
 def _reason(exc: Exception) -> str:
     if isinstance(exc, httpx2.TimeoutException):
-        return "timed out"
+        return TIMED_OUT
     if isinstance(exc, httpx2.ConnectError) and "CERTIFICATE_VERIFY_FAILED" in str(exc):
         return _UNTRUSTED
     if isinstance(exc, httpx2.HTTPError):

@@ -188,6 +188,17 @@ def _numeric_date(claims: dict[str, Any], name: str) -> float | None:
     return value
 
 
+def _moment(now: float) -> float:
+    # NaN compares false with everything: it would let an expired token through.
+    try:
+        finite = math.isfinite(now)
+    except TypeError:
+        raise TypeError("now (and the clock) must be seconds since the epoch, a number") from None
+    if not finite:
+        raise ConfigError("the time to check tokens against (now= or the clock) is not finite")
+    return now
+
+
 class TokenVerifier:
     """Verify JWTs against a key source and a policy.
 
@@ -252,15 +263,21 @@ class TokenVerifier:
     ) -> None:
         if not isinstance(keys, KeySource):
             raise TypeError("keys must have a find(kid) method (JWKSet, RemoteJWKSet…)")
+        for name, value in (("leeway", leeway), ("max_age", max_age)):
+            if isinstance(value, bool) or not isinstance(value, int | float | None):
+                raise TypeError(f"{name} must be a number of seconds")
         if not 0 <= leeway <= MAX_LEEWAY:
             raise ConfigError(f"leeway must be between 0 and {MAX_LEEWAY} seconds")
-        if max_age is not None and max_age <= 0:
+        if max_age is not None and not max_age > 0:  # NaN too: it would disable the check
             raise ConfigError("max_age must be positive")
         if max_token_size < 64:
             raise ConfigError("max_token_size must be at least 64")
         if token_type is not None and not token_type:
             raise ConfigError("token_type must be a media type such as 'at+jwt', or None")
-        required = tuple(required_claims)
+        # A single name is one claim, not its letters.
+        required = (
+            (required_claims,) if isinstance(required_claims, str) else tuple(required_claims)
+        )
         if not all(isinstance(c, str) for c in required):
             raise ConfigError("required_claims must be claim names")
         self._keys = keys
@@ -303,7 +320,7 @@ class TokenVerifier:
             typ = header.get("typ")
             if not isinstance(typ, str) or _media_type(typ) != self._token_type:
                 raise TokenError(
-                    f"the token's type (typ) is {typ!r}, expected {self._token_type!r}"
+                    f"the token's type (typ) is {typ[:60]!r}, expected {self._token_type!r}"
                     if isinstance(typ, str)
                     else f"the token has no type (typ); expected {self._token_type!r}"
                 )
@@ -312,7 +329,7 @@ class TokenVerifier:
             raise TokenError("nested tokens (cty) are not accepted")
         _select(jws, self._keys, self._algorithms, require_kid=self._require_kid)
         claims = _claims(jws.payload)
-        self._check_claims(claims, self._clock() if now is None else now)
+        self._check_claims(claims, _moment(self._clock() if now is None else now))
         return claims
 
     def _check_claims(self, claims: dict[str, Any], now: float) -> None:  # noqa: PLR0912 - one check per claim
