@@ -165,7 +165,12 @@ def server(
     authority = _load_ca(directory, passphrase_file)
     issued = authority.issue_server(names, days=days)
     issued.write(prefix, overwrite=force)
-    _report(f"issued server certificate for {', '.join(names)}", issued, prefix)
+    # The names as certified: normalized, each once (`A.test,a.test.` is one name).
+    from sealbox.tls.certinfo import CertificateInfo
+
+    info = CertificateInfo.from_certificate(issued.certificate)
+    certified = [*info.dns_names, *info.ip_addresses]
+    _report(f"issued server certificate for {', '.join(certified)}", issued, prefix)
 
 
 @issue.command()

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.utils import CryptographyDeprecationWarning
 
 from sealbox._util.pem import begin_line
-from sealbox.exceptions import TLSConfigError
+from sealbox.exceptions import ConfigError, TLSConfigError
 from sealbox.hazmat.kdf import passphrase_bytes
 from sealbox.secret import Secret
 
@@ -28,6 +28,12 @@ Password = str | bytes | Secret[Any]
 
 def read_file(path: str | os.PathLike[str], what: str) -> bytes:
     """Read a small PEM or DER file, turning every failure into a TLSConfigError."""
+    if not isinstance(path, str | bytes | os.PathLike):
+        # open() takes an int as a file descriptor: it would read, then close, one the
+        # caller still owns (stdin, a socket) instead of refusing the mistake.
+        raise TypeError(
+            f"the {what} must be a path (str or os.PathLike), not {type(path).__name__}"
+        )
     try:
         with open(path, "rb") as fh:  # noqa: PTH123 - path may be any PathLike
             data = fh.read(MAX_PEM_FILE + 1)
@@ -141,7 +147,10 @@ def load_private_key(
 
 def check_validity(cert: x509.Certificate, source: str, now: datetime | None = None) -> None:
     """Refuse a certificate that has expired or is not valid yet."""
-    now = now or datetime.now(UTC)
+    if now is None:
+        now = datetime.now(UTC)
+    elif now.tzinfo is None:
+        raise ConfigError("now must be a timezone-aware datetime")
     if cert.not_valid_after_utc < now:
         raise TLSConfigError(
             f"{source} expired on {_when(cert.not_valid_after_utc)}",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterable, Sequence
-from typing import Final
+from typing import Any, Final
 
 from cryptography import x509
 
@@ -37,7 +37,8 @@ def normalize_dns_name(name: str, *, wildcard: bool = True) -> str:
     """Return ``name`` in lowercase, or raise ConfigError saying what is wrong with it."""
     if not isinstance(name, str):
         raise TypeError("a host name must be a str")
-    text = name.strip().lower().removesuffix(".")
+    # ASCII is checked before lowercasing: the Kelvin sign U+212A lowercases to a "k".
+    text = name.strip().removesuffix(".")
     if not text:
         raise ConfigError("empty host name")
     if not text.isascii():
@@ -47,6 +48,7 @@ def normalize_dns_name(name: str, *, wildcard: bool = True) -> str:
         )
     if len(text) > MAX_DNS_NAME:
         raise ConfigError(f"host name {name!r} is longer than {MAX_DNS_NAME} characters")
+    text = text.lower()
     labels = text.split(".")
     if labels[0] == "*":
         if not wildcard:
@@ -65,6 +67,10 @@ def normalize_dns_name(name: str, *, wildcard: bool = True) -> str:
 
 def parse_san(value: str) -> x509.GeneralName:
     """Turn ``api.internal``, ``*.api.internal``, ``10.0.0.1`` or ``::1`` into a SAN entry."""
+    if not isinstance(value, str):
+        raise TypeError(
+            f"a name must be a str (a host name or an IP address), not {type(value).__name__}"
+        )
     text = value.strip()
     try:
         return x509.IPAddress(ipaddress.ip_address(text.strip("[]")))
@@ -82,6 +88,8 @@ def parse_san(value: str) -> x509.GeneralName:
 
 def parse_network(value: str) -> IPNetwork:
     """Parse ``10.0.0.0/8`` or ``fd00::/8`` (a bare address means a single host)."""
+    if not isinstance(value, str):
+        raise TypeError(f"a network must be a str like '10.0.0.0/8', not {type(value).__name__}")
     try:
         return ipaddress.ip_network(value.strip(), strict=True)
     except ValueError as exc:
@@ -204,11 +212,25 @@ def client_san(name: str) -> x509.GeneralName:
         ) from None
 
 
+def name_list(items: object, what: str) -> list[Any]:
+    """``items`` as a list, refusing a lone str: iterated, it would be one name per letter."""
+    if isinstance(items, str | bytes):
+        raise TypeError(
+            f"{what} must be a list of str, not one {type(items).__name__}: [{items!r}]"
+        )
+    if not isinstance(items, Iterable):
+        raise TypeError(f"{what} must be a list of str, not {type(items).__name__}")
+    return list(items)
+
+
 def name_constraints(
     permitted_dns: Iterable[str], permitted_ips: Iterable[str]
 ) -> x509.NameConstraints | None:
-    dns = [x509.DNSName(normalize_dns_name(d, wildcard=False)) for d in permitted_dns]
-    ips = [x509.IPAddress(parse_network(n)) for n in permitted_ips]
+    dns = [
+        x509.DNSName(normalize_dns_name(d, wildcard=False))
+        for d in name_list(permitted_dns, "permitted_dns")
+    ]
+    ips = [x509.IPAddress(parse_network(n)) for n in name_list(permitted_ips, "permitted_ips")]
     if not dns and not ips:
         return None
     # A permitted subtree limits only names of its own type: each type the CA is not given

@@ -15,7 +15,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
-__all__ = ["BACKDATE", "leaf_certificate", "root_certificate"]
+__all__ = ["BACKDATE", "ca_problem", "leaf_certificate", "root_certificate"]
 
 BACKDATE: Final = timedelta(minutes=5)
 
@@ -97,3 +97,31 @@ def leaf_certificate(
     if san is not None:
         builder = builder.add_extension(san[0], critical=san[1])
     return builder.sign(ca_key, hashes.SHA256())
+
+
+def ca_problem(ca: x509.Certificate) -> str | None:
+    """What keeps ``ca`` from issuing leaves that verify (None: nothing).
+
+    A CA made elsewhere (``openssl req -x509``) may lack what this profile needs: without
+    a subject key identifier its leaves get no authority key identifier, and without
+    keyCertSign it may not sign them; strict verifiers (OpenSSL's X509_STRICT, which
+    sealbox's contexts set) refuse both.
+    """
+    extensions = ca.extensions
+    try:
+        is_ca = extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    except x509.ExtensionNotFound:
+        is_ca = False
+    if not is_ca:
+        return "is not a CA certificate (it has no basicConstraints with CA true)"
+    try:
+        extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
+    except x509.ExtensionNotFound:
+        return "has no subjectKeyIdentifier: strict verifiers refuse the CA and its leaves"
+    try:
+        signs = extensions.get_extension_for_class(x509.KeyUsage).value.key_cert_sign
+    except x509.ExtensionNotFound:
+        return "has no keyUsage: strict verifiers refuse the CA and its leaves"
+    if not signs:
+        return "has a keyUsage without keyCertSign: it may not sign certificates"
+    return None

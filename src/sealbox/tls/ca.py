@@ -113,8 +113,9 @@ class CertificateAuthority:
             raise TLSConfigError("the CA key is not an ECDSA key")
         if certificate.public_key() != private_key.public_key():
             raise TLSConfigError("the CA key does not match the CA certificate")
-        if certificate_kind(certificate) is not CertificateKind.CA:
-            raise TLSConfigError(f"{certificate.subject.rfc4514_string()} is not a CA certificate")
+        problem = _profile.ca_problem(certificate)
+        if problem is not None:
+            raise TLSConfigError(f"{certificate.subject.rfc4514_string()} {problem}")
         self._certificate = certificate
         self._key = private_key
 
@@ -263,6 +264,9 @@ class CertificateAuthority:
                 facts={"folder": str(folder)},
             )
         certificate = _load.load_certificates(cert_path, "CA certificate")[0]
+        problem = _profile.ca_problem(certificate)
+        if problem is not None:
+            raise TLSConfigError(f"CA certificate {cert_path} {problem}")
         key = _load.load_private_key(folder / CA_KEY_FILE, passphrase, "CA key")
         if not isinstance(key, ec.EllipticCurvePrivateKey):
             raise TLSConfigError(f"{folder / CA_KEY_FILE} is not an ECDSA key")
@@ -332,7 +336,7 @@ class CertificateAuthority:
             ConfigError: a bad name or lifetime, or a name outside the CA's constraints.
         """
         sans: list[x509.GeneralName] = []
-        for item in names:
+        for item in _names.name_list(names, "names"):
             san = (
                 x509.IPAddress(item)
                 if isinstance(item, ipaddress.IPv4Address | ipaddress.IPv6Address)

@@ -14,6 +14,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 
+from sealbox.exceptions import ConfigError
 from sealbox.tls import _load
 from sealbox.tls.ca import certificate_kind, renewal_time
 from sealbox.tls.pinning import spki_pin
@@ -122,7 +123,13 @@ class CertificateInfo:
         )
 
     def expired(self, now: datetime | None = None) -> bool:
-        """Whether the certificate is past its ``not_after``."""
+        """Whether the certificate is past its ``not_after``.
+
+        Raises:
+            ConfigError: ``now`` is a naive datetime.
+        """
+        if now is not None and now.tzinfo is None:
+            raise ConfigError("now must be a timezone-aware datetime")
         return (now or datetime.now(UTC)) > self.not_after
 
     def to_dict(self, now: datetime | None = None) -> dict[str, Any]:

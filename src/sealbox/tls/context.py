@@ -85,6 +85,8 @@ def client_context(
             or the key does not match the certificate or cannot be decrypted.
         ConfigError: a pin is malformed.
     """
+    if not isinstance(pins, str | Iterable):
+        raise TypeError("pins must be a str like 'sha256//BASE64' or a list of them")
     pin_list = [pins] if isinstance(pins, str) else list(pins)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     if pin_list:
@@ -193,9 +195,11 @@ def _harden(ctx: ssl.SSLContext) -> None:
 
 
 def _load_ca(ctx: ssl.SSLContext, path: StrPath, what: str, now: datetime | None) -> None:
+    data = _load.read_file(path, what)
     source = f"{what} {os.fspath(path)}"
     lapsed: list[TLSConfigError] = []
-    certificates = _load.load_certificates(path, what)
+    certificates = _load.parse_certificates(data, source)
+    _refuse_der(data, source)
     for cert in certificates:
         if not _is_ca(cert):
             raise TLSConfigError(
@@ -236,8 +240,10 @@ def _load_identity(
     purpose: x509.ObjectIdentifier,
     now: datetime | None,
 ) -> None:
+    cert_data = _load.read_file(cert, "certificate file")
     cert_source = f"certificate file {os.fspath(cert)}"
-    chain = _load.load_certificates(cert, "certificate file")
+    chain = _load.parse_certificates(cert_data, cert_source)
+    _refuse_der(cert_data, cert_source)
     leaf = chain[0]
     key_path = cert if key is None else key
     key_data = _load.read_file(key_path, "key file")
@@ -247,6 +253,7 @@ def _load_identity(
         )
     key_source = f"key file {os.fspath(key_path)}"
     private_key = _load.parse_private_key(key_data, key_source, password)
+    _refuse_disorder(chain, private_key.public_key(), cert_source)
     _load.check_key_matches(leaf, private_key, cert_source, key_source)
     _check_purpose(leaf, purpose, cert_source)
     _load.check_validity(leaf, f"the certificate in {cert_source}", now)
@@ -263,6 +270,30 @@ def _load_identity(
         ctx.load_cert_chain(os.fspath(cert), os.fspath(key_path), password=give_password)
     except (ssl.SSLError, OSError) as exc:
         raise TLSConfigError(f"OpenSSL refused {cert_source}: {_reason(exc)}") from None
+
+
+def _refuse_der(data: bytes, source: str) -> None:
+    # OpenSSL reads only PEM here; refused now, it would say "pem lib" or "no certificate".
+    if b"-----BEGIN" not in data:
+        raise TLSConfigError(
+            f"{source} is a DER certificate; TLS contexts read PEM files",
+            hint="convert it: openssl x509 -inform der -in FILE -out FILE.pem",
+            code="der_certificate",
+        )
+
+
+def _refuse_disorder(chain: list[x509.Certificate], public_key: object, source: str) -> None:
+    # A chain with its leaf after a CA would otherwise be "a key that does not match".
+    if chain[0].public_key() == public_key:
+        return
+    for cert in chain[1:]:
+        if cert.public_key() == public_key:
+            raise TLSConfigError(
+                f"{source} lists its certificates out of order: the key's certificate "
+                f"({cert.subject.rfc4514_string()}) must come first",
+                hint="put the leaf certificate first, then the CA certificates above it",
+                code="chain_out_of_order",
+            )
 
 
 def _no_password(source: str) -> NoReturn:

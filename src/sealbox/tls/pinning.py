@@ -87,7 +87,8 @@ def pin_from_bytes(data: bytes, source: str = "the input") -> str:
             return spki_pin(serialization.load_pem_public_key(data))
         except (ValueError, UnsupportedAlgorithm):
             raise TLSConfigError(f"{source} holds a PEM public key that cannot be parsed") from None
-    if b"PRIVATE KEY-----" in data:
+    if b"PRIVATE KEY-----" in data and b"-----BEGIN CERTIFICATE-----" not in data:
+        # (A certificate and its key in one file, as server_context takes: pin the certificate.)
         raise TLSConfigError(
             f"{source} is a private key",
             hint="pin its certificate, or its public key ('openssl pkey -pubout')",
@@ -123,6 +124,8 @@ def parse_pin(text: str) -> bytes:
 
 def parse_pins(pins: Iterable[str] | str) -> frozenset[bytes]:
     """Parse several pins; a single string may list them separated by ``;`` as curl does."""
+    if not isinstance(pins, str | Iterable):
+        raise TypeError("pins must be a str like 'sha256//BASE64' or a list of them")
     items = [pins] if isinstance(pins, str) else list(pins)
     return frozenset(
         parse_pin(part)
@@ -281,10 +284,13 @@ def fetch_certificate(
 
         context = client_context()
     host = host.strip("[]")
+    name = server_name or host
+    for text in (host, name):
+        _check_host_name(text, host, port)
     try:
         with (
             socket.create_connection((host, port), timeout=timeout) as raw,
-            context.wrap_socket(raw, server_hostname=server_name or host) as tls,
+            context.wrap_socket(raw, server_hostname=name) as tls,
         ):
             der = tls.getpeercert(binary_form=True)
     except ssl.SSLCertVerificationError as exc:
@@ -299,6 +305,19 @@ def fetch_certificate(
     if der is None:  # pragma: no cover - a TLS server always sends a certificate here
         raise TLSError(f"{host}:{port} sent no certificate")
     return x509.load_der_x509_certificate(der)
+
+
+def _check_host_name(text: str, host: str, port: int) -> None:
+    # The socket and ssl modules encode names with IDNA: a label that is empty or over 63
+    # characters would escape from them as a bare UnicodeError, a NUL as a TypeError.
+    try:
+        ok = "\0" not in text and bool(text.encode("idna"))
+    except UnicodeError:
+        ok = False
+    if not ok:
+        raise TLSError(
+            f"cannot fetch the certificate of {host}:{port}: {text!r} is not a valid host name"
+        )
 
 
 def _spki_digest(subject: x509.Certificate | PublicKeyTypes | bytes) -> bytes:

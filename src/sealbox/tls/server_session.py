@@ -129,11 +129,11 @@ class ClientIdentity:
         Raises:
             TLSConfigError: not a PEM certificate.
         """
-        data = pem.encode() if isinstance(pem, str) else pem
         try:
+            data = pem.encode() if isinstance(pem, str) else pem
             with quiet_encoding_warnings():
                 cert = x509.load_pem_x509_certificate(data)
-        except ValueError:
+        except ValueError:  # also UnicodeEncodeError: a str with a lone surrogate
             raise TLSConfigError("the client certificate is not a PEM certificate") from None
         return cls.from_certificate(cert)
 
@@ -273,8 +273,9 @@ class TLSSession:
         self._conn.set_accept_state()
 
     def receive(self, data: bytes) -> None:
-        """Bytes that arrived from the client."""
-        self._conn.bio_write(data)
+        """Bytes that arrived from the client (``b""``, a socket's end of file, is none)."""
+        if data:  # OpenSSL's BIO_write of nothing fails, as a bare SSL.Error
+            self._conn.bio_write(data)
 
     def handshake(self) -> bool:
         """Go on with the handshake; ``True`` once it is complete.
