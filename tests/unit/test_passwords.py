@@ -358,6 +358,33 @@ def test_an_argon2_hash_below_what_argon2_allows_is_malformed_not_importable(has
         hasher.verify(stored, "pw")
 
 
+@pytest.mark.parametrize("password", ["\uff57rong password", "wrong password"])
+def test_an_unknown_name_costs_as_many_argon2_checks_as_a_known_ones_wrong_password(
+    hasher, monkeypatch, password
+):
+    # A password whose NFKC form differs (U+FF57) is checked in both forms against a known
+    # account's hash: the dummy check of an unknown name must make as many, or the time
+    # of the answer tells which names have accounts. Counted, not timed.
+    from sealbox.passwords import hasher as module
+
+    calls: list[bytes] = []
+    real = module.verify_secret
+
+    def counting(encoded, candidate, kind):
+        calls.append(candidate)
+        return real(encoded, candidate, kind)
+
+    monkeypatch.setattr(module, "verify_secret", counting)
+    stored = hasher.hash("correct horse battery")
+    with pytest.raises(PasswordMismatchError):
+        hasher.verify(stored, password)
+    known = len(calls)
+    calls.clear()
+    with pytest.raises(PasswordMismatchError):
+        hasher.verify_dummy(password)
+    assert len(calls) == known == (2 if password.startswith("\uff57") else 1)
+
+
 def test_an_argon2_1_0_hash_without_a_version_still_verifies(hasher):
     from argon2.low_level import Type, hash_secret
 

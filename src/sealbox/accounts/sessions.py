@@ -46,7 +46,7 @@ from sealbox.accounts.binding import cnf_claim
 from sealbox.accounts.core import DEFAULT_SCOPES, Accounts, Caller
 from sealbox.accounts.models import User
 from sealbox.accounts.revocation import kept_until
-from sealbox.accounts.store import RefreshOutcome, UsernameTakenError
+from sealbox.accounts.store import RefreshOutcome, SessionsEndedError, UsernameTakenError
 from sealbox.accounts.totp import TotpError
 from sealbox.accounts.usernames import canonical_username, lookup_key
 from sealbox.exceptions import PasswordMismatchError, SealboxError
@@ -153,7 +153,8 @@ class IssuedTokens:
 
 
 def _user_key(name: str) -> str:
-    return f"user:{lookup_key(name) or name}"
+    # A name that is no text (a lone surrogate) is escaped: Redis takes only text keys.
+    return f"user:{lookup_key(name) or name.encode('utf-8', 'backslashreplace').decode()}"
 
 
 def _address_key(address: str) -> str:
@@ -167,6 +168,10 @@ def check_new_password(password: str, username: str) -> None:
         WeakPasswordError: which rule it breaks.
     """
     normalized = unicodedata.normalize("NFKC", password)
+    try:
+        normalized.encode()
+    except UnicodeEncodeError:
+        raise WeakPasswordError("the password is not valid Unicode text") from None
     if not MIN_PASSWORD <= len(normalized) <= MAX_PASSWORD:
         raise WeakPasswordError(
             f"the password must have {MIN_PASSWORD} to {MAX_PASSWORD} characters"
@@ -214,10 +219,16 @@ async def check_password(
         return False
     if check.needs_rehash:
         new_hash = await accounts.run_hasher(hasher.hash, password)
-        await accounts.store.set_password_hash(user.id, new_hash)
-        accounts.audit.record(
-            "rehash", outcome="success", user=user.username, address=address, detail=check.scheme
-        )
+        # Only over the hash that was checked: a password changed or reset meanwhile
+        # stays changed (the login then finds the account's sessions ended).
+        if await accounts.store.set_password_hash(user.id, new_hash, replacing=user.password_hash):
+            accounts.audit.record(
+                "rehash",
+                outcome="success",
+                user=user.username,
+                address=address,
+                detail=check.scheme,
+            )
     return True
 
 
@@ -272,7 +283,14 @@ async def start_session(
     certificate's ``x5t#S256``) binds the tokens and the family to that certificate.
     """
     scope = _granted(user.scopes, list(scopes))
-    token, family = await accounts.store.issue_refresh(user.id, " ".join(scope), bound_to=bound_to)
+    try:
+        token, family = await accounts.store.issue_refresh(
+            user.id, " ".join(scope), bound_to=bound_to, session_version=user.session_version
+        )
+    except SessionsEndedError:
+        # The password was changed or reset, or the account disabled, since ``user`` was
+        # read (a login racing it): its tokens would outlive the change.
+        raise LoginFailed("the account's sessions ended") from None
     return issue_tokens(accounts, user, scope, token, family, bound_to=bound_to)
 
 
@@ -408,11 +426,20 @@ async def revoke_family_access(accounts: Accounts, family_id: str) -> None:
 
 
 async def logout(accounts: Accounts, caller: Caller, refresh_token: str, address: str) -> None:
-    """Revoke the refresh token's family (if it is the caller's), its access tokens, and the
-    caller's own access token."""
+    """End the caller's session: revoke the refresh family its access token was issued from
+    (``sid``) and the refresh token's family (if it is the caller's), their access tokens,
+    and the caller's own access token.
+
+    The access token's own family ends whatever refresh token is given (a stale, mistyped
+    or lost one): a logout answered as done leaves no refresh token of the session alive.
+    """
     family = await accounts.store.revoke_family_of(refresh_token, caller.user_id)
     if family is not None:
         await revoke_family_access(accounts, family)
+    own = caller.claims.get("sid")
+    if isinstance(own, str) and own != family:
+        await accounts.store.revoke_family(own, caller.user_id)
+        await revoke_family_access(accounts, own)
     await accounts.revocations.revoke(caller.jti, datetime.fromtimestamp(caller.expires, UTC))
     accounts.audit.record("logout", outcome="success", user=caller.username, address=address)
 

@@ -40,13 +40,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sealbox.accounts.models import RefreshToken, RevokedToken, User, now
 from sealbox.accounts.usernames import lookup_key, skeleton
 
-__all__ = ["RefreshOutcome", "Store", "UsernameTakenError"]
+__all__ = ["RefreshOutcome", "SessionsEndedError", "Store", "UsernameTakenError"]
 
 REFRESH_PREFIX = "sbr_"
 
 
 class UsernameTakenError(Exception):
     """The username is already registered."""
+
+
+class SessionsEndedError(Exception):
+    """The account's sessions ended (or it is gone) since it was read: no new session."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,8 +74,12 @@ class RefreshOutcome:
 
 
 def hash_refresh_token(token: str) -> bytes:
-    """The stored form of a refresh token."""
-    return hashlib.sha256(token.encode()).digest()
+    """The stored form of a refresh token.
+
+    A string that is not Unicode text (a lone surrogate) is no token sealbox issued: it
+    gets a digest that matches none (``surrogatepass``) instead of an encoding error.
+    """
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
 
 
 def new_refresh_token() -> str:
@@ -125,6 +133,8 @@ class Store:
         The name exactly as given first (accounts older than the username rules keep
         their names), then its RFC 8265 canonical form.
         """
+        if not _is_text(given):
+            return None  # a lone surrogate: no name, and no database takes it
         user = await self.user_by_name(given)
         if user is not None:
             return user
@@ -151,12 +161,23 @@ class Store:
         async with self._sessions() as session:
             return int((await session.execute(select(func.count(User.id)))).scalar_one())
 
-    async def set_password_hash(self, user_id: int, password_hash: str) -> None:
-        """Replace a hash (rehash on login, legacy upgrade); sessions stay valid."""
+    async def set_password_hash(
+        self, user_id: int, password_hash: str, *, replacing: str | None = None
+    ) -> bool:
+        """Replace a hash (rehash on login, legacy upgrade); sessions stay valid.
+
+        ``replacing``: the hash the new one upgrades; when the stored hash is no longer it
+        (the password was changed or reset since it was read), nothing is written and the
+        answer is ``False`` — an upgrade of the old password must not undo the change.
+        """
+        condition = User.id == user_id
+        if replacing is not None:
+            condition = condition & (User.password_hash == replacing)
         async with self._sessions.begin() as session:
-            await session.execute(
-                update(User).where(User.id == user_id).values(password_hash=password_hash)
+            result = await session.execute(
+                update(User).where(condition).values(password_hash=password_hash)
             )
+        return _rowcount(result) == 1
 
     async def record_login(self, user_id: int) -> None:
         """Remember the time of a successful login."""
@@ -201,15 +222,34 @@ class Store:
         family_id: str | None = None,
         *,
         bound_to: str | None = None,
+        session_version: int | None = None,
     ) -> tuple[str, str]:
         """Store a new refresh token granting ``scope``; return ``(token, family_id)``.
 
         ``bound_to``: the ``x5t#S256`` of the client certificate the family is bound to.
+        ``session_version``: the account's session version when it was read (before its
+        password was checked); if its sessions ended since (a password change or reset,
+        a disabled account), nothing is stored.
+
+        Raises:
+            SessionsEndedError: ``session_version`` is not the account's any more.
         """
         token = new_refresh_token()
         family = family_id or secrets.token_hex(16)
         created = now()
         async with self._sessions.begin() as session:
+            if session_version is not None:
+                # A write first, as the administration does: it takes the row's lock on
+                # PostgreSQL (a concurrent change of the password is waited for, and its
+                # revocation of the refresh tokens then sees this one) and the write
+                # lock on SQLite, so that the version compared is the latest.
+                held = await session.execute(
+                    update(User)
+                    .where(User.id == user_id, User.session_version == session_version)
+                    .values(session_version=User.session_version)
+                )
+                if _rowcount(held) != 1:
+                    raise SessionsEndedError(user_id)
             session.add(
                 RefreshToken(
                     token_hash=hash_refresh_token(token),
@@ -309,6 +349,19 @@ class Store:
             await self._revoke_family(session, row.family_id, now())
             return row.family_id
 
+    async def revoke_family(self, family_id: str, user_id: int) -> None:
+        """Revoke the refresh tokens of the family ``family_id`` of ``user_id``."""
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(RefreshToken)
+                .where(
+                    RefreshToken.family_id == family_id,
+                    RefreshToken.user_id == user_id,
+                    RefreshToken.revoked_at.is_(None),
+                )
+                .values(revoked_at=now())
+            )
+
     @staticmethod
     async def _revoke_family(session: AsyncSession, family_id: str, at: datetime) -> None:
         await session.execute(
@@ -347,6 +400,15 @@ class Store:
                 )
             )
             return dict(rows.all())
+
+
+def _is_text(value: str) -> bool:
+    """Whether ``value`` holds no lone surrogate (bytes that were not UTF-8)."""
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _seconds(value: float) -> timedelta:

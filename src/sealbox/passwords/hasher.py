@@ -287,8 +287,11 @@ class PasswordHasher:
             if self._dummy is None:
                 self._dummy = self._argon2.hash(os.urandom(16)).encode()
             dummy = self._dummy
-        with contextlib.suppress(VerificationError):
-            verify_secret(dummy, candidates[0], Type.ID)
+        # As many checks as verify() makes for a wrong password (the NFKC form, then the
+        # form as typed when it differs): else such a password would tell known names.
+        for candidate in candidates:
+            with contextlib.suppress(VerificationError):
+                verify_secret(dummy, candidate, Type.ID)
         raise PasswordMismatchError
 
     # -- internals ------------------------------------------------------------------

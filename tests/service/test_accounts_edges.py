@@ -1,0 +1,170 @@
+"""Sign-in edges an outside tester finds: logout, logins racing a password reset, the
+time an unknown name costs, and input that is no Unicode text."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sealbox.accounts import AccountPolicy, Accounts, make_engine, migrate, sessions
+from sealbox.accounts.store import Store
+from sealbox.jwt import SigningKeySet
+from sealbox.passwords import PBKDF2_MAX_ITERATIONS, PasswordHasher
+from sealbox.service.db import sessionmaker
+from tests.service.conftest import PASSWORD, bearer, login, register
+
+NEW_PASSWORD = "canary-reset-password-77aa"
+
+
+def run(tmp_path: Path, scenario: Any, hasher: PasswordHasher | None = None) -> None:
+    """Run ``scenario(accounts)`` on new accounts over a migrated SQLite file."""
+
+    async def main() -> None:
+        engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'accounts.db'}")
+        await migrate(engine)
+        policy = AccountPolicy(throttle_user_attempts=1000, throttle_address_attempts=1000)
+        accounts = await Accounts.open(
+            engine, SigningKeySet.generate("EdDSA"), policy, password_profile="test"
+        )
+        if hasher is not None:
+            accounts.hasher = hasher
+        try:
+            await scenario(accounts)
+        finally:
+            await accounts.close()
+            await engine.dispose()
+
+    asyncio.run(main())
+
+
+# -- logout ---------------------------------------------------------------------------
+
+
+def test_logout_with_a_stale_or_unknown_refresh_token_still_ends_the_callers_session(
+    service,
+) -> None:
+    with service.client() as c:
+        register(c, "leaver")
+        tokens = login(c, "leaver").json()
+        h = bearer(tokens["access_token"])
+        # The client lost its refresh token (or sends a mistyped one): the logout answers
+        # 204, so the session of this access token must be over, its refresh token too.
+        r = c.post("/auth/logout", json={"refresh_token": "sbr_not-a-token"}, headers=h)
+        assert r.status_code == 204
+        assert c.get("/users/me", headers=h).status_code == 401
+        r = c.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+        assert r.status_code == 400 and r.json()["error"] == "invalid_grant"
+        other = login(c, "leaver").json()  # another session is not touched
+        assert c.get("/users/me", headers=bearer(other["access_token"])).status_code == 200
+
+
+# -- a login racing a password reset ---------------------------------------------------
+
+
+def _slow_pbkdf2_hash(password: str, seconds: float) -> str:
+    """A Django pbkdf2_sha256 hash of ``password`` whose check takes about ``seconds``."""
+    probe = 100_000
+    start = time.perf_counter()
+    hashlib.pbkdf2_hmac("sha256", b"x", b"salt", probe)
+    per_iteration = (time.perf_counter() - start) / probe
+    iterations = min(PBKDF2_MAX_ITERATIONS, max(probe, int(seconds / per_iteration)))
+    salt = "w8Hj2kLq9Zx1"
+    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt.encode(), iterations)
+    return f"pbkdf2_sha256${iterations}${salt}${base64.b64encode(digest).decode()}"
+
+
+def test_a_login_racing_a_password_reset_neither_undoes_the_reset_nor_keeps_a_session(
+    service,
+) -> None:
+    from sealbox.service import administer_accounts
+
+    async def create() -> None:
+        engine = make_engine(service.settings.resolved_database_url())
+        store = Store(sessionmaker(engine), refresh_ttl=60)
+        # An imported account: its hash is checked slowly and upgraded at the next login.
+        await store.create_user("migrant", _slow_pbkdf2_hash(PASSWORD, 2.0), ["users:me"])
+        await engine.dispose()
+
+    asyncio.run(create())
+    answered: dict[str, Any] = {}
+
+    def racing_login() -> None:
+        with service.client() as c:
+            answered["login"] = login(c, "migrant")
+        answered["login_at"] = time.monotonic()
+
+    thread = threading.Thread(target=racing_login)
+    thread.start()
+    time.sleep(0.4)  # the login has read the account and is checking the old hash
+    administer_accounts(
+        service.settings, lambda admin: admin.reset_password("migrant", NEW_PASSWORD)
+    )
+    reset_at = time.monotonic()
+    thread.join(60)
+    assert reset_at < answered["login_at"], "the reset must land while the login checks"
+    racing = answered["login"]
+    with service.client() as c:
+        if racing.status_code == 200:
+            # Whatever it answered, no session of the old password outlives the reset.
+            refresh_token = racing.json()["refresh_token"]
+            r = c.post("/auth/refresh", json={"refresh_token": refresh_token})
+            assert r.status_code == 400, "a login racing the reset kept a session"
+        else:
+            assert racing.status_code == 400 and racing.json()["error"] == "invalid_grant"
+        # The login's upgrade of the old hash did not write the old password back.
+        assert login(c, "migrant").status_code == 400, "the old password works again"
+        assert login(c, "migrant", NEW_PASSWORD).status_code == 200
+
+
+def test_start_session_refuses_an_account_read_before_its_sessions_ended(tmp_path: Path) -> None:
+    async def scenario(accounts: Accounts) -> None:
+        user = await sessions.register(accounts, "stale", PASSWORD, "192.0.2.9")
+        issued = await sessions.start_session(accounts, user)
+        caller = await accounts.authenticate(issued.access_token)
+        await sessions.change_password(accounts, caller, PASSWORD, NEW_PASSWORD, "192.0.2.9")
+        with pytest.raises(sessions.LoginFailed):
+            await sessions.start_session(accounts, user)  # ``user`` predates the change
+        fresh = await accounts.store.user_by_id(user.id)
+        assert fresh is not None
+        await accounts.authenticate((await sessions.start_session(accounts, fresh)).access_token)
+
+    run(tmp_path, scenario)
+
+
+# -- timing parity ---------------------------------------------------------------------
+
+
+# -- input that is no Unicode text -----------------------------------------------------
+
+
+def test_lone_surrogates_given_to_the_session_functions_are_refusals_not_encoding_errors(
+    tmp_path: Path,
+) -> None:
+    # Another framework than FastAPI may hand them over as they came (json.loads keeps
+    # "\ud800"): each answer is the function's documented refusal, never a crash.
+    async def scenario(accounts: Accounts) -> None:
+        await sessions.register(accounts, "alice", PASSWORD, "192.0.2.4")
+        with pytest.raises(sessions.LoginFailed):
+            await sessions.login(accounts, "al\ud800ice", PASSWORD, "192.0.2.4", [])
+        with pytest.raises(sessions.LoginFailed):
+            await sessions.refresh(accounts, "sbr_\ud800", "192.0.2.4")
+        with pytest.raises(sessions.WeakPasswordError):
+            await sessions.register(accounts, "bob", "correct \ud800 horse", "192.0.2.4")
+        issued = await sessions.login(accounts, "alice", PASSWORD, "192.0.2.4", [])
+        caller = await accounts.authenticate(issued.access_token)
+        with pytest.raises(sessions.WeakPasswordError):
+            await sessions.change_password(
+                accounts, caller, PASSWORD, "new \ud800 password", "192.0.2.4"
+            )
+        await sessions.logout(accounts, caller, "sbr_\udc00", "192.0.2.4")
+        with pytest.raises(sessions.LoginFailed):  # the logout still ended the session
+            await sessions.refresh(accounts, issued.refresh_token, "192.0.2.4")
+
+    run(tmp_path, scenario)
