@@ -547,6 +547,14 @@ def run(
             + "; else remove it with 'sealbox secrets rm'",
         )
     values = sealed.decrypt_all(_identities(identities, passphrase_file))
+    # An environment variable ends at its first NUL byte: execve() cannot pass one.
+    with_nul = [name for name, value in values.items() if "\0" in value.expose_secret()]
+    if with_nul:
+        raise CLIError(
+            f"{file}: the value of {', '.join(with_nul)} holds a NUL character, which an "
+            "environment variable cannot carry; nothing was run",
+            hint="store binary values base64-encoded",
+        )
     env = dict(os.environ)
     env.update({k: v.expose_secret() for k, v in values.items()})
     # Found on the caller's PATH, whatever the file sets PATH to.

@@ -12,7 +12,7 @@ from typing import Final, TypeVar, overload
 
 from sealbox.exceptions import SecretSourceError
 from sealbox.secret import Secret, register_secret
-from sealbox.secrets.base import SecretSource, check_name
+from sealbox.secrets.base import NAME_PATTERN, SecretSource, check_name
 
 __all__ = ["SecretsChain"]
 
@@ -62,6 +62,8 @@ class SecretsChain:
         return f"SecretsChain({', '.join(s.label for s in self.sources)})"
 
     def _find(self, name: str) -> tuple[Secret[str], SecretSource] | None:
+        if not isinstance(name, str):
+            raise TypeError(f"a secret name is a str, not {type(name).__name__}")
         check_name(name)
         for source in self.sources:
             value = source.lookup(name)
@@ -171,6 +173,9 @@ class SecretsChain:
             SecretSourceError: one or more names are missing (the message lists them
                 all, and no values).
         """
+        if isinstance(names, str | bytes):
+            # A str is an iterable of one-letter names: "DB" would ask for D and B.
+            raise TypeError("require() takes a list of names, not one str")
         wanted = list(dict.fromkeys(names))
         found: dict[str, Secret[str]] = {}
         missing: list[str] = []
@@ -192,5 +197,10 @@ class SecretsChain:
         return None if found is None else found[1].label
 
     def names(self) -> list[str]:
-        """Every name any source holds, sorted."""
-        return sorted({n for s in self.sources for n in s.names()})
+        """Every name any source holds that :meth:`get` can ask for, sorted.
+
+        A source may hold names no lookup accepts (an environment variable ``a-b``,
+        a Vault key ``db.password``): they are left out.
+        """
+        found = {n for s in self.sources for n in s.names()}
+        return sorted(n for n in found if NAME_PATTERN.fullmatch(n))

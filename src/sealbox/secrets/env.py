@@ -18,24 +18,28 @@ EXECUTION_NAMES: Final = frozenset(
         # Which program runs, and what a shell runs first.
         "PATH", "IFS", "ENV", "BASH_ENV", "SHELLOPTS", "BASHOPTS", "PS4", "PROMPT_COMMAND",
         "CDPATH", "SHELL", "EDITOR", "VISUAL", "PAGER", "LESSOPEN", "LESSCLOSE",
+        "ZDOTDIR", "MANPAGER", "GIT_PAGER", "GIT_EDITOR", "GIT_SEQUENCE_EDITOR",
         # What an interpreter loads before the program.
         "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYTHONUSERBASE", "PYTHONEXECUTABLE",
         "PYTHONWARNINGS", "PYTHONBREAKPOINT", "PYTHONINSPECT", "PERL5LIB", "PERLLIB",
         "PERL5OPT", "RUBYLIB", "RUBYOPT", "NODE_OPTIONS", "NODE_PATH", "JAVA_TOOL_OPTIONS",
         "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS", "CLASSPATH", "GCONV_PATH", "GIT_SSH",
         "GIT_SSH_COMMAND", "GIT_EXEC_PATH", "GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM",
-        "GIT_ASKPASS", "SSH_ASKPASS",
+        "GIT_ASKPASS", "SSH_ASKPASS", "GIT_PROXY_COMMAND", "GIT_TEMPLATE_DIR",
+        "GIT_CONFIG_PARAMETERS", "GIT_CONFIG_COUNT", "LUA_INIT", "LUA_PATH", "LUA_CPATH",
+        "PHPRC", "PHP_INI_SCAN_DIR", "PERL5DB", "OPENSSL_CONF", "OPENSSL_ENGINES",
+        "OPENSSL_MODULES",
         # Whom TLS trusts, and where requests go.
         "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
         "NODE_EXTRA_CA_CERTS", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY",
-        "HOSTALIASES", "LOCALDOMAIN", "RES_OPTIONS",
+        "HOSTALIASES", "LOCALDOMAIN", "RES_OPTIONS", "SSLKEYLOGFILE",
     }
 )  # fmt: skip
 """Variables that decide which program runs, what it loads first, or whom it trusts and
 talks to (compared in upper case: ``https_proxy`` too). Whoever can add a value to a
 shared secrets file could run code as, or read the traffic of, whoever runs with it."""
 
-_EXECUTION_PREFIXES: Final = ("LD_", "DYLD_")
+_EXECUTION_PREFIXES: Final = ("LD_", "DYLD_", "LUA_INIT_")
 
 
 def changes_execution(name: str) -> bool:

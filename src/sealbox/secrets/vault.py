@@ -76,8 +76,11 @@ class VaultKV2Source:
     ) -> None:
         if token is not None and approle is not None:
             raise ConfigError("give exactly one of token= and approle=")
+        if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
+            raise TypeError(f"version is an int or None, not {type(version).__name__}")
         if version is not None and version < 1:
             raise ConfigError("version must be 1 or more")
+        path, mount = _vault_path(path, "path"), _vault_path(mount, "mount")
         self._client = _vault.client(
             url,
             token=token,
@@ -87,8 +90,8 @@ class VaultKV2Source:
             approle=approle is not None,
         )
         self.url: str = self._client.url
-        self.path = path.strip("/")
-        self.mount = mount.strip("/")
+        self.path = path
+        self.mount = mount
         self.namespace = namespace
         self.version = version
         self._approle = approle
@@ -96,6 +99,7 @@ class VaultKV2Source:
         self._lock = threading.Lock()
         self._data: dict[str, str] | None = None
         self._read_version: int | None = None
+        self._logged_in = False
 
     @property
     def label(self) -> str:
@@ -137,9 +141,18 @@ class VaultKV2Source:
                         raise_on_deleted_version=True,
                     ),
                 )
-                body = response.get("data") or {}
-                data = body.get("data") or {}
-                self._read_version = (body.get("metadata") or {}).get("version")
+                body = response.get("data")
+                data = body.get("data") if isinstance(body, dict) else None
+                metadata = body.get("metadata") if isinstance(body, dict) else None
+                if not isinstance(data, dict) or not isinstance(metadata, dict | None):
+                    # A proxy's or another engine's answer: never read as an empty secret.
+                    raise SecretSourceError(
+                        f"{self.label}: unexpected answer to read (no data.data object)"
+                    )
+                version = (metadata or {}).get("version")
+                self._read_version = (
+                    version if isinstance(version, int) and not isinstance(version, bool) else None
+                )
                 self._data = {
                     str(k): v if isinstance(v, str) else json.dumps(v) for k, v in data.items()
                 }
@@ -151,7 +164,10 @@ class VaultKV2Source:
             "read metadata",
             lambda c: c.secrets.kv.v2.read_secret_metadata(path=self.path, mount_point=self.mount),
         )
-        return dict(response.get("data") or {})
+        data = response.get("data")
+        if not isinstance(data, dict):
+            raise SecretSourceError(f"{self.label}: unexpected answer to read metadata")
+        return dict(data)
 
     # -- writing --------------------------------------------------------------------
 
@@ -166,6 +182,8 @@ class VaultKV2Source:
         Raises:
             SecretSourceError: the check-and-set failed, permission was denied, …
         """
+        if not isinstance(values, Mapping):
+            raise TypeError(f"values is a mapping of names to str, not {type(values).__name__}")
         plain = {k: _vault.reveal(v) for k, v in values.items()}
         response = self._call(
             "write",
@@ -174,7 +192,11 @@ class VaultKV2Source:
             ),
         )
         self.reload()
-        return int((response.get("data") or {}).get("version", 0))
+        data = response.get("data")
+        version = data.get("version") if isinstance(data, dict) else None
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise SecretSourceError(f"{self.label}: unexpected answer to write (no version)")
+        return version
 
     # -- plumbing -------------------------------------------------------------------
 
@@ -182,15 +204,28 @@ class VaultKV2Source:
         import hvac.exceptions as hx
 
         try:
-            with _vault.transport_errors(self.label, what, SecretSourceError):
-                _vault.approle_login(self._client, self._approle, self._approle_mount)
-                result = fn(self._client)
+            try:
+                result = self._attempt(what, fn)
+            except hx.Forbidden:
+                if self._approle is None or not self._logged_in:
+                    raise
+                # The token an AppRole login gave has expired (or was revoked): Vault
+                # answers that 403 too. Log in again, once, and retry.
+                self._client.token = ""
+                self._logged_in = False
+                result = self._attempt(what, fn)
         except hx.Forbidden:
             raise SecretSourceError(
                 f"{self.label}: permission denied (403)",
                 hint="check the token's policy for this path",
             ) from None
-        except hx.InvalidPath:
+        except hx.InvalidPath as exc:
+            gone = _deleted(exc.json)
+            if gone is not None:
+                raise SecretSourceError(
+                    f"{self.label}: the version read was {gone} (404)",
+                    hint="read another version, or undelete this one in Vault",
+                ) from None
             target = f"version {self.version} of " if self.version and what == "read" else ""
             raise SecretSourceError(f"{self.label}: {target}no such secret (404)") from None
         except hx.InvalidRequest as exc:
@@ -199,3 +234,42 @@ class VaultKV2Source:
         if not isinstance(result, dict):
             raise SecretSourceError(f"{self.label}: unexpected answer to {what}")
         return result
+
+    def _attempt(self, what: str, fn: Any) -> Any:
+        with _vault.transport_errors(self.label, what, SecretSourceError):
+            _vault.approle_login(self._client, self._approle, self._approle_mount)
+            self._logged_in = bool(self._client.token)
+            return fn(self._client)
+
+
+def _deleted(answer: object) -> str | None:
+    """``"deleted"`` or ``"destroyed"`` when a 404 answer is KV v2's for such a version."""
+    body = answer.get("data") if isinstance(answer, dict) else None
+    meta = body.get("metadata") if isinstance(body, dict) else None
+    if not isinstance(meta, dict):
+        return None
+    if meta.get("destroyed") is True:
+        return "destroyed"
+    return "deleted" if meta.get("deletion_time") else None
+
+
+def _vault_path(value: str, what: str) -> str:
+    """``value`` without its outer slashes, refused if a segment is ``.`` or ``..``.
+
+    hvac quotes a path but leaves dot segments, which requests then resolves: the
+    request would leave the mount's ``data/`` (``../../sys/…``, ``../../auth/…``) and
+    read or write another endpoint of Vault with the token, under this source's label.
+    """
+    if not isinstance(value, str):
+        raise TypeError(f"the Vault {what} is given as a str, not {type(value).__name__}")
+    stripped = value.strip("/")
+    segments = stripped.split("/")
+    if not stripped or any(s in (".", "..") for s in segments):
+        shown = value if len(value) <= 200 and value.isprintable() else "<path>"
+        raise ConfigError(
+            f"the Vault {what} {shown!r} is empty or has a '.' or '..' segment",
+            hint=f"give the secret's {what} as Vault lists it, without '.' or '..'",
+            code="vault_bad_path",
+            facts={what: shown},
+        )
+    return stripped

@@ -17,6 +17,7 @@ import contextlib
 import ipaddress
 import logging
 import os
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -103,6 +104,64 @@ def _check_url(url: str | None) -> str:
     )
 
 
+# What an HTTP header value can carry as sent: visible ASCII, no spaces or line breaks.
+_HEADER_SAFE: Final = re.compile(r"[\x21-\x7e]+")
+
+
+def _check_header_value(value: str | Secret[str], what: str, code: str, *, show: bool) -> None:
+    """Refuse a token or namespace that no HTTP header can carry (a line break, a space,
+    a character outside ASCII): requests or http.client would fail on it mid-request,
+    with an error quoting part of it."""
+    text = reveal(value)
+    if not isinstance(text, str):
+        raise TypeError(f"the Vault {what} is given as a str, not {type(text).__name__}")
+    if not _HEADER_SAFE.fullmatch(text):
+        shown = f" {text!r}" if show and len(text) <= 64 and text.isprintable() else ""
+        raise ConfigError(
+            f"the Vault {what}{shown} holds a character an HTTP header cannot carry "
+            "(a space, a line break or a character outside ASCII)",
+            hint=f"check the Vault {what} for a stray character, such as a trailing newline",
+            code=code,
+        )
+
+
+class _BadLoginAnswer(Exception):  # noqa: N818 - internal, translated by transport_errors
+    """An AppRole login answered 200 without a usable ``auth.client_token``."""
+
+
+class RedirectRefused(Exception):  # noqa: N818 - carried inside requests' own exception
+    """Vault redirected a request to a plain-http address that is not this machine."""
+
+
+def _session(verify: str | bool) -> Any:
+    """A requests session that refuses a redirect from https to plain http.
+
+    Vault's standby nodes redirect clients to the active node (307), and requests
+    follows with every header but ``Authorization``, so ``X-Vault-Token`` and a write's
+    values go wherever the ``Location`` points. As Vault's own client does, a redirect
+    that would downgrade to plain http is refused (from plain http on this machine, the
+    development server, to plain http on this machine aside).
+    """
+    import requests
+
+    class _VaultSession(requests.Session):
+        def rebuild_auth(self, prepared_request: Any, response: Any) -> None:
+            target, previous = str(prepared_request.url), str(response.request.url)
+            stays_local = is_loopback_http(previous) and is_loopback_http(target)
+            if urlsplit(target).scheme != "https" and not stays_local:
+                parts = urlsplit(target)
+                where = f"{parts.scheme}://{parts.hostname}"
+                raise requests.exceptions.InvalidURL(
+                    f"redirect to {where} refused", request=prepared_request
+                ) from RedirectRefused(where)
+            super().rebuild_auth(prepared_request, response)  # type: ignore[no-untyped-call]
+
+    session = _VaultSession()
+    # hvac takes a given session's own verify over its argument: set it here.
+    session.verify = verify
+    return session
+
+
 def _env_token() -> str | None:
     """``$VAULT_TOKEN``, else the token ``vault login`` saved, as hvac reads them."""
     token = os.environ.get(ENV_TOKEN)
@@ -152,14 +211,19 @@ def client(
     except ImportError:
         raise ExtraNotInstalledError("vault", "hvac") from None
     if token is not None:
+        _check_header_value(token, "token", "vault_bad_token", show=False)
         register_secret(reveal(token))
+    if namespace:
+        _check_header_value(namespace, "namespace", "vault_bad_namespace", show=True)
+    verify = str(ca) if ca is not None else True
     return hvac.Client(
         url=url,
         # "" rather than None: hvac would otherwise take $VAULT_TOKEN over an AppRole login.
         token="" if token is None else reveal(token),
         namespace=namespace,
-        verify=str(ca) if ca is not None else True,
+        verify=verify,
         timeout=timeout,
+        session=_session(verify),
     )
 
 
@@ -173,8 +237,19 @@ def approle_login(
         return
     role_id, secret_id = (reveal(v) for v in approle)
     register_secret(secret_id)
-    auth: Any = vault.auth.approle.login(role_id=role_id, secret_id=secret_id, mount_point=mount)
-    register_secret(auth["auth"]["client_token"])
+    try:
+        auth: Any = vault.auth.approle.login(
+            role_id=role_id, secret_id=secret_id, mount_point=mount
+        )
+        token = auth["auth"]["client_token"]
+    except (KeyError, TypeError):
+        # hvac reads auth.client_token itself: an answer without one fails inside it.
+        vault.token = ""
+        raise _BadLoginAnswer from None
+    if not isinstance(token, str) or not _HEADER_SAFE.fullmatch(token):
+        vault.token = ""
+        raise _BadLoginAnswer
+    register_secret(token)
 
 
 @contextlib.contextmanager
@@ -198,6 +273,8 @@ def transport_errors(label: str, what: str, error: type[SealboxError]) -> Iterat
             f"{label}: Vault is sealed or not ready (503)",
             hint="retry once Vault is unsealed and active",
         ) from None
+    except _BadLoginAnswer:
+        raise error(f"{label}: the AppRole login answered no usable client token") from None
     except hx.VaultError as exc:
         raise error(f"{label}: {what} failed ({type(exc).__name__})") from None
     except requests.exceptions.SSLError:
@@ -206,4 +283,10 @@ def transport_errors(label: str, what: str, error: type[SealboxError]) -> Iterat
             hint="give the CA that signed it with ca=",
         ) from None
     except requests.exceptions.RequestException as exc:
+        if isinstance(exc.__cause__, RedirectRefused):
+            raise error(
+                f"{label}: Vault redirected the request to {exc.__cause__}: plain http, "
+                "refused (it would carry the token in clear)",
+                hint="check Vault's api_addr: it must be an https:// address",
+            ) from None
         raise error(f"{label}: cannot reach Vault ({type(exc).__name__})") from None
