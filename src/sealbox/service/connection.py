@@ -19,6 +19,11 @@ subclassing it, and does what uvicorn and asyncio do not let an application do:
   arrive within ``SEALBOX_HEADER_TIMEOUT`` seconds of its first byte, and its body
   within ``SEALBOX_BODY_TIMEOUT`` seconds of its head (answer 408, then close).
   Between requests, uvicorn's keep-alive timeout applies.
+- **Framing refusals are the service's JSON errors** (``invalid_request``,
+  ``headers_too_large``, ``request_timeout``, with the security headers, then a close):
+  ambiguous lengths, and a head without ``Host`` or with two. What uvicorn's HTTP parser
+  refuses itself (a NUL in a header, obs-fold, bare LF…) keeps uvicorn's text/plain 400
+  and close: replacing it would mean patching uvicorn's protocol.
 - **At most ``SEALBOX_MAX_CONNECTIONS_PER_ADDRESS`` connections per client address**
   (per worker); more are closed at once, before any TLS work.
 - **The client certificate** of a mutual-TLS connection is handed to the application
@@ -40,6 +45,7 @@ from typing import Any, ClassVar, Final, cast
 
 from sealbox.service.errors import ErrorCode
 from sealbox.service.framing import FramingError, RequestTracker, Stage, list_as_get
+from sealbox.service.middleware import security_headers
 from sealbox.service.settings import ServiceSettings
 from sealbox.service.tls_setup import PEER_STATE_KEY, make_server_tls
 from sealbox.tls.server_session import (
@@ -165,7 +171,7 @@ class GuardedConnection(asyncio.Protocol):
         self._address = "unknown"
         self._counted = False
         self._timer: asyncio.TimerHandle | None = None
-        self._tracker = RequestTracker(s.max_header_bytes)
+        self._tracker = RequestTracker(s.max_header_bytes, one_host=True)
         self._pending: list[bytes] = []
         self._plain: list[bytes] = []  # written by the protocol, not yet encrypted
         self._written_since_start = 0
@@ -374,7 +380,9 @@ class GuardedConnection(asyncio.Protocol):
         if self.closing:
             return
         log.info("closed a connection from %s: %s took over %g s", self._address, what, seconds)
-        if self.inner is not None and what != "a first request" and not self._written_since_start:
+        # A "100 Continue" alone is not an answer: the client still waits for one.
+        answered = self._written_since_start not in (0, len(_CONTINUE))
+        if self.inner is not None and what != "a first request" and not answered:
             self._answer_and_close(408, f"{what} did not arrive within {seconds:g} s")
         else:
             self.close()
@@ -385,12 +393,19 @@ class GuardedConnection(asyncio.Protocol):
         head = (
             f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
             "content-type: application/json\r\n"
-            f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+            f"content-length: {len(body)}\r\nconnection: close\r\n"
         ).encode()
-        self.send_plaintext(head + body)
+        self.send_plaintext(head + _SECURITY_HEADERS + b"\r\n" + body)
         self.close()
 
 
+# What uvicorn writes when the app reads a body sent with "Expect: 100-continue".
+_CONTINUE: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
+# The headers SecurityHeadersMiddleware gives an API answer over TLS ("every answer").
+_SECURITY_HEADERS: Final = b"".join(
+    name + b": " + value + b"\r\n"
+    for name, value in security_headers({"path": "/", "scheme": "https"})
+)
 # The answers this layer gives itself, before the application sees a request.
 _CODES: Final = {
     400: ErrorCode.INVALID_REQUEST.value,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import enum
 from typing import Final
 
-__all__ = ["AMBIGUOUS_LENGTH", "FramingError", "RequestTracker", "Stage", "list_as_get"]
+__all__ = ["AMBIGUOUS_LENGTH", "ONE_HOST", "FramingError", "RequestTracker", "Stage", "list_as_get"]
 
 _MAX_CHUNK_LINE: Final = 4096
 
@@ -47,10 +47,11 @@ class Stage(enum.Enum):
 
 
 AMBIGUOUS_LENGTH: Final = "a request may not have both Content-Length and Transfer-Encoding"
+ONE_HOST: Final = "a request must have one Host header, never two"
 # The events of a head read whole: without a body, and with one still to come.
 _BODILESS: Final = ("start", "head", "done")
 _WITH_BODY: Final = ("start", "head")
-_FRAMING_FIELDS: Final = (b"transfer-encoding", b"content-length")
+_FRAMING_FIELDS: Final = (b"transfer-encoding", b"content-length", b"host")
 
 
 class FramingError(Exception):
@@ -68,9 +69,10 @@ class RequestTracker:
     ``"done"`` (its body too, or it has none).
     """
 
-    def __init__(self, max_head: int) -> None:
+    def __init__(self, max_head: int, *, one_host: bool = False) -> None:
         self.stage = Stage.IDLE
         self._max_head = max_head
+        self._one_host = one_host  # refuse an HTTP/1.1 head without a Host, any with two
         self._head = bytearray()
         self._remaining = 0  # body bytes left (Content-Length), or of the current chunk
         self._chunked = False
@@ -82,7 +84,8 @@ class RequestTracker:
 
         Raises:
             FramingError: a head larger than the limit, both ``Content-Length`` and
-                ``Transfer-Encoding``, or a malformed chunk size.
+                ``Transfer-Encoding``, no ``Host`` in an HTTP/1.1 head or two (when
+                ``one_host``), or a malformed chunk size.
         """
         events: list[str] = []
         view = memoryview(data)
@@ -135,11 +138,16 @@ class RequestTracker:
         length = 0
         chunked = False
         has_length = has_coding = False
-        for line in head.split(b"\r\n")[1:]:
+        hosts = 0
+        lines = head.split(b"\r\n")
+        for line in lines[1:]:
             colon = line.find(b":")
             # The name alone: a value (a bearer token, a cookie) is copied only when read.
             name = (line if colon < 0 else line[:colon]).strip().lower()
             if name not in _FRAMING_FIELDS:
+                continue
+            if name == b"host":
+                hosts += 1
                 continue
             value = b"" if colon < 0 else line[colon + 1 :].strip()
             if name == b"transfer-encoding":
@@ -156,6 +164,10 @@ class RequestTracker:
             # smuggling), so neither this request nor anything after it can be trusted.
             # Refused here, before any HTTP parser reads it, whichever parser serves.
             raise FramingError(AMBIGUOUS_LENGTH, 400)
+        if hosts != 1 and self._one_host and (hosts or lines[0].endswith(b"HTTP/1.1")):
+            # RFC 9112 §3.2: none (HTTP/1.1) or several are refused; a proxy in front may
+            # have read another Host than the URLs built from it here (OAuth metadata).
+            raise FramingError(ONE_HOST, 400)
         self._chunked = chunked
         self._chunk_state = "size"
         self._line.clear()

@@ -165,7 +165,8 @@ class BodyLimitMiddleware:
     served by another ASGI server.)
 
     A ``Content-Length`` above the limit is refused before the body is read; a
-    chunked body is counted as it arrives and refused when it passes the limit.
+    chunked body is counted as it arrives and refused when it passes the limit. Both
+    answers close the connection: the rest of the body is never read.
     ``prefix_limits`` gives other limits to paths that start with a prefix (the
     first match wins).
     """
@@ -223,6 +224,13 @@ class BodyLimitMiddleware:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
+                if exceeded:
+                    # The 413 of the app's error handler: the rest of the body is not
+                    # read, so the connection ends with this answer (as _too_large's).
+                    message["headers"] = [
+                        *message.get("headers", ()),
+                        (b"connection", b"close"),
+                    ]
             await send(message)
 
         try:

@@ -1,0 +1,219 @@
+"""The connection layer against odd and hostile clients, over real TLS with raw sockets."""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import ssl
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from sealbox.service.framing import ONE_HOST
+from tests.service.conftest import Running, make_settings, run_service
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    """One service for the module, with a body timeout short enough to wait for."""
+    data = tmp_path_factory.mktemp("service") / "data"
+    with run_service(make_settings(data, body_timeout=1.0)) as running:
+        yield running
+
+
+def _connect(running: Running) -> ssl.SSLSocket:
+    ctx = ssl.create_default_context(cafile=str(running.ca))
+    raw = socket.create_connection(("127.0.0.1", running.settings.port), timeout=10)
+    return ctx.wrap_socket(raw, server_hostname="localhost")
+
+
+def _read_all(sock: ssl.SSLSocket, seconds: float = 5.0) -> bytes:
+    """Everything the server sends until it closes or ``seconds`` of silence."""
+    sock.settimeout(seconds)
+    data = b""
+    while True:
+        try:
+            chunk = sock.recv(65536)
+        except (TimeoutError, ssl.SSLError, OSError):
+            return data
+        if not chunk:
+            return data
+        data += chunk
+
+
+def _send(sock: ssl.SSLSocket, data: bytes) -> None:
+    """Send, accepting that the server may already have closed the connection."""
+    try:
+        sock.sendall(data)
+    except (ssl.SSLError, OSError):
+        pass
+
+
+def _json_error(answer: bytes, status: int) -> dict[str, str]:
+    """The JSON error of a one-answer, closed connection, checked for its framing."""
+    head, _, body = answer.partition(b"\r\n\r\n")
+    lines = head.lower().split(b"\r\n")
+    assert lines[0].startswith(b"http/1.1 %d " % status), answer
+    assert b"content-type: application/json" in lines
+    assert b"connection: close" in lines
+    assert b"strict-transport-security: max-age=63072000; includesubdomains" in lines
+    assert b"x-content-type-options: nosniff" in lines
+    error: dict[str, str] = json.loads(body)  # nothing after it: no second answer
+    return error
+
+
+# Each is refused by uvicorn's HTTP parser (httptools; h11 alike), not by sealbox's checks.
+UNPARSABLE = {
+    "two Content-Length": b"POST /auth/register HTTP/1.1\r\nHost: localhost\r\n"
+    b"Content-Length: 2\r\nContent-Length: 5\r\n\r\n{}xyz",
+    "chunked, identity": b"POST /auth/register HTTP/1.1\r\nHost: localhost\r\n"
+    b"Transfer-Encoding: chunked, identity\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+    "obs-fold": b"GET /health HTTP/1.1\r\nHost: localhost\r\nX-A: a\r\n Content-Length: 5\r\n\r\n",
+    "bare LF": b"GET /health HTTP/1.1\nHost: localhost\n\n",
+    "NUL in a value": b"GET /users/me HTTP/1.1\r\nHost: localhost\r\n"
+    b"Authorization: Bearer canary-token-4c1e\x00\r\n\r\n",
+    "CR in a value": b"GET /health HTTP/1.1\r\nHost: localhost\r\nX-A: a\rb\r\n\r\n",
+    "authority-form": b"CONNECT localhost:443 HTTP/1.1\r\nHost: localhost\r\n\r\n",
+    "negative Content-Length": b"POST /auth/register HTTP/1.1\r\nHost: localhost\r\n"
+    b"Content-Length: -1\r\n\r\n",
+}
+
+
+@pytest.mark.parametrize("request_bytes", UNPARSABLE.values(), ids=UNPARSABLE.keys())
+def test_a_request_the_http_parser_refuses_gets_one_400_then_a_close(
+    service: Running, request_bytes: bytes
+) -> None:
+    # uvicorn's own text/plain 400 (docs/service.md): nothing after it is answered, and
+    # nothing of the request comes back.
+    with _connect(service) as sock:
+        sock.sendall(request_bytes + b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        answer = _read_all(sock)
+    assert answer.startswith(b"HTTP/1.1 400 "), answer
+    assert answer.count(b"HTTP/1.1 ") == 1
+    assert b"canary" not in answer
+
+
+def test_a_head_over_the_limit_gets_the_security_headers_with_its_431(service: Running) -> None:
+    big = b"X-Big: " + b"a" * service.settings.max_header_bytes + b"\r\n"
+    with _connect(service) as sock:
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: localhost\r\n" + big + b"\r\n")
+        answer = _read_all(sock)
+    assert _json_error(answer, 431)["error"] == "headers_too_large"
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"GET /health HTTP/1.1\r\n\r\n",
+        b"GET /health HTTP/1.1\r\nHost: localhost\r\nHost: evil.example\r\n\r\n",
+        b"GET /health HTTP/1.0\r\nHost: localhost\r\nhost: evil.example\r\n\r\n",
+    ],
+    ids=["none", "two", "two in HTTP/1.0"],
+)
+def test_a_request_without_exactly_one_host_is_refused_with_400(
+    service: Running, head: bytes
+) -> None:
+    with _connect(service) as sock:
+        sock.sendall(head)
+        answer = _read_all(sock)
+    assert _json_error(answer, 400) == {"error": "invalid_request", "message": ONE_HOST}
+    assert b"evil.example" not in answer
+
+
+def test_an_http10_request_without_a_host_is_still_answered(service: Running) -> None:
+    with _connect(service) as sock:
+        sock.sendall(b"GET /health HTTP/1.0\r\n\r\n")
+        answer = _read_all(sock)
+    assert answer.startswith(b"HTTP/1.1 200 ")
+
+
+def test_a_chunked_body_over_the_limit_gets_413_and_nothing_after_it_is_read(
+    service: Running,
+) -> None:
+    chunk = b"4000\r\n" + b"a" * 0x4000 + b"\r\n"
+    over = service.settings.max_body_bytes // 0x4000 + 1
+    with _connect(service) as sock:
+        sock.sendall(
+            b"POST /auth/register HTTP/1.1\r\nHost: localhost\r\n"
+            b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk * over
+        )
+        sock.settimeout(10)
+        answer = b""
+        while b"}" not in answer:
+            data = sock.recv(65536)
+            assert data, answer
+            answer += data
+        # The body ends, and a request follows: a connection kept open would answer it.
+        _send(sock, b"0\r\n\r\nGET /health HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        answer += _read_all(sock)
+    head = answer.partition(b"\r\n\r\n")[0].lower()
+    assert head.startswith(b"http/1.1 413 ")
+    assert b"connection: close" in head.split(b"\r\n")
+    assert b'"error":"payload_too_large"' in answer
+    assert answer.count(b"HTTP/1.1 ") == 1
+
+
+def test_a_body_that_stops_after_100_continue_gets_408_and_a_close(service: Running) -> None:
+    with _connect(service) as sock:
+        sock.sendall(
+            b"POST /auth/register HTTP/1.1\r\nHost: localhost\r\n"
+            b"Content-Type: application/json\r\nExpect: 100-continue\r\n"
+            b"Content-Length: 100\r\n\r\n"
+        )
+        answer = _read_all(sock, 10)
+    interim = b"HTTP/1.1 100 Continue\r\n\r\n"
+    assert answer.startswith(interim)
+    assert _json_error(answer[len(interim) :], 408)["error"] == "request_timeout"
+
+
+def test_an_over_limit_content_length_with_expect_gets_413_without_100_continue(
+    service: Running,
+) -> None:
+    with _connect(service) as sock:
+        sock.sendall(
+            b"POST /auth/register HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\n"
+            b"Content-Length: 99999999\r\n\r\n"
+        )
+        answer = _read_all(sock)
+    assert answer.startswith(b"HTTP/1.1 413 ")
+    assert b"100 Continue" not in answer
+
+
+def test_refused_requests_leave_no_request_data_in_the_log(
+    service: Running, caplog: pytest.LogCaptureFixture
+) -> None:
+    secret = b"canary-secret-7a31"
+    refused = [
+        # ambiguous framing, a parser refusal, a missing Host, an over-limit body, a timeout
+        (
+            b"POST /auth/token?password=%s HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer %s"
+            b"\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n%s"
+        ),
+        (
+            b"POST /auth/token?password=%s HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer %s"
+            b"\x00\r\nContent-Length: 18\r\n\r\n%s"
+        ),
+        (
+            b"POST /auth/token?password=%s HTTP/1.1\r\nAuthorization: Bearer %s\r\n"
+            b"Content-Length: 18\r\n\r\n%s"
+        ),
+        (
+            b"POST /auth/register?password=%s HTTP/1.1\r\nHost: localhost\r\n"
+            b"Authorization: Bearer %s\r\nContent-Length: 99999999\r\n\r\n%s"
+        ),
+        (
+            b"POST /auth/register?password=%s HTTP/1.1\r\nHost: localhost\r\n"
+            b"Authorization: Bearer %s\r\nContent-Length: 100\r\n\r\n%s"
+        ),
+    ]
+    with caplog.at_level(logging.DEBUG):
+        for template in refused:
+            with _connect(service) as sock:
+                sock.sendall(template % (secret, secret, secret))
+                answer = _read_all(sock)
+            assert answer.startswith((b"HTTP/1.1 400 ", b"HTTP/1.1 413 ", b"HTTP/1.1 408 "))
+        time.sleep(0.2)  # the server's last log lines of the closed connection
+    assert caplog.records, "the refusals were logged"
+    assert secret.decode() not in caplog.text
