@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
 import ssl
 import time
 from collections.abc import Iterator
@@ -12,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from sealbox.service.framing import ONE_HOST
+from tests.service._raw import connect, read_all
 from tests.service.conftest import Running, make_settings, run_service
 
 
@@ -21,26 +21,6 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     data = tmp_path_factory.mktemp("service") / "data"
     with run_service(make_settings(data, body_timeout=1.0)) as running:
         yield running
-
-
-def _connect(running: Running) -> ssl.SSLSocket:
-    ctx = ssl.create_default_context(cafile=str(running.ca))
-    raw = socket.create_connection(("127.0.0.1", running.settings.port), timeout=10)
-    return ctx.wrap_socket(raw, server_hostname="localhost")
-
-
-def _read_all(sock: ssl.SSLSocket, seconds: float = 5.0) -> bytes:
-    """Everything the server sends until it closes or ``seconds`` of silence."""
-    sock.settimeout(seconds)
-    data = b""
-    while True:
-        try:
-            chunk = sock.recv(65536)
-        except (TimeoutError, ssl.SSLError, OSError):
-            return data
-        if not chunk:
-            return data
-        data += chunk
 
 
 def _send(sock: ssl.SSLSocket, data: bytes) -> None:
@@ -87,9 +67,9 @@ def test_a_request_the_http_parser_refuses_gets_one_400_then_a_close(
 ) -> None:
     # uvicorn's own text/plain 400 (docs/service.md): nothing after it is answered, and
     # nothing of the request comes back.
-    with _connect(service) as sock:
+    with connect(service) as sock:
         sock.sendall(request_bytes + b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n")
-        answer = _read_all(sock)
+        answer = read_all(sock, 5.0)
     assert answer.startswith(b"HTTP/1.1 400 "), answer
     assert answer.count(b"HTTP/1.1 ") == 1
     assert b"canary" not in answer
@@ -97,9 +77,9 @@ def test_a_request_the_http_parser_refuses_gets_one_400_then_a_close(
 
 def test_a_head_over_the_limit_gets_the_security_headers_with_its_431(service: Running) -> None:
     big = b"X-Big: " + b"a" * service.settings.max_header_bytes + b"\r\n"
-    with _connect(service) as sock:
+    with connect(service) as sock:
         sock.sendall(b"GET /health HTTP/1.1\r\nHost: localhost\r\n" + big + b"\r\n")
-        answer = _read_all(sock)
+        answer = read_all(sock, 5.0)
     assert _json_error(answer, 431)["error"] == "headers_too_large"
 
 
@@ -115,17 +95,17 @@ def test_a_head_over_the_limit_gets_the_security_headers_with_its_431(service: R
 def test_a_request_without_exactly_one_host_is_refused_with_400(
     service: Running, head: bytes
 ) -> None:
-    with _connect(service) as sock:
+    with connect(service) as sock:
         sock.sendall(head)
-        answer = _read_all(sock)
+        answer = read_all(sock, 5.0)
     assert _json_error(answer, 400) == {"error": "invalid_request", "message": ONE_HOST}
     assert b"evil.example" not in answer
 
 
 def test_an_http10_request_without_a_host_is_still_answered(service: Running) -> None:
-    with _connect(service) as sock:
+    with connect(service) as sock:
         sock.sendall(b"GET /health HTTP/1.0\r\n\r\n")
-        answer = _read_all(sock)
+        answer = read_all(sock, 5.0)
     assert answer.startswith(b"HTTP/1.1 200 ")
 
 
@@ -134,7 +114,7 @@ def test_a_chunked_body_over_the_limit_gets_413_and_nothing_after_it_is_read(
 ) -> None:
     chunk = b"4000\r\n" + b"a" * 0x4000 + b"\r\n"
     over = service.settings.max_body_bytes // 0x4000 + 1
-    with _connect(service) as sock:
+    with connect(service) as sock:
         sock.sendall(
             b"POST /auth/register HTTP/1.1\r\nHost: localhost\r\n"
             b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk * over
@@ -147,7 +127,7 @@ def test_a_chunked_body_over_the_limit_gets_413_and_nothing_after_it_is_read(
             answer += data
         # The body ends, and a request follows: a connection kept open would answer it.
         _send(sock, b"0\r\n\r\nGET /health HTTP/1.1\r\nHost: localhost\r\n\r\n")
-        answer += _read_all(sock)
+        answer += read_all(sock, 5.0)
     head = answer.partition(b"\r\n\r\n")[0].lower()
     assert head.startswith(b"http/1.1 413 ")
     assert b"connection: close" in head.split(b"\r\n")
@@ -156,13 +136,13 @@ def test_a_chunked_body_over_the_limit_gets_413_and_nothing_after_it_is_read(
 
 
 def test_a_body_that_stops_after_100_continue_gets_408_and_a_close(service: Running) -> None:
-    with _connect(service) as sock:
+    with connect(service) as sock:
         sock.sendall(
             b"POST /auth/register HTTP/1.1\r\nHost: localhost\r\n"
             b"Content-Type: application/json\r\nExpect: 100-continue\r\n"
             b"Content-Length: 100\r\n\r\n"
         )
-        answer = _read_all(sock, 10)
+        answer = read_all(sock, 10)
     interim = b"HTTP/1.1 100 Continue\r\n\r\n"
     assert answer.startswith(interim)
     assert _json_error(answer[len(interim) :], 408)["error"] == "request_timeout"
@@ -171,12 +151,12 @@ def test_a_body_that_stops_after_100_continue_gets_408_and_a_close(service: Runn
 def test_an_over_limit_content_length_with_expect_gets_413_without_100_continue(
     service: Running,
 ) -> None:
-    with _connect(service) as sock:
+    with connect(service) as sock:
         sock.sendall(
             b"POST /auth/register HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\n"
             b"Content-Length: 99999999\r\n\r\n"
         )
-        answer = _read_all(sock)
+        answer = read_all(sock, 5.0)
     assert answer.startswith(b"HTTP/1.1 413 ")
     assert b"100 Continue" not in answer
 
@@ -210,9 +190,9 @@ def test_refused_requests_leave_no_request_data_in_the_log(
     ]
     with caplog.at_level(logging.DEBUG):
         for template in refused:
-            with _connect(service) as sock:
+            with connect(service) as sock:
                 sock.sendall(template % (secret, secret, secret))
-                answer = _read_all(sock)
+                answer = read_all(sock, 5.0)
             assert answer.startswith((b"HTTP/1.1 400 ", b"HTTP/1.1 413 ", b"HTTP/1.1 408 "))
         time.sleep(0.2)  # the server's last log lines of the closed connection
     assert caplog.records, "the refusals were logged"

@@ -9,6 +9,7 @@ import ssl
 import pytest
 
 from sealbox.service.framing import AMBIGUOUS_LENGTH
+from tests.service._raw import connect, read_all
 from tests.service.conftest import Running, bearer, login
 
 
@@ -16,26 +17,6 @@ from tests.service.conftest import Running, bearer, login
 def service(module_service: Running) -> Running:
     """One service for the module: these tests read it and change nothing others read."""
     return module_service
-
-
-def _connect(running: Running) -> ssl.SSLSocket:
-    ctx = ssl.create_default_context(cafile=str(running.ca))
-    raw = socket.create_connection(("127.0.0.1", running.settings.port), timeout=10)
-    return ctx.wrap_socket(raw, server_hostname="localhost")
-
-
-def _read_all(sock: ssl.SSLSocket, seconds: float = 2.0) -> bytes:
-    """Everything the server sends until it closes or ``seconds`` of silence."""
-    sock.settimeout(seconds)
-    data = b""
-    while True:
-        try:
-            chunk = sock.recv(65536)
-        except (TimeoutError, ssl.SSLError, OSError):
-            return data
-        if not chunk:
-            return data
-        data += chunk
 
 
 def _read_answer(sock: ssl.SSLSocket) -> bytes:
@@ -73,9 +54,9 @@ def test_content_length_with_transfer_encoding_is_400_and_closes(service) -> Non
         + b"\r\n0\r\n\r\n"
         + b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n"  # pipelined behind it
     )
-    with _connect(service) as sock:
+    with connect(service) as sock:
         sock.sendall(smuggled)
-        answer = _read_all(sock)
+        answer = read_all(sock)
     head, _, rest = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 400 ")
     assert b"connection: close" in head.lower()
@@ -89,9 +70,9 @@ def test_transfer_encoding_before_content_length_is_refused_too(service) -> None
         b"POST /auth/token HTTP/1.1\r\nHost: localhost\r\ntransfer-encoding: chunked\r\n"
         b"content-length: 5\r\n\r\n0\r\n\r\n"
     )
-    with _connect(service) as sock:
+    with connect(service) as sock:
         sock.sendall(request)
-        answer = _read_all(sock)
+        answer = read_all(sock)
     assert answer.startswith(b"HTTP/1.1 400 ")
     assert AMBIGUOUS_LENGTH.encode() in answer
 
@@ -99,9 +80,9 @@ def test_transfer_encoding_before_content_length_is_refused_too(service) -> None
 def test_a_request_head_over_the_limit_is_431_and_closes(service) -> None:
     limit = service.settings.max_header_bytes
     request = b"GET /health HTTP/1.1\r\nHost: localhost\r\nX-Big: " + b"a" * limit + b"\r\n\r\n"
-    with _connect(service) as sock:
+    with connect(service) as sock:
         sock.sendall(request)
-        answer = _read_all(sock)
+        answer = read_all(sock)
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 431 Request Header Fields Too Large")
     assert b"connection: close" in head.lower()
@@ -115,7 +96,7 @@ def test_a_keep_alive_connection_survives_a_500(service) -> None:
         raise RuntimeError("canary-internal-detail-9d2f")
 
     app.add_api_route("/test-fails", fail)
-    with _connect(service) as sock:
+    with connect(service) as sock:
         sock.sendall(b"GET /test-fails HTTP/1.1\r\nHost: localhost\r\n\r\n")
         answer = _read_answer(sock)
         sock.sendall(b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n")
@@ -156,9 +137,9 @@ def test_partial_failure_codes_without_a_body_are_refused(service) -> None:
 
 
 def test_a_trailing_slash_is_not_redirected_to_the_host_header(service) -> None:
-    with _connect(service) as sock:
+    with connect(service) as sock:
         sock.sendall(b"GET /health/ HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n")
-        answer = _read_all(sock)
+        answer = read_all(sock)
     assert answer.startswith(b"HTTP/1.1 404 ")
     assert b"evil.example" not in answer
     assert b"location:" not in answer.lower()
