@@ -291,8 +291,25 @@ class Store:
                 row.cnf_x5t.encode(), (presented or "").encode()
             ):
                 return RefreshOutcome("invalid")
-            user = await session.get(User, row.user_id)
-            if user is None:
+            # The account's row, held (shared) until this commits: a password change, a
+            # reset or a disabling writes that row before it revokes the refresh tokens,
+            # so it either ended before (the token is seen revoked just below) or waits
+            # for this to commit (and then revokes the token this adds too). Unheld, a
+            # change that read the tokens while this ran would miss the new one.
+            user = (
+                await session.execute(
+                    select(User)
+                    .where(User.id == row.user_id)
+                    .with_for_update(read=True)
+                    .execution_options(populate_existing=True)
+                )
+            ).scalar_one_or_none()
+            revoked = (
+                await session.execute(
+                    select(RefreshToken.revoked_at).where(RefreshToken.id == row.id)
+                )
+            ).scalar_one_or_none()
+            if user is None or revoked is not None:
                 return RefreshOutcome("invalid")
             granted = user.scopes if row.scope is None else row.scope.split()
             if narrow_to and not set(narrow_to) <= set(granted):
