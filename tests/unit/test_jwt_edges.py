@@ -152,6 +152,16 @@ def test_required_claims_given_as_one_string_is_one_claim_not_its_letters(keys):
         verifier.verify(unbounded, now=T0)
 
 
+def test_a_signed_claim_holding_an_unpaired_surrogate_escape_is_refused(keys):
+    # A signed, well-formed token whose "sub" is the escape of half a surrogate pair:
+    # the claim would fail the app's first UTF-8 write (an answer, a database row).
+    lone = keys.issue("\ud800", now=T0)
+    with pytest.raises(TokenError, match="unpaired surrogate escape"):
+        keys.verifier().verify(lone, now=T0)
+    paired = keys.issue("\U0001f600", now=T0)  # escaped as a whole pair: a code point
+    assert keys.verifier().verify(paired, now=T0)["sub"] == "\U0001f600"
+
+
 def test_a_nan_max_age_is_a_config_error_rather_than_no_bound(keys):
     with pytest.raises(ConfigError, match="max_age"):
         TokenVerifier(keys, max_age=math.nan)

@@ -200,7 +200,8 @@ def _no_constants(name: str) -> Any:
 
 
 def strict_json(data: bytes, where: str) -> Any:
-    """Parse UTF-8 JSON, refusing duplicate member names, NaN and Infinity.
+    """Parse UTF-8 JSON, refusing duplicate member names, NaN, Infinity and unpaired
+    surrogate escapes.
 
     Raises:
         TokenError: invalid UTF-8 or JSON, or a duplicate name (quoted).
@@ -210,13 +211,21 @@ def strict_json(data: bytes, where: str) -> Any:
     except UnicodeDecodeError:
         raise TokenError(f"the {where} is not UTF-8") from None
     try:
-        return json.loads(text, object_pairs_hook=_unique_members, parse_constant=_no_constants)
+        parsed = json.loads(text, object_pairs_hook=_unique_members, parse_constant=_no_constants)
+        if "\\u" in text:
+            # An escape of half a surrogate pair ("\ud800" alone) parses to a string no
+            # UTF-8 writer takes: a claim holding one would fail the app's answer or
+            # database write later, so the token is refused here.
+            json.dumps(parsed, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        raise TokenError(f"the {where} holds an unpaired surrogate escape") from None
     except _DuplicateMemberError as exc:
         raise TokenError(f"the {where} has a duplicate member {_quote(exc.args[0])}") from None
     except RecursionError:
         raise TokenError(f"the {where} is nested too deeply") from None
     except ValueError:  # JSONDecodeError, NaN, integers past the digit limit
         raise TokenError(f"the {where} is not valid JSON") from None
+    return parsed
 
 
 def _quote(value: object, limit: int = 40) -> str:
