@@ -197,3 +197,19 @@ def test_refused_requests_leave_no_request_data_in_the_log(
         time.sleep(0.2)  # the server's last log lines of the closed connection
     assert caplog.records, "the refusals were logged"
     assert secret.decode() not in caplog.text
+
+
+def test_an_answer_given_before_a_chunked_body_ended_closes_the_connection(
+    service: Running,
+) -> None:
+    # The 404 comes before the body is read: the rest is not drained until the body
+    # timeout, the connection ends with the answer.
+    with connect(service) as sock:
+        sock.sendall(
+            b"POST /nowhere HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"4\r\nabcd\r\n"
+        )
+        answer = read_all(sock, 5.0)
+    head = answer.partition(b"\r\n\r\n")[0].lower().split(b"\r\n")
+    assert head[0].startswith(b"http/1.1 404 "), answer
+    assert b"connection: close" in head

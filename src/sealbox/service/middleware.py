@@ -166,7 +166,8 @@ class BodyLimitMiddleware:
 
     A ``Content-Length`` above the limit is refused before the body is read; a
     chunked body is counted as it arrives and refused when it passes the limit. Both
-    answers close the connection: the rest of the body is never read.
+    answers close the connection: the rest of the body is never read. So does any
+    answer given before a chunked body was read to its end.
     ``prefix_limits`` gives other limits to paths that start with a prefix (the
     first match wins).
     """
@@ -207,11 +208,15 @@ class BodyLimitMiddleware:
         received = 0
         started = False
         exceeded = False
+        # A chunked body the app answers without reading to its end (a 404, a 405) would
+        # be read and thrown away until the body timeout: that answer ends the connection.
+        unread = b"transfer-encoding" in names
 
         async def counting_receive() -> Message:
-            nonlocal received, exceeded
+            nonlocal received, exceeded, unread
             message = await receive()
             if message["type"] == "http.request":
+                unread = unread and bool(message.get("more_body", False))
                 received += len(message.get("body", b""))
                 if received > limit:
                     exceeded = True
@@ -224,9 +229,10 @@ class BodyLimitMiddleware:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                if exceeded:
-                    # The 413 of the app's error handler: the rest of the body is not
-                    # read, so the connection ends with this answer (as _too_large's).
+                if exceeded or unread:
+                    # The 413 of the app's error handler, or an answer given before the
+                    # chunked body ended: the rest of the body is not read, so the
+                    # connection ends with this answer (as _too_large's).
                     message["headers"] = [
                         *message.get("headers", ()),
                         (b"connection", b"close"),
