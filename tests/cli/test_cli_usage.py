@@ -21,7 +21,7 @@ _RECIPIENT = str(age.X25519Identity.generate().recipient())
     [
         (
             ["encrypt", "--recipeint", "x"],
-            "no such option '--recipeint'",
+            "unknown option (not shown: it may be a secret)",
             (
                 "did you mean --recipient or --recipients-file? "
                 "(run 'sealbox encrypt --help' for usage)"
@@ -29,27 +29,27 @@ _RECIPIENT = str(age.X25519Identity.generate().recipient())
         ),
         (
             ["seal", "--aa", "x"],
-            "no such option '--aa'",
+            "unknown option (not shown: it may be a secret)",
             "did you mean --aad? (run 'sealbox seal --help' for usage)",
         ),
         (
             ["encrypt", "--bogus"],
-            "no such option '--bogus'",
+            "unknown option (not shown: it may be a secret)",
             "run 'sealbox encrypt --help' for usage",
         ),
         (
             ["ecnrypt"],
-            "no such command 'ecnrypt'",
+            "unknown command (not shown: it may be a secret)",
             "did you mean encrypt or decrypt? (run 'sealbox --help' for usage)",
         ),
         (
             ["keyring", "lst"],
-            "no such command 'lst'",
+            "unknown command (not shown: it may be a secret)",
             "did you mean list? (run 'sealbox keyring --help' for usage)",
         ),
         (
             ["jwt", "keyset", "xyzzy"],
-            "no such command 'xyzzy'",
+            "unknown command (not shown: it may be a secret)",
             "run 'sealbox jwt keyset --help' for usage",
         ),
     ],

@@ -192,7 +192,7 @@ def test_no_passphrase_source(cli, keyring: Path) -> None:
         (["keyring", "list"], "missing argument 'FILE'"),
         (["keyring", "disable", "f", "xyz"], "invalid value for 'KEY_ID': 'xyz' is not a key id"),
         (["seal"], "missing option '-K' / '--keyring'"),
-        (["frobnicate"], "no such command 'frobnicate'"),
+        (["frobnicate"], "unknown command (not shown: it may be a secret)"),
         (["keyring", "create", "f", "--algorithm", "des"], "invalid value for '--type'"),
         (["keyring", "create", "f", "--type", "des"], "invalid value for '--type'"),
     ],

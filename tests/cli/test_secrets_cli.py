@@ -263,7 +263,8 @@ def test_run_gives_every_word_from_the_command_on_to_the_command(sfile: Path, ke
     )
     assert p.returncode == 0 and p.stdout.decode().strip() == "['ok']", p.stderr
     p = run_sealbox(["secrets", "run", sfile, "--no-such-option", "-i", key, "true"])
-    assert p.returncode == 2 and b"no such option '--no-such-option'" in p.stderr
+    assert p.returncode == 2 and b"error: unknown option (not shown" in p.stderr
+    assert b"--no-such-option" not in p.stderr
 
 
 def test_canary_only_in_get_and_run(cli, sfile: Path, keys, tmp_path: Path) -> None:

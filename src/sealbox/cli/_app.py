@@ -150,33 +150,50 @@ def run(argv: list[str]) -> int:
 
 
 def usage_advice(exc: click.UsageError, argv: list[str]) -> tuple[str, str]:
-    """The error line and the hint for a usage error: the nearest name when one was mistyped."""
+    """The error line and the hint for a usage error: the nearest name when one was mistyped.
+
+    What was typed where sealbox expected something else is never repeated: a password
+    typed at the wrong place (``decrypt -p s3cret``, ``--hunter2``, an extra argument, a
+    command's place) would land on stderr, and from there in CI logs and scrollback. Only
+    sealbox's own names are shown: the command's path and the nearest valid names.
+    """
     command = exc.ctx.command_path if exc.ctx is not None else _command_path(argv)
     usage = f"run '{command} --help' for usage"
     if isinstance(exc, click.NoSuchOption):
+        # The name only (click split off any '=value'); its close matches are valid names.
         name = exc.option_name
-        message = f"no such option {name!r}"
         read_as_short_options = not name.startswith("--") and any(
             arg.startswith(name) and len(arg) > len(name) for arg in _before_dashes(argv)
         )
         if read_as_short_options:
             # '-abc…' is read as the short options -a, -b, …: likely a key id (base64url
             # may start with '-') that click took for options.
-            return message, f"a value that starts with '-' goes after '--'; {usage}"
-        return message, _did_you_mean(exc.possibilities or [], usage)
+            return _UNKNOWN_OPTION, f"a value that starts with '-' goes after '--'; {usage}"
+        return _UNKNOWN_OPTION, _did_you_mean(exc.possibilities or [], usage)
     if _EXTRA_ARGUMENTS.match(exc.message):
-        # Not echoed: a value put on the command line by mistake (`secrets set F NAME
-        # VALUE`) is often the secret itself, and this line lands in shell logs.
+        # A value put on the command line by mistake (`secrets set F NAME VALUE`) is
+        # often the secret itself.
         return "got unexpected extra arguments (not shown: they may be secret)", (
             f"secret values are read from standard input or a prompt; {usage}"
         )
-    unknown = _NO_SUCH_COMMAND.match(exc.message)
-    if unknown is not None and exc.ctx is not None and isinstance(exc.ctx.command, click.Group):
-        name = unknown.group(1)
-        return f"no such command {name!r}", _did_you_mean(
-            difflib.get_close_matches(name, _visible_commands(exc.ctx.command, exc.ctx)), usage
+    unknown = _unknown_command(exc)
+    if unknown is not None:
+        ctx = exc.ctx
+        nearest = (
+            difflib.get_close_matches(unknown, _visible_commands(ctx.command, ctx))
+            if ctx is not None and isinstance(ctx.command, click.Group)
+            else []
         )
+        return _UNKNOWN_COMMAND, _did_you_mean(nearest, usage)
     return _sentence(exc.format_message()), usage
+
+
+def _unknown_command(exc: click.UsageError) -> str | None:
+    """The name of the command ``exc`` says does not exist, or ``None``."""
+    if _NO_SUCH_COMMAND_ERROR is not None and isinstance(exc, _NO_SUCH_COMMAND_ERROR):
+        return str(getattr(exc, "command_name", ""))
+    unknown = _NO_SUCH_COMMAND.match(exc.message)
+    return None if unknown is None else unknown.group(1)
 
 
 def _command_path(argv: list[str]) -> str:
@@ -196,7 +213,13 @@ def _command_path(argv: list[str]) -> str:
     return " ".join(path)
 
 
-_NO_SUCH_COMMAND = re.compile(r"No such command ['\"](.+)['\"]\.")
+_UNKNOWN_OPTION = "unknown option (not shown: it may be a secret)"
+_UNKNOWN_COMMAND = "unknown command (not shown: it may be a secret)"
+# click 8.4 and later raise NoSuchCommand; before, a UsageError with this text.
+_NO_SUCH_COMMAND_ERROR: type[click.UsageError] | None = getattr(
+    click.exceptions, "NoSuchCommand", None
+)
+_NO_SUCH_COMMAND = re.compile(r"No such command ['\"](.+)['\"]\.", re.DOTALL)
 _EXTRA_ARGUMENTS = re.compile(r"Got unexpected extra arguments? \(")
 
 
