@@ -410,9 +410,16 @@ def test_verify_a_token_without_kid_with_the_one_key_of_its_algorithm(cli, two_k
     path.write_text(json.dumps(jwks))
     result = cli(["jwt", "verify", "--jwks", path, "--aud", "api", token])
     assert result.code == 1
-    assert result.stderr.splitlines()[0] == (
-        "sealbox: error: the token has no key id (kid) and 2 keys of the key set verify ES256"
-    )
+    assert result.stderr.splitlines() == [
+        (
+            "sealbox: error: the token has no key id (kid), and the key set holds 2 keys for "
+            "ES256: it does not say which one to check it with"
+        ),
+        (
+            "sealbox: hint: have the token's issuer give it a kid, or verify it with a JWKS "
+            "(--jwks) that holds only one ES256 key"
+        ),
+    ]
 
 
 @pytest.fixture(scope="module")

@@ -270,7 +270,14 @@ def test_a_token_without_kid_is_checked_with_the_one_key_of_its_algorithm():
     two = JWKSet(
         [es_key, VerificationKey.from_public_key(es2.public_key(), alg="ES256", kid="es2")]
     )
-    with pytest.raises(TokenError, match=r"no key id \(kid\) and 2 keys of the key set verify"):
+    with pytest.raises(TokenError) as info:
         TokenVerifier(two, require_kid=False).verify(token, now=T0)
+    assert str(info.value) == (
+        "the token has no key id (kid), and the key set holds 2 keys for ES256: "
+        "it does not say which one to check it with"
+    )
+    assert info.value.code == "kid_needed"
+    assert info.value.facts == {"keys": "2", "alg": "ES256"}
+    assert info.value.hint is not None and "kid" in info.value.hint
     with pytest.raises(TokenError, match="no key of the key set verifies ES256"):
         TokenVerifier(JWKSet([ed_key]), require_kid=False).verify(token, now=T0)

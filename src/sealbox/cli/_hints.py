@@ -53,6 +53,8 @@ HINTS: dict[str, str] = {
     "bad_pin": "compute pins with 'sealbox ca pin CERT' (SPKI SHA-256, base64)",
     "pin_mismatch": "if the server's key changed on purpose, pin the new one ('sealbox ca pin "
     "CERT'), and list a backup key's pin too",
+    "kid_needed": "have the token's issuer give it a kid, or verify it with a JWKS (--jwks) "
+    "that holds only one {alg} key",
     "jwks_unverified": "pass --ca with the CA that issued the JWKS server's certificate",
     "peer_unverified": "pass the CA that issued it (--ca), or --no-verify to read an "
     "unverified key",

@@ -371,21 +371,24 @@ def only_key_for(keys: Iterable[VerificationKey], alg: str | None, where: str) -
 
     Raises:
         TokenError: no key, or several, fit: a token without ``kid`` cannot choose.
+            Several: code ``kid_needed``, facts ``keys`` (how many fit) and ``alg``.
     """
     keys = list(keys)
     fitting = keys if alg is None else [k for k in keys if alg in k.algorithms]
     if len(fitting) == 1:
         return fitting[0]
-    held = f"{where} holds {len(keys)} key{'' if len(keys) == 1 else 's'}"
-    if alg is None:
-        reason = held
-    elif not fitting:
-        reason = f"no key of {where} verifies {alg} ({held})"
-    else:
-        reason = f"{len(fitting)} keys of {where} verify {alg}"
+    if not fitting:
+        held = f"{where} holds {len(keys)} key{'' if len(keys) == 1 else 's'}"
+        reason = held if alg is None else f"no key of {where} verifies {alg} ({held})"
+        raise TokenError(f"the token has no key id (kid) and {reason}")
+    for_alg = "" if alg is None else f" for {alg}"
     raise TokenError(
-        f"the token has no key id (kid) and {reason}",
-        hint=None if not fitting else "the issuer must name its key with kid",
+        f"the token has no key id (kid), and {where} holds {len(fitting)} keys{for_alg}: "
+        "it does not say which one to check it with",
+        code="kid_needed",
+        hint=f"the token's issuer must name its key (kid); or verify it with a key set "
+        f"holding only one key{for_alg}",
+        facts={"keys": str(len(fitting)), **({} if alg is None else {"alg": alg})},
     )
 
 
