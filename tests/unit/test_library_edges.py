@@ -98,6 +98,22 @@ def test_a_keyring_passphrase_with_a_lone_surrogate_is_a_config_error_that_quote
     assert not (tmp_path / "ring").exists()
 
 
+def test_seal_text_of_a_str_with_a_lone_surrogate_is_a_config_error_that_quotes_nothing() -> None:
+    # A str decoded with errors='surrogateescape' (or JSON's "\udcff"): its UnicodeEncodeError
+    # would quote the character, a piece of the value being sealed.
+    ring = Keyring.generate()
+    with pytest.raises(ConfigError) as info:
+        ring.seal_text("s3cr3t\udcff")
+    error = info.value
+    assert isinstance(error, ValueError)  # as UnicodeEncodeError was, for callers catching it
+    assert error.code == "bad_value"
+    assert "lone surrogate" in str(error)
+    said = f"{error!s} {error!r} {error.hint} {error.facts}"
+    assert "s3cr3t" not in said and "\udcff" not in said and "udcff" not in said.lower()
+    assert error.__cause__ is None and error.__suppress_context__
+    assert ring.open_text(ring.seal_text("caf\u00e9 \U0001f511")) == "caf\u00e9 \U0001f511".encode()
+
+
 # --- public keys --------------------------------------------------------------------------
 
 

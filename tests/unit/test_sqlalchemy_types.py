@@ -337,15 +337,33 @@ def test_text_that_is_not_unicode_is_refused_without_the_rows_values(ring) -> No
     engine = create_engine("sqlite://")
     base.metadata.create_all(engine)
     with Session(engine) as s:
-        s.add(User(id=1, email=CANARY, note="x\ud800"))
-        with pytest.raises(TypeError, match="lone surrogate") as info:
+        s.add(User(id=1, email=CANARY, note="x\udc9a"))
+        with pytest.raises(ConfigError, match="lone surrogate") as info:
             s.commit()
+        assert info.value.code == "bad_value"
         seen, error = [], info.value
         while error is not None and error not in seen:  # the whole chain says nothing
             seen.append(error)
             assert CANARY not in f"{error!s} {error!r}"
+            assert "udc9a" not in f"{error!s} {error!r}".lower()
             error = error.__cause__ or error.__context__
     engine.dispose()
+
+
+def test_a_blind_indexed_value_that_is_not_unicode_is_refused_quoting_nothing(ring) -> None:
+    # keep_blind_index hashes the value when it is assigned, before EncryptedString sees it.
+    _, User = make_models(ring)
+    lone = "s3cr3t\udcff"
+    for attempt in (
+        lambda: User(id=1, email=lone),
+        lambda: blind_index_match(User.email_index, lone),
+        lambda: User.email_index.type.digest(lone),
+    ):
+        with pytest.raises(ConfigError, match="lone surrogate") as info:
+            attempt()
+        assert info.value.code == "bad_value"
+        said = f"{info.value!s} {info.value!r} {info.value.hint}"
+        assert "s3cr3t" not in said and "udcff" not in said.lower()
 
 
 def test_wrong_types_and_missing_keyring_name_no_value(ring, caplog) -> None:

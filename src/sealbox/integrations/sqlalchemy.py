@@ -54,6 +54,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from sealbox.exceptions import ConfigError, DecryptionError, ExtraNotInstalledError
+from sealbox.keysets.fields import value_bytes
 
 try:
     from sqlalchemy import LargeBinary, Text, event
@@ -254,15 +255,20 @@ class EncryptedString(_Encrypted):
             raise _ColumnTypeError(
                 f"an EncryptedString column takes str, not {type(value).__name__}"
             )
+        ring = self._ring()
         try:
-            return self._ring().seal_text(value, self.associated_data)
-        except UnicodeEncodeError:
-            # Raised as it is, SQLAlchemy would wrap it in an error whose text lists the
-            # statement's parameters: every other column's plaintext of the row.
-            raise _ColumnTypeError(
-                "an EncryptedString value must be valid Unicode text: it holds a lone "
+            return ring.seal_text(value, self.associated_data)
+        except ConfigError as exc:
+            # A lone surrogate (seal_text's code bad_value). Raised as it is, SQLAlchemy
+            # would wrap it in an error whose text lists the statement's parameters:
+            # every other column's plaintext of the row.
+            raise _ColumnConfigError(
+                "an EncryptedString value is not valid Unicode text: it holds a lone "
                 "surrogate (text decoded with errors='surrogateescape', or JSON with an "
-                "unpaired \\ud800-\\udfff escape)"
+                "unpaired \\ud800-\\udfff escape)",
+                hint="decode the text's bytes as UTF-8 before storing it, or keep bytes in an "
+                "EncryptedBytes column",
+                code=exc.code,
             ) from None
 
     def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
@@ -342,9 +348,13 @@ class BlindIndex(TypeDecorator[bytes]):
         return bytes
 
     def _value(self, value: bytes | str) -> bytes:
-        if isinstance(value, str) and self.normalize is not None:
+        if not isinstance(value, str):
+            return bytes(value)
+        if self.normalize is not None:
             value = self.normalize(value)
-        return _bytes(value)
+        # Not raised inside a statement (it is hashed when assigned or looked up): a
+        # plain ConfigError (code bad_value) that quotes nothing of the value.
+        return value_bytes(value, "the value to index")
 
     def digest(self, value: bytes | str) -> bytes:
         """The digest of ``value`` under the primary key: what the column stores."""

@@ -53,6 +53,7 @@ __all__ = [
     "decode_token",
     "encode_token",
     "token_key_id",
+    "value_bytes",
 ]
 
 VERSION_RANDOM: Final = 0x01
@@ -157,6 +158,32 @@ def decode_token(text: str | bytes) -> bytes:
         return base64.urlsafe_b64decode(raw + b"=" * (-len(raw) % 4))
     except binascii.Error:
         raise DecryptionError from None
+
+
+def value_bytes(value: str, what: str = "the value") -> bytes:
+    """A field value given as ``str``, in UTF-8: what :meth:`Keyring.seal_text
+    <sealbox.keysets.keyring.Keyring.seal_text>` seals and a blind index hashes.
+
+    The sibling of :func:`sealbox.hazmat.kdf.text_bytes`, which words its error for a
+    passphrase (code ``bad_passphrase``); this one is for the data itself.
+
+    Args:
+        value: the text.
+        what: how the message names it (``"the value to seal"``).
+
+    Raises:
+        ConfigError: code ``bad_value``, it holds a lone surrogate (bytes that were not
+            UTF-8, decoded with ``errors="surrogateescape"``, or JSON's ``"\\udcff"``).
+            ``UnicodeEncodeError`` would quote the character: a piece of the value.
+    """
+    try:
+        return value.encode()
+    except UnicodeEncodeError:
+        raise ConfigError(
+            f"{what} is not valid Unicode text: it holds a lone surrogate",
+            hint="give bytes, or text decoded as UTF-8 without errors='surrogateescape'",
+            code="bad_value",
+        ) from None
 
 
 def token_key_id(token: bytes) -> int:

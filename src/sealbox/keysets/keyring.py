@@ -71,6 +71,7 @@ from sealbox.keysets.fields import (
     decode_token,
     encode_token,
     token_key_id,
+    value_bytes,
 )
 from sealbox.keysets.keyring_file import (
     FORMAT,
@@ -351,9 +352,13 @@ class Keyring(KeyringStorage):
         """:meth:`seal` returning the text form (URL-safe base64, no padding).
 
         A ``str`` value is encoded as UTF-8.
+
+        Raises:
+            ConfigError: code ``bad_value``, a ``str`` holding a lone surrogate (no
+                UTF-8 form); the message quotes nothing of it.
         """
         if isinstance(data, str):
-            data = data.encode()
+            data = value_bytes(data, "the value to seal")
         return encode_token(self.seal(data, associated_data))
 
     def open_text(self, token: str | bytes, associated_data: bytes = b"") -> bytes:
