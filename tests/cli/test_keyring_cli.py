@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
 import sys
 from pathlib import Path
 
@@ -296,3 +297,22 @@ def test_destroy_confirmation_on_terminal(tmp_path: Path, cli) -> None:
         )
         assert status == code
         assert {k["id"]: k["state"] for k in _ids(cli, path)}[old] == state
+
+
+def test_seal_binds_non_utf8_aad_argument_as_its_bytes(keyring: Path) -> None:
+    # The real program: argv bytes that are not UTF-8 reach it with surrogate escapes.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEALBOX_")} | ENV
+    program = [sys.executable.encode(), b"-m", b"sealbox"]
+
+    def run(*args: bytes, input: bytes) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(
+            [*program, *args], input=input, capture_output=True, env=env, check=False
+        )
+
+    sealed = run(b"seal", b"-K", bytes(keyring), b"-A", b"orders.note:\xff", input=PLAIN)
+    assert sealed.returncode == 0, sealed.stderr
+    opened = run(b"open", b"-K", bytes(keyring), b"-A", b"orders.note:\xff", input=sealed.stdout)
+    assert opened.returncode == 0 and opened.stdout == PLAIN
+    other = run(b"open", b"-K", bytes(keyring), b"-A", b"orders.note:\xfe", input=sealed.stdout)
+    assert other.returncode == 1 and other.stdout == b""
+    assert other.stderr.startswith(b"sealbox: error: ")

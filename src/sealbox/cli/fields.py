@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -23,6 +24,8 @@ _KEYRING = option(
     type=click.Path(dir_okay=False, path_type=Path),
     help="The keyring file.",
 )
+# Bound as the argument's own bytes (os.fsencode): one that is not UTF-8 arrives with
+# surrogate escapes, which str.encode refuses.
 _AAD = option(
     "-A",
     "--aad",
@@ -58,9 +61,9 @@ def seal(
     if deterministic:
         from sealbox.keysets.fields import encode_token
 
-        token = encode_token(ring.seal_deterministic(data, aad.encode()))
+        token = encode_token(ring.seal_deterministic(data, os.fsencode(aad)))
     else:
-        token = ring.seal_text(data, aad.encode())
+        token = ring.seal_text(data, os.fsencode(aad))
     click.echo(token)
 
 
@@ -75,4 +78,4 @@ def open_(
     """Decrypt the text token on stdin; write the value to stdout."""
     ring = _Opened(keyring_file, identity_files, passphrase_file).ring
     token = read_stdin(MAX_VALUE * 2, "the token")
-    write_stdout(ring.open_text(token, aad.encode()))
+    write_stdout(ring.open_text(token, os.fsencode(aad)))

@@ -192,7 +192,8 @@ _AD = option(
 
 
 def _ad(value: str | None) -> bytes:
-    return b"" if value is None else value.encode()
+    # The argument's own bytes: argv that is not UTF-8 arrives with surrogate escapes.
+    return b"" if value is None else os.fsencode(value)
 
 
 def _ciphertext_from_stdin() -> str:
