@@ -59,7 +59,7 @@ from sealbox.keysets.fields import value_bytes
 try:
     from sqlalchemy import LargeBinary, Text, event
     from sqlalchemy.exc import DontWrapMixin
-    from sqlalchemy.sql import operators
+    from sqlalchemy.sql import operators, visitors
     from sqlalchemy.sql.elements import BindParameter, ClauseElement
     from sqlalchemy.types import TypeDecorator
 except ImportError:  # pragma: no cover - exercised only without the extra
@@ -143,8 +143,14 @@ def get_keyring(ref: Keyring | str | Callable[[], Keyring]) -> Keyring:
     return ref
 
 
-def _bytes(value: bytes | str) -> bytes:
-    return value.encode() if isinstance(value, str) else bytes(value)
+def _bytes(value: bytes | str, what: str = "a blind-index value") -> bytes:
+    if isinstance(value, str):
+        return value.encode()
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    # bytes(n) would be n zero bytes: an int would hash as a run of zeros, after
+    # allocating as many bytes as its value.
+    raise _ColumnTypeError(f"{what} must be str or bytes, not {type(value).__name__}")
 
 
 # Comparing ciphertexts with a value finds nothing (every seal differs): refuse, and say
@@ -172,25 +178,39 @@ _NULL_TESTS: Final = frozenset(
 
 
 def _is_value(operand: Any) -> bool:
-    """A value the statement would carry (a literal, a bound parameter, a list of them),
-    as opposed to another column or a subquery: the ORM compares columns with ``==``
-    to find them (an ``UPDATE … values(column=…)``), which compares no ciphertext."""
-    return not isinstance(operand, ClauseElement) or isinstance(operand, BindParameter)
+    """A value the statement would carry (a literal, a bound parameter, a list of them, an
+    expression holding one: ``func.lower("x")``), as opposed to another column: the ORM
+    compares columns with ``==`` to find them (an ``UPDATE … values(column=…)``), which
+    compares no ciphertext."""
+    if not isinstance(operand, ClauseElement):
+        return True
+    return any(isinstance(element, BindParameter) for element in visitors.iterate(operand))
+
+
+def _check_comparison(op: OperatorType, expr: Any, other: tuple[Any, ...]) -> None:
+    # expr is the column, or a value given the column's type: the ORM turns "x" + column
+    # into a bound "x" of the column's type, operated with the column.
+    if not (
+        op in _ALLOWED
+        or (op in _NULL_TESTS and other[0] is None)
+        or not any(_is_value(operand) for operand in (expr, *other))
+    ):
+        raise TypeError(
+            "an encrypted column cannot be compared with a value in SQL (each value is "
+            "sealed with a fresh nonce); look rows up through a BlindIndex column and "
+            "blind_index_match()"
+        )
 
 
 class _EncryptedComparator(TypeDecorator.Comparator[Any]):
     def operate(self, op: OperatorType, *other: Any, **kwargs: Any) -> ColumnElement[Any]:
-        if not (
-            op in _ALLOWED
-            or (op in _NULL_TESTS and other[0] is None)
-            or not any(_is_value(operand) for operand in other)
-        ):
-            raise TypeError(
-                "an encrypted column cannot be compared with a value in SQL (each value is "
-                "sealed with a fresh nonce); look rows up through a BlindIndex column and "
-                "blind_index_match()"
-            )
+        _check_comparison(op, self.expr, other)
         return super().operate(op, *other, **kwargs)
+
+    def reverse_operate(self, op: OperatorType, other: Any, **kwargs: Any) -> ColumnElement[Any]:
+        # "x" + column: Python asks the column, on the right, to operate.
+        _check_comparison(op, self.expr, (other,))
+        return super().reverse_operate(op, other, **kwargs)
 
 
 class _Encrypted(TypeDecorator[Any]):
@@ -208,7 +228,7 @@ class _Encrypted(TypeDecorator[Any]):
     ) -> None:
         super().__init__()
         self.keyring = keyring
-        self.associated_data = _bytes(associated_data)
+        self.associated_data = _bytes(associated_data, "associated_data")
 
     def _ring(self) -> Keyring:
         return get_keyring(self.keyring)
@@ -340,7 +360,7 @@ class BlindIndex(TypeDecorator[bytes]):
     ) -> None:
         super().__init__(length=self.SIZE)
         self.keyring = keyring
-        self.context = _bytes(context)
+        self.context = _bytes(context, "context")
         self.normalize = normalize
 
     @property
@@ -349,7 +369,7 @@ class BlindIndex(TypeDecorator[bytes]):
 
     def _value(self, value: bytes | str) -> bytes:
         if not isinstance(value, str):
-            return bytes(value)
+            return _bytes(value)
         if self.normalize is not None:
             value = self.normalize(value)
         # Not raised inside a statement (it is hashed when assigned or looked up): a
@@ -425,7 +445,9 @@ def reseal(obj: Any) -> None:
     and :class:`EncryptedBytes` attribute is marked modified (an unchanged value
     would otherwise not be written), and each :class:`BlindIndex` linked with
     :func:`keep_blind_index` is recomputed under the new primary key. Then the
-    old key can be disabled.
+    old key can be disabled. An attribute not loaded yet (a deferred column) is loaded
+    first, with a query of its own: undefer it in the query that finds the rows (in
+    asyncio code, do that or call this inside ``session.run_sync``).
     """
     from sqlalchemy import inspect as sa_inspect
     from sqlalchemy.orm.attributes import flag_modified
@@ -433,6 +455,7 @@ def reseal(obj: Any) -> None:
     state = sa_inspect(obj)
     for attr in state.mapper.column_attrs:
         if any(isinstance(c.type, _Encrypted) for c in attr.columns):
+            getattr(obj, attr.key)  # loads a deferred or expired value: one query
             flag_modified(obj, attr.key)
     for cls in type(obj).__mro__:
         for index_key, source_key in _links.get(cls, {}).items():
