@@ -1,0 +1,98 @@
+"""The route classes of the token endpoints: answers never stored, and RFC 6749 §5.2 errors
+for malformed forms.
+
+:class:`NoStoreRoute` adds ``Cache-Control: no-store`` and ``Pragma: no-cache`` to every
+answer of a route, its errors included (RFC 6749 §5.1); :class:`TokenEndpointRoute` also
+takes a form only and answers a malformed one with 400 ``invalid_request`` instead of
+FastAPI's 422. :mod:`sealbox.integrations.fastapi.router` mounts its routes with them, and
+re-exports them.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any, Final
+
+from fastapi import Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, Field
+
+from sealbox.integrations.fastapi.client_auth import oauth_error, refuse_non_form
+from sealbox.integrations.fastapi.errors import ApiError, ErrorCode
+
+__all__ = ["NO_STORE", "NoStoreRoute", "OAuthErrorBody", "TokenEndpointRoute"]
+
+# RFC 6749 §5.1: an answer holding tokens carries both, and so do its errors here.
+NO_STORE: Final = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+class NoStoreRoute(APIRoute):
+    """A route whose answers, its :class:`ApiError` answers included, are never stored.
+
+    RFC 6749 §5.1 requires ``Cache-Control: no-store`` and ``Pragma: no-cache`` on an
+    answer holding tokens or credentials. ``sealbox serve`` adds ``no-store`` to every
+    answer; an app's own routes have no such middleware, so the route adds both.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            try:
+                response = await handler(request)
+            except ApiError as exc:
+                exc.headers = {**NO_STORE, **exc.headers}
+                raise
+            response.headers.update(NO_STORE)
+            return response
+
+        return route
+
+
+class OAuthErrorBody(BaseModel):
+    """An error of the token endpoint (RFC 6749 §5.2), as the OpenAPI document shows it."""
+
+    error: str = Field(examples=["invalid_grant"])
+    error_description: str
+    message: str
+
+
+class TokenEndpointRoute(NoStoreRoute):
+    """A :class:`NoStoreRoute` that takes a form only, and whose malformed requests are RFC
+    6749 §5.2 ``invalid_request`` (400).
+
+    Which field is wrong and how is said; the value sent (perhaps a password) is not. The
+    OpenAPI document shows its errors as RFC 6749 §5.2 errors, not FastAPI's 422.
+    """
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        kwargs["responses"] = {
+            "4XX": {"model": OAuthErrorBody, "description": "An RFC 6749 §5.2 error"},
+            **(kwargs.get("responses") or {}),
+        }
+        super().__init__(path, endpoint, **kwargs)
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            refuse_non_form(request, **NO_STORE)  # before the body is parsed (no multipart)
+            try:
+                return await handler(request)
+            except RequestValidationError as exc:
+                problems = "; ".join(
+                    f"{'.'.join(str(p) for p in err.get('loc', ())[1:]) or 'body'}: "
+                    f"{str(err.get('msg', '')).lower()}"
+                    for err in exc.errors()
+                )
+                raise oauth_error(
+                    400,
+                    ErrorCode.INVALID_REQUEST,
+                    f"the request is not valid: {problems}",
+                    **NO_STORE,
+                ) from None
+
+        return route
