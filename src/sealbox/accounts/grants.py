@@ -11,15 +11,18 @@ token revocation (RFC 7009) and introspection (RFC 7662), without any web framew
   request is refused, ``invalid_scope``), and no refresh token. Over mutual TLS it is
   bound to the certificate (:mod:`sealbox.accounts.binding`). Every token of a client
   names the client's family in ``sid`` (:func:`client_family`), so that deleting the
-  client refuses them all at once (:func:`revoke_client_tokens`).
+  client refuses them all at once (:func:`revoke_client_tokens`), together with the
+  refresh families of password logins the client authenticated, and their access tokens.
 - **Revocation**: a refresh token ends its whole family and the access tokens issued
   from it; an access token's ``jti`` joins the revocation lists, refused by every
-  worker at once. A client may revoke the tokens issued to it; one holding the scope
-  :data:`REVOKE_SCOPE` may revoke any token (a resource server ending a session).
-  Anything unknown, expired or garbage is accepted and ignored (RFC 7009 §2.2).
+  worker at once. A client may revoke the tokens issued to it (a refresh token is
+  issued to the client its family is bound to, or to the first-party client when it is
+  bound to none); one holding the scope :data:`REVOKE_SCOPE` may revoke any token (a
+  resource server ending a session). Anything unknown, expired or garbage is accepted
+  and ignored (RFC 7009 §2.2).
 - **Introspection**: ``{"active": false}`` for anything that is not live — unknown,
   expired, revoked, ended by a password change or a reused refresh token — and the
-  token's claims and scope when it is.
+  token's claims and scope when it is, with the ``client_id`` it was issued to.
 
 .. versionadded:: 0.1.0
 """
@@ -201,10 +204,40 @@ def client_family(client_id: str) -> str:
 
 
 async def revoke_client_tokens(
-    revocations: Revocations, client_id: str, access_token_ttl: int
+    revocations: Revocations,
+    client_id: str,
+    access_token_ttl: int,
+    *,
+    sessions: async_sessionmaker[AsyncSession] | None = None,
 ) -> None:
-    """Refuse every access token issued to the client, for as long as any can live."""
-    await revocations.revoke_family(client_family(client_id), kept_until(access_token_ttl))
+    """Refuse every access token issued to the client, for as long as any can live.
+
+    With ``sessions``, the refresh families issued to the client (password logins it
+    authenticated) end too, and the access tokens issued from them: their access tokens
+    are refused first, then the refresh tokens revoked, so that a failure of the
+    revocation lists leaves the families as they were, for another attempt to find.
+    """
+    until = kept_until(access_token_ttl)
+    await revocations.revoke_family(client_family(client_id), until)
+    if sessions is None:
+        return
+    async with sessions() as session:
+        families = (
+            await session.execute(
+                select(RefreshToken.family_id)
+                .where(RefreshToken.client_id == client_id, RefreshToken.revoked_at.is_(None))
+                .distinct()
+            )
+        ).scalars()
+        live = list(families)
+    for family in live:
+        await revocations.revoke_family(family, until)
+    async with sessions.begin() as session:
+        await session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.client_id == client_id, RefreshToken.revoked_at.is_(None))
+            .values(revoked_at=now())
+        )
 
 
 def is_client_token(claims: Mapping[str, Any]) -> bool:
@@ -240,6 +273,7 @@ class _RefreshRecord:
     used: bool
     revoked: bool
     cnf_x5t: str | None = None
+    client_id: str | None = None
 
     @property
     def live(self) -> bool:
@@ -271,6 +305,7 @@ async def _refresh_record(
         used=row.used_at is not None,
         revoked=row.revoked_at is not None,
         cnf_x5t=row.cnf_x5t,
+        client_id=row.client_id,
     )
 
 
@@ -327,7 +362,8 @@ async def introspect(
         "active": True,
         "token_type": "refresh_token",
         "scope": record.scope if record.scope is not None else " ".join(record.user.scopes),
-        "client_id": first_party_client_id,
+        # The client the family was issued to, as an access token's claim names it.
+        "client_id": record.client_id or first_party_client_id,
         "username": record.user.username,
         "sub": record.user.username,
         "iat": int(record.created_at.timestamp()),
@@ -376,7 +412,7 @@ async def revoke(
     # A used (rotated) token still ends its family: whoever holds it held the session.
     if record is None or record.revoked or record.expires_at <= now():
         return None
-    if not _may_revoke(caller_id, scopes, first_party_client_id):
+    if not _may_revoke(caller_id, scopes, record.client_id or first_party_client_id):
         raise _refused()
     async with sessions.begin() as session:
         await session.execute(

@@ -102,10 +102,16 @@ class RefreshToken(Base):
     # RFC 8705 §4: the x5t#S256 of the client certificate the family was issued over
     # (mutual TLS); the family is refreshed only over a connection with that certificate.
     cnf_x5t: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # RFC 6749 §6, §10.4: the registered client the family was issued to (the one that
+    # authenticated at the token endpoint); the family is refreshed only by that client.
+    # None: issued without client authentication (the public first-party client), and
+    # every family older than migration 0009.
+    client_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     __table_args__ = (
         Index("ix_refresh_tokens_family", "family_id"),
         Index("ix_refresh_tokens_user", "user_id"),
+        Index("ix_refresh_tokens_client", "client_id"),
     )
 
 

@@ -29,6 +29,12 @@ call them the same way.
   ``x5t#S256``) issues an access token bound to that certificate (RFC 8705 §3); a login
   over mutual TLS also binds its refresh family, which is then refreshed only with the
   same certificate (§4: the first-party client is public).
+- **Clients.** A login or session started for a registered client that authenticated
+  (``client_id``) issues tokens to it: the access token's ``client_id`` is the client's,
+  and the refresh family is bound to it (RFC 6749 §6, §10.4). A family is refreshed only
+  by the client it was issued to, and one issued without a client only without one;
+  anything else is :class:`LoginFailed`, the same answer as an unknown token, and changes
+  nothing (audited as ``wrong_client``).
 
 .. versionadded:: 0.1.0
 """
@@ -240,12 +246,15 @@ def issue_tokens(
     family_id: str,
     *,
     bound_to: str | None = None,
+    client_id: str | None = None,
 ) -> IssuedTokens:
     """Sign an access token for ``user`` (``uid``, session version ``sv``, family ``sid``,
-    and ``cnf`` when ``bound_to`` names a client certificate's thumbprint)."""
+    and ``cnf`` when ``bound_to`` names a client certificate's thumbprint); its
+    ``client_id`` is ``client_id``, the registered client it is issued to, or the policy's
+    first-party client id when there is none."""
     p = accounts.policy
     claims: dict[str, object] = {
-        "client_id": p.client_id,
+        "client_id": client_id if client_id is not None else p.client_id,
         "uid": user.id,
         "sv": user.session_version,
         "sid": family_id,
@@ -275,23 +284,32 @@ async def start_session(
     scopes: Collection[str] = (),
     *,
     bound_to: str | None = None,
+    client_id: str | None = None,
 ) -> IssuedTokens:
     """Open a refresh family for ``user`` and issue its first tokens (no password checked).
 
     For code that has authenticated the user some other way. ``scopes`` narrows the
     grant to those the account holds (all of them when empty); ``bound_to`` (a client
-    certificate's ``x5t#S256``) binds the tokens and the family to that certificate.
+    certificate's ``x5t#S256``) binds the tokens and the family to that certificate;
+    ``client_id`` (a registered client that authenticated) issues them to that client,
+    which alone may refresh the family.
     """
     scope = _granted(user.scopes, list(scopes))
     try:
         token, family = await accounts.store.issue_refresh(
-            user.id, " ".join(scope), bound_to=bound_to, session_version=user.session_version
+            user.id,
+            " ".join(scope),
+            bound_to=bound_to,
+            session_version=user.session_version,
+            client_id=client_id,
         )
     except SessionsEndedError:
         # The password was changed or reset, or the account disabled, since ``user`` was
         # read (a login racing it): its tokens would outlive the change.
         raise LoginFailed("the account's sessions ended") from None
-    return issue_tokens(accounts, user, scope, token, family, bound_to=bound_to)
+    return issue_tokens(
+        accounts, user, scope, token, family, bound_to=bound_to, client_id=client_id
+    )
 
 
 async def login(
@@ -303,8 +321,10 @@ async def login(
     *,
     bound_to: str | None = None,
     otp: str | None = None,
+    client_id: str | None = None,
 ) -> IssuedTokens:
-    """The password grant; ``otp``, a TOTP or recovery code, for accounts with a second factor.
+    """The password grant; ``otp``, a TOTP or recovery code, for accounts with a second factor;
+    ``client_id``, the registered client that authenticated (``None``: none did).
 
     Raises:
         Throttled: past the username's or the address's limit (no password checked).
@@ -335,7 +355,7 @@ async def login(
         raise ScopeRefused("the account holds none of the scopes asked for")
     await accounts.store.record_login(user.id)
     accounts.audit.record("login", outcome="success", user=user.username, address=address)
-    return await start_session(accounts, user, scopes, bound_to=bound_to)
+    return await start_session(accounts, user, scopes, bound_to=bound_to, client_id=client_id)
 
 
 async def _second_factor(accounts: Accounts, user: User, otp: str | None, address: str) -> None:
@@ -359,22 +379,40 @@ async def refresh(
     scopes: list[str] | None = None,
     *,
     bound_to: str | None = None,
+    client_id: str | None = None,
 ) -> IssuedTokens:
     """The refresh grant: rotate the token, keep (or narrow) the family's scope.
 
     ``bound_to``: the ``x5t#S256`` of the connection's client certificate (mutual TLS);
     a family begun over mutual TLS is refreshed only with the same certificate.
+    ``client_id``: the registered client that authenticated (``None``: none did); a
+    family is refreshed only by the client it was issued to, or without one if it was
+    issued without one (RFC 6749 §6).
 
     Raises:
         LoginFailed: an unknown, expired, revoked or reused token (a reused one
             revokes its family, and the access tokens issued from it, first), one of a
-            bound family without its certificate, or a disabled account's.
+            bound family without its certificate, one issued to another client or to
+            none (nothing changes: the family lives on), or a disabled account's.
         ScopeRefused: ``scopes`` asks for more than the family was granted.
     """
     p = accounts.policy
     outcome = await accounts.store.use_refresh(
-        refresh_token, p.refresh_reuse_grace, scopes, presented=bound_to
+        refresh_token, p.refresh_reuse_grace, scopes, presented=bound_to, client_id=client_id
     )
+    if outcome.status == "wrong_client":
+        # Not the client the family was issued to: it cannot redeem the token, so this is
+        # no reuse by a holder, and the family lives on (revoking it would hand whoever saw
+        # the token a way to end the session). Written down for the operator to judge.
+        accounts.audit.record(
+            "refresh",
+            outcome="wrong_client",
+            user=outcome.owner,
+            address=address,
+            detail=f"issued to {outcome.client_id or p.client_id}, "
+            f"presented by {client_id or 'no client'}",
+        )
+        raise LoginFailed("the refresh token is not valid")
     if outcome.status == "invalid_scope":
         # The token stays valid: asking for too much is a client's mistake, not theft.
         named = outcome.user.username if outcome.user is not None else None
@@ -404,7 +442,15 @@ async def refresh(
         address=address,
     )
     assert outcome.family_id is not None
-    return issue_tokens(accounts, user, scope, outcome.token, outcome.family_id, bound_to=bound_to)
+    return issue_tokens(
+        accounts,
+        user,
+        scope,
+        outcome.token,
+        outcome.family_id,
+        bound_to=bound_to,
+        client_id=outcome.client_id,
+    )
 
 
 async def _family_revoked(accounts: Accounts, outcome: RefreshOutcome, address: str) -> None:

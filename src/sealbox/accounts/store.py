@@ -19,6 +19,14 @@ A family issued over mutual TLS is bound to the client certificate (RFC 8705 §4
 refreshed only over a connection presenting the same certificate; any other attempt is
 ``invalid`` and changes nothing (the token is neither used nor revoked).
 
+A family issued to a registered client (one that authenticated at the token endpoint) is
+bound to that client (RFC 6749 §6, §10.4), and one issued without client authentication
+to no client: it is refreshed only by the same client, or again without one. Any other
+attempt is ``wrong_client`` and changes nothing either, not even when the token was used
+already: the presenter cannot redeem it, so it is no reuse by a holder, and revoking the
+family would let anyone who sees a token end its owner's session without the client's
+credentials.
+
 .. versionadded:: 0.1.0
 """
 
@@ -58,9 +66,10 @@ class RefreshOutcome:
     """What presenting a refresh token led to.
 
     ``status`` is ``ok`` (``user`` and ``token`` set), ``invalid`` (unknown,
-    expired or revoked), ``reused`` (already used: the family was revoked) or
-    ``invalid_scope`` (the refresh asked for more than the family holds; nothing
-    changed).
+    expired or revoked), ``reused`` (already used: the family was revoked),
+    ``wrong_client`` (a live family issued to another client, or to none: nothing
+    changed) or ``invalid_scope`` (the refresh asked for more than the family holds;
+    nothing changed).
     """
 
     status: str
@@ -71,6 +80,10 @@ class RefreshOutcome:
     scope: str | None = None
     #: The token had been used already, within the retry grace.
     retried: bool = False
+    #: The client the family was issued to (``None``: none, the public client).
+    client_id: str | None = None
+    #: The account's name, for a ``wrong_client`` refusal (whose ``user`` is not read).
+    owner: str | None = None
 
 
 def hash_refresh_token(token: str) -> bytes:
@@ -223,10 +236,12 @@ class Store:
         *,
         bound_to: str | None = None,
         session_version: int | None = None,
+        client_id: str | None = None,
     ) -> tuple[str, str]:
         """Store a new refresh token granting ``scope``; return ``(token, family_id)``.
 
         ``bound_to``: the ``x5t#S256`` of the client certificate the family is bound to.
+        ``client_id``: the registered client it is issued to (``None``: no client).
         ``session_version``: the account's session version when it was read (before its
         password was checked); if its sessions ended since (a password change or reset,
         a disabled account), nothing is stored.
@@ -259,6 +274,7 @@ class Store:
                     expires_at=created + timedelta(seconds=self.refresh_ttl),
                     scope=scope,
                     cnf_x5t=bound_to,
+                    client_id=client_id,
                 )
             )
         return token, family
@@ -270,6 +286,7 @@ class Store:
         narrow_to: Collection[str] | None = None,
         *,
         presented: str | None = None,
+        client_id: str | None = None,
     ) -> RefreshOutcome:
         """Rotate a refresh token (see the module docstring).
 
@@ -277,20 +294,26 @@ class Store:
         family's grant, nothing changes and the status is ``invalid_scope``.
         ``presented``: the ``x5t#S256`` of the connection's client certificate; a bound
         family needs the same one, or the status is ``invalid`` and nothing changes.
+        ``client_id``: the client that authenticated (``None``: none did); a family
+        issued to another client, or to none, is ``wrong_client`` and nothing changes.
         """
         digest = hash_refresh_token(token)
         at = now()
         retried = False
         async with self._sessions.begin() as session:
-            row = (
-                await session.execute(select(RefreshToken).where(RefreshToken.token_hash == digest))
-            ).scalar_one_or_none()
-            if row is None or row.revoked_at is not None or row.expires_at <= at:
-                return RefreshOutcome("invalid")
-            if row.cnf_x5t is not None and not hmac.compare_digest(
-                row.cnf_x5t.encode(), (presented or "").encode()
-            ):
-                return RefreshOutcome("invalid")
+            found = (
+                await session.execute(
+                    # The account's name read with the token on every path alike: the
+                    # refusal that names it (wrong_client) costs no more than another.
+                    select(RefreshToken, User.username)
+                    .join(User, User.id == RefreshToken.user_id)
+                    .where(RefreshToken.token_hash == digest)
+                )
+            ).one_or_none()
+            row, owner = (found[0], found[1]) if found is not None else (None, None)
+            refused = _refusal(row, at, presented, client_id, owner)
+            if refused is not None or row is None:
+                return refused or RefreshOutcome("invalid")
             # The account's row, held (shared) until this commits: a password change, a
             # reset or a disabling writes that row before it revokes the refresh tokens,
             # so it either ended before (the token is seen revoked just below) or waits
@@ -343,6 +366,7 @@ class Store:
                     expires_at=at + timedelta(seconds=self.refresh_ttl),
                     scope=row.scope,
                     cnf_x5t=row.cnf_x5t,
+                    client_id=row.client_id,
                 )
             )
         return RefreshOutcome(
@@ -352,6 +376,7 @@ class Store:
             family_id=row.family_id,
             scope=row.scope,
             retried=retried,
+            client_id=row.client_id,
         )
 
     async def revoke_family_of(self, token: str, user_id: int) -> str | None:
@@ -426,6 +451,38 @@ def _is_text(value: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def _refusal(
+    row: RefreshToken | None,
+    at: datetime,
+    presented: str | None,
+    client_id: str | None,
+    owner: str | None,
+) -> RefreshOutcome | None:
+    """Why the token read cannot be redeemed, if it cannot: all of it decided before the
+    account is read, so a refusal costs the same work whatever its reason."""
+    if row is None or row.revoked_at is not None or row.expires_at <= at:
+        return RefreshOutcome("invalid")
+    if row.cnf_x5t is not None and not hmac.compare_digest(
+        row.cnf_x5t.encode(), (presented or "").encode()
+    ):
+        return RefreshOutcome("invalid")
+    if not _same_client(row.client_id, client_id):
+        return RefreshOutcome(
+            "wrong_client", family_id=row.family_id, client_id=row.client_id, owner=owner
+        )
+    return None
+
+
+def _same_client(issued_to: str | None, presented: str | None) -> bool:
+    """Whether the client that authenticated (``None``: none) is the one a family was issued
+    to (``None``: none). Client ids are no secrets; compared in constant time all the same."""
+    if issued_to is None or presented is None:
+        return issued_to is None and presented is None
+    return hmac.compare_digest(
+        issued_to.encode("utf-8", "surrogatepass"), presented.encode("utf-8", "surrogatepass")
+    )
 
 
 def _seconds(value: float) -> timedelta:

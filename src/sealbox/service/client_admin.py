@@ -124,7 +124,8 @@ def rotate_client_secret(settings: ServiceSettings, name: str, overlap: int = 0)
 
 
 def delete_client(settings: ServiceSettings, name: str) -> ClientInfo:
-    """Refuse a client's access tokens, then remove it.
+    """Refuse a client's access tokens (and end the refresh families of the password logins it
+    made, with theirs), then remove it.
 
     The refusal is recorded first (in Redis, or in the database and the data folder's
     changes file, as ``sealbox users disable`` does): when it cannot be, nothing is
@@ -144,7 +145,12 @@ def delete_client(settings: ServiceSettings, name: str) -> ClientInfo:
         accounts = Store(store.sessions, refresh_ttl=settings.refresh_token_ttl)
         revocations, after = open_revocations(settings, accounts)
         try:
-            await revoke_client_tokens(revocations, client.client_id, settings.access_token_ttl)
+            await revoke_client_tokens(
+                revocations,
+                client.client_id,
+                settings.access_token_ttl,
+                sessions=store.sessions,
+            )
         except StoreUnavailableError as exc:
             raise StorageError(
                 f"the access tokens of client {name!r} cannot be refused: Redis did not "

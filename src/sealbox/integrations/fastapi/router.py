@@ -15,7 +15,11 @@ The token endpoint takes ``grant_type=password`` and ``grant_type=refresh_token`
 (RFC 6749 §4.3, §6), and ``client_credentials`` (§4.4) for the clients of
 :attr:`Accounts.clients <sealbox.accounts.core.Accounts.clients>`
 (:mod:`sealbox.integrations.fastapi.client_auth`); over mutual TLS the access tokens it
-issues are bound to the client certificate (RFC 8705 §3). A password login of an account
+issues are bound to the client certificate (RFC 8705 §3). A registered client that
+authenticates with a password or refresh grant gets tokens issued to it: its refresh
+family is refreshed only with that client's authentication, and a family issued without
+client authentication only without one (RFC 6749 §6; ``refresh``, which takes no client
+authentication, refreshes the latter alone). A password login of an account
 with a second factor takes the code in ``otp`` (401 ``mfa_required`` without it, with the
 challenge ``WWW-Authenticate: OTP realm="sealbox"``, which browsers show no dialog for). Its
 errors carry RFC 6749 §5.2's ``error`` and ``error_description`` beside sealbox's
@@ -282,11 +286,16 @@ async def token(accounts: Accounts, form: TokenForm, request: Request) -> TokenR
                 accounts, request, form.client_id, form.client_secret, scopes
             )
         )
+    client_id = None
     if grant_type in ("password", "refresh_token") and presents_secret(request, form.client_secret):
         # RFC 6749 §3.2.1: credentials a client sends are checked, whatever the grant;
         # a wrong secret is invalid_client, never ignored. (A client_id alone names the
-        # public first-party client and is not checked.)
-        await authenticate_client_request(accounts, request, form.client_id, form.client_secret)
+        # public first-party client and is not checked.) The tokens are then the client's:
+        # its refresh family is refreshed by it alone (RFC 6749 §6, §10.4).
+        client = await authenticate_client_request(
+            accounts, request, form.client_id, form.client_secret
+        )
+        client_id = client.client_id if client is not None else None
     # Over mutual TLS, the access token is bound to the client certificate (RFC 8705 §3).
     bound_to = connection_thumbprint(request)
     if grant_type == "password":
@@ -302,13 +311,16 @@ async def token(accounts: Accounts, form: TokenForm, request: Request) -> TokenR
             scopes=scopes,
             bound_to=bound_to,
             otp=form.otp,
+            client_id=client_id,
         )
     if grant_type == "refresh_token":
         if not refresh_token:
             raise oauth_error(
                 400, ErrorCode.INVALID_REQUEST, "the refresh_token grant needs refresh_token"
             )
-        return await refresh(accounts, refresh_token, address, scopes, bound_to=bound_to)
+        return await refresh(
+            accounts, refresh_token, address, scopes, bound_to=bound_to, client_id=client_id
+        )
     if not grant_type:
         raise oauth_error(400, ErrorCode.INVALID_REQUEST, "grant_type is missing")
     served = (
@@ -328,11 +340,19 @@ async def _password_grant(
     scopes: list[str],
     bound_to: str | None,
     otp: str | None,
+    client_id: str | None = None,
 ) -> TokenResponse:
     """The token endpoint's ``grant_type=password``: a login, its refusals as RFC 6749's."""
     try:
         issued = await sessions.login(
-            accounts, username, password, address, scopes, bound_to=bound_to, otp=otp
+            accounts,
+            username,
+            password,
+            address,
+            scopes,
+            bound_to=bound_to,
+            otp=otp,
+            client_id=client_id,
         )
     except TotpError as exc:
         # RFC 9110 §11.6.1: a 401 carries a challenge. Not Basic: a browser answers
@@ -359,13 +379,16 @@ async def refresh(
     scopes: list[str],
     *,
     bound_to: str | None = None,
+    client_id: str | None = None,
 ) -> TokenResponse:
     """The refresh grant, answered (or refused) as the token endpoint does; ``bound_to``, the
-    ``x5t#S256`` of the connection's client certificate."""
+    ``x5t#S256`` of the connection's client certificate; ``client_id``, the client that
+    authenticated (``None``: none did), which must be the one the family was issued to."""
     try:
-        return _answer(
-            await sessions.refresh(accounts, refresh_token, address, scopes, bound_to=bound_to)
+        issued = await sessions.refresh(
+            accounts, refresh_token, address, scopes, bound_to=bound_to, client_id=client_id
         )
+        return _answer(issued)
     except LoginFailed:
         raise _grant_error("the refresh token is not valid") from None
     except ScopeRefused:
@@ -429,7 +452,8 @@ def auth_router(
         body: RefreshRequest, request: Request, acc: AccountsDep
     ) -> TokenResponse:
         """Exchange a refresh token for new tokens. A refresh token works once:
-        presenting a used one revokes every token of its family."""
+        presenting a used one revokes every token of its family. No client authenticates
+        here: a token issued to a registered client is refreshed at the token endpoint."""
         scopes = body.scope.split() if body.scope else []
         bound_to = connection_thumbprint(request)
         return await refresh(acc, body.refresh_token, _address(request), scopes, bound_to=bound_to)

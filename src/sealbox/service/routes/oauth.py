@@ -314,7 +314,8 @@ def _admin_router() -> APIRouter:
     async def delete_client(
         name: str, request: Request, runtime: RuntimeDep, caller: Caller = admin
     ) -> Response:
-        """Remove a client: its credentials and its access tokens stop working at once."""
+        """Remove a client: its credentials and its access tokens stop working at once, and
+        so do the refresh tokens of the password logins it made."""
         store = client_store(runtime)
         try:
             client = await store.get(name)
@@ -324,7 +325,10 @@ def _admin_router() -> APIRouter:
         # client is still there, never deleted while its live tokens still pass.
         accounts = runtime.accounts
         await revoke_client_tokens(
-            accounts.revocations, client.client_id, accounts.policy.access_token_ttl
+            accounts.revocations,
+            client.client_id,
+            accounts.policy.access_token_ttl,
+            sessions=accounts.store.sessions,
         )
         try:
             await store.delete(name, client_id=client.client_id)
