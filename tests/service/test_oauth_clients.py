@@ -58,6 +58,11 @@ def test_metadata_document_names_the_endpoints_grants_and_auth_methods(authz) ->
         doc["scopes_supported"]
     )
     assert doc["tls_client_certificate_bound_access_tokens"] is True
+    # No authorization endpoint, so no response type: RFC 8414 §3.2 omits a member of zero
+    # elements rather than answer [] (and a response type named would be untrue).
+    assert "authorization_endpoint" not in doc
+    assert "response_types_supported" not in doc
+    assert [name for name, value in doc.items() if value in ([], "", None)] == []
 
 
 def test_metadata_offers_certificates_only_where_the_service_takes_them(tmp_path: Path) -> None:

@@ -112,8 +112,11 @@ def metadata(runtime: Runtime, request: Request) -> dict[str, Any]:
         "revocation_endpoint": f"{base}/auth/revoke",
         "introspection_endpoint": f"{base}/auth/introspect",
         "grant_types_supported": ["password", "refresh_token", CLIENT_CREDENTIALS],
-        # No authorization endpoint: no response type is served.
-        "response_types_supported": [],
+        # No "response_types_supported": with no authorization endpoint no response type
+        # is served (RFC 7591 §2.1 pairs these three grants with none), and RFC 8414 §3.2
+        # says a member of zero elements MUST be omitted. §2 calls the member REQUIRED;
+        # erratum 7793 would make it so only where a grant uses the authorization
+        # endpoint, as authorization_endpoint is. Naming a response type would be untrue.
         "scopes_supported": sorted(scopes),
         # "none": the password and refresh grants serve the public first-party client.
         "token_endpoint_auth_methods_supported": [*methods, "none"],
