@@ -1,10 +1,16 @@
-"""Request boundaries in a byte stream, as the connection layer's timeouts need them."""
+"""Request and answer boundaries in byte streams, as the connection layer needs them."""
 
 from __future__ import annotations
 
 import pytest
 
-from sealbox.service.framing import AMBIGUOUS_LENGTH, FramingError, RequestTracker, Stage
+from sealbox.service.framing import (
+    AMBIGUOUS_LENGTH,
+    AnswerTracker,
+    FramingError,
+    RequestTracker,
+    Stage,
+)
 
 
 def test_a_request_without_a_body_starts_and_ends_in_one_feed() -> None:
@@ -83,3 +89,73 @@ def test_a_field_without_a_colon_or_only_naming_a_framing_field_in_its_value_fra
     head = b"GET / HTTP/1.1\r\nContent-Length\r\nX-Note: content-length: 5\r\n\r\n"
     assert t.feed(head) == ["start", "head", "done"]
     assert t.stage is Stage.IDLE
+
+
+def test_take_stops_at_the_end_of_the_first_request() -> None:
+    t = RequestTracker(1024)
+    first = b"POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc"
+    second = b"GET /b HTTP/1.1\r\nHost: x\r\n\r\nGET /c HTTP/1.1\r\n"
+    assert t.take(first + second) == (["start", "head", "done"], len(first))
+    assert t.take(second) == (["start", "head", "done"], second.index(b"GET /c"))
+    assert t.take(b"GET /c HTTP/1.1\r\n") == (["start"], 17)
+    assert t.take(b"Host: x\r\n\r\n\r\nGET") == (["head", "done"], 11)
+
+
+def test_take_reads_a_request_cut_anywhere_to_its_end_and_no_further() -> None:
+    stream = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+    for cut in range(1, len(stream)):
+        t = RequestTracker(1024)
+        _, used = t.take(stream[:cut])
+        assert used == cut
+        assert t.take(stream[cut:] + b"GET /")[1] == len(stream) - cut
+        assert t.stage is Stage.IDLE
+
+
+def test_take_notes_a_head_request() -> None:
+    t = RequestTracker(1024)
+    t.take(b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert t.head_method
+    t.take(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert not t.head_method
+
+
+def _answers(*writes: bytes, head_method: bool = False) -> list[int]:
+    """How many answers have ended after each write."""
+    requests = RequestTracker(1024)
+    requests.head_method = head_method
+    answers = AnswerTracker(requests)
+    ended = []
+    for data in writes:
+        answers.wrote(data)
+        ended.append(answers.answered)
+    return ended
+
+
+@pytest.mark.parametrize("name", [b"content-length", b"Content-Length"])
+def test_an_answer_with_a_content_length_ends_after_its_body(name: bytes) -> None:
+    head = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n%s: 10\r\n\r\n" % name
+    assert _answers(head + b'{"a": "b"}') == [1]
+    assert _answers(head, b'{"a": ', b'"b"}') == [0, 0, 1]
+    assert _answers(head + b'{"a": "b"}' + head, b"0123456789") == [1, 2]
+    assert _answers(head + b'{"a": "b"', b"}" + head + b'{"a": "b"}') == [0, 2]
+
+
+def test_a_chunked_answer_ends_with_its_last_chunk() -> None:
+    head = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"
+    # A chunk whose data ends as a last chunk does is not one.
+    assert _answers(head, b"6\r\nabc0\r\n\r\n", b"0\r\n\r\n") == [0, 0, 1]
+
+
+def test_an_interim_answer_is_not_the_answer() -> None:
+    final = b"HTTP/1.1 201 Created\r\ncontent-length: 2\r\n\r\n{}"
+    assert _answers(b"HTTP/1.1 100 Continue\r\n\r\n", final) == [0, 1]
+
+
+@pytest.mark.parametrize("status", [b"204 No Content", b"304 Not Modified"])
+def test_a_204_and_a_304_end_with_their_head(status: bytes) -> None:
+    assert _answers(b"HTTP/1.1 " + status + b"\r\ncontent-length: 5\r\n\r\n") == [1]
+
+
+def test_an_answer_to_head_ends_with_its_head() -> None:
+    head = b"HTTP/1.1 200 OK\r\ncontent-length: 23\r\n\r\n"
+    assert _answers(head, head, head_method=True) == [1, 2]

@@ -24,6 +24,12 @@ subclassing it, and does what uvicorn and asyncio do not let an application do:
   ambiguous lengths, and a head without ``Host`` or with two. What uvicorn's HTTP parser
   refuses itself (a NUL in a header, obs-fold, bare LF…) keeps uvicorn's text/plain 400
   and close: replacing it would mean patching uvicorn's protocol.
+- **Pipelined requests are handed over one at a time**: a request sent before the answer
+  to the one before it waits here, unread, until that answer has been written whole,
+  so whatever refuses it — these checks, uvicorn's parser, the timeouts, which start
+  only then — answers after that answer (RFC 9112 §9.3.2). uvicorn queues pipelined
+  requests itself, but its parser refuses a malformed one as it arrives, closing the
+  connection before the earlier answer is written.
 - **At most ``SEALBOX_MAX_CONNECTIONS_PER_ADDRESS`` connections per client address**
   (per worker); more are closed at once, before any TLS work.
 - **The client certificate** of a mutual-TLS connection is handed to the application
@@ -44,7 +50,13 @@ from http import HTTPStatus
 from typing import Any, ClassVar, Final, cast
 
 from sealbox.service.errors import ErrorCode
-from sealbox.service.framing import FramingError, RequestTracker, Stage, list_as_get
+from sealbox.service.framing import (
+    AnswerTracker,
+    FramingError,
+    RequestTracker,
+    Stage,
+    list_as_get,
+)
 from sealbox.service.middleware import security_headers
 from sealbox.service.settings import ServiceSettings
 from sealbox.service.tls_setup import PEER_STATE_KEY, make_server_tls
@@ -172,7 +184,10 @@ class GuardedConnection(asyncio.Protocol):
         self._counted = False
         self._timer: asyncio.TimerHandle | None = None
         self._tracker = RequestTracker(s.max_header_bytes, one_host=True)
-        self._pending: list[bytes] = []
+        self._answers = AnswerTracker(self._tracker)
+        self._requests = 0  # requests handed whole to the HTTP protocol
+        self._pending: list[bytes] = []  # received, not yet handed to the HTTP protocol
+        self._raw_paused = False
         self._plain: list[bytes] = []  # written by the protocol, not yet encrypted
         self._written_since_start = 0
 
@@ -296,6 +311,7 @@ class GuardedConnection(asyncio.Protocol):
         if not self._plain or self.tls is None:
             return
         data, self._plain = b"".join(self._plain), []
+        self._answers.wrote(data)
         try:
             self.tls.write(data)
         except TLSClosedError as exc:
@@ -303,6 +319,8 @@ class GuardedConnection(asyncio.Protocol):
             self.close(abort=True)
             return
         self._flush()
+        if self._pending:
+            self._drain()  # a pipelined request whose turn may have come
 
     def close(self, *, abort: bool = False) -> None:
         """Close: a TLS close_notify first (unless aborting), then the TCP connection."""
@@ -329,41 +347,59 @@ class GuardedConnection(asyncio.Protocol):
 
     def pause_reading(self) -> None:
         self.reading_paused = True
-        if self.raw is not None:
-            self.raw.pause_reading()
+        self._read_raw()
 
     def resume_reading(self) -> None:
         self.reading_paused = False
-        if self.raw is not None and not self.closing:
-            self.raw.resume_reading()
-        pending, self._pending = self._pending, []
-        for data in pending:
-            self._deliver(data)
+        self._drain()
+
+    def _read_raw(self) -> None:
+        """Read from the client unless the protocol paused reading or a request waits."""
+        paused = self.reading_paused or bool(self._pending)
+        if paused is not self._raw_paused and self.raw is not None and not self.closing:
+            self._raw_paused = paused
+            if paused:
+                self.raw.pause_reading()
+            else:
+                self.raw.resume_reading()
 
     # -- requests and their timeouts -----------------------------------------------------
 
     def _deliver(self, data: bytes) -> None:
-        if not data or self.closing or self.inner is None:
-            return
-        if self.reading_paused:
+        if data and not self.closing and self.inner is not None:
             self._pending.append(data)
-            return
-        if self._tracker.stage is Stage.IDLE and data[:1] == b"L":
-            data = list_as_get(data)  # Vault's LIST method (sealbox.service.vault)
-        try:
-            events = self._tracker.feed(data)
-        except FramingError as exc:
-            self._answer_and_close(exc.status, str(exc))
-            return
-        for event in events:
-            if event == "start":
-                self._written_since_start = 0
-                self._arm(self._s.header_timeout, "the request head")
-            elif event == "head":
-                self._arm(self._s.body_timeout, "the request body")
-            elif event == "done":
-                self._disarm()
-        self.inner.data_received(data)
+            self._drain()
+
+    def _drain(self) -> None:
+        """Hand the HTTP protocol what the client sent, up to the end of a request that
+        is not answered yet: what follows waits until its answer is written whole."""
+        pending = self._pending
+        while pending and not (self.reading_paused or self.closing):
+            if self._answers.answered < self._requests:
+                break
+            data = pending.pop(0)
+            if self._tracker.stage is Stage.IDLE and data[:1] == b"L":
+                data = list_as_get(data)  # Vault's LIST method (sealbox.service.vault)
+            try:
+                events, used = self._tracker.take(data)
+            except FramingError as exc:
+                self._answer_and_close(exc.status, str(exc))
+                return
+            if used < len(data):
+                pending.insert(0, data[used:])
+                data = data[:used]
+            for event in events:
+                if event == "start":
+                    self._written_since_start = 0
+                    self._arm(self._s.header_timeout, "the request head")
+                elif event == "head":
+                    self._arm(self._s.body_timeout, "the request body")
+                elif event == "done":
+                    self._requests += 1
+                    self._disarm()
+            assert self.inner is not None
+            self.inner.data_received(data)
+        self._read_raw()
 
     def _arm(self, seconds: float, what: str) -> None:
         self._disarm()

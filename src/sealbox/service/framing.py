@@ -1,10 +1,12 @@
-"""Where HTTP/1.1 requests begin and end in a connection's byte stream (for the timeouts).
+"""Where HTTP/1.1 requests and answers begin and end in a connection's byte streams.
 
 :class:`RequestTracker` reads the plaintext a client sends, as the server gets it,
 and tells the connection guard when a request starts, when its head is complete and
 when its body is: enough to bound the time each part may take. It parses only the
 framing (RFC 9112 §6: ``Content-Length``, ``Transfer-Encoding: chunked``), never the
 request itself; the HTTP server reads the same bytes on its own.
+:class:`AnswerTracker` reads what the server writes back, and counts the answers
+written whole: a pipelined request waits until the answers before it are.
 
 .. versionadded:: 0.1.0
 """
@@ -12,9 +14,18 @@ request itself; the HTTP server reads the same bytes on its own.
 from __future__ import annotations
 
 import enum
+import sys
 from typing import Final
 
-__all__ = ["AMBIGUOUS_LENGTH", "ONE_HOST", "FramingError", "RequestTracker", "Stage", "list_as_get"]
+__all__ = [
+    "AMBIGUOUS_LENGTH",
+    "ONE_HOST",
+    "AnswerTracker",
+    "FramingError",
+    "RequestTracker",
+    "Stage",
+    "list_as_get",
+]
 
 _MAX_CHUNK_LINE: Final = 4096
 
@@ -78,6 +89,8 @@ class RequestTracker:
         self._chunked = False
         self._chunk_state = "size"  # size, data, data-crlf, trailers
         self._line = bytearray()
+        #: The method of the last request whose head was read is ``HEAD``.
+        self.head_method = False
 
     def feed(self, data: bytes) -> list[str]:
         """Take the next bytes of the stream.
@@ -87,6 +100,20 @@ class RequestTracker:
                 ``Transfer-Encoding``, no ``Host`` in an HTTP/1.1 head or two (when
                 ``one_host``), or a malformed chunk size.
         """
+        return self._read(data, one=False)[0]
+
+    def take(self, data: bytes) -> tuple[list[str], int]:
+        """:meth:`feed` up to the end of the first request that ends in ``data``.
+
+        Returns the events and how many bytes of ``data`` were read; the rest belongs to
+        the requests after that one.
+
+        Raises:
+            FramingError: as :meth:`feed`.
+        """
+        return self._read(data, one=True)
+
+    def _read(self, data: bytes, *, one: bool) -> tuple[list[str], int]:
         events: list[str] = []
         view = memoryview(data)
         if self.stage is Stage.IDLE and data[:1] not in b"\r\n":
@@ -97,6 +124,8 @@ class RequestTracker:
                 self._start_body(data[:end])
                 events += _BODILESS if self.stage is Stage.IDLE else _WITH_BODY
                 view = view[end + 4 :]
+                if one and events[-1] == "done":
+                    return events, end + 4
         while view:
             if self.stage is Stage.IDLE:
                 # Empty lines between requests are allowed (RFC 9112 §2.2).
@@ -113,7 +142,9 @@ class RequestTracker:
                 view = self._feed_head(view, events)
             else:
                 view = self._feed_body(view, events)
-        return events
+            if one and events and events[-1] == "done":
+                break
+        return events, len(data) - len(view)
 
     def _feed_head(self, view: memoryview, events: list[str]) -> memoryview:
         start = max(0, len(self._head) - 3)
@@ -139,6 +170,7 @@ class RequestTracker:
         chunked = False
         has_length = has_coding = False
         hosts = 0
+        self.head_method = head.startswith(b"HEAD ")
         lines = head.split(b"\r\n")
         for line in lines[1:]:
             colon = line.find(b":")
@@ -168,6 +200,9 @@ class RequestTracker:
             # RFC 9112 §3.2: none (HTTP/1.1) or several are refused; a proxy in front may
             # have read another Host than the URLs built from it here (OAuth metadata).
             raise FramingError(ONE_HOST, 400)
+        self._expect_body(length, chunked=chunked)
+
+    def _expect_body(self, length: int, *, chunked: bool) -> None:
         self._chunked = chunked
         self._chunk_state = "size"
         self._line.clear()
@@ -218,3 +253,69 @@ class RequestTracker:
             self.stage = Stage.IDLE
             events.append("done")
         return rest
+
+
+class AnswerTracker(RequestTracker):
+    """Counts the answers a server has written whole, from the bytes it writes.
+
+    :meth:`wrote` takes what the server writes, in order; :attr:`answered` is how many
+    final answers have ended. An interim answer (``100 Continue``) is not one; an answer
+    to a ``HEAD`` request (``requests`` tells whether the request being answered is one),
+    a 204 and a 304 end with their head; every other answer is framed by
+    ``Content-Length`` or chunked, as uvicorn frames them all (RFC 9112 §6.3).
+    """
+
+    def __init__(self, requests: RequestTracker) -> None:
+        super().__init__(sys.maxsize)
+        self._requests = requests
+        self._ends = 0  # answers ended, interim ones included
+        self._interim = 0
+
+    @property
+    def answered(self) -> int:
+        """The final answers written whole."""
+        return self._ends - self._interim
+
+    def wrote(self, data: bytes) -> None:
+        """Take the next bytes the server wrote."""
+        if self.stage is Stage.IDLE and data[9:10] != b"1":
+            # What is written in one turn is most often one whole answer with its
+            # Content-Length (named in lower case by uvicorn): seen ending at a glance.
+            end = data.find(b"\r\n\r\n") + 4
+            at = data.find(b"\r\ncontent-length:", 0, end)
+            if at > 0:
+                try:
+                    length = int(data[at + 17 : data.find(b"\r\n", at + 17)])
+                except ValueError:
+                    length = -1
+                if length == len(data) - end:
+                    self._ends += 1
+                    return
+        self._ends += self.feed(data).count("done")
+
+    def _start_body(self, head: bytes) -> None:
+        status = head[9:12]  # HTTP/1.1 200 OK
+        if status[:1] == b"1":
+            self._interim += 1
+        if status[:1] == b"1" or status in (b"204", b"304") or self._requests.head_method:
+            self._expect_body(0, chunked=False)
+            return
+        lower = head.lower()
+        coding = _field(lower, b"\r\ntransfer-encoding:")
+        if coding is not None and coding.endswith(b"chunked"):
+            self._expect_body(0, chunked=True)
+            return
+        try:
+            length = int(_field(lower, b"\r\ncontent-length:") or 0)
+        except ValueError:
+            length = 0
+        self._expect_body(length, chunked=False)
+
+
+def _field(head: bytes, name: bytes) -> bytes | None:
+    """The value of the first field ``name`` (``\\r\\n`` and the name with its colon)."""
+    start = head.find(name)
+    if start < 0:
+        return None
+    end = head.find(b"\r\n", start + len(name))
+    return head[start + len(name) : end if end >= 0 else len(head)].strip()
