@@ -13,16 +13,26 @@ The key set is imported with :meth:`JWKSet.from_json`'s policy; HMAC keys are
 never accepted from a URL. The URL comes from configuration only: a token's
 ``jku`` header is never followed (RFC 8725 §3.10).
 
+With the client it makes itself, ``timeout`` bounds each fetch as a whole — connecting,
+the status line and headers, and the body — not each read: httpx's timeouts restart with
+every byte, so a server sending a byte now and then would hold the fetch, and the lookups
+waiting for it, for as long as it liked. When the time is up, the fetch's connection is
+shut down (a timer thread; the connection is learnt from httpcore's ``trace`` extension,
+a new one for each fetch), and a read blocked on it returns at once.
+
 .. versionadded:: 0.1.0
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 import httpx2
 
@@ -31,7 +41,9 @@ from sealbox.jwt.jwk import JWKSet, VerificationKey
 from sealbox.jwt.remote_cache import (
     ACCEPT,
     FETCH_ERRORS,
+    TIMED_OUT,
     BodyReader,
+    FetchError,
     JWKSCache,
     client_tls,
 )
@@ -55,7 +67,8 @@ class RemoteJWKSet:
             issuer's public key must also match, on top of the certificate checks
             (with ``ca`` or the system's trust store): a shortcut for
             ``ssl_context=client_context(ca=…, pins=…)``.
-        timeout: seconds for each fetch with the default client.
+        timeout: seconds for each fetch with the default client, from connecting to
+            the last byte of the body (not per read).
         cache_ttl: how long a fetched set is used when the response has no
             ``Cache-Control: max-age``.
         max_ttl: the longest a set is kept, whatever the response says.
@@ -107,7 +120,12 @@ class RemoteJWKSet:
         # The client this object makes gets the whole fetch bounded; a caller's, its own.
         self._timeout = timeout if client is None else None
         self._client = client or httpx2.Client(
-            verify=verify or ssl.create_default_context(), timeout=timeout, follow_redirects=False
+            verify=verify or ssl.create_default_context(),
+            timeout=timeout,
+            follow_redirects=False,
+            # A connection of its own for each fetch, which _Deadline learns of and can
+            # end (fetches are minutes apart: keeping one open would save little).
+            limits=httpx2.Limits(max_keepalive_connections=0),
         )
         self._lock = threading.Lock()
 
@@ -174,15 +192,84 @@ class RemoteJWKSet:
         cache = self._cache
         if not cache.begin(now):
             return
-        deadline = None if self._timeout is None else time.monotonic() + self._timeout
+        deadline = None if self._timeout is None else _Deadline(self._timeout)
+        extensions = {} if deadline is None else {"trace": deadline.trace}
         try:
-            with self._client.stream("GET", cache.url, headers=ACCEPT) as response:
-                body = BodyReader(response.status_code, deadline)
+            with (
+                deadline or contextlib.nullcontext(),
+                self._client.stream(
+                    "GET", cache.url, headers=ACCEPT, extensions=extensions
+                ) as response,
+            ):
+                body = BodyReader(response.status_code, None if deadline is None else deadline.at)
                 for chunk in response.iter_bytes():
                     body.add(chunk)
                 cache_control = response.headers.get("cache-control", "")
+                if deadline is not None:
+                    deadline.stop()  # before the connection is closed
             keys = body.keys()
         except FETCH_ERRORS as exc:
-            cache.failed(exc, now)
+            # A connection shut down at the deadline fails as a closed one: say why.
+            cache.failed(FetchError(TIMED_OUT) if deadline and deadline.passed else exc, now)
             return
         cache.succeeded(keys, cache_control, now)
+
+
+class _Deadline:
+    """Shuts the fetch's connection down ``seconds`` after the fetch began, unless it
+    ended before (the module docstring says why)."""
+
+    __slots__ = ("_done", "_lock", "_sock", "_timer", "at", "passed")
+
+    def __init__(self, seconds: float) -> None:
+        self.at = time.monotonic() + seconds
+        self.passed = False
+        self._done = False
+        self._sock: socket.socket | None = None
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._fire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> _Deadline:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """The fetch is over: never shut anything down from now on."""
+        with self._lock:
+            self._done = True
+            self._sock = None
+        self._timer.cancel()
+
+    def trace(self, event: str, info: Mapping[str, Any]) -> None:
+        """httpcore's ``trace`` callback: remember the socket of each connection made
+        (TCP, then TLS over it; a proxy's tunnel too)."""
+        if not event.endswith((".connect_tcp.complete", ".start_tls.complete")):
+            return
+        stream = info.get("return_value")
+        sock = stream.get_extra_info("socket") if stream is not None else None
+        if isinstance(sock, socket.socket):
+            with self._lock:
+                if not self._done:
+                    self._sock = sock
+                    if self.passed:
+                        self._shut()
+
+    def _fire(self) -> None:
+        with self._lock:
+            if self._done:
+                return
+            self.passed = True
+            self._shut()
+
+    def _shut(self) -> None:
+        # No socket yet (still connecting): trace() shuts it down once it is made.
+        if self._sock is None:
+            return
+        # socket.socket's own shutdown, also for an SSLSocket: its override would drop
+        # the TLS state under the thread reading through it.
+        with contextlib.suppress(OSError):
+            socket.socket.shutdown(self._sock, socket.SHUT_RDWR)
