@@ -6,11 +6,13 @@ fixtures of ``test_sqlalchemy_types``: a table of their own per test, dropped af
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
+from typing import Any
 
 import pytest
-from sqlalchemy import Integer, bindparam, func, literal, null, select, text
+from sqlalchemy import Integer, bindparam, func, insert, literal, null, select, text, update
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from sealbox.integrations.sqlalchemy import (
@@ -25,9 +27,134 @@ from tests.unit.test_sqlalchemy_types import (
     backend,
     make_models,
     ring,
+    setup,
 )
 
-__all__ = ["backend", "ring"]  # the fixtures, used by name
+__all__ = ["backend", "ring", "setup"]  # the fixtures, used by name
+
+CANARY = "canary-edge-value-41d7@example.com"
+
+
+def found(db: DB, user: Any, value: str | None) -> list[int]:
+    return db.run(
+        lambda s: sorted(
+            s.scalars(select(user.id).where(blind_index_match(user.email_index, value)))
+        )
+    )
+
+
+# -- the blind index follows statements, not only attribute sets ---------------------------
+
+
+def test_inserts_by_statement_and_in_bulk_keep_the_blind_index(setup, caplog) -> None:
+    # keep_blind_index() listened to attribute sets only: rows inserted in bulk, by
+    # insert().values() or by bulk_insert_mappings() had a NULL index, and no lookup ever
+    # found them.
+    caplog.set_level(logging.INFO, logger="sqlalchemy.engine")
+    db, User = setup
+    table = User.__table__
+
+    def insert_them(s: Session) -> None:
+        s.execute(insert(User), [{"id": 1, "email": "one@x.org"}, {"id": 2, "email": None}])
+        s.execute(insert(User).values(id=3, email="Three@x.org"))
+        s.execute(insert(User), {"id": 4, "email": "four@x.org"})
+        s.bulk_insert_mappings(User, [{"id": 5, "email": "five@x.org"}])
+        s.connection().execute(table.insert(), [{"id": 6, "email": CANARY}])
+        s.commit()
+
+    db.run(insert_them)
+    assert found(db, User, "one@x.org") == [1]
+    assert found(db, User, None) == [2]
+    assert found(db, User, "three@x.org") == [3]
+    assert found(db, User, "four@x.org") == [4]
+    assert found(db, User, "five@x.org") == [5]
+    assert found(db, User, CANARY) == [6]
+    assert CANARY not in caplog.text  # the statements carry digests, never the values
+
+
+def test_updates_by_statement_move_the_blind_index(setup) -> None:
+    # update(User).values(email=…) sealed the new address but left the old digest: the
+    # row was found by its previous address, and not by its new one.
+    db, User = setup
+    db.run(
+        lambda s: (s.add_all([User(id=i, email=f"old{i}@x.org") for i in (1, 2, 3, 4)]), s.commit())
+    )
+
+    def change(s: Session) -> None:
+        s.execute(update(User).where(User.id == 1).values(email="new1@x.org"))
+        s.execute(update(User).where(User.id == 2).values(email=None))
+        s.execute(update(User), [{"id": 3, "email": "new3@x.org"}])
+        s.bulk_update_mappings(User, [{"id": 4, "email": "new4@x.org"}])
+        s.commit()
+
+    db.run(change)
+    for i in (1, 3, 4):
+        assert found(db, User, f"old{i}@x.org") == []
+        assert found(db, User, f"new{i}@x.org") == [i]
+    assert found(db, User, None) == [2]
+    assert db.run(lambda s: s.get(User, 1).email) == "new1@x.org"
+
+
+def test_an_index_set_by_the_statement_itself_is_kept(setup) -> None:
+    db, User = setup
+    digest = User.email_index.type.digest("chosen@x.org")
+    db.run(
+        lambda s: (
+            s.execute(insert(User).values(id=1, email="a@x.org", email_index=digest)),
+            s.commit(),
+        )
+    )
+    assert found(db, User, "chosen@x.org") == [1]
+    assert found(db, User, "a@x.org") == []
+
+
+def test_statements_whose_new_value_is_not_known_are_refused(setup) -> None:
+    # The value is computed by the database (another column, a function) or bound later:
+    # no digest can be made for it, so the index would go stale without a word.
+    db, User = setup
+    db.run(lambda s: (s.add(User(id=1, email="a@x.org", note="n")), s.commit()))
+    for statement, params in (
+        (update(User).values(email=User.note), None),
+        (update(User.__table__).values(email=bindparam("e")), {"e": "b@x.org"}),
+        (User.__table__.insert().values([{"id": 2, "email": "c@x.org"}]), None),
+    ):
+        with pytest.raises(TypeError, match="email_index") as info:
+            db.run(lambda s, statement=statement, params=params: s.execute(statement, params))
+        assert "b@x.org" not in str(info.value) and "c@x.org" not in str(info.value)
+    assert found(db, User, "a@x.org") == [1]
+
+
+def test_statements_that_would_store_a_value_in_clear_are_refused(setup) -> None:
+    # SQL of another type than the column's is not sealed: a typed bindparam or literal,
+    # a function, another column. It was stored as it was, and the row did not open.
+    db, User = setup
+    table = User.__table__
+    db.run(lambda s: (s.add(User(id=1, email="a@x.org", note="n")), s.commit()))
+    for statement in (
+        insert(User).values(id=2, note=bindparam("n", CANARY)),
+        insert(User).values(id=2, avatar=literal(CANARY.encode())),
+        update(User).values(note=func.lower(CANARY)),
+        update(User).values(avatar=func.coalesce(User.avatar, CANARY.encode())),
+        update(table).values(note=text("'x'")),
+        table.insert().values([{"id": 2, "note": literal(CANARY)}]),
+        table.insert().from_select(["id", "note"], select(literal(2), literal(CANARY))),
+    ):
+        with pytest.raises(TypeError, match="stored in clear") as info:
+            db.run(lambda s, statement=statement: s.execute(statement))
+        assert CANARY not in str(info.value)
+    assert CANARY not in repr(db.raw(f"SELECT * FROM {table.name}"))
+    # Python values, untyped parameters and SQL of the column's own type are sealed.
+    db.run(
+        lambda s: (
+            s.execute(update(User).values(note=bindparam("n")), {"n": "from a parameter"}),
+            s.execute(update(User).values(email=User.email, email_index=User.email_index)),
+            s.commit(),
+        )
+    )
+    assert db.run(lambda s: (s.get(User, 1).note, s.get(User, 1).email)) == (
+        "from a parameter",
+        "a@x.org",
+    )
 
 
 # -- reseal() after a rotation --------------------------------------------------------------

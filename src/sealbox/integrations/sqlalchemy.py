@@ -14,7 +14,9 @@ is visible); an empty string is encrypted like any other value.
 (``Keyring.blind_index``) for equality lookups; :func:`blind_index_match` builds
 the ``WHERE`` clause from the digests under every usable key (active or decrypt-only),
 so lookups keep finding rows indexed before a rotation; :func:`keep_blind_index` keeps an index
-column in step with the column it indexes.
+column in step with the column it indexes, for objects and for INSERT and UPDATE statements.
+An INSERT or UPDATE that would store an encrypted column in clear (set to a typed literal,
+a column that is not encrypted, a function) raises ``TypeError``.
 
 Example::
 
@@ -57,11 +59,13 @@ from sealbox.exceptions import ConfigError, DecryptionError, ExtraNotInstalledEr
 from sealbox.keysets.fields import value_bytes
 
 try:
-    from sqlalchemy import LargeBinary, Text, event
+    from sqlalchemy import Column, LargeBinary, Text, event
+    from sqlalchemy.engine import Engine
     from sqlalchemy.exc import DontWrapMixin
     from sqlalchemy.sql import operators, visitors
-    from sqlalchemy.sql.elements import BindParameter, ClauseElement
-    from sqlalchemy.types import TypeDecorator
+    from sqlalchemy.sql.dml import ValuesBase
+    from sqlalchemy.sql.elements import BindParameter, ClauseElement, ColumnClause, Null
+    from sqlalchemy.types import NullType, TypeDecorator
 except ImportError:  # pragma: no cover - exercised only without the extra
     raise ExtraNotInstalledError("service", "sqlalchemy") from None
 
@@ -425,7 +429,11 @@ def keep_blind_index(source: Any, index: Any) -> None:
 
     Both are ORM attributes of one mapped class (``User.email``, ``User.email_index``).
     Assigning ``None`` to the source clears the index. Re-assigning a value (after a
-    rotation) recomputes its digest under the new primary key.
+    rotation) recomputes its digest under the new primary key. INSERT and UPDATE
+    statements that set the source and not the index (``insert(User)`` with rows,
+    ``update(User).values(email=…)``, ``bulk_insert_mappings``) set the index too; one
+    whose new value is not known in Python (SQL, a parameter bound at execution, a
+    multi-row VALUES) raises ``TypeError`` unless it sets the index itself.
     """
     _, index_type = _index_type(index)
     key = index.key
@@ -435,6 +443,121 @@ def keep_blind_index(source: Any, index: Any) -> None:
 
     event.listen(source, "set", on_set)
     _links.setdefault(source.class_, {})[key] = source.key
+    # Statements (bulk inserts, update().values()) set columns, not attributes: for them,
+    # _check_statement() keeps the index in step.
+    source_column, index_column = _column_of(source), _column_of(index)
+    if source_column is not None and index_column is not None:
+        link = (source_column, index_column, index_type)
+        links = _statement_links.setdefault(source_column.table, [])
+        if source_column.table is index_column.table and link not in links:
+            links.append(link)
+
+
+# Table -> [(source column, index column, its type)] linked by keep_blind_index().
+_statement_links: weakref.WeakKeyDictionary[Any, list[tuple[Any, Any, BlindIndex]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _column_of(attribute: Any) -> Any:
+    columns: Any = getattr(getattr(attribute, "property", None), "columns", ())
+    return columns[0] if len(columns) == 1 and isinstance(columns[0], Column) else None
+
+
+def _key(column: Any) -> Any:
+    return column if isinstance(column, str) else getattr(column, "key", column)
+
+
+def _sealed(value: Any) -> bool:
+    """Whether what a statement sets an encrypted column to is sealed on the way: a
+    Python value or a parameter (bound with the column's type), ``NULL``, or another
+    encrypted column; not a typed literal, a plain column or SQL computing a value."""
+    if not isinstance(value, ClauseElement) or isinstance(value, Null):
+        return True
+    if isinstance(value, BindParameter):
+        return isinstance(value.type, NullType | _Encrypted)
+    return isinstance(value, ColumnClause) and isinstance(value.type, _Encrypted)
+
+
+def _known(value: Any, rows: list[dict[str, Any]]) -> tuple[bool, Any]:
+    """``(True, the Python value)`` of a ``values()`` entry, or ``(False, None)``: SQL,
+    or a parameter whose value comes with the execution."""
+    if value is None or isinstance(value, Null):
+        return True, None
+    if isinstance(value, BindParameter):
+        if value.required or any(value.key in row for row in rows):
+            return False, None
+        return True, value.effective_value
+    return not isinstance(value, ClauseElement), value
+
+
+def _statement_values(statement: Any) -> tuple[dict[str, Any], dict[str, list[Any]], bool]:
+    """What an INSERT or UPDATE sets: ``values()`` by column key; what a multi-row VALUES
+    (by name or by position) or an INSERT … SELECT sets; whether the values are ordered."""
+    ordered = getattr(statement, "_ordered_values", None) or ()  # SQLAlchemy 2.0
+    values = {_key(k): v for k, v in [*(statement._values or {}).items(), *ordered]}
+    elsewhere: dict[str, list[Any]] = {}
+    columns = statement.table.columns
+    for group in statement._multi_values:
+        for row in group:
+            pairs = row.items() if isinstance(row, dict) else zip(columns, row, strict=False)
+            for k, v in pairs:
+                elsewhere.setdefault(_key(k), []).append(v)
+    if statement._select_names:
+        selected = statement.select.selected_columns
+        for name, v in zip(statement._select_names, selected, strict=False):
+            elsewhere.setdefault(name, []).append(v)
+    fixed = bool(ordered) or getattr(statement, "_maintain_values_ordering", False)
+    return values, elsewhere, fixed
+
+
+def _check_statement(
+    _conn: Any, statement: Any, multiparams: Any, params: Any, _options: Any
+) -> tuple[Any, Any, Any]:
+    """``before_execute`` for INSERT and UPDATE statements: refuse one that would store
+    an encrypted column in clear; set the index of a column linked with
+    :func:`keep_blind_index` that the statement sets without its index."""
+    if not isinstance(statement, ValuesBase):
+        return statement, multiparams, params
+    values, elsewhere, fixed = _statement_values(statement)
+    for column in statement.table.columns if values or elsewhere else ():
+        given = [values[column.key]] if column.key in values else []
+        if isinstance(column.type, _Encrypted) and not all(
+            map(_sealed, given + elsewhere.get(column.key, []))
+        ):
+            raise _ColumnTypeError(
+                f"this statement sets the encrypted column {column.key} to SQL (a typed "
+                "literal, a column that is not encrypted, a function), which would be "
+                "stored in clear: give the Python value, which the column seals"
+            )
+    try:
+        links = _statement_links.get(statement.table, ())
+    except TypeError:  # a table that cannot be weakly referenced: not one of ours
+        links = ()
+    rows: list[dict[str, Any]] = list(multiparams) if multiparams else [params]
+    for source, index, index_type in links:
+        if index.key in values or index.key in elsewhere or any(index.key in r for r in rows):
+            continue  # the statement sets the index itself
+
+        def digest(value: Any, index_type: BlindIndex = index_type) -> bytes | None:
+            return None if value is None else index_type.digest(value)
+
+        known, value = _known(values.get(source.key), rows)
+        if source.key in elsewhere or (source.key in values and (fixed or not known)):
+            raise _ColumnTypeError(
+                f"this statement sets {source.key} from SQL, a parameter bound at "
+                "execution, several VALUES rows or ordered values, so its blind index "
+                f"{index.key} cannot be computed: set {index.key} in the statement too "
+                f"(Model.{index.key}.type.digest(value)), or set the attribute on the object"
+            )
+        if source.key in values:
+            statement = statement.values({index: digest(value)})
+        else:
+            rows = [{**r, index.key: digest(r[source.key])} if source.key in r else r for r in rows]
+    return (statement, rows, params) if multiparams else (statement, [], rows[0])
+
+
+event.listen(Engine, "before_execute", _check_statement, retval=True)
 
 
 def reseal(obj: Any) -> None:
