@@ -3,8 +3,17 @@
 Vault itself cannot run here. This server implements the parts sealbox uses, with
 the request and response shapes of Vault's API documentation
 (developer.hashicorp.com/vault/api-docs): KV version 2 (read a version, write with
-check-and-set, read metadata), AppRole login, token checks (403), namespaces
-(``X-Vault-Namespace``), and a sealed state (503). hvac talks to it for real.
+check-and-set, read metadata; soft-delete the latest version or given versions, undelete,
+destroy, delete the metadata and every version), AppRole login, token checks (403),
+namespaces (``X-Vault-Namespace``), and a sealed state (503). hvac talks to it for real.
+
+KV v2 deletion, as Vault's API documents it (api-docs/secret/kv/kv-v2):
+``DELETE /v1/{mount}/data/{path}`` soft-deletes the latest version;
+``POST /v1/{mount}/delete/{path}``, ``/undelete/{path}`` and ``/destroy/{path}`` take
+``{"versions": [...]}``; ``DELETE /v1/{mount}/metadata/{path}`` removes the secret and
+its history. All answer 204. Reading a deleted or destroyed version answers 404 with
+``data.data`` null and the version's ``metadata`` (``deletion_time`` set, or
+``destroyed`` true), which is how a client tells it from a path that never existed.
 The Transit engine (mounted at ``transit``) is in :mod:`tests.fakes.vault_transit`.
 """
 
@@ -30,8 +39,28 @@ def _now() -> str:
 
 @dataclass
 class _Secret:
-    versions: dict[int, dict[str, Any]] = field(default_factory=dict)  # n -> {"data", "created"}
+    # n -> {"data", "created", "deleted" (a time, or ""), "destroyed"}
+    versions: dict[int, dict[str, Any]] = field(default_factory=dict)
     current: int = 0
+
+    def add(self, data: dict[str, Any]) -> tuple[int, str]:
+        self.current += 1
+        created = _now()
+        self.versions[self.current] = {
+            "data": dict(data),
+            "created": created,
+            "deleted": "",
+            "destroyed": False,
+        }
+        return self.current, created
+
+
+def _version_metadata(entry: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "created_time": entry["created"],
+        "deletion_time": entry["deleted"],
+        "destroyed": entry["destroyed"],
+    }
 
 
 @dataclass
@@ -69,10 +98,11 @@ class FakeVault:
         self, path: str, data: dict[str, Any], *, mount: str = "secret", namespace: str = ""
     ) -> int:
         with self.lock:
-            s = self.kv.setdefault((namespace, mount, path), _Secret())
-            s.current += 1
-            s.versions[s.current] = {"data": dict(data), "created": _now()}
-            return s.current
+            return self.kv.setdefault((namespace, mount, path), _Secret()).add(data)[0]
+
+
+# The KV v2 routes that act on listed versions (``POST /v1/{mount}/{action}/{path}``).
+_VERSION_ACTIONS = ("delete", "undelete", "destroy")
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -82,6 +112,10 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def _send(self, status: int, body: dict[str, Any] | None) -> None:
+        if status == 204:  # no content, and no Content-Length (RFC 9110 §8.6)
+            self.send_response(status)
+            self.end_headers()
+            return
         raw = b"" if body is None else json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -106,6 +140,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_PUT(self) -> None:
         self._dispatch("POST")
+
+    def do_DELETE(self) -> None:
+        self._dispatch("DELETE")
 
     def _dispatch(self, method: str) -> None:
         vault = self.server.vault
@@ -146,7 +183,7 @@ class _Handler(BaseHTTPRequestHandler):
             return vault_transit.handle(
                 self, method, namespace, parts[1], parts[2:], headers["x-vault-token"]
             )
-        if len(parts) < 4 or parts[2] not in ("data", "metadata"):
+        if len(parts) < 4 or parts[2] not in ("data", "metadata", *_VERSION_ACTIONS):
             return self._error(404)
         mount, kind, path = parts[1], parts[2], "/".join(parts[3:])
         key = (namespace, mount, path)
@@ -162,6 +199,11 @@ class _Handler(BaseHTTPRequestHandler):
                 entry = secret.versions.get(version)
                 if entry is None:
                     return self._error(404)
+                metadata = {**_version_metadata(entry), "custom_metadata": None, "version": version}
+                if entry["deleted"] or entry["destroyed"]:
+                    # Vault's answer for a deleted or destroyed version: 404, no data, and
+                    # the version's metadata (not an "errors" list).
+                    return self._send(404, {"data": {"data": None, "metadata": metadata}})
                 return self._send(
                     200,
                     {
@@ -169,16 +211,7 @@ class _Handler(BaseHTTPRequestHandler):
                         "lease_id": "",
                         "renewable": False,
                         "lease_duration": 0,
-                        "data": {
-                            "data": entry["data"],
-                            "metadata": {
-                                "created_time": entry["created"],
-                                "custom_metadata": None,
-                                "deletion_time": "",
-                                "destroyed": False,
-                                "version": version,
-                            },
-                        },
+                        "data": {"data": entry["data"], "metadata": metadata},
                         "wrap_info": None,
                         "warnings": None,
                         "auth": None,
@@ -193,12 +226,7 @@ class _Handler(BaseHTTPRequestHandler):
                         400, "check-and-set parameter did not match the current version"
                     )
                 secret = vault.kv.setdefault(key, _Secret())
-                secret.current += 1
-                created = _now()
-                secret.versions[secret.current] = {
-                    "data": body.get("data") or {},
-                    "created": created,
-                }
+                _, created = secret.add(body.get("data") or {})
                 return self._send(
                     200,
                     {
@@ -227,16 +255,35 @@ class _Handler(BaseHTTPRequestHandler):
                             "updated_time": secret.versions[secret.current]["created"],
                             "custom_metadata": None,
                             "versions": {
-                                str(n): {
-                                    "created_time": v["created"],
-                                    "deletion_time": "",
-                                    "destroyed": False,
-                                }
-                                for n, v in secret.versions.items()
+                                str(n): _version_metadata(v) for n, v in secret.versions.items()
                             },
                         }
                     },
                 )
+            if kind == "data" and method == "DELETE":
+                # Soft-deletes the latest version (nothing to do for a missing secret).
+                if secret is not None and secret.current in secret.versions:
+                    latest = secret.versions[secret.current]
+                    latest["deleted"] = latest["deleted"] or _now()
+                return self._send(204, None)
+            if kind == "metadata" and method == "DELETE":
+                vault.kv.pop(key, None)
+                return self._send(204, None)
+            if kind in _VERSION_ACTIONS and method == "POST":
+                versions = self._body().get("versions")
+                if not isinstance(versions, list) or not versions:
+                    return self._error(400, "no version number provided")
+                for n in versions:
+                    entry = secret.versions.get(int(n)) if secret is not None else None
+                    if entry is None or entry["destroyed"]:
+                        continue  # Vault skips versions that do not exist, or are gone
+                    if kind == "delete":
+                        entry["deleted"] = entry["deleted"] or _now()
+                    elif kind == "undelete":
+                        entry["deleted"] = ""
+                    else:
+                        entry["destroyed"], entry["data"] = True, None
+                return self._send(204, None)
         return self._error(405)
 
 

@@ -185,7 +185,7 @@ def test_a_deleted_or_destroyed_version_is_reported_as_such(
     meta = {"deletion_time": "2024-01-01T00:00:00Z", "destroyed": destroyed, "version": 2}
     answer(server, 404, json.dumps({"data": {"data": None, "metadata": meta}}).encode())
     src = VaultKV2Source(server.url, "app/prod", token=TOKEN, ca=vault_ca_file)
-    with pytest.raises(SecretSourceError, match=rf"version read was {word} \(404\)"):
+    with pytest.raises(SecretSourceError, match=rf"version 2 was {word} \(404\)"):
         src.names()
 
 

@@ -5,7 +5,8 @@ Every source returns :class:`~sealbox.secret.Secret` values; a
 dependencies (python-dotenv, hvac) import them only when used.
 
 May import: :mod:`sealbox._util`, :mod:`sealbox.age` (sealed secrets files) and
-third-party ``dotenv`` (python-dotenv), ``hvac`` and ``requests`` (hvac's transport).
+third-party ``dotenv`` (python-dotenv), ``hvac``, and ``requests`` and ``urllib3`` (hvac's
+transport).
 
 .. versionadded:: 0.1.0
 """

@@ -13,7 +13,9 @@ Vault's own tools read them.
 API used (Vault's published HTTP API, as hvac calls it):
 ``GET /v1/{mount}/data/{path}[?version=N]``, ``POST /v1/{mount}/data/{path}``
 (with ``options.cas`` for check-and-set), ``GET /v1/{mount}/metadata/{path}``,
-``POST /v1/auth/{approle_mount}/login``.
+``POST /v1/auth/{approle_mount}/login``. A version deleted or destroyed in Vault is
+answered 404 with its metadata: reading it is a :class:`SecretSourceError` saying so
+(codes ``vault_version_deleted``, ``vault_version_destroyed``), not "no such secret".
 
 .. versionadded:: 0.1.0
 """
@@ -51,12 +53,13 @@ class VaultKV2Source:
         version: read this version instead of the latest.
         ca: a PEM file of the CA that signed Vault's certificate (default
             ``$VAULT_CACERT``, else the system's trust store).
-        timeout: seconds per request.
+        timeout: seconds a request to Vault may take in all (connecting, sending, and
+            reading the whole answer, redirects included), not per read.
 
     Raises:
         ConfigError: no address; the URL is not https (nor http to a loopback
             address); both ``token`` and ``approle``, or neither and no token in the
-            environment.
+            environment; a ``timeout`` that is not a positive number of seconds.
         ExtraNotInstalledError: hvac is not installed (``sealbox[vault]``).
     """
 
@@ -222,9 +225,15 @@ class VaultKV2Source:
         except hx.InvalidPath as exc:
             gone = _deleted(exc.json)
             if gone is not None:
+                state, version = gone
+                which = "the version read" if version is None else f"version {version}"
                 raise SecretSourceError(
-                    f"{self.label}: the version read was {gone} (404)",
-                    hint="read another version, or undelete this one in Vault",
+                    f"{self.label}: {which} was {state} (404)",
+                    hint="read another version, or undelete this one in Vault"
+                    if state == "deleted"
+                    else "read another version: a destroyed version's data is gone for good",
+                    code=f"vault_version_{state}",
+                    facts={} if version is None else {"version": str(version)},
                 ) from None
             target = f"version {self.version} of " if self.version and what == "read" else ""
             raise SecretSourceError(f"{self.label}: {target}no such secret (404)") from None
@@ -242,15 +251,18 @@ class VaultKV2Source:
             return fn(self._client)
 
 
-def _deleted(answer: object) -> str | None:
-    """``"deleted"`` or ``"destroyed"`` when a 404 answer is KV v2's for such a version."""
+def _deleted(answer: object) -> tuple[str, int | None] | None:
+    """``("deleted" or "destroyed", version)`` when a 404 answer is KV v2's for such a
+    version (its ``data.data`` null, its ``data.metadata`` saying so), else ``None``."""
     body = answer.get("data") if isinstance(answer, dict) else None
     meta = body.get("metadata") if isinstance(body, dict) else None
     if not isinstance(meta, dict):
         return None
+    version = meta.get("version")
+    number = version if isinstance(version, int) and not isinstance(version, bool) else None
     if meta.get("destroyed") is True:
-        return "destroyed"
-    return "deleted" if meta.get("deletion_time") else None
+        return "destroyed", number
+    return ("deleted", number) if meta.get("deletion_time") else None
 
 
 def _vault_path(value: str, what: str) -> str:

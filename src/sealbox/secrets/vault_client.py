@@ -9,6 +9,11 @@ AppRole login given as an argument is never replaced by a token from the environ
 The address must be ``https://``, except for a development server on this machine
 (``127.0.0.1``, ``::1``, ``localhost``): plain ``http://`` to a loopback address is
 allowed with a warning, logged once per address, since nothing leaves the host.
+
+Every request hvac sends goes through :mod:`sealbox.secrets.vault_http`: ``timeout`` bounds
+the whole request (not each read), an answer is read up to
+:data:`~sealbox.secrets.vault_http.MAX_ANSWER_SIZE` bytes, and a redirect from https to
+plain http is refused.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import logging
+import math
 import os
 import re
 import threading
@@ -129,37 +135,16 @@ class _BadLoginAnswer(Exception):  # noqa: N818 - internal, translated by transp
     """An AppRole login answered 200 without a usable ``auth.client_token``."""
 
 
-class RedirectRefused(Exception):  # noqa: N818 - carried inside requests' own exception
-    """Vault redirected a request to a plain-http address that is not this machine."""
-
-
-def _session(verify: str | bool) -> Any:
-    """A requests session that refuses a redirect from https to plain http.
-
-    Vault's standby nodes redirect clients to the active node (307), and requests
-    follows with every header but ``Authorization``, so ``X-Vault-Token`` and a write's
-    values go wherever the ``Location`` points. As Vault's own client does, a redirect
-    that would downgrade to plain http is refused (from plain http on this machine, the
-    development server, to plain http on this machine aside).
-    """
-    import requests
-
-    class _VaultSession(requests.Session):
-        def rebuild_auth(self, prepared_request: Any, response: Any) -> None:
-            target, previous = str(prepared_request.url), str(response.request.url)
-            stays_local = is_loopback_http(previous) and is_loopback_http(target)
-            if urlsplit(target).scheme != "https" and not stays_local:
-                parts = urlsplit(target)
-                where = f"{parts.scheme}://{parts.hostname}"
-                raise requests.exceptions.InvalidURL(
-                    f"redirect to {where} refused", request=prepared_request
-                ) from RedirectRefused(where)
-            super().rebuild_auth(prepared_request, response)  # type: ignore[no-untyped-call]
-
-    session = _VaultSession()
-    # hvac takes a given session's own verify over its argument: set it here.
-    session.verify = verify
-    return session
+def _check_timeout(timeout: object) -> None:
+    if not isinstance(timeout, int | float) or isinstance(timeout, bool):
+        raise TypeError(f"the Vault timeout is a number of seconds, not {type(timeout).__name__}")
+    if not 0 < timeout < math.inf:
+        raise ConfigError(
+            f"the Vault timeout must be a positive number of seconds, not {timeout!r}",
+            hint="give the seconds a whole request to Vault may take, such as 10",
+            code="vault_bad_timeout",
+            facts={"timeout": repr(timeout)},
+        )
 
 
 def _env_token() -> str | None:
@@ -187,12 +172,18 @@ def client(
     (module docstring); ``approle`` says the caller logs in with AppRole, so no token
     is looked for.
 
+    ``timeout`` bounds each request to Vault as a whole: connecting, sending, and reading
+    the whole answer (module docstring).
+
     Raises:
         ConfigError: no address; the URL is not https (nor http to a loopback
-            address); no token and no AppRole login.
+            address); no token and no AppRole login; a timeout that is not a positive
+            number of seconds.
+        TypeError: a timeout that is not a number.
         ExtraNotInstalledError: hvac is not installed.
     """
     url = _check_url(url if url is not None else os.environ.get(ENV_ADDR))
+    _check_timeout(timeout)
     if token is None and not approle:
         token = _env_token()
         if token is None:
@@ -208,6 +199,8 @@ def client(
         ca = os.environ.get(ENV_CACERT) or None
     try:
         import hvac
+
+        from sealbox.secrets import vault_http
     except ImportError:
         raise ExtraNotInstalledError("vault", "hvac") from None
     if token is not None:
@@ -223,7 +216,7 @@ def client(
         namespace=namespace,
         verify=verify,
         timeout=timeout,
-        session=_session(verify),
+        session=vault_http.session(verify),
     )
 
 
@@ -262,6 +255,8 @@ def transport_errors(label: str, what: str, error: type[SealboxError]) -> Iterat
     import hvac.exceptions as hx
     import requests
 
+    from sealbox.secrets.vault_http import MAX_ANSWER_SIZE, AnswerTooLarge, RedirectRefused
+
     try:
         yield
     except (hx.Forbidden, hx.InvalidPath, hx.InvalidRequest):
@@ -282,7 +277,21 @@ def transport_errors(label: str, what: str, error: type[SealboxError]) -> Iterat
             f"{label}: TLS verification of Vault's certificate failed",
             hint="give the CA that signed it with ca=",
         ) from None
+    except requests.exceptions.Timeout:
+        raise error(
+            f"{label}: {what}: Vault did not answer in time (the timeout bounds the whole "
+            "request, not each read)",
+            hint="check that Vault is reachable and healthy, or give a longer timeout",
+            code="vault_timeout",
+        ) from None
     except requests.exceptions.RequestException as exc:
+        if isinstance(exc.__cause__, AnswerTooLarge):
+            raise error(
+                f"{label}: {what}: Vault's answer is larger than {MAX_ANSWER_SIZE} bytes, refused",
+                hint="check what answers at Vault's address (a proxy, or another server)",
+                code="vault_answer_too_large",
+                facts={"limit": str(MAX_ANSWER_SIZE)},
+            ) from None
         if isinstance(exc.__cause__, RedirectRefused):
             raise error(
                 f"{label}: Vault redirected the request to {exc.__cause__}: plain http, "

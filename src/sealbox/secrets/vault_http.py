@@ -1,0 +1,254 @@
+"""The requests session sealbox gives hvac: every call to Vault bounded in time and size.
+
+requests' ``timeout`` bounds each socket read, not a call: a Vault, a proxy, or a man in
+the middle of a plain-http development address that sends a byte now and then holds the
+call (and the thread) for as long as it likes, and one that sends an endless or hugely
+compressed body fills the memory. This session
+
+- gives each call (``Session.request``, redirects included) a deadline ``timeout``
+  seconds away, which every step keeps to: connecting, the TLS handshake, a proxy's
+  answer to ``CONNECT``, and each read of the status line, the headers and the body
+  wait at most for the time that is left, so a call ends by its deadline whatever the
+  peer does (name resolution aside). The hooks are urllib3's and http.client's own:
+  a connection class's ``response_class`` and ``_new_conn``, a pool's ``ConnectionCls``,
+  a pool manager's ``pool_classes_by_scheme``;
+- reads each answer's body (decompressed) into memory up to :data:`MAX_ANSWER_SIZE`
+  bytes, and refuses a longer one (a ``Content-Length`` over it without reading it);
+- refuses a redirect from https to plain http, as Vault's own client does.
+
+The errors are requests' own (``Timeout``, or a ``RequestException`` caused by
+:class:`AnswerTooLarge` or :class:`RedirectRefused`), for
+:func:`sealbox.secrets.vault_client.transport_errors` to translate.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import http.client
+import io
+import socket
+import time
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+import requests
+import urllib3.exceptions
+
+from sealbox.secrets.vault_client import is_loopback_http
+
+__all__ = ["MAX_ANSWER_SIZE", "AnswerTooLarge", "RedirectRefused", "session"]
+
+MAX_ANSWER_SIZE: Final = 8 * 1024 * 1024
+"""The largest answer body read from Vault, in bytes once decompressed (8 MiB).
+
+Far above what KV v2 stores (Vault's integrated storage refuses an entry over 1 MiB) or
+what a Transit batch of tens of thousands of keys answers; far below what hurts a process."""
+
+_CHUNK: Final = 64 * 1024
+
+# When the call in progress on this thread must be over (time.monotonic()), or None.
+_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "sealbox_vault_deadline", default=None
+)
+
+
+class AnswerTooLarge(Exception):  # noqa: N818 - carried inside requests' own exception
+    """Vault's answer is longer than :data:`MAX_ANSWER_SIZE`."""
+
+
+class RedirectRefused(Exception):  # noqa: N818 - carried inside requests' own exception
+    """Vault redirected a request to a plain-http address that is not this machine."""
+
+
+def _left(request: Any = None) -> float | None:
+    """Seconds left before the call's deadline (``None``: no deadline).
+
+    Raises:
+        requests.exceptions.ReadTimeout: it has passed.
+    """
+    deadline = _deadline.get()
+    if deadline is None:
+        return None
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise requests.exceptions.ReadTimeout("the call's deadline passed", request=request)
+    return left
+
+
+class _DeadlineReader(io.RawIOBase):
+    """A socket's reading side whose every read waits at most until the call's deadline."""
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        super().__init__()
+        # A SocketIO, as http.client reads through: it keeps the socket open while this
+        # reader is, after the connection itself lets go of it (``Connection: close``).
+        self._raw = sock.makefile("rb", buffering=0)
+        self._sock = sock
+        self._deadline = deadline
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int | None:
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the call's deadline passed")
+        self._sock.settimeout(left)
+        return self._raw.readinto(buffer)
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+class _DeadlineResponse(http.client.HTTPResponse):
+    """http.client's response, reading through a :class:`_DeadlineReader` during a call."""
+
+    def __init__(
+        self, sock: socket.socket, debuglevel: int = 0, method: str | None = None, url: Any = None
+    ) -> None:
+        super().__init__(sock, debuglevel, method, url)
+        deadline = _deadline.get()
+        if deadline is not None:
+            self.fp.close()
+            self.fp = io.BufferedReader(_DeadlineReader(sock, deadline))
+
+
+class _DeadlineConnection:
+    """What :func:`_with_deadline` adds to a urllib3 connection class."""
+
+    # http.client makes its answers, and a proxy's answer to CONNECT, of this class.
+    response_class = _DeadlineResponse
+
+    def _new_conn(self) -> socket.socket:
+        # urllib3 gives the TLS handshake that follows the timeout connecting had, again:
+        # it gets only what is left of the call's (CPython bounds a handshake as a whole).
+        sock: socket.socket = super()._new_conn()  # type: ignore[misc]
+        deadline = _deadline.get()
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                sock.close()
+                raise urllib3.exceptions.ConnectTimeoutError(self, "the call's deadline passed")
+            sock.settimeout(left)
+        return sock
+
+
+@functools.cache
+def _with_deadline(connection_class: type[Any]) -> type[Any]:
+    """``connection_class`` (urllib3's, a subclass of http.client's) keeping to the call's
+    deadline: see :class:`_DeadlineConnection`."""
+    return type(connection_class.__name__, (_DeadlineConnection, connection_class), {})
+
+
+def _bound_pools(manager: Any) -> Any:
+    """Make the pools a urllib3 pool manager creates use connections with a deadline."""
+    classes = manager.pool_classes_by_scheme
+    if not getattr(manager, "_sealbox_bound", False):
+        manager.pool_classes_by_scheme = {
+            scheme: type(
+                pool.__name__, (pool,), {"ConnectionCls": _with_deadline(pool.ConnectionCls)}
+            )
+            for scheme, pool in classes.items()
+        }
+        manager._sealbox_bound = True
+    return manager
+
+
+class _BoundedAdapter(requests.adapters.HTTPAdapter):
+    """Sends within the call's deadline; reads each answer's body up to the size limit."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        _bound_pools(self.poolmanager)
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        return _bound_pools(super().proxy_manager_for(proxy, **proxy_kwargs))
+
+    def send(  # type: ignore[override]
+        self, request: requests.PreparedRequest, stream: bool = False, **kwargs: Any
+    ) -> requests.Response:
+        left = _left(request)
+        if left is not None:
+            kwargs["timeout"] = left  # connecting, too, waits only for what is left
+        response = super().send(request, stream=True, **kwargs)
+        try:
+            _read_body(response)
+        except BaseException:
+            response.close()
+            raise
+        return response
+
+
+def _read_body(response: requests.Response) -> None:
+    """Read the body now, decompressed, refusing one over :data:`MAX_ANSWER_SIZE`."""
+    declared = response.headers.get("Content-Length", "").strip()
+    if declared.isascii() and declared.isdigit() and int(declared) > MAX_ANSWER_SIZE:
+        raise _too_large(response)
+    body = bytearray()
+    try:
+        for chunk in response.iter_content(_CHUNK):
+            body += chunk
+            if len(body) > MAX_ANSWER_SIZE:
+                raise _too_large(response)
+    except requests.exceptions.ConnectionError as exc:
+        # requests reports a read that timed out in the body as a ConnectionError.
+        if exc.args and isinstance(exc.args[0], urllib3.exceptions.ReadTimeoutError):
+            raise requests.exceptions.ReadTimeout(exc.args[0], request=response.request) from None
+        raise
+    # What Response.content does after reading; the body is in memory now, whole.
+    response._content = bytes(body)
+    response._content_consumed = True  # type: ignore[attr-defined]
+
+
+def _too_large(response: requests.Response) -> requests.exceptions.RequestException:
+    error = requests.exceptions.RequestException(
+        f"answer larger than {MAX_ANSWER_SIZE} bytes", request=response.request
+    )
+    error.__cause__ = AnswerTooLarge(MAX_ANSWER_SIZE)
+    return error
+
+
+class _VaultSession(requests.Session):
+    """See the module docstring."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        adapter = _BoundedAdapter()
+        self.mount("https://", adapter)
+        self.mount("http://", adapter)
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
+        timeout = kwargs.get("timeout")
+        if _deadline.get() is not None or not isinstance(timeout, int | float):
+            return super().request(method, url, *args, **kwargs)
+        token = _deadline.set(time.monotonic() + timeout)
+        try:
+            return super().request(method, url, *args, **kwargs)
+        finally:
+            _deadline.reset(token)
+
+    def rebuild_auth(self, prepared_request: Any, response: Any) -> None:
+        # Vault's standby nodes redirect clients to the active node (307), and requests
+        # follows with every header but ``Authorization``, so ``X-Vault-Token`` and a
+        # write's values go wherever the ``Location`` points. As Vault's own client does,
+        # a redirect that would downgrade to plain http is refused (from plain http on this
+        # machine, the development server, to plain http on this machine aside).
+        target, previous = str(prepared_request.url), str(response.request.url)
+        stays_local = is_loopback_http(previous) and is_loopback_http(target)
+        if urlsplit(target).scheme != "https" and not stays_local:
+            parts = urlsplit(target)
+            where = f"{parts.scheme}://{parts.hostname}"
+            raise requests.exceptions.InvalidURL(
+                f"redirect to {where} refused", request=prepared_request
+            ) from RedirectRefused(where)
+        super().rebuild_auth(prepared_request, response)  # type: ignore[no-untyped-call]
+
+
+def session(verify: str | bool) -> requests.Session:
+    """A session for hvac: see the module docstring. ``verify`` is requests' own."""
+    vault_session = _VaultSession()
+    # hvac takes a given session's own verify over its argument: set it here.
+    vault_session.verify = verify
+    return vault_session
