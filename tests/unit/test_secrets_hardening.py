@@ -1,6 +1,7 @@
-"""Secret sources against hostile peers: a Vault (or a man in the middle of a plain-http
-development address) that trickles or floods its answer, and KV v2 versions deleted,
-undeleted, destroyed or wiped with their metadata.
+"""Secret sources against hostile peers and files: a Vault (or a man in the middle of a
+plain-http development address) that trickles or floods its answer, values read straight
+from a source reaching a log line, NUL characters in ``.env`` values, and KV v2 versions
+deleted, undeleted, destroyed or wiped with their metadata.
 
 Vault cannot run here. The slow and oversized answers come from a raw socket server on
 127.0.0.1 (tests/_slow_server.py), spoken to by real hvac and requests; the deletion
@@ -10,13 +11,19 @@ routes are the fake of Vault's published API (tests/fakes/vault.py), over real H
 from __future__ import annotations
 
 import gzip
+import io
+import logging
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from sealbox import age
 from sealbox.exceptions import ConfigError, SecretSourceError
-from sealbox.secrets import VaultKV2Source
+from sealbox.secret import install_log_redaction
+from sealbox.secrets import DotenvSource, EnvSource, SecretsChain, VaultKV2Source
+from sealbox.secrets.sealed import SealedFile, SealedFileSource
 from sealbox.secrets.vault_http import MAX_ANSWER_SIZE
 from tests._slow_server import RawServer, Send
 from tests.fakes.vault import FakeVaultServer, fake_vault
@@ -153,6 +160,90 @@ def test_a_timeout_that_bounds_nothing_is_a_config_error(timeout) -> None:
     assert info.value.code == "vault_bad_timeout"
     with pytest.raises(TypeError):
         VaultKV2Source("https://vault.invalid", "p", token=TOKEN, timeout="10")  # type: ignore[arg-type]
+
+
+# -- 3. a value read straight from a source is redacted from logs ---------------------------
+
+
+@pytest.fixture
+def log() -> Iterator[tuple[logging.Logger, io.StringIO]]:
+    """A logger whose handler has sealbox's redaction installed, as an app sets it up."""
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    install_log_redaction(handler)
+    logger = logging.getLogger("tests.secrets_hardening")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    yield logger, out
+    logger.removeHandler(handler)
+
+
+def _vault_source(tmp: Path, value: str, ca: object, ca_file: Path) -> Iterator[object]:
+    with fake_vault(ca, TOKEN) as srv:
+        srv.vault.put("app/prod", {"NAME": value})
+        yield VaultKV2Source(srv.url, "app/prod", token=TOKEN, ca=ca_file)
+
+
+def _sealed_source(tmp: Path, value: str, *_: object) -> Iterator[object]:
+    ident = age.X25519Identity.generate()
+    sealed = SealedFile.create(tmp / "secrets.env", [str(ident.recipient())])
+    sealed.set("NAME", value)
+    sealed.save()
+    yield SealedFileSource(tmp / "secrets.env", [ident])
+
+
+def _dotenv_source(tmp: Path, value: str, *_: object) -> Iterator[object]:
+    (tmp / ".env").write_text(f"NAME={value}\n")
+    yield DotenvSource(tmp / ".env")
+
+
+def _env_source(tmp: Path, value: str, *_: object) -> Iterator[object]:
+    yield EnvSource(environ={"NAME": value})
+
+
+@pytest.mark.parametrize(
+    "make", [_vault_source, _sealed_source, _dotenv_source, _env_source], ids=lambda f: f.__name__
+)
+def test_a_value_looked_up_straight_from_a_source_never_reaches_a_log_line(
+    make, log, tmp_path, vault_ca, vault_ca_file
+) -> None:
+    canary = f"canary-direct-{make.__name__}-7c1e"
+    logger, out = log
+    for source in make(tmp_path, canary, vault_ca, vault_ca_file):
+        value = source.lookup("NAME")
+        assert value is not None and value.expose_secret() == canary
+        logger.info("connecting with %s", value.expose_secret())
+        logger.info("and again: " + value.expose_secret())  # as careless code does
+    assert "connecting with" in out.getvalue()
+    assert canary not in out.getvalue()
+
+
+def test_values_read_as_configuration_by_typed_getters_are_still_not_registered(log) -> None:
+    logger, out = log
+    chain = SecretsChain(EnvSource(environ={"PORT": "48213", "DEBUG": "true"}))
+    assert chain.get_int("PORT") == 48213 and chain.get_bool("DEBUG") is True
+    assert chain.source_of("PORT") == "environment"
+    logger.info("listening on 48213, debug true")
+    assert "listening on 48213, debug true" in out.getvalue()
+
+
+# -- 4. a NUL character in a .env value ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "line", ["TOKEN=abc\0canary-nul-1", "TOKEN='abc\0canary-nul-1'", 'TOKEN="abc\0canary-nul-1"']
+)
+def test_a_dotenv_value_holding_a_nul_is_refused_naming_file_and_line(tmp_path, line) -> None:
+    path = tmp_path / ".env"
+    path.write_bytes(f"# settings\nOTHER=1\n{line}\n".encode())
+    with pytest.raises(SecretSourceError) as info:
+        DotenvSource(path)
+    message = str(info.value)
+    assert f"{path}:3" in message and "TOKEN" in message and "NUL" in message
+    assert "canary-nul" not in message and "\0" not in message
+    assert info.value.code == "dotenv_nul"
+    assert info.value.facts == {"path": str(path), "line": "3", "name": "TOKEN"}
 
 
 # -- 5. deleted, undeleted, destroyed and wiped KV v2 secrets -------------------------------

@@ -5,18 +5,32 @@ A source answers one question — "what is the value of NAME?" — with a
 Sources never put a value into an exception message, a ``repr`` or a log line;
 their errors name the source (``label``) and the secret's name only.
 
+sealbox's sources register every value they return with the log redaction filter
+(:func:`handed_out`), as :class:`~sealbox.secrets.SecretsChain` does, so a value looked
+up straight from a source is masked in log lines too — except while a chain reads a
+value as configuration (``get_int``, ``get_bool``: :func:`as_configuration`), so that a
+port number or ``true`` is not masked wherever it appears.
+
 .. versionadded:: 0.1.0
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import re
+from collections.abc import Iterator
 from typing import Protocol, runtime_checkable
 
 from sealbox.exceptions import SecretSourceError
-from sealbox.secret import Secret
+from sealbox.secret import Secret, register_secret
 
-__all__ = ["NAME_PATTERN", "SecretSource", "check_name"]
+__all__ = ["NAME_PATTERN", "SecretSource", "as_configuration", "check_name", "handed_out"]
+
+# False while a chain reads values as configuration (see as_configuration).
+_register: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "sealbox_secrets_register", default=True
+)
 
 # The names every source accepts: what a POSIX shell accepts as a variable name.
 NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -57,3 +71,24 @@ def check_name(name: str, where: str = "", *, show: bool = True) -> str:
             "(letters, digits and _, not starting with a digit)"
         )
     return name
+
+
+def handed_out(value: str | Secret[str]) -> Secret[str]:
+    """``value`` as the :class:`~sealbox.secret.Secret` a source returns, registered with
+    the log redaction filter (:func:`sealbox.secret.register_secret`) unless read
+    :func:`as_configuration`."""
+    secret = value if isinstance(value, Secret) else Secret(value)
+    if _register.get():
+        register_secret(secret)
+    return secret
+
+
+@contextlib.contextmanager
+def as_configuration() -> Iterator[None]:
+    """While in this block, sources do not register the values they return: the caller
+    reads them as configuration (a number, a flag), not as secrets."""
+    token = _register.set(False)
+    try:
+        yield
+    finally:
+        _register.reset(token)

@@ -12,7 +12,7 @@ from typing import Final, TypeVar, overload
 
 from sealbox.exceptions import SecretSourceError
 from sealbox.secret import Secret, register_secret
-from sealbox.secrets.base import NAME_PATTERN, SecretSource, check_name
+from sealbox.secrets.base import NAME_PATTERN, SecretSource, as_configuration, check_name
 
 __all__ = ["SecretsChain"]
 
@@ -45,9 +45,11 @@ class SecretsChain:
 
     Every value handed out as a :class:`~sealbox.secret.Secret` is also registered
     with the log redaction filter (:func:`sealbox.secret.register_secret`), so it is
-    removed from log records that pass a :class:`~sealbox.secret.RedactingFilter`.
+    removed from log records that pass a :class:`~sealbox.secret.RedactingFilter`
+    (sealbox's own sources register what they return, too, when used without a chain).
     Values read through the typed getters (``get_int``, ``get_bool``) are treated
-    as configuration, not secrets, and are not registered.
+    as configuration, not secrets, and are not registered, nor is a value looked up
+    only to tell where it comes from (``source_of``).
     """
 
     def __init__(self, *sources: SecretSource) -> None:
@@ -114,12 +116,14 @@ class SecretsChain:
         return secret
 
     def _bad(self, name: str, problem: str) -> SecretSourceError:
-        found = self._find(name)
+        with as_configuration():
+            found = self._find(name)
         where = found[1].label if found else "?"
         return SecretSourceError(f"{name} from {where} {problem}")
 
     def _plain(self, name: str, default: object) -> str | None:
-        found = self._find(name)
+        with as_configuration():
+            found = self._find(name)
         if found is None:
             if default is MISSING:
                 raise self._missing([name])
@@ -193,7 +197,8 @@ class SecretsChain:
 
     def source_of(self, name: str) -> str | None:
         """The label of the source that provides ``name``, or ``None``."""
-        found = self._find(name)
+        with as_configuration():
+            found = self._find(name)
         return None if found is None else found[1].label
 
     def names(self) -> list[str]:

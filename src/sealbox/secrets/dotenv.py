@@ -3,7 +3,8 @@
 The file is read once, when the source is made (``reload()`` reads it again).
 Variable interpolation (``${OTHER}``) is off: a value is exactly what the file
 says, and a secret cannot pull in another variable by accident. A line that
-python-dotenv cannot parse is an error naming the file and line, not a warning.
+python-dotenv cannot parse is an error naming the file and line, not a warning, and so
+is a value holding a NUL character (which no environment variable can carry).
 
 .. versionadded:: 0.1.0
 """
@@ -17,7 +18,7 @@ from pathlib import Path
 from sealbox._util.files import read_limited
 from sealbox.exceptions import ExtraNotInstalledError, SecretSourceError, StorageError
 from sealbox.secret import Secret
-from sealbox.secrets.base import check_name
+from sealbox.secrets.base import check_name, handed_out
 
 __all__ = ["DotenvSource"]
 
@@ -33,7 +34,8 @@ class DotenvSource:
 
     Raises:
         SecretSourceError: the file is missing (when required), unreadable, has a
-            line that cannot be parsed, or defines a name twice.
+            line that cannot be parsed or a value holding a NUL character (code
+            ``dotenv_nul``), or defines a name twice.
         ExtraNotInstalledError: python-dotenv is not installed.
     """
 
@@ -76,6 +78,15 @@ class DotenvSource:
             check_name(binding.key, f"{self.path}:{line}", show=False)
             if binding.value is None:
                 continue  # a bare NAME: python-dotenv gives it no value, nor does this source
+            if "\0" in binding.value:
+                # No environment variable or argument can carry it: refused here, not
+                # when a subprocess or os.environ chokes on it, far from the file.
+                raise SecretSourceError(
+                    f"{self.path}:{line}: the value of {binding.key} holds a NUL character",
+                    hint="remove the NUL character from the value in the file",
+                    code="dotenv_nul",
+                    facts={"path": str(self.path), "line": str(line), "name": binding.key},
+                )
             if binding.key in seen_at:
                 raise SecretSourceError(
                     f"{self.path}:{line}: {binding.key} is already defined on line "
@@ -87,7 +98,7 @@ class DotenvSource:
 
     def lookup(self, name: str) -> Secret[str] | None:
         value = self._values.get(name)
-        return None if value is None else Secret(value)
+        return None if value is None else handed_out(value)
 
     def names(self) -> list[str]:
         return sorted(self._values)

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Final
 
 from sealbox.secret import Secret
+from sealbox.secrets.base import handed_out
 
 __all__ = ["EXECUTION_NAMES", "EnvSource", "changes_execution"]
 
@@ -58,7 +59,7 @@ class EnvSource:
         environ: the mapping to read, ``os.environ`` (read live) by default.
 
     Names are case-sensitive, as they are on POSIX systems. An empty value counts
-    as present.
+    as present. A value looked up is registered with the log redaction filter.
     """
 
     def __init__(self, prefix: str = "", environ: Mapping[str, str] | None = None) -> None:
@@ -71,7 +72,7 @@ class EnvSource:
 
     def lookup(self, name: str) -> Secret[str] | None:
         value = self._environ.get(self.prefix + name)
-        return None if value is None else Secret(value)
+        return None if value is None else handed_out(value)
 
     def names(self) -> list[str]:
         p = self.prefix

@@ -51,7 +51,7 @@ from sealbox.exceptions import (
     StorageError,
 )
 from sealbox.secret import Secret
-from sealbox.secrets.base import check_name
+from sealbox.secrets.base import check_name, handed_out
 from sealbox.secrets.sealed_format import (
     FORMAT,
     FORMAT_LINE,
@@ -387,7 +387,8 @@ class SealedFile:
 class SealedFileSource:
     """A :class:`~sealbox.secrets.SecretSource` over an encrypted secrets file.
 
-    Values are decrypted when first looked up and kept as :class:`Secret`.
+    Values are decrypted when first looked up and kept as :class:`Secret`; a value looked
+    up is registered with the log redaction filter.
 
     Args:
         path: the file.
@@ -408,7 +409,7 @@ class SealedFileSource:
             return None
         if name not in self._cache:
             self._cache[name] = self.file.get(name, self._identities)
-        return self._cache[name]
+        return handed_out(self._cache[name])
 
     def names(self) -> list[str]:
         return self.file.names()

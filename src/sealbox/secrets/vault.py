@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from sealbox.exceptions import ConfigError, SecretSourceError
 from sealbox.secret import Secret
 from sealbox.secrets import vault_client as _vault
+from sealbox.secrets.base import handed_out
 
 if TYPE_CHECKING:
     pass
@@ -117,7 +118,7 @@ class VaultKV2Source:
 
     def lookup(self, name: str) -> Secret[str] | None:
         value = self._load().get(name)
-        return None if value is None else Secret(value)
+        return None if value is None else handed_out(value)
 
     def names(self) -> list[str]:
         return sorted(self._load())
