@@ -121,6 +121,12 @@ class Secret(Generic[T]):
     def __copy__(self) -> Secret[T]:
         return self
 
+    def __class_getitem__(cls, item: Any) -> Any:
+        # Secret[str] is Secret itself at run time (type checkers still see the parameter):
+        # pydantic-settings takes a parameterised class with a pydantic schema for JSON, and
+        # refused the plain text of a Secret[str] field from the environment or a .env file.
+        return cls
+
     @classmethod
     def __get_pydantic_core_schema__(cls, source_type: Any, handler: Any) -> Any:
         """Let pydantic models (and pydantic-settings) use ``Secret`` as a field type.

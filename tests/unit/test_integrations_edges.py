@@ -12,9 +12,11 @@ import uuid
 from typing import Any
 
 import pytest
+from pydantic_settings import SettingsConfigDict
 from sqlalchemy import Integer, bindparam, func, insert, literal, null, select, text, update
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+from sealbox.integrations.pydantic_settings import SealboxSettings
 from sealbox.integrations.sqlalchemy import (
     EncryptedBytes,
     EncryptedString,
@@ -22,6 +24,7 @@ from sealbox.integrations.sqlalchemy import (
     reseal,
 )
 from sealbox.keysets.fields import decode_token, token_key_id
+from sealbox.secret import Secret
 from tests.unit.test_sqlalchemy_types import (
     DB,
     backend,
@@ -234,3 +237,24 @@ def test_values_inside_sql_expressions_are_refused_too(ring) -> None:
     assert "IS NULL" in str(select(User).where(User.email == null()))
     assert "email = " in str(select(User).where(email == User.__table__.c.note))
     assert "email = x" in str(select(User).where(email == text("x")))
+
+
+# -- pydantic-settings ---------------------------------------------------------------------
+
+
+def test_secret_fields_read_from_pydantic_settings_own_sources(monkeypatch, tmp_path) -> None:
+    # Secret[str] was taken for a JSON field (a parameterised class with a pydantic
+    # schema): without a chain, SealboxSettings (and any BaseSettings) refused its value
+    # from the environment or a .env file with "error parsing value for field".
+    monkeypatch.setenv("SBX_EDGE_API_TOKEN", "token-canary-6d2e")
+    (tmp_path / ".env").write_text("SBX_EDGE_OTHER=other-canary-2f0c\n")
+
+    class Settings(SealboxSettings):
+        model_config = SettingsConfigDict(env_prefix="SBX_EDGE_", env_file=tmp_path / ".env")
+        api_token: Secret[str]
+        other: Secret[str] | None = None
+
+    s = Settings()
+    assert s.api_token.expose_secret() == "token-canary-6d2e"
+    assert s.other is not None and s.other.expose_secret() == "other-canary-2f0c"
+    assert "canary" not in f"{s!r} {s.model_dump()} {s.model_dump_json()}"
