@@ -6,13 +6,16 @@ fixtures of ``test_sqlalchemy_types``: a table of their own per test, dropped af
 
 from __future__ import annotations
 
+import enum
 import logging
 import time
 import uuid
-from typing import Any
+from decimal import Decimal
+from typing import Any, Literal
 
 import pytest
-from pydantic_settings import SettingsConfigDict
+from pydantic import AliasChoices, AliasPath, Field, SecretStr, ValidationError
+from pydantic_settings import SettingsConfigDict, SettingsError
 from sqlalchemy import Integer, bindparam, func, insert, literal, null, select, text, update
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
@@ -24,7 +27,8 @@ from sealbox.integrations.sqlalchemy import (
     reseal,
 )
 from sealbox.keysets.fields import decode_token, token_key_id
-from sealbox.secret import Secret
+from sealbox.secret import Secret, default_redactor
+from sealbox.secrets import EnvSource, SecretsChain
 from tests.unit.test_sqlalchemy_types import (
     DB,
     backend,
@@ -240,6 +244,111 @@ def test_values_inside_sql_expressions_are_refused_too(ring) -> None:
 
 
 # -- pydantic-settings ---------------------------------------------------------------------
+
+
+CHAIN = SecretsChain(
+    EnvSource(
+        environ={
+            "DATABASE_URL": f"postgresql://u:{CANARY}@db/app",
+            "SECOND_CHOICE": CANARY,
+            "NESTED": '{"token": "nested-canary-token"}',
+            "TAGS": '["a", "b"]',
+            "LIMITS": '{"a": 1}',
+            "BAD_TAGS": f"[{CANARY}",
+            "PORT": "48123",
+            "RATIO": "0.3125",
+            "PRICE": "17.2500",
+            "FLAG": "true",
+            "LEVEL": "WARNING",
+            "COLOUR": "magenta",
+            "TOKEN": "token-canary-6d2e",
+            "PLAIN": "plain-canary-0b9a",
+        }
+    )
+)
+
+
+def test_aliased_fields_read_their_alias() -> None:
+    # The values came back under the field's name: pydantic refused it as an extra input,
+    # and the alias was "Field required".
+    class Settings(SealboxSettings):
+        sealbox_chain = CHAIN
+        db: SecretStr = Field(alias="DATABASE_URL")
+        again: SecretStr = Field(validation_alias="DATABASE_URL")
+        choice: str = Field(validation_alias=AliasChoices("FIRST_CHOICE", "SECOND_CHOICE"))
+        path: str = Field(validation_alias=AliasPath("NESTED", "token"))
+
+    s = Settings()
+    assert s.db.get_secret_value().endswith("@db/app")
+    assert s.again == s.db
+    assert s.choice == CANARY
+    assert s.path == "nested-canary-token"
+
+    class ByName(SealboxSettings):
+        model_config = SettingsConfigDict(populate_by_name=True)
+        sealbox_chain = CHAIN
+        port: int = Field(0, alias="NO_SUCH_NAME")
+
+    assert ByName().port == 48123  # the field's name, since the model accepts it
+
+
+def test_complex_fields_are_decoded_from_json() -> None:
+    class Settings(SealboxSettings):
+        model_config = SettingsConfigDict(case_sensitive=True)
+        sealbox_chain = CHAIN
+        TAGS: list[str]
+        LIMITS: dict[str, int]
+
+    s = Settings()
+    assert s.TAGS == ["a", "b"] and s.LIMITS == {"a": 1}
+
+    class Broken(SealboxSettings):
+        sealbox_chain = CHAIN
+        bad_tags: list[str]
+
+    with pytest.raises(SettingsError, match="bad_tags") as info:
+        Broken()
+    error: BaseException | None = info.value
+    while error is not None:  # nor anything it was raised from
+        assert CANARY not in f"{error} {error!r}"
+        error = error.__cause__ or error.__context__
+
+
+class Colour(enum.Enum):
+    MAGENTA = "magenta"
+
+
+def test_configuration_values_are_not_registered_for_redaction() -> None:
+    # Every value went through SecretsChain.get() and was registered: a port of 48123 or
+    # a flag "true" became ********** in every log line of the process.
+    class Settings(SealboxSettings):
+        sealbox_chain = CHAIN
+        port: int
+        ratio: float
+        price: Decimal
+        flag: bool | None = None
+        level: Literal["INFO", "WARNING"] = "INFO"
+        colour: Colour = Colour.MAGENTA
+        token: SecretStr
+        plain: str
+
+    s = Settings()
+    assert s.port == 48123 and s.flag is True and s.level == "WARNING"
+    line = "port 48123 ratio 0.3125 price 17.2500 flag true level WARNING colour magenta"
+    assert default_redactor.redact(line) == line
+    # Text, secret or not, is still registered, as SecretsChain.get registers it.
+    assert "canary" not in default_redactor.redact("token-canary-6d2e plain-canary-0b9a")
+
+
+def test_validation_errors_name_the_field_not_the_value() -> None:
+    class Settings(SealboxSettings):
+        sealbox_chain = CHAIN
+        port: Literal[1, 2] = Field(alias="TOKEN")
+
+    with pytest.raises(ValidationError) as info:
+        Settings()
+    assert "TOKEN" in str(info.value)
+    assert "token-canary" not in f"{info.value} {info.value.errors()!r} {info.value.json()}"
 
 
 def test_secret_fields_read_from_pydantic_settings_own_sources(monkeypatch, tmp_path) -> None:

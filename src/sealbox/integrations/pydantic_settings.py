@@ -20,25 +20,39 @@ can use :class:`SealboxSettingsSource` in its own ``settings_customise_sources``
 field typed :class:`sealbox.Secret` (or pydantic's ``SecretStr``) keeps the value
 out of ``repr`` and ``model_dump``.
 
-Each field is looked up under its alias, or its name with the model's
-``env_prefix``; lookups are case-sensitive unless the model sets
-``case_sensitive=False``, in which case the upper-case name is tried too.
+Each field is looked up as pydantic-settings' environment source looks it up: under
+its alias (each of an ``AliasChoices``, the first name of an ``AliasPath``), or its name
+with the model's ``env_prefix`` when it has no alias or the model validates by name;
+lookups are case-sensitive unless the model sets ``case_sensitive=False``, in which case
+the upper-case name is tried too. A value for a list, dict or model field (or an
+``AliasPath``) is decoded from JSON. Values of fields typed as numbers, flags or choices
+(``int``, ``float``, ``Decimal``, ``bool``, an ``Enum``, a ``Literal``) are read as
+configuration, as ``SecretsChain.get_int`` reads them: they are not registered for log
+redaction; every other value is, as ``SecretsChain.get`` registers it.
 
 .. versionadded:: 0.1.0
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+import types
+from decimal import Decimal
+from enum import Enum
+from typing import Annotated, Any, ClassVar, Literal, Union, get_args, get_origin
 
 from sealbox.exceptions import ExtraNotInstalledError
 from sealbox.secrets.chain import SecretsChain
 
 try:
-    from pydantic import ValidationError
+    from pydantic import AliasChoices, AliasPath, ValidationError
     from pydantic.fields import FieldInfo
     from pydantic_core import PydanticCustomError
-    from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+    from pydantic_settings import (
+        BaseSettings,
+        PydanticBaseSettingsSource,
+        SettingsConfigDict,
+        SettingsError,
+    )
 except ImportError:  # pragma: no cover - exercised only without the extra
     raise ExtraNotInstalledError("settings", "pydantic-settings") from None
 
@@ -57,28 +71,63 @@ class SealboxSettingsSource(PydanticBaseSettingsSource):
         super().__init__(settings_cls)
         self.chain = chain
 
-    def _candidates(self, field: FieldInfo, field_name: str) -> list[str]:
+    def _lookups(self, field: FieldInfo, field_name: str) -> list[tuple[str, str, bool]]:
+        """``(key the model takes, name to look up, whether the value is JSON)`` in turn."""
         config = self.settings_cls.model_config
-        prefix = str(config.get("env_prefix") or "")
-        base = field.validation_alias if isinstance(field.validation_alias, str) else None
-        names = [base or field.alias or f"{prefix}{field_name}"]
-        if not config.get("case_sensitive", False):
-            names.append(names[0].upper())
-        return list(dict.fromkeys(names))
+        alias = field.validation_alias
+        paths: list[list[Any]] = []
+        if config.get("validate_by_alias") is False:
+            pass  # pydantic ignores the aliases
+        elif isinstance(alias, AliasChoices):
+            paths = [p if isinstance(p, list) else [p] for p in alias.convert_to_aliases()]
+        elif isinstance(alias, AliasPath):
+            paths = [alias.convert_to_aliases()]
+        elif isinstance(alias, str):
+            paths = [[alias]]
+        found = [(str(path[0]), str(path[0]), len(path) > 1) for path in paths]
+        if not paths or config.get("validate_by_name") or config.get("populate_by_name"):
+            prefix = str(config.get("env_prefix") or "")
+            found.append((field_name, f"{prefix}{field_name}", False))
+        return found
+
+    def _read(self, name: str, configuration: bool) -> str | None:
+        names = [name]
+        if not self.settings_cls.model_config.get("case_sensitive", False):
+            names.append(name.upper())
+        for candidate in dict.fromkeys(names):
+            if configuration:
+                # As get_int and get_bool read: not registered for redaction.
+                text = self.chain._plain(candidate, None)
+                if text is not None:
+                    return text
+                continue
+            value = self.chain.get(candidate, None)
+            if value is not None:
+                return value.expose_secret()
+        return None
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        for name in self._candidates(field, field_name):
-            value = self.chain.get(name, None)
+        for key, name, value_is_complex in self._lookups(field, field_name):
+            configuration = _is_configuration(field.annotation) and not value_is_complex
+            value = self._read(name, configuration)
             if value is not None:
-                return value.expose_secret(), field_name, False
+                return value, key, value_is_complex
         return None, field_name, False
 
     def __call__(self) -> dict[str, Any]:
         values: dict[str, Any] = {}
         for field_name, field in self.settings_cls.model_fields.items():
-            value, key, _ = self.get_field_value(field, field_name)
-            if value is not None:
-                values[key] = value
+            value, key, value_is_complex = self.get_field_value(field, field_name)
+            if value is None:
+                continue
+            try:
+                values[key] = self.prepare_field_value(field_name, field, value, value_is_complex)
+            except ValueError:
+                # Not chained: json's error keeps the whole text it failed on.
+                raise SettingsError(
+                    f'error parsing value for field "{field_name}" from source '
+                    f'"{type(self).__name__}" (not JSON)'
+                ) from None
         return values
 
     def __repr__(self) -> str:
@@ -117,6 +166,20 @@ class SealboxSettings(BaseSettings):
         if cls.sealbox_chain is None:
             return (init_settings, env_settings, dotenv_settings, file_secret_settings)
         return (init_settings, SealboxSettingsSource(settings_cls, cls.sealbox_chain))
+
+
+def _is_configuration(annotation: Any) -> bool:
+    """Whether a field's type makes its value configuration: a number, a flag or a choice
+    (optional or not), as opposed to text, which may be a secret."""
+    origin = get_origin(annotation)
+    if origin is Literal:
+        return True
+    if origin is Annotated:
+        return _is_configuration(get_args(annotation)[0])
+    if origin is Union or origin is types.UnionType:
+        args = [a for a in get_args(annotation) if a is not type(None)]
+        return bool(args) and all(map(_is_configuration, args))
+    return isinstance(annotation, type) and issubclass(annotation, int | float | Decimal | Enum)
 
 
 def _redacted(exc: ValidationError) -> ValidationError:
