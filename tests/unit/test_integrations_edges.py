@@ -367,3 +367,25 @@ def test_secret_fields_read_from_pydantic_settings_own_sources(monkeypatch, tmp_
     assert s.api_token.expose_secret() == "token-canary-6d2e"
     assert s.other is not None and s.other.expose_secret() == "other-canary-2f0c"
     assert "canary" not in f"{s!r} {s.model_dump()} {s.model_dump_json()}"
+
+
+def test_statements_on_tables_without_sealed_columns_pass_through_untouched() -> None:
+    # The statement listener sees every engine of the process: a table of the app's own,
+    # with no encrypted column and no linked index, keeps its statements as they were,
+    # SQL values included, and their parameter lists are not copied.
+    from sqlalchemy import Column, MetaData, String, Table, create_engine, event
+
+    plain = Table(
+        "plain_rows", MetaData(), Column("id", Integer, primary_key=True), Column("name", String)
+    )
+    engine = create_engine("sqlite://")
+    plain.metadata.create_all(engine)
+    seen: list[Any] = []
+    event.listen(engine, "before_execute", lambda *a: seen.append(a[2]), retval=False)
+    rows = [{"name": "a"}, {"name": "b"}]
+    with engine.begin() as conn:
+        conn.execute(insert(plain).values(name=literal("x") + "y"))
+        conn.execute(insert(plain), rows)
+        names = sorted(conn.scalars(select(plain.c.name)))
+    assert names == ["a", "b", "xy"]
+    assert seen[1] is rows

@@ -519,21 +519,25 @@ def _check_statement(
     :func:`keep_blind_index` that the statement sets without its index."""
     if not isinstance(statement, ValuesBase):
         return statement, multiparams, params
+    # Every engine of the process comes here: a statement on a table with no encrypted
+    # column and no linked index is let through before any of its values is looked at.
+    table = statement.table
+    encrypted = [c for c in table.columns if isinstance(c.type, _Encrypted)]
+    try:
+        links = _statement_links.get(table, ())
+    except TypeError:  # a table that cannot be weakly referenced: not one of ours
+        links = ()
+    if not encrypted and not links:
+        return statement, multiparams, params
     values, elsewhere, fixed = _statement_values(statement)
-    for column in statement.table.columns if values or elsewhere else ():
+    for column in encrypted if values or elsewhere else ():
         given = [values[column.key]] if column.key in values else []
-        if isinstance(column.type, _Encrypted) and not all(
-            map(_sealed, given + elsewhere.get(column.key, []))
-        ):
+        if not all(map(_sealed, given + elsewhere.get(column.key, []))):
             raise _ColumnTypeError(
                 f"this statement sets the encrypted column {column.key} to SQL (a typed "
                 "literal, a column that is not encrypted, a function), which would be "
                 "stored in clear: give the Python value, which the column seals"
             )
-    try:
-        links = _statement_links.get(statement.table, ())
-    except TypeError:  # a table that cannot be weakly referenced: not one of ours
-        links = ()
     rows: list[dict[str, Any]] = list(multiparams) if multiparams else [params]
     for source, index, index_type in links:
         if index.key in values or index.key in elsewhere or any(index.key in r for r in rows):
