@@ -221,11 +221,17 @@ def test_a_value_looked_up_straight_from_a_source_never_reaches_a_log_line(
 
 def test_values_read_as_configuration_by_typed_getters_are_still_not_registered(log) -> None:
     logger, out = log
-    chain = SecretsChain(EnvSource(environ={"PORT": "48213", "DEBUG": "true"}))
+    chain = SecretsChain(
+        EnvSource(environ={"PORT": "48213", "DEBUG": "true", "LOG_LEVEL": " WARNING "})
+    )
     assert chain.get_int("PORT") == 48213 and chain.get_bool("DEBUG") is True
+    assert chain.get_text("LOG_LEVEL") == "WARNING"
+    assert chain.get_text("MISSING_NAME", "INFO") == "INFO"
     assert chain.source_of("PORT") == "environment"
-    logger.info("listening on 48213, debug true")
-    assert "listening on 48213, debug true" in out.getvalue()
+    logger.info("listening on 48213, debug true, level WARNING")
+    assert "listening on 48213, debug true, level WARNING" in out.getvalue()
+    with pytest.raises(SecretSourceError):
+        chain.get_text("MISSING_NAME")
 
 
 # -- 4. a NUL character in a .env value ---------------------------------------------------

@@ -97,7 +97,7 @@ class SealboxSettingsSource(PydanticBaseSettingsSource):
         for candidate in dict.fromkeys(names):
             if configuration:
                 # As get_int and get_bool read: not registered for redaction.
-                text = self.chain._plain(candidate, None)
+                text = self.chain.get_text(candidate, None)
                 if text is not None:
                     return text
                 continue

@@ -121,13 +121,26 @@ class SecretsChain:
         where = found[1].label if found else "?"
         return SecretSourceError(f"{name} from {where} {problem}")
 
-    def _plain(self, name: str, default: object) -> str | None:
+    @overload
+    def get_text(self, name: str) -> str: ...
+    @overload
+    def get_text(self, name: str, default: T) -> str | T: ...
+
+    def get_text(self, name: str, default: object = MISSING) -> object:
+        """Return a configuration value as text, stripped, without registering it for
+        redaction (as :meth:`get_int` and :meth:`get_bool` read it): a port, a flag or a
+        log level, masked, would hide every number or word like it in the logs. Secrets
+        are read with :meth:`get`.
+
+        Raises:
+            SecretSourceError: missing without a default.
+        """
         with as_configuration():
             found = self._find(name)
         if found is None:
             if default is MISSING:
                 raise self._missing([name])
-            return None
+            return default
         return found[0].expose_secret().strip()
 
     @overload
@@ -142,7 +155,7 @@ class SecretsChain:
             SecretSourceError: missing without a default, or not an integer (the
                 message never contains the value).
         """
-        text = self._plain(name, default)
+        text = self.get_text(name) if default is MISSING else self.get_text(name, None)
         if text is None:
             return default
         try:
@@ -161,7 +174,7 @@ class SecretsChain:
         Raises:
             SecretSourceError: missing without a default, or not one of those words.
         """
-        text = self._plain(name, default)
+        text = self.get_text(name) if default is MISSING else self.get_text(name, None)
         if text is None:
             return default
         if text.lower() in _TRUE:
