@@ -57,6 +57,8 @@ class Stage(enum.Enum):
     BODY = "body"  # a body of known length, or chunks
 
 
+_IDLE: Final = Stage.IDLE  # read for every answer: a global, not an enum attribute
+
 AMBIGUOUS_LENGTH: Final = "a request may not have both Content-Length and Transfer-Encoding"
 ONE_HOST: Final = "a request must have one Host header, never two"
 # The events of a head read whole: without a body, and with one still to come.
@@ -278,17 +280,23 @@ class AnswerTracker(RequestTracker):
 
     def wrote(self, data: bytes) -> None:
         """Take the next bytes the server wrote."""
-        if self.stage is Stage.IDLE and data[9:10] != b"1":
-            # What is written in one turn is most often one whole answer with its
-            # Content-Length (named in lower case by uvicorn): seen ending at a glance.
-            end = data.find(b"\r\n\r\n") + 4
-            at = data.find(b"\r\ncontent-length:", 0, end)
-            if at > 0:
+        if self.stage is _IDLE:
+            # What is written in one turn is most often one whole answer whose head names
+            # its Content-Length (in lower case, as uvicorn writes it): then the body is
+            # the data's last Content-Length bytes, and the head ends just before them.
+            # Seen so, without scanning the whole head for its end (this runs for every
+            # answer): only the part before the field is scanned, to be sure the field
+            # is in the head.
+            at = data.find(b"\r\ncontent-length:")
+            if at > 0 and data[9:10] != b"1" and data.find(b"\r\n\r\n", 0, at) < 0:
+                start = at + 17
                 try:
-                    length = int(data[at + 17 : data.find(b"\r\n", at + 17)])
+                    length = int(data[start : data.find(b"\r\n", start)])
                 except ValueError:
                     length = -1
-                if length == len(data) - end:
+                end = len(data) - length
+                # A head holds no empty line before its end: the one found there is it.
+                if length >= 0 and end > start and data[end - 4 : end] == b"\r\n\r\n":
                     self._ends += 1
                     return
         self._ends += self.feed(data).count("done")
