@@ -159,3 +159,14 @@ def test_a_204_and_a_304_end_with_their_head(status: bytes) -> None:
 def test_an_answer_to_head_ends_with_its_head() -> None:
     head = b"HTTP/1.1 200 OK\r\ncontent-length: 23\r\n\r\n"
     assert _answers(head, head, head_method=True) == [1, 2]
+
+
+def test_a_content_length_inside_a_chunked_body_is_not_taken_for_the_heads() -> None:
+    # The one-write shortcut reads the Content-Length field and takes the data's last that
+    # many bytes for the body: a chunked answer whose data spells a field and an empty
+    # line where those bytes would begin must not be taken for one that has ended.
+    fake = b"\r\ncontent-length: 5\r\n\r\nhello"
+    chunk = b"%x\r\n%s\r\n" % (len(fake), fake)
+    head = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"
+    assert _answers(head + chunk, b"0\r\n\r\n") == [0, 1]
+    assert _answers(head + chunk[:-2], b"\r\n0\r\n\r\n") == [0, 1]
