@@ -13,35 +13,20 @@ from typing import Any
 
 import pytest
 
-from sealbox.accounts import AccountPolicy, Accounts, make_engine, migrate, sessions
+from sealbox.accounts import AccountPolicy, Accounts, make_engine, sessions
 from sealbox.accounts.store import Store
-from sealbox.jwt import SigningKeySet
 from sealbox.passwords import PBKDF2_MAX_ITERATIONS, PasswordHasher
 from sealbox.service.db import sessionmaker
+from tests._accounts import run_accounts
 from tests.service.conftest import PASSWORD, bearer, login, register
 
 NEW_PASSWORD = "canary-reset-password-77aa"
 
 
 def run(tmp_path: Path, scenario: Any, hasher: PasswordHasher | None = None) -> None:
-    """Run ``scenario(accounts)`` on new accounts over a migrated SQLite file."""
-
-    async def main() -> None:
-        engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'accounts.db'}")
-        await migrate(engine)
-        policy = AccountPolicy(throttle_user_attempts=1000, throttle_address_attempts=1000)
-        accounts = await Accounts.open(
-            engine, SigningKeySet.generate("EdDSA"), policy, password_profile="test"
-        )
-        if hasher is not None:
-            accounts.hasher = hasher
-        try:
-            await scenario(accounts)
-        finally:
-            await accounts.close()
-            await engine.dispose()
-
-    asyncio.run(main())
+    """Run ``scenario(accounts)`` on new accounts, their throttle out of the way."""
+    policy = AccountPolicy(throttle_user_attempts=1000, throttle_address_attempts=1000)
+    run_accounts(tmp_path, scenario, policy, hasher=hasher)
 
 
 # -- logout ---------------------------------------------------------------------------

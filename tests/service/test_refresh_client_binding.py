@@ -19,13 +19,13 @@ import httpx2
 import pytest
 from sqlalchemy import text
 
-from sealbox.accounts import AccountPolicy, Accounts, make_engine, migrate, sessions
+from sealbox.accounts import Accounts, make_engine, sessions
 from sealbox.accounts.store import hash_refresh_token
-from sealbox.jwt import SigningKeySet
 from sealbox.passwords import PasswordHasher
 from sealbox.service.admin import create_user
 from sealbox.service.client_admin import create_client
 from sealbox.service.db import MIGRATIONS
+from tests._accounts import run_accounts
 from tests.service._oauth import AuthServer, Registered, auth_server
 from tests.service.conftest import (
     PASSWORD,
@@ -238,21 +238,7 @@ def test_deleting_a_client_ends_the_sessions_issued_to_it(authz) -> None:
 
 
 def _on_accounts(tmp_path: Path, scenario: Any) -> None:
-    """Run ``scenario(accounts)`` on new accounts over a migrated SQLite file."""
-
-    async def main() -> None:
-        engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'accounts.db'}")
-        await migrate(engine)
-        accounts = await Accounts.open(
-            engine, SigningKeySet.generate("EdDSA"), AccountPolicy(), password_profile="test"
-        )
-        try:
-            await scenario(accounts)
-        finally:
-            await accounts.close()
-            await engine.dispose()
-
-    asyncio.run(main())
+    run_accounts(tmp_path, scenario)
 
 
 def test_the_session_functions_bind_a_family_to_the_client_given(tmp_path: Path) -> None:

@@ -4,7 +4,6 @@ tokens in Accounts.authenticate."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import time
 from collections.abc import Awaitable, Callable
@@ -12,36 +11,20 @@ from pathlib import Path
 
 import pytest
 
-from sealbox.accounts import AccountPolicy, Accounts, make_engine, migrate, sessions
+from sealbox.accounts import Accounts, sessions
 from sealbox.accounts.admin import AccountAdmin
 from sealbox.accounts.binding import certificate_thumbprint
 from sealbox.accounts.grants import issue_client_token
 from sealbox.accounts.totp import TotpError, TotpSecretSealer, decode_secret, totp
 from sealbox.exceptions import TokenError
-from sealbox.jwt import SigningKeySet
+from tests._accounts import run_accounts
 
 PASSWORD = "canary-ported-password-7d21"
 ADDRESS = "192.0.2.9"
 
 
 def run(tmp_path: Path, scenario: Callable[[Accounts], Awaitable[None]]) -> None:
-    async def main() -> None:
-        engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'accounts.db'}")
-        await migrate(engine)
-        accounts = await Accounts.open(
-            engine,
-            SigningKeySet.generate("EdDSA"),
-            AccountPolicy(),
-            password_profile="test",
-            totp_sealer=TotpSecretSealer(os.urandom(32)),
-        )
-        try:
-            await scenario(accounts)
-        finally:
-            await accounts.close()
-            await engine.dispose()
-
-    asyncio.run(main())
+    run_accounts(tmp_path, scenario, totp_sealer=TotpSecretSealer(os.urandom(32)))
 
 
 def test_a_disabled_account_is_refused_after_the_password_and_at_its_next_refresh(

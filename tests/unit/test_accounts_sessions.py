@@ -3,41 +3,25 @@ and the session functions that sealbox serve and the FastAPI integration call.""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from sealbox.accounts import AccountPolicy, Accounts, make_engine, migrate, sessions
+from sealbox.accounts import AccountPolicy, Accounts, sessions
 from sealbox.accounts.core import LEEWAY
 from sealbox.exceptions import TokenError
-from sealbox.jwt import JWKSet, SigningKeySet, TokenVerifier
+from sealbox.jwt import JWKSet, TokenVerifier
+from tests._accounts import run_accounts
 from tests.service.conftest import REDIS_PREFIX, REDIS_URL, require_server
 
 PASSWORD = "canary-accounts-password-41c9"
 
 
-def run(tmp_path: Path, scenario, **options: Any) -> None:
+def run(tmp_path: Path, scenario: Any, **options: Any) -> None:
     """Run ``scenario(accounts)`` on new accounts (``options`` go to ``Accounts.open``)."""
-
-    async def main() -> None:
-        engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'accounts.db'}")
-        await migrate(engine)
-        accounts = await Accounts.open(
-            engine,
-            SigningKeySet.generate("EdDSA"),
-            AccountPolicy(issuer="https://orders.example", audience="orders"),
-            password_profile="test",
-            **options,
-        )
-        try:
-            await scenario(accounts)
-        finally:
-            await accounts.close()
-            await engine.dispose()
-
-    asyncio.run(main())
+    policy = AccountPolicy(issuer="https://orders.example", audience="orders")
+    run_accounts(tmp_path, scenario, policy, **options)
 
 
 def test_register_login_and_the_access_token_verifies_with_the_published_keys(

@@ -1,0 +1,47 @@
+"""``run_accounts``: a scenario on new accounts over a migrated SQLite file, for tests that
+call the accounts library directly (no service)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from sealbox.accounts import AccountPolicy, Accounts, make_engine, migrate
+from sealbox.jwt import SigningKeySet
+from sealbox.passwords import PasswordHasher
+
+__all__ = ["run_accounts"]
+
+
+def run_accounts(
+    tmp_path: Path,
+    scenario: Callable[[Accounts], Awaitable[None]],
+    policy: AccountPolicy | None = None,
+    *,
+    hasher: PasswordHasher | None = None,
+    **options: Any,
+) -> None:
+    """Run ``scenario(accounts)`` on new accounts (cheap Argon2; ``options`` go to
+    ``Accounts.open``; ``hasher`` replaces the accounts' own once open)."""
+
+    async def main() -> None:
+        engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'accounts.db'}")
+        await migrate(engine)
+        accounts = await Accounts.open(
+            engine,
+            SigningKeySet.generate("EdDSA"),
+            policy if policy is not None else AccountPolicy(),
+            password_profile="test",
+            **options,
+        )
+        if hasher is not None:
+            accounts.hasher = hasher
+        try:
+            await scenario(accounts)
+        finally:
+            await accounts.close()
+            await engine.dispose()
+
+    asyncio.run(main())
