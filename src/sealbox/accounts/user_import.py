@@ -18,7 +18,8 @@ members are refused too: a ``password`` member would be a password in clear), wh
 name breaks the username rules, or when its name collides under them (one name under
 RFC 8265, or look-alikes under UTS #39) with another line's or with an account's: every
 line of a colliding group is refused, since which one is meant is not for sealbox to
-guess. Reasons quote line numbers and usernames, never a hash.
+guess; a line refused for another reason still counts in its group. Reasons quote line
+numbers and usernames, never a hash.
 
 .. versionadded:: 0.1.0
 """
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -119,11 +121,23 @@ def parse_json_lines(lines: Iterable[str | bytes]) -> Iterator[tuple[int, Any]]:
         if len(text) > MAX_LINE:
             yield number, InvalidLine(f"longer than {MAX_LINE} characters")
             continue
-        try:
-            yield number, json.loads(text)
-        except json.JSONDecodeError as exc:
-            # exc.msg and the column only: the line itself may hold a hash.
-            yield number, InvalidLine(f"not JSON ({exc.msg.lower()} at column {exc.colno})")
+        yield number, _parsed(text)
+
+
+def _parsed(text: str) -> Any:
+    """The JSON value of one line, or why it is not one (never what the line held: it may
+    hold a hash)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        return InvalidLine(f"not JSON ({exc.msg.lower()} at column {exc.colno})")
+    except RecursionError:
+        return InvalidLine("not JSON (nested more deeply than sealbox reads)")
+    except ValueError:
+        # The one other refusal of json.loads: int() takes no number longer than this.
+        return InvalidLine(
+            f"not JSON (a number of more than {sys.get_int_max_str_digits()} digits)"
+        )
 
 
 def plan_import(
@@ -142,6 +156,9 @@ def plan_import(
     """
     problems: list[ImportProblem] = []
     candidates: list[PlannedAccount] = []
+    # Lines refused for another reason still name an account: a good line of the same
+    # name (or a look-alike) is not imported in its place.
+    named: list[_Named] = []
     count = 0
     for number, value in records:
         count += 1
@@ -149,7 +166,11 @@ def plan_import(
             candidates.append(_check_record(number, value, hasher, default_scopes))
         except _Refused as exc:
             problems.append(ImportProblem(number, exc.username, exc.reason))
-    refused = _collisions(candidates, existing)
+            given = exc.username
+            canonical = lookup_key(given) if given is not None else None
+            if given is not None and canonical is not None:
+                named.append(_Named(number, canonical, skeleton(canonical), given))
+    refused = _collisions([*candidates, *named], existing)
     accepted = []
     for c in candidates:
         if c.line in refused:
@@ -160,8 +181,21 @@ def plan_import(
     return ImportReport(lines=count, accepted=tuple(accepted), problems=tuple(problems))
 
 
-def _collisions(candidates: list[PlannedAccount], existing: Iterable[str]) -> dict[int, str]:
-    """Why each colliding line is refused, by line number."""
+@dataclass(frozen=True, slots=True)
+class _Named:
+    """A refused line's account name, for the collisions."""
+
+    line: int
+    username: str
+    skeleton: str
+    given: str
+
+
+def _collisions(
+    candidates: Sequence[PlannedAccount | _Named], existing: Iterable[str]
+) -> dict[int, str]:
+    """Why each colliding line is refused, by line number (a refused line's own reason
+    is kept: only the candidates' are used)."""
     taken_names: set[str] = set()
     taken_shapes: set[str] = set()
     for name in existing:
@@ -169,8 +203,8 @@ def _collisions(candidates: list[PlannedAccount], existing: Iterable[str]) -> di
         canonical = lookup_key(name) or name
         taken_names.add(canonical)
         taken_shapes.add(skeleton(canonical))
-    by_name: dict[str, list[PlannedAccount]] = defaultdict(list)
-    by_shape: dict[str, list[PlannedAccount]] = defaultdict(list)
+    by_name: dict[str, list[PlannedAccount | _Named]] = defaultdict(list)
+    by_shape: dict[str, list[PlannedAccount | _Named]] = defaultdict(list)
     for c in candidates:
         by_name[c.username].append(c)
         by_shape[c.skeleton].append(c)
@@ -189,12 +223,12 @@ def _collisions(candidates: list[PlannedAccount], existing: Iterable[str]) -> di
     return refused
 
 
-def _same_name(c: PlannedAccount, group: list[PlannedAccount]) -> str:
+def _same_name(c: PlannedAccount | _Named, group: list[PlannedAccount | _Named]) -> str:
     others = ", ".join(f"line {o.line}" for o in group if o is not c)
     return f"the same name under RFC 8265 as {others}"
 
 
-def _look_alike(c: PlannedAccount, group: list[PlannedAccount]) -> str:
+def _look_alike(c: PlannedAccount | _Named, group: list[PlannedAccount | _Named]) -> str:
     others = ", ".join(f"{o.given!r} on line {o.line}" for o in group if o.username != c.username)
     return f"looks like {others} (UTS #39)"
 

@@ -1,0 +1,79 @@
+"""``sealbox users`` and ``sealbox clients`` edges an outside tester finds: import lines
+that are JSON no parser takes whole, names shared by a broken line, and audit records."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from pathlib import Path
+
+TEST_PROFILE = {"SEALBOX_PASSWORD_PROFILE": "test"}
+
+
+def _pbkdf2(password: str) -> str:
+    salt = "Zq8dQ1vXh2"
+    key = hashlib.pbkdf2_hmac("sha256", password.encode(), salt.encode(), 1000)
+    return f"pbkdf2_sha256$1000${salt}${base64.b64encode(key).decode()}"
+
+
+def _users(cli, data: Path, *args: object, input: bytes = b""):
+    return cli(["users", *args, "--data-dir", data], input=input, env=TEST_PROFILE)
+
+
+def test_an_import_line_with_a_huge_number_or_deep_nesting_is_a_refused_line(
+    cli, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    good = json.dumps({"username": "gina", "password_hash": _pbkdf2("gina-password-1")})
+    huge_number = '{"username": "hal", "password_hash": "x", "scopes": ' + "7" * 5000 + "}"
+    deep = "[" * 8000 + "]" * 8000  # under the 16384-character line limit
+    source = tmp_path / "users.jsonl"
+    source.write_text("\n".join([good, huge_number, deep]) + "\n")
+    r = _users(cli, data, "import", source)
+    assert r.code == 1, r.stderr
+    assert "internal error" not in r.stderr
+    assert r.stderr.splitlines()[:3] == [
+        "sealbox: error: nothing was imported: 2 of 3 lines are refused",
+        "  line 2: not JSON (a number of more than 4300 digits)",
+        "  line 3: not JSON (nested more deeply than sealbox reads)",
+    ]
+    r = _users(cli, data, "import", source, "--skip-invalid", "--json")
+    assert r.code == 0, r.stderr
+    assert json.loads(r.out)["imported"] == ["gina"]
+
+
+def test_a_line_refused_for_its_hash_still_names_its_account_for_the_collisions(
+    cli, tmp_path: Path
+) -> None:
+    # Two lines for one name: the first has a hash sealbox cannot use. Importing the
+    # second would choose between them, as a collision of two good lines would.
+    data = tmp_path / "data"
+    lines = [
+        json.dumps({"username": "ivy", "password_hash": "md5$salt$canaryhash"}),
+        json.dumps({"username": "IVY", "password_hash": _pbkdf2("ivy-password-1")}),
+        json.dumps({"username": "kim", "password_hash": _pbkdf2("kim-1"), "scopes": ["a b"]}),
+        json.dumps({"username": "k\u0456m", "password_hash": _pbkdf2("kim-password-2")}),
+        json.dumps({"username": "jo", "password_hash": _pbkdf2("jo-password-1")}),
+    ]
+    source = tmp_path / "users.jsonl"
+    source.write_text("\n".join(lines) + "\n")
+    r = _users(cli, data, "import", source)
+    assert r.code == 1
+    assert r.stderr.splitlines()[:5] == [
+        "sealbox: error: nothing was imported: 4 of 5 lines are refused",
+        (
+            "  line 1 ('ivy'): the password hash is not usable: password hash scheme 'md5$' is "
+            "not supported"
+        ),
+        "  line 2 ('IVY'): the same name under RFC 8265 as line 1",
+        (
+            "  line 3 ('kim'): 'a b' is not a scope: printable ASCII without spaces, quotes "
+            "or backslashes, 1 to 128 characters"
+        ),
+        "  line 4 ('k\u0456m'): looks like 'kim' on line 3 (UTS #39)",
+    ]
+    assert "canaryhash" not in r.stderr
+    r = _users(cli, data, "import", source, "--skip-invalid", "--json")
+    assert r.code == 0, r.stderr
+    assert json.loads(r.out)["imported"] == ["jo"]
