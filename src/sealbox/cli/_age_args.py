@@ -35,6 +35,7 @@ __all__ = [
     "direct_spec",
     "identity_option",
     "recipient_options",
+    "stdin_conflict",
 ]
 
 
@@ -181,6 +182,19 @@ ENCRYPT: tuple[Option, ...] = (
 
 DECRYPT: tuple[Option, ...] = (IDENTITY, OUTPUT, FORCE, PASSPHRASE_FILE)
 """``sealbox decrypt``'s options, in the order of its help."""
+
+
+def stdin_conflict(options: dict[str, Any]) -> str | None:
+    """The usage error when two of INPUT, ``-R -`` and ``-i -`` read standard input, else
+    ``None`` (the second would find it empty; age: "standard input is used for multiple
+    purposes"). ``options``: the keyword arguments of ``encrypt`` or ``decrypt``."""
+    readers = ["-R -" for path in options.get("recipient_files") or () if str(path) == "-"]
+    readers += ["-i -" for path in options.get("identity_files") or () if str(path) == "-"]
+    if str(options.get("input_path") or "-") == "-":
+        readers.append("the input")
+    if len(readers) < 2:
+        return None
+    return f"{readers[0]} and {readers[1]} both read standard input"
 
 
 def direct_spec(options: Iterable[Option]) -> dict[str, tuple[str, bool, bool]]:

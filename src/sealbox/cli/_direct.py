@@ -19,7 +19,7 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sealbox.cli._age_args import DECRYPT, ENCRYPT, INPUT, Option, direct_spec
+from sealbox.cli._age_args import DECRYPT, ENCRYPT, INPUT, Option, direct_spec, stdin_conflict
 
 __all__ = ["run_direct"]
 
@@ -162,14 +162,16 @@ def _arguments(argv: Sequence[str]) -> tuple[str, str, dict[str, Any]] | None:
     kwargs: dict[str, Any] | None = None
     if argv[:1] == ["encrypt"]:
         kwargs = parse(argv[1:], _ENCRYPT)
-        # No recipient at all is a usage error: click says so.
-        if kwargs is not None and any(
-            k in kwargs for k in ("recipients", "recipient_files", "identity_files")
+        # No recipient at all, or stdin read twice, is a usage error: click says so.
+        if (
+            kwargs is not None
+            and any(k in kwargs for k in ("recipients", "recipient_files", "identity_files"))
+            and stdin_conflict(kwargs) is None
         ):
             return "encrypt_files", "_encrypt_decrypt", kwargs
     elif argv[:1] == ["decrypt"]:
         kwargs = parse(argv[1:], _DECRYPT)
-        if kwargs is not None:
+        if kwargs is not None and stdin_conflict(kwargs) is None:
             return "decrypt_files", "_encrypt_decrypt", kwargs
     elif argv[:2] == ["jwt", "verify"]:
         kwargs = _jwt_verify_arguments(argv[2:])

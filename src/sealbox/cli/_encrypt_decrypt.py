@@ -32,6 +32,7 @@ from sealbox.cli._progress import progress_bar
 from sealbox.exceptions import (
     DecryptionError,
     FormatError,
+    KeyFormatError,
     NoIdentityMatchError,
     SealboxError,
     StorageError,
@@ -64,7 +65,7 @@ def is_std(path: PathArg | None) -> bool:
 
 
 def load_recipients(recipients: Sequence[str], files: Sequence[PathArg]) -> list[age.Recipient]:
-    """Parse ``-r`` values (errors name the value) and read ``-R`` files."""
+    """Parse ``-r`` values (errors name the value) and read ``-R`` files (``-``: stdin)."""
     targets: list[age.Recipient] = []
     for text in recipients:
         try:
@@ -76,7 +77,17 @@ def load_recipients(recipients: Sequence[str], files: Sequence[PathArg]) -> list
                 f"-r{shown}: {exc}", hint=exc.hint, code=exc.code, facts=exc.facts
             ) from None
     for path in files:
-        targets += age.load_recipients(path)
+        if os.fspath(path) != "-":
+            targets += age.load_recipients(path)
+            continue
+        data = sys.stdin.buffer.read(age.keys.MAX_KEY_FILE + 1)
+        if len(data) > age.keys.MAX_KEY_FILE:
+            raise KeyFormatError("the recipients on stdin are larger than 16 MiB")
+        try:
+            text = data.decode()
+        except UnicodeDecodeError:
+            raise KeyFormatError("the recipients on stdin are not UTF-8 text") from None
+        targets += age.parse_recipients(text, source="recipients on stdin")
     return targets
 
 

@@ -13,7 +13,14 @@ from typing import Any
 import click
 
 from sealbox import age
-from sealbox.cli._age_args import DECRYPT, ENCRYPT, INPUT, click_option, click_options
+from sealbox.cli._age_args import (
+    DECRYPT,
+    ENCRYPT,
+    INPUT,
+    click_option,
+    click_options,
+    stdin_conflict,
+)
 from sealbox.cli._encrypt_decrypt import decrypt_files, encrypt_files, input_stream, is_std
 from sealbox.cli._io import CLIError, note
 
@@ -82,6 +89,7 @@ def encrypt(**options: Any) -> None:
         raise click.UsageError("-p cannot be combined with -r, -R or -i")
     if not (options["use_passphrase"] or recipients):
         raise click.UsageError("give at least one -r RECIPIENT, -R FILE or -i FILE, or -p")
+    _refuse_stdin_twice(options)
     encrypt_files(**options)
 
 
@@ -95,7 +103,14 @@ def decrypt(**options: Any) -> None:
     passphrase. With -o, the output appears only once the whole file has
     authenticated; nothing is left behind on failure.
     """
+    _refuse_stdin_twice(options)
     decrypt_files(**options)
+
+
+def _refuse_stdin_twice(options: dict[str, Any]) -> None:
+    problem = stdin_conflict(options)
+    if problem is not None:
+        raise click.UsageError(problem)
 
 
 @click.command()

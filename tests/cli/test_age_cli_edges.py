@@ -1,0 +1,40 @@
+"""Edges of `sealbox encrypt|decrypt|keygen` found by trying them as an `age` user would."""
+
+from __future__ import annotations
+
+import pytest
+
+from sealbox import age
+
+ME = age.X25519Identity.generate()
+KEY_FILE = age.identity_file(ME).encode()
+
+
+@pytest.mark.parametrize("click", [False, True], ids=["direct", "click"])
+@pytest.mark.parametrize(
+    ("argv", "readers"),
+    [
+        (["decrypt", "-i", "-"], "-i - and the input"),
+        (["decrypt", "-i", "-", "-"], "-i - and the input"),
+        (["encrypt", "-i", "-"], "-i - and the input"),
+        (["encrypt", "-R", "-"], "-R - and the input"),
+        (["encrypt", "-R", "-", "-i", "-", "-o", "out.age", "plain"], "-R - and -i -"),
+        (["decrypt", "-i", "-", "-i", "-", "f.age"], "-i - and -i -"),
+    ],
+)
+def test_standard_input_read_for_two_things_is_a_usage_error(cli, argv, readers, click):
+    # age: "standard input is used for multiple purposes". Read twice, the second reader
+    # found it empty: `encrypt -i -` encrypted nothing and said nothing, and `decrypt -i -`
+    # took the file for an identity file and blamed a passphrase never asked for.
+    r = cli([*argv, *(["--"] if click else [])], input=KEY_FILE)
+    assert r.code == 2, r.stderr
+    assert r.stderr.startswith(f"sealbox: error: {readers} both read standard input\n")
+    assert r.stdout == b""
+
+
+def test_a_recipients_file_given_as_dash_is_read_from_standard_input(cli, tmp_path):
+    plain, out = tmp_path / "plain", tmp_path / "plain.age"
+    plain.write_bytes(b"attack at dawn")
+    r = cli(["encrypt", "-R", "-", "-o", out, plain], input=f"# me\n{ME.recipient()}\n".encode())
+    assert r.code == 0, r.stderr
+    assert age.decrypt(out.read_bytes(), [ME]) == b"attack at dawn"
