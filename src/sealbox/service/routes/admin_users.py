@@ -19,9 +19,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any
+from urllib.parse import unquote
 
 from fastapi import APIRouter, Request, Response
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
+from starlette.routing import Match
+from starlette.types import Scope
 
 from sealbox.accounts import DEFAULT_SCOPES
 from sealbox.accounts.admin import AccountAdmin, AccountInfo, AccountNotFoundError
@@ -296,15 +300,46 @@ async def import_accounts(
     return ImportOut(imported=list(report.imported), refused=refused)
 
 
+class _SegmentRoute(APIRoute):
+    """A route matched against the path as it was sent, each segment decoded on its own.
+
+    An account name may hold a ``/``, sent as ``%2F``. Matched against the decoded path,
+    it would be two segments and the request another route's: ``DELETE
+    /users/vic%2Ftotp`` would remove the second factor of ``vic`` instead of deleting the
+    account ``vic/totp``.
+    """
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        raw = scope.get("raw_path")
+        if not raw or b"%2f" not in raw.lower() or not raw.isascii():
+            return super().matches(scope)
+        segments = [unquote(part) for part in raw.decode().partition("?")[0].split("/")]
+        if any("\0" in part for part in segments):
+            return super().matches(scope)
+        # A "/" within a segment stands as a NUL, which no name or scope holds, while the
+        # route's pattern is matched.
+        path = "/".join(part.replace("/", "\0") for part in segments)
+        match, child = super().matches({**scope, "path": path})
+        if "path_params" in child:
+            child["path_params"] = {
+                key: value.replace("\0", "/") if isinstance(value, str) else value
+                for key, value in child["path_params"].items()
+            }
+        return match, child
+
+
 def router() -> APIRouter:
     """The administrators' ``/users`` routes (include after ``/users/me``)."""
-    api = APIRouter(prefix="/users", tags=["users (admin)"])
+    api = APIRouter(prefix="/users", tags=["users (admin)"], route_class=_SegmentRoute)
     api.add_api_route("", list_accounts, methods=["GET"], response_model=list[Account])
     api.add_api_route("/import", import_accounts, methods=["POST"], response_model=ImportOut)
     api.add_api_route("/{name}", show_account, methods=["GET"], response_model=Account)
     api.add_api_route("/{name}", delete_account, methods=["DELETE"], status_code=204)
     api.add_api_route("/{name}/scopes", grant, methods=["POST"], response_model=Account)
-    api.add_api_route("/{name}/scopes/{scope}", revoke, methods=["DELETE"], response_model=Account)
+    # A scope may hold a "/" (kv:read:secret/app), sent as it is or as %2F.
+    api.add_api_route(
+        "/{name}/scopes/{scope:path}", revoke, methods=["DELETE"], response_model=Account
+    )
     api.add_api_route("/{name}/disable", disable, methods=["POST"], response_model=Account)
     api.add_api_route("/{name}/enable", enable, methods=["POST"], response_model=Account)
     api.add_api_route("/{name}/password", reset_password, methods=["POST"], status_code=204)

@@ -1,0 +1,97 @@
+"""``/users`` administration edges an outside tester finds: names and scopes holding a
+``/``, a disable racing a login."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx2
+import pytest
+
+from sealbox.accounts import Accounts, sessions
+from sealbox.accounts.admin import AccountAdmin
+from sealbox.service.admin import create_user
+from tests._accounts import run_accounts
+from tests.service.conftest import PASSWORD, Running, bearer, login
+
+
+def _admin(service: Running, c: httpx2.Client, name: str) -> dict[str, str]:
+    create_user(service.settings, name, lambda _name: PASSWORD, ["users:admin"])
+    r = login(c, name)
+    assert r.status_code == 200, r.text
+    return bearer(r.json()["access_token"])
+
+
+def _create(service: Running, *names: str) -> None:
+    # Made without /auth/register, which counts against the address the module shares.
+    for name in names:
+        create_user(service.settings, name, lambda _name: PASSWORD)
+
+
+def test_an_account_name_holding_a_slash_is_one_path_segment_when_sent_as_pct_2f(
+    module_service: Running,
+) -> None:
+    # Any punctuation is welcome in a name, "/" too. Sent as %2F it is one segment: the
+    # decoded path would route DELETE /users/vic%2Ftotp to vic's second factor, and
+    # DELETE /users/vic%2Fscopes%2Fusers:me to a revoke of vic's users:me.
+    service = module_service
+    _create(service, "vic", "vic/totp", "vic/scopes/users:me", "vic/x")
+    with service.client() as c:
+        admin = _admin(service, c, "slash-admin")
+        shown = c.get("/users/vic%2Fx", headers=admin)
+        assert shown.status_code == 200, shown.text
+        assert shown.json()["username"] == "vic/x"
+        r = c.post("/users/vic%2fx/disable", headers=admin)  # either case of the escape
+        assert r.status_code == 200, r.text
+        assert (r.json()["username"], r.json()["disabled"]) == ("vic/x", True)
+        assert c.delete("/users/vic%2Ftotp", headers=admin).status_code == 204
+        assert c.delete("/users/vic%2Fscopes%2Fusers:me", headers=admin).status_code == 204
+        names = [a["username"] for a in c.get("/users", headers=admin).json()]
+        vic = c.get("/users/vic", headers=admin).json()
+    assert "vic/totp" not in names and "vic/scopes/users:me" not in names
+    assert (vic["scopes"], vic["disabled"]) == (["users:me"], False)
+    audit = service.audit()
+    assert '"event": "admin.delete", "outcome": "success", "user": "vic/totp"' in audit
+    assert '"event": "admin.reset_totp", "outcome": "success", "user": "vic"' not in audit
+
+
+def test_a_scope_holding_a_slash_is_revoked_over_http_as_it_was_granted(
+    module_service: Running,
+) -> None:
+    service = module_service
+    _create(service, "kv-reader")
+    with service.client() as c:
+        admin = _admin(service, c, "kv-admin")
+        granted = ["kv:read:secret/app", "kv:write:secret/app/db"]
+        r = c.post("/users/kv-reader/scopes", json={"scopes": granted}, headers=admin)
+        assert r.status_code == 200, r.text
+        r = c.delete("/users/kv-reader/scopes/kv:read:secret/app", headers=admin)
+        assert r.status_code == 200, r.text
+        assert r.json()["scopes"] == ["kv:write:secret/app/db", "users:me"]
+        r = c.delete("/users/kv-reader/scopes/kv:write:secret%2Fapp%2Fdb", headers=admin)
+        assert r.status_code == 200, r.text
+        assert r.json()["scopes"] == ["users:me"]
+    assert '"event": "admin.revoke", "outcome": "success", "user": "kv-reader"' in service.audit()
+
+
+def test_a_login_whose_password_was_checked_before_a_disable_gets_no_session(
+    tmp_path: Path,
+) -> None:
+    async def scenario(accounts: Accounts) -> None:
+        user = await sessions.register(accounts, "racer", PASSWORD, "192.0.2.7")
+        admin = AccountAdmin(
+            accounts.store, accounts.revocations, accounts.hasher, access_token_ttl=60
+        )
+        # The login read ``user`` and checked its password; the disable lands meanwhile.
+        await admin.disable("racer")
+        with pytest.raises(sessions.LoginFailed):
+            await sessions.start_session(accounts, user)
+        # Enabled again, the login that was in flight still gets nothing.
+        await admin.enable("racer")
+        with pytest.raises(sessions.LoginFailed):
+            await sessions.start_session(accounts, user)
+        fresh = await accounts.store.user_by_id(user.id)
+        assert fresh is not None
+        await accounts.authenticate((await sessions.start_session(accounts, fresh)).access_token)
+
+    run_accounts(tmp_path, scenario)
