@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sealbox import age
+from sealbox.exceptions import KeyFormatError
 
 ME = age.X25519Identity.generate()
 KEY_FILE = age.identity_file(ME).encode()
@@ -38,3 +39,24 @@ def test_a_recipients_file_given_as_dash_is_read_from_standard_input(cli, tmp_pa
     r = cli(["encrypt", "-R", "-", "-o", out, plain], input=f"# me\n{ME.recipient()}\n".encode())
     assert r.code == 0, r.stderr
     assert age.decrypt(out.read_bytes(), [ME]) == b"attack at dawn"
+
+
+def test_an_identity_file_encrypted_to_a_key_is_not_blamed_on_a_passphrase(cli, tmp_path):
+    # It was "incorrect passphrase for identity file F", "the passphrase came from the
+    # prompt": no passphrase was asked for, and none could open it (age: "identity file
+    # is encrypted with age but not with a passphrase").
+    other = age.X25519Identity.generate()
+    keys = tmp_path / "keys.age"
+    keys.write_bytes(age.encrypt(KEY_FILE, [other.recipient()]))
+    sealed = tmp_path / "f.age"
+    sealed.write_bytes(age.encrypt(b"x", [ME.recipient()]))
+    asked = []
+    with pytest.raises(KeyFormatError, match="encrypted with age but not with a passphrase"):
+        age.parse_identities(keys.read_bytes(), passphrase=lambda: asked.append(1) or "pw")
+    assert asked == []
+    r = cli(["decrypt", "-i", keys, sealed])
+    assert r.code == 1
+    assert r.stderr.startswith(
+        f"sealbox: error: identity file {keys} is encrypted with age but not with a "
+        "passphrase\nsealbox: hint: decrypt it first"
+    )

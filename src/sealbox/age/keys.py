@@ -277,7 +277,8 @@ def parse_identities(
         passphrase: called when the file (or the SSH key) is encrypted.
 
     Raises:
-        KeyFormatError: a line is not an identity (by number, never quoted), or none found.
+        KeyFormatError: a line is not an identity (by number, never quoted), none found,
+            or the file is an age file encrypted to a key, not a passphrase.
         DecryptionError: a wrong passphrase for an encrypted file or key.
     """
     if not isinstance(data, bytes | bytearray | memoryview):
@@ -312,7 +313,7 @@ def _encrypted_identities(
     data: bytes, source: str, passphrase: Passphrase | None
 ) -> list[Identity]:
     from sealbox.age.files import decrypt
-    from sealbox.age.scrypt import ScryptIdentity
+    from sealbox.age.scrypt import STANZA_TYPE, ScryptIdentity
     from sealbox.exceptions import ConfigError
 
     if passphrase is None:
@@ -327,6 +328,11 @@ def _encrypted_identities(
         # ScryptIdentity takes the passphrase itself as well as a function returning it.
         plain = decrypt(data, [ScryptIdentity(passphrase)])
     except NoIdentityMatchError as exc:
+        if STANZA_TYPE not in exc.stanza_types:  # no passphrase could open it: none was asked
+            raise KeyFormatError(
+                f"{source} is encrypted with age but not with a passphrase",
+                hint="decrypt it first, with the identity it was encrypted to",
+            ) from None
         # Which file the passphrase failed to open: a decryption may read several.
         raise NoIdentityMatchError(
             f"incorrect passphrase for {source}", stanza_types=exc.stanza_types
