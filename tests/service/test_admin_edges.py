@@ -1,8 +1,9 @@
 """``/users`` administration edges an outside tester finds: names and scopes holding a
-``/``, a disable racing a login."""
+``/``, import entries that are not Unicode text, a disable racing a login."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import httpx2
@@ -72,6 +73,32 @@ def test_a_scope_holding_a_slash_is_revoked_over_http_as_it_was_granted(
         assert r.status_code == 200, r.text
         assert r.json()["scopes"] == ["users:me"]
     assert '"event": "admin.revoke", "outcome": "success", "user": "kv-reader"' in service.audit()
+
+
+def test_an_import_entry_whose_name_is_no_unicode_text_is_refused_not_an_internal_error(
+    module_service: Running,
+) -> None:
+    # JSON may spell a lone surrogate (\ud800), which no UTF-8 answer can carry as it is.
+    service = module_service
+    body = (
+        b'{"users": [{"username": "sur\\ud800", "password_hash": "x"}, '
+        b'{"username": "plain-importer", "password_hash": "md5$salt$canaryhash"}]'
+    )
+    with service.client() as c:
+        admin = {**_admin(service, c, "import-admin"), "content-type": "application/json"}
+        refused = c.post("/users/import", content=body + b"}", headers=admin)
+        skipped = c.post("/users/import", content=body + b', "skip_invalid": true}', headers=admin)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"] == "import_refused"
+    problems = refused.json()["refused"]
+    assert [(p["line"], p["username"]) for p in problems] == [
+        (1, "sur\\ud800"),
+        (2, "plain-importer"),
+    ]
+    assert "U+D800 at position 4" in problems[0]["reason"]
+    assert skipped.status_code == 200, skipped.text
+    assert json.loads(skipped.text)["refused"] == problems
+    assert "canaryhash" not in refused.text + skipped.text
 
 
 def test_a_login_whose_password_was_checked_before_a_disable_gets_no_session(

@@ -269,6 +269,12 @@ async def delete_account(
     return Response(status_code=204)
 
 
+def _utf8(text: str) -> str:
+    """``text`` as a UTF-8 answer can carry it: a lone surrogate, which JSON may spell
+    (``"\\ud800"``) and an entry's username then holds, escaped as ``\\ud800``."""
+    return text.encode("utf-8", "backslashreplace").decode()
+
+
 async def import_accounts(
     body: ImportIn, runtime: RuntimeDep, request: Request, caller: AdminDep
 ) -> ImportOut:
@@ -280,7 +286,12 @@ async def import_accounts(
         runtime, request, caller, lambda a: a.import_users(records, skip_invalid=body.skip_invalid)
     )
     refused = [
-        ImportProblemOut(line=p.line, username=p.username, reason=p.reason) for p in report.problems
+        ImportProblemOut(
+            line=p.line,
+            username=None if p.username is None else _utf8(p.username),
+            reason=_utf8(p.reason),
+        )
+        for p in report.problems
     ]
     if report.problems and not body.skip_invalid:
         raise ApiError(
