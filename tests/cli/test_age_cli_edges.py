@@ -60,3 +60,18 @@ def test_an_identity_file_encrypted_to_a_key_is_not_blamed_on_a_passphrase(cli, 
         f"sealbox: error: identity file {keys} is encrypted with age but not with a "
         "passphrase\nsealbox: hint: decrypt it first"
     )
+
+
+def test_keygen_y_opens_a_passphrase_encrypted_identity_file(cli, tmp_path):
+    # The error said to give the passphrase ($SEALBOX_PASSPHRASE, --passphrase-file or
+    # the prompt), and keygen -y read none of them.
+    keys = tmp_path / "keys.age"
+    keys.write_bytes(age.encrypt(KEY_FILE, [age.ScryptRecipient("pw", work_factor=10)]))
+    (tmp_path / "pw").write_text("pw\n")
+    r = cli(["keygen", "-y", keys], env={"SEALBOX_PASSPHRASE": "pw"})
+    assert (r.code, r.out) == (0, f"{ME.recipient()}\n"), r.stderr
+    r = cli(["keygen", "-y", "--passphrase-file", tmp_path / "pw"], input=keys.read_bytes())
+    assert (r.code, r.out) == (0, f"{ME.recipient()}\n"), r.stderr
+    r = cli(["keygen", "-y", keys], env={"SEALBOX_PASSPHRASE": "wrong"})
+    assert r.code == 1
+    assert r.stderr.startswith(f"sealbox: error: incorrect passphrase for identity file {keys}")

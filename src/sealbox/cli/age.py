@@ -22,7 +22,7 @@ from sealbox.cli._age_args import (
     stdin_conflict,
 )
 from sealbox.cli._encrypt_decrypt import decrypt_files, encrypt_files, input_stream, is_std
-from sealbox.cli._io import CLIError, note
+from sealbox.cli._io import CLIError, note, passphrase_file_option, read_passphrase
 
 
 @click.command()
@@ -36,23 +36,38 @@ from sealbox.cli._io import CLIError, note
 @click.option(
     "-y", "convert", is_flag=True, help="Print the recipients of the identity file INPUT."
 )
+@passphrase_file_option
 @click_option(INPUT)
-def keygen(output: Path | None, pq: bool, convert: bool, input_path: Path | None) -> None:
+def keygen(
+    output: Path | None,
+    pq: bool,
+    convert: bool,
+    passphrase_file: Path | None,
+    input_path: Path | None,
+) -> None:
     """Generate an age identity, or (-y) print the recipients of one.
 
     The identity goes to -o FILE (mode 0600) or standard output; its public key
-    (recipient) is printed on standard error.
+    (recipient) is printed on standard error. With -y, a passphrase-encrypted
+    identity file asks for its passphrase.
     """
     if convert:
         if pq:
             raise click.UsageError("-y and --pq cannot be combined")
+        name = "standard input" if is_std(input_path) else f"identity file {input_path}"
+
+        def passphrase() -> Any:
+            return read_passphrase(passphrase_file, prompt=f"Passphrase for {name}")
+
         if is_std(input_path):
             identities = age.parse_identities(
-                sys.stdin.buffer.read(age.keys.MAX_KEY_FILE), source="standard input"
+                sys.stdin.buffer.read(age.keys.MAX_KEY_FILE),
+                source="standard input",
+                passphrase=passphrase,
             )
         else:
             assert input_path is not None
-            identities = age.load_identities(input_path)
+            identities = age.load_identities(input_path, passphrase=passphrase)
         for each in identities:
             recipient = getattr(each, "recipient", None)
             if recipient is None:
@@ -61,6 +76,8 @@ def keygen(output: Path | None, pq: bool, convert: bool, input_path: Path | None
         return
     if input_path is not None:
         raise click.UsageError("INPUT is only read with -y")
+    if passphrase_file is not None:
+        raise click.UsageError("--passphrase-file is only read with -y")
     identity: age.X25519Identity | age.HybridIdentity = (
         age.HybridIdentity.generate() if pq else age.X25519Identity.generate()
     )
