@@ -77,3 +77,26 @@ def test_a_line_refused_for_its_hash_still_names_its_account_for_the_collisions(
     r = _users(cli, data, "import", source, "--skip-invalid", "--json")
     assert r.code == 0, r.stderr
     assert json.loads(r.out)["imported"] == ["jo"]
+
+
+def test_client_changes_from_the_command_line_are_audited_without_their_secrets(
+    cli, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    create = ["clients", "create", "reporting", "--scope", "users:admin", "--json"]
+    made = cli([*create, "--data-dir", data])
+    assert made.code == 0, made.stderr
+    first = json.loads(made.out)
+    rotated = cli(["clients", "rotate-secret", "reporting", "--json", "--data-dir", data])
+    assert rotated.code == 0, rotated.stderr
+    second = json.loads(rotated.out)["client_secret"]
+    deleted = cli(["clients", "delete", "reporting", "--yes", "--data-dir", data])
+    assert deleted.code == 0, deleted.stderr
+    records = [json.loads(line) for line in (data / "audit.log").read_text().splitlines()]
+    assert [(r["event"], r["outcome"], r["user"], r["detail"]) for r in records] == [
+        ("client_create", "success", None, f"reporting ({first['client_id']}); command line"),
+        ("client_rotate", "success", None, f"reporting ({first['client_id']}); command line"),
+        ("client_delete", "success", None, f"reporting ({first['client_id']}); command line"),
+    ]
+    text = (data / "audit.log").read_text()
+    assert first["client_secret"] not in text and second not in text

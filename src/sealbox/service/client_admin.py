@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import TypeVar
 
+from sealbox.accounts.audit import AuditLog
 from sealbox.accounts.clients import ClientInfo, ClientStore, NewSecret
 from sealbox.accounts.grants import revoke_client_tokens
 from sealbox.accounts.store import Store
@@ -39,18 +40,35 @@ def _run(
     action: Callable[[ClientStore], Awaitable[T]],
     *,
     create: bool = False,
+    audit: str | None = None,
 ) -> T:
     """Run ``action`` on the clients of ``settings``' database; only ``create`` makes the
-    data folder (:func:`~sealbox.service.admin.open_database_file`)."""
+    data folder (:func:`~sealbox.service.admin.open_database_file`). ``audit``: the event
+    to write to the audit log once it succeeded, naming the client it returned (as the
+    ``/clients`` routes write it; the detail says ``command line``, never a secret)."""
     open_database_file(settings, create=create)
 
     async def _go() -> T:
+        # Opened first, as `sealbox users` does: a change whose record cannot be written
+        # is not made (fail-closed).
+        log = None
+        if audit is not None:
+            settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            log = AuditLog(settings.resolved_audit_log())
         engine = make_engine(settings.resolved_database_url())
         try:
             await migrate(engine)
-            return await action(ClientStore(sessionmaker(engine)))
+            result = await action(ClientStore(sessionmaker(engine)))
+            if log is not None and audit is not None:
+                client = result.client if isinstance(result, NewSecret) else result
+                assert isinstance(client, ClientInfo)
+                detail = f"{client.name} ({client.client_id}); command line"
+                log.record(audit, outcome="success", detail=detail)
+            return result
         finally:
             await engine.dispose()
+            if log is not None:
+                log.close()
 
     return asyncio.run(_go())
 
@@ -92,6 +110,7 @@ def create_client(
         settings,
         lambda store: store.create(name, scopes, subject_dn=subject, with_secret=with_secret),
         create=True,
+        audit="client_create",
     )
 
 
@@ -120,7 +139,7 @@ def rotate_client_secret(settings: ServiceSettings, name: str, overlap: int = 0)
     Raises:
         ClientNotFoundError: no such client.
     """
-    return _run(settings, lambda store: store.rotate_secret(name, overlap))
+    return _run(settings, lambda store: store.rotate_secret(name, overlap), audit="client_rotate")
 
 
 def delete_client(settings: ServiceSettings, name: str) -> ClientInfo:
@@ -166,4 +185,4 @@ def delete_client(settings: ServiceSettings, name: str) -> ClientInfo:
         # The client revoked, not one made anew under its name in the meantime.
         return await store.delete(name, client_id=client.client_id)
 
-    return _run(settings, revoke_then_delete)
+    return _run(settings, revoke_then_delete, audit="client_delete")
