@@ -75,3 +75,15 @@ def test_keygen_y_opens_a_passphrase_encrypted_identity_file(cli, tmp_path):
     r = cli(["keygen", "-y", keys], env={"SEALBOX_PASSPHRASE": "wrong"})
     assert r.code == 1
     assert r.stderr.startswith(f"sealbox: error: incorrect passphrase for identity file {keys}")
+
+
+def test_keygen_y_writes_the_recipients_to_the_output_file(cli, tmp_path):
+    # As age-keygen -y -o FILE; the -o was ignored and the recipients went to stdout.
+    keys, out = tmp_path / "key.txt", tmp_path / "recipients.txt"
+    keys.write_bytes(KEY_FILE)
+    r = cli(["keygen", "-y", "-o", out, keys])
+    assert (r.code, r.stdout) == (0, b""), r.stderr
+    assert out.read_text() == f"{ME.recipient()}\n"
+    r = cli(["keygen", "-y", "-o", keys, keys])  # never over a file, the identity least of all
+    assert r.code == 1 and "already exists" in r.stderr
+    assert keys.read_bytes() == KEY_FILE

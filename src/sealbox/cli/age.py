@@ -30,7 +30,7 @@ from sealbox.cli._io import CLIError, note, passphrase_file_option, read_passphr
     "-o",
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the identity to this file (mode 0600).",
+    help="Write the identity to this new file (mode 0600); with -y, the recipients.",
 )
 @click.option("--pq", is_flag=True, help="A post-quantum identity (ML-KEM-768 + X25519, age1pq1…).")
 @click.option(
@@ -48,8 +48,9 @@ def keygen(
     """Generate an age identity, or (-y) print the recipients of one.
 
     The identity goes to -o FILE (mode 0600) or standard output; its public key
-    (recipient) is printed on standard error. With -y, a passphrase-encrypted
-    identity file asks for its passphrase.
+    (recipient) is printed on standard error. With -y, the recipients go to -o FILE
+    or standard output, and a passphrase-encrypted identity file asks for its
+    passphrase.
     """
     if convert:
         if pq:
@@ -68,11 +69,16 @@ def keygen(
         else:
             assert input_path is not None
             identities = age.load_identities(input_path, passphrase=passphrase)
+        lines = []
         for each in identities:
             recipient = getattr(each, "recipient", None)
             if recipient is None:
                 raise CLIError("this identity has no recipient form")
-            click.echo(str(recipient()))
+            lines.append(f"{recipient()}\n")
+        if output is None or str(output) == "-":
+            click.echo("".join(lines), nl=False)
+        else:
+            _write_new(output, "".join(lines))
         return
     if input_path is not None:
         raise click.UsageError("INPUT is only read with -y")
@@ -90,6 +96,19 @@ def keygen(
         return
     age.save_identity(output, identity)
     note(f"Public key: {identity.recipient()}")
+
+
+def _write_new(path: Path, text: str) -> None:
+    """Write ``text`` to the new file ``path`` (mode 0644); an existing file is refused."""
+    from sealbox.exceptions import StorageError
+    from sealbox.storage import atomic_write
+
+    try:
+        atomic_write(path, text.encode(), mode=0o644, overwrite=False)
+    except StorageError as exc:
+        if exc.code != "file_exists":
+            raise
+        raise CLIError(f"{path} already exists", hint="write to a new file") from None
 
 
 @click.command()
