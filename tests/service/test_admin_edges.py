@@ -1,17 +1,26 @@
 """``/users`` administration edges an outside tester finds: names and scopes holding a
-``/``, import entries that are not Unicode text, a disable racing a login."""
+``/``, import entries that are not Unicode text, a disable racing a login, an import
+racing the creation of an account."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx2
 import pytest
 
 from sealbox.accounts import Accounts, sessions
 from sealbox.accounts.admin import AccountAdmin
+from sealbox.accounts.revocation import LocalRevocations
+from sealbox.accounts.store import Store
+from sealbox.passwords import PasswordHasher
 from sealbox.service.admin import create_user
+from sealbox.service.db import make_engine, migrate, sessionmaker
 from tests._accounts import run_accounts
 from tests.service.conftest import PASSWORD, Running, bearer, login
 
@@ -122,3 +131,71 @@ def test_a_login_whose_password_was_checked_before_a_disable_gets_no_session(
         await accounts.authenticate((await sessions.start_session(accounts, fresh)).access_token)
 
     run_accounts(tmp_path, scenario)
+
+
+class _ReadThen:
+    """A sessionmaker whose first plain session runs ``after`` once it closed: an import
+    has read the names of the accounts, and another creates one before it writes."""
+
+    def __init__(self, real: Any, after: Callable[[], Awaitable[None]]) -> None:
+        self.real = real
+        self.after: Callable[[], Awaitable[None]] | None = after
+
+    @asynccontextmanager
+    async def __call__(self) -> AsyncIterator[Any]:
+        async with self.real() as session:
+            yield session
+        if self.after is not None:
+            after, self.after = self.after, None
+            await after()
+
+    def begin(self) -> Any:
+        return self.real.begin()
+
+
+def test_an_import_racing_the_creation_of_one_of_its_names_refuses_that_line(
+    tmp_path: Path,
+) -> None:
+    hasher = PasswordHasher("test")
+    dana_hash = hasher.hash("dana's own password")
+    lines = [
+        json.dumps({"username": "Dana", "password_hash": hasher.hash("an imported password")}),
+        json.dumps({"username": "erin", "password_hash": hasher.hash("erin's password")}),
+    ]
+
+    async def scenario() -> list[Any]:
+        engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'accounts.db'}")
+        await migrate(engine)
+        try:
+            real = Store(sessionmaker(engine), refresh_ttl=60)
+            outcomes: list[Any] = []
+            for skip_invalid in (False, True):
+                name = "dana" if not skip_invalid else "dana2"
+
+                async def register(name: str = name) -> None:
+                    await real.create_user(name, dana_hash, ["users:me"])
+
+                racing = Store(_ReadThen(sessionmaker(engine), register), refresh_ttl=60)  # type: ignore[arg-type]
+                admin = AccountAdmin(racing, LocalRevocations(racing), hasher, access_token_ttl=60)
+                these = (
+                    lines if not skip_invalid else [line.replace("Dana", "Dana2") for line in lines]
+                )
+                try:
+                    outcomes.append(await admin.import_json_lines(these, skip_invalid=skip_invalid))
+                except Exception as exc:  # noqa: BLE001 - what the caller would see
+                    outcomes.append(exc)
+            dana = await real.user_by_name("dana")
+            outcomes.append(dana.password_hash if dana is not None else None)
+            return outcomes
+        finally:
+            await engine.dispose()
+
+    refused, skipped, stored = asyncio.run(scenario())
+    assert not isinstance(refused, Exception), type(refused).__name__
+    assert (refused.imported, [(p.line, p.reason) for p in refused.problems]) == (
+        (),
+        [(1, "an account has this name, or one that looks like it")],
+    )
+    assert not isinstance(skipped, Exception), type(skipped).__name__
+    assert skipped.imported == ("erin",)
+    assert stored == dana_hash  # the account made meanwhile is left as it was

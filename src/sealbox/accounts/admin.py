@@ -35,6 +35,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sealbox.accounts.models import RefreshToken, User, now
@@ -43,10 +44,13 @@ from sealbox.accounts.scopes import check_scopes
 from sealbox.accounts.store import Store
 from sealbox.accounts.totp_store import reset_second_factor
 from sealbox.accounts.user_import import ImportReport, parse_json_lines, plan_import
-from sealbox.exceptions import SealboxError
+from sealbox.exceptions import ConfigError, SealboxError
 from sealbox.passwords import PasswordHasher
 
 __all__ = ["AccountAdmin", "AccountInfo", "AccountNotFoundError"]
+
+# How many times an import is planned again when accounts of its names are made meanwhile.
+_IMPORT_ATTEMPTS = 3
 
 
 class AccountNotFoundError(SealboxError, LookupError):
@@ -262,25 +266,44 @@ class AccountAdmin:
         invalid, or whose names collide with another line's or an account's under the
         username rules, are reported. Nothing is imported when there is any, unless
         ``skip_invalid``: then every other line is. The accounts are created in one
-        transaction.
+        transaction; when an account of one of the names is made meanwhile (a
+        registration), the lines are checked again and that one is refused.
+
+        Raises:
+            ConfigError: code ``username_taken``, accounts of the names kept being made
+                while the import was checked again (nothing imported).
         """
-        async with self.store.sessions() as session:
-            existing = list((await session.execute(select(User.username))).scalars())
-        report = plan_import(records, existing, self.hasher, self.default_scopes)
-        if report.problems and not skip_invalid:
-            return report.refused()
-        if report.accepted:
-            async with self.store.sessions.begin() as session:
-                session.add_all(
-                    User(
-                        username=a.username,
-                        username_skeleton=a.skeleton,
-                        password_hash=a.password_hash,
-                        scopes=list(a.scopes),
+        records = list(records)  # planned again if an account of one of the names is made
+        for _ in range(_IMPORT_ATTEMPTS):
+            async with self.store.sessions() as session:
+                existing = list((await session.execute(select(User.username))).scalars())
+            report = plan_import(records, existing, self.hasher, self.default_scopes)
+            if report.problems and not skip_invalid:
+                return report.refused()
+            if not report.accepted:
+                return report
+            try:
+                async with self.store.sessions.begin() as session:
+                    session.add_all(
+                        User(
+                            username=a.username,
+                            username_skeleton=a.skeleton,
+                            password_hash=a.password_hash,
+                            scopes=list(a.scopes),
+                        )
+                        for a in report.accepted
                     )
-                    for a in report.accepted
-                )
-        return report
+            except IntegrityError:
+                # An account of one of these names, or a look-alike, was made since the
+                # names were read (a registration): planned again, its line is refused.
+                # Not raised as it is: its message holds the statement's parameters.
+                continue
+            return report
+        raise ConfigError(
+            "nothing was imported: accounts of these names kept being created meanwhile",
+            hint="run the import again",
+            code="username_taken",
+        )
 
     async def import_json_lines(
         self, lines: Iterable[str | bytes], *, skip_invalid: bool = False
