@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from sealbox import age
@@ -87,3 +91,37 @@ def test_keygen_y_writes_the_recipients_to_the_output_file(cli, tmp_path):
     r = cli(["keygen", "-y", "-o", keys, keys])  # never over a file, the identity least of all
     assert r.code == 1 and "already exists" in r.stderr
     assert keys.read_bytes() == KEY_FILE
+
+
+def _sealbox_with_stdin(argv: list[object], stdin: Path) -> subprocess.CompletedProcess[bytes]:
+    with stdin.open("rb") as fh:
+        return subprocess.run(
+            [sys.executable, "-m", "sealbox", *map(str, argv)],
+            stdin=fh,
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+
+
+@pytest.mark.parametrize("command", ["encrypt", "decrypt"])
+def test_the_output_is_never_the_file_on_standard_input_even_with_force(tmp_path, command):
+    # `sealbox encrypt -o f --force < f` replaced f with its own ciphertext (and decrypt
+    # a sealed file with its plaintext): -o naming the input is refused even with
+    # --force, and a file on stdin is the input as much as one named.
+    keys, data, other = tmp_path / "key.txt", tmp_path / "data", tmp_path / "other"
+    keys.write_bytes(KEY_FILE)
+    content = b"plain text" if command == "encrypt" else age.encrypt(b"x", [ME.recipient()])
+    data.write_bytes(content)
+    link = tmp_path / "link"
+    link.symlink_to(data)
+    key_args = ["-r", ME.recipient()] if command == "encrypt" else ["-i", keys]
+    for output in (data, link):
+        r = _sealbox_with_stdin([command, *key_args, "-o", output, "--force"], stdin=data)
+        assert r.returncode == 1, r.stderr
+        assert r.stderr.decode().startswith(f"sealbox: error: {output} is the input file")
+        assert data.read_bytes() == content
+    # Where stdin is not read (a named input), a redirection from the output is no input.
+    other.write_bytes(content)
+    r = _sealbox_with_stdin([command, *key_args, "-o", data, "--force", other], stdin=data)
+    assert r.returncode == 0, r.stderr

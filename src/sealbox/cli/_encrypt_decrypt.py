@@ -181,10 +181,14 @@ def check_output(
         return
     read = [(input_, "the input file"), *((p, f"the {what}") for p, what in also)]
     for other, what in read:
-        if other is None or is_std(other):
-            continue
-        with contextlib.suppress(OSError):
-            if os.path.samefile(path, other):
+        with contextlib.suppress(OSError, ValueError):
+            if other is None or is_std(other):
+                # A file on stdin (`< FILE`) is read as much as one named.
+                stdin = os.fstat(sys.stdin.fileno())
+                same = stat.S_ISREG(stdin.st_mode) and os.path.samestat(stdin, os.stat(path))
+            else:
+                same = os.path.samefile(path, other)
+            if same:
                 raise CLIError(
                     f"{os.fspath(path)} is {what}", hint="write the output to another file"
                 )
