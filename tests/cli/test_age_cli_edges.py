@@ -1,7 +1,10 @@
-"""Edges of `sealbox encrypt|decrypt|keygen` found by trying them as an `age` user would."""
+"""Edges of `sealbox encrypt|decrypt|keygen` and of `sealbox.age`, found by using them as an `age`
+user would."""
 
 from __future__ import annotations
 
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -9,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from sealbox import age
-from sealbox.exceptions import KeyFormatError
+from sealbox.exceptions import KeyFormatError, StorageError
 
 ME = age.X25519Identity.generate()
 KEY_FILE = age.identity_file(ME).encode()
@@ -125,3 +128,28 @@ def test_the_output_is_never_the_file_on_standard_input_even_with_force(tmp_path
     other.write_bytes(content)
     r = _sealbox_with_stdin([command, *key_args, "-o", data, "--force", other], stdin=data)
     assert r.returncode == 0, r.stderr
+
+
+@pytest.mark.parametrize("function", ["encrypt_file", "decrypt_file"])
+def test_library_paths_report_a_folder_or_a_failed_write_as_a_storage_error(tmp_path, function):
+    # Both raised a bare OSError (IsADirectoryError, ENOSPC), the folder case only after
+    # the whole output was written to a temporary file beside the folder.
+    src = tmp_path / "src"
+    if function == "encrypt_file":
+        src.write_bytes(b"x" * 200_000)
+        run = lambda dst: age.encrypt_file(src, dst, [ME.recipient()], overwrite=True)  # noqa: E731
+    else:
+        src.write_bytes(age.encrypt(b"x" * 200_000, [ME.recipient()]))
+        run = lambda dst: age.decrypt_file(src, dst, [ME], overwrite=True)  # noqa: E731
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (tmp_path / "link").symlink_to(folder)
+    for dst in (folder, tmp_path / "link"):
+        with pytest.raises(StorageError, match=f"^{re.escape(str(dst))} is a directory$"):
+            run(dst)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder", "link", "src"]
+    if os.path.exists("/dev/full"):
+        verb = function.removesuffix("_file")
+        message = f"^cannot {verb} {re.escape(str(src))} into /dev/full: no space left on device$"
+        with pytest.raises(StorageError, match=message):
+            run("/dev/full")

@@ -350,6 +350,8 @@ def decrypt(data: bytes, identities: Sequence[Identity]) -> bytes:
 def _check_paths(src: str, dst: str) -> None:
     if is_special(dst):  # /dev/null, a named pipe: written into, never replaced
         return
+    if os.path.isdir(dst):  # refused before the work: the rename at the end would fail
+        raise StorageError(f"{dst} is a directory", hint="name the output file")
     try:
         same = os.path.exists(dst) and os.path.samefile(src, dst)
     except OSError:
@@ -384,17 +386,21 @@ def encrypt_file(
         progress: called with the number of plaintext bytes read, batch by batch.
 
     Raises:
-        StorageError: ``dst`` exists (without ``overwrite``), is ``src`` itself,
-            or cannot be written. Nothing is left at ``dst`` on any error.
+        StorageError: ``dst`` exists (without ``overwrite``), is ``src`` itself or a
+            directory, or cannot be written (or ``src`` read). Nothing is left at ``dst``
+            on any error.
         ConfigError: as :class:`Encryptor`.
     """
     src_path, dst_path = os.fspath(src), os.fspath(dst)
     _check_paths(src_path, dst_path)
-    with (
-        _open_input(src_path) as fin,
-        atomic_writer(dst_path, mode=0o644, overwrite=overwrite) as out,
-    ):
-        seal_into(fin, AlignedWriter(out), recipients, armor=armor, progress=progress)
+    try:
+        with (
+            _open_input(src_path) as fin,
+            atomic_writer(dst_path, mode=0o644, overwrite=overwrite) as out,
+        ):
+            seal_into(fin, AlignedWriter(out), recipients, armor=armor, progress=progress)
+    except OSError as exc:  # a full disk, an I/O error
+        raise _failed("encrypt", src_path, dst_path, exc) from None
 
 
 def decrypt_file(
@@ -414,15 +420,23 @@ def decrypt_file(
         progress: called with the number of plaintext bytes written.
 
     Raises:
-        StorageError: ``dst`` exists (without ``overwrite``), is ``src`` itself,
-            or cannot be written.
+        StorageError: ``dst`` exists (without ``overwrite``), is ``src`` itself or a
+            directory, or cannot be written (or ``src`` read).
         FormatError, NoIdentityMatchError, DecryptionError: as :class:`Decryptor`.
     """
     src_path, dst_path = os.fspath(src), os.fspath(dst)
     _check_paths(src_path, dst_path)
     if not overwrite and os.path.exists(dst_path) and not is_special(dst_path):
         raise file_exists_error(dst_path)
-    with _open_input(src_path) as fin:
-        dec = Decryptor(fin, identities)
-        with dec, atomic_writer(dst_path, mode=0o600, overwrite=overwrite) as fh:
-            open_into(dec, AlignedWriter(fh), progress)
+    try:
+        with _open_input(src_path) as fin:
+            dec = Decryptor(fin, identities)
+            with dec, atomic_writer(dst_path, mode=0o600, overwrite=overwrite) as fh:
+                open_into(dec, AlignedWriter(fh), progress)
+    except OSError as exc:  # a full disk, an I/O error
+        raise _failed("decrypt", src_path, dst_path, exc) from None
+
+
+def _failed(verb: str, src: str, dst: str, exc: OSError) -> StorageError:
+    reason = (exc.strerror or str(exc)).lower()
+    return StorageError(f"cannot {verb} {src} into {dst}: {reason}", facts={"path": dst})
