@@ -1,6 +1,6 @@
 """``/users`` administration edges an outside tester finds: names and scopes holding a
 ``/``, import entries that are not Unicode text, a disable racing a login, an import
-racing the creation of an account."""
+racing the creation of an account, a reset racing a delete."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import httpx2
 import pytest
 
 from sealbox.accounts import Accounts, sessions
-from sealbox.accounts.admin import AccountAdmin
+from sealbox.accounts.admin import AccountAdmin, AccountNotFoundError
 from sealbox.accounts.revocation import LocalRevocations
 from sealbox.accounts.store import Store
 from sealbox.passwords import PasswordHasher
@@ -23,6 +23,8 @@ from sealbox.service.admin import create_user
 from sealbox.service.db import make_engine, migrate, sessionmaker
 from tests._accounts import run_accounts
 from tests.service.conftest import PASSWORD, Running, bearer, login
+
+NEW_PASSWORD = "canary-reset-password-7d1e"
 
 
 def _admin(service: Running, c: httpx2.Client, name: str) -> dict[str, str]:
@@ -199,3 +201,48 @@ def test_an_import_racing_the_creation_of_one_of_its_names_refuses_that_line(
     assert not isinstance(skipped, Exception), type(skipped).__name__
     assert skipped.imported == ("erin",)
     assert stored == dana_hash  # the account made meanwhile is left as it was
+
+
+@pytest.mark.parametrize("made_meanwhile", [False, True])
+def test_a_reset_racing_a_delete_sets_no_other_accounts_password(
+    tmp_path: Path, made_meanwhile: bool
+) -> None:
+    # The new password is hashed while the account is deleted, and perhaps another made,
+    # which SQLite gives the freed id.
+    hasher = PasswordHasher("test")
+    carol_hash = hasher.hash("carol's own password")
+
+    async def scenario() -> tuple[BaseException | None, str | None]:
+        engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'accounts.db'}")
+        await migrate(engine)
+        try:
+            store = Store(sessionmaker(engine), refresh_ttl=60)
+            other = AccountAdmin(store, LocalRevocations(store), hasher, access_token_ttl=60)
+            await store.create_user("bob", hasher.hash("bob's password"), [])
+
+            async def hash_meanwhile(hash_password: Callable[[str], str], password: str) -> str:
+                await other.delete("bob")
+                if made_meanwhile:
+                    await store.create_user("carol", carol_hash, [])
+                return hash_password(password)
+
+            admin = AccountAdmin(
+                store,
+                LocalRevocations(store),
+                hasher,
+                access_token_ttl=60,
+                run_hasher=hash_meanwhile,
+            )
+            raised: BaseException | None = None
+            try:
+                await admin.reset_password("bob", NEW_PASSWORD)
+            except Exception as exc:  # noqa: BLE001 - what the caller would see
+                raised = exc
+            carol = await store.user_by_name("carol")
+            return raised, carol.password_hash if carol is not None else None
+        finally:
+            await engine.dispose()
+
+    raised, carol = asyncio.run(scenario())
+    assert isinstance(raised, AccountNotFoundError), repr(raised)
+    assert carol == (carol_hash if made_meanwhile else None)

@@ -220,10 +220,19 @@ class AccountAdmin:
         if self._policy is not None:
             self._policy(password, user.username)
         new_hash = await self._hash(password)
-        version = await self.store.change_password(user.id, new_hash)
+        async with self.store.sessions.begin() as session:
+            current = await _locked_user(session, user.id, name)
+            if current.username != user.username:
+                # Deleted while the password was hashed, and its id given to a new account.
+                raise AccountNotFoundError(name)
+            current.password_hash = new_hash
+            current.session_version += 1
+            await _revoke_refresh_tokens(session, user.id)
+            info = AccountInfo.of(current)
+            version = current.session_version
         await self.revocations.end_sessions(user.id, version)
         self._changed()
-        return AccountInfo.of(await self._find(user.username))
+        return info
 
     async def delete(self, name: str) -> AccountInfo:
         """Delete the account, its refresh tokens, and the access tokens issued to it.
