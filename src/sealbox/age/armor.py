@@ -4,8 +4,9 @@
 64 columns, ``-----END AGE ENCRYPTED FILE-----``. Reading is strict, so that an
 armored file cannot be altered without changing its bytes: no PEM headers, no
 whitespace inside or around lines, every line but the last exactly 64 columns,
-canonical padding. Only whitespace before and after the block is allowed, and
-CRLF line ends as well as LF.
+canonical padding. Only whitespace before and after the block is allowed (space,
+tab, CR, LF, vertical tab and form feed, as age strips them), and CRLF line ends as
+well as LF.
 
 Errors are :class:`~sealbox.exceptions.FormatError` starting with
 ``invalid armor``.
@@ -30,7 +31,8 @@ BEGIN: Final = b"-----BEGIN AGE ENCRYPTED FILE-----"
 END: Final = b"-----END AGE ENCRYPTED FILE-----"
 COLUMNS: Final = 64
 BYTES_PER_LINE: Final = 48
-_WHITESPACE: Final = b" \t\r\n"
+# ASCII whitespace, as age's bytes.TrimSpace strips it: vertical tab and form feed too.
+_WHITESPACE: Final = b" \t\r\n\x0b\x0c"
 # Whitespace allowed around the block: bounded, so a hostile input cannot make us scan forever.
 MAX_OUTER_WHITESPACE: Final = 1024 * 1024
 _FULL_LINES = re.compile(rb"(?:[A-Za-z0-9+/]{64}\r?\n)+")
