@@ -153,3 +153,13 @@ def test_library_paths_report_a_folder_or_a_failed_write_as_a_storage_error(tmp_
         message = f"^cannot {verb} {re.escape(str(src))} into /dev/full: no space left on device$"
         with pytest.raises(StorageError, match=message):
             run("/dev/full")
+
+
+def test_a_recipient_in_upper_case_is_refused_for_what_it_is(cli):
+    # age refuses it too ("unknown recipient type"); sealbox said the recipient type
+    # 'AGE' needed a plugin.
+    upper = str(ME.recipient()).upper()
+    r = cli(["encrypt", "-r", upper], input=b"x")
+    assert r.code == 1
+    assert "plugin" not in r.stderr
+    assert "is in upper case: age recipients are written in lower case" in r.stderr

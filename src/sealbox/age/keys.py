@@ -88,6 +88,11 @@ def parse_recipient(text: str) -> Recipient:
         return parse_ssh_recipient(text)
     if text.lower().startswith("age1"):
         hrp, _ = bech32.decode(text)
+        if hrp.isupper():  # valid Bech32, but age (and its recipient types) take lower case
+            raise KeyFormatError(
+                "the recipient is in upper case: age recipients are written in lower case",
+                hint="give it in lower case, as age-keygen prints it",
+            )
         if hrp == "age":
             from sealbox.age.x25519 import X25519Recipient
 
