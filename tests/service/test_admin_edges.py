@@ -246,3 +246,46 @@ def test_a_reset_racing_a_delete_sets_no_other_accounts_password(
     raised, carol = asyncio.run(scenario())
     assert isinstance(raised, AccountNotFoundError), repr(raised)
     assert carol == (carol_hash if made_meanwhile else None)
+
+
+@pytest.mark.parametrize("operation", ["grant", "disable", "enable", "reset_totp", "delete"])
+def test_a_change_racing_a_delete_and_a_new_account_leaves_the_new_account_alone(
+    tmp_path: Path, operation: str
+) -> None:
+    # The account is found, then deleted and another made (SQLite gives it the freed id)
+    # before the change's transaction starts.
+    hasher = PasswordHasher("test")
+
+    async def scenario() -> tuple[BaseException | None, Any]:
+        engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'accounts.db'}")
+        await migrate(engine)
+        try:
+            store = Store(sessionmaker(engine), refresh_ttl=60)
+            other = AccountAdmin(store, LocalRevocations(store), hasher, access_token_ttl=60)
+            await store.create_user("bob", hasher.hash("bob's password"), ["users:me"])
+
+            async def replace_bob() -> None:
+                await other.delete("bob")
+                await store.create_user("carol", hasher.hash("carol's password"), ["users:me"])
+
+            racing = Store(_ReadThen(sessionmaker(engine), replace_bob), refresh_ttl=60)  # type: ignore[arg-type]
+            admin = AccountAdmin(racing, LocalRevocations(racing), hasher, access_token_ttl=60)
+            act = {
+                "grant": lambda: admin.grant("bob", ["users:admin"]),
+                "disable": lambda: admin.disable("bob"),
+                "enable": lambda: admin.enable("bob"),
+                "reset_totp": lambda: admin.reset_totp("bob"),
+                "delete": lambda: admin.delete("bob"),
+            }[operation]
+            raised: BaseException | None = None
+            try:
+                await act()
+            except Exception as exc:  # noqa: BLE001 - what the caller would see
+                raised = exc
+            return raised, await other.show("carol")
+        finally:
+            await engine.dispose()
+
+    raised, carol = asyncio.run(scenario())
+    assert isinstance(raised, AccountNotFoundError), repr(raised)
+    assert (carol.scopes, carol.disabled) == (("users:me",), False)

@@ -42,7 +42,7 @@ from sealbox.accounts.models import RefreshToken, User, now
 from sealbox.accounts.revocation import KEEP_MARGIN, Revocations, kept_until
 from sealbox.accounts.scopes import check_scopes
 from sealbox.accounts.store import Store
-from sealbox.accounts.totp_store import reset_second_factor
+from sealbox.accounts.totp_store import remove_second_factor
 from sealbox.accounts.user_import import ImportReport, parse_json_lines, plan_import
 from sealbox.exceptions import ConfigError, SealboxError
 from sealbox.passwords import PasswordHasher
@@ -173,7 +173,7 @@ class AccountAdmin:
     ) -> AccountInfo:
         user = await self._find(name)
         async with self.store.sessions.begin() as session:
-            current = await _locked_user(session, user.id, name)
+            current = await _locked_user(session, user, name)
             current.scopes = sorted(change(set(current.scopes)))
             return AccountInfo.of(current)
 
@@ -187,7 +187,7 @@ class AccountAdmin:
         """
         user = await self._find(name)
         async with self.store.sessions.begin() as session:
-            current = await _locked_user(session, user.id, name)
+            current = await _locked_user(session, user, name)
             current.disabled = True
             current.session_version += 1
             await _revoke_refresh_tokens(session, user.id)
@@ -205,7 +205,7 @@ class AccountAdmin:
         """
         user = await self._find(name)
         async with self.store.sessions.begin() as session:
-            current = await _locked_user(session, user.id, name)
+            current = await _locked_user(session, user, name)
             current.disabled = False
             return AccountInfo.of(current)
 
@@ -221,10 +221,7 @@ class AccountAdmin:
             self._policy(password, user.username)
         new_hash = await self._hash(password)
         async with self.store.sessions.begin() as session:
-            current = await _locked_user(session, user.id, name)
-            if current.username != user.username:
-                # Deleted while the password was hashed, and its id given to a new account.
-                raise AccountNotFoundError(name)
+            current = await _locked_user(session, user, name)  # deleted while hashed?
             current.password_hash = new_hash
             current.session_version += 1
             await _revoke_refresh_tokens(session, user.id)
@@ -243,7 +240,7 @@ class AccountAdmin:
         user = await self._find(name)
         horizon = now() - timedelta(seconds=self.access_token_ttl + KEEP_MARGIN)
         async with self.store.sessions.begin() as session:
-            await _locked_user(session, user.id, name)
+            await _locked_user(session, user, name)
             families = (
                 await session.execute(
                     select(RefreshToken.family_id)
@@ -332,7 +329,9 @@ class AccountAdmin:
             AccountNotFoundError: no account has that name.
         """
         user = await self._find(name)
-        removed = await reset_second_factor(self.store.sessions, user.id)
+        async with self.store.sessions.begin() as session:
+            await _locked_user(session, user, name)
+            removed = await remove_second_factor(session, user.id)
         return AccountInfo.of(user), removed
 
     async def _find(self, name: str) -> User:
@@ -351,15 +350,16 @@ class AccountAdmin:
             self._after_change()
 
 
-async def _locked_user(session: AsyncSession, user_id: int, name: str) -> User:
+async def _locked_user(session: AsyncSession, found: User, name: str) -> User:
     # A write first: it takes the row's lock on PostgreSQL and the database's write
     # lock on SQLite, so that the read below sees every change committed before it
     # and two administrators' changes are applied one after the other.
     await session.execute(
-        update(User).where(User.id == user_id).values(session_version=User.session_version)
+        update(User).where(User.id == found.id).values(session_version=User.session_version)
     )
-    user = await session.get(User, user_id, populate_existing=True)
-    if user is None:
+    user = await session.get(User, found.id, populate_existing=True)
+    if user is None or user.username != found.username:
+        # Deleted since it was found, perhaps its id given to a new account.
         raise AccountNotFoundError(name)
     return user
 

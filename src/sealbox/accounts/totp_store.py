@@ -47,7 +47,13 @@ from sealbox.accounts.totp import (
     otpauth_uri,
 )
 
-__all__ = ["TotpRecoveryCode", "TotpStore", "UserTotp", "reset_second_factor"]
+__all__ = [
+    "TotpRecoveryCode",
+    "TotpStore",
+    "UserTotp",
+    "remove_second_factor",
+    "reset_second_factor",
+]
 
 PENDING: Final = "pending"
 CONFIRMED: Final = "confirmed"
@@ -244,6 +250,12 @@ async def reset_second_factor(sessions: async_sessionmaker[AsyncSession], user_i
     """
     async with sessions.begin() as session:
         return await _remove(session, user_id)
+
+
+async def remove_second_factor(session: AsyncSession, user_id: int) -> bool:
+    """:func:`reset_second_factor` in the caller's transaction (one that holds the
+    account's row, checked to be the account meant)."""
+    return await _remove(session, user_id)
 
 
 async def _advance(
