@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Generic, Protocol, TypeVar
 
 from fastapi import Request, Security
-from fastapi.security import OAuth2PasswordBearer
+from fastapi.security import OAuth2PasswordBearer, SecurityScopes
 
 from sealbox.accounts.binding import thumbprint_from_digest
 from sealbox.accounts.core import AccessClaims
@@ -190,6 +190,10 @@ class BearerAuth(OAuth2PasswordBearer, Generic[C]):
 
         @app.get("/orders")
         async def orders(caller: Annotated[Caller, auth.require("orders:read")]): ...
+
+    FastAPI's own way, ``Security(auth, scopes=["orders:read"])`` (or a ``Security``
+    around a dependency of yours that takes ``auth``), is checked the same way; it costs
+    FastAPI a ``SecurityScopes`` object per request, which :meth:`require` does without.
     """
 
     def __init__(
@@ -215,6 +219,52 @@ class BearerAuth(OAuth2PasswordBearer, Generic[C]):
             self._source = source
         self._needed: tuple[str, ...] = ()
 
+    async def __call__(  # type: ignore[override]
+        self, request: Request, security_scopes: SecurityScopes
+    ) -> C:
+        # _authenticate, inlined: this runs on every guarded request.
+        token = bearer_token(authorization(request.scope))
+        source = self._source(request)
+        thumbprint = connection_thumbprint(request)
+        try:
+            if thumbprint is None:
+                claims = await source.authenticate(token)
+            else:
+                claims = await source.authenticate(token, thumbprint=thumbprint)
+        except TokenError as exc:
+            raise token_refused(exc) from None
+        # The scopes FastAPI gathered for this use of the dependency (``Security(auth,
+        # scopes=[…])``, or a Security around a dependency that takes it): the OpenAPI
+        # document says the route needs them, so they are checked.
+        needed = security_scopes.scopes
+        if needed and not claims.scopes.issuperset(needed):
+            raise insufficient_scope(tuple(needed), missing_scopes(claims, tuple(needed)))
+        return claims
+
+    async def verify(self, request: Request, token: str) -> C:
+        """The claims of ``token`` (for code that found it elsewhere than the header)."""
+        return await _authenticate(self._source(request), request, token)
+
+    def require(self, *needed: str) -> Any:
+        """The dependency of a route that only callers holding every scope in ``needed`` pass.
+
+        Use it as the metadata of the claims' annotation
+        (``Annotated[Caller, auth.require("orders:read")]``); it answers the claims, like
+        the bearer dependency, in one step (one dependency, not two), and names the
+        scopes in the route's OpenAPI security requirement.
+        """
+        scoped: _ScopedBearer[C] = _ScopedBearer(self._source, **_public(self._options))
+        scoped._needed = tuple(needed)
+        return Security(scoped, scopes=list(needed))
+
+
+class _ScopedBearer(BearerAuth[C]):
+    """The dependency :meth:`BearerAuth.require` answers: its scopes are fixed when the
+    route is made, so it takes no ``SecurityScopes`` (which FastAPI would build for every
+    request). Scopes a ``Security`` around a dependency that takes it names are not
+    checked by it: name them in :meth:`~BearerAuth.require`.
+    """
+
     async def __call__(self, request: Request) -> C:  # type: ignore[override]
         # _authenticate, inlined: this runs on every guarded request.
         token = bearer_token(authorization(request.scope))
@@ -231,22 +281,6 @@ class BearerAuth(OAuth2PasswordBearer, Generic[C]):
             raise insufficient_scope(self._needed, missing_scopes(claims, self._needed))
         return claims
 
-    async def verify(self, request: Request, token: str) -> C:
-        """The claims of ``token`` (for code that found it elsewhere than the header)."""
-        return await _authenticate(self._source(request), request, token)
-
-    def require(self, *needed: str) -> Any:
-        """The dependency of a route that only callers holding every scope in ``needed`` pass.
-
-        Use it as the metadata of the claims' annotation
-        (``Annotated[Caller, auth.require("orders:read")]``); it answers the claims, like
-        the bearer dependency, in one step (one dependency, not two), and names the
-        scopes in the route's OpenAPI security requirement.
-        """
-        scoped: BearerAuth[C] = BearerAuth(self._source, **_public(self._options))
-        scoped._needed = tuple(needed)
-        return Security(scoped, scopes=list(needed))
-
 
 def _public(options: dict[str, Any]) -> dict[str, Any]:
     return {
@@ -259,4 +293,9 @@ def _public(options: dict[str, Any]) -> dict[str, Any]:
 
 # Older FastAPI (0.115) resolves a callable object's string annotations without any
 # globals, and would read `request` as a query parameter: give it the real types.
-BearerAuth.__call__.__annotations__ = {"request": Request, "return": Any}
+BearerAuth.__call__.__annotations__ = {
+    "request": Request,
+    "security_scopes": SecurityScopes,
+    "return": Any,
+}
+_ScopedBearer.__call__.__annotations__ = {"request": Request, "return": Any}

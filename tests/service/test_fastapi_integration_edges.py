@@ -1,0 +1,177 @@
+"""sealbox.integrations.fastapi as an outside user embeds it in an app of their own: scopes
+asked for FastAPI's way, websocket routes, an app without sealbox's error handlers, an
+issuer's JWKS server that is down or slow, and client certificates the server did not
+verify. The apps are served by uvicorn over real TLS on 127.0.0.1, the JWKS server is a
+real HTTPS server there; tokens come from a signing keyset of the test's own."""
+
+# No `from __future__ import annotations`: the test apps' routes are closures over their
+# dependencies, and FastAPI reads their annotations.
+
+import ssl
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated
+
+import httpx2
+import pytest
+import uvicorn
+from fastapi import Depends, FastAPI, Security
+
+from sealbox.accounts import AccessClaims
+from sealbox.integrations.fastapi import (
+    BearerAuth,
+    LocalJWKS,
+    install_error_handlers,
+)
+from sealbox.jwt import SigningKeySet
+from tests.service.conftest import bearer, free_port
+from tests.unit.test_jwt_remote import JWKSServer, make_tls
+
+ISSUER = "https://issuer.test"
+AUDIENCE = "orders-api"
+KEYS = SigningKeySet.generate("EdDSA")
+
+
+def issue(subject: str = "alice", scope: str = "", keys: SigningKeySet = KEYS) -> str:
+    return keys.issue(subject, audience=AUDIENCE, issuer=ISSUER, scope=scope)
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The CA file and the server's certificate chain with its key (for 127.0.0.1)."""
+    folder = tmp_path_factory.mktemp("tls")
+    _context, ca = make_tls(folder)
+    return ca, folder / "server.pem"
+
+
+class Served:
+    def __init__(self, port: int, ca: Path) -> None:
+        self.port = port
+        self.ca = ca
+
+    def client(self) -> httpx2.Client:
+        return httpx2.Client(
+            verify=ssl.create_default_context(cafile=str(self.ca)),
+            base_url=f"https://127.0.0.1:{self.port}",
+            timeout=20,
+        )
+
+
+def serve(app: FastAPI, tls: tuple[Path, Path]) -> Iterator[Served]:
+    ca, chain = tls
+    port = free_port()
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        ssl_keyfile=str(chain),
+        ssl_certfile=str(chain),
+        log_level="critical",
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the test app did not start")
+        time.sleep(0.02)
+    try:
+        yield Served(port, ca)
+    finally:
+        server.should_exit = True
+        thread.join(15)
+
+
+@pytest.fixture
+def jwks_server(tls: tuple[Path, Path]) -> Iterator[JWKSServer]:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tls[1])
+    srv = JWKSServer()
+    srv.socket = context.wrap_socket(srv.socket, server_side=True)
+    thread = threading.Thread(target=srv.serve_forever, args=(0.02,), daemon=True)
+    thread.start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+# --- scopes asked for FastAPI's way --------------------------------------------------
+
+
+def scoped_app(handlers: bool = True) -> FastAPI:
+    auth = BearerAuth(LocalJWKS(KEYS, issuer=ISSUER, audience=AUDIENCE))
+    app = FastAPI()
+    if handlers:
+        install_error_handlers(app)
+
+    async def current_user(claims: Annotated[AccessClaims, Depends(auth)]) -> AccessClaims:
+        return claims
+
+    @app.get("/security")
+    async def security(
+        claims: Annotated[AccessClaims, Security(auth, scopes=["orders:read"])],
+    ) -> dict[str, str]:
+        return {"user": claims.username}
+
+    # FastAPI's tutorial shape: the scopes on a dependency of the user's that takes the bearer.
+    @app.get("/nested")
+    async def nested(
+        claims: Annotated[AccessClaims, Security(current_user, scopes=["orders:write"])],
+    ) -> dict[str, str]:
+        return {"user": claims.username}
+
+    @app.get("/required")
+    async def required(
+        claims: Annotated[AccessClaims, auth.require("orders:read")],
+    ) -> dict[str, str]:
+        return {"user": claims.username}
+
+    @app.get("/plain")
+    async def plain(claims: Annotated[AccessClaims, Depends(auth)]) -> dict[str, str]:
+        return {"user": claims.username}
+
+    return app
+
+
+@pytest.fixture(scope="module")
+def scoped(tls: tuple[Path, Path]) -> Iterator[Served]:
+    yield from serve(scoped_app(), tls)
+
+
+def test_scopes_given_to_security_around_the_bearer_are_required(scoped: Served) -> None:
+    # The OpenAPI document says these routes need the scopes: a token without them must
+    # not pass (it did: only auth.require() checked scopes).
+    reader = issue(scope="orders:read")
+    with scoped.client() as c:
+        allowed = c.get("/security", headers=bearer(reader))
+        refused = c.get("/security", headers=bearer(issue(scope="users:me")))
+        nested_refused = c.get("/nested", headers=bearer(reader))
+        nested_allowed = c.get("/nested", headers=bearer(issue(scope="orders:write")))
+        plain = c.get("/plain", headers=bearer(issue()))
+        spec = c.get("/openapi.json").json()
+    assert allowed.json() == {"user": "alice"}
+    assert refused.status_code == 403
+    assert refused.json() == {
+        "error": "insufficient_scope",
+        "message": "this needs the scope orders:read",
+    }
+    assert refused.headers["www-authenticate"] == (
+        'Bearer error="insufficient_scope", scope="orders:read"'
+    )
+    assert nested_refused.status_code == 403
+    assert nested_refused.headers["www-authenticate"] == (
+        'Bearer error="insufficient_scope", scope="orders:write"'
+    )
+    assert nested_allowed.json() == {"user": "alice"}
+    assert plain.json() == {"user": "alice"}
+    assert spec["paths"]["/security"]["get"]["security"] == [
+        {"OAuth2PasswordBearer": ["orders:read"]}
+    ]
+    assert spec["paths"]["/nested"]["get"]["security"] == [
+        {"OAuth2PasswordBearer": ["orders:write"]}
+    ]
+    # FastAPI's own parameters of the dependency are not the route's.
+    assert "parameters" not in spec["paths"]["/security"]["get"]
