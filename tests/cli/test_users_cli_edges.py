@@ -8,6 +8,8 @@ import hashlib
 import json
 from pathlib import Path
 
+import pytest
+
 TEST_PROFILE = {"SEALBOX_PASSWORD_PROFILE": "test"}
 
 
@@ -100,3 +102,16 @@ def test_client_changes_from_the_command_line_are_audited_without_their_secrets(
     ]
     text = (data / "audit.log").read_text()
     assert first["client_secret"] not in text and second not in text
+
+
+def test_an_import_too_large_on_stdin_is_named_standard_input(
+    cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("sealbox.cli.users.MAX_IMPORT_BYTES", 64)
+    line = json.dumps({"username": "lee", "password_hash": _pbkdf2("lee-password-1")}) + "\n"
+    r = _users(cli, tmp_path / "data", "import", "-", input=line.encode())
+    assert (r.code, r.stderr) == (1, "sealbox: error: standard input is larger than 64 bytes\n")
+    source = tmp_path / "users.jsonl"
+    source.write_text(line)
+    r = _users(cli, tmp_path / "data", "import", source)
+    assert (r.code, r.stderr) == (1, f"sealbox: error: {source} is larger than 64 bytes\n")

@@ -249,7 +249,7 @@ def import_(file: Path, skip_invalid: bool, as_json: bool, data_dir: Path | None
     if not any(line.strip() for line in lines):
         # Almost surely a wrong export or path: said before the data folder is touched.
         raise CLIError(
-            f"{'standard input' if str(file) == '-' else file} holds no account lines",
+            f"{_source(file)} holds no account lines",
             hint='give one JSON object per line: {"username", "password_hash", "scopes"}',
         )
     service = _service()
@@ -305,8 +305,12 @@ def _read_import(file: Path) -> bytes:
         with file.open("rb") as fh:
             data = fh.read(MAX_IMPORT_BYTES + 1)
     if len(data) > MAX_IMPORT_BYTES:
-        raise CLIError(f"{file} is larger than {MAX_IMPORT_BYTES} bytes")
+        raise CLIError(f"{_source(file)} is larger than {MAX_IMPORT_BYTES} bytes")
     return data
+
+
+def _source(file: Path) -> str:
+    return "standard input" if str(file) == "-" else str(file)
 
 
 def _read_password(name: str) -> str:
