@@ -7,25 +7,31 @@ real HTTPS server there; tokens come from a signing keyset of the test's own."""
 # No `from __future__ import annotations`: the test apps' routes are closures over their
 # dependencies, and FastAPI reads their annotations.
 
+import asyncio
+import json
 import ssl
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx2
 import pytest
 import uvicorn
-from fastapi import Depends, FastAPI, Security
+from fastapi import APIRouter, Depends, FastAPI, Security, WebSocket
 
 from sealbox.accounts import AccessClaims
 from sealbox.integrations.fastapi import (
     BearerAuth,
     LocalJWKS,
     install_error_handlers,
+    optional_client_certificate,
+    require_client_certificate,
 )
 from sealbox.jwt import SigningKeySet
+from sealbox.tls.ca import CertificateAuthority
+from sealbox.tls.server_session import ClientIdentity
 from tests.service.conftest import bearer, free_port
 from tests.unit.test_jwt_remote import JWKSServer, make_tls
 
@@ -175,3 +181,150 @@ def test_scopes_given_to_security_around_the_bearer_are_required(scoped: Served)
     ]
     # FastAPI's own parameters of the dependency are not the route's.
     assert "parameters" not in spec["paths"]["/security"]["get"]
+
+
+# --- websocket routes ------------------------------------------------------------------
+# The uvicorn here has no websocket implementation installed (neither websockets nor
+# wsproto): the app is handed a websocket scope directly, as a server hands it over.
+
+
+def websocket_app() -> FastAPI:
+    auth = BearerAuth(LocalJWKS(KEYS, issuer=ISSUER, audience=AUDIENCE))
+    app = FastAPI()
+    install_error_handlers(app)
+    live = APIRouter(prefix="/live")
+
+    @live.websocket("/orders")
+    async def orders(
+        websocket: WebSocket, claims: Annotated[AccessClaims, auth.require("orders:read")]
+    ) -> None:
+        await websocket.accept()
+        await websocket.send_text(claims.username)
+        await websocket.close()
+
+    @live.websocket("/me")
+    async def me(websocket: WebSocket, claims: Annotated[AccessClaims, Depends(auth)]) -> None:
+        await websocket.accept()
+        await websocket.send_text(claims.username)
+        await websocket.close()
+
+    @live.websocket("/peer")
+    async def peer(
+        websocket: WebSocket,
+        identity: Annotated[ClientIdentity | None, Depends(optional_client_certificate)],
+    ) -> None:
+        await websocket.accept()
+        await websocket.send_text(identity.common_name if identity else "none")
+        await websocket.close()
+
+    @live.websocket("/worker")
+    async def worker(
+        websocket: WebSocket,
+        identity: Annotated[ClientIdentity, Depends(require_client_certificate)],
+    ) -> None:
+        await websocket.accept()
+        await websocket.send_text(identity.common_name)
+        await websocket.close()
+
+    app.include_router(live, prefix="/v1")
+    return app
+
+
+def connect(app: FastAPI, path: str, headers: dict[str, str]) -> list[dict[str, Any]]:
+    """What the app sends on a websocket connection to ``path`` (denial responses allowed)."""
+    sent: list[dict[str, Any]] = []
+    scope = {
+        "type": "websocket",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "scheme": "wss",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+        "client": ("127.0.0.1", 5000),
+        "server": ("127.0.0.1", 443),
+        "subprotocols": [],
+        "extensions": {"websocket.http.response": {}},
+    }
+    incoming = [{"type": "websocket.connect"}]
+
+    async def receive() -> dict[str, Any]:
+        if incoming:
+            return incoming.pop(0)
+        return {"type": "websocket.disconnect", "code": 1000}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    return sent
+
+
+def denial(sent: list[dict[str, Any]]) -> tuple[int, dict[str, str], dict[str, Any]]:
+    start, *bodies = sent
+    assert start["type"] == "websocket.http.response.start"
+    headers = {k.decode(): v.decode() for k, v in start["headers"]}
+    return start["status"], headers, json.loads(b"".join(b.get("body", b"") for b in bodies))
+
+
+def test_the_bearer_guards_websocket_routes_of_a_prefixed_router() -> None:
+    app = websocket_app()
+    accepted = connect(app, "/v1/live/orders", bearer(issue(scope="orders:read")))
+    assert [m["type"] for m in accepted] == [
+        "websocket.accept",
+        "websocket.send",
+        "websocket.close",
+    ]
+    assert accepted[1]["text"] == "alice"
+    assert connect(app, "/v1/live/me", bearer(issue("bob")))[1]["text"] == "bob"
+    # Refusals are the HTTP answers of the handshake (the ASGI denial response).
+    status, headers, body = denial(connect(app, "/v1/live/me", {}))
+    assert (status, body["error"]) == (401, "not_authenticated")
+    assert headers["www-authenticate"] == "Bearer"
+    status, headers, body = denial(connect(app, "/v1/live/me", bearer("not.a.token")))
+    assert (status, body["error"]) == (401, "invalid_token")
+    status, headers, body = denial(connect(app, "/v1/live/orders", bearer(issue())))
+    assert (status, body["error"]) == (403, "insufficient_scope")
+    assert headers["www-authenticate"] == ('Bearer error="insufficient_scope", scope="orders:read"')
+
+
+def test_the_client_certificate_dependencies_work_on_websocket_routes() -> None:
+    ca = CertificateAuthority.generate(name="edge test CA")
+    pem = ca.issue_client("worker-9").certificate_pem().decode()
+    app = websocket_app()
+
+    def with_tls(path: str, chain: list[str]) -> list[dict[str, Any]]:
+        sent: list[dict[str, Any]] = []
+        scope = {
+            "type": "websocket",
+            "asgi": {"version": "3.0"},
+            "scheme": "wss",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": b"",
+            "headers": [],
+            "client": ("127.0.0.1", 5000),
+            "server": ("127.0.0.1", 443),
+            "subprotocols": [],
+            "extensions": {
+                "websocket.http.response": {},
+                "tls": {"client_cert_chain": chain, "client_cert_error": None},
+            },
+        }
+        incoming = [{"type": "websocket.connect"}]
+
+        async def receive() -> dict[str, Any]:
+            return incoming.pop(0) if incoming else {"type": "websocket.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        asyncio.run(app(scope, receive, send))
+        return sent
+
+    assert with_tls("/v1/live/peer", [pem])[1]["text"] == "worker-9"
+    assert with_tls("/v1/live/peer", [])[1]["text"] == "none"
+    assert with_tls("/v1/live/worker", [pem])[1]["text"] == "worker-9"
+    status, _headers, body = denial(with_tls("/v1/live/worker", []))
+    assert (status, body["error"]) == (403, "client_certificate_required")

@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Generic, Protocol, TypeVar
 
 from fastapi import Request, Security
+from fastapi.requests import HTTPConnection
 from fastapi.security import OAuth2PasswordBearer, SecurityScopes
 
 from sealbox.accounts.binding import thumbprint_from_digest
@@ -89,7 +90,7 @@ def token_refused(exc: TokenError) -> ApiError:
     return invalid_token()
 
 
-def connection_thumbprint(request: Request) -> str | None:
+def connection_thumbprint(request: HTTPConnection) -> str | None:
     """The ``x5t#S256`` of the connection's verified client certificate (mTLS), or ``None``."""
     return identity_thumbprint(client_identity(request))
 
@@ -101,7 +102,7 @@ def identity_thumbprint(identity: ClientIdentity | None) -> str | None:
     return thumbprint_from_digest(bytes.fromhex(identity.fingerprint))
 
 
-async def _authenticate(source: TokenSource[C], request: Request, token: str) -> C:
+async def _authenticate(source: TokenSource[C], request: HTTPConnection, token: str) -> C:
     thumbprint = connection_thumbprint(request)
     try:
         if thumbprint is None:
@@ -174,14 +175,17 @@ class BearerAuth(OAuth2PasswordBearer, Generic[C]):
     """The bearer dependency (see the module docstring).
 
     Args:
-        source: a :class:`TokenSource`, or a function of the request that returns one
-            (for a source opened in the app's lifespan, kept on ``app.state``).
+        source: a :class:`TokenSource`, or a function of the request (on a websocket
+            route, the websocket) that returns one (for a source opened in the app's
+            lifespan, kept on ``app.state``).
         token_url: the token endpoint that Swagger's **Authorize** posts to.
         scopes: scope names and descriptions, for the OpenAPI document.
         description: the security scheme's description.
         scheme_name: the security scheme's name in the OpenAPI document.
 
-    Use it as a dependency for the claims, and :meth:`require` for scopes::
+    Use it as a dependency for the claims, on HTTP and websocket routes alike (a
+    refusal is then the handshake's HTTP answer, where the server takes one), and
+    :meth:`require` for scopes::
 
         auth = BearerAuth(lambda request: request.app.state.accounts)
 
@@ -214,13 +218,14 @@ class BearerAuth(OAuth2PasswordBearer, Generic[C]):
         super().__init__(**self._options, auto_error=True)
         if hasattr(source, "authenticate"):
             fixed: TokenSource[C] = source
-            self._source: Callable[[Request], TokenSource[C]] = lambda _request: fixed
+            # Called with the route's request, or its websocket on a websocket route.
+            self._source: Callable[[Any], TokenSource[C]] = lambda _request: fixed
         else:
             self._source = source
         self._needed: tuple[str, ...] = ()
 
     async def __call__(  # type: ignore[override]
-        self, request: Request, security_scopes: SecurityScopes
+        self, request: HTTPConnection, security_scopes: SecurityScopes
     ) -> C:
         # _authenticate, inlined: this runs on every guarded request.
         token = bearer_token(authorization(request.scope))
@@ -241,7 +246,7 @@ class BearerAuth(OAuth2PasswordBearer, Generic[C]):
             raise insufficient_scope(tuple(needed), missing_scopes(claims, tuple(needed)))
         return claims
 
-    async def verify(self, request: Request, token: str) -> C:
+    async def verify(self, request: HTTPConnection, token: str) -> C:
         """The claims of ``token`` (for code that found it elsewhere than the header)."""
         return await _authenticate(self._source(request), request, token)
 
@@ -265,7 +270,7 @@ class _ScopedBearer(BearerAuth[C]):
     checked by it: name them in :meth:`~BearerAuth.require`.
     """
 
-    async def __call__(self, request: Request) -> C:  # type: ignore[override]
+    async def __call__(self, request: HTTPConnection) -> C:  # type: ignore[override]
         # _authenticate, inlined: this runs on every guarded request.
         token = bearer_token(authorization(request.scope))
         source = self._source(request)
@@ -293,9 +298,11 @@ def _public(options: dict[str, Any]) -> dict[str, Any]:
 
 # Older FastAPI (0.115) resolves a callable object's string annotations without any
 # globals, and would read `request` as a query parameter: give it the real types.
+# HTTPConnection, not Request: FastAPI hands a websocket route's dependency its WebSocket
+# under that annotation only (under Request, it was called without one: a TypeError).
 BearerAuth.__call__.__annotations__ = {
-    "request": Request,
+    "request": HTTPConnection,
     "security_scopes": SecurityScopes,
     "return": Any,
 }
-_ScopedBearer.__call__.__annotations__ = {"request": Request, "return": Any}
+_ScopedBearer.__call__.__annotations__ = {"request": HTTPConnection, "return": Any}

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from fastapi import Request
+from fastapi.requests import HTTPConnection
 
 from sealbox.exceptions import TLSConfigError
 from sealbox.integrations.fastapi.errors import ApiError, ErrorCode
@@ -44,7 +44,7 @@ _READ_MAX: Final = 1024
 _READ: dict[str | bytes, ClientIdentity] = {}
 
 
-def client_identity(request: Request) -> ClientIdentity | None:
+def client_identity(request: HTTPConnection) -> ClientIdentity | None:
     """The verified client certificate of this connection, or ``None``."""
     return scope_client_identity(request.scope)
 
@@ -75,12 +75,12 @@ def scope_client_identity(scope: Mapping[str, Any]) -> ClientIdentity | None:
     return identity
 
 
-async def optional_client_certificate(request: Request) -> ClientIdentity | None:
+async def optional_client_certificate(request: HTTPConnection) -> ClientIdentity | None:
     """Dependency: the client certificate, or ``None`` on a connection without one."""
     return client_identity(request)
 
 
-async def require_client_certificate(request: Request) -> ClientIdentity:
+async def require_client_certificate(request: HTTPConnection) -> ClientIdentity:
     """Dependency: the client certificate; 403 ``client_certificate_required`` without one."""
     identity = client_identity(request)
     if identity is None:
