@@ -3,10 +3,12 @@ user would."""
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -163,3 +165,20 @@ def test_a_recipient_in_upper_case_is_refused_for_what_it_is(cli):
     assert r.code == 1
     assert "plugin" not in r.stderr
     assert "is in upper case: age recipients are written in lower case" in r.stderr
+
+
+@pytest.mark.parametrize("parallel", [False, True], ids=["one-thread", "two-threads"])
+def test_reading_a_closed_decryptor_is_a_value_error(parallel):
+    # As any closed file; it was a bare AssertionError (after starting a new reading
+    # thread that nothing would stop).
+    blob = age.encrypt(os.urandom(3_000_000), [ME.recipient()])
+    for read_first in (0, 10):
+        dec = age.Decryptor(io.BytesIO(blob), [ME], parallel=parallel)
+        dec.read(read_first)
+        dec.close()
+        threads = threading.active_count()
+        with pytest.raises(ValueError, match="closed"):
+            dec.read(5)
+        with pytest.raises(ValueError, match="closed"):
+            next(dec.views())
+        assert threading.active_count() == threads

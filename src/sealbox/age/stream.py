@@ -449,6 +449,8 @@ class PayloadReader:
 
     def _next_view(self) -> bool:
         """Make the next batch's plaintext current; False at the end (or raise)."""
+        if self._closing:
+            raise ValueError("read from a closed age payload reader")
         if self._failure is not None:
             raise self._failure
         if self._error is not None:
