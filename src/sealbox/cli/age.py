@@ -55,7 +55,7 @@ def keygen(
     if convert:
         if pq:
             raise click.UsageError("-y and --pq cannot be combined")
-        name = "standard input" if is_std(input_path) else f"identity file {input_path}"
+        name = "standard input" if is_std(input_path) else str(input_path)  # as decrypt -i
 
         def passphrase() -> Any:
             return read_passphrase(passphrase_file, prompt=f"Passphrase for {name}")
