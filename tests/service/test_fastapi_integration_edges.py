@@ -183,6 +183,33 @@ def test_scopes_given_to_security_around_the_bearer_are_required(scoped: Served)
     assert "parameters" not in spec["paths"]["/security"]["get"]
 
 
+@pytest.fixture(scope="module")
+def without_handlers(tls: tuple[Path, Path]) -> Iterator[Served]:
+    yield from serve(scoped_app(handlers=False), tls)
+
+
+def test_without_sealboxs_error_handlers_refusals_keep_their_status_and_challenge(
+    without_handlers: Served,
+) -> None:
+    # An app that never called install_error_handlers(app): FastAPI's own answer to an
+    # HTTPException, not a 500 for every request without a token.
+    with without_handlers.client() as c:
+        anonymous = c.get("/plain")
+        garbage = c.get("/plain", headers=bearer("not.a.token"))
+        unscoped = c.get("/required", headers=bearer(issue()))
+        allowed = c.get("/required", headers=bearer(issue(scope="orders:read")))
+    assert anonymous.status_code == 401
+    assert anonymous.headers["www-authenticate"] == "Bearer"
+    assert anonymous.json() == {"detail": "a bearer access token is required"}
+    assert garbage.status_code == 401
+    assert garbage.headers["www-authenticate"] == 'Bearer error="invalid_token"'
+    assert unscoped.status_code == 403
+    assert unscoped.headers["www-authenticate"] == (
+        'Bearer error="insufficient_scope", scope="orders:read"'
+    )
+    assert allowed.json() == {"user": "alice"}
+
+
 # --- websocket routes ------------------------------------------------------------------
 # The uvicorn here has no websocket implementation installed (neither websockets nor
 # wsproto): the app is handed a websocket scope directly, as a server hands it over.

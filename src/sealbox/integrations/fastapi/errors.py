@@ -78,10 +78,12 @@ _STATUS_CODES = {
 }
 
 
-class ApiError(Exception):
+class ApiError(StarletteHTTPException):
     """Raise from a route or dependency to answer with a JSON error.
 
     ``code`` is a member of :class:`ErrorCode` (or of an app's own ``StrEnum`` of codes).
+    It is an ``HTTPException``: in an app without :func:`install_error_handlers`, FastAPI
+    (or the app's own handler) answers it with its status, headers and message, not a 500.
     """
 
     def __init__(
@@ -93,12 +95,16 @@ class ApiError(Exception):
         headers: dict[str, str] | None = None,
         extra: dict[str, Any] | None = None,
     ) -> None:
-        super().__init__(message)
+        self.headers: dict[str, str]  # a dict, never None (HTTPException allows None)
+        super().__init__(status, message, headers or {})
+        self.args = (message,)
         self.status = status
         self.code = code
         self.message = message
-        self.headers = headers or {}
         self.extra = extra or {}
+
+    def __str__(self) -> str:
+        return self.message
 
 
 def error_response(
