@@ -355,3 +355,61 @@ def test_the_client_certificate_dependencies_work_on_websocket_routes() -> None:
     assert with_tls("/v1/live/worker", [pem])[1]["text"] == "worker-9"
     status, _headers, body = denial(with_tls("/v1/live/worker", []))
     assert (status, body["error"]) == (403, "client_certificate_required")
+
+
+# --- client certificates the server did not verify ------------------------------------
+
+
+def test_a_client_certificate_the_server_failed_to_verify_is_no_identity() -> None:
+    # The ASGI TLS extension: a server configured to let the connection through anyway
+    # passes the chain with client_cert_error set. It is not a verified certificate.
+    stranger = CertificateAuthority.generate(name="not the server CA")
+    pem = stranger.issue_client("trusted-worker").certificate_pem().decode()
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/who")
+    async def who(
+        identity: Annotated[ClientIdentity | None, Depends(optional_client_certificate)],
+    ) -> dict[str, Any]:
+        return {"cn": identity.common_name if identity else None}
+
+    @app.get("/jobs")
+    async def jobs(
+        identity: Annotated[ClientIdentity, Depends(require_client_certificate)],
+    ) -> dict[str, Any]:
+        return {"cn": identity.common_name}
+
+    def call(path: str, tls: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        sent: list[dict[str, Any]] = []
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "https",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": b"",
+            "headers": [],
+            "client": ("127.0.0.1", 5000),
+            "server": ("127.0.0.1", 443),
+            "extensions": {"tls": tls},
+        }
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        asyncio.run(app(scope, receive, send))
+        return sent[0]["status"], json.loads(b"".join(m.get("body", b"") for m in sent))
+
+    failed = {"client_cert_chain": [pem], "client_cert_error": "unable to get local issuer"}
+    assert call("/who", failed) == (200, {"cn": None})
+    status, body = call("/jobs", failed)
+    assert (status, body["error"]) == (403, "client_certificate_required")
+    verified = {"client_cert_chain": [pem], "client_cert_error": None}
+    assert call("/who", verified) == (200, {"cn": "trusted-worker"})
+    assert call("/jobs", {"client_cert_chain": [pem]}) == (200, {"cn": "trusted-worker"})

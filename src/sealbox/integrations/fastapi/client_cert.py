@@ -8,7 +8,8 @@ app reads what it says. Two servers tell the app:
   :class:`~sealbox.tls.server_session.ClientIdentity` into the request's state under
   :data:`PEER_STATE_KEY`;
 - servers implementing the ASGI TLS extension give the chain in
-  ``scope["extensions"]["tls"]["client_cert_chain"]`` (PEM).
+  ``scope["extensions"]["tls"]["client_cert_chain"]`` (PEM); a chain whose verification
+  failed (``client_cert_error`` set: a server may be told to let it through) is none.
 
 Plain uvicorn verifies client certificates (``--ssl-cert-reqs 2 --ssl-ca-certs …``)
 but tells the app nothing about them.
@@ -57,7 +58,9 @@ def scope_client_identity(scope: Mapping[str, Any]) -> ClientIdentity | None:
         return identity
     tls = (scope.get("extensions") or {}).get("tls") or {}
     chain = tls.get("client_cert_chain") or ()
-    if not chain:
+    if not chain or tls.get("client_cert_error"):
+        # A server may be set to let a connection through whose certificate failed its
+        # verification, and says so in client_cert_error: that certificate is nobody's.
         return None
     pem = chain[0]
     identity = _READ.get(pem)
