@@ -22,9 +22,11 @@ import uvicorn
 from fastapi import APIRouter, Depends, FastAPI, Security, WebSocket
 
 from sealbox.accounts import AccessClaims
+from sealbox.exceptions import TokenError
 from sealbox.integrations.fastapi import (
     BearerAuth,
     LocalJWKS,
+    RemoteJWKS,
     install_error_handlers,
     optional_client_certificate,
     require_client_certificate,
@@ -33,7 +35,7 @@ from sealbox.jwt import SigningKeySet
 from sealbox.tls.ca import CertificateAuthority
 from sealbox.tls.server_session import ClientIdentity
 from tests.service.conftest import bearer, free_port
-from tests.unit.test_jwt_remote import JWKSServer, make_tls
+from tests.unit.test_jwt_remote import JWKSServer, _Handler, make_tls, url
 
 ISSUER = "https://issuer.test"
 AUDIENCE = "orders-api"
@@ -413,3 +415,51 @@ def test_a_client_certificate_the_server_failed_to_verify_is_no_identity() -> No
     verified = {"client_cert_chain": [pem], "client_cert_error": None}
     assert call("/who", verified) == (200, {"cn": "trusted-worker"})
     assert call("/jobs", {"client_cert_chain": [pem]}) == (200, {"cn": "trusted-worker"})
+
+
+# --- an issuer's JWKS server that is down or slow --------------------------------------
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_concurrent_requests_share_one_failed_first_fetch(
+    jwks_server: JWKSServer, tls: tuple[Path, Path]
+) -> None:
+    # The issuer is down when the app starts: the requests that arrive together wait for
+    # one fetch and share its outcome, instead of each fetching in turn (each waiting for
+    # every fetch before its own: a black-holed issuer held the last one N timeouts).
+    jwks_server.status = 503
+    entered, release = threading.Event(), threading.Event()
+    original = _Handler.do_GET
+
+    def stalled_get(handler: _Handler) -> None:
+        entered.set()
+        release.wait(30)
+        original(handler)
+
+    async def run() -> list[Any]:
+        source = RemoteJWKS(url(jwks_server), issuer=ISSUER, audience=AUDIENCE, ca=tls[0])
+        tokens = [issue(f"user-{n}") for n in range(12)]
+        tasks = [asyncio.ensure_future(source.authenticate(t)) for t in tokens]
+        # Every request is waiting once the first one's fetch reached the server.
+        assert await asyncio.to_thread(entered.wait, 10)
+        release.set()
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        await source.aclose()
+        return results
+
+    _Handler.do_GET = stalled_get
+    try:
+        results = asyncio.run(run())
+    finally:
+        release.set()
+        _Handler.do_GET = original
+    assert jwks_server.hits == 1
+    assert all(isinstance(r, TokenError) for r in results)
+    assert {r.code for r in results} == {"jwks_unreachable"}

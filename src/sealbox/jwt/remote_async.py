@@ -8,7 +8,8 @@ never accepted, ``jku`` never followed — with the fetch done by ``httpx2.Async
 
 An async program awaits :meth:`AsyncRemoteJWKSet.ensure` with the token's key id, then
 verifies synchronously (:class:`~sealbox.jwt.TokenVerifier` calls :meth:`find`, which
-only reads the cached set). Concurrent callers that need a fetch share one.
+only reads the cached set). Concurrent callers that need a fetch share one, and its
+outcome, a failure included.
 
 TLS: the system's trust store by default; ``ca`` trusts a private CA instead; ``pins``
 (SPKI, ``sha256//…``) checks the server's key right after the handshake as well.
@@ -26,7 +27,7 @@ from collections.abc import Callable, Iterable
 
 import httpx2
 
-from sealbox.exceptions import TokenError
+from sealbox.exceptions import PinMismatchError, TokenError
 from sealbox.jwt.jwk import JWKSet, VerificationKey
 from sealbox.jwt.remote_cache import (
     ACCEPT,
@@ -71,7 +72,7 @@ class AsyncRemoteJWKSet:
        ``ssl_context``; an async context manager.
     """
 
-    __slots__ = ("_cache", "_client", "_lock", "_owns_client", "_timeout")
+    __slots__ = ("_cache", "_client", "_ended", "_failure", "_lock", "_owns_client", "_timeout")
 
     def __init__(
         self,
@@ -106,6 +107,10 @@ class AsyncRemoteJWKSet:
             verify=verify or ssl.create_default_context(), timeout=timeout, follow_redirects=False
         )
         self._lock = asyncio.Lock()
+        # How many fetches ended, and why the last one failed (None: it did not), for the
+        # callers that waited for it.
+        self._ended = 0
+        self._failure: TokenError | PinMismatchError | None = None
 
     @property
     def fetches(self) -> int:
@@ -158,7 +163,14 @@ class AsyncRemoteJWKSet:
         cache = self._cache
         if cache.fresh(cache.clock()) and self._has(kid):
             return
+        ended = self._ended
         async with self._lock:
+            if self._ended != ended:
+                # A fetch ended while this caller waited: its outcome is this caller's
+                # too (else each waiter fetched in turn from a failing issuer).
+                if self._failure is not None:
+                    raise self._failure.with_traceback(None)
+                return
             now = cache.clock()
             if not cache.fresh(now):
                 await self._refresh(now)
@@ -178,9 +190,19 @@ class AsyncRemoteJWKSet:
             return self._cache.keys
 
     async def _refresh(self, now: float) -> None:
-        cache = self._cache
-        if not cache.begin(now):
+        if not self._cache.begin(now):
             return
+        self._failure = None
+        try:
+            await self._fetch(now)
+        except (TokenError, PinMismatchError) as exc:
+            self._failure = exc
+            raise
+        finally:
+            self._ended += 1
+
+    async def _fetch(self, now: float) -> None:
+        cache = self._cache
         try:
             # httpx's timeouts bound each read; this bounds the fetch (a trickling server).
             async with asyncio.timeout(self._timeout):
