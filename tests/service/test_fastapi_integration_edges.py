@@ -463,3 +463,44 @@ def test_concurrent_requests_share_one_failed_first_fetch(
     assert jwks_server.hits == 1
     assert all(isinstance(r, TokenError) for r in results)
     assert {r.code for r in results} == {"jwks_unreachable"}
+
+
+def test_a_slow_refresh_holds_up_only_the_requests_that_need_it(
+    jwks_server: JWKSServer, tls: tuple[Path, Path]
+) -> None:
+    # The cached set has expired and the issuer is slow to answer: requests whose key is
+    # in the cached set go on with it, rather than all wait for the fetch (up to its
+    # timeout, each time the set expires).
+    jwks_server.publish(KEYS)
+    clock = Clock()
+    entered, release = threading.Event(), threading.Event()
+    original = _Handler.do_GET
+
+    def stalled_get(handler: _Handler) -> None:
+        entered.set()
+        release.wait(30)
+        original(handler)
+
+    async def run() -> None:
+        source = RemoteJWKS(
+            url(jwks_server), issuer=ISSUER, audience=AUDIENCE, ca=tls[0], clock=clock
+        )
+        assert (await source.authenticate(issue("first"))).username == "first"
+        clock.now += 301  # past the 5 minutes the set is kept
+        _Handler.do_GET = stalled_get
+        refreshing = asyncio.ensure_future(source.authenticate(issue("refreshing")))
+        assert await asyncio.to_thread(entered.wait, 10)
+        # The fetch is under way and stalled: a token of a cached key passes meanwhile.
+        claims = await asyncio.wait_for(source.authenticate(issue("meanwhile")), 10)
+        assert claims.username == "meanwhile"
+        assert not refreshing.done()
+        release.set()
+        assert (await refreshing).username == "refreshing"
+        await source.aclose()
+
+    try:
+        asyncio.run(run())
+    finally:
+        release.set()
+        _Handler.do_GET = original
+    assert jwks_server.hits == 2

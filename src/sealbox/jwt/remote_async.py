@@ -9,7 +9,8 @@ never accepted, ``jku`` never followed — with the fetch done by ``httpx2.Async
 An async program awaits :meth:`AsyncRemoteJWKSet.ensure` with the token's key id, then
 verifies synchronously (:class:`~sealbox.jwt.TokenVerifier` calls :meth:`find`, which
 only reads the cached set). Concurrent callers that need a fetch share one, and its
-outcome, a failure included.
+outcome, a failure included; a caller whose key is in the set at hand does not wait for
+a fetch under way, even when that set has expired.
 
 TLS: the system's trust store by default; ``ca`` trusts a private CA instead; ``pins``
 (SPKI, ``sha256//…``) checks the server's key right after the handshake as well.
@@ -161,7 +162,9 @@ class AsyncRemoteJWKSet:
                 request was sent), as :class:`~sealbox.jwt.RemoteJWKSet` raises it.
         """
         cache = self._cache
-        if cache.fresh(cache.clock()) and self._has(kid):
+        if self._has(kid) and (cache.fresh(cache.clock()) or self._lock.locked()):
+            # The key is in a fresh set; or in an expired one while another caller fetches
+            # (from an issuer that may be slow): that set serves until the fetch ends.
             return
         ended = self._ended
         async with self._lock:
