@@ -13,6 +13,7 @@ import ssl
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -210,6 +211,50 @@ def test_without_sealboxs_error_handlers_refusals_keep_their_status_and_challeng
         'Bearer error="insufficient_scope", scope="orders:read"'
     )
     assert allowed.json() == {"user": "alice"}
+
+
+def test_dependency_overrides_replace_the_bearer_and_a_named_requirement(
+    tls: tuple[Path, Path],
+) -> None:
+    # As docs/fastapi.md tells a user's tests to do it.
+    auth = BearerAuth(LocalJWKS(KEYS, issuer=ISSUER, audience=AUDIENCE))
+    orders_read = auth.require("orders:read")
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/plain")
+    async def plain(claims: Annotated[AccessClaims, Depends(auth)]) -> dict[str, str]:
+        return {"user": claims.username}
+
+    @app.get("/security")
+    async def security(
+        claims: Annotated[AccessClaims, Security(auth, scopes=["admin"])],
+    ) -> dict[str, str]:
+        return {"user": claims.username}
+
+    @app.get("/named")
+    async def named(claims: Annotated[AccessClaims, orders_read]) -> dict[str, str]:
+        return {"user": claims.username}
+
+    @app.get("/unnamed")
+    async def unnamed(
+        claims: Annotated[AccessClaims, auth.require("orders:read")],
+    ) -> dict[str, str]:
+        return {"user": claims.username}
+
+    tester = AccessClaims(
+        username="tester", scopes=frozenset(), jti="t", expires=time.time() + 60, claims={}
+    )
+    app.dependency_overrides[auth] = lambda: tester
+    app.dependency_overrides[orders_read.dependency] = lambda: tester
+    with contextmanager(serve)(app, tls) as served, served.client() as c:
+        answers = {path: c.get(path) for path in ("/plain", "/security", "/named", "/unnamed")}
+    assert {p: a.json() for p, a in answers.items() if a.status_code == 200} == {
+        "/plain": {"user": "tester"},
+        "/security": {"user": "tester"},
+        "/named": {"user": "tester"},
+    }
+    assert answers["/unnamed"].status_code == 401
 
 
 # --- websocket routes ------------------------------------------------------------------
