@@ -12,8 +12,8 @@ import json
 import ssl
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -549,3 +549,69 @@ def test_a_slow_refresh_holds_up_only_the_requests_that_need_it(
         release.set()
         _Handler.do_GET = original
     assert jwks_server.hits == 2
+
+
+def test_a_flood_of_unknown_key_ids_makes_one_fetch(
+    jwks_server: JWKSServer, tls: tuple[Path, Path]
+) -> None:
+    # Tokens of another issuer's keys (key ids the set lacks), many at once, at start-up
+    # and again with the set cached: one fetch, then none within min_refresh_interval.
+    jwks_server.publish(KEYS)
+    strangers = [SigningKeySet.generate("EdDSA") for _ in range(3)]
+
+    async def run() -> list[Any]:
+        source = RemoteJWKS(url(jwks_server), issuer=ISSUER, audience=AUDIENCE, ca=tls[0])
+        forged = [issue(f"u{n}", keys=strangers[n % 3]) for n in range(30)]
+        first = await asyncio.gather(
+            *(source.authenticate(t) for t in forged), return_exceptions=True
+        )
+        again = await asyncio.gather(
+            *(source.authenticate(t) for t in forged), return_exceptions=True
+        )
+        assert (await source.authenticate(issue())).username == "alice"
+        await source.aclose()
+        return first + again
+
+    results = asyncio.run(run())
+    assert jwks_server.hits == 1
+    assert {type(r).__name__ for r in results} == {"TokenError"}
+    assert {str(r) for r in results} == {"the access token is not valid"}
+
+
+def test_an_issuer_answering_junk_or_nothing_is_a_401_not_a_500(
+    jwks_server: JWKSServer, tls: tuple[Path, Path]
+) -> None:
+    jwks_server.body = b"<html>502 Bad Gateway</html>"
+    junk = RemoteJWKS(url(jwks_server), issuer=ISSUER, audience=AUDIENCE, ca=tls[0])
+    closed = f"https://127.0.0.1:{free_port()}/.well-known/jwks.json"
+    nothing = RemoteJWKS(closed, issuer=ISSUER, audience=AUDIENCE, ca=tls[0])
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await junk.aclose()
+        await nothing.aclose()
+
+    app = FastAPI(lifespan=lifespan)
+    install_error_handlers(app)
+    by_junk, by_nothing = BearerAuth(junk), BearerAuth(nothing)
+
+    @app.get("/junk")
+    async def junk_route(claims: Annotated[AccessClaims, Depends(by_junk)]) -> dict[str, str]:
+        return {"user": claims.username}
+
+    @app.get("/nothing")
+    async def nothing_route(
+        claims: Annotated[AccessClaims, by_nothing.require("orders:read")],
+    ) -> dict[str, str]:
+        return {"user": claims.username}
+
+    with contextmanager(serve)(app, tls) as served, served.client() as c:
+        answers = [c.get(path, headers=bearer(issue())) for path in ("/junk", "/nothing")]
+    for answer in answers:
+        assert answer.status_code == 401
+        assert answer.json() == {
+            "error": "invalid_token",
+            "message": "the access token is not valid",
+        }
+        assert answer.headers["www-authenticate"] == 'Bearer error="invalid_token"'
