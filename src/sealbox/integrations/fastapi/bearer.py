@@ -25,7 +25,7 @@ is 401 ``not_authenticated``; a bad, expired, revoked or wrongly presented bound
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Final, Generic, Protocol, TypeVar
 
 from fastapi import Request, Security
 from fastapi.requests import HTTPConnection
@@ -56,6 +56,8 @@ C_co = TypeVar("C_co", bound=AccessClaims, covariant=True)
 
 _BEARER_INVALID = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
 _BEARER_MALFORMED = {"WWW-Authenticate": 'Bearer error="invalid_request"'}
+# What BearerAuth checks when called outside FastAPI (``await auth(request)``): no scope.
+_NO_SCOPES: Final = SecurityScopes()
 
 
 class TokenSource(Protocol[C_co]):
@@ -225,7 +227,7 @@ class BearerAuth(OAuth2PasswordBearer, Generic[C]):
         self._needed: tuple[str, ...] = ()
 
     async def __call__(  # type: ignore[override]
-        self, request: HTTPConnection, security_scopes: SecurityScopes
+        self, request: HTTPConnection, security_scopes: SecurityScopes = _NO_SCOPES
     ) -> C:
         # _authenticate, inlined: this runs on every guarded request.
         token = bearer_token(authorization(request.scope))
