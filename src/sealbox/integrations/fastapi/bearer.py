@@ -258,7 +258,9 @@ class BearerAuth(OAuth2PasswordBearer, Generic[C]):
         Use it as the metadata of the claims' annotation
         (``Annotated[Caller, auth.require("orders:read")]``); it answers the claims, like
         the bearer dependency, in one step (one dependency, not two), and names the
-        scopes in the route's OpenAPI security requirement.
+        scopes in the route's OpenAPI security requirement. It checks ``needed`` alone:
+        scopes that a ``Security`` around a dependency of yours that takes it names are
+        not checked by it (use the bearer itself there, which checks them).
         """
         scoped: _ScopedBearer[C] = _ScopedBearer(self._source, **_public(self._options))
         scoped._needed = tuple(needed)
