@@ -615,3 +615,38 @@ def test_an_issuer_answering_junk_or_nothing_is_a_401_not_a_500(
             "message": "the access token is not valid",
         }
         assert answer.headers["www-authenticate"] == 'Bearer error="invalid_token"'
+
+
+def test_an_app_whose_lifespan_runs_again_fetches_with_a_new_client(
+    jwks_server: JWKSServer, tls: tuple[Path, Path]
+) -> None:
+    # docs/fastapi.md: close the source in the lifespan's exit. An app started again in
+    # the same process (a user's tests, one test client each) used the closed client on
+    # its next fetch: RuntimeError, a 500.
+    jwks_server.publish(KEYS)
+    source = RemoteJWKS(url(jwks_server), issuer=ISSUER, audience=AUDIENCE, ca=tls[0])
+    auth = BearerAuth(source)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await source.aclose()
+
+    app = FastAPI(lifespan=lifespan)
+    install_error_handlers(app)
+
+    @app.get("/me")
+    async def me(claims: Annotated[AccessClaims, Depends(auth)]) -> dict[str, str]:
+        return {"user": claims.username}
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    with contextmanager(serve)(app, tls) as served, served.client() as c:
+        assert c.get("/health").json() == {"status": "ok"}
+    with contextmanager(serve)(app, tls) as served, served.client() as c:
+        answer = c.get("/me", headers=bearer(issue()))
+    assert answer.status_code == 200
+    assert answer.json() == {"user": "alice"}
+    assert jwks_server.hits == 1

@@ -67,13 +67,23 @@ class AsyncRemoteJWKSet:
         TLSConfigError: the ``ca`` file cannot be read.
 
     Use it as an async context manager (``async with AsyncRemoteJWKSet(…) as keys:``),
-    or call :meth:`aclose`, to close the client it made.
+    or call :meth:`aclose`, to close the client it made; a fetch after that makes a new
+    one (an app whose lifespan closed it and runs again, as a test client per test does).
 
     .. versionchanged:: 0.1.0
        ``ssl_context``; an async context manager.
     """
 
-    __slots__ = ("_cache", "_client", "_ended", "_failure", "_lock", "_owns_client", "_timeout")
+    __slots__ = (
+        "_cache",
+        "_client",
+        "_ended",
+        "_failure",
+        "_lock",
+        "_owns_client",
+        "_reopen",
+        "_timeout",
+    )
 
     def __init__(
         self,
@@ -104,9 +114,16 @@ class AsyncRemoteJWKSet:
         self._owns_client = client is None
         # The client this object makes gets the whole fetch bounded; a caller's, its own.
         self._timeout = timeout if client is None else None
-        self._client = client or httpx2.AsyncClient(
-            verify=verify or ssl.create_default_context(), timeout=timeout, follow_redirects=False
-        )
+        self._reopen: Callable[[], httpx2.AsyncClient] | None = None
+        if client is None:
+            context = verify or ssl.create_default_context()
+
+            def new_client() -> httpx2.AsyncClient:
+                return httpx2.AsyncClient(verify=context, timeout=timeout, follow_redirects=False)
+
+            self._reopen = new_client
+            client = new_client()
+        self._client = client
         self._lock = asyncio.Lock()
         # How many fetches ended, and why the last one failed (None: it did not), for the
         # callers that waited for it.
@@ -206,6 +223,10 @@ class AsyncRemoteJWKSet:
 
     async def _fetch(self, now: float) -> None:
         cache = self._cache
+        if self._reopen is not None and self._client.is_closed:
+            # Closed by aclose() (a lifespan's exit), and used again: a closed client
+            # raises RuntimeError, which no fetch error covers (a 500 in an app).
+            self._client = self._reopen()
         try:
             # httpx's timeouts bound each read; this bounds the fetch (a trickling server).
             async with asyncio.timeout(self._timeout):
