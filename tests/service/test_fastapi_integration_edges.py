@@ -650,3 +650,46 @@ def test_an_app_whose_lifespan_runs_again_fetches_with_a_new_client(
     assert answer.status_code == 200
     assert answer.json() == {"user": "alice"}
     assert jwks_server.hits == 1
+
+
+def test_a_source_used_from_a_second_event_loop_shares_fetches_there_too(
+    jwks_server: JWKSServer, tls: tuple[Path, Path]
+) -> None:
+    # An app started again in the same process runs in a new event loop (uvicorn run
+    # twice, a test client per test). Requests waiting there for a fetch met the first
+    # loop's asyncio lock: RuntimeError "bound to a different event loop", a 500.
+    clock = Clock()
+    source = RemoteJWKS(url(jwks_server), issuer=ISSUER, audience=AUDIENCE, ca=tls[0], clock=clock)
+    original = _Handler.do_GET
+
+    def one_run(keys: SigningKeySet) -> list[Any]:
+        jwks_server.publish(keys)
+        entered, release = threading.Event(), threading.Event()
+
+        def stalled_get(handler: _Handler) -> None:
+            entered.set()
+            release.wait(30)
+            original(handler)
+
+        async def run() -> list[Any]:
+            tokens = [issue(f"user-{n}", keys=keys) for n in range(5)]
+            tasks = [asyncio.ensure_future(source.authenticate(t)) for t in tokens]
+            assert await asyncio.to_thread(entered.wait, 10)
+            release.set()
+            results = await asyncio.gather(*tasks, return_exceptions=True)
+            await source.aclose()  # as the lifespan's exit does
+            return results
+
+        _Handler.do_GET = stalled_get
+        try:
+            return asyncio.run(run())
+        finally:
+            release.set()
+            _Handler.do_GET = original
+
+    first = one_run(KEYS)
+    clock.now += 31  # past min_refresh_interval: the issuer's new key is fetched at once
+    second = one_run(SigningKeySet.generate("EdDSA"))
+    assert [getattr(r, "username", r) for r in first] == [f"user-{n}" for n in range(5)]
+    assert [getattr(r, "username", r) for r in second] == [f"user-{n}" for n in range(5)]
+    assert jwks_server.hits == 2

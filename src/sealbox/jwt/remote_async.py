@@ -68,7 +68,8 @@ class AsyncRemoteJWKSet:
 
     Use it as an async context manager (``async with AsyncRemoteJWKSet(…) as keys:``),
     or call :meth:`aclose`, to close the client it made; a fetch after that makes a new
-    one (an app whose lifespan closed it and runs again, as a test client per test does).
+    one (an app whose lifespan closed it and runs again, as a test client per test does;
+    it may do so in another event loop, which this object follows).
 
     .. versionchanged:: 0.1.0
        ``ssl_context``; an async context manager.
@@ -80,6 +81,7 @@ class AsyncRemoteJWKSet:
         "_ended",
         "_failure",
         "_lock",
+        "_loop",
         "_owns_client",
         "_reopen",
         "_timeout",
@@ -125,6 +127,7 @@ class AsyncRemoteJWKSet:
             client = new_client()
         self._client = client
         self._lock = asyncio.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
         # How many fetches ended, and why the last one failed (None: it did not), for the
         # callers that waited for it.
         self._ended = 0
@@ -184,7 +187,7 @@ class AsyncRemoteJWKSet:
             # (from an issuer that may be slow): that set serves until the fetch ends.
             return
         ended = self._ended
-        async with self._lock:
+        async with self._loop_lock():
             if self._ended != ended:
                 # A fetch ended while this caller waited: its outcome is this caller's
                 # too (else each waiter fetched in turn from a failing issuer).
@@ -204,10 +207,20 @@ class AsyncRemoteJWKSet:
         Raises:
             TokenError: the set could not be fetched and there is none to fall back on.
         """
-        async with self._lock:
+        async with self._loop_lock():
             await self._refresh(self._cache.clock())
             assert self._cache.keys is not None
             return self._cache.keys
+
+    def _loop_lock(self) -> asyncio.Lock:
+        """The lock of the running event loop: an asyncio lock waited on in one loop
+        refuses the waiters of another (RuntimeError), and an app started again in the
+        same process (a test client per test) runs in a new loop."""
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            self._loop = loop
+            self._lock = asyncio.Lock()
+        return self._lock
 
     async def _refresh(self, now: float) -> None:
         if not self._cache.begin(now):
