@@ -213,11 +213,17 @@ class AsyncRemoteJWKSet:
             return self._cache.keys
 
     def _loop_lock(self) -> asyncio.Lock:
-        """The lock of the running event loop: an asyncio lock waited on in one loop
-        refuses the waiters of another (RuntimeError), and an app started again in the
-        same process (a test client per test) runs in a new loop."""
+        """The lock of the running event loop, whose fetches use a client of this loop.
+
+        An app started again in the same process (a test client per test) runs in a new
+        loop; an asyncio lock waited on in one loop refuses the waiters of another, and
+        the client's keep-alive connections belong to the loop that made them (both
+        RuntimeErrors). A client of the caller's is the caller's to manage.
+        """
         loop = asyncio.get_running_loop()
         if loop is not self._loop:
+            if self._loop is not None and self._reopen is not None:
+                self._client = self._reopen()
             self._loop = loop
             self._lock = asyncio.Lock()
         return self._lock
