@@ -653,8 +653,8 @@ def test_an_app_whose_lifespan_runs_again_fetches_with_a_new_client(
     assert jwks_server.hits == 1
 
 
-# Left open, the first loop's client keeps a connection that loop never closed (nor can,
-# once it is gone): collected below, its transport warns, as it does in the app.
+# Left open, each loop's client keeps a connection that loop never closed (nor can, once
+# it is gone): collected below, their transports warn, as they would in the app.
 @pytest.mark.filterwarnings("ignore::ResourceWarning")
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 @pytest.mark.parametrize("closed", [True, False], ids=["closed-in-lifespan", "left-open"])
@@ -667,7 +667,7 @@ def test_a_source_used_from_a_second_event_loop_fetches_there_too(
     # fetched over a keep-alive connection of the first loop ("Event loop is closed"):
     # RuntimeErrors, 500s.
     clock = Clock()
-    source = RemoteJWKS(url(jwks_server), issuer=ISSUER, audience=AUDIENCE, ca=tls[0], clock=clock)
+    held = [RemoteJWKS(url(jwks_server), issuer=ISSUER, audience=AUDIENCE, ca=tls[0], clock=clock)]
     original = _Handler.do_GET
 
     def one_run(keys: SigningKeySet) -> list[Any]:
@@ -681,12 +681,12 @@ def test_a_source_used_from_a_second_event_loop_fetches_there_too(
 
         async def run() -> list[Any]:
             tokens = [issue(f"user-{n}", keys=keys) for n in range(5)]
-            tasks = [asyncio.ensure_future(source.authenticate(t)) for t in tokens]
+            tasks = [asyncio.ensure_future(held[0].authenticate(t)) for t in tokens]
             assert await asyncio.to_thread(entered.wait, 10)
             release.set()
             results = await asyncio.gather(*tasks, return_exceptions=True)
             if closed:
-                await source.aclose()  # as the lifespan's exit does
+                await held[0].aclose()  # as the lifespan's exit does
             return results
 
         _Handler.do_GET = stalled_get
@@ -703,6 +703,7 @@ def test_a_source_used_from_a_second_event_loop_fetches_there_too(
         second = one_run(SigningKeySet.generate("EdDSA"))
     finally:
         _Handler.protocol_version = "HTTP/1.0"
+    held.clear()  # with what it holds, a client the second loop never closed
     gc.collect()
     assert [getattr(r, "username", r) for r in first] == [f"user-{n}" for n in range(5)]
     assert [getattr(r, "username", r) for r in second] == [f"user-{n}" for n in range(5)]
