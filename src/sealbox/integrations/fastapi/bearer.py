@@ -229,17 +229,10 @@ class BearerAuth(OAuth2PasswordBearer, Generic[C]):
     async def __call__(  # type: ignore[override]
         self, request: HTTPConnection, security_scopes: SecurityScopes = _NO_SCOPES
     ) -> C:
-        # _authenticate, inlined: this runs on every guarded request.
+        # The header first, then the source, as the routes have always checked them (and
+        # as :meth:`require`'s dependency does, inlined there).
         token = bearer_token(authorization(request.scope))
-        source = self._source(request)
-        thumbprint = connection_thumbprint(request)
-        try:
-            if thumbprint is None:
-                claims = await source.authenticate(token)
-            else:
-                claims = await source.authenticate(token, thumbprint=thumbprint)
-        except TokenError as exc:
-            raise token_refused(exc) from None
+        claims = await _authenticate(self._source(request), request, token)
         # The scopes FastAPI gathered for this use of the dependency (``Security(auth,
         # scopes=[…])``, or a Security around a dependency that takes it): the OpenAPI
         # document says the route needs them, so they are checked.
