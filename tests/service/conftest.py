@@ -5,7 +5,6 @@ from __future__ import annotations
 import atexit
 import os
 import socket
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from sealbox.service.connection import connection_class
 from sealbox.service.serve import prepare, uvicorn_options
 from sealbox.service.settings import ServiceSettings
 from sealbox.tls.client import secure_client
+from tests._uvicorn import uvicorn_in_thread
 from tests.conftest import IN_CI
 
 PASSWORD = "canary-service-password-5e2b"
@@ -164,19 +164,10 @@ def run_service(settings: ServiceSettings, **app_options: Any) -> Iterator[Runni
         http=connection_class(settings),
         **uvicorn_options(settings, log_level="warning"),
     )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the service did not start")
-        time.sleep(0.02)
     try:
-        yield Running(settings, server)
+        with uvicorn_in_thread(config, "the service") as server:
+            yield Running(settings, server)
     finally:
-        server.should_exit = True
-        thread.join(15)
         for handler, kept in filters.items():
             handler.filters[:] = kept
 

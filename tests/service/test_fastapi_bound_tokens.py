@@ -10,8 +10,6 @@ TLS connection layer over real sockets on 127.0.0.1; client certificates are opt
 
 import base64
 import json
-import threading
-import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -31,6 +29,7 @@ from sealbox.service.connection import connection_class
 from sealbox.service.serve import prepare, uvicorn_options
 from sealbox.tls.ca import CertificateAuthority
 from sealbox.tls.client import secure_client
+from tests._uvicorn import uvicorn_in_thread
 from tests.service.conftest import PASSWORD, bearer, make_settings
 
 
@@ -91,24 +90,13 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         http=connection_class(settings),
         **uvicorn_options(settings, log_level="warning"),
     )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the app did not start")
-        time.sleep(0.02)
-    try:
+    with uvicorn_in_thread(config, "the app"):
         yield Served(
             settings.port,
             data / "tls" / "ca.crt",
             (str(cert_a[0]), str(cert_a[1])),
             (str(cert_b[0]), str(cert_b[1])),
         )
-    finally:
-        server.should_exit = True
-        thread.join(15)
 
 
 def _claims(token: str) -> dict[str, Any]:

@@ -7,8 +7,6 @@ or pinned) or from a JWKS file, over real TLS on 127.0.0.1."""
 
 import asyncio
 import json
-import threading
-import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -33,6 +31,7 @@ from sealbox.service.admin import create_user
 from sealbox.tls.client import secure_client
 from sealbox.tls.pinning import pin_from_file
 from sealbox.tls.server_session import ClientIdentity
+from tests._uvicorn import uvicorn_in_thread
 from tests.service.conftest import (
     PASSWORD,
     Running,
@@ -111,19 +110,8 @@ def serve(app: FastAPI, issuer: Running) -> Iterator[Served]:
         ssl_certfile=str(tls / "server.crt"),
         log_level="warning",
     )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the resource app did not start")
-        time.sleep(0.02)
-    try:
+    with uvicorn_in_thread(config, "the resource app"):
         yield Served(issuer, port)
-    finally:
-        server.should_exit = True
-        thread.join(15)
 
 
 @pytest.fixture(scope="module")

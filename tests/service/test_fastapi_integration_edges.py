@@ -36,6 +36,7 @@ from sealbox.integrations.fastapi import (
 from sealbox.jwt import SigningKeySet
 from sealbox.tls.ca import CertificateAuthority
 from sealbox.tls.server_session import ClientIdentity
+from tests._uvicorn import uvicorn_in_thread
 from tests.service.conftest import bearer, free_port
 from tests.unit.test_jwt_remote import JWKSServer, _Handler, make_tls, url
 
@@ -80,19 +81,8 @@ def serve(app: FastAPI, tls: tuple[Path, Path]) -> Iterator[Served]:
         ssl_certfile=str(chain),
         log_level="critical",
     )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the test app did not start")
-        time.sleep(0.02)
-    try:
+    with uvicorn_in_thread(config, "the test app"):
         yield Served(port, ca)
-    finally:
-        server.should_exit = True
-        thread.join(15)
 
 
 @pytest.fixture
