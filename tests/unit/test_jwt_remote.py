@@ -13,6 +13,7 @@ import json
 import logging
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -482,3 +483,80 @@ def test_a_slow_fetch_does_not_hold_up_lookups_of_known_keys(server, client_cont
         release.set()
         _Handler.do_GET = original
         stalled.join(timeout=10)
+
+
+def _stall_gets(release: threading.Event, entered: threading.Event):
+    """Make the test server wait for ``release`` before answering each GET."""
+    original = _Handler.do_GET
+
+    def slow_get(handler) -> None:
+        entered.set()
+        release.wait(30)
+        original(handler)
+
+    _Handler.do_GET = slow_get
+    return original
+
+
+def test_threads_waiting_on_a_failing_fetch_share_its_failure_instead_of_each_fetching(
+    server, client_context
+):
+    server.status = 503  # the issuer is down, and there is no set to fall back on
+    source = remote(server, client_context, Clock())
+    release, entered = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def lookup() -> None:
+        try:
+            source.find("k")
+        except BaseException as exc:  # noqa: BLE001 - collected and checked below
+            errors.append(exc)
+
+    original = _stall_gets(release, entered)
+    threads = [threading.Thread(target=lookup) for _ in range(8)]
+    try:
+        threads[0].start()
+        assert entered.wait(10)  # the first thread's fetch is under way
+        for thread in threads[1:]:
+            thread.start()
+        time.sleep(0.3)  # the others now wait for it
+    finally:
+        release.set()
+        _Handler.do_GET = original
+        for thread in threads:
+            thread.join(timeout=10)
+    assert len(errors) == 8
+    assert {type(e) for e in errors} == {TokenError}
+    assert {e.code for e in errors} == {"jwks_unreachable"}
+    assert len({id(e) for e in errors}) == 8  # one exception object per thread
+    assert source.fetches == 1
+    assert server.hits == 1
+
+
+def test_an_expired_set_serves_its_keys_while_another_thread_fetches_it_again(
+    server, client_context
+):
+    keys = SigningKeySet.generate()
+    server.publish(keys)
+    clock = Clock()
+    source = remote(server, client_context, clock, cache_ttl=60)
+    known = keys.primary.kid
+    source.refresh()
+    clock.now += 61  # the set has expired
+    release, entered = threading.Event(), threading.Event()
+    original = _stall_gets(release, entered)
+    refetch = threading.Thread(target=source.find, args=(known,))
+    try:
+        refetch.start()  # finds the set expired and fetches; the issuer stalls
+        assert entered.wait(10)
+        found = []
+        lookup = threading.Thread(target=lambda: found.append(source.find(known)))
+        lookup.start()
+        lookup.join(timeout=4)
+        assert [k.kid for k in found] == [known]
+        assert refetch.is_alive()
+    finally:
+        release.set()
+        _Handler.do_GET = original
+        refetch.join(timeout=10)
+    assert source.fetches == 2

@@ -7,7 +7,9 @@ on first use and keeps it for ``Cache-Control: max-age`` (bounded) or
 again at once, so that a key the issuer has just rotated in is found, but not
 more often than every ``min_refresh_interval`` seconds, so that tokens with
 made-up key ids cannot make it hammer the issuer. If a fetch fails, it keeps
-using the keys it has for up to ``max_stale`` seconds.
+using the keys it has for up to ``max_stale`` seconds. Threads that need a fetch share
+one, and its outcome, a failure included; a thread whose key is in the set at hand does
+not wait for a fetch under way, even when that set has expired.
 
 The key set is imported with :meth:`JWKSet.from_json`'s policy; HMAC keys are
 never accepted from a URL. The URL comes from configuration only: a token's
@@ -36,7 +38,7 @@ from typing import Any
 
 import httpx2
 
-from sealbox.exceptions import TokenError
+from sealbox.exceptions import PinMismatchError, TokenError
 from sealbox.jwt.jwk import JWKSet, VerificationKey
 from sealbox.jwt.remote_cache import (
     ACCEPT,
@@ -88,7 +90,7 @@ class RemoteJWKSet:
        ``ca``, ``pins``.
     """
 
-    __slots__ = ("_cache", "_client", "_lock", "_owns_client", "_timeout")
+    __slots__ = ("_cache", "_client", "_ended", "_failure", "_lock", "_owns_client", "_timeout")
 
     def __init__(
         self,
@@ -128,6 +130,10 @@ class RemoteJWKSet:
             limits=httpx2.Limits(max_keepalive_connections=0),
         )
         self._lock = threading.Lock()
+        # How many fetches ended, and why the last one failed (None: it did not), for the
+        # threads that waited for it.
+        self._ended = 0
+        self._failure: TokenError | PinMismatchError | None = None
 
     @property
     def fetches(self) -> int:
@@ -157,13 +163,28 @@ class RemoteJWKSet:
         Raises:
             TokenError: no such key after a refresh, or no key set could be fetched.
         """
-        # Fast path, without the lock: a fresh set that has the key. A thread that is
-        # fetching (up to `timeout` seconds) holds up only the lookups that need the fetch.
+        # Fast path, without the lock: a set that has the key, fresh, or expired while
+        # another thread fetches (up to `timeout` seconds, from an issuer that may be
+        # slow): that set serves until the fetch ends.
         cache = self._cache
         keys = cache.keys
-        if keys is not None and kid is not None and kid in keys and cache.fresh(cache.clock()):
+        if (
+            keys is not None
+            and kid is not None
+            and kid in keys
+            and (cache.fresh(cache.clock()) or self._lock.locked())
+        ):
             return keys.find(kid)
+        ended = self._ended
         with self._lock:
+            if self._ended != ended:
+                # A fetch ended while this thread waited: its outcome is this thread's
+                # too (else each waiter fetched in turn from a failing issuer).
+                failure = self._failure
+                if failure is not None:
+                    raise _again(failure)
+                assert cache.keys is not None
+                return cache.keys.find(kid, alg=alg)
             now = cache.clock()
             if not cache.fresh(now):
                 self._refresh(now)
@@ -189,9 +210,19 @@ class RemoteJWKSet:
             return self._cache.keys
 
     def _refresh(self, now: float) -> None:
-        cache = self._cache
-        if not cache.begin(now):
+        if not self._cache.begin(now):
             return
+        self._failure = None
+        try:
+            self._fetch(now)
+        except (TokenError, PinMismatchError) as exc:
+            self._failure = exc
+            raise
+        finally:
+            self._ended += 1
+
+    def _fetch(self, now: float) -> None:
+        cache = self._cache
         deadline = None if self._timeout is None else _Deadline(self._timeout)
         extensions = {} if deadline is None else {"trace": deadline.trace}
         try:
@@ -213,6 +244,14 @@ class RemoteJWKSet:
             cache.failed(FetchError(TIMED_OUT) if deadline and deadline.passed else exc, now)
             return
         cache.succeeded(keys, cache_control, now)
+
+
+def _again(failure: TokenError | PinMismatchError) -> TokenError | PinMismatchError:
+    """The same error, new, for one more thread to raise (one exception object raised in
+    two threads at once would carry both tracebacks)."""
+    if isinstance(failure, PinMismatchError):
+        return PinMismatchError(failure.seen, hint=failure.hint)
+    return TokenError(str(failure), hint=failure.hint, code=failure.code, facts=failure.facts)
 
 
 class _Deadline:
