@@ -8,8 +8,10 @@ real HTTPS server there; tokens come from a signing keyset of the test's own."""
 # dependencies, and FastAPI reads their annotations.
 
 import asyncio
+import base64
 import gc
 import json
+import logging
 import ssl
 import threading
 import time
@@ -569,23 +571,29 @@ def test_a_flood_of_unknown_key_ids_makes_one_fetch(
     assert {str(r) for r in results} == {"the access token is not valid"}
 
 
-def test_an_issuer_answering_junk_or_nothing_is_a_401_not_a_500(
-    jwks_server: JWKSServer, tls: tuple[Path, Path]
+def test_an_issuer_whose_keys_cannot_be_fetched_is_a_503_not_a_401_or_500(
+    jwks_server: JWKSServer, tls: tuple[Path, Path], caplog: pytest.LogCaptureFixture
 ) -> None:
+    # The token may be good: a 401 would have clients drop it and sign in again just when
+    # the issuer cannot answer. Junk for a key set, nothing listening, a key no pin fits.
     jwks_server.body = b"<html>502 Bad Gateway</html>"
     junk = RemoteJWKS(url(jwks_server), issuer=ISSUER, audience=AUDIENCE, ca=tls[0])
     closed = f"https://127.0.0.1:{free_port()}/.well-known/jwks.json"
     nothing = RemoteJWKS(closed, issuer=ISSUER, audience=AUDIENCE, ca=tls[0])
+    other_key = "sha256//" + base64.b64encode(bytes(32)).decode()
+    pinned = RemoteJWKS(
+        url(jwks_server), issuer=ISSUER, audience=AUDIENCE, ca=tls[0], pins=[other_key]
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
-        await junk.aclose()
-        await nothing.aclose()
+        for source in (junk, nothing, pinned):
+            await source.aclose()
 
     app = FastAPI(lifespan=lifespan)
     install_error_handlers(app)
-    by_junk, by_nothing = BearerAuth(junk), BearerAuth(nothing)
+    by_junk, by_nothing, by_pinned = BearerAuth(junk), BearerAuth(nothing), BearerAuth(pinned)
 
     @app.get("/junk")
     async def junk_route(claims: Annotated[AccessClaims, Depends(by_junk)]) -> dict[str, str]:
@@ -597,15 +605,29 @@ def test_an_issuer_answering_junk_or_nothing_is_a_401_not_a_500(
     ) -> dict[str, str]:
         return {"user": claims.username}
 
-    with contextmanager(serve)(app, tls) as served, served.client() as c:
-        answers = [c.get(path, headers=bearer(issue())) for path in ("/junk", "/nothing")]
+    @app.get("/pinned")
+    async def pinned_route(claims: Annotated[AccessClaims, Depends(by_pinned)]) -> dict[str, str]:
+        return {"user": claims.username}
+
+    token = issue()
+    with (
+        caplog.at_level(logging.WARNING, logger="sealbox.integrations.fastapi"),
+        contextmanager(serve)(app, tls) as served,
+        served.client() as c,
+    ):
+        answers = [c.get(path, headers=bearer(token)) for path in ("/junk", "/nothing", "/pinned")]
     for answer in answers:
-        assert answer.status_code == 401
+        assert answer.status_code == 503
         assert answer.json() == {
-            "error": "invalid_token",
-            "message": "the access token is not valid",
+            "error": "keys_unavailable",
+            "message": "the keys that verify access tokens cannot be fetched: try again later",
         }
-        assert answer.headers["www-authenticate"] == 'Bearer error="invalid_token"'
+        assert answer.headers["retry-after"] == "30"
+        assert "www-authenticate" not in answer.headers
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert sum("cannot verify access tokens" in w for w in warnings) == 3
+    assert any(closed in w for w in warnings)
+    assert token not in caplog.text
 
 
 def test_an_app_whose_lifespan_runs_again_fetches_with_a_new_client(

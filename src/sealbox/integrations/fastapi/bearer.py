@@ -17,13 +17,17 @@ Issuer and audience are always required. Over mutual TLS the source is given the
 certificate (RFC 8705 §3, ``cnf``) is accepted only with that certificate. A missing token
 is 401 ``not_authenticated``; a bad, expired, revoked or wrongly presented bound one 401
 ``invalid_token``; a token without a required scope 403
-``insufficient_scope``; each with RFC 6750's ``WWW-Authenticate`` challenge.
+``insufficient_scope``; each with RFC 6750's ``WWW-Authenticate`` challenge. When the
+issuer's key set cannot be fetched and none is at hand, the request is not the client's
+fault: 503 ``keys_unavailable`` with ``Retry-After`` (a 401 would tell clients to drop a
+good token and sign in again, at the moment the issuer is least able to take it).
 
 .. versionadded:: 0.1.0
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final, Generic, Protocol, TypeVar
 
@@ -54,6 +58,12 @@ __all__ = [
 C = TypeVar("C", bound=AccessClaims)
 C_co = TypeVar("C_co", bound=AccessClaims, covariant=True)
 
+log = logging.getLogger("sealbox.integrations.fastapi")
+
+#: Seconds a client is told to wait (``Retry-After``) when the key set cannot be fetched.
+KEYS_RETRY_AFTER: Final = 30
+# Codes of a source that could not fetch the key set (sealbox.jwt's), not of a bad token.
+_KEYS_UNAVAILABLE: Final = frozenset({"jwks_unreachable", "jwks_unverified", "pin_mismatch"})
 _BEARER_INVALID = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
 _BEARER_MALFORMED = {"WWW-Authenticate": 'Bearer error="invalid_request"'}
 # What BearerAuth checks when called outside FastAPI (``await auth(request)``): no scope.
@@ -84,7 +94,16 @@ def invalid_token(message: str = "the access token is not valid") -> ApiError:
 
 
 def token_refused(exc: TokenError) -> ApiError:
-    """The 401 ``invalid_token`` answering a token the source refused, saying why when it may."""
+    """The 401 ``invalid_token`` answering a token the source refused, saying why when it
+    may; 503 ``keys_unavailable`` when the source could not get the keys to check it."""
+    if exc.code in _KEYS_UNAVAILABLE:
+        log.warning("answered 503: cannot verify access tokens: %s", exc)
+        return ApiError(
+            503,
+            ErrorCode.KEYS_UNAVAILABLE,
+            "the keys that verify access tokens cannot be fetched: try again later",
+            headers={"Retry-After": str(KEYS_RETRY_AFTER)},
+        )
     if exc.code == "token_revoked":
         return invalid_token("the access token was revoked")
     if exc.code == "token_binding_mismatch":

@@ -57,6 +57,8 @@ class ErrorCode(enum.StrEnum):
     CLIENT_CERTIFICATE_REQUIRED = "client_certificate_required"
     AUDIT_UNAVAILABLE = "audit_unavailable"
     STORE_UNAVAILABLE = "store_unavailable"
+    # The issuer's key set could not be fetched (down, or its certificate or key refused).
+    KEYS_UNAVAILABLE = "keys_unavailable"
     # RFC 6749 §5.2, answered by the token endpoint.
     UNSUPPORTED_GRANT_TYPE = "unsupported_grant_type"
     INVALID_SCOPE = "invalid_scope"

@@ -177,8 +177,9 @@ class RemoteJWKS:
 
         Raises:
             TokenError: not valid (the message says nothing more), or no key set
-                could be fetched (the message says from where; a server whose key
-                matches no pin included).
+                could be fetched (the message says from where; code
+                ``jwks_unreachable``, ``jwks_unverified``, or ``pin_mismatch`` for a
+                server whose key matches no pin).
         """
         now = time.time()
         claims = self._cache.get(token, now)
@@ -191,7 +192,8 @@ class RemoteJWKS:
                 await self.keys.ensure(kid if isinstance(kid, str) else None)
             except PinMismatchError:
                 raise TokenError(
-                    f"cannot fetch the key set: {self.keys!r} presented a key that matches no pin"
+                    f"cannot fetch the key set: {self.keys!r} presented a key that matches no pin",
+                    code="pin_mismatch",
                 ) from None
             try:
                 claims = self._verifier.verify(token, now=now)
