@@ -92,6 +92,37 @@ def test_an_option_without_its_value_gets_the_commands_own_help(cli, args, comma
     assert r.stderr.splitlines()[-1] == f"sealbox: hint: run '{command} --help' for usage"
 
 
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["encrypt", "-R", _RECIPIENT, "-o", ""], "invalid value for '-o' / '--output'"),
+        (["encrypt", "-R", _RECIPIENT, "--output="], "invalid value for '-o' / '--output'"),
+        (["decrypt", ""], "invalid value for '[INPUT]'"),
+        (["keygen", "-o", ""], "invalid value for '-o' / '--output'"),
+        (["key", "generate", "-o", ""], "invalid value for '-o' / '--output'"),
+        (["users", "list", "--data-dir", ""], "invalid value for '--data-dir'"),
+        (["jwt", "verify", "--keyset", "", "t"], "invalid value for '--keyset'"),
+    ],
+)
+def test_an_empty_file_name_is_a_usage_error_not_the_current_folder(
+    cli, tmp_path, monkeypatch, args, said
+):
+    # Path('') is '.': an unset shell variable (-o "$OUT") spoke of the current folder.
+    monkeypatch.chdir(tmp_path)
+    r = cli(args)
+    assert r.code == 2
+    assert r.stderr.splitlines()[0] == (
+        f"sealbox: error: {said}: an empty file name (is a shell variable unset?)"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_empty_jwks_value_is_a_usage_error(cli):
+    r = cli(["jwt", "verify", "--jwks", "", "t"])
+    assert r.code == 2
+    assert r.stderr.startswith("sealbox: error: --jwks: an empty value")
+
+
 def test_an_unknown_option_gets_no_hint_about_values_that_start_with_a_dash(cli):
     for args in (
         ["encrypt", "--bogus"],

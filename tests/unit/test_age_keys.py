@@ -125,6 +125,17 @@ def test_scrypt_limits_and_laziness():
         age.ScryptRecipient("")
 
 
+def test_a_work_factor_beyond_the_machines_memory_is_a_config_error_not_a_memory_error():
+    # 2^30 is age's own upper bound, and needs 1 TiB: accepted, then refused when used.
+    recipient = age.ScryptRecipient("canary-passphrase-43", work_factor=30)
+    with pytest.raises(ConfigError) as info:
+        age.encrypt(b"x", [recipient])
+    assert info.value.code == "scrypt_out_of_memory"
+    assert info.value.facts == {"log_n": "30", "memory_mib": str(1 << 20)}
+    assert "1048576 MiB" in str(info.value)
+    assert "canary" not in str(info.value)
+
+
 def test_stanza_serialisation_edges():
     for size in (0, 47, 48, 49, 96):
         stanza = format.Stanza("t", ("a",), bytes(size))

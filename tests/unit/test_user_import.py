@@ -140,6 +140,19 @@ def test_lines_that_are_not_utf8_or_too_long_are_refused() -> None:
     assert records[2] == InvalidLine("longer than 16384 characters")
 
 
+def test_a_byte_order_mark_before_the_first_line_is_not_part_of_it() -> None:
+    first = _line(username="alice", password_hash=ARGON2).encode()
+    report = plan_import(
+        parse_json_lines([b"\xef\xbb\xbf" + first, "\ufeff" + _line(username="bob")]),
+        (),
+        HASHER,
+        ("users:me",),
+    )
+    assert report.imported == ("alice",)
+    [problem] = report.problems  # a mark inside the file is not a file's start
+    assert problem.line == 2 and "not JSON" in problem.reason
+
+
 def test_scopes_follow_the_rfc_6749_grammar() -> None:
     assert check_scopes(["transit:encrypt:*", "users:admin"]) == [
         "transit:encrypt:*",

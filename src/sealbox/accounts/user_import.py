@@ -112,10 +112,14 @@ def parse_json_lines(lines: Iterable[str | bytes]) -> Iterator[tuple[int, Any]]:
     """``(line number, value)`` for each non-blank line; an :class:`InvalidLine` for bad JSON."""
     for number, raw in enumerate(lines, start=1):
         try:
-            text = (raw.decode("utf-8") if isinstance(raw, bytes) else raw).strip()
+            text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
         except UnicodeDecodeError:
             yield number, InvalidLine("not UTF-8 text")
             continue
+        if number == 1:
+            # Editors on Windows start UTF-8 files with a byte order mark.
+            text = text.removeprefix("\ufeff")
+        text = text.strip()
         if not text:
             continue
         if len(text) > MAX_LINE:

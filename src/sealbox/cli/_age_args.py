@@ -213,9 +213,11 @@ def click_option(option: Option, *, required: bool = False) -> Callable[[F], F]:
 
     import click
 
+    from sealbox.cli._paths import FilePath
+
     kwargs: dict[str, Any] = {}
     if option.path:
-        kwargs["type"] = click.Path(dir_okay=False, path_type=Path)
+        kwargs["type"] = FilePath(dir_okay=False, path_type=Path)
     elif option.int_range is not None:
         kwargs["type"] = click.IntRange(*option.int_range)
     if option.metavar is not None:

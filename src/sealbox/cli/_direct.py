@@ -28,7 +28,8 @@ _Spec = dict[str, tuple[str, bool, bool]]
 
 _DECRYPT: _Spec = direct_spec(DECRYPT)
 _ENCRYPT: _Spec = direct_spec(ENCRYPT)
-# Parameters holding paths: a folder there is a usage error, which click reports.
+# Parameters holding paths: a folder or an empty name there is a usage error, which click
+# reports.
 _PATHS = tuple(dict.fromkeys(o.param for o in (*ENCRYPT, *DECRYPT, INPUT) if o.path))
 
 
@@ -55,7 +56,7 @@ def parse(
             ok = _take_option(arg, rest, spec, kwargs)
         if not ok:
             return None
-    return None if _names_a_folder(kwargs, paths) else kwargs
+    return None if _path_click_refuses(kwargs, paths) else kwargs
 
 
 def _in_range(kwargs: dict[str, Any], options: Sequence[Option]) -> bool:
@@ -95,11 +96,11 @@ def _take_option(arg: str, rest: list[str], spec: _Spec, kwargs: dict[str, Any])
     return ok
 
 
-def _names_a_folder(kwargs: dict[str, Any], paths: Sequence[str]) -> bool:
+def _path_click_refuses(kwargs: dict[str, Any], paths: Sequence[str]) -> bool:
     for param in paths:
         value = kwargs.get(param)
         for path in value if isinstance(value, list) else [value]:
-            if path is not None and path != "-" and os.path.isdir(path):
+            if path == "" or (path is not None and path != "-" and os.path.isdir(path)):
                 return True
     return False
 

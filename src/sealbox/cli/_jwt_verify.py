@@ -94,6 +94,8 @@ def usage_problem(kwargs: Mapping[str, Any]) -> str | None:
     jwks, keyset = kwargs.get("jwks"), kwargs.get("keyset_file")
     if (jwks is None) == (keyset is None):
         return "give exactly one of --jwks and --keyset"
+    if jwks == "":
+        return "--jwks: an empty value (a JWKS file or an https:// URL; is a shell variable unset?)"
     pins = kwargs.get("pins")
     if (kwargs.get("ca") is not None or pins) and not _is_url(jwks):
         return "--ca and --pin go with a JWKS URL (--jwks https://…)"

@@ -23,13 +23,14 @@ from sealbox.cli._age_args import (
 )
 from sealbox.cli._encrypt_decrypt import decrypt_files, encrypt_files, input_stream, is_std
 from sealbox.cli._io import CLIError, note, passphrase_file_option, read_passphrase
+from sealbox.cli._paths import FilePath
 
 
 @click.command()
 @click.option(
     "-o",
     "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=FilePath(dir_okay=False, path_type=Path),
     help="Write the identity to this new file (mode 0600); with -y, the recipients.",
 )
 @click.option("--pq", is_flag=True, help="A post-quantum identity (ML-KEM-768 + X25519, age1pq1…).")
@@ -150,7 +151,7 @@ def _refuse_stdin_twice(options: dict[str, Any]) -> None:
 
 
 @click.command()
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("file", type=FilePath(dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
 def inspect(file: Path, as_json: bool) -> None:
     """Describe the age file FILE without decrypting it.

@@ -13,6 +13,7 @@ import click
 
 from sealbox.cli._dialect import echo_json, json_option, not_stdout, option
 from sealbox.cli._io import CLIError, note, passphrase_file_option, read_passphrase, read_stdin
+from sealbox.cli._paths import FilePath
 from sealbox.secret import Secret
 from sealbox.tls.ca import (
     CA_CERT_FILE,
@@ -29,7 +30,7 @@ from sealbox.tls.ca import (
     renewal_time,
 )
 
-_DIR = click.argument("directory", metavar="DIR", type=click.Path(file_okay=False, path_type=Path))
+_DIR = click.argument("directory", metavar="DIR", type=FilePath(file_okay=False, path_type=Path))
 _OUT = click.option(
     "-o",
     "--output",
@@ -242,7 +243,7 @@ def renew(
 
 
 @ca.command()
-@click.argument("cert", metavar="CERT", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("cert", metavar="CERT", type=FilePath(dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
 def inspect(cert: Path, as_json: bool) -> None:
     """Show a certificate: subject, names, validity, fingerprints and pin.
@@ -296,7 +297,7 @@ def inspect(cert: Path, as_json: bool) -> None:
 @click.option(
     "--ca",
     "ca_file",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=FilePath(dir_okay=False, path_type=Path),
     help="Verify a server against this CA file (default: the system's trust store).",
 )
 @click.option(

@@ -9,6 +9,7 @@ import click
 
 from sealbox.cli._dialect import confirm, echo_json, json_option, yes_option
 from sealbox.cli._io import note
+from sealbox.cli._paths import FilePath
 from sealbox.cli.serve import _DATA_DIR, _load_settings, _service
 
 
@@ -44,7 +45,7 @@ def clients() -> None:
 @click.option("--scope", "scopes", multiple=True, help="A scope it may be granted (repeatable).")
 @click.option(
     "--cert",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=FilePath(dir_okay=False, path_type=Path),
     help="Its client certificate (PEM): it may authenticate by the certificate's subject "
     "over mutual TLS (tls_client_auth).",
 )

@@ -9,6 +9,7 @@ import click
 
 from sealbox.cli._dialect import option
 from sealbox.cli._io import passphrase_file_option, read_stdin, write_stdout
+from sealbox.cli._paths import FilePath
 from sealbox.cli.keyring import _IDENTITY, _Opened
 
 # Field tokens are for values, not files: `sealbox encrypt` streams files of any size.
@@ -21,7 +22,7 @@ _KEYRING = option(
     "keyring_file",
     old=("-k",),
     required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=FilePath(dir_okay=False, path_type=Path),
     help="The keyring file.",
 )
 # Bound as the argument's own bytes (os.fsencode): one that is not UTF-8 arrives with

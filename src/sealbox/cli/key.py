@@ -20,6 +20,7 @@ from sealbox.cli._io import (
     read_stdin,
     write_stdout,
 )
+from sealbox.cli._paths import FilePath
 from sealbox.exceptions import SealboxError
 from sealbox.keys.asymmetric import KeyType, PrivateKey, PublicKey
 from sealbox.secret import Secret
@@ -27,7 +28,7 @@ from sealbox.storage import atomic_write, read_limited
 
 _TYPES = {"rsa": KeyType.RSA, "ed25519": KeyType.ED25519, "x25519": KeyType.X25519}
 _TYPES["ecdsa"] = KeyType.ECDSA_P256
-_FILE = click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+_FILE = click.argument("file", type=FilePath(dir_okay=False, path_type=Path))
 _FORMAT_HELP = "openssh (default; not for x25519) or pem (PKCS#8, what openssl reads)."
 
 
@@ -61,7 +62,7 @@ def key() -> None:
 @click.option(
     "-o",
     "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=FilePath(dir_okay=False, path_type=Path),
     required=True,
     callback=not_stdout,
     help="Write FILE (the private key) and FILE.pub.",
@@ -205,20 +206,20 @@ _KEY = click.option(
     "-k",
     "--key",
     "key_file",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=FilePath(dir_okay=False, path_type=Path),
     required=True,
     help="Key file: OpenSSH or PEM (PKCS#8, SPKI, PKCS#1).",
 )
 _INPUT = click.argument(
     "file",
-    type=click.Path(dir_okay=False, path_type=Path, allow_dash=True),
+    type=FilePath(dir_okay=False, path_type=Path, allow_dash=True),
     default="-",
     required=False,
 )
 _OUTPUT = click.option(
     "-o",
     "--output",
-    type=click.Path(dir_okay=False, path_type=Path, allow_dash=True),
+    type=FilePath(dir_okay=False, path_type=Path, allow_dash=True),
     help="Write here instead of stdout ('-': stdout).",
 )
 _FORCE = click.option("--force", is_flag=True, help="Replace OUTPUT if it exists.")
@@ -409,7 +410,7 @@ def sign(
 @click.option(
     "-s",
     "--signature",
-    type=click.Path(dir_okay=False, path_type=Path, allow_dash=True),
+    type=FilePath(dir_okay=False, path_type=Path, allow_dash=True),
     required=True,
     help="The signature file ('-': stdin).",
 )

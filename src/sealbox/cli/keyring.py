@@ -12,6 +12,7 @@ from sealbox.cli._age_args import identity_option, recipient_options
 from sealbox.cli._dialect import confirm, echo_json, json_option, option, yes_option
 from sealbox.cli._encrypt_decrypt import load_identity_files, load_recipients
 from sealbox.cli._io import CLIError, passphrase_file_option, read_passphrase
+from sealbox.cli._paths import FilePath
 from sealbox.hazmat.aead import ALGORITHMS, DEFAULT_ALGORITHM
 from sealbox.keysets.keyring import Keyring, is_age_file
 from sealbox.keysets.lifecycle import KeyState
@@ -34,7 +35,7 @@ class KeyIdType(click.ParamType):  # type: ignore[type-arg]  # generic only in n
 
 KEY_ID = KeyIdType()
 
-_FILE = click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+_FILE = click.argument("file", type=FilePath(dir_okay=False, path_type=Path))
 _KEY_ID = click.argument("kid", metavar="KEY_ID", type=KEY_ID)
 _ALGORITHM = option(
     "--type",

@@ -23,6 +23,7 @@ from sealbox.cli._io import (
     read_passphrase,
     read_stdin,
 )
+from sealbox.cli._paths import FilePath
 from sealbox.exceptions import KeyFormatError
 from sealbox.keysets import legacy
 from sealbox.keysets.legacy import LegacyFormat
@@ -34,14 +35,14 @@ MAX_LEGACY_FILE = 2 * 1024 * 1024 * 1024
 MAX_KEY_FILE = 1024
 
 _IN = click.argument(
-    "input_", metavar="INPUT", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path)
+    "input_", metavar="INPUT", type=FilePath(dir_okay=False, allow_dash=True, path_type=Path)
 )
 _KEY_FILE = option(
     "-k",
     "--key",
     "key_file",
     old=["--key-file"],
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=FilePath(dir_okay=False, path_type=Path),
     help="The raw 32-byte AES-256-GCM key (binary, hex or base64) of an AES-GCM record.",
 )
 _FORMAT = click.option(
@@ -118,7 +119,7 @@ def _secrets(key_file: Path | None, passphrase_file: Path | None) -> list[tuple[
 @click.option(
     "-o",
     "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=FilePath(dir_okay=False, path_type=Path),
     help="Output file (default: standard output).",
 )
 @click.option("--force", is_flag=True, help="Replace the output file if it exists.")
@@ -150,7 +151,7 @@ def decrypt_(  # noqa: PLR0917 - click passes every option positionally
     "-o",
     "--output",
     required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=FilePath(dir_okay=False, path_type=Path),
     help="The age file to write.",
 )
 @recipient_options("the age file")

@@ -25,12 +25,13 @@ from sealbox.cli._io import (
     terminal_safe,
     write_stdout,
 )
+from sealbox.cli._paths import FilePath
 from sealbox.exceptions import SealboxError, SecretSourceError
 from sealbox.secret import Secret
 from sealbox.secrets.base import NAME_PATTERN
 from sealbox.secrets.sealed import FORMAT, SealedFile
 
-_FILE = click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+_FILE = click.argument("file", type=FilePath(dir_okay=False, path_type=Path))
 _NAME = click.argument("name")
 _IDENTITY = click.option(
     "-i",
@@ -38,7 +39,7 @@ _IDENTITY = click.option(
     "identities",
     multiple=True,
     required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=FilePath(dir_okay=False, path_type=Path),
     help="An age or SSH identity file that can decrypt the values (repeatable).",
 )
 _RECIPIENT = click.option(
@@ -49,7 +50,7 @@ _RECIPIENTS_FILE = click.option(
     "--recipients-file",
     "recipient_files",
     multiple=True,
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=FilePath(dir_okay=False, path_type=Path),
     help="A file of recipients, one per line (repeatable).",
 )
 MAX_VALUE = 1024 * 1024
@@ -203,7 +204,7 @@ def get(file: Path, name: str, identities: tuple[Path, ...], passphrase_file: Pa
     "--identity",
     "identities",
     multiple=True,
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=FilePath(dir_okay=False, path_type=Path),
     help="Also open every value and check it was encrypted to the header's recipients.",
 )
 @json_option

@@ -10,11 +10,12 @@ from typing import Any
 import click
 
 from sealbox.cli._io import note
+from sealbox.cli._paths import FilePath
 from sealbox.exceptions import ExtraNotInstalledError
 
 _DATA_DIR = click.option(
     "--data-dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=FilePath(file_okay=False, path_type=Path),
     help="State folder (default: $SEALBOX_DATA_DIR or ./.sealbox).",
 )
 
@@ -47,12 +48,12 @@ def _load_settings(**overrides: Any) -> Any:
 @click.option("--host", help="Address to listen on (default 127.0.0.1).")
 @click.option("--port", type=click.IntRange(0, 65535), help="Port (default 8443).")
 @click.option(
-    "--cert", type=click.Path(dir_okay=False, path_type=Path), help="Server certificate chain."
+    "--cert", type=FilePath(dir_okay=False, path_type=Path), help="Server certificate chain."
 )
-@click.option("--key", type=click.Path(dir_okay=False, path_type=Path), help="Server private key.")
+@click.option("--key", type=FilePath(dir_okay=False, path_type=Path), help="Server private key.")
 @click.option(
     "--client-ca",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=FilePath(dir_okay=False, path_type=Path),
     help="CA of client certificates (default with --mtls: the data folder's CA).",
 )
 @click.option("--mtls", is_flag=True, default=None, help="Require client certificates.")

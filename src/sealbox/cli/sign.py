@@ -17,6 +17,7 @@ from sealbox.cli._io import (
     read_passphrase,
     write_stdout,
 )
+from sealbox.cli._paths import FilePath
 from sealbox.keys import sshsig
 from sealbox.keys.asymmetric import PrivateKey, PublicKey
 from sealbox.storage import atomic_write
@@ -28,7 +29,7 @@ _NAMESPACE = click.option(
     show_default=True,
     help="What the signature is for (ssh-keygen -n): file, git, an application name.",
 )
-_DATA = click.argument("file", type=click.Path(dir_okay=False, path_type=Path, allow_dash=True))
+_DATA = click.argument("file", type=FilePath(dir_okay=False, path_type=Path, allow_dash=True))
 
 
 @contextlib.contextmanager
@@ -51,7 +52,7 @@ def _open_data(file: Path) -> Iterator[BinaryIO]:
     "-k",
     "--key",
     "key_file",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=FilePath(dir_okay=False, path_type=Path),
     required=True,
     help="Private key file (OpenSSH or PEM; ed25519, ecdsa or rsa).",
 )
@@ -89,12 +90,12 @@ def sign(
     "-k",
     "--key",
     "key_file",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=FilePath(dir_okay=False, path_type=Path),
     help="The public key that must have signed (or a private key file).",
 )
 @click.option(
     "--allowed-signers",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=FilePath(dir_okay=False, path_type=Path),
     help="ssh-keygen allowed-signers file of trusted keys (with -I).",
 )
 @click.option("-I", "--principal", help="Who must have signed, as listed in --allowed-signers.")
@@ -102,7 +103,7 @@ def sign(
 @click.option(
     "-s",
     "--signature",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=FilePath(dir_okay=False, path_type=Path),
     help="The signature file (default: FILE.sig).",
 )
 @passphrase_file_option

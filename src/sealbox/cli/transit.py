@@ -20,6 +20,7 @@ import click
 from sealbox.cli._dialect import AliasChoice, option
 from sealbox.cli._hints import hint_for
 from sealbox.cli._io import CLIError, read_stdin, write_stdout
+from sealbox.cli._paths import FilePath
 from sealbox.exceptions import SealboxError
 from sealbox.transit.client import DEFAULT_URL, MAX_TIMEOUT, TOKEN_ENV, TransitClient
 from sealbox.transit.registry import KEY_TYPES
@@ -105,7 +106,7 @@ def _service_options(func: Any) -> Any:
     )(func)
     func = click.option(
         "--ca",
-        type=click.Path(dir_okay=False, path_type=Path),
+        type=FilePath(dir_okay=False, path_type=Path),
         envvar="SEALBOX_CA",
         help="CA certificate the service's certificate chains to (e.g. .sealbox/tls/ca.crt; "
         "default $SEALBOX_CA, else the system's trust store).",

@@ -18,6 +18,7 @@ import click
 
 from sealbox.cli._dialect import confirm, echo_json, json_option, yes_option
 from sealbox.cli._io import CLIError, note, open_tty
+from sealbox.cli._paths import FilePath
 from sealbox.cli.serve import _DATA_DIR, _load_settings, _service
 
 # Imports are JSON lines: a generous bound that still refuses a wrong file early.
@@ -230,7 +231,7 @@ def reset_totp(name: str, yes: bool, data_dir: Path | None) -> None:
 
 
 @users.command(name="import", short_help="Import accounts of other systems, with hashes.")
-@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
+@click.argument("file", type=FilePath(dir_okay=False, allow_dash=True, path_type=Path))
 @click.option(
     "--skip-invalid",
     is_flag=True,

@@ -178,9 +178,24 @@ class ScryptParams:
 
 
 def scrypt(passphrase: bytes, salt: bytes, params: ScryptParams, length: int = 32) -> bytes:
-    """Derive ``length`` bytes with scrypt (RFC 7914)."""
+    """Derive ``length`` bytes with scrypt (RFC 7914).
+
+    Raises:
+        ConfigError: code ``scrypt_out_of_memory``, when the machine cannot give the
+            memory these parameters need (128 * r * N bytes: 1 TiB at 2^30).
+    """
     from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
-    return Scrypt(salt=salt, length=length, n=1 << params.log_n, r=params.r, p=params.p).derive(
-        passphrase
-    )
+    try:
+        return Scrypt(salt=salt, length=length, n=1 << params.log_n, r=params.r, p=params.p).derive(
+            passphrase
+        )
+    except MemoryError:
+        mib = (128 * params.r << params.log_n) >> 20
+        raise ConfigError(
+            f"scrypt with N=2^{params.log_n} needs {mib} MiB of memory, more than this "
+            "machine could allocate",
+            hint="use a lower work factor (age's default is 18: 256 MiB)",
+            code="scrypt_out_of_memory",
+            facts={"log_n": str(params.log_n), "memory_mib": str(mib)},
+        ) from None

@@ -275,7 +275,7 @@ def transport_errors(label: str, what: str, error: type[SealboxError]) -> Iterat
     except requests.exceptions.SSLError:
         raise error(
             f"{label}: TLS verification of Vault's certificate failed",
-            hint="give the CA that signed it with ca=",
+            hint=f"give the CA that signed it with ca= or ${ENV_CACERT}",
         ) from None
     except requests.exceptions.Timeout:
         raise error(

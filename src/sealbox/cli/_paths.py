@@ -1,0 +1,23 @@
+"""The command line's file-name parameter type: :class:`FilePath`.
+
+``click.Path`` with ``path_type=Path`` turns an empty argument (``-o ''``, often a shell
+variable that was not set) into ``Path('')``, which is ``.``: the command then spoke of
+the current folder. An empty name is a usage error here, named as such.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+__all__ = ["FilePath"]
+
+
+class FilePath(click.Path):
+    """``click.Path`` that refuses an empty file name (exit 2, a usage error)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str | bytes) and not value:
+            self.fail("an empty file name (is a shell variable unset?)", param, ctx)
+        return super().convert(value, param, ctx)
