@@ -105,7 +105,10 @@ async def resolve_caller(runtime: Runtime, token: str, request: Request | None =
 
 # The security scheme keeps the name the service's OpenAPI document has always given it.
 current_caller = accounts_bearer(runtime_accounts, scheme_name="_BearerCaller")
-CallerDep = Annotated[Caller, Depends(current_caller)]
+# Through require() (no scope): its dependency takes no SecurityScopes, which FastAPI would
+# build on every request for the bearer itself. The service puts no Security with scopes
+# around a dependency that takes the caller: require_scopes checks them.
+CallerDep = Annotated[Caller, current_caller.require()]
 
 
 async def _user_caller(caller: CallerDep) -> Caller:
