@@ -116,6 +116,36 @@ def test_list_and_show_give_no_hash_and_an_unknown_name_is_404(service: Running)
     assert '"event": "admin.disable", "outcome": "not_found", "user": "bob"' in service.audit()
 
 
+def test_list_pages_follow_their_next_links_to_every_account_once(service: Running) -> None:
+    names = ["dana+ops", "ops/totp", "amy", "zoe", "bob", "carl"]
+    for name in names:
+        create_user(service.settings, name, lambda _name: PASSWORD, ["users:me"])
+    with service.client() as c:
+        admin = _admin_token(service, c)
+        everyone = [a["username"] for a in c.get("/users", headers=admin).json()]
+        paged: list[str] = []
+        url: str | None = "/users?limit=3"
+        pages = 0
+        while url is not None:
+            r = c.get(url, headers=admin)
+            assert r.status_code == 200, r.text
+            page = [a["username"] for a in r.json()]
+            assert 0 < len(page) <= 3 or (page == [] and pages > 0)
+            paged += page
+            pages += 1
+            link = r.headers.get("link")
+            url = link[1 : link.index(">")] if link else None
+            assert link is None or link.endswith('>; rel="next"')
+        too_big = c.get("/users?limit=1001", headers=admin)
+        nothing_after = c.get("/users", params={"after": everyone[-1]}, headers=admin)
+    assert sorted(everyone) == sorted([*names, "root"])
+    assert paged == everyone  # the same order, no account twice or left out
+    assert pages == 3  # 7 accounts: 3, 3, then 1 with no link after it
+    assert too_big.status_code == 422
+    assert too_big.json()["error"] == "validation_error"
+    assert nothing_after.json() == []
+
+
 def test_grant_reaches_the_next_login_and_revoke_the_next_refresh(service: Running) -> None:
     with service.client() as c:
         admin = _admin_token(service, c)

@@ -130,10 +130,19 @@ class AccountAdmin:
 
     # -- reading --------------------------------------------------------------------
 
-    async def list_accounts(self) -> list[AccountInfo]:
-        """Every account, by name."""
+    async def list_accounts(
+        self, *, limit: int | None = None, after: str | None = None
+    ) -> list[AccountInfo]:
+        """The accounts, by name: every one, or a page of at most ``limit`` whose names
+        come after ``after`` (the last name of the page before, in the database's order).
+        """
+        query = select(User).order_by(User.username)
+        if after is not None:
+            query = query.where(User.username > after)
+        if limit is not None:
+            query = query.limit(limit)
         async with self.store.sessions() as session:
-            users = (await session.execute(select(User).order_by(User.username))).scalars()
+            users = (await session.execute(query)).scalars()
             return [AccountInfo.of(u) for u in users]
 
     async def show(self, name: str) -> AccountInfo:

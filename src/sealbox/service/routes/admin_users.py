@@ -19,9 +19,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlencode
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 from starlette.routing import Match
@@ -31,6 +31,7 @@ from sealbox.accounts import DEFAULT_SCOPES
 from sealbox.accounts.admin import AccountAdmin, AccountInfo, AccountNotFoundError
 from sealbox.accounts.sessions import MAX_PASSWORD
 from sealbox.accounts.user_import import ImportReport
+from sealbox.accounts.usernames import MAX_USERNAME
 from sealbox.exceptions import SealboxError
 from sealbox.integrations.fastapi.router import check_new_password
 from sealbox.service.admin import audited_accounts
@@ -41,6 +42,8 @@ from sealbox.service.runtime import Runtime
 __all__ = ["ADMIN_SCOPE", "router"]
 
 ADMIN_SCOPE = "users:admin"
+#: The most accounts one page of ``GET /users?limit=`` holds.
+MAX_PAGE = 1000
 AdminDep = Annotated[Caller, require_scopes(ADMIN_SCOPE)]
 
 
@@ -152,9 +155,26 @@ async def _act(
     return result
 
 
-async def list_accounts(runtime: RuntimeDep, request: Request, caller: AdminDep) -> list[Account]:
-    """Every account, by name."""
-    accounts = await _act(runtime, request, caller, lambda a: a.list_accounts())
+async def list_accounts(
+    runtime: RuntimeDep,
+    request: Request,
+    response: Response,
+    caller: AdminDep,
+    *,
+    limit: Annotated[int | None, Query(ge=1, le=MAX_PAGE)] = None,
+    after: Annotated[str | None, Query(max_length=MAX_USERNAME)] = None,
+) -> list[Account]:
+    """The accounts, by name: all of them, or a page of ``limit`` after the name ``after``.
+
+    A full page links to the next one (``Link: <…>; rel="next"``, RFC 8288), whose
+    ``after`` is this page's last name: a client follows links until there is none.
+    """
+    accounts = await _act(
+        runtime, request, caller, lambda a: a.list_accounts(limit=limit, after=after)
+    )
+    if limit is not None and len(accounts) == limit:
+        query = urlencode({"limit": limit, "after": accounts[-1].username})
+        response.headers["Link"] = f'<{request.url.path}?{query}>; rel="next"'
     return [_account(a) for a in accounts]
 
 
