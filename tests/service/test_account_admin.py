@@ -83,6 +83,30 @@ def test_an_administrator_cannot_lock_itself_out_over_http(service: Running) -> 
     assert "users:admin" in still.json()["scopes"]
 
 
+def test_no_change_over_http_leaves_no_enabled_administrator(service: Running) -> None:
+    with service.client() as c:
+        root = _admin_token(service, c)
+        create_user(service.settings, "eve", lambda _name: PASSWORD, ["users:admin"])
+        eve = bearer(login(c, "eve").json()["access_token"])
+        # Taken back from eve: her live token still carries the scope until it expires.
+        assert c.delete("/users/eve/scopes/users:admin", headers=root).status_code == 200
+        refused = [
+            c.post("/users/root/disable", headers=eve),
+            c.delete("/users/root", headers=eve),
+            c.delete("/users/root/scopes/users:admin", headers=eve),
+        ]
+        still = c.get("/users/root", headers=root).json()
+    for answer in refused:
+        assert answer.status_code == 409, answer.text
+        assert answer.json() == {
+            "error": "last_admin",
+            "message": "'root' is the last enabled account holding users:admin: refused, "
+            "as it would leave none",
+        }
+    assert still["disabled"] is False and "users:admin" in still["scopes"]
+    assert '"event": "admin.disable", "outcome": "refused", "user": "root"' in service.audit()
+
+
 def test_list_and_show_give_no_hash_and_an_unknown_name_is_404(service: Running) -> None:
     with service.client() as c:
         admin = _admin_token(service, c)

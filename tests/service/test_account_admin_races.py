@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from sealbox.accounts.admin import AccountAdmin
+from sealbox.accounts.admin import AccountAdmin, LastHolderError
 from sealbox.accounts.revocation import LocalRevocations
 from sealbox.accounts.store import Store
 from sealbox.passwords import PasswordHasher
@@ -50,3 +50,70 @@ def test_concurrent_grants_and_a_disable_from_separate_engines_all_hold(
     assert scopes == [f"scope:{i}" for i in range(8)]
     assert disabled is True
     assert version == 1
+
+
+def test_two_last_administrators_disabling_each_other_at_once_leave_one_enabled(
+    tmp_path: Path, backend: dict[str, Any]
+) -> None:
+    # Each refuses to lock out only itself: without a check that holds across both
+    # changes, both passed and no enabled account held users:admin.
+    settings = make_settings(tmp_path / "data", **backend)
+    settings.data_dir.mkdir(parents=True)
+    url = settings.resolved_database_url()
+    hasher = PasswordHasher("test")
+
+    async def run() -> list[list[Any]]:
+        engines = [make_engine(url) for _ in range(2)]
+        try:
+            await migrate(engines[0])
+            admins = []
+            for engine in engines:
+                store = Store(sessionmaker(engine), refresh_ttl=60)
+                admins.append(
+                    AccountAdmin(
+                        store,
+                        LocalRevocations(store),
+                        hasher,
+                        access_token_ttl=60,
+                        keep_holder_of="users:admin",
+                    )
+                )
+            rounds = []
+            for n in range(6):
+                a, b = f"ann{n}", f"ben{n}"
+                for name in (a, b):
+                    await admins[0].store.create_user(name, "x", ["users:admin"])
+                # The earlier rounds' survivors must not count: disable them.
+                for account in await admins[0].list_accounts():
+                    if account.username not in (a, b) and not account.disabled:
+                        await AccountAdmin(
+                            admins[0].store,
+                            admins[0].revocations,
+                            hasher,
+                            access_token_ttl=60,
+                        ).disable(account.username)
+                operations = (
+                    [admins[0].disable(b), admins[1].disable(a)]
+                    if n % 3 == 0
+                    else [admins[0].delete(b), admins[1].revoke(a, ["users:admin"])]
+                    if n % 3 == 1
+                    else [admins[0].revoke(b, ["users:admin"]), admins[1].delete(a)]
+                )
+                outcomes = await asyncio.gather(*operations, return_exceptions=True)
+                rounds.append(outcomes)
+                holders = [
+                    x
+                    for x in await admins[0].list_accounts()
+                    if not x.disabled and "users:admin" in x.scopes
+                ]
+                assert len(holders) == 1, (n, outcomes, holders)
+            return rounds
+        finally:
+            for engine in engines:
+                await engine.dispose()
+
+    for outcomes in asyncio.run(run()):
+        refused = [o for o in outcomes if isinstance(o, LastHolderError)]
+        assert len(refused) == 1, outcomes
+        assert refused[0].code == "last_holder"
+        assert refused[0].facts["scope"] == "users:admin"

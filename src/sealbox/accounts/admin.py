@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -47,7 +47,7 @@ from sealbox.accounts.user_import import ImportReport, parse_json_lines, plan_im
 from sealbox.exceptions import ConfigError, SealboxError
 from sealbox.passwords import PasswordHasher
 
-__all__ = ["AccountAdmin", "AccountInfo", "AccountNotFoundError"]
+__all__ = ["AccountAdmin", "AccountInfo", "AccountNotFoundError", "LastHolderError"]
 
 # How many times an import is planned again when accounts of its names are made meanwhile.
 _IMPORT_ATTEMPTS = 3
@@ -64,6 +64,26 @@ class AccountNotFoundError(SealboxError, LookupError):
             hint="list the accounts to see their names",
             facts={"username": username},
         )
+
+
+class LastHolderError(SealboxError):
+    """The change would leave no enabled account holding a scope that must keep one
+    (``facts["scope"]``, ``facts["username"]``): see ``keep_holder_of``."""
+
+    code = "last_holder"
+
+    def __init__(self, username: str, scope: str) -> None:
+        super().__init__(
+            f"{username!r} is the last enabled account holding {scope}: refused, as it "
+            "would leave none",
+            hint=f"grant {scope} to another account first",
+            facts={"username": username, "scope": scope},
+        )
+
+
+# Any 64-bit constant: the PostgreSQL advisory lock that takes changes to the holders of
+# a kept scope one at a time.
+_HOLDERS_LOCK = 0x5EA1B0C5_A0D1_0001
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +125,11 @@ class AccountAdmin:
         default_scopes: scopes every imported account holds.
         after_change: called after every change that ends sessions (the command line
             announces it to a running service that has no Redis).
+        keep_holder_of: a scope (the service's ``users:admin``) that some enabled
+            account must always hold: disabling, deleting or revoking it from the last
+            one raises :class:`LastHolderError`. Checked in the change's transaction,
+            one such change at a time, so two administrators disabling each other at
+            once cannot both succeed.
     """
 
     def __init__(
@@ -118,8 +143,10 @@ class AccountAdmin:
         password_policy: Callable[[str, str], None] | None = None,
         default_scopes: Sequence[str] = (),
         after_change: Callable[[], None] | None = None,
+        keep_holder_of: str | None = None,
     ) -> None:
         self.store = store
+        self.keep_holder_of = keep_holder_of
         self.revocations = revocations
         self.hasher = hasher
         self.access_token_ttl = access_token_ttl
@@ -175,14 +202,16 @@ class AccountAdmin:
             ConfigError: code ``invalid_scope``, a scope the grammar refuses.
         """
         removed = check_scopes(scopes, granting=False)
-        return await self._change_scopes(name, lambda held: held - set(removed))
+        return await self._change_scopes(
+            name, lambda held: held - set(removed), losing=self.keep_holder_of in removed
+        )
 
     async def _change_scopes(
-        self, name: str, change: Callable[[set[str]], set[str]]
+        self, name: str, change: Callable[[set[str]], set[str]], *, losing: bool = False
     ) -> AccountInfo:
         user = await self._find(name)
         async with self.store.sessions.begin() as session:
-            current = await _locked_user(session, user, name)
+            current = await self._locked(session, user, name, losing=losing)
             current.scopes = sorted(change(set(current.scopes)))
             return AccountInfo.of(current)
 
@@ -196,7 +225,7 @@ class AccountAdmin:
         """
         user = await self._find(name)
         async with self.store.sessions.begin() as session:
-            current = await _locked_user(session, user, name)
+            current = await self._locked(session, user, name, losing=True)
             current.disabled = True
             current.session_version += 1
             await _revoke_refresh_tokens(session, user.id)
@@ -249,7 +278,7 @@ class AccountAdmin:
         user = await self._find(name)
         horizon = now() - timedelta(seconds=self.access_token_ttl + KEEP_MARGIN)
         async with self.store.sessions.begin() as session:
-            await _locked_user(session, user, name)
+            await self._locked(session, user, name, losing=True)
             families = (
                 await session.execute(
                     select(RefreshToken.family_id)
@@ -342,6 +371,25 @@ class AccountAdmin:
             await _locked_user(session, user, name)
             removed = await remove_second_factor(session, user.id)
         return AccountInfo.of(user), removed
+
+    async def _locked(self, session: AsyncSession, found: User, name: str, *, losing: bool) -> User:
+        """The account, locked for the change (:func:`_locked_user`); when the change
+        takes the kept scope from it (``losing``), refused if no other enabled account
+        holds that scope."""
+        kept = self.keep_holder_of if losing else None
+        if kept is not None and session.get_bind().dialect.name == "postgresql":
+            # Row locks would not do: two such changes lock two different accounts.
+            # SQLite takes its one write lock in _locked_user, before the count below.
+            await session.execute(select(func.pg_advisory_xact_lock(_HOLDERS_LOCK)))
+        user = await _locked_user(session, found, name)
+        if kept is None or user.disabled or kept not in user.scopes:
+            return user
+        others = await session.execute(
+            select(User.scopes).where(User.disabled.is_(False), User.id != user.id)
+        )
+        if not any(kept in scopes for scopes in others.scalars()):
+            raise LastHolderError(user.username, kept)
+        return user
 
     async def _find(self, name: str) -> User:
         user = await self.store.user_for_login(name)

@@ -80,6 +80,8 @@ class ErrorCode(enum.StrEnum):
     # Account administration (/users, scope users:admin).
     ACCOUNT_NOT_FOUND = "account_not_found"
     OWN_ACCOUNT = "own_account"
+    # The change would leave no enabled account holding users:admin.
+    LAST_ADMIN = "last_admin"
     IMPORT_REFUSED = "import_refused"
     # Transit (encryption as a service).
     KEY_EXISTS = "key_exists"

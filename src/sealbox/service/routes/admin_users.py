@@ -28,7 +28,12 @@ from starlette.routing import Match
 from starlette.types import Scope
 
 from sealbox.accounts import DEFAULT_SCOPES
-from sealbox.accounts.admin import AccountAdmin, AccountInfo, AccountNotFoundError
+from sealbox.accounts.admin import (
+    AccountAdmin,
+    AccountInfo,
+    AccountNotFoundError,
+    LastHolderError,
+)
 from sealbox.accounts.sessions import MAX_PASSWORD
 from sealbox.accounts.user_import import ImportReport
 from sealbox.accounts.usernames import MAX_USERNAME
@@ -112,6 +117,9 @@ def _admin(runtime: Runtime) -> AccountAdmin:
         run_hasher=runtime.run_hasher,
         password_policy=check_new_password,
         default_scopes=DEFAULT_SCOPES,
+        # Over HTTP, some enabled account keeps the scope: with none, only the command
+        # line on the data folder could administer the accounts again.
+        keep_holder_of=ADMIN_SCOPE,
     )
 
 
@@ -145,6 +153,9 @@ async def _act(
     except ApiError:
         audit("refused", name)
         raise
+    except LastHolderError as exc:
+        audit("refused", name)
+        raise ApiError(409, ErrorCode.LAST_ADMIN, str(exc)) from None
     except SealboxError as exc:
         audit("refused", name)
         invalid_scope = exc.code == "invalid_scope"
