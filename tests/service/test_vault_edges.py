@@ -136,6 +136,78 @@ def test_kv_versions_past_the_largest_change_nothing_as_missing_versions_do(
     assert data_of(read)["data"] == {"a": "b"}
 
 
+@pytest.mark.parametrize(
+    "versions", [["1", "2"], "1,2", [1, " 2"]], ids=["texts", "comma-text", "mixed"]
+)
+def test_kv_versions_given_as_text_as_vaults_command_line_sends_them_are_taken(
+    service: Running, token: str, versions: Any
+) -> None:
+    # `vault kv delete|undelete|destroy -versions=1,2` sends {"versions": ["1", "2"]}:
+    # Vault reads the field as comma-separated integers; it was refused with 400 here.
+    path = f"text-versions-{len(str(versions))}"
+    for value in ("one", "two", "three"):
+        assert (
+            send(service, token, "POST", f"/v1/secret/data/{path}", {"data": {"v": value}})[0]
+            == 200
+        )
+    for action in ("delete", "undelete", "delete"):
+        body = {"versions": versions}
+        assert send(service, token, "POST", f"/v1/secret/{action}/{path}", body) == (204, None)
+    assert send(service, token, "POST", f"/v1/secret/destroy/{path}", {"versions": ["2"]}) == (
+        204,
+        None,
+    )
+    status, meta = send(service, token, "GET", f"/v1/secret/metadata/{path}")
+    assert status == 200
+    states = {
+        n: (v["deletion_time"] != "", v["destroyed"]) for n, v in data_of(meta)["versions"].items()
+    }
+    assert states == {"1": (True, False), "2": (True, True), "3": (False, False)}
+    for refused in (["x"], ["-1"], [True], ["1.5"]):
+        status, body = send(
+            service, token, "POST", f"/v1/secret/delete/{path}", {"versions": refused}
+        )
+        assert (status, body) == (400, {"errors": ["versions must be positive whole numbers"]})
+
+
+def test_a_negative_kv_version_reads_the_newest_as_vault_does(service: Running, token: str) -> None:
+    # Vault reads the current version for a version that is not positive.
+    path = "/v1/secret/data/negative-version"
+    for value in ("old", "new"):
+        assert send(service, token, "POST", path, {"data": {"v": value}})[0] == 200
+    for version in ("-1", "-2147483649", "0"):
+        status, body = send(service, token, "GET", f"{path}?version={version}")
+        assert status == 200
+        assert data_of(body)["data"] == {"v": "new"}
+    for version in ("-", "--1", "-x"):
+        status, body = send(service, token, "GET", f"{path}?version={version}")
+        assert (status, body) == (400, {"errors": ["version must be a whole number"]})
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/secret/data/list-me",
+        "/v1/transit/keys/list-me",
+        "/v1/auth/token/lookup-self",
+    ],
+)
+@pytest.mark.parametrize("how", ["LIST", "GET ?list=true"])
+def test_list_on_a_path_that_lists_nothing_is_405_not_its_read(
+    service: Running, token: str, path: str, how: str
+) -> None:
+    # Vault takes LIST (and GET with list=true) as an operation of its own, which only
+    # metadata/ and transit's keys/ take; here it read the secret, the key, the token.
+    assert send(service, token, "POST", "/v1/secret/data/list-me", {"data": {"v": "x"}})[0] == 200
+    assert send(service, token, "POST", "/v1/transit/keys/list-me", {})[0] == 200
+    method, _, query = how.partition(" ")
+    status, body = send(service, token, method, path + query)
+    assert (status, body) == (405, {"errors": ["unsupported operation"]})
+    status, body = send(service, token, method, "/v1/secret/metadata/" + query)
+    assert status == 200
+    assert "list-me" in data_of(body)["keys"]
+
+
 def test_listing_a_kv_folder_with_a_control_character_is_refused_with_400(
     service: Running, token: str
 ) -> None:
@@ -168,6 +240,21 @@ def test_an_export_of_a_version_past_the_largest_is_refused_with_400(
     status, body = send(service, token, "GET", "/v1/transit/export/encryption-key/far-export/1")
     assert status == 200
     assert list(data_of(body)["keys"]) == ["1"]
+
+
+@pytest.mark.parametrize("action", ["trim", "backup", "nothing"])
+def test_a_key_action_sealbox_lacks_is_an_unknown_path(
+    service: Running, token: str, action: str
+) -> None:
+    # docs/vault.md: a path sealbox does not have is 404 (hvac raises InvalidPath), as
+    # the other routes answer; a key's trim was 405, a method the path does not take.
+    assert send(service, token, "POST", "/v1/transit/keys/no-trim", {})[0] == 200
+    path = f"transit/keys/no-trim/{action}"
+    for method in ("POST", "GET"):
+        status, body = send(service, token, method, f"/v1/{path}", {"min_available_version": 1})
+        assert (status, body) == (404, {"errors": [f"unsupported path {path}"]}), method
+    status, body = send(service, token, "GET", "/v1/transit/keys/no-trim/rotate")
+    assert (status, body) == (405, {"errors": ["unsupported operation"]})
 
 
 @pytest.mark.parametrize("key_type", [5, True, ["aes256-gcm96"], {"type": "ed25519"}])

@@ -2,9 +2,9 @@
 
 It takes the requests whose path is Vault's (``/v1/transit/…``, ``/v1/<kv mount>/…``,
 ``/v1/auth/token/…``, ``/v1/sys/…``) and passes every other one on, untouched. Vault's paths carry
-names with slashes (a secret's path), a ``LIST`` method (read as ``GET`` with
-``list=true``, as Vault reads it; the connection layer rewrites the request line for
-the HTTP parser) and their own error shape, so this layer dispatches itself rather
+names with slashes (a secret's path), a ``LIST`` method (sent as ``GET`` with
+``list=true``, which Vault reads as ``LIST``; the connection layer rewrites the request
+line for the HTTP parser) and their own error shape, so this layer dispatches itself rather
 than through FastAPI's router, and the transit operations, the hot path, skip the
 router's matching and dependency solving.
 
@@ -118,9 +118,14 @@ class VaultApi:
     async def _route(self, first: str, path: str, request: Request) -> Response:
         parts = path[4:].strip("/").split("/")[1:]
         method = request.method
-        listing = request.query_params.get("list") == "true"
-        if method == "LIST":  # an ASGI server that lets the method through
-            method, listing = "GET", True
+        # Vault's LIST operation: the LIST method (an ASGI server that lets it through),
+        # or GET with list=true. It stays LIST: a path that lists nothing answers 405,
+        # as Vault's do, never its read.
+        listing = method == "LIST" or (
+            method == "GET" and request.query_params.get("list") == "true"
+        )
+        if listing:
+            method = "LIST"
         if first == "sys" and parts == ["health"] and method in ("GET", "HEAD"):
             return health()  # no token, as in Vault
         caller = await caller_of(request)

@@ -49,6 +49,7 @@ __all__ = ["MAX_CUSTOM_METADATA", "kv_route"]
 
 MAX_CUSTOM_METADATA: Final = 64
 _NO_CONTENT: Final = 204
+_VERSION_DIGITS: Final = len(str(MAX_SECRET_VERSION))
 
 
 class _Call:
@@ -86,13 +87,34 @@ class _Call:
 
 def _versions(body: dict[str, Any]) -> list[int]:
     """The ``versions`` of a delete, undelete or destroy; those past the largest a secret
-    can have name none, and change nothing (as Vault's do: versions that do not exist)."""
+    can have name none, and change nothing (as Vault's do: versions that do not exist).
+
+    Vault reads the field as a comma-separated list of integers: numbers, their decimal
+    text (what ``vault kv delete|undelete|destroy -versions=1,2`` sends: ``["1", "2"]``),
+    or one text ``"1,2"``; each is taken here too.
+    """
     versions = body.get("versions")
+    if isinstance(versions, str):
+        versions = versions.split(",") if versions.strip() else []
     if not isinstance(versions, list) or not versions:
         raise VaultError(400, "no version number provided")
-    if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in versions):
+    numbers = [_version_number(v) for v in versions]
+    if not all(v is not None and v > 0 for v in numbers):
         raise VaultError(400, "versions must be positive whole numbers")
-    return versions
+    return [v for v in numbers if v is not None]
+
+
+def _version_number(value: Any) -> int | None:
+    """A whole number, or its decimal text; ``None`` for anything else (``true`` too)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        if text.isascii() and text.isdigit():
+            # Past the largest version, the value does not matter (and int() refuses
+            # text of more than 4300 digits).
+            return int(text) if len(text) <= _VERSION_DIGITS else MAX_SECRET_VERSION + 1
+    return None
 
 
 def _existing(versions: list[int]) -> list[int]:
@@ -101,16 +123,20 @@ def _existing(versions: list[int]) -> list[int]:
 
 
 def _version_param(request: Request) -> int:
-    """``?version=``: 0 (the newest) when absent.
+    """``?version=``: 0 (the newest) when absent, or below 1 (Vault reads the newest
+    version for any number that is not positive).
 
     Raises:
         VaultError: 400 for text that is not a whole number; 404 for a number past the
             largest version a secret can have (there is none such).
     """
     text = request.query_params.get("version", "0") or "0"
-    if not text.isascii() or not text.isdigit():
+    digits = text.removeprefix("-")
+    if not digits.isascii() or not digits.isdigit():
         raise VaultError(400, "version must be a whole number")
-    if len(text) > len(str(MAX_SECRET_VERSION)) or int(text) > MAX_SECRET_VERSION:
+    if text.startswith("-"):
+        return 0
+    if len(text) > _VERSION_DIGITS or int(text) > MAX_SECRET_VERSION:
         raise VaultError.not_found()
     return int(text)
 
@@ -201,7 +227,7 @@ async def _route(
         return vault_response(
             {"cas_required": False, "delete_version_after": "0s", "max_versions": 0}
         )
-    if kind == "metadata" and method == "GET" and listing:
+    if kind == "metadata" and listing:
         folder = check_path(rest) if rest.strip("/") else ""
         call = _Call(request, caller, runtime, mount, folder)
         where = f"{mount}/{folder}/" if folder else f"{mount}/"

@@ -454,7 +454,7 @@ async def manage(
     """
     try:
         if parts == ["keys"]:
-            if method != "GET" or not listing:
+            if not listing:
                 raise VaultError(405, "unsupported operation")
             names = (await list_keys(caller, request))["keys"]
             if not names:
@@ -501,6 +501,9 @@ async def _key_route(
         except ValidationError as exc:
             raise VaultError(400, *validation_messages(exc.errors())) from None
         return _key_answer(await configure_key(name, config, caller, request))
+    if action not in (None, "rotate", "config"):
+        # A path sealbox does not have (trim, …): 404, as every path it lacks.
+        raise VaultError(404, f"unsupported path transit/{'/'.join(parts)}")
     raise VaultError(405, "unsupported operation")
 
 
