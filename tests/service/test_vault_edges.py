@@ -326,3 +326,39 @@ def test_an_operation_path_with_an_extra_segment_is_an_unknown_path(
     path = f"transit/{operation}/k/sha2-256"
     status, body = send(service, token, "POST", f"/v1/{path}", {"plaintext": b64(b"x")})
     assert (status, body) == (404, {"errors": [f"unsupported path {path}"]})
+
+
+def test_numbers_and_booleans_sent_as_text_by_vault_write_are_read_as_vault_reads_them(
+    service: Running, token: str
+) -> None:
+    # `vault write PATH field=value` sends every field as text: Vault reads "2" as the
+    # number and "true" as the boolean; they were refused with 400 here.
+    key = "/v1/transit/keys/text-fields"
+    created = send(service, token, "POST", key, {"exportable": "false", "derived": "false"})
+    assert created[0] in (200, 204), created
+    assert send(service, token, "POST", f"{key}/rotate")[0] in (200, 204)
+    config = {"min_decryption_version": "2", "deletion_allowed": "true"}
+    status, body = send(service, token, "POST", f"{key}/config", config)
+    assert status == 200, body
+    assert data_of(body)["min_decryption_version"] == 2
+    assert data_of(body)["deletion_allowed"] is True
+    # Only Vault's spellings: a JSON true is still no version, "yes" no boolean.
+    for refused in (
+        {"min_decryption_version": True},
+        {"min_decryption_version": "2.0"},
+        {"deletion_allowed": "yes"},
+    ):
+        assert send(service, token, "POST", f"{key}/config", refused)[0] == 400, refused
+    assert send(service, token, "POST", "/v1/transit/keys/text-derived", {"derived": "true"}) == (
+        400,
+        {"errors": ["derived keys are not supported"]},
+    )
+    secret = "/v1/secret/metadata/text-fields"
+    written = {"max_versions": "3", "cas_required": "true"}
+    assert send(service, token, "POST", secret, written) == (204, None)
+    meta = data_of(send(service, token, "GET", secret)[1])
+    assert (meta["max_versions"], meta["cas_required"]) == (3, True)
+    data = "/v1/secret/data/text-fields"
+    assert send(service, token, "POST", data, {"data": {"v": 1}, "options": {"cas": "0"}})[0] == 200
+    stale = send(service, token, "POST", data, {"data": {"v": 2}, "options": {"cas": "0"}})
+    assert stale[0] == 400

@@ -16,7 +16,9 @@ A thin adapter, same implementation underneath:
   FastAPI in it;
 - :mod:`~sealbox.service.vault.kv_routes`: its routes;
 - :mod:`~sealbox.service.vault.token`: ``lookup-self`` and ``renew-self``;
-- :mod:`~sealbox.service.vault.sys`: ``sys/health`` and the mount lookup of Vault's CLI.
+- :mod:`~sealbox.service.vault.sys`: ``sys/health`` and the mount lookup of Vault's CLI;
+- :mod:`~sealbox.service.vault.text_fields`: numbers and booleans sent as text, as
+  ``vault write`` sends every field.
 
 ``docs/vault.md`` lists what is covered and what is not.
 """

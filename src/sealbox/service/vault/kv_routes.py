@@ -43,6 +43,7 @@ from sealbox.service.vault.kv_store import (
     SecretNotFoundError,
     check_path,
 )
+from sealbox.service.vault.text_fields import typed
 from sealbox.service.vault.transit import parse_body
 
 __all__ = ["MAX_CUSTOM_METADATA", "kv_route"]
@@ -142,6 +143,8 @@ def _version_param(request: Request) -> int:
 
 
 def _metadata_fields(body: dict[str, Any]) -> dict[str, Any]:
+    # `vault write MOUNT/metadata/P max_versions=5` sends the number as text.
+    body = typed(body, whole=("max_versions",), flags=("cas_required",))
     fields: dict[str, Any] = {}
     if "max_versions" in body:
         value = body["max_versions"]
@@ -257,7 +260,7 @@ async def _write(call: _Call, store: KVStore, raw: bytes) -> Response:
     options = body.get("options") or {}
     if not isinstance(options, dict):
         raise VaultError(400, "options must be an object")
-    cas = options.get("cas")
+    cas = typed(options, whole=("cas",)).get("cas")
     if cas is not None and (not isinstance(cas, int) or isinstance(cas, bool) or cas < 0):
         raise VaultError(400, "cas must be a whole number")
     try:

@@ -64,6 +64,7 @@ from sealbox.service.vault.errors import (
     item_message,
     validation_messages,
 )
+from sealbox.service.vault.text_fields import FALSE_TEXT, typed
 from sealbox.service.vault.version_groups import VersionGroups, item_versions, run_groups
 from sealbox.transit import InvalidRequestError, peek_version, vault_spelling
 from sealbox.transit.batch import FROM_VERSION
@@ -105,6 +106,13 @@ _UNSUPPORTED: Final[Mapping[str, str]] = MappingProxyType(
     }
 )
 _IGNORED: Final = frozenset({"name", "key_size"})
+# A key's settings that `vault write transit/keys/K/config field=value` sends as text.
+_CONFIG_TEXT: Final = MappingProxyType(
+    {
+        "whole": ("min_decryption_version", "min_encryption_version"),
+        "flags": ("deletion_allowed", "exportable"),
+    }
+)
 # A body that names none of these is already sealbox's request: it is validated straight
 # from its bytes (the hot path). Base64 values hold no quote, so only a member matches.
 RESHAPED: Final = re.compile(
@@ -183,7 +191,7 @@ def _strip(fields: dict[str, Any]) -> dict[str, Any]:
     for field in list(fields):
         if field in _UNSUPPORTED:
             value = fields.pop(field)
-            if value not in (None, "", False, 0, "0", "0s"):
+            if value not in (None, "", False, 0, "0s") and value not in FALSE_TEXT:
                 raise VaultError(400, _UNSUPPORTED[field])
         elif field in _IGNORED:
             fields.pop(field)
@@ -418,7 +426,7 @@ def _sealbox_type(key_type: str | None) -> str:
 async def _create(
     call: TransitCall, name: str, key_type: str | None, body: dict[str, Any]
 ) -> tuple[Response, list[str]]:
-    fields = _strip(body)
+    fields = _strip(typed(body, flags=("exportable",)))
     wanted = _sealbox_type(key_type)
     try:
         create = CreateKey.model_validate({**fields, "type": wanted})
@@ -497,7 +505,7 @@ async def _key_route(
         return _key_answer(await rotate_key(name, caller, request))
     if action == "config" and method in ("POST", "PUT"):
         try:
-            config = KeyConfig.model_validate(_strip(parse_body(raw)))
+            config = KeyConfig.model_validate(_strip(typed(parse_body(raw), **_CONFIG_TEXT)))
         except ValidationError as exc:
             raise VaultError(400, *validation_messages(exc.errors())) from None
         return _key_answer(await configure_key(name, config, caller, request))
