@@ -40,7 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sealbox.accounts import scopes as own_scopes
-from sealbox.accounts.models import Base, UTCDateTime, now
+from sealbox.accounts.models import Base, UTCDateTime, now, storable_text
 from sealbox.exceptions import ConfigError, SealboxError
 from sealbox.secret import Secret
 
@@ -227,11 +227,17 @@ class ClientStore:
             with_secret: make a secret (a certificate-only client has none).
 
         Raises:
-            ConfigError: a bad name or scope, neither secret nor certificate, or the
-                name is taken (code ``client_exists``).
+            ConfigError: a bad name, scope or certificate subject, neither secret nor
+                certificate, or the name is taken (code ``client_exists``).
         """
         check_client_name(name)
         granted = check_scopes(scopes)
+        if subject_dn and not storable_text(subject_dn):
+            # No certificate's subject (RFC 4514 escapes a NUL): it would authenticate nobody.
+            raise ConfigError(
+                "the certificate subject is not valid: it holds a NUL or is not UTF-8",
+                code="bad_subject_dn",
+            )
         if not with_secret and not subject_dn:
             raise ConfigError(
                 "a client needs a secret or a certificate subject to authenticate with",
@@ -277,6 +283,8 @@ class ClientStore:
 
     async def by_client_id(self, client_id: str) -> ClientInfo | None:
         """The client with ``client_id``, or ``None``."""
+        if not storable_text(client_id):
+            return None
         async with self._sessions() as session:
             row = (
                 await session.execute(select(OAuthClient).where(OAuthClient.client_id == client_id))
@@ -347,10 +355,14 @@ class ClientStore:
         without a secret), after the same comparisons: no oracle.
         """
         given = hash_client_secret(secret[:MAX_SECRET])
-        async with self._sessions() as session:
-            row = (
-                await session.execute(select(OAuthClient).where(OAuthClient.client_id == client_id))
-            ).scalar_one_or_none()
+        row = None
+        if storable_text(client_id):  # else no client has it, and PostgreSQL takes no NUL
+            async with self._sessions() as session:
+                row = (
+                    await session.execute(
+                        select(OAuthClient).where(OAuthClient.client_id == client_id)
+                    )
+                ).scalar_one_or_none()
         current = row.secret_hash if row is not None else None
         previous = row.previous_secret_hash if row is not None else None
         expires = row.previous_secret_expires_at if row is not None else None
@@ -378,6 +390,8 @@ class ClientStore:
 
     @staticmethod
     async def _by_name(session: AsyncSession, name: str) -> OAuthClient:
+        if not storable_text(name):
+            raise _not_found(name)
         row = (
             await session.execute(select(OAuthClient).where(OAuthClient.name == name))
         ).scalar_one_or_none()

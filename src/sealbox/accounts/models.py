@@ -26,12 +26,27 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Base", "RefreshToken", "RevokedToken", "UTCDateTime", "User", "now"]
+__all__ = ["Base", "RefreshToken", "RevokedToken", "UTCDateTime", "User", "now", "storable_text"]
 
 
 def now() -> datetime:
     """The current UTC time, timezone-aware."""
     return datetime.now(UTC)
+
+
+def storable_text(value: str) -> bool:
+    """Whether every backend's text column can hold ``value``, and so a query can name it.
+
+    Not a lone surrogate (bytes that were not UTF-8: no driver encodes one), nor a NUL
+    (PostgreSQL's text refuses it, SQLite keeps it): a name holding either names nothing.
+    """
+    if "\x00" in value:
+        return False
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class UTCDateTime(TypeDecorator[datetime]):

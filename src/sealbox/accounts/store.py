@@ -45,7 +45,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from sealbox.accounts.models import RefreshToken, RevokedToken, User, now
+from sealbox.accounts.models import RefreshToken, RevokedToken, User, now, storable_text
 from sealbox.accounts.usernames import lookup_key, skeleton
 
 __all__ = ["RefreshOutcome", "SessionsEndedError", "Store", "UsernameTakenError"]
@@ -146,8 +146,8 @@ class Store:
         The name exactly as given first (accounts older than the username rules keep
         their names), then its RFC 8265 canonical form.
         """
-        if not _is_text(given):
-            return None  # a lone surrogate: no name, and no database takes it
+        if not storable_text(given):
+            return None  # a lone surrogate or a NUL: no name, and no database takes it
         user = await self.user_by_name(given)
         if user is not None:
             return user
@@ -442,15 +442,6 @@ class Store:
                 )
             )
             return dict(rows.all())
-
-
-def _is_text(value: str) -> bool:
-    """Whether ``value`` holds no lone surrogate (bytes that were not UTF-8)."""
-    try:
-        value.encode()
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _refusal(

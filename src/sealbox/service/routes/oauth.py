@@ -29,7 +29,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from sealbox.accounts import DEFAULT_SCOPES
-from sealbox.accounts.clients import ClientInfo, ClientNotFoundError, ClientStore
+from sealbox.accounts.clients import ClientInfo, ClientNotFoundError, ClientStore, check_scopes
 from sealbox.accounts.grants import (
     CLIENT_CREDENTIALS,
     REVOKE_SCOPE,
@@ -144,14 +144,20 @@ async def revoke_token(
     """RFC 7009 revocation: 200 for any token, known or not; a refresh token ends its family.
 
     A registered client authenticates; the first-party client (public, no secret) may
-    name itself with ``client_id`` alone and revoke the tokens issued to it.
+    name itself with ``client_id`` alone (or in a Basic header with an empty password) and
+    revoke the tokens issued to it.
     """
     await _check_form(request)
     s = runtime.settings
+    basic = basic_credentials(request)
+    # The public client names itself in the form, or in a Basic header with an empty
+    # password (as some libraries send for a client without a secret, and as the token
+    # endpoint takes it): no secret either way.
+    named = form.client_id if basic is None else basic[0]
     public = (
-        form.client_id == s.first_party_client_id
+        named == s.first_party_client_id
         and not form.client_secret
-        and basic_credentials(request) is None
+        and (basic is None or (not basic[1] and form.client_id in ("", basic[0])))
     )
     client = (
         None
@@ -266,6 +272,12 @@ def _admin_router() -> APIRouter:
     ) -> JSONResponse:
         """Register a client (its scopes among the caller's); the answer holds its
         secret, shown this once."""
+        try:
+            # Checked first: the 403 of a scope the caller lacks quotes it in its challenge,
+            # which only a scope token (RFC 6749 §3.3) fits in.
+            check_scopes(body.scopes)
+        except ConfigError as exc:
+            raise _config_error(exc) from None
         _holds_all(caller, body.scopes)
         try:
             made = await client_store(runtime).create(
