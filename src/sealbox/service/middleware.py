@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import Final
+from urllib.parse import quote
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sealbox.service.access_log import shown_target
 from sealbox.service.framing import AMBIGUOUS_LENGTH
 
 Header = tuple[bytes, bytes]
@@ -31,6 +34,8 @@ __all__ = [
 
 log = logging.getLogger("sealbox.service")
 
+# A path's characters kept as they are when it is logged (RFC 3986 §3.3's pchar and "/").
+_PATH_SAFE: Final = "/:@!$&'()*+,;=-._~"
 # Two years, as the HSTS preload list asks (hstspreload.org).
 HSTS = b"max-age=63072000; includeSubDomains"
 _API_CSP = b"default-src 'none'; frame-ancestors 'none'"
@@ -88,8 +93,13 @@ def with_security_headers(headers: list[Header], extra: tuple[Header, ...]) -> l
 
 
 def log_unhandled(scope: Scope, exc: BaseException) -> None:
-    """Log an unexpected error: its type, the method and the path, no message or traceback."""
-    log.error("unhandled %s on %s %s", type(exc).__name__, scope.get("method"), scope.get("path"))
+    """Log an unexpected error: its type, the method and the path, no message or traceback.
+
+    The path as the access log shows it: percent-encoded again (a ``%0A`` the client
+    sent must not start a line of its own in the log) and redacted.
+    """
+    path = shown_target(quote(str(scope.get("path", "")), safe=_PATH_SAFE))
+    log.error("unhandled %s on %s %s", type(exc).__name__, scope.get("method"), path)
 
 
 class SecurityHeadersMiddleware:
