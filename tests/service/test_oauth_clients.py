@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from starlette.requests import Request
 
+from sealbox.integrations.fastapi.client_auth import basic_credentials
 from sealbox.service.client_admin import rotate_client_secret
 from tests.conftest import require_module, require_tool
 from tests.service._oauth import AuthServer, auth_server
@@ -451,6 +453,14 @@ def test_a_client_secret_never_reaches_the_audit_log_errors_or_logs(
     for text in texts:
         assert client.secret not in text
     assert client.secret.encode() not in database
+
+
+def test_a_plus_in_basic_credentials_is_a_space_as_form_urlencoding_says() -> None:
+    # RFC 6749 Appendix B: the parts are application/x-www-form-urlencoded, where "+" is
+    # a space (a client library that encodes "my app" as "my+app").
+    raw = base64.b64encode(b"my+app:s%2Bcret+one").decode()
+    request = Request({"type": "http", "headers": [(b"authorization", f"Basic {raw}".encode())]})
+    assert basic_credentials(request) == ("my app", "s+cret one")
 
 
 def test_basic_credentials_are_form_urlencoded_first_as_rfc_6749_says(authz) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 import re
 from typing import Any, Final
-from urllib.parse import unquote
+from urllib.parse import unquote_plus
 
 from fastapi import Request
 
@@ -137,7 +137,8 @@ def basic_credentials(request: Request) -> tuple[str, str] | None:
     client_id, colon, secret = decoded.partition(":")
     if not colon or not client_id:
         raise invalid_client()
-    return unquote(client_id), unquote(secret)
+    # application/x-www-form-urlencoded (RFC 6749 Appendix B): "+" is a space.
+    return unquote_plus(client_id), unquote_plus(secret)
 
 
 def _address(request: Request) -> str:
