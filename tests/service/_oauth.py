@@ -14,7 +14,7 @@ import httpx2
 from sealbox.service.client_admin import create_client
 from sealbox.service.serve import prepare
 from sealbox.tls.ca import CertificateAuthority
-from tests.service.conftest import Running, make_settings, run_service
+from tests.service.conftest import Running, make_settings, private_shared_state, run_service
 
 
 @dataclass
@@ -83,3 +83,15 @@ def auth_server(tmp_path: Path, **overrides: Any) -> Iterator[AuthServer]:
         yield AuthServer(
             svc, (Path(cert_a[0]), Path(cert_a[1])), (Path(cert_b[0]), Path(cert_b[1]))
         )
+
+
+@contextmanager
+def auth_server_on(backend: str, tmp_path: Path, name: str) -> Iterator[AuthServer]:
+    """:func:`auth_server` on SQLite (``backend`` ``"sqlite"``), or on PostgreSQL and Redis
+    under a schema and key prefix of its own named after ``name``."""
+    if backend == "sqlite":
+        with auth_server(tmp_path) as server:
+            yield server
+        return
+    with private_shared_state(name) as shared, auth_server(tmp_path, **shared) as server:
+        yield server

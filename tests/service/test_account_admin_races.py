@@ -14,6 +14,17 @@ from sealbox.service.db import make_engine, migrate, sessionmaker
 from tests.service.conftest import make_settings
 
 
+def _admins(engines: list[Any], hasher: PasswordHasher, **options: Any) -> list[AccountAdmin]:
+    """One administrator per engine, as separate `sealbox users` processes are."""
+    admins = []
+    for engine in engines:
+        store = Store(sessionmaker(engine), refresh_ttl=60)
+        admins.append(
+            AccountAdmin(store, LocalRevocations(store), hasher, access_token_ttl=60, **options)
+        )
+    return admins
+
+
 def test_concurrent_grants_and_a_disable_from_separate_engines_all_hold(
     tmp_path: Path, backend: dict[str, Any]
 ) -> None:
@@ -27,12 +38,7 @@ def test_concurrent_grants_and_a_disable_from_separate_engines_all_hold(
         engines = [make_engine(url) for _ in range(9)]
         try:
             await migrate(engines[0])
-            admins = []
-            for engine in engines:
-                store = Store(sessionmaker(engine), refresh_ttl=60)
-                admins.append(
-                    AccountAdmin(store, LocalRevocations(store), hasher, access_token_ttl=60)
-                )
+            admins = _admins(engines, hasher)
             await admins[0].store.create_user("target", hasher.hash("target password"), [])
             await asyncio.gather(
                 *(a.grant("target", [f"scope:{i}"]) for i, a in enumerate(admins[1:])),
@@ -66,18 +72,7 @@ def test_two_last_administrators_disabling_each_other_at_once_leave_one_enabled(
         engines = [make_engine(url) for _ in range(2)]
         try:
             await migrate(engines[0])
-            admins = []
-            for engine in engines:
-                store = Store(sessionmaker(engine), refresh_ttl=60)
-                admins.append(
-                    AccountAdmin(
-                        store,
-                        LocalRevocations(store),
-                        hasher,
-                        access_token_ttl=60,
-                        keep_holder_of="users:admin",
-                    )
-                )
+            admins = _admins(engines, hasher, keep_holder_of="users:admin")
             rounds = []
             for n in range(6):
                 a, b = f"ann{n}", f"ben{n}"

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import pytest
 
 from sealbox.service.admin import create_user
-from tests.service._oauth import AuthServer, auth_server
-from tests.service.conftest import PASSWORD, bearer, login, private_shared_state, register
+from tests.service._oauth import AuthServer, auth_server_on
+from tests.service.conftest import PASSWORD, bearer, login, register
 
 FORM = "application/x-www-form-urlencoded"
 FIRST_PARTY = "sealbox-first-party"
@@ -21,12 +21,9 @@ FIRST_PARTY = "sealbox-first-party"
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def authz(request, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthServer]:
     """One server per backend for the module: each test uses names of its own."""
-    path = tmp_path_factory.mktemp("oauth-odd-input")
-    if request.param == "sqlite":
-        with auth_server(path) as server:
-            yield server
-        return
-    with private_shared_state("odd_input") as shared, auth_server(path, **shared) as server:
+    with auth_server_on(
+        request.param, tmp_path_factory.mktemp("oauth-odd-input"), "odd_input"
+    ) as server:
         yield server
 
 

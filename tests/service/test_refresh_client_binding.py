@@ -26,7 +26,7 @@ from sealbox.service.admin import create_user
 from sealbox.service.client_admin import create_client
 from sealbox.service.db import MIGRATIONS
 from tests._accounts import run_accounts
-from tests.service._oauth import AuthServer, Registered, auth_server
+from tests.service._oauth import AuthServer, Registered, auth_server_on
 from tests.service.conftest import (
     PASSWORD,
     bearer,
@@ -42,12 +42,9 @@ FIRST_PARTY = "sealbox-first-party"
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def authz(request, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthServer]:
     """One server per backend for the module: each test uses names of its own."""
-    path = tmp_path_factory.mktemp("client-binding")
-    if request.param == "sqlite":
-        with auth_server(path) as server:
-            yield server
-        return
-    with private_shared_state("client_binding") as shared, auth_server(path, **shared) as server:
+    with auth_server_on(
+        request.param, tmp_path_factory.mktemp("client-binding"), "client_binding"
+    ) as server:
         yield server
 
 

@@ -454,18 +454,12 @@ def test_a_slow_fetch_does_not_hold_up_lookups_of_known_keys(server, client_cont
     known = keys.primary.kid
     source.refresh()
     release, entered = threading.Event(), threading.Event()
-    original = _Handler.do_GET
-
-    def slow_get(handler) -> None:
-        entered.set()
-        release.wait(30)
-        original(handler)
 
     def unknown_kid() -> None:
         with pytest.raises(TokenError):
             source.find("new")
 
-    _Handler.do_GET = slow_get
+    original = _stall_gets(release, entered)
     stalled = threading.Thread(target=unknown_kid)
     try:
         # One thread asks for an unknown kid: it fetches, and the server stalls.
