@@ -97,6 +97,7 @@ class ErrorCode(enum.StrEnum):
     BATCH_TOO_LARGE = "batch_too_large"
     AUDIT_UNAVAILABLE = SignInErrorCode.AUDIT_UNAVAILABLE.value
     STORE_UNAVAILABLE = SignInErrorCode.STORE_UNAVAILABLE.value
+    KEYS_UNAVAILABLE = SignInErrorCode.KEYS_UNAVAILABLE.value
     # Answered by the connection layer (sealbox.service.connection) to slow or odd clients.
     REQUEST_TIMEOUT = "request_timeout"
     HEADERS_TOO_LARGE = "headers_too_large"
