@@ -14,11 +14,13 @@ import logging
 import subprocess
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import httpx2
 import pytest
 
 from tests.conftest import require_tool, run_sealbox
+from tests.service._workers import together
 from tests.service.conftest import (
     PASSWORD,
     Running,
@@ -347,3 +349,41 @@ def test_an_administrator_resets_a_lost_second_factor(tmp_path: Path) -> None:
             json={"password": PASSWORD},
             headers=bearer(login(c, "mallory").json()["access_token"]),
         )
+
+
+def test_a_confirmation_sent_twice_at_once_is_answered_already_enabled(service: Running) -> None:
+    # A double-click on "confirm": the right code must not come back as a wrong one.
+    with service.client() as c:
+        token = account(c, "nina")
+        r = c.post("/auth/totp", json={"password": PASSWORD}, headers=bearer(token))
+        code = oath(r.json()["secret"])
+    clients = [service.client() for _ in range(4)]  # within the throttle's 5
+    try:
+        answers = together(
+            clients,
+            lambda _i, c: c.post("/auth/totp/confirm", json={"code": code}, headers=bearer(token)),
+        )
+    finally:
+        for c in clients:
+            c.close()
+    outcomes = sorted((a.status_code, a.json().get("error")) for a in answers)
+    assert outcomes == [(200, None)] + [(409, "totp_already_enabled")] * 3, outcomes
+
+
+def test_a_url_issuer_is_named_by_its_host_in_the_otpauth_uri(tmp_path: Path) -> None:
+    # RFC 8414 wants an https URL as the issuer (docs/oauth-metadata.md); the Key Uri Format
+    # allows no colon in the issuer, the separator of the label authenticators split.
+    issuer = "https://auth.example.com:8443/sealbox"
+    settings = make_settings(tmp_path / "data", password_profile="test", issuer=issuer)
+    with run_service(settings) as service, service.client() as c:
+        token = account(c, "oscar")
+        r = c.post("/auth/totp", json={"password": PASSWORD}, headers=bearer(token))
+        assert r.status_code == 200, r.text
+        uri = urlsplit(r.json()["otpauth_uri"])
+        assert (uri.scheme, uri.netloc) == ("otpauth", "totp")
+        assert unquote(uri.path) == "/auth.example.com:oscar"
+        query = parse_qs(uri.query)
+        assert query["issuer"] == ["auth.example.com"]
+        secret = query["secret"][0]
+        r = c.post("/auth/totp/confirm", json={"code": oath(secret)}, headers=bearer(token))
+        assert r.status_code == 200, r.text

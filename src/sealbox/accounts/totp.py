@@ -31,7 +31,7 @@ import secrets
 import struct
 from dataclasses import dataclass
 from typing import Final
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 from sealbox.exceptions import DecryptionError, SealboxError, UnsupportedAlgorithmError
 from sealbox.keysets.key_sealer import KeySealer
@@ -45,6 +45,7 @@ __all__ = [
     "Enrolment",
     "TotpError",
     "TotpSecretSealer",
+    "authenticator_issuer",
     "decode_secret",
     "encode_secret",
     "hash_recovery_code",
@@ -184,12 +185,26 @@ def decode_secret(text: str) -> bytes:
         raise ValueError("the secret is not base32") from None
 
 
+def authenticator_issuer(issuer: str) -> str:
+    """The name an authenticator shows for ``issuer``: its host when it is a URL.
+
+    The Key Uri Format allows no colon in the issuer (authenticators split the label on
+    it), and an OAuth issuer is an ``https`` URL (RFC 8414 §2); any other colon becomes a
+    space.
+    """
+    parts = urlsplit(issuer)
+    if parts.scheme and parts.hostname:
+        return parts.hostname
+    return issuer.replace(":", " ")
+
+
 def otpauth_uri(secret: str, account: str, issuer: str) -> str:
     """The Key Uri Format URI of a TOTP secret (what a QR code for an authenticator holds).
 
     ``otpauth://totp/ISSUER:ACCOUNT?secret=…&issuer=ISSUER&algorithm=SHA1&digits=6&period=30``,
-    the label's parts percent-encoded.
+    the label's parts percent-encoded; ``ISSUER`` is :func:`authenticator_issuer`'s.
     """
+    issuer = authenticator_issuer(issuer)
     label = f"{quote(issuer, safe='')}:{quote(account, safe='')}"
     query = urlencode(
         {

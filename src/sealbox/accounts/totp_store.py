@@ -170,6 +170,10 @@ class TotpStore:
                 raise TotpError("no enrolment is under way", code="totp_not_pending")
             step = self._match(row, code)
             if step is None or not await _advance(session, row, step, CONFIRMED):
+                # A right code that lost to a concurrent confirmation (a double click) is
+                # answered as a confirmation sent after it would be.
+                if step is not None and await _state(session, user_id) == CONFIRMED:
+                    raise _already_enabled()
                 raise _invalid_code()
             await session.execute(
                 delete(TotpRecoveryCode).where(TotpRecoveryCode.user_id == user_id)
@@ -280,6 +284,13 @@ async def _advance(
         .values(**values)
     )
     return _rowcount(result) == 1
+
+
+async def _state(session: AsyncSession, user_id: int) -> str | None:
+    """The state as committed now (a column read: no stale object of the session)."""
+    return (
+        await session.execute(select(UserTotp.state).where(UserTotp.user_id == user_id))
+    ).scalar_one_or_none()
 
 
 async def _use_recovery_code(session: AsyncSession, user_id: int, text: str) -> bool:
