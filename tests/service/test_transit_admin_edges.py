@@ -120,3 +120,28 @@ def test_a_reference_with_a_delete_character_is_echoed_byte_for_byte_as_the_rout
     (status, _, content), _ = _both(sides, path, raw)
     assert status in (200, 400)
     assert b'\x7f"' in content or b'\x7fb"' in content  # as pydantic's serializer writes it
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"input": PLAIN, "signature": "sealbox:v1:AAAA"},
+        {"input": PLAIN, "hmac": "sealbox:v1:AAAA"},
+        {"input": PLAIN},
+        {"batch_input": [{"input": PLAIN, "signature": "sealbox:v1:AAAA"}]},
+    ],
+)
+def test_verify_with_an_encryption_key_is_an_unsupported_operation(
+    sides: tuple[_Side, _Side], body: dict[str, Any]
+) -> None:
+    # An encryption key verifies nothing: the answer says so and names the types that
+    # do, not "aes256-gcm keys verify an hmac" (then "cannot hmac" once an hmac is given).
+    (status, _headers, raw), _route = _both(sides, "/v1/keys/k/verify", body)
+    answer = json.loads(raw)
+    error = answer["batch_results"][0] if "batch_input" in body else answer
+    assert status == 400
+    assert error == {
+        "error": "unsupported_operation",
+        "message": "aes256-gcm keys cannot verify: use a key of type hmac, ed25519, "
+        "ecdsa-p256, rsa-3072",
+    }

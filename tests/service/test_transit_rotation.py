@@ -163,6 +163,40 @@ def test_thirty_rotations_at_once_make_thirty_versions(service) -> None:
     assert sorted(int(v) for v in info["keys"]) == list(range(1, 32))
 
 
+def test_concurrent_rotations_audit_each_version_they_made_once(tmp_path: Path, shared) -> None:
+    # Two servers on one database rotate at once: each rotation's audit record names the
+    # version it made, not whatever the key's latest was when it was read back, so the
+    # log accounts for every version exactly once.
+    from tests.service._workers import together
+
+    data = tmp_path / "data"
+    with (
+        run_service(make_settings(data, **shared)) as a,
+        run_service(make_settings(data, **shared)) as b,
+        a.client() as c,
+    ):
+        add_user(a.settings, "ops", list(ALL_SCOPES))
+        admin = bearer(login(c, "ops").json()["access_token"])
+        assert c.post("/v1/keys/audited", json={}, headers=admin).status_code == 201
+        clients = [(a if i % 2 else b).client() for i in range(24)]
+        try:
+            answers = together(
+                clients, lambda _i, cl: cl.post("/v1/keys/audited/rotate", headers=admin)
+            )
+        finally:
+            for cl in clients:
+                cl.close()
+        assert [r.status_code for r in answers] == [200] * 24
+        assert c.get("/v1/keys/audited", headers=admin).json()["latest_version"] == 25
+        audit = a.audit()
+    made = [
+        line.split('"detail": "key=audited version=')[1].split('"')[0]
+        for line in audit.splitlines()
+        if '"transit.rotate"' in line and "key=audited " in line
+    ]
+    assert sorted(made, key=int) == [str(v) for v in range(2, 26)]
+
+
 def test_clients_see_no_failures_while_keys_rotate(service) -> None:
     with service.client() as c:
         t = Transit(service, c)

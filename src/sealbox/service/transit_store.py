@@ -361,8 +361,12 @@ class TransitStore:
         await self._changed(name)
         return await self.get(name)
 
-    async def rotate(self, name: str) -> TransitKey:
+    async def rotate(self, name: str) -> tuple[TransitKey, int]:
         """Add version ``latest + 1`` and make it the one new data uses.
+
+        Returns:
+            The key as read after the rotation, and the version this rotation made:
+            with concurrent rotations the key's latest may already be a later one.
 
         Raises:
             KeyNotFoundError: no such key.
@@ -401,7 +405,7 @@ class TransitStore:
             except (IntegrityError, _RaceLostError):
                 continue  # another rotation won this version: read again and retry
             await self._changed(name)
-            return await self.get(name)
+            return await self.get(name, version=new), new
         raise ConcurrentRotationError(
             f"key {name!r} is being rotated concurrently; retry", facts={"key": name}
         )

@@ -254,10 +254,11 @@ async def rotate_key(name: KeyName, caller: CallerDep, request: Request) -> JSON
     call = TransitCall.of(request, caller)
     call.admin("rotate", name)
     try:
-        key = await call.runtime.transit.rotate(name)
+        key, made = await call.runtime.transit.rotate(name)
     except SealboxError as exc:
         raise call.failed("rotate", name, exc) from None
-    call.audit("rotate", "success", f"key={name} version={key.latest_version}")
+    # The version this rotation made: the key's latest may be a concurrent rotation's.
+    call.audit("rotate", "success", f"key={name} version={made}")
     return JSONResponse(key.info())
 
 
@@ -412,6 +413,9 @@ async def _verify(call: TransitCall, name: str, body: VerifyRequest) -> Response
         _options(lambda: _check_signing(spec, body))
 
     def one(item: VerifyItem) -> dict[str, Any]:
+        # An encryption key verifies nothing: refused as such, as hmac and sign refuse it
+        # (not "verify an hmac", then "cannot hmac" once an hmac is given).
+        spec.require("verify")
         data = decode_b64(item.input, "input")
         if is_hmac:
             if item.hmac is None or item.signature is not None:
