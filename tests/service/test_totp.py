@@ -171,6 +171,32 @@ def test_a_recovery_code_logs_in_once(service: Running) -> None:
         assert left["recovery_codes_left"] == len(codes) - 1
 
 
+def test_a_login_refused_for_its_scope_leaves_its_right_code_unspent(service: Running) -> None:
+    # A client asking for a scope the account lacks would otherwise use up a code at each
+    # try: every recovery code of a user who lost the phone, one refusal at a time.
+    with service.client() as c:
+        token = account(c, "sybil")
+        secret, codes = enrol(c, token)
+        clock = pin_clock(service)
+        code = oath(secret, clock.now)
+
+        def login_scoped(otp: str) -> httpx2.Response:
+            form = {"username": "sybil", "password": PASSWORD, "otp": otp, "scope": "nope:x"}
+            return c.post("/auth/token", data=form)
+
+        for otp in (codes[0], code):
+            refused = login_scoped(otp)
+            assert refused.status_code == 400, refused.text
+            assert refused.json()["error"] == "invalid_scope"
+        wrong = login_scoped("000000" if code != "000000" else "111111")
+        assert wrong.json()["error"] == "invalid_grant"  # a wrong code is still wrong
+        assert login_otp(c, "sybil", codes[0]).status_code == 200
+        r = login_otp(c, "sybil", code)
+        assert r.status_code == 200, r.text
+        left = c.get("/auth/totp", headers=bearer(r.json()["access_token"])).json()
+    assert left["recovery_codes_left"] == len(codes) - 1
+
+
 def test_disable_needs_a_current_code(service: Running) -> None:
     with service.client() as c:
         token = account(c, "frank")

@@ -333,8 +333,9 @@ async def login(
         AccountDisabled: the right password of a disabled account.
         TotpError: ``mfa_required``, the password was right and ``otp`` is missing.
         ScopeRefused: ``scopes`` names none of the scopes the account holds (checked
-            after the password and the second factor; a token of no scope would be
-            of no use). Some of them is a narrower grant, as RFC 6749 §3.3 allows.
+            after the password and the second factor, whose right code is then left
+            unspent; a token of no scope would be of no use). Some of them is a
+            narrower grant, as RFC 6749 §3.3 allows.
     """
     try:
         await throttle_attempt(accounts, address, username)
@@ -348,9 +349,12 @@ async def login(
     if user.disabled:
         accounts.audit.record("login", outcome="disabled", user=user.username, address=address)
         raise AccountDisabled("the account is disabled")
-    await _second_factor(accounts, user, otp, address)
+    refused = bool(scopes) and not _granted(user.scopes, list(scopes))
+    # A login refused for its scope issues no token: its right code stays good (a client
+    # asking for the wrong scope would otherwise use up the account's recovery codes).
+    await _second_factor(accounts, user, otp, address, spend=not refused)
     await attempt_succeeded(accounts, address, username)
-    if scopes and not _granted(user.scopes, list(scopes)):
+    if refused:
         accounts.audit.record("login", outcome="invalid_scope", user=user.username, address=address)
         raise ScopeRefused("the account holds none of the scopes asked for")
     await accounts.store.record_login(user.id)
@@ -358,12 +362,14 @@ async def login(
     return await start_session(accounts, user, scopes, bound_to=bound_to, client_id=client_id)
 
 
-async def _second_factor(accounts: Accounts, user: User, otp: str | None, address: str) -> None:
+async def _second_factor(
+    accounts: Accounts, user: User, otp: str | None, address: str, *, spend: bool = True
+) -> None:
     # The attempt stays counted by the throttle until the code is accepted too.
     if accounts.totp is None:
         return
     try:
-        await accounts.totp.check_login(user.id, otp)
+        await accounts.totp.check_login(user.id, otp, spend=spend)
     except TotpError as exc:
         outcome = "mfa_required" if exc.code == "mfa_required" else "failure"
         accounts.audit.record("login", outcome=outcome, user=user.username, address=address)

@@ -183,11 +183,13 @@ class TotpStore:
             )
         return codes
 
-    async def check_login(self, user_id: int, otp: str | None) -> None:
+    async def check_login(self, user_id: int, otp: str | None, *, spend: bool = True) -> None:
         """The second factor of a login whose password was right.
 
         ``otp`` is a current TOTP code (accepted once) or an unused recovery code (used
-        up). Without a confirmed factor nothing is asked and ``otp`` is ignored.
+        up). Without a confirmed factor nothing is asked and ``otp`` is ignored. With
+        ``spend=False`` a right code is checked and left unspent: for a login refused
+        after this check (no token issued), whose code must stay good for the next.
 
         Raises:
             TotpError: ``mfa_required`` (the account has a second factor and ``otp`` is
@@ -201,9 +203,9 @@ class TotpStore:
                 raise TotpError("a second factor is required", code="mfa_required")
             if is_totp_code(otp):
                 step = self._match(row, otp)
-                ok = step is not None and await _advance(session, row, step)
+                ok = step is not None and (not spend or await _advance(session, row, step))
             else:
-                ok = await _use_recovery_code(session, user_id, otp)
+                ok = await _use_recovery_code(session, user_id, otp, spend=spend)
             if not ok:
                 raise _invalid_code()
 
@@ -293,7 +295,18 @@ async def _state(session: AsyncSession, user_id: int) -> str | None:
     ).scalar_one_or_none()
 
 
-async def _use_recovery_code(session: AsyncSession, user_id: int, text: str) -> bool:
+async def _use_recovery_code(
+    session: AsyncSession, user_id: int, text: str, *, spend: bool = True
+) -> bool:
+    if not spend:
+        unused = await session.execute(
+            select(TotpRecoveryCode.id).where(
+                TotpRecoveryCode.user_id == user_id,
+                TotpRecoveryCode.code_hash == hash_recovery_code(text),
+                TotpRecoveryCode.used_at.is_(None),
+            )
+        )
+        return unused.first() is not None
     result = await session.execute(
         sql_update(TotpRecoveryCode)
         .where(
