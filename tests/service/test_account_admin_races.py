@@ -14,6 +14,13 @@ from sealbox.service.db import make_engine, migrate, sessionmaker
 from tests.service.conftest import make_settings
 
 
+def _database_url(tmp_path: Path, backend: dict[str, Any]) -> str:
+    """The database of a data folder of the test's, on ``backend``."""
+    settings = make_settings(tmp_path / "data", **backend)
+    settings.data_dir.mkdir(parents=True)
+    return settings.resolved_database_url()
+
+
 def _admins(engines: list[Any], hasher: PasswordHasher, **options: Any) -> list[AccountAdmin]:
     """One administrator per engine, as separate `sealbox users` processes are."""
     admins = []
@@ -28,9 +35,7 @@ def _admins(engines: list[Any], hasher: PasswordHasher, **options: Any) -> list[
 def test_concurrent_grants_and_a_disable_from_separate_engines_all_hold(
     tmp_path: Path, backend: dict[str, Any]
 ) -> None:
-    settings = make_settings(tmp_path / "data", **backend)
-    settings.data_dir.mkdir(parents=True)
-    url = settings.resolved_database_url()
+    url = _database_url(tmp_path, backend)
     hasher = PasswordHasher("test")
 
     async def run() -> tuple[list[str], bool, int]:
@@ -63,9 +68,7 @@ def test_two_last_administrators_disabling_each_other_at_once_leave_one_enabled(
 ) -> None:
     # Each refuses to lock out only itself: without a check that holds across both
     # changes, both passed and no enabled account held users:admin.
-    settings = make_settings(tmp_path / "data", **backend)
-    settings.data_dir.mkdir(parents=True)
-    url = settings.resolved_database_url()
+    url = _database_url(tmp_path, backend)
     hasher = PasswordHasher("test")
 
     async def run() -> list[list[Any]]:
