@@ -6,6 +6,7 @@ import logging
 
 import pytest
 
+from sealbox.secret import register_secret, unregister_secret
 from sealbox.service.middleware import log_unhandled
 
 
@@ -30,3 +31,18 @@ def test_a_path_without_odd_characters_is_logged_as_it_is(
     with caplog.at_level(logging.ERROR, logger="sealbox.service"):
         log_unhandled({"method": "POST", "path": "/v1/keys/k:1/encrypt"}, RuntimeError())
     assert caplog.records[0].getMessage() == "unhandled RuntimeError on POST /v1/keys/k:1/encrypt"
+
+
+def test_a_registered_secret_in_the_path_is_redacted_before_it_is_encoded(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    secret = "canary value+7/x"  # encoding would change its space and "+"
+    register_secret(secret)
+    try:
+        with caplog.at_level(logging.ERROR, logger="sealbox.service"):
+            log_unhandled({"method": "GET", "path": f"/v1/secret/data/{secret}"}, RuntimeError())
+    finally:
+        unregister_secret(secret)
+    message = caplog.records[0].getMessage()
+    assert message == "unhandled RuntimeError on GET /v1/secret/data/**********"
+    assert "canary" not in caplog.text

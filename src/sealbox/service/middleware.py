@@ -95,10 +95,11 @@ def with_security_headers(headers: list[Header], extra: tuple[Header, ...]) -> l
 def log_unhandled(scope: Scope, exc: BaseException) -> None:
     """Log an unexpected error: its type, the method and the path, no message or traceback.
 
-    The path as the access log shows it: percent-encoded again (a ``%0A`` the client
-    sent must not start a line of its own in the log) and redacted.
+    The path redacted as the access log shows it (a registered secret is found as it
+    is, before encoding), then percent-encoded again: a ``%0A`` the client sent must not
+    start a line of its own in the log.
     """
-    path = shown_target(quote(str(scope.get("path", "")), safe=_PATH_SAFE))
+    path = quote(shown_target(str(scope.get("path", ""))), safe=_PATH_SAFE)
     log.error("unhandled %s on %s %s", type(exc).__name__, scope.get("method"), path)
 
 
