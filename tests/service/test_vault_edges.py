@@ -362,3 +362,24 @@ def test_numbers_and_booleans_sent_as_text_by_vault_write_are_read_as_vault_read
     assert send(service, token, "POST", data, {"data": {"v": 1}, "options": {"cas": "0"}})[0] == 200
     stale = send(service, token, "POST", data, {"data": {"v": 2}, "options": {"cas": "0"}})
     assert stale[0] == 400
+
+
+def test_list_takes_vaults_boolean_spellings_and_refuses_other_text(
+    service: Running, token: str
+) -> None:
+    # Vault reads ?list= as a boolean (Go's ParseBool): list=1 lists, list=false reads,
+    # and text that is no boolean is 400; only "true" listed here.
+    assert (
+        send(service, token, "POST", "/v1/secret/data/list-spell", {"data": {"v": "x"}})[0] == 200
+    )
+    for spelling in ("1", "t", "True", "TRUE"):
+        status, body = send(service, token, "GET", f"/v1/secret/metadata/?list={spelling}")
+        assert status == 200, (spelling, body)
+        assert "list-spell" in data_of(body)["keys"]
+    status, body = send(service, token, "GET", "/v1/secret/metadata/list-spell?list=false")
+    assert status == 200
+    assert data_of(body)["current_version"] == 1  # read, not listed
+    assert send(service, token, "GET", "/v1/secret/metadata/?list=maybe") == (
+        400,
+        {"errors": ["list must be true or false"]},
+    )

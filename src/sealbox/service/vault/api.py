@@ -30,6 +30,7 @@ from sealbox.service.vault.errors import VaultError, vault_refusal
 from sealbox.service.vault.kv_routes import kv_route
 from sealbox.service.vault.kv_store import KVStore
 from sealbox.service.vault.sys import health, mount_of
+from sealbox.service.vault.text_fields import typed
 from sealbox.service.vault.token import token_route
 from sealbox.service.vault.transit import manage, operate
 from sealbox.transit.registry import is_key_name
@@ -119,11 +120,9 @@ class VaultApi:
         parts = path[4:].strip("/").split("/")[1:]
         method = request.method
         # Vault's LIST operation: the LIST method (an ASGI server that lets it through),
-        # or GET with list=true. It stays LIST: a path that lists nothing answers 405,
-        # as Vault's do, never its read.
-        listing = method == "LIST" or (
-            method == "GET" and request.query_params.get("list") == "true"
-        )
+        # or GET with a true list= (any of Vault's spellings: list=1 too). It stays LIST:
+        # a path that lists nothing answers 405, as Vault's do, never its read.
+        listing = method == "LIST" or (method == "GET" and _list_asked(request))
         if listing:
             method = "LIST"
         if first == "sys" and parts == ["health"] and method in ("GET", "HEAD"):
@@ -174,3 +173,18 @@ async def _operation(match: re.Match[str], request: Request) -> Response:
         raise VaultError(400, "invalid key name")
     raw = await request.body()
     return await operate(request, caller, operation, name, raw, path_arg=path_arg)
+
+
+def _list_asked(request: Request) -> bool:
+    """Whether a GET asks for a list (``list=`` as a boolean in Vault's spellings).
+
+    Raises:
+        VaultError: 400 for a ``list`` that is no boolean, as Vault answers it.
+    """
+    value = request.query_params.get("list")
+    if not value:
+        return False
+    flag = typed({"list": value}, flags=("list",))["list"]
+    if not isinstance(flag, bool):
+        raise VaultError(400, "list must be true or false")
+    return flag
