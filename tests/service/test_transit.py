@@ -621,6 +621,44 @@ def test_audit_records_every_operation_without_data(transit: Transit, admin) -> 
     assert "audited secret" not in t.audit() and secret not in t.audit() and ct not in t.audit()
 
 
+def test_refused_requests_of_a_known_caller_are_audited_too(transit: Transit, admin) -> None:
+    t = transit
+    t.post("/v1/keys/a", {}, admin)
+    t.post("/v1/keys/h", {"type": "hmac"}, admin)
+    too_many = [{"plaintext": "AA=="}] * (t.settings.transit_max_batch + 1)
+    refusals = [
+        ("a/encrypt", {"batch_input": []}, 400),
+        ("a/encrypt", {"plaintext": "AA==", "batch_input": [{"plaintext": "AA=="}]}, 400),
+        ("a/encrypt", {"batch_input": too_many}, 413),
+        ("a/decrypt", {"batch_input": [{"ciphertext": 5}]}, 422),
+        ("a/encrypt", {"plaintext": "AA==", "key_version": "two"}, 422),
+        ("h/hmac", {"input": "AA==", "algorithm": "md5"}, 400),
+    ]
+    for path, body, status in refusals:
+        assert t.post(f"/v1/keys/{path}", body, admin).status_code == status, path
+    r = t.client.post(
+        "/v1/keys/a/encrypt",
+        content=b"{not json",
+        headers={**admin, "content-type": "application/json"},
+    )
+    assert r.status_code == 422
+    # A stranger's refused body leaves no record: there is no caller to write.
+    stranger = {"Authorization": "Bearer not-a-token"}
+    assert t.post("/v1/keys/a/encrypt", {"plaintext": 5}, stranger).status_code in (401, 422)
+    records = [json.loads(line) for line in t.audit().splitlines() if '"transit.' in line]
+    summary = [(r["event"], r["outcome"], r.get("detail")) for r in records[2:]]
+    assert summary == [
+        ("transit.encrypt", "failure", "key=a error=invalid_request"),
+        ("transit.encrypt", "failure", "key=a error=invalid_request"),
+        ("transit.encrypt", "failure", "key=a error=batch_too_large"),
+        ("transit.decrypt", "failure", "key=a error=validation_error"),
+        ("transit.encrypt", "failure", "key=a error=validation_error"),
+        ("transit.hmac", "failure", "key=h error=unsupported_algorithm"),
+        ("transit.encrypt", "failure", "key=a error=validation_error"),
+    ]
+    assert all(r["user"].startswith("user") for r in records)
+
+
 # -- the fast path and FastAPI's routes answer alike --------------------------------------
 
 

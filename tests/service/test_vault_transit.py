@@ -4,6 +4,7 @@ curl for the raw shapes), on SQLite and on PostgreSQL with Redis."""
 from __future__ import annotations
 
 import base64
+import json
 
 import hvac
 import hvac.exceptions as hx
@@ -472,3 +473,28 @@ def test_a_key_name_with_a_final_newline_is_refused_on_every_route(service, admi
         answer = c.post("/v1/keys/evil%0A/encrypt", json={"plaintext": b64(b"p")}, headers=headers)
         assert answer.status_code in (404, 422), answer.text
         assert c.get("/v1/keys", headers=headers).json()["keys"] == []
+
+
+def test_vault_requests_refused_for_their_shape_are_audited(service, vault, admin_token) -> None:
+    create(vault, "shaped", "aes256-gcm96")
+    limit = service.settings.transit_max_batch
+    with service.client() as c:
+        for body in (
+            {"plaintext": 5},  # the model refuses it
+            {"batch_input": [{"plaintext": ""}] * (limit + 1)},
+            {"batch_input": []},
+        ):
+            r = c.post(
+                "/v1/transit/encrypt/shaped", json=body, headers={"X-Vault-Token": admin_token}
+            )
+            assert r.status_code == 400, body
+    records = [
+        (r["event"], r["outcome"], r.get("detail"))
+        for r in map(json.loads, service.audit().splitlines())
+        if r["event"] == "transit.encrypt"
+    ]
+    assert records == [
+        ("transit.encrypt", "failure", "key=shaped error=validation_error"),
+        ("transit.encrypt", "failure", "key=shaped error=batch_too_large"),
+        ("transit.encrypt", "failure", "key=shaped error=invalid_request"),
+    ]

@@ -61,6 +61,7 @@ from sealbox.service.routes.transit_outcome import (
     batch_items,
     batch_status,
 )
+from sealbox.service.routes.transit_route import AuditedOperationRoute
 from sealbox.service.runtime import Runtime
 from sealbox.service.transit_errors import transit_api_error, wire_code
 from sealbox.transit.batch import FROM_VERSION as _FROM
@@ -455,14 +456,14 @@ async def encrypt(
     name: KeyName, body: EncryptRequest, caller: CallerDep, request: Request
 ) -> Response:
     """Encrypt base64 ``plaintext`` (with optional ``associated_data``) into ``sealbox:v<N>:…``."""
-    return await _encrypt(TransitCall.of(request, caller), name, body)
+    return await run_operation(TransitCall.of(request, caller), "encrypt", name, body)
 
 
 async def decrypt(
     name: KeyName, body: DecryptRequest, caller: CallerDep, request: Request
 ) -> Response:
     """Decrypt ``ciphertext`` (with the same ``associated_data``) into base64 ``plaintext``."""
-    return await _decrypt(TransitCall.of(request, caller), name, body)
+    return await run_operation(TransitCall.of(request, caller), "decrypt", name, body)
 
 
 async def rewrap(
@@ -473,31 +474,31 @@ async def rewrap(
     The plaintext never leaves the service, so ``transit:rewrap:<name>`` can go to
     a job that must not read the data.
     """
-    return await _rewrap(TransitCall.of(request, caller), name, body)
+    return await run_operation(TransitCall.of(request, caller), "rewrap", name, body)
 
 
 async def datakey(
     name: KeyName, body: DatakeyRequest, caller: CallerDep, request: Request
 ) -> Response:
     """A fresh data key wrapped by this key; ``type: plaintext`` also answers the key itself."""
-    return await _datakey(TransitCall.of(request, caller), name, body)
+    return await run_operation(TransitCall.of(request, caller), "datakey", name, body)
 
 
 async def sign(name: KeyName, body: SignRequest, caller: CallerDep, request: Request) -> Response:
     """Sign base64 ``input``: ``signature`` is ``sealbox:v<N>:<base64>``."""
-    return await _sign(TransitCall.of(request, caller), name, body)
+    return await run_operation(TransitCall.of(request, caller), "sign", name, body)
 
 
 async def verify(
     name: KeyName, body: VerifyRequest, caller: CallerDep, request: Request
 ) -> Response:
     """Check a ``signature`` (signing keys) or an ``hmac`` (hmac keys) of base64 ``input``."""
-    return await _verify(TransitCall.of(request, caller), name, body)
+    return await run_operation(TransitCall.of(request, caller), "verify", name, body)
 
 
 async def hmac(name: KeyName, body: HmacRequest, caller: CallerDep, request: Request) -> Response:
     """HMAC-SHA-256 of base64 ``input`` with an ``hmac`` key: ``sealbox:v<N>:<base64>``."""
-    return await _hmac(TransitCall.of(request, caller), name, body)
+    return await run_operation(TransitCall.of(request, caller), "hmac", name, body)
 
 
 _HANDLERS: Final[
@@ -517,6 +518,17 @@ with its request model and handler (shared by the routes and the lean ASGI entry
 An operation the registry adds without a handler here fails at import."""
 
 
+async def run_operation(call: TransitCall, operation: str, name: str, body: Any) -> Response:
+    """``operation``'s answer to ``call`` on key ``name``; a refusal that wrote no audit
+    record where it was raised (``batch_input`` empty or too long, options the key does
+    not take) is audited on its way out, so every call leaves one."""
+    try:
+        return await _HANDLERS[operation][1](call, name, body)
+    except ApiError as exc:
+        call.refused(operation, name, exc.code)
+        raise
+
+
 def router() -> APIRouter:
     """The transit routes under ``/v1/keys``.
 
@@ -533,7 +545,13 @@ def router() -> APIRouter:
         ("verify", verify, "Verify a signature or an HMAC"),
         ("hmac", hmac, "HMAC"),
     ):
-        api.add_api_route(f"/{{name}}/{path}", handler, methods=["POST"], summary=summary)
+        api.add_api_route(
+            f"/{{name}}/{path}",
+            handler,
+            methods=["POST"],
+            summary=summary,
+            route_class_override=AuditedOperationRoute,
+        )
     api.add_api_route("", list_keys, methods=["GET"], summary="List keys")
     api.add_api_route(
         "/{name}", create_key, methods=["POST"], status_code=201, summary="Create a key"

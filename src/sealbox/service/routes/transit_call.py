@@ -39,7 +39,7 @@ def client_address(scope: Scope) -> str:
     return str(client[0]) if client else "unknown"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TransitCall:
     """One request's runtime, caller and client address: what scope checks and audit need."""
 
@@ -48,6 +48,8 @@ class TransitCall:
     caller: Caller
     #: When the request arrived (``time.monotonic()``): the key reads it needs.
     arrived: float = field(default_factory=time.monotonic)
+    #: Whether this call has written its audit record.
+    recorded: bool = field(default=False, init=False)
 
     @classmethod
     def of(cls, request: Request, caller: Caller) -> TransitCall:
@@ -61,6 +63,14 @@ class TransitCall:
             address=self.address,
             detail=detail,
         )
+        self.recorded = True
+
+    def refused(self, event: str, name: str, code: str) -> None:
+        """Audit a refusal that wrote no record where it was raised (the request's shape,
+        its size, an option the key does not take): every call leaves one."""
+        # An audit log that cannot be written is the refusal itself: nothing to add to it.
+        if not self.recorded and code != ErrorCode.AUDIT_UNAVAILABLE:
+            self.audit(event, "failure", f"key={name} error={code}")
 
     def denied(self, event: str, name: str, scope: str) -> ApiError:
         self.audit(event, "denied", f"key={name}")

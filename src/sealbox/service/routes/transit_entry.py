@@ -51,7 +51,7 @@ from sealbox.integrations.fastapi.bearer import (
 )
 from sealbox.integrations.fastapi.client_cert import scope_client_identity
 from sealbox.service.deps import checked_caller
-from sealbox.service.errors import lean_refusal, response_parts
+from sealbox.service.errors import ApiError, lean_refusal, response_parts
 from sealbox.service.middleware import (
     Header,
     security_headers,
@@ -205,7 +205,7 @@ class TransitEntry(BodyEntry):
             return
         extra = security_headers(scope)
         try:
-            answer = await self._answer(runtime, scope, target[0], operation)
+            answer = await self._answer(runtime, scope, target, operation)
         except Exception as exc:  # noqa: BLE001 - answered as the routes and middlewares do
             status, headers, content = lean_refusal(scope, exc, extra)
         else:
@@ -218,14 +218,20 @@ class TransitEntry(BodyEntry):
 
     @staticmethod
     async def _answer(
-        runtime: Runtime, scope: Scope, name: str, operation: Prepared
+        runtime: Runtime, scope: Scope, target: tuple[str, str], operation: Prepared
     ) -> Response | bytes:
-        """The route's answer, or its refusal as an :class:`ApiError`."""
+        """The route's answer, or its refusal as an :class:`ApiError` (audited, as
+        :func:`~sealbox.service.routes.transit.run_operation` audits the route's)."""
         # In the route's order: the header, then the accounts, then the token.
         token = bearer_token(authorization(scope))
         thumbprint = identity_thumbprint(scope_client_identity(scope))
         caller = await checked_caller(runtime.accounts, token, thumbprint)
-        return await operation(TransitCall(runtime, client_address(scope), caller), name)
+        call = TransitCall(runtime, client_address(scope), caller)
+        try:
+            return await operation(call, target[0])
+        except ApiError as exc:
+            call.refused(target[1], target[0], exc.code)
+            raise
 
 
 def json_headers(content: bytes, extra: tuple[Header, ...]) -> list[Header]:

@@ -373,7 +373,12 @@ async def operate(
                 handler = _verify_hmac_any
             parsed = model.model_validate(body)
     except ValidationError as exc:
+        call.refused(operation, name, ErrorCode.VALIDATION_ERROR)
         raise VaultError(400, *validation_messages(exc.errors())) from None
+    except VaultError:
+        # The body's shape, refused in Vault's words (a run that failed has its record).
+        call.refused(operation, name, ErrorCode.INVALID_REQUEST)
+        raise
     single = (
         getattr(parsed, "batch_input", None) is None and getattr(parsed, "reference", None) is None
     )
@@ -404,6 +409,7 @@ async def upserting(
             and ADMIN_SCOPE in call.caller.scopes
         )
         if not upsert:
+            call.refused(operation, name, exc.code)
             raise from_api_error(exc) from None
     spec = REGISTRY.get(_sealbox_type(key_type))
     if spec is not None and not spec.supports("encrypt"):
@@ -413,6 +419,7 @@ async def upserting(
     try:
         return await run()
     except ApiError as exc:
+        call.refused(operation, name, exc.code)
         raise from_api_error(exc) from None
 
 
