@@ -283,12 +283,19 @@ def test_a_url_that_is_not_the_service_base_is_no_such_route(running, admin_toke
     assert str(exc.value) == (
         f"{running.url}/wrong has no sealbox transit route /v1/keys/orders/encrypt (404)"
     )
-    # A key that is missing is still that.
+    # A batch to that URL is the same mistake, not a missing key.
     with (
-        TransitClient(running.url, token=admin_token, ca=running.ca) as c,
-        pytest.raises(KeyNotFoundError),
+        TransitClient(f"{running.url}/wrong", token=admin_token, ca=running.ca) as c,
+        pytest.raises(ServiceError) as exc,
     ):
-        c.encrypt(fresh("missing"), b"x")
+        c.batch("orders", "encrypt", [{"plaintext": "AA=="}])
+    assert exc.value.code == "no_such_route"
+    # A key that is missing is still that, alone or in a batch.
+    with TransitClient(running.url, token=admin_token, ca=running.ca) as c:
+        with pytest.raises(KeyNotFoundError):
+            c.encrypt(fresh("missing"), b"x")
+        with pytest.raises(KeyNotFoundError):
+            c.batch(fresh("missing"), "encrypt", [{"plaintext": "AA=="}])
 
 
 def test_a_service_that_does_not_answer_in_time_is_a_timeout(running, admin_token) -> None:

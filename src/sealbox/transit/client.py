@@ -300,6 +300,14 @@ class TransitClient:
         response = self._send(method, path, body)
         if response.status_code == 204:
             return None
+        answer = self._json(response, path)
+        if response.is_error:
+            raise error_from_answer(answer, f"the service answered {response.status_code}")
+        return answer
+
+    def _json(self, response: httpx2.Response, path: str) -> Any:
+        """The decoded JSON of an answer from ``path``, refused when it is none, or when
+        there is no transit route there (a 404 that is not a key's)."""
         try:
             answer = response.json()
         except ValueError:
@@ -320,8 +328,6 @@ class TransitClient:
                 f"the service answered {response.status_code} without JSON",
                 code="not_json",
             )
-        if response.is_error:
-            raise error_from_answer(answer, f"the service answered {response.status_code}")
         return answer
 
     def _operate(self, name: str, operation: str, body: Mapping[str, Any]) -> Any:
@@ -482,15 +488,9 @@ class TransitClient:
         """
         if operation not in OPERATIONS:
             raise ValueError(f"unknown operation {operation!r}: one of {', '.join(OPERATIONS)}")
-        response = self._send(
-            "POST", _key_path(name, operation), {**options, "batch_input": list(items)}
-        )
-        try:
-            answer = response.json()
-        except ValueError:
-            raise ServiceError(
-                f"the service answered {response.status_code} without JSON", code="not_json"
-            ) from None
+        path = _key_path(name, operation)
+        response = self._send("POST", path, {**options, "batch_input": list(items)})
+        answer = self._json(response, path)
         results = answer.get("batch_results") if isinstance(answer, dict) else None
         if not isinstance(results, list):
             raise error_from_answer(answer, f"the service answered {response.status_code}")
