@@ -383,3 +383,41 @@ def test_list_takes_vaults_boolean_spellings_and_refuses_other_text(
         400,
         {"errors": ["list must be true or false"]},
     )
+
+
+# -- response wrapping: refused, never answered in the clear ------------------------------
+
+
+def test_a_request_for_response_wrapping_is_refused_not_answered_in_the_clear(
+    service: Running, token: str
+) -> None:
+    from tests.service._vault import hvac_client
+
+    send(service, token, "POST", "/v1/transit/keys/wrapped-key")
+    send(service, token, "POST", "/v1/secret/data/wrapped", {"data": {"password": "canary-w"}})
+    asks = [
+        ("GET", "/v1/secret/data/wrapped", None),
+        ("POST", "/v1/transit/encrypt/wrapped-key", {"plaintext": b64(b"x")}),  # the lean entry
+        ("POST", "/v1/transit/hmac/wrapped-key", {"input": b64(b"x")}),
+        ("GET", "/v1/auth/token/lookup-self", None),
+    ]
+    for method, path, body in asks:
+        headers = {"X-Vault-Token": token, "X-Vault-Wrap-TTL": "60s"}
+        with service.client() as client:
+            answer = client.request(method, path, json=body, headers=headers)
+        assert answer.status_code == 400, path
+        assert answer.json() == {
+            "errors": ["response wrapping (X-Vault-Wrap-TTL) is not supported"]
+        }, path
+        assert "canary-w" not in answer.text
+    # The token first: a stranger asking for wrapping is denied, as for anything else.
+    with service.client() as client:
+        answer = client.get(
+            "/v1/secret/data/wrapped", headers={"X-Vault-Token": "nope", "X-Vault-Wrap-TTL": "60"}
+        )
+    assert answer.status_code == 403
+    # hvac's own wrap_ttl sends the header, and gets the refusal.
+    import hvac.exceptions
+
+    with pytest.raises(hvac.exceptions.InvalidRequest, match="wrapping"):
+        hvac_client(service, token).read("secret/data/wrapped", wrap_ttl="60s")

@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sealbox.service.routes.transit import HANDLERS
 from sealbox.service.runtime import Runtime
-from sealbox.service.vault.auth import caller_of
+from sealbox.service.vault.auth import caller_of, refuse_wrapping
 from sealbox.service.vault.errors import VaultError, vault_refusal
 from sealbox.service.vault.kv_routes import kv_route
 from sealbox.service.vault.kv_store import KVStore
@@ -128,6 +128,7 @@ class VaultApi:
         if first == "sys" and parts == ["health"] and method in ("GET", "HEAD"):
             return health()  # no token, as in Vault
         caller = await caller_of(request)
+        refuse_wrapping(request.scope)
         raw = await request.body() if method in _BODY_METHODS else b""
         if first == "transit":
             if not parts or not parts[0]:
@@ -169,6 +170,7 @@ async def _operation(match: re.Match[str], request: Request) -> Response:
     else:
         operation, name, path_arg = match[6], match[7], match[8]
     caller = await caller_of(request)  # first: no answer tells a stranger anything
+    refuse_wrapping(request.scope)
     if not is_key_name(name):
         raise VaultError(400, "invalid key name")
     raw = await request.body()

@@ -28,9 +28,10 @@ from sealbox.service.deps import Caller, resolve_caller
 from sealbox.service.errors import ApiError
 from sealbox.service.vault.errors import VaultError
 
-__all__ = ["KV_ADMIN", "caller_of", "kv_allows", "token_in", "token_of"]
+__all__ = ["KV_ADMIN", "caller_of", "kv_allows", "refuse_wrapping", "token_in", "token_of"]
 
 KV_ADMIN: Final = "kv:admin"
+WRAPPING_UNSUPPORTED: Final = "response wrapping (X-Vault-Wrap-TTL) is not supported"
 
 
 def token_of(request: Request) -> str:
@@ -62,6 +63,19 @@ def token_in(scope: Scope) -> str:
     if scheme.lower() == "bearer" and token.strip():
         return token.strip()
     raise VaultError.denied()
+
+
+def refuse_wrapping(scope: Scope) -> None:
+    """Refuse a request that asks for response wrapping (``X-Vault-Wrap-TTL``, what
+    ``vault … -wrap-ttl=…`` sends): sealbox does not wrap, and a client that asked for a
+    wrapping token must not be handed the answer in the clear instead.
+
+    Raises:
+        VaultError: 400.
+    """
+    for name, _value in scope["headers"]:
+        if name == b"x-vault-wrap-ttl":
+            raise VaultError(400, WRAPPING_UNSUPPORTED)
 
 
 async def caller_of(request: Request) -> Caller:

@@ -48,7 +48,7 @@ from sealbox.service.routes.transit_entry import (
 )
 from sealbox.service.routes.transit_single import SINGLE_OPERATIONS, single_body
 from sealbox.service.runtime import Runtime
-from sealbox.service.vault.auth import token_in
+from sealbox.service.vault.auth import refuse_wrapping, token_in
 from sealbox.service.vault.errors import VaultError, vault_refusal
 from sealbox.service.vault.transit import RESHAPED, upserting, vault_single
 from sealbox.transit.registry import is_key_name
@@ -138,6 +138,7 @@ class VaultTransitEntry(BodyEntry):
             caller = await checked_caller(runtime.accounts, token, thumbprint)
         except ApiError:
             raise VaultError.denied() from None
+        refuse_wrapping(scope)
         call = TransitCall(runtime, client_address(scope), caller)
         one = SINGLE_OPERATIONS[operation]
         native = await upserting(call, operation, name, None, lambda: one(call, name, body))
