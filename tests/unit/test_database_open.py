@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from sealbox.accounts.database import make_engine, migrate
-from sealbox.exceptions import StorageError
+from sealbox.accounts.database import async_url, make_engine, migrate
+from sealbox.exceptions import ConfigError, StorageError
 
 
 async def _migrate(url: str) -> None:
@@ -40,3 +40,35 @@ def test_an_sqlite_file_that_cannot_be_opened_leaves_no_thread_raising_into_a_cl
     for thread in set(threading.enumerate()) - before:
         thread.join(timeout=5)
     assert raised == []
+
+
+@pytest.mark.parametrize(
+    ("given", "opened"),
+    [
+        ("postgresql://u@db/app", "postgresql+asyncpg://u@db/app"),
+        ("postgres://u:p%40ss@db/app", "postgresql+asyncpg://u:p%40ss@db/app"),
+        ("postgresql://u@db/app?sslmode=require", "postgresql+asyncpg://u@db/app?ssl=require"),
+        (
+            "postgresql+asyncpg://u@db/app?sslmode=disable",
+            "postgresql+asyncpg://u@db/app?ssl=disable",
+        ),
+        ("postgresql+asyncpg://u@db/app?ssl=require", "postgresql+asyncpg://u@db/app?ssl=require"),
+        ("sqlite:///app.db", "sqlite+aiosqlite:///app.db"),
+        ("sqlite+aiosqlite:///app.db", "sqlite+aiosqlite:///app.db"),
+    ],
+)
+def test_a_url_without_a_driver_opens_with_the_async_one_and_sslmode_is_ssl(
+    given: str, opened: str
+) -> None:
+    assert async_url(given) == opened
+
+
+def test_a_plain_sqlite_url_opens_and_migrates(tmp_path: Path) -> None:
+    asyncio.run(_migrate(f"sqlite:///{tmp_path / 'plain.db'}"))
+    assert (tmp_path / "plain.db").stat().st_size > 0
+
+
+def test_a_url_of_a_database_without_an_async_driver_is_still_refused_clearly() -> None:
+    with pytest.raises(ConfigError) as caught:
+        make_engine("mysql://u:hunter2@db/app")
+    assert caught.value.code == "database_url_invalid" and "hunter2" not in str(caught.value)

@@ -16,7 +16,8 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Final
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
@@ -31,20 +32,63 @@ from sqlalchemy.ext.asyncio import (
 from sealbox.exceptions import ConfigError, StorageError
 from sealbox.storage import locked
 
-__all__ = ["MIGRATIONS", "current_revision", "make_engine", "migrate", "sessionmaker"]
+__all__ = [
+    "MIGRATIONS",
+    "async_url",
+    "current_revision",
+    "make_engine",
+    "migrate",
+    "sessionmaker",
+]
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # Any 64-bit constant: the PostgreSQL advisory lock that serialises migrations.
 _MIGRATION_LOCK = 0x5EA1B0C5
 
 
+# The async driver sealbox opens each database with, for a URL that names none (libpq's
+# and Heroku's ``postgres://``, SQLAlchemy's ``sqlite://``): their default drivers are
+# synchronous ones sealbox does not install.
+_ASYNC_DRIVERS: Final = MappingProxyType(
+    {
+        "postgresql": "postgresql+asyncpg",
+        "postgres": "postgresql+asyncpg",
+        "sqlite": "sqlite+aiosqlite",
+    }
+)
+
+
+def async_url(url: str) -> str:
+    """``url`` with the async driver sealbox uses where it names none, and libpq's
+    ``sslmode`` given to asyncpg as its ``ssl`` (which takes the same values); any other
+    URL as it is."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return url  # not a URL: make_engine refuses it
+    changed = parsed
+    driver = _ASYNC_DRIVERS.get(parsed.drivername)
+    if driver is not None:
+        changed = changed.set(drivername=driver)
+    query = changed.query
+    if changed.drivername == "postgresql+asyncpg" and "sslmode" in query and "ssl" not in query:
+        ssl = {("ssl" if k == "sslmode" else k): v for k, v in query.items()}
+        changed = changed.set(query=ssl)
+    return url if changed is parsed else changed.render_as_string(hide_password=False)
+
+
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """Create the async engine; SQLite gets WAL mode and foreign keys.
+
+    ``postgresql://`` (or ``postgres://``) opens with asyncpg, ``sqlite://`` with
+    aiosqlite, and libpq's ``sslmode=`` is read as asyncpg's ``ssl=``
+    (:func:`async_url`).
 
     Raises:
         ConfigError: code ``database_url_invalid``, ``url`` is no URL of a database
             sealbox has an async driver for (the message shows it without its password).
     """
+    url = async_url(url)
     if url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {"timeout": 30})
     else:
