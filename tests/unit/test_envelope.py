@@ -407,6 +407,84 @@ def test_rewrap_file(cipher, ring, tmp_path) -> None:
         cipher.rewrap_file(tmp_path / "plain")
 
 
+def test_rewrap_file_keeps_what_another_writer_saved_meanwhile(ring, tmp_path) -> None:
+    # A rotation job rewraps the file while the application saves a new version of it:
+    # the new version must survive, not be replaced by the old data under a new header.
+    env_path = tmp_path / "ledger.sbe"
+    calls = []
+
+    class AnotherWriterSavesDuringRewrap(KeyringProvider):
+        def rewrap(self, wrapped: WrappedKey) -> WrappedKey:
+            if not calls:
+                fresh = tmp_path / "fresh"
+                fresh.write_bytes(cipher.encrypt(b"new ledger", b"l"))
+                os.replace(fresh, env_path)  # what atomic_writer does for encrypt_file
+            calls.append(wrapped)
+            return super().rewrap(wrapped)
+
+    cipher = EnvelopeCipher(AnotherWriterSavesDuringRewrap(ring))
+    env_path.write_bytes(cipher.encrypt(b"old ledger", b"l"))
+    ring.rotate()
+    cipher.rewrap_file(env_path)
+    assert cipher.decrypt(env_path.read_bytes(), b"l") == b"new ledger"
+    assert not cipher.needs_rewrap(env_path.read_bytes())
+
+
+def test_rewrap_file_gives_up_with_its_code_on_a_file_that_keeps_changing(ring, tmp_path) -> None:
+    env_path = tmp_path / "ledger.sbe"
+    saved = []
+
+    class AnotherWriterSavesEveryTime(KeyringProvider):
+        def rewrap(self, wrapped: WrappedKey) -> WrappedKey:
+            saved.append(cipher.encrypt(f"version {len(saved)}".encode(), b"l"))
+            (tmp_path / "fresh").write_bytes(saved[-1])
+            os.replace(tmp_path / "fresh", env_path)
+            ring.rotate()  # the next attempt finds it out of date again
+            return super().rewrap(wrapped)
+
+    cipher = EnvelopeCipher(AnotherWriterSavesEveryTime(ring))
+    env_path.write_bytes(cipher.encrypt(b"old", b"l"))
+    ring.rotate()
+    with pytest.raises(StorageError) as info:
+        cipher.rewrap_file(env_path)
+    assert info.value.code == "changed_meanwhile" and len(saved) == 5
+    assert env_path.read_bytes() == saved[-1]
+
+
+def test_rewrap_file_waits_for_a_sealbox_writer_holding_the_files_lock(ring, tmp_path) -> None:
+    import threading
+
+    from sealbox.storage import locked
+
+    cipher = EnvelopeCipher(KeyringProvider(ring))
+    env_path = tmp_path / "ledger.sbe"
+    env_path.write_bytes(cipher.encrypt(b"old ledger", b"l"))
+    ring.rotate()
+    holding, release = threading.Event(), threading.Event()
+
+    def writer() -> None:  # another sealbox writer: read, then save a new version, locked
+        with locked(env_path):
+            holding.set()
+            release.wait(10)
+            (tmp_path / "fresh").write_bytes(cipher.encrypt(b"new ledger", b"l"))
+            os.replace(tmp_path / "fresh", env_path)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    assert holding.wait(10)
+    done: list[bool] = []
+    rewrap = threading.Thread(target=lambda: done.append(cipher.rewrap_file(env_path)))
+    rewrap.start()
+    rewrap.join(0.5)
+    assert rewrap.is_alive()  # it waits for the lock rather than reading the old version
+    release.set()
+    thread.join(10)
+    rewrap.join(10)
+    # The version the writer saved is under the newest key already: nothing to rewrap.
+    assert done == [False]
+    assert cipher.decrypt(env_path.read_bytes(), b"l") == b"new ledger"
+
+
 def test_sealed_values_over_the_limit_must_stream(cipher, monkeypatch) -> None:
     from sealbox.keysets.envelope import cipher as module
 

@@ -46,6 +46,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from sealbox._util.files import atomic_writer, file_exists_error
+from sealbox._util.locks import locked
 from sealbox.age._source import Readable, Source
 from sealbox.age.stream import PayloadReader, PayloadWriter, Writable
 from sealbox.exceptions import (
@@ -55,6 +56,7 @@ from sealbox.exceptions import (
     KeyNotFoundError,
     StorageError,
 )
+from sealbox.keysets.envelope._files import check_paths, open_input, unchanged
 from sealbox.keysets.envelope.format import (
     DATA_KEY_SIZES,
     MAX_WRAPPED,
@@ -299,9 +301,9 @@ class EnvelopeCipher:
                 cannot be written. Nothing is left at ``dst`` on any error.
         """
         src_path, dst_path = Path(src), Path(dst)
-        _check_paths(src_path, dst_path)
+        check_paths(src_path, dst_path)
         with (
-            _open_input(src_path) as fin,
+            open_input(src_path) as fin,
             atomic_writer(dst_path, mode=0o644, overwrite=overwrite, durable=False) as out,
             self.encryptor(out, associated_data) as enc,
         ):
@@ -325,10 +327,10 @@ class EnvelopeCipher:
                 :meth:`decrypt`.
         """
         src_path, dst_path = Path(src), Path(dst)
-        _check_paths(src_path, dst_path)
+        check_paths(src_path, dst_path)
         if not overwrite and dst_path.exists():
             raise file_exists_error(dst_path)
-        with _open_input(src_path) as fin:
+        with open_input(src_path) as fin:
             reader = self.decryptor(fin, associated_data)
             with reader, atomic_writer(dst_path, overwrite=overwrite, durable=False) as out:
                 for view in reader.views():
@@ -337,7 +339,10 @@ class EnvelopeCipher:
     def rewrap_file(self, path: str | os.PathLike[str], *, force: bool = False) -> bool:
         """Rewrap the envelope file at ``path`` in place; its data bytes are copied as they are.
 
-        The new file replaces the old one atomically (same permissions).
+        The new file replaces the old one atomically (same permissions). If another
+        writer replaces or changes the file while it is being rewrapped, the rewrapped
+        copy of the old version is dropped and the new version is rewrapped instead:
+        what the other writer saved is never lost.
 
         Args:
             force: rewrap even when the envelope is already under the newest key.
@@ -346,23 +351,46 @@ class EnvelopeCipher:
             whether the file was rewritten.
 
         Raises:
-            StorageError: the file cannot be read or replaced (it is left as it was).
+            StorageError: the file cannot be read or replaced (it is left as it was), or
+                it kept changing (code ``changed_meanwhile``).
             as :meth:`rewrap`.
         """
-        target = Path(path)
-        with _open_input(target) as fin:
+        target, attempt = Path(path), 1
+        while True:
+            try:
+                # sealbox's writers take turns (the lock); the check in _rewrap_file_once
+                # catches a writer that takes no lock.
+                with locked(target):
+                    return self._rewrap_file_once(target, force=force)
+            except StorageError as exc:
+                if exc.code != "changed_meanwhile" or attempt == _REWRAP_ATTEMPTS:
+                    raise
+                attempt += 1
+
+    def _rewrap_file_once(self, target: Path, *, force: bool) -> bool:
+        with open_input(target) as fin:
+            opened = os.fstat(fin.fileno())
             source = Source(fin)
             header, _ = _read_header(source)
             w = header.wrapped
             if not force and self.provider.handles(w) and self.provider.is_current(w):
                 return False
             new = EnvelopeHeader(header.mode, self._rewrapped(w)).to_bytes()
-            mode = target.stat().st_mode & 0o777
+            mode = opened.st_mode & 0o777
             with atomic_writer(target, mode=mode, overwrite=True, durable=True) as out:
                 out.write(new)
                 buf = memoryview(bytearray(1024 * 1024))
                 while n := source.readinto_full(buf):
                     out.write(buf[:n])
+                # Raised inside the block, so the rewrapped copy is dropped, not renamed
+                # over a version another writer saved since the file was opened.
+                if not unchanged(target, opened):
+                    raise StorageError(
+                        f"{target} changed while it was being rewrapped, "
+                        f"{_REWRAP_ATTEMPTS} times; it was left as the other writer saved it",
+                        hint="rewrap it again once nothing else is writing it",
+                        code="changed_meanwhile",
+                    )
         return True
 
     # -- internals ------------------------------------------------------------------
@@ -552,21 +580,4 @@ def _text(envelope: bytes) -> str:
     return base64.urlsafe_b64encode(envelope).rstrip(b"=").decode("ascii")
 
 
-def _check_paths(src: Path, dst: Path) -> None:
-    try:
-        same = dst.exists() and src.samefile(dst)
-    except OSError:
-        same = False
-    if same:
-        raise StorageError(f"{dst} is the input file", hint="write the output to another file")
-
-
-def _open_input(path: Path) -> io.FileIO:
-    try:
-        return io.FileIO(path, "r")
-    except FileNotFoundError:
-        raise StorageError(f"{path} does not exist") from None
-    except IsADirectoryError:
-        raise StorageError(f"{path} is a directory") from None
-    except OSError as exc:
-        raise StorageError(f"cannot read {path}: {(exc.strerror or '').lower()}") from None
+_REWRAP_ATTEMPTS: Final = 5
