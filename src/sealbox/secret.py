@@ -8,8 +8,8 @@ show ``**********``; it refuses to be pickled; the value comes out only through
 that registered secret values and recognisable key material never reach a handler:
 PEM private keys, age identities (``AGE-SECRET-KEY-1…``, ``AGE-SECRET-KEY-PQ-1…``),
 JWTs, and the credentials of ``Authorization`` headers. It redacts the message, its
-arguments (by formatting the message first) and the text of an attached exception
-or stack.
+arguments (by formatting the message first), the text of an attached exception
+or stack, and the fields given with ``extra=``.
 
 .. versionadded:: 0.1.0
 """
@@ -320,7 +320,8 @@ class RedactingFilter(logging.Filter):
     The message is formatted with its arguments first and the result redacted, so a
     secret passed as an argument is caught too; the record then carries the redacted
     text and no arguments. Exception and stack text are formatted and redacted in the
-    same way. The filter never drops a record.
+    same way, and so are the fields given with ``extra=`` (which structured formatters
+    print). The filter never drops a record.
 
     Attach it to *handlers* (a filter on a logger does not see records that propagate
     from child loggers); :func:`install_log_redaction` does that for you.
@@ -351,7 +352,53 @@ class RedactingFilter(logging.Filter):
             record.exc_text = redact_(record.exc_text)
         if record.stack_info:
             record.stack_info = redact_(record.stack_info)
+        # Fields given with extra={...}: JSON and key=value formatters print them.
+        for name in record.__dict__.keys() - _RECORD_FIELDS:
+            value = record.__dict__[name]
+            redacted = _redact_field(value, redact_, 0)
+            if redacted is not value:
+                record.__dict__[name] = redacted
         return True
+
+
+# What every LogRecord has; anything else on a record came from ``extra=``.
+_RECORD_FIELDS: frozenset[str] = frozenset(
+    logging.LogRecord("", 0, "", 0, "", None, None).__dict__
+) | {"message", "asctime", "taskName"}
+_PLAIN_TYPES = (int, float, bool, type(None))
+_MAX_DEPTH = 8
+
+
+def _redact_field(value: Any, redact_: Any, depth: int) -> Any:
+    """``value`` with secrets removed from its text; the object itself when it holds none.
+
+    Strings, and those inside dicts, lists and tuples, are redacted where they are (a
+    JSON formatter still sees a dict); another object whose text holds a secret becomes
+    that text, redacted. The caller's objects are never changed.
+    """
+    if isinstance(value, _PLAIN_TYPES):
+        return value
+    if depth < _MAX_DEPTH and type(value) in (dict, list, tuple):
+        return _redact_container(value, redact_, depth + 1)
+    try:
+        text = value if isinstance(value, str) else str(value)
+    except Exception:  # noqa: BLE001 - a broken __str__ is the formatter's to report
+        return value
+    redacted = redact_(text)
+    return value if redacted == text else redacted
+
+
+def _redact_container(value: Any, redact_: Any, depth: int) -> Any:
+    if isinstance(value, dict):
+        pairs = [
+            (_redact_field(k, redact_, depth), _redact_field(v, redact_, depth))
+            for k, v in value.items()
+        ]
+        same = all(a is k and b is v for (a, b), (k, v) in zip(pairs, value.items(), strict=True))
+        return value if same else dict(pairs)
+    items = [_redact_field(v, redact_, depth) for v in value]
+    same = all(a is b for a, b in zip(items, value, strict=True))
+    return value if same else type(value)(items)
 
 
 def install_log_redaction(

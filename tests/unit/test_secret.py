@@ -186,6 +186,27 @@ def test_filter_redacts_message_arguments_and_exceptions() -> None:
         unregister_secret(CANARY)
 
 
+def test_filter_redacts_the_extra_fields_a_structured_formatter_prints() -> None:
+    # logger.info("...", extra={...}): JSON and key=value formatters print these fields.
+    register_secret(CANARY)
+    try:
+        stream = io.StringIO()
+        handler = logging.StreamHandler(stream)
+        handler.setFormatter(logging.Formatter("%(message)s token=%(token)s ctx=%(ctx)s n=%(n)s"))
+        handler.addFilter(RedactingFilter())
+        logger = logging.getLogger(f"sealbox-test-extra-{id(stream)}")
+        logger.handlers = [handler]
+        logger.propagate = False
+        ctx = {"password": CANARY, "ids": [1, CANARY], "auth": "Authorization: Bearer abc123"}
+        logger.warning("login", extra={"token": CANARY, "ctx": ctx, "n": 42})
+        text = stream.getvalue()
+        assert CANARY not in text and "abc123" not in text
+        assert "n=42" in text and "'ids': [1, '**********']" in text
+        assert ctx["password"] == CANARY  # the caller's own objects are left as they were
+    finally:
+        unregister_secret(CANARY)
+
+
 def test_filter_keeps_records_with_broken_format_strings() -> None:
     logger, stream = _logger(Redactor())
     logger.info("two args %s %s", CANARY + "-x")

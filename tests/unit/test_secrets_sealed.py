@@ -143,6 +143,17 @@ def test_malformed_files_name_file_and_line(path: Path, mutate, message: str) ->
     assert str(path) in str(info.value) and CANARY not in str(info.value)
 
 
+def test_a_line_that_is_no_name_is_not_quoted_back(path: Path) -> None:
+    # A hand merge or a pasted .env can leave a line of key material ending in "=" (the
+    # last line of a PEM body): its text before "=" is no name, and may be a secret.
+    key_line = "MIIEvQIBADAN+BgkqhkiG9w0BAQEFAASC/BKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj="
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join([*lines[:-1], key_line, lines[-1]]) + "\n")
+    with pytest.raises(SecretSourceError, match=r":5: invalid secret name") as info:
+        SealedFile.load(path)
+    assert "MIIEvQ" not in str(info.value) and "BgkqhkiG9w0" not in str(info.value)
+
+
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(SecretSourceError, match="does not exist"):
         SealedFile.load(tmp_path / "nope.env")

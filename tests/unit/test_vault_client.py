@@ -168,3 +168,26 @@ def test_an_unreachable_plain_http_server_is_a_source_error() -> None:
     source = VaultKV2Source(f"http://127.0.0.1:{port}", "app/dev", token=TOKEN, timeout=2)
     with pytest.raises(SecretSourceError, match="cannot reach Vault"):
         source.lookup("X")
+
+
+def test_a_password_in_the_vault_address_is_never_shown(caplog) -> None:
+    # A proxy in front of Vault may take basic auth in the address (VAULT_ADDR=
+    # https://user:pass@vault…): errors, labels, reprs and the warning show the
+    # address without it.
+    caplog.set_level(logging.WARNING, logger="sealbox.vault")
+    password = "canary-url-password-77aa"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://ops:{password}@127.0.0.1:{port}"
+    source = VaultKV2Source(url, "app/dev", token=TOKEN, timeout=2)
+    shown = [repr(source), source.label]
+    with pytest.raises(SecretSourceError) as unreachable:
+        source.names()
+    shown.append(str(unreachable.value))
+    with pytest.raises(ConfigError) as refused:
+        VaultKV2Source(f"http://ops:{password}@vault.example:8200", "app", token=TOKEN)
+    shown += [str(refused.value), repr(refused.value.facts)]
+    assert all(password not in text for text in shown), shown
+    assert password not in caplog.text
+    assert "127.0.0.1" in source.label and "vault.example" in str(refused.value)

@@ -274,7 +274,12 @@ def _assignment(
         raise SecretSourceError(f"{path}:{number}: expected NAME=VALUE")
     name, value = m["name"], m["value"].strip()
     if not NAME_PATTERN.fullmatch(name):
-        raise SecretSourceError(f"{path}:{number}: invalid secret name {name[:64]!r}")
+        # Not quoted back: a line that is no NAME=VALUE may be a value, or key material
+        # (the last line of a PEM body ends in "="), pasted in by a hand merge.
+        raise SecretSourceError(
+            f"{path}:{number}: invalid secret name (letters, digits and _, not starting "
+            "with a digit)"
+        )
     if name in entries:
         raise SecretSourceError(
             f"{path}:{number}: {name} is already defined on line {entries[name].line}"

@@ -109,10 +109,11 @@ class VaultKV2Source:
     def label(self) -> str:
         ns = f" namespace {self.namespace}" if self.namespace else ""
         ver = f" version {self.version}" if self.version else ""
-        return f"vault {self.url}{ns} {self.mount}/{self.path}{ver}"
+        return f"vault {_vault.shown_url(self.url)}{ns} {self.mount}/{self.path}{ver}"
 
     def __repr__(self) -> str:
-        return f"VaultKV2Source({self.url!r}, {self.path!r}, mount={self.mount!r})"
+        url = _vault.shown_url(self.url)
+        return f"VaultKV2Source({url!r}, {self.path!r}, mount={self.mount!r})"
 
     # -- reading --------------------------------------------------------------------
 

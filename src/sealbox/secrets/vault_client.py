@@ -45,6 +45,7 @@ __all__ = [
     "client",
     "is_loopback_http",
     "reveal",
+    "shown_url",
     "transport_errors",
 ]
 
@@ -63,6 +64,17 @@ _warned_lock = threading.Lock()
 def reveal(value: str | Secret[str]) -> str:
     """The text of a plain or wrapped value."""
     return value.expose_secret() if isinstance(value, Secret) else value
+
+
+def shown_url(url: str) -> str:
+    """``url`` as messages, labels and logs show it: without a user name or password
+    (``https://user:pass@vault…``, basic auth for a proxy in front of Vault) — ``***@``
+    stands in for them."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return parts._replace(netloc=f"***@{host}").geturl()
 
 
 def is_loopback_http(url: str) -> bool:
@@ -98,15 +110,16 @@ def _check_url(url: str | None) -> str:
             logger.warning(
                 "Vault at %s is plain http: allowed only because it is on this machine "
                 "(a development server); use https for anything else",
-                url,
+                shown_url(url),
             )
         return url
+    shown = shown_url(url)
     raise ConfigError(
-        f"Vault URL {url!r} is not https: sealbox always verifies Vault's TLS certificate "
+        f"Vault URL {shown!r} is not https: sealbox always verifies Vault's TLS certificate "
         "(plain http only to a development server on 127.0.0.1, ::1 or localhost)",
         hint="use Vault's TLS listener (vault server -dev-tls for local work)",
         code="vault_not_https",
-        facts={"url": url},
+        facts={"url": shown},
     )
 
 
