@@ -71,7 +71,8 @@ class Secret(Generic[T]):
     def __init__(self, value: T, *, register: bool = False) -> None:
         if not isinstance(value, str | bytes):
             raise TypeError("Secret wraps str or bytes")
-        # bytes(bytearray) copies, so later changes to the caller's buffer do not leak in.
+        # A subclass of bytes is kept as plain bytes (its methods could show the value). A
+        # bytearray is refused above: the caller could change it after it was wrapped.
         object.__setattr__(self, "_value", value if isinstance(value, str) else bytes(value))
         if register:
             default_redactor.add(value)

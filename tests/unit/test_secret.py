@@ -60,9 +60,11 @@ def test_secret_equality_and_no_hash() -> None:
     assert not Secret("") and Secret("x")
 
 
-def test_secret_copies_bytearray_input() -> None:
+def test_secret_refuses_a_bytearray_the_caller_could_change_after_wrapping() -> None:
     buf = bytearray(b"secret-bytes")
-    s = Secret(bytes(buf))
+    with pytest.raises(TypeError):
+        Secret(buf)  # type: ignore[type-var]
+    s = Secret(bytes(buf))  # a copy is what it takes
     buf[:] = b"x" * len(buf)
     assert s.expose_secret() == b"secret-bytes"
 
