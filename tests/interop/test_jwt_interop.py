@@ -149,3 +149,25 @@ def test_joserfc_token_signed_with_a_keyset_key_verifies_in_sealbox(keysets, alg
         key,
     )
     assert keys.verifier(audience="api").verify(token)["sub"] == "user-1"
+
+
+def test_kidless_pyjwt_tokens_verify_with_a_jwks_of_several_keys_without_kid():
+    # An issuer that never sets kid publishes an RS256 and an ES256 key: a valid JWK Set
+    # (kid is optional, RFC 7517 §4.5), once refused as "two keys have the key id None".
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    signers = {
+        "RS256": rsa.generate_private_key(public_exponent=65537, key_size=2048),
+        "ES256": ec.generate_private_key(ec.SECP256R1()),
+    }
+    algorithms = pyjwt.algorithms.get_default_algorithms()
+    members = [json.loads(algorithms[alg].to_jwk(key.public_key())) for alg, key in signers.items()]
+    assert all("kid" not in m for m in members)
+    verifier = TokenVerifier(
+        JWKSet.from_dict({"keys": members}), audience="api", require_kid=False, token_type=None
+    )
+    now = int(time.time())
+    for alg, key in signers.items():
+        token = pyjwt.encode({"sub": alg, "aud": "api", "iat": now, "exp": now + 60}, key, alg)
+        assert "kid" not in pyjwt.get_unverified_header(token)
+        assert verifier.verify(token)["sub"] == alg

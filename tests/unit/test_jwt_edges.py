@@ -326,3 +326,33 @@ def test_many_threads_with_unknown_kids_at_once_share_one_refetch(server: JWKSSe
     assert verifier.verify(keys.issue("u", now=T0), now=T0)["sub"] == "u"
     assert server.hits == 2
     source.close()
+
+
+def _rsa_jwk() -> dict[str, object]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
+    numbers = key.public_numbers()
+    return {
+        "kty": "RSA",
+        "n": b64url_encode(numbers.n.to_bytes(256, "big")),
+        "e": b64url_encode(numbers.e.to_bytes(3, "big")),
+    }
+
+
+def test_a_jwks_with_two_kidless_keys_for_one_algorithm_loads_and_asks_for_a_kid():
+    jwks = JWKSet.from_dict({"keys": [_rsa_jwk(), _rsa_jwk()]})
+    assert len(jwks) == 2
+    with pytest.raises(TokenError) as caught:
+        jwks.find(None, alg="RS256")
+    assert caught.value.code == "kid_needed"
+
+
+def test_a_jwks_holding_a_key_of_an_unknown_type_with_an_unknown_alg_still_loads():
+    # RFC 7517 §5: a key type not understood is ignored, its alg with it (a post-quantum
+    # "AKP" key beside the RS256 one must not take the issuer's whole set down).
+    rsa_key = {**_rsa_jwk(), "kid": "r1"}
+    pq = {"kty": "AKP", "alg": "ML-DSA-44", "kid": "pq1", "pub": b64url_encode(b"\x01" * 1312)}
+    jwks = JWKSet.from_dict({"keys": [pq, rsa_key]})
+    assert "r1" in jwks
+    assert "pq1" not in jwks
+    with pytest.raises(TokenError, match="no key with id 'pq1'"):
+        jwks.find("pq1")

@@ -65,6 +65,7 @@ _CURVES: Final = {
     "P-384": (ec.SECP384R1(), 48, "ES384"),
     "P-521": (ec.SECP521R1(), 66, "ES512"),
 }
+_KEY_TYPES: Final = frozenset({"RSA", "EC", "OKP", "oct"})
 _OKP_SIZES: Final = {"Ed25519": 32, "Ed448": 57}
 _OKP_ENCRYPTION_CURVES: Final = frozenset({"X25519", "X448"})
 # JWE "alg" and "enc" values (RFC 7518 §4.1, §5.1): a key marked with one is not a signing key.
@@ -276,6 +277,8 @@ class JWKSet:
         keys = list(keys)
         by_kid: dict[str | None, VerificationKey] = {}
         for key in keys:
+            if key.kid is None:  # optional (RFC 7517 §4.5): found by alg (only_key_for)
+                continue
             if key.kid in by_kid:
                 raise KeyFormatError(f"two keys have the key id {_quote_kid(key.kid)}")
             by_kid[key.kid] = key
@@ -397,7 +400,7 @@ def _quote_kid(kid: str | None) -> str:
     return text if len(text) <= 60 else text[:56] + "...'"
 
 
-def _parse_jwk(  # noqa: PLR0911, PLR0912 - one branch per RFC 7517 member rule
+def _parse_jwk(  # noqa: PLR0912 - one branch per RFC 7517 member rule
     obj: object, where: str, *, allow_hmac: bool
 ) -> VerificationKey | None:
     """Return the key, ``None`` for a key that is not for signatures, or raise."""
@@ -427,7 +430,7 @@ def _parse_jwk(  # noqa: PLR0911, PLR0912 - one branch per RFC 7517 member rule
     # Not a signature key: skipped (RFC 7517 §5), so a token naming it finds no key.
     if (use is not None and use != "sig") or (key_ops is not None and "verify" not in key_ops):
         return None
-    if alg in _JWE_ALGS:
+    if alg in _JWE_ALGS or kty not in _KEY_TYPES:  # unknown kty ("AKP"), its alg with it
         return None
     if alg is not None and alg not in ALGORITHMS:
         raise KeyFormatError(f"{where}: unknown or unsupported alg {_quote_kid(alg)}")
@@ -439,9 +442,7 @@ def _parse_jwk(  # noqa: PLR0911, PLR0912 - one branch per RFC 7517 member rule
         return _parse_ec(obj, where, kid, alg)
     if kty == "OKP":
         return _parse_okp(obj, where, kid, alg)
-    if kty == "oct":
-        return _parse_oct(obj, where, kid, alg, allow_hmac=allow_hmac)
-    return None  # an unknown key type (RFC 7517 §5: ignore it)
+    return _parse_oct(obj, where, kid, alg, allow_hmac=allow_hmac)
 
 
 def _refuse_private(obj: dict[str, Any], where: str) -> None:
