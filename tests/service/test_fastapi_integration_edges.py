@@ -179,6 +179,27 @@ def test_scopes_given_to_security_around_the_bearer_are_required(scoped: Served)
     assert "parameters" not in spec["paths"]["/security"]["get"]
 
 
+@pytest.mark.parametrize("value", ["Bearer   ", "Bearer \t ", "Bearer"])
+def test_a_bearer_scheme_followed_by_spaces_alone_is_no_token_not_an_invalid_one(
+    value: str,
+) -> None:
+    # RFC 6750 §3.1: a request without a token gets the bare challenge, no error code;
+    # "Bearer   " was answered invalid_token, for a token the client never sent.
+    from starlette.requests import Request
+
+    from sealbox.integrations.fastapi import ApiError
+
+    auth = BearerAuth(LocalJWKS(KEYS, issuer=ISSUER, audience=AUDIENCE))
+    scope = {"type": "http", "headers": [(b"authorization", value.encode())]}
+    with pytest.raises(ApiError) as refused:
+        asyncio.run(auth(Request(scope)))
+    assert refused.value.status_code == 401
+    assert refused.value.code == "not_authenticated"
+    assert refused.value.headers == {"WWW-Authenticate": "Bearer"}
+    padded = {"type": "http", "headers": [(b"authorization", f"bearer  {issue()} ".encode())]}
+    assert asyncio.run(auth(Request(padded))).username == "alice"
+
+
 @pytest.fixture(scope="module")
 def without_handlers(tls: tuple[Path, Path]) -> Iterator[Served]:
     yield from serve(scoped_app(handlers=False), tls)
@@ -720,3 +741,55 @@ def test_a_source_used_from_a_second_event_loop_fetches_there_too(
     assert [getattr(r, "username", r) for r in first] == [f"user-{n}" for n in range(5)]
     assert [getattr(r, "username", r) for r in second] == [f"user-{n}" for n in range(5)]
     assert jwks_server.hits == 2
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _kidless_issuer() -> tuple[Any, dict[str, Any]]:
+    """An issuer that never sets kid: a function making its tokens, and its JWKS."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    key = Ed25519PrivateKey.generate()
+    raw = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+    def token(subject: str) -> str:
+        now = int(time.time())
+        claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": subject, "iat": now, "exp": now + 60}
+        head = _b64(json.dumps({"alg": "EdDSA", "typ": "at+jwt"}).encode())
+        body = _b64(json.dumps(claims).encode())
+        return f"{head}.{body}.{_b64(key.sign(f'{head}.{body}'.encode()))}"
+
+    return token, {"keys": [{"kty": "OKP", "crv": "Ed25519", "x": _b64(raw)}]}
+
+
+def test_local_and_remote_sources_verify_kidless_tokens_when_asked(
+    jwks_server: JWKSServer, tls: tuple[Path, Path], tmp_path: Path
+) -> None:
+    # An issuer that never sets kid could not be used by a FastAPI app at all: the
+    # sources had no require_kid=False, which TokenVerifier and `sealbox jwt verify` have.
+    token, jwks = _kidless_issuer()
+    jwks_server.body = json.dumps(jwks).encode()
+    (tmp_path / "jwks.json").write_text(json.dumps(jwks))
+
+    async def run() -> list[str]:
+        strict = LocalJWKS(tmp_path / "jwks.json", issuer=ISSUER, audience=AUDIENCE)
+        with pytest.raises(TokenError):
+            await strict.authenticate(token("strict"))
+        local = LocalJWKS(
+            tmp_path / "jwks.json", issuer=ISSUER, audience=AUDIENCE, require_kid=False
+        )
+        remote = RemoteJWKS(
+            url(jwks_server), issuer=ISSUER, audience=AUDIENCE, ca=tls[0], require_kid=False
+        )
+        try:
+            return [
+                (await local.authenticate(token("local"))).username,
+                (await remote.authenticate(token("remote"))).username,
+            ]
+        finally:
+            await remote.aclose()
+
+    assert asyncio.run(run()) == ["local", "remote"]

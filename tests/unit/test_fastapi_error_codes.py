@@ -47,6 +47,17 @@ def test_an_apps_own_http_exception_keeps_its_status_and_gets_its_code(
     assert answer.json()["error"] == code
 
 
+@pytest.mark.parametrize("status", [500, 502, 503])
+def test_an_apps_own_5xx_is_an_internal_error_not_the_clients_invalid_request(
+    status: int,
+) -> None:
+    # `raise HTTPException(503, "the database is down")` was answered invalid_request:
+    # a client reading the code would change its request instead of trying again.
+    answer = _answer(status)
+    assert answer.status_code == status
+    assert answer.json() == {"error": "internal_error", "message": "not your order"}
+
+
 def test_the_openapi_document_shows_the_token_endpoints_errors_as_rfc_6749_errors() -> None:
     from sealbox.integrations.fastapi import auth_router
 

@@ -76,7 +76,7 @@ class ErrorCode(enum.StrEnum):
     NOT_FOUND = SignInErrorCode.NOT_FOUND.value
     METHOD_NOT_ALLOWED = SignInErrorCode.METHOD_NOT_ALLOWED.value
     CLIENT_CERTIFICATE_REQUIRED = SignInErrorCode.CLIENT_CERTIFICATE_REQUIRED.value
-    INTERNAL_ERROR = "internal_error"
+    INTERNAL_ERROR = SignInErrorCode.INTERNAL_ERROR.value
     # Account administration (/users, scope users:admin).
     ACCOUNT_NOT_FOUND = "account_not_found"
     OWN_ACCOUNT = "own_account"

@@ -142,6 +142,9 @@ def bearer_token(header: str) -> str:
         ApiError: 401 ``not_authenticated`` when there is none.
     """
     scheme, _, token = header.partition(" ")
+    # Spaces alone after the scheme are no token either: the same 401 as none at all, not
+    # an ``invalid_token`` for a token the client never sent.
+    token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise ApiError(
             401,
@@ -149,7 +152,7 @@ def bearer_token(header: str) -> str:
             "a bearer access token is required",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    return token.strip()
+    return token
 
 
 def authorization(scope: Mapping[str, Any]) -> str:

@@ -67,6 +67,8 @@ class ErrorCode(enum.StrEnum):
     USER_TOKEN_REQUIRED = "user_token_required"  # noqa: S105
     # The password was right; the account's second factor needs a code (``otp``).
     MFA_REQUIRED = "mfa_required"
+    # A 5xx an app raised itself (HTTPException): the server failed, not the request.
+    INTERNAL_ERROR = "internal_error"
 
 
 _STATUS_CODES = {
@@ -188,6 +190,8 @@ def install_error_handlers(app: FastAPI) -> None:
             return validation_error_response(
                 [{"loc": ("body",), "type": "json_invalid", "msg": "the body is not JSON text"}]
             )
-        code = _STATUS_CODES.get(exc.status_code, ErrorCode.INVALID_REQUEST)
+        code = _STATUS_CODES.get(exc.status_code) or (
+            ErrorCode.INTERNAL_ERROR if exc.status_code >= 500 else ErrorCode.INVALID_REQUEST
+        )
         message = exc.detail if isinstance(exc.detail, str) else code.value.replace("_", " ")
         return error_response(exc.status_code, code, message, dict(exc.headers or {}))

@@ -65,6 +65,8 @@ def _verifier(
     audience: str | Iterable[str],
     token_type: str | None,
     leeway: float,
+    *,
+    require_kid: bool,
 ) -> TokenVerifier:
     return TokenVerifier(
         keys,
@@ -73,6 +75,7 @@ def _verifier(
         token_type=token_type,
         required_claims=("exp", "iat", "sub"),
         leeway=leeway,
+        require_kid=require_kid,
     )
 
 
@@ -86,6 +89,9 @@ class LocalJWKS:
         audience: the accepted ``aud`` (required).
         token_type: the required ``typ`` header (``None``: any).
         leeway: seconds of clock skew allowed.
+        require_kid: refuse tokens without ``kid`` (the default). With ``False``, such a
+            token is checked with the set's one key for its ``alg`` (for issuers that
+            never set ``kid``); when several keys fit, it is refused.
 
     Raises:
         KeyFormatError: the JWKS file is not a JWK Set.
@@ -99,6 +105,7 @@ class LocalJWKS:
         audience: str | Iterable[str],
         token_type: str | None = "at+jwt",  # noqa: S107 - a media type
         leeway: float = 5,
+        require_kid: bool = True,
     ) -> None:
         source: KeySource
         if isinstance(keys, SigningKeySet):
@@ -107,7 +114,9 @@ class LocalJWKS:
             source = keys
         else:
             source = JWKSet.from_json(Path(keys).read_bytes())
-        self._verifier = _verifier(source, issuer, audience, token_type, leeway)
+        self._verifier = _verifier(
+            source, issuer, audience, token_type, leeway, require_kid=require_kid
+        )
         self._cache = VerifiedTokenCache()
 
     def __repr__(self) -> str:
@@ -147,6 +156,9 @@ class RemoteJWKS:
         pins: SPKI pins of the issuer's key.
         token_type: the required ``typ`` header (``None``: any).
         leeway: seconds of clock skew allowed.
+        require_kid: refuse tokens without ``kid`` (the default). With ``False``, such a
+            token is checked with the set's one key for its ``alg`` (for issuers that
+            never set ``kid``); when several keys fit, it is refused.
         **options: further :class:`~sealbox.jwt.AsyncRemoteJWKSet` arguments
             (``cache_ttl``, ``min_refresh_interval``, ``timeout``, ``client``…).
 
@@ -163,10 +175,13 @@ class RemoteJWKS:
         pins: Iterable[str] | str = (),
         token_type: str | None = "at+jwt",  # noqa: S107 - a media type
         leeway: float = 5,
+        require_kid: bool = True,
         **options: Any,
     ) -> None:
         self.keys = AsyncRemoteJWKSet(url, ca=ca, pins=pins, **options)
-        self._verifier = _verifier(self.keys, issuer, audience, token_type, leeway)
+        self._verifier = _verifier(
+            self.keys, issuer, audience, token_type, leeway, require_kid=require_kid
+        )
         self._cache = VerifiedTokenCache()
 
     def __repr__(self) -> str:
