@@ -127,6 +127,13 @@ def test_missing_keyset(cli, tmp_path):
     assert result.stderr == f"sealbox: error: keyset {tmp_path / 'none.jwt'} does not exist\n"
 
 
+def test_verify_with_a_missing_keyset_says_so_before_asking_for_a_passphrase(cli, tmp_path):
+    # It said "no passphrase given and no terminal to ask on", for a file not there.
+    result = cli(["jwt", "verify", "--keyset", tmp_path / "none.jwt", "a.b.c"])
+    assert result.code == 1
+    assert result.stderr == f"sealbox: error: keyset {tmp_path / 'none.jwt'} does not exist\n"
+
+
 def test_issue_and_verify(cli, keyset_file, jwks_file):
     token = issue(
         cli, keyset_file, "--aud", "api", "--aud", "billing", "--iss", "https://me",
@@ -158,6 +165,8 @@ def test_issue_and_verify(cli, keyset_file, jwks_file):
         ("novalue", "is not NAME=VALUE"),
         ("=x", "is not NAME=VALUE"),
         ("n:=nope", "is not JSON"),
+        ("n:=NaN", "the value of 'n' is not JSON"),
+        ("n:=[-Infinity]", "the value of 'n' is not JSON"),
         ("sub=admin", "'sub' has its own option"),
         ("exp:=1", "'exp' has its own option"),
     ],

@@ -115,3 +115,25 @@ def test_an_import_too_large_on_stdin_is_named_standard_input(
     source.write_text(line)
     r = _users(cli, tmp_path / "data", "import", source)
     assert (r.code, r.stderr) == (1, f"sealbox: error: {source} is larger than 64 bytes\n")
+
+
+@pytest.mark.parametrize("command", [["create", "noor"], ["reset-password", "noor"]])
+def test_no_password_on_stdin_without_a_terminal_is_said_so_and_changes_nothing(
+    cli, tmp_path: Path, command: list[str]
+) -> None:
+    # A script that forgot to pipe the password was told it "must have 8 to 1024
+    # characters", as if it had given an empty one on purpose.
+    data = tmp_path / "data"
+    if command[0] == "reset-password":
+        assert _users(cli, data, "create", "noor", input=b"noor-password-1").code == 0
+    r = _users(cli, data, *command, input=b"")
+    assert r.code == 1
+    assert r.stderr.splitlines() == [
+        "sealbox: error: no password for noor on standard input, and no terminal to ask on",
+        (
+            "sealbox: hint: pipe it in (printf '%s' \"$PASSWORD\" | sealbox users …), "
+            "or run the command on a terminal"
+        ),
+    ]
+    shown = _users(cli, data, "show", "noor")
+    assert shown.code == (0 if command[0] == "reset-password" else 1)

@@ -86,9 +86,12 @@ def test_names_of_existing_accounts_and_their_look_alikes_are_refused() -> None:
     [
         ("not json", "not JSON (expecting value at column 1)"),
         ("[1, 2]", "not a JSON object"),
-        (_line(password_hash=ARGON2), "'username' must be a string"),
+        (_line(password_hash=ARGON2), "'username' is missing"),
+        (_line(username=None, password_hash=ARGON2), "'username' must be a string"),
+        (_line(username=7, password_hash=ARGON2), "'username' must be a string"),
         (_line(username="x y", password_hash=ARGON2), "the username is not valid: spaces"),
-        (_line(username="eve"), "'password_hash' must be a string"),
+        (_line(username="eve"), "'password_hash' is missing"),
+        (_line(username="eve", password_hash=None), "'password_hash' must be a string"),
         (_line(username="eve", password_hash="$1$abc$def"), "the password hash is not usable"),
         (_line(username="eve", password_hash="$2b$04$short"), "the password hash is not usable"),
         (_line(username="eve", password_hash="pbkdf2_sha256$x$y$z"), "not usable"),
@@ -162,3 +165,17 @@ def test_scopes_follow_the_rfc_6749_grammar() -> None:
         with pytest.raises(ConfigError) as info:
             check_scopes(bad)
         assert info.value.code == "invalid_scope"
+
+
+def test_a_line_giving_a_member_twice_is_refused_not_read_as_its_last_value() -> None:
+    # {"username": "q5", "username": "q6"} imported q6 (Python's json keeps the last):
+    # another reader of the same export (jq's first pass, a review script) sees q5.
+    twice = f'{{"username": "mallory", "password_hash": "{BCRYPT}", "username": "admin"}}'
+    hash_twice = f'{{"username": "trent", "password_hash": "x", "password_hash": "{BCRYPT}"}}'
+    report = _plan([_line(username="ok", password_hash=ARGON2), twice, hash_twice])
+    assert report.imported == ("ok",)
+    assert [(p.line, p.reason) for p in report.problems] == [
+        (2, "the member 'username' is given twice"),
+        (3, "the member 'password_hash' is given twice"),
+    ]
+    assert all(BCRYPT not in p.reason for p in report.problems)

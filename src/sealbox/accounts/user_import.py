@@ -132,7 +132,10 @@ def _parsed(text: str) -> Any:
     """The JSON value of one line, or why it is not one (never what the line held: it may
     hold a hash)."""
     try:
-        return json.loads(text)
+        return json.loads(text, object_pairs_hook=_members)
+    except _TwiceGiven as exc:
+        # {"username": "a", "username": "b"}: parsers disagree on which one counts.
+        return InvalidLine(f"the member {exc.name!r} is given twice")
     except json.JSONDecodeError as exc:
         return InvalidLine(f"not JSON ({exc.msg.lower()} at column {exc.colno})")
     except RecursionError:
@@ -237,6 +240,23 @@ def _look_alike(c: PlannedAccount | _Named, group: list[PlannedAccount | _Named]
     return f"looks like {others} (UTS #39)"
 
 
+class _TwiceGiven(Exception):  # noqa: N818 - an outcome, caught in _parsed
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name if len(name) <= 40 else name[:37] + "..."
+
+
+def _members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    members = dict(pairs)
+    if len(members) != len(pairs):
+        seen: set[str] = set()
+        for name, _value in pairs:
+            if name in seen:
+                raise _TwiceGiven(name)
+            seen.add(name)
+    return members
+
+
 class _Refused(Exception):  # noqa: N818 - an outcome, caught in plan_import
     def __init__(self, username: str | None, reason: str) -> None:
         super().__init__(reason)
@@ -257,11 +277,14 @@ def _check_record(
     if unknown:
         raise _Refused(name, "unknown member " + ", ".join(repr(str(k)) for k in unknown))
     if name is None:
-        raise _Refused(None, "'username' must be a string")
+        missing = "username" not in value
+        raise _Refused(None, f"'username' {'is missing' if missing else 'must be a string'}")
     password_hash = value.get("password_hash")
     scopes = value.get("scopes", [])
     try:
         canonical = canonical_username(name)
+        if "password_hash" not in value:
+            raise _Refused(name, "'password_hash' is missing")
         if not isinstance(password_hash, str):
             raise _Refused(name, "'password_hash' must be a string")
         scheme = _checked_scheme(name, password_hash, hasher)

@@ -157,6 +157,11 @@ def verify_token(
         from sealbox.jwt.keyset import SigningKeySet
 
         assert keyset_file is not None
+        from pathlib import Path
+
+        if not Path(keyset_file).is_file():
+            # Said before the passphrase is asked for (or found missing).
+            raise CLIError(f"keyset {keyset_file} does not exist")
         source = SigningKeySet.load(keyset_file, read_passphrase(passphrase_file))
     verifier = TokenVerifier(
         source,

@@ -225,6 +225,10 @@ def jwks(file: Path, passphrase_file: Path | None) -> None:
     click.echo(json.dumps(document, indent=2))
 
 
+def _not_json(constant: str) -> Any:
+    raise ValueError(constant)
+
+
 def _parse_claim(
     ctx: click.Context,  # noqa: ARG001 - click's callback signature
     param: click.Parameter,  # noqa: ARG001
@@ -241,7 +245,8 @@ def _parse_claim(
             raise click.BadParameter(f"{name!r} has its own option or is set by sealbox")
         if as_json:
             try:
-                claims[name] = json.loads(value)
+                # NaN and Infinity are not JSON (RFC 8259 §6), though Python reads them.
+                claims[name] = json.loads(value, parse_constant=_not_json)
             except ValueError:
                 raise click.BadParameter(f"the value of {name!r} is not JSON") from None
         else:

@@ -325,9 +325,18 @@ def _read_password(name: str) -> str:
         return first
     raw = sys.stdin.buffer.read(8192)
     try:
-        return raw.decode().removesuffix("\n").removesuffix("\r")
+        password = raw.decode().removesuffix("\n").removesuffix("\r")
     except UnicodeDecodeError:
         raise CLIError("the password on stdin is not UTF-8") from None
+    if not password:
+        # A script that forgot to pipe it (or a cron job with stdin closed): say so, not
+        # that an empty password is too short.
+        raise CLIError(
+            f"no password for {name} on standard input, and no terminal to ask on",
+            hint="pipe it in (printf '%s' \"$PASSWORD\" | sealbox users …), "
+            "or run the command on a terminal",
+        )
+    return password
 
 
 __all__ = ["users"]
