@@ -112,6 +112,8 @@ class JWKSServer(http.server.ThreadingHTTPServer):
         self.status = 200
         self.cache_control: str | None = None
         self.location: str | None = None
+        self.content_encoding: str | None = None
+        self.accept_encoding: list[str | None] = []
         self.hits = 0
 
     def publish(self, keys: SigningKeySet) -> None:
@@ -124,6 +126,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         srv = self.server
         srv.hits += 1
+        srv.accept_encoding.append(self.headers.get("Accept-Encoding"))
         self.send_response(srv.status)
         self.send_header("Content-Type", "application/jwk-set+json")
         self.send_header("Content-Length", str(len(srv.body)))
@@ -131,6 +134,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.send_header("Cache-Control", srv.cache_control)
         if srv.location:
             self.send_header("Location", srv.location)
+        if srv.content_encoding:
+            self.send_header("Content-Encoding", srv.content_encoding)
         self.end_headers()
         self.wfile.write(srv.body)
 
@@ -376,6 +381,24 @@ def test_oversized_and_invalid_key_sets(server, client_context):
     with pytest.raises(TokenError, match="symmetric"):
         remote(server, client_context, Clock()).find("k")
 
+
+
+def test_a_compressed_key_set_is_refused_not_inflated(server, client_context):
+    import gzip
+
+    # 64 MiB of JSON whitespace in 64 KiB of gzip: inflated, one chunk of it would take
+    # megabytes before the size limit saw it.
+    server.body = gzip.compress(b'{"keys": [' + b" " * (64 << 20) + b"]}", compresslevel=9)
+    server.content_encoding = "gzip"
+    with pytest.raises(TokenError, match="came compressed"):
+        remote(server, client_context, Clock()).find("k")
+    assert server.accept_encoding == ["identity"]
+    # The same set uncompressed, or marked identity, is read.
+    keys = SigningKeySet.generate()
+    server.publish(keys)
+    server.content_encoding = "identity"
+    verifier = TokenVerifier(remote(server, client_context, Clock()), audience="api")
+    assert verifier.verify(keys.issue("u", audience="api", now=T0), now=T0)["sub"] == "u"
 
 def test_http_only_when_allowed(plain_server):
     keys = SigningKeySet.generate()

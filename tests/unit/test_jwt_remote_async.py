@@ -200,3 +200,21 @@ def test_a_callers_client_is_left_open(server, tls) -> None:
             assert not mine.is_closed
 
     asyncio.run(run())
+
+
+def test_a_compressed_key_set_is_refused_not_inflated(server, tls) -> None:
+    import gzip
+
+    server.body = gzip.compress(b'{"keys": [' + b" " * (64 << 20) + b"]}", compresslevel=9)
+    server.content_encoding = "gzip"
+
+    async def run() -> None:
+        source = _remote(server, tls[1], Clock())
+        try:
+            with pytest.raises(TokenError, match="came compressed"):
+                await source.ensure("k")
+        finally:
+            await source.aclose()
+
+    asyncio.run(run())
+    assert server.accept_encoding == ["identity"]

@@ -232,8 +232,12 @@ class RemoteJWKSet:
                     "GET", cache.url, headers=ACCEPT, extensions=extensions
                 ) as response,
             ):
-                body = BodyReader(response.status_code, None if deadline is None else deadline.at)
-                for chunk in response.iter_bytes():
+                body = BodyReader(
+                    response.status_code,
+                    None if deadline is None else deadline.at,
+                    encoding=response.headers.get("content-encoding"),
+                )
+                for chunk in response.iter_raw():
                     body.add(chunk)
                 cache_control = response.headers.get("cache-control", "")
                 if deadline is not None:

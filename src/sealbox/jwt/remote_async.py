@@ -250,8 +250,10 @@ class AsyncRemoteJWKSet:
             # httpx's timeouts bound each read; this bounds the fetch (a trickling server).
             async with asyncio.timeout(self._timeout):
                 async with self._client.stream("GET", cache.url, headers=ACCEPT) as response:
-                    body = BodyReader(response.status_code)
-                    async for chunk in response.aiter_bytes():
+                    body = BodyReader(
+                        response.status_code, encoding=response.headers.get("content-encoding")
+                    )
+                    async for chunk in response.aiter_raw():
                         body.add(chunk)
                     cache_control = response.headers.get("cache-control", "")
             keys = body.keys()

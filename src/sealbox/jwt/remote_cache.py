@@ -40,7 +40,13 @@ __all__ = [
 log = logging.getLogger("sealbox.jwt")
 
 #: The ``Accept`` header of a key set request.
-ACCEPT: Final = {"Accept": "application/jwk-set+json, application/json"}
+# A key set is small: it is asked for, and taken, uncompressed. A compressed body is
+# refused rather than inflated: one small chunk of it can inflate to many megabytes before
+# the size limit sees it.
+ACCEPT: Final = {
+    "Accept": "application/jwk-set+json, application/json",
+    "Accept-Encoding": "identity",
+}
 
 _MAX_AGE: Final = re.compile(r"(?:^|,)\s*max-age\s*=\s*(\d+)\s*(?:,|$)", re.IGNORECASE)
 _NO_STORE: Final = re.compile(r"(?:^|,)\s*(no-store|no-cache)\s*(?:,|$)", re.IGNORECASE)
@@ -94,15 +100,22 @@ def client_tls(
 
 class BodyReader:
     """A key set response's body, refused past :data:`~sealbox.jwt.jwk.MAX_JWKS_SIZE` bytes
-    or, with a ``deadline`` (``time.monotonic()``), once it has passed.
+    or, with a ``deadline`` (``time.monotonic()``), once it has passed; and refused when it
+    is compressed (``encoding``, its ``Content-Encoding``): it is read raw.
 
     httpx's timeouts bound each read, not the fetch: a server that sends a byte now
     and then would hold the fetch (and the lookups waiting for it) for days.
     """
 
-    def __init__(self, status_code: int, deadline: float | None = None) -> None:
+    def __init__(
+        self, status_code: int, deadline: float | None = None, *, encoding: str | None = None
+    ) -> None:
         if status_code != 200:
             raise FetchError(f"HTTP status {status_code}")
+        if encoding and encoding.strip().lower() != "identity":
+            raise FetchError(
+                f"the key set came compressed ({encoding[:20]!r}), though asked for uncompressed"
+            )
         self._body = bytearray()
         self._deadline = deadline
 
