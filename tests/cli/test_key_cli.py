@@ -459,3 +459,88 @@ def test_an_output_of_two_files_refuses_dash_instead_of_writing_files_named_dash
     assert r.code == 2
     assert "'-' is not a file name here" in r.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_sign_with_force_never_replaces_the_key_or_passphrase_file_it_reads(
+    tmp_path: Path, cli, ed_key: Path
+) -> None:
+    # FILE.sig naming the key file (or the passphrase file, or FILE itself through a link)
+    # would replace it with the signature: the key, or the passphrase, lost for good.
+    key = tmp_path / "data.sig"
+    key.write_bytes(ed_key.read_bytes())
+    data = tmp_path / "data"
+    data.write_text("release\n")
+    r = cli(["sign", "-k", key, "--force", data])
+    assert r.code == 1 and r.stderr.splitlines() == [
+        f"sealbox: error: {key} is the key file",
+        "sealbox: hint: write the output to another file",
+    ]
+    assert key.read_bytes() == ed_key.read_bytes()
+    pf = tmp_path / "pw.sig"
+    pf.write_text(PASS + "\n")
+    (tmp_path / "pw").write_text("data\n")
+    r = cli(["sign", "-k", ed_key, "--passphrase-file", pf, "--force", tmp_path / "pw"])
+    assert r.code == 1 and f"sealbox: error: {pf} is the passphrase file" in r.stderr
+    assert pf.read_text() == PASS + "\n"
+    (tmp_path / "data.txt.sig").symlink_to(tmp_path / "data.txt")
+    (tmp_path / "data.txt").write_text("release\n")
+    r = cli(["sign", "-k", ed_key, "--force", tmp_path / "data.txt"])
+    assert r.code == 1 and "data.txt.sig is the input file" in r.stderr
+    assert (tmp_path / "data.txt").read_text() == "release\n"
+
+
+def test_generate_with_force_never_replaces_its_passphrase_file(tmp_path: Path, cli) -> None:
+    # The new key would be encrypted under a passphrase whose only copy it replaced.
+    for output, pf in (("pw", "pw"), ("k", "k.pub")):
+        path = tmp_path / pf
+        path.write_text(PASS + "\n")
+        r = cli(["key", "generate", "-o", tmp_path / output, "--passphrase-file", path, "--force"])
+        assert r.code == 1 and r.stderr.splitlines() == [
+            f"sealbox: error: {path} is the passphrase file",
+            "sealbox: hint: write the output to another file",
+        ]
+        assert path.read_text() == PASS + "\n"
+
+
+def test_generate_with_force_racing_another_writes_a_matching_pair(
+    tmp_path: Path, cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another `key generate --force` of the same FILE runs between this one's two writes:
+    # FILE from one pair and FILE.pub from the other would leave a public key whose
+    # private key is gone (whatever is encrypted to it is lost).
+    import subprocess
+    import time
+
+    import sealbox.cli.key as key_cli
+    from tests._race import clean_env
+
+    out = tmp_path / "k"
+    real_write = key_cli.atomic_write
+    other: list[subprocess.Popen[bytes]] = []
+
+    def write_then_race(path, data, **kwargs):
+        real_write(path, data, **kwargs)
+        if other or Path(path) != out:
+            return
+        log = tmp_path / "other.log"
+        args = ["key", "generate", "-o", out, "--no-passphrase", "--force"]
+        with log.open("wb") as err:
+            other.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "sealbox", *args],
+                    stdout=subprocess.DEVNULL,
+                    stderr=err,
+                    env=clean_env(),
+                )
+            )
+        deadline = time.monotonic() + 20
+        # Until it has written the pair, or waits for this writer's lock.
+        while other[0].poll() is None and b"waiting" not in log.read_bytes():
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+
+    monkeypatch.setattr(key_cli, "atomic_write", write_then_race)
+    r = cli(["key", "generate", "-o", out, "--no-passphrase", "--force"])
+    assert r.code == 0, r.stderr
+    assert other[0].wait(timeout=30) == 0
+    assert PrivateKey.load(out).public_key == PublicKey.load(tmp_path / "k.pub")

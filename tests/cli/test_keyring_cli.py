@@ -142,14 +142,24 @@ def test_unknown_key_id(cli, keyring: Path) -> None:
     assert (r.code, r.stderr) == (1, "sealbox: error: no key 00000001 in this keyring\n")
 
 
-def test_wrong_passphrase_changes_nothing(cli, keyring: Path) -> None:
+def test_wrong_passphrase_changes_nothing_and_says_which_keyring_and_passphrase(
+    cli, keyring: Path, tmp_path: Path
+) -> None:
     before = keyring.read_bytes()
     for args in (["keyring", "rotate", keyring], ["keyring", "list", keyring]):
         r = cli(args, env={"SEALBOX_PASSPHRASE": "wrong"})
         assert r.code == 1 and r.stdout == b""
         assert r.stderr == (
-            "sealbox: error: cannot open the keyring: wrong passphrase, or the file was altered\n"
+            f"sealbox: error: cannot open keyring {keyring}: wrong passphrase, or the file "
+            "was altered\nsealbox: hint: the passphrase came from $SEALBOX_PASSPHRASE\n"
         )
+    pf = tmp_path / "old-pass"
+    pf.write_text("wrong\n")
+    r = cli(["keyring", "rotate", keyring, "--passphrase-file", pf])
+    assert r.code == 1
+    assert (
+        r.stderr.splitlines()[1] == f"sealbox: hint: the passphrase came from passphrase file {pf}"
+    )
     assert keyring.read_bytes() == before
 
 
@@ -316,3 +326,47 @@ def test_seal_binds_non_utf8_aad_argument_as_its_bytes(keyring: Path) -> None:
     other = run(b"open", b"-K", bytes(keyring), b"-A", b"orders.note:\xfe", input=sealed.stdout)
     assert other.returncode == 1 and other.stdout == b""
     assert other.stderr.startswith(b"sealbox: error: ")
+
+
+def test_create_with_force_never_replaces_its_passphrase_or_recipients_file(
+    cli, tmp_path: Path
+) -> None:
+    # The new keyring would be sealed under a passphrase (or to recipients) whose only copy
+    # it replaced: a keyring nobody can open.
+    pf = tmp_path / "pass"
+    pf.write_text(PASS + "\n")
+    r = cli(["keyring", "create", pf, "--passphrase-file", pf, "--force", "--yes"])
+    assert r.code == 1 and r.stderr.splitlines() == [
+        f"sealbox: error: {pf} is the passphrase file",
+        "sealbox: hint: write the keyring to another file",
+    ]
+    assert pf.read_text() == PASS + "\n"
+    from sealbox import age
+
+    recipients = tmp_path / "recipients"
+    recipients.write_text(f"{age.X25519Identity.generate().recipient()}\n")
+    before = recipients.read_bytes()
+    r = cli(["keyring", "create", recipients, "-R", recipients, "--force", "--yes"])
+    assert r.code == 1 and f"sealbox: error: {recipients} is the recipients file" in r.stderr
+    assert recipients.read_bytes() == before
+
+
+def test_create_that_loses_a_race_to_another_creator_says_so_with_the_hint(
+    cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sealbox.keysets.keyring import Keyring
+
+    path = tmp_path / "k"
+    generate = Keyring.generate
+
+    def other_writer_first(*args, **kwargs):
+        path.write_bytes(b"the other writer's keyring")  # created after the existence check
+        return generate(*args, **kwargs)
+
+    monkeypatch.setattr(Keyring, "generate", other_writer_first)
+    r = cli(["keyring", "create", path], env=ENV)
+    assert r.code == 1 and r.stderr.splitlines() == [
+        f"sealbox: error: {path} already exists",
+        "sealbox: hint: choose another name, or use --force to replace it and lose its keys",
+    ]
+    assert path.read_bytes() == b"the other writer's keyring"

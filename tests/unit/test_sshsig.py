@@ -390,6 +390,10 @@ def test_allowed_signers_validity_window(keys) -> None:
         ("alice@x namespaces=file ssh-ed25519", "expected a key type and a base64 key after"),
         ("alice@x ssh-ed25519 !!!notbase64", "line 1"),
         ('"" ssh-ed25519 AAAA', "line 1: empty principals"),
+        # ssh-keygen skips these ("multiple clauses"): the last one must not win.
+        ('alice@x namespaces="git",namespaces="file" KEY', "'namespaces' is given more than once"),
+        ('a@x valid-after="20990101",Valid-After="20200101" KEY', "'valid-after' is given more"),
+        ("alice@x cert-authority,cert-authority KEY", "'cert-authority' is given more than once"),
     ],
 )
 def test_allowed_signers_errors(keys, line: str, message: str) -> None:

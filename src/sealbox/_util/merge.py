@@ -24,9 +24,8 @@ import os
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import TypeVar
 
-from sealbox._util.files import atomic_write, read_limited
+from sealbox._util.files import atomic_write, file_exists_error, read_limited
 from sealbox._util.locks import locked
-from sealbox.exceptions import StorageError
 
 __all__ = [
     "Origin",
@@ -135,7 +134,7 @@ def save_merged(
     with locked(target):
         if os.path.lexists(target):
             if not overwrite:
-                raise StorageError(f"{os.fspath(path)} already exists")
+                raise file_exists_error(path)
             current = read_limited(target, limit, what)
             if merge and origin != origin_of(target, current):
                 merge_from(current, target)

@@ -51,6 +51,7 @@ __all__ = [
     "load_identity_files",
     "load_recipients",
     "open_output",
+    "refuse_read_file",
     "stdout_is_terminal",
 ]
 
@@ -179,7 +180,22 @@ def check_output(
     """
     if not os.path.exists(path) or is_special(path):
         return
-    read = [(input_, "the input file"), *((p, f"the {what}") for p, what in also)]
+    refuse_read_file(path, [(input_, "input file"), *also])
+    if not force:
+        raise CLIError(f"{os.fspath(path)} already exists", hint="use --force to replace it")
+
+
+def refuse_read_file(
+    path: PathArg,
+    read: Sequence[tuple[PathArg | None, str]],
+    *,
+    hint: str = "write the output to another file",
+) -> None:
+    """Refuse ``path`` as an output if it is one of the files the command reads (``read``:
+    each with what it is; ``None`` or ``-`` for standard input), whatever the name it is
+    given by (a link, a hard link), even with ``--force``: replacing a key, an identity,
+    a passphrase file or the input loses what the command needed to be undone.
+    """
     for other, what in read:
         with contextlib.suppress(OSError, ValueError):
             if other is None or is_std(other):
@@ -189,11 +205,7 @@ def check_output(
             else:
                 same = os.path.samefile(path, other)
             if same:
-                raise CLIError(
-                    f"{os.fspath(path)} is {what}", hint="write the output to another file"
-                )
-    if not force:
-        raise CLIError(f"{os.fspath(path)} already exists", hint="use --force to replace it")
+                raise CLIError(f"{os.fspath(path)} is the {what}", hint=hint)
 
 
 @contextlib.contextmanager

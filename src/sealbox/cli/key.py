@@ -102,6 +102,12 @@ def generate(
     for path in (output, public_path):
         if path.is_dir():
             raise CLIError(f"{path} is a directory", hint="choose another -o FILE")
+        if passphrase_file is not None:
+            # Even with --force: the new key would be sealed under a passphrase whose
+            # only copy it replaced.
+            from sealbox.cli._encrypt_decrypt import refuse_read_file
+
+            refuse_read_file(path, [(passphrase_file, "passphrase file")])
         if path.exists() and not force:
             raise CLIError(
                 f"{path} already exists",
@@ -124,19 +130,26 @@ def generate(
 
 def _save_pair(private: tuple[Path, bytes], public: tuple[Path, bytes], *, force: bool) -> None:
     """Write a key pair. With --force the old pair is replaced only as a pair: if FILE.pub
-    cannot be written, FILE gets its old key back (not a new key beside the old public key)."""
+    cannot be written, FILE gets its old key back (not a new key beside the old public key).
+
+    FILE's lock is held from the first write to the last: another writer of the same pair
+    (a second ``key generate --force``) cannot put its FILE or FILE.pub between the two,
+    which would leave a public key whose private key is gone."""
+    from sealbox.storage import locked
+
     (output, private_data), (public_path, public_data) = private, public
-    old_private = output.read_bytes() if output.is_file() else None
-    atomic_write(output, private_data, mode=0o600, overwrite=force)
-    try:
-        atomic_write(public_path, public_data, mode=0o644, overwrite=force)
-    except BaseException:
-        with contextlib.suppress(OSError, SealboxError):
-            if old_private is None:
-                output.unlink()
-            else:
-                atomic_write(output, old_private, mode=0o600, overwrite=True)
-        raise
+    with locked(output):
+        old_private = output.read_bytes() if output.is_file() else None
+        atomic_write(output, private_data, mode=0o600, overwrite=force)
+        try:
+            atomic_write(public_path, public_data, mode=0o644, overwrite=force)
+        except BaseException:
+            with contextlib.suppress(OSError, SealboxError):
+                if old_private is None:
+                    output.unlink()
+                else:
+                    atomic_write(output, old_private, mode=0o600, overwrite=True)
+            raise
 
 
 def _read_public(file: Path, passphrase_file: Path | None) -> PublicKey:

@@ -10,9 +10,19 @@ import click
 from sealbox import age
 from sealbox.cli._age_args import identity_option, recipient_options
 from sealbox.cli._dialect import confirm, echo_json, json_option, option, yes_option
-from sealbox.cli._encrypt_decrypt import load_identity_files, load_recipients
-from sealbox.cli._io import CLIError, passphrase_file_option, read_passphrase
+from sealbox.cli._encrypt_decrypt import (
+    load_identity_files,
+    load_recipients,
+    refuse_read_file,
+)
+from sealbox.cli._io import (
+    CLIError,
+    passphrase_file_option,
+    passphrase_source,
+    read_passphrase,
+)
 from sealbox.cli._paths import FilePath
+from sealbox.exceptions import DecryptionError, StorageError
 from sealbox.hazmat.aead import ALGORITHMS, DEFAULT_ALGORITHM
 from sealbox.keysets.keyring import Keyring, is_age_file
 from sealbox.keysets.lifecycle import KeyState
@@ -76,7 +86,14 @@ class _Opened:
             self._identities = identities
         else:
             self._passphrase = read_passphrase(passphrase_file)
-            self.ring = Keyring.load(file, self._passphrase)
+            try:
+                self.ring = Keyring.load(file, self._passphrase)
+            except DecryptionError as exc:
+                raise DecryptionError(
+                    f"cannot open keyring {file}: wrong passphrase, or the file was altered",
+                    code=exc.code,
+                    hint=f"the passphrase came from {passphrase_source(passphrase_file)}",
+                ) from None
 
     def save(self) -> None:
         if self._passphrase is not None:
@@ -117,20 +134,34 @@ def create(  # noqa: PLR0917 - click passes every option positionally
     passphrase_file: Path | None,
 ) -> None:
     """Create a new keyring in FILE with one fresh key."""
+    # Even with --force: the new keyring would be sealed under a passphrase (or to
+    # recipients) whose only copy it replaced.
+    read = [(path, "recipients file") for path in recipient_files]
+    if passphrase_file is not None:
+        read.append((passphrase_file, "passphrase file"))
+    refuse_read_file(file, read, hint="write the keyring to another file")
+    exists = CLIError(
+        f"{file} already exists",
+        hint="choose another name, or use --force to replace it and lose its keys",
+    )
     if file.exists() and not force:
-        raise CLIError(
-            f"{file} already exists",
-            hint="choose another name, or use --force to replace it and lose its keys",
-        )
+        raise exists
     if file.exists():
         confirm(f"Replace {file} and lose its keys?", action=f"replacing {file}", yes=yes)
     ring = Keyring.generate(algorithm or DEFAULT_ALGORITHM)
-    if recipients or recipient_files:
-        targets = load_recipients(recipients, recipient_files)
-        ring.save(file, recipients=targets, overwrite=force, merge=False)
-    else:
-        passphrase = read_passphrase(passphrase_file, confirm=True, prompt="New keyring passphrase")
-        ring.save(file, passphrase, overwrite=force, merge=False)
+    try:
+        if recipients or recipient_files:
+            targets = load_recipients(recipients, recipient_files)
+            ring.save(file, recipients=targets, overwrite=force, merge=False)
+        else:
+            passphrase = read_passphrase(
+                passphrase_file, confirm=True, prompt="New keyring passphrase"
+            )
+            ring.save(file, passphrase, overwrite=force, merge=False)
+    except StorageError as exc:
+        if exc.code != "file_exists":
+            raise
+        raise exists from None  # another writer created FILE meanwhile
     info = ring.keys()[0]
     if as_json:
         echo_json(_key_record(info.to_dict()))

@@ -47,6 +47,18 @@ def _open_data(file: Path) -> Iterator[BinaryIO]:
         yield fh
 
 
+def _check_target(target: Path, force: bool, read: tuple[Path, Path, Path | None]) -> None:
+    """FILE.sig never replaces a file the command reads (FILE through a link, the key
+    file, the passphrase file), even with --force: the key would be lost for good."""
+    from sealbox.cli._encrypt_decrypt import check_output
+
+    file, key_file, passphrase_file = read
+    also = [(key_file, "key file")]
+    if passphrase_file is not None:
+        also.append((passphrase_file, "passphrase file"))
+    check_output(target, file, force, also)
+
+
 @click.command()
 @click.option(
     "-k",
@@ -68,8 +80,8 @@ def sign(
     The signature is in OpenSSH's SSHSIG format: `ssh-keygen -Y verify` checks it.
     """
     target = None if str(file) == "-" else file.with_name(file.name + ".sig")
-    if target is not None and target.exists() and not force:
-        raise CLIError(f"{target} already exists", hint="use --force to replace it")
+    if target is not None:
+        _check_target(target, force, (file, key_file, passphrase_file))
     with _open_data(file) as data:  # a missing FILE is reported before any passphrase prompt
         key = PrivateKey.load(key_file, lambda: read_passphrase(passphrase_file))
         signature = sshsig.sign(key, data, namespace=namespace)

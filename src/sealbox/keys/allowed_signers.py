@@ -297,6 +297,10 @@ def _parse_options(text: str, where: str) -> dict[str, str | None]:
             raise FormatError(f"{where}: unknown option {name!r}")
         if (name == "cert-authority") == bool(eq):
             raise FormatError(f"{where}: option {name!r} is malformed")
+        if name in options:
+            # ssh-keygen refuses the line: taking either clause would let the file say
+            # one thing to its reader and another to the verifier.
+            raise FormatError(f"{where}: option {name!r} is given more than once")
         options[name] = _unquote(value) if eq else None
     return options
 
