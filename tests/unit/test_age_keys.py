@@ -85,6 +85,51 @@ def test_bad_identity_line_is_not_quoted(tmp_path: Path):
     assert secret_like not in str(info.value)
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        "age1zvkyg2lqzraa2lnjvqej32nkuu0ues2s82hzrye869xeexvn73equnujwj",
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHsKLqeplhpW+uObz5dvMgjz1OxfM/XXUB/VCs3LNaRw me@x",
+    ],
+)
+def test_a_recipient_given_as_an_identity_says_so(tmp_path: Path, line: str):
+    # `sealbox decrypt -i key.pub`: the public half instead of the private key.
+    path = tmp_path / "key.pub"
+    path.write_text(f"{line}\n")
+    with pytest.raises(KeyFormatError) as info:
+        age.load_identities(path)
+    assert str(info.value) == (
+        f"identity file {path} line 1: a recipient (a public key) was given as an identity"
+    )
+    assert info.value.hint == "give the private key file it was made from"
+
+
+def test_a_pem_public_key_given_as_an_identity_is_not_called_a_wrong_passphrase(
+    tmp_path: Path,
+):
+    # No passphrase was asked or used: "wrong passphrase, or damaged" would mislead.
+    from sealbox.keys import KeyType, PrivateKey
+
+    key = PrivateKey.generate(KeyType.ED25519)
+    for what, data in (
+        ("a public key", key.public_key.public_bytes("pem")),
+        ("a certificate", b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"),
+    ):
+        path = tmp_path / "not-private.pem"
+        path.write_bytes(data)
+        with pytest.raises(KeyFormatError) as info:
+            age.load_identities(path)
+        assert str(info.value) == f"identity file {path} holds {what}, not a private key"
+        assert info.value.hint == "give the private key file"
+    damaged = tmp_path / "damaged.pem"
+    damaged.write_bytes(b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
+    with pytest.raises(KeyFormatError) as info:
+        age.load_identities(damaged)
+    assert str(info.value) == (
+        f"identity file {damaged} is damaged: not a private key sealbox can read"
+    )
+
+
 def test_recipients_file(tmp_path: Path):
     a, b = age.X25519Identity.generate(), age.HybridIdentity.generate()
     path = tmp_path / "r.txt"

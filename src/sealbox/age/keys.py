@@ -266,6 +266,11 @@ def parse_identity(text: str) -> X25519Identity | HybridIdentity:
         raise UnsupportedAlgorithmError(
             "plugin identities need an age plugin, which sealbox does not run"
         )
+    if upper.startswith(("AGE1", "SSH-", "ECDSA-SHA2-", "-----BEGIN PUBLIC KEY")):
+        raise KeyFormatError(
+            "a recipient (a public key) was given as an identity",
+            hint="give the private key file it was made from",
+        )
     raise KeyFormatError("not an age identity (AGE-SECRET-KEY-1… or AGE-SECRET-KEY-PQ-1…)")
 
 
@@ -308,7 +313,7 @@ def parse_identities(
         try:
             out.append(parse_identity(line))
         except SealboxError as exc:
-            raise type(exc)(f"{source} line {number}: {exc}") from None
+            raise type(exc)(f"{source} line {number}: {exc}", hint=exc.hint) from None
     if not out:
         raise KeyFormatError(f"{source} holds no identity")
     return out

@@ -376,14 +376,26 @@ def load_ssh_identity(
 
         def load() -> Any:
             password = _secret_bytes(passphrase, name) if encrypted else None
-            return _load(lambda: serialization.load_ssh_private_key(text, password), name)
+            return _load(
+                lambda: serialization.load_ssh_private_key(text, password),
+                name,
+                encrypted=encrypted,
+            )
 
         key_type, _ = _read_string(wire, 0)
         return _identity(key_type, wire, _LazyKey(load), name)
     if text.startswith(b"-----BEGIN"):
-        encrypted = b"ENCRYPTED" in text.split(b"\n", 2)[0] or b"Proc-Type: 4,ENCRYPTED" in text
+        first = text.split(b"\n", 1)[0].strip()
+        for label, what in _NOT_PRIVATE:
+            if first == begin_line(label):
+                raise KeyFormatError(
+                    f"{name} holds {what}, not a private key", hint="give the private key file"
+                )
+        encrypted = b"ENCRYPTED" in first or b"Proc-Type: 4,ENCRYPTED" in text
         password = _secret_bytes(passphrase, name) if encrypted else None
-        private = _load(lambda: serialization.load_pem_private_key(text, password), name)
+        private = _load(
+            lambda: serialization.load_pem_private_key(text, password), name, encrypted=encrypted
+        )
         if not isinstance(private, ed25519.Ed25519PrivateKey | rsa.RSAPrivateKey):
             raise UnsupportedAlgorithmError(f"{name} is not an Ed25519 or RSA key")
         wire = _wire(private.public_key())
@@ -392,7 +404,15 @@ def load_ssh_identity(
     raise KeyFormatError(f"{name} is not an SSH private key")
 
 
-def _load(load: Callable[[], Any], name: str) -> Any:
+# PEM blocks that are not private keys: no passphrase can open them.
+_NOT_PRIVATE: Final = (
+    ("PUBLIC KEY", "a public key"),
+    ("RSA PUBLIC KEY", "a public key"),
+    ("CERTIFICATE", "a certificate"),
+)
+
+
+def _load(load: Callable[[], Any], name: str, *, encrypted: bool = True) -> Any:
     from cryptography.exceptions import UnsupportedAlgorithm
 
     try:
@@ -402,6 +422,8 @@ def _load(load: Callable[[], Any], name: str) -> Any:
             raise ExtraNotInstalledError("ssh", "bcrypt") from None
         raise UnsupportedAlgorithmError(f"{name}: {exc}") from None
     except (ValueError, TypeError):
+        if not encrypted:  # no passphrase was used: only the file can be at fault
+            raise KeyFormatError(f"{name} is damaged: not a private key sealbox can read") from None
         raise DecryptionError(
             f"cannot open {name}: wrong passphrase, or the key file is damaged",
             code="key_not_opened",
