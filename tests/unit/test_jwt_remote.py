@@ -382,7 +382,6 @@ def test_oversized_and_invalid_key_sets(server, client_context):
         remote(server, client_context, Clock()).find("k")
 
 
-
 def test_a_compressed_key_set_is_refused_not_inflated(server, client_context):
     import gzip
 
@@ -399,6 +398,7 @@ def test_a_compressed_key_set_is_refused_not_inflated(server, client_context):
     server.content_encoding = "identity"
     verifier = TokenVerifier(remote(server, client_context, Clock()), audience="api")
     assert verifier.verify(keys.issue("u", audience="api", now=T0), now=T0)["sub"] == "u"
+
 
 def test_http_only_when_allowed(plain_server):
     keys = SigningKeySet.generate()
