@@ -632,3 +632,20 @@ def test_oaep_limit_then_hybrid(keys) -> None:
         key.public_key.encrypt(big)
     assert "sealbox.keys.asymmetric.encrypt_hybrid" in (info.value.hint or "")
     assert decrypt_hybrid(encrypt_hybrid(big, key.public_key), key) == big
+
+
+def test_a_key_type_sealbox_does_not_take_is_named_with_its_article() -> None:
+    from cryptography.hazmat.primitives.asymmetric import dsa, ed448, x448
+
+    from sealbox.exceptions import UnsupportedAlgorithmError
+    from sealbox.keys.kinds import classify
+
+    for key, said in (
+        (ed448.Ed448PrivateKey.generate(), "an Ed448 key"),
+        (x448.X448PrivateKey.generate(), "an X448 key"),
+        (dsa.generate_private_key(1024), "a DSA key"),
+    ):
+        with pytest.raises(
+            UnsupportedAlgorithmError, match=f"^key.pem is {said}: sealbox supports"
+        ):
+            classify(key, "key.pem")

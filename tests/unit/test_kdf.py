@@ -63,3 +63,25 @@ def test_scrypt() -> None:
     assert len(a) == 32 and a == kdf.scrypt(b"pw", b"salt" * 4, params)
     with pytest.raises(ConfigError):
         kdf.ScryptParams(log_n=0)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"time_cost": 1.5}, "time_cost must be an integer, not float"),
+        ({"memory_cost": "65536"}, "memory_cost must be an integer, not str"),
+        ({"parallelism": True}, "parallelism must be an integer, not bool"),
+        ({"time_cost": 0}, "time_cost must be a positive integer"),
+        ({"memory_cost": None}, "memory_cost must be an integer, not NoneType"),
+    ],
+)
+def test_a_file_s_argon2id_costs_are_integers_or_a_format_error_naming_the_field(
+    change: dict[str, object], message: str
+) -> None:
+    stored = {**kdf.ARGON2ID_TEST.to_dict(), **change}
+    with pytest.raises(FormatError, match=f"invalid argon2id parameters: .*{message}"):
+        kdf.Argon2idParams.from_dict(stored)
+    missing = kdf.ARGON2ID_TEST.to_dict()
+    del missing["parallelism"]
+    with pytest.raises(FormatError, match="parallelism is missing"):
+        kdf.Argon2idParams.from_dict(missing)

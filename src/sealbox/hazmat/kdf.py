@@ -75,9 +75,21 @@ class Argon2idParams:
         """
         if not isinstance(data, dict) or data.get("name") != cls.name:
             raise FormatError("kdf must be an object with name 'argon2id'")
+        costs = []
+        for field in ("time_cost", "memory_cost", "parallelism"):
+            if field not in data:
+                raise FormatError(f"invalid argon2id parameters: {field} is missing")
+            value = data[field]
+            # Integers only: 1.5, "3" or true are not costs a writer of this format makes.
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise FormatError(
+                    f"invalid argon2id parameters: {field} must be an integer, "
+                    f"not {type(value).__name__}"
+                )
+            costs.append(value)
         try:
-            params = cls(int(data["time_cost"]), int(data["memory_cost"]), int(data["parallelism"]))
-        except (KeyError, TypeError, ValueError) as exc:
+            params = cls(*costs)
+        except ConfigError as exc:
             raise FormatError(f"invalid argon2id parameters: {exc}") from None
         params.check_ceiling(ceiling or ARGON2ID_CEILING)
         return params

@@ -145,9 +145,10 @@ def classify(key: object, what: str, *, private: bool | None = None) -> KeyType:
             f"{what} is an ECDSA key on {key.curve.name}: sealbox supports P-256 (secp256r1) only"
         )
     name = type(key).__name__.removeprefix("_").replace("PrivateKey", "").replace("PublicKey", "")
+    # The article as the name is said aloud: "an Ed448", "an X448", "a DSA".
+    kind = f"{'an' if name[:1] in 'AEFHILMNORSX' else 'a'} {name} key" if name else "a key"
     raise UnsupportedAlgorithmError(
-        f"{what} is a {name or 'unknown'} key: sealbox supports rsa, ed25519, x25519 and "
-        "ecdsa-p256 keys"
+        f"{what} is {kind}: sealbox supports rsa, ed25519, x25519 and ecdsa-p256 keys"
     )
 
 
