@@ -35,7 +35,9 @@ __all__ = [
     "atomic_writer",
     "file_exists_error",
     "is_special",
+    "open_input",
     "read_limited",
+    "refuse_input_as_output",
     "remove_stale_temporaries",
 ]
 
@@ -475,6 +477,40 @@ def atomic_write(
             fh.write(data)
     except OSError as exc:
         raise StorageError(f"cannot write {path}: {exc.strerror}") from None
+
+
+def open_input(path: str | os.PathLike[str]) -> io.FileIO:
+    """``path`` opened for reading, unbuffered.
+
+    Raises:
+        StorageError: it does not exist, is a directory, or cannot be read (why, in words).
+    """
+    try:
+        return io.FileIO(path, "r")
+    except FileNotFoundError:
+        raise StorageError(f"{os.fspath(path)} does not exist") from None
+    except IsADirectoryError:
+        raise StorageError(f"{os.fspath(path)} is a directory") from None
+    except OSError as exc:
+        reason = (exc.strerror or "").lower()
+        raise StorageError(f"cannot read {os.fspath(path)}: {reason}") from None
+
+
+def refuse_input_as_output(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+    """Refuse ``dst`` as the output of a command reading ``src`` when it is that file, by
+    any name (a link): the output would replace its own input.
+
+    Raises:
+        StorageError: ``dst`` is ``src``.
+    """
+    try:
+        same = os.path.exists(dst) and os.path.samefile(src, dst)
+    except OSError:
+        same = False
+    if same:
+        raise StorageError(
+            f"{os.fspath(dst)} is the input file", hint="write the output to another file"
+        )
 
 
 def read_limited(path: str | os.PathLike[str], limit: int, what: str = "file") -> bytes:

@@ -17,7 +17,14 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Final
 
-from sealbox._util.files import AlignedWriter, atomic_writer, file_exists_error, is_special
+from sealbox._util.files import (
+    AlignedWriter,
+    atomic_writer,
+    file_exists_error,
+    is_special,
+    open_input,
+    refuse_input_as_output,
+)
 from sealbox.age import armor as _armor
 from sealbox.age._base import Identity, Recipient, unwrap_file_key, wrap_file_key
 from sealbox.age._crypto import FILE_KEY_SIZE
@@ -352,23 +359,7 @@ def _check_paths(src: str, dst: str) -> None:
         return
     if os.path.isdir(dst):  # refused before the work: the rename at the end would fail
         raise StorageError(f"{dst} is a directory", hint="name the output file")
-    try:
-        same = os.path.exists(dst) and os.path.samefile(src, dst)
-    except OSError:
-        same = False
-    if same:
-        raise StorageError(f"{dst} is the input file", hint="write the output to another file")
-
-
-def _open_input(path: str | os.PathLike[str]) -> io.FileIO:
-    try:
-        return io.FileIO(path, "r")
-    except FileNotFoundError:
-        raise StorageError(f"{path} does not exist") from None
-    except IsADirectoryError:
-        raise StorageError(f"{path} is a directory") from None
-    except OSError as exc:
-        raise StorageError(f"cannot read {path}: {(exc.strerror or '').lower()}") from None
+    refuse_input_as_output(src, dst)
 
 
 def encrypt_file(
@@ -395,7 +386,7 @@ def encrypt_file(
     _check_paths(src_path, dst_path)
     try:
         with (
-            _open_input(src_path) as fin,
+            open_input(src_path) as fin,
             atomic_writer(dst_path, mode=0o644, overwrite=overwrite) as out,
         ):
             seal_into(fin, AlignedWriter(out), recipients, armor=armor, progress=progress)
@@ -429,7 +420,7 @@ def decrypt_file(
     if not overwrite and os.path.exists(dst_path) and not is_special(dst_path):
         raise file_exists_error(dst_path)
     try:
-        with _open_input(src_path) as fin:
+        with open_input(src_path) as fin:
             dec = Decryptor(fin, identities)
             with dec, atomic_writer(dst_path, mode=0o600, overwrite=overwrite) as fh:
                 open_into(dec, AlignedWriter(fh), progress)

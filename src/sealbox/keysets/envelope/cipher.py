@@ -45,7 +45,12 @@ from typing import Any, Final, overload
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from sealbox._util.files import atomic_writer, file_exists_error
+from sealbox._util.files import (
+    atomic_writer,
+    file_exists_error,
+    open_input,
+    refuse_input_as_output,
+)
 from sealbox._util.locks import locked
 from sealbox.age._source import Readable, Source
 from sealbox.age.stream import PayloadReader, PayloadWriter, Writable
@@ -56,7 +61,7 @@ from sealbox.exceptions import (
     KeyNotFoundError,
     StorageError,
 )
-from sealbox.keysets.envelope._files import check_paths, open_input, unchanged
+from sealbox.keysets.envelope._files import unchanged
 from sealbox.keysets.envelope.format import (
     DATA_KEY_SIZES,
     MAX_WRAPPED,
@@ -301,7 +306,7 @@ class EnvelopeCipher:
                 cannot be written. Nothing is left at ``dst`` on any error.
         """
         src_path, dst_path = Path(src), Path(dst)
-        check_paths(src_path, dst_path)
+        refuse_input_as_output(src_path, dst_path)
         with (
             open_input(src_path) as fin,
             atomic_writer(dst_path, mode=0o644, overwrite=overwrite, durable=False) as out,
@@ -327,7 +332,7 @@ class EnvelopeCipher:
                 :meth:`decrypt`.
         """
         src_path, dst_path = Path(src), Path(dst)
-        check_paths(src_path, dst_path)
+        refuse_input_as_output(src_path, dst_path)
         if not overwrite and dst_path.exists():
             raise file_exists_error(dst_path)
         with open_input(src_path) as fin:
