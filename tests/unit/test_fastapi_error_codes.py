@@ -58,6 +58,33 @@ def test_an_apps_own_5xx_is_an_internal_error_not_the_clients_invalid_request(
     assert answer.json() == {"error": "internal_error", "message": "not your order"}
 
 
+def _crash(**options: bool) -> httpx2.Response:
+    app = FastAPI()
+    install_error_handlers(app, **options)
+
+    @app.get("/crash")
+    async def crash() -> None:
+        raise RuntimeError("canary-internal-detail")
+
+    async def call() -> httpx2.Response:
+        # Starlette raises the exception again once it is answered (for the server's log).
+        transport = httpx2.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx2.AsyncClient(transport=transport, base_url="https://app") as c:
+            return await c.get("/crash")
+
+    return asyncio.run(call())
+
+
+def test_an_unhandled_exception_is_the_json_internal_error_without_its_text() -> None:
+    answer = _crash()
+    assert answer.status_code == 500
+    assert answer.json() == {"error": "internal_error", "message": "internal error"}
+    assert "canary-internal-detail" not in answer.text
+    # An app whose own middleware answers them keeps Starlette's answer.
+    kept = _crash(internal_errors=False)
+    assert kept.status_code == 500 and kept.text == "Internal Server Error"
+
+
 def test_the_openapi_document_shows_the_token_endpoints_errors_as_rfc_6749_errors() -> None:
     from sealbox.integrations.fastapi import auth_router
 

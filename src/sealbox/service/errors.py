@@ -120,10 +120,10 @@ class ErrorCode(enum.StrEnum):
 
 def install_error_handlers(app: FastAPI) -> None:
     """Map every exception the app can meet to a JSON error."""
-    _install_library_handlers(app)
     # Unexpected errors are answered by InternalErrorMiddleware (see middleware.py), not
     # by an Exception handler: Starlette re-raises after such a handler, and the server
     # then logs a traceback and closes the keep-alive connection.
+    _install_library_handlers(app, internal_errors=False)
 
 
 def lean_refusal(

@@ -163,8 +163,15 @@ def validation_error_response(errors: Sequence[Any], prefix: tuple[str, ...] = (
 _BODY_NOT_PARSED: Final = "There was an error parsing the body"
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    """Answer :class:`ApiError`, audit failures, validation and HTTP errors as JSON errors."""
+def install_error_handlers(app: FastAPI, *, internal_errors: bool = True) -> None:
+    """Answer :class:`ApiError`, audit failures, validation and HTTP errors as JSON errors.
+
+    Args:
+        internal_errors: answer an exception no handler takes with the JSON 500
+            ``internal_error`` (never its text), rather than Starlette's plain-text one.
+            Starlette raises the exception again once it is answered, so the server logs
+            it as before. ``False`` for an app whose own middleware answers them.
+    """
 
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
@@ -195,3 +202,9 @@ def install_error_handlers(app: FastAPI) -> None:
         )
         message = exc.detail if isinstance(exc.detail, str) else code.value.replace("_", " ")
         return error_response(exc.status_code, code, message, dict(exc.headers or {}))
+
+    if internal_errors:
+
+        @app.exception_handler(Exception)
+        async def _internal(_request: Request, _exc: Exception) -> JSONResponse:
+            return error_response(500, ErrorCode.INTERNAL_ERROR, "internal error")
