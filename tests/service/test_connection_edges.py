@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from sealbox.service.framing import ONE_HOST
+from sealbox.service.framing import HTTP1_ONLY, ONE_HOST
 from tests.service._raw import connect, read_all
 from tests.service.conftest import Running, make_settings, run_service
 
@@ -100,6 +100,26 @@ def test_a_request_without_exactly_one_host_is_refused_with_400(
         answer = read_all(sock, 5.0)
     assert _json_error(answer, 400) == {"error": "invalid_request", "message": ONE_HOST}
     assert b"evil.example" not in answer
+
+
+def test_the_http2_preface_is_refused_at_once_rather_than_held_open(service: Running) -> None:
+    # The preface's "PRI * HTTP/2.0" head was handed to the HTTP parser alone, which
+    # waited for the rest while the rest waited for an answer: no timeout ran, and the
+    # connection stayed open for good.
+    with connect(service) as sock:
+        started = time.monotonic()
+        sock.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        answer = read_all(sock, 5.0)
+    assert _json_error(answer, 400) == {"error": "invalid_request", "message": HTTP1_ONLY}
+    assert time.monotonic() - started < 4
+
+
+def test_a_client_that_names_the_host_nowhere_is_told_one_is_needed(service: Running) -> None:
+    with connect(service) as sock:
+        sock.sendall(b"GET /health HTTP/1.1\r\n\r\n")
+        answer = read_all(sock, 5.0)
+    assert b"never two" not in answer
+    assert b"exactly one Host header" in answer
 
 
 def test_an_http10_request_without_a_host_is_still_answered(service: Running) -> None:

@@ -6,6 +6,7 @@ import pytest
 
 from sealbox.service.framing import (
     AMBIGUOUS_LENGTH,
+    HTTP1_ONLY,
     AnswerTracker,
     FramingError,
     RequestTracker,
@@ -62,6 +63,47 @@ def test_a_chunk_size_that_is_not_hexadecimal_is_refused() -> None:
     with pytest.raises(FramingError) as caught:
         t.feed(b"zz\r\n")
     assert caught.value.status == 400
+
+
+@pytest.mark.parametrize("line", [b"zz", b"-1", b"+3", b"0x3", b"1_0", b" 3", b"", b"3 3"])
+def test_a_chunk_size_python_would_read_but_http_does_not_is_refused(line: bytes) -> None:
+    # int(x, 16) takes a sign, a 0x prefix, underscores and spaces: a tracker that
+    # took them would frame the body otherwise than the HTTP parser (a size of -1 once
+    # made the tracker count body bytes backwards).
+    t = RequestTracker(1024)
+    t.feed(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n")
+    with pytest.raises(FramingError) as caught:
+        t.feed(line + b"\r\nabc\r\n0\r\n\r\n")
+    assert caught.value.status == 400
+
+
+def test_a_chunk_size_beyond_64_bits_is_refused() -> None:
+    t = RequestTracker(1024)
+    t.feed(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n")
+    with pytest.raises(FramingError) as caught:
+        t.feed(b"1" + b"0" * 16 + b"\r\n")
+    assert str(caught.value) == "a chunk size is too large"
+
+
+def test_chunk_sizes_with_leading_zeros_extensions_and_upper_case_are_read() -> None:
+    t = RequestTracker(1024)
+    t.feed(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n")
+    assert t.feed(b"0000000000000000000A ;ext=1\r\n0123456789\r\n") == []
+    assert t.feed(b"0\r\n\r\n") == ["done"]
+
+
+@pytest.mark.parametrize(
+    "head",
+    [b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", b"GET / HTTP/1.2\r\nHost: x\r\n\r\n"],
+    ids=["HTTP/2 preface", "HTTP/1.2"],
+)
+def test_a_request_line_of_another_http_version_is_refused(head: bytes) -> None:
+    for feed in (head, head[:5]):  # read where it lies, or gathered first
+        t = RequestTracker(1024)
+        with pytest.raises(FramingError) as caught:
+            t.feed(feed) if feed is head else (t.feed(feed), t.feed(head[5:]))
+        assert str(caught.value) == HTTP1_ONLY
+        assert caught.value.status == 400
 
 
 def test_a_whole_head_over_the_limit_in_one_feed_is_refused() -> None:

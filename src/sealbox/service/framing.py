@@ -19,6 +19,7 @@ from typing import Final
 
 __all__ = [
     "AMBIGUOUS_LENGTH",
+    "HTTP1_ONLY",
     "ONE_HOST",
     "AnswerTracker",
     "FramingError",
@@ -60,7 +61,10 @@ class Stage(enum.Enum):
 _IDLE: Final = Stage.IDLE  # read for every answer: a global, not an enum attribute
 
 AMBIGUOUS_LENGTH: Final = "a request may not have both Content-Length and Transfer-Encoding"
-ONE_HOST: Final = "a request must have one Host header, never two"
+ONE_HOST: Final = "a request must have exactly one Host header"
+HTTP1_ONLY: Final = "the service speaks HTTP/1.1 and HTTP/1.0 only"
+_HTTP1: Final = (b"HTTP/1.1", b"HTTP/1.0")
+_HEX: Final = b"0123456789abcdefABCDEF"
 # The events of a head read whole: without a body, and with one still to come.
 _BODILESS: Final = ("start", "head", "done")
 _WITH_BODY: Final = ("start", "head")
@@ -98,9 +102,10 @@ class RequestTracker:
         """Take the next bytes of the stream.
 
         Raises:
-            FramingError: a head larger than the limit, both ``Content-Length`` and
-                ``Transfer-Encoding``, no ``Host`` in an HTTP/1.1 head or two (when
-                ``one_host``), or a malformed chunk size.
+            FramingError: a head larger than the limit, a request line of another
+                HTTP version than 1.1 or 1.0 (the HTTP/2 preface), both
+                ``Content-Length`` and ``Transfer-Encoding``, no ``Host`` in an HTTP/1.1
+                head or two (when ``one_host``), or a malformed chunk size.
         """
         return self._read(data, one=False)[0]
 
@@ -174,6 +179,11 @@ class RequestTracker:
         hosts = 0
         self.head_method = head.startswith(b"HEAD ")
         lines = head.split(b"\r\n")
+        version = lines[0].rpartition(b" ")[2]
+        if version.startswith(b"HTTP/") and version not in _HTTP1:
+            # The HTTP/2 preface (PRI * HTTP/2.0) would be held here as a head without a
+            # body while the HTTP parser waits for more: a connection open for good.
+            raise FramingError(HTTP1_ONLY, 400)
         for line in lines[1:]:
             colon = line.find(b":")
             # The name alone: a value (a bearer token, a cookie) is copied only when read.
@@ -242,10 +252,14 @@ class RequestTracker:
         if self._chunk_state == "data-crlf":
             self._chunk_state = "size"
         elif self._chunk_state == "size":
-            try:
-                size = int(line.split(b";", 1)[0].strip(), 16)
-            except ValueError:
-                raise FramingError("a chunk size is not hexadecimal", 400) from None
+            # RFC 9112 §7.1: 1*HEXDIG, then optional whitespace and extensions; int()
+            # alone would take "-1", "+3", "0x3" and "1_0".
+            digits = line.split(b";", 1)[0].rstrip(b" \t")
+            if not digits or digits.strip(_HEX):
+                raise FramingError("a chunk size is not hexadecimal", 400)
+            if len(digits.lstrip(b"0")) > 15:
+                raise FramingError("a chunk size is too large", 400)
+            size = int(digits, 16)
             if size == 0:
                 self._chunk_state = "trailers"
             else:
