@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import httpx2
+import pytest
 
 from sealbox.tls.client import secure_client
 from tests.conftest import run_sealbox
@@ -72,6 +73,44 @@ def test_data_folder_modes(tmp_path: Path) -> None:
         assert stat.S_IMODE((data / name).stat().st_mode) == 0o600, name
     text = (data / "jwt-keyset.sealed").read_text()
     assert "PRIVATE" not in text and '"d"' not in text
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() != 0, reason="needs root to chown")
+def test_serve_refuses_a_data_folder_of_another_user(cli, tmp_path: Path) -> None:
+    # Root (sudo, a container) serving the service user's folder made files there that
+    # their owner could no longer read or replace, and served another user's keys.
+    data = tmp_path / "data"
+    assert cli(["serve", "--check", "--data-dir", data]).code == 0
+    for path in (data, *data.rglob("*")):
+        os.chown(path, 65534, 65534)
+    r = cli(["serve", "--check", "--data-dir", data])
+    assert r.code == 1, r.stderr
+    assert r.stderr.startswith(f"sealbox: error: {data} belongs to another user (uid 65534)")
+    assert f"chown -R 0 {data}" in r.stderr
+    os.chown(data, 0, 0)  # the folder is this user's again, a key in it is not
+    r = cli(["serve", "--check", "--data-dir", data])
+    assert r.code == 1 and "belongs to another user" in r.stderr.splitlines()[0], r.stderr
+    assert not [p for p in data.rglob("*") if p.stat().st_uid == 0 and p.name != "data"]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX owners")
+def test_a_data_folder_of_another_user_is_refused_with_its_code(
+    monkeypatch, tmp_path: Path
+) -> None:
+    from sealbox.exceptions import ConfigError
+    from sealbox.service import preflight
+
+    data = tmp_path / "data"
+    data.mkdir(mode=0o700)
+    (data / "master.key").write_bytes(b"k")
+    (data / "master.key").chmod(0o600)
+    preflight.check_modes(make_settings(data))
+    other = os.geteuid() + 1
+    monkeypatch.setattr(preflight.os, "geteuid", lambda: other)
+    with pytest.raises(ConfigError) as caught:
+        preflight.check_modes(make_settings(data))
+    assert caught.value.code == "data_dir_owner"
+    assert caught.value.facts["path"] == str(data)
 
 
 def test_serve_refuses_bad_combinations(cli, tmp_path: Path) -> None:
@@ -166,6 +205,19 @@ def test_invalid_settings_are_a_clear_error(cli, tmp_path: Path) -> None:
     assert r.code == 1 and "SEALBOX_WORKERS" in r.stderr
     assert "canary-db-pass-77" not in r.stderr
     assert not (tmp_path / "d").exists()
+
+
+def test_a_malformed_redis_url_is_an_invalid_setting_before_the_data_folder_is_made(
+    cli, tmp_path: Path
+) -> None:
+    # The Redis client's ValueError reached the user as "unexpected internal error", after
+    # the data folder and its keys had been made.
+    for url in ("notaurl-canary-redis-3f1", "redis://:canary-redis-3f1@h:port/0", "http://h/"):
+        r = cli(["serve", "--check", "--data-dir", tmp_path / "d"], env={"SEALBOX_REDIS_URL": url})
+        assert r.code == 1, r.stderr
+        assert r.stderr.startswith("sealbox: error: invalid settings: SEALBOX_REDIS_URL: ")
+        assert "unexpected" not in r.stderr and "canary-redis-3f1" not in r.stderr
+        assert not (tmp_path / "d").exists()
 
 
 def test_the_port_chosen_for_port_0_is_kept_from_others_until_the_server_binds_it(

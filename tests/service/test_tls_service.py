@@ -120,3 +120,37 @@ def test_sighup_reloads_the_certificate(tmp_path: Path) -> None:
         assert after != before
         assert srv.proc.poll() is None  # still the same process
     assert "Traceback" not in srv.stderr
+
+
+def test_a_broken_renewal_is_logged_once_and_loaded_once_it_is_fixed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import asyncio
+
+    from sealbox.service.tls_setup import CertificateReloader, make_server_tls, tls_paths
+
+    settings = make_settings(tmp_path / "data")
+    prepare(settings)
+    cert, key = tls_paths(settings)
+    make_server_tls(settings)
+    good_key = key.read_bytes()
+
+    async def run() -> CertificateReloader:
+        reloader = CertificateReloader(cert, key, interval=0.02)
+        reloader.start()
+        try:
+            key.write_text("not a key")
+            await asyncio.sleep(0.4)  # many checks: the same broken files, said once
+            key.write_bytes(good_key)  # fixed: a change, loaded at the next check
+            await asyncio.sleep(0.4)
+        finally:
+            await reloader.stop()
+        return reloader
+
+    with caplog.at_level("INFO", logger="sealbox.service"):
+        reloader = asyncio.run(run())
+    failures = [r for r in caplog.records if "reload from" in r.getMessage()]
+    # Before, the broken pair was tried and logged again at every check (every 2 s).
+    assert len(failures) == 1, [r.getMessage() for r in failures]
+    assert "stays in use" in failures[0].getMessage()
+    assert reloader.reloads == 1

@@ -12,6 +12,11 @@
   audit log — may be read or written by its owner only. A file that is not is refused
   with the ``chmod`` to run. sealbox does not tighten modes itself: a file that was
   readable by others may already have been read, and an operator should know that.
+- **Owners.** The data folder, its ``tls/`` folder and those files must belong to the
+  user the service runs as (code ``data_dir_owner``): run as another user (``sudo``, a
+  container's root), the service would make files there that their owner can no longer
+  read or replace (the SQLite journal, a renewed certificate), and root would serve
+  another user's keys.
 - **The audit log** must open for appending: the service refuses requests whose record
   cannot be written, so it does not start without one.
 - **Redis**, when configured, must answer a ``PING``: every request checks revocations
@@ -23,6 +28,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import stat
 from pathlib import Path
@@ -120,13 +126,16 @@ def check_keys(data: DataDir) -> None:
 
 
 def check_modes(settings: ServiceSettings) -> None:
-    """Refuse folders open to others and secret-bearing files readable by others."""
+    """Refuse folders open to others, secret-bearing files readable by others, and
+    folders or files of another user (code ``data_dir_owner``)."""
     data = Path(settings.data_dir)
     for folder in (data, data / "tls"):
         try:
-            mode = stat.S_IMODE(folder.stat().st_mode)
+            info = folder.stat()
         except OSError:
             continue
+        _check_owner(folder, info)
+        mode = stat.S_IMODE(info.st_mode)
         if mode & 0o027:
             raise ConfigError(
                 f"the folder {folder} is open to other users (mode {mode:o})",
@@ -139,14 +148,33 @@ def check_modes(settings: ServiceSettings) -> None:
         files.append(Path(settings.audit_log))
     for path in files:
         try:
-            mode = stat.S_IMODE(path.stat().st_mode)
+            info = path.stat()
         except OSError:
             continue
+        if path.is_relative_to(data):  # a given --key or audit log may be shared by design
+            _check_owner(path, info)
+        mode = stat.S_IMODE(info.st_mode)
         if mode & 0o077:
             raise ConfigError(
                 f"{path} can be read or written by other users (mode {mode:o})",
                 hint=f"chmod 600 {path}",
             )
+
+
+def _check_owner(path: Path, info: os.stat_result) -> None:
+    geteuid = getattr(os, "geteuid", None)
+    if geteuid is None:  # no POSIX owners (Windows)
+        return
+    me = geteuid()
+    if info.st_uid != me:
+        raise ConfigError(
+            f"{path} belongs to another user (uid {info.st_uid}), not to the user the "
+            f"service runs as (uid {me})",
+            hint="run the service as the user that owns the data folder, or give the "
+            f"folder to this user (chown -R {me} {path})",
+            code="data_dir_owner",
+            facts={"path": str(path), "owner": str(info.st_uid), "user": str(me)},
+        )
 
 
 def check_audit_log(settings: ServiceSettings) -> None:

@@ -159,6 +159,16 @@ class ServiceSettings(SealboxSettings):
     def _expand(cls, value: Path | None) -> Path | None:
         return None if value is None else value.expanduser()
 
+    @field_validator("redis_url", mode="after")
+    @classmethod
+    def _redis_url(cls, value: Secret[str] | None) -> Secret[str] | None:
+        # Checked here, before the data folder is touched: the Redis client refuses a
+        # malformed URL with a ValueError that would reach the user as an internal error.
+        # The message never holds the URL, which may carry a password.
+        if value is not None:
+            _check_redis_url(value.expose_secret())
+        return value
+
     @field_validator("vault_kv_mounts", mode="after")
     @classmethod
     def _kv_mounts(cls, value: str) -> str:
@@ -184,6 +194,21 @@ class ServiceSettings(SealboxSettings):
     def public_dict(self) -> dict[str, Any]:
         """The settings with secrets shown as ``**********`` (for ``--show-config``)."""
         return self.model_dump(mode="json")
+
+
+_REDIS_SCHEMES: Final = ("redis", "rediss", "unix")
+
+
+def _check_redis_url(url: str) -> None:
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - a port that is not a number in 0-65535 raises
+    except ValueError:
+        raise ValueError("not a URL with a valid port (redis://HOST:6379/0)") from None
+    if parts.scheme.lower() not in _REDIS_SCHEMES:
+        raise ValueError("must start with redis://, rediss:// or unix://")
 
 
 OTHER_VARIABLES: Final = frozenset(

@@ -96,6 +96,9 @@ class CertificateReloader:
         self.key = key
         self.interval = interval
         self._stamps = (_stamp(cert), _stamp(key))
+        # The files as they were when they last failed to load: tried again, and logged
+        # again, only once they change (or on SIGHUP), not at every check.
+        self._failed: tuple[tuple[int, int], tuple[int, int]] | None = None
         self._task: asyncio.Task[None] | None = None
         self.reloads = 0
 
@@ -107,17 +110,26 @@ class CertificateReloader:
         """Load the files again now; return whether the server took them.
 
         A pair that does not load (a key that does not match, a half-written
-        file) is logged and skipped: the server keeps serving the old pair.
+        file) is logged and skipped: the server keeps serving the old pair, and the
+        watch tries it again once either file changes.
         New connections get the new pair; open ones keep theirs.
         """
+        stamps = (_stamp(self.cert), _stamp(self.key))
         try:
             renewed = [(tls, tls.renewed()) for tls in self.setups]
         except (OSError, SealboxError) as exc:
-            log.warning("certificate reload from %s failed: %s", self.cert, _why(exc))
+            self._failed = stamps
+            log.warning(
+                "certificate reload from %s failed: %s (the previous certificate stays in "
+                "use; the files are tried again when they change)",
+                self.cert,
+                _why(exc),
+            )
             return False
+        self._failed = None
         for tls, context in renewed:
             tls.context = context
-        self._stamps = (_stamp(self.cert), _stamp(self.key))
+        self._stamps = stamps
         self.reloads += 1
         log.info("server certificate reloaded from %s", self.cert)
         return True
@@ -126,10 +138,16 @@ class CertificateReloader:
         """Whether the certificate or key file changed since it was last loaded."""
         return (_stamp(self.cert), _stamp(self.key)) != self._stamps
 
+    def due(self) -> bool:
+        """Whether the watch should load the files: changed since they were last
+        loaded, and not as they were when that last failed."""
+        stamps = (_stamp(self.cert), _stamp(self.key))
+        return stamps not in (self._stamps, self._failed)
+
     async def _watch(self) -> None:
         while True:
             await asyncio.sleep(self.interval)
-            if self.changed():
+            if self.due():
                 self.reload()
 
     def start(self, *, on_sighup: Callable[[], None] | None = None) -> None:
