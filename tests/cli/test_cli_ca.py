@@ -55,6 +55,22 @@ def test_init_refuses_existing_ca(ca_dir, cli):
     assert (ca_dir / "ca.key").read_bytes() == before
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX modes")
+def test_issuing_with_a_ca_key_others_can_read_warns_with_the_chmod(ca_dir, tmp_path, cli):
+    # A CA key copied or unpacked with loose modes signed on without a word.
+    (ca_dir / "ca.key").chmod(0o644)
+    result = cli(["ca", "issue", "server", ca_dir, "--san", "a.test", "-o", tmp_path / "a"])
+    assert result.code == 0, result.stderr
+    key = ca_dir / "ca.key"
+    assert (
+        f"sealbox: warning: the CA key {key} can be read or written by other users "
+        f"(mode 644): chmod 600 {key}\n"
+    ) in result.stderr
+    (ca_dir / "ca.key").chmod(0o600)
+    result = cli(["ca", "issue", "server", ca_dir, "--san", "b.test", "-o", tmp_path / "b"])
+    assert result.code == 0 and "warning" not in result.stderr
+
+
 def test_init_bad_constraint(tmp_path, cli):
     result = cli(["ca", "init", tmp_path / "ca", "--permitted-ip", "10.0.0.1/8"])
     assert result.code == 1

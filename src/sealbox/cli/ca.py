@@ -402,10 +402,25 @@ def _print_pin(pin: str, target: str, *, verified: bool | None, as_json: bool) -
 
 
 def _load_ca(directory: Path, passphrase_file: Path | None) -> CertificateAuthority:
+    _warn_if_key_open(directory / "ca.key")
     passphrase: Secret[str] | None = None
     if CertificateAuthority.key_is_encrypted(directory):
         passphrase = read_passphrase(passphrase_file, prompt="CA key passphrase")
     return CertificateAuthority.load(directory, passphrase=passphrase)
+
+
+def _warn_if_key_open(key: Path) -> None:
+    """Say so when the CA key can be read or written by other users (it was made 0600:
+    a copy, an archive or a chmod opened it, and it may have been read already)."""
+    try:
+        mode = stat.S_IMODE(key.stat().st_mode)
+    except OSError:
+        return  # loading says what is wrong with it
+    if sys.platform != "win32" and mode & 0o077:
+        note(
+            f"sealbox: warning: the CA key {key} can be read or written by other users "
+            f"(mode {mode:o}): chmod 600 {key}"
+        )
 
 
 def _check_outputs(prefix: str, force: bool) -> None:
