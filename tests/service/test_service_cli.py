@@ -174,6 +174,32 @@ def test_serve_refuses_to_start_with_a_certificate_or_key_it_cannot_serve_with(
         assert "running" not in stderr and "Traceback" not in stderr
 
 
+def test_serve_with_an_encrypted_key_hints_how_to_write_it_unencrypted(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    assert run_sealbox(["serve", "--check", "--data-dir", data]).returncode == 0
+    key = tmp_path / "encrypted.key"
+    subprocess.run(
+        [
+            *("openssl", "pkey", "-in", data / "tls" / "server.key", "-aes256"),
+            *("-passout", "pass:canary-key-pass", "-out", key),
+        ],
+        check=True,
+    )
+    key.chmod(0o600)
+    r = run_sealbox(
+        [
+            *("serve", "--port", "1", "--data-dir", data),
+            *("--cert", data / "tls" / "server.crt", "--key", key),
+        ],
+        timeout=60,
+    )
+    stderr = r.stderr.decode()
+    assert r.returncode == 1, stderr
+    assert "is encrypted and no passphrase was given" in stderr
+    assert "sealbox: hint: the command line reads TLS key files unencrypted: " in stderr
+    assert "openssl pkey -in KEY -out PLAIN.key" in stderr
+
+
 def test_serve_on_an_address_in_use_is_one_error_before_it_says_it_runs(tmp_path: Path) -> None:
     import socket
 

@@ -47,8 +47,10 @@ HINTS: dict[str, str] = {
     "run 'sealbox clients delete {name}' again",
     "revocation_incomplete": "once the Redis of SEALBOX_REDIS_URL answers, run the same "
     "command again: until then the account's live access tokens may still pass",
-    "key_encrypted": "the command line reads TLS key files unencrypted; to renew such a "
-    "certificate, 'sealbox ca renew DIR PREFIX --new-key' writes a new key (its pin changes)",
+    "key_encrypted": "the command line reads TLS key files unencrypted: write a copy without "
+    "its passphrase ('openssl pkey -in KEY -out PLAIN.key', then 'chmod 600 PLAIN.key'), or, "
+    "to renew a certificate sealbox issued, 'sealbox ca renew DIR PREFIX --new-key' writes a "
+    "new key (its pin changes)",
     "ca_expired": "create a new CA ('sealbox ca init') and distribute its ca.crt",
     "bad_pin": "compute pins with 'sealbox ca pin CERT' (SPKI SHA-256, base64)",
     "pin_mismatch": "if the server's key changed on purpose, pin the new one ('sealbox ca pin "
