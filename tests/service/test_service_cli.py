@@ -200,6 +200,24 @@ def test_serve_with_an_encrypted_key_hints_how_to_write_it_unencrypted(tmp_path:
     assert "openssl pkey -in KEY -out PLAIN.key" in stderr
 
 
+def test_serve_with_cert_and_key_swapped_says_the_key_file_holds_a_certificate(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "data"
+    assert run_sealbox(["serve", "--check", "--data-dir", data]).returncode == 0
+    cert, key = data / "tls" / "server.crt", data / "tls" / "server.key"
+    r = run_sealbox(
+        ["serve", "--port", "1", "--data-dir", data, "--cert", key, "--key", cert], timeout=60
+    )
+    stderr = r.stderr.decode()
+    assert r.returncode == 1, stderr
+    assert stderr == (
+        f"sealbox: error: the key file {cert} holds a certificate, not a private key\n"
+        "sealbox: hint: pass the certificate with --cert and its private key with --key "
+        "(were they swapped?)\n"
+    )
+
+
 def test_serve_on_an_address_in_use_is_one_error_before_it_says_it_runs(tmp_path: Path) -> None:
     import socket
 

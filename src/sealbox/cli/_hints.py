@@ -66,6 +66,8 @@ HINTS: dict[str, str] = {
     "not_a_client_certificate": "issue one with 'sealbox ca issue client'",
     "invalid_settings": "check the SEALBOX_* variables, the .env file and the options",
     "cert_without_key": "pass --cert and --key together",
+    "certificate_as_key": "pass the certificate with --cert and its private key with --key "
+    "(were they swapped?)",
     "mtls_needs_client_ca": "pass --client-ca FILE, the CA that issued the client certificates",
     "service_not_provisioned": "run 'sealbox serve' once to provision the data folder",
     "legacy_file": "read it with 'sealbox legacy decrypt {path}', or rewrite it as an age "

@@ -154,11 +154,31 @@ def check_modes(settings: ServiceSettings) -> None:
         if path.is_relative_to(data):  # a given --key or audit log may be shared by design
             _check_owner(path, info)
         mode = stat.S_IMODE(info.st_mode)
+        if mode & 0o077 and settings.key is not None and path == Path(settings.key):
+            _refuse_certificate_as_key(path)
         if mode & 0o077:
             raise ConfigError(
                 f"{path} can be read or written by other users (mode {mode:o})",
                 hint=f"chmod 600 {path}",
             )
+
+
+def _refuse_certificate_as_key(path: Path) -> None:
+    """A ``--key`` holding a certificate (``--cert`` and ``--key`` swapped) is said to be
+    one, rather than a key file to ``chmod``: a certificate is public, its mode is not the
+    mistake."""
+    try:
+        with path.open("rb") as fh:
+            start = fh.read(64).lstrip()
+    except OSError:
+        return
+    if start.startswith(b"-----BEGIN CERTIFICATE-----"):
+        raise ConfigError(
+            f"the key file {path} holds a certificate, not a private key",
+            hint="give the certificate as the certificate and its private key as the key "
+            "(were they swapped?)",
+            code="certificate_as_key",
+        )
 
 
 def _check_owner(path: Path, info: os.stat_result) -> None:
