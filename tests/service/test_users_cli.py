@@ -215,6 +215,12 @@ def test_import_refuses_everything_on_a_bad_line_unless_skip_invalid(users, tmp_
     ]
     assert "canaryhash" not in r.stderr and good not in r.stderr
     assert [a["name"] for a in json.loads(users("list", "--json").out)] == ["admin"]
+    # With --json, a script reads what was refused on stdout too (exit 1, nothing imported).
+    r = users("import", source, "--json")
+    assert r.code == 1 and r.stderr.startswith("sealbox: error: nothing was imported")
+    refused = json.loads(r.out)
+    assert refused["imported"] == [] and [p["line"] for p in refused["refused"]] == [2, 3, 4]
+    assert good not in r.out and "canaryhash" not in r.out
     r = users("import", "-", "--skip-invalid", "--json", input=source.read_bytes())
     assert r.code == 0, r.stderr
     document = json.loads(r.out)

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -20,6 +21,9 @@ from sealbox.cli._dialect import confirm, echo_json, json_option, yes_option
 from sealbox.cli._io import CLIError, note, open_tty
 from sealbox.cli._paths import FilePath
 from sealbox.cli.serve import _DATA_DIR, _load_settings, _service
+
+if TYPE_CHECKING:
+    from sealbox.accounts.user_import import ImportProblem
 
 # Imports are JSON lines: a generous bound that still refuses a wrong file early.
 MAX_IMPORT_BYTES = 64 * 1024 * 1024
@@ -268,6 +272,8 @@ def import_(file: Path, skip_invalid: bool, as_json: bool, data_dir: Path | None
         for p in report.problems
     ]
     if report.problems and not skip_invalid:
+        if as_json:  # what a script reads, also when nothing was imported (exit 1)
+            echo_json({"imported": [], "refused": _refused_json(report.problems)})
         raise CLIError(
             f"nothing was imported: {len(refused)} of {_lines(report.lines)} "
             f"{'is' if len(refused) == 1 else 'are'} refused\n  " + "\n  ".join(refused),
@@ -279,10 +285,7 @@ def import_(file: Path, skip_invalid: bool, as_json: bool, data_dir: Path | None
         echo_json(
             {
                 "imported": list(report.imported),
-                "refused": [
-                    {"line": p.line, "name": p.username, "reason": p.reason}
-                    for p in report.problems
-                ],
+                "refused": _refused_json(report.problems),
             }
         )
         return
@@ -293,6 +296,10 @@ def import_(file: Path, skip_invalid: bool, as_json: bool, data_dir: Path | None
         + (f" ({kinds})" if kinds else "")
         + (f"; refused {_lines(len(report.problems))}" if report.problems else "")
     )
+
+
+def _refused_json(problems: Sequence[ImportProblem]) -> list[dict[str, object]]:
+    return [{"line": p.line, "name": p.username, "reason": p.reason} for p in problems]
 
 
 def _lines(n: int) -> str:
