@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
@@ -21,9 +21,6 @@ from sealbox.cli._dialect import confirm, echo_json, json_option, yes_option
 from sealbox.cli._io import CLIError, note, open_tty
 from sealbox.cli._paths import FilePath
 from sealbox.cli.serve import _DATA_DIR, _load_settings, _service
-
-if TYPE_CHECKING:
-    from sealbox.accounts.user_import import ImportProblem
 
 # Imports are JSON lines: a generous bound that still refuses a wrong file early.
 MAX_IMPORT_BYTES = 64 * 1024 * 1024
@@ -298,7 +295,8 @@ def import_(file: Path, skip_invalid: bool, as_json: bool, data_dir: Path | None
     )
 
 
-def _refused_json(problems: Sequence[ImportProblem]) -> list[dict[str, object]]:
+def _refused_json(problems: Sequence[Any]) -> list[dict[str, object]]:
+    # ImportProblem's fields (sealbox.accounts is the service's to import, not the CLI's).
     return [{"line": p.line, "name": p.username, "reason": p.reason} for p in problems]
 
 
