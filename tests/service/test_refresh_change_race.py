@@ -15,7 +15,7 @@ import asyncio
 from sqlalchemy import select, text
 
 from sealbox.accounts.models import RefreshToken
-from sealbox.accounts.store import Store
+from sealbox.accounts.store import Store, hash_refresh_token
 from sealbox.service.db import make_engine, migrate, sessionmaker
 from tests.service.conftest import private_shared_state
 
@@ -61,4 +61,56 @@ def test_a_refresh_waits_for_a_change_of_the_account_and_then_finds_its_token_re
 
     # A database of its own (PostgreSQL reachable, else a skip, or a failure under CI).
     with private_shared_state("refresh_race") as shared:
+        asyncio.run(run(shared["database_url"]))
+
+
+def test_a_logout_racing_a_refresh_revokes_the_token_the_refresh_adds() -> None:
+    """A logout (or a detected reuse) revokes a family while a refresh of it is rotating.
+
+    The refresh has claimed its token and added the next one, uncommitted: the family's
+    revocation waits for the claimed row, and a single ``UPDATE`` would then miss the new
+    token (its snapshot is older than the refresh's commit). The logout answered done
+    while the session went on, refreshed from the token the refresh answered.
+    """
+
+    async def run(url: str) -> None:
+        engine = make_engine(url)
+        try:
+            await migrate(engine)
+            store = Store(sessionmaker(engine), refresh_ttl=3600)
+            user = await store.create_user("racer2", "$argon2id$unused", ["users:me"])
+            token, family = await store.issue_refresh(user.id, "users:me")
+            async with engine.connect() as rotation:
+                # A refresh's rotation, held open: the token claimed, the next one added.
+                await rotation.execute(
+                    text("UPDATE refresh_tokens SET used_at = now() WHERE token_hash = :h"),
+                    {"h": hash_refresh_token(token)},
+                )
+                await rotation.execute(
+                    text(
+                        "INSERT INTO refresh_tokens (token_hash, family_id, user_id, "
+                        "created_at, expires_at, scope) VALUES (:h, :f, :u, now(), "
+                        "now() + interval '1 hour', 'users:me')"
+                    ),
+                    {"h": hash_refresh_token("sbr_next"), "f": family, "u": user.id},
+                )
+                logout = asyncio.create_task(store.revoke_family_of(token, user.id))
+                await asyncio.sleep(0.5)
+                assert not logout.done(), "the revocation went on under a rotation"
+                await rotation.commit()
+            assert await logout == family
+            assert (await store.use_refresh("sbr_next")).status == "invalid"
+            async with sessionmaker(engine)() as session:
+                live = (
+                    await session.execute(
+                        select(RefreshToken.id).where(
+                            RefreshToken.family_id == family, RefreshToken.revoked_at.is_(None)
+                        )
+                    )
+                ).all()
+            assert live == []
+        finally:
+            await engine.dispose()
+
+    with private_shared_state("logout_race") as shared:
         asyncio.run(run(shared["database_url"]))

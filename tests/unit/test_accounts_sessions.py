@@ -170,3 +170,35 @@ def test_with_the_lists_in_redis_the_check_without_waiting_leaves_it_to_authenti
         assert (await accounts.authenticate(issued.access_token)).user_id == user.id
 
     run(tmp_path, scenario, redis_url=REDIS_URL, redis_prefix=REDIS_PREFIX)
+
+
+def test_a_login_that_a_password_change_overtakes_is_audited_as_failed_not_as_success(
+    tmp_path: Path,
+) -> None:
+    # The password was right when read, but the account's sessions ended (a password
+    # change) before the session was opened: the client gets invalid_grant, and the audit
+    # log must not say the login succeeded.
+    records: list[tuple[str, str]] = []
+
+    class Sink:
+        def record(self, event: str, *, outcome: str, **_: Any) -> None:
+            records.append((event, outcome))
+
+    async def scenario(accounts: Accounts) -> None:
+        await sessions.register(accounts, "dora", PASSWORD, "192.0.2.4")
+        accounts.audit = Sink()
+        read = accounts.store.user_for_login
+
+        async def read_then_changed(name: str) -> Any:
+            user = await read(name)
+            # A password change lands while this login checks the old password.
+            await accounts.store.change_password(user.id, "$argon2id$changed-meanwhile")
+            return user
+
+        accounts.store.user_for_login = read_then_changed  # type: ignore[method-assign]
+        with pytest.raises(sessions.LoginFailed):
+            await sessions.login(accounts, "dora", PASSWORD, "192.0.2.4", [])
+
+    run(tmp_path, scenario)
+    assert ("login", "success") not in records
+    assert records == [("login", "failure")]

@@ -91,3 +91,41 @@ def test_a_throttled_attempt_without_redis_is_refused(tmp_path: Path) -> None:
     exc = asyncio.run(run())
     assert exc.operation == "counting an attempt"
     _no_address(exc)
+
+
+def test_a_refresh_without_redis_goes_on_and_a_reuse_it_finds_revokes_the_family_first(
+    tmp_path: Path,
+) -> None:
+    # As docs/service.md says: refresh families live in the database, so a refresh needs
+    # no Redis; a reuse revokes the family in the database, then answers 503.
+    from sealbox.accounts import sessions
+    from sealbox.accounts.core import Accounts
+    from sealbox.jwt import SigningKeySet
+
+    async def run() -> tuple[str, StoreUnavailableError, str]:
+        async with _store(tmp_path) as store:
+            user = await store.create_user("alice", "$argon2id$unused", ["users:me"])
+            revocations = RedisRevocations(store, DEAD)
+            throttle = RedisThrottle(DEAD)
+            accounts = Accounts(
+                store,
+                SigningKeySet.generate("EdDSA"),
+                revocations=revocations,
+                throttle=throttle,
+            )
+            try:
+                first = await sessions.start_session(accounts, user)
+                second = await sessions.refresh(accounts, first.refresh_token, "192.0.2.1")
+                with pytest.raises(StoreUnavailableError) as caught:
+                    await sessions.refresh(accounts, first.refresh_token, "192.0.2.1")
+                after = (await store.use_refresh(second.refresh_token)).status
+            finally:
+                await revocations.close()
+                await throttle.close()
+            return second.scope[0], caught.value, after
+
+    scope, exc, after = asyncio.run(run())
+    assert scope == "users:me"
+    assert exc.operation == "recording a revocation"
+    _no_address(exc)
+    assert after == "invalid"  # the family was revoked before the 503

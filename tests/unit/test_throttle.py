@@ -167,3 +167,62 @@ def test_redis_acquire_counts_every_key_or_gives_back_the_earlier_ones() -> None
     answers, counts = asyncio.run(run())
     assert answers[:2] == [0, 0] and 0 < answers[2] <= 60
     assert counts == [b"2", b"3", None, b"2"]
+
+
+def test_refused_attempts_leave_no_counters_behind() -> None:
+    # An address past its limit spraying new usernames: each is counted, refused by the
+    # address and given back. A counter given back to zero is dropped, or the table grows
+    # by one key per refused attempt (free for the attacker) until every attempt that is
+    # let through pays for sweeping it.
+    throttle = LocalThrottle(Clock())
+
+    async def run() -> int:
+        await throttle.acquire([("addr:x", 1)], 60)
+        for i in range(1000):
+            assert await throttle.acquire([(f"user:{i}", 5), ("addr:x", 1)], 60) > 0
+        await throttle.acquire([("user:ok", 5)], 60)
+        await throttle.settle(give_back=["user:ok"])
+        return len(throttle._counts)
+
+    assert asyncio.run(run()) == 1  # addr:x alone
+
+
+def test_a_full_table_of_live_counters_is_not_swept_on_every_attempt(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(LocalThrottle, "_MAX_KEYS", 100)
+    throttle = LocalThrottle(Clock())
+
+    async def run() -> list[bool]:
+        for i in range(150):  # all live: a sweep keeps them all
+            await throttle.acquire([(f"addr:{i}", 5)], 60)
+        swept = []
+        for i in range(20):
+            table = throttle._counts
+            await throttle.acquire([(f"addr:more{i}", 5)], 60)
+            swept.append(throttle._counts is not table)
+        return swept
+
+    assert not any(asyncio.run(run()))
+
+
+@pytest.mark.redis
+def test_redis_refused_attempts_leave_no_counters_behind() -> None:
+    require_server("Redis", 6379)
+    prefix = f"{REDIS_PREFIX}throttle-spray:"
+
+    async def run() -> list[bytes]:
+        throttle = RedisThrottle(REDIS_URL, prefix=prefix)
+        try:
+            await throttle.acquire([("addr:z", 1)], 60)
+            for i in range(20):
+                assert await throttle.acquire([(f"user:{i}", 5), ("addr:z", 1)], 60) > 0
+            await throttle.acquire([("user:ok", 5)], 60)
+            await throttle.settle(give_back=["user:ok"])
+            keys = [k async for k in throttle._redis.scan_iter(match=f"{prefix}*")]
+            await throttle.settle(clear=["addr:z"])
+            return sorted(keys)
+        finally:
+            await throttle.close()
+
+    assert asyncio.run(run()) == [f"{prefix}addr:z".encode()]

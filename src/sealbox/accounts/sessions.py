@@ -329,7 +329,8 @@ async def login(
     Raises:
         Throttled: past the username's or the address's limit (no password checked).
         LoginFailed: unknown user or wrong password (the same work and answer); a
-            wrong, replayed or used code (checked only after the password).
+            wrong, replayed or used code (checked only after the password); a password
+            change, reset or disabling of the account while its password was checked.
         AccountDisabled: the right password of a disabled account.
         TotpError: ``mfa_required``, the password was right and ``otp`` is missing.
         ScopeRefused: ``scopes`` names none of the scopes the account holds (checked
@@ -357,9 +358,18 @@ async def login(
     if refused:
         accounts.audit.record("login", outcome="invalid_scope", user=user.username, address=address)
         raise ScopeRefused("the account holds none of the scopes asked for")
+    try:
+        issued = await start_session(accounts, user, scopes, bound_to=bound_to, client_id=client_id)
+    except LoginFailed:
+        # A password change, reset or disabling overtook this login: no session, and the
+        # audit log says so (not "success" for a login its client saw refused).
+        accounts.audit.record(
+            "login", outcome="failure", user=user.username, address=address, detail="sessions ended"
+        )
+        raise
     await accounts.store.record_login(user.id)
     accounts.audit.record("login", outcome="success", user=user.username, address=address)
-    return await start_session(accounts, user, scopes, bound_to=bound_to, client_id=client_id)
+    return issued
 
 
 async def _second_factor(

@@ -51,6 +51,8 @@ from sealbox.accounts.usernames import lookup_key, skeleton
 __all__ = ["RefreshOutcome", "SessionsEndedError", "Store", "UsernameTakenError"]
 
 REFRESH_PREFIX = "sbr_"
+# Statements a family's revocation makes at most, chasing refreshes that rotate it meanwhile.
+_MAX_REVOKE_ROUNDS = 64
 
 
 class UsernameTakenError(Exception):
@@ -394,23 +396,26 @@ class Store:
     async def revoke_family(self, family_id: str, user_id: int) -> None:
         """Revoke the refresh tokens of the family ``family_id`` of ``user_id``."""
         async with self._sessions.begin() as session:
-            await session.execute(
-                update(RefreshToken)
-                .where(
-                    RefreshToken.family_id == family_id,
-                    RefreshToken.user_id == user_id,
-                    RefreshToken.revoked_at.is_(None),
-                )
-                .values(revoked_at=now())
-            )
+            await self._revoke_family(session, family_id, now(), user_id=user_id)
 
     @staticmethod
-    async def _revoke_family(session: AsyncSession, family_id: str, at: datetime) -> None:
-        await session.execute(
-            update(RefreshToken)
-            .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
-            .values(revoked_at=at)
-        )
+    async def _revoke_family(
+        session: AsyncSession, family_id: str, at: datetime, *, user_id: int | None = None
+    ) -> None:
+        # Repeated until it finds nothing left: a refresh of the family rotating at the
+        # same time holds the token it claimed, and this waits for it; on PostgreSQL the
+        # statement then goes on with its older snapshot, without the token the refresh
+        # added. The next statement sees it (the refresh has committed). A refresh that
+        # claims a token after this has revoked it finds it revoked once this commits.
+        condition = (RefreshToken.family_id == family_id) & RefreshToken.revoked_at.is_(None)
+        if user_id is not None:
+            condition = condition & (RefreshToken.user_id == user_id)
+        for _ in range(_MAX_REVOKE_ROUNDS):
+            result = await session.execute(
+                update(RefreshToken).where(condition).values(revoked_at=at)
+            )
+            if _rowcount(result) == 0:
+                return
 
     # -- revoked access tokens ------------------------------------------------------
 

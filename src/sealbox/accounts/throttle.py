@@ -41,7 +41,8 @@ Limit = tuple[str, int]
 
 # KEYS the counters; ARGV[1] the window in seconds, ARGV[1 + i] the limit of KEYS[i].
 # Each counter is incremented in turn; the first past its limit stays counted, the
-# earlier ones are given back, and the answer is the seconds until its window ends.
+# earlier ones are given back (a counter back at zero is deleted: refused attempts leave
+# no keys behind), and the answer is the seconds until its window ends.
 # All keys within their limits: 0, and every one stays counted.
 _ACQUIRE: Final = """
 local window = tonumber(ARGV[1])
@@ -54,7 +55,9 @@ for i, key in ipairs(KEYS) do
   end
   if n > tonumber(ARGV[i + 1]) then
     for j = 1, i - 1 do
-      if tonumber(redis.call('GET', KEYS[j]) or '0') > 0 then redis.call('DECR', KEYS[j]) end
+      if tonumber(redis.call('GET', KEYS[j]) or '0') > 0 and redis.call('DECR', KEYS[j]) <= 0 then
+        redis.call('DEL', KEYS[j])
+      end
     end
     return math.max(ttl, 1)
   end
@@ -62,14 +65,14 @@ end
 return 0
 """
 # KEYS: ARGV[1] keys to clear, then keys to give one count back to (never below zero,
-# never creating a key).
+# never creating a key; one back at zero is deleted).
 _SETTLE: Final = """
 local clear = tonumber(ARGV[1])
 for i, key in ipairs(KEYS) do
   if i <= clear then
     redis.call('DEL', key)
-  elseif tonumber(redis.call('GET', key) or '0') > 0 then
-    redis.call('DECR', key)
+  elseif tonumber(redis.call('GET', key) or '0') > 0 and redis.call('DECR', key) <= 0 then
+    redis.call('DEL', key)
   end
 end
 return 0
@@ -95,15 +98,21 @@ class Throttle(Protocol):
 
 
 class LocalThrottle:
-    """In-memory fixed-window counters (one process)."""
+    """In-memory fixed-window counters (one process).
 
-    _MAX_KEYS: Final = 100_000
+    A counter given back to zero is dropped, so refused attempts add no keys; past
+    ``_MAX_KEYS`` counters the expired ones are swept, and the next sweep waits until
+    the table has doubled, so a table of live counters is not swept on every attempt.
+    """
+
+    _MAX_KEYS: int = 100_000
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._counts: dict[str, tuple[int, float]] = {}  # key -> (attempts, window end)
         # One lock for the table, not one per key: it guards a few dict operations.
         self._lock = threading.Lock()
+        self._sweep_at = self._MAX_KEYS
 
     async def acquire(self, limits: Sequence[Limit], window: int) -> int:
         with self._lock:
@@ -117,8 +126,9 @@ class LocalThrottle:
                     for earlier, _ in limits[:i]:
                         self._give_back(earlier)
                     return max(math.ceil(end - t), 1)
-            if len(self._counts) > self._MAX_KEYS:
+            if len(self._counts) > self._sweep_at:
                 self._counts = {k: v for k, v in self._counts.items() if v[1] > t}
+                self._sweep_at = max(self._MAX_KEYS, 2 * len(self._counts))
             return 0
 
     async def settle(self, *, clear: Sequence[str] = (), give_back: Sequence[str] = ()) -> None:
@@ -130,8 +140,10 @@ class LocalThrottle:
 
     def _give_back(self, key: str) -> None:
         count, end = self._counts.get(key, (0, 0.0))
-        if count > 0:
+        if count > 1:
             self._counts[key] = (count - 1, end)
+        elif count == 1:
+            del self._counts[key]
 
     async def close(self) -> None:
         return None
