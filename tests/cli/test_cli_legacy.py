@@ -119,20 +119,37 @@ def test_detect_prints_the_layout(cli, tmp_path, key):
     assert r.code == 1 and "--format aes-gcm-raw" in r.stderr
 
 
-def test_a_wrong_password_or_key_fails_with_nothing_written(cli, tmp_path, key):
+def test_a_wrong_password_or_key_fails_with_nothing_written_naming_where_it_came_from(
+    cli, tmp_path, key, me
+):
     src = tmp_path / "old.bin"
     src.write_bytes(fernet_file(PASSWORD, PLAIN))
     r = cli(["legacy", "decrypt", src, "-o", tmp_path / "out"], env={"SEALBOX_PASSPHRASE": "no"})
     assert r.code == 1 and r.stdout == b""
     assert r.stderr == (
         "sealbox: error: cannot decrypt: wrong password or key, or the data was altered\n"
+        "sealbox: hint: the password came from $SEALBOX_PASSPHRASE\n"
     )
     assert not (tmp_path / "out").exists()
+    (tmp_path / "pw").write_text("not it\n")
+    r = cli(
+        ["legacy", "migrate", src, "-o", tmp_path / "out.age", "-r", str(me.recipient()),
+         "--passphrase-file", tmp_path / "pw"],
+    )  # fmt: skip
+    assert (r.code, r.stdout) == (1, b"")
+    assert (
+        r.stderr.splitlines()[1]
+        == f"sealbox: hint: the password came from passphrase file {tmp_path / 'pw'}"
+    )
+    assert not (tmp_path / "out.age").exists()
     rec = tmp_path / "rec.json"
     rec.write_bytes(aes_gcm_json(key, PLAIN))
     (tmp_path / "other").write_bytes(os.urandom(32))
     r = cli(["legacy", "decrypt", rec, "--key-file", tmp_path / "other"])
-    assert r.code == 1 and "wrong password or key" in r.stderr
+    assert r.code == 1 and r.stderr == (
+        "sealbox: error: cannot decrypt: wrong password or key, or the data was altered\n"
+        f"sealbox: hint: the key came from key file {tmp_path / 'other'}\n"
+    )
 
 
 def test_the_missing_secret_is_named_with_its_option(cli, tmp_path, key):
@@ -261,3 +278,22 @@ def test_the_pointer_quotes_a_path_with_a_space_as_a_shell_word(tmp_path):
     r = run_sealbox(["decrypt", src], env={"SEALBOX_PASSPHRASE": "x"})
     hint = r.stderr.decode().splitlines()[-1]
     assert f"sealbox legacy decrypt '{src}'" in hint
+
+
+def test_a_bare_fernet_token_is_named_with_what_to_do_instead(cli, tmp_path):
+    from cryptography.fernet import Fernet
+
+    src = tmp_path / "value.tok"
+    src.write_bytes(Fernet(Fernet.generate_key()).encrypt(PLAIN) + b"\n")
+    for args in (
+        ["legacy", "detect", src],
+        ["legacy", "decrypt", src],
+        ["legacy", "decrypt", "--format", "fernet-file", src],
+    ):
+        r = cli(args, env={"SEALBOX_PASSPHRASE": "old password"})
+        assert (r.code, r.stdout) == (1, b""), args
+        lines = r.stderr.splitlines()
+        assert lines[0].startswith("sealbox: error: this is a bare Fernet token, made with a ")
+        assert lines[1].startswith("sealbox: hint: decrypt it with cryptography's Fernet(key)")
+        assert "aes-gcm-raw" not in r.stderr
+        assert not any(s in r.stderr for s in _snippets(src.read_bytes()) if len(s) > 6)

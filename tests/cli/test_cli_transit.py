@@ -138,6 +138,38 @@ def test_errors_are_one_line_each(cli, env, running, tmp_path: Path) -> None:
     assert env["SEALBOX_TOKEN"].encode() not in p.stderr + p.stdout
 
 
+def test_decrypt_and_rewrap_refuse_a_file_of_several_ciphertexts_saying_so(cli, env) -> None:
+    cli(["transit", "keys", "create", "many"], env=env)
+    one = cli(["transit", "encrypt", "many"], input=b"a", env=env).stdout.strip()
+    for stdin in (one + b"\n" + one + b"\n", one + b" " + one, one + b"\r\n\r\n" + one):
+        for command in ("decrypt", "rewrap"):
+            r = cli(["transit", command, "many"], input=stdin, env=env)
+            assert (r.code, r.stdout) == (1, b"")
+            assert r.stderr.splitlines() == [
+                (
+                    "sealbox: error: stdin holds 2 values separated by spaces or lines: the "
+                    "command takes one ciphertext"
+                ),
+                (
+                    "sealbox: hint: run it once per ciphertext, or send them all in one request "
+                    "with TransitClient.batch (docs/transit.md)"
+                ),
+            ]
+    # One ciphertext with the blank lines and spaces around it that files end up with.
+    r = cli(["transit", "decrypt", "many"], input=b"\n  " + one + b"\r\n\n", env=env)
+    assert (r.code, r.stdout) == (0, b"a")
+
+
+def test_a_token_pasted_with_its_bearer_scheme_is_refused_saying_so(cli, env) -> None:
+    r = cli(["transit", "keys", "list"], env={**env, "SEALBOX_TOKEN": "Bearer abc.canary-z"})
+    assert (r.code, r.stdout) == (1, b"")
+    assert r.stderr.startswith(
+        "sealbox: error: the access token in $SEALBOX_TOKEN starts with 'Bearer ': give the "
+        "token alone"
+    )
+    assert "canary" not in r.stderr
+
+
 def test_real_process_round_trip(running, env) -> None:
     run_sealbox(["transit", "keys", "create", "proc"], env=env)
     r = run_sealbox(["transit", "encrypt", "proc"], input=b"through a pipe", env=env)

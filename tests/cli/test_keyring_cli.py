@@ -79,29 +79,49 @@ def test_deterministic_seal(cli, keyring: Path) -> None:
     assert cli(["open", "-k", keyring], input=a, env=ENV).stdout == PLAIN
 
 
+_ALTERED = (
+    "sealbox: error: decryption failed: the token was altered or cut short, or it was "
+    "sealed with other associated data\n"
+    "sealbox: hint: give the -A/--aad it was sealed with (none if it was sealed without)\n"
+)
+_NOT_A_TOKEN = (
+    "sealbox: error: the input on stdin is not a sealbox token, or it was cut short\n"
+    "sealbox: hint: a token is the URL-safe base64 line 'sealbox seal' prints\n"
+)
+
+
 @pytest.mark.parametrize(
-    "damage",
+    ("damage", "said"),
     [
-        lambda t: t[:-3] + b"\n",
-        lambda t: b"B" + t[1:],
-        lambda t: t[:10] + (b"B" if t[10:11] != b"B" else b"C") + t[11:],
-        lambda t: t.strip() + b"AAAA\n",
-        lambda t: b"not a token!\n",
-        lambda t: b"",
+        (lambda t: t[:-3] + b"\n", _ALTERED),
+        (lambda t: t.strip()[:-1] + b"\n", _NOT_A_TOKEN),  # 77 characters: no base64 length
+        (lambda t: b"B" + t[1:], _NOT_A_TOKEN),  # no token version starts so
+        (lambda t: t[:10] + (b"B" if t[10:11] != b"B" else b"C") + t[11:], _ALTERED),
+        (lambda t: t.strip() + b"AAAA\n", _ALTERED),
+        (lambda t: b"not a token!\n", _NOT_A_TOKEN),
+        (
+            lambda t: b"\n",
+            (
+                "sealbox: error: no token on stdin\n"
+                "sealbox: hint: pipe in what 'sealbox seal' printed\n"
+            ),
+        ),
     ],
 )
-def test_open_damaged_token(cli, keyring: Path, damage) -> None:
+def test_open_says_why_a_damaged_token_does_not_open(cli, keyring: Path, damage, said) -> None:
     token = cli(["seal", "-k", keyring], input=PLAIN, env=ENV).stdout
     r = cli(["open", "-k", keyring], input=damage(token), env=ENV)
     assert r.code == 1
     assert r.stdout == b""
-    assert r.stderr == "sealbox: error: decryption failed\n"
+    assert r.stderr == said
 
 
-def test_open_wrong_aad_and_disabled_key(cli, keyring: Path) -> None:
+def test_open_names_the_tokens_key_when_the_keyring_cannot_use_it(
+    cli, keyring: Path, tmp_path: Path
+) -> None:
     token = cli(["seal", "-k", keyring, "--aad", "a"], input=PLAIN, env=ENV).stdout
     r = cli(["open", "-k", keyring, "--aad", "b"], input=token, env=ENV)
-    assert (r.code, r.stdout, r.stderr) == (1, b"", "sealbox: error: decryption failed\n")
+    assert (r.code, r.stdout, r.stderr) == (1, b"", _ALTERED)
     old = _ids(cli, keyring)[0]["id"]
     r = cli(["keyring", "disable", keyring, old], env=ENV)
     assert r.code == 1 and "primary key" in r.stderr and "hint: rotate" in r.stderr
@@ -110,13 +130,33 @@ def test_open_wrong_aad_and_disabled_key(cli, keyring: Path) -> None:
         f"disabled key {old} in {keyring}\n"
     )
     r = cli(["open", "-k", keyring, "--aad", "a"], input=token, env=ENV)
-    assert (r.code, r.stdout, r.stderr) == (1, b"", "sealbox: error: decryption failed\n")
+    assert (r.code, r.stdout, r.stderr) == (
+        1,
+        b"",
+        (
+            f"sealbox: error: decryption failed: the token was sealed with key {old}, which is "
+            f"disabled in keyring {keyring}\n"
+            f"sealbox: hint: to read it again: sealbox keyring enable {keyring} {old}\n"
+        ),
+    )
     assert cli(["keyring", "enable", keyring, f"0x{old}"], env=ENV).out == (
         f"key {old} in {keyring} is decrypt-only\n"
     )
     states = {k["id"]: k["state"] for k in _ids(cli, keyring)}
     assert sorted(states.values()) == ["active", "decrypt-only"]
     assert cli(["open", "-k", keyring, "--aad", "a"], input=token, env=ENV).stdout == PLAIN
+    other = tmp_path / "other.keyring"
+    assert cli(["keyring", "create", other], env=ENV).code == 0
+    r = cli(["open", "-k", other, "--aad", "a"], input=token, env=ENV)
+    assert (r.code, r.stdout, r.stderr) == (
+        1,
+        b"",
+        (
+            f"sealbox: error: decryption failed: the token was sealed with key {old}, which "
+            f"keyring {other} does not hold\n"
+            "sealbox: hint: open it with the keyring that sealed it\n"
+        ),
+    )
 
 
 def test_destroy_needs_confirmation_without_terminal(cli, keyring: Path) -> None:
@@ -132,7 +172,12 @@ def test_destroy_needs_confirmation_without_terminal(cli, keyring: Path) -> None
     assert r.code == 0
     states = {k["id"]: k["state"] for k in _ids(cli, keyring)}
     assert states[old] == "destroyed"
-    assert cli(["open", "-k", keyring], input=token, env=ENV).code == 1
+    r = cli(["open", "-k", keyring], input=token, env=ENV)
+    assert (r.code, r.stdout) == (1, b"")
+    assert r.stderr == (
+        f"sealbox: error: decryption failed: the token was sealed with key {old}, which was "
+        f"destroyed in keyring {keyring}: it can never be opened\n"
+    )
     r = cli(["keyring", "enable", keyring, old], env=ENV)
     assert r.code == 1 and "destroyed" in r.stderr
 
@@ -252,7 +297,7 @@ def test_real_program_end_to_end(tmp_path: Path) -> None:
     p = run_sealbox(["open", "-k", path], input=token, env=ENV)
     assert (p.returncode, p.stdout) == (0, PLAIN)
     p = run_sealbox(["open", "-k", path], input=token[:-5], env=ENV)
-    assert (p.returncode, p.stdout, p.stderr) == (1, b"", b"sealbox: error: decryption failed\n")
+    assert (p.returncode, p.stdout, p.stderr) == (1, b"", _ALTERED.encode())
     p = run_sealbox(["nope"])
     assert p.returncode == 2
 

@@ -273,6 +273,21 @@ def test_a_token_no_header_can_carry_is_refused_without_showing_it(monkeypatch) 
         TransitClient("https://localhost:8443", token="plain")  # type: ignore[arg-type]
 
 
+def test_a_token_given_with_its_bearer_scheme_is_refused_saying_so(monkeypatch) -> None:
+    for raw in ("Bearer eyJ.canary-x.y", "bearer  eyJ.canary-x.y", "BEARER\teyJ.canary"):
+        monkeypatch.setenv("SEALBOX_TOKEN", raw)
+        with pytest.raises(ConfigError) as exc:
+            TransitClient("https://localhost:8443")
+        assert exc.value.code == "token_malformed"
+        assert str(exc.value) == (
+            "the access token in $SEALBOX_TOKEN starts with 'Bearer ': give the token alone "
+            "(the client sends the Authorization header itself)"
+        )
+        assert "canary" not in f"{exc.value} {exc.value.hint} {exc.value.facts}"
+    with pytest.raises(ConfigError, match="the access token given starts with 'Bearer '"):
+        TransitClient("https://localhost:8443", token=Secret("Bearer abc"))
+
+
 def test_a_url_that_is_not_the_service_base_is_no_such_route(running, admin_token) -> None:
     with (
         TransitClient(f"{running.url}/wrong", token=admin_token, ca=running.ca) as c,

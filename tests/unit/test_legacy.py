@@ -273,3 +273,35 @@ def test_an_age_reader_refuses_a_legacy_record_without_quoting_it(key, make):
         age.decrypt(data, [age.X25519Identity.generate()])
     assert info.value.code == "not_an_age_file"
     assert str(info.value) == "not an age file: it does not start with 'age-encryption.org/v1'"
+
+
+@pytest.mark.parametrize("ending", [b"", b"\n"])
+def test_a_bare_fernet_token_made_with_a_fernet_key_is_named_not_taken_for_raw_bytes(ending):
+    from cryptography.fernet import Fernet, MultiFernet
+
+    old, new = Fernet(Fernet.generate_key()), Fernet(Fernet.generate_key())
+    tokens = [
+        old.encrypt(b"x"),  # the shortest token there is
+        old.encrypt(PLAIN),
+        MultiFernet([new, old]).rotate(old.encrypt(PLAIN)),
+    ]
+    for token in tokens:
+        data = token + ending
+        with pytest.raises(FormatError) as caught:
+            legacy.detect(data)
+        assert caught.value.code == "legacy_fernet_token"
+        assert "Fernet(key)" in (caught.value.hint or "")
+        assert token.decode()[:20] not in str(caught.value)
+        # Named as a file of the recipe, its first characters would pass for the salt and
+        # any password would seem wrong: the same error says what it is instead.
+        for fmt in (None, LegacyFormat.FERNET_FILE):
+            with pytest.raises(FormatError) as caught:
+                legacy.decrypt(data, password=PASSWORD, format=fmt)
+            assert caught.value.code == "legacy_fernet_token"
+
+
+def test_a_fernet_file_whose_salt_reads_like_a_token_is_still_a_fernet_file():
+    salt = b"gAAAAABkZXRlY3Q="[:16]
+    data = fernet_file(PASSWORD, PLAIN, salt=salt)
+    assert legacy.detect(data) is LegacyFormat.FERNET_FILE
+    assert legacy.decrypt(data, password=PASSWORD) == PLAIN

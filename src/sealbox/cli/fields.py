@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import os
+import shlex
 from pathlib import Path
 
 import click
 
 from sealbox.cli._dialect import option
-from sealbox.cli._io import passphrase_file_option, read_stdin, write_stdout
+from sealbox.cli._io import CLIError, passphrase_file_option, read_stdin, write_stdout
 from sealbox.cli._paths import FilePath
 from sealbox.cli.keyring import _IDENTITY, _Opened
+from sealbox.exceptions import DecryptionError, FormatError, SealboxError
+from sealbox.keysets.keyring import Keyring
+from sealbox.keysets.lifecycle import KeyState
 
 # Field tokens are for values, not files: `sealbox encrypt` streams files of any size.
 MAX_VALUE = 16 * 1024 * 1024
@@ -79,4 +83,51 @@ def open_(
     """Decrypt the text token on stdin; write the value to stdout."""
     ring = _Opened(keyring_file, identity_files, passphrase_file).ring
     token = read_stdin(MAX_VALUE * 2, "the token")
-    write_stdout(ring.open_text(token, os.fsencode(aad)))
+    try:
+        value = ring.open_text(token, os.fsencode(aad))
+    except DecryptionError:
+        raise _why_not(ring, keyring_file, token) from None
+    write_stdout(value)
+
+
+def _why_not(ring: Keyring, keyring_file: Path, token: bytes) -> SealboxError:
+    """The error for a token ``ring`` did not open, saying what the person at the
+    command line can act on. The keyring's holder is the one asking, and a token's
+    layout and key id are public (``sealbox keyring list`` shows the ids): only whether
+    the value was altered or bound to other associated data stays one answer, as the
+    cipher cannot tell them apart."""
+    from sealbox.keysets.fields import decode_token, token_key_id
+
+    if not token.strip():
+        return CLIError("no token on stdin", hint="pipe in what 'sealbox seal' printed")
+    try:
+        kid = token_key_id(decode_token(token))
+    except (DecryptionError, FormatError):
+        return CLIError(
+            "the input on stdin is not a sealbox token, or it was cut short",
+            hint="a token is the URL-safe base64 line 'sealbox seal' prints",
+        )
+    state = {info.id: info.state for info in ring}.get(kid)
+    if state is None:
+        return DecryptionError(
+            f"decryption failed: the token was sealed with key {kid:08x}, "
+            f"which keyring {keyring_file} does not hold",
+            hint="open it with the keyring that sealed it",
+        )
+    if state is KeyState.DISABLED:
+        return DecryptionError(
+            f"decryption failed: the token was sealed with key {kid:08x}, "
+            f"which is disabled in keyring {keyring_file}",
+            hint=f"to read it again: sealbox keyring enable {shlex.quote(str(keyring_file))} "
+            f"{kid:08x}",
+        )
+    if state is KeyState.DESTROYED:
+        return DecryptionError(
+            f"decryption failed: the token was sealed with key {kid:08x}, "
+            f"which was destroyed in keyring {keyring_file}: it can never be opened",
+        )
+    return DecryptionError(
+        "decryption failed: the token was altered or cut short, or it was sealed with "
+        "other associated data",
+        hint="give the -A/--aad it was sealed with (none if it was sealed without)",
+    )

@@ -20,11 +20,12 @@ from sealbox.cli._io import (
     CLIError,
     note,
     passphrase_file_option,
+    passphrase_source,
     read_passphrase,
     read_stdin,
 )
 from sealbox.cli._paths import FilePath
-from sealbox.exceptions import KeyFormatError
+from sealbox.exceptions import DecryptionError, KeyFormatError
 from sealbox.keysets import legacy
 from sealbox.keysets.legacy import LegacyFormat
 from sealbox.secret import Secret
@@ -86,9 +87,19 @@ def _decrypt(
     fmt = legacy.detect(data) if layout is None else LegacyFormat(layout)
     if fmt.uses_key or key_file is not None:
         # A key for a Fernet record is refused by the library, with what it needs instead.
-        return legacy.decrypt(data, key=_read_key(key_file), format=fmt)
+        key = _read_key(key_file)
+        source = f"the key came from key file {key_file}"
+        try:
+            return legacy.decrypt(data, key=key, format=fmt)
+        except DecryptionError as exc:
+            raise DecryptionError(str(exc), code=exc.code, hint=source) from None
     password = read_passphrase(passphrase_file, prompt="Password")
-    return legacy.decrypt(data, password=password, format=fmt)
+    try:
+        return legacy.decrypt(data, password=password, format=fmt)
+    except DecryptionError as exc:
+        # Which password was tried, as `sealbox keyring` says which passphrase was.
+        hint = f"the password came from {passphrase_source(passphrase_file)}"
+        raise DecryptionError(str(exc), code=exc.code, hint=hint) from None
 
 
 @legacy_group.command()

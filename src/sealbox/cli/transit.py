@@ -207,6 +207,15 @@ def _ciphertext_from_stdin() -> str:
         raise CLIError(
             "no ciphertext on stdin", hint="pipe in what 'sealbox transit encrypt' printed"
         )
+    if len(text.split()) > 1:
+        # A ciphertext is one word: this is a file of them, which the service would call
+        # bad base64.
+        raise CLIError(
+            f"stdin holds {len(text.split())} values separated by spaces or lines: the "
+            "command takes one ciphertext",
+            hint="run it once per ciphertext, or send them all in one request with "
+            "TransitClient.batch (docs/transit.md)",
+        )
     return text
 
 

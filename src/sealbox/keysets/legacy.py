@@ -75,6 +75,10 @@ _FERNET_HEX_PREFIX: Final = _FERNET_PREFIX.hex().encode()
 _AGE_STARTS: Final = (b"age-encryption.org/", b"-----BEGIN AGE ENCRYPTED FILE-----")
 _HEX_DIGITS: Final = frozenset("0123456789abcdefABCDEF")
 _WRONG: Final = "cannot decrypt: wrong password or key, or the data was altered"
+# A Fernet token as its own text: URL-safe base64 with its padding.
+_FERNET_TEXT: Final = re.compile(rb"gAAAAA[A-Za-z0-9_-]+={0,2}")
+# The shortest token: version, timestamp, IV, one AES block and the HMAC, in base64.
+_FERNET_TEXT_MIN: Final = 100
 # A JSON record cut short still names its first keys.
 _JSON_KEY = re.compile(rb'"(salt|iv|tag)"\s*:')
 
@@ -110,6 +114,28 @@ def fernet_key(password: str | bytes | Secret[Any], salt: bytes) -> bytes:
 
 def _is_fernet_file(data: bytes) -> bool:
     return len(data) > SALT_SIZE and data[SALT_SIZE:].startswith(_FERNET_PREFIX)
+
+
+def _is_bare_fernet_token(data: bytes) -> bool:
+    """Whether ``data`` is a Fernet token alone, with no salt before it: what
+    ``Fernet(key).encrypt`` returns, made with a key rather than the recipes' password."""
+    text = data.strip()
+    return (
+        len(text) >= _FERNET_TEXT_MIN
+        and not _is_fernet_file(data)
+        and _FERNET_TEXT.fullmatch(text) is not None
+    )
+
+
+def _bare_fernet_token() -> FormatError:
+    return FormatError(
+        "this is a bare Fernet token, made with a Fernet key: the original recipes store "
+        "a salt with the token (before it in a file, beside it in JSON) and derive the key "
+        "from a password; sealbox reads only the recipes' records",
+        code="legacy_fernet_token",
+        hint="decrypt it with cryptography's Fernet(key) (MultiFernet for rotated keys) "
+        "and seal the value again under a keyring (docs/legacy.md, bare Fernet tokens)",
+    )
 
 
 def _unknown(message: str) -> FormatError:
@@ -153,12 +179,16 @@ def detect(data: bytes | Mapping[str, Any]) -> LegacyFormat:
 
     Raises:
         FormatError: none of the recognisable layouts (code ``legacy_layout_unknown``),
-            an age file (code ``age_file_not_legacy``), or JSON with other keys.
+            an age file (code ``age_file_not_legacy``), a Fernet token alone, made with
+            a Fernet key rather than a recipe's password (code ``legacy_fernet_token``),
+            or JSON with other keys.
     """
     # Checked first: the file layout starts with 16 random bytes, which may well look
     # like the start of a JSON object ("{", after whitespace).
     if isinstance(data, bytes) and _is_fernet_file(data):
         return LegacyFormat.FERNET_FILE
+    if isinstance(data, bytes) and _is_bare_fernet_token(data):
+        raise _bare_fernet_token()
     if isinstance(data, bytes) and data.lstrip().startswith(_AGE_STARTS):
         raise FormatError(
             "this is an age file, not a record of the original recipes",
@@ -312,11 +342,16 @@ def decrypt_fernet_file(data: bytes, password: str | bytes | Secret[Any]) -> byt
     """Decrypt ``salt (16) || Fernet token``.
 
     Raises:
-        FormatError: too short to hold a salt and a token.
+        FormatError: too short to hold a salt and a token, or a Fernet token alone
+            (code ``legacy_fernet_token``).
         DecryptionError: wrong password, or the data was altered or cut short.
     """
     if len(data) <= SALT_SIZE:
         raise FormatError("the legacy file is too short to hold a salt and a token")
+    if _is_bare_fernet_token(data):
+        # Its first 16 characters would be taken for the salt: a wrong password, it
+        # would seem, whatever password was given.
+        raise _bare_fernet_token()
     return _open_fernet(data[SALT_SIZE:], password, data[:SALT_SIZE])
 
 

@@ -203,6 +203,16 @@ class TransitClient:
             token = Secret(raw, register=True)
         if not isinstance(token, Secret):
             raise TypeError("token must be a sealbox.secret.Secret (token=Secret(value))")
+        if _SCHEME_PREFIXED.fullmatch(token.expose_secret()):
+            # The whole header value, copied from a curl command or another client: the
+            # client writes "Bearer " itself. Nothing of the token is shown.
+            raise ConfigError(
+                f"the access token {where} starts with 'Bearer ': give the token alone "
+                "(the client sends the Authorization header itself)",
+                code="token_malformed",
+                hint=f"set ${TOKEN_ENV} to the access_token a POST /auth/token answers, "
+                "without 'Bearer '",
+            )
         if not _BEARER_TOKEN.fullmatch(token.expose_secret()):
             # An HTTP header cannot carry it as it is; nothing of it is shown.
             raise ConfigError(
@@ -507,6 +517,8 @@ _KEY_NAME: Final = re.compile(KEY_NAME_PATTERN)
 _NO_ROUTE: Final = "Not Found"
 # RFC 6750 §2.1's b64token: what an Authorization header can carry as a bearer token.
 _BEARER_TOKEN: Final = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+# The same, after the Authorization scheme (RFC 7235: case-insensitive).
+_SCHEME_PREFIXED: Final = re.compile(r"(?i:bearer)[ \t]+[A-Za-z0-9\-._~+/]+=*")
 
 
 def _seconds(timeout: object) -> float:
