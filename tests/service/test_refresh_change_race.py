@@ -14,8 +14,8 @@ import asyncio
 
 from sqlalchemy import select, text
 
-from sealbox.accounts.models import RefreshToken
-from sealbox.accounts.store import Store, hash_refresh_token
+from sealbox.accounts.models import RefreshToken, now
+from sealbox.accounts.store import Store, hash_refresh_token, revoke_refresh_tokens
 from sealbox.service.db import make_engine, migrate, sessionmaker
 from tests.service.conftest import private_shared_state
 
@@ -113,4 +113,71 @@ def test_a_logout_racing_a_refresh_revokes_the_token_the_refresh_adds() -> None:
             await engine.dispose()
 
     with private_shared_state("logout_race") as shared:
+        asyncio.run(run(shared["database_url"]))
+
+
+def test_revoking_a_clients_tokens_racing_a_refresh_revokes_the_token_the_refresh_adds() -> None:
+    """What ``/auth/revoke`` and a client's deletion revoke (by family, by client) goes
+    through :func:`revoke_refresh_tokens`, which repeats until nothing is left: a single
+    ``UPDATE`` under a refresh's open rotation missed the token it added."""
+
+    async def run(url: str) -> None:
+        engine = make_engine(url)
+        try:
+            await migrate(engine)
+            store = Store(sessionmaker(engine), refresh_ttl=3600)
+            user = await store.create_user("racer3", "$argon2id$unused", ["users:me"])
+            _token, family = await store.issue_refresh(user.id, "users:me")
+            async with engine.begin() as setup:
+                await setup.execute(
+                    text("UPDATE refresh_tokens SET client_id = 'sbc_x' WHERE family_id = :f"),
+                    {"f": family},
+                )
+            by_family, by_client = (
+                RefreshToken.family_id == family,
+                RefreshToken.client_id == "sbc_x",
+            )
+            for n, condition in enumerate((by_family, by_client)):
+                async with engine.connect() as rotation:
+                    await rotation.execute(
+                        text("UPDATE refresh_tokens SET used_at = now() WHERE family_id = :f"),
+                        {"f": family},
+                    )
+                    next_hash = hash_refresh_token(f"sbr_next_{n}")
+                    await rotation.execute(
+                        text(
+                            "INSERT INTO refresh_tokens (token_hash, family_id, user_id, "
+                            "client_id, created_at, expires_at, scope) VALUES (:h, :f, :u, "
+                            "'sbc_x', now(), now() + interval '1 hour', 'users:me')"
+                        ),
+                        {"h": next_hash, "f": family, "u": user.id},
+                    )
+
+                    async def revoke(condition=condition) -> None:
+                        async with sessionmaker(engine).begin() as session:
+                            await revoke_refresh_tokens(session, condition, now())
+
+                    revoking = asyncio.create_task(revoke())
+                    await asyncio.sleep(0.5)
+                    assert not revoking.done(), "the revocation went on under a rotation"
+                    await rotation.commit()
+                await revoking
+                async with sessionmaker(engine)() as session:
+                    live = (
+                        await session.execute(
+                            select(RefreshToken.id).where(
+                                RefreshToken.family_id == family, RefreshToken.revoked_at.is_(None)
+                            )
+                        )
+                    ).all()
+                assert live == []
+                async with engine.begin() as reset:  # live again, for the next condition
+                    await reset.execute(
+                        text("UPDATE refresh_tokens SET revoked_at = NULL WHERE family_id = :f"),
+                        {"f": family},
+                    )
+        finally:
+            await engine.dispose()
+
+    with private_shared_state("client_revoke_race") as shared:
         asyncio.run(run(shared["database_url"]))

@@ -35,14 +35,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sealbox.accounts.binding import cnf_claim
 from sealbox.accounts.clients import ClientInfo, ClientStore
 from sealbox.accounts.models import RefreshToken, User, now
 from sealbox.accounts.revocation import Revocations, kept_until
-from sealbox.accounts.store import REFRESH_PREFIX, hash_refresh_token
+from sealbox.accounts.store import REFRESH_PREFIX, hash_refresh_token, revoke_refresh_tokens
 from sealbox.exceptions import SealboxError
 from sealbox.jwt import SigningKeySet, TokenVerifier
 
@@ -233,11 +233,7 @@ async def revoke_client_tokens(
     for family in live:
         await revocations.revoke_family(family, until)
     async with sessions.begin() as session:
-        await session.execute(
-            update(RefreshToken)
-            .where(RefreshToken.client_id == client_id, RefreshToken.revoked_at.is_(None))
-            .values(revoked_at=now())
-        )
+        await revoke_refresh_tokens(session, RefreshToken.client_id == client_id, now())
 
 
 def is_client_token(claims: Mapping[str, Any]) -> bool:
@@ -415,11 +411,8 @@ async def revoke(
     if not _may_revoke(caller_id, scopes, record.client_id or first_party_client_id):
         raise _refused()
     async with sessions.begin() as session:
-        await session.execute(
-            update(RefreshToken)
-            .where(RefreshToken.family_id == record.family_id, RefreshToken.revoked_at.is_(None))
-            .values(revoked_at=now())
-        )
+        # A refresh of the family racing this revocation: what it adds is revoked too.
+        await revoke_refresh_tokens(session, RefreshToken.family_id == record.family_id, now())
     # The family's access tokens die with it (they name it in "sid").
     until = kept_until(access_token_ttl, at=datetime.fromtimestamp(at, UTC))
     await revocations.revoke_family(record.family_id, until)

@@ -41,14 +41,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sealbox.accounts.models import RefreshToken, RevokedToken, User, now, storable_text
 from sealbox.accounts.usernames import lookup_key, skeleton
 
-__all__ = ["RefreshOutcome", "SessionsEndedError", "Store", "UsernameTakenError"]
+__all__ = [
+    "RefreshOutcome",
+    "SessionsEndedError",
+    "Store",
+    "UsernameTakenError",
+    "revoke_refresh_tokens",
+]
 
 REFRESH_PREFIX = "sbr_"
 # Statements a family's revocation makes at most, chasing refreshes that rotate it meanwhile.
@@ -402,20 +408,10 @@ class Store:
     async def _revoke_family(
         session: AsyncSession, family_id: str, at: datetime, *, user_id: int | None = None
     ) -> None:
-        # Repeated until it finds nothing left: a refresh of the family rotating at the
-        # same time holds the token it claimed, and this waits for it; on PostgreSQL the
-        # statement then goes on with its older snapshot, without the token the refresh
-        # added. The next statement sees it (the refresh has committed). A refresh that
-        # claims a token after this has revoked it finds it revoked once this commits.
-        condition = (RefreshToken.family_id == family_id) & RefreshToken.revoked_at.is_(None)
+        condition = RefreshToken.family_id == family_id
         if user_id is not None:
             condition = condition & (RefreshToken.user_id == user_id)
-        for _ in range(_MAX_REVOKE_ROUNDS):
-            result = await session.execute(
-                update(RefreshToken).where(condition).values(revoked_at=at)
-            )
-            if _rowcount(result) == 0:
-                return
+        await revoke_refresh_tokens(session, condition, at)
 
     # -- revoked access tokens ------------------------------------------------------
 
@@ -483,6 +479,22 @@ def _same_client(issued_to: str | None, presented: str | None) -> bool:
 
 def _seconds(value: float) -> timedelta:
     return timedelta(seconds=value)
+
+
+async def revoke_refresh_tokens(
+    session: AsyncSession, condition: ColumnElement[bool], at: datetime
+) -> None:
+    """Revoke the unrevoked refresh tokens that meet ``condition``, repeating until none
+    is left: a refresh rotating one of them at the same time holds the token it claimed,
+    and a statement waits for it; on PostgreSQL that statement then goes on with its older
+    snapshot, without the token the refresh added. The next one sees it (the refresh has
+    committed). A refresh that claims a token after this revoked it finds it revoked once
+    this commits."""
+    unrevoked = condition & RefreshToken.revoked_at.is_(None)
+    for _ in range(_MAX_REVOKE_ROUNDS):
+        result = await session.execute(update(RefreshToken).where(unrevoked).values(revoked_at=at))
+        if _rowcount(result) == 0:
+            return
 
 
 def _rowcount(result: Any) -> int:
