@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import stat
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -36,6 +37,34 @@ def issue(cli, keyset_file, *args):
     result = cli(["jwt", "issue", keyset_file, "--sub", "alice", *args], env=ENV)
     assert result.code == 0, result.stderr
     return result.out.strip()
+
+
+def test_rotate_says_so_when_another_writers_newer_key_stays_primary(cli, keyset_file, monkeypatch):
+    # Another writer rotates the file between this command's load and its save, with a
+    # key made later: the merge keeps that key primary, and the output must not claim
+    # that this command's key signs.
+    rotate = SigningKeySet.rotate
+    theirs = []
+
+    def racing_rotate(self, *args, **kwargs):
+        info = rotate(self, *args, **kwargs)
+        other = SigningKeySet.load(keyset_file, PASS)
+        theirs.append(rotate(other, now=datetime.now(UTC) + timedelta(minutes=1)))
+        other.save(keyset_file, PASS, kdf_params=kdf.ARGON2ID_TEST)
+        return info
+
+    first = SigningKeySet.load(keyset_file, PASS).primary.kid
+    monkeypatch.setattr(SigningKeySet, "rotate", racing_rotate)
+    result = cli(["jwt", "keyset", "rotate", keyset_file], env=ENV)
+    assert result.code == 0, result.stderr
+    keys = {k.kid: k for k in SigningKeySet.load(keyset_file, PASS)}
+    (ours,) = set(keys) - {first, theirs[0].kid}
+    assert keys[theirs[0].kid].primary
+    assert keys[ours].state == "decrypt-only"
+    assert result.out == (
+        f"rotated {keyset_file}: added key {ours} (EdDSA), which verifies; another "
+        f"writer's newer key {theirs[0].kid} (EdDSA) signs\n"
+    )
 
 
 def test_create_rotate_list_retire(cli, tmp_path):

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import pytest
 
 from sealbox.exceptions import (
+    ConcurrentChangeError,
     ConfigError,
     DecryptionError,
     FormatError,
@@ -403,6 +404,35 @@ def test_save_needs_exactly_one_protection(tmp_path):
         keys.save(tmp_path / "k")
     with pytest.raises(TypeError, match="exactly one"):
         keys.save(tmp_path / "k", PASS, sealer=PassphraseSealer(PASS, format="x"))
+
+
+def test_save_refuses_a_keyset_too_large_to_load_again_and_keeps_the_file(tmp_path, monkeypatch):
+    # A keyset that grew past what load() reads back used to be written all the
+    # same, and could then never be loaded: every key in it lost.
+    path = tmp_path / "keys.jwt"
+    keys = SigningKeySet.generate("HS256")
+    keys.save(path, PASS, kdf_params=kdf.ARGON2ID_TEST)
+    before = path.read_bytes()
+    monkeypatch.setattr("sealbox.jwt.keyset_store.MAX_FILE_SIZE", len(before) + 200)
+    for _ in range(5):
+        keys.rotate()
+    with pytest.raises(StorageError, match=r"more than the \d+ sealbox reads back") as caught:
+        keys.save(path, PASS, kdf_params=kdf.ARGON2ID_TEST)
+    assert "destroy the keys no longer needed" in (caught.value.hint or "")
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".keys.jwt.lock", "keys.jwt"]
+    assert len(SigningKeySet.load(path, PASS)) == 1
+
+
+def test_saving_over_a_keyset_it_was_not_read_from_with_another_passphrase_says_so(tmp_path):
+    path = tmp_path / "keys.jwt"
+    SigningKeySet.generate().save(path, PASS, kdf_params=kdf.ARGON2ID_TEST)
+    before = path.read_bytes()
+    with pytest.raises(ConcurrentChangeError, match="cannot be opened with this passphrase") as e:
+        SigningKeySet.generate().save(path, "another passphrase", kdf_params=kdf.ARGON2ID_TEST)
+    assert "another writer" not in str(e.value)
+    assert "merge=False" in (e.value.hint or "")
+    assert path.read_bytes() == before
 
 
 class RawKeySealer:

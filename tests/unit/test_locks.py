@@ -130,6 +130,33 @@ def test_a_user_who_may_not_write_the_file_cannot_take_its_lock(shared_folder: P
     _as_nobody(lock_as_stranger)
 
 
+def test_a_folder_the_user_may_not_write_is_named_as_the_reason_no_lock_is_taken(
+    shared_folder: Path,
+) -> None:
+    # The file is the user's own, its folder is not writable: the lock file cannot be
+    # made. This used to say "no such file or directory", naming the missing lock file.
+    folder = shared_folder / "config"
+    folder.mkdir(mode=0o755)
+    keyset = folder / "signing.keyset"
+    keyset.write_bytes(b"nobody's own file\n")
+    os.chown(keyset, NOBODY, NOBODY)
+
+    def lock_in_read_only_folder() -> None:
+        with pytest.raises(StorageError, match=r"permission denied") as caught, locked(keyset):
+            pass
+        assert "no such file" not in str(caught.value)
+        assert f"cannot create files in {folder}" in (caught.value.hint or "")
+
+    _as_nobody(lock_in_read_only_folder)
+    assert not Path(lock_path(keyset)).exists()
+
+
+def test_a_missing_folder_is_named_when_no_lock_can_be_taken(tmp_path: Path) -> None:
+    missing = pytest.raises(StorageError, match=r"folder .*missing does not exist")
+    with missing, locked(tmp_path / "missing" / "signing.keyset"):
+        pass
+
+
 def test_a_lock_file_follows_a_file_shared_later(shared_folder: Path) -> None:
     target = shared_folder / "secrets.env"
     target.write_bytes(b"v\n")

@@ -132,6 +132,18 @@ def _open_sidecar(sidecar: str, path: str) -> int:
             fd = os.open(sidecar, flags | access, 0o600)
         except PermissionError:
             continue
+        except FileNotFoundError:
+            if access == os.O_RDONLY:
+                # Creating it was refused and there is none: the folder is not writable.
+                folder = os.path.dirname(sidecar)
+                raise StorageError(
+                    f"cannot lock {path}: permission denied ({sidecar})",
+                    hint=f"this user cannot create files in {folder}: a writer puts its "
+                    "lock file and the new version beside the file",
+                ) from None
+            raise StorageError(
+                f"cannot lock {path}: folder {os.path.dirname(sidecar)} does not exist"
+            ) from None
         except OSError as exc:
             raise StorageError(
                 f"cannot lock {path}: {(exc.strerror or '').lower()} ({sidecar})"

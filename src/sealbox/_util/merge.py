@@ -26,6 +26,7 @@ from typing import TypeVar
 
 from sealbox._util.files import atomic_write, file_exists_error, read_limited
 from sealbox._util.locks import locked
+from sealbox.exceptions import StorageError
 
 __all__ = [
     "Origin",
@@ -118,16 +119,20 @@ def save_merged(
     overwrite: bool = True,
     merge: bool = True,
     mode: int = 0o600,
+    too_large_hint: str | None = None,
 ) -> Origin:
     """Write what ``render`` makes to ``path`` under the file's lock; return the new origin.
 
     If the file on disk is not the one this copy came from (``origin``), the copy
     first merges it in (``merge_from(data, real_path)``), unless ``merge`` is false.
     A new file gets ``mode``; a rewrite keeps the mode, owner and group it had.
+    What ``render`` makes must fit in ``limit`` bytes, the most a load reads back:
+    a larger file is refused (with ``too_large_hint``) rather than written unreadable.
 
     Raises:
-        StorageError: the file exists and ``overwrite`` is false, or it cannot be
-            read or written (the old file stays as it was).
+        StorageError: the file exists and ``overwrite`` is false, the new version is
+            larger than ``limit``, or the file cannot be read or written (the old
+            file stays as it was).
         LockTimeoutError: another writer held the lock too long.
     """
     target = os.path.realpath(path)
@@ -139,5 +144,11 @@ def save_merged(
             if merge and origin != origin_of(target, current):
                 merge_from(current, target)
         data = render()
+        if len(data) > limit:
+            raise StorageError(
+                f"cannot write {what} {os.fspath(path)}: it would be {len(data)} bytes, "
+                f"more than the {limit} sealbox reads back; nothing was written",
+                hint=too_large_hint,
+            )
         atomic_write(path, data, mode=mode)
     return origin_of(target, data)

@@ -105,7 +105,8 @@ def create(  # noqa: PLR0917 - click passes every option positionally
 def rotate(file: Path, alg: str | None, as_json: bool, passphrase_file: Path | None) -> None:
     """Add a fresh signing key to FILE; older keys keep verifying until destroyed.
 
-    With --json, the new key as 'list --json' shows it.
+    With --json, the new key as 'list --json' shows it. If another writer rotated FILE
+    meanwhile with a newer key, that key stays primary and the new one only verifies.
     """
     passphrase = read_passphrase(passphrase_file)
     keys = _keysets().load(file, passphrase)
@@ -113,6 +114,14 @@ def rotate(file: Path, alg: str | None, as_json: bool, passphrase_file: Path | N
     keys.save(file, passphrase)
     if as_json:
         echo_json(_key_record({k.kid: k for k in keys}[info.kid].to_dict()))
+        return
+    signer = keys.primary
+    if signer.kid != info.kid:
+        # Another writer rotated meanwhile with a newer key, which the save kept as primary.
+        click.echo(
+            f"rotated {file}: added key {info.kid} ({info.alg}), which verifies; another "
+            f"writer's newer key {signer.kid} ({signer.alg}) signs"
+        )
         return
     older = sum(1 for k in keys if k.state == "decrypt-only")
     still = "1 older key still verifies" if older == 1 else f"{older} older keys still verify"

@@ -92,10 +92,13 @@ class SigningKeySetStorage:
            Locked, and merges a file changed by another writer; ``merge``.
 
         Raises:
-            StorageError: the file exists and ``overwrite`` is false, or it cannot
-                be written. The old file is left as it was.
-            ConcurrentChangeError: the file changed and cannot be opened with the
-                same passphrase or sealer to merge (nothing was written).
+            StorageError: the file exists and ``overwrite`` is false, it cannot be
+                written, or the sealed keyset would be larger than
+                :data:`~sealbox.jwt.keyset_file.MAX_FILE_SIZE` (more than :meth:`load`
+                reads back). The old file is left as it was.
+            ConcurrentChangeError: the file changed (or is not the one this keyset
+                was read from) and cannot be opened with the same passphrase or
+                sealer to merge (nothing was written).
             LockTimeoutError: another writer held the file too long.
         """
         chosen = _choose_sealer(passphrase, sealer, kdf_params)
@@ -108,20 +111,30 @@ class SigningKeySetStorage:
             what="keyset",
             overwrite=overwrite,
             merge=merge,
+            too_large_hint="destroy the keys no longer needed: a destroyed key keeps only its id",
         )
         self._remember(origin)
 
     def _merge_from(self, sealer: Sealer, data: bytes, target: str) -> None:
+        read_here = self._origin is not None and self._origin[0] == target
         try:
             theirs = type(self).from_unencrypted(sealer.open(data))
         except (DecryptionError, FormatError):
+            if not read_here:
+                # Not another writer: a keyset that was never read from this file.
+                raise ConcurrentChangeError(
+                    f"keyset {target} exists and cannot be opened with this passphrase or "
+                    "sealer to merge this keyset into it",
+                    path=target,
+                    hint="save it with the passphrase or sealer of that file, or with "
+                    "merge=False to replace that file and lose its keys",
+                ) from None
             raise ConcurrentChangeError(
                 f"keyset {target} was changed by another writer and cannot be opened to "
                 "merge the changes",
                 path=target,
                 hint="load the keyset again and repeat the change",
             ) from None
-        read_here = self._origin is not None and self._origin[0] == target
         base = self._base if read_here else (None, {})
         with self._lock:
             entries, primary = merge_keysets(
