@@ -14,6 +14,7 @@ import pytest
 from sealbox.accounts.revocation import (
     WATCH_INTERVAL,
     LocalRevocations,
+    RedisRevocations,
     announce_change,
     family_marker,
 )
@@ -166,3 +167,39 @@ def test_revocations_made_in_one_process_are_refused_by_another_watching_the_sam
             assert not await there.is_refused("other", user_id, version)
 
     asyncio.run(run())
+
+
+def _session_versions_rise_only(make: str, tmp_path: Path) -> None:
+    """Two changes racing tell their versions in either order: the higher holds. A deleted
+    account's cut-off is forgotten (its id may come back for a new account)."""
+
+    async def run() -> None:
+        async with watching(tmp_path) as (store, user_id, _watching, _changes):
+            # Lists that read the database again on no announcement: what they are told.
+            revocations: LocalRevocations | RedisRevocations = LocalRevocations(store)
+            if make == "redis":
+                from tests.service.conftest import REDIS_PREFIX, REDIS_URL, require_server
+
+                require_server("Redis", 6379)
+                revocations = RedisRevocations(store, REDIS_URL, f"{REDIS_PREFIX}rise:")
+            try:
+                await revocations.end_sessions(user_id, 5)
+                await revocations.end_sessions(user_id, 4)  # the slower of two changes
+                assert await revocations.is_refused("t", user_id, 4)
+                assert not await revocations.is_refused("t", user_id, 5)
+                await revocations.reset_sessions(user_id)
+                assert not await revocations.is_refused("t", user_id, 0)
+            finally:
+                if make == "redis":
+                    await revocations.reset_sessions(user_id)
+                    await revocations.close()
+
+    asyncio.run(run())
+
+
+def test_a_session_cut_off_only_rises_in_the_local_lists(tmp_path: Path) -> None:
+    _session_versions_rise_only("local", tmp_path)
+
+
+def test_a_session_cut_off_only_rises_in_redis(tmp_path: Path) -> None:
+    _session_versions_rise_only("redis", tmp_path)

@@ -293,7 +293,7 @@ class AccountAdmin:
         for family in live:
             await self.revocations.revoke_family(family, until)
         # The id may come back for a new account: its session version starts again.
-        await self.revocations.end_sessions(user.id, 0)
+        await self.revocations.reset_sessions(user.id)
         self._changed()
         return AccountInfo.of(user)
 

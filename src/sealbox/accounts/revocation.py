@@ -41,7 +41,7 @@ import secrets
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import Final, Protocol
 
 from sealbox.accounts.redis_client import connect, unavailable
 from sealbox.accounts.store import Store
@@ -103,7 +103,15 @@ class Revocations(Protocol):
         """Refuse every access token issued from the refresh family until ``expires_at``."""
 
     async def end_sessions(self, user_id: int, version: int) -> None:
-        """Refuse the user's access tokens whose session version is below ``version``."""
+        """Refuse the user's access tokens whose session version is below ``version``.
+
+        The cut-off only rises: two changes racing (two password changes, a change and a
+        disabling) may tell it their versions in either order, and the higher holds.
+        """
+
+    async def reset_sessions(self, user_id: int) -> None:
+        """Forget the user's cut-off: the account was deleted, and its id may come back
+        for a new account, whose session version starts again."""
 
     async def is_refused(
         self, jti: str, user_id: int, session_version: int, family_id: str | None = None
@@ -170,7 +178,12 @@ class LocalRevocations:
         await self.revoke(family_marker(family_id), expires_at)
 
     async def end_sessions(self, user_id: int, version: int) -> None:
-        self._versions[user_id] = version
+        if version > self._versions.get(user_id, 0):
+            self._versions[user_id] = version
+        self._announce()
+
+    async def reset_sessions(self, user_id: int) -> None:
+        self._versions.pop(user_id, None)
         self._announce()
 
     def _announce(self) -> None:
@@ -220,6 +233,19 @@ class LocalRevocations:
         return None
 
 
+# Each session cut-off KEYS[i] set to ARGV[i] unless it is that high already: a cut-off
+# only rises, whatever order racing changes tell it their versions in.
+_RAISE: Final = """
+for i, key in ipairs(KEYS) do
+  local version = tonumber(ARGV[i])
+  if version > tonumber(redis.call('GET', key) or '0') then
+    redis.call('SET', key, ARGV[i])
+  end
+end
+return 0
+"""
+
+
 class RedisRevocations:
     """Revocation lists in Redis, shared by every worker and host.
 
@@ -234,6 +260,7 @@ class RedisRevocations:
         self._store = store
         self._redis, self._failures = connect(url)
         self._prefix = prefix
+        self._raise = self._redis.register_script(_RAISE)
 
     async def load(self) -> None:
         # The database is the record: copy the session versions a restart must keep.
@@ -241,8 +268,10 @@ class RedisRevocations:
         revoked = await self._store.revoked_jtis()
         try:
             if versions:
-                await self._redis.mset(
-                    {f"{self._prefix}sv:{u}": str(v) for u, v in versions.items()}
+                # Raised only: a change another host makes meanwhile may be higher already.
+                await self._raise(
+                    keys=[f"{self._prefix}sv:{u}" for u in versions],
+                    args=list(versions.values()),
                 )
             for jti, expires_at in revoked.items():
                 await self._redis.set(
@@ -267,7 +296,13 @@ class RedisRevocations:
 
     async def end_sessions(self, user_id: int, version: int) -> None:
         try:
-            await self._redis.set(f"{self._prefix}sv:{user_id}", str(version))
+            await self._raise(keys=[f"{self._prefix}sv:{user_id}"], args=[version])
+        except self._failures as exc:
+            raise unavailable(exc, "ending a user's sessions") from None
+
+    async def reset_sessions(self, user_id: int) -> None:
+        try:
+            await self._redis.delete(f"{self._prefix}sv:{user_id}")
         except self._failures as exc:
             raise unavailable(exc, "ending a user's sessions") from None
 
