@@ -77,6 +77,25 @@ def test_unknown_users_and_wrong_passwords_fail_alike_and_get_throttled(tmp_path
     run(tmp_path, scenario)
 
 
+def test_the_address_limit_counts_an_ipv6_slash_64_as_one_client(tmp_path: Path) -> None:
+    async def scenario(accounts: Accounts) -> None:
+        limit = accounts.policy.throttle_address_attempts
+        # One host of a /64 picks a new address for every attempt (each a new username).
+        for n in range(limit):
+            await sessions.throttle_attempt(accounts, f"2001:db8:1:2::{n + 1:x}", f"user{n}")
+        with pytest.raises(sessions.Throttled):
+            await sessions.throttle_attempt(accounts, "2001:db8:1:2:ffff::9", "another")
+        # Another /64 is another client.
+        await sessions.throttle_attempt(accounts, "2001:db8:1:3::1", "another")
+        # An IPv4 address counts as itself, written as IPv6 or not.
+        for n in range(limit):
+            await sessions.throttle_attempt(accounts, "192.0.2.77", f"v4user{n}")
+        with pytest.raises(sessions.Throttled):
+            await sessions.throttle_attempt(accounts, "::ffff:192.0.2.77", "v4another")
+
+    run(tmp_path, scenario)
+
+
 def test_the_policy_refuses_weak_passwords_look_alikes_and_closed_registration(
     tmp_path: Path,
 ) -> None:

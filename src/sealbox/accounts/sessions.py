@@ -42,6 +42,7 @@ call them the same way.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import unicodedata
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -164,7 +165,19 @@ def _user_key(name: str) -> str:
 
 
 def _address_key(address: str) -> str:
-    return f"addr:{address}"
+    # An IPv6 client holds a /64 at the least (a host picks addresses within it at will):
+    # counted per address, it could make 2^64 times the attempts. An IPv4 address written
+    # as IPv6 (::ffff:a.b.c.d) counts as itself.
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return f"addr:{address}"
+    if isinstance(ip, ipaddress.IPv6Address):
+        mapped = ip.ipv4_mapped
+        if mapped is not None:
+            return f"addr:{mapped}"
+        return f"addr:{ipaddress.IPv6Network((ip, 64), strict=False)}"
+    return f"addr:{ip}"
 
 
 def check_new_password(password: str, username: str) -> None:
