@@ -62,3 +62,27 @@ def test_one_request_reads_a_key_once_however_many_newer_versions_it_names(
             await engine.dispose()
 
     asyncio.run(run())
+
+
+def test_a_lost_announcement_subscription_is_logged_once_per_outage(caplog) -> None:
+    import logging
+    import socket
+
+    from sealbox.service.transit_store import RedisKeyEvents
+
+    with socket.socket() as s:  # a port nothing listens on: Redis is down
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+
+    async def run() -> int:
+        events = RedisKeyEvents(f"redis://127.0.0.1:{port}/0")
+        changes: list[str | None] = []
+        await events.start(changes.append)  # waits up to 5 s: four or more retries
+        await events.close()
+        return len(changes)
+
+    with caplog.at_level(logging.DEBUG, logger="sealbox.service"):
+        tries = asyncio.run(run())
+    lost = [r for r in caplog.records if "subscription lost" in r.getMessage()]
+    assert tries >= 4 and len(lost) == tries
+    assert [r.levelno for r in lost] == [logging.WARNING] + [logging.DEBUG] * (tries - 1)

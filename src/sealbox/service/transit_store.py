@@ -111,6 +111,7 @@ class RedisKeyEvents:
 
     async def _listen(self, on_change: Callable[[str | None], None]) -> None:
         delay = 0.1
+        lost = False  # said once per outage, not at every retry
         while True:
             pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
             try:
@@ -119,6 +120,9 @@ class RedisKeyEvents:
                 on_change(None)
                 self.subscribed.set()
                 delay = 0.1
+                if lost:
+                    lost = False
+                    log.warning("transit key announcements: Redis subscription restored")
                 async for message in pubsub.listen():
                     if message.get("type") == "message":
                         data = message.get("data", b"")
@@ -128,10 +132,13 @@ class RedisKeyEvents:
             except Exception as exc:  # noqa: BLE001 - any Redis failure: resubscribe
                 self.subscribed.clear()
                 on_change(None)
-                log.warning(
-                    "transit key announcements: Redis subscription lost (%s); retrying",
+                log.log(
+                    logging.DEBUG if lost else logging.WARNING,
+                    "transit key announcements: Redis subscription lost (%s); retrying "
+                    "(until it is back, a worker trusts its copy of a key for the cache TTL)",
                     type(exc).__name__,
                 )
+                lost = True
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
             finally:
