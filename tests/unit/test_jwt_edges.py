@@ -152,6 +152,14 @@ def test_required_claims_given_as_one_string_is_one_claim_not_its_letters(keys):
         verifier.verify(unbounded, now=T0)
 
 
+def test_a_required_sub_that_is_empty_names_no_one_and_is_refused(keys):
+    token = keys.sign({"sub": "", "iat": T0, "exp": T0 + 60})
+    with pytest.raises(TokenError, match="'sub' claim is empty"):
+        keys.verifier().verify(token, now=T0)
+    # Where the subject is not required, an empty one is the caller's to judge.
+    assert TokenVerifier(keys, required_claims=("exp",)).verify(token, now=T0)["sub"] == ""
+
+
 def test_a_signed_claim_holding_an_unpaired_surrogate_escape_is_refused(keys):
     # A signed, well-formed token whose "sub" is the escape of half a surrogate pair:
     # the claim would fail the app's first UTF-8 write (an answer, a database row).

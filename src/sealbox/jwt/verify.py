@@ -352,6 +352,9 @@ class TokenVerifier:
         for name in ("sub", "jti", "scope"):
             if name in claims and not isinstance(claims[name], str):
                 raise TokenError(f"the {name!r} claim must be a string")
+        if claims.get("sub") == "" and "sub" in self._required:
+            # A required subject that names no one is as good as none.
+            raise TokenError("the token's 'sub' claim is empty")
         if "iss" in claims:
             iss = claims["iss"]
             if not isinstance(iss, str):
