@@ -504,3 +504,20 @@ def test_an_unknown_key_id_is_key_not_found_with_the_id_in_its_facts() -> None:
     assert info.value.code == "key_not_found"
     assert info.value.facts == {"key_id": unknown}
     assert not isinstance(info.value, TypeError)
+
+
+def test_a_keyring_too_large_to_load_again_is_not_written(tmp_path: Path, monkeypatch) -> None:
+    from sealbox.exceptions import StorageError
+    from sealbox.keysets import keyring_store
+
+    path = tmp_path / "k.keyring"
+    ring = Keyring.generate()
+    ring.save(path, CANARY_PASS, kdf_params=CHEAP)
+    before = path.read_bytes()
+    monkeypatch.setattr(keyring_store, "MAX_FILE_SIZE", len(before) + 10)
+    for _ in range(3):
+        ring.rotate()
+    with pytest.raises(StorageError, match=r"more than the \d+ sealbox reads back") as info:
+        ring.save(path, CANARY_PASS, kdf_params=CHEAP)
+    assert info.value.hint is not None and "destroy the keys no longer needed" in info.value.hint
+    assert path.read_bytes() == before

@@ -169,6 +169,8 @@ class KeyringStorage:
             what="keyring",
             overwrite=overwrite,
             merge=merge,
+            too_large_hint="destroy the keys no longer needed, once what they sealed is "
+            "sealed again: a destroyed key keeps only its id",
         )
         self._remember(origin)
 

@@ -339,6 +339,8 @@ class SealedFile:
             what="secrets file",
             overwrite=overwrite,
             mode=0o644,
+            too_large_hint="keep large values in files of their own (sealbox encrypt), or "
+            "split the secrets into several files",
         )
         self._remember(origin)
 
