@@ -411,3 +411,48 @@ def test_hybrid_encryption_interoperates_with_age(tmp_path: Path, sealbox_keys, 
     (tmp_path / "m").write_bytes(data)
     _run([age, *recipient_args, "-o", str(tmp_path / "theirs.age"), str(tmp_path / "m")])
     assert decrypt_hybrid((tmp_path / "theirs.age").read_bytes(), key) == data
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        'namespaces="file"',
+        "namespaces=file",
+        'namespaces="git",namespaces="file"',
+        "valid-after=20200101",
+        'valid-after="20200101"',
+    ],
+)
+def test_allowed_signers_lines_grant_in_sealbox_what_they_grant_in_ssh_keygen(
+    tmp_path: Path, ssh_keygen: str, ssh_keys, options: str
+) -> None:
+    key = ssh_keys["ed25519"]
+    data = tmp_path / "notes.txt"
+    data.write_bytes(b"signed\n")
+    _run([ssh_keygen, "-Y", "sign", "-f", str(key), "-P", PASS, "-n", "file", str(data)])
+    public = PublicKey.load(key.with_name(key.name + ".pub"))
+    signers_file = tmp_path / "allowed_signers"
+    signers_file.write_text(f"me@example.com {options} {public.openssh()}\n")
+    with data.open("rb") as fh:
+        theirs = subprocess.run(
+            [
+                *(ssh_keygen, "-Y", "verify", "-f", str(signers_file)),
+                *("-I", "me@example.com", "-n", "file", "-s", f"{data}.sig"),
+            ],
+            stdin=fh,
+            capture_output=True,
+            check=False,
+        ).returncode
+    signature = sshsig.SSHSignature.load(tmp_path / "notes.txt.sig")
+    try:
+        sshsig.verify(
+            signature,
+            data.read_bytes(),
+            namespace="file",
+            allowed_signers=sshsig.AllowedSigners.load(signers_file),
+            principal="me@example.com",
+        )
+        ours = 0
+    except SignerNotAllowedError:
+        ours = 1
+    assert (ours == 0) == (theirs == 0), (options, theirs)

@@ -359,7 +359,7 @@ def test_allowed_signers_validity_window(keys) -> None:
     ed = keys["ed25519"].public_key
     signers = AllowedSigners.parse(
         f'a@x valid-after="20300101Z",valid-before="20300201120000Z" {ed.openssh()}\n'
-        f"b@x valid-before=202001011200 {ed.openssh()}\n"
+        f'b@x valid-before="202001011200" {ed.openssh()}\n'
     )
     inside = datetime(2030, 1, 15, tzinfo=UTC)
     assert signers.check("a@x", ed, "file", now=inside).line == 1
@@ -384,10 +384,13 @@ def test_allowed_signers_validity_window(keys) -> None:
         ("alice@x frobnicate=1 ssh-ed25519 AAAA", "line 1: unknown option 'frobnicate'"),
         ("alice@x cert-authority=yes ssh-ed25519 AAAA", "option 'cert-authority' is malformed"),
         ("alice@x namespaces ssh-ed25519 AAAA", "option 'namespaces' is malformed"),
-        ("alice@x valid-after=2020 KEY", "bad timestamp '2020'"),
-        ("alice@x valid-after=20201399 KEY", "bad timestamp '20201399'"),
-        ("alice@x valid-before=2020010112x KEY", "bad timestamp '2020010112x'"),
-        ("alice@x namespaces=file ssh-ed25519", "expected a key type and a base64 key after"),
+        ('alice@x valid-after="2020" KEY', "bad timestamp '2020'"),
+        ('alice@x valid-after="20201399" KEY', "bad timestamp '20201399'"),
+        ('alice@x valid-before="2020010112x" KEY', "bad timestamp '2020010112x'"),
+        ('alice@x namespaces="file" ssh-ed25519', "expected a key type and a base64 key after"),
+        # ssh-keygen skips these ("missing start quote"): the values are quoted there.
+        ("alice@x namespaces=file KEY", "value of option 'namespaces' must be in double quotes"),
+        ("alice@x valid-after=20200101 KEY", "'valid-after' must be in double quotes"),
         ("alice@x ssh-ed25519 !!!notbase64", "line 1"),
         ('"" ssh-ed25519 AAAA', "line 1: empty principals"),
         # ssh-keygen skips these ("multiple clauses"): the last one must not win.

@@ -301,6 +301,13 @@ def _parse_options(text: str, where: str) -> dict[str, str | None]:
             # ssh-keygen refuses the line: taking either clause would let the file say
             # one thing to its reader and another to the verifier.
             raise FormatError(f"{where}: option {name!r} is given more than once")
+        if eq and not (len(value) >= 2 and value[0] == value[-1] == '"'):
+            # ssh-keygen (and git through it) skips such a line: a file sealbox took would
+            # grant there what it does not grant here.
+            raise FormatError(
+                f"{where}: the value of option {name!r} must be in double quotes "
+                f'({name}="…"), as ssh-keygen reads it'
+            )
         options[name] = _unquote(value) if eq else None
     return options
 
