@@ -79,6 +79,8 @@ _WRONG: Final = "cannot decrypt: wrong password or key, or the data was altered"
 _FERNET_TEXT: Final = re.compile(rb"gAAAAA[A-Za-z0-9_-]+={0,2}")
 # The shortest token: version, timestamp, IV, one AES block and the HMAC, in base64.
 _FERNET_TEXT_MIN: Final = 100
+# What some editors and exports write before JSON text; json.loads refuses it.
+_UTF8_BOM: Final = b"\xef\xbb\xbf"
 # A JSON record cut short still names its first keys.
 _JSON_KEY = re.compile(rb'"(salt|iv|tag)"\s*:')
 
@@ -150,6 +152,7 @@ def _unknown(message: str) -> FormatError:
 def _json(data: bytes | Mapping[str, Any]) -> Mapping[str, Any] | None:
     if isinstance(data, Mapping):
         return data
+    data = data.removeprefix(_UTF8_BOM)
     if not data.lstrip().startswith(b"{"):
         return None
     try:
@@ -218,6 +221,7 @@ def sniff(head: bytes) -> LegacyFormat | None:
     """
     if _is_fernet_file(head):
         return LegacyFormat.FERNET_FILE
+    head = head.removeprefix(_UTF8_BOM)
     if not head.lstrip().startswith(b"{"):
         return None
     try:
