@@ -1,4 +1,4 @@
-"""An end-to-end tour of sealbox, run by `make run`: real commands, real output.
+"""An end-to-end tour of sealbox, run by `make demo`: real commands, real output.
 
 Everything happens in a temporary folder that is removed at the end. The
 passphrase is a throwaway value set in the environment of each command.
@@ -52,19 +52,18 @@ def main() -> int:
 
         step("Seal a value bound to its row; open it again")
         token = sh(
-            "sealbox seal -k app.keyring --aad users.card:42", cwd=cwd, env=env, stdin=b"4111 1111"
+            "sealbox seal -K app.keyring --aad users.card:42", cwd=cwd, env=env, stdin=b"4111 1111"
         ).strip()
         sh(
-            "sealbox open -k app.keyring --aad users.card:42",
+            "sealbox open -K app.keyring --aad users.card:42",
             cwd=cwd,
             env=env,
             stdin=token.encode(),
         )
-        print()
 
         step("The same token under another row's associated data is refused")
         sh(
-            "sealbox open -k app.keyring --aad users.card:43",
+            "sealbox open -K app.keyring --aad users.card:43",
             cwd=cwd,
             env=env,
             stdin=token.encode(),
@@ -73,18 +72,17 @@ def main() -> int:
         step("Rotate: a new primary key seals, the old one still opens")
         sh("sealbox keyring rotate app.keyring", cwd=cwd, env=env)
         sh(
-            "sealbox open -k app.keyring --aad users.card:42",
+            "sealbox open -K app.keyring --aad users.card:42",
             cwd=cwd,
             env=env,
             stdin=token.encode(),
         )
-        print()
 
         step("Disable the old key: its tokens no longer open")
         old = token_key(token)
         sh(f"sealbox keyring disable app.keyring {old}", cwd=cwd, env=env)
         sh(
-            "sealbox open -k app.keyring --aad users.card:42",
+            "sealbox open -K app.keyring --aad users.card:42",
             cwd=cwd,
             env=env,
             stdin=token.encode(),
