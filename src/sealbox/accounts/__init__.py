@@ -23,10 +23,11 @@ It needs the ``service`` extra (SQLAlchemy, precis-i18n); importing any part of 
 that extra raises :class:`~sealbox.exceptions.ExtraNotInstalledError` with the
 ``pip install 'sealbox[service]'`` to run.
 
-May import: :mod:`sealbox.exceptions`, :mod:`sealbox.secret`, :mod:`sealbox.passwords`,
-:mod:`sealbox.jwt`, :mod:`sealbox.storage`, :mod:`sealbox.keysets` (the sealer of TOTP
-secrets), :mod:`sealbox.transit` (the operations and key names a ``transit:`` scope may
-name) and third-party ``sqlalchemy``, ``alembic``, ``redis``, ``precis_i18n``.
+May import: :mod:`sealbox.exceptions`, :mod:`sealbox.secret`, :mod:`sealbox._util`,
+:mod:`sealbox.passwords`, :mod:`sealbox.jwt`, :mod:`sealbox.storage`, :mod:`sealbox.keysets`
+(the sealer of TOTP secrets), :mod:`sealbox.transit` (the operations and key names a
+``transit:`` scope may name) and third-party ``sqlalchemy``, ``alembic``, ``redis``,
+``precis_i18n``.
 
 .. versionadded:: 0.1.0
 """

@@ -34,6 +34,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
+from sealbox._util.json_objects import DuplicateMemberError, unique_members
 from sealbox.accounts.scopes import check_scopes
 from sealbox.accounts.usernames import (
     canonical_username,
@@ -132,10 +133,11 @@ def _parsed(text: str) -> Any:
     """The JSON value of one line, or why it is not one (never what the line held: it may
     hold a hash)."""
     try:
-        return json.loads(text, object_pairs_hook=_members)
-    except _TwiceGiven as exc:
+        return json.loads(text, object_pairs_hook=unique_members)
+    except DuplicateMemberError as exc:
         # {"username": "a", "username": "b"}: parsers disagree on which one counts.
-        return InvalidLine(f"the member {exc.name!r} is given twice")
+        name = exc.name if len(exc.name) <= 40 else exc.name[:37] + "..."
+        return InvalidLine(f"the member {name!r} is given twice")
     except json.JSONDecodeError as exc:
         return InvalidLine(f"not JSON ({exc.msg.lower()} at column {exc.colno})")
     except RecursionError:
@@ -238,23 +240,6 @@ def _same_name(c: PlannedAccount | _Named, group: list[PlannedAccount | _Named])
 def _look_alike(c: PlannedAccount | _Named, group: list[PlannedAccount | _Named]) -> str:
     others = ", ".join(f"{o.given!r} on line {o.line}" for o in group if o.username != c.username)
     return f"looks like {others} (UTS #39)"
-
-
-class _TwiceGiven(Exception):  # noqa: N818 - an outcome, caught in _parsed
-    def __init__(self, name: str) -> None:
-        super().__init__(name)
-        self.name = name if len(name) <= 40 else name[:37] + "..."
-
-
-def _members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    members = dict(pairs)
-    if len(members) != len(pairs):
-        seen: set[str] = set()
-        for name, _value in pairs:
-            if name in seen:
-                raise _TwiceGiven(name)
-            seen.add(name)
-    return members
 
 
 class _Refused(Exception):  # noqa: N818 - an outcome, caught in plan_import

@@ -22,6 +22,7 @@ from typing import Any, Final
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from sealbox._util.json_objects import DuplicateMemberError, unique_members
 from sealbox.exceptions import TokenError
 from sealbox.jwt._algorithms import (
     Algorithm,
@@ -180,21 +181,6 @@ def _decode_segment(segment: str, where: str, *, canonical: bool = True) -> byte
         raise TokenError(f"the {where} is not valid base64url") from None
 
 
-class _DuplicateMemberError(ValueError):
-    pass
-
-
-def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    obj = dict(pairs)
-    if len(obj) != len(pairs):
-        seen: set[str] = set()
-        for name, _ in pairs:
-            if name in seen:
-                raise _DuplicateMemberError(name)
-            seen.add(name)
-    return obj
-
-
 def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
@@ -211,7 +197,7 @@ def strict_json(data: bytes, where: str) -> Any:
     except UnicodeDecodeError:
         raise TokenError(f"the {where} is not UTF-8") from None
     try:
-        parsed = json.loads(text, object_pairs_hook=_unique_members, parse_constant=_no_constants)
+        parsed = json.loads(text, object_pairs_hook=unique_members, parse_constant=_no_constants)
         if "\\u" in text:
             # An escape of half a surrogate pair ("\ud800" alone) parses to a string no
             # UTF-8 writer takes: a claim holding one would fail the app's answer or
@@ -219,8 +205,8 @@ def strict_json(data: bytes, where: str) -> Any:
             json.dumps(parsed, ensure_ascii=False).encode()
     except UnicodeEncodeError:
         raise TokenError(f"the {where} holds an unpaired surrogate escape") from None
-    except _DuplicateMemberError as exc:
-        raise TokenError(f"the {where} has a duplicate member {_quote(exc.args[0])}") from None
+    except DuplicateMemberError as exc:
+        raise TokenError(f"the {where} has a duplicate member {_quote(exc.name)}") from None
     except RecursionError:
         raise TokenError(f"the {where} is nested too deeply") from None
     except ValueError:  # JSONDecodeError, NaN, integers past the digit limit
