@@ -114,6 +114,14 @@ def test_the_http2_preface_is_refused_at_once_rather_than_held_open(service: Run
     assert time.monotonic() - started < 4
 
 
+def test_a_request_line_without_an_http_version_is_refused_not_served(service: Running) -> None:
+    # HTTP/0.9's "GET /path" was answered 200 by the HTTP parser, with no Host check.
+    with connect(service) as sock:
+        sock.sendall(b"GET /health\r\n\r\n")
+        answer = read_all(sock, 5.0)
+    assert _json_error(answer, 400) == {"error": "invalid_request", "message": HTTP1_ONLY}
+
+
 def test_a_client_that_names_the_host_nowhere_is_told_one_is_needed(service: Running) -> None:
     with connect(service) as sock:
         sock.sendall(b"GET /health HTTP/1.1\r\n\r\n")

@@ -94,8 +94,13 @@ def test_chunk_sizes_with_leading_zeros_extensions_and_upper_case_are_read() -> 
 
 @pytest.mark.parametrize(
     "head",
-    [b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", b"GET / HTTP/1.2\r\nHost: x\r\n\r\n"],
-    ids=["HTTP/2 preface", "HTTP/1.2"],
+    [
+        b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+        b"GET / HTTP/1.2\r\nHost: x\r\n\r\n",
+        b"GET /health\r\n\r\n",
+        b"GET / http/1.1\r\nHost: x\r\n\r\n",
+    ],
+    ids=["HTTP/2 preface", "HTTP/1.2", "HTTP/0.9, no version", "a version in lower case"],
 )
 def test_a_request_line_of_another_http_version_is_refused(head: bytes) -> None:
     for feed in (head, head[:5]):  # read where it lies, or gathered first

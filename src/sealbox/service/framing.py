@@ -179,10 +179,11 @@ class RequestTracker:
         hosts = 0
         self.head_method = head.startswith(b"HEAD ")
         lines = head.split(b"\r\n")
-        version = lines[0].rpartition(b" ")[2]
-        if version.startswith(b"HTTP/") and version not in _HTTP1:
+        if lines[0].rpartition(b" ")[2] not in _HTTP1:
             # The HTTP/2 preface (PRI * HTTP/2.0) would be held here as a head without a
-            # body while the HTTP parser waits for more: a connection open for good.
+            # body while the HTTP parser waits for more: a connection open for good. A
+            # line with no version (HTTP/0.9's "GET /path") would be answered with no Host
+            # check and no headers at all.
             raise FramingError(HTTP1_ONLY, 400)
         for line in lines[1:]:
             colon = line.find(b":")
