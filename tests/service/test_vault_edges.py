@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from sealbox.service.vault.auth import TWO_TOKENS as TWO_TOKENS_MESSAGE
 from tests.service._transit import ALL_SCOPES, b64, unb64
 from tests.service._vault import data_of, token_for
 from tests.service.conftest import Running
@@ -421,3 +422,98 @@ def test_a_request_for_response_wrapping_is_refused_not_answered_in_the_clear(
 
     with pytest.raises(hvac.exceptions.InvalidRequest, match="wrapping"):
         hvac_client(service, token).read("secret/data/wrapped", wrap_ttl="60s")
+
+
+# -- ambiguous requests: refused, never read one way of two ------------------------------
+
+TWO_TOKENS = {"errors": [TWO_TOKENS_MESSAGE]}
+
+
+def test_two_tokens_in_one_request_are_refused_not_one_of_them_taken(
+    service: Running, token: str
+) -> None:
+    weak = token_for(service, "kv:read:secret/nothing-here/")
+    send(service, token, "POST", "/v1/secret/data/two-tokens", {"data": {"pw": "canary-2t"}})
+    send(service, token, "POST", "/v1/transit/keys/two-tokens")
+    twice = [
+        [("X-Vault-Token", weak), ("X-Vault-Token", token)],
+        [("X-Vault-Token", token), ("X-Vault-Token", weak)],
+        [("Authorization", f"Bearer {weak}"), ("Authorization", f"Bearer {token}")],
+        [("X-Vault-Token", token), ("Authorization", f"Bearer {weak}")],
+    ]
+    asks = [
+        ("GET", "/v1/secret/data/two-tokens", None),
+        ("GET", "/v1/transit/keys/two-tokens", None),
+        ("POST", "/v1/transit/encrypt/two-tokens", {"plaintext": b64(b"x")}),  # the lean entry
+    ]
+    for case, headers in enumerate(twice):
+        for method, path, body in asks:
+            with service.client() as client:
+                answer = client.request(method, path, json=body, headers=headers)
+            assert (answer.status_code, answer.json()) == (400, TWO_TOKENS), (path, case)
+            assert "canary-2t" not in answer.text
+    # One token in both headers, or a header of another scheme beside it, is one token.
+    for case, headers in enumerate(
+        [
+            [("X-Vault-Token", token), ("Authorization", f"Bearer {token}")],
+            [("X-Vault-Token", token), ("Authorization", "Basic cHJveHk6cGFzcw==")],
+            [("X-Vault-Token", ""), ("Authorization", f"Bearer {token}")],
+        ]
+    ):
+        with service.client() as client:
+            answer = client.get("/v1/secret/data/two-tokens", headers=headers)
+        assert answer.status_code == 200, case
+
+
+def test_a_query_parameter_given_twice_is_refused_not_read_one_way(
+    service: Running, token: str
+) -> None:
+    send(service, token, "POST", "/v1/secret/data/twice/a", {"data": {"v": "1"}})
+    send(service, token, "POST", "/v1/secret/data/twice/a", {"data": {"v": "2"}})
+    status, body = send(service, token, "GET", "/v1/secret/data/twice/a?version=1&version=2")
+    assert (status, body) == (400, {"errors": ["version is given more than once"]})
+    status, body = send(service, token, "GET", "/v1/secret/metadata/twice?list=false&list=true")
+    assert (status, body) == (400, {"errors": ["list is given more than once"]})
+    status, body = send(service, token, "GET", "/v1/secret/data/twice/a?version=1")
+    assert (status, data_of(body)["data"]) == (200, {"v": "1"})
+
+
+def test_a_kv_path_that_is_not_utf8_is_refused_not_read_as_another_secret(
+    service: Running, token: str
+) -> None:
+    # The server decodes %FF and a surrogate's %ED%A0%80 to U+FFFD: without the check,
+    # three spellings name the one secret "utf8/\ufffd".
+    send(service, token, "POST", "/v1/secret/data/utf8/%EF%BF%BD", {"data": {"v": "fffd"}})
+    for path in ("utf8/%FF", "utf8/%ED%A0%80", "utf8/%C0%80"):
+        for method, body in (("GET", None), ("POST", {"data": {"v": "other"}})):
+            status, answer = send(service, token, method, f"/v1/secret/data/{path}", body)
+            assert (status, answer) == (
+                400,
+                {"errors": ["the path is not valid UTF-8 once percent-decoded"]},
+            ), path
+    status, body = send(service, token, "GET", "/v1/secret/data/utf8/%EF%BF%BD")
+    assert (status, data_of(body)["data"]) == (200, {"v": "fffd"})
+
+
+def test_a_list_names_only_the_folders_own_secrets_not_those_of_another_case(
+    service: Running, token: str
+) -> None:
+    # SQLite's LIKE ignores ASCII case: "CaseList/" matched "caselist/%" too, and a token
+    # that may read only caselist/ learnt the names under CaseList/.
+    for path in ("caselist/mine", "CaseList/theirs", "CASELIST/x/deep", "caselist_/y"):
+        send(service, token, "POST", f"/v1/secret/data/{path}", {"data": {"v": "1"}})
+    reader = token_for(service, "kv:read:secret/caselist/")
+    status, body = send(service, reader, "LIST", "/v1/secret/metadata/caselist")
+    assert (status, data_of(body)) == (200, {"keys": ["mine"]})
+    status, body = send(service, token, "LIST", "/v1/secret/metadata/CaseList")
+    assert (status, data_of(body)) == (200, {"keys": ["theirs"]})
+    status, _ = send(service, reader, "LIST", "/v1/secret/metadata/CaseList")
+    assert status == 403
+
+
+def test_sys_health_by_another_method_is_405_not_an_unknown_path(
+    service: Running, token: str
+) -> None:
+    for method in ("POST", "PUT", "DELETE", "OPTIONS"):
+        status, body = send(service, token, method, "/v1/sys/health")
+        assert (status, body) == (405, {"errors": ["unsupported operation"]}), method

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from typing import Final
+from urllib.parse import unquote_to_bytes
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from starlette.requests import Request
@@ -27,7 +28,7 @@ from sealbox.service.routes.transit import HANDLERS
 from sealbox.service.runtime import Runtime
 from sealbox.service.vault.auth import caller_of, refuse_wrapping
 from sealbox.service.vault.errors import VaultError, vault_refusal
-from sealbox.service.vault.kv_routes import kv_route
+from sealbox.service.vault.kv_routes import kv_route, single_param
 from sealbox.service.vault.kv_store import KVStore
 from sealbox.service.vault.sys import health, mount_of
 from sealbox.service.vault.text_fields import typed
@@ -129,6 +130,7 @@ class VaultApi:
             return health()  # no token, as in Vault
         caller = await caller_of(request)
         refuse_wrapping(request.scope)
+        _refuse_non_utf8(request.scope)
         raw = await request.body() if method in _BODY_METHODS else b""
         if first == "transit":
             if not parts or not parts[0]:
@@ -140,6 +142,9 @@ class VaultApi:
                 raise VaultError(400, "invalid key name")
             return await manage(request, caller, method, parts, raw, listing=listing)
         if first == "sys":
+            if parts == ["health"]:
+                # The path is there, the method is not (GET and HEAD were answered above).
+                raise VaultError(405, "unsupported operation")
             if parts[:3] != ["internal", "ui", "mounts"] or method != "GET":
                 raise VaultError(404, f"unsupported path {path[4:]}")
             return mount_of(parts[3:], self.kv_mounts)
@@ -177,13 +182,33 @@ async def _operation(match: re.Match[str], request: Request) -> Response:
     return await operate(request, caller, operation, name, raw, path_arg=path_arg)
 
 
+def _refuse_non_utf8(scope: Scope) -> None:
+    """Refuse a path whose percent-encoding is not UTF-8 (``%FF``, a surrogate's
+    ``%ED%A0%80``).
+
+    The server decodes such bytes to U+FFFD, so ``alice/%FF``, ``alice/%FE`` and
+    ``alice/%EF%BF%BD`` would all name one secret; Vault keeps their bytes apart.
+
+    Raises:
+        VaultError: 400.
+    """
+    raw = scope.get("raw_path")
+    if not raw:
+        return
+    try:
+        unquote_to_bytes(raw).decode("utf-8")
+    except UnicodeDecodeError:
+        raise VaultError(400, "the path is not valid UTF-8 once percent-decoded") from None
+
+
 def _list_asked(request: Request) -> bool:
     """Whether a GET asks for a list (``list=`` as a boolean in Vault's spellings).
 
     Raises:
-        VaultError: 400 for a ``list`` that is no boolean, as Vault answers it.
+        VaultError: 400 for a ``list`` that is no boolean, as Vault answers it, or that
+            is given twice.
     """
-    value = request.query_params.get("list")
+    value = single_param(request, "list")
     if not value:
         return False
     flag = typed({"list": value}, flags=("list",))["list"]

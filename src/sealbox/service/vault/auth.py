@@ -32,36 +32,51 @@ __all__ = ["KV_ADMIN", "caller_of", "kv_allows", "refuse_wrapping", "token_in", 
 
 KV_ADMIN: Final = "kv:admin"
 WRAPPING_UNSUPPORTED: Final = "response wrapping (X-Vault-Wrap-TTL) is not supported"
+TWO_TOKENS: Final = (
+    "more than one token: send one X-Vault-Token or one Authorization header "
+    "(the same token, if both)"
+)
 
 
 def token_of(request: Request) -> str:
     """The access token of a request: ``X-Vault-Token`` first, then a bearer header.
 
     Raises:
-        VaultError: 403 when there is none.
+        VaultError: 403 when there is none; 400 for more than one (:func:`token_in`).
     """
     return token_in(request.scope)
 
 
 def token_in(scope: Scope) -> str:
-    """:func:`token_of` from an ASGI scope (the first of each header, as Starlette reads it).
+    """:func:`token_of` from an ASGI scope.
+
+    Each of the two headers is a singleton: a request with two ``X-Vault-Token`` or two
+    ``Authorization`` headers is refused, as sealbox's own routes refuse two
+    ``Authorization`` headers (RFC 6750 §3.1), and so is one whose ``X-Vault-Token`` and
+    bearer token differ. Taking one of two would let a proxy in front check one credential
+    and the service act on the other.
 
     Raises:
-        VaultError: 403 when there is none.
+        VaultError: 403 when there is none; 400 for more than one.
     """
     vault_token: bytes | None = None
     authorization: bytes | None = None
     for name, value in scope["headers"]:
         if name == b"x-vault-token":
-            if vault_token is None:
-                vault_token = value
-        elif name == b"authorization" and authorization is None:
+            if vault_token is not None:
+                raise VaultError(400, TWO_TOKENS)
+            vault_token = value
+        elif name == b"authorization":
+            if authorization is not None:
+                raise VaultError(400, TWO_TOKENS)
             authorization = value
-    if vault_token:
-        return vault_token.decode("latin-1").strip()
-    scheme, _, token = (authorization or b"").decode("latin-1").partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        return token.strip()
+    scheme, _, bearer = (authorization or b"").decode("latin-1").partition(" ")
+    bearer = bearer.strip() if scheme.lower() == "bearer" else ""
+    token = (vault_token or b"").decode("latin-1").strip()
+    if token and bearer and token != bearer:
+        raise VaultError(400, TWO_TOKENS)
+    if token or bearer:
+        return token or bearer
     raise VaultError.denied()
 
 
@@ -82,7 +97,8 @@ async def caller_of(request: Request) -> Caller:
     """The verified caller of a request.
 
     Raises:
-        VaultError: 403 ``permission denied`` for a missing, bad, expired or revoked token.
+        VaultError: 403 ``permission denied`` for a missing, bad, expired or revoked token;
+            400 for a request carrying more than one (:func:`token_in`).
     """
     token = token_of(request)
     try:

@@ -46,7 +46,7 @@ from sealbox.service.vault.kv_store import (
 from sealbox.service.vault.text_fields import typed
 from sealbox.service.vault.transit import parse_body
 
-__all__ = ["MAX_CUSTOM_METADATA", "kv_route"]
+__all__ = ["MAX_CUSTOM_METADATA", "kv_route", "single_param"]
 
 MAX_CUSTOM_METADATA: Final = 64
 _NO_CONTENT: Final = 204
@@ -123,15 +123,29 @@ def _existing(versions: list[int]) -> list[int]:
     return [v for v in versions if v <= MAX_SECRET_VERSION]
 
 
+def single_param(request: Request, name: str) -> str | None:
+    """The query parameter ``name``, or ``None``.
+
+    Raises:
+        VaultError: 400 when it is given more than once (Vault reads the first, the
+            framework the last: either would act on one of two asks).
+    """
+    values = request.query_params.getlist(name)
+    if len(values) > 1:
+        raise VaultError(400, f"{name} is given more than once")
+    return values[0] if values else None
+
+
 def _version_param(request: Request) -> int:
     """``?version=``: 0 (the newest) when absent, or below 1 (Vault reads the newest
     version for any number that is not positive).
 
     Raises:
-        VaultError: 400 for text that is not a whole number; 404 for a number past the
-            largest version a secret can have (there is none such).
+        VaultError: 400 for text that is not a whole number, or a version given twice;
+            404 for a number past the largest version a secret can have (there is none
+            such).
     """
-    text = request.query_params.get("version", "0") or "0"
+    text = single_param(request, "version") or "0"
     digits = text.removeprefix("-")
     if not digits.isascii() or not digits.isdigit():
         raise VaultError(400, "version must be a whole number")

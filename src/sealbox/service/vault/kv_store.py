@@ -372,6 +372,9 @@ class KVStore:
             ).scalars()
             names = set()
             for full in paths:
+                # LIKE cuts first; SQLite's ignores case (ALICE/x is not under alice/).
+                if not full.startswith(prefix):
+                    continue
                 rest = full[len(prefix) :]
                 head, slash, _ = rest.partition("/")
                 names.add(head + slash)
