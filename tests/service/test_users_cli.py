@@ -463,3 +463,19 @@ def test_users_create_migrates_the_database_once(tmp_path: Path, monkeypatch) ->
     admin.create_user(settings, "bob", lambda _name: PASSWORD)
     admin.create_user(settings, "carol", lambda _name: PASSWORD)
     assert len(calls) == 2  # one per account made, not one per step
+
+
+def test_users_refuses_a_data_folder_the_service_would_not_serve_from(tmp_path: Path) -> None:
+    # sealbox serve refuses a folder open to other users; an account made there could
+    # not be served, and its database's name would be listed to anyone.
+    folder = tmp_path / "open"
+    folder.mkdir(mode=0o755)
+    folder.chmod(0o755)
+    for args in (["users", "create", "alice"], ["users", "list"], ["clients", "list"]):
+        r = run_sealbox([*args, "--data-dir", folder], input=b"a long password 1")
+        assert r.returncode == 1, args
+        assert r.stderr.decode() == (
+            f"sealbox: error: the folder {folder} is open to other users (mode 755)\n"
+            f"sealbox: hint: chmod 700 {folder}\n"
+        )
+    assert list(folder.iterdir()) == []

@@ -34,7 +34,7 @@ from sealbox.accounts.usernames import canonical_username
 from sealbox.exceptions import ConfigError, StorageError, StoreUnavailableError
 from sealbox.passwords import PasswordHasher
 from sealbox.service.db import make_engine, migrate, sessionmaker
-from sealbox.service.preflight import check_database
+from sealbox.service.preflight import check_database, check_modes
 from sealbox.service.provision import DataDir
 from sealbox.service.settings import ServiceSettings
 
@@ -134,9 +134,11 @@ def create_user(
 def make_database_file(settings: ServiceSettings) -> None:
     """Make the data folder and its empty SQLite file (mode 0600) for the migrations to
     fill, refusing a folder that lost its database (:func:`check_database`) as
-    ``sealbox serve`` does: migrating an emptied file would hide the loss."""
+    ``sealbox serve`` does (migrating an emptied file would hide the loss), and a folder
+    it would not serve from (:func:`check_modes`)."""
     check_database(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    check_modes(settings)  # a folder `sealbox serve` would refuse to serve from
     if settings.database_url is None:
         DataDir(settings.data_dir).touch_private("sealbox.db")  # before SQLite makes it 0644
 
@@ -149,9 +151,13 @@ def open_database_file(settings: ServiceSettings, *, create: bool) -> None:
 
     Raises:
         ConfigError: ``service_not_provisioned``, the folder holds no database and
-            ``create`` is false; as :func:`check_database`, a folder that lost it.
+            ``create`` is false; as :func:`check_database`, a folder that lost it; as
+            :func:`check_modes`, a folder the service would refuse to serve from (open
+            to other users, or another user's).
     """
     check_database(settings)
+    # The service refuses such a folder: what a command wrote there it could not serve.
+    check_modes(settings)
     if settings.database_url is None and not (settings.data_dir / "sealbox.db").exists():
         if not create:
             raise ConfigError(
