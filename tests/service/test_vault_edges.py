@@ -517,3 +517,19 @@ def test_sys_health_by_another_method_is_405_not_an_unknown_path(
     for method in ("POST", "PUT", "DELETE", "OPTIONS"):
         status, body = send(service, token, method, "/v1/sys/health")
         assert (status, body) == (405, {"errors": ["unsupported operation"]}), method
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/transit/encrypt/broken-key",  # the lean entry, then the routes
+        "/v1/transit/hmac/broken-key",
+        "/v1/transit/sign/broken-key/sha2-256",
+        "/v1/transit/keys/broken-key",
+        "/v1/secret/data/broken",
+    ],
+)
+def test_a_body_that_is_not_json_is_failed_to_parse_on_every_vault_route(
+    service: Running, token: str, path: str
+) -> None:
+    assert send(service, token, "POST", path, raw=b"{bad") == (400, NOT_JSON)

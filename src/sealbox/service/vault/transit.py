@@ -73,6 +73,7 @@ from sealbox.transit.registry import REGISTRY, check_hmac_algorithm, is_key_name
 
 __all__ = [
     "FROM_VAULT_TYPES",
+    "NOT_JSON",
     "RESHAPED",
     "VAULT_TYPES",
     "manage",
@@ -90,6 +91,8 @@ VAULT_TYPES: Final[Mapping[str, str]] = MappingProxyType({"aes256-gcm": "aes256-
 FROM_VAULT_TYPES: Final[Mapping[str, str]] = MappingProxyType(
     {vault: ours for ours, vault in VAULT_TYPES.items()}
 )
+#: The answer to a body that is not JSON text, on every Vault route.
+NOT_JSON: Final = "failed to parse JSON input"
 # Fields a versioned text may be in (answered in Vault's spelling).
 _VERSIONED: Final = ("ciphertext", "signature", "hmac")
 # Vault request fields with nothing to do in sealbox, taken when they ask for nothing.
@@ -180,7 +183,7 @@ def parse_body(raw: bytes) -> dict[str, Any]:
     try:
         body = from_json(raw, allow_inf_nan=False, cache_strings=False)
     except ValueError:
-        raise VaultError(400, "failed to parse JSON input") from None
+        raise VaultError(400, NOT_JSON) from None
     if not isinstance(body, dict):
         raise VaultError(400, "the request body must be a JSON object")
     return body
@@ -374,7 +377,11 @@ async def operate(
             parsed = model.model_validate(body)
     except ValidationError as exc:
         call.refused(operation, name, ErrorCode.VALIDATION_ERROR)
-        raise VaultError(400, *validation_messages(exc.errors())) from None
+        errors = exc.errors()
+        if any(error.get("type") == "json_invalid" for error in errors):
+            # Text that is not JSON: the words of every other route, not the parser's.
+            raise VaultError(400, NOT_JSON) from None
+        raise VaultError(400, *validation_messages(errors)) from None
     except VaultError:
         # The body's shape, refused in Vault's words (a run that failed has its record).
         call.refused(operation, name, ErrorCode.INVALID_REQUEST)
