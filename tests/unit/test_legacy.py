@@ -51,12 +51,12 @@ def test_a_fernet_json_record_is_read_whatever_the_tokens_encoding(token_as):
     assert legacy.decrypt(data, password="old password") == PLAIN
 
 
-
 def test_a_json_record_saved_with_a_utf8_byte_order_mark_is_read():
     data = b"\xef\xbb\xbf" + fernet_json(PASSWORD, PLAIN, token_as="base64")
     assert legacy.detect(data) is LegacyFormat.FERNET_JSON
     assert legacy.sniff(data) is LegacyFormat.FERNET_JSON
     assert legacy.decrypt(data, password="old password") == PLAIN
+
 
 @pytest.mark.parametrize("encoding", ["hex", "base64", "urlsafe"])
 def test_an_aes_gcm_json_record_is_read_in_hex_or_base64(key, encoding):
