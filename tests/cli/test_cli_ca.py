@@ -193,6 +193,19 @@ def test_issue_server_errors(ca_dir, tmp_path, cli, args, code, message):
     assert not (tmp_path / "x.key").exists()
 
 
+@pytest.mark.parametrize("san", ["", "  "])
+def test_issue_client_with_an_empty_san_is_a_usage_error_as_for_a_server(
+    ca_dir, tmp_path, cli, san
+):
+    result = cli(["ca", "issue", "client", ca_dir, "--san", san, "-o", tmp_path / "x"])
+    assert result.code == 2
+    assert result.stderr == (
+        "sealbox: error: --san needs the client's name\n"
+        "sealbox: hint: run 'sealbox ca issue client --help' for usage\n"
+    )
+    assert not (tmp_path / "x.crt").exists()
+
+
 def test_issue_with_no_ca(tmp_path, cli):
     result = cli(
         ["ca", "issue", "server", tmp_path / "none", "--san", "a.test", "-o", tmp_path / "x"]

@@ -103,7 +103,7 @@ def test_errors_say_what_and_hint_what_to_do(cli, tmp_path: Path) -> None:
     assert bad.code == 1
     assert bad.stderr.startswith("sealbox: error: the client name 'two words' is not valid\n")
     nothing = _create(cli, data, "nocreds", "--no-secret")
-    assert nothing.code == 1
+    assert nothing.code == 2  # contradicting flags: a usage error
     assert "needs a secret or a certificate" in nothing.stderr
     assert missing.out == taken.out == bad.out == ""
 

@@ -11,6 +11,7 @@ import pytest
 
 from sealbox.cli._app import cli as root
 from sealbox.cli._dialect import AliasedOption
+from sealbox.cli._io import Terminated
 from sealbox.hazmat import kdf
 from sealbox.jwt import SigningKeySet
 from sealbox.keysets.keyring import Keyring
@@ -195,3 +196,116 @@ def test_force_only_ever_means_replace_an_existing_file():
         for param in command.params:
             if isinstance(param, click.Option) and "--force" in _shown_names(param):
                 assert "Replace" in (param.help or ""), (path, param.help)
+
+
+def test_every_json_option_says_the_same_thing():
+    # One help text for --json, as docs/cli.md's table defines the fields; the transit
+    # commands print the service's answer as it is.
+    for path, command in _commands(root):
+        for param in command.params:
+            if isinstance(param, click.Option) and "--json" in _shown_names(param):
+                expected = (
+                    "Print the service's JSON answer."
+                    if path[0] == "transit"
+                    else "Print JSON for scripts (fields: docs/cli.md)"
+                )
+                assert (param.help or "").startswith(expected), (path, param.help)
+
+
+def test_every_command_that_takes_yes_is_listed_in_the_docs():
+    docs = (Path(__file__).parents[2] / "docs" / "cli.md").read_text()
+    section = docs.split("## `--yes`", 1)[1].split("\n## ", 1)[0]
+    for path, command in _commands(root):
+        if command.hidden:
+            continue
+        names = {n for p in command.params if isinstance(p, click.Option) for n in p.opts}
+        if "--yes" in names:
+            assert f"`{' '.join(path)}" in section, path
+
+
+def test_a_missing_choice_argument_is_one_error_line_naming_the_choices(cli):
+    r = cli(["completion"])
+    assert r.code == 2
+    assert r.stderr == (
+        "sealbox: error: missing argument 'SHELL' (one of: bash, zsh, fish)\n"
+        "sealbox: hint: run 'sealbox completion --help' for usage\n"
+    )
+
+
+def test_a_word_for_a_number_range_is_reported_as_not_an_integer(cli):
+    r = cli(["jwt", "verify", "--leeway", "soon", "-"])
+    assert r.code == 2
+    assert r.stderr.startswith(
+        "sealbox: error: invalid value for '--leeway': 'soon' is not a valid integer\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["keyring", "create", "-"],
+        ["keyring", "list", "-"],
+        ["jwt", "keyset", "create", "-"],
+        ["jwt", "jwks", "-"],
+        ["secrets", "init", "-", "-r", "age1qqqq"],
+        ["secrets", "list", "-"],
+        ["key", "fingerprint", "-"],
+        ["sign", "-k", "-", "data"],
+        ["key", "sign", "-k", "-", "data"],
+        ["seal", "-K", "-"],
+        ["legacy", "decrypt", "rec", "-k", "-"],
+    ],
+)
+def test_dash_is_a_usage_error_where_a_file_is_read_or_changed_by_name(
+    cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str]
+):
+    # '-' is stdin or stdout in the dialect; here it would have been a file called '-'
+    # (keyring create wrote one and said "created -").
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data").write_bytes(b"data")
+    (tmp_path / "rec").write_bytes(b"record")
+    r = cli(args, env=ENV)
+    assert r.code == 2, r.stderr
+    assert "'-' is not a file name here" in r.stderr
+    assert r.stderr.endswith(" --help' for usage\n")
+    assert not (tmp_path / "-").exists()
+    assert r.out == ""
+
+
+def test_a_file_called_dash_is_still_reachable_as_dot_slash_dash(
+    cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.chdir(tmp_path)
+    assert cli(["keyring", "create", "./-"], env=ENV).code == 0
+    assert (tmp_path / "-").is_file()
+
+
+def test_the_legacy_key_hint_names_the_current_option(cli, tmp_path: Path):
+    record = tmp_path / "record.json"
+    record.write_text('{"iv": "AAAA", "ciphertext": "AAAA", "tag": "AAAA"}')
+    r = cli(["legacy", "decrypt", record], env=ENV)
+    assert r.code == 1
+    assert r.stderr.endswith("sealbox: hint: give its key file with -k/--key\n")
+    assert "--key-file" not in r.stderr
+
+
+def _boom(raised: BaseException) -> click.Command:
+    @click.command("boom")
+    def boom() -> None:
+        raise raised
+
+    return boom
+
+
+@pytest.mark.parametrize(
+    ("raised", "code", "line"),
+    [(KeyboardInterrupt(), 130, "interrupted"), (Terminated(), 143, "terminated")],
+)
+def test_an_interruption_inside_a_command_is_one_line_and_its_own_status(
+    cli, monkeypatch: pytest.MonkeyPatch, raised, code, line
+):
+    # click turned both into Abort after an empty line: SIGTERM exited 130 as "interrupted".
+    monkeypatch.setitem(root.commands, "boom", _boom(raised))
+    for args in (["boom"], ["--debug", "boom"]):
+        r = cli(args)
+        assert (r.code, r.stderr, r.out) == (code, f"sealbox: error: {line}\n", ""), args

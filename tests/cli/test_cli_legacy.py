@@ -157,7 +157,7 @@ def test_the_missing_secret_is_named_with_its_option(cli, tmp_path, key):
     rec.write_bytes(aes_gcm_json(key, PLAIN))
     r = cli(["legacy", "decrypt", rec])
     assert r.code == 1
-    assert r.stderr.splitlines()[-1] == "sealbox: hint: pass --key-file"
+    assert r.stderr.splitlines()[-1] == "sealbox: hint: give its key file with -k/--key"
     src = tmp_path / "old.bin"
     src.write_bytes(fernet_file(PASSWORD, PLAIN))
     (tmp_path / "key").write_bytes(key)

@@ -374,6 +374,20 @@ def test_run_of_a_file_that_cannot_be_executed_exits_126(sfile: Path, keys, tmp_
     assert p.stderr.startswith(f"sealbox: error: cannot run {script}: ".encode())
 
 
+def test_run_of_a_path_that_is_there_but_is_no_program_exits_126_not_127(
+    sfile: Path, keys, tmp_path
+) -> None:
+    # A shell says 126 for these ("Is a directory", "Permission denied"); 127 is for a
+    # command that is not there at all.
+    plain = tmp_path / "no-execute-bit"
+    plain.write_text("#!/bin/sh\n")
+    plain.chmod(0o644)
+    for path, why in ((tmp_path, "it is a directory"), (plain, "permission denied")):
+        p = run_sealbox(["secrets", "run", sfile, "-i", keys["alice"][0], "--", str(path)])
+        assert p.returncode == 126, p.stderr
+        assert p.stderr == f"sealbox: error: cannot run {path}: {why}\n".encode()
+
+
 def test_run_finds_the_command_on_the_callers_path_not_the_files(
     cli, sfile: Path, keys, tmp_path: Path
 ) -> None:

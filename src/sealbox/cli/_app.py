@@ -73,6 +73,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+class _Interrupted(Exception):  # noqa: N818 - it carries an interruption, it is not one
+    """A Ctrl-C or SIGTERM (``interruption``) on its way past click to :func:`run`."""
+
+    def __init__(self, interruption: KeyboardInterrupt) -> None:
+        super().__init__()
+        self.interruption = interruption
+
+
 class LazyGroup(click.Group):
     """A group whose sub-commands are imported on first use."""
 
@@ -89,6 +97,14 @@ class LazyGroup(click.Group):
         command = getattr(importlib.import_module(module_name), attr)
         assert isinstance(command, click.Command)
         return command
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as exc:
+            # click would print an empty line and turn it into Abort, losing SIGTERM's
+            # Terminated (exit 143): carry it past click to run(), which reports it.
+            raise _Interrupted(exc) from exc
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, COMMANDS[name][1]) for name in sorted(COMMANDS)]
@@ -145,7 +161,7 @@ def run(argv: list[str]) -> int:
         print_error(exc.format_message())
         return exc.exit_code
     except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - report() sorts them
-        return report(exc, debug=debug)
+        return report(exc.interruption if isinstance(exc, _Interrupted) else exc, debug=debug)
     return result if isinstance(result, int) else 0
 
 
@@ -220,6 +236,7 @@ _NO_SUCH_COMMAND_ERROR: type[click.UsageError] | None = getattr(
     click.exceptions, "NoSuchCommand", None
 )
 _NO_SUCH_COMMAND = re.compile(r"No such command ['\"](.+)['\"]\.", re.DOTALL)
+_CHOOSE_FROM = re.compile(r"\.? Choose from: (.+?),?$")
 _EXTRA_ARGUMENTS = re.compile(r"Got unexpected extra arguments? \(")
 
 
@@ -245,7 +262,10 @@ def _before_dashes(argv: list[str]) -> list[str]:
 
 
 def _sentence(message: str) -> str:
-    # click writes "Missing argument 'FILE'."; sealbox's errors are lowercase, no period.
+    # click writes "Missing argument 'FILE'."; sealbox's errors are lowercase, no period,
+    # and one line: a missing choice's list ("Choose from:\n\tbash,\n\tzsh…") joins it.
+    message = _CHOOSE_FROM.sub(r" (one of: \1)", " ".join(message.split()))
+    message = message.replace("is not a valid integer range", "is not a valid integer")
     message = message.rstrip(".")
     if len(message) > 1 and message[0].isupper() and message[1].islower():
         message = message[0].lower() + message[1:]

@@ -16,7 +16,7 @@ HINTS: dict[str, str] = {
     "file_exists": "use --force to replace it",
     "passphrase_needed": f"give the passphrase ({PASSPHRASE_SOURCES})",
     "bad_passphrase": f"give the passphrase as UTF-8 text ({PASSPHRASE_SOURCES})",
-    "key_file_needed": "pass --key-file",
+    "key_file_needed": "give its key file with -k/--key",
     "identity_needed": "give the identity file that opens it with -i",
     "oaep_needs_rsa": "RSA-OAEP needs an RSA key; encrypt to any key with 'sealbox encrypt "
     "-R KEY.pub' (age) and decrypt with 'sealbox decrypt -i KEY'",

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-__all__ = ["FilePath"]
+__all__ = ["FilePath", "NamedFile"]
 
 
 class FilePath(click.Path):
@@ -20,4 +20,20 @@ class FilePath(click.Path):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, str | bytes) and not value:
             self.fail("an empty file name (is a shell variable unset?)", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+class NamedFile(FilePath):
+    """A file the command reads or changes by its name (a keyring, a keyset, a secrets or
+    key file): ``-`` would be a file called ``-`` here, not stdin or stdout as elsewhere
+    (docs/cli.md), so it is a usage error (``./-`` names such a file)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str | bytes) and value in {"-", b"-"}:
+            self.fail(
+                "'-' is not a file name here: this command reads or changes a file by its "
+                "name, not standard input or output (./- names a file called -)",
+                param,
+                ctx,
+            )
         return super().convert(value, param, ctx)

@@ -152,7 +152,9 @@ def _refuse_stdin_twice(options: dict[str, Any]) -> None:
 
 @click.command()
 @click.argument("file", type=FilePath(dir_okay=False, path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print JSON for scripts (fields: docs/cli.md)."
+)
 def inspect(file: Path, as_json: bool) -> None:
     """Describe the age file FILE without decrypting it.
 

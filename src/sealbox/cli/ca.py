@@ -204,6 +204,9 @@ def client(
     passphrase_file: Path | None,
 ) -> None:
     """Issue a client certificate (clientAuth) for mutual TLS."""
+    if not name.strip():
+        # As `ca issue server --san ''`: a usage error, before the CA is opened.
+        raise click.UsageError("--san needs the client's name")
     _check_outputs(prefix, force)
     authority = _load_ca(directory, passphrase_file)
     issued = authority.issue_client(name, days=days)
@@ -244,7 +247,9 @@ def renew(
 
 @ca.command()
 @click.argument("cert", metavar="CERT", type=FilePath(dir_okay=False, path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print JSON for scripts (fields: docs/cli.md)."
+)
 def inspect(cert: Path, as_json: bool) -> None:
     """Show a certificate: subject, names, validity, fingerprints and pin.
 
@@ -316,6 +321,7 @@ def inspect(cert: Path, as_json: bool) -> None:
     type=click.FloatRange(0.1),
     default=10.0,
     show_default=True,
+    metavar="SECONDS",
     help="Seconds to wait for a server.",
 )
 @json_option

@@ -61,6 +61,12 @@ def create(  # noqa: PLR0917 - click passes every option positionally
     data_dir: Path | None,
 ) -> None:
     """Register client NAME; print its client id and secret (the secret only this once)."""
+    if no_secret and cert is None:
+        # Flags that contradict each other are a usage error, as `encrypt -p -r` is.
+        raise click.UsageError(
+            "--no-secret needs --cert: a client needs a secret or a certificate subject "
+            "to authenticate with"
+        )
     made = _service().create_client(
         _settings(data_dir), name, scopes, certificate=cert, with_secret=not no_secret
     )

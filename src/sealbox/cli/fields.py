@@ -10,7 +10,7 @@ import click
 
 from sealbox.cli._dialect import option
 from sealbox.cli._io import CLIError, passphrase_file_option, read_stdin, write_stdout
-from sealbox.cli._paths import FilePath
+from sealbox.cli._paths import NamedFile
 from sealbox.cli.keyring import _IDENTITY, _Opened
 from sealbox.exceptions import DecryptionError, FormatError, SealboxError
 from sealbox.keysets.keyring import Keyring
@@ -26,7 +26,7 @@ _KEYRING = option(
     "keyring_file",
     old=("-k",),
     required=True,
-    type=FilePath(dir_okay=False, path_type=Path),
+    type=NamedFile(dir_okay=False, path_type=Path),
     help="The keyring file.",
 )
 # Bound as the argument's own bytes (os.fsencode): one that is not UTF-8 arrives with

@@ -12,7 +12,7 @@ from sealbox.cli._age_args import click_option, click_options
 from sealbox.cli._dialect import confirm, echo_json, json_option, option, yes_option
 from sealbox.cli._io import CLIError, note, passphrase_file_option, read_passphrase
 from sealbox.cli._jwt_verify import TOKEN, VERIFY, token_text, usage_problem, verify_token
-from sealbox.cli._paths import FilePath
+from sealbox.cli._paths import NamedFile
 from sealbox.jwt import decode_unverified
 from sealbox.jwt.defaults import (
     DEFAULT_ALGORITHM,
@@ -33,7 +33,7 @@ def _keysets() -> type[SigningKeySet]:
     return SigningKeySet
 
 
-_FILE = click.argument("file", type=FilePath(dir_okay=False, path_type=Path))
+_FILE = click.argument("file", type=NamedFile(dir_okay=False, path_type=Path))
 _ALG = option(
     "--type",
     "alg",

@@ -20,7 +20,7 @@ from sealbox.cli._io import (
     read_stdin,
     write_stdout,
 )
-from sealbox.cli._paths import FilePath
+from sealbox.cli._paths import FilePath, NamedFile
 from sealbox.exceptions import SealboxError
 from sealbox.keys.asymmetric import KeyType, PrivateKey, PublicKey
 from sealbox.secret import Secret
@@ -28,7 +28,7 @@ from sealbox.storage import atomic_write, read_limited
 
 _TYPES = {"rsa": KeyType.RSA, "ed25519": KeyType.ED25519, "x25519": KeyType.X25519}
 _TYPES["ecdsa"] = KeyType.ECDSA_P256
-_FILE = click.argument("file", type=FilePath(dir_okay=False, path_type=Path))
+_FILE = click.argument("file", type=NamedFile(dir_okay=False, path_type=Path))
 _FORMAT_HELP = "openssh (default; not for x25519) or pem (PKCS#8, what openssl reads)."
 
 
@@ -82,7 +82,7 @@ def generate(
     force: bool,
     passphrase_file: Path | None,
 ) -> None:
-    """Generate a key pair: the private key in OUTPUT, the public key in OUTPUT.pub."""
+    """Generate a key pair: the private key in -o FILE, the public key in FILE.pub."""
     kind = _TYPES[key_type]
     if bits is not None and kind is not KeyType.RSA:
         raise click.UsageError("--bits applies to --type rsa only")
@@ -192,7 +192,9 @@ def _key_facts(public: PublicKey) -> dict[str, Any]:
 
 @key.command()
 @_FILE
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print JSON for scripts (fields: docs/cli.md)."
+)
 @passphrase_file_option
 def fingerprint(file: Path, as_json: bool, passphrase_file: Path | None) -> None:
     """Print the SHA-256 fingerprint of FILE as ssh-keygen -l does.
@@ -219,7 +221,7 @@ _KEY = click.option(
     "-k",
     "--key",
     "key_file",
-    type=FilePath(dir_okay=False, path_type=Path),
+    type=NamedFile(dir_okay=False, path_type=Path),
     required=True,
     help="Key file: OpenSSH or PEM (PKCS#8, SPKI, PKCS#1).",
 )
@@ -235,7 +237,7 @@ _OUTPUT = click.option(
     type=FilePath(dir_okay=False, path_type=Path, allow_dash=True),
     help="Write here instead of stdout ('-': stdout).",
 )
-_FORCE = click.option("--force", is_flag=True, help="Replace OUTPUT if it exists.")
+_FORCE = click.option("--force", is_flag=True, help="Replace the output file if it exists.")
 _LABEL = click.option(
     "--label",
     default="",
@@ -372,7 +374,7 @@ def decrypt(
     """Decrypt an RSA-OAEP (SHA-256) ciphertext FILE (default: stdin) with a private key.
 
     With --base64 the ciphertext is read as base64 text. The plaintext is written to
-    OUTPUT (mode 0600) or stdout; to a terminal only if it is printable text.
+    -o FILE (mode 0600) or stdout; to a terminal only if it is printable text.
     """
     data = _read(file, _MAX_OAEP_INPUT, "the ciphertext")
     if use_base64:
@@ -403,7 +405,7 @@ def sign(
     passphrase_file: Path | None,
     file: Path,
 ) -> None:
-    """Sign FILE (default: stdin) with a private key; the raw signature to OUTPUT or stdout.
+    """Sign FILE (default: stdin) with a private key; the raw signature to -o FILE or stdout.
 
     RSA: RSA-PSS, SHA-256, MGF1-SHA-256, 32-byte salt. Ed25519: Ed25519 over the data.
     ECDSA P-256: SHA-256, DER. openssl pkeyutl -verify -rawin checks it (with
@@ -433,7 +435,12 @@ def sign(
     help="RSA: the PSS salt length the signature used (default 32, the digest size).",
 )
 @_BASE64
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON object when it verifies.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print JSON for scripts (fields: docs/cli.md) when it verifies.",
+)
 @passphrase_file_option
 @_INPUT
 def verify(

@@ -21,7 +21,7 @@ from sealbox.cli._io import (
     passphrase_source,
     read_passphrase,
 )
-from sealbox.cli._paths import FilePath
+from sealbox.cli._paths import NamedFile
 from sealbox.exceptions import DecryptionError, StorageError
 from sealbox.hazmat.aead import ALGORITHMS, DEFAULT_ALGORITHM
 from sealbox.keysets.keyring import Keyring, is_age_file
@@ -45,7 +45,7 @@ class KeyIdType(click.ParamType):  # type: ignore[type-arg]  # generic only in n
 
 KEY_ID = KeyIdType()
 
-_FILE = click.argument("file", type=FilePath(dir_okay=False, path_type=Path))
+_FILE = click.argument("file", type=NamedFile(dir_okay=False, path_type=Path))
 _KEY_ID = click.argument("kid", metavar="KEY_ID", type=KEY_ID)
 _ALGORITHM = option(
     "--type",

@@ -24,7 +24,7 @@ from sealbox.cli._io import (
     read_passphrase,
     read_stdin,
 )
-from sealbox.cli._paths import FilePath
+from sealbox.cli._paths import FilePath, NamedFile
 from sealbox.exceptions import DecryptionError, KeyFormatError
 from sealbox.keysets import legacy
 from sealbox.keysets.legacy import LegacyFormat
@@ -43,7 +43,7 @@ _KEY_FILE = option(
     "--key",
     "key_file",
     old=["--key-file"],
-    type=FilePath(dir_okay=False, path_type=Path),
+    type=NamedFile(dir_okay=False, path_type=Path),
     help="The raw 32-byte AES-256-GCM key (binary, hex or base64) of an AES-GCM record.",
 )
 _FORMAT = click.option(
@@ -131,7 +131,7 @@ def _secrets(key_file: Path | None, passphrase_file: Path | None) -> list[tuple[
     "-o",
     "--output",
     type=FilePath(dir_okay=False, path_type=Path),
-    help="Output file (default: standard output).",
+    help="Write the result to this file (default: standard output).",
 )
 @click.option("--force", is_flag=True, help="Replace the output file if it exists.")
 @_FORMAT

@@ -25,13 +25,13 @@ from sealbox.cli._io import (
     terminal_safe,
     write_stdout,
 )
-from sealbox.cli._paths import FilePath
+from sealbox.cli._paths import FilePath, NamedFile
 from sealbox.exceptions import SealboxError, SecretSourceError
 from sealbox.secret import Secret
 from sealbox.secrets.base import NAME_PATTERN
 from sealbox.secrets.sealed import FORMAT, SealedFile
 
-_FILE = click.argument("file", type=FilePath(dir_okay=False, path_type=Path))
+_FILE = click.argument("file", type=NamedFile(dir_okay=False, path_type=Path))
 _NAME = click.argument("name")
 _IDENTITY = click.option(
     "-i",
@@ -43,7 +43,12 @@ _IDENTITY = click.option(
     help="An age or SSH identity file that can decrypt the values (repeatable).",
 )
 _RECIPIENT = click.option(
-    "-r", "--recipient", "recipients", multiple=True, help="An age or SSH recipient (repeatable)."
+    "-r",
+    "--recipient",
+    "recipients",
+    multiple=True,
+    metavar="RECIPIENT",
+    help="An age or SSH recipient (repeatable).",
 )
 _RECIPIENTS_FILE = click.option(
     "-R",
@@ -562,6 +567,12 @@ def run(
     program = shutil.which(command[0], path=os.environ.get("PATH", os.defpath))
     if program is None:
         # 127 and 126, as a shell answers: a script can tell them from the command's own 1.
+        there = Path(command[0])
+        if os.sep in command[0] and (there.exists() or there.is_symlink()):
+            # A path that is there but is no program (a folder, no execute bit): 126.
+            why = "it is a directory" if there.is_dir() else "permission denied"
+            print_error(f"cannot run {command[0]}: {why}")
+            raise SystemExit(126)
         print_error(f"command not found: {command[0]}")
         raise SystemExit(127)
     sys.stdout.flush()

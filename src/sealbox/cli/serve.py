@@ -63,7 +63,11 @@ def _load_settings(**overrides: Any) -> Any:
     help="Worker processes (needs Redis and a shared database).",
 )
 @click.option(
-    "--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"])
+    "--log-level",
+    default="info",
+    show_default=True,
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    help="How much the service logs.",
 )
 @click.option(
     "--check",

@@ -17,7 +17,7 @@ from sealbox.cli._io import (
     read_passphrase,
     write_stdout,
 )
-from sealbox.cli._paths import FilePath
+from sealbox.cli._paths import FilePath, NamedFile
 from sealbox.keys import sshsig
 from sealbox.keys.asymmetric import PrivateKey, PublicKey
 from sealbox.storage import atomic_write
@@ -64,7 +64,7 @@ def _check_target(target: Path, force: bool, read: tuple[Path, Path, Path | None
     "-k",
     "--key",
     "key_file",
-    type=FilePath(dir_okay=False, path_type=Path),
+    type=NamedFile(dir_okay=False, path_type=Path),
     required=True,
     help="Private key file (OpenSSH or PEM; ed25519, ecdsa or rsa).",
 )
@@ -102,7 +102,7 @@ def sign(
     "-k",
     "--key",
     "key_file",
-    type=FilePath(dir_okay=False, path_type=Path),
+    type=NamedFile(dir_okay=False, path_type=Path),
     help="The public key that must have signed (or a private key file).",
 )
 @click.option(
