@@ -135,5 +135,8 @@ def test_no_password_on_stdin_without_a_terminal_is_said_so_and_changes_nothing(
             "or run the command on a terminal"
         ),
     ]
+    if command[0] == "create":
+        # Nothing made either: not even the data folder the account would have gone to.
+        assert not data.exists()
     shown = _users(cli, data, "show", "noor")
     assert shown.code == (0 if command[0] == "reset-password" else 1)

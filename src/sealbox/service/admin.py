@@ -110,6 +110,14 @@ def create_user(
     # token's `scope` claim.
     extra = check_scopes(scopes) if scopes else []
     granted = sorted({*DEFAULT_SCOPES, *extra})
+    secret: str | None = None
+    if settings.database_url is None and not (settings.data_dir / "sealbox.db").exists():
+        # No database yet, so no name is taken: the password first, so that a refused or
+        # missing one (no stdin, Ctrl-C at the prompt) leaves no new database behind.
+        check_database(settings)
+        check_modes(settings)
+        secret = password(name)
+        password_policy(secret, name)
     with asyncio.Runner() as runner:
         # One engine, migrated once, for the check before the prompt and the creation.
         engine = runner.run(_migrated_engine(settings))
@@ -119,8 +127,9 @@ def create_user(
             # check in the transaction of create_user still decides between two creators.
             if runner.run(store.name_is_taken(name)):
                 raise _username_taken(name)
-            secret = password(name)
-            password_policy(secret, name)
+            if secret is None:
+                secret = password(name)
+                password_policy(secret, name)
             password_hash = PasswordHasher(settings.password_profile).hash(secret)
             try:
                 runner.run(store.create_user(name, password_hash, granted))
