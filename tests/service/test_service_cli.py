@@ -120,6 +120,27 @@ def test_serve_refuses_bad_combinations(cli, tmp_path: Path) -> None:
     assert r.code == 2
 
 
+def test_serve_takes_a_certificate_file_holding_its_key_too(tmp_path: Path) -> None:
+    # One PEM with the certificate and its key, as uvicorn's --ssl-certfile takes it.
+    data = tmp_path / "data"
+    assert run_sealbox(["serve", "--check", "--data-dir", data]).returncode == 0
+    both = tmp_path / "both.pem"
+    both.write_bytes(
+        (data / "tls" / "server.crt").read_bytes() + (data / "tls" / "server.key").read_bytes()
+    )
+    both.chmod(0o600)
+    with serve_process(tmp_path, "--cert", str(both), data_dir=data) as srv, srv.client() as c:
+        assert c.get("/health").json() == {"status": "ok"}
+    # It holds a private key: open to other users, it is refused as a key file is.
+    both.chmod(0o644)
+    r = run_sealbox(["serve", "--check", "--data-dir", data, "--cert", both])
+    assert r.returncode == 1
+    assert f"{both} can be read or written by other users (mode 644)" in r.stderr.decode()
+    # A certificate alone still needs its key.
+    r = run_sealbox(["serve", "--check", "--data-dir", data, "--cert", data / "tls" / "server.crt"])
+    assert r.returncode == 1 and "given without its key" in r.stderr.decode()
+
+
 def test_serve_prints_url_and_ca(tmp_path: Path) -> None:
     with serve_process(tmp_path) as srv:
         pass

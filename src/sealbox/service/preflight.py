@@ -142,8 +142,9 @@ def check_modes(settings: ServiceSettings) -> None:
                 hint=f"chmod 700 {folder}",
             )
     files = [data / name for name in _SECRET_FILES]
-    if settings.key is not None:
-        files.append(Path(settings.key))
+    key = settings.resolved_key()  # a certificate file holding its key too, if so
+    if key is not None:
+        files.append(key)
     if settings.audit_log is not None:
         files.append(Path(settings.audit_log))
     for path in files:
@@ -154,7 +155,7 @@ def check_modes(settings: ServiceSettings) -> None:
         if path.is_relative_to(data):  # a given --key or audit log may be shared by design
             _check_owner(path, info)
         mode = stat.S_IMODE(info.st_mode)
-        if mode & 0o077 and settings.key is not None and path == Path(settings.key):
+        if mode & 0o077 and settings.key is not None and path == key:
             _refuse_certificate_as_key(path)
         if mode & 0o077:
             raise ConfigError(
@@ -169,10 +170,11 @@ def _refuse_certificate_as_key(path: Path) -> None:
     mistake."""
     try:
         with path.open("rb") as fh:
-            start = fh.read(64).lstrip()
+            text = fh.read(1 << 20)
     except OSError:
         return
-    if start.startswith(b"-----BEGIN CERTIFICATE-----"):
+    # A certificate followed by its key in one file is a key file (uvicorn takes those).
+    if text.lstrip().startswith(b"-----BEGIN CERTIFICATE-----") and b"PRIVATE KEY-----" not in text:
         raise ConfigError(
             f"the key file {path} holds a certificate, not a private key",
             hint="give the certificate as the certificate and its private key as the key "

@@ -93,7 +93,8 @@ def check(settings: ServiceSettings) -> None:
             code="workers_need_database",
             facts=workers,
         )
-    if (settings.cert is None) != (settings.key is None):
+    if (settings.cert is None) != (settings.resolved_key() is None):
+        # A certificate file that holds its key too is both.
         given, missing = ("certificate", "key")[:: 1 if settings.key is None else -1]
         raise ConfigError(
             f"a server {given} is given without its {missing}: they go together",

@@ -187,6 +187,20 @@ class ServiceSettings(SealboxSettings):
         """The Vault-shaped KV v2 mounts, in the order given."""
         return tuple(dict.fromkeys(m.strip() for m in self.vault_kv_mounts.split(",")))
 
+    def resolved_key(self) -> Path | None:
+        """The server's private key file: the key given, or the certificate file itself
+        when it holds its private key too (one PEM file with both, as uvicorn takes it)."""
+        if self.key is not None:
+            return Path(self.key)
+        if self.cert is None:
+            return None
+        try:
+            with Path(self.cert).open("rb") as fh:
+                head = fh.read(1 << 20)
+        except OSError:
+            return None  # the TLS checks say what is wrong with the file
+        return Path(self.cert) if b"PRIVATE KEY-----" in head else None
+
     def resolved_audit_log(self) -> Path:
         """The audit log file."""
         return self.audit_log or self.data_dir / "audit.log"
