@@ -40,6 +40,29 @@ def mtls(tmp_path: Path):
         yield svc, good, stranger
 
 
+def test_mtls_without_a_client_ca_takes_the_data_folders_ca_as_documented(
+    tmp_path: Path,
+) -> None:
+    # docs/service.md: --mtls requires a certificate "signed by --client-ca (by default
+    # the data folder's CA)"; the start-up check once refused it for want of a client CA.
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEALBOX_")}
+    env["SEALBOX_PASSWORD_PROFILE"] = "test"
+    command = [sys.executable, "-m", "sealbox", "serve", "--data-dir", str(tmp_path / "d")]
+    done = subprocess.run(
+        [*command, "--mtls", "--check"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    prepare(make_settings(tmp_path / "data", mtls=True))
+
+
 def test_mtls_refuses_clients_without_a_certificate(mtls) -> None:
     svc, _, _ = mtls
     with svc.client() as c, pytest.raises(httpx2.HTTPError):

@@ -155,11 +155,18 @@ def prepare(settings: ServiceSettings, *, serving: bool = False) -> list[str]:
     check_modes(settings)
     from sealbox.service.tls_setup import check_server_tls  # the TLS stack, when serving
 
-    check_server_tls(settings)
+    check_server_tls(_with_client_ca(settings))
     check_audit_log(settings)
     check_keys(data)
     check_redis(settings)
     return done
+
+
+def _with_client_ca(settings: ServiceSettings) -> ServiceSettings:
+    """``settings`` with the default client CA of ``--mtls``: the data folder's CA."""
+    if settings.mtls and settings.client_ca is None:
+        return settings.model_copy(update={"client_ca": Path(settings.data_dir) / "tls" / "ca.crt"})
+    return settings
 
 
 def _claim(settings: ServiceSettings) -> None:
@@ -188,10 +195,7 @@ def run(settings: ServiceSettings, *, log_level: str = "info") -> None:
     import uvicorn
 
     _claim(settings)
-    if settings.mtls and settings.client_ca is None:
-        settings = settings.model_copy(
-            update={"client_ca": Path(settings.data_dir) / "tls" / "ca.crt"}
-        )
+    settings = _with_client_ca(settings)
     os.environ.update(settings_env(settings))  # workers read their settings from here
     options = uvicorn_options(settings, log_level=log_level)
     logging.getLogger("uvicorn.error").addFilter(_HTTPS_START_LINE)
