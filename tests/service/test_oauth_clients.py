@@ -498,3 +498,44 @@ def test_a_certificate_client_introspects_over_mtls_without_a_secret(authz) -> N
     assert seen.json()["active"] is True
     assert refused.status_code == 401
     assert refused.json()["error"] == "invalid_client"
+
+
+def test_tls_client_auth_matches_a_subject_written_another_way_and_refuses_a_non_dn(
+    authz,
+) -> None:
+    # cert_a's subject prints as "CN=reporter-a"; an administrator may write it otherwise.
+    token = _admin_token(authz, ("clients:admin", "users:me"))
+    with authz.client() as c:
+        made = c.post(
+            "/clients",
+            json={
+                "name": "spelled",
+                "scopes": ["users:me"],
+                "secret": False,
+                "tls_client_auth_subject_dn": "cn = Reporter-A",
+            },
+            headers=bearer(token),
+        )
+        garbage = c.post(
+            "/clients",
+            json={
+                "name": "garbage",
+                "scopes": ["users:me"],
+                "secret": False,
+                "tls_client_auth_subject_dn": "reporter-a",
+            },
+            headers=bearer(token),
+        )
+        listed = c.get("/clients", headers=bearer(token)).json()["clients"]
+    assert made.status_code == 201, made.text
+    assert garbage.status_code == 422
+    assert garbage.json()["error"] == "validation_error"
+    assert "not a distinguished name" in garbage.json()["message"]
+    assert [x["name"] for x in listed] == ["spelled"]
+    form = {"grant_type": "client_credentials", "client_id": made.json()["client_id"]}
+    with authz.client(cert=authz.cert_a) as c:
+        good = c.post("/auth/token", data=form)
+    with authz.client(cert=authz.cert_b) as c:
+        other = c.post("/auth/token", data=form)
+    assert good.status_code == 200, good.text
+    assert other.status_code == 401

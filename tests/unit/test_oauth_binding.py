@@ -87,3 +87,24 @@ def test_a_new_secret_never_shows_in_a_repr_and_is_stored_only_as_its_hash(tmp_p
         await engine.dispose()
 
     asyncio.run(run())
+
+
+def test_a_token_bound_to_a_certificate_is_refused_with_its_renewal_same_key_or_new(
+    tmp_path: Path,
+) -> None:
+    # docs/bound-tokens.md: the thumbprint is of the certificate, not of its key.
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    ca = CertificateAuthority.generate(name="binding CA")
+    issued = ca.issue_client("worker")
+    first = issued.certificate
+    claims = {"sub": "x", **cnf_claim(certificate_thumbprint(first.public_bytes(Encoding.DER)))}
+    same_key = ca.renew(first, key=issued.private_key).certificate
+    new_key = ca.renew(first).certificate
+    assert same_key.public_key() == first.public_key()
+    for renewed in (same_key, new_key):
+        assert isinstance(renewed, x509.Certificate)
+        with pytest.raises(TokenError) as info:
+            check_binding(claims, renewed.public_bytes(Encoding.DER))
+        assert info.value.code == "token_binding_mismatch"

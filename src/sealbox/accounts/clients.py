@@ -41,6 +41,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from sealbox.accounts import scopes as own_scopes
 from sealbox.accounts.models import Base, UTCDateTime, now, storable_text
+from sealbox.accounts.subject_dn import subject_dn_key
 from sealbox.exceptions import ConfigError, SealboxError
 from sealbox.secret import Secret
 
@@ -193,6 +194,33 @@ def check_scopes(scopes: Iterable[str]) -> list[str]:
     return own_scopes.check_scopes(result, code="bad_scope") if result else result
 
 
+def _check_subject_dn(subject_dn: str) -> None:
+    """Refuse a ``tls_client_auth`` subject no certificate could have (code ``bad_subject_dn``)."""
+    if not storable_text(subject_dn):
+        # No certificate's subject (RFC 4514 escapes a NUL): it would authenticate nobody.
+        raise ConfigError(
+            "the certificate subject is not valid: it holds a NUL or is not UTF-8",
+            code="bad_subject_dn",
+        )
+    if not subject_dn.strip():
+        raise ConfigError(
+            "the certificate subject is empty: tls_client_auth names a client by the "
+            "subject of its certificate, and a certificate with an empty subject has none",
+            hint="issue the client a certificate with a subject (sealbox ca issue client "
+            "puts its name there), or give the client a secret",
+            code="bad_subject_dn",
+        )
+    try:
+        subject_dn_key(subject_dn)
+    except ValueError as exc:
+        raise ConfigError(
+            f"the certificate subject {subject_dn!r} is {exc}",
+            hint="write it as RFC 4514 does, most specific first, as "
+            "'openssl x509 -noout -subject -nameopt RFC2253' prints it: CN=worker,O=Acme,C=DE",
+            code="bad_subject_dn",
+        ) from None
+
+
 def _not_found(name: str) -> ClientNotFoundError:
     return ClientNotFoundError(
         f"there is no client named {name!r}", facts={"name": name}, hint="list the clients"
@@ -232,12 +260,8 @@ class ClientStore:
         """
         check_client_name(name)
         granted = check_scopes(scopes)
-        if subject_dn and not storable_text(subject_dn):
-            # No certificate's subject (RFC 4514 escapes a NUL): it would authenticate nobody.
-            raise ConfigError(
-                "the certificate subject is not valid: it holds a NUL or is not UTF-8",
-                code="bad_subject_dn",
-            )
+        if subject_dn is not None:
+            _check_subject_dn(subject_dn)
         if not with_secret and not subject_dn:
             raise ConfigError(
                 "a client needs a secret or a certificate subject to authenticate with",
@@ -377,14 +401,23 @@ class ClientStore:
         return ClientInfo.of(row)
 
     async def authenticate_certificate(self, client_id: str, subject_dn: str) -> ClientInfo | None:
-        """The client if it is registered for ``tls_client_auth`` with exactly ``subject_dn``.
+        """The client if it is registered for ``tls_client_auth`` with the subject ``subject_dn``.
+
+        The names are compared as :func:`~sealbox.accounts.subject_dn.subject_dn_key`
+        does: RDN by RDN, without regard to the spelling, case or spaces of a value.
 
         ``subject_dn`` must come from a certificate the TLS layer verified.
         """
         client = await self.by_client_id(client_id)
         if client is None or client.subject_dn is None:
             return None
-        if not hmac.compare_digest(client.subject_dn.encode(), subject_dn.encode()):
+        try:
+            # Compared as names, not strings: the same subject has many RFC 4514 spellings.
+            registered = subject_dn_key(client.subject_dn)
+            presented = subject_dn_key(subject_dn)
+        except ValueError:  # a subject registered before sealbox checked them
+            return None
+        if not hmac.compare_digest(registered.encode(), presented.encode()):
             return None
         return client
 
