@@ -9,6 +9,7 @@ import stat
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from cryptography import x509
@@ -329,6 +330,147 @@ def test_renew_errors(ca_dir, tmp_path, cli):
     foreign = cli(["ca", "renew", ca_dir, tmp_path / "x", "--force"])
     assert foreign.code == 1
     assert "was not issued by this CA" in foreign.stderr
+
+
+def _openssl_signed(ca_dir, tmp_path, name, subject, extensions, *utf8):
+    """A leaf that `openssl x509 -req` signed with the CA's key, written as PREFIX.crt/.key."""
+    prefix = tmp_path / name
+    run = lambda *args: subprocess.run(args, check=True, capture_output=True)  # noqa: E731
+    run(
+        "openssl",
+        "genpkey",
+        "-algorithm",
+        "EC",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-out",
+        f"{prefix}.key",
+    )
+    config = tmp_path / "req.cnf"
+    config.write_text("[req]\ndistinguished_name=dn\nstring_mask=default\n[dn]\n")
+    run(
+        "openssl",
+        "req",
+        "-new",
+        "-config",
+        config,
+        "-key",
+        f"{prefix}.key",
+        *utf8,
+        "-subj",
+        subject,
+        "-out",
+        f"{prefix}.csr",
+    )
+    extfile = tmp_path / "ext.cnf"
+    extfile.write_text(extensions)
+    run(
+        "openssl",
+        "x509",
+        "-req",
+        "-in",
+        f"{prefix}.csr",
+        "-CA",
+        ca_dir / "ca.crt",
+        "-CAkey",
+        ca_dir / "ca.key",
+        "-days",
+        "30",
+        "-extfile",
+        extfile,
+        "-out",
+        f"{prefix}.crt",
+    )
+    return prefix
+
+
+def _openssl_shows(cert):
+    return subprocess.run(
+        [
+            "openssl",
+            "x509",
+            "-in",
+            cert,
+            "-noout",
+            "-subject",
+            "-nameopt",
+            "multiline,show_type",
+            "-ext",
+            "subjectAltName,extendedKeyUsage",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+
+
+CLIENT_EXTENSIONS = """\
+basicConstraints=critical,CA:FALSE
+keyUsage=critical,digitalSignature
+extendedKeyUsage=clientAuth
+subjectKeyIdentifier=hash
+authorityKeyIdentifier=keyid
+subjectAltName=DNS:ossl-worker,email:worker@acme.test,URI:spiffe://acme.test/worker
+"""
+
+
+@pytest.mark.skipif(not shutil.which("openssl"), reason="openssl is not installed")
+def test_renewing_an_openssl_client_certificate_keeps_subject_sans_and_usage(ca_dir, tmp_path, cli):
+    # It came back as CN=ossl-worker with DNS:ossl-worker only.
+    prefix = _openssl_signed(
+        ca_dir, tmp_path, "w", "/CN=ossl-worker/O=Acme/C=DE", CLIENT_EXTENSIONS
+    )
+    before = _openssl_shows(f"{prefix}.crt")
+    assert "organizationName          = PRINTABLESTRING:Acme" in before
+    assert "URI:spiffe://acme.test/worker" in before
+    old_serial = load_certificates(f"{prefix}.crt")[0].serial_number
+    result = cli(["ca", "renew", ca_dir, prefix, "--now"])
+    assert result.code == 0, result.stderr
+    assert load_certificates(f"{prefix}.crt")[0].serial_number != old_serial
+    assert _openssl_shows(f"{prefix}.crt") == before
+    verify = subprocess.run(
+        [
+            "openssl",
+            "verify",
+            "-CAfile",
+            ca_dir / "ca.crt",
+            "-purpose",
+            "sslclient",
+            f"{prefix}.crt",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+@pytest.mark.skipif(not shutil.which("openssl"), reason="openssl is not installed")
+def test_renewing_what_cannot_be_copied_exactly_is_refused_with_the_files_untouched(
+    ca_dir, tmp_path, cli
+):
+    both = _openssl_signed(
+        ca_dir,
+        tmp_path,
+        "both",
+        "/CN=svc/O=Acme",
+        CLIENT_EXTENSIONS.replace("=clientAuth", "=serverAuth,clientAuth"),
+    )
+    # "Jürgen" as a T61String of Latin-1 bytes: a subject pyca cannot read (it crashed).
+    t61 = _openssl_signed(
+        ca_dir, tmp_path, "t61", "/CN=J\u00fcrgen/O=Acme", CLIENT_EXTENSIONS, "-utf8"
+    )
+    for prefix, message in (
+        (both, "it has the extended key usages serverAuth, clientAuth"),
+        (t61, "its subject uses an encoding that cannot be read here"),
+    ):
+        crt_before = Path(f"{prefix}.crt").read_bytes()
+        result = cli(["ca", "renew", ca_dir, prefix, "--now"])
+        assert result.code == 1
+        assert result.stderr.startswith("sealbox: error: cannot renew ")
+        assert message in result.stderr
+        assert "sealbox: hint: issue a new certificate ('sealbox ca issue" in result.stderr
+        assert "Traceback" not in result.stderr
+        assert Path(f"{prefix}.crt").read_bytes() == crt_before
 
 
 def test_inspect_text(ca_dir, tmp_path, cli):

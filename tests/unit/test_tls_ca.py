@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from cryptography.x509.verification import (
@@ -484,6 +485,156 @@ def test_renew_refuses_foreign_and_mismatched(ca):
         ca.renew(mine.certificate, key=foreign.private_key)
     with pytest.raises(TLSConfigError, match="not a server or client"):
         other.renew(other.certificate)
+
+
+def _signed_elsewhere(tmp_path, subject, sans, usages, *, extra=()):
+    """A CA saved to disk, and a leaf its key signed through another tool's builder
+    (as `openssl x509 -req -CA ca.crt -CAkey ca.key` would), with ``subject`` as given."""
+    authority = CertificateAuthority.init(tmp_path / "ca", now=NOW)
+    ca_key = serialization.load_pem_private_key((tmp_path / "ca" / "ca.key").read_bytes(), None)
+    key = ec.generate_private_key(ec.SECP256R1())
+    ca_ski = ext(authority.certificate, x509.SubjectKeyIdentifier).value
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(authority.certificate.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(NOW)
+        .not_valid_after(NOW + timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False
+        )
+        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+    )
+    for extension in extra:
+        builder = builder.add_extension(extension, critical=False)
+    return authority, builder.sign(ca_key, hashes.SHA256()), key
+
+
+ACME_WORKER = x509.Name(
+    [
+        x509.NameAttribute(NameOID.COMMON_NAME, "ossl-worker"),
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Acme"),
+        x509.NameAttribute(NameOID.COUNTRY_NAME, "DE"),
+    ]
+)
+WORKER_SANS = [
+    x509.DNSName("ossl-worker"),
+    x509.RFC822Name("worker@acme.test"),
+    x509.UniformResourceIdentifier("spiffe://acme.test/worker"),
+]
+
+
+def test_renewing_a_client_certificate_keeps_its_whole_subject_and_every_san(tmp_path):
+    # It came back as CN=ossl-worker with DNS:ossl-worker only: a tls_client_auth client
+    # registered with the full subject, and SPIFFE peers, no longer recognised it.
+    authority, first, key = _signed_elsewhere(
+        tmp_path, ACME_WORKER, WORKER_SANS, [ExtendedKeyUsageOID.CLIENT_AUTH]
+    )
+    later = NOW + timedelta(days=25)
+    for given in (key, None):
+        cert = authority.renew(first, key=given, now=later).certificate
+        assert cert.subject.public_bytes() == first.subject.public_bytes()
+        assert cert.subject.rfc4514_string() == "C=DE,O=Acme,CN=ossl-worker"
+        assert list(ext(cert, x509.SubjectAlternativeName).value) == WORKER_SANS
+        assert list(ext(cert, x509.ExtendedKeyUsage).value) == [ExtendedKeyUsageOID.CLIENT_AUTH]
+        assert cert.not_valid_after_utc - later == timedelta(days=30)
+        client_verifier(authority, later + timedelta(hours=1)).verify(cert, [])
+
+
+def test_renewing_a_server_certificate_keeps_its_subject_and_every_san(tmp_path):
+    subject = x509.Name(
+        [
+            x509.RelativeDistinguishedName(
+                [
+                    x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Acme"),
+                    x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "Ops"),
+                ]
+            ),
+            x509.RelativeDistinguishedName(
+                [x509.NameAttribute(NameOID.COMMON_NAME, "api.acme.test")]
+            ),
+        ]
+    )
+    sans = [
+        x509.DNSName("api.acme.test"),
+        x509.IPAddress(ipaddress.ip_address("10.0.0.5")),
+        x509.IPAddress(ipaddress.ip_address("::1")),
+        x509.UniformResourceIdentifier("spiffe://acme.test/api"),
+        x509.RFC822Name("ops@acme.test"),
+    ]
+    authority, first, _ = _signed_elsewhere(
+        tmp_path, subject, sans, [ExtendedKeyUsageOID.SERVER_AUTH]
+    )
+    cert = authority.renew(first, now=NOW + timedelta(days=25)).certificate
+    assert cert.subject.public_bytes() == first.subject.public_bytes()
+    san = ext(cert, x509.SubjectAlternativeName)
+    assert list(san.value) == sans
+    assert not san.critical
+    assert list(ext(cert, x509.ExtendedKeyUsage).value) == [ExtendedKeyUsageOID.SERVER_AUTH]
+    when = NOW + timedelta(days=25, hours=1)
+    server_verifier(authority, "api.acme.test", when).verify(cert, [])
+    server_verifier(authority, "10.0.0.5", when).verify(cert, [])
+    # An address-only certificate has an empty subject and so a critical SAN: kept too.
+    bare = authority.issue_server(["10.0.0.7"], now=NOW).certificate
+    again = authority.renew(bare, now=NOW + timedelta(days=25)).certificate
+    assert again.subject == x509.Name([])
+    assert ext(again, x509.SubjectAlternativeName).critical
+    server_verifier(authority, "10.0.0.7", when).verify(again, [])
+
+
+@pytest.mark.parametrize(
+    ("usages", "extra", "message"),
+    [
+        (
+            [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH],
+            (),
+            "usages serverAuth, clientAuth, and a sealbox renewal carries only serverAuth",
+        ),
+        (
+            [ExtendedKeyUsageOID.CLIENT_AUTH],
+            (
+                x509.CRLDistributionPoints(
+                    [
+                        x509.DistributionPoint(
+                            [x509.UniformResourceIdentifier("http://crl.acme.test/ca.crl")],
+                            None,
+                            None,
+                            None,
+                        )
+                    ]
+                ),
+            ),
+            "would drop its cRLDistributionPoints extension",
+        ),
+    ],
+)
+def test_a_certificate_a_renewal_cannot_copy_is_refused_and_left_alone(
+    tmp_path, usages, extra, message
+):
+    authority, first, key = _signed_elsewhere(
+        tmp_path, ACME_WORKER, WORKER_SANS, usages, extra=extra
+    )
+    with pytest.raises(TLSConfigError, match=message) as info:
+        authority.renew(first, now=NOW + timedelta(days=25))
+    assert info.value.code == "renewal_unsupported"
+    assert info.value.hint
+    crt, pem = tmp_path / "w.crt", first.public_bytes(serialization.Encoding.PEM)
+    crt.write_bytes(pem)
+    (tmp_path / "w.key").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    with pytest.raises(TLSConfigError, match=message):
+        authority.renew_files(tmp_path / "w", force=True, now=NOW + timedelta(days=25))
+    assert crt.read_bytes() == pem
 
 
 def test_renew_files(tmp_path, ca):

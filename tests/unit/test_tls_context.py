@@ -169,6 +169,18 @@ def test_not_yet_valid(pki):
         server_context(pki.path("server.crt"), pki.path("server.key"), now=earlier)
 
 
+def test_a_certificate_not_valid_yet_has_its_own_code_not_the_generic_one(pki):
+    # An expired one had `certificate_expired`, one not valid yet only `tls_config`.
+    earlier = datetime.now(UTC) - timedelta(days=1)
+    with pytest.raises(TLSConfigError) as leaf:
+        server_context(pki.path("server.crt"), pki.path("server.key"), now=earlier)
+    with pytest.raises(TLSConfigError, match=r"CA certificate .* is not valid before") as ca:
+        client_context(ca=pki.ca_file, now=earlier - timedelta(days=4000))
+    for info in (leaf, ca):
+        assert info.value.code == "certificate_not_yet_valid"
+        assert "clock" in (info.value.hint or "")
+
+
 def test_encrypted_key(pki):
     crt, key = pki.path("enc.crt"), pki.path("enc.key")
     with pytest.raises(TLSConfigError, match="is encrypted and no passphrase was given"):

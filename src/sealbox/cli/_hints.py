@@ -34,6 +34,8 @@ HINTS: dict[str, str] = {
     "(default {default_bits} bits) or --type ed25519",
     "certificate_expired": "renew it ('sealbox ca renew DIR PREFIX' for certificates "
     "sealbox issued)",
+    "renewal_unsupported": "issue a new certificate ('sealbox ca issue server|client DIR "
+    "...'), or renew this one with the tool that made it",
     "ca_missing": "create one with 'sealbox ca init {folder}'",
     "client_not_found": "list the clients with 'sealbox clients list'",
     "client_exists": "choose another name, or give it a new secret with "

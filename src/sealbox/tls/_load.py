@@ -160,7 +160,8 @@ def check_validity(cert: x509.Certificate, source: str, now: datetime | None = N
     if cert.not_valid_before_utc > now:
         raise TLSConfigError(
             f"{source} is not valid before {_when(cert.not_valid_before_utc)}",
-            hint="check this machine's clock",
+            hint="check the clock of this machine and of the one that issued it",
+            code="certificate_not_yet_valid",
         )
 
 

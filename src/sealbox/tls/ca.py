@@ -52,7 +52,7 @@ from sealbox._util.locks import locked
 from sealbox.exceptions import ConfigError, StorageError, TLSConfigError
 from sealbox.hazmat.kdf import ScryptParams, passphrase_bytes
 from sealbox.keys import pkcs8 as _pkcs8
-from sealbox.tls import _load, _names, _profile
+from sealbox.tls import _load, _names, _profile, _renewal
 from sealbox.tls._load import Password
 from sealbox.tls._profile import BACKDATE
 from sealbox.tls.issued import (
@@ -412,7 +412,15 @@ class CertificateAuthority:
         key: ec.EllipticCurvePrivateKey | None = None,
         now: datetime | None = None,
     ) -> IssuedCertificate:
-        """Issue a fresh certificate like ``certificate``: same kind, names and lifetime.
+        """Issue a fresh certificate like ``certificate``: same kind, identity and lifetime.
+
+        The renewed certificate keeps the subject exactly (every attribute, in order,
+        with its string type), the ``subjectAltName`` extension entry for entry (DNS
+        names, IP addresses, URIs such as SPIFFE IDs, email addresses) and the
+        extended key usage, so that peers that match on any of them (an OAuth client
+        registered for ``tls_client_auth`` with its subject DN) accept it as before.
+        Everything else follows sealbox's profile (``keyUsage`` digitalSignature, key
+        identifiers, a new serial number); the lifetime is capped at the kind's maximum.
 
         Args:
             certificate: a server or client certificate this CA issued.
@@ -421,28 +429,38 @@ class CertificateAuthority:
 
         Raises:
             TLSConfigError: the certificate was not issued by this CA, is not a
-                server or client certificate, or ``key`` is not its key.
+                server or client certificate, ``key`` is not its key, or it has
+                something a renewal cannot carry over (more than one extended key
+                usage, or an extension outside sealbox's profile); code
+                ``renewal_unsupported`` for the last.
+            ConfigError: one of its names is outside the CA's name constraints.
         """
         self._check_issued(certificate)
         if key is not None and key.public_key() != certificate.public_key():
             raise TLSConfigError("the key given is not the key of the certificate to renew")
+        subject = _renewal.readable_subject(certificate)
         kind = certificate_kind(certificate)
+        if kind is CertificateKind.SERVER:
+            maximum, purpose = MAX_SERVER_DAYS, ExtendedKeyUsageOID.SERVER_AUTH
+        elif kind is CertificateKind.CLIENT:
+            maximum, purpose = MAX_CLIENT_DAYS, ExtendedKeyUsageOID.CLIENT_AUTH
+        else:
+            raise TLSConfigError(
+                f"{subject.rfc4514_string()} is not a server or client certificate"
+            )
+        _renewal.check_renewable(certificate, purpose)
         lifetime = certificate.not_valid_after_utc - certificate.not_valid_before_utc - BACKDATE
         days = max(1, round(lifetime / timedelta(days=1)))
-        if kind is CertificateKind.SERVER:
-            sans = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-            names = [str(n.value) for n in sans if isinstance(n, x509.DNSName | x509.IPAddress)]
-            return self.issue_server(names, days=min(days, MAX_SERVER_DAYS), key=key, now=now)
-        if kind is CertificateKind.CLIENT:
-            common = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-            if not common:
-                raise TLSConfigError("the client certificate to renew has no common name")
-            return self.issue_client(
-                str(common[0].value), days=min(days, MAX_CLIENT_DAYS), key=key, now=now
-            )
-        raise TLSConfigError(
-            f"{certificate.subject.rfc4514_string()} is not a server or client certificate"
-        )
+        try:
+            san_ext = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+        except x509.ExtensionNotFound:
+            san = None
+        else:
+            self._check_constraints(list(san_ext.value))
+            san = (san_ext.value, san_ext.critical)
+        issued = self._issue(subject, purpose, min(days, maximum), key, now, san=san)
+        _renewal.check_same_identity(certificate, issued.certificate)
+        return issued
 
     def renew_files(
         self,
@@ -556,7 +574,7 @@ class CertificateAuthority:
             certificate.verify_directly_issued_by(self._certificate)
         except (ValueError, TypeError, InvalidSignature):
             raise TLSConfigError(
-                f"{certificate.subject.rfc4514_string()} was not issued by this CA "
+                f"{_renewal.subject_text(certificate)} was not issued by this CA "
                 f"({self._certificate.subject.rfc4514_string()})"
             ) from None
 
