@@ -14,7 +14,12 @@ from pathlib import Path
 import pytest
 
 from sealbox import age
-from sealbox.secrets.workspace import PREFIX, workspace_roots
+from sealbox.secrets.workspace import (
+    PREFIX,
+    private_workspace,
+    remove_stale_workspaces,
+    workspace_roots,
+)
 from tests._race import clean_env
 from tests.conftest import run_sealbox
 
@@ -157,6 +162,7 @@ def _start_edit(
     *,
     pipes: bool = True,
     env: dict[str, str] | None = None,
+    new_session: bool = False,
 ) -> tuple[subprocess.Popen, Path]:
     seen = tmp_path / "seen"
     env = clean_env({"EDITOR": _editor(tmp_path, body), "SEEN": str(seen), **(env or {})})
@@ -175,6 +181,7 @@ def _start_edit(
         env=env,
         stdout=out,
         stderr=out,
+        start_new_session=new_session,
     )
     deadline = time.monotonic() + 30
     while not seen.exists() or not seen.read_text():
@@ -195,12 +202,27 @@ def test_the_decrypted_copy_lives_in_memory_and_is_private(tmp_path: Path, sfile
     assert not folder.exists()
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
-def test_a_signal_during_edit_removes_the_decrypted_copy(tmp_path: Path, sfile: Path, keys, sig):
+@pytest.mark.parametrize(
+    ("sig", "to_group"),
+    [
+        (signal.SIGTERM, False),
+        (signal.SIGHUP, False),
+        # Ctrl-C and Ctrl-\ reach every process of the terminal's foreground group: here
+        # the editor dies of them, so the session ends.
+        (signal.SIGINT, True),
+        (signal.SIGQUIT, True),
+    ],
+)
+def test_a_signal_during_edit_removes_the_decrypted_copy(
+    tmp_path: Path, sfile: Path, keys, sig, to_group
+):
     before = sfile.read_bytes()
-    proc, folder = _start_edit(tmp_path, sfile, keys, "time.sleep(60)\n")
+    proc, folder = _start_edit(tmp_path, sfile, keys, "time.sleep(60)\n", new_session=True)
     assert (folder / "secrets.env").exists()
-    proc.send_signal(sig)
+    if to_group:
+        os.killpg(proc.pid, sig)
+    else:
+        proc.send_signal(sig)
     _out, err = proc.communicate(timeout=30)
     assert proc.returncode == 128 + sig  # as a shell reports a process the signal ended
     assert "interrupted" in err.decode() and "the decrypted copy was removed" in err.decode()
@@ -288,3 +310,119 @@ def test_edit_refuses_a_conflict_on_the_same_name(tmp_path: Path, sfile: Path, k
     assert "changed by another writer meanwhile, in the same place: API_TOKEN" in err.decode()
     r = cli(["secrets", "get", sfile, "API_TOKEN", "-i", keys["alice"][0]])
     assert r.stdout == b"set meanwhile"  # nothing silently dropped
+
+
+def test_ctrl_c_in_an_editor_that_takes_it_does_not_end_the_session(
+    tmp_path: Path, sfile: Path, keys, cli
+) -> None:
+    # Vim takes Ctrl-C to leave insert mode: the edit goes on and is saved.
+    body = (
+        "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+        "signal.signal(signal.SIGQUIT, signal.SIG_IGN)\n"
+        "while not pathlib.Path(os.environ['SEEN']).with_name('go').exists():\n"
+        "    time.sleep(0.05)\n"
+        "p.write_text(p.read_text().replace('API_TOKEN=tok', 'API_TOKEN=after-ctrl-c'))\n"
+    )
+    proc, folder = _start_edit(tmp_path, sfile, keys, body, new_session=True)
+    time.sleep(0.3)  # the editor has set its signal handling
+    os.killpg(proc.pid, signal.SIGINT)
+    os.killpg(proc.pid, signal.SIGQUIT)
+    time.sleep(0.3)
+    (tmp_path / "go").write_text("")
+    _out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "changed: API_TOKEN" in err.decode()
+    assert not folder.exists()
+    r = cli(["secrets", "get", sfile, "API_TOKEN", "-i", keys["alice"][0]])
+    assert r.stdout == b"after-ctrl-c"
+
+
+def test_an_editor_killed_by_a_signal_is_reported_as_such(tmp_path: Path, sfile: Path, keys):
+    before = sfile.read_bytes()
+    env = {"EDITOR": _editor(tmp_path, "os.kill(os.getpid(), 9)\n"), "SEEN": str(tmp_path / "s")}
+    r = run_sealbox(["secrets", "edit", sfile, "-i", keys["alice"][0]], env=env)
+    assert r.returncode == 1
+    assert "the editor was ended by SIGKILL; nothing changed" in r.stderr.decode()
+    assert sfile.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # Saved as it was, through a new file renamed over it (Vim's backupcopy=no).
+        "t = p.read_text(); n = p.with_name('x'); n.write_text(t); n.replace(p)\n",
+        # The same values written another way.
+        "p.write_text(p.read_text().replace('API_TOKEN=tok', 'API_TOKEN=\"tok\"'))\n",
+    ],
+)
+def test_an_edit_that_changes_no_value_leaves_the_file_alone(
+    tmp_path: Path, sfile: Path, keys, body: str
+) -> None:
+    before, inode = sfile.read_bytes(), sfile.stat().st_ino
+    env = {"EDITOR": _editor(tmp_path, body), "SEEN": str(tmp_path / "s")}
+    r = run_sealbox(["secrets", "edit", sfile, "-i", keys["alice"][0]], env=env)
+    assert r.returncode == 0, r.stderr
+    assert "no change" in r.stderr.decode()
+    assert sfile.read_bytes() == before
+    assert sfile.stat().st_ino == inode  # not even rewritten
+
+
+def test_an_editor_that_saves_by_renaming_a_new_file_is_read(
+    tmp_path: Path, sfile: Path, keys, cli
+) -> None:
+    body = (
+        "t = p.read_text().replace('API_TOKEN=tok', 'API_TOKEN=renamed')\n"
+        "n = p.with_name('secrets.env.new'); n.write_text(t); n.replace(p)\n"
+    )
+    env = {"EDITOR": _editor(tmp_path, body), "SEEN": str(tmp_path / "s")}
+    r = run_sealbox(["secrets", "edit", sfile, "-i", keys["alice"][0]], env=env)
+    assert r.returncode == 0, r.stderr
+    assert not Path((tmp_path / "s").read_text()).exists()
+    assert cli(["secrets", "get", sfile, "API_TOKEN", "-i", keys["alice"][0]]).stdout == b"renamed"
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", ""])
+    child.wait()
+    return child.pid
+
+
+def test_a_live_session_is_never_taken_for_left_behind_whatever_its_pid(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two containers sharing /dev/shm, or a reused pid: the pid in a folder's name says
+    # nothing about whether its session is alive. The session's lock does.
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    with private_workspace() as (folder, _):
+        (folder / "secrets.env").write_text(CANARY)
+        foreign = runtime / f"{PREFIX}{_dead_pid()}-abcdef"
+        folder.rename(foreign)  # as another container's session looks from here
+        try:
+            assert remove_stale_workspaces() == []
+            assert (foreign / "secrets.env").read_text() == CANARY
+        finally:
+            foreign.rename(folder)
+    assert not folder.exists()
+    # Once no session holds it, it is left behind, and removed.
+    left = runtime / f"{PREFIX}{os.getpid()}-abcdef"
+    left.mkdir(mode=0o700)
+    (left / "secrets.env").write_text(CANARY)
+    assert remove_stale_workspaces() == [left]
+    assert not left.exists()
+
+
+@pytest.mark.parametrize("link", [os.symlink, os.link])
+def test_the_clean_up_never_overwrites_a_file_outside_the_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, link
+) -> None:
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    outside = tmp_path / "notes.txt"
+    outside.write_text("keep me")
+    with private_workspace() as (folder, _):
+        link(outside, folder / "linked")
+    assert not folder.exists()
+    assert outside.read_text() == "keep me"

@@ -309,9 +309,10 @@ def edit(file: Path, identities: tuple[Path, ...], passphrase_file: Path | None)
 
     The decrypted copy lives in a private (0700) folder in memory where the
     system has one ($XDG_RUNTIME_DIR, /dev/shm), removed afterwards whatever
-    happens (Ctrl-C, SIGTERM and SIGHUP included). If FILE changed while the
-    editor was open, names changed on one side only are merged; a name changed
-    on both sides is refused, and nothing is written.
+    happens (SIGTERM and SIGHUP included; Ctrl-C while the editor is open is the
+    editor's). If FILE changed while the editor was open, names changed on one
+    side only are merged; a name changed on both sides is refused, and nothing
+    is written.
     """
     from sealbox.secrets.workspace import Interrupted, private_workspace
 
@@ -336,8 +337,11 @@ def edit(file: Path, identities: tuple[Path, ...], passphrase_file: Path | None)
                 note("no change")
                 return
             changed = sealed.replace_values(edited, ids)
+            if not changed:  # the same values, maybe written another way: left alone
+                note("no change")
+                return
             _save(sealed)
-            note(f"changed: {', '.join(changed)}" if changed else "no change")
+            note(f"changed: {', '.join(changed)}")
     except Interrupted as exc:
         # 128 + the signal's number, as a shell reports a process the signal ended.
         print_error(f"interrupted ({exc}); the decrypted copy was removed")
@@ -351,10 +355,9 @@ def _edit_until_it_reads(editor: str, plain: Path, count: int) -> dict[str, str]
     emptied buffer) is refused; on a terminal the user is asked whether to edit again,
     with their text as they left it, rather than lose it.
     """
-    before = plain.stat().st_mtime_ns
+    before = plain.read_bytes()
     _run_editor(editor, plain)
-    _saved(plain)
-    if plain.stat().st_mtime_ns == before:
+    if _saved(plain) == before:  # by content: `:wq` unchanged is no change
         return None
     while True:
         try:
@@ -399,22 +402,31 @@ def _run_editor(editor: str, plain: Path) -> None:
     if not argv:
         raise CLIError("the editor command is empty", hint="set $VISUAL or $EDITOR")
     argv += _private_editor_options(argv[0])
-    try:
-        child = subprocess.Popen([*argv, str(plain)])  # noqa: S603 - the user's editor
-    except OSError as exc:
-        raise CLIError(
-            f"cannot run the editor {editor!r}: {(exc.strerror or '').lower()}"
-        ) from None
-    try:
-        status = child.wait()
-    except BaseException:
-        # Interrupted: the editor must not go on with a file that is about to vanish.
-        child.terminate()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            child.wait(5)
-        raise
+    from sealbox.secrets.workspace import Interrupted, keyboard_to_child, signal_name
+
+    # Ctrl-C reaches the editor too, which decides (Vim leaves insert mode with it).
+    with keyboard_to_child() as keyboard:
+        try:
+            child = subprocess.Popen([*argv, str(plain)])  # noqa: S603 - the user's editor
+        except OSError as exc:
+            raise CLIError(
+                f"cannot run the editor {editor!r}: {(exc.strerror or '').lower()}"
+            ) from None
+        try:
+            status = child.wait()
+        except BaseException:
+            # Interrupted: the editor must not go on with a file that is about to vanish.
+            child.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.wait(5)
+            raise
+    if status != 0 and keyboard:
+        raise Interrupted(keyboard[0])
     if status != 0:
-        raise CLIError(f"the editor exited with status {status}; nothing changed")
+        how = (
+            f"was ended by {signal_name(-status)}" if status < 0 else f"exited with status {status}"
+        )
+        raise CLIError(f"the editor {how}; nothing changed")
 
 
 def _private_editor_options(program: str) -> list[str]:
