@@ -664,3 +664,27 @@ def test_renewing_with_an_encrypted_key_points_at_new_key_not_the_python_api(ca_
     assert result.code == 1
     assert "password=" not in result.stderr
     assert "--new-key' writes a new key" in result.stderr
+
+
+@pytest.mark.skipif(not shutil.which("openssl"), reason="openssl is not installed")
+def test_inspect_shows_a_certificate_whose_subject_sealbox_cannot_read(tmp_path, cli) -> None:
+    # OpenSSL's string_mask=default writes "Jürgen" as a T61String of Latin-1 bytes,
+    # which pyca does not decode: the rest of the certificate is still shown.
+    config = tmp_path / "req.cnf"
+    config.write_bytes(
+        b"[req]\ndistinguished_name=dn\nprompt=no\nstring_mask=default\n[dn]\nCN=J\xfcrgen\n"
+    )
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt"),
+            *("ec_paramgen_curve:P-256", "-nodes", "-keyout", tmp_path / "k.pem"),
+            *("-out", tmp_path / "c.pem", "-config", config, "-days", "10"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    r = cli(["ca", "inspect", tmp_path / "c.pem", "--json"])
+    assert r.code == 0, r.stderr
+    shown = json.loads(r.out)
+    assert shown["subject"] == "(a name in an encoding sealbox cannot read, such as T61String)"
+    assert shown["pin"].startswith("sha256//")

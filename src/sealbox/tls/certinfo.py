@@ -6,9 +6,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -104,8 +105,8 @@ class CertificateInfo:
         with _load.quiet_encoding_warnings():
             serial = certificate.serial_number
         return cls(
-            subject=certificate.subject.rfc4514_string(),
-            issuer=certificate.issuer.rfc4514_string(),
+            subject=_name_text(lambda: certificate.subject),
+            issuer=_name_text(lambda: certificate.issuer),
             serial=_colons(f"{serial:x}".rjust(2, "0")),
             kind=None if kind is None else kind.value,
             dns_names=dns,
@@ -177,3 +178,16 @@ def _colons(hex_digits: str) -> str:
 
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+#: What a name pyca cannot decode is shown as (a T61String of Latin-1 bytes, say).
+UNREADABLE_NAME: Final = "(a name in an encoding sealbox cannot read, such as T61String)"
+
+
+def _name_text(name: Callable[[], x509.Name]) -> str:
+    """A distinguished name as RFC 4514 writes it, or :data:`UNREADABLE_NAME`: the rest of
+    the certificate is still worth showing."""
+    try:
+        return name().rfc4514_string()
+    except ValueError:
+        return UNREADABLE_NAME
