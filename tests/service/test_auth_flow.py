@@ -224,3 +224,30 @@ def test_login_upgrades_legacy_and_old_hashes(service) -> None:
         for name in legacy:
             assert login(c, name).status_code == 200  # the upgraded hash still verifies
     assert service.audit().count('"event": "rehash"') == 2
+
+
+def test_a_json_body_giving_a_member_twice_is_refused_not_read_by_its_last_value(
+    service,
+) -> None:
+    # A filter in front reading the first "username" and the app the last would act on
+    # two different requests.
+    with service.client() as c:
+        password = json.dumps(PASSWORD)
+        twice = f'{{"username": "first-dup", "username": "second-dup", "password": {password}}}'
+        r = c.post("/auth/register", content=twice, headers={"content-type": "application/json"})
+        assert r.status_code == 422, r.text
+        assert r.json()["error"] == "validation_error"
+        assert r.json()["details"][0]["type"] == "json_invalid"
+        for name in ("first-dup", "second-dup"):
+            assert login(c, name).status_code != 200
+        register(c, "once-dup")
+        tokens = login(c, "once-dup").json()
+        token = json.dumps(tokens["refresh_token"])
+        twice = f'{{"refresh_token": {token}, "refresh_token": "x"}}'
+        for path in ("/auth/refresh", "/auth/logout"):
+            r = c.post(
+                path,
+                content=twice,
+                headers={"content-type": "application/json", **bearer(tokens["access_token"])},
+            )
+            assert r.status_code == 422, (path, r.text)

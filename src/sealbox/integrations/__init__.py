@@ -9,9 +9,10 @@
 
 Each module imports its framework only when used, so this package is cheap to import.
 
-May import: :mod:`sealbox.keysets`, :mod:`sealbox.secrets`, :mod:`sealbox.accounts`,
-:mod:`sealbox.jwt`, :mod:`sealbox.tls` and third-party ``pydantic``, ``pydantic_core``,
-``pydantic_settings``, ``sqlalchemy``, ``fastapi`` and ``starlette``.
+May import: :mod:`sealbox._util` (strict JSON), :mod:`sealbox.keysets`,
+:mod:`sealbox.secrets`, :mod:`sealbox.accounts`, :mod:`sealbox.jwt`, :mod:`sealbox.tls` and
+third-party ``pydantic``, ``pydantic_core``, ``pydantic_settings``, ``sqlalchemy``,
+``fastapi`` and ``starlette``.
 
 .. versionadded:: 0.1.0
 """

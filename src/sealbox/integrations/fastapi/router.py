@@ -76,6 +76,7 @@ from sealbox.integrations.fastapi.client_auth import (
 )
 from sealbox.integrations.fastapi.client_cert import client_identity
 from sealbox.integrations.fastapi.errors import ApiError, ErrorCode
+from sealbox.integrations.fastapi.strict_json import StrictJSONRoute
 from sealbox.integrations.fastapi.token_route import (
     NO_STORE,
     NoStoreRoute,
@@ -479,6 +480,7 @@ def auth_router(
         methods=["POST"],
         status_code=201,
         response_model=UserOut,
+        route_class_override=StrictJSONRoute,
         name="register",
     )
     api.add_api_route(
@@ -497,9 +499,21 @@ def auth_router(
         route_class_override=NoStoreRoute,
         name="refresh",
     )
-    api.add_api_route("/logout", logout_route, methods=["POST"], status_code=204, name="logout")
     api.add_api_route(
-        "/password", password_route, methods=["POST"], status_code=204, name="change_password"
+        "/logout",
+        logout_route,
+        methods=["POST"],
+        status_code=204,
+        route_class_override=StrictJSONRoute,
+        name="logout",
+    )
+    api.add_api_route(
+        "/password",
+        password_route,
+        methods=["POST"],
+        status_code=204,
+        route_class_override=StrictJSONRoute,
+        name="change_password",
     )
     return api
 

@@ -17,11 +17,11 @@ from typing import Any, Final
 
 from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 
 from sealbox.integrations.fastapi.client_auth import oauth_error, refuse_non_form
 from sealbox.integrations.fastapi.errors import ApiError, ErrorCode
+from sealbox.integrations.fastapi.strict_json import StrictJSONRoute
 
 __all__ = ["NO_STORE", "NoStoreRoute", "OAuthErrorBody", "TokenEndpointRoute"]
 
@@ -29,8 +29,9 @@ __all__ = ["NO_STORE", "NoStoreRoute", "OAuthErrorBody", "TokenEndpointRoute"]
 NO_STORE: Final = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
-class NoStoreRoute(APIRoute):
-    """A route whose answers, its :class:`ApiError` answers included, are never stored.
+class NoStoreRoute(StrictJSONRoute):
+    """A route whose answers, its :class:`ApiError` answers included, are never stored
+    (and whose JSON body may not give a member twice: :class:`StrictJSONRoute`).
 
     RFC 6749 §5.1 requires ``Cache-Control: no-store`` and ``Pragma: no-cache`` on an
     answer holding tokens or credentials. ``sealbox serve`` adds ``no-store`` to every
