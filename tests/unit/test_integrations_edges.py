@@ -164,6 +164,53 @@ def test_statements_that_would_store_a_value_in_clear_are_refused(setup) -> None
     )
 
 
+def _upsert(db: DB, user: Any) -> Any:
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    return (postgresql if db.kind == "postgres" else sqlite).insert(user)
+
+
+def test_upserts_refuse_values_in_clear_and_keep_the_blind_index(setup) -> None:
+    # on_conflict_do_update(set_=...) was not looked into: a literal or a function there
+    # was stored in clear, and a new email left the row's index at the old value, so the
+    # row was found under its old address and not under its new one.
+    db, User = setup
+    table = User.__table__
+    db.run(lambda s: (s.add(User(id=1, email="a@x.org", note="n")), s.commit()))
+    row = _upsert(db, User).values(id=1, email="ignored@x.org")
+    for set_ in (
+        {"email": literal(CANARY)},
+        {"note": func.lower(CANARY)},
+        {"email": table.c.id},  # a column that is not encrypted
+    ):
+        with pytest.raises(TypeError, match="stored in clear") as info:
+            db.run(
+                lambda s, set_=set_: s.execute(
+                    row.on_conflict_do_update(index_elements=[User.id], set_=set_)
+                )
+            )
+        assert CANARY not in str(info.value)
+    assert CANARY.lower() not in repr(db.raw(f"SELECT * FROM {table.name}")).lower()
+
+    def upsert(s: Session, statement: Any, set_: Any) -> None:
+        s.execute(statement.on_conflict_do_update(index_elements=[User.id], set_=set_))
+        s.commit()
+
+    # A Python value: sealed, and its digest set.
+    db.run(lambda s: upsert(s, row, {"email": "B@x.org"}))
+    assert found(db, User, "b@x.org") == [1] and found(db, User, "a@x.org") == []
+    # The excluded row's value: the excluded row's index goes with it.
+    new = _upsert(db, User).values(id=1, email="C@x.org")
+    db.run(lambda s: upsert(s, new, {"email": new.excluded.email}))
+    assert found(db, User, "c@x.org") == [1] and found(db, User, "b@x.org") == []
+    db.run(lambda s: upsert(s, row, {"email": None}))
+    assert found(db, User, None) == [1]
+    # SQL that computes it: no digest can be made, so the index must be set too.
+    with pytest.raises(TypeError, match="email_index"):
+        db.run(lambda s: upsert(s, row, {"email": User.note}))
+    assert db.run(lambda s: s.get(User, 1).email) is None
+
+
 # -- reseal() after a rotation --------------------------------------------------------------
 
 
@@ -349,6 +396,26 @@ def test_validation_errors_name_the_field_not_the_value() -> None:
         Settings()
     assert "TOKEN" in str(info.value)
     assert "token-canary" not in f"{info.value} {info.value.errors()!r} {info.value.json()}"
+
+
+def test_a_validator_quoting_the_secret_it_refused_shows_it_masked() -> None:
+    # The inputs were masked, but a validator's message ("bad token <value>") went to
+    # str(exc), errors() and json() as it was.
+    from pydantic import field_validator
+
+    class Settings(SealboxSettings):
+        sealbox_chain = CHAIN
+        token: SecretStr = Field(alias="TOKEN")
+
+        @field_validator("token")
+        @classmethod
+        def refuse(cls, value: SecretStr) -> SecretStr:
+            raise ValueError(f"bad token {value.get_secret_value()}")
+
+    with pytest.raises(ValidationError) as info:
+        Settings()
+    text = f"{info.value} {info.value.errors()!r} {info.value.json()}"
+    assert "token-canary" not in text and "bad token **********" in text
 
 
 def test_secret_fields_read_from_pydantic_settings_own_sources(monkeypatch, tmp_path) -> None:

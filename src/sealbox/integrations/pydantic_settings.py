@@ -183,14 +183,16 @@ def _is_configuration(annotation: Any) -> bool:
 
 
 def _redacted(exc: ValidationError) -> ValidationError:
-    """The same errors, with every input value replaced by ``**********``."""
-    from sealbox.secret import REDACTED
+    """The same errors, with every input value replaced by ``**********``, and every value
+    registered for redaction masked in the messages (a validator's ``ValueError`` may
+    quote the value it refused)."""
+    from sealbox.secret import REDACTED, redact
 
     return ValidationError.from_exception_data(
         exc.title,
         [
             {
-                "type": PydanticCustomError(err["type"], err["msg"]),
+                "type": PydanticCustomError(err["type"], redact(err["msg"])),
                 "loc": err["loc"],
                 "input": REDACTED,
             }

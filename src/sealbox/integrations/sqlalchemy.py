@@ -66,6 +66,8 @@ try:
     from sqlalchemy.sql.dml import ValuesBase
     from sqlalchemy.sql.elements import BindParameter, ClauseElement, ColumnClause, Null
     from sqlalchemy.types import NullType, TypeDecorator
+
+    from sealbox.integrations.sqlalchemy_upsert import check_upsert
 except ImportError:  # pragma: no cover - exercised only without the extra
     raise ExtraNotInstalledError("service", "sqlalchemy") from None
 
@@ -539,6 +541,7 @@ def _check_statement(
                 "stored in clear: give the Python value, which the column seals"
             )
     rows: list[dict[str, Any]] = list(multiparams) if multiparams else [params]
+    statement = check_upsert(statement, encrypted, links, rows)
     for source, index, index_type in links:
         if index.key in values or index.key in elsewhere or any(index.key in r for r in rows):
             continue  # the statement sets the index itself
