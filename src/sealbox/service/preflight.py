@@ -37,7 +37,7 @@ from typing import Final
 from sealbox.exceptions import ConfigError, DecryptionError, StorageError
 from sealbox.service.audit import AuditLog
 from sealbox.service.provision import DataDir
-from sealbox.service.settings import ServiceSettings
+from sealbox.service.settings import ServiceSettings, holds_private_key, pem_text
 
 __all__ = [
     "SQLITE_MAGIC",
@@ -168,13 +168,9 @@ def _refuse_certificate_as_key(path: Path) -> None:
     """A ``--key`` holding a certificate (``--cert`` and ``--key`` swapped) is said to be
     one, rather than a key file to ``chmod``: a certificate is public, its mode is not the
     mistake."""
-    try:
-        with path.open("rb") as fh:
-            text = fh.read(1 << 20)
-    except OSError:
-        return
+    text = pem_text(path)
     # A certificate followed by its key in one file is a key file (uvicorn takes those).
-    if text.lstrip().startswith(b"-----BEGIN CERTIFICATE-----") and b"PRIVATE KEY-----" not in text:
+    if text.lstrip().startswith(b"-----BEGIN CERTIFICATE-----") and not holds_private_key(text):
         raise ConfigError(
             f"the key file {path} holds a certificate, not a private key",
             hint="give the certificate as the certificate and its private key as the key "

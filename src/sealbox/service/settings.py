@@ -26,7 +26,9 @@ __all__ = [
     "RESERVED_MOUNTS",
     "ServiceSettings",
     "dotenv_files",
+    "holds_private_key",
     "known_variables",
+    "pem_text",
     "unknown_dotenv_variables",
     "unknown_setting_warnings",
     "unknown_variables",
@@ -194,12 +196,8 @@ class ServiceSettings(SealboxSettings):
             return Path(self.key)
         if self.cert is None:
             return None
-        try:
-            with Path(self.cert).open("rb") as fh:
-                head = fh.read(1 << 20)
-        except OSError:
-            return None  # the TLS checks say what is wrong with the file
-        return Path(self.cert) if b"PRIVATE KEY-----" in head else None
+        # A file that cannot be read is the TLS checks' to name.
+        return Path(self.cert) if holds_private_key(pem_text(self.cert)) else None
 
     def resolved_audit_log(self) -> Path:
         """The audit log file."""
@@ -208,6 +206,21 @@ class ServiceSettings(SealboxSettings):
     def public_dict(self) -> dict[str, Any]:
         """The settings with secrets shown as ``**********`` (for ``--show-config``)."""
         return self.model_dump(mode="json")
+
+
+def pem_text(path: Path | str) -> bytes:
+    """The first MiB of a PEM file (certificates and keys are far smaller); empty when it
+    cannot be read."""
+    try:
+        with Path(path).open("rb") as fh:
+            return fh.read(1 << 20)
+    except OSError:
+        return b""
+
+
+def holds_private_key(pem: bytes) -> bool:
+    """Whether PEM text holds a private key block (of any kind: PKCS#8, RSA, EC…)."""
+    return b"PRIVATE KEY-----" in pem
 
 
 _REDIS_SCHEMES: Final = ("redis", "rediss", "unix")
