@@ -9,6 +9,7 @@ real HTTPS server there; tokens come from a signing keyset of the test's own."""
 
 import asyncio
 import base64
+import dataclasses
 import gc
 import json
 import logging
@@ -177,6 +178,43 @@ def test_scopes_given_to_security_around_the_bearer_are_required(scoped: Served)
     ]
     # FastAPI's own parameters of the dependency are not the route's.
     assert "parameters" not in spec["paths"]["/security"]["get"]
+
+
+def test_a_named_requirement_declares_its_scope_to_fastapi_and_still_serves_any_dependency(
+    tls: tuple[Path, Path],
+) -> None:
+    auth = BearerAuth(LocalJWKS(KEYS, issuer=ISSUER, audience=AUDIENCE))
+    needed = auth.require("orders:read")
+    if not dataclasses.is_dataclass(needed) or not hasattr(needed, "scope"):
+        pytest.skip("this FastAPI has no dependency scopes (they came after 0.115)")
+    # Declared, FastAPI need not work the scope out again on every guarded request.
+    assert needed.scope == "request"
+    app = FastAPI()
+    install_error_handlers(app)
+    closed: list[str] = []
+
+    # A yielding dependency of the app's, closed as soon as the route returns, that takes
+    # the caller: FastAPI refuses a "request" dependency under a "function" one only when
+    # the one beneath yields, and the bearer does not.
+    async def session(caller: Annotated[AccessClaims, needed]) -> AsyncIterator[str]:
+        yield caller.username
+        closed.append(caller.username)
+
+    @app.get("/orders")
+    async def orders(user: Annotated[str, Depends(session, scope="function")]) -> dict[str, str]:
+        return {"user": user}
+
+    with contextmanager(serve)(app, tls) as served, served.client() as c:
+        allowed = c.get("/orders", headers=bearer(issue(scope="orders:read")))
+        refused = c.get("/orders", headers=bearer(issue(scope="users:me")))
+        spec = c.get("/openapi.json").json()
+    assert allowed.json() == {"user": "alice"}
+    assert closed == ["alice"]
+    assert refused.status_code == 403
+    assert refused.json()["error"] == "insufficient_scope"
+    assert spec["paths"]["/orders"]["get"]["security"] == [
+        {"OAuth2PasswordBearer": ["orders:read"]}
+    ]
 
 
 @pytest.mark.parametrize("value", ["Bearer   ", "Bearer \t ", "Bearer"])
