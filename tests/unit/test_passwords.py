@@ -313,6 +313,56 @@ def test_bcrypt_malformed_salt(hasher):
         hasher.needs_rehash("$2b$04$short")
 
 
+def _bump_char(text: str, index: int, alphabet: str) -> str:
+    """``text`` with the character at ``index`` replaced by the next one of ``alphabet``."""
+    char = alphabet[(alphabet.index(text[index]) + 1) % len(alphabet)]
+    return text[:index] + char + text[index + 1 :]
+
+
+_BCRYPT_ALPHABET = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+
+@pytest.mark.parametrize("index", [28, 59], ids=["salt", "hash"])
+def test_a_bcrypt_hash_with_unused_bits_set_is_malformed_not_importable(hasher, index):
+    # The last character of the salt (and of the hash) carries bits bcrypt never set; one
+    # with them set was taken by `users import`, and its account could never log in.
+    bcrypt = pytest.importorskip("bcrypt")
+    stored = bcrypt.hashpw(b"pw", bcrypt.gensalt(4)).decode()
+    altered = _bump_char(stored, index, _BCRYPT_ALPHABET)
+    with pytest.raises(FormatError, match="bcrypt"):
+        hasher.needs_rehash(altered)
+    with pytest.raises(FormatError, match="bcrypt"):
+        hasher.verify(altered, "pw")
+
+
+_B64_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+
+@pytest.mark.parametrize(
+    "alter",
+    [
+        pytest.param(lambda s: _bump_char(s, len(s) - 1, _B64_ALPHABET), id="hash-unused-bits"),
+        pytest.param(
+            lambda s: _bump_char(s, s.rindex("$") - 1, _B64_ALPHABET), id="salt-unused-bits"
+        ),
+        pytest.param(lambda s: s.replace(",t=1,", ",t=1 ,"), id="space-in-parameters"),
+        pytest.param(lambda s: s.replace("$m=8,", "$m=08,"), id="leading-zero"),
+    ],
+)
+def test_an_argon2_hash_argon2_cannot_decode_is_malformed_not_importable(hasher, alter):
+    # argon2-cffi's extract_parameters reads more leniently than the C code that verifies:
+    # such a hash was taken by `users import`, and its account could never log in.
+    stored = hasher.hash("pw")
+    assert stored.startswith("$argon2id$v=19$m=8,t=1,p=1$")
+    altered = alter(stored)
+    assert altered != stored
+    for text in (altered, "argon2" + altered):
+        with pytest.raises(FormatError, match="argon2"):
+            hasher.needs_rehash(text)
+        with pytest.raises(FormatError, match="argon2"):
+            hasher.verify(text, "pw")
+
+
 # -- malformed and unsupported hashes ---------------------------------------------------------
 
 

@@ -15,7 +15,8 @@ from sealbox.passwords import PasswordHasher
 
 HASHER = PasswordHasher("test")
 ARGON2 = HASHER.hash("correct horse battery")
-BCRYPT = "$2b$04$" + "a" * 53
+# A well-formed bcrypt hash: the last characters of its salt and hash leave spare bits unset.
+BCRYPT = "$2b$04$" + "a" * 21 + "e" + "a" * 31
 
 
 def _django(password: str, salt: str = "s4ltS4lt", iterations: int = 1000) -> str:
@@ -108,6 +109,16 @@ def test_names_of_existing_accounts_and_their_look_alikes_are_refused() -> None:
         (
             _line(username="eve", password_hash="argon2$argon2id$v=19$m=8192,t=1,p=1$!!!!$??"),
             "not unpadded base64",
+        ),
+        # Spare bits set in the last character of the hash, or of a bcrypt salt: argon2's
+        # and bcrypt's decoders refuse them, so no login of such an account could succeed.
+        (
+            _line(username="eve", password_hash=ARGON2[:-1] + chr(ord(ARGON2[-1]) + 1)),
+            "salt or hash is not unpadded base64",
+        ),
+        (
+            _line(username="eve", password_hash="$2b$04$" + "a" * 53),
+            "salt or hash is not bcrypt's base64",
         ),
         (_line(username="eve", password_hash=ARGON2, scopes="a b"), "'scopes' must be a list"),
         (_line(username="eve", password_hash=ARGON2, scopes=["a b"]), "'a b' is not a scope"),

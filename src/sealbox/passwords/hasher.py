@@ -102,6 +102,17 @@ _PASSLIB_PBKDF2: Final = {"$pbkdf2-sha256$": "sha256", "$pbkdf2-sha512$": "sha51
 _AB64_RE: Final = re.compile(r"[./A-Za-z0-9]*")
 # PHC strings' base64: the standard alphabet, no padding (a length of 4n+1 is impossible).
 _ARGON2_B64_RE: Final = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2,3})?")
+# What argon2's C decoder reads (argon2-cffi's extract_parameters is more lenient): the
+# version may be left out, numbers have no leading zeros, nothing else is allowed.
+_NUMBER: Final = r"(?:0|[1-9][0-9]{0,9})"
+_ARGON2_RE: Final = re.compile(
+    rf"\$argon2(?:id|i|d)(?:\$v={_NUMBER})?\$m={_NUMBER},t={_NUMBER},p={_NUMBER}"
+    r"\$[^$]*\$[^$]*"  # the salt and the hash: checked below, with their own message
+)
+_BCRYPT_B64: Final = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+_TO_STANDARD_B64: Final = str.maketrans(
+    _BCRYPT_B64, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+)
 # The first member of a "$id$..." modular-crypt string, or the "name$" of a Django hash.
 _SCHEME_RE: Final = re.compile(r"(\$[A-Za-z0-9_-]{1,20}\$|[A-Za-z0-9_]{1,30}\$)")
 
@@ -358,14 +369,16 @@ def _unknown_scheme(text: str) -> SealboxError:
 
 
 def _argon2_parameters(text: str) -> argon2.Parameters:
+    if not _ARGON2_RE.fullmatch(text):
+        raise FormatError("the stored argon2 hash is malformed")
     try:
         params = argon2.extract_parameters(text)
     except (InvalidHashError, ValueError):
         raise FormatError("the stored argon2 hash is malformed") from None
-    # extract_parameters reads the parameters only: a salt or hash that is not unpadded
-    # base64 of at least 8 and 4 bytes would be refused by every verification.
+    # extract_parameters reads the parameters only: a salt or hash that is not canonical
+    # unpadded base64 of at least 8 and 4 bytes would be refused by every verification.
     *_, salt, digest = text.split("$")
-    if not (_ARGON2_B64_RE.fullmatch(salt) and _ARGON2_B64_RE.fullmatch(digest)):
+    if not (_canonical_b64(salt) and _canonical_b64(digest)):
         raise FormatError("the stored argon2 hash's salt or hash is not unpadded base64")
     if len(salt) * 3 // 4 < 8 or len(digest) * 3 // 4 < 4:
         raise FormatError("the stored argon2 hash's salt or hash is too short")
@@ -395,6 +408,15 @@ def _argon2_parameters(text: str) -> argon2.Parameters:
             f"m={ceiling.memory_cost}KiB p={ceiling.parallelism}"
         )
     return params
+
+
+def _canonical_b64(text: str) -> bool:
+    """Whether ``text`` is unpadded standard base64 with no spare bit set: the only form
+    argon2's decoder (and bcrypt's, for its salt) reads."""
+    if not _ARGON2_B64_RE.fullmatch(text):
+        return False
+    raw = base64.b64decode(text + "=" * (-len(text) % 4))
+    return base64.b64encode(raw).decode("ascii").rstrip("=") == text
 
 
 def _verify_bcrypt(text: str, candidates: tuple[bytes, ...]) -> None:
@@ -430,6 +452,11 @@ def _check_bcrypt_form(text: str) -> None:
     cost = int(m.group(1))
     if not 4 <= cost <= BCRYPT_MAX_COST:
         raise FormatError(f"the bcrypt cost {cost} is outside 4..{BCRYPT_MAX_COST}")
+    # 22 characters of salt (16 bytes) and 31 of hash (23 bytes): bcrypt never sets the
+    # spare bits of their last characters, and refuses a salt with them set.
+    standard = text[7:].translate(_TO_STANDARD_B64)
+    if not (_canonical_b64(standard[:22]) and _canonical_b64(standard[22:])):
+        raise FormatError("the stored bcrypt hash's salt or hash is not bcrypt's base64")
 
 
 def _verify_pbkdf2_sha256(text: str, candidates: tuple[bytes, ...]) -> None:
