@@ -140,3 +140,21 @@ def test_no_password_on_stdin_without_a_terminal_is_said_so_and_changes_nothing(
         assert not data.exists()
     shown = _users(cli, data, "show", "noor")
     assert shown.code == (0 if command[0] == "reset-password" else 1)
+
+
+@pytest.mark.parametrize("command", [["create", "noor"], ["reset-password", "noor"]])
+def test_a_password_on_stdin_past_the_read_limit_is_too_large_not_cut(
+    cli, tmp_path: Path, command: list[str]
+) -> None:
+    # Read in one 8 KiB gulp, a longer password was cut there: a character of three bytes
+    # cut in two made it "not UTF-8", anything else a different password than was piped.
+    data = tmp_path / "data"
+    if command[0] == "reset-password":
+        assert _users(cli, data, "create", "noor", input=b"noor-password-1").code == 0
+    r = _users(cli, data, *command, input=("\u20ac" * 2731).encode())
+    assert (r.code, r.stderr.splitlines()[0]) == (
+        1,
+        "sealbox: error: the password on stdin is larger than 8192 bytes",
+    )
+    if command[0] == "create":
+        assert not data.exists()

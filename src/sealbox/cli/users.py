@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from sealbox.cli._dialect import confirm, echo_json, json_option, yes_option
-from sealbox.cli._io import CLIError, note, open_tty
+from sealbox.cli._io import CLIError, note, open_tty, read_stdin
 from sealbox.cli._paths import FilePath
 from sealbox.cli.serve import _DATA_DIR, _load_settings, _service
 
@@ -319,6 +319,11 @@ def _source(file: Path) -> str:
     return "standard input" if str(file) == "-" else str(file)
 
 
+# Far above the longest password an account takes (its characters can be 4 bytes): a
+# longer input is refused whole, not cut where a character may lie in two.
+_MAX_PASSWORD_INPUT = 8192
+
+
 def _read_password(name: str) -> str:
     if sys.stdin.isatty():
         import getpass
@@ -328,7 +333,7 @@ def _read_password(name: str) -> str:
             if getpass.getpass("Password (again): ", stream=tty) != first:
                 raise CLIError("the passwords do not match")
         return first
-    raw = sys.stdin.buffer.read(8192)
+    raw = read_stdin(_MAX_PASSWORD_INPUT, "the password")
     try:
         password = raw.decode().removesuffix("\n").removesuffix("\r")
     except UnicodeDecodeError:
