@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import hmac
+import json
 import logging
 import re
 import threading
@@ -175,9 +176,11 @@ _PATTERNS: tuple[re.Pattern[str], ...] = (
     # client secrets (sbs_, sealbox.accounts.clients), 32 random bytes in base64url each.
     re.compile(r"sb[rs]_[A-Za-z0-9_-]{40,}"),
 )
-# Authorization / Proxy-Authorization header values, in "k: v", "k=v" and dict-repr forms.
+# Authorization / Proxy-Authorization header values, in "k: v", "k=v" and dict-repr forms,
+# and as the (name, value) pairs of ASGI scopes, http.client and WSGI ("('k', 'v')").
 _AUTH_HEADER = re.compile(
-    r"""(?P<name>(proxy-)?authorization)(?P<sep>['"]?\s*[:=]\s*['"]?)"""
+    r"""(?P<name>(proxy-)?authorization)"""
+    r"""(?P<sep>['"]?\s*[:=]\s*['"]?|['"]\s*,\s*b?['"])"""
     r"""(?P<scheme>(bearer|basic|digest|token|negotiate)\s+)?(?P<cred>[^\s'",}\]]+)""",
     re.IGNORECASE,
 )
@@ -209,8 +212,9 @@ def _may_match(text: str) -> tuple[bool, bool, bool, bool, bool]:
 class Redactor:
     """Replaces registered secret values and recognisable key material with ``**********``.
 
-    Registered values are matched in their literal form and, for values of 8 bytes
-    or more, in the hex and base64 encodings a log line is likely to hold.
+    Registered values are matched in their literal form, escaped as ``repr`` and JSON
+    show them, and, for values of 8 bytes or more, in the hex and base64 encodings a
+    log line is likely to hold.
     Registration is thread-safe.
     """
 
@@ -282,12 +286,19 @@ def _forms(value: str | bytes) -> set[str]:
     if len(raw) < MIN_REGISTERED_LENGTH:
         return set()
     forms: set[str] = set()
-    if isinstance(value, str):
-        forms.add(value)
-    else:
+    text = value if isinstance(value, str) else None
+    if text is None:
         with contextlib.suppress(UnicodeDecodeError):
-            forms.add(raw.decode())
-        forms.add(repr(raw)[2:-1])  # the b'...' form minus the quotes
+            text = raw.decode()
+    forms.add(repr(raw)[2:-1])  # the b'...' form minus the quotes
+    if text is not None:
+        # A value with a backslash, a quote, a control character or a letter outside
+        # ASCII is escaped where a log line shows it through %r (a dict, a list, an
+        # exception's args) or as JSON: each escaped form is registered too.
+        forms.add(text)
+        forms.add(repr(text)[1:-1])
+        forms.add(json.dumps(text)[1:-1])
+        forms.add(json.dumps(text, ensure_ascii=False)[1:-1])
     if len(raw) >= 8:
         forms.add(raw.hex())
         forms.add(raw.hex().upper())

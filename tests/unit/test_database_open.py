@@ -72,3 +72,23 @@ def test_a_url_of_a_database_without_an_async_driver_is_still_refused_clearly() 
     with pytest.raises(ConfigError) as caught:
         make_engine("mysql://u:hunter2@db/app")
     assert caught.value.code == "database_url_invalid" and "hunter2" not in str(caught.value)
+
+
+def test_a_password_given_in_the_url_query_is_not_shown_when_the_database_cannot_be_opened() -> (
+    None
+):
+    canary = "canary-db-query-password-51f0"
+    # Port 1 on this machine: nothing listens, the connection is refused at once.
+    url = f"postgresql://u@127.0.0.1:1/app?password={canary}"
+    with pytest.raises(StorageError) as caught:
+        asyncio.run(_migrate(url))
+    assert caught.value.code == "database_unavailable"
+    assert canary not in str(caught.value) and canary not in repr(caught.value.facts)
+    assert "127.0.0.1:1/app" in str(caught.value)
+
+
+def test_a_password_given_in_the_url_query_is_not_shown_when_the_url_is_refused() -> None:
+    with pytest.raises(ConfigError) as caught:
+        make_engine("mysql://u@db/app?password=canary-db-query-password-51f0")
+    assert caught.value.code == "database_url_invalid"
+    assert "canary-db-query-password-51f0" not in str(caught.value)

@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import copy
 import io
+import json
 import logging
 import pickle
+from typing import Any
 
 import pytest
 
@@ -292,3 +294,46 @@ def _every_pattern(text: str) -> str:
 )
 def test_skipping_patterns_whose_text_is_absent_redacts_exactly_as_before(text: str) -> None:
     assert Redactor().redact(text) == _every_pattern(text)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "back\\slash-passphrase",
+        "p\u00e4ssw\u00f6rd-with-umlauts",
+        "tab\tinside-the-value",
+        "both-quotes-\"and'-here",
+        "a-line\nbreak-value",
+    ],
+)
+@pytest.mark.parametrize(
+    "shown",
+    [
+        repr,  # "%r", a dict or list in a message, an exception's args
+        json.dumps,  # a JSON payload or structured line
+        lambda v: json.dumps(v, ensure_ascii=False),
+        lambda v: repr(v.encode()),  # the value encoded, then shown as bytes
+    ],
+)
+def test_a_registered_value_is_redacted_in_its_escaped_forms(value: str, shown: Any) -> None:
+    redactor = Redactor()
+    redactor.add(Secret(value))
+    text = redactor.redact(f"config: {{'password': {shown(value)}}}")
+    assert REDACTED in text
+    for part in value.split("\\", maxsplit=1)[0], value[-8:]:
+        assert part not in text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[(b'authorization', b'Basic dXNlcjpwYXNzd29yZA==')]",  # an ASGI scope's headers
+        "[('Authorization', 'Bearer opaque-token-42')]",  # http.client, a WSGI app
+        '[("proxy-authorization", "Basic dXNlcjpwYXNzd29yZA==")]',
+    ],
+)
+def test_redactor_hides_authorization_credentials_in_header_pairs(text: str) -> None:
+    out = Redactor().redact(text)
+    assert "dXNlcjpwYXNzd29yZA" not in out
+    assert "opaque-token-42" not in out
+    assert "uthorization" in out

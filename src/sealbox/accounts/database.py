@@ -20,7 +20,7 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, InvalidRequestError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -115,7 +115,7 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
 def _invalid_url(url: str, exc: Exception) -> ConfigError:
     try:
-        shown = repr(make_url(url).render_as_string(hide_password=True))
+        shown = repr(shown_url(make_url(url)))
     except ArgumentError:
         shown = "(not shown: it may hold a password)"  # unparsed, so nothing to mask
     return ConfigError(
@@ -123,6 +123,16 @@ def _invalid_url(url: str, exc: Exception) -> ConfigError:
         hint="give postgresql+asyncpg://USER@HOST/DATABASE or sqlite+aiosqlite:///FILE",
         code="database_url_invalid",
     )
+
+
+def shown_url(url: URL) -> str:
+    """``url`` as messages show it: without its password, whether in the user part or
+    (as libpq and asyncpg also take it) a ``password=`` query parameter."""
+    hidden = {k: "***" for k in url.query if k.lower() in _PASSWORD_PARAMETERS}
+    return url.update_query_dict(hidden).render_as_string(hide_password=True)
+
+
+_PASSWORD_PARAMETERS: Final = frozenset({"password", "sslpassword"})
 
 
 def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[Any]:
@@ -184,7 +194,7 @@ async def _apply(engine: AsyncEngine) -> None:
             f"{lines[0] if lines else type(cause).__name__} (nothing was changed)",
             hint="free disk space, or check that the database may be written, and start again",
             code="migration_failed",
-            facts={"database": engine.url.render_as_string(hide_password=True)},
+            facts={"database": shown_url(engine.url)},
         ) from None
 
 
@@ -224,7 +234,7 @@ def _upgrade_checked(connection: Connection) -> None:
             hint="if it holds no sealbox accounts, give sealbox a database of its own "
             "(or move this file away and start again); otherwise restore it from a backup",
             code="migration_failed",
-            facts={"database": connection.engine.url.render_as_string(hide_password=True)},
+            facts={"database": shown_url(connection.engine.url)},
         )
     _upgrade(connection)
 
@@ -266,7 +276,7 @@ def _open_sqlite(engine: AsyncEngine, database: str) -> None:
 
 def _unavailable(engine: AsyncEngine, cause: BaseException) -> StorageError:
     lines = str(cause).strip().splitlines()
-    where = engine.url.render_as_string(hide_password=True)
+    where = shown_url(engine.url)
     return StorageError(
         f"cannot open the database {where}: {lines[0] if lines else type(cause).__name__}",
         hint="check the database URL, and that its server runs and lets this user in",
