@@ -189,6 +189,7 @@ def test_a_negative_kv_version_reads_the_newest_as_vault_does(service: Running, 
     "path",
     [
         "/v1/secret/data/list-me",
+        "/v1/secret/config",
         "/v1/transit/keys/list-me",
         "/v1/auth/token/lookup-self",
     ],
@@ -207,6 +208,19 @@ def test_list_on_a_path_that_lists_nothing_is_405_not_its_read(
     status, body = send(service, token, method, "/v1/secret/metadata/" + query)
     assert status == 200
     assert "list-me" in data_of(body)["keys"]
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE"])
+def test_a_write_of_the_kv_engines_config_is_405_as_the_path_is_there(
+    service: Running, token: str, method: str
+) -> None:
+    # config is read-only here (GET): another method was 404 "unsupported path", as if
+    # the path did not exist, where every other path answers 405 for a method it lacks.
+    body = {"max_versions": 5} if method != "DELETE" else None
+    status, answer = send(service, token, method, "/v1/secret/config", body)
+    assert (status, answer) == (405, {"errors": ["unsupported operation"]})
+    status, answer = send(service, token, "GET", "/v1/secret/config")
+    assert (status, data_of(answer)["max_versions"]) == (200, 0)
 
 
 def test_listing_a_kv_folder_with_a_control_character_is_refused_with_400(
@@ -386,6 +400,24 @@ def test_list_takes_vaults_boolean_spellings_and_refuses_other_text(
     )
 
 
+def test_the_list_method_lists_whatever_list_query_it_carries_as_vault_does(
+    service: Running, token: str
+) -> None:
+    # Vault's LIST is an operation of its own: a list= beside it changes nothing. The
+    # method was rewritten to GET with a second list=, answered 400 (given twice).
+    assert (
+        send(service, token, "POST", "/v1/secret/data/list-method/a", {"data": {"v": "x"}})[0]
+        == 200
+    )
+    send(service, token, "POST", "/v1/transit/keys/list-method")
+    for query in ("?list=true", "?list=false", "?list=1&list=0", "?x=1&list=true"):
+        status, body = send(service, token, "LIST", f"/v1/secret/metadata/list-method{query}")
+        assert (status, data_of(body)["keys"]) == (200, ["a"]), query
+        status, body = send(service, token, "LIST", f"/v1/transit/keys{query}")
+        assert status == 200, (query, body)
+        assert "list-method" in data_of(body)["keys"]
+
+
 # -- response wrapping: refused, never answered in the clear ------------------------------
 
 
@@ -533,3 +565,29 @@ def test_a_body_that_is_not_json_is_failed_to_parse_on_every_vault_route(
     service: Running, token: str, path: str
 ) -> None:
     assert send(service, token, "POST", path, raw=b"{bad") == (400, NOT_JSON)
+
+
+@pytest.mark.parametrize("value", [[], ["a"], {}, {"a": "b"}])
+@pytest.mark.parametrize(
+    ("path", "field", "message"),
+    [
+        ("encrypt/unhashable", "context", "key derivation (context) is not supported"),
+        ("datakey/plaintext/unhashable", "nonce", "convergent encryption (nonce) is not supported"),
+        ("keys/unhashable-new", "derived", "derived keys are not supported"),
+    ],
+)
+def test_an_unsupported_vault_field_holding_a_list_or_object_is_refused_with_400(
+    service: Running, token: str, value: Any, path: str, field: str, message: str
+) -> None:
+    # A field sealbox refuses when it asks for something was compared with the false
+    # spellings of text; a list or object given there was an internal error (500).
+    send(service, token, "POST", "/v1/transit/keys/unhashable")
+    single = {"plaintext": b64(b"x"), field: value}
+    assert send(service, token, "POST", f"/v1/transit/{path}", single) == (
+        400,
+        {"errors": [message]},
+    )
+    if not path.startswith("keys/"):
+        batch = {"batch_input": [{"plaintext": b64(b"x"), field: value}]}
+        status, body = send(service, token, "POST", f"/v1/transit/{path}", batch)
+        assert (status, body) == (400, {"errors": [message]})

@@ -147,6 +147,22 @@ def test_tls_is_always_verified(server, tmp_path) -> None:
         VaultKV2Source(server.url, "app/prod", token=TOKEN, ca=other_file).lookup("X")
 
 
+def test_a_ca_file_that_does_not_exist_is_a_config_error_when_the_source_is_made(
+    tmp_path, monkeypatch
+) -> None:
+    # requests raised a bare OSError from inside the first read (no sealbox error, no
+    # code), the same from $VAULT_CACERT.
+    missing = tmp_path / "no-such-ca.pem"
+    with pytest.raises(ConfigError, match="does not exist") as info:
+        VaultKV2Source("https://vault.example:8200", "app/prod", token=TOKEN, ca=missing)
+    assert info.value.code == "vault_ca_missing"
+    assert info.value.facts["ca"] == str(missing)
+    monkeypatch.setenv("VAULT_CACERT", str(missing))
+    with pytest.raises(ConfigError, match="VAULT_CACERT") as info:
+        VaultKV2Source("https://vault.example:8200", "app/prod", token=TOKEN)
+    assert info.value.code == "vault_ca_missing"
+
+
 def test_unreachable(vault_ca_file) -> None:
     src = VaultKV2Source(
         "https://127.0.0.1:9", "app/prod", token=TOKEN, ca=vault_ca_file, timeout=2

@@ -22,6 +22,15 @@ from sealbox.service.vault.kv_store import InvalidPathError, check_path
             b"LIST /v1/transit/keys?x=1 HTTP/1.1\r\n",
             b"GET /v1/transit/keys?x=1&list=true HTTP/1.1\r\n",
         ),
+        # The method lists: a list= the target carries is dropped, as Vault ignores it.
+        (
+            b"LIST /v1/transit/keys?list=false&x=1&list=1&%6Cist=0&listing=2 HTTP/1.1\r\n",
+            b"GET /v1/transit/keys?x=1&listing=2&list=true HTTP/1.1\r\n",
+        ),
+        (
+            b"LIST /v1/transit/keys?list HTTP/1.1\r\n",
+            b"GET /v1/transit/keys?list=true HTTP/1.1\r\n",
+        ),
         (b"GET /v1/secret/data/a HTTP/1.1\r\n", b"GET /v1/secret/data/a HTTP/1.1\r\n"),
         (b"LISTEN /x HTTP/1.1\r\n", b"LISTEN /x HTTP/1.1\r\n"),
         (b"LIST /v1/secret/metadata/very-long", b"LIST /v1/secret/metadata/very-long"),

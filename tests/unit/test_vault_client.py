@@ -81,6 +81,28 @@ def test_plain_http_to_any_other_host_is_refused_with_its_code(url: str) -> None
 
 
 @pytest.mark.parametrize(
+    "url",
+    [
+        "https://reader:canary-vault-url-pw@[::1:8200",  # an IPv6 address without its ]
+        "https://reader:canary-vault-url-pw@vault.example:port",
+        "https://reader:canary-vault-url-pw@vault.example:99999",
+    ],
+)
+def test_a_vault_url_that_cannot_be_parsed_is_a_config_error_without_its_password(
+    url: str,
+) -> None:
+    for make in (
+        lambda: VaultKV2Source(url, "app/dev", token=TOKEN),
+        lambda: VaultTransitProvider("app", url=url, token=TOKEN),
+    ):
+        with pytest.raises(ConfigError) as info:
+            make()
+        assert info.value.code == "vault_bad_url"
+        assert "canary-vault-url-pw" not in str(info.value)
+        assert "canary-vault-url-pw" not in repr(info.value.facts)
+
+
+@pytest.mark.parametrize(
     ("url", "loopback"),
     [
         ("http://127.0.0.1:8200", True),

@@ -99,7 +99,18 @@ def _check_url(url: str | None) -> str:
             hint=f"give Vault's https:// address, or set {ENV_ADDR}",
             code="vault_address_needed",
         )
-    scheme = urlsplit(url).scheme
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - a port that is not a number in 0-65535 raises
+    except ValueError:
+        # Not shown: unparsed, its user name and password cannot be masked.
+        raise ConfigError(
+            "the Vault URL is not a valid URL (an IPv6 address needs its [ ], a port "
+            "is a number from 0 to 65535)",
+            hint="give Vault's address as https://HOST:8200",
+            code="vault_bad_url",
+        ) from None
+    scheme = parts.scheme
     if scheme == "https":
         return url
     if is_loopback_http(url):
@@ -191,7 +202,7 @@ def client(
     Raises:
         ConfigError: no address; the URL is not https (nor http to a loopback
             address); no token and no AppRole login; a timeout that is not a positive
-            number of seconds.
+            number of seconds; a CA file that does not exist.
         TypeError: a timeout that is not a number.
         ExtraNotInstalledError: hvac is not installed.
     """
@@ -208,8 +219,18 @@ def client(
             )
     if namespace is None:
         namespace = os.environ.get(ENV_NAMESPACE) or None
+    ca_from = "given"
     if ca is None:
         ca = os.environ.get(ENV_CACERT) or None
+        ca_from = f"in ${ENV_CACERT}"
+    if ca is not None and not Path(ca).exists():
+        # requests would raise a bare OSError from inside the first request.
+        raise ConfigError(
+            f"the Vault CA file {str(ca)!r} ({ca_from}) does not exist",
+            hint="give the PEM file (or folder) of the CA that signed Vault's certificate",
+            code="vault_ca_missing",
+            facts={"ca": str(ca)},
+        )
     try:
         import hvac
 

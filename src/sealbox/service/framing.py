@@ -16,6 +16,7 @@ from __future__ import annotations
 import enum
 import sys
 from typing import Final
+from urllib.parse import unquote_to_bytes
 
 __all__ = [
     "AMBIGUOUS_LENGTH",
@@ -35,7 +36,8 @@ def list_as_get(data: bytes) -> bytes:
     """A request line ``LIST <target>`` at the start of ``data`` as ``GET <target>?list=true``.
 
     Vault's clients send the method ``LIST``, which Vault reads as ``GET`` with
-    ``list=true``; uvicorn's httptools parser refuses a method it does not know, so the
+    ``list=true`` (a ``list=`` in the target is dropped: beside ``LIST``, Vault ignores
+    it); uvicorn's httptools parser refuses a method it does not know, so the
     connection rewrites the line before the parser sees it. Only a request line whose
     target is complete in ``data`` is rewritten (clients send a head in one write);
     anything else is returned as it is.
@@ -45,9 +47,16 @@ def list_as_get(data: bytes) -> bytes:
     end = data.find(b" ", 5)
     if end < 0:
         return data
-    target = data[5:end]
-    joiner = b"&" if b"?" in target else b"?"
-    return b"GET " + target + joiner + b"list=true" + data[end:]
+    path, _, query = data[5:end].partition(b"?")
+    # The method lists, whatever list= the target carries (Vault ignores it beside
+    # LIST): kept, it would make list= given twice, which the routes refuse.
+    kept = [p for p in query.split(b"&") if p and _param_name(p) != b"list"]
+    return b"GET " + path + b"?" + b"&".join([*kept, b"list=true"]) + data[end:]
+
+
+def _param_name(param: bytes) -> bytes:
+    """A query parameter's name, percent-decoded (``%6Cist=1`` names ``list``)."""
+    return unquote_to_bytes(param.partition(b"=")[0].replace(b"+", b" "))
 
 
 class Stage(enum.Enum):

@@ -238,7 +238,10 @@ async def _route(
 ) -> Response:
     kind = parts[0] if parts else ""
     rest = "/".join(parts[1:])
-    if kind == "config" and len(parts) == 1 and method == "GET":
+    if kind == "config" and len(parts) == 1:
+        if method != "GET":
+            # The engine's settings are fixed: the path is there, read-only.
+            raise VaultError(405, "unsupported operation")
         if not kv_allows(caller.scopes, "read", f"{mount}/"):
             raise VaultError.denied()
         return vault_response(

@@ -189,12 +189,22 @@ def parse_body(raw: bytes) -> dict[str, Any]:
     return body
 
 
+def _asks_nothing(value: Any) -> bool:
+    """Whether an unsupported field's value asks for nothing (empty, zero, false).
+
+    A list or an object always asks for something (and cannot be looked up in a set).
+    """
+    if isinstance(value, str):
+        return value in ("", "0s") or value in FALSE_TEXT
+    return value is None or (type(value) in (bool, int, float) and not value)
+
+
 def _strip(fields: dict[str, Any]) -> dict[str, Any]:
     """Drop the Vault fields that ask for nothing; refuse the ones that ask for more."""
     for field in list(fields):
         if field in _UNSUPPORTED:
             value = fields.pop(field)
-            if value not in (None, "", False, 0, "0s") and value not in FALSE_TEXT:
+            if not _asks_nothing(value):
                 raise VaultError(400, _UNSUPPORTED[field])
         elif field in _IGNORED:
             fields.pop(field)
