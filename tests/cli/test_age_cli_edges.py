@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from sealbox import age
-from sealbox.exceptions import KeyFormatError, StorageError
+from sealbox.exceptions import FormatError, KeyFormatError, StorageError
 
 ME = age.X25519Identity.generate()
 KEY_FILE = age.identity_file(ME).encode()
@@ -182,3 +182,57 @@ def test_reading_a_closed_decryptor_is_a_value_error(parallel):
         with pytest.raises(ValueError, match="closed"):
             next(dec.views())
         assert threading.active_count() == threads
+
+
+def test_a_file_whose_line_ends_became_crlf_is_reported_as_damaged_not_as_a_newer_version(
+    cli, tmp_path
+):
+    # A text-mode copy (git autocrlf, a PowerShell `>` redirection) turns every LF into
+    # CRLF. sealbox said "unsupported age format version 'v1\r'" and pointed at a newer
+    # age implementation, which cannot help; age names the corruption.
+    sealed = age.encrypt(b"hello\n", [ME.recipient()])
+    damaged = sealed.replace(b"\n", b"\r\n")
+    with pytest.raises(FormatError) as info:
+        age.decrypt(damaged, [ME])
+    assert info.value.code == "crlf_line_ends"
+    assert "version" not in str(info.value)
+    assert "newer" not in (info.value.hint or "")
+    src = tmp_path / "in.age"
+    src.write_bytes(damaged)
+    key = tmp_path / "key.txt"
+    key.write_bytes(KEY_FILE)
+    r = cli(["decrypt", "-i", key, "-o", tmp_path / "out", src])
+    assert r.code == 1
+    assert r.stderr.startswith("sealbox: error: the file's line ends were changed to CRLF")
+    assert "newer" not in r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.age", "key.txt"]
+    # A real newer version is still reported as one.
+    with pytest.raises(FormatError, match="unsupported age format version 'v2'"):
+        age.decrypt(sealed.replace(b"/v1\n", b"/v2\n", 1), [ME])
+
+
+class _EndlessLine:
+    """An armored file whose first base64 line goes on for 64 MiB (as good as endless: a
+    pipe can give more); counts what is read of it."""
+
+    END = 64 * 1024 * 1024
+
+    def __init__(self) -> None:
+        self.given = 0
+
+    def read(self, size: int = -1) -> bytes:
+        head = b"-----BEGIN AGE ENCRYPTED FILE-----\n" if self.given == 0 else b""
+        n = min(max(size, 1), self.END - self.given)
+        data = (head + b"A" * n)[:n]
+        self.given += len(data)
+        return data
+
+
+def test_an_armor_line_that_never_ends_is_refused_without_reading_it_all():
+    # The armor reader read on until a line end or the end of the input, holding all of
+    # it and scanning it again at each block: a 256 MiB line took 0.5 GiB and 26 s (and
+    # an endless one, from a pipe, all memory) before "a line is longer than 64 columns".
+    src = _EndlessLine()
+    with pytest.raises(FormatError, match=r"^invalid armor: a line is longer than 64 columns$"):
+        age.Decryptor(src, [ME])
+    assert src.given < 1024 * 1024

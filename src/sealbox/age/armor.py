@@ -138,6 +138,10 @@ class ArmorReader:
         """Decode the next lines into ``self._out``; at the end line, check what follows."""
         while not self._out and not self._ended:
             if b"\n" not in self._raw and not self._eof:
+                if len(self._raw) > COLUMNS + 2:
+                    # One line, already too long: reading on for its end would hold
+                    # (and rescan) all of a hostile input.
+                    raise _err("a line is longer than 64 columns")
                 self._fill_raw()
                 continue
             match = _FULL_LINES.match(self._raw)

@@ -256,6 +256,14 @@ def read_header(source: Source, *, max_size: int = MAX_HEADER_SIZE) -> Header:
     reader = _LineReader(source, max_size)
     first = reader.line("the version line")
     if first + b"\n" != VERSION_LINE:
+        if first == VERSION_LINE[:-1] + b"\r":
+            # Every LF became CRLF: a text-mode copy, not a newer format.
+            raise FormatError(
+                "the file's line ends were changed to CRLF: it was copied as text and is damaged",
+                hint="copy or transfer it again as binary data (a text-mode transfer, or a "
+                "shell redirection that rewrites line ends, damages it)",
+                code="crlf_line_ends",
+            )
         raise FormatError(
             f"unsupported age format version {_quote(first[len(VERSION_PREFIX) :])}",
             hint="this file needs a newer age implementation",
