@@ -29,13 +29,13 @@ def test_ca_issue_force_on_a_full_disk_keeps_the_old_pair(small_fs: Path) -> Non
         r = run_sealbox(args)
         assert r.returncode == 1, r.stderr
         lines = r.stderr.decode().splitlines()
-        assert lines[0].startswith("sealbox: error: ") and "No space left" in lines[0]
+        assert lines[0].startswith("sealbox: error: ") and "no space left" in lines[0]
         assert all(line.startswith("sealbox: ") for line in lines)
         new = (prefix.with_suffix(".crt").read_bytes(), prefix.with_suffix(".key").read_bytes())
         assert new == old
     fill(small_fs / "more")  # and now not even a page: renewing the certificate alone fails
     r = run_sealbox(["ca", "renew", ca, prefix, "--force"])
-    assert r.returncode == 1 and b"No space left" in r.stderr
+    assert r.returncode == 1 and b"no space left" in r.stderr
     assert prefix.with_suffix(".crt").read_bytes() == old[0]
     filler.unlink()
     (small_fs / "more").unlink()
@@ -54,7 +54,7 @@ def test_ca_init_on_a_full_disk_leaves_no_half_made_ca(small_fs: Path) -> None:
     assert r.returncode == 1
     lines = r.stderr.decode().splitlines()
     assert len(lines) == 1 and lines[0].startswith("sealbox: error: cannot write")
-    assert "No space left" in lines[0]
+    assert "no space left" in lines[0]
     assert [p.name for p in ca.iterdir() if not p.name.endswith(".lock")] == []
     filler.unlink()
     assert run_sealbox(["ca", "init", ca]).returncode == 0  # nothing in the way
@@ -70,7 +70,7 @@ def test_secrets_set_on_a_full_disk_changes_nothing(small_fs: Path) -> None:
     r = run_sealbox(["secrets", "set", path, "B"], input=b"b" * 2000)
     assert r.returncode == 1
     assert r.stderr.decode().startswith("sealbox: error: cannot write")
-    assert "No space left" in r.stderr.decode()
+    assert "no space left" in r.stderr.decode()
     assert path.read_bytes() == before
     assert SealedFile.load(path).get("A", [ident]).expose_secret() == "a"
 

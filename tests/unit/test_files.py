@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from sealbox._util.files import WRITE_PIECE, AlignedWriter, atomic_writer
+from sealbox._util.files import WRITE_PIECE, AlignedWriter, atomic_write, atomic_writer
 from sealbox.exceptions import StorageError
 
 
@@ -186,3 +186,13 @@ def test_age_outputs_to_a_fifo(tmp_path: Path, cli):
     assert age.decrypt(got[0], [me]) == src.read_bytes()
     assert stat.S_ISFIFO(fifo.lstat().st_mode)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p", "pipe"]
+
+
+def test_a_write_into_a_missing_folder_says_why_in_the_words_of_every_other_message(
+    tmp_path: Path,
+) -> None:
+    # The system's own words were quoted capitalised ("…: No such file or directory"),
+    # unlike every other message after a colon.
+    with pytest.raises(StorageError) as caught:
+        atomic_write(tmp_path / "missing" / "out.bin", b"data")
+    assert str(caught.value) == f"cannot write in {tmp_path / 'missing'}: no such file or directory"

@@ -343,7 +343,7 @@ def test_failed_write_leaves_old_file(tmp_path: Path, ring: Keyring, monkeypatch
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "fsync", broken_fsync)
-    with pytest.raises(StorageError, match="No space left"):
+    with pytest.raises(StorageError, match="no space left"):
         ring.save(path, "pw", kdf_params=CHEAP)
     assert path.read_bytes() == before
     assert sorted(os.listdir(tmp_path)) == [".k.lock", "k"]  # no temporary file left behind

@@ -200,7 +200,7 @@ def test_failed_save_changes_nothing(path: Path, monkeypatch) -> None:
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "fsync", broken)
-    with pytest.raises(Exception, match="No space left"):
+    with pytest.raises(Exception, match="no space left"):
         f.save()
     assert path.read_bytes() == before
     assert sorted(os.listdir(path.parent)) == [".secrets.env.lock", "secrets.env"]

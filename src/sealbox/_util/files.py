@@ -36,6 +36,7 @@ __all__ = [
     "file_exists_error",
     "is_special",
     "open_input",
+    "os_reason",
     "read_limited",
     "refuse_input_as_output",
     "remove_stale_temporaries",
@@ -142,7 +143,7 @@ def make_folder(folder: str | os.PathLike[str], mode: int = 0o700) -> None:
                 os.mkdir(each, mode)
     except OSError as exc:
         raise StorageError(
-            f"cannot create folder {os.fspath(folder)}: {exc.strerror}",
+            f"cannot create folder {os.fspath(folder)}: {os_reason(exc)}",
             facts={"path": os.fspath(folder)},
         ) from None
     if not os.path.isdir(folder):
@@ -206,7 +207,7 @@ def atomic_writer(
     try:
         fd, tmp = _create_temporary(folder, name)
     except OSError as exc:
-        raise StorageError(f"cannot write in {folder}: {exc.strerror}") from None
+        raise StorageError(f"cannot write in {folder}: {os_reason(exc)}") from None
     try:
         _take_over_attributes(fd, target, mode)
         # Renamed while still open: until then its lock tells the clean-up of other
@@ -263,7 +264,7 @@ def atomic_write_group(
         _rename_all(staged)
     except OSError as exc:
         raise StorageError(
-            f"cannot write {os.fspath(files[0][0])}: {exc.strerror}; nothing was replaced"
+            f"cannot write {os.fspath(files[0][0])}: {os_reason(exc)}; nothing was replaced"
         ) from None
     finally:
         for _target, tmp, backup in staged:
@@ -476,7 +477,13 @@ def atomic_write(
         with atomic_writer(path, mode=mode, overwrite=overwrite) as fh:
             fh.write(data)
     except OSError as exc:
-        raise StorageError(f"cannot write {path}: {exc.strerror}") from None
+        raise StorageError(f"cannot write {path}: {os_reason(exc)}") from None
+
+
+def os_reason(exc: OSError) -> str:
+    """Why an operating-system call failed, as a message goes on after a colon
+    (``no space left on device``): the system's words, in lower case."""
+    return (exc.strerror or type(exc).__name__).lower()
 
 
 def open_input(path: str | os.PathLike[str]) -> io.FileIO:
@@ -492,8 +499,7 @@ def open_input(path: str | os.PathLike[str]) -> io.FileIO:
     except IsADirectoryError:
         raise StorageError(f"{os.fspath(path)} is a directory") from None
     except OSError as exc:
-        reason = (exc.strerror or "").lower()
-        raise StorageError(f"cannot read {os.fspath(path)}: {reason}") from None
+        raise StorageError(f"cannot read {os.fspath(path)}: {os_reason(exc)}") from None
 
 
 def refuse_input_as_output(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
@@ -527,7 +533,7 @@ def read_limited(path: str | os.PathLike[str], limit: int, what: str = "file") -
     except IsADirectoryError:
         raise StorageError(f"{what} {path} is a directory") from None
     except OSError as exc:
-        raise StorageError(f"cannot read {what} {path}: {exc.strerror}") from None
+        raise StorageError(f"cannot read {what} {path}: {os_reason(exc)}") from None
     if len(data) > limit:
         raise StorageError(f"{what} {path} is larger than {limit} bytes")
     return data
