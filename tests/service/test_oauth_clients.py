@@ -539,3 +539,64 @@ def test_tls_client_auth_matches_a_subject_written_another_way_and_refuses_a_non
         other = c.post("/auth/token", data=form)
     assert good.status_code == 200, good.text
     assert other.status_code == 401
+
+
+def test_a_client_body_giving_a_member_twice_is_refused_and_makes_no_client(authz) -> None:
+    # As at /auth/register: a proxy reading the first "scopes" and this service the last
+    # would judge two different requests.
+    token = _admin_token(authz)
+    body = b'{"name": "twice", "scopes": ["users:me"], "scopes": ["clients:admin"]}'
+    headers = {**bearer(token), "content-type": "application/json"}
+    with authz.client() as c:
+        answer = c.post("/clients", content=body, headers=headers)
+        rotated = c.post(
+            "/clients/nobody/rotate-secret",
+            content=b'{"overlap": 1, "overlap": 2}',
+            headers=headers,
+        )
+        listed = c.get("/clients", headers=bearer(token)).json()["clients"]
+    for refused in (answer, rotated):
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["details"][0]["type"] == "json_invalid"
+    assert "client_secret" not in answer.text
+    assert listed == []
+
+
+def test_a_registered_client_named_at_the_password_grant_must_authenticate(authz) -> None:
+    # RFC 6749 §4.3.2 and §6: a client that was issued credentials authenticates; named by
+    # its client_id alone (or in Basic with an empty secret) it is 401 invalid_client, not
+    # quietly taken for the public first-party client.
+    app = authz.register("named", "users:me")
+    form = {"grant_type": "password", "username": "nina", "password": PASSWORD}
+    empty = base64.b64encode(f"{app.client_id}:".encode()).decode()
+    with authz.client() as c:
+        register(c, "nina")
+        alone = c.post("/auth/token", data={**form, "client_id": app.client_id})
+        basic = c.post("/auth/token", data=form, headers={"Authorization": f"Basic {empty}"})
+        issued = c.post("/auth/token", data=form, headers=app.basic).json()
+        refresh = {"grant_type": "refresh_token", "refresh_token": issued["refresh_token"]}
+        unauthenticated = c.post("/auth/token", data={**refresh, "client_id": app.client_id})
+        fresh = c.post("/auth/token", data=refresh, headers=app.basic)
+    for answer in (alone, basic, unauthenticated):
+        assert answer.status_code == 401, answer.text
+        assert answer.json()["error"] == "invalid_client"
+        assert answer.headers["www-authenticate"].startswith("Basic ")
+    assert fresh.status_code == 200, fresh.text  # the refused refresh left the token alone
+
+
+def test_a_certificate_client_signs_a_user_in_with_tls_client_auth(authz) -> None:
+    # The metadata offers tls_client_auth at the token endpoint: the password and refresh
+    # grants take it as the client credentials grant does.
+    app = authz.register("certified", "users:me", cert=authz.cert_a, secret=False)
+    form = {"grant_type": "password", "username": "cora", "password": PASSWORD}
+    with authz.client(cert=authz.cert_a) as c:
+        register(c, "cora")
+        issued = c.post("/auth/token", data={**form, "client_id": app.client_id})
+        assert issued.status_code == 200, issued.text
+        refresh = {"grant_type": "refresh_token", "refresh_token": issued.json()["refresh_token"]}
+        fresh = c.post("/auth/token", data={**refresh, "client_id": app.client_id})
+    with authz.client(cert=authz.cert_b) as c:
+        other = c.post("/auth/token", data={**form, "client_id": app.client_id})
+    assert _claims(issued.json()["access_token"])["client_id"] == app.client_id
+    assert fresh.status_code == 200, fresh.text
+    assert other.status_code == 401 and other.json()["error"] == "invalid_client"

@@ -10,7 +10,15 @@ import pytest
 from sealbox.jwt import TokenVerifier
 from sealbox.service.provision import DataDir
 from tests.conftest import require_module
-from tests.service.conftest import PASSWORD, Running, bearer, register
+from tests.service.conftest import (
+    PASSWORD,
+    Running,
+    bearer,
+    login,
+    make_settings,
+    register,
+    run_service,
+)
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +89,52 @@ def test_the_token_endpoint_refreshes_with_rotation(service) -> None:
         assert replay.json()["error_description"] == "the refresh token is not valid"
         nxt = {"grant_type": "refresh_token", "refresh_token": second.json()["refresh_token"]}
         assert c.post("/auth/token", data=nxt).status_code == 400
+
+
+def test_a_used_refresh_token_asking_a_wider_scope_is_reuse_and_ends_the_family(service) -> None:
+    # A replayed (rotated) token is theft whatever scope it asks for: answered invalid_scope,
+    # it told the replayer the family is live and left the family running.
+    with service.client() as c:
+        register(c, "rewiden")
+        first = c.post("/auth/token", data={"username": "rewiden", "password": PASSWORD}).json()
+        form = {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]}
+        second = c.post("/auth/token", data=form).json()
+        unknown = c.post("/auth/token", data={**form, "refresh_token": "sbr_unknown"})
+        replay = c.post("/auth/token", data={**form, "scope": "users:me users:admin"})
+        assert replay.status_code == 400, replay.text
+        assert replay.json() == unknown.json()
+        nxt = {"grant_type": "refresh_token", "refresh_token": second["refresh_token"]}
+        assert c.post("/auth/token", data=nxt).json()["error"] == "invalid_grant"
+        assert c.get("/users/me", headers=bearer(second["access_token"])).status_code == 401
+
+
+def test_a_retry_within_the_reuse_grace_asking_a_wider_scope_is_invalid_scope(tmp_path) -> None:
+    settings = make_settings(tmp_path / "data", refresh_reuse_grace=60.0)
+    with run_service(settings) as running, running.client() as c:
+        register(c, "gracewide")
+        first = login(c, "gracewide").json()
+        form = {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]}
+        second = c.post("/auth/token", data=form).json()
+        wider = c.post("/auth/token", data={**form, "scope": "users:me users:admin"})
+        assert wider.status_code == 400, wider.text
+        assert wider.json()["error"] == "invalid_scope"
+        # No reuse: the retry within the grace still works, and so does the family.
+        assert c.post("/auth/token", data=form).status_code == 200
+        nxt = {"grant_type": "refresh_token", "refresh_token": second["refresh_token"]}
+        assert c.post("/auth/token", data=nxt).status_code == 200
+
+
+def test_a_live_refresh_token_asking_a_wider_scope_is_invalid_scope_and_stays_valid(
+    service,
+) -> None:
+    with service.client() as c:
+        register(c, "widen")
+        first = c.post("/auth/token", data={"username": "widen", "password": PASSWORD}).json()
+        form = {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]}
+        wider = c.post("/auth/token", data={**form, "scope": "users:me users:admin"})
+        assert wider.status_code == 400, wider.text
+        assert wider.json()["error"] == "invalid_scope"
+        assert c.post("/auth/token", data=form).status_code == 200
 
 
 @pytest.mark.parametrize(

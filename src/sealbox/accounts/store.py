@@ -343,7 +343,10 @@ class Store:
             if user is None or revoked is not None:
                 return RefreshOutcome("invalid")
             granted = user.scopes if row.scope is None else row.scope.split()
-            if narrow_to and not set(narrow_to) <= set(granted):
+            widened = bool(narrow_to) and not set(narrow_to or ()) <= set(granted)
+            # A used token is reuse whatever it asks for: only a live one is told its scope
+            # is too wide (else a replay asking more would dodge reuse detection).
+            if widened and row.used_at is None:
                 return RefreshOutcome("invalid_scope", user=user, family_id=row.family_id)
             claimed = await session.execute(
                 update(RefreshToken)
@@ -364,6 +367,8 @@ class Store:
                     await self._revoke_family(session, row.family_id, at)
                     return RefreshOutcome("reused", user=user, family_id=row.family_id)
                 retried = True
+                if widened:  # a retry within the grace asks no more than the first use could
+                    return RefreshOutcome("invalid_scope", user=user, family_id=row.family_id)
             new = new_refresh_token()
             session.add(
                 RefreshToken(

@@ -37,6 +37,7 @@ __all__ = [
     "authenticate_client_request",
     "basic_credentials",
     "client_credentials_grant",
+    "grant_client",
     "invalid_client",
     "oauth_error",
     "presents_secret",
@@ -180,6 +181,45 @@ async def authenticate_client_request(
         if exc.code == "invalid_request":
             raise oauth_error(400, ErrorCode.INVALID_REQUEST, str(exc)) from None
         raise invalid_client() from None
+
+
+async def _names_registered_client(accounts: Accounts, request: Request, client_id: str) -> bool:
+    """Whether the request names a registered client (the form's ``client_id``, or the id
+    of a Basic header), with or without credentials."""
+    if accounts.clients is None:
+        return False
+    try:
+        basic = basic_credentials(request)
+    except ApiError:
+        basic = None  # no id that names a client: the grant answers on its own
+    named = client_id or (basic[0] if basic is not None else "")
+    return bool(named) and await accounts.clients.by_client_id(named) is not None
+
+
+async def grant_client(
+    accounts: Accounts, request: Request, client_id: str, client_secret: str
+) -> str | None:
+    """The registered client a password or refresh grant is made by, or ``None`` for the
+    public first-party client.
+
+    Credentials sent are checked, whatever the grant (RFC 6749 §3.2.1): a wrong secret is
+    ``invalid_client``, never ignored. A registered client was issued credentials, so one
+    the request names must authenticate (§4.3.2, §6), by its secret or over mutual TLS by
+    its certificate; named by its ``client_id`` alone it is ``invalid_client``, not taken
+    for the first-party client. Any other ``client_id`` names the first-party client and
+    is not checked (an app's own label, as Swagger UI may send).
+
+    Raises:
+        ApiError: 401 ``invalid_client``, 400 ``invalid_request`` (two methods at once).
+    """
+    if not presents_secret(request, client_secret) and not await _names_registered_client(
+        accounts, request, client_id
+    ):
+        return None
+    client = await authenticate_client_request(accounts, request, client_id, client_secret)
+    if client is None:
+        raise invalid_client("a registered client must authenticate")
+    return client.client_id
 
 
 async def client_credentials_grant(

@@ -67,10 +67,9 @@ from sealbox.accounts.totp import TotpError
 from sealbox.accounts.usernames import MAX_USERNAME, UsernameError, canonical_username
 from sealbox.integrations.fastapi.bearer import BearerAuth, connection_thumbprint
 from sealbox.integrations.fastapi.client_auth import (
-    authenticate_client_request,
     client_credentials_grant,
+    grant_client,
     oauth_error,
-    presents_secret,
     refuse_non_form,
     refuse_repeated_parameters,
 )
@@ -288,15 +287,10 @@ async def token(accounts: Accounts, form: TokenForm, request: Request) -> TokenR
             )
         )
     client_id = None
-    if grant_type in ("password", "refresh_token") and presents_secret(request, form.client_secret):
-        # RFC 6749 §3.2.1: credentials a client sends are checked, whatever the grant;
-        # a wrong secret is invalid_client, never ignored. (A client_id alone names the
-        # public first-party client and is not checked.) The tokens are then the client's:
-        # its refresh family is refreshed by it alone (RFC 6749 §6, §10.4).
-        client = await authenticate_client_request(
-            accounts, request, form.client_id, form.client_secret
-        )
-        client_id = client.client_id if client is not None else None
+    if grant_type in ("password", "refresh_token"):
+        # The client that authenticated, if any: the tokens are then the client's, and its
+        # refresh family is refreshed by it alone (RFC 6749 §6, §10.4).
+        client_id = await grant_client(accounts, request, form.client_id, form.client_secret)
     # Over mutual TLS, the access token is bound to the client certificate (RFC 8705 §3).
     bound_to = connection_thumbprint(request)
     if grant_type == "password":

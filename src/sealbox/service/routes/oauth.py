@@ -49,6 +49,7 @@ from sealbox.integrations.fastapi.client_auth import (
     refuse_repeated_parameters,
 )
 from sealbox.integrations.fastapi.router import TokenEndpointRoute
+from sealbox.integrations.fastapi.strict_json import StrictJSONRoute
 from sealbox.service.deps import Caller, RuntimeDep, require_scopes
 from sealbox.service.errors import ApiError, ErrorCode
 from sealbox.service.routes.admin_users import ADMIN_SCOPE as USERS_ADMIN_SCOPE
@@ -258,7 +259,9 @@ def _holds_all(caller: Caller, scopes: tuple[str, ...] | list[str]) -> None:
 
 
 def _admin_router() -> APIRouter:
-    api = APIRouter(prefix="/clients", tags=["clients"])
+    # A JSON body giving a member twice is refused, as at /auth/register: a proxy reading
+    # the first "scopes" and this service the last would judge different clients.
+    api = APIRouter(prefix="/clients", tags=["clients"], route_class=StrictJSONRoute)
     admin = require_scopes(ADMIN_SCOPE)
 
     @api.get("", dependencies=[admin])
