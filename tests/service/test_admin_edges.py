@@ -289,3 +289,30 @@ def test_a_change_racing_a_delete_and_a_new_account_leaves_the_new_account_alone
     raised, carol = asyncio.run(scenario())
     assert isinstance(raised, AccountNotFoundError), repr(raised)
     assert (carol.scopes, carol.disabled) == (("users:me",), False)
+
+
+def test_admin_and_second_factor_bodies_giving_a_member_twice_are_refused(
+    module_service: Running,
+) -> None:
+    # As at /auth/register and /clients: a filter in front reading the first "scopes" and
+    # the service the last would judge two different grants.
+    service = module_service
+    _create(service, "twice-member")
+    twice = b'{"scopes": ["users:me"], "scopes": ["users:admin"]}'
+    with service.client() as c:
+        admin = _admin(service, c, "twice-admin")
+        json_headers = {"content-type": "application/json"}
+        granted = c.post(
+            "/users/twice-member/scopes", content=twice, headers={**admin, **json_headers}
+        )
+        user = bearer(login(c, "twice-member").json()["access_token"])
+        confirmed = c.post(
+            "/auth/totp/confirm",
+            content=b'{"code": "000000", "code": "123456"}',
+            headers={**user, **json_headers},
+        )
+        shown = c.get("/users/twice-member", headers=admin).json()
+    for refused in (granted, confirmed):
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["details"][0]["type"] == "json_invalid"
+    assert shown["scopes"] == ["users:me"]

@@ -22,7 +22,6 @@ from typing import Annotated, Any
 from urllib.parse import unquote, urlencode
 
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 from starlette.routing import Match
 from starlette.types import Scope
@@ -39,6 +38,7 @@ from sealbox.accounts.user_import import ImportReport
 from sealbox.accounts.usernames import MAX_USERNAME
 from sealbox.exceptions import SealboxError
 from sealbox.integrations.fastapi.router import check_new_password
+from sealbox.integrations.fastapi.strict_json import StrictJSONRoute
 from sealbox.service.admin import audited_accounts
 from sealbox.service.deps import Caller, RuntimeDep, require_scopes
 from sealbox.service.errors import ApiError, ErrorCode
@@ -342,8 +342,9 @@ async def import_accounts(
     return ImportOut(imported=list(report.imported), refused=refused)
 
 
-class _SegmentRoute(APIRoute):
-    """A route matched against the path as it was sent, each segment decoded on its own.
+class _SegmentRoute(StrictJSONRoute):
+    """A route matched against the path as it was sent, each segment decoded on its own
+    (and, as every JSON route of the service, whose body may not give a member twice).
 
     An account name may hold a ``/``, sent as ``%2F``. Matched against the decoded path,
     it would be two segments and the request another route's: ``DELETE

@@ -28,6 +28,7 @@ from sealbox.accounts.sessions import (
 )
 from sealbox.accounts.totp import TotpError
 from sealbox.integrations.fastapi.router import NO_STORE
+from sealbox.integrations.fastapi.strict_json import StrictJSONRoute
 from sealbox.service.deps import RuntimeDep, UserCallerDep
 from sealbox.service.errors import ApiError, ErrorCode
 
@@ -173,7 +174,8 @@ async def disable(
 
 def router() -> APIRouter:
     """The ``/auth/totp`` routes."""
-    api = APIRouter(prefix="/auth/totp", tags=["auth"])
+    # A body giving a member twice is refused, as at the other auth routes.
+    api = APIRouter(prefix="/auth/totp", tags=["auth"], route_class=StrictJSONRoute)
     api.add_api_route("", state, methods=["GET"], response_model=TotpStateOut)
     api.add_api_route("", begin, methods=["POST"], response_model=EnrolmentOut)
     api.add_api_route("/confirm", confirm, methods=["POST"], response_model=RecoveryCodesOut)
