@@ -234,3 +234,25 @@ def test_encrypted_openssh_key(tmp_path: Path):
     wrong = age.load_identities(key, passphrase=lambda: "wrong")
     with pytest.raises(DecryptionError, match="wrong passphrase"):
         age.decrypt(sealed, wrong)
+
+
+def test_an_openssh_key_under_a_cipher_pyca_cannot_open_is_named_with_that_cipher(
+    tmp_path: Path,
+) -> None:
+    # pyca's own words ("Unsupported cipher: b'aes128-cbc'") were passed on as they were.
+    from sealbox.exceptions import UnsupportedAlgorithmError
+
+    ssh_keygen = require_tool("ssh-keygen")
+    age_bin = require_tool("age")
+    key = tmp_path / "cbc"
+    _run(
+        [ssh_keygen, "-q", "-t", "ed25519", "-N", "pass phrase", "-Z", "aes128-cbc", "-f", str(key)]
+    )
+    sealed = _run([age_bin, "-R", str(key) + ".pub"], input=b"for the cbc key").stdout
+    identity = age.load_identities(key, passphrase=lambda: "pass phrase")
+    with pytest.raises(UnsupportedAlgorithmError) as caught:
+        age.decrypt(sealed, identity)
+    assert str(caught.value) == (
+        f"identity file {key} is encrypted with the cipher 'aes128-cbc', which sealbox cannot open"
+    )
+    assert caught.value.hint is not None and "ssh-keygen -p -f" in caught.value.hint

@@ -323,8 +323,9 @@ def _read_string(data: bytes, pos: int) -> tuple[bytes, int]:
     return data[pos + 4 : end], end
 
 
-def _openssh_public(pem: bytes) -> tuple[bytes, bool]:
-    """The public key (wire form) of an OpenSSH private key file, and whether it is encrypted."""
+def _openssh_public(pem: bytes) -> tuple[bytes, str]:
+    """The public key (wire form) of an OpenSSH private key file, and the cipher that
+    encrypts it (``"none"``)."""
     lines = pem.strip().splitlines()
     try:
         blob = base64.b64decode(b"".join(lines[1:-1]), validate=True)
@@ -339,7 +340,7 @@ def _openssh_public(pem: bytes) -> tuple[bytes, bool]:
     if pos + 4 > len(blob) or struct.unpack_from(">I", blob, pos)[0] != 1:
         raise KeyFormatError("the OpenSSH private key file must hold exactly one key")
     wire, _ = _read_string(blob, pos + 4)
-    return wire, cipher != b"none"
+    return wire, cipher[:40].decode("ascii", "replace")
 
 
 def _secret_bytes(passphrase: Passphrase | None, what: str) -> bytes:
@@ -372,7 +373,8 @@ def load_ssh_identity(
     """
     text = data.strip()
     if text.startswith(begin_line("OPENSSH PRIVATE KEY")):
-        wire, encrypted = _openssh_public(text)
+        wire, cipher = _openssh_public(text)
+        encrypted = cipher != "none"
 
         def load() -> Any:
             password = _secret_bytes(passphrase, name) if encrypted else None
@@ -380,6 +382,7 @@ def load_ssh_identity(
                 lambda: serialization.load_ssh_private_key(text, password),
                 name,
                 encrypted=encrypted,
+                cipher=cipher,
             )
 
         key_type, _ = _read_string(wire, 0)
@@ -412,7 +415,9 @@ _NOT_PRIVATE: Final = (
 )
 
 
-def _load(load: Callable[[], Any], name: str, *, encrypted: bool = True) -> Any:
+def _load(
+    load: Callable[[], Any], name: str, *, encrypted: bool = True, cipher: str | None = None
+) -> Any:
     from cryptography.exceptions import UnsupportedAlgorithm
 
     try:
@@ -420,6 +425,12 @@ def _load(load: Callable[[], Any], name: str, *, encrypted: bool = True) -> Any:
     except UnsupportedAlgorithm as exc:
         if "bcrypt" in str(exc):
             raise ExtraNotInstalledError("ssh", "bcrypt") from None
+        if cipher is not None and cipher != "none":
+            # pyca says "Unsupported cipher: b'aes128-cbc'": named here in words.
+            raise UnsupportedAlgorithmError(
+                f"{name} is encrypted with the cipher {cipher!r}, which sealbox cannot open",
+                hint="encrypt the key again with OpenSSH's default cipher: ssh-keygen -p -f FILE",
+            ) from None
         raise UnsupportedAlgorithmError(f"{name}: {exc}") from None
     except (ValueError, TypeError):
         if not encrypted:  # no passphrase was used: only the file can be at fault
