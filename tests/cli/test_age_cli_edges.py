@@ -236,3 +236,16 @@ def test_an_armor_line_that_never_ends_is_refused_without_reading_it_all():
     with pytest.raises(FormatError, match=r"^invalid armor: a line is longer than 64 columns$"):
         age.Decryptor(src, [ME])
     assert src.given < 1024 * 1024
+
+
+def test_keygen_y_refuses_an_identity_file_on_stdin_past_its_limit_instead_of_cutting_it(
+    cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The rest past the limit was dropped unread: a key on the far side never seen, and
+    # nothing said, where a named file past the same limit is refused.
+    monkeypatch.setattr("sealbox.age.keys.MAX_KEY_FILE", 64)
+    identity = age.X25519Identity.generate()
+    text = f"# {'c' * 70}\n{identity}\n".encode()
+    r = cli(["keygen", "-y"], input=text)
+    assert (r.code, r.stdout) == (1, b"")
+    assert r.stderr == "sealbox: error: the identity file on stdin is larger than 64 bytes\n"

@@ -22,7 +22,7 @@ from sealbox.cli._age_args import (
     stdin_conflict,
 )
 from sealbox.cli._encrypt_decrypt import decrypt_files, encrypt_files, input_stream, is_std
-from sealbox.cli._io import CLIError, note, passphrase_file_option, read_passphrase
+from sealbox.cli._io import CLIError, note, passphrase_file_option, read_passphrase, read_stdin
 from sealbox.cli._paths import FilePath
 
 
@@ -63,7 +63,7 @@ def keygen(
 
         if is_std(input_path):
             identities = age.parse_identities(
-                sys.stdin.buffer.read(age.keys.MAX_KEY_FILE),
+                read_stdin(age.keys.MAX_KEY_FILE, "the identity file"),
                 source="standard input",
                 passphrase=passphrase,
             )
