@@ -568,3 +568,46 @@ def test_decode_b64_is_the_strict_standard_decoder(text: str) -> None:
             decode_b64(text, "f")
     else:
         assert decode_b64(text, "f") == expected
+
+
+def _pem(private_key) -> bytes:
+    return private_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+@pytest.mark.parametrize(
+    ("key_type", "other"),
+    [
+        ("ecdsa-p256", "ed25519"),
+        ("ed25519", "ecdsa-p256"),
+        ("rsa-3072", "ecdsa-p256"),
+        ("rsa-3072", "rsa-2048"),
+    ],
+)
+def test_material_of_another_signing_type_or_size_does_not_make_a_key(
+    key_type: str, other: str
+) -> None:
+    # A key is what its type says: an rsa-3072 key holding RSA-2048 material, or an
+    # ecdsa-p256 key signing with Ed25519, would mislead every verifier that trusts the type.
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    foreign = (
+        _pem(rsa.generate_private_key(65537, 2048)) if other == "rsa-2048" else material(other)
+    )
+    with pytest.raises(ValueError, match=key_type) as exc:
+        TransitKey.from_versions("k", key_type, {1: (NOW, foreign)})
+    assert code(exc) == "bad_key_format"
+    assert exc.value.facts["type"] == key_type
+    assert foreign.decode() not in str(exc.value)
+
+
+@pytest.mark.parametrize(
+    ("key_type", "size"),
+    [("aes256-gcm", 16), ("aes256-gcm", 33), ("chacha20-poly1305", 0), ("aes256-siv", 32)],
+)
+def test_symmetric_material_of_the_wrong_size_is_a_coded_refusal(key_type: str, size: int) -> None:
+    with pytest.raises(ValueError, match=f"{key_type}.*{size}") as exc:
+        TransitKey.from_versions("k", key_type, {1: (NOW, b"\x07" * size)})
+    assert code(exc) == "bad_key_format"
+    assert exc.value.facts == {"type": key_type, "size": str(size)}

@@ -171,6 +171,19 @@ def test_signing_options_follow_each_entry() -> None:
         check_hmac_algorithm("sha3-256")
 
 
+@pytest.mark.parametrize("key_type", ["ed25519", "rsa-3072"])
+@pytest.mark.parametrize("marshaling", ["jws", "der", ""])
+def test_a_marshaling_other_than_asn1_is_refused_for_every_signing_type(
+    key_type: str, marshaling: str
+) -> None:
+    # Vault's jws marshaling encodes every type's signature as unpadded base64url: taking
+    # it and answering standard base64 would give a Vault client a signature it misreads.
+    with pytest.raises(UnsupportedAlgorithmError) as exc:
+        check_sign_options(REGISTRY[key_type], marshaling_algorithm=marshaling)
+    assert str(exc.value).startswith(f"{key_type} signatures are asn1")
+    assert exc.value.code == "unsupported_algorithm"
+
+
 def test_signatures_carry_the_version_that_made_them() -> None:
     key = key_of("ed25519")
     version, raw = parse_versioned(key.sign(b"m")[0], "signature")

@@ -315,6 +315,22 @@ class TransitStore:
             raise _not_found(name)
         return record
 
+    @classmethod
+    async def _locked(cls, session: AsyncSession, name: str) -> TransitKeyRecord:
+        """The key's row, held by this transaction until it ends.
+
+        The transaction's first statement writes the row, so the read that follows sees
+        the key as it is now and no other change can pass in between: PostgreSQL locks
+        the row, SQLite (where ``FOR UPDATE`` means nothing) the database. A change is
+        then checked against what it replaces, not against an older read.
+        """
+        touched = await session.execute(
+            update(TransitKeyRecord).where(TransitKeyRecord.name == name).values(updated_at=now())
+        )
+        if (getattr(touched, "rowcount", 0) or 0) == 0:
+            raise _not_found(name)
+        return await cls._record(session, name)
+
     async def _changed(self, name: str) -> None:
         self.invalidate(name)
         await self.events.publish(name)
@@ -438,13 +454,7 @@ class TransitStore:
             InvalidKeyVersionError, InvalidRequestError: a value that breaks a rule.
         """
         async with self._sessions.begin() as session:
-            record = (
-                await session.execute(
-                    select(TransitKeyRecord).where(TransitKeyRecord.name == name).with_for_update()
-                )
-            ).scalar_one_or_none()
-            if record is None:
-                raise _not_found(name)
+            record = await self._locked(session, name)
             min_dec = record.min_decryption_version
             min_enc = record.min_encryption_version
             if min_decryption_version is not None:
@@ -475,7 +485,7 @@ class TransitStore:
             DeletionNotAllowedError: its ``deletion_allowed`` is off.
         """
         async with self._sessions.begin() as session:
-            record = await self._record(session, name)
+            record = await self._locked(session, name)
             if not record.deletion_allowed:
                 raise DeletionNotAllowedError(
                     f"key {name!r} does not allow deletion: set deletion_allowed first "

@@ -157,6 +157,8 @@ class TransitKey:
         Raises:
             UnknownKeyTypeError: an unknown type.
             InvalidKeyVersionError: no versions, or the version rules are broken.
+            KeyFormatError: (code ``bad_key_format``) a version's material is not a key
+                of this type: a wrong size, or another type or size of private key.
         """
         entry = key_type(key_type_name)
         if not versions or min(versions) < 1 or max(versions) > MAX_VERSION:

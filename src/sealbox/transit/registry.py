@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Final
 
-from sealbox.exceptions import UnsupportedAlgorithmError
+from sealbox.exceptions import KeyFormatError, UnsupportedAlgorithmError
 from sealbox.transit.errors import UnknownKeyTypeError, UnsupportedOperationError
 
 __all__ = [
@@ -81,6 +81,9 @@ def is_key_name(name: object) -> bool:
 DATAKEY_BITS: Final = (128, 256, 512)
 HMAC_KEY_SIZE: Final = 32
 SHA256: Final = "sha2-256"
+MARSHALING: Final = "asn1"
+"""The one ``marshaling_algorithm`` taken (Vault's default): DER for ECDSA, and standard
+base64 of the signature for every type."""
 # The hash names Vault Transit accepts in sign and verify.
 VAULT_HASHES: Final = frozenset(
     {
@@ -203,9 +206,17 @@ def _hazmat(cls: str) -> Any:
     return getattr(aead, cls)
 
 
-def _keyed(cls: str) -> Callable[[bytes], Any]:
+def _keyed(cls: str, name: str) -> Callable[[bytes], Any]:
     def build(material: bytes) -> Any:
-        return _hazmat(cls)(material)
+        try:
+            return _hazmat(cls)(material)
+        except ValueError:
+            # The primitive's own message names its algorithm, not the transit type, and
+            # its ValueError carries no code.
+            raise KeyFormatError(
+                f"{name} transit key material cannot be {len(material)} bytes",
+                facts={"type": name, "size": str(len(material))},
+            ) from None
 
     return build
 
@@ -221,7 +232,7 @@ def _aead(name: str, cls: str, **kw: Any) -> TransitKeyType:
         name=name,
         family=Family.AEAD,
         generate=lambda: bytes(_hazmat(cls).generate_key()),
-        primitive=_keyed(cls),
+        primitive=_keyed(cls, name),
         export=_base64,
         **kw,
     )
@@ -234,12 +245,26 @@ def _signing(name: str, kind: str, bits: int | None, **kw: Any) -> TransitKeyTyp
         key = _private_key().generate(KeyType[kind], bits=bits)
         return bytes(key.export_private(None, format="pem"))
 
+    def primitive(material: bytes) -> Any:
+        from sealbox.keys.asymmetric import KeyType
+
+        key = _private_key().from_bytes(material, what="a transit key")
+        # Material of another type or size would sign as something its type does not say
+        # (an rsa-3072 key with 2048 bits, an ecdsa-p256 key making Ed25519 signatures).
+        if key.key_type is not KeyType[kind] or (bits is not None and key.bits != bits):
+            held = f"{key.key_type}" + (f" {key.bits}-bit" if key.key_type is KeyType.RSA else "")
+            raise KeyFormatError(
+                f"{name} transit key material is of another type or size ({held})",
+                facts={"type": name, "held": held},
+            )
+        return key
+
     return TransitKeyType(
         name=name,
         family=Family.SIGNATURE,
         material="PKCS#8 PEM",
         generate=generate,
-        primitive=lambda material: _private_key().from_bytes(material, what="a transit key"),
+        primitive=primitive,
         export=_pem,
         slow=True,
         **kw,
@@ -280,7 +305,7 @@ _ENTRIES: Final[tuple[TransitKeyType, ...]] = (
         summary="hmac, verify (HMAC-SHA-256, RFC 2104)",
         material="32 random bytes",
         generate=lambda: os.urandom(HMAC_KEY_SIZE),
-        primitive=_keyed("HMACSHA256"),
+        primitive=_keyed("HMACSHA256", "hmac"),
         export=_base64,
     ),
     _signing(
@@ -298,7 +323,7 @@ _ENTRIES: Final[tuple[TransitKeyType, ...]] = (
         None,
         summary="sign, verify (SHA-256, DER)",
         public_key=_pem_public_key,
-        marshaling_algorithm="asn1",
+        marshaling_algorithm=MARSHALING,
     ),
     _signing(
         "rsa-3072",
@@ -373,7 +398,7 @@ def check_sign_options(
     *,
     hash_algorithm: str = SHA256,
     signature_algorithm: str = "pss",
-    marshaling_algorithm: str = "asn1",
+    marshaling_algorithm: str = MARSHALING,
     prehashed: bool = False,
 ) -> None:
     """Refuse signing options (Vault's names) that ``entry`` does not offer.
@@ -383,6 +408,11 @@ def check_sign_options(
     """
     if prehashed:
         raise UnsupportedAlgorithmError("prehashed input is not supported: send the data itself")
+    # Checked for every type: Vault's jws writes any type's signature as unpadded base64url,
+    # so a jws asked of an Ed25519 or RSA key would be answered in a form the caller misreads.
+    if marshaling_algorithm != MARSHALING:
+        shown = " (DER)" if entry.marshaling_algorithm == MARSHALING else ""
+        raise UnsupportedAlgorithmError(f"{entry.name} signatures are {MARSHALING}{shown} only")
     if entry.hash_algorithms is None:
         if hash_algorithm not in VAULT_HASHES:
             raise UnsupportedAlgorithmError(
@@ -396,9 +426,6 @@ def check_sign_options(
     wanted = entry.signature_algorithm
     if wanted is not None and signature_algorithm != wanted:
         raise UnsupportedAlgorithmError(f"{entry.name} keys sign with {wanted} only")
-    wanted = entry.marshaling_algorithm
-    if wanted is not None and marshaling_algorithm != wanted:
-        raise UnsupportedAlgorithmError(f"{entry.name} signatures are {wanted} (DER) only")
 
 
 def check_hmac_algorithm(algorithm: str) -> None:
