@@ -117,3 +117,44 @@ def test_serve_on_postgresql_and_redis(tmp_path: Path) -> None:
         assert "Traceback" not in srv.stderr
     finally:
         reset_shared_state()
+
+
+def test_an_upsert_copying_a_plain_column_into_an_encrypted_one_is_refused() -> None:
+    # SQLAlchemy 2.0 keeps on_conflict_do_update's set_ values as given: an ORM attribute
+    # (Model.plain) is not a ClauseElement there, so it passed for a Python value and the
+    # plain column's text was stored in clear in the encrypted column. 2.1 coerces them.
+    import pytest
+    from sqlalchemy import Integer, String, create_engine, text
+    from sqlalchemy.dialects import sqlite
+    from sqlalchemy.orm import DeclarativeBase, Session, mapped_column
+
+    from sealbox import Keyring
+    from sealbox.integrations.sqlalchemy import EncryptedString
+
+    ring = Keyring.generate()
+
+    class Base(DeclarativeBase):
+        pass
+
+    class Row(Base):
+        __tablename__ = "smoke_upsert"
+        # Unannotated: the annotations of a class in a function are not resolvable here.
+        id = mapped_column(Integer, primary_key=True)
+        secret = mapped_column(EncryptedString(ring, associated_data="s"))
+        plain = mapped_column(String)
+
+    engine = create_engine("sqlite://")
+    Base.metadata.create_all(engine)
+    with Session(engine) as s:
+        s.add(Row(id=1, secret="sealed", plain="smoke-plain-text"))
+        s.commit()
+        upsert = sqlite.insert(Row).values(id=1, secret="x")
+        with pytest.raises(TypeError, match="stored in clear"):
+            s.execute(
+                upsert.on_conflict_do_update(index_elements=[Row.id], set_={"secret": Row.plain})
+            )
+        s.rollback()
+        assert "smoke-plain-text" not in repr(
+            s.execute(text("SELECT secret FROM smoke_upsert")).all()
+        )
+    engine.dispose()

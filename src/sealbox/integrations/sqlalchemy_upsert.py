@@ -12,9 +12,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.sql import coercions, roles
-from sqlalchemy.sql.elements import ColumnClause
-from sqlalchemy.types import NULLTYPE
+from sealbox.exceptions import ExtraNotInstalledError
+
+try:
+    from sqlalchemy.sql import coercions, roles
+    from sqlalchemy.sql.elements import ColumnClause
+    from sqlalchemy.types import NULLTYPE
+except ImportError:  # pragma: no cover - exercised only without the extra
+    raise ExtraNotInstalledError("service", "sqlalchemy") from None
 
 __all__ = ["check_upsert"]
 
@@ -31,6 +36,12 @@ def _upsert_set(clause: Any) -> tuple[str, dict[Any, Any]] | None:
     return None
 
 
+def _clause(value: Any) -> Any:
+    """An ORM attribute's or other SQL-like object's clause element; anything else as is."""
+    element = getattr(value, "__clause_element__", None)
+    return element() if callable(element) else value
+
+
 def check_upsert(statement: Any, encrypted: list[Any], links: Any, rows: Any) -> Any:
     """For an INSERT … ON CONFLICT DO UPDATE (or ON DUPLICATE KEY UPDATE): refuse an update
     part that sets an encrypted column in clear, and keep each linked index in step with
@@ -43,7 +54,9 @@ def check_upsert(statement: Any, encrypted: list[Any], links: Any, rows: Any) ->
     if found is None:
         return statement
     attribute, assignments = found
-    given = {_key(k): v for k, v in assignments.items()}
+    # SQLAlchemy 2.0 keeps these values as given: an ORM attribute (Model.column) is SQL
+    # all the same, and would pass for a Python value (2.1 coerces them itself).
+    given = {_key(k): _clause(v) for k, v in assignments.items()}
     for column in encrypted:
         if column.key in given and not _sealed(given[column.key]):
             raise _ColumnTypeError(

@@ -32,10 +32,15 @@ import time
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-import requests
-import urllib3.exceptions
-
+from sealbox.exceptions import ExtraNotInstalledError
 from sealbox.secrets.vault_client import is_loopback_http
+
+try:
+    # hvac's own HTTP stack: the vault extra brings it.
+    import requests
+    import urllib3.exceptions
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    raise ExtraNotInstalledError("vault", exc.name or "requests") from None
 
 __all__ = ["MAX_ANSWER_SIZE", "AnswerTooLarge", "RedirectRefused", "session"]
 
