@@ -539,8 +539,15 @@ def test_verify_with_a_jwks_url_nobody_vouches_for(cli, keyset_file, jwks_server
         result = _remote(cli, jwks_server, *extra, token)
         assert result.code == 1
         assert result.stderr.splitlines() == [
-            f"sealbox: error: cannot fetch the key set from {url}: its certificate is not trusted",
-            "sealbox: hint: pass --ca with the CA that issued the JWKS server's certificate",
+            (
+                f"sealbox: error: cannot fetch the key set from {url}: its certificate is not "
+                "trusted: self-signed certificate in certificate chain"
+            ),
+            (
+                "sealbox: hint: for an unknown CA, pass --ca with the one that issued the JWKS "
+                "server's certificate; one for another name or past its dates needs the right "
+                "URL or a renewed certificate"
+            ),
         ]
 
 

@@ -308,6 +308,79 @@ def test_untrusted_certificate_is_refused(server):
     assert exc.value.facts == {"url": url(server)}
 
 
+def test_a_certificate_for_another_host_says_so_not_that_the_ca_is_untrusted(server, tls):
+    # The CA is given and trusted; only the name differs (the certificate is for 127.0.0.1).
+    where = url(server).replace("127.0.0.1", "localhost")
+    with (
+        RemoteJWKSet(where, ca=tls[1], clock=Clock()) as source,
+        pytest.raises(TokenError) as exc,
+    ):
+        source.find("k")
+    assert "not valid for 'localhost'" in str(exc.value)
+    assert "not trusted" not in str(exc.value)
+    assert "CA" not in (exc.value.hint or "")
+    assert exc.value.code == "jwks_unverified"
+    assert server.hits == 0
+
+
+def test_an_untrusted_certificate_names_the_openssl_reason(server):
+    with RemoteJWKSet(url(server), clock=Clock()) as source, pytest.raises(TokenError) as exc:
+        source.find("k")
+    assert str(exc.value).endswith(
+        "its certificate is not trusted: unable to get local issuer certificate"
+    )
+
+
+def test_a_failed_tls_handshake_names_the_alert_not_the_exception_class(tls):
+    # A TLS 1.2 server with only a CBC suite, which RFC 9325 has the client refuse.
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tls[1].parent / "server.pem")
+    context.maximum_version = ssl.TLSVersion.TLSv1_2
+    context.set_ciphers("ECDHE-ECDSA-AES128-SHA")
+    srv = JWKSServer()
+    srv.socket = context.wrap_socket(srv.socket, server_side=True)
+    thread = threading.Thread(target=srv.serve_forever, args=(0.02,), daemon=True)
+    thread.start()
+    try:
+        with (
+            RemoteJWKSet(url(srv), ca=tls[1], clock=Clock()) as source,
+            pytest.raises(TokenError) as exc,
+        ):
+            source.find("k")
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    assert "the TLS handshake failed: " in str(exc.value)
+    assert "ConnectError" not in str(exc.value)
+    assert exc.value.code == "jwks_unreachable"
+
+
+def test_the_default_trust_store_context_has_sealboxs_tls_policy(tls, monkeypatch):
+    # Without ca=/pins=, the system's trust store (here: SSL_CERT_FILE, which OpenSSL
+    # reads for it) is used with the same policy as every sealbox client context: a
+    # CBC suite (RFC 9325 section 4.2) is refused as it is with ca=.
+    monkeypatch.setenv("SSL_CERT_FILE", str(tls[1]))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tls[1].parent / "server.pem")
+    context.maximum_version = ssl.TLSVersion.TLSv1_2
+    context.set_ciphers("ECDHE-ECDSA-AES128-SHA256")
+    srv = JWKSServer()
+    srv.publish(SigningKeySet.generate())
+    srv.socket = context.wrap_socket(srv.socket, server_side=True)
+    thread = threading.Thread(target=srv.serve_forever, args=(0.02,), daemon=True)
+    thread.start()
+    try:
+        with (
+            RemoteJWKSet(url(srv), clock=Clock()) as source,
+            pytest.raises(TokenError, match="the TLS handshake failed"),
+        ):
+            source.refresh()
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    assert srv.hits == 0
+
+
 def _server_pin(tls) -> str:
     """The pin of the server's key (server.pem holds its certificate first)."""
     return spki_pin(x509.load_pem_x509_certificate((tls[1].parent / "server.pem").read_bytes()))

@@ -381,3 +381,23 @@ def test_the_subject_common_name_is_never_taken_as_the_host_name(pki, tmp_path):
         pytest.raises(httpx2.ConnectError, match=r"(?i)hostname|match"),
     ):
         client.get(srv.url("localhost"))
+
+
+@pytest.mark.parametrize(
+    "option",
+    [
+        {"transport": httpx2.HTTPTransport(verify=False)},
+        {"mounts": {"https://": httpx2.HTTPTransport(verify=False)}},
+    ],
+    ids=["transport", "mounts"],
+)
+def test_an_own_transport_is_refused_as_it_would_drop_pins_and_host_checks(pki, option):
+    # httpx hands every request to the given transport, whose TLS is its own: the pins,
+    # the CA and the host name check of the secure context would be dropped silently.
+    with pytest.raises(TypeError, match=next(iter(option))):
+        secure_client(ca=pki.ca_file, pins=[pin_of(pki, "backup")], **option)
+
+
+def test_an_own_async_transport_is_refused(pki):
+    with pytest.raises(TypeError, match="transport"):
+        secure_async_client(ca=pki.ca_file, transport=httpx2.AsyncHTTPTransport(verify=False))

@@ -59,7 +59,9 @@ HINTS: dict[str, str] = {
     "CERT'), and list a backup key's pin too",
     "kid_needed": "have the token's issuer give it a kid, or verify it with a JWKS (--jwks) "
     "that holds only one {alg} key",
-    "jwks_unverified": "pass --ca with the CA that issued the JWKS server's certificate",
+    "jwks_unverified": "for an unknown CA, pass --ca with the one that issued the JWKS "
+    "server's certificate; one for another name or past its dates needs the right URL or "
+    "a renewed certificate",
     "peer_unverified": "pass the CA that issued it (--ca), or --no-verify to read an "
     "unverified key",
     "ca_certificate_as_leaf": "issue a leaf certificate ('sealbox ca issue ...') and use "

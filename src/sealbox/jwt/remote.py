@@ -48,6 +48,7 @@ from sealbox.jwt.remote_cache import (
     FetchError,
     JWKSCache,
     client_tls,
+    default_context,
 )
 
 __all__ = ["RemoteJWKSet"]
@@ -122,7 +123,7 @@ class RemoteJWKSet:
         # The client this object makes gets the whole fetch bounded; a caller's, its own.
         self._timeout = timeout if client is None else None
         self._client = client or httpx2.Client(
-            verify=verify or ssl.create_default_context(),
+            verify=verify or default_context(),
             timeout=timeout,
             follow_redirects=False,
             # A connection of its own for each fetch, which _Deadline learns of and can

@@ -38,6 +38,7 @@ from sealbox.jwt.remote_cache import (
     FetchError,
     JWKSCache,
     client_tls,
+    default_context,
 )
 
 __all__ = ["AsyncRemoteJWKSet"]
@@ -118,7 +119,7 @@ class AsyncRemoteJWKSet:
         self._timeout = timeout if client is None else None
         self._reopen: Callable[[], httpx2.AsyncClient] | None = None
         if client is None:
-            context = verify or ssl.create_default_context()
+            context = verify or default_context()
 
             def new_client() -> httpx2.AsyncClient:
                 return httpx2.AsyncClient(verify=context, timeout=timeout, follow_redirects=False)

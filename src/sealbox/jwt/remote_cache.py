@@ -35,6 +35,7 @@ __all__ = [
     "FetchError",
     "JWKSCache",
     "client_tls",
+    "default_context",
 ]
 
 log = logging.getLogger("sealbox.jwt")
@@ -50,7 +51,6 @@ ACCEPT: Final = {
 
 _MAX_AGE: Final = re.compile(r"(?:^|,)\s*max-age\s*=\s*(\d+)\s*(?:,|$)", re.IGNORECASE)
 _NO_STORE: Final = re.compile(r"(?:^|,)\s*(no-store|no-cache)\s*(?:,|$)", re.IGNORECASE)
-_UNTRUSTED: Final = "its certificate is not trusted"
 #: Why a fetch that took too long failed (httpx's timeouts say the same).
 TIMED_OUT: Final = "timed out"
 
@@ -70,9 +70,22 @@ def _pinned_context(
     pin_list = [pins] if isinstance(pins, str) else list(pins)
     if ca is None and not pin_list:
         return None
+    return _client_context(ca=ca, pins=pin_list)
+
+
+def _client_context(
+    ca: str | os.PathLike[str] | None = None, pins: Iterable[str] | str = ()
+) -> ssl.SSLContext:
     from sealbox.tls.context import client_context
 
-    return client_context(ca=ca, pins=pin_list)
+    return client_context(ca=ca, pins=pins)
+
+
+def default_context() -> ssl.SSLContext:
+    """The system's trust store, with the policy of every sealbox client context (TLS 1.2
+    or newer, ECDHE and AEAD suites only, strict X.509, names from the subjectAltName
+    only), not the standard library's looser default (CBC suites, the subject's CN)."""
+    return _client_context()
 
 
 def client_tls(
@@ -83,7 +96,7 @@ def client_tls(
     client_given: bool,
 ) -> ssl.SSLContext | None:
     """The TLS context of the client a fetcher makes itself (``None``: the system's trust
-    store), once its TLS arguments are checked.
+    store, :func:`default_context`), once its TLS arguments are checked.
 
     ``ca`` and ``pins``, ``ssl_context`` and a client of the caller's are three ways to
     say whom to trust: one at most may be given.
@@ -217,19 +230,25 @@ class JWKSCache:
         """Keep the last good set while it is not too stale (logged), or raise.
 
         Raises:
-            TokenError: code ``jwks_unverified`` (the server's certificate is not
-                trusted) or ``jwks_unreachable``.
+            TokenError: code ``jwks_unverified`` (the server's certificate did not
+                verify: an unknown CA, another host's name, expired; the message says
+                which) or ``jwks_unreachable``.
         """
-        reason = _reason(exc)
+        from sealbox.tls.client import tls_failure
+
+        tls = tls_failure(exc) if isinstance(exc, httpx2.HTTPError) else None
+        reason = _reason(exc) if tls is None else tls.reason
         if self.keys is not None and now - self._fetched_at <= self._max_stale:
             log.warning("keeping the cached key set: fetching %s failed: %s", self.where(), reason)
             return
         self.keys = None
-        unverified = reason == _UNTRUSTED
+        # Any certificate that did not verify (unknown CA, another host's, expired) is
+        # "unverified"; the message and hint say which, and what to do.
+        unverified = tls is not None and tls.certificate
         raise TokenError(
             f"cannot fetch the key set from {self.where()}: {reason}",
-            hint="trust the CA that issued the issuer's certificate (ca=)"
-            if unverified
+            hint=tls.hint
+            if tls is not None
             else "check the issuer's JWKS URL and that it is reachable",
             code="jwks_unverified" if unverified else "jwks_unreachable",
             facts={"url": self.where()},
@@ -251,8 +270,6 @@ class JWKSCache:
 def _reason(exc: Exception) -> str:
     if isinstance(exc, httpx2.TimeoutException):
         return TIMED_OUT
-    if isinstance(exc, httpx2.ConnectError) and "CERTIFICATE_VERIFY_FAILED" in str(exc):
-        return _UNTRUSTED
     if isinstance(exc, httpx2.HTTPError):
         return type(exc).__name__
     return str(exc)

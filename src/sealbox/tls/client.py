@@ -26,8 +26,10 @@ Example::
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
 
 from sealbox.tls._load import Password
 from sealbox.tls.context import StrPath, client_context
@@ -35,10 +37,12 @@ from sealbox.tls.context import StrPath, client_context
 if TYPE_CHECKING:
     import httpx2
 
-__all__ = ["secure_async_client", "secure_client"]
+__all__ = ["TLSFailure", "secure_async_client", "secure_client", "tls_failure"]
 
-# httpx2 options that would bypass or contradict the context built here.
-_FORBIDDEN = frozenset({"verify"})
+# httpx2 options that would bypass or contradict the context built here: a transport
+# (or mounted ones) makes its own TLS context, and httpx then ignores `verify`, so the
+# pins, the CA and the host name check would be dropped without a word.
+_FORBIDDEN = frozenset({"verify", "transport", "mounts"})
 
 
 def secure_client(
@@ -60,12 +64,15 @@ def secure_client(
             the server's key must match one of them. List a backup key's pin too.
         password: passphrase of an encrypted ``key``.
         **options: passed on to ``httpx2.Client`` (``base_url``, ``timeout``,
-            ``headers``, ``http2``…); ``verify`` is not accepted.
+            ``headers``, ``http2``, ``proxy``…); ``verify``, ``transport`` and
+            ``mounts`` are not accepted: a transport brings its own TLS context, which
+            would silently replace this one (build it with
+            ``verify=client_context(...)`` instead).
 
     Raises:
         TLSConfigError: a CA, certificate or key file is unusable.
         ConfigError: a pin is malformed.
-        TypeError: ``verify`` was passed in ``options``.
+        TypeError: ``verify``, ``transport`` or ``mounts`` was passed in ``options``.
     """
     import httpx2
 
@@ -94,6 +101,87 @@ def _checked(options: dict[str, Any]) -> dict[str, Any]:
     if bad:
         raise TypeError(
             f"secure clients build their own TLS context; do not pass {', '.join(bad)} "
-            "(use ca=, cert=, key=, pins=)"
+            "(use ca=, cert=, key=, pins=; for a transport of your own, give it "
+            "verify=client_context(...))"
         )
     return options
+
+
+# OpenSSL's X509_V_ERR_* codes that mean "no chain to a trusted CA" (rather than a name,
+# a date or a key that is wrong): the fix is on this side, trusting the right CA.
+_UNKNOWN_ISSUER: Final = frozenset({2, 18, 19, 20, 21})
+
+
+@dataclass(frozen=True, slots=True)
+class TLSFailure:
+    """Why a TLS connection failed, in words (from :func:`tls_failure`).
+
+    Attributes:
+        reason: what failed, as OpenSSL names it: ``its certificate is not trusted:
+            unable to get local issuer certificate``, ``its certificate did not verify:
+            certificate has expired``, ``the TLS handshake failed: tlsv1 alert protocol
+            version``…
+        certificate: the server's certificate did not verify (else: the handshake failed).
+        unknown_issuer: it did not verify because no trusted CA issued it (pass the CA),
+            rather than for its name, its dates or its key.
+        hint: what to do about it, in the library's terms.
+    """
+
+    reason: str
+    certificate: bool
+    unknown_issuer: bool
+    hint: str
+
+
+def tls_failure(exc: BaseException) -> TLSFailure | None:
+    """Why ``exc`` (an ``httpx2`` error, or one it wraps) failed in TLS; ``None`` if not TLS.
+
+    httpx2 reports every failed handshake as a ``ConnectError`` (or a ``ReadError`` for
+    an alert after it) whose text is OpenSSL's; the ``ssl`` error it wraps says what
+    failed: a certificate for another host, an expired one, an unknown CA, a protocol
+    version or cipher the two sides do not share.
+    """
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return _certificate_failure(cause)
+        if isinstance(cause, ssl.SSLError) and not isinstance(cause, ssl.SSLEOFError):
+            reason = str(cause.reason or cause.strerror or "").lower().replace("_", " ")
+            return TLSFailure(
+                f"the TLS handshake failed: {reason or type(cause).__name__}",
+                certificate=False,
+                unknown_issuer=False,
+                hint="the server wants a client certificate (mutual TLS): give cert= and key="
+                if reason.endswith("certificate required")
+                else "the server must offer TLS 1.2 or newer with an ECDHE and AEAD cipher "
+                "suite (RFC 9325)",
+            )
+        cause = cause.__cause__ or cause.__context__
+    return None
+
+
+def _certificate_failure(exc: ssl.SSLCertVerificationError) -> TLSFailure:
+    message = str(exc.verify_message or "certificate verify failed").rstrip(".")
+    if exc.verify_code in _UNKNOWN_ISSUER:
+        return TLSFailure(
+            f"its certificate is not trusted: {message}",
+            certificate=True,
+            unknown_issuer=True,
+            hint="trust the CA that issued the server's certificate (ca=)",
+        )
+    return TLSFailure(
+        f"its certificate did not verify: {message}",
+        certificate=True,
+        unknown_issuer=False,
+        hint=_CERTIFICATE_HINTS.get(
+            exc.verify_code, "the server needs a certificate that passes strict X.509 checks"
+        ),
+    )
+
+
+_NAME_HINT: Final = "connect by a name (or address) its certificate holds in its subjectAltName"
+_DATE_HINT: Final = "the server's certificate must be renewed, or a clock is wrong (here or there)"
+# X509_V_ERR_*: 62 host name and 64 IP address mismatch; 9 not yet valid, 10 expired.
+_CERTIFICATE_HINTS: Final = {62: _NAME_HINT, 64: _NAME_HINT, 9: _DATE_HINT, 10: _DATE_HINT}

@@ -261,16 +261,36 @@ class TransitClient:
     def _send(self, method: str, path: str, body: Mapping[str, Any] | None) -> httpx2.Response:
         import httpx2
 
+        from sealbox.tls.client import tls_failure
+
         headers = {"Authorization": f"Bearer {self._token.expose_secret()}"}
         try:
             return self._http().request(method, path, json=body, headers=headers)
-        except httpx2.ConnectError as exc:
-            if "CERTIFICATE_VERIFY_FAILED" in str(exc):
+        except (httpx2.ConnectError, httpx2.ReadError) as exc:
+            # Which check failed (an unknown CA, another host's name, an expired
+            # certificate, a protocol the two sides do not share), not only that one did.
+            tls = tls_failure(exc)
+            if tls is not None and tls.certificate:
                 raise TLSError(
-                    f"cannot verify the certificate of {self.url}",
+                    f"cannot verify the certificate of {self.url}: {tls.reason}",
                     code="server_unverified",
                     hint="trust the CA that issued the service's certificate "
-                    "(ca=, its data folder's tls/ca.crt)",
+                    "(ca=, its data folder's tls/ca.crt)"
+                    if tls.unknown_issuer
+                    else tls.hint,
+                    facts={"url": self.url},
+                ) from None
+            if tls is not None:
+                raise ServiceUnreachableError(
+                    f"cannot connect to {self.url}: {tls.reason}",
+                    code="tls_handshake_failed",
+                    hint=tls.hint,
+                    facts={"url": self.url},
+                ) from None
+            if isinstance(exc, httpx2.ReadError):
+                raise ServiceUnreachableError(
+                    f"the request to {self.url} failed: {type(exc).__name__}",
+                    code="request_failed",
                     facts={"url": self.url},
                 ) from None
             raise ServiceUnreachableError(
