@@ -71,9 +71,11 @@ def test_parse_pin_round_trip(issued):
         ("sha256//" + base64.b64encode(b"x" * 20).decode(), "holds 20 bytes"),
     ],
 )
-def test_parse_pin_errors_are_precise(text, message):
-    with pytest.raises(ConfigError, match=message):
+def test_parse_pin_errors_are_precise_and_share_one_code(text, message):
+    with pytest.raises(ConfigError, match=message) as caught:
         parse_pin(text)
+    # One code for every malformed pin (bad base64 and a wrong length were bad_config).
+    assert caught.value.code == "bad_pin"
 
 
 def test_parse_pin_rejects_non_strings():

@@ -114,10 +114,16 @@ def parse_pin(text: str) -> bytes:
     try:
         digest = base64.b64decode(value.removeprefix(PIN_PREFIX), validate=True)
     except (binascii.Error, ValueError):
-        raise ConfigError(f"pin {text!r} is not valid base64") from None
+        raise ConfigError(
+            f"pin {text!r} is not valid base64",
+            hint="compute pins with spki_pin() (SPKI SHA-256, base64)",
+            code="bad_pin",
+        ) from None
     if len(digest) != _DIGEST_SIZE:
         raise ConfigError(
-            f"pin {text!r} holds {len(digest)} bytes; a SHA-256 pin holds {_DIGEST_SIZE}"
+            f"pin {text!r} holds {len(digest)} bytes; a SHA-256 pin holds {_DIGEST_SIZE}",
+            hint="compute pins with spki_pin() (SPKI SHA-256, base64)",
+            code="bad_pin",
         )
     return digest
 
