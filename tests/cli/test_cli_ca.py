@@ -592,6 +592,8 @@ def test_pin_of_a_server_reached_by_address_under_its_certificate_name(ca_dir, t
         empty = cli(["ca", "pin", target, *ca_args, "--servername", " "])
     assert by_address.code == 1
     assert "certificate verification failed" in by_address.stderr
+    # Another CA would not help: the hint names the option that does.
+    assert "--servername" in by_address.stderr and "--ca" not in by_address.stderr
     assert by_name.code == 0, by_name.stderr
     assert by_name.out.strip() == expected
     assert "api.internal" in sni  # sent as SNI, not only checked

@@ -64,6 +64,10 @@ HINTS: dict[str, str] = {
     "a renewed certificate",
     "peer_unverified": "pass the CA that issued it (--ca), or --no-verify to read an "
     "unverified key",
+    "peer_unverified:name": "give the name its certificate holds (--servername), or "
+    "--no-verify to read an unverified key",
+    "peer_unverified:dates": "the server's certificate must be renewed, or a clock is wrong; "
+    "--no-verify reads an unverified key",
     "ca_certificate_as_leaf": "issue a leaf certificate ('sealbox ca issue ...') and use "
     "it with its key",
     "not_a_server_certificate": "issue one with 'sealbox ca issue server'",
@@ -87,7 +91,8 @@ HINTS: dict[str, str] = {
 
 def hint_for(exc: SealboxError) -> str | None:
     """The hint to print for ``exc``: the table's entry for its code, else its own."""
-    template = HINTS.get(exc.code)
+    # An entry for the code and the check that failed ("peer_unverified:name") first.
+    template = HINTS.get(f"{exc.code}:{exc.facts.get('failed')}") or HINTS.get(exc.code)
     if template is None:
         return exc.hint
     try:

@@ -302,15 +302,45 @@ def fetch_certificate(
     except ssl.SSLCertVerificationError as exc:
         raise TLSError(
             f"{host}:{port}: certificate verification failed: {exc.verify_message}",
-            hint="pass the CA that issued it, or verify=False to read an unverified key",
+            hint=_UNVERIFIED_HINTS.get(
+                exc.verify_code,
+                "pass the CA that issued it, or verify=False to read an unverified key",
+            ),
             code="peer_unverified",
+            facts={"failed": _FAILED_CHECK.get(exc.verify_code, "issuer")},
         ) from None
     except (OSError, ssl.SSLError) as exc:
-        reason = getattr(exc, "reason", None) or exc.strerror or type(exc).__name__
-        raise TLSError(f"cannot fetch the certificate of {host}:{port}: {reason}") from None
+        from sealbox.tls.client import tls_failure
+
+        # OpenSSL's alert names (SSLV3_ALERT_HANDSHAKE_FAILURE) in words, where it is TLS.
+        failure = tls_failure(exc)
+        reason = (
+            failure.reason
+            if failure is not None
+            else getattr(exc, "reason", None) or exc.strerror or type(exc).__name__
+        )
+        raise TLSError(
+            f"cannot fetch the certificate of {host}:{port}: {reason}",
+            hint=failure.hint if failure is not None else None,
+        ) from None
     if der is None:  # pragma: no cover - a TLS server always sends a certificate here
         raise TLSError(f"{host}:{port} sent no certificate")
     return x509.load_der_x509_certificate(der)
+
+
+# X509_V_ERR_*: 62 host name and 64 IP address mismatch, 9 not yet valid, 10 expired:
+# no other CA fixes these.
+_NAME_HINT: Final = (
+    "give the name its certificate holds (server_name=, --servername), or verify=False "
+    "to read an unverified key"
+)
+_DATE_HINT: Final = (
+    "the server's certificate must be renewed, or a clock is wrong; verify=False reads "
+    "an unverified key"
+)
+_UNVERIFIED_HINTS: Final = {62: _NAME_HINT, 64: _NAME_HINT, 9: _DATE_HINT, 10: _DATE_HINT}
+# The check that failed, as the error's facts say it (the CLI's hint follows it).
+_FAILED_CHECK: Final = {62: "name", 64: "name", 9: "dates", 10: "dates"}
 
 
 def _check_host_name(text: str, host: str, port: int) -> None:
