@@ -85,6 +85,15 @@ def test_text_form(cipher) -> None:
         cipher.decrypt(text[:-1] + "!", b"t")
 
 
+def test_text_with_a_lone_surrogate_is_bad_value_quoting_nothing_of_it(cipher) -> None:
+    """As Keyring.seal_text: UnicodeEncodeError would quote the character, a piece of
+    the value being encrypted."""
+    with pytest.raises(ConfigError, match="lone surrogate") as info:
+        cipher.encrypt_text("pin 4071\udcff")
+    assert info.value.code == "bad_value"
+    assert "udcff" not in str(info.value) and "4071" not in str(info.value)
+
+
 def test_every_altered_byte_is_refused(cipher) -> None:
     env = cipher.encrypt(b"short", b"ad")
     for i in range(len(env)):
@@ -230,6 +239,41 @@ def test_age_provider_round_trip_and_recipient_change() -> None:
         EnvelopeCipher(AgeProvider(identities=[bob])).decrypt(env, b"ad")
 
 
+def test_rotating_age_identities_decrypts_and_rewraps_through_decrypt_with() -> None:
+    """Every age provider handles every age envelope: one whose identities do not open it
+    must let the next provider try, or the migration decrypt_with is for cannot happen."""
+    old, new = age.X25519Identity.generate(), age.X25519Identity.generate()
+    env = EnvelopeCipher(AgeProvider([old.recipient()], [old])).encrypt(DATA, b"ad")
+    cipher = EnvelopeCipher(
+        AgeProvider([new.recipient()], [new]), decrypt_with=[AgeProvider(identities=[old])]
+    )
+    assert cipher.decrypt(env, b"ad") == DATA
+    assert cipher.decryptor(io.BytesIO(env), b"ad").read() == DATA
+    assert cipher.needs_rewrap(env)
+    moved = cipher.rewrap(env)
+    assert not cipher.needs_rewrap(moved) and data_of(moved) == data_of(env)
+    assert EnvelopeCipher(AgeProvider(identities=[new])).decrypt(moved, b"ad") == DATA
+    # Still one answer when nobody opens it, and other associated data still fails.
+    stranger = EnvelopeCipher(
+        AgeProvider(identities=[new]), decrypt_with=[AgeProvider(identities=[new])]
+    )
+    with pytest.raises(NoIdentityMatchError):
+        stranger.decrypt(env, b"ad")
+    with pytest.raises(DecryptionError):
+        cipher.decrypt(env, b"other")
+
+
+def test_two_keyrings_naming_the_same_key_id_each_get_their_turn(ring) -> None:
+    """A restored copy of a keyring beside the live one: the first that opens it wins."""
+    env = EnvelopeCipher(KeyringProvider(ring)).encrypt(DATA)
+    twin = Keyring.from_unencrypted(ring.serialize_unencrypted())
+    twin.rotate()
+    twin.disable(ring.primary_id)
+    cipher = EnvelopeCipher(KeyringProvider(twin), decrypt_with=[KeyringProvider(ring)])
+    assert cipher.decrypt(env) == DATA
+    assert cipher.decrypt(cipher.rewrap(env)) == DATA
+
+
 def test_age_provider_configuration() -> None:
     me = age.X25519Identity.generate()
     with pytest.raises(ConfigError, match="needs recipients, identities or both"):
@@ -304,6 +348,36 @@ def test_stream_reader_refuses_before_reading(cipher) -> None:
         cipher.decryptor(src, b"b")
     # Only the header was looked at: a wrong associated data fails at the unwrap.
     assert src.tell() <= inspect(out.getvalue()).header_size + 70000
+
+
+_REFUSED_READERS = """
+import gc, io
+from sealbox.keysets.envelope import EnvelopeCipher, KeyringProvider
+from sealbox.keysets.keyring import Keyring
+cipher = EnvelopeCipher(KeyringProvider(Keyring.generate()))
+for refused in (b"not an envelope", cipher.encrypt(b"x", b"a")):
+    try:
+        cipher.decryptor(io.BytesIO(refused), b"b")
+    except Exception as exc:
+        print(type(exc).__name__)
+    gc.collect()
+"""
+
+
+def test_a_reader_refused_at_its_start_is_collected_without_an_error() -> None:
+    """The half-made reader is closed when collected: its close must not fail on what was
+    never set (Python prints that on stderr in development mode, -X dev)."""
+    import subprocess
+    import sys
+
+    run = subprocess.run(
+        [sys.executable, "-X", "dev", "-c", _REFUSED_READERS],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert run.stdout.split() == ["FormatError", "DecryptionError"]
+    assert run.stderr == ""
 
 
 def test_stream_truncated_or_altered(cipher) -> None:

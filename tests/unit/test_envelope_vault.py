@@ -209,6 +209,26 @@ def test_migration_from_a_keyring_to_vault(server, vault_ca_file) -> None:
     assert EnvelopeCipher(provider(server, vault_ca_file)).decrypt(moved, b"ad") == PLAINTEXT
 
 
+def test_migration_between_two_mounts_holding_the_same_key_name(server, vault_ca_file) -> None:
+    """The header names the key, not its mount: the old mount's provider must get its turn
+    when the new one cannot decrypt."""
+    server.vault.transit_mounts.add(("", "transit-eu"))
+    server.vault.transit_key("app", mount="transit-eu")
+    old_mount = provider(server, vault_ca_file)
+    old = EnvelopeCipher(old_mount).encrypt(PLAINTEXT, b"ad")
+    cipher = EnvelopeCipher(
+        provider(server, vault_ca_file, mount="transit-eu"), decrypt_with=[old_mount]
+    )
+    assert cipher.decrypt(old, b"ad") == PLAINTEXT
+    moved = cipher.rewrap(old)
+    assert (
+        EnvelopeCipher(provider(server, vault_ca_file, mount="transit-eu")).decrypt(moved, b"ad")
+        == PLAINTEXT
+    )
+    with pytest.raises(DecryptionError):
+        EnvelopeCipher(old_mount).decrypt(moved, b"ad")
+
+
 def test_version_cache(server, vault_ca_file) -> None:
     p = provider(server, vault_ca_file, version_cache_seconds=3600)
     assert p.latest_version() == 1

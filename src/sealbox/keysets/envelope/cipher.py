@@ -32,11 +32,8 @@ Example::
 
 from __future__ import annotations
 
-import base64
-import binascii
 import io
 import os
-import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,12 +66,15 @@ from sealbox.keysets.envelope.format import (
     MODE_STREAM,
     EnvelopeHeader,
     WrappedKey,
+    envelope_bytes,
+    envelope_text,
     join_key_blob,
     parse_header,
     sealed_associated_data,
     split_key_blob,
 )
 from sealbox.keysets.envelope.providers import KeyProvider
+from sealbox.keysets.fields import value_bytes
 
 __all__ = ["EnvelopeCipher", "EnvelopeInfo", "EnvelopeReader", "EnvelopeWriter", "inspect"]
 
@@ -85,7 +85,7 @@ MAX_SEALED_SIZE: Final = 2**31 - 1
 # The longest possible header: magic, mode, two names, version, wrapped key.
 MAX_HEADER_SIZE: Final = 4 + 1 + 1 + 255 + 1 + 255 + 4 + 2 + MAX_WRAPPED
 _PARALLEL_FROM: Final = 4 * 1024 * 1024
-_TEXT: Final = re.compile(r"[A-Za-z0-9_-]*")
+_REWRAP_ATTEMPTS: Final = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +127,7 @@ def inspect(envelope: bytes | bytearray | memoryview | str) -> EnvelopeInfo:
     Raises:
         FormatError: not an envelope, or a malformed header.
     """
-    header, size = parse_header(_raw(envelope))
+    header, size = parse_header(envelope_bytes(envelope))
     w = header.wrapped
     return EnvelopeInfo(
         mode=header.mode_name,
@@ -146,8 +146,8 @@ class EnvelopeCipher:
         provider: wraps the data keys of new envelopes, and is what
             :meth:`rewrap` moves envelopes to.
         decrypt_with: more providers, for envelopes wrapped elsewhere (an old
-            keyring, another Vault key) during a migration. An envelope is
-            opened by the first provider that :meth:`~KeyProvider.handles` it.
+            keyring, another Vault key) during a migration. The providers that
+            :meth:`~KeyProvider.handles` an envelope try it in turn until one opens it.
 
     The cipher holds no state of its own and is safe to share between threads
     when its providers are.
@@ -193,10 +193,14 @@ class EnvelopeCipher:
         """:meth:`encrypt` returning the text form (URL-safe base64, no padding).
 
         A ``str`` value is encoded as UTF-8.
+
+        Raises:
+            ConfigError: code ``bad_value``, a ``str`` holding a lone surrogate (no
+                UTF-8 form); the message quotes nothing of it.
         """
         if isinstance(data, str):
-            data = data.encode()
-        return _text(self.encrypt(data, associated_data))
+            data = value_bytes(data, "the value to encrypt")
+        return envelope_text(self.encrypt(data, associated_data))
 
     def decrypt(
         self, envelope: bytes | bytearray | memoryview | str, associated_data: bytes = b""
@@ -212,7 +216,7 @@ class EnvelopeCipher:
                 ``min_decryption_version``).
             KeyProviderError: the provider failed.
         """
-        raw = _raw(envelope)
+        raw = envelope_bytes(envelope)
         header, offset = parse_header(raw)
         data_key = self._unwrap(header, associated_data)
         body = memoryview(raw)[offset:]
@@ -254,11 +258,11 @@ class EnvelopeCipher:
         Raises:
             as :meth:`decrypt`, except that the data is not read.
         """
-        raw = _raw(envelope)
+        raw = envelope_bytes(envelope)
         header, offset = parse_header(raw)
         new = EnvelopeHeader(header.mode, self._rewrapped(header.wrapped)).to_bytes()
         out = new + bytes(memoryview(raw)[offset:])
-        return _text(out) if isinstance(envelope, str) else out
+        return envelope_text(out) if isinstance(envelope, str) else out
 
     def needs_rewrap(self, envelope: bytes | bytearray | memoryview | str) -> bool:
         """Whether the envelope is not yet under ``provider``'s newest key.
@@ -267,7 +271,7 @@ class EnvelopeCipher:
             FormatError: not an envelope.
             KeyProviderError: the provider could not tell (Vault unreachable).
         """
-        header, _ = parse_header(_raw(envelope))
+        header, _ = parse_header(envelope_bytes(envelope))
         w = header.wrapped
         return not (self.provider.handles(w) and self.provider.is_current(w))
 
@@ -400,10 +404,18 @@ class EnvelopeCipher:
 
     # -- internals ------------------------------------------------------------------
 
-    def _provider_for(self, wrapped: WrappedKey) -> KeyProvider:
-        for provider in self._providers:
+    def _unwrap_blob(self, wrapped: WrappedKey, providers: Sequence[KeyProvider]) -> bytes:
+        # Several may handle one envelope (any age provider with identities, one Transit
+        # key name on two mounts): one that cannot open it must not hide one that can.
+        error: DecryptionError | None = None
+        for provider in providers:
             if provider.handles(wrapped):
-                return provider
+                try:
+                    return provider.unwrap(wrapped)
+                except DecryptionError as exc:  # NoIdentityMatchError too
+                    error = error or exc
+        if error is not None:
+            raise error
         raise KeyNotFoundError(
             f"no key-encryption provider given can unwrap {wrapped.provider} key "
             f"{wrapped.key_id!r}",
@@ -411,13 +423,18 @@ class EnvelopeCipher:
         )
 
     def _unwrap(self, header: EnvelopeHeader, associated_data: bytes) -> bytes:
-        blob = self._provider_for(header.wrapped).unwrap(header.wrapped)
+        blob = self._unwrap_blob(header.wrapped, self._providers)
         return split_key_blob(blob, header.mode, associated_data)
 
     def _rewrapped(self, wrapped: WrappedKey) -> WrappedKey:
+        others = self._providers[1:]
         if self.provider.handles(wrapped):
-            return self.provider.rewrap(wrapped)
-        return self.provider.wrap(self._provider_for(wrapped).unwrap(wrapped))
+            try:
+                return self.provider.rewrap(wrapped)
+            except DecryptionError:
+                if not any(p.handles(wrapped) for p in others):
+                    raise
+        return self.provider.wrap(self._unwrap_blob(wrapped, others))
 
 
 class EnvelopeWriter:
@@ -504,10 +521,11 @@ class EnvelopeReader(io.RawIOBase):
         parallel: bool | None = None,
     ) -> None:
         super().__init__()
+        # Set first: a reader refused below is still closed when it is collected.
+        self._payload: PayloadReader | io.BytesIO = io.BytesIO()
         source = src if isinstance(src, Source) else Source(src)
         self.header, _ = _read_header(source)
         data_key = cipher._unwrap(self.header, associated_data)
-        self._payload: PayloadReader | io.BytesIO
         if self.header.mode == MODE_STREAM:
             self._payload = _payload_reader(source, data_key, parallel)
             return
@@ -567,22 +585,3 @@ def _read_header(source: Source) -> tuple[EnvelopeHeader, int]:
     header, size = parse_header(source.peek(MAX_HEADER_SIZE))
     source.read(size)
     return header, size
-
-
-def _raw(envelope: bytes | bytearray | memoryview | str) -> bytes | bytearray | memoryview:
-    if not isinstance(envelope, str):
-        return envelope
-    text = envelope.strip()
-    if not _TEXT.fullmatch(text) or len(text) % 4 == 1:
-        raise FormatError("not a sealbox envelope: the text is not URL-safe base64")
-    try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (binascii.Error, ValueError):  # pragma: no cover - excluded by the checks above
-        raise FormatError("not a sealbox envelope: the text is not URL-safe base64") from None
-
-
-def _text(envelope: bytes) -> str:
-    return base64.urlsafe_b64encode(envelope).rstrip(b"=").decode("ascii")
-
-
-_REWRAP_ATTEMPTS: Final = 5

@@ -40,6 +40,8 @@ they are.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
 import hashlib
 import hmac
@@ -56,6 +58,8 @@ __all__ = [
     "EnvelopeHeader",
     "WrappedKey",
     "binding",
+    "envelope_bytes",
+    "envelope_text",
     "join_key_blob",
     "parse_header",
     "split_key_blob",
@@ -74,6 +78,7 @@ MAX_VERSION: Final = 0xFFFFFFFF
 _FIXED: Final = len(MAGIC) + 2
 _PROVIDER: Final = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
 _KEY_ID: Final = re.compile(r"[\x21-\x7e]{1,255}")
+_TEXT: Final = re.compile(r"[A-Za-z0-9_-]*")
 
 
 @functools.lru_cache(maxsize=256)
@@ -240,3 +245,23 @@ def split_key_blob(blob: bytes, mode: int, associated_data: bytes) -> bytes:
 def sealed_associated_data(associated_data: bytes) -> bytes:
     """The AES-256-GCM associated data of a sealed envelope's data."""
     return MAGIC + bytes((MODE_SEALED,)) + associated_data
+
+
+def envelope_bytes(
+    envelope: bytes | bytearray | memoryview | str,
+) -> bytes | bytearray | memoryview:
+    """The binary form of an envelope given in either form (text: URL-safe base64)."""
+    if not isinstance(envelope, str):
+        return envelope
+    text = envelope.strip()
+    if not _TEXT.fullmatch(text) or len(text) % 4 == 1:
+        raise FormatError("not a sealbox envelope: the text is not URL-safe base64")
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):  # pragma: no cover - excluded by the checks above
+        raise FormatError("not a sealbox envelope: the text is not URL-safe base64") from None
+
+
+def envelope_text(envelope: bytes) -> str:
+    """The text form of an envelope: URL-safe base64 without padding."""
+    return base64.urlsafe_b64encode(envelope).rstrip(b"=").decode("ascii")
