@@ -415,3 +415,20 @@ def test_create_that_loses_a_race_to_another_creator_says_so_with_the_hint(
         "sealbox: hint: choose another name, or use --force to replace it and lose its keys",
     ]
     assert path.read_bytes() == b"the other writer's keyring"
+
+
+def test_create_to_recipients_refuses_a_passphrase_file_it_would_not_use(
+    cli, tmp_path: Path
+) -> None:
+    # Sealed to the recipient, the keyring took no passphrase: the file given was dropped
+    # without a word, and its owner believed the keyring opened with it.
+    from sealbox import age
+
+    passphrase = tmp_path / "pass"
+    passphrase.write_text(PASS)
+    recipient = str(age.X25519Identity.generate().recipient())
+    path = tmp_path / "app.keyring"
+    r = cli(["keyring", "create", path, "-r", recipient, "--passphrase-file", passphrase])
+    assert r.code == 2
+    assert "--passphrase-file cannot be combined with -r or -R" in r.stderr
+    assert not path.exists()

@@ -134,6 +134,10 @@ def create(  # noqa: PLR0917 - click passes every option positionally
     passphrase_file: Path | None,
 ) -> None:
     """Create a new keyring in FILE with one fresh key."""
+    if passphrase_file is not None and (recipients or recipient_files):
+        # A keyring sealed to recipients takes no passphrase: one given was meant for
+        # something, and would be dropped without a word.
+        raise click.UsageError("--passphrase-file cannot be combined with -r or -R")
     # Even with --force: the new keyring would be sealed under a passphrase (or to
     # recipients) whose only copy it replaced.
     read = [(path, "recipients file") for path in recipient_files]
