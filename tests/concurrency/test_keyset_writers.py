@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from sealbox.jwt import SigningKeySet
@@ -21,9 +22,14 @@ def test_eight_concurrent_keyset_rotations_keep_every_key(tmp_path: Path) -> Non
     assert len(keys) == 1 + WRITERS
     assert [k.state for k in keys].count("active") == 1
     assert [k.state for k in keys].count("decrypt-only") == WRITERS
+    # Each writer names the key it added: as the new signing key, or, when another writer
+    # saved a newer one meanwhile, as an added key that verifies.
     announced = {
-        line.split("new signing key ")[1].split()[0] for r in results for line in r.out.splitlines()
+        re.search(r"(?:new signing key|added key) (\S+)", line)[1]  # type: ignore[index]
+        for r in results
+        for line in r.out.splitlines()
     }
+    assert len(announced) == WRITERS
     assert announced <= {k.kid for k in keys}
 
 
