@@ -182,3 +182,59 @@ def test_by_default_a_moved_log_is_noticed_after_a_millisecond(tmp_path: Path) -
     log.record("e", outcome="success", user="two")
     log.close()
     assert json.loads(path.read_text())["user"] == "two"
+
+
+@pytest.mark.parametrize(
+    "user",
+    [
+        "a\x9b2J\x9b31mred",  # C1 CSI: an ANSI escape for terminals that take 8-bit controls
+        "a\x1b]8;;x\x07b\x90c\x9dd",  # 7-bit escapes (JSON escapes them) and other C1 controls
+        "admin\u202e\u2066deliated\u2069\u200f\u061c",  # bidi controls: a line shown reordered
+        "half \ud800 a surrogate \udcff",  # a lone surrogate, as surrogateescape makes
+    ],
+)
+def test_terminal_and_bidi_controls_and_lone_surrogates_are_escaped(
+    tmp_path: Path, user: str
+) -> None:
+    log = AuditLog(tmp_path / "audit.log")
+    log.record("login", outcome="failure", user=user, address="127.0.0.1")
+    log.close()
+    raw = (tmp_path / "audit.log").read_bytes()
+    text = raw.decode("utf-8")  # valid UTF-8, whatever the value held
+    assert not re.search(
+        "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]", text[:-1]
+    )
+    assert text.endswith("\n") and text.count("\n") == 1
+    assert json.loads(text)["user"] == user
+
+
+def test_a_torn_last_line_is_ended_before_the_next_record(tmp_path: Path) -> None:
+    # What a writer killed in the middle of a long record (or a power cut) leaves behind:
+    # the next record must not be glued to it, or readers lose that record too.
+    path = tmp_path / "audit.log"
+    whole = '{"time": "2026-01-01T00:00:00.000000Z", "event": "a", "outcome": "success"}\n'
+    path.write_text(whole + '{"time": "2026-01-01T00:00:01.000000Z", "event": "lo')
+    path.chmod(0o600)
+    log = AuditLog(path)
+    log.record("login", outcome="success", user="after")
+    log.close()
+    lines = path.read_text().splitlines()
+    assert len(lines) == 3
+    assert json.loads(lines[0])["event"] == "a"
+    assert json.loads(lines[2])["user"] == "after"
+    # Whole files are left as they are: no empty line is added.
+    log = AuditLog(path)
+    log.record("login", outcome="success", user="again")
+    log.close()
+    assert len(path.read_text().splitlines()) == 4
+
+
+def test_a_log_torn_after_a_rotation_check_is_ended_when_reopened(tmp_path: Path) -> None:
+    path = tmp_path / "audit.log"
+    log = AuditLog(path, rotation_check=0)
+    log.record("e", outcome="success", user="one")
+    path.rename(tmp_path / "audit.log.1")
+    path.write_text('{"torn": ')  # another writer's half record in the new file
+    log.record("e", outcome="success", user="two")
+    log.close()
+    assert json.loads(path.read_text().splitlines()[1])["user"] == "two"

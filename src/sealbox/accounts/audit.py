@@ -13,13 +13,17 @@ turn ``password_change`` into something no reader looks for, nor break the JSON.
 Each record is one ``write()`` to a file opened with ``O_APPEND``, so lines from
 several workers never interleave, and a record costs a few microseconds (no
 logging machinery: transit writes one per operation). Every record is one line for
-any reader: JSON escapes control characters, and the line separators U+0085,
-U+2028 and U+2029 (which ``str.splitlines()`` and JavaScript split on) are escaped too.
+any reader, and shows as written: JSON escapes the C0 controls, and the C1 controls
+(U+0085, which ``str.splitlines()`` splits on; U+009B, a terminal's CSI), the line
+separators U+2028 and U+2029, the bidi controls and lone surrogates are escaped too.
 
 **Fail-closed**, as Vault's audit devices: a record that cannot be written (a full
 disk, an I/O error) raises :class:`AuditUnavailableError`, the request that needed it
 is refused (503 ``audit_unavailable``), and the failure is logged on stderr. The
 service refuses to start with a log it cannot open.
+
+**A torn last line** (a writer killed in the middle of a long record, a power cut) is
+ended with a newline when the file is opened, so the next record is a line of its own.
 
 **Rotation.** The file is reopened when it was moved away or replaced (logrotate's
 ``create``; checked before a record at most once a millisecond, one ``stat``: records
@@ -35,6 +39,7 @@ import errno
 import json
 import logging
 import os
+import re
 import threading
 import time
 from datetime import UTC, datetime
@@ -48,8 +53,19 @@ __all__ = ["AuditLog", "AuditUnavailableError"]
 
 log = logging.getLogger("sealbox.accounts")
 
-# JSON escapes C0 controls; these three are line breaks too for str.splitlines and others.
-_LINE_SEPARATORS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+# JSON escapes C0 controls only. Escaped here too, as JSON allows: the C1 controls (U+0085
+# is a line break for str.splitlines; U+009B is CSI, an ANSI escape to terminals that take
+# 8-bit controls), the line separators U+2028 and U+2029, the bidi controls (a viewer
+# would show the record's text reordered) and lone surrogates (no UTF-8 can hold them).
+_UNSAFE = re.compile(
+    "[\x80-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
+
+
+def _escaped(match: re.Match[str]) -> str:
+    return f"\\u{ord(match[0]):04x}"
+
+
 #: How long, in seconds, the file may go unchecked for a move (the ``stat`` before a record).
 ROTATION_CHECK_SECONDS = 0.001
 
@@ -126,7 +142,31 @@ class AuditLog:
             ) from None
         st = os.fstat(fd)
         self._identity = (st.st_dev, st.st_ino)
+        if st.st_size:
+            self._end_torn_line(fd)
         return fd
+
+    def _end_torn_line(self, fd: int) -> None:
+        """End a last line that lacks its newline (a writer killed in the middle of a long
+        record, a power cut): the next record would be glued to it, and lost to readers.
+
+        Best effort, at each open only (the service checks the file before its workers
+        start): the file descriptor appends and cannot read, so the path is read.
+        """
+        assert self.path is not None
+        try:
+            rfd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return
+        try:
+            st = os.fstat(rfd)
+            same = (st.st_dev, st.st_ino) == self._identity
+            if same and st.st_size and os.pread(rfd, 1, st.st_size - 1) != b"\n":
+                os.write(fd, b"\n")
+        except OSError:
+            pass  # the first record then says whether the file takes writes
+        finally:
+            os.close(rfd)
 
     def reopen(self) -> None:
         """Close the file and open it again at its path (after a rotation; on SIGHUP)."""
@@ -191,7 +231,7 @@ class AuditLog:
             + (f', "detail": {_json_value(detail)}}}' if detail else "}")
         )
         if not text.isascii():
-            text = text.translate(_LINE_SEPARATORS)
+            text = _UNSAFE.sub(_escaped, text)
         data = (text + "\n").encode()
         problem = None
         with self._lock:
