@@ -84,3 +84,27 @@ def test_a_database_url_sealbox_cannot_use_is_a_clear_error(
     )
     assert "canary-db-pw-3c1" not in r.stderr + r.out
     assert "unexpected" not in r.stderr
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("postgresql://app:canary-db-pw-3c1@127.0.0.1:5432/x?foo=bar", "asyncpg takes no"),
+        ("postgresql://app:canary-db-pw-3c1@127.0.0.1:70000/x", "not in 1-65535"),
+        ("postgresql://app:canary-db-pw-3c1@[::1/x", "ValueError"),
+        ("postgresql://app:canary-db-pw-3c1@127.0.0.1/x?timeout=soon", "'timeout' is not"),
+    ],
+)
+def test_a_postgresql_url_asyncpg_cannot_take_is_a_clear_error_not_an_internal_one(
+    cli, tmp_path: Path, url: str, why: str
+) -> None:
+    r = _users_list(cli, tmp_path, url)
+    assert r.code == 1
+    assert r.stderr.startswith("sealbox: error: the database URL ")
+    assert why in r.stderr.splitlines()[0]
+    assert r.stderr.endswith(
+        "sealbox: hint: set SEALBOX_DATABASE_URL to postgresql+asyncpg://USER@HOST/DATABASE, "
+        "or leave it unset for the data folder's SQLite database\n"
+    )
+    assert "canary-db-pw-3c1" not in r.stderr + r.out
+    assert "unexpected" not in r.stderr

@@ -87,7 +87,9 @@ def test_an_audit_log_that_cannot_be_opened_stops_the_start(tmp_path: Path, cli)
         env={"SEALBOX_AUDIT_LOG": str(tmp_path)},  # a folder, not a file
     )
     assert r.code == 1
-    assert r.stderr.startswith(f"sealbox: error: cannot open the audit log {tmp_path}")
+    assert r.stderr.startswith(
+        f"sealbox: error: the audit log {tmp_path} (SEALBOX_AUDIT_LOG) is a folder, not a file"
+    )
 
 
 def test_a_full_disk_under_the_audit_log_refuses_requests_and_recovers(

@@ -4,6 +4,7 @@ the failure leaves nothing behind that outlives the event loop."""
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from pathlib import Path
 
@@ -92,3 +93,15 @@ def test_a_password_given_in_the_url_query_is_not_shown_when_the_url_is_refused(
         make_engine("mysql://u@db/app?password=canary-db-query-password-51f0")
     assert caught.value.code == "database_url_invalid"
     assert "canary-db-query-password-51f0" not in str(caught.value)
+
+
+def test_an_sqlite_file_made_for_a_given_url_is_its_owners_alone(tmp_path: Path) -> None:
+    # It holds password hashes and sealed keys, as the data folder's sealbox.db (0600).
+    before = os.umask(0o022)
+    try:
+        asyncio.run(_migrate(f"sqlite+aiosqlite:///{tmp_path / 'given.db'}"))
+    finally:
+        os.umask(before)
+    made = [p for p in tmp_path.iterdir() if p.name.startswith("given.db")]
+    assert made
+    assert {p.name: oct(p.stat().st_mode & 0o777) for p in made} == {p.name: "0o600" for p in made}

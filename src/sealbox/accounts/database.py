@@ -14,6 +14,7 @@ database another one made.
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import AsyncIterator
 from pathlib import Path
 from types import MappingProxyType
@@ -64,7 +65,7 @@ def async_url(url: str) -> str:
     URL as it is."""
     try:
         parsed = make_url(url)
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         return url  # not a URL: make_engine refuses it
     changed = parsed
     driver = _ASYNC_DRIVERS.get(parsed.drivername)
@@ -94,9 +95,18 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     else:
         kwargs.setdefault("pool_pre_ping", True)
     try:
-        engine = create_async_engine(url, **kwargs)
-    except (ArgumentError, ImportError, InvalidRequestError) as exc:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError) as exc:
         raise _invalid_url(url, exc) from None
+    if parsed.drivername == "postgresql+asyncpg":
+        parsed, options = _asyncpg_options(parsed)
+        kwargs["connect_args"] = {**options, **kwargs.get("connect_args", {})}
+        url = parsed.render_as_string(hide_password=False)
+    try:
+        engine = create_async_engine(url, **kwargs)
+    except (ArgumentError, ImportError, InvalidRequestError, ValueError) as exc:
+        raise _invalid_url(url, exc) from None
+    _check_ports(engine)
     if url.startswith("sqlite"):
 
         @event.listens_for(engine.sync_engine, "connect")
@@ -113,23 +123,121 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     return engine
 
 
-def _invalid_url(url: str, exc: Exception) -> ConfigError:
+def _invalid_url(
+    url: str | URL, exc: Exception | str, *, hide: frozenset[str] = frozenset(), **facts: str
+) -> ConfigError:
+    """``database_url_invalid`` for ``url``, refused for ``exc`` (or the reason given);
+    the values of the query parameters ``hide`` are not shown either."""
     try:
-        shown = repr(shown_url(make_url(url)))
-    except ArgumentError:
+        shown = repr(shown_url(make_url(url), hide=hide))
+    except (ArgumentError, ValueError):
         shown = "(not shown: it may hold a password)"  # unparsed, so nothing to mask
+    why = exc if isinstance(exc, str) else type(exc).__name__
     return ConfigError(
-        f"the database URL {shown} is not one sealbox can open ({type(exc).__name__})",
+        f"the database URL {shown} is not one sealbox can open ({why})",
         hint="give postgresql+asyncpg://USER@HOST/DATABASE or sqlite+aiosqlite:///FILE",
         code="database_url_invalid",
+        facts=facts,
     )
 
 
-def shown_url(url: URL) -> str:
+# What asyncpg.connect takes from a URL's query (SQLAlchemy passes the query to it as
+# keyword arguments): text as it is, numbers and flags read here, since asyncpg compares
+# them to numbers and takes any text ("false" too) as true. prepared_statement_cache_size
+# is SQLAlchemy's own; connect_timeout is libpq's name of asyncpg's timeout.
+_ASYNCPG_TEXT: Final = frozenset(
+    {
+        "host",
+        "port",
+        "user",
+        "password",
+        "passfile",
+        "service",
+        "servicefile",
+        "database",
+        "ssl",
+        "target_session_attrs",
+        "krbsrvname",
+        "gsslib",
+    }
+)
+_POSITIVE: Final = "a number of seconds above 0"
+_COUNT: Final = "a whole number, 0 or more"
+_ASYNCPG_NUMBERS: Final = MappingProxyType(
+    {
+        "timeout": ("timeout", float, _POSITIVE),
+        "connect_timeout": ("timeout", float, _POSITIVE),
+        "command_timeout": ("command_timeout", float, _POSITIVE),
+        "statement_cache_size": ("statement_cache_size", int, _COUNT),
+        "max_cached_statement_lifetime": ("max_cached_statement_lifetime", int, _COUNT),
+        "max_cacheable_statement_size": ("max_cacheable_statement_size", int, _COUNT),
+        "prepared_statement_cache_size": ("prepared_statement_cache_size", int, _COUNT),
+    }
+)
+_FLAGS: Final = MappingProxyType(
+    {"true": True, "1": True, "yes": True, "on": True}
+    | {"false": False, "0": False, "no": False, "off": False}
+)
+
+
+def _asyncpg_options(url: URL) -> tuple[URL, dict[str, Any]]:
+    """``url`` without its numbers and flags, and those as asyncpg takes them.
+
+    Raises:
+        ConfigError: ``database_url_invalid``, naming a parameter asyncpg does not take,
+            one given twice, or a value that cannot be read.
+    """
+    options: dict[str, Any] = {}
+    for name, value in url.query.items():
+        if name not in _ASYNCPG_TEXT and name not in _ASYNCPG_NUMBERS and name != "direct_tls":
+            raise _invalid_url(
+                url,
+                f"asyncpg takes no parameter {name!r}",
+                hide=frozenset({name}),
+                parameter=name,
+            )
+        if not isinstance(value, str) and name != "host":  # several hosts are allowed
+            raise _invalid_url(url, f"the parameter {name!r} is given twice", parameter=name)
+        if name == "direct_tls":
+            options[name] = _FLAGS.get(str(value).lower())
+            if options[name] is None:
+                raise _invalid_url(
+                    url, f"the parameter {name!r} is not true or false", parameter=name
+                )
+        elif name in _ASYNCPG_NUMBERS:
+            option, kind, wanted = _ASYNCPG_NUMBERS[name]
+            options[option] = _number(url, name, str(value), kind, wanted)
+    return url.difference_update_query(options.keys() | {"connect_timeout"}), options
+
+
+def _number(url: URL, name: str, value: str, kind: type[float], wanted: str) -> float:
+    try:
+        number = kind(value)
+    except ValueError:
+        number = -1
+    if not math.isfinite(number) or number < 0 or (number == 0 and wanted == _POSITIVE):
+        raise _invalid_url(url, f"the parameter {name!r} is not {wanted}", parameter=name)
+    return number
+
+
+def _check_ports(engine: AsyncEngine) -> None:
+    """Refuse a port out of 1-65535 (in the URL's host or a ``host=HOST:PORT`` of its
+    query), which asyncpg would raise as an ``OverflowError`` when connecting."""
+    _, params = engine.sync_engine.dialect.create_connect_args(engine.url)
+    ports = params.get("port")
+    # Port 0 is left out of those parameters (and asyncpg would try 5432 instead).
+    for port in [engine.url.port, *(ports if isinstance(ports, list) else [ports])]:
+        if port is not None and not 0 < int(port) <= 65535:
+            raise _invalid_url(engine.url, f"its port {port} is not in 1-65535")
+
+
+def shown_url(url: URL, *, hide: frozenset[str] = frozenset()) -> str:
     """``url`` as messages show it: without its password, whether in the user part or
-    (as libpq and asyncpg also take it) a ``password=`` query parameter."""
-    hidden = {k: "***" for k in url.query if k.lower() in _PASSWORD_PARAMETERS}
-    return url.update_query_dict(hidden).render_as_string(hide_password=True)
+    (as libpq and asyncpg also take it) a ``password=`` query parameter, nor the values of
+    the parameters ``hide``."""
+    hidden = {k: "***" for k in url.query if k.lower() in _PASSWORD_PARAMETERS or k in hide}
+    shown = url.update_query_dict(hidden).render_as_string(hide_password=True)
+    return shown.replace("=%2A%2A%2A", "=***")  # as the user part's password shows
 
 
 _PASSWORD_PARAMETERS: Final = frozenset({"password", "sslpassword"})
@@ -147,10 +255,6 @@ def _upgrade(connection: Connection) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
-    if connection.dialect.name == "postgresql":
-        from sqlalchemy import text
-
-        connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
     command.upgrade(config, "head")
 
 
@@ -164,8 +268,9 @@ async def migrate(engine: AsyncEngine) -> None:
             their migrations.
 
     The migrations run in one transaction, on SQLite too, so a failure leaves nothing
-    half made. Processes starting at once take turns: PostgreSQL through an advisory lock (in
-    ``_upgrade``), an SQLite file through the lock of sealbox's file writers.
+    half made. Processes starting at once take turns: PostgreSQL through an advisory lock
+    (in ``_upgrade_checked``, before the schema is read), an SQLite file through the lock
+    of sealbox's file writers.
     """
     database = engine.url.database
     if engine.url.get_backend_name() == "sqlite" and database and database != ":memory:":
@@ -225,8 +330,12 @@ def _transactional_ddl(engine: AsyncEngine) -> AsyncEngine:
 
 def _upgrade_checked(connection: Connection) -> None:
     """:func:`_upgrade`, refusing (``migration_failed``) a schema that no migration made."""
-    from sqlalchemy import inspect
+    from sqlalchemy import inspect, text
 
+    if connection.dialect.name == "postgresql":
+        # Taken before the schema is looked at: a first migration committing between the
+        # two looks below would show its tables without their revision.
+        connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
     if current_revision(connection) is None and inspect(connection).has_table("users"):
         raise StorageError(
             "the database has a table 'users' but no record of sealbox's migrations "
@@ -266,8 +375,14 @@ def _open_sqlite(engine: AsyncEngine, database: str) -> None:
     it; if the event loop closes first (a CLI command ends right after the error), that
     thread raises into a closed loop. Finding the failure here keeps aiosqlite out of it.
     """
+    import os
     import sqlite3
 
+    # A file made here is its owner's alone (it holds password hashes and sealed keys);
+    # SQLite gives its journal and WAL files the database file's mode. One there already,
+    # or one that cannot be made, is left to sqlite3 to open or to say why.
+    with contextlib.suppress(OSError):
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     try:
         sqlite3.connect(database).close()
     except sqlite3.Error as exc:

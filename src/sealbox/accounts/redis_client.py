@@ -12,16 +12,31 @@ It imports ``redis`` (the ``redis`` extra) only when a client is made.
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from collections.abc import Callable
+from types import MappingProxyType
+from typing import Any, Final
 
-from sealbox.exceptions import StoreUnavailableError
+from sealbox.exceptions import ConfigError, StoreUnavailableError
 
-__all__ = ["connect", "ping", "unavailable"]
+__all__ = ["connect", "ping", "unavailable", "url_problem"]
 
 
 def connect(url: str, **options: Any) -> tuple[Any, tuple[type[BaseException], ...]]:
     """An asyncio Redis client for ``url`` (``options`` are redis-py's), and the
-    exceptions a failed call raises."""
+    exceptions a failed call raises.
+
+    Raises:
+        ConfigError: code ``redis_url_invalid``, ``url`` is not one the client can take
+            (:func:`url_problem` says why; the URL is not shown).
+    """
+    problem = url_problem(url)
+    if problem is not None:
+        raise ConfigError(
+            f"the Redis URL is not one the client can take: {problem}",
+            hint="give redis://[:PASSWORD@]HOST[:PORT][/DB], rediss://… or unix:///PATH?db=DB",
+            code="redis_url_invalid",
+        )
     import redis.asyncio as redis
     from redis.exceptions import RedisError
 
@@ -46,3 +61,85 @@ async def ping(url: str, operation: str, timeout: float = 5.0) -> None:
 def unavailable(exc: BaseException, operation: str) -> StoreUnavailableError:
     """The error for a call to Redis that failed with ``exc`` while doing ``operation``."""
     return StoreUnavailableError("Redis", operation, type(exc).__name__)
+
+
+def _flag(value: str) -> bool:
+    return value.lower() in _FLAGS
+
+
+def _positive(value: str) -> bool:
+    return math.isfinite(float(value)) and float(value) > 0
+
+
+def _count(least: int) -> Callable[[str], bool]:
+    return lambda value: value.isdigit() and int(value) >= least
+
+
+_FLAGS: Final = frozenset({"true", "false", "1", "0", "yes", "no", "on", "off", "y", "n"})
+# The query parameters sealbox lets through to redis-py, each with the test of its value.
+# redis-py gives any other name to the connection as text: an unknown one is a TypeError
+# there, and decode_responses=false would be taken as true (sealbox reads bytes).
+_PARAMETERS: Final[MappingProxyType[str, Callable[[str], bool]]] = MappingProxyType(
+    {
+        "db": _count(0),
+        "socket_timeout": _positive,
+        "socket_connect_timeout": _positive,
+        "timeout": _positive,
+        "socket_keepalive": _flag,
+        "retry_on_timeout": _flag,
+        "health_check_interval": _count(0),
+        "max_connections": _count(1),
+        "socket_read_size": _count(1),
+        "protocol": lambda value: value in {"2", "3"},
+        "client_name": lambda value: bool(value) and value.isprintable() and " " not in value,
+        "username": bool,
+        "password": bool,
+        "ssl_cert_reqs": lambda value: value.lower() in {"none", "optional", "required"},
+        "ssl_check_hostname": _flag,
+        "ssl_ca_certs": bool,
+        "ssl_ca_path": bool,
+        "ssl_certfile": bool,
+        "ssl_keyfile": bool,
+    }
+)
+
+
+def url_problem(url: str) -> str | None:
+    """Why redis-py cannot take ``url`` as sealbox uses it, or ``None``; the reason names
+    a part of the URL, never a value of it (it may hold a password)."""
+    from urllib.parse import unquote, urlsplit
+
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - a port that is not a number in 0-65535 raises
+    except ValueError:
+        return "not a URL with a valid port (redis://HOST:6379/0)"
+    if parts.scheme.lower() not in ("redis", "rediss", "unix"):
+        return "must start with redis://, rediss:// or unix://"
+    database = unquote(parts.path).strip("/")
+    if parts.scheme.lower() != "unix" and database and not database.isdigit():
+        # redis-py would use database 0 instead, without a word.
+        return "the database number in its path is not a whole number (redis://HOST/0)"
+    return _query_problem(parts.query)
+
+
+def _query_problem(query: str) -> str | None:
+    from urllib.parse import parse_qs
+
+    try:
+        parsed = parse_qs(query, keep_blank_values=True, strict_parsing=bool(query))
+    except ValueError:
+        return "its query is not NAME=VALUE pairs joined by &"
+    for name, values in parsed.items():
+        test = _PARAMETERS.get(name)
+        if test is None:
+            return f"sealbox does not take the parameter {name!r}"
+        if len(values) > 1:
+            return f"the parameter {name!r} is given twice"
+        try:
+            good = test(values[0])
+        except ValueError:
+            good = False
+        if not good:
+            return f"the value of the parameter {name!r} cannot be used"
+    return None

@@ -129,6 +129,7 @@ def check_modes(settings: ServiceSettings) -> None:
     """Refuse folders open to others, secret-bearing files readable by others, and
     folders or files of another user (code ``data_dir_owner``)."""
     data = Path(settings.data_dir)
+    _check_kinds(settings)
     for folder in (data, data / "tls"):
         try:
             info = folder.stat()
@@ -162,6 +163,34 @@ def check_modes(settings: ServiceSettings) -> None:
                 f"{path} can be read or written by other users (mode {mode:o})",
                 hint=f"chmod 600 {path}",
             )
+
+
+def _check_kinds(settings: ServiceSettings) -> None:
+    """Refuse a data folder that is a file, and a folder where a file is wanted, naming
+    the setting: the checks of modes after this one would ask to ``chmod`` them (``chmod
+    600`` a shared folder such as ``/tmp`` breaks the machine)."""
+    data = Path(settings.data_dir)
+    if data.exists() and not data.is_dir():
+        raise ConfigError(
+            f"the data folder {data} (SEALBOX_DATA_DIR) is a file, not a folder",
+            hint="set SEALBOX_DATA_DIR to a folder (made when missing)",
+            code="not_a_folder",
+            facts={"setting": "SEALBOX_DATA_DIR", "path": str(data)},
+        )
+    wanted: list[tuple[str, str | None, Path | None]]
+    wanted = [("audit log", "SEALBOX_AUDIT_LOG", settings.audit_log)]
+    wanted += [("server key", "SEALBOX_KEY", settings.key)]
+    wanted += [("file", None, data / name) for name in _SECRET_FILES]
+    for what, setting, path in wanted:
+        if path is None or not Path(path).is_dir():
+            continue
+        given = f" ({setting})" if setting else ""
+        raise ConfigError(
+            f"the {what} {path}{given} is a folder, not a file",
+            hint=f"set {setting} to a file" if setting else _START_OVER,
+            code="not_a_file",
+            facts={"setting": setting or "", "path": str(path)},
+        )
 
 
 def _refuse_certificate_as_key(path: Path) -> None:

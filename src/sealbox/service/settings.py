@@ -171,6 +171,16 @@ class ServiceSettings(SealboxSettings):
             _check_redis_url(value.expose_secret())
         return value
 
+    @field_validator("password_profile", mode="after")
+    @classmethod
+    def _password_profile(cls, value: str) -> str:
+        # Checked here: the server would find it only when each worker starts.
+        from sealbox.passwords.profiles import PROFILES
+
+        if value not in PROFILES:
+            raise ValueError(f"not a known profile ({', '.join(PROFILES)})")
+        return value
+
     @field_validator("vault_kv_mounts", mode="after")
     @classmethod
     def _kv_mounts(cls, value: str) -> str:
@@ -223,19 +233,12 @@ def holds_private_key(pem: bytes) -> bool:
     return b"PRIVATE KEY-----" in pem
 
 
-_REDIS_SCHEMES: Final = ("redis", "rediss", "unix")
-
-
 def _check_redis_url(url: str) -> None:
-    from urllib.parse import urlsplit
+    from sealbox.accounts.redis_client import url_problem
 
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - a port that is not a number in 0-65535 raises
-    except ValueError:
-        raise ValueError("not a URL with a valid port (redis://HOST:6379/0)") from None
-    if parts.scheme.lower() not in _REDIS_SCHEMES:
-        raise ValueError("must start with redis://, rediss:// or unix://")
+    problem = url_problem(url)
+    if problem is not None:
+        raise ValueError(problem)
 
 
 OTHER_VARIABLES: Final = frozenset(

@@ -1,0 +1,28 @@
+"""A setting whose value the service could not start with is an invalid setting named by
+``load_settings`` (code ``invalid_settings``), before anything is made: not a traceback
+of the server's start-up after ``sealbox serve --check`` said the folder is ready."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sealbox.exceptions import ConfigError
+from sealbox.service.serve import load_settings
+
+
+def test_an_unknown_password_profile_is_an_invalid_setting_naming_the_known_ones(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(data_dir=tmp_path / "data", password_profile="bogus")
+    exc = caught.value
+    assert exc.code == "invalid_settings"
+    assert exc.facts["settings"] == "SEALBOX_PASSWORD_PROFILE"
+    assert "rfc9106-low-memory" in str(exc)
+    assert not (tmp_path / "data").exists()
+
+
+def test_a_known_password_profile_is_accepted(tmp_path: Path) -> None:
+    assert load_settings(data_dir=tmp_path, password_profile="test").password_profile == "test"
