@@ -115,3 +115,74 @@ def test_two_last_administrators_disabling_each_other_at_once_leave_one_enabled(
         assert len(refused) == 1, outcomes
         assert refused[0].code == "last_holder"
         assert refused[0].facts["scope"] == "users:admin"
+
+
+def test_a_first_migration_that_commits_while_another_checks_the_schema_is_no_error(
+    tmp_path: Path,
+) -> None:
+    # Two `sealbox users …` on a new PostgreSQL database: the first creates the tables and
+    # commits just after the second read "no migration yet" and just before it looks for
+    # the accounts table. The second must wait for the first, not refuse a half-made schema.
+    import threading
+
+    from sqlalchemy import event
+
+    from tests.service.conftest import reset_shared_state, shared_settings
+
+    url = shared_settings()["database_url"]
+    reset_shared_state()
+    second_checks = threading.Event()  # the second looks for the table, or waits its turn
+    first_done = threading.Event()
+    errors: list[BaseException] = []
+
+    def first() -> None:
+        async def run() -> None:
+            engine = make_engine(url)
+
+            @event.listens_for(engine.sync_engine, "commit")
+            def hold_the_commit(_conn: Any) -> None:
+                second_checks.wait(60)
+
+            try:
+                await migrate(engine)
+            finally:
+                first_done.set()
+                await engine.dispose()
+
+        asyncio.run(run())
+
+    def second() -> None:
+        async def run() -> None:
+            engine = make_engine(url)
+
+            @event.listens_for(engine.sync_engine, "before_cursor_execute")
+            def meet_the_commit(_c: Any, _cur: Any, statement: str, params: Any, *_: Any) -> None:
+                values = params.values() if isinstance(params, dict) else params or ()
+                looks_for_users = "users" in [v for v in values if isinstance(v, str)]
+                if not second_checks.is_set() and (
+                    looks_for_users or "pg_advisory_xact_lock" in statement
+                ):
+                    second_checks.set()
+                    if looks_for_users:
+                        first_done.wait(60)  # the schema is committed meanwhile
+
+            try:
+                await migrate(engine)
+            finally:
+                await engine.dispose()
+
+        try:
+            asyncio.run(run())
+        except Exception as exc:  # noqa: BLE001 - compared below, with its message
+            errors.append(exc)
+
+    try:
+        a = threading.Thread(target=first)
+        a.start()
+        started = threading.Thread(target=second)
+        started.start()
+        a.join(120)
+        started.join(120)
+        assert errors == []
+    finally:
+        reset_shared_state()

@@ -83,6 +83,45 @@ def test_serve_with_two_worker_processes(tmp_path: Path, shared) -> None:
     assert "sealbox service on https://localhost" in srv.stderr
 
 
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")  # a zombie has stopped; its reaper may be slow
+
+
+def test_the_workers_of_a_killed_supervisor_stop_and_a_restart_serves_again(
+    tmp_path: Path, shared
+) -> None:
+    # uvicorn's workers do not notice their supervisor's death: orphaned, they would serve
+    # on, holding the port a restart needs, with nothing holding the folder's claim.
+    import time
+
+    from tests.service._workers import worker_pids
+
+    env = {f"SEALBOX_{k.upper()}": v for k, v in shared.items()}
+    env["SEALBOX_PASSWORD_PROFILE"] = "test"
+    data = tmp_path / "data"
+    with serve_process(tmp_path, "--workers", "2", env=env, data_dir=data) as srv:
+        with srv.client() as c:
+            assert register(c, "orphan").status_code == 201
+        workers = worker_pids(srv.proc.pid, srv.port)
+        assert len(workers) == 2, workers
+        srv.proc.kill()
+        srv.proc.wait()
+        deadline = time.monotonic() + 60
+        while any(_running(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not [pid for pid in workers if _running(pid)], "orphaned workers still serve"
+    with (
+        serve_process(tmp_path, "--workers", "2", env=env, data_dir=data) as again,
+        again.client() as c,
+    ):
+        assert login(c, "orphan").status_code == 200
+    assert "Traceback" not in again.stderr, again.stderr[-2000:]
+
+
 def test_several_workers_need_redis_and_a_shared_database(cli, tmp_path: Path) -> None:
     r = cli(["serve", "--data-dir", tmp_path / "d", "--workers", "2"])
     assert r.code == 1

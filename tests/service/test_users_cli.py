@@ -183,10 +183,35 @@ def test_audit_lines_name_the_stored_account_not_the_name_as_typed(users) -> Non
     audit = [json.loads(line) for line in (users.data / "audit.log").read_text().splitlines()]
     named = [(line["event"], line["user"]) for line in audit]
     assert named == [
+        ("admin.create", "dave"),
         ("admin.reset_totp", "dave"),
         ("admin.grant", "dave"),
         ("admin.disable", "dave"),
     ]
+
+
+def test_creating_an_account_is_audited_with_its_scopes_never_its_password(users) -> None:
+    # An administrator made on the command line is a change like a grant: it leaves a record.
+    _create(users, "Root", "users:admin")
+    text = (users.data / "audit.log").read_text()
+    records = [json.loads(line) for line in text.splitlines()]
+    assert [(r["event"], r["outcome"], r["user"], r["detail"]) for r in records] == [
+        ("admin.create", "success", "root", "command line; scopes users:admin users:me")
+    ]
+    assert PASSWORD not in text
+
+
+def test_an_account_whose_creation_cannot_be_audited_is_not_created(users, tmp_path: Path) -> None:
+    _create(users, "first")
+    (tmp_path / "a-file").write_text("")
+    unopenable = tmp_path / "a-file" / "audit.log"  # its folder is a file
+    r = users(
+        "create", "second", input=PASSWORD.encode(), env={"SEALBOX_AUDIT_LOG": str(unopenable)}
+    )
+    assert r.code == 1
+    assert r.stderr.startswith(f"sealbox: error: cannot open the audit log {unopenable}")
+    assert users("show", "second").code == 1
+    assert '"user": "second"' not in (users.data / "audit.log").read_text()
 
 
 def test_import_refuses_everything_on_a_bad_line_unless_skip_invalid(users, tmp_path: Path) -> None:
@@ -317,6 +342,78 @@ def test_disable_from_another_process_reaches_a_sealbox_serve_without_redis(
         assert c.get("/users/me", headers=token).status_code == 200
         sealbox("disable", "solo")
         assert c.get("/users/me", headers=token).status_code == 401
+    assert "Traceback" not in srv.stderr
+
+
+def _redis_env(name: str) -> dict[str, str]:
+    """A Redis of this run's own (skipped, or failed under CI, without one)."""
+    from tests.service.conftest import REDIS_PREFIX, REDIS_URL, require_server
+
+    require_server("Redis", 6379)
+    return {"SEALBOX_REDIS_URL": REDIS_URL, "SEALBOX_REDIS_PREFIX": f"{REDIS_PREFIX}{name}:"}
+
+
+@pytest.mark.redis
+def test_a_change_without_redis_beside_a_service_with_redis_is_refused_before_it_is_made(
+    tmp_path: Path,
+) -> None:
+    # The service keeps its revocation lists in Redis only: a disabling recorded in the
+    # database and the changes file would leave the account's live tokens passing.
+    data = tmp_path / "data"
+    served = {**TEST_PROFILE, **_redis_env("users-reach")}
+
+    def sealbox(*args: str, env: dict[str, str], input: bytes = b""):
+        return run_sealbox(["users", *args, "--data-dir", data], input=input, env=env)
+
+    assert sealbox("create", "remote", env=TEST_PROFILE, input=PASSWORD.encode()).returncode == 0
+    with serve_process(tmp_path, env=served, data_dir=data) as srv, srv.client() as c:
+        token = bearer(login(c, "remote").json()["access_token"])
+        for command in (["disable"], ["reset-password"], ["delete", "--yes"]):
+            r = sealbox(*command, "remote", env=TEST_PROFILE, input=b"another-password-2")
+            assert r.returncode == 1, r.stderr.decode()
+            assert r.stderr.decode().startswith(
+                f"sealbox: error: a sealbox service serves {data} with Redis"
+            ), r.stderr.decode()
+            assert "Traceback" not in r.stderr.decode()
+        shown = json.loads(sealbox("show", "remote", "--json", env=TEST_PROFILE).stdout)
+        assert shown["disabled"] is False  # nothing was changed
+        # A client's deletion would leave its tokens passing the same way: refused, kept.
+        clients = ["clients", "delete", "reporting", "--yes", "--data-dir", data]
+        made = run_sealbox(["clients", "create", "reporting", "--data-dir", data])
+        assert made.returncode == 0, made.stderr.decode()
+        r = run_sealbox(clients, env=TEST_PROFILE)
+        assert r.returncode == 1 and b"with Redis" in r.stderr, r.stderr.decode()
+        listed = run_sealbox(["clients", "list", "--json", "--data-dir", data])
+        assert "reporting" in listed.stdout.decode()
+        assert run_sealbox(clients, env=served).returncode == 0
+        assert c.get("/users/me", headers=token).status_code == 200
+        # What needs no revocation goes on without Redis.
+        assert sealbox("grant", "remote", "transit:admin", env=TEST_PROFILE).returncode == 0
+        assert sealbox("disable", "remote", env=served).returncode == 0
+        assert c.get("/users/me", headers=token).status_code == 401
+    assert "Traceback" not in srv.stderr
+
+
+@pytest.mark.redis
+def test_a_change_with_redis_reaches_a_service_serving_without_redis(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with_redis = {**TEST_PROFILE, **_redis_env("users-local")}
+    with serve_process(tmp_path, env=TEST_PROFILE, data_dir=data) as srv, srv.client() as c:
+        for name in ("solo-a", "solo-b"):
+            r = run_sealbox(
+                ["users", "create", name, "--data-dir", data],
+                input=PASSWORD.encode(),
+                env=TEST_PROFILE,
+            )
+            assert r.returncode == 0, r.stderr.decode()
+        first = bearer(login(c, "solo-a").json()["access_token"])
+        second = bearer(login(c, "solo-b").json()["access_token"])
+        r = run_sealbox(["users", "disable", "solo-a", "--data-dir", data], env=with_redis)
+        assert r.returncode == 0, r.stderr.decode()
+        assert c.get("/users/me", headers=first).status_code == 401
+        r = run_sealbox(["users", "delete", "solo-b", "--yes", "--data-dir", data], env=with_redis)
+        assert r.returncode == 0, r.stderr.decode()
+        assert c.get("/users/me", headers=second).status_code == 401
     assert "Traceback" not in srv.stderr
 
 

@@ -125,6 +125,9 @@ class AccountAdmin:
         default_scopes: scopes every imported account holds.
         after_change: called after every change that ends sessions (the command line
             announces it to a running service that has no Redis).
+        before_change: called before every change that ends sessions, before anything
+            is changed; raises to refuse it (the command line refuses one that a running
+            service could not be told of).
         keep_holder_of: a scope (the service's ``users:admin``) that some enabled
             account must always hold: disabling, deleting or revoking it from the last
             one raises :class:`LastHolderError`. Checked in the change's transaction,
@@ -144,6 +147,7 @@ class AccountAdmin:
         default_scopes: Sequence[str] = (),
         after_change: Callable[[], None] | None = None,
         keep_holder_of: str | None = None,
+        before_change: Callable[[], None] | None = None,
     ) -> None:
         self.store = store
         self.keep_holder_of = keep_holder_of
@@ -154,6 +158,7 @@ class AccountAdmin:
         self._policy = password_policy
         self.default_scopes = tuple(default_scopes)
         self._after_change = after_change
+        self._before_change = before_change
 
     # -- reading --------------------------------------------------------------------
 
@@ -224,6 +229,7 @@ class AccountAdmin:
             AccountNotFoundError: no account has that name.
         """
         user = await self._find(name)
+        self._before()
         async with self.store.sessions.begin() as session:
             current = await self._locked(session, user, name, losing=True)
             current.disabled = True
@@ -255,6 +261,7 @@ class AccountAdmin:
             SealboxError: the password policy refused the password.
         """
         user = await self._find(name)
+        self._before()
         if self._policy is not None:
             self._policy(password, user.username)
         new_hash = await self._hash(password)
@@ -276,6 +283,7 @@ class AccountAdmin:
             AccountNotFoundError: no account has that name.
         """
         user = await self._find(name)
+        self._before()
         horizon = now() - timedelta(seconds=self.access_token_ttl + KEEP_MARGIN)
         async with self.store.sessions.begin() as session:
             await self._locked(session, user, name, losing=True)
@@ -401,6 +409,10 @@ class AccountAdmin:
         if self._run_hasher is not None:
             return str(await self._run_hasher(self.hasher.hash, password))
         return await asyncio.to_thread(self.hasher.hash, password)
+
+    def _before(self) -> None:
+        if self._before_change is not None:
+            self._before_change()
 
     def _changed(self) -> None:
         if self._after_change is not None:

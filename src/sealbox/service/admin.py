@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 __all__ = [
     "administer_accounts",
     "audited_accounts",
+    "check_service_reached",
     "create_user",
     "make_database_file",
     "open_database_file",
@@ -62,15 +63,42 @@ def open_revocations(
 
     With Redis, the lists are there (every worker reads them); without, the change is
     recorded in the database and the data folder's changes file is rewritten afterwards,
-    so that the one worker reloads its lists.
+    so that the one worker reloads its lists. The file is rewritten with Redis too: the
+    service serving the folder may be one without Redis, which reads only the database.
     """
+    changes = DataDir(settings.data_dir).revocations_changed
+
+    def announce() -> None:
+        if changes.parent.is_dir():  # a database of its own may come without a folder
+            announce_change(changes)
+
     if settings.redis_url is not None:
         redis = RedisRevocations(
             store, settings.redis_url.expose_secret(), prefix=settings.redis_prefix
         )
-        return redis, None
-    changes = DataDir(settings.data_dir).revocations_changed
-    return LocalRevocations(store), lambda: announce_change(changes)
+        return redis, announce
+    return LocalRevocations(store), announce
+
+
+def check_service_reached(settings: ServiceSettings) -> None:
+    """Refuse to end sessions that a service serving the data folder would not see ended.
+
+    A service with Redis keeps its revocation lists there alone: a change recorded only
+    in the database and the changes file (no ``SEALBOX_REDIS_URL`` here) would reach it at
+    its next start, and the account's live access tokens would pass until then.
+
+    Raises:
+        ConfigError: code ``data_dir_in_use``, before anything is changed.
+    """
+    if settings.redis_url is None and DataDir(settings.data_dir).served_with_redis():
+        folder = settings.data_dir
+        raise ConfigError(
+            f"a sealbox service serves {folder} with Redis, and this command has no "
+            "SEALBOX_REDIS_URL: the service would not refuse the live access tokens",
+            hint="give the command the service's SEALBOX_REDIS_URL and SEALBOX_REDIS_PREFIX",
+            code="data_dir_in_use",
+            facts={"folder": str(folder)},
+        )
 
 
 def password_policy(password: str, username: str) -> None:
@@ -104,6 +132,8 @@ def create_user(
             character).
         ConfigError: the password breaks the policy (code ``weak_password``), or the
             name, or one that looks like it, is taken (code ``username_taken``).
+        StorageError: the audit log cannot be opened (nothing is created); the account
+            is audited as ``admin.create``.
     """
     name = canonical_username(name)
     # The scopes as `users grant` takes them: a scope with a space would be two in a
@@ -121,7 +151,11 @@ def create_user(
     with asyncio.Runner() as runner:
         # One engine, migrated once, for the check before the prompt and the creation.
         engine = runner.run(_migrated_engine(settings))
+        log = None
         try:
+            # Opened before the account is made, as for every other change: an account
+            # (an administrator, say) whose record cannot be written is not created.
+            log = AuditLog(settings.resolved_audit_log())
             store = Store(sessionmaker(engine), refresh_ttl=settings.refresh_token_ttl)
             # Said before the password is asked for (twice, at a prompt) and hashed; the
             # check in the transaction of create_user still decides between two creators.
@@ -135,8 +169,12 @@ def create_user(
                 runner.run(store.create_user(name, password_hash, granted))
             except UsernameTakenError:
                 raise _username_taken(name) from None
+            detail = f"command line; scopes {' '.join(granted)}"
+            log.record("admin.create", outcome="success", user=name, detail=detail)
         finally:
             runner.run(engine.dispose())
+            if log is not None:
+                log.close()
     return name, granted
 
 
@@ -216,6 +254,9 @@ def administer_accounts(
             ``service_not_provisioned`` for a data folder that does not exist.
         StorageError: code ``revocation_incomplete``, the change is in the database but
             Redis did not answer (running the operation again completes it).
+        ConfigError: code ``data_dir_in_use``, a change that ends sessions, refused
+            before it is made: a service with Redis serves the data folder and the
+            settings have none (:func:`check_service_reached`).
     """
     open_database_file(settings, create=create)
 
@@ -239,6 +280,7 @@ def administer_accounts(
                 password_policy=password_policy,
                 default_scopes=DEFAULT_SCOPES,
                 after_change=after,
+                before_change=lambda: check_service_reached(settings),
             )
             try:
                 result = await operation(admin)

@@ -5,7 +5,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -130,9 +133,13 @@ def create_app(
         reloader = CertificateReloader(cert, key, settings.reload_interval)
         reloader.start(on_sighup=runtime.audit.reopen)
         app.state.reloader = reloader
+        # A worker of `--workers N`: it stops with its supervisor (see _follow_supervisor).
+        follow = asyncio.ensure_future(_follow_supervisor()) if settings.workers > 1 else None
         try:
             yield
         finally:
+            if follow is not None:
+                follow.cancel()
             if isinstance(app, ServiceApp):
                 app.runtime = None
             await reloader.stop()
@@ -182,6 +189,30 @@ def add_service_middleware(app: FastAPI, settings: ServiceSettings) -> None:
         },
     )
     app.add_middleware(SecurityHeadersMiddleware)
+
+
+#: Seconds between a worker's looks at its parent process.
+SUPERVISOR_CHECK_INTERVAL = 1.0
+
+
+async def _follow_supervisor() -> None:
+    """Stop this worker, as SIGTERM does, once its supervisor process is gone.
+
+    uvicorn's workers do not notice their supervisor's death (SIGKILL, the OOM killer):
+    orphaned, they would serve on, holding the port a restart needs, while the data
+    folder's claim (:meth:`~sealbox.service.provision.DataDir.claim_for_serving`), which
+    the supervisor held, is free for a service without Redis.
+    """
+    import multiprocessing
+
+    # The supervisor that spawned this worker, as it was then: one killed while this
+    # worker started (before this runs) is already gone from getppid().
+    spawner = multiprocessing.parent_process()
+    parent = spawner.pid if spawner is not None and spawner.pid is not None else os.getppid()
+    while os.getppid() == parent:
+        await asyncio.sleep(SUPERVISOR_CHECK_INTERVAL)
+    log.warning("the supervisor process %d is gone: this worker stops", parent)
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _share_server_logging() -> None:

@@ -18,7 +18,7 @@ from sealbox.accounts.clients import ClientInfo, ClientStore, NewSecret
 from sealbox.accounts.grants import revoke_client_tokens
 from sealbox.accounts.store import Store
 from sealbox.exceptions import StorageError, StoreUnavailableError
-from sealbox.service.admin import open_database_file, open_revocations
+from sealbox.service.admin import check_service_reached, open_database_file, open_revocations
 from sealbox.service.db import make_engine, migrate, sessionmaker
 from sealbox.service.settings import ServiceSettings
 from sealbox.tls.certinfo import CertificateInfo, load_certificates
@@ -157,10 +157,14 @@ def delete_client(settings: ServiceSettings, name: str) -> ClientInfo:
         ClientNotFoundError: no such client.
         StorageError: code ``revocation_unavailable``, Redis did not answer; the client
             is kept.
+        ConfigError: code ``data_dir_in_use``, a service with Redis serves the data
+            folder and the settings have none (:func:`check_service_reached`); the
+            client is kept.
     """
 
     async def revoke_then_delete(store: ClientStore) -> ClientInfo:
         client = await store.get(name)
+        check_service_reached(settings)
         accounts = Store(store.sessions, refresh_ttl=settings.refresh_token_ttl)
         revocations, after = open_revocations(settings, accounts)
         try:

@@ -44,6 +44,26 @@ SERVER_NAMES: Final = ("localhost", "127.0.0.1", "::1")
 _CLAIMED: dict[str, int] = {}
 
 
+# Tries of a claim, 10 ms apart: far longer than a look by served_with_redis holds it.
+_CLAIM_TRIES: Final = 20
+
+
+def _flock_soon(fd: int, operation: int) -> None:
+    """``flock`` without waiting on a holder, but for one that holds it only for an
+    instant (:meth:`DataDir.served_with_redis` looking): raises ``BlockingIOError``."""
+    import fcntl
+    import time
+
+    for _ in range(_CLAIM_TRIES - 1):
+        try:
+            fcntl.flock(fd, operation | fcntl.LOCK_NB)
+        except BlockingIOError:
+            time.sleep(0.01)
+        else:
+            return
+    fcntl.flock(fd, operation | fcntl.LOCK_NB)
+
+
 class MasterKeySealer(KeySealer):
     """Seal the service's documents with the master key (see :class:`KeySealer`)."""
 
@@ -106,7 +126,7 @@ class DataDir:
             return
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
-            fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
+            _flock_soon(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
         except BlockingIOError:
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
             os.close(fd)
@@ -128,6 +148,31 @@ class DataDir:
         if not shared:
             os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         _CLAIMED[str(path)] = fd
+
+    def served_with_redis(self) -> bool:
+        """Whether a service with Redis serves the folder now (:meth:`claim_for_serving`).
+
+        Such a service keeps its revocation lists in Redis alone: a change that ends
+        sessions must be told to that Redis, not to the folder's changes file. Found by
+        trying the exclusive hold for an instant (the claim of a service starting then
+        waits that instant out); the holder without Redis is the one that writes its
+        process id.
+        """
+        import fcntl
+
+        try:
+            fd = os.open(self.path / ".serve.lock", os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return False  # never served, or not readable: no claim this process can see
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return not os.pread(fd, 32, 0).strip()
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return False
+        finally:
+            os.close(fd)
 
     # -- first run --------------------------------------------------------------------
 
