@@ -102,7 +102,12 @@ class _Clock:
 
 
 class AuditUnavailableError(SealboxError):
-    """An audit record could not be written: the request must not be served."""
+    """An audit record could not be written: the request must not be served.
+
+    ``facts["problem"]``: why, as the system said it (``no space left on device``).
+    """
+
+    code = "audit_unavailable"
 
 
 class AuditLog:
@@ -256,7 +261,9 @@ class AuditLog:
                     problem,
                 )
             self._failed = True
-        raise AuditUnavailableError(f"the audit log cannot be written: {problem}")
+        raise AuditUnavailableError(
+            f"the audit log cannot be written: {problem}", facts={"problem": problem.lower()}
+        )
 
     @staticmethod
     def _write_line(fd: int, data: bytes) -> None:

@@ -17,6 +17,25 @@ def _settings(data_dir: Path | None) -> Any:
     return _load_settings(data_dir=data_dir)
 
 
+def _made(make: Any, as_json: bool, verb: str, also: str | None = None) -> None:
+    """Run ``make`` and print the secret it made, also when the change could not be
+    audited: the secret exists, and this is the one time it can be shown."""
+    from sealbox.exceptions import StorageError
+
+    try:
+        made = make()
+    except StorageError as exc:
+        unaudited = getattr(exc, "result", None)
+        if exc.code == "audit_incomplete" and unaudited is not None:
+            _print_secret(unaudited, as_json, verb)
+            if also:
+                note(also)
+        raise
+    _print_secret(made, as_json, verb)
+    if also:
+        note(also)
+
+
 def _print_secret(made: Any, as_json: bool, verb: str) -> None:
     client = made.client
     secret = made.secret.expose_secret() if made.secret is not None else None
@@ -67,10 +86,14 @@ def create(  # noqa: PLR0917 - click passes every option positionally
             "--no-secret needs --cert: a client needs a secret or a certificate subject "
             "to authenticate with"
         )
-    made = _service().create_client(
-        _settings(data_dir), name, scopes, certificate=cert, with_secret=not no_secret
+    settings = _settings(data_dir)
+    _made(
+        lambda: _service().create_client(
+            settings, name, scopes, certificate=cert, with_secret=not no_secret
+        ),
+        as_json,
+        "created",
     )
-    _print_secret(made, as_json, "created")
 
 
 @clients.command("list")
@@ -101,10 +124,13 @@ def list_(as_json: bool, data_dir: Path | None) -> None:
 @_DATA_DIR
 def rotate_secret(name: str, overlap: int, as_json: bool, data_dir: Path | None) -> None:
     """Give client NAME a new secret; print it (only this once)."""
-    made = _service().rotate_client_secret(_settings(data_dir), name, overlap)
-    _print_secret(made, as_json, "rotated the secret of")
-    if overlap:
-        note(f"the previous secret keeps working for {overlap} seconds")
+    settings = _settings(data_dir)
+    _made(
+        lambda: _service().rotate_client_secret(settings, name, overlap),
+        as_json,
+        "rotated the secret of",
+        f"the previous secret keeps working for {overlap} seconds" if overlap else None,
+    )
 
 
 @clients.command()

@@ -17,9 +17,12 @@ import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, TypeVar
 
+from sqlalchemy import delete, select
+
 from sealbox.accounts import DEFAULT_SCOPES
 from sealbox.accounts.admin import AccountAdmin, AccountInfo
-from sealbox.accounts.audit import AuditLog
+from sealbox.accounts.audit import AuditLog, AuditUnavailableError
+from sealbox.accounts.models import RefreshToken, User
 from sealbox.accounts.revocation import (
     LocalRevocations,
     RedisRevocations,
@@ -42,6 +45,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
 __all__ = [
+    "ChangeNotAuditedError",
     "administer_accounts",
     "audited_accounts",
     "check_service_reached",
@@ -54,6 +58,65 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+
+class ChangeNotAuditedError(StorageError):
+    """A change was made, but its audit record could not be written (a full disk).
+
+    The message says what was changed; the change stands (a creation is undone instead,
+    and says so with code ``audit_unavailable``). ``facts["problem"]``: why the record
+    could not be written.
+
+    Attributes:
+        result: what the operation returned, e.g. a client's new secret, which must
+            still be shown once (its ``repr`` never shows it).
+    """
+
+    code = "audit_incomplete"
+
+    def __init__(self, done: str, cause: AuditUnavailableError, result: object = None) -> None:
+        problem = cause.facts.get("problem", "")
+        super().__init__(
+            f"{done}, but the audit log cannot be written ({problem}): it holds no record of this",
+            hint="the change stands and needs no retry; make the audit log writable again "
+            "(free room on its disk) so that the next changes are recorded",
+            facts={"problem": problem},
+        )
+        self.result = result
+
+
+def not_made(what: str, cause: AuditUnavailableError) -> StorageError:
+    """The error of a creation undone because its audit record could not be written."""
+    problem = cause.facts.get("problem", "")
+    return StorageError(
+        f"did not create {what}: the audit log cannot be written ({problem})",
+        hint="make the audit log writable again (free room on its disk), then retry",
+        code="audit_unavailable",
+        facts={"problem": problem},
+    )
+
+
+# What each audited account change did, for the message when its record is lost.
+_DONE = {
+    "admin.disable": "disabled",
+    "admin.enable": "enabled",
+    "admin.reset_password": "reset the password of",
+    "admin.delete": "deleted",
+    "admin.reset_totp": "removed the second factor of",
+    "admin.grant": "changed the scopes of",
+    "admin.revoke": "changed the scopes of",
+}
+
+
+def _account_change(event: str, names: list[str], result: object) -> str:
+    if event == "admin.import":
+        return f"imported {len(names)} account{'' if len(names) == 1 else 's'}"
+    who = ", ".join(repr(name) for name in names)
+    if event == "admin.reset_totp" and isinstance(result, tuple) and not result[1]:
+        return f"{who} has no second factor (nothing changed)"
+    if isinstance(result, AccountInfo) and event in {"admin.grant", "admin.revoke"}:
+        return f"changed the scopes of {who} (it holds {' '.join(result.scopes) or 'none'})"
+    return f"{_DONE.get(event, 'changed')} {who}"
 
 
 def open_revocations(
@@ -132,8 +195,11 @@ def create_user(
             character).
         ConfigError: the password breaks the policy (code ``weak_password``), or the
             name, or one that looks like it, is taken (code ``username_taken``).
-        StorageError: the audit log cannot be opened (nothing is created); the account
-            is audited as ``admin.create``.
+        StorageError: the audit log cannot be opened, or its record cannot be written
+            (code ``audit_unavailable``; the account is deleted again): nothing is
+            created; the account is audited as ``admin.create``.
+        ChangeNotAuditedError: the record could not be written, nor the account deleted
+            again: it stands.
     """
     name = canonical_username(name)
     # The scopes as `users grant` takes them: a scope with a space would be two in a
@@ -170,12 +236,27 @@ def create_user(
             except UsernameTakenError:
                 raise _username_taken(name) from None
             detail = f"command line; scopes {' '.join(granted)}"
-            log.record("admin.create", outcome="success", user=name, detail=detail)
+            try:
+                log.record("admin.create", outcome="success", user=name, detail=detail)
+            except AuditUnavailableError as exc:
+                # Undone: an account (an administrator, say) is never made unrecorded.
+                try:
+                    runner.run(_undo_creation(store, name))
+                except Exception:  # noqa: BLE001 - whatever stopped the undo, the account stands
+                    raise ChangeNotAuditedError(f"created the account {name!r}", exc) from None
+                raise not_made(f"the account {name!r}", exc) from None
         finally:
             runner.run(engine.dispose())
             if log is not None:
                 log.close()
     return name, granted
+
+
+async def _undo_creation(store: Store, name: str) -> None:
+    async with store.sessions.begin() as session:
+        found = select(User.id).where(User.username == name)
+        await session.execute(delete(RefreshToken).where(RefreshToken.user_id.in_(found)))
+        await session.execute(delete(User).where(User.username == name))
 
 
 def make_database_file(settings: ServiceSettings) -> None:
@@ -253,7 +334,10 @@ def administer_accounts(
         ConfigError: a refused scope (``invalid_scope``) or password (``weak_password``);
             ``service_not_provisioned`` for a data folder that does not exist.
         StorageError: code ``revocation_incomplete``, the change is in the database but
-            Redis did not answer (running the operation again completes it).
+            Redis did not answer (running the operation again completes it); it is
+            audited all the same. An audit log that cannot be opened: nothing is changed.
+        ChangeNotAuditedError: the change is made, its audit record could not be
+            written (the message says what was changed; ``result`` holds the result).
         ConfigError: code ``data_dir_in_use``, a change that ends sessions, refused
             before it is made: a service with Redis serves the data folder and the
             settings have none (:func:`check_service_reached`).
@@ -285,15 +369,32 @@ def administer_accounts(
             try:
                 result = await operation(admin)
             except StoreUnavailableError as exc:
+                unrecorded = ""
+                if log is not None and audit is not None:
+                    # The change is made: its record is written all the same.
+                    try:
+                        log.record(
+                            audit[0],
+                            outcome="success",
+                            user=audit[1],
+                            detail="command line; Redis did not answer",
+                        )
+                    except AuditUnavailableError as lost:
+                        unrecorded = f"; nor can the audit log be written ({lost.facts['problem']})"
                 raise StorageError(
                     "the change is recorded in the database, but Redis did not answer "
                     f"({exc.cause}): running services may not refuse the account's live "
-                    "access tokens yet",
+                    f"access tokens yet{unrecorded}",
                     code="revocation_incomplete",
                 ) from None
             if log is not None and audit is not None:
-                for user in audited_accounts(result, audit[1]):
-                    log.record(audit[0], outcome="success", user=str(user), detail="command line")
+                users = audited_accounts(result, audit[1])
+                try:
+                    for user in users:
+                        log.record(audit[0], outcome="success", user=user, detail="command line")
+                except AuditUnavailableError as exc:
+                    done = _account_change(audit[0], users, result)
+                    raise ChangeNotAuditedError(done, exc, result) from None
             return result
         finally:
             if revocations is not None:

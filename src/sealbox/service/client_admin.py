@@ -13,12 +13,18 @@ from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import TypeVar
 
-from sealbox.accounts.audit import AuditLog
+from sealbox.accounts.audit import AuditLog, AuditUnavailableError
 from sealbox.accounts.clients import ClientInfo, ClientStore, NewSecret
 from sealbox.accounts.grants import revoke_client_tokens
 from sealbox.accounts.store import Store
 from sealbox.exceptions import StorageError, StoreUnavailableError
-from sealbox.service.admin import check_service_reached, open_database_file, open_revocations
+from sealbox.service.admin import (
+    ChangeNotAuditedError,
+    check_service_reached,
+    not_made,
+    open_database_file,
+    open_revocations,
+)
 from sealbox.service.db import make_engine, migrate, sessionmaker
 from sealbox.service.settings import ServiceSettings
 from sealbox.tls.certinfo import CertificateInfo, load_certificates
@@ -34,6 +40,9 @@ __all__ = [
 
 T = TypeVar("T")
 
+# What each audited change did, for the message when its record cannot be written.
+_DONE = {"client_rotate": "rotated the secret of client", "client_delete": "deleted client"}
+
 
 def _run(
     settings: ServiceSettings,
@@ -45,7 +54,12 @@ def _run(
     """Run ``action`` on the clients of ``settings``' database; only ``create`` makes the
     data folder (:func:`~sealbox.service.admin.open_database_file`). ``audit``: the event
     to write to the audit log once it succeeded, naming the client it returned (as the
-    ``/clients`` routes write it; the detail says ``command line``, never a secret)."""
+    ``/clients`` routes write it; the detail says ``command line``, never a secret).
+
+    When that record cannot be written, a new client is deleted again (``audit_unavailable``:
+    nothing is made unrecorded); any other change stands and :class:`ChangeNotAuditedError`
+    says what it was, holding the result (a new secret to show).
+    """
     open_database_file(settings, create=create)
 
     async def _go() -> T:
@@ -58,12 +72,16 @@ def _run(
         engine = make_engine(settings.resolved_database_url())
         try:
             await migrate(engine)
-            result = await action(ClientStore(sessionmaker(engine)))
+            store = ClientStore(sessionmaker(engine))
+            result = await action(store)
             if log is not None and audit is not None:
                 client = result.client if isinstance(result, NewSecret) else result
                 assert isinstance(client, ClientInfo)
                 detail = f"{client.name} ({client.client_id}); command line"
-                log.record(audit, outcome="success", detail=detail)
+                try:
+                    log.record(audit, outcome="success", detail=detail)
+                except AuditUnavailableError as exc:
+                    await _unaudited(store, audit, client, exc, result)
             return result
         finally:
             await engine.dispose()
@@ -71,6 +89,25 @@ def _run(
                 log.close()
 
     return asyncio.run(_go())
+
+
+async def _unaudited(
+    store: ClientStore,
+    event: str,
+    client: ClientInfo,
+    cause: AuditUnavailableError,
+    result: object,
+) -> None:
+    """Undo a creation whose record was lost, or say what was changed; always raises."""
+    if event == "client_create":
+        try:
+            await store.delete(client.name, client_id=client.client_id)
+        except Exception:  # noqa: BLE001 - whatever stopped the undo, the client stands
+            # It stands: its secret must reach the caller, once.
+            done = f"created client {client.name!r}"
+            raise ChangeNotAuditedError(done, cause, result) from None
+        raise not_made(f"client {client.name!r}", cause) from None
+    raise ChangeNotAuditedError(f"{_DONE[event]} {client.name!r}", cause, result) from None
 
 
 def certificate_subject(path: Path) -> str:
@@ -104,6 +141,10 @@ def create_client(
         ConfigError: a bad name or scope, no credential, or the name is taken
             (code ``client_exists``).
         TLSConfigError: the certificate file is unusable.
+        StorageError: code ``audit_unavailable``, the audit record could not be written:
+            the client is deleted again.
+        ChangeNotAuditedError: neither could the client be deleted again: it stands, and
+            ``result`` holds it with its secret.
     """
     subject = certificate_subject(certificate) if certificate is not None else None
     return _run(
@@ -138,6 +179,8 @@ def rotate_client_secret(settings: ServiceSettings, name: str, overlap: int = 0)
 
     Raises:
         ClientNotFoundError: no such client.
+        ChangeNotAuditedError: the secret is rotated, but its audit record could not be
+            written; ``result`` holds the new secret, to be shown all the same.
     """
     return _run(settings, lambda store: store.rotate_secret(name, overlap), audit="client_rotate")
 

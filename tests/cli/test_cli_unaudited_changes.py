@@ -1,0 +1,148 @@
+"""A change whose audit record cannot be written: undone (a creation), or said to be made.
+
+The audit log is on a real full disk: a small tmpfs mounted for the test (root only), its
+log file made beforehand, the rest of its room taken by another file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+PASSWORD = b"a long enough password"
+
+
+@pytest.fixture
+def full(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """The settings of an audit log that opens and cannot take a line (ENOSPC)."""
+    disk = tmp_path / "full"
+    disk.mkdir(mode=0o700)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", str(disk)],
+        capture_output=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    try:
+        log = disk / "audit.log"
+        log.touch(mode=0o600)
+        filler = os.open(disk / "filler", os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            while os.write(filler, b"\0" * 4096):
+                pass
+        except OSError:
+            pass
+        finally:
+            os.close(filler)
+        with pytest.raises(OSError):  # the disk is full indeed
+            fd = os.open(log, os.O_WRONLY | os.O_APPEND)
+            try:
+                os.write(fd, b"x\n")
+            finally:
+                os.close(fd)
+        yield {"SEALBOX_AUDIT_LOG": str(log)}
+    finally:
+        subprocess.run(["umount", str(disk)], check=True)
+
+
+def _users(cli, data: Path, *args: object, env: dict[str, str] | None = None, input=b""):
+    return cli(["users", *args, "--data-dir", data], input=input, env=env)
+
+
+def _stored_names(cli, data: Path) -> list[str]:
+    listed = _users(cli, data, "list", "--json")
+    assert listed.code == 0, listed.stderr
+    return [a["name"] for a in json.loads(listed.out)]
+
+
+def test_users_disable_on_a_full_audit_disk_says_the_account_is_disabled_unrecorded(
+    cli, tmp_path: Path, full: dict[str, str]
+) -> None:
+    data = tmp_path / "data"
+    assert _users(cli, data, "create", "alice", input=PASSWORD).code == 0
+    r = _users(cli, data, "disable", "ALICE", env=full)
+    assert r.code == 1
+    assert r.out == ""
+    assert "sealbox: error: disabled 'alice', but the audit log cannot be written" in r.stderr
+    assert "holds no record" in r.stderr
+    shown = json.loads(_users(cli, data, "show", "alice", "--json").out)
+    assert shown["disabled"] is True
+
+
+def test_users_delete_on_a_full_audit_disk_says_the_account_is_deleted_unrecorded(
+    cli, tmp_path: Path, full: dict[str, str]
+) -> None:
+    data = tmp_path / "data"
+    assert _users(cli, data, "create", "alice", input=PASSWORD).code == 0
+    r = _users(cli, data, "delete", "alice", "--yes", env=full)
+    assert r.code == 1
+    assert "sealbox: error: deleted 'alice', but the audit log cannot be written" in r.stderr
+    assert _stored_names(cli, data) == []
+
+
+def test_users_create_on_a_full_audit_disk_creates_nothing_and_leaves_the_name_free(
+    cli, tmp_path: Path, full: dict[str, str]
+) -> None:
+    data = tmp_path / "data"
+    assert _users(cli, data, "create", "root", input=PASSWORD).code == 0
+    r = _users(cli, data, "create", "alice", "--scope", "users:admin", env=full, input=PASSWORD)
+    assert r.code == 1
+    assert "sealbox: error: did not create the account 'alice'" in r.stderr
+    assert _stored_names(cli, data) == ["root"]
+    again = _users(cli, data, "create", "alice", input=PASSWORD)
+    assert again.code == 0, again.stderr
+
+
+def test_clients_create_on_a_full_audit_disk_leaves_no_client_and_the_name_free(
+    cli, tmp_path: Path, full: dict[str, str]
+) -> None:
+    data = tmp_path / "data"
+    r = cli(["clients", "create", "billing", "--data-dir", data], env=full)
+    assert r.code == 1
+    assert r.out == ""
+    assert "sealbox: error: did not create client 'billing'" in r.stderr
+    listed = cli(["clients", "list", "--data-dir", data])
+    assert listed.code == 0 and listed.out == ""
+    again = cli(["clients", "create", "billing", "--data-dir", data])
+    assert again.code == 0, again.stderr
+    assert "client_secret: sbs_" in again.out
+
+
+def test_clients_rotate_on_a_full_audit_disk_shows_the_new_secret_and_says_it_is_unrecorded(
+    cli, tmp_path: Path, full: dict[str, str]
+) -> None:
+    data = tmp_path / "data"
+    made = json.loads(cli(["clients", "create", "billing", "--json", "--data-dir", data]).out)
+    r = cli(["clients", "rotate-secret", "billing", "--json", "--data-dir", data], env=full)
+    assert r.code == 1
+    # The old secret no longer works: the new one is shown, once, or the client is lost.
+    rotated = json.loads(r.out)
+    assert rotated["client_id"] == made["client_id"]
+    assert rotated["client_secret"].startswith("sbs_")
+    assert rotated["client_secret"] != made["client_secret"]
+    assert rotated["client_secret"] not in r.stderr
+    assert (
+        "sealbox: error: rotated the secret of client 'billing', but the audit log cannot "
+        "be written" in r.stderr
+    )
+
+
+def test_a_change_redis_did_not_hear_of_is_still_written_to_the_audit_log(
+    cli, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    assert _users(cli, data, "create", "alice", input=PASSWORD).code == 0
+    # Nothing listens on port 1: Redis does not answer, after the database changed.
+    r = _users(cli, data, "disable", "alice", env={"SEALBOX_REDIS_URL": "redis://127.0.0.1:1"})
+    assert r.code == 1
+    assert "Redis did not answer" in r.stderr
+    assert json.loads(_users(cli, data, "show", "alice", "--json").out)["disabled"] is True
+    records = [json.loads(line) for line in (data / "audit.log").read_text().splitlines()]
+    assert [(e["event"], e["user"]) for e in records][-1] == ("admin.disable", "alice")
+    assert "Redis did not answer" in records[-1]["detail"]
