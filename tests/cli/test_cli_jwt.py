@@ -211,6 +211,49 @@ def test_issue_needs_sub_and_a_positive_ttl(cli, keyset_file):
     assert cli(["jwt", "issue", keyset_file, "--sub", "a", "--ttl", "0"], env=ENV).code == 2
 
 
+@pytest.mark.parametrize("option", ["--sub", "--aud", "--iss", "--typ"])
+def test_issue_with_an_empty_option_value_is_a_usage_error(cli, keyset_file, option):
+    # An unset shell variable ("--aud $AUD"): named as the option, exit 2, no token
+    # (an empty --typ made one that no verifier asks for).
+    args = ["--sub", "alice", option, ""] if option != "--sub" else ["--sub", ""]
+    result = cli(["jwt", "issue", keyset_file, *args], env=ENV)
+    assert (result.code, result.out) == (2, "")
+    assert result.stderr.startswith(f"sealbox: error: {option}: an empty value")
+
+
+@pytest.mark.parametrize("path", ["direct", "click"])
+@pytest.mark.parametrize("option", ["--aud", "--iss", "--typ"])
+def test_verify_with_an_empty_option_value_is_a_usage_error(
+    cli, keyset_file, jwks_file, monkeypatch, path, option
+):
+    run = cli if path == "direct" else _through_click(monkeypatch)
+    token = issue(cli, keyset_file, "--aud", "api")
+    extra = [] if option == "--aud" else ["--aud", "api"]
+    result = run(["jwt", "verify", "--jwks", jwks_file, *extra, option, "", token])
+    assert (result.code, result.out) == (2, "")
+    assert result.stderr.startswith(f"sealbox: error: {option}: an empty value")
+
+
+@pytest.mark.parametrize("path", ["direct", "click"])
+def test_the_commands_that_always_print_json_take_json_too(
+    cli, keyset_file, jwks_file, monkeypatch, path
+):
+    # docs/cli.md: a command that prints for scripts takes --json; these print JSON
+    # either way, and a script that passes --json everywhere must not get exit 2.
+    run = cli if path == "direct" else _through_click(monkeypatch)
+    token = issue(cli, keyset_file, "--aud", "api")
+    commands = [
+        (["jwt", "verify", "--jwks", jwks_file, "--aud", "api", "-"], token.encode(), {}),
+        (["jwt", "inspect", "-"], token.encode(), {}),
+        (["jwt", "jwks", keyset_file], b"", ENV),
+    ]
+    for args, stdin, env in commands:
+        plain = run(args, input=stdin, env=env)
+        with_json = run([*args[:2], "--json", *args[2:]], input=stdin, env=env)
+        assert (with_json.code, with_json.stderr) == (0, plain.stderr), args
+        assert json.loads(with_json.out) == json.loads(plain.out)
+
+
 def test_verify_refusals(cli, keyset_file, jwks_file):
     token = issue(cli, keyset_file, "--aud", "api")
     cases = [

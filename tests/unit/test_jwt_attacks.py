@@ -509,6 +509,18 @@ def test_j12_kid_must_be_a_reasonable_string(keys, verifier, kid):
         verifier.verify(token)
 
 
+def test_j12_a_null_kid_is_not_a_missing_kid_even_where_tokens_may_omit_it(keys):
+    # "kid": null is a malformed header, not one without a kid: it must not be
+    # checked with the source's only key as a token without kid would be.
+    lenient = TokenVerifier(keys.keyset, audience=AUD, issuer=ISS, require_kid=False)
+    assert lenient.verify(keys.forge(header(kid=None), claims()), now=NOW)["sub"] == "user-1"
+    token = keys.forge({**header(kid=None), "kid": None}, claims())
+    with pytest.raises(TokenError, match="'kid' must be a string"):
+        lenient.verify(token, now=NOW)
+    with pytest.raises(TokenError, match="'kid' must be a string"):
+        decode_unverified(token)
+
+
 def test_j12_missing_kid_is_refused_by_default(keys, verifier):
     with pytest.raises(TokenError, match="no key id"):
         verifier.verify(keys.forge(header(kid=None), claims()))

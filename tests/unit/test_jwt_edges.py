@@ -19,7 +19,14 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from sealbox.exceptions import ConfigError, FormatError, KeyFormatError, TokenError
-from sealbox.jwt import AsyncRemoteJWKSet, JWKSet, RemoteJWKSet, SigningKeySet, TokenVerifier
+from sealbox.jwt import (
+    AsyncRemoteJWKSet,
+    JWKSet,
+    RemoteJWKSet,
+    SigningKeySet,
+    TokenVerifier,
+    decode_unverified,
+)
 from sealbox.jwt._jws import b64url_encode
 from tests.unit.test_jwt_remote import T0, Clock, JWKSServer, server, tls, url
 
@@ -212,6 +219,17 @@ def test_sign_refuses_nan_claims_rather_than_make_a_token_that_never_verifies(ke
         keys.sign({"sub": "u", "x": math.nan})
     with pytest.raises(ConfigError, match="not JSON"):
         keys.issue("u", claims={"ratio": math.inf})
+
+
+@pytest.mark.parametrize("token_type", ["", b"at+jwt", 1])
+def test_issue_refuses_a_token_type_no_verifier_can_ask_for(keys, token_type):
+    # A verifier's token_type is a non-empty media type (or None, for any): a token
+    # whose typ is empty or not a string could only pass a verifier that ignores typ.
+    with pytest.raises(ConfigError, match="token_type must be a media type"):
+        keys.issue("u", now=T0, token_type=token_type)
+    with pytest.raises(ConfigError, match="token_type must be a media type"):
+        keys.sign({"sub": "u"}, token_type=token_type)
+    assert "typ" not in decode_unverified(keys.issue("u", now=T0, token_type=None)).header
 
 
 @pytest.mark.parametrize("claims", [{1: "a", "1": "b"}, [("sub", "u")], "sub"])

@@ -85,6 +85,13 @@ VERIFY: tuple[Option, ...] = (
         help="Seconds of clock skew allowed.",
     ),
     PASSPHRASE_FILE,
+    # Every command that prints for scripts takes --json (docs/cli.md); this one always does.
+    Option(
+        ("--json",),
+        "as_json",
+        takes_value=False,
+        help="Print JSON for scripts (fields: docs/cli.md), as without it.",
+    ),
 )
 """``sealbox jwt verify``'s options, in the order of its help."""
 
@@ -94,8 +101,9 @@ def usage_problem(kwargs: Mapping[str, Any]) -> str | None:
     jwks, keyset = kwargs.get("jwks"), kwargs.get("keyset_file")
     if (jwks is None) == (keyset is None):
         return "give exactly one of --jwks and --keyset"
-    if jwks == "":
-        return "--jwks: an empty value (a JWKS file or an https:// URL; is a shell variable unset?)"
+    empty = _empty_value(kwargs)
+    if empty:
+        return empty
     pins = kwargs.get("pins")
     if (kwargs.get("ca") is not None or pins) and not _is_url(jwks):
         return "--ca and --pin go with a JWKS URL (--jwks https://…)"
@@ -108,6 +116,18 @@ def usage_problem(kwargs: Mapping[str, Any]) -> str | None:
             parse_pins(pins)
         except ConfigError as exc:
             return f"--pin: {exc}"
+    return None
+
+
+def _empty_value(kwargs: Mapping[str, Any]) -> str | None:
+    # An unset shell variable ("--aud $AUD"): said as a usage error naming the option.
+    if kwargs.get("jwks") == "":
+        return "--jwks: an empty value (a JWKS file or an https:// URL; is a shell variable unset?)"
+    for name, param in (("--aud", "aud"), ("--iss", "iss")):
+        if "" in (kwargs.get(param) or ()):
+            return f"{name}: an empty value (is a shell variable unset?)"
+    if kwargs.get("token_type") == "":
+        return "--typ: an empty value (a type such as at+jwt; --any-type accepts any)"
     return None
 
 
@@ -128,6 +148,7 @@ def verify_token(
     any_type: bool = False,
     leeway: int | str = 0,
     passphrase_file: str | os.PathLike[str] | None = None,
+    as_json: bool = False,  # noqa: ARG001 - the output is JSON either way
 ) -> None:
     """Verify the token against the keys and policy given and print its claims (JSON).
 

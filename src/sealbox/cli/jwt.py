@@ -222,10 +222,20 @@ def enable(file: Path, kid: str, passphrase_file: Path | None) -> None:
     click.echo(f"key {kid} in {file} is {state}")
 
 
+# Every command that prints for scripts takes --json (docs/cli.md); these always print JSON.
+_ALWAYS_JSON = click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print JSON for scripts (fields: docs/cli.md), as without it.",
+)
+
+
 @jwt.command()
 @_FILE
 @passphrase_file_option
-def jwks(file: Path, passphrase_file: Path | None) -> None:
+@_ALWAYS_JSON
+def jwks(file: Path, passphrase_file: Path | None, as_json: bool) -> None:  # noqa: ARG001
     """Print the public JWKS of FILE's active keys (RFC 7517) on stdout."""
     keys = _keysets().load(file, read_passphrase(passphrase_file))
     document = keys.public_jwks()
@@ -307,6 +317,16 @@ def issue(  # noqa: PLR0917 - click passes every option as an argument
     given = {"--sub": sub, "--aud": aud, "--iss": iss, "--scope": scope, "--claim": claims}
     for name, value in {**given, "--typ": token_type}.items():
         _refuse_not_utf8(name, value)
+    values: dict[str, tuple[str | None, ...]] = {
+        "--sub": (sub,),
+        "--aud": aud,
+        "--iss": (iss,),
+        "--typ": (token_type,),
+    }
+    for name, given_values in values.items():
+        # An unset shell variable: a usage error, not a library refusal (or an empty typ).
+        if "" in given_values:
+            raise click.UsageError(f"{name}: an empty value (is a shell variable unset?)")
     keys = _keysets().load(file, read_passphrase(passphrase_file))
     token = keys.issue(
         sub,
@@ -347,7 +367,8 @@ def verify(token: str | None, **options: Any) -> None:
 
 @jwt.command()
 @click_option(TOKEN)
-def inspect(token: str | None) -> None:
+@_ALWAYS_JSON
+def inspect(token: str | None, as_json: bool) -> None:  # noqa: ARG001
     """Print TOKEN's header and claims WITHOUT verifying anything.
 
     The token is read from stdin when TOKEN is '-' or left out.

@@ -283,8 +283,9 @@ def parse_compact(  # noqa: PLR0912 - one branch per RFC 7515 §5.2 check
     for member, what in _REFUSED_MEMBERS.items():
         if member in header:
             raise TokenError(f"the header carries {what}, which sealbox does not accept")
+    # "kid": null is malformed, not absent: it must not pass for a token without a kid.
     kid = header.get("kid")
-    if kid is not None and (not isinstance(kid, str) or not 0 < len(kid) <= _MAX_KID):
+    if "kid" in header and (not isinstance(kid, str) or not 0 < len(kid) <= _MAX_KID):
         raise TokenError(f"the header's 'kid' must be a string of 1 to {_MAX_KID} characters")
     payload = _decode_segment(p64, "payload")
     signature = _decode_segment(s64, "signature")

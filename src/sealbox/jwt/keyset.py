@@ -427,7 +427,8 @@ class SigningKeySet(SigningKeySetStorage):
         Raises:
             ConfigError: an empty subject, a ttl under 1, a scope item with a
                 space, ``claims`` that overrides a registered claim or holds a NaN,
-                or a time (``now``, ``not_before``, ``exp``) outside 1970 to 9999.
+                a time (``now``, ``not_before``, ``exp``) outside 1970 to 9999, or
+                an empty ``token_type``.
             TypeError: a claim that is not JSON-serializable, a time that is not a number.
         """
         if not isinstance(subject, str) or not subject:
@@ -460,10 +461,15 @@ class SigningKeySet(SigningKeySetStorage):
         """Sign exactly these claims with the primary key. No claim is added or checked.
 
         Prefer :meth:`issue`, which sets the time claims and a ``jti``.
+
+        Raises:
+            ConfigError: ``token_type`` is empty or not a string (no verifier asks for it).
         """
         kid, alg, impl, key, headers = self._signer
         h64 = headers.get(token_type)
         if h64 is None:
+            if token_type is not None and (not isinstance(token_type, str) or not token_type):
+                raise ConfigError("token_type must be a media type such as 'at+jwt', or None")
             # Encoded once per key and token type; the dict only ever gains entries.
             header = {"alg": alg, "kid": kid}
             if token_type is not None:
