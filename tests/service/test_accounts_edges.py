@@ -74,8 +74,7 @@ def test_a_login_racing_a_password_reset_neither_undoes_the_reset_nor_keeps_a_se
         engine = make_engine(service.settings.resolved_database_url())
         store = Store(sessionmaker(engine), refresh_ttl=60)
         # An imported account: its hash is checked slowly and upgraded at the next login.
-        # Slow enough for the reset below to land within it on a loaded machine too.
-        await store.create_user("migrant", _slow_pbkdf2_hash(PASSWORD, 4.0), ["users:me"])
+        await store.create_user("migrant", _slow_pbkdf2_hash(PASSWORD, 2.0), ["users:me"])
         await engine.dispose()
 
     asyncio.run(create())
