@@ -221,6 +221,16 @@ def test_issue_with_an_empty_option_value_is_a_usage_error(cli, keyset_file, opt
     assert result.stderr.startswith(f"sealbox: error: {option}: an empty value")
 
 
+def test_issue_with_a_claim_given_twice_is_a_usage_error(cli, keyset_file):
+    # The last one was signed, unsaid: "--claim tenant=a ... --claim tenant:=7".
+    result = cli(
+        ["jwt", "issue", keyset_file, "--sub", "alice", "--claim", "t=a", "--claim", "t:=7"],
+        env=ENV,
+    )
+    assert (result.code, result.out) == (2, "")
+    assert "the claim 't' is given twice" in result.stderr
+
+
 @pytest.mark.parametrize("path", ["direct", "click"])
 @pytest.mark.parametrize("option", ["--aud", "--iss", "--typ"])
 def test_verify_with_an_empty_option_value_is_a_usage_error(

@@ -262,6 +262,9 @@ def _parse_claim(
             raise click.BadParameter(f"{item!r} is not NAME=VALUE (or NAME:=JSON)")
         if name in REGISTERED_CLAIMS:
             raise click.BadParameter(f"{name!r} has its own option or is set by sealbox")
+        if name in claims:
+            # Which of the two was meant cannot be guessed: the last one won, unsaid.
+            raise click.BadParameter(f"the claim {name!r} is given twice")
         if as_json:
             try:
                 # NaN and Infinity are not JSON (RFC 8259 §6), though Python reads them.
