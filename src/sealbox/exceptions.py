@@ -42,6 +42,7 @@ translated here with ``raise ... from exc``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Final
 
 __all__ = [
     "ConcurrentChangeError",
@@ -395,6 +396,10 @@ class ConcurrentChangeError(StorageError):
         self.names: tuple[str, ...] = tuple(names)
 
 
+# The client library's exceptions for an answer that refuses (redis-py's names).
+_REFUSALS: Final = ("Authentication", "NoPermission", "Response")
+
+
 class StoreUnavailableError(StorageError):
     """A server sealbox keeps shared state in (Redis) did not answer.
 
@@ -417,9 +422,15 @@ class StoreUnavailableError(StorageError):
     code = "store_unavailable"
 
     def __init__(self, store: str, operation: str, cause: str) -> None:
+        # A server that answered with a refusal (a wrong password, a user without the
+        # right, a database number it does not have) is no server that did not answer.
+        refused = cause.startswith(_REFUSALS)
         super().__init__(
-            f"{store} did not answer while {operation} ({cause})",
-            hint=f"try again once {store} answers",
+            f"{store} {'refused the request' if refused else 'did not answer'} while "
+            f"{operation} ({cause})",
+            hint=f"check the user, password and database number given for {store}"
+            if refused
+            else f"try again once {store} answers",
             facts={"store": store, "operation": operation, "cause": cause},
         )
         self.store = store

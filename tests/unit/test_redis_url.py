@@ -74,3 +74,20 @@ def test_the_library_client_refuses_such_a_url_with_a_code() -> None:
     assert exc.code == "redis_url_invalid"
     assert "socket_timeout" in str(exc)
     assert CANARY not in f"{exc} {exc.hint} {exc.facts} {exc!r}"
+
+
+def test_a_redis_that_refuses_the_password_is_said_to_refuse_not_to_be_silent() -> None:
+    # The shared Redis has no password: AUTH with one is an answer, a refusal, which was
+    # worded "Redis did not answer".
+    import asyncio
+
+    from sealbox.accounts.redis_client import ping
+    from sealbox.exceptions import StoreUnavailableError
+    from tests.service.conftest import REDIS_URL, require_server
+
+    require_server("Redis", 6379)
+    wrong = REDIS_URL.replace("redis://", "redis://sealbox-test:not-the-password@", 1)
+    with pytest.raises(StoreUnavailableError) as caught:
+        asyncio.run(ping(wrong, "checking the test's Redis"))
+    assert str(caught.value).startswith("Redis refused the request while checking the test's")
+    assert "not-the-password" not in str(caught.value)
