@@ -110,3 +110,28 @@ def _head_revision() -> str:
     head = ScriptDirectory.from_config(config).get_current_head()
     assert head is not None
     return head
+
+
+def test_keyring_and_keyset_writes_on_a_full_disk_keep_the_old_file(small_fs: Path) -> None:
+    env = {"SEALBOX_PASSPHRASE": "pass"}
+    ring, keys = small_fs / "ring", small_fs / "keys"
+    assert run_sealbox(["keyring", "create", ring], env=env).returncode == 0
+    assert run_sealbox(["jwt", "keyset", "create", keys], env=env).returncode == 0
+    before = {ring: ring.read_bytes(), keys: keys.read_bytes()}
+    fill(small_fs / "filler")
+    for args in (
+        ["keyring", "rotate", ring],
+        ["keyring", "create", ring, "--force", "--yes"],
+        ["jwt", "keyset", "rotate", keys],
+        ["jwt", "keyset", "create", keys, "--force", "--yes"],
+    ):
+        r = run_sealbox(args, env=env)
+        assert r.returncode == 1, r.stderr
+        lines = r.stderr.decode().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("sealbox: error: cannot write")
+        assert "no space left" in lines[0]
+    assert {path: path.read_bytes() for path in before} == before
+    assert [p.name for p in small_fs.iterdir() if p.name.endswith(".tmp")] == []
+    (small_fs / "filler").unlink()
+    assert run_sealbox(["keyring", "rotate", ring], env=env).returncode == 0
+    assert run_sealbox(["jwt", "keyset", "rotate", keys], env=env).returncode == 0

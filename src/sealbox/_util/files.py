@@ -21,6 +21,7 @@ import errno
 import fcntl
 import io
 import os
+import signal
 import stat
 from collections.abc import Iterator
 from typing import BinaryIO, Final, Protocol
@@ -248,9 +249,10 @@ def atomic_write_group(
     a temporary file and flushed to disk first, so a full disk or an I/O error leaves
     every old file as it was. Only then are they renamed into place, one by one; if a
     rename fails, those already renamed are put back from hard links of the old files.
-    (A process killed between two renames — a window of microseconds — can still
-    leave a mix; readers that need a matching pair, such as a key and its
-    certificate, check it.) The caller holds the group's lock.
+    Ctrl-C, SIGTERM and SIGHUP wait until the group is written (or rolled back). Only
+    a process killed otherwise between two renames (SIGKILL, a power cut: a window
+    of microseconds) can leave a mix; readers that need a matching pair, such as a
+    key and its certificate, check it. The caller holds the group's lock.
 
     Raises:
         StorageError: a file exists and ``overwrite`` is false, or a file cannot be
@@ -258,24 +260,41 @@ def atomic_write_group(
     """
     staged: list[tuple[str, str, str | None]] = []  # (target, temporary, backup)
     held: list[int] = []  # their descriptors, locked and open until the end
-    try:
-        for path, data, mode in files:
-            staged.append(_stage(path, data, mode, overwrite=overwrite, held=held))
-        _rename_all(staged)
-    except OSError as exc:
-        raise StorageError(
-            f"cannot write {os.fspath(files[0][0])}: {os_reason(exc)}; nothing was replaced"
-        ) from None
-    finally:
-        for _target, tmp, backup in staged:
-            for leftover in (tmp, backup):
-                if leftover is not None:
-                    with contextlib.suppress(FileNotFoundError):
-                        os.unlink(leftover)
-        for fd in held:
-            os.close(fd)
+    with _signals_held():
+        try:
+            for path, data, mode in files:
+                staged.append(_stage(path, data, mode, overwrite=overwrite, held=held))
+            _rename_all(staged)
+        except OSError as exc:
+            raise StorageError(
+                f"cannot write {os.fspath(files[0][0])}: {os_reason(exc)}; nothing was replaced"
+            ) from None
+        finally:
+            for _target, tmp, backup in staged:
+                for leftover in (tmp, backup):
+                    if leftover is not None:
+                        with contextlib.suppress(FileNotFoundError):
+                            os.unlink(leftover)
+            for fd in held:
+                os.close(fd)
     for folder in {os.path.dirname(t) or os.curdir for t, _, _ in staged}:
         _fsync_dir(folder)
+
+
+# Ctrl-C, SIGTERM and SIGHUP, held back while a group is written: the default SIGTERM
+# would end the process between two renames (a new key beside its old certificate,
+# a CA key without its certificate), and a handler's exception there would skip the
+# clean-up. They arrive once the group is whole, or whole again as it was.
+_HELD_SIGNALS: Final = frozenset({signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _stage(
@@ -293,21 +312,23 @@ def _stage(
     remove_stale_temporaries(folder)
     fd, tmp = _create_temporary(folder, name)
     held.append(fd)
+    backup: str | None = None
     try:
         _take_over_attributes(fd, target, mode)
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view) :]
         os.fsync(fd)
-        backup = None
         if os.path.lexists(target):
             backup = _temporary_name(folder, name)
             os.link(target, backup)
             held.append(os.open(backup, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW))
             _hold(held[-1])
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+        for leftover in (tmp, backup):
+            if leftover is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(leftover)
         raise
     return target, tmp, backup
 
@@ -318,7 +339,7 @@ def _rename_all(staged: list[tuple[str, str, str | None]]) -> None:
         for target, tmp, backup in staged:
             os.replace(tmp, target)
             done.append((target, backup))
-    except OSError:
+    except BaseException:
         for target, backup in reversed(done):
             with contextlib.suppress(OSError):
                 if backup is None:
@@ -472,9 +493,17 @@ def _create_temporary(folder: str, name: str) -> tuple[int, str]:
 def atomic_write(
     path: str | os.PathLike[str], data: bytes, *, mode: int = 0o600, overwrite: bool = True
 ) -> None:
-    """Write ``data`` to ``path`` atomically (see :func:`atomic_writer`)."""
+    """Write ``data`` to ``path`` atomically (see :func:`atomic_writer`).
+
+    Ctrl-C, SIGTERM and SIGHUP wait until ``path`` is replaced or left as it was: the
+    default SIGTERM would leave the temporary file behind. (The write is small; a
+    streamed :func:`atomic_writer` is left to interrupt, and cleans up on Ctrl-C.)
+    """
+    # A device or FIFO is written into directly, and may block (a pipe nobody reads):
+    # it stays open to Ctrl-C.
+    held = contextlib.nullcontext() if is_special(path) else _signals_held()
     try:
-        with atomic_writer(path, mode=mode, overwrite=overwrite) as fh:
+        with held, atomic_writer(path, mode=mode, overwrite=overwrite) as fh:
             fh.write(data)
     except OSError as exc:
         raise StorageError(f"cannot write {path}: {os_reason(exc)}") from None
