@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -309,3 +311,23 @@ def test_an_interruption_inside_a_command_is_one_line_and_its_own_status(
     for args in (["boom"], ["--debug", "boom"]):
         r = cli(args)
         assert (r.code, r.stderr, r.out) == (code, f"sealbox: error: {line}\n", ""), args
+
+
+def test_an_interruption_while_the_command_still_loads_is_one_line_not_a_traceback() -> None:
+    # Ctrl-C in the first instants lands in an import, before the command's handling of
+    # it is in place: it printed a traceback. The interruption is raised here as Ctrl-C
+    # raises it, from inside the import of the command's machinery.
+    script = (
+        "import sys\n"
+        "class Stop:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'sealbox.cli._app':\n"
+        "            raise KeyboardInterrupt\n"
+        "sys.meta_path.insert(0, Stop())\n"
+        "sys.argv = ['sealbox', 'keygen']\n"
+        "from sealbox.cli import console\n"
+        "console()\n"
+    )
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60)
+    assert (r.returncode, r.stderr) == (130, b"sealbox: error: interrupted\n")
+    assert r.stdout == b""

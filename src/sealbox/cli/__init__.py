@@ -53,7 +53,13 @@ def console() -> NoReturn:
         sys.stdin = _ClosedStream("standard input", "</dev/null")
     if sys.stdout is None:
         sys.stdout = _ClosedStream("standard output", ">/dev/null")
-    status, direct = _main(sys.argv[1:], program=True)
+    try:
+        status, direct = _main(sys.argv[1:], program=True)
+    except KeyboardInterrupt:
+        # Ctrl-C while the command's modules still load, before its own handling is in
+        # place: the same line and status as once it is, not a traceback.
+        sys.stderr.write("sealbox: error: interrupted\n")
+        raise SystemExit(130) from None
     if direct:
         import atexit
         import os
