@@ -238,3 +238,28 @@ def test_a_log_torn_after_a_rotation_check_is_ended_when_reopened(tmp_path: Path
     log.record("e", outcome="success", user="two")
     log.close()
     assert json.loads(path.read_text().splitlines()[1])["user"] == "two"
+
+
+def test_the_folders_made_for_an_audit_log_are_the_owners_alone(tmp_path: Path) -> None:
+    # They were made 0755 (the log itself is 0600), where the data folder is 0700.
+    path = tmp_path / "logs" / "sealbox" / "audit.log"
+    log = AuditLog(path)
+    log.record("login", outcome="success", user="u")
+    log.close()
+    assert (path.parent.stat().st_mode & 0o777, path.parent.parent.stat().st_mode & 0o777) == (
+        0o700,
+        0o700,
+    )
+
+
+def test_an_audit_log_under_a_file_says_the_file_is_no_folder(tmp_path: Path) -> None:
+    from sealbox.exceptions import StorageError
+
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(StorageError) as caught:
+        AuditLog(tmp_path / "afile" / "audit.log")
+    assert str(caught.value) == (
+        f"cannot open the audit log {tmp_path / 'afile' / 'audit.log'}: cannot create folder "
+        f"{tmp_path / 'afile'}: a file of that name exists"
+    )
+    assert caught.value.code == "not_a_folder"

@@ -46,6 +46,7 @@ from datetime import UTC, datetime
 from json.encoder import encode_basestring
 from pathlib import Path
 
+from sealbox._util.files import make_folder, os_reason
 from sealbox.exceptions import SealboxError, StorageError
 from sealbox.secret import Redactor, default_redactor
 
@@ -139,12 +140,17 @@ class AuditLog:
     def _open(self) -> int:
         assert self.path is not None
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # Missing folders are the owner's alone, as the data folder is; a file where a
+            # folder should be is named as such (it was "file exists").
+            make_folder(self.path.parent)
+        except StorageError as exc:
+            raise StorageError(
+                f"cannot open the audit log {self.path}: {exc}", code=exc.code, facts=exc.facts
+            ) from None
+        try:
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
         except OSError as exc:
-            raise StorageError(
-                f"cannot open the audit log {self.path}: {(exc.strerror or '').lower()}"
-            ) from None
+            raise StorageError(f"cannot open the audit log {self.path}: {os_reason(exc)}") from None
         st = os.fstat(fd)
         self._identity = (st.st_dev, st.st_ino)
         if st.st_size:
