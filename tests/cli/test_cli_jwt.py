@@ -211,7 +211,7 @@ def test_issue_needs_sub_and_a_positive_ttl(cli, keyset_file):
     assert cli(["jwt", "issue", keyset_file, "--sub", "a", "--ttl", "0"], env=ENV).code == 2
 
 
-@pytest.mark.parametrize("option", ["--sub", "--aud", "--iss", "--typ"])
+@pytest.mark.parametrize("option", ["--sub", "--aud", "--iss", "--typ", "--scope"])
 def test_issue_with_an_empty_option_value_is_a_usage_error(cli, keyset_file, option):
     # An unset shell variable ("--aud $AUD"): named as the option, exit 2, no token
     # (an empty --typ made one that no verifier asks for).

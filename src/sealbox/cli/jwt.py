@@ -325,6 +325,7 @@ def issue(  # noqa: PLR0917 - click passes every option as an argument
         "--aud": aud,
         "--iss": (iss,),
         "--typ": (token_type,),
+        "--scope": (scope,),  # "" signed a "scope": "" claim, granting nothing
     }
     for name, given_values in values.items():
         # An unset shell variable: a usage error, not a library refusal (or an empty typ).
