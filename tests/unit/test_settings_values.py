@@ -26,3 +26,21 @@ def test_an_unknown_password_profile_is_an_invalid_setting_naming_the_known_ones
 
 def test_a_known_password_profile_is_accepted(tmp_path: Path) -> None:
     assert load_settings(data_dir=tmp_path, password_profile="test").password_profile == "test"
+
+
+@pytest.mark.parametrize("value", ["", "  "])
+def test_an_empty_database_url_is_an_invalid_setting_not_an_unreadable_url(
+    tmp_path: Path, value: str
+) -> None:
+    # An unset shell variable in `SEALBOX_DATABASE_URL=$DB_URL` was "the database URL (not
+    # shown: it may hold a password) is not one sealbox can open (ArgumentError)".
+    with pytest.raises(ConfigError) as caught:
+        load_settings(data_dir=tmp_path / "data", database_url=value)
+    exc = caught.value
+    assert exc.code == "invalid_settings"
+    assert exc.facts["settings"] == "SEALBOX_DATABASE_URL"
+    assert str(exc) == (
+        "invalid settings: SEALBOX_DATABASE_URL: "
+        "empty: leave it unset for the data folder's SQLite database"
+    )
+    assert not (tmp_path / "data").exists()

@@ -60,7 +60,8 @@ def load_settings(**overrides: Any) -> ServiceSettings:
     except ValidationError as exc:
         errors = exc.errors(include_input=False, include_url=False)
         names = ["SEALBOX_" + "_".join(str(p) for p in err["loc"]).upper() for err in errors]
-        reasons = [str(err["msg"]) for err in errors]
+        # pydantic starts a validator's own message with "Value error, ": its words alone.
+        reasons = [str(err["msg"]).removeprefix("Value error, ") for err in errors]
         problems = "; ".join(f"{n}: {r}" for n, r in zip(names, reasons, strict=True))
         raise ConfigError(
             f"invalid settings: {problems}",

@@ -161,6 +161,15 @@ class ServiceSettings(SealboxSettings):
     def _expand(cls, value: Path | None) -> Path | None:
         return None if value is None else value.expanduser()
 
+    @field_validator("database_url", mode="after")
+    @classmethod
+    def _database_url(cls, value: Secret[str] | None) -> Secret[str] | None:
+        # An unset shell variable (SEALBOX_DATABASE_URL=$DB_URL) would be read as a URL
+        # that cannot be parsed, and so not shown (it may hold a password).
+        if value is not None and not value.expose_secret().strip():
+            raise ValueError("empty: leave it unset for the data folder's SQLite database")
+        return value
+
     @field_validator("redis_url", mode="after")
     @classmethod
     def _redis_url(cls, value: Secret[str] | None) -> Secret[str] | None:
