@@ -37,7 +37,7 @@ from sealbox.tls.context import StrPath, client_context
 if TYPE_CHECKING:
     import httpx2
 
-__all__ = ["TLSFailure", "secure_async_client", "secure_client", "tls_failure"]
+__all__ = ["TLSFailure", "failed_check", "secure_async_client", "secure_client", "tls_failure"]
 
 # httpx2 options that would bypass or contradict the context built here: a transport
 # (or mounted ones) makes its own TLS context, and httpx then ignores `verify`, so the
@@ -107,9 +107,19 @@ def _checked(options: dict[str, Any]) -> dict[str, Any]:
     return options
 
 
-# OpenSSL's X509_V_ERR_* codes that mean "no chain to a trusted CA" (rather than a name,
-# a date or a key that is wrong): the fix is on this side, trusting the right CA.
-_UNKNOWN_ISSUER: Final = frozenset({2, 18, 19, 20, 21})
+# OpenSSL's X509_V_ERR_* codes by the check that failed: 2 and 18-21, no chain to a trusted
+# CA (the fix is on this side, trusting the right CA); 62 host name and 64 IP address
+# mismatch; 9 not yet valid, 10 expired. Any other (a key, an extension) is "other".
+_CHECKS: Final = {
+    **dict.fromkeys((2, 18, 19, 20, 21), "issuer"),
+    **dict.fromkeys((62, 64), "name"),
+    **dict.fromkeys((9, 10), "dates"),
+}
+
+
+def failed_check(exc: ssl.SSLCertVerificationError) -> str:
+    """Which check a certificate failed: ``issuer``, ``name``, ``dates`` or ``other``."""
+    return _CHECKS.get(exc.verify_code, "other")
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +174,8 @@ def tls_failure(exc: BaseException) -> TLSFailure | None:
 
 def _certificate_failure(exc: ssl.SSLCertVerificationError) -> TLSFailure:
     message = str(exc.verify_message or "certificate verify failed").rstrip(".")
-    if exc.verify_code in _UNKNOWN_ISSUER:
+    check = failed_check(exc)
+    if check == "issuer":
         return TLSFailure(
             f"its certificate is not trusted: {message}",
             certificate=True,
@@ -176,12 +187,12 @@ def _certificate_failure(exc: ssl.SSLCertVerificationError) -> TLSFailure:
         certificate=True,
         unknown_issuer=False,
         hint=_CERTIFICATE_HINTS.get(
-            exc.verify_code, "the server needs a certificate that passes strict X.509 checks"
+            check, "the server needs a certificate that passes strict X.509 checks"
         ),
     )
 
 
-_NAME_HINT: Final = "connect by a name (or address) its certificate holds in its subjectAltName"
-_DATE_HINT: Final = "the server's certificate must be renewed, or a clock is wrong (here or there)"
-# X509_V_ERR_*: 62 host name and 64 IP address mismatch; 9 not yet valid, 10 expired.
-_CERTIFICATE_HINTS: Final = {62: _NAME_HINT, 64: _NAME_HINT, 9: _DATE_HINT, 10: _DATE_HINT}
+_CERTIFICATE_HINTS: Final = {
+    "name": "connect by a name (or address) its certificate holds in its subjectAltName",
+    "dates": "the server's certificate must be renewed, or a clock is wrong (here or there)",
+}

@@ -300,14 +300,16 @@ def fetch_certificate(
         ):
             der = tls.getpeercert(binary_form=True)
     except ssl.SSLCertVerificationError as exc:
+        from sealbox.tls.client import failed_check
+
+        check = failed_check(exc)
         raise TLSError(
             f"{host}:{port}: certificate verification failed: {exc.verify_message}",
             hint=_UNVERIFIED_HINTS.get(
-                exc.verify_code,
-                "pass the CA that issued it, or verify=False to read an unverified key",
+                check, "pass the CA that issued it, or verify=False to read an unverified key"
             ),
             code="peer_unverified",
-            facts={"failed": _FAILED_CHECK.get(exc.verify_code, "issuer")},
+            facts={"failed": check},  # the CLI's hint follows it
         ) from None
     except (OSError, ssl.SSLError) as exc:
         from sealbox.tls.client import tls_failure
@@ -328,19 +330,13 @@ def fetch_certificate(
     return x509.load_der_x509_certificate(der)
 
 
-# X509_V_ERR_*: 62 host name and 64 IP address mismatch, 9 not yet valid, 10 expired:
-# no other CA fixes these.
-_NAME_HINT: Final = (
-    "give the name its certificate holds (server_name=, --servername), or verify=False "
-    "to read an unverified key"
-)
-_DATE_HINT: Final = (
-    "the server's certificate must be renewed, or a clock is wrong; verify=False reads "
-    "an unverified key"
-)
-_UNVERIFIED_HINTS: Final = {62: _NAME_HINT, 64: _NAME_HINT, 9: _DATE_HINT, 10: _DATE_HINT}
-# The check that failed, as the error's facts say it (the CLI's hint follows it).
-_FAILED_CHECK: Final = {62: "name", 64: "name", 9: "dates", 10: "dates"}
+# A certificate for another name, or out of its dates: no other CA fixes these.
+_UNVERIFIED_HINTS: Final = {
+    "name": "give the name its certificate holds (server_name=, --servername), or "
+    "verify=False to read an unverified key",
+    "dates": "the server's certificate must be renewed, or a clock is wrong; verify=False "
+    "reads an unverified key",
+}
 
 
 def _check_host_name(text: str, host: str, port: int) -> None:
