@@ -39,6 +39,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Final
 
+from sealbox._util.files import os_reason
 from sealbox.exceptions import ConfigError, LockTimeoutError, StorageError
 
 __all__ = [
@@ -145,9 +146,7 @@ def _open_sidecar(sidecar: str, path: str) -> int:
                 f"cannot lock {path}: folder {os.path.dirname(sidecar)} does not exist"
             ) from None
         except OSError as exc:
-            raise StorageError(
-                f"cannot lock {path}: {(exc.strerror or '').lower()} ({sidecar})"
-            ) from None
+            raise StorageError(f"cannot lock {path}: {os_reason(exc)} ({sidecar})") from None
         _share_with_writers(fd, path)
         return fd
     raise StorageError(f"cannot lock {path}: permission denied ({sidecar})", hint=hint)

@@ -37,7 +37,7 @@ from sealbox.exceptions import (
     SealboxError,
     StorageError,
 )
-from sealbox.storage import AlignedWriter, atomic_writer, is_special
+from sealbox.storage import AlignedWriter, atomic_writer, is_special, os_reason
 
 # A path from the command line: a str (or pathlib.Path); "-" or None is stdin/stdout.
 PathArg = str | os.PathLike[str]
@@ -161,9 +161,7 @@ def input_stream(path: PathArg | None) -> Iterator[tuple[BinaryIO, int | None]]:
     except FileNotFoundError:
         raise StorageError(f"{os.fspath(path)} does not exist") from None
     except OSError as exc:
-        raise StorageError(
-            f"cannot read {os.fspath(path)}: {(exc.strerror or '').lower()}"
-        ) from None
+        raise StorageError(f"cannot read {os.fspath(path)}: {os_reason(exc)}") from None
     with fh:
         st = os.fstat(fh.fileno())
         yield fh, st.st_size if stat.S_ISREG(st.st_mode) else None
@@ -229,9 +227,7 @@ def open_output(
         with atomic_writer(path, mode=mode, overwrite=True) as out:
             yield AlignedWriter(out)
     except OSError as exc:
-        raise StorageError(
-            f"cannot write {os.fspath(path)}: {(exc.strerror or '').lower()}"
-        ) from None
+        raise StorageError(f"cannot write {os.fspath(path)}: {os_reason(exc)}") from None
 
 
 def stdout_is_terminal(output: PathArg | None) -> bool:

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from sealbox.cli._hints import hint_for
-from sealbox.cli._io import Terminated, print_error
+from sealbox.cli._io import Terminated, os_reason, print_error
 from sealbox.exceptions import SealboxError
 
 __all__ = ["debug_requested", "report"]
@@ -47,7 +47,7 @@ def report(exc: BaseException, *, debug: bool) -> int:
     if isinstance(exc, SealboxError):
         print_error(str(exc), hint=hint_for(exc))
     elif isinstance(exc, OSError):
-        message = (exc.strerror or type(exc).__name__).lower()
+        message = os_reason(exc)
         print_error(f"{exc.filename}: {message}" if exc.filename else message)
     else:
         # Only the type: the message of an unexpected error may hold data.

@@ -91,7 +91,7 @@ def read_passphrase(
                 raw = fh.read(MAX_PASSPHRASE_FILE + 1)
         except OSError as exc:
             raise CLIError(
-                f"cannot read passphrase file {passphrase_file}: {(exc.strerror or '').lower()}"
+                f"cannot read passphrase file {passphrase_file}: {os_reason(exc)}"
             ) from None
         if len(raw) > MAX_PASSPHRASE_FILE:
             raise CLIError(f"passphrase file {passphrase_file} is larger than 64 KiB")
@@ -211,3 +211,11 @@ def write_stdout(data: bytes) -> None:
     out = sys.stdout.buffer
     out.write(data)
     out.flush()
+
+
+def os_reason(exc: OSError) -> str:
+    """:func:`sealbox.storage.os_reason`, imported on a failure only: this module is on
+    every command's start-up path."""
+    from sealbox.storage import os_reason as reason
+
+    return reason(exc)

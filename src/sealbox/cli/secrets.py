@@ -30,6 +30,7 @@ from sealbox.exceptions import SealboxError, SecretSourceError
 from sealbox.secret import Secret
 from sealbox.secrets.base import NAME_PATTERN
 from sealbox.secrets.sealed import FORMAT, SealedFile
+from sealbox.storage import os_reason
 
 _FILE = click.argument("file", type=NamedFile(dir_okay=False, path_type=Path))
 _NAME = click.argument("name")
@@ -409,9 +410,7 @@ def _run_editor(editor: str, plain: Path) -> None:
         try:
             child = subprocess.Popen([*argv, str(plain)])  # noqa: S603 - the user's editor
         except OSError as exc:
-            raise CLIError(
-                f"cannot run the editor {editor!r}: {(exc.strerror or '').lower()}"
-            ) from None
+            raise CLIError(f"cannot run the editor {editor!r}: {os_reason(exc)}") from None
         try:
             status = child.wait()
         except BaseException:
@@ -592,5 +591,5 @@ def run(
     try:
         os.execve(program, list(command), env)  # noqa: S606 - replaces this process, as intended
     except OSError as exc:
-        print_error(f"cannot run {command[0]}: {(exc.strerror or '').lower()}")
+        print_error(f"cannot run {command[0]}: {os_reason(exc)}")
         raise SystemExit(126) from None

@@ -20,7 +20,7 @@ from sealbox.cli._io import (
 from sealbox.cli._paths import FilePath, NamedFile
 from sealbox.keys import sshsig
 from sealbox.keys.asymmetric import PrivateKey, PublicKey
-from sealbox.storage import atomic_write
+from sealbox.storage import atomic_write, os_reason
 
 _NAMESPACE = click.option(
     "-n",
@@ -42,7 +42,7 @@ def _open_data(file: Path) -> Iterator[BinaryIO]:
     except FileNotFoundError:
         raise CLIError(f"{file} does not exist") from None
     except OSError as exc:
-        raise CLIError(f"cannot read {file}: {(exc.strerror or '').lower()}") from None
+        raise CLIError(f"cannot read {file}: {os_reason(exc)}") from None
     with fh:
         yield fh
 

@@ -38,6 +38,7 @@ from sealbox.exceptions import ConfigError, DecryptionError, StorageError
 from sealbox.service.audit import AuditLog
 from sealbox.service.provision import DataDir
 from sealbox.service.settings import ServiceSettings, holds_private_key, pem_text
+from sealbox.storage import os_reason
 
 __all__ = [
     "SQLITE_MAGIC",
@@ -87,7 +88,7 @@ def check_database(settings: ServiceSettings) -> None:
             head = fh.read(len(SQLITE_MAGIC))
     except OSError as exc:
         raise ConfigError(
-            f"cannot read the database {database}: {(exc.strerror or '').lower()}",
+            f"cannot read the database {database}: {os_reason(exc)}",
             hint="check its owner and mode (the service's user must read and write it)",
         ) from None
     if not head and has_keys:
@@ -258,7 +259,7 @@ def check_listen(settings: ServiceSettings) -> int:
             if settings.port == 0:
                 _hold_for_server(probe)
     except OSError as exc:
-        reason = (exc.strerror or type(exc).__name__).lower()
+        reason = os_reason(exc)
         raise ConfigError(
             f"cannot listen on {where}: {reason}",
             hint="choose another port or host, or stop what listens there",

@@ -13,6 +13,8 @@ callers that write files of their own:
   for it tells so (a program prints a note; by default a warning is logged).
 - :func:`read_limited`: a whole small file, refused past a size limit.
 - :func:`is_special`: whether a path is a device, FIFO or socket rather than a file.
+- :func:`os_reason`: why an operating-system call failed, in the words sealbox's
+  messages use after a colon (``no space left on device``).
 - :class:`AlignedWriter`: bulk output cut into the pieces the file system takes
   best (what ``sealbox encrypt`` writes through).
 
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
         atomic_write,
         atomic_writer,
         is_special,
+        os_reason,
         read_limited,
     )
     from sealbox._util.locks import locked, set_wait_notice
@@ -50,6 +53,7 @@ __all__ = [
     "atomic_writer",
     "is_special",
     "locked",
+    "os_reason",
     "read_limited",
     "set_wait_notice",
 ]
@@ -59,6 +63,7 @@ _LAZY = {
     "atomic_write": "sealbox._util.files",
     "atomic_writer": "sealbox._util.files",
     "is_special": "sealbox._util.files",
+    "os_reason": "sealbox._util.files",
     "read_limited": "sealbox._util.files",
     "locked": "sealbox._util.locks",
     "set_wait_notice": "sealbox._util.locks",

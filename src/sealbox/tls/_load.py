@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.utils import CryptographyDeprecationWarning
 
+from sealbox._util.files import os_reason
 from sealbox._util.pem import begin_line
 from sealbox.exceptions import ConfigError, TLSConfigError
 from sealbox.hazmat.kdf import passphrase_bytes
@@ -42,7 +43,7 @@ def read_file(path: str | os.PathLike[str], what: str) -> bytes:
     except IsADirectoryError:
         raise TLSConfigError(f"{what} {os.fspath(path)} is a directory") from None
     except OSError as exc:
-        message = (exc.strerror or type(exc).__name__).lower()
+        message = os_reason(exc)
         raise TLSConfigError(f"cannot read {what} {os.fspath(path)}: {message}") from None
     if len(data) > MAX_PEM_FILE:
         raise TLSConfigError(f"{what} {os.fspath(path)} is larger than {MAX_PEM_FILE} bytes")
