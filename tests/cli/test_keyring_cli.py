@@ -182,9 +182,21 @@ def test_destroy_needs_confirmation_without_terminal(cli, keyring: Path) -> None
     assert r.code == 1 and "destroyed" in r.stderr
 
 
-def test_unknown_key_id(cli, keyring: Path) -> None:
-    r = cli(["keyring", "disable", keyring, "00000001"], env=ENV)
-    assert (r.code, r.stderr) == (1, "sealbox: error: no key 00000001 in this keyring\n")
+@pytest.mark.parametrize("command", ["disable", "enable", "destroy", "set-primary"])
+def test_unknown_key_id_names_the_keyring_file(cli, keyring: Path, command: str) -> None:
+    before = keyring.read_bytes()
+    r = cli(
+        ["keyring", command, keyring, "00000001", *(["--yes"] * (command == "destroy"))], env=ENV
+    )
+    assert (r.code, r.stdout, r.stderr) == (
+        1,
+        b"",
+        (
+            f"sealbox: error: no key 00000001 in keyring {keyring}\n"
+            f"sealbox: hint: 'sealbox keyring list {keyring}' shows its keys\n"
+        ),
+    )
+    assert keyring.read_bytes() == before
 
 
 def test_wrong_passphrase_changes_nothing_and_says_which_keyring_and_passphrase(
@@ -213,6 +225,7 @@ def test_corrupt_keyring_file(cli, tmp_path: Path) -> None:
     path.write_text("{ not json")
     r = cli(["keyring", "rotate", path], env=ENV)
     assert r.code == 1 and "not a sealbox keyring file" in r.stderr
+    assert r.stderr.startswith(f"sealbox: error: keyring {path}: ")
     assert path.read_text() == "{ not json"
     r = cli(["keyring", "list", tmp_path / "missing"], env=ENV)
     assert r.code == 1 and "does not exist" in r.stderr
@@ -432,3 +445,103 @@ def test_create_to_recipients_refuses_a_passphrase_file_it_would_not_use(
     assert r.code == 2
     assert "--passphrase-file cannot be combined with -r or -R" in r.stderr
     assert not path.exists()
+
+
+def _token_key(token: bytes) -> str:
+    from sealbox.keysets.fields import decode_token, token_key_id
+
+    return f"{token_key_id(decode_token(token)):08x}"
+
+
+def test_set_primary_rolls_a_rotation_back(cli, keyring: Path) -> None:
+    old = _ids(cli, keyring)[0]["id"]
+    token = cli(["seal", "-k", keyring], input=PLAIN, env=ENV).stdout
+    assert cli(["keyring", "rotate", keyring], env=ENV).code == 0
+    new = _ids(cli, keyring)[1]["id"]
+    r = cli(["keyring", "set-primary", keyring, old], env=ENV)
+    assert (r.code, r.out, r.stderr) == (0, f"key {old} is now the primary key of {keyring}\n", "")
+    states = {k["id"]: (k["state"], k["primary"]) for k in _ids(cli, keyring)}
+    assert states == {old: ("active", True), new: ("decrypt-only", False)}
+    assert _token_key(cli(["seal", "-k", keyring], input=PLAIN, env=ENV).stdout) == old
+    assert cli(["open", "-k", keyring], input=token, env=ENV).stdout == PLAIN
+    before = keyring.read_bytes()
+    r = cli(["keyring", "set-primary", keyring, f"0x{old}"], env=ENV)
+    assert (r.code, r.out) == (0, f"key {old} is already the primary key of {keyring}\n")
+    assert keyring.read_bytes() == before
+
+
+def test_set_primary_refuses_a_disabled_or_destroyed_key_with_what_to_do(
+    cli, keyring: Path
+) -> None:
+    old = _ids(cli, keyring)[0]["id"]
+    cli(["keyring", "rotate", keyring], env=ENV)
+    cli(["keyring", "disable", keyring, old], env=ENV)
+    before = keyring.read_bytes()
+    r = cli(["keyring", "set-primary", keyring, old], env=ENV)
+    assert (r.code, r.stdout, r.stderr) == (
+        1,
+        b"",
+        (
+            f"sealbox: error: key {old} is disabled in keyring {keyring}; only a decrypt-only key "
+            "can become primary\n"
+            f"sealbox: hint: enable it first: sealbox keyring enable {keyring} {old}\n"
+        ),
+    )
+    assert keyring.read_bytes() == before
+    assert cli(["keyring", "destroy", keyring, old, "--yes"], env=ENV).code == 0
+    r = cli(["keyring", "set-primary", keyring, old], env=ENV)
+    assert r.code == 1 and r.stderr.splitlines() == [
+        (
+            f"sealbox: error: key {old} is destroyed in keyring {keyring}; only a decrypt-only "
+            "key can become primary"
+        ),
+        (
+            f"sealbox: hint: a destroyed key is gone for good; for a new primary key: sealbox "
+            f"keyring rotate {keyring}"
+        ),
+    ]
+
+
+def test_set_primary_merges_what_another_writer_saved_meanwhile(
+    cli, keyring: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between reading and saving, another writer disabled a third key (kept), then
+    rotated (its newer key wins, and the command says it did not change the primary)."""
+    from sealbox.keysets.keyring import Keyring
+
+    cli(["keyring", "rotate", keyring], env=ENV)
+    cli(["keyring", "rotate", keyring], env=ENV)
+    first, old, _current = (k["id"] for k in _ids(cli, keyring))
+    set_primary = Keyring.set_primary
+
+    def other_writer_disables_first(self, key_id):
+        other = Keyring.load(keyring, PASS)
+        other.disable(first)
+        other.save(keyring, PASS)
+        return set_primary(self, key_id)
+
+    monkeypatch.setattr(Keyring, "set_primary", other_writer_disables_first)
+    r = cli(["keyring", "set-primary", keyring, old], env=ENV)
+    assert r.code == 0, r.stderr
+    states = {k["id"]: k["state"] for k in _ids(cli, keyring)}
+    assert states[first] == "disabled" and states[old] == "active"
+
+    def other_writer_rotates(self, key_id):
+        other = Keyring.load(keyring, PASS)
+        newest = other.rotate()
+        other.save(keyring, PASS)
+        rotated.append(newest.hex_id)
+        return set_primary(self, key_id)
+
+    rotated: list[str] = []
+    monkeypatch.setattr(Keyring, "set_primary", other_writer_rotates)
+    r = cli(["keyring", "set-primary", keyring, _current], env=ENV)
+    assert r.code == 1 and r.stderr.splitlines() == [
+        (
+            f"sealbox: error: keyring {keyring}: another writer made key {rotated[0]} primary at "
+            f"the same time, so {_current} stays decrypt-only"
+        ),
+        "sealbox: hint: run the command again if it should still be primary",
+    ]
+    primary = [k["id"] for k in _ids(cli, keyring) if k["primary"]]
+    assert primary == rotated

@@ -308,3 +308,49 @@ def test_no_secret_in_logs_reprs_or_errors(server, vault_ca_file, caplog) -> Non
         assert TOKEN not in text
         assert PLAINTEXT.decode() not in text and b64 not in text
         assert "vault:v" not in text
+
+
+def test_an_envelope_of_another_mount_with_the_same_key_name_needs_rewrap(
+    server, vault_ca_file, tmp_path
+) -> None:
+    """Same key name and version on two mounts: the newer mount's provider must not take
+    the old mount's envelope as its own, current one."""
+    server.vault.transit_mounts.add(("", "transit-eu"))
+    server.vault.transit_key("app", mount="transit-eu")
+    old_mount = provider(server, vault_ca_file)
+    new_mount = provider(server, vault_ca_file, mount="transit-eu")
+    old = EnvelopeCipher(old_mount).encrypt(PLAINTEXT, b"ad")
+    cipher = EnvelopeCipher(new_mount, decrypt_with=[old_mount])
+    assert cipher.needs_rewrap(old)
+    path = tmp_path / "old.sbe"
+    path.write_bytes(old)
+    assert cipher.rewrap_file(path) is True
+    moved = path.read_bytes()
+    assert not cipher.needs_rewrap(moved)
+    assert cipher.rewrap_file(path) is False
+    assert EnvelopeCipher(new_mount).decrypt(moved, b"ad") == PLAINTEXT
+
+
+def test_a_batch_rewrap_answers_a_key_it_does_not_hold_on_its_own(server, vault_ca_file) -> None:
+    """Another Transit key's or provider's item is not sent to this key, and says so;
+    the items around it are still rewrapped."""
+    p = provider(server, vault_ca_file)
+    good = [p.wrap(bytes([i]) * 64) for i in range(2)]
+    server.vault.transit_key("app").rotate()
+    other_key = WrappedKey("vault-transit", "billing", 1, b"\x00" * 40)
+    keyring_key = WrappedKey("keyring", "0000abcd", 0, b"\x00" * 40)
+    sent = len(server.vault.requests)
+    results = p.rewrap_batch([good[0], other_key, keyring_key, good[1]])
+    assert len(server.vault.requests) == sent + 1
+    assert [type(r) for r in results] == [
+        WrappedKey,
+        KeyNotFoundError,
+        KeyNotFoundError,
+        WrappedKey,
+    ]
+    assert "'billing'" in str(results[1]) and "mount 'transit'" in str(results[1])
+    assert [p.unwrap(r) for r in (results[0], results[3])] == [b"\x00" * 64, b"\x01" * 64]
+    before = len(server.vault.requests)
+    only_foreign = p.rewrap_batch([other_key])
+    assert [type(r) for r in only_foreign] == [KeyNotFoundError]
+    assert len(server.vault.requests) == before

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shlex
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +25,13 @@ from sealbox.cli._io import (
     read_passphrase,
 )
 from sealbox.cli._paths import NamedFile
-from sealbox.exceptions import DecryptionError, StorageError
+from sealbox.exceptions import (
+    DecryptionError,
+    FormatError,
+    KeyNotFoundError,
+    KeyStateError,
+    StorageError,
+)
 from sealbox.hazmat.aead import ALGORITHMS, DEFAULT_ALGORITHM
 from sealbox.keysets.keyring import Keyring, is_age_file
 from sealbox.keysets.lifecycle import KeyState
@@ -63,6 +72,16 @@ _IDENTITY = identity_option(
 )
 
 
+def _load(file: Path, *args: Any, **kwargs: Any) -> Keyring:
+    try:
+        return Keyring.load(file, *args, **kwargs)
+    except FormatError as exc:
+        # The library's parser speaks of "the" keyring; FILE may be one of several.
+        raise FormatError(
+            f"keyring {file}: {exc}", code=exc.code, facts=exc.facts, hint=exc.hint
+        ) from None
+
+
 class _Opened:
     """A keyring read from FILE, and how to write it back in the same form."""
 
@@ -82,12 +101,12 @@ class _Opened:
                     f"keyring {file} is encrypted to age recipients",
                     hint="give the identity file that opens it with -i",
                 )
-            self.ring = Keyring.load(file, identities=identities)
+            self.ring = _load(file, identities=identities)
             self._identities = identities
         else:
             self._passphrase = read_passphrase(passphrase_file)
             try:
-                self.ring = Keyring.load(file, self._passphrase)
+                self.ring = _load(file, self._passphrase)
             except DecryptionError as exc:
                 raise DecryptionError(
                     f"cannot open keyring {file}: wrong passphrase, or the file was altered",
@@ -103,6 +122,21 @@ class _Opened:
             raise CLIError(f"keyring {self.file} does not record the recipients to save it to")
         targets = [age.parse_recipient(r) for r in self.ring.recipients]
         self.ring.save(self.file, recipients=targets, identities=self._identities)
+
+
+@contextmanager
+def _keys_of(file: Path) -> Iterator[None]:
+    """Name FILE in what the keyring says about one of its keys: the library's keyring
+    is "this keyring", and a person running commands on several needs to know which."""
+    try:
+        yield
+    except KeyNotFoundError as exc:
+        raise KeyNotFoundError(
+            f"no key {exc.facts.get('key_id', '?')} in keyring {file}",
+            code=exc.code,
+            facts=exc.facts,
+            hint=f"'sealbox keyring list {shlex.quote(str(file))}' shows its keys",
+        ) from None
 
 
 @click.group()
@@ -246,7 +280,8 @@ def disable(
 ) -> None:
     """Stop key KEY_ID from decrypting (reversible with enable)."""
     opened = _Opened(file, identity_files, passphrase_file)
-    opened.ring.disable(kid)
+    with _keys_of(file):
+        opened.ring.disable(kid)
     opened.save()
     click.echo(f"disabled key {kid:08x} in {file}")
 
@@ -261,7 +296,8 @@ def enable(
 ) -> None:
     """Let a disabled key KEY_ID decrypt again (it becomes decrypt-only)."""
     opened = _Opened(file, identity_files, passphrase_file)
-    opened.ring.enable(kid)
+    with _keys_of(file):
+        opened.ring.enable(kid)
     opened.save()
     state = {k.id: k.state for k in opened.ring}[kid]
     click.echo(f"key {kid:08x} in {file} is {state}")
@@ -286,6 +322,49 @@ def destroy(
             action=f"destroying key {kid:08x}",
             yes=yes,
         )
-    opened.ring.destroy(kid)
+    with _keys_of(file):
+        opened.ring.destroy(kid)
     opened.save()
     click.echo(f"destroyed key {kid:08x} in {file}")
+
+
+@keyring.command(name="set-primary")
+@_FILE
+@_KEY_ID
+@_IDENTITY
+@passphrase_file_option
+def set_primary(
+    file: Path, kid: int, identity_files: tuple[Path, ...], passphrase_file: Path | None
+) -> None:
+    """Make key KEY_ID the one that encrypts, e.g. to roll back a rotation.
+
+    KEY_ID must be decrypt-only (enable a disabled key first); the primary key
+    becomes decrypt-only, and both keep decrypting.
+    """
+    opened = _Opened(file, identity_files, passphrase_file)
+    if opened.ring.primary_id == kid:
+        click.echo(f"key {kid:08x} is already the primary key of {file}")
+        return
+    with _keys_of(file):
+        try:
+            opened.ring.set_primary(kid)
+        except KeyStateError as exc:
+            raise KeyStateError(
+                f"key {kid:08x} is {exc.facts.get('state', 'not usable')} in keyring {file}; "
+                "only a decrypt-only key can become primary",
+                code=exc.code,
+                facts=exc.facts,
+                hint=f"enable it first: sealbox keyring enable {shlex.quote(str(file))} {kid:08x}"
+                if exc.facts.get("state") == KeyState.DISABLED.value
+                else f"a destroyed key is gone for good; for a new primary key: sealbox "
+                f"keyring rotate {shlex.quote(str(file))}",
+            ) from None
+    opened.save()
+    if opened.ring.primary_id != kid:
+        # The save merged a rotation another writer saved meanwhile; its newer key won.
+        raise CLIError(
+            f"keyring {file}: another writer made key {opened.ring.primary_id:08x} primary "
+            f"at the same time, so {kid:08x} stays decrypt-only",
+            hint="run the command again if it should still be primary",
+        )
+    click.echo(f"key {kid:08x} is now the primary key of {file}")

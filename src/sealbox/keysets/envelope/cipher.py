@@ -39,9 +39,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, overload
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
 from sealbox._util.files import (
     atomic_writer,
     file_exists_error,
@@ -59,6 +56,7 @@ from sealbox.exceptions import (
     StorageError,
 )
 from sealbox.keysets.envelope._files import unchanged
+from sealbox.keysets.envelope._sealed import NONCE, ONE_SHOT, TAG, open_sealed, seal
 from sealbox.keysets.envelope.format import (
     DATA_KEY_SIZES,
     MAX_WRAPPED,
@@ -70,7 +68,6 @@ from sealbox.keysets.envelope.format import (
     envelope_text,
     join_key_blob,
     parse_header,
-    sealed_associated_data,
     split_key_blob,
 )
 from sealbox.keysets.envelope.providers import KeyProvider
@@ -78,10 +75,11 @@ from sealbox.keysets.fields import value_bytes
 
 __all__ = ["EnvelopeCipher", "EnvelopeInfo", "EnvelopeReader", "EnvelopeWriter", "inspect"]
 
-_NONCE: Final = 12
-_TAG: Final = 16
-# AES-GCM in pyca takes at most 2**31 - 1 bytes at once; larger values go through a stream.
-MAX_SEALED_SIZE: Final = 2**31 - 1
+# The largest value whose sealed form opens in one AES-GCM call (the tag counts there);
+# larger values go through a stream.
+MAX_SEALED_SIZE: Final = ONE_SHOT - TAG
+# The associated data of the AES-GCM call is 5 bytes longer than the caller's.
+MAX_SEALED_ASSOCIATED_DATA: Final = ONE_SHOT - 5
 # The longest possible header: magic, mode, two names, version, wrapped key.
 MAX_HEADER_SIZE: Final = 4 + 1 + 1 + 255 + 1 + 255 + 4 + 2 + MAX_WRAPPED
 _PARALLEL_FROM: Final = 4 * 1024 * 1024
@@ -169,25 +167,35 @@ class EnvelopeCipher:
         """Seal ``data`` in a ``sealed`` envelope under a fresh 32-byte data key.
 
         Args:
-            data: the value (up to 2 GiB; stream anything larger).
+            data: the value (up to :data:`MAX_SEALED_SIZE`, 2 GiB less 17 bytes;
+                stream anything larger).
             associated_data: context the envelope is bound to (an object name, a
                 row id): decrypting needs the same bytes. Not stored.
 
         Raises:
-            ConfigError: ``data`` is larger than 2 GiB (a ``ValueError``).
+            ConfigError: code ``value_too_large`` (a ``ValueError``): ``data`` is
+                larger than :data:`MAX_SEALED_SIZE`, or ``associated_data`` larger
+                than 2 GiB less 6 bytes; nothing was made.
             KeyProviderError: the provider failed (Vault unreachable…).
         """
         if len(data) > MAX_SEALED_SIZE:
             raise ConfigError(
-                "values over 2 GiB must be streamed (EnvelopeCipher.encryptor)",
+                f"values over {MAX_SEALED_SIZE} bytes must be streamed (EnvelopeCipher.encryptor)",
                 code="value_too_large",
                 facts={"size": str(len(data))},
             )
+        if len(associated_data) > MAX_SEALED_ASSOCIATED_DATA:
+            raise ConfigError(
+                f"associated data over {MAX_SEALED_ASSOCIATED_DATA} bytes cannot be sealed; "
+                "stream the value (EnvelopeCipher.encryptor), or bind a digest of it",
+                code="value_too_large",
+                facts={"associated_data_size": str(len(associated_data))},
+            )
         data_key = os.urandom(DATA_KEY_SIZES[MODE_SEALED])
         wrapped = self.provider.wrap(join_key_blob(data_key, MODE_SEALED, associated_data))
-        nonce = os.urandom(_NONCE)
-        sealed = AESGCM(data_key).encrypt(nonce, data, sealed_associated_data(associated_data))
-        return EnvelopeHeader(MODE_SEALED, wrapped).to_bytes() + nonce + sealed
+        return EnvelopeHeader(MODE_SEALED, wrapped).to_bytes() + seal(
+            data_key, data, associated_data
+        )
 
     def encrypt_text(self, data: bytes | str, associated_data: bytes = b"") -> str:
         """:meth:`encrypt` returning the text form (URL-safe base64, no padding).
@@ -221,14 +229,7 @@ class EnvelopeCipher:
         data_key = self._unwrap(header, associated_data)
         body = memoryview(raw)[offset:]
         if header.mode == MODE_SEALED:
-            if len(body) < _NONCE + _TAG:
-                raise DecryptionError
-            try:
-                return AESGCM(data_key).decrypt(
-                    body[:_NONCE], body[_NONCE:], sealed_associated_data(associated_data)
-                )
-            except InvalidTag:
-                raise DecryptionError from None
+            return open_sealed(data_key, body, associated_data)
         reader = _payload_reader(io.BytesIO(body), data_key, len(body) > _PARALLEL_FROM)
         try:
             return b"".join(bytes(v) for v in reader.views())
@@ -267,13 +268,16 @@ class EnvelopeCipher:
     def needs_rewrap(self, envelope: bytes | bytearray | memoryview | str) -> bool:
         """Whether the envelope is not yet under ``provider``'s newest key.
 
+        An envelope's header names its key but not where the key is kept: when a
+        ``decrypt_with`` provider names the same key too (one Vault Transit key name on
+        two mounts), ``provider`` is asked to unwrap it to tell whose it is.
+
         Raises:
             FormatError: not an envelope.
             KeyProviderError: the provider could not tell (Vault unreachable).
         """
         header, _ = parse_header(envelope_bytes(envelope))
-        w = header.wrapped
-        return not (self.provider.handles(w) and self.provider.is_current(w))
+        return not self._is_current(header.wrapped)
 
     # -- streams --------------------------------------------------------------------
 
@@ -382,7 +386,7 @@ class EnvelopeCipher:
             source = Source(fin)
             header, _ = _read_header(source)
             w = header.wrapped
-            if not force and self.provider.handles(w) and self.provider.is_current(w):
+            if not force and self._is_current(w):
                 return False
             new = EnvelopeHeader(header.mode, self._rewrapped(w)).to_bytes()
             mode = opened.st_mode & 0o777
@@ -425,6 +429,19 @@ class EnvelopeCipher:
     def _unwrap(self, header: EnvelopeHeader, associated_data: bytes) -> bytes:
         blob = self._unwrap_blob(header.wrapped, self._providers)
         return split_key_blob(blob, header.mode, associated_data)
+
+    def _is_current(self, wrapped: WrappedKey) -> bool:
+        if not (self.provider.handles(wrapped) and self.provider.is_current(wrapped)):
+            return False
+        if not any(p.handles(wrapped) for p in self._providers[1:]):
+            return True
+        # The header names a key, not where it is kept (one Transit key name on two
+        # mounts): when another provider could hold it too, only opening it tells whose.
+        try:
+            self.provider.unwrap(wrapped)
+        except DecryptionError:
+            return False
+        return True
 
     def _rewrapped(self, wrapped: WrappedKey) -> WrappedKey:
         others = self._providers[1:]
@@ -533,17 +550,9 @@ class EnvelopeReader(io.RawIOBase):
         buf = memoryview(bytearray(1024 * 1024))
         while n := source.readinto_full(buf):
             rest += buf[:n]
-            if len(rest) > MAX_SEALED_SIZE + _NONCE + _TAG:
+            if len(rest) > NONCE + ONE_SHOT + TAG:
                 raise DecryptionError
-        if len(rest) < _NONCE + _TAG:
-            raise DecryptionError
-        try:
-            plain = AESGCM(data_key).decrypt(
-                bytes(rest[:_NONCE]), bytes(rest[_NONCE:]), sealed_associated_data(associated_data)
-            )
-        except InvalidTag:
-            raise DecryptionError from None
-        self._payload = io.BytesIO(plain)
+        self._payload = io.BytesIO(open_sealed(data_key, memoryview(rest), associated_data))
 
     def readable(self) -> bool:
         """True."""

@@ -200,12 +200,32 @@ class VaultTransitProvider:
     def rewrap_batch(self, wrapped: Sequence[WrappedKey]) -> list[WrappedKey | Exception]:
         """Rewrap many keys in one request (``batch_input``); a failure per item.
 
+        As Vault answers a batch, one key that fails does not stop the others: each
+        result is the rewrapped key or the error of that key alone. A key this provider
+        does not handle (another provider's, another Transit key's) is not sent, and
+        its result is a :class:`~sealbox.exceptions.KeyNotFoundError`. Only a failure of
+        the request itself (permission denied, Vault unreachable) raises, and then
+        nothing was rewrapped.
+
         Returns:
-            for each input, the rewrapped key or the sealbox exception it got.
+            for each input, in order, the rewrapped key or the sealbox exception it got.
+
+        Raises:
+            KeyProviderError, KeyNotFoundError: the request as a whole failed.
         """
-        if not wrapped:
-            return []
-        batch = [{"ciphertext": _ciphertext(w)} for w in wrapped]
+        out: list[WrappedKey | Exception] = [
+            w
+            if self.handles(w)
+            else KeyNotFoundError(
+                f"{self.label} does not hold the {w.provider} key {w.key_id!r}",
+                facts={"provider": w.provider, "key_id": w.key_id},
+            )
+            for w in wrapped
+        ]
+        sent = [i for i, w in enumerate(wrapped) if self.handles(w)]
+        if not sent:
+            return out
+        batch = [{"ciphertext": _ciphertext(wrapped[i])} for i in sent]
         data = self._call(
             "rewrap",
             lambda t: t.rewrap_data(
@@ -213,19 +233,27 @@ class VaultTransitProvider:
             ),
         )
         results = data.get("batch_results")
-        if not isinstance(results, list) or len(results) != len(wrapped):
+        if not isinstance(results, list) or len(results) != len(sent):
             raise KeyProviderError(f"{self.label}: unexpected answer to a batch rewrap")
-        out: list[WrappedKey | Exception] = []
-        for item, w in zip(results, wrapped, strict=True):
+        for item, i in zip(results, sent, strict=True):
             error = item.get("error") if isinstance(item, dict) else "malformed result"
             if error:
-                out.append(self._refusal("rewrap", [str(error)], w.version))
-            else:
-                out.append(self._wrapped(item.get("ciphertext")))
+                out[i] = self._refusal("rewrap", [str(error)], wrapped[i].version)
+                continue
+            try:
+                out[i] = self._wrapped(item.get("ciphertext"))
+            except KeyProviderError as exc:  # this item's answer only: the others stand
+                out[i] = exc
         return out
 
     def is_current(self, wrapped: WrappedKey) -> bool:
-        """Whether ``wrapped`` is under the newest key version (see :meth:`latest_version`)."""
+        """Whether ``wrapped`` is under the newest key version (see :meth:`latest_version`).
+
+        The envelope names the key and its version, not the mount: a key of the same
+        name on another mount passes too. :class:`~sealbox.keysets.envelope.EnvelopeCipher`
+        asks this provider to unwrap it when one of its ``decrypt_with`` providers
+        handles the same name.
+        """
         return wrapped.version >= self.latest_version()
 
     def handles(self, wrapped: WrappedKey) -> bool:
