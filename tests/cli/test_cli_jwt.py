@@ -158,7 +158,7 @@ def test_missing_keyset(cli, tmp_path):
 
 def test_verify_with_a_missing_keyset_says_so_before_asking_for_a_passphrase(cli, tmp_path):
     # It said "no passphrase given and no terminal to ask on", for a file not there.
-    result = cli(["jwt", "verify", "--keyset", tmp_path / "none.jwt", "a.b.c"])
+    result = cli(["jwt", "verify", "--keyset", tmp_path / "none.jwt", "-"], input=b"a.b.c")
     assert result.code == 1
     assert result.stderr == f"sealbox: error: keyset {tmp_path / 'none.jwt'} does not exist\n"
 
@@ -277,7 +277,9 @@ def test_verify_refusals(cli, keyset_file, jwks_file):
         (["--aud", "api", "bm90.a.bbbb"], "sealbox: error: the header is not valid JSON"),
     ]  # fmt: skip
     for args, first_line in cases:
-        result = cli(["jwt", "verify", "--jwks", jwks_file, *args])
+        # The token on stdin: one in argv is warned about first (tested below).
+        *options, given = args
+        result = cli(["jwt", "verify", "--jwks", jwks_file, *options, "-"], input=given.encode())
         assert result.code == 1, args
         assert result.out == ""
         assert result.stderr.splitlines()[0] == first_line
@@ -285,7 +287,7 @@ def test_verify_refusals(cli, keyset_file, jwks_file):
 
 def test_verify_without_aud_explains_the_option(cli, keyset_file, jwks_file):
     token = issue(cli, keyset_file, "--aud", "api")
-    result = cli(["jwt", "verify", "--jwks", jwks_file, token])
+    result = cli(["jwt", "verify", "--jwks", jwks_file], input=token.encode())
     assert result.code == 1
     assert result.stderr.splitlines()[1] == (
         "sealbox: hint: pass --aud with the audience the token is for"
@@ -295,7 +297,7 @@ def test_verify_without_aud_explains_the_option(cli, keyset_file, jwks_file):
 def test_verify_expired(cli, keyset_file, jwks_file):
     keys = SigningKeySet.load(keyset_file, PASS)
     token = keys.issue("a", ttl=60, now=1_000_000_000)
-    result = cli(["jwt", "verify", "--jwks", jwks_file, token])
+    result = cli(["jwt", "verify", "--jwks", jwks_file], input=token.encode())
     assert (result.code, result.stderr) == (1, "sealbox: error: the token has expired\n")
     lenient = cli(["jwt", "verify", "--jwks", jwks_file, "--leeway", "301", token])
     assert lenient.code == 2
@@ -331,13 +333,13 @@ def test_verify_with_a_bad_jwks_file(cli, tmp_path):
     assert result.code == 1
     assert "symmetric (oct) key" in result.stderr
     bad.write_text('{"keys": []}')
-    result = cli(["jwt", "verify", "--jwks", bad, "a.b.c"])
+    result = cli(["jwt", "verify", "--jwks", bad], input=b"a.b.c")
     assert result.stderr == f"sealbox: error: {bad} holds no signature verification keys\n"
 
 
 def test_inspect(cli, keyset_file):
     token = issue(cli, keyset_file, "--aud", "api")
-    result = cli(["jwt", "inspect", token])
+    result = cli(["jwt", "inspect", "-"], input=token.encode())
     assert result.code == 0
     doc = json.loads(result.out)
     assert doc["verified"] is False
@@ -350,7 +352,7 @@ def test_inspect(cli, keyset_file):
 
 
 def test_inspect_garbage(cli):
-    result = cli(["jwt", "inspect", "x.y"])
+    result = cli(["jwt", "inspect"], input=b"x.y")
     assert result.code == 1
     assert (
         result.stderr
@@ -499,7 +501,7 @@ def test_verify_a_token_without_kid_with_the_one_key_of_its_algorithm(cli, two_k
     # Two ES256 keys: the token cannot say which.
     jwks["keys"].append({**jwks["keys"][1], "kid": "es-2"})
     path.write_text(json.dumps(jwks))
-    result = cli(["jwt", "verify", "--jwks", path, "--aud", "api", token])
+    result = cli(["jwt", "verify", "--jwks", path, "--aud", "api"], input=token.encode())
     assert result.code == 1
     assert result.stderr.splitlines() == [
         (
@@ -545,9 +547,9 @@ def _pin(pki, name: str) -> str:
     return spki_pin(x509.load_pem_x509_certificate((pki.root / f"{name}.crt").read_bytes()))
 
 
-def _remote(run, server, *args):
+def _remote(run, server, *args, token="a.b.c"):
     url = server.url("127.0.0.1") + ".well-known/jwks.json"
-    return run(["jwt", "verify", "--jwks", url, "--aud", "api", *args])
+    return run(["jwt", "verify", "--jwks", url, "--aud", "api", *args, "-"], input=token.encode())
 
 
 @pytest.mark.parametrize("path", ["direct", "click"])
@@ -556,7 +558,7 @@ def test_verify_with_a_jwks_url_trusted_by_its_ca(
 ):
     token = issue(cli, keyset_file, "--aud", "api")
     run = cli if path == "direct" else _through_click(monkeypatch)
-    result = _remote(run, jwks_server, "--ca", pki.ca_file, token)
+    result = _remote(run, jwks_server, "--ca", pki.ca_file, token=token)
     assert result.code == 0, result.stderr
     assert json.loads(result.out)["sub"] == "alice"
 
@@ -573,9 +575,11 @@ def test_a_jwks_url_scheme_in_capitals_is_a_url_too(cli, keyset_file, jwks_serve
 def test_verify_with_a_jwks_url_and_its_pin(cli, keyset_file, jwks_server, pki, path, monkeypatch):
     token = issue(cli, keyset_file, "--aud", "api")
     run = cli if path == "direct" else _through_click(monkeypatch)
-    good = _remote(run, jwks_server, "--ca", pki.ca_file, "--pin", _pin(pki, "server"), token)
+    good = _remote(run, jwks_server, "--ca", pki.ca_file, "--pin", _pin(pki, "server"), token=token)
     assert good.code == 0, good.stderr
-    wrong = _remote(run, jwks_server, "--ca", pki.ca_file, "--pin", _pin(pki, "backup"), token)
+    wrong = _remote(
+        run, jwks_server, "--ca", pki.ca_file, "--pin", _pin(pki, "backup"), token=token
+    )
     assert wrong.code == 1
     assert wrong.out == ""
     assert wrong.stderr.splitlines()[0] == (
@@ -589,7 +593,7 @@ def test_verify_with_a_jwks_url_nobody_vouches_for(cli, keyset_file, jwks_server
     token = issue(cli, keyset_file, "--aud", "api")
     url = jwks_server.url("127.0.0.1") + ".well-known/jwks.json"
     for extra in ([], ["--pin", _pin(pki, "server")]):  # a pin narrows trust, never widens it
-        result = _remote(cli, jwks_server, *extra, token)
+        result = _remote(cli, jwks_server, *extra, token=token)
         assert result.code == 1
         assert result.stderr.splitlines() == [
             (
@@ -628,7 +632,7 @@ def test_a_malformed_pin_is_a_usage_error_before_any_connection(
 ):
     run = cli if path == "direct" else _through_click(monkeypatch)
     before = len(jwks_server.connections)
-    result = _remote(run, jwks_server, "--ca", pki.ca_file, "--pin", pin, "a.b.c")
+    result = _remote(run, jwks_server, "--ca", pki.ca_file, "--pin", pin)
     assert result.code == 2, result.stderr
     assert result.stderr.splitlines()[0].startswith("sealbox: error: --pin: pin ")
     assert why in result.stderr
@@ -680,3 +684,86 @@ def test_a_plain_jwt_verify_runs_without_click(keyset_file, jwks_file):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True, text=True)
     assert json.loads(out.stdout.splitlines()[-1]) == [0, False]
     assert json.loads("\n".join(out.stdout.splitlines()[:-1]))["sub"] == "alice"
+
+
+# -- a token on the command line, and the audience hint ----------------------------------------
+
+
+@pytest.mark.parametrize("command", ["verify", "inspect"])
+def test_a_token_on_the_command_line_works_with_a_warning_naming_the_safer_form(
+    cli, keyset_file, jwks_file, command
+):
+    # Other users read argv in the process list, and the shell keeps it in its history.
+    token = issue(cli, keyset_file, "--aud", "api")
+    options = ["--jwks", jwks_file, "--aud", "api"] if command == "verify" else []
+    result = cli(["jwt", command, *options, token])
+    assert result.code == 0, result.stderr
+    warning = (
+        "sealbox: warning: a token on the command line is visible to other users (in the "
+        "process list) and kept in the shell's history: give '-' and pipe it on stdin "
+        f"(sealbox jwt {command} … - < token.txt)"
+    )
+    assert result.stderr.splitlines()[0] == warning
+    for part in token.split("."):
+        assert part not in result.stderr
+    piped = cli(["jwt", command, *options, "-"], input=token.encode())
+    assert piped.code == 0
+    assert "command line" not in piped.stderr
+    assert json.loads(piped.out) == json.loads(result.out)
+
+
+def test_a_refused_token_on_the_command_line_is_warned_about_too(cli, keyset_file, jwks_file):
+    token = issue(cli, keyset_file, "--aud", "api")
+    result = cli(["jwt", "verify", "--jwks", jwks_file, "--aud", "other", token])
+    assert result.code == 1
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith("sealbox: warning: a token on the command line is visible")
+    assert lines[1] == "sealbox: error: the token is not meant for this audience (aud)"
+
+
+def test_an_empty_audience_list_gets_no_hint_to_pass_aud(cli, tmp_path):
+    # It said "the token names an audience" and hinted at --aud, for a token naming none.
+    import jwt  # PyJWT: sealbox issues no token with an empty audience list
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    from sealbox.jwt import JWKSet, VerificationKey
+
+    private = ed25519.Ed25519PrivateKey.generate()
+    public = VerificationKey.from_public_key(private.public_key(), alg="EdDSA", kid="k")
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text(json.dumps(JWKSet([public]).to_dict()))
+    now = int(time.time())
+    claims = {"sub": "a", "aud": [], "iat": now, "exp": now + 60}
+    token = jwt.encode(claims, private, algorithm="EdDSA", headers={"kid": "k", "typ": "at+jwt"})
+    result = cli(["jwt", "verify", "--jwks", jwks, "-"], input=token.encode())
+    assert (result.code, result.stderr) == (
+        1,
+        "sealbox: error: the token's 'aud' claim is an empty list: it names no audience\n",
+    )
+
+
+@pytest.mark.parametrize("command", ["verify", "inspect"])
+def test_a_file_name_given_as_the_token_says_how_to_read_the_file(
+    cli, keyset_file, jwks_file, tmp_path, monkeypatch, command
+):
+    # It warned about a token on the command line, then said "this token has 2 parts".
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "token.txt").write_text(issue(cli, keyset_file) + "\n")
+    options = ["--jwks", jwks_file] if command == "verify" else []
+    result = cli(["jwt", command, *options, "token.txt"])
+    assert result.code == 1
+    assert result.stderr.splitlines() == [
+        "sealbox: error: TOKEN is the token itself, and token.txt is a file",
+        f"sealbox: hint: read the token from the file: sealbox jwt {command} … - < token.txt",
+    ]
+
+
+def test_two_lines_on_stdin_are_not_taken_for_a_jwe(cli, keyset_file, jwks_file):
+    # Two tokens, one a line, made 5 dot-separated parts: "the token is a JWE".
+    token = issue(cli, keyset_file)
+    result = cli(["jwt", "verify", "--jwks", jwks_file], input=f"{token}\n{token}\n".encode())
+    assert (result.code, result.stderr) == (
+        1,
+        "sealbox: error: the token on stdin spans 2 lines: give one token, on one line\n",
+    )
+    assert token.split(".")[2] not in result.stderr

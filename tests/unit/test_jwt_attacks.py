@@ -804,7 +804,7 @@ def test_j21_leeway_is_bounded(keys):
         ({"aud": ...}, "no 'aud' claim"),
         ({"aud": "other"}, "audience"),
         ({"aud": ["other", "third"]}, "audience"),
-        ({"aud": []}, "audience"),
+        ({"aud": []}, "names no audience"),
         ({"aud": 42}, "'aud' claim must be"),
         ({"aud": {"api": True}}, "'aud' claim must be"),
         ({"aud": ["api", 42]}, "'aud' claim must be"),
@@ -831,6 +831,23 @@ def test_j22_token_with_an_audience_needs_a_verifier_with_one(keys):
         no_audience.verify(keys.forge(header(), claims()))
     assert exc.value.hint == "configure the verifier with audience="
     assert no_audience.verify(keys.forge(header(), claims(aud=...)))["sub"] == "user-1"
+
+
+@pytest.mark.parametrize("audience", [AUD, None])
+def test_j22_an_empty_audience_list_is_said_to_name_none(keys, audience):
+    # It said "not meant for this audience", or "names an audience", of a token naming none.
+    verifier = TokenVerifier(keys.keyset, audience=audience, issuer=ISS, clock=lambda: NOW)
+    with pytest.raises(TokenError) as exc:
+        verifier.verify(keys.forge(header(), claims(aud=[])))
+    assert str(exc.value) == "the token's 'aud' claim is an empty list: it names no audience"
+    assert exc.value.code == "invalid_token"
+
+
+def test_j22_a_token_with_an_audience_for_a_verifier_with_none_has_its_code(keys):
+    # The command line hints at --aud by this code, not by the message's words.
+    with pytest.raises(TokenError) as exc:
+        TokenVerifier(keys.keyset, clock=lambda: NOW).verify(keys.forge(header(), claims()))
+    assert exc.value.code == "audience_unexpected"
 
 
 # -- J23: cross-JWT confusion ------------------------------------------------------------

@@ -455,6 +455,20 @@ def test_oversized_and_invalid_key_sets(server, client_context):
         remote(server, client_context, Clock()).find("k")
 
 
+def test_a_key_set_fetched_but_refused_says_so_in_its_hint(server, client_context):
+    # The hint was "check the issuer's JWKS URL and that it is reachable", of a server
+    # that answered with a set sealbox refuses (here: a member given twice).
+    server.body = b'{"keys": [], "keys": []}'
+    with pytest.raises(TokenError) as exc:
+        remote(server, client_context, Clock()).find("k")
+    assert str(exc.value).endswith(": the JWK Set has a duplicate member 'keys'")
+    assert exc.value.hint == (
+        "the issuer's server answered with a key set sealbox refuses: the issuer must correct it"
+    )
+    # Still no keys to check tokens with, as for an unreachable server (a service's 503).
+    assert exc.value.code == "jwks_unreachable"
+
+
 def test_a_compressed_key_set_is_refused_not_inflated(server, client_context):
     import gzip
 
@@ -516,6 +530,13 @@ def test_timeout(tmp_path):
         {"min_refresh_interval": 400},
         {"cache_ttl": 100_000},
         {"max_stale": -1},
+        # NaN compares false with everything: it passed every range check.
+        {"max_stale": float("nan")},
+        {"cache_ttl": float("nan")},
+        {"timeout": 0},
+        {"timeout": -1},
+        {"timeout": float("nan")},
+        {"timeout": float("inf")},
     ],
 )
 def test_configuration_errors(kwargs):

@@ -218,3 +218,10 @@ def test_a_compressed_key_set_is_refused_not_inflated(server, tls) -> None:
 
     asyncio.run(run())
     assert server.accept_encoding == ["identity"]
+
+
+@pytest.mark.parametrize("timeout", [0, -1, float("nan"), float("inf")])
+def test_a_timeout_that_bounds_no_fetch_is_refused(timeout):
+    # NaN, 0 and below were taken: asyncio.timeout() of them ends every fetch at once.
+    with pytest.raises(ConfigError, match="timeout must be a positive number of seconds"):
+        AsyncRemoteJWKSet("https://127.0.0.1/jwks", timeout=timeout)

@@ -128,6 +128,19 @@ def test_verifier_configuration_errors(keys, kwargs, message):
         TokenVerifier(keys, **kwargs)
 
 
+@pytest.mark.parametrize("size", [float("nan"), 8192.5, "8192", True])
+def test_a_max_token_size_that_is_no_whole_number_is_refused(keys, size):
+    # NaN passed "max_token_size < 64", and then "len(token) > NaN" let any size through.
+    with pytest.raises(TypeError, match="max_token_size must be a whole number"):
+        TokenVerifier(keys, max_token_size=size)
+
+
+def test_a_token_type_that_is_no_string_is_a_type_error(keys):
+    # It was an AttributeError ('int' object has no attribute 'lower').
+    with pytest.raises(TypeError, match="token_type must be a media type"):
+        TokenVerifier(keys, token_type=5)  # type: ignore[arg-type]
+
+
 def test_verifier_needs_a_key_source():
     with pytest.raises(TypeError, match="find"):
         TokenVerifier(object())  # type: ignore[arg-type]
@@ -281,3 +294,70 @@ def test_a_token_without_kid_is_checked_with_the_one_key_of_its_algorithm():
     assert info.value.hint is not None and "kid" in info.value.hint
     with pytest.raises(TokenError, match="no key of the key set verifies ES256"):
         TokenVerifier(JWKSet([ed_key]), require_kid=False).verify(token, now=T0)
+
+
+# -- a JWK Set read strictly ------------------------------------------------------------------
+
+
+def _ed_jwk(kid: str) -> dict:
+    pub = ed25519.Ed25519PrivateKey.generate().public_key()
+    return VerificationKey.from_public_key(pub, alg="EdDSA", kid=kid).to_jwk()
+
+
+@pytest.mark.parametrize(
+    ("template", "member"),
+    [
+        # The set a last-wins reader sees is not the one another reader sees.
+        ('{{"keys": [], "keys": [{key}]}}', "keys"),
+        ('{{"keys": [{key_with_two_kids}]}}', "kid"),
+    ],
+)
+def test_a_jwk_set_member_given_twice_is_refused(template, member):
+    import json
+
+    key = json.dumps(_ed_jwk("a"))
+    text = template.format(key=key, key_with_two_kids=key[:-1] + ', "kid": "b"}')
+    with pytest.raises(KeyFormatError) as info:
+        JWKSet.from_json(text)
+    assert str(info.value) == f"the JWK Set has a duplicate member {member!r}"
+    assert info.value.code == "duplicate_member"
+    assert info.value.facts == {"member": member}
+
+
+def test_a_jwk_set_duplicate_member_name_is_shortened_in_the_message():
+    name = "x" * 300
+    with pytest.raises(KeyFormatError) as info:
+        JWKSet.from_json(f'{{"keys": [], "{name}": 1, "{name}": 2}}')
+    assert len(str(info.value)) < 100
+    assert len(info.value.facts["member"]) <= 40
+
+
+def test_a_kid_no_token_header_can_name_is_refused_when_the_set_is_loaded():
+    # A token's header kid is at most 256 characters: a longer key id in the set was
+    # loaded, and no token could ever reach its key.
+    longest = _ed_jwk("k" * 256)
+    assert "k" * 256 in JWKSet.from_dict({"keys": [longest]})
+    too_long = _ed_jwk("k" * 256)
+    too_long["kid"] = "k" * 257
+    with pytest.raises(KeyFormatError) as info:
+        JWKSet.from_dict({"keys": [too_long]})
+    assert "'kid' must be a string of 1 to 256 characters" in str(info.value)
+    assert "k" * 100 not in str(info.value)
+    pub = ed25519.Ed25519PrivateKey.generate().public_key()
+    with pytest.raises(KeyFormatError, match="1 to 256 characters"):
+        VerificationKey.from_public_key(pub, alg="EdDSA", kid="k" * 257)
+    with pytest.raises(KeyFormatError, match="1 to 256 characters"):
+        VerificationKey.from_hmac_secret(b"s" * 32, kid="k" * 257)
+
+
+@pytest.mark.parametrize("scheme", ["Bearer ", "bearer ", "BEARER  "])
+def test_a_token_with_its_authorization_scheme_says_to_leave_the_scheme_out(keys, scheme):
+    # It said "the token holds whitespace at offset 6".
+    token = keys.issue("u", now=T0)
+    with pytest.raises(TokenError) as info:
+        keys.verifier().verify(scheme + token, now=T0)
+    assert str(info.value) == (
+        "the token starts with 'Bearer', the scheme of an Authorization header: "
+        "give the token alone"
+    )
+    assert token.split(".")[1] not in str(info.value)

@@ -57,6 +57,7 @@ HINTS: dict[str, str] = {
     "bad_pin": "compute pins with 'sealbox ca pin CERT' (SPKI SHA-256, base64)",
     "pin_mismatch": "if the server's key changed on purpose, pin the new one ('sealbox ca pin "
     "CERT'), and list a backup key's pin too",
+    "audience_unexpected": "pass --aud with the audience the token is for",
     "kid_needed": "have the token's issuer give it a kid, or verify it with a JWKS (--jwks) "
     "that holds only one {alg} key",
     "jwks_unverified": "for an unknown CA, pass --ca with the one that issued the JWKS "

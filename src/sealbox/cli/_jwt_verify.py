@@ -12,15 +12,15 @@ about combinations for it).
 
 from __future__ import annotations
 
+import os
 import sys
 
 from sealbox.cli._age_args import PASSPHRASE_FILE, Option
-from sealbox.cli._io import CLIError, read_stdin
+from sealbox.cli._io import CLIError, note, read_stdin
 
 # Spelled out rather than imported from typing (start-up time); type checkers know it.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    import os
     from collections.abc import Mapping, Sequence
     from typing import Any
 
@@ -37,7 +37,8 @@ MAX_TOKEN_INPUT = 64 * 1024
 _URL_SCHEMES = ("https://", "http://")
 
 # Read from stdin when left out or given as '-' (the way the docs show): a bearer token
-# on the command line is visible to every user of the machine in the process list.
+# on the command line is visible to every user of the machine in the process list, and
+# one given there is warned about (token_text).
 TOKEN = Option((), "token", metavar="[TOKEN|-]")
 """The one positional argument of ``verify`` and ``inspect``."""
 
@@ -156,10 +157,9 @@ def verify_token(
         TokenError: the token is refused (the reason says why).
         CLIError: no token, or a JWKS file without verification keys.
     """
-    from sealbox.exceptions import TokenError
     from sealbox.jwt import JWKSet, TokenVerifier
 
-    text = token_text(token)
+    text = token_text(token, "verify")
     source: Any
     remote = None
     if jwks is not None and _is_url(jwks):
@@ -195,10 +195,6 @@ def verify_token(
     )
     try:
         claims = verifier.verify(text)
-    except TokenError as exc:
-        if not aud and "audience" in str(exc):
-            exc.hint = "pass --aud with the audience the token is for"
-        raise
     finally:
         if remote is not None:
             remote.close()
@@ -207,14 +203,36 @@ def verify_token(
     sys.stdout.write(json.dumps(claims, indent=2) + "\n")
 
 
-def token_text(token: str | None) -> str:
-    """The token given as the argument, or read from stdin (``-`` or none)."""
+def token_text(token: str | None, command: str) -> str:
+    """The token given as the argument, or read from stdin (``-`` or none).
+
+    A token given as the argument is used, with a warning naming the safer form: it is
+    in the process list and the shell's history already, and scripts that pass it keep
+    working. The warning never quotes it.
+    """
+    safer = f"sealbox jwt {command} … - < token.txt"
     if token is not None and token != "-":  # noqa: S105 - "-" means stdin
+        if os.path.isfile(token):  # noqa: PTH113 - no pathlib on the direct path
+            # A file's name, not a token (which is no file's name): said so, not parsed.
+            raise CLIError(
+                f"TOKEN is the token itself, and {token} is a file",
+                hint=f"read the token from the file: sealbox jwt {command} … - < {token}",
+            )
+        note(
+            "sealbox: warning: a token on the command line is visible to other users (in the "
+            "process list) and kept in the shell's history: give '-' and pipe it on stdin "
+            f"({safer})"
+        )
         return token.strip()
     if sys.stdin.isatty():
-        raise CLIError("no token given", hint="pass TOKEN, or pipe it on stdin")
+        raise CLIError("no token given", hint=f"pipe it on stdin: {safer}")
     raw = read_stdin(MAX_TOKEN_INPUT, "the token")
     try:
-        return raw.decode("ascii").strip()
+        text = raw.decode("ascii").strip()
     except UnicodeDecodeError:
         raise CLIError("the token on stdin is not ASCII text") from None
+    if "\n" in text:
+        # Two tokens, one a line, have 5 dot-separated parts: not to be called a JWE.
+        lines = len(text.splitlines())
+        raise CLIError(f"the token on stdin spans {lines} lines: give one token, on one line")
+    return text

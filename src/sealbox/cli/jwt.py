@@ -377,7 +377,7 @@ def inspect(token: str | None, as_json: bool) -> None:  # noqa: ARG001
 
     The token is read from stdin when TOKEN is '-' or left out.
     """
-    parsed = decode_unverified(token_text(token))
+    parsed = decode_unverified(token_text(token, "inspect"))
     note("sealbox: warning: not verified: the signature and claims were not checked")
     document = {"verified": False, "header": parsed.header, "claims": parsed.claims}
     click.echo(json.dumps(document, indent=2))

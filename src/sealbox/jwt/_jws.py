@@ -219,13 +219,18 @@ def _quote(value: object, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 4] + "...'"
 
 
-def _explain_shape(token: str) -> str:
+def _explain_shape(token: str) -> str:  # noqa: PLR0911 - one return per shape named
     # Called only for a token that failed the pattern: say what is wrong without
     # echoing it (a token is a credential).
     if not token:
         return "the token is empty"
     if token.lstrip().startswith("{"):
         return "JWS JSON serialization is not accepted: a JWT is compact (RFC 7519 §7.2)"
+    if token[:7].lower() == "bearer ":  # a whole Authorization header's value
+        return (
+            "the token starts with 'Bearer', the scheme of an Authorization header: "
+            "give the token alone"
+        )
     parts = token.count(".") + 1
     if parts == 5:
         return "the token is a JWE (5 parts), not a signed JWT"

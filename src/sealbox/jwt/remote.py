@@ -47,6 +47,7 @@ from sealbox.jwt.remote_cache import (
     BodyReader,
     FetchError,
     JWKSCache,
+    check_timeout,
     client_tls,
     default_context,
 )
@@ -82,7 +83,8 @@ class RemoteJWKSet:
         clock: a monotonic clock in seconds.
 
     Raises:
-        ConfigError: a URL that is not https, intervals out of order, more than one of
+        ConfigError: a URL that is not https, intervals out of order (or NaN), a
+            ``timeout`` that is not positive and finite, more than one of
             ``ca``/``pins``, ``ssl_context`` and ``client``, or a malformed pin.
         TLSConfigError: the ``ca`` file cannot be read.
 
@@ -118,6 +120,7 @@ class RemoteJWKSet:
             max_stale=max_stale,
             clock=clock,
         )
+        check_timeout(timeout)
         verify = client_tls(ca, pins, ssl_context, client_given=client is not None)
         self._owns_client = client is None
         # The client this object makes gets the whole fetch bounded; a caller's, its own.

@@ -37,6 +37,7 @@ from sealbox.jwt.remote_cache import (
     BodyReader,
     FetchError,
     JWKSCache,
+    check_timeout,
     client_tls,
     default_context,
 )
@@ -63,7 +64,8 @@ class AsyncRemoteJWKSet:
         clock: a monotonic clock in seconds.
 
     Raises:
-        ConfigError: a URL that is not https, intervals out of order, more than one of
+        ConfigError: a URL that is not https, intervals out of order (or NaN), a
+            ``timeout`` that is not positive and finite, more than one of
             ``ca``/``pins``, ``ssl_context`` and ``client``, or a malformed pin.
         TLSConfigError: the ``ca`` file cannot be read.
 
@@ -113,6 +115,7 @@ class AsyncRemoteJWKSet:
             max_stale=max_stale,
             clock=clock,
         )
+        check_timeout(timeout)
         verify = client_tls(ca, pins, ssl_context, client_given=client is not None)
         self._owns_client = client is None
         # The client this object makes gets the whole fetch bounded; a caller's, its own.

@@ -15,6 +15,7 @@ asyncio lock; both feed the response to :class:`BodyReader`.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 import ssl
@@ -34,6 +35,7 @@ __all__ = [
     "BodyReader",
     "FetchError",
     "JWKSCache",
+    "check_timeout",
     "client_tls",
     "default_context",
 ]
@@ -109,6 +111,19 @@ def client_tls(
     if (pinned is not None) + (ssl_context is not None) + client_given > 1:
         raise ConfigError("give ca and pins, ssl_context or client, not more than one")
     return pinned or ssl_context
+
+
+def check_timeout(timeout: float) -> None:
+    """Refuse a fetch ``timeout`` that bounds nothing, or ends every fetch at once.
+
+    Raises:
+        ConfigError: not a positive, finite number of seconds (NaN included).
+        TypeError: not a number.
+    """
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float):
+        raise TypeError("timeout must be a number of seconds")
+    if not 0 < timeout < math.inf:
+        raise ConfigError("timeout must be a positive number of seconds, and finite")
 
 
 class BodyReader:
@@ -188,7 +203,8 @@ class JWKSCache:
             )
         if not parsed.host:
             raise ConfigError("the JWK Set URL has no host")
-        if not 0 <= min_refresh_interval <= cache_ttl <= max_ttl or max_stale < 0:
+        # Written so that NaN, which compares false with everything, fails them too.
+        if not (0 <= min_refresh_interval <= cache_ttl <= max_ttl and max_stale >= 0):
             raise ConfigError(
                 "need 0 <= min_refresh_interval <= cache_ttl <= max_ttl and max_stale >= 0"
             )
@@ -245,11 +261,18 @@ class JWKSCache:
         # Any certificate that did not verify (unknown CA, another host's, expired) is
         # "unverified"; the message and hint say which, and what to do.
         unverified = tls is not None and tls.certificate
+        if tls is not None:
+            hint = tls.hint
+        elif isinstance(exc, KeyFormatError):  # the server answered: its URL is right
+            hint = (
+                "the issuer's server answered with a key set sealbox refuses: the issuer "
+                "must correct it"
+            )
+        else:
+            hint = "check the issuer's JWKS URL and that it is reachable"
         raise TokenError(
             f"cannot fetch the key set from {self.where()}: {reason}",
-            hint=tls.hint
-            if tls is not None
-            else "check the issuer's JWKS URL and that it is reachable",
+            hint=hint,
             code="jwks_unverified" if unverified else "jwks_unreachable",
             facts={"url": self.where()},
         ) from None

@@ -226,6 +226,8 @@ class TokenVerifier:
 
     Raises:
         ConfigError: a parameter out of range.
+        TypeError: a parameter of the wrong type (a ``max_token_size`` that is not an
+            ``int``, a ``token_type`` that is not a string).
 
     .. versionadded:: 0.1.0
     .. versionchanged:: 0.1.0
@@ -270,8 +272,13 @@ class TokenVerifier:
             raise ConfigError(f"leeway must be between 0 and {MAX_LEEWAY} seconds")
         if max_age is not None and not max_age > 0:  # NaN too: it would disable the check
             raise ConfigError("max_age must be positive")
+        # NaN would pass "< 64", and then every size would pass "len(token) > NaN".
+        if isinstance(max_token_size, bool) or not isinstance(max_token_size, int):
+            raise TypeError("max_token_size must be a whole number of characters")
         if max_token_size < 64:
             raise ConfigError("max_token_size must be at least 64")
+        if token_type is not None and not isinstance(token_type, str):
+            raise TypeError("token_type must be a media type such as 'at+jwt', or None")
         if token_type is not None and not token_type:
             raise ConfigError("token_type must be a media type such as 'at+jwt', or None")
         # A single name is one claim, not its letters.
@@ -366,10 +373,14 @@ class TokenVerifier:
             names = [aud] if isinstance(aud, str) else aud
             if not isinstance(names, list) or not all(isinstance(a, str) for a in names):
                 raise TokenError("the 'aud' claim must be a string or an array of strings")
+            if not names:
+                # Neither "another audience" nor "an audience where none is expected".
+                raise TokenError("the token's 'aud' claim is an empty list: it names no audience")
             if self._audiences is None:
                 raise TokenError(
                     "the token names an audience (aud) and this verifier expects none",
                     hint="configure the verifier with audience=",
+                    code="audience_unexpected",
                 )
             if self._audiences.isdisjoint(names):
                 raise TokenError("the token is not meant for this audience (aud)")
