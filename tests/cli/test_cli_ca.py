@@ -690,3 +690,24 @@ def test_inspect_shows_a_certificate_whose_subject_sealbox_cannot_read(tmp_path,
     shown = json.loads(r.out)
     assert shown["subject"] == "(a name in an encoding sealbox cannot read, such as T61String)"
     assert shown["pin"].startswith("sha256//")
+
+
+def test_renew_given_the_certificate_file_rather_than_its_prefix_says_which_to_give(
+    ca_dir, tmp_path, cli
+):
+    prefix = tmp_path / "api"
+    assert cli(["ca", "issue", "server", ca_dir, "--san", "a.test", "-o", prefix]).code == 0
+    for given in (f"{prefix}.crt", f"{prefix}.key"):
+        result = cli(["ca", "renew", ca_dir, given])
+        assert result.code == 2
+        assert result.stderr == (
+            f"sealbox: error: PREFIX is the name without .crt or .key: {prefix}, not {given}\n"
+            "sealbox: hint: run 'sealbox ca renew --help' for usage\n"
+        )
+
+
+def test_init_with_a_lifetime_past_the_maximum_is_a_usage_error_as_for_issue(tmp_path, cli):
+    result = cli(["ca", "init", tmp_path / "ca", "--days", "36501"])
+    assert result.code == 2
+    assert "invalid value for '--days': 36501 is not in the range 1<=x<=36500" in result.stderr
+    assert not (tmp_path / "ca").exists()

@@ -20,6 +20,17 @@ PASSWORD = b"a long enough password"
 @pytest.fixture
 def full(tmp_path: Path) -> Iterator[dict[str, str]]:
     """The settings of an audit log that opens and cannot take a line (ENOSPC)."""
+    yield from _full_disk(tmp_path)
+
+
+@pytest.fixture
+def full_after_one(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """The settings of an audit log with room for one more record of an import, not two."""
+    yield from _full_disk(tmp_path, room=200)
+
+
+def _full_disk(tmp_path: Path, room: int = 0) -> Iterator[dict[str, str]]:
+    # The log's last page (tmpfs hands out whole pages) keeps `room` bytes free.
     disk = tmp_path / "full"
     disk.mkdir(mode=0o700)
     mounted = subprocess.run(
@@ -32,6 +43,8 @@ def full(tmp_path: Path) -> Iterator[dict[str, str]]:
     try:
         log = disk / "audit.log"
         log.touch(mode=0o600)
+        if room:
+            log.write_bytes(b"{}\n" * ((4096 - room) // 3))
         filler = os.open(disk / "filler", os.O_WRONLY | os.O_CREAT, 0o600)
         try:
             while os.write(filler, b"\0" * 4096):
@@ -40,12 +53,13 @@ def full(tmp_path: Path) -> Iterator[dict[str, str]]:
             pass
         finally:
             os.close(filler)
-        with pytest.raises(OSError):  # the disk is full indeed
-            fd = os.open(log, os.O_WRONLY | os.O_APPEND)
-            try:
-                os.write(fd, b"x\n")
-            finally:
-                os.close(fd)
+        if not room:
+            with pytest.raises(OSError):  # the disk is full indeed
+                fd = os.open(log, os.O_WRONLY | os.O_APPEND)
+                try:
+                    os.write(fd, b"x\n")
+                finally:
+                    os.close(fd)
         yield {"SEALBOX_AUDIT_LOG": str(log)}
     finally:
         subprocess.run(["umount", str(disk)], check=True)
@@ -146,3 +160,54 @@ def test_a_change_redis_did_not_hear_of_is_still_written_to_the_audit_log(
     records = [json.loads(line) for line in (data / "audit.log").read_text().splitlines()]
     assert [(e["event"], e["user"]) for e in records][-1] == ("admin.disable", "alice")
     assert "Redis did not answer" in records[-1]["detail"]
+
+
+def _import_lines(*names: str) -> bytes:
+    # Argon2id hashes of sealbox's own profile: no rehash needed, the file stays small.
+    from sealbox.passwords import PasswordHasher
+
+    hashed = PasswordHasher("test").hash(PASSWORD.decode())
+    return b"".join(
+        json.dumps({"username": n, "password_hash": hashed}).encode() + b"\n" for n in names
+    )
+
+
+def test_users_import_on_a_full_audit_disk_imports_nothing_and_leaves_the_names_free(
+    cli, tmp_path: Path, full: dict[str, str]
+) -> None:
+    # As `users create` and `clients create`: no account is made unrecorded.
+    data = tmp_path / "data"
+    assert _users(cli, data, "create", "root", input=PASSWORD).code == 0
+    lines = tmp_path / "accounts.jsonl"
+    lines.write_bytes(_import_lines("alice", "bob"))
+    r = _users(cli, data, "import", lines, "--json", env=full)
+    assert r.code == 1
+    assert r.out == ""
+    assert (
+        "sealbox: error: did not import the accounts 'alice', 'bob': the audit log cannot be "
+        "written (no space left on device)\n" in r.stderr
+    )
+    assert _stored_names(cli, data) == ["root"]
+    again = _users(cli, data, "import", lines)
+    assert again.code == 0, again.stderr
+    assert _stored_names(cli, data) == ["alice", "bob", "root"]
+
+
+def test_users_import_whose_audit_disk_fills_midway_keeps_only_the_recorded_accounts(
+    cli, tmp_path: Path, full_after_one: dict[str, str]
+) -> None:
+    data = tmp_path / "data"
+    assert _users(cli, data, "create", "root", input=PASSWORD).code == 0
+    lines = tmp_path / "accounts.jsonl"
+    lines.write_bytes(_import_lines("alice", "bob", "carol"))
+    r = _users(cli, data, "import", lines, env=full_after_one)
+    assert r.code == 1
+    assert (
+        "sealbox: error: did not import the accounts 'bob', 'carol': the audit log cannot be "
+        "written (no space left on device); imported (and recorded) 'alice' before\n"
+    ) in r.stderr
+    # Every account there is recorded, and every record names an account that is there.
+    assert _stored_names(cli, data) == ["alice", "root"]
+    log = Path(full_after_one["SEALBOX_AUDIT_LOG"]).read_text().splitlines()
+    records = [json.loads(line) for line in log if line != "{}"]
+    assert [(e["event"], e["user"]) for e in records] == [("admin.import", "alice")]

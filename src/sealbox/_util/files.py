@@ -41,6 +41,7 @@ __all__ = [
     "read_limited",
     "refuse_input_as_output",
     "remove_stale_temporaries",
+    "signals_held",
 ]
 
 # The largest write a streamed bulk output makes, and the file offsets its writes end on
@@ -260,7 +261,7 @@ def atomic_write_group(
     """
     staged: list[tuple[str, str, str | None]] = []  # (target, temporary, backup)
     held: list[int] = []  # their descriptors, locked and open until the end
-    with _signals_held():
+    with signals_held():
         try:
             for path, data, mode in files:
                 staged.append(_stage(path, data, mode, overwrite=overwrite, held=held))
@@ -289,7 +290,8 @@ _HELD_SIGNALS: Final = frozenset({signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
 
 
 @contextlib.contextmanager
-def _signals_held() -> Iterator[None]:
+def signals_held() -> Iterator[None]:
+    """Hold Ctrl-C, SIGTERM and SIGHUP back for the block (this thread); they arrive after."""
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD_SIGNALS)
     try:
         yield
@@ -501,7 +503,7 @@ def atomic_write(
     """
     # A device or FIFO is written into directly, and may block (a pipe nobody reads):
     # it stays open to Ctrl-C.
-    held = contextlib.nullcontext() if is_special(path) else _signals_held()
+    held = contextlib.nullcontext() if is_special(path) else signals_held()
     try:
         with held, atomic_writer(path, mode=mode, overwrite=overwrite) as fh:
             fh.write(data)

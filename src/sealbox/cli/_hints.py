@@ -37,6 +37,11 @@ HINTS: dict[str, str] = {
     "renewal_unsupported": "issue a new certificate ('sealbox ca issue server|client DIR "
     "...'), or renew this one with the tool that made it",
     "ca_missing": "create one with 'sealbox ca init {folder}'",
+    "ca_incomplete": "if 'sealbox ca init' was interrupted, no certificate was issued with "
+    "this key: remove {key} and run 'sealbox ca init {folder}' again; if ca.crt was deleted, "
+    "put it back (it is the last certificate of every PREFIX.crt the CA issued)",
+    "renewal_key_mismatch": "if replacing both was interrupted, give the certificate a new "
+    "key: 'sealbox ca renew DIR {prefix} --now --new-key' (its pin changes)",
     "client_not_found": "list the clients with 'sealbox clients list'",
     "client_exists": "choose another name, or give it a new secret with "
     "'sealbox clients rotate-secret {name}'",

@@ -22,6 +22,7 @@ from sealbox.tls.ca import (
     DEFAULT_CA_NAME,
     DEFAULT_CLIENT_DAYS,
     DEFAULT_SERVER_DAYS,
+    MAX_CA_DAYS,
     MAX_CLIENT_DAYS,
     MAX_SERVER_DAYS,
     CertificateAuthority,
@@ -75,7 +76,7 @@ def ca() -> None:
 )
 @click.option(
     "--days",
-    type=click.IntRange(1),
+    type=click.IntRange(1, MAX_CA_DAYS),
     default=DEFAULT_CA_DAYS,
     show_default=True,
     help="Lifetime of the CA certificate.",
@@ -95,12 +96,7 @@ def init(
     """Create a new CA in DIR (created if missing)."""
     if passphrase_file is not None and not encrypt_key:
         raise click.UsageError("--passphrase-file is only used with --encrypt-key")
-    for existing in (CA_CERT_FILE, CA_KEY_FILE):
-        if (directory / existing).exists():
-            raise CLIError(
-                f"{directory} already holds a CA ({existing} exists)",
-                hint="choose another folder: replacing a CA breaks every certificate it issued",
-            )
+    CertificateAuthority.check_free(directory)  # before the passphrase is asked for
     passphrase = (
         read_passphrase(passphrase_file, confirm=True, prompt="New CA key passphrase")
         if encrypt_key
@@ -232,6 +228,10 @@ def renew(
     """
     from sealbox.tls.certinfo import load_certificates
 
+    stem, suffix = prefix[:-4], prefix[-4:]
+    if suffix in {".crt", ".key"} and not Path(f"{prefix}.crt").exists():
+        # PREFIX.crt.crt is never what was meant: say which name to give.
+        raise click.UsageError(f"PREFIX is the name without .crt or .key: {stem}, not {prefix}")
     leaf = load_certificates(f"{prefix}.crt")[0]
     if not force and not needs_renewal(leaf):
         click.echo(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,21 +20,33 @@ def _settings(data_dir: Path | None) -> Any:
 
 def _made(make: Any, as_json: bool, verb: str, also: str | None = None) -> None:
     """Run ``make`` and print the secret it made, also when the change could not be
-    audited: the secret exists, and this is the one time it can be shown."""
-    from sealbox.exceptions import StorageError
+    audited: the secret exists, and this is the one time it can be shown.
 
-    try:
-        made = make()
-    except StorageError as exc:
-        unaudited = getattr(exc, "result", None)
-        if exc.code == "audit_incomplete" and unaudited is not None:
-            _print_secret(unaudited, as_json, verb)
-            if also:
-                note(also)
-        raise
+    Ctrl-C, SIGTERM and SIGHUP are held from before the change until the secret is out
+    (they take effect then): one arriving after the database commit would end the
+    command with the secret stored and never shown, a client nobody can use.
+    """
+    from sealbox.exceptions import StorageError
+    from sealbox.storage import signals_held
+
+    with signals_held():
+        try:
+            made = make()
+        except StorageError as exc:
+            unaudited = getattr(exc, "result", None)
+            if exc.code == "audit_incomplete" and unaudited is not None:
+                _shown(unaudited, as_json, verb, also)
+            raise
+        _shown(made, as_json, verb, also)
+
+
+def _shown(made: Any, as_json: bool, verb: str, also: str | None) -> None:
     _print_secret(made, as_json, verb)
     if also:
         note(also)
+    # Out of the buffers before the signals held arrive: SIGTERM ends the process at once.
+    sys.stdout.flush()
+    sys.stderr.flush()
 
 
 def _print_secret(made: Any, as_json: bool, verb: str) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 from sqlalchemy import delete, select
 
@@ -85,11 +85,13 @@ class ChangeNotAuditedError(StorageError):
         self.result = result
 
 
-def not_made(what: str, cause: AuditUnavailableError) -> StorageError:
+def not_made(
+    what: str, cause: AuditUnavailableError, verb: str = "create", also: str = ""
+) -> StorageError:
     """The error of a creation undone because its audit record could not be written."""
     problem = cause.facts.get("problem", "")
     return StorageError(
-        f"did not create {what}: the audit log cannot be written ({problem})",
+        f"did not {verb} {what}: the audit log cannot be written ({problem}){also}",
         hint="make the audit log writable again (free room on its disk), then retry",
         code="audit_unavailable",
         facts={"problem": problem},
@@ -109,8 +111,6 @@ _DONE = {
 
 
 def _account_change(event: str, names: list[str], result: object) -> str:
-    if event == "admin.import":
-        return f"imported {len(names)} account{'' if len(names) == 1 else 's'}"
     who = ", ".join(repr(name) for name in names)
     if event == "admin.reset_totp" and isinstance(result, tuple) and not result[1]:
         return f"{who} has no second factor (nothing changed)"
@@ -252,11 +252,30 @@ def create_user(
     return name, granted
 
 
-async def _undo_creation(store: Store, name: str) -> None:
+async def _undo_creation(store: Store, *names: str) -> None:
     async with store.sessions.begin() as session:
-        found = select(User.id).where(User.username == name)
+        found = select(User.id).where(User.username.in_(names))
         await session.execute(delete(RefreshToken).where(RefreshToken.user_id.in_(found)))
-        await session.execute(delete(User).where(User.username == name))
+        await session.execute(delete(User).where(User.username.in_(names)))
+
+
+async def _undo_import(
+    store: Store,
+    kept: list[str],
+    unrecorded: list[str],
+    cause: AuditUnavailableError,
+    result: object,
+) -> NoReturn:
+    """Delete the imported accounts whose records were lost, as ``create_user`` deletes its
+    one: none is made unrecorded. Those recorded before the log failed stay (their records
+    say they were imported); the error names both."""
+    what = f"the account{'s' if len(unrecorded) > 1 else ''} " + ", ".join(map(repr, unrecorded))
+    try:
+        await _undo_creation(store, *unrecorded)
+    except Exception:  # noqa: BLE001 - whatever stopped the undo, the accounts stand
+        raise ChangeNotAuditedError(f"imported {what}", cause, result) from None
+    before = f"; imported (and recorded) {', '.join(map(repr, kept))} before" if kept else ""
+    raise not_made(what, cause, "import", before)
 
 
 def make_database_file(settings: ServiceSettings) -> None:
@@ -338,6 +357,9 @@ def administer_accounts(
             audited all the same. An audit log that cannot be opened: nothing is changed.
         ChangeNotAuditedError: the change is made, its audit record could not be
             written (the message says what was changed; ``result`` holds the result).
+        StorageError: code ``audit_unavailable``, an import whose records could not be
+            written: the accounts without a record are deleted again (those recorded
+            before the log failed stay, and the message names both).
         ConfigError: code ``data_dir_in_use``, a change that ends sessions, refused
             before it is made: a service with Redis serves the data folder and the
             settings have none (:func:`check_service_reached`).
@@ -389,10 +411,14 @@ def administer_accounts(
                 ) from None
             if log is not None and audit is not None:
                 users = audited_accounts(result, audit[1])
+                recorded = 0
                 try:
                     for user in users:
                         log.record(audit[0], outcome="success", user=user, detail="command line")
+                        recorded += 1
                 except AuditUnavailableError as exc:
+                    if audit[0] == "admin.import":
+                        await _undo_import(store, users[:recorded], users[recorded:], exc, result)
                     done = _account_change(audit[0], users, result)
                     raise ChangeNotAuditedError(done, exc, result) from None
             return result

@@ -13,6 +13,8 @@ callers that write files of their own:
   for it tells so (a program prints a note; by default a warning is logged).
 - :func:`read_limited`: a whole small file, refused past a size limit.
 - :func:`is_special`: whether a path is a device, FIFO or socket rather than a file.
+- :func:`signals_held`: Ctrl-C, SIGTERM and SIGHUP held back for a block that must
+  not be cut short (a pair of files renamed into place; a new secret stored, then shown).
 - :func:`os_reason`: why an operating-system call failed, in the words sealbox's
   messages use after a colon (``no space left on device``).
 - :class:`AlignedWriter`: bulk output cut into the pieces the file system takes
@@ -44,6 +46,7 @@ if TYPE_CHECKING:
         is_special,
         os_reason,
         read_limited,
+        signals_held,
     )
     from sealbox._util.locks import locked, set_wait_notice
 
@@ -56,6 +59,7 @@ __all__ = [
     "os_reason",
     "read_limited",
     "set_wait_notice",
+    "signals_held",
 ]
 
 _LAZY = {
@@ -65,6 +69,7 @@ _LAZY = {
     "is_special": "sealbox._util.files",
     "os_reason": "sealbox._util.files",
     "read_limited": "sealbox._util.files",
+    "signals_held": "sealbox._util.files",
     "locked": "sealbox._util.locks",
     "set_wait_notice": "sealbox._util.locks",
 }

@@ -167,13 +167,22 @@ def check_validity(cert: x509.Certificate, source: str, now: datetime | None = N
 
 
 def check_key_matches(
-    cert: x509.Certificate, key: PrivateKeyTypes, cert_source: str, key_source: str
+    cert: x509.Certificate,
+    key: PrivateKeyTypes,
+    cert_source: str,
+    key_source: str,
+    *,
+    hint: str = "use the .key file written together with the .crt file",
+    code: str | None = None,
+    facts: dict[str, str] | None = None,
 ) -> None:
     """Refuse a private key that is not the key of the certificate."""
     if cert.public_key() != key.public_key():
         raise TLSConfigError(
             f"{key_source} does not match the certificate in {cert_source}",
-            hint="use the .key file written together with the .crt file",
+            hint=hint,
+            code=code,
+            facts=facts,
         )
 
 

@@ -15,9 +15,19 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
-__all__ = ["BACKDATE", "ca_problem", "leaf_certificate", "root_certificate"]
+from sealbox.exceptions import ConfigError
+
+__all__ = ["BACKDATE", "ca_problem", "check_days", "leaf_certificate", "root_certificate"]
 
 BACKDATE: Final = timedelta(minutes=5)
+
+
+def check_days(days: int, maximum: int, what: str) -> None:
+    """Refuse a lifetime (in days) outside 1 to ``maximum``."""
+    if not isinstance(days, int) or isinstance(days, bool):
+        raise TypeError("days must be an int")
+    if not 1 <= days <= maximum:
+        raise ConfigError(f"the lifetime of {what} must be 1 to {maximum} days, not {days}")
 
 
 def _key_usage(*, ca: bool) -> x509.KeyUsage:

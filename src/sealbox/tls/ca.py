@@ -52,7 +52,8 @@ from sealbox._util.locks import locked
 from sealbox.exceptions import ConfigError, StorageError, TLSConfigError
 from sealbox.hazmat.kdf import ScryptParams, passphrase_bytes
 from sealbox.keys import pkcs8 as _pkcs8
-from sealbox.tls import _load, _names, _profile, _renewal
+from sealbox.tls import _ca_folder, _load, _names, _profile, _renewal
+from sealbox.tls._ca_folder import CA_CERT_FILE, CA_KEY_FILE
 from sealbox.tls._load import Password
 from sealbox.tls._profile import BACKDATE
 from sealbox.tls.issued import (
@@ -74,6 +75,7 @@ __all__ = [
     "DEFAULT_CA_NAME",
     "DEFAULT_CLIENT_DAYS",
     "DEFAULT_SERVER_DAYS",
+    "MAX_CA_DAYS",
     "MAX_CLIENT_DAYS",
     "MAX_SERVER_DAYS",
     "RENEW_FRACTION",
@@ -85,8 +87,6 @@ __all__ = [
     "renewal_time",
 ]
 
-CA_CERT_FILE: Final = "ca.crt"
-CA_KEY_FILE: Final = "ca.key"
 DEFAULT_CA_NAME: Final = "sealbox development CA"
 DEFAULT_CA_DAYS: Final = 3650
 MAX_CA_DAYS: Final = 36500
@@ -155,7 +155,7 @@ class CertificateAuthority:
             ConfigError: a bad name, lifetime, domain or network.
         """
         moment = now_utc(now)
-        _check_days(days, MAX_CA_DAYS, "a CA")
+        _profile.check_days(days, MAX_CA_DAYS, "a CA")
         subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, _names.common_name(name))])
         constraints = _names.name_constraints(permitted_dns, permitted_ips)
         key = ec.generate_private_key(ec.SECP256R1())
@@ -208,11 +208,12 @@ class CertificateAuthority:
         without its certificate.
 
         Raises:
-            StorageError: ``directory`` already holds a CA, or cannot be written.
+            StorageError: ``directory`` already holds a CA, or its key alone (code
+                ``ca_incomplete``, see :meth:`check_free`), or cannot be written.
         """
         folder = Path(directory)
         cert_path, key_path = folder / CA_CERT_FILE, folder / CA_KEY_FILE
-        self._refuse_existing(folder)
+        _ca_folder.check_free(folder)
         try:
             folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         except OSError as exc:
@@ -229,20 +230,26 @@ class CertificateAuthority:
                 raise ConfigError("the CA key passphrase is empty")
             key_pem = _pkcs8.encrypt_pem(self._key, secret, kdf)
         with locked(cert_path):
-            self._refuse_existing(folder)  # again: another writer may have been first
+            _ca_folder.check_free(folder)  # again: another writer may have been first
             atomic_write_group(
                 [(key_path, key_pem, 0o600), (cert_path, self.certificate_pem(), 0o644)],
                 overwrite=False,
             )
 
     @staticmethod
-    def _refuse_existing(folder: Path) -> None:
-        for path in (folder / CA_CERT_FILE, folder / CA_KEY_FILE):
-            if path.exists():
-                raise StorageError(
-                    f"{folder} already holds a CA ({path.name} exists)",
-                    hint="choose another folder: replacing a CA breaks every certificate it issued",
-                )
+    def check_free(directory: str | os.PathLike[str]) -> None:
+        """Refuse a folder :meth:`init` would refuse, before anything is asked or made.
+
+        A ``ca.key`` without ``ca.crt`` is what a creation killed between its two
+        renames leaves (SIGKILL, a power cut), or a CA whose certificate was deleted:
+        it is named (code ``ca_incomplete``), never removed nor replaced.
+
+        Raises:
+            StorageError: ``directory`` holds a CA, or a CA key alone (``ca_incomplete``).
+
+        .. versionadded:: 0.1.0
+        """
+        _ca_folder.check_free(Path(directory))
 
     @classmethod
     def load(
@@ -251,11 +258,15 @@ class CertificateAuthority:
         """Load the CA saved in ``directory``.
 
         Raises:
-            TLSConfigError: no CA there, a damaged file, the key is encrypted and no
+            TLSConfigError: no CA there (code ``ca_missing``; ``ca_incomplete`` for a key
+                without its certificate), a damaged file, the key is encrypted and no
                 (or a wrong) passphrase was given, or key and certificate differ.
         """
         folder = Path(directory)
         cert_path = folder / CA_CERT_FILE
+        incomplete = _ca_folder.lone_key(folder, TLSConfigError)
+        if incomplete is not None:
+            raise incomplete
         if not cert_path.exists():
             raise TLSConfigError(
                 f"{folder} holds no CA ({CA_CERT_FILE} is missing)",
@@ -346,7 +357,7 @@ class CertificateAuthority:
                 sans.append(san)
         if not sans:
             raise ConfigError("a server certificate needs at least one DNS name or IP address")
-        _check_days(days, MAX_SERVER_DAYS, "a server certificate")
+        _profile.check_days(days, MAX_SERVER_DAYS, "a server certificate")
         self._check_constraints(sans)
         # The CN repeats the first DNS name, never an address: a verifier that finds no DNS
         # name in the SAN checks the CN as one against the CA's DNS constraints (OpenSSL),
@@ -390,7 +401,7 @@ class CertificateAuthority:
             ConfigError: a bad name or lifetime, or a name outside the CA's constraints.
         """
         common = _names.common_name(name)
-        _check_days(days, MAX_CLIENT_DAYS, "a client certificate")
+        _profile.check_days(days, MAX_CLIENT_DAYS, "a client certificate")
         san = _names.client_san(common)
         self._check_constraints([san])
         subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
@@ -487,7 +498,8 @@ class CertificateAuthority:
 
         Raises:
             TLSConfigError: a missing or damaged file, a certificate from another CA,
-                or a key that does not match.
+                or a key that does not match (code ``renewal_key_mismatch``, fact
+                ``prefix``: renewing with ``new_key`` replaces both).
         """
         cert_path, key_path = prefix_paths(prefix)
         # Held from reading the certificate to writing the renewal (write() takes the
@@ -504,8 +516,16 @@ class CertificateAuthority:
             key = _load.load_private_key(key_path, None, "key file")
             if not isinstance(key, ec.EllipticCurvePrivateKey):
                 raise TLSConfigError(f"{key_path} is not an ECDSA key", hint="renew with new_key")
+            # A new key beside its old certificate: a replacement of both killed between
+            # its renames (SIGKILL), which a renewal with a new key repairs.
             _load.check_key_matches(
-                leaf, key, f"certificate file {cert_path}", f"key file {key_path}"
+                leaf,
+                key,
+                f"certificate file {cert_path}",
+                f"key file {key_path}",
+                code="renewal_key_mismatch",
+                hint="if replacing both was interrupted, renew with new_key",
+                facts={"prefix": os.fspath(prefix)},
             )
             issued = self.renew(leaf, key=key, now=now)
             atomic_write(cert_path, issued.certificate_pem(), mode=0o644)
@@ -577,10 +597,3 @@ class CertificateAuthority:
                 f"{_renewal.subject_text(certificate)} was not issued by this CA "
                 f"({self._certificate.subject.rfc4514_string()})"
             ) from None
-
-
-def _check_days(days: int, maximum: int, what: str) -> None:
-    if not isinstance(days, int) or isinstance(days, bool):
-        raise TypeError("days must be an int")
-    if not 1 <= days <= maximum:
-        raise ConfigError(f"the lifetime of {what} must be 1 to {maximum} days, not {days}")
