@@ -6,8 +6,11 @@ Modules, each with one concern:
 - :mod:`sealbox.transit.registry`: every key type in one registry (:data:`REGISTRY`):
   its operations, material, primitive, export form, signing options;
 - :mod:`sealbox.transit.keys`: :class:`TransitKey` (a snapshot of a named key with
-  numbered versions; encrypt, decrypt, rewrap, datakey, sign, verify, hmac) and
-  :class:`KeyVersion`; the version rules and each version's state;
+  numbered versions; encrypt, decrypt, rewrap, datakey, sign, verify, hmac);
+- :mod:`sealbox.transit.versions`: :class:`KeyVersion`, the version rules, which version
+  an operation uses and each version's state;
+- :mod:`sealbox.transit.bulk`: a key's operations over many items at once (a batch's
+  fast paths);
 - :mod:`sealbox.transit.formats`: the ``sealbox:v<N>:<base64>`` text form;
 - :mod:`sealbox.transit.material`: one version's material sealed under a master key;
 - :mod:`sealbox.transit.batch`: running one operation over many items;
