@@ -5,7 +5,8 @@ the request and response shapes of Vault's API documentation
 (developer.hashicorp.com/vault/api-docs): KV version 2 (read a version, write with
 check-and-set, read metadata; soft-delete the latest version or given versions, undelete,
 destroy, delete the metadata and every version), AppRole login, token checks (403),
-namespaces (``X-Vault-Namespace``), and a sealed state (503). hvac talks to it for real.
+namespaces (``X-Vault-Namespace``), a sealed state (503), and answers of 429 or 503
+queued ahead of the rest (``unavailable``). hvac talks to it for real.
 
 KV v2 deletion, as Vault's API documents it (api-docs/secret/kv/kv-v2):
 ``DELETE /v1/{mount}/data/{path}`` soft-deletes the latest version;
@@ -70,6 +71,10 @@ class FakeVault:
     tokens: set[str] = field(default_factory=set)
     approles: dict[str, str] = field(default_factory=dict)  # role_id -> secret_id
     sealed: bool = False
+    # Answers given before any other, one a request: (status, Retry-After or None).
+    # Vault answers 429 when a rate limit quota is reached (with Retry-After) and 503
+    # when it is sealed or a standby that does not forward.
+    unavailable: list[tuple[int, str | None]] = field(default_factory=list)
     kv: dict[tuple[str, str, str], _Secret] = field(default_factory=dict)  # (ns, mount, path)
     requests: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -126,6 +131,22 @@ class _Handler(BaseHTTPRequestHandler):
     def _error(self, status: int, *errors: str) -> None:
         self._send(status, {"errors": list(errors)})
 
+    def _refuse(self, status: int, retry_after: str | None) -> None:
+        raw = json.dumps(
+            {
+                "errors": ['request path "…": rate limit quota exceeded']
+                if status == 429
+                else ["Vault is sealed"]
+            }
+        ).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(raw)))
+        if retry_after is not None:
+            self.send_header("Retry-After", retry_after)
+        self.end_headers()
+        self.wfile.write(raw)
+
     def _body(self) -> dict[str, Any]:
         n = int(self.headers.get("Content-Length") or 0)
         body = json.loads(self.rfile.read(n) or b"{}")
@@ -151,6 +172,10 @@ class _Handler(BaseHTTPRequestHandler):
         vault.requests.append((method, url.path, headers))
         if vault.sealed:
             return self._error(503, "Vault is sealed")
+        with vault.lock:
+            refusal = vault.unavailable.pop(0) if vault.unavailable else None
+        if refusal is not None:
+            return self._refuse(*refusal)
         parts = url.path.strip("/").split("/")
         if parts[0] != "v1":
             return self._error(404)

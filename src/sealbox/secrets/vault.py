@@ -16,6 +16,8 @@ API used (Vault's published HTTP API, as hvac calls it):
 ``POST /v1/auth/{approle_mount}/login``. A version deleted or destroyed in Vault is
 answered 404 with its metadata: reading it is a :class:`SecretSourceError` saying so
 (codes ``vault_version_deleted``, ``vault_version_destroyed``), not "no such secret".
+Reads are retried, a few times, when Vault answers 429 (rate limited) or 503 (sealed, or
+a standby), honouring ``Retry-After``; writes are not (see ``retries``).
 
 .. versionadded:: 0.1.0
 """
@@ -36,7 +38,13 @@ from sealbox.secrets.base import handed_out
 if TYPE_CHECKING:
     pass
 
-__all__ = ["VaultKV2Source"]
+__all__ = ["DEFAULT_RETRIES", "MAX_RETRIES", "VaultKV2Source"]
+
+DEFAULT_RETRIES = 3
+"""How many times a read is retried after 429 or a passing 5xx, unless told otherwise."""
+
+MAX_RETRIES = 10
+"""The most retries a source may be given: past that, a Vault that keeps refusing is down."""
 
 
 class VaultKV2Source:
@@ -56,6 +64,11 @@ class VaultKV2Source:
             ``$VAULT_CACERT``, else the system's trust store).
         timeout: seconds a request to Vault may take in all (connecting, sending, and
             reading the whole answer, redirects included), not per read.
+        retries: how many times a read (of the secret or its metadata) is sent again
+            when Vault answers 429 (rate limited), 503 (sealed, or a standby) or another
+            passing 5xx, waiting what its ``Retry-After`` says (up to 10 seconds) or
+            0.5, 1, 2… seconds; each attempt has its own ``timeout``. Writes and logins
+            are never sent twice. ``0``: never retry.
 
     Raises:
         ConfigError: no address; the URL is not https (nor http to a loopback
@@ -77,9 +90,19 @@ class VaultKV2Source:
         version: int | None = None,
         ca: str | os.PathLike[str] | None = None,
         timeout: int = 10,
+        retries: int = DEFAULT_RETRIES,
     ) -> None:
         if token is not None and approle is not None:
             raise ConfigError("give exactly one of token= and approle=")
+        if not isinstance(retries, int) or isinstance(retries, bool):
+            raise TypeError(f"retries is an int, not {type(retries).__name__}")
+        if not 0 <= retries <= MAX_RETRIES:
+            raise ConfigError(
+                f"retries must be from 0 to {MAX_RETRIES}, not {retries}",
+                hint="give how many times a read is retried after 429 or 5xx, such as 3",
+                code="vault_bad_retries",
+                facts={"retries": str(retries)},
+            )
         if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
             raise TypeError(f"version is an int or None, not {type(version).__name__}")
         if version is not None and version < 1:
@@ -92,6 +115,7 @@ class VaultKV2Source:
             ca=ca,
             timeout=timeout,
             approle=approle is not None,
+            read_retries=retries,
         )
         self.url: str = self._client.url
         self.path = path

@@ -189,6 +189,7 @@ def client(
     ca: str | os.PathLike[str] | None,
     timeout: int,
     approle: bool = False,
+    read_retries: int = 0,
 ) -> hvac.Client:
     """An hvac client that always verifies Vault's certificate (``ca`` or the system store).
 
@@ -197,7 +198,9 @@ def client(
     is looked for.
 
     ``timeout`` bounds each request to Vault as a whole: connecting, sending, and reading
-    the whole answer (module docstring).
+    the whole answer (module docstring). ``read_retries``: how many times a read is sent
+    again after Vault answers 429 or a passing 5xx
+    (:data:`~sealbox.secrets.vault_http.RETRY_STATUSES`); writes never are.
 
     Raises:
         ConfigError: no address; the URL is not https (nor http to a loopback
@@ -250,7 +253,7 @@ def client(
         namespace=namespace,
         verify=verify,
         timeout=timeout,
-        session=vault_http.session(verify),
+        session=vault_http.session(verify, read_retries=read_retries),
     )
 
 
@@ -301,6 +304,11 @@ def transport_errors(label: str, what: str, error: type[SealboxError]) -> Iterat
         raise error(
             f"{label}: Vault is sealed or not ready (503)",
             hint="retry once Vault is unsealed and active",
+        ) from None
+    except hx.RateLimitExceeded:
+        raise error(
+            f"{label}: {what}: Vault is limiting the rate of requests (429)",
+            hint="retry later, or ask Vault's operator about its rate limit quotas",
         ) from None
     except _BadLoginAnswer:
         raise error(f"{label}: the AppRole login answered no usable client token") from None

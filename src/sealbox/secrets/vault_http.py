@@ -14,7 +14,13 @@ compressed body fills the memory. This session
   a pool manager's ``pool_classes_by_scheme``;
 - reads each answer's body (decompressed) into memory up to :data:`MAX_ANSWER_SIZE`
   bytes, and refuses a longer one (a ``Content-Length`` over it without reading it);
-- refuses a redirect from https to plain http, as Vault's own client does.
+- refuses a redirect from https to plain http, as Vault's own client does;
+- when made with ``read_retries``, sends a read (``GET``, ``HEAD``, ``LIST``) again after
+  an answer that says "not now" (:data:`RETRY_STATUSES`: 429 when Vault limits the rate,
+  503 when it is sealed or a standby, 500, 502 and 504 on the way), waiting what its
+  ``Retry-After`` says (seconds or an HTTP date; up to :data:`MAX_RETRY_WAIT`) or else
+  0.5, 1, 2… seconds. A write is never sent again: it may have been done. Each attempt
+  has its own deadline; the last answer is returned as it came, for hvac to raise on.
 
 The errors are requests' own (``Timeout``, or a ``RequestException`` caused by
 :class:`AnswerTooLarge` or :class:`RedirectRefused`), for
@@ -24,11 +30,14 @@ The errors are requests' own (``Timeout``, or a ``RequestException`` caused by
 from __future__ import annotations
 
 import contextvars
+import email.utils
 import functools
 import http.client
 import io
 import socket
 import time
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -42,7 +51,15 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ExtraNotInstalledError("vault", exc.name or "requests") from None
 
-__all__ = ["MAX_ANSWER_SIZE", "AnswerTooLarge", "RedirectRefused", "session"]
+__all__ = [
+    "MAX_ANSWER_SIZE",
+    "MAX_RETRY_WAIT",
+    "RETRY_STATUSES",
+    "AnswerTooLarge",
+    "RedirectRefused",
+    "retry_wait",
+    "session",
+]
 
 MAX_ANSWER_SIZE: Final = 8 * 1024 * 1024
 """The largest answer body read from Vault, in bytes once decompressed (8 MiB).
@@ -51,6 +68,20 @@ Far above what KV v2 stores (Vault's integrated storage refuses an entry over 1 
 what a Transit batch of tens of thousands of keys answers; far below what hurts a process."""
 
 _CHUNK: Final = 64 * 1024
+
+RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
+"""Answers after which a read is sent again: Vault's 429 (rate limited) and 503 (sealed,
+or a standby that does not forward), and a proxy's or Vault's passing 500, 502 and 504.
+501 (not initialised) is not passing, and is not retried."""
+
+MAX_RETRY_WAIT: Final = 10.0
+"""The longest wait before a retry, in seconds. A ``Retry-After`` asking for longer is
+not waited for: the answer is returned, and refused as it is."""
+
+# Idempotent: sending one twice does what sending it once does (RFC 9110 section 9.2.2;
+# LIST is Vault's own read of a folder).
+_READ_METHODS: Final = frozenset({"GET", "HEAD", "LIST"})
+_FIRST_BACKOFF: Final = 0.5
 
 # When the call in progress on this thread must be over (time.monotonic()), or None.
 _deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar(
@@ -215,16 +246,57 @@ def _too_large(response: requests.Response) -> requests.exceptions.RequestExcept
     return error
 
 
+def retry_wait(
+    retry_after: str | None, attempt: int, *, now: datetime | None = None
+) -> float | None:
+    """Seconds to wait before retry number ``attempt + 1``: what ``Retry-After`` says
+    (delay-seconds or an HTTP date, RFC 9110 section 10.2.3), else 0.5 s doubled per
+    attempt; ``None`` when ``Retry-After`` asks for more than :data:`MAX_RETRY_WAIT`."""
+    text = (retry_after or "").strip()
+    wait: float | None = None
+    if text.isascii() and text.isdigit():
+        wait = float(text)
+    elif text:
+        try:
+            when = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError):
+            when = None
+        if when is not None and when.tzinfo is not None:
+            wait = max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+    if wait is None:
+        return min(_FIRST_BACKOFF * (1 << min(attempt, 16)), MAX_RETRY_WAIT)
+    return wait if wait <= MAX_RETRY_WAIT else None
+
+
 class _VaultSession(requests.Session):
     """See the module docstring."""
 
-    def __init__(self) -> None:
+    def __init__(self, read_retries: int = 0, sleep: Callable[[float], None] = time.sleep) -> None:
         super().__init__()
         adapter = _BoundedAdapter()
         self.mount("https://", adapter)
         self.mount("http://", adapter)
+        self._read_retries = read_retries
+        self._sleep = sleep
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
+        verb = (method.decode("ascii", "replace") if isinstance(method, bytes) else method).upper()
+        retries = self._read_retries if verb in _READ_METHODS else 0
+        attempt = 0
+        while True:
+            response = self._request_once(method, url, *args, **kwargs)
+            if attempt >= retries or response.status_code not in RETRY_STATUSES:
+                return response
+            wait = retry_wait(response.headers.get("Retry-After"), attempt)
+            if wait is None:
+                return response
+            response.close()
+            self._sleep(wait)
+            attempt += 1
+
+    def _request_once(
+        self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any
+    ) -> Any:
         timeout = kwargs.get("timeout")
         if _deadline.get() is not None or not isinstance(timeout, int | float):
             return super().request(method, url, *args, **kwargs)
@@ -251,9 +323,13 @@ class _VaultSession(requests.Session):
         super().rebuild_auth(prepared_request, response)  # type: ignore[no-untyped-call]
 
 
-def session(verify: str | bool) -> requests.Session:
-    """A session for hvac: see the module docstring. ``verify`` is requests' own."""
-    vault_session = _VaultSession()
+def session(
+    verify: str | bool, *, read_retries: int = 0, sleep: Callable[[float], None] = time.sleep
+) -> requests.Session:
+    """A session for hvac: see the module docstring. ``verify`` is requests' own;
+    ``read_retries`` how many times a read is sent again after a :data:`RETRY_STATUSES`
+    answer (0: never); ``sleep`` waits between them."""
+    vault_session = _VaultSession(read_retries, sleep)
     # hvac takes a given session's own verify over its argument: set it here.
     vault_session.verify = verify
     return vault_session
