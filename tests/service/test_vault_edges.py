@@ -591,3 +591,32 @@ def test_an_unsupported_vault_field_holding_a_list_or_object_is_refused_with_400
         batch = {"batch_input": [{"plaintext": b64(b"x"), field: value}]}
         status, body = send(service, token, "POST", f"/v1/transit/{path}", batch)
         assert (status, body) == (400, {"errors": [message]})
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "raw"),
+    [
+        ("POST", "/v1/secret/data/float-cas", b'{"data": {"a": "b"}, "options": {"cas": 1.0}}'),
+        ("POST", "/v1/secret/delete/float-cas", b'{"versions": [1.0]}'),
+        ("POST", "/v1/secret/destroy/float-cas", b'{"versions": [1.0]}'),
+        ("POST", "/v1/secret/undelete/float-cas", b'{"versions": [1.0]}'),
+        ("POST", "/v1/secret/metadata/float-cas", b'{"max_versions": 3.0}'),
+        ("GET", "/v1/secret/data/float-cas?version=1.0", None),
+        ("POST", "/v1/transit/keys/float-key/config", b'{"min_decryption_version": 1.0}'),
+    ],
+    ids=["cas", "delete", "destroy", "undelete", "max_versions", "version-query", "key-config"],
+)
+def test_a_whole_number_with_a_fraction_is_refused_where_vaults_integer_fields_refuse_it(
+    service: Running, token: str, method: str, path: str, raw: bytes | None
+) -> None:
+    # Vault decodes a body's numbers as their text (json.Number) and parses an integer
+    # field's text with strconv.ParseInt, which refuses "1.0": a 400, not a version 1.
+    assert send(service, token, "POST", "/v1/secret/data/float-cas", {"data": {"a": "b"}})[0] == 200
+    assert send(service, token, "POST", "/v1/transit/keys/float-key", {})[0] in (200, 204)
+    status, body = send(service, token, method, path, raw=raw)
+    assert status == 400
+    assert set(body) == {"errors"}
+    assert len(body["errors"]) == 1
+    status, read = send(service, token, "GET", "/v1/secret/metadata/float-cas")
+    assert data_of(read)["max_versions"] == 0
+    assert all(not v["deletion_time"] for v in data_of(read)["versions"].values())

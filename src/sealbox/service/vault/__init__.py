@@ -12,13 +12,16 @@ A thin adapter, same implementation underneath:
 - :mod:`~sealbox.service.vault.transit`: Vault Transit's routes over the handlers of
   :mod:`sealbox.service.routes.transit`;
 - :mod:`~sealbox.service.vault.kv_store`: the KV version 2 engine (versions,
-  check-and-set, soft delete, destroy, ``max_versions``), values sealed at rest; no
-  FastAPI in it;
+  check-and-set, soft delete, destroy, ``max_versions``, ``delete_version_after``),
+  values sealed at rest; no FastAPI in it; its tables and refusals are in
+  :mod:`~sealbox.service.vault.kv_records`;
 - :mod:`~sealbox.service.vault.kv_routes`: its routes;
 - :mod:`~sealbox.service.vault.token`: ``lookup-self`` and ``renew-self``;
 - :mod:`~sealbox.service.vault.sys`: ``sys/health`` and the mount lookup of Vault's CLI;
 - :mod:`~sealbox.service.vault.text_fields`: numbers and booleans sent as text, as
-  ``vault write`` sends every field.
+  ``vault write`` sends every field;
+- :mod:`~sealbox.service.vault.durations`: Vault's duration fields (Go durations, whole
+  days or seconds in; Go's spelling out).
 
 ``docs/vault.md`` lists what is covered and what is not.
 """

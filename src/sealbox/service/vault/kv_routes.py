@@ -34,6 +34,7 @@ from starlette.responses import Response
 from sealbox.service.deps import Caller
 from sealbox.service.runtime import Runtime
 from sealbox.service.vault.auth import kv_allows
+from sealbox.service.vault.durations import duration_seconds
 from sealbox.service.vault.envelope import vault_response
 from sealbox.service.vault.errors import VaultError
 from sealbox.service.vault.kv_store import (
@@ -181,8 +182,15 @@ def _metadata_fields(body: dict[str, Any]) -> dict[str, Any]:
         if len(custom) > MAX_CUSTOM_METADATA:
             raise VaultError(400, f"custom_metadata has at most {MAX_CUSTOM_METADATA} entries")
         fields["custom_metadata"] = custom
-    if body.get("delete_version_after") not in (None, "", "0s", 0):
-        raise VaultError(400, "delete_version_after is not supported")
+    if body.get("delete_version_after") is not None:
+        try:
+            fields["delete_version_after"] = duration_seconds(body["delete_version_after"])
+        except ValueError:
+            raise VaultError(
+                400,
+                "delete_version_after must be a duration such as 30m, 1h30m or 768h, "
+                "or whole seconds, and not negative",
+            ) from None
     return fields
 
 

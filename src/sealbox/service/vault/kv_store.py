@@ -10,8 +10,12 @@ the newest version, or the one asked for. The rules are Vault's KV v2:
   undeleted; **destroy** removes the value for good;
 - **max_versions** (per secret, 10 when 0): a write that makes more versions than that
   removes the oldest;
-- metadata (``custom_metadata``, ``max_versions``, ``cas_required``) may be written
-  before any version; deleting the metadata deletes every version.
+- **delete_version_after** (per secret, 0 for never): a version is written with a
+  deletion time that far ahead, and reads as deleted once it has passed (undelete
+  clears it, as a soft delete's);
+- metadata (``custom_metadata``, ``max_versions``, ``cas_required``,
+  ``delete_version_after``) may be written before any version; deleting the metadata
+  deletes every version.
 
 Values are JSON objects, sealed one version at a time under the service's master key
 (:class:`~sealbox.keysets.key_sealer.KeySealer`, AES-256-GCM) with the mount, the path
@@ -33,31 +37,30 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import (
-    JSON,
-    Boolean,
-    ForeignKey,
-    Integer,
-    LargeBinary,
-    String,
-    UniqueConstraint,
-    and_,
-    bindparam,
-    delete,
-    select,
-    update,
-)
+from sqlalchemy import and_, bindparam, delete, or_, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from sqlalchemy.orm import Mapped, mapped_column
 
-from sealbox.accounts.models import UTCDateTime
 from sealbox.keysets.key_sealer import KeySealer
-from sealbox.service.db import Base, now
+from sealbox.service.db import now
+from sealbox.service.vault.durations import go_duration
+from sealbox.service.vault.kv_records import (
+    DEFAULT_MAX_VERSIONS,
+    MAX_SECRET_VERSION,
+    CheckAndSetError,
+    InvalidPathError,
+    InvalidValueError,
+    KVError,
+    KVSecretRecord,
+    KVVersionRecord,
+    SecretNotFoundError,
+    WriteConflictError,
+    check_path,
+)
 
 __all__ = [
     "DEFAULT_MAX_VERSIONS",
@@ -75,33 +78,8 @@ __all__ = [
     "check_path",
 ]
 
-DEFAULT_MAX_VERSIONS: Final = 10
-#: The largest version number a secret can have (its column is a 32-bit integer).
-MAX_SECRET_VERSION: Final = 2**31 - 1
-"""Versions kept when a secret's ``max_versions`` is 0 (Vault's default)."""
-MAX_PATH: Final = 512
 VALUE_FORMAT: Final = "sealbox-kv-v2/1"
 _WRITE_ATTEMPTS: Final = 16
-
-
-class KVError(Exception):
-    """A refusal of the KV engine: what the caller asked for breaks a rule."""
-
-
-class InvalidPathError(KVError):
-    """The path is not one a secret can have."""
-
-
-class CheckAndSetError(KVError):
-    """A write's check-and-set failed, or the secret requires one and it was missing."""
-
-
-class WriteConflictError(KVError):
-    """Other writers kept winning: the write may be retried."""
-
-
-class InvalidValueError(KVError):
-    """A secret's data that could be written but never read back as JSON."""
 
 
 def _plain(data: Mapping[str, Any]) -> bytes:
@@ -118,72 +96,6 @@ def _plain(data: Mapping[str, Any]) -> bytes:
         raise InvalidValueError(
             "the data must be JSON with finite numbers and valid Unicode"
         ) from None
-
-
-class SecretNotFoundError(KVError):
-    """Nothing at that path, or no such version.
-
-    Attributes:
-        metadata: a deleted or destroyed version's metadata (Vault answers it with the
-            404), else ``None``.
-    """
-
-    def __init__(self, message: str = "not found", metadata: dict[str, Any] | None = None):
-        super().__init__(message)
-        self.metadata = metadata
-
-
-class KVSecretRecord(Base):
-    """One secret's metadata (its versions are rows of their own)."""
-
-    __tablename__ = "kv_secrets"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    mount: Mapped[str] = mapped_column(String(64), nullable=False)
-    path: Mapped[str] = mapped_column(String(MAX_PATH), nullable=False)
-    current_version: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    oldest_version: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    max_versions: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    cas_required: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
-    custom_metadata: Mapped[dict[str, str] | None] = mapped_column(JSON, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=now)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=now)
-
-    __table_args__ = (UniqueConstraint("mount", "path", name="uq_kv_secrets_mount_path"),)
-
-
-class KVVersionRecord(Base):
-    """One version of a secret: its value sealed under the master key (NULL once destroyed)."""
-
-    __tablename__ = "kv_versions"
-
-    secret_id: Mapped[int] = mapped_column(
-        ForeignKey("kv_secrets.id", ondelete="CASCADE"), primary_key=True
-    )
-    version: Mapped[int] = mapped_column(Integer, primary_key=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=now)
-    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    destroyed: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
-    value: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
-
-
-def check_path(path: str) -> str:
-    """A secret's path without its outer slashes.
-
-    Raises:
-        InvalidPathError: an empty path, an empty, ``.`` or ``..`` segment, a control
-            character, or more than 512 characters.
-    """
-    path = path.strip("/")
-    if not path:
-        raise InvalidPathError("a secret path is required")
-    if len(path) > MAX_PATH:
-        raise InvalidPathError(f"a secret path has at most {MAX_PATH} characters")
-    if any(ord(c) < 0x20 or c == "\x7f" for c in path):
-        raise InvalidPathError("a secret path may not hold control characters")
-    if any(part in ("", ".", "..") for part in path.split("/")):
-        raise InvalidPathError("a secret path may not have empty, '.' or '..' segments")
-    return path
 
 
 def _time(when: datetime | None) -> str:
@@ -310,7 +222,9 @@ class KVStore:
         if row is None:
             raise SecretNotFoundError
         meta = _version_metadata(row, row.custom_metadata)
-        if row.deleted_at is not None or row.destroyed or row.value is None:
+        # A deletion time still to come (delete_version_after) is not a deletion yet.
+        deleted = row.deleted_at is not None and row.deleted_at <= now()
+        if deleted or row.destroyed or row.value is None:
             raise SecretNotFoundError("the version is deleted", metadata=meta)
         return SecretVersion(self._open(mount, path, row.version, row.value), meta)
 
@@ -344,7 +258,7 @@ class KVStore:
             "created_time": _time(secret.created_at),
             "current_version": secret.current_version,
             "custom_metadata": secret.custom_metadata or None,
-            "delete_version_after": "0s",
+            "delete_version_after": go_duration(secret.delete_version_after),
             "max_versions": secret.max_versions,
             "oldest_version": secret.oldest_version,
             "updated_time": _time(secret.updated_at),
@@ -414,6 +328,7 @@ class KVStore:
                 seen = None if secret is None else (secret.id, secret.current_version)
                 required = cas_required or (secret is not None and secret.cas_required)
                 keep = (secret.max_versions if secret is not None else 0) or DEFAULT_MAX_VERSIONS
+                lifetime = 0 if secret is None else secret.delete_version_after
                 custom = None if secret is None else secret.custom_metadata
             if cas is None and required:
                 raise CheckAndSetError("check-and-set parameter required for this call")
@@ -421,7 +336,7 @@ class KVStore:
             if cas is not None and cas != current:
                 raise CheckAndSetError("check-and-set parameter did not match the current version")
             try:
-                row = await self._add_version(mount, path, seen, plain, keep)
+                row = await self._add_version(mount, path, seen, plain, keep, lifetime=lifetime)
             except (IntegrityError, _LostRaceError):
                 continue  # another writer won: look again (a cas write then fails above)
             return _version_metadata(row, custom)
@@ -434,6 +349,8 @@ class KVStore:
         seen: tuple[int, int] | None,
         plain: bytes,
         keep: int,
+        *,
+        lifetime: int = 0,
     ) -> KVVersionRecord:
         at = now()
         async with self._sessions.begin() as session:
@@ -467,6 +384,8 @@ class KVStore:
                 secret_id=secret_id,
                 version=version,
                 created_at=at,
+                # Vault's delete_version_after: the version is written with its deletion time.
+                deleted_at=at + timedelta(seconds=lifetime) if lifetime else None,
                 value=self._seal(mount, path, version, plain),
             )
             session.add(row)
@@ -492,9 +411,17 @@ class KVStore:
         max_versions: int | None = None,
         cas_required: bool | None = None,
         custom_metadata: Mapping[str, str] | None = None,
+        delete_version_after: int | None = None,
     ) -> None:
-        """Change a secret's settings (``None`` keeps one); creates the secret's metadata."""
+        """Change a secret's settings (``None`` keeps one); creates the secret's metadata.
+
+        ``delete_version_after`` (seconds, 0: never) gives each version written from now
+        on a deletion time that many seconds after its writing; versions already
+        written keep theirs, as in Vault.
+        """
         changes: dict[str, Any] = {}
+        if delete_version_after is not None:
+            changes["delete_version_after"] = delete_version_after
         if max_versions is not None:
             changes["max_versions"] = max_versions
         if cas_required is not None:
@@ -594,7 +521,10 @@ class KVStore:
             KVVersionRecord.destroyed.is_(False),
         )
         if deleted:
-            # A second delete keeps the first deletion time, as Vault does.
-            query = query.where(KVVersionRecord.deleted_at.is_(None))
+            # A second delete keeps the first deletion time, as Vault does; one still to
+            # come (delete_version_after) is brought forward to now.
+            query = query.where(
+                or_(KVVersionRecord.deleted_at.is_(None), KVVersionRecord.deleted_at > now())
+            )
         async with self._sessions.begin() as session:
             await session.execute(query.values(**values))
