@@ -193,6 +193,39 @@ def test_grant_reaches_the_next_login_and_revoke_the_next_refresh(service: Runni
     assert '"event": "admin.grant", "outcome": "refused", "user": "ops"' in audit
 
 
+def test_a_refresh_asking_for_a_revoked_scope_is_invalid_scope_not_an_empty_grant(
+    service: Running,
+) -> None:
+    # The family was granted "transit:admin users:me"; an administrator then took
+    # transit:admin away. Asking for it alone gave an access token with no scope at all.
+    with service.client() as c:
+        admin = _admin_token(service, c)
+        register(c, "ops2")
+        c.post("/users/ops2/scopes", json={"scopes": ["transit:admin"]}, headers=admin)
+        first = login(c, "ops2").json()
+        assert first["scope"] == "transit:admin users:me"
+        r = c.delete("/users/ops2/scopes/transit:admin", headers=admin)
+        assert r.json()["scopes"] == ["users:me"]
+
+        def refresh(token: str, scope: str | None = None) -> httpx2.Response:
+            form = {"grant_type": "refresh_token", "refresh_token": token}
+            return c.post("/auth/token", data=form if scope is None else {**form, "scope": scope})
+
+        refused = refresh(first["refresh_token"], "transit:admin")
+        assert refused.status_code == 400, refused.text
+        assert refused.json()["error"] == "invalid_scope"
+        refused = refresh(first["refresh_token"], "transit:admin users:me")
+        assert refused.json()["error"] == "invalid_scope"
+        # Nothing changed: the token is still live, and grants what the account holds.
+        rotated = refresh(first["refresh_token"], "users:me")
+        assert rotated.status_code == 200 and rotated.json()["scope"] == "users:me"
+        # Used now: asking for the revoked scope with it again is reuse, not invalid_scope.
+        reused = refresh(first["refresh_token"], "transit:admin")
+        assert reused.status_code == 400 and reused.json()["error"] == "invalid_grant"
+        after = refresh(rotated.json()["refresh_token"])
+        assert after.json()["error"] == "invalid_grant"  # the family was revoked
+
+
 def test_disable_refuses_the_live_token_at_once_and_enable_lets_it_log_in(
     service: Running,
 ) -> None:

@@ -172,6 +172,27 @@ def test_serve_refuses_to_start_without_its_redis_and_says_so(tmp_path: Path) ->
     assert "Traceback" not in stderr and "canary-redis-pw-9d2" not in stderr
 
 
+def test_serve_with_a_unix_socket_redis_that_is_not_there_names_the_socket(
+    tmp_path: Path,
+) -> None:
+    # It said only "(ConnectionError)", as for a TCP address nothing listens on: a wrong
+    # path and a Redis that is not running looked the same.
+    url = "unix://:canary-redis-pw-5e1@/nonexistent/redis.sock?db=0"
+    r = run_sealbox(
+        ["serve", "--port", "1", "--data-dir", tmp_path / "data"],
+        env={"SEALBOX_REDIS_URL": url},
+        timeout=60,
+    )
+    stderr = r.stderr.decode()
+    assert r.returncode == 1
+    assert stderr.endswith(
+        "sealbox: error: Redis did not answer while starting the service "
+        "(ConnectionError: the socket /nonexistent/redis.sock does not exist)\n"
+        "sealbox: hint: check SEALBOX_REDIS_URL, and that the Redis server runs and answers\n"
+    )
+    assert "Traceback" not in stderr and "canary-redis-pw-5e1" not in stderr
+
+
 def test_serve_refuses_to_start_with_a_certificate_or_key_it_cannot_serve_with(
     tmp_path: Path,
 ) -> None:

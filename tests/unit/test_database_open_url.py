@@ -111,3 +111,14 @@ def test_numbers_and_flags_of_the_query_open_with_their_values_read(query: str) 
             await engine.dispose()
 
     assert asyncio.run(select_one()) == 1
+
+
+@pytest.mark.parametrize("query", ["timeout=5&connect_timeout=30", "connect_timeout=30&timeout=5"])
+def test_timeout_and_connect_timeout_together_are_refused_saying_which_to_keep(
+    query: str,
+) -> None:
+    # Both are asyncpg's timeout: the one read last won, whichever the operator meant.
+    exc = _refused(f"{BASE}?{query}")
+    assert "'timeout' and 'connect_timeout' are the same setting" in str(exc)
+    assert "keep 'connect_timeout'" in str(exc)
+    assert exc.facts["parameter"] == "timeout"

@@ -129,3 +129,29 @@ def test_a_refresh_without_redis_goes_on_and_a_reuse_it_finds_revokes_the_family
     assert exc.operation == "recording a revocation"
     _no_address(exc)
     assert after == "invalid"  # the family was revoked before the 503
+
+
+def test_a_unix_socket_that_does_not_answer_is_named_with_what_is_wrong(tmp_path: Path) -> None:
+    import socket
+    import tempfile
+
+    from sealbox.accounts.redis_client import ping
+
+    # A socket's path must be short (108 bytes): tmp_path may be longer.
+    with tempfile.TemporaryDirectory(dir="/tmp") as short:
+        silent = Path(short) / "silent.sock"
+        with socket.socket(socket.AF_UNIX) as bound:
+            bound.bind(str(silent))  # never listens: a connection is refused
+        plain = tmp_path / "plain"
+        plain.write_text("")
+        said = {}
+        for path in (Path(short) / "missing.sock", silent, plain):
+            with pytest.raises(StoreUnavailableError) as caught:
+                asyncio.run(ping(f"unix://:canary-redis-secret-7f1c@{path}", "starting"))
+            _no_address(caught.value)
+            said[path.name] = caught.value.cause
+    assert said == {
+        "missing.sock": f"ConnectionError: the socket {short}/missing.sock does not exist",
+        "silent.sock": f"ConnectionError: nothing listens on the socket {silent}",
+        "plain": f"ConnectionError: {plain} is not a socket",
+    }

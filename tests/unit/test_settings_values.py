@@ -44,3 +44,22 @@ def test_an_empty_database_url_is_an_invalid_setting_not_an_unreadable_url(
         "empty: leave it unset for the data folder's SQLite database"
     )
     assert not (tmp_path / "data").exists()
+
+
+@pytest.mark.parametrize("name", ["host", "issuer", "audience"])
+@pytest.mark.parametrize("value", ["", "  "])
+def test_an_empty_host_issuer_or_audience_is_an_invalid_setting(
+    tmp_path: Path, name: str, value: str
+) -> None:
+    # An unset shell variable in `SEALBOX_HOST=$ADDRESS` listened on every interface (an
+    # empty host is INADDR_ANY); an empty issuer signed tokens with `"iss": ""`.
+    with pytest.raises(ConfigError) as caught:
+        load_settings(data_dir=tmp_path / "data", **{name: value})
+    exc = caught.value
+    assert exc.code == "invalid_settings"
+    setting = f"SEALBOX_{name.upper()}"
+    assert exc.facts["settings"] == setting
+    assert str(exc) == (
+        f"invalid settings: {setting}: empty: give a value, or leave it unset for the default"
+    )
+    assert not (tmp_path / "data").exists()

@@ -185,9 +185,18 @@ def _asyncpg_options(url: URL) -> tuple[URL, dict[str, Any]]:
 
     Raises:
         ConfigError: ``database_url_invalid``, naming a parameter asyncpg does not take,
-            one given twice, or a value that cannot be read.
+            one given twice (``timeout`` and ``connect_timeout`` are one), or a value
+            that cannot be read.
     """
     options: dict[str, Any] = {}
+    if "timeout" in url.query and "connect_timeout" in url.query:
+        # Both are asyncpg's timeout: one would silently win over the other.
+        raise _invalid_url(
+            url,
+            "the parameters 'timeout' and 'connect_timeout' are the same setting, "
+            "asyncpg's timeout: keep 'connect_timeout', libpq's name, which psql reads too",
+            parameter="timeout",
+        )
     for name, value in url.query.items():
         if name not in _ASYNCPG_TEXT and name not in _ASYNCPG_NUMBERS and name != "direct_tls":
             raise _invalid_url(

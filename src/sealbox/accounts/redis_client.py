@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
 
@@ -47,15 +48,47 @@ async def ping(url: str, operation: str, timeout: float = 5.0) -> None:
     """Check that the Redis at ``url`` answers a ``PING`` within ``timeout`` seconds.
 
     Raises:
-        StoreUnavailableError: it does not, while doing ``operation``.
+        StoreUnavailableError: it does not, while doing ``operation``; for a ``unix://``
+            URL, the cause also says what is wrong with the socket's path.
     """
     client, failures = connect(url, socket_connect_timeout=timeout, socket_timeout=timeout)
     try:
         await client.ping()
     except failures as exc:
-        raise unavailable(exc, operation) from None
+        problem = _socket_problem(url, exc)
+        cause = type(exc).__name__ if problem is None else f"{type(exc).__name__}: {problem}"
+        raise StoreUnavailableError("Redis", operation, cause) from None
     finally:
         await client.aclose()
+
+
+def _socket_problem(url: str, exc: BaseException) -> str | None:
+    """What is wrong with the socket of a ``unix://`` URL that did not answer, or ``None``.
+
+    The path is named (it holds no password, unlike the rest of the URL): a wrong path, a
+    file that is no socket and a Redis that is not running each have their own remedy.
+    """
+    import stat
+    from urllib.parse import unquote, urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "unix":
+        return None
+    path = unquote(parts.path)  # as redis-py reads it
+    reason = exc if isinstance(exc, OSError) else exc.__cause__ or exc.__context__
+    if isinstance(reason, FileNotFoundError):
+        return f"the socket {path} does not exist"
+    if isinstance(reason, PermissionError):
+        return f"the socket {path} cannot be opened by this user"
+    if isinstance(reason, ConnectionRefusedError):
+        try:
+            is_socket = stat.S_ISSOCK(Path(path).stat().st_mode)
+        except OSError:
+            is_socket = True  # gone since: said as the refusal it was
+        if not is_socket:
+            return f"{path} is not a socket"
+        return f"nothing listens on the socket {path}"
+    return None
 
 
 def unavailable(exc: BaseException, operation: str) -> StoreUnavailableError:

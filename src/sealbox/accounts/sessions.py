@@ -423,7 +423,8 @@ async def refresh(
             revokes its family, and the access tokens issued from it, first), one of a
             bound family without its certificate, one issued to another client or to
             none (nothing changes: the family lives on), or a disabled account's.
-        ScopeRefused: ``scopes`` asks for more than the family was granted.
+        ScopeRefused: ``scopes`` asks for more than the family was granted, or for a
+            scope the account no longer holds (nothing changes: the token stays live).
     """
     p = accounts.policy
     outcome = await accounts.store.use_refresh(

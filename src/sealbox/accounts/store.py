@@ -299,7 +299,8 @@ class Store:
         """Rotate a refresh token (see the module docstring).
 
         ``narrow_to``: scopes the refresh asks for. If they are not all within the
-        family's grant, nothing changes and the status is ``invalid_scope``.
+        family's grant that the account still holds, nothing changes and the status is
+        ``invalid_scope``.
         ``presented``: the ``x5t#S256`` of the connection's client certificate; a bound
         family needs the same one, or the status is ``invalid`` and nothing changes.
         ``client_id``: the client that authenticated (``None``: none did); a family
@@ -342,8 +343,13 @@ class Store:
             ).scalar_one_or_none()
             if user is None or revoked is not None:
                 return RefreshOutcome("invalid")
-            granted = user.scopes if row.scope is None else row.scope.split()
-            widened = bool(narrow_to) and not set(narrow_to or ()) <= set(granted)
+            # What the family may still be given: its grant, less what an administrator
+            # has taken from the account since. A scope asked for outside it is refused
+            # here, before the token is used; granted and then dropped, it left an access
+            # token with an empty scope.
+            held = set(user.scopes)
+            granted = held if row.scope is None else held.intersection(row.scope.split())
+            widened = bool(narrow_to) and not set(narrow_to or ()) <= granted
             # A used token is reuse whatever it asks for: only a live one is told its scope
             # is too wide (else a replay asking more would dodge reuse detection).
             if widened and row.used_at is None:

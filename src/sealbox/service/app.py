@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from sealbox import __version__
 from sealbox.integrations.fastapi import auth_router
@@ -60,6 +60,10 @@ class ServiceApp(FastAPI):
     :class:`~sealbox.service.vault.transit_entry.VaultTransitEntry`) are asked first,
     before Starlette's middleware stack: the requests they take never meet the
     framework, and they add what the middlewares would have added.
+
+    A ``HEAD`` request is answered as its ``GET`` would be, without the body (RFC 9110
+    §9.3.2), by every path that answers ``GET``: the lean entries, the routes and the
+    Vault API's.
     """
 
     users_me: UsersMeFastPath | None = None
@@ -94,7 +98,29 @@ class ServiceApp(FastAPI):
                 if target is not None:
                     await vault(runtime, target, scope, receive, send, application=super().__call__)
                     return
+        # After the entries, which take no HEAD: a GET they answer does no more work here.
+        if scope.get("method") == "HEAD":
+            await self(dict(scope, method="GET"), receive, _without_body(send))
+            return
         await super().__call__(scope, receive, send)
+
+
+def _without_body(send: Send) -> Send:
+    """``send`` for the answer to a ``HEAD``: the answer to ``GET`` without its body.
+
+    RFC 9110 §9.3.2: the same status and headers, ``Content-Length`` included, and no
+    content. uvicorn drops a body sent for ``HEAD`` too; an app served another way, or
+    called in-process, must not send one.
+    """
+
+    async def send_head(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            if message.get("more_body", False):
+                return  # the body's parts are dropped; its end is sent, empty
+            message = {"type": "http.response.body", "body": b""}
+        await send(message)
+
+    return send_head
 
 
 def create_app(

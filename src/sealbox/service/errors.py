@@ -11,9 +11,11 @@ releases; ``message`` is for people and may.
 from __future__ import annotations
 
 import enum
+import inspect
 import logging
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.types import Scope
 
@@ -124,6 +126,26 @@ def install_error_handlers(app: FastAPI) -> None:
     # by an Exception handler: Starlette re-raises after such a handler, and the server
     # then logs a traceback and closes the keep-alive connection.
     _install_library_handlers(app, internal_errors=False)
+    answer_http_error = app.exception_handlers[StarletteHTTPException]
+
+    async def _http(request: Request, exc: Exception) -> Response:
+        if isinstance(exc, StarletteHTTPException) and exc.status_code == 405 and exc.headers:
+            allow = _with_head(exc.headers.get("Allow", ""))
+            exc = StarletteHTTPException(405, exc.detail, {**exc.headers, "Allow": allow})
+        response = answer_http_error(request, exc)
+        return await response if inspect.isawaitable(response) else response
+
+    app.add_exception_handler(StarletteHTTPException, _http)
+
+
+def _with_head(allow: str) -> str:
+    """An ``Allow`` value listing ``HEAD`` wherever it lists ``GET``, in name order: every
+    path that answers ``GET`` answers ``HEAD`` (:class:`~sealbox.service.app.ServiceApp`),
+    which the routes do not list themselves."""
+    methods = [m.strip() for m in allow.split(",") if m.strip()]
+    if "GET" not in methods or "HEAD" in methods:
+        return allow
+    return ", ".join(sorted([*methods, "HEAD"]))
 
 
 def lean_refusal(

@@ -170,6 +170,16 @@ class ServiceSettings(SealboxSettings):
             raise ValueError("empty: leave it unset for the data folder's SQLite database")
         return value
 
+    @field_validator("host", "issuer", "audience", mode="after")
+    @classmethod
+    def _not_empty(cls, value: str) -> str:
+        # An unset shell variable (SEALBOX_HOST=$ADDRESS) is not the default: an empty
+        # host is every interface to the socket layer, and an empty iss or aud names no
+        # one, which a verifier finds only once the tokens are in use.
+        if not value.strip():
+            raise ValueError("empty: give a value, or leave it unset for the default")
+        return value
+
     @field_validator("redis_url", mode="after")
     @classmethod
     def _redis_url(cls, value: Secret[str] | None) -> Secret[str] | None:
