@@ -414,7 +414,9 @@ class StoreUnavailableError(StorageError):
     Attributes:
         store: the server's kind (``"Redis"``).
         operation: what was being done (``"checking a token's revocation"``).
-        cause: the name of the client library's exception (``"ConnectionError"``).
+        cause: the name of the client library's exception (``"ConnectionError"``),
+            and for a ``unix://`` Redis socket, after a colon, what is wrong with its
+            path (``"ConnectionError: the socket /run/redis.sock does not exist"``).
 
     .. versionadded:: 0.1.0
     """
