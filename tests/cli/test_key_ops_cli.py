@@ -263,6 +263,27 @@ def test_x25519_keys_cannot_sign(tmp_path: Path, cli) -> None:
     assert r.code == 1 and "x25519 keys cannot sign" in r.stderr
 
 
+@pytest.mark.parametrize("command", ["sign", "verify"])
+def test_a_file_too_large_to_sign_whole_is_refused_with_the_way_to_sign_it(
+    tmp_path: Path, cli, command: str
+) -> None:
+    key = tmp_path / "k"
+    assert cli(["key", "generate", "-o", key, "--no-passphrase"]).code == 0
+    (tmp_path / "sig").write_bytes(bytes(64))
+    big = tmp_path / "big"
+    with big.open("wb") as fh:  # sparse: no disk space taken
+        fh.truncate(256 * 1024 * 1024 + 1)
+    args = ["-s", tmp_path / "sig"] if command == "verify" else ["-o", tmp_path / "out"]
+    r = cli(["key", command, "-k", key, *args, big])
+    assert (r.code, r.stdout) == (1, b"")
+    hint = {
+        "sign": "sign large files with 'sealbox sign'",
+        "verify": "files this large are signed with 'sealbox sign'",
+    }[command]
+    assert r.stderr.endswith(f"{big} is larger than 268435456 bytes\nsealbox: hint: {hint}\n")
+    assert not (tmp_path / "out").exists()
+
+
 # --- fingerprint --json -------------------------------------------------------------------------
 
 
@@ -335,3 +356,47 @@ def test_base64_wrapped_by_openssl_is_read(tmp_path: Path, cli, rsa) -> None:
     assert wrapped.count(b"\n") > 1
     r = cli(["key", "decrypt", "-k", private, "--base64"], input=wrapped)
     assert (r.code, r.stdout) == (0, SECRET), r.stderr
+
+
+# --- what a key file says is shown, never acted on, by a terminal ------------------------------
+
+
+def _shown_on_terminal(args: list[str | Path]) -> bytes:
+    """What sealbox writes to a terminal (stdout on a pseudo-terminal)."""
+    main, secondary = pty.openpty()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "sealbox", *map(str, args)],
+            stdout=secondary,
+            stderr=subprocess.PIPE,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(secondary)
+    shown = b""
+    try:
+        while chunk := os.read(main, 4096):
+            shown += chunk
+    except OSError:  # the pseudo-terminal is closed once read to its end
+        pass
+    os.close(main)
+    assert done.returncode == 0, done.stderr.decode()
+    return shown
+
+
+@pytest.mark.parametrize("command", ["fingerprint", "public"])
+def test_control_characters_in_a_key_comment_are_escaped_on_a_terminal(
+    tmp_path: Path, cli, command: str
+) -> None:
+    # A .pub file is often someone else's: its comment must not clear the screen, set the
+    # window title or backspace over the fingerprint before your eyes (ssh-keygen -l
+    # escapes them too).
+    key = tmp_path / "k"
+    assert cli(["key", "generate", "-o", key, "--no-passphrase"]).code == 0
+    kind, blob = (tmp_path / "k.pub").read_text().split()[:2]
+    theirs = tmp_path / "theirs.pub"
+    theirs.write_bytes(f"{kind} {blob} alice\x1b]0;owned\x07\x1b[2J\x08\x08\x08mallory\n".encode())
+    shown = _shown_on_terminal(["key", command, theirs])
+    assert not set(shown) & {0x1B, 0x07, 0x08}
+    assert b"alice\\x1b]0;owned\\x07\\x1b[2J\\x08\\x08\\x08mallory" in shown

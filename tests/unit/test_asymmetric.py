@@ -37,6 +37,7 @@ from sealbox.keys.asymmetric import (
     oaep_max_plaintext,
 )
 from sealbox.keys.sshwire import Reader
+from sealbox.keys.sshwire import mpint as sshwire_mpint
 from sealbox.secret import Secret
 
 PASS = "canary-key-passphrase-71f0"
@@ -188,6 +189,46 @@ def test_altered_encrypted_key(keys) -> None:
     damaged[-5] ^= 1
     with pytest.raises(DecryptionError, match="wrong passphrase, or the file was altered"):
         PrivateKey.from_bytes(_pem.encode("ENCRYPTED PRIVATE KEY", bytes(damaged)), PASS)
+
+
+def _openssh_section(der: bytes) -> int:
+    """Where the private section (the last field, encrypted or not) starts in an OpenSSH key."""
+    r = Reader(der[len(b"openssh-key-v1\x00") :], "t")
+    for _ in range(3):  # cipher, kdf, kdf options
+        r.string("f")
+    r.uint32("count")
+    r.string("public key")
+    return len(der) - len(r.string("private keys"))
+
+
+@pytest.mark.parametrize("kind", ["ed25519", "ecdsa-p256"])
+@pytest.mark.parametrize("encrypted", [False, True])
+def test_openssh_key_whose_secret_no_longer_matches_its_public_key_is_refused(
+    keys, kind: str, encrypted: bool
+) -> None:
+    # AES-CTR has no MAC and the check integers come before the key: one flipped bit in
+    # the secret loaded as another key than the one the file lists (and `key fingerprint`
+    # prints), and `sealbox sign` made signatures its .pub could never verify.
+    key = keys[kind]
+    pyca = key.expose_private_key()
+    if kind == "ed25519":
+        secret = pyca.private_bytes_raw()  # type: ignore[union-attr]
+    else:
+        secret = sshwire_mpint(pyca.private_numbers().private_value)  # type: ignore[union-attr]
+    clear = _pem.first_block(key.export_private(None, format="openssh"), "t").der
+    offset = clear.index(secret) + len(secret) - 1 - _openssh_section(clear)
+    data = key.export_private(PASS if encrypted else None, format="openssh", **CHEAP)
+    der = bytearray(_pem.first_block(data, "t").der)
+    der[_openssh_section(bytes(der)) + offset] ^= 1
+    altered = _pem.encode("OPENSSH PRIVATE KEY", bytes(der))
+    if encrypted:
+        with pytest.raises(DecryptionError, match="wrong passphrase, or the file was altered"):
+            PrivateKey.from_bytes(altered, PASS, what="key file k")
+    else:
+        with pytest.raises(
+            KeyFormatError, match=r"^key file k is a damaged OpenSSH private key: its private "
+        ):
+            PrivateKey.from_bytes(altered, what="key file k")
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,7 @@ from sealbox.cli._io import (
     passphrase_file_option,
     read_passphrase,
     read_stdin,
+    terminal_safe,
     write_stdout,
 )
 from sealbox.cli._paths import FilePath, NamedFile
@@ -177,7 +178,12 @@ def public(file: Path, fmt: str | None, passphrase_file: Path | None) -> None:
     pub = _read_public(file, passphrase_file)
     if fmt is None:
         fmt = "pem" if pub.key_type is KeyType.X25519 else "openssh"
-    click.echo(pub.public_bytes(fmt).decode(), nl=False)  # type: ignore[arg-type]
+    text = pub.public_bytes(fmt).decode()  # type: ignore[arg-type]
+    if sys.stdout.isatty():
+        # The comment comes from a file, often someone else's: shown, never acted on.
+        # Piped, the line goes out as it is (it is data for authorized_keys and the like).
+        text = terminal_safe(text)
+    click.echo(text, nl=False)
 
 
 def _key_facts(public: PublicKey) -> dict[str, Any]:
@@ -206,7 +212,9 @@ def fingerprint(file: Path, as_json: bool, passphrase_file: Path | None) -> None
     if as_json:
         click.echo(json.dumps(_key_facts(public), indent=2))
         return
-    click.echo(public.fingerprint_line())
+    # The comment comes from a file: escaped, as ssh-keygen -l does, so that it cannot
+    # clear the screen or write over the fingerprint.
+    click.echo(terminal_safe(public.fingerprint_line()))
 
 
 # --- encrypt, decrypt, sign, verify with key files -------------------------------------------
@@ -254,6 +262,10 @@ _BASE64 = click.option(
 def _read(file: Path, limit: int, what: str, *, hint: str | None = None) -> bytes:
     if str(file) == "-":
         return read_stdin(limit, what, hint=hint)
+    # Refused from its size, with the way out, before a quarter of a GiB is read for nothing.
+    with contextlib.suppress(OSError):
+        if file.stat().st_size > limit:
+            raise CLIError(f"{what} {file} is larger than {limit} bytes", hint=hint)
     return read_limited(file, limit, what)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import shlex
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ from sealbox.cli._io import (
     write_stdout,
 )
 from sealbox.cli._paths import FilePath, NamedFile
+from sealbox.exceptions import SignerNotAllowedError
 from sealbox.keys import sshsig
 from sealbox.keys.asymmetric import PrivateKey, PublicKey
 from sealbox.storage import atomic_write, os_reason
@@ -156,16 +158,40 @@ def verify(
         for skipped in signers.skipped:
             note(f"sealbox: warning: skipped {skipped}")
     with _open_data(file) as data:
-        result = sshsig.verify(
-            sig,
-            data,
-            namespace=namespace,
-            public_key=public_key,
-            allowed_signers=signers,
-            principal=principal,
-        )
+        try:
+            result = sshsig.verify(
+                sig,
+                data,
+                namespace=namespace,
+                public_key=public_key,
+                allowed_signers=signers,
+                principal=principal,
+            )
+        except SignerNotAllowedError as exc:
+            raise _wrong_namespace(exc) from None
     by = f"{result.principal} with " if result.principal else ""
     click.echo(
         f'good "{result.namespace}" signature on {file} by {by}'
         f"{result.public_key.type_label} key {result.public_key.fingerprint()}"
+    )
+
+
+def _wrong_namespace(exc: SignerNotAllowedError) -> SignerNotAllowedError | CLIError:
+    """``exc``, with a safe hint when it names the namespace of a signature file.
+
+    That namespace was chosen by whoever made the file: the ``-n`` it suggests is quoted
+    for the shell, and a namespace that is not one line of text gets no command (its line
+    break would start a line of the sender's own on stderr)."""
+    namespace = exc.facts.get("namespace")
+    if exc.code != "wrong_namespace" or not isinstance(namespace, str):
+        return exc
+    if not namespace.isprintable():
+        return CLIError(
+            str(exc), hint="it was signed for another use; do not accept it for this one"
+        )
+    if shlex.quote(namespace) == namespace:
+        return exc
+    return CLIError(
+        str(exc),
+        hint=f"if {namespace!r} is what you expect, verify with -n {shlex.quote(namespace)}",
     )

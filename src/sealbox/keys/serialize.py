@@ -393,7 +393,23 @@ class _OpenSSHPrivate:
             if password is not None:
                 raise _wrong_passphrase(self.what) from None
             raise KeyFormatError(f"{self.what} is a damaged OpenSSH private key") from None
+        # pyca checks the copies of the public key against each other, not against the
+        # secret (Ed25519 seed, ECDSA scalar), and AES-CTR has no MAC: an altered secret
+        # would load as another key than the one the file lists and prints.
+        if _spki(key.public_key()) != _spki(self.public):  # type: ignore[arg-type]
+            if password is not None:
+                raise _wrong_passphrase(self.what)
+            raise KeyFormatError(
+                f"{self.what} is a damaged OpenSSH private key: its private key does not "
+                "match the public key it lists"
+            )
         return key  # type: ignore[return-value]
+
+
+def _spki(key: PycaPublic) -> bytes:
+    return key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
 
 
 def _clear_comment(section: bytes, kind: KeyType) -> str:
