@@ -64,9 +64,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     data.claim_for_serving(shared=settings.redis_url is not None)
     audit = AuditLog(settings.resolved_audit_log())
     redis_url = settings.redis_url.expose_secret() if settings.redis_url else None
+    # Followed while serving: `sealbox jwt keyset rotate --data-dir …` reaches this app.
+    keyset_watch = data.keyset_watch()
     app.state.accounts = await Accounts.open(
         engine,
-        data.load_keyset(),
+        keyset_watch.load(),
         account_policy(settings),
         password_profile=settings.password_profile,
         redis_url=redis_url,
@@ -76,6 +78,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # and second factors enrolled through `sealbox serve` are asked for here too.
         watch=data.revocations_changed,
         totp_sealer=TotpSecretSealer(data.master_key()),
+        keyset_watch=keyset_watch,
     )
     try:
         yield

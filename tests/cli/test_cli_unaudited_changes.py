@@ -211,3 +211,19 @@ def test_users_import_whose_audit_disk_fills_midway_keeps_only_the_recorded_acco
     log = Path(full_after_one["SEALBOX_AUDIT_LOG"]).read_text().splitlines()
     records = [json.loads(line) for line in log if line != "{}"]
     assert [(e["event"], e["user"]) for e in records] == [("admin.import", "alice")]
+
+
+def test_a_service_key_rotation_on_a_full_audit_disk_says_the_key_signs_unrecorded(
+    cli, tmp_path: Path, full: dict[str, str]
+) -> None:
+    data = tmp_path / "data"
+    assert cli(["serve", "--data-dir", data, "--port", "0", "--check"]).code == 0
+    r = cli(["jwt", "keyset", "rotate", "--data-dir", data], env=full)
+    assert r.code == 1
+    assert r.out == ""
+    assert r.stderr.startswith("sealbox: error: rotated to key ")
+    assert "but the audit log cannot be written" in r.stderr
+    # The change stands: the new key signs, the old one verifies.
+    listed = json.loads(cli(["jwt", "keyset", "list", "--data-dir", data, "--json"]).out)
+    assert [k["state"] for k in listed] == ["decrypt-only", "active"]
+    assert listed[1]["id"] in r.stderr

@@ -176,6 +176,32 @@ def test_an_account_created_by_sealbox_users_while_the_app_runs_logs_in(
         assert example.users_create("car\u043el").returncode != 0  # a Cyrillic o
 
 
+def test_a_signing_key_rotated_by_the_command_line_while_the_app_runs_signs_its_tokens(
+    example: ExampleApp,
+) -> None:
+    import json
+
+    from sealbox.jwt import decode_unverified
+
+    example.users_create("erin", "orders:read")
+    with example.client() as c:
+        old_token = login(c, "erin").json()["access_token"]
+        old = decode_unverified(old_token).header["kid"]
+        rotated = run_sealbox(
+            ["jwt", "keyset", "rotate", "--data-dir", example.data_dir, "--json"], env=example.env
+        )
+        assert rotated.returncode == 0, rotated.stderr
+        new = json.loads(rotated.stdout)["id"]
+        deadline = time.monotonic() + 60
+        while [k["kid"] for k in c.get("/.well-known/jwks.json").json()["keys"]] != [new, old]:
+            assert time.monotonic() < deadline, "the app never published the new key"
+            time.sleep(0.1)
+        new_token = login(c, "erin").json()["access_token"]
+        assert decode_unverified(new_token).header["kid"] == new
+        assert c.get("/orders", headers=bearer(old_token)).json() == {"user": "erin"}
+        assert c.get("/orders", headers=bearer(new_token)).json() == {"user": "erin"}
+
+
 def test_refresh_rotates_and_a_reused_refresh_token_ends_the_family(example: ExampleApp) -> None:
     example.users_create("dave", "orders:read")
     with example.client() as c:

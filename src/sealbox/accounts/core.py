@@ -50,6 +50,7 @@ from sealbox.accounts.totp import TotpSecretSealer
 from sealbox.accounts.totp_store import TotpStore
 from sealbox.exceptions import SealboxError, TokenError
 from sealbox.jwt import SigningKeySet, TokenVerifier
+from sealbox.jwt.keyset_watch import KeySetWatch
 from sealbox.passwords import PasswordHasher
 
 __all__ = [
@@ -245,6 +246,10 @@ class VerifiedTokenCache:
                 del self._claims[key]
         self._claims[token] = claims
 
+    def clear(self) -> None:
+        """Forget every token (a key stopped verifying: each is checked again)."""
+        self._claims = {}
+
 
 def _background_priority() -> None:
     # Linux keeps a nice value per thread, and Argon2's lane threads inherit it:
@@ -300,18 +305,14 @@ class Accounts:
         self.store = store
         self.keyset = keyset
         self.policy = policy or AccountPolicy()
+        self._keyset_task: asyncio.Task[None] | None = None
         self.hasher = hasher or PasswordHasher()
         self.revocations: Revocations = revocations or LocalRevocations(store)
         self.throttle: Throttle = throttle or LocalThrottle()
         self.audit: AuditSink = audit or NullAudit()
         self.totp = totp
         self.clients = clients
-        self.verifier: TokenVerifier = keyset.verifier(
-            audience=self.policy.audience,
-            issuer=self.policy.issuer,
-            required_claims=("exp", "iat", "sub", "jti"),
-            leeway=LEEWAY,
-        )
+        self.verifier: TokenVerifier = self._verifier_of(keyset)
         self.token_cache = VerifiedTokenCache()
         # The Caller of each verified token and what every request checks of it, worked
         # out once: a request then costs a lookup and the revocation check.
@@ -322,6 +323,33 @@ class Accounts:
 
     def __repr__(self) -> str:
         return f"Accounts(issuer={self.policy.issuer!r}, audience={self.policy.audience!r})"
+
+    def _verifier_of(self, keyset: SigningKeySet) -> TokenVerifier:
+        return keyset.verifier(
+            audience=self.policy.audience,
+            issuer=self.policy.issuer,
+            required_claims=("exp", "iat", "sub", "jti"),
+            leeway=LEEWAY,
+        )
+
+    def use_keyset(self, keyset: SigningKeySet) -> None:
+        """Sign and verify with ``keyset`` from now on (its file was rotated meanwhile).
+
+        New tokens carry its primary key's ``kid``, the JWKS publishes its keys, and a
+        token whose key it no longer verifies with (destroyed, disabled) is refused from
+        the next request on, also one whose signature was checked already.
+        """
+        verifying = _verifying_kids(keyset)
+        gone = _verifying_kids(self.keyset) - verifying
+        # The verifier first: a token signed with the new key checks out as soon as it
+        # is issued. One event loop runs both, so no request sees one without the other.
+        self.verifier = self._verifier_of(keyset)
+        self.keyset = keyset
+        if gone:
+            # Checked signatures are remembered per token: forget them, so that every
+            # token is checked again against the keys that still verify.
+            self._callers.clear()
+            self.token_cache.clear()
 
     @classmethod
     async def open(
@@ -336,6 +364,7 @@ class Accounts:
         audit: AuditSink | None = None,
         watch: Path | None = None,
         totp_sealer: TotpSecretSealer | None = None,
+        keyset_watch: KeySetWatch | None = None,
     ) -> Accounts:
         """Accounts over an engine whose schema is migrated (:func:`sealbox.accounts.migrate`).
 
@@ -344,7 +373,10 @@ class Accounts:
         whose change (:func:`~sealbox.accounts.revocation.announce_change`, as
         ``sealbox users`` makes) reloads the revocation lists before the next check.
         ``totp_sealer`` (the key that seals TOTP secrets at rest) turns the second factor
-        on. The OAuth 2 clients are those of the engine's database.
+        on. The OAuth 2 clients are those of the engine's database. ``keyset_watch``
+        (the keyset's file, :class:`~sealbox.jwt.keyset_watch.KeySetWatch`) is looked at
+        once a second until :meth:`close`: a rotation, or a key destroyed, made in the file
+        by another process is taken into use (:meth:`use_keyset`) without a restart.
         """
         policy = policy or AccountPolicy()
         sessions = sessionmaker(engine)
@@ -359,7 +391,7 @@ class Accounts:
             throttle = LocalThrottle()
         await revocations.load()
         hasher = PasswordHasher(password_profile) if password_profile else PasswordHasher()
-        return cls(
+        accounts = cls(
             store,
             keyset,
             policy,
@@ -372,6 +404,11 @@ class Accounts:
             else TotpStore(sessions, totp_sealer, issuer=policy.issuer),
             clients=ClientStore(sessions),
         )
+        if keyset_watch is not None:
+            accounts._keyset_task = asyncio.get_running_loop().create_task(
+                keyset_watch.run(accounts.use_keyset), name="sealbox-keyset-watch"
+            )
+        return accounts
 
     async def run_hasher(self, fn: Callable[..., T], *args: Any) -> T:
         """Run a password hash or check on the hashing threads (off the event loop)."""
@@ -471,6 +508,15 @@ class Accounts:
 
     async def close(self) -> None:
         """Release threads and connections (not the engine: it is the caller's)."""
+        if self._keyset_task is not None:
+            self._keyset_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._keyset_task
+            self._keyset_task = None
         self.hash_pool.shutdown(wait=False, cancel_futures=True)
         await self.revocations.close()
         await self.throttle.close()
+
+
+def _verifying_kids(keyset: SigningKeySet) -> set[str]:
+    return {k.kid for k in keyset if k.state.usable}

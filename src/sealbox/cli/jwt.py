@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -12,7 +13,8 @@ from sealbox.cli._age_args import click_option, click_options
 from sealbox.cli._dialect import confirm, echo_json, json_option, option, yes_option
 from sealbox.cli._io import CLIError, note, passphrase_file_option, read_passphrase
 from sealbox.cli._jwt_verify import TOKEN, VERIFY, token_text, usage_problem, verify_token
-from sealbox.cli._paths import NamedFile
+from sealbox.cli._paths import FilePath, NamedFile
+from sealbox.cli.serve import _load_settings, _service
 from sealbox.jwt import decode_unverified
 from sealbox.jwt.defaults import (
     DEFAULT_ALGORITHM,
@@ -61,6 +63,8 @@ def keyset() -> None:
 
     The primary key is active (it signs); older keys are decrypt-only (they verify
     what they signed and are published in the JWKS) until disabled or destroyed.
+    --data-dir DIR instead of FILE: the keyset of a 'sealbox serve' data folder, sealed
+    under its master key; the running service takes a change within seconds.
     """
 
 
@@ -97,17 +101,79 @@ def create(  # noqa: PLR0917 - click passes every option positionally
     click.echo(f"created {file} with signing key {info.kid} ({info.alg})")
 
 
+# The service's keyset instead of a FILE: the same commands on the data folder's keyset,
+# sealed under its master key (no passphrase), changed while the service runs.
+_FILE_OR_SERVICE = click.argument(
+    "file", required=False, type=NamedFile(dir_okay=False, path_type=Path)
+)
+_SERVICE_DIR = click.option(
+    "--data-dir",
+    type=FilePath(file_okay=False, path_type=Path),
+    help="The signing keyset of the service's data folder (sealed under its master key) "
+    "instead of FILE; a running service takes the change within seconds.",
+)
+
+
+def _service_settings(
+    file: Path | None, data_dir: Path | None, passphrase_file: Path | None
+) -> Any | None:
+    """The service's settings for ``--data-dir``, ``None`` for FILE; usage errors for
+    neither, both, or a passphrase for the service's keyset (which has none)."""
+    if (file is None) == (data_dir is None):
+        raise click.UsageError(
+            "give FILE, or --data-dir DIR for the service's keyset (not both)"
+            if file is not None
+            else "missing FILE, or --data-dir DIR for the service's keyset"
+        )
+    if data_dir is None:
+        return None
+    if passphrase_file is not None:
+        raise click.UsageError(
+            "--passphrase-file is for a keyset FILE: the service's keyset is sealed under "
+            "the data folder's master key"
+        )
+    return _load_settings(data_dir=data_dir)
+
+
+def _older(keys: Any) -> str:
+    older = sum(1 for k in keys if k.state == "decrypt-only")
+    return "1 older key still verifies" if older == 1 else f"{older} older keys still verify"
+
+
 @keyset.command()
-@_FILE
+@_FILE_OR_SERVICE
 @_ALG
 @json_option
 @passphrase_file_option
-def rotate(file: Path, alg: str | None, as_json: bool, passphrase_file: Path | None) -> None:
-    """Add a fresh signing key to FILE; older keys keep verifying until destroyed.
+@_SERVICE_DIR
+def rotate(
+    file: Path | None,
+    alg: str | None,
+    as_json: bool,
+    passphrase_file: Path | None,
+    data_dir: Path | None,
+) -> None:
+    """Add a fresh signing key to FILE (or the service's keyset, --data-dir); older keys
+    keep verifying until destroyed.
 
     With --json, the new key as 'list --json' shows it. If another writer rotated FILE
     meanwhile with a newer key, that key stays primary and the new one only verifies.
+    With --data-dir, running services sign with the new key within seconds (audited).
     """
+    settings = _service_settings(file, data_dir, passphrase_file)
+    if settings is not None:
+        service = _service()
+        made = service.rotate_signing_key(settings, alg)
+        if as_json:
+            echo_json(_key_record(made.to_dict()))
+            return
+        older = _older(service.signing_keys(settings))
+        click.echo(
+            f"rotated the service keyset of {settings.data_dir}: new signing key "
+            f"{made.kid} ({made.alg}); {older}"
+        )
+        return
+    assert file is not None
     passphrase = read_passphrase(passphrase_file)
     keys = _keysets().load(file, passphrase)
     info = keys.rotate(alg)
@@ -123,19 +189,25 @@ def rotate(file: Path, alg: str | None, as_json: bool, passphrase_file: Path | N
             f"writer's newer key {signer.kid} ({signer.alg}) signs"
         )
         return
-    older = sum(1 for k in keys if k.state == "decrypt-only")
-    still = "1 older key still verifies" if older == 1 else f"{older} older keys still verify"
-    click.echo(f"rotated {file}: new signing key {info.kid} ({info.alg}); {still}")
+    click.echo(f"rotated {file}: new signing key {info.kid} ({info.alg}); {_older(keys)}")
 
 
 @keyset.command(name="list")
-@_FILE
+@_FILE_OR_SERVICE
 @json_option
 @passphrase_file_option
-def list_(file: Path, as_json: bool, passphrase_file: Path | None) -> None:
-    """List the keys of FILE (never their material)."""
-    keys = _keysets().load(file, read_passphrase(passphrase_file))
-    infos = [k.to_dict() for k in keys]
+@_SERVICE_DIR
+def list_(
+    file: Path | None, as_json: bool, passphrase_file: Path | None, data_dir: Path | None
+) -> None:
+    """List the keys of FILE, or of the service's keyset (--data-dir); never their material."""
+    settings = _service_settings(file, data_dir, passphrase_file)
+    if settings is not None:
+        found = _service().signing_keys(settings)
+    else:
+        assert file is not None
+        found = list(_keysets().load(file, read_passphrase(passphrase_file)))
+    infos = [k.to_dict() for k in found]
     if as_json:
         echo_json([_key_record(i) for i in infos])
         return
@@ -154,34 +226,83 @@ def _key_record(info: dict[str, Any]) -> dict[str, Any]:
     return {"id": info["kid"], "type": info["alg"], **info}
 
 
-_KID = click.argument("kid", metavar="KEY_ID")
+_KID = click.argument("kid", metavar="KEY_ID", required=False)
+
+
+def _file_and_kid(
+    file: Path | None, kid: str | None, data_dir: Path | None
+) -> tuple[Path | None, str]:
+    """FILE and KEY_ID as given: with --data-dir, the one argument is KEY_ID (click gives
+    the first argument to FILE, which comes first and may be left out)."""
+    if kid is None and data_dir is not None and file is not None:
+        return None, os.fspath(file)
+    if kid is None:
+        raise click.UsageError("missing argument 'KEY_ID'")
+    return file, kid
 
 
 @keyset.command()
-@_FILE
+@_FILE_OR_SERVICE
 @_KID
 @yes_option
 @passphrase_file_option
-def destroy(file: Path, kid: str, yes: bool, passphrase_file: Path | None) -> None:
+@_SERVICE_DIR
+def destroy(
+    file: Path | None,
+    kid: str | None,
+    yes: bool,
+    passphrase_file: Path | None,
+    data_dir: Path | None,
+) -> None:
     """Destroy key KEY_ID: it stops verifying and its material is erased."""
-    _destroy(file, kid, yes=yes, passphrase_file=passphrase_file, old_name=False)
+    file, kid = _file_and_kid(file, kid, data_dir)
+    _destroy(file, kid, yes=yes, passphrase_file=passphrase_file, data_dir=data_dir)
 
 
 @keyset.command(hidden=True)
-@_FILE
+@_FILE_OR_SERVICE
 @_KID
 @yes_option
 @passphrase_file_option
-def retire(file: Path, kid: str, yes: bool, passphrase_file: Path | None) -> None:
+@_SERVICE_DIR
+def retire(
+    file: Path | None,
+    kid: str | None,
+    yes: bool,
+    passphrase_file: Path | None,
+    data_dir: Path | None,
+) -> None:
     """Destroy key KEY_ID (the older name of destroy)."""
-    _destroy(file, kid, yes=yes, passphrase_file=passphrase_file, old_name=True)
+    file, kid = _file_and_kid(file, kid, data_dir)
+    _destroy(file, kid, yes=yes, passphrase_file=passphrase_file, data_dir=data_dir, old_name=True)
 
 
 def _destroy(
-    file: Path, kid: str, *, yes: bool, passphrase_file: Path | None, old_name: bool
+    file: Path | None,
+    kid: str,
+    *,
+    yes: bool,
+    passphrase_file: Path | None,
+    data_dir: Path | None,
+    old_name: bool = False,
 ) -> None:
+    settings = _service_settings(file, data_dir, passphrase_file)
+    if settings is not None:
+        service = _service()
+        _confirm_destroy(service.signing_keys(settings), kid, yes)
+        service.change_signing_key(settings, kid, "destroy")
+        click.echo(f"destroyed key {kid} of the service keyset of {settings.data_dir}")
+        return
+    assert file is not None
     passphrase = read_passphrase(passphrase_file)
     keys = _keysets().load(file, passphrase)
+    _confirm_destroy(keys, kid, yes)
+    (keys.retire if old_name else keys.destroy)(kid)
+    keys.save(file, passphrase)
+    click.echo(f"destroyed key {kid} in {file}")
+
+
+def _confirm_destroy(keys: Any, kid: str, yes: bool) -> None:
     # Only a key that would be erased is asked about: the keyset refuses the primary
     # itself, and an unknown or already destroyed key needs no answer.
     if any(k.kid == kid and not k.primary and k.state != "destroyed" for k in keys):
@@ -190,17 +311,24 @@ def _destroy(
             action=f"destroying key {kid}",
             yes=yes,
         )
-    (keys.retire if old_name else keys.destroy)(kid)
-    keys.save(file, passphrase)
-    click.echo(f"destroyed key {kid} in {file}")
 
 
 @keyset.command()
-@_FILE
+@_FILE_OR_SERVICE
 @_KID
 @passphrase_file_option
-def disable(file: Path, kid: str, passphrase_file: Path | None) -> None:
+@_SERVICE_DIR
+def disable(
+    file: Path | None, kid: str | None, passphrase_file: Path | None, data_dir: Path | None
+) -> None:
     """Stop key KEY_ID from verifying and take it out of the JWKS (reversible with enable)."""
+    file, kid = _file_and_kid(file, kid, data_dir)
+    settings = _service_settings(file, data_dir, passphrase_file)
+    if settings is not None:
+        _service().change_signing_key(settings, kid, "disable")
+        click.echo(f"disabled key {kid} of the service keyset of {settings.data_dir}")
+        return
+    assert file is not None
     passphrase = read_passphrase(passphrase_file)
     keys = _keysets().load(file, passphrase)
     keys.disable(kid)
@@ -209,11 +337,21 @@ def disable(file: Path, kid: str, passphrase_file: Path | None) -> None:
 
 
 @keyset.command()
-@_FILE
+@_FILE_OR_SERVICE
 @_KID
 @passphrase_file_option
-def enable(file: Path, kid: str, passphrase_file: Path | None) -> None:
+@_SERVICE_DIR
+def enable(
+    file: Path | None, kid: str | None, passphrase_file: Path | None, data_dir: Path | None
+) -> None:
     """Let a disabled key KEY_ID verify again (it becomes decrypt-only)."""
+    file, kid = _file_and_kid(file, kid, data_dir)
+    settings = _service_settings(file, data_dir, passphrase_file)
+    if settings is not None:
+        info = _service().change_signing_key(settings, kid, "enable")
+        click.echo(f"key {kid} of the service keyset of {settings.data_dir} is {info.state}")
+        return
+    assert file is not None
     passphrase = read_passphrase(passphrase_file)
     keys = _keysets().load(file, passphrase)
     keys.enable(kid)

@@ -19,6 +19,8 @@ themselves (each loads its module on first use)::
   :func:`reset_totp` (:mod:`sealbox.service.admin`);
 - :func:`create_client`, :func:`list_clients`, :func:`rotate_client_secret`,
   :func:`delete_client` (:mod:`sealbox.service.client_admin`);
+- :func:`signing_keys`, :func:`rotate_signing_key`, :func:`change_signing_key`
+  (:mod:`sealbox.service.keyset_admin`);
 - :class:`DataDir`, the data folder's layout (:mod:`sealbox.service.provision`), and
   :func:`account_policy`, the sign-in rules the settings say (:mod:`sealbox.service.runtime`):
   what an app of your own needs to keep its state the way ``sealbox serve`` does;
@@ -53,6 +55,11 @@ if TYPE_CHECKING:
         list_clients,
         rotate_client_secret,
     )
+    from sealbox.service.keyset_admin import (
+        change_signing_key,
+        rotate_signing_key,
+        signing_keys,
+    )
     from sealbox.service.provision import DataDir
     from sealbox.service.runtime import account_policy
     from sealbox.service.serve import (
@@ -71,6 +78,7 @@ __all__ = [
     "ServiceSettings",
     "account_policy",
     "administer_accounts",
+    "change_signing_key",
     "check",
     "check_listen",
     "client_trust_file",
@@ -84,8 +92,10 @@ __all__ = [
     "prepare",
     "reset_totp",
     "rotate_client_secret",
+    "rotate_signing_key",
     "run",
     "service_url",
+    "signing_keys",
 ]
 
 # What `sealbox[service]` installs, by import name (found, not imported: that stays lazy).
@@ -124,6 +134,9 @@ _ENTRY_POINTS = {
     "reset_totp": "sealbox.service.admin",
     "run": "sealbox.service.serve",
     "service_url": "sealbox.service.serve",
+    "signing_keys": "sealbox.service.keyset_admin",
+    "rotate_signing_key": "sealbox.service.keyset_admin",
+    "change_signing_key": "sealbox.service.keyset_admin",
 }
 
 

@@ -31,6 +31,7 @@ from typing import Final
 
 from sealbox.exceptions import ConfigError, StorageError
 from sealbox.jwt import SigningKeySet
+from sealbox.jwt.keyset_watch import KeySetWatch
 from sealbox.keysets.key_sealer import KeySealer
 from sealbox.storage import atomic_write, locked, read_limited
 
@@ -328,3 +329,13 @@ class DataDir:
     def save_keyset(self, keyset: SigningKeySet) -> None:
         """Write the signing keyset back (after a rotation; merged with other writers')."""
         keyset.save(self.keyset_file, sealer=self._sealer())
+
+    def keyset_watch(self) -> KeySetWatch:
+        """A watch of the signing keyset file, for a serving process: load the keyset with
+        its :meth:`~sealbox.jwt.keyset_watch.KeySetWatch.load`, and give the watch to
+        :meth:`Accounts.open <sealbox.accounts.Accounts.open>` (``keyset_watch``), so that
+        ``sealbox jwt keyset rotate --data-dir`` reaches the running workers.
+
+        .. versionadded:: 0.1.0
+        """
+        return KeySetWatch(self.keyset_file, self.load_keyset)

@@ -130,7 +130,9 @@ class Runtime:
     async def open(cls, settings: ServiceSettings) -> Runtime:
         """Open the data folder and the database (already migrated), load the keys."""
         data = DataDir(settings.data_dir)
-        keyset = data.load_keyset()
+        # Followed while serving: `sealbox jwt keyset rotate --data-dir` reaches each worker.
+        keyset_watch = data.keyset_watch()
+        keyset = keyset_watch.load()
         engine = make_engine(settings.resolved_database_url())
         sessions = sessionmaker(engine)
         redis_url = settings.redis_url.expose_secret() if settings.redis_url else None
@@ -146,6 +148,7 @@ class Runtime:
             # Without Redis, `sealbox users` tells this (single) worker of its changes here.
             watch=data.revocations_changed,
             totp_sealer=TotpSecretSealer(data.master_key()),
+            keyset_watch=keyset_watch,
         )
         events: KeyEvents
         if redis_url:

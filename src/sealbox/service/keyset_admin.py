@@ -1,0 +1,130 @@
+"""The service's signing keys outside the HTTP API: what ``sealbox jwt keyset … --data-dir``
+does.
+
+The keyset of a data folder (``jwt-keyset.sealed``, sealed under ``master.key``) is
+listed, rotated, and its old keys destroyed, disabled or enabled, also while the service
+runs: each worker looks at the file once a second and takes the new keys into use
+(:class:`~sealbox.jwt.keyset_watch.KeySetWatch`), so a rotation needs no restart.
+
+Every change holds the keyset file's lock from reading it to renaming the new version
+(the lock :meth:`SigningKeySet.save <sealbox.jwt.SigningKeySet.save>` takes, which
+merges the file if another writer changed it meanwhile), so two rotations at once keep
+both keys, and the primary key is refused on the file as it is, not on an older copy.
+Each change is written to the service's audit log (``admin.keyset_rotate``,
+``admin.keyset_destroy``, ``admin.keyset_disable``, ``admin.keyset_enable``); the log is
+opened before the change, so a change that cannot be recorded is not made.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Final, Literal
+
+from sealbox.accounts.audit import AuditLog, AuditUnavailableError
+from sealbox.jwt import SigningKeyInfo, SigningKeySet
+from sealbox.service.admin import ChangeNotAuditedError
+from sealbox.service.preflight import check_modes
+from sealbox.service.provision import DataDir
+from sealbox.service.settings import ServiceSettings
+from sealbox.storage import locked
+
+__all__ = ["change_signing_key", "rotate_signing_key", "signing_keys"]
+
+KeyChange = Literal["destroy", "disable", "enable"]
+
+# What each change did, for the audit record and the message when it cannot be written.
+_DONE: Final = {"destroy": "destroyed", "disable": "disabled", "enable": "enabled"}
+
+
+def _folder(settings: ServiceSettings) -> DataDir:
+    """The data folder, refused as ``sealbox serve`` refuses it (open to others, not
+    provisioned: code ``service_not_provisioned``)."""
+    data = DataDir(settings.data_dir)
+    check_modes(settings)
+    data.master_key()  # says service_not_provisioned for a folder without one
+    return data
+
+
+def signing_keys(settings: ServiceSettings) -> list[SigningKeyInfo]:
+    """The keys of the data folder's signing keyset, oldest first (never their material).
+
+    Raises:
+        ConfigError: ``service_not_provisioned``; a malformed master key.
+        DecryptionError: the master key does not open the keyset.
+    """
+    return _folder(settings).load_keyset().keys()
+
+
+def rotate_signing_key(settings: ServiceSettings, alg: str | None = None) -> SigningKeyInfo:
+    """Add a fresh key to the data folder's keyset and make it sign; return it.
+
+    The key that signed until now becomes decrypt-only: it keeps verifying the tokens it
+    signed, and stays in the JWKS, until destroyed or disabled. Running workers take the
+    new key within a second or two.
+
+    Args:
+        alg: the new key's algorithm (the current primary's by default).
+
+    Raises:
+        ConfigError: ``service_not_provisioned``.
+        UnsupportedAlgorithmError: an algorithm a keyset cannot sign with.
+        StorageError: the audit log cannot be opened (nothing changed).
+        ChangeNotAuditedError: the key was added, its record could not be written.
+    """
+
+    def rotate(keyset: SigningKeySet) -> tuple[SigningKeyInfo, str]:
+        info = keyset.rotate(alg)
+        return info, f"rotated to key {info.kid} ({info.alg})"
+
+    return _change(settings, "admin.keyset_rotate", rotate)
+
+
+def change_signing_key(settings: ServiceSettings, kid: str, change: KeyChange) -> SigningKeyInfo:
+    """Destroy, disable or enable key ``kid`` of the data folder's keyset; return it.
+
+    A destroyed or disabled key stops verifying: running workers refuse the tokens it
+    signed within a second or two, and take it out of the JWKS. Destroying erases its
+    material for good (destroying it twice changes nothing); disabling keeps it, for
+    ``enable``.
+
+    Raises:
+        KeyNotFoundError: no key ``kid``.
+        KeyStateError: code ``primary_key``, the key that signs (rotate first); a
+            destroyed key cannot be disabled or enabled.
+        StorageError: the audit log cannot be opened (nothing changed).
+        ChangeNotAuditedError: the change was made, its record could not be written.
+    """
+
+    def apply(keyset: SigningKeySet) -> tuple[SigningKeyInfo, str]:
+        getattr(keyset, change)(kid)
+        info = next(k for k in keyset if k.kid == kid)
+        return info, f"{_DONE[change]} key {info.kid} ({info.alg})"
+
+    return _change(settings, f"admin.keyset_{change}", apply)
+
+
+def _change(
+    settings: ServiceSettings,
+    event: str,
+    change: Callable[[SigningKeySet], tuple[SigningKeyInfo, str]],
+) -> SigningKeyInfo:
+    data = _folder(settings)
+    # Opened first, as `sealbox users` does: a change whose record cannot be written is
+    # not made (fail-closed).
+    log = AuditLog(settings.resolved_audit_log())
+    try:
+        # Held from the read to the rename (save takes the same lock again, at once):
+        # the change is decided on the file as it is, and no other writer slips between.
+        with locked(data.keyset_file):
+            keyset = data.load_keyset()
+            info, done = change(keyset)
+            data.save_keyset(keyset)
+        try:
+            log.record(event, outcome="success", detail=f"{done}; command line")
+        except AuditUnavailableError as exc:
+            raise ChangeNotAuditedError(done, exc, info) from None
+        return info
+    finally:
+        log.close()
