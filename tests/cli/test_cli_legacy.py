@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 
@@ -297,3 +298,29 @@ def test_a_bare_fernet_token_is_named_with_what_to_do_instead(cli, tmp_path):
         assert lines[1].startswith("sealbox: hint: decrypt it with cryptography's Fernet(key)")
         assert "aes-gcm-raw" not in r.stderr
         assert not any(s in r.stderr for s in _snippets(src.read_bytes()) if len(s) > 6)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_migrate_stopped_while_writing_leaves_no_output_and_no_temporary(
+    tmp_path, key, me, signum
+):
+    # SIGTERM ended the process where it stood: the half-written temporary age file stayed
+    # in the output's folder, and nothing was said.
+    (tmp_path / "key").write_bytes(key)
+    # Large enough, and armored, that the run is still writing when the signal lands.
+    (tmp_path / "record").write_bytes(aes_gcm_raw(key, bytes(128 * 1024 * 1024)))
+    out = tmp_path / "out.age"
+    argv = [sys.executable, "-m", "sealbox", "legacy", "migrate", "--format", "aes-gcm-raw"]
+    argv += ["-k", str(tmp_path / "key"), "-r", str(me.recipient()), "-a", "-o", str(out)]
+    proc = subprocess.Popen([*argv, str(tmp_path / "record")], stderr=subprocess.PIPE)
+    while proc.poll() is None:
+        temporaries = [p for p in tmp_path.iterdir() if p.name.startswith(".out.age.")]
+        if temporaries and temporaries[0].stat().st_size > 0:
+            proc.send_signal(signum)
+            break
+    else:
+        pytest.fail(f"the run ended before it could be interrupted: {proc.communicate()[1]!r}")
+    _, stderr = proc.communicate(timeout=120)
+    word = "interrupted" if signum == signal.SIGINT else "terminated"
+    assert (proc.returncode, stderr.decode()) == (128 + signum, f"sealbox: error: {word}\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["key", "record"]

@@ -36,7 +36,7 @@ def test_envelope_guide_examples(tmp_path, monkeypatch) -> None:
 
 def test_sqlalchemy_section_examples() -> None:
     blocks = _blocks("fields.md", "## Database columns with SQLAlchemy", "## Choices and limits")
-    assert len(blocks) == 2
+    assert len(blocks) == 3
     namespace: dict[str, object] = {}
     try:
         for block in blocks:

@@ -10,6 +10,7 @@ from sealbox import age
 from sealbox.cli._age_args import recipient_options
 from sealbox.cli._dialect import echo_json, json_option, option
 from sealbox.cli._encrypt_decrypt import (
+    _terminate_as_interrupt,
     is_std,
     load_recipients,
     open_output,
@@ -152,7 +153,10 @@ def decrypt_(  # noqa: PLR0917 - click passes every option positionally
     plain = _decrypt(input_, layout, key_file, passphrase_file)
     if stdout_is_terminal(output) and b"\x00" in plain[:8192]:
         raise CLIError("refusing to write binary output to the terminal", hint="use -o FILE")
-    with open_output(output, input_, force, 0o600, _secrets(key_file, passphrase_file)) as out:
+    with (
+        _terminate_as_interrupt(),  # SIGTERM unwinds too: the temporary output is removed
+        open_output(output, input_, force, 0o600, _secrets(key_file, passphrase_file)) as out,
+    ):
         out.write(plain)
 
 
@@ -193,6 +197,7 @@ def migrate(  # noqa: PLR0917 - click passes every option positionally
     targets = load_recipients(recipients, recipient_files)
     plain = _decrypt(input_, layout, key_file, passphrase_file)
     with (
+        _terminate_as_interrupt(),  # SIGTERM unwinds too: the temporary output is removed
         open_output(
             output,
             input_,

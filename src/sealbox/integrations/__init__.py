@@ -3,7 +3,8 @@
 - :mod:`~sealbox.integrations.pydantic_settings`: settings whose values come from sealbox's
   secret sources, as :class:`~sealbox.secret.Secret`;
 - :mod:`~sealbox.integrations.sqlalchemy`: columns sealed with a :class:`~sealbox.Keyring`
-  and blind-index lookups;
+  and blind-index lookups (:mod:`~sealbox.integrations.sqlalchemy_reseal`: a table moved
+  to the keyring's new primary key, batch by batch, beside live writers);
 - :mod:`~sealbox.integrations.fastapi`: the bearer and scope dependencies, client
   certificates, and the auth routes of ``sealbox serve`` for your own app.
 

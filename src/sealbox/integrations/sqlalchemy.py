@@ -470,15 +470,17 @@ def _key(column: Any) -> Any:
     return column if isinstance(column, str) else getattr(column, "key", column)
 
 
-def _sealed(value: Any) -> bool:
-    """Whether what a statement sets an encrypted column to is sealed on the way: a
-    Python value or a parameter (bound with the column's type), ``NULL``, or another
-    encrypted column; not a typed literal, a plain column or SQL computing a value."""
+def _sealed(value: Any, target: Any) -> bool:
+    """Whether what a statement sets the encrypted column ``target`` to is sealed on the
+    way: a Python value or a parameter (bound with the column's type), ``NULL``, or an
+    encrypted column whose tokens open in ``target`` (same type and associated data); not
+    a typed literal, a plain column, another column's tokens or SQL computing a value."""
     if not isinstance(value, ClauseElement) or isinstance(value, Null):
         return True
     if isinstance(value, BindParameter):
         return isinstance(value.type, NullType | _Encrypted)
-    return isinstance(value, ColumnClause) and isinstance(value.type, _Encrypted)
+    kind: Any = value.type if isinstance(value, ColumnClause) else None
+    return type(kind) is type(target.type) and kind.associated_data == target.type.associated_data
 
 
 def _known(value: Any, rows: list[dict[str, Any]]) -> tuple[bool, Any]:
@@ -534,11 +536,12 @@ def _check_statement(
     values, elsewhere, fixed = _statement_values(statement)
     for column in encrypted if values or elsewhere else ():
         given = [values[column.key]] if column.key in values else []
-        if not all(map(_sealed, given + elsewhere.get(column.key, []))):
+        if not all(_sealed(v, column) for v in given + elsewhere.get(column.key, [])):
             raise _ColumnTypeError(
                 f"this statement sets the encrypted column {column.key} to SQL (a typed "
                 "literal, a column that is not encrypted, a function), which would be "
-                "stored in clear: give the Python value, which the column seals"
+                "stored in clear, or to a column sealed with other associated data, which "
+                "would not decrypt there: give the Python value, which the column seals"
             )
     rows: list[dict[str, Any]] = list(multiparams) if multiparams else [params]
     statement = check_upsert(statement, encrypted, links, rows)
@@ -570,14 +573,14 @@ event.listen(Engine, "before_execute", _check_statement, retval=True)
 def reseal(obj: Any) -> None:
     """Have every encrypted column of a loaded object sealed again at the next flush.
 
-    After ``Keyring.rotate``, run this over the rows (in batches, committing as
-    you go) to move them to the new primary key: each :class:`EncryptedString`
-    and :class:`EncryptedBytes` attribute is marked modified (an unchanged value
-    would otherwise not be written), and each :class:`BlindIndex` linked with
-    :func:`keep_blind_index` is recomputed under the new primary key. Then the
-    old key can be disabled. An attribute not loaded yet (a deferred column) is loaded
-    first, with a query of its own: undefer it in the query that finds the rows (in
-    asyncio code, do that or call this inside ``session.run_sync``).
+    After ``Keyring.rotate``, run this over the rows (in batches, committing as you go) to
+    move them to the new primary key: each :class:`EncryptedString` and
+    :class:`EncryptedBytes` attribute is marked modified, and each :class:`BlindIndex`
+    linked with :func:`keep_blind_index` is recomputed. The flush writes back what was
+    read, over any value stored since: on a table written meanwhile, use
+    :func:`~sealbox.integrations.sqlalchemy_reseal.reseal_rows`. An attribute not loaded
+    yet (a deferred column) is loaded first, with a query of its own: undefer it in the
+    query that finds the rows (in asyncio code, do that or call it in ``session.run_sync``).
     """
     from sqlalchemy import inspect as sa_inspect
     from sqlalchemy.orm.attributes import flag_modified

@@ -58,11 +58,13 @@ def check_upsert(statement: Any, encrypted: list[Any], links: Any, rows: Any) ->
     # all the same, and would pass for a Python value (2.1 coerces them itself).
     given = {_key(k): _clause(v) for k, v in assignments.items()}
     for column in encrypted:
-        if column.key in given and not _sealed(given[column.key]):
+        if column.key in given and not _sealed(given[column.key], column):
             raise _ColumnTypeError(
                 f"this statement's ON CONFLICT update sets the encrypted column {column.key} "
                 "to SQL (a typed literal, a column that is not encrypted, a function), which "
-                "would be stored in clear: give the Python value, or the excluded row's column"
+                "would be stored in clear, or to a column sealed with other associated data, "
+                "which would not decrypt there: give the Python value, or the excluded row's "
+                "column"
             )
     added: dict[Any, Any] = {}
     for source, index, index_type in links:
