@@ -141,6 +141,12 @@ def test_a_token_type_that_is_no_string_is_a_type_error(keys):
         TokenVerifier(keys, token_type=5)  # type: ignore[arg-type]
 
 
+def test_required_claims_that_are_no_names_are_a_type_error_saying_so(keys):
+    # None was "'NoneType' object is not iterable", naming nothing sealbox asked for.
+    with pytest.raises(TypeError, match="required_claims must be claim names"):
+        TokenVerifier(keys, required_claims=None)  # type: ignore[arg-type]
+
+
 def test_verifier_needs_a_key_source():
     with pytest.raises(TypeError, match="find"):
         TokenVerifier(object())  # type: ignore[arg-type]
@@ -361,3 +367,21 @@ def test_a_token_with_its_authorization_scheme_says_to_leave_the_scheme_out(keys
         "give the token alone"
     )
     assert token.split(".")[1] not in str(info.value)
+
+
+def test_a_key_of_another_algorithm_is_named_by_the_start_of_a_long_kid():
+    # The kid comes from the token: up to 256 characters were quoted whole.
+    import base64
+    import json
+
+    def part(value: object) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+    kid = "k" * 256
+    jwks = JWKSet.from_dict({"keys": [_ed_jwk(kid)]})
+    token = f"{part({'alg': 'ES256', 'kid': kid, 'typ': 'at+jwt'})}.{part({'sub': 'u'})}.{'A' * 86}"
+    verifier = TokenVerifier(jwks, algorithms=["EdDSA", "ES256"])
+    with pytest.raises(TokenError, match="verifies EdDSA, not ES256") as info:
+        verifier.verify(token, now=T0)
+    assert "k" * 41 not in str(info.value)
+    assert "'" + "k" * 40 + "…'" in str(info.value)

@@ -94,8 +94,10 @@ def _select(
     key = keys.find(jws.kid) if jws.kid is not None else keys.find(None, alg=jws.alg)
     spec = key.spec(jws.alg)
     if spec is None:
+        # A kid may run to 256 characters: the message shows its start.
+        kid = jws.kid if jws.kid is None or len(jws.kid) <= 40 else jws.kid[:40] + "…"
         raise TokenError(
-            f"the key {jws.kid!r} verifies {', '.join(sorted(key.algorithms))}, not {jws.alg}"
+            f"the key {kid!r} verifies {', '.join(sorted(key.algorithms))}, not {jws.alg}"
         )
     if not spec.impl.verify(jws.signing_input, key.key, jws.signature):
         raise TokenError("the token's signature does not verify")
@@ -155,6 +157,18 @@ def _algorithms(algorithms: Iterable[str]) -> frozenset[str]:
     if not chosen:
         raise ConfigError("algorithms must name at least one algorithm")
     return chosen
+
+
+def _claim_names(required_claims: Iterable[str]) -> tuple[str, ...]:
+    """The claims a verifier requires, as given: one name, or names."""
+    if isinstance(required_claims, str):
+        return (required_claims,)  # one claim, not its letters
+    if not isinstance(required_claims, Iterable):
+        raise TypeError("required_claims must be claim names, e.g. ('exp', 'sub')")
+    required = tuple(required_claims)
+    if not all(isinstance(c, str) for c in required):
+        raise ConfigError("required_claims must be claim names")
+    return required
 
 
 def _strings(value: str | Iterable[str] | None, what: str) -> frozenset[str] | None:
@@ -281,12 +295,7 @@ class TokenVerifier:
             raise TypeError("token_type must be a media type such as 'at+jwt', or None")
         if token_type is not None and not token_type:
             raise ConfigError("token_type must be a media type such as 'at+jwt', or None")
-        # A single name is one claim, not its letters.
-        required = (
-            (required_claims,) if isinstance(required_claims, str) else tuple(required_claims)
-        )
-        if not all(isinstance(c, str) for c in required):
-            raise ConfigError("required_claims must be claim names")
+        required = _claim_names(required_claims)
         self._keys = keys
         self._audiences = _strings(audience, "audience")
         self._issuers = _strings(issuer, "issuer")
