@@ -214,7 +214,8 @@ def test_issue_with_no_ca(tmp_path, cli):
     assert result.code == 1
     assert result.stderr == (
         f"sealbox: error: {tmp_path / 'none'} holds no CA (ca.crt is missing)\n"
-        f"sealbox: hint: create one with 'sealbox ca init {tmp_path / 'none'}'\n"
+        "sealbox: hint: give the folder of the CA (its ca.crt and ca.key), or create one "
+        f"with 'sealbox ca init {tmp_path / 'none'}'\n"
     )
 
 
@@ -704,6 +705,20 @@ def test_renew_given_the_certificate_file_rather_than_its_prefix_says_which_to_g
             f"sealbox: error: PREFIX is the name without .crt or .key: {prefix}, not {given}\n"
             "sealbox: hint: run 'sealbox ca renew --help' for usage\n"
         )
+
+
+@pytest.mark.parametrize("kind", ["server", "client"])
+def test_issue_given_an_output_with_its_suffix_says_which_prefix_to_give(
+    ca_dir, tmp_path, cli, kind
+):
+    # -o api.crt wrote api.crt.crt and api.crt.key without a word.
+    given = tmp_path / "api.crt"
+    result = cli(["ca", "issue", kind, ca_dir, "--san", "a.test", "-o", given])
+    assert result.code == 2
+    assert f"-o PREFIX is the name without .crt or .key: {tmp_path / 'api'}, not {given}" in (
+        result.stderr
+    )
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("api")) == []
 
 
 def test_init_with_a_lifetime_past_the_maximum_is_a_usage_error_as_for_issue(tmp_path, cli):

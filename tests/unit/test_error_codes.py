@@ -94,7 +94,10 @@ def test_a_file_that_exists_is_refused_with_its_code_and_path(tmp_path: Path) ->
 
 def test_the_cli_fills_a_hint_with_the_error_facts() -> None:
     error = SealboxError("x", code="ca_missing", facts={"folder": "/srv/ca"})
-    assert hint_for(error) == "create one with 'sealbox ca init /srv/ca'"
+    assert hint_for(error) == (
+        "give the folder of the CA (its ca.crt and ca.key), or create one with "
+        "'sealbox ca init /srv/ca'"
+    )
 
 
 def test_a_code_without_a_cli_entry_or_with_missing_facts_keeps_the_library_hint() -> None:

@@ -36,7 +36,9 @@ HINTS: dict[str, str] = {
     "sealbox issued)",
     "renewal_unsupported": "issue a new certificate ('sealbox ca issue server|client DIR "
     "...'), or renew this one with the tool that made it",
-    "ca_missing": "create one with 'sealbox ca init {folder}'",
+    # Also for `ca renew`, whose DIR must be the CA that issued the certificate.
+    "ca_missing": "give the folder of the CA (its ca.crt and ca.key), or create one with "
+    "'sealbox ca init {folder}'",
     "ca_incomplete": "if 'sealbox ca init' was interrupted, no certificate was issued with "
     "this key: remove {key} and run 'sealbox ca init {folder}' again; if ca.crt was deleted, "
     "put it back (it is the last certificate of every PREFIX.crt the CA issued)",

@@ -228,10 +228,7 @@ def renew(
     """
     from sealbox.tls.certinfo import load_certificates
 
-    stem, suffix = prefix[:-4], prefix[-4:]
-    if suffix in {".crt", ".key"} and not Path(f"{prefix}.crt").exists():
-        # PREFIX.crt.crt is never what was meant: say which name to give.
-        raise click.UsageError(f"PREFIX is the name without .crt or .key: {stem}, not {prefix}")
+    _check_prefix(prefix, "PREFIX")
     leaf = load_certificates(f"{prefix}.crt")[0]
     if not force and not needs_renewal(leaf):
         click.echo(
@@ -429,7 +426,16 @@ def _warn_if_key_open(key: Path) -> None:
         )
 
 
+def _check_prefix(prefix: str, option: str) -> None:
+    """A usage error for a PREFIX given with its ``.crt`` or ``.key``: PREFIX.crt.crt is
+    never what was meant (unless such a file is already there)."""
+    stem, suffix = prefix[:-4], prefix[-4:]
+    if suffix in {".crt", ".key"} and not Path(f"{prefix}.crt").exists():
+        raise click.UsageError(f"{option} is the name without .crt or .key: {stem}, not {prefix}")
+
+
 def _check_outputs(prefix: str, force: bool) -> None:
+    _check_prefix(prefix, "-o PREFIX")
     if force:
         return
     for suffix in (".crt", ".key"):
