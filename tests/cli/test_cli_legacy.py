@@ -181,6 +181,20 @@ def test_a_key_file_without_a_key_is_refused_without_echoing_it(cli, tmp_path, k
     assert "hunter2" not in r.stderr
 
 
+def test_decrypt_refuses_an_existing_output_before_asking_for_the_password(cli, tmp_path):
+    # The record was decrypted (the password asked for, the KDF run) and only then was
+    # the output found to exist; `migrate` checked first.
+    src = tmp_path / "old.bin"
+    src.write_bytes(fernet_file(PASSWORD, PLAIN))
+    out = tmp_path / "plain.txt"
+    out.write_bytes(b"kept")
+    r = cli(["legacy", "decrypt", src, "-o", out])  # no password anywhere
+    assert r.code == 1
+    assert f"{out} already exists" in r.stderr
+    assert "password" not in r.stderr
+    assert out.read_bytes() == b"kept"
+
+
 def test_legacy_decrypt_points_an_age_file_at_sealbox_decrypt(cli, tmp_path, me):
     src = tmp_path / "new.age"
     src.write_bytes(age.encrypt(PLAIN, [me.recipient()]))

@@ -11,6 +11,7 @@ from sealbox.cli._age_args import recipient_options
 from sealbox.cli._dialect import echo_json, json_option, option
 from sealbox.cli._encrypt_decrypt import (
     _terminate_as_interrupt,
+    check_output,
     is_std,
     load_recipients,
     open_output,
@@ -150,6 +151,9 @@ def decrypt_(  # noqa: PLR0917 - click passes every option positionally
 
     The layout is detected, or named with --format.
     """
+    if output is not None and not is_std(output):
+        # Before the password is asked for and the record decrypted, as `migrate` does.
+        check_output(output, input_, force, _secrets(key_file, passphrase_file))
     plain = _decrypt(input_, layout, key_file, passphrase_file)
     if stdout_is_terminal(output) and b"\x00" in plain[:8192]:
         raise CLIError("refusing to write binary output to the terminal", hint="use -o FILE")
