@@ -2,7 +2,8 @@
 client credentials grant, revocation, introspection, and client administration.
 
 - ``GET /.well-known/oauth-authorization-server`` (RFC 8414) and the same document at
-  ``/.well-known/openid-configuration``.
+  ``/.well-known/openid-configuration``; for an ``https`` issuer with a path, also where
+  RFC 8414 §3.1 puts it, ``/.well-known/oauth-authorization-server/<that path>``.
 - ``POST /auth/token`` with ``grant_type=client_credentials`` (RFC 6749 §4.4): the
   library's token endpoint (:mod:`sealbox.integrations.fastapi.router`) answers it for
   the worker's accounts, whose ``clients`` are the store the routes here administer.
@@ -23,10 +24,12 @@ in :mod:`sealbox.accounts.grants`.
 from __future__ import annotations
 
 from typing import Annotated, Any, Final
+from urllib.parse import unquote, urlsplit
 
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException
 
 from sealbox.accounts import DEFAULT_SCOPES
 from sealbox.accounts.clients import ClientInfo, ClientNotFoundError, ClientStore, check_scopes
@@ -99,6 +102,13 @@ def _base_url(request: Request, issuer: str) -> str:
     return str(request.base_url).rstrip("/")
 
 
+def _issuer_path(issuer: str) -> str | None:
+    """The path of an ``https`` issuer without its final ``/`` (``/tenant``), else ``None``."""
+    if not issuer.startswith("https://"):
+        return None
+    return unquote(urlsplit(issuer).path).rstrip("/") or None
+
+
 def metadata(runtime: Runtime, request: Request) -> dict[str, Any]:
     """The RFC 8414 authorization server metadata."""
     s = runtime.settings
@@ -134,7 +144,9 @@ class TokenRequestForm(BaseModel):
     # No limit of its own (the body's holds): a token longer than any issued is not valid,
     # which is no error (RFC 7009 §2.2, RFC 7662 §2.2), nor a reason to skip client auth.
     token: str = ""
-    token_type_hint: str = Field(default="", max_length=64)
+    # Read by nothing, and so not limited either: tokens are told apart without it, and an
+    # invalid hint "does not influence the revocation response" (RFC 7009 §2.2).
+    token_type_hint: str = ""
     client_id: str = Field(default="", max_length=128)
     client_secret: str = Field(default="", max_length=512)
 
@@ -372,8 +384,23 @@ def router() -> APIRouter:
         """RFC 8414 authorization server metadata."""
         return JSONResponse(metadata(runtime, request))
 
+    async def authorization_server_at_path(
+        suffix: str, request: Request, runtime: RuntimeDep
+    ) -> JSONResponse:
+        """RFC 8414 §3.1: an issuer with a path has its document below the well-known name;
+        the issuer's own path only (§3.3: the document's issuer is the one asked for)."""
+        if "/" + suffix != _issuer_path(runtime.settings.issuer):
+            raise HTTPException(404)
+        return JSONResponse(metadata(runtime, request))
+
     for path in ("/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"):
         api.add_api_route(path, authorization_server, methods=["GET"], tags=["service"])
+    api.add_api_route(
+        "/.well-known/oauth-authorization-server/{suffix:path}",
+        authorization_server_at_path,
+        methods=["GET"],
+        include_in_schema=False,
+    )
     api.add_api_route(
         "/auth/revoke",
         revoke_token,
