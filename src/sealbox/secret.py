@@ -101,14 +101,19 @@ class Secret(Generic[T]):
         b: str | bytes = other._value
         if isinstance(a, str) != isinstance(b, str):
             return False
-        a_bytes = a.encode() if isinstance(a, str) else a
-        b_bytes = b.encode() if isinstance(b, str) else b
+        # surrogatepass: a value from os.environ holds a byte that is not UTF-8 as a lone
+        # surrogate, and strict encoding would raise an error quoting that character.
+        a_bytes = a.encode("utf-8", "surrogatepass") if isinstance(a, str) else a
+        b_bytes = b.encode("utf-8", "surrogatepass") if isinstance(b, str) else b
         return hmac.compare_digest(a_bytes, b_bytes)
 
     # Hashing would let a secret be probed through dict and set timing.
     __hash__ = None  # type: ignore[assignment]
 
     def __setattr__(self, name: str, value: object) -> NoReturn:
+        raise AttributeError("Secret is immutable")
+
+    def __delattr__(self, name: str) -> NoReturn:
         raise AttributeError("Secret is immutable")
 
     def __reduce__(self) -> NoReturn:

@@ -49,6 +49,18 @@ def test_init_set_list_get_rm(cli, sfile: Path, keys) -> None:
     assert r.code == 1 and "no secret named API_TOKEN" in r.stderr
 
 
+@pytest.mark.parametrize(
+    ("given", "stored"),
+    [(b"v\n", b"v"), (b"v\r\n", b"v"), (b"v\r", b"v\r"), (b"v\n\n", b"v\n"), (b"v", b"v")],
+)
+def test_set_drops_one_line_end_of_the_input_and_nothing_else(
+    cli, sfile: Path, keys, given: bytes, stored: bytes
+) -> None:
+    assert cli(["secrets", "set", sfile, "V"], input=given).code == 0
+    r = cli(["secrets", "get", sfile, "V", "-i", keys["alice"][0]])
+    assert (r.code, r.stdout) == (0, stored)
+
+
 def test_init_refuses_existing_and_needs_recipients(cli, sfile: Path, tmp_path: Path, keys) -> None:
     before = sfile.read_bytes()
     r = cli(["secrets", "init", sfile, "-r", keys["bob"][1]])

@@ -337,3 +337,19 @@ def test_redactor_hides_authorization_credentials_in_header_pairs(text: str) -> 
     assert "dXNlcjpwYXNzd29yZA" not in out
     assert "opaque-token-42" not in out
     assert "uthorization" in out
+
+
+def test_secrets_holding_bytes_that_are_not_utf8_compare_without_an_error() -> None:
+    # os.environ (and so EnvSource) holds a byte that is not UTF-8 as a lone surrogate:
+    # comparing must not raise an error that quotes that character and its position.
+    value = CANARY + "\udcff"
+    assert Secret(value) == Secret(value)
+    assert Secret(value) != Secret(CANARY + "\udcfe")
+    assert Secret(value) != Secret(CANARY)
+
+
+def test_a_secrets_value_cannot_be_deleted() -> None:
+    s = Secret(CANARY)
+    with pytest.raises(AttributeError, match="immutable"):
+        del s._value
+    assert s.expose_secret() == CANARY

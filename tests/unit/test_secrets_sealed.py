@@ -154,6 +154,27 @@ def test_a_line_that_is_no_name_is_not_quoted_back(path: Path) -> None:
     assert "MIIEvQ" not in str(info.value) and "BgkqhkiG9w0" not in str(info.value)
 
 
+def test_a_line_that_is_not_utf8_is_named(path: Path) -> None:
+    lines = path.read_bytes().split(b"\n")
+    lines[3] = lines[3][:12] + b"\xe9" + lines[3][12:]
+    path.write_bytes(b"\n".join(lines))
+    with pytest.raises(SecretSourceError) as info:
+        SealedFile.load(path)
+    assert str(info.value) == f"{path}:4: not UTF-8 text"
+
+
+def test_a_file_saved_with_a_byte_order_mark_and_windows_line_ends_is_read(
+    path: Path, alice
+) -> None:
+    # As an editor on Windows saves it; python-dotenv reads such a .env file too.
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes().replace(b"\n", b"\r\n"))
+    f = SealedFile.load(path)
+    assert f.get("DB_PASSWORD", [alice]).expose_secret() == CANARY
+    f.set("OTHER", "x")
+    f.save()
+    assert path.read_bytes().startswith(FORMAT_LINE.encode() + b"\n")
+
+
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(SecretSourceError, match="does not exist"):
         SealedFile.load(tmp_path / "nope.env")

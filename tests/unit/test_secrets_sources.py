@@ -187,3 +187,29 @@ def test_a_wrapped_value_in_a_dotenv_file_is_refused_without_being_quoted(tmp_pa
         f"{env}:3: invalid secret name '<name>' (letters, digits and _, not starting with a digit)"
     )
     assert piece not in repr(info.value)
+
+
+def test_a_dotenv_file_with_windows_line_ends_reads_as_python_dotenv_reads_it(
+    tmp_path: Path,
+) -> None:
+    import dotenv
+
+    # Saved on Windows (or checked out with autocrlf): a quoted value over several lines,
+    # a PEM key say, must not keep a carriage return at the end of each of its lines.
+    path = tmp_path / ".env"
+    path.write_bytes(
+        b"KEY=\"-----BEGIN X-----\r\nAAAA\r\n-----END X-----\"\r\nONE=1\r\nTWO='a\r\nb'\r\n"
+    )
+    expected = dotenv.dotenv_values(path, interpolate=False)
+    assert expected["KEY"] == "-----BEGIN X-----\nAAAA\n-----END X-----"
+    source = DotenvSource(path)
+    assert {name: source.lookup(name).expose_secret() for name in source.names()} == expected
+
+
+def test_a_dotenv_line_that_is_not_utf8_is_named_without_the_value(tmp_path: Path) -> None:
+    path = tmp_path / "app.env"
+    path.write_bytes(b"A=1\nB=2\r\n" + CANARY.encode() + b"=caf\xe9\nC=3\n")
+    with pytest.raises(SecretSourceError) as info:
+        DotenvSource(path)
+    assert str(info.value) == f"{path}:3: not UTF-8 text"
+    assert CANARY not in repr(info.value)

@@ -185,7 +185,8 @@ def _read_value(name: str) -> Secret[str]:
             raise CLIError(
                 "the value on stdin is not UTF-8 text", hint="encode binary values in base64"
             ) from None
-        text = text.removesuffix("\n").removesuffix("\r")
+        # One line end (\n, or \r\n from Windows); a \r alone is part of the value.
+        text = text.removesuffix("\r\n") if text.endswith("\r\n") else text.removesuffix("\n")
     return Secret(text, register=True)
 
 

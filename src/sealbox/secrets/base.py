@@ -25,7 +25,14 @@ from typing import Protocol, runtime_checkable
 from sealbox.exceptions import SecretSourceError
 from sealbox.secret import Secret, register_secret
 
-__all__ = ["NAME_PATTERN", "SecretSource", "as_configuration", "check_name", "handed_out"]
+__all__ = [
+    "NAME_PATTERN",
+    "SecretSource",
+    "as_configuration",
+    "check_name",
+    "handed_out",
+    "utf8_text",
+]
 
 # False while a chain reads values as configuration (see as_configuration).
 _register: contextvars.ContextVar[bool] = contextvars.ContextVar(
@@ -71,6 +78,18 @@ def check_name(name: str, where: str = "", *, show: bool = True) -> str:
             "(letters, digits and _, not starting with a digit)"
         )
     return name
+
+
+def utf8_text(path: object, raw: bytes) -> str:
+    """``raw`` decoded as UTF-8, else a :class:`SecretSourceError` naming the file and the
+    line that is not (never its text: the line may hold a value)."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # Lines end as python-dotenv's text mode ends them: \n, \r\n or \r.
+        before = raw[: exc.start].splitlines(keepends=True)
+        line = len(before) + (not before or before[-1].endswith((b"\n", b"\r")))
+        raise SecretSourceError(f"{path}:{line}: not UTF-8 text") from None
 
 
 def handed_out(value: str | Secret[str]) -> Secret[str]:

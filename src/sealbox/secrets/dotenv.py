@@ -18,7 +18,7 @@ from pathlib import Path
 from sealbox._util.files import read_limited
 from sealbox.exceptions import ExtraNotInstalledError, SecretSourceError, StorageError
 from sealbox.secret import Secret
-from sealbox.secrets.base import check_name, handed_out
+from sealbox.secrets.base import check_name, handed_out, utf8_text
 
 __all__ = ["DotenvSource"]
 
@@ -62,13 +62,12 @@ class DotenvSource:
             raw = read_limited(self.path, MAX_FILE_SIZE, ".env file")
         except StorageError as exc:
             raise SecretSourceError(str(exc)) from None
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise SecretSourceError(f"{self.path}: not UTF-8 text") from None
+        text = utf8_text(self.path, raw)
         values: dict[str, str] = {}
         seen_at: dict[str, int] = {}
-        for binding in parse_stream(io.StringIO(text)):
+        # newline=None: \r\n and \r become \n, as in the text-mode file python-dotenv
+        # reads, so a quoted value over several lines keeps no \r from a Windows editor.
+        for binding in parse_stream(io.StringIO(text, newline=None)):
             line = binding.original.line
             if binding.error:
                 raise SecretSourceError(f"{self.path}:{line}: cannot parse this line")

@@ -41,7 +41,7 @@ from typing import Final
 from sealbox import age
 from sealbox.age.armor import ArmorReader
 from sealbox.exceptions import ConfigError, FormatError, SealboxError, SecretSourceError
-from sealbox.secrets.base import NAME_PATTERN
+from sealbox.secrets.base import NAME_PATTERN, utf8_text
 
 __all__ = [
     "FORMAT",
@@ -183,10 +183,8 @@ def parse(path: Path, data: bytes, *, check_trailer: bool = True) -> Parsed:
         SecretSourceError: not UTF-8, a malformed line, a duplicate name, an unknown
             recipient, or (version 2) a missing or mismatching trailer.
     """
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise SecretSourceError(f"{path}: not UTF-8 text") from None
+    # A byte order mark is what some Windows editors put first; python-dotenv skips it too.
+    text = utf8_text(path, data).removeprefix("\ufeff")
     lines = [line.rstrip("\r") for line in text.split("\n")]
     version = _version(path, lines[0])
     recipients: list[str] = []
