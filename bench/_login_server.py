@@ -13,6 +13,7 @@ from pathlib import Path
 
 import uvicorn
 
+from sealbox.accounts.throttle import Attempt
 from sealbox.service.app import create_app
 from sealbox.service.connection import connection_class
 from sealbox.service.runtime import Runtime
@@ -21,10 +22,12 @@ from sealbox.service.settings import ServiceSettings
 
 
 class NoThrottle:
-    async def acquire(self, limits: object, window: int) -> int:
-        return 0
+    async def acquire(self, limits: object, window: int) -> Attempt:
+        return Attempt(0)
 
-    async def settle(self, *, clear: object = (), give_back: object = ()) -> None:
+    async def settle(
+        self, attempt: object = None, *, clear: object = (), give_back: object = ()
+    ) -> None:
         return None
 
     async def close(self) -> None:

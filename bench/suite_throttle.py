@@ -105,8 +105,8 @@ def _cpu_per_login(throttle: Throttle, n: int) -> float:
 
     async def run() -> float:
         async def one() -> None:
-            await throttle.acquire(limits, 300)
-            await throttle.settle(clear=["user:bench"], give_back=["addr:bench"])
+            attempt = await throttle.acquire(limits, 300)
+            await throttle.settle(attempt, clear=["user:bench"], give_back=["addr:bench"])
 
         for _ in range(n // 10):  # connections made, scripts loaded
             await one()

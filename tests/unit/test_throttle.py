@@ -26,15 +26,15 @@ def test_local_acquire_counts_before_it_answers() -> None:
     throttle = LocalThrottle(clock)
 
     async def run() -> list[int]:
-        return [await throttle.acquire([("user:a", 3)], 60) for _ in range(5)]
+        return [(await throttle.acquire([("user:a", 3)], 60)).wait for _ in range(5)]
 
     answers = asyncio.run(run())
     assert answers[:3] == [0, 0, 0]
     assert answers[3:] == [60, 60]
     clock.now += 30
-    assert asyncio.run(throttle.acquire([("user:a", 3)], 60)) == 30
+    assert asyncio.run(throttle.acquire([("user:a", 3)], 60)).wait == 30
     clock.now += 30  # the window is over
-    assert asyncio.run(throttle.acquire([("user:a", 3)], 60)) == 0
+    assert asyncio.run(throttle.acquire([("user:a", 3)], 60)).wait == 0
 
 
 def test_settle_gives_back_one_count_and_never_goes_below_zero() -> None:
@@ -42,10 +42,10 @@ def test_settle_gives_back_one_count_and_never_goes_below_zero() -> None:
 
     async def run() -> list[int]:
         await throttle.settle(give_back=["k"])  # nothing to give back
-        out = [await throttle.acquire([("k", 1)], 60)]
+        out = [(await throttle.acquire([("k", 1)], 60)).wait]
         await throttle.settle(give_back=["k"])
-        out.append(await throttle.acquire([("k", 1)], 60))
-        out.append(await throttle.acquire([("k", 1)], 60))
+        out.append((await throttle.acquire([("k", 1)], 60)).wait)
+        out.append((await throttle.acquire([("k", 1)], 60)).wait)
         return out
 
     assert asyncio.run(run()) == [0, 0, 60]
@@ -59,7 +59,7 @@ def test_settle_clears_one_key_and_gives_back_to_another() -> None:
             await throttle.acquire([("user:a", 2), ("addr:x", 3)], 60)
         await throttle.settle(clear=["user:a"], give_back=["addr:x"])
         # user:a starts over (2 more); addr:x had 2, gave 1 back: 2 more, then refused.
-        return [await throttle.acquire([("user:a", 2), ("addr:x", 3)], 60) for _ in range(3)]
+        return [(await throttle.acquire([("user:a", 2), ("addr:x", 3)], 60)).wait for _ in range(3)]
 
     assert asyncio.run(run()) == [0, 0, 60]
 
@@ -69,9 +69,9 @@ def test_a_refusal_gives_back_the_keys_counted_before_it() -> None:
 
     async def run() -> tuple[int, int]:
         await throttle.acquire([("addr:x", 1)], 60)  # the address is at its limit
-        refused = await throttle.acquire([("user:a", 1), ("addr:x", 1)], 60)
+        refused = (await throttle.acquire([("user:a", 1), ("addr:x", 1)], 60)).wait
         # user:a's count was given back: it may still try once.
-        return refused, await throttle.acquire([("user:a", 1)], 60)
+        return refused, (await throttle.acquire([("user:a", 1)], 60)).wait
 
     assert asyncio.run(run()) == (60, 0)
 
@@ -101,7 +101,7 @@ def test_local_acquire_is_one_step_for_threads_with_their_own_event_loops(
             barrier.wait()  # every loop is running: the attempts start together
             n = 0
             for _ in range(per_thread):
-                n += await throttle.acquire([("user:a", limit), ("addr:x", 10**6)], 60) == 0
+                n += (await throttle.acquire([("user:a", limit), ("addr:x", 10**6)], 60)).wait == 0
             return n
 
         allowed[i] = asyncio.run(run())
@@ -114,7 +114,7 @@ def test_local_acquire_is_one_step_for_threads_with_their_own_event_loops(
     assert sum(allowed) == limit
     # Only the allowed attempts reached the address key: the user key refused the
     # others first. So the address holds exactly ``limit`` counts.
-    after = [asyncio.run(throttle.acquire([("addr:x", limit + 1)], 60)) for _ in range(2)]
+    after = [asyncio.run(throttle.acquire([("addr:x", limit + 1)], 60)).wait for _ in range(2)]
     assert after[0] == 0 and after[1] > 0
 
 
@@ -127,11 +127,12 @@ def test_redis_acquire_is_atomic_under_concurrent_attempts() -> None:
         throttles = [RedisThrottle(REDIS_URL, prefix=f"{REDIS_PREFIX}throttle:") for _ in range(4)]
         try:
             await throttles[0].settle(clear=[key])
-            answers = await asyncio.gather(
+            attempts = await asyncio.gather(
                 *(throttles[i % 4].acquire([(key, 5)], 60) for i in range(40))
             )
+            answers = [a.wait for a in attempts]
             await throttles[0].settle(give_back=[key])
-            again = await throttles[1].acquire([(key, 5)], 60)
+            again = (await throttles[1].acquire([(key, 5)], 60)).wait
             await throttles[0].settle(clear=[key])
             return [*answers, again]
         finally:
@@ -150,15 +151,20 @@ def test_redis_acquire_counts_every_key_or_gives_back_the_earlier_ones() -> None
     require_server("Redis", 6379)
     prefix = f"{REDIS_PREFIX}throttle-keys:"
 
-    async def run() -> tuple[list[int], list[bytes | None]]:
+    async def run() -> tuple[list[int], list[int | None]]:
         throttle = RedisThrottle(REDIS_URL, prefix=prefix)
+
+        async def counted(key: str) -> int | None:
+            n, c, f = await throttle._redis.hmget(prefix + key, "n", "c", "f")
+            return None if n is None else int(n) - int(c) - int(f)
+
         try:
             limits = [("user:b", 3), ("addr:y", 2)]
-            answers = [await throttle.acquire(limits, 60) for _ in range(3)]
+            answers = [(await throttle.acquire(limits, 60)).wait for _ in range(3)]
             # The address refused the third: the user key's count was given back.
-            counts = await throttle._redis.mget(prefix + "user:b", prefix + "addr:y")
+            counts = [await counted("user:b"), await counted("addr:y")]
             await throttle.settle(clear=["user:b"], give_back=["addr:y"])
-            counts += await throttle._redis.mget(prefix + "user:b", prefix + "addr:y")
+            counts += [await counted("user:b"), await counted("addr:y")]
             await throttle.settle(clear=["user:b", "addr:y"])
             return answers, counts
         finally:
@@ -166,7 +172,7 @@ def test_redis_acquire_counts_every_key_or_gives_back_the_earlier_ones() -> None
 
     answers, counts = asyncio.run(run())
     assert answers[:2] == [0, 0] and 0 < answers[2] <= 60
-    assert counts == [b"2", b"3", None, b"2"]
+    assert counts == [2, 3, None, 2]
 
 
 def test_refused_attempts_leave_no_counters_behind() -> None:
@@ -179,7 +185,7 @@ def test_refused_attempts_leave_no_counters_behind() -> None:
     async def run() -> int:
         await throttle.acquire([("addr:x", 1)], 60)
         for i in range(1000):
-            assert await throttle.acquire([(f"user:{i}", 5), ("addr:x", 1)], 60) > 0
+            assert (await throttle.acquire([(f"user:{i}", 5), ("addr:x", 1)], 60)).wait > 0
         await throttle.acquire([("user:ok", 5)], 60)
         await throttle.settle(give_back=["user:ok"])
         return len(throttle._counts)
@@ -216,13 +222,15 @@ def test_redis_refused_attempts_leave_no_counters_behind() -> None:
         try:
             await throttle.acquire([("addr:z", 1)], 60)
             for i in range(20):
-                assert await throttle.acquire([(f"user:{i}", 5), ("addr:z", 1)], 60) > 0
+                assert (await throttle.acquire([(f"user:{i}", 5), ("addr:z", 1)], 60)).wait > 0
             await throttle.acquire([("user:ok", 5)], 60)
             await throttle.settle(give_back=["user:ok"])
             keys = [k async for k in throttle._redis.scan_iter(match=f"{prefix}*")]
             await throttle.settle(clear=["addr:z"])
+            await throttle._redis.delete(f"{prefix}windows")
             return sorted(keys)
         finally:
             await throttle.close()
 
-    assert asyncio.run(run()) == [f"{prefix}addr:z".encode()]
+    # addr:z, and the one key that numbers the windows of every counter under the prefix.
+    assert asyncio.run(run()) == [f"{prefix}addr:z".encode(), f"{prefix}windows".encode()]

@@ -54,6 +54,7 @@ from sealbox.accounts.core import DEFAULT_SCOPES, Accounts, Caller
 from sealbox.accounts.models import User
 from sealbox.accounts.revocation import kept_until
 from sealbox.accounts.store import RefreshOutcome, SessionsEndedError, UsernameTakenError
+from sealbox.accounts.throttle import Attempt
 from sealbox.accounts.totp import TotpError
 from sealbox.accounts.usernames import canonical_username, lookup_key
 from sealbox.exceptions import PasswordMismatchError, SealboxError
@@ -199,7 +200,9 @@ def check_new_password(password: str, username: str) -> None:
         raise WeakPasswordError("the password may not be the username")
 
 
-async def throttle_attempt(accounts: Accounts, address: str, username: str | None = None) -> None:
+async def throttle_attempt(
+    accounts: Accounts, address: str, username: str | None = None
+) -> Attempt:
     """Count an attempt for the address (and the username); raise :class:`Throttled` past a limit.
 
     The attempt stays counted (a failure) unless :func:`attempt_succeeded` gives it back.
@@ -208,14 +211,20 @@ async def throttle_attempt(accounts: Accounts, address: str, username: str | Non
     limits = [(_address_key(address), p.throttle_address_attempts)]
     if username is not None:
         limits.insert(0, (_user_key(username), p.throttle_user_attempts))
-    wait = await accounts.throttle.acquire(limits, p.throttle_window)
-    if wait:
-        raise Throttled(wait)
+    attempt = await accounts.throttle.acquire(limits, p.throttle_window)
+    if attempt.wait:
+        raise Throttled(attempt.wait)
+    return attempt
 
 
-async def attempt_succeeded(accounts: Accounts, address: str, username: str) -> None:
-    """An attempt went well: give the address's count back, clear the username's."""
-    await accounts.throttle.settle(clear=[_user_key(username)], give_back=[_address_key(address)])
+async def attempt_succeeded(
+    accounts: Accounts, address: str, username: str, attempt: Attempt | None = None
+) -> None:
+    """``attempt`` went well: give the address its count back, and forget the username's
+    attempts counted up to it (those counted after it, made while it was checked, stay)."""
+    await accounts.throttle.settle(
+        attempt, clear=[_user_key(username)], give_back=[_address_key(address)]
+    )
 
 
 async def check_password(
@@ -352,7 +361,7 @@ async def login(
             narrower grant, as RFC 6749 §3.3 allows.
     """
     try:
-        await throttle_attempt(accounts, address, username)
+        attempt = await throttle_attempt(accounts, address, username)
     except Throttled:
         accounts.audit.record("login", outcome="throttled", user=username, address=address)
         raise
@@ -367,7 +376,7 @@ async def login(
     # A login refused for its scope issues no token: its right code stays good (a client
     # asking for the wrong scope would otherwise use up the account's recovery codes).
     await _second_factor(accounts, user, otp, address, spend=not refused)
-    await attempt_succeeded(accounts, address, username)
+    await attempt_succeeded(accounts, address, username, attempt)
     if refused:
         accounts.audit.record("login", outcome="invalid_scope", user=user.username, address=address)
         raise ScopeRefused("the account holds none of the scopes asked for")
@@ -570,7 +579,7 @@ async def change_password(
         WeakPasswordError: ``new`` breaks the policy.
     """
     try:
-        await throttle_attempt(accounts, address, caller.username)
+        attempt = await throttle_attempt(accounts, address, caller.username)
     except Throttled:
         accounts.audit.record(
             "password_change", outcome="throttled", user=caller.username, address=address
@@ -582,7 +591,7 @@ async def change_password(
             "password_change", outcome="failure", user=caller.username, address=address
         )
         raise CurrentPasswordError("the current password is wrong")
-    await attempt_succeeded(accounts, address, caller.username)
+    await attempt_succeeded(accounts, address, caller.username, attempt)
     check_new_password(new, user.username)
     new_hash = await accounts.run_hasher(accounts.hasher.hash, new)
     version = await accounts.store.change_password(user.id, new_hash)

@@ -26,6 +26,7 @@ from sealbox.accounts.sessions import (
     check_password,
     throttle_attempt,
 )
+from sealbox.accounts.throttle import Attempt
 from sealbox.accounts.totp import TotpError
 from sealbox.integrations.fastapi.router import NO_STORE
 from sealbox.integrations.fastapi.strict_json import StrictJSONRoute
@@ -83,9 +84,9 @@ def _refused(exc: TotpError) -> ApiError:
     return ApiError(status, code, str(exc))
 
 
-async def _throttled(runtime: RuntimeDep, event: str, username: str, address: str) -> None:
+async def _throttled(runtime: RuntimeDep, event: str, username: str, address: str) -> Attempt:
     try:
-        await throttle_attempt(runtime.accounts, address, username)
+        return await throttle_attempt(runtime.accounts, address, username)
     except Throttled as exc:
         runtime.audit.record(event, outcome="throttled", user=username, address=address)
         raise ApiError(
@@ -118,13 +119,13 @@ async def begin(
     owner out. Refused (409 ``totp_already_enabled``) while a confirmed one exists.
     """
     address = _address(request)
-    await _throttled(runtime, "totp.enrol", caller.username, address)
+    attempt = await _throttled(runtime, "totp.enrol", caller.username, address)
     accounts = runtime.accounts
     user = await accounts.store.user_by_id(caller.user_id)
     if not await check_password(accounts, user, body.password, address):
         runtime.audit.record("totp.enrol", outcome="failure", user=caller.username, address=address)
         raise ApiError(403, ErrorCode.INVALID_CREDENTIALS, "the password is wrong")
-    await attempt_succeeded(accounts, address, caller.username)
+    await attempt_succeeded(accounts, address, caller.username, attempt)
     try:
         enrolment = await runtime.totp.begin(caller.user_id, caller.username)
     except TotpError as exc:
@@ -140,7 +141,7 @@ async def confirm(
 ) -> RecoveryCodesOut:
     """Confirm the enrolment with a current code; answers the recovery codes, once."""
     address = _address(request)
-    await _throttled(runtime, "totp.confirm", caller.username, address)
+    attempt = await _throttled(runtime, "totp.confirm", caller.username, address)
     try:
         codes = await runtime.totp.confirm(caller.user_id, body.code)
     except TotpError as exc:
@@ -148,7 +149,7 @@ async def confirm(
             "totp.confirm", outcome=exc.code, user=caller.username, address=address
         )
         raise _refused(exc) from None
-    await attempt_succeeded(runtime.accounts, address, caller.username)
+    await attempt_succeeded(runtime.accounts, address, caller.username, attempt)
     runtime.audit.record("totp.confirm", outcome="success", user=caller.username, address=address)
     response.headers.update(NO_STORE)
     return RecoveryCodesOut(recovery_codes=codes)
@@ -159,7 +160,7 @@ async def disable(
 ) -> Response:
     """Remove the second factor; needs a current code of the authenticator."""
     address = _address(request)
-    await _throttled(runtime, "totp.disable", caller.username, address)
+    attempt = await _throttled(runtime, "totp.disable", caller.username, address)
     try:
         await runtime.totp.disable(caller.user_id, body.code)
     except TotpError as exc:
@@ -167,7 +168,7 @@ async def disable(
             "totp.disable", outcome=exc.code, user=caller.username, address=address
         )
         raise _refused(exc) from None
-    await attempt_succeeded(runtime.accounts, address, caller.username)
+    await attempt_succeeded(runtime.accounts, address, caller.username, attempt)
     runtime.audit.record("totp.disable", outcome="success", user=caller.username, address=address)
     return Response(status_code=204)
 
