@@ -81,19 +81,26 @@ def test_an_administrator_cannot_lock_itself_out_over_http(service: Running) -> 
     assert [a.status_code for a in others] == [200, 200]
     assert still.status_code == 200 and not still.json()["disabled"]
     assert "users:admin" in still.json()["scopes"]
+    audit = service.audit()  # refused attempts are recorded, as every other refusal
+    for event, user in (("disable", "ROOT"), ("delete", "root"), ("revoke", "root")):
+        assert f'"event": "admin.{event}", "outcome": "refused", "user": "{user}"' in audit
 
 
 def test_no_change_over_http_leaves_no_enabled_administrator(service: Running) -> None:
+    # A machine client holding users:admin is no account: the last account holding the
+    # scope is kept from it too.
+    create_user(service.settings, "root", lambda _name: PASSWORD, ["users:admin", "clients:admin"])
     with service.client() as c:
-        root = _admin_token(service, c)
-        create_user(service.settings, "eve", lambda _name: PASSWORD, ["users:admin"])
-        eve = bearer(login(c, "eve").json()["access_token"])
-        # Taken back from eve: her live token still carries the scope until it expires.
-        assert c.delete("/users/eve/scopes/users:admin", headers=root).status_code == 200
+        root = bearer(login(c, "root").json()["access_token"])
+        made = c.post("/clients", json={"name": "robot", "scopes": ["users:admin"]}, headers=root)
+        assert made.status_code == 201, made.text
+        auth = (made.json()["client_id"], made.json()["client_secret"])
+        form = {"grant_type": "client_credentials"}
+        robot = bearer(c.post("/auth/token", data=form, auth=auth).json()["access_token"])
         refused = [
-            c.post("/users/root/disable", headers=eve),
-            c.delete("/users/root", headers=eve),
-            c.delete("/users/root/scopes/users:admin", headers=eve),
+            c.post("/users/root/disable", headers=robot),
+            c.delete("/users/root", headers=robot),
+            c.delete("/users/root/scopes/users:admin", headers=robot),
         ]
         still = c.get("/users/root", headers=root).json()
     for answer in refused:
@@ -105,6 +112,38 @@ def test_no_change_over_http_leaves_no_enabled_administrator(service: Running) -
         }
     assert still["disabled"] is False and "users:admin" in still["scopes"]
     assert '"event": "admin.disable", "outcome": "refused", "user": "root"' in service.audit()
+
+
+def test_an_administrator_whose_users_admin_was_taken_back_is_refused_at_once(
+    service: Running,
+) -> None:
+    # Its live token still carries the scope: honoured, it granted the scope back to its
+    # own account, and taking users:admin from anyone never held.
+    with service.client() as c:
+        root = _admin_token(service, c)
+        create_user(service.settings, "eve", lambda _name: PASSWORD, ["users:admin"])
+        eve = bearer(login(c, "eve").json()["access_token"])
+        assert c.get("/users", headers=eve).status_code == 200
+        assert c.delete("/users/eve/scopes/users:admin", headers=root).status_code == 200
+        refused = [
+            c.post("/users/eve/scopes", json={"scopes": ["users:admin"]}, headers=eve),
+            c.get("/users", headers=eve),
+            c.post("/users/root/disable", headers=eve),
+        ]
+        eve_now = c.get("/users/eve", headers=root).json()
+        root_now = c.get("/users/root", headers=root).json()
+        # Granted again, the same token administers again: it is the account that counts.
+        assert c.post("/users/eve/scopes", json={"scopes": ["users:admin"]}, headers=root)
+        again = c.get("/users", headers=eve)
+    for answer in refused:
+        assert answer.status_code == 403, answer.text
+        assert answer.json() == {
+            "error": "insufficient_scope",
+            "message": "the account no longer holds the scope users:admin",
+        }
+    assert eve_now["scopes"] == ["users:me"]
+    assert root_now["disabled"] is False
+    assert again.status_code == 200
 
 
 def test_list_and_show_give_no_hash_and_an_unknown_name_is_404(service: Running) -> None:

@@ -316,3 +316,44 @@ def test_admin_and_second_factor_bodies_giving_a_member_twice_are_refused(
         assert refused.status_code == 422, refused.text
         assert refused.json()["details"][0]["type"] == "json_invalid"
     assert shown["scopes"] == ["users:me"]
+
+
+def test_a_list_page_after_a_name_no_account_can_hold_is_422_not_an_internal_error(
+    module_service: Running,
+) -> None:
+    # PostgreSQL's text takes no NUL: the query failed, a 500.
+    service = module_service
+    with service.client() as c:
+        admin = _admin(service, c, "page-admin")
+        refused = c.get("/users", params={"after": "a\x00", "limit": 5}, headers=admin)
+        listed = c.get("/users", params={"after": "page-admim", "limit": 1}, headers=admin)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"] == "validation_error"
+    assert [a["username"] for a in listed.json()] == ["page-admin"]
+
+
+def test_an_import_entry_that_is_no_object_is_refused_as_its_line_not_the_whole_request(
+    module_service: Running,
+) -> None:
+    # As a line of `sealbox users import` that is not an object: listed with its
+    # position, and skip_invalid imports the others (it was a 422 validation_error for
+    # the whole request, skip_invalid or not).
+    from tests.service.test_account_admin import django_pbkdf2
+
+    service = module_service
+    good = {"username": "entry-ok", "password_hash": django_pbkdf2("entry-password-1")}
+    with service.client() as c:
+        admin = _admin(service, c, "entry-admin")
+        body = {"users": [5, good, None], "skip_invalid": False}
+        refused = c.post("/users/import", json=body, headers=admin)
+        skipped = c.post("/users/import", json={**body, "skip_invalid": True}, headers=admin)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"] == "import_refused"
+    assert skipped.status_code == 200, skipped.text
+    assert skipped.json() == {
+        "imported": ["entry-ok"],
+        "refused": [
+            {"line": 1, "username": None, "reason": "not a JSON object"},
+            {"line": 3, "username": None, "reason": "not a JSON object"},
+        ],
+    }

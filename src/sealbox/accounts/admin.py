@@ -38,7 +38,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sealbox.accounts.models import RefreshToken, User, now
+from sealbox.accounts.models import RefreshToken, User, now, storable_text
 from sealbox.accounts.revocation import KEEP_MARGIN, Revocations, kept_until
 from sealbox.accounts.scopes import check_scopes
 from sealbox.accounts.store import Store
@@ -167,9 +167,15 @@ class AccountAdmin:
     ) -> list[AccountInfo]:
         """The accounts, by name: every one, or a page of at most ``limit`` whose names
         come after ``after`` (the last name of the page before, in the database's order).
+
+        Raises:
+            ConfigError: ``after`` holds a NUL or a lone surrogate, which no name holds
+                and PostgreSQL cannot compare.
         """
         query = select(User).order_by(User.username)
         if after is not None:
+            if not storable_text(after):
+                raise ConfigError("'after' is no account name: it holds a NUL or a lone surrogate")
             query = query.where(User.username > after)
         if limit is not None:
             query = query.limit(limit)

@@ -7,9 +7,10 @@
 ``POST /users/import``. Each calls
 :class:`sealbox.accounts.admin.AccountAdmin` with this worker's store and revocation
 lists, so a disabled account's tokens are refused at once on every worker sharing
-them. An unknown account is 404 ``account_not_found``; no answer holds a password
-hash. Every change is written to the audit log (``admin.grant``, … with the account
-and the administrator).
+them. A token carrying ``users:admin`` is refused (403) once its account or client no
+longer holds the scope. An unknown account is 404 ``account_not_found``; no answer
+holds a password hash. Every change, and every refused one, is written to the audit log
+(``admin.grant``, … with the account and the administrator).
 
 .. versionadded:: 0.1.0
 """
@@ -21,7 +22,7 @@ from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import unquote, urlencode
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 from starlette.routing import Match
 from starlette.types import Scope
@@ -49,7 +50,36 @@ __all__ = ["ADMIN_SCOPE", "router"]
 ADMIN_SCOPE = "users:admin"
 #: The most accounts one page of ``GET /users?limit=`` holds.
 MAX_PAGE = 1000
-AdminDep = Annotated[Caller, require_scopes(ADMIN_SCOPE)]
+
+
+async def _current_admin(
+    runtime: RuntimeDep, caller: Annotated[Caller, require_scopes(ADMIN_SCOPE)]
+) -> Caller:
+    """The caller, whose token carries ``users:admin``, if its account (or client) still
+    holds it: a token keeps its scope until it expires, and an administrator whose scope
+    was taken back could grant it to its own account again with it (403
+    ``insufficient_scope``). A disabled or deleted account's tokens are refused already."""
+    if caller.client_id is None:
+        user = await runtime.store.user_by_id(caller.user_id)
+        # The username too: on SQLite a deleted account's id may be a new account's.
+        holds = user is not None and user.username == caller.username and ADMIN_SCOPE in user.scopes
+    else:
+        client = await runtime.clients.by_client_id(caller.client_id)
+        holds = client is not None and ADMIN_SCOPE in client.scopes
+    if not holds:
+        raise ApiError(
+            403,
+            ErrorCode.INSUFFICIENT_SCOPE,
+            f"the {'account' if caller.client_id is None else 'client'} no longer holds "
+            f"the scope {ADMIN_SCOPE}",
+            headers={
+                "WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{ADMIN_SCOPE}"'
+            },
+        )
+    return caller
+
+
+AdminDep = Annotated[Caller, Depends(_current_admin)]
 
 
 class Account(BaseModel):
@@ -76,9 +106,10 @@ class PasswordIn(BaseModel):
 
 
 class ImportIn(BaseModel):
-    """Accounts to import; ``skip_invalid`` imports the valid ones when others are refused."""
+    """Accounts to import (an entry that is not an object is refused as its own, as a
+    line of a file is); ``skip_invalid`` imports the valid ones when others are refused."""
 
-    users: list[dict[str, Any]] = Field(max_length=10_000)
+    users: list[Any] = Field(max_length=10_000)
     skip_invalid: bool = False
 
 
@@ -135,9 +166,11 @@ async def _act(
     *,
     event: str = "",
     name: str = "",
+    not_own: str = "",
 ) -> Any:
     """Run ``operation``, map its errors to JSON ones, audit ``event`` on the account (as
-    stored once found; ``name`` as given when it is not)."""
+    stored once found; ``name`` as given when it is not). ``not_own``: refuse it on the
+    caller's own account first (:func:`_not_own`, audited as any refusal)."""
 
     def audit(outcome: str, user: str) -> None:
         if event:
@@ -146,6 +179,8 @@ async def _act(
             runtime.audit.record(event, outcome=outcome, user=user, address=address, detail=detail)
 
     try:
+        if not_own:
+            await _not_own(runtime, caller, name, not_own)
         result = await operation(_admin(runtime))
     except AccountNotFoundError as exc:
         audit("not_found", name)
@@ -211,10 +246,14 @@ async def revoke(
     name: str, scope: str, runtime: RuntimeDep, request: Request, caller: AdminDep
 ) -> Account:
     """Take a scope back: refreshes drop it at once, logins no longer get it."""
-    if scope == ADMIN_SCOPE:
-        await _not_own(runtime, caller, name, f"take {ADMIN_SCOPE} from")
     info = await _act(
-        runtime, request, caller, lambda a: a.revoke(name, [scope]), event="admin.revoke", name=name
+        runtime,
+        request,
+        caller,
+        lambda a: a.revoke(name, [scope]),
+        event="admin.revoke",
+        name=name,
+        not_own=f"take {ADMIN_SCOPE} from" if scope == ADMIN_SCOPE else "",
     )
     return _account(info)
 
@@ -238,9 +277,14 @@ async def _not_own(runtime: Runtime, caller: Caller, name: str, doing: str) -> N
 
 async def disable(name: str, runtime: RuntimeDep, request: Request, caller: AdminDep) -> Account:
     """Disable: no login or refresh, and the account's access tokens are refused at once."""
-    await _not_own(runtime, caller, name, "disable")
     info = await _act(
-        runtime, request, caller, lambda a: a.disable(name), event="admin.disable", name=name
+        runtime,
+        request,
+        caller,
+        lambda a: a.disable(name),
+        event="admin.disable",
+        name=name,
+        not_own="disable",
     )
     return _account(info)
 
@@ -295,8 +339,15 @@ async def delete_account(
     name: str, runtime: RuntimeDep, request: Request, caller: AdminDep
 ) -> Response:
     """Delete the account; its tokens are refused at once."""
-    await _not_own(runtime, caller, name, "delete")
-    await _act(runtime, request, caller, lambda a: a.delete(name), event="admin.delete", name=name)
+    await _act(
+        runtime,
+        request,
+        caller,
+        lambda a: a.delete(name),
+        event="admin.delete",
+        name=name,
+        not_own="delete",
+    )
     return Response(status_code=204)
 
 
