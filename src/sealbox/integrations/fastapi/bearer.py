@@ -33,6 +33,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final, Generic, Protocol, TypeVar, cast
 
 from fastapi import Request, Security
+from fastapi.openapi.models import OAuth2 as OAuth2Model
 from fastapi.requests import HTTPConnection
 from fastapi.security import OAuth2PasswordBearer, SecurityScopes
 
@@ -204,7 +205,8 @@ class BearerAuth(OAuth2PasswordBearer, Generic[C]):
             route, the websocket) that returns one (for a source opened in the app's
             lifespan, kept on ``app.state``).
         token_url: the token endpoint that Swagger's **Authorize** posts to.
-        scopes: scope names and descriptions, for the OpenAPI document.
+        scopes: scope names and descriptions, for the OpenAPI document (a scope that
+            :meth:`require` names is listed there too, without a description).
         description: the security scheme's description.
         scheme_name: the security scheme's name in the OpenAPI document.
 
@@ -280,6 +282,14 @@ class BearerAuth(OAuth2PasswordBearer, Generic[C]):
         """
         scoped: _ScopedBearer[C] = _ScopedBearer(self._source, **_public(self._options))
         scoped._needed = tuple(needed)
+        # The security scheme lists the scopes routes require, so Swagger's Authorize
+        # offers them: one scheme object for the bearer and all its requirements (the
+        # OpenAPI document shows one of them under the scheme's name).
+        flow = cast(OAuth2Model, self.model).flows.password
+        declared = flow.scopes if flow is not None else {}
+        for name in needed:
+            declared.setdefault(name, "")
+        scoped.model = self.model
         return _request_scoped(Security(scoped, scopes=list(needed)))
 
 

@@ -17,6 +17,10 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import (
+    http_exception_handler,
+    request_validation_exception_handler,
+)
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -163,33 +167,49 @@ def validation_error_response(errors: Sequence[Any], prefix: tuple[str, ...] = (
 _BODY_NOT_PARSED: Final = "There was an error parsing the body"
 
 
+# The handlers every FastAPI app starts with: install_error_handlers replaces these, and
+# keeps any other, which the app registered itself.
+_FASTAPI_DEFAULTS: Final[dict[Any, Any]] = {
+    StarletteHTTPException: http_exception_handler,
+    RequestValidationError: request_validation_exception_handler,
+}
+
+
+def _add(app: FastAPI, key: Any, handler: Any) -> None:
+    """``handler`` for ``key``, unless the app registered one of its own."""
+    current = app.exception_handlers.get(key)
+    if current is None or current is _FASTAPI_DEFAULTS.get(key):
+        app.add_exception_handler(key, handler)
+
+
 def install_error_handlers(app: FastAPI, *, internal_errors: bool = True) -> None:
     """Answer :class:`ApiError`, audit failures, validation and HTTP errors as JSON errors.
+
+    A handler the app registered itself for one of these (its own ``HTTPException`` or
+    ``RequestValidationError`` answers, say) is kept, whether registered before or after:
+    only FastAPI's defaults are replaced. sealbox's own refusals are :class:`ApiError`,
+    whose handler is looked up before the ``HTTPException`` one, so they keep their shape.
 
     Args:
         internal_errors: answer an exception no handler takes with the JSON 500
             ``internal_error`` (never its text), rather than Starlette's plain-text one.
             Starlette raises the exception again once it is answered, so the server logs
-            it as before. ``False`` for an app whose own middleware answers them.
+            it as before. ``False`` for an app whose own middleware answers them (or
+            whose own handler for ``Exception`` or 500 does).
     """
 
-    @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
         return error_response(exc.status, exc.code, exc.message, exc.headers, **exc.extra)
 
-    @app.exception_handler(AuditUnavailableError)
     async def _audit(_request: Request, _exc: AuditUnavailableError) -> JSONResponse:
         return audit_unavailable_response()
 
-    @app.exception_handler(StoreUnavailableError)
     async def _store(_request: Request, exc: StoreUnavailableError) -> JSONResponse:
         return store_unavailable_response(exc)
 
-    @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
         return validation_error_response(exc.errors())
 
-    @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if exc.status_code == 400 and exc.detail == _BODY_NOT_PARSED:
             # FastAPI's answer to a JSON body that is not UTF-8, or nests past the parser's
@@ -203,8 +223,14 @@ def install_error_handlers(app: FastAPI, *, internal_errors: bool = True) -> Non
         message = exc.detail if isinstance(exc.detail, str) else code.value.replace("_", " ")
         return error_response(exc.status_code, code, message, dict(exc.headers or {}))
 
-    if internal_errors:
+    async def _internal(_request: Request, _exc: Exception) -> JSONResponse:
+        return error_response(500, ErrorCode.INTERNAL_ERROR, "internal error")
 
-        @app.exception_handler(Exception)
-        async def _internal(_request: Request, _exc: Exception) -> JSONResponse:
-            return error_response(500, ErrorCode.INTERNAL_ERROR, "internal error")
+    _add(app, ApiError, _api_error)
+    _add(app, AuditUnavailableError, _audit)
+    _add(app, StoreUnavailableError, _store)
+    _add(app, RequestValidationError, _validation)
+    _add(app, StarletteHTTPException, _http)
+    # Starlette takes a handler for 500 as the one for Exception.
+    if internal_errors and 500 not in app.exception_handlers:
+        _add(app, Exception, _internal)

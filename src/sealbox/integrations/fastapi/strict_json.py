@@ -7,6 +7,10 @@ may take the first: the two would act on different requests. :class:`StrictJSONR
 object's members unique; a member given twice is FastAPI's 422 ``json_invalid``, as any
 body that is not JSON.
 
+Its validation errors are answered by the route itself, sealbox's 422 ``validation_error``
+(where and what, never the value): FastAPI's own answer, and an app's handler that
+repeats ``exc.errors()``, would echo the value sent, a password or a refresh token.
+
 .. versionadded:: 0.1.0
 """
 
@@ -17,9 +21,11 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 
 from sealbox._util.json_objects import DuplicateMemberError, unique_members
+from sealbox.integrations.fastapi.errors import validation_error_response
 
 __all__ = ["StrictJSONRoute"]
 
@@ -40,12 +46,24 @@ class _StrictJSONRequest(Request):
 
 
 class StrictJSONRoute(APIRoute):
-    """A route whose JSON body may not give an object's member twice."""
+    """A route whose JSON body may not give an object's member twice, and whose validation
+    errors never show the value sent (:meth:`invalid`)."""
+
+    def invalid(self, exc: RequestValidationError) -> Response:
+        """The answer to a request that failed validation: 422 ``validation_error``.
+
+        The route's own, whatever handlers the app has: the routes take passwords and
+        refresh tokens, which FastAPI's answer would repeat as the error's ``input``.
+        """
+        return validation_error_response(exc.errors())
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def route(request: Request) -> Response:
-            return await handler(_StrictJSONRequest(request.scope, request.receive))
+            try:
+                return await handler(_StrictJSONRequest(request.scope, request.receive))
+            except RequestValidationError as exc:
+                return self.invalid(exc)
 
         return route

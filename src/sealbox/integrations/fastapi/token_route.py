@@ -76,24 +76,22 @@ class TokenEndpointRoute(NoStoreRoute):
         }
         super().__init__(path, endpoint, **kwargs)
 
+    def invalid(self, exc: RequestValidationError) -> Response:
+        """A malformed form: RFC 6749 §5.2's 400 ``invalid_request``, not FastAPI's 422."""
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err.get('loc', ())[1:]) or 'body'}: "
+            f"{str(err.get('msg', '')).lower()}"
+            for err in exc.errors()
+        )
+        raise oauth_error(
+            400, ErrorCode.INVALID_REQUEST, f"the request is not valid: {problems}", **NO_STORE
+        ) from None
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def route(request: Request) -> Response:
             refuse_non_form(request, **NO_STORE)  # before the body is parsed (no multipart)
-            try:
-                return await handler(request)
-            except RequestValidationError as exc:
-                problems = "; ".join(
-                    f"{'.'.join(str(p) for p in err.get('loc', ())[1:]) or 'body'}: "
-                    f"{str(err.get('msg', '')).lower()}"
-                    for err in exc.errors()
-                )
-                raise oauth_error(
-                    400,
-                    ErrorCode.INVALID_REQUEST,
-                    f"the request is not valid: {problems}",
-                    **NO_STORE,
-                ) from None
+            return await handler(request)
 
         return route
