@@ -274,7 +274,8 @@ async def migrate(engine: AsyncEngine) -> None:
         StorageError: code ``database_unavailable``, the database cannot be opened;
             ``migration_failed``, the database refused the change (a full disk) and
             kept its schema as it was, or it has sealbox's tables without the record of
-            their migrations.
+            their migrations; ``database_newer``, a newer sealbox migrated it (its
+            revision is not one of this version's).
 
     The migrations run in one transaction, on SQLite too, so a failure leaves nothing
     half made. Processes starting at once take turns: PostgreSQL through an advisory lock
@@ -345,7 +346,21 @@ def _upgrade_checked(connection: Connection) -> None:
         # Taken before the schema is looked at: a first migration committing between the
         # two looks below would show its tables without their revision.
         connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
-    if current_revision(connection) is None and inspect(connection).has_table("users"):
+    revision = current_revision(connection)
+    if revision is not None and revision not in _known_revisions():
+        # Alembic would fail to find it ("Can't locate revision"), an error without a word
+        # for the operator; upgrading past it, or down to it, is not this version's to do.
+        from sealbox import __version__
+
+        raise StorageError(
+            f"the database is at migration {revision}, which sealbox {__version__} does not "
+            "know: a newer sealbox has migrated it",
+            hint="run the sealbox version that last used this database (or a newer one), "
+            "or restore a backup taken before the upgrade",
+            code="database_newer",
+            facts={"database": shown_url(connection.engine.url), "revision": revision},
+        )
+    if revision is None and inspect(connection).has_table("users"):
         raise StorageError(
             "the database has a table 'users' but no record of sealbox's migrations "
             "(a first start that stopped half way, or another application's table)",
@@ -355,6 +370,13 @@ def _upgrade_checked(connection: Connection) -> None:
             facts={"database": shown_url(connection.engine.url)},
         )
     _upgrade(connection)
+
+
+def _known_revisions() -> set[str]:
+    """The migrations this version of sealbox holds."""
+    from alembic.script import ScriptDirectory
+
+    return {script.revision for script in ScriptDirectory(str(MIGRATIONS)).walk_revisions()}
 
 
 @contextlib.asynccontextmanager

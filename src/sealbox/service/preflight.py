@@ -5,7 +5,10 @@
   database there would silently drop every account and transit key. Starting over is
   a deliberate act — move the folder away.
 - **The master key** must open the signing keyset: a wrong one (another folder's, a
-  damaged copy) is refused before the server starts.
+  damaged copy) is refused before the server starts, and a keyset without its master key
+  (code ``master_key_lost``) before a new master key is made beside it.
+- **The data folder must be writable** (code ``data_dir_read_only``): a read-only mount
+  is one error with a hint, not the system's words at the first lock.
 - **File modes.** The data folder and its ``tls/`` folder may not be open to other
   users (nor writable by the group), and every secret-bearing file — the master key,
   the signing keyset, the TLS and CA keys, the database and its journal files, the
@@ -28,6 +31,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import socket
 import stat
@@ -45,8 +49,10 @@ __all__ = [
     "check_audit_log",
     "check_database",
     "check_keys",
+    "check_master_key_present",
     "check_modes",
     "check_redis",
+    "check_writable",
 ]
 
 SQLITE_MAGIC: Final = b"SQLite format 3\x00"
@@ -83,15 +89,24 @@ def check_database(settings: ServiceSettings) -> None:
                 facts={"database": str(database)},
             )
         return
+    # Never opened here but through SQLite: this process may hold the database open
+    # (a service calling the administration functions), and closing any other descriptor
+    # of the file drops the POSIX locks SQLite holds on it for the whole process. The next
+    # process to close its connection then takes itself for the last one and deletes the
+    # WAL under the service, which goes on with a database of its own.
     try:
-        with database.open("rb") as fh:
-            head = fh.read(len(SQLITE_MAGIC))
+        info = database.stat()
+        if stat.S_ISDIR(info.st_mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
+        if not os.access(database, os.R_OK):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+        size = info.st_size
     except OSError as exc:
         raise ConfigError(
             f"cannot read the database {database}: {os_reason(exc)}",
             hint="check its owner and mode (the service's user must read and write it)",
         ) from None
-    if not head and has_keys:
+    if not size and has_keys:
         # The database is made whole before the keys (DataDir.provision): keys beside an
         # empty file are a database that was emptied, not a first start that stopped.
         raise ConfigError(
@@ -100,8 +115,81 @@ def check_database(settings: ServiceSettings) -> None:
             code="database_lost",
             facts={"database": str(database)},
         )
-    if head and head != SQLITE_MAGIC:
+    if size and not _opens_as_sqlite(database):
         raise ConfigError(f"{database} is not an SQLite database", hint=_START_OVER)
+
+
+def _opens_as_sqlite(database: Path) -> bool:
+    """Whether SQLite takes ``database`` for a database (its header), read-only.
+
+    SQLite shares one set of locks among its connections to a file in a process, and
+    closes its descriptors only when none is held: this look cannot drop another's locks.
+    Only "file is not a database" says no; any other failure (busy) is left to the
+    migrations to meet and report.
+    """
+    import sqlite3
+
+    try:
+        connection = sqlite3.connect(f"{database.absolute().as_uri()}?mode=ro", uri=True)
+        try:
+            connection.execute("PRAGMA schema_version")
+        finally:
+            connection.close()
+    except sqlite3.DatabaseError as exc:
+        return exc.sqlite_errorcode != sqlite3.SQLITE_NOTADB
+    return True
+
+
+def check_master_key_present(settings: ServiceSettings) -> None:
+    """Refuse a data folder whose signing keyset lost its master key.
+
+    The keyset is made after the master key (:meth:`DataDir.provision`): a keyset alone
+    is a master key that was deleted or left out of a restore. Making a new one would
+    seal nothing that is there; it would only stand in the way of the restored one.
+
+    Raises:
+        ConfigError: code ``master_key_lost``.
+    """
+    data = DataDir(settings.data_dir)
+    if data.keyset_file.exists() and not data.master_key_file.exists():
+        raise ConfigError(
+            f"the data folder holds a signing keyset but its master key "
+            f"{data.master_key_file} is missing",
+            hint="restore it from a backup (with the keyset and database it sealed); to "
+            "start over on purpose, move the data folder away (its keys, accounts and "
+            "transit keys go with it)",
+            code="master_key_lost",
+            facts={"master_key": str(data.master_key_file)},
+        )
+
+
+def check_writable(settings: ServiceSettings) -> None:
+    """Refuse a data folder (or, for one not made yet, the folder it goes in) that this
+    user cannot write: a read-only mount, a folder of mode 0500.
+
+    The service writes its locks there first, its database and audit log next: each
+    would otherwise fail with the system's words alone.
+
+    Raises:
+        ConfigError: code ``data_dir_read_only``.
+    """
+    data = Path(settings.data_dir)
+    where = data.absolute()
+    while not where.exists() and where != where.parent:
+        where = where.parent
+    if not where.is_dir() or os.access(where, os.W_OK):
+        return  # a file where the folder goes is refused by the check of kinds
+    read_only = bool(os.statvfs(where).f_flag & os.ST_RDONLY) if hasattr(os, "statvfs") else False
+    why = "is on a read-only file system" if read_only else "is not writable by this user"
+    shown = data if where == data.absolute() else where
+    raise ConfigError(
+        f"the data folder {data} cannot be written: {shown} {why}",
+        hint="the service writes its database, audit log and locks there: "
+        + ("mount it read-write" if read_only else "let the user the service runs as write it")
+        + ", or set SEALBOX_DATA_DIR to a writable folder",
+        code="data_dir_read_only",
+        facts={"path": str(shown)},
+    )
 
 
 def check_keys(data: DataDir) -> None:

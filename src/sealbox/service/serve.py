@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +25,10 @@ from sealbox.service.preflight import (
     check_database,
     check_keys,
     check_listen,
+    check_master_key_present,
     check_modes,
     check_redis,
+    check_writable,
 )
 from sealbox.service.provision import DataDir
 from sealbox.service.settings import ServiceSettings
@@ -115,6 +118,8 @@ def check(settings: ServiceSettings) -> None:
 def service_url(settings: ServiceSettings) -> str:
     """The address clients reach the service at (``localhost`` for a loopback address)."""
     host = "localhost" if settings.host in ("127.0.0.1", "::1") else settings.host
+    if ":" in host:  # an IPv6 address, bracketed in a URL (RFC 3986 §3.2.2)
+        host = f"[{host}]"
     return f"https://{host}:{settings.port}"
 
 
@@ -134,10 +139,13 @@ def prepare(settings: ServiceSettings, *, serving: bool = False) -> list[str]:
     before it changes anything.
     """
     check(settings)
+    check_writable(settings)
     if serving:
         _claim(settings)
     check_database(settings)
+    check_master_key_present(settings)
     check_modes(settings)
+    from sealbox.service.tls_setup import check_server_tls  # the TLS stack, when serving
 
     async def _migrate() -> None:
         engine = make_engine(settings.resolved_database_url())
@@ -146,20 +154,25 @@ def prepare(settings: ServiceSettings, *, serving: bool = False) -> list[str]:
         finally:
             await engine.dispose()
 
+    # What lies outside the data folder is checked before anything is made in it: a start
+    # refused for it would leave a folder with new keys behind, unreported.
+    check_redis(settings)
+    if settings.cert is not None:  # given files (and then a given client CA too)
+        check_server_tls(settings)
+    sqlite = settings.database_url is None
+    if not sqlite:  # PostgreSQL's own lock orders services migrating together
+        asyncio.run(_migrate())
     data = DataDir(settings.data_dir)
     # Under the folder's lock: services starting together, one creates, the rest find.
     done = data.provision(
         tls=settings.cert is None,
-        sqlite=settings.database_url is None,
-        migrate=lambda: asyncio.run(_migrate()),
+        sqlite=sqlite,
+        migrate=(lambda: asyncio.run(_migrate())) if sqlite else None,
     )
     check_modes(settings)
-    from sealbox.service.tls_setup import check_server_tls  # the TLS stack, when serving
-
     check_server_tls(_with_client_ca(settings))
     check_audit_log(settings)
     check_keys(data)
-    check_redis(settings)
     return done
 
 
@@ -202,16 +215,24 @@ def run(settings: ServiceSettings, *, log_level: str = "info") -> None:
     logging.getLogger("uvicorn.error").addFilter(_HTTPS_START_LINE)
     from sealbox.service.connection import EnvConnection
 
-    # TLS is done by the connection class (see sealbox.service.connection), so uvicorn
-    # gets no SSL settings; each worker reads the SEALBOX_* variables. (A class, not an
-    # import string: uvicorn before 0.36 takes only its own names as strings.)
-    uvicorn.run(
-        "sealbox.service.app:app_from_env",
-        workers=settings.workers,
-        factory=True,
-        http=EnvConnection,
-        **options,
-    )
+    # After a graceful stop uvicorn raises the signal that asked for it again, to end the
+    # process by it: SIGTERM (systemd, docker stop, Kubernetes) would exit 143 once every
+    # request was answered. Raised as Ctrl-C's KeyboardInterrupt, which uvicorn.run takes
+    # as the end, it exits 0 as SIGINT does.
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        # TLS is done by the connection class (see sealbox.service.connection), so uvicorn
+        # gets no SSL settings; each worker reads the SEALBOX_* variables. (A class, not an
+        # import string: uvicorn before 0.36 takes only its own names as strings.)
+        uvicorn.run(
+            "sealbox.service.app:app_from_env",
+            workers=settings.workers,
+            factory=True,
+            http=EnvConnection,
+            **options,
+        )
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class _HttpsStartLine(logging.Filter):
