@@ -534,3 +534,14 @@ def test_calibrate_never_goes_below_the_memory_floor():
 def test_calibrate_rejects_bad_arguments(kwargs):
     with pytest.raises(ConfigError):
         calibrate(**kwargs)
+
+
+@pytest.mark.parametrize("stored", ["Summer2024$x", "$Summer2024$x", "hunter2$$"])
+def test_a_password_given_for_its_hash_is_never_quoted_in_the_refusal(hasher, stored):
+    # An export that put passwords where their hashes belong: the refusal quoted the
+    # text up to its first '$', the password's start.
+    with pytest.raises(UnsupportedAlgorithmError) as exc:
+        hasher.verify(stored, "pw")
+    assert "Summer" not in str(exc.value)
+    assert "hunter" not in str(exc.value)
+    assert "scheme is not one sealbox knows" in str(exc.value)

@@ -1,7 +1,8 @@
 """Password hashing: :class:`PasswordHasher` (Argon2id, rehash, legacy hashes) and its profiles.
 
 - :mod:`~sealbox.passwords.hasher`: hashing, verifying, upgrading bcrypt/Django/old
-  Argon2 hashes at the next login, calibration;
+  Argon2 hashes at the next login, calibration (``_foreign``: the bcrypt, Django and
+  passlib forms it verifies, and the refusal of other schemes);
 - :mod:`~sealbox.passwords.profiles`: named Argon2id parameter sets (RFC 9106, OWASP,
   the original recipe, a cheap one for tests).
 

@@ -36,11 +36,7 @@ Example::
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
-import hashlib
-import hmac
 import os
 import re
 import threading
@@ -55,14 +51,24 @@ from argon2.low_level import Type, hash_secret_raw, verify_secret
 
 from sealbox.exceptions import (
     ConfigError,
-    ExtraNotInstalledError,
     FormatError,
     PasswordMismatchError,
     PasswordTooLongError,
-    SealboxError,
-    UnsupportedAlgorithmError,
 )
 from sealbox.hazmat import kdf
+from sealbox.passwords._foreign import (
+    BCRYPT_MAX_COST,
+    BCRYPT_PREFIXES,
+    DJANGO_PBKDF2,
+    PASSLIB_PBKDF2,
+    PBKDF2_MAX_ITERATIONS,
+    canonical_b64,
+    check_legacy_form,
+    unknown_scheme,
+    verify_bcrypt,
+    verify_passlib_pbkdf2,
+    verify_pbkdf2_sha256,
+)
 from sealbox.passwords.profiles import (
     DEFAULT_PROFILE,
     OWASP_MINIMUM,
@@ -85,23 +91,10 @@ MAX_PASSWORD_LENGTH: Final = 1024
 """Longest password accepted, in characters (in bytes for ``bytes``)."""
 MAX_HASH_LENGTH: Final = 512
 """Longest stored hash string accepted."""
-BCRYPT_MAX_COST: Final = 16
-"""Highest bcrypt cost verified (2**16 rounds, several seconds): a guard against hostile hashes."""
-PBKDF2_MAX_ITERATIONS: Final = 10_000_000
-"""Most PBKDF2 iterations verified (about a second): a guard against hostile hashes."""
-BCRYPT_MAX_PASSWORD_BYTES: Final = 72
-"""bcrypt hashed at most the first 72 bytes of a password; verification does the same."""
 
 _ARGON2_PREFIXES: Final = {"$argon2id$": Type.ID, "$argon2i$": Type.I, "$argon2d$": Type.D}
 _ARGON2_NAMES: Final = {Type.ID: "argon2id", Type.I: "argon2i", Type.D: "argon2d"}
-_BCRYPT_PREFIXES: Final = ("$2a$", "$2b$", "$2y$")
-_BCRYPT_RE: Final = re.compile(r"\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{53}")
-_DJANGO_PBKDF2: Final = "pbkdf2_sha256$"
 _DJANGO_ARGON2: Final = "argon2$argon2"
-_PASSLIB_PBKDF2: Final = {"$pbkdf2-sha256$": "sha256", "$pbkdf2-sha512$": "sha512"}
-_AB64_RE: Final = re.compile(r"[./A-Za-z0-9]*")
-# PHC strings' base64: the standard alphabet, no padding (a length of 4n+1 is impossible).
-_ARGON2_B64_RE: Final = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2,3})?")
 # What argon2's C decoder reads (argon2-cffi's extract_parameters is more lenient): the
 # version may be left out, numbers have no leading zeros, nothing else is allowed.
 _NUMBER: Final = r"(?:0|[1-9][0-9]{0,9})"
@@ -109,12 +102,6 @@ _ARGON2_RE: Final = re.compile(
     rf"\$argon2(?:id|i|d)(?:\$v={_NUMBER})?\$m={_NUMBER},t={_NUMBER},p={_NUMBER}"
     r"\$[^$]*\$[^$]*"  # the salt and the hash: checked below, with their own message
 )
-_BCRYPT_B64: Final = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-_TO_STANDARD_B64: Final = str.maketrans(
-    _BCRYPT_B64, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-)
-# The first member of a "$id$..." modular-crypt string, or the "name$" of a Django hash.
-_SCHEME_RE: Final = re.compile(r"(\$[A-Za-z0-9_-]{1,20}\$|[A-Za-z0-9_]{1,30}\$)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,16 +223,16 @@ class PasswordHasher:
             if text.startswith(prefix):
                 check = self._verify_argon2(text, kind, candidates)
                 return replace(check, needs_rehash=True) if django_form else check
-        if text.startswith(_BCRYPT_PREFIXES):
-            _verify_bcrypt(text, candidates)
+        if text.startswith(BCRYPT_PREFIXES):
+            verify_bcrypt(text, candidates)
             return PasswordCheck("bcrypt", needs_rehash=True)
-        if text.startswith(_DJANGO_PBKDF2):
-            _verify_pbkdf2_sha256(text, candidates)
+        if text.startswith(DJANGO_PBKDF2):
+            verify_pbkdf2_sha256(text, candidates)
             return PasswordCheck("pbkdf2_sha256", needs_rehash=True)
-        if text.startswith(tuple(_PASSLIB_PBKDF2)):
-            digest = _verify_passlib_pbkdf2(text, candidates)
+        if text.startswith(tuple(PASSLIB_PBKDF2)):
+            digest = verify_passlib_pbkdf2(text, candidates)
             return PasswordCheck(f"passlib_pbkdf2_{digest}", needs_rehash=True)
-        raise _unknown_scheme(text)
+        raise unknown_scheme(text)
 
     def verify_and_update(
         self,
@@ -282,10 +269,10 @@ class PasswordHasher:
             return True
         if any(text.startswith(p) for p in _ARGON2_PREFIXES):
             return _argon2_parameters(text) != self._params
-        if text.startswith((*_BCRYPT_PREFIXES, _DJANGO_PBKDF2, *_PASSLIB_PBKDF2)):
-            _check_legacy_form(text)
+        if text.startswith((*BCRYPT_PREFIXES, DJANGO_PBKDF2, *PASSLIB_PBKDF2)):
+            check_legacy_form(text)
             return True
-        raise _unknown_scheme(text)
+        raise unknown_scheme(text)
 
     def verify_dummy(self, password: str | bytes | Secret[Any]) -> NoReturn:
         """Spend the time of a real verification, then raise :class:`PasswordMismatchError`.
@@ -357,17 +344,6 @@ def _hash_text(hash_: str | bytes) -> str:
     return hash_.strip()
 
 
-def _unknown_scheme(text: str) -> SealboxError:
-    m = _SCHEME_RE.match(text)
-    if m is None:
-        return FormatError("not a password hash")
-    return UnsupportedAlgorithmError(
-        f"password hash scheme {m.group(1)!r} is not supported",
-        hint="sealbox verifies argon2, bcrypt ($2a$/$2b$/$2y$), Django pbkdf2_sha256 and "
-        "passlib $pbkdf2-sha256$/$pbkdf2-sha512$ hashes",
-    )
-
-
 def _argon2_parameters(text: str) -> argon2.Parameters:
     if not _ARGON2_RE.fullmatch(text):
         raise FormatError("the stored argon2 hash is malformed")
@@ -378,7 +354,7 @@ def _argon2_parameters(text: str) -> argon2.Parameters:
     # extract_parameters reads the parameters only: a salt or hash that is not canonical
     # unpadded base64 of at least 8 and 4 bytes would be refused by every verification.
     *_, salt, digest = text.split("$")
-    if not (_canonical_b64(salt) and _canonical_b64(digest)):
+    if not (canonical_b64(salt) and canonical_b64(digest)):
         raise FormatError("the stored argon2 hash's salt or hash is not unpadded base64")
     if len(salt) * 3 // 4 < 8 or len(digest) * 3 // 4 < 4:
         raise FormatError("the stored argon2 hash's salt or hash is too short")
@@ -408,116 +384,6 @@ def _argon2_parameters(text: str) -> argon2.Parameters:
             f"m={ceiling.memory_cost}KiB p={ceiling.parallelism}"
         )
     return params
-
-
-def _canonical_b64(text: str) -> bool:
-    """Whether ``text`` is unpadded standard base64 with no spare bit set: the only form
-    argon2's decoder (and bcrypt's, for its salt) reads."""
-    if not _ARGON2_B64_RE.fullmatch(text):
-        return False
-    raw = base64.b64decode(text + "=" * (-len(text) % 4))
-    return base64.b64encode(raw).decode("ascii").rstrip("=") == text
-
-
-def _verify_bcrypt(text: str, candidates: tuple[bytes, ...]) -> None:
-    try:
-        import bcrypt
-    except ImportError:
-        raise ExtraNotInstalledError("bcrypt", "bcrypt") from None
-    _check_bcrypt_form(text)
-    encoded = text.encode("ascii")
-    for candidate in candidates:
-        # bcrypt only ever used the first 72 bytes; bcrypt>=5 refuses longer input.
-        try:
-            if bcrypt.checkpw(candidate[:BCRYPT_MAX_PASSWORD_BYTES], encoded):
-                return
-        except ValueError:
-            raise FormatError("the stored bcrypt hash is malformed") from None
-    raise PasswordMismatchError
-
-
-def _check_legacy_form(text: str) -> None:
-    if text.startswith(_BCRYPT_PREFIXES):
-        _check_bcrypt_form(text)
-    elif text.startswith(tuple(_PASSLIB_PBKDF2)):
-        _parse_passlib_pbkdf2(text)
-    else:
-        _parse_pbkdf2_sha256(text)
-
-
-def _check_bcrypt_form(text: str) -> None:
-    m = _BCRYPT_RE.fullmatch(text)
-    if m is None:
-        raise FormatError("a bcrypt hash must be '$2b$' + 2-digit cost + '$' + 53 characters")
-    cost = int(m.group(1))
-    if not 4 <= cost <= BCRYPT_MAX_COST:
-        raise FormatError(f"the bcrypt cost {cost} is outside 4..{BCRYPT_MAX_COST}")
-    # 22 characters of salt (16 bytes) and 31 of hash (23 bytes): bcrypt never sets the
-    # spare bits of their last characters, and refuses a salt with them set.
-    standard = text[7:].translate(_TO_STANDARD_B64)
-    if not (_canonical_b64(standard[:22]) and _canonical_b64(standard[22:])):
-        raise FormatError("the stored bcrypt hash's salt or hash is not bcrypt's base64")
-
-
-def _verify_pbkdf2_sha256(text: str, candidates: tuple[bytes, ...]) -> None:
-    iterations, salt, expected = _parse_pbkdf2_sha256(text)
-    for candidate in candidates:
-        derived = hashlib.pbkdf2_hmac("sha256", candidate, salt, iterations, len(expected))
-        if hmac.compare_digest(derived, expected):
-            return
-    raise PasswordMismatchError
-
-
-def _parse_pbkdf2_sha256(text: str) -> tuple[int, bytes, bytes]:
-    # Django: pbkdf2_sha256$<iterations>$<salt>$<base64 of the derived key>
-    parts = text.split("$")
-    if len(parts) != 4 or not parts[1].isdigit() or not parts[2]:
-        raise FormatError("a pbkdf2_sha256 hash must be 'pbkdf2_sha256$iterations$salt$hash'")
-    iterations = int(parts[1])
-    if not 1 <= iterations <= PBKDF2_MAX_ITERATIONS:
-        raise FormatError(f"pbkdf2_sha256 iterations must be 1..{PBKDF2_MAX_ITERATIONS}")
-    try:
-        expected = base64.b64decode(parts[3], validate=True)
-    except (binascii.Error, ValueError):
-        raise FormatError("the pbkdf2_sha256 hash is not valid base64") from None
-    if not 16 <= len(expected) <= 64:
-        raise FormatError("the pbkdf2_sha256 hash must be 16 to 64 bytes")
-    return iterations, parts[2].encode("ascii"), expected
-
-
-def _verify_passlib_pbkdf2(text: str, candidates: tuple[bytes, ...]) -> str:
-    digest, iterations, salt, expected = _parse_passlib_pbkdf2(text)
-    for candidate in candidates:
-        derived = hashlib.pbkdf2_hmac(digest, candidate, salt, iterations, len(expected))
-        if hmac.compare_digest(derived, expected):
-            return digest
-    raise PasswordMismatchError
-
-
-def _parse_passlib_pbkdf2(text: str) -> tuple[str, int, bytes, bytes]:
-    # passlib: $pbkdf2-<digest>$<rounds>$<ab64 salt>$<ab64 derived key of the digest's size>
-    parts = text.split("$")
-    digest = _PASSLIB_PBKDF2.get(f"${parts[1]}$", "") if len(parts) > 1 else ""
-    form = f"a passlib pbkdf2-{digest} hash must be '$pbkdf2-{digest}$rounds$salt$hash'"
-    if len(parts) != 5 or not parts[2].isdigit() or not digest:
-        raise FormatError(form)
-    iterations = int(parts[2])
-    if not 1 <= iterations <= PBKDF2_MAX_ITERATIONS:
-        raise FormatError(f"pbkdf2-{digest} rounds must be 1..{PBKDF2_MAX_ITERATIONS}")
-    salt, expected = _ab64(parts[3], form), _ab64(parts[4], form)
-    if len(expected) != hashlib.new(digest).digest_size:
-        raise FormatError(form)
-    return digest, iterations, salt, expected
-
-
-def _ab64(text: str, form: str) -> bytes:
-    # passlib's adapted base64: the standard alphabet with "." for "+", no padding.
-    if not _AB64_RE.fullmatch(text) or len(text) % 4 == 1:
-        raise FormatError(form)
-    try:
-        return base64.b64decode(text.replace(".", "+") + "=" * (-len(text) % 4), validate=True)
-    except (binascii.Error, ValueError):
-        raise FormatError(form) from None
 
 
 def calibrate(
