@@ -146,6 +146,34 @@ def test_an_administrator_whose_users_admin_was_taken_back_is_refused_at_once(
     assert again.status_code == 200
 
 
+def test_a_client_administrator_cannot_use_scopes_taken_back_from_its_account(
+    service: Running,
+) -> None:
+    # Its live token still carried users:admin and clients:admin: it registered a client
+    # holding users:admin (a way back to the scope) and administered clients on.
+    with service.client() as c:
+        root = _admin_token(service, c)
+        create_user(
+            service.settings, "eve", lambda _name: PASSWORD, ["users:admin", "clients:admin"]
+        )
+        eve = bearer(login(c, "eve").json()["access_token"])
+        assert c.get("/clients", headers=eve).status_code == 200
+        assert c.delete("/users/eve/scopes/users:admin", headers=root).status_code == 200
+        minted = c.post(
+            "/clients", json={"name": "way-back", "scopes": ["users:admin"]}, headers=eve
+        )
+        assert c.delete("/users/eve/scopes/clients:admin", headers=root).status_code == 200
+        listed = c.get("/clients", headers=eve)
+    assert minted.status_code == 403, minted.text
+    assert minted.json()["error"] == "insufficient_scope"
+    assert listed.status_code == 403, listed.text
+    assert listed.json() == {
+        "error": "insufficient_scope",
+        "message": "the account no longer holds the scope clients:admin",
+    }
+    assert 'scope="clients:admin"' in listed.headers["www-authenticate"]
+
+
 def test_list_and_show_give_no_hash_and_an_unknown_name_is_404(service: Running) -> None:
     with service.client() as c:
         admin = _admin_token(service, c)

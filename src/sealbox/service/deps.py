@@ -23,6 +23,7 @@ from sealbox.integrations.fastapi import (
     user_caller,
 )
 from sealbox.integrations.fastapi.bearer import insufficient_scope, missing_scopes, token_refused
+from sealbox.integrations.fastapi.errors import ApiError, ErrorCode
 from sealbox.service.runtime import Runtime
 from sealbox.tls.server_session import ClientIdentity
 
@@ -127,6 +128,48 @@ def require_scopes(*needed: str) -> Any:
         missing = missing_scopes(caller, scopes)
         if missing:
             raise insufficient_scope(scopes, missing)
+        return caller
+
+    return Depends(check)
+
+
+async def held_scopes(runtime: Runtime, caller: Caller) -> frozenset[str]:
+    """The caller's token scopes that its account (or client) still holds.
+
+    A token keeps its scopes until it expires; for an administrator's scope that is too
+    long: one whose ``users:admin`` was taken back could grant it to its own account again
+    with the token, or register a client holding it. A disabled or deleted account's
+    tokens are refused before this.
+    """
+    if caller.client_id is None:
+        user = await runtime.store.user_by_id(caller.user_id)
+        # The username too: on SQLite a deleted account's id may be a new account's.
+        if user is None or user.username != caller.username:
+            return frozenset()
+        return caller.scopes & frozenset(user.scopes)
+    client = await runtime.clients.by_client_id(caller.client_id)
+    return frozenset() if client is None else caller.scopes & frozenset(client.scopes)
+
+
+def require_held_scopes(*needed: str) -> Any:
+    """:func:`require_scopes`, then each of ``needed`` still held by the caller's account
+    or client (:func:`held_scopes`, one database read): for administrators' scopes."""
+    scopes = tuple(needed)
+
+    async def check(runtime: RuntimeDep, caller: CallerDep) -> Caller:
+        missing = missing_scopes(caller, scopes)
+        if missing:
+            raise insufficient_scope(scopes, missing)
+        held = await held_scopes(runtime, caller)
+        lost = [s for s in scopes if s not in held]
+        if lost:
+            holder = "account" if caller.client_id is None else "client"
+            raise ApiError(
+                403,
+                ErrorCode.INSUFFICIENT_SCOPE,
+                f"the {holder} no longer holds the scope {' '.join(lost)}",
+                headers=insufficient_scope(scopes, lost).headers,
+            )
         return caller
 
     return Depends(check)

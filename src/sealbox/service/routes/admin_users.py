@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import unquote, urlencode
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 from starlette.routing import Match
 from starlette.types import Scope
@@ -41,7 +41,7 @@ from sealbox.exceptions import SealboxError
 from sealbox.integrations.fastapi.router import check_new_password
 from sealbox.integrations.fastapi.strict_json import StrictJSONRoute
 from sealbox.service.admin import audited_accounts
-from sealbox.service.deps import Caller, RuntimeDep, require_scopes
+from sealbox.service.deps import Caller, RuntimeDep, require_held_scopes
 from sealbox.service.errors import ApiError, ErrorCode
 from sealbox.service.runtime import Runtime
 
@@ -52,34 +52,7 @@ ADMIN_SCOPE = "users:admin"
 MAX_PAGE = 1000
 
 
-async def _current_admin(
-    runtime: RuntimeDep, caller: Annotated[Caller, require_scopes(ADMIN_SCOPE)]
-) -> Caller:
-    """The caller, whose token carries ``users:admin``, if its account (or client) still
-    holds it: a token keeps its scope until it expires, and an administrator whose scope
-    was taken back could grant it to its own account again with it (403
-    ``insufficient_scope``). A disabled or deleted account's tokens are refused already."""
-    if caller.client_id is None:
-        user = await runtime.store.user_by_id(caller.user_id)
-        # The username too: on SQLite a deleted account's id may be a new account's.
-        holds = user is not None and user.username == caller.username and ADMIN_SCOPE in user.scopes
-    else:
-        client = await runtime.clients.by_client_id(caller.client_id)
-        holds = client is not None and ADMIN_SCOPE in client.scopes
-    if not holds:
-        raise ApiError(
-            403,
-            ErrorCode.INSUFFICIENT_SCOPE,
-            f"the {'account' if caller.client_id is None else 'client'} no longer holds "
-            f"the scope {ADMIN_SCOPE}",
-            headers={
-                "WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{ADMIN_SCOPE}"'
-            },
-        )
-    return caller
-
-
-AdminDep = Annotated[Caller, Depends(_current_admin)]
+AdminDep = Annotated[Caller, require_held_scopes(ADMIN_SCOPE)]
 
 
 class Account(BaseModel):

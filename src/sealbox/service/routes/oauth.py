@@ -53,7 +53,7 @@ from sealbox.integrations.fastapi.client_auth import (
 )
 from sealbox.integrations.fastapi.router import TokenEndpointRoute
 from sealbox.integrations.fastapi.strict_json import StrictJSONRoute
-from sealbox.service.deps import Caller, RuntimeDep, require_scopes
+from sealbox.service.deps import Caller, RuntimeDep, held_scopes, require_held_scopes
 from sealbox.service.errors import ApiError, ErrorCode
 from sealbox.service.routes.admin_users import ADMIN_SCOPE as USERS_ADMIN_SCOPE
 from sealbox.service.routes.transit_call import ADMIN_SCOPE as TRANSIT_ADMIN_SCOPE
@@ -261,11 +261,16 @@ def _not_found(exc: ClientNotFoundError) -> ApiError:
     return ApiError(404, ErrorCode.CLIENT_NOT_FOUND, str(exc))
 
 
-def _holds_all(caller: Caller, scopes: tuple[str, ...] | list[str]) -> None:
+async def _holds_all(runtime: Runtime, caller: Caller, scopes: tuple[str, ...] | list[str]) -> None:
     """Refuse a client administrator a client that would hold a scope the caller lacks:
     creating one, or taking a new secret of one, would hand the caller that scope (a
-    ``clients:admin`` token minting a ``users:admin`` client)."""
-    missing = missing_scopes(caller, tuple(dict.fromkeys(scopes)))
+    ``clients:admin`` token minting a ``users:admin`` client). Lacking it is not having it
+    in the token, or no longer holding it (:func:`~sealbox.service.deps.held_scopes`)."""
+    wanted = tuple(dict.fromkeys(scopes))
+    missing = missing_scopes(caller, wanted)
+    if not missing:
+        held = await held_scopes(runtime, caller)
+        missing = [s for s in wanted if s not in held]
     if missing:
         raise insufficient_scope(tuple(missing), missing)
 
@@ -274,7 +279,7 @@ def _admin_router() -> APIRouter:
     # A JSON body giving a member twice is refused, as at /auth/register: a proxy reading
     # the first "scopes" and this service the last would judge different clients.
     api = APIRouter(prefix="/clients", tags=["clients"], route_class=StrictJSONRoute)
-    admin = require_scopes(ADMIN_SCOPE)
+    admin = require_held_scopes(ADMIN_SCOPE)
 
     @api.get("", dependencies=[admin])
     async def list_clients(runtime: RuntimeDep) -> dict[str, Any]:
@@ -293,7 +298,7 @@ def _admin_router() -> APIRouter:
             check_scopes(body.scopes)
         except ConfigError as exc:
             raise _config_error(exc) from None
-        _holds_all(caller, body.scopes)
+        await _holds_all(runtime, caller, body.scopes)
         try:
             made = await client_store(runtime).create(
                 body.name,
@@ -326,7 +331,7 @@ def _admin_router() -> APIRouter:
         overlap = body.overlap if body is not None else 0
         store = client_store(runtime)
         try:
-            _holds_all(caller, (await store.get(name)).scopes)
+            await _holds_all(runtime, caller, (await store.get(name)).scopes)
             made = await store.rotate_secret(name, overlap)
         except ClientNotFoundError as exc:
             raise _not_found(exc) from None
