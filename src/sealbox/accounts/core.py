@@ -271,6 +271,7 @@ def hash_pool() -> ThreadPoolExecutor:
 _NOT_VALID: Final = "the access token is not valid"
 _REVOKED: Final = "the access token was revoked"
 _BOUND: Final = "the access token is bound to another client certificate"
+_BOUND_NONE: Final = "the access token is bound to a client certificate, and none was presented"
 
 
 class Accounts:
@@ -482,7 +483,8 @@ class Accounts:
             try:
                 check_binding_thumbprint(seen.caller.claims, thumbprint)
             except TokenError:
-                raise TokenError(_BOUND, code="token_binding_mismatch") from None
+                said = _BOUND if thumbprint else _BOUND_NONE
+                raise TokenError(said, code="token_binding_mismatch") from None
         return seen
 
     def _verify(self, token: str, now: float) -> _Seen:

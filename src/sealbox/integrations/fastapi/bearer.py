@@ -109,7 +109,13 @@ def token_refused(exc: TokenError) -> ApiError:
     if exc.code == "token_revoked":
         return invalid_token("the access token was revoked")
     if exc.code == "token_binding_mismatch":
-        return invalid_token("the access token is bound to another client certificate")
+        # Which certificate it lacks, in sealbox's words only (a source may be the app's).
+        none = str(exc).endswith("none was presented")
+        return invalid_token(
+            "the access token is bound to a client certificate, and none was presented"
+            if none
+            else "the access token is bound to another client certificate"
+        )
     return invalid_token()
 
 

@@ -41,7 +41,9 @@ def _check_binding(claims: dict[str, Any], thumbprint: str | None) -> None:
             check_binding_thumbprint(claims, thumbprint)
         except TokenError as exc:
             raise TokenError(
-                "the access token is bound to another client certificate",
+                "the access token is bound to another client certificate"
+                if thumbprint
+                else "the access token is bound to a client certificate, and none was presented",
                 code="token_binding_mismatch",
             ) from exc
 
