@@ -88,3 +88,38 @@ def test_an_interrupted_run_leaves_nothing(tmp_path: Path, command: str, signum:
         p.name for p in (plain, sealed, tmp_path / "keys.txt") if p.exists()
     )
     assert _leftovers(str(out)) == []
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+@pytest.mark.parametrize(
+    ("signum", "raised"),
+    [(signal.SIGTERM, "Terminated"), (signal.SIGINT, "KeyboardInterrupt")],
+)
+def test_a_stop_python_dropped_in_a_finalizer_is_raised_again_before_the_output_is_kept(
+    signum: int, raised: str
+):
+    # A SIGTERM whose handler ran inside an import's module-lock callback was printed as
+    # "Exception ignored" and lost: the run finished and put its output in place.
+    from sealbox.cli._encrypt_decrypt import _terminate_as_interrupt
+    from sealbox.cli._io import Terminated
+
+    class Finalized:
+        def __del__(self) -> None:
+            stop.handle(signum, None)
+
+    expected = Terminated if raised == "Terminated" else KeyboardInterrupt
+    with _terminate_as_interrupt() as stop:
+        Finalized()  # its __del__ raises, and Python drops it
+        assert stop.signum == signum
+        with pytest.raises(expected):
+            stop.check()
+    assert signal.getsignal(signal.SIGTERM) is not stop.handle
+
+
+def test_the_signals_reach_the_run_while_it_holds_them():
+    from sealbox.cli._encrypt_decrypt import _terminate_as_interrupt
+    from sealbox.cli._io import Terminated
+
+    with pytest.raises(Terminated), _terminate_as_interrupt():
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # the handler interrupts this

@@ -131,23 +131,46 @@ def _passphrase_refused(exc: DecryptionError, passphrase_file: PathArg | None) -
     return exc
 
 
+class StopRequest:
+    """Ctrl-C or SIGTERM received during a run, kept for :meth:`check`.
+
+    The handlers raise at once, but Python drops an exception raised while a weakref
+    callback or a ``__del__`` runs (an import's module-lock callback, a file closed by the
+    collector): the run would go on, and the output be put in place, after the user asked
+    it to stop. :meth:`check`, called before the output is committed, raises it again.
+    """
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+
+    def handle(self, signum: int, _frame: object) -> None:
+        self.signum = signum
+        self.check()
+
+    def check(self) -> None:
+        """Raise the stop that was asked for, if one was."""
+        if self.signum == signal.SIGTERM:
+            raise Terminated
+        if self.signum is not None:
+            raise KeyboardInterrupt
+
+
 @contextlib.contextmanager
-def _terminate_as_interrupt() -> Iterator[None]:
+def _terminate_as_interrupt() -> Iterator[StopRequest]:
     """Turn SIGTERM into :class:`Terminated` (a KeyboardInterrupt) so temporary files
-    are cleaned up."""
-
-    def handler(_signum: int, _frame: object) -> None:
-        raise Terminated
-
+    are cleaned up; call the request's ``check()`` before the output is committed."""
+    stop = StopRequest()
     try:
-        previous = signal.signal(signal.SIGTERM, handler)
+        previous = signal.signal(signal.SIGTERM, stop.handle)
+        previous_int = signal.signal(signal.SIGINT, stop.handle)
     except ValueError:  # not the main thread (embedded use)
-        yield
+        yield stop
         return
     try:
-        yield
+        yield stop
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
 
 
 @contextlib.contextmanager
@@ -261,7 +284,7 @@ def encrypt_files(
     if use_passphrase:
         targets.append(age.ScryptRecipient(read_passphrase(passphrase_file, confirm=True)))
     with (
-        _terminate_as_interrupt(),
+        _terminate_as_interrupt() as stop,
         input_stream(input_path) as (fin, size),
         progress_bar(size, "encrypting") as tick,
         open_output(
@@ -273,6 +296,7 @@ def encrypt_files(
         ) as out,
     ):
         seal_into(fin, out, targets, armor=armor, progress=tick, processes=True)
+        stop.check()
 
 
 def decrypt_files(
@@ -290,7 +314,7 @@ def decrypt_files(
         identities = [
             age.ScryptIdentity(lambda: read_passphrase(passphrase_file, prompt="Passphrase"))
         ]
-    with _terminate_as_interrupt(), input_stream(input_path) as (fin, size):
+    with _terminate_as_interrupt() as stop, input_stream(input_path) as (fin, size):
         try:
             dec = age.Decryptor(fin, identities)
         except FormatError as exc:
@@ -337,6 +361,7 @@ def decrypt_files(
         ):
             if not stdout_is_terminal(output_path):
                 open_into(dec, out, tick, processes=True)
+                stop.check()
                 return
             for view in _refuse_binary(dec.views()):
                 out.write(view)

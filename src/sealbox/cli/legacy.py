@@ -158,10 +158,11 @@ def decrypt_(  # noqa: PLR0917 - click passes every option positionally
     if stdout_is_terminal(output) and b"\x00" in plain[:8192]:
         raise CLIError("refusing to write binary output to the terminal", hint="use -o FILE")
     with (
-        _terminate_as_interrupt(),  # SIGTERM unwinds too: the temporary output is removed
+        _terminate_as_interrupt() as stop,  # SIGTERM unwinds too: the temporary is removed
         open_output(output, input_, force, 0o600, _secrets(key_file, passphrase_file)) as out,
     ):
         out.write(plain)
+        stop.check()
 
 
 @legacy_group.command()
@@ -201,7 +202,7 @@ def migrate(  # noqa: PLR0917 - click passes every option positionally
     targets = load_recipients(recipients, recipient_files)
     plain = _decrypt(input_, layout, key_file, passphrase_file)
     with (
-        _terminate_as_interrupt(),  # SIGTERM unwinds too: the temporary output is removed
+        _terminate_as_interrupt() as stop,  # SIGTERM unwinds too: the temporary is removed
         open_output(
             output,
             input_,
@@ -212,8 +213,9 @@ def migrate(  # noqa: PLR0917 - click passes every option positionally
                 *((p, "recipients file") for p in recipient_files),
             ],
         ) as out,
-        age.Encryptor(out, targets, armor=armor) as enc,
     ):
-        enc.write(plain)
+        with age.Encryptor(out, targets, armor=armor) as enc:
+            enc.write(plain)
+        stop.check()
     source = "standard input" if is_std(input_) else str(input_)
     note(f"migrated {source} to {output} ({len(plain):,} bytes of plaintext)")
