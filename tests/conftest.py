@@ -224,8 +224,9 @@ def _forget_secrets_registered_by_the_test():
     registrations would follow into every later test of the worker."""
     from sealbox.secret import default_redactor
 
-    before = set(default_redactor._values)
+    # Registrations are counted: forget as many of each value as the test added.
+    before = dict(default_redactor._registered)
     yield
-    added = set(default_redactor._values) - before
-    for value in added:
-        default_redactor.discard(value)
+    for value, count in list(default_redactor._registered.items()):
+        for _ in range(count - before.get(value, 0)):
+            default_redactor.discard(value)

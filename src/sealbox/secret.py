@@ -23,6 +23,7 @@ import json
 import logging
 import re
 import threading
+import warnings
 from typing import Any, Generic, NoReturn, TypeVar
 
 __all__ = [
@@ -70,6 +71,13 @@ class Secret(Generic[T]):
     _value: T
 
     def __init__(self, value: T, *, register: bool = False) -> None:
+        # __init__ called again on a made Secret would swap its value under whoever holds it.
+        try:
+            object.__getattribute__(self, "_value")
+        except AttributeError:
+            pass
+        else:
+            raise TypeError("Secret is immutable: it cannot be initialised again")
         if not isinstance(value, str | bytes):
             raise TypeError("Secret wraps str or bytes")
         # A subclass of bytes is kept as plain bytes (its methods could show the value). A
@@ -220,37 +228,64 @@ class Redactor:
     Registered values are matched in their literal form, escaped as ``repr`` and JSON
     show them, and, for values of 8 bytes or more, in the hex and base64 encodings a
     log line is likely to hold.
+    Registrations are counted: a value registered twice (two parts of a program that
+    each hold it) stays masked until it is discarded twice.
     Registration is thread-safe.
+
+    .. versionchanged:: 0.1.0
+       :meth:`discard` removes one registration, not every one.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._values: set[str] = set()
+        # Each form to mask -> how many registrations hold it (two values can share one).
+        self._values: dict[str, int] = {}
+        # Each registered value -> how many times, so discard() of another leaves it alone.
+        self._registered: dict[str | bytes, int] = {}
         self._compiled: re.Pattern[str] | None = None
 
     def add(self, value: str | bytes | Secret[Any]) -> None:
         """Register a value to redact. Values shorter than 4 characters are ignored."""
-        raw = value.expose_secret() if isinstance(value, Secret) else value
+        raw = _raw(value)
         forms = _forms(raw)
         if not forms:
             return
         with self._lock:
-            before = len(self._values)
-            self._values.update(forms)
-            if len(self._values) != before:
+            self._registered[raw] = self._registered.get(raw, 0) + 1
+            new = False
+            for form in forms:
+                count = self._values.get(form, 0)
+                self._values[form] = count + 1
+                new = new or count == 0
+            if new:
                 self._compiled = None
 
     def discard(self, value: str | bytes | Secret[Any]) -> None:
-        """Forget a registered value (no error if it was not registered)."""
-        raw = value.expose_secret() if isinstance(value, Secret) else value
+        """Remove one registration of a value (no error if it was not registered). The
+        value stays masked while other registrations of it remain."""
+        raw = _raw(value)
+        forms = _forms(raw)
         with self._lock:
-            self._values.difference_update(_forms(raw))
-            self._compiled = None
+            count = self._registered.get(raw, 0)
+            if count == 0:
+                return
+            if count == 1:
+                del self._registered[raw]
+            else:
+                self._registered[raw] = count - 1
+            for form in forms:
+                left = self._values[form] - 1
+                if left:
+                    self._values[form] = left
+                else:
+                    del self._values[form]
+                    self._compiled = None
 
     def clear(self) -> None:
         """Forget every registered value."""
         with self._lock:
             self._values.clear()
+            self._registered.clear()
             self._compiled = None
 
     def _pattern(self) -> re.Pattern[str] | None:
@@ -282,6 +317,12 @@ class Redactor:
 
 def _redact_auth(m: re.Match[str]) -> str:
     return f"{m['name']}{m['sep']}{m['scheme'] or ''}{REDACTED}"
+
+
+def _raw(value: str | bytes | Secret[Any]) -> str | bytes:
+    """The value to register: a ``Secret``'s, and a ``bytes`` subclass as plain bytes."""
+    raw = value.expose_secret() if isinstance(value, Secret) else value
+    return raw if isinstance(raw, str) else bytes(raw)
 
 
 def _forms(value: str | bytes) -> set[str]:
@@ -429,6 +470,10 @@ def install_log_redaction(
             (the root logger when omitted).
         redactor: the :class:`Redactor` to use; the process-wide one by default.
 
+    Warns:
+        RuntimeWarning: the logger has no handlers yet (logging is not configured), so
+            nothing is covered: handlers added later do not get the filter.
+
     Returns:
         The filter, so it can be removed again. A handler that already has a
         :class:`RedactingFilter` of the same redactor keeps it, and gets no second one
@@ -443,6 +488,15 @@ def install_log_redaction(
         target.addFilter(flt)
         return flt
     logger = target or logging.getLogger()
+    if not logger.handlers:
+        # Called before logging.basicConfig() or dictConfig(): there is nothing to attach
+        # to, and handlers added later would get no filter. Said once per call site.
+        warnings.warn(
+            f"install_log_redaction: logger {logger.name!r} has no handlers yet, so no "
+            "record is redacted; call it after configuring logging",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     for handler in logger.handlers:
         if not any(isinstance(f, RedactingFilter) for f in handler.filters):
             handler.addFilter(flt)

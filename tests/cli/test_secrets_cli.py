@@ -474,3 +474,35 @@ def test_vim_and_neovim_are_told_to_keep_the_values_off_the_disk(tmp_path: Path)
     assert "-i" in _private_editor_options(str(link))
     assert _private_editor_options("nano") == []
     assert _private_editor_options(str(tmp_path / "code")) == []
+
+
+@pytest.mark.parametrize("given", [b"", b"\n", b"\r\n"])
+def test_set_refuses_an_empty_value_unless_allowed(cli, sfile: Path, keys, given: bytes) -> None:
+    # `sealbox secrets set FILE NAME < /dev/null` stored an empty secret, silently.
+    before = sfile.read_bytes()
+    r = cli(["secrets", "set", sfile, "EMPTY"], input=given)
+    assert r.code == 1
+    assert r.stderr.startswith("sealbox: error: the value on stdin is empty; nothing was set\n")
+    assert "--allow-empty" in r.stderr
+    assert sfile.read_bytes() == before
+    assert cli(["secrets", "set", sfile, "EMPTY", "--allow-empty"], input=given).code == 0
+    g = cli(["secrets", "get", sfile, "EMPTY", "-i", keys["alice"][0]])
+    assert (g.code, g.stdout) == (0, b"")
+
+
+def test_edit_reads_a_buffer_the_editor_saved_with_a_byte_order_mark(
+    tmp_path: Path, sfile: Path, keys
+) -> None:
+    # Notepad and others save UTF-8 with a BOM: line 1 was "expected NAME=VALUE".
+    seen = tmp_path / "seen"
+    editor = _editor(
+        tmp_path,
+        "p.write_bytes(b'\\xef\\xbb\\xbfAPI_TOKEN=after-bom\\r\\nDB_PASSWORD=same\\r\\n')\n",
+    )
+    p = run_sealbox(
+        ["secrets", "edit", sfile, "-i", keys["alice"][0]],
+        env={"EDITOR": editor, "SEEN": str(seen), "PATH": os.environ["PATH"]},
+    )
+    assert p.returncode == 0, p.stderr
+    g = run_sealbox(["secrets", "get", sfile, "API_TOKEN", "-i", keys["alice"][0]])
+    assert g.stdout == b"after-bom"

@@ -353,3 +353,60 @@ def test_a_secrets_value_cannot_be_deleted() -> None:
     with pytest.raises(AttributeError, match="immutable"):
         del s._value
     assert s.expose_secret() == CANARY
+
+
+def test_a_secret_refuses_to_be_initialised_again() -> None:
+    s = Secret(CANARY)
+    with pytest.raises(TypeError, match="immutable"):
+        s.__init__("other-value")  # type: ignore[misc]
+    assert s.expose_secret() == CANARY
+
+
+def test_subclasses_copies_and_pickling_of_secrets_are_as_before_the_init_guard() -> None:
+    class Token(Secret[str]):
+        __slots__ = ()
+
+        def __init__(self, value: str) -> None:
+            super().__init__(value.strip())
+
+    class Loose(Secret[str]):  # no __slots__: instances have a __dict__
+        pass
+
+    token, loose = Token(f"  {CANARY}\n"), Loose(CANARY)
+    assert token.expose_secret() == CANARY and loose.expose_secret() == CANARY
+    assert copy.copy(token) is token and copy.deepcopy(loose) is loose
+    with pytest.raises(TypeError, match="immutable"):
+        token.__init__("other-value")
+    for s in (token, loose):
+        with pytest.raises(TypeError, match="cannot be pickled"):
+            pickle.dumps(s)
+
+
+def test_a_value_registered_twice_stays_masked_until_discarded_twice() -> None:
+    r = Redactor()
+    r.add(CANARY)
+    r.add(Secret(CANARY))
+    r.discard(CANARY)
+    assert r.redact(f"x {CANARY} y") == f"x {REDACTED} y"
+    r.discard(CANARY)
+    assert r.redact(f"x {CANARY} y") == f"x {CANARY} y"
+
+
+def test_discarding_a_value_never_registered_leaves_the_others_masked() -> None:
+    # str and bytes of the same text have the same forms: each registration counts once.
+    r = Redactor()
+    r.add(CANARY)
+    r.add(CANARY.encode())  # the same forms, registered a second way
+    r.discard("never-registered-value")
+    r.discard(CANARY.encode())
+    assert r.redact(CANARY) == REDACTED
+    r.discard(CANARY)
+    assert r.redact(CANARY) == CANARY
+
+
+def test_installing_on_a_logger_without_handlers_warns_that_nothing_was_covered() -> None:
+    logger = logging.getLogger("sealbox-test-no-handlers-yet")
+    assert not logger.handlers
+    with pytest.warns(RuntimeWarning, match="has no handlers"):
+        flt = install_log_redaction(logger)
+    assert isinstance(flt, RedactingFilter)

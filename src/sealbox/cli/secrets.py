@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import shlex
 import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Final
 
 import click
 
 from sealbox.age import Identity
 from sealbox.cli._dialect import CommandLast, confirm, echo_json, json_option, yes_option
+from sealbox.cli._edit_buffer import parse_edited, quote, saved
 from sealbox.cli._io import (
     CLIError,
     note,
@@ -152,15 +151,26 @@ def init(file: Path, recipients: tuple[str, ...], recipient_files: tuple[Path, .
 @secrets.command(name="set")
 @_FILE
 @_NAME
-def set_(file: Path, name: str) -> None:
+@click.option(
+    "--allow-empty", is_flag=True, help="Store an empty value (refused otherwise, as a mistake)."
+)
+def set_(file: Path, name: str, allow_empty: bool) -> None:
     """Set secret NAME in FILE to the value on stdin (or typed at a prompt).
 
     Needs no identity: the value is encrypted to the file's recipients. One
-    trailing newline of the input is dropped.
+    trailing newline of the input is dropped. An empty value is refused unless
+    --allow-empty is given.
     """
     _check_name(name)
     sealed = _load(file)
     value = _read_value(name)
+    if not value and not allow_empty:
+        # Most often `< /dev/null`, an unset variable piped in, or Enter at the prompt.
+        where = "typed" if sys.stdin.isatty() else "on stdin"
+        raise CLIError(
+            f"the value {where} is empty; nothing was set",
+            hint="pass --allow-empty to store an empty value",
+        )
     sealed.set(name, value)
     _save(sealed)
     listed = sealed.recipients
@@ -333,7 +343,7 @@ def edit(file: Path, identities: tuple[Path, ...], passphrase_file: Path | None)
                     f"# {file}: edit the values, save and quit; a removed line removes the secret\n"
                 )
                 for name, value in values.items():
-                    fh.write(f"{name}={_quote(value.expose_secret())}\n")
+                    fh.write(f"{name}={quote(value.expose_secret())}\n")
             edited = _edit_until_it_reads(editor, plain, len(values))
             if edited is None:
                 note("no change")
@@ -359,7 +369,7 @@ def _edit_until_it_reads(editor: str, plain: Path, count: int) -> dict[str, str]
     """
     before = plain.read_bytes()
     _run_editor(editor, plain)
-    if _saved(plain) == before:  # by content: `:wq` unchanged is no change
+    if saved(plain) == before:  # by content: `:wq` unchanged is no change
         return None
     while True:
         try:
@@ -371,7 +381,7 @@ def _edit_until_it_reads(editor: str, plain: Path, count: int) -> dict[str, str]
 
 
 def _read_edited(plain: Path, count: int) -> dict[str, str]:
-    edited = _parse_edited(plain)
+    edited = parse_edited(plain)
     if not edited and count:
         # An emptied buffer is more often an accident than a wish to drop them all.
         raise CLIError(
@@ -437,92 +447,6 @@ def _private_editor_options(program: str) -> list[str]:
     if not name.startswith(("vim", "nvim")):
         return []
     return ["-i", "NONE", "-n", "-c", "set noundofile nobackup nowritebackup"]
-
-
-def _quote(value: str) -> str:
-    if value and all(c.isalnum() or c in "-_./:@+=,%" for c in value):
-        return value
-    escaped = "".join(_QUOTED.get(c, c) for c in value)
-    return f'"{escaped}"'
-
-
-_QUOTED = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r"}
-_ESCAPES = {"\\": "\\", '"': '"', "n": "\n", "t": "\t", "r": "\r"}
-
-
-def _saved(path: Path) -> bytes:
-    """What the editor left in ``path``; its removal is an error (not the workspace's path)."""
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise CLIError("the editor removed the file; nothing changed") from None
-
-
-def _parse_edited(path: Path) -> dict[str, str]:
-    """``NAME=value``, ``NAME="with \\n escapes"`` or ``NAME='literal'`` lines; ``#`` comments."""
-    values: dict[str, str] = {}
-    for number, raw in enumerate(_saved(path).splitlines(), start=1):
-        try:
-            line = raw.decode()
-        except UnicodeDecodeError:
-            raise SecretSourceError(
-                f"edited file, line {number}: not UTF-8 text; nothing changed"
-            ) from None
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        name, sep, rest = line.partition("=")
-        name = name.strip().removeprefix("export ").strip()
-        if not sep or not NAME_PATTERN.fullmatch(name):
-            raise SecretSourceError(
-                f"edited file, line {number}: expected NAME=VALUE; nothing changed"
-            )
-        if name in values:
-            raise SecretSourceError(
-                f"edited file, line {number}: {name} appears twice; nothing changed"
-            )
-        values[name] = _edited_value(rest.strip(), number)
-    return values
-
-
-def _edited_value(text: str, number: int) -> str:
-    """The value after ``NAME=``: quoted or not, and as in python-dotenv, a ``#`` after
-    whitespace starts a comment (values written here with a space or ``#`` are quoted)."""
-    if text.startswith("'"):
-        end = text.find("'", 1)
-        if end < 0:
-            raise SecretSourceError(
-                f"edited file, line {number}: unterminated quotes; nothing changed"
-            )
-        _after_quotes(text[end + 1 :], number)
-        return text[1:end]
-    if not text.startswith('"'):
-        return _COMMENT.split(text, maxsplit=1)[0]
-    out, i = [], 1
-    while i < len(text):
-        c = text[i]
-        if c == "\\" and i + 1 < len(text) and text[i + 1] in _ESCAPES:
-            out.append(_ESCAPES[text[i + 1]])
-            i += 2
-            continue
-        if c == '"':
-            _after_quotes(text[i + 1 :], number)
-            return "".join(out)
-        out.append(c)
-        i += 1
-    raise SecretSourceError(f"edited file, line {number}: unterminated quotes; nothing changed")
-
-
-# Whitespace then `#`: the rest of the line is a comment (python-dotenv's rule).
-_COMMENT: Final = re.compile(r"\s+#")
-
-
-def _after_quotes(rest: str, number: int) -> None:
-    """What follows a closing quote: nothing, or a comment."""
-    if rest.strip() and not _COMMENT.match(rest):
-        raise SecretSourceError(
-            f'edited file, line {number}: text after the closing quote (a " inside quotes '
-            'must be written \\"; a comment needs a space before #); nothing changed'
-        )
 
 
 @secrets.command(cls=CommandLast)

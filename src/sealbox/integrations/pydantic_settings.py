@@ -24,11 +24,22 @@ Each field is looked up as pydantic-settings' environment source looks it up: un
 its alias (each of an ``AliasChoices``, the first name of an ``AliasPath``), or its name
 with the model's ``env_prefix`` when it has no alias or the model validates by name;
 lookups are case-sensitive unless the model sets ``case_sensitive=False``, in which case
-the upper-case name is tried too. A value for a list, dict or model field (or an
+the upper-case name is tried too. A name no :class:`SecretsChain` can hold (``db-url``:
+not letters, digits and ``_``) is not looked up; a required field with no other name
+says so in its "Field required" error. A value for a list, dict or model field (or an
 ``AliasPath``) is decoded from JSON. Values of fields typed as numbers, flags or choices
 (``int``, ``float``, ``Decimal``, ``bool``, an ``Enum``, a ``Literal``) are read as
 configuration, as ``SecretsChain.get_int`` reads them: they are not registered for log
-redaction; every other value is, as ``SecretsChain.get`` registers it.
+redaction; every other value is, as ``SecretsChain.get`` registers it, and so is each
+string inside a JSON value (a key of a list of keys, logged alone, is masked too).
+
+With a chain, :class:`SealboxSettings` reads nothing but keyword arguments and the
+chain, so the settings of pydantic-settings' own sources would be ignored: it refuses
+``env_nested_delimiter``, ``env_file`` and ``secrets_dir`` in ``model_config`` (when
+the class is made) and the ``_env_*``, ``_secrets_dir`` and ``_case_sensitive``
+arguments (when it is called) with a :class:`~sealbox.exceptions.ConfigError`, code
+``settings_not_read``. Put a :class:`~sealbox.secrets.DotenvSource` in the chain to read
+a ``.env`` file; give a nested model's values as JSON (``DB='{"password": "…"}'``).
 
 .. versionadded:: 0.1.0
 """
@@ -40,13 +51,15 @@ from decimal import Decimal
 from enum import Enum
 from typing import Annotated, Any, ClassVar, Literal, Union, get_args, get_origin
 
-from sealbox.exceptions import ExtraNotInstalledError
+from sealbox.exceptions import ConfigError, ExtraNotInstalledError
+from sealbox.secret import register_secret
+from sealbox.secrets.base import NAME_PATTERN
 from sealbox.secrets.chain import SecretsChain
 
 try:
     from pydantic import AliasChoices, AliasPath, ValidationError
     from pydantic.fields import FieldInfo
-    from pydantic_core import PydanticCustomError
+    from pydantic_core import InitErrorDetails, PydanticCustomError
     from pydantic_settings import (
         BaseSettings,
         PydanticBaseSettingsSource,
@@ -108,6 +121,11 @@ class SealboxSettingsSource(PydanticBaseSettingsSource):
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
         for key, name, value_is_complex in self._lookups(field, field_name):
+            if not NAME_PATTERN.fullmatch(name):
+                # No source of a chain can be asked for it (SecretsChain.names() leaves
+                # such names out too): the other names are looked up, not the whole class
+                # refused. SealboxSettings says so if the field then goes missing.
+                continue
             configuration = _is_configuration(field.annotation) and not value_is_complex
             value = self._read(name, configuration)
             if value is not None:
@@ -128,7 +146,21 @@ class SealboxSettingsSource(PydanticBaseSettingsSource):
                     f'error parsing value for field "{field_name}" from source '
                     f'"{type(self).__name__}" (not JSON)'
                 ) from None
+            decoded = isinstance(values[key], dict | list)
+            if decoded and (value_is_complex or not _is_configuration(field.annotation)):
+                # The JSON text was registered whole; one of its secrets logged alone
+                # (a key of a key list) would not match it.
+                _register_strings(values[key], 0)
         return values
+
+    def _unreadable(self) -> dict[str, str]:
+        """The fields with no name this source can look up: ``{key: field name}``."""
+        found: dict[str, str] = {}
+        for field_name, field in self.settings_cls.model_fields.items():
+            lookups = self._lookups(field, field_name)
+            if lookups and not any(NAME_PATTERN.fullmatch(name) for _, name, _ in lookups):
+                found.update((key, field_name) for key, _, _ in lookups)
+        return found
 
     def __repr__(self) -> str:
         return f"SealboxSettingsSource({self.chain!r})"
@@ -146,13 +178,29 @@ class SealboxSettings(BaseSettings):
     model_config = SettingsConfigDict(hide_input_in_errors=True)
     sealbox_chain: ClassVar[SecretsChain | None] = None
 
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        if cls.sealbox_chain is not None:
+            _check_config(cls)
+
     def __init__(self, **values: Any) -> None:
+        cls = type(self)
+        if cls.sealbox_chain is not None:
+            # The chain may have been set after the class was made.
+            _check_config(cls)
+            for name in values:
+                if name.startswith(_NOT_READ_ARGUMENTS):
+                    raise _not_read(name)
         try:
             super().__init__(**values)
         except ValidationError as exc:
             # hide_input_in_errors hides the input from str(exc) only; errors() (which
             # web frameworks return to clients) would still carry it.
-            raise _redacted(exc) from None
+            unreadable = {}
+            if cls.sealbox_chain is not None:
+                unreadable = SealboxSettingsSource(cls, cls.sealbox_chain)._unreadable()
+            raise _redacted(exc, unreadable) from None
 
     @classmethod
     def settings_customise_sources(
@@ -166,6 +214,43 @@ class SealboxSettings(BaseSettings):
         if cls.sealbox_chain is None:
             return (init_settings, env_settings, dotenv_settings, file_secret_settings)
         return (init_settings, SealboxSettingsSource(settings_cls, cls.sealbox_chain))
+
+
+# Settings of the sources a chain replaces: with a chain they would be ignored.
+_NOT_READ_CONFIG = ("env_nested_delimiter", "env_file", "secrets_dir")
+_NOT_READ_ARGUMENTS = ("_env_", "_secrets_dir", "_case_sensitive")
+
+
+def _not_read(setting: str) -> ConfigError:
+    return ConfigError(
+        f"{setting} is not read by a SealboxSettings with a sealbox_chain: the chain "
+        "replaces the environment, .env and secrets-directory sources",
+        code="settings_not_read",
+        facts={"setting": setting},
+        hint="put an EnvSource or a DotenvSource in the chain; give nested values as JSON",
+    )
+
+
+def _check_config(cls: type[BaseSettings]) -> None:
+    for setting in _NOT_READ_CONFIG:
+        if cls.model_config.get(setting) is not None:
+            raise _not_read(setting)
+
+
+def _register_strings(value: Any, depth: int) -> None:
+    """Register each string inside a decoded JSON value (not the keys of its objects:
+    they are names); the redactor skips those too short to mask."""
+    if isinstance(value, str):
+        register_secret(value)
+    elif depth < _MAX_DEPTH and isinstance(value, dict):
+        for item in value.values():
+            _register_strings(item, depth + 1)
+    elif depth < _MAX_DEPTH and isinstance(value, list | tuple):
+        for item in value:
+            _register_strings(item, depth + 1)
+
+
+_MAX_DEPTH = 32
 
 
 def _is_configuration(annotation: Any) -> bool:
@@ -182,21 +267,26 @@ def _is_configuration(annotation: Any) -> bool:
     return isinstance(annotation, type) and issubclass(annotation, int | float | Decimal | Enum)
 
 
-def _redacted(exc: ValidationError) -> ValidationError:
+def _redacted(exc: ValidationError, unreadable: dict[str, str]) -> ValidationError:
     """The same errors, with every input value replaced by ``**********``, and every value
     registered for redaction masked in the messages (a validator's ``ValueError`` may
-    quote the value it refused)."""
+    quote the value it refused); a missing field in ``unreadable`` says why."""
     from sealbox.secret import REDACTED, redact
 
-    return ValidationError.from_exception_data(
-        exc.title,
-        [
+    errors: list[InitErrorDetails] = []
+    for err in exc.errors(include_url=False, include_context=False, include_input=False):
+        message = redact(err["msg"])
+        key = err["loc"][0] if err["loc"] else None
+        if err["type"] == "missing" and isinstance(key, str) and key in unreadable:
+            message += (
+                f": setting {unreadable[key]!r} is looked up under {key!r}, a name no "
+                "SecretsChain holds (letters, digits and _, not starting with a digit)"
+            )
+        errors.append(
             {
-                "type": PydanticCustomError(err["type"], redact(err["msg"])),
+                "type": PydanticCustomError(err["type"], message),
                 "loc": err["loc"],
                 "input": REDACTED,
             }
-            for err in exc.errors(include_url=False, include_context=False, include_input=False)
-        ],
-        hide_input=True,
-    )
+        )
+    return ValidationError.from_exception_data(exc.title, errors, hide_input=True)
