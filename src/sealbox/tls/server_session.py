@@ -26,8 +26,10 @@ Needs pyOpenSSL (the ``service`` extra).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
@@ -218,6 +220,10 @@ def _openssl_context(cert: Path, key: Path, client_ca: Path | None, *, mtls: boo
     ctx.use_privatekey_file(os.fspath(key))
     ctx.check_privatekey()
     if client_ca is not None:
+        # Where it verifies clients, OpenSSL refuses to resume a session (internal_error
+        # alert, "session id context uninitialized") unless the context names one; a
+        # resumed session keeps the identity its full handshake verified.
+        ctx.set_session_id(_session_id_context(client_ca, mtls=mtls))
         ctx.load_verify_locations(os.fspath(client_ca))
         # The names sent in the certificate request (RFC 8446 §4.2.4, RFC 5246 §7.4.4).
         ctx.load_client_ca(os.fsencode(client_ca))
@@ -225,6 +231,15 @@ def _openssl_context(cert: Path, key: Path, client_ca: Path | None, *, mtls: boo
         ctx.set_verify(mode, _note_verify_error)
     ctx.set_alpn_select_callback(_select_alpn)
     return ctx
+
+
+def _session_id_context(client_ca: Path, *, mtls: bool) -> bytes:
+    # What accepted the client: a session is resumed only under the same CA file and mode
+    # (OpenSSL takes at most 32 bytes: a SHA-256).
+    mode = b"required" if mtls else b"optional"
+    return hashlib.sha256(
+        b"sealbox server session\0" + mode + b"\0" + client_ca.read_bytes()
+    ).digest()
 
 
 def _select_alpn(_connection: SSL.Connection, offered: list[bytes]) -> Any:
@@ -236,9 +251,10 @@ def _select_alpn(_connection: SSL.Connection, offered: list[bytes]) -> Any:
 def _note_verify_error(
     connection: SSL.Connection, _cert: crypto.X509, errnum: int, depth: int, ok: int
 ) -> bool:
-    if not ok:
-        session = connection.get_app_data()
-        if isinstance(session, TLSSession) and session.verify_error is None:
+    session = connection.get_app_data()
+    if isinstance(session, TLSSession):
+        session.verified_now = True
+        if not ok and session.verify_error is None:
             session.verify_error = (errnum, depth)
     return bool(ok)
 
@@ -268,6 +284,8 @@ class TLSSession:
     def __init__(self, context: SSL.Context) -> None:
         self.context = context
         self.verify_error: tuple[int, int] | None = None
+        # Whether a client certificate was verified in this handshake (not in a resumed one).
+        self.verified_now = False
         self._conn = SSL.Connection(context, None)
         self._conn.set_app_data(self)
         self._conn.set_accept_state()
@@ -289,7 +307,24 @@ class TLSSession:
             return False
         except SSL.Error as exc:
             raise HandshakeRefusedError(self._reason(exc)) from None
+        self._check_resumed_certificate()
         return True
+
+    def _check_resumed_certificate(self) -> None:
+        # A resumed session brings the certificate its full handshake verified, unchecked
+        # since, and lives up to two hours: one that lapsed meanwhile no longer identifies.
+        cert = self.peer_certificate() if not self.verified_now else None
+        if cert is None:
+            return
+        now = datetime.now(UTC)
+        if now > cert.not_valid_after_utc:
+            raise HandshakeRefusedError(
+                "client certificate refused: certificate has expired (a resumed session)"
+            )
+        if now < cert.not_valid_before_utc:  # the clock went back
+            raise HandshakeRefusedError(
+                "client certificate refused: certificate is not yet valid (a resumed session)"
+            )
 
     def read(self) -> bytes:
         """The plaintext the received records hold (``b""`` if none is complete yet).
