@@ -27,8 +27,90 @@ def mtls(tmp_path: Path):
     server_only = ca.issue_server(["not-a-client.test"]).write(tmp_path / "server-only")
     stranger = CertificateAuthority.generate(name="another CA").issue_client("x")
     stranger_files = stranger.write(tmp_path / "stranger")
+    too_deep = _below_a_sub_ca(data / "tls", tmp_path / "too-deep")
     with run_service(settings) as svc:
-        yield svc, {"good": good, "server-only": server_only, "stranger": stranger_files}
+        yield (
+            svc,
+            {
+                "good": good,
+                "server-only": server_only,
+                "stranger": stranger_files,
+                "too-deep": too_deep,
+            },
+        )
+
+
+def _below_a_sub_ca(ca_dir: Path, prefix: Path) -> tuple[Path, Path]:
+    """A client certificate issued by a sub-CA the development CA signed: its
+    ``pathLenConstraint`` of 0 allows no such sub-CA."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    root_cert = x509.load_pem_x509_certificate((ca_dir / "ca.crt").read_bytes())
+    root_key = serialization.load_pem_private_key((ca_dir / "ca.key").read_bytes(), None)
+    now = datetime.datetime.now(datetime.UTC)
+
+    def issue(subject: str, key, issuer, signer, *, ca: bool) -> x509.Certificate:
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+            .issuer_name(issuer)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+            .add_extension(
+                x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
+            )
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(signer.public_key()),
+                critical=False,
+            )
+        )
+        if ca:
+            builder = builder.add_extension(
+                x509.KeyUsage(
+                    digital_signature=True,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=True,
+                    crl_sign=True,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
+        if not ca:
+            builder = builder.add_extension(
+                x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False
+            )
+        return builder.sign(signer, hashes.SHA256())
+
+    sub_key, leaf_key = (
+        ec.generate_private_key(ec.SECP256R1()),
+        ec.generate_private_key(ec.SECP256R1()),
+    )
+    sub = issue("a sub-CA", sub_key, root_cert.subject, root_key, ca=True)
+    leaf = issue("too-deep", leaf_key, sub.subject, sub_key, ca=False)
+    cert, key = prefix.with_suffix(".crt"), prefix.with_suffix(".key")
+    cert.write_bytes(
+        leaf.public_bytes(serialization.Encoding.PEM) + sub.public_bytes(serialization.Encoding.PEM)
+    )
+    key.write_bytes(
+        leaf_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert, key
 
 
 def _curl(svc, cert: tuple[Path, Path] | None) -> subprocess.CompletedProcess[str]:
@@ -52,6 +134,11 @@ def _curl(svc, cert: tuple[Path, Path] | None) -> subprocess.CompletedProcess[st
             "server-only",
             "alert unsupported certificate",
             "client certificate refused: unsuitable certificate purpose",
+        ),
+        (
+            "too-deep",
+            "alert",
+            "client certificate refused: path length constraint exceeded",
         ),
     ],
 )

@@ -68,10 +68,24 @@ _VERIFY_ERRORS: Final = {
     19: "self-signed certificate in certificate chain",
     20: "unable to get local issuer certificate",
     21: "unable to verify the first certificate",
+    22: "certificate chain too long",
     23: "certificate revoked",
     24: "invalid CA certificate",
+    25: "path length constraint exceeded",
     26: "unsuitable certificate purpose",
+    27: "certificate not trusted",
+    28: "certificate rejected",
+    32: "key usage does not include certificate signing",
+    47: "permitted subtree violation",
+    48: "excluded subtree violation",
     79: "invalid or inconsistent certificate extension",
+    # Refusals of the strict checks (X509_V_FLAG_X509_STRICT) hand-made certificates meet.
+    85: "Missing Authority Key Identifier",
+    86: "Missing Subject Key Identifier",
+    87: "Empty Subject Alternative Name extension",
+    88: "Subject empty and Subject Alt Name extension not critical",
+    89: "Basic Constraints of CA cert not marked critical",
+    90: "Authority Key Identifier marked critical",
 }
 
 
