@@ -357,3 +357,47 @@ def test_an_import_entry_that_is_no_object_is_refused_as_its_line_not_the_whole_
             {"line": 3, "username": None, "reason": "not a JSON object"},
         ],
     }
+
+
+def test_refused_import_entries_are_audited_without_their_hashes_or_passwords(
+    module_service: Running,
+) -> None:
+    from tests.service.test_account_admin import django_pbkdf2
+
+    service = module_service
+    canary_password = "canary-import-clear-password-5b21"
+    canary_hash = django_pbkdf2("canary-import-hashed-password-9e04", salt="CanarySalt93")
+    users = [
+        {"username": "audited-twin", "password_hash": canary_hash},
+        {"username": "AUDITED-TWIN", "password_hash": canary_hash},  # one name: both refused
+        {"username": "audited-clear", "password": canary_password},
+        {"username": "audited-md5", "password_hash": "md5$CanarySalt93$canaryhash77"},
+        {"username": "audited-good", "password_hash": canary_hash},
+    ]
+    with service.client() as c:
+        admin = _admin(service, c, "audit-import-admin")
+        refused = c.post("/users/import", json={"users": users}, headers=admin)
+        skipped = c.post(
+            "/users/import", json={"users": users, "skip_invalid": True}, headers=admin
+        )
+    assert refused.status_code == 422, refused.text
+    assert skipped.status_code == 200, skipped.text
+    records = [json.loads(line) for line in service.audit().splitlines()]
+    mine = [
+        r
+        for r in records
+        if r["event"] == "admin.import" and "audit-import-admin" in r.get("detail", "")
+    ]
+    outcomes = [(r["outcome"], r["user"]) for r in mine]
+    refusals = [
+        ("refused", "audited-twin"),
+        ("refused", "AUDITED-TWIN"),
+        ("refused", "audited-clear"),
+        ("refused", "audited-md5"),
+    ]
+    # The request refused as a whole, then the one that skipped them.
+    assert outcomes == [*refusals, *refusals, ("success", "audited-good")], outcomes
+    assert all(r["detail"].startswith("by audit-import-admin: entry ") for r in mine[:-1])
+    audit = service.audit()
+    for canary in (canary_password, canary_hash, "Canary", "canaryhash77", "9e04", "5b21"):
+        assert canary not in audit, canary

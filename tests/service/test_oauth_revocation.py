@@ -188,6 +188,21 @@ def test_introspection_answers_the_claims_and_scope_of_a_live_token(authz) -> No
     assert "username" not in machine
 
 
+def test_introspection_omits_the_client_id_of_an_access_token_without_one(authz) -> None:
+    # RFC 7662 §2.2: an optional member without a value is left out, not answered null.
+    rs = authz.register("resource-server", "users:me")
+    user = _user_tokens(authz)
+    uid = _claims(user["access_token"])["uid"]
+    keyset = DataDir(authz.svc.settings.data_dir).load_keyset()
+    token = keyset.issue(
+        "alice", audience="sealbox", issuer="sealbox", scope=["users:me"], claims={"uid": uid}
+    )
+    live = _introspect(authz, rs, token).json()
+    assert live["active"] is True
+    assert live["sub"] == "alice"
+    assert "client_id" not in live
+
+
 def test_introspection_says_only_inactive_for_revoked_expired_and_garbage(authz) -> None:
     rs = authz.register("resource-server", "users:me", "tokens:revoke")
     user = _user_tokens(authz)

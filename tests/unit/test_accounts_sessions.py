@@ -221,3 +221,143 @@ def test_a_login_that_a_password_change_overtakes_is_audited_as_failed_not_as_su
     run(tmp_path, scenario)
     assert ("login", "success") not in records
     assert records == [("login", "failure")]
+
+
+async def _legacy_account(accounts: Accounts, name: str) -> None:
+    """An account made before the username rules, under a name they would have changed
+    (the upgrade keeps it when another account holds its canonical form)."""
+    from sealbox.accounts.models import User
+
+    password_hash = await accounts.run_hasher(accounts.hasher.hash, PASSWORD)
+    async with accounts.store.sessions.begin() as session:
+        session.add(User(username=name, password_hash=password_hash, scopes=["users:me"]))
+
+
+def _run_on(backend: str, tmp_path: Path, scenario: Any) -> None:
+    """``scenario`` on SQLite with counters in memory, or on PostgreSQL with them in Redis
+    (a database and key prefix of this test's own)."""
+    if backend == "sqlite":
+        run(tmp_path, scenario)
+        return
+    import asyncio
+
+    from sealbox.accounts import make_engine, migrate
+    from sealbox.jwt import SigningKeySet
+    from tests.service.conftest import private_shared_state
+
+    async def main(shared: dict[str, Any]) -> None:
+        engine = make_engine(shared["database_url"])
+        await migrate(engine)
+        accounts = await Accounts.open(
+            engine,
+            SigningKeySet.generate("EdDSA"),
+            AccountPolicy(issuer="https://orders.example", audience="orders"),
+            password_profile="test",
+            redis_url=shared["redis_url"],
+            redis_prefix=shared["redis_prefix"],
+        )
+        try:
+            await scenario(accounts)
+        finally:
+            await accounts.close()
+            await engine.dispose()
+
+    with private_shared_state(f"legacy_{tmp_path.name[-8:]}".lower()) as shared:
+        asyncio.run(main(shared))
+
+
+async def _guesses(accounts: Accounts, name: str, first: int, count: int) -> list[str]:
+    """``count`` wrong passwords for ``name``, each from an address of its own (only the
+    username's counters can stop them): how each was answered."""
+    outcomes = []
+    for n in range(first, first + count):
+        try:
+            await sessions.login(accounts, name, "wrong-password", f"198.51.100.{n}", [])
+        except sessions.LoginFailed:
+            outcomes.append("failed")
+        except sessions.Throttled:
+            outcomes.append("throttled")
+    return outcomes
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_a_legacy_account_logging_in_does_not_clear_the_guesses_against_its_canonical_twin(
+    tmp_path: Path, backend: str
+) -> None:
+    # "Alice" (older than the username rules) and "alice" count against one username
+    # counter; whoever owns "Alice" must not wipe the wrong guesses made against "alice".
+    async def scenario(accounts: Accounts) -> None:
+        await sessions.register(accounts, "alice", PASSWORD, "192.0.2.10")
+        await _legacy_account(accounts, "Alice")
+        assert await _guesses(accounts, "alice", 1, 4) == ["failed"] * 4
+        await sessions.login(accounts, "Alice", PASSWORD, "192.0.2.11", [])
+        assert await _guesses(accounts, "alice", 5, 2) == ["failed", "throttled"]
+
+    _run_on(backend, tmp_path, scenario)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_the_canonical_account_logging_in_does_not_clear_the_guesses_against_a_legacy_twin(
+    tmp_path: Path, backend: str
+) -> None:
+    async def scenario(accounts: Accounts) -> None:
+        await sessions.register(accounts, "alice", PASSWORD, "192.0.2.10")
+        await _legacy_account(accounts, "Alice")
+        assert await _guesses(accounts, "Alice", 1, 4) == ["failed"] * 4
+        await sessions.login(accounts, "alice", PASSWORD, "192.0.2.11", [])
+        assert await _guesses(accounts, "Alice", 5, 2) == ["failed", "throttled"]
+
+    _run_on(backend, tmp_path, scenario)
+
+
+def test_a_success_still_clears_its_own_accounts_wrong_guesses_under_any_spelling(
+    tmp_path: Path,
+) -> None:
+    async def scenario(accounts: Accounts) -> None:
+        await sessions.register(accounts, "alice", PASSWORD, "192.0.2.10")
+        await _legacy_account(accounts, "Alice")
+        # The owner of "alice" mistyped (under two spellings), then logged in.
+        assert await _guesses(accounts, "ALICE", 1, 2) == ["failed"] * 2
+        assert await _guesses(accounts, "alice", 3, 2) == ["failed"] * 2
+        await sessions.login(accounts, "ALICE", PASSWORD, "192.0.2.11", [])
+        assert await _guesses(accounts, "alice", 5, 6) == ["failed"] * 5 + ["throttled"]
+
+    run(tmp_path, scenario)
+
+
+def test_a_deleted_accounts_token_that_outlived_a_lost_revocation_changes_no_new_accounts_password(
+    tmp_path: Path,
+) -> None:
+    # The delete was committed, but Redis did not answer the revocation of its sessions
+    # (the command line says so: revocation_incomplete, the access tokens may pass until
+    # they expire). SQLite then gives the freed id to a new account: the old token names
+    # that id with the old name, and must not act on the new account.
+    require_server("Redis", 6379)
+    from sealbox.accounts.admin import AccountAdmin
+    from sealbox.accounts.revocation import RedisRevocations
+    from sealbox.exceptions import StoreUnavailableError
+    from tests.service.conftest import free_port
+
+    async def scenario(accounts: Accounts) -> None:
+        await sessions.register(accounts, "early", PASSWORD, "192.0.2.20")
+        gone = await sessions.register(accounts, "gone", PASSWORD, "192.0.2.20")
+        old = await sessions.login(accounts, "gone", PASSWORD, "192.0.2.20", [])
+        unreachable = RedisRevocations(accounts.store, f"redis://127.0.0.1:{free_port()}/0")
+        admin = AccountAdmin(accounts.store, unreachable, accounts.hasher, access_token_ttl=900)
+        with pytest.raises(StoreUnavailableError):
+            await admin.delete("gone")
+        await unreachable.close()
+        newcomer = await sessions.register(accounts, "newcomer", PASSWORD, "192.0.2.21")
+        assert newcomer.id == gone.id  # SQLite reuses the highest freed id
+        caller = await accounts.authenticate(old.access_token)  # the lost revocation
+        assert (caller.user_id, caller.username) == (newcomer.id, "gone")
+        with pytest.raises(sessions.CurrentPasswordError):
+            await sessions.change_password(
+                accounts, caller, PASSWORD, "canary-takeover-password-3f70", "192.0.2.22"
+            )
+        # The old refresh token went with the account's rows.
+        with pytest.raises(sessions.LoginFailed):
+            await sessions.refresh(accounts, old.refresh_token, "192.0.2.22")
+        await sessions.login(accounts, "newcomer", PASSWORD, "192.0.2.21", [])
+
+    run(tmp_path, scenario, redis_url=REDIS_URL, redis_prefix=f"{REDIS_PREFIX}{tmp_path.name}:")

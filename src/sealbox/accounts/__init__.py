@@ -4,7 +4,8 @@ The parts of sign-in that do not depend on a web framework: the users and refres
 tables (:mod:`sealbox.accounts.models`), their store (:mod:`sealbox.accounts.store`),
 RFC 8265 usernames with look-alikes refused (:mod:`sealbox.accounts.usernames`), access
 tokens refused before they expire (:mod:`sealbox.accounts.revocation`) and attempt
-throttling in memory or Redis (:mod:`sealbox.accounts.throttle`), the database's engine and
+throttling in memory or Redis (:mod:`sealbox.accounts.throttle`; the counters a sign-in
+attempt counts against, :mod:`sealbox.accounts.attempts`), the database's engine and
 Alembic migrations (:mod:`sealbox.accounts.database`), the audit log
 (:mod:`sealbox.accounts.audit`), and on top of them :class:`Accounts`, the one object that
 holds them with the signing keyset (:mod:`sealbox.accounts.core`), and the decisions of

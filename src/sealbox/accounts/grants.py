@@ -342,8 +342,11 @@ async def introspect(
             "active": True,
             "token_type": "Bearer",
             "scope": claims.get("scope", ""),
-            "client_id": claims.get("client_id"),
         }
+        # Only the members the token has (RFC 7662 §2.2): one without a client_id claim
+        # gets none, not null.
+        if "client_id" in claims:
+            answer["client_id"] = claims["client_id"]
         if not is_client_token(claims):
             answer["username"] = claims.get("sub")
         for name in ("sub", "aud", "iss", "exp", "iat", "nbf", "jti", "cnf"):

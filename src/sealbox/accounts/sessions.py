@@ -10,7 +10,9 @@ call them the same way.
   before the password is checked, atomically with the check of the limit
   (:mod:`sealbox.accounts.throttle`); past either limit the answer is
   :class:`Throttled`. A success gives the address's count back and clears the
-  username's. Registrations count against the address.
+  username's (an account older than the username rules, whose name shares its canonical
+  form's counter, clears only its own spelling's: :mod:`sealbox.accounts.attempts`).
+  Registrations count against the address.
 - **Scope.** A login grants the scopes asked for that the account holds (all of them
   when none are asked for). The refresh family keeps that grant: a refresh answers it
   again, narrowed by what the account still holds and by what the refresh asks for,
@@ -42,21 +44,20 @@ call them the same way.
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import unicodedata
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
 
+from sealbox.accounts.attempts import Throttled, attempt_succeeded, throttle_attempt
 from sealbox.accounts.binding import cnf_claim
 from sealbox.accounts.core import DEFAULT_SCOPES, Accounts, Caller
 from sealbox.accounts.models import User
 from sealbox.accounts.revocation import kept_until
 from sealbox.accounts.store import RefreshOutcome, SessionsEndedError, UsernameTakenError
-from sealbox.accounts.throttle import Attempt
 from sealbox.accounts.totp import TotpError
-from sealbox.accounts.usernames import canonical_username, lookup_key
+from sealbox.accounts.usernames import canonical_username
 from sealbox.exceptions import PasswordMismatchError, SealboxError
 
 __all__ = [
@@ -88,18 +89,6 @@ __all__ = [
 
 MIN_PASSWORD: Final = 8
 MAX_PASSWORD: Final = 1024
-
-
-class Throttled(SealboxError):  # noqa: N818 - an outcome, named as before
-    """Too many attempts: ``retry_after`` seconds to wait."""
-
-    code = "too_many_requests"
-
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(
-            "too many attempts; try again later", facts={"retry_after": str(retry_after)}
-        )
-        self.retry_after = retry_after
 
 
 class LoginFailed(SealboxError):  # noqa: N818 - an outcome, named as before
@@ -160,27 +149,6 @@ class IssuedTokens:
         )
 
 
-def _user_key(name: str) -> str:
-    # A name that is no text (a lone surrogate) is escaped: Redis takes only text keys.
-    return f"user:{lookup_key(name) or name.encode('utf-8', 'backslashreplace').decode()}"
-
-
-def _address_key(address: str) -> str:
-    # An IPv6 client holds a /64 at the least (a host picks addresses within it at will):
-    # counted per address, it could make 2^64 times the attempts. An IPv4 address written
-    # as IPv6 (::ffff:a.b.c.d) counts as itself.
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return f"addr:{address}"
-    if isinstance(ip, ipaddress.IPv6Address):
-        mapped = ip.ipv4_mapped
-        if mapped is not None:
-            return f"addr:{mapped}"
-        return f"addr:{ipaddress.IPv6Network((ip, 64), strict=False)}"
-    return f"addr:{ip}"
-
-
 def check_new_password(password: str, username: str) -> None:
     """8 to 1024 characters after NFKC normalisation, and not the username.
 
@@ -198,33 +166,6 @@ def check_new_password(password: str, username: str) -> None:
         )
     if normalized.casefold() == unicodedata.normalize("NFKC", username).casefold():
         raise WeakPasswordError("the password may not be the username")
-
-
-async def throttle_attempt(
-    accounts: Accounts, address: str, username: str | None = None
-) -> Attempt:
-    """Count an attempt for the address (and the username); raise :class:`Throttled` past a limit.
-
-    The attempt stays counted (a failure) unless :func:`attempt_succeeded` gives it back.
-    """
-    p = accounts.policy
-    limits = [(_address_key(address), p.throttle_address_attempts)]
-    if username is not None:
-        limits.insert(0, (_user_key(username), p.throttle_user_attempts))
-    attempt = await accounts.throttle.acquire(limits, p.throttle_window)
-    if attempt.wait:
-        raise Throttled(attempt.wait)
-    return attempt
-
-
-async def attempt_succeeded(
-    accounts: Accounts, address: str, username: str, attempt: Attempt | None = None
-) -> None:
-    """``attempt`` went well: give the address its count back, and forget the username's
-    attempts counted up to it (those counted after it, made while it was checked, stay)."""
-    await accounts.throttle.settle(
-        attempt, clear=[_user_key(username)], give_back=[_address_key(address)]
-    )
 
 
 async def check_password(
@@ -376,7 +317,7 @@ async def login(
     # A login refused for its scope issues no token: its right code stays good (a client
     # asking for the wrong scope would otherwise use up the account's recovery codes).
     await _second_factor(accounts, user, otp, address, spend=not refused)
-    await attempt_succeeded(accounts, address, username, attempt)
+    await attempt_succeeded(accounts, address, username, attempt, account=user.username)
     if refused:
         accounts.audit.record("login", outcome="invalid_scope", user=user.username, address=address)
         raise ScopeRefused("the account holds none of the scopes asked for")
@@ -586,6 +527,10 @@ async def change_password(
         )
         raise
     user = await accounts.store.user_by_id(caller.user_id)
+    if user is not None and user.username != caller.username:
+        # The name too: on SQLite a deleted account's id may be a new account's, and a
+        # token of the old one may outlive a revocation that was not recorded.
+        user = None
     if user is None or not await check_password(accounts, user, current, address):
         accounts.audit.record(
             "password_change", outcome="failure", user=caller.username, address=address

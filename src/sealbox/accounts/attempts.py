@@ -1,0 +1,110 @@
+"""Sign-in attempts counted by the throttle: which counters an attempt counts against, and
+what a success forgives.
+
+An attempt counts against its client address (an IPv6 client by its /64) and, when it
+names an account, against the username: the counter of the name's RFC 8265 canonical form,
+which every spelling of it shares (``ALICE`` is ``alice``), and for a spelling that is not
+canonical, that spelling's own. Accounts older than the username rules may hold such a
+spelling (``Alice`` beside ``alice``, kept by
+:mod:`~sealbox.accounts.username_upgrade`): guesses at either count against the shared
+counter, so neither account gets more than the limit between them, and a success forgets
+only what is its own to forget — the canonical account's success clears the shared counter
+(and its spelling's), another account's clears its spelling's and gives back only its own
+count to the shared one. Without the spelling's counter, the owner of ``alice`` could clear
+the guesses at ``Alice`` by logging in, and the other way round.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import TYPE_CHECKING
+
+from sealbox.accounts.throttle import Attempt
+from sealbox.accounts.usernames import lookup_key
+from sealbox.exceptions import SealboxError
+
+if TYPE_CHECKING:
+    from sealbox.accounts.core import Accounts
+
+__all__ = ["Throttled", "attempt_succeeded", "throttle_attempt"]
+
+
+class Throttled(SealboxError):  # noqa: N818 - an outcome, named as before
+    """Too many attempts: ``retry_after`` seconds to wait."""
+
+    code = "too_many_requests"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            "too many attempts; try again later", facts={"retry_after": str(retry_after)}
+        )
+        self.retry_after = retry_after
+
+
+def _user_keys(name: str) -> list[str]:
+    """The counters of an attempt on ``name``: its canonical form's, shared by every spelling,
+    and a spelling's own when it is not canonical (an account older than the username rules
+    may hold it: ``Alice`` beside ``alice``). A lone surrogate is escaped (Redis keys are text)."""
+    canonical, text = lookup_key(name), name.encode("utf-8", "backslashreplace").decode()
+    if canonical in (None, name):
+        return [f"user:{canonical or text}"]
+    return [f"user:{canonical}", f"spelling:{text}"]
+
+
+def _address_key(address: str) -> str:
+    # An IPv6 client holds a /64 at the least (a host picks addresses within it at will):
+    # counted per address, it could make 2^64 times the attempts. An IPv4 address written
+    # as IPv6 (::ffff:a.b.c.d) counts as itself.
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return f"addr:{address}"
+    if isinstance(ip, ipaddress.IPv6Address):
+        mapped = ip.ipv4_mapped
+        if mapped is not None:
+            return f"addr:{mapped}"
+        return f"addr:{ipaddress.IPv6Network((ip, 64), strict=False)}"
+    return f"addr:{ip}"
+
+
+async def throttle_attempt(
+    accounts: Accounts, address: str, username: str | None = None
+) -> Attempt:
+    """Count an attempt for the address (and the username); raise :class:`Throttled` past a limit.
+
+    The attempt stays counted (a failure) unless :func:`attempt_succeeded` gives it back.
+    """
+    p = accounts.policy
+    names = _user_keys(username) if username is not None else []
+    limits = [
+        *((k, p.throttle_user_attempts) for k in names),
+        (_address_key(address), p.throttle_address_attempts),
+    ]
+    attempt = await accounts.throttle.acquire(limits, p.throttle_window)
+    if attempt.wait:
+        raise Throttled(attempt.wait)
+    return attempt
+
+
+async def attempt_succeeded(
+    accounts: Accounts,
+    address: str,
+    username: str,
+    attempt: Attempt | None = None,
+    *,
+    account: str | None = None,
+) -> None:
+    """``attempt`` on ``username`` went well for the account stored as ``account`` (default
+    ``username``): give the address its count back, and forget the username's attempts
+    counted up to it (those counted after it, made while it was checked, stay). The
+    canonical form's counter is forgotten only by its own account's success: another's (an
+    older ``Alice`` beside ``alice``) gives back its own count, and the guesses at its twin
+    stay."""
+    keys, canonical = _user_keys(username), lookup_key(username)
+    owns = canonical is None or (username if account is None else account) == canonical
+    clear, give_back = (keys, []) if owns else (keys[1:], keys[:1])
+    await accounts.throttle.settle(
+        attempt, clear=clear, give_back=[*give_back, _address_key(address)]
+    )
