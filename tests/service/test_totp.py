@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -23,11 +24,15 @@ from tests.conftest import require_tool, run_sealbox
 from tests.service._workers import together
 from tests.service.conftest import (
     PASSWORD,
+    REDIS_PREFIX,
+    REDIS_URL,
     Running,
     bearer,
+    free_port,
     login,
     make_settings,
     register,
+    require_server,
     run_service,
 )
 
@@ -413,3 +418,58 @@ def test_a_url_issuer_is_named_by_its_host_in_the_otpauth_uri(tmp_path: Path) ->
         secret = query["secret"][0]
         r = c.post("/auth/totp/confirm", json={"code": oath(secret)}, headers=bearer(token))
         assert r.status_code == 200, r.text
+
+
+def refused_as_revoked(answer: httpx2.Response) -> None:
+    """The 401 ``invalid_token`` a revoked token gets, with its challenge."""
+    assert answer.status_code == 401, answer.text
+    assert answer.json() == {"error": "invalid_token", "message": "the access token is not valid"}
+    assert answer.headers["www-authenticate"] == 'Bearer error="invalid_token"'
+
+
+def test_a_deleted_accounts_token_that_outlived_a_lost_revocation_touches_no_new_accounts_factor(
+    tmp_path: Path,
+) -> None:
+    # The delete was committed, but Redis did not answer the revocation of its sessions
+    # (revocation_incomplete: the access tokens may pass until they expire). SQLite then
+    # gives the freed id to the next account: the old token names that id with the old name.
+    require_server("Redis", 6379)
+    prefix = f"{REDIS_PREFIX}{tmp_path.name}:"
+    settings = make_settings(tmp_path / "data", redis_url=REDIS_URL, redis_prefix=prefix)
+    with run_service(settings) as service, service.client() as c:
+        account(c, "early")
+        old = account(c, "gone")
+        unreachable = {
+            "SEALBOX_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
+            "SEALBOX_REDIS_PREFIX": prefix,
+            "SEALBOX_PASSWORD_PROFILE": "test",
+        }
+        args = ["users", "delete", "gone", "--yes", "--data-dir", str(settings.data_dir)]
+        deleted = run_sealbox(args, env=unreachable)
+        assert deleted.returncode == 1
+        assert "Redis did not answer" in deleted.stderr.decode()
+        mine = account(c, "newcomer")  # the same password: the old token's holder knows it
+        with sqlite3.connect(settings.data_dir / "sealbox.db") as db:
+            ids = dict(db.execute("SELECT username, id FROM users").fetchall())
+        assert ids["newcomer"] == 2  # the id "gone" had
+        assert c.get("/users/me", headers=bearer(old)).status_code == 200  # it still passes
+
+        pin = pin_clock(service)
+        r = c.post("/auth/totp", json={"password": PASSWORD}, headers=bearer(mine))
+        secret = r.json()["secret"]
+        refused_as_revoked(c.get("/auth/totp", headers=bearer(old)))
+        refused_as_revoked(c.post("/auth/totp", json={"password": PASSWORD}, headers=bearer(old)))
+        code = {"code": oath(secret, pin.now)}
+        refused_as_revoked(c.post("/auth/totp/confirm", json=code, headers=bearer(old)))
+        r = c.post("/auth/totp/confirm", json=code, headers=bearer(mine))
+        assert r.status_code == 200, r.text  # its own secret, its code unspent
+        pin.now += 30
+        code = {"code": oath(secret, pin.now)}
+        refused_as_revoked(c.post("/auth/totp/disable", json=code, headers=bearer(old)))
+        state = c.get("/auth/totp", headers=bearer(mine)).json()
+        assert state["state"] == "confirmed"
+        # The newcomer's own code of that step is still unspent: the old token spent nothing.
+        r = c.post("/auth/totp/disable", json=code, headers=bearer(mine))
+        assert r.status_code == 204, r.text
+        totp_lines = [line for line in service.audit().splitlines() if '"totp.' in line]
+        assert all('"user": "gone"' not in line for line in totp_lines)

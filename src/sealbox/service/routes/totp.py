@@ -15,11 +15,12 @@ token gets 403 ``user_token_required``: a client has no account to enrol.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Annotated, Final
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
+from sealbox.accounts.models import User
 from sealbox.accounts.sessions import (
     Throttled,
     attempt_succeeded,
@@ -28,6 +29,7 @@ from sealbox.accounts.sessions import (
 )
 from sealbox.accounts.throttle import Attempt
 from sealbox.accounts.totp import TotpError
+from sealbox.integrations.fastapi.bearer import invalid_token
 from sealbox.integrations.fastapi.router import NO_STORE
 from sealbox.integrations.fastapi.strict_json import StrictJSONRoute
 from sealbox.service.deps import RuntimeDep, UserCallerDep
@@ -75,6 +77,24 @@ class TotpStateOut(BaseModel):
     recovery_codes_left: int
 
 
+async def _own_account(caller: UserCallerDep, runtime: RuntimeDep) -> User:
+    """The caller's account, refused (401 ``invalid_token``, as a revoked token) unless the
+    account with the token's id still has the token's name.
+
+    On SQLite a deleted account's id is given to the next account made; when the delete's
+    revocation did not reach Redis, the old token still passes until it expires, and must
+    not read or change the new account's second factor.
+    """
+    user = await runtime.accounts.store.user_by_id(caller.user_id)
+    if user is None or user.username != caller.username:
+        raise invalid_token()
+    return user
+
+
+#: The caller's own account (one database read), before any attempt is counted.
+OwnAccountDep = Annotated[User, Depends(_own_account)]
+
+
 def _address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
@@ -97,11 +117,11 @@ async def _throttled(runtime: RuntimeDep, event: str, username: str, address: st
         ) from None
 
 
-async def state(caller: UserCallerDep, runtime: RuntimeDep) -> TotpStateOut:
+async def state(account: OwnAccountDep, runtime: RuntimeDep) -> TotpStateOut:
     """The caller's second factor: ``none``, ``pending`` (enrolled, not confirmed) or
     ``confirmed``, and how many recovery codes are left."""
-    found = await runtime.totp.state(caller.user_id)
-    left = await runtime.totp.recovery_codes_left(caller.user_id) if found else 0
+    found = await runtime.totp.state(account.id)
+    left = await runtime.totp.recovery_codes_left(account.id) if found else 0
     return TotpStateOut(state=found or "none", recovery_codes_left=left)
 
 
@@ -109,7 +129,7 @@ async def begin(
     body: PasswordIn,
     request: Request,
     response: Response,
-    caller: UserCallerDep,
+    account: OwnAccountDep,
     runtime: RuntimeDep,
 ) -> EnrolmentOut:
     """Start (or restart) enrolment: a new secret, to be confirmed with a code.
@@ -119,57 +139,58 @@ async def begin(
     owner out. Refused (409 ``totp_already_enabled``) while a confirmed one exists.
     """
     address = _address(request)
-    attempt = await _throttled(runtime, "totp.enrol", caller.username, address)
+    attempt = await _throttled(runtime, "totp.enrol", account.username, address)
     accounts = runtime.accounts
-    user = await accounts.store.user_by_id(caller.user_id)
-    if not await check_password(accounts, user, body.password, address):
-        runtime.audit.record("totp.enrol", outcome="failure", user=caller.username, address=address)
+    if not await check_password(accounts, account, body.password, address):
+        runtime.audit.record(
+            "totp.enrol", outcome="failure", user=account.username, address=address
+        )
         raise ApiError(403, ErrorCode.INVALID_CREDENTIALS, "the password is wrong")
-    await attempt_succeeded(accounts, address, caller.username, attempt)
+    await attempt_succeeded(accounts, address, account.username, attempt)
     try:
-        enrolment = await runtime.totp.begin(caller.user_id, caller.username)
+        enrolment = await runtime.totp.begin(account.id, account.username)
     except TotpError as exc:
-        runtime.audit.record("totp.enrol", outcome=exc.code, user=caller.username, address=address)
+        runtime.audit.record("totp.enrol", outcome=exc.code, user=account.username, address=address)
         raise _refused(exc) from None
-    runtime.audit.record("totp.enrol", outcome="success", user=caller.username, address=address)
+    runtime.audit.record("totp.enrol", outcome="success", user=account.username, address=address)
     response.headers.update(NO_STORE)
     return EnrolmentOut(secret=enrolment.secret, otpauth_uri=enrolment.otpauth_uri)
 
 
 async def confirm(
-    body: CodeIn, request: Request, response: Response, caller: UserCallerDep, runtime: RuntimeDep
+    body: CodeIn, request: Request, response: Response, account: OwnAccountDep, runtime: RuntimeDep
 ) -> RecoveryCodesOut:
     """Confirm the enrolment with a current code; answers the recovery codes, once."""
     address = _address(request)
-    attempt = await _throttled(runtime, "totp.confirm", caller.username, address)
+    attempt = await _throttled(runtime, "totp.confirm", account.username, address)
     try:
-        codes = await runtime.totp.confirm(caller.user_id, body.code)
+        codes = await runtime.totp.confirm(account.id, body.code)
     except TotpError as exc:
         runtime.audit.record(
-            "totp.confirm", outcome=exc.code, user=caller.username, address=address
+            "totp.confirm", outcome=exc.code, user=account.username, address=address
         )
         raise _refused(exc) from None
-    await attempt_succeeded(runtime.accounts, address, caller.username, attempt)
-    runtime.audit.record("totp.confirm", outcome="success", user=caller.username, address=address)
+    await attempt_succeeded(runtime.accounts, address, account.username, attempt)
+    runtime.audit.record("totp.confirm", outcome="success", user=account.username, address=address)
     response.headers.update(NO_STORE)
     return RecoveryCodesOut(recovery_codes=codes)
 
 
 async def disable(
-    body: CodeIn, request: Request, caller: UserCallerDep, runtime: RuntimeDep
+    body: CodeIn, request: Request, account: OwnAccountDep, runtime: RuntimeDep
 ) -> Response:
     """Remove the second factor; needs a current code of the authenticator."""
     address = _address(request)
-    attempt = await _throttled(runtime, "totp.disable", caller.username, address)
+    attempt = await _throttled(runtime, "totp.disable", account.username, address)
     try:
-        await runtime.totp.disable(caller.user_id, body.code)
+        await runtime.totp.disable(account.id, body.code)
     except TotpError as exc:
         runtime.audit.record(
-            "totp.disable", outcome=exc.code, user=caller.username, address=address
+            "totp.disable", outcome=exc.code, user=account.username, address=address
         )
         raise _refused(exc) from None
-    await attempt_succeeded(runtime.accounts, address, caller.username, attempt)
-    runtime.audit.record("totp.disable", outcome="success", user=caller.username, address=address)
+    await attempt_succeeded(runtime.accounts, address, account.username, attempt)
+    runtime.audit.record("totp.disable", outcome="success", user=account.username, address=address)
     return Response(status_code=204)
 
 
