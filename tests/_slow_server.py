@@ -8,6 +8,9 @@ or the server is closing, so an answer that trickles stops when nobody listens
 (``srv.client_left`` is set when a client went away in the middle of an answer). The
 connection is closed after one answer, or with ``keep_alive=True`` read for the next
 request unless ``answer`` returned ``False`` (``srv.requests`` holds every request head).
+Closed unsaid, an HTTP/1.1 connection may still be reused: a client sending its next
+request (a redirect's, a retry's) on it just as it closes gets a reset. An answer that
+is followed by another request says ``Connection: close``, or uses ``keep_alive=True``.
 """
 
 from __future__ import annotations
