@@ -172,3 +172,53 @@ def test_an_app_start_makes_its_tables_before_any_key_and_a_failed_one_leaves_no
     r = run_sealbox(["users", "create", "bob", "--data-dir", data.path], input=PASSWORD.encode())
     assert r.returncode == 0, r.stderr
     assert run_sealbox(["serve", "--data-dir", data.path, "--check"]).returncode == 0
+
+
+def test_a_lost_signing_keyset_beside_accounts_is_refused_and_replaced_only_on_purpose(
+    tmp_path: Path,
+) -> None:
+    # A new keyset was made in its place, announced only by "created signing keyset",
+    # and every token issued before stopped verifying.
+    data, fresh = tmp_path / "data", tmp_path / "fresh"
+    for folder in (data, fresh):
+        assert run_sealbox(["serve", "--check", "--data-dir", folder]).returncode == 0
+    made = run_sealbox(
+        ["users", "create", "ops", "--data-dir", data],
+        input=PASSWORD.encode(),
+        env={"SEALBOX_PASSWORD_PROFILE": "test"},
+    )
+    assert made.returncode == 0, made.stderr.decode()
+    keyset = data / "jwt-keyset.sealed"
+    keyset.unlink()
+    r = run_sealbox(["serve", "--check", "--data-dir", data], timeout=60)
+    assert r.returncode == 1
+    assert r.stderr.decode() == (
+        f"sealbox: error: the data folder's signing keyset {keyset} is missing, and its "
+        "database holds accounts: a new keyset would make every token issued so far invalid\n"
+        "sealbox: hint: restore jwt-keyset.sealed from a backup (it is sealed under this "
+        "master.key); to start a new signing keyset on purpose, ending every session, run "
+        "'sealbox serve --new-signing-keyset' once\n"
+    )
+    assert not keyset.exists()
+    r = run_sealbox(["serve", "--check", "--new-signing-keyset", "--data-dir", data])
+    assert r.returncode == 0 and f"created signing keyset {keyset}\n" in r.stderr.decode()
+    # A folder with nothing issued gets its keyset made without a word.
+    (fresh / "jwt-keyset.sealed").unlink()
+    assert run_sealbox(["serve", "--check", "--data-dir", fresh]).returncode == 0
+    assert (fresh / "jwt-keyset.sealed").exists()
+
+
+def test_a_lost_signing_keyset_beside_accounts_in_postgresql_is_refused(tmp_path: Path) -> None:
+    from tests.service.conftest import private_shared_state
+
+    with private_shared_state("keyset_lost") as shared:
+        env = {f"SEALBOX_{k.upper()}": v for k, v in shared.items()}
+        data = tmp_path / "data"
+        assert run_sealbox(["serve", "--check", "--data-dir", data], env=env).returncode == 0
+        r = run_sealbox(["clients", "create", "reporting", "--data-dir", data], env=env)
+        assert r.returncode == 0, r.stderr.decode()
+        (data / "jwt-keyset.sealed").unlink()
+        r = run_sealbox(["serve", "--check", "--data-dir", data], env=env, timeout=60)
+        assert r.returncode == 1
+        assert "its database holds registered clients:" in r.stderr.decode()
+        assert not (data / "jwt-keyset.sealed").exists()

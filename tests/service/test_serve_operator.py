@@ -103,12 +103,12 @@ def test_a_lost_master_key_is_refused_and_not_replaced_by_a_new_one(tmp_path: Pa
 
 
 @contextmanager
-def _read_only_mount(where: Path) -> Iterator[Path]:
+def _read_only_mount(where: Path, size: str = "1m") -> Iterator[Path]:
     """A small tmpfs at ``where``, remounted read-only once the block has filled it."""
     if os.name != "posix" or os.geteuid() != 0:
         pytest.skip("needs root to mount")
     where.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", where]).returncode:
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", where]).returncode:
         pytest.skip("cannot mount a tmpfs here")
     try:
         yield where
@@ -203,13 +203,189 @@ def test_the_address_of_an_ipv6_host_is_a_url_with_brackets() -> None:
     # "https://:::8443" was printed for --host ::, a URL no client can open.
     shown = {
         host: service_url(ServiceSettings(_env_file=None, host=host, port=8443))
-        for host in ("::", "fe80::1", "::1", "127.0.0.1", "10.0.0.5", "sealbox.internal")
+        for host in ("fe80::1", "::1", "127.0.0.1", "10.0.0.5", "sealbox.internal")
     }
     assert shown == {
-        "::": "https://[::]:8443",
         "fe80::1": "https://[fe80::1]:8443",
         "::1": "https://localhost:8443",
         "127.0.0.1": "https://localhost:8443",
         "10.0.0.5": "https://10.0.0.5:8443",
         "sealbox.internal": "https://sealbox.internal:8443",
     }
+
+
+def test_every_interface_with_the_development_certificate_is_warned_of_once_and_named_by_localhost(
+    tmp_path: Path,
+) -> None:
+    import signal
+    import sys
+
+    from sealbox.tls.client import secure_client
+
+    # --host 0.0.0.0 printed "https://0.0.0.0:PORT", which no client can open, and said
+    # nothing of the development certificate, which names only this machine's loopback.
+    data, err = tmp_path / "data", tmp_path / "serve.err"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEALBOX_")}
+    command = [sys.executable, "-m", "sealbox", "serve", "--data-dir", str(data)]
+    with err.open("wb") as out:
+        proc = subprocess.Popen([*command, "--host", "0.0.0.0", "--port", "0"], env=env, stderr=out)
+    try:
+        _wait_for(err, "Application startup complete", proc)
+        stderr = err.read_text()
+        port = int(re.findall(r"sealbox service on https://localhost:(\d+) ", stderr)[0])
+        with secure_client(ca=data / "tls" / "ca.crt", base_url=f"https://localhost:{port}") as c:
+            assert c.get("/health").status_code == 200
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    warnings = [line for line in err.read_text().splitlines() if "warning" in line.lower()]
+    assert warnings == [
+        (
+            "sealbox: warning: listening on every interface (0.0.0.0) with the development "
+            "certificate, which names only localhost, 127.0.0.1 and ::1: clients on other "
+            "machines cannot verify it; give the service a certificate for the name they "
+            "use (--cert and --key)"
+        )
+    ]
+    assert "0.0.0.0:" not in err.read_text().split("sealbox service on ", 1)[1].splitlines()[0]
+
+
+def test_every_interface_is_named_by_a_host_in_the_service_url() -> None:
+    import socket
+
+    from sealbox.service.serve import listen_warning, service_url
+    from sealbox.service.settings import ServiceSettings
+
+    def settings(host: str, **kw: object) -> ServiceSettings:
+        return ServiceSettings(_env_file=None, host=host, port=8443, **kw)
+
+    for host in ("0.0.0.0", "::"):
+        assert service_url(settings(host)) == "https://localhost:8443"
+        own = settings(host, cert="server.crt", key="server.key")
+        assert service_url(own) == f"https://{socket.gethostname()}:8443"
+        assert listen_warning(own) is None
+        assert f"every interface ({host})" in (listen_warning(settings(host)) or "")
+    for host in ("127.0.0.1", "::1", "localhost"):
+        assert listen_warning(settings(host)) is None
+    assert (listen_warning(settings("10.0.0.5")) or "").startswith("listening on 10.0.0.5 ")
+
+
+def test_a_port_that_needs_privileges_is_refused_with_a_hint_that_fits(tmp_path: Path) -> None:
+    import pwd
+
+    from sealbox.exceptions import ConfigError
+    from sealbox.service.serve import check_listen
+    from sealbox.service.settings import ServiceSettings
+
+    # EACCES on a port below 1024 was answered "choose another port or host, or stop
+    # what listens there": nothing listens there. A real bind by an unprivileged process
+    # (this one forked and, when run as root, turned into the user nobody).
+    settings = ServiceSettings(_env_file=None, data_dir=tmp_path / "data", port=443)
+    "localhost".encode("idna")  # the codec getaddrinfo loads: unreadable to the child
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child
+        os.close(read)
+        said = b"bound"
+        try:
+            if os.geteuid() == 0:
+                nobody = pwd.getpwnam("nobody")
+                os.setgroups([])
+                os.setgid(nobody.pw_gid)
+                os.setuid(nobody.pw_uid)
+            check_listen(settings)
+        except ConfigError as exc:
+            said = f"{exc}\n{exc.hint}".encode()
+        except BaseException as exc:  # noqa: BLE001 - told to the parent
+            said = repr(exc).encode()
+        os.write(write, said)
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as pipe:
+        said = pipe.read().decode()
+    os.waitpid(child, 0)
+    if said == "bound":
+        pytest.skip("an unprivileged user may bind port 443 here (ip_unprivileged_port_start)")
+    assert said == (
+        "cannot listen on 127.0.0.1:443: permission denied\n"
+        "the port needs privileges this user lacks: choose a port of 1024 or more (with a "
+        "reverse proxy on 443 in front, if clients need that port), or give the service the "
+        "CAP_NET_BIND_SERVICE capability"
+    )
+
+
+def test_a_full_disk_at_the_first_start_leaves_no_folder_behind(tmp_path: Path) -> None:
+    # The new folder was left with sealbox.db and lock files, under an error that said
+    # "nothing was changed".
+    with _read_only_mount(tmp_path / "small", size="64k") as small:
+        for data in (small / "data", small / "deeper" / "still" / "data"):
+            r = run_sealbox(["serve", "--check", "--data-dir", data], timeout=60)
+            stderr = r.stderr.decode()
+            assert r.returncode == 1, stderr
+            assert stderr.startswith("sealbox: error: cannot bring the database's schema up")
+            assert "full (nothing was changed)\n" in stderr
+            assert "created" not in stderr
+            assert sorted(small.iterdir()) == []
+
+
+def test_a_worker_that_dies_is_reported_at_the_warning_level(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    from tests.service._workers import worker_pids
+    from tests.service.conftest import private_shared_state, serve_process
+
+    # uvicorn's supervisor restarts it and says so at INFO: nothing at --log-level warning.
+    with private_shared_state("dies") as shared:
+        env = {f"SEALBOX_{k.upper()}": v for k, v in shared.items()}
+        with serve_process(tmp_path, "--workers", "2", env=env, data_dir=tmp_path / "d") as srv:
+            err = tmp_path / f"serve-{srv.port}.err"
+            deadline = time.monotonic() + 60
+            while len(workers := worker_pids(srv.proc.pid, srv.port)) < 2:
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+            os.kill(workers[0], signal.SIGKILL)
+            _wait_for(err, f"Child process [{workers[0]}] died", srv.proc)
+            with srv.client() as c:
+                assert c.get("/health").status_code == 200
+    assert f"WARNING:  Child process [{workers[0]}] died" in srv.stderr.splitlines()
+    assert "INFO" not in srv.stderr
+
+
+@pytest.mark.parametrize("level", ["warning", "error", "info"])
+def test_with_several_workers_sealbox_logs_at_the_level_asked_not_the_supervisors(
+    level: str,
+) -> None:
+    # The workers' logging keeps uvicorn.error at INFO for the supervisor's line about a
+    # dead worker; sealbox's logger took that level, and its INFO lines showed at warning.
+    import logging.config
+
+    from sealbox.service.app import _share_server_logging
+    from sealbox.service.serve import _supervisor_log_config
+
+    names = ("sealbox", "uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
+    saved = {
+        n: (lg.level, lg.handlers[:], lg.filters[:], lg.propagate, lg.disabled)
+        for n in names
+        if (lg := logging.getLogger(n))
+    }
+    root_handlers = logging.getLogger().handlers[:]
+    logging.getLogger().handlers = []
+    try:
+        logging.config.dictConfig(_supervisor_log_config(level))
+        _share_server_logging()
+        assert logging.getLogger("sealbox").getEffectiveLevel() == getattr(logging, level.upper())
+    finally:
+        for n, (lvl, handlers, filters, propagate, disabled) in saved.items():
+            lg = logging.getLogger(n)
+            lg.setLevel(lvl)
+            lg.handlers, lg.filters, lg.propagate, lg.disabled = (
+                handlers,
+                filters,
+                propagate,
+                disabled,
+            )
+        logging.getLogger().handlers = root_handlers

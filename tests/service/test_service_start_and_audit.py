@@ -5,14 +5,22 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import time
 from pathlib import Path
 
 import pytest
 
 from sealbox.service.audit import AuditLog
-from tests.conftest import fill
-from tests.service.conftest import login, make_settings, register, run_service, serve_process
+from tests.conftest import fill, run_sealbox
+from tests.service.conftest import (
+    free_port,
+    login,
+    make_settings,
+    register,
+    run_service,
+    serve_process,
+)
 
 
 def _serve_check(cli, data: Path):
@@ -202,3 +210,34 @@ def test_the_access_log_shows_query_parameter_names_never_their_values(tmp_path:
     assert any('"GET /health;… HTTP/1.1"' in line for line in lines), srv.stdout
     for secret in (*canaries.values(), jwt_like, "alice", "s3cr3t-short", "hunter2-path-param"):
         assert secret not in srv.stdout + srv.stderr
+
+
+def test_an_audit_log_outside_the_data_folder_is_checked_before_anything_is_made(
+    tmp_path: Path,
+) -> None:
+    # It was checked after the data folder, its keys and database had been made, and the
+    # check created it: a start refused for it, or for what came after, left both behind.
+    data = tmp_path / "data"
+    (tmp_path / "a-file").write_text("")
+    audit = tmp_path / "a-file" / "logs" / "audit.log"
+    r = run_sealbox(["serve", "--data-dir", data], env={"SEALBOX_AUDIT_LOG": str(audit)})
+    assert r.returncode == 1
+    assert not data.exists()
+    assert r.stderr.decode() == (
+        f"sealbox: error: cannot open the audit log {audit}: {tmp_path / 'a-file'} is a "
+        "file, not a folder\n"
+        "sealbox: hint: the service refuses requests it cannot audit; fix the path or mode\n"
+    )
+    assert not data.exists()
+    # A start refused after the check (its port is taken) does not leave the log behind.
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    assert run_sealbox(["serve", "--check", "--data-dir", data]).returncode == 0
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", free_port()))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        env = {"SEALBOX_AUDIT_LOG": str(logs / "new" / "audit.log")}
+        r = run_sealbox(["serve", "--data-dir", data, "--port", port], env=env)
+    assert r.returncode == 1 and "cannot listen on" in r.stderr.decode()
+    assert list(logs.iterdir()) == []

@@ -86,6 +86,9 @@ HINTS: dict[str, str] = {
     "(were they swapped?)",
     "mtls_needs_client_ca": "pass --client-ca FILE, the CA that issued the client certificates",
     "service_not_provisioned": "run 'sealbox serve' once to provision the data folder",
+    "keyset_lost": "restore jwt-keyset.sealed from a backup (it is sealed under this "
+    "master.key); to start a new signing keyset on purpose, ending every session, run "
+    "'sealbox serve --new-signing-keyset' once",
     "legacy_file": "read it with 'sealbox legacy decrypt {path}', or rewrite it as an age "
     "file with 'sealbox legacy migrate {path} -o FILE.age -r RECIPIENT'",
     "not_an_age_file": "check that this is the encrypted file; records of the original "

@@ -74,6 +74,12 @@ def _load_settings(**overrides: Any) -> Any:
     is_flag=True,
     help="Provision and check the data folder and migrate the database, then exit.",
 )
+@click.option(
+    "--new-signing-keyset",
+    is_flag=True,
+    help="Replace a lost signing keyset of a folder with accounts by a new one "
+    "(every token issued before stops working).",
+)
 def serve(  # noqa: PLR0917 - click passes every option positionally
     data_dir: Path | None,
     host: str | None,
@@ -85,6 +91,7 @@ def serve(  # noqa: PLR0917 - click passes every option positionally
     workers: int | None,
     log_level: str,
     check: bool,
+    new_signing_keyset: bool,
 ) -> None:
     """Run the HTTPS service (provisions a CA, keys and a database on first run)."""
     service = _service()
@@ -98,7 +105,7 @@ def serve(  # noqa: PLR0917 - click passes every option positionally
         mtls=mtls,
         workers=workers,
     )
-    for item in service.prepare(settings, serving=not check):
+    for item in service.prepare(settings, serving=not check, new_keyset=new_signing_keyset):
         note(f"created {item}")
     if check:
         note(f"the data folder {settings.data_dir} is ready")
@@ -106,6 +113,11 @@ def serve(  # noqa: PLR0917 - click passes every option positionally
     port = service.check_listen(settings)
     if settings.port == 0:  # the system's choice, named in the banner and served on
         settings = settings.model_copy(update={"port": port})
+    from sealbox.service.serve import listen_warning
+
+    warning = listen_warning(settings)
+    if warning is not None:
+        note(f"sealbox: warning: {warning} (--cert and --key)")
     note(f"sealbox service on {service.service_url(settings)}  (API docs: /docs)")
     trust = service.client_trust_file(settings)
     if trust is not None:

@@ -31,7 +31,7 @@ from sealbox.service.routes.transit_entry import TransitEntry
 from sealbox.service.routes.users_fast import UsersMeFastPath
 from sealbox.service.runtime import Runtime
 from sealbox.service.settings import ServiceSettings
-from sealbox.service.tls_setup import CertificateReloader, tls_paths
+from sealbox.service.tls_setup import CertificateReloader, certificate_renewal, tls_paths
 from sealbox.service.vault.api import TRANSIT_PREFIX, VaultApi
 from sealbox.service.vault.transit_entry import VaultTransitEntry
 
@@ -156,7 +156,9 @@ def create_app(
         if isinstance(app, ServiceApp):
             app.runtime = runtime
         cert, key = tls_paths(settings)
-        reloader = CertificateReloader(cert, key, settings.reload_interval)
+        # The development certificate is renewed here when due; an operator's is warned of.
+        renewal = certificate_renewal(settings)
+        reloader = CertificateReloader(cert, key, settings.reload_interval, renewal=renewal)
         reloader.start(on_sighup=runtime.audit.reopen)
         app.state.reloader = reloader
         # A worker of `--workers N`: it stops with its supervisor (see _follow_supervisor).
@@ -248,7 +250,9 @@ def _share_server_logging() -> None:
         for handler in server.handlers:
             ours.addHandler(handler)
     if server.handlers:
-        ours.setLevel(logging.getLogger("uvicorn.error").getEffectiveLevel())
+        # uvicorn.asgi carries --log-level in every mode: with several workers uvicorn.error
+        # stays at INFO, for the supervisor's line about a worker that died (serve.run).
+        ours.setLevel(logging.getLogger("uvicorn.asgi").getEffectiveLevel())
 
 
 def app_from_env() -> ServiceApp:

@@ -36,7 +36,7 @@ import os
 import socket
 import stat
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from sealbox.exceptions import ConfigError, DecryptionError, StorageError
 from sealbox.service.audit import AuditLog
@@ -49,10 +49,12 @@ __all__ = [
     "check_audit_log",
     "check_database",
     "check_keys",
+    "check_keyset_present",
     "check_master_key_present",
     "check_modes",
     "check_redis",
     "check_writable",
+    "outside_data_dir",
 ]
 
 SQLITE_MAGIC: Final = b"SQLite format 3\x00"
@@ -161,6 +163,77 @@ def check_master_key_present(settings: ServiceSettings) -> None:
             code="master_key_lost",
             facts={"master_key": str(data.master_key_file)},
         )
+
+
+# Tables whose rows rest on the signing keyset: accounts and the tokens issued to them,
+# and registered clients (their client-credentials tokens).
+_ISSUED_TO: Final = {
+    "users": "accounts",
+    "refresh_tokens": "refresh tokens",
+    "oauth_clients": "registered clients",
+}
+
+
+def check_keyset_present(settings: ServiceSettings, *, new_keyset: bool = False) -> None:
+    """Refuse a data folder whose signing keyset is gone while its database holds
+    accounts, refresh token families or clients.
+
+    A new keyset would be made in its place without a word, and every access token
+    issued so far would stop verifying: a keyset left out of a restore, or deleted,
+    must be restored, or replaced on purpose (``new_keyset``). A fresh folder (no
+    master key yet), or a database with nothing issued, gets its keyset made silently.
+    Call it once the database is reachable (PostgreSQL migrated, or SQLite checked by
+    :func:`check_database`); an SQLite file that is not there yet is not made.
+
+    Raises:
+        ConfigError: code ``keyset_lost``.
+
+    .. versionadded:: 0.1.0
+    """
+    data = DataDir(settings.data_dir)
+    if new_keyset or data.keyset_file.exists() or not data.master_key_file.exists():
+        return
+    if settings.database_url is None:
+        database = data.path / "sealbox.db"
+        if not database.is_file() or not database.stat().st_size:
+            return
+    found = asyncio.run(_holds_issued(settings.resolved_database_url()))
+    if found:
+        raise ConfigError(
+            f"the data folder's signing keyset {data.keyset_file} is missing, and its "
+            f"database holds {' and '.join(found)}: a new keyset would make every token "
+            "issued so far invalid",
+            hint="restore jwt-keyset.sealed from a backup (it is sealed under this "
+            "master.key); to start a new signing keyset on purpose, ending every session, "
+            "pass new_keyset=True to prepare()",
+            code="keyset_lost",
+            facts={"keyset": str(data.keyset_file)},
+        )
+
+
+async def _holds_issued(url: str) -> list[str]:
+    """What the tables of :data:`_ISSUED_TO` that hold a row hold (a missing table, none)."""
+    from sqlalchemy import inspect, text
+
+    from sealbox.service.db import make_engine
+
+    engine = make_engine(url)
+    try:
+        async with engine.connect() as conn:
+
+            def look(sync: Any) -> list[str]:
+                there = set(inspect(sync).get_table_names())
+                return [
+                    what
+                    for name, what in _ISSUED_TO.items()
+                    if name in there
+                    # The names are this module's constants, not input.
+                    and sync.execute(text(f"SELECT 1 FROM {name} LIMIT 1")).first()  # noqa: S608
+                ]
+
+            return await conn.run_sync(look)
+    finally:
+        await engine.dispose()
 
 
 def check_writable(settings: ServiceSettings) -> None:
@@ -314,13 +387,45 @@ def _check_owner(path: Path, info: os.stat_result) -> None:
 
 
 def check_audit_log(settings: ServiceSettings) -> None:
-    """Refuse to start with an audit log that cannot be opened for appending."""
+    """Refuse to start with an audit log that cannot be opened for appending.
+
+    An audit log that is not there yet is not made, nor its missing folders: the
+    nearest folder that exists must let this user make them (the service does, as it
+    starts). A start refused for any reason leaves nothing behind in the operator's
+    folders.
+
+    .. versionchanged:: 0.1.0
+       A missing audit log is no longer created by the check.
+    """
+    path = settings.resolved_audit_log()
     try:
-        AuditLog(settings.resolved_audit_log()).close()
+        if path.exists():
+            AuditLog(path).close()
+            return
+        where = path.parent.absolute()
+        while not where.exists() and where != where.parent:
+            where = where.parent
+        if not where.is_dir():
+            problem = f"{where} is a file, not a folder"
+        elif os.access(where, os.W_OK | os.X_OK):
+            return
+        elif hasattr(os, "statvfs") and os.statvfs(where).f_flag & os.ST_RDONLY:
+            problem = f"{where} is on a read-only file system"
+        else:
+            problem = f"{where} is not writable by this user"
+    except OSError as exc:
+        problem = os_reason(exc)
     except StorageError as exc:
-        raise ConfigError(
-            str(exc), hint="the service refuses requests it cannot audit; fix the path or mode"
-        ) from None
+        raise ConfigError(str(exc), hint=_AUDIT_HINT) from None
+    raise ConfigError(f"cannot open the audit log {path}: {problem}", hint=_AUDIT_HINT)
+
+
+_AUDIT_HINT: Final = "the service refuses requests it cannot audit; fix the path or mode"
+
+
+def outside_data_dir(settings: ServiceSettings, path: Path) -> bool:
+    """Whether ``path`` lies outside the data folder (a given audit log, a given key)."""
+    return not path.absolute().is_relative_to(Path(settings.data_dir).absolute())
 
 
 def check_listen(settings: ServiceSettings) -> int:
@@ -347,14 +452,25 @@ def check_listen(settings: ServiceSettings) -> int:
             if settings.port == 0:
                 _hold_for_server(probe)
     except OSError as exc:
-        reason = os_reason(exc)
         raise ConfigError(
-            f"cannot listen on {where}: {reason}",
-            hint="choose another port or host, or stop what listens there",
+            f"cannot listen on {where}: {os_reason(exc)}",
+            hint=_listen_hint(exc),
             code="address_unavailable",
             facts={"address": where},
         ) from None
     return port
+
+
+def _listen_hint(exc: OSError) -> str:
+    """What helps with the error of binding the service's address."""
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        # Ports below 1024 (net.ipv4.ip_unprivileged_port_start on Linux) are root's.
+        return (
+            "the port needs privileges this user lacks: choose a port of 1024 or more "
+            "(with a reverse proxy on 443 in front, if clients need that port), or give "
+            "the service the CAP_NET_BIND_SERVICE capability"
+        )
+    return "choose another port or host, or stop what listens there"
 
 
 def _hold_for_server(probe: socket.socket) -> None:

@@ -8,8 +8,8 @@
       jwt-keyset.sealed       0600  the signing keyset, AES-256-GCM under the master key
       tls/ca.crt                    the development CA: what clients trust
       tls/ca.key              0600
-      tls/server.crt                localhost, 127.0.0.1 and ::1; renewed at start-up
-      tls/server.key          0600  when two thirds of its life have passed
+      tls/server.crt                localhost, 127.0.0.1 and ::1; renewed at start-up and
+      tls/server.key          0600  while serving, when two thirds of its life have passed
       sealbox.db                    SQLite, unless SEALBOX_DATABASE_URL says otherwise
       audit.log                     JSON lines
 
@@ -25,15 +25,19 @@ import base64
 import binascii
 import contextlib
 import os
-from collections.abc import Awaitable, Callable
+import shutil
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from sealbox.exceptions import ConfigError, StorageError
 from sealbox.jwt import SigningKeySet
 from sealbox.jwt.keyset_watch import KeySetWatch
 from sealbox.keysets.key_sealer import KeySealer
 from sealbox.storage import atomic_write, locked, read_limited
+
+if TYPE_CHECKING:
+    from sealbox.tls.ca import IssuedCertificate
 
 __all__ = ["DataDir", "MasterKeySealer"]
 
@@ -192,15 +196,21 @@ class DataDir:
 
         Several processes may start on one data folder at once: the whole check-and-create
         runs under the master key's lock, so one of them creates and the others find.
+
+        A folder this call made is removed again, with all that was made in it, if
+        provisioning it fails (a full disk): a first start that fails leaves nothing.
+
+        .. versionchanged:: 0.1.0
+           A failed first start removes the folder it made.
         """
-        done = self._make_folder()
-        with self.lock():
+        made = self._make_folder()
+        with self.lock(), self._undone_on_failure(made):
             if sqlite:
                 # Before any key: a folder with keys and no database is a damaged one.
                 self.touch_private("sealbox.db")
             if migrate is not None:
                 migrate()
-            return done + self._provision_locked(tls=tls)
+            return self._made_note(made) + self._provision_locked(tls=tls)
 
     async def aprovision(
         self,
@@ -217,23 +227,48 @@ class DataDir:
 
         .. versionadded:: 0.1.0
         """
-        done = self._make_folder()
-        with self.lock():
+        made = self._make_folder()
+        with self.lock(), self._undone_on_failure(made):
             if sqlite:
                 self.touch_private("sealbox.db")
             if migrate is not None:
                 await migrate()
-            return done + self._provision_locked(tls=tls)
+            return self._made_note(made) + self._provision_locked(tls=tls)
 
-    def _make_folder(self) -> list[str]:
-        done: list[str] = []
+    def _make_folder(self) -> list[Path]:
+        """Make the folder if missing; return the folders made (its parents too), outermost
+        first."""
+        made: list[Path] = []
         if not self.path.exists():
+            missing = [self.path, *(p for p in self.path.absolute().parents if not p.exists())]
             with contextlib.suppress(FileExistsError):
                 self.path.mkdir(parents=True, mode=0o700)
-                done.append(f"data folder {self.path}")
+                made = missing[::-1]
         if not self.path.is_dir():
             raise StorageError(f"{self.path} is not a folder")
-        return done
+        return made
+
+    def _made_note(self, made: list[Path]) -> list[str]:
+        return [f"data folder {self.path}"] if made else []
+
+    @contextlib.contextmanager
+    def _undone_on_failure(self, made: list[Path]) -> Iterator[None]:
+        """Remove ``made`` (what :meth:`_make_folder` made) if the block fails.
+
+        Entered under the folder's lock. Another process starting on the new folder may
+        have taken the lock first and provisioned it: a folder holding more than locks
+        when this one gets the lock is that process's, and is never removed.
+        """
+        ours = bool(made) and all(entry.name.endswith(".lock") for entry in self.path.iterdir())
+        try:
+            yield
+        except BaseException:
+            if ours:
+                shutil.rmtree(self.path, ignore_errors=True)
+                for folder in made[-2::-1]:  # the parents made for it, innermost first
+                    with contextlib.suppress(OSError):
+                        folder.rmdir()  # only while empty
+            raise
 
     def _provision_locked(self, *, tls: bool) -> list[str]:
         done: list[str] = []
@@ -268,6 +303,34 @@ class DataDir:
             ca.issue_server(list(SERVER_NAMES)).write(self.tls / "server", overwrite=True)
             done.append(f"server certificate {cert} ({', '.join(SERVER_NAMES)})")
         return done
+
+    def renew_server_certificate(self) -> IssuedCertificate | None:
+        """Renew the development server certificate in place if it is due; for a serving
+        process (:class:`~sealbox.service.tls_setup.CertificateRenewal`).
+
+        The renewal of :meth:`CertificateAuthority.renew_files
+        <sealbox.tls.ca.CertificateAuthority.renew_files>`: the same names and lifetime,
+        the key kept, so only ``server.crt`` is replaced (one rename: a worker reloading
+        never finds a certificate beside a key that is not its own). Under the folder's
+        lock, which a service provisioning at start-up holds, and the certificate's own,
+        under which the check that it is due is made again: of several workers finding it
+        due at once, the first renews and the others find a fresh file (``None``).
+
+        Returns:
+            The new certificate, or ``None`` if it was not due.
+
+        Raises:
+            TLSConfigError: a missing or damaged file, a certificate the folder's CA did
+                not issue, a key that does not match it, an expired CA.
+            ConfigError: the CA expires before the renewed certificate would.
+            LockTimeoutError: the folder stayed locked (another service provisioning).
+
+        .. versionadded:: 0.1.0
+        """
+        from sealbox.tls.ca import CertificateAuthority
+
+        with self.lock():
+            return CertificateAuthority.load(self.tls).renew_files(self.tls / "server")
 
     def touch_private(self, name: str) -> None:
         """Create an empty file with mode 0600 if it does not exist.

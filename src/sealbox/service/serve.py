@@ -12,11 +12,15 @@ the codes to its own options.
 from __future__ import annotations
 
 import asyncio
+import copy
+import ipaddress
 import logging
 import os
+import re
 import signal
+import socket
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from sealbox.exceptions import ConfigError
 from sealbox.service.db import make_engine, migrate
@@ -24,19 +28,22 @@ from sealbox.service.preflight import (
     check_audit_log,
     check_database,
     check_keys,
+    check_keyset_present,
     check_listen,
     check_master_key_present,
     check_modes,
     check_redis,
     check_writable,
+    outside_data_dir,
 )
-from sealbox.service.provision import DataDir
+from sealbox.service.provision import SERVER_NAMES, DataDir
 from sealbox.service.settings import ServiceSettings
 
 __all__ = [
     "check",
     "check_listen",
     "client_trust_file",
+    "listen_warning",
     "load_settings",
     "prepare",
     "run",
@@ -116,11 +123,57 @@ def check(settings: ServiceSettings) -> None:
 
 
 def service_url(settings: ServiceSettings) -> str:
-    """The address clients reach the service at (``localhost`` for a loopback address)."""
-    host = "localhost" if settings.host in ("127.0.0.1", "::1") else settings.host
+    """The address clients reach the service at.
+
+    ``localhost`` for a loopback address, and for every interface (``0.0.0.0``, ``::``)
+    with the development certificate, whose names are this machine's own: no client
+    can open ``https://0.0.0.0``. With a certificate of one's own, every interface is
+    named by the machine's host name.
+
+    .. versionchanged:: 0.1.0
+       Every interface is named by a host, not by ``0.0.0.0``.
+    """
+    host = settings.host
+    if _is_loopback(host) or (_is_every_interface(host) and settings.cert is None):
+        host = "localhost"
+    elif _is_every_interface(host):
+        host = socket.gethostname()
     if ":" in host:  # an IPv6 address, bracketed in a URL (RFC 3986 §3.2.2)
         host = f"[{host}]"
     return f"https://{host}:{settings.port}"
+
+
+def listen_warning(settings: ServiceSettings) -> str | None:
+    """What to tell an operator whose service listens beyond this machine with the
+    development certificate, or ``None``.
+
+    That certificate names only this machine's loopback names: a client on another
+    machine, reaching the service by its address or name, cannot verify it.
+    """
+    if settings.cert is not None or _is_loopback(settings.host):
+        return None
+    where = (
+        f"every interface ({settings.host})"
+        if _is_every_interface(settings.host)
+        else settings.host
+    )
+    return (
+        f"listening on {where} with the development certificate, which names only "
+        f"{', '.join(SERVER_NAMES[:-1])} and {SERVER_NAMES[-1]}: clients on other "
+        "machines cannot verify it; give the service a certificate for the name they use"
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    """Whether ``host`` is one the development certificate names (``localhost`` reaches it)."""
+    return host in SERVER_NAMES
+
+
+def _is_every_interface(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_unspecified
+    except ValueError:
+        return False  # a name
 
 
 def client_trust_file(settings: ServiceSettings) -> Path | None:
@@ -131,12 +184,22 @@ def client_trust_file(settings: ServiceSettings) -> Path | None:
     return Path(settings.data_dir) / "tls" / "ca.crt"
 
 
-def prepare(settings: ServiceSettings, *, serving: bool = False) -> list[str]:
+def prepare(
+    settings: ServiceSettings, *, serving: bool = False, new_keyset: bool = False
+) -> list[str]:
     """Provision the data folder and migrate the database; return what was created.
 
     ``serving``: this process will serve the folder (:func:`run`); it is claimed first
     (:meth:`DataDir.claim_for_serving`), so a second service without Redis is refused
     before it changes anything.
+
+    ``new_keyset``: make a new signing keyset where it is missing although the database
+    holds accounts (refused otherwise, code ``keyset_lost``: see
+    :func:`~sealbox.service.preflight.check_keyset_present`). Every access token issued
+    before stops verifying.
+
+    .. versionchanged:: 0.1.0
+       ``new_keyset``; a lost signing keyset is refused.
     """
     check(settings)
     check_writable(settings)
@@ -159,9 +222,13 @@ def prepare(settings: ServiceSettings, *, serving: bool = False) -> list[str]:
     check_redis(settings)
     if settings.cert is not None:  # given files (and then a given client CA too)
         check_server_tls(settings)
+    audit_log = settings.resolved_audit_log()
+    if outside_data_dir(settings, audit_log):  # in the folder, made with it
+        check_audit_log(settings)
     sqlite = settings.database_url is None
     if not sqlite:  # PostgreSQL's own lock orders services migrating together
         asyncio.run(_migrate())
+    check_keyset_present(settings, new_keyset=new_keyset)
     data = DataDir(settings.data_dir)
     # Under the folder's lock: services starting together, one creates, the rest find.
     done = data.provision(
@@ -171,8 +238,8 @@ def prepare(settings: ServiceSettings, *, serving: bool = False) -> list[str]:
     )
     check_modes(settings)
     check_server_tls(_with_client_ca(settings))
-    check_audit_log(settings)
     check_keys(data)
+    check_audit_log(settings)
     return done
 
 
@@ -212,6 +279,8 @@ def run(settings: ServiceSettings, *, log_level: str = "info") -> None:
     settings = _with_client_ca(settings)
     os.environ.update(settings_env(settings))  # workers read their settings from here
     options = uvicorn_options(settings, log_level=log_level)
+    if settings.workers > 1:  # uvicorn's supervisor, restarting workers that die
+        options.update(log_level=None, log_config=_supervisor_log_config(log_level))
     logging.getLogger("uvicorn.error").addFilter(_HTTPS_START_LINE)
     from sealbox.service.connection import EnvConnection
 
@@ -253,6 +322,48 @@ class _HttpsStartLine(logging.Filter):
 
 
 _HTTPS_START_LINE = _HttpsStartLine()
+
+# What uvicorn's supervisor logs, at INFO, when it finds a worker dead and starts another.
+_WORKER_DIED: Final = re.compile(r"Child process \[\d+\] died")
+
+
+class _WorkerDeaths(logging.Filter):
+    """Raise uvicorn's line for a worker that died (killed, out of memory, crashed) to a
+    warning, and drop what is below ``level``: an operator at ``--log-level warning``
+    must learn that requests in flight were lost and a new worker was started.
+
+    The supervisor creates no record its logger's level turns away, so the logger is
+    left at INFO and this filter applies the level chosen instead.
+    """
+
+    def __init__(self, level: str) -> None:
+        super().__init__()
+        self._level = logging.getLevelNamesMapping()[level]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.INFO and _WORKER_DIED.fullmatch(record.getMessage()):
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return record.levelno >= self._level
+
+
+def _supervisor_log_config(log_level: str) -> dict[str, Any]:
+    """uvicorn's logging configuration, with :class:`_WorkerDeaths` on its ``uvicorn.error``
+    logger (the supervisor's) and ``log_level`` applied as uvicorn would apply it."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    level = log_level.upper()
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["filters"] = {
+        "worker_deaths": {"()": f"{__name__}._WorkerDeaths", "level": level},
+    }
+    loggers = config["loggers"]
+    loggers["uvicorn.error"] = {
+        "level": "DEBUG" if level == "DEBUG" else "INFO",
+        "filters": ["worker_deaths"],
+    }
+    loggers["uvicorn.access"]["level"] = level
+    loggers["uvicorn.asgi"] = {"level": level}
+    return config
 
 
 def uvicorn_options(settings: ServiceSettings, *, log_level: str = "info") -> dict[str, Any]:
