@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from sealbox.keys.asymmetric import PublicKey
-from tests.conftest import require_tool
+from tests.conftest import require_tool, run_sealbox
 
 PASS = "canary-key-ops-passphrase-91c2"
 SECRET = b"canary-oaep-payload-3e7f"
@@ -400,3 +400,17 @@ def test_control_characters_in_a_key_comment_are_escaped_on_a_terminal(
     shown = _shown_on_terminal(["key", command, theirs])
     assert not set(shown) & {0x1B, 0x07, 0x08}
     assert b"alice\\x1b]0;owned\\x07\\x1b[2J\\x08\\x08\\x08mallory" in shown
+
+
+def test_key_public_piped_writes_the_comment_as_the_file_has_it(tmp_path: Path, cli) -> None:
+    # Piped, the key line is data (for authorized_keys and the like): nothing in it is
+    # escaped or dropped, not even the ANSI sequences click strips from what is not a
+    # terminal.
+    key = tmp_path / "k"
+    assert cli(["key", "generate", "-o", key, "--no-passphrase"]).code == 0
+    kind, blob = (tmp_path / "k.pub").read_text().split()[:2]
+    line = f"{kind} {blob} alice\x1b[2J\x1b]0;t\x07mallory\n".encode()
+    theirs = tmp_path / "theirs.pub"
+    theirs.write_bytes(line)
+    done = run_sealbox(["key", "public", str(theirs)])
+    assert (done.returncode, done.stdout) == (0, line), done.stderr.decode()

@@ -183,7 +183,8 @@ def public(file: Path, fmt: str | None, passphrase_file: Path | None) -> None:
         # The comment comes from a file, often someone else's: shown, never acted on.
         # Piped, the line goes out as it is (it is data for authorized_keys and the like).
         text = terminal_safe(text)
-    click.echo(text, nl=False)
+    # color=True: click would otherwise strip ANSI sequences from a piped comment.
+    click.echo(text, nl=False, color=True)
 
 
 def _key_facts(public: PublicKey) -> dict[str, Any]:
