@@ -75,6 +75,12 @@ def test_list_rotate_disable_enable_destroy_on_the_service_keyset(data: Path) ->
     r = run_sealbox(["jwt", "keyset", "destroy", "--data-dir", data, "--yes", "--", old], env=ENV)
     assert r.returncode == 0, r.stderr.decode()
     assert {k["id"]: k["state"] for k in keys()}[old] == "destroyed"
+    # Destroyed twice: said so, and neither saved nor recorded again.
+    saved = (data / "jwt-keyset.sealed").read_bytes()
+    r = run_sealbox(["jwt", "keyset", "destroy", "--data-dir", data, "--yes", "--", old], env=ENV)
+    assert r.returncode == 0, r.stderr.decode()
+    assert r.stdout.decode() == f"key {old} of the service keyset of {data} was destroyed already\n"
+    assert (data / "jwt-keyset.sealed").read_bytes() == saved
     events = [json.loads(line)["event"] for line in (data / "audit.log").read_text().splitlines()]
     assert events[-4:] == [
         "admin.keyset_rotate",

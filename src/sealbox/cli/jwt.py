@@ -289,8 +289,15 @@ def _destroy(
     settings = _service_settings(file, data_dir, passphrase_file)
     if settings is not None:
         service = _service()
-        _confirm_destroy(service.signing_keys(settings), kid, yes)
-        service.change_signing_key(settings, kid, "destroy")
+        keys = service.signing_keys(settings)
+        _confirm_destroy(keys, kid, yes)
+        was = next((k.state for k in keys if k.kid == kid), None)
+        info = service.change_signing_key(settings, kid, "destroy")
+        if was == info.state:
+            click.echo(
+                f"key {kid} of the service keyset of {settings.data_dir} was destroyed already"
+            )
+            return
         click.echo(f"destroyed key {kid} of the service keyset of {settings.data_dir}")
         return
     assert file is not None

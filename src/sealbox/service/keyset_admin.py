@@ -97,9 +97,12 @@ def change_signing_key(settings: ServiceSettings, kid: str, change: KeyChange) -
         ChangeNotAuditedError: the change was made, its record could not be written.
     """
 
-    def apply(keyset: SigningKeySet) -> tuple[SigningKeyInfo, str]:
+    def apply(keyset: SigningKeySet) -> tuple[SigningKeyInfo, str | None]:
+        before = next((k.state for k in keyset if k.kid == kid), None)
         getattr(keyset, change)(kid)
         info = next(k for k in keyset if k.kid == kid)
+        if info.state == before:
+            return info, None  # destroyed twice, disabled twice: nothing to save or record
         return info, f"{_DONE[change]} key {info.kid} ({info.alg})"
 
     return _change(settings, f"admin.keyset_{change}", apply)
@@ -108,7 +111,7 @@ def change_signing_key(settings: ServiceSettings, kid: str, change: KeyChange) -
 def _change(
     settings: ServiceSettings,
     event: str,
-    change: Callable[[SigningKeySet], tuple[SigningKeyInfo, str]],
+    change: Callable[[SigningKeySet], tuple[SigningKeyInfo, str | None]],
 ) -> SigningKeyInfo:
     data = _folder(settings)
     # Opened first, as `sealbox users` does: a change whose record cannot be written is
@@ -120,6 +123,8 @@ def _change(
         with locked(data.keyset_file):
             keyset = data.load_keyset()
             info, done = change(keyset)
+            if done is None:
+                return info
             data.save_keyset(keyset)
         try:
             log.record(event, outcome="success", detail=f"{done}; command line")
