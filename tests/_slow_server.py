@@ -11,16 +11,29 @@ request unless ``answer`` returned ``False`` (``srv.requests`` holds every reque
 Closed unsaid, an HTTP/1.1 connection may still be reused: a client sending its next
 request (a redirect's, a retry's) on it just as it closes gets a reset. An answer that
 is followed by another request says ``Connection: close``, or uses ``keep_alive=True``.
+
+That race made certain: ``drop_reused="close"`` (or ``"reset"``) answers the first request
+on each connection and keeps the connection open, unsaid as above; when the next request
+comes on it, the server closes it without a byte of answer (``"close"``: an orderly close,
+the client reads the end of the stream; ``"reset"``: a reset) — what a server or a load
+balancer whose idle timeout fires as the client reuses the connection does, after the
+client's check that the connection is still open has passed. Such a request is not in
+``srv.requests``: ``srv.dropped`` holds the number of each connection closed so.
+``srv.connections[i]`` is the number (0, 1, … in the order accepted) of the connection
+``srv.requests[i]`` came on.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
+import select
 import socket
 import ssl
+import struct
 import threading
 from collections.abc import Callable
-from typing import Protocol
+from typing import Literal, Protocol
 
 
 class Send(Protocol):
@@ -39,6 +52,7 @@ class RawServer:
         context: ssl.SSLContext | None = None,
         *,
         keep_alive: bool = False,
+        drop_reused: Literal["close", "reset"] | None = None,
     ) -> None:
         self._answer = answer
         self._keep_alive = keep_alive
@@ -51,6 +65,10 @@ class RawServer:
         self._threads: list[threading.Thread] = []
         self.requests: list[bytes] = []
         self.client_left = threading.Event()
+        self._drop_reused = drop_reused
+        self._numbers = itertools.count()
+        self.connections: list[int] = []
+        self.dropped: list[int] = []
 
     def __enter__(self) -> RawServer:
         thread = threading.Thread(target=self._accept, daemon=True)
@@ -75,7 +93,19 @@ class RawServer:
             thread.start()
             self._threads.append(thread)
 
+    def _next_comes(self, conn: socket.socket) -> bool:
+        """Wait for the next request on a connection to drop, or the server closing: a
+        client that keeps its connection open does not hold the server's exit."""
+        while not self._stop.is_set():
+            try:
+                if select.select([conn], [], [], 0.05)[0]:
+                    return True
+            except (OSError, ValueError):
+                return False
+        return False
+
     def _serve(self, conn: socket.socket) -> None:
+        number = next(self._numbers)
         with contextlib.ExitStack() as stack:
             stack.callback(conn.close)
             conn.settimeout(5)
@@ -98,7 +128,10 @@ class RawServer:
                         return False
                 return True
 
+            answered = False
             while not self._stop.is_set():
+                if answered and self._drop_reused is not None and not self._next_comes(conn):
+                    return
                 head = b""
                 try:
                     while b"\r\n\r\n" not in head:
@@ -108,6 +141,17 @@ class RawServer:
                         head += chunk
                 except (OSError, ssl.SSLError):
                     return
+                if answered and self._drop_reused is not None:
+                    if self._drop_reused == "reset":
+                        # Linger on, for no time: the close sends a reset, not a FIN.
+                        conn.setsockopt(
+                            socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                        )
+                    self.dropped.append(number)
+                    return
                 self.requests.append(head)
-                if self._answer(send) is False or not self._keep_alive:
+                self.connections.append(number)
+                answered = True
+                keep_alive = self._keep_alive or self._drop_reused is not None
+                if self._answer(send) is False or not keep_alive:
                     return

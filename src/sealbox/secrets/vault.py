@@ -17,7 +17,8 @@ API used (Vault's published HTTP API, as hvac calls it):
 answered 404 with its metadata: reading it is a :class:`SecretSourceError` saying so
 (codes ``vault_version_deleted``, ``vault_version_destroyed``), not "no such secret".
 Reads are retried, a few times, when Vault answers 429 (rate limited) or 503 (sealed, or
-a standby), honouring ``Retry-After``; writes are not (see ``retries``).
+a standby), honouring ``Retry-After``, and once on a new connection when a kept-alive one
+was closed as it was reused; writes are not (see ``retries``).
 
 .. versionadded:: 0.1.0
 """
@@ -68,7 +69,10 @@ class VaultKV2Source:
             when Vault answers 429 (rate limited), 503 (sealed, or a standby) or another
             passing 5xx, waiting what its ``Retry-After`` says (up to 10 seconds) or
             0.5, 1, 2… seconds; each attempt has its own ``timeout``. Writes and logins
-            are never sent twice. ``0``: never retry.
+            are never sent twice. ``0``: never retry. Apart from these, a read that
+            fails on a kept-alive connection before any byte of the answer came (Vault
+            closed it, idle, as it was reused) is sent once more on a new connection,
+            within its ``timeout``, whatever ``retries`` is.
 
     Raises:
         ConfigError: no address; the URL is not https (nor http to a loopback

@@ -200,7 +200,9 @@ def client(
     ``timeout`` bounds each request to Vault as a whole: connecting, sending, and reading
     the whole answer (module docstring). ``read_retries``: how many times a read is sent
     again after Vault answers 429 or a passing 5xx
-    (:data:`~sealbox.secrets.vault_http.RETRY_STATUSES`); writes never are.
+    (:data:`~sealbox.secrets.vault_http.RETRY_STATUSES`); writes never are. A read that
+    fails on a kept-alive connection before any byte of the answer came is sent once more
+    on a new connection, whatever ``read_retries`` is (:mod:`~sealbox.secrets.vault_http`).
 
     Raises:
         ConfigError: no address; the URL is not https (nor http to a loopback

@@ -20,7 +20,12 @@ compressed body fills the memory. This session
   503 when it is sealed or a standby, 500, 502 and 504 on the way), waiting what its
   ``Retry-After`` says (seconds or an HTTP date; up to :data:`MAX_RETRY_WAIT`) or else
   0.5, 1, 2… seconds. A write is never sent again: it may have been done. Each attempt
-  has its own deadline; the last answer is returned as it came, for hvac to raise on.
+  has its own deadline; the last answer is returned as it came, for hvac to raise on;
+- sends a read once more, on a new connection and within the same deadline, when it
+  failed on a kept-alive connection before a byte of the answer came: Vault or a load
+  balancer closed the connection, idle, as it was being reused, so the read never reached
+  Vault (:class:`_Attempt`). Whatever ``read_retries`` is; never a write (nor a login, a
+  write too): a write that fails so may have been done.
 
 The errors are requests' own (``Timeout``, or a ``RequestException`` caused by
 :class:`AnswerTooLarge` or :class:`RedirectRefused`), for
@@ -89,6 +94,26 @@ _deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar(
 )
 
 
+class _Attempt:
+    """What one sending of a request saw of its connection: whether it was reused (had
+    carried a request before) and whether any byte of the answer came. A read that failed
+    on a reused connection before any byte was lost to a close the client could not yet
+    see (urllib3 checks a pooled connection is open before reusing it, but a close can
+    cross the request on the wire): sending it again on a new connection is safe."""
+
+    __slots__ = ("answered", "reused")
+
+    def __init__(self) -> None:
+        self.reused = False
+        self.answered = False
+
+
+# The sending of a request in progress on this thread, or None.
+_attempt: contextvars.ContextVar[_Attempt | None] = contextvars.ContextVar(
+    "sealbox_vault_attempt", default=None
+)
+
+
 class AnswerTooLarge(Exception):  # noqa: N818 - carried inside requests' own exception
     """Vault's answer is longer than :data:`MAX_ANSWER_SIZE`."""
 
@@ -113,25 +138,33 @@ def _left(request: Any = None) -> float | None:
 
 
 class _DeadlineReader(io.RawIOBase):
-    """A socket's reading side whose every read waits at most until the call's deadline."""
+    """A socket's reading side whose every read waits at most until the call's deadline
+    (if there is one), noting in the :class:`_Attempt` (if any) that an answer came."""
 
-    def __init__(self, sock: socket.socket, deadline: float) -> None:
+    def __init__(
+        self, sock: socket.socket, deadline: float | None, attempt: _Attempt | None
+    ) -> None:
         super().__init__()
         # A SocketIO, as http.client reads through: it keeps the socket open while this
         # reader is, after the connection itself lets go of it (``Connection: close``).
         self._raw = sock.makefile("rb", buffering=0)
         self._sock = sock
         self._deadline = deadline
+        self._attempt = attempt
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int | None:
-        left = self._deadline - time.monotonic()
-        if left <= 0:
-            raise TimeoutError("the call's deadline passed")
-        self._sock.settimeout(left)
-        return self._raw.readinto(buffer)
+        if self._deadline is not None:
+            left = self._deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("the call's deadline passed")
+            self._sock.settimeout(left)
+        count = self._raw.readinto(buffer)
+        if count and self._attempt is not None:
+            self._attempt.answered = True
+        return count
 
     def close(self) -> None:
         self._raw.close()
@@ -145,10 +178,10 @@ class _DeadlineResponse(http.client.HTTPResponse):
         self, sock: socket.socket, debuglevel: int = 0, method: str | None = None, url: Any = None
     ) -> None:
         super().__init__(sock, debuglevel, method, url)
-        deadline = _deadline.get()
-        if deadline is not None:
+        deadline, attempt = _deadline.get(), _attempt.get()
+        if deadline is not None or attempt is not None:
             self.fp.close()
-            self.fp = io.BufferedReader(_DeadlineReader(sock, deadline))
+            self.fp = io.BufferedReader(_DeadlineReader(sock, deadline, attempt))
 
 
 class _DeadlineConnection:
@@ -157,7 +190,22 @@ class _DeadlineConnection:
     # http.client makes its answers, and a proxy's answer to CONNECT, of this class.
     response_class = _DeadlineResponse
 
+    # Whether the socket has carried a request: set once one was sent, cleared on connecting.
+    _sealbox_used = False
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        # http.client connects inside the request (plain http): read whether it reuses
+        # the socket first, and mark it used once the request is sent.
+        attempt = _attempt.get()
+        if attempt is not None:
+            attempt.reused = getattr(self, "sock", None) is not None and self._sealbox_used
+        try:
+            super().request(*args, **kwargs)  # type: ignore[misc]
+        finally:
+            self._sealbox_used = True
+
     def _new_conn(self) -> socket.socket:
+        self._sealbox_used = False
         # urllib3 gives the TLS handshake that follows the timeout connecting had, again:
         # it gets only what is left of the call's (CPython bounds a handshake as a whole).
         sock: socket.socket = super()._new_conn()  # type: ignore[misc]
@@ -205,15 +253,37 @@ class _BoundedAdapter(requests.adapters.HTTPAdapter):
     def send(  # type: ignore[override]
         self, request: requests.PreparedRequest, stream: bool = False, **kwargs: Any
     ) -> requests.Response:
+        attempt = _Attempt()
+        try:
+            return self._send_once(request, attempt, **kwargs)
+        except requests.exceptions.ConnectionError as exc:
+            # A timeout is not a close: Vault may be at work on the read.
+            lost = attempt.reused and not attempt.answered
+            if isinstance(exc, requests.exceptions.Timeout) or not lost:
+                raise
+            if (request.method or "").upper() not in _READ_METHODS:
+                raise
+        # Outside the except: a failure of the resend is reported without the first's. It
+        # goes on a new connection: the pool put an empty slot, not a connection, on top
+        # of its stack in place of the one that failed.
+        return self._send_once(request, _Attempt(), **kwargs)
+
+    def _send_once(
+        self, request: requests.PreparedRequest, attempt: _Attempt, **kwargs: Any
+    ) -> requests.Response:
         left = _left(request)
         if left is not None:
             kwargs["timeout"] = left  # connecting, too, waits only for what is left
-        response = super().send(request, stream=True, **kwargs)
+        token = _attempt.set(attempt)
         try:
-            _read_body(response)
-        except BaseException:
-            response.close()
-            raise
+            response = super().send(request, stream=True, **kwargs)
+            try:
+                _read_body(response)
+            except BaseException:
+                response.close()
+                raise
+        finally:
+            _attempt.reset(token)
         return response
 
 
