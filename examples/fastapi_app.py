@@ -56,8 +56,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # The tables of `sealbox serve` (created or brought up to date), then the master key,
     # the signing keyset and the audit log if missing: keys never sit beside an empty
     # database, which `sealbox serve` and `sealbox users` would take for a lost one.
+    # With `engine`, a signing keyset missing beside accounts is refused (`keyset_lost`), as
+    # `sealbox serve` refuses it, not replaced by one that no issued token verifies under.
     await data.aprovision(
-        tls=False, sqlite=settings.database_url is None, migrate=lambda: migrate(engine)
+        tls=False,
+        sqlite=settings.database_url is None,
+        migrate=lambda: migrate(engine),
+        engine=engine,
     )
     # Without Redis, revocations and the login throttle live in this process: it alone
     # may serve the folder (uvicorn --workers N, or `sealbox serve` beside it, need Redis).

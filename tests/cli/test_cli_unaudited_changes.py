@@ -227,3 +227,26 @@ def test_a_service_key_rotation_on_a_full_audit_disk_says_the_key_signs_unrecord
     listed = json.loads(cli(["jwt", "keyset", "list", "--data-dir", data, "--json"]).out)
     assert [k["state"] for k in listed] == ["decrypt-only", "active"]
     assert listed[1]["id"] in r.stderr
+
+
+def test_users_import_whose_refused_lines_cannot_be_recorded_imports_nothing(
+    cli, tmp_path: Path, full: dict[str, str]
+) -> None:
+    data = tmp_path / "data"
+    assert _users(cli, data, "create", "root", input=PASSWORD).code == 0
+    lines = tmp_path / "accounts.jsonl"
+    lines.write_bytes(_import_lines("alice") + b"{not json\n")
+    r = _users(cli, data, "import", lines, "--skip-invalid", env=full)
+    assert r.code == 1
+    assert (
+        "sealbox: error: did not import the account 'alice': the audit log cannot be "
+        "written (no space left on device)\n" in r.stderr
+    ), r.stderr
+    # Refused as a whole, nothing to undo: the lost refusal is still an error, not silence.
+    r = _users(cli, data, "import", lines, env=full)
+    assert r.code == 1
+    assert (
+        "sealbox: error: did not import any account: the audit log cannot be "
+        "written (no space left on device)\n" in r.stderr
+    ), r.stderr
+    assert _stored_names(cli, data) == ["root"]

@@ -208,6 +208,49 @@ def test_a_lost_signing_keyset_beside_accounts_is_refused_and_replaced_only_on_p
     assert (fresh / "jwt-keyset.sealed").exists()
 
 
+def test_an_app_start_given_its_engine_refuses_a_lost_keyset_beside_accounts(
+    tmp_path: Path,
+) -> None:
+    from sealbox.accounts import make_engine, migrate
+    from sealbox.exceptions import ConfigError
+    from sealbox.service import DataDir
+
+    data, fresh = DataDir(tmp_path / "data"), DataDir(tmp_path / "fresh")
+    for folder in (data, fresh):
+        assert run_sealbox(["serve", "--check", "--data-dir", folder.path]).returncode == 0
+    made = run_sealbox(
+        ["users", "create", "ops", "--data-dir", data.path],
+        input=PASSWORD.encode(),
+        env={"SEALBOX_PASSWORD_PROFILE": "test"},
+    )
+    assert made.returncode == 0, made.stderr.decode()
+    data.keyset_file.unlink()
+    fresh.keyset_file.unlink()
+
+    async def start(folder: DataDir, *, new_keyset: bool = False) -> list[str]:
+        engine = make_engine(f"sqlite+aiosqlite:///{folder.path / 'sealbox.db'}")
+        try:
+            return await folder.aprovision(
+                tls=False,
+                sqlite=True,
+                migrate=lambda: migrate(engine),
+                engine=engine,
+                new_keyset=new_keyset,
+            )
+        finally:
+            await engine.dispose()
+
+    with pytest.raises(ConfigError) as refused:
+        asyncio.run(start(data))
+    assert refused.value.code == "keyset_lost"
+    assert "database holds accounts" in str(refused.value)
+    assert "new_keyset=True to aprovision()" in (refused.value.hint or "")
+    assert not data.keyset_file.exists()
+    assert asyncio.run(start(data, new_keyset=True)) == [f"signing keyset {data.keyset_file}"]
+    # A folder with nothing issued gets its keyset made without a word.
+    assert asyncio.run(start(fresh)) == [f"signing keyset {fresh.keyset_file}"]
+
+
 def test_a_lost_signing_keyset_beside_accounts_in_postgresql_is_refused(tmp_path: Path) -> None:
     from tests.service.conftest import private_shared_state
 

@@ -164,6 +164,35 @@ def test_a_wrong_code_is_answered_like_a_wrong_password(service: Running) -> Non
         assert login_otp(c, "dave", oath(secret, clock.now)).status_code == 200
 
 
+def test_the_audit_log_tells_a_wrong_code_from_a_wrong_password_without_the_code(
+    service: Running,
+) -> None:
+    with service.client() as c:
+        token = account(c, "dora")
+        secret, _ = enrol(c, token)
+        clock = pin_clock(service)
+        right = oath(secret, clock.now)
+        # A canary no step near the pinned time gives: it must appear nowhere in the log.
+        canary = next(
+            code
+            for code in ("731904", "582063", "204817")
+            if code not in {oath(secret, clock.now + d) for d in (-30, 0, 30)}
+        )
+        assert login_otp(c, "dora", canary).status_code == 400
+        wrong_password = c.post(
+            "/auth/token",
+            data={"username": "dora", "password": "not the password", "otp": right},
+        )
+        assert wrong_password.status_code == 400
+    records = [json.loads(line) for line in service.audit().splitlines()]
+    failures = [r for r in records if r["event"] == "login" and r["outcome"] == "failure"]
+    assert [(r["user"], r.get("detail")) for r in failures] == [
+        ("dora", "second factor"),
+        ("dora", None),
+    ], failures
+    assert canary not in service.audit() and right not in service.audit()
+
+
 def test_a_recovery_code_logs_in_once(service: Running) -> None:
     with service.client() as c:
         token = account(c, "erin")

@@ -257,7 +257,7 @@ def test_import_refuses_everything_on_a_bad_line_unless_skip_invalid(users, tmp_
     shown = json.loads(users("show", "dana", "--json").out)
     assert shown["scopes"] == ["transit:admin", "users:me"]
     audit = (users.data / "audit.log").read_text()
-    assert audit.count('"event": "admin.import"') == 1
+    assert audit.count('"event": "admin.import", "outcome": "success"') == 1
     assert '"event": "admin.import", "outcome": "success", "user": "dana"' in audit
     # One refused line of two is counted as one.
     one = tmp_path / "one.jsonl"
@@ -270,6 +270,50 @@ def test_import_refuses_everything_on_a_bad_line_unless_skip_invalid(users, tmp_
     assert (r.code, r.out) == (0, "imported 1 account (1 pbkdf2_sha256); refused 1 line\n"), (
         r.stderr
     )
+
+
+def test_refused_import_lines_are_audited_without_their_hashes_or_passwords(
+    users, tmp_path: Path
+) -> None:
+    canary_password = "canary-cli-import-clear-password-3c71"
+    canary_hash = django_pbkdf2("canary-cli-import-hashed-password-8d42", salt="CanarySalt61")
+    lines = [
+        {"username": "cli-twin", "password_hash": canary_hash},
+        {"username": "CLI-TWIN", "password_hash": canary_hash},  # one name: both refused
+        {"username": "cli-clear", "password": canary_password},
+        {"username": "cli-md5", "password_hash": "md5$CanarySalt61$canaryhash58"},
+        {"username": "cli-good", "password_hash": canary_hash},
+    ]
+    source = tmp_path / "users.jsonl"
+    source.write_text("".join(json.dumps(line) + "\n" for line in lines) + "{not json\n")
+    assert users("import", source).code == 1
+    r = users("import", source, "--skip-invalid")
+    assert r.code == 0, r.stderr
+    records = [
+        json.loads(line)
+        for line in (users.data / "audit.log").read_text().splitlines()
+        if '"admin.import"' in line
+    ]
+    refusals = [
+        ("refused", "cli-twin", 1),
+        ("refused", "CLI-TWIN", 2),
+        ("refused", "cli-clear", 3),
+        ("refused", "cli-md5", 4),
+        ("refused", None, 6),
+    ]
+    seen = [
+        (r["outcome"], r["user"], int(r["detail"].split(": ")[1].removeprefix("line ")))
+        for r in records[:-1]
+    ]
+    # The import refused as a whole, then the one that skipped them and made cli-good.
+    assert seen == refusals + refusals, records
+    assert (records[-1]["outcome"], records[-1]["user"]) == ("success", "cli-good")
+    whole, skipped = records[0]["detail"], records[5]["detail"]
+    assert whole.startswith("command line: line 1: ") and whole.endswith("; nothing was imported")
+    assert skipped.startswith("command line: line 1: ") and "nothing" not in skipped
+    audit = (users.data / "audit.log").read_text()
+    for canary in (canary_password, canary_hash, "Canary", "canaryhash58", "8d42", "3c71"):
+        assert canary not in audit, canary
 
 
 def test_import_of_bcrypt_and_django_hashes_then_login_upgrades_them(users, tmp_path) -> None:

@@ -26,7 +26,8 @@ call them the same way.
 - **Second factor.** With :attr:`Accounts.totp <sealbox.accounts.core.Accounts.totp>`,
   an account that confirmed a TOTP enrolment logs in with a code (or a recovery code)
   too, checked after the password: none is :class:`~sealbox.accounts.totp.TotpError`
-  ``mfa_required``, a wrong one :class:`LoginFailed`.
+  ``mfa_required``, a wrong one :class:`LoginFailed` (audited as a ``failure`` with
+  ``detail`` ``second factor``: the password was right).
 - **Binding.** A login or refresh over mutual TLS (``bound_to``: the certificate's
   ``x5t#S256``) issues an access token bound to that certificate (RFC 8705 §3); a login
   over mutual TLS also binds its refresh family, which is then refreshed only with the
@@ -344,11 +345,18 @@ async def _second_factor(
     try:
         await accounts.totp.check_login(user.id, otp, spend=spend)
     except TotpError as exc:
-        outcome = "mfa_required" if exc.code == "mfa_required" else "failure"
-        accounts.audit.record("login", outcome=outcome, user=user.username, address=address)
-        if exc.code != "mfa_required":
-            raise LoginFailed("invalid username or password") from None
-        raise
+        if exc.code == "mfa_required":
+            accounts.audit.record(
+                "login", outcome="mfa_required", user=user.username, address=address
+            )
+            raise
+        # The client hears what a wrong password gets; the log tells them apart, since a
+        # wrong code after the right password means the password is known to whoever sent
+        # it. Never the code itself.
+        accounts.audit.record(
+            "login", outcome="failure", user=user.username, address=address, detail="second factor"
+        )
+        raise LoginFailed("invalid username or password") from None
 
 
 async def refresh(

@@ -346,7 +346,9 @@ def administer_accounts(
     ``operation`` is given the :class:`~sealbox.accounts.admin.AccountAdmin`, e.g.
     ``lambda admin: admin.disable("bob")``. ``audit``: ``(event, account)`` to write to
     the audit log once the operation succeeded (``admin.disable``, ``bob``). ``create``:
-    make the data folder and its database when there is none yet (an import).
+    make the data folder and its database when there is none yet (an import). An import
+    also records each line it refused, with outcome ``refused`` (its number, its name as
+    given and the reason; never a hash), before the accounts it made.
 
     Raises:
         AccountNotFoundError: no account has the name given.
@@ -359,7 +361,8 @@ def administer_accounts(
             written (the message says what was changed; ``result`` holds the result).
         StorageError: code ``audit_unavailable``, an import whose records could not be
             written: the accounts without a record are deleted again (those recorded
-            before the log failed stay, and the message names both).
+            before the log failed stay, and the message names both); when a refused
+            line's record is lost, none of the import's accounts stays.
         ConfigError: code ``data_dir_in_use``, a change that ends sessions, refused
             before it is made: a service with Redis serves the data folder and the
             settings have none (:func:`check_service_reached`).
@@ -410,17 +413,7 @@ def administer_accounts(
                     code="revocation_incomplete",
                 ) from None
             if log is not None and audit is not None:
-                users = audited_accounts(result, audit[1])
-                recorded = 0
-                try:
-                    for user in users:
-                        log.record(audit[0], outcome="success", user=user, detail="command line")
-                        recorded += 1
-                except AuditUnavailableError as exc:
-                    if audit[0] == "admin.import":
-                        await _undo_import(store, users[:recorded], users[recorded:], exc, result)
-                    done = _account_change(audit[0], users, result)
-                    raise ChangeNotAuditedError(done, exc, result) from None
+                await _record_done(log, audit[0], audit[1], store, result)
             return result
         finally:
             if revocations is not None:
@@ -430,6 +423,39 @@ def administer_accounts(
                 log.close()
 
     return asyncio.run(_run())
+
+
+async def _record_done(log: AuditLog, event: str, given: str, store: Store, result: object) -> None:
+    """Write the audit records of an account operation that succeeded (an import's refused
+    lines too); undo an import's accounts whose records are lost."""
+    users = audited_accounts(result, given)
+    recorded = 0
+    try:
+        # Refused lines first, as POST /users/import records them: a lost record then
+        # undoes every account of the import (none recorded yet).
+        for user, detail in _refusals(result):
+            log.record(event, outcome="refused", user=user, detail=detail)
+        for user in users:
+            log.record(event, outcome="success", user=user, detail="command line")
+            recorded += 1
+    except AuditUnavailableError as exc:
+        if event == "admin.import" and not users:
+            # Nothing was imported: only the refusals go unrecorded.
+            raise not_made("any account", exc, "import") from None
+        if event == "admin.import":
+            await _undo_import(store, users[:recorded], users[recorded:], exc, result)
+        raise ChangeNotAuditedError(_account_change(event, users, result), exc, result) from None
+
+
+def _refusals(result: object) -> list[tuple[str | None, str]]:
+    """``(name as given, detail)`` of each line an import refused: its number and the
+    reason, which quote no hash (:mod:`sealbox.accounts.user_import`); nothing else of it."""
+    if not isinstance(result, ImportReport):
+        return []
+    whole = "" if result.accepted else "; nothing was imported"
+    return [
+        (p.username, f"command line: line {p.line}: {p.reason}{whole}") for p in result.problems
+    ]
 
 
 def reset_totp(settings: ServiceSettings, name: str) -> tuple[str, bool]:

@@ -36,7 +36,7 @@ import os
 import socket
 import stat
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from sealbox.exceptions import ConfigError, DecryptionError, StorageError
 from sealbox.service.audit import AuditLog
@@ -44,8 +44,12 @@ from sealbox.service.provision import DataDir
 from sealbox.service.settings import ServiceSettings, holds_private_key, pem_text
 from sealbox.storage import os_reason
 
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
 __all__ = [
     "SQLITE_MAGIC",
+    "acheck_keyset_present",
     "check_audit_log",
     "check_database",
     "check_keys",
@@ -199,41 +203,69 @@ def check_keyset_present(settings: ServiceSettings, *, new_keyset: bool = False)
             return
     found = asyncio.run(_holds_issued(settings.resolved_database_url()))
     if found:
-        raise ConfigError(
-            f"the data folder's signing keyset {data.keyset_file} is missing, and its "
-            f"database holds {' and '.join(found)}: a new keyset would make every token "
-            "issued so far invalid",
-            hint="restore jwt-keyset.sealed from a backup (it is sealed under this "
-            "master.key); to start a new signing keyset on purpose, ending every session, "
-            "pass new_keyset=True to prepare()",
-            code="keyset_lost",
-            facts={"keyset": str(data.keyset_file)},
-        )
+        raise _keyset_lost(data, found, "prepare()")
+
+
+async def acheck_keyset_present(
+    data_dir: str | os.PathLike[str], engine: AsyncEngine, *, new_keyset: bool = False
+) -> None:
+    """:func:`check_keyset_present` for an app's own start-up, on its (migrated) engine:
+    what :meth:`DataDir.aprovision <sealbox.service.provision.DataDir.aprovision>` runs
+    when given ``engine``.
+
+    Raises:
+        ConfigError: code ``keyset_lost``.
+
+    .. versionadded:: 0.1.0
+    """
+    data = DataDir(data_dir)
+    if new_keyset or data.keyset_file.exists() or not data.master_key_file.exists():
+        return
+    found = await _issued_in(engine)
+    if found:
+        raise _keyset_lost(data, found, "aprovision()")
+
+
+def _keyset_lost(data: DataDir, found: list[str], call: str) -> ConfigError:
+    return ConfigError(
+        f"the data folder's signing keyset {data.keyset_file} is missing, and its "
+        f"database holds {' and '.join(found)}: a new keyset would make every token "
+        "issued so far invalid",
+        hint="restore jwt-keyset.sealed from a backup (it is sealed under this "
+        "master.key); to start a new signing keyset on purpose, ending every session, "
+        f"pass new_keyset=True to {call}",
+        code="keyset_lost",
+        facts={"keyset": str(data.keyset_file)},
+    )
 
 
 async def _holds_issued(url: str) -> list[str]:
     """What the tables of :data:`_ISSUED_TO` that hold a row hold (a missing table, none)."""
-    from sqlalchemy import inspect, text
-
     from sealbox.service.db import make_engine
 
     engine = make_engine(url)
     try:
-        async with engine.connect() as conn:
-
-            def look(sync: Any) -> list[str]:
-                there = set(inspect(sync).get_table_names())
-                return [
-                    what
-                    for name, what in _ISSUED_TO.items()
-                    if name in there
-                    # The names are this module's constants, not input.
-                    and sync.execute(text(f"SELECT 1 FROM {name} LIMIT 1")).first()  # noqa: S608
-                ]
-
-            return await conn.run_sync(look)
+        return await _issued_in(engine)
     finally:
         await engine.dispose()
+
+
+async def _issued_in(engine: AsyncEngine) -> list[str]:
+    from sqlalchemy import inspect, text
+
+    async with engine.connect() as conn:
+
+        def look(sync: Any) -> list[str]:
+            there = set(inspect(sync).get_table_names())
+            return [
+                what
+                for name, what in _ISSUED_TO.items()
+                if name in there
+                # The names are this module's constants, not input.
+                and sync.execute(text(f"SELECT 1 FROM {name} LIMIT 1")).first()  # noqa: S608
+            ]
+
+        return await conn.run_sync(look)
 
 
 def check_writable(settings: ServiceSettings) -> None:

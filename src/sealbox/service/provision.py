@@ -37,6 +37,8 @@ from sealbox.keysets.key_sealer import KeySealer
 from sealbox.storage import atomic_write, locked, read_limited
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
     from sealbox.tls.ca import IssuedCertificate
 
 __all__ = ["DataDir", "MasterKeySealer"]
@@ -218,14 +220,27 @@ class DataDir:
         tls: bool = True,
         sqlite: bool = False,
         migrate: Callable[[], Awaitable[None]] | None = None,
+        engine: AsyncEngine | None = None,
+        new_keyset: bool = False,
     ) -> list[str]:
         """:meth:`provision` for an app's async start-up (a FastAPI lifespan): ``migrate``
         is awaited, under the folder's lock, before any key is made.
 
+        ``engine``: the app's database. A signing keyset missing beside a master key
+        while that database holds accounts, refresh tokens or clients is then refused
+        (code ``keyset_lost``), as ``sealbox serve`` refuses it, instead of replaced by a
+        new one that would make every token issued so far invalid; ``new_keyset`` makes
+        the new one on purpose. Without ``engine`` a missing keyset is made unchecked.
+
         Another process starting on the folder at the same moment waits for the lock
         without giving the event loop back: at start-up there is nothing else to run.
 
+        Raises:
+            ConfigError: code ``keyset_lost``.
+
         .. versionadded:: 0.1.0
+        .. versionchanged:: 0.1.0
+           ``engine`` and ``new_keyset``: the ``keyset_lost`` check.
         """
         made = self._make_folder()
         with self.lock(), self._undone_on_failure(made):
@@ -233,6 +248,12 @@ class DataDir:
                 self.touch_private("sealbox.db")
             if migrate is not None:
                 await migrate()
+            if engine is not None:
+                # Under the lock, after the migration, before any key: what another
+                # process made meanwhile is seen, and a refused start makes nothing.
+                from sealbox.service.preflight import acheck_keyset_present
+
+                await acheck_keyset_present(self.path, engine, new_keyset=new_keyset)
             return self._made_note(made) + self._provision_locked(tls=tls)
 
     def _make_folder(self) -> list[Path]:
