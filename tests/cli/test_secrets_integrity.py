@@ -315,19 +315,25 @@ def test_edit_refuses_a_conflict_on_the_same_name(tmp_path: Path, sfile: Path, k
 def test_ctrl_c_in_an_editor_that_takes_it_does_not_end_the_session(
     tmp_path: Path, sfile: Path, keys, cli
 ) -> None:
-    # Vim takes Ctrl-C to leave insert mode: the edit goes on and is saved.
+    # Vim takes Ctrl-C to leave insert mode: the edit goes on and is saved. The editor
+    # says when it handles the keys (signals sent before would end it) and which it took.
     body = (
-        "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
-        "signal.signal(signal.SIGQUIT, signal.SIG_IGN)\n"
-        "while not pathlib.Path(os.environ['SEEN']).with_name('go').exists():\n"
+        "import signal\nhere = pathlib.Path(os.environ['SEEN'])\ntook = set()\n"
+        "def take(signum, _frame):\n"
+        "    took.add(signal.Signals(signum).name)\n"
+        "    here.with_name('took').write_text(' '.join(sorted(took)))\n"
+        "signal.signal(signal.SIGINT, take)\nsignal.signal(signal.SIGQUIT, take)\n"
+        "here.with_name('ready').write_text('')\n"
+        "while not here.with_name('go').exists():\n"
         "    time.sleep(0.05)\n"
         "p.write_text(p.read_text().replace('API_TOKEN=tok', 'API_TOKEN=after-ctrl-c'))\n"
     )
     proc, folder = _start_edit(tmp_path, sfile, keys, body, new_session=True)
-    time.sleep(0.3)  # the editor has set its signal handling
+    _wait_for(tmp_path / "ready", "", proc)  # the editor has set its signal handling
     os.killpg(proc.pid, signal.SIGINT)
     os.killpg(proc.pid, signal.SIGQUIT)
-    time.sleep(0.3)
+    # Both reached the editor while the session ran (and the session, in its group).
+    _wait_for(tmp_path / "took", "SIGINT SIGQUIT", proc)
     (tmp_path / "go").write_text("")
     _out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
@@ -335,6 +341,15 @@ def test_ctrl_c_in_an_editor_that_takes_it_does_not_end_the_session(
     assert not folder.exists()
     r = cli(["secrets", "get", sfile, "API_TOKEN", "-i", keys["alice"][0]])
     assert r.stdout == b"after-ctrl-c"
+
+
+def _wait_for(path: Path, text: str, proc: subprocess.Popen) -> None:
+    """Wait until ``path`` holds ``text`` (written by the editor of ``proc``'s session)."""
+    deadline = time.monotonic() + 30
+    while not (path.exists() and path.read_text() == text):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, f"{path.name} never said {text!r}"
+        time.sleep(0.02)
 
 
 def test_an_editor_killed_by_a_signal_is_reported_as_such(tmp_path: Path, sfile: Path, keys):

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 import http.server
+import inspect
 import ipaddress
 import json
 import logging
 import ssl
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -630,7 +632,10 @@ def test_threads_waiting_on_a_failing_fetch_share_its_failure_instead_of_each_fe
         assert entered.wait(10)  # the first thread's fetch is under way
         for thread in threads[1:]:
             thread.start()
-        time.sleep(0.3)  # the others now wait for it
+        # The others now wait for it: each has taken note of the fetches ended so far
+        # and waits for the lock the fetch holds (a thread late to that point would find
+        # the fetch ended and fetch on its own).
+        _wait_until_waiting_for_the_lock(threads[1:])
     finally:
         release.set()
         _Handler.do_GET = original
@@ -642,6 +647,27 @@ def test_threads_waiting_on_a_failing_fetch_share_its_failure_instead_of_each_fe
     assert len({id(e) for e in errors}) == 8  # one exception object per thread
     assert source.fetches == 1
     assert server.hits == 1
+
+
+def _wait_until_waiting_for_the_lock(threads: list[threading.Thread]) -> None:
+    """Return once each thread waits, in ``RemoteJWKSet.find``, to take the source's lock."""
+    code = RemoteJWKSetDirect.find.__code__
+    lines, first = inspect.getsourcelines(RemoteJWKSetDirect.find)
+    at = [first + i for i, line in enumerate(lines) if line.strip() == "with self._lock:"]
+    assert len(at) == 1, "find() no longer takes its lock where this test expects"
+    deadline = time.monotonic() + 30
+    while True:
+        frames = sys._current_frames()
+        waiting = [
+            (frame := frames.get(thread.ident or 0)) is not None
+            and frame.f_code is code
+            and frame.f_lineno == at[0]
+            for thread in threads
+        ]
+        if all(waiting):
+            return
+        assert time.monotonic() < deadline, f"{waiting.count(False)} threads never waited"
+        time.sleep(0.01)
 
 
 def test_an_expired_set_serves_its_keys_while_another_thread_fetches_it_again(
