@@ -534,11 +534,7 @@ async def change_password(
             "password_change", outcome="throttled", user=caller.username, address=address
         )
         raise
-    user = await accounts.store.user_by_id(caller.user_id)
-    if user is not None and user.username != caller.username:
-        # The name too: on SQLite a deleted account's id may be a new account's, and a
-        # token of the old one may outlive a revocation that was not recorded.
-        user = None
+    user = await accounts.store.token_account(caller.user_id, caller.username)
     if user is None or not await check_password(accounts, user, current, address):
         accounts.audit.record(
             "password_change", outcome="failure", user=caller.username, address=address

@@ -178,6 +178,15 @@ class Store:
         async with self._sessions() as session:
             return await session.get(User, user_id)
 
+    async def token_account(self, user_id: int, username: str) -> User | None:
+        """The account an access token names (its ``uid`` and ``sub``), or ``None``.
+
+        The name too: on SQLite a deleted account's id is the next account's, and a token
+        of the deleted one may outlive a revocation that could not be recorded.
+        """
+        user = await self.user_by_id(user_id)
+        return user if user is not None and user.username == username else None
+
     async def count_users(self) -> int:
         async with self._sessions() as session:
             return int((await session.execute(select(func.count(User.id)))).scalar_one())

@@ -142,11 +142,8 @@ async def held_scopes(runtime: Runtime, caller: Caller) -> frozenset[str]:
     tokens are refused before this.
     """
     if caller.client_id is None:
-        user = await runtime.store.user_by_id(caller.user_id)
-        # The username too: on SQLite a deleted account's id may be a new account's.
-        if user is None or user.username != caller.username:
-            return frozenset()
-        return caller.scopes & frozenset(user.scopes)
+        user = await runtime.store.token_account(caller.user_id, caller.username)
+        return frozenset() if user is None else caller.scopes & frozenset(user.scopes)
     client = await runtime.clients.by_client_id(caller.client_id)
     return frozenset() if client is None else caller.scopes & frozenset(client.scopes)
 

@@ -85,8 +85,8 @@ async def _own_account(caller: UserCallerDep, runtime: RuntimeDep) -> User:
     revocation did not reach Redis, the old token still passes until it expires, and must
     not read or change the new account's second factor.
     """
-    user = await runtime.accounts.store.user_by_id(caller.user_id)
-    if user is None or user.username != caller.username:
+    user = await runtime.accounts.store.token_account(caller.user_id, caller.username)
+    if user is None:
         raise invalid_token()
     return user
 
