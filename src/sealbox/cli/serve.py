@@ -63,6 +63,12 @@ def _load_settings(**overrides: Any) -> Any:
     help="Worker processes (needs Redis and a shared database).",
 )
 @click.option(
+    "--trusted-proxies",
+    metavar="ADDRESSES",
+    help="Reverse proxies whose X-Forwarded-For names the client: IP addresses and CIDR "
+    "networks, comma-separated (default: none).",
+)
+@click.option(
     "--log-level",
     default="info",
     show_default=True,
@@ -89,6 +95,7 @@ def serve(  # noqa: PLR0917 - click passes every option positionally
     client_ca: Path | None,
     mtls: bool | None,
     workers: int | None,
+    trusted_proxies: str | None,
     log_level: str,
     check: bool,
     new_signing_keyset: bool,
@@ -104,6 +111,7 @@ def serve(  # noqa: PLR0917 - click passes every option positionally
         client_ca=client_ca,
         mtls=mtls,
         workers=workers,
+        trusted_proxies=trusted_proxies,
     )
     for item in service.prepare(settings, serving=not check, new_keyset=new_signing_keyset):
         note(f"created {item}")

@@ -87,8 +87,17 @@ def check(settings: ServiceSettings) -> None:
     Raises:
         ConfigError: with one of the codes ``workers_need_redis``,
             ``workers_need_database``, ``cert_without_key`` (a certificate without
-            its key, or a key without its certificate) or ``mtls_needs_client_ca``.
+            its key, or a key without its certificate), ``mtls_needs_client_ca`` or
+            ``trusted_proxies_invalid`` (an entry of ``SEALBOX_TRUSTED_PROXIES`` that is
+            no IP address or network, or that would trust every client: see
+            :meth:`~sealbox.service.forwarded.TrustedProxies.parse`).
+
+    .. versionchanged:: 0.1.0
+       ``SEALBOX_TRUSTED_PROXIES`` is checked.
     """
+    from sealbox.service.forwarded import TrustedProxies
+
+    TrustedProxies.parse(settings.trusted_proxies)
     workers = {"workers": str(settings.workers)}
     if settings.workers > 1 and settings.redis_url is None:
         raise ConfigError(
@@ -292,9 +301,10 @@ def run(settings: ServiceSettings, *, log_level: str = "info") -> None:
     try:
         # TLS is done by the connection class (see sealbox.service.connection), so uvicorn
         # gets no SSL settings; each worker reads the SEALBOX_* variables. (A class, not an
-        # import string: uvicorn before 0.36 takes only its own names as strings.)
+        # import string: uvicorn before 0.36 takes only its own names as strings.) The app
+        # is behind the trusted proxies' step (sealbox.service.forwarded).
         uvicorn.run(
-            "sealbox.service.app:app_from_env",
+            "sealbox.service.forwarded:service_app",
             workers=settings.workers,
             factory=True,
             http=EnvConnection,
@@ -375,6 +385,8 @@ def uvicorn_options(settings: ServiceSettings, *, log_level: str = "info") -> di
         "timeout_keep_alive": settings.keep_alive_timeout,
         "log_level": log_level,
         "server_header": False,
+        # The forwarding headers are sealbox's own step's (sealbox.service.forwarded):
+        # uvicorn's differs across the versions sealbox allows.
         "proxy_headers": False,
         "timeout_graceful_shutdown": 10,
     }

@@ -98,6 +98,11 @@ class ServiceSettings(SealboxSettings):
     max_header_bytes: int = Field(
         default=16 * 1024, ge=1024, le=1024 * 1024, description="Largest request head, in bytes."
     )
+    trusted_proxies: str = Field(
+        default="",
+        description="Comma-separated IP addresses and CIDR networks of the reverse proxies "
+        "whose X-Forwarded-For and X-Forwarded-Proto are believed (none when empty).",
+    )
 
     cert: Path | None = Field(default=None, description="Server certificate chain (PEM).")
     key: Path | None = Field(default=None, description="Server private key (PEM).")
