@@ -61,7 +61,7 @@ def test_type_means_the_kind_of_key_to_create():
     for path, command in _commands(root):
         shown = {n for p in command.params if isinstance(p, click.Option) for n in _shown_names(p)}
         if "--type" in shown:
-            assert path[-1] in {"create", "rotate", "generate"}, path
+            assert path[-1] in {"create", "rotate", "generate", "add"}, path
         if path[:1] == ("jwt",) and path[-1] in {"issue", "verify"}:
             assert "--typ" in shown
 

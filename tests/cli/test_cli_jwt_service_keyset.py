@@ -99,3 +99,144 @@ def test_a_change_whose_audit_log_cannot_be_opened_is_not_made(data: Path, tmp_p
     assert r.returncode == 1
     assert r.stderr.decode().startswith("sealbox: error: cannot open the audit log")
     assert (data / "jwt-keyset.sealed").read_bytes() == before
+
+
+@pytest.fixture
+def fresh(tmp_path: Path) -> Path:
+    folder = tmp_path / "data"
+    r = run_sealbox(["serve", "--data-dir", folder, "--port", "0", "--check"], env=ENV)
+    assert r.returncode == 0, r.stderr.decode()
+    return folder
+
+
+def sealbox_ok(*args: object) -> str:
+    r = run_sealbox(["jwt", *map(str, args)], env=ENV)
+    assert r.returncode == 0, r.stderr.decode()
+    return r.stdout.decode()
+
+
+def states(data: Path) -> dict[str, tuple[str, bool]]:
+    listed = json.loads(sealbox_ok("keyset", "list", "--data-dir", data, "--json"))
+    return {k["id"]: (k["state"], k["primary"]) for k in listed}
+
+
+def jwks_kids(data: Path) -> list[str]:
+    return [k["kid"] for k in json.loads(sealbox_ok("jwks", "--data-dir", data))["keys"]]
+
+
+def audit(data: Path) -> list[tuple[str, str]]:
+    records = [json.loads(line) for line in (data / "audit.log").read_text().splitlines()]
+    return [(r["event"], r["detail"]) for r in records if r["event"].startswith("admin.")]
+
+
+def test_add_then_set_primary_on_the_service_keyset_is_a_staged_rotation(fresh: Path) -> None:
+    (old,) = states(fresh)
+    out = sealbox_ok("keyset", "add", "--data-dir", fresh)
+    (new,) = set(states(fresh)) - {old}
+    assert out == (
+        f"added key {new} (EdDSA) to the service keyset of {fresh}: published and verifying, "
+        "not signing until set-primary\n"
+    )
+    assert states(fresh) == {old: ("active", True), new: ("decrypt-only", False)}
+    assert jwks_kids(fresh) == [old, new]
+
+    out = sealbox_ok("keyset", "set-primary", "--data-dir", fresh, "--", new)
+    assert out == (
+        f"key {new} (EdDSA) now signs for the service keyset of {fresh}; "
+        "1 older key still verifies\n"
+    )
+    assert states(fresh) == {old: ("decrypt-only", False), new: ("active", True)}
+    assert jwks_kids(fresh) == [new, old]
+
+    # Made primary twice: said so, neither saved nor recorded again.
+    saved = (fresh / "jwt-keyset.sealed").read_bytes()
+    out = sealbox_ok("keyset", "set-primary", "--data-dir", fresh, "--", new)
+    assert out == f"key {new} is already the primary key of the service keyset of {fresh}\n"
+    assert (fresh / "jwt-keyset.sealed").read_bytes() == saved
+    assert audit(fresh) == [
+        ("admin.keyset_add", f"added key {new} (EdDSA), not signing yet; command line"),
+        ("admin.keyset_set_primary", f"made key {new} (EdDSA) primary; command line"),
+    ]
+
+
+def test_set_primary_of_an_unknown_disabled_or_destroyed_service_key_is_refused_with_a_hint(
+    fresh: Path,
+) -> None:
+    added = [
+        json.loads(sealbox_ok("keyset", "add", "--data-dir", fresh, "--json"))["id"]
+        for _ in range(2)
+    ]
+    sealbox_ok("keyset", "disable", "--data-dir", fresh, "--", added[0])
+    sealbox_ok("keyset", "destroy", "--data-dir", fresh, "--yes", "--", added[1])
+    saved = (fresh / "jwt-keyset.sealed").read_bytes()
+    recorded = audit(fresh)
+    where = f"the service keyset of {fresh}"
+    only = "only a decrypt-only key can become primary"
+    expected = {
+        "no-such-kid": (
+            f"no key no-such-kid in {where}",
+            f"'sealbox jwt keyset list --data-dir {fresh}' shows its keys",
+        ),
+        added[0]: (
+            f"key {added[0]} of {where} is disabled; {only}",
+            f"enable it first: sealbox jwt keyset enable --data-dir {fresh} -- {added[0]}",
+        ),
+        added[1]: (
+            f"key {added[1]} of {where} is destroyed; {only}",
+            (
+                "a destroyed key is gone for good; publish a fresh one with 'sealbox jwt "
+                f"keyset add --data-dir {fresh}' and make it primary later"
+            ),
+        ),
+    }
+    for kid, (message, hint) in expected.items():
+        r = run_sealbox(["jwt", "keyset", "set-primary", "--data-dir", fresh, "--", kid], env=ENV)
+        assert r.returncode == 1
+        assert r.stderr.decode().splitlines() == [
+            f"sealbox: error: {message}",
+            f"sealbox: hint: {hint}",
+        ]
+    assert (fresh / "jwt-keyset.sealed").read_bytes() == saved
+    assert audit(fresh) == recorded
+
+
+def test_set_primary_refusals_carry_stable_codes(
+    fresh: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sealbox.exceptions import KeyNotFoundError, KeyStateError
+    from sealbox.service import add_signing_key, change_signing_key, load_settings
+
+    monkeypatch.setenv("SEALBOX_PASSWORD_PROFILE", "test")
+    settings = load_settings(data_dir=fresh)
+    kid = add_signing_key(settings).kid
+    change_signing_key(settings, kid, "disable")
+    with pytest.raises(KeyStateError) as refused:
+        change_signing_key(settings, kid, "set_primary")
+    assert refused.value.code == "key_not_usable"
+    assert refused.value.facts == {"key_id": kid, "state": "disabled"}
+    with pytest.raises(KeyNotFoundError) as unknown:
+        change_signing_key(settings, "no-such-kid", "set_primary")
+    assert unknown.value.code == "key_not_found"
+
+
+def test_jwks_of_the_service_keyset_prints_no_private_material(fresh: Path) -> None:
+    from sealbox.service import DataDir
+
+    for alg in ("ES256", "RS256", "HS256"):
+        sealbox_ok("keyset", "add", "--data-dir", fresh, "--type", alg)
+    document = json.loads(DataDir(fresh).load_keyset().serialize_unencrypted())
+    canaries = {
+        str(jwk[m])
+        for key in document["keys"]
+        for jwk in [key["jwk"]]
+        for m in ("d", "p", "q", "dp", "dq", "qi", "k")
+        if m in jwk
+    }
+    assert len(canaries) == 1 + 1 + 6 + 1  # EdDSA d, ES256 d, RSA's six, the HMAC secret
+    canaries.add((fresh / "master.key").read_text().split()[1])
+    r = run_sealbox(["jwt", "jwks", "--data-dir", fresh], env=ENV)
+    assert r.returncode == 0, r.stderr.decode()
+    printed = r.stdout.decode() + r.stderr.decode()
+    assert [c for c in canaries if c in printed] == []
+    published = json.loads(r.stdout)["keys"]
+    assert [k["kty"] for k in published] == ["OKP", "EC", "RSA"]  # never the HMAC key

@@ -7,11 +7,13 @@ Real processes over real TLS: the service is a ``sealbox serve`` child, the rota
 from __future__ import annotations
 
 import json
+import ssl
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import jwt as pyjwt
 import pytest
 
 from sealbox.jwt import decode_unverified
@@ -115,6 +117,70 @@ def test_a_rotation_reaches_the_running_service_and_old_tokens_verify_until_dest
     assert changes == [
         ("admin.keyset_rotate", f"rotated to key {new} (EdDSA); command line"),
         ("admin.keyset_destroy", f"destroyed key {old} (EdDSA); command line"),
+    ]
+
+
+def test_a_staged_rotation_publishes_the_key_before_it_signs_and_pyjwt_follows(
+    served: ServeProcess,
+) -> None:
+    data = served.data_dir
+    with served.client() as c:
+        assert register(c, "dana").status_code == 201
+    first_token = token_of(served, "dana")
+    old = kid_of(first_token)
+
+    r = sealbox("jwt", "keyset", "add", "--data-dir", data, "--json")
+    new = str(json.loads(r.stdout)["id"])
+    # Published by the running service, after the key that signs; which still signs.
+    wait_for(lambda: jwks_kids(served) == [old, new], "the JWKS publishes the added key")
+    staged_token = token_of(served, "dana")
+    assert kid_of(staged_token) == old
+
+    # A relying party that caches the JWKS (PyJWT's client) fetches it now, once.
+    relying = pyjwt.PyJWKClient(
+        f"{served.url}/.well-known/jwks.json",
+        ssl_context=ssl.create_default_context(cafile=str(served.ca)),
+    )
+    cached = {k.key_id for k in relying.get_jwk_set().keys}
+    assert cached == {old, new}
+
+    sealbox("jwt", "keyset", "set-primary", "--data-dir", data, "--", new)
+    wait_for(lambda: jwks_kids(served) == [new, old], "the JWKS lists the new primary first")
+    new_token = token_of(served, "dana")
+    assert kid_of(new_token) == new
+    # Its kid was in the relying party's cache before the first token carried it.
+    claims = pyjwt.decode(
+        new_token,
+        relying.get_signing_key_from_jwt(new_token).key,
+        algorithms=["EdDSA"],
+        audience="sealbox",
+        issuer="sealbox",
+    )
+    assert claims["sub"]
+    for token in (first_token, staged_token, new_token):
+        assert me(served, token) == 200  # signed before the promotion, still verified
+    assert (
+        pyjwt.decode(
+            staged_token,
+            relying.get_signing_key_from_jwt(staged_token).key,
+            algorithms=["EdDSA"],
+            audience="sealbox",
+            issuer="sealbox",
+        )["sub"]
+        == claims["sub"]
+    )
+
+    # Later, the old key is disabled: out of the JWKS, and what it signed is refused.
+    sealbox("jwt", "keyset", "disable", "--data-dir", data, "--", old)
+    wait_for(lambda: jwks_kids(served) == [new], "the disabled key leaves the JWKS")
+    assert me(served, staged_token) == 401
+    assert me(served, new_token) == 200
+
+    records = [json.loads(line) for line in (data / "audit.log").read_text().splitlines()]
+    assert [r["event"] for r in records if r["event"].startswith("admin.")] == [
+        "admin.keyset_add",
+        "admin.keyset_set_primary",
+        "admin.keyset_disable",
     ]
 
 

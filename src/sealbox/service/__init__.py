@@ -19,8 +19,8 @@ themselves (each loads its module on first use)::
   :func:`reset_totp` (:mod:`sealbox.service.admin`);
 - :func:`create_client`, :func:`list_clients`, :func:`rotate_client_secret`,
   :func:`delete_client` (:mod:`sealbox.service.client_admin`);
-- :func:`signing_keys`, :func:`rotate_signing_key`, :func:`change_signing_key`
-  (:mod:`sealbox.service.keyset_admin`);
+- :func:`signing_keys`, :func:`signing_jwks`, :func:`rotate_signing_key`,
+  :func:`add_signing_key`, :func:`change_signing_key` (:mod:`sealbox.service.keyset_admin`);
 - :class:`DataDir`, the data folder's layout (:mod:`sealbox.service.provision`), and
   :func:`account_policy`, the sign-in rules the settings say (:mod:`sealbox.service.runtime`):
   what an app of your own needs to keep its state the way ``sealbox serve`` does;
@@ -56,8 +56,10 @@ if TYPE_CHECKING:
         rotate_client_secret,
     )
     from sealbox.service.keyset_admin import (
+        add_signing_key,
         change_signing_key,
         rotate_signing_key,
+        signing_jwks,
         signing_keys,
     )
     from sealbox.service.provision import DataDir
@@ -77,6 +79,7 @@ __all__ = [
     "DataDir",
     "ServiceSettings",
     "account_policy",
+    "add_signing_key",
     "administer_accounts",
     "change_signing_key",
     "check",
@@ -95,6 +98,7 @@ __all__ = [
     "rotate_signing_key",
     "run",
     "service_url",
+    "signing_jwks",
     "signing_keys",
 ]
 
@@ -135,6 +139,8 @@ _ENTRY_POINTS = {
     "run": "sealbox.service.serve",
     "service_url": "sealbox.service.serve",
     "signing_keys": "sealbox.service.keyset_admin",
+    "signing_jwks": "sealbox.service.keyset_admin",
+    "add_signing_key": "sealbox.service.keyset_admin",
     "rotate_signing_key": "sealbox.service.keyset_admin",
     "change_signing_key": "sealbox.service.keyset_admin",
 }

@@ -1,9 +1,10 @@
 """The service's signing keys outside the HTTP API: what ``sealbox jwt keyset … --data-dir``
-does.
+and ``sealbox jwt jwks --data-dir`` do.
 
 The keyset of a data folder (``jwt-keyset.sealed``, sealed under ``master.key``) is
-listed, rotated, and its old keys destroyed, disabled or enabled, also while the service
-runs: each worker looks at the file once a second and takes the new keys into use
+listed, published, rotated (at once, or staged: a key added that verifies, made primary
+later), and its old keys destroyed, disabled or enabled, also while the service runs: each
+worker looks at the file once a second and takes the new keys into use
 (:class:`~sealbox.jwt.keyset_watch.KeySetWatch`), so a rotation needs no restart.
 
 Every change holds the keyset file's lock from reading it to renaming the new version
@@ -11,8 +12,9 @@ Every change holds the keyset file's lock from reading it to renaming the new ve
 merges the file if another writer changed it meanwhile), so two rotations at once keep
 both keys, and the primary key is refused on the file as it is, not on an older copy.
 Each change is written to the service's audit log (``admin.keyset_rotate``,
-``admin.keyset_destroy``, ``admin.keyset_disable``, ``admin.keyset_enable``); the log is
-opened before the change, so a change that cannot be recorded is not made.
+``admin.keyset_add``, ``admin.keyset_set_primary``, ``admin.keyset_destroy``,
+``admin.keyset_disable``, ``admin.keyset_enable``); the log is opened before the change, so
+a change that cannot be recorded is not made.
 
 .. versionadded:: 0.1.0
 """
@@ -20,7 +22,7 @@ opened before the change, so a change that cannot be recorded is not made.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 from sealbox.accounts.audit import AuditLog, AuditUnavailableError
 from sealbox.jwt import SigningKeyInfo, SigningKeySet
@@ -30,12 +32,23 @@ from sealbox.service.provision import DataDir
 from sealbox.service.settings import ServiceSettings
 from sealbox.storage import locked
 
-__all__ = ["change_signing_key", "rotate_signing_key", "signing_keys"]
+__all__ = [
+    "add_signing_key",
+    "change_signing_key",
+    "rotate_signing_key",
+    "signing_jwks",
+    "signing_keys",
+]
 
-KeyChange = Literal["destroy", "disable", "enable"]
+KeyChange = Literal["destroy", "disable", "enable", "set_primary"]
 
 # What each change did, for the audit record and the message when it cannot be written.
-_DONE: Final = {"destroy": "destroyed", "disable": "disabled", "enable": "enabled"}
+_DONE: Final = {
+    "destroy": "destroyed key {kid} ({alg})",
+    "disable": "disabled key {kid} ({alg})",
+    "enable": "enabled key {kid} ({alg})",
+    "set_primary": "made key {kid} ({alg}) primary",
+}
 
 
 def _folder(settings: ServiceSettings) -> DataDir:
@@ -55,6 +68,18 @@ def signing_keys(settings: ServiceSettings) -> list[SigningKeyInfo]:
         DecryptionError: the master key does not open the keyset.
     """
     return _folder(settings).load_keyset().keys()
+
+
+def signing_jwks(settings: ServiceSettings) -> dict[str, Any]:
+    """The public JWK Set of the data folder's signing keyset: what the service's
+    ``/.well-known/jwks.json`` publishes once its workers have read the file. Only public
+    keys: an HMAC key is never in it.
+
+    Raises:
+        ConfigError: ``service_not_provisioned``; a malformed master key.
+        DecryptionError: the master key does not open the keyset.
+    """
+    return _folder(settings).load_keyset().public_jwks()
 
 
 def rotate_signing_key(settings: ServiceSettings, alg: str | None = None) -> SigningKeyInfo:
@@ -81,18 +106,48 @@ def rotate_signing_key(settings: ServiceSettings, alg: str | None = None) -> Sig
     return _change(settings, "admin.keyset_rotate", rotate)
 
 
+def add_signing_key(settings: ServiceSettings, alg: str | None = None) -> SigningKeyInfo:
+    """Add a fresh key to the data folder's keyset that verifies but does not sign yet; return it.
+
+    The first half of a staged rotation: running workers publish it in the JWKS within a
+    second or two and keep signing with the primary key, so relying parties that cache
+    the JWKS can fetch it before any token carries its ``kid``. Make it sign with
+    ``change_signing_key(settings, kid, "set_primary")``.
+
+    Args:
+        alg: the new key's algorithm (the current primary's by default).
+
+    Raises:
+        ConfigError: ``service_not_provisioned``.
+        UnsupportedAlgorithmError: an algorithm a keyset cannot sign with.
+        StorageError: the audit log cannot be opened (nothing changed).
+        ChangeNotAuditedError: the key was added, its record could not be written.
+    """
+
+    def add(keyset: SigningKeySet) -> tuple[SigningKeyInfo, str]:
+        info = keyset.add_key(alg)
+        return info, f"added key {info.kid} ({info.alg}), not signing yet"
+
+    return _change(settings, "admin.keyset_add", add)
+
+
 def change_signing_key(settings: ServiceSettings, kid: str, change: KeyChange) -> SigningKeyInfo:
-    """Destroy, disable or enable key ``kid`` of the data folder's keyset; return it.
+    """Destroy, disable, enable key ``kid`` of the data folder's keyset, or make it primary;
+    return it.
 
     A destroyed or disabled key stops verifying: running workers refuse the tokens it
     signed within a second or two, and take it out of the JWKS. Destroying erases its
     material for good (destroying it twice changes nothing); disabling keeps it, for
-    ``enable``.
+    ``enable``. ``set_primary`` makes a decrypt-only key sign (the second half of a staged
+    rotation, or a rotation rolled back): running workers sign with it within a second or
+    two, and the key that signed until now keeps verifying; making the primary key primary
+    changes nothing.
 
     Raises:
         KeyNotFoundError: no key ``kid``.
         KeyStateError: code ``primary_key``, the key that signs (rotate first); a
-            destroyed key cannot be disabled or enabled.
+            destroyed key cannot be disabled or enabled; code ``key_not_usable``, a
+            disabled or destroyed key cannot be made primary.
         StorageError: the audit log cannot be opened (nothing changed).
         ChangeNotAuditedError: the change was made, its record could not be written.
     """
@@ -102,8 +157,9 @@ def change_signing_key(settings: ServiceSettings, kid: str, change: KeyChange) -
         getattr(keyset, change)(kid)
         info = next(k for k in keyset if k.kid == kid)
         if info.state == before:
-            return info, None  # destroyed twice, disabled twice: nothing to save or record
-        return info, f"{_DONE[change]} key {info.kid} ({info.alg})"
+            # Destroyed twice, disabled twice, primary already: nothing to save or record.
+            return info, None
+        return info, _DONE[change].format(kid=info.kid, alg=info.alg)
 
     return _change(settings, f"admin.keyset_{change}", apply)
 
