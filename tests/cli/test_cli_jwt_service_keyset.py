@@ -240,3 +240,48 @@ def test_jwks_of_the_service_keyset_prints_no_private_material(fresh: Path) -> N
     assert [c for c in canaries if c in printed] == []
     published = json.loads(r.stdout)["keys"]
     assert [k["kty"] for k in published] == ["OKP", "EC", "RSA"]  # never the HMAC key
+
+
+def test_an_hmac_key_never_signs_for_the_service_its_jwks_could_not_verify_it(
+    fresh: Path,
+) -> None:
+    before = states(fresh)
+    r = run_sealbox(["jwt", "keyset", "rotate", "--data-dir", fresh, "--type", "HS256"], env=ENV)
+    assert r.returncode == 1
+    stderr = r.stderr.decode()
+    assert "an HS256 key cannot sign for the service" in stderr
+    assert "hint: use a public-key type" in stderr
+    assert states(fresh) == before and audit(fresh) == []
+
+    # Held as a verifying key it is harmless (and never published); signing it may not.
+    sealbox_ok("keyset", "add", "--data-dir", fresh, "--type", "HS256")
+    (hmac,) = set(states(fresh)) - set(before)
+    r = run_sealbox(["jwt", "keyset", "set-primary", "--data-dir", fresh, "--", hmac], env=ENV)
+    assert r.returncode == 1
+    assert "an HS256 key cannot sign for the service" in r.stderr.decode()
+    assert states(fresh)[hmac] == ("decrypt-only", False)
+    assert [event for event, _ in audit(fresh)] == ["admin.keyset_add"]
+
+
+def test_an_hmac_service_key_refusal_carries_its_code(
+    fresh: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sealbox.exceptions import KeyStateError
+    from sealbox.service import (
+        add_signing_key,
+        change_signing_key,
+        load_settings,
+        rotate_signing_key,
+    )
+
+    monkeypatch.setenv("SEALBOX_PASSWORD_PROFILE", "test")
+    settings = load_settings(data_dir=fresh)
+    with pytest.raises(KeyStateError) as rotated:
+        rotate_signing_key(settings, "HS256")
+    assert rotated.value.code == "service_key_symmetric"
+    assert rotated.value.facts == {"algorithm": "HS256"}
+    kid = add_signing_key(settings, "HS256").kid
+    with pytest.raises(KeyStateError) as promoted:
+        change_signing_key(settings, kid, "set_primary")
+    assert promoted.value.code == "service_key_symmetric"
+    assert promoted.value.facts == {"algorithm": "HS256", "key_id": kid}

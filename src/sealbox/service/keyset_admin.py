@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import Any, Final, Literal
 
 from sealbox.accounts.audit import AuditLog, AuditUnavailableError
+from sealbox.exceptions import KeyStateError
 from sealbox.jwt import SigningKeyInfo, SigningKeySet
 from sealbox.service.admin import ChangeNotAuditedError
 from sealbox.service.preflight import check_modes
@@ -95,11 +96,14 @@ def rotate_signing_key(settings: ServiceSettings, alg: str | None = None) -> Sig
     Raises:
         ConfigError: ``service_not_provisioned``.
         UnsupportedAlgorithmError: an algorithm a keyset cannot sign with.
+        KeyStateError: code ``service_key_symmetric``, an HMAC algorithm (the service's
+            tokens are verified from its JWKS, which has public keys only).
         StorageError: the audit log cannot be opened (nothing changed).
         ChangeNotAuditedError: the key was added, its record could not be written.
     """
 
     def rotate(keyset: SigningKeySet) -> tuple[SigningKeyInfo, str]:
+        _refuse_shared_secret(alg or keyset.primary.alg, None)
         info = keyset.rotate(alg)
         return info, f"rotated to key {info.kid} ({info.alg})"
 
@@ -147,13 +151,18 @@ def change_signing_key(settings: ServiceSettings, kid: str, change: KeyChange) -
         KeyNotFoundError: no key ``kid``.
         KeyStateError: code ``primary_key``, the key that signs (rotate first); a
             destroyed key cannot be disabled or enabled; code ``key_not_usable``, a
-            disabled or destroyed key cannot be made primary.
+            disabled or destroyed key cannot be made primary; code
+            ``service_key_symmetric``, an HMAC key cannot be made primary (the service's
+            tokens are verified from its JWKS, which has public keys only).
         StorageError: the audit log cannot be opened (nothing changed).
         ChangeNotAuditedError: the change was made, its record could not be written.
     """
 
     def apply(keyset: SigningKeySet) -> tuple[SigningKeyInfo, str | None]:
-        before = next((k.state for k in keyset if k.kid == kid), None)
+        key = next((k for k in keyset if k.kid == kid), None)
+        before = key.state if key is not None else None
+        if change == "set_primary" and key is not None and not key.primary:
+            _refuse_shared_secret(key.alg, kid)
         getattr(keyset, change)(kid)
         info = next(k for k in keyset if k.kid == kid)
         if info.state == before:
@@ -162,6 +171,23 @@ def change_signing_key(settings: ServiceSettings, kid: str, change: KeyChange) -
         return info, _DONE[change].format(kid=info.kid, alg=info.alg)
 
     return _change(settings, f"admin.keyset_{change}", apply)
+
+
+def _refuse_shared_secret(alg: str, kid: str | None) -> None:
+    """Refuse an HMAC key as the service's signing key.
+
+    The service's tokens are verified by others from its JWKS, which publishes public keys
+    only: tokens an HMAC key signed would verify nowhere but in the service itself.
+    """
+    if alg.upper().startswith("HS"):
+        facts = {"algorithm": alg} | ({"key_id": kid} if kid is not None else {})
+        raise KeyStateError(
+            f"an {alg} key cannot sign for the service: its tokens are verified from its "
+            "JWKS, which holds public keys only",
+            hint="use a public-key type (EdDSA, ES256, RS256, ...)",
+            code="service_key_symmetric",
+            facts=facts,
+        )
 
 
 def _change(
