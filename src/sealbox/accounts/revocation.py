@@ -253,7 +253,11 @@ class RedisRevocations:
     :class:`~sealbox.exceptions.StoreUnavailableError` (the request is refused, not let
     through), and so does a revocation: its record in the database is kept, and is
     copied into Redis again by :meth:`load` at the next start; repeating the revocation
-    once Redis answers completes it at once.
+    once Redis answers completes it at once. Until then the process keeps the records
+    Redis missed, refuses their tokens itself, and writes them to Redis at its next call
+    to it: a revocation whose database record is made cannot be repeated by every
+    caller (a refresh token replayed again is only seen revoked), and its tokens would
+    otherwise pass on every other worker once Redis answers.
     """
 
     def __init__(self, store: Store, url: str, prefix: str = "sealbox:") -> None:
@@ -261,6 +265,25 @@ class RedisRevocations:
         self._redis, self._failures = connect(url)
         self._prefix = prefix
         self._raise = self._redis.register_script(_RAISE)
+        # Records Redis did not take: key -> expiry (revocations), user id -> version.
+        self._missed: dict[str, int] = {}
+        self._missed_versions: dict[int, int] = {}
+
+    async def _catch_up(self) -> None:
+        """Write the records Redis missed (a no-op when none were)."""
+        while self._missed:
+            key, exat = next(iter(self._missed.items()))
+            await self._redis.set(key, b"1", exat=max(exat, int(time.time()) + 1))
+            if self._missed.get(key) == exat:  # not raised meanwhile, nor written by another
+                del self._missed[key]
+        if self._missed_versions:
+            versions = dict(self._missed_versions)
+            await self._raise(
+                keys=[f"{self._prefix}sv:{u}" for u in versions], args=list(versions.values())
+            )
+            for user_id, version in versions.items():
+                if self._missed_versions.get(user_id) == version:
+                    del self._missed_versions[user_id]
 
     async def load(self) -> None:
         # The database is the record: copy the session versions a restart must keep.
@@ -282,13 +305,12 @@ class RedisRevocations:
 
     async def revoke(self, jti: str, expires_at: datetime) -> None:
         await self._store.revoke_jti(jti, expires_at)
+        key, exat = f"{self._prefix}jti:{jti}", int(expires_at.timestamp()) + 1
         try:
-            await self._redis.set(
-                f"{self._prefix}jti:{jti}",
-                b"1",
-                exat=max(int(expires_at.timestamp()) + 1, int(time.time()) + 1),
-            )
+            await self._catch_up()
+            await self._redis.set(key, b"1", exat=max(exat, int(time.time()) + 1))
         except self._failures as exc:
+            self._missed[key] = max(exat, self._missed.get(key, 0))
             raise unavailable(exc, "recording a revocation") from None
 
     async def revoke_family(self, family_id: str, expires_at: datetime) -> None:
@@ -296,11 +318,15 @@ class RedisRevocations:
 
     async def end_sessions(self, user_id: int, version: int) -> None:
         try:
+            await self._catch_up()
             await self._raise(keys=[f"{self._prefix}sv:{user_id}"], args=[version])
         except self._failures as exc:
+            missed = self._missed_versions.get(user_id, 0)
+            self._missed_versions[user_id] = max(version, missed)
             raise unavailable(exc, "ending a user's sessions") from None
 
     async def reset_sessions(self, user_id: int) -> None:
+        self._missed_versions.pop(user_id, None)  # the account is gone: nothing to refuse
         try:
             await self._redis.delete(f"{self._prefix}sv:{user_id}")
         except self._failures as exc:
@@ -310,11 +336,19 @@ class RedisRevocations:
         self, jti: str, user_id: int, session_version: int, family_id: str | None = None
     ) -> bool:
         family = family_marker(family_id) if family_id is not None else jti
+        keys = (f"{self._prefix}jti:{jti}", f"{self._prefix}jti:{family}")
+        if self._missed or self._missed_versions:
+            # Tried on every check until Redis takes them; this process refuses them
+            # meanwhile, and a Redis that answers reads only is no reason to refuse all.
+            with contextlib.suppress(*self._failures):
+                await self._catch_up()
+            if any(key in self._missed for key in keys):
+                return True
+            if session_version < self._missed_versions.get(user_id, 0):
+                return True
         try:
             revoked, revoked_family, current = await self._redis.mget(
-                f"{self._prefix}jti:{jti}",
-                f"{self._prefix}jti:{family}",
-                f"{self._prefix}sv:{user_id}",
+                *keys, f"{self._prefix}sv:{user_id}"
             )
         except self._failures as exc:
             raise unavailable(exc, "checking a token's revocation") from None

@@ -442,15 +442,20 @@ async def refresh(
 
 
 async def _family_revoked(accounts: Accounts, outcome: RefreshOutcome, address: str) -> None:
-    if outcome.family_id is not None:
-        await revoke_family_access(accounts, outcome.family_id)
-    accounts.audit.record(
-        "refresh",
-        outcome="reuse_detected",
-        user=outcome.user.username if outcome.user is not None else None,
-        address=address,
-        detail="family revoked",
-    )
+    # Recorded even when Redis did not take the access tokens' refusal: the family's
+    # refresh tokens are revoked in the database by now, and a replay of them is only
+    # seen revoked from here on, never detected again.
+    try:
+        if outcome.family_id is not None:
+            await revoke_family_access(accounts, outcome.family_id)
+    finally:
+        accounts.audit.record(
+            "refresh",
+            outcome="reuse_detected",
+            user=outcome.user.username if outcome.user is not None else None,
+            address=address,
+            detail="family revoked",
+        )
 
 
 async def revoke_family_access(accounts: Accounts, family_id: str) -> None:
@@ -544,5 +549,9 @@ async def change_password(
     check_new_password(new, user.username)
     new_hash = await accounts.run_hasher(accounts.hasher.hash, new)
     version = await accounts.store.change_password(user.id, new_hash)
-    await accounts.revocations.end_sessions(user.id, version)
-    accounts.audit.record("password_change", outcome="success", user=user.username, address=address)
+    try:
+        await accounts.revocations.end_sessions(user.id, version)
+    finally:  # the password is changed, whether Redis took the sessions' end or not
+        accounts.audit.record(
+            "password_change", outcome="success", user=user.username, address=address
+        )
