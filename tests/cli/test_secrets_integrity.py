@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import signal
 import stat
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -272,10 +274,14 @@ def test_the_next_command_removes_what_a_killed_edit_left(
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait(30)
-    # The orphaned editor, as a user would close it.
-    os.kill(int(pid_file.read_text()), signal.SIGKILL)
+    # The orphaned editor, as a user would close it: gone before the next command runs.
+    editor = os.pidfd_open(int(pid_file.read_text()))
+    try:
+        os.kill(int(pid_file.read_text()), signal.SIGKILL)
+        assert select.select([editor], [], [], 30)[0], "the editor outlived SIGKILL"
+    finally:
+        os.close(editor)
     pid_file.unlink()
-    time.sleep(0.2)
     assert folder.parent == runtime
     assert folder.exists() and folder.name.startswith(PREFIX)  # SIGKILL leaves it
     r = run_sealbox(["secrets", "list", sfile], env=env)
@@ -284,14 +290,33 @@ def test_the_next_command_removes_what_a_killed_edit_left(
     assert not folder.exists()
 
 
+# The editor saves once the test has written "go": after the concurrent write, however
+# long that takes.
+_SAVE_ON_GO = (
+    "go = pathlib.Path(os.environ['SEEN']).with_name('go')\n"
+    "while not go.exists():\n"
+    "    time.sleep(0.02)\n"
+    "t = p.read_text().replace('API_TOKEN=tok', 'API_TOKEN=edited')\np.write_text(t)\n"
+)
+
+
+@contextlib.contextmanager
+def _editing(tmp_path: Path, sfile: Path, keys) -> Iterator[subprocess.Popen]:
+    """An edit session whose editor waits for "go"; ended (SIGTERM) if the test fails."""
+    proc, _folder = _start_edit(tmp_path, sfile, keys, _SAVE_ON_GO)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.terminate()  # sealbox ends the editor too
+            proc.communicate(timeout=30)
+
+
 def test_edit_merges_a_concurrent_set_of_another_name(tmp_path: Path, sfile: Path, keys, cli):
-    body = (
-        "time.sleep(1.5)\n"
-        "t = p.read_text().replace('API_TOKEN=tok', 'API_TOKEN=edited')\np.write_text(t)\n"
-    )
-    proc, _folder = _start_edit(tmp_path, sfile, keys, body)
-    assert cli(["secrets", "set", sfile, "ADDED_MEANWHILE"], input=b"m").code == 0
-    _out, err = proc.communicate(timeout=30)
+    with _editing(tmp_path, sfile, keys) as proc:
+        assert cli(["secrets", "set", sfile, "ADDED_MEANWHILE"], input=b"m").code == 0
+        (tmp_path / "go").write_text("")
+        _out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     ident = ["-i", keys["alice"][0]]
     assert cli(["secrets", "get", sfile, "API_TOKEN", *ident]).stdout == b"edited"
@@ -299,13 +324,10 @@ def test_edit_merges_a_concurrent_set_of_another_name(tmp_path: Path, sfile: Pat
 
 
 def test_edit_refuses_a_conflict_on_the_same_name(tmp_path: Path, sfile: Path, keys, cli):
-    body = (
-        "time.sleep(1.5)\n"
-        "t = p.read_text().replace('API_TOKEN=tok', 'API_TOKEN=edited')\np.write_text(t)\n"
-    )
-    proc, _folder = _start_edit(tmp_path, sfile, keys, body)
-    assert cli(["secrets", "set", sfile, "API_TOKEN"], input=b"set meanwhile").code == 0
-    _out, err = proc.communicate(timeout=30)
+    with _editing(tmp_path, sfile, keys) as proc:
+        assert cli(["secrets", "set", sfile, "API_TOKEN"], input=b"set meanwhile").code == 0
+        (tmp_path / "go").write_text("")
+        _out, err = proc.communicate(timeout=30)
     assert proc.returncode == 1
     assert "changed by another writer meanwhile, in the same place: API_TOKEN" in err.decode()
     r = cli(["secrets", "get", sfile, "API_TOKEN", "-i", keys["alice"][0]])

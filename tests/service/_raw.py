@@ -5,6 +5,8 @@ from __future__ import annotations
 import socket
 import ssl
 
+import pytest
+
 from tests.service.conftest import Running
 
 
@@ -24,6 +26,26 @@ def read_all(sock: ssl.SSLSocket, seconds: float = 2.0) -> bytes:
             chunk = sock.recv(65536)
         except (TimeoutError, ssl.SSLError, OSError):
             return data
+        if not chunk:
+            return data
+        data += chunk
+
+
+def read_until_closed(sock: ssl.SSLSocket, guard: float = 30.0) -> bytes:
+    """Everything the server sends until it closes the connection.
+
+    ``guard`` only turns a server that never closes into a failure: reaching it fails
+    the test, whatever the server sent before.
+    """
+    sock.settimeout(guard)
+    data = b""
+    while True:
+        try:
+            chunk = sock.recv(65536)
+        except (ssl.SSLError, ConnectionResetError):
+            return data
+        except TimeoutError:
+            pytest.fail(f"the server kept the connection open for {guard} s after {data!r}")
         if not chunk:
             return data
         data += chunk

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from sealbox.service.framing import HTTP1_ONLY, ONE_HOST
-from tests.service._raw import connect, read_all
+from tests.service._raw import connect, read_all, read_until_closed
 from tests.service.conftest import Running, make_settings, run_service
 
 
@@ -106,12 +106,12 @@ def test_the_http2_preface_is_refused_at_once_rather_than_held_open(service: Run
     # The preface's "PRI * HTTP/2.0" head was handed to the HTTP parser alone, which
     # waited for the rest while the rest waited for an answer: no timeout ran, and the
     # connection stayed open for good.
+    # The framing layer's 400, then a close from the server: a connection held open until
+    # a timeout would end with a 408, or not at all (read_until_closed fails then).
     with connect(service) as sock:
-        started = time.monotonic()
         sock.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
-        answer = read_all(sock, 5.0)
+        answer = read_until_closed(sock)
     assert _json_error(answer, 400) == {"error": "invalid_request", "message": HTTP1_ONLY}
-    assert time.monotonic() - started < 4
 
 
 def test_a_request_line_without_an_http_version_is_refused_not_served(service: Running) -> None:

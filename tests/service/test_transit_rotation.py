@@ -32,6 +32,9 @@ from tests.service.conftest import (
 )
 
 ROUNDS_OF_ROTATION = 8
+USES_PER_VERSION = 4  # encryptions with each version before the next rotation
+# Only turns a change that never arrives into a failure; never reached on a slow machine.
+GUARD = 30.0
 CHANNEL = f"{REDIS_PREFIX}transit:keys"
 
 
@@ -43,14 +46,13 @@ def shared():
     reset_shared_state()
 
 
-def wait_until(check: Callable[[], bool], seconds: float = 3.0) -> float:
-    """Poll ``check`` until it holds; return how long it took (fail after ``seconds``)."""
-    start = time.monotonic()
+def wait_until(check: Callable[[], bool]) -> None:
+    """Poll ``check`` until it holds (fail after :data:`GUARD` seconds)."""
+    deadline = time.monotonic() + GUARD
     while not check():
-        if time.monotonic() - start > seconds:
-            pytest.fail(f"not seen within {seconds} s")
+        if time.monotonic() > deadline:
+            pytest.fail(f"not seen within {GUARD} s")
         time.sleep(0.02)
-    return time.monotonic() - start
 
 
 def churn(
@@ -126,11 +128,16 @@ def run_churn(servers: list[Running], rotate: Callable[[int], None], clients: in
     for th in threads:
         th.start()
     try:
-        time.sleep(0.3)
-        for n in range(ROUNDS_OF_ROTATION):
-            rotate(n)
-            time.sleep(0.15)
-        time.sleep(0.2)
+        # Each rotation waits for the clients to have used the version before it (the key
+        # starts at version 1; rotation n makes version n + 2), however slow they are.
+        for n in range(ROUNDS_OF_ROTATION + 1):
+            wait_until(
+                lambda v=n + 1: (
+                    seen[v] >= USES_PER_VERSION or not all(th.is_alive() for th in threads)
+                )
+            )
+            if n < ROUNDS_OF_ROTATION:
+                rotate(n)
     finally:
         stop.set()
         for th in threads:
@@ -207,8 +214,8 @@ def test_clients_see_no_failures_while_keys_rotate(service) -> None:
             assert t.post("/v1/keys/live/rotate", None, admin).status_code == 200
 
         seen = run_churn([service], rotate)
-    # Every version was used while the clients ran, and many requests were made.
-    assert len(seen) >= ROUNDS_OF_ROTATION - 1 and sum(seen.values()) >= 30, seen
+    # Every version was used while the clients ran.
+    assert sorted(seen) == list(range(1, ROUNDS_OF_ROTATION + 2)), seen
 
 
 def test_two_servers_share_rotations_without_a_failure(tmp_path: Path, shared) -> None:
@@ -229,14 +236,17 @@ def test_two_servers_share_rotations_without_a_failure(tmp_path: Path, shared) -
             assert client.post("/v1/keys/live/rotate", headers=admin).status_code == 200
 
         seen = run_churn([a, b], rotate)
-    assert len(seen) >= ROUNDS_OF_ROTATION - 1, seen
+    assert sorted(seen) == list(range(1, ROUNDS_OF_ROTATION + 2)), seen
 
 
 def test_a_change_through_one_server_reaches_the_other(tmp_path: Path, shared) -> None:
+    # The cache is trusted for an hour here: only the Redis announcement can bring B the
+    # news within the test (wait_until's guard is far shorter).
     data = tmp_path / "data"
+    cached = {**shared, "transit_cache_ttl": 3600}
     with (
-        run_service(make_settings(data, **shared)) as a,
-        run_service(make_settings(data, **shared)) as b,
+        run_service(make_settings(data, **cached)) as a,
+        run_service(make_settings(data, **cached)) as b,
         a.client() as ca,
         b.client() as cb,
     ):
@@ -256,8 +266,7 @@ def test_a_change_through_one_server_reaches_the_other(tmp_path: Path, shared) -
         assert v1["key_version"] == 1
         # Rotated through A: B encrypts with version 2 at once (the Redis announcement).
         ca.post("/v1/keys/k/rotate", headers=admin)
-        took = wait_until(lambda: encrypt(cb)["key_version"] == 2)
-        assert took < 2.0
+        wait_until(lambda: encrypt(cb)["key_version"] == 2)
         # A version B has never seen, made through A, opens on B at once.
         ca.post("/v1/keys/k/rotate", headers=admin)
         v3 = encrypt(ca)
@@ -265,7 +274,7 @@ def test_a_change_through_one_server_reaches_the_other(tmp_path: Path, shared) -
         assert decrypt(cb, v3["ciphertext"]).status_code == 200
         # min_decryption_version raised through A: B refuses version 1 right away.
         ca.patch("/v1/keys/k", json={"min_decryption_version": 2}, headers=admin)
-        wait_until(lambda: decrypt(cb, v1["ciphertext"]).status_code == 400, 2.0)
+        wait_until(lambda: decrypt(cb, v1["ciphertext"]).status_code == 400)
         assert decrypt(cb, v1["ciphertext"]).json()["error"] == "key_version_too_old"
 
         # After a lost subscription, B subscribes again and forgets what it cached.
@@ -280,33 +289,40 @@ def test_a_change_through_one_server_reaches_the_other(tmp_path: Path, shared) -
             assert len(ours) >= 2
             for client in ours:
                 control.client_kill_filter(_id=client["id"])
-            wait_until(lambda: control.pubsub_numsub(CHANNEL)[0][1] >= 2, 10.0)
+            wait_until(lambda: control.pubsub_numsub(CHANNEL)[0][1] >= 2)
         finally:
             control.close()
         ca.patch("/v1/keys/k", json={"min_decryption_version": 3}, headers=admin)
-        wait_until(lambda: decrypt(cb, encrypt(ca)["ciphertext"]).status_code == 200, 2.0)
+        wait_until(lambda: decrypt(cb, encrypt(ca)["ciphertext"]).status_code == 200)
         v2 = {"ciphertext": "sealbox:v2:" + v3["ciphertext"].split(":", 2)[2]}
         wait_until(lambda: decrypt(cb, v2["ciphertext"]).json()["error"] == "key_version_too_old")
 
         # Deleted through A: B answers 404.
         ca.patch("/v1/keys/k", json={"deletion_allowed": True}, headers=admin)
         assert ca.delete("/v1/keys/k", headers=admin).status_code == 204
-        wait_until(lambda: decrypt(cb, v3["ciphertext"]).status_code == 404, 2.0)
+        wait_until(lambda: decrypt(cb, v3["ciphertext"]).status_code == 404)
 
 
 def test_without_redis_the_cache_ttl_bounds_staleness(tmp_path: Path) -> None:
+    # C, whose cache is trusted for an hour, is the control: when B (half a second) has
+    # the news, C still serves its cached copy. B's TTL brought the news, not a read of
+    # the database on every request.
     data = tmp_path / "data"
     with (
         run_service(make_settings(data, transit_cache_ttl=0.5)) as a,
         run_service(make_settings(data, transit_cache_ttl=0.5)) as b,
+        run_service(make_settings(data, transit_cache_ttl=3600)) as c,
         a.client() as ca,
         b.client() as cb,
+        c.client() as cc,
     ):
         add_user(a.settings, "ops", list(ALL_SCOPES))
         admin = bearer(login(ca, "ops").json()["access_token"])
         ca.post("/v1/keys/k", json={}, headers=admin)
         body = {"plaintext": b64(b"x")}
         assert cb.post("/v1/keys/k/encrypt", json=body, headers=admin).json()["key_version"] == 1
+        v1_on_c = cc.post("/v1/keys/k/encrypt", json=body, headers=admin).json()
+        assert v1_on_c["key_version"] == 1
         ca.post("/v1/keys/k/rotate", headers=admin)
         # A newer version in an input makes B read the key again at once...
         v2 = ca.post("/v1/keys/k/encrypt", json=body, headers=admin).json()["ciphertext"]
@@ -320,4 +336,7 @@ def test_without_redis_the_cache_ttl_bounds_staleness(tmp_path: Path) -> None:
             r = cb.post("/v1/keys/k/decrypt", json={"ciphertext": v1}, headers=admin)
             return r.json().get("error") == "key_version_too_old"
 
-        assert wait_until(refused, 3.0) <= 1.5
+        wait_until(refused)
+        # C still holds version 1 as decryptable: it opens a version 1 ciphertext.
+        r = cc.post("/v1/keys/k/decrypt", json={"ciphertext": v1_on_c["ciphertext"]}, headers=admin)
+        assert r.status_code == 200, r.text
