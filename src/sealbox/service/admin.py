@@ -54,6 +54,7 @@ __all__ = [
     "open_database_file",
     "open_revocations",
     "password_policy",
+    "record_import",
     "reset_totp",
 ]
 
@@ -394,6 +395,8 @@ def administer_accounts(
             try:
                 result = await operation(admin)
             except StoreUnavailableError as exc:
+                if exc.store != "Redis":
+                    raise  # the database: whether the change was made is not known
                 unrecorded = ""
                 if log is not None and audit is not None:
                     # The change is made: its record is written all the same.
@@ -428,34 +431,58 @@ def administer_accounts(
 async def _record_done(log: AuditLog, event: str, given: str, store: Store, result: object) -> None:
     """Write the audit records of an account operation that succeeded (an import's refused
     lines too); undo an import's accounts whose records are lost."""
+    if isinstance(result, ImportReport):
+
+        def record(outcome: str, user: str | None, detail: str) -> None:
+            log.record(event, outcome=outcome, user=user, detail=detail)
+
+        await record_import(result, record, store, by="command line", entry="line")
+        return
     users = audited_accounts(result, given)
-    recorded = 0
     try:
-        # Refused lines first, as POST /users/import records them: a lost record then
-        # undoes every account of the import (none recorded yet).
-        for user, detail in _refusals(result):
-            log.record(event, outcome="refused", user=user, detail=detail)
         for user in users:
             log.record(event, outcome="success", user=user, detail="command line")
-            recorded += 1
     except AuditUnavailableError as exc:
-        if event == "admin.import" and not users:
-            # Nothing was imported: only the refusals go unrecorded.
-            raise not_made("any account", exc, "import") from None
-        if event == "admin.import":
-            await _undo_import(store, users[:recorded], users[recorded:], exc, result)
         raise ChangeNotAuditedError(_account_change(event, users, result), exc, result) from None
 
 
-def _refusals(result: object) -> list[tuple[str | None, str]]:
-    """``(name as given, detail)`` of each line an import refused: its number and the
-    reason, which quote no hash (:mod:`sealbox.accounts.user_import`); nothing else of it."""
-    if not isinstance(result, ImportReport):
-        return []
-    whole = "" if result.accepted else "; nothing was imported"
-    return [
-        (p.username, f"command line: line {p.line}: {p.reason}{whole}") for p in result.problems
-    ]
+async def record_import(
+    report: ImportReport,
+    record: Callable[[str, str | None, str], None],
+    store: Store,
+    *,
+    by: str,
+    entry: str,
+) -> None:
+    """Write the ``admin.import`` records of an import, as ``sealbox users import`` and
+    ``POST /users/import`` both do; undo the accounts whose records are lost.
+
+    ``record(outcome, user, detail)`` writes one record. Each refused line comes first
+    (``"{by}: {entry} {number}: {reason}"``, which quote no hash: see
+    :mod:`sealbox.accounts.user_import`), then each account created (``by``): a lost
+    record of a refusal then undoes every account of the import, none recorded yet.
+
+    Raises:
+        StorageError: code ``audit_unavailable``, a record could not be written: the
+            accounts without a record are deleted again (those recorded before stay,
+            and the message names both); for an import that created nothing, the
+            message says so.
+        ChangeNotAuditedError: neither could those accounts be deleted: they stand.
+    """
+    users = list(report.imported)
+    whole = "" if report.accepted else "; nothing was imported"
+    recorded = 0
+    try:
+        for p in report.problems:
+            record("refused", p.username, f"{by}: {entry} {p.line}: {p.reason}{whole}")
+        for user in users:
+            record("success", user, by)
+            recorded += 1
+    except AuditUnavailableError as exc:
+        if not users:
+            # Nothing was imported: only the refusals go unrecorded.
+            raise not_made("any account", exc, "import") from None
+        await _undo_import(store, users[:recorded], users[recorded:], exc, report)
 
 
 def reset_totp(settings: ServiceSettings, name: str) -> tuple[str, bool]:

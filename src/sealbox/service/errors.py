@@ -98,6 +98,8 @@ class ErrorCode(enum.StrEnum):
     BATCH_FAILED = "batch_failed"
     BATCH_TOO_LARGE = "batch_too_large"
     AUDIT_UNAVAILABLE = SignInErrorCode.AUDIT_UNAVAILABLE.value
+    # A change made whose audit record could not be written, nor the change undone.
+    AUDIT_INCOMPLETE = "audit_incomplete"
     STORE_UNAVAILABLE = SignInErrorCode.STORE_UNAVAILABLE.value
     KEYS_UNAVAILABLE = SignInErrorCode.KEYS_UNAVAILABLE.value
     # Answered by the connection layer (sealbox.service.connection) to slow or odd clients.

@@ -51,6 +51,10 @@ SERVER_NAMES: Final = ("localhost", "127.0.0.1", "::1")
 _CLAIMED: dict[str, int] = {}
 
 
+# Starts over of a first start whose folder another one's failure removed: each is another
+# process's failed start, so a few more than the processes that may start together.
+_FIRST_START_TRIES: Final = 64
+
 # Tries of a claim, 10 ms apart: far longer than a look by served_with_redis holds it.
 _CLAIM_TRIES: Final = 20
 
@@ -69,6 +73,27 @@ def _flock_soon(fd: int, operation: int) -> None:
         else:
             return
     fcntl.flock(fd, operation | fcntl.LOCK_NB)
+
+
+_REMOVE_TRIES: Final = 5
+# In a data folder a first start made, until it is provisioned whole.
+_NEW_FOLDER: Final = ".first-start"
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    """Whether ``path`` is still the file (or folder) open as ``fd``."""
+    held = os.fstat(fd)
+    try:
+        now = path.stat()
+    except FileNotFoundError:
+        return False
+    return (now.st_dev, now.st_ino) == (held.st_dev, held.st_ino)
+
+
+def _holds_nothing(name: str) -> bool:
+    """Whether a file of that name in a new folder is one that holds nothing: a lock file,
+    or the -wal and -shm files SQLite leaves after a look at a database removed since."""
+    return name == _NEW_FOLDER or name.endswith((".lock", ".db-wal", ".db-shm"))
 
 
 class MasterKeySealer(KeySealer):
@@ -121,7 +146,9 @@ class DataDir:
         refuses every other service, ``shared=True`` (Redis) every service without it.
         ``sealbox users`` and ``serve --check`` claim nothing. The hold is an ``flock``
         of ``.serve.lock``, released by the kernel however the process ends; claiming
-        again in the same process does nothing.
+        again in the same process does nothing, unless the folder was removed and made
+        anew since (a failed first start): then the new one is claimed. A folder that is
+        not there is not claimed.
 
         Raises:
             ConfigError: code ``data_dir_in_use``, with the other process's id.
@@ -129,9 +156,16 @@ class DataDir:
         import fcntl
 
         path = self.path / ".serve.lock"
-        if str(path) in _CLAIMED:
-            return
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        held = _CLAIMED.get(str(path))
+        if held is not None:
+            if _same_file(held, path):
+                return
+            # The claim of a folder removed since (another process's failed first start).
+            os.close(_CLAIMED.pop(str(path)))
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except FileNotFoundError:
+            return  # removed meanwhile: claimed once provisioning has made it again
         try:
             _flock_soon(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
         except BlockingIOError:
@@ -205,8 +239,7 @@ class DataDir:
         .. versionchanged:: 0.1.0
            A failed first start removes the folder it made.
         """
-        made = self._make_folder()
-        with self.lock(), self._undone_on_failure(made):
+        with self._first_start() as made:
             if sqlite:
                 # Before any key: a folder with keys and no database is a damaged one.
                 self.touch_private("sealbox.db")
@@ -242,8 +275,7 @@ class DataDir:
         .. versionchanged:: 0.1.0
            ``engine`` and ``new_keyset``: the ``keyset_lost`` check.
         """
-        made = self._make_folder()
-        with self.lock(), self._undone_on_failure(made):
+        with self._first_start() as made:
             if sqlite:
                 self.touch_private("sealbox.db")
             if migrate is not None:
@@ -256,6 +288,54 @@ class DataDir:
                 await acheck_keyset_present(self.path, engine, new_keyset=new_keyset)
             return self._made_note(made) + self._provision_locked(tls=tls)
 
+    @contextlib.contextmanager
+    def _first_start(self) -> Iterator[list[Path]]:
+        """Make the folder if missing and hold its lock for the block; yields the folders
+        made (:meth:`_make_folder`), removed again if the block fails.
+
+        Another process's first start that fails removes the folder it made, lock file
+        and all, perhaps while this one waits for that lock: this one then holds the lock
+        of a folder that is gone, and starts over, making the folder itself (or finding
+        the one a third process made meanwhile).
+        """
+        for _ in range(_FIRST_START_TRIES):
+            made = self._make_folder()
+            with contextlib.ExitStack() as stack:
+                if not self._lock_in_place(stack):
+                    continue
+                stack.enter_context(self._undone_on_failure(made))
+                yield made
+                # Made whole: no longer a first start's folder, to remove if one fails.
+                with contextlib.suppress(FileNotFoundError):
+                    (self.path / _NEW_FOLDER).unlink()
+                return
+        raise StorageError(
+            f"the data folder {self.path} kept being removed while it was provisioned",
+            hint="other services starting on it failed (a full disk?): make room, then start again",
+            code="data_dir_removed",
+            facts={"folder": str(self.path)},
+        )
+
+    def _lock_in_place(self, stack: contextlib.ExitStack) -> bool:
+        """Take the folder's lock, held until ``stack`` closes; whether the folder is still
+        the one whose lock it is (``False``: it was removed meanwhile)."""
+        try:
+            # Held open until the lock is let go: its inode cannot be another folder's.
+            fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return False
+        stack.callback(os.close, fd)
+        try:
+            stack.enter_context(self.lock())
+        except StorageError:
+            if self._same_folder(fd):
+                raise
+            return False  # its lock file went with it
+        return self._same_folder(fd)
+
+    def _same_folder(self, fd: int) -> bool:
+        return _same_file(fd, self.path)
+
     def _make_folder(self) -> list[Path]:
         """Make the folder if missing; return the folders made (its parents too), outermost
         first."""
@@ -265,27 +345,46 @@ class DataDir:
             with contextlib.suppress(FileExistsError):
                 self.path.mkdir(parents=True, mode=0o700)
                 made = missing[::-1]
-        if not self.path.is_dir():
+        if made:
+            # Says "a first start's folder" to whichever start takes the lock first.
+            try:
+                (self.path / _NEW_FOLDER).touch(mode=0o600, exist_ok=False)
+            except OSError as exc:
+                with contextlib.suppress(OSError):
+                    self.path.rmdir()
+                raise StorageError(
+                    f"cannot make the data folder {self.path}: {(exc.strerror or '').lower()}"
+                ) from None
+        if self.path.exists() and not self.path.is_dir():
             raise StorageError(f"{self.path} is not a folder")
-        return made
+        return made  # a folder removed again since is found so by _lock_in_place
 
     def _made_note(self, made: list[Path]) -> list[str]:
         return [f"data folder {self.path}"] if made else []
 
     @contextlib.contextmanager
     def _undone_on_failure(self, made: list[Path]) -> Iterator[None]:
-        """Remove ``made`` (what :meth:`_make_folder` made) if the block fails.
+        """Remove the folder (and ``made``, the parents :meth:`_make_folder` made) if the
+        block fails, when it is a first start's folder that held nothing yet.
 
-        Entered under the folder's lock. Another process starting on the new folder may
-        have taken the lock first and provisioned it: a folder holding more than locks
-        when this one gets the lock is that process's, and is never removed.
+        Entered under the folder's lock. The start that made the folder marks it; another
+        start on it may take the lock first, and then removes it if it fails. A folder
+        holding more than locks when this one gets the lock was provisioned (in part)
+        by another and stays; one made by its operator has no mark and stays.
         """
-        ours = bool(made) and all(entry.name.endswith(".lock") for entry in self.path.iterdir())
+        names = [entry.name for entry in self.path.iterdir()]
+        ours = _NEW_FOLDER in names and all(map(_holds_nothing, names))
         try:
             yield
         except BaseException:
             if ours:
-                shutil.rmtree(self.path, ignore_errors=True)
+                # Another process's look at the database (read-only, before it waits for
+                # the lock) may make SQLite's -wal and -shm files while they are removed:
+                # removed again, so that no half-made folder stays.
+                for _ in range(_REMOVE_TRIES):
+                    shutil.rmtree(self.path, ignore_errors=True)
+                    if not self.path.exists():
+                        break
                 for folder in made[-2::-1]:  # the parents made for it, innermost first
                     with contextlib.suppress(OSError):
                         folder.rmdir()  # only while empty

@@ -37,10 +37,10 @@ from sealbox.accounts.admin import (
 from sealbox.accounts.sessions import MAX_PASSWORD
 from sealbox.accounts.user_import import ImportReport
 from sealbox.accounts.usernames import MAX_USERNAME
-from sealbox.exceptions import SealboxError
+from sealbox.exceptions import SealboxError, StorageError
 from sealbox.integrations.fastapi.router import check_new_password
 from sealbox.integrations.fastapi.strict_json import StrictJSONRoute
-from sealbox.service.admin import audited_accounts
+from sealbox.service.admin import ChangeNotAuditedError, audited_accounts, record_import
 from sealbox.service.deps import Caller, RuntimeDep, require_held_scopes
 from sealbox.service.errors import ApiError, ErrorCode
 from sealbox.service.runtime import Runtime
@@ -335,15 +335,22 @@ async def import_accounts(
 ) -> ImportOut:
     """Create accounts with the password hashes of another system (Argon2, bcrypt,
     Django pbkdf2_sha256), upgraded at each one's next login. Nothing is imported when an
-    entry is refused (422 ``import_refused``, the entries listed), unless ``skip_invalid``."""
+    entry is refused (422 ``import_refused``, the entries listed), unless ``skip_invalid``.
+    When the audit log cannot take the records, the accounts without one are deleted
+    again (503 ``audit_unavailable``, ``imported`` naming those that stand)."""
     records = list(enumerate(body.users, start=1))
     by = f"by {caller.username}"
+    address = _address(request)
+    recorded: list[str] = []
 
     def audit(outcome: str, user: str | None, detail: str) -> None:
-        address = _address(request)
+        # An entry's name and reason as a UTF-8 answer can carry them, as the answer does.
+        user = None if user is None else _utf8(user)
         runtime.audit.record(
-            "admin.import", outcome=outcome, user=user, address=address, detail=detail
+            "admin.import", outcome=outcome, user=user, address=address, detail=_utf8(detail)
         )
+        if outcome == "success" and user is not None:
+            recorded.append(user)
 
     try:
         report: ImportReport = await _act(
@@ -355,12 +362,24 @@ async def import_accounts(
     except ApiError as exc:
         audit("refused", None, f"{by}: {exc.message}")
         raise
-    # Each refused entry, as every refusal is: its position, its name as given and the
-    # reason, which quote no hash (sealbox.accounts.user_import); nothing else of it.
-    outcome = "" if body.skip_invalid else "; nothing was imported"
-    for p in report.problems:
-        user = None if p.username is None else _utf8(p.username)
-        audit("refused", user, f"{by}: entry {p.line}: {_utf8(p.reason)}{outcome}")
+    # The records as `sealbox users import` writes them: each refused entry, then each
+    # account; an account whose record is lost is deleted again, as there.
+    try:
+        await record_import(report, audit, runtime.store, by=by, entry="entry")
+    except ChangeNotAuditedError as exc:
+        raise ApiError(
+            500, ErrorCode.AUDIT_INCOMPLETE, str(exc), extra={"imported": list(report.imported)}
+        ) from None
+    except StorageError as exc:
+        if exc.code != "audit_unavailable":
+            raise
+        raise ApiError(
+            503,
+            ErrorCode.AUDIT_UNAVAILABLE,
+            str(exc),
+            headers={"Retry-After": "30"},
+            extra={"imported": recorded},
+        ) from None
     refused = [
         ImportProblemOut(
             line=p.line,
@@ -376,8 +395,6 @@ async def import_accounts(
             f"nothing was imported: {len(refused)} of {report.lines} entries are refused",
             extra={"refused": [r.model_dump() for r in refused]},
         )
-    for name in report.imported:
-        audit("success", name, by)
     return ImportOut(imported=list(report.imported), refused=refused)
 
 

@@ -1,0 +1,47 @@
+"""First starts racing on a new data folder on a full disk: each ends in a clear error, and
+the folder is left whole or not at all.
+
+A start that fails removes the folder it made, lock files and all, while the others may
+be waiting for its lock or looking at its database: they start over on a folder of their
+own, and fail for their own reason (the full disk), said as such.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests._race import race
+from tests.conftest import fill, run_sealbox
+
+WRITERS = 8
+
+
+# Room for the database's first pages only; for the database, not for the keys.
+@pytest.mark.parametrize("room_kib", [16, 200])
+def test_first_starts_racing_on_a_full_disk_each_say_why_and_leave_no_half_made_folder(
+    small_fs: Path, room_kib: int
+) -> None:
+    data = small_fs / "data"
+    filler = small_fs / "filler"
+    fill(filler)
+    os.truncate(filler, filler.stat().st_size - room_kib * 1024)
+    commands = [["serve", "--data-dir", data, "--check"]] * (WRITERS - 2)
+    commands += [["serve", "--data-dir", data, "--port", "0"]] * 2
+    for _ in range(3):
+        results = race(commands, lead=0.5)
+        for r in results:
+            lines = r.err.splitlines()
+            assert r.code == 1, r.err
+            assert "Traceback" not in r.err
+            assert all(line.startswith("sealbox: ") for line in lines), r.err
+            assert len([line for line in lines if line.startswith("sealbox: error: ")]) == 1
+            # Its own failure, not the vanishing of a folder another start removed.
+            assert "no space left on device" in r.err or "disk" in r.err, r.err
+            assert "no such file or directory" not in r.err
+        assert not data.exists(), sorted(p.name for p in data.iterdir())
+    filler.unlink()
+    r = run_sealbox(["serve", "--data-dir", data, "--check"])
+    assert r.returncode == 0, r.stderr
