@@ -6,6 +6,8 @@ import os
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from sealbox import age
 from sealbox.secrets.sealed import SealedFile
 from tests.conftest import fill, run_sealbox
@@ -53,7 +55,8 @@ def test_ca_init_on_a_full_disk_leaves_no_half_made_ca(small_fs: Path) -> None:
     r = run_sealbox(["ca", "init", ca])
     assert r.returncode == 1
     lines = r.stderr.decode().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("sealbox: error: cannot write")
+    assert len(lines) == 2 and lines[0].startswith("sealbox: error: cannot write")
+    assert lines[1].startswith("sealbox: hint: free space on the file system that holds ")
     assert "no space left" in lines[0]
     assert [p.name for p in ca.iterdir() if not p.name.endswith(".lock")] == []
     filler.unlink()
@@ -128,10 +131,40 @@ def test_keyring_and_keyset_writes_on_a_full_disk_keep_the_old_file(small_fs: Pa
         r = run_sealbox(args, env=env)
         assert r.returncode == 1, r.stderr
         lines = r.stderr.decode().splitlines()
-        assert len(lines) == 1 and lines[0].startswith("sealbox: error: cannot write")
+        assert len(lines) == 2 and lines[0].startswith("sealbox: error: cannot write")
+        assert lines[1].startswith("sealbox: hint: free space on the file system that holds ")
         assert "no space left" in lines[0]
     assert {path: path.read_bytes() for path in before} == before
     assert [p.name for p in small_fs.iterdir() if p.name.endswith(".tmp")] == []
     (small_fs / "filler").unlink()
     assert run_sealbox(["keyring", "rotate", ring], env=env).returncode == 0
     assert run_sealbox(["jwt", "keyset", "rotate", keys], env=env).returncode == 0
+
+
+def test_a_write_on_a_full_disk_has_the_code_disk_full_and_a_hint_naming_the_folder(
+    small_fs: Path,
+) -> None:
+    from sealbox.exceptions import StorageError
+    from sealbox.storage import atomic_write
+
+    fill(small_fs / "filler")
+    target = small_fs / "out.bin"
+    with pytest.raises(StorageError) as refused:
+        atomic_write(target, os.urandom(64 * 1024))
+    assert (refused.value.code, refused.value.facts) == ("disk_full", {"path": str(target)})
+
+    identity = age.X25519Identity.generate()
+    source = small_fs.parent / f"{small_fs.name}-plain.txt"
+    source.write_bytes(os.urandom(256 * 1024))
+    try:
+        r = run_sealbox(
+            ["encrypt", "-r", str(identity.recipient()), "-o", str(target), str(source)]
+        )
+    finally:
+        source.unlink()
+    assert r.returncode == 1
+    lines = r.stderr.decode().splitlines()
+    assert lines[0] == f"sealbox: error: cannot write {target}: no space left on device"
+    hint = f"sealbox: hint: free space on the file system that holds {target} ('df -h' shows it)"
+    assert lines[1:] == [f"{hint}, then run the command again"]
+    assert not target.exists()

@@ -144,10 +144,7 @@ def make_folder(folder: str | os.PathLike[str], mode: int = 0o700) -> None:
             with contextlib.suppress(FileExistsError):
                 os.mkdir(each, mode)
     except OSError as exc:
-        raise StorageError(
-            f"cannot create folder {os.fspath(folder)}: {os_reason(exc)}",
-            facts={"path": os.fspath(folder)},
-        ) from None
+        raise write_failed(f"folder {os.fspath(folder)}", folder, exc, verb="create") from None
     if not os.path.isdir(folder):
         raise StorageError(
             f"cannot create folder {os.fspath(folder)}: a file of that name exists",
@@ -209,7 +206,7 @@ def atomic_writer(
     try:
         fd, tmp = _create_temporary(folder, name)
     except OSError as exc:
-        raise StorageError(f"cannot write in {folder}: {os_reason(exc)}") from None
+        raise write_failed(f"in {folder}", folder, exc) from None
     try:
         _take_over_attributes(fd, target, mode)
         # Renamed while still open: until then its lock tells the clean-up of other
@@ -267,9 +264,8 @@ def atomic_write_group(
                 staged.append(_stage(path, data, mode, overwrite=overwrite, held=held))
             _rename_all(staged)
         except OSError as exc:
-            raise StorageError(
-                f"cannot write {os.fspath(files[0][0])}: {os_reason(exc)}; nothing was replaced"
-            ) from None
+            target = files[0][0]
+            raise write_failed(os.fspath(target), target, exc, "; nothing was replaced") from None
         finally:
             for _target, tmp, backup in staged:
                 for leftover in (tmp, backup):
@@ -508,7 +504,26 @@ def atomic_write(
         with held, atomic_writer(path, mode=mode, overwrite=overwrite) as fh:
             fh.write(data)
     except OSError as exc:
-        raise StorageError(f"cannot write {path}: {os_reason(exc)}") from None
+        raise write_failed(os.fspath(path), path, exc) from None
+
+
+#: ``errno`` values of a file system with no room left (for everyone, or for this user).
+_FULL: Final = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+def write_failed(
+    what: str, path: str | os.PathLike[str], exc: OSError, also: str = "", *, verb: str = "write"
+) -> StorageError:
+    """The error of a write to ``path`` that failed with ``exc``: ``cannot VERB WHAT:
+    REASON`` (then ``also``), code ``disk_full`` (fact ``path``) when the file system has no
+    room left, so that a program can tell that from a bug and the command line can say
+    what to do."""
+    full = exc.errno in _FULL
+    return StorageError(
+        f"cannot {verb} {what}: {os_reason(exc)}{also}",
+        code="disk_full" if full else None,
+        facts={"path": os.fspath(path)},
+    )
 
 
 def os_reason(exc: OSError) -> str:

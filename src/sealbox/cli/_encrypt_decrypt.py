@@ -37,7 +37,7 @@ from sealbox.exceptions import (
     SealboxError,
     StorageError,
 )
-from sealbox.storage import AlignedWriter, atomic_writer, is_special, os_reason
+from sealbox.storage import AlignedWriter, atomic_writer, is_special, os_reason, write_failed
 
 # A path from the command line: a str (or pathlib.Path); "-" or None is stdin/stdout.
 PathArg = str | os.PathLike[str]
@@ -250,7 +250,7 @@ def open_output(
         with atomic_writer(path, mode=mode, overwrite=True) as out:
             yield AlignedWriter(out)
     except OSError as exc:
-        raise StorageError(f"cannot write {os.fspath(path)}: {os_reason(exc)}") from None
+        raise write_failed(os.fspath(path), path, exc) from None
 
 
 def stdout_is_terminal(output: PathArg | None) -> bool:

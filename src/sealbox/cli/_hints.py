@@ -87,6 +87,8 @@ HINTS: dict[str, str] = {
     "mtls_needs_client_ca": "pass --client-ca FILE, the CA that issued the client certificates",
     "trusted_proxies_invalid": "give the proxies' IP addresses and CIDR networks, "
     "comma-separated (--trusted-proxies 10.0.0.5,192.168.0.0/24); leave it unset to trust none",
+    "disk_full": "free space on the file system that holds {path} ('df -h' shows it), "
+    "then run the command again",
     "service_not_provisioned": "run 'sealbox serve' once to provision the data folder",
     "keyset_lost": "restore jwt-keyset.sealed from a backup (it is sealed under this "
     "master.key); to start a new signing keyset on purpose, ending every session, run "

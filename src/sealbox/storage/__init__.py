@@ -17,6 +17,8 @@ callers that write files of their own:
   not be cut short (a pair of files renamed into place; a new secret stored, then shown).
 - :func:`os_reason`: why an operating-system call failed, in the words sealbox's
   messages use after a colon (``no space left on device``).
+- :func:`write_failed`: the :class:`~sealbox.exceptions.StorageError` of a failed write,
+  code ``disk_full`` when the file system has no room left.
 - :class:`AlignedWriter`: bulk output cut into the pieces the file system takes
   best (what ``sealbox encrypt`` writes through).
 
@@ -47,6 +49,7 @@ if TYPE_CHECKING:
         os_reason,
         read_limited,
         signals_held,
+        write_failed,
     )
     from sealbox._util.locks import locked, set_wait_notice
 
@@ -60,6 +63,7 @@ __all__ = [
     "read_limited",
     "set_wait_notice",
     "signals_held",
+    "write_failed",
 ]
 
 _LAZY = {
@@ -70,6 +74,7 @@ _LAZY = {
     "os_reason": "sealbox._util.files",
     "read_limited": "sealbox._util.files",
     "signals_held": "sealbox._util.files",
+    "write_failed": "sealbox._util.files",
     "locked": "sealbox._util.locks",
     "set_wait_notice": "sealbox._util.locks",
 }
