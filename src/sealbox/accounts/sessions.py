@@ -52,6 +52,7 @@ from datetime import UTC, datetime
 from typing import Final
 
 from sealbox.accounts.attempts import Throttled, attempt_succeeded, throttle_attempt
+from sealbox.accounts.audit import AuditUnavailableError
 from sealbox.accounts.binding import cnf_claim
 from sealbox.accounts.core import DEFAULT_SCOPES, Accounts, Caller
 from sealbox.accounts.models import User
@@ -492,6 +493,7 @@ async def register(accounts: Accounts, username: str, password: str, address: st
         WeakPasswordError: the password breaks the policy.
         Throttled: too many registrations or attempts from the address.
         UsernameUnavailableError: the name, or one that looks like it, has an account.
+        AuditUnavailableError: the audit log cannot take the record (no account is kept).
     """
     if not accounts.policy.open_registration:
         raise RegistrationClosedError("registration is closed")
@@ -514,7 +516,13 @@ async def register(accounts: Accounts, username: str, password: str, address: st
     except UsernameTakenError:
         accounts.audit.record("register", outcome="taken", user=username, address=address)
         raise _taken() from None
-    accounts.audit.record("register", outcome="success", user=username, address=address)
+    try:
+        accounts.audit.record("register", outcome="success", user=username, address=address)
+    except AuditUnavailableError:
+        # None is made unrecorded: the account goes again, so the client's retry of the
+        # same name, once the log takes records, is not refused as taken.
+        await accounts.store.forget_user(user.id)
+        raise
     return user
 
 

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -141,6 +141,13 @@ class Store:
         except IntegrityError:
             raise UsernameTakenError(username) from None
         return user
+
+    async def forget_user(self, user_id: int) -> None:
+        """Delete an account just made whose creation could not be recorded (with the
+        refresh tokens it may have been issued meanwhile)."""
+        async with self._sessions.begin() as session:
+            await session.execute(delete(RefreshToken).where(RefreshToken.user_id == user_id))
+            await session.execute(delete(User).where(User.id == user_id))
 
     async def user_by_name(self, username: str) -> User | None:
         async with self._sessions() as session:
