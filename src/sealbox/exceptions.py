@@ -27,7 +27,7 @@ The tree::
     └── StorageError                    a file or a database could not be read or written safely
         ├── LockTimeoutError            another writer held a file's lock too long
         ├── ConcurrentChangeError       a file changed since it was read, beyond merging
-        └── StoreUnavailableError       Redis did not answer (a check needing it refuses)
+        └── StoreUnavailableError       Redis or the database did not answer (a check refuses)
 
 Authentication failures (``DecryptionError``, ``InvalidSignatureError``,
 ``PasswordMismatchError``) carry a fixed message and never say why: no oracle.
@@ -401,7 +401,8 @@ _REFUSALS: Final = ("Authentication", "NoPermission", "Response")
 
 
 class StoreUnavailableError(StorageError):
-    """A server sealbox keeps shared state in (Redis) did not answer.
+    """A server sealbox keeps shared state in (Redis, or a PostgreSQL database) did not
+    answer, or dropped the connection in use.
 
     A check that needed it (is this token revoked, may this sign-in be tried) refuses
     rather than lets a request through. A change that was being recorded may be
@@ -411,8 +412,11 @@ class StoreUnavailableError(StorageError):
     ``store_unavailable``. The message names the server and what was being done, never
     its address (a URL may carry a password).
 
+    Its code is ``store_unavailable``, or ``database_unavailable`` for a database (whose
+    settings are not Redis's); a statement it did not answer may have been applied.
+
     Attributes:
-        store: the server's kind (``"Redis"``).
+        store: the server's kind (``"Redis"``, ``"PostgreSQL"``).
         operation: what was being done (``"checking a token's revocation"``).
         cause: the name of the client library's exception (``"ConnectionError"``),
             and for a ``unix://`` Redis socket, after a colon, what is wrong with its
@@ -423,7 +427,7 @@ class StoreUnavailableError(StorageError):
 
     code = "store_unavailable"
 
-    def __init__(self, store: str, operation: str, cause: str) -> None:
+    def __init__(self, store: str, operation: str, cause: str, *, code: str | None = None) -> None:
         # A server that answered with a refusal (a wrong password, a user without the
         # right, a database number it does not have) is no server that did not answer.
         refused = cause.startswith(_REFUSALS)
@@ -433,6 +437,7 @@ class StoreUnavailableError(StorageError):
             hint=f"check the user, password and database number given for {store}"
             if refused
             else f"try again once {store} answers",
+            code=code,
             facts={"store": store, "operation": operation, "cause": cause},
         )
         self.store = store

@@ -104,6 +104,36 @@ def test_a_reuse_detected_while_redis_is_gone_refuses_the_family_everywhere_once
     assert "Traceback" not in a.stderr, a.stderr[-2000:]
 
 
+def test_a_refusal_redis_missed_reaches_other_processes_with_no_more_requests_to_its_own(
+    deployment: Deployment,
+) -> None:
+    # B keeps what Redis missed and writes it from a task of its own once Redis answers:
+    # waiting for B's next request left the family's tokens passing on A meanwhile.
+    import time
+
+    d = deployment
+    d.user("left-idle")
+    with serve_process(d.work, env=d.env, data_dir=d.data) as a, a.client() as ca:
+        first = login(ca, "left-idle").json()
+        second = ca.post("/auth/refresh", json={"refresh_token": first["refresh_token"]}).json()
+        h = bearer(second["access_token"])
+        assert ca.get("/users/me", headers=h).status_code == 200
+        with d.b.client() as cb:
+            d.proxy.cut()
+            try:
+                replay = cb.post("/auth/refresh", json={"refresh_token": first["refresh_token"]})
+                _refused_for_redis(replay)
+            finally:
+                d.proxy.restore()
+        # Not one more request to B. A guard against a hang, not a measure of the wait:
+        deadline = time.monotonic() + 120
+        while (answer := ca.get("/users/me", headers=h)).status_code == 200:
+            assert time.monotonic() < deadline, "A still accepts the revoked family's token"
+            time.sleep(0.2)
+        assert answer.status_code == 401, answer.text
+    assert "Traceback" not in a.stderr, a.stderr[-2000:]
+
+
 class _Traffic:
     """Clients logging in once, then refreshing and calling ``/users/me`` until stopped;
     every answer that is not 200 (or exception) is kept."""

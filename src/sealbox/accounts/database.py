@@ -30,7 +30,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from sealbox.exceptions import ConfigError, StorageError
+from sealbox.accounts.db_unreachable import raise_unreachable_as_unavailable
+from sealbox.exceptions import ConfigError, StorageError, StoreUnavailableError
 from sealbox.storage import locked
 
 __all__ = [
@@ -79,7 +80,9 @@ def async_url(url: str) -> str:
 
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """Create the async engine; SQLite gets WAL mode and foreign keys.
+    """Create the async engine; SQLite gets WAL mode and foreign keys, and a database
+    server that cannot be reached or drops a connection in use raises
+    :class:`~sealbox.exceptions.StoreUnavailableError` (:mod:`sealbox.accounts.db_unreachable`).
 
     ``postgresql://`` (or ``postgres://``) opens with asyncpg, ``sqlite://`` with
     aiosqlite, and libpq's ``sslmode=`` is read as asyncpg's ``ssl=``
@@ -107,7 +110,9 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     except (ArgumentError, ImportError, InvalidRequestError, ValueError) as exc:
         raise _invalid_url(url, exc) from None
     _check_ports(engine)
-    if url.startswith("sqlite"):
+    if not url.startswith("sqlite"):
+        raise_unreachable_as_unavailable(engine)
+    else:
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -389,8 +394,12 @@ async def _begin(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """
     try:
         connection = await engine.connect()
-    except (OSError, DBAPIError) as exc:
-        cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    except (OSError, DBAPIError, StoreUnavailableError) as exc:
+        # The driver's error, whose first line is shown: a server's address is the
+        # operator's to see here, unlike in a request's answer.
+        cause = exc.__cause__ if isinstance(exc, StoreUnavailableError) and exc.__cause__ else exc
+        if isinstance(cause, DBAPIError) and cause.orig is not None:
+            cause = cause.orig
         raise _unavailable(engine, cause) from None
     try:
         async with connection.begin():

@@ -65,6 +65,11 @@ WATCH_INTERVAL = 0.001
 #: margin for clocks a little apart.
 KEEP_MARGIN = 60
 
+# Seconds between a :class:`RedisRevocations`' tries to write what Redis missed: the
+# first, and the most the wait grows to while Redis stays away.
+_RETRY_FIRST: Final = 1.0
+_RETRY_MOST: Final = 15.0
+
 
 def kept_until(access_token_ttl: int, *, at: datetime | None = None) -> datetime:
     """Until when a revocation made now (or ``at``) must be kept: every access token it
@@ -255,9 +260,12 @@ class RedisRevocations:
     copied into Redis again by :meth:`load` at the next start; repeating the revocation
     once Redis answers completes it at once. Until then the process keeps the records
     Redis missed, refuses their tokens itself, and writes them to Redis at its next call
-    to it: a revocation whose database record is made cannot be repeated by every
-    caller (a refresh token replayed again is only seen revoked), and its tokens would
-    otherwise pass on every other worker once Redis answers.
+    to it, and from a task of its own that tries every few seconds (waiting longer
+    while Redis stays away, up to ``_RETRY_MOST``): a revocation whose database record
+    is made cannot be repeated by every caller (a refresh token replayed again is only
+    seen revoked), and its tokens would otherwise pass on every other worker once Redis
+    answers, for as long as this process had no request. The task runs only while
+    something is missed, and :meth:`close` ends it.
     """
 
     def __init__(self, store: Store, url: str, prefix: str = "sealbox:") -> None:
@@ -268,6 +276,27 @@ class RedisRevocations:
         # Records Redis did not take: key -> expiry (revocations), user id -> version.
         self._missed: dict[str, int] = {}
         self._missed_versions: dict[int, int] = {}
+        self._retrying: asyncio.Task[None] | None = None
+        self._closed = False
+
+    def _retry_later(self) -> None:
+        """Start the task writing what Redis missed, unless it runs already."""
+        if self._retrying is None and not self._closed:
+            self._retrying = asyncio.get_running_loop().create_task(
+                self._retry_missed(), name="sealbox-revocations-catch-up"
+            )
+
+    async def _retry_missed(self) -> None:
+        delay = _RETRY_FIRST
+        try:
+            while self._missed or self._missed_versions:
+                await asyncio.sleep(delay)
+                try:
+                    await self._catch_up()
+                except self._failures:
+                    delay = min(delay * 2, _RETRY_MOST)
+        finally:
+            self._retrying = None
 
     async def _catch_up(self) -> None:
         """Write the records Redis missed (a no-op when none were)."""
@@ -311,6 +340,7 @@ class RedisRevocations:
             await self._redis.set(key, b"1", exat=max(exat, int(time.time()) + 1))
         except self._failures as exc:
             self._missed[key] = max(exat, self._missed.get(key, 0))
+            self._retry_later()
             raise unavailable(exc, "recording a revocation") from None
 
     async def revoke_family(self, family_id: str, expires_at: datetime) -> None:
@@ -323,6 +353,7 @@ class RedisRevocations:
         except self._failures as exc:
             missed = self._missed_versions.get(user_id, 0)
             self._missed_versions[user_id] = max(version, missed)
+            self._retry_later()
             raise unavailable(exc, "ending a user's sessions") from None
 
     async def reset_sessions(self, user_id: int) -> None:
@@ -357,4 +388,10 @@ class RedisRevocations:
         return current is not None and session_version < int(current)
 
     async def close(self) -> None:
+        self._closed = True
+        retrying = self._retrying
+        if retrying is not None:
+            retrying.cancel()
+            # Waited for, not awaited: its cancellation is no cancellation of this call.
+            await asyncio.wait([retrying])
         await self._redis.aclose()

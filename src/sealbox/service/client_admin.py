@@ -218,6 +218,8 @@ def delete_client(settings: ServiceSettings, name: str) -> ClientInfo:
                 sessions=store.sessions,
             )
         except StoreUnavailableError as exc:
+            if exc.store != "Redis":
+                raise
             raise StorageError(
                 f"the access tokens of client {name!r} cannot be refused: Redis did not "
                 f"answer ({exc.cause}); the client is kept",

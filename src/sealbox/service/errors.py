@@ -155,10 +155,10 @@ def lean_refusal(
 ) -> tuple[int, list[Header], bytes]:
     """The answer of an entry ahead of the middlewares to ``exc``, as the routes give it.
 
-    An :class:`ApiError`, an unwritable audit log or a Redis that does not answer is
-    answered as its handler answers; anything else is the internal-error 500, logged as
-    the middleware logs it (type, method, path: no message). ``extra``, the security
-    headers, are added as the middleware adds them.
+    An :class:`ApiError`, an unwritable audit log or a Redis or database that does not
+    answer is answered as its handler answers; anything else is the internal-error 500,
+    logged as the middleware logs it (type, method, path: no message). ``extra``, the
+    security headers, are added as the middleware adds them.
     """
     if isinstance(exc, ApiError):
         response = error_response(exc.status, exc.code, exc.message, exc.headers, **exc.extra)

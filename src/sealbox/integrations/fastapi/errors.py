@@ -13,6 +13,7 @@ and may. :func:`install_error_handlers` makes an app answer so.
 from __future__ import annotations
 
 import enum
+import logging
 from collections.abc import Sequence
 from typing import Any, Final
 
@@ -27,6 +28,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sealbox.accounts.audit import AuditUnavailableError
 from sealbox.exceptions import StoreUnavailableError
+
+log = logging.getLogger("sealbox.integrations.fastapi")
 
 __all__ = [
     "ApiError",
@@ -139,7 +142,10 @@ def audit_unavailable_response() -> JSONResponse:
 
 
 def store_unavailable_response(exc: StoreUnavailableError) -> JSONResponse:
-    """503 for a request that needed Redis when it did not answer (fail-closed)."""
+    """503 for a request that needed Redis or the database when it did not answer
+    (fail-closed), logged as one warning line: the message names the server, what was
+    being done and the driver's exception class, never an address, statement or value."""
+    log.warning("answered 503 store_unavailable: %s", exc)
     return error_response(
         503,
         ErrorCode.STORE_UNAVAILABLE,

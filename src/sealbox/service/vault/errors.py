@@ -13,6 +13,7 @@ own, which names the field or the rule, never a value that was sent.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, Final
@@ -33,6 +34,8 @@ __all__ = [
     "validation_messages",
     "vault_refusal",
 ]
+
+log = logging.getLogger("sealbox.service")
 
 PERMISSION_DENIED: Final = "permission denied"
 AUDIT_DOWN: Final = "the audit log cannot be written; the request was refused"
@@ -136,13 +139,14 @@ def validation_messages(errors: Sequence[Any]) -> list[str]:
 
 def vault_refusal(exc: BaseException) -> JSONResponse | None:
     """Vault's answer to ``exc``: a :class:`VaultError`, an unwritable audit log (503), a
-    Redis that does not answer (503 with ``Retry-After``); ``None`` for anything else (an
-    internal error, answered as every route's is)."""
+    Redis or database that does not answer (503 with ``Retry-After``); ``None`` for
+    anything else (an internal error, answered as every route's is)."""
     if isinstance(exc, VaultError):
         return JSONResponse(exc.body(), status_code=exc.status)
     if isinstance(exc, AuditUnavailableError):
         return JSONResponse({"errors": [AUDIT_DOWN]}, status_code=503)
     if isinstance(exc, StoreUnavailableError):
+        log.warning("answered 503 store_unavailable: %s", exc)  # as every route logs it
         return JSONResponse(
             {"errors": [f"{exc}: try again once it answers"]},
             status_code=503,

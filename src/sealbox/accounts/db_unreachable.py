@@ -1,0 +1,98 @@
+"""A database server that cannot be reached, or that drops a connection in use, becomes
+:class:`~sealbox.exceptions.StoreUnavailableError` (code ``database_unavailable``) at the
+statement that needed it; a statement the database refused stays the driver's error.
+
+The service answers the first with ``503 store_unavailable`` and a ``Retry-After``, the
+command line with its message and hint: neither is a fault of the caller, nor a bug. A
+statement the server answered with an error (a syntax error, a missing column, a
+constraint) is one, and is left as it is.
+
+Installed on every PostgreSQL engine :func:`~sealbox.accounts.database.make_engine`
+makes: an SQLite file is no server, and its ``OperationalError`` is as often a
+statement's fault (``no such table``) as the file's.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from sqlalchemy import event
+from sqlalchemy.engine import ExceptionContext
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from sealbox.exceptions import StoreUnavailableError
+
+__all__ = ["raise_unreachable_as_unavailable"]
+
+# SQLSTATEs of a server that ended or refused the session, not a statement's error:
+# class 08 (connection exception), an administrator or a crash ending the backend,
+# a server starting or stopping, no connection slot left, an idle session ended.
+_LOST_CLASSES: Final = ("08",)
+_LOST_STATES: Final = frozenset({"57P01", "57P02", "57P03", "57P05", "53300"})
+_STORES: Final = {"postgresql": "PostgreSQL"}
+
+
+def raise_unreachable_as_unavailable(engine: AsyncEngine) -> None:
+    """Make ``engine`` raise :class:`StoreUnavailableError` where its server could not be
+    reached or dropped the connection, whether connecting or running a statement."""
+    store = _STORES.get(engine.dialect.name, engine.dialect.name)
+
+    @event.listens_for(engine.sync_engine, "do_connect")
+    def _connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+        # The driver's own socket errors (refused, no route, a name that does not
+        # resolve, a timeout) are no DBAPI errors: SQLAlchemy lets them through as they
+        # are, past every error event.
+        try:
+            return dialect.connect(*cargs, **cparams)
+        except OSError as exc:
+            raise _unavailable(store, "opening a connection", exc) from exc
+
+    @event.listens_for(engine.sync_engine, "handle_error")
+    def _lost(context: ExceptionContext) -> BaseException | None:
+        # The pool's check of a connection before lending it: a failure there is the
+        # pool's cue to open a new one, which must not be turned into an error.
+        if context.is_pre_ping:
+            return None
+        if context.connection is None:  # no connection could be opened
+            return _unavailable(store, "opening a connection", _driver_error(context))
+        if not lost(context):
+            return None
+        return _unavailable(store, "running a statement", _driver_error(context))
+
+
+def lost(context: ExceptionContext) -> bool:
+    """Whether the error of ``context`` is a connection lost, not a statement refused."""
+    if context.is_disconnect:
+        return True
+    error = context.sqlalchemy_exception
+    if isinstance(error, OperationalError):
+        return True
+    # asyncpg's InterfaceError on a closed connection is a disconnect (above); its others
+    # (arguments of the wrong type or number, a connection used by two tasks) are bugs.
+    state = _sqlstate(context.original_exception)
+    return state is not None and (state.startswith(_LOST_CLASSES) or state in _LOST_STATES)
+
+
+def _sqlstate(error: BaseException) -> str | None:
+    for holder in (error, error.__cause__):
+        state = getattr(holder, "sqlstate", None) or getattr(holder, "pgcode", None)
+        if isinstance(state, str):
+            return state
+    return None
+
+
+def _driver_error(context: ExceptionContext) -> BaseException:
+    """The driver's own exception: SQLAlchemy's asyncpg adapter wraps it in its own."""
+    error = context.original_exception
+    return error.__cause__ if error.__cause__ is not None else error
+
+
+def _unavailable(store: str, operation: str, error: BaseException) -> StoreUnavailableError:
+    """The error for ``error``, named by its class, never its message: a driver's message
+    may quote a statement or its parameters."""
+    return StoreUnavailableError(
+        store, operation, type(error).__name__, code="database_unavailable"
+    )
