@@ -187,6 +187,22 @@ def test_connections_per_address_are_capped(tmp_path: Path, closes) -> None:
                 time.sleep(0.05)
 
 
+def test_a_trusted_proxy_is_not_held_to_the_per_address_connection_cap(tmp_path: Path) -> None:
+    # Behind a proxy every client's connection comes from the proxy: the cap would let
+    # only that many users in at once. The proxy limits its clients itself.
+    settings = make_settings(
+        tmp_path / "data", max_connections_per_address=2, trusted_proxies="127.0.0.1"
+    )
+    with run_service(settings) as running:
+        held = [_tls(running) for _ in range(5)]
+        try:
+            for sock in held:
+                assert _one_answer(sock).startswith(b"HTTP/1.1 200 ")
+        finally:
+            for sock in held:
+                sock.close()
+
+
 def test_normal_clients_are_unaffected(tmp_path: Path) -> None:
     short = {
         "tls_handshake_timeout": 1.0,

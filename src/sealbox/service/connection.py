@@ -31,7 +31,9 @@ subclassing it, and does what uvicorn and asyncio do not let an application do:
   requests itself, but its parser refuses a malformed one as it arrives, closing the
   connection before the earlier answer is written.
 - **At most ``SEALBOX_MAX_CONNECTIONS_PER_ADDRESS`` connections per client address**
-  (per worker); more are closed at once, before any TLS work.
+  (per worker); more are closed at once, before any TLS work. A trusted proxy
+  (``SEALBOX_TRUSTED_PROXIES``) is not held to it: every client behind it connects from
+  its address, and it limits them itself.
 - **The client certificate** of a mutual-TLS connection is handed to the application
   in each request's ``scope["state"]`` (:class:`~sealbox.tls.server_session.ClientIdentity`),
   through the lifespan state that uvicorn copies into every request.
@@ -50,6 +52,7 @@ from http import HTTPStatus
 from typing import Any, ClassVar, Final, cast
 
 from sealbox.service.errors import ErrorCode
+from sealbox.service.forwarded import TrustedProxies
 from sealbox.service.framing import (
     AnswerTracker,
     FramingError,
@@ -199,7 +202,9 @@ class GuardedConnection(asyncio.Protocol):
         self.raw = transport
         peer = transport.get_extra_info("peername")
         self._address = str(peer[0]) if isinstance(peer, tuple) and peer else "unknown"
-        if _OPEN[self._address] >= self._s.max_connections_per_address:
+        if _OPEN[self._address] >= self._s.max_connections_per_address and not _trusted_proxies(
+            self._s
+        ).trusts_peer(self._address):
             log.warning(
                 "refused a connection from %s: %d are open (SEALBOX_MAX_CONNECTIONS_PER_ADDRESS)",
                 self._address,
@@ -461,6 +466,18 @@ def _env_settings() -> ServiceSettings:
     if not _ENV_SETTINGS:
         _ENV_SETTINGS.append(ServiceSettings())
     return _ENV_SETTINGS[0]
+
+
+# The settings' proxies, parsed once (serve's check refused a malformed list at start-up).
+_PROXIES: dict[str, TrustedProxies] = {}
+
+
+def _trusted_proxies(settings: ServiceSettings) -> TrustedProxies:
+    listed = settings.trusted_proxies
+    found = _PROXIES.get(listed)
+    if found is None:
+        found = _PROXIES[listed] = TrustedProxies.parse(listed)
+    return found
 
 
 def connection_class(settings: ServiceSettings) -> type[GuardedConnection]:
