@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sealbox import __version__
 from sealbox.integrations.fastapi import auth_router
@@ -255,6 +255,10 @@ def _share_server_logging() -> None:
         ours.setLevel(logging.getLogger("uvicorn.asgi").getEffectiveLevel())
 
 
-def app_from_env() -> ServiceApp:
-    """The app with settings from ``SEALBOX_*`` and ``.env`` (uvicorn's factory in workers)."""
-    return create_app(ServiceSettings())
+def app_from_env() -> ASGIApp:
+    """The app with settings from ``SEALBOX_*`` and ``.env``, behind its trusted proxies
+    (:mod:`sealbox.service.forwarded`): uvicorn's factory in the workers of ``sealbox serve``."""
+    from sealbox.service.forwarded import behind_proxies
+
+    settings = ServiceSettings()
+    return behind_proxies(create_app(settings), settings)

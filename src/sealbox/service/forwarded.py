@@ -37,7 +37,7 @@ from sealbox.service.settings import ServiceSettings
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Receive, Scope, Send
 
-__all__ = ["SETTING", "ForwardedClient", "TrustedProxies", "behind_proxies", "service_app"]
+__all__ = ["SETTING", "ForwardedClient", "TrustedProxies", "behind_proxies"]
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -161,15 +161,6 @@ def behind_proxies(app: ASGIApp, settings: ServiceSettings) -> ASGIApp:
     """
     proxies = TrustedProxies.parse(settings.trusted_proxies)
     return ForwardedClient(app, proxies) if proxies else app
-
-
-def service_app() -> ASGIApp:
-    """The service with settings from ``SEALBOX_*`` and ``.env``, behind its trusted
-    proxies: uvicorn's factory in the workers of ``sealbox serve``."""
-    from sealbox.service.app import create_app
-
-    settings = ServiceSettings()
-    return behind_proxies(create_app(settings), settings)
 
 
 def _network(entry: str) -> Network:

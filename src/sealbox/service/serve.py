@@ -304,7 +304,7 @@ def run(settings: ServiceSettings, *, log_level: str = "info") -> None:
         # import string: uvicorn before 0.36 takes only its own names as strings.) The app
         # is behind the trusted proxies' step (sealbox.service.forwarded).
         uvicorn.run(
-            "sealbox.service.forwarded:service_app",
+            "sealbox.service.app:app_from_env",
             workers=settings.workers,
             factory=True,
             http=EnvConnection,
