@@ -31,6 +31,7 @@ synchronising service (Dropbox, a Git checkout on two machines).
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import stat
@@ -146,7 +147,14 @@ def _open_sidecar(sidecar: str, path: str) -> int:
                 f"cannot lock {path}: folder {os.path.dirname(sidecar)} does not exist"
             ) from None
         except OSError as exc:
-            raise StorageError(f"cannot lock {path}: {os_reason(exc)} ({sidecar})") from None
+            read_only = exc.errno == errno.EROFS
+            raise StorageError(
+                f"cannot lock {path}: {os_reason(exc)} ({sidecar})",
+                hint=f"the file system that holds {os.path.dirname(sidecar)} is mounted "
+                "read-only: a writer puts its lock file and the new version beside the file"
+                if read_only
+                else None,
+            ) from None
         _share_with_writers(fd, path)
         return fd
     raise StorageError(f"cannot lock {path}: permission denied ({sidecar})", hint=hint)

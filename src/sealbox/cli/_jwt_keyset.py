@@ -7,25 +7,30 @@ and keyset loading serve ``jwt jwks`` and ``jwt issue`` too.
 from __future__ import annotations
 
 import os
-import shlex
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from sealbox.cli._dialect import confirm, echo_json, json_option, option, yes_option
-from sealbox.cli._io import CLIError, passphrase_file_option, read_passphrase
+from sealbox.cli._io import CLIError, passphrase_file_option, read_passphrase, terminal_safe
+from sealbox.cli._jwt_keyset_errors import file_place, keys_of, load_keyset, service_place
 from sealbox.cli._paths import FilePath, NamedFile
 from sealbox.cli.serve import _load_settings, _service
-from sealbox.exceptions import KeyNotFoundError, KeyStateError
 from sealbox.jwt.defaults import DEFAULT_ALGORITHM, SIGNING_ALGORITHMS
 
 if TYPE_CHECKING:
     from sealbox.jwt.keyset import SigningKeySet
 
-__all__ = ["FILE", "FILE_OR_SERVICE", "SERVICE_DIR", "keyset", "keysets", "service_settings"]
+__all__ = [
+    "FILE",
+    "FILE_OR_SERVICE",
+    "SERVICE_DIR",
+    "keyset",
+    "keysets",
+    "load_keyset",
+    "service_settings",
+]
 
 
 def keysets() -> type[SigningKeySet]:
@@ -34,6 +39,12 @@ def keysets() -> type[SigningKeySet]:
     from sealbox.jwt.keyset import SigningKeySet
 
     return SigningKeySet
+
+
+def _say(line: str) -> None:
+    # Key ids and file names are printed as given: one with a control character must not
+    # act on the terminal.
+    click.echo(terminal_safe(line))
 
 
 FILE = click.argument("file", type=NamedFile(dir_okay=False, path_type=Path))
@@ -90,7 +101,7 @@ def create(  # noqa: PLR0917 - click passes every option positionally
     if as_json:
         echo_json(_key_record(info.to_dict()))
         return
-    click.echo(f"created {file} with signing key {info.kid} ({info.alg})")
+    _say(f"created {file} with signing key {info.kid} ({info.alg})")
 
 
 # The service's keyset instead of a FILE: the same commands on the data folder's keyset,
@@ -160,14 +171,13 @@ def rotate(
             echo_json(_key_record(made.to_dict()))
             return
         older = _older(service.signing_keys(settings))
-        click.echo(
+        _say(
             f"rotated the service keyset of {settings.data_dir}: new signing key "
             f"{made.kid} ({made.alg}); {older}"
         )
         return
     assert file is not None
-    passphrase = read_passphrase(passphrase_file)
-    keys = keysets().load(file, passphrase)
+    keys, passphrase = load_keyset(file, passphrase_file)
     info = keys.rotate(alg)
     keys.save(file, passphrase)
     if as_json:
@@ -176,12 +186,12 @@ def rotate(
     signer = keys.primary
     if signer.kid != info.kid:
         # Another writer rotated meanwhile with a newer key, which the save kept as primary.
-        click.echo(
+        _say(
             f"rotated {file}: added key {info.kid} ({info.alg}), which verifies; another "
             f"writer's newer key {signer.kid} ({signer.alg}) signs"
         )
         return
-    click.echo(f"rotated {file}: new signing key {info.kid} ({info.alg}); {_older(keys)}")
+    _say(f"rotated {file}: new signing key {info.kid} ({info.alg}); {_older(keys)}")
 
 
 @keyset.command(name="list")
@@ -198,14 +208,15 @@ def list_(
         found = _service().signing_keys(settings)
     else:
         assert file is not None
-        found = list(keysets().load(file, read_passphrase(passphrase_file)))
+        found = list(load_keyset(file, passphrase_file)[0])
     infos = [k.to_dict() for k in found]
     if as_json:
         echo_json([_key_record(i) for i in infos])
         return
     headers = ("KID", "ALG", "STATE", "PRIMARY", "CREATED")
     rows = [
-        (i["kid"], i["alg"], i["state"], "yes" if i["primary"] else "", i["created"]) for i in infos
+        (terminal_safe(i["kid"]), i["alg"], i["state"], "yes" if i["primary"] else "", i["created"])
+        for i in infos
     ]
     widths = [max(len(str(r[c])) for r in [headers, *rows]) for c in range(len(headers))]
     for row in [headers, *rows]:
@@ -278,27 +289,27 @@ def _destroy(
     data_dir: Path | None,
     old_name: bool = False,
 ) -> None:
+    command = "retire" if old_name else "destroy"
     settings = service_settings(file, data_dir, passphrase_file)
     if settings is not None:
         service = _service()
         keys = service.signing_keys(settings)
         _confirm_destroy(keys, kid, yes)
         was = next((k.state for k in keys if k.kid == kid), None)
-        info = service.change_signing_key(settings, kid, "destroy")
+        with keys_of(service_place(settings.data_dir), kid, command):
+            info = service.change_signing_key(settings, kid, "destroy")
         if was == info.state:
-            click.echo(
-                f"key {kid} of the service keyset of {settings.data_dir} was destroyed already"
-            )
+            _say(f"key {kid} of the service keyset of {settings.data_dir} was destroyed already")
             return
-        click.echo(f"destroyed key {kid} of the service keyset of {settings.data_dir}")
+        _say(f"destroyed key {kid} of the service keyset of {settings.data_dir}")
         return
     assert file is not None
-    passphrase = read_passphrase(passphrase_file)
-    keys = keysets().load(file, passphrase)
+    keys, passphrase = load_keyset(file, passphrase_file)
     _confirm_destroy(keys, kid, yes)
-    (keys.retire if old_name else keys.destroy)(kid)
+    with keys_of(file_place(file), kid, command):
+        (keys.retire if old_name else keys.destroy)(kid)
     keys.save(file, passphrase)
-    click.echo(f"destroyed key {kid} in {file}")
+    _say(f"destroyed key {kid} in {file}")
 
 
 def _confirm_destroy(keys: Any, kid: str, yes: bool) -> None:
@@ -306,7 +317,7 @@ def _confirm_destroy(keys: Any, kid: str, yes: bool) -> None:
     # itself, and an unknown or already destroyed key needs no answer.
     if any(k.kid == kid and not k.primary and k.state != "destroyed" for k in keys):
         confirm(
-            f"Destroy key {kid}? Tokens it signed stop verifying, for good.",
+            terminal_safe(f"Destroy key {kid}? Tokens it signed stop verifying, for good."),
             action=f"destroying key {kid}",
             yes=yes,
         )
@@ -324,15 +335,16 @@ def disable(
     file, kid = _file_and_kid(file, kid, data_dir)
     settings = service_settings(file, data_dir, passphrase_file)
     if settings is not None:
-        _service().change_signing_key(settings, kid, "disable")
-        click.echo(f"disabled key {kid} of the service keyset of {settings.data_dir}")
+        with keys_of(service_place(settings.data_dir), kid, "disable"):
+            _service().change_signing_key(settings, kid, "disable")
+        _say(f"disabled key {kid} of the service keyset of {settings.data_dir}")
         return
     assert file is not None
-    passphrase = read_passphrase(passphrase_file)
-    keys = keysets().load(file, passphrase)
-    keys.disable(kid)
+    keys, passphrase = load_keyset(file, passphrase_file)
+    with keys_of(file_place(file), kid, "disable"):
+        keys.disable(kid)
     keys.save(file, passphrase)
-    click.echo(f"disabled key {kid} in {file}")
+    _say(f"disabled key {kid} in {file}")
 
 
 @keyset.command()
@@ -347,16 +359,17 @@ def enable(
     file, kid = _file_and_kid(file, kid, data_dir)
     settings = service_settings(file, data_dir, passphrase_file)
     if settings is not None:
-        info = _service().change_signing_key(settings, kid, "enable")
-        click.echo(f"key {kid} of the service keyset of {settings.data_dir} is {info.state}")
+        with keys_of(service_place(settings.data_dir), kid, "enable"):
+            info = _service().change_signing_key(settings, kid, "enable")
+        _say(f"key {kid} of the service keyset of {settings.data_dir} is {info.state}")
         return
     assert file is not None
-    passphrase = read_passphrase(passphrase_file)
-    keys = keysets().load(file, passphrase)
-    keys.enable(kid)
+    keys, passphrase = load_keyset(file, passphrase_file)
+    with keys_of(file_place(file), kid, "enable"):
+        keys.enable(kid)
     keys.save(file, passphrase)
     state = {k.kid: k.state for k in keys}[kid]
-    click.echo(f"key {kid} in {file} is {state}")
+    _say(f"key {kid} in {file} is {state}")
 
 
 @keyset.command()
@@ -385,8 +398,7 @@ def add(
         where = f"the service keyset of {settings.data_dir}"
     else:
         assert file is not None
-        passphrase = read_passphrase(passphrase_file)
-        keys = keysets().load(file, passphrase)
+        keys, passphrase = load_keyset(file, passphrase_file)
         added = keys.add_key(alg)
         keys.save(file, passphrase)
         made = {k.kid: k for k in keys}[added.kid]  # as saved, merged with other writers'
@@ -394,7 +406,7 @@ def add(
     if as_json:
         echo_json(_key_record(made.to_dict()))
         return
-    click.echo(
+    _say(
         f"added key {made.kid} ({made.alg}) to {where}: published and verifying, "
         "not signing until set-primary"
     )
@@ -419,21 +431,20 @@ def set_primary(
     if settings is not None:
         where = f"the service keyset of {settings.data_dir}"
         service = _service()
-        with _keys_of(where, f"--data-dir {shlex.quote(str(settings.data_dir))}", kid):
+        with keys_of(service_place(settings.data_dir), kid, "set-primary"):
             was = next((k.primary for k in service.signing_keys(settings) if k.kid == kid), None)
             info = service.change_signing_key(settings, kid, "set_primary")
         if was:
-            click.echo(f"key {kid} is already the primary key of {where}")
+            _say(f"key {kid} is already the primary key of {where}")
             return
         older = _older(service.signing_keys(settings))
-        click.echo(f"key {info.kid} ({info.alg}) now signs for {where}; {older}")
+        _say(f"key {info.kid} ({info.alg}) now signs for {where}; {older}")
         return
     assert file is not None
-    passphrase = read_passphrase(passphrase_file)
-    keys = keysets().load(file, passphrase)
-    with _keys_of(f"keyset {file}", shlex.quote(str(file)), kid):
+    keys, passphrase = load_keyset(file, passphrase_file)
+    with keys_of(file_place(file), kid, "set-primary"):
         if keys.primary.kid == kid:
-            click.echo(f"key {kid} is already the primary key of {file}")
+            _say(f"key {kid} is already the primary key of {file}")
             return
         keys.set_primary(kid)
     keys.save(file, passphrase)
@@ -445,32 +456,4 @@ def set_primary(
             f"so {kid} stays decrypt-only",
             hint="run the command again if it should still be primary",
         )
-    click.echo(f"key {kid} ({signer.alg}) now signs for {file}; {_older(keys)}")
-
-
-@contextmanager
-def _keys_of(where: str, keyset_args: str, kid: str) -> Iterator[None]:
-    """Say which keyset an unknown or unusable KEY_ID is of, and the command that helps:
-    the library speaks of "this keyset", and the commands name FILE or --data-dir."""
-    try:
-        yield
-    except KeyNotFoundError as exc:
-        raise KeyNotFoundError(
-            f"no key {kid} in {where}",
-            code=exc.code,
-            facts={**exc.facts, "key_id": kid},
-            hint=f"'sealbox jwt keyset list {keyset_args}' shows its keys",
-        ) from None
-    except KeyStateError as exc:
-        if exc.code != "key_not_usable":
-            raise
-        state = exc.facts.get("state", "not usable")
-        raise KeyStateError(
-            f"key {kid} of {where} is {state}; only a decrypt-only key can become primary",
-            code=exc.code,
-            facts=exc.facts,
-            hint=f"enable it first: sealbox jwt keyset enable {keyset_args} -- {shlex.quote(kid)}"
-            if state == "disabled"
-            else "a destroyed key is gone for good; publish a fresh one with "
-            f"'sealbox jwt keyset add {keyset_args}' and make it primary later",
-        ) from None
+    _say(f"key {kid} ({signer.alg}) now signs for {file}; {_older(keys)}")

@@ -174,16 +174,11 @@ def verify_token(
         if not len(source):
             raise CLIError(f"{jwks} holds no signature verification keys")
     else:
-        from sealbox.cli._io import read_passphrase
-        from sealbox.jwt.keyset import SigningKeySet
+        from sealbox.cli._jwt_keyset_errors import load_keyset
 
         assert keyset_file is not None
-        from pathlib import Path
-
-        if not Path(keyset_file).is_file():
-            # Said before the passphrase is asked for (or found missing).
-            raise CLIError(f"keyset {keyset_file} does not exist")
-        source = SigningKeySet.load(keyset_file, read_passphrase(passphrase_file))
+        # Said before the passphrase is asked for (or found missing), if there is no file.
+        source = load_keyset(keyset_file, passphrase_file, data_dir_ok=False)[0]
     verifier = TokenVerifier(
         source,
         audience=list(aud) or None,

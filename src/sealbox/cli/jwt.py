@@ -13,13 +13,13 @@ import click
 
 from sealbox.cli._age_args import click_option, click_options
 from sealbox.cli._dialect import option
-from sealbox.cli._io import note, passphrase_file_option, read_passphrase
+from sealbox.cli._io import note, passphrase_file_option
 from sealbox.cli._jwt_keyset import (
     FILE,
     FILE_OR_SERVICE,
     SERVICE_DIR,
     keyset,
-    keysets,
+    load_keyset,
     service_settings,
 )
 from sealbox.cli._jwt_verify import TOKEN, VERIFY, token_text, usage_problem, verify_token
@@ -72,7 +72,7 @@ def jwks(
         document = _service().signing_jwks(settings)
     else:
         assert file is not None
-        document = keysets().load(file, read_passphrase(passphrase_file)).public_jwks()
+        document = load_keyset(file, passphrase_file)[0].public_jwks()
     if not document["keys"]:
         note("the keyset has only HMAC keys, which are secret: the JWKS is empty")
     click.echo(json.dumps(document, indent=2))
@@ -165,7 +165,7 @@ def issue(  # noqa: PLR0917 - click passes every option as an argument
         # An unset shell variable: a usage error, not a library refusal (or an empty typ).
         if "" in given_values:
             raise click.UsageError(f"{name}: an empty value (is a shell variable unset?)")
-    keys = keysets().load(file, read_passphrase(passphrase_file))
+    keys, _ = load_keyset(file, passphrase_file, data_dir_ok=False)
     token = keys.issue(
         sub,
         audience=list(aud) or None,

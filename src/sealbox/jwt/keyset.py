@@ -545,7 +545,9 @@ class SigningKeySet(SigningKeySetStorage):
         try:
             return self._entries[kid]
         except KeyError:
-            raise KeyNotFoundError(f"no key {kid!r} in this keyset") from None
+            raise KeyNotFoundError(
+                f"no key {kid!r} in this keyset", facts={"key_id": kid}
+            ) from None
 
     def _info(self, e: SigningEntry) -> SigningKeyInfo:
         return SigningKeyInfo(e.kid, e.alg, e.state, e.kid == self._primary, e.created, e.destroyed)

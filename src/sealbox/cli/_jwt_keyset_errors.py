@@ -1,0 +1,212 @@
+"""What the ``sealbox jwt`` commands say when a keyset cannot be opened or a key id not used.
+
+The library speaks of "the keyset" and "this keyset"; a person with several keysets (a
+FILE, a service's data folder) needs to know which one, and the command that helps. Every
+command goes through the wrappers here, so they all say it the same way:
+:func:`load_keyset` (:func:`opening`) to open a keyset FILE, :func:`keys_of` around a
+change of one key. Free of click: ``jwt verify --keyset`` uses it too.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sealbox.cli._io import passphrase_source, read_passphrase
+from sealbox.exceptions import (
+    DecryptionError,
+    FormatError,
+    KeyNotFoundError,
+    KeyStateError,
+    StorageError,
+    UnsupportedAlgorithmError,
+)
+
+if TYPE_CHECKING:
+    import os
+
+    from sealbox.jwt.keyset import SigningKeySet
+    from sealbox.secret import Secret
+
+__all__ = [
+    "CREATE_HINT",
+    "Place",
+    "file_place",
+    "keys_of",
+    "load_keyset",
+    "opening",
+    "service_place",
+    "shown",
+]
+
+CREATE_HINT = "a signing keyset is the file 'sealbox jwt keyset create' writes"
+
+Place = tuple[str, str]
+"""A keyset as messages name it ("keyset FILE") and as a command's arguments give it."""
+
+
+def file_place(file: Path) -> Place:
+    return f"keyset {file}", shlex.quote(str(file))
+
+
+def service_place(data_dir: Path) -> Place:
+    return f"the service keyset of {data_dir}", f"--data-dir {shlex.quote(str(data_dir))}"
+
+
+def shown(kid: str) -> str:
+    """A key id as a message shows it: as it is when it is plain, quoted when not.
+
+    A key id is any string a keyset was given: an empty one, one with a space or with a
+    control character would otherwise be invisible or ambiguous in the sentence.
+    """
+    plain = kid and all(c.isalnum() or c in "-_.~+/=:" for c in kid)
+    return kid if plain else repr(kid)
+
+
+@contextmanager
+def keys_of(place: Place, kid: str, command: str) -> Iterator[None]:
+    """Name the keyset and the command that helps when ``command`` refuses key ``kid``."""
+    where, args = place
+    key = shown(kid)
+    try:
+        yield
+    except KeyNotFoundError as exc:
+        raise KeyNotFoundError(
+            f"no key {key} in {where}",
+            code=exc.code,
+            facts={**exc.facts, "key_id": kid},
+            hint=f"'sealbox jwt keyset list {args}' shows its keys",
+        ) from None
+    except KeyStateError as exc:
+        message, hint = _state_refusal(exc, kid, where=where, args=args, command=command)
+        if message is None:
+            raise
+        raise KeyStateError(message, code=exc.code, facts=exc.facts, hint=hint) from None
+
+
+def _state_refusal(
+    exc: KeyStateError, kid: str, *, where: str, args: str, command: str
+) -> tuple[str | None, str | None]:
+    key = shown(kid)
+    if exc.code == "primary_key":
+        done = {"disable": "disabled", "retire": "retired"}.get(command, "destroyed")
+        return (
+            f"key {key} of {where} is the primary key (it signs) and cannot be {done}",
+            (
+                f"make another key sign first: 'sealbox jwt keyset rotate {args}' "
+                "(or 'add', then 'set-primary')"
+            ),
+        )
+    if exc.code == "key_destroyed" and command == "enable":
+        return (
+            f"key {key} of {where} is destroyed and cannot be enabled again",
+            (
+                f"a destroyed key is gone for good; publish a fresh one with "
+                f"'sealbox jwt keyset add {args}'"
+            ),
+        )
+    if exc.code == "key_destroyed":
+        return (
+            f"key {key} of {where} is destroyed: it verifies nothing already",
+            f"'sealbox jwt keyset list {args}' shows its keys",
+        )
+    if exc.code == "key_not_usable":
+        state = exc.facts.get("state", "not usable")
+        return (
+            f"key {key} of {where} is {state}; only a decrypt-only key can become primary",
+            f"enable it first: sealbox jwt keyset enable {args} -- {shlex.quote(kid)}"
+            if state == "disabled"
+            else "a destroyed key is gone for good; publish a fresh one with "
+            f"'sealbox jwt keyset add {args}' and make it primary later",
+        )
+    return None, None
+
+
+def load_keyset(
+    file: str | os.PathLike[str],
+    passphrase_file: str | os.PathLike[str] | None,
+    *,
+    data_dir_ok: bool = True,
+) -> tuple[SigningKeySet, Secret[str]]:
+    """The keyset FILE and its passphrase; an error naming FILE if it cannot be opened.
+
+    ``data_dir_ok``: the command takes --data-dir (said of a service's keyset given as FILE).
+    """
+    from sealbox.jwt.keyset import SigningKeySet
+
+    path = Path(file)
+    if not path.exists():
+        # Before the passphrase is asked for: it would open nothing.
+        raise StorageError(
+            f"keyset {path} does not exist",
+            hint=f"create one with 'sealbox jwt keyset create {shlex.quote(str(path))}'",
+        )
+    passphrase = read_passphrase(passphrase_file)
+    with opening(path, passphrase_file, data_dir_ok=data_dir_ok):
+        return SigningKeySet.load(path, passphrase), passphrase
+
+
+@contextmanager
+def opening(
+    file: Path, passphrase_file: str | os.PathLike[str] | None, *, data_dir_ok: bool
+) -> Iterator[None]:
+    """Name FILE when it cannot be opened as a keyset, and say what it is instead.
+
+    ``data_dir_ok``: the command takes --data-dir, for a service's keyset given as FILE.
+    """
+    try:
+        yield
+    except DecryptionError as exc:
+        raise DecryptionError(
+            f"cannot open keyset {file}: wrong passphrase, or the file was altered",
+            code=exc.code,
+            hint=f"the passphrase came from {passphrase_source(passphrase_file)}",
+        ) from None
+    except FormatError as exc:
+        raise FormatError(
+            f"keyset {file}: {exc}",
+            code=exc.code,
+            facts=exc.facts,
+            hint=_what_it_is(file, data_dir_ok) or exc.hint,
+        ) from None
+    except UnsupportedAlgorithmError as exc:
+        raise UnsupportedAlgorithmError(
+            f"keyset {file}: {exc}", code=exc.code, facts=exc.facts, hint=exc.hint
+        ) from None
+
+
+def _what_it_is(file: Path, data_dir_ok: bool) -> str | None:
+    """The hint for a FILE that is not a keyset: what it looks like, and what a keyset is.
+
+    ``None`` for a keyset file that is damaged (its format is a keyset's): the library's
+    own hint, if any, says more than that.
+    """
+    from sealbox.jwt.keyset import SEALED_FORMAT
+    from sealbox.storage import read_limited
+
+    try:
+        document: Any = json.loads(read_limited(file, 1 << 20, "keyset"))
+    except Exception:  # noqa: BLE001 - unreadable now, or not JSON: not a keyset either way
+        return CREATE_HINT
+    if not isinstance(document, dict):
+        return CREATE_HINT
+    if document.get("format") == SEALED_FORMAT:
+        return None
+    if isinstance(document.get("keys"), list) and "format" not in document:
+        return (
+            f"it is a JWKS (public keys only): verify tokens with it, "
+            f"'sealbox jwt verify --jwks {shlex.quote(str(file))}'; {CREATE_HINT}"
+        )
+    from sealbox.service.provision import KEYSET_FORMAT
+
+    if document.get("format") == KEYSET_FORMAT and data_dir_ok:
+        folder = shlex.quote(str(file.parent))
+        return (
+            "it is the signing keyset of a service's data folder, sealed under its master "
+            f"key: give --data-dir {folder} instead of FILE"
+        )
+    return CREATE_HINT
