@@ -104,7 +104,7 @@ def test_a_rotation_reaches_the_running_service_and_old_tokens_verify_until_dest
     # The key that signs cannot be destroyed: rotate first.
     r = run_sealbox(["jwt", "keyset", "destroy", "--data-dir", data, "--yes", "--", new], env=ENV)
     assert r.returncode == 1
-    assert b"is the primary key and cannot be destroyed" in r.stderr
+    assert b"is the primary key (it signs) and cannot be destroyed" in r.stderr
 
     sealbox("jwt", "keyset", "destroy", "--data-dir", data, "--yes", "--", old)
     wait_for(lambda: jwks_kids(served) == [new], "the destroyed key leaves the JWKS")
