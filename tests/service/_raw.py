@@ -31,7 +31,7 @@ def read_all(sock: ssl.SSLSocket, seconds: float = 2.0) -> bytes:
         data += chunk
 
 
-def read_until_closed(sock: ssl.SSLSocket, guard: float = 30.0) -> bytes:
+def read_until_closed(sock: socket.socket, guard: float = 30.0) -> bytes:
     """Everything the server sends until it closes the connection.
 
     ``guard`` only turns a server that never closes into a failure: reaching it fails

@@ -23,6 +23,7 @@ import httpx2
 import pytest
 
 from sealbox.exceptions import SealboxError
+from tests.service._raw import read_until_closed
 from tests.service.conftest import Running, make_settings, run_service
 
 HANG_GUARD = 30.0
@@ -50,18 +51,7 @@ def _tls(running: Running) -> ssl.SSLSocket:
 
 def _until_closed(sock: socket.socket) -> bytes:
     """Read until the server closes; return what it sent."""
-    sock.settimeout(HANG_GUARD)
-    data = b""
-    while True:
-        try:
-            chunk = sock.recv(65536)
-        except (ssl.SSLError, ConnectionResetError):
-            return data
-        except TimeoutError:
-            pytest.fail(f"the server kept the connection open for {HANG_GUARD} s")
-        if not chunk:
-            return data
-        data += chunk
+    return read_until_closed(sock, HANG_GUARD)
 
 
 def _trickle_until_answered(sock: ssl.SSLSocket, pieces: Iterable[bytes]) -> bytes:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import click
 
@@ -332,19 +332,8 @@ def disable(
     file: Path | None, kid: str | None, passphrase_file: Path | None, data_dir: Path | None
 ) -> None:
     """Stop key KEY_ID from verifying and take it out of the JWKS (reversible with enable)."""
-    file, kid = _file_and_kid(file, kid, data_dir)
-    settings = service_settings(file, data_dir, passphrase_file)
-    if settings is not None:
-        with keys_of(service_place(settings.data_dir), kid, "disable"):
-            _service().change_signing_key(settings, kid, "disable")
-        _say(f"disabled key {kid} of the service keyset of {settings.data_dir}")
-        return
-    assert file is not None
-    keys, passphrase = load_keyset(file, passphrase_file)
-    with keys_of(file_place(file), kid, "disable"):
-        keys.disable(kid)
-    keys.save(file, passphrase)
-    _say(f"disabled key {kid} in {file}")
+    kid, where, _state = _change_key("disable", file, kid, passphrase_file, data_dir)
+    _say(f"disabled key {kid} {where}")
 
 
 @keyset.command()
@@ -356,20 +345,31 @@ def enable(
     file: Path | None, kid: str | None, passphrase_file: Path | None, data_dir: Path | None
 ) -> None:
     """Let a disabled key KEY_ID verify again (it becomes decrypt-only)."""
+    kid, where, state = _change_key("enable", file, kid, passphrase_file, data_dir)
+    _say(f"key {kid} {where} is {state}")
+
+
+def _change_key(
+    change: Literal["disable", "enable"],
+    file: Path | None,
+    kid: str | None,
+    passphrase_file: Path | None,
+    data_dir: Path | None,
+) -> tuple[str, str, object]:
+    """Disable or enable a key of a keyset FILE or of the service's; return its id, where
+    it is (for the message) and its state now."""
     file, kid = _file_and_kid(file, kid, data_dir)
     settings = service_settings(file, data_dir, passphrase_file)
     if settings is not None:
-        with keys_of(service_place(settings.data_dir), kid, "enable"):
-            info = _service().change_signing_key(settings, kid, "enable")
-        _say(f"key {kid} of the service keyset of {settings.data_dir} is {info.state}")
-        return
+        with keys_of(service_place(settings.data_dir), kid, change):
+            info = _service().change_signing_key(settings, kid, change)
+        return kid, f"of the service keyset of {settings.data_dir}", info.state
     assert file is not None
     keys, passphrase = load_keyset(file, passphrase_file)
-    with keys_of(file_place(file), kid, "enable"):
-        keys.enable(kid)
+    with keys_of(file_place(file), kid, change):
+        getattr(keys, change)(kid)
     keys.save(file, passphrase)
-    state = {k.kid: k.state for k in keys}[kid]
-    _say(f"key {kid} in {file} is {state}")
+    return kid, f"in {file}", {k.kid: k.state for k in keys}[kid]
 
 
 @keyset.command()
