@@ -99,7 +99,7 @@ def test_a_version_1_file_is_read_and_upgraded_on_the_next_write(cli, tmp_path: 
 def test_set_names_the_recipients_it_encrypts_to(cli, sfile: Path, keys) -> None:
     r = cli(["secrets", "set", sfile, "X"], input=b"v")
     assert r.code == 0
-    assert "encrypted to 1 recipient(s):" in r.stderr
+    assert "encrypted to 1 recipient:" in r.stderr
     assert keys["alice"][1] in r.stderr
 
 

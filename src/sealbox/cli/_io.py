@@ -57,6 +57,11 @@ def print_error(message: str, *, hint: str | None = None) -> None:
     err.flush()
 
 
+def counted(n: int, noun: str) -> str:
+    """``1 secret``, ``2 secrets``: a count with its noun (plural with an s)."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def note(message: str) -> None:
     """Write an informational line to stderr (never data, never secrets), terminal-safe."""
     sys.stderr.write(f"{terminal_safe(message)}\n")

@@ -17,6 +17,7 @@ from sealbox.cli._dialect import CommandLast, confirm, echo_json, json_option, y
 from sealbox.cli._edit_buffer import parse_edited, quote, saved
 from sealbox.cli._io import (
     CLIError,
+    counted,
     note,
     open_tty,
     passphrase_file_option,
@@ -145,7 +146,7 @@ def init(file: Path, recipients: tuple[str, ...], recipient_files: tuple[Path, .
     if file.exists():
         raise CLIError(f"{file} already exists", hint="choose another name or remove it first")
     SealedFile.create(file, listed).save(overwrite=False)
-    click.echo(f"created {file} for {len(listed)} recipient{'s' if len(listed) > 1 else ''}")
+    click.echo(f"created {file} for {counted(len(listed), 'recipient')}")
 
 
 @secrets.command(name="set")
@@ -174,7 +175,7 @@ def set_(file: Path, name: str, allow_empty: bool) -> None:
     sealed.set(name, value)
     _save(sealed)
     listed = sealed.recipients
-    note(f"set {name} in {file}, encrypted to {len(listed)} recipient(s):")
+    note(f"set {name} in {file}, encrypted to {counted(len(listed), 'recipient')}:")
     for recipient in listed:
         note(f"  {_short(recipient)}")
 
@@ -309,7 +310,8 @@ def rotate(
     sealed = _load(file)
     sealed.rotate(_identities(identities, passphrase_file), listed)
     _save(sealed)
-    click.echo(f"re-encrypted {len(sealed.names())} secrets in {file} to {len(listed)} recipients")
+    values = counted(len(sealed.names()), "secret")
+    click.echo(f"re-encrypted {values} in {file} to {counted(len(listed), 'recipient')}")
 
 
 @secrets.command()
