@@ -41,7 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sealbox.accounts.binding import cnf_claim
 from sealbox.accounts.clients import ClientInfo, ClientStore
 from sealbox.accounts.models import RefreshToken, User, now
-from sealbox.accounts.revocation import Revocations, kept_until
+from sealbox.accounts.revocation import KEEP_MARGIN, Revocations, kept_until
 from sealbox.accounts.store import REFRESH_PREFIX, hash_refresh_token, revoke_refresh_tokens
 from sealbox.exceptions import SealboxError
 from sealbox.jwt import SigningKeySet, TokenVerifier
@@ -404,7 +404,10 @@ async def revoke(
     if claims is not None:
         if not _may_revoke(caller_id, scopes, claims.get("client_id")):
             raise _refused()
-        until = datetime.fromtimestamp(float(claims["exp"]), UTC)
+        # Kept past exp by more than verification's leeway: kept until exp only, it is
+        # forgotten (a Redis key expiring, a reload, another worker) while the verifier
+        # still takes the token, which then works again for those seconds.
+        until = datetime.fromtimestamp(float(claims["exp"]) + KEEP_MARGIN, UTC)
         await revocations.revoke(claims["jti"], until)
         return "access_token"
     record = await _refresh_record(sessions, token)
