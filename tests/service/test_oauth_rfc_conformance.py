@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -115,3 +116,22 @@ def test_a_bound_tokens_x5t_s256_is_the_openssl_sha256_fingerprint_base64url(aut
         assert refused.status_code == 401
         assert refused.json()["error"] == "invalid_token"
         assert refused.headers["www-authenticate"].startswith('Bearer error="invalid_token"')
+
+
+# RFC 6749 §5.2: error_description = 1*( %x20-21 / %x23-5B / %x5D-7E ).
+DESCRIPTION = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]+")
+
+
+@pytest.mark.parametrize("scope", ['say"hi', "back\\slash", "caf\u00e9", "del\x7f", "ctl\x01"])
+def test_an_error_description_quoting_a_scope_keeps_to_rfc_6749s_characters(
+    authz, scope: str
+) -> None:
+    client = authz.register("reporting", "users:me")
+    answer = authz.client_token(client, scope=scope)
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"] == "invalid_scope"
+    description = answer.json()["error_description"]
+    assert DESCRIPTION.fullmatch(description), description
+    assert description.startswith("the client may not be granted ")
+    # sealbox's own message (JSON, any character) still quotes what was asked for.
+    assert scope in answer.json()["message"]

@@ -55,13 +55,29 @@ _NAME: Final = re.compile(r"[a-z_]{1,40}")
 # makes them. Anything else in the client id's place (a secret sent in its stead, a
 # password) is not written down.
 _CLIENT_ID: Final = re.compile(re.escape(CLIENT_ID_PREFIX) + r"[A-Za-z0-9_-]{1,124}")
+# A character RFC 6749 §5.2 allows in no error_description: outside %x20-21 / %x23-5B /
+# %x5D-7E (so any control character, non-ASCII character, quote or backslash).
+_DESCRIPTION_UNSAFE: Final = re.compile(r"[^\x20\x21\x23-\x5b\x5d-\x7e]")
 
 
 def oauth_error(status: int, code: str, message: str, **headers: str) -> ApiError:
-    """An RFC 6749 §5.2 error: ``error`` and ``error_description``, beside sealbox's message."""
+    """An RFC 6749 §5.2 error: ``error`` and ``error_description``, beside sealbox's message.
+
+    ``error_description`` is ``message`` in the characters §5.2 allows it (printable
+    ASCII but ``"`` and ``\\``): a message quoting what was sent (a scope asked for)
+    may hold others, which ``message`` keeps and the description replaces.
+    """
     return ApiError(
-        status, code, message, headers=headers or None, extra={"error_description": message}
+        status,
+        code,
+        message,
+        headers=headers or None,
+        extra={"error_description": _DESCRIPTION_UNSAFE.sub(_description_char, message)},
     )
+
+
+def _description_char(match: re.Match[str]) -> str:
+    return {'"': "'", "\\": "/"}.get(match.group(), "?")
 
 
 def invalid_client(message: str = "client authentication failed") -> ApiError:
