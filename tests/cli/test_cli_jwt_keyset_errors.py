@@ -307,6 +307,33 @@ def test_the_service_keyset_file_given_as_file_hints_data_dir(cli, data: Path) -
     ]
 
 
+@pytest.mark.parametrize("args", OPENING, ids=lambda a: "-".join(a[:2]))
+def test_a_service_keyset_or_a_jwks_as_file_is_told_apart_before_a_passphrase_is_asked_for(
+    cli, data: Path, tmp_path: Path, args: list[str]
+) -> None:
+    # No passphrase opens either: without one, and no terminal, the command says what the
+    # file is, not "no passphrase given".
+    sealed = data / "jwt-keyset.sealed"
+    r = _run(cli, args, sealed, {})
+    assert (r.code, r.stdout) == (1, b"")
+    takes_data_dir = args[0] == "keyset" or args[0] == "jwks"
+    assert r.stderr.splitlines() == [
+        (
+            f"sealbox: error: keyset {sealed}: not a sealbox keyset file: 'format' must be "
+            "'sealbox-jwt-keyset-sealed/1'"
+        ),
+        f"sealbox: hint: it is the signing keyset of a service's data folder, sealed under "
+        f"its master key: give --data-dir {data} instead of FILE"
+        if takes_data_dir
+        else f"sealbox: hint: {CREATE_HINT}",
+    ]
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text(json.dumps({"keys": []}))
+    r = _run(cli, args, jwks, {})
+    assert (r.code, r.stdout) == (1, b"")
+    assert r.stderr.splitlines()[1].startswith("sealbox: hint: it is a JWKS (public keys only)")
+
+
 # -- what is printed of a key id the keyset holds ----------------------------------------
 
 

@@ -44,7 +44,9 @@ def test_a_folder_without_a_service_is_one_error_with_a_hint(tmp_path: Path) -> 
     r = run_sealbox(["jwt", "keyset", "rotate", "--data-dir", tmp_path / "none"], env=ENV)
     assert r.returncode == 1
     err = r.stderr.decode().splitlines()
-    assert err[0] == f"sealbox: error: no master key at {tmp_path / 'none' / 'master.key'}"
+    assert err[0] == (
+        f"sealbox: error: {tmp_path / 'none'} is not a service's data folder: it does not exist"
+    )
     assert err[1].startswith("sealbox: hint: ")
     assert not (tmp_path / "none").exists()  # nothing made
 
@@ -222,8 +224,9 @@ def test_set_primary_refusals_carry_stable_codes(
 def test_jwks_of_the_service_keyset_prints_no_private_material(fresh: Path) -> None:
     from sealbox.service import DataDir
 
-    for alg in ("ES256", "RS256", "HS256"):
+    for alg in ("ES256", "RS256"):
         sealbox_ok("keyset", "add", "--data-dir", fresh, "--type", alg)
+    hmac_key_from_before(fresh)
     document = json.loads(DataDir(fresh).load_keyset().serialize_unencrypted())
     canaries = {
         str(jwk[m])
@@ -242,25 +245,81 @@ def test_jwks_of_the_service_keyset_prints_no_private_material(fresh: Path) -> N
     assert [k["kty"] for k in published] == ["OKP", "EC", "RSA"]  # never the HMAC key
 
 
-def test_an_hmac_key_never_signs_for_the_service_its_jwks_could_not_verify_it(
-    fresh: Path,
-) -> None:
-    before = states(fresh)
-    r = run_sealbox(["jwt", "keyset", "rotate", "--data-dir", fresh, "--type", "HS256"], env=ENV)
-    assert r.returncode == 1
-    stderr = r.stderr.decode()
-    assert "an HS256 key cannot sign for the service" in stderr
-    assert "hint: use a public-key type" in stderr
-    assert states(fresh) == before and audit(fresh) == []
+def hmac_key_from_before(folder: Path) -> str:
+    """Put an HMAC key in the service keyset of ``folder``, as ``jwt keyset add --type
+    HS256 --data-dir`` did before it refused one; return its id."""
+    from sealbox.service import DataDir
 
-    # Held as a verifying key it is harmless (and never published); signing it may not.
-    sealbox_ok("keyset", "add", "--data-dir", fresh, "--type", "HS256")
-    (hmac,) = set(states(fresh)) - set(before)
+    data = DataDir(folder)
+    keyset = data.load_keyset()
+    kid = keyset.add_key("HS256").kid
+    data.save_keyset(keyset)
+    return kid
+
+
+@pytest.mark.parametrize("command", ["add", "rotate"])
+def test_an_hmac_key_never_enters_the_service_keyset_its_jwks_could_not_verify_it(
+    fresh: Path, command: str
+) -> None:
+    saved = (fresh / "jwt-keyset.sealed").read_bytes()
+    r = run_sealbox(["jwt", "keyset", command, "--data-dir", fresh, "--type", "HS256"], env=ENV)
+    assert r.returncode == 1
+    assert r.stderr.decode().splitlines() == [
+        (
+            f"sealbox: error: the service keyset of {fresh} takes no HS256 key: the service's "
+            "JWKS publishes public keys only, so no relying party could verify the tokens it "
+            "signed"
+        ),
+        (
+            "sealbox: hint: give a public-key type: --type EdDSA, ES256 or RS256 (an HMAC key "
+            "belongs in a keyset FILE)"
+        ),
+    ]
+    assert (fresh / "jwt-keyset.sealed").read_bytes() == saved
+    assert audit(fresh) == []
+
+
+def test_an_hmac_key_from_before_can_neither_sign_nor_verify_again_only_go(fresh: Path) -> None:
+    hmac = hmac_key_from_before(fresh)
+    where = f"the service keyset of {fresh}"
+    destroy = f"'sealbox jwt keyset destroy --data-dir {fresh} -- {hmac}'"
+    why = "the service's JWKS publishes public keys only, so no relying party could verify"
     r = run_sealbox(["jwt", "keyset", "set-primary", "--data-dir", fresh, "--", hmac], env=ENV)
     assert r.returncode == 1
-    assert "an HS256 key cannot sign for the service" in r.stderr.decode()
+    assert r.stderr.decode().splitlines() == [
+        f"sealbox: error: key {hmac} of {where} is an HS256 key and cannot sign: {why} its tokens",
+        (
+            f"sealbox: hint: publish a public-key one ('sealbox jwt keyset add --data-dir {fresh} "
+            f"--type EdDSA') and make that one primary; to be rid of this one, {destroy}"
+        ),
+    ]
     assert states(fresh)[hmac] == ("decrypt-only", False)
-    assert [event for event, _ in audit(fresh)] == ["admin.keyset_add"]
+
+    # Disabled, it verifies nothing; enabled again it would.
+    sealbox_ok("keyset", "disable", "--data-dir", fresh, "--", hmac)
+    r = run_sealbox(["jwt", "keyset", "enable", "--data-dir", fresh, "--", hmac], env=ENV)
+    assert r.returncode == 1
+    assert r.stderr.decode().splitlines() == [
+        (
+            f"sealbox: error: key {hmac} of {where} is an HS256 key and cannot verify again: "
+            f"{why} its tokens"
+        ),
+        f"sealbox: hint: it stays disabled; to be rid of it, {destroy}",
+    ]
+    assert states(fresh)[hmac] == ("disabled", False)
+    sealbox_ok("keyset", "destroy", "--data-dir", fresh, "--yes", "--", hmac)
+    assert states(fresh)[hmac] == ("destroyed", False)
+    assert [event for event, _ in audit(fresh)] == ["admin.keyset_disable", "admin.keyset_destroy"]
+
+
+def test_a_keyset_file_still_takes_an_hmac_key(tmp_path: Path) -> None:
+    keys = tmp_path / "team.keyset"
+    (tmp_path / "pw").write_text("a passphrase for the test\n")
+    pw = ["--passphrase-file", tmp_path / "pw"]
+    for command in (["create", keys, "--type", "EdDSA"], ["add", keys, "--type", "HS256"]):
+        sealbox_ok("keyset", *command, *pw)
+    listed = json.loads(sealbox_ok("keyset", "list", keys, "--json", *pw))
+    assert [k["type"] for k in listed] == ["EdDSA", "HS256"]
 
 
 def test_an_hmac_service_key_refusal_carries_its_code(
@@ -276,12 +335,20 @@ def test_an_hmac_service_key_refusal_carries_its_code(
 
     monkeypatch.setenv("SEALBOX_PASSWORD_PROFILE", "test")
     settings = load_settings(data_dir=fresh)
-    with pytest.raises(KeyStateError) as rotated:
-        rotate_signing_key(settings, "HS256")
-    assert rotated.value.code == "service_key_symmetric"
-    assert rotated.value.facts == {"algorithm": "HS256"}
-    kid = add_signing_key(settings, "HS256").kid
+    saved = (fresh / "jwt-keyset.sealed").read_bytes()
+    for make in (rotate_signing_key, add_signing_key):
+        with pytest.raises(KeyStateError) as refused:
+            make(settings, "HS256")
+        assert refused.value.code == "service_key_symmetric"
+        assert refused.value.facts == {"algorithm": "HS256"}
+    assert (fresh / "jwt-keyset.sealed").read_bytes() == saved
+    kid = hmac_key_from_before(fresh)
     with pytest.raises(KeyStateError) as promoted:
         change_signing_key(settings, kid, "set_primary")
     assert promoted.value.code == "service_key_symmetric"
     assert promoted.value.facts == {"algorithm": "HS256", "key_id": kid}
+    change_signing_key(settings, kid, "disable")
+    with pytest.raises(KeyStateError) as enabled:
+        change_signing_key(settings, kid, "enable")
+    assert enabled.value.code == "service_key_symmetric"
+    assert enabled.value.facts == {"algorithm": "HS256", "key_id": kid}

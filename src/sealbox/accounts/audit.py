@@ -46,7 +46,7 @@ from datetime import UTC, datetime
 from json.encoder import encode_basestring
 from pathlib import Path
 
-from sealbox._util.files import make_folder, os_reason
+from sealbox._util.files import make_folder, os_reason, write_failed
 from sealbox.exceptions import SealboxError, StorageError
 from sealbox.secret import Redactor, default_redactor
 
@@ -111,11 +111,35 @@ class AuditUnavailableError(SealboxError):
     code = "audit_unavailable"
 
 
+#: ``errno`` values of a file this user may not write: a read-only file system, a mode,
+#: an immutable flag (which stops root too).
+_NOT_WRITABLE = frozenset({errno.EROFS, errno.EACCES, errno.EPERM})
+
+
+def _not_opened(path: Path, exc: OSError) -> StorageError:
+    """The error of an audit log that does not open for appending: code
+    ``audit_log_not_writable`` (facts ``path``, ``problem``) when this user may not write
+    it, ``disk_full`` when there is no room for it; a caller (the command line) can then
+    say what to do instead of the system's words alone."""
+    if exc.errno not in _NOT_WRITABLE:
+        return write_failed(f"the audit log {path}", path, exc, verb="open")
+    read_only = exc.errno == errno.EROFS
+    return StorageError(
+        f"cannot open the audit log {path}: {os_reason(exc)}",
+        hint="what is audited waits until its record can be written: "
+        + ("mount the file system read-write" if read_only else "let this user write the file"),
+        code="audit_log_not_writable",
+        facts={"path": str(path), "problem": os_reason(exc)},
+    )
+
+
 class AuditLog:
     """Append audit records to a JSON-lines file (safe with several worker processes).
 
     Raises:
-        StorageError: the file cannot be opened for appending.
+        StorageError: the file cannot be opened for appending (code
+            ``audit_log_not_writable``: this user may not write it, on a read-only file
+            system or by its mode; ``disk_full``: no room for it).
     """
 
     def __init__(
@@ -150,7 +174,7 @@ class AuditLog:
         try:
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
         except OSError as exc:
-            raise StorageError(f"cannot open the audit log {self.path}: {os_reason(exc)}") from None
+            raise _not_opened(self.path, exc) from None
         st = os.fstat(fd)
         self._identity = (st.st_dev, st.st_ino)
         if st.st_size:

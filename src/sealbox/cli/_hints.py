@@ -89,6 +89,9 @@ HINTS: dict[str, str] = {
     "comma-separated (--trusted-proxies 10.0.0.5,192.168.0.0/24); leave it unset to trust none",
     "disk_full": "free space on the file system that holds {path} ('df -h' shows it), "
     "then run the command again",
+    "audit_log_not_writable": "nothing was changed (a change is made only once its record "
+    "can be written): let this user write {path} (on a read-only file system, mount it "
+    "read-write), then run the command again",
     "service_not_provisioned": "run 'sealbox serve' once to provision the data folder",
     "keyset_lost": "restore jwt-keyset.sealed from a backup (it is sealed under this "
     "master.key); to start a new signing keyset on purpose, ending every session, run "

@@ -14,7 +14,13 @@ import click
 
 from sealbox.cli._dialect import confirm, echo_json, json_option, option, yes_option
 from sealbox.cli._io import CLIError, passphrase_file_option, read_passphrase, terminal_safe
-from sealbox.cli._jwt_keyset_errors import file_place, keys_of, load_keyset, service_place
+from sealbox.cli._jwt_keyset_errors import (
+    file_place,
+    keys_of,
+    load_keyset,
+    new_key_in,
+    service_place,
+)
 from sealbox.cli._paths import FilePath, NamedFile
 from sealbox.cli.serve import _load_settings, _service
 from sealbox.jwt.defaults import DEFAULT_ALGORITHM, SIGNING_ALGORITHMS
@@ -54,7 +60,8 @@ _ALG = option(
     old=("--alg",),
     type=click.Choice(SIGNING_ALGORITHMS),
     help=f"The kind (signing algorithm) of the new key (default: {DEFAULT_ALGORITHM}; on rotate "
-    "and add, the primary's).",
+    "and add, the primary's). HS256 in a keyset FILE only: the service's keyset (--data-dir) "
+    "publishes its keys in a JWKS, so it takes public-key types.",
 )
 
 
@@ -166,7 +173,8 @@ def rotate(
     settings = service_settings(file, data_dir, passphrase_file)
     if settings is not None:
         service = _service()
-        made = service.rotate_signing_key(settings, alg)
+        with new_key_in(service_place(settings.data_dir)):
+            made = service.rotate_signing_key(settings, alg)
         if as_json:
             echo_json(_key_record(made.to_dict()))
             return
@@ -394,7 +402,8 @@ def add(
     """
     settings = service_settings(file, data_dir, passphrase_file)
     if settings is not None:
-        made = _service().add_signing_key(settings, alg)
+        with new_key_in(service_place(settings.data_dir)):
+            made = _service().add_signing_key(settings, alg)
         where = f"the service keyset of {settings.data_dir}"
     else:
         assert file is not None

@@ -38,6 +38,7 @@ __all__ = [
     "file_place",
     "keys_of",
     "load_keyset",
+    "new_key_in",
     "opening",
     "service_place",
     "shown",
@@ -88,10 +89,36 @@ def keys_of(place: Place, kid: str, command: str) -> Iterator[None]:
         raise KeyStateError(message, code=exc.code, facts=exc.facts, hint=hint) from None
 
 
+# Why the service's keyset takes no HMAC key (code service_key_symmetric), after a colon.
+_PUBLIC_ONLY = "the service's JWKS publishes public keys only, so no relying party could verify"
+
+
+@contextmanager
+def new_key_in(place: Place) -> Iterator[None]:
+    """Name the keyset and the option that helps when it refuses a new key's type (an
+    HMAC key given to the service's keyset by ``add`` or ``rotate``)."""
+    where, _args = place
+    try:
+        yield
+    except KeyStateError as exc:
+        if exc.code != "service_key_symmetric":
+            raise
+        alg = exc.facts.get("algorithm", "HMAC")
+        raise KeyStateError(
+            f"{where} takes no {alg} key: {_PUBLIC_ONLY} the tokens it signed",
+            code=exc.code,
+            facts=exc.facts,
+            hint="give a public-key type: --type EdDSA, ES256 or RS256 (an HMAC key "
+            "belongs in a keyset FILE)",
+        ) from None
+
+
 def _state_refusal(
     exc: KeyStateError, kid: str, *, where: str, args: str, command: str
 ) -> tuple[str | None, str | None]:
     key = shown(kid)
+    if exc.code == "service_key_symmetric":
+        return _hmac_refusal(exc, kid, where=where, args=args, command=command)
     if exc.code == "primary_key":
         done = {"disable": "disabled", "retire": "retired"}.get(command, "destroyed")
         return (
@@ -126,6 +153,31 @@ def _state_refusal(
     return None, None
 
 
+def _hmac_refusal(
+    exc: KeyStateError, kid: str, *, where: str, args: str, command: str
+) -> tuple[str, str]:
+    """An HMAC key of the service's keyset made primary or enabled again: refused, with
+    the way out (a public-key key to sign, this one destroyed)."""
+    key = shown(kid)
+    alg = exc.facts.get("algorithm", "HMAC")
+    destroy = f"'sealbox jwt keyset destroy {args} -- {shlex.quote(kid)}'"
+    if command == "enable":
+        return (
+            (
+                f"key {key} of {where} is an {alg} key and cannot verify again: "
+                f"{_PUBLIC_ONLY} its tokens"
+            ),
+            f"it stays disabled; to be rid of it, {destroy}",
+        )
+    return (
+        f"key {key} of {where} is an {alg} key and cannot sign: {_PUBLIC_ONLY} its tokens",
+        (
+            f"publish a public-key one ('sealbox jwt keyset add {args} --type EdDSA') and "
+            f"make that one primary; to be rid of this one, {destroy}"
+        ),
+    )
+
+
 def load_keyset(
     file: str | os.PathLike[str],
     passphrase_file: str | os.PathLike[str] | None,
@@ -145,9 +197,32 @@ def load_keyset(
             f"keyset {path} does not exist",
             hint=f"create one with 'sealbox jwt keyset create {shlex.quote(str(path))}'",
         )
+    _refuse_passphrase_free(path, data_dir_ok)
     passphrase = read_passphrase(passphrase_file)
     with opening(path, passphrase_file, data_dir_ok=data_dir_ok):
         return SigningKeySet.load(path, passphrase), passphrase
+
+
+def _refuse_passphrase_free(path: Path, data_dir_ok: bool) -> None:
+    """Refuse a JWKS or a service's keyset given as FILE before a passphrase is asked for:
+    no passphrase opens either (a script without one was told "no passphrase given", a
+    person at a terminal was asked for one that does not exist)."""
+    from sealbox.jwt.keyset import SEALED_FORMAT
+    from sealbox.service.provision import KEYSET_FORMAT
+    from sealbox.storage import read_limited
+
+    try:
+        document: Any = json.loads(read_limited(path, 1 << 20, "keyset"))
+    except Exception:  # noqa: BLE001 - whatever it is, the keyset's own load says it
+        return
+    if not isinstance(document, dict):
+        return
+    jwks = isinstance(document.get("keys"), list) and "format" not in document
+    if document.get("format") == KEYSET_FORMAT or jwks:
+        raise FormatError(
+            f"keyset {path}: not a sealbox keyset file: 'format' must be '{SEALED_FORMAT}'",
+            hint=_what_it_is(path, data_dir_ok),
+        )
 
 
 @contextmanager

@@ -16,6 +16,10 @@ Each change is written to the service's audit log (``admin.keyset_rotate``,
 ``admin.keyset_disable``, ``admin.keyset_enable``); the log is opened before the change, so
 a change that cannot be recorded is not made.
 
+The service's keyset holds public-key keys only: its tokens are verified by others from
+its JWKS, so an HMAC key is refused (code ``service_key_symmetric``) whether added, made
+primary, or enabled again.
+
 .. versionadded:: 0.1.0
 """
 
@@ -25,7 +29,7 @@ from collections.abc import Callable
 from typing import Any, Final, Literal
 
 from sealbox.accounts.audit import AuditLog, AuditUnavailableError
-from sealbox.exceptions import KeyStateError
+from sealbox.exceptions import ConfigError, DecryptionError, FormatError, KeyStateError
 from sealbox.jwt import SigningKeyInfo, SigningKeySet
 from sealbox.service.admin import ChangeNotAuditedError
 from sealbox.service.preflight import check_modes
@@ -56,19 +60,66 @@ def _folder(settings: ServiceSettings) -> DataDir:
     """The data folder, refused as ``sealbox serve`` refuses it (open to others, not
     provisioned: code ``service_not_provisioned``)."""
     data = DataDir(settings.data_dir)
-    check_modes(settings)
-    data.master_key()  # says service_not_provisioned for a folder without one
+    if not data.path.exists() or (data.path.is_dir() and not data.master_key_file.exists()):
+        # Said before the modes: a folder that is no service's (a mistyped path, /tmp)
+        # would otherwise be told to be chmod-ed, which helps nothing and may harm.
+        why = "it holds no master key (master.key)" if data.path.exists() else "it does not exist"
+        raise ConfigError(
+            f"{data.path} is not a service's data folder: {why}",
+            hint="check the path; a service's data folder is provisioned when the service "
+            "first starts",
+            code="service_not_provisioned",
+            facts={"path": str(data.master_key_file)},
+        )
+    check_modes(settings)  # a file given as the folder is refused here, by name
+    data.master_key()
     return data
+
+
+def _load(data: DataDir) -> SigningKeySet:
+    """The folder's keyset; a missing, damaged or foreign one named, with what to do (the
+    keyset's own errors name neither the folder nor the remedy)."""
+    if not data.keyset_file.exists():
+        raise ConfigError(
+            f"the data folder's signing keyset {data.keyset_file} is missing",
+            hint="restore jwt-keyset.sealed from a backup (it is sealed under this "
+            "master.key); a new one ends every session the service issued",
+            code="keyset_lost",
+            facts={"keyset": str(data.keyset_file)},
+        )
+    restore = (
+        "restore master.key and jwt-keyset.sealed from the same backup: the keyset opens "
+        "with the master key it was sealed with only"
+    )
+    try:
+        return data.load_keyset()
+    except DecryptionError:
+        raise DecryptionError(
+            f"the master key {data.master_key_file} does not open the signing keyset "
+            f"{data.keyset_file}: another folder's key, or either file was altered",
+            hint=restore,
+            code="master_key_mismatch",
+        ) from None
+    except FormatError as exc:
+        raise FormatError(
+            f"the signing keyset {data.keyset_file} is damaged: {exc}",
+            hint=restore,
+            code=exc.code,
+            facts={**exc.facts, "keyset": str(data.keyset_file)},
+        ) from None
 
 
 def signing_keys(settings: ServiceSettings) -> list[SigningKeyInfo]:
     """The keys of the data folder's signing keyset, oldest first (never their material).
 
     Raises:
-        ConfigError: ``service_not_provisioned``; a malformed master key.
-        DecryptionError: the master key does not open the keyset.
+        ConfigError: ``service_not_provisioned``; ``keyset_lost``, the folder has no
+            keyset; a malformed master key.
+        DecryptionError: code ``master_key_mismatch``, the master key does not open the
+            keyset.
+        FormatError: a damaged keyset file (fact ``keyset``).
     """
-    return _folder(settings).load_keyset().keys()
+    return _load(_folder(settings)).keys()
 
 
 def signing_jwks(settings: ServiceSettings) -> dict[str, Any]:
@@ -77,10 +128,13 @@ def signing_jwks(settings: ServiceSettings) -> dict[str, Any]:
     keys: an HMAC key is never in it.
 
     Raises:
-        ConfigError: ``service_not_provisioned``; a malformed master key.
-        DecryptionError: the master key does not open the keyset.
+        ConfigError: ``service_not_provisioned``; ``keyset_lost``, the folder has no
+            keyset; a malformed master key.
+        DecryptionError: code ``master_key_mismatch``, the master key does not open the
+            keyset.
+        FormatError: a damaged keyset file (fact ``keyset``).
     """
-    return _folder(settings).load_keyset().public_jwks()
+    return _load(_folder(settings)).public_jwks()
 
 
 def rotate_signing_key(settings: ServiceSettings, alg: str | None = None) -> SigningKeyInfo:
@@ -94,7 +148,8 @@ def rotate_signing_key(settings: ServiceSettings, alg: str | None = None) -> Sig
         alg: the new key's algorithm (the current primary's by default).
 
     Raises:
-        ConfigError: ``service_not_provisioned``.
+        ConfigError: ``service_not_provisioned``; ``keyset_lost``.
+        DecryptionError, FormatError: as :func:`signing_keys`.
         UnsupportedAlgorithmError: an algorithm a keyset cannot sign with.
         KeyStateError: code ``service_key_symmetric``, an HMAC algorithm (the service's
             tokens are verified from its JWKS, which has public keys only).
@@ -103,7 +158,7 @@ def rotate_signing_key(settings: ServiceSettings, alg: str | None = None) -> Sig
     """
 
     def rotate(keyset: SigningKeySet) -> tuple[SigningKeyInfo, str]:
-        _refuse_shared_secret(alg or keyset.primary.alg, None)
+        _refuse_shared_secret(alg or keyset.primary.alg, None, "rotate")
         info = keyset.rotate(alg)
         return info, f"rotated to key {info.kid} ({info.alg})"
 
@@ -122,13 +177,19 @@ def add_signing_key(settings: ServiceSettings, alg: str | None = None) -> Signin
         alg: the new key's algorithm (the current primary's by default).
 
     Raises:
-        ConfigError: ``service_not_provisioned``.
+        ConfigError: ``service_not_provisioned``; ``keyset_lost``.
+        DecryptionError, FormatError: as :func:`signing_keys`.
         UnsupportedAlgorithmError: an algorithm a keyset cannot sign with.
-        StorageError: the audit log cannot be opened (nothing changed).
+        KeyStateError: code ``service_key_symmetric``, an HMAC algorithm (the service
+            would verify tokens under it that no relying party could: its JWKS has public
+            keys only).
+        StorageError: the audit log cannot be opened (nothing changed; code
+            ``audit_log_not_writable`` when this user may not write it).
         ChangeNotAuditedError: the key was added, its record could not be written.
     """
 
     def add(keyset: SigningKeySet) -> tuple[SigningKeyInfo, str]:
+        _refuse_shared_secret(alg or keyset.primary.alg, None, "add")
         info = keyset.add_key(alg)
         return info, f"added key {info.kid} ({info.alg}), not signing yet"
 
@@ -148,13 +209,16 @@ def change_signing_key(settings: ServiceSettings, kid: str, change: KeyChange) -
     changes nothing.
 
     Raises:
+        ConfigError, DecryptionError, FormatError: as :func:`signing_keys`.
         KeyNotFoundError: no key ``kid``.
         KeyStateError: code ``primary_key``, the key that signs (rotate first); a
             destroyed key cannot be disabled or enabled; code ``key_not_usable``, a
             disabled or destroyed key cannot be made primary; code
-            ``service_key_symmetric``, an HMAC key cannot be made primary (the service's
-            tokens are verified from its JWKS, which has public keys only).
-        StorageError: the audit log cannot be opened (nothing changed).
+            ``service_key_symmetric``, an HMAC key cannot be made primary nor enabled
+            again (the service's tokens are verified from its JWKS, which has public keys
+            only).
+        StorageError: the audit log cannot be opened (nothing changed; code
+            ``audit_log_not_writable`` when this user may not write it).
         ChangeNotAuditedError: the change was made, its record could not be written.
     """
 
@@ -162,7 +226,9 @@ def change_signing_key(settings: ServiceSettings, kid: str, change: KeyChange) -
         key = next((k for k in keyset if k.kid == kid), None)
         before = key.state if key is not None else None
         if change == "set_primary" and key is not None and not key.primary:
-            _refuse_shared_secret(key.alg, kid)
+            _refuse_shared_secret(key.alg, kid, change)
+        if change == "enable" and key is not None and key.state == "disabled":
+            _refuse_shared_secret(key.alg, kid, change)
         getattr(keyset, change)(kid)
         info = next(k for k in keyset if k.kid == kid)
         if info.state == before:
@@ -173,16 +239,29 @@ def change_signing_key(settings: ServiceSettings, kid: str, change: KeyChange) -
     return _change(settings, f"admin.keyset_{change}", apply)
 
 
-def _refuse_shared_secret(alg: str, kid: str | None) -> None:
-    """Refuse an HMAC key as the service's signing key.
+# What the service's keyset would do with an HMAC key, as its refusal says.
+_HMAC_REFUSED: Final = {
+    "rotate": "an {alg} key cannot sign for the service",
+    "set_primary": "an {alg} key cannot sign for the service",
+    "add": "an {alg} key cannot be added to the service's signing keyset",
+    "enable": "an {alg} key cannot verify for the service again",
+}
+
+
+def _refuse_shared_secret(alg: str, kid: str | None, change: str) -> None:
+    """Refuse an HMAC key in the service's keyset: made to sign, added, or enabled again.
 
     The service's tokens are verified by others from its JWKS, which publishes public keys
-    only: tokens an HMAC key signed would verify nowhere but in the service itself.
+    only: tokens an HMAC key signed would verify nowhere but in the service itself. One
+    added that never signs would still have the service accept tokens under it that no
+    relying party could check (it is never in the JWKS), so it is refused as well, and
+    enabled again (one added before this rule). A keyset FILE may hold HMAC keys: the
+    rule is the service's.
     """
     if alg.upper().startswith("HS"):
         facts = {"algorithm": alg} | ({"key_id": kid} if kid is not None else {})
         raise KeyStateError(
-            f"an {alg} key cannot sign for the service: its tokens are verified from its "
+            _HMAC_REFUSED[change].format(alg=alg) + ": its tokens are verified from its "
             "JWKS, which holds public keys only",
             hint="use a public-key type (EdDSA, ES256, RS256, ...)",
             code="service_key_symmetric",
@@ -203,7 +282,7 @@ def _change(
         # Held from the read to the rename (save takes the same lock again, at once):
         # the change is decided on the file as it is, and no other writer slips between.
         with locked(data.keyset_file):
-            keyset = data.load_keyset()
+            keyset = _load(data)
             info, done = change(keyset)
             if done is None:
                 return info
