@@ -67,7 +67,7 @@ try:
     from sqlalchemy.sql.elements import BindParameter, ClauseElement, ColumnClause, Null
     from sqlalchemy.types import NullType, TypeDecorator
 
-    from sealbox.integrations.sqlalchemy_upsert import check_upsert
+    from sealbox.integrations.sqlalchemy_upsert import check_upsert, known_value
 except ImportError:  # pragma: no cover - exercised only without the extra
     raise ExtraNotInstalledError("service", "sqlalchemy") from None
 
@@ -239,11 +239,14 @@ class _Encrypted(TypeDecorator[Any]):
     def _ring(self) -> Keyring:
         return get_keyring(self.keyring)
 
+    def _where(self) -> str:
+        # Errors name the column by its associated data: a type is never told its column.
+        ad = self.associated_data
+        return f" (associated data {ad.decode('ascii', 'replace')!r})" if ad else ""
+
     def _failed(self) -> DecryptionError:
-        where = f" (associated data {self.associated_data.decode('ascii', 'replace')!r})"
         return _ColumnDecryptionError(
-            f"a value of an {self.kind} column does not decrypt"
-            + (where if self.associated_data else ""),
+            f"a value of an {self.kind} column does not decrypt{self._where()}",
             hint="its key is not in this keyring or is disabled, the column's associated "
             "data changed, or the stored value was altered",
         )
@@ -279,7 +282,7 @@ class EncryptedString(_Encrypted):
             return None
         if not isinstance(value, str):
             raise _ColumnTypeError(
-                f"an EncryptedString column takes str, not {type(value).__name__}"
+                f"an EncryptedString column takes str, not {type(value).__name__}{self._where()}"
             )
         ring = self._ring()
         try:
@@ -289,8 +292,8 @@ class EncryptedString(_Encrypted):
             # would wrap it in an error whose text lists the statement's parameters:
             # every other column's plaintext of the row.
             raise _ColumnConfigError(
-                "an EncryptedString value is not valid Unicode text: it holds a lone "
-                "surrogate (text decoded with errors='surrogateescape', or JSON with an "
+                f"an EncryptedString value{self._where()} is not valid Unicode text: it holds "
+                "a lone surrogate (text decoded with errors='surrogateescape', or JSON with an "
                 "unpaired \\ud800-\\udfff escape)",
                 hint="decode the text's bytes as UTF-8 before storing it, or keep bytes in an "
                 "EncryptedBytes column",
@@ -325,7 +328,7 @@ class EncryptedBytes(_Encrypted):
             return None
         if not isinstance(value, bytes | bytearray | memoryview):
             raise _ColumnTypeError(
-                f"an EncryptedBytes column takes bytes, not {type(value).__name__}"
+                f"an EncryptedBytes column takes bytes, not {type(value).__name__}{self._where()}"
             )
         return self._ring().seal(bytes(value), self.associated_data)
 
@@ -483,18 +486,6 @@ def _sealed(value: Any, target: Any) -> bool:
     return type(kind) is type(target.type) and kind.associated_data == target.type.associated_data
 
 
-def _known(value: Any, rows: list[dict[str, Any]]) -> tuple[bool, Any]:
-    """``(True, the Python value)`` of a ``values()`` entry, or ``(False, None)``: SQL,
-    or a parameter whose value comes with the execution."""
-    if value is None or isinstance(value, Null):
-        return True, None
-    if isinstance(value, BindParameter):
-        if value.required or any(value.key in row for row in rows):
-            return False, None
-        return True, value.effective_value
-    return not isinstance(value, ClauseElement), value
-
-
 def _statement_values(statement: Any) -> tuple[dict[str, Any], dict[str, list[Any]], bool]:
     """What an INSERT or UPDATE sets: ``values()`` by column key; what a multi-row VALUES
     (by name or by position) or an INSERT … SELECT sets; whether the values are ordered."""
@@ -546,24 +537,30 @@ def _check_statement(
     rows: list[dict[str, Any]] = list(multiparams) if multiparams else [params]
     statement = check_upsert(statement, encrypted, links, rows)
     for source, index, index_type in links:
-        if index.key in values or index.key in elsewhere or any(index.key in r for r in rows):
+        if index.key in values or index.key in elsewhere:
             continue  # the statement sets the index itself
 
         def digest(value: Any, index_type: BlindIndex = index_type) -> bytes | None:
             return None if value is None else index_type.digest(value)
 
-        known, value = _known(values.get(source.key), rows)
-        if source.key in elsewhere or (source.key in values and (fixed or not known)):
+        if source.key not in values and source.key not in elsewhere:
+            # Row by row: a row giving its own digest says nothing of the others (and an
+            # executemany takes its columns from its first row: without one, none had one).
+            for i, r in enumerate(rows):
+                if source.key in r and index.key not in r:
+                    rows[i] = {**r, index.key: digest(r[source.key])}
+            continue
+        if any(index.key in r for r in rows):
+            continue  # the parameters set the index
+        known, value = known_value(values.get(source.key), rows)
+        if source.key in elsewhere or fixed or not known:
             raise _ColumnTypeError(
                 f"this statement sets {source.key} from SQL, a parameter bound at "
                 "execution, several VALUES rows or ordered values, so its blind index "
                 f"{index.key} cannot be computed: set {index.key} in the statement too "
                 f"(Model.{index.key}.type.digest(value)), or set the attribute on the object"
             )
-        if source.key in values:
-            statement = statement.values({index: digest(value)})
-        else:
-            rows = [{**r, index.key: digest(r[source.key])} if source.key in r else r for r in rows]
+        statement = statement.values({index: digest(value)})
     return (statement, rows, params) if multiparams else (statement, [], rows[0])
 
 

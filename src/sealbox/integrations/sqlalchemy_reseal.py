@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from sealbox.exceptions import DecryptionError, ExtraNotInstalledError, FormatError
+from sealbox.exceptions import ConfigError, DecryptionError, ExtraNotInstalledError, FormatError
 from sealbox.keysets.fields import VERSION_DETERMINISTIC, decode_token, encode_token, token_key_id
 
 try:
@@ -60,7 +60,11 @@ def reseal_rows(bind: Engine | Connection, model: Any, *, batch_size: int = 500)
     Raises:
         DecryptionError: a stored value does not open (its key is disabled or not in the
             keyring, or it was altered); what was committed before stays.
+        ConfigError: ``batch_size`` is below 1.
     """
+    # 0 would read no row and return 0: the answer that says the old key may go.
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ConfigError(f"batch_size must be at least 1, not {batch_size!r}")
     table = getattr(model, "__table__", model)
     key = list(table.primary_key.columns)
     if not key:

@@ -16,12 +16,24 @@ from sealbox.exceptions import ExtraNotInstalledError
 
 try:
     from sqlalchemy.sql import coercions, roles
-    from sqlalchemy.sql.elements import ColumnClause
+    from sqlalchemy.sql.elements import BindParameter, ClauseElement, ColumnClause, Null
     from sqlalchemy.types import NULLTYPE
 except ImportError:  # pragma: no cover - exercised only without the extra
     raise ExtraNotInstalledError("service", "sqlalchemy") from None
 
-__all__ = ["check_upsert"]
+__all__ = ["check_upsert", "known_value"]
+
+
+def known_value(value: Any, rows: list[dict[str, Any]]) -> tuple[bool, Any]:
+    """``(True, the Python value)`` of a ``values()`` entry, or ``(False, None)``: SQL,
+    or a parameter whose value comes with the execution (``rows``)."""
+    if value is None or isinstance(value, Null):
+        return True, None
+    if isinstance(value, BindParameter):
+        if value.required or any(value.key in row for row in rows):
+            return False, None
+        return True, value.effective_value
+    return not isinstance(value, ClauseElement), value
 
 
 def _upsert_set(clause: Any) -> tuple[str, dict[Any, Any]] | None:
@@ -47,7 +59,7 @@ def check_upsert(statement: Any, encrypted: list[Any], links: Any, rows: Any) ->
     part that sets an encrypted column in clear, and keep each linked index in step with
     what it sets its source to (the ``excluded`` row's index with the excluded source, the
     digest of a Python value; anything else must set the index too)."""
-    from sealbox.integrations.sqlalchemy import _ColumnTypeError, _key, _known, _sealed
+    from sealbox.integrations.sqlalchemy import _ColumnTypeError, _key, _sealed
 
     clause: Any = getattr(statement, "_post_values_clause", None)
     found = _upsert_set(clause) if clause is not None else None
@@ -79,7 +91,7 @@ def check_upsert(statement: Any, encrypted: list[Any], links: Any, rows: Any) ->
         ):
             added[index.key] = row_table.c[index.key]  # excluded.email -> excluded.email_index
             continue
-        known, plain = _known(value, rows)
+        known, plain = known_value(value, rows)
         if not known:
             raise _ColumnTypeError(
                 f"the ON CONFLICT clause of this statement gives {source.key} a value computed "
