@@ -67,14 +67,17 @@ def reveal(value: str | Secret[str]) -> str:
 
 
 def shown_url(url: str) -> str:
-    """``url`` as messages, labels and logs show it: without a user name or password
-    (``https://user:pass@vault…``, basic auth for a proxy in front of Vault) — ``***@``
-    stands in for them."""
+    """``url`` as messages, labels and logs show it: ``scheme://host:port/path``.
+
+    A user name and password (``https://user:pass@vault…``, basic auth for a proxy in
+    front of Vault) are masked as ``***@``; a query and a fragment are dropped, since a
+    proxy may read a token or a signature there.
+    """
     parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    return parts._replace(netloc=f"***@{host}").geturl()
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = "***@" + netloc.rpartition("@")[2]
+    return parts._replace(netloc=netloc, query="", fragment="").geturl()
 
 
 def is_loopback_http(url: str) -> bool:

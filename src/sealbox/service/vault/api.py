@@ -52,6 +52,15 @@ _OPERATION: Final = re.compile(
 )
 _ENGINES: Final = frozenset({"transit", "auth", "sys"})
 _BODY_METHODS: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# The methods Vault has an operation for. Vault turns the method into its operation before
+# it reads the token, so any other method is 405 whatever the token; one of these is
+# checked against the token first, then against what the path takes.
+_VAULT_METHODS: Final = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "LIST", "OPTIONS"}
+)
+_UNSUPPORTED: Final = "unsupported operation"
+_NULL_SPACE: Final = 64  # a null body with room for whitespace around it
+_JSON_SPACE: Final = b" \t\r\n"
 
 
 class VaultApi:
@@ -120,31 +129,33 @@ class VaultApi:
     async def _route(self, first: str, path: str, request: Request) -> Response:
         parts = path[4:].strip("/").split("/")[1:]
         method = request.method
+        if first == "sys" and parts == ["health"]:
+            # A route of its own in Vault: no token and no list= read, GET and HEAD only.
+            if method not in ("GET", "HEAD"):
+                raise VaultError(405, _UNSUPPORTED)
+            return health()
         # Vault's LIST operation: the LIST method (an ASGI server that lets it through),
         # or GET with a true list= (any of Vault's spellings: list=1 too). It stays LIST:
         # a path that lists nothing answers 405, as Vault's do, never its read.
         listing = method == "LIST" or (method == "GET" and _list_asked(request))
         if listing:
             method = "LIST"
-        if first == "sys" and parts == ["health"] and method in ("GET", "HEAD"):
-            return health()  # no token, as in Vault
+        if method not in _VAULT_METHODS:
+            raise VaultError(405, _UNSUPPORTED)
         caller = await caller_of(request)
         refuse_wrapping(request.scope)
         _refuse_non_utf8(request.scope)
-        raw = await request.body() if method in _BODY_METHODS else b""
+        raw = await _body(request) if method in _BODY_METHODS else b""
         if first == "transit":
             if not parts or not parts[0]:
                 raise VaultError(404, "unsupported path transit/")
             if _OPERATION.fullmatch(path):
                 # An operation's path, by a method other than POST or PUT (taken above).
-                raise VaultError(405, "unsupported operation")
+                raise VaultError(405, _UNSUPPORTED)
             if len(parts) > 1 and parts[0] == "keys" and not is_key_name(parts[1]):
                 raise VaultError(400, "invalid key name")
             return await manage(request, caller, method, parts, raw, listing=listing)
         if first == "sys":
-            if parts == ["health"]:
-                # The path is there, the method is not (GET and HEAD were answered above).
-                raise VaultError(405, "unsupported operation")
             if parts[:3] != ["internal", "ui", "mounts"] or method != "GET":
                 raise VaultError(404, f"unsupported path {path[4:]}")
             return mount_of(parts[3:], self.kv_mounts)
@@ -178,8 +189,15 @@ async def _operation(match: re.Match[str], request: Request) -> Response:
     refuse_wrapping(request.scope)
     if not is_key_name(name):
         raise VaultError(400, "invalid key name")
-    raw = await request.body()
+    raw = await _body(request)
     return await operate(request, caller, operation, name, raw, path_arg=path_arg)
+
+
+async def _body(request: Request) -> bytes:
+    """The request's body; empty for the JSON text ``null``, which Vault reads as no
+    fields (what ``vault write -f PATH`` and the Go client's ``Write(path, nil)`` send)."""
+    raw = await request.body()
+    return b"" if len(raw) <= _NULL_SPACE and raw.strip(_JSON_SPACE) == b"null" else raw
 
 
 def _refuse_non_utf8(scope: Scope) -> None:

@@ -444,11 +444,12 @@ class KVStore:
                         KVSecretRecord(mount=mount, path=path, created_at=at, updated_at=at)
                     )
                     await session.flush()
-                    await session.execute(
-                        update(KVSecretRecord)
-                        .where(KVSecretRecord.mount == mount, KVSecretRecord.path == path)
-                        .values(**changes)
-                    )
+                    if changes:  # none: the metadata with the defaults, as Vault makes it
+                        await session.execute(
+                            update(KVSecretRecord)
+                            .where(KVSecretRecord.mount == mount, KVSecretRecord.path == path)
+                            .values(**changes)
+                        )
             except IntegrityError:
                 continue  # made at the same time by another writer: update it
             return

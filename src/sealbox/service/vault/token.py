@@ -81,7 +81,7 @@ def token_route(caller: Caller, method: str, parts: list[str]) -> JSONResponse:
         VaultError: 404 for another path, 405 for another method.
     """
     if parts == ["lookup-self"]:
-        if method not in ("GET", "POST"):
+        if method not in ("GET", "POST", "PUT"):  # Vault's read and update (POST or PUT)
             raise VaultError(405, "unsupported operation")
         return vault_response(lookup_self(caller))
     if parts == ["renew-self"]:
