@@ -49,6 +49,7 @@ __all__ = [
     "TIMEOUT_ENV",
     "lock_path",
     "locked",
+    "locked_folder",
     "set_wait_notice",
 ]
 
@@ -121,6 +122,32 @@ def locked(path: str | os.PathLike[str], *, timeout: float | None = None) -> Ite
             yield
         finally:
             held.discard(sidecar)
+    finally:
+        os.close(fd)  # releases the lock
+
+
+@contextlib.contextmanager
+def locked_folder(
+    folder: str | os.PathLike[str], *, what: str | None = None, timeout: float | None = None
+) -> Iterator[None]:
+    """Hold the exclusive lock of ``folder`` itself (``flock`` on the folder) for the block.
+
+    For a writer that must leave nothing behind in a folder that is not sealbox's (a key
+    pair in ``~/.ssh``): no lock file is created. It excludes only other holders of the
+    same folder's lock, not the sidecar locks of :func:`locked`. ``what`` is the file
+    named when waiting or giving up (default: the folder).
+
+    Raises:
+        LockTimeoutError: another writer held it for longer than ``timeout`` seconds.
+        OSError: the folder cannot be opened for reading, or its file system does not
+            lock folders (NFS emulates ``flock`` with POSIX locks, which need a file open
+            for writing): the caller locks a sidecar with :func:`locked` instead.
+    """
+    limit = _timeout(timeout)
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        _acquire(fd, what or os.fspath(folder), limit)
+        yield
     finally:
         os.close(fd)  # releases the lock
 

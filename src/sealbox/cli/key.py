@@ -24,6 +24,7 @@ from sealbox.cli._io import (
 from sealbox.cli._paths import FilePath, NamedFile
 from sealbox.exceptions import SealboxError
 from sealbox.keys.asymmetric import KeyType, PrivateKey, PublicKey
+from sealbox.keys.pair import write_key_pair
 from sealbox.secret import Secret
 from sealbox.storage import atomic_write, read_limited
 
@@ -121,36 +122,13 @@ def generate(
     public = PublicKey.from_cryptography(private.public_key.cryptography_key(), comment=comment)
     private_data = private.export_private(passphrase, format=fmt)  # type: ignore[arg-type]
     public_data = public.public_bytes(fmt)  # type: ignore[arg-type]
-    _save_pair((output, private_data), (public_path, public_data), force=force)
+    # FILE and FILE.pub only: the folder is often ~/.ssh, where no lock file may stay.
+    write_key_pair((output, private_data), (public_path, public_data), overwrite=force)
     state = "encrypted" if passphrase is not None else "NOT encrypted"
     click.echo(
         f"generated {private.key_type} key {public.fingerprint()}: "
         f"{output} (private, {state}) and {public_path}"
     )
-
-
-def _save_pair(private: tuple[Path, bytes], public: tuple[Path, bytes], *, force: bool) -> None:
-    """Write a key pair. With --force the old pair is replaced only as a pair: if FILE.pub
-    cannot be written, FILE gets its old key back (not a new key beside the old public key).
-
-    FILE's lock is held from the first write to the last: another writer of the same pair
-    (a second ``key generate --force``) cannot put its FILE or FILE.pub between the two,
-    which would leave a public key whose private key is gone."""
-    from sealbox.storage import locked
-
-    (output, private_data), (public_path, public_data) = private, public
-    with locked(output):
-        old_private = output.read_bytes() if output.is_file() else None
-        atomic_write(output, private_data, mode=0o600, overwrite=force)
-        try:
-            atomic_write(public_path, public_data, mode=0o644, overwrite=force)
-        except BaseException:
-            with contextlib.suppress(OSError, SealboxError):
-                if old_private is None:
-                    output.unlink()
-                else:
-                    atomic_write(output, old_private, mode=0o600, overwrite=True)
-            raise
 
 
 def _read_public(file: Path, passphrase_file: Path | None) -> PublicKey:

@@ -19,16 +19,27 @@ from sealbox.cli._io import (
     write_stdout,
 )
 from sealbox.cli._paths import FilePath, NamedFile
-from sealbox.exceptions import SignerNotAllowedError
+from sealbox.exceptions import ConfigError, SignerNotAllowedError
 from sealbox.keys import sshsig
 from sealbox.keys.asymmetric import PrivateKey, PublicKey
 from sealbox.storage import atomic_write, os_reason
+
+
+def _namespace(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """-n is refused before any file is read, as a usage error (the library's rule)."""
+    try:
+        sshsig.check_namespace(value)
+    except ConfigError as exc:
+        raise click.BadParameter(f"{exc} ({exc.hint})", ctx=ctx, param=param) from None
+    return value
+
 
 _NAMESPACE = click.option(
     "-n",
     "--namespace",
     default="file",
     show_default=True,
+    callback=_namespace,
     help="What the signature is for (ssh-keygen -n): file, git, an application name.",
 )
 _DATA = click.argument("file", type=FilePath(dir_okay=False, path_type=Path, allow_dash=True))

@@ -6,6 +6,7 @@
 - :mod:`~sealbox.keys.kinds`: the key types and the sizes accepted;
   :mod:`~sealbox.keys.generate`: new keys, and keys from raw bytes;
 - :mod:`~sealbox.keys.serialize`: PEM/PKCS#8 and OpenSSH key files, read and written;
+  :mod:`~sealbox.keys.pair`: a private key file and its ``.pub`` written as a pair;
   :mod:`~sealbox.keys.pkcs8`: the one encrypted-PKCS#8 writer and the KDF ceilings for
   key files read; :mod:`~sealbox.keys.sshwire`: RFC 4251 wire encoding;
 - :mod:`~sealbox.keys.sign`: RSA-PSS, Ed25519 and ECDSA signatures;

@@ -14,7 +14,7 @@ import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from sealbox._util.files import read_limited
@@ -25,6 +25,7 @@ from sealbox.exceptions import (
     UnsupportedAlgorithmError,
 )
 from sealbox.keys.asymmetric import PublicKey
+from sealbox.keys.sshsig_format import check_namespace
 
 __all__ = ["MAX_ALLOWED_SIGNERS_FILE", "AllowedSigner", "AllowedSigners"]
 
@@ -61,7 +62,8 @@ class AllowedSigners:
     Each line: ``principals [options] keytype base64-key [comment]``. Empty lines
     and lines starting with ``#`` are ignored. Options: ``cert-authority``,
     ``namespaces="pattern-list"``, ``valid-after=`` and ``valid-before=``
-    (``YYYYMMDD[Z]`` or ``YYYYMMDDHHMM[SS][Z]``, local time unless ``Z``).
+    (``YYYYMMDD[Z]`` or ``YYYYMMDDHHMM[SS][Z]``, UTC with a ``Z`` or ``UTC`` suffix,
+    else local time; after 1970-01-01, as ssh-keygen reads them).
     Lines with key types sealbox does not handle (``ssh-dss``, security keys) are
     kept out. A line that cannot be parsed is skipped, as ssh-keygen skips it (each line
     only grants, so a skipped one can only allow less): one typo in a shared file does
@@ -133,7 +135,9 @@ class AllowedSigners:
         Raises:
             SignerNotAllowedError: no line does; the message says what is missing, and
                 which malformed lines were skipped.
+            ConfigError: ``namespace`` is empty or not one line of printable text.
         """
+        check_namespace(namespace)
         try:
             return self._check(principal, key, namespace, now)
         except SignerNotAllowedError as exc:
@@ -237,17 +241,35 @@ def _looks_like_key_type(field: str) -> bool:
     return field.startswith(("ssh-", "ecdsa-sha2-", "sk-"))
 
 
+def _principals_field(line: str) -> tuple[str, str]:
+    """The principals and the rest of the line, cut as ssh-keygen cuts them (strdelimw).
+
+    The field ends at the first blank or double quote. At a quote, the quote is dropped
+    and the field runs to the next one, blanks and commas included: ``a"b c"`` lists
+    ``ab c``, and ``"a b",c`` lists only ``a b`` (``,c`` then reads as options). Read
+    any other way, a line would grant here a principal ssh-keygen does not.
+    """
+    for i, ch in enumerate(line):
+        if ch in " \t":
+            return line[:i], line[i + 1 :]
+        if ch == '"':
+            end = line.find('"', i + 1)
+            if end < 0:
+                raise FormatError("unterminated double quote")
+            return line[:i] + line[i + 1 : end], line[end + 1 :]
+    return line, ""
+
+
 def _parse_line(line: str, where: str, number: int) -> AllowedSigner | None:
     try:
-        fields = _split_fields(line)
+        principals, after = _principals_field(line)
+        rest = _split_fields(after)
     except FormatError as exc:
         raise FormatError(f"{where}: {exc}") from None
-    if len(fields) < 3:
+    if len(rest) < 2:
         raise FormatError(f"{where}: expected 'principals [options] keytype base64-key'")
-    principals = _unquote(fields[0])
     if not principals:
         raise FormatError(f"{where}: empty principals")
-    rest = fields[1:]
     options: dict[str, str | None] = {}
     if not _looks_like_key_type(rest[0]):
         options = _parse_options(rest[0], where)
@@ -313,21 +335,47 @@ def _parse_options(text: str, where: str) -> dict[str, str | None]:
 
 
 def _timestamp(value: str | None, where: str) -> datetime | None:
+    """A ``valid-after``/``valid-before`` time, read as ssh-keygen reads it.
+
+    ``YYYYMMDD[HHMM[SS]]``, UTC with a ``Z`` or ``UTC`` suffix (any case), else local
+    time; a day past the month's end rolls into the next month (``20250230`` is 2 March,
+    strptime then mktime). The epoch and earlier are refused ("invalid time"): a time
+    read otherwise would grant a signer here and not there, or the reverse.
+    """
     if value is None:
         return None
-    text = value.removesuffix("Z").removesuffix("z")
-    fmt = {8: "%Y%m%d", 12: "%Y%m%d%H%M", 14: "%Y%m%d%H%M%S"}.get(len(text))
-    moment = None
-    if fmt is not None and text.isdigit():
-        try:
-            moment = datetime.strptime(text, fmt)
-        except ValueError:
-            moment = None
+    text, utc = value, False
+    if len(text) > 1 and text[-1] in "Zz":
+        text, utc = text[:-1], True
+    elif len(text) > 3 and text[-3:].upper() == "UTC":
+        text, utc = text[:-3], True
+    moment = _calendar_time(text)
     if moment is None:
         raise FormatError(f"{where}: bad timestamp {value!r} (YYYYMMDD[Z] or YYYYMMDDHHMM[SS][Z])")
-    if text != value:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone()  # local time, as ssh-keygen reads it
+    moment = moment.replace(tzinfo=UTC) if utc else moment.astimezone()
+    if moment.timestamp() <= 0:
+        raise FormatError(f"{where}: bad timestamp {value!r} (not after 1970-01-01)")
+    return moment
+
+
+def _calendar_time(text: str) -> datetime | None:
+    """``YYYYMMDD[HHMM[SS]]`` with strptime's ranges (day 1-31, second 0-61), normalised."""
+    if len(text) not in (8, 12, 14) or not (text.isascii() and text.isdigit()):
+        return None
+    year = int(text[:4])
+    month, day, hour, minute, second = (
+        int(text[i : i + 2]) if i < len(text) else 0 for i in range(4, 14, 2)
+    )
+    if not (1 <= month <= 12 and 1 <= day <= 31 and hour <= 23 and minute <= 59):
+        return None
+    if second > 61 or year < 1:
+        return None
+    try:
+        return datetime(year, month, 1) + timedelta(
+            days=day - 1, hours=hour, minutes=minute, seconds=second
+        )
+    except OverflowError:
+        return None
 
 
 def _match(text: str, pattern: str) -> bool:

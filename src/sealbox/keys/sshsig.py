@@ -82,6 +82,7 @@ __all__ = [
     "AllowedSigners",
     "SSHSignature",
     "Verified",
+    "check_namespace",
     "digest",
     "sign",
     "verify",
@@ -107,7 +108,8 @@ def sign(
 
     Raises:
         UnsupportedAlgorithmError: an X25519 key.
-        ConfigError: an empty namespace.
+        ConfigError: a namespace that is empty or not one line of printable text
+            (code ``bad_namespace``).
     """
     check_namespace(namespace)
     public = key.public_key
@@ -184,6 +186,8 @@ def verify(
         InvalidSignatureError: the signature does not match the data.
         FormatError: the signature text is damaged or truncated.
         UnsupportedAlgorithmError: the signature uses something sealbox does not read.
+        ConfigError: ``namespace`` is empty or not one line of printable text (code
+            ``bad_namespace``), as :func:`sign` refuses it.
     """
     check_namespace(namespace)
     if (public_key is None) == (allowed_signers is None):

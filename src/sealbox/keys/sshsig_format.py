@@ -99,11 +99,30 @@ def signed_data(namespace: str, reserved: bytes, hash_algorithm: str, message_ha
 
 
 def check_namespace(namespace: str) -> None:
-    """Refuse an empty namespace (PROTOCOL.sshsig section 2) and a non-str one."""
+    """Refuse a namespace that is not one non-empty line of printable text, or not a str.
+
+    PROTOCOL.sshsig section 2 forbids only the empty namespace, and ssh-keygen signs for
+    any other; but a namespace with a line break or another control or format character
+    (``\\x1b``, U+202E) cannot be listed in an allowed-signers file's ``namespaces="…"``
+    (one signer per line), and printed it would start a line of its own or rewrite the
+    terminal. Signing and verifying refuse it alike (error code ``bad_namespace``, the
+    namespace escaped in ``facts``).
+    """
     if not isinstance(namespace, str):
         raise TypeError("namespace must be a str")
-    if not namespace:
-        raise ConfigError("the namespace must not be empty (PROTOCOL.sshsig section 2)")
+    if namespace and namespace.isprintable():
+        return
+    shown = ascii(namespace)[1:-1]
+    problem = (
+        "must not be empty" if not namespace else f"'{shown}' is not one line of printable text"
+    )
+    raise ConfigError(
+        f"the namespace {problem}",
+        hint="a namespace names what a signature is for, such as file, git or "
+        "name@example.com (PROTOCOL.sshsig section 2)",
+        code="bad_namespace",
+        facts={"namespace": shown},
+    )
 
 
 @dataclass(frozen=True, slots=True)
