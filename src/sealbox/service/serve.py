@@ -288,28 +288,30 @@ def run(settings: ServiceSettings, *, log_level: str = "info") -> None:
     settings = _with_client_ca(settings)
     os.environ.update(settings_env(settings))  # workers read their settings from here
     options = uvicorn_options(settings, log_level=log_level)
-    if settings.workers > 1:  # uvicorn's supervisor, restarting workers that die
-        options.update(log_level=None, log_config=_supervisor_log_config(log_level))
     logging.getLogger("uvicorn.error").addFilter(_HTTPS_START_LINE)
     from sealbox.service.connection import EnvConnection
 
+    # TLS is done by the connection class (see sealbox.service.connection), so uvicorn gets
+    # no SSL settings; each worker reads the SEALBOX_* variables. (A class, not an import
+    # string: uvicorn before 0.36 takes only its own names as strings.) The app is behind
+    # the trusted proxies' step (sealbox.service.forwarded).
+    app = "sealbox.service.app:app_from_env"
+    if settings.workers > 1:  # sealbox's supervisor, restarting workers that die
+        from sealbox.service.supervisor import supervise
+
+        options.update(log_level=None, log_config=_supervisor_log_config(log_level))
+        config = uvicorn.Config(
+            app, workers=settings.workers, factory=True, http=EnvConnection, **options
+        )
+        supervise(config)
+        return
     # After a graceful stop uvicorn raises the signal that asked for it again, to end the
     # process by it: SIGTERM (systemd, docker stop, Kubernetes) would exit 143 once every
     # request was answered. Raised as Ctrl-C's KeyboardInterrupt, which uvicorn.run takes
     # as the end, it exits 0 as SIGINT does.
     previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
-        # TLS is done by the connection class (see sealbox.service.connection), so uvicorn
-        # gets no SSL settings; each worker reads the SEALBOX_* variables. (A class, not an
-        # import string: uvicorn before 0.36 takes only its own names as strings.) The app
-        # is behind the trusted proxies' step (sealbox.service.forwarded).
-        uvicorn.run(
-            "sealbox.service.app:app_from_env",
-            workers=settings.workers,
-            factory=True,
-            http=EnvConnection,
-            **options,
-        )
+        uvicorn.run(app, factory=True, http=EnvConnection, **options)
     finally:
         signal.signal(signal.SIGTERM, previous)
 
@@ -333,7 +335,8 @@ class _HttpsStartLine(logging.Filter):
 
 _HTTPS_START_LINE = _HttpsStartLine()
 
-# What uvicorn's supervisor logs, at INFO, when it finds a worker dead and starts another.
+# What the supervisor logs, at INFO, when it finds a worker dead and starts another
+# (sealbox.service.supervisor, in uvicorn's words and on its logger).
 _WORKER_DIED: Final = re.compile(r"Child process \[\d+\] died")
 
 
