@@ -2,7 +2,10 @@
 
 Between a client under test and a real server (Redis here): while cut, every open
 connection is closed and new ones are accepted and closed at once, as a server that
-went away mid-flight looks to its clients.
+went away mid-flight looks to its clients. While hung (``hang()``), connections stay open
+and what clients send is read and dropped, and new ones are accepted, read and never
+answered, as a server that is stopped (SIGSTOP) or whose network went silent looks;
+``hung`` counts the new ones. ``restore()`` forwards again and closes those.
 """
 
 from __future__ import annotations
@@ -21,6 +24,10 @@ class Proxy:
         self._lock = threading.Lock()
         self._open: list[socket.socket] = []
         self._cut = False
+        self._hang = False
+        self._hung: list[socket.socket] = []
+        #: Connections accepted while hung (each one is read and never answered).
+        self.hung = 0
         self.drop_on: bytes | None = None
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -33,9 +40,22 @@ class Proxy:
                 sock.close()
             self._open.clear()
 
-    def restore(self) -> None:
+    def hang(self) -> None:
+        """Answer nothing more: drop what clients send; accept new connections, never
+        to answer them."""
         with self._lock:
-            self._cut = False
+            self._cut, self._hang = False, True
+
+    def restore(self) -> None:
+        """Forward again; the connections accepted while hung (no server behind them)
+        are closed."""
+        with self._lock:
+            self._cut = self._hang = False
+            for sock in self._hung:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                sock.close()
+            self._hung.clear()
 
     def close(self) -> None:
         self.cut()
@@ -51,6 +71,11 @@ class Proxy:
                 if self._cut:
                     client.close()
                     continue
+                if self._hang:
+                    self._hung.append(client)
+                    self.hung += 1
+                    threading.Thread(target=self._swallow, args=(client,), daemon=True).start()
+                    continue
                 try:
                     upstream = socket.create_connection(self._target, timeout=5)
                 except OSError:
@@ -60,11 +85,18 @@ class Proxy:
             for a, b, watched in ((client, upstream, True), (upstream, client, False)):
                 threading.Thread(target=self._pipe, args=(a, b, watched), daemon=True).start()
 
+    def _swallow(self, sock: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while sock.recv(65536):
+                pass
+
     def _pipe(self, src: socket.socket, dst: socket.socket, watched: bool) -> None:
         with contextlib.suppress(OSError):
             while data := src.recv(65536):
                 if watched and self.drop_on is not None and self.drop_on in data:
                     break
+                if watched and self._hang:
+                    continue  # read, never to be answered
                 dst.sendall(data)
         for sock in (src, dst):
             with contextlib.suppress(OSError):

@@ -413,7 +413,10 @@ class StoreUnavailableError(StorageError):
     its address (a URL may carry a password).
 
     Its code is ``store_unavailable``, or ``database_unavailable`` for a database (whose
-    settings are not Redis's); a statement it did not answer may have been applied.
+    settings are not Redis's); a statement it did not answer may have been applied. A
+    server that answered but refused to let sealbox in says what it refused
+    (``refused``: ``"the credentials of user 'sealbox'"``), with a ``hint`` and ``facts``
+    of its own (``facts["failed"]``: ``"credentials"``, ``"database"``).
 
     Attributes:
         store: the server's kind (``"Redis"``, ``"PostgreSQL"``).
@@ -421,25 +424,37 @@ class StoreUnavailableError(StorageError):
         cause: the name of the client library's exception (``"ConnectionError"``),
             and for a ``unix://`` Redis socket, after a colon, what is wrong with its
             path (``"ConnectionError: the socket /run/redis.sock does not exist"``).
+        refused: what the server refused (``None``: it did not answer).
 
     .. versionadded:: 0.1.0
     """
 
     code = "store_unavailable"
 
-    def __init__(self, store: str, operation: str, cause: str, *, code: str | None = None) -> None:
+    def __init__(
+        self,
+        store: str,
+        operation: str,
+        cause: str,
+        *,
+        code: str | None = None,
+        refused: str | None = None,
+        hint: str | None = None,
+        facts: Mapping[str, str] | None = None,
+    ) -> None:
         # A server that answered with a refusal (a wrong password, a user without the
         # right, a database number it does not have) is no server that did not answer.
-        refused = cause.startswith(_REFUSALS)
+        if refused is None and cause.startswith(_REFUSALS):
+            refused = "the request"
+            hint = hint or f"check the user, password and database number given for {store}"
         super().__init__(
-            f"{store} {'refused the request' if refused else 'did not answer'} while "
+            f"{store} {'did not answer' if refused is None else f'refused {refused}'} while "
             f"{operation} ({cause})",
-            hint=f"check the user, password and database number given for {store}"
-            if refused
-            else f"try again once {store} answers",
+            hint=hint or f"try again once {store} answers",
             code=code,
-            facts={"store": store, "operation": operation, "cause": cause},
+            facts={**(facts or {}), "store": store, "operation": operation, "cause": cause},
         )
         self.store = store
         self.operation = operation
         self.cause = cause
+        self.refused = refused

@@ -37,18 +37,36 @@ def test_a_database_server_that_does_not_answer_is_a_clear_error(
 
 
 @pytest.mark.parametrize(
-    ("where", "why"),
+    ("where", "why", "hint"),
     [
-        ("postgres:canary-db-pw-3c1@127.0.0.1:5432/no_such_db_x", 'database "no_such_db_x"'),
-        ("no_such_role_x:canary-db-pw-3c1@127.0.0.1:5432/test", 'role "no_such_role_x"'),
+        (
+            "postgres:canary-db-pw-3c1@127.0.0.1:5432/no_such_db_x",
+            'database "no_such_db_x"',
+            (
+                "sealbox: hint: check the database name in SEALBOX_DATABASE_URL: the server has no "
+                "database 'no_such_db_x' (create it, or name the one sealbox uses)\n"
+            ),
+        ),
+        (
+            "no_such_role_x:canary-db-pw-3c1@127.0.0.1:5432/test",
+            'role "no_such_role_x"',
+            (
+                "sealbox: hint: check the user and password in SEALBOX_DATABASE_URL: the role "
+                "'no_such_role_x' must exist on the database server, be allowed to log in from "
+                "this host (pg_hba.conf), and have that password (ALTER ROLE ... PASSWORD)\n"
+            ),
+        ),
     ],
 )
-def test_a_database_that_refuses_says_why(cli, tmp_path: Path, where: str, why: str) -> None:
+def test_a_database_that_refuses_says_why(
+    cli, tmp_path: Path, where: str, why: str, hint: str
+) -> None:
     require_server("PostgreSQL", 5432)
     r = _users_list(cli, tmp_path, f"postgresql+asyncpg://{where}")
     assert r.code == 1
     assert f"{why} does not exist\n" in r.stderr
-    assert r.stderr.endswith(HINT)
+    # The hint names what the server refused: the database's name, or the role.
+    assert r.stderr.endswith(hint), r.stderr
     assert "canary-db-pw-3c1" not in r.stderr + r.out
     assert "unexpected" not in r.stderr and "Traceback" not in r.stderr
 

@@ -58,6 +58,23 @@ def test_requests_needing_redis_are_refused_with_503_while_it_is_gone(
         assert login(c, "root").status_code == 200
 
 
+def test_requests_needing_a_redis_that_accepts_and_never_answers_are_refused_with_503(
+    cut_off: tuple[Running, Proxy],
+) -> None:
+    # Without a socket timeout of its own the client waits for ever: the test client's
+    # (20 s) would give up first, and the request would hold its worker meanwhile.
+    svc, proxy = cut_off
+    with svc.client() as c:
+        token = login(c, "root").json()["access_token"]
+        proxy.hang()
+        try:
+            _refused(c.get("/users/me", headers=bearer(token)), proxy)  # revocations' client
+            _refused(c.post("/auth/token", data={"username": "root", "password": "x"}), proxy)
+        finally:
+            proxy.restore()
+        assert c.get("/users/me", headers=bearer(token)).status_code == 200
+
+
 def test_a_client_deletion_sent_while_redis_is_gone_keeps_the_client_until_it_answers(
     cut_off: tuple[Running, Proxy],
 ) -> None:

@@ -16,9 +16,10 @@ import httpx2
 import pytest
 
 from sealbox.exceptions import ConfigError
-from sealbox.service.forwarded import TrustedProxies
+from sealbox.service.app import ServiceApp, app_from_env, create_app
+from sealbox.service.forwarded import TrustedProxies, behind_proxies
 from sealbox.service.serve import check, load_settings
-from tests.service.conftest import ServeProcess, serve_process
+from tests.service.conftest import ServeProcess, make_settings, run_service, serve_process
 
 ENV = {
     "SEALBOX_PASSWORD_PROFILE": "test",
@@ -84,6 +85,49 @@ def test_behind_a_trusted_proxy_each_forwarded_address_has_its_own_count_and_log
         assert "strict-transport-security" in c.get("/health").headers
     assert '203.0.113.1:0 - "POST /auth/token HTTP/1.1" 429' in srv.stdout, srv.stdout
     assert '198.51.100.2:0 - "POST /auth/token HTTP/1.1" 400' in srv.stdout, srv.stdout
+
+
+def test_an_app_from_create_app_served_by_its_own_uvicorn_believes_its_trusted_proxies(
+    tmp_path: Path,
+) -> None:
+    # A program serving create_app(settings) itself, as run_service does (uvicorn, TLS):
+    # the same client addresses as under `sealbox serve`, with no wrapping of its own.
+    settings = make_settings(
+        tmp_path / "d",
+        trusted_proxies="127.0.0.1",
+        throttle_address_attempts=2,
+        throttle_user_attempts=1000,
+    )
+    with run_service(settings) as svc, svc.client() as c:
+        assert failed_login(c, "203.0.113.1") == 400
+        assert failed_login(c, "203.0.113.1") == 400
+        assert failed_login(c, "203.0.113.1") == 429
+        assert failed_login(c, "198.51.100.2") == 400  # another client, its own count
+        records = [json.loads(line) for line in svc.audit().splitlines()]
+        logins = [r["address"] for r in records if r["event"] == "login"]
+        assert logins == ["203.0.113.1"] * 3 + ["198.51.100.2"]
+        plain = c.get("/health", headers={"X-Forwarded-Proto": "http"})
+        assert "strict-transport-security" not in plain.headers
+        assert "strict-transport-security" in c.get("/health").headers
+
+
+def test_sealbox_serves_the_app_create_app_makes_without_a_second_proxies_step(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = make_settings(tmp_path / "d", trusted_proxies="10.0.0.0/8")
+    app = create_app(settings)
+    assert behind_proxies(app, settings) is app  # already behind them: not wrapped again
+    monkeypatch.chdir(tmp_path)  # no .env of the checkout's
+    monkeypatch.setenv("SEALBOX_TRUSTED_PROXIES", "10.0.0.0/8")
+    served = app_from_env()  # what the workers of `sealbox serve` serve
+    assert isinstance(served, ServiceApp) and served.proxies is not None
+
+
+def test_create_app_refuses_a_malformed_trusted_proxy_when_it_is_built(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path / "d", trusted_proxies="proxy.internal")
+    with pytest.raises(ConfigError) as caught:
+        create_app(settings)
+    assert caught.value.code == "trusted_proxies_invalid"
 
 
 def test_a_client_prepending_addresses_to_the_chain_cannot_pick_its_counted_address(

@@ -89,3 +89,38 @@ def test_what_redis_missed_is_written_by_a_task_that_runs_only_while_something_i
         await direct.aclose()
 
     asyncio.run(run())
+
+
+def test_a_redis_that_accepts_and_never_answers_fails_each_try_of_the_task_which_tries_again(
+    tmp_path: Path,
+) -> None:
+    # Each try that Redis holds must end (the client's socket timeout) for the next one
+    # to open a connection of its own: a second hung connection is a second try.
+    require_server("Redis", 6379)
+    import redis.asyncio as redis
+
+    prefix = f"{REDIS_PREFIX}{tmp_path.name}-hung:"
+    until = datetime.now(UTC) + timedelta(minutes=5)
+
+    async def run() -> None:
+        direct = redis.from_url(REDIS_URL)
+        with proxy_to("127.0.0.1", 6379) as proxy:
+            async with _store(tmp_path) as store:
+                url = REDIS_URL.replace(":6379/", f":{proxy.port}/")
+                revocations = RedisRevocations(store, url, prefix)
+                try:
+                    proxy.cut()
+                    with pytest.raises(StoreUnavailableError):
+                        await revocations.revoke("missed", until)
+                    proxy.hang()
+                    await _until(lambda: proxy.hung >= 2, "a hung try was never given up")
+                    assert len(_catching_up()) == 1  # still trying
+                    proxy.restore()
+                    await _until(lambda: _catching_up() == [], "the task never ended")
+                    assert await direct.get(f"{prefix}jti:missed") == b"1"
+                finally:
+                    await revocations.close()
+        await direct.delete(f"{prefix}jti:missed")
+        await direct.aclose()
+
+    asyncio.run(run())

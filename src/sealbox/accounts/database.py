@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from sealbox.accounts.db_unreachable import raise_unreachable_as_unavailable
+from sealbox.accounts.db_unreachable import raise_unreachable_as_unavailable, refusal
 from sealbox.exceptions import ConfigError, StorageError, StoreUnavailableError
 from sealbox.storage import locked
 
@@ -432,11 +432,13 @@ def _open_sqlite(engine: AsyncEngine, database: str) -> None:
 def _unavailable(engine: AsyncEngine, cause: BaseException) -> StorageError:
     lines = str(cause).strip().splitlines()
     where = shown_url(engine.url)
+    # What a server refused (credentials, a database it has not) picks the hint.
+    refused = refusal(cause, engine.url) if engine.dialect.name == "postgresql" else None
     return StorageError(
         f"cannot open the database {where}: {lines[0] if lines else type(cause).__name__}",
         hint="check the database URL, and that its server runs and lets this user in",
         code="database_unavailable",
-        facts={"database": where},
+        facts={**(refused or {}), "database": where},
     )
 
 

@@ -7,6 +7,11 @@ command line with its message and hint: neither is a fault of the caller, nor a 
 statement the server answered with an error (a syntax error, a missing column, a
 constraint) is one, and is left as it is.
 
+A server that answers a new connection by refusing it (:func:`refusal`: credentials it
+does not take, a database it does not have) is the same error, said as the refusal it is:
+the operator's remedy is the URL or the role, not waiting. The user and database are
+named, never the password or the URL.
+
 Installed on every PostgreSQL engine :func:`~sealbox.accounts.database.make_engine`
 makes: an SQLite file is no server, and its ``OperationalError`` is as often a
 statement's fault (``no such table``) as the file's.
@@ -19,13 +24,13 @@ from __future__ import annotations
 from typing import Any, Final
 
 from sqlalchemy import event
-from sqlalchemy.engine import ExceptionContext
+from sqlalchemy.engine import URL, ExceptionContext
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sealbox.exceptions import StoreUnavailableError
 
-__all__ = ["raise_unreachable_as_unavailable"]
+__all__ = ["raise_unreachable_as_unavailable", "refusal"]
 
 # SQLSTATEs of a server that ended or refused the session, not a statement's error:
 # class 08 (connection exception), an administrator or a crash ending the backend,
@@ -33,6 +38,10 @@ __all__ = ["raise_unreachable_as_unavailable"]
 _LOST_CLASSES: Final = ("08",)
 _LOST_STATES: Final = frozenset({"57P01", "57P02", "57P03", "57P05", "53300"})
 _STORES: Final = {"postgresql": "PostgreSQL"}
+# SQLSTATEs of a server refusing a new connection. Class 28: a wrong password (28P01), an
+# unknown role, one that may not log in, no pg_hba.conf line letting it in (28000).
+_CREDENTIALS_CLASS: Final = "28"
+_NO_DATABASE: Final = "3D000"
 
 
 def raise_unreachable_as_unavailable(engine: AsyncEngine) -> None:
@@ -57,7 +66,8 @@ def raise_unreachable_as_unavailable(engine: AsyncEngine) -> None:
         if context.is_pre_ping:
             return None
         if context.connection is None:  # no connection could be opened
-            return _unavailable(store, "opening a connection", _driver_error(context))
+            error = _driver_error(context)
+            return _unavailable(store, "opening a connection", error, engine.url)
         if not lost(context):
             return None
         return _unavailable(store, "running a statement", _driver_error(context))
@@ -90,9 +100,57 @@ def _driver_error(context: ExceptionContext) -> BaseException:
     return error.__cause__ if error.__cause__ is not None else error
 
 
-def _unavailable(store: str, operation: str, error: BaseException) -> StoreUnavailableError:
+def refusal(error: BaseException, url: URL) -> dict[str, str] | None:
+    """What a server that refused a new connection to ``url`` with ``error`` refused, as
+    facts (``failed``: ``"credentials"`` with the ``user``, or ``"database"`` with its
+    name, ``dbname``), or ``None`` when ``error`` is no such refusal."""
+    state = _sqlstate(error)
+    if state is None:
+        return None
+    if state.startswith(_CREDENTIALS_CLASS):
+        return {"failed": "credentials", "user": _user(url)}
+    if state == _NO_DATABASE:
+        # asyncpg's and libpq's default database is the user's name.
+        return {"failed": "database", "dbname": url.database or _user(url)}
+    return None
+
+
+def _user(url: URL) -> str:
+    """The user a connection to ``url`` signs in as: asyncpg's and libpq's default when
+    the URL names none."""
+    if url.username:
+        return url.username
+    import getpass
+    import os
+
+    return os.environ.get("PGUSER") or getpass.getuser()
+
+
+def _unavailable(
+    store: str, operation: str, error: BaseException, url: URL | None = None
+) -> StoreUnavailableError:
     """The error for ``error``, named by its class, never its message: a driver's message
     may quote a statement or its parameters."""
+    cause = type(error).__name__
+    refused = None if url is None else refusal(error, url)
+    if refused is None:
+        return StoreUnavailableError(store, operation, cause, code="database_unavailable")
+    if refused["failed"] == "credentials":
+        user = refused["user"]
+        said = f"the credentials of user {user!r}"
+        hint = (
+            f"check the user and password given for {store}: the role {user!r} must exist, "
+            "be allowed to log in from this host, and have that password"
+        )
+    else:
+        said = f"the database name {refused['dbname']!r} (no such database)"
+        hint = f"check the database name given for {store}, or create that database"
     return StoreUnavailableError(
-        store, operation, type(error).__name__, code="database_unavailable"
+        store,
+        operation,
+        cause,
+        code="database_unavailable",
+        refused=said,
+        hint=hint,
+        facts=refused,
     )

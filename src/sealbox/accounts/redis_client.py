@@ -20,12 +20,22 @@ from typing import Any, Final
 
 from sealbox.exceptions import ConfigError, StoreUnavailableError
 
-__all__ = ["connect", "ping", "unavailable", "url_problem"]
+__all__ = ["SOCKET_TIMEOUT", "connect", "ping", "unavailable", "url_problem"]
+
+#: Seconds a client waits for Redis to connect, and for each answer. redis-py waits for
+#: ever by default: a Redis that accepts and never answers (stopped with SIGSTOP, a
+#: half-open connection, a proxy whose far side hangs) would hold each request, and the
+#: task writing the revocations Redis missed, for good, instead of failing the call.
+SOCKET_TIMEOUT: Final = 5.0
 
 
 def connect(url: str, **options: Any) -> tuple[Any, tuple[type[BaseException], ...]]:
     """An asyncio Redis client for ``url`` (``options`` are redis-py's), and the
     exceptions a failed call raises.
+
+    A call Redis does not answer within :data:`SOCKET_TIMEOUT` seconds fails (with
+    redis-py's ``TimeoutError``, one of the exceptions returned), unless ``options`` or
+    the URL's ``socket_timeout`` and ``socket_connect_timeout`` say otherwise.
 
     Raises:
         ConfigError: code ``redis_url_invalid``, ``url`` is not one the client can take
@@ -41,10 +51,11 @@ def connect(url: str, **options: Any) -> tuple[Any, tuple[type[BaseException], .
     import redis.asyncio as redis
     from redis.exceptions import RedisError
 
-    return redis.from_url(url, **options), (RedisError, OSError)
+    bounded = {"socket_timeout": SOCKET_TIMEOUT, "socket_connect_timeout": SOCKET_TIMEOUT}
+    return redis.from_url(url, **(bounded | options)), (RedisError, OSError)
 
 
-async def ping(url: str, operation: str, timeout: float = 5.0) -> None:
+async def ping(url: str, operation: str, timeout: float = SOCKET_TIMEOUT) -> None:
     """Check that the Redis at ``url`` answers a ``PING`` within ``timeout`` seconds.
 
     Raises:

@@ -49,6 +49,12 @@ HINTS: dict[str, str] = {
     "'sealbox clients rotate-secret {name}'",
     "database_unavailable": "check SEALBOX_DATABASE_URL (without it, the SQLite database of "
     "the data folder), and that the database server runs and lets this user in",
+    # A server that refused sealbox's connection: the URL or the role is to change.
+    "database_unavailable:credentials": "check the user and password in SEALBOX_DATABASE_URL: "
+    "the role {user!r} must exist on the database server, be allowed to log in from this "
+    "host (pg_hba.conf), and have that password (ALTER ROLE ... PASSWORD)",
+    "database_unavailable:database": "check the database name in SEALBOX_DATABASE_URL: the "
+    "server has no database {dbname!r} (create it, or name the one sealbox uses)",
     "database_url_invalid": "set SEALBOX_DATABASE_URL to postgresql+asyncpg://USER@HOST/DATABASE, "
     "or leave it unset for the data folder's SQLite database",
     "store_unavailable": "check SEALBOX_REDIS_URL, and that the Redis server runs and answers",

@@ -21,6 +21,7 @@ from sealbox.secret import install_log_redaction
 from sealbox.service.access_log import install_access_log_filter
 from sealbox.service.deps import current_caller, runtime_accounts
 from sealbox.service.errors import install_error_handlers
+from sealbox.service.forwarded import TrustedProxies, forward
 from sealbox.service.middleware import (
     BodyLimitMiddleware,
     InternalErrorMiddleware,
@@ -64,6 +65,11 @@ class ServiceApp(FastAPI):
     A ``HEAD`` request is answered as its ``GET`` would be, without the body (RFC 9110
     §9.3.2), by every path that answers ``GET``: the lean entries, the routes and the
     Vault API's.
+
+    Behind the reverse proxies of ``proxies`` (``SEALBOX_TRUSTED_PROXIES``), the client's
+    address and scheme are taken from their forwarding headers first
+    (:mod:`sealbox.service.forwarded`), before the entries and the middlewares, whoever
+    serves the application.
     """
 
     users_me: UsersMeFastPath | None = None
@@ -73,8 +79,16 @@ class ServiceApp(FastAPI):
     #: which the routes read). The entries are given it directly: a ``State`` attribute
     #: is found only after a failed lookup, a share of the leanest answers.
     runtime: Runtime | None = None
+    #: The proxies whose forwarding headers are believed; ``None``: no one's.
+    proxies: TrustedProxies | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        proxies = self.proxies
+        if proxies is not None:
+            forward(proxies, scope)
+        await self._serve(scope, receive, send)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         runtime = self.runtime
         if runtime is not None:  # else the application answers (and fails as it does)
             users_me = self.users_me
@@ -100,7 +114,7 @@ class ServiceApp(FastAPI):
                     return
         # After the entries, which take no HEAD: a GET they answer does no more work here.
         if scope.get("method") == "HEAD":
-            await self(dict(scope, method="GET"), receive, _without_body(send))
+            await self._serve(dict(scope, method="GET"), receive, _without_body(send))
             return
         await super().__call__(scope, receive, send)
 
@@ -142,8 +156,18 @@ def create_app(
         users_fast_path: answer ``GET /users/me`` through
             :class:`~sealbox.service.routes.users_fast.UsersMeFastPath` (the same answers
             without FastAPI's per-request layers); off, the FastAPI route answers it.
+
+    The application takes the client's address from the forwarding headers of the
+    proxies ``settings.trusted_proxies`` names (``SEALBOX_TRUSTED_PROXIES``), as under
+    ``sealbox serve``, whatever serves it.
+
+    Raises:
+        ConfigError: ``trusted_proxies_invalid``, an entry of ``settings.trusted_proxies``
+            that is refused (:meth:`~sealbox.service.forwarded.TrustedProxies.parse`).
     """
     settings = settings or ServiceSettings()
+    # Read first: a refused entry stops the build, not the first request.
+    proxies = TrustedProxies.parse(settings.trusted_proxies)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -194,6 +218,7 @@ def create_app(
     app.include_router(transit.router())
     app.include_router(docs.router())
     add_service_middleware(app, settings)
+    app.proxies = proxies or None
     if users_fast_path:
         app.users_me = UsersMeFastPath()
     if transit_fast_path:
@@ -256,9 +281,6 @@ def _share_server_logging() -> None:
 
 
 def app_from_env() -> ASGIApp:
-    """The app with settings from ``SEALBOX_*`` and ``.env``, behind its trusted proxies
-    (:mod:`sealbox.service.forwarded`): uvicorn's factory in the workers of ``sealbox serve``."""
-    from sealbox.service.forwarded import behind_proxies
-
-    settings = ServiceSettings()
-    return behind_proxies(create_app(settings), settings)
+    """The app with settings from ``SEALBOX_*`` and ``.env`` (behind its trusted proxies,
+    as :func:`create_app` makes it): uvicorn's factory in the workers of ``sealbox serve``."""
+    return create_app(ServiceSettings())

@@ -17,6 +17,11 @@ The client certificate of mutual TLS is never taken from a header: it is the TLS
 connection's own (:mod:`sealbox.service.connection`), and a proxy that ends TLS ends
 mutual TLS with it.
 
+:func:`~sealbox.service.app.create_app` applies it itself (the application it returns reads
+``SEALBOX_TRUSTED_PROXIES`` from its settings), so an application served by a program's own
+uvicorn or gunicorn finds the same client address as under ``sealbox serve``;
+:class:`ForwardedClient` puts an application of one's own behind proxies.
+
 uvicorn's ``proxy_headers`` option is not used: what it does differs across the uvicorn
 versions sealbox allows (networks are understood from 0.31 on, several header lines are
 treated three ways), and it takes a malformed entry as a name that never matches.
@@ -37,7 +42,7 @@ from sealbox.service.settings import ServiceSettings
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Receive, Scope, Send
 
-__all__ = ["SETTING", "ForwardedClient", "TrustedProxies", "behind_proxies"]
+__all__ = ["SETTING", "ForwardedClient", "TrustedProxies", "behind_proxies", "forward"]
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -129,38 +134,47 @@ class ForwardedClient:
         self.proxies = proxies
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        schemes = _SCHEMES.get(scope["type"])
-        peer = scope.get("client")
-        if schemes is not None and peer and self.proxies.trusts_peer(str(peer[0])):
-            forwarded_for: list[bytes] = []
-            proto = None
-            for name, value in scope["headers"]:
-                if name == b"x-forwarded-for":
-                    forwarded_for.append(value)
-                elif name == b"x-forwarded-proto":
-                    proto = value
-            if forwarded_for:
-                # Several lines are one list, in order (RFC 9110 §5.3).
-                client = self.proxies.client(b",".join(forwarded_for).decode("latin-1"))
-                if client is not None:
-                    scope["client"] = client
-            if proto is not None:
-                # The value the nearest proxy wrote: the last.
-                scheme = schemes.get(proto.rpartition(b",")[2].strip().lower().decode("latin-1"))
-                if scheme is not None:
-                    scope["scheme"] = scheme
+        forward(self.proxies, scope)
         await self.app(scope, receive, send)
+
+
+def forward(proxies: TrustedProxies, scope: Scope) -> None:
+    """Set ``scope["client"]`` and ``scope["scheme"]`` from the forwarding headers when
+    the connection's peer is one of ``proxies``, as :class:`ForwardedClient` does."""
+    schemes = _SCHEMES.get(scope["type"])
+    peer = scope.get("client")
+    if schemes is not None and peer and proxies.trusts_peer(str(peer[0])):
+        forwarded_for: list[bytes] = []
+        proto = None
+        for name, value in scope["headers"]:
+            if name == b"x-forwarded-for":
+                forwarded_for.append(value)
+            elif name == b"x-forwarded-proto":
+                proto = value
+        if forwarded_for:
+            # Several lines are one list, in order (RFC 9110 §5.3).
+            client = proxies.client(b",".join(forwarded_for).decode("latin-1"))
+            if client is not None:
+                scope["client"] = client
+        if proto is not None:
+            # The value the nearest proxy wrote: the last.
+            scheme = schemes.get(proto.rpartition(b",")[2].strip().lower().decode("latin-1"))
+            if scheme is not None:
+                scope["scheme"] = scheme
 
 
 def behind_proxies(app: ASGIApp, settings: ServiceSettings) -> ASGIApp:
     """``app`` behind :class:`ForwardedClient` when ``settings.trusted_proxies`` names
-    proxies; ``app`` itself otherwise.
+    proxies; ``app`` itself otherwise, or when it is the service's application, which
+    :func:`~sealbox.service.app.create_app` put behind them already.
 
     Raises:
         ConfigError: ``trusted_proxies_invalid`` (see :meth:`TrustedProxies.parse`).
     """
     proxies = TrustedProxies.parse(settings.trusted_proxies)
-    return ForwardedClient(app, proxies) if proxies else app
+    if not proxies or getattr(app, "proxies", None) is not None:
+        return app
+    return ForwardedClient(app, proxies)
 
 
 def _network(entry: str) -> Network:

@@ -144,14 +144,17 @@ def audit_unavailable_response() -> JSONResponse:
 def store_unavailable_response(exc: StoreUnavailableError) -> JSONResponse:
     """503 for a request that needed Redis or the database when it did not answer
     (fail-closed), logged as one warning line: the message names the server, what was
-    being done and the driver's exception class, never an address, statement or value."""
+    being done and the driver's exception class, never an address, statement or value;
+    what a server refused (a role, a database's name) is in the log line only."""
     log.warning("answered 503 store_unavailable: %s", exc)
-    return error_response(
-        503,
-        ErrorCode.STORE_UNAVAILABLE,
-        f"{exc}: try again once it answers",
-        {"Retry-After": "5"},
+    # A refusal is the operator's to mend (a password, a role, a database's name): the
+    # log says which; the client learns only that the service cannot use its store now.
+    said = (
+        f"{exc}: try again once it answers"
+        if exc.refused is None
+        else f"{exc.store} refused the service's connection while {exc.operation}: try again later"
     )
+    return error_response(503, ErrorCode.STORE_UNAVAILABLE, said, {"Retry-After": "5"})
 
 
 def validation_error_response(errors: Sequence[Any], prefix: tuple[str, ...] = ()) -> JSONResponse:
