@@ -201,7 +201,7 @@ def test_clients_commands_other_than_create_refuse_a_missing_data_folder_and_mak
     r = cli([*args, "--data-dir", missing])
     assert r.code == 1 and r.stdout == b""
     assert _no_traceback(r.stderr).splitlines() == [
-        f"sealbox: error: {missing} holds no accounts database",
+        f"sealbox: error: {missing} is not a service's data folder: it does not exist",
         "sealbox: hint: run 'sealbox serve' once to provision the data folder",
     ]
     assert not missing.exists()

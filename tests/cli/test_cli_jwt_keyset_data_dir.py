@@ -252,3 +252,63 @@ def test_the_library_gives_those_folders_codes(
         rotate_signing_key(settings)
     assert lost.value.code == "keyset_lost"
     assert lost.value.facts == {"keyset": str(data / "jwt-keyset.sealed")}
+
+
+KID_COMMANDS = (["destroy", "--yes"], ["retire", "--yes"], ["disable"], ["enable"], ["set-primary"])
+
+
+@pytest.mark.parametrize("command", KID_COMMANDS, ids=lambda c: c[0])
+def test_an_empty_key_id_is_named_as_the_key_id_not_as_a_file(
+    data: Path, command: list[str]
+) -> None:
+    for args in (["--data-dir", data, "--", ""], ["", "--data-dir", data]):
+        r = run_sealbox(["jwt", "keyset", *command, *args], env=ENV)
+        assert r.returncode == 2
+        assert r.stderr.decode().splitlines() == [
+            (
+                "sealbox: error: invalid value for 'KEY_ID': an empty key id (is a shell "
+                "variable unset?)"
+            ),
+            f"sealbox: hint: run 'sealbox jwt keyset {command[0]} --help' for usage",
+        ]
+
+
+def test_an_empty_key_id_after_a_file_is_named_as_the_key_id_and_an_empty_file_as_a_file(
+    tmp_path: Path,
+) -> None:
+    r = run_sealbox(["jwt", "keyset", "disable", "--", tmp_path / "keys.jwt", ""], env=ENV)
+    assert r.returncode == 2
+    assert r.stderr.decode().splitlines()[0] == (
+        "sealbox: error: invalid value for 'KEY_ID': an empty key id (is a shell variable unset?)"
+    )
+    r = run_sealbox(["jwt", "keyset", "disable", "--", "", "kid"], env=ENV)
+    assert r.returncode == 2
+    assert r.stderr.decode().splitlines()[0] == (
+        "sealbox: error: invalid value for '[FILE]': an empty file name (is a shell variable "
+        "unset?)"
+    )
+
+
+@pytest.mark.parametrize("command", KID_COMMANDS, ids=lambda c: c[0])
+def test_two_arguments_with_data_dir_say_key_id_comes_alone(data: Path, command: list[str]) -> None:
+    r = run_sealbox(["jwt", "keyset", *command, "--data-dir", data, "--", "kid", "extra"], env=ENV)
+    assert r.returncode == 2
+    assert r.stderr.decode().splitlines()[0] == (
+        "sealbox: error: got two arguments, kid and extra: with --data-dir DIR, KEY_ID comes "
+        "alone (FILE KEY_ID is for a keyset FILE, without --data-dir)"
+    )
+
+
+def test_a_huge_key_id_is_echoed_cut_with_its_length(data: Path) -> None:
+    kid = "k" * 100_000
+    r = run_sealbox(["jwt", "keyset", "disable", "--data-dir", data, "--", kid], env=ENV)
+    assert r.returncode == 1
+    assert r.stderr.decode().splitlines()[0] == (
+        f"sealbox: error: no key {'k' * 64}… (100000 characters) in the service keyset of {data}"
+    )
+    odd = "a b" * 40_000
+    r = run_sealbox(["jwt", "keyset", "enable", "--data-dir", data, "--", odd], env=ENV)
+    assert r.returncode == 1
+    assert r.stderr.decode().splitlines()[0] == (
+        f"sealbox: error: no key {odd[:64]!r}… (120000 characters) in the service keyset of {data}"
+    )

@@ -88,7 +88,6 @@ def test_an_unknown_key_id_names_the_service_keyset_for_every_command(data: Path
     ("kid", "shown"),
     [
         ("a b", "'a b'"),
-        ("", "''"),
         ("\x1b[2J\u202eevil", "'\\x1b[2J\\u202eevil'"),
         ("-leading-dash", "-leading-dash"),
         ("clé", "clé"),

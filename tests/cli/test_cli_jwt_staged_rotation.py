@@ -212,7 +212,10 @@ def test_jwks_takes_a_file_or_the_service_keyset_exactly_one(
         (["add"], "missing FILE, or --data-dir DIR for the service's keyset"),
         (["add", "keys.jwt", "--data-dir", "."], "give FILE, or --data-dir DIR"),
         (["set-primary", "keys.jwt"], "missing argument 'KEY_ID'"),
-        (["set-primary", "keys.jwt", "--data-dir", ".", "--", "kid"], "give FILE, or --data-dir"),
+        (
+            ["set-primary", "keys.jwt", "--data-dir", ".", "--", "kid"],
+            "got two arguments, keys.jwt and kid: with --data-dir DIR, KEY_ID comes alone",
+        ),
     ],
 )
 def test_the_staged_commands_take_a_file_or_the_service_keyset_exactly_one(

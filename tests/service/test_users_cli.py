@@ -123,7 +123,7 @@ def test_usage_errors_and_refused_scopes(users, cli, tmp_path: Path) -> None:
     assert r.code == 1
     assert r.stderr.startswith("sealbox: error: 'two words' is not a scope")
     r = cli(["users", "list", "--data-dir", tmp_path / "nowhere"])
-    assert r.code == 1 and "holds no accounts database" in r.stderr
+    assert r.code == 1 and "is not a service's data folder: it does not exist" in r.stderr
     assert not (tmp_path / "nowhere").exists()
 
 
@@ -615,11 +615,12 @@ def test_users_create_migrates_the_database_once(tmp_path: Path, monkeypatch) ->
 
 def test_users_refuses_a_data_folder_the_service_would_not_serve_from(tmp_path: Path) -> None:
     # sealbox serve refuses a folder open to other users; an account made there could
-    # not be served, and its database's name would be listed to anyone.
+    # not be served, and its database's name would be listed to anyone. (Commands that
+    # make nothing are told first that an empty folder is no service's.)
     folder = tmp_path / "open"
     folder.mkdir(mode=0o755)
     folder.chmod(0o755)
-    for args in (["users", "create", "alice"], ["users", "list"], ["clients", "list"]):
+    for args in (["users", "create", "alice"], ["clients", "create", "bot"]):
         r = run_sealbox([*args, "--data-dir", folder], input=b"a long password 1")
         assert r.returncode == 1, args
         assert r.stderr.decode() == (

@@ -93,6 +93,13 @@ class AccountPolicy:
         throttle_user_attempts: failed attempts per username within the window.
         throttle_address_attempts: failed attempts per client address within the window.
         throttle_window: the window, in seconds.
+        token_algorithms: the algorithms access tokens are accepted under; ``None``, the
+            algorithm of each verifying key of the keyset. A service whose tokens others
+            verify from its JWKS names public-key ones only, so that an HMAC key (a
+            shared secret, never in the JWKS) left in its keyset verifies nothing.
+
+    .. versionchanged:: 0.1.0
+       ``token_algorithms``.
     """
 
     issuer: str = "sealbox"
@@ -106,6 +113,7 @@ class AccountPolicy:
     throttle_user_attempts: int = 5
     throttle_address_attempts: int = 20
     throttle_window: int = 300
+    token_algorithms: tuple[str, ...] | None = None
 
 
 class AuditSink(Protocol):
@@ -331,6 +339,7 @@ class Accounts:
             issuer=self.policy.issuer,
             required_claims=("exp", "iat", "sub", "jti"),
             leeway=LEEWAY,
+            algorithms=self.policy.token_algorithms,
         )
 
     def use_keyset(self, keyset: SigningKeySet) -> None:

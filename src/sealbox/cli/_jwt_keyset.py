@@ -6,7 +6,6 @@ and keyset loading serve ``jwt jwks`` and ``jwt issue`` too.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -20,6 +19,7 @@ from sealbox.cli._jwt_keyset_errors import (
     load_keyset,
     new_key_in,
     service_place,
+    shown,
 )
 from sealbox.cli._paths import FilePath, NamedFile
 from sealbox.cli.serve import _load_settings, _service
@@ -240,20 +240,48 @@ def _key_record(info: dict[str, Any]) -> dict[str, Any]:
 _KID = click.argument("kid", metavar="KEY_ID", required=False)
 
 
+class _FileOrKeyId(NamedFile):
+    """FILE of the commands that take KEY_ID after it. With --data-dir click gives the one
+    argument, KEY_ID, to FILE: an empty one is left as it is (``Path('')`` would be
+    ``.``), for :func:`_file_and_kid` to name as KEY_ID or as FILE."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if value == "":
+            return value
+        return super().convert(value, param, ctx)
+
+
+_FILE_BEFORE_KID = click.argument(
+    "file", required=False, type=_FileOrKeyId(dir_okay=False, path_type=Path)
+)
+_EMPTY = "(is a shell variable unset?)"
+
+
 def _file_and_kid(
-    file: Path | None, kid: str | None, data_dir: Path | None
+    file: Path | str | None, kid: str | None, data_dir: Path | None
 ) -> tuple[Path | None, str]:
     """FILE and KEY_ID as given: with --data-dir, the one argument is KEY_ID (click gives
     the first argument to FILE, which comes first and may be left out)."""
-    if kid is None and data_dir is not None and file is not None:
-        return None, os.fspath(file)
+    if data_dir is not None and file is not None:
+        if kid is not None:
+            # Either FILE KEY_ID beside --data-dir, or KEY_ID and a stray word: both said.
+            raise click.UsageError(
+                f"got two arguments, {shown(str(file))} and {shown(kid)}: with "
+                "--data-dir DIR, KEY_ID comes alone (FILE KEY_ID is for a keyset FILE, "
+                "without --data-dir)"
+            )
+        file, kid = None, str(file)
+    if file == "":
+        raise click.BadParameter(f"an empty file name {_EMPTY}", param_hint="'[FILE]'")
     if kid is None:
         raise click.UsageError("missing argument 'KEY_ID'")
-    return file, kid
+    if not kid:
+        raise click.BadParameter(f"an empty key id {_EMPTY}", param_hint="'KEY_ID'")
+    return (None if file is None else Path(file)), kid
 
 
 @keyset.command()
-@FILE_OR_SERVICE
+@_FILE_BEFORE_KID
 @_KID
 @yes_option
 @passphrase_file_option
@@ -271,7 +299,7 @@ def destroy(
 
 
 @keyset.command(hidden=True)
-@FILE_OR_SERVICE
+@_FILE_BEFORE_KID
 @_KID
 @yes_option
 @passphrase_file_option
@@ -332,7 +360,7 @@ def _confirm_destroy(keys: Any, kid: str, yes: bool) -> None:
 
 
 @keyset.command()
-@FILE_OR_SERVICE
+@_FILE_BEFORE_KID
 @_KID
 @passphrase_file_option
 @SERVICE_DIR
@@ -345,7 +373,7 @@ def disable(
 
 
 @keyset.command()
-@FILE_OR_SERVICE
+@_FILE_BEFORE_KID
 @_KID
 @passphrase_file_option
 @SERVICE_DIR
@@ -422,7 +450,7 @@ def add(
 
 
 @keyset.command(name="set-primary")
-@FILE_OR_SERVICE
+@_FILE_BEFORE_KID
 @_KID
 @passphrase_file_option
 @SERVICE_DIR

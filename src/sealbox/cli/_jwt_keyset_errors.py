@@ -58,14 +58,22 @@ def service_place(data_dir: Path) -> Place:
     return f"the service keyset of {data_dir}", f"--data-dir {shlex.quote(str(data_dir))}"
 
 
+# The most of a key id a message shows: one pasted by mistake (a whole file, a token)
+# would otherwise fill the terminal, and the message with it.
+SHOWN_MAX = 64
+
+
 def shown(kid: str) -> str:
-    """A key id as a message shows it: as it is when it is plain, quoted when not.
+    """A key id as a message shows it: as it is when it is plain, quoted when not; one
+    longer than :data:`SHOWN_MAX` characters cut there, with its length.
 
     A key id is any string a keyset was given: an empty one, one with a space or with a
     control character would otherwise be invisible or ambiguous in the sentence.
     """
-    plain = kid and all(c.isalnum() or c in "-_.~+/=:" for c in kid)
-    return kid if plain else repr(kid)
+    cut = kid[:SHOWN_MAX]
+    plain = cut and all(c.isalnum() or c in "-_.~+/=:" for c in cut)
+    text = cut if plain else repr(cut)
+    return text if len(kid) <= SHOWN_MAX else f"{text}… ({len(kid)} characters)"
 
 
 @contextmanager

@@ -115,6 +115,10 @@ def serve(  # noqa: PLR0917 - click passes every option positionally
     )
     for item in service.prepare(settings, serving=not check, new_keyset=new_signing_keyset):
         note(f"created {item}")
+    from sealbox.service.runtime import hmac_key_warnings
+
+    for unused_key in hmac_key_warnings(settings):  # verifies nothing: said at each start
+        note(f"sealbox: warning: {unused_key}")
     if check:
         note(f"the data folder {settings.data_dir} is ready")
         return

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 from sqlalchemy import delete, select
@@ -48,6 +49,7 @@ __all__ = [
     "ChangeNotAuditedError",
     "administer_accounts",
     "audited_accounts",
+    "check_provisioned",
     "check_service_reached",
     "create_user",
     "make_database_file",
@@ -61,12 +63,29 @@ __all__ = [
 T = TypeVar("T")
 
 
+def _make_writable(problem: str) -> str:
+    """What lets the audit log take records again, by why it did not (``problem``, as the
+    system said it): it opened, so it was writable then; a full disk, or a log that became
+    unwritable since (a file system remounted read-only, a mode, owner or immutable flag
+    changed, a rotation that left a file this user may not write)."""
+    reason = problem.rsplit(": ", 1)[-1]  # after the path, when the log was opened again
+    if "no space" in reason or "quota" in reason:
+        return "free room on its disk"
+    if "read-only" in reason:
+        return "mount its file system read-write again"
+    return (
+        "let this user write it (its mode, owner or immutable flag may have changed since "
+        "it was opened), or free room on its disk"
+    )
+
+
 class ChangeNotAuditedError(StorageError):
-    """A change was made, but its audit record could not be written (a full disk).
+    """A change was made, but its audit record could not be written (a full disk, or a log
+    that became unwritable after it was opened: a read-only file system, its mode).
 
     The message says what was changed; the change stands (a creation is undone instead,
     and says so with code ``audit_unavailable``). ``facts["problem"]``: why the record
-    could not be written.
+    could not be written; the hint says what to do about it.
 
     Attributes:
         result: what the operation returned, e.g. a client's new secret, which must
@@ -80,7 +99,7 @@ class ChangeNotAuditedError(StorageError):
         super().__init__(
             f"{done}, but the audit log cannot be written ({problem}): it holds no record of this",
             hint="the change stands and needs no retry; make the audit log writable again "
-            "(free room on its disk) so that the next changes are recorded",
+            f"so that the next changes are recorded: {_make_writable(problem)}",
             facts={"problem": problem},
         )
         self.result = result
@@ -93,7 +112,7 @@ def not_made(
     problem = cause.facts.get("problem", "")
     return StorageError(
         f"did not {verb} {what}: the audit log cannot be written ({problem}){also}",
-        hint="make the audit log writable again (free room on its disk), then retry",
+        hint=f"make the audit log writable again ({_make_writable(problem)}), then retry",
         code="audit_unavailable",
         facts={"problem": problem},
     )
@@ -298,22 +317,43 @@ def open_database_file(settings: ServiceSettings, *, create: bool) -> None:
     folder: a mistyped folder given to any other is an error, not a new empty database.
 
     Raises:
-        ConfigError: ``service_not_provisioned``, the folder holds no database and
-            ``create`` is false; as :func:`check_database`, a folder that lost it; as
+        ConfigError: ``service_not_provisioned``, the folder does not exist or holds no
+            database and ``create`` is false (said before its modes: see
+            :func:`check_provisioned`); as :func:`check_database`, a folder that lost it; as
             :func:`check_modes`, a folder the service would refuse to serve from (open
             to other users, or another user's).
     """
     check_database(settings)
+    database = settings.data_dir / "sealbox.db"
+    if settings.database_url is None and not create:
+        check_provisioned(settings.data_dir, database, "accounts database")
     # The service refuses such a folder: what a command wrote there it could not serve.
     check_modes(settings)
-    if settings.database_url is None and not (settings.data_dir / "sealbox.db").exists():
-        if not create:
-            raise ConfigError(
-                f"{settings.data_dir} holds no accounts database",
-                code="service_not_provisioned",
-                facts={"folder": str(settings.data_dir)},
-            )
+    if settings.database_url is None and not database.exists():
         make_database_file(settings)
+
+
+def check_provisioned(folder: Path, marker: Path, what: str) -> None:
+    """Refuse a folder that is no service's data folder: missing, or without ``marker``
+    (its ``what``, e.g. its master key).
+
+    Said before the folder's modes are checked: a folder that is no service's (a mistyped
+    path, ``/tmp``, a folder of other files) would otherwise be told to be ``chmod``-ed,
+    which helps nothing and may harm. A file given as the folder passes here, for
+    :func:`check_modes` to name.
+
+    Raises:
+        ConfigError: code ``service_not_provisioned`` (fact ``path``: ``marker``).
+    """
+    if folder.exists() and (not folder.is_dir() or marker.exists()):
+        return
+    why = f"it holds no {what} ({marker.name})" if folder.exists() else "it does not exist"
+    raise ConfigError(
+        f"{folder} is not a service's data folder: {why}",
+        hint="check the path; a service's data folder is provisioned when the service first starts",
+        code="service_not_provisioned",
+        facts={"path": str(marker)},
+    )
 
 
 async def _migrated_engine(settings: ServiceSettings) -> AsyncEngine:
@@ -354,7 +394,8 @@ def administer_accounts(
     Raises:
         AccountNotFoundError: no account has the name given.
         ConfigError: a refused scope (``invalid_scope``) or password (``weak_password``);
-            ``service_not_provisioned`` for a data folder that does not exist.
+            ``service_not_provisioned`` for a data folder that does not exist or holds
+            no database.
         StorageError: code ``revocation_incomplete``, the change is in the database but
             Redis did not answer (running the operation again completes it); it is
             audited all the same. An audit log that cannot be opened: nothing is changed.

@@ -31,7 +31,7 @@ from typing import Any, Final, Literal
 from sealbox.accounts.audit import AuditLog, AuditUnavailableError
 from sealbox.exceptions import ConfigError, DecryptionError, FormatError, KeyStateError
 from sealbox.jwt import SigningKeyInfo, SigningKeySet
-from sealbox.service.admin import ChangeNotAuditedError
+from sealbox.service.admin import ChangeNotAuditedError, check_provisioned
 from sealbox.service.preflight import check_modes
 from sealbox.service.provision import DataDir
 from sealbox.service.settings import ServiceSettings
@@ -57,20 +57,11 @@ _DONE: Final = {
 
 
 def _folder(settings: ServiceSettings) -> DataDir:
-    """The data folder, refused as ``sealbox serve`` refuses it (open to others, not
-    provisioned: code ``service_not_provisioned``)."""
+    """The data folder, refused as ``sealbox serve`` refuses it (open to others), and first
+    when it is no service's (code ``service_not_provisioned``: see
+    :func:`~sealbox.service.admin.check_provisioned`)."""
     data = DataDir(settings.data_dir)
-    if not data.path.exists() or (data.path.is_dir() and not data.master_key_file.exists()):
-        # Said before the modes: a folder that is no service's (a mistyped path, /tmp)
-        # would otherwise be told to be chmod-ed, which helps nothing and may harm.
-        why = "it holds no master key (master.key)" if data.path.exists() else "it does not exist"
-        raise ConfigError(
-            f"{data.path} is not a service's data folder: {why}",
-            hint="check the path; a service's data folder is provisioned when the service "
-            "first starts",
-            code="service_not_provisioned",
-            facts={"path": str(data.master_key_file)},
-        )
+    check_provisioned(data.path, data.master_key_file, "master key")
     check_modes(settings)  # a file given as the folder is refused here, by name
     data.master_key()
     return data

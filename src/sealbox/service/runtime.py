@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 from sealbox.accounts import AccountPolicy, Accounts
 from sealbox.accounts.audit import AuditLog
@@ -27,7 +27,7 @@ from sealbox.accounts.store import Store
 from sealbox.accounts.throttle import Throttle
 from sealbox.accounts.totp import TotpSecretSealer
 from sealbox.accounts.totp_store import TotpStore
-from sealbox.jwt import SigningKeySet, TokenVerifier
+from sealbox.jwt import SIGNING_ALGORITHMS, SigningKeySet, TokenVerifier
 from sealbox.passwords import PasswordHasher
 from sealbox.service.db import make_engine, sessionmaker
 from sealbox.service.provision import DataDir
@@ -40,13 +40,33 @@ from sealbox.service.transit_store import (
     TransitStore,
 )
 
-__all__ = ["Runtime", "VerifiedTokenCache", "account_policy"]
+__all__ = [
+    "TOKEN_ALGORITHMS",
+    "Runtime",
+    "VerifiedTokenCache",
+    "account_policy",
+    "hmac_key_warnings",
+]
 
 T = TypeVar("T")
 
 
+def _is_hmac(alg: str) -> bool:
+    return alg.upper().startswith("HS")
+
+
+# The service's tokens are verified by others from its JWKS, which holds public keys
+# only: an HMAC key (added before the service's keyset refused one) verifies nothing here.
+TOKEN_ALGORITHMS: Final = tuple(a for a in SIGNING_ALGORITHMS if not _is_hmac(a))
+
+
 def account_policy(settings: ServiceSettings) -> AccountPolicy:
-    """The sign-in rules that the service's settings say."""
+    """The sign-in rules that the service's settings say; access tokens are accepted under
+    public-key algorithms only (:data:`TOKEN_ALGORITHMS`).
+
+    .. versionchanged:: 0.1.0
+       An HMAC key of the signing keyset verifies no access token.
+    """
     return AccountPolicy(
         issuer=settings.issuer,
         audience=settings.audience,
@@ -58,7 +78,34 @@ def account_policy(settings: ServiceSettings) -> AccountPolicy:
         throttle_user_attempts=settings.throttle_user_attempts,
         throttle_address_attempts=settings.throttle_address_attempts,
         throttle_window=settings.throttle_window,
+        token_algorithms=TOKEN_ALGORITHMS,
     )
+
+
+def hmac_key_warnings(settings: ServiceSettings) -> list[str]:
+    """One warning for each HMAC key left in the data folder's signing keyset (one added
+    before the service refused them): the service verifies no token with it, and it is a
+    shared secret, best destroyed. Names the key, never its material.
+    """
+    folder = settings.data_dir
+    warnings = []
+    for key in DataDir(settings.data_dir).load_keyset():
+        if not _is_hmac(key.alg) or key.state == "destroyed":
+            continue
+        destroy = f"'sealbox jwt keyset destroy --data-dir {folder} -- {key.kid}'"
+        if key.primary:
+            # The primary key cannot be destroyed; tokens it signs are refused meanwhile.
+            todo = (
+                f"rotate first ('sealbox jwt keyset rotate --data-dir {folder} --type "
+                f"EdDSA'), then destroy it with {destroy}"
+            )
+        else:
+            todo = f"destroy it with {destroy}"
+        warnings.append(
+            f"the signing keyset holds HMAC key {key.kid} ({key.alg}), a shared secret no "
+            f"relying party can verify with: the service accepts no token it signs; {todo}"
+        )
+    return warnings
 
 
 @dataclass
