@@ -99,6 +99,21 @@ def test_serve_answers_health_and_transit(tmp_path: Path, cli) -> None:
     assert "Traceback" not in srv.stderr
 
 
+def test_serve_stopped_by_sigterm_exits_0(tmp_path: Path) -> None:
+    import signal
+
+    # uvicorn before 0.30.3 let out the KeyboardInterrupt its graceful stop ends with:
+    # systemd's or docker's stop was "sealbox: error: interrupted", exit 130.
+    env = {"SEALBOX_PASSWORD_PROFILE": "test"}
+    with serve_process(tmp_path, env=env, data_dir=tmp_path / "data") as srv:
+        with srv.client() as c:
+            assert c.get("/health").json()["status"] == "ok"
+        srv.proc.send_signal(signal.SIGTERM)
+        code = srv.proc.wait(60)
+    assert code == 0, srv.stderr
+    assert "interrupted" not in srv.stderr and "Traceback" not in srv.stderr
+
+
 def test_serve_on_postgresql_and_redis(tmp_path: Path) -> None:
     from tests.service.conftest import reset_shared_state, shared_env
 

@@ -307,11 +307,14 @@ def run(settings: ServiceSettings, *, log_level: str = "info") -> None:
         return
     # After a graceful stop uvicorn raises the signal that asked for it again, to end the
     # process by it: SIGTERM (systemd, docker stop, Kubernetes) would exit 143 once every
-    # request was answered. Raised as Ctrl-C's KeyboardInterrupt, which uvicorn.run takes
-    # as the end, it exits 0 as SIGINT does.
+    # request was answered. Raised as Ctrl-C's KeyboardInterrupt, it is the end of serving,
+    # and exits 0 as SIGINT does. uvicorn.run takes it so from 0.30.3; before, it lets it
+    # out (the command line would say "interrupted", exit 130), so it is taken here too.
     previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         uvicorn.run(app, factory=True, http=EnvConnection, **options)
+    except KeyboardInterrupt:
+        pass
     finally:
         signal.signal(signal.SIGTERM, previous)
 
