@@ -135,3 +135,16 @@ def test_an_error_description_quoting_a_scope_keeps_to_rfc_6749s_characters(
     assert description.startswith("the client may not be granted ")
     # sealbox's own message (JSON, any character) still quotes what was asked for.
     assert scope in answer.json()["message"]
+
+
+@pytest.mark.parametrize("separator", ["\t", "\n", "\u2003", "\u00a0"])
+def test_scopes_asked_for_are_separated_by_spaces_only(authz, separator: str) -> None:
+    # RFC 6749 §3.3: scope = scope-token *( SP scope-token ). Another separator is part
+    # of a scope-token no client holds, not a way to ask for two scopes.
+    client = authz.register("reporting", "users:me", "orders:read")
+    both = authz.client_token(client, scope="users:me  orders:read")
+    assert both.status_code == 200, both.text
+    assert sorted(both.json()["scope"].split(" ")) == ["orders:read", "users:me"]
+    answer = authz.client_token(client, scope=f"users:me{separator}orders:read")
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"] == "invalid_scope"

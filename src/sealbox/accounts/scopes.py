@@ -19,11 +19,19 @@ from typing import Final
 from sealbox.exceptions import ConfigError
 from sealbox.transit.registry import SCOPE_OPERATIONS, is_key_name
 
-__all__ = ["SCOPE_TOKEN", "check_scopes", "unknown_own_scope"]
+__all__ = ["SCOPE_TOKEN", "check_scopes", "scope_list", "unknown_own_scope"]
 
 SCOPE_TOKEN: Final = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]{1,128}")
 """RFC 6749's ``scope-token = 1*( %x21 / %x23-5B / %x5D-7E )``; sealbox also caps the
 length."""
+
+
+def scope_list(text: str) -> list[str]:
+    """The scopes a ``scope`` parameter asks for: RFC 6749 §3.3 separates them by spaces
+    only (a run of them taken as one). A tab or another blank is part of a scope, one no
+    account holds, never a second separator.
+    """
+    return [scope for scope in text.split(" ") if scope]
 
 
 # What each of sealbox's prefixes may be followed by, in words (for the refusal).

@@ -50,6 +50,7 @@ from pydantic import BaseModel, Field
 from sealbox.accounts import sessions
 from sealbox.accounts.core import Accounts, Caller
 from sealbox.accounts.grants import CLIENT_CREDENTIALS
+from sealbox.accounts.scopes import scope_list
 from sealbox.accounts.sessions import (
     DEFAULT_SCOPES,
     MAX_PASSWORD,
@@ -277,7 +278,7 @@ async def token(accounts: Accounts, form: TokenForm, request: Request) -> TokenR
     await refuse_repeated_parameters(request)
     grant_type, username, password = form.grant_type, form.username, form.password
     refresh_token = form.refresh_token
-    scopes = form.scope.split()
+    scopes = scope_list(form.scope)
     if not grant_type and username:
         grant_type = "password"  # as before grant types were told apart: a plain login form
     if grant_type == CLIENT_CREDENTIALS and accounts.clients is not None:
@@ -449,7 +450,7 @@ def auth_router(
         """Exchange a refresh token for new tokens. A refresh token works once:
         presenting a used one revokes every token of its family. No client authenticates
         here: a token issued to a registered client is refreshed at the token endpoint."""
-        scopes = body.scope.split() if body.scope else []
+        scopes = scope_list(body.scope) if body.scope else []
         bound_to = connection_thumbprint(request)
         return await refresh(acc, body.refresh_token, _address(request), scopes, bound_to=bound_to)
 
