@@ -359,3 +359,24 @@ def test_a_refresh_family_begun_over_mtls_refreshes_only_with_that_certificate(a
     seen = _introspect(authz, rs, newer["refresh_token"]).json()
     assert seen["active"] is True
     assert seen["cnf"] == _claims(tokens["access_token"])["cnf"]
+
+
+def test_introspection_calls_a_token_past_its_exp_inactive_within_the_verifiers_leeway(
+    authz,
+) -> None:
+    # RFC 7662 §2.2: active means within the token's validity window. The verifier's few
+    # seconds of leeway are for other hosts' clocks; introspection is the issuer's clock.
+    rs = authz.register("resource-server", "users:me")
+    user = _user_tokens(authz)
+    uid = _claims(user["access_token"])["uid"]
+    keyset = DataDir(authz.svc.settings.data_dir).load_keyset()
+    just_expired = keyset.issue(
+        "alice",
+        audience="sealbox",
+        issuer="sealbox",
+        ttl=60,
+        scope=["users:me"],
+        claims={"uid": uid},
+        now=time.time() - 61,
+    )
+    assert _introspect(authz, rs, just_expired).json() == {"active": False}

@@ -319,6 +319,11 @@ def _verified(verifier: TokenVerifier, token: str, at: float) -> dict[str, Any] 
     return claims
 
 
+def _within(claims: dict[str, Any], at: float) -> bool:
+    # iat is no bound (RFC 7519 §4.1.6): another host's clock a little ahead made it.
+    return bool(float(claims.get("nbf", at)) <= at < float(claims["exp"]))
+
+
 async def introspect(
     token: str,
     *,
@@ -336,7 +341,9 @@ async def introspect(
     at = time.time() if at is None else at
     claims = _verified(verifier, token, at)
     if claims is not None:
-        if await is_revoked(revocations, claims):
+        # Active is within the validity window (RFC 7662 §2.2): the verifier's leeway is
+        # for other hosts' clocks, and here the issuer's own clock answers.
+        if not _within(claims, at) or await is_revoked(revocations, claims):
             return {"active": False}
         answer: dict[str, Any] = {
             "active": True,
