@@ -87,9 +87,25 @@ def test_unsupported_hash(cli):
         "sealbox: error: password hash scheme '$6$' is not supported",
         (
             "sealbox: hint: sealbox verifies argon2, bcrypt ($2a$/$2b$/$2y$), Django "
-            "pbkdf2_sha256 and passlib $pbkdf2-sha256$/$pbkdf2-sha512$ hashes"
+            "pbkdf2_sha256, pbkdf2_sha1 and bcrypt_sha256, and passlib "
+            "$pbkdf2-sha256$/$pbkdf2-sha512$ hashes"
         ),
     ]
+
+
+def test_a_hash_asking_for_more_work_than_the_ceiling_is_refused_before_any_work(cli):
+    # Each parameter within its own maximum; together 32 GiB-passes of Argon2.
+    costly = "$argon2id$v=19$m=2097152,t=16,p=16$c2FsdHNhbHRzYWx0c2FsdA$" + "A" * 43
+    result = cli(["verify-password", costly], input=b"pw")
+    assert result.code == 1
+    error, hint = result.stderr.splitlines()
+    assert error.startswith(
+        "sealbox: error: the stored argon2 hash asks for t=16 m=2097152KiB p=16, "
+        "above the accepted maximum"
+    )
+    assert hint == (
+        "sealbox: hint: every login attempt would cost that work; reset the account's password"
+    )
 
 
 def test_malformed_hash(cli):

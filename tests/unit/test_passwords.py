@@ -267,7 +267,7 @@ def test_django_pbkdf2_with_non_ascii_password_hashed_as_typed(hasher):
         ("pbkdf2_sha256$0$salt$" + "A" * 44, "iterations must be"),
         ("pbkdf2_sha256$99999999$salt$" + "A" * 44, "iterations must be"),
         ("pbkdf2_sha256$1000$salt$not*base64", "not valid base64"),
-        ("pbkdf2_sha256$1000$salt$AAAA", "16 to 64 bytes"),
+        ("pbkdf2_sha256$1000$salt$AAAA", "must be 32 bytes"),
     ],
 )
 def test_django_pbkdf2_malformed(hasher, stored, message):
@@ -301,7 +301,7 @@ def test_bcrypt_long_password_verifies_like_the_original_72_byte_truncation(hash
 def test_bcrypt_cost_ceiling(hasher):
     pytest.importorskip("bcrypt")
     hostile = f"$2b${BCRYPT_MAX_COST + 1}$" + "a" * 53
-    with pytest.raises(FormatError, match="bcrypt cost 17"):
+    with pytest.raises(FormatError, match=f"bcrypt cost {BCRYPT_MAX_COST + 1}"):
         hasher.verify(hostile, "pw")
 
 
@@ -448,8 +448,8 @@ def test_an_argon2_1_0_hash_without_a_version_still_verifies(hasher):
     [
         ("$6$rounds=5000$salt$hash", "'$6$'"),
         ("$1$salt$hash", "'$1$'"),
-        ("pbkdf2_sha1$10000$salt$hash", "'pbkdf2_sha1$'"),
-        ("bcrypt_sha256$$2b$12$abc", "'bcrypt_sha256$'"),
+        ("sha1$salt$hash", "'sha1$'"),
+        ("bcrypt$$2b$12$abc", "'bcrypt$'"),
     ],
 )
 def test_unsupported_schemes_are_named(hasher, stored, scheme):

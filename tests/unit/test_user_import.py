@@ -12,6 +12,7 @@ from sealbox.accounts.scopes import check_scopes
 from sealbox.accounts.user_import import InvalidLine, parse_json_lines, plan_import
 from sealbox.exceptions import ConfigError
 from sealbox.passwords import PasswordHasher
+from tests.unit.test_passwords_django import django_bcrypt_sha256, django_pbkdf2
 
 HASHER = PasswordHasher("test")
 ARGON2 = HASHER.hash("correct horse battery")
@@ -190,3 +191,45 @@ def test_a_line_giving_a_member_twice_is_refused_not_read_as_its_last_value() ->
         (3, "the member 'password_hash' is given twice"),
     ]
     assert all(BCRYPT not in p.reason for p in report.problems)
+
+
+def test_django_pbkdf2_sha1_and_bcrypt_sha256_lines_are_imported_with_their_scheme() -> None:
+    report = _plan(
+        [
+            _line(username="old", password_hash=django_pbkdf2("pw", "sha1")),
+            _line(username="older", password_hash=django_bcrypt_sha256("pw")),
+        ]
+    )
+    assert report.problems == ()
+    assert [a.scheme for a in report.accepted] == ["pbkdf2_sha1", "bcrypt_sha256"]
+
+
+@pytest.mark.parametrize(
+    ("password_hash", "reason"),
+    [
+        # Each parameter within t <= 16, 2 GiB, p <= 16; together 32 GiB-passes a login.
+        (
+            "$argon2id$v=19$m=2097152,t=16,p=16$c2FsdHNhbHRzYWx0c2FsdA$" + "A" * 43,
+            (
+                "the password hash is not usable: the stored argon2 hash asks for t=16 "
+                "m=2097152KiB p=16, above the accepted maximum"
+            ),
+        ),
+        ("$2b$16$" + "a" * 21 + "e" + "a" * 31, "bcrypt cost 16 is above the accepted maximum"),
+        # Django writes 32 bytes: a shorter key is weaker, a longer one costs more.
+        (django_pbkdf2("pw", dklen=16), "pbkdf2_sha256 hash must be 32 bytes"),
+    ],
+)
+def test_a_hash_that_costs_too_much_or_is_not_as_django_writes_it_is_refused_on_its_line(
+    password_hash: str, reason: str
+) -> None:
+    report = _plan(
+        [
+            _line(username="ok", password_hash=ARGON2),
+            _line(username="eve", password_hash=password_hash),
+        ]
+    )
+    assert report.imported == ("ok",)
+    [problem] = report.problems
+    assert (problem.line, problem.username) == (2, "eve")
+    assert reason in problem.reason

@@ -60,7 +60,8 @@ from sealbox.accounts.revocation import kept_until
 from sealbox.accounts.store import RefreshOutcome, SessionsEndedError, UsernameTakenError
 from sealbox.accounts.totp import TotpError
 from sealbox.accounts.usernames import canonical_username
-from sealbox.exceptions import PasswordMismatchError, SealboxError
+from sealbox.exceptions import PasswordMismatchError, PasswordTooLongError, SealboxError
+from sealbox.passwords import MAX_PASSWORD_LENGTH, check_password_length
 
 __all__ = [
     "DEFAULT_SCOPES",
@@ -90,7 +91,8 @@ __all__ = [
 ]
 
 MIN_PASSWORD: Final = 8
-MAX_PASSWORD: Final = 1024
+# The hasher's limit: one measure for the policy and the hasher.
+MAX_PASSWORD: Final = MAX_PASSWORD_LENGTH
 
 
 class LoginFailed(SealboxError):  # noqa: N818 - an outcome, named as before
@@ -152,20 +154,28 @@ class IssuedTokens:
 
 
 def check_new_password(password: str, username: str) -> None:
-    """8 to 1024 characters after NFKC normalisation, and not the username.
+    """At most 1024 characters as typed, at least 8 after NFKC normalisation, and not the
+    username.
+
+    The longest is measured as the hasher measures it (before normalising, which may
+    shorten the text: "e" + a combining accent is one "é"), so a password this accepts is
+    never refused by the hasher after it; the shortest, on what is hashed.
 
     Raises:
         WeakPasswordError: which rule it breaks.
     """
+    too_weak = f"the password must have {MIN_PASSWORD} to {MAX_PASSWORD} characters"
+    try:
+        check_password_length(password, MAX_PASSWORD)
+    except PasswordTooLongError:
+        raise WeakPasswordError(too_weak) from None
     normalized = unicodedata.normalize("NFKC", password)
     try:
         normalized.encode()
     except UnicodeEncodeError:
         raise WeakPasswordError("the password is not valid Unicode text") from None
-    if not MIN_PASSWORD <= len(normalized) <= MAX_PASSWORD:
-        raise WeakPasswordError(
-            f"the password must have {MIN_PASSWORD} to {MAX_PASSWORD} characters"
-        )
+    if len(normalized) < MIN_PASSWORD:
+        raise WeakPasswordError(too_weak)
     if normalized.casefold() == unicodedata.normalize("NFKC", username).casefold():
         raise WeakPasswordError("the password may not be the username")
 

@@ -7,9 +7,11 @@ One JSON object per line::
 - ``username``: stored in its RFC 8265 canonical form (:mod:`sealbox.accounts.usernames`);
 - ``password_hash``: a hash :class:`~sealbox.passwords.PasswordHasher` verifies — Argon2
   (``$argon2id$…``, and Django's ``argon2$argon2id$…``), bcrypt (``$2b$``, ``$2a$``,
-  ``$2y$``; verifying them at login needs the ``bcrypt`` extra), Django's
-  ``pbkdf2_sha256$iterations$salt$hash`` or passlib's ``$pbkdf2-sha256$…`` and
-  ``$pbkdf2-sha512$…``. It is stored as it is and replaced by an
+  ``$2y$``, and Django's ``bcrypt_sha256$…``; verifying them at login needs the ``bcrypt``
+  extra), Django's ``pbkdf2_sha256$iterations$salt$hash`` and ``pbkdf2_sha1$…``, or
+  passlib's ``$pbkdf2-sha256$…`` and ``$pbkdf2-sha512$…``; within the costs a login may
+  spend (:class:`~sealbox.passwords.HashTooCostlyError`: an imported hash is checked at
+  every attempt, a wrong password included). It is stored as it is and replaced by an
   Argon2id hash of the current profile at the account's next successful login;
 - ``scopes`` (optional): a list of scope names, beside the deployment's default ones.
 
@@ -296,7 +298,7 @@ def _checked_scheme(name: str, password_hash: str, hasher: PasswordHasher) -> st
     except SealboxError as exc:
         raise _Refused(name, f"the password hash is not usable: {exc}") from None
     scheme = _scheme(password_hash)
-    if scheme == "bcrypt" and importlib.util.find_spec("bcrypt") is None:
+    if scheme in ("bcrypt", "bcrypt_sha256") and importlib.util.find_spec("bcrypt") is None:
         raise _Refused(
             name, "bcrypt hashes are verified with the bcrypt extra: pip install 'sealbox[bcrypt]'"
         )
@@ -307,8 +309,10 @@ def _scheme(password_hash: str) -> str:
     text = password_hash.strip()
     if text.startswith(("$2a$", "$2b$", "$2y$")):
         return "bcrypt"
-    if text.startswith("pbkdf2_sha256$"):
-        return "pbkdf2_sha256"
+    if text.startswith("bcrypt_sha256$"):
+        return "bcrypt_sha256"
+    if text.startswith(("pbkdf2_sha256$", "pbkdf2_sha1$")):
+        return text.split("$", 1)[0]
     if text.startswith("$pbkdf2-"):
         return "passlib_pbkdf2"
     return "argon2"

@@ -1,9 +1,12 @@
 """Hashes other tools made, which sealbox verifies and upgrades at the next login:
-bcrypt (``$2a$``/``$2b$``/``$2y$``), Django's ``pbkdf2_sha256$`` and passlib's
-``$pbkdf2-sha256$``/``$pbkdf2-sha512$``; and the refusal of any other scheme.
+bcrypt (``$2a$``/``$2b$``/``$2y$``), Django's ``pbkdf2_sha256$``, ``pbkdf2_sha1$`` and
+``bcrypt_sha256$``, passlib's ``$pbkdf2-sha256$``/``$pbkdf2-sha512$``; and the refusal of
+any other scheme.
 
-Each form is checked whole before any work (a hostile hash cannot ask for unbounded
-rounds), and verification runs over every candidate encoding of the password that
+Each form is checked whole before any work: a hostile hash cannot ask for more work than
+about one pass of sealbox's strongest Argon2 profile (:class:`HashTooCostlyError`), and a
+Django hash must have the key length Django writes. Verification runs over every
+candidate encoding of the password that
 :class:`~sealbox.passwords.hasher.PasswordHasher` gives it.
 
 May import: :mod:`sealbox.exceptions`, the standard library and ``bcrypt`` (the
@@ -31,28 +34,65 @@ __all__ = [
     "BCRYPT_MAX_COST",
     "BCRYPT_MAX_PASSWORD_BYTES",
     "BCRYPT_PREFIXES",
+    "DJANGO_BCRYPT_SHA256",
     "DJANGO_PBKDF2",
+    "DJANGO_PBKDF2_KEY_BYTES",
+    "LEGACY_PREFIXES",
     "PASSLIB_PBKDF2",
     "PBKDF2_MAX_ITERATIONS",
+    "PBKDF2_SHA512_MAX_ITERATIONS",
+    "HashTooCostlyError",
     "canonical_b64",
     "check_legacy_form",
     "unknown_scheme",
     "verify_bcrypt",
+    "verify_django_bcrypt_sha256",
+    "verify_django_pbkdf2",
     "verify_passlib_pbkdf2",
-    "verify_pbkdf2_sha256",
 ]
 
-BCRYPT_MAX_COST: Final = 16
-"""Highest bcrypt cost verified (2**16 rounds, several seconds): a guard against hostile hashes."""
+
+class HashTooCostlyError(FormatError):
+    """A stored or imported hash asks for more work than sealbox spends on one check.
+
+    Every login attempt against such an account, a wrong password included, would cost
+    that work: a hash planted through an import file would be a denial of service.
+    """
+
+    code = "hash_too_costly"
+
+
+# The ceilings below keep one check of a hash that came from elsewhere to about the work
+# of sealbox's strongest profile (rfc9106-high-memory: one pass over 2 GiB, 3 s on a
+# 2-core test machine, where bcrypt cost 15 took 2.2 s, cost 16 twice that, and 10 million
+# PBKDF2 rounds 3.3 s with SHA-1, 3.8 s with SHA-256 and 7.3 s with SHA-512).
+BCRYPT_MAX_COST: Final = 15
+"""Highest bcrypt cost verified (2**15 rounds): a guard against hostile hashes."""
 PBKDF2_MAX_ITERATIONS: Final = 10_000_000
-"""Most PBKDF2 iterations verified (seconds of work: 10 million SHA-256 rounds took 4 s on
-a 2-core test machine): a guard against hostile hashes."""
+"""Most PBKDF2-HMAC-SHA1/SHA256 iterations verified (about 8 times Django's default): a
+guard against hostile hashes."""
+PBKDF2_SHA512_MAX_ITERATIONS: Final = 5_000_000
+"""Most PBKDF2-HMAC-SHA512 iterations verified: each costs about two SHA-256 ones."""
+_PBKDF2_MAX: Final = {
+    "sha1": PBKDF2_MAX_ITERATIONS,
+    "sha256": PBKDF2_MAX_ITERATIONS,
+    "sha512": PBKDF2_SHA512_MAX_ITERATIONS,
+}
 BCRYPT_MAX_PASSWORD_BYTES: Final = 72
 """bcrypt hashed at most the first 72 bytes of a password; verification does the same."""
 BCRYPT_PREFIXES: Final = ("$2a$", "$2b$", "$2y$")
 _BCRYPT_RE: Final = re.compile(r"\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{53}")
-DJANGO_PBKDF2: Final = "pbkdf2_sha256$"
+# Django's PBKDF2 hashers: the digest, and the key length Django writes (the digest's size,
+# its ``dklen`` left at 0): a shorter key verifies with less work to guess, a longer one
+# costs more to check, and Django writes neither.
+DJANGO_PBKDF2: Final = {"pbkdf2_sha256$": "sha256", "pbkdf2_sha1$": "sha1"}
+DJANGO_PBKDF2_KEY_BYTES: Final = {"sha256": 32, "sha1": 20}
+# Django's BCryptSHA256PasswordHasher: "bcrypt_sha256$" + bcrypt over the hex SHA-256 of
+# the password (so no password is cut at bcrypt's 72 bytes).
+DJANGO_BCRYPT_SHA256: Final = "bcrypt_sha256$"
 PASSLIB_PBKDF2: Final = {"$pbkdf2-sha256$": "sha256", "$pbkdf2-sha512$": "sha512"}
+LEGACY_PREFIXES: Final = (*BCRYPT_PREFIXES, DJANGO_BCRYPT_SHA256, *DJANGO_PBKDF2, *PASSLIB_PBKDF2)
+"""The prefixes of every hash verified here (Argon2 is the hasher's own)."""
 _AB64_RE: Final = re.compile(r"[./A-Za-z0-9]*")
 # PHC strings' base64: the standard alphabet, no padding (a length of 4n+1 is impossible).
 _ARGON2_B64_RE: Final = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2,3})?")
@@ -70,8 +110,8 @@ _SCHEME_RE: Final = re.compile(r"(\$[A-Za-z0-9_-]{1,20}\$|[A-Za-z0-9_]{1,30}\$)"
 _NAMED_SCHEMES: Final = frozenset(
     {"$1$", "$2x$", "$5$", "$6$", "$7$", "$y$", "$gy$", "$md5$", "$sha1$", "$apr1$"}
     | {"$pbkdf2$", "$pbkdf2-sha1$", "$scrypt$", "$bcrypt-sha256$"}
-    | {"sha1$", "md5$", "unsalted_md5$", "unsalted_sha1$", "crypt$", "pbkdf2_sha1$"}
-    | {"bcrypt$", "bcrypt_sha256$", "scrypt$", "argon2$", "pbkdf2_sha512$"}
+    | {"sha1$", "md5$", "unsalted_md5$", "unsalted_sha1$", "crypt$"}
+    | {"bcrypt$", "scrypt$", "argon2$", "pbkdf2_sha512$"}
 )
 
 
@@ -84,8 +124,8 @@ def unknown_scheme(text: str) -> SealboxError:
         f"password hash scheme {named!r} is not supported"
         if named
         else "the password hash's scheme is not one sealbox knows",
-        hint="sealbox verifies argon2, bcrypt ($2a$/$2b$/$2y$), Django pbkdf2_sha256 and "
-        "passlib $pbkdf2-sha256$/$pbkdf2-sha512$ hashes",
+        hint="sealbox verifies argon2, bcrypt ($2a$/$2b$/$2y$), Django pbkdf2_sha256, "
+        "pbkdf2_sha1 and bcrypt_sha256, and passlib $pbkdf2-sha256$/$pbkdf2-sha512$ hashes",
     )
 
 
@@ -115,13 +155,27 @@ def verify_bcrypt(text: str, candidates: tuple[bytes, ...]) -> None:
     raise PasswordMismatchError
 
 
+def verify_django_bcrypt_sha256(text: str, candidates: tuple[bytes, ...]) -> None:
+    # Django hashed password.encode() as typed; the candidates include that form.
+    digests = tuple(hashlib.sha256(c).hexdigest().encode("ascii") for c in candidates)
+    verify_bcrypt(text[len(DJANGO_BCRYPT_SHA256) :], digests)
+
+
 def check_legacy_form(text: str) -> None:
+    """Check a hash of one of :data:`LEGACY_PREFIXES` whole, doing no work on a password.
+
+    Raises:
+        FormatError: malformed.
+        HashTooCostlyError: above the ceilings.
+    """
     if text.startswith(BCRYPT_PREFIXES):
         _check_bcrypt_form(text)
+    elif text.startswith(DJANGO_BCRYPT_SHA256):
+        _check_bcrypt_form(text[len(DJANGO_BCRYPT_SHA256) :])
     elif text.startswith(tuple(PASSLIB_PBKDF2)):
         _parse_passlib_pbkdf2(text)
     else:
-        _parse_pbkdf2_sha256(text)
+        _parse_django_pbkdf2(text)
 
 
 def _check_bcrypt_form(text: str) -> None:
@@ -129,8 +183,13 @@ def _check_bcrypt_form(text: str) -> None:
     if m is None:
         raise FormatError("a bcrypt hash must be '$2b$' + 2-digit cost + '$' + 53 characters")
     cost = int(m.group(1))
-    if not 4 <= cost <= BCRYPT_MAX_COST:
-        raise FormatError(f"the bcrypt cost {cost} is outside 4..{BCRYPT_MAX_COST}")
+    if cost < 4:
+        raise FormatError(f"the bcrypt cost {cost} is below bcrypt's least, 4")
+    if cost > BCRYPT_MAX_COST:
+        raise HashTooCostlyError(
+            f"the bcrypt cost {cost} is above the accepted maximum {BCRYPT_MAX_COST}",
+            hint="every login attempt would cost that work; reset the account's password",
+        )
     # 22 characters of salt (16 bytes) and 31 of hash (23 bytes): bcrypt never sets the
     # spare bits of their last characters, and refuses a salt with them set.
     standard = text[7:].translate(_TO_STANDARD_B64)
@@ -138,30 +197,44 @@ def _check_bcrypt_form(text: str) -> None:
         raise FormatError("the stored bcrypt hash's salt or hash is not bcrypt's base64")
 
 
-def verify_pbkdf2_sha256(text: str, candidates: tuple[bytes, ...]) -> None:
-    iterations, salt, expected = _parse_pbkdf2_sha256(text)
+def verify_django_pbkdf2(text: str, candidates: tuple[bytes, ...]) -> str:
+    """Verify a Django ``pbkdf2_sha256$`` or ``pbkdf2_sha1$`` hash; return its digest."""
+    digest, iterations, salt, expected = _parse_django_pbkdf2(text)
     for candidate in candidates:
-        derived = hashlib.pbkdf2_hmac("sha256", candidate, salt, iterations, len(expected))
+        derived = hashlib.pbkdf2_hmac(digest, candidate, salt, iterations, len(expected))
         if hmac.compare_digest(derived, expected):
-            return
+            return digest
     raise PasswordMismatchError
 
 
-def _parse_pbkdf2_sha256(text: str) -> tuple[int, bytes, bytes]:
-    # Django: pbkdf2_sha256$<iterations>$<salt>$<base64 of the derived key>
+def _parse_django_pbkdf2(text: str) -> tuple[str, int, bytes, bytes]:
+    # Django: pbkdf2_<digest>$<iterations>$<salt>$<base64 of the derived key>
     parts = text.split("$")
+    digest = DJANGO_PBKDF2.get(f"{parts[0]}$", "sha256")
+    name = f"pbkdf2_{digest}"
     if len(parts) != 4 or not parts[1].isdigit() or not parts[2]:
-        raise FormatError("a pbkdf2_sha256 hash must be 'pbkdf2_sha256$iterations$salt$hash'")
-    iterations = int(parts[1])
-    if not 1 <= iterations <= PBKDF2_MAX_ITERATIONS:
-        raise FormatError(f"pbkdf2_sha256 iterations must be 1..{PBKDF2_MAX_ITERATIONS}")
+        raise FormatError(f"a {name} hash must be '{name}$iterations$salt$hash'")
+    iterations = _pbkdf2_iterations(f"{name} iterations", digest, int(parts[1]))
     try:
         expected = base64.b64decode(parts[3], validate=True)
     except (binascii.Error, ValueError):
-        raise FormatError("the pbkdf2_sha256 hash is not valid base64") from None
-    if not 16 <= len(expected) <= 64:
-        raise FormatError("the pbkdf2_sha256 hash must be 16 to 64 bytes")
-    return iterations, parts[2].encode("ascii"), expected
+        raise FormatError(f"the {name} hash is not valid base64") from None
+    size = DJANGO_PBKDF2_KEY_BYTES[digest]
+    if len(expected) != size:
+        raise FormatError(f"the {name} hash must be {size} bytes, as Django writes it")
+    return digest, iterations, parts[2].encode("ascii"), expected
+
+
+def _pbkdf2_iterations(what: str, digest: str, iterations: int) -> int:
+    ceiling = _PBKDF2_MAX[digest]
+    if iterations < 1:
+        raise FormatError(f"{what} must be 1..{ceiling}")
+    if iterations > ceiling:
+        raise HashTooCostlyError(
+            f"{what} must be 1..{ceiling}: {iterations} is above the accepted maximum",
+            hint="every login attempt would cost that work; reset the account's password",
+        )
+    return iterations
 
 
 def verify_passlib_pbkdf2(text: str, candidates: tuple[bytes, ...]) -> str:
@@ -180,9 +253,7 @@ def _parse_passlib_pbkdf2(text: str) -> tuple[str, int, bytes, bytes]:
     form = f"a passlib pbkdf2-{digest} hash must be '$pbkdf2-{digest}$rounds$salt$hash'"
     if len(parts) != 5 or not parts[2].isdigit() or not digest:
         raise FormatError(form)
-    iterations = int(parts[2])
-    if not 1 <= iterations <= PBKDF2_MAX_ITERATIONS:
-        raise FormatError(f"pbkdf2-{digest} rounds must be 1..{PBKDF2_MAX_ITERATIONS}")
+    iterations = _pbkdf2_iterations(f"pbkdf2-{digest} rounds", digest, int(parts[2]))
     salt, expected = _ab64(parts[3], form), _ab64(parts[4], form)
     if len(expected) != hashlib.new(digest).digest_size:
         raise FormatError(form)

@@ -7,18 +7,21 @@ password against a stored hash and says whether the hash should be replaced:
 because its parameters are not the hasher's, or because it is in a legacy
 scheme. It verifies, so that a login can upgrade them:
 
-* Argon2id, Argon2i and Argon2d hashes with any parameters (up to a ceiling),
+* Argon2id, Argon2i and Argon2d hashes with any parameters up to a ceiling (at most
+  2 GiB, and at most the work of one pass over 2 GiB: sealbox's strongest profile),
   including the ``argon2$…`` form Django stores;
 * bcrypt ``$2b$`` (and ``$2a$``/``$2y$``), through the ``bcrypt`` package
   (``pip install 'sealbox[bcrypt]'``), used only to verify;
-* Django ``pbkdf2_sha256$iterations$salt$hash``;
+* Django ``pbkdf2_sha256$iterations$salt$hash``, ``pbkdf2_sha1$…`` and
+  ``bcrypt_sha256$$2b$…`` (bcrypt over the hex SHA-256 of the password);
 * passlib ``$pbkdf2-sha256$rounds$salt$hash`` and ``$pbkdf2-sha512$…`` (salt and hash
   in passlib's adapted base64: ``.`` for ``+``, no padding).
 
 Passwords given as ``str`` are normalised to Unicode NFKC and encoded as UTF-8
 (NIST SP 800-63B §5.1.1.2), so the same password typed on different systems
 gives the same hash; ``bytes`` are used as given. Passwords longer than
-:data:`MAX_PASSWORD_LENGTH` characters are refused before any work is done.
+:data:`MAX_PASSWORD_LENGTH` characters as given (before normalising) are refused before any
+work is done; :func:`check_password_length` is that same check, for a policy to apply first.
 
 The hashing runs in argon2's C code with the GIL released: run it in a thread
 pool (``await asyncio.to_thread(hasher.hash, password)``) and several hashes
@@ -59,19 +62,25 @@ from sealbox.hazmat import kdf
 from sealbox.passwords._foreign import (
     BCRYPT_MAX_COST,
     BCRYPT_PREFIXES,
+    DJANGO_BCRYPT_SHA256,
     DJANGO_PBKDF2,
+    LEGACY_PREFIXES,
     PASSLIB_PBKDF2,
     PBKDF2_MAX_ITERATIONS,
+    PBKDF2_SHA512_MAX_ITERATIONS,
+    HashTooCostlyError,
     canonical_b64,
     check_legacy_form,
     unknown_scheme,
     verify_bcrypt,
+    verify_django_bcrypt_sha256,
+    verify_django_pbkdf2,
     verify_passlib_pbkdf2,
-    verify_pbkdf2_sha256,
 )
 from sealbox.passwords.profiles import (
     DEFAULT_PROFILE,
     OWASP_MINIMUM,
+    PROFILES,
     RFC_9106_LOW_MEMORY,
     get_profile,
     profile_name,
@@ -79,16 +88,30 @@ from sealbox.passwords.profiles import (
 from sealbox.secret import Secret
 
 __all__ = [
+    "ARGON2_MAX_MEMORY",
+    "ARGON2_MAX_WORK",
     "BCRYPT_MAX_COST",
     "MAX_PASSWORD_LENGTH",
     "PBKDF2_MAX_ITERATIONS",
+    "PBKDF2_SHA512_MAX_ITERATIONS",
+    "HashTooCostlyError",
     "PasswordCheck",
     "PasswordHasher",
     "calibrate",
+    "check_password_length",
 ]
 
 MAX_PASSWORD_LENGTH: Final = 1024
-"""Longest password accepted, in characters (in bytes for ``bytes``)."""
+"""Longest password accepted, in characters as given (in bytes for ``bytes``)."""
+# A stored hash is checked at every login attempt, a wrong password included: one that came
+# from elsewhere (an import file, an old database) may not ask for more than sealbox's
+# strongest profile spends (rfc9106-high-memory: one pass over 2 GiB), or a planted hash
+# makes each attempt a denial of service. Files opened with a passphrase (keyrings) have
+# their own, per-parameter ceiling: each is opened once, by its owner.
+ARGON2_MAX_MEMORY: Final = max(p.memory_cost for p in PROFILES.values())
+"""Most memory (KiB) a stored Argon2 hash may ask for: the strongest profile's, 2 GiB."""
+ARGON2_MAX_WORK: Final = max(p.memory_cost * p.time_cost for p in PROFILES.values())
+"""Most memory times passes (KiB) a stored Argon2 hash may ask for: one pass over 2 GiB."""
 MAX_HASH_LENGTH: Final = 512
 """Longest stored hash string accepted."""
 
@@ -110,8 +133,8 @@ class PasswordCheck:
 
     Attributes:
         scheme: the stored hash's scheme: ``argon2id``, ``argon2i``, ``argon2d``,
-            ``bcrypt``, ``pbkdf2_sha256`` (Django), ``passlib_pbkdf2_sha256`` or
-            ``passlib_pbkdf2_sha512``.
+            ``bcrypt``, ``pbkdf2_sha256``, ``pbkdf2_sha1`` or ``bcrypt_sha256`` (Django),
+            ``passlib_pbkdf2_sha256`` or ``passlib_pbkdf2_sha512``.
         needs_rehash: the stored hash should be replaced by ``hasher.hash(password)``
             now that the password is known: its parameters are not the hasher's,
             or it is a legacy scheme.
@@ -207,8 +230,11 @@ class PasswordHasher:
             PasswordMismatchError: the password does not match (the message never
                 says more).
             PasswordTooLongError: the password is longer than :attr:`max_length`.
-            FormatError: the stored hash is malformed, or asks for costs above the
-                accepted ceiling.
+            FormatError: the stored hash is malformed, or (Django) has another key
+                length than Django writes.
+            HashTooCostlyError: the stored hash asks for costs above the accepted
+                ceiling (a :class:`FormatError`, code ``hash_too_costly``); an Argon2
+                hash with exactly this hasher's parameters is never refused so.
             UnsupportedAlgorithmError: the stored hash is in a scheme sealbox does
                 not verify.
             ExtraNotInstalledError: a bcrypt hash and no ``bcrypt`` package.
@@ -226,9 +252,12 @@ class PasswordHasher:
         if text.startswith(BCRYPT_PREFIXES):
             verify_bcrypt(text, candidates)
             return PasswordCheck("bcrypt", needs_rehash=True)
-        if text.startswith(DJANGO_PBKDF2):
-            verify_pbkdf2_sha256(text, candidates)
-            return PasswordCheck("pbkdf2_sha256", needs_rehash=True)
+        if text.startswith(DJANGO_BCRYPT_SHA256):
+            verify_django_bcrypt_sha256(text, candidates)
+            return PasswordCheck("bcrypt_sha256", needs_rehash=True)
+        if text.startswith(tuple(DJANGO_PBKDF2)):
+            digest = verify_django_pbkdf2(text, candidates)
+            return PasswordCheck(f"pbkdf2_{digest}", needs_rehash=True)
         if text.startswith(tuple(PASSLIB_PBKDF2)):
             digest = verify_passlib_pbkdf2(text, candidates)
             return PasswordCheck(f"passlib_pbkdf2_{digest}", needs_rehash=True)
@@ -259,17 +288,21 @@ class PasswordHasher:
     def needs_rehash(self, hash: str | bytes) -> bool:  # noqa: A002 - argon2-cffi's name
         """Whether a stored hash is not an Argon2id hash with this hasher's parameters.
 
+        It checks the hash whole, as :meth:`verify` would before any work: what an
+        import of accounts runs on each line.
+
         Raises:
             FormatError: the hash is malformed.
+            HashTooCostlyError: the hash asks for costs above the accepted ceiling.
             UnsupportedAlgorithmError: the hash is in a scheme sealbox does not verify.
         """
         text = _hash_text(hash)
         if text.startswith(_DJANGO_ARGON2):
-            _argon2_parameters(text[len("argon2") :])  # the PHC string it holds
+            _argon2_parameters(text[len("argon2") :], self._params)  # the PHC string it holds
             return True
         if any(text.startswith(p) for p in _ARGON2_PREFIXES):
-            return _argon2_parameters(text) != self._params
-        if text.startswith((*BCRYPT_PREFIXES, DJANGO_PBKDF2, *PASSLIB_PBKDF2)):
+            return _argon2_parameters(text, self._params) != self._params
+        if text.startswith(LEGACY_PREFIXES):
             check_legacy_form(text)
             return True
         raise unknown_scheme(text)
@@ -295,12 +328,10 @@ class PasswordHasher:
     # -- internals ------------------------------------------------------------------
 
     def _encode(self, password: str | bytes | Secret[Any]) -> tuple[bytes, ...]:
-        # The length is checked before normalising: NFKC of megabytes is the attack.
         if isinstance(password, Secret):
             password = password.expose_secret()
         if isinstance(password, str):
-            if len(password) > self._max_length:
-                raise PasswordTooLongError(self._max_length)
+            check_password_length(password, self._max_length)
             try:
                 normalised = unicodedata.normalize("NFKC", password).encode()
                 as_typed = password.encode()
@@ -308,13 +339,12 @@ class PasswordHasher:
                 raise ConfigError("the password is not valid Unicode text") from None
             return (normalised,) if as_typed == normalised else (normalised, as_typed)
         if isinstance(password, bytes | bytearray):
-            if len(password) > self._max_length:
-                raise PasswordTooLongError(self._max_length)
+            check_password_length(password, self._max_length)
             return (bytes(password),)
         raise TypeError("password must be str, bytes or Secret")
 
     def _verify_argon2(self, text: str, kind: Type, candidates: tuple[bytes, ...]) -> PasswordCheck:
-        params = _argon2_parameters(text)
+        params = _argon2_parameters(text, self._params)
         encoded = text.encode("ascii")
         for index, candidate in enumerate(candidates):
             try:
@@ -327,6 +357,23 @@ class PasswordHasher:
                 _ARGON2_NAMES[kind], needs_rehash=index > 0 or params != self._params
             )
         raise PasswordMismatchError
+
+
+def check_password_length(
+    password: str | bytes | bytearray, max_length: int = MAX_PASSWORD_LENGTH
+) -> None:
+    """Refuse a password longer than ``max_length``, as :class:`PasswordHasher` measures it.
+
+    Characters as given, before NFKC normalisation (bytes for ``bytes``): normalising
+    megabytes is the attack the limit guards against, and NFKC can make a text shorter
+    ("e" + combining accent becomes "é") or longer. A password policy that checks the
+    length first calls this, so that what it accepts the hasher accepts too.
+
+    Raises:
+        PasswordTooLongError: the password is longer than ``max_length``.
+    """
+    if len(password) > max_length:
+        raise PasswordTooLongError(max_length)
 
 
 def _hash_text(hash_: str | bytes) -> str:
@@ -344,7 +391,7 @@ def _hash_text(hash_: str | bytes) -> str:
     return hash_.strip()
 
 
-def _argon2_parameters(text: str) -> argon2.Parameters:
+def _argon2_parameters(text: str, own: argon2.Parameters) -> argon2.Parameters:
     if not _ARGON2_RE.fullmatch(text):
         raise FormatError("the stored argon2 hash is malformed")
     try:
@@ -372,16 +419,27 @@ def _argon2_parameters(text: str) -> argon2.Parameters:
             f"m={params.memory_cost}KiB p={params.parallelism}, which Argon2 does not allow "
             "(t >= 1, p >= 1, m >= 8p KiB, version 16 or 19)"
         )
+    costs = (params.time_cost, params.memory_cost, params.parallelism)
+    if costs == (own.time_cost, own.memory_cost, own.parallelism):
+        # The hasher's own parameters cost what its every login costs: a deployment that
+        # chose more than the ceiling (calibrate) still verifies its own hashes.
+        return params
+    # Passes and lanes keep the keyring files' ceiling (t <= 16, p <= 16); memory, and
+    # memory times passes, are held to the strongest profile's.
     ceiling = kdf.ARGON2ID_CEILING
+    memory = min(ceiling.memory_cost, ARGON2_MAX_MEMORY)
     if (
         params.time_cost > ceiling.time_cost
-        or params.memory_cost > ceiling.memory_cost
+        or params.memory_cost > memory
         or params.parallelism > ceiling.parallelism
+        or params.memory_cost * params.time_cost > ARGON2_MAX_WORK
     ):
-        raise FormatError(
+        raise HashTooCostlyError(
             f"the stored argon2 hash asks for t={params.time_cost} m={params.memory_cost}KiB "
-            f"p={params.parallelism}, above the accepted maximum t={ceiling.time_cost} "
-            f"m={ceiling.memory_cost}KiB p={ceiling.parallelism}"
+            f"p={params.parallelism}, above the accepted maximum: t <= {ceiling.time_cost}, "
+            f"p <= {ceiling.parallelism}, m <= {memory}KiB and m*t <= {ARGON2_MAX_WORK}KiB "
+            "(one pass over 2 GiB, the work of sealbox's strongest profile)",
+            hint="every login attempt would cost that work; reset the account's password",
         )
     return params
 
