@@ -1,12 +1,14 @@
 """The entry of the Vault-shaped API: an ASGI layer in front of sealbox's routes.
 
 It takes the requests whose path is Vault's (``/v1/transit/…``, ``/v1/<kv mount>/…``,
-``/v1/auth/token/…``, ``/v1/sys/…``) and passes every other one on, untouched. Vault's paths carry
-names with slashes (a secret's path), a ``LIST`` method (sent as ``GET`` with
-``list=true``, which Vault reads as ``LIST``; the connection layer rewrites the request
-line for the HTTP parser) and their own error shape, so this layer dispatches itself rather
-than through FastAPI's router, and the transit operations, the hot path, skip the
-router's matching and dependency solving.
+``/v1/auth/token/…``, ``/v1/sys/…``; any other ``/v1/`` path but sealbox's own
+``/v1/keys/…`` too, answered as Vault's router answers a path under no mount) and passes
+every other one on, untouched. Vault's paths carry names with slashes (a secret's
+path), a ``LIST`` method (sent as ``GET`` with ``list=true``, which Vault reads as
+``LIST``; the connection layer rewrites the request line for the HTTP parser) and their
+own error shape, so this layer dispatches itself rather than through FastAPI's router,
+and the transit operations, the hot path, skip the router's matching and dependency
+solving.
 
 It sits inside the body limit and the security headers.
 
@@ -15,6 +17,7 @@ It sits inside the body limit and the security headers.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Final
 from urllib.parse import unquote_to_bytes
@@ -30,7 +33,7 @@ from sealbox.service.vault.auth import caller_of, refuse_wrapping
 from sealbox.service.vault.errors import VaultError, vault_refusal
 from sealbox.service.vault.kv_routes import kv_route, single_param
 from sealbox.service.vault.kv_store import KVStore
-from sealbox.service.vault.sys import health, mount_of
+from sealbox.service.vault.sys import OPEN_ROUTES, mount_of
 from sealbox.service.vault.text_fields import typed
 from sealbox.service.vault.token import token_route
 from sealbox.service.vault.transit import manage, operate
@@ -50,7 +53,8 @@ _OPERATION: Final = re.compile(
     + r")/([^/]+)"
     r"|(" + "|".join(_WITH_ALGORITHM) + r")/([^/]+)(?:/([^/]+))?)"
 )
-_ENGINES: Final = frozenset({"transit", "auth", "sys"})
+# sealbox's own transit API (/v1/keys/…); every other /v1/ path is Vault's.
+_NATIVE: Final = "keys"
 _BODY_METHODS: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # The methods Vault has an operation for. Vault turns the method into its operation before
 # it reads the token, so any other method is 405 whatever the token; one of these is
@@ -86,7 +90,9 @@ class VaultApi:
                     return
             if path.startswith("/v1/"):
                 first = path[4:].partition("/")[0]
-                if first in _ENGINES or first in self.kv_mounts:
+                if first != _NATIVE:
+                    # Every other /v1/ path is Vault's, mounted or not: one no engine
+                    # serves is answered as Vault answers it, in its shape.
                     await self._serve(first, path, scope, receive, send)
                     return
         await self.app(scope, receive, send)
@@ -129,11 +135,8 @@ class VaultApi:
     async def _route(self, first: str, path: str, request: Request) -> Response:
         parts = path[4:].strip("/").split("/")[1:]
         method = request.method
-        if first == "sys" and parts == ["health"]:
-            # A route of its own in Vault: no token and no list= read, GET and HEAD only.
-            if method not in ("GET", "HEAD"):
-                raise VaultError(405, _UNSUPPORTED)
-            return health()
+        if first == "sys" and len(parts) == 1 and parts[0] in OPEN_ROUTES:
+            return _open_sys(parts[0], method)
         # Vault's LIST operation: the LIST method (an ASGI server that lets it through),
         # or GET with a true list= (any of Vault's spellings: list=1 too). It stays LIST:
         # a path that lists nothing answers 405, as Vault's do, never its read.
@@ -161,8 +164,12 @@ class VaultApi:
             return mount_of(parts[3:], self.kv_mounts)
         if first == "auth":
             if parts[:1] != ["token"]:
-                raise VaultError(404, f"unsupported path {path[4:]}")
+                # No other auth method is mounted.
+                raise _no_handler(path)
             return token_route(caller, method, parts[1:])
+        if first not in self.kv_mounts:
+            # After the token, as Vault's router runs after its token and policy checks.
+            raise _no_handler(path)
         runtime: Runtime = request.app.state.runtime
         return await kv_route(
             request,
@@ -175,6 +182,28 @@ class VaultApi:
             raw=raw,
             listing=listing,
         )
+
+
+def _open_sys(route: str, method: str) -> Response:
+    """A ``sys/`` route of its own in Vault (``health``, ``seal-status``…): no token and
+    no ``list=`` read, its own methods only.
+
+    Raises:
+        VaultError: 405 for another method; 400 for initialising (``PUT sys/init``) a
+            service that is, as Vault refuses an initialised server.
+    """
+    methods, answer = OPEN_ROUTES[route]
+    if method in methods:
+        return answer()
+    if route == "init" and method in ("PUT", "POST"):
+        raise VaultError(400, "already initialized")
+    raise VaultError(405, _UNSUPPORTED)
+
+
+def _no_handler(path: str) -> VaultError:
+    """Vault's answer to a path under no mount: 404 with its router's words."""
+    quoted = json.dumps(path[4:], ensure_ascii=False)  # as Go's %q quotes it
+    return VaultError(404, f"no handler for route {quoted}. route entry not found.")
 
 
 async def _operation(match: re.Match[str], request: Request) -> Response:

@@ -64,6 +64,7 @@ from sealbox.service.vault.errors import (
     item_message,
     validation_messages,
 )
+from sealbox.service.vault.key_types import FROM_VAULT_TYPES, VAULT_TYPES, sealbox_type, vault_type
 from sealbox.service.vault.text_fields import FALSE_TEXT, typed
 from sealbox.service.vault.version_groups import VersionGroups, item_versions, run_groups
 from sealbox.transit import InvalidRequestError, peek_version, vault_spelling
@@ -86,11 +87,6 @@ __all__ = [
 
 T = TypeVar("T")
 
-VAULT_TYPES: Final[Mapping[str, str]] = MappingProxyType({"aes256-gcm": "aes256-gcm96"})
-"""sealbox's type names that Vault spells otherwise (the rest are the same word)."""
-FROM_VAULT_TYPES: Final[Mapping[str, str]] = MappingProxyType(
-    {vault: ours for ours, vault in VAULT_TYPES.items()}
-)
 #: The answer to a body that is not JSON text, on every Vault route.
 NOT_JSON: Final = "failed to parse JSON input"
 # Fields a versioned text may be in (answered in Vault's spelling).
@@ -126,11 +122,6 @@ RESHAPED: Final = re.compile(
     )
     + rb')"'
 )
-
-
-def vault_type(name: str) -> str:
-    """A key type as Vault names it."""
-    return VAULT_TYPES.get(name, name)
 
 
 def _unix(text: str) -> int:
@@ -412,7 +403,7 @@ async def upserting(
 ) -> T:
     """``run()``'s answer, as Vault gives it: an ``encrypt`` that names a missing key
     creates it (of ``key_type``, Vault's name, ``aes256-gcm96`` when ``None``) when the
-    caller may create keys, then runs again.
+    caller may create keys, then runs again; for any other caller it is 403.
 
     Raises:
         VaultError: the refusal, in Vault's words.
@@ -420,16 +411,18 @@ async def upserting(
     try:
         return await run()
     except ApiError as exc:
-        upsert = (
-            exc.code is ErrorCode.NOT_FOUND
-            and operation == "encrypt"
-            and ADMIN_SCOPE in call.caller.scopes
-        )
+        upsert = exc.code is ErrorCode.NOT_FOUND and operation == "encrypt"
         if not upsert:
             call.refused(operation, name, exc.code)
             raise from_api_error(exc) from None
-    spec = REGISTRY.get(_sealbox_type(key_type))
-    if spec is not None and not spec.supports("encrypt"):
+        if ADMIN_SCOPE not in call.caller.scopes:
+            # Vault's encrypt of a missing key is a create (its existence check says so),
+            # refused 403 to a token that may not create, before the engine runs. The
+            # audit record (a failure: not found) says why.
+            call.refused(operation, name, exc.code)
+            raise VaultError.denied() from None
+    spec = REGISTRY[sealbox_type(key_type)]  # a type sealbox has, or refused in Vault's words
+    if not spec.supports("encrypt"):
         # Refused before anything is made: a failed encrypt leaves no key behind.
         raise VaultError(400, f"key type {key_type} not supported for this operation")
     await _create(call, name, key_type, {})
@@ -440,18 +433,11 @@ async def upserting(
         raise from_api_error(exc) from None
 
 
-def _sealbox_type(key_type: str | None) -> str:
-    """sealbox's name of Vault's key type (Vault's default, ``aes256-gcm96``, for ``None``;
-    an unknown name as given, for the key's model to refuse)."""
-    named = key_type or "aes256-gcm96"
-    return FROM_VAULT_TYPES.get(named, named)
-
-
 async def _create(
     call: TransitCall, name: str, key_type: str | None, body: dict[str, Any]
 ) -> tuple[Response, list[str]]:
     fields = _strip(typed(body, flags=("exportable",)))
-    wanted = _sealbox_type(key_type)
+    wanted = sealbox_type(key_type)
     try:
         create = CreateKey.model_validate({**fields, "type": wanted})
     except ValidationError as exc:
