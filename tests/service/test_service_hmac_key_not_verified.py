@@ -1,12 +1,15 @@
 """The running service verifies access tokens with the public keys of its signing keyset
 only: an HMAC key provisioned before such keys were refused (still in the keyset) signs
-no token the service accepts, and the service says at start which key to destroy."""
+no token the service accepts, and the service says at start which key to destroy; one that
+is the primary key (every token it signs refused) stops the start, with the commands."""
 
 from __future__ import annotations
 
 import base64
 import json
 from pathlib import Path
+
+import pytest
 
 from tests.conftest import run_sealbox
 from tests.service.conftest import PASSWORD, bearer, login, serve_process
@@ -100,3 +103,65 @@ def test_the_service_names_the_hmac_key_to_destroy_once_at_start_and_never_its_s
         )
     ]
     assert [s for s in secrets if s in running.stderr] == []
+
+
+def _primary_hmac(tmp_path: Path) -> tuple[Path, str]:
+    """A folder whose keyset's primary key is an HS256 key, as a ``jwt keyset rotate --type
+    HS256 --data-dir`` made it before the service's keyset refused one."""
+    from sealbox.service import DataDir
+
+    data, kid = _provisioned_with_an_hmac_key(tmp_path)
+    folder = DataDir(data)
+    keyset = folder.load_keyset()
+    keyset.set_primary(kid)
+    folder.save_keyset(keyset)
+    return data, kid
+
+
+def test_serve_refuses_to_start_when_the_primary_key_is_an_hmac_key_and_says_how_to_fix(
+    tmp_path: Path,
+) -> None:
+    data, kid = _primary_hmac(tmp_path)
+    for check in (["--check"], []):
+        r = run_sealbox(["serve", "--data-dir", data, "--port", "0", *check], env=ENV, timeout=60)
+        stderr = r.stderr.decode()
+        assert r.returncode == 1, stderr
+        assert stderr.splitlines() == [
+            (
+                f"sealbox: error: the primary key {kid} of the signing keyset "
+                f"{data / 'jwt-keyset.sealed'} is an HMAC key (HS256): the service refuses "
+                "every token it signs (401 after each sign-in)"
+            ),
+            (
+                "sealbox: hint: make an EdDSA key sign: 'sealbox jwt keyset rotate --data-dir "
+                f"{data} --type EdDSA', then destroy the HMAC key, a shared secret: 'sealbox "
+                f"jwt keyset destroy --data-dir {data} -- {kid}'"
+            ),
+        ]
+    # The commands of the hint, as said, make the folder serve again, without a warning.
+    r = run_sealbox(["jwt", "keyset", "rotate", "--data-dir", data, "--type", "EdDSA"], env=ENV)
+    assert r.returncode == 0, r.stderr.decode()
+    r = run_sealbox(["jwt", "keyset", "destroy", "--data-dir", data, "--yes", "--", kid], env=ENV)
+    assert r.returncode == 0, r.stderr.decode()
+    r = run_sealbox(["serve", "--data-dir", data, "--port", "0", "--check"], env=ENV)
+    assert r.returncode == 0, r.stderr.decode()
+    assert "warning" not in r.stderr.decode()
+
+
+def test_the_library_refuses_to_prepare_a_folder_whose_primary_key_is_an_hmac_key(
+    tmp_path: Path,
+) -> None:
+    from sealbox.exceptions import ConfigError
+    from sealbox.service import load_settings, prepare
+
+    data, kid = _primary_hmac(tmp_path)
+    with pytest.raises(ConfigError) as info:
+        prepare(load_settings(data_dir=data, password_profile="test", port=0))
+    assert info.value.code == "service_key_symmetric"
+    assert info.value.facts == {
+        "key_id": kid,
+        "algorithm": "HS256",
+        "folder": str(data),
+        "failed": "primary",
+    }
+    assert "sealbox " not in (info.value.hint or "")  # the library names no command

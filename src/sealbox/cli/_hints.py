@@ -99,6 +99,10 @@ HINTS: dict[str, str] = {
     "can be written): let this user write {path} (on a read-only file system, mount it "
     "read-write), then run the command again",
     "service_not_provisioned": "run 'sealbox serve' once to provision the data folder",
+    # The service's keyset signs with an HMAC key (made before it refused one): serve stops.
+    "service_key_symmetric:primary": "make an EdDSA key sign: 'sealbox jwt keyset rotate "
+    "--data-dir {folder} --type EdDSA', then destroy the HMAC key, a shared secret: "
+    "'sealbox jwt keyset destroy --data-dir {folder} -- {key_id}'",
     "keyset_lost": "restore jwt-keyset.sealed from a backup (it is sealed under this "
     "master.key); to start a new signing keyset on purpose, ending every session, run "
     "'sealbox serve --new-signing-keyset' once",

@@ -12,8 +12,9 @@
 - **File modes.** The data folder and its ``tls/`` folder may not be open to other
   users (nor writable by the group), and every secret-bearing file — the master key,
   the signing keyset, the TLS and CA keys, the database and its journal files, the
-  audit log — may be read or written by its owner only. A file that is not is refused
-  with the ``chmod`` to run. sealbox does not tighten modes itself: a file that was
+  audit log — may be read or written by its owner only, or is refused with the ``chmod``
+  to run; a shared folder (``/tmp``), or one of other files, is sent to a folder of its
+  own (code ``data_dir_shared``). sealbox does not tighten modes itself: a file that was
   readable by others may already have been read, and an operator should know that.
 - **Owners.** The data folder, its ``tls/`` folder and those files must belong to the
   user the service runs as (code ``data_dir_owner``): run as another user (``sudo``, a
@@ -298,16 +299,20 @@ def check_writable(settings: ServiceSettings) -> None:
 
 
 def check_keys(data: DataDir) -> None:
-    """Refuse a master key that does not open the signing keyset.
+    """Refuse a master key that does not open the signing keyset, and a keyset whose
+    primary key is an HMAC key (made before the service's keyset refused one).
 
     A wrong master key (another folder's, a damaged copy) would otherwise be found by
-    each worker as it starts, in the server's own traceback.
+    each worker as it starts, in the server's own traceback. The service verifies access
+    tokens with public keys only: an HMAC primary key would sign every token it issues,
+    and each would be refused (401) at once.
 
     Raises:
-        ConfigError: the master key is malformed, or code ``master_key_mismatch``.
+        ConfigError: the master key is malformed, or code ``master_key_mismatch``, or
+            code ``service_key_symmetric`` (facts ``key_id``, ``algorithm``, ``folder``).
     """
     try:
-        data.load_keyset()
+        primary = data.load_keyset().primary
     except DecryptionError:
         raise ConfigError(
             f"the master key {data.master_key_file} does not open the signing keyset "
@@ -317,6 +322,16 @@ def check_keys(data: DataDir) -> None:
             code="master_key_mismatch",
             facts={"master_key": str(data.master_key_file), "keyset": str(data.keyset_file)},
         ) from None
+    if primary.alg.upper().startswith("HS"):
+        kid, alg = primary.kid, primary.alg  # "failed": the check, for the CLI's hint
+        raise ConfigError(
+            f"the primary key {kid} of the signing keyset {data.keyset_file} is an HMAC key "
+            f"({alg}): the service refuses every token it signs (401 after each sign-in)",
+            hint="make a public-key key (EdDSA) primary with a rotation, then destroy the "
+            "HMAC key: a shared secret no relying party can verify with",
+            code="service_key_symmetric",
+            facts={"key_id": kid, "algorithm": alg, "folder": str(data.path), "failed": "primary"},
+        )
 
 
 def check_modes(settings: ServiceSettings) -> None:
@@ -329,13 +344,12 @@ def check_modes(settings: ServiceSettings) -> None:
             info = folder.stat()
         except OSError:
             continue
+        refusal = _open_folder(folder, info, ours=folder != data)
+        if refusal is not None and refusal.code == "data_dir_shared":
+            raise refusal  # before its owner: a `chown -R` of /tmp harms as a chmod does
         _check_owner(folder, info)
-        mode = stat.S_IMODE(info.st_mode)
-        if mode & 0o027:
-            raise ConfigError(
-                f"the folder {folder} is open to other users (mode {mode:o})",
-                hint=f"chmod 700 {folder}",
-            )
+        if refusal is not None:
+            raise refusal
     files = [data / name for name in _SECRET_FILES]
     key = settings.resolved_key()  # a certificate file holding its key too, if so
     if key is not None:
@@ -357,6 +371,49 @@ def check_modes(settings: ServiceSettings) -> None:
                 f"{path} can be read or written by other users (mode {mode:o})",
                 hint=f"chmod 600 {path}",
             )
+
+
+# In a data folder: what sealbox alone writes there (so it made the folder), and the rest.
+_MADE: Final = {"master.key", "jwt-keyset.sealed", "sealbox.db"}
+_OURS: Final = _MADE | {"sealbox.db-wal", "sealbox.db-shm", "audit.log", "tls"}
+_OURS_TOO: Final = {"revocations.changed", ".first-start"}  # (and its .lock files)
+
+
+def _open_folder(folder: Path, info: os.stat_result, *, ours: bool) -> ConfigError | None:
+    """The refusal of a folder open to others (``ours``: ``tls/``): ``chmod 700`` for one
+    that is sealbox's to close (it made it, or an empty one of this user's); code
+    ``data_dir_shared``, a folder of its own, for one shared (sticky as ``/tmp``, anyone's
+    to write, another user's) or of other files: closing it would break it for others."""
+    mode = stat.S_IMODE(info.st_mode)
+    if not mode & 0o027:
+        return None
+    names = {p.name for p in folder.iterdir()} if os.access(folder, os.R_OK | os.X_OK) else set()
+    geteuid = getattr(os, "geteuid", None)
+    shared: str | None = ""  # why it is shared; None: sealbox's to close
+    if mode & stat.S_ISVTX:
+        shared = "sticky, shared by design"
+    elif ours or names & _MADE:
+        shared = None
+    elif mode & 0o002:
+        shared = "writable by anyone"
+    elif geteuid is not None and info.st_uid != geteuid():
+        shared = f"owned by uid {info.st_uid}"
+    elif all(n in _OURS | _OURS_TOO or n.endswith(".lock") for n in names):
+        shared = None  # empty, or what a first start left: closing it harms nothing
+    if shared is None:
+        return ConfigError(
+            f"the folder {folder} is open to other users (mode {mode:o})",
+            hint=f"chmod 700 {folder}",
+        )
+    why = f"and shared with them ({shared})" if shared else "and holds files that are not sealbox's"
+    return ConfigError(
+        f"the folder {folder} is open to other users (mode {mode:o}) {why}: the service's "
+        "keys and database cannot be kept there",
+        hint=f"give the service a folder of its own, such as {folder / 'sealbox'} or one in "
+        f"your home folder (sealbox makes it, mode 700); leave the mode of {folder} as it is",
+        code="data_dir_shared",
+        facts={"path": str(folder), "mode": f"{mode:o}"},
+    )
 
 
 def _check_kinds(settings: ServiceSettings) -> None:
