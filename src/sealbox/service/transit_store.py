@@ -38,6 +38,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from sealbox.accounts.redis_client import SOCKET_TIMEOUT, connect
 from sealbox.exceptions import KeyNotFoundError
 from sealbox.service.db import TransitKeyRecord, TransitKeyVersionRecord, now
 from sealbox.transit.errors import (
@@ -94,12 +95,21 @@ class LocalKeyEvents:
 class RedisKeyEvents:
     """Announcements over Redis publish/subscribe, shared by every worker and host."""
 
-    def __init__(self, url: str, channel: str = CHANNEL) -> None:
-        import redis.asyncio as redis
+    #: Seconds without a word from Redis after which the subscription asks it a PING.
+    #: A subscription is quiet for as long as no key changes, so its reads take no socket
+    #: timeout; a PING not answered within the client's socket timeout is a lost
+    #: subscription, as a closed connection is: found within ``quiet`` + that timeout.
+    quiet: float = 10.0
 
-        # Named, so an operator's CLIENT LIST shows which deployment a subscriber serves.
-        self._redis: Any = redis.from_url(url, client_name=f"{channel}-events")
+    def __init__(self, url: str, channel: str = CHANNEL) -> None:
+        # The accounts' client: its URL checks, and a bound on every answer (a Redis that
+        # accepts and never answers would otherwise hold a publish, and the rotation
+        # waiting on it, for good). Named, so an operator's CLIENT LIST shows which
+        # deployment a subscriber serves.
+        self._redis, _ = connect(url, client_name=f"{channel}-events")
         self._channel = channel
+        kwargs = self._redis.connection_pool.connection_kwargs
+        self._answer_within = float(kwargs.get("socket_timeout") or SOCKET_TIMEOUT)
         self._task: asyncio.Task[None] | None = None
         self.subscribed = asyncio.Event()
 
@@ -123,10 +133,7 @@ class RedisKeyEvents:
                 if lost:
                     lost = False
                     log.warning("transit key announcements: Redis subscription restored")
-                async for message in pubsub.listen():
-                    if message.get("type") == "message":
-                        data = message.get("data", b"")
-                        on_change(data.decode("utf-8", "replace") if data else None)
+                await self._receive(pubsub, on_change)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - any Redis failure: resubscribe
@@ -144,6 +151,28 @@ class RedisKeyEvents:
             finally:
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()
+
+    async def _receive(self, pubsub: Any, on_change: Callable[[str | None], None]) -> None:
+        """Deliver announcements until the subscription is lost (raises)."""
+        loop = asyncio.get_running_loop()
+        heard = loop.time()  # when Redis last said anything on this connection
+        asked: float | None = None  # when the PING not yet answered was sent
+        while True:
+            due = heard + self.quiet if asked is None else asked + self._answer_within
+            # A wait of its own, not the socket timeout: an empty wait is no failure.
+            message = await pubsub.get_message(timeout=max(due - loop.time(), 0.01))
+            if message is not None:
+                heard, asked = loop.time(), None
+                if message.get("type") == "message":
+                    data = message.get("data", b"")
+                    on_change(data.decode("utf-8", "replace") if data else None)
+            elif loop.time() < due:
+                continue
+            elif asked is None:
+                await pubsub.ping()
+                asked = loop.time()
+            else:
+                raise TimeoutError(f"no answer to a PING within {self._answer_within:g} s")
 
     async def publish(self, name: str) -> None:
         try:
