@@ -14,8 +14,9 @@
   the signing keyset, the TLS and CA keys, the database and its journal files, the
   audit log — may be read or written by its owner only, or is refused with the ``chmod``
   to run; a shared folder (``/tmp``), or one of other files, is sent to a folder of its
-  own (code ``data_dir_shared``). sealbox does not tighten modes itself: a file that was
-  readable by others may already have been read, and an operator should know that.
+  own (code ``data_dir_shared``; :mod:`sealbox.service.folder_modes`). sealbox does not
+  tighten modes itself: a file that was readable by others may already have been read,
+  and an operator should know that.
 - **Owners.** The data folder, its ``tls/`` folder and those files must belong to the
   user the service runs as (code ``data_dir_owner``): run as another user (``sudo``, a
   container's root), the service would make files there that their owner can no longer
@@ -41,8 +42,9 @@ from typing import TYPE_CHECKING, Any, Final
 
 from sealbox.exceptions import ConfigError, DecryptionError, StorageError
 from sealbox.service.audit import AuditLog
+from sealbox.service.folder_modes import START_OVER, check_modes
 from sealbox.service.provision import DataDir
-from sealbox.service.settings import ServiceSettings, holds_private_key, pem_text
+from sealbox.service.settings import ServiceSettings
 from sealbox.storage import os_reason
 
 if TYPE_CHECKING:
@@ -64,20 +66,6 @@ __all__ = [
 
 SQLITE_MAGIC: Final = b"SQLite format 3\x00"
 KEY_FILES: Final = ("master.key", "jwt-keyset.sealed")
-_SECRET_FILES: Final = (
-    "master.key",
-    "jwt-keyset.sealed",
-    "tls/server.key",
-    "tls/ca.key",
-    "sealbox.db",
-    "sealbox.db-wal",
-    "sealbox.db-shm",
-    "audit.log",
-)
-_START_OVER: Final = (
-    "restore it from a backup; to start over on purpose, move the data folder away "
-    "(its keys, accounts and transit keys go with it)"
-)
 
 
 def check_database(settings: ServiceSettings) -> None:
@@ -91,7 +79,7 @@ def check_database(settings: ServiceSettings) -> None:
         if has_keys:
             raise ConfigError(
                 f"the data folder holds keys but its database {database} is missing",
-                hint=_START_OVER,
+                hint=START_OVER,
                 code="database_lost",
                 facts={"database": str(database)},
             )
@@ -118,12 +106,12 @@ def check_database(settings: ServiceSettings) -> None:
         # empty file are a database that was emptied, not a first start that stopped.
         raise ConfigError(
             f"the data folder holds keys but its database {database} is empty",
-            hint=_START_OVER,
+            hint=START_OVER,
             code="database_lost",
             facts={"database": str(database)},
         )
     if size and not _opens_as_sqlite(database):
-        raise ConfigError(f"{database} is not an SQLite database", hint=_START_OVER)
+        raise ConfigError(f"{database} is not an SQLite database", hint=START_OVER)
 
 
 def _opens_as_sqlite(database: Path) -> bool:
@@ -331,147 +319,6 @@ def check_keys(data: DataDir) -> None:
             "HMAC key: a shared secret no relying party can verify with",
             code="service_key_symmetric",
             facts={"key_id": kid, "algorithm": alg, "folder": str(data.path), "failed": "primary"},
-        )
-
-
-def check_modes(settings: ServiceSettings) -> None:
-    """Refuse folders open to others, secret-bearing files readable by others, and
-    folders or files of another user (code ``data_dir_owner``)."""
-    data = Path(settings.data_dir)
-    _check_kinds(settings)
-    for folder in (data, data / "tls"):
-        try:
-            info = folder.stat()
-        except OSError:
-            continue
-        refusal = _open_folder(folder, info, ours=folder != data)
-        if refusal is not None and refusal.code == "data_dir_shared":
-            raise refusal  # before its owner: a `chown -R` of /tmp harms as a chmod does
-        _check_owner(folder, info)
-        if refusal is not None:
-            raise refusal
-    files = [data / name for name in _SECRET_FILES]
-    key = settings.resolved_key()  # a certificate file holding its key too, if so
-    if key is not None:
-        files.append(key)
-    if settings.audit_log is not None:
-        files.append(Path(settings.audit_log))
-    for path in files:
-        try:
-            info = path.stat()
-        except OSError:
-            continue
-        if path.is_relative_to(data):  # a given --key or audit log may be shared by design
-            _check_owner(path, info)
-        mode = stat.S_IMODE(info.st_mode)
-        if mode & 0o077 and settings.key is not None and path == key:
-            _refuse_certificate_as_key(path)
-        if mode & 0o077:
-            raise ConfigError(
-                f"{path} can be read or written by other users (mode {mode:o})",
-                hint=f"chmod 600 {path}",
-            )
-
-
-# In a data folder: what sealbox alone writes there (so it made the folder), and the rest.
-_MADE: Final = {"master.key", "jwt-keyset.sealed", "sealbox.db"}
-_OURS: Final = _MADE | {"sealbox.db-wal", "sealbox.db-shm", "audit.log", "tls"}
-_OURS_TOO: Final = {"revocations.changed", ".first-start"}  # (and its .lock files)
-
-
-def _open_folder(folder: Path, info: os.stat_result, *, ours: bool) -> ConfigError | None:
-    """The refusal of a folder open to others (``ours``: ``tls/``): ``chmod 700`` for one
-    that is sealbox's to close (it made it, or an empty one of this user's); code
-    ``data_dir_shared``, a folder of its own, for one shared (sticky as ``/tmp``, anyone's
-    to write, another user's) or of other files: closing it would break it for others."""
-    mode = stat.S_IMODE(info.st_mode)
-    if not mode & 0o027:
-        return None
-    names = {p.name for p in folder.iterdir()} if os.access(folder, os.R_OK | os.X_OK) else set()
-    geteuid = getattr(os, "geteuid", None)
-    shared: str | None = ""  # why it is shared; None: sealbox's to close
-    if mode & stat.S_ISVTX:
-        shared = "sticky, shared by design"
-    elif ours or names & _MADE:
-        shared = None
-    elif mode & 0o002:
-        shared = "writable by anyone"
-    elif geteuid is not None and info.st_uid != geteuid():
-        shared = f"owned by uid {info.st_uid}"
-    elif all(n in _OURS | _OURS_TOO or n.endswith(".lock") for n in names):
-        shared = None  # empty, or what a first start left: closing it harms nothing
-    if shared is None:
-        return ConfigError(
-            f"the folder {folder} is open to other users (mode {mode:o})",
-            hint=f"chmod 700 {folder}",
-        )
-    why = f"and shared with them ({shared})" if shared else "and holds files that are not sealbox's"
-    return ConfigError(
-        f"the folder {folder} is open to other users (mode {mode:o}) {why}: the service's "
-        "keys and database cannot be kept there",
-        hint=f"give the service a folder of its own, such as {folder / 'sealbox'} or one in "
-        f"your home folder (sealbox makes it, mode 700); leave the mode of {folder} as it is",
-        code="data_dir_shared",
-        facts={"path": str(folder), "mode": f"{mode:o}"},
-    )
-
-
-def _check_kinds(settings: ServiceSettings) -> None:
-    """Refuse a data folder that is a file, and a folder where a file is wanted, naming
-    the setting: the checks of modes after this one would ask to ``chmod`` them (``chmod
-    600`` a shared folder such as ``/tmp`` breaks the machine)."""
-    data = Path(settings.data_dir)
-    if data.exists() and not data.is_dir():
-        raise ConfigError(
-            f"the data folder {data} (SEALBOX_DATA_DIR) is a file, not a folder",
-            hint="set SEALBOX_DATA_DIR to a folder (made when missing)",
-            code="not_a_folder",
-            facts={"setting": "SEALBOX_DATA_DIR", "path": str(data)},
-        )
-    wanted: list[tuple[str, str | None, Path | None]]
-    wanted = [("audit log", "SEALBOX_AUDIT_LOG", settings.audit_log)]
-    wanted += [("server key", "SEALBOX_KEY", settings.key)]
-    wanted += [("file", None, data / name) for name in _SECRET_FILES]
-    for what, setting, path in wanted:
-        if path is None or not Path(path).is_dir():
-            continue
-        given = f" ({setting})" if setting else ""
-        raise ConfigError(
-            f"the {what} {path}{given} is a folder, not a file",
-            hint=f"set {setting} to a file" if setting else _START_OVER,
-            code="not_a_file",
-            facts={"setting": setting or "", "path": str(path)},
-        )
-
-
-def _refuse_certificate_as_key(path: Path) -> None:
-    """A ``--key`` holding a certificate (``--cert`` and ``--key`` swapped) is said to be
-    one, rather than a key file to ``chmod``: a certificate is public, its mode is not the
-    mistake."""
-    text = pem_text(path)
-    # A certificate followed by its key in one file is a key file (uvicorn takes those).
-    if text.lstrip().startswith(b"-----BEGIN CERTIFICATE-----") and not holds_private_key(text):
-        raise ConfigError(
-            f"the key file {path} holds a certificate, not a private key",
-            hint="give the certificate as the certificate and its private key as the key "
-            "(were they swapped?)",
-            code="certificate_as_key",
-        )
-
-
-def _check_owner(path: Path, info: os.stat_result) -> None:
-    geteuid = getattr(os, "geteuid", None)
-    if geteuid is None:  # no POSIX owners (Windows)
-        return
-    me = geteuid()
-    if info.st_uid != me:
-        raise ConfigError(
-            f"{path} belongs to another user (uid {info.st_uid}), not to the user the "
-            f"service runs as (uid {me})",
-            hint="run the service as the user that owns the data folder, or give the "
-            f"folder to this user (chown -R {me} {path})",
-            code="data_dir_owner",
-            facts={"path": str(path), "owner": str(info.st_uid), "user": str(me)},
         )
 
 
