@@ -6,6 +6,9 @@ went away mid-flight looks to its clients. While hung (``hang()``), connections 
 and what clients send is read and dropped, and new ones are accepted, read and never
 answered, as a server that is stopped (SIGSTOP) or whose network went silent looks;
 ``hung`` counts the new ones. ``restore()`` forwards again and closes those.
+``lose_reply_to``: the next client data holding these bytes is forwarded, and the server's
+answer to it is not: that connection is closed instead, as a reset or a timeout after a
+command was sent looks to a client (the server did execute it). Once, then ``None``.
 """
 
 from __future__ import annotations
@@ -29,6 +32,9 @@ class Proxy:
         #: Connections accepted while hung (each one is read and never answered).
         self.hung = 0
         self.drop_on: bytes | None = None
+        self.lose_reply_to: bytes | None = None
+        #: Answers not relayed because of ``lose_reply_to``.
+        self.replies_lost = 0
         threading.Thread(target=self._accept, daemon=True).start()
 
     def cut(self) -> None:
@@ -82,21 +88,33 @@ class Proxy:
                     client.close()
                     continue
                 self._open += [client, upstream]
+            losing = threading.Event()  # this connection's next answer is not relayed
             for a, b, watched in ((client, upstream, True), (upstream, client, False)):
-                threading.Thread(target=self._pipe, args=(a, b, watched), daemon=True).start()
+                args = (a, b, watched, losing)
+                threading.Thread(target=self._pipe, args=args, daemon=True).start()
 
     def _swallow(self, sock: socket.socket) -> None:
         with contextlib.suppress(OSError):
             while sock.recv(65536):
                 pass
 
-    def _pipe(self, src: socket.socket, dst: socket.socket, watched: bool) -> None:
+    def _pipe(
+        self, src: socket.socket, dst: socket.socket, watched: bool, losing: threading.Event
+    ) -> None:
         with contextlib.suppress(OSError):
             while data := src.recv(65536):
                 if watched and self.drop_on is not None and self.drop_on in data:
                     break
                 if watched and self._hang:
                     continue  # read, never to be answered
+                if not watched and losing.is_set():
+                    self.replies_lost += 1
+                    break
+                if watched and self.lose_reply_to is not None:
+                    with self._lock:  # once: a command sent again is answered
+                        if self.lose_reply_to is not None and self.lose_reply_to in data:
+                            self.lose_reply_to = None
+                            losing.set()  # before the command goes: no answer overtakes
                 dst.sendall(data)
         for sock in (src, dst):
             with contextlib.suppress(OSError):

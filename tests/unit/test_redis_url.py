@@ -31,6 +31,10 @@ BASE = f"redis://:{CANARY}@127.0.0.1:6379"
         (f"{BASE}/0?ssl_cert_reqs=bogus", "ssl_cert_reqs"),
         (f"{BASE}/0?health_check_interval=x", "health_check_interval"),
         (f"{BASE}/0?max_connections=0", "max_connections"),
+        # A command whose answer was lost may have run: it is never sent again.
+        (f"{BASE}/0?retry_on_timeout=true", "never sends a Redis command again"),
+        (f"{BASE}/0?retry_on_timeout=YES", "'retry_on_timeout' may only be false"),
+        (f"{BASE}/0?retry_on_timeout=x", "retry_on_timeout"),
         (f"{BASE}/0?socket_timeout=1&socket_timeout=2", "given twice"),
         (f"{BASE}/abc", "database number"),
         (f"{BASE}/-1", "database number"),
@@ -55,7 +59,7 @@ def test_a_redis_url_the_client_cannot_take_is_an_invalid_setting(
     "url",
     [
         f"{BASE}/0?socket_timeout=2.5&socket_connect_timeout=3&health_check_interval=10",
-        f"{BASE}/15?max_connections=20&retry_on_timeout=true&client_name=a",
+        f"{BASE}/15?max_connections=20&retry_on_timeout=false&client_name=a",
         "rediss://h:6380/1?ssl_cert_reqs=required&ssl_ca_certs=/etc/ca.pem&ssl_check_hostname=yes",
         "unix:///run/redis.sock?db=2",
         "redis://h",

@@ -28,6 +28,15 @@ __all__ = ["SOCKET_TIMEOUT", "connect", "ping", "unavailable", "url_problem"]
 #: task writing the revocations Redis missed, for good, instead of failing the call.
 SOCKET_TIMEOUT: Final = 5.0
 
+# How many times a client sends a command again after a connection error or a timeout:
+# never. A command whose answer was lost (the connection reset, the socket timeout hit)
+# may have run: sent again, a throttle's settle gives a count back or clears twice (an
+# attacker's failures forgiven) and its acquire counts one attempt twice. The call fails
+# instead (StoreUnavailableError, a 503). redis-py's clients made from a URL send once
+# (5.0.8 to 8.2), but ``retry_on_timeout`` resends after a timeout (from 6.0 after a
+# reset too), and 6.0 made retries the default of ``Redis()``: said here, for every version.
+_RETRIES: Final = 0
+
 
 def connect(url: str, **options: Any) -> tuple[Any, tuple[type[BaseException], ...]]:
     """An asyncio Redis client for ``url`` (``options`` are redis-py's), and the
@@ -35,7 +44,9 @@ def connect(url: str, **options: Any) -> tuple[Any, tuple[type[BaseException], .
 
     A call Redis does not answer within :data:`SOCKET_TIMEOUT` seconds fails (with
     redis-py's ``TimeoutError``, one of the exceptions returned), unless ``options`` or
-    the URL's ``socket_timeout`` and ``socket_connect_timeout`` say otherwise.
+    the URL's ``socket_timeout`` and ``socket_connect_timeout`` say otherwise. A failed
+    call is never sent again, whatever ``options`` say (``retry``, ``retry_on_timeout``):
+    Redis may have run it.
 
     Raises:
         ConfigError: code ``redis_url_invalid``, ``url`` is not one the client can take
@@ -49,10 +60,13 @@ def connect(url: str, **options: Any) -> tuple[Any, tuple[type[BaseException], .
             code="redis_url_invalid",
         )
     import redis.asyncio as redis
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
     from redis.exceptions import RedisError
 
     bounded = {"socket_timeout": SOCKET_TIMEOUT, "socket_connect_timeout": SOCKET_TIMEOUT}
-    return redis.from_url(url, **(bounded | options)), (RedisError, OSError)
+    once = {"retry": Retry(NoBackoff(), _RETRIES)}  # overrides retry_on_timeout too
+    return redis.from_url(url, **(bounded | options | once)), (RedisError, OSError)
 
 
 async def ping(url: str, operation: str, timeout: float = SOCKET_TIMEOUT) -> None:
@@ -111,6 +125,10 @@ def _flag(value: str) -> bool:
     return value.lower() in _FLAGS
 
 
+def _on(value: str) -> bool:
+    return value.lower() in {"true", "1", "yes", "on", "y"}
+
+
 def _positive(value: str) -> bool:
     return math.isfinite(float(value)) and float(value) > 0
 
@@ -130,7 +148,8 @@ _PARAMETERS: Final[MappingProxyType[str, Callable[[str], bool]]] = MappingProxyT
         "socket_connect_timeout": _positive,
         "timeout": _positive,
         "socket_keepalive": _flag,
-        "retry_on_timeout": _flag,
+        # Off only: a command is never sent again (see _RETRIES); said, not ignored.
+        "retry_on_timeout": lambda value: _flag(value) and not _on(value),
         "health_check_interval": _count(0),
         "max_connections": _count(1),
         "socket_read_size": _count(1),
@@ -184,6 +203,11 @@ def _query_problem(query: str) -> str | None:
             good = test(values[0])
         except ValueError:
             good = False
+        if not good and name == "retry_on_timeout" and _on(values[0]):
+            return (
+                "sealbox never sends a Redis command again after a timeout (it may have run), "
+                "so 'retry_on_timeout' may only be false"
+            )
         if not good:
             return f"the value of the parameter {name!r} cannot be used"
     return None
