@@ -87,7 +87,7 @@ def test_unsupported_hash(cli):
         "sealbox: error: password hash scheme '$6$' is not supported",
         (
             "sealbox: hint: sealbox verifies argon2, bcrypt ($2a$/$2b$/$2y$), Django "
-            "pbkdf2_sha256, pbkdf2_sha1 and bcrypt_sha256, and passlib "
+            "pbkdf2_sha256, pbkdf2_sha1, bcrypt_sha256 and bcrypt, and passlib "
             "$pbkdf2-sha256$/$pbkdf2-sha512$ hashes"
         ),
     ]

@@ -1,5 +1,5 @@
-"""``POST /users/import`` over real HTTPS: Django's ``pbkdf2_sha1`` and ``bcrypt_sha256``
-accounts log in and are upgraded to Argon2id; a hash that would make every login attempt
+"""``POST /users/import`` over real HTTPS: Django's ``pbkdf2_sha1``, ``bcrypt_sha256`` and
+plain ``bcrypt`` accounts log in and are upgraded to Argon2id; a hash that would make every login attempt
 cost more than sealbox's strongest profile is refused on its own line."""
 
 from __future__ import annotations
@@ -7,27 +7,29 @@ from __future__ import annotations
 from tests.conftest import require_module
 from tests.service.conftest import Running, login
 from tests.service.test_account_admin import _admin_token, stored_hash
-from tests.unit.test_passwords_django import django_bcrypt_sha256, django_pbkdf2
+from tests.unit.test_passwords_django import django_bcrypt, django_bcrypt_sha256, django_pbkdf2
 
 COSTLY = "$argon2id$v=19$m=2097152,t=16,p=16$c2FsdHNhbHRzYWx0c2FsdA$" + "A" * 43
 
 
-def test_imported_django_pbkdf2_sha1_and_bcrypt_sha256_log_in_and_are_upgraded(
+def test_imported_django_pbkdf2_sha1_bcrypt_sha256_and_bcrypt_log_in_and_are_upgraded(
     service: Running,
 ) -> None:
     require_module("bcrypt")
     users = [
         {"username": "sha1user", "password_hash": django_pbkdf2("sha1-password-1", "sha1")},
         {"username": "bcuser", "password_hash": django_bcrypt_sha256("bcrypt-sha256-pass-1")},
+        {"username": "plainbc", "password_hash": django_bcrypt("plain-bcrypt-pass-1")},
     ]
     with service.client() as c:
         admin = _admin_token(service, c)
         r = c.post("/users/import", json={"users": users}, headers=admin)
         assert r.status_code == 200, r.text
-        assert r.json() == {"imported": ["sha1user", "bcuser"], "refused": []}
+        assert r.json() == {"imported": ["sha1user", "bcuser", "plainbc"], "refused": []}
         for name, password in (
             ("sha1user", "sha1-password-1"),
             ("bcuser", "bcrypt-sha256-pass-1"),
+            ("plainbc", "plain-bcrypt-pass-1"),
         ):
             assert login(c, name, "wrong password").status_code == 400
             assert login(c, name, password).status_code == 200, name

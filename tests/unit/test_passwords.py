@@ -449,7 +449,7 @@ def test_an_argon2_1_0_hash_without_a_version_still_verifies(hasher):
         ("$6$rounds=5000$salt$hash", "'$6$'"),
         ("$1$salt$hash", "'$1$'"),
         ("sha1$salt$hash", "'sha1$'"),
-        ("bcrypt$$2b$12$abc", "'bcrypt$'"),
+        ("scrypt$16384$8$1$salt$hash", "'scrypt$'"),
     ],
 )
 def test_unsupported_schemes_are_named(hasher, stored, scheme):

@@ -20,7 +20,11 @@ call them the same way.
 - **Families.** Every access token names its refresh family (``sid``): revoking the
   family (reuse detected, logout) refuses the access tokens issued from it at once.
 - **Timing.** An unknown username costs the same Argon2 work as a wrong password and
-  gets the same answer (:class:`LoginFailed`).
+  gets the same answer (:class:`LoginFailed`). So does an account whose stored hash
+  cannot be checked (above the cost ceiling, malformed, of a scheme not verified or whose
+  extra is not installed); the operator is told why: the failure's audit record has the
+  ``detail`` ``stored hash unusable: <scheme> (<code>)`` and a warning is logged
+  (``sealbox.accounts``) with the account id, never the hash.
 - **Disabled accounts** are refused after the password check (:class:`AccountDisabled`)
   and at their next refresh.
 - **Second factor.** With :attr:`Accounts.totp <sealbox.accounts.core.Accounts.totp>`,
@@ -44,7 +48,6 @@ call them the same way.
 
 from __future__ import annotations
 
-import contextlib
 import unicodedata
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -56,11 +59,12 @@ from sealbox.accounts.audit import AuditUnavailableError
 from sealbox.accounts.binding import cnf_claim
 from sealbox.accounts.core import DEFAULT_SCOPES, Accounts, Caller
 from sealbox.accounts.models import User
+from sealbox.accounts.password_check import check_password, checked_password
 from sealbox.accounts.revocation import kept_until
 from sealbox.accounts.store import RefreshOutcome, SessionsEndedError, UsernameTakenError
 from sealbox.accounts.totp import TotpError
 from sealbox.accounts.usernames import canonical_username
-from sealbox.exceptions import PasswordMismatchError, PasswordTooLongError, SealboxError
+from sealbox.exceptions import PasswordTooLongError, SealboxError
 from sealbox.passwords import MAX_PASSWORD_LENGTH, check_password_length
 
 __all__ = [
@@ -91,7 +95,8 @@ __all__ = [
 ]
 
 MIN_PASSWORD: Final = 8
-# The hasher's limit: one measure for the policy and the hasher.
+# The default hasher's limit; the accounts' own policy measures with their hasher's
+# (``accounts.hasher.max_length``): one measure for the policy and the hasher.
 MAX_PASSWORD: Final = MAX_PASSWORD_LENGTH
 
 
@@ -153,20 +158,23 @@ class IssuedTokens:
         )
 
 
-def check_new_password(password: str, username: str) -> None:
-    """At most 1024 characters as typed, at least 8 after NFKC normalisation, and not the
-    username.
+def check_new_password(password: str, username: str, max_length: int = MAX_PASSWORD) -> None:
+    """At most ``max_length`` characters as typed, at least 8 after NFKC normalisation, and
+    not the username.
 
-    The longest is measured as the hasher measures it (before normalising, which may
-    shorten the text: "e" + a combining accent is one "é"), so a password this accepts is
-    never refused by the hasher after it; the shortest, on what is hashed.
+    ``max_length`` is the hasher's (:attr:`PasswordHasher.max_length
+    <sealbox.passwords.PasswordHasher.max_length>`, 1024 by default); :func:`register` and
+    :func:`change_password` pass their accounts' hasher's. The longest is measured as the
+    hasher measures it (before normalising, which may shorten the text: "e" + a combining
+    accent is one "é"), so a password this accepts is never refused by the hasher after
+    it; the shortest, on what is hashed.
 
     Raises:
         WeakPasswordError: which rule it breaks.
     """
-    too_weak = f"the password must have {MIN_PASSWORD} to {MAX_PASSWORD} characters"
+    too_weak = f"the password must have {MIN_PASSWORD} to {max_length} characters"
     try:
-        check_password_length(password, MAX_PASSWORD)
+        check_password_length(password, max_length)
     except PasswordTooLongError:
         raise WeakPasswordError(too_weak) from None
     normalized = unicodedata.normalize("NFKC", password)
@@ -178,39 +186,6 @@ def check_new_password(password: str, username: str) -> None:
         raise WeakPasswordError(too_weak)
     if normalized.casefold() == unicodedata.normalize("NFKC", username).casefold():
         raise WeakPasswordError("the password may not be the username")
-
-
-async def check_password(
-    accounts: Accounts, user: User | None, password: str, address: str | None = None
-) -> bool:
-    """Verify off the event loop; upgrade the stored hash when it is due (audited as
-    ``rehash``, with ``address``, the client's)."""
-    hasher = accounts.hasher
-    if user is None:
-        # Same work as a real check, same answer: no oracle for unknown names.
-        with contextlib.suppress(SealboxError):
-            await accounts.run_hasher(hasher.verify_dummy, password)
-        return False
-    try:
-        check = await accounts.run_hasher(hasher.verify, user.password_hash, password)
-    except PasswordMismatchError:
-        return False
-    except SealboxError:
-        # An unusable stored hash: refuse the login, say nothing more to the client.
-        return False
-    if check.needs_rehash:
-        new_hash = await accounts.run_hasher(hasher.hash, password)
-        # Only over the hash that was checked: a password changed or reset meanwhile
-        # stays changed (the login then finds the account's sessions ended).
-        if await accounts.store.set_password_hash(user.id, new_hash, replacing=user.password_hash):
-            accounts.audit.record(
-                "rehash",
-                outcome="success",
-                user=user.username,
-                address=address,
-                detail=check.scheme,
-            )
-    return True
 
 
 def issue_tokens(
@@ -319,8 +294,11 @@ async def login(
         accounts.audit.record("login", outcome="throttled", user=username, address=address)
         raise
     user = await accounts.store.user_for_login(username)
-    if not await check_password(accounts, user, password, address) or user is None:
-        accounts.audit.record("login", outcome="failure", user=username, address=address)
+    right, unusable = await checked_password(accounts, user, password, address)
+    if not right or user is None:
+        accounts.audit.record(
+            "login", outcome="failure", user=username, address=address, detail=unusable
+        )
         raise LoginFailed("invalid username or password")
     if user.disabled:
         accounts.audit.record("login", outcome="disabled", user=user.username, address=address)
@@ -508,7 +486,7 @@ async def register(accounts: Accounts, username: str, password: str, address: st
     if not accounts.policy.open_registration:
         raise RegistrationClosedError("registration is closed")
     username = canonical_username(username)
-    check_new_password(password, username)
+    check_new_password(password, username, accounts.hasher.max_length)
     try:
         # Each registration counts against the address, like a failed login.
         await throttle_attempt(accounts, address)
@@ -558,13 +536,20 @@ async def change_password(
         )
         raise
     user = await accounts.store.token_account(caller.user_id, caller.username)
-    if user is None or not await check_password(accounts, user, current, address):
+    right, unusable = (
+        (False, None) if user is None else await checked_password(accounts, user, current, address)
+    )
+    if user is None or not right:
         accounts.audit.record(
-            "password_change", outcome="failure", user=caller.username, address=address
+            "password_change",
+            outcome="failure",
+            user=caller.username,
+            address=address,
+            detail=unusable,
         )
         raise CurrentPasswordError("the current password is wrong")
     await attempt_succeeded(accounts, address, caller.username, attempt)
-    check_new_password(new, user.username)
+    check_new_password(new, user.username, accounts.hasher.max_length)
     new_hash = await accounts.run_hasher(accounts.hasher.hash, new)
     version = await accounts.store.change_password(user.id, new_hash)
     try:

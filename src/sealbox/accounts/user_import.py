@@ -7,12 +7,13 @@ One JSON object per line::
 - ``username``: stored in its RFC 8265 canonical form (:mod:`sealbox.accounts.usernames`);
 - ``password_hash``: a hash :class:`~sealbox.passwords.PasswordHasher` verifies — Argon2
   (``$argon2id$…``, and Django's ``argon2$argon2id$…``), bcrypt (``$2b$``, ``$2a$``,
-  ``$2y$``, and Django's ``bcrypt_sha256$…``; verifying them at login needs the ``bcrypt``
-  extra), Django's ``pbkdf2_sha256$iterations$salt$hash`` and ``pbkdf2_sha1$…``, or
-  passlib's ``$pbkdf2-sha256$…`` and ``$pbkdf2-sha512$…``; within the costs a login may
-  spend (:class:`~sealbox.passwords.HashTooCostlyError`: an imported hash is checked at
-  every attempt, a wrong password included). It is stored as it is and replaced by an
-  Argon2id hash of the current profile at the account's next successful login;
+  ``$2y$``, and Django's ``bcrypt_sha256$…`` and ``bcrypt$…``; verifying them at login
+  needs the ``bcrypt`` extra), Django's ``pbkdf2_sha256$iterations$salt$hash`` and
+  ``pbkdf2_sha1$…``, or passlib's ``$pbkdf2-sha256$…`` and ``$pbkdf2-sha512$…``; within
+  the costs a login may spend (:class:`~sealbox.passwords.HashTooCostlyError`: an
+  imported hash is checked at every attempt, a wrong password included). It is stored as
+  it is and replaced by an Argon2id hash of the current profile at the account's next
+  successful login;
 - ``scopes`` (optional): a list of scope names, beside the deployment's default ones.
 
 A line is refused, with its number and the reason, when it is not such an object (other
@@ -307,7 +308,7 @@ def _checked_scheme(name: str, password_hash: str, hasher: PasswordHasher) -> st
 
 def _scheme(password_hash: str) -> str:
     text = password_hash.strip()
-    if text.startswith(("$2a$", "$2b$", "$2y$")):
+    if text.startswith(("$2a$", "$2b$", "$2y$", "bcrypt$")):  # "bcrypt$": Django's
         return "bcrypt"
     if text.startswith("bcrypt_sha256$"):
         return "bcrypt_sha256"

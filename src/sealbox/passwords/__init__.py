@@ -25,6 +25,7 @@ from sealbox.passwords.hasher import (
     PasswordHasher,
     calibrate,
     check_password_length,
+    hash_scheme,
 )
 
 __all__ = [
@@ -39,4 +40,5 @@ __all__ = [
     "PasswordHasher",
     "calibrate",
     "check_password_length",
+    "hash_scheme",
 ]

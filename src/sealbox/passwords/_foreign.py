@@ -1,7 +1,7 @@
 """Hashes other tools made, which sealbox verifies and upgrades at the next login:
-bcrypt (``$2a$``/``$2b$``/``$2y$``), Django's ``pbkdf2_sha256$``, ``pbkdf2_sha1$`` and
-``bcrypt_sha256$``, passlib's ``$pbkdf2-sha256$``/``$pbkdf2-sha512$``; and the refusal of
-any other scheme.
+bcrypt (``$2a$``/``$2b$``/``$2y$``), Django's ``pbkdf2_sha256$``, ``pbkdf2_sha1$``,
+``bcrypt_sha256$`` and ``bcrypt$``, passlib's ``$pbkdf2-sha256$``/``$pbkdf2-sha512$``; and
+the refusal of any other scheme.
 
 Each form is checked whole before any work: a hostile hash cannot ask for more work than
 about one pass of sealbox's strongest Argon2 profile (:class:`HashTooCostlyError`), and a
@@ -34,6 +34,7 @@ __all__ = [
     "BCRYPT_MAX_COST",
     "BCRYPT_MAX_PASSWORD_BYTES",
     "BCRYPT_PREFIXES",
+    "DJANGO_BCRYPT",
     "DJANGO_BCRYPT_SHA256",
     "DJANGO_PBKDF2",
     "DJANGO_PBKDF2_KEY_BYTES",
@@ -44,8 +45,10 @@ __all__ = [
     "HashTooCostlyError",
     "canonical_b64",
     "check_legacy_form",
+    "scheme_name",
     "unknown_scheme",
     "verify_bcrypt",
+    "verify_django_bcrypt",
     "verify_django_bcrypt_sha256",
     "verify_django_pbkdf2",
     "verify_passlib_pbkdf2",
@@ -90,8 +93,17 @@ DJANGO_PBKDF2_KEY_BYTES: Final = {"sha256": 32, "sha1": 20}
 # Django's BCryptSHA256PasswordHasher: "bcrypt_sha256$" + bcrypt over the hex SHA-256 of
 # the password (so no password is cut at bcrypt's 72 bytes).
 DJANGO_BCRYPT_SHA256: Final = "bcrypt_sha256$"
+# Django's BCryptPasswordHasher: "bcrypt$" + bcrypt over the password as typed (so, as
+# bcrypt did, its first 72 bytes).
+DJANGO_BCRYPT: Final = "bcrypt$"
 PASSLIB_PBKDF2: Final = {"$pbkdf2-sha256$": "sha256", "$pbkdf2-sha512$": "sha512"}
-LEGACY_PREFIXES: Final = (*BCRYPT_PREFIXES, DJANGO_BCRYPT_SHA256, *DJANGO_PBKDF2, *PASSLIB_PBKDF2)
+LEGACY_PREFIXES: Final = (
+    *BCRYPT_PREFIXES,
+    DJANGO_BCRYPT_SHA256,
+    DJANGO_BCRYPT,
+    *DJANGO_PBKDF2,
+    *PASSLIB_PBKDF2,
+)
 """The prefixes of every hash verified here (Argon2 is the hasher's own)."""
 _AB64_RE: Final = re.compile(r"[./A-Za-z0-9]*")
 # PHC strings' base64: the standard alphabet, no padding (a length of 4n+1 is impossible).
@@ -111,7 +123,7 @@ _NAMED_SCHEMES: Final = frozenset(
     {"$1$", "$2x$", "$5$", "$6$", "$7$", "$y$", "$gy$", "$md5$", "$sha1$", "$apr1$"}
     | {"$pbkdf2$", "$pbkdf2-sha1$", "$scrypt$", "$bcrypt-sha256$"}
     | {"sha1$", "md5$", "unsalted_md5$", "unsalted_sha1$", "crypt$"}
-    | {"bcrypt$", "scrypt$", "argon2$", "pbkdf2_sha512$"}
+    | {"scrypt$", "argon2$", "pbkdf2_sha512$"}
 )
 
 
@@ -125,8 +137,26 @@ def unknown_scheme(text: str) -> SealboxError:
         if named
         else "the password hash's scheme is not one sealbox knows",
         hint="sealbox verifies argon2, bcrypt ($2a$/$2b$/$2y$), Django pbkdf2_sha256, "
-        "pbkdf2_sha1 and bcrypt_sha256, and passlib $pbkdf2-sha256$/$pbkdf2-sha512$ hashes",
+        "pbkdf2_sha1, bcrypt_sha256 and bcrypt, and passlib $pbkdf2-sha256$/$pbkdf2-sha512$ "
+        "hashes",
     )
+
+
+def scheme_name(text: str) -> str | None:
+    """The name of a legacy hash's scheme (as :class:`PasswordCheck` says it), of a scheme
+    named in refusals (``$6$``), or ``None``: never more of the text than a known prefix."""
+    if text.startswith((*BCRYPT_PREFIXES, DJANGO_BCRYPT)):
+        return "bcrypt"
+    if text.startswith(DJANGO_BCRYPT_SHA256):
+        return DJANGO_BCRYPT_SHA256[:-1]
+    for prefix, digest in DJANGO_PBKDF2.items():
+        if text.startswith(prefix):
+            return f"pbkdf2_{digest}"
+    for prefix, digest in PASSLIB_PBKDF2.items():
+        if text.startswith(prefix):
+            return f"passlib_pbkdf2_{digest}"
+    m = _SCHEME_RE.match(text)
+    return m.group(1) if m is not None and m.group(1) in _NAMED_SCHEMES else None
 
 
 def canonical_b64(text: str) -> bool:
@@ -161,6 +191,11 @@ def verify_django_bcrypt_sha256(text: str, candidates: tuple[bytes, ...]) -> Non
     verify_bcrypt(text[len(DJANGO_BCRYPT_SHA256) :], digests)
 
 
+def verify_django_bcrypt(text: str, candidates: tuple[bytes, ...]) -> None:
+    # Django hashed password.encode() as typed, through bcrypt's first 72 bytes.
+    verify_bcrypt(text[len(DJANGO_BCRYPT) :], candidates)
+
+
 def check_legacy_form(text: str) -> None:
     """Check a hash of one of :data:`LEGACY_PREFIXES` whole, doing no work on a password.
 
@@ -172,6 +207,8 @@ def check_legacy_form(text: str) -> None:
         _check_bcrypt_form(text)
     elif text.startswith(DJANGO_BCRYPT_SHA256):
         _check_bcrypt_form(text[len(DJANGO_BCRYPT_SHA256) :])
+    elif text.startswith(DJANGO_BCRYPT):
+        _check_bcrypt_form(text[len(DJANGO_BCRYPT) :])
     elif text.startswith(tuple(PASSLIB_PBKDF2)):
         _parse_passlib_pbkdf2(text)
     else:

@@ -12,8 +12,9 @@ scheme. It verifies, so that a login can upgrade them:
   including the ``argon2$…`` form Django stores;
 * bcrypt ``$2b$`` (and ``$2a$``/``$2y$``), through the ``bcrypt`` package
   (``pip install 'sealbox[bcrypt]'``), used only to verify;
-* Django ``pbkdf2_sha256$iterations$salt$hash``, ``pbkdf2_sha1$…`` and
-  ``bcrypt_sha256$$2b$…`` (bcrypt over the hex SHA-256 of the password);
+* Django ``pbkdf2_sha256$iterations$salt$hash``, ``pbkdf2_sha1$…``,
+  ``bcrypt_sha256$$2b$…`` (bcrypt over the hex SHA-256 of the password) and
+  ``bcrypt$$2b$…`` (plain bcrypt);
 * passlib ``$pbkdf2-sha256$rounds$salt$hash`` and ``$pbkdf2-sha512$…`` (salt and hash
   in passlib's adapted base64: ``.`` for ``+``, no padding).
 
@@ -62,6 +63,7 @@ from sealbox.hazmat import kdf
 from sealbox.passwords._foreign import (
     BCRYPT_MAX_COST,
     BCRYPT_PREFIXES,
+    DJANGO_BCRYPT,
     DJANGO_BCRYPT_SHA256,
     DJANGO_PBKDF2,
     LEGACY_PREFIXES,
@@ -71,8 +73,10 @@ from sealbox.passwords._foreign import (
     HashTooCostlyError,
     canonical_b64,
     check_legacy_form,
+    scheme_name,
     unknown_scheme,
     verify_bcrypt,
+    verify_django_bcrypt,
     verify_django_bcrypt_sha256,
     verify_django_pbkdf2,
     verify_passlib_pbkdf2,
@@ -99,6 +103,7 @@ __all__ = [
     "PasswordHasher",
     "calibrate",
     "check_password_length",
+    "hash_scheme",
 ]
 
 MAX_PASSWORD_LENGTH: Final = 1024
@@ -133,8 +138,9 @@ class PasswordCheck:
 
     Attributes:
         scheme: the stored hash's scheme: ``argon2id``, ``argon2i``, ``argon2d``,
-            ``bcrypt``, ``pbkdf2_sha256``, ``pbkdf2_sha1`` or ``bcrypt_sha256`` (Django),
-            ``passlib_pbkdf2_sha256`` or ``passlib_pbkdf2_sha512``.
+            ``bcrypt`` (also Django's ``bcrypt$`` form), ``pbkdf2_sha256``,
+            ``pbkdf2_sha1`` or ``bcrypt_sha256`` (Django), ``passlib_pbkdf2_sha256`` or
+            ``passlib_pbkdf2_sha512``.
         needs_rehash: the stored hash should be replaced by ``hasher.hash(password)``
             now that the password is known: its parameters are not the hasher's,
             or it is a legacy scheme.
@@ -255,6 +261,9 @@ class PasswordHasher:
         if text.startswith(DJANGO_BCRYPT_SHA256):
             verify_django_bcrypt_sha256(text, candidates)
             return PasswordCheck("bcrypt_sha256", needs_rehash=True)
+        if text.startswith(DJANGO_BCRYPT):
+            verify_django_bcrypt(text, candidates)
+            return PasswordCheck("bcrypt", needs_rehash=True)
         if text.startswith(tuple(DJANGO_PBKDF2)):
             digest = verify_django_pbkdf2(text, candidates)
             return PasswordCheck(f"pbkdf2_{digest}", needs_rehash=True)
@@ -374,6 +383,24 @@ def check_password_length(
     """
     if len(password) > max_length:
         raise PasswordTooLongError(max_length)
+
+
+def hash_scheme(hash: str | bytes) -> str:  # noqa: A002 - as verify's argument
+    """The scheme a stored hash is in, named as :attr:`PasswordCheck.scheme` names it, for
+    a log or an audit record: never more of the hash than that name.
+
+    It reads the prefix only (the hash may be malformed or above the ceiling): a scheme
+    sealbox refuses by name is that name (``$6$``), any other text ``unknown``.
+    """
+    if isinstance(hash, bytes | bytearray):
+        hash = bytes(hash).decode("ascii", "replace")  # noqa: A001
+    text = hash.strip() if isinstance(hash, str) else ""
+    if text.startswith(_DJANGO_ARGON2):
+        text = text[len("argon2") :]
+    for prefix, kind in _ARGON2_PREFIXES.items():
+        if text.startswith(prefix):
+            return _ARGON2_NAMES[kind]
+    return scheme_name(text) or "unknown"
 
 
 def _hash_text(hash_: str | bytes) -> str:

@@ -196,7 +196,11 @@ def check_username(username: str) -> str:
 
 
 def check_new_password(password: str, username: str) -> None:
-    """8 to 1024 characters after NFKC normalisation, and not the username (else 422)."""
+    """At most 1024 characters as typed (the default hasher's limit, counted before NFKC
+    normalisation), at least 8 after it, and not the username (else 422).
+
+    The auth routes measure with their accounts' hasher's ``max_length`` instead
+    (:func:`sealbox.accounts.sessions.check_new_password`)."""
     try:
         sessions.check_new_password(password, username)
     except WeakPasswordError as exc:
@@ -254,7 +258,9 @@ class TokenForm(BaseModel):
 
 
 async def register(accounts: Accounts, body: Credentials, address: str) -> UserOut:
-    """Create an account (username per RFC 8265, at most 150 characters; password 8-1024)."""
+    """Create an account (username per RFC 8265, at most 150 characters; password at least
+    8 characters after NFKC normalisation and at most the accounts' hasher's ``max_length``,
+    1024 by default, as typed)."""
     try:
         user = await sessions.register(accounts, body.username, body.password, address)
     except RegistrationClosedError as exc:
@@ -434,7 +440,9 @@ def auth_router(
     CallerDep = Annotated[Caller, Depends(user)]  # noqa: N806 - a type alias
 
     async def register_route(body: Credentials, request: Request, acc: AccountsDep) -> UserOut:
-        """Create an account (username per RFC 8265, at most 150 characters; password 8-1024)."""
+        """Create an account (username per RFC 8265, at most 150 characters; password at
+        least 8 characters after NFKC normalisation, at most the hasher's ``max_length``
+        (1024 by default) as typed)."""
         return await register(acc, body, _address(request))
 
     async def token_route(
