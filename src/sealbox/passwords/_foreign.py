@@ -65,10 +65,12 @@ class HashTooCostlyError(FormatError):
     code = "hash_too_costly"
 
 
+#: The hint of :class:`HashTooCostlyError`: only a new password makes such an account usable.
+COSTLY_HINT: Final = "every login attempt would cost that work; reset the account's password"
+
 # The ceilings below keep one check of a hash that came from elsewhere to about the work
-# of sealbox's strongest profile (rfc9106-high-memory: one pass over 2 GiB, 3 s on a
-# 2-core test machine, where bcrypt cost 15 took 2.2 s, cost 16 twice that, and 10 million
-# PBKDF2 rounds 3.3 s with SHA-1, 3.8 s with SHA-256 and 7.3 s with SHA-512).
+# of sealbox's strongest profile (rfc9106-high-memory: one pass over 2 GiB); a bcrypt cost
+# one higher, or twice the PBKDF2 rounds, would double it.
 BCRYPT_MAX_COST: Final = 15
 """Highest bcrypt cost verified (2**15 rounds): a guard against hostile hashes."""
 PBKDF2_MAX_ITERATIONS: Final = 10_000_000
@@ -225,7 +227,7 @@ def _check_bcrypt_form(text: str) -> None:
     if cost > BCRYPT_MAX_COST:
         raise HashTooCostlyError(
             f"the bcrypt cost {cost} is above the accepted maximum {BCRYPT_MAX_COST}",
-            hint="every login attempt would cost that work; reset the account's password",
+            hint=COSTLY_HINT,
         )
     # 22 characters of salt (16 bytes) and 31 of hash (23 bytes): bcrypt never sets the
     # spare bits of their last characters, and refuses a salt with them set.
@@ -269,7 +271,7 @@ def _pbkdf2_iterations(what: str, digest: str, iterations: int) -> int:
     if iterations > ceiling:
         raise HashTooCostlyError(
             f"{what} must be 1..{ceiling}: {iterations} is above the accepted maximum",
-            hint="every login attempt would cost that work; reset the account's password",
+            hint=COSTLY_HINT,
         )
     return iterations
 

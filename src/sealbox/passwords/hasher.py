@@ -63,6 +63,7 @@ from sealbox.hazmat import kdf
 from sealbox.passwords._foreign import (
     BCRYPT_MAX_COST,
     BCRYPT_PREFIXES,
+    COSTLY_HINT,
     DJANGO_BCRYPT,
     DJANGO_BCRYPT_SHA256,
     DJANGO_PBKDF2,
@@ -466,7 +467,7 @@ def _argon2_parameters(text: str, own: argon2.Parameters) -> argon2.Parameters:
             f"p={params.parallelism}, above the accepted maximum: t <= {ceiling.time_cost}, "
             f"p <= {ceiling.parallelism}, m <= {memory}KiB and m*t <= {ARGON2_MAX_WORK}KiB "
             "(one pass over 2 GiB, the work of sealbox's strongest profile)",
-            hint="every login attempt would cost that work; reset the account's password",
+            hint=COSTLY_HINT,
         )
     return params
 
