@@ -8,8 +8,10 @@ otherwise grants a signer in one and not in the other.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -83,3 +85,84 @@ def test_a_time_grants_in_sealbox_what_it_grants_in_ssh_keygen(
     except SignerNotAllowedError:
         ours = False
     assert ours == (theirs.returncode == 0), (theirs.stderr, signers.skipped)
+
+
+# (time without a zone, the moment both tools judge at), in Europe/Berlin: ssh-keygen
+# reads a time without Z through mktime with tm_isdst = 0, i.e. as standard time
+# (CET, UTC+1) even on a summer day, in the spring gap and in the autumn overlap.
+BERLIN = [
+    ("20250701120000", "20250701095959Z"),
+    ("20250701120000", "20250701103000Z"),  # after 12:00 CEST, before 12:00 CET
+    ("20250701120000", "20250701110001Z"),
+    ("202507011200", "20250701103000Z"),
+    ("20250701", "20250630223000Z"),  # midnight CEST is 22:00Z, CET 23:00Z
+    ("20250115120000", "20250115103000Z"),
+    ("20250115120000", "20250115113000Z"),
+    ("20250330023000", "20250330010000Z"),  # 02:30 does not exist that day
+    ("20250330023000", "20250330020000Z"),
+    ("20251026023000", "20251026010000Z"),  # 02:30 happens twice that day
+    ("20251026023000", "20251026020000Z"),
+]
+
+_SEALBOX_JUDGES = """
+import json, sys
+from datetime import UTC, datetime
+from sealbox.exceptions import SignerNotAllowedError
+from sealbox.keys import sshsig
+from sealbox.keys.asymmetric import PublicKey
+
+key = PublicKey.from_bytes(sys.argv[1])
+verdicts = []
+for path, when in json.loads(sys.argv[2]):
+    now = datetime.strptime(when, "%Y%m%d%H%M%SZ").replace(tzinfo=UTC)
+    try:
+        sshsig.AllowedSigners.load(path).check("me@x", key, "file", now=now)
+        verdicts.append(True)
+    except SignerNotAllowedError:
+        verdicts.append(False)
+print(json.dumps(verdicts))
+"""
+
+
+@pytest.mark.parametrize("option", ["valid-after", "valid-before"])
+def test_a_local_time_in_a_summer_time_zone_grants_in_sealbox_what_it_grants_in_ssh_keygen(
+    signed: tuple[Path, Path, PrivateKey], option: str
+) -> None:
+    ssh_keygen = require_tool("ssh-keygen")
+    folder, data, key = signed
+    env = {**os.environ, "TZ": "Europe/Berlin"}
+    cases, theirs = [], []
+    for number, (when, verify_time) in enumerate(BERLIN):
+        signers_file = folder / f"berlin-{option}-{number}"
+        signers_file.write_text(f'me@x {option}="{when}" {key.public_key.openssh()}\n')
+        cases.append((str(signers_file), verify_time))
+        with data.open("rb") as fh:
+            theirs.append(
+                subprocess.run(
+                    [
+                        *(ssh_keygen, "-Y", "verify", "-f", str(signers_file), "-I", "me@x"),
+                        *("-n", "file", "-O", f"verify-time={verify_time}"),
+                        *("-s", f"{data}.sig"),
+                    ],
+                    stdin=fh,
+                    capture_output=True,
+                    check=False,
+                    env=env,
+                ).returncode
+                == 0
+            )
+    ours = subprocess.run(
+        [sys.executable, "-c", _SEALBOX_JUDGES, key.public_key.openssh(), json.dumps(cases)],
+        capture_output=True,
+        check=True,
+        env=env,
+        text=True,
+    )
+    differ = [
+        (when, verify_time, mine)
+        for (when, verify_time), mine, their in zip(
+            BERLIN, json.loads(ours.stdout), theirs, strict=True
+        )
+        if mine != their
+    ]
+    assert differ == []

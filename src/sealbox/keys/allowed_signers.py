@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -63,7 +64,9 @@ class AllowedSigners:
     and lines starting with ``#`` are ignored. Options: ``cert-authority``,
     ``namespaces="pattern-list"``, ``valid-after=`` and ``valid-before=``
     (``YYYYMMDD[Z]`` or ``YYYYMMDDHHMM[SS][Z]``, UTC with a ``Z`` or ``UTC`` suffix,
-    else local time; after 1970-01-01, as ssh-keygen reads them).
+    else the local zone's standard time, summer or not; after 1970-01-01, as ssh-keygen
+    reads them). Option values are read as ssh-keygen reads them (``\\"`` in a value is
+    a quote); the comment after the key is not read.
     Lines with key types sealbox does not handle (``ssh-dss``, security keys) are
     kept out. A line that cannot be parsed is skipped, as ssh-keygen skips it (each line
     only grants, so a skipped one can only allow less): one typo in a shared file does
@@ -210,31 +213,27 @@ def _when(moment: datetime | None) -> str:
     return "-" if moment is None else moment.strftime("%Y-%m-%d %H:%M:%S %Z").strip()
 
 
-def _split_fields(line: str) -> list[str]:
-    """Split on spaces outside double quotes (quotes are kept)."""
-    fields: list[str] = []
-    current: list[str] = []
-    quoted = False
-    for ch in line:
-        if ch == '"':
+def _blank_split(text: str, limit: int) -> list[str]:
+    """Fields separated by blanks (space, tab), as ssh-keygen separates them."""
+    return [field for field in re.split(r"[ \t]+", text.lstrip(" \t"), maxsplit=limit) if field]
+
+
+def _options_field(text: str) -> tuple[str, str]:
+    """The options and the rest of the line, cut as ssh-keygen cuts them.
+
+    The options end at the first blank outside double quotes; ``\\"`` neither opens
+    nor closes a quote, inside quotes or out (sshkey_advance_past_options).
+    """
+    quoted, i = False, 0
+    while i < len(text) and (quoted or text[i] not in " \t"):
+        if text[i] == "\\" and text[i + 1 : i + 2] == '"':
+            i += 1
+        elif text[i] == '"':
             quoted = not quoted
-        if ch in " \t" and not quoted:
-            if current:
-                fields.append("".join(current))
-                current = []
-            continue
-        current.append(ch)
+        i += 1
     if quoted:
-        raise FormatError("unterminated double quote")
-    if current:
-        fields.append("".join(current))
-    return fields
-
-
-def _unquote(value: str) -> str:
-    if len(value) >= 2 and value[0] == value[-1] == '"':
-        return value[1:-1]
-    return value
+        raise FormatError("unterminated double quote in the options")
+    return text[:i], text[i:]
 
 
 def _looks_like_key_type(field: str) -> bool:
@@ -263,75 +262,109 @@ def _principals_field(line: str) -> tuple[str, str]:
 def _parse_line(line: str, where: str, number: int) -> AllowedSigner | None:
     try:
         principals, after = _principals_field(line)
-        rest = _split_fields(after)
+        fields = _blank_split(after, 1)
+        options: dict[str, str] = {}
+        cert_authority = False
+        if fields and not _looks_like_key_type(fields[0]):
+            text, after = _options_field(after.lstrip(" \t"))
+            options, cert_authority = _parse_options(text)
     except FormatError as exc:
         raise FormatError(f"{where}: {exc}") from None
-    if len(rest) < 2:
-        raise FormatError(f"{where}: expected 'principals [options] keytype base64-key'")
     if not principals:
         raise FormatError(f"{where}: empty principals")
-    options: dict[str, str | None] = {}
-    if not _looks_like_key_type(rest[0]):
-        options = _parse_options(rest[0], where)
-        rest = rest[1:]
-    if len(rest) < 2:
+    # What follows the key is its comment, read no further (a quote there is no quote).
+    fields = _blank_split(after, 2)
+    if len(fields) < 2 and (options or cert_authority):
         raise FormatError(f"{where}: expected a key type and a base64 key after the options")
-    key_type, key_b64 = rest[0], rest[1]
+    if len(fields) < 2:
+        raise FormatError(f"{where}: expected 'principals [options] keytype base64-key'")
+    key_type, key_b64 = fields[0], fields[1]
     try:
         key = PublicKey.from_bytes(f"{key_type} {key_b64}", what=where)
     except UnsupportedAlgorithmError:
         return None  # ssh-dss, security keys, certificates: cannot match a sealbox-verified key
     except KeyFormatError as exc:
         raise FormatError(str(exc)) from None
-    namespaces = options.get("namespaces")
+    valid_after = _timestamp(options.get("valid-after"), where)
+    valid_before = _timestamp(options.get("valid-before"), where)
+    if valid_after and valid_before and valid_before <= valid_after:
+        # ssh-keygen refuses the line; read here it would grant the one second they share.
+        raise FormatError(f"{where}: valid-before is not after valid-after")
     return AllowedSigner(
         principals=principals,
         public_key=key,
-        namespaces=None if namespaces is None else _unquote(namespaces),
-        valid_after=_timestamp(options.get("valid-after"), where),
-        valid_before=_timestamp(options.get("valid-before"), where),
-        cert_authority="cert-authority" in options,
+        namespaces=options.get("namespaces"),
+        valid_after=valid_after,
+        valid_before=valid_before,
+        cert_authority=cert_authority,
         line=number,
     )
 
 
-_OPTIONS: Final = frozenset({"cert-authority", "namespaces", "valid-after", "valid-before"})
+_VALUED_OPTIONS: Final = ("namespaces", "valid-after", "valid-before")
 
 
-def _parse_options(text: str, where: str) -> dict[str, str | None]:
-    options: dict[str, str | None] = {}
-    parts: list[str] = []
-    current: list[str] = []
-    quoted = False
-    for ch in text:
-        if ch == '"':
-            quoted = not quoted
-        if ch == "," and not quoted:
-            parts.append("".join(current))
-            current = []
-            continue
-        current.append(ch)
-    parts.append("".join(current))
-    for part in parts:
-        name, eq, value = part.partition("=")
-        name = name.lower()
-        if name not in _OPTIONS:
-            raise FormatError(f"{where}: unknown option {name!r}")
-        if (name == "cert-authority") == bool(eq):
-            raise FormatError(f"{where}: option {name!r} is malformed")
-        if name in options:
-            # ssh-keygen refuses the line: taking either clause would let the file say
-            # one thing to its reader and another to the verifier.
-            raise FormatError(f"{where}: option {name!r} is given more than once")
-        if eq and not (len(value) >= 2 and value[0] == value[-1] == '"'):
-            # ssh-keygen (and git through it) skips such a line: a file sealbox took would
-            # grant there what it does not grant here.
-            raise FormatError(
-                f"{where}: the value of option {name!r} must be in double quotes "
-                f'({name}="…"), as ssh-keygen reads it'
-            )
-        options[name] = _unquote(value) if eq else None
-    return options
+def _word_at(text: str, pos: int, word: str) -> bool:
+    """``word`` starts at ``pos``, ASCII letters in any case (strncasecmp)."""
+    chunk = text[pos : pos + len(word)]
+    return chunk.isascii() and chunk.lower() == word
+
+
+def _parse_options(text: str) -> tuple[dict[str, str], bool]:
+    """The options of a line, read as ssh-keygen reads them (sshsigopt_parse).
+
+    A name in any case; ``name="value"`` with ``=`` right after the name and the value
+    in double quotes, where ``\\"`` is a quote and any other backslash is itself; empty
+    options between commas are skipped, a trailing comma is not; an option given twice
+    (``cert-authority`` aside) refuses the line: taking either clause would let the file
+    say one thing to its reader and another to the verifier. Read any other way, a line
+    would grant here what it does not grant in ssh-keygen (and git through it).
+    """
+    options: dict[str, str] = {}
+    cert_authority = False
+    pos = 0
+    while pos < len(text) and text[pos] not in " \t":
+        name = next(
+            (n for n in _VALUED_OPTIONS if _word_at(text, pos, n + "=")),
+            "cert-authority" if _word_at(text, pos, "cert-authority") else "",
+        )
+        if name == "cert-authority":
+            cert_authority = True
+            pos += len(name)
+        elif name:
+            if name in options:
+                raise FormatError(f"option {name!r} is given more than once")
+            options[name], pos = _dequote(text, pos + len(name) + 1, name)
+        if pos >= len(text) or text[pos] in " \t":
+            break
+        if text[pos] != ",":
+            word = name or re.split(r'[,=" \t]', text[pos:], maxsplit=1)[0].lower()
+            if word in _VALUED_OPTIONS or word == "cert-authority":
+                raise FormatError(f"option {word!r} is malformed")
+            raise FormatError(f"unknown option {word!r}")
+        pos += 1
+        if pos >= len(text):
+            raise FormatError("the options end with a comma")
+    return options, cert_authority
+
+
+def _dequote(text: str, pos: int, name: str) -> tuple[str, int]:
+    """The double-quoted value at ``pos`` (``\\"`` is a quote) and the index past it."""
+    if text[pos : pos + 1] != '"':
+        raise FormatError(
+            f'the value of option {name!r} must be in double quotes ({name}="…"), '
+            "as ssh-keygen reads it"
+        )
+    value: list[str] = []
+    pos += 1
+    while pos < len(text) and text[pos] != '"':
+        if text[pos] == "\\" and text[pos + 1 : pos + 2] == '"':
+            pos += 1
+        value.append(text[pos])
+        pos += 1
+    if pos >= len(text):
+        raise FormatError(f"the value of option {name!r} has no closing double quote")
+    return "".join(value), pos + 1
 
 
 def _timestamp(value: str | None, where: str) -> datetime | None:
@@ -349,17 +382,30 @@ def _timestamp(value: str | None, where: str) -> datetime | None:
         text, utc = text[:-1], True
     elif len(text) > 3 and text[-3:].upper() == "UTC":
         text, utc = text[:-3], True
-    moment = _calendar_time(text)
-    if moment is None:
+    fields = _calendar_fields(text)
+    if fields is None:
         raise FormatError(f"{where}: bad timestamp {value!r} (YYYYMMDD[Z] or YYYYMMDDHHMM[SS][Z])")
-    moment = moment.replace(tzinfo=UTC) if utc else moment.astimezone()
-    if moment.timestamp() <= 0:
+    year, month, day, hour, minute, second = fields
+    try:
+        if utc:
+            moment = datetime(year, month, 1, tzinfo=UTC) + timedelta(
+                days=day - 1, hours=hour, minutes=minute, seconds=second
+            )
+        else:
+            # mktime with tm_isdst = 0, as ssh-keygen calls it: the time is read as the
+            # zone's standard time even in summer (12:00 in Berlin in July is 11:00 UTC,
+            # not 10:00), so a line grants the same hour here as there.
+            seconds = time.mktime((year, month, day, hour, minute, second, 0, 0, 0))
+            moment = datetime.fromtimestamp(seconds, UTC).astimezone()
+    except (OverflowError, ValueError, OSError):
+        moment = None
+    if moment is None or moment.timestamp() <= 0:
         raise FormatError(f"{where}: bad timestamp {value!r} (not after 1970-01-01)")
     return moment
 
 
-def _calendar_time(text: str) -> datetime | None:
-    """``YYYYMMDD[HHMM[SS]]`` with strptime's ranges (day 1-31, second 0-61), normalised."""
+def _calendar_fields(text: str) -> tuple[int, int, int, int, int, int] | None:
+    """``YYYYMMDD[HHMM[SS]]`` within strptime's ranges (day 1-31, second 0-61)."""
     if len(text) not in (8, 12, 14) or not (text.isascii() and text.isdigit()):
         return None
     year = int(text[:4])
@@ -370,12 +416,7 @@ def _calendar_time(text: str) -> datetime | None:
         return None
     if second > 61 or year < 1:
         return None
-    try:
-        return datetime(year, month, 1) + timedelta(
-            days=day - 1, hours=hour, minutes=minute, seconds=second
-        )
-    except OverflowError:
-        return None
+    return year, month, day, hour, minute, second
 
 
 def _match(text: str, pattern: str) -> bool:
