@@ -171,8 +171,11 @@ class Page:
             time.sleep(0.1)
         pytest.fail(f"{where}\nthe service did not listen within 60 s:\n{log.read_text()}")
 
-    def close(self) -> None:
-        for proc, _log in self.background:
+    def close(self) -> list[str]:
+        """Stop what the page left running; say how each ``sealbox serve`` stopped, if not
+        as docs/service.md (*Stopping*) promises: status 0 on SIGTERM, no traceback."""
+        bad = []
+        for proc, log in self.background:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
                 try:
@@ -180,6 +183,11 @@ class Page:
                 except subprocess.TimeoutExpired:
                     os.killpg(proc.pid, signal.SIGKILL)
                     proc.wait()
+                if "sealbox serve" in proc.args[-1]:
+                    output = log.read_text(errors="replace")
+                    if proc.returncode != 0 or "Traceback" in output:
+                        bad.append(f"exit status {proc.returncode} on SIGTERM:\n{output[-3000:]}")
+        return bad
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
@@ -200,7 +208,9 @@ def test_every_example_of_the_page_runs_in_order(
             if not block.skip:
                 session.run(block)
     finally:
-        session.close()
+        stops = session.close()
+    # Reached only when the examples ran: their own failure is the one to show.
+    assert stops == [], "\n".join(stops)
 
 
 def test_every_skipped_example_says_why() -> None:

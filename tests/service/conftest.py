@@ -94,11 +94,17 @@ def serve_process(
     env: dict[str, str] | None = None,
     data_dir: Path | None = None,
     capture_stdout: bool = False,
+    expect_exit: int | None = 0,
 ) -> Iterator[ServeProcess]:
     """Run the real ``sealbox serve`` as a child process until the block ends.
 
     It is ready (``/health`` answers over HTTPS) when the block starts; its stderr is
     in ``.stderr`` after the block.
+
+    The block's end sends it SIGTERM, and, unless the block raised, checks the stop that
+    docs/service.md (*Stopping*) promises: exit status ``expect_exit`` (0), and no
+    traceback on stderr. A test that ends the server otherwise on purpose says how it
+    ends (``-signal.SIGKILL``), or ``expect_exit=None`` to check nothing.
     """
     import os
     import subprocess
@@ -134,6 +140,7 @@ def serve_process(
                     ) from None
                 time.sleep(0.2)
         yield running
+        ended = "stopped by SIGTERM" if proc.poll() is None else "ended in the block"
     finally:
         proc.terminate()
         try:
@@ -141,8 +148,17 @@ def serve_process(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+            ended = "still running 30 s after SIGTERM, killed"
         running.stderr = err_path.read_text(errors="replace")
         running.stdout = out_path.read_text(errors="replace")
+    # Reached only when the block did not raise: its own failure is the one to show.
+    if expect_exit is not None:
+        status = proc.returncode
+        assert status == expect_exit, (
+            f"sealbox serve {ended}: exit status {status}, not {expect_exit}\n"
+            f"{running.stderr[-3000:]}"
+        )
+        assert "Traceback" not in running.stderr, running.stderr[-3000:]
 
 
 @contextmanager

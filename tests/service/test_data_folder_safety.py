@@ -51,7 +51,8 @@ def test_a_second_service_without_redis_on_a_served_folder_is_refused_before_it_
 
 def test_a_killed_service_leaves_its_folder_free_for_the_next(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    with serve_process(tmp_path, data_dir=data) as first:
+    # Killed on purpose: it ends by SIGKILL, not by the harness's SIGTERM.
+    with serve_process(tmp_path, data_dir=data, expect_exit=-signal.SIGKILL) as first:
         os.kill(first.proc.pid, signal.SIGKILL)
         first.proc.wait(30)
         with serve_process(tmp_path, data_dir=data) as second, second.client() as c:

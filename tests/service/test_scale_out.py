@@ -96,6 +96,7 @@ def test_the_workers_of_a_killed_supervisor_stop_and_a_restart_serves_again(
 ) -> None:
     # uvicorn's workers do not notice their supervisor's death: orphaned, they would serve
     # on, holding the port a restart needs, with nothing holding the folder's claim.
+    import signal
     import time
 
     from tests.service._workers import worker_pids
@@ -103,7 +104,10 @@ def test_the_workers_of_a_killed_supervisor_stop_and_a_restart_serves_again(
     env = {f"SEALBOX_{k.upper()}": v for k, v in shared.items()}
     env["SEALBOX_PASSWORD_PROFILE"] = "test"
     data = tmp_path / "data"
-    with serve_process(tmp_path, "--workers", "2", env=env, data_dir=data) as srv:
+    # Its supervisor is killed on purpose: it ends by SIGKILL, not by the harness's SIGTERM.
+    with serve_process(
+        tmp_path, "--workers", "2", env=env, data_dir=data, expect_exit=-signal.SIGKILL
+    ) as srv:
         with srv.client() as c:
             assert register(c, "orphan").status_code == 201
         workers = worker_pids(srv.proc.pid, srv.port)

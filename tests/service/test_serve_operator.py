@@ -236,11 +236,12 @@ def test_every_interface_with_the_development_certificate_is_warned_of_once_and_
         with secure_client(ca=data / "tls" / "ca.crt", base_url=f"https://localhost:{port}") as c:
             assert c.get("/health").status_code == 200
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(60) == 0
+        assert proc.wait(60) == 0, err.read_text()
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+    assert "Traceback" not in err.read_text(), err.read_text()
     warnings = [line for line in err.read_text().splitlines() if "warning" in line.lower()]
     assert warnings == [
         (

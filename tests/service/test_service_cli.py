@@ -362,3 +362,6 @@ def test_serve_on_port_0_names_and_serves_the_port_the_system_chose(tmp_path: Pa
     finally:
         proc.terminate()
         proc.wait(30)
+    # Reached only when the test passed: then it stops as docs/service.md (Stopping) says.
+    assert proc.returncode == 0, err.read_text()
+    assert "Traceback" not in err.read_text(), err.read_text()
