@@ -345,11 +345,11 @@ async def introspect(
         # for other hosts' clocks, and here the issuer's own clock answers.
         if not _within(claims, at) or await is_revoked(revocations, claims):
             return {"active": False}
-        answer: dict[str, Any] = {
-            "active": True,
-            "token_type": "Bearer",
-            "scope": claims.get("scope", ""),
-        }
+        answer: dict[str, Any] = {"active": True, "token_type": "Bearer"}
+        # Scope is optional (RFC 7662 §2.2) and never empty (RFC 6749 §3.3): a token
+        # granted no scope (a client holding none) gets no member.
+        if claims.get("scope"):
+            answer["scope"] = claims["scope"]
         # Only the members the token has (RFC 7662 §2.2): one without a client_id claim
         # gets none, not null.
         if "client_id" in claims:
@@ -364,10 +364,10 @@ async def introspect(
     # Reuse, logout, revocation and a password change all mark the rows revoked.
     if record is None or not record.live:
         return {"active": False}
+    scope = record.scope if record.scope is not None else " ".join(record.user.scopes)
     answer = {
         "active": True,
         "token_type": "refresh_token",
-        "scope": record.scope if record.scope is not None else " ".join(record.user.scopes),
         # The client the family was issued to, as an access token's claim names it.
         "client_id": record.client_id or first_party_client_id,
         "username": record.user.username,
@@ -375,6 +375,8 @@ async def introspect(
         "iat": int(record.created_at.timestamp()),
         "exp": int(record.expires_at.timestamp()),
     }
+    if scope:  # an account holding no scope: no member, as for an access token
+        answer["scope"] = scope
     if record.cnf_x5t is not None:
         answer.update(cnf_claim(record.cnf_x5t))
     return answer

@@ -14,6 +14,7 @@ revocation lists before its next request.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TypeVar
@@ -36,7 +37,7 @@ from sealbox.accounts.store import Store, UsernameTakenError
 from sealbox.accounts.user_import import ImportReport
 from sealbox.accounts.usernames import canonical_username
 from sealbox.exceptions import ConfigError, StorageError, StoreUnavailableError
-from sealbox.passwords import PasswordHasher
+from sealbox.passwords import MAX_PASSWORD_LENGTH, PasswordHasher
 from sealbox.service.db import make_engine, migrate, sessionmaker
 from sealbox.service.preflight import check_database, check_modes
 from sealbox.service.provision import DataDir
@@ -184,14 +185,16 @@ def check_service_reached(settings: ServiceSettings) -> None:
         )
 
 
-def password_policy(password: str, username: str) -> None:
-    """The service's policy for a new password (8 to 1024 characters, not the username).
+def password_policy(password: str, username: str, max_length: int = MAX_PASSWORD_LENGTH) -> None:
+    """The service's policy for a new password: 8 characters to ``max_length`` (the
+    hasher's :attr:`~sealbox.passwords.PasswordHasher.max_length`, 1024 by default), not
+    the username.
 
     Raises:
         ConfigError: code ``weak_password``.
     """
     try:
-        check_new_password(password, username)
+        check_new_password(password, username, max_length)
     except WeakPasswordError as exc:
         raise ConfigError(str(exc), code="weak_password") from None
 
@@ -423,12 +426,13 @@ def administer_accounts(
             await migrate(engine)
             store = Store(sessionmaker(engine), refresh_ttl=settings.refresh_token_ttl)
             revocations, after = open_revocations(settings, store)
+            hasher = PasswordHasher(settings.password_profile)
             admin = AccountAdmin(
                 store,
                 revocations,
-                PasswordHasher(settings.password_profile),
+                hasher,
                 access_token_ttl=settings.access_token_ttl,
-                password_policy=password_policy,
+                password_policy=functools.partial(password_policy, max_length=hasher.max_length),
                 default_scopes=DEFAULT_SCOPES,
                 after_change=after,
                 before_change=lambda: check_service_reached(settings),

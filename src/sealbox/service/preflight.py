@@ -50,6 +50,8 @@ from sealbox.storage import os_reason
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
+    from sealbox.jwt import SigningKeyInfo
+
 __all__ = [
     "SQLITE_MAGIC",
     "acheck_keyset_present",
@@ -59,6 +61,7 @@ __all__ = [
     "check_keyset_present",
     "check_master_key_present",
     "check_modes",
+    "check_primary_key",
     "check_redis",
     "check_writable",
     "outside_data_dir",
@@ -310,6 +313,18 @@ def check_keys(data: DataDir) -> None:
             code="master_key_mismatch",
             facts={"master_key": str(data.master_key_file), "keyset": str(data.keyset_file)},
         ) from None
+    check_primary_key(data, primary)
+
+
+def check_primary_key(data: DataDir, primary: SigningKeyInfo) -> None:
+    """Refuse a signing keyset whose primary key is an HMAC key: what :func:`check_keys`
+    says before the start, and what :meth:`Runtime.open
+    <sealbox.service.runtime.Runtime.open>` says when an app is served without it.
+
+    Raises:
+        ConfigError: code ``service_key_symmetric`` (facts ``key_id``, ``algorithm``,
+            ``folder``).
+    """
     if primary.alg.upper().startswith("HS"):
         kid, alg = primary.kid, primary.alg  # "failed": the check, for the CLI's hint
         raise ConfigError(

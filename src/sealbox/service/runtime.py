@@ -30,6 +30,7 @@ from sealbox.accounts.totp_store import TotpStore
 from sealbox.jwt import SIGNING_ALGORITHMS, SigningKeySet, TokenVerifier
 from sealbox.passwords import PasswordHasher
 from sealbox.service.db import make_engine, sessionmaker
+from sealbox.service.preflight import check_primary_key
 from sealbox.service.provision import DataDir
 from sealbox.service.settings import ServiceSettings
 from sealbox.service.transit_store import (
@@ -175,11 +176,18 @@ class Runtime:
 
     @classmethod
     async def open(cls, settings: ServiceSettings) -> Runtime:
-        """Open the data folder and the database (already migrated), load the keys."""
+        """Open the data folder and the database (already migrated), load the keys.
+
+        Raises:
+            ConfigError: code ``service_key_symmetric``, the signing keyset's primary key
+                is an HMAC key: every token it signed would be refused (401). Said here
+                too, not only by ``sealbox serve``'s checks, for an app served without them.
+        """
         data = DataDir(settings.data_dir)
         # Followed while serving: `sealbox jwt keyset rotate --data-dir` reaches each worker.
         keyset_watch = data.keyset_watch()
         keyset = keyset_watch.load()
+        check_primary_key(data, keyset.primary)
         engine = make_engine(settings.resolved_database_url())
         sessions = sessionmaker(engine)
         redis_url = settings.redis_url.expose_secret() if settings.redis_url else None

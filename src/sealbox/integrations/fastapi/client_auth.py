@@ -267,9 +267,13 @@ async def client_credentials_grant(
     accounts.audit.record(
         "client_token", outcome="success", user=client.client_id, address=_address(request)
     )
-    return {
+    answer: dict[str, Any] = {
         "access_token": issued.access_token,
         "token_type": "bearer",
         "expires_in": issued.expires_in,
-        "scope": " ".join(issued.scope),
     }
+    # A client holding no scope is granted none: RFC 6749 §3.3 has no empty scope, and
+    # §5.1 lets the member be left out.
+    if issued.scope:
+        answer["scope"] = " ".join(issued.scope)
+    return answer

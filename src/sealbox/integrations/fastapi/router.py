@@ -195,14 +195,21 @@ def check_username(username: str) -> str:
         raise ApiError(422, ErrorCode.VALIDATION_ERROR, str(exc)) from None
 
 
-def check_new_password(password: str, username: str) -> None:
-    """At most 1024 characters as typed (the default hasher's limit, counted before NFKC
-    normalisation), at least 8 after it, and not the username (else 422).
+def check_new_password(password: str, username: str, max_length: int = MAX_PASSWORD) -> None:
+    """At most ``max_length`` characters as typed (counted before NFKC normalisation), at
+    least 8 after it, and not the username (else 422 ``weak_password``).
 
-    The auth routes measure with their accounts' hasher's ``max_length`` instead
-    (:func:`sealbox.accounts.sessions.check_new_password`)."""
+    ``max_length`` is the hasher's that will hash the password (:attr:`PasswordHasher.max_length
+    <sealbox.passwords.PasswordHasher.max_length>`, 1024 by default), as the auth routes
+    measure: give it to an :class:`~sealbox.accounts.admin.AccountAdmin` over a hasher of
+    another limit as ``functools.partial(check_new_password, max_length=hasher.max_length)``,
+    or a longer password passes here and the hasher refuses it after.
+
+    .. versionchanged:: 0.1.0
+       ``max_length``.
+    """
     try:
-        sessions.check_new_password(password, username)
+        sessions.check_new_password(password, username, max_length)
     except WeakPasswordError as exc:
         raise ApiError(422, ErrorCode.WEAK_PASSWORD, str(exc)) from None
 

@@ -17,6 +17,7 @@ holds a password hash. Every change, and every refused one, is written to the au
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any
@@ -119,7 +120,8 @@ def _admin(runtime: Runtime) -> AccountAdmin:
         runtime.hasher,
         access_token_ttl=runtime.settings.access_token_ttl,
         run_hasher=runtime.run_hasher,
-        password_policy=check_new_password,
+        # Measured as this worker's hasher measures: a password it would refuse is a 422.
+        password_policy=functools.partial(check_new_password, max_length=runtime.hasher.max_length),
         default_scopes=DEFAULT_SCOPES,
         # Over HTTP, some enabled account keeps the scope: with none, only the command
         # line on the data folder could administer the accounts again.

@@ -21,12 +21,8 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
 from sealbox.accounts.models import User
-from sealbox.accounts.sessions import (
-    Throttled,
-    attempt_succeeded,
-    check_password,
-    throttle_attempt,
-)
+from sealbox.accounts.password_check import checked_password
+from sealbox.accounts.sessions import Throttled, attempt_succeeded, throttle_attempt
 from sealbox.accounts.throttle import Attempt
 from sealbox.accounts.totp import TotpError
 from sealbox.integrations.fastapi.bearer import invalid_token
@@ -141,9 +137,15 @@ async def begin(
     address = _address(request)
     attempt = await _throttled(runtime, "totp.enrol", account.username, address)
     accounts = runtime.accounts
-    if not await check_password(accounts, account, body.password, address):
+    right, unusable = await checked_password(accounts, account, body.password, address)
+    if not right:
+        # A stored hash that cannot be checked is told to the operator, as at login.
         runtime.audit.record(
-            "totp.enrol", outcome="failure", user=account.username, address=address
+            "totp.enrol",
+            outcome="failure",
+            user=account.username,
+            address=address,
+            detail=unusable,
         )
         raise ApiError(403, ErrorCode.INVALID_CREDENTIALS, "the password is wrong")
     await attempt_succeeded(accounts, address, account.username, attempt)

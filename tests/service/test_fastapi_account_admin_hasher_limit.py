@@ -1,0 +1,130 @@
+"""An app's own account administration (:class:`AccountAdmin` over the accounts' hasher,
+``PasswordHasher(max_length=64)``) with the integration's new-password policy measured by
+that hasher's limit: a reset to a longer password is a 422 ``weak_password`` naming 64 and
+changes nothing, never a 500 from the hasher after the policy let it through. The
+service's own policy for ``sealbox users`` takes the limit the same way. Served by plain
+uvicorn over real TLS on 127.0.0.1, on the app's own SQLite."""
+
+# No `from __future__ import annotations`: the app's lifespan is a closure FastAPI runs.
+
+import functools
+import ssl
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx2
+import pytest
+import uvicorn
+from fastapi import FastAPI, Request, Response
+
+from sealbox.accounts import AccountPolicy, Accounts, make_engine, migrate
+from sealbox.accounts.admin import AccountAdmin
+from sealbox.accounts.database import sessionmaker
+from sealbox.accounts.store import Store
+from sealbox.exceptions import ConfigError
+from sealbox.integrations.fastapi import accounts_bearer, auth_router, install_error_handlers
+from sealbox.integrations.fastapi.router import check_new_password
+from sealbox.jwt import SigningKeySet
+from sealbox.passwords import PasswordHasher
+from sealbox.service.admin import password_policy
+from tests._uvicorn import uvicorn_in_thread
+from tests.service.conftest import free_port
+from tests.unit.test_jwt_remote import make_tls
+
+LIMIT = 64
+FITS = "f" * LIMIT
+TOO_LONG = "t" * (LIMIT + 36)  # under the default 1024, over this hasher's limit
+
+
+def accounts_of(request: Request) -> Accounts:
+    opened: Accounts = request.app.state.accounts
+    return opened
+
+
+def admin_app(database: Path) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(f"sqlite+aiosqlite:///{database}")
+        await migrate(engine)
+        app.state.accounts = Accounts(
+            Store(sessionmaker(engine), refresh_ttl=3600),
+            SigningKeySet.generate("EdDSA"),
+            AccountPolicy(),
+            hasher=PasswordHasher("test", max_length=LIMIT),
+        )
+        yield
+        await app.state.accounts.close()
+        await engine.dispose()
+
+    app = FastAPI(lifespan=lifespan)
+    install_error_handlers(app)
+    app.include_router(auth_router(accounts_of, bearer=accounts_bearer(accounts_of)))
+
+    @app.post("/admin/users/{name}/password", status_code=204)
+    async def reset_password(name: str, request: Request) -> Response:
+        accounts = accounts_of(request)
+        admin = AccountAdmin(
+            accounts.store,
+            accounts.revocations,
+            accounts.hasher,
+            access_token_ttl=900,
+            password_policy=functools.partial(
+                check_new_password, max_length=accounts.hasher.max_length
+            ),
+        )
+        await admin.reset_password(name, (await request.json())["password"])
+        return Response(status_code=204)
+
+    return app
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[httpx2.Client]:
+    _context, ca = make_tls(tmp_path)
+    chain = tmp_path / "server.pem"
+    port = free_port()
+    config = uvicorn.Config(
+        admin_app(tmp_path / "app.db"),
+        host="127.0.0.1",
+        port=port,
+        ssl_keyfile=str(chain),
+        ssl_certfile=str(chain),
+        log_level="critical",
+    )
+    with (
+        uvicorn_in_thread(config, "the test app"),
+        httpx2.Client(
+            verify=ssl.create_default_context(cafile=str(ca)),
+            base_url=f"https://127.0.0.1:{port}",
+            timeout=20,
+        ) as c,
+    ):
+        yield c
+
+
+def _token(c: httpx2.Client, name: str, password: str) -> httpx2.Response:
+    return c.post("/auth/token", data={"username": name, "password": password})
+
+
+def test_an_admin_reset_to_a_password_over_the_hashers_limit_is_a_weak_password(
+    client: httpx2.Client,
+) -> None:
+    assert client.post("/auth/register", json={"username": "amara", "password": FITS}).is_success
+    r = client.post("/admin/users/amara/password", json={"password": TOO_LONG})
+    assert r.status_code == 422, r.text
+    assert r.json()["error"] == "weak_password"
+    assert f"8 to {LIMIT} characters" in r.json()["message"]
+    assert _token(client, "amara", FITS).status_code == 200  # nothing changed
+    # At the limit it is set.
+    new = "n" * LIMIT
+    assert client.post("/admin/users/amara/password", json={"password": new}).status_code == 204
+    assert _token(client, "amara", new).status_code == 200
+
+
+def test_the_services_password_policy_measures_with_the_limit_it_is_given() -> None:
+    with pytest.raises(ConfigError) as info:
+        password_policy(TOO_LONG, "amara", max_length=LIMIT)
+    assert info.value.code == "weak_password"
+    assert f"8 to {LIMIT} characters" in str(info.value)
+    password_policy(TOO_LONG, "amara")  # the default hasher's 1024
