@@ -11,6 +11,7 @@ import os
 import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Final
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -84,11 +85,10 @@ class ServiceApp(FastAPI):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         proxies = self.proxies
-        if proxies is not None:
+        # Once per request: a HEAD is served again as its GET, marked as forwarded. (No
+        # second coroutine per request for this: the leanest answers would pay it.)
+        if proxies is not None and _FORWARDED not in scope:
             forward(proxies, scope)
-        await self._serve(scope, receive, send)
-
-    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         runtime = self.runtime
         if runtime is not None:  # else the application answers (and fails as it does)
             users_me = self.users_me
@@ -114,9 +114,13 @@ class ServiceApp(FastAPI):
                     return
         # After the entries, which take no HEAD: a GET they answer does no more work here.
         if scope.get("method") == "HEAD":
-            await self._serve(dict(scope, method="GET"), receive, _without_body(send))
+            await self({**scope, "method": "GET", _FORWARDED: True}, receive, _without_body(send))
             return
         await super().__call__(scope, receive, send)
+
+
+# A key of the ASGI scope: the forwarding headers were read for this request already.
+_FORWARDED: Final = "sealbox.forwarded"
 
 
 def _without_body(send: Send) -> Send:
