@@ -183,6 +183,22 @@ def test_issue_refuses_to_overwrite_unless_forced(ca_dir, tmp_path, cli):
         (["--san", "127.0.0.1."], 1, "'127.0.0.1.' looks like an IP address but is not one"),
         (["--san", "010.0.0.5"], 1, "looks like an IP address"),
         (["--san", "1.2.3"], 1, "looks like an IP address"),
+        # A numeric last label: no URL's host (`example.123`), or an IPv4 address to curl
+        # and browsers (`0x7f.0.0.1` is 127.0.0.1).
+        (["--san", "example.123"], 1, "its last label '123' is a number"),
+        (["--san", "0x7f.0.0.1"], 1, "its last label '1' is a number"),
+        (["--san", "api.0x1F"], 1, "its last label '0x1f' is a number"),
+        # 16 bytes in the certificate: OpenSSL and Python's ssl match it to no connection
+        # to 10.0.0.5.
+        (
+            ["--san", "::ffff:10.0.0.5"],
+            1,
+            (
+                "::ffff:10.0.0.5 is an IPv4-mapped IPv6 address: a certificate for it is not "
+                "valid for connections to 10.0.0.5\nsealbox: hint: write the IPv4 address: "
+                "10.0.0.5"
+            ),
+        ),
     ],
 )
 def test_issue_server_errors(ca_dir, tmp_path, cli, args, code, message):
@@ -232,6 +248,16 @@ def test_issue_client(ca_dir, tmp_path, cli):
     assert bad.code == 1
     assert "must be a host-like name" in bad.stderr
     assert "sealbox: hint: e.g. 'billing-worker'" in bad.stderr
+
+
+@pytest.mark.parametrize("name", ["10.0.0.5", "worker.123", "alice@corp.0x10"])
+def test_a_client_name_ending_in_a_number_is_refused_not_written_as_a_dns_name(
+    ca_dir, tmp_path, cli, name
+):
+    result = cli(["ca", "issue", "client", ca_dir, "--san", name, "-o", tmp_path / "n"])
+    assert result.code == 1
+    assert "is a number" in result.stderr.splitlines()[0]
+    assert not (tmp_path / "n.crt").exists()
 
 
 @pytest.mark.parametrize("name", ["a@b@c.com", "a<b@c.com", "a,b@c.com", ".a@c.com", "a..b@c.com"])

@@ -26,6 +26,10 @@ MAX_DNS_NAME: Final = 253
 MAX_COMMON_NAME: Final = 64  # RFC 5280 appendix A.1: ub-common-name
 # Only numeric labels: an address mistyped, never a host name (no TLD is all digits).
 _LOOKS_NUMERIC: Final = re.compile(r"[0-9]+(?:\.[0-9]+)*\.?")
+# A last label URL parsers read as a number (WHATWG URL "ends in a number": digits, or 0x
+# and hex digits): `example.123` is no URL's host, `0x7f.0.0.1` is 127.0.0.1 to curl and
+# browsers, so a DNS name ending so matches no connection (RFC 3696 §2: no TLD is numeric).
+_NUMERIC_LABEL: Final = re.compile(r"[0-9]+|0x[0-9a-f]*")
 # RFC 5322 dot-atom: what a mailbox's local part may be without quoting.
 _ATEXT: Final = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _LOCAL_PART: Final = re.compile(rf"{_ATEXT}(?:\.{_ATEXT})*")
@@ -62,20 +66,31 @@ def normalize_dns_name(name: str, *, wildcard: bool = True) -> str:
                 f"{name!r} is not a valid host name (label {label!r}: letters, digits and "
                 "inner hyphens only, 1 to 63 characters)"
             )
+    if _NUMERIC_LABEL.fullmatch(labels[-1]):
+        raise ConfigError(
+            f"{name!r} is not a valid host name (its last label {labels[-1]!r} is a number, "
+            "which no top-level domain is: clients read such a name as an IPv4 address)",
+            hint="write an IP address in dotted decimal (10.0.0.5), and end a host name "
+            "with a top-level domain of letters",
+        )
     return text
 
 
-def parse_san(value: str) -> x509.GeneralName:
+def parse_san(value: str | IPAddress) -> x509.GeneralName:
     """Turn ``api.internal``, ``*.api.internal``, ``10.0.0.1`` or ``::1`` into a SAN entry."""
+    if isinstance(value, ipaddress.IPv4Address | ipaddress.IPv6Address):
+        return x509.IPAddress(_unmapped(value, str(value)))
     if not isinstance(value, str):
         raise TypeError(
             f"a name must be a str (a host name or an IP address), not {type(value).__name__}"
         )
     text = value.strip()
     try:
-        return x509.IPAddress(ipaddress.ip_address(text.strip("[]")))
+        address = ipaddress.ip_address(text.strip("[]"))
     except ValueError:
         pass
+    else:
+        return x509.IPAddress(_unmapped(address, text))
     if _LOOKS_NUMERIC.fullmatch(text):
         # `127.0.0.1.`, `010.0.0.5`, `1.2.3`: meant as an address, but not one Python
         # reads as such; as a DNS name it would match no client's connection.
@@ -84,6 +99,19 @@ def parse_san(value: str) -> x509.GeneralName:
             hint="write it as dotted decimal without leading zeros or a final dot (10.0.0.5)",
         )
     return x509.DNSName(normalize_dns_name(text))
+
+
+def _unmapped(address: IPAddress, shown: str) -> IPAddress:
+    """Refuse an IPv4-mapped IPv6 address (``::ffff:10.0.0.5``): written as 16 bytes it
+    matches no connection to the IPv4 address it stands for (OpenSSL, Python's ``ssl``)."""
+    mapped = getattr(address, "ipv4_mapped", None)
+    if mapped is not None:
+        raise ConfigError(
+            f"{shown} is an IPv4-mapped IPv6 address: a certificate for it is not valid "
+            f"for connections to {mapped}",
+            hint=f"write the IPv4 address: {mapped}",
+        )
+    return address
 
 
 def parse_network(value: str) -> IPNetwork:
@@ -202,6 +230,13 @@ def client_san(name: str) -> x509.GeneralName:
                 "runs (RFC 5322 dot-atom), then @ and a host name",
             )
         return x509.RFC822Name(f"{local}@{normalize_dns_name(domain, wildcard=False)}")
+    last = name.strip().removesuffix(".").rpartition(".")[2].lower()
+    if _NUMERIC_LABEL.fullmatch(last):
+        raise ConfigError(
+            f"client name {name!r} is not a host name: its last label {last!r} is a number",
+            hint="name a client by a host-like name ('worker.corp.internal') or an email "
+            "address; an IP address cannot be a client certificate's name",
+        )
     try:
         return x509.DNSName(normalize_dns_name(name, wildcard=False))
     except ConfigError:

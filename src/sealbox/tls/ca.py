@@ -34,7 +34,6 @@ Example::
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
@@ -348,11 +347,7 @@ class CertificateAuthority:
         """
         sans: list[x509.GeneralName] = []
         for item in _names.name_list(names, "names"):
-            san = (
-                x509.IPAddress(item)
-                if isinstance(item, ipaddress.IPv4Address | ipaddress.IPv6Address)
-                else _names.parse_san(item)
-            )
+            san = _names.parse_san(item)
             if san not in sans:
                 sans.append(san)
         if not sans:
