@@ -123,6 +123,6 @@ def test_option_values_grant_in_sealbox_what_they_grant_in_ssh_keygen(
         granted = True
     except SignerNotAllowedError:
         granted = False
-    ours = (granted, signers.principals_for(key.public_key) == ["me@x"])
+    ours = (granted, signers.principals_for(key.public_key, now=NOW) == ["me@x"])
     theirs = (verify.returncode == 0, find.returncode == 0 and find.stdout == b"me@x\n")
     assert ours == theirs, (verify.stderr, find.stderr, signers.skipped)

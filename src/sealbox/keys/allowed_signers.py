@@ -10,6 +10,7 @@ is not allowed, before any cryptography is checked.
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import time
@@ -60,8 +61,9 @@ class AllowedSigner:
 class AllowedSigners:
     """The keys trusted to sign, per principal: ssh-keygen's allowed-signers format.
 
-    Each line: ``principals [options] keytype base64-key [comment]``. Empty lines
-    and lines starting with ``#`` are ignored. Options: ``cert-authority``,
+    Each line: ``principals [options] keytype base64-key [comment]``, lines ending at
+    ``\\n`` only, as ssh-keygen reads them. Empty lines and lines starting with ``#``
+    are ignored. Options: ``cert-authority``,
     ``namespaces="pattern-list"``, ``valid-after=`` and ``valid-before=``
     (``YYYYMMDD[Z]`` or ``YYYYMMDDHHMM[SS][Z]``, UTC with a ``Z`` or ``UTC`` suffix,
     else the local zone's standard time, summer or not; after 1970-01-01, as ssh-keygen
@@ -109,12 +111,16 @@ class AllowedSigners:
             except UnicodeDecodeError:
                 raise FormatError(f"{source} is not UTF-8 text") from None
         entries, skipped = [], []
-        for number, line in enumerate(text.splitlines(), 1):
-            stripped = line.strip()
-            if not stripped or stripped.startswith("#"):
-                continue
+        # Lines as ssh-keygen reads them: up to "\n" only (getline), each a C string (a
+        # NUL ends it), blanks skipped before it. str.splitlines() would also end a line
+        # at "\r", "\x0b", "\x0c", "\x1c"-"\x1e", NEL or U+2028/U+2029, so a comment or a
+        # principals field could hold a second line granting a signer ssh-keygen never sees.
+        for number, raw in enumerate(text.split("\n"), 1):
+            line = raw.partition("\0")[0].lstrip(" \t")
+            if not line.lstrip("\r") or line.lstrip("\r").startswith("#"):
+                continue  # a leading "\r" makes no line here, only in newer ssh-keygen
             try:
-                entry = _parse_line(stripped, f"{source} line {number}", number)
+                entry = _parse_line(line, f"{source} line {number}", number)
             except (FormatError, KeyFormatError) as exc:
                 if strict:
                     raise
@@ -180,11 +186,8 @@ class AllowedSigners:
                 f"(line {with_key[0].line}: namespaces={with_key[0].namespaces})"
             )
         for entry in in_namespace:
-            if entry.valid_after is not None and moment < entry.valid_after:
-                continue
-            if entry.valid_before is not None and moment > entry.valid_before:
-                continue
-            return entry
+            if _valid_at(entry, moment):
+                return entry
         entry = in_namespace[0]
         raise SignerNotAllowedError(
             f"key {fingerprint} of {principal!r} is not valid now ({self.source} line "
@@ -192,14 +195,26 @@ class AllowedSigners:
             f"valid-before {_when(entry.valid_before)})"
         )
 
-    def principals_for(self, key: PublicKey, namespace: str | None = None) -> list[str]:
-        """The principal patterns of every line that holds ``key`` (``-Y find-principals``)."""
+    def principals_for(
+        self, key: PublicKey, namespace: str | None = None, *, now: datetime | None = None
+    ) -> list[str]:
+        """The principals field of every line that lets ``key`` sign at ``now``, in order.
+
+        A line counts when it holds ``key`` (not as ``cert-authority``), ``now`` (default:
+        the current time) is within its ``valid-after``/``valid-before``, and, when
+        ``namespace`` is given, its ``namespaces=`` allows it. ``ssh-keygen -Y
+        find-principals`` prints the first of these, split at the commas, and looks at
+        no namespace: ``principals_for(key, now=t)[0].split(",")`` is its answer at
+        ``-O verify-time=t``.
+        """
+        moment = now or datetime.now(UTC)
         return [
             e.principals
             for e in self.entries
             if not e.cert_authority
             and e.public_key == key
             and (namespace is None or e.namespaces is None or _match_list(namespace, e.namespaces))
+            and _valid_at(e, moment)
         ]
 
     def __len__(self) -> int:
@@ -207,6 +222,13 @@ class AllowedSigners:
 
     def __repr__(self) -> str:
         return f"AllowedSigners(source={self.source!r}, entries={len(self.entries)})"
+
+
+def _valid_at(entry: AllowedSigner, moment: datetime) -> bool:
+    """``moment`` is within the line's valid-after/valid-before, both included."""
+    if entry.valid_after is not None and moment < entry.valid_after:
+        return False
+    return entry.valid_before is None or moment <= entry.valid_before
 
 
 def _when(moment: datetime | None) -> str:
@@ -243,19 +265,20 @@ def _looks_like_key_type(field: str) -> bool:
 def _principals_field(line: str) -> tuple[str, str]:
     """The principals and the rest of the line, cut as ssh-keygen cuts them (strdelimw).
 
-    The field ends at the first blank or double quote. At a quote, the quote is dropped
-    and the field runs to the next one, blanks and commas included: ``a"b c"`` lists
-    ``ab c``, and ``"a b",c`` lists only ``a b`` (``,c`` then reads as options). Read
-    any other way, a line would grant here a principal ssh-keygen does not.
+    The field ends at the first blank, ``\\r`` or double quote, and the blanks and
+    ``\\r`` after it are skipped (``a\\rssh-ed25519 …`` lists ``a``). At a quote, the
+    quote is dropped and the field runs to the next one, blanks and commas included:
+    ``a"b c"`` lists ``ab c``, and ``"a b",c`` lists only ``a b`` (``,c`` then reads as
+    options). Read any other way, a line would grant here a principal ssh-keygen does not.
     """
     for i, ch in enumerate(line):
-        if ch in " \t":
-            return line[:i], line[i + 1 :]
+        if ch in " \t\r":
+            return line[:i], line[i + 1 :].lstrip(" \t\r")
         if ch == '"':
             end = line.find('"', i + 1)
             if end < 0:
                 raise FormatError("unterminated double quote")
-            return line[:i] + line[i + 1 : end], line[end + 1 :]
+            return line[:i] + line[i + 1 : end], line[end + 1 :].lstrip(" \t\r")
     return line, ""
 
 
@@ -278,13 +301,19 @@ def _parse_line(line: str, where: str, number: int) -> AllowedSigner | None:
         raise FormatError(f"{where}: expected a key type and a base64 key after the options")
     if len(fields) < 2:
         raise FormatError(f"{where}: expected 'principals [options] keytype base64-key'")
-    key_type, key_b64 = fields[0], fields[1]
+    # C whitespace inside the base64 is skipped, as ssh-keygen's b64_pton skips it (so
+    # a CRLF line's key is read).
+    key_type, key_b64 = fields[0], fields[1].translate(_C_SPACE_IN_FIELD)
     try:
         key = PublicKey.from_bytes(f"{key_type} {key_b64}", what=where)
     except UnsupportedAlgorithmError:
         return None  # ssh-dss, security keys, certificates: cannot match a sealbox-verified key
     except KeyFormatError as exc:
         raise FormatError(str(exc)) from None
+    if not _canonical_base64(key_b64):
+        # A lenient decoder finds a key in "AAAA…\x1c" or "AAAA…=" where ssh-keygen
+        # finds none.
+        raise FormatError(f"{where}: the key is not canonical base64")
     valid_after = _timestamp(options.get("valid-after"), where)
     valid_before = _timestamp(options.get("valid-before"), where)
     if valid_after and valid_before and valid_before <= valid_after:
@@ -299,6 +328,18 @@ def _parse_line(line: str, where: str, number: int) -> AllowedSigner | None:
         cert_authority=cert_authority,
         line=number,
     )
+
+
+_C_SPACE_IN_FIELD: Final = {ord(ch): None for ch in "\r\x0b\x0c"}
+
+
+def _canonical_base64(text: str) -> bool:
+    """``text`` is base64 as ssh-keygen's b64_pton takes it: the alphabet, padded, zero
+    bits past the last byte."""
+    try:
+        return base64.b64encode(base64.b64decode(text, validate=True)).decode() == text
+    except ValueError:  # binascii.Error, or not ASCII
+        return False
 
 
 _VALUED_OPTIONS: Final = ("namespaces", "valid-after", "valid-before")
