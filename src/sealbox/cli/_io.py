@@ -193,7 +193,10 @@ def looks_binary(probe: bytes) -> bool:
     try:
         probe.decode()
     except UnicodeDecodeError as exc:
-        return exc.start < len(probe) - 4
+        # Only an incomplete character at the very end may be one the probe cut in two:
+        # an invalid byte there (0xff) is binary, and a NUL before it is still looked for.
+        if exc.reason != "unexpected end of data" or exc.start < len(probe) - 4:
+            return True
     return b"\x00" in probe
 
 

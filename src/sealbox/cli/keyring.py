@@ -300,6 +300,17 @@ def enable(
         opened.ring.enable(kid)
     opened.save()
     state = {k.id: k.state for k in opened.ring}[kid]
+    if not state.usable:
+        # The save merged what another writer saved meanwhile: its disable (of a key this
+        # run found enabled) or destroy (which goes furthest, so it wins) stands.
+        raise CLIError(
+            f"keyring {file}: another writer {state} key {kid:08x} at the same time, and it "
+            f"stays {state}",
+            hint=f"run the command again to enable it: sealbox keyring enable "
+            f"{shlex.quote(str(file))} {kid:08x}"
+            if state is KeyState.DISABLED
+            else "a destroyed key is gone for good: tokens it sealed can never be opened",
+        )
     click.echo(f"key {kid:08x} in {file} is {state}")
 
 

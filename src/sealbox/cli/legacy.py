@@ -19,7 +19,9 @@ from sealbox.cli._encrypt_decrypt import (
 )
 from sealbox.cli._io import (
     PASSPHRASE_SOURCES,
+    TEXT_PROBE,
     CLIError,
+    looks_binary,
     note,
     passphrase_file_option,
     passphrase_source,
@@ -155,7 +157,8 @@ def decrypt_(  # noqa: PLR0917 - click passes every option positionally
         # Before the password is asked for and the record decrypted, as `migrate` does.
         check_output(output, input_, force, _secrets(key_file, passphrase_file))
     plain = _decrypt(input_, layout, key_file, passphrase_file)
-    if stdout_is_terminal(output) and b"\x00" in plain[:8192]:
+    # As every command judges it (not only a NUL: a PNG's 0x89 and 0xff are binary too).
+    if stdout_is_terminal(output) and looks_binary(plain[:TEXT_PROBE]):
         raise CLIError("refusing to write binary output to the terminal", hint="use -o FILE")
     with (
         _terminate_as_interrupt() as stop,  # SIGTERM unwinds too: the temporary is removed
