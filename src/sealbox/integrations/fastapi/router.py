@@ -46,6 +46,7 @@ from typing import Annotated, Any, Final
 from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from pydantic.json_schema import SkipJsonSchema
 
 from sealbox.accounts import sessions
 from sealbox.accounts.core import Accounts, Caller
@@ -146,13 +147,21 @@ class Credentials(BaseModel):
 
 
 class TokenResponse(BaseModel):
-    """An access token and the refresh token to get the next one."""
+    """An access token and the refresh token to get the next one; ``scope``, what the
+    access token grants, ``None`` when it grants nothing (a route of one's own answering
+    it leaves it out with ``response_model_exclude_none=True``, as ``auth_router``'s do).
+
+    .. versionchanged:: 0.1.0
+       ``scope`` is ``None``, not ``""``, when nothing is granted.
+    """
 
     access_token: str
     token_type: str = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
     expires_in: int
     refresh_token: str
-    scope: str
+    # None when nothing is granted: the routes leave it out (response_model_exclude_none),
+    # never "" (RFC 6749 §3.3: 1*scope-token) nor null; the schema, an optional string.
+    scope: str | SkipJsonSchema[None] = None
 
 
 class RefreshRequest(BaseModel):
@@ -245,7 +254,7 @@ def _answer(issued: IssuedTokens) -> TokenResponse:
         access_token=issued.access_token,
         expires_in=issued.expires_in,
         refresh_token=issued.refresh_token,
-        scope=" ".join(issued.scope),
+        scope=" ".join(issued.scope) or None,
     )
 
 
@@ -498,6 +507,7 @@ def auth_router(
         token_route,
         methods=["POST"],
         response_model=TokenResponse,
+        response_model_exclude_none=True,  # no scope granted: no member
         route_class_override=TokenEndpointRoute,
         name="token",
     )
@@ -506,6 +516,7 @@ def auth_router(
         refresh_route,
         methods=["POST"],
         response_model=TokenResponse,
+        response_model_exclude_none=True,  # no scope granted: no member
         route_class_override=NoStoreRoute,
         name="refresh",
     )
