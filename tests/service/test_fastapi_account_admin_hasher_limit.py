@@ -8,14 +8,12 @@ uvicorn over real TLS on 127.0.0.1, on the app's own SQLite."""
 # No `from __future__ import annotations`: the app's lifespan is a closure FastAPI runs.
 
 import functools
-import ssl
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx2
 import pytest
-import uvicorn
 from fastapi import FastAPI, Request, Response
 
 from sealbox.accounts import AccountPolicy, Accounts, make_engine, migrate
@@ -28,9 +26,7 @@ from sealbox.integrations.fastapi.router import check_new_password
 from sealbox.jwt import SigningKeySet
 from sealbox.passwords import PasswordHasher
 from sealbox.service.admin import password_policy
-from tests._uvicorn import uvicorn_in_thread
-from tests.service.conftest import free_port
-from tests.unit.test_jwt_remote import make_tls
+from tests.service._own_app import served_over_tls
 
 LIMIT = 64
 FITS = "f" * LIMIT
@@ -81,25 +77,7 @@ def admin_app(database: Path) -> FastAPI:
 
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[httpx2.Client]:
-    _context, ca = make_tls(tmp_path)
-    chain = tmp_path / "server.pem"
-    port = free_port()
-    config = uvicorn.Config(
-        admin_app(tmp_path / "app.db"),
-        host="127.0.0.1",
-        port=port,
-        ssl_keyfile=str(chain),
-        ssl_certfile=str(chain),
-        log_level="critical",
-    )
-    with (
-        uvicorn_in_thread(config, "the test app"),
-        httpx2.Client(
-            verify=ssl.create_default_context(cafile=str(ca)),
-            base_url=f"https://127.0.0.1:{port}",
-            timeout=20,
-        ) as c,
-    ):
+    with served_over_tls(admin_app(tmp_path / "app.db"), tmp_path) as c:
         yield c
 
 

@@ -6,14 +6,12 @@ through. Served by plain uvicorn over real TLS on 127.0.0.1, on the app's own SQ
 
 # No `from __future__ import annotations`: the app's lifespan is a closure FastAPI runs.
 
-import ssl
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx2
 import pytest
-import uvicorn
 from fastapi import FastAPI, Request
 
 from sealbox.accounts import AccountPolicy, Accounts, make_engine, migrate
@@ -22,9 +20,8 @@ from sealbox.accounts.store import Store
 from sealbox.integrations.fastapi import accounts_bearer, auth_router, install_error_handlers
 from sealbox.jwt import SigningKeySet
 from sealbox.passwords import PasswordHasher
-from tests._uvicorn import uvicorn_in_thread
-from tests.service.conftest import bearer, free_port
-from tests.unit.test_jwt_remote import make_tls
+from tests.service._own_app import served_over_tls
+from tests.service.conftest import bearer
 
 LIMIT = 64
 FITS = "f" * LIMIT
@@ -59,25 +56,7 @@ def short_limit_app(database: Path) -> FastAPI:
 
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[httpx2.Client]:
-    _context, ca = make_tls(tmp_path)
-    chain = tmp_path / "server.pem"
-    port = free_port()
-    config = uvicorn.Config(
-        short_limit_app(tmp_path / "app.db"),
-        host="127.0.0.1",
-        port=port,
-        ssl_keyfile=str(chain),
-        ssl_certfile=str(chain),
-        log_level="critical",
-    )
-    with (
-        uvicorn_in_thread(config, "the test app"),
-        httpx2.Client(
-            verify=ssl.create_default_context(cafile=str(ca)),
-            base_url=f"https://127.0.0.1:{port}",
-            timeout=20,
-        ) as c,
-    ):
+    with served_over_tls(short_limit_app(tmp_path / "app.db"), tmp_path) as c:
         yield c
 
 

@@ -7,7 +7,6 @@ null. Served by plain uvicorn over real TLS on 127.0.0.1, on the app's own SQLit
 
 # No `from __future__ import annotations`: the app's routes are closures FastAPI reads.
 
-import ssl
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -16,7 +15,6 @@ from typing import Annotated, Any
 import httpx2
 import jwt as pyjwt
 import pytest
-import uvicorn
 from fastapi import FastAPI
 
 from sealbox.accounts import AccountPolicy, Accounts, Caller, make_engine, migrate
@@ -28,9 +26,8 @@ from sealbox.integrations.fastapi import (
     users_router,
 )
 from sealbox.jwt import SigningKeySet
-from tests._uvicorn import uvicorn_in_thread
-from tests.service.conftest import PASSWORD, bearer, free_port
-from tests.unit.test_jwt_remote import make_tls
+from tests.service._own_app import served_over_tls
+from tests.service.conftest import PASSWORD, bearer
 
 ANSWER = {"access_token", "token_type", "expires_in", "refresh_token"}
 
@@ -68,25 +65,7 @@ def scopeless_app(database: Path) -> FastAPI:
 
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[httpx2.Client]:
-    _context, ca = make_tls(tmp_path)
-    chain = tmp_path / "server.pem"
-    port = free_port()
-    config = uvicorn.Config(
-        scopeless_app(tmp_path / "app.db"),
-        host="127.0.0.1",
-        port=port,
-        ssl_keyfile=str(chain),
-        ssl_certfile=str(chain),
-        log_level="critical",
-    )
-    with (
-        uvicorn_in_thread(config, "the test app"),
-        httpx2.Client(
-            verify=ssl.create_default_context(cafile=str(ca)),
-            base_url=f"https://127.0.0.1:{port}",
-            timeout=20,
-        ) as c,
-    ):
+    with served_over_tls(scopeless_app(tmp_path / "app.db"), tmp_path) as c:
         yield c
 
 
