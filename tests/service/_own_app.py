@@ -1,5 +1,5 @@
 """An app of one's own (built on sealbox.integrations.fastapi) served by plain uvicorn over
-real TLS on 127.0.0.1, and a client that trusts its certificate."""
+real TLS on 127.0.0.1, and clients that trust its certificate."""
 
 from __future__ import annotations
 
@@ -16,15 +16,27 @@ from tests._uvicorn import uvicorn_in_thread
 from tests.service.conftest import free_port
 from tests.unit.test_jwt_remote import make_tls
 
-__all__ = ["served_over_tls"]
+__all__ = ["Served", "serve", "serve_in", "served_over_tls"]
 
 
-@contextmanager
-def served_over_tls(app: FastAPI, folder: Path) -> Iterator[httpx2.Client]:
-    """Serve ``app`` over TLS (its certificate and CA made in ``folder``) for the block,
-    with a client of its base URL."""
-    _context, ca = make_tls(folder)
-    chain = folder / "server.pem"
+class Served:
+    """A served app: its port, and the CA its certificate chains to."""
+
+    def __init__(self, port: int, ca: Path) -> None:
+        self.port = port
+        self.ca = ca
+
+    def client(self) -> httpx2.Client:
+        return httpx2.Client(
+            verify=ssl.create_default_context(cafile=str(self.ca)),
+            base_url=f"https://127.0.0.1:{self.port}",
+            timeout=20,
+        )
+
+
+def serve(app: FastAPI, ca: Path, chain: Path) -> Iterator[Served]:
+    """Serve ``app`` with the certificate and key in ``chain`` (a generator: a fixture
+    ``yield from``-s it)."""
     port = free_port()
     config = uvicorn.Config(
         app,
@@ -34,12 +46,18 @@ def served_over_tls(app: FastAPI, folder: Path) -> Iterator[httpx2.Client]:
         ssl_certfile=str(chain),
         log_level="critical",
     )
-    with (
-        uvicorn_in_thread(config, "the test app"),
-        httpx2.Client(
-            verify=ssl.create_default_context(cafile=str(ca)),
-            base_url=f"https://127.0.0.1:{port}",
-            timeout=20,
-        ) as c,
-    ):
+    with uvicorn_in_thread(config, "the test app"):
+        yield Served(port, ca)
+
+
+def serve_in(app: FastAPI, folder: Path) -> Iterator[Served]:
+    """:func:`serve`, with a CA and a certificate made in ``folder``."""
+    _context, ca = make_tls(folder)
+    yield from serve(app, ca, folder / "server.pem")
+
+
+@contextmanager
+def served_over_tls(app: FastAPI, folder: Path) -> Iterator[httpx2.Client]:
+    """Serve ``app`` (certificate and CA made in ``folder``) for the block, with a client."""
+    with contextmanager(serve_in)(app, folder) as served, served.client() as c:
         yield c

@@ -21,9 +21,7 @@ from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
-import httpx2
 import pytest
-import uvicorn
 from fastapi import APIRouter, Depends, FastAPI, Security, WebSocket
 
 from sealbox.accounts import AccessClaims
@@ -39,7 +37,7 @@ from sealbox.integrations.fastapi import (
 from sealbox.jwt import SigningKeySet
 from sealbox.tls.ca import CertificateAuthority
 from sealbox.tls.server_session import ClientIdentity
-from tests._uvicorn import uvicorn_in_thread
+from tests.service._own_app import Served, serve
 from tests.service.conftest import bearer, free_port
 from tests.unit.test_jwt_remote import JWKSServer, _Handler, make_tls, url
 
@@ -58,34 +56,6 @@ def tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     folder = tmp_path_factory.mktemp("tls")
     _context, ca = make_tls(folder)
     return ca, folder / "server.pem"
-
-
-class Served:
-    def __init__(self, port: int, ca: Path) -> None:
-        self.port = port
-        self.ca = ca
-
-    def client(self) -> httpx2.Client:
-        return httpx2.Client(
-            verify=ssl.create_default_context(cafile=str(self.ca)),
-            base_url=f"https://127.0.0.1:{self.port}",
-            timeout=20,
-        )
-
-
-def serve(app: FastAPI, tls: tuple[Path, Path]) -> Iterator[Served]:
-    ca, chain = tls
-    port = free_port()
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        ssl_keyfile=str(chain),
-        ssl_certfile=str(chain),
-        log_level="critical",
-    )
-    with uvicorn_in_thread(config, "the test app"):
-        yield Served(port, ca)
 
 
 @pytest.fixture
@@ -141,7 +111,7 @@ def scoped_app(handlers: bool = True) -> FastAPI:
 
 @pytest.fixture(scope="module")
 def scoped(tls: tuple[Path, Path]) -> Iterator[Served]:
-    yield from serve(scoped_app(), tls)
+    yield from serve(scoped_app(), *tls)
 
 
 def test_scopes_given_to_security_around_the_bearer_are_required(scoped: Served) -> None:
@@ -204,7 +174,7 @@ def test_a_named_requirement_declares_its_scope_to_fastapi_and_still_serves_any_
     async def orders(user: Annotated[str, Depends(session, scope="function")]) -> dict[str, str]:
         return {"user": user}
 
-    with contextmanager(serve)(app, tls) as served, served.client() as c:
+    with contextmanager(serve)(app, *tls) as served, served.client() as c:
         allowed = c.get("/orders", headers=bearer(issue(scope="orders:read")))
         refused = c.get("/orders", headers=bearer(issue(scope="users:me")))
         spec = c.get("/openapi.json").json()
@@ -240,7 +210,7 @@ def test_a_bearer_scheme_followed_by_spaces_alone_is_no_token_not_an_invalid_one
 
 @pytest.fixture(scope="module")
 def without_handlers(tls: tuple[Path, Path]) -> Iterator[Served]:
-    yield from serve(scoped_app(handlers=False), tls)
+    yield from serve(scoped_app(handlers=False), *tls)
 
 
 def test_without_sealboxs_error_handlers_refusals_keep_their_status_and_challenge(
@@ -299,7 +269,7 @@ def test_dependency_overrides_replace_the_bearer_and_a_named_requirement(
     )
     app.dependency_overrides[auth] = lambda: tester
     app.dependency_overrides[orders_read.dependency] = lambda: tester
-    with contextmanager(serve)(app, tls) as served, served.client() as c:
+    with contextmanager(serve)(app, *tls) as served, served.client() as c:
         answers = {path: c.get(path) for path in ("/plain", "/security", "/named", "/unnamed")}
     assert {p: a.json() for p, a in answers.items() if a.status_code == 200} == {
         "/plain": {"user": "tester"},
@@ -671,7 +641,7 @@ def test_an_issuer_whose_keys_cannot_be_fetched_is_a_503_not_a_401_or_500(
     token = issue()
     with (
         caplog.at_level(logging.WARNING, logger="sealbox.integrations.fastapi"),
-        contextmanager(serve)(app, tls) as served,
+        contextmanager(serve)(app, *tls) as served,
         served.client() as c,
     ):
         answers = [c.get(path, headers=bearer(token)) for path in ("/junk", "/nothing", "/pinned")]
@@ -715,9 +685,9 @@ def test_an_app_whose_lifespan_runs_again_fetches_with_a_new_client(
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    with contextmanager(serve)(app, tls) as served, served.client() as c:
+    with contextmanager(serve)(app, *tls) as served, served.client() as c:
         assert c.get("/health").json() == {"status": "ok"}
-    with contextmanager(serve)(app, tls) as served, served.client() as c:
+    with contextmanager(serve)(app, *tls) as served, served.client() as c:
         answer = c.get("/me", headers=bearer(issue()))
     assert answer.status_code == 200
     assert answer.json() == {"user": "alice"}

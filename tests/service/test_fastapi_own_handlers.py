@@ -9,15 +9,12 @@ TLS on 127.0.0.1."""
 # No `from __future__ import annotations`: the test apps' routes are closures over their
 # dependencies, and FastAPI reads their annotations.
 
-import ssl
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
-import httpx2
 import pytest
-import uvicorn
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -33,9 +30,7 @@ from sealbox.integrations.fastapi import (
     users_router,
 )
 from sealbox.jwt import SigningKeySet
-from tests._uvicorn import uvicorn_in_thread
-from tests.service.conftest import free_port
-from tests.unit.test_jwt_remote import make_tls
+from tests.service._own_app import Served, serve_in, served_over_tls
 
 PASSWORD_CANARY = "canary-password-"
 TOKEN_CANARY = "sbr_canary-refresh-"
@@ -90,35 +85,6 @@ def own_app(database: Path, *, sealbox_handlers: bool, own_handlers: bool) -> Fa
     return app
 
 
-class Served:
-    def __init__(self, port: int, ca: Path) -> None:
-        self.port = port
-        self.ca = ca
-
-    def client(self) -> httpx2.Client:
-        return httpx2.Client(
-            verify=ssl.create_default_context(cafile=str(self.ca)),
-            base_url=f"https://127.0.0.1:{self.port}",
-            timeout=20,
-        )
-
-
-def serve(app: FastAPI, folder: Path) -> Iterator[Served]:
-    _context, ca = make_tls(folder)
-    chain = folder / "server.pem"
-    port = free_port()
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        ssl_keyfile=str(chain),
-        ssl_certfile=str(chain),
-        log_level="critical",
-    )
-    with uvicorn_in_thread(config, "the test app"):
-        yield Served(port, ca)
-
-
 @pytest.fixture(
     scope="module",
     params=[
@@ -131,7 +97,7 @@ def served(request: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
     sealbox_handlers, own_handlers = request.param
     folder = tmp_path_factory.mktemp("own-handlers")
     app = own_app(folder / "app.db", sealbox_handlers=sealbox_handlers, own_handlers=own_handlers)
-    yield from serve(app, folder)
+    yield from serve_in(app, folder)
 
 
 def test_the_auth_routes_never_echo_a_password_or_refresh_token_in_a_validation_error(
@@ -181,7 +147,9 @@ def test_the_token_endpoint_still_answers_a_malformed_form_per_rfc_6749(served: 
 @pytest.fixture(scope="module")
 def with_own_handlers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     folder = tmp_path_factory.mktemp("own-handlers-kept")
-    yield from serve(own_app(folder / "app.db", sealbox_handlers=True, own_handlers=True), folder)
+    yield from serve_in(
+        own_app(folder / "app.db", sealbox_handlers=True, own_handlers=True), folder
+    )
 
 
 def test_install_error_handlers_keeps_the_handlers_the_app_registered_before_it(
@@ -215,7 +183,7 @@ def test_the_routers_get_routes_answer_head_as_the_apps_own_do(served: Served) -
 
 
 def openapi_of(app: FastAPI, folder: Path) -> dict[str, Any]:
-    with contextmanager(serve)(app, folder) as served, served.client() as c:
+    with served_over_tls(app, folder) as c:
         document: dict[str, Any] = c.get("/openapi.json").json()
     return document
 
