@@ -16,10 +16,18 @@ __all__ = [
     "REGISTERED_CLAIMS",
     "RSA_KEY_SIZES",
     "SIGNING_ALGORITHMS",
+    "is_hmac",
 ]
 
 SIGNING_ALGORITHMS: Final = ("EdDSA", "ES256", "RS256", "HS256")
 """The algorithms a keyset can sign with."""
+
+
+def is_hmac(alg: str) -> bool:
+    """Whether ``alg`` is an HMAC algorithm (``HS256``…): a shared secret, never in a JWKS."""
+    return alg.upper().startswith("HS")
+
+
 DEFAULT_ALGORITHM: Final = "EdDSA"
 RSA_KEY_SIZES: Final = (2048, 3072, 4096)
 HMAC_KEY_SIZE: Final = 32

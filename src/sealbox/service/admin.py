@@ -39,7 +39,8 @@ from sealbox.accounts.usernames import canonical_username
 from sealbox.exceptions import ConfigError, StorageError, StoreUnavailableError
 from sealbox.passwords import MAX_PASSWORD_LENGTH, PasswordHasher
 from sealbox.service.db import make_engine, migrate, sessionmaker
-from sealbox.service.preflight import check_database, check_modes
+from sealbox.service.folder_modes import check_modes
+from sealbox.service.preflight import check_database
 from sealbox.service.provision import DataDir
 from sealbox.service.settings import ServiceSettings
 

@@ -31,8 +31,9 @@ from typing import Any, Final, Literal
 from sealbox.accounts.audit import AuditLog, AuditUnavailableError
 from sealbox.exceptions import ConfigError, DecryptionError, FormatError, KeyStateError
 from sealbox.jwt import SigningKeyInfo, SigningKeySet
+from sealbox.jwt.defaults import is_hmac
 from sealbox.service.admin import ChangeNotAuditedError, check_provisioned
-from sealbox.service.preflight import check_modes
+from sealbox.service.folder_modes import check_modes
 from sealbox.service.provision import DataDir
 from sealbox.service.settings import ServiceSettings
 from sealbox.storage import locked
@@ -249,7 +250,7 @@ def _refuse_shared_secret(alg: str, kid: str | None, change: str) -> None:
     enabled again (one added before this rule). A keyset FILE may hold HMAC keys: the
     rule is the service's.
     """
-    if alg.upper().startswith("HS"):
+    if is_hmac(alg):
         facts = {"algorithm": alg} | ({"key_id": kid} if kid is not None else {})
         raise KeyStateError(
             _HMAC_REFUSED[change].format(alg=alg) + ": its tokens are verified from its "

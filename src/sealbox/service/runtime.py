@@ -28,6 +28,7 @@ from sealbox.accounts.throttle import Throttle
 from sealbox.accounts.totp import TotpSecretSealer
 from sealbox.accounts.totp_store import TotpStore
 from sealbox.jwt import SIGNING_ALGORITHMS, SigningKeySet, TokenVerifier
+from sealbox.jwt.defaults import is_hmac
 from sealbox.passwords import PasswordHasher
 from sealbox.service.db import make_engine, sessionmaker
 from sealbox.service.preflight import check_primary_key
@@ -52,13 +53,9 @@ __all__ = [
 T = TypeVar("T")
 
 
-def _is_hmac(alg: str) -> bool:
-    return alg.upper().startswith("HS")
-
-
 # The service's tokens are verified by others from its JWKS, which holds public keys
 # only: an HMAC key (added before the service's keyset refused one) verifies nothing here.
-TOKEN_ALGORITHMS: Final = tuple(a for a in SIGNING_ALGORITHMS if not _is_hmac(a))
+TOKEN_ALGORITHMS: Final = tuple(a for a in SIGNING_ALGORITHMS if not is_hmac(a))
 
 
 def account_policy(settings: ServiceSettings) -> AccountPolicy:
@@ -89,24 +86,14 @@ def hmac_key_warnings(settings: ServiceSettings) -> list[str]:
     shared secret, best destroyed. Names the key, never its material.
     """
     folder = settings.data_dir
-    warnings = []
-    for key in DataDir(settings.data_dir).load_keyset():
-        if not _is_hmac(key.alg) or key.state == "destroyed":
-            continue
-        destroy = f"'sealbox jwt keyset destroy --data-dir {folder} -- {key.kid}'"
-        if key.primary:
-            # The primary key cannot be destroyed; tokens it signs are refused meanwhile.
-            todo = (
-                f"rotate first ('sealbox jwt keyset rotate --data-dir {folder} --type "
-                f"EdDSA'), then destroy it with {destroy}"
-            )
-        else:
-            todo = f"destroy it with {destroy}"
-        warnings.append(
-            f"the signing keyset holds HMAC key {key.kid} ({key.alg}), a shared secret no "
-            f"relying party can verify with: the service accepts no token it signs; {todo}"
-        )
-    return warnings
+    return [
+        f"the signing keyset holds HMAC key {key.kid} ({key.alg}), a shared secret no "
+        "relying party can verify with: the service accepts no token it signs; destroy it "
+        f"with 'sealbox jwt keyset destroy --data-dir {folder} -- {key.kid}'"
+        for key in DataDir(folder).load_keyset()
+        # A primary one stops the start instead (preflight.check_primary_key).
+        if is_hmac(key.alg) and key.state != "destroyed" and not key.primary
+    ]
 
 
 @dataclass
