@@ -240,6 +240,19 @@ def test_unknown_kids_cannot_hammer_the_issuer(server, client_context):
     assert server.hits == 2  # one refresh for the first unknown kid, then none
 
 
+def test_an_unknown_kid_in_an_expired_set_is_fetched_once_per_lookup(server, client_context):
+    # Without a rate limit too: the set the expiry fetched is the issuer's latest already.
+    server.publish(SigningKeySet.generate())
+    clock = Clock()
+    source = remote(server, client_context, clock, cache_ttl=60, min_refresh_interval=0)
+    source.refresh()
+    clock.now += 60  # expired
+    with pytest.raises(TokenError, match="no key with id"):
+        source.find("made-up")
+    assert server.hits == 2
+    assert source.fetches == 2
+
+
 def test_cache_control_max_age_is_honoured_within_bounds(server, client_context):
     server.publish(SigningKeySet.generate())
     clock = Clock()

@@ -82,6 +82,49 @@ def test_concurrent_requests_for_an_unknown_kid_share_one_fetch(server, tls) -> 
     assert server.hits == 1
 
 
+def test_callers_waiting_on_a_failing_fetch_share_it_and_each_raise_their_own_error(
+    server, tls
+) -> None:
+    server.status = 503  # the issuer is down, and there is no set to fall back on
+
+    async def run() -> list[BaseException]:
+        source = _remote(server, tls[1], Clock())
+        # The first caller fetches; the others wait on it and share its outcome.
+        errors = await asyncio.gather(
+            *(source.ensure("k") for _ in range(8)), return_exceptions=True
+        )
+        assert source.fetches == 1
+        await source.aclose()
+        return [e for e in errors if isinstance(e, BaseException)]
+
+    errors = asyncio.run(run())
+    assert len(errors) == 8
+    assert {type(e) for e in errors} == {TokenError}
+    assert {e.code for e in errors if isinstance(e, TokenError)} == {"jwks_unreachable"}
+    # One exception object per caller: one object raised by each would carry the
+    # traceback of the last caller to raise it only.
+    assert len({id(e) for e in errors}) == 8
+    assert server.hits == 1
+
+
+def test_an_unknown_kid_in_an_expired_set_is_fetched_once_per_lookup(server, tls) -> None:
+    server.publish(SigningKeySet.generate())
+    clock = Clock()
+
+    async def run() -> None:
+        source = _remote(server, tls[1], clock, cache_ttl=60, min_refresh_interval=0)
+        await source.refresh()
+        clock.now += 60  # expired
+        await source.ensure("made-up")
+        with pytest.raises(TokenError, match="no key with id"):
+            source.find("made-up")
+        assert source.fetches == 2
+        await source.aclose()
+
+    asyncio.run(run())
+    assert server.hits == 2
+
+
 def test_a_pinned_issuer_key_is_accepted_and_another_refused_before_any_request(
     server, tls, tmp_path: Path
 ) -> None:

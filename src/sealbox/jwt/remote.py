@@ -38,7 +38,6 @@ from typing import Any
 
 import httpx2
 
-from sealbox.exceptions import PinMismatchError, TokenError
 from sealbox.jwt.jwk import JWKSet, VerificationKey
 from sealbox.jwt.remote_cache import (
     ACCEPT,
@@ -93,7 +92,7 @@ class RemoteJWKSet:
        ``ca``, ``pins``.
     """
 
-    __slots__ = ("_cache", "_client", "_ended", "_failure", "_lock", "_owns_client", "_timeout")
+    __slots__ = ("_cache", "_client", "_lock", "_owns_client", "_timeout")
 
     def __init__(
         self,
@@ -134,10 +133,6 @@ class RemoteJWKSet:
             limits=httpx2.Limits(max_keepalive_connections=0),
         )
         self._lock = threading.Lock()
-        # How many fetches ended, and why the last one failed (None: it did not), for the
-        # threads that waited for it.
-        self._ended = 0
-        self._failure: TokenError | PinMismatchError | None = None
 
     @property
     def fetches(self) -> int:
@@ -167,40 +162,20 @@ class RemoteJWKSet:
         Raises:
             TokenError: no such key after a refresh, or no key set could be fetched.
         """
-        # Fast path, without the lock: a set that has the key, fresh, or expired while
-        # another thread fetches (up to `timeout` seconds, from an issuer that may be
-        # slow): that set serves until the fetch ends.
+        # Fast path, without the lock: a set that has the key and may answer on its own.
         cache = self._cache
-        keys = cache.keys
-        if (
-            keys is not None
-            and kid is not None
-            and kid in keys
-            and (cache.fresh(cache.clock()) or self._lock.locked())
-        ):
-            return keys.find(kid)
-        ended = self._ended
+        if kid is not None:
+            keys = cache.serving(kid, fetching=self._lock.locked())
+            if keys is not None:
+                return keys.find(kid)
+        ended = cache.ended
         with self._lock:
-            if self._ended != ended:
-                # A fetch ended while this thread waited: its outcome is this thread's
-                # too (else each waiter fetched in turn from a failing issuer).
-                failure = self._failure
-                if failure is not None:
-                    raise _again(failure)
-                assert cache.keys is not None
-                return cache.keys.find(kid, alg=alg)
-            now = cache.clock()
-            if not cache.fresh(now):
-                self._refresh(now)
+            if not cache.ended_since(ended):
+                now = cache.clock()
+                if cache.needs_fetch(kid, now):
+                    self._refresh(now)
             assert cache.keys is not None
-            try:
-                return cache.keys.find(kid, alg=alg)
-            except TokenError:
-                if kid is None or not cache.may_refetch(now):
-                    raise
-            # A key id we do not know: the issuer may have rotated. Fetch once more.
-            self._refresh(now)
-            return cache.keys.find(kid)
+            return cache.keys.find(kid, alg=alg)
 
     def refresh(self) -> JWKSet:
         """Fetch the key set now (within ``min_refresh_interval``, keep the current one).
@@ -214,16 +189,9 @@ class RemoteJWKSet:
             return self._cache.keys
 
     def _refresh(self, now: float) -> None:
-        if not self._cache.begin(now):
-            return
-        self._failure = None
-        try:
-            self._fetch(now)
-        except (TokenError, PinMismatchError) as exc:
-            self._failure = exc
-            raise
-        finally:
-            self._ended += 1
+        if self._cache.begin(now):
+            with self._cache.outcome():
+                self._fetch(now)
 
     def _fetch(self, now: float) -> None:
         cache = self._cache
@@ -236,14 +204,9 @@ class RemoteJWKSet:
                     "GET", cache.url, headers=ACCEPT, extensions=extensions
                 ) as response,
             ):
-                body = BodyReader(
-                    response.status_code,
-                    None if deadline is None else deadline.at,
-                    encoding=response.headers.get("content-encoding"),
-                )
+                body = BodyReader(response, None if deadline is None else deadline.at)
                 for chunk in response.iter_raw():
                     body.add(chunk)
-                cache_control = response.headers.get("cache-control", "")
                 if deadline is not None:
                     deadline.stop()  # before the connection is closed
             keys = body.keys()
@@ -251,15 +214,7 @@ class RemoteJWKSet:
             # A connection shut down at the deadline fails as a closed one: say why.
             cache.failed(FetchError(TIMED_OUT) if deadline and deadline.passed else exc, now)
             return
-        cache.succeeded(keys, cache_control, now)
-
-
-def _again(failure: TokenError | PinMismatchError) -> TokenError | PinMismatchError:
-    """The same error, new, for one more thread to raise (one exception object raised in
-    two threads at once would carry both tracebacks)."""
-    if isinstance(failure, PinMismatchError):
-        return PinMismatchError(failure.seen, hint=failure.hint)
-    return TokenError(str(failure), hint=failure.hint, code=failure.code, facts=failure.facts)
+        cache.succeeded(keys, body.cache_control, now)
 
 
 class _Deadline:

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable
 
 import httpx2
 
-from sealbox.exceptions import PinMismatchError, TokenError
+from sealbox.exceptions import TokenError
 from sealbox.jwt.jwk import JWKSet, VerificationKey
 from sealbox.jwt.remote_cache import (
     ACCEPT,
@@ -81,8 +81,6 @@ class AsyncRemoteJWKSet:
     __slots__ = (
         "_cache",
         "_client",
-        "_ended",
-        "_failure",
         "_lock",
         "_loop",
         "_owns_client",
@@ -132,10 +130,6 @@ class AsyncRemoteJWKSet:
         self._client = client
         self._lock = asyncio.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
-        # How many fetches ended, and why the last one failed (None: it did not), for the
-        # callers that waited for it.
-        self._ended = 0
-        self._failure: TokenError | PinMismatchError | None = None
 
     @property
     def fetches(self) -> int:
@@ -170,13 +164,6 @@ class AsyncRemoteJWKSet:
             raise TokenError(f"no key set fetched from {self._cache.where()} yet")
         return keys.find(kid, alg=alg)
 
-    def _has(self, kid: str | None) -> bool:
-        keys = self._cache.keys
-        if keys is None:
-            return False
-        # A token without kid is matched by algorithm, after the fetch: nothing to refetch for.
-        return kid is None or kid in keys
-
     async def ensure(self, kid: str | None) -> None:
         """Fetch the set if it is missing or expired, or if it lacks ``kid`` (at a bounded rate).
 
@@ -186,23 +173,14 @@ class AsyncRemoteJWKSet:
                 request was sent), as :class:`~sealbox.jwt.RemoteJWKSet` raises it.
         """
         cache = self._cache
-        if self._has(kid) and (cache.fresh(cache.clock()) or self._lock.locked()):
-            # The key is in a fresh set; or in an expired one while another caller fetches
-            # (from an issuer that may be slow): that set serves until the fetch ends.
+        if cache.serving(kid, fetching=self._lock.locked()) is not None:
             return
-        ended = self._ended
+        ended = cache.ended
         async with self._loop_lock():
-            if self._ended != ended:
-                # A fetch ended while this caller waited: its outcome is this caller's
-                # too (else each waiter fetched in turn from a failing issuer).
-                if self._failure is not None:
-                    raise self._failure.with_traceback(None)
+            if cache.ended_since(ended):
                 return
             now = cache.clock()
-            if not cache.fresh(now):
-                await self._refresh(now)
-            elif not self._has(kid) and cache.may_refetch(now):
-                # A key id we do not know: the issuer may have rotated. Fetch once more.
+            if cache.needs_fetch(kid, now):
                 await self._refresh(now)
 
     async def refresh(self) -> JWKSet:
@@ -233,16 +211,9 @@ class AsyncRemoteJWKSet:
         return self._lock
 
     async def _refresh(self, now: float) -> None:
-        if not self._cache.begin(now):
-            return
-        self._failure = None
-        try:
-            await self._fetch(now)
-        except (TokenError, PinMismatchError) as exc:
-            self._failure = exc
-            raise
-        finally:
-            self._ended += 1
+        if self._cache.begin(now):
+            with self._cache.outcome():
+                await self._fetch(now)
 
     async def _fetch(self, now: float) -> None:
         cache = self._cache
@@ -254,12 +225,9 @@ class AsyncRemoteJWKSet:
             # httpx's timeouts bound each read; this bounds the fetch (a trickling server).
             async with asyncio.timeout(self._timeout):
                 async with self._client.stream("GET", cache.url, headers=ACCEPT) as response:
-                    body = BodyReader(
-                        response.status_code, encoding=response.headers.get("content-encoding")
-                    )
+                    body = BodyReader(response)
                     async for chunk in response.aiter_raw():
                         body.add(chunk)
-                    cache_control = response.headers.get("cache-control", "")
             keys = body.keys()
         except TimeoutError:
             cache.failed(FetchError(TIMED_OUT), now)
@@ -267,4 +235,4 @@ class AsyncRemoteJWKSet:
         except FETCH_ERRORS as exc:
             cache.failed(exc, now)
             return
-        cache.succeeded(keys, cache_control, now)
+        cache.succeeded(keys, body.cache_control, now)

@@ -1,31 +1,33 @@
 """What a remote JWK Set's blocking and async fetchers share: the URL, the cache and its rules.
 
 :class:`JWKSCache` holds the last good set and decides everything but the fetch
-itself: whether a fetch may be tried now (never more often than every
-``min_refresh_interval`` seconds), how long a fetched set lives (``Cache-Control``,
-bounded), whether a failed fetch falls back on the set it has (for ``max_stale``
-seconds) or is an error, and what the error says. :class:`~sealbox.jwt.RemoteJWKSet`
-fetches with ``httpx2.Client`` under a thread lock,
-:class:`~sealbox.jwt.remote_async.AsyncRemoteJWKSet` with ``httpx2.AsyncClient`` under an
-asyncio lock; both feed the response to :class:`BodyReader`.
+itself: whether the set at hand answers a lookup, whether a lookup fetches (never more
+often than every ``min_refresh_interval`` seconds), how long a fetched set lives
+(``Cache-Control``, bounded), whether a failed fetch falls back on the set it has (for
+``max_stale`` seconds) or is an error, what the error says, and what the callers that
+waited on a fetch learn of its outcome. :class:`~sealbox.jwt.RemoteJWKSet` fetches with
+``httpx2.Client`` under a thread lock, :class:`~sealbox.jwt.remote_async.AsyncRemoteJWKSet`
+with ``httpx2.AsyncClient`` under an asyncio lock; both feed the response to
+:class:`BodyReader`.
 
 .. versionadded:: 0.1.0
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
 import re
 import ssl
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Final
 
 import httpx2
 
-from sealbox.exceptions import ConfigError, KeyFormatError, TokenError
+from sealbox.exceptions import ConfigError, KeyFormatError, PinMismatchError, TokenError
 from sealbox.jwt.jwk import MAX_JWKS_SIZE, JWKSet
 
 __all__ = [
@@ -129,21 +131,22 @@ def check_timeout(timeout: float) -> None:
 class BodyReader:
     """A key set response's body, refused past :data:`~sealbox.jwt.jwk.MAX_JWKS_SIZE` bytes
     or, with a ``deadline`` (``time.monotonic()``), once it has passed; and refused when it
-    is compressed (``encoding``, its ``Content-Encoding``): it is read raw.
+    is compressed (its ``Content-Encoding``): it is read raw. ``cache_control`` is the
+    response's ``Cache-Control`` header (empty without one).
 
     httpx's timeouts bound each read, not the fetch: a server that sends a byte now
     and then would hold the fetch (and the lookups waiting for it) for days.
     """
 
-    def __init__(
-        self, status_code: int, deadline: float | None = None, *, encoding: str | None = None
-    ) -> None:
-        if status_code != 200:
-            raise FetchError(f"HTTP status {status_code}")
+    def __init__(self, response: httpx2.Response, deadline: float | None = None) -> None:
+        if response.status_code != 200:
+            raise FetchError(f"HTTP status {response.status_code}")
+        encoding = response.headers.get("content-encoding")
         if encoding and encoding.strip().lower() != "identity":
             raise FetchError(
                 f"the key set came compressed ({encoding[:20]!r}), though asked for uncompressed"
             )
+        self.cache_control: str = response.headers.get("cache-control", "")
         self._body = bytearray()
         self._deadline = deadline
 
@@ -168,6 +171,7 @@ class JWKSCache:
 
     __slots__ = (
         "_expires",
+        "_failure",
         "_fetched_at",
         "_max_stale",
         "_max_ttl",
@@ -175,6 +179,7 @@ class JWKSCache:
         "_next_attempt",
         "_ttl",
         "clock",
+        "ended",
         "fetches",
         "keys",
         "url",
@@ -219,14 +224,59 @@ class JWKSCache:
         self._expires = float("-inf")
         self._next_attempt = float("-inf")
         self.fetches = 0
+        # How many fetches ended, and why the last one failed (None: it did not), for the
+        # callers that waited for it.
+        self.ended = 0
+        self._failure: TokenError | PinMismatchError | None = None
 
-    def fresh(self, now: float) -> bool:
-        """Whether there is a set and it has not expired."""
-        return self.keys is not None and now < self._expires
+    def serving(self, kid: str | None, *, fetching: bool) -> JWKSet | None:
+        """The set at hand when it answers a lookup of ``kid`` without a fetch, else ``None``.
 
-    def may_refetch(self, now: float) -> bool:
-        """Whether a set that lacks a key id may be fetched again already."""
-        return now - self._fetched_at >= self._min_interval
+        It answers when it holds ``kid`` (any set holds ``None``: a token without one is
+        matched by algorithm) and is fresh, or has expired while a fetch is under way
+        (``fetching``; up to ``timeout`` seconds, from an issuer that may be slow): that
+        set serves until the fetch ends. Read without the lock: the set is read once.
+        """
+        keys = self.keys
+        if keys is None or (kid is not None and kid not in keys):
+            return None
+        return keys if self.clock() < self._expires or fetching else None
+
+    def needs_fetch(self, kid: str | None, now: float) -> bool:
+        """Whether a lookup of ``kid`` fetches the set: there is none, it has expired, or
+        it lacks ``kid`` (the issuer may have rotated) and was fetched at least
+        ``min_refresh_interval`` ago, so that made-up key ids cannot hammer the issuer."""
+        keys = self.keys
+        if keys is None or now >= self._expires:
+            return True
+        return kid is not None and kid not in keys and now - self._fetched_at >= self._min_interval
+
+    def ended_since(self, ended: int) -> bool:
+        """Whether a fetch ended since :attr:`ended` was ``ended``: the caller waited on it,
+        and its outcome is the caller's too (else each caller waiting on a failing issuer
+        would fetch in turn).
+
+        Raises:
+            TokenError, PinMismatchError: that fetch failed (a new exception for each
+                caller).
+        """
+        if self.ended == ended:
+            return False
+        if self._failure is not None:
+            raise _again(self._failure)
+        return True
+
+    @contextlib.contextmanager
+    def outcome(self) -> Iterator[None]:
+        """Around a fetch: counts it as ended, and keeps its error for :meth:`ended_since`."""
+        self._failure = None
+        try:
+            yield
+        except (TokenError, PinMismatchError) as exc:
+            self._failure = exc
+            raise
+        finally:
+            self.ended += 1
 
     def begin(self, now: float) -> bool:
         """Whether to fetch now; counts the attempt when it is ``True``."""
@@ -288,6 +338,14 @@ class JWKSCache:
     def where(self) -> str:
         """The URL without credentials or query, for messages and logs."""
         return str(self.url.copy_with(userinfo=b"", query=None))
+
+
+def _again(failure: TokenError | PinMismatchError) -> TokenError | PinMismatchError:
+    """The same error, new, for one more caller to raise (one exception object raised by
+    two callers would carry both tracebacks, or the last one's only)."""
+    if isinstance(failure, PinMismatchError):
+        return PinMismatchError(failure.seen, hint=failure.hint)
+    return TokenError(str(failure), hint=failure.hint, code=failure.code, facts=failure.facts)
 
 
 def _reason(exc: Exception) -> str:
