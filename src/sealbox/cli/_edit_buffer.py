@@ -1,9 +1,11 @@
 """The text of the buffer ``sealbox secrets edit`` opens: values written out quoted where
 they need it, and read back as python-dotenv reads a ``.env`` line.
 
-``NAME=value``, ``NAME="with \\n escapes"`` and ``NAME='literal'`` lines; ``#`` after
-whitespace starts a comment; a byte order mark an editor saved at the start is dropped,
-as the secrets file's own reader drops it.
+``NAME=value``, ``NAME="with \\n escapes"`` and ``NAME='literal'`` lines (in single quotes
+only ``\\\\`` and ``\\'`` are escapes, as there); ``#`` after whitespace, or right after a
+closing quote, starts a comment; a byte order mark an editor saved at the start is dropped,
+as the secrets file's own reader drops it. A line python-dotenv would read otherwise (a
+quoted value over several lines, a bare name) is refused, never read as another value.
 """
 
 from __future__ import annotations
@@ -29,7 +31,13 @@ def quote(value: str) -> str:
 
 
 _QUOTED = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r"}
-_ESCAPES = {"\\": "\\", '"': '"', "n": "\n", "t": "\t", "r": "\r"}
+# The escapes python-dotenv decodes: in double quotes these, in single quotes \\ and \' only.
+# Any other backslash is kept as written.
+_ESCAPES = {
+    "\\": "\\", "'": "'", '"': '"', "a": "\a", "b": "\b", "f": "\f",
+    "n": "\n", "r": "\r", "t": "\t", "v": "\v",
+}  # fmt: skip
+_SINGLE_ESCAPES = {"\\": "\\", "'": "'"}
 
 
 def saved(path: Path) -> bytes:
@@ -55,7 +63,7 @@ def parse_edited(path: Path) -> dict[str, str]:
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         name, sep, rest = line.partition("=")
-        name = name.strip().removeprefix("export ").strip()
+        name = _EXPORT.sub("", name.strip(), count=1).strip()
         if not sep or not NAME_PATTERN.fullmatch(name):
             raise SecretSourceError(
                 f"edited file, line {number}: expected NAME=VALUE; nothing changed"
@@ -71,24 +79,18 @@ def parse_edited(path: Path) -> dict[str, str]:
 def _edited_value(text: str, number: int) -> str:
     """The value after ``NAME=``: quoted or not, and as in python-dotenv, a ``#`` after
     whitespace starts a comment (values written here with a space or ``#`` are quoted)."""
-    if text.startswith("'"):
-        end = text.find("'", 1)
-        if end < 0:
-            raise SecretSourceError(
-                f"edited file, line {number}: unterminated quotes; nothing changed"
-            )
-        _after_quotes(text[end + 1 :], number)
-        return text[1:end]
-    if not text.startswith('"'):
+    if not text.startswith(("'", '"')):
         return _COMMENT.split(text, maxsplit=1)[0]
+    quote_char = text[0]
+    escapes = _SINGLE_ESCAPES if quote_char == "'" else _ESCAPES
     out, i = [], 1
     while i < len(text):
         c = text[i]
-        if c == "\\" and i + 1 < len(text) and text[i + 1] in _ESCAPES:
-            out.append(_ESCAPES[text[i + 1]])
+        if c == "\\" and i + 1 < len(text) and text[i + 1] in escapes:
+            out.append(escapes[text[i + 1]])
             i += 2
             continue
-        if c == '"':
+        if c == quote_char:
             _after_quotes(text[i + 1 :], number)
             return "".join(out)
         out.append(c)
@@ -98,12 +100,15 @@ def _edited_value(text: str, number: int) -> str:
 
 # Whitespace then `#`: the rest of the line is a comment (python-dotenv's rule).
 _COMMENT: Final = re.compile(r"\s+#")
+# `export` and whitespace before a name, as python-dotenv skips it.
+_EXPORT: Final = re.compile(r"^export\s+")
 
 
 def _after_quotes(rest: str, number: int) -> None:
-    """What follows a closing quote: nothing, or a comment."""
-    if rest.strip() and not _COMMENT.match(rest):
+    """What follows a closing quote: nothing, or a comment (after a quoted value
+    python-dotenv needs no space before its ``#``)."""
+    if rest.strip() and not rest.lstrip().startswith("#"):
         raise SecretSourceError(
-            f'edited file, line {number}: text after the closing quote (a " inside quotes '
-            'must be written \\"; a comment needs a space before #); nothing changed'
+            f"edited file, line {number}: text after the closing quote (a quote inside "
+            "quotes is written with a backslash before it: \\\" or \\'); nothing changed"
         )

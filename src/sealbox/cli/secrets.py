@@ -94,7 +94,11 @@ def _short(recipient: str) -> str:
 
 def _recipients(recipients: tuple[str, ...], files: tuple[Path, ...]) -> list[str]:
     from sealbox.age.keys import parse_recipients, read_recipients_file
+    from sealbox.cli._encrypt_decrypt import load_recipients
 
+    # Checked as `encrypt -r` checks them: an error names the -r value it is about
+    # (a private key given by mistake is not quoted).
+    load_recipients(recipients, ())
     listed = list(recipients)
     for path in files:
         # Read once (`-R <(…)` is a pipe) and checked as `encrypt -R` checks it: errors
@@ -145,8 +149,10 @@ def init(file: Path, recipients: tuple[str, ...], recipient_files: tuple[Path, .
     listed = _recipients(recipients, recipient_files)
     if file.exists():
         raise CLIError(f"{file} already exists", hint="choose another name or remove it first")
-    SealedFile.create(file, listed).save(overwrite=False)
-    click.echo(f"created {file} for {counted(len(listed), 'recipient')}")
+    sealed = SealedFile.create(file, listed)
+    sealed.save(overwrite=False)
+    # The file's own list: a recipient given twice is written once.
+    click.echo(f"created {file} for {counted(len(sealed.recipients), 'recipient')}")
 
 
 @secrets.command(name="set")
@@ -287,6 +293,8 @@ def rm(file: Path, name: str, yes: bool) -> None:
             action=f"removing {name}",
             yes=yes,
         )
+    if name not in sealed:
+        raise CLIError(f"{file}: no secret named {name}", hint=f"'sealbox secrets list {file}'")
     sealed.remove(name)
     _save(sealed)
     note(f"removed {name} from {file}")
@@ -311,7 +319,8 @@ def rotate(
     sealed.rotate(_identities(identities, passphrase_file), listed)
     _save(sealed)
     values = counted(len(sealed.names()), "secret")
-    click.echo(f"re-encrypted {values} in {file} to {counted(len(listed), 'recipient')}")
+    to = counted(len(sealed.recipients), "recipient")
+    click.echo(f"re-encrypted {values} in {file} to {to}")
 
 
 @secrets.command()
