@@ -19,7 +19,7 @@ from tests.service._vault import data_of, token_for
 from tests.service.conftest import Running
 
 SCOPES = (*ALL_SCOPES, "transit:export:*", "kv:admin")
-NOT_JSON = {"errors": ["failed to parse JSON input"]}
+NOT_JSON = {"errors": ["error parsing JSON"]}
 
 
 @pytest.fixture(scope="module")

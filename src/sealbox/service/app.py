@@ -34,7 +34,7 @@ from sealbox.service.routes.users_fast import UsersMeFastPath
 from sealbox.service.runtime import Runtime
 from sealbox.service.settings import ServiceSettings
 from sealbox.service.tls_setup import CertificateReloader, certificate_renewal, tls_paths
-from sealbox.service.vault.api import TRANSIT_PREFIX, VaultApi
+from sealbox.service.vault.api import HEAD_AS_GET, TRANSIT_PREFIX, VaultApi
 from sealbox.service.vault.transit_entry import VaultTransitEntry
 
 __all__ = ["ServiceApp", "add_service_middleware", "app_from_env", "create_app"]
@@ -64,8 +64,9 @@ class ServiceApp(FastAPI):
     framework, and they add what the middlewares would have added.
 
     A ``HEAD`` request is answered as its ``GET`` would be, without the body (RFC 9110
-    §9.3.2), by every path that answers ``GET``: the lean entries, the routes and the
-    Vault API's.
+    §9.3.2), by every path that answers ``GET``: the lean entries and the routes. The
+    Vault API's paths answer it as Vault does (its own header operation: only
+    ``sys/health`` takes it).
 
     Behind the reverse proxies of ``proxies`` (``SEALBOX_TRUSTED_PROXIES``), the client's
     address and scheme are taken from their forwarding headers first
@@ -114,7 +115,11 @@ class ServiceApp(FastAPI):
                     return
         # After the entries, which take no HEAD: a GET they answer does no more work here.
         if scope.get("method") == "HEAD":
-            await self({**scope, "method": "GET", _FORWARDED: True}, receive, _without_body(send))
+            await self(
+                {**scope, "method": "GET", _FORWARDED: True, HEAD_AS_GET: True},
+                receive,
+                _without_body(send),
+            )
             return
         await super().__call__(scope, receive, send)
 

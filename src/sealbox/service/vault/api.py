@@ -23,7 +23,7 @@ from typing import Final
 from urllib.parse import unquote_to_bytes
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -36,7 +36,7 @@ from sealbox.service.vault.kv_store import KVStore
 from sealbox.service.vault.sys import OPEN_ROUTES, mount_of
 from sealbox.service.vault.text_fields import typed
 from sealbox.service.vault.token import token_route
-from sealbox.service.vault.transit import manage, operate
+from sealbox.service.vault.transit import manage, operate, parse_body
 from sealbox.transit.registry import is_key_name
 
 __all__ = ["VaultApi"]
@@ -62,6 +62,14 @@ _BODY_METHODS: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _VAULT_METHODS: Final = frozenset(
     {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "LIST", "OPTIONS"}
 )
+# The methods whose JSON body Vault parses while it builds the request, before its core
+# reads the token or finds the path: a body that is not JSON is refused first. (It reads
+# a DELETE's fields from the query, never from the body.)
+_PARSED_FIRST: Final = frozenset({"POST", "PUT"})
+#: A key of the ASGI scope: ServiceApp serves a HEAD as its GET and marks that GET with
+#: it. Vault's HEAD is an operation of its own (its header operation), which no engine
+#: sealbox speaks for takes, so the Vault API reads such a GET as the HEAD it was.
+HEAD_AS_GET: Final = "sealbox.head"
 _UNSUPPORTED: Final = "unsupported operation"
 _NULL_SPACE: Final = 64  # a null body with room for whitespace around it
 _JSON_SPACE: Final = b" \t\r\n"
@@ -113,7 +121,7 @@ class VaultApi:
         try:
             response = await _operation(match, request)
         except Exception as exc:
-            refused = vault_refusal(exc)
+            refused = await _refusal(request, exc)
             if refused is None:
                 raise
             response = refused
@@ -126,7 +134,7 @@ class VaultApi:
         try:
             response = await self._route(first, path, request)
         except Exception as exc:
-            refused = vault_refusal(exc)
+            refused = await _refusal(request, exc)
             if refused is None:
                 raise
             response = refused
@@ -135,6 +143,8 @@ class VaultApi:
     async def _route(self, first: str, path: str, request: Request) -> Response:
         parts = path[4:].strip("/").split("/")[1:]
         method = request.method
+        if method == "GET" and request.scope.get(HEAD_AS_GET):
+            method = "HEAD"
         if first == "sys" and len(parts) == 1 and parts[0] in OPEN_ROUTES:
             return _open_sys(parts[0], method)
         # Vault's LIST operation: the LIST method (an ASGI server that lets it through),
@@ -159,9 +169,7 @@ class VaultApi:
                 raise VaultError(400, "invalid key name")
             return await manage(request, caller, method, parts, raw, listing=listing)
         if first == "sys":
-            if parts[:3] != ["internal", "ui", "mounts"] or method != "GET":
-                raise VaultError(404, f"unsupported path {path[4:]}")
-            return mount_of(parts[3:], self.kv_mounts)
+            return _sys_route(parts, path, method, self.kv_mounts)
         if first == "auth":
             if parts[:1] != ["token"]:
                 # No other auth method is mounted.
@@ -200,6 +208,19 @@ def _open_sys(route: str, method: str) -> Response:
     raise VaultError(405, _UNSUPPORTED)
 
 
+def _sys_route(parts: list[str], path: str, method: str, kv_mounts: frozenset[str]) -> Response:
+    """A ``sys/`` route that reads the token: the mount lookup, by ``GET`` only.
+
+    Raises:
+        VaultError: 404 for another path; 405 for another method.
+    """
+    if parts[:3] != ["internal", "ui", "mounts"] or len(parts) < 4:
+        raise VaultError(404, f"unsupported path {path[4:]}")
+    if method != "GET":
+        raise VaultError(405, _UNSUPPORTED)
+    return mount_of(parts[3:], kv_mounts)
+
+
 def _no_handler(path: str) -> VaultError:
     """Vault's answer to a path under no mount: 404 with its router's words."""
     quoted = json.dumps(path[4:], ensure_ascii=False)  # as Go's %q quotes it
@@ -220,6 +241,25 @@ async def _operation(match: re.Match[str], request: Request) -> Response:
         raise VaultError(400, "invalid key name")
     raw = await _body(request)
     return await operate(request, caller, operation, name, raw, path_arg=path_arg)
+
+
+async def _refusal(request: Request, exc: Exception) -> Response | None:
+    """Vault's answer to ``exc``, or ``None`` for an internal error.
+
+    Whatever was refused (the token, the path, the key's name…), a ``POST`` or ``PUT``
+    body that is not JSON is refused instead, as Vault parses it before anything else.
+    Judged once a refusal is raised, so that an answer that succeeds parses its body once.
+    """
+    refused = vault_refusal(exc)
+    if refused is None or request.method not in _PARSED_FIRST:
+        return refused
+    try:
+        parse_body(await _body(request))
+    except VaultError as malformed:
+        return vault_refusal(malformed)
+    except ClientDisconnect:
+        pass  # no body to judge: the refusal stands
+    return refused
 
 
 async def _body(request: Request) -> bytes:

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
@@ -111,7 +112,9 @@ def mount_of(parts: list[str], kv_mounts: frozenset[str]) -> JSONResponse:
     """``sys/internal/ui/mounts/<path>``: the engine of the path's first segment.
 
     Raises:
-        VaultError: 404 for a path no engine serves.
+        VaultError: 403 for a path no engine serves, in Vault's words (its answer to a
+            path under no mount and to one the token may not see alike, so that the
+            lookup cannot list the mounts).
     """
     first = parts[0] if parts else ""
     data: dict[str, Any]
@@ -120,6 +123,11 @@ def mount_of(parts: list[str], kv_mounts: frozenset[str]) -> JSONResponse:
     elif first == "transit":
         data = {"type": "transit", "options": None}
     else:
-        raise VaultError.not_found()
+        asked = json.dumps("/".join(parts) + "/", ensure_ascii=False)  # as Go's %q quotes it
+        raise VaultError(
+            403,
+            "preflight capability check returned 403, please ensure client's policies "
+            f"grant access to path {asked}",
+        )
     data.update(path=f"{first}/", description="", local=False, seal_wrap=False)
     return vault_response(data)

@@ -88,7 +88,7 @@ __all__ = [
 T = TypeVar("T")
 
 #: The answer to a body that is not JSON text, on every Vault route.
-NOT_JSON: Final = "failed to parse JSON input"
+NOT_JSON: Final = "error parsing JSON"
 # Fields a versioned text may be in (answered in Vault's spelling).
 _VERSIONED: Final = ("ciphertext", "signature", "hmac")
 # Vault request fields with nothing to do in sealbox, taken when they ask for nothing.
