@@ -246,7 +246,7 @@ def test_keyring_destroy_of_a_key_that_is_not_disabled_says_so_before_asking(
     r = cli(["keyring", "destroy", ring, kid], env=env)  # no terminal, no --yes
     assert r.code == 1
     assert _no_traceback(r.stderr).splitlines()[0] == (
-        f"sealbox: error: key {kid} must be disabled before it is destroyed"
+        f"sealbox: error: key {kid} of keyring {ring} must be disabled before it is destroyed"
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +20,7 @@ from sealbox.cli._encrypt_decrypt import (
     refuse_read_file,
 )
 from sealbox.cli._io import (
+    PASSPHRASE_ENV,
     CLIError,
     passphrase_file_option,
     passphrase_source,
@@ -26,14 +28,17 @@ from sealbox.cli._io import (
 )
 from sealbox.cli._paths import NamedFile
 from sealbox.exceptions import (
+    ConcurrentChangeError,
     DecryptionError,
     FormatError,
     KeyNotFoundError,
     KeyStateError,
+    NoIdentityMatchError,
     StorageError,
+    UnsupportedAlgorithmError,
 )
 from sealbox.hazmat.aead import ALGORITHMS, DEFAULT_ALGORITHM
-from sealbox.keysets.keyring import Keyring, is_age_file
+from sealbox.keysets.keyring import MAX_FILE_SIZE, Keyring, is_age_file
 from sealbox.keysets.lifecycle import KeyState
 from sealbox.secret import Secret
 
@@ -72,14 +77,44 @@ _IDENTITY = identity_option(
 )
 
 
+def _damaged(file: Path) -> str:
+    return (
+        f"{file} is not a keyring sealbox wrote, or it was damaged (cut short or edited): "
+        "give the keyring's own file, or restore it from a backup"
+    )
+
+
 def _load(file: Path, *args: Any, **kwargs: Any) -> Keyring:
     try:
         return Keyring.load(file, *args, **kwargs)
-    except FormatError as exc:
+    except (FormatError, UnsupportedAlgorithmError) as exc:
         # The library's parser speaks of "the" keyring; FILE may be one of several.
-        raise FormatError(
-            f"keyring {file}: {exc}", code=exc.code, facts=exc.facts, hint=exc.hint
+        raise type(exc)(
+            f"keyring {file}: {exc}",
+            code=exc.code,
+            facts=exc.facts,
+            hint=exc.hint or _damaged(file),
         ) from None
+
+
+def _read_passphrase(passphrase_file: Path | None, **kwargs: Any) -> Secret[str]:
+    """:func:`read_passphrase`, with what to do when the passphrase file cannot serve."""
+    try:
+        return read_passphrase(passphrase_file, **kwargs)
+    except CLIError as exc:
+        if passphrase_file is None or exc.hint is not None:
+            raise
+        if passphrase_file.is_file() and os.access(passphrase_file, os.R_OK):
+            hint = (
+                f"save the passphrase in the file as UTF-8 text, or give it with "
+                f"${PASSPHRASE_ENV} instead of --passphrase-file"
+            )
+        else:
+            hint = (
+                f"check the path given to --passphrase-file, or give the passphrase with "
+                f"${PASSPHRASE_ENV}"
+            )
+        raise CLIError(str(exc), hint=hint) from None
 
 
 class _Opened:
@@ -88,23 +123,49 @@ class _Opened:
     def __init__(
         self, file: Path, identity_files: tuple[Path, ...], passphrase_file: Path | None
     ) -> None:
-        from sealbox.keysets.keyring import MAX_FILE_SIZE
         from sealbox.storage import read_limited
 
         self.file = file
         self._passphrase: Secret[str] | None = None
         self._identities: list[Any] | None = None
-        if is_age_file(read_limited(file, MAX_FILE_SIZE, "keyring")):
+        try:
+            self._read = read_limited(file, MAX_FILE_SIZE, "keyring")
+        except StorageError as exc:
+            if file.exists():
+                raise
+            raise StorageError(
+                str(exc),
+                code=exc.code,
+                facts=exc.facts,
+                hint="check the path, or create a keyring there with "
+                f"'sealbox keyring create {shlex.quote(str(file))}'",
+            ) from None
+        if is_age_file(self._read):
             identities = load_identity_files(identity_files, passphrase_file)
             if not identities:
                 raise CLIError(
                     f"keyring {file} is encrypted to age recipients",
                     hint="give the identity file that opens it with -i",
                 )
-            self.ring = _load(file, identities=identities)
+            try:
+                self.ring = _load(file, identities=identities)
+            except NoIdentityMatchError as exc:
+                raise NoIdentityMatchError(
+                    f"cannot open keyring {file}: {exc}",
+                    stanza_types=exc.stanza_types,
+                    hint=exc.hint,
+                ) from None
+            except DecryptionError as exc:
+                if exc.code != DecryptionError.code:
+                    raise  # an identity that did not open (a wrong key passphrase)
+                raise DecryptionError(
+                    f"cannot open keyring {file}: the file was altered or damaged",
+                    code=exc.code,
+                    hint=_damaged(file),
+                ) from None
             self._identities = identities
         else:
-            self._passphrase = read_passphrase(passphrase_file)
+            self._passphrase = _read_passphrase(passphrase_file)
             try:
                 self.ring = _load(file, self._passphrase)
             except DecryptionError as exc:
@@ -113,6 +174,21 @@ class _Opened:
                     code=exc.code,
                     hint=f"the passphrase came from {passphrase_source(passphrase_file)}",
                 ) from None
+
+    def state(self, kid: int) -> KeyState | None:
+        """The state of key KID in the keyring as it is now (None: no such key)."""
+        return {k.id: k.state for k in self.ring}.get(kid)
+
+    def unchanged_on_disk(self) -> bool:
+        """Whether FILE still holds what was read: a command that found nothing to change
+        need not write it, unless another writer changed it meanwhile (then saving merges
+        that change in, and the command reports the key as the merge left it)."""
+        from sealbox.storage import read_limited
+
+        try:
+            return read_limited(self.file, MAX_FILE_SIZE, "keyring") == self._read
+        except StorageError:
+            return False
 
     def save(self) -> None:
         if self._passphrase is not None:
@@ -124,12 +200,28 @@ class _Opened:
         self.ring.save(self.file, recipients=targets, identities=self._identities)
 
 
+# What a state error adds, by its code, when the command line names the keyring.
+_STATE_MORE = {"key_destroyed": {"disable": ": it decrypts nothing already"}}
+
+
 @contextmanager
-def _keys_of(file: Path) -> Iterator[None]:
+def _keys_of(file: Path, command: str = "") -> Iterator[None]:
     """Name FILE in what the keyring says about one of its keys: the library's keyring
     is "this keyring", and a person running commands on several needs to know which."""
     try:
         yield
+    except KeyStateError as exc:
+        kid = exc.facts.get("key_id")
+        text = str(exc)
+        if not command or not kid or not text.startswith(f"key {kid} "):
+            raise
+        more = _STATE_MORE.get(exc.code, {}).get(command, "")
+        raise KeyStateError(
+            f"key {kid} of keyring {file} {text.removeprefix(f'key {kid} ')}{more}",
+            code=exc.code,
+            facts=exc.facts,
+            hint=exc.hint,
+        ) from None
     except KeyNotFoundError as exc:
         raise KeyNotFoundError(
             f"no key {exc.facts.get('key_id', '?')} in keyring {file}",
@@ -178,6 +270,15 @@ def create(  # noqa: PLR0917 - click passes every option positionally
     if passphrase_file is not None:
         read.append((passphrase_file, "passphrase file"))
     refuse_read_file(file, read, hint="write the keyring to another file")
+    folder = file.parent
+    if not folder.exists():
+        # Said before the passphrase is asked for twice, and in the keyring's words (the
+        # save would fail on the lock file beside it).
+        raise CLIError(
+            f"cannot create keyring {file}: folder {folder} does not exist",
+            hint=f"create the folder first (mkdir -p {shlex.quote(str(folder))}), or give "
+            "another path",
+        )
     exists = CLIError(
         f"{file} already exists",
         hint="choose another name, or use --force to replace it and lose its keys",
@@ -192,7 +293,7 @@ def create(  # noqa: PLR0917 - click passes every option positionally
             targets = load_recipients(recipients, recipient_files)
             ring.save(file, recipients=targets, overwrite=force, merge=False)
         else:
-            passphrase = read_passphrase(
+            passphrase = _read_passphrase(
                 passphrase_file, confirm=True, prompt="New keyring passphrase"
             )
             ring.save(file, passphrase, overwrite=force, merge=False)
@@ -278,12 +379,47 @@ def list_(
 def disable(
     file: Path, kid: int, identity_files: tuple[Path, ...], passphrase_file: Path | None
 ) -> None:
-    """Stop key KEY_ID from decrypting (reversible with enable)."""
+    """Stop key KEY_ID from decrypting (reversible with enable).
+
+    A key already disabled is left as it is (exit 0).
+    """
     opened = _Opened(file, identity_files, passphrase_file)
-    with _keys_of(file):
+    before = opened.state(kid)
+    with _keys_of(file, "disable"):
         opened.ring.disable(kid)
-    opened.save()
+    if before is KeyState.DISABLED and opened.unchanged_on_disk():
+        click.echo(f"key {kid:08x} in {file} was already disabled")
+        return
+    with _made_primary_meanwhile(file, kid, "disable"):
+        opened.save()
+    state = opened.state(kid)
+    if state is not None and state.usable:
+        # It was disabled when read: another writer enabled it meanwhile, and the save
+        # merged that in (a change on one side only stands).
+        raise CLIError(
+            f"keyring {file}: another writer enabled key {kid:08x} at the same time, and it "
+            f"stays {state}",
+            hint=f"run the command again to disable it: sealbox keyring disable "
+            f"{shlex.quote(str(file))} {kid:08x}",
+        )
     click.echo(f"disabled key {kid:08x} in {file}")
+
+
+@contextmanager
+def _made_primary_meanwhile(file: Path, kid: int, verb: str) -> Iterator[None]:
+    """Say what to do when another writer made key KID primary while this command was
+    changing its state (the merge refuses a disabled or destroyed primary key)."""
+    try:
+        yield
+    except ConcurrentChangeError as exc:
+        if exc.facts.get("key_id") != f"{kid:08x}":
+            raise
+        f = shlex.quote(str(file))
+        exc.hint = (
+            f"make another key primary first ('sealbox keyring rotate {f}' or 'sealbox "
+            f"keyring set-primary {f} KEY_ID'), then {verb} {kid:08x} again"
+        )
+        raise
 
 
 @keyring.command()
@@ -296,8 +432,12 @@ def enable(
 ) -> None:
     """Let a disabled key KEY_ID decrypt again (it becomes decrypt-only)."""
     opened = _Opened(file, identity_files, passphrase_file)
-    with _keys_of(file):
+    before = opened.state(kid)
+    with _keys_of(file, "enable"):
         opened.ring.enable(kid)
+    if before is not None and before.usable and opened.unchanged_on_disk():
+        click.echo(f"key {kid:08x} in {file} was already {before}")
+        return
     opened.save()
     state = {k.id: k.state for k in opened.ring}[kid]
     if not state.usable:
@@ -325,17 +465,23 @@ def destroy(
 ) -> None:
     """Erase the material of disabled key KEY_ID for good."""
     opened = _Opened(file, identity_files, passphrase_file)
+    before = opened.state(kid)
+    if before is KeyState.DESTROYED:
+        # Nothing is left to erase, and nothing can undo a destroy: no question, no write.
+        click.echo(f"key {kid:08x} in {file} was already destroyed")
+        return
     # Only a key that would be erased is asked about: the keyring refuses one that is not
-    # disabled, and an unknown or already destroyed key needs no answer.
-    if {k.id: k.state for k in opened.ring}.get(kid) == KeyState.DISABLED:
+    # disabled, and an unknown key needs no answer.
+    if before is KeyState.DISABLED:
         confirm(
             f"Destroy key {kid:08x}? Tokens it sealed can never be opened again.",
             action=f"destroying key {kid:08x}",
             yes=yes,
         )
-    with _keys_of(file):
+    with _keys_of(file, "destroy"):
         opened.ring.destroy(kid)
-    opened.save()
+    with _made_primary_meanwhile(file, kid, "disable and destroy"):
+        opened.save()
     click.echo(f"destroyed key {kid:08x} in {file}")
 
 

@@ -104,6 +104,21 @@ _urandom = os.urandom
 _HEX: Final = frozenset("0123456789abcdef")
 
 
+def _bytes(value: object, name: str) -> bytes:
+    """``value`` as bytes, or a :class:`TypeError` naming the parameter (as pyca does):
+    a str would otherwise fail deep inside, or an int become that many zero bytes."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    if isinstance(value, str):
+        fix = (
+            "a token in its text form opens with open_text()"
+            if name == "token"
+            else "encode it first (for example with .encode())"
+        )
+        raise TypeError(f"{name} must be bytes, not str: {fix}")
+    raise TypeError(f"{name} must be bytes, not {type(value).__name__}")
+
+
 def _parse_key_id(key_id: int | str) -> int:
     """A key id as an int: an int as is, or 8 hex digits as :attr:`KeyInfo.hex_id` prints
     it (``0x`` allowed), since that is how ids are shown and typed."""
@@ -265,7 +280,15 @@ class Keyring(KeyringStorage):
 
         Returns:
             a version-1 token: ``0x01 | key id | nonce | ciphertext | tag``.
+
+        Raises:
+            TypeError: ``data`` or ``associated_data`` is not bytes (a ``bytearray`` or
+                ``memoryview`` is taken as its bytes); the message names the parameter.
         """
+        if type(data) is not bytes:
+            data = _bytes(data, "data")
+        if type(associated_data) is not bytes:
+            associated_data = _bytes(associated_data, "associated_data")
         # One attribute read: a concurrent rotate() swaps header and cipher together.
         header, encrypt = self._sealer
         nonce = _urandom(_NONCE)
@@ -278,9 +301,13 @@ class Keyring(KeyringStorage):
             DecryptionError: the token was altered or truncated, the associated
                 data differs, or its key is unknown, disabled or destroyed. The
                 message is the same in every case.
+            TypeError: ``token`` or ``associated_data`` is not bytes (a ``bytearray`` or
+                ``memoryview`` is taken as its bytes); the message names the parameter.
         """
         if type(token) is not bytes:
-            token = bytes(token)
+            token = _bytes(token, "token")
+        if type(associated_data) is not bytes:
+            associated_data = _bytes(associated_data, "associated_data")
         header = token[:HEADER_SIZE]
         decrypt = self._decrypters.get(header)
         if decrypt is not None:
@@ -303,6 +330,7 @@ class Keyring(KeyringStorage):
         Raises:
             DecryptionError: as :meth:`open`.
         """
+        token = _bytes(token, "token")
         plaintext = self.open(token, associated_data)
         if token[0] == VERSION_DETERMINISTIC:
             return self.seal_deterministic(plaintext, associated_data)
@@ -319,6 +347,7 @@ class Keyring(KeyringStorage):
         Returns:
             a version-2 token: ``0x02 | key id | synthetic IV | ciphertext``.
         """
+        data, associated_data = _bytes(data, "data"), _bytes(associated_data, "associated_data")
         return self._primary.seal_deterministic(data, associated_data)
 
     def deterministic_tokens(self, data: bytes, associated_data: bytes = b"") -> dict[int, bytes]:
@@ -326,6 +355,7 @@ class Keyring(KeyringStorage):
 
         Use it to look a value up while rows sealed before a rotation still exist.
         """
+        data, associated_data = _bytes(data, "data"), _bytes(associated_data, "associated_data")
         with self._lock:
             keys = [e.working_key() for e in self._usable()]
         return {k.key_id: k.seal_deterministic(data, associated_data) for k in keys}
@@ -337,6 +367,7 @@ class Keyring(KeyringStorage):
         decrypting. ``context`` separates columns: the same value in two
         columns gives unrelated digests.
         """
+        data, context = _bytes(data, "data"), _bytes(context, "context")
         return self._primary.blind_index(data, context)
 
     def blind_indexes(self, data: bytes, context: bytes = b"") -> dict[int, bytes]:
@@ -344,6 +375,7 @@ class Keyring(KeyringStorage):
 
         Search for any of these values and lookups keep working across rotation.
         """
+        data, context = _bytes(data, "data"), _bytes(context, "context")
         with self._lock:
             keys = [e.working_key() for e in self._usable()]
         return {k.key_id: k.blind_index(data, context) for k in keys}

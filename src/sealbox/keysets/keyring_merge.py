@@ -76,13 +76,44 @@ def merge_keyrings(
     primary = merge_primary(base_primary, our_primary, their_primary, newer)
     chosen = entries[primary]
     if not chosen.state.usable:
-        raise ConcurrentChangeError(
-            f"keyring {target}: the primary key {primary:08x} was {chosen.state.value} by "
-            "another writer",
-            path=target,
-            names=[f"{primary:08x}"],
-            hint="load the keyring again and repeat the change",
+        mine = ours.get(primary)
+        raise _unusable_primary(
+            primary,
+            chosen.state,
+            we_did_it=mine is not None and not mine.state.usable,
+            target=target,
         )
     chosen.state = KeyState.ACTIVE
     settle_states(entries, primary)
     return entries, primary
+
+
+def _unusable_primary(
+    key_id: int, state: KeyState, *, we_did_it: bool, target: str
+) -> ConcurrentChangeError:
+    """The refusal of a merge whose primary key is disabled or destroyed.
+
+    A writer can neither disable its own primary key nor make a disabled one primary, so
+    one side chose the key and the other changed its state: if this writer changed it,
+    the other made it primary.
+    """
+    kid = f"{key_id:08x}"
+    if we_did_it:
+        verb = "disable" if state is KeyState.DISABLED else "disable and destroy"
+        error = ConcurrentChangeError(
+            f"keyring {target}: another writer made key {kid} primary at the same time, and "
+            f"the primary key cannot be {state.value}",
+            path=target,
+            names=[kid],
+            hint=f"load the keyring again: key {kid} is primary now; make another key primary "
+            f"first (rotate, or set another key primary), then {verb} it",
+        )
+    else:
+        error = ConcurrentChangeError(
+            f"keyring {target}: the primary key {kid} was {state.value} by another writer",
+            path=target,
+            names=[kid],
+            hint="load the keyring again and repeat the change",
+        )
+    error.facts.update(key_id=kid, state=state.value)
+    return error

@@ -126,6 +126,9 @@ class PassphraseSealer:
             raise FormatError(f"not a sealbox {what} file (not JSON)") from None
         if not isinstance(doc, dict) or doc.get("format") != self._format:
             raise FormatError(f"not a sealbox {what} file: 'format' must be {self._format!r}")
+        if "cipher" not in doc:
+            # A damaged file, not one from a newer sealbox: every sealed document has one.
+            raise FormatError(f"not a sealbox {what} file: it has no 'cipher'")
         if doc.get("cipher") != AES256GCM.ALGORITHM:
             raise UnsupportedAlgorithmError(f"unknown {what} cipher {doc.get('cipher')!r}")
         params = kdf.Argon2idParams.from_dict(doc.get("kdf"), ceiling=self._ceiling)
