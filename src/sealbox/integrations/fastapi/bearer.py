@@ -39,6 +39,7 @@ from fastapi.security import OAuth2PasswordBearer, SecurityScopes
 
 from sealbox.accounts.binding import thumbprint_from_digest
 from sealbox.accounts.core import AccessClaims
+from sealbox.accounts.scopes import check_scopes
 from sealbox.exceptions import TokenError
 from sealbox.integrations.fastapi.client_cert import client_identity
 from sealbox.integrations.fastapi.errors import ApiError, ErrorCode
@@ -285,7 +286,17 @@ class BearerAuth(OAuth2PasswordBearer, Generic[C]):
         scopes in the route's OpenAPI security requirement. It checks ``needed`` alone:
         scopes that a ``Security`` around a dependency of yours that takes it names are
         not checked by it (use the bearer itself there, which checks them).
+
+        Raises:
+            ConfigError: a name is no RFC 6749 §3.3 ``scope-token`` (code
+                ``invalid_scope``): one with a space (``"orders:read orders:write"`` is
+                two scopes, given as two arguments), quote, backslash or character outside
+                printable ASCII, which no token's ``scope`` claim could hold.
         """
+        if needed:
+            # Refused when the route is made: such a name would be a 403 for every caller,
+            # and a quote in it would end the challenge's quoted ``scope`` early.
+            check_scopes(needed, granting=False)
         scoped: _ScopedBearer[C] = _ScopedBearer(self._source, **_public(self._options))
         scoped._needed = tuple(needed)
         # The security scheme lists the scopes routes require, so Swagger's Authorize

@@ -3,9 +3,10 @@
 
 Both require the issuer and the audience, and an access token's ``typ`` (``at+jwt``,
 RFC 9068) unless told otherwise; both check a signature once per token and keep the
-claims until ``exp``. Neither knows about revocation: a token of another issuer is good
-until it expires. Both refuse a token bound to a client certificate (RFC 8705 §3)
-presented without that certificate.
+claims until ``exp`` (:class:`RemoteJWKS`: while the key that verified it is in the set
+fetched last). Neither knows about revocation: a token of another issuer is good until it
+expires, or its key leaves the issuer's set. Both refuse a token bound to a client
+certificate (RFC 8705 §3) presented without that certificate.
 
 .. versionadded:: 0.1.0
 """
@@ -27,6 +28,7 @@ from sealbox.jwt import (
     KeySource,
     SigningKeySet,
     TokenVerifier,
+    VerificationKey,
     decode_unverified,
 )
 
@@ -192,6 +194,10 @@ class RemoteJWKS:
     async def authenticate(self, token: str, *, thumbprint: str | None = None) -> AccessClaims:
         """The verified claims of ``token``, fetching the key set when needed.
 
+        A token verified before is taken from the cache only while the key that verified
+        it is still in the issuer's set: one the issuer took out (a compromised or retired
+        key) verifies nothing more, tokens it verified earlier included.
+
         Raises:
             TokenError: not valid (the message says nothing more), or no key set
                 could be fetched (the message says from where; code
@@ -199,26 +205,49 @@ class RemoteJWKS:
                 server whose key matches no pin).
         """
         now = time.time()
-        claims = self._cache.get(token, now)
-        if claims is None:
+        entry = self._cache.get(token, now)
+        if entry is not None:
+            # The set at hand, fetched again once expired, as for any token: the cached
+            # verdict holds while the same key object (the same fetched set) still has it.
+            await self._ensure(entry["kid"])
+            if self._key(entry["kid"], entry["alg"]) is not entry["key"]:
+                entry = None
+        if entry is None:
             try:
-                kid = decode_unverified(token).header.get("kid")
+                header = decode_unverified(token).header
             except SealboxError:
                 raise TokenError(_NOT_VALID) from None
-            try:
-                await self.keys.ensure(kid if isinstance(kid, str) else None)
-            except PinMismatchError:
-                raise TokenError(
-                    f"cannot fetch the key set: {self.keys!r} presented a key that matches no pin",
-                    code="pin_mismatch",
-                ) from None
+            kid, alg = header.get("kid"), header.get("alg")
+            kid = kid if isinstance(kid, str) else None
+            alg = alg if isinstance(alg, str) else None
+            await self._ensure(kid)
             try:
                 claims = self._verifier.verify(token, now=now)
             except SealboxError:
                 raise TokenError(_NOT_VALID) from None
-            self._cache.put(token, claims)
+            # The cache checks "exp" alone; the rest says which key verified the token.
+            entry = {"exp": claims["exp"], "claims": claims, "kid": kid, "alg": alg}
+            entry["key"] = self._key(kid, alg)
+            self._cache.put(token, entry)
+        claims = entry["claims"]
         _check_binding(claims, thumbprint)
         return claims_of(claims)
+
+    async def _ensure(self, kid: str | None) -> None:
+        try:
+            await self.keys.ensure(kid)
+        except PinMismatchError:
+            raise TokenError(
+                f"cannot fetch the key set: {self.keys!r} presented a key that matches no pin",
+                code="pin_mismatch",
+            ) from None
+
+    def _key(self, kid: str | None, alg: str | None) -> VerificationKey | None:
+        """The key of the set at hand that verifies a token of ``kid`` (``None``: none)."""
+        try:
+            return self.keys.find(kid, alg=alg)
+        except TokenError:
+            return None
 
     async def aclose(self) -> None:
         """Close the HTTP client."""
