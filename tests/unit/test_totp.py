@@ -68,6 +68,14 @@ def test_match_step_refuses_steps_up_to_the_last_accepted_one() -> None:
     assert match_step(key, totp(key, T0 - PERIOD), T0, after=step) is None
 
 
+def test_match_step_near_the_epoch_answers_instead_of_raising() -> None:
+    # A host whose clock fell back to 1970 (no RTC) asks for the step before step 0.
+    key = b"12345678901234567890"  # RFC 4226 Appendix D: step 0 is 755224, step 1 287082
+    assert match_step(key, "755224", 10) == 0
+    assert match_step(key, "287082", 10) == 1
+    assert match_step(key, "000000", 10) is None
+
+
 @pytest.mark.parametrize("bad", ["", "12345", "1234567", "12345a", "١٢٣٤٥٦", "abcdef"])
 def test_match_step_refuses_what_is_not_six_ascii_digits(bad: str) -> None:
     assert match_step(new_secret(), bad, T0) is None
@@ -105,13 +113,17 @@ def test_otpauth_uri_follows_the_key_uri_format() -> None:
     assert unquote(parts.path) == "/sealbox test:o'brien@example"
     assert " " not in uri
     query = parse_qs(parts.query)
-    assert query == {
-        "secret": ["JBSWY3DPEHPK3PXP"],
-        "issuer": ["sealbox test"],
-        "algorithm": ["SHA1"],
-        "digits": ["6"],
-        "period": ["30"],
-    }
+    # algorithm, digits and period are left out at their defaults (SHA1, 6, 30).
+    assert query == {"secret": ["JBSWY3DPEHPK3PXP"], "issuer": ["sealbox test"]}
+
+
+def test_otpauth_uri_names_algorithm_digits_and_period_only_when_not_the_defaults() -> None:
+    uri = otpauth_uri("JBSWY3DPEHPK3PXP", "a", "b", algorithm="sha256", digits=8, period=60)
+    query = parse_qs(urlsplit(uri).query)
+    assert query["algorithm"] == ["SHA256"] and query["digits"] == ["8"]
+    assert query["period"] == ["60"]
+    uri = otpauth_uri("JBSWY3DPEHPK3PXP", "a", "b", digits=8)
+    assert sorted(parse_qs(urlsplit(uri).query)) == ["digits", "issuer", "secret"]
 
 
 def test_recovery_codes_are_ten_distinct_80_bit_codes_hashed_however_typed() -> None:
@@ -252,6 +264,20 @@ def test_login_accepts_one_step_of_skew_either_way_and_refuses_two(db: Harness) 
     assert db.login(db.code(key, 1)) == "ok"
 
 
+def test_a_clock_set_back_refuses_codes_up_to_the_last_accepted_step_until_it_passes_it(
+    db: Harness,
+) -> None:
+    key, codes = db.enrol()
+    assert db.login(db.code(key)) == "ok"
+    accepted = db.clock.now
+    db.clock.now -= 3 * PERIOD  # NTP steps the clock back: the service's "now" repeats
+    assert db.login(db.code(key)) == "totp_code_invalid"
+    assert db.login(db.code(key, 1)) == "totp_code_invalid"
+    assert db.login(codes[0]) == "ok"  # the recovery codes still log in meanwhile
+    db.clock.now = accepted + PERIOD
+    assert db.login(db.code(key)) == "ok"
+
+
 def test_the_confirming_code_cannot_log_in(db: Harness) -> None:
     enrolment = db.run(db.store.begin(db.user_id, "alice"))
     key = decode_secret(enrolment.secret)
@@ -321,3 +347,16 @@ def test_the_secret_is_stored_sealed(db: Harness, tmp_path: Path) -> None:
     key = decode_secret(enrolment.secret)
     assert key not in raw and enrolment.secret.encode() not in raw
     assert b"sealbox-totp-secret/1" in raw
+
+
+def test_recovery_codes_are_stored_as_their_hashes_only(db: Harness, tmp_path: Path) -> None:
+    _, codes = db.enrol()
+    db.run(db.engine.dispose())
+    raw = (tmp_path / "totp.db").read_bytes()
+    wal = tmp_path / "totp.db-wal"
+    raw += wal.read_bytes() if wal.exists() else b""
+    for code in codes:
+        plain = code.replace("-", "")
+        assert code.encode() not in raw and plain.encode() not in raw
+        assert plain.upper().encode() not in raw
+        assert hash_recovery_code(code) in raw

@@ -153,7 +153,8 @@ def match_step(
         return None
     current = time_step(now)
     found = None
-    for step in range(current - skew, current + skew + 1):
+    # No step before 0: a clock fallen back to 1970 gets an answer, not a ValueError.
+    for step in range(max(current - skew, 0), current + skew + 1):
         if hmac.compare_digest(hotp(key, step).encode(), code.encode()) and step > after:
             found = step
     return found
@@ -198,25 +199,32 @@ def authenticator_issuer(issuer: str) -> str:
     return issuer.replace(":", " ")
 
 
-def otpauth_uri(secret: str, account: str, issuer: str) -> str:
+def otpauth_uri(
+    secret: str,
+    account: str,
+    issuer: str,
+    *,
+    algorithm: str = "sha1",
+    digits: int = DIGITS,
+    period: int = PERIOD,
+) -> str:
     """The Key Uri Format URI of a TOTP secret (what a QR code for an authenticator holds).
 
-    ``otpauth://totp/ISSUER:ACCOUNT?secret=…&issuer=ISSUER&algorithm=SHA1&digits=6&period=30``,
-    the label's parts percent-encoded; ``ISSUER`` is :func:`authenticator_issuer`'s.
+    ``otpauth://totp/ISSUER:ACCOUNT?secret=…&issuer=ISSUER``, the label's parts
+    percent-encoded; ``ISSUER`` is :func:`authenticator_issuer`'s. ``algorithm``,
+    ``digits`` and ``period`` are named only when they are not the defaults every
+    authenticator assumes (SHA1, 6, 30): a shorter URI is a smaller QR code.
     """
     issuer = authenticator_issuer(issuer)
     label = f"{quote(issuer, safe='')}:{quote(account, safe='')}"
-    query = urlencode(
-        {
-            "secret": secret,
-            "issuer": issuer,
-            "algorithm": "SHA1",
-            "digits": DIGITS,
-            "period": PERIOD,
-        },
-        quote_via=quote,
-    )
-    return f"otpauth://totp/{label}?{query}"
+    params: dict[str, str | int] = {"secret": secret, "issuer": issuer}
+    if algorithm != "sha1":
+        params["algorithm"] = algorithm.upper()
+    if digits != DIGITS:
+        params["digits"] = digits
+    if period != PERIOD:
+        params["period"] = period
+    return f"otpauth://totp/{label}?{urlencode(params, quote_via=quote)}"
 
 
 @dataclass(frozen=True, slots=True, repr=False)

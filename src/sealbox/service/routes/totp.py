@@ -132,7 +132,8 @@ async def begin(
 
     Needs the account's password (403 ``invalid_credentials`` when wrong; counted by the
     login throttle): a stolen access token alone must not add a factor that locks the
-    owner out. Refused (409 ``totp_already_enabled``) while a confirmed one exists.
+    owner out. Refused (409 ``totp_already_enabled``) while a confirmed one exists; the
+    attempt is given back only when the enrolment starts.
     """
     address = _address(request)
     attempt = await _throttled(runtime, "totp.enrol", account.username, address)
@@ -148,12 +149,14 @@ async def begin(
             detail=unusable,
         )
         raise ApiError(403, ErrorCode.INVALID_CREDENTIALS, "the password is wrong")
-    await attempt_succeeded(accounts, address, account.username, attempt)
     try:
         enrolment = await runtime.totp.begin(account.id, account.username)
     except TotpError as exc:
+        # The attempt stays counted: a right password given back here would forget the
+        # guesses at a confirmed factor's code counted before it, without limit.
         runtime.audit.record("totp.enrol", outcome=exc.code, user=account.username, address=address)
         raise _refused(exc) from None
+    await attempt_succeeded(accounts, address, account.username, attempt)
     runtime.audit.record("totp.enrol", outcome="success", user=account.username, address=address)
     response.headers.update(NO_STORE)
     return EnrolmentOut(secret=enrolment.secret, otpauth_uri=enrolment.otpauth_uri)
