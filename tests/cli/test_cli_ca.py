@@ -356,7 +356,11 @@ def test_renew_errors(ca_dir, tmp_path, cli):
     other.issue_client("x").write(tmp_path / "x")
     foreign = cli(["ca", "renew", ca_dir, tmp_path / "x", "--force"])
     assert foreign.code == 1
-    assert "was not issued by this CA" in foreign.stderr
+    assert foreign.stderr == (
+        "sealbox: error: CN=x was not issued by this CA (CN=CLI CA)\n"
+        "sealbox: hint: it was issued by CN=sealbox development CA: renew it with that CA\n"
+    )
+    assert load_certificates(tmp_path / "x.crt")[0].issuer == other.certificate.subject
 
 
 def _openssl_signed(ca_dir, tmp_path, name, subject, extensions, *utf8):
@@ -752,3 +756,99 @@ def test_init_with_a_lifetime_past_the_maximum_is_a_usage_error_as_for_issue(tmp
     assert result.code == 2
     assert "invalid value for '--days': 36501 is not in the range 1<=x<=36500" in result.stderr
     assert not (tmp_path / "ca").exists()
+
+
+@pytest.mark.parametrize("kind", ["server", "client"])
+def test_issue_into_a_folder_that_does_not_exist_is_refused_and_creates_nothing(
+    ca_dir, tmp_path, cli, kind
+):
+    # As openssl and age: -o names a file in a folder that must be there (a mistyped
+    # folder made silently hides the key where nothing looks for it).
+    missing = tmp_path / "missing" / "dir"
+    result = cli(["ca", "issue", kind, ca_dir, "--san", "a.test", "-o", missing / "x"])
+    assert result.code == 1
+    assert result.stderr == (
+        f"sealbox: error: cannot write {missing / 'x'}.crt: the folder {missing} does not "
+        "exist\n"
+        f"sealbox: hint: create it first (mkdir -p {missing}), or choose another -o PREFIX\n"
+    )
+    assert not (tmp_path / "missing").exists()
+
+
+def test_issue_into_a_file_taken_for_a_folder_is_refused(ca_dir, tmp_path, cli):
+    (tmp_path / "plain").write_text("a file")
+    result = cli(["ca", "issue", "server", ca_dir, "--san", "a.test", "-o", tmp_path / "plain/x"])
+    assert result.code == 1
+    assert result.stderr.splitlines()[0] == (
+        f"sealbox: error: cannot write {tmp_path / 'plain' / 'x'}.crt: {tmp_path / 'plain'} "
+        "is not a folder"
+    )
+    assert (tmp_path / "plain").read_text() == "a file"
+
+
+SERVER_EXTENSIONS = """\
+basicConstraints=critical,CA:FALSE
+keyUsage=critical,digitalSignature
+extendedKeyUsage=serverAuth
+subjectKeyIdentifier=hash
+authorityKeyIdentifier=keyid
+subjectAltName=DNS:other-key.test
+"""
+
+
+@pytest.mark.skipif(not shutil.which("openssl"), reason="openssl is not installed")
+@pytest.mark.parametrize(
+    ("algorithm", "options", "described"),
+    [
+        ("RSA", ["-pkeyopt", "rsa_keygen_bits:2048"], "an RSA 2048-bit key"),
+        ("EC", ["-pkeyopt", "ec_paramgen_curve:P-384"], "an ECDSA P-384 key"),
+        ("ED25519", [], "an Ed25519 key"),
+    ],
+)
+def test_renewing_a_certificate_whose_key_is_not_p256_says_to_give_it_a_new_key(
+    ca_dir, tmp_path, cli, algorithm, options, described
+):
+    # `openssl x509 -req -CA ca/ca.crt` signed it for a key sealbox does not sign for: the
+    # renewal said "renew with new_key" (a Python argument), or nothing at all (P-384).
+    prefix = tmp_path / "other"
+    key = tmp_path / "other.key"
+    run = lambda *args: subprocess.run(args, check=True, capture_output=True)  # noqa: E731
+    run("openssl", "genpkey", "-algorithm", algorithm, *options, "-out", key)
+    run("openssl", "req", "-new", "-key", key, "-subj", "/CN=other-key.test", "-out",
+        tmp_path / "other.csr")  # fmt: skip
+    (tmp_path / "ext.cnf").write_text(SERVER_EXTENSIONS)
+    run("openssl", "x509", "-req", "-in", tmp_path / "other.csr", "-CA", ca_dir / "ca.crt",
+        "-CAkey", ca_dir / "ca.key", "-days", "30", "-extfile", tmp_path / "ext.cnf",
+        "-out", f"{prefix}.crt")  # fmt: skip
+    before = (f"{prefix}.crt", (tmp_path / "other.crt").read_bytes(), key.read_bytes())
+    result = cli(["ca", "renew", ca_dir, prefix, "--now"])
+    assert result.code == 1
+    assert result.stderr == (
+        f"sealbox: error: {key} is {described}: sealbox renews certificates of ECDSA P-256 "
+        "keys only\n"
+        "sealbox: hint: give the certificate a new P-256 key (a renewal with a new key; its "
+        "pin changes)\n"
+    )
+    assert ((tmp_path / "other.crt").read_bytes(), key.read_bytes()) == before[1:]
+    rekeyed = cli(["ca", "renew", ca_dir, prefix, "--now", "--new-key"])
+    assert rekeyed.code == 0, rekeyed.stderr
+    server_context(f"{prefix}.crt", key)
+
+
+def test_renewing_with_the_wrong_encrypted_ca_says_so_before_asking_its_passphrase(tmp_path):
+    # A cron job given the wrong CA folder failed on a missing passphrase, or asked a
+    # person for it, before saying the CA was the wrong one.
+    CertificateAuthority.init(tmp_path / "ca", name="Locked CA", passphrase=PASSPHRASE)
+    other = CertificateAuthority.init(tmp_path / "other", name="Other CA")
+    other.issue_client("x").write(tmp_path / "x")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEALBOX_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "sealbox", "ca", "renew", str(tmp_path / "ca"),
+         str(tmp_path / "x"), "--now"],
+        capture_output=True, env=env, start_new_session=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.decode() == (
+        "sealbox: error: CN=x was not issued by this CA (CN=Locked CA)\n"
+        "sealbox: hint: it was issued by CN=Other CA: renew it with that CA\n"
+    )

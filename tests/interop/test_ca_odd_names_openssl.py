@@ -103,3 +103,31 @@ def test_s_client_handshakes_with_a_wildcard_certificate_typed_in_uppercase(
     assert "Verify return code: 0 (ok)" in good.stdout, good.stdout[-1500:]
     # A wildcard covers one label only (RFC 6125 section 6.4.3).
     assert "Verify return code: 62 (hostname mismatch)" in deep.stdout, deep.stdout[-1500:]
+
+
+# (what is typed, the client's name as OpenSSL prints the subject and matches the SAN)
+ODD_CLIENT_NAMES = [
+    ("Worker.Corp.TEST.", "worker.corp.test", "-verify_hostname"),
+    ("XN--BCHER-KVA.example", "xn--bcher-kva.example", "-verify_hostname"),
+    ("Alice@Corp.Test.", "Alice@corp.test", "-verify_email"),
+]
+
+
+@pytest.mark.parametrize(("typed", "name", "check"), ODD_CLIENT_NAMES, ids=lambda v: str(v)[:24])
+def test_openssl_sees_one_spelling_of_a_client_name_in_subject_and_san(
+    openssl, ca_dir, tmp_path, cli, typed, name, check
+):
+    prefix = tmp_path / "client"
+    result = cli(["ca", "issue", "client", ca_dir, "--san", typed, "-o", prefix])
+    assert result.code == 0, result.stderr
+    assert result.out.startswith(f"issued client certificate for {name}: ")
+    shown = subprocess.run(
+        ["openssl", "x509", "-in", f"{prefix}.crt", "-noout", "-subject", "-nameopt", "RFC2253",
+         "-ext", "subjectAltName"],
+        capture_output=True, text=True, timeout=30, check=True,
+    ).stdout  # fmt: skip
+    assert shown.splitlines()[0] == f"subject=CN={name}"
+    kind = "email" if check == "-verify_email" else "DNS"
+    assert shown.splitlines()[-1].strip() == f"{kind}:{name}"
+    ok = verify(ca_dir, f"{prefix}.crt", "-purpose", "sslclient", check, name)
+    assert ok.returncode == 0, ok.stdout + ok.stderr

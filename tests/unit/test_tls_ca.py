@@ -267,13 +267,19 @@ def test_long_first_name_goes_to_san_only(ca):
     [
         ("billing-worker", x509.DNSName("billing-worker")),
         ("Worker.Corp.Test", x509.DNSName("worker.corp.test")),
+        ("worker.corp.test.", x509.DNSName("worker.corp.test")),
+        ("XN--BCHER-KVA.example", x509.DNSName("xn--bcher-kva.example")),
         ("alice@corp.test", x509.RFC822Name("alice@corp.test")),
+        # The local part is the mailbox owner's (RFC 5321 section 2.4): kept as typed.
+        ("Alice.Smith@Corp.Test.", x509.RFC822Name("Alice.Smith@corp.test")),
     ],
 )
-def test_client_profile(ca, name, san):
+def test_client_profile_names_the_client_in_its_subject_as_in_its_san(ca, name, san):
     issued = ca.issue_client(name, now=NOW)
     cert = issued.certificate
-    assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == name
+    # One name, one spelling: a server authorising by subject and one authorising by
+    # subjectAltName see the same string.
+    assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == san.value
     assert list(ext(cert, x509.ExtendedKeyUsage).value) == [ExtendedKeyUsageOID.CLIENT_AUTH]
     assert list(ext(cert, x509.SubjectAlternativeName).value) == [san]
     assert cert.not_valid_after_utc - NOW == timedelta(days=90)
@@ -665,6 +671,48 @@ def test_renew_files(tmp_path, ca):
     assert rekeyed.pin != first.pin
     assert key.read_bytes() == rekeyed.private_key_pem()
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
+
+
+def test_renewing_past_the_end_of_its_ca_is_refused_with_a_code_not_told_to_ask_fewer_days(
+    tmp_path,
+):
+    # A renewal has no lifetime to ask for: "ask for fewer days" sent cron users nowhere.
+    ca = CertificateAuthority.init(tmp_path / "ca", days=50, now=NOW)
+    ca.issue_server(["a.test"], days=30, now=NOW).write(tmp_path / "a")
+    before = (tmp_path / "a.crt").read_bytes()
+    with pytest.raises(TLSConfigError, match="the CA expires on 2030-02-20") as caught:
+        ca.renew_files(tmp_path / "a", now=NOW + timedelta(days=25))
+    assert caught.value.code == "ca_expires_first"
+    assert caught.value.facts == {"ca_not_after": "2030-02-20T00:00:00Z", "days": "30"}
+    assert caught.value.hint == (
+        "create a new CA, have clients and servers trust its certificate, and issue this "
+        "certificate with it"
+    )
+    assert (tmp_path / "a.crt").read_bytes() == before
+
+
+def test_renewing_with_another_ca_names_the_issuer_with_a_code_and_what_to_do(ca):
+    other = CertificateAuthority.generate(name="Other CA", now=NOW)
+    foreign = other.issue_client("x", now=NOW).certificate
+    with pytest.raises(TLSConfigError, match="was not issued by this CA") as caught:
+        ca.renew(foreign)
+    assert caught.value.code == "wrong_ca"
+    assert caught.value.facts == {"issuer": "CN=Other CA", "ca": "CN=Unit CA"}
+    assert caught.value.hint == "it was issued by CN=Other CA: renew it with that CA"
+
+
+def test_renewing_with_a_ca_created_again_under_the_same_name_says_the_key_differs():
+    # `ca init` run again (another folder, the default name): the names match, the keys not.
+    first, again = CertificateAuthority.generate(now=NOW), CertificateAuthority.generate(now=NOW)
+    mine = first.issue_server(["a.test"], now=NOW).certificate
+    with pytest.raises(TLSConfigError, match="was not issued by this CA") as caught:
+        again.renew(mine)
+    assert caught.value.code == "wrong_ca"
+    assert caught.value.hint == (
+        "it was issued by another CA of the same name (CN=sealbox development CA; a CA "
+        "created again has a new key): renew it with the CA that issued it, or issue a new "
+        "certificate with this one"
+    )
 
 
 def test_renew_files_errors(tmp_path, ca):

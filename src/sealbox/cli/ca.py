@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import stat
 import sys
 from datetime import UTC, datetime, timedelta
@@ -39,7 +40,8 @@ _OUT = click.option(
     required=True,
     metavar="PREFIX",
     callback=not_stdout,
-    help="Write PREFIX.crt (certificate, then CA) and PREFIX.key (mode 0600).",
+    help="Write PREFIX.crt (certificate, then CA) and PREFIX.key (mode 0600); the folder "
+    "must exist.",
 )
 _FORCE_OUT = click.option("--force", is_flag=True, help="Replace PREFIX.crt and PREFIX.key.")
 # [v6 address]:port, or host:port.
@@ -207,7 +209,11 @@ def client(
     authority = _load_ca(directory, passphrase_file)
     issued = authority.issue_client(name, days=days)
     issued.write(prefix, overwrite=force)
-    _report(f"issued client certificate for {name}", issued, prefix)
+    # The name as certified, in subject and SAN alike (worker.corp.test for Worker.Corp.Test.).
+    from sealbox.tls.certinfo import CertificateInfo
+
+    info = CertificateInfo.from_certificate(issued.certificate)
+    _report(f"issued client certificate for {[*info.dns_names, *info.emails][0]}", issued, prefix)
 
 
 @ca.command()
@@ -236,6 +242,8 @@ def renew(
             "(use --now to renew now)"
         )
         return
+    # The wrong CA folder is named before its passphrase is asked for.
+    CertificateAuthority.check_issued_by(directory, leaf)
     authority = _load_ca(directory, passphrase_file)
     issued = authority.renew_files(prefix, force=True, new_key=new_key)
     assert issued is not None
@@ -436,6 +444,20 @@ def _check_prefix(prefix: str, option: str) -> None:
 
 def _check_outputs(prefix: str, force: bool) -> None:
     _check_prefix(prefix, "-o PREFIX")
+    # The folder must be there, as for openssl and age: a mistyped folder made silently
+    # would hide the new key where nothing looks for it. Checked before the CA is opened.
+    folder = Path(prefix + ".crt").parent
+    if not folder.is_dir():
+        if folder.exists():
+            raise CLIError(
+                f"cannot write {prefix}.crt: {folder} is not a folder",
+                hint="choose another -o PREFIX",
+            )
+        raise CLIError(
+            f"cannot write {prefix}.crt: the folder {folder} does not exist",
+            hint=f"create it first (mkdir -p {shlex.quote(str(folder))}), "
+            "or choose another -o PREFIX",
+        )
     if force:
         return
     for suffix in (".crt", ".key"):

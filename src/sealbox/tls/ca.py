@@ -41,15 +41,14 @@ from pathlib import Path
 from typing import Final, NoReturn
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from sealbox._util.files import atomic_write, atomic_write_group
+from sealbox._util.files import atomic_write
 from sealbox._util.locks import locked
-from sealbox.exceptions import ConfigError, StorageError, TLSConfigError
-from sealbox.hazmat.kdf import ScryptParams, passphrase_bytes
+from sealbox.exceptions import ConfigError, TLSConfigError
+from sealbox.hazmat.kdf import ScryptParams
 from sealbox.keys import pkcs8 as _pkcs8
 from sealbox.tls import _ca_folder, _load, _names, _profile, _renewal
 from sealbox.tls._ca_folder import CA_CERT_FILE, CA_KEY_FILE
@@ -210,30 +209,7 @@ class CertificateAuthority:
             StorageError: ``directory`` already holds a CA, or its key alone (code
                 ``ca_incomplete``, see :meth:`check_free`), or cannot be written.
         """
-        folder = Path(directory)
-        cert_path, key_path = folder / CA_CERT_FILE, folder / CA_KEY_FILE
-        _ca_folder.check_free(folder)
-        try:
-            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StorageError(f"cannot create {folder}: {exc.strerror}") from None
-        if passphrase is None:
-            key_pem = self._key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-        else:
-            secret = passphrase_bytes(passphrase)
-            if not secret:
-                raise ConfigError("the CA key passphrase is empty")
-            key_pem = _pkcs8.encrypt_pem(self._key, secret, kdf)
-        with locked(cert_path):
-            _ca_folder.check_free(folder)  # again: another writer may have been first
-            atomic_write_group(
-                [(key_path, key_pem, 0o600), (cert_path, self.certificate_pem(), 0o644)],
-                overwrite=False,
-            )
+        _ca_folder.write(Path(directory), self._key, self.certificate_pem(), passphrase, kdf)
 
     @staticmethod
     def check_free(directory: str | os.PathLike[str]) -> None:
@@ -261,34 +237,20 @@ class CertificateAuthority:
                 without its certificate), a damaged file, the key is encrypted and no
                 (or a wrong) passphrase was given, or key and certificate differ.
         """
-        folder = Path(directory)
-        cert_path = folder / CA_CERT_FILE
-        incomplete = _ca_folder.lone_key(folder, TLSConfigError)
-        if incomplete is not None:
-            raise incomplete
-        if not cert_path.exists():
-            raise TLSConfigError(
-                f"{folder} holds no CA ({CA_CERT_FILE} is missing)",
-                hint="create one with CertificateAuthority.init",
-                code="ca_missing",
-                facts={"folder": str(folder)},
-            )
-        certificate = _load.load_certificates(cert_path, "CA certificate")[0]
-        problem = _profile.ca_problem(certificate)
-        if problem is not None:
-            raise TLSConfigError(f"CA certificate {cert_path} {problem}")
-        key = _load.load_private_key(folder / CA_KEY_FILE, passphrase, "CA key")
-        if not isinstance(key, ec.EllipticCurvePrivateKey):
-            raise TLSConfigError(f"{folder / CA_KEY_FILE} is not an ECDSA key")
-        if certificate.public_key() != key.public_key():
-            raise TLSConfigError(f"{folder / CA_KEY_FILE} is not the key of {cert_path}")
-        try:
-            certificate.verify_directly_issued_by(certificate)
-        except (ValueError, TypeError, InvalidSignature):
-            raise TLSConfigError(
-                f"{cert_path} is damaged: its self-signature does not verify"
-            ) from None
-        return cls(certificate, key)
+        return cls(*_ca_folder.read(Path(directory), passphrase))
+
+    @staticmethod
+    def check_issued_by(directory: str | os.PathLike[str], certificate: x509.Certificate) -> None:
+        """Refuse a certificate the CA in ``directory`` did not issue, reading ``ca.crt``
+        only: before a passphrase for the CA key is asked for.
+
+        Raises:
+            TLSConfigError: it was not issued by this CA (code ``wrong_ca``, see
+                :meth:`renew`), or there is no CA there (as for :meth:`load`).
+
+        .. versionadded:: 0.1.0
+        """
+        _renewal.check_issued(certificate, _ca_folder.read_certificate(Path(directory)))
 
     @staticmethod
     def key_is_encrypted(directory: str | os.PathLike[str]) -> bool:
@@ -380,10 +342,15 @@ class CertificateAuthority:
         key: ec.EllipticCurvePrivateKey | None = None,
         now: datetime | None = None,
     ) -> IssuedCertificate:
-        """Issue a client certificate whose subject common name is ``name``.
+        """Issue a client certificate named ``name`` in its subject and subjectAltName.
 
-        The name also goes into ``subjectAltName``, where verifiers look for it: as
-        an email address (``rfc822Name``) if it has an ``@``, else as a DNS name.
+        The name goes into ``subjectAltName``, where verifiers look for it: as an
+        email address (``rfc822Name``) if it has an ``@``, else as a DNS name. Both
+        hold it in its normal form, the one spelling verifiers compare: a host name
+        (or an email address's domain) in lowercase without a final dot; an email
+        address's local part as given (its owner's, RFC 5321 section 2.4). The
+        subject common name repeats that same string, so a server that authorizes
+        by subject and one that authorizes by subjectAltName see the same name.
 
         Args:
             name: the client's name: a host-like name (``billing-worker``,
@@ -395,11 +362,10 @@ class CertificateAuthority:
         Raises:
             ConfigError: a bad name or lifetime, or a name outside the CA's constraints.
         """
-        common = _names.common_name(name)
+        san = _names.client_san(_names.common_name(name))
         _profile.check_days(days, MAX_CLIENT_DAYS, "a client certificate")
-        san = _names.client_san(common)
         self._check_constraints([san])
-        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, str(san.value))])
         return self._issue(
             subject,
             ExtendedKeyUsageOID.CLIENT_AUTH,
@@ -434,11 +400,13 @@ class CertificateAuthority:
             now: the issuing time.
 
         Raises:
-            TLSConfigError: the certificate was not issued by this CA, is not a
-                server or client certificate, ``key`` is not its key, or it has
+            TLSConfigError: the certificate was not issued by this CA (code
+                ``wrong_ca``, facts ``issuer`` and ``ca``), is not a server or client
+                certificate, ``key`` is not its key, or it has
                 something a renewal cannot carry over (more than one extended key
                 usage, or an extension outside sealbox's profile); code
-                ``renewal_unsupported`` for the last.
+                ``renewal_unsupported`` for the last; code ``ca_expires_first``: the
+                CA expires before the renewed certificate would.
             ConfigError: one of its names is outside the CA's name constraints.
         """
         self._check_issued(certificate)
@@ -456,7 +424,8 @@ class CertificateAuthority:
             )
         _renewal.check_renewable(certificate, purpose)
         lifetime = certificate.not_valid_after_utc - certificate.not_valid_before_utc - BACKDATE
-        days = max(1, round(lifetime / timedelta(days=1)))
+        days = min(max(1, round(lifetime / timedelta(days=1))), maximum)
+        _renewal.check_within_ca(self._certificate, now_utc(now), days)
         try:
             san_ext = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName)
         except x509.ExtensionNotFound:
@@ -464,7 +433,7 @@ class CertificateAuthority:
         else:
             self._check_constraints(list(san_ext.value))
             san = (san_ext.value, san_ext.critical)
-        issued = self._issue(subject, purpose, min(days, maximum), key, now, san=san)
+        issued = self._issue(subject, purpose, days, key, now, san=san)
         _renewal.check_same_identity(certificate, issued.certificate)
         return issued
 
@@ -492,9 +461,11 @@ class CertificateAuthority:
             The new certificate, or ``None`` if it was not due.
 
         Raises:
-            TLSConfigError: a missing or damaged file, a certificate from another CA,
-                or a key that does not match (code ``renewal_key_mismatch``, fact
-                ``prefix``: renewing with ``new_key`` replaces both).
+            TLSConfigError: a missing or damaged file, a certificate from another CA
+                (code ``wrong_ca``, see :meth:`renew`), or a key that does not match
+                (code ``renewal_key_mismatch``, fact ``prefix``: renewing with
+                ``new_key`` replaces both), or a key other than ECDSA P-256 (code
+                ``renewal_key_type``: renew with ``new_key``).
         """
         cert_path, key_path = prefix_paths(prefix)
         # Held from reading the certificate to writing the renewal (write() takes the
@@ -509,8 +480,6 @@ class CertificateAuthority:
                 issued.write(prefix, overwrite=True)
                 return issued
             key = _load.load_private_key(key_path, None, "key file")
-            if not isinstance(key, ec.EllipticCurvePrivateKey):
-                raise TLSConfigError(f"{key_path} is not an ECDSA key", hint="renew with new_key")
             # A new key beside its old certificate: a replacement of both killed between
             # its renames (SIGKILL), which a renewal with a new key repairs.
             _load.check_key_matches(
@@ -522,6 +491,8 @@ class CertificateAuthority:
                 hint="if replacing both was interrupted, renew with new_key",
                 facts={"prefix": os.fspath(prefix)},
             )
+            # A key made elsewhere (openssl x509 -req signed it): sealbox signs for P-256 only.
+            key = _renewal.p256_key(key, key_path, prefix)
             issued = self.renew(leaf, key=key, now=now)
             atomic_write(cert_path, issued.certificate_pem(), mode=0o644)
         return issued
@@ -585,10 +556,4 @@ class CertificateAuthority:
             )
 
     def _check_issued(self, certificate: x509.Certificate) -> None:
-        try:
-            certificate.verify_directly_issued_by(self._certificate)
-        except (ValueError, TypeError, InvalidSignature):
-            raise TLSConfigError(
-                f"{_renewal.subject_text(certificate)} was not issued by this CA "
-                f"({self._certificate.subject.rfc4514_string()})"
-            ) from None
+        _renewal.check_issued(certificate, self._certificate)
