@@ -13,7 +13,15 @@ is a new inode and a reader never sees half a file. The identity is taken *befor
 file is read: a change that lands in between makes the next look load it again,
 never go unseen.
 
+A watch whose keyset signed with a public key when :meth:`KeySetWatch.load` loaded it does
+not take a file whose primary key is an HMAC key (a shared secret, never in a JWKS: no
+relying party could verify what it signs): the keys in use stay, and a warning, once for
+that key, says to rotate to a public-key key and destroy the HMAC one. A keyset that signs
+with HMAC from the start, or a watch made with ``allow_hmac_primary=True``, takes any.
+
 .. versionadded:: 0.1.0
+.. versionchanged:: 0.1.0
+   A watch that started on a public-key primary key refuses an HMAC primary key.
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Final
 
 from sealbox.exceptions import SealboxError
+from sealbox.jwt.defaults import is_hmac
 
 if TYPE_CHECKING:
     from sealbox.jwt.keyset import SigningKeySet
@@ -56,6 +65,10 @@ class KeySetWatch:
         load: opens it (``lambda: SigningKeySet.load(path, sealer=…)``): the passphrase
             or sealer stays with the caller.
         interval: seconds between looks when :meth:`run` watches.
+        allow_hmac_primary: whether a reloaded keyset whose primary key is an HMAC key is
+            taken. ``None`` (the default): unless the keyset :meth:`load` returned
+            signed with a public key, so a watch of a keyset whose tokens others verify from
+            its JWKS (the service's) never starts signing with a shared secret.
 
     Example::
 
@@ -71,10 +84,14 @@ class KeySetWatch:
         load: Callable[[], SigningKeySet],
         *,
         interval: float = CHECK_INTERVAL,
+        allow_hmac_primary: bool | None = None,
     ) -> None:
         self.path = os.fspath(path)
         self._load = load
         self.interval = interval
+        self.allow_hmac_primary = allow_hmac_primary
+        # The HMAC primary key last refused: told once, not at each change of the file.
+        self._refused: str | None = None
         # Unknown until load(): a keyset loaded elsewhere is replaced at the first look.
         self._loaded: Stamp | tuple[()] = ()
         self._failed: Stamp | tuple[()] = ()
@@ -93,6 +110,8 @@ class KeySetWatch:
         stamp = _stamp(self.path)
         keyset = self._load()
         self._loaded, self._failed = stamp, ()
+        if self.allow_hmac_primary is None:
+            self.allow_hmac_primary = is_hmac(keyset.primary.alg)
         return keyset
 
     def due(self) -> bool:
@@ -102,8 +121,9 @@ class KeySetWatch:
         return stamp not in (self._loaded, self._failed)
 
     def reload(self) -> SigningKeySet | None:
-        """Load the file again; ``None`` when it does not load (logged, and skipped until
-        the file changes again: the keys in use stay)."""
+        """Load the file again; ``None`` when it does not load, or its primary key is an
+        HMAC key this watch does not take (logged, and skipped until the file changes
+        again: the keys in use stay)."""
         stamp = _stamp(self.path)
         try:
             keyset = self._load()
@@ -120,7 +140,21 @@ class KeySetWatch:
                 )
             self._failed = stamp
             return None
-        self._loaded, self._failed = stamp, ()
+        primary = keyset.primary
+        if is_hmac(primary.alg) and self.allow_hmac_primary is False:
+            if primary.kid != self._refused:
+                log.warning(
+                    "the signing keyset %s changed but its primary key %s is an HMAC key "
+                    "(%s), which this process does not sign with: the keys in use stay in "
+                    "use; make a public-key key (EdDSA) primary with a rotation, then "
+                    "destroy the HMAC key, a shared secret no relying party can verify with",
+                    self.path,
+                    primary.kid,
+                    primary.alg,
+                )
+            self._refused, self._failed = primary.kid, stamp
+            return None
+        self._loaded, self._failed, self._refused = stamp, (), None
         self.reloads += 1
         log.info("signing keyset reloaded from %s (primary key %s)", self.path, keyset.primary.kid)
         return keyset
