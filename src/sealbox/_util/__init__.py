@@ -2,7 +2,8 @@
 
 files (atomic writes, temporary files, bounded reads), locks (sidecar ``flock``),
 merge (lock, re-read, merge, write), pem (PEM blocks), lazy (names imported on first
-use), moved (old module paths that still import).
+use), moved (old module paths that still import), write_hints (what to do about a
+refused write).
 
 May import: the standard library only (and :mod:`sealbox.exceptions`, as every
 package may). Nothing else in sealbox; every package may import it.

@@ -516,12 +516,15 @@ def write_failed(
 ) -> StorageError:
     """The error of a write to ``path`` that failed with ``exc``: ``cannot VERB WHAT:
     REASON`` (then ``also``), code ``disk_full`` (fact ``path``) when the file system has no
-    room left, so that a program can tell that from a bug and the command line can say
-    what to do."""
-    full = exc.errno in _FULL
+    room left, ``file_too_large`` past the largest file it or the process may write, so
+    that a program can tell that from a bug; a hint for a person where there is one."""
+    from sealbox._util.write_hints import write_hint  # on a failure only
+
+    too_large = exc.errno == errno.EFBIG
     return StorageError(
         f"cannot {verb} {what}: {os_reason(exc)}{also}",
-        code="disk_full" if full else None,
+        hint=write_hint(exc, os.fspath(path)),
+        code="disk_full" if exc.errno in _FULL else "file_too_large" if too_large else None,
         facts={"path": os.fspath(path)},
     )
 

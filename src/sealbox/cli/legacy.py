@@ -33,7 +33,7 @@ from sealbox.exceptions import DecryptionError, KeyFormatError
 from sealbox.keysets import legacy
 from sealbox.keysets.legacy import LegacyFormat
 from sealbox.secret import Secret
-from sealbox.storage import is_special, read_limited
+from sealbox.storage import read_limited
 
 # The legacy layouts hold the whole file in memory: refuse what could not fit sensibly.
 MAX_LEGACY_FILE = 2 * 1024 * 1024 * 1024
@@ -200,22 +200,18 @@ def migrate(  # noqa: PLR0917 - click passes every option positionally
     """
     if not (recipients or recipient_files):
         raise click.UsageError("give at least one -r RECIPIENT or -R FILE")
-    if output.exists() and not force and not is_special(output):
-        raise CLIError(f"{output} already exists", hint="use --force to replace it")
+    read = [
+        *_secrets(key_file, passphrase_file),
+        *((p, "recipients file") for p in recipient_files),
+    ]
+    # Before the password is asked for: the input (or a file read) is refused as such,
+    # not as an existing file that --force would replace.
+    check_output(output, input_, force, read)
     targets = load_recipients(recipients, recipient_files)
     plain = _decrypt(input_, layout, key_file, passphrase_file)
     with (
         _terminate_as_interrupt() as stop,  # SIGTERM unwinds too: the temporary is removed
-        open_output(
-            output,
-            input_,
-            force,
-            0o644,
-            [
-                *_secrets(key_file, passphrase_file),
-                *((p, "recipients file") for p in recipient_files),
-            ],
-        ) as out,
+        open_output(output, input_, force, 0o644, read) as out,
     ):
         with age.Encryptor(out, targets, armor=armor) as enc:
             enc.write(plain)
