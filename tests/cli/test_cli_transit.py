@@ -111,7 +111,7 @@ def test_errors_are_one_line_each(cli, env, running, tmp_path: Path) -> None:
     assert r.code == 1 and "cannot verify the certificate" in r.stderr
     assert "--ca" in r.stderr
     r = cli(["transit", "decrypt", "missing"], input=b"sealbox:v1:AAAA", env=env)
-    assert r.stderr == "sealbox: error: no transit key named 'missing'\n"
+    assert r.stderr.startswith("sealbox: error: no transit key named 'missing'\n")
     r = cli(["transit", "decrypt", "orders"], input=b"", env=env)
     assert r.code == 1 and "no ciphertext on stdin" in r.stderr
     r = cli(["transit", "decrypt", "orders"], input=b"garbage\n", env=env)
@@ -310,3 +310,57 @@ def test_key_names_with_control_characters_are_printed_escaped(cli, monkeypatch)
     assert lines[0] == f"name:                   {forged!r}"
     assert lines[-1] == f"versions:               {'1 active' + chr(0x202E)!r}"
     assert len(lines) == 8
+
+
+def test_refusals_of_the_service_come_with_a_hint_that_says_what_to_do(cli, env) -> None:
+    assert cli(["transit", "keys", "create", "hinted"], env=env).code == 0
+    assert cli(["transit", "keys", "create", "signer", "--type", "ed25519"], env=env).code == 0
+    sealed = cli(["transit", "encrypt", "hinted", "-A", "row:1"], input=b"x", env=env).stdout
+    cases = [
+        (
+            ["transit", "decrypt", "Hinted"],
+            sealed,
+            "no transit key named 'Hinted'",
+            (
+                "see the names with 'sealbox transit keys list' (case counts), or create it "
+                "with 'sealbox transit keys create NAME'"
+            ),
+        ),
+        (
+            ["transit", "keys", "create", "hinted"],
+            b"",
+            "a transit key named 'hinted' already exists",
+            "choose another name, or use this key (sealbox transit keys config NAME shows it)",
+        ),
+        (
+            ["transit", "decrypt", "hinted", "-A", "row:2"],
+            sealed,
+            "decryption failed: the ciphertext was altered, or the key or associated data differs",
+            "give the key that encrypted it and the same -A text as encrypt was given",
+        ),
+        (
+            ["transit", "decrypt", "hinted"],
+            sealed.strip() + b"=",
+            "the ciphertext is not valid base64 after its prefix",
+            "give one ciphertext as 'sealbox transit encrypt' printed it",
+        ),
+        (
+            ["transit", "encrypt", "hinted", "--key-version", "7"],
+            b"x",
+            "key 'hinted' has no version 7 (the latest is 1)",
+            "see the key's versions with 'sealbox transit keys config NAME'",
+        ),
+        (
+            ["transit", "encrypt", "signer"],
+            b"x",
+            (
+                "ed25519 keys cannot encrypt: use a key of type aes256-gcm, "
+                "chacha20-poly1305, aes256-siv"
+            ),
+            "use a key of one of those types (sealbox transit keys create NAME --type TYPE)",
+        ),
+    ]
+    for args, stdin, error, hint in cases:
+        r = cli(args, input=stdin, env=env)
+        assert r.code == 1, args
+        assert r.stderr.splitlines() == [f"sealbox: error: {error}", f"sealbox: hint: {hint}"]

@@ -145,3 +145,34 @@ def test_verify_with_an_encryption_key_is_an_unsupported_operation(
         "message": "aes256-gcm keys cannot verify: use a key of type hmac, ed25519, "
         "ecdsa-p256, rsa-3072",
     }
+
+
+@pytest.mark.parametrize("padding", ["=", "==", "===="])
+@pytest.mark.parametrize(
+    ("operation", "body", "batch"),
+    [
+        ("decrypt", {"ciphertext": "CTPAD"}, False),
+        ("rewrap", {"ciphertext": "CTPAD"}, False),
+        ("decrypt", {"batch_input": [{"ciphertext": "CTPAD"}, {"ciphertext": "CT"}]}, True),
+        ("rewrap", {"batch_input": [{"ciphertext": "CTPAD"}, {"ciphertext": "CT"}]}, True),
+    ],
+)
+def test_a_ciphertext_with_padding_after_its_last_quantum_is_refused_as_not_base64(
+    sides: tuple[_Side, _Side], padding: str, operation: str, body: dict[str, Any], batch: bool
+) -> None:
+    # Each side's ciphertext (33 bytes) is whole quanta without padding: an "=" after it
+    # is not standard base64, and a ciphertext has one spelling (aes256-siv lookups by
+    # ciphertext rely on it), so it is refused as plaintexts with extra padding are.
+    raw = json.dumps(body).replace("PAD", padding).encode()
+    (status, _, content), _ = _both(sides, f"/v1/keys/k/{operation}", raw)
+    answer = json.loads(content)
+    refusal = {
+        "error": "invalid_ciphertext",
+        "message": "the ciphertext is not valid base64 after its prefix",
+    }
+    assert status == 400
+    if batch:
+        assert answer["batch_results"][0] == refusal
+        assert "error" not in answer["batch_results"][1]
+    else:
+        assert answer == refusal

@@ -150,7 +150,9 @@ def test_an_hmac_keys_version_hmac_is_its_hmac() -> None:
     assert key.version_hmac(b"m") == key.hmac(b"m")
 
 
-@pytest.mark.parametrize("body", ["AAA", "AA=A", "AA AA", "AA-_", "AAAA\n"])
+@pytest.mark.parametrize(
+    "body", ["AAA", "AA=A", "AA AA", "AA-_", "AAAA\n", "AAAA=", "AAAA==", "AAAA====", "AA==="]
+)
 def test_bad_base64_after_the_prefix_is_refused(body: str) -> None:
     with pytest.raises(InvalidCiphertextError) as exc:
         parse_versioned(f"sealbox:v1:{body}", "signature")

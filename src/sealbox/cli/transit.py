@@ -52,6 +52,15 @@ _HINTS = {
     "token_malformed": f"set ${TOKEN_ENV} to the access_token a POST /auth/token answers",
     "url_userinfo": f"remove 'user:password@' from --url: the access token comes from ${TOKEN_ENV}",
     "url_invalid": "give --url as https://HOST[:PORT], e.g. https://localhost:8443",
+    "not_found": "see the names with 'sealbox transit keys list' (case counts), or "
+    "create it with 'sealbox transit keys create NAME'",
+    "key_exists": "choose another name, or use this key (sealbox transit keys config NAME "
+    "shows it)",
+    "decryption_failed": "give the key that encrypted it and the same -A text as encrypt was given",
+    "invalid_ciphertext": "give one ciphertext as 'sealbox transit encrypt' printed it",
+    "invalid_key_version": "see the key's versions with 'sealbox transit keys config NAME'",
+    "unsupported_operation": "use a key of one of those types (sealbox transit keys create "
+    "NAME --type TYPE)",
 }
 
 

@@ -21,7 +21,6 @@ the same bytes (a test compares them).
 
 from __future__ import annotations
 
-import base64
 import binascii
 from collections.abc import Callable, Iterable
 from functools import partial
@@ -152,12 +151,17 @@ def parse_versioned(text: object, what: str = "ciphertext") -> tuple[int, bytes]
         )
     version, start = found
     body = text[start:]
-    try:
-        return version, base64.b64decode(body, validate=True)
-    except (binascii.Error, ValueError):
-        raise InvalidCiphertextError(
-            f"the {what} is not valid base64 after its prefix", facts={"what": what}
-        ) from None
+    # Whole quanta, padding only in the last one: the decoder, even in strict mode, takes
+    # "=" after a whole last quantum ("AAAA=", "AAAA===="), a second spelling of one
+    # ciphertext that a lookup by ciphertext (aes256-siv) would miss.
+    if not len(body) % 4 and "=" not in body[:-2]:
+        try:
+            return version, STDLIB_DECODE(body)
+        except (binascii.Error, ValueError):
+            pass
+    raise InvalidCiphertextError(
+        f"the {what} is not valid base64 after its prefix", facts={"what": what}
+    )
 
 
 def decode_b64(value: str | None, field: str) -> bytes:
