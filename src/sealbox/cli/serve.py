@@ -63,6 +63,12 @@ def _load_settings(**overrides: Any) -> Any:
     help="Worker processes (needs Redis and a shared database).",
 )
 @click.option(
+    "--worker-healthcheck-timeout",
+    type=click.FloatRange(2, 3600),
+    metavar="SECONDS",
+    help="With --workers: replace a worker whose event loop is silent this long (default 30).",
+)
+@click.option(
     "--trusted-proxies",
     metavar="ADDRESSES",
     help="Reverse proxies whose X-Forwarded-For names the client: IP addresses and CIDR "
@@ -95,6 +101,7 @@ def serve(  # noqa: PLR0917 - click passes every option positionally
     client_ca: Path | None,
     mtls: bool | None,
     workers: int | None,
+    worker_healthcheck_timeout: float | None,
     trusted_proxies: str | None,
     log_level: str,
     check: bool,
@@ -135,4 +142,6 @@ def serve(  # noqa: PLR0917 - click passes every option positionally
     if trust is not None:
         note(f"clients trust {trust}")
     sys.stderr.flush()
-    service.run(settings, log_level=log_level)
+    service.run(
+        settings, log_level=log_level, worker_healthcheck_timeout=worker_healthcheck_timeout
+    )

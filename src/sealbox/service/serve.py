@@ -280,8 +280,21 @@ def settings_env(settings: ServiceSettings) -> dict[str, str]:
     return env
 
 
-def run(settings: ServiceSettings, *, log_level: str = "info") -> None:
-    """Serve until interrupted (blocks). Call :func:`prepare` first."""
+def run(
+    settings: ServiceSettings,
+    *,
+    log_level: str = "info",
+    worker_healthcheck_timeout: float | None = None,
+) -> None:
+    """Serve until interrupted (blocks). Call :func:`prepare` first.
+
+    ``worker_healthcheck_timeout``: with several workers, the seconds a worker's event
+    loop may go silent before the worker is taken for hung and replaced (``None``: the
+    supervisor's default, :data:`~sealbox.service.supervisor.HEALTHCHECK_TIMEOUT`).
+
+    .. versionchanged:: 0.1.0
+       ``worker_healthcheck_timeout``.
+    """
     import uvicorn
 
     _claim(settings)
@@ -303,7 +316,10 @@ def run(settings: ServiceSettings, *, log_level: str = "info") -> None:
         config = uvicorn.Config(
             app, workers=settings.workers, factory=True, http=EnvConnection, **options
         )
-        supervise(config)
+        if worker_healthcheck_timeout is None:
+            supervise(config)
+        else:
+            supervise(config, healthcheck_timeout=worker_healthcheck_timeout)
         return
     # After a graceful stop uvicorn raises the signal that asked for it again, to end the
     # process by it: SIGTERM (systemd, docker stop, Kubernetes) would exit 143 once every
