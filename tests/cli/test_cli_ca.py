@@ -826,8 +826,8 @@ def test_renewing_a_certificate_whose_key_is_not_p256_says_to_give_it_a_new_key(
     assert result.stderr == (
         f"sealbox: error: {key} is {described}: sealbox renews certificates of ECDSA P-256 "
         "keys only\n"
-        "sealbox: hint: give the certificate a new P-256 key (a renewal with a new key; its "
-        "pin changes)\n"
+        f"sealbox: hint: give the certificate a new P-256 key: 'sealbox ca renew DIR {prefix} "
+        "--now --new-key' (its pin changes)\n"
     )
     assert ((tmp_path / "other.crt").read_bytes(), key.read_bytes()) == before[1:]
     rekeyed = cli(["ca", "renew", ca_dir, prefix, "--now", "--new-key"])

@@ -261,7 +261,7 @@ def test_verify_without_aud_explains_the_option(cli, keyset_file, jwks_file):
     result = cli(["jwt", "verify", "--jwks", jwks_file], input=token.encode())
     assert result.code == 1
     assert result.stderr.splitlines()[1] == (
-        "sealbox: hint: pass --aud with the audience the token is for"
+        "sealbox: hint: pass --aud with the audience the token is for (api)"
     )
 
 
@@ -269,7 +269,8 @@ def test_verify_expired(cli, keyset_file, jwks_file):
     keys = SigningKeySet.load(keyset_file, PASS)
     token = keys.issue("a", ttl=60, now=1_000_000_000)
     result = cli(["jwt", "verify", "--jwks", jwks_file], input=token.encode())
-    assert (result.code, result.stderr) == (1, "sealbox: error: the token has expired\n")
+    assert result.code == 1
+    assert result.stderr.splitlines()[0] == "sealbox: error: the token has expired"
     lenient = cli(["jwt", "verify", "--jwks", jwks_file, "--leeway", "301", token])
     assert lenient.code == 2
 

@@ -170,8 +170,12 @@ def _open_sidecar(sidecar: str, path: str) -> int:
                     hint=f"this user cannot create files in {folder}: a writer puts its "
                     "lock file and the new version beside the file",
                 ) from None
+            folder = os.path.dirname(sidecar)
             raise StorageError(
-                f"cannot lock {path}: folder {os.path.dirname(sidecar)} does not exist"
+                f"cannot lock {path}: folder {folder} does not exist",
+                hint="create the folder first, or write the file elsewhere",
+                code="folder_missing",
+                facts={"path": path, "folder": folder},
             ) from None
         except OSError as exc:
             read_only = exc.errno == errno.EROFS

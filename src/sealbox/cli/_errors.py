@@ -45,6 +45,16 @@ def report(exc: BaseException, *, debug: bool) -> int:
     if not isinstance(exc, Exception) or debug:
         raise exc
     if isinstance(exc, SealboxError):
+        folder = _missing_folder(exc)
+        if folder is not None:
+            # Said alike whether the lock file or the new version found no folder.
+            import shlex
+
+            print_error(
+                f"cannot write in {folder}: the folder does not exist",
+                hint=f"create it first (mkdir -p {shlex.quote(folder)}), or give another path",
+            )
+            return 1
         print_error(str(exc), hint=hint_for(exc))
     elif isinstance(exc, OSError):
         message = os_reason(exc)
@@ -56,6 +66,26 @@ def report(exc: BaseException, *, debug: bool) -> int:
             hint="rerun with --debug for a traceback, and report it",
         )
     return 1
+
+
+def _missing_folder(exc: SealboxError) -> str | None:
+    """The folder a write found missing (its lock file's, code ``folder_missing``, or its
+    new version's: the folder of a write that failed with ENOENT), or ``None``."""
+    if exc.code == "folder_missing":
+        return exc.facts.get("folder")
+    cause = exc.__context__
+    folder = exc.facts.get("path")
+    if (
+        exc.code == "storage"
+        and isinstance(cause, FileNotFoundError)
+        and folder
+        and isinstance(cause.filename, str)
+        # No pathlib: this runs on the direct path of encrypt and decrypt.
+        and os.path.dirname(cause.filename) == folder  # noqa: PTH120
+        and not os.path.isdir(folder)  # noqa: PTH112
+    ):
+        return folder
+    return None
 
 
 def _silence_stdout() -> None:

@@ -7,10 +7,12 @@ code without an entry keeps the library's own hint.
 
 from __future__ import annotations
 
-from sealbox.cli._io import PASSPHRASE_SOURCES
+from sealbox.cli._io import PASSPHRASE_SOURCES, counted
 from sealbox.exceptions import SealboxError
+from sealbox.jwt.defaults import MAX_LEEWAY
 
 __all__ = ["HINTS", "hint_for"]
+
 
 HINTS: dict[str, str] = {
     "file_exists": "use --force to replace it",
@@ -42,6 +44,8 @@ HINTS: dict[str, str] = {
     "ca_incomplete": "if 'sealbox ca init' was interrupted, no certificate was issued with "
     "this key: remove {key} and run 'sealbox ca init {folder}' again; if ca.crt was deleted, "
     "put it back (it is the last certificate of every PREFIX.crt the CA issued)",
+    "renewal_key_type": "give the certificate a new P-256 key: 'sealbox ca renew DIR {prefix} "
+    "--now --new-key' (its pin changes)",
     "renewal_key_mismatch": "if replacing both was interrupted, give the certificate a new "
     "key: 'sealbox ca renew DIR {prefix} --now --new-key' (its pin changes)",
     "client_not_found": "list the clients with 'sealbox clients list'",
@@ -70,7 +74,22 @@ HINTS: dict[str, str] = {
     "bad_pin": "compute pins with 'sealbox ca pin CERT' (SPKI SHA-256, base64)",
     "pin_mismatch": "if the server's key changed on purpose, pin the new one ('sealbox ca pin "
     "CERT'), and list a backup key's pin too",
-    "audience_unexpected": "pass --aud with the audience the token is for",
+    "audience_unexpected": "pass --aud with the audience the token is for ({audience})",
+    "audience_not_accepted": "the token names the audience {audience}: if it is meant for "
+    "this service, pass that value with --aud (a token for another service stays refused)",
+    "issuer_not_accepted": "the token names the issuer {issuer}: if tokens from it are to "
+    "pass, give that value with --iss (repeat --iss to accept several)",
+    "claim_missing": "'sealbox jwt inspect' shows the claims the token has; exp, iat and sub "
+    "are required, iss with --iss and aud with --aud",
+    "signature_invalid": "the token was altered, or not signed by a key of --jwks or "
+    "--keyset: check that they hold its issuer's current keys",
+    "token_type_mismatch": "if a {typ!r} token is what this check is for, pass --typ {typ}; "
+    "--any-type accepts any type (only where these keys sign no other kind of token)",
+    "token_type_missing": "--any-type accepts a token without typ (only where these keys "
+    "sign no other kind of token)",
+    "token_expired": "it expired {ago} ago ({time}): get a new token{skew}",
+    "token_not_yet_valid": "its {claim} is {ago} from now ({time}): check the clocks of this "
+    "machine and of the issuer{skew}",
     "kid_needed": "have the token's issuer give it a kid, or verify it with a JWKS (--jwks) "
     "that holds only one {alg} key",
     "jwks_unverified": "for an unknown CA, pass --ca with the one that issued the JWKS "
@@ -124,6 +143,24 @@ def hint_for(exc: SealboxError) -> str | None:
     if template is None:
         return exc.hint
     try:
-        return template.format_map(exc.facts)
+        return template.format_map({**exc.facts, **_derived(exc.facts)})
     except KeyError:
         return exc.hint
+
+
+def _derived(facts: dict[str, str]) -> dict[str, str]:
+    """Facts worded for a person: a token's time claim as a duration from now, and
+    whether --leeway could cover it (a clock off by that much)."""
+    seconds = facts.get("seconds")
+    if seconds is None or not seconds.isdigit():
+        return {}
+    n = int(seconds)
+    skew = f"; if a clock is off, --leeway {n + 1} allows that skew" if n < MAX_LEEWAY else ""
+    return {"ago": _duration(n), "skew": skew}
+
+
+def _duration(seconds: int) -> str:
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= 2 * size:
+            return counted(seconds // size, unit)
+    return counted(seconds, "second")

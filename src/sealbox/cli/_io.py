@@ -96,15 +96,30 @@ def read_passphrase(
                 raw = fh.read(MAX_PASSPHRASE_FILE + 1)
         except OSError as exc:
             raise CLIError(
-                f"cannot read passphrase file {passphrase_file}: {os_reason(exc)}"
+                f"cannot read passphrase file {passphrase_file}: {os_reason(exc)}",
+                hint="check the path given to --passphrase-file, or give the passphrase with "
+                f"${PASSPHRASE_ENV}",
             ) from None
         if len(raw) > MAX_PASSPHRASE_FILE:
-            raise CLIError(f"passphrase file {passphrase_file} is larger than 64 KiB")
+            raise CLIError(
+                f"passphrase file {passphrase_file} is larger than 64 KiB",
+                hint="--passphrase-file takes a file that holds the passphrase alone",
+            )
         try:
             text = raw.decode()
         except UnicodeDecodeError:
-            raise CLIError(f"passphrase file {passphrase_file} is not UTF-8 text") from None
+            raise CLIError(
+                f"passphrase file {passphrase_file} is not UTF-8 text",
+                hint="save the passphrase in the file as UTF-8 text, or give it with "
+                f"${PASSPHRASE_ENV} instead of --passphrase-file",
+            ) from None
         value = text.removesuffix("\n").removesuffix("\r")
+        if not value:
+            raise CLIError(
+                f"the passphrase from {source} is empty",
+                hint="write the passphrase in the file, or give it with "
+                f"${PASSPHRASE_ENV} instead of --passphrase-file",
+            )
     elif PASSPHRASE_ENV in os.environ:
         value = os.environ[PASSPHRASE_ENV]
     else:

@@ -13,6 +13,7 @@ __all__ = [
     "DEFAULT_ALGORITHM",
     "DEFAULT_TTL",
     "HMAC_KEY_SIZE",
+    "MAX_LEEWAY",
     "REGISTERED_CLAIMS",
     "RSA_KEY_SIZES",
     "SIGNING_ALGORITHMS",
@@ -36,3 +37,5 @@ DEFAULT_TTL: Final = 900
 REGISTERED_CLAIMS: Final = frozenset({"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "scope"})
 """Claims :meth:`~sealbox.jwt.SigningKeySet.issue` sets itself; ``claims=`` cannot override."""
 ACCESS_TOKEN_TYPE: Final = "at+jwt"  # noqa: S105 - a media type, not a secret
+MAX_LEEWAY: Final = 300
+"""The most clock skew, in seconds, a :class:`~sealbox.jwt.TokenVerifier` allows."""

@@ -35,6 +35,7 @@ from sealbox.jwt._jws import (
     parse_compact,
     strict_json,
 )
+from sealbox.jwt.defaults import MAX_LEEWAY
 from sealbox.jwt.jwk import KeySource, VerificationKey
 
 __all__ = [
@@ -49,7 +50,6 @@ __all__ = [
 
 DEFAULT_REQUIRED_CLAIMS: Final = ("exp", "iat", "sub")
 """Claims a token must carry unless the verifier is told otherwise."""
-MAX_LEEWAY: Final = 300
 """The most clock-skew allowance accepted, in seconds (RFC 8725 §3.8 wants it small)."""
 _MAX_NUMERIC_DATE: Final = 253_402_300_799  # 9999-12-31T23:59:59Z
 _NESTED_CTY: Final = frozenset({"jwt", "application/jwt"})
@@ -100,7 +100,7 @@ def _select(
             f"the key {kid!r} verifies {', '.join(sorted(key.algorithms))}, not {jws.alg}"
         )
     if not spec.impl.verify(jws.signing_input, key.key, jws.signature):
-        raise TokenError("the token's signature does not verify")
+        raise TokenError("the token's signature does not verify", code="signature_invalid")
     return key
 
 
@@ -200,6 +200,18 @@ def _numeric_date(claims: dict[str, Any], name: str) -> float | None:
     if not valid:
         raise TokenError(f"the {name!r} claim is not a NumericDate (seconds since the epoch)")
     return value
+
+
+def _shown(values: list[str]) -> str:
+    """Claim values for an error's facts: the first few, each cut short (a claim may be long)."""
+    shown = [v if len(v) <= 60 else v[:60] + "…" for v in values[:3]]
+    return ", ".join(shown) + (", …" if len(values) > 3 else "")
+
+
+def _when(claim: str, moment: float, now: float) -> dict[str, str]:
+    """The facts of a time claim that refused a token: which, when (UTC), and how far from now."""
+    at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(moment)))
+    return {"claim": claim, "time": at, "seconds": str(int(abs(now - moment)))}
 
 
 def _moment(now: float) -> float:
@@ -335,10 +347,16 @@ class TokenVerifier:
         if self._token_type is not None:
             typ = header.get("typ")
             if not isinstance(typ, str) or _media_type(typ) != self._token_type:
+                if isinstance(typ, str):
+                    raise TokenError(
+                        f"the token's type (typ) is {typ[:60]!r}, expected {self._token_type!r}",
+                        code="token_type_mismatch",
+                        facts={"typ": typ[:60], "expected": self._token_type},
+                    )
                 raise TokenError(
-                    f"the token's type (typ) is {typ[:60]!r}, expected {self._token_type!r}"
-                    if isinstance(typ, str)
-                    else f"the token has no type (typ); expected {self._token_type!r}"
+                    f"the token has no type (typ); expected {self._token_type!r}",
+                    code="token_type_missing",
+                    facts={"expected": self._token_type},
                 )
         cty = header.get("cty")
         if cty is not None and (not isinstance(cty, str) or cty.lower() in _NESTED_CTY):
@@ -351,18 +369,24 @@ class TokenVerifier:
     def _check_claims(self, claims: dict[str, Any], now: float) -> None:  # noqa: PLR0912 - one check per claim
         for name in self._required:
             if name not in claims:
-                raise TokenError(f"the token has no {name!r} claim")
+                raise TokenError(
+                    f"the token has no {name!r} claim", code="claim_missing", facts={"claim": name}
+                )
         leeway = self._leeway
         exp = _numeric_date(claims, "exp")
         if exp is not None and now >= exp + leeway:
-            raise TokenExpiredError("the token has expired")
+            raise TokenExpiredError("the token has expired", facts=_when("exp", exp, now))
         nbf = _numeric_date(claims, "nbf")
         if nbf is not None and now + leeway < nbf:
-            raise TokenNotYetValidError("the token is not valid yet (nbf)")
+            raise TokenNotYetValidError(
+                "the token is not valid yet (nbf)", facts=_when("nbf", nbf, now)
+            )
         iat = _numeric_date(claims, "iat")
         if iat is not None:
             if iat > now + leeway:
-                raise TokenNotYetValidError("the token's issue time (iat) is in the future")
+                raise TokenNotYetValidError(
+                    "the token's issue time (iat) is in the future", facts=_when("iat", iat, now)
+                )
             if self._max_age is not None and now - iat > self._max_age + leeway:
                 raise TokenExpiredError("the token is older than the accepted maximum age")
         for name in ("sub", "jti", "scope"):
@@ -376,7 +400,11 @@ class TokenVerifier:
             if not isinstance(iss, str):
                 raise TokenError("the 'iss' claim must be a string")
             if self._issuers is not None and iss not in self._issuers:
-                raise TokenError("the token's issuer (iss) is not accepted")
+                raise TokenError(
+                    "the token's issuer (iss) is not accepted",
+                    code="issuer_not_accepted",
+                    facts={"issuer": _shown([iss])},
+                )
         if "aud" in claims:
             aud = claims["aud"]
             names = [aud] if isinstance(aud, str) else aud
@@ -390,6 +418,11 @@ class TokenVerifier:
                     "the token names an audience (aud) and this verifier expects none",
                     hint="configure the verifier with audience=",
                     code="audience_unexpected",
+                    facts={"audience": _shown(names)},
                 )
             if self._audiences.isdisjoint(names):
-                raise TokenError("the token is not meant for this audience (aud)")
+                raise TokenError(
+                    "the token is not meant for this audience (aud)",
+                    code="audience_not_accepted",
+                    facts={"audience": _shown(names)},
+                )
