@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from sealbox.cli._io import PASSPHRASE_SOURCES, counted
 from sealbox.exceptions import SealboxError
-from sealbox.jwt.defaults import MAX_LEEWAY
 
 __all__ = ["HINTS", "hint_for"]
 
@@ -154,6 +153,9 @@ def _derived(facts: dict[str, str]) -> dict[str, str]:
     seconds = facts.get("seconds")
     if seconds is None or not seconds.isdigit():
         return {}
+    # Here, not at the top: the package would load sealbox.jwt on every command's start.
+    from sealbox.jwt.defaults import MAX_LEEWAY
+
     n = int(seconds)
     skew = f"; if a clock is off, --leeway {n + 1} allows that skew" if n < MAX_LEEWAY else ""
     return {"ago": _duration(n), "skew": skew}
