@@ -289,6 +289,12 @@ def _read_stanza(reader: _LineReader, arg_line: bytes) -> tuple[Stanza, bytes]:
         line = reader.line("a stanza body")
         if len(line) > COLUMNS:
             raise FormatError(f"stanza body line is longer than 64 columns: {_quote(line)}")
+        if chunks and line.startswith((STANZA_PREFIX, MAC_PREFIX)):
+            # The body's last line was a full one: the next stanza or the MAC came too soon.
+            raise FormatError(
+                "a stanza body ends without a short line: its last line is 64 columns, so an "
+                "empty line must follow it"
+            )
         if not _B64_ALPHABET.issuperset(line):
             raise FormatError(f"stanza body line is not unpadded base64: {_quote(line)}")
         chunks.append(line)

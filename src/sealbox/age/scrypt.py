@@ -43,6 +43,8 @@ DEFAULT_WORK_FACTOR: Final = 18
 MAX_WORK_FACTOR: Final = 22
 SALT_SIZE: Final = 16
 _DECIMAL = re.compile(r"[1-9][0-9]*\Z")
+# The largest log2 N scrypt runs at all (sealbox.hazmat.kdf.ScryptParams; 1 PiB of memory).
+_SCRYPT_CEILING: Final = 40
 
 
 def _passphrase(value: str | bytes | Secret[Any]) -> bytes:
@@ -146,8 +148,17 @@ class ScryptIdentity:
         if len(salt) != SALT_SIZE:
             raise FormatError("the scrypt salt is not 16 bytes")
         if not _DECIMAL.match(stanza.args[1]):
-            raise FormatError(f"the scrypt work factor {stanza.args[1][:20]!r} is not a number")
+            raise FormatError(
+                f"the scrypt work factor {stanza.args[1][:20]!r} is not a whole number from 1 "
+                "up (decimal, without leading zeros)"
+            )
         log_n = int(stanza.args[1]) if len(stanza.args[1]) <= 3 else 1000
+        if log_n > _SCRYPT_CEILING:
+            # No maximum opens it, so no hint to raise one: it cannot be a file to trust.
+            raise FormatError(
+                f"the scrypt work factor 2^{min(log_n, 999)} is beyond any scrypt (at most "
+                f"2^{_SCRYPT_CEILING}): the file is damaged, or made to exhaust memory"
+            )
         if log_n > self._max:
             raise FormatError(
                 f"the scrypt work factor 2^{min(log_n, 999)} is above the maximum 2^{self._max}",

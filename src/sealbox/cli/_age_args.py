@@ -165,6 +165,26 @@ PASSPHRASE_FILE = Option(
     direct=False,  # passphrases and their prompts: click
     help=f"Read the passphrase from this file (the order: {PASSPHRASE_SOURCES}).",
 )
+ENCRYPT_MODE = Option(
+    ("-e", "--encrypt"),
+    "encrypt_mode",
+    takes_value=False,
+    help="Encrypt, as age -e (what this command always does).",
+)
+DECRYPT_MODE = Option(
+    ("-d", "--decrypt"),
+    "decrypt_mode",
+    takes_value=False,
+    help="Decrypt, as age -d (what this command always does).",
+)
+PLUGIN = Option(
+    ("-j",),
+    "plugins",
+    repeat=True,
+    direct=False,  # refused, by the click command, before anything else is looked at
+    metavar="PLUGIN",
+    help="An age plugin: not supported (refused, as are plugin recipients and identities).",
+)
 INPUT = Option((), "input_path", path=True, metavar="[INPUT]")
 """The one positional argument, the input file (``-`` or none: standard input)."""
 
@@ -177,10 +197,12 @@ ENCRYPT: tuple[Option, ...] = (
     OUTPUT,
     FORCE,
     PASSPHRASE_FILE,
+    ENCRYPT_MODE,
+    PLUGIN,
 )
 """``sealbox encrypt``'s options, in the order of its help."""
 
-DECRYPT: tuple[Option, ...] = (IDENTITY, OUTPUT, FORCE, PASSPHRASE_FILE)
+DECRYPT: tuple[Option, ...] = (IDENTITY, OUTPUT, FORCE, PASSPHRASE_FILE, DECRYPT_MODE, PLUGIN)
 """``sealbox decrypt``'s options, in the order of its help."""
 
 

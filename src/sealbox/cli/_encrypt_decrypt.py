@@ -51,6 +51,7 @@ __all__ = [
     "load_identity_files",
     "load_recipients",
     "open_output",
+    "refuse_plugins",
     "refuse_read_file",
     "stdout_is_terminal",
 ]
@@ -69,6 +70,13 @@ def load_recipients(recipients: Sequence[str], files: Sequence[PathArg]) -> list
     """Parse ``-r`` values (errors name the value) and read ``-R`` files (``-``: stdin)."""
     targets: list[age.Recipient] = []
     for text in recipients:
+        lines = [line for line in text.strip().splitlines() if line.strip()]
+        if len(lines) > 1 and not lines[0].startswith("-----BEGIN"):
+            # -r "$(cat recipients.txt)": nothing quoted, a line may be a secret key.
+            raise CLIError(
+                f"-r takes one recipient, and this value has {len(lines)} lines",
+                hint="give each recipient with its own -r, or the file of them with -R FILE",
+            )
         try:
             targets.append(age.parse_recipient(text))
         except SealboxError as exc:
@@ -258,6 +266,16 @@ def stdout_is_terminal(output: PathArg | None) -> bool:
     return is_std(output) and sys.stdout.isatty()
 
 
+def refuse_plugins(plugins: Sequence[str]) -> None:
+    """Refuse age's ``-j PLUGIN``: sealbox runs no age plugin (the name is not shown)."""
+    if plugins:
+        raise CLIError(
+            "age plugins (-j) are not supported",
+            hint="use age with the plugin, or an age1…, ssh-ed25519 or ssh-rsa key, "
+            "or a passphrase",
+        )
+
+
 def encrypt_files(
     *,
     recipients: Sequence[str] = (),
@@ -268,9 +286,16 @@ def encrypt_files(
     output_path: PathArg | None = None,
     force: bool = False,
     passphrase_file: PathArg | None = None,
+    encrypt_mode: bool = False,
+    plugins: Sequence[str] = (),
     input_path: PathArg | None = None,
 ) -> None:
-    """``sealbox encrypt``, once its options are known to go together."""
+    """``sealbox encrypt``, once its options are known to go together.
+
+    ``encrypt_mode`` (age's ``-e``) changes nothing; ``plugins`` (``-j``) are refused.
+    """
+    del encrypt_mode  # accepted so that age's command lines run as they are
+    refuse_plugins(plugins)
     if not armor and stdout_is_terminal(output_path):
         raise CLIError(
             "refusing to write binary output to the terminal",
@@ -305,9 +330,16 @@ def decrypt_files(
     output_path: PathArg | None = None,
     force: bool = False,
     passphrase_file: PathArg | None = None,
+    decrypt_mode: bool = False,
+    plugins: Sequence[str] = (),
     input_path: PathArg | None = None,
 ) -> None:
-    """``sealbox decrypt``: to ``output_path`` atomically, or to stdout."""
+    """``sealbox decrypt``: to ``output_path`` atomically, or to stdout.
+
+    ``decrypt_mode`` (age's ``-d``) changes nothing; ``plugins`` (``-j``) are refused.
+    """
+    del decrypt_mode  # accepted so that age's command lines run as they are
+    refuse_plugins(plugins)
     asked: list[PathArg] = []
     identities = load_identity_files(identity_files, passphrase_file, asked)
     if not identities:

@@ -21,7 +21,13 @@ from sealbox.cli._age_args import (
     click_options,
     stdin_conflict,
 )
-from sealbox.cli._encrypt_decrypt import decrypt_files, encrypt_files, input_stream, is_std
+from sealbox.cli._encrypt_decrypt import (
+    decrypt_files,
+    encrypt_files,
+    input_stream,
+    is_std,
+    refuse_plugins,
+)
 from sealbox.cli._io import CLIError, note, passphrase_file_option, read_passphrase, read_stdin
 from sealbox.cli._paths import FilePath
 
@@ -121,6 +127,7 @@ def encrypt(**options: Any) -> None:
     Flag-compatible with `age -e`. The output is written to a temporary file next
     to -o FILE and renamed when complete.
     """
+    refuse_plugins(options["plugins"])
     recipients = options["recipients"] or options["recipient_files"] or options["identity_files"]
     if options["use_passphrase"] and recipients:
         raise click.UsageError("-p cannot be combined with -r, -R or -i")
@@ -140,6 +147,7 @@ def decrypt(**options: Any) -> None:
     passphrase. With -o, the output appears only once the whole file has
     authenticated; nothing is left behind on failure.
     """
+    refuse_plugins(options["plugins"])
     _refuse_stdin_twice(options)
     decrypt_files(**options)
 
