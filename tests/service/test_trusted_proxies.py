@@ -220,6 +220,11 @@ def test_serve_refuses_a_malformed_trusted_proxy_before_the_data_folder_is_made(
         ("198.51.100.1, 203.0.113.7:" + "9" * 5000, None),
         ("198.51.100.1, ", None),
         ("198.51.100.1, proxy.internal", None),
+        # A zone names the proxy's interface, not the client: one client, whatever it
+        # says, and nothing of it reaches the logs.
+        ("fe80::7%eth0", ("fe80::7", 0)),
+        ('fe80::7%x" 200 OK - "forged line', ("fe80::7", 0)),
+        ("[fe80::7%25eth0]:4711", ("fe80::7", 4711)),
     ],
 )
 def test_the_client_is_the_rightmost_forwarded_address_that_is_no_trusted_proxy(

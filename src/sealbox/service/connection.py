@@ -18,7 +18,9 @@ subclassing it, and does what uvicorn and asyncio do not let an application do:
   ``SEALBOX_IDLE_TIMEOUT`` seconds of its handshake is closed; a request's head must
   arrive within ``SEALBOX_HEADER_TIMEOUT`` seconds of its first byte, and its body
   within ``SEALBOX_BODY_TIMEOUT`` seconds of its head (answer 408, then close).
-  Between requests, uvicorn's keep-alive timeout applies.
+  Between requests, uvicorn's keep-alive timeout applies (empty lines sent meanwhile
+  are dropped here, so they cannot cancel it); a client that reads nothing of its
+  answers while more wait to be sent is cut off after ``SEALBOX_BODY_TIMEOUT`` seconds.
 - **Framing refusals are the service's JSON errors** (``invalid_request``,
   ``headers_too_large``, ``request_timeout``, with the security headers, then a close):
   ambiguous lengths, and a head without ``Host`` or with two. What uvicorn's HTTP parser
@@ -44,8 +46,11 @@ subclassing it, and does what uvicorn and asyncio do not let an application do:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import socket
+import struct
 from collections import Counter
 from collections.abc import Iterable
 from http import HTTPStatus
@@ -186,6 +191,7 @@ class GuardedConnection(asyncio.Protocol):
         self._address = "unknown"
         self._counted = False
         self._timer: asyncio.TimerHandle | None = None
+        self._stall: asyncio.TimerHandle | None = None  # answers the client does not read
         self._tracker = RequestTracker(s.max_header_bytes, one_host=True)
         self._answers = AnswerTracker(self._tracker)
         self._requests = 0  # requests handed whole to the HTTP protocol
@@ -235,6 +241,7 @@ class GuardedConnection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closing = True
         self._disarm()
+        self._unwatch_writes()
         if self._counted:
             self._counted = False
             _OPEN[self._address] -= 1
@@ -244,12 +251,53 @@ class GuardedConnection(asyncio.Protocol):
             self.inner.connection_lost(exc)
 
     def pause_writing(self) -> None:
+        self._watch_writes()
         if self.inner is not None:
             self.inner.pause_writing()
 
     def resume_writing(self) -> None:
+        self._unwatch_writes()
         if self.inner is not None:
             self.inner.resume_writing()
+
+    def _watch_writes(self) -> None:
+        """Give the client ``SEALBOX_BODY_TIMEOUT`` seconds to make room for what waits.
+
+        While the client reads nothing, uvicorn waits for room to write the next answer,
+        and a closing connection for its last bytes to leave: no other timeout runs then,
+        so a client that never reads would hold the connection, and its task, for good.
+        """
+        seconds = self._s.body_timeout
+        if self._stall is None and seconds > 0:
+            self._stall = self._loop.call_later(seconds, self._stalled, seconds)
+
+    def _unwatch_writes(self) -> None:
+        if self._stall is not None:
+            self._stall.cancel()
+            self._stall = None
+
+    def _stalled(self, seconds: float) -> None:
+        self._stall = None
+        raw = self.raw
+        if raw is None or (raw.is_closing() and not raw.get_write_buffer_size()):
+            return
+        log.info(
+            "closed a connection from %s: the client read nothing of its answers for %g s",
+            self._address,
+            seconds,
+        )
+        # Nothing more reaches a client that reads nothing: no close_notify either. (The
+        # transport may be closing already, waiting for its buffer to empty: close()
+        # would return at once.)
+        self.closing = True
+        self._disarm()
+        sock = raw.get_extra_info("socket")
+        if sock is not None:
+            # A reset, not a FIN after the unread bytes: the kernel would otherwise keep
+            # them, and the socket, for minutes after the process let go of it.
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        raw.abort()
 
     # -- TLS ---------------------------------------------------------------------------
 
@@ -336,6 +384,7 @@ class GuardedConnection(asyncio.Protocol):
         if self.raw is None:
             return
         if abort:
+            self._unwatch_writes()
             self.raw.abort()
             return
         self._send_plain()  # what the protocol wrote before closing still goes out
@@ -343,6 +392,8 @@ class GuardedConnection(asyncio.Protocol):
             self.tls.close_notify()
         self._flush()
         self.raw.close()
+        if self.raw.get_write_buffer_size():
+            self._watch_writes()  # the transport waits for the client to take it all
 
     # -- flow control --------------------------------------------------------------------
 
@@ -383,6 +434,14 @@ class GuardedConnection(asyncio.Protocol):
             if self._answers.answered < self._requests:
                 break
             data = pending.pop(0)
+            if self._tracker.stage is Stage.IDLE:
+                # Empty lines before a request (RFC 9112 §2.2) stop here: uvicorn's
+                # protocol cancels its keep-alive timeout on any data and arms it again
+                # only after an answer, so a CRLF now and then would hold the
+                # connection open for good.
+                data = data.lstrip(b"\r\n")
+                if not data:
+                    continue
             if self._tracker.stage is Stage.IDLE and data[:1] == b"L":
                 data = list_as_get(data)  # Vault's LIST method (sealbox.service.vault)
             try:

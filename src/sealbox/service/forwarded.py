@@ -214,8 +214,9 @@ def _refused(entry: str, reason: str) -> ConfigError:
 
 def _hop(entry: str) -> tuple[Address, int] | None:
     """An ``X-Forwarded-For`` entry (``203.0.113.7``, ``203.0.113.7:4711``,
-    ``2001:db8::7``, ``[2001:db8::7]:4711``) as an address and a port (0 when none);
-    ``None`` for anything else (``unknown``, a name, an obfuscated identifier)."""
+    ``2001:db8::7``, ``[2001:db8::7]:4711``) as an address, without an IPv6 zone, and a
+    port (0 when none); ``None`` for anything else (``unknown``, a name, an obfuscated
+    identifier)."""
     host, port = entry, "0"
     if entry.startswith("["):
         host, _, rest = entry[1:].partition("]")
@@ -231,6 +232,10 @@ def _hop(entry: str) -> tuple[Address, int] | None:
         address = ipaddress.ip_address(host)
     except ValueError:
         return None
+    if isinstance(address, ipaddress.IPv6Address) and address.scope_id is not None:
+        # The zone (fe80::7%eth0) names an interface of the proxy, not the client, and
+        # may hold any character but % and /: kept, it would reach the logs as written.
+        address = ipaddress.IPv6Address(address.packed)
     return _unmapped(address), int(port)
 
 
