@@ -158,3 +158,66 @@ def test_a_password_on_stdin_past_the_read_limit_is_too_large_not_cut(
     )
     if command[0] == "create":
         assert not data.exists()
+
+
+@pytest.mark.parametrize(
+    "line", ["1", "{}", "not json"], ids=["no-object", "no-members", "no-json"]
+)
+def test_an_import_of_thousands_of_broken_lines_stops_early_and_lists_none_of_them(
+    cli, tmp_path: Path, line: str
+) -> None:
+    # A file that is no export of accounts (a CSV, a binary, a wrong path): listing,
+    # auditing and keeping every line took minutes and gigabytes for a few megabytes of
+    # short lines. It is refused whole, --skip-invalid or not, past the first 1000.
+    data = tmp_path / "data"
+    good = json.dumps({"username": "lea", "password_hash": _pbkdf2("lea-password-1")})
+    source = tmp_path / "users.jsonl"
+    source.write_text("\n".join([good, *[line] * 5000]) + "\n")
+    for extra in ((), ("--skip-invalid",)):
+        r = _users(cli, data, "import", source, *extra)
+        assert r.code == 1, r.stderr
+        lines = r.stderr.splitlines()
+        assert lines[0].startswith(
+            "sealbox: error: nothing was imported: more than 1000 lines are refused (line 2: "
+        ), lines[0]
+        assert lines[-1].startswith("sealbox: hint: "), lines
+        assert len(lines) == 2, lines
+    audit = (data / "audit.log").read_text().splitlines()
+    assert len(audit) <= 4, audit[:5]
+    assert all(json.loads(a)["outcome"] != "success" for a in audit)
+
+
+def test_a_name_older_than_the_username_rules_is_shown_escaped_never_acted_on(
+    cli, tmp_path: Path
+) -> None:
+    # The rules refuse control and bidirectional characters, but an account made before
+    # them keeps its name: shown raw, a RIGHT-TO-LEFT OVERRIDE reversed what followed it
+    # in the administrator's terminal, and an escape sequence could clear the screen.
+    import sqlite3
+
+    data = tmp_path / "data"
+    r = _users(cli, data, "create", "root", input=b"root-password-1")
+    assert r.code == 0, r.stderr
+    name = "ev\u202eil\x07"
+    with sqlite3.connect(data / "sealbox.db") as db:
+        db.execute(
+            "INSERT INTO users (username, password_hash, scopes, disabled, created_at,"
+            " session_version) VALUES (?, 'x', '[\"users:me\"]', 0, datetime('now'), 0)",
+            (name,),
+        )
+    shown = "ev\\u202eil\\x07"
+    outputs = []
+    for args in (
+        ("list",),
+        ("show", name),
+        ("grant", name, "orders:read"),
+        ("revoke", name, "orders:read"),
+        ("disable", name),
+        ("enable", name),
+        ("delete", name, "--yes"),
+    ):
+        r = _users(cli, data, *args)
+        assert r.code == 0, (args, r.stderr)
+        assert shown in r.out, (args, r.out)
+        outputs.append(r.out + r.stderr)
+    assert not any("\u202e" in o or "\x07" in o for o in outputs), outputs

@@ -359,6 +359,32 @@ def test_an_import_entry_that_is_no_object_is_refused_as_its_line_not_the_whole_
     }
 
 
+def test_an_import_of_more_than_a_thousand_broken_entries_is_refused_whole_and_audited_once(
+    module_service: Running,
+) -> None:
+    # As `sealbox users import` refuses such a file: skip_invalid imported the one good
+    # entry and wrote an audit record for each of the thousands of others.
+    from tests.service.test_account_admin import django_pbkdf2
+
+    service = module_service
+    good = {"username": "bulk-ok", "password_hash": django_pbkdf2("bulk-password-1")}
+    with service.client() as c:
+        admin = _admin(service, c, "bulk-admin")
+        before = len(service.audit().splitlines())
+        for broken in (1, {}):
+            body = {"users": [good, *[broken] * 2000], "skip_invalid": True}
+            r = c.post("/users/import", json=body, headers=admin)
+            assert r.status_code == 422, r.text[:300]
+            assert r.json()["error"] == "import_refused"
+            assert r.json()["message"].startswith(
+                "nothing was imported: more than 1000 lines are refused (line 2: "
+            )
+        assert c.get("/users/bulk-ok", headers=admin).status_code == 404
+    records = service.audit().splitlines()[before:]
+    assert len(records) == 2, records[:3]
+    assert all(json.loads(r)["outcome"] == "refused" for r in records)
+
+
 def test_refused_import_entries_are_audited_without_their_hashes_or_passwords(
     module_service: Running,
 ) -> None:

@@ -361,3 +361,50 @@ def test_a_deleted_accounts_token_that_outlived_a_lost_revocation_changes_no_new
         await sessions.login(accounts, "newcomer", PASSWORD, "192.0.2.21", [])
 
     run(tmp_path, scenario, redis_url=REDIS_URL, redis_prefix=f"{REDIS_PREFIX}{tmp_path.name}:")
+
+
+def test_a_refused_password_change_gives_back_no_wrong_guesses_at_the_username(
+    tmp_path: Path,
+) -> None:
+    # Whoever holds an access token and the password could otherwise clear the guesses
+    # counted against the username (wrong second-factor codes, say) as often as they
+    # like, by asking for a new password the policy refuses: nothing changes, so the
+    # owner sees nothing, and the limit never bites.
+    async def scenario(accounts: Accounts) -> None:
+        await sessions.register(accounts, "carol", PASSWORD, "192.0.2.30")
+        caller = await accounts.authenticate(
+            (await sessions.login(accounts, "carol", PASSWORD, "192.0.2.30", [])).access_token
+        )
+        for _ in range(3):
+            with pytest.raises(sessions.LoginFailed):
+                await sessions.login(accounts, "carol", "a wrong guess", "192.0.2.31", [])
+        with pytest.raises(sessions.WeakPasswordError):
+            await sessions.change_password(accounts, caller, PASSWORD, "carol", "192.0.2.32")
+        # 3 wrong guesses and the refused change: the fifth attempt is the last allowed.
+        with pytest.raises(sessions.LoginFailed):
+            await sessions.login(accounts, "carol", "a wrong guess", "192.0.2.33", [])
+        with pytest.raises(sessions.Throttled):
+            await sessions.login(accounts, "carol", PASSWORD, "192.0.2.34", [])
+
+    run(tmp_path, scenario)
+
+
+def test_a_password_change_that_succeeds_forgives_the_wrong_guesses_at_the_username(
+    tmp_path: Path,
+) -> None:
+    async def scenario(accounts: Accounts) -> None:
+        await sessions.register(accounts, "dave", PASSWORD, "192.0.2.40")
+        caller = await accounts.authenticate(
+            (await sessions.login(accounts, "dave", PASSWORD, "192.0.2.40", [])).access_token
+        )
+        for _ in range(4):
+            with pytest.raises(sessions.LoginFailed):
+                await sessions.login(accounts, "dave", "a wrong guess", "192.0.2.41", [])
+        new = "canary-new-password-77d1"
+        await sessions.change_password(accounts, caller, PASSWORD, new, "192.0.2.42")
+        for _ in range(4):
+            with pytest.raises(sessions.LoginFailed):
+                await sessions.login(accounts, "dave", "a wrong guess", "192.0.2.43", [])
+        await sessions.login(accounts, "dave", new, "192.0.2.44", [])
+
+    run(tmp_path, scenario)

@@ -43,7 +43,7 @@ from sealbox.accounts.revocation import KEEP_MARGIN, Revocations, kept_until
 from sealbox.accounts.scopes import check_scopes
 from sealbox.accounts.store import Store
 from sealbox.accounts.totp_store import remove_second_factor
-from sealbox.accounts.user_import import ImportReport, parse_json_lines, plan_import
+from sealbox.accounts.user_import import ImportReport, parse_json_lines, plan_import, screened
 from sealbox.exceptions import ConfigError, SealboxError
 from sealbox.passwords import PasswordHasher
 
@@ -330,8 +330,12 @@ class AccountAdmin:
         Raises:
             ConfigError: code ``username_taken``, accounts of the names kept being made
                 while the import was checked again (nothing imported).
+            ImportRefusedError: more than
+                :data:`~sealbox.accounts.user_import.MAX_REFUSED` lines are refused for
+                what they hold (nothing imported, ``skip_invalid`` or not).
         """
-        records = list(records)  # planned again if an account of one of the names is made
+        # Planned again if an account of one of the names is made meanwhile.
+        records = list(screened(records))
         for _ in range(_IMPORT_ATTEMPTS):
             async with self.store.sessions() as session:
                 existing = list((await session.execute(select(User.username))).scalars())

@@ -526,7 +526,8 @@ async def change_password(
     Raises:
         Throttled: past the username's or the address's limit (nothing checked).
         CurrentPasswordError: ``current`` is not the password.
-        WeakPasswordError: ``new`` breaks the policy.
+        WeakPasswordError: ``new`` breaks the policy (the attempt stays counted: only
+            a change made gives the throttle its count back).
     """
     try:
         attempt = await throttle_attempt(accounts, address, caller.username)
@@ -548,10 +549,14 @@ async def change_password(
             detail=unusable,
         )
         raise CurrentPasswordError("the current password is wrong")
-    await attempt_succeeded(accounts, address, caller.username, attempt)
     check_new_password(new, user.username, accounts.hasher.max_length)
     new_hash = await accounts.run_hasher(accounts.hasher.hash, new)
     version = await accounts.store.change_password(user.id, new_hash)
+    # Given back only once the password is changed, which its owner sees (every session
+    # ends): a right password given back for a change refused here would let whoever
+    # holds it and a token forget the guesses at the username (at a second factor's
+    # code, say) as often as they like, changing nothing.
+    await attempt_succeeded(accounts, address, caller.username, attempt)
     try:
         await accounts.revocations.end_sessions(user.id, version)
     finally:  # the password is changed, whether Redis took the sessions' end or not

@@ -24,6 +24,11 @@ line of a colliding group is refused, since which one is meant is not for sealbo
 guess; a line refused for another reason still counts in its group. Reasons quote line
 numbers and usernames, never a hash.
 
+More than :data:`MAX_REFUSED` lines refused for what they hold (collisions aside) refuse
+the whole import, however many the others are (:class:`ImportRefusedError`): such a file
+is no export of accounts (a CSV, a binary, a wrong path), and reading, listing and
+auditing each of its short lines would cost minutes and gigabytes. Reading stops there.
+
 .. versionadded:: 0.1.0
 """
 
@@ -44,20 +49,41 @@ from sealbox.accounts.usernames import (
     lookup_key,
     skeleton,
 )
-from sealbox.exceptions import SealboxError
+from sealbox.exceptions import ConfigError, SealboxError
 from sealbox.passwords import PasswordHasher
 
 __all__ = [
+    "MAX_REFUSED",
     "ImportProblem",
+    "ImportRefusedError",
     "ImportReport",
     "InvalidLine",
     "PlannedAccount",
     "parse_json_lines",
     "plan_import",
+    "screened",
 ]
 
 FIELDS: Final = frozenset({"username", "password_hash", "scopes"})
 MAX_LINE: Final = 16_384
+#: The most lines an import may refuse for what they hold before it is refused whole.
+MAX_REFUSED: Final = 1000
+
+
+class ImportRefusedError(ConfigError):
+    """More than :data:`MAX_REFUSED` lines are refused for what they hold: nothing is
+    imported, ``skip_invalid`` or not (``facts["line"]``, ``facts["reason"]``: the first)."""
+
+    code = "import_refused"
+
+    def __init__(self, first: ImportProblem) -> None:
+        super().__init__(
+            f"nothing was imported: more than {MAX_REFUSED} lines are refused (line "
+            f"{first.line}: {first.reason})",
+            hint='give an export of accounts, one JSON object per line: {"username", '
+            '"password_hash", "scopes"}',
+            facts={"line": str(first.line), "reason": first.reason},
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +178,23 @@ def _parsed(text: str) -> Any:
         )
 
 
+def screened(records: Iterable[tuple[int, Any]]) -> Iterator[tuple[int, Any]]:
+    """``records`` as they come, until more than :data:`MAX_REFUSED` of them are no JSON
+    object (:class:`ImportRefusedError`): a file of such lines is refused before the
+    values of all its lines are held at once."""
+    first: ImportProblem | None = None
+    refused = 0
+    for number, value in records:
+        if not isinstance(value, dict):
+            refused += 1
+            if first is None:
+                reason = value.reason if isinstance(value, InvalidLine) else "not a JSON object"
+                first = ImportProblem(number, None, reason)
+            if refused > MAX_REFUSED:
+                raise ImportRefusedError(first)
+        yield number, value
+
+
 def plan_import(
     records: Iterable[tuple[int, Any]],
     existing: Iterable[str],
@@ -178,6 +221,8 @@ def plan_import(
             candidates.append(_check_record(number, value, hasher, default_scopes))
         except _Refused as exc:
             problems.append(ImportProblem(number, exc.username, exc.reason))
+            if len(problems) > MAX_REFUSED:
+                raise ImportRefusedError(problems[0]) from None
             given = exc.username
             canonical = lookup_key(given) if given is not None else None
             if given is not None and canonical is not None:

@@ -8,9 +8,10 @@ request on.
 
 from __future__ import annotations
 
+import re
 import sys
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 import click
 
 from sealbox.cli._dialect import confirm, echo_json, json_option, yes_option
-from sealbox.cli._io import CLIError, note, open_tty, read_stdin
+from sealbox.cli._io import CLIError, note, open_tty, read_stdin, terminal_safe
 from sealbox.cli._paths import FilePath
 from sealbox.cli.serve import _DATA_DIR, _load_settings, _service
 
@@ -53,6 +54,12 @@ def _document(account: Any) -> dict[str, Any]:
     }
 
 
+def _name(account: Any) -> str:
+    # An account made before the username rules may keep a name holding control or
+    # bidirectional characters: shown escaped, never acted on by the terminal.
+    return terminal_safe(account.username)
+
+
 def _state(account: Any) -> str:
     return "disabled" if account.disabled else "enabled"
 
@@ -81,7 +88,7 @@ def list_(as_json: bool, data_dir: Path | None) -> None:
         return
     rows = [
         (
-            a.username,
+            _name(a),
             _state(a),
             _time(a.created_at) or "",
             _time(a.last_login_at) or "never",
@@ -119,7 +126,7 @@ def show(name: str, as_json: bool, data_dir: Path | None) -> None:
     if as_json:
         echo_json(_document(account))
         return
-    click.echo(f"name:       {account.username}")
+    click.echo(f"name:       {_name(account)}")
     click.echo(f"state:      {_state(account)}")
     click.echo(f"created:    {_time(account.created_at)}")
     click.echo(f"last login: {_time(account.last_login_at) or 'never'}")
@@ -133,7 +140,7 @@ def show(name: str, as_json: bool, data_dir: Path | None) -> None:
 def grant(name: str, scopes: tuple[str, ...], data_dir: Path | None) -> None:
     """Grant SCOPEs to account NAME (from its next login on)."""
     account = _run(data_dir, lambda admin: admin.grant(name, scopes), ("admin.grant", name))
-    click.echo(f"{account.username} holds {' '.join(account.scopes) or 'no scope'}")
+    click.echo(f"{_name(account)} holds {' '.join(account.scopes) or 'no scope'}")
 
 
 @users.command(short_help="Take SCOPEs back from account NAME.")
@@ -143,7 +150,7 @@ def grant(name: str, scopes: tuple[str, ...], data_dir: Path | None) -> None:
 def revoke(name: str, scopes: tuple[str, ...], data_dir: Path | None) -> None:
     """Take SCOPEs back from account NAME (its refreshes drop them at once)."""
     account = _run(data_dir, lambda admin: admin.revoke(name, scopes), ("admin.revoke", name))
-    click.echo(f"{account.username} holds {' '.join(account.scopes) or 'no scope'}")
+    click.echo(f"{_name(account)} holds {' '.join(account.scopes) or 'no scope'}")
 
 
 @users.command(short_help="Disable NAME: no login; its tokens are refused.")
@@ -152,7 +159,7 @@ def revoke(name: str, scopes: tuple[str, ...], data_dir: Path | None) -> None:
 def disable(name: str, data_dir: Path | None) -> None:
     """Disable account NAME: no login, and its tokens are refused at once."""
     account = _run(data_dir, lambda admin: admin.disable(name), ("admin.disable", name))
-    click.echo(f"disabled {account.username}; its sessions have ended")
+    click.echo(f"disabled {_name(account)}; its sessions have ended")
 
 
 @users.command()
@@ -161,7 +168,7 @@ def disable(name: str, data_dir: Path | None) -> None:
 def enable(name: str, data_dir: Path | None) -> None:
     """Let disabled account NAME log in again."""
     account = _run(data_dir, lambda admin: admin.enable(name), ("admin.enable", name))
-    click.echo(f"enabled {account.username}")
+    click.echo(f"enabled {_name(account)}")
 
 
 @users.command(name="reset-password", short_help="Set a new password for NAME; sessions end.")
@@ -173,13 +180,13 @@ def reset_password(name: str, data_dir: Path | None) -> None:
     settings = _settings(data_dir)
     # The account is found before the password is asked for.
     found = service.administer_accounts(settings, lambda admin: admin.show(name))
-    password = _read_password(found.username)
+    password = _read_password(_name(found))
     account = service.administer_accounts(
         settings,
         lambda admin: admin.reset_password(found.username, password),
         audit=("admin.reset_password", found.username),
     )
-    click.echo(f"reset the password of {account.username}; its sessions have ended")
+    click.echo(f"reset the password of {_name(account)}; its sessions have ended")
 
 
 @users.command()
@@ -192,8 +199,8 @@ def delete(name: str, yes: bool, data_dir: Path | None) -> None:
     settings = _settings(data_dir)
     found = service.administer_accounts(settings, lambda admin: admin.show(name))
     confirm(
-        f"Delete the account {found.username} for good?",
-        action=f"deleting the account {found.username}",
+        f"Delete the account {_name(found)} for good?",
+        action=f"deleting the account {_name(found)}",
         yes=yes,
     )
     service.administer_accounts(
@@ -201,7 +208,7 @@ def delete(name: str, yes: bool, data_dir: Path | None) -> None:
         lambda admin: admin.delete(found.username),
         audit=("admin.delete", found.username),
     )
-    click.echo(f"deleted {found.username}")
+    click.echo(f"deleted {_name(found)}")
 
 
 @users.command("reset-totp", short_help="Remove NAME's second factor (TOTP); asks first.")
@@ -220,15 +227,17 @@ def reset_totp(name: str, yes: bool, data_dir: Path | None) -> None:
     # question names the account as stored.
     found = service.administer_accounts(settings, lambda admin: admin.show(name))
     confirm(
-        f"Remove the second factor of {found.username}? Its password alone will log in.",
-        action=f"removing the second factor of {found.username}",
+        f"Remove the second factor of {_name(found)}? Its password alone will log in.",
+        action=f"removing the second factor of {_name(found)}",
         yes=yes,
     )
     name, removed = service.reset_totp(settings, found.username)
     if removed:
-        click.echo(f"removed the second factor of {name}; its password alone logs in")
+        click.echo(
+            f"removed the second factor of {terminal_safe(name)}; its password alone logs in"
+        )
     else:
-        click.echo(f"{name} has no second factor; nothing changed")
+        click.echo(f"{terminal_safe(name)} has no second factor; nothing changed")
 
 
 @users.command(name="import", short_help="Import accounts of other systems, with hashes.")
@@ -247,8 +256,8 @@ def import_(file: Path, skip_invalid: bool, as_json: bool, data_dir: Path | None
     replaced by the current Argon2id profile at each account's next login. Nothing is
     imported when a line is refused, unless --skip-invalid.
     """
-    lines = _read_import(file).splitlines()
-    if not any(line.strip() for line in lines):
+    data = _read_import(file)
+    if not data.strip():
         # Almost surely a wrong export or path: said before the data folder is touched.
         raise CLIError(
             f"{_source(file)} holds no account lines",
@@ -258,7 +267,7 @@ def import_(file: Path, skip_invalid: bool, as_json: bool, data_dir: Path | None
     settings = _settings(data_dir)
     report = service.administer_accounts(
         settings,
-        lambda admin: admin.import_json_lines(lines, skip_invalid=skip_invalid),
+        lambda admin: admin.import_json_lines(_lines_of(data), skip_invalid=skip_invalid),
         audit=("admin.import", ""),
         create=True,
     )
@@ -302,6 +311,15 @@ def _refused_json(problems: Sequence[Any]) -> list[dict[str, object]]:
 
 def _lines(n: int) -> str:
     return f"{n} line" if n == 1 else f"{n} lines"
+
+
+def _lines_of(data: bytes) -> Iterator[bytes]:
+    """The lines of ``data`` as ``bytes.splitlines`` cuts them (a blank one more at the
+    end), one at a time: tens of millions of short lines are not all held at once."""
+    return (m.group(1) for m in _LINE.finditer(data))
+
+
+_LINE = re.compile(rb"([^\r\n]*)(?:\r\n|\r|\n|\Z)")
 
 
 def _read_import(file: Path) -> bytes:

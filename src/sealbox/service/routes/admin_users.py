@@ -168,9 +168,11 @@ async def _act(
         raise ApiError(409, ErrorCode.LAST_ADMIN, str(exc)) from None
     except SealboxError as exc:
         audit("refused", name)
-        invalid_scope = exc.code == "invalid_scope"
-        code = ErrorCode.INVALID_SCOPE if invalid_scope else ErrorCode.VALIDATION_ERROR
-        raise ApiError(422, code, str(exc)) from None
+        codes = {
+            "invalid_scope": ErrorCode.INVALID_SCOPE,
+            "import_refused": ErrorCode.IMPORT_REFUSED,
+        }
+        raise ApiError(422, codes.get(exc.code, ErrorCode.VALIDATION_ERROR), str(exc)) from None
     for user in audited_accounts(result, name):  # as stored: "Alice" names alice
         audit("success", user)
     return result
