@@ -221,3 +221,16 @@ def test_a_name_older_than_the_username_rules_is_shown_escaped_never_acted_on(
         assert shown in r.out, (args, r.out)
         outputs.append(r.out + r.stderr)
     assert not any("\u202e" in o or "\x07" in o for o in outputs), outputs
+
+
+def test_a_name_taken_under_the_username_rules_is_refused_with_a_hint_to_list_the_accounts(
+    cli, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    assert _users(cli, data, "create", "alice", input=b"alice-password-1").code == 0
+    r = _users(cli, data, "create", "ALICE", input=b"alice-password-2")
+    assert r.code == 1, r.stderr
+    assert r.stderr.splitlines() == [
+        "sealbox: error: the username 'alice', or one that looks like it, is taken",
+        "sealbox: hint: choose another name; 'sealbox users list' shows the accounts",
+    ]

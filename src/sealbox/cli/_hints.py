@@ -48,6 +48,8 @@ HINTS: dict[str, str] = {
     "renewal_key_mismatch": "if replacing both was interrupted, give the certificate a new "
     "key: 'sealbox ca renew DIR {prefix} --now --new-key' (its pin changes)",
     "client_not_found": "list the clients with 'sealbox clients list'",
+    # A name that only looks like another's (confusables, case, width) is taken too.
+    "username_taken": "choose another name; 'sealbox users list' shows the accounts",
     "client_exists": "choose another name, or give it a new secret with "
     "'sealbox clients rotate-secret {name}'",
     "database_unavailable": "check SEALBOX_DATABASE_URL (without it, the SQLite database of "
