@@ -66,6 +66,13 @@ def seal(
     if deterministic:
         from sealbox.keysets.fields import encode_token
 
+        if not data:
+            raise CLIError(
+                "--deterministic cannot seal an empty value (stdin was empty)",
+                hint="AES-SIV needs at least one byte; seal it without --deterministic, "
+                "which takes empty values",
+            )
+
         token = encode_token(ring.seal_deterministic(data, os.fsencode(aad)))
     else:
         token = ring.seal_text(data, os.fsencode(aad))

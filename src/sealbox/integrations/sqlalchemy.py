@@ -62,11 +62,11 @@ try:
     from sqlalchemy import Column, LargeBinary, Text, event
     from sqlalchemy.engine import Engine
     from sqlalchemy.exc import DontWrapMixin
-    from sqlalchemy.sql import operators, visitors
     from sqlalchemy.sql.dml import ValuesBase
     from sqlalchemy.sql.elements import BindParameter, ClauseElement, ColumnClause, Null
     from sqlalchemy.types import NullType, TypeDecorator
 
+    from sealbox.integrations.sqlalchemy_compare import EncryptedComparator
     from sealbox.integrations.sqlalchemy_upsert import check_upsert, known_value
 except ImportError:  # pragma: no cover - exercised only without the extra
     raise ExtraNotInstalledError("service", "sqlalchemy") from None
@@ -74,7 +74,6 @@ except ImportError:  # pragma: no cover - exercised only without the extra
 if TYPE_CHECKING:
     from sqlalchemy.engine import Dialect
     from sqlalchemy.sql.elements import ColumnElement
-    from sqlalchemy.sql.operators import OperatorType
 
     from sealbox.keysets.keyring import Keyring
 
@@ -149,81 +148,34 @@ def get_keyring(ref: Keyring | str | Callable[[], Keyring]) -> Keyring:
     return ref
 
 
-def _bytes(value: bytes | str, what: str = "a blind-index value") -> bytes:
+def _type_repr(column_type: Any, keyring: Any, **named: bytes) -> str:
+    """What Alembic's autogenerate writes into a migration, so it must build the type
+    again: a registered keyring's name and the associated data or context. A keyring
+    object, a callable and ``normalize`` are left out (they are not code; the column's DDL
+    does not depend on them). SQLAlchemy's own repr shows the stored type's arguments
+    (``BlindIndex(length=32)``), which these constructors do not take."""
+    args = [repr(keyring)] if isinstance(keyring, str) and keyring != DEFAULT_KEYRING else []
+    args += [f"{name}={value!r}" for name, value in named.items() if value]
+    return f"{type(column_type).__name__}({', '.join(args)})"
+
+
+def _bytes(value: bytes | str, what: str = "") -> bytes:
     if isinstance(value, str):
         return value.encode()
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value)
     # bytes(n) would be n zero bytes: an int would hash as a run of zeros, after
     # allocating as many bytes as its value.
-    raise _ColumnTypeError(f"{what} must be str or bytes, not {type(value).__name__}")
-
-
-# Comparing ciphertexts with a value finds nothing (every seal differs): refuse, and say
-# what works. An allow-list, so that an operator SQLAlchemy adds is refused too.
-_ALLOWED: Final = frozenset(
-    {
-        operators.is_,
-        operators.is_not,
-        operators.asc_op,
-        operators.desc_op,
-        operators.nulls_first_op,
-        operators.nulls_last_op,
-        operators.distinct_op,
-    }
-)
-# These mean IS [NOT] NULL when given None.
-_NULL_TESTS: Final = frozenset(
-    {
-        operators.eq,
-        operators.ne,
-        operators.is_distinct_from,
-        operators.is_not_distinct_from,
-    }
-)
-
-
-def _is_value(operand: Any) -> bool:
-    """A value the statement would carry (a literal, a bound parameter, a list of them, an
-    expression holding one: ``func.lower("x")``), as opposed to another column: the ORM
-    compares columns with ``==`` to find them (an ``UPDATE … values(column=…)``), which
-    compares no ciphertext."""
-    if not isinstance(operand, ClauseElement):
-        return True
-    return any(isinstance(element, BindParameter) for element in visitors.iterate(operand))
-
-
-def _check_comparison(op: OperatorType, expr: Any, other: tuple[Any, ...]) -> None:
-    # expr is the column, or a value given the column's type: the ORM turns "x" + column
-    # into a bound "x" of the column's type, operated with the column.
-    if not (
-        op in _ALLOWED
-        or (op in _NULL_TESTS and other[0] is None)
-        or not any(_is_value(operand) for operand in (expr, *other))
-    ):
-        raise TypeError(
-            "an encrypted column cannot be compared with a value in SQL (each value is "
-            "sealed with a fresh nonce); look rows up through a BlindIndex column and "
-            "blind_index_match()"
-        )
-
-
-class _EncryptedComparator(TypeDecorator.Comparator[Any]):
-    def operate(self, op: OperatorType, *other: Any, **kwargs: Any) -> ColumnElement[Any]:
-        _check_comparison(op, self.expr, other)
-        return super().operate(op, *other, **kwargs)
-
-    def reverse_operate(self, op: OperatorType, other: Any, **kwargs: Any) -> ColumnElement[Any]:
-        # "x" + column: Python asks the column, on the right, to operate.
-        _check_comparison(op, self.expr, (other,))
-        return super().reverse_operate(op, other, **kwargs)
+    raise _ColumnTypeError(
+        f"{what or 'a blind-index value'} must be str or bytes, not {type(value).__name__}"
+    )
 
 
 class _Encrypted(TypeDecorator[Any]):
     """What both encrypted types share: the keyring reference and the associated data."""
 
     cache_ok = True
-    comparator_factory = _EncryptedComparator
+    comparator_factory = EncryptedComparator
     kind: ClassVar[str]
 
     def __init__(
@@ -238,6 +190,9 @@ class _Encrypted(TypeDecorator[Any]):
 
     def _ring(self) -> Keyring:
         return get_keyring(self.keyring)
+
+    def __repr__(self) -> str:
+        return _type_repr(self, self.keyring, associated_data=self.associated_data)
 
     def _where(self) -> str:
         # Errors name the column by its associated data: a type is never told its column.
@@ -376,9 +331,15 @@ class BlindIndex(TypeDecorator[bytes]):
     def python_type(self) -> type[bytes]:
         return bytes
 
+    def __repr__(self) -> str:
+        return _type_repr(self, self.keyring, context=self.context)
+
     def _value(self, value: bytes | str) -> bytes:
         if not isinstance(value, str):
-            return _bytes(value)
+            # Named by its context: keep_blind_index hashes a value when it is assigned,
+            # before the encrypted column's own check could name that column.
+            ctx = self.context.decode("ascii", "replace")
+            return _bytes(value, f"a value of the blind index {ctx!r}" if ctx else "")
         if self.normalize is not None:
             value = self.normalize(value)
         # Not raised inside a statement (it is hashed when assigned or looked up): a

@@ -48,8 +48,9 @@ def reseal_rows(bind: Engine | Connection, model: Any, *, batch_size: int = 500)
     :func:`~sealbox.integrations.sqlalchemy.keep_blind_index` are rewritten with it.
 
     Args:
-        bind: a sync :class:`~sqlalchemy.engine.Engine`, or a ``Connection`` (committed
-            after each batch). With asyncio: ``await conn.run_sync(reseal_rows, Model)``.
+        bind: a sync :class:`~sqlalchemy.engine.Engine`, or a ``Connection`` with no
+            transaction begun (committed after each batch). With asyncio: ``async with
+            engine.connect() as conn: await conn.run_sync(reseal_rows, Model)``.
         model: the mapped class (or its ``Table``).
         batch_size: rows per transaction.
 
@@ -60,7 +61,9 @@ def reseal_rows(bind: Engine | Connection, model: Any, *, batch_size: int = 500)
     Raises:
         DecryptionError: a stored value does not open (its key is disabled or not in the
             keyring, or it was altered); what was committed before stays.
-        ConfigError: ``batch_size`` is below 1.
+        ConfigError: ``batch_size`` is below 1; or code ``in_transaction``, ``bind`` is a
+            connection in a transaction (``engine.begin()``, or statements not yet
+            committed): nothing was done.
     """
     # 0 would read no row and return 0: the answer that says the old key may go.
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
@@ -75,6 +78,17 @@ def reseal_rows(bind: Engine | Connection, model: Any, *, batch_size: int = 500)
     if isinstance(bind, Engine):
         with bind.connect() as conn:
             return job.run(conn, batch_size)
+    # Its commits would end a transaction the caller began (engine.begin(): SQLAlchemy
+    # refuses the next statement, after a first batch was committed), or commit the
+    # caller's own pending writes with the first batch.
+    if bind.in_transaction():
+        raise ConfigError(
+            "reseal_rows() commits after every batch, and this connection is in a "
+            "transaction: it would commit or end the caller's",
+            hint="give it the engine, or a connection from engine.connect() with no "
+            "transaction begun (commit or roll back first; not engine.begin())",
+            code="in_transaction",
+        )
     return job.run(bind, batch_size)
 
 

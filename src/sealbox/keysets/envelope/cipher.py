@@ -70,7 +70,7 @@ from sealbox.keysets.envelope.format import (
     parse_header,
     split_key_blob,
 )
-from sealbox.keysets.envelope.providers import KeyProvider
+from sealbox.keysets.envelope.providers import KeyProvider, check_providers
 from sealbox.keysets.fields import value_bytes
 
 __all__ = ["EnvelopeCipher", "EnvelopeInfo", "EnvelopeReader", "EnvelopeWriter", "inspect"]
@@ -154,8 +154,8 @@ class EnvelopeCipher:
     __slots__ = ("_providers", "provider")
 
     def __init__(self, provider: KeyProvider, *, decrypt_with: Sequence[KeyProvider] = ()) -> None:
+        self._providers = check_providers(provider, decrypt_with)
         self.provider = provider
-        self._providers = (provider, *decrypt_with)
 
     def __repr__(self) -> str:
         more = f", decrypt_with={list(self._providers[1:])!r}" if len(self._providers) > 1 else ""

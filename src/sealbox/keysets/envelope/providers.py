@@ -23,7 +23,7 @@ KMS, an HSM).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Final, Protocol, runtime_checkable
 
 from sealbox.exceptions import ConfigError, DecryptionError, FormatError
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from sealbox.age import Identity, Recipient
     from sealbox.keysets.keyring import Keyring
 
-__all__ = ["AgeProvider", "KeyProvider", "KeyringProvider"]
+__all__ = ["AgeProvider", "KeyProvider", "KeyringProvider", "check_providers"]
 
 WRAP_ASSOCIATED_DATA: Final = b"sealbox-envelope/1 wrapped key"
 
@@ -89,6 +89,14 @@ class KeyringProvider:
     __slots__ = ("keyring",)
 
     def __init__(self, keyring: Keyring) -> None:
+        from sealbox.keysets.keyring import Keyring
+
+        # Else a path or None fails at the first envelope, inside, as an AttributeError.
+        if not isinstance(keyring, Keyring):
+            raise TypeError(
+                f"KeyringProvider takes a Keyring, not {type(keyring).__name__}: "
+                "KeyringProvider(Keyring.load(path, passphrase))"
+            )
         self.keyring = keyring
 
     def wrap(self, key_blob: bytes) -> WrappedKey:
@@ -173,6 +181,11 @@ class AgeProvider:
     ) -> None:
         if not recipients and not identities:
             raise ConfigError("an age provider needs recipients, identities or both")
+        from sealbox.age._base import _check_items
+
+        # The age functions' own checks, at construction rather than at the first envelope.
+        _check_items(recipients, "wrap", "recipient")
+        _check_items(identities, "unwrap", "identity")
         self._recipients = tuple(recipients)
         self._identities = tuple(identities)
         if key_id is None:
@@ -238,6 +251,55 @@ class AgeProvider:
             f"AgeProvider(key_id={self.key_id!r}, recipients={len(self._recipients)}, "
             f"identities={len(self._identities)})"
         )
+
+
+_METHODS: Final = ("wrap", "unwrap", "rewrap", "is_current", "handles")
+
+
+def check_providers(provider: object, decrypt_with: object) -> tuple[KeyProvider, ...]:
+    """``provider`` and the ``decrypt_with`` providers of a cipher, checked.
+
+    Raises:
+        TypeError: something that is not a provider (a keyring, a Vault key name, an age
+            key), or one provider as ``decrypt_with``; the message names what to give.
+    """
+    if (
+        isinstance(decrypt_with, str | bytes)
+        or hasattr(decrypt_with, "unwrap")
+        or not isinstance(decrypt_with, Iterable)
+    ):
+        raise TypeError(
+            f"decrypt_with takes a list of providers, not one {type(decrypt_with).__name__}: "
+            "decrypt_with=[provider]"
+        )
+    providers = (provider, *decrypt_with)
+    for item in providers:
+        if hasattr(item, "name") and all(callable(getattr(item, m, None)) for m in _METHODS):
+            continue
+        raise TypeError(
+            f"a key-encryption provider is needed, not {type(item).__name__}: {_fix(item)}"
+        )
+    return providers
+
+
+def _fix(item: object) -> str:
+    from sealbox.keysets.keyring import Keyring
+
+    if isinstance(item, Keyring):
+        return "give KeyringProvider(keyring)"
+    if isinstance(item, str):
+        return (
+            f"give VaultTransitProvider({item!r}) for a Vault Transit key, or "
+            "KeyringProvider(Keyring.load(path, passphrase)) for a keyring file"
+        )
+    if hasattr(item, "recipient") and hasattr(item, "unwrap"):  # an age identity
+        return "give AgeProvider(recipients=[identity.recipient()], identities=[identity])"
+    if hasattr(item, "wrap"):  # an age recipient
+        return "give AgeProvider(recipients=[recipient])"
+    return (
+        "give KeyringProvider(keyring), AgeProvider(…), VaultTransitProvider(…) or another "
+        "object with the methods of sealbox.keysets.envelope.KeyProvider"
+    )
 
 
 def _fingerprint(recipients: Sequence[Recipient]) -> str:
