@@ -34,7 +34,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
-from sqlalchemy import JSON, Integer, LargeBinary, String, Text, delete, select
+from sqlalchemy import (
+    JSON,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    case,
+    delete,
+    literal,
+    null,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
@@ -329,14 +341,30 @@ class ClientStore:
             raise ConfigError("the overlap must be 0 or more seconds", code="bad_overlap")
         secret = _new_secret()
         at = now()
+        if not storable_text(name):  # PostgreSQL takes no NUL
+            raise _not_found(name)
+        # One UPDATE that reads the secret it replaces from the row itself: read first and
+        # written after, two rotations at once (the command line beside the service) would
+        # each keep the secret both replaced, and the first's new secret would be lost
+        # while the original stayed valid through the overlap.
+        current = OAuthClient.secret_hash
+        kept = case((current.is_not(None), current), else_=null()) if overlap > 0 else null()
+        until = literal(at + timedelta(seconds=overlap), UTCDateTime())
+        expires = case((current.is_not(None), until), else_=null()) if overlap > 0 else null()
+        rotate = (
+            update(OAuthClient)
+            .where(OAuthClient.name == name)
+            .values(
+                previous_secret_hash=kept,
+                previous_secret_expires_at=expires,
+                secret_hash=hash_client_secret(secret),
+                secret_rotated_at=at,
+            )
+            .execution_options(synchronize_session=False)
+        )
         async with self._sessions.begin() as session:
-            row = await self._by_name(session, name)
-            keep = row.secret_hash is not None and overlap > 0
-            row.previous_secret_hash = row.secret_hash if keep else None
-            row.previous_secret_expires_at = at + timedelta(seconds=overlap) if keep else None
-            row.secret_hash = hash_client_secret(secret)
-            row.secret_rotated_at = at
-            info = ClientInfo.of(row)
+            await session.execute(rotate)
+            info = ClientInfo.of(await self._by_name(session, name))  # none: nothing changed
         return NewSecret(info, Secret(secret))
 
     async def set_scopes(self, name: str, scopes: Iterable[str]) -> ClientInfo:
