@@ -63,3 +63,38 @@ def test_an_empty_host_issuer_or_audience_is_an_invalid_setting(
         f"invalid settings: {setting}: empty: give a value, or leave it unset for the default"
     )
     assert not (tmp_path / "data").exists()
+
+
+@pytest.mark.parametrize("name", ["data_dir", "cert", "key", "client_ca", "audit_log"])
+@pytest.mark.parametrize("value", ["", "  "])
+def test_an_empty_path_setting_is_an_invalid_setting_not_the_working_directory(
+    tmp_path: Path, name: str, value: str
+) -> None:
+    # An unset shell variable in `SEALBOX_DATA_DIR=$DATA` was the path "", which is the
+    # working directory: a first start wrote master.key and the database there.
+    overrides = {name: value} if name == "data_dir" else {"data_dir": tmp_path / "d", name: value}
+    with pytest.raises(ConfigError) as caught:
+        load_settings(**overrides)
+    exc = caught.value
+    assert exc.code == "invalid_settings"
+    setting = f"SEALBOX_{name.upper()}"
+    assert exc.facts["settings"] == setting
+    assert str(exc) == (
+        f"invalid settings: {setting}: empty: give a path, or leave it unset for the default"
+    )
+
+
+def test_a_refresh_token_lifetime_past_what_a_date_holds_is_an_invalid_setting(
+    tmp_path: Path,
+) -> None:
+    # 10**14 seconds was taken, and every sign-in then failed (500): the refresh token's
+    # expiry, now + ttl, is past the year 9999 and cannot be computed.
+    with pytest.raises(ConfigError) as caught:
+        load_settings(data_dir=tmp_path / "data", refresh_token_ttl=10**14)
+    assert caught.value.code == "invalid_settings"
+    assert caught.value.facts["settings"] == "SEALBOX_REFRESH_TOKEN_TTL"
+    ten_years = 3650 * 24 * 3600
+    assert load_settings(data_dir=tmp_path, refresh_token_ttl=ten_years).refresh_token_ttl == (
+        ten_years
+    )
+    assert not (tmp_path / "data").exists()

@@ -115,7 +115,9 @@ class ServiceSettings(SealboxSettings):
     issuer: str = "sealbox"
     audience: str = "sealbox"
     access_token_ttl: int = Field(default=15 * 60, ge=30, le=24 * 3600)
-    refresh_token_ttl: int = Field(default=30 * 24 * 3600, ge=60)
+    # Bounded: a refresh token's expiry is a date, and one past the year 9999 cannot be
+    # stored (every sign-in would fail); ten years is beyond any session's use.
+    refresh_token_ttl: int = Field(default=30 * 24 * 3600, ge=60, le=3650 * 24 * 3600)
     refresh_reuse_grace: float = Field(
         default=0.0,
         ge=0,
@@ -160,6 +162,15 @@ class ServiceSettings(SealboxSettings):
     audit_log: Path | None = Field(
         default=None, description="JSON-lines audit file; data_dir/audit.log when unset."
     )
+
+    @field_validator("data_dir", "cert", "key", "client_ca", "audit_log", mode="before")
+    @classmethod
+    def _path_not_empty(cls, value: object) -> object:
+        # An unset shell variable (SEALBOX_DATA_DIR=$DATA) is not the default: an empty
+        # path is the working directory, where a first start would write its master key.
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("empty: give a path, or leave it unset for the default")
+        return value
 
     @field_validator("data_dir", "cert", "key", "client_ca", "audit_log", mode="after")
     @classmethod
