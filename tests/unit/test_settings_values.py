@@ -98,3 +98,17 @@ def test_a_refresh_token_lifetime_past_what_a_date_holds_is_an_invalid_setting(
         ten_years
     )
     assert not (tmp_path / "data").exists()
+
+
+def test_the_worker_health_check_timeout_is_a_setting_from_two_seconds_to_an_hour(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert load_settings().worker_healthcheck_timeout == 30
+    monkeypatch.setenv("SEALBOX_WORKER_HEALTHCHECK_TIMEOUT", "7.5")
+    assert load_settings().worker_healthcheck_timeout == 7.5
+    for bad in ("1", "3601", "soon"):
+        monkeypatch.setenv("SEALBOX_WORKER_HEALTHCHECK_TIMEOUT", bad)
+        with pytest.raises(ConfigError) as caught:
+            load_settings()
+        assert caught.value.facts["settings"] == "SEALBOX_WORKER_HEALTHCHECK_TIMEOUT"

@@ -118,6 +118,7 @@ def serve(  # noqa: PLR0917 - click passes every option positionally
         client_ca=client_ca,
         mtls=mtls,
         workers=workers,
+        worker_healthcheck_timeout=worker_healthcheck_timeout,
         trusted_proxies=trusted_proxies,
     )
     for item in service.prepare(settings, serving=not check, new_keyset=new_signing_keyset):
@@ -142,6 +143,4 @@ def serve(  # noqa: PLR0917 - click passes every option positionally
     if trust is not None:
         note(f"clients trust {trust}")
     sys.stderr.flush()
-    service.run(
-        settings, log_level=log_level, worker_healthcheck_timeout=worker_healthcheck_timeout
-    )
+    service.run(settings, log_level=log_level)

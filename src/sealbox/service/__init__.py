@@ -133,7 +133,7 @@ _ENTRY_POINTS = {
     "find_client": "sealbox.service.client_admin",
     "list_clients": "sealbox.service.client_admin",
     "rotate_client_secret": "sealbox.service.client_admin",
-    "load_settings": "sealbox.service.serve",
+    "load_settings": "sealbox.service.settings",
     "prepare": "sealbox.service.serve",
     "reset_totp": "sealbox.service.admin",
     "run": "sealbox.service.serve",

@@ -32,7 +32,7 @@ from sealbox.service.routes import admin_users, docs, oauth, totp, transit, user
 from sealbox.service.routes.transit_entry import TransitEntry
 from sealbox.service.routes.users_fast import UsersMeFastPath
 from sealbox.service.runtime import Runtime
-from sealbox.service.settings import ServiceSettings
+from sealbox.service.settings import ServiceSettings, load_settings
 from sealbox.service.tls_setup import CertificateReloader, certificate_renewal, tls_paths
 from sealbox.service.vault.api import HEAD_AS_GET, TRANSIT_PREFIX, VaultApi
 from sealbox.service.vault.transit_entry import VaultTransitEntry
@@ -174,7 +174,9 @@ def create_app(
         ConfigError: ``trusted_proxies_invalid``, an entry of ``settings.trusted_proxies``
             that is refused (:meth:`~sealbox.service.forwarded.TrustedProxies.parse`).
     """
-    settings = settings or ServiceSettings()
+    # load_settings: a bad SEALBOX_* value is a coded ConfigError naming the variable,
+    # never pydantic's error, which quotes the value (a database URL holds a password).
+    settings = settings if settings is not None else load_settings()
     # Read first: a refused entry stops the build, not the first request.
     proxies = TrustedProxies.parse(settings.trusted_proxies)
 
@@ -292,4 +294,4 @@ def _share_server_logging() -> None:
 def app_from_env() -> ASGIApp:
     """The app with settings from ``SEALBOX_*`` and ``.env`` (behind its trusted proxies,
     as :func:`create_app` makes it): uvicorn's factory in the workers of ``sealbox serve``."""
-    return create_app(ServiceSettings())
+    return create_app(load_settings())

@@ -37,7 +37,7 @@ from sealbox.service.preflight import (
     outside_data_dir,
 )
 from sealbox.service.provision import SERVER_NAMES, DataDir
-from sealbox.service.settings import ServiceSettings
+from sealbox.service.settings import ServiceSettings, load_settings
 
 __all__ = [
     "check",
@@ -51,34 +51,6 @@ __all__ = [
     "settings_env",
     "uvicorn_options",
 ]
-
-
-def load_settings(**overrides: Any) -> ServiceSettings:
-    """The settings: ``SEALBOX_*`` variables and ``.env``, with ``overrides`` on top.
-
-    An override of ``None`` is no override.
-
-    Raises:
-        ConfigError: (code ``invalid_settings``) a value is out of range; the
-            message names each setting and why, never its value (a database URL
-            may hold a password). ``facts["settings"]`` lists the names.
-    """
-    from pydantic import ValidationError
-
-    try:
-        return ServiceSettings(**{k: v for k, v in overrides.items() if v is not None})
-    except ValidationError as exc:
-        errors = exc.errors(include_input=False, include_url=False)
-        names = ["SEALBOX_" + "_".join(str(p) for p in err["loc"]).upper() for err in errors]
-        # pydantic starts a validator's own message with "Value error, ": its words alone.
-        reasons = [str(err["msg"]).removeprefix("Value error, ") for err in errors]
-        problems = "; ".join(f"{n}: {r}" for n, r in zip(names, reasons, strict=True))
-        raise ConfigError(
-            f"invalid settings: {problems}",
-            hint="check the SEALBOX_* variables and the .env file",
-            code="invalid_settings",
-            facts={"settings": ", ".join(names)},
-        ) from None
 
 
 def check(settings: ServiceSettings) -> None:
@@ -290,7 +262,7 @@ def run(
 
     ``worker_healthcheck_timeout``: with several workers, the seconds a worker's event
     loop may go silent before the worker is taken for hung and replaced (``None``: the
-    supervisor's default, :data:`~sealbox.service.supervisor.HEALTHCHECK_TIMEOUT`).
+    settings', ``SEALBOX_WORKER_HEALTHCHECK_TIMEOUT``, 30 by default).
 
     .. versionchanged:: 0.1.0
        ``worker_healthcheck_timeout``.
@@ -316,10 +288,8 @@ def run(
         config = uvicorn.Config(
             app, workers=settings.workers, factory=True, http=EnvConnection, **options
         )
-        if worker_healthcheck_timeout is None:
-            supervise(config)
-        else:
-            supervise(config, healthcheck_timeout=worker_healthcheck_timeout)
+        timeout = worker_healthcheck_timeout
+        supervise(config, healthcheck_timeout=timeout or settings.worker_healthcheck_timeout)
         return
     # After a graceful stop uvicorn raises the signal that asked for it again, to end the
     # process by it: SIGTERM (systemd, docker stop, Kubernetes) would exit 143 once every

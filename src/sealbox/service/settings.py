@@ -18,16 +18,20 @@ from typing import Any, Final
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from sealbox.exceptions import ConfigError
 from sealbox.integrations.pydantic_settings import SealboxSettings
 from sealbox.secret import Secret
 
 __all__ = [
+    "HEALTHCHECK_TIMEOUT",
+    "MAX_WORKERS",
     "OTHER_VARIABLES",
     "RESERVED_MOUNTS",
     "ServiceSettings",
     "dotenv_files",
     "holds_private_key",
     "known_variables",
+    "load_settings",
     "pem_text",
     "unknown_dotenv_variables",
     "unknown_setting_warnings",
@@ -39,6 +43,14 @@ _PREFIX: Final = "SEALBOX_"
 
 RESERVED_MOUNTS: Final = frozenset({"auth", "keys", "sys", "transit"})
 """Paths under ``/v1/`` that a KV mount cannot take (sealbox's transit, Vault's own)."""
+
+
+#: Seconds a worker's event loop may go without a beat to its supervisor before it is
+#: taken for hung and replaced (``--workers`` above 1).
+HEALTHCHECK_TIMEOUT: Final = 30.0
+
+#: The most worker processes: ``--workers``, and what SIGTTIN adds up to.
+MAX_WORKERS: Final = 64
 
 
 class ServiceSettings(SealboxSettings):
@@ -55,7 +67,13 @@ class ServiceSettings(SealboxSettings):
     data_dir: Path = Field(default=Path(".sealbox"), description="Where state lives.")
     host: str = "127.0.0.1"
     port: int = Field(default=8443, ge=0, le=65535)
-    workers: int = Field(default=1, ge=1, le=64)
+    workers: int = Field(default=1, ge=1, le=MAX_WORKERS)
+    worker_healthcheck_timeout: float = Field(
+        default=HEALTHCHECK_TIMEOUT,
+        ge=2,
+        le=3600,
+        description="Seconds a worker may go silent before it is replaced (several workers).",
+    )
 
     database_url: Secret[str] | None = Field(
         default=None,
@@ -379,3 +397,31 @@ def unknown_setting_warnings(environ: Mapping[str, str | None]) -> list[str]:
         + ": it is not read"
         for name, path, close in named
     ]
+
+
+def load_settings(**overrides: Any) -> ServiceSettings:
+    """The settings: ``SEALBOX_*`` variables and ``.env``, with ``overrides`` on top.
+
+    An override of ``None`` is no override.
+
+    Raises:
+        ConfigError: (code ``invalid_settings``) a value is out of range; the
+            message names each setting and why, never its value (a database URL
+            may hold a password). ``facts["settings"]`` lists the names.
+    """
+    from pydantic import ValidationError
+
+    try:
+        return ServiceSettings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        errors = exc.errors(include_input=False, include_url=False)
+        names = ["SEALBOX_" + "_".join(str(p) for p in err["loc"]).upper() for err in errors]
+        # pydantic starts a validator's own message with "Value error, ": its words alone.
+        reasons = [str(err["msg"]).removeprefix("Value error, ") for err in errors]
+        problems = "; ".join(f"{n}: {r}" for n, r in zip(names, reasons, strict=True))
+        raise ConfigError(
+            f"invalid settings: {problems}",
+            hint="check the SEALBOX_* variables and the .env file",
+            code="invalid_settings",
+            facts={"settings": ", ".join(names)},
+        ) from None

@@ -37,16 +37,13 @@ from typing import Final
 
 import uvicorn
 
+from sealbox.service.settings import HEALTHCHECK_TIMEOUT, MAX_WORKERS
+
 __all__ = ["HEALTHCHECK_TIMEOUT", "MAX_WORKERS", "STARTUP_FAILURE", "supervise"]
 
 #: The exit status of a worker whose server did not start (uvicorn's, for the same).
 STARTUP_FAILURE: Final = 3
 
-#: Seconds a worker's event loop may go without a beat before it is taken for hung.
-HEALTHCHECK_TIMEOUT: Final = 30.0
-
-#: The most workers SIGTTIN adds up to (what ``--workers`` allows).
-MAX_WORKERS: Final = 64
 
 # Seconds between the SIGTERM that lets a hung worker that comes back end its requests
 # and the SIGKILL that ends it anyway.
