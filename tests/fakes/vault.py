@@ -83,6 +83,10 @@ class FakeVault:
     transit: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     denied: set[tuple[str, str]] = field(default_factory=set)  # (token, "transit/decrypt/k")
     bodies: list[dict[str, Any]] = field(default_factory=list)  # every JSON body received
+    # A standby that does not forward (request forwarding off, or failing): Vault answers
+    # every request 307 with ``Location`` the active node's api_addr and the same path.
+    standby_of: str | None = None
+    standby_redirects: int | None = None  # how many it redirects, then serves (None: all)
 
     def deny(self, token: str, path: str) -> None:
         """Make ``path`` (``transit/decrypt/app``) answer 403 to ``token``."""
@@ -172,6 +176,17 @@ class _Handler(BaseHTTPRequestHandler):
         vault.requests.append((method, url.path, headers))
         if vault.sealed:
             return self._error(503, "Vault is sealed")
+        with vault.lock:
+            redirect = vault.standby_of is not None and vault.standby_redirects != 0
+            if redirect and vault.standby_redirects is not None:
+                vault.standby_redirects -= 1
+        if redirect and vault.standby_of is not None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(307)
+            self.send_header("Location", vault.standby_of.rstrip("/") + self.path)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return None
         with vault.lock:
             refusal = vault.unavailable.pop(0) if vault.unavailable else None
         if refusal is not None:

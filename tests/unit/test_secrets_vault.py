@@ -139,7 +139,10 @@ def test_tls_is_always_verified(server, tmp_path) -> None:
     src = VaultKV2Source(server.url, "app/prod", token=TOKEN)
     with pytest.raises(SecretSourceError, match="TLS verification") as info:
         src.lookup("DB_PASSWORD")
-    assert info.value.hint == "give the CA that signed it with ca= or $VAULT_CACERT"
+    assert info.value.hint == (
+        "give the CA that signed it with ca=, $VAULT_CACERT or $VAULT_CAPATH "
+        "($VAULT_SKIP_VERIFY is never honoured)"
+    )
     other = trustme.CA()
     other_file = tmp_path / "other.pem"
     other.cert_pem.write_to_path(str(other_file))

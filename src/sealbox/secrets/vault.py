@@ -29,7 +29,7 @@ import json
 import os
 import threading
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from sealbox.exceptions import ConfigError, SecretSourceError
 from sealbox.secret import Secret
@@ -248,9 +248,17 @@ class VaultKV2Source:
                 self._logged_in = False
                 result = self._attempt(what, fn)
         except hx.Forbidden:
+            # Vault answers 403 both to a policy without the capability and to a token
+            # that expired or was revoked: the hint names the policy rule and the other.
+            kind, capability = _POLICY.get(what, ("data", "read"))
+            policy_path = f"{self.mount}/{kind}/{self.path}"
             raise SecretSourceError(
-                f"{self.label}: permission denied (403)",
-                hint="check the token's policy for this path",
+                f"{self.label}: {what}: permission denied (403)",
+                hint=f'the token\'s policy needs path "{policy_path}" {{ capabilities = '
+                f'["{capability}"] }}; if it has it, the token expired or was revoked '
+                "(log in again, or renew it)",
+                code="vault_permission_denied",
+                facts={"path": policy_path, "capability": capability},
             ) from None
         except hx.InvalidPath as exc:
             gone = _deleted(exc.json)
@@ -279,6 +287,14 @@ class VaultKV2Source:
             _vault.approle_login(self._client, self._approle, self._approle_mount)
             self._logged_in = bool(self._client.token)
             return fn(self._client)
+
+
+# What each call needs in a policy: the KV v2 path kind and the capability.
+_POLICY: Final = {
+    "read": ("data", "read"),
+    "write": ("data", "update"),
+    "read metadata": ("metadata", "read"),
+}
 
 
 def _deleted(answer: object) -> tuple[str, int | None] | None:

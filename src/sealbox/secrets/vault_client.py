@@ -3,8 +3,11 @@ login, and the translation of transport-level failures into sealbox errors.
 
 Settings not given are read from the environment as Vault's own tools and hvac read
 them: ``VAULT_ADDR``, ``VAULT_TOKEN`` (then ``~/.vault-token``, which ``vault login``
-writes), ``VAULT_NAMESPACE`` and ``VAULT_CACERT``. An argument always wins, and an
-AppRole login given as an argument is never replaced by a token from the environment.
+writes), ``VAULT_NAMESPACE``, ``VAULT_CACERT`` (else ``VAULT_CAPATH``, a folder of PEM
+files) and ``VAULT_CLIENT_CERT`` with ``VAULT_CLIENT_KEY``, each when the client is made.
+An argument always wins, and an AppRole login given as an argument is never replaced by a
+token from the environment. ``VAULT_SKIP_VERIFY`` is never honoured: TLS is always
+verified, and a warning says so once.
 
 The address must be ``https://``, except for a development server on this machine
 (``127.0.0.1``, ``::1``, ``localhost``): plain ``http://`` to a loopback address is
@@ -39,7 +42,11 @@ if TYPE_CHECKING:
 __all__ = [
     "ENV_ADDR",
     "ENV_CACERT",
+    "ENV_CAPATH",
+    "ENV_CLIENT_CERT",
+    "ENV_CLIENT_KEY",
     "ENV_NAMESPACE",
+    "ENV_SKIP_VERIFY",
     "ENV_TOKEN",
     "approle_login",
     "client",
@@ -53,6 +60,10 @@ ENV_ADDR: Final = "VAULT_ADDR"
 ENV_TOKEN: Final = "VAULT_TOKEN"  # noqa: S105 - a variable name
 ENV_NAMESPACE: Final = "VAULT_NAMESPACE"
 ENV_CACERT: Final = "VAULT_CACERT"
+ENV_CAPATH: Final = "VAULT_CAPATH"
+ENV_CLIENT_CERT: Final = "VAULT_CLIENT_CERT"
+ENV_CLIENT_KEY: Final = "VAULT_CLIENT_KEY"
+ENV_SKIP_VERIFY: Final = "VAULT_SKIP_VERIFY"
 _TOKEN_FILE: Final = "~/.vault-token"  # noqa: S105 - a file name
 _LOOPBACK_NAMES: Final = frozenset({"localhost"})
 
@@ -117,15 +128,12 @@ def _check_url(url: str | None) -> str:
     if scheme == "https":
         return url
     if is_loopback_http(url):
-        with _warned_lock:
-            first = url not in _warned
-            _warned.add(url)
-        if first:
-            logger.warning(
-                "Vault at %s is plain http: allowed only because it is on this machine "
-                "(a development server); use https for anything else",
-                shown_url(url),
-            )
+        _warn_once(
+            url,
+            "Vault at %s is plain http: allowed only because it is on this machine "
+            "(a development server); use https for anything else",
+            shown_url(url),
+        )
         return url
     shown = shown_url(url)
     raise ConfigError(
@@ -172,6 +180,76 @@ def _check_timeout(timeout: object) -> None:
             code="vault_bad_timeout",
             facts={"timeout": repr(timeout)},
         )
+
+
+def _warn_once(key: str, message: str, *args: object) -> None:
+    with _warned_lock:
+        first = key not in _warned
+        _warned.add(key)
+    if first:
+        logger.warning(message, *args)
+
+
+def _skip_verify_ignored() -> None:
+    """Say, once, that ``$VAULT_SKIP_VERIFY`` is set and not honoured."""
+    value = os.environ.get(ENV_SKIP_VERIFY, "").strip().lower()
+    if value and value not in ("0", "f", "false"):
+        _warn_once(
+            ENV_SKIP_VERIFY,
+            "$%s is set and ignored: sealbox always verifies Vault's TLS certificate "
+            "(give the CA with ca=, $%s or $%s)",
+            ENV_SKIP_VERIFY,
+            ENV_CACERT,
+            ENV_CAPATH,
+        )
+
+
+def _ca_folder(folder: Path, where: str) -> str:
+    """The PEM certificates in the files of ``folder``, as Vault's client reads a CA path."""
+    blocks: list[str] = []
+    for path in sorted(folder.iterdir()):
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            if path.is_file():
+                blocks += _PEM_CERT.findall(path.read_text())
+    if not blocks:
+        raise ConfigError(
+            f"the Vault CA folder {str(folder)!r} ({where}) holds no PEM certificate",
+            hint="give the folder (or PEM file) of the CA that signed Vault's certificate",
+            code="vault_ca_missing",
+            facts={"ca": str(folder)},
+        )
+    return "\n".join(blocks) + "\n"
+
+
+_PEM_CERT: Final = re.compile(
+    r"-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]+?-----END CERTIFICATE-----"
+)
+
+
+def _client_cert() -> tuple[str, str] | None:
+    """``($VAULT_CLIENT_CERT, $VAULT_CLIENT_KEY)``, checked, or ``None`` when neither is set."""
+    cert, key = os.environ.get(ENV_CLIENT_CERT) or "", os.environ.get(ENV_CLIENT_KEY) or ""
+    if not cert and not key:
+        return None
+    if not cert or not key:
+        given, missing = (
+            (ENV_CLIENT_CERT, ENV_CLIENT_KEY) if cert else (ENV_CLIENT_KEY, ENV_CLIENT_CERT)
+        )
+        raise ConfigError(
+            f"${given} is set but ${missing} is not: a client certificate needs both",
+            hint=f"set {missing} too, or unset {given}",
+            code="vault_client_cert_incomplete",
+        )
+    for name, value in ((ENV_CLIENT_CERT, cert), (ENV_CLIENT_KEY, key)):
+        if not Path(value).is_file():
+            # requests would raise a bare OSError from inside the first request.
+            raise ConfigError(
+                f"the Vault client certificate file {value!r} (in ${name}) does not exist",
+                hint=f"give in {name} the PEM file of the client certificate and its key",
+                code="vault_client_cert_missing",
+                facts={"file": value},
+            )
+    return cert, key
 
 
 def _env_token() -> str | None:
@@ -229,8 +307,11 @@ def client(
         namespace = os.environ.get(ENV_NAMESPACE) or None
     ca_from = "given"
     if ca is None:
+        # As Vault's own client: $VAULT_CACERT wins over $VAULT_CAPATH.
         ca = os.environ.get(ENV_CACERT) or None
         ca_from = f"in ${ENV_CACERT}"
+        if ca is None and os.environ.get(ENV_CAPATH):
+            ca, ca_from = os.environ[ENV_CAPATH], f"in ${ENV_CAPATH}"
     if ca is not None and not Path(ca).exists():
         # requests would raise a bare OSError from inside the first request.
         raise ConfigError(
@@ -239,6 +320,9 @@ def client(
             code="vault_ca_missing",
             facts={"ca": str(ca)},
         )
+    ca_data = _ca_folder(Path(ca), ca_from) if ca is not None and Path(ca).is_dir() else None
+    cert = _client_cert()
+    _skip_verify_ignored()
     try:
         import hvac
 
@@ -258,7 +342,10 @@ def client(
         namespace=namespace,
         verify=verify,
         timeout=timeout,
-        session=vault_http.session(verify, read_retries=read_retries),
+        # False rather than None: hvac would otherwise take the $VAULT_CLIENT_CERT it read
+        # once, when it was imported.
+        cert=cert or False,  # type: ignore[arg-type]
+        session=vault_http.session(verify, read_retries=read_retries, ca_data=ca_data, cert=cert),
     )
 
 
@@ -322,7 +409,8 @@ def transport_errors(label: str, what: str, error: type[SealboxError]) -> Iterat
     except requests.exceptions.SSLError:
         raise error(
             f"{label}: TLS verification of Vault's certificate failed",
-            hint=f"give the CA that signed it with ca= or ${ENV_CACERT}",
+            hint=f"give the CA that signed it with ca=, ${ENV_CACERT} or ${ENV_CAPATH} "
+            f"(${ENV_SKIP_VERIFY} is never honoured)",
         ) from None
     except requests.exceptions.Timeout:
         raise error(
@@ -339,10 +427,22 @@ def transport_errors(label: str, what: str, error: type[SealboxError]) -> Iterat
                 code="vault_answer_too_large",
                 facts={"limit": str(MAX_ANSWER_SIZE)},
             ) from None
-        if isinstance(exc.__cause__, RedirectRefused):
+        refused = exc.__cause__
+        if isinstance(refused, RedirectRefused) and refused.downgrade:
             raise error(
-                f"{label}: Vault redirected the request to {exc.__cause__}: plain http, "
+                f"{label}: Vault redirected the request to {refused.where}: plain http, "
                 "refused (it would carry the token in clear)",
                 hint="check Vault's api_addr: it must be an https:// address",
+                code="vault_redirect_refused",
+                facts={"to": refused.where},
+            ) from None
+        if isinstance(refused, RedirectRefused):
+            raise error(
+                f"{label}: {what}: Vault redirected the request to {refused.where}, another "
+                "address: refused (the token is sent only to the address given)",
+                hint="a standby that does not forward requests names the active node: give "
+                "the active node's or the load balancer's address, or let standbys forward",
+                code="vault_redirect_refused",
+                facts={"to": refused.where},
             ) from None
         raise error(f"{label}: cannot reach Vault ({type(exc).__name__})") from None

@@ -14,7 +14,12 @@ compressed body fills the memory. This session
   a pool manager's ``pool_classes_by_scheme``;
 - reads each answer's body (decompressed) into memory up to :data:`MAX_ANSWER_SIZE`
   bytes, and refuses a longer one (a ``Content-Length`` over it without reading it);
-- refuses a redirect from https to plain http, as Vault's own client does;
+- follows a redirect only to the same origin (scheme, host and port): Vault's own client
+  refuses one from https to plain http, and sealbox goes further, since ``X-Vault-Token``
+  and a write's values would go wherever ``Location`` points (a standby that does not
+  forward names the active node, another host);
+- trusts, for a CA folder (``VAULT_CAPATH``), every PEM certificate in its files, as
+  Vault's own client reads it (OpenSSL would look certificates up by hashed names only);
 - when made with ``read_retries``, sends a read (``GET``, ``HEAD``, ``LIST``) again after
   an answer that says "not now" (:data:`RETRY_STATUSES`: 429 when Vault limits the rate,
   503 when it is sealed or a standby, 500, 502 and 504 on the way), waiting what its
@@ -119,7 +124,13 @@ class AnswerTooLarge(Exception):  # noqa: N818 - carried inside requests' own ex
 
 
 class RedirectRefused(Exception):  # noqa: N818 - carried inside requests' own exception
-    """Vault redirected a request to a plain-http address that is not this machine."""
+    """Vault redirected a request to another origin: ``where`` (``scheme://host:port``),
+    and whether it is a downgrade to plain http."""
+
+    def __init__(self, where: str, *, downgrade: bool) -> None:
+        super().__init__(where)
+        self.where = where
+        self.downgrade = downgrade
 
 
 def _left(request: Any = None) -> float | None:
@@ -241,7 +252,23 @@ def _bound_pools(manager: Any) -> Any:
 
 
 class _BoundedAdapter(requests.adapters.HTTPAdapter):
-    """Sends within the call's deadline; reads each answer's body up to the size limit."""
+    """Sends within the call's deadline; reads each answer's body up to the size limit;
+    trusts ``ca_data`` (PEM text) for a CA folder."""
+
+    def __init__(self, ca_data: str | None = None) -> None:
+        self._ca_data = ca_data
+        super().__init__()
+
+    def build_connection_pool_key_attributes(
+        self, request: requests.PreparedRequest, verify: bool | str, cert: Any = None
+    ) -> Any:
+        host_params, pool_kwargs = super().build_connection_pool_key_attributes(
+            request, verify, cert
+        )
+        kwargs: dict[str, Any] = dict(pool_kwargs)
+        if self._ca_data is not None and "ca_cert_dir" in kwargs:
+            kwargs["ca_cert_data"] = self._ca_data  # urllib3's own pool argument
+        return host_params, kwargs
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
@@ -341,9 +368,14 @@ def retry_wait(
 class _VaultSession(requests.Session):
     """See the module docstring."""
 
-    def __init__(self, read_retries: int = 0, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        read_retries: int = 0,
+        sleep: Callable[[float], None] = time.sleep,
+        ca_data: str | None = None,
+    ) -> None:
         super().__init__()
-        adapter = _BoundedAdapter()
+        adapter = _BoundedAdapter(ca_data)
         self.mount("https://", adapter)
         self.mount("http://", adapter)
         self._read_retries = read_retries
@@ -379,27 +411,47 @@ class _VaultSession(requests.Session):
     def rebuild_auth(self, prepared_request: Any, response: Any) -> None:
         # Vault's standby nodes redirect clients to the active node (307), and requests
         # follows with every header but ``Authorization``, so ``X-Vault-Token`` and a
-        # write's values go wherever the ``Location`` points. As Vault's own client does,
-        # a redirect that would downgrade to plain http is refused (from plain http on this
-        # machine, the development server, to plain http on this machine aside).
+        # write's values would go wherever the ``Location`` points. As Vault's own client
+        # does, a redirect that would downgrade to plain http is refused (from plain http
+        # on this machine, the development server, to plain http on this machine aside);
+        # and one to another origin too, whose answer would be a 403 without the token.
         target, previous = str(prepared_request.url), str(response.request.url)
         stays_local = is_loopback_http(previous) and is_loopback_http(target)
-        if urlsplit(target).scheme != "https" and not stays_local:
-            parts = urlsplit(target)
-            where = f"{parts.scheme}://{parts.hostname}"
+        downgrade = urlsplit(target).scheme != "https" and not stays_local
+        if downgrade or _origin(target) != _origin(previous):
+            where = _origin(target)
             raise requests.exceptions.InvalidURL(
                 f"redirect to {where} refused", request=prepared_request
-            ) from RedirectRefused(where)
+            ) from RedirectRefused(where, downgrade=downgrade)
         super().rebuild_auth(prepared_request, response)  # type: ignore[no-untyped-call]
 
 
+def _origin(url: str) -> str:
+    """``scheme://host:port`` of ``url`` (the port given or the scheme's own)."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        port = 0
+    shown = f"[{host}]" if ":" in host else host
+    return f"{parts.scheme}://{shown}:{port}"
+
+
 def session(
-    verify: str | bool, *, read_retries: int = 0, sleep: Callable[[float], None] = time.sleep
+    verify: str | bool,
+    *,
+    read_retries: int = 0,
+    sleep: Callable[[float], None] = time.sleep,
+    ca_data: str | None = None,
+    cert: tuple[str, str] | None = None,
 ) -> requests.Session:
     """A session for hvac: see the module docstring. ``verify`` is requests' own;
     ``read_retries`` how many times a read is sent again after a :data:`RETRY_STATUSES`
-    answer (0: never); ``sleep`` waits between them."""
-    vault_session = _VaultSession(read_retries, sleep)
-    # hvac takes a given session's own verify over its argument: set it here.
+    answer (0: never); ``sleep`` waits between them; ``ca_data`` the PEM certificates of
+    the CA folder ``verify`` names; ``cert`` a client certificate and its key (files)."""
+    vault_session = _VaultSession(read_retries, sleep, ca_data)
+    # hvac takes a given session's own verify and cert over its arguments: set them here.
     vault_session.verify = verify
+    vault_session.cert = cert
     return vault_session

@@ -64,6 +64,7 @@ __all__ = ["VaultTransitProvider"]
 _CIPHERTEXT: Final = re.compile(r"vault:v([1-9][0-9]{0,9}):([A-Za-z0-9+/]+={0,2})")
 _TOO_OLD: Final = "disallowed by policy (too old)"
 _NOT_FOUND: Final = ("encryption key not found", "policy not found")
+_ROUTES: Final = {"datakey": "datakey/plaintext"}  # calls whose path is not their name
 _UNDECRYPTABLE: Final = ("invalid ciphertext", "cipher:", "could not decrypt", "unable to decrypt")
 
 
@@ -332,7 +333,8 @@ class VaultTransitProvider:
         except hx.Forbidden:
             raise KeyProviderError(
                 f"{self.label}: permission denied for {what} (403)",
-                hint=f"the token's policy needs 'update' on {self.mount}/{what}/{self.key}"
+                hint=f"the token's policy needs 'update' on {self.mount}/{_ROUTES.get(what, what)}"
+                f"/{self.key}"
                 if what != "read"
                 else f"the token's policy needs 'read' on {self.mount}/keys/{self.key}",
             ) from None
