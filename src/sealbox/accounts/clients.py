@@ -29,7 +29,7 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final
@@ -194,16 +194,18 @@ def check_client_name(name: str) -> str:
     return name
 
 
-def check_scopes(scopes: Iterable[str]) -> list[str]:
-    """The scopes, sorted and unique, each a valid RFC 6749 §3.3 scope token, and those
-    under sealbox's own prefixes ones that its routes look for (none is fine: a client
-    may hold no scope).
+def check_scopes(scopes: Iterable[str], *, granting: bool = True) -> list[str]:
+    """The scopes, sorted and unique, each a valid RFC 6749 §3.3 scope token, and (when
+    ``granting``) those under sealbox's own prefixes ones that its routes look for (none
+    is fine: a client may hold no scope).
 
     Raises:
         ConfigError: code ``bad_scope``.
     """
     result = sorted(set(scopes))
-    return own_scopes.check_scopes(result, code="bad_scope") if result else result
+    if not result:
+        return result
+    return own_scopes.check_scopes(result, code="bad_scope", granting=granting)
 
 
 def _check_subject_dn(subject_dn: str) -> None:
@@ -378,6 +380,46 @@ class ClientStore:
         async with self._sessions.begin() as session:
             row = await self._by_name(session, name)
             row.scopes = granted
+            return ClientInfo.of(row)
+
+    async def grant(self, name: str, scopes: Iterable[str]) -> ClientInfo:
+        """Add scopes to what the client may be granted (those it holds are kept once).
+
+        Raises:
+            ClientNotFoundError: no such client.
+            ConfigError: code ``bad_scope``.
+        """
+        added = set(check_scopes(scopes))
+        return await self._change_scopes(name, lambda held: held | added)
+
+    async def revoke(self, name: str, scopes: Iterable[str]) -> ClientInfo:
+        """Take scopes back (those it does not hold are ignored). Its next token lacks
+        them; a token it holds keeps them until it expires, but the routes that look at
+        what the caller still holds (the administrators' ones) refuse them at once.
+
+        Raises:
+            ClientNotFoundError: no such client.
+            ConfigError: code ``bad_scope``, a scope the grammar refuses (one under
+                sealbox's prefixes that no route looks for can still be taken back).
+        """
+        removed = set(check_scopes(scopes, granting=False))
+        return await self._change_scopes(name, lambda held: held - removed)
+
+    async def _change_scopes(self, name: str, change: Callable[[set[str]], set[str]]) -> ClientInfo:
+        if not storable_text(name):
+            raise _not_found(name)
+        async with self._sessions.begin() as session:
+            # A write first: it takes the row's lock on PostgreSQL and the write lock on
+            # SQLite, so that two changes at once (the command line beside an
+            # administrator over HTTP) apply one after the other, neither lost.
+            await session.execute(
+                update(OAuthClient)
+                .where(OAuthClient.name == name)
+                .values(name=OAuthClient.name)
+                .execution_options(synchronize_session=False)
+            )
+            row = await self._by_name(session, name)
+            row.scopes = sorted(change(set(row.scopes)))
             return ClientInfo.of(row)
 
     async def delete(self, name: str, *, client_id: str | None = None) -> ClientInfo:

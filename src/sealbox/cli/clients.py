@@ -9,13 +9,25 @@ from typing import Any
 import click
 
 from sealbox.cli._dialect import confirm, echo_json, json_option, yes_option
-from sealbox.cli._io import note
+from sealbox.cli._io import note, terminal_safe
 from sealbox.cli._paths import FilePath
 from sealbox.cli.serve import _DATA_DIR, _load_settings, _service
 
 
 def _settings(data_dir: Path | None) -> Any:
     return _load_settings(data_dir=data_dir)
+
+
+def _admin() -> Any:
+    """:mod:`sealbox.service.client_admin`, once the service's extra is known installed."""
+    _service()
+    from sealbox.service import client_admin
+
+    return client_admin
+
+
+def _holds(client: Any) -> str:
+    return f"{client.name} holds {' '.join(client.scopes) or 'no scope'}"
 
 
 def _made(make: Any, as_json: bool, verb: str, also: str | None = None) -> None:
@@ -122,6 +134,57 @@ def list_(as_json: bool, data_dir: Path | None) -> None:
         methods = ",".join(client.auth_methods)
         scopes = " ".join(client.scopes) or "-"
         click.echo(f"{client.name}\t{client.client_id}\t{methods}\t{scopes}")
+
+
+@clients.command()
+@click.argument("name")
+@json_option
+@_DATA_DIR
+def show(name: str, as_json: bool, data_dir: Path | None) -> None:
+    """Show client NAME (never its secret nor the secret's hash)."""
+    client = _service().find_client(_settings(data_dir), name)
+    document = client.to_dict()
+    if as_json:
+        echo_json(document)
+        return
+    rows = [
+        ("name", client.name),
+        ("client_id", client.client_id),
+        ("scopes", " ".join(client.scopes) or "-"),
+        ("auth methods", ",".join(client.auth_methods) or "-"),
+    ]
+    if client.subject_dn is not None:
+        # A subject registered over HTTP is text an administrator wrote: shown escaped.
+        rows.append(("certificate", terminal_safe(client.subject_dn)))
+    rows.append(("created", document["created"]))
+    if document["secret_rotated"] is not None:
+        rows.append(("secret rotated", document["secret_rotated"]))
+    if document["previous_secret_expires"] is not None:
+        rows.append(("previous secret expires", document["previous_secret_expires"]))
+    width = max(len(label) for label, _ in rows) + 2
+    for label, value in rows:
+        click.echo(f"{label + ':':<{width}}{value}")
+
+
+@clients.command()
+@click.argument("name")
+@click.argument("scopes", metavar="SCOPE...", nargs=-1, required=True)
+@_DATA_DIR
+def grant(name: str, scopes: tuple[str, ...], data_dir: Path | None) -> None:
+    """Grant SCOPEs to client NAME (its next token may carry them)."""
+    client = _admin().grant_client_scopes(_settings(data_dir), name, scopes)
+    click.echo(_holds(client))
+
+
+@clients.command(short_help="Take SCOPEs back from client NAME.")
+@click.argument("name")
+@click.argument("scopes", metavar="SCOPE...", nargs=-1, required=True)
+@_DATA_DIR
+def revoke(name: str, scopes: tuple[str, ...], data_dir: Path | None) -> None:
+    """Take SCOPEs back from client NAME (its next token lacks them; the
+    administrators' routes refuse them at once)."""
+    client = _admin().revoke_client_scopes(_settings(data_dir), name, scopes)
+    click.echo(_holds(client))
 
 
 @clients.command("rotate-secret")

@@ -34,14 +34,23 @@ __all__ = [
     "create_client",
     "delete_client",
     "find_client",
+    "grant_client_scopes",
     "list_clients",
+    "revoke_client_scopes",
     "rotate_client_secret",
 ]
 
 T = TypeVar("T")
 
 # What each audited change did, for the message when its record cannot be written.
-_DONE = {"client_rotate": "rotated the secret of client", "client_delete": "deleted client"}
+_DONE = {
+    "client_rotate": "rotated the secret of client",
+    "client_delete": "deleted client",
+    "client_grant": "granted scopes to client",
+    "client_revoke": "took scopes back from client",
+}
+# The changes of scopes, whose records say what the client holds after them.
+_SCOPE_EVENTS = frozenset({"client_grant", "client_revoke"})
 
 
 def _run(
@@ -78,6 +87,8 @@ def _run(
                 client = result.client if isinstance(result, NewSecret) else result
                 assert isinstance(client, ClientInfo)
                 detail = f"{client.name} ({client.client_id}); command line"
+                if audit in _SCOPE_EVENTS:
+                    detail += f"; holds {' '.join(client.scopes) or 'no scope'}"
                 try:
                     log.record(audit, outcome="success", detail=detail)
                 except AuditUnavailableError as exc:
@@ -172,6 +183,30 @@ def find_client(settings: ServiceSettings, name: str) -> ClientInfo:
         ClientNotFoundError: no such client.
     """
     return _run(settings, lambda store: store.get(name))
+
+
+def grant_client_scopes(settings: ServiceSettings, name: str, scopes: Iterable[str]) -> ClientInfo:
+    """Add scopes to what the client may be granted; its next token may carry them.
+
+    Raises:
+        ClientNotFoundError: no such client.
+        ConfigError: code ``bad_scope``.
+        ChangeNotAuditedError: the scopes are granted, but the audit record could not be
+            written.
+    """
+    return _run(settings, lambda store: store.grant(name, scopes), audit="client_grant")
+
+
+def revoke_client_scopes(settings: ServiceSettings, name: str, scopes: Iterable[str]) -> ClientInfo:
+    """Take scopes back from the client (:meth:`ClientStore.revoke`).
+
+    Raises:
+        ClientNotFoundError: no such client.
+        ConfigError: code ``bad_scope``.
+        ChangeNotAuditedError: the scopes are taken back, but the audit record could not
+            be written.
+    """
+    return _run(settings, lambda store: store.revoke(name, scopes), audit="client_revoke")
 
 
 def rotate_client_secret(settings: ServiceSettings, name: str, overlap: int = 0) -> NewSecret:

@@ -8,7 +8,8 @@ client credentials grant, revocation, introspection, and client administration.
   library's token endpoint (:mod:`sealbox.integrations.fastapi.router`) answers it for
   the worker's accounts, whose ``clients`` are the store the routes here administer.
 - ``POST /auth/revoke`` (RFC 7009) and ``POST /auth/introspect`` (RFC 7662).
-- ``/clients…``: list, create, rotate a secret, delete, for callers holding
+- ``/clients…``: list, show, create, grant and take back scopes, rotate a secret,
+  delete, for callers holding
   :data:`ADMIN_SCOPE`.
 
 Client authentication is HTTP Basic (``client_secret_basic``), ``client_id`` and
@@ -66,7 +67,7 @@ __all__ = [
     "router",
 ]
 
-#: Who may list, create, rotate and delete clients over HTTP.
+#: Who may administer clients over HTTP.
 ADMIN_SCOPE: Final = "clients:admin"
 #: How a client authenticates: by its secret always, by its certificate where the
 #: service takes client certificates (``--client-ca``, ``--mtls``).
@@ -238,6 +239,12 @@ class NewClient(BaseModel):
     secret: bool = Field(default=True, description="Make a client secret.")
 
 
+class ScopesIn(BaseModel):
+    """Scopes to grant."""
+
+    scopes: list[str] = Field(min_length=1, max_length=256, examples=[["transit:admin"]])
+
+
 class SecretRotation(BaseModel):
     """How long the current secret keeps working beside the new one."""
 
@@ -273,6 +280,65 @@ async def _holds_all(runtime: Runtime, caller: Caller, scopes: tuple[str, ...] |
         missing = [s for s in wanted if s not in held]
     if missing:
         raise insufficient_scope(tuple(missing), missing)
+
+
+def _record_scopes(
+    runtime: Runtime, request: Request, caller: Caller, event: str, client: ClientInfo
+) -> None:
+    """Audit a change of a client's scopes, with what it holds after it."""
+    runtime.audit.record(
+        event,
+        outcome="success",
+        user=caller.username,
+        address=_address(request),
+        detail=f"{client.name}; holds {' '.join(client.scopes) or 'no scope'}",
+    )
+
+
+def _scope_routes(api: APIRouter, admin: Any) -> None:
+    """``GET /clients/{name}`` and the routes that grant and take back its scopes."""
+
+    @api.get("/{name}", dependencies=[admin])
+    async def show_client(name: str, runtime: RuntimeDep) -> dict[str, Any]:
+        """One client (never its secret)."""
+        try:
+            return (await client_store(runtime).get(name)).to_dict()
+        except ClientNotFoundError as exc:
+            raise _not_found(exc) from None
+
+    @api.post("/{name}/scopes")
+    async def grant_scopes(
+        name: str, body: ScopesIn, request: Request, runtime: RuntimeDep, caller: Caller = admin
+    ) -> dict[str, Any]:
+        """Grant scopes the caller holds to a client: its next token may carry them."""
+        try:
+            check_scopes(body.scopes)  # first, as at creation: a 403 quotes the scopes
+        except ConfigError as exc:
+            raise _config_error(exc) from None
+        await _holds_all(runtime, caller, body.scopes)
+        try:
+            client = await client_store(runtime).grant(name, body.scopes)
+        except ClientNotFoundError as exc:
+            raise _not_found(exc) from None
+        _record_scopes(runtime, request, caller, "client_grant", client)
+        return client.to_dict()
+
+    # A scope may hold a "/" (kv:read:secret/app), sent as it is or as %2F.
+    @api.delete("/{name}/scopes/{scope:path}")
+    async def revoke_scope(
+        name: str, scope: str, request: Request, runtime: RuntimeDep, caller: Caller = admin
+    ) -> dict[str, Any]:
+        """Take a scope back: the client's next token lacks it, and the routes that look at
+        what a caller still holds (the administrators') refuse its tokens that carry it at
+        once."""
+        try:
+            client = await client_store(runtime).revoke(name, [scope])
+        except ClientNotFoundError as exc:
+            raise _not_found(exc) from None
+        except ConfigError as exc:
+            raise _config_error(exc) from None
+        _record_scopes(runtime, request, caller, "client_revoke", client)
+        return client.to_dict()
 
 
 def _admin_router() -> APIRouter:
@@ -317,6 +383,8 @@ def _admin_router() -> APIRouter:
         )
         secret = made.secret.expose_secret() if made.secret else None
         return JSONResponse(_with_secret(made.client, secret), status_code=201)
+
+    _scope_routes(api, admin)
 
     @api.post("/{name}/rotate-secret")
     async def rotate_secret(
