@@ -249,3 +249,20 @@ def test_keygen_y_refuses_an_identity_file_on_stdin_past_its_limit_instead_of_cu
     r = cli(["keygen", "-y"], input=text)
     assert (r.code, r.stdout) == (1, b"")
     assert r.stderr == "sealbox: error: the identity file on stdin is larger than 64 bytes\n"
+
+
+def test_an_empty_input_is_named_as_such_with_a_hint(cli, tmp_path):
+    identity = age.X25519Identity.generate()
+    key = tmp_path / "key.txt"
+    key.write_text(identity.expose_secret() + "\n")
+    empty = tmp_path / "empty.age"
+    empty.write_bytes(b"")
+    r = cli(["decrypt", "-i", key, empty])
+    assert r.code == 1
+    assert r.stderr.splitlines() == [
+        "sealbox: error: the input is empty: an age file starts with 'age-encryption.org/v1'",
+        "sealbox: hint: check the file name, or the command that feeds the pipe",
+    ]
+    with pytest.raises(FormatError) as caught:
+        age.decrypt(b"", [identity])
+    assert caught.value.code == "empty_input"

@@ -246,7 +246,13 @@ def read_header(source: Source, *, max_size: int = MAX_HEADER_SIZE) -> Header:
         FormatError: the header is malformed; the message quotes the bad line.
     """
     start = source.peek(len(VERSION_PREFIX))
-    if start and not start.startswith(VERSION_PREFIX):
+    if not start:
+        raise FormatError(
+            "the input is empty: an age file starts with 'age-encryption.org/v1'",
+            code="empty_input",
+            hint="check the file name, or the command that feeds the pipe",
+        )
+    if not start.startswith(VERSION_PREFIX):
         # Whatever this is (plaintext, another format), none of it is quoted back.
         raise FormatError(
             "not an age file: it does not start with 'age-encryption.org/v1'",
