@@ -17,7 +17,6 @@ import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import NoReturn
 
@@ -25,7 +24,7 @@ import pytest
 
 from sealbox import age
 from tests._legacy_records import fernet_file
-from tests.conftest import IN_CI
+from tests.conftest import IN_CI, fill
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_FSIZE and tmpfs: Linux")
 
@@ -156,40 +155,15 @@ def _mount(*args: str | Path) -> None:
         _cannot_mount(f"cannot mount here ({r.stderr.decode().strip()}): needs root")
 
 
-@pytest.fixture
-def full_fs(tmp_path: Path) -> Iterator[Path]:
-    """An empty folder on a small tmpfs of its own (skipped where mounting is refused)."""
-    if os.geteuid() != 0 or shutil.which("mount") is None:
-        _cannot_mount("mounting a small file system needs root and mount(8)")
-    where = tmp_path / "fs"
-    where.mkdir()
-    _mount("-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", where)
-    try:
-        yield where
-    finally:
-        subprocess.run(["umount", "-l", str(where)], check=False)
-
-
-def _fill(path: Path) -> None:
-    """Write ``path`` until its file system has no byte left."""
-    with path.open("wb", buffering=0) as fh:
-        for size in (65536, 4096, 512, 1):
-            try:
-                while True:
-                    fh.write(b"\0" * size)
-            except OSError:
-                pass
-
-
 @pytest.mark.parametrize("name", COMMANDS)
 def test_a_full_file_system_keeps_the_old_output_and_says_to_free_space(
-    full_fs: Path, inputs: Path, name: str
+    small_fs: Path, inputs: Path, name: str
 ) -> None:
-    _prepared(full_fs, inputs, name)
-    _fill(full_fs / "filler")
-    before = _snapshot(full_fs)
-    r = _sealbox(_argv(name, "out", force=True), full_fs)
-    _assert_refused_and_nothing_lost(r, full_fs, before, ": no space left on device")
+    _prepared(small_fs, inputs, name)
+    fill(small_fs / "filler")
+    before = _snapshot(small_fs)
+    r = _sealbox(_argv(name, "out", force=True), small_fs)
+    _assert_refused_and_nothing_lost(r, small_fs, before, ": no space left on device")
     assert "free space on the file system" in r.stderr
 
 
