@@ -16,8 +16,9 @@ what to do with it:
   (``$DB_PASSWORD``), in the environment of every later shell command of the page.
 
 In a session, a command whose printed lines start with ``sealbox: error:`` is expected to
-fail with exit status 1 (or 2 when the error is a usage error); every other command must
-succeed. A command ending in ``; echo $?`` must print the status its last line shows.
+fail with exit status 1 (or 2 when the error is a usage error), printing on stderr the lines
+the page shows (``…`` in a line stands for any text: a time, a path); every other command
+must succeed. A command ending in ``; echo $?`` must print the status its last line shows.
 """
 
 from __future__ import annotations

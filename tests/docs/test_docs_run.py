@@ -50,6 +50,21 @@ _NOT_KEPT = (
 )
 
 
+def _same_lines(shown: list[str], printed: list[str]) -> bool:
+    """What an error printed is what the page shows, line for line; ``…`` in a shown line
+    stands for any text (a time, a path of this machine)."""
+    shown = [line.rstrip() for line in shown]
+    while shown and not shown[-1]:
+        shown.pop()
+    if len(shown) != len(printed):
+        return False
+    for want, got in zip(shown, printed, strict=True):
+        pattern = ".*".join(map(re.escape, want.split("…")))
+        if not re.fullmatch(pattern, got.rstrip()):
+            return False
+    return True
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -147,6 +162,10 @@ class Page:
         )
         if command.expects_error:
             assert proc.stderr.startswith("sealbox: error:"), f"{where}\n{proc.stderr}"
+            shown = command.output[:-1] if command.shows_status else command.output
+            assert _same_lines(shown, proc.stderr.splitlines()), (
+                f"{where}\nthe page shows:\n" + "\n".join(shown) + f"\nprinted:\n{proc.stderr}"
+            )
         if command.shows_status:
             printed = proc.stdout.rstrip().splitlines()[-1:]
             assert printed == [command.output[-1].strip()], f"{where}\nprinted {printed}"
