@@ -32,10 +32,9 @@ def test_a_missing_output_folder_is_said_alike_with_mkdir(tmp_path, monkeypatch,
     result = run_sealbox(args, input=stdin, env={"SEALBOX_PASSPHRASE": "pass phrase"})
     assert result.returncode == 1
     lines = result.stderr.decode().splitlines()
-    folder = lines[0].removeprefix("sealbox: error: cannot write in ").split(":")[0]
-    assert folder in ("nodir", str(tmp_path / "nodir")), lines
+    # The folder as typed, whether the lock file or the new version found it missing.
     assert lines == [
-        f"sealbox: error: cannot write in {folder}: the folder does not exist",
-        f"sealbox: hint: create it first (mkdir -p {folder}), or give another path",
+        "sealbox: error: cannot write in nodir: the folder does not exist",
+        "sealbox: hint: create it first (mkdir -p nodir), or give another path",
     ]
     assert not (tmp_path / "nodir").exists()

@@ -266,7 +266,7 @@ def test_create_in_a_folder_that_does_not_exist_says_to_create_it(cli, tmp_path:
     r = cli(["keyring", "create", path], env=ENV)
     assert (r.code, r.out) == (1, "")
     assert r.stderr.splitlines() == [
-        f"sealbox: error: cannot create keyring {path}: folder {path.parent} does not exist",
-        f"sealbox: hint: create the folder first (mkdir -p {path.parent}), or give another path",
+        f"sealbox: error: cannot write in {path.parent}: the folder does not exist",
+        f"sealbox: hint: create it first (mkdir -p {path.parent}), or give another path",
     ]
     assert not path.parent.exists()

@@ -72,7 +72,11 @@ def _missing_folder(exc: SealboxError) -> str | None:
     """The folder a write found missing (its lock file's, code ``folder_missing``, or its
     new version's: the folder of a write that failed with ENOENT), or ``None``."""
     if exc.code == "folder_missing":
-        return exc.facts.get("folder")
+        # The lock file's folder is absolute; one below the working directory is shown
+        # as a relative path, as the new version's folder is (the path as typed).
+        folder = exc.facts.get("folder")
+        here = os.getcwd() + os.sep  # noqa: PTH109 - no pathlib on the direct path
+        return folder[len(here) :] if folder and folder.startswith(here) else folder
     cause = exc.__context__
     folder = exc.facts.get("path")
     if (

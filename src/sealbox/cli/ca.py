@@ -454,7 +454,7 @@ def _check_outputs(prefix: str, force: bool) -> None:
                 hint="choose another -o PREFIX",
             )
         raise CLIError(
-            f"cannot write {prefix}.crt: the folder {folder} does not exist",
+            f"cannot write in {folder}: the folder does not exist",
             hint=f"create it first (mkdir -p {shlex.quote(str(folder))}), "
             "or choose another -o PREFIX",
         )

@@ -275,9 +275,8 @@ def create(  # noqa: PLR0917 - click passes every option positionally
         # Said before the passphrase is asked for twice, and in the keyring's words (the
         # save would fail on the lock file beside it).
         raise CLIError(
-            f"cannot create keyring {file}: folder {folder} does not exist",
-            hint=f"create the folder first (mkdir -p {shlex.quote(str(folder))}), or give "
-            "another path",
+            f"cannot write in {folder}: the folder does not exist",
+            hint=f"create it first (mkdir -p {shlex.quote(str(folder))}), or give another path",
         )
     exists = CLIError(
         f"{file} already exists",
