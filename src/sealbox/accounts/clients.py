@@ -19,6 +19,13 @@ both ways to authenticate at the token, revocation and introspection endpoints:
 Rotating a secret (:meth:`ClientStore.rotate_secret`) makes a new one and keeps the old
 one valid for an overlap, so the programs using it can be redeployed without a gap.
 
+A client has a session version, as an account has (migration 0011): its access tokens
+name it in ``sid`` (:func:`~sealbox.accounts.grants.client_family`), and ending them
+(:meth:`ClientStore.disable`, a rotation that ends the tokens) refuses the family of
+the current version on the revocation lists, then raises the version: tokens issued
+before are refused on every worker, the ones issued after pass. A disabled client does
+not authenticate (:class:`ClientDisabledError`) until it is enabled again.
+
 .. versionadded:: 0.1.0
 """
 
@@ -27,15 +34,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import re
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Integer,
     LargeBinary,
     String,
@@ -51,7 +58,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
-from sealbox.accounts import scopes as own_scopes
+from sealbox.accounts.client_checks import check_client_name, check_scopes, check_subject_dn
 from sealbox.accounts.models import Base, UTCDateTime, now, storable_text
 from sealbox.accounts.subject_dn import subject_dn_key
 from sealbox.exceptions import ConfigError, SealboxError
@@ -60,6 +67,7 @@ from sealbox.secret import Secret
 __all__ = [
     "CLIENT_ID_PREFIX",
     "CLIENT_SECRET_PREFIX",
+    "ClientDisabledError",
     "ClientInfo",
     "ClientNotFoundError",
     "ClientStore",
@@ -73,14 +81,25 @@ __all__ = [
 CLIENT_ID_PREFIX: Final = "sbc_"
 CLIENT_SECRET_PREFIX: Final = "sbs_"  # noqa: S105 - a prefix, not a secret
 MAX_SECRET: Final = 256
-# A name is a label for people and programs: letters, digits and . _ - , 1 to 64.
-_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+# Times a change that ends a client's tokens is tried when another such change of the
+# same client keeps coming in between (each is retried with the version it raised).
+_ENDING_ATTEMPTS: Final = 8
+
+#: Called with a client (as it is, its current session version) before that version is
+#: raised: it refuses the tokens naming it (:func:`~sealbox.accounts.grants.end_client_tokens`).
+EndTokens = Callable[["ClientInfo"], Awaitable[None]]
 
 
 class ClientNotFoundError(SealboxError, LookupError):
     """No client has that name."""
 
     code = "client_not_found"
+
+
+class ClientDisabledError(SealboxError):
+    """The client's credentials are right, but it is disabled: it does not authenticate."""
+
+    code = "client_disabled"
 
 
 class OAuthClient(Base):
@@ -99,6 +118,10 @@ class OAuthClient(Base):
     subject_dn: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=now)
     secret_rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Migration 0011: a disabled client does not authenticate; the session version rises
+    # each time its tokens are ended, and its tokens name it (grants.client_family).
+    disabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    session_version: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +136,9 @@ class ClientInfo:
     created_at: datetime
     secret_rotated_at: datetime | None
     previous_secret_expires_at: datetime | None
+    disabled: bool = False
+    #: Its tokens name it; it rises each time they are ended (not shown: no one needs it).
+    session_version: int = 0
 
     @property
     def auth_methods(self) -> tuple[str, ...]:
@@ -131,6 +157,7 @@ class ClientInfo:
             "created": _rfc3339(self.created_at),
             "secret_rotated": _rfc3339(self.secret_rotated_at),
             "previous_secret_expires": _rfc3339(self.previous_secret_expires_at),
+            "disabled": self.disabled,
         }
 
     @classmethod
@@ -146,6 +173,8 @@ class ClientInfo:
             created_at=row.created_at,
             secret_rotated_at=row.secret_rotated_at,
             previous_secret_expires_at=previous if previous is not None and previous > at else None,
+            disabled=bool(row.disabled),
+            session_version=row.session_version or 0,
         )
 
 
@@ -178,61 +207,13 @@ def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
-def check_client_name(name: str) -> str:
-    """``name`` if it is a valid client name (1-64 of letters, digits, ``.``, ``_``, ``-``).
-
-    Raises:
-        ConfigError: code ``bad_client_name``.
-    """
-    if not _NAME.fullmatch(name):
-        raise ConfigError(
-            f"the client name {name[:80]!r} is not valid",
-            hint="use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit",
-            code="bad_client_name",
-            facts={"name": name[:80]},
+def _enabled(client: ClientInfo) -> ClientInfo:
+    """``client``, unless it is disabled (:class:`ClientDisabledError`)."""
+    if client.disabled:
+        raise ClientDisabledError(
+            f"client {client.client_id} is disabled", facts={"client_id": client.client_id}
         )
-    return name
-
-
-def check_scopes(scopes: Iterable[str], *, granting: bool = True) -> list[str]:
-    """The scopes, sorted and unique, each a valid RFC 6749 §3.3 scope token, and (when
-    ``granting``) those under sealbox's own prefixes ones that its routes look for (none
-    is fine: a client may hold no scope).
-
-    Raises:
-        ConfigError: code ``bad_scope``.
-    """
-    result = sorted(set(scopes))
-    if not result:
-        return result
-    return own_scopes.check_scopes(result, code="bad_scope", granting=granting)
-
-
-def _check_subject_dn(subject_dn: str) -> None:
-    """Refuse a ``tls_client_auth`` subject no certificate could have (code ``bad_subject_dn``)."""
-    if not storable_text(subject_dn):
-        # No certificate's subject (RFC 4514 escapes a NUL): it would authenticate nobody.
-        raise ConfigError(
-            "the certificate subject is not valid: it holds a NUL or is not UTF-8",
-            code="bad_subject_dn",
-        )
-    if not subject_dn.strip():
-        raise ConfigError(
-            "the certificate subject is empty: tls_client_auth names a client by the "
-            "subject of its certificate, and a certificate with an empty subject has none",
-            hint="issue the client a certificate with a subject (sealbox ca issue client "
-            "puts its name there), or give the client a secret",
-            code="bad_subject_dn",
-        )
-    try:
-        subject_dn_key(subject_dn)
-    except ValueError as exc:
-        raise ConfigError(
-            f"the certificate subject {subject_dn!r} is {exc}",
-            hint="write it as RFC 4514 does, most specific first, as "
-            "'openssl x509 -noout -subject -nameopt RFC2253' prints it: CN=worker,O=Acme,C=DE",
-            code="bad_subject_dn",
-        ) from None
+    return client
 
 
 def _not_found(name: str) -> ClientNotFoundError:
@@ -275,7 +256,7 @@ class ClientStore:
         check_client_name(name)
         granted = check_scopes(scopes)
         if subject_dn is not None:
-            _check_subject_dn(subject_dn)
+            check_subject_dn(subject_dn)
         if not with_secret and not subject_dn:
             raise ConfigError(
                 "a client needs a secret or a certificate subject to authenticate with",
@@ -329,15 +310,19 @@ class ClientStore:
             ).scalar_one_or_none()
             return None if row is None else ClientInfo.of(row)
 
-    async def rotate_secret(self, name: str, overlap: int = 0) -> NewSecret:
+    async def rotate_secret(
+        self, name: str, overlap: int = 0, *, end: EndTokens | None = None
+    ) -> NewSecret:
         """Give the client a new secret; the current one stays valid ``overlap`` seconds.
 
         A secret still in its overlap from an earlier rotation ends now: at most two
-        secrets are ever valid.
+        secrets are ever valid. With ``end``, the access tokens issued before end too
+        (:meth:`disable` says how); the new secret's tokens pass.
 
         Raises:
             ClientNotFoundError: no such client.
-            ConfigError: a negative overlap.
+            ConfigError: a negative overlap; code ``client_busy``, see :meth:`disable`.
+            Exception: what ``end`` raises (nothing is changed then).
         """
         if overlap < 0:
             raise ConfigError("the overlap must be 0 or more seconds", code="bad_overlap")
@@ -353,21 +338,86 @@ class ClientStore:
         kept = case((current.is_not(None), current), else_=null()) if overlap > 0 else null()
         until = literal(at + timedelta(seconds=overlap), UTCDateTime())
         expires = case((current.is_not(None), until), else_=null()) if overlap > 0 else null()
+        values: dict[str, Any] = {
+            "previous_secret_hash": kept,
+            "previous_secret_expires_at": expires,
+            "secret_hash": hash_client_secret(secret),
+            "secret_rotated_at": at,
+        }
+        if end is not None:
+            return NewSecret(await self._end_tokens(name, end, values), Secret(secret))
         rotate = (
             update(OAuthClient)
             .where(OAuthClient.name == name)
-            .values(
-                previous_secret_hash=kept,
-                previous_secret_expires_at=expires,
-                secret_hash=hash_client_secret(secret),
-                secret_rotated_at=at,
-            )
+            .values(values)
             .execution_options(synchronize_session=False)
         )
         async with self._sessions.begin() as session:
             await session.execute(rotate)
             info = ClientInfo.of(await self._by_name(session, name))  # none: nothing changed
         return NewSecret(info, Secret(secret))
+
+    async def disable(self, name: str, end: EndTokens) -> ClientInfo:
+        """Refuse the client's authentication and end the access tokens it holds.
+
+        ``end`` is called first with the client as it is, and refuses the tokens of its
+        session version (on the revocation lists, shared by every worker); then the
+        client is disabled and its version raised, so that its tokens name the new one
+        from then on. That order changes nothing when ``end`` fails, and a token issued
+        in between names the version refused. When another such change raised the
+        version meanwhile, both steps are taken again with the new one.
+
+        Raises:
+            ClientNotFoundError: no such client.
+            ConfigError: code ``client_busy``, other changes ending its tokens kept
+                coming in between.
+            Exception: what ``end`` raises (nothing is changed then).
+        """
+        return await self._end_tokens(name, end, {"disabled": True})
+
+    async def enable(self, name: str) -> ClientInfo:
+        """Let a disabled client authenticate again (its ended tokens stay refused).
+
+        Raises:
+            ClientNotFoundError: no such client.
+        """
+        if not storable_text(name):
+            raise _not_found(name)
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(OAuthClient)
+                .where(OAuthClient.name == name)
+                .values(disabled=False)
+                .execution_options(synchronize_session=False)
+            )
+            return ClientInfo.of(await self._by_name(session, name))
+
+    async def _end_tokens(self, name: str, end: EndTokens, values: dict[str, Any]) -> ClientInfo:
+        """``end`` the tokens of the client's version, then raise it, with ``values`` set."""
+        for _ in range(_ENDING_ATTEMPTS):
+            found = await self.get(name)
+            await end(found)
+            async with self._sessions.begin() as session:
+                # Only if the version is still the one ended: one raised meanwhile by a
+                # racing change may already name tokens the refusal above does not cover.
+                changed = await session.execute(
+                    update(OAuthClient)
+                    .where(
+                        OAuthClient.client_id == found.client_id,
+                        OAuthClient.session_version == found.session_version,
+                    )
+                    .values({**values, "session_version": OAuthClient.session_version + 1})
+                    .execution_options(synchronize_session=False)
+                )
+                if (getattr(changed, "rowcount", 0) or 0) == 1:
+                    return ClientInfo.of(await self._by_name(session, name))
+        raise ConfigError(
+            f"the tokens of client {name!r} could not be ended: other changes ending them "
+            "kept coming in between",
+            hint="try again",
+            code="client_busy",
+            facts={"name": name},
+        )
 
     async def set_scopes(self, name: str, scopes: Iterable[str]) -> ClientInfo:
         """Replace what the client may be granted (tokens already issued keep theirs).
@@ -447,6 +497,9 @@ class ClientStore:
 
         ``None`` for anything else (unknown client, wrong or expired secret, a client
         without a secret), after the same comparisons: no oracle.
+
+        Raises:
+            ClientDisabledError: the secret is right, but the client is disabled.
         """
         given = hash_client_secret(secret[:MAX_SECRET])
         row = None
@@ -468,7 +521,7 @@ class ClientStore:
             ok_previous = False
         if row is None or not (ok_current or ok_previous) or len(secret) > MAX_SECRET:
             return None
-        return ClientInfo.of(row)
+        return _enabled(ClientInfo.of(row))
 
     async def authenticate_certificate(self, client_id: str, subject_dn: str) -> ClientInfo | None:
         """The client if it is registered for ``tls_client_auth`` with the subject ``subject_dn``.
@@ -477,6 +530,9 @@ class ClientStore:
         does: RDN by RDN, without regard to the spelling, case or spaces of a value.
 
         ``subject_dn`` must come from a certificate the TLS layer verified.
+
+        Raises:
+            ClientDisabledError: the subject is right, but the client is disabled.
         """
         client = await self.by_client_id(client_id)
         if client is None or client.subject_dn is None:
@@ -489,7 +545,7 @@ class ClientStore:
             return None
         if not hmac.compare_digest(registered.encode(), presented.encode()):
             return None
-        return client
+        return _enabled(client)
 
     @staticmethod
     async def _by_name(session: AsyncSession, name: str) -> OAuthClient:

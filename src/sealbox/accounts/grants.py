@@ -10,9 +10,12 @@ token revocation (RFC 7009) and introspection (RFC 7662), without any web framew
   what was asked for (all the client's scopes when nothing was), never more (a wider
   request is refused, ``invalid_scope``), and no refresh token. Over mutual TLS it is
   bound to the certificate (:mod:`sealbox.accounts.binding`). Every token of a client
-  names the client's family in ``sid`` (:func:`client_family`), so that deleting the
-  client refuses them all at once (:func:`revoke_client_tokens`), together with the
-  refresh families of password logins the client authenticated, and their access tokens.
+  names the client's family in ``sid`` (:func:`client_family`, with the client's session
+  version), so that deleting the client refuses them all at once
+  (:func:`revoke_client_tokens`), together with the refresh families of password logins
+  the client authenticated, and their access tokens; disabling it or rotating its secret
+  with the tokens ended refuses those of its current version (:func:`end_client_tokens`).
+  A disabled client does not authenticate.
 - **Revocation**: a refresh token ends its whole family and the access tokens issued
   from it; an access token's ``jti`` joins the revocation lists, refused by every
   worker at once. A client may revoke the tokens issued to it (a refresh token is
@@ -39,7 +42,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sealbox.accounts.binding import cnf_claim
-from sealbox.accounts.clients import ClientInfo, ClientStore
+from sealbox.accounts.clients import ClientDisabledError, ClientInfo, ClientStore
 from sealbox.accounts.models import RefreshToken, User, now
 from sealbox.accounts.revocation import KEEP_MARGIN, Revocations, kept_until
 from sealbox.accounts.store import REFRESH_PREFIX, hash_refresh_token, revoke_refresh_tokens
@@ -55,6 +58,7 @@ __all__ = [
     "ScopeNotGrantedError",
     "authenticate_client",
     "client_family",
+    "end_client_tokens",
     "introspect",
     "is_client_token",
     "is_revoked",
@@ -73,7 +77,9 @@ class ClientAuthError(SealboxError):
 
     ``code`` is ``invalid_client`` (unknown client, wrong secret or certificate: the
     message never says which) or ``invalid_request`` (two methods at once, a missing
-    ``client_id``).
+    ``client_id``). A disabled client's right credentials are ``invalid_client`` too,
+    with ``facts["reason"]`` ``client_disabled`` for the audit log (the message is the
+    same).
     """
 
     code = "invalid_client"
@@ -123,9 +129,26 @@ async def authenticate_client(
             certificate, ``None`` without mutual TLS.
 
     Raises:
-        ClientAuthError: the credentials given do not authenticate (``invalid_client``),
-            or more than one method was used (``invalid_request``).
+        ClientAuthError: the credentials given do not authenticate, or the client is
+            disabled (``invalid_client``), or more than one method was used
+            (``invalid_request``).
     """
+    try:
+        return await _authenticated(clients, basic, client_id, client_secret, subject_dn)
+    except ClientDisabledError as exc:
+        # The same answer as wrong credentials; the reason is for the audit log.
+        failed = _auth_failed()
+        failed.facts.update(reason=exc.code, **exc.facts)
+        raise failed from None
+
+
+async def _authenticated(
+    clients: ClientStore,
+    basic: tuple[str, str] | None,
+    client_id: str | None,
+    client_secret: str | None,
+    subject_dn: str | None,
+) -> ClientInfo | None:
     if basic is not None:
         if client_secret:
             raise ClientAuthError(
@@ -183,7 +206,7 @@ def issue_client_token(
     claims: dict[str, Any] = {
         "client_id": client.client_id,
         "gty": CLIENT_CREDENTIALS,
-        "sid": client_family(client.client_id),
+        "sid": client_family(client.client_id, client.session_version),
     }
     if thumbprint is not None:
         claims.update(cnf_claim(thumbprint))
@@ -198,9 +221,22 @@ def issue_client_token(
     return ClientToken(token, ttl, granted)
 
 
-def client_family(client_id: str) -> str:
-    """The family every access token of the client ``client_id`` names in ``sid``."""
-    return f"client:{client_id}"
+def client_family(client_id: str, version: int = 0) -> str:
+    """The family the access tokens of the client ``client_id`` at session ``version``
+    name in ``sid``: ``client:<id>:<version>``, and ``client:<id>`` at version 0, as
+    every token issued before clients had versions names it."""
+    return f"client:{client_id}:{version}" if version else f"client:{client_id}"
+
+
+async def end_client_tokens(
+    revocations: Revocations, client: ClientInfo, access_token_ttl: int
+) -> None:
+    """Refuse the access tokens of ``client``'s current session version, for as long as
+    any can live: the ``end`` of :meth:`ClientStore.disable
+    <sealbox.accounts.clients.ClientStore.disable>` and of a rotation ending the tokens,
+    which then raise the version (the tokens issued after name the new one)."""
+    until = kept_until(access_token_ttl)
+    await revocations.revoke_family(client_family(client.client_id, client.session_version), until)
 
 
 async def revoke_client_tokens(
@@ -209,8 +245,12 @@ async def revoke_client_tokens(
     access_token_ttl: int,
     *,
     sessions: async_sessionmaker[AsyncSession] | None = None,
+    version: int = 0,
 ) -> None:
     """Refuse every access token issued to the client, for as long as any can live.
+
+    ``version``: the client's session version (the tokens of older ones were refused
+    when they were ended).
 
     With ``sessions``, the refresh families issued to the client (password logins it
     authenticated) end too, and the access tokens issued from them: their access tokens
@@ -218,7 +258,7 @@ async def revoke_client_tokens(
     revocation lists leaves the families as they were, for another attempt to find.
     """
     until = kept_until(access_token_ttl)
-    await revocations.revoke_family(client_family(client_id), until)
+    await revocations.revoke_family(client_family(client_id, version), until)
     if sessions is None:
         return
     async with sessions() as session:

@@ -133,7 +133,8 @@ def list_(as_json: bool, data_dir: Path | None) -> None:
     for client in found:
         methods = ",".join(client.auth_methods)
         scopes = " ".join(client.scopes) or "-"
-        click.echo(f"{client.name}\t{client.client_id}\t{methods}\t{scopes}")
+        state = "disabled" if client.disabled else "enabled"
+        click.echo(f"{client.name}\t{client.client_id}\t{methods}\t{scopes}\t{state}")
 
 
 @clients.command()
@@ -152,6 +153,7 @@ def show(name: str, as_json: bool, data_dir: Path | None) -> None:
         ("client_id", client.client_id),
         ("scopes", " ".join(client.scopes) or "-"),
         ("auth methods", ",".join(client.auth_methods) or "-"),
+        ("disabled", "yes" if client.disabled else "no"),
     ]
     if client.subject_dn is not None:
         # A subject registered over HTTP is text an administrator wrote: shown escaped.
@@ -196,17 +198,46 @@ def revoke(name: str, scopes: tuple[str, ...], data_dir: Path | None) -> None:
     show_default=True,
     help="Seconds the current secret keeps working beside the new one.",
 )
+@click.option(
+    "--revoke-tokens",
+    is_flag=True,
+    help="Refuse the access tokens issued before, at once (the new secret's pass).",
+)
 @json_option
 @_DATA_DIR
-def rotate_secret(name: str, overlap: int, as_json: bool, data_dir: Path | None) -> None:
+def rotate_secret(
+    name: str, overlap: int, revoke_tokens: bool, as_json: bool, data_dir: Path | None
+) -> None:
     """Give client NAME a new secret; print it (only this once)."""
     settings = _settings(data_dir)
+    notes = [f"the previous secret keeps working for {overlap} seconds"] if overlap else []
+    if revoke_tokens:
+        notes.append("the access tokens issued before are refused")
     _made(
-        lambda: _service().rotate_client_secret(settings, name, overlap),
+        lambda: _admin().rotate_client_secret(settings, name, overlap, revoke_tokens=revoke_tokens),
         as_json,
         "rotated the secret of",
-        f"the previous secret keeps working for {overlap} seconds" if overlap else None,
+        "; ".join(notes) or None,
     )
+
+
+@clients.command()
+@click.argument("name")
+@_DATA_DIR
+def disable(name: str, data_dir: Path | None) -> None:
+    """Disable client NAME: it no longer authenticates, and its access tokens are refused
+    at once."""
+    client = _admin().disable_client(_settings(data_dir), name)
+    note(f"disabled client {client.name} ({client.client_id}); its access tokens are refused")
+
+
+@clients.command()
+@click.argument("name")
+@_DATA_DIR
+def enable(name: str, data_dir: Path | None) -> None:
+    """Let disabled client NAME authenticate again (its ended tokens stay refused)."""
+    client = _admin().enable_client(_settings(data_dir), name)
+    note(f"enabled client {client.name} ({client.client_id})")
 
 
 @clients.command()

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import TypeVar
 
 from sealbox.accounts.audit import AuditLog, AuditUnavailableError
-from sealbox.accounts.clients import ClientInfo, ClientStore, NewSecret
-from sealbox.accounts.grants import revoke_client_tokens
+from sealbox.accounts.clients import ClientInfo, ClientStore, EndTokens, NewSecret
+from sealbox.accounts.grants import end_client_tokens, revoke_client_tokens
 from sealbox.accounts.store import Store
 from sealbox.exceptions import StorageError, StoreUnavailableError
 from sealbox.service.admin import (
@@ -33,6 +33,8 @@ __all__ = [
     "certificate_subject",
     "create_client",
     "delete_client",
+    "disable_client",
+    "enable_client",
     "find_client",
     "grant_client_scopes",
     "list_clients",
@@ -48,6 +50,8 @@ _DONE = {
     "client_delete": "deleted client",
     "client_grant": "granted scopes to client",
     "client_revoke": "took scopes back from client",
+    "client_disable": "disabled client",
+    "client_enable": "enabled client",
 }
 # The changes of scopes, whose records say what the client holds after them.
 _SCOPE_EVENTS = frozenset({"client_grant", "client_revoke"})
@@ -59,11 +63,13 @@ def _run(
     *,
     create: bool = False,
     audit: str | None = None,
+    noted: str | None = None,
 ) -> T:
     """Run ``action`` on the clients of ``settings``' database; only ``create`` makes the
     data folder (:func:`~sealbox.service.admin.open_database_file`). ``audit``: the event
     to write to the audit log once it succeeded, naming the client it returned (as the
-    ``/clients`` routes write it; the detail says ``command line``, never a secret).
+    ``/clients`` routes write it; the detail says ``command line``, and ``noted``
+    when given, never a secret).
 
     When that record cannot be written, a new client is deleted again (``audit_unavailable``:
     nothing is made unrecorded); any other change stands and :class:`ChangeNotAuditedError`
@@ -89,6 +95,8 @@ def _run(
                 detail = f"{client.name} ({client.client_id}); command line"
                 if audit in _SCOPE_EVENTS:
                     detail += f"; holds {' '.join(client.scopes) or 'no scope'}"
+                if noted is not None:
+                    detail += f"; {noted}"
                 try:
                     log.record(audit, outcome="success", detail=detail)
                 except AuditUnavailableError as exc:
@@ -209,15 +217,109 @@ def revoke_client_scopes(settings: ServiceSettings, name: str, scopes: Iterable[
     return _run(settings, lambda store: store.revoke(name, scopes), audit="client_revoke")
 
 
-def rotate_client_secret(settings: ServiceSettings, name: str, overlap: int = 0) -> NewSecret:
+def rotate_client_secret(
+    settings: ServiceSettings, name: str, overlap: int = 0, *, revoke_tokens: bool = False
+) -> NewSecret:
     """A new secret for the client; the current one keeps working ``overlap`` seconds.
+
+    With ``revoke_tokens``, the access tokens issued before are refused at once, as
+    :func:`disable_client` refuses them (the new secret's tokens pass).
 
     Raises:
         ClientNotFoundError: no such client.
         ChangeNotAuditedError: the secret is rotated, but its audit record could not be
             written; ``result`` holds the new secret, to be shown all the same.
+        StorageError: code ``tokens_not_ended`` (with ``revoke_tokens``), Redis did not
+            answer: nothing is changed.
+        ConfigError: code ``data_dir_in_use`` (with ``revoke_tokens``), as for
+            :func:`disable_client`.
     """
-    return _run(settings, lambda store: store.rotate_secret(name, overlap), audit="client_rotate")
+    if not revoke_tokens:
+        return _run(
+            settings, lambda store: store.rotate_secret(name, overlap), audit="client_rotate"
+        )
+
+    async def rotate(store: ClientStore) -> NewSecret:
+        return await _ending_tokens(
+            settings, store, name, lambda end: store.rotate_secret(name, overlap, end=end)
+        )
+
+    return _run(settings, rotate, audit="client_rotate", noted="tokens ended")
+
+
+def disable_client(settings: ServiceSettings, name: str) -> ClientInfo:
+    """Disable the client: it no longer authenticates, and the access tokens it holds are
+    refused at once (:meth:`ClientStore.disable`).
+
+    The refusal is recorded first (in Redis, or in the database and the data folder's
+    changes file, as ``sealbox users disable`` does): when it cannot be, nothing is
+    changed.
+
+    Raises:
+        ClientNotFoundError: no such client.
+        StorageError: code ``tokens_not_ended``, Redis did not answer; nothing is
+            changed.
+        ConfigError: code ``data_dir_in_use``, a service with Redis serves the data
+            folder and the settings have none (:func:`check_service_reached`).
+        ChangeNotAuditedError: the client is disabled, but the audit record could not
+            be written.
+    """
+
+    async def disable(store: ClientStore) -> ClientInfo:
+        return await _ending_tokens(settings, store, name, lambda end: store.disable(name, end))
+
+    return _run(settings, disable, audit="client_disable", noted="tokens ended")
+
+
+def enable_client(settings: ServiceSettings, name: str) -> ClientInfo:
+    """Let a disabled client authenticate again (the tokens ended stay refused).
+
+    Raises:
+        ClientNotFoundError: no such client.
+        ChangeNotAuditedError: the client is enabled, but the audit record could not be
+            written.
+    """
+    return _run(settings, lambda store: store.enable(name), audit="client_enable")
+
+
+async def _ending_tokens(
+    settings: ServiceSettings,
+    store: ClientStore,
+    name: str,
+    change: Callable[[EndTokens], Awaitable[T]],
+) -> T:
+    """Make ``change``, which ends the client's tokens with the ``end`` it is given, on the
+    revocation lists a running service reads (:func:`open_revocations`)."""
+    await store.get(name)  # an unknown client is said first
+    check_service_reached(settings)
+    accounts = Store(store.sessions, refresh_ttl=settings.refresh_token_ttl)
+    revocations, after = open_revocations(settings, accounts)
+
+    async def end(client: ClientInfo) -> None:
+        await end_client_tokens(revocations, client, settings.access_token_ttl)
+
+    try:
+        result = await change(end)
+    except StoreUnavailableError as exc:
+        if exc.store != "Redis":
+            raise
+        raise _redis_unavailable(name, exc, "nothing is changed", "tokens_not_ended") from None
+    finally:
+        await revocations.close()
+    if after is not None:
+        after()
+    return result
+
+
+def _redis_unavailable(name: str, exc: StoreUnavailableError, kept: str, code: str) -> StorageError:
+    # Two codes: the command line's hint for revocation_unavailable says to delete again.
+    return StorageError(
+        f"the access tokens of client {name!r} cannot be refused: Redis did not "
+        f"answer ({exc.cause}); {kept}",
+        hint="the client still works; try again once Redis answers",
+        code=code,
+        facts={"name": name},
+    )
 
 
 def delete_client(settings: ServiceSettings, name: str) -> ClientInfo:
@@ -246,27 +348,31 @@ def delete_client(settings: ServiceSettings, name: str) -> ClientInfo:
         accounts = Store(store.sessions, refresh_ttl=settings.refresh_token_ttl)
         revocations, after = open_revocations(settings, accounts)
         try:
-            await revoke_client_tokens(
-                revocations,
-                client.client_id,
-                settings.access_token_ttl,
-                sessions=store.sessions,
-            )
-        except StoreUnavailableError as exc:
-            if exc.store != "Redis":
-                raise
-            raise StorageError(
-                f"the access tokens of client {name!r} cannot be refused: Redis did not "
-                f"answer ({exc.cause}); the client is kept",
-                hint="the client still works; delete it again once Redis answers",
-                code="revocation_unavailable",
-                facts={"name": name},
-            ) from None
+            try:
+                await revoke_client_tokens(
+                    revocations,
+                    client.client_id,
+                    settings.access_token_ttl,
+                    sessions=store.sessions,
+                    version=client.session_version,
+                )
+            except StoreUnavailableError as exc:
+                if exc.store != "Redis":
+                    raise
+                raise _redis_unavailable(
+                    name, exc, "the client is kept", "revocation_unavailable"
+                ) from None
+            if after is not None:
+                after()
+            # The client revoked, not one made anew under its name in the meantime.
+            deleted = await store.delete(name, client_id=client.client_id)
+            if deleted.session_version != client.session_version:
+                # Its tokens were ended meanwhile: those of its last version are refused too.
+                await end_client_tokens(revocations, deleted, settings.access_token_ttl)
+                if after is not None:
+                    after()
         finally:
             await revocations.close()
-        if after is not None:
-            after()
-        # The client revoked, not one made anew under its name in the meantime.
-        return await store.delete(name, client_id=client.client_id)
+        return deleted
 
     return _run(settings, revoke_then_delete, audit="client_delete")

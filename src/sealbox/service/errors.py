@@ -114,6 +114,7 @@ class ErrorCode(enum.StrEnum):
     USER_TOKEN_REQUIRED = SignInErrorCode.USER_TOKEN_REQUIRED.value
     CLIENT_NOT_FOUND = "client_not_found"
     CLIENT_EXISTS = "client_exists"
+    CLIENT_BUSY = "client_busy"
     # The TOTP second factor (sealbox.service.routes.totp, and the token endpoint).
     MFA_REQUIRED = SignInErrorCode.MFA_REQUIRED.value
     TOTP_CODE_INVALID = "totp_code_invalid"

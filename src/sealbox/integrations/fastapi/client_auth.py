@@ -193,6 +193,8 @@ async def authenticate_client_request(
             outcome="failure",
             user=named if _CLIENT_ID.fullmatch(named) else None,
             address=_address(request),
+            # Set only past right credentials (a disabled client): the log may say why.
+            detail=exc.facts.get("reason"),
         )
         if exc.code == "invalid_request":
             raise oauth_error(400, ErrorCode.INVALID_REQUEST, str(exc)) from None

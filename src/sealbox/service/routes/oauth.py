@@ -8,8 +8,8 @@ client credentials grant, revocation, introspection, and client administration.
   library's token endpoint (:mod:`sealbox.integrations.fastapi.router`) answers it for
   the worker's accounts, whose ``clients`` are the store the routes here administer.
 - ``POST /auth/revoke`` (RFC 7009) and ``POST /auth/introspect`` (RFC 7662).
-- ``/clients…``: list, show, create, grant and take back scopes, rotate a secret,
-  delete, for callers holding
+- ``/clients…``: list, show, create, grant and take back scopes, rotate a secret (and end
+  the tokens issued before), disable and enable, delete, for callers holding
   :data:`ADMIN_SCOPE`.
 
 Client authentication is HTTP Basic (``client_secret_basic``), ``client_id`` and
@@ -33,11 +33,18 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
 from sealbox.accounts import DEFAULT_SCOPES
-from sealbox.accounts.clients import ClientInfo, ClientNotFoundError, ClientStore, check_scopes
+from sealbox.accounts.clients import (
+    ClientInfo,
+    ClientNotFoundError,
+    ClientStore,
+    EndTokens,
+    check_scopes,
+)
 from sealbox.accounts.grants import (
     CLIENT_CREDENTIALS,
     REVOKE_SCOPE,
     RevocationRefusedError,
+    end_client_tokens,
     introspect,
     revoke,
     revoke_client_tokens,
@@ -249,6 +256,10 @@ class SecretRotation(BaseModel):
     """How long the current secret keeps working beside the new one."""
 
     overlap: int = Field(default=0, ge=0, le=30 * 24 * 3600, description="Seconds.")
+    revoke_tokens: bool = Field(
+        default=False,
+        description="Refuse the access tokens issued before, at once (the new secret's pass).",
+    )
 
 
 def _with_secret(client: ClientInfo, secret: str | None) -> dict[str, Any]:
@@ -261,6 +272,8 @@ def _with_secret(client: ClientInfo, secret: str | None) -> dict[str, Any]:
 def _config_error(exc: ConfigError) -> ApiError:
     if exc.code == "client_exists":
         return ApiError(409, ErrorCode.CLIENT_EXISTS, str(exc))
+    if exc.code == "client_busy":  # other changes ending its tokens kept coming between
+        return ApiError(409, ErrorCode.CLIENT_BUSY, str(exc))
     return ApiError(422, ErrorCode.VALIDATION_ERROR, str(exc))
 
 
@@ -341,6 +354,53 @@ def _scope_routes(api: APIRouter, admin: Any) -> None:
         return client.to_dict()
 
 
+def _ender(runtime: Runtime) -> EndTokens:
+    """What refuses a client's tokens of its current version, on the worker's lists."""
+    accounts = runtime.accounts
+
+    async def end(client: ClientInfo) -> None:
+        await end_client_tokens(accounts.revocations, client, accounts.policy.access_token_ttl)
+
+    return end
+
+
+def _disable_routes(api: APIRouter, admin: Any) -> None:
+    """``POST /clients/{name}/disable`` and ``…/enable``."""
+
+    @api.post("/{name}/disable")
+    async def disable_client(
+        name: str, request: Request, runtime: RuntimeDep, caller: Caller = admin
+    ) -> dict[str, Any]:
+        """Disable a client: it no longer authenticates, and the access tokens it holds are
+        refused at once."""
+        try:
+            client = await client_store(runtime).disable(name, _ender(runtime))
+        except ClientNotFoundError as exc:
+            raise _not_found(exc) from None
+        except ConfigError as exc:
+            raise _config_error(exc) from None
+        _record(runtime, request, caller, "client_disable", f"{name}; tokens ended")
+        return client.to_dict()
+
+    @api.post("/{name}/enable")
+    async def enable_client(
+        name: str, request: Request, runtime: RuntimeDep, caller: Caller = admin
+    ) -> dict[str, Any]:
+        """Let a disabled client authenticate again (the tokens ended stay refused)."""
+        try:
+            client = await client_store(runtime).enable(name)
+        except ClientNotFoundError as exc:
+            raise _not_found(exc) from None
+        _record(runtime, request, caller, "client_enable", name)
+        return client.to_dict()
+
+
+def _record(runtime: Runtime, request: Request, caller: Caller, event: str, detail: str) -> None:
+    runtime.audit.record(
+        event, outcome="success", user=caller.username, address=_address(request), detail=detail
+    )
+
+
 def _admin_router() -> APIRouter:
     # A JSON body giving a member twice is refused, as at /auth/register: a proxy reading
     # the first "scopes" and this service the last would judge different clients.
@@ -395,23 +455,29 @@ def _admin_router() -> APIRouter:
         caller: Caller = admin,
     ) -> JSONResponse:
         """A new secret for a client whose scopes the caller holds; the current one keeps
-        working for ``overlap`` seconds (default 0)."""
+        working for ``overlap`` seconds (default 0). With ``revoke_tokens``, the access
+        tokens issued before are refused at once."""
         overlap = body.overlap if body is not None else 0
+        ending = body is not None and body.revoke_tokens
         store = client_store(runtime)
         try:
             await _holds_all(runtime, caller, (await store.get(name)).scopes)
-            made = await store.rotate_secret(name, overlap)
+            made = await store.rotate_secret(name, overlap, end=_ender(runtime) if ending else None)
         except ClientNotFoundError as exc:
             raise _not_found(exc) from None
+        except ConfigError as exc:
+            raise _config_error(exc) from None
         runtime.audit.record(
             "client_rotate",
             outcome="success",
             user=caller.username,
             address=_address(request),
-            detail=name,
+            detail=f"{name}; tokens ended" if ending else name,
         )
         secret = made.secret.expose_secret() if made.secret else None
         return JSONResponse(_with_secret(made.client, secret))
+
+    _disable_routes(api, admin)
 
     @api.delete("/{name}", status_code=204)
     async def delete_client(
@@ -432,11 +498,15 @@ def _admin_router() -> APIRouter:
             client.client_id,
             accounts.policy.access_token_ttl,
             sessions=accounts.store.sessions,
+            version=client.session_version,
         )
         try:
-            await store.delete(name, client_id=client.client_id)
+            deleted = await store.delete(name, client_id=client.client_id)
         except ClientNotFoundError as exc:
             raise _not_found(exc) from None
+        if deleted.session_version != client.session_version:
+            # Its tokens were ended meanwhile: those of the version it had are refused too.
+            await end_client_tokens(accounts.revocations, deleted, accounts.policy.access_token_ttl)
         runtime.audit.record(
             "client_delete",
             outcome="success",
