@@ -56,7 +56,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from sealbox.exceptions import ConfigError, DecryptionError, ExtraNotInstalledError
-from sealbox.keysets.fields import value_bytes
+from sealbox.keysets.fields import decode_token, token_key_id, value_bytes
 
 try:
     from sqlalchemy import Column, LargeBinary, Text, event
@@ -235,6 +235,8 @@ class EncryptedString(_Encrypted):
     def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
         if value is None:
             return None
+        if type(value) is _Presealed:
+            return value.stored  # type: ignore[no-any-return]
         if not isinstance(value, str):
             raise _ColumnTypeError(
                 f"an EncryptedString column takes str, not {type(value).__name__}{self._where()}"
@@ -279,8 +281,8 @@ class EncryptedBytes(_Encrypted):
         return bytes
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> bytes | None:
-        if value is None:
-            return None
+        if value is None or type(value) is _Presealed:
+            return None if value is None else value.stored
         if not isinstance(value, bytes | bytearray | memoryview):
             raise _ColumnTypeError(
                 f"an EncryptedBytes column takes bytes, not {type(value).__name__}{self._where()}"
@@ -394,8 +396,9 @@ def keep_blind_index(source: Any, index: Any) -> None:
     """Set ``index`` to the digest of ``source`` whenever ``source`` is set on an object.
 
     Both are ORM attributes of one mapped class (``User.email``, ``User.email_index``).
-    Assigning ``None`` to the source clears the index. Re-assigning a value (after a
-    rotation) recomputes its digest under the new primary key. INSERT and UPDATE
+    Assigning ``None`` to the source clears the index. The digest written is computed
+    again when the row is written, under the key that seals the value: a rotation between
+    the assignment and the flush leaves both under one key. INSERT and UPDATE
     statements that set the source and not the index (``insert(User)`` with rows,
     ``update(User).values(email=…)``, ``bulk_insert_mappings``) set the index too; one
     whose new value is not known in Python (SQL, a parameter bound at execution, a
@@ -405,7 +408,7 @@ def keep_blind_index(source: Any, index: Any) -> None:
     key = index.key
 
     def on_set(target: Any, value: Any, _old: Any, _initiator: Any) -> None:
-        setattr(target, key, None if value is None else index_type.digest(value))
+        setattr(target, key, None if value is None else _Follows(index_type.digest(value)))
 
     event.listen(source, "set", on_set)
     _links.setdefault(source.class_, {})[key] = source.key
@@ -467,6 +470,39 @@ def _statement_values(statement: Any) -> tuple[dict[str, Any], dict[str, list[An
     return values, elsewhere, fixed
 
 
+class _Follows(bytes):
+    """A digest that :func:`keep_blind_index` or :func:`reseal` set on an object: computed
+    again when the row is written, with the value it indexes."""
+
+
+class _Presealed:
+    """A value sealed before the statement binds it; the column binds it as it is."""
+
+    __slots__ = ("stored",)
+
+    def __init__(self, stored: Any) -> None:
+        self.stored = stored
+
+
+def _seal_indexed(source: Any, index_type: BlindIndex, value: Any) -> tuple[Any, bytes | None]:
+    """``value`` sealed for the column ``source``, and its digest under the key that sealed
+    it. An index computed when the attribute was set, or apart from the seal, would name
+    the primary key of that moment: after a rotation in between, the row's token is under
+    the new key and its index under the old one, which reseal_rows never rewrites (the
+    token is current) and which stops being looked up once the old key is disabled."""
+    if value is None:
+        return None, None
+    data = index_type._value(value)  # the index's own errors, before the column's
+    if not isinstance(source.type, _Encrypted):
+        return value, index_type.digest(value)
+    stored = source.type.process_bind_param(value, None)  # type: ignore[arg-type]
+    key_id = token_key_id(stored if isinstance(stored, bytes) else decode_token(stored))
+    digests = get_keyring(index_type.keyring).blind_indexes(data, index_type.context)
+    # Not there: the index has a keyring of its own, and its primary key is the one to use.
+    digest = digests.get(key_id) or index_type.digest(value)
+    return _Presealed(stored), digest
+
+
 def _check_statement(
     _conn: Any, statement: Any, multiparams: Any, params: Any, _options: Any
 ) -> tuple[Any, Any, Any]:
@@ -501,15 +537,13 @@ def _check_statement(
         if index.key in values or index.key in elsewhere:
             continue  # the statement sets the index itself
 
-        def digest(value: Any, index_type: BlindIndex = index_type) -> bytes | None:
-            return None if value is None else index_type.digest(value)
-
         if source.key not in values and source.key not in elsewhere:
             # Row by row: a row giving its own digest says nothing of the others (and an
             # executemany takes its columns from its first row: without one, none had one).
             for i, r in enumerate(rows):
-                if source.key in r and index.key not in r:
-                    rows[i] = {**r, index.key: digest(r[source.key])}
+                if source.key in r and type(r.get(index.key, _Follows())) is _Follows:
+                    new = _seal_indexed(source, index_type, r[source.key])
+                    rows[i] = {**r, source.key: new[0], index.key: new[1]}
             continue
         if any(index.key in r for r in rows):
             continue  # the parameters set the index
@@ -521,7 +555,9 @@ def _check_statement(
                 f"{index.key} cannot be computed: set {index.key} in the statement too "
                 f"(Model.{index.key}.type.digest(value)), or set the attribute on the object"
             )
-        statement = statement.values({index: digest(value)})
+        sealed, digest = _seal_indexed(source, index_type, value)
+        given_as = next(k for k in statement._values if _key(k) == source.key)  # name or column
+        statement = statement.values({given_as: sealed, index: digest})
     return (statement, rows, params) if multiparams else (statement, [], rows[0])
 
 
@@ -552,4 +588,4 @@ def reseal(obj: Any) -> None:
         for index_key, source_key in _links.get(cls, {}).items():
             index_type = state.mapper.columns[index_key].type
             value = getattr(obj, source_key)
-            setattr(obj, index_key, None if value is None else index_type.digest(value))
+            setattr(obj, index_key, None if value is None else _Follows(index_type.digest(value)))
