@@ -312,3 +312,61 @@ def test_a_fernet_file_whose_salt_reads_like_a_token_is_still_a_fernet_file():
     data = fernet_file(PASSWORD, PLAIN, salt=salt)
     assert legacy.detect(data) is LegacyFormat.FERNET_FILE
     assert legacy.decrypt(data, password=PASSWORD) == PLAIN
+
+
+def _padded_token_and_salt(plain: bytes) -> tuple[bytes, bytes]:
+    """A recipe token that ends in base64 padding (two tokens in three do)."""
+    from tests._legacy_records import fernet_token
+
+    while True:
+        salt = os.urandom(16)
+        token = fernet_token(PASSWORD, plain, salt)
+        if token.endswith(b"="):
+            return salt, token
+
+
+@pytest.mark.parametrize("layout", ["file", "json-text", "json-base64", "json-hex"])
+def test_a_fernet_token_stored_without_its_base64_padding_is_read(layout):
+    # Stores that trim "=" (URLs, some columns) left a token Fernet refuses, reported as
+    # a wrong password whatever the password.
+    plain = b"x" * 20  # a 32-byte ciphertext: a token of 89 bytes, padded with one "="
+    salt, token = _padded_token_and_salt(plain)
+    bare = token.rstrip(b"=")
+    data = {
+        "file": salt + bare,
+        "json-text": json.dumps({"salt": salt.hex(), "ciphertext": bare.decode()}).encode(),
+        "json-base64": json.dumps(
+            {"salt": base64.b64encode(salt).decode(), "ciphertext": base64.b64encode(bare).decode()}
+        ).encode(),
+        "json-hex": json.dumps({"salt": salt.hex(), "ciphertext": bare.hex()}).encode(),
+    }[layout]
+    assert legacy.decrypt(data, password=PASSWORD) == plain
+    with pytest.raises(DecryptionError):
+        legacy.decrypt(data, password=b"not it")
+
+
+def test_a_fernet_token_wrapped_over_lines_or_ended_with_crlf_is_read():
+    salt, token = _padded_token_and_salt(PLAIN)
+    wrapped = b"\r\n".join(token[i : i + 76] for i in range(0, len(token), 76))
+    assert legacy.decrypt(salt + wrapped + b"\r\n", password=PASSWORD) == PLAIN
+    assert legacy.decrypt(salt + wrapped.rstrip(b"="), password=PASSWORD) == PLAIN
+
+
+def test_a_fernet_token_of_any_age_is_read_even_from_a_clock_ahead():
+    # A migration reads every token it finds: no ttl is applied, and neither is Fernet's
+    # 60-second allowance for a clock ahead, which is checked only with a ttl.
+    import time
+
+    from cryptography.fernet import Fernet
+
+    for made_at in (1, int(time.time()) - 10 * 365 * 86400, int(time.time()) + 86400):
+        salt = os.urandom(16)
+        token = Fernet(recipe_fernet_key(PASSWORD, salt)).encrypt_at_time(PLAIN, made_at)
+        assert legacy.decrypt(salt + token, password=PASSWORD) == PLAIN
+
+
+def test_the_password_is_the_same_as_str_bytes_or_a_secret_of_either():
+    password = "mot de passe é"
+    data = fernet_file(password.encode(), PLAIN)  # the recipe encoded str as UTF-8
+    for given in (password, password.encode(), Secret(password), Secret(password.encode())):
+        assert legacy.decrypt(data, password=given) == PLAIN

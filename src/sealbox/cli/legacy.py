@@ -175,7 +175,7 @@ def decrypt_(  # noqa: PLR0917 - click passes every option positionally
     "--output",
     required=True,
     type=FilePath(dir_okay=False, path_type=Path),
-    help="The age file to write.",
+    help="The age file to write (- for standard output).",
 )
 @recipient_options("the age file")
 @click.option("-a", "--armor", is_flag=True, help="Write the ASCII-armored form.")
@@ -204,6 +204,12 @@ def migrate(  # noqa: PLR0917 - click passes every option positionally
         *_secrets(key_file, passphrase_file),
         *((p, "recipients file") for p in recipient_files),
     ]
+    if not armor and stdout_is_terminal(output):
+        # As `sealbox encrypt` refuses it, and before the password is asked for.
+        raise CLIError(
+            "refusing to write binary output to the terminal",
+            hint="use -a for text output, or -o FILE",
+        )
     # Before the password is asked for: the input (or a file read) is refused as such,
     # not as an existing file that --force would replace.
     check_output(output, input_, force, read)
@@ -217,4 +223,5 @@ def migrate(  # noqa: PLR0917 - click passes every option positionally
             enc.write(plain)
         stop.check()
     source = "standard input" if is_std(input_) else str(input_)
-    note(f"migrated {source} to {output} ({len(plain):,} bytes of plaintext)")
+    target = "standard output" if is_std(output) else str(output)
+    note(f"migrated {source} to {target} ({len(plain):,} bytes of plaintext)")
