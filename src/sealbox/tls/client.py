@@ -163,13 +163,38 @@ def tls_failure(exc: BaseException) -> TLSFailure | None:
                 f"the TLS handshake failed: {reason or type(cause).__name__}",
                 certificate=False,
                 unknown_issuer=False,
-                hint="the server wants a client certificate (mutual TLS): give cert= and key="
-                if reason.endswith("certificate required")
-                else "the server must offer TLS 1.2 or newer with an ECDHE and AEAD cipher "
-                "suite (RFC 9325)",
+                hint=_handshake_hint(reason),
             )
         cause = cause.__cause__ or cause.__context__
     return None
+
+
+# Alerts a server sends when it refuses the client's certificate (RFC 8446 section 6.2):
+# the server's side of mutual TLS, which no protocol or cipher setting here can fix.
+_CLIENT_CERTIFICATE_ALERTS: Final = (
+    "alert unknown ca",
+    "alert bad certificate",
+    "alert certificate unknown",
+    "alert certificate expired",
+    "alert certificate revoked",
+    "alert unsupported certificate",
+    "alert access denied",
+)
+# What OpenSSL says when the answer to its ClientHello is not TLS at all (plain HTTP).
+_NOT_TLS: Final = ("wrong version number", "packet length too long", "http request")
+
+
+def _handshake_hint(reason: str) -> str:
+    if reason.endswith("certificate required"):
+        return "the server wants a client certificate (mutual TLS): give cert= and key="
+    if reason.endswith(_CLIENT_CERTIFICATE_ALERTS):
+        return (
+            "the server refused this client certificate (mutual TLS): give cert= and key= "
+            "of a valid certificate from a CA the server trusts"
+        )
+    if reason.endswith(_NOT_TLS):
+        return "the server does not speak TLS at that port: is it plain HTTP (http://)?"
+    return "the server must offer TLS 1.2 or newer with an ECDHE and AEAD cipher suite (RFC 9325)"
 
 
 def _certificate_failure(exc: ssl.SSLCertVerificationError) -> TLSFailure:

@@ -141,15 +141,30 @@ def parse_pins(pins: Iterable[str] | str) -> frozenset[bytes]:
     )
 
 
-def check_pin(certificate_der: bytes | None, pins: frozenset[bytes]) -> None:
-    """Raise :class:`PinMismatchError` unless the certificate's key is one of ``pins``."""
+def check_pin(
+    certificate_der: bytes | None, pins: frozenset[bytes], server: str | None = None
+) -> None:
+    """Raise :class:`PinMismatchError` unless the certificate's key is one of ``pins``.
+
+    ``server`` (the name connected to) is named in the hint and in ``facts["server"]``.
+
+    .. versionchanged:: 0.1.0
+       ``server``.
+    """
+    who = "the server" if server is None else server
+    facts = {} if server is None else {"server": server}
     if certificate_der is None:
-        raise PinMismatchError("(no certificate)", hint="the server sent no certificate")
-    if _der_digest(certificate_der) not in pins:
-        raise PinMismatchError(
-            spki_pin(certificate_der),
-            hint="if the server changed its key on purpose, add the new pin to the pin list",
+        error = PinMismatchError("(no certificate)", hint=f"{who} sent no certificate")
+    elif _der_digest(certificate_der) not in pins:
+        seen = spki_pin(certificate_der)
+        error = PinMismatchError(
+            seen,
+            hint=f"if {who} changed its key on purpose, add its new pin {seen} to the pin list",
         )
+    else:
+        return
+    error.facts.update(facts)
+    raise error
 
 
 class _PinnedSocket(ssl.SSLSocket):
@@ -164,7 +179,7 @@ class _PinnedSocket(ssl.SSLSocket):
 
     def _sealbox_check(self) -> None:
         try:
-            check_pin(self.getpeercert(binary_form=True), self._sealbox_pins)
+            check_pin(self.getpeercert(binary_form=True), self._sealbox_pins, self.server_hostname)
         except PinMismatchError:
             # Close before the caller can write: the server sees the handshake and EOF.
             self.close()
@@ -200,7 +215,7 @@ class _PinnedObject(ssl.SSLObject):
         super().do_handshake()
         # The client's last handshake flight is still in the outgoing BIO: a mismatch
         # raised here means the async stream never even flushes it.
-        check_pin(self.getpeercert(binary_form=True), self._sealbox_pins)
+        check_pin(self.getpeercert(binary_form=True), self._sealbox_pins, self.server_hostname)
         self._sealbox_checked = True
 
     def read(self, len: int = 1024, buffer: Any = None) -> Any:  # noqa: A002 - base signature
