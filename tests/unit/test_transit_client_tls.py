@@ -67,3 +67,28 @@ def test_a_handshake_the_client_refuses_names_the_alert_not_a_stopped_service(pk
         == f"cannot connect to {url}: the TLS handshake failed: sslv3 alert handshake failure"
     )
     assert "running" not in (exc.hint or "")
+
+
+def test_pins_given_once_as_an_iterator_still_hold_after_the_client_reconnects(pki):
+    from sealbox.exceptions import PinMismatchError
+
+    # A pin of another key: every connection must be refused, the first and those
+    # opened after close() alike (an iterator is read once).
+    other = "sha256//" + "A" * 43 + "="
+    context = plain_server_context(pki.path("server.crt"), pki.path("server.key"))
+    with TLSServer(context) as srv:
+        url = f"https://localhost:{srv.port}"
+        client = TransitClient(url, token=TOKEN, ca=pki.ca_file, pins=iter([other]), timeout=5)
+        for _ in range(2):
+            with pytest.raises(PinMismatchError):
+                client.list_keys()
+            client.close()
+        assert all(c.received == 0 for c in srv.wait(2))
+
+
+def test_a_malformed_pin_is_refused_when_the_client_is_made(pki):
+    from sealbox.exceptions import ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        TransitClient("https://localhost:1", token=TOKEN, pins=["sha256/not-a-pin"])
+    assert caught.value.code == "bad_pin"

@@ -222,6 +222,13 @@ class TransitClient:
                 hint=f"set ${TOKEN_ENV} to the access_token a POST /auth/token answers",
             )
         self._token = token
+        from sealbox.tls.pinning import parse_pins
+
+        # Read once, here: an iterator would be used up by the first connection, and the
+        # ones opened after close() would be made with no pin at all. A malformed pin is
+        # refused now, not at the first request.
+        pins = [pins] if isinstance(pins, str) else list(pins)
+        parse_pins(pins)
         self._tls: dict[str, Any] = {"ca": ca, "cert": cert, "key": key, "pins": pins}
         self._client: httpx2.Client | None = None
 
