@@ -210,7 +210,7 @@ def test_tls_and_connection_failures(running, admin_token) -> None:
     with TransitClient(running.url, token=admin_token) as c, pytest.raises(TLSError) as exc:
         c.list_keys()
     assert exc.value.code == "server_unverified"
-    assert exc.value.facts == {"url": running.url}
+    assert exc.value.facts == {"url": running.url, "failed": "issuer"}
     url = f"https://localhost:{free_port()}"
     with (
         TransitClient(url, token=admin_token, ca=running.ca) as c,

@@ -49,7 +49,8 @@ def test_a_certificate_that_does_not_verify_is_refused_with_its_reason(pki, name
     assert isinstance(exc, TLSError)
     assert exc.code == "server_unverified"
     assert str(exc).startswith(f"cannot verify the certificate of {url}: {reason}")
-    assert exc.facts == {"url": url}
+    failed = "issuer" if ca == "other_ca_file" else "certificate"
+    assert exc.facts == {"url": url, "failed": failed}
 
 
 def test_a_handshake_the_client_refuses_names_the_alert_not_a_stopped_service(pki):
@@ -92,3 +93,19 @@ def test_a_malformed_pin_is_refused_when_the_client_is_made(pki):
     with pytest.raises(ConfigError) as caught:
         TransitClient("https://localhost:1", token=TOKEN, pins=["sha256/not-a-pin"])
     assert caught.value.code == "bad_pin"
+
+
+@pytest.mark.parametrize(("name", "words"), [("expired", "expired"), ("othername", "Hostname")])
+def test_the_command_line_hints_at_ca_only_when_the_issuer_is_unknown(pki, cli, name, words):
+    context = plain_server_context(pki.path(f"{name}.crt"), pki.path(f"{name}.key"))
+    with TLSServer(context) as srv:
+        url = f"https://localhost:{srv.port}"
+        r = cli(
+            ["transit", "keys", "list", "--url", url, "--ca", pki.ca_file],
+            env={"SEALBOX_TOKEN": TOKEN.expose_secret()},
+        )
+    assert r.code == 1
+    error, hint = r.stderr.splitlines()
+    assert words in error
+    assert hint.startswith("sealbox: hint: ")
+    assert "--ca" not in hint  # the CA was given: its certificate itself failed

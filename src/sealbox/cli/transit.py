@@ -68,6 +68,8 @@ def _hint(exc: SealboxError) -> str | None:
     suggestion = exc.facts.get("suggestion") if exc.code == "not_https" else None
     if suggestion:
         return f"did you mean {suggestion}? ({_HINTS['not_https']})"
+    if exc.code == "server_unverified" and exc.facts.get("failed") == "certificate":
+        return exc.hint  # its name or its dates: giving --ca changes nothing
     return _HINTS.get(exc.code) or hint_for(exc)
 
 

@@ -285,7 +285,12 @@ class TransitClient:
                     "(ca=, its data folder's tls/ca.crt)"
                     if tls.unknown_issuer
                     else tls.hint,
-                    facts={"url": self.url},
+                    # What failed: the issuer (a CA to give) or the certificate itself
+                    # (its name, its dates: no CA helps).
+                    facts={
+                        "url": self.url,
+                        "failed": "issuer" if tls.unknown_issuer else "certificate",
+                    },
                 ) from None
             if tls is not None:
                 raise ServiceUnreachableError(
