@@ -268,3 +268,23 @@ def test_a_timeout_that_bounds_no_fetch_is_refused(timeout):
     # NaN, 0 and below were taken: asyncio.timeout() of them ends every fetch at once.
     with pytest.raises(ConfigError, match="timeout must be a positive number of seconds"):
         AsyncRemoteJWKSet("https://127.0.0.1/jwks", timeout=timeout)
+
+
+def test_callers_waiting_on_a_fetch_refused_for_its_pin_each_learn_the_server(server, tls) -> None:
+    server.publish(SigningKeySet.generate())
+    other = "sha256//" + "A" * 43 + "="  # no key's pin
+
+    async def run() -> list[BaseException]:
+        source = _remote(server, tls[1], Clock(), pins=[other])
+        errors = await asyncio.gather(
+            *(source.ensure("k") for _ in range(4)), return_exceptions=True
+        )
+        await source.aclose()
+        return [e for e in errors if isinstance(e, BaseException)]
+
+    errors = asyncio.run(run())
+    assert len(errors) == 4
+    assert all(isinstance(e, PinMismatchError) for e in errors)
+    # The waiters' copies keep the facts of the one refusal they share.
+    servers = {e.facts.get("server") for e in errors if isinstance(e, PinMismatchError)}
+    assert servers == {"127.0.0.1"}

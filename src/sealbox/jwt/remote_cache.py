@@ -344,7 +344,9 @@ def _again(failure: TokenError | PinMismatchError) -> TokenError | PinMismatchEr
     """The same error, new, for one more caller to raise (one exception object raised by
     two callers would carry both tracebacks, or the last one's only)."""
     if isinstance(failure, PinMismatchError):
-        return PinMismatchError(failure.seen, hint=failure.hint)
+        again = PinMismatchError(failure.seen, hint=failure.hint)
+        again.facts.update(failure.facts)  # the server it came from
+        return again
     return TokenError(str(failure), hint=failure.hint, code=failure.code, facts=failure.facts)
 
 
