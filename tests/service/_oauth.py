@@ -70,6 +70,22 @@ class AuthServer:
             return c.post("/auth/token", data=data, headers=client.basic)
 
 
+def access_token(authz: AuthServer, client: Registered) -> str:
+    """An access token the client credentials grant issues to ``client``."""
+    answer = authz.client_token(client)
+    assert answer.status_code == 200, answer.text
+    token: str = answer.json()["access_token"]
+    return token
+
+
+def live(authz: AuthServer, token: str) -> bool:
+    """Whether the service still takes ``token`` (its Vault token lookup, 200 or 403)."""
+    with authz.client() as c:
+        answer = c.get("/v1/auth/token/lookup-self", headers={"X-Vault-Token": token})
+    assert answer.status_code in {200, 403}, answer.text
+    return answer.status_code == 200
+
+
 @contextmanager
 def auth_server(tmp_path: Path, **overrides: Any) -> Iterator[AuthServer]:
     """The service over TLS where client certificates are optional (client CA set, no --mtls)."""

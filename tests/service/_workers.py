@@ -7,6 +7,9 @@ uvicorn's workers share one listening socket and each accepts connections for it
 so a client cannot choose its worker. :func:`serving_worker` finds it from the
 kernel's tables: the server side of a TCP connection (``/proc/net/tcp``) is a socket
 inode, and the worker holding that inode in ``/proc/<pid>/fd`` is the one serving it.
+
+:func:`two_workers` runs that server, ``sealbox serve --workers 2`` on this run's
+PostgreSQL and Redis, for the tests of one module.
 """
 
 from __future__ import annotations
@@ -15,16 +18,49 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx2
 
-__all__ = ["attempts", "client_port", "serving_worker", "together", "worker_pids"]
+from tests.service.conftest import ServeProcess, reset_shared_state, serve_process, shared_env
+
+__all__ = [
+    "attempts",
+    "client_port",
+    "serving_worker",
+    "together",
+    "two_workers",
+    "worker_pids",
+    "workers_env",
+]
 
 # How long a test keeps opening connections until each worker has served one.
 _SPREAD_SECONDS = 30.0
 _PAUSE = 0.01
+
+
+def workers_env(**extra: str) -> dict[str, str]:
+    """The environment of :func:`two_workers` and of ``sealbox`` commands beside it: this
+    run's PostgreSQL and Redis (a skip, or a failure under CI, without them), the fast
+    password profile, and ``extra``."""
+    return {**shared_env(), "SEALBOX_PASSWORD_PROFILE": "test", **extra}
+
+
+@contextmanager
+def two_workers(work: Path, env: dict[str, str]) -> Iterator[ServeProcess]:
+    """``sealbox serve --workers 2`` in ``work`` (its data folder ``work / "data"``) with
+    ``env``, on emptied PostgreSQL tables and Redis keys, emptied again after it stops.
+
+    :func:`serve_process` checks, as the block ends, that it stopped cleanly and wrote
+    no traceback."""
+    reset_shared_state()
+    try:
+        with serve_process(work, "--workers", "2", env=env, data_dir=work / "data") as srv:
+            yield srv
+    finally:
+        reset_shared_state()
 
 
 def together(

@@ -17,7 +17,15 @@ import pytest
 from sealbox.jwt import TokenVerifier
 from sealbox.service.provision import DataDir
 from tests.conftest import run_sealbox
-from tests.service._workers import attempts, client_port, serving_worker, together, worker_pids
+from tests.service._workers import (
+    attempts,
+    client_port,
+    serving_worker,
+    together,
+    two_workers,
+    worker_pids,
+    workers_env,
+)
 from tests.service.conftest import (
     PASSWORD,
     REDIS_PREFIX,
@@ -25,29 +33,17 @@ from tests.service.conftest import (
     ServeProcess,
     bearer,
     login,
-    reset_shared_state,
     serve_process,
-    shared_env,
 )
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
 
-def _env(**extra: str) -> dict[str, str]:
-    return {**shared_env(), "SEALBOX_PASSWORD_PROFILE": "test", **extra}
-
-
 @pytest.fixture(scope="module")
 def workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
-    env = _env()  # skips (or fails under CI) without PostgreSQL and Redis
-    reset_shared_state()
-    work = tmp_path_factory.mktemp("workers")
-    try:
-        with serve_process(work, "--workers", "2", env=env, data_dir=work / "data") as srv:
-            yield srv
-        assert "Traceback" not in srv.stderr, srv.stderr[-2000:]
-    finally:
-        reset_shared_state()
+    env = workers_env()  # skips (or fails under CI) without PostgreSQL and Redis
+    with two_workers(tmp_path_factory.mktemp("workers"), env) as srv:
+        yield srv
 
 
 @pytest.fixture(autouse=True)
@@ -100,7 +96,7 @@ def _user(srv: ServeProcess, name: str, *scopes: str) -> None:
     args = ["users", "create", name, "--data-dir", str(srv.data_dir)]
     for scope in scopes:
         args += ["--scope", scope]
-    r = run_sealbox(args, input=PASSWORD.encode(), env=_env())
+    r = run_sealbox(args, input=PASSWORD.encode(), env=workers_env())
     assert r.returncode == 0, r.stderr.decode()
 
 
@@ -225,7 +221,7 @@ def test_within_the_grace_every_worker_answers_a_retry_with_a_fresh_pair(
     tmp_path: Path, workers
 ) -> None:
     # Its own server (the grace is a setting), sharing the database and Redis.
-    env = _env(SEALBOX_REFRESH_REUSE_GRACE="30")
+    env = workers_env(SEALBOX_REFRESH_REUSE_GRACE="30")
     with serve_process(tmp_path, "--workers", "2", env=env, data_dir=workers.data_dir) as srv:
         _user(srv, "retry")
         with srv.client() as c:

@@ -15,7 +15,7 @@ import pytest
 
 from sealbox.accounts.revocation import WATCH_INTERVAL
 from sealbox.service.admin import create_user
-from tests.service._oauth import AuthServer, Registered, auth_server
+from tests.service._oauth import AuthServer, Registered, access_token, auth_server, live
 from tests.service.conftest import PASSWORD, bearer, login
 
 
@@ -29,20 +29,6 @@ def authz(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthServer]:
 def _admin(authz: AuthServer) -> dict[str, str]:
     with authz.client() as c:
         return bearer(login(c, "root").json()["access_token"])
-
-
-def _live(authz: AuthServer, token: str) -> bool:
-    with authz.client() as c:
-        answer = c.get("/v1/auth/token/lookup-self", headers={"X-Vault-Token": token})
-    assert answer.status_code in {200, 403}, answer.text
-    return answer.status_code == 200
-
-
-def _token(authz: AuthServer, client: Registered) -> str:
-    answer = authz.client_token(client)
-    assert answer.status_code == 200, answer.text
-    token: str = answer.json()["access_token"]
-    return token
 
 
 def _claims(token: str) -> dict[str, Any]:
@@ -63,8 +49,11 @@ def test_a_client_disabled_over_http_is_refused_at_once_and_works_again_once_ena
 ) -> None:
     robot = authz.register("robot-http", "users:me")
     other = authz.register("bystander-http", "users:me")
-    tokens, kept = [_token(authz, robot), _token(authz, robot)], _token(authz, other)
-    assert all(_live(authz, t) for t in [*tokens, kept])
+    tokens, kept = (
+        [access_token(authz, robot), access_token(authz, robot)],
+        access_token(authz, other),
+    )
+    assert all(live(authz, t) for t in [*tokens, kept])
     admin = _admin(authz)
     with authz.client() as c:
         disabled = c.post("/clients/robot-http/disable", headers=admin)
@@ -74,8 +63,8 @@ def test_a_client_disabled_over_http_is_refused_at_once_and_works_again_once_ena
     assert disabled.json()["disabled"] is True
     assert shown.json()["disabled"] is True
     assert {c["name"]: c["disabled"] for c in listed}["bystander-http"] is False
-    assert not any(_live(authz, t) for t in tokens)
-    assert _live(authz, kept)
+    assert not any(live(authz, t) for t in tokens)
+    assert live(authz, kept)
     refused = authz.client_token(robot)
     assert refused.status_code == 401
     assert refused.json()["error"] == "invalid_client"
@@ -83,9 +72,9 @@ def test_a_client_disabled_over_http_is_refused_at_once_and_works_again_once_ena
         enabled = c.post("/clients/robot-http/enable", headers=admin)
     assert enabled.status_code == 200, enabled.text
     assert enabled.json()["disabled"] is False
-    fresh = _token(authz, robot)
-    assert _live(authz, fresh)
-    assert not any(_live(authz, t) for t in tokens)  # the tokens ended stay refused
+    fresh = access_token(authz, robot)
+    assert live(authz, fresh)
+    assert not any(live(authz, t) for t in tokens)  # the tokens ended stay refused
     assert _audit(authz, "client_disable")[-1]["detail"] == "robot-http; tokens ended"
     assert _audit(authz, "client_enable")[-1]["detail"] == "robot-http"
     failed = [r for r in _audit(authz, "client_auth") if r["user"] == robot.client_id]
@@ -96,8 +85,8 @@ def test_a_client_disabled_over_http_is_refused_at_once_and_works_again_once_ena
 
 def test_a_client_disabled_by_the_command_line_is_refused_at_once(authz: AuthServer, cli) -> None:
     robot = authz.register("robot-cli", "users:me")
-    token = _token(authz, robot)
-    assert _live(authz, token)
+    token = access_token(authz, robot)
+    assert live(authz, token)
     data = authz.svc.settings.data_dir
     done = cli(["clients", "disable", "robot-cli", "--data-dir", data])
     assert done.code == 0, done.stderr
@@ -106,7 +95,7 @@ def test_a_client_disabled_by_the_command_line_is_refused_at_once(authz: AuthSer
         f"disabled client robot-cli ({robot.client_id}); its access tokens are refused\n"
     )
     asyncio.run(asyncio.sleep(WATCH_INTERVAL))
-    assert not _live(authz, token)
+    assert not live(authz, token)
     assert authz.client_token(robot).status_code == 401
     listed = cli(["clients", "list", "--data-dir", data]).out.splitlines()
     assert [line.split("\t")[-1] for line in listed if line.startswith("robot-cli\t")] == [
@@ -117,15 +106,15 @@ def test_a_client_disabled_by_the_command_line_is_refused_at_once(authz: AuthSer
     again = cli(["clients", "enable", "robot-cli", "--data-dir", data])
     assert again.code == 0, again.stderr
     assert again.stderr == f"enabled client robot-cli ({robot.client_id})\n"
-    assert _live(authz, _token(authz, robot))
-    assert not _live(authz, token)
+    assert live(authz, access_token(authz, robot))
+    assert not live(authz, token)
 
 
 def test_rotating_a_secret_with_revoke_tokens_over_http_ends_the_old_tokens_only(
     authz: AuthServer,
 ) -> None:
     robot = authz.register("rotated-http", "users:me")
-    old = _token(authz, robot)
+    old = access_token(authz, robot)
     with authz.client() as c:
         rotated = c.post(
             "/clients/rotated-http/rotate-secret",
@@ -133,27 +122,27 @@ def test_rotating_a_secret_with_revoke_tokens_over_http_ends_the_old_tokens_only
             headers=_admin(authz),
         )
     assert rotated.status_code == 200, rotated.text
-    assert not _live(authz, old)
+    assert not live(authz, old)
     new = Registered(robot.name, robot.client_id, rotated.json()["client_secret"])
-    assert _live(authz, _token(authz, new))
+    assert live(authz, access_token(authz, new))
     assert authz.client_token(robot).status_code == 401  # no overlap: the old secret ended
     assert _audit(authz, "client_rotate")[-1]["detail"] == "rotated-http; tokens ended"
 
 
 def test_rotating_a_secret_without_revoke_tokens_keeps_the_old_tokens(authz: AuthServer) -> None:
     robot = authz.register("rotated-plain", "users:me")
-    old = _token(authz, robot)
+    old = access_token(authz, robot)
     with authz.client() as c:
         rotated = c.post("/clients/rotated-plain/rotate-secret", headers=_admin(authz))
     assert rotated.status_code == 200, rotated.text
-    assert _live(authz, old)
+    assert live(authz, old)
 
 
 def test_rotating_a_secret_with_revoke_tokens_by_the_command_line_ends_the_old_tokens(
     authz: AuthServer, cli
 ) -> None:
     robot = authz.register("rotated-cli", "users:me")
-    old = _token(authz, robot)
+    old = access_token(authz, robot)
     data = authz.svc.settings.data_dir
     r = cli(
         ["clients", "rotate-secret", "rotated-cli", "--revoke-tokens", "--json", "--data-dir", data]
@@ -161,10 +150,10 @@ def test_rotating_a_secret_with_revoke_tokens_by_the_command_line_ends_the_old_t
     assert r.code == 0, r.stderr
     assert "the access tokens issued before are refused" in r.stderr
     asyncio.run(asyncio.sleep(WATCH_INTERVAL))
-    assert not _live(authz, old)
+    assert not live(authz, old)
     new = Registered(robot.name, robot.client_id, json.loads(r.out)["client_secret"])
-    fresh = _token(authz, new)
-    assert _live(authz, fresh)
+    fresh = access_token(authz, new)
+    assert live(authz, fresh)
     # The new tokens name the client's new session version; the old named none.
     assert _claims(old)["sid"] == f"client:{robot.client_id}"
     assert _claims(fresh)["sid"] == f"client:{robot.client_id}:1"
@@ -176,14 +165,14 @@ def test_a_token_naming_no_version_keeps_working_until_the_clients_tokens_are_en
     # A client never ended is at version 0, whose tokens name the family as every token
     # issued before clients had versions does: such a token passes, until an ending.
     robot = authz.register("unversioned", "users:me")
-    token = _token(authz, robot)
+    token = access_token(authz, robot)
     assert _claims(token)["sid"] == f"client:{robot.client_id}"
     admin = _admin(authz)
     with authz.client() as c:
         assert c.post("/clients/unversioned/enable", headers=admin).status_code == 200
-        assert _live(authz, token)  # enabling ends nothing
+        assert live(authz, token)  # enabling ends nothing
         assert c.post("/clients/unversioned/disable", headers=admin).status_code == 200
-    assert not _live(authz, token)
+    assert not live(authz, token)
 
 
 def test_a_client_deleted_after_its_tokens_were_ended_has_its_new_tokens_refused(
@@ -196,10 +185,10 @@ def test_a_client_deleted_after_its_tokens_were_ended_has_its_new_tokens_refused
             "/clients/ended-then-deleted/rotate-secret", json={"revoke_tokens": True}, headers=admin
         )
         new = Registered(robot.name, robot.client_id, rotated.json()["client_secret"])
-        token = _token(authz, new)
-        assert _live(authz, token)
+        token = access_token(authz, new)
+        assert live(authz, token)
         assert c.delete("/clients/ended-then-deleted", headers=admin).status_code == 204
-    assert not _live(authz, token)
+    assert not live(authz, token)
 
 
 def test_an_unknown_client_is_one_clear_error(authz: AuthServer, cli) -> None:
@@ -227,6 +216,6 @@ def test_an_unknown_client_is_one_clear_error(authz: AuthServer, cli) -> None:
 def test_disabling_needs_the_clients_admin_scope(authz: AuthServer) -> None:
     robot = authz.register("not-admin", "users:me")
     with authz.client() as c:
-        answer = c.post("/clients/not-admin/disable", headers=bearer(_token(authz, robot)))
+        answer = c.post("/clients/not-admin/disable", headers=bearer(access_token(authz, robot)))
     assert answer.status_code == 403
-    assert _live(authz, _token(authz, robot))
+    assert live(authz, access_token(authz, robot))

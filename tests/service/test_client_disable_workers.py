@@ -11,39 +11,22 @@ from collections.abc import Iterator
 import pytest
 
 from tests.conftest import run_sealbox
-from tests.service.conftest import (
-    PASSWORD,
-    ServeProcess,
-    bearer,
-    login,
-    reset_shared_state,
-    serve_process,
-    shared_env,
-)
+from tests.service._workers import two_workers, workers_env
+from tests.service.conftest import PASSWORD, ServeProcess, bearer, login
 from tests.service.test_auth_workers import close, on_both_workers
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
 
-def _env() -> dict[str, str]:
-    return {**shared_env(), "SEALBOX_PASSWORD_PROFILE": "test"}
-
-
 @pytest.fixture(scope="module")
 def workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
-    env = _env()  # skips (or fails under CI) without PostgreSQL and Redis
-    reset_shared_state()
-    work = tmp_path_factory.mktemp("client-disable-workers")
-    try:
-        with serve_process(work, "--workers", "2", env=env, data_dir=work / "data") as srv:
-            yield srv
-        assert "Traceback" not in srv.stderr, srv.stderr[-2000:]
-    finally:
-        reset_shared_state()
+    env = workers_env()  # skips (or fails under CI) without PostgreSQL and Redis
+    with two_workers(tmp_path_factory.mktemp("client-disable-workers"), env) as srv:
+        yield srv
 
 
 def _sealbox(srv: ServeProcess, *args: str, stdin: bytes | None = None) -> str:
-    r = run_sealbox([*args, "--data-dir", str(srv.data_dir)], env=_env(), input=stdin or b"")
+    r = run_sealbox([*args, "--data-dir", str(srv.data_dir)], env=workers_env(), input=stdin or b"")
     assert r.returncode == 0, r.stderr.decode()
     return r.stdout.decode()
 

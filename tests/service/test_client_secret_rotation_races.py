@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import asyncio
 
-from sqlalchemy import text
-
 from sealbox.accounts.clients import ClientStore, NewSecret
 from sealbox.accounts.database import make_engine, migrate, sessionmaker
+from tests.service._row_lock import behind_a_locked_client
 from tests.service.conftest import private_shared_state
 
 ROTATIONS = 4
@@ -23,34 +22,18 @@ async def _rotate_while_the_row_is_locked(url: str) -> tuple[str, str, list[NewS
         stores = [ClientStore(sessionmaker(engine)) for engine in engines]
         made = await stores[0].create("reporting", ["users:me"])
         assert made.secret is not None
-        async with holder.connect() as lock:
-            await lock.execute(
-                text("SELECT 1 FROM oauth_clients WHERE name = 'reporting' FOR UPDATE")
-            )
-            # Every rotation starts while another transaction holds the row, as a
-            # rotation committing at that moment does: each must wait for it and build on
-            # what it wrote.
-            rotations = [
+        # Every rotation starts while another transaction holds the row, as a rotation
+        # committing at that moment does: each must wait for it and build on what it
+        # wrote.
+        rotated = await behind_a_locked_client(
+            holder,
+            "reporting",
+            lambda: [
                 asyncio.ensure_future(store.rotate_secret("reporting", overlap=3600))
                 for store in stores
-            ]
-            waiting = 0
-            for _ in range(600):  # up to half a minute for them all to reach the row
-                if waiting == ROTATIONS:
-                    break
-                assert not any(r.done() for r in rotations), [r.result() for r in rotations]
-                await asyncio.sleep(0.05)
-                waiting = (
-                    await lock.execute(
-                        text(
-                            "SELECT count(*) FROM pg_stat_activity WHERE datname = "
-                            "current_database() AND wait_event_type = 'Lock'"
-                        )
-                    )
-                ).scalar_one()
-            assert waiting == ROTATIONS, f"{waiting} rotations wait for the row"
-            await lock.commit()
-        rotated = list(await asyncio.gather(*rotations))
+            ],
+            "rotations",
+        )
         return made.client.client_id, made.secret.expose_secret(), rotated
     finally:
         for engine in [holder, *engines]:

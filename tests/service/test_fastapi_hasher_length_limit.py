@@ -4,54 +4,15 @@ hasher's limit, so a longer password is a 422 ``weak_password`` naming it on
 /auth/register and /auth/password, never a 500 from the hasher after the policy let it
 through. Served by plain uvicorn over real TLS on 127.0.0.1, on the app's own SQLite."""
 
-# No `from __future__ import annotations`: the app's lifespan is a closure FastAPI runs.
-
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx2
 import pytest
-from fastapi import FastAPI, Request
 
-from sealbox.accounts import AccountPolicy, Accounts, make_engine, migrate
-from sealbox.accounts.database import sessionmaker
-from sealbox.accounts.store import Store
-from sealbox.integrations.fastapi import accounts_bearer, auth_router, install_error_handlers
-from sealbox.jwt import SigningKeySet
-from sealbox.passwords import PasswordHasher
 from tests.service._own_app import served_over_tls
+from tests.service._short_limit_app import FITS, LIMIT, TOO_LONG, short_limit_app
 from tests.service.conftest import bearer
-
-LIMIT = 64
-FITS = "f" * LIMIT
-TOO_LONG = "t" * (LIMIT + 36)  # under the default 1024, over this hasher's limit
-
-
-def accounts_of(request: Request) -> Accounts:
-    opened: Accounts = request.app.state.accounts
-    return opened
-
-
-def short_limit_app(database: Path) -> FastAPI:
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = make_engine(f"sqlite+aiosqlite:///{database}")
-        await migrate(engine)
-        app.state.accounts = Accounts(
-            Store(sessionmaker(engine), refresh_ttl=3600),
-            SigningKeySet.generate("EdDSA"),
-            AccountPolicy(),
-            hasher=PasswordHasher("test", max_length=LIMIT),
-        )
-        yield
-        await app.state.accounts.close()
-        await engine.dispose()
-
-    app = FastAPI(lifespan=lifespan)
-    install_error_handlers(app)
-    app.include_router(auth_router(accounts_of, bearer=accounts_bearer(accounts_of)))
-    return app
 
 
 @pytest.fixture

@@ -10,42 +10,25 @@ from collections.abc import Iterator
 import pytest
 
 from tests.conftest import run_sealbox
-from tests.service.conftest import (
-    PASSWORD,
-    ServeProcess,
-    bearer,
-    login,
-    reset_shared_state,
-    serve_process,
-    shared_env,
-)
+from tests.service._workers import two_workers, workers_env
+from tests.service.conftest import PASSWORD, ServeProcess, bearer, login
 from tests.service.test_auth_workers import close, on_both_workers
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
 
-def _env() -> dict[str, str]:
-    return {**shared_env(), "SEALBOX_PASSWORD_PROFILE": "test"}
-
-
 @pytest.fixture(scope="module")
 def workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
-    env = _env()  # skips (or fails under CI) without PostgreSQL and Redis
-    reset_shared_state()
-    work = tmp_path_factory.mktemp("oauth-workers")
-    try:
-        with serve_process(work, "--workers", "2", env=env, data_dir=work / "data") as srv:
-            yield srv
-        assert "Traceback" not in srv.stderr, srv.stderr[-2000:]
-    finally:
-        reset_shared_state()
+    env = workers_env()  # skips (or fails under CI) without PostgreSQL and Redis
+    with two_workers(tmp_path_factory.mktemp("oauth-workers"), env) as srv:
+        yield srv
 
 
 def _client(srv: ServeProcess, name: str, *scopes: str) -> dict[str, str]:
     args = ["clients", "create", name, "--json", "--data-dir", str(srv.data_dir)]
     for scope in scopes:
         args += ["--scope", scope]
-    r = run_sealbox(args, env=_env())
+    r = run_sealbox(args, env=workers_env())
     assert r.returncode == 0, r.stderr.decode()
     made = json.loads(r.stdout)
     raw = f"{made['client_id']}:{made['client_secret']}".encode()
@@ -78,7 +61,7 @@ def test_a_refresh_token_revoked_on_one_worker_ends_its_family_on_both(workers) 
     r = run_sealbox(
         ["users", "create", "dora", "--data-dir", str(workers.data_dir)],
         input=PASSWORD.encode(),
-        env=_env(),
+        env=workers_env(),
     )
     assert r.returncode == 0, r.stderr.decode()
     with workers.client() as c:

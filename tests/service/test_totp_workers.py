@@ -14,16 +14,8 @@ from collections.abc import Iterator
 import pytest
 
 from tests.conftest import run_sealbox
-from tests.service._workers import together
-from tests.service.conftest import (
-    PASSWORD,
-    ServeProcess,
-    bearer,
-    login,
-    reset_shared_state,
-    serve_process,
-    shared_env,
-)
+from tests.service._workers import together, two_workers, workers_env
+from tests.service.conftest import PASSWORD, ServeProcess, bearer, login
 from tests.service.test_auth_workers import close, on_both_workers
 from tests.service.test_totp import oath
 
@@ -33,26 +25,17 @@ CLIENTS = 8
 
 
 def _env() -> dict[str, str]:
-    return {
-        **shared_env(),  # skips (or fails under CI) without PostgreSQL and Redis
-        "SEALBOX_PASSWORD_PROFILE": "test",
-        "SEALBOX_THROTTLE_USER_ATTEMPTS": "100",
-        "SEALBOX_THROTTLE_ADDRESS_ATTEMPTS": "100",
-    }
+    return workers_env(
+        SEALBOX_THROTTLE_USER_ATTEMPTS="100", SEALBOX_THROTTLE_ADDRESS_ATTEMPTS="100"
+    )
 
 
 @pytest.fixture(scope="module")
 def workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
-    env = _env()
+    env = _env()  # skips (or fails under CI) without PostgreSQL and Redis
     oath("GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ", 59)  # skips without oathtool
-    reset_shared_state()
-    work = tmp_path_factory.mktemp("totp-workers")
-    try:
-        with serve_process(work, "--workers", "2", env=env, data_dir=work / "data") as srv:
-            yield srv
-        assert "Traceback" not in srv.stderr, srv.stderr[-2000:]
-    finally:
-        reset_shared_state()
+    with two_workers(tmp_path_factory.mktemp("totp-workers"), env) as srv:
+        yield srv
 
 
 def _enrolled(srv: ServeProcess, name: str) -> tuple[str, list[str]]:
