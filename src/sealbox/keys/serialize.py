@@ -95,7 +95,7 @@ def load_private(raw: bytes, passphrase: PassphraseSource, what: str) -> PycaPri
         return _OpenSSHPrivate.parse(raw, what).decrypt(passphrase)
     block = _pem.first_block(raw, what)
     if block is None:
-        if raw.lstrip().startswith((b"ssh-", b"ecdsa-sha2-")):
+        if _is_public_key_line(raw):
             raise KeyFormatError(
                 f"{what} is a public key, not a private key",
                 hint="give the private key file (without .pub)",
@@ -157,12 +157,51 @@ def load_public(raw: bytes, passphrase: PassphraseSource, what: str) -> tuple[Py
         fields = line.split(None, 2)
         if not fields or fields[0].startswith("#"):
             continue
+        if not _names_key_type(fields[0]):
+            # An authorized_keys line: options come before the key type (sshd(8),
+            # AUTHORIZED_KEYS FILE FORMAT); ssh-keygen -l and -y skip them too.
+            fields = _after_options(line).split(None, 2)
+            if not fields or not _names_key_type(fields[0]):
+                raise _not_a_key(what, None)
         if len(fields) < 2:
             raise KeyFormatError(f"{what} is not a key: expected a key type and base64 key")
         comment = fields[2].strip() if len(fields) > 2 else ""
         text = (fields[0] + " " + fields[1]).encode()
         return _from_ssh_line(text, fields[0], what), comment
     raise _not_a_key(what, None)
+
+
+def _is_public_key_line(raw: bytes) -> bool:
+    """Whether the first line that is not blank or a comment is an OpenSSH public key."""
+    for line in raw.decode("utf-8", "replace").splitlines():
+        fields = line.split(None, 1)
+        if not fields or fields[0].startswith("#"):
+            continue
+        if not _names_key_type(fields[0]):
+            fields = _after_options(line).split(None, 1)
+        return bool(fields) and _names_key_type(fields[0])
+    return False
+
+
+def _names_key_type(word: str) -> bool:
+    return word in SSH_TYPES or word.startswith(("ssh-", "ecdsa-", "sk-", "rsa-"))
+
+
+def _after_options(line: str) -> str:
+    """The rest of an authorized_keys line after its options, as ssh-keygen finds it.
+
+    Options end at the first blank outside double quotes; ``\\"`` inside them is a quote.
+    """
+    text = line.lstrip(" \t")
+    quoted = False
+    i = 0
+    while i < len(text) and (quoted or text[i] not in " \t"):
+        if text[i] == "\\" and text[i + 1 : i + 2] == '"':
+            i += 1
+        elif text[i] == '"':
+            quoted = not quoted
+        i += 1
+    return text[i:]
 
 
 def public_from_ssh_blob(blob: bytes, what: str) -> PycaPublic:
