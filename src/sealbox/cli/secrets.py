@@ -6,6 +6,7 @@ import contextlib
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,7 @@ from sealbox.age import Identity
 from sealbox.cli._dialect import CommandLast, confirm, echo_json, json_option, yes_option
 from sealbox.cli._edit_buffer import parse_edited, quote, saved
 from sealbox.cli._io import (
+    PASSPHRASE_ENV,
     CLIError,
     counted,
     note,
@@ -509,6 +511,9 @@ def run(
             hint="store binary values base64-encoded",
         )
     env = dict(os.environ)
+    # It unlocks the identity, so every file sealed to it: the command gets this file's
+    # values, not the key to all of them.
+    env.pop(PASSPHRASE_ENV, None)
     env.update({k: v.expose_secret() for k, v in values.items()})
     # Found on the caller's PATH, whatever the file sets PATH to.
     program = shutil.which(command[0], path=os.environ.get("PATH", os.defpath))
@@ -520,12 +525,27 @@ def run(
             why = "it is a directory" if there.is_dir() else "permission denied"
             print_error(f"cannot run {command[0]}: {why}")
             raise SystemExit(126)
-        print_error(f"command not found: {command[0]}")
+        print_error(f"command not found: {command[0]}", hint=_not_found_hint(command[0]))
         raise SystemExit(127)
     sys.stdout.flush()
     sys.stderr.flush()
+    # Python ignores these at start-up, and an ignored signal stays ignored across exec:
+    # `run … yes | head -1` would end with "Broken pipe" instead of quietly. A signal the
+    # caller ignores (nohup's SIGHUP) is left as it is.
+    for name in ("SIGPIPE", "SIGXFSZ"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_DFL)
     try:
         os.execve(program, list(command), env)  # noqa: S606 - replaces this process, as intended
     except OSError as exc:
         print_error(f"cannot run {command[0]}: {os_reason(exc)}")
         raise SystemExit(126) from None
+
+
+def _not_found_hint(name: str) -> str:
+    if os.sep not in name and Path(name).is_file():
+        return (
+            "the command is looked up on your PATH, not in this folder: to run the one "
+            f"here, give its path: .{os.sep}{name}"
+        )
+    return "it was looked up on your PATH; check the name, or give the program's path"
