@@ -263,3 +263,29 @@ def test_an_audit_log_under_a_file_says_the_file_is_no_folder(tmp_path: Path) ->
         f"{tmp_path / 'afile'}: a file of that name exists"
     )
     assert caught.value.code == "not_a_folder"
+
+
+@pytest.mark.parametrize(
+    "user",
+    [
+        "adm\x7fin",  # DEL: a control character, though ASCII
+        "admin\u200b",  # a zero-width space: shown as "admin"
+        "ad\u00admin\u2060\ufeff",  # a soft hyphen, a word joiner, a byte order mark
+        "admin\U000e0061\U000e0064\U000e006d",  # tag characters: text no viewer shows
+        "a\u180e\u206a\ufff9b\U0001d173",  # other invisible format characters
+    ],
+)
+def test_del_and_invisible_format_characters_are_escaped(tmp_path: Path, user: str) -> None:
+    # A name that shows as another ("admin" and "admin" + U+200B) would let one account's
+    # records pass for another's before a reader: every control and format character
+    # (Unicode categories Cc and Cf) is escaped, as JSON allows.
+    import unicodedata
+
+    log = AuditLog(tmp_path / "audit.log")
+    log.record("login", outcome="failure", user=user, address=user, detail=user)
+    log.close()
+    text = (tmp_path / "audit.log").read_text(encoding="utf-8")
+    shown = [ch for ch in text[:-1] if unicodedata.category(ch) in ("Cc", "Cf")]
+    assert shown == []
+    record = json.loads(text)
+    assert (record["user"], record["address"], record["detail"]) == (user, user, user)

@@ -13,9 +13,11 @@ turn ``password_change`` into something no reader looks for, nor break the JSON.
 Each record is one ``write()`` to a file opened with ``O_APPEND``, so lines from
 several workers never interleave, and a record costs a few microseconds (no
 logging machinery: transit writes one per operation). Every record is one line for
-any reader, and shows as written: JSON escapes the C0 controls, and the C1 controls
+any reader, and shows as written: JSON escapes the C0 controls, and DEL, the C1 controls
 (U+0085, which ``str.splitlines()`` splits on; U+009B, a terminal's CSI), the line
-separators U+2028 and U+2029, the bidi controls and lone surrogates are escaped too.
+separators U+2028 and U+2029, lone surrogates and every format character (the bidi
+controls, and the invisible ones: ``admin`` followed by U+200B shows as ``admin``) are
+escaped too.
 
 **Fail-closed**, as Vault's audit devices: a record that cannot be written (a full
 disk, an I/O error) raises :class:`AuditUnavailableError`, the request that needed it
@@ -54,17 +56,28 @@ __all__ = ["AuditLog", "AuditUnavailableError"]
 
 log = logging.getLogger("sealbox.accounts")
 
-# JSON escapes C0 controls only. Escaped here too, as JSON allows: the C1 controls (U+0085
-# is a line break for str.splitlines; U+009B is CSI, an ANSI escape to terminals that take
-# 8-bit controls), the line separators U+2028 and U+2029, the bidi controls (a viewer
-# would show the record's text reordered) and lone surrogates (no UTF-8 can hold them).
+# JSON escapes C0 controls only. Escaped here too, as JSON allows: DEL and the C1 controls
+# (U+0085 is a line break for str.splitlines; U+009B is CSI, an ANSI escape to terminals
+# that take 8-bit controls), the line separators U+2028 and U+2029, lone surrogates (no
+# UTF-8 can hold them) and every format character (Unicode category Cf): the bidi controls
+# (a viewer would show the record's text reordered), and the invisible ones (zero-width
+# spaces and joiners, the soft hyphen, tag characters), with which "admin\u200b" shows as
+# "admin".
 _UNSAFE = re.compile(
-    "[\x80-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+    "[\x7f-\x9f\xad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e"
+    "\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ud800-\udfff\ufeff"
+    "\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3"
+    "\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f]"
 )
 
 
 def _escaped(match: re.Match[str]) -> str:
-    return f"\\u{ord(match[0]):04x}"
+    code = ord(match[0])
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    # Beyond the BMP, a JSON \u escape is a UTF-16 surrogate pair.
+    code -= 0x10000
+    return f"\\u{0xD800 | code >> 10:04x}\\u{0xDC00 | code & 0x3FF:04x}"
 
 
 #: How long, in seconds, the file may go unchecked for a move (the ``stat`` before a record).
@@ -265,7 +278,7 @@ class AuditLog:
             f'"address": {_json_value(address)}'
             + (f', "detail": {_json_value(detail)}}}' if detail else "}")
         )
-        if not text.isascii():
+        if not text.isascii() or "\x7f" in text:
             text = _UNSAFE.sub(_escaped, text)
         data = (text + "\n").encode()
         problem = None
