@@ -27,6 +27,7 @@ from sealbox.exceptions import (
     UnsupportedAlgorithmError,
 )
 from sealbox.keys.asymmetric import PublicKey
+from sealbox.keys.serialize import split_ssh_options
 from sealbox.keys.sshsig_format import check_namespace
 
 __all__ = ["MAX_ALLOWED_SIGNERS_FILE", "AllowedSigner", "AllowedSigners"]
@@ -241,21 +242,12 @@ def _blank_split(text: str, limit: int) -> list[str]:
 
 
 def _options_field(text: str) -> tuple[str, str]:
-    """The options and the rest of the line, cut as ssh-keygen cuts them.
-
-    The options end at the first blank outside double quotes; ``\\"`` neither opens
-    nor closes a quote, inside quotes or out (sshkey_advance_past_options).
-    """
-    quoted, i = False, 0
-    while i < len(text) and (quoted or text[i] not in " \t"):
-        if text[i] == "\\" and text[i + 1 : i + 2] == '"':
-            i += 1
-        elif text[i] == '"':
-            quoted = not quoted
-        i += 1
-    if quoted:
+    """The options and the rest of the line, cut as ssh-keygen cuts them; an
+    unterminated double quote is refused."""
+    options, rest, open_quote = split_ssh_options(text)
+    if open_quote:
         raise FormatError("unterminated double quote in the options")
-    return text[:i], text[i:]
+    return options, rest
 
 
 def _looks_like_key_type(field: str) -> bool:

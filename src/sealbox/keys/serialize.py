@@ -188,20 +188,22 @@ def _names_key_type(word: str) -> bool:
 
 
 def _after_options(line: str) -> str:
-    """The rest of an authorized_keys line after its options, as ssh-keygen finds it.
+    """The rest of an authorized_keys line after its options, as ssh-keygen finds it."""
+    return split_ssh_options(line.lstrip(" \t"))[1]
 
-    Options end at the first blank outside double quotes; ``\\"`` inside them is a quote.
-    """
-    text = line.lstrip(" \t")
-    quoted = False
-    i = 0
+
+def split_ssh_options(text: str) -> tuple[str, str, bool]:
+    """The options at the start of ``text``, the rest, and whether a double quote was
+    left open, cut as ssh-keygen cuts them (``sshkey_advance_past_options``): at the
+    first blank outside double quotes, where ``\\"`` neither opens nor closes a quote."""
+    quoted, i = False, 0
     while i < len(text) and (quoted or text[i] not in " \t"):
         if text[i] == "\\" and text[i + 1 : i + 2] == '"':
             i += 1
         elif text[i] == '"':
             quoted = not quoted
         i += 1
-    return text[i:]
+    return text[:i], text[i:], quoted
 
 
 def public_from_ssh_blob(blob: bytes, what: str) -> PycaPublic:
