@@ -12,31 +12,23 @@ import logging
 import socket
 import ssl
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.service._raw import read_until_closed
-from tests.service.conftest import Running, make_settings, run_service
-
-HANG_GUARD = 30.0
-# Far more answers than the kernel's buffers on both ends hold: /openapi.json is tens of KiB.
-PIPELINED = 400
-
-
-@contextmanager
-def _serving(data: Path, **settings: Any) -> Iterator[Running]:
-    with run_service(make_settings(data, **settings)) as running:
-        yield running
+from tests.service.conftest import Running
+from tests.service.test_slow_clients import HANG_GUARD, _serving
 
 
 @pytest.fixture
 def closes(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
     caplog.set_level(logging.INFO, logger="sealbox.service")
     return caplog
+
+
+# Far more answers than the kernel's buffers on both ends hold: /openapi.json is tens of KiB.
+PIPELINED = 400
 
 
 def _tls(running: Running, receive_buffer: int | None = None) -> ssl.SSLSocket:
