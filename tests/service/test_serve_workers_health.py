@@ -29,6 +29,8 @@ def _serving(tmp_path: Path, name: str, *args: str) -> Iterator[ServeProcess]:
     with private_shared_state(name) as shared:
         env = {f"SEALBOX_{k.upper()}": v for k, v in shared.items()}
         env["SEALBOX_PASSWORD_PROFILE"] = "test"
+        # A stopped worker is killed a stop's time (this, and 5 s) after its SIGTERM.
+        env["SEALBOX_SHUTDOWN_TIMEOUT"] = "1"
         with serve_process(
             tmp_path, "--workers", "2", *args, env=env, data_dir=tmp_path / "data"
         ) as srv:
@@ -105,9 +107,9 @@ def test_a_stopped_worker_misses_its_health_check_and_is_replaced_on_the_same_po
 
 
 def test_an_idle_healthy_service_is_never_restarted_by_its_health_check(tmp_path: Path) -> None:
-    with _serving(tmp_path, "idle", "--worker-healthcheck-timeout", "3") as srv:
+    with _serving(tmp_path, "idle", "--worker-healthcheck-timeout", "2") as srv:
         workers = _workers(srv, 2)
-        deadline = time.monotonic() + 5 * 3  # five timeouts of quiet
+        deadline = time.monotonic() + 4 * 2  # four timeouts of quiet
         while time.monotonic() < deadline:
             assert worker_pids(srv.proc.pid, srv.port) == workers, _stderr(srv)
             time.sleep(0.2)
@@ -185,7 +187,7 @@ def test_a_service_stopped_as_a_whole_and_resumed_keeps_its_workers(tmp_path: Pa
         finally:
             for pid in everyone:
                 os.kill(pid, signal.SIGCONT)
-        deadline = time.monotonic() + 3 * 2
+        deadline = time.monotonic() + 2 * 2  # the first look at the beats comes at once
         while time.monotonic() < deadline:
             assert worker_pids(srv.proc.pid, srv.port) == workers, _stderr(srv)
             time.sleep(0.2)

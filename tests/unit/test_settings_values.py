@@ -112,3 +112,19 @@ def test_the_worker_health_check_timeout_is_a_setting_from_two_seconds_to_an_hou
         with pytest.raises(ConfigError) as caught:
             load_settings()
         assert caught.value.facts["settings"] == "SEALBOX_WORKER_HEALTHCHECK_TIMEOUT"
+
+
+def test_the_shutdown_timeout_is_a_setting_that_reaches_uvicorn(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sealbox.service.serve import uvicorn_options
+
+    monkeypatch.chdir(tmp_path)
+    assert uvicorn_options(load_settings())["timeout_graceful_shutdown"] == 10
+    monkeypatch.setenv("SEALBOX_SHUTDOWN_TIMEOUT", "0.5")
+    assert uvicorn_options(load_settings())["timeout_graceful_shutdown"] == 0.5
+    for bad in ("-1", "3601", "soon"):
+        monkeypatch.setenv("SEALBOX_SHUTDOWN_TIMEOUT", bad)
+        with pytest.raises(ConfigError) as caught:
+            load_settings()
+        assert caught.value.facts["settings"] == "SEALBOX_SHUTDOWN_TIMEOUT"

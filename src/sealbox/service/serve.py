@@ -380,5 +380,5 @@ def uvicorn_options(settings: ServiceSettings, *, log_level: str = "info") -> di
         # The forwarding headers are sealbox's own step's (sealbox.service.forwarded):
         # uvicorn's differs across the versions sealbox allows.
         "proxy_headers": False,
-        "timeout_graceful_shutdown": 10,
+        "timeout_graceful_shutdown": settings.shutdown_timeout,
     }

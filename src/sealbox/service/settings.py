@@ -110,6 +110,12 @@ class ServiceSettings(SealboxSettings):
     keep_alive_timeout: float = Field(
         default=5.0, gt=0, le=3600, description="Seconds a connection may wait between requests."
     )
+    shutdown_timeout: float = Field(
+        default=10.0,
+        ge=0,
+        le=3600,
+        description="Seconds a stop waits for the requests under way before it cuts them off.",
+    )
     max_connections_per_address: int = Field(
         default=64, ge=1, le=100_000, description="Open connections per client address and worker."
     )
