@@ -42,10 +42,13 @@ typecheck: $(STAMP)
 
 ## pytest workers (pytest-xdist): two keep both cores of a CI machine busy while tests wait
 ## on the servers and programs they start; TEST_WORKERS=0 runs everything in one process.
-## --dist loadfile keeps each test file on one worker, so module fixtures start once.
+## --dist worksteal hands each worker half of the tests in order and lets an idle worker take
+## tests from the end of the other's share: both finish together, where whole files per
+## worker left one finishing the last large file alone. Each worker has its own database
+## and Redis prefix (tests/service/conftest.py), so a module's fixture may start on both.
 TEST_WORKERS ?= 2
 unit: $(STAMP)
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --cov=sealbox --cov-report=term $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal --cov=sealbox --cov-report=term $(PYTEST_ARGS)
 
 ## The declared dependency floors, kept true: every direct dependency at its lowest allowed
 ## version (uv --resolution lowest-direct) in .venv-floors, and the smoke suite run there.
