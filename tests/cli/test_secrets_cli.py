@@ -384,6 +384,7 @@ def test_run_of_a_file_that_cannot_be_executed_exits_126(sfile: Path, keys, tmp_
     p = run_sealbox(["secrets", "run", sfile, "-i", keys["alice"][0], "--", str(script)])
     assert p.returncode == 126
     assert p.stderr.startswith(f"sealbox: error: cannot run {script}: ".encode())
+    assert b"hint" not in p.stderr  # a binary for another machine: no script advice
 
 
 def test_run_of_a_path_that_is_there_but_is_no_program_exits_126_not_127(
@@ -394,10 +395,41 @@ def test_run_of_a_path_that_is_there_but_is_no_program_exits_126_not_127(
     plain = tmp_path / "no-execute-bit"
     plain.write_text("#!/bin/sh\n")
     plain.chmod(0o644)
-    for path, why in ((tmp_path, "it is a directory"), (plain, "permission denied")):
+    chmod = f"sealbox: hint: if it is a program, give it the execute bit: chmod +x {plain}\n"
+    for path, why, hint in (
+        (tmp_path, "it is a directory", ""),
+        (plain, "permission denied", chmod),
+    ):
         p = run_sealbox(["secrets", "run", sfile, "-i", keys["alice"][0], "--", str(path)])
         assert p.returncode == 126, p.stderr
-        assert p.stderr == f"sealbox: error: cannot run {path}: {why}\n".encode()
+        assert p.stderr == f"sealbox: error: cannot run {path}: {why}\n{hint}".encode()
+
+
+def test_run_of_a_script_the_kernel_cannot_start_says_why_and_what_to_do(
+    sfile: Path, keys, tmp_path
+) -> None:
+    no_shebang = tmp_path / "no-shebang"
+    no_shebang.write_text("echo hello\n")
+    missing = tmp_path / "missing-interpreter"
+    missing.write_text(f"#!{tmp_path}/no-such-shell\necho hello\n")
+    for script in (no_shebang, missing):
+        script.chmod(0o755)
+    runs = {
+        script: run_sealbox(["secrets", "run", sfile, "-i", keys["alice"][0], "--", str(script)])
+        for script in (no_shebang, missing)
+    }
+    for p in runs.values():
+        assert p.returncode == 126, p.stderr
+    assert runs[no_shebang].stderr.decode().splitlines() == [
+        f"sealbox: error: cannot run {no_shebang}: exec format error",
+        (
+            "sealbox: hint: a script needs a first line naming its interpreter (#!/bin/sh), "
+            f"or run it through one: -- sh {no_shebang}"
+        ),
+    ]
+    assert runs[missing].stderr.decode().splitlines()[1] == (
+        "sealbox: hint: the interpreter its first line (#!) names is not installed, or not there"
+    )
 
 
 def test_run_finds_the_command_on_the_callers_path_not_the_files(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shlex
 import shutil
@@ -522,8 +523,15 @@ def run(
         there = Path(command[0])
         if os.sep in command[0] and (there.exists() or there.is_symlink()):
             # A path that is there but is no program (a folder, no execute bit): 126.
-            why = "it is a directory" if there.is_dir() else "permission denied"
-            print_error(f"cannot run {command[0]}: {why}")
+            if there.is_dir():
+                print_error(f"cannot run {command[0]}: it is a directory")
+            else:
+                print_error(
+                    f"cannot run {command[0]}: permission denied",
+                    hint=f"if it is a program, give it the execute bit: chmod +x {command[0]}"
+                    if there.is_file()
+                    else None,
+                )
             raise SystemExit(126)
         print_error(f"command not found: {command[0]}", hint=_not_found_hint(command[0]))
         raise SystemExit(127)
@@ -538,8 +546,29 @@ def run(
     try:
         os.execve(program, list(command), env)  # noqa: S606 - replaces this process, as intended
     except OSError as exc:
-        print_error(f"cannot run {command[0]}: {os_reason(exc)}")
+        print_error(f"cannot run {command[0]}: {os_reason(exc)}", hint=_exec_hint(exc, program))
         raise SystemExit(126) from None
+
+
+def _exec_hint(exc: OSError, program: str) -> str | None:
+    """What to do when the kernel refused a program that is there and executable."""
+    if exc.errno == errno.ENOEXEC and not _starts_with(program, b"\x7fELF"):
+        # Not a program the kernel knows (a binary for another machine says no more).
+        return (
+            "a script needs a first line naming its interpreter (#!/bin/sh), or run it "
+            f"through one: -- sh {program}"
+        )
+    if exc.errno == errno.ENOENT:  # the program is there: its #! interpreter is not
+        return "the interpreter its first line (#!) names is not installed, or not there"
+    return None
+
+
+def _starts_with(path: str, magic: bytes) -> bool:
+    try:
+        with Path(path).open("rb") as f:
+            return f.read(len(magic)) == magic
+    except OSError:
+        return False
 
 
 def _not_found_hint(name: str) -> str:
