@@ -16,6 +16,16 @@ its history. All answer 204. Reading a deleted or destroyed version answers 404 
 ``data.data`` null and the version's ``metadata`` (``deletion_time`` set, or
 ``destroyed`` true), which is how a client tells it from a path that never existed.
 The Transit engine (mounted at ``transit``) is in :mod:`tests.fakes.vault_transit`.
+
+Mounts (api-docs/system/internal-ui-mounts): ``GET /v1/sys/internal/ui/mounts/{path}``
+answers, to a token, the mount that holds ``path``: its ``type`` (``kv``, ``transit``),
+``options`` (``{"version": "2"}`` for KV v2; ``{"version": "1"}`` or null for KV v1) and
+``path`` (with its trailing slash); a path under no mount is answered 403 with Vault's
+"preflight capability check returned 403" text, so that it cannot list mounts.
+:attr:`FakeVault.kv_mounts` declares KV mounts and their version (``"2"``; ``"1"`` or
+``None`` for v1). A KV v1 mount serves KV v1's API (api-docs/secret/kv/kv-v1):
+``GET /v1/{mount}/{path}`` answers ``data`` as the secret's keys, or 404 with
+``{"errors": []}``; ``POST`` replaces the secret, 204. Any other mount is served as KV v2.
 """
 
 from __future__ import annotations
@@ -87,6 +97,11 @@ class FakeVault:
     # every request 307 with ``Location`` the active node's api_addr and the same path.
     standby_of: str | None = None
     standby_redirects: int | None = None  # how many it redirects, then serves (None: all)
+    # KV mounts and their options.version: "2", or "1" / None (KV v1, no version option).
+    kv_mounts: dict[tuple[str, str], str | None] = field(
+        default_factory=lambda: {("", "secret"): "2"}
+    )
+    kv1: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
 
     def deny(self, token: str, path: str) -> None:
         """Make ``path`` (``transit/decrypt/app``) answer 403 to ``token``."""
@@ -107,7 +122,26 @@ class FakeVault:
         self, path: str, data: dict[str, Any], *, mount: str = "secret", namespace: str = ""
     ) -> int:
         with self.lock:
+            self.kv_mounts.setdefault((namespace, mount), "2")
             return self.kv.setdefault((namespace, mount, path), _Secret()).add(data)[0]
+
+    def put_v1(
+        self, path: str, data: dict[str, Any], *, mount: str = "kv", namespace: str = ""
+    ) -> None:
+        """Store a KV v1 secret (``mount`` must be declared v1 in :attr:`kv_mounts`)."""
+        with self.lock:
+            self.kv1[(namespace, mount, path)] = dict(data)
+
+    def mount_of(self, namespace: str, path: str) -> tuple[str, str, str | None] | None:
+        """``(mount, type, options.version)`` of the mount holding ``path``, or ``None``."""
+        with self.lock:
+            kv = {m: v for (ns, m), v in self.kv_mounts.items() if ns == namespace}
+            transit = {m for ns, m in self.transit_mounts if ns == namespace}
+        found = [m for m in (*kv, *transit) if path == m or path.startswith(m + "/")]
+        if not found:
+            return None
+        mount = max(found, key=len)
+        return (mount, "kv", kv[mount]) if mount in kv else (mount, "transit", None)
 
 
 # The KV v2 routes that act on listed versions (``POST /v1/{mount}/{action}/{path}``).
@@ -217,12 +251,16 @@ class _Handler(BaseHTTPRequestHandler):
             )
         if headers.get("x-vault-token") not in vault.tokens:
             return self._error(403, "permission denied")
+        if parts[1:5] == ["sys", "internal", "ui", "mounts"] and method == "GET":
+            return self._mount_info(namespace, "/".join(parts[5:]))
         if (namespace, parts[1]) in vault.transit_mounts:
             from tests.fakes import vault_transit
 
             return vault_transit.handle(
                 self, method, namespace, parts[1], parts[2:], headers["x-vault-token"]
             )
+        if vault.kv_mounts.get((namespace, parts[1]), "2") != "2":
+            return self._kv1(method, namespace, parts[1], "/".join(parts[2:]))
         if len(parts) < 4 or parts[2] not in ("data", "metadata", *_VERSION_ACTIONS):
             return self._error(404)
         mount, kind, path = parts[1], parts[2], "/".join(parts[3:])
@@ -323,6 +361,73 @@ class _Handler(BaseHTTPRequestHandler):
                         entry["deleted"] = ""
                     else:
                         entry["destroyed"], entry["data"] = True, None
+                return self._send(204, None)
+        return self._error(405)
+
+    def _mount_info(self, namespace: str, path: str) -> None:
+        found = self.server.vault.mount_of(namespace, path.strip("/"))
+        if found is None:
+            # Vault's answer for a path under no mount, so that mounts cannot be listed.
+            return self._error(
+                403,
+                "preflight capability check returned 403, please ensure client's policies "
+                f'grant access to path "{path.strip("/")}/"',
+            )
+        mount, kind, version = found
+        options = None if kind != "kv" or version is None else {"version": version}
+        return self._send(
+            200,
+            {
+                "request_id": secrets.token_hex(8),
+                "lease_id": "",
+                "renewable": False,
+                "lease_duration": 0,
+                "data": {
+                    "accessor": f"{kind}_{secrets.token_hex(4)}",
+                    "config": {"default_lease_ttl": 0, "force_no_cache": False, "max_lease_ttl": 0},
+                    "description": "",
+                    "external_entropy_access": False,
+                    "local": False,
+                    "options": options,
+                    "path": mount + "/",
+                    "plugin_version": "",
+                    "running_plugin_version": "",
+                    "seal_wrap": False,
+                    "type": kind,
+                    "uuid": secrets.token_hex(16),
+                },
+                "wrap_info": None,
+                "warnings": None,
+                "auth": None,
+            },
+        )
+
+    def _kv1(self, method: str, namespace: str, mount: str, path: str) -> None:
+        vault = self.server.vault
+        key = (namespace, mount, path)
+        with vault.lock:
+            if method == "GET":
+                data = vault.kv1.get(key)
+                if data is None:
+                    return self._error(404)
+                return self._send(
+                    200,
+                    {
+                        "request_id": secrets.token_hex(8),
+                        "lease_id": "",
+                        "renewable": False,
+                        "lease_duration": 2764800,
+                        "data": data,
+                        "wrap_info": None,
+                        "warnings": None,
+                        "auth": None,
+                    },
+                )
+            if method == "POST":
+                vault.kv1[key] = self._body()
+                return self._send(204, None)
+            if method == "DELETE":
+                vault.kv1.pop(key, None)
                 return self._send(204, None)
         return self._error(405)
 

@@ -107,7 +107,8 @@ def test_percent_signs_in_a_vault_path_are_sent_quoted_not_decoded(server, vault
     src = VaultKV2Source(server.url, "app%2f..%2fother", token=TOKEN, ca=vault_ca_file)
     with pytest.raises(SecretSourceError, match=r"no such secret \(404\)"):
         src.names()
-    assert server.vault.requests[-1][1] == "/v1/secret/data/app%252f..%252fother"
+    sent = [path for method, path, _ in server.vault.requests if method == "GET"]
+    assert sent[0] == "/v1/secret/data/app%252f..%252fother"
 
 
 def test_wrong_python_types_for_path_mount_version_and_values_are_type_errors(

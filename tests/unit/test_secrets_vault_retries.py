@@ -52,12 +52,14 @@ def test_metadata_reads_are_retried_too() -> None:
 
 def test_a_write_answered_503_is_not_sent_again() -> None:
     with fake_vault_http(TOKEN) as srv:
-        srv.vault.unavailable.append((503, "0"))
+        srv.vault.put("app", {"API_KEY": VALUE})
         source = VaultKV2Source(srv.url, "app", token=TOKEN)
+        source.names()  # KV v2's answer: the write asks nothing about the mount first
+        srv.vault.unavailable.append((503, "0"))
         with pytest.raises(SecretSourceError, match=r"sealed or not ready \(503\)"):
-            source.write({"API_KEY": VALUE})
-        assert [m for m, _, _ in srv.vault.requests] == ["POST"]
-        assert srv.vault.kv == {}
+            source.write({"API_KEY": VALUE + "-new"})
+        assert [m for m, _, _ in srv.vault.requests] == ["GET", "POST"]
+        assert srv.vault.kv[("", "secret", "app")].current == 1
 
 
 def test_a_vault_that_stays_sealed_is_refused_after_the_retries() -> None:

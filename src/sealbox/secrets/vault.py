@@ -20,6 +20,19 @@ Reads are retried, a few times, when Vault answers 429 (rate limited) or 503 (se
 a standby), honouring ``Retry-After``, and once on a new connection when a kept-alive one
 was closed as it was reused; writes are not (see ``retries``).
 
+Only KV version 2 is read and written. Before its first write, and after a read that
+found nothing (404) or an answer of another shape, the source asks Vault what the mount
+is (``GET /v1/sys/internal/ui/mounts/{mount}``, what Vault's CLI asks before a ``kv``
+command; a token with any capability under the mount may call it): a KV version 1
+mount is refused as such (code ``vault_kv_v1_mount``), as is another engine's mount
+(``vault_not_kv_mount``) or a ``mount`` that goes past the mount into its paths
+(``vault_not_a_mount``). KV v1 is not supported: it has no versions, metadata or
+check-and-set, which this source's interface is made of, and a KV v2 write sent to a v1
+mount would store the values, wrapped, at ``{mount}/data/{path}``. Vault documents that
+endpoint as internal, without a promise of compatibility, so an answer that does not say
+(403, 404, another shape, Vault unreachable) is no evidence: the call goes ahead, and its
+own answer is reported.
+
 .. versionadded:: 0.1.0
 """
 
@@ -30,6 +43,7 @@ import os
 import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import quote
 
 from sealbox.exceptions import ConfigError, SecretSourceError
 from sealbox.secret import Secret
@@ -41,10 +55,10 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_RETRIES", "MAX_RETRIES", "VaultKV2Source"]
 
-DEFAULT_RETRIES = 3
+DEFAULT_RETRIES: Final = _vault.DEFAULT_RETRIES
 """How many times a read is retried after 429 or a passing 5xx, unless told otherwise."""
 
-MAX_RETRIES = 10
+MAX_RETRIES: Final = _vault.MAX_RETRIES
 """The most retries a source may be given: past that, a Vault that keeps refusing is down."""
 
 
@@ -98,15 +112,7 @@ class VaultKV2Source:
     ) -> None:
         if token is not None and approle is not None:
             raise ConfigError("give exactly one of token= and approle=")
-        if not isinstance(retries, int) or isinstance(retries, bool):
-            raise TypeError(f"retries is an int, not {type(retries).__name__}")
-        if not 0 <= retries <= MAX_RETRIES:
-            raise ConfigError(
-                f"retries must be from 0 to {MAX_RETRIES}, not {retries}",
-                hint="give how many times a read is retried after 429 or 5xx, such as 3",
-                code="vault_bad_retries",
-                facts={"retries": str(retries)},
-            )
+        _vault.check_retries(retries)
         if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
             raise TypeError(f"version is an int or None, not {type(version).__name__}")
         if version is not None and version < 1:
@@ -132,6 +138,7 @@ class VaultKV2Source:
         self._data: dict[str, str] | None = None
         self._read_version: int | None = None
         self._logged_in = False
+        self._mount_checked = False
 
     @property
     def label(self) -> str:
@@ -179,10 +186,15 @@ class VaultKV2Source:
                 metadata = body.get("metadata") if isinstance(body, dict) else None
                 if not isinstance(data, dict) or not isinstance(metadata, dict | None):
                     # A proxy's or another engine's answer: never read as an empty secret.
+                    problem = self._mount_problem()
+                    if problem is not None:
+                        raise problem
                     raise SecretSourceError(
                         f"{self.label}: unexpected answer to read (no data.data object)"
                     )
                 version = (metadata or {}).get("version")
+                # KV v2's own answer: the mount need not be asked about before a write.
+                self._mount_checked = self._mount_checked or isinstance(metadata, dict)
                 self._read_version = (
                     version if isinstance(version, int) and not isinstance(version, bool) else None
                 )
@@ -218,6 +230,10 @@ class VaultKV2Source:
         if not isinstance(values, Mapping):
             raise TypeError(f"values is a mapping of names to str, not {type(values).__name__}")
         plain = {k: _vault.reveal(v) for k, v in values.items()}
+        # A KV v1 mount would store the write at {mount}/data/{path}: ask first, once.
+        problem = self._mount_problem(what="write")
+        if problem is not None:
+            raise problem
         response = self._call(
             "write",
             lambda c: c.secrets.kv.v2.create_or_update_secret(
@@ -273,6 +289,9 @@ class VaultKV2Source:
                     code=f"vault_version_{state}",
                     facts={} if version is None else {"version": str(version)},
                 ) from None
+            problem = self._mount_problem()
+            if problem is not None:
+                raise problem from None
             target = f"version {self.version} of " if self.version and what == "read" else ""
             raise SecretSourceError(f"{self.label}: {target}no such secret (404)") from None
         except hx.InvalidRequest as exc:
@@ -281,6 +300,34 @@ class VaultKV2Source:
         if not isinstance(result, dict):
             raise SecretSourceError(f"{self.label}: unexpected answer to {what}")
         return result
+
+    def _mount_problem(self, what: str | None = None) -> SecretSourceError | None:
+        """The error for a mount Vault says is not KV v2, else ``None`` (module docstring).
+
+        Asks Vault at most once per source: an answer that does not say (a 4xx) is no
+        evidence. ``what``: the call this look-up is part of, for which Vault that cannot
+        be reached (sealed, too slow, redirecting) is reported at once, as the call would
+        be; without it (a look-up after a read failed) that is no evidence either.
+        """
+        import hvac.exceptions as hx
+
+        if self._mount_checked:
+            return None
+        try:
+            answer = self._attempt(
+                what or "look up the mount",
+                lambda c: c.adapter.get(f"/v1/sys/internal/ui/mounts/{quote(self.mount)}"),
+            )
+        except hx.VaultError:
+            self._mount_checked = True  # Vault answered, and will not say: no evidence
+            return None
+        except SecretSourceError:
+            if what is None:
+                return None
+            raise
+        self._mount_checked = True
+        info = answer.get("data") if isinstance(answer, dict) else None
+        return _mount_error(self.label, self.mount, info)
 
     def _attempt(self, what: str, fn: Any) -> Any:
         with _vault.transport_errors(self.label, what, SecretSourceError):
@@ -309,6 +356,51 @@ def _deleted(answer: object) -> tuple[str, int | None] | None:
     if meta.get("destroyed") is True:
         return "destroyed", number
     return ("deleted", number) if meta.get("deletion_time") else None
+
+
+def _mount_error(label: str, mount: str, info: object) -> SecretSourceError | None:
+    """The error for the mount Vault's ``info`` (the ``data`` of
+    ``sys/internal/ui/mounts/{mount}``) says is not KV v2, else ``None``."""
+    kind = info.get("type") if isinstance(info, dict) else None
+    if not isinstance(info, dict) or not isinstance(kind, str):
+        return None  # not this endpoint's answer: no evidence
+    mounted_at = info.get("path")
+    options = info.get("options")
+    version = options.get("version") if isinstance(options, dict) else None
+    mounted_at = mounted_at.strip("/") if isinstance(mounted_at, str) else ""
+    if mounted_at and mounted_at != mount and _shown(mounted_at):
+        return SecretSourceError(
+            f"{label}: {mount!r} is not a mount: the engine holding it is "
+            f"mounted at {mounted_at!r}",
+            hint=f"give mount={mounted_at!r}, and the rest as the start of the path",
+            code="vault_not_a_mount",
+            facts={"mount": mount, "mounted_at": mounted_at},
+        )
+    if kind not in ("kv", "generic"):
+        shown = kind if _shown(kind) else "?"
+        return SecretSourceError(
+            f"{label}: the mount {mount!r} is a {shown!r} engine, not KV version 2",
+            hint="give the mount of a KV version 2 secrets engine",
+            code="vault_not_kv_mount",
+            facts={"mount": mount, "type": shown},
+        )
+    if version != "2":
+        # KV v1 ("generic" is its old name); a v1 mount may carry no version at all.
+        return SecretSourceError(
+            f"{label}: the mount {mount!r} is KV version 1: this source reads "
+            "and writes KV version 2 (versions, metadata, check-and-set)",
+            hint=f"upgrade the mount to KV version 2 (vault kv enable-versioning "
+            f"{mount}; its policies then need {mount}/data/… paths), or give "
+            "the mount of a KV version 2 engine",
+            code="vault_kv_v1_mount",
+            facts={"mount": mount},
+        )
+    return None
+
+
+def _shown(text: str) -> bool:
+    """Whether Vault's ``text`` (a mount path, an engine type) may be quoted in a message."""
+    return len(text) <= 200 and text.isprintable()
 
 
 def _vault_path(value: str, what: str) -> str:

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     import hvac
 
 __all__ = [
+    "DEFAULT_RETRIES",
     "ENV_ADDR",
     "ENV_CACERT",
     "ENV_CAPATH",
@@ -48,7 +49,9 @@ __all__ = [
     "ENV_NAMESPACE",
     "ENV_SKIP_VERIFY",
     "ENV_TOKEN",
+    "MAX_RETRIES",
     "approle_login",
+    "check_retries",
     "client",
     "is_loopback_http",
     "reveal",
@@ -64,6 +67,12 @@ ENV_CAPATH: Final = "VAULT_CAPATH"
 ENV_CLIENT_CERT: Final = "VAULT_CLIENT_CERT"
 ENV_CLIENT_KEY: Final = "VAULT_CLIENT_KEY"
 ENV_SKIP_VERIFY: Final = "VAULT_SKIP_VERIFY"
+DEFAULT_RETRIES: Final = 3
+"""How many times a call that may be repeated is retried after 429 or a passing 5xx."""
+
+MAX_RETRIES: Final = 10
+"""The most retries a client may be given: past that, a Vault that keeps refusing is down."""
+
 _TOKEN_FILE: Final = "~/.vault-token"  # noqa: S105 - a file name
 _LOOPBACK_NAMES: Final = frozenset({"localhost"})
 
@@ -149,7 +158,9 @@ def _check_url(url: str | None) -> str:
 _HEADER_SAFE: Final = re.compile(r"[\x21-\x7e]+")
 
 
-def _check_header_value(value: str | Secret[str], what: str, code: str, *, show: bool) -> None:
+def _check_header_value(
+    value: str | Secret[str], what: str, code: str, *, show: bool, where: str = ""
+) -> None:
     """Refuse a token or namespace that no HTTP header can carry (a line break, a space,
     a character outside ASCII): requests or http.client would fail on it mid-request,
     with an error quoting part of it."""
@@ -159,7 +170,7 @@ def _check_header_value(value: str | Secret[str], what: str, code: str, *, show:
     if not _HEADER_SAFE.fullmatch(text):
         shown = f" {text!r}" if show and len(text) <= 64 and text.isprintable() else ""
         raise ConfigError(
-            f"the Vault {what}{shown} holds a character an HTTP header cannot carry "
+            f"the Vault {what}{shown}{where} holds a character an HTTP header cannot carry "
             "(a space, a line break or a character outside ASCII)",
             hint=f"check the Vault {what} for a stray character, such as a trailing newline",
             code=code,
@@ -179,6 +190,24 @@ def _check_timeout(timeout: object) -> None:
             hint="give the seconds a whole request to Vault may take, such as 10",
             code="vault_bad_timeout",
             facts={"timeout": repr(timeout)},
+        )
+
+
+def check_retries(retries: object) -> None:
+    """Refuse a ``retries`` that is not an int from 0 to :data:`MAX_RETRIES`.
+
+    Raises:
+        TypeError: not an int (a bool included).
+        ConfigError: out of range (code ``vault_bad_retries``).
+    """
+    if not isinstance(retries, int) or isinstance(retries, bool):
+        raise TypeError(f"retries is an int, not {type(retries).__name__}")
+    if not 0 <= retries <= MAX_RETRIES:
+        raise ConfigError(
+            f"retries must be from 0 to {MAX_RETRIES}, not {retries}",
+            hint="give how many times a call is retried after 429 or 5xx, such as 3",
+            code="vault_bad_retries",
+            facts={"retries": str(retries)},
         )
 
 
@@ -252,14 +281,16 @@ def _client_cert() -> tuple[str, str] | None:
     return cert, key
 
 
-def _env_token() -> str | None:
-    """``$VAULT_TOKEN``, else the token ``vault login`` saved, as hvac reads them."""
+def _env_token() -> tuple[str | None, str]:
+    """``$VAULT_TOKEN``, else the token ``vault login`` saved, as hvac reads them; and
+    where it was read, for messages."""
     token = os.environ.get(ENV_TOKEN)
-    if not token:
-        path = Path(_TOKEN_FILE).expanduser()
-        with contextlib.suppress(OSError, UnicodeDecodeError):
-            token = path.read_text().strip()
-    return token or None
+    if token:
+        return token, f" (in ${ENV_TOKEN})"
+    path = Path(_TOKEN_FILE).expanduser()
+    with contextlib.suppress(OSError, UnicodeDecodeError):
+        token = path.read_text().strip()
+    return token or None, f" (in {_TOKEN_FILE})"
 
 
 def client(
@@ -279,9 +310,10 @@ def client(
     is looked for.
 
     ``timeout`` bounds each request to Vault as a whole: connecting, sending, and reading
-    the whole answer (module docstring). ``read_retries``: how many times a read is sent
-    again after Vault answers 429 or a passing 5xx
-    (:data:`~sealbox.secrets.vault_http.RETRY_STATUSES`); writes never are. A read that
+    the whole answer (module docstring). ``read_retries``: how many times a read (or a call
+    inside :func:`~sealbox.secrets.vault_http.repeatable`) is sent again after Vault answers
+    429 or a passing 5xx (:data:`~sealbox.secrets.vault_http.RETRY_STATUSES`); writes never
+    are. A read that
     fails on a kept-alive connection before any byte of the answer came is sent once more
     on a new connection, whatever ``read_retries`` is (:mod:`~sealbox.secrets.vault_http`).
 
@@ -294,8 +326,9 @@ def client(
     """
     url = _check_url(url if url is not None else os.environ.get(ENV_ADDR))
     _check_timeout(timeout)
+    token_from = ""
     if token is None and not approle:
-        token = _env_token()
+        token, token_from = _env_token()
         if token is None:
             raise ConfigError(
                 "give exactly one of token= and approle= "
@@ -330,7 +363,7 @@ def client(
     except ImportError:
         raise ExtraNotInstalledError("vault", "hvac") from None
     if token is not None:
-        _check_header_value(token, "token", "vault_bad_token", show=False)
+        _check_header_value(token, "token", "vault_bad_token", show=False, where=token_from)
         register_secret(reveal(token))
     if namespace:
         _check_header_value(namespace, "namespace", "vault_bad_namespace", show=True)
@@ -345,6 +378,8 @@ def client(
         # False rather than None: hvac would otherwise take the $VAULT_CLIENT_CERT it read
         # once, when it was imported.
         cert=cert or False,  # type: ignore[arg-type]
+        # Error answers whose JSON is not an object are read without failing in hvac.
+        adapter=vault_http.VaultAdapter,
         session=vault_http.session(verify, read_retries=read_retries, ca_data=ca_data, cert=cert),
     )
 
@@ -384,8 +419,6 @@ def transport_errors(label: str, what: str, error: type[SealboxError]) -> Iterat
     import hvac.exceptions as hx
     import requests
 
-    from sealbox.secrets.vault_http import MAX_ANSWER_SIZE, AnswerTooLarge, RedirectRefused
-
     try:
         yield
     except (hx.Forbidden, hx.InvalidPath, hx.InvalidRequest):
@@ -420,29 +453,48 @@ def transport_errors(label: str, what: str, error: type[SealboxError]) -> Iterat
             code="vault_timeout",
         ) from None
     except requests.exceptions.RequestException as exc:
-        if isinstance(exc.__cause__, AnswerTooLarge):
-            raise error(
-                f"{label}: {what}: Vault's answer is larger than {MAX_ANSWER_SIZE} bytes, refused",
-                hint="check what answers at Vault's address (a proxy, or another server)",
-                code="vault_answer_too_large",
-                facts={"limit": str(MAX_ANSWER_SIZE)},
-            ) from None
-        refused = exc.__cause__
-        if isinstance(refused, RedirectRefused) and refused.downgrade:
-            raise error(
-                f"{label}: Vault redirected the request to {refused.where}: plain http, "
-                "refused (it would carry the token in clear)",
-                hint="check Vault's api_addr: it must be an https:// address",
-                code="vault_redirect_refused",
-                facts={"to": refused.where},
-            ) from None
-        if isinstance(refused, RedirectRefused):
-            raise error(
-                f"{label}: {what}: Vault redirected the request to {refused.where}, another "
-                "address: refused (the token is sent only to the address given)",
-                hint="a standby that does not forward requests names the active node: give "
-                "the active node's or the load balancer's address, or let standbys forward",
-                code="vault_redirect_refused",
-                facts={"to": refused.where},
-            ) from None
-        raise error(f"{label}: cannot reach Vault ({type(exc).__name__})") from None
+        raise _request_error(exc, label, what, error) from None
+
+
+def _request_error(
+    exc: Exception, label: str, what: str, error: type[SealboxError]
+) -> SealboxError:
+    """``error`` for a request that failed on the way (requests' ``RequestException``)."""
+    import requests
+
+    from sealbox.secrets.vault_http import MAX_ANSWER_SIZE, AnswerTooLarge, RedirectRefused
+
+    if isinstance(exc, requests.exceptions.TooManyRedirects):
+        return error(
+            f"{label}: {what}: Vault redirected the request again and again (a redirect "
+            "loop), refused",
+            hint="check what answers at Vault's address (a proxy or a load balancer "
+            "redirecting to itself) and Vault's api_addr",
+            code="vault_redirect_loop",
+        )
+    if isinstance(exc.__cause__, AnswerTooLarge):
+        return error(
+            f"{label}: {what}: Vault's answer is larger than {MAX_ANSWER_SIZE} bytes, refused",
+            hint="check what answers at Vault's address (a proxy, or another server)",
+            code="vault_answer_too_large",
+            facts={"limit": str(MAX_ANSWER_SIZE)},
+        )
+    refused = exc.__cause__
+    if isinstance(refused, RedirectRefused) and refused.downgrade:
+        return error(
+            f"{label}: Vault redirected the request to {refused.where}: plain http, "
+            "refused (it would carry the token in clear)",
+            hint="check Vault's api_addr: it must be an https:// address",
+            code="vault_redirect_refused",
+            facts={"to": refused.where},
+        )
+    if isinstance(refused, RedirectRefused):
+        return error(
+            f"{label}: {what}: Vault redirected the request to {refused.where}, another "
+            "address: refused (the token is sent only to the address given)",
+            hint="a standby that does not forward requests names the active node: give "
+            "the active node's or the load balancer's address, or let standbys forward",
+            code="vault_redirect_refused",
+            facts={"to": refused.where},
+        )
+    return error(f"{label}: cannot reach Vault ({type(exc).__name__})")

@@ -20,25 +20,36 @@ compressed body fills the memory. This session
   forward names the active node, another host);
 - trusts, for a CA folder (``VAULT_CAPATH``), every PEM certificate in its files, as
   Vault's own client reads it (OpenSSL would look certificates up by hashed names only);
-- when made with ``read_retries``, sends a read (``GET``, ``HEAD``, ``LIST``) again after
-  an answer that says "not now" (:data:`RETRY_STATUSES`: 429 when Vault limits the rate,
-  503 when it is sealed or a standby, 500, 502 and 504 on the way), waiting what its
-  ``Retry-After`` says (seconds or an HTTP date; up to :data:`MAX_RETRY_WAIT`) or else
-  0.5, 1, 2… seconds. A write is never sent again: it may have been done. Each attempt
-  has its own deadline; the last answer is returned as it came, for hvac to raise on;
-- sends a read once more, on a new connection and within the same deadline, when it
-  failed on a kept-alive connection before a byte of the answer came: Vault or a load
-  balancer closed the connection, idle, as it was being reused, so the read never reached
-  Vault (:class:`_Attempt`). Whatever ``read_retries`` is; never a write (nor a login, a
-  write too): a write that fails so may have been done.
+- when made with ``read_retries``, sends a read (``GET``, ``HEAD``, ``LIST``), or a request
+  sent inside :func:`repeatable`, again after an answer that says "not now"
+  (:data:`RETRY_STATUSES`: 429 when Vault limits the rate, 503 when it is sealed or a
+  standby, 500, 502 and 504 on the way), waiting what its ``Retry-After`` says (seconds or
+  an HTTP date; up to :data:`MAX_RETRY_WAIT`) or else 0.5, 1, 2… seconds. A write is
+  never sent again: it may have been done. Each attempt has its own deadline, and the
+  waits are between attempts, never inside one; the last answer is returned as it came,
+  for hvac to raise on. This is the one retry policy of sealbox's Vault clients: the KV
+  source's reads and the Transit provider's calls both go through it;
+- sends a read (or a request inside :func:`repeatable`) once more, on a new connection and
+  within the same deadline, when it failed on a kept-alive connection before a byte of
+  the answer came: Vault or a load balancer closed the connection, idle, as it was being
+  reused, so the read never reached Vault (:class:`_Attempt`). Whatever ``read_retries``
+  is; never a write (nor a login, a write too): a write that fails so may have been done.
 
-The errors are requests' own (``Timeout``, or a ``RequestException`` caused by
-:class:`AnswerTooLarge` or :class:`RedirectRefused`), for
+Nothing here logs, and no error made here quotes a header or a body: what a retry
+re-sends (a token, a Transit plaintext) stays in the request.
+
+The errors are requests' own (``Timeout``, ``TooManyRedirects``, or a
+``RequestException`` caused by :class:`AnswerTooLarge` or :class:`RedirectRefused`), for
 :func:`sealbox.secrets.vault_client.transport_errors` to translate.
+
+:class:`VaultAdapter` is hvac's JSON adapter reading an error answer whatever its JSON
+holds (a proxy's list or string; ``errors`` as one string), so that hvac raises its own
+exception for the status rather than an ``AttributeError``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import email.utils
 import functools
@@ -46,7 +57,7 @@ import http.client
 import io
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 from urllib.parse import urlsplit
@@ -56,6 +67,8 @@ from sealbox.secrets.vault_client import is_loopback_http
 
 try:
     # hvac's own HTTP stack: the vault extra brings it.
+    import hvac.adapters
+    import hvac.utils
     import requests
     import urllib3.exceptions
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
@@ -67,6 +80,8 @@ __all__ = [
     "RETRY_STATUSES",
     "AnswerTooLarge",
     "RedirectRefused",
+    "VaultAdapter",
+    "repeatable",
     "retry_wait",
     "session",
 ]
@@ -92,6 +107,34 @@ not waited for: the answer is returned, and refused as it is."""
 # LIST is Vault's own read of a folder).
 _READ_METHODS: Final = frozenset({"GET", "HEAD", "LIST"})
 _FIRST_BACKOFF: Final = 0.5
+
+# Whether the requests sent now on this thread are safe to send twice (see repeatable()).
+_repeatable: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "sealbox_vault_repeatable", default=False
+)
+
+
+@contextlib.contextmanager
+def repeatable() -> Iterator[None]:
+    """Within: the requests this thread sends are as safe to send twice as a read, whatever
+    their method, and are retried as reads are.
+
+    For a ``POST`` that changes nothing in Vault: Transit's ``encrypt``, ``decrypt``,
+    ``rewrap`` and ``datakey`` only read the key (sending one twice gives two answers, each
+    as good, and the caller keeps the last). Never around a login or a write.
+    """
+    token = _repeatable.set(True)
+    try:
+        yield
+    finally:
+        _repeatable.reset(token)
+
+
+def _may_repeat(method: str | bytes | None) -> bool:
+    """Whether a request with ``method``, sent now, may be sent again."""
+    verb = method.decode("ascii", "replace") if isinstance(method, bytes) else method or ""
+    return verb.upper() in _READ_METHODS or _repeatable.get()
+
 
 # When the call in progress on this thread must be over (time.monotonic()), or None.
 _deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar(
@@ -288,7 +331,7 @@ class _BoundedAdapter(requests.adapters.HTTPAdapter):
             lost = attempt.reused and not attempt.answered
             if isinstance(exc, requests.exceptions.Timeout) or not lost:
                 raise
-            if (request.method or "").upper() not in _READ_METHODS:
+            if not _may_repeat(request.method):
                 raise
         # Outside the except: a failure of the resend is reported without the first's. It
         # goes on a new connection: the pool put an empty slot, not a connection, on top
@@ -382,8 +425,7 @@ class _VaultSession(requests.Session):
         self._sleep = sleep
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
-        verb = (method.decode("ascii", "replace") if isinstance(method, bytes) else method).upper()
-        retries = self._read_retries if verb in _READ_METHODS else 0
+        retries = self._read_retries if _may_repeat(method) else 0
         attempt = 0
         while True:
             response = self._request_once(method, url, *args, **kwargs)
@@ -426,6 +468,55 @@ class _VaultSession(requests.Session):
         super().rebuild_auth(prepared_request, response)  # type: ignore[no-untyped-call]
 
 
+class VaultAdapter(hvac.adapters.JSONAdapter):
+    """hvac's JSON adapter, raising hvac's exception for an error status whatever JSON the
+    answer holds: hvac's own reads ``errors`` from it as from an object, and a list, a
+    string or ``null`` (a proxy's answer) would raise ``AttributeError`` instead.
+
+    It asks hvac's documented ``request`` not to raise (``raise_exception=False``) and
+    raises through ``hvac.utils.raise_for_error`` itself."""
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None = None,
+        raise_exception: bool = True,
+        **kwargs: Any,
+    ) -> Any:
+        response = super().request(method, url, headers, raise_exception=False, **kwargs)
+        if (
+            raise_exception
+            and not self.ignore_exceptions
+            and isinstance(response, requests.Response)
+            and not response.ok
+        ):
+            _raise_for_error(method, url, response)
+        return response
+
+
+def _raise_for_error(method: str, url: str, response: requests.Response) -> None:
+    body: Any = None
+    media = response.headers.get("Content-Type", "").partition(";")[0].strip().lower()
+    if media == "application/json":
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+    body = body if isinstance(body, dict) else None
+    errors: Any = body.get("errors") if body is not None else None
+    if isinstance(errors, str):
+        errors = [errors]  # one message, not a list of its letters
+    elif isinstance(errors, list):
+        errors = [str(e) for e in errors]
+    else:
+        errors = None
+    # No text: the exception's message would carry whatever the answer's body said.
+    hvac.utils.raise_for_error(
+        method, url, response.status_code, None, errors=errors, text=None, json=body
+    )
+
+
 def _origin(url: str) -> str:
     """``scheme://host:port`` of ``url`` (the port given or the scheme's own)."""
     parts = urlsplit(url)
@@ -447,9 +538,10 @@ def session(
     cert: tuple[str, str] | None = None,
 ) -> requests.Session:
     """A session for hvac: see the module docstring. ``verify`` is requests' own;
-    ``read_retries`` how many times a read is sent again after a :data:`RETRY_STATUSES`
-    answer (0: never); ``sleep`` waits between them; ``ca_data`` the PEM certificates of
-    the CA folder ``verify`` names; ``cert`` a client certificate and its key (files)."""
+    ``read_retries`` how many times a read (or a request inside :func:`repeatable`) is
+    sent again after a :data:`RETRY_STATUSES` answer (0: never); ``sleep`` waits between
+    them; ``ca_data`` the PEM certificates of the CA folder ``verify`` names; ``cert`` a
+    client certificate and its key (files)."""
     vault_session = _VaultSession(read_retries, sleep, ca_data)
     # hvac takes a given session's own verify and cert over its arguments: set them here.
     vault_session.verify = verify

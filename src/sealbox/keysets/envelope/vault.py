@@ -27,7 +27,16 @@ found" :class:`~sealbox.exceptions.KeyNotFoundError`; a ciphertext version below
 the key's ``min_decryption_version`` :class:`~sealbox.exceptions.KeyStateError`;
 a ciphertext Vault cannot decrypt :class:`~sealbox.exceptions.DecryptionError`;
 503 (sealed, standby) and network or TLS failures
-:class:`~sealbox.exceptions.KeyProviderError`. A batch in which some items failed,
+:class:`~sealbox.exceptions.KeyProviderError`, once the retries are spent.
+
+Retries follow the KV source's one policy (:mod:`sealbox.secrets.vault_http`): a call
+answered 429 (rate limited, or a performance standby's quota), 503 (sealed, or a
+standby) or 500, 502 or 504 is sent again up to ``retries`` times, waiting what
+``Retry-After`` says (up to 10 seconds; longer is not waited for) or 0.5, 1, 2… seconds,
+each attempt within its own ``timeout``. Transit's ``encrypt``, ``decrypt``, ``rewrap``
+and ``datakey`` are POSTs, but they only read the key and store nothing, so sending one
+twice is safe: each answer is as good as the other, and only the last is used. An
+AppRole login, which makes a token, is never sent twice. A batch in which some items failed,
 which Vault answers 400 with every item's result, is read item by item. Messages name
 the key and the status, never a token, a key blob or a ciphertext.
 
@@ -87,8 +96,12 @@ class VaultTransitProvider:
         mount: where the Transit engine is mounted.
         ca: a PEM file of the CA that signed Vault's certificate (default
             ``$VAULT_CACERT``).
-        timeout: seconds per request.
-        client: an authenticated ``hvac.Client`` to use instead.
+        timeout: seconds a request to Vault may take in all (connecting, sending, and
+            reading the whole answer), not per read; each retry has its own.
+        client: an authenticated ``hvac.Client`` to use instead (its own session: sealbox's
+            deadline, size limit and retries apply only to the client it makes).
+        retries: how many times a call is sent again after 429, 503 or another passing
+            5xx (module docstring); ``0``: never.
         version_cache_seconds: how long :meth:`latest_version` is remembered.
 
     Raises:
@@ -114,6 +127,7 @@ class VaultTransitProvider:
         timeout: int = 10,
         client: hvac.Client | None = None,
         version_cache_seconds: float = 30.0,
+        retries: int = _vault.DEFAULT_RETRIES,
     ) -> None:
         if not key or "/" in key:
             raise ConfigError(f"{key!r} is not a Vault Transit key name")
@@ -123,6 +137,7 @@ class VaultTransitProvider:
             raise ConfigError(f"{key!r} cannot name a key in an envelope: {exc}") from None
         if sum(x is not None for x in (client, token, approle)) > 1:
             raise ConfigError("give exactly one of client=, token= and approle=")
+        _vault.check_retries(retries)
         self.key = key
         self.mount = mount.strip("/")
         self._approle = approle
@@ -140,6 +155,7 @@ class VaultTransitProvider:
                 ca=ca,
                 timeout=timeout,
                 approle=approle is not None,
+                read_retries=retries,
             )
         )
 
@@ -324,12 +340,18 @@ class VaultTransitProvider:
     def _call(self, what: str, fn: Callable[[Any], Any], *, version: int = 0) -> dict[str, Any]:
         import hvac.exceptions as hx
 
+        from sealbox.secrets.vault_http import repeatable
+
         try:
             with _vault.transport_errors(self.label, what, KeyProviderError):
+                # The login is outside repeatable(): it makes a token, and is never resent.
                 _vault.approle_login(self._client, self._approle, self._approle_mount)
                 # hvac's Transit methods are untyped: the engine is handed over as Any.
                 transit: Any = self._client.secrets.transit
-                response = fn(transit)
+                # Every Transit call made here reads the key and stores nothing: safe to
+                # send again after 429 or 503 (module docstring).
+                with repeatable():
+                    response = fn(transit)
         except hx.Forbidden:
             raise KeyProviderError(
                 f"{self.label}: permission denied for {what} (403)",
