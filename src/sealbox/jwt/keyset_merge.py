@@ -16,6 +16,7 @@ from sealbox._util.merge import merge_primary, merge_sources, merge_states
 from sealbox.exceptions import ConcurrentChangeError
 from sealbox.jwt.keyset_file import SigningEntry, private_jwk, settle_states
 from sealbox.keysets.lifecycle import KeyState
+from sealbox.keysets.merged_copy import unusable_primary
 
 __all__ = ["merge_keysets"]
 
@@ -40,7 +41,8 @@ def merge_keysets(
 
     Raises:
         ConcurrentChangeError: two different keys under one kid, or a primary key
-            the other writer disabled or destroyed.
+            one writer disabled or destroyed while the other made it primary (the
+            message says which writer did which).
     """
     base_primary, base_states = base
     states = merge_states(
@@ -77,12 +79,13 @@ def merge_keysets(
     primary = merge_primary(base_primary, our_primary, their_primary, newer)
     chosen = entries[primary]
     if not chosen.state.usable:
-        raise ConcurrentChangeError(
-            f"keyset {target}: the primary key {primary} was {chosen.state.value} by another "
-            "writer",
-            path=target,
-            names=[primary],
-            hint="load the keyset again and repeat the change",
+        mine = ours.get(primary)
+        raise unusable_primary(
+            "keyset",
+            primary,
+            chosen.state,
+            ours=None if mine is None else mine.state,
+            target=target,
         )
     chosen.state = KeyState.ACTIVE
     settle_states(entries, primary)

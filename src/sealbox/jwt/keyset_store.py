@@ -9,45 +9,30 @@ writer changed (:mod:`~sealbox.jwt.keyset_merge`), and loading.
 from __future__ import annotations
 
 import os
-import threading
 from typing import Any, Self
 
 from sealbox._util.files import read_limited
-from sealbox._util.merge import Origin, origin_of, save_merged
-from sealbox.exceptions import ConcurrentChangeError, DecryptionError, FormatError
+from sealbox._util.merge import origin_of, save_merged
+from sealbox.exceptions import ConcurrentChangeError
 from sealbox.hazmat import kdf
 from sealbox.jwt.keyset_file import MAX_FILE_SIZE, SEALED_FORMAT, SigningEntry
 from sealbox.jwt.keyset_merge import merge_keysets
 from sealbox.keysets.lifecycle import KeyState
+from sealbox.keysets.merged_copy import MergedCopy
 from sealbox.keysets.sealed import PassphraseSealer, Sealer
 from sealbox.secret import Secret
 
 __all__ = ["SigningKeySetStorage"]
 
 
-class SigningKeySetStorage:
+class SigningKeySetStorage(MergedCopy[str]):
     """Encrypting, saving and loading, for :class:`~sealbox.jwt.keyset.SigningKeySet`."""
 
     # The keyset's other slots are its own.
-    __slots__ = ("_base", "_entries", "_lock", "_origin", "_primary")
+    __slots__ = ("_entries", "_primary")
 
-    _lock: threading.RLock
     _entries: dict[str, SigningEntry]
     _primary: str
-    _origin: Origin | None
-    _base: tuple[str | None, dict[str, KeyState]]
-
-    def serialize_unencrypted(self) -> bytes:
-        """The keyset document in clear (the keyset defines it)."""
-        raise NotImplementedError
-
-    @classmethod
-    def from_unencrypted(cls, data: bytes) -> Self:
-        """A keyset from its document in clear (the keyset defines it)."""
-        raise NotImplementedError
-
-    def _refresh(self) -> None:
-        raise NotImplementedError
 
     def encrypt(
         self,
@@ -106,7 +91,9 @@ class SigningKeySetStorage:
             path,
             origin=self._origin,
             render=lambda: chosen.seal(self.serialize_unencrypted()),
-            merge_from=lambda data, target: self._merge_from(chosen, data, target),
+            merge_from=lambda data, target: self._merge_from(
+                lambda: type(self).from_unencrypted(chosen.open(data)), target
+            ),
             limit=MAX_FILE_SIZE,
             what="keyset",
             overwrite=overwrite,
@@ -115,44 +102,39 @@ class SigningKeySetStorage:
         )
         self._remember(origin)
 
-    def _merge_from(self, sealer: Sealer, data: bytes, target: str) -> None:
-        read_here = self._origin is not None and self._origin[0] == target
-        try:
-            theirs = type(self).from_unencrypted(sealer.open(data))
-        except (DecryptionError, FormatError):
-            if not read_here:
-                # Not another writer: a keyset that was never read from this file.
-                raise ConcurrentChangeError(
-                    f"keyset {target} exists and cannot be opened with this passphrase or "
-                    "sealer to merge this keyset into it",
-                    path=target,
-                    hint="save it with the passphrase or sealer of that file, or with "
-                    "merge=False to replace that file and lose its keys",
-                ) from None
-            raise ConcurrentChangeError(
-                f"keyset {target} was changed by another writer and cannot be opened to "
-                "merge the changes",
+    def _unmergeable(self, target: str, *, read_here: bool) -> ConcurrentChangeError:
+        if not read_here:
+            # Not another writer: a keyset that was never read from this file.
+            return ConcurrentChangeError(
+                f"keyset {target} exists and cannot be opened with this passphrase or "
+                "sealer to merge this keyset into it",
                 path=target,
-                hint="load the keyset again and repeat the change",
-            ) from None
-        base = self._base if read_here else (None, {})
-        with self._lock:
-            entries, primary = merge_keysets(
-                self._entries,
-                self._primary,
-                theirs._entries,
-                theirs._primary,
-                base=base,
-                target=target,
+                hint="save it with the passphrase or sealer of that file, or with "
+                "merge=False to replace that file and lose its keys",
             )
-            self._entries = entries
-            self._primary = primary
-            self._refresh()
+        return ConcurrentChangeError(
+            f"keyset {target} was changed by another writer and cannot be opened to "
+            "merge the changes",
+            path=target,
+            hint="load the keyset again and repeat the change",
+        )
 
-    def _remember(self, origin: Origin) -> None:
-        with self._lock:
-            self._origin = origin
-            self._base = (self._primary, {e.kid: e.state for e in self._entries.values()})
+    def _merge_in(
+        self, theirs: Self, base: tuple[str | None, dict[str, KeyState]], target: str
+    ) -> None:
+        entries, primary = merge_keysets(
+            self._entries,
+            self._primary,
+            theirs._entries,
+            theirs._primary,
+            base=base,
+            target=target,
+        )
+        self._entries = entries
+        self._primary = primary
+
+    def _key_states(self) -> tuple[str, dict[str, KeyState]]:
+        return self._primary, {e.kid: e.state for e in self._entries.values()}
 
     @classmethod
     def load(

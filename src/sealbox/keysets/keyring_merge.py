@@ -17,6 +17,7 @@ from sealbox._util.merge import merge_primary, merge_sources, merge_states
 from sealbox.exceptions import ConcurrentChangeError
 from sealbox.keysets.keyring_file import KeyEntry, settle_states
 from sealbox.keysets.lifecycle import KeyState
+from sealbox.keysets.merged_copy import unusable_primary
 
 __all__ = ["merge_keyrings"]
 
@@ -77,43 +78,13 @@ def merge_keyrings(
     chosen = entries[primary]
     if not chosen.state.usable:
         mine = ours.get(primary)
-        raise _unusable_primary(
-            primary,
+        raise unusable_primary(
+            "keyring",
+            f"{primary:08x}",
             chosen.state,
-            we_did_it=mine is not None and not mine.state.usable,
+            ours=None if mine is None else mine.state,
             target=target,
         )
     chosen.state = KeyState.ACTIVE
     settle_states(entries, primary)
     return entries, primary
-
-
-def _unusable_primary(
-    key_id: int, state: KeyState, *, we_did_it: bool, target: str
-) -> ConcurrentChangeError:
-    """The refusal of a merge whose primary key is disabled or destroyed.
-
-    A writer can neither disable its own primary key nor make a disabled one primary, so
-    one side chose the key and the other changed its state: if this writer changed it,
-    the other made it primary.
-    """
-    kid = f"{key_id:08x}"
-    if we_did_it:
-        verb = "disable" if state is KeyState.DISABLED else "disable and destroy"
-        error = ConcurrentChangeError(
-            f"keyring {target}: another writer made key {kid} primary at the same time, and "
-            f"the primary key cannot be {state.value}",
-            path=target,
-            names=[kid],
-            hint=f"load the keyring again: key {kid} is primary now; make another key primary "
-            f"first (rotate, or set another key primary), then {verb} it",
-        )
-    else:
-        error = ConcurrentChangeError(
-            f"keyring {target}: the primary key {kid} was {state.value} by another writer",
-            path=target,
-            names=[kid],
-            hint="load the keyring again and repeat the change",
-        )
-    error.facts.update(key_id=kid, state=state.value)
-    return error

@@ -9,13 +9,12 @@ writer changed (:mod:`~sealbox.keysets.keyring_merge`), and loading a file of ei
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Self
 
 from sealbox._util.files import read_limited
-from sealbox._util.merge import Origin, origin_of, save_merged
-from sealbox.exceptions import ConcurrentChangeError, ConfigError, DecryptionError
+from sealbox._util.merge import origin_of, save_merged
+from sealbox.exceptions import ConcurrentChangeError, ConfigError
 from sealbox.hazmat import kdf
 from sealbox.keysets.keyring_file import (
     MAX_FILE_SIZE,
@@ -26,6 +25,7 @@ from sealbox.keysets.keyring_file import (
 )
 from sealbox.keysets.keyring_merge import merge_keyrings
 from sealbox.keysets.lifecycle import KeyState
+from sealbox.keysets.merged_copy import MergedCopy
 from sealbox.secret import Secret
 
 if TYPE_CHECKING:
@@ -34,29 +34,14 @@ if TYPE_CHECKING:
 __all__ = ["KeyringStorage"]
 
 
-class KeyringStorage:
+class KeyringStorage(MergedCopy[int]):
     """Encrypting, saving and loading, for :class:`~sealbox.keysets.keyring.Keyring`."""
 
-    __slots__ = ("_base", "_entries", "_lock", "_origin", "_primary_id", "_recipients")
+    __slots__ = ("_entries", "_primary_id", "_recipients")
 
-    _lock: threading.RLock
     _entries: dict[int, KeyEntry]
     _primary_id: int
     _recipients: tuple[str, ...]
-    _origin: Origin | None
-    _base: tuple[int | None, dict[int, KeyState]]
-
-    def serialize_unencrypted(self) -> bytes:
-        """The keyring document in clear (the keyring defines it)."""
-        raise NotImplementedError
-
-    @classmethod
-    def from_unencrypted(cls, data: bytes) -> Self:
-        """A keyring from its document in clear (the keyring defines it)."""
-        raise NotImplementedError
-
-    def _refresh(self) -> None:
-        raise NotImplementedError
 
     def encrypt(
         self,
@@ -164,7 +149,9 @@ class KeyringStorage:
             path,
             origin=self._origin,
             render=render,
-            merge_from=lambda data, target: self._merge_from(data, target, passphrase, identities),
+            merge_from=lambda data, target: self._merge_from(
+                lambda: type(self)._open(data, target, passphrase, identities), target
+            ),
             limit=MAX_FILE_SIZE,
             what="keyring",
             overwrite=overwrite,
@@ -174,44 +161,33 @@ class KeyringStorage:
         )
         self._remember(origin)
 
-    def _merge_from(
-        self,
-        current: bytes,
-        target: str,
-        passphrase: str | bytes | Secret[Any] | None,
-        identities: Sequence[Identity] | None,
-    ) -> None:
-        read_here = self._origin is not None and self._origin[0] == target
-        try:
-            theirs = type(self)._open(current, target, passphrase, identities)
-        except (ConfigError, DecryptionError):
-            how = "was changed by another writer" if read_here else "holds another keyring"
-            raise ConcurrentChangeError(
-                f"keyring {target} {how} and cannot be opened to merge its keys",
-                path=target,
-                hint="load the keyring again and repeat the change, or give the "
-                "identity or passphrase that opens the file",
-            ) from None
-        base = self._base if read_here else (None, {})
-        with self._lock:
-            entries, primary = merge_keyrings(
-                self._entries,
-                self._primary_id,
-                theirs._entries,
-                theirs._primary_id,
-                base=base,
-                target=target,
-            )
-            self._entries = entries
-            self._primary_id = primary
-            if not self._recipients:
-                self._recipients = theirs._recipients
-            self._refresh()
+    def _unmergeable(self, target: str, *, read_here: bool) -> ConcurrentChangeError:
+        how = "was changed by another writer" if read_here else "holds another keyring"
+        return ConcurrentChangeError(
+            f"keyring {target} {how} and cannot be opened to merge its keys",
+            path=target,
+            hint="load the keyring again and repeat the change, or give the "
+            "identity or passphrase that opens the file",
+        )
 
-    def _remember(self, origin: Origin) -> None:
-        with self._lock:
-            self._origin = origin
-            self._base = (self._primary_id, {e.id: e.state for e in self._entries.values()})
+    def _merge_in(
+        self, theirs: Self, base: tuple[int | None, dict[int, KeyState]], target: str
+    ) -> None:
+        entries, primary = merge_keyrings(
+            self._entries,
+            self._primary_id,
+            theirs._entries,
+            theirs._primary_id,
+            base=base,
+            target=target,
+        )
+        self._entries = entries
+        self._primary_id = primary
+        if not self._recipients:
+            self._recipients = theirs._recipients
+
+    def _key_states(self) -> tuple[int, dict[int, KeyState]]:
+        return self._primary_id, {e.id: e.state for e in self._entries.values()}
 
     @classmethod
     def load(
