@@ -28,7 +28,8 @@ def test_ending_a_clients_tokens_changes_nothing_when_redis_does_not_answer(
     assert r.stderr == (
         "sealbox: error: the access tokens of client 'reporting' cannot be refused: Redis did "
         "not answer (ConnectionError); nothing is changed\n"
-        "sealbox: hint: the client still works; try again once Redis answers\n"
+        "sealbox: hint: nothing was changed, and the client works as before; once the Redis "
+        "of SEALBOX_REDIS_URL answers, run the same command again\n"
     )
     assert "canary-redis-password" not in r.stderr
     shown = json.loads(cli(["clients", "show", "reporting", "--json", "--data-dir", data]).out)

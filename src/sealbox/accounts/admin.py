@@ -38,12 +38,13 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sealbox.accounts.models import RefreshToken, User, now, storable_text
+from sealbox.accounts.models import RefreshToken, User, now, quoted, storable_text
 from sealbox.accounts.revocation import KEEP_MARGIN, Revocations, kept_until
 from sealbox.accounts.scopes import check_scopes
 from sealbox.accounts.store import Store
 from sealbox.accounts.totp_store import remove_second_factor
 from sealbox.accounts.user_import import ImportReport, parse_json_lines, plan_import, screened
+from sealbox.accounts.usernames import MAX_USERNAME
 from sealbox.exceptions import ConfigError, SealboxError
 from sealbox.passwords import PasswordHasher
 
@@ -60,9 +61,9 @@ class AccountNotFoundError(SealboxError, LookupError):
 
     def __init__(self, username: str) -> None:
         super().__init__(
-            f"no account named {username!r}",
+            f"no account named {quoted(username, MAX_USERNAME)}",
             hint="list the accounts to see their names",
-            facts={"username": username},
+            facts={"username": username[:MAX_USERNAME]},
         )
 
 
@@ -236,16 +237,11 @@ class AccountAdmin:
         """
         user = await self._find(name)
         self._before()
-        async with self.store.sessions.begin() as session:
-            current = await self._locked(session, user, name, losing=True)
+
+        def disabled(current: User) -> None:
             current.disabled = True
-            current.session_version += 1
-            await _revoke_refresh_tokens(session, user.id)
-            info = AccountInfo.of(current)
-            version = current.session_version
-        await self.revocations.end_sessions(user.id, version)
-        self._changed()
-        return info
+
+        return await self._ending_sessions(user, name, disabled, losing=True)
 
     async def enable(self, name: str) -> AccountInfo:
         """Let a disabled account log in again.
@@ -271,9 +267,21 @@ class AccountAdmin:
         if self._policy is not None:
             self._policy(password, user.username)
         new_hash = await self._hash(password)
-        async with self.store.sessions.begin() as session:
-            current = await _locked_user(session, user, name)  # deleted while hashed?
+
+        def reset(current: User) -> None:
             current.password_hash = new_hash
+
+        return await self._ending_sessions(user, name, reset)  # deleted while hashed?
+
+    async def _ending_sessions(
+        self, user: User, name: str, change: Callable[[User], None], *, losing: bool = False
+    ) -> AccountInfo:
+        """Make ``change`` to the account locked (:meth:`_locked`), end its sessions (its
+        session version raised, its refresh tokens revoked) in the same transaction, then
+        tell the revocation lists and ``after_change``."""
+        async with self.store.sessions.begin() as session:
+            current = await self._locked(session, user, name, losing=losing)
+            change(current)
             current.session_version += 1
             await _revoke_refresh_tokens(session, user.id)
             info = AccountInfo.of(current)

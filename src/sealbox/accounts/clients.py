@@ -41,7 +41,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from sqlalchemy import (
-    JSON,
     Boolean,
     Integer,
     LargeBinary,
@@ -59,7 +58,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sealbox.accounts.client_checks import check_client_name, check_scopes, check_subject_dn
-from sealbox.accounts.models import Base, UTCDateTime, now, storable_text
+from sealbox.accounts.models import Base, ScopeList, UTCDateTime, now, quoted, storable_text
 from sealbox.accounts.subject_dn import subject_dn_key
 from sealbox.exceptions import ConfigError, SealboxError
 from sealbox.secret import Secret
@@ -110,7 +109,7 @@ class OAuthClient(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     client_id: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
     name: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
-    scopes: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
+    scopes: Mapped[list[str]] = mapped_column(ScopeList, nullable=False, default=list)
     secret_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
     previous_secret_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
     previous_secret_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -218,7 +217,9 @@ def _enabled(client: ClientInfo) -> ClientInfo:
 
 def _not_found(name: str) -> ClientNotFoundError:
     return ClientNotFoundError(
-        f"there is no client named {name!r}", facts={"name": name}, hint="list the clients"
+        f"there is no client named {quoted(name, 80)}",
+        facts={"name": name[:80]},
+        hint="list the clients",
     )
 
 

@@ -26,7 +26,20 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Base", "RefreshToken", "RevokedToken", "UTCDateTime", "User", "now", "storable_text"]
+from sealbox.accounts.scopes import SCOPE_TOKEN
+
+__all__ = [
+    "Base",
+    "HeldScopes",
+    "RefreshToken",
+    "RevokedToken",
+    "ScopeList",
+    "UTCDateTime",
+    "User",
+    "now",
+    "quoted",
+    "storable_text",
+]
 
 
 def now() -> datetime:
@@ -49,6 +62,13 @@ def storable_text(value: str) -> bool:
     return True
 
 
+def quoted(value: str, limit: int) -> str:
+    """``value`` quoted for a message, as ``repr`` does, cut after ``limit`` characters
+    (``…`` marks the cut): a name or scope of 100 kB given by mistake is not printed back
+    whole. ``limit`` is above the longest valid value, which is quoted whole."""
+    return repr(value) if len(value) <= limit else f"{value[:limit]!r}…"
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """A timestamp stored in UTC and always read back timezone-aware (SQLite drops zones)."""
 
@@ -66,6 +86,39 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class HeldScopes(list[str]):
+    """The scopes a row holds, as read: each a scope under RFC 6749 §3.3's grammar as
+    sealbox checks it (:data:`~sealbox.accounts.scopes.SCOPE_TOKEN`), once.
+
+    ``left_out`` counts the stored values that are not (a row written directly, or by an
+    older version: a space inside, empty, too long, not a string, or the whole value no
+    list). No token can carry one (a space would even split it into other scopes), and
+    no grant or revoke names one: the row is read as holding its valid scopes only, and
+    the next change of its scopes writes back those alone.
+    """
+
+    left_out: int = 0
+
+
+class ScopeList(TypeDecorator[list[str]]):
+    """A JSON list of scopes, read back as :class:`HeldScopes` (never failing on a value
+    written outside sealbox: such a row would otherwise answer every login with an error)."""
+
+    impl = JSON
+    cache_ok = True
+
+    def process_result_value(self, value: object, dialect: Dialect) -> HeldScopes:
+        if not isinstance(value, list):
+            held = HeldScopes()
+            held.left_out = 0 if value is None or value == [] else 1
+            return held
+        held = HeldScopes(
+            dict.fromkeys(v for v in value if isinstance(v, str) and SCOPE_TOKEN.fullmatch(v))
+        )
+        held.left_out = sum(not (isinstance(v, str) and SCOPE_TOKEN.fullmatch(v)) for v in value)
+        return held
 
 
 class Base(DeclarativeBase):
@@ -88,7 +141,7 @@ class User(Base):
     username: Mapped[str] = mapped_column(String(150), unique=True, nullable=False)
     username_skeleton: Mapped[str | None] = mapped_column(String(1024), unique=True, nullable=True)
     password_hash: Mapped[str] = mapped_column(String(512), nullable=False)
-    scopes: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
+    scopes: Mapped[list[str]] = mapped_column(ScopeList, nullable=False, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=now)
     # Carried in access tokens as "sv"; raised by a password change, which refuses
     # every access token issued before it.

@@ -90,8 +90,12 @@ def check_scopes(
     checked = []
     for scope in scopes:
         if not isinstance(scope, str) or not SCOPE_TOKEN.fullmatch(scope):
+            # Quoted whole up to a length past the longest scope: 100 kB given by mistake
+            # is not printed back whole.
+            shown = repr(scope)
+            shown = shown if len(shown) <= 200 else f"{shown[:200]}…"
             raise ConfigError(
-                f"{scope!r} is not a scope: printable ASCII without spaces, quotes or "
+                f"{shown} is not a scope: printable ASCII without spaces, quotes or "
                 "backslashes, 1 to 128 characters",
                 code=code,
                 facts={"scope": str(scope)[:128]},

@@ -48,6 +48,7 @@ call them the same way.
 
 from __future__ import annotations
 
+import logging
 import unicodedata
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -66,6 +67,8 @@ from sealbox.accounts.totp import TotpError
 from sealbox.accounts.usernames import canonical_username
 from sealbox.exceptions import PasswordTooLongError, SealboxError
 from sealbox.passwords import MAX_PASSWORD_LENGTH, check_password_length
+
+log = logging.getLogger("sealbox.accounts")
 
 __all__ = [
     "DEFAULT_SCOPES",
@@ -222,6 +225,16 @@ def issue_tokens(
     return IssuedTokens(access, refresh_token, p.access_token_ttl, scope, user)
 
 
+def _left_out(user: User) -> str | None:
+    """The audit detail of an account whose stored scopes hold values that are not
+    scopes (:class:`~sealbox.accounts.models.HeldScopes`), left out of its tokens."""
+    count = getattr(user.scopes, "left_out", 0)
+    if not count:
+        return None
+    values = "1 stored value that is" if count == 1 else f"{count} stored values that are"
+    return f"left out {values} no scope"
+
+
 def _granted(held: list[str], asked: list[str]) -> tuple[str, ...]:
     if not asked:
         return tuple(sorted(held))
@@ -245,6 +258,16 @@ async def start_session(
     which alone may refresh the family.
     """
     scope = _granted(user.scopes, list(scopes))
+    left_out = _left_out(user)
+    if left_out is not None:
+        # Never the values: written outside sealbox, they may hold anything.
+        log.warning(
+            "account %r (id %s): %s from its tokens; a grant or revoke of any scope "
+            "writes back its valid ones",
+            user.username,
+            user.id,
+            left_out,
+        )
     try:
         token, family = await accounts.store.issue_refresh(
             user.id,
@@ -321,7 +344,9 @@ async def login(
         )
         raise
     await accounts.store.record_login(user.id)
-    accounts.audit.record("login", outcome="success", user=user.username, address=address)
+    accounts.audit.record(
+        "login", outcome="success", user=user.username, address=address, detail=_left_out(user)
+    )
     return issued
 
 

@@ -67,6 +67,9 @@ HINTS: dict[str, str] = {
     "run 'sealbox clients delete {name}' again",
     "revocation_incomplete": "once the Redis of SEALBOX_REDIS_URL answers, run the same "
     "command again: until then the account's live access tokens may still pass",
+    # `clients disable` and `clients rotate-secret --revoke-tokens`: refused before any change.
+    "tokens_not_ended": "nothing was changed, and the client works as before; once the Redis "
+    "of SEALBOX_REDIS_URL answers, run the same command again",
     "key_encrypted": "the command line reads TLS key files unencrypted: write a copy without "
     "its passphrase ('openssl pkey -in KEY -out PLAIN.key', then 'chmod 600 PLAIN.key'), or, "
     "to renew a certificate sealbox issued, 'sealbox ca renew DIR PREFIX --new-key' writes a "

@@ -29,7 +29,7 @@ from urllib.parse import unquote, urlsplit
 
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
 from sealbox.accounts import DEFAULT_SCOPES
@@ -240,6 +240,8 @@ async def introspect_token(
 class NewClient(BaseModel):
     """A client to register."""
 
+    model_config = ConfigDict(extra="forbid")  # a misspelt member is refused, not dropped
+
     name: str = Field(min_length=1, max_length=64, examples=["reporting"])
     scopes: list[str] = Field(default_factory=list, max_length=256)
     tls_client_auth_subject_dn: str | None = Field(default=None, max_length=1024)
@@ -249,11 +251,15 @@ class NewClient(BaseModel):
 class ScopesIn(BaseModel):
     """Scopes to grant."""
 
+    model_config = ConfigDict(extra="forbid")  # a misspelt member is refused, not dropped
+
     scopes: list[str] = Field(min_length=1, max_length=256, examples=[["transit:admin"]])
 
 
 class SecretRotation(BaseModel):
     """How long the current secret keeps working beside the new one."""
+
+    model_config = ConfigDict(extra="forbid")  # a misspelt member is refused, not dropped
 
     overlap: int = Field(default=0, ge=0, le=30 * 24 * 3600, description="Seconds.")
     revoke_tokens: bool = Field(
