@@ -13,6 +13,11 @@ only what is its own to forget — the canonical account's success clears the sh
 count to the shared one. Without the spelling's counter, the owner of ``alice`` could clear
 the guesses at ``Alice`` by logging in, and the other way round.
 
+A client authentication (:func:`~sealbox.accounts.grants.authenticate_client_attempt`)
+counts against the address alone, and its success gives that attempt's count back
+(:func:`address_attempt_succeeded`), never more: a wrong secret stays counted whatever
+client authenticates after it.
+
 .. versionadded:: 0.1.0
 """
 
@@ -28,7 +33,7 @@ from sealbox.exceptions import SealboxError
 if TYPE_CHECKING:
     from sealbox.accounts.core import Accounts
 
-__all__ = ["Throttled", "attempt_succeeded", "throttle_attempt"]
+__all__ = ["Throttled", "address_attempt_succeeded", "attempt_succeeded", "throttle_attempt"]
 
 
 class Throttled(SealboxError):  # noqa: N818 - an outcome, named as before
@@ -108,3 +113,9 @@ async def attempt_succeeded(
     await accounts.throttle.settle(
         attempt, clear=clear, give_back=[*give_back, _address_key(address)]
     )
+
+
+async def address_attempt_succeeded(accounts: Accounts, address: str, attempt: Attempt) -> None:
+    """``attempt``, counted against ``address`` alone, went well: it gives its own count back
+    (within its window), and the failures counted beside it stay."""
+    await accounts.throttle.settle(attempt, give_back=[_address_key(address)])

@@ -16,6 +16,13 @@ token revocation (RFC 7009) and introspection (RFC 7662), without any web framew
   the client authenticated, and their access tokens; disabling it or rotating its secret
   with the tokens ended refuses those of its current version (:func:`end_client_tokens`).
   A disabled client does not authenticate.
+- **Throttling** (:func:`authenticate_client_attempt`): a client authentication counts
+  against the client address, with the sign-in limit and store
+  (:mod:`sealbox.accounts.attempts`), before the credentials are checked; past the limit
+  it is :class:`~sealbox.accounts.attempts.Throttled` with nothing checked. A success gives
+  its own count back, nothing more. There is no limit per client id: a secret of 256
+  random bits is not guessed within any limit, and one would let whoever knows an id (it
+  is no secret) lock the client out.
 - **Revocation**: a refresh token ends its whole family and the access tokens issued
   from it; an access token's ``jti`` joins the revocation lists, refused by every
   worker at once. A client may revoke the tokens issued to it (a refresh token is
@@ -36,11 +43,12 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from sealbox.accounts.attempts import address_attempt_succeeded, throttle_attempt
 from sealbox.accounts.binding import cnf_claim
 from sealbox.accounts.clients import ClientDisabledError, ClientInfo, ClientStore
 from sealbox.accounts.models import RefreshToken, User, now
@@ -48,6 +56,9 @@ from sealbox.accounts.revocation import KEEP_MARGIN, Revocations, kept_until
 from sealbox.accounts.store import REFRESH_PREFIX, hash_refresh_token, revoke_refresh_tokens
 from sealbox.exceptions import SealboxError
 from sealbox.jwt import SigningKeySet, TokenVerifier
+
+if TYPE_CHECKING:
+    from sealbox.accounts.core import Accounts
 
 __all__ = [
     "CLIENT_CREDENTIALS",
@@ -57,6 +68,7 @@ __all__ = [
     "RevocationRefusedError",
     "ScopeNotGrantedError",
     "authenticate_client",
+    "authenticate_client_attempt",
     "client_family",
     "end_client_tokens",
     "introspect",
@@ -140,6 +152,44 @@ async def authenticate_client(
         failed = _auth_failed()
         failed.facts.update(reason=exc.code, **exc.facts)
         raise failed from None
+
+
+async def authenticate_client_attempt(
+    accounts: Accounts,
+    address: str,
+    *,
+    basic: tuple[str, str] | None = None,
+    client_id: str | None = None,
+    client_secret: str | None = None,
+    subject_dn: str | None = None,
+) -> ClientInfo | None:
+    """:func:`authenticate_client` against ``accounts.clients``, counted by the sign-in
+    throttle against ``address`` (a request that does not try is not counted).
+
+    Raises:
+        Throttled: past the address's limit; nothing was checked.
+        ClientAuthError: as :func:`authenticate_client` (the attempt stays counted);
+            ``invalid_client`` when the accounts have no clients.
+    """
+    if basic is None and not client_secret and not (client_id and subject_dn is not None):
+        return None
+    # Counted before the secret is hashed and looked up, in one step with the limit: a
+    # flood from one address gets at most the limit's worth of checks.
+    attempt = await throttle_attempt(accounts, address)
+    if accounts.clients is None:
+        raise _auth_failed()
+    found = await authenticate_client(
+        accounts.clients,
+        basic=basic,
+        client_id=client_id,
+        client_secret=client_secret,
+        subject_dn=subject_dn,
+    )
+    if found is not None:
+        # Its own count only: clearing the address's would let whoever holds one client's
+        # secret wipe the guesses at another's between two of them.
+        await address_attempt_succeeded(accounts, address, attempt)
+    return found
 
 
 async def _authenticated(

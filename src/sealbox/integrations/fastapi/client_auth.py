@@ -8,6 +8,13 @@ against :attr:`Accounts.clients <sealbox.accounts.core.Accounts.clients>`. A fai
 and the audit sink gets the client id only. The decisions are
 :mod:`sealbox.accounts.grants`'s.
 
+Every client authentication counts against the client address, with the login throttle's
+limit and store, before its credentials are checked: past the limit the answer is 429
+``too_many_requests`` with ``Retry-After`` (as a throttled login's), and a success gives
+its own count back (:func:`~sealbox.accounts.grants.authenticate_client_attempt`). The
+revocation and introspection endpoints of ``sealbox serve`` authenticate through
+:func:`authenticate_client_request` too.
+
 .. versionadded:: 0.1.0
 """
 
@@ -20,12 +27,13 @@ from urllib.parse import unquote_plus
 
 from fastapi import Request
 
+from sealbox.accounts.attempts import Throttled
 from sealbox.accounts.clients import CLIENT_ID_PREFIX, ClientInfo
 from sealbox.accounts.core import Accounts
 from sealbox.accounts.grants import (
     ClientAuthError,
     ScopeNotGrantedError,
-    authenticate_client,
+    authenticate_client_attempt,
     issue_client_token,
 )
 from sealbox.integrations.fastapi.bearer import connection_thumbprint
@@ -43,6 +51,7 @@ __all__ = [
     "presents_secret",
     "refuse_non_form",
     "refuse_repeated_parameters",
+    "too_many_attempts",
 ]
 
 # The token endpoint's challenge (RFC 6749 §2.3.1, RFC 7617), on each of its 401 answers:
@@ -84,6 +93,17 @@ def invalid_client(message: str = "client authentication failed") -> ApiError:
     """401 ``invalid_client`` with the ``Basic`` challenge."""
     return oauth_error(
         401, ErrorCode.INVALID_CLIENT, message, **{"WWW-Authenticate": BASIC_CHALLENGE}
+    )
+
+
+def too_many_attempts(wait: int) -> ApiError:
+    """429 ``too_many_requests`` with ``Retry-After``: the token endpoint's answer to a
+    throttled attempt, a login's or a client authentication's."""
+    return oauth_error(
+        429,
+        ErrorCode.TOO_MANY_REQUESTS,
+        "too many attempts; try again later",
+        **{"Retry-After": str(wait)},
     )
 
 
@@ -169,7 +189,8 @@ async def authenticate_client_request(
 
     Raises:
         ApiError: 401 ``invalid_client`` (audited), 400 ``invalid_request`` for two
-            methods at once; 401 ``invalid_client`` when the accounts have no clients.
+            methods at once; 401 ``invalid_client`` when the accounts have no clients;
+            429 ``too_many_requests`` past the address's limit (audited, nothing checked).
     """
     identity = client_identity(request)
     basic = basic_credentials(request)
@@ -177,22 +198,28 @@ async def authenticate_client_request(
         if basic is None and not client_id and not client_secret:
             return None
         raise invalid_client()
+    # The client id only (it is not a secret), when it has a client id's shape.
+    named = basic[0] if basic is not None else client_id
+    audited = named if _CLIENT_ID.fullmatch(named) else None
+    address = _address(request)
     try:
-        return await authenticate_client(
-            accounts.clients,
+        return await authenticate_client_attempt(
+            accounts,
+            address,
             basic=basic,
             client_id=client_id or None,
             client_secret=client_secret or None,
             subject_dn=identity.subject if identity is not None else None,
         )
+    except Throttled as exc:
+        accounts.audit.record("client_auth", outcome="throttled", user=audited, address=address)
+        raise too_many_attempts(exc.retry_after) from None
     except ClientAuthError as exc:
-        # The client id only (it is not a secret), when it has a client id's shape.
-        named = basic[0] if basic is not None else client_id
         accounts.audit.record(
             "client_auth",
             outcome="failure",
-            user=named if _CLIENT_ID.fullmatch(named) else None,
-            address=_address(request),
+            user=audited,
+            address=address,
             # Set only past right credentials (a disabled client): the log may say why.
             detail=exc.facts.get("reason"),
         )
