@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from sealbox.accounts import redis_client
 from sealbox.service.admin import create_user
 from sealbox.service.client_admin import create_client, list_clients
 from tests._tcp_proxy import Proxy, proxy_to
@@ -25,7 +26,14 @@ from tests.service.conftest import (
 
 @pytest.fixture(scope="module")
 def cut_off(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Running, Proxy]]:
-    with private_shared_state("redis_down") as shared, proxy_to("127.0.0.1", 6379) as proxy:
+    # The clients' default socket timeout, made short (a request to a Redis that never
+    # answers waits it out): it still comes from connect(), the URL names none.
+    with (
+        pytest.MonkeyPatch.context() as patch,
+        private_shared_state("redis_down") as shared,
+        proxy_to("127.0.0.1", 6379) as proxy,
+    ):
+        patch.setattr(redis_client, "SOCKET_TIMEOUT", 1.0)
         shared["redis_url"] = f"redis://127.0.0.1:{proxy.port}/15"
         data = tmp_path_factory.mktemp("redis-down") / "data"
         with run_service(make_settings(data, **shared)) as svc:

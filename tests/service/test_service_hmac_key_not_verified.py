@@ -20,15 +20,14 @@ ENV = {"SEALBOX_PASSWORD_PROFILE": "test"}
 def _provisioned_with_an_hmac_key(tmp_path: Path) -> tuple[Path, str]:
     """A data folder with account alice whose keyset holds an HS256 key, put there through
     the library as ``jwt keyset add --type HS256 --data-dir`` did before it refused one."""
-    from sealbox.service import DataDir
+    from sealbox.service import DataDir, create_user, load_settings, prepare
 
+    # Made in this process, as ``serve --check`` and ``users create`` make it (the
+    # commands under test are the ones run after): two interpreters' starts fewer.
     data = tmp_path / "data"
-    r = run_sealbox(["serve", "--data-dir", data, "--port", "0", "--check"], env=ENV)
-    assert r.returncode == 0, r.stderr.decode()
-    r = run_sealbox(
-        ["users", "create", "alice", "--data-dir", data], input=PASSWORD.encode(), env=ENV
-    )
-    assert r.returncode == 0, r.stderr.decode()
+    settings = load_settings(data_dir=data, password_profile="test", port=0)
+    prepare(settings)
+    create_user(settings, "alice", lambda _name: PASSWORD)
     folder = DataDir(data)
     keyset = folder.load_keyset()
     kid = keyset.add_key("HS256").kid

@@ -11,6 +11,7 @@ import os
 
 import pytest
 
+from sealbox.accounts import redis_client
 from sealbox.accounts.redis_client import connect
 from sealbox.service.transit_store import RedisKeyEvents
 from tests._tcp_proxy import proxy_to
@@ -19,6 +20,9 @@ pytestmark = pytest.mark.redis
 
 # Generous bounds for a slow machine: reaching one is a failure, never a measurement.
 _PATIENCE = 30.0
+# The clients' default socket timeout, made short where a test waits it out (suite time);
+# it still comes from connect(), as for a URL that names none.
+_SHORT_TIMEOUT = 1.0
 
 
 async def _until(condition, what: str) -> None:
@@ -51,11 +55,15 @@ def _channel() -> str:
     return f"sealbox-test-{os.urandom(6).hex()}:transit:keys"
 
 
-def test_a_subscription_whose_redis_stops_answering_is_lost_and_made_again(caplog) -> None:
+def test_a_subscription_whose_redis_stops_answering_is_lost_and_made_again(
+    caplog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(redis_client, "SOCKET_TIMEOUT", _SHORT_TIMEOUT)
+
     async def run() -> None:
         with proxy_to("127.0.0.1", 6379) as proxy:
             channel = _channel()
-            # The client's own socket timeout, as deployed.
+            # The client's own socket timeout, as deployed (shortened, not named by the URL).
             events = RedisKeyEvents(f"redis://127.0.0.1:{proxy.port}/15", channel=channel)
             events.quiet = 0.5
             changes: list[str | None] = []
@@ -105,9 +113,13 @@ def test_a_quiet_subscription_outlives_the_socket_timeout(caplog) -> None:
     assert not [r for r in caplog.records if "subscription lost" in r.getMessage()]
 
 
-def test_an_announcement_to_a_redis_that_never_answers_gives_up_and_says_so(caplog) -> None:
+def test_an_announcement_to_a_redis_that_never_answers_gives_up_and_says_so(
+    caplog, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # The key's change is committed before it is announced: the request making it must
     # not wait for ever on the announcement.
+    monkeypatch.setattr(redis_client, "SOCKET_TIMEOUT", _SHORT_TIMEOUT)
+
     async def run() -> None:
         with proxy_to("127.0.0.1", 6379) as proxy:
             events = RedisKeyEvents(f"redis://127.0.0.1:{proxy.port}/15", channel=_channel())

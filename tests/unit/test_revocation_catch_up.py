@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from sealbox.accounts import redis_client, revocation
 from sealbox.accounts.database import make_engine, migrate, sessionmaker
 from sealbox.accounts.revocation import RedisRevocations
 from sealbox.accounts.store import Store
@@ -92,10 +93,14 @@ def test_what_redis_missed_is_written_by_a_task_that_runs_only_while_something_i
 
 
 def test_a_redis_that_accepts_and_never_answers_fails_each_try_of_the_task_which_tries_again(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Each try that Redis holds must end (the client's socket timeout) for the next one
     # to open a connection of its own: a second hung connection is a second try.
+    # The default bound and the first retry's wait, made short (suite time): the client
+    # still gets its timeout from connect(), as a URL that names none does.
+    monkeypatch.setattr(redis_client, "SOCKET_TIMEOUT", 0.5)
+    monkeypatch.setattr(revocation, "_RETRY_FIRST", 0.1)
     require_server("Redis", 6379)
     import redis.asyncio as redis
 
