@@ -9,6 +9,7 @@ own, and fail for their own reason (the full disk), said as such.
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,31 @@ def test_first_starts_racing_on_a_full_disk_each_say_why_and_leave_no_half_made_
             assert "no space left on device" in r.err or "disk" in r.err or claimed, r.err
             assert "no such file or directory" not in r.err
         assert not data.exists(), sorted(p.name for p in data.iterdir())
+    filler.unlink()
+    r = run_sealbox(["serve", "--data-dir", data, "--check"])
+    assert r.returncode == 0, r.stderr
+
+
+def test_a_failing_start_removes_a_first_starts_folder_that_another_failed_start_left_full(
+    small_fs: Path,
+) -> None:
+    # What racing first starts may leave: a folder still marked as a first start's (no
+    # start finished in it), holding a database another start made before it failed.
+    # A start that then failed too kept it, because it held more than lock files.
+    data = small_fs / "data"
+    assert run_sealbox(["serve", "--data-dir", data, "--check"]).returncode == 0
+    for path in data.iterdir():  # all but the database and the lock files
+        if not path.name.startswith("sealbox.db") and not path.name.endswith(".lock"):
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    (data / ".first-start").touch()
+    assert (data / "sealbox.db").stat().st_size > 0
+    filler = small_fs / "filler"
+    fill(filler)
+    r = run_sealbox(["serve", "--data-dir", data, "--check"])
+    err = r.stderr.decode()
+    assert r.returncode == 1, err
+    assert "no space left on device" in err or "disk" in err, err
+    assert not data.exists(), sorted(p.name for p in data.iterdir())
     filler.unlink()
     r = run_sealbox(["serve", "--data-dir", data, "--check"])
     assert r.returncode == 0, r.stderr

@@ -90,12 +90,6 @@ def _same_file(fd: int, path: Path) -> bool:
     return (now.st_dev, now.st_ino) == (held.st_dev, held.st_ino)
 
 
-def _holds_nothing(name: str) -> bool:
-    """Whether a file of that name in a new folder is one that holds nothing: a lock file,
-    or the -wal and -shm files SQLite leaves after a look at a database removed since."""
-    return name == _NEW_FOLDER or name.endswith((".lock", ".db-wal", ".db-shm"))
-
-
 class MasterKeySealer(KeySealer):
     """Seal the service's documents with the master key (see :class:`KeySealer`)."""
 
@@ -367,13 +361,15 @@ class DataDir:
         """Remove the folder (and ``made``, the parents :meth:`_make_folder` made) if the
         block fails, when it is a first start's folder that held nothing yet.
 
-        Entered under the folder's lock. The start that made the folder marks it; another
-        start on it may take the lock first, and then removes it if it fails. A folder
-        holding more than locks when this one gets the lock was provisioned (in part)
-        by another and stays; one made by its operator has no mark and stays.
+        Entered under the folder's lock. The start that made the folder marks it, and the
+        start that makes it whole takes the mark away; another start on it may take the
+        lock first, and then removes it if it fails. A marked folder holds only what first
+        starts that failed or were killed left (a database made before a key could be
+        written, say): no start has finished in it, so nothing there is anyone's data,
+        and it goes too (kept, a half-made folder stayed behind: a database, no keys).
+        One made by its operator has no mark and stays.
         """
-        names = [entry.name for entry in self.path.iterdir()]
-        ours = _NEW_FOLDER in names and all(map(_holds_nothing, names))
+        ours = (self.path / _NEW_FOLDER).exists()
         try:
             yield
         except BaseException:
