@@ -26,19 +26,24 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import os
 import ssl
-from collections.abc import Iterable
+import weakref
+from collections.abc import Iterable, Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Final, NoReturn
 
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from sealbox.exceptions import ConfigError, TLSConfigError
 from sealbox.hazmat.kdf import passphrase_bytes
 from sealbox.tls import _load
 from sealbox.tls._load import Password
+from sealbox.tls._resumed import check_resumed_sessions
 from sealbox.tls.pinning import pin_context
 
 __all__ = [
@@ -137,7 +142,9 @@ def server_context(
         key: its private key (PEM). Omitted: read from ``cert``.
         client_ca: PEM file of the CA whose client certificates are accepted.
         require_client_cert: refuse clients without a valid certificate (mutual
-            TLS); without it, a client certificate is verified if one is sent.
+            TLS); without it, a client certificate is verified if one is sent. A
+            session resumed once its client certificate has expired is refused (see
+            :mod:`sealbox.tls._resumed`).
         password: passphrase of an encrypted ``key``.
         now: the time used to check validity (tests); default: now.
 
@@ -157,6 +164,8 @@ def server_context(
     if client_ca is not None:
         _load_ca(ctx, client_ca, "client CA file", now)
         ctx.verify_mode = ssl.CERT_REQUIRED if require_client_cert else ssl.CERT_OPTIONAL
+        # A resumed session skips verification: not past its client certificate's expiry.
+        check_resumed_sessions(ctx)
     return ctx
 
 
@@ -172,10 +181,14 @@ def load_server_certificate(
 
     New handshakes use the new certificate at once; open connections are not
     affected. A server renews its certificate without a restart by calling this
-    on its running context. Nothing changes in ``ctx`` if a check fails.
+    on its running context. Nothing changes in ``ctx`` if a check fails, or if OpenSSL
+    refuses the pair; it loads the bytes that were checked, not the files as a renewal
+    may have rewritten them since.
 
     Raises:
-        TLSConfigError: as for :func:`server_context`.
+        TLSConfigError: as for :func:`server_context`; code ``key_type_changed`` for a
+            key of another type than the certificate ``ctx`` serves (a context keeps one
+            certificate per key type and would go on serving the old one).
     """
     _load_identity(
         ctx,
@@ -258,6 +271,19 @@ def _load_identity(
     _check_purpose(leaf, purpose, cert_source)
     _load.check_validity(leaf, f"the certificate in {cert_source}", now)
 
+    kind = _key_kind(private_key)
+    serving = _SERVING.get(ctx) if purpose == ExtendedKeyUsageOID.SERVER_AUTH else None
+    if serving is not None and serving != kind:
+        raise TLSConfigError(
+            f"{cert_source} has an {kind} key and the context serves an {serving} "
+            "certificate: a context keeps one certificate per key type, so it would go on "
+            f"serving the old {serving} one",
+            hint="build a new context with server_context() for the new pair and give it "
+            "to the server (restart it)",
+            code="key_type_changed",
+            facts={"serving": serving, "new": kind},
+        )
+
     secret = passphrase_bytes(password) if password is not None else None
 
     def give_password() -> bytes:
@@ -266,10 +292,57 @@ def _load_identity(
             _no_password(key_source)
         return secret
 
+    with _checked_files(cert_data, key_data, cert, key_path) as (cert_file, key_file):
+        # OpenSSL replaces the certificate before it loads the chain and the key: one it
+        # refuses halfway (a CA key below its security level) would leave ctx serving a
+        # certificate without its key. A scratch context takes the refusal instead.
+        for target in (ssl.SSLContext(ctx.protocol), ctx):
+            try:
+                target.load_cert_chain(cert_file, key_file, password=give_password)
+            except (ssl.SSLError, OSError) as exc:
+                raise TLSConfigError(f"OpenSSL refused {cert_source}: {_reason(exc)}") from None
+    if purpose == ExtendedKeyUsageOID.SERVER_AUTH:
+        _SERVING[ctx] = kind
+
+
+# The key type of the certificate each server context was given here. OpenSSL keeps one
+# certificate per key type (RSA, ECDSA, Ed25519…) and Python cannot remove one, so a
+# reload with another type would leave the old certificate served beside the new.
+_SERVING: Final[weakref.WeakKeyDictionary[ssl.SSLContext, str]] = weakref.WeakKeyDictionary()
+
+
+def _key_kind(key: object) -> str:
+    if isinstance(key, rsa.RSAPrivateKey):
+        return "RSA"
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        return "ECDSA"
+    if isinstance(key, ed25519.Ed25519PrivateKey):
+        return "Ed25519"
+    if isinstance(key, ed448.Ed448PrivateKey):
+        return "Ed448"
+    return type(key).__name__
+
+
+@contextlib.contextmanager
+def _checked_files(
+    cert_data: bytes, key_data: bytes, cert: StrPath, key: StrPath
+) -> Iterator[tuple[str, str]]:
+    """Paths OpenSSL reads the checked bytes from, not the files that may have changed
+    since (a renewal writing them): anonymous memory files where the system has them."""
+    if not hasattr(os, "memfd_create") or not Path("/proc/self/fd").is_dir():
+        yield os.fspath(cert), os.fspath(key)
+        return
+    fds: list[int] = []
     try:
-        ctx.load_cert_chain(os.fspath(cert), os.fspath(key_path), password=give_password)
-    except (ssl.SSLError, OSError) as exc:
-        raise TLSConfigError(f"OpenSSL refused {cert_source}: {_reason(exc)}") from None
+        for data in (cert_data, key_data):
+            fds.append(os.memfd_create("sealbox-tls", os.MFD_CLOEXEC))
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fds[-1], view) :]
+        yield f"/proc/self/fd/{fds[0]}", f"/proc/self/fd/{fds[1]}"
+    finally:
+        for fd in fds:
+            os.close(fd)
 
 
 def _refuse_der(data: bytes, source: str) -> None:
