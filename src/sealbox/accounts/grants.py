@@ -32,7 +32,8 @@ token revocation (RFC 7009) and introspection (RFC 7662), without any web framew
   and ignored (RFC 7009 §2.2).
 - **Introspection**: ``{"active": false}`` for anything that is not live — unknown,
   expired, revoked, ended by a password change or a reused refresh token — and the
-  token's claims and scope when it is, with the ``client_id`` it was issued to.
+  token's claims and scope when it is, with the ``client_id`` it was issued to (a refresh
+  token's scope: what its next refresh would grant).
 
 .. versionadded:: 0.1.0
 """
@@ -454,7 +455,11 @@ async def introspect(
     # Reuse, logout, revocation and a password change all mark the rows revoked.
     if record is None or not record.live:
         return {"active": False}
-    scope = record.scope if record.scope is not None else " ".join(record.user.scopes)
+    # What its next refresh would grant: the family's scope, less what the account no
+    # longer holds (a scope an administrator took back is no longer the token's).
+    held = list(record.user.scopes)
+    family = held if record.scope is None else record.scope.split()
+    scope = " ".join(s for s in dict.fromkeys(family) if s in held)
     answer = {
         "active": True,
         "token_type": "refresh_token",

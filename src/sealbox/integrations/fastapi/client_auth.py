@@ -96,15 +96,18 @@ def invalid_client(message: str = "client authentication failed") -> ApiError:
     )
 
 
-def too_many_attempts(wait: int) -> ApiError:
-    """429 ``too_many_requests`` with ``Retry-After``: the token endpoint's answer to a
-    throttled attempt, a login's or a client authentication's."""
-    return oauth_error(
-        429,
-        ErrorCode.TOO_MANY_REQUESTS,
-        "too many attempts; try again later",
-        **{"Retry-After": str(wait)},
-    )
+def too_many_attempts(wait: int, *, oauth: bool = True) -> ApiError:
+    """429 ``too_many_requests`` with ``Retry-After``: the answer to a throttled attempt, a
+    login's or a client authentication's at the token endpoint (an RFC 6749 §5.2 error),
+    a registration's or a password change's with ``oauth=False`` (sealbox's error alone).
+
+    .. versionchanged:: 0.1.0
+       ``oauth``.
+    """
+    message = "too many attempts; try again later"
+    if oauth:
+        return oauth_error(429, ErrorCode.TOO_MANY_REQUESTS, message, **{"Retry-After": str(wait)})
+    return ApiError(429, ErrorCode.TOO_MANY_REQUESTS, message, headers={"Retry-After": str(wait)})
 
 
 def refuse_non_form(request: Request, what: str = "this endpoint", **headers: str) -> None:

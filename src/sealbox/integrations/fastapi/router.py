@@ -27,7 +27,8 @@ errors carry RFC 6749 §5.2's ``error`` and ``error_description`` beside sealbox
 answers of ``token`` and ``refresh``, their errors included, carry ``Cache-Control:
 no-store`` and ``Pragma: no-cache`` (RFC 6749 §5.1).
 ``logout``, ``password`` and ``users/me`` are an account's: a client's token gets 403
-``user_token_required``.
+``user_token_required``. The JSON bodies refuse a member they do not know (422
+``validation_error`` naming it); the token endpoint's form ignores one (RFC 6749 §3.2).
 
 Each factory takes the accounts, or a function of the request that returns them (for
 accounts opened in the app's lifespan)::
@@ -45,7 +46,7 @@ from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
 from sealbox.accounts import sessions
@@ -74,6 +75,7 @@ from sealbox.integrations.fastapi.client_auth import (
     oauth_error,
     refuse_non_form,
     refuse_repeated_parameters,
+    too_many_attempts,
 )
 from sealbox.integrations.fastapi.client_cert import client_identity
 from sealbox.integrations.fastapi.errors import ApiError, ErrorCode
@@ -139,8 +141,15 @@ def accounts_bearer(
     return BearerAuth(_getter(source), token_url=token_url, scheme_name=scheme_name)
 
 
+# A misspelt member dropped would have the rest acted on ("scopes" at /refresh: the full
+# grant, not the narrower one asked for).
+_NO_OTHER_MEMBER: Final = ConfigDict(extra="forbid")
+
+
 class Credentials(BaseModel):
     """A new account."""
+
+    model_config = _NO_OTHER_MEMBER
 
     username: str = Field(min_length=1, max_length=4 * MAX_USERNAME, examples=["alice"])
     password: str = Field(min_length=1, max_length=4 * MAX_PASSWORD, examples=["correct horse"])
@@ -167,12 +176,16 @@ class TokenResponse(BaseModel):
 class RefreshRequest(BaseModel):
     """A refresh token to exchange (or revoke); ``scope`` may narrow the grant."""
 
+    model_config = _NO_OTHER_MEMBER
+
     refresh_token: str = Field(min_length=1, max_length=512)
     scope: str | None = Field(default=None, max_length=4096)
 
 
 class PasswordChange(BaseModel):
     """The current password and the new one."""
+
+    model_config = _NO_OTHER_MEMBER
 
     current_password: str = Field(min_length=1, max_length=4 * MAX_PASSWORD)
     new_password: str = Field(min_length=1, max_length=4 * MAX_PASSWORD)
@@ -242,13 +255,6 @@ def _grant_error(message: str = "invalid username or password") -> ApiError:
     return oauth_error(400, ErrorCode.INVALID_GRANT, message)
 
 
-def _too_many(wait: int, *, token_endpoint: bool = False) -> ApiError:
-    message = "too many attempts; try again later"
-    if token_endpoint:
-        return oauth_error(429, ErrorCode.TOO_MANY_REQUESTS, message, **{"Retry-After": str(wait)})
-    return ApiError(429, ErrorCode.TOO_MANY_REQUESTS, message, headers={"Retry-After": str(wait)})
-
-
 def _answer(issued: IssuedTokens) -> TokenResponse:
     return TokenResponse(
         access_token=issued.access_token,
@@ -286,7 +292,7 @@ async def register(accounts: Accounts, body: Credentials, address: str) -> UserO
     except WeakPasswordError as exc:
         raise ApiError(422, ErrorCode.WEAK_PASSWORD, str(exc)) from None
     except Throttled as exc:
-        raise _too_many(exc.retry_after) from None
+        raise too_many_attempts(exc.retry_after, oauth=False) from None
     except UsernameUnavailableError as exc:
         raise ApiError(409, ErrorCode.USERNAME_TAKEN, str(exc)) from None
     return UserOut(id=user.id, username=user.username, scopes=user.scopes)
@@ -379,7 +385,7 @@ async def _password_grant(
             401, ErrorCode.MFA_REQUIRED, str(exc), **{"WWW-Authenticate": OTP_CHALLENGE}
         ) from None
     except Throttled as exc:
-        raise _too_many(exc.retry_after, token_endpoint=True) from None
+        raise too_many_attempts(exc.retry_after) from None
     except AccountDisabled:
         # After the password check, as Keycloak answers: RFC 6749's invalid_grant.
         raise _grant_error("the account is disabled") from None
@@ -424,7 +430,7 @@ async def change_password(
             accounts, caller, body.current_password, body.new_password, address
         )
     except Throttled as exc:
-        raise _too_many(exc.retry_after) from None
+        raise too_many_attempts(exc.retry_after, oauth=False) from None
     except CurrentPasswordError as exc:
         raise ApiError(403, ErrorCode.INVALID_CREDENTIALS, str(exc)) from None
     except WeakPasswordError as exc:
