@@ -190,7 +190,8 @@ def strict_json(data: bytes, where: str) -> Any:
     surrogate escapes.
 
     Raises:
-        TokenError: invalid UTF-8 or JSON, or a duplicate name (quoted).
+        TokenError: invalid UTF-8 or JSON, or a duplicate name (quoted; code
+            ``duplicate_member``, facts ``member`` and ``part``: ``where``).
     """
     try:
         text = data.decode("utf-8")
@@ -206,7 +207,12 @@ def strict_json(data: bytes, where: str) -> Any:
     except UnicodeEncodeError:
         raise TokenError(f"the {where} holds an unpaired surrogate escape") from None
     except DuplicateMemberError as exc:
-        raise TokenError(f"the {where} has a duplicate member {_quote(exc.name)}") from None
+        # The code and fact a JWK Set's duplicate has (JWKSet.from_json).
+        raise TokenError(
+            f"the {where} has a duplicate member {_quote(exc.name)}",
+            code="duplicate_member",
+            facts={"member": exc.name[:40], "part": where},
+        ) from None
     except RecursionError:
         raise TokenError(f"the {where} is nested too deeply") from None
     except ValueError:  # JSONDecodeError, NaN, integers past the digit limit
@@ -257,13 +263,14 @@ def parse_compact(  # noqa: PLR0912 - one branch per RFC 7515 §5.2 check
     """Parse a compact JWS strictly (RFC 7515 §5.2 steps 1-8), without verifying it.
 
     Raises:
-        TokenError: the token is too large, malformed, uses ``none`` or an
-            unsupported ``alg``, or has a refused header member.
+        TokenError: the token is too large (code ``token_too_large``, facts ``size``
+            and ``max``), malformed, uses ``none`` or an unsupported ``alg``, or has a
+            refused header member (code ``header_member_refused``, fact ``member``).
         TypeError: ``token`` is not ``str`` or ``bytes``.
     """
     if isinstance(token, bytes | bytearray):
         if len(token) > max_size:
-            raise TokenError(f"the token is {len(token)} bytes long, more than {max_size}")
+            raise _too_large(len(token), "bytes", max_size)
         try:
             token = bytes(token).decode("ascii")
         except UnicodeDecodeError:
@@ -271,7 +278,7 @@ def parse_compact(  # noqa: PLR0912 - one branch per RFC 7515 §5.2 check
     elif not isinstance(token, str):
         raise TypeError("token must be str or bytes")
     if len(token) > max_size:
-        raise TokenError(f"the token is {len(token)} characters long, more than {max_size}")
+        raise _too_large(len(token), "characters", max_size)
     if _TOKEN_RE.fullmatch(token) is None:
         raise TokenError(_explain_shape(token))
     h64, p64, s64 = token.split(".")
@@ -287,7 +294,11 @@ def parse_compact(  # noqa: PLR0912 - one branch per RFC 7515 §5.2 check
         raise TokenError(f"unsupported alg {_quote(alg)}")
     for member, what in _REFUSED_MEMBERS.items():
         if member in header:
-            raise TokenError(f"the header carries {what}, which sealbox does not accept")
+            raise TokenError(
+                f"the header carries {what}, which sealbox does not accept",
+                code="header_member_refused",
+                facts={"member": member},
+            )
     # "kid": null is malformed, not absent: it must not pass for a token without a kid.
     kid = header.get("kid")
     if "kid" in header and (not isinstance(kid, str) or not 0 < len(kid) <= _MAX_KID):
@@ -297,6 +308,14 @@ def parse_compact(  # noqa: PLR0912 - one branch per RFC 7515 §5.2 check
     if not signature:
         raise TokenError("the token has no signature")
     return CompactJWS(header, payload, f"{h64}.{p64}".encode("ascii"), signature, alg, kid)
+
+
+def _too_large(size: int, unit: str, max_size: int) -> TokenError:
+    return TokenError(
+        f"the token is {size} {unit} long, more than {max_size}",
+        code="token_too_large",
+        facts={"size": str(size), "max": str(max_size)},
+    )
 
 
 def encode_header(header: Mapping[str, Any]) -> str:

@@ -38,6 +38,7 @@ from typing import Any
 
 import httpx2
 
+from sealbox.exceptions import TokenError
 from sealbox.jwt.jwk import JWKSet, VerificationKey
 from sealbox.jwt.remote_cache import (
     ACCEPT,
@@ -163,11 +164,15 @@ class RemoteJWKSet:
             TokenError: no such key after a refresh, or no key set could be fetched.
         """
         # Fast path, without the lock: a set that has the key and may answer on its own.
+        # A token without kid too: else it would wait for a fetch under way (up to the
+        # fetch's timeout, from a slow issuer) though the set at hand holds its one key.
         cache = self._cache
-        if kid is not None:
-            keys = cache.serving(kid, fetching=self._lock.locked())
-            if keys is not None:
-                return keys.find(kid)
+        keys = cache.serving(kid, fetching=self._lock.locked())
+        if keys is not None:
+            with contextlib.suppress(TokenError):
+                return keys.find(kid, alg=alg)
+            # No one key of the set fits (kid None only): the lookup below decides, with
+            # the set a fetch under way brings.
         ended = cache.ended
         with self._lock:
             if not cache.ended_since(ended):

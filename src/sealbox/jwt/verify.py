@@ -87,7 +87,11 @@ def _select(
     jws: CompactJWS, keys: KeySource, algorithms: frozenset[str] | None, *, require_kid: bool
 ) -> VerificationKey:
     if algorithms is not None and jws.alg not in algorithms:
-        raise TokenError(f"alg {jws.alg} is not among the accepted algorithms")
+        raise TokenError(
+            f"alg {jws.alg} is not among the accepted algorithms",
+            code="alg_not_accepted",
+            facts={"alg": jws.alg, "accepted": ", ".join(sorted(algorithms))},
+        )
     if jws.kid is None and require_kid:
         raise TokenError("the token has no key id (kid)")
     # Without a kid, the key is the source's one key for the token's algorithm.
@@ -96,8 +100,11 @@ def _select(
     if spec is None:
         # A kid may run to 256 characters: the message shows its start.
         kid = jws.kid if jws.kid is None or len(jws.kid) <= 40 else jws.kid[:40] + "…"
+        accepted = ", ".join(sorted(key.algorithms))
         raise TokenError(
-            f"the key {kid!r} verifies {', '.join(sorted(key.algorithms))}, not {jws.alg}"
+            f"the key {kid!r} verifies {accepted}, not {jws.alg}",
+            code="alg_not_for_key",
+            facts={"alg": jws.alg, "accepted": accepted} | ({} if kid is None else {"kid": kid}),
         )
     if not spec.impl.verify(jws.signing_input, key.key, jws.signature):
         raise TokenError("the token's signature does not verify", code="signature_invalid")
@@ -212,6 +219,11 @@ def _when(claim: str, moment: float, now: float) -> dict[str, str]:
     """The facts of a time claim that refused a token: which, when (UTC), and how far from now."""
     at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(moment)))
     return {"claim": claim, "time": at, "seconds": str(int(abs(now - moment)))}
+
+
+def _seconds(value: float) -> str:
+    """Seconds for a fact: ``30``, not ``30.0``; ``1.5`` as it is."""
+    return str(int(value)) if float(value).is_integer() else str(value)
 
 
 def _moment(now: float) -> float:
@@ -388,7 +400,12 @@ class TokenVerifier:
                     "the token's issue time (iat) is in the future", facts=_when("iat", iat, now)
                 )
             if self._max_age is not None and now - iat > self._max_age + leeway:
-                raise TokenExpiredError("the token is older than the accepted maximum age")
+                # The facts an expired exp has, of the moment it got too old.
+                facts = _when("iat", iat + self._max_age, now)
+                raise TokenExpiredError(
+                    "the token is older than the accepted maximum age",
+                    facts=facts | {"max_age": _seconds(self._max_age)},
+                )
         for name in ("sub", "jti", "scope"):
             if name in claims and not isinstance(claims[name], str):
                 raise TokenError(f"the {name!r} claim must be a string")

@@ -138,6 +138,7 @@ def unknown_scheme(text: str) -> SealboxError:
         f"password hash scheme {named!r} is not supported"
         if named
         else "the password hash's scheme is not one sealbox knows",
+        facts={"scheme": named} if named else {},
         hint="sealbox verifies argon2, bcrypt ($2a$/$2b$/$2y$), Django pbkdf2_sha256, "
         "pbkdf2_sha1, bcrypt_sha256 and bcrypt, and passlib $pbkdf2-sha256$/$pbkdf2-sha512$ "
         "hashes",
@@ -228,6 +229,7 @@ def _check_bcrypt_form(text: str) -> None:
         raise HashTooCostlyError(
             f"the bcrypt cost {cost} is above the accepted maximum {BCRYPT_MAX_COST}",
             hint=COSTLY_HINT,
+            facts={"scheme": "bcrypt", "cost": str(cost)},
         )
     # 22 characters of salt (16 bytes) and 31 of hash (23 bytes): bcrypt never sets the
     # spare bits of their last characters, and refuses a salt with them set.
@@ -253,7 +255,7 @@ def _parse_django_pbkdf2(text: str) -> tuple[str, int, bytes, bytes]:
     name = f"pbkdf2_{digest}"
     if len(parts) != 4 or not parts[1].isdigit() or not parts[2]:
         raise FormatError(f"a {name} hash must be '{name}$iterations$salt$hash'")
-    iterations = _pbkdf2_iterations(f"{name} iterations", digest, int(parts[1]))
+    iterations = _pbkdf2_iterations(f"{name} iterations", digest, int(parts[1]), name)
     try:
         expected = base64.b64decode(parts[3], validate=True)
     except (binascii.Error, ValueError):
@@ -264,7 +266,7 @@ def _parse_django_pbkdf2(text: str) -> tuple[str, int, bytes, bytes]:
     return digest, iterations, parts[2].encode("ascii"), expected
 
 
-def _pbkdf2_iterations(what: str, digest: str, iterations: int) -> int:
+def _pbkdf2_iterations(what: str, digest: str, iterations: int, scheme: str) -> int:
     ceiling = _PBKDF2_MAX[digest]
     if iterations < 1:
         raise FormatError(f"{what} must be 1..{ceiling}")
@@ -272,6 +274,7 @@ def _pbkdf2_iterations(what: str, digest: str, iterations: int) -> int:
         raise HashTooCostlyError(
             f"{what} must be 1..{ceiling}: {iterations} is above the accepted maximum",
             hint=COSTLY_HINT,
+            facts={"scheme": scheme, "iterations": str(iterations)},
         )
     return iterations
 
@@ -292,7 +295,9 @@ def _parse_passlib_pbkdf2(text: str) -> tuple[str, int, bytes, bytes]:
     form = f"a passlib pbkdf2-{digest} hash must be '$pbkdf2-{digest}$rounds$salt$hash'"
     if len(parts) != 5 or not parts[2].isdigit() or not digest:
         raise FormatError(form)
-    iterations = _pbkdf2_iterations(f"pbkdf2-{digest} rounds", digest, int(parts[2]))
+    iterations = _pbkdf2_iterations(
+        f"pbkdf2-{digest} rounds", digest, int(parts[2]), f"passlib_pbkdf2_{digest}"
+    )
     salt, expected = _ab64(parts[3], form), _ab64(parts[4], form)
     if len(expected) != hashlib.new(digest).digest_size:
         raise FormatError(form)

@@ -468,6 +468,12 @@ def _argon2_parameters(text: str, own: argon2.Parameters) -> argon2.Parameters:
             f"p <= {ceiling.parallelism}, m <= {memory}KiB and m*t <= {ARGON2_MAX_WORK}KiB "
             "(one pass over 2 GiB, the work of sealbox's strongest profile)",
             hint=COSTLY_HINT,
+            facts={
+                "scheme": _ARGON2_NAMES[params.type],
+                "time_cost": str(params.time_cost),
+                "memory_cost": str(params.memory_cost),
+                "parallelism": str(params.parallelism),
+            },
         )
     return params
 
