@@ -128,7 +128,9 @@ async def _run_watch(tmp_path: Path) -> None:
         while watch.due():
             await asyncio.sleep(0.01)
         await asyncio.to_thread(_rotate_in, path, "ES256")
-        while watch.reloads == 0:
+        # Until handed over, not until reloaded: the reload's count is up on its thread
+        # before the watch's task hands the keyset over.
+        while not applied:
             await asyncio.sleep(0.01)
     finally:
         task.cancel()
