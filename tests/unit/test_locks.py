@@ -1,4 +1,4 @@
-"""sealbox._util.locks and the temporary files of sealbox._util.files: who may lock, who cleans up what."""
+"""sealbox._util.locks and the temporary files of sealbox._util.temporaries: who may lock, who cleans up what."""
 
 from __future__ import annotations
 
@@ -15,14 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from sealbox._util.files import (
+from sealbox._util.files import atomic_write, atomic_writer
+from sealbox._util.locks import lock_path, locked
+from sealbox._util.temporaries import (
     _create_temporary,
     _remove_unlocked,
-    atomic_write,
-    atomic_writer,
     remove_stale_temporaries,
 )
-from sealbox._util.locks import lock_path, locked
 from sealbox.exceptions import LockTimeoutError, StorageError
 
 NOBODY = 65534  # uid and gid of nobody / nogroup on Debian

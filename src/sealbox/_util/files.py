@@ -1,14 +1,15 @@
 """Atomic file writes: a temporary file in the target folder, renamed when complete.
 
-The temporary file is named ``.NAME.PID.RANDOM.tmp`` after its writer's process id,
-and its writer holds an ``flock`` on it until it is renamed. A writer that dies
-(SIGKILL, a power cut) leaves it behind, never a partial file under the final name;
-the next writer into the same folder removes the temporary files whose process no
-longer runs here and whose lock nobody holds (a writer on another machine sharing
-the folder holds its lock). A rewrite keeps the owner, group and mode of the file it
-replaces; a new file gets the mode asked for (0600 unless said).
+A writer that dies (SIGKILL, a power cut) leaves its temporary file behind, never a
+partial file under the final name; the next writer into the same folder removes it
+(:mod:`sealbox._util.temporaries`: how temporary files are named, locked and cleaned
+up). A rewrite keeps the owner, group and mode of the file it replaces; a new file gets
+the mode asked for (0600 unless said). Also what goes with writing and reading files
+whole: a group of files replaced together, folders made, bounded reads, an input
+opened, the input refused as the output, and the errors of a refused write.
 
-Also :class:`AlignedWriter`, the way bulk outputs reach the file system.
+:class:`AlignedWriter` and :data:`WRITE_PIECE`, the way bulk outputs reach the file
+system, are :mod:`sealbox._util.aligned`'s, and importable from here as before.
 
 Paths are handled with :mod:`os.path`, not :mod:`pathlib`: this module is on the
 start-up path of every ``sealbox encrypt`` and ``decrypt``.
@@ -18,14 +19,20 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import io
 import os
 import signal
 import stat
 from collections.abc import Iterator
-from typing import BinaryIO, Final, Protocol
+from typing import BinaryIO, Final
 
+from sealbox._util.aligned import WRITE_PIECE, AlignedWriter
+from sealbox._util.temporaries import (
+    _create_temporary,
+    _hold,
+    _temporary_name,
+    remove_stale_temporaries,
+)
 from sealbox.exceptions import StorageError
 
 __all__ = [
@@ -43,85 +50,6 @@ __all__ = [
     "remove_stale_temporaries",
     "signals_held",
 ]
-
-# The largest write a streamed bulk output makes, and the file offsets its writes end on
-# (age's file-to-file outputs, written behind, have their own: age._output.PIECE).
-# Linux (6.x) fills the page cache of a file with folios as large as each write
-# allows: a write of megabytes takes its new pages in large blocks, which on a
-# virtual machine are the free memory the host has taken back and must hand out
-# afresh, page by page. Writes of 32 KiB use small folios taken from recently
-# freed memory, several times cheaper in system time (bench/results/findings.md,
-# "Write size").
-WRITE_PIECE: Final = 32 * 1024
-
-
-class _Sink(Protocol):
-    def write(self, data: bytes | bytearray | memoryview, /) -> int | None: ...
-
-
-class AlignedWriter:
-    """Passes writes on to ``raw`` in pieces of at most :data:`WRITE_PIECE` bytes,
-    cut at multiples of it in the file.
-
-    Args:
-        raw: the file (or any object with ``write``); a short count it returns
-            is followed by a write of the rest, ``None`` counts as complete.
-        position: where in the file the next write lands.
-    """
-
-    __slots__ = ("_position", "_raw")
-
-    def __init__(self, raw: _Sink, position: int = 0) -> None:
-        self._raw = raw
-        self._position = position
-
-    @classmethod
-    def from_file(cls, fh: BinaryIO) -> AlignedWriter:
-        """Wrap ``fh`` at its current offset (0 for a pipe or a terminal)."""
-        try:
-            position = os.lseek(fh.fileno(), 0, os.SEEK_CUR)
-        except (OSError, ValueError, AttributeError):
-            position = 0
-        return cls(fh, position)
-
-    def write(self, data: bytes | bytearray | memoryview) -> int:
-        """Write all of ``data``; return its length."""
-        view = memoryview(data).cast("B")
-        total = len(view)
-        write = self._raw.write
-        position = self._position
-        while view:
-            size = min(len(view), WRITE_PIECE - position % WRITE_PIECE)
-            n = write(view[:size])
-            n = size if n is None else n
-            if n <= 0:
-                raise OSError("the output accepted no data")
-            position += n
-            view = view[n:]
-        self._position = position
-        return total
-
-    def flush(self) -> None:
-        """Flush ``raw`` if it buffers."""
-        flush = getattr(self._raw, "flush", None)
-        if flush is not None:
-            flush()
-
-    def fileno(self) -> int:
-        """The descriptor of ``raw`` (for writes made directly, after :meth:`flush`)."""
-        fileno = getattr(self._raw, "fileno", None)
-        if fileno is None:
-            raise io.UnsupportedOperation("the output has no file descriptor")
-        return int(fileno())
-
-    def moved_to(self, position: int) -> None:
-        """Go on at ``position``, the end of what was written directly to the file."""
-        seek = getattr(self._raw, "seek", None)
-        if seek is not None:
-            seek(position)
-        else:
-            os.lseek(self.fileno(), position, os.SEEK_SET)
-        self._position = position
 
 
 def make_folder(folder: str | os.PathLike[str], mode: int = 0o700) -> None:
@@ -384,108 +312,6 @@ def _take_over_attributes(fd: int, target: str, mode: int) -> None:
         # instead. Give that group no more than everybody else has.
         keep = (keep & ~0o070) | ((keep & 0o007) << 3)
     os.fchmod(fd, keep)
-
-
-def remove_stale_temporaries(folder: str) -> int:
-    """Remove the temporary files sealbox writers left in ``folder`` when they died.
-
-    Only files named as :func:`atomic_writer` names them whose process id no longer
-    runs on this machine are removed. Returns how many were.
-    """
-    removed = 0
-    try:
-        entries = os.scandir(folder)
-    except OSError:
-        return 0
-    with entries:
-        for entry in entries:
-            pid = _temporary_owner(entry.name)
-            if pid is None or pid == os.getpid() or _running(pid):
-                continue
-            removed += _remove_unlocked(entry.path)
-    return removed
-
-
-def _remove_unlocked(path: str) -> bool:
-    """Remove a temporary file unless its writer, on any machine, still holds its lock."""
-    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
-    try:
-        fd = os.open(path, flags)
-    except OSError:
-        return False  # gone meanwhile, another user's, or not a plain file
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        except OSError:
-            pass  # a file system without locks: the process id alone decides
-        try:
-            os.unlink(path)
-        except OSError:
-            return False
-        return True
-    finally:
-        os.close(fd)
-
-
-def _hold(fd: int) -> None:
-    """Lock a temporary file for as long as its writer keeps it open."""
-    with contextlib.suppress(OSError):  # a file system without locks
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-
-
-def _temporary_owner(name: str) -> int | None:
-    """The process id in ``.NAME.PID.RANDOM.tmp``, or ``None`` for any other name."""
-    if not (name.startswith(".") and name.endswith(".tmp")):
-        return None
-    parts = name[:-4].rsplit(".", 2)
-    if len(parts) != 3 or len(parts[2]) != _RANDOM_HEX or not parts[1].isdigit():
-        return None
-    try:
-        int(parts[2], 16)
-    except ValueError:
-        return None
-    return int(parts[1])
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # another user's process
-    return True
-
-
-_RANDOM_HEX: Final = 12
-
-
-def _temporary_name(folder: str, name: str) -> str:
-    random = os.urandom(_RANDOM_HEX // 2).hex()
-    return os.path.join(folder, f".{name}.{os.getpid()}.{random}.tmp")
-
-
-def _create_temporary(folder: str, name: str) -> tuple[int, str]:
-    """Create ``folder/.name.<pid>.<random>.tmp`` (mode 0600, never an existing file or link).
-
-    What ``tempfile.mkstemp`` does, without the cost of importing ``tempfile``
-    (and ``random``, ``shutil``) on every command-line run.
-    """
-    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    flags |= getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
-    for _ in range(100):
-        tmp = _temporary_name(folder, name)
-        try:
-            fd = os.open(tmp, flags, 0o600)
-        except FileExistsError:  # pragma: no cover - 48 random bits
-            continue
-        _hold(fd)
-        return fd, tmp
-    raise FileExistsError(  # pragma: no cover
-        errno.EEXIST, "no unused temporary file name", str(folder)
-    )
 
 
 def atomic_write(

@@ -10,7 +10,8 @@ Alembic migrations (:mod:`sealbox.accounts.database`), the audit log
 (:mod:`sealbox.accounts.audit`), and on top of them :class:`Accounts`, the one object that
 holds them with the signing keyset (:mod:`sealbox.accounts.core`), and the decisions of
 sign-in — register, log in, refresh, log out, change a password — as plain async functions
-of it (:mod:`sealbox.accounts.sessions`; a stored password checked, and an unusable one
+of it (:mod:`sealbox.accounts.sessions`; registering and changing a password in
+:mod:`sealbox.accounts.registration`; a stored password checked, and an unusable one
 reported, in :mod:`sealbox.accounts.password_check`). Beside them: account administration
 (:mod:`sealbox.accounts.admin`: list, grant, disable, delete, import accounts of other
 systems with :mod:`sealbox.accounts.user_import`), the TOTP second factor

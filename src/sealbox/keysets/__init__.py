@@ -1,10 +1,11 @@
 """Sets of symmetric keys with ids and a lifecycle: keyrings, sealed fields, envelopes.
 
 - :mod:`~sealbox.keysets.keyring`: :class:`~sealbox.Keyring` — keys with ids, one primary,
-  rotation, seal/open/reseal, deterministic tokens, blind indexes; its storage
-  (:mod:`~sealbox.keysets.keyring_store`: encrypted, saved with a merge, loaded), its
-  document (:mod:`~sealbox.keysets.keyring_file`) and the merge of two copies
-  (:mod:`~sealbox.keysets.keyring_merge`);
+  rotation, seal/open/reseal, deterministic tokens, blind indexes; its key management
+  (:mod:`~sealbox.keysets.keyring_keys`: rotate, set the primary, disable, enable,
+  destroy), its storage (:mod:`~sealbox.keysets.keyring_store`: encrypted, saved with a
+  merge, loaded), its document (:mod:`~sealbox.keysets.keyring_file`) and the merge of
+  two copies (:mod:`~sealbox.keysets.keyring_merge`);
 - :mod:`~sealbox.keysets.fields`: the sealed-token format;
 - :mod:`~sealbox.keysets.sealed`: documents sealed under a passphrase (Argon2id +
   AES-256-GCM), shared with the JWT keyset;

@@ -4,7 +4,9 @@ A :class:`Keyring` seals small values (database fields, cookies, API tokens)
 under its primary key and opens tokens made by any of its active or decrypt-only keys, found by
 the key id in the token. :meth:`Keyring.rotate` adds a key and makes it primary;
 older keys keep opening what they sealed until they are disabled.
-:meth:`Keyring.reseal` moves a token to the primary key.
+:meth:`Keyring.reseal` moves a token to the primary key. The key management (rotate, set
+the primary, disable, enable, destroy) is :mod:`~sealbox.keysets.keyring_keys`'s, the
+storage :mod:`~sealbox.keysets.keyring_store`'s: :class:`Keyring` inherits both.
 
 Key states (:class:`~sealbox.keysets.lifecycle.KeyState`, shared with JWT keysets and
 transit keys):
@@ -50,19 +52,13 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final
+from typing import Final
 
 from cryptography.exceptions import InvalidTag
 
 from sealbox._util.merge import Origin
-from sealbox.exceptions import (
-    DecryptionError,
-    FormatError,
-    KeyNotFoundError,
-    KeyStateError,
-)
+from sealbox.exceptions import DecryptionError, FormatError
 from sealbox.hazmat.aead import DEFAULT_ALGORITHM
 from sealbox.keysets.fields import (
     HEADER_SIZE,
@@ -84,9 +80,8 @@ from sealbox.keysets.keyring_file import (
     render_document,
     settle_states,
 )
-from sealbox.keysets.keyring_store import KeyringStorage
+from sealbox.keysets.keyring_keys import KeyInfo, KeyringKeys, _parse_key_id
 from sealbox.keysets.lifecycle import KeyState
-from sealbox.keysets.sealed import format_time
 
 __all__ = [
     "FORMAT",
@@ -101,7 +96,6 @@ __all__ = [
 _NONCE: Final = 12
 _BODY: Final = HEADER_SIZE + _NONCE
 _urandom = os.urandom
-_HEX: Final = frozenset("0123456789abcdef")
 
 
 def _bytes(value: object, name: str) -> bytes:
@@ -119,60 +113,7 @@ def _bytes(value: object, name: str) -> bytes:
     raise TypeError(f"{name} must be bytes, not {type(value).__name__}")
 
 
-def _parse_key_id(key_id: int | str) -> int:
-    """A key id as an int: an int as is, or 8 hex digits as :attr:`KeyInfo.hex_id` prints
-    it (``0x`` allowed), since that is how ids are shown and typed."""
-    if isinstance(key_id, int) and not isinstance(key_id, bool):
-        return key_id
-    if not isinstance(key_id, str):
-        raise TypeError(f"a key id is an int or 8 hex digits, not {type(key_id).__name__}")
-    digits = key_id.strip().lower().removeprefix("0x")
-    if len(digits) != 8 or not _HEX.issuperset(digits):
-        shown = key_id if len(key_id) <= 40 else key_id[:40] + "…"
-        raise FormatError(
-            f"{shown!r} is not a key id (8 hex digits)",
-            hint="list the keyring's keys to find the id",
-            code="bad_key_id",
-            facts={"key_id": shown},
-        )
-    return int(digits, 16)
-
-
-@dataclass(frozen=True, slots=True)
-class KeyInfo:
-    """What a keyring tells about one of its keys. Never the material.
-
-    Attributes:
-        id: the 32-bit key id that tokens carry.
-        algorithm: the randomized cipher the key seals with.
-        state: active (the primary key), decrypt-only, disabled or destroyed.
-        primary: whether the key seals new tokens.
-        created: when the key was made (UTC).
-    """
-
-    id: int
-    algorithm: str
-    state: KeyState
-    primary: bool
-    created: datetime
-
-    @property
-    def hex_id(self) -> str:
-        """The key id as eight hex digits, as the CLI and the file show it."""
-        return f"{self.id:08x}"
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return ``{"id", "algorithm", "state", "primary", "created"}`` for JSON output."""
-        return {
-            "id": self.hex_id,
-            "algorithm": self.algorithm,
-            "state": self.state.value,
-            "primary": self.primary,
-            "created": format_time(self.created),
-        }
-
-
-class Keyring(KeyringStorage):
+class Keyring(KeyringKeys):
     """A set of keys with one primary key. Build one with :meth:`generate` or :meth:`load`.
 
     Sealing and opening are safe to call from many threads; changes (rotate,
@@ -401,123 +342,6 @@ class Keyring(KeyringStorage):
         """
         return self.open(decode_token(token), associated_data)
 
-    # -- key management -------------------------------------------------------------
-
-    def rotate(self, algorithm: str | None = None, *, now: datetime | None = None) -> KeyInfo:
-        """Add a fresh key and make it primary (active); the old primary becomes decrypt-only.
-
-        Args:
-            algorithm: the new key's cipher; the current primary's by default.
-
-        Returns:
-            the new key.
-        """
-        with self._lock:
-            algorithm = algorithm or self._entries[self._primary_id].algorithm
-            entry = new_entry(algorithm, self._entries, now)
-            self._entries[entry.id] = entry
-            self._make_primary(entry)
-            return self._info(entry)
-
-    def set_primary(self, key_id: int | str) -> None:
-        """Make a decrypt-only key the primary (active) one, to roll back a rotation.
-
-        The old primary key becomes decrypt-only.
-
-        Raises:
-            FormatError: ``key_id`` is a string but not 8 hex digits (code ``bad_key_id``).
-            KeyNotFoundError: no such key.
-            KeyStateError: the key is disabled or destroyed.
-        """
-        key_id = _parse_key_id(key_id)
-        with self._lock:
-            entry = self._get(key_id)
-            if not entry.state.usable:
-                raise KeyStateError(
-                    f"key {key_id:08x} is {entry.state.value}; only an active or decrypt-only "
-                    "key can be primary",
-                    code="key_not_usable",
-                    facts={"key_id": f"{key_id:08x}", "state": entry.state.value},
-                )
-            self._make_primary(entry)
-
-    def disable(self, key_id: int | str) -> None:
-        """Stop a key from opening tokens. Disabling a disabled key does nothing.
-
-        Raises:
-            FormatError: ``key_id`` is a string but not 8 hex digits (code ``bad_key_id``).
-            KeyNotFoundError: no such key.
-            KeyStateError: the key is the primary key, or destroyed.
-        """
-        key_id = _parse_key_id(key_id)
-        with self._lock:
-            entry = self._get(key_id)
-            if key_id == self._primary_id:
-                raise KeyStateError(
-                    f"key {key_id:08x} is the primary key and cannot be disabled",
-                    hint="rotate the keyring first so that another key becomes primary",
-                    code="primary_key",
-                    facts={"key_id": f"{key_id:08x}"},
-                )
-            if entry.state is KeyState.DESTROYED:
-                raise KeyStateError(
-                    f"key {key_id:08x} is destroyed",
-                    code="key_destroyed",
-                    facts={"key_id": f"{key_id:08x}"},
-                )
-            entry.state = KeyState.DISABLED
-            self._refresh()
-
-    def enable(self, key_id: int | str) -> None:
-        """Let a disabled key open tokens again: it becomes decrypt-only.
-
-        Enabling a key that already opens tokens does nothing. To seal with it too,
-        :meth:`set_primary`.
-
-        Raises:
-            FormatError: ``key_id`` is a string but not 8 hex digits (code ``bad_key_id``).
-            KeyNotFoundError: no such key.
-            KeyStateError: the key is destroyed.
-        """
-        key_id = _parse_key_id(key_id)
-        with self._lock:
-            entry = self._get(key_id)
-            if entry.state is KeyState.DESTROYED:
-                raise KeyStateError(
-                    f"key {key_id:08x} is destroyed and cannot be enabled again",
-                    code="key_destroyed",
-                    facts={"key_id": f"{key_id:08x}"},
-                )
-            if entry.state is KeyState.DISABLED:
-                entry.state = KeyState.DECRYPT_ONLY
-            self._refresh()
-
-    def destroy(self, key_id: int | str) -> None:
-        """Erase a disabled key's material for good. Tokens it made become unreadable.
-
-        Raises:
-            FormatError: ``key_id`` is a string but not 8 hex digits (code ``bad_key_id``).
-            KeyNotFoundError: no such key.
-            KeyStateError: the key is not disabled (disable it first, and check that
-                nothing still needs it).
-        """
-        key_id = _parse_key_id(key_id)
-        with self._lock:
-            entry = self._get(key_id)
-            if entry.state is KeyState.DESTROYED:
-                return
-            if entry.state is not KeyState.DISABLED:
-                raise KeyStateError(
-                    f"key {key_id:08x} must be disabled before it is destroyed",
-                    hint="disable it, check that nothing still needs it, then destroy it",
-                    code="key_not_disabled",
-                    facts={"key_id": f"{key_id:08x}", "state": entry.state.value},
-                )
-            entry.state = KeyState.DESTROYED
-            entry.material = None
-            entry.field_key = None
-            self._refresh()
-
     def key_id_of(self, token: bytes) -> int:
         """Return the id of the key a token names (without decrypting it).
 
@@ -554,28 +378,8 @@ class Keyring(KeyringStorage):
         ring._recipients = recipients
         return ring
 
-    # -- internals ------------------------------------------------------------------
-
-    def _get(self, key_id: int) -> KeyEntry:
-        try:
-            return self._entries[key_id]
-        except KeyError:
-            raise KeyNotFoundError(
-                f"no key {key_id:08x} in this keyring",
-                facts={"key_id": f"{key_id:08x}"},
-            ) from None
-
-    def _make_primary(self, entry: KeyEntry) -> None:
-        self._entries[self._primary_id].state = KeyState.DECRYPT_ONLY
-        entry.state = KeyState.ACTIVE
-        self._primary_id = entry.id
-        self._refresh()
-
     def _usable(self) -> list[KeyEntry]:
         return [e for e in self._entries.values() if e.state.usable]
-
-    def _info(self, e: KeyEntry) -> KeyInfo:
-        return KeyInfo(e.id, e.algorithm, e.state, e.id == self._primary_id, e.created)
 
     def _refresh(self) -> None:
         # Build the lookup tables, then swap them in: readers never see a half state.

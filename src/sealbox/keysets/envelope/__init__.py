@@ -2,6 +2,7 @@
 
 =============  ==============================================================
 ``cipher``     :class:`EnvelopeCipher`: encrypt, decrypt, rewrap; streams and files
+``streams``    :class:`EnvelopeWriter`, :class:`EnvelopeReader`: envelopes as streams
 ``format``     the envelope bytes: header, wrapped key, data; the key blob
 ``providers``  :class:`KeyProvider`, :class:`KeyringProvider`, :class:`AgeProvider`
 ``vault``      :class:`VaultTransitProvider` (HashiCorp Vault Transit, through hvac)

@@ -10,7 +10,8 @@ they are.
 Small values are sealed in one AES-256-GCM message (:meth:`EnvelopeCipher.encrypt`);
 large ones are streamed as an age v1 payload (64 KiB ChaCha20-Poly1305 chunks,
 :mod:`sealbox.age.stream`) in constant memory (:meth:`EnvelopeCipher.encryptor`,
-:meth:`EnvelopeCipher.encrypt_file`).
+:meth:`EnvelopeCipher.encrypt_file`; the readers and writers of streams are
+:mod:`sealbox.keysets.envelope.streams`'s, importable from here as before).
 
 Example::
 
@@ -34,7 +35,7 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, overload
@@ -47,21 +48,18 @@ from sealbox._util.files import (
 )
 from sealbox._util.locks import locked
 from sealbox.age._source import Readable, Source
-from sealbox.age.stream import PayloadReader, PayloadWriter, Writable
+from sealbox.age.stream import Writable
 from sealbox.exceptions import (
     ConfigError,
     DecryptionError,
-    FormatError,
     KeyNotFoundError,
     StorageError,
 )
 from sealbox.keysets.envelope._files import unchanged
-from sealbox.keysets.envelope._sealed import NONCE, ONE_SHOT, TAG, open_sealed, seal
+from sealbox.keysets.envelope._sealed import ONE_SHOT, TAG, open_sealed, seal
 from sealbox.keysets.envelope.format import (
     DATA_KEY_SIZES,
-    MAX_WRAPPED,
     MODE_SEALED,
-    MODE_STREAM,
     EnvelopeHeader,
     WrappedKey,
     envelope_bytes,
@@ -71,6 +69,13 @@ from sealbox.keysets.envelope.format import (
     split_key_blob,
 )
 from sealbox.keysets.envelope.providers import KeyProvider, check_providers
+from sealbox.keysets.envelope.streams import (  # MAX_HEADER_SIZE: importable here as before
+    MAX_HEADER_SIZE,  # noqa: F401
+    EnvelopeReader,
+    EnvelopeWriter,
+    _payload_reader,
+    _read_header,
+)
 from sealbox.keysets.fields import value_bytes
 
 __all__ = ["EnvelopeCipher", "EnvelopeInfo", "EnvelopeReader", "EnvelopeWriter", "inspect"]
@@ -80,8 +85,6 @@ __all__ = ["EnvelopeCipher", "EnvelopeInfo", "EnvelopeReader", "EnvelopeWriter",
 MAX_SEALED_SIZE: Final = ONE_SHOT - TAG
 # The associated data of the AES-GCM call is 5 bytes longer than the caller's.
 MAX_SEALED_ASSOCIATED_DATA: Final = ONE_SHOT - 5
-# The longest possible header: magic, mode, two names, version, wrapped key.
-MAX_HEADER_SIZE: Final = 4 + 1 + 1 + 255 + 1 + 255 + 4 + 2 + MAX_WRAPPED
 _PARALLEL_FROM: Final = 4 * 1024 * 1024
 _REWRAP_ATTEMPTS: Final = 5
 
@@ -452,145 +455,3 @@ class EnvelopeCipher:
                 if not any(p.handles(wrapped) for p in others):
                     raise
         return self.provider.wrap(self._unwrap_blob(wrapped, others))
-
-
-class EnvelopeWriter:
-    """Streams a ``stream`` envelope: the header, then an age payload, in constant memory.
-
-    The data key is made and wrapped (one provider call) when the writer is
-    created. Leaving the ``with`` block normally seals the final chunk; leaving
-    it with an exception does not, so an interrupted envelope never decrypts.
-    Does not close ``dst``.
-    """
-
-    def __init__(
-        self,
-        cipher: EnvelopeCipher,
-        dst: Writable,
-        associated_data: bytes = b"",
-        *,
-        parallel: bool | None = None,
-    ) -> None:
-        file_key = os.urandom(DATA_KEY_SIZES[MODE_STREAM])
-        wrapped = cipher.provider.wrap(join_key_blob(file_key, MODE_STREAM, associated_data))
-        self.header = EnvelopeHeader(MODE_STREAM, wrapped)
-        dst.write(self.header.to_bytes())
-        self._payload = PayloadWriter(dst, file_key, parallel=parallel)
-
-    @property
-    def closed(self) -> bool:
-        """Whether the envelope was finished (or abandoned)."""
-        return self._payload.closed
-
-    def writable(self) -> bool:
-        """True until closed."""
-        return not self.closed
-
-    def write(self, data: bytes | bytearray | memoryview) -> int:
-        """Encrypt ``data``; return its length."""
-        return self._payload.write(data)
-
-    def write_from(self, src: Readable) -> int:
-        """Encrypt everything ``src`` holds, reading straight into the chunk buffers."""
-        return self._payload.write_from(Source(src))
-
-    def close(self) -> None:
-        """Seal the final chunk; the envelope is complete only after this."""
-        self._payload.close()
-
-    def abort(self) -> None:
-        """Stop without finishing: what was written will not decrypt."""
-        self._payload.abort()
-
-    def __enter__(self) -> EnvelopeWriter:
-        return self
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
-
-
-class EnvelopeReader(io.RawIOBase):
-    """Reads the plaintext of an envelope (either mode) from ``src``.
-
-    The header is read and the data key unwrapped (and checked against the
-    associated data) when the object is made, before any data is read. For a
-    ``stream`` envelope, plaintext is released as chunks authenticate and the
-    end (``b""``) comes only after the final chunk did; a ``sealed`` envelope is
-    read and authenticated whole first.
-
-    Raises:
-        FormatError: not an envelope, or a malformed header.
-        KeyNotFoundError, KeyStateError, KeyProviderError: as
-            :meth:`EnvelopeCipher.decrypt`.
-        DecryptionError: here (wrong associated data, a data key that does not
-            unwrap) or while reading (altered or truncated data).
-    """
-
-    def __init__(
-        self,
-        cipher: EnvelopeCipher,
-        src: Readable,
-        associated_data: bytes = b"",
-        *,
-        parallel: bool | None = None,
-    ) -> None:
-        super().__init__()
-        # Set first: a reader refused below is still closed when it is collected.
-        self._payload: PayloadReader | io.BytesIO = io.BytesIO()
-        source = src if isinstance(src, Source) else Source(src)
-        self.header, _ = _read_header(source)
-        data_key = cipher._unwrap(self.header, associated_data)
-        if self.header.mode == MODE_STREAM:
-            self._payload = _payload_reader(source, data_key, parallel)
-            return
-        rest = bytearray()
-        buf = memoryview(bytearray(1024 * 1024))
-        while n := source.readinto_full(buf):
-            rest += buf[:n]
-            if len(rest) > NONCE + ONE_SHOT + TAG:
-                raise DecryptionError
-        self._payload = io.BytesIO(open_sealed(data_key, memoryview(rest), associated_data))
-
-    def readable(self) -> bool:
-        """True."""
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        """Fill ``buffer`` with plaintext; 0 at the authenticated end."""
-        return self._payload.readinto(memoryview(buffer).cast("B"))
-
-    def views(self) -> Iterator[memoryview]:
-        """Yield the plaintext as views (each valid until the next is requested)."""
-        if isinstance(self._payload, io.BytesIO):
-            view = self._payload.getbuffer()[self._payload.tell() :]
-            self._payload.seek(0, io.SEEK_END)
-            if view:
-                yield view
-            return
-        yield from self._payload.views()
-
-    def close(self) -> None:
-        """Release the buffers (does not close ``src``)."""
-        if not self.closed and isinstance(self._payload, PayloadReader):
-            self._payload.close()
-        super().close()
-
-
-# -- helpers ------------------------------------------------------------------------
-
-
-def _payload_reader(src: Readable | Source, key: bytes, parallel: bool | None) -> PayloadReader:
-    try:
-        return PayloadReader(src, key, parallel=parallel)
-    except FormatError:
-        # The header was fine and the key unwrapped: missing data is tampering.
-        raise DecryptionError from None
-
-
-def _read_header(source: Source) -> tuple[EnvelopeHeader, int]:
-    header, size = parse_header(source.peek(MAX_HEADER_SIZE))
-    source.read(size)
-    return header, size
