@@ -3,9 +3,10 @@
 Old spellings of options and of choice values stay accepted for a release without
 being shown in ``--help`` (:func:`option` with ``old=``, :class:`AliasChoice`);
 ``--json`` prints one document the same way everywhere (:data:`json_option`,
-:func:`echo_json`); destructive commands ask on the terminal or need ``--yes``
-(:data:`yes_option`, :func:`confirm`); a command that runs another program reads its own
-options up to that program's name (:class:`CommandLast`).
+:func:`echo_json`); a number of seconds is finite and in range (:class:`Seconds`);
+destructive commands ask on the terminal or need ``--yes`` (:data:`yes_option`,
+:func:`confirm`); a command that runs another program reads its own options up to that
+program's name (:class:`CommandLast`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ __all__ = [
     "AliasChoice",
     "AliasedOption",
     "CommandLast",
+    "Seconds",
     "confirm",
     "echo_json",
     "json_option",
@@ -108,6 +110,40 @@ class AliasChoice(click.Choice):  # type: ignore[type-arg]  # generic only in ne
         if isinstance(value, str):
             value = self.aliases.get(value, value)
         return super().convert(value, param, ctx)
+
+
+class Seconds(click.ParamType):  # type: ignore[type-arg]  # generic only in newer click
+    """A finite number of seconds from ``minimum`` (excluded when ``above``) to ``maximum``.
+
+    ``click.FloatRange`` lets ``nan`` through (it compares false to both bounds), and
+    ``inf`` or ``1e300`` overflow the socket layer and the service's settings, so a wait
+    given as one of them is a usage error (exit 2) here rather than a failure later.
+    """
+
+    name = "seconds"
+
+    def __init__(self, minimum: float, maximum: float, *, above: bool = False) -> None:
+        self.minimum, self.maximum, self.above = minimum, maximum, above
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        if isinstance(value, float):
+            seconds = value
+        else:
+            try:
+                seconds = float(value)
+            except (TypeError, ValueError, OverflowError):
+                self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        low_ok = seconds > self.minimum if self.above else seconds >= self.minimum
+        if not (low_ok and seconds <= self.maximum):  # nan fails this too
+            low = f"above {self.minimum:g}" if self.above else f"at least {self.minimum:g}"
+            self.fail(
+                f"{value} is not a number of seconds {low} and at most {self.maximum:g}",
+                param,
+                ctx,
+            )
+        return seconds
 
 
 json_option: Callable[[F], F] = click.option(

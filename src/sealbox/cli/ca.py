@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from sealbox.cli._dialect import echo_json, json_option, not_stdout, option
+from sealbox.cli._dialect import Seconds, echo_json, json_option, not_stdout, option
 from sealbox.cli._io import CLIError, note, passphrase_file_option, read_passphrase, read_stdin
 from sealbox.cli._paths import FilePath
 from sealbox.secret import Secret
@@ -323,7 +323,7 @@ def inspect(cert: Path, as_json: bool) -> None:
 )
 @click.option(
     "--timeout",
-    type=click.FloatRange(0.1),
+    type=Seconds(0.1, 3600),
     default=10.0,
     show_default=True,
     metavar="SECONDS",

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from sealbox.cli._dialect import Seconds
 from sealbox.cli._io import note
 from sealbox.cli._paths import FilePath
 from sealbox.exceptions import ExtraNotInstalledError
@@ -64,7 +65,7 @@ def _load_settings(**overrides: Any) -> Any:
 )
 @click.option(
     "--worker-healthcheck-timeout",
-    type=click.FloatRange(2, 3600),
+    type=Seconds(2, 3600),
     metavar="SECONDS",
     help="With --workers: replace a worker whose event loop is silent this long (default 30).",
 )

@@ -7,7 +7,6 @@ line; data comes from stdin and goes to stdout.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -17,7 +16,7 @@ from typing import Any, TypeVar
 
 import click
 
-from sealbox.cli._dialect import AliasChoice, option
+from sealbox.cli._dialect import AliasChoice, Seconds, echo_json, option
 from sealbox.cli._hints import hint_for
 from sealbox.cli._io import CLIError, read_stdin, write_stdout
 from sealbox.cli._paths import FilePath
@@ -73,28 +72,6 @@ def _hint(exc: SealboxError) -> str | None:
     return _HINTS.get(exc.code) or hint_for(exc)
 
 
-class _Seconds(click.ParamType):  # type: ignore[type-arg]  # generic only in newer click
-    """A finite number of seconds above 0 and at most MAX_TIMEOUT: FloatRange lets nan
-    through (it compares false to both bounds), and inf or 1e300 overflow the socket layer."""
-
-    name = "seconds"
-
-    def convert(
-        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
-    ) -> float:
-        try:
-            seconds = float(value)
-        except (TypeError, ValueError, OverflowError):
-            self.fail(f"{value!r} is not a number of seconds", param, ctx)
-        if not 0 < seconds <= MAX_TIMEOUT:  # nan fails this too
-            self.fail(
-                f"{value} is not a number of seconds above 0 and at most {MAX_TIMEOUT:g}",
-                param,
-                ctx,
-            )
-        return seconds
-
-
 def _shown(value: object) -> str:
     """``value`` as one line of output: a name with a newline or another control
     character (stored before names were checked, or sent by another server) would forge
@@ -106,7 +83,7 @@ def _shown(value: object) -> str:
 def _service_options(func: Any) -> Any:
     func = click.option(
         "--timeout",
-        type=_Seconds(),
+        type=Seconds(0, MAX_TIMEOUT, above=True),
         default=_TIMEOUT,
         show_default=True,
         metavar="SECONDS",
@@ -161,7 +138,7 @@ def _call(url: str, ca: Path | None, do: Callable[[TransitClient], T]) -> T:
 
 def _show_key(info: dict[str, Any], as_json: bool) -> None:
     if as_json:
-        click.echo(json.dumps(info, indent=2))
+        echo_json(info)
         return
     click.echo(f"name:                   {_shown(info['name'])}")
     click.echo(f"type:                   {_shown(info['type'])}")
@@ -273,7 +250,7 @@ def list_(url: str, ca: Path | None, as_json: bool) -> None:
     """List the keys' names."""
     names = _call(url, ca, TransitClient.list_keys)
     if as_json:
-        click.echo(json.dumps(names))
+        echo_json(names)
     for name in [] if as_json else names:
         click.echo(_shown(name))
 
