@@ -33,9 +33,11 @@ def test_a_damaged_server_certificate_in_the_data_folder_is_one_clear_error(
     cert.write_bytes(cert.read_bytes()[:200])  # cut short
     r = run_sealbox(["serve", "--data-dir", data, "--port", "0", "--check"])
     assert r.returncode == 1
-    assert r.stderr.decode().splitlines() == [
+    error, hint = r.stderr.decode().splitlines()
+    assert error == (
         f"sealbox: error: certificate file {cert} holds a PEM certificate that cannot be parsed"
-    ]
+    )
+    assert hint.startswith("sealbox: hint: ") and f"openssl x509 -in {cert} " in hint
 
 
 def test_eight_keyset_rotations_of_the_service_folder_keep_every_key(tmp_path: Path) -> None:

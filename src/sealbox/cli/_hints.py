@@ -75,6 +75,14 @@ HINTS: dict[str, str] = {
     "to renew a certificate sealbox issued, 'sealbox ca renew DIR PREFIX --new-key' writes a "
     "new key (its pin changes)",
     "ca_expired": "create a new CA ('sealbox ca init') and distribute its ca.crt",
+    # TLS files the command line or the service cannot load, each with what to do.
+    "wrong_passphrase": f"check the passphrase ({PASSPHRASE_SOURCES}); if it is the right "
+    "one, {path} is damaged: restore it from a backup",
+    "key_mismatch": "give the key written together with {cert} (PREFIX.key beside "
+    "PREFIX.crt); if that key is lost, a certificate sealbox issued gets a new one with "
+    "'sealbox ca renew DIR PREFIX --now --new-key' (its pin changes)",
+    "ca_key_as_leaf_key": "give the server's or client's own key (PREFIX.key beside "
+    "PREFIX.crt), not the CA's ca.key",
     "bad_pin": "compute pins with 'sealbox ca pin CERT' (SPKI SHA-256, base64)",
     "pin_mismatch": "if the server's key changed on purpose, pin the new one ('sealbox ca pin "
     "CERT'), and list a backup key's pin too",
@@ -105,8 +113,9 @@ HINTS: dict[str, str] = {
     "--no-verify to read an unverified key",
     "peer_unverified:dates": "the server's certificate must be renewed, or a clock is wrong; "
     "--no-verify reads an unverified key",
-    "ca_certificate_as_leaf": "issue a leaf certificate ('sealbox ca issue ...') and use "
-    "it with its key",
+    "ca_certificate_as_leaf": "give the leaf certificate written together with the key "
+    "(PREFIX.crt beside PREFIX.key), not the CA's ca.crt; or issue one with 'sealbox ca "
+    "issue server|client ...'",
     "not_a_server_certificate": "issue one with 'sealbox ca issue server'",
     "not_a_client_certificate": "issue one with 'sealbox ca issue client'",
     "invalid_settings": "check the SEALBOX_* variables, the .env file and the options",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import warnings
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -50,8 +51,13 @@ def read_file(path: str | os.PathLike[str], what: str) -> bytes:
     return data
 
 
-def parse_certificates(data: bytes, source: str) -> list[x509.Certificate]:
+def parse_certificates(
+    data: bytes, source: str, *, path: str | None = None
+) -> list[x509.Certificate]:
     """Parse every certificate of a PEM bundle, or one DER certificate.
+
+    ``path``, the file the data came from, is named in the error's facts and hint
+    (code ``certificate_unparsable``).
 
     The parts pyca parses lazily (the public key, the extensions) are parsed here
     too, so a damaged certificate is refused now with the file's name, not later
@@ -60,7 +66,7 @@ def parse_certificates(data: bytes, source: str) -> list[x509.Certificate]:
     passed on: the user can do nothing about them, and sealbox's checks decide.
     """
     with quiet_encoding_warnings():
-        return _parse_certificates(data, source)
+        return _parse_certificates(data, source, path)
 
 
 @contextlib.contextmanager
@@ -74,37 +80,63 @@ def quiet_encoding_warnings() -> Iterator[None]:
         yield
 
 
-def _parse_certificates(data: bytes, source: str) -> list[x509.Certificate]:
+def _parse_certificates(data: bytes, source: str, path: str | None) -> list[x509.Certificate]:
+    def unparsable(what: str, *, advise: bool = True) -> TLSConfigError:
+        return _unparsable(f"{source} {what}", "certificate_unparsable", path, advise=advise)
+
     if b"-----BEGIN" in data:
         if b"-----BEGIN CERTIFICATE-----" not in data:
-            raise TLSConfigError(f"{source} holds no PEM certificate")
+            raise unparsable("holds no PEM certificate")
         try:
             certificates = x509.load_pem_x509_certificates(data)
         except ValueError:
-            raise TLSConfigError(
-                f"{source} holds a PEM certificate that cannot be parsed"
-            ) from None
+            raise unparsable("holds a PEM certificate that cannot be parsed") from None
     else:
         try:
             certificates = [x509.load_der_x509_certificate(data)]
         except ValueError:
-            raise TLSConfigError(f"{source} is not a PEM or DER certificate") from None
+            # Neither text nor a certificate: the message says all there is to say.
+            raise unparsable("is not a PEM or DER certificate", advise=False) from None
     for certificate in certificates:
         try:
             certificate.public_key()
             _ = certificate.extensions
         except (ValueError, UnsupportedAlgorithm):
-            raise TLSConfigError(
-                f"{source} holds a damaged certificate (its key or extensions do not parse)"
+            raise unparsable(
+                "holds a damaged certificate (its key or extensions do not parse)"
             ) from None
     return certificates
+
+
+def _unparsable(
+    message: str, code: str, path: str | None, *, advise: bool = True
+) -> TLSConfigError:
+    """A file that is not what it should be, with the openssl command that shows what
+    OpenSSL makes of it."""
+    if path is None or not advise:
+        return TLSConfigError(message, code=code, facts={"path": path} if path else None)
+    file = shlex.quote(path)
+    if code == "certificate_unparsable":
+        hint = (
+            f"give the PEM certificate file (-----BEGIN CERTIFICATE-----, the leaf first, "
+            f"then its CA certificates); 'openssl x509 -in {file} -noout -text' shows what "
+            "OpenSSL reads in it"
+        )
+    else:
+        hint = (
+            f"give the PEM private key written with the certificate; 'openssl pkey -in "
+            f"{file} -noout' says whether OpenSSL can read it"
+        )
+    return TLSConfigError(message, hint=hint, code=code, facts={"path": path})
 
 
 def load_certificates(
     path: str | os.PathLike[str], what: str = "certificate file"
 ) -> list[x509.Certificate]:
     """Read a certificate file: the first certificate, then any chain after it."""
-    return parse_certificates(read_file(path, what), f"{what} {os.fspath(path)}")
+    data = read_file(path, what)  # first: it refuses a path that is not one
+    name = os.fspath(path)
+    return parse_certificates(data, f"{what} {name}", path=name)
 
 
 def is_encrypted_pem(data: bytes) -> bool:
@@ -112,19 +144,32 @@ def is_encrypted_pem(data: bytes) -> bool:
     return begin_line("ENCRYPTED PRIVATE KEY") in data or b"Proc-Type: 4,ENCRYPTED" in data
 
 
-def parse_private_key(data: bytes, source: str, password: Password | None) -> PrivateKeyTypes:
+def parse_private_key(
+    data: bytes, source: str, password: Password | None, *, path: str | None = None
+) -> PrivateKeyTypes:
     """Parse a PEM private key, decrypting it with ``password`` if it is encrypted.
 
-    The messages never contain the password or key material.
+    ``path``, the file the data came from, is named in the error's facts and hint. The
+    messages never contain the password or key material. Codes: ``der_private_key``,
+    ``key_encrypted`` (no passphrase), ``wrong_passphrase``, ``key_unparsable``.
     """
+    facts = {"path": path} if path is not None else {}
     if b"PRIVATE KEY-----" not in data:
-        raise TLSConfigError(f"{source} holds no PEM private key")
+        if _is_der_private_key(data):
+            raise TLSConfigError(
+                f"{source} is a DER private key; TLS keys are read as PEM",
+                hint=_der_key_hint(path),
+                code="der_private_key",
+                facts=facts,
+            )
+        raise _unparsable(f"{source} holds no PEM private key", "key_unparsable", path)
     encrypted = is_encrypted_pem(data)
     if encrypted and password is None:
         raise TLSConfigError(
             f"{source} is encrypted and no passphrase was given",
             hint="pass the passphrase (password=...), or use an unencrypted key file",
             code="key_encrypted",
+            facts=facts,
         )
     secret = passphrase_bytes(password) if encrypted and password is not None else None
     try:
@@ -132,18 +177,49 @@ def parse_private_key(data: bytes, source: str, password: Password | None) -> Pr
     except (ValueError, TypeError):
         if encrypted:
             raise TLSConfigError(
-                f"cannot decrypt {source}: wrong passphrase, or the file is damaged"
+                f"cannot decrypt {source}: wrong passphrase, or the file is damaged",
+                hint="check the passphrase given for it; if it is the right one, the file "
+                "is damaged: restore it from a backup",
+                code="wrong_passphrase",
+                facts=facts,
             ) from None
-        raise TLSConfigError(f"{source} holds a PEM private key that cannot be parsed") from None
+        raise _unparsable(
+            f"{source} holds a PEM private key that cannot be parsed", "key_unparsable", path
+        ) from None
     except UnsupportedAlgorithm:
         raise TLSConfigError(f"{source} holds a private key of an unsupported type") from None
+
+
+def _is_der_private_key(data: bytes) -> bool:
+    # PEM text never starts with an ASN.1 SEQUENCE byte; DER keys always do.
+    if not data.startswith(b"\x30"):
+        return False
+    try:
+        serialization.load_der_private_key(data, None)
+    except TypeError:  # an encrypted PKCS#8 key: still a DER key
+        return True
+    except (ValueError, UnsupportedAlgorithm):
+        return False
+    return True
+
+
+def _der_key_hint(path: str | None) -> str:
+    if path is None:
+        return "convert it to PEM: openssl pkey -inform DER -in KEY -out KEY.pem"
+    pem = shlex.quote(f"{path}.pem")
+    return (
+        f"convert it to PEM: (umask 077; openssl pkey -inform DER -in {shlex.quote(path)} "
+        f"-out {pem}), then give {pem} as the key"
+    )
 
 
 def load_private_key(
     path: str | os.PathLike[str], password: Password | None = None, what: str = "key file"
 ) -> PrivateKeyTypes:
     """Read and parse a PEM private key file."""
-    return parse_private_key(read_file(path, what), f"{what} {os.fspath(path)}", password)
+    data = read_file(path, what)  # first: it refuses a path that is not one
+    name = os.fspath(path)
+    return parse_private_key(data, f"{what} {name}", password, path=name)
 
 
 def check_validity(cert: x509.Certificate, source: str, now: datetime | None = None) -> None:
@@ -176,12 +252,13 @@ def check_key_matches(
     code: str | None = None,
     facts: dict[str, str] | None = None,
 ) -> None:
-    """Refuse a private key that is not the key of the certificate."""
+    """Refuse a private key that is not the key of the certificate (code ``key_mismatch``
+    unless ``code`` says otherwise)."""
     if cert.public_key() != key.public_key():
         raise TLSConfigError(
             f"{key_source} does not match the certificate in {cert_source}",
             hint=hint,
-            code=code,
+            code=code or "key_mismatch",
             facts=facts,
         )
 

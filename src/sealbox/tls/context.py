@@ -28,15 +28,18 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import ssl
 import weakref
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Final, NoReturn
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from sealbox.exceptions import ConfigError, TLSConfigError
@@ -208,11 +211,22 @@ def _harden(ctx: ssl.SSLContext) -> None:
 
 
 def _load_ca(ctx: ssl.SSLContext, path: StrPath, what: str, now: datetime | None) -> None:
+    checked_ca(path, what, now)
+    try:
+        ctx.load_verify_locations(cafile=os.fspath(path))
+    except (ssl.SSLError, OSError) as exc:
+        raise TLSConfigError(f"OpenSSL refused {what} {os.fspath(path)}: {_reason(exc)}") from None
+
+
+def checked_ca(path: StrPath, what: str, now: datetime | None) -> CheckedCA:
+    """Read and check a CA file (for :mod:`sealbox.tls.server_session`, which loads the
+    checked certificates themselves)."""
     data = _load.read_file(path, what)
-    source = f"{what} {os.fspath(path)}"
+    name = os.fspath(path)
+    source = f"{what} {name}"
     lapsed: list[TLSConfigError] = []
-    certificates = _load.parse_certificates(data, source)
-    _refuse_der(data, source)
+    certificates = _load.parse_certificates(data, source, path=name)
+    _refuse_der(data, source, name)
     for cert in certificates:
         if not _is_ca(cert):
             raise TLSConfigError(
@@ -238,10 +252,78 @@ def _load_ca(ctx: ssl.SSLContext, path: StrPath, what: str, now: datetime | None
             "file of the CA that replaced it",
             code="ca_expired",
         )
-    try:
-        ctx.load_verify_locations(cafile=os.fspath(path))
-    except (ssl.SSLError, OSError) as exc:
-        raise TLSConfigError(f"OpenSSL refused {source}: {_reason(exc)}") from None
+    return CheckedCA(data, certificates)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedCA:
+    """A CA file as it was read and checked: its bytes and certificates."""
+
+    data: bytes
+    certificates: list[x509.Certificate]
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedIdentity:
+    """A certificate and its key as they were read and checked: what gets loaded, not the
+    files, which a renewal may have rewritten since."""
+
+    chain: list[x509.Certificate]
+    key: PrivateKeyTypes
+    cert_data: bytes
+    key_data: bytes
+    cert_source: str
+    key_source: str
+    kind: str  # the key's type: RSA, ECDSA, Ed25519…
+
+
+def checked_identity(
+    cert: StrPath,
+    key: StrPath | None,
+    *,
+    password: Password | None,
+    purpose: x509.ObjectIdentifier,
+    now: datetime | None,
+) -> CheckedIdentity:
+    """Read and check a certificate and its key (for :mod:`sealbox.tls.server_session`
+    too, which loads the checked objects into its pyOpenSSL context)."""
+    cert_name = os.fspath(cert)
+    cert_data = _load.read_file(cert, "certificate file")
+    cert_source = f"certificate file {cert_name}"
+    chain = _load.parse_certificates(cert_data, cert_source, path=cert_name)
+    _refuse_der(cert_data, cert_source, cert_name)
+    leaf = chain[0]
+    key_path = cert if key is None else key
+    key_name = os.fspath(key_path)
+    key_data = _load.read_file(key_path, "key file")
+    if key is None and b"PRIVATE KEY-----" not in key_data:
+        raise TLSConfigError(
+            f"{cert_source} holds no private key", hint="pass the key file too (key=...)"
+        )
+    key_source = f"key file {key_name}"
+    private_key = _load.parse_private_key(key_data, key_source, password, path=key_name)
+    _refuse_disorder(chain, private_key.public_key(), cert_source, key_source)
+    # Before the key: a CA certificate given with a leaf's key is the wrong certificate,
+    # which "a key that does not match" would not say.
+    _refuse_ca_as_leaf(leaf, purpose, cert_source, cert_name)
+    _load.check_key_matches(
+        leaf,
+        private_key,
+        cert_source,
+        key_source,
+        facts={"cert": cert_name, "key": key_name},
+    )
+    _check_purpose(leaf, purpose, cert_source)
+    _load.check_validity(leaf, f"the certificate in {cert_source}", now)
+    return CheckedIdentity(
+        chain=chain,
+        key=private_key,
+        cert_data=cert_data,
+        key_data=key_data,
+        cert_source=cert_source,
+        key_source=key_source,
+        kind=_key_kind(private_key),
+    )
 
 
 def _load_identity(
@@ -253,25 +335,9 @@ def _load_identity(
     purpose: x509.ObjectIdentifier,
     now: datetime | None,
 ) -> None:
-    cert_data = _load.read_file(cert, "certificate file")
-    cert_source = f"certificate file {os.fspath(cert)}"
-    chain = _load.parse_certificates(cert_data, cert_source)
-    _refuse_der(cert_data, cert_source)
-    leaf = chain[0]
+    checked = checked_identity(cert, key, password=password, purpose=purpose, now=now)
+    cert_source, key_source, kind = checked.cert_source, checked.key_source, checked.kind
     key_path = cert if key is None else key
-    key_data = _load.read_file(key_path, "key file")
-    if key is None and b"PRIVATE KEY-----" not in key_data:
-        raise TLSConfigError(
-            f"{cert_source} holds no private key", hint="pass the key file too (key=...)"
-        )
-    key_source = f"key file {os.fspath(key_path)}"
-    private_key = _load.parse_private_key(key_data, key_source, password)
-    _refuse_disorder(chain, private_key.public_key(), cert_source)
-    _load.check_key_matches(leaf, private_key, cert_source, key_source)
-    _check_purpose(leaf, purpose, cert_source)
-    _load.check_validity(leaf, f"the certificate in {cert_source}", now)
-
-    kind = _key_kind(private_key)
     serving = _SERVING.get(ctx) if purpose == ExtendedKeyUsageOID.SERVER_AUTH else None
     if serving is not None and serving != kind:
         raise TLSConfigError(
@@ -289,16 +355,16 @@ def _load_identity(
     def give_password() -> bytes:
         # Always a callback: OpenSSL would otherwise prompt on the terminal.
         if secret is None:
-            _no_password(key_source)
+            _no_password(key_source, os.fspath(key_path))
         return secret
 
-    with _checked_files(cert_data, key_data, cert, key_path) as (cert_file, key_file):
+    with _checked_files(checked.cert_data, checked.key_data, cert, key_path) as files:
         # OpenSSL replaces the certificate before it loads the chain and the key: one it
         # refuses halfway (a CA key below its security level) would leave ctx serving a
         # certificate without its key. A scratch context takes the refusal instead.
         for target in (ssl.SSLContext(ctx.protocol), ctx):
             try:
-                target.load_cert_chain(cert_file, key_file, password=give_password)
+                target.load_cert_chain(files[0], files[1], password=give_password)
             except (ssl.SSLError, OSError) as exc:
                 raise TLSConfigError(f"OpenSSL refused {cert_source}: {_reason(exc)}") from None
     if purpose == ExtendedKeyUsageOID.SERVER_AUTH:
@@ -345,32 +411,52 @@ def _checked_files(
             os.close(fd)
 
 
-def _refuse_der(data: bytes, source: str) -> None:
+def _refuse_der(data: bytes, source: str, path: str) -> None:
     # OpenSSL reads only PEM here; refused now, it would say "pem lib" or "no certificate".
     if b"-----BEGIN" not in data:
+        pem = shlex.quote(f"{path}.pem")
         raise TLSConfigError(
             f"{source} is a DER certificate; TLS contexts read PEM files",
-            hint="convert it: openssl x509 -inform der -in FILE -out FILE.pem",
+            hint=f"convert it: openssl x509 -inform DER -in {shlex.quote(path)} -out {pem}, "
+            f"then give {pem}",
             code="der_certificate",
+            facts={"path": path},
         )
 
 
-def _refuse_disorder(chain: list[x509.Certificate], public_key: object, source: str) -> None:
+def _refuse_disorder(
+    chain: list[x509.Certificate], public_key: object, source: str, key_source: str
+) -> None:
     # A chain with its leaf after a CA would otherwise be "a key that does not match".
     if chain[0].public_key() == public_key:
         return
     for cert in chain[1:]:
-        if cert.public_key() == public_key:
+        if cert.public_key() != public_key:
+            continue
+        if _is_ca(cert) and not _is_ca(chain[0]):
+            # The leaf is first: the key is its CA's, not a misordered chain.
             raise TLSConfigError(
-                f"{source} lists its certificates out of order: the key's certificate "
-                f"({cert.subject.rfc4514_string()}) must come first",
-                hint="put the leaf certificate first, then the CA certificates above it",
-                code="chain_out_of_order",
+                f"{key_source} is the key of the CA certificate in {source} "
+                f"({cert.subject.rfc4514_string()}), not of its leaf",
+                hint="use the leaf's own key: the .key file written together with the .crt "
+                "file (a CA's key stays with the CA)",
+                code="ca_key_as_leaf_key",
             )
+        raise TLSConfigError(
+            f"{source} lists its certificates out of order: the key's certificate "
+            f"({cert.subject.rfc4514_string()}) must come first",
+            hint="put the leaf certificate first, then the CA certificates above it",
+            code="chain_out_of_order",
+        )
 
 
-def _no_password(source: str) -> NoReturn:
-    raise TLSConfigError(f"{source} is encrypted and no passphrase was given")
+def _no_password(source: str, path: str) -> NoReturn:
+    raise TLSConfigError(
+        f"{source} is encrypted and no passphrase was given",
+        hint="pass the passphrase (password=...), or use an unencrypted key file",
+        code="key_encrypted",
+        facts={"path": path},
+    )
 
 
 def _is_ca(cert: x509.Certificate) -> bool:
@@ -380,14 +466,21 @@ def _is_ca(cert: x509.Certificate) -> bool:
         return False
 
 
-def _check_purpose(cert: x509.Certificate, purpose: x509.ObjectIdentifier, source: str) -> None:
+def _refuse_ca_as_leaf(
+    cert: x509.Certificate, purpose: x509.ObjectIdentifier, source: str, path: str
+) -> None:
     if _is_ca(cert):
         raise TLSConfigError(
             f"{source} starts with a CA certificate, not a "
             f"{'server' if purpose == ExtendedKeyUsageOID.SERVER_AUTH else 'client'} certificate",
-            hint="use a leaf certificate with its key",
+            hint="use a leaf certificate with its key (the .crt file written together with "
+            "the .key file), not the CA's certificate",
             code="ca_certificate_as_leaf",
+            facts={"path": path},
         )
+
+
+def _check_purpose(cert: x509.Certificate, purpose: x509.ObjectIdentifier, source: str) -> None:
     try:
         usages = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     except x509.ExtensionNotFound:

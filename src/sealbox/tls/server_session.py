@@ -6,9 +6,10 @@ Python's :mod:`ssl` module cannot name the client CAs a server accepts (OpenSSL'
 client holding several certificates cannot choose one ("No client certificate CA names
 sent"). pyOpenSSL, pyca's binding kept for exactly this use (TLS connections), can: the
 context built here sends the subject names of the client CA file in every certificate
-request. Everything else follows :func:`sealbox.tls.context.server_context`, which
-also checks the files first, so a bad certificate, key or CA gives the same clear
-:class:`~sealbox.exceptions.TLSConfigError`: TLS 1.2 or newer, TLS 1.2 suites with
+request. Everything else follows :func:`sealbox.tls.context.server_context`, whose
+checks of the files run first, so a bad certificate, key or CA gives the same clear
+:class:`~sealbox.exceptions.TLSConfigError`, and the context loads the very certificates
+and key that were checked: TLS 1.2 or newer, TLS 1.2 suites with
 ECDHE and an AEAD cipher (RFC 9325), no compression or renegotiation, strict X.509.
 
 - :class:`ServerTLS`: the context new connections of one server get, replaced whole
@@ -35,10 +36,19 @@ from typing import Any, Final
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from sealbox.exceptions import ExtraNotInstalledError, TLSConfigError
+from sealbox.exceptions import ConfigError, ExtraNotInstalledError, TLSConfigError
 from sealbox.tls._load import quiet_encoding_warnings
-from sealbox.tls.context import TLS12_CIPHERS, server_context
+from sealbox.tls.context import (
+    TLS12_CIPHERS,
+    CheckedCA,
+    CheckedIdentity,
+    checked_ca,
+    checked_identity,
+)
 
 try:
     from OpenSSL import SSL, crypto
@@ -198,26 +208,38 @@ class TLSClosedError(Exception):
 
 
 def build_context(cert: Path, key: Path, client_ca: Path | None, *, mtls: bool) -> SSL.Context:
-    """A server context for these files (checked first by ``server_context``).
+    """A server context for these files, checked as ``server_context`` checks them.
+
+    The context gets the certificates and key that were checked, not the files read
+    again: a renewal that replaces them meanwhile is loaded at the next reload, never
+    unchecked (an expired pair, a key of another certificate).
 
     Raises:
         TLSConfigError: a file is missing, unreadable, expired, of the wrong kind,
             or the key does not match the certificate.
         ConfigError: ``mtls`` without ``client_ca``.
     """
-    server_context(cert, key, client_ca=client_ca, require_client_cert=mtls)
+    if mtls and client_ca is None:
+        raise ConfigError(
+            "require_client_cert needs client_ca: the CA that issues the client certificates"
+        )
+    identity = checked_identity(
+        cert, key, password=None, purpose=ExtendedKeyUsageOID.SERVER_AUTH, now=None
+    )
+    authorities = checked_ca(client_ca, "client CA file", None) if client_ca else None
     try:
-        return _openssl_context(cert, key, client_ca, mtls=mtls)
-    except SSL.Error as exc:
-        # The files changed between the check above and this load (a renewal under way).
+        return _openssl_context(identity, authorities, mtls=mtls)
+    except (SSL.Error, crypto.Error) as exc:
+        # What the checks let through and OpenSSL refuses (a key below its security level).
         raise TLSConfigError(
-            f"cannot load {os.fspath(cert)} and {os.fspath(key)}: {_openssl_reason(exc)}",
-            code="tls_files_changed",
+            f"OpenSSL refused {identity.cert_source}: {_openssl_reason(exc)}",
             facts={"cert": os.fspath(cert), "key": os.fspath(key)},
         ) from None
 
 
-def _openssl_context(cert: Path, key: Path, client_ca: Path | None, *, mtls: bool) -> SSL.Context:
+def _openssl_context(
+    identity: CheckedIdentity, authorities: CheckedCA | None, *, mtls: bool
+) -> SSL.Context:
     ctx = SSL.Context(SSL.TLS_SERVER_METHOD)
     ctx.set_min_proto_version(SSL.TLS1_2_VERSION)
     ctx.set_cipher_list(TLS12_CIPHERS.encode())
@@ -230,30 +252,52 @@ def _openssl_context(cert: Path, key: Path, client_ca: Path | None, *, mtls: boo
     store = ctx.get_cert_store()
     assert store is not None  # a new context always has one
     store.set_flags(crypto.X509StoreFlags.X509_STRICT)
-    ctx.use_certificate_chain_file(os.fspath(cert))
-    ctx.use_privatekey_file(os.fspath(key))
+    leaf, *chain = identity.chain
+    ctx.use_certificate(leaf)
+    for extra in chain:
+        ctx.add_extra_chain_cert(extra)
+    ctx.use_privatekey(_openssl_key(identity.key))
     ctx.check_privatekey()
-    if client_ca is not None:
+    if authorities is not None:
         # Where it verifies clients, OpenSSL refuses to resume a session (internal_error
         # alert, "session id context uninitialized") unless the context names one; a
         # resumed session keeps the identity its full handshake verified.
-        ctx.set_session_id(_session_id_context(client_ca, mtls=mtls))
-        ctx.load_verify_locations(os.fspath(client_ca))
-        # The names sent in the certificate request (RFC 8446 §4.2.4, RFC 5246 §7.4.4).
-        ctx.load_client_ca(os.fsencode(client_ca))
+        ctx.set_session_id(_session_id_context(authorities.data, mtls=mtls))
+        named: set[bytes] = set()
+        for authority in authorities.certificates:
+            store.add_cert(crypto.X509.from_cryptography(authority))
+            # The names sent in the certificate request (RFC 8446 §4.2.4, RFC 5246 §7.4.4),
+            # each once (old and new CA of a rotation may share one).
+            subject = authority.subject.public_bytes()
+            if subject not in named:
+                named.add(subject)
+                ctx.add_client_ca(authority)
         mode = SSL.VERIFY_PEER | (SSL.VERIFY_FAIL_IF_NO_PEER_CERT if mtls else 0)
         ctx.set_verify(mode, _note_verify_error)
     ctx.set_alpn_select_callback(_select_alpn)
     return ctx
 
 
-def _session_id_context(client_ca: Path, *, mtls: bool) -> bytes:
+def _openssl_key(key: PrivateKeyTypes) -> Any:
+    # pyOpenSSL serves RSA, DSA, EC, Ed25519 and Ed448 keys; another type (X25519 cannot
+    # sign) is refused as OpenSSL would refuse it.
+    if not isinstance(
+        key,
+        rsa.RSAPrivateKey
+        | dsa.DSAPrivateKey
+        | ec.EllipticCurvePrivateKey
+        | ed25519.Ed25519PrivateKey
+        | ed448.Ed448PrivateKey,
+    ):
+        raise TLSConfigError(f"a {type(key).__name__} cannot sign a TLS handshake")
+    return key
+
+
+def _session_id_context(client_ca: bytes, *, mtls: bool) -> bytes:
     # What accepted the client: a session is resumed only under the same CA file and mode
     # (OpenSSL takes at most 32 bytes: a SHA-256).
     mode = b"required" if mtls else b"optional"
-    return hashlib.sha256(
-        b"sealbox server session\0" + mode + b"\0" + client_ca.read_bytes()
-    ).digest()
+    return hashlib.sha256(b"sealbox server session\0" + mode + b"\0" + client_ca).digest()
 
 
 def _select_alpn(_connection: SSL.Connection, offered: list[bytes]) -> Any:
@@ -426,7 +470,7 @@ class TLSSession:
         return reason
 
 
-def _openssl_reason(exc: SSL.Error) -> str:
+def _openssl_reason(exc: SSL.Error | crypto.Error) -> str:
     """OpenSSL's reason text of the last error in ``exc`` (``SSL.Error`` holds a list)."""
     errors = exc.args[0] if exc.args and isinstance(exc.args[0], list) else []
     for entry in reversed(errors):
