@@ -333,11 +333,11 @@ def test_request_shapes(transit: Transit, admin) -> None:
         )
         assert (r.status_code, r.json()["error"]) == (422, "validation_error"), raw[:20]
         assert r.json()["details"][0]["loc"] == ["body"]
-    # A body that is not JSON is left to FastAPI's route, which refuses it the same way.
+    # A body that is not JSON is left to the application, whose middleware refuses its type.
     r = t.client.post(
         "/v1/keys/k/encrypt", content=b"AA==", headers={**admin, "content-type": "text/plain"}
     )
-    assert r.status_code == 422 and r.json()["error"] == "validation_error"
+    assert r.status_code == 415 and r.json()["error"] == "unsupported_media_type"
     # Without a token: 401 before anything else, on every operation.
     for op in OPERATIONS:
         r = t.post(f"/v1/keys/k/{op}", {"nonsense": 1})

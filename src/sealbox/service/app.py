@@ -26,6 +26,7 @@ from sealbox.service.forwarded import TrustedProxies, forward
 from sealbox.service.middleware import (
     BodyLimitMiddleware,
     InternalErrorMiddleware,
+    JSONBodyMiddleware,
     SecurityHeadersMiddleware,
 )
 from sealbox.service.routes import admin_users, docs, oauth, totp, transit, users
@@ -240,10 +241,14 @@ def create_app(
 
 def add_service_middleware(app: FastAPI, settings: ServiceSettings) -> None:
     """Wrap ``app`` in the service's middlewares (Vault's paths, the internal-error
-    answer, the body limit, the security headers), innermost first."""
+    answer, JSON bodies only on the JSON routes, the body limit, the security headers),
+    innermost first."""
     app.add_middleware(VaultApi, kv_mounts=settings.kv_mounts())  # Vault's paths (docs/vault.md)
     # Around the routes, inside the headers: a 500 carries them too.
     app.add_middleware(InternalErrorMiddleware)
+    # Inside the body limit: an oversized body is 413 whatever its type, and a chunked
+    # body the 415 leaves unread ends the connection (BodyLimitMiddleware).
+    app.add_middleware(JSONBodyMiddleware)
     app.add_middleware(
         BodyLimitMiddleware,
         limit=settings.max_body_bytes,

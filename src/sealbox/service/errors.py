@@ -35,6 +35,7 @@ from sealbox.integrations.fastapi.errors import (
 from sealbox.service.middleware import (
     INTERNAL_ERROR_BODY,
     INTERNAL_ERROR_HEADERS,
+    UNSUPPORTED_MEDIA_TYPE,
     Header,
     log_unhandled,
     with_security_headers,
@@ -75,6 +76,8 @@ class ErrorCode(enum.StrEnum):
     REGISTRATION_CLOSED = SignInErrorCode.REGISTRATION_CLOSED.value
     TOO_MANY_REQUESTS = SignInErrorCode.TOO_MANY_REQUESTS.value
     PAYLOAD_TOO_LARGE = SignInErrorCode.PAYLOAD_TOO_LARGE.value
+    # 415: a body that is not JSON on a JSON route (sealbox.service.middleware).
+    UNSUPPORTED_MEDIA_TYPE = UNSUPPORTED_MEDIA_TYPE
     NOT_FOUND = SignInErrorCode.NOT_FOUND.value
     METHOD_NOT_ALLOWED = SignInErrorCode.METHOD_NOT_ALLOWED.value
     CLIENT_CERTIFICATE_REQUIRED = SignInErrorCode.CLIENT_CERTIFICATE_REQUIRED.value

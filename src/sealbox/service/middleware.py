@@ -1,4 +1,5 @@
-"""ASGI middleware: unexpected errors, a request-body limit, security headers on every answer.
+"""ASGI middleware: unexpected errors, a request-body limit, JSON bodies only on the JSON
+routes, security headers on every answer.
 
 All are plain ASGI (not ``BaseHTTPMiddleware``), so they add no task or buffer
 per request.
@@ -26,6 +27,7 @@ __all__ = [
     "INTERNAL_ERROR_HEADERS",
     "BodyLimitMiddleware",
     "InternalErrorMiddleware",
+    "JSONBodyMiddleware",
     "SecurityHeadersMiddleware",
     "log_unhandled",
     "security_headers",
@@ -46,11 +48,12 @@ _DOCS_CSP = (
     b"img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; form-action 'self'"
 )
 # Every answer: with the CSP and HSTS, the set OWASP's REST Security Cheat Sheet gives
-# for an API.
+# for an API. no-store first: where a route adds its own (users_router's, after the
+# content type), the answer's headers are in the order the lean entries send them.
 _COMMON = (
+    (b"cache-control", b"no-store"),
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
-    (b"cache-control", b"no-store"),
 )
 # The docs pages only: documents a browser renders. A JSON answer loads nothing
 # (default-src 'none') and opens no window, and uvicorn checks every header it sends.
@@ -78,6 +81,27 @@ INTERNAL_ERROR_HEADERS = (
     (b"content-type", b"application/json"),
     (b"content-length", str(len(INTERNAL_ERROR_BODY)).encode()),
 )
+
+
+#: The code and answer of a body that is not JSON on a JSON route (RFC 9110 §15.5.16).
+UNSUPPORTED_MEDIA_TYPE: Final = "unsupported_media_type"
+_UNSUPPORTED_BODY = (
+    b'{"error":"unsupported_media_type","message":"this endpoint takes application/json"}'
+)
+_UNSUPPORTED_START: Final = {
+    "type": "http.response.start",
+    "status": 415,
+    "headers": [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(_UNSUPPORTED_BODY)).encode()),
+    ],
+}
+#: The path prefixes of sealbox's own routes that take JSON bodies, and the form routes
+#: among them (RFC 6749, 7009, 7662 take ``application/x-www-form-urlencoded``).
+JSON_PREFIXES: Final = ("/auth/", "/users/", "/clients", "/v1/keys/")
+FORM_PATHS: Final = frozenset({"/auth/token", "/auth/revoke", "/auth/introspect"})
+_BODY_METHODS: Final = frozenset({"POST", "PUT", "PATCH"})
+_JSON: Final = b"application/json"
 
 
 def security_headers(scope: Scope, docs_prefix: str = DOCS_PREFIX) -> tuple[Header, ...]:
@@ -164,6 +188,53 @@ class InternalErrorMiddleware:
                 }
             )
             await send({"type": "http.response.body", "body": INTERNAL_ERROR_BODY})
+
+
+def is_json_media_type(value: bytes | None) -> bool:
+    """Whether a ``Content-Type`` value is ``application/json`` or ``application/…+json``,
+    the types FastAPI reads as JSON (parameters such as ``charset`` aside)."""
+    if value is None:
+        return False
+    if value == _JSON:
+        return True
+    media = value.split(b";", 1)[0].strip().lower()
+    return media == _JSON or (media.startswith(b"application/") and media.endswith(b"+json"))
+
+
+class JSONBodyMiddleware:
+    """Answer 415 ``unsupported_media_type`` to a body that is not JSON on a JSON route.
+
+    FastAPI reads a body as JSON only when its ``Content-Type`` says so; any other body
+    (a form, ``text/plain``, no type at all) reached the route as bytes and was refused
+    as a 422 ``validation_error`` about the body's shape, which tells the client nothing
+    about what to change. ``POST``, ``PUT`` and ``PATCH`` with a body under
+    :data:`JSON_PREFIXES` are checked, the forms of :data:`FORM_PATHS` aside; Vault's
+    paths are not (Vault's server reads a body whatever its type, and ``curl -d`` sends a
+    form's). The answer is built once; the check reads the request's headers only.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] in _BODY_METHODS:
+            path = scope["path"]
+            if path.startswith(JSON_PREFIXES) and path not in FORM_PATHS:
+                media: bytes | None = None
+                body = False
+                for name, value in scope["headers"]:
+                    if name == b"content-type":
+                        if media is None:  # the first, as FastAPI reads it
+                            media = value
+                    elif name == b"content-length":
+                        body = body or value != b"0"
+                    elif name == b"transfer-encoding":
+                        body = True
+                if body and not is_json_media_type(media):
+                    await send(_UNSUPPORTED_START)
+                    await send({"type": "http.response.body", "body": _UNSUPPORTED_BODY})
+                    return
+        await self.app(scope, receive, send)
 
 
 class BodyLimitMiddleware:

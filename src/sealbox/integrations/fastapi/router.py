@@ -82,6 +82,7 @@ from sealbox.integrations.fastapi.errors import ApiError, ErrorCode
 from sealbox.integrations.fastapi.strict_json import StrictJSONRoute
 from sealbox.integrations.fastapi.token_route import (
     NO_STORE,
+    AccountAnswerRoute,
     NoStoreRoute,
     OAuthErrorBody,
     TokenEndpointRoute,
@@ -505,7 +506,7 @@ def auth_router(
         methods=["POST"],
         status_code=201,
         response_model=UserOut,
-        route_class_override=StrictJSONRoute,
+        route_class_override=NoStoreRoute,  # the new account's data
         name="register",
     )
     api.add_api_route(
@@ -555,7 +556,7 @@ def users_router(
     """``GET /users/me``: who the access token belongs to (no database access)."""
     auth = bearer or accounts_bearer(accounts)
     CallerDep = Annotated[Caller, Depends(auth)]  # noqa: N806 - a type alias
-    api = APIRouter()
+    api = APIRouter(route_class=AccountAnswerRoute)  # no-store: the account's data
 
     async def me(caller: CallerDep, request: Request) -> Me:
         """Who the access token belongs to (no database access); a client's token is refused."""

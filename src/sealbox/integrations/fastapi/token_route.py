@@ -4,8 +4,9 @@ for malformed forms.
 :class:`NoStoreRoute` adds ``Cache-Control: no-store`` and ``Pragma: no-cache`` to every
 answer of a route, its errors included (RFC 6749 §5.1); :class:`TokenEndpointRoute` also
 takes a form only and answers a malformed one with 400 ``invalid_request`` instead of
-FastAPI's 422. :mod:`sealbox.integrations.fastapi.router` mounts its routes with them, and
-re-exports them.
+FastAPI's 422; :class:`AccountAnswerRoute` adds ``Cache-Control: no-store`` to the
+successful answers of ``users/me``, which hold the account's data.
+:mod:`sealbox.integrations.fastapi.router` mounts its routes with them, and re-exports them.
 
 .. versionadded:: 0.1.0
 """
@@ -17,13 +18,14 @@ from typing import Any, Final
 
 from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 
 from sealbox.integrations.fastapi.client_auth import oauth_error, refuse_non_form
 from sealbox.integrations.fastapi.errors import ApiError, ErrorCode
 from sealbox.integrations.fastapi.strict_json import StrictJSONRoute
 
-__all__ = ["NO_STORE", "NoStoreRoute", "OAuthErrorBody", "TokenEndpointRoute"]
+__all__ = ["NO_STORE", "AccountAnswerRoute", "NoStoreRoute", "OAuthErrorBody", "TokenEndpointRoute"]
 
 # RFC 6749 §5.1: an answer holding tokens carries both, and so do its errors here.
 NO_STORE: Final = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -48,6 +50,25 @@ class NoStoreRoute(StrictJSONRoute):
                 exc.headers = {**NO_STORE, **exc.headers}
                 raise
             response.headers.update(NO_STORE)
+            return response
+
+        return route
+
+
+class AccountAnswerRoute(APIRoute):
+    """A route whose successful answers hold account data (``users/me``): ``Cache-Control:
+    no-store``, so that no shared or browser cache keeps them.
+
+    Its errors hold none and are left as they are. ``sealbox serve`` adds ``no-store`` to
+    every answer already; an app's own routes have no such middleware.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            response = await handler(request)
+            response.headers.setdefault("cache-control", "no-store")
             return response
 
         return route
