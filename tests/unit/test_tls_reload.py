@@ -170,3 +170,33 @@ def test_a_chain_openssl_refuses_while_loading_leaves_the_old_pair_serving(ca, t
         load_server_certificate(ctx, weak_crt, weak_key)
     with TLSServer(ctx) as srv:
         assert _served(ca, srv.port, tmp_path) == _leaf(crt)
+
+
+def test_a_ca_file_replaced_after_its_check_is_not_the_one_trusted(ca, tmp_path, monkeypatch):
+    # A client context trusts the CA certificates it checked, not the file read again: a
+    # bundle rewritten right after the check (a rotation, or an attacker's CA) never gets in.
+    other = trustme.CA(key_type=trustme.KeyType.ECDSA)
+    trust = tmp_path / "trust.pem"
+    ca.cert_pem.write_to_path(str(trust))
+    check = _load.check_validity
+    swapped: list[bool] = []
+
+    def check_then_swap(*args, **kwargs):
+        check(*args, **kwargs)
+        if not swapped:
+            swapped.append(True)
+            other.cert_pem.write_to_path(str(tmp_path / "other.pem"))
+            os.replace(tmp_path / "other.pem", trust)
+
+    monkeypatch.setattr(_load, "check_validity", check_then_swap)
+    ctx = client_context(ca=trust)
+    monkeypatch.undo()
+    assert swapped
+    crt, key = _write(tmp_path, "srv", ca.issue_cert("localhost"))
+    with (
+        TLSServer(server_context(crt, key)) as srv,
+        socket.create_connection(("127.0.0.1", srv.port), timeout=5) as raw,
+        ctx.wrap_socket(raw, server_hostname="localhost") as tls,
+    ):
+        assert tls.getpeercert() is not None  # the checked CA is the one trusted
+        tls.sendall(b"GET / HTTP/1.0\r\n\r\n")

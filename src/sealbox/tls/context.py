@@ -40,6 +40,7 @@ from typing import Final, NoReturn
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from sealbox.exceptions import ConfigError, TLSConfigError
@@ -211,9 +212,12 @@ def _harden(ctx: ssl.SSLContext) -> None:
 
 
 def _load_ca(ctx: ssl.SSLContext, path: StrPath, what: str, now: datetime | None) -> None:
-    checked_ca(path, what, now)
+    checked = checked_ca(path, what, now)
+    # The certificates checked, not the file read again: a CA bundle rewritten meanwhile
+    # (a rotation) never puts an unchecked CA in the context.
+    cadata = b"".join(cert.public_bytes(Encoding.DER) for cert in checked.certificates)
     try:
-        ctx.load_verify_locations(cafile=os.fspath(path))
+        ctx.load_verify_locations(cadata=cadata)
     except (ssl.SSLError, OSError) as exc:
         raise TLSConfigError(f"OpenSSL refused {what} {os.fspath(path)}: {_reason(exc)}") from None
 
