@@ -40,7 +40,7 @@ def test_key_generate_force_keeps_the_old_private_key_when_the_public_file_canno
     old_private = key.read_bytes()
     (tmp_path / "id.pub").unlink()
     (tmp_path / "id.pub").symlink_to(tmp_path / "missing" / "id.pub")  # cannot be written
-    r = run_sealbox(["key", "generate", "-o", key, "--no-passphrase", "--force"])
+    r = run_sealbox(["key", "generate", "-o", key, "--no-passphrase", "--force", "--yes"])
     assert r.returncode == 1
     assert _no_traceback(r.stderr).startswith("sealbox: error: ")
     assert key.read_bytes() == old_private  # not a new key beside the old public key

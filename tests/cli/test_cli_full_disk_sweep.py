@@ -42,7 +42,7 @@ COMMANDS: dict[str, tuple[list[str], str | None]] = {
     "keygen": (["keygen", "-o", "OUT"], None),
     "keygen-pq": (["keygen", "--pq", "-o", "OUT"], None),
     "keygen-y": (["keygen", "-y", "-o", "OUT", "id"], None),
-    "key-generate": (["key", "generate", "--type", "ed25519", "-o", "OUT"], None),
+    "key-generate": (["key", "generate", "--type", "ed25519", "--yes", "-o", "OUT"], None),
     "key-encrypt": (["key", "encrypt", "-k", "rsa.pub", "-o", "OUT", "small"], "small"),
     "key-decrypt": (["key", "decrypt", "-k", "rsa", "-o", "OUT", "small.rsa"], "small.rsa"),
     "key-sign": (["key", "sign", "-k", "ed", "-o", "OUT", "small"], "small"),

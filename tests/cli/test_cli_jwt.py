@@ -83,7 +83,7 @@ def test_create_rotate_list_retire(cli, tmp_path):
         ),
     ]
     retired = cli(["jwt", "keyset", "retire", path, "--yes", "--", first.kid], env=ENV)
-    assert retired.out == f"destroyed key {first.kid} in {path}\n"
+    assert (retired.out, retired.stderr) == ("", f"destroyed key {first.kid} in {path}\n")
     assert (
         json.loads(cli(["jwt", "keyset", "list", path, "--json"], env=ENV).out)[0]["state"]
         == "destroyed"
@@ -368,16 +368,16 @@ def test_destroy_disable_and_enable_by_their_new_names(cli, tmp_path):
     first = SigningKeySet.load(path, PASS).primary.kid
     assert cli(["jwt", "keyset", "rotate", path], env=ENV).code == 0
     second = SigningKeySet.load(path, PASS).primary.kid
-    assert cli(["jwt", "keyset", "disable", path, "--", first], env=ENV).out == (
+    assert cli(["jwt", "keyset", "disable", path, "--", first], env=ENV).stderr == (
         f"disabled key {first} in {path}\n"
     )
     assert [k["kid"] for k in json.loads(cli(["jwt", "jwks", path], env=ENV).out)["keys"]] == [
         second
     ]
-    assert cli(["jwt", "keyset", "enable", path, "--", first], env=ENV).out == (
+    assert cli(["jwt", "keyset", "enable", path, "--", first], env=ENV).stderr == (
         f"key {first} in {path} is decrypt-only\n"
     )
-    assert cli(["jwt", "keyset", "destroy", path, "--yes", "--", first], env=ENV).out == (
+    assert cli(["jwt", "keyset", "destroy", path, "--yes", "--", first], env=ENV).stderr == (
         f"destroyed key {first} in {path}\n"
     )
     states = {k.kid: k.state for k in SigningKeySet.load(path, PASS)}

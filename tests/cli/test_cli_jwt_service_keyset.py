@@ -81,7 +81,7 @@ def test_list_rotate_disable_enable_destroy_on_the_service_keyset(data: Path) ->
     saved = (data / "jwt-keyset.sealed").read_bytes()
     r = run_sealbox(["jwt", "keyset", "destroy", "--data-dir", data, "--yes", "--", old], env=ENV)
     assert r.returncode == 0, r.stderr.decode()
-    assert r.stdout.decode() == f"key {old} of the service keyset of {data} was destroyed already\n"
+    assert r.stderr.decode() == f"key {old} of the service keyset of {data} was destroyed already\n"
     assert (data / "jwt-keyset.sealed").read_bytes() == saved
     events = [json.loads(line)["event"] for line in (data / "audit.log").read_text().splitlines()]
     assert events[-4:] == [
@@ -142,8 +142,9 @@ def test_add_then_set_primary_on_the_service_keyset_is_a_staged_rotation(fresh: 
     assert states(fresh) == {old: ("active", True), new: ("decrypt-only", False)}
     assert jwks_kids(fresh) == [old, new]
 
-    out = sealbox_ok("keyset", "set-primary", "--data-dir", fresh, "--", new)
-    assert out == (
+    r = run_sealbox(["jwt", "keyset", "set-primary", "--data-dir", fresh, "--", new], env=ENV)
+    assert (r.returncode, r.stdout) == (0, b""), r.stderr.decode()
+    assert r.stderr.decode() == (
         f"key {new} (EdDSA) now signs for the service keyset of {fresh}; "
         "1 older key still verifies\n"
     )
@@ -152,8 +153,11 @@ def test_add_then_set_primary_on_the_service_keyset_is_a_staged_rotation(fresh: 
 
     # Made primary twice: said so, neither saved nor recorded again.
     saved = (fresh / "jwt-keyset.sealed").read_bytes()
-    out = sealbox_ok("keyset", "set-primary", "--data-dir", fresh, "--", new)
-    assert out == f"key {new} is already the primary key of the service keyset of {fresh}\n"
+    r = run_sealbox(["jwt", "keyset", "set-primary", "--data-dir", fresh, "--", new], env=ENV)
+    assert (r.returncode, r.stdout) == (0, b""), r.stderr.decode()
+    assert r.stderr.decode() == (
+        f"key {new} is already the primary key of the service keyset of {fresh}\n"
+    )
     assert (fresh / "jwt-keyset.sealed").read_bytes() == saved
     assert audit(fresh) == [
         ("admin.keyset_add", f"added key {new} (EdDSA), not signing yet; command line"),

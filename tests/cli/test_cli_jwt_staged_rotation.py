@@ -66,7 +66,9 @@ def test_set_primary_makes_the_added_key_sign_and_the_old_one_keep_verifying(
 
     r = cli(["jwt", "keyset", "set-primary", keyset_file, "--", new], env=ENV)
     assert r.code == 0, r.stderr
-    assert r.out == f"key {new} (EdDSA) now signs for {keyset_file}; 1 older key still verifies\n"
+    assert (
+        r.stderr == f"key {new} (EdDSA) now signs for {keyset_file}; 1 older key still verifies\n"
+    )
     assert states(keyset_file) == {old: ("decrypt-only", False), new: ("active", True)}
     assert signing_kid(cli, keyset_file) == new
     jwks = tmp_path / "jwks.json"
@@ -79,7 +81,7 @@ def test_set_primary_makes_the_added_key_sign_and_the_old_one_keep_verifying(
     saved = keyset_file.read_bytes()
     r = cli(["jwt", "keyset", "set-primary", keyset_file, "--", new], env=ENV)
     assert r.code == 0, r.stderr
-    assert r.out == f"key {new} is already the primary key of {keyset_file}\n"
+    assert r.stderr == f"key {new} is already the primary key of {keyset_file}\n"
     assert keyset_file.read_bytes() == saved
 
 

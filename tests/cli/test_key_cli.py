@@ -105,7 +105,7 @@ def test_generate_refuses_existing_files(tmp_path: Path, cli, ed_key: Path) -> N
     (tmp_path / "other.pub").write_text("keep me\n")
     r = cli(["key", "generate", "-o", other, "--no-passphrase"])
     assert r.code == 1 and f"{other}.pub already exists" in r.stderr and not other.exists()
-    r = cli(["key", "generate", "-o", ed_key, "--no-passphrase", "--force"])
+    r = cli(["key", "generate", "-o", ed_key, "--no-passphrase", "--force", "--yes"])
     assert r.code == 0 and ed_key.read_bytes() != before
 
 
@@ -477,7 +477,7 @@ def test_generate_with_force_over_a_world_readable_file_leaves_others_no_rights(
     key = tmp_path / "id"
     key.write_text("notes\n")
     key.chmod(0o644)
-    r = cli(["key", "generate", "-o", key, "--no-passphrase", "--force"])
+    r = cli(["key", "generate", "-o", key, "--no-passphrase", "--force", "--yes"])
     assert r.code == 0, r.stderr
     assert key.read_bytes().startswith(b"-----BEGIN OPENSSH PRIVATE KEY-----")
     assert stat.S_IMODE(key.stat().st_mode) & 0o007 == 0
@@ -563,7 +563,7 @@ def test_generate_with_force_racing_another_writes_a_matching_pair(
         if other or Path(path) != out:
             return
         log = tmp_path / "other.log"
-        args = ["key", "generate", "-o", out, "--no-passphrase", "--force"]
+        args = ["key", "generate", "-o", out, "--no-passphrase", "--force", "--yes"]
         with log.open("wb") as err:
             other.append(
                 subprocess.Popen(
@@ -580,7 +580,7 @@ def test_generate_with_force_racing_another_writes_a_matching_pair(
             time.sleep(0.02)
 
     monkeypatch.setattr(pair_module, "atomic_write", write_then_race)
-    r = cli(["key", "generate", "-o", out, "--no-passphrase", "--force"])
+    r = cli(["key", "generate", "-o", out, "--no-passphrase", "--force", "--yes"])
     assert r.code == 0, r.stderr
     assert other[0].wait(timeout=30) == 0
     assert PrivateKey.load(out).public_key == PublicKey.load(tmp_path / "k.pub")

@@ -29,7 +29,9 @@ def test_key_generate_force_over_a_pair_leaves_only_the_new_pair(tmp_path: Path,
     out = tmp_path / "id"
     assert cli(["key", "generate", "-o", out, "--no-passphrase"]).code == 0
     old = PublicKey.load(tmp_path / "id.pub")
-    r = cli(["key", "generate", "--type", "ecdsa", "-o", out, "--no-passphrase", "--force"])
+    r = cli(
+        ["key", "generate", "--type", "ecdsa", "-o", out, "--no-passphrase", "--force", "--yes"]
+    )
     assert r.code == 0, r.stderr
     assert sorted(os.listdir(tmp_path)) == ["id", "id.pub"]
     new = PrivateKey.load(out).public_key
@@ -49,7 +51,14 @@ def test_racing_key_generate_of_one_file_leave_one_matching_pair_and_no_lock_fil
     tmp_path: Path, force: bool
 ) -> None:
     out = tmp_path / "id"
-    args = ["key", "generate", "-o", out, "--no-passphrase", *(["--force"] if force else [])]
+    args = [
+        "key",
+        "generate",
+        "-o",
+        out,
+        "--no-passphrase",
+        *(["--force", "--yes"] if force else []),
+    ]
     outcomes = race([args] * 4)
     winners = [o for o in outcomes if o.code == 0]
     if force:

@@ -126,7 +126,7 @@ def test_open_names_the_tokens_key_when_the_keyring_cannot_use_it(
     r = cli(["keyring", "disable", keyring, old], env=ENV)
     assert r.code == 1 and "primary key" in r.stderr and "hint: rotate" in r.stderr
     assert cli(["keyring", "rotate", keyring], env=ENV).code == 0
-    assert cli(["keyring", "disable", keyring, old], env=ENV).out == (
+    assert cli(["keyring", "disable", keyring, old], env=ENV).stderr == (
         f"disabled key {old} in {keyring}\n"
     )
     r = cli(["open", "-k", keyring, "--aad", "a"], input=token, env=ENV)
@@ -139,7 +139,7 @@ def test_open_names_the_tokens_key_when_the_keyring_cannot_use_it(
             f"sealbox: hint: to read it again: sealbox keyring enable {keyring} {old}\n"
         ),
     )
-    assert cli(["keyring", "enable", keyring, f"0x{old}"], env=ENV).out == (
+    assert cli(["keyring", "enable", keyring, f"0x{old}"], env=ENV).stderr == (
         f"key {old} in {keyring} is decrypt-only\n"
     )
     states = {k["id"]: k["state"] for k in _ids(cli, keyring)}
@@ -459,14 +459,14 @@ def test_set_primary_rolls_a_rotation_back(cli, keyring: Path) -> None:
     assert cli(["keyring", "rotate", keyring], env=ENV).code == 0
     new = _ids(cli, keyring)[1]["id"]
     r = cli(["keyring", "set-primary", keyring, old], env=ENV)
-    assert (r.code, r.out, r.stderr) == (0, f"key {old} is now the primary key of {keyring}\n", "")
+    assert (r.code, r.stderr, r.out) == (0, f"key {old} is now the primary key of {keyring}\n", "")
     states = {k["id"]: (k["state"], k["primary"]) for k in _ids(cli, keyring)}
     assert states == {old: ("active", True), new: ("decrypt-only", False)}
     assert _token_key(cli(["seal", "-k", keyring], input=PLAIN, env=ENV).stdout) == old
     assert cli(["open", "-k", keyring], input=token, env=ENV).stdout == PLAIN
     before = keyring.read_bytes()
     r = cli(["keyring", "set-primary", keyring, f"0x{old}"], env=ENV)
-    assert (r.code, r.out) == (0, f"key {old} is already the primary key of {keyring}\n")
+    assert (r.code, r.stderr) == (0, f"key {old} is already the primary key of {keyring}\n")
     assert keyring.read_bytes() == before
 
 

@@ -135,10 +135,10 @@ def test_a_missing_passphrase_file_says_how_to_fix_it(cli, keyring, tmp_path) ->
 
 def test_disabling_a_disabled_key_again_says_so_and_changes_nothing(cli, keyring, old_key):
     r = cli(["keyring", "disable", keyring, old_key], env=ENV)
-    assert (r.code, r.out) == (0, f"disabled key {old_key} in {keyring}\n")
+    assert (r.code, r.stderr) == (0, f"disabled key {old_key} in {keyring}\n")
     before = keyring.read_bytes()
     r = cli(["keyring", "disable", keyring, old_key], env=ENV)
-    assert (r.code, r.out, r.stderr) == (
+    assert (r.code, r.stderr, r.out) == (
         0,
         f"key {old_key} in {keyring} was already disabled\n",
         "",
@@ -149,11 +149,11 @@ def test_disabling_a_disabled_key_again_says_so_and_changes_nothing(cli, keyring
 def test_destroying_a_destroyed_key_again_says_so_and_changes_nothing(cli, keyring, old_key):
     assert cli(["keyring", "disable", keyring, old_key], env=ENV).code == 0
     r = cli(["keyring", "destroy", keyring, old_key, "--yes"], env=ENV)
-    assert (r.code, r.out) == (0, f"destroyed key {old_key} in {keyring}\n")
+    assert (r.code, r.stderr) == (0, f"destroyed key {old_key} in {keyring}\n")
     before = keyring.read_bytes()
     # No --yes: nothing is left to erase, so nothing is asked.
     r = cli(["keyring", "destroy", keyring, old_key], env=ENV)
-    assert (r.code, r.out, r.stderr) == (
+    assert (r.code, r.stderr, r.out) == (
         0,
         f"key {old_key} in {keyring} was already destroyed\n",
         "",
@@ -207,7 +207,7 @@ def test_state_errors_name_the_keyring_file(cli, keyring, old_key) -> None:
 def test_enabling_a_key_that_already_decrypts_says_so_and_changes_nothing(cli, keyring, old_key):
     before = keyring.read_bytes()
     r = cli(["keyring", "enable", keyring, old_key], env=ENV)
-    assert (r.code, r.out, r.stderr) == (
+    assert (r.code, r.stderr, r.out) == (
         0,
         f"key {old_key} in {keyring} was already decrypt-only\n",
         "",

@@ -231,13 +231,19 @@ def test_import_refuses_everything_on_a_bad_line_unless_skip_invalid(users, tmp_
     assert r.code == 1
     assert r.stderr.splitlines() == [
         "sealbox: error: nothing was imported: 3 of 4 lines are refused",
-        "  line 2 ('\u0430dmin'): an account has this name, or one that looks like it",
-        (
-            "  line 3 ('eve'): the password hash is not usable: password hash scheme 'md5$' is "
-            "not supported"
-        ),
-        "  line 4: not JSON (expecting property name enclosed in double quotes at column 2)",
         "sealbox: hint: correct them, or pass --skip-invalid to import the other lines",
+        (
+            "sealbox: refused line 2 ('\u0430dmin'): an account has this name, or one that looks "
+            "like it"
+        ),
+        (
+            "sealbox: refused line 3 ('eve'): the password hash is not usable: password hash "
+            "scheme 'md5$' is not supported"
+        ),
+        (
+            "sealbox: refused line 4: not JSON (expecting property name enclosed in double quotes "
+            "at column 2)"
+        ),
     ]
     assert "canaryhash" not in r.stderr and good not in r.stderr
     assert [a["name"] for a in json.loads(users("list", "--json").out)] == ["admin"]

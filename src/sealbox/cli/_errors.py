@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from sealbox.cli._hints import hint_for
-from sealbox.cli._io import Terminated, os_reason, print_error
+from sealbox.cli._io import Terminated, note, os_reason, print_error
 from sealbox.exceptions import SealboxError
 
 __all__ = ["debug_requested", "report"]
@@ -56,6 +56,8 @@ def report(exc: BaseException, *, debug: bool) -> int:
             )
             return 1
         print_error(str(exc), hint=hint_for(exc))
+        for line in getattr(exc, "notes", ()):
+            note(line)
     elif isinstance(exc, OSError):
         message = os_reason(exc)
         print_error(f"{exc.filename}: {message}" if exc.filename else message)

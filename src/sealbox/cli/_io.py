@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sealbox.exceptions import SealboxError
@@ -26,7 +26,17 @@ PASSPHRASE_SOURCES = f"--passphrase-file, ${PASSPHRASE_ENV}, or the prompt on a 
 
 
 class CLIError(SealboxError):
-    """A user error found by the command line itself (bad argument value, no terminal…)."""
+    """A user error found by the command line itself (bad argument value, no terminal…).
+
+    ``notes``: lines printed on stderr after the error and its hint, for the details a
+    one-line error leaves out (the refused lines of ``users import``).
+    """
+
+    def __init__(
+        self, message: str = "", *, hint: str | None = None, notes: Sequence[str] = ()
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.notes = tuple(notes)
 
 
 class Terminated(KeyboardInterrupt):
@@ -66,6 +76,12 @@ def note(message: str) -> None:
     """Write an informational line to stderr (never data, never secrets), terminal-safe."""
     sys.stderr.write(f"{terminal_safe(message)}\n")
     sys.stderr.flush()
+
+
+def warn(message: str) -> None:
+    """Write ``sealbox: warning: …`` to stderr: the command goes on, but something it did
+    or found needs the user's attention (an unverified certificate, a copy on disk)."""
+    note(f"sealbox: warning: {message}")
 
 
 def passphrase_file_option(func: F) -> F:

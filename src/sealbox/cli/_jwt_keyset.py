@@ -12,7 +12,13 @@ from typing import TYPE_CHECKING, Any, Literal
 import click
 
 from sealbox.cli._dialect import confirm, echo_json, json_option, option, yes_option
-from sealbox.cli._io import CLIError, passphrase_file_option, read_passphrase, terminal_safe
+from sealbox.cli._io import (
+    CLIError,
+    note,
+    passphrase_file_option,
+    read_passphrase,
+    terminal_safe,
+)
 from sealbox.cli._jwt_keyset_errors import (
     file_place,
     keys_of,
@@ -335,9 +341,9 @@ def _destroy(
         with keys_of(service_place(settings.data_dir), kid, command):
             info = service.change_signing_key(settings, kid, "destroy")
         if was == info.state:
-            _say(f"key {kid} of the service keyset of {settings.data_dir} was destroyed already")
+            note(f"key {kid} of the service keyset of {settings.data_dir} was destroyed already")
             return
-        _say(f"destroyed key {kid} of the service keyset of {settings.data_dir}")
+        note(f"destroyed key {kid} of the service keyset of {settings.data_dir}")
         return
     assert file is not None
     keys, passphrase = load_keyset(file, passphrase_file)
@@ -345,7 +351,7 @@ def _destroy(
     with keys_of(file_place(file), kid, command):
         (keys.retire if old_name else keys.destroy)(kid)
     keys.save(file, passphrase)
-    _say(f"destroyed key {kid} in {file}")
+    note(f"destroyed key {kid} in {file}")
 
 
 def _confirm_destroy(keys: Any, kid: str, yes: bool) -> None:
@@ -369,7 +375,7 @@ def disable(
 ) -> None:
     """Stop key KEY_ID from verifying and take it out of the JWKS (reversible with enable)."""
     kid, where, _state = _change_key("disable", file, kid, passphrase_file, data_dir)
-    _say(f"disabled key {kid} {where}")
+    note(f"disabled key {kid} {where}")
 
 
 @keyset.command()
@@ -382,7 +388,7 @@ def enable(
 ) -> None:
     """Let a disabled key KEY_ID verify again (it becomes decrypt-only)."""
     kid, where, state = _change_key("enable", file, kid, passphrase_file, data_dir)
-    _say(f"key {kid} {where} is {state}")
+    note(f"key {kid} {where} is {state}")
 
 
 def _change_key(
@@ -472,16 +478,16 @@ def set_primary(
             was = next((k.primary for k in service.signing_keys(settings) if k.kid == kid), None)
             info = service.change_signing_key(settings, kid, "set_primary")
         if was:
-            _say(f"key {kid} is already the primary key of {where}")
+            note(f"key {kid} is already the primary key of {where}")
             return
         older = _older(service.signing_keys(settings))
-        _say(f"key {info.kid} ({info.alg}) now signs for {where}; {older}")
+        note(f"key {info.kid} ({info.alg}) now signs for {where}; {older}")
         return
     assert file is not None
     keys, passphrase = load_keyset(file, passphrase_file)
     with keys_of(file_place(file), kid, "set-primary"):
         if keys.primary.kid == kid:
-            _say(f"key {kid} is already the primary key of {file}")
+            note(f"key {kid} is already the primary key of {file}")
             return
         keys.set_primary(kid)
     keys.save(file, passphrase)
@@ -493,4 +499,4 @@ def set_primary(
             f"so {kid} stays decrypt-only",
             hint="run the command again if it should still be primary",
         )
-    _say(f"key {kid} ({signer.alg}) now signs for {file}; {_older(keys)}")
+    note(f"key {kid} ({signer.alg}) now signs for {file}; {_older(keys)}")

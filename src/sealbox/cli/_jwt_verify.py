@@ -16,7 +16,7 @@ import os
 import sys
 
 from sealbox.cli._age_args import PASSPHRASE_FILE, Option
-from sealbox.cli._io import CLIError, note, read_stdin
+from sealbox.cli._io import CLIError, read_stdin, warn
 
 # Spelled out rather than imported from typing (start-up time); type checkers know it.
 TYPE_CHECKING = False
@@ -213,8 +213,8 @@ def token_text(token: str | None, command: str) -> str:
                 f"TOKEN is the token itself, and {token} is a file",
                 hint=f"read the token from the file: sealbox jwt {command} … - < {token}",
             )
-        note(
-            "sealbox: warning: a token on the command line is visible to other users (in the "
+        warn(
+            "a token on the command line is visible to other users (in the "
             "process list) and kept in the shell's history: give '-' and pipe it on stdin "
             f"({safer})"
         )

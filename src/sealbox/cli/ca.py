@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from sealbox.cli._dialect import Seconds, echo_json, json_option, not_stdout, option
-from sealbox.cli._io import CLIError, note, passphrase_file_option, read_passphrase, read_stdin
+from sealbox.cli._io import CLIError, passphrase_file_option, read_passphrase, read_stdin, warn
 from sealbox.cli._paths import FilePath
 from sealbox.secret import Secret
 from sealbox.tls.ca import (
@@ -382,8 +382,8 @@ def pin(  # noqa: PLR0917 - click passes every option positionally
         server_name=servername,
     )
     if no_verify:
-        note(
-            f"note: the certificate of {target} was not verified: "
+        warn(
+            f"the certificate of {target} was not verified: "
             "check this pin against one obtained another way"
         )
     _print_pin(spki_pin(cert), target, verified=not no_verify, as_json=as_json)
@@ -428,8 +428,8 @@ def _warn_if_key_open(key: Path) -> None:
     except OSError:
         return  # loading says what is wrong with it
     if sys.platform != "win32" and mode & 0o077:
-        note(
-            f"sealbox: warning: the CA key {key} can be read or written by other users "
+        warn(
+            f"the CA key {key} can be read or written by other users "
             f"(mode {mode:o}): chmod 600 {key}"
         )
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import click
 
 from sealbox.cli._dialect import confirm, echo_json, json_option, yes_option
-from sealbox.cli._io import note, terminal_safe
+from sealbox.cli._io import CLIError, note, terminal_safe
 from sealbox.cli._paths import FilePath
 from sealbox.cli.serve import _DATA_DIR, _load_settings, _service
 
@@ -24,6 +26,29 @@ def _admin() -> Any:
     from sealbox.service import client_admin
 
     return client_admin
+
+
+@contextlib.contextmanager
+def _by_name(settings: Any, name: str) -> Iterator[None]:
+    """Run a command on client ``name``; a ``client_id`` given instead (as ``list`` prints
+    it) is refused with a hint naming its client.
+
+    Not taken as the client: ``sbc_…`` is a valid client name too, so one argument read
+    both ways could name two clients, and ``delete`` must never reach the other one.
+    """
+    from sealbox.exceptions import SealboxError
+
+    try:
+        yield
+    except SealboxError as exc:
+        if exc.code != "client_not_found":
+            raise
+        owner = next((c for c in _service().list_clients(settings) if c.client_id == name), None)
+        if owner is None:
+            raise
+        raise CLIError(
+            str(exc), hint=f"{name} is the client_id of client {owner.name}: give its name"
+        ) from None
 
 
 def _holds(client: Any) -> str:
@@ -143,7 +168,9 @@ def list_(as_json: bool, data_dir: Path | None) -> None:
 @_DATA_DIR
 def show(name: str, as_json: bool, data_dir: Path | None) -> None:
     """Show client NAME (never its secret nor the secret's hash)."""
-    client = _service().find_client(_settings(data_dir), name)
+    settings = _settings(data_dir)
+    with _by_name(settings, name):
+        client = _service().find_client(settings, name)
     document = client.to_dict()
     if as_json:
         echo_json(document)
@@ -174,7 +201,9 @@ def show(name: str, as_json: bool, data_dir: Path | None) -> None:
 @_DATA_DIR
 def grant(name: str, scopes: tuple[str, ...], data_dir: Path | None) -> None:
     """Grant SCOPEs to client NAME (its next token may carry them)."""
-    client = _admin().grant_client_scopes(_settings(data_dir), name, scopes)
+    settings = _settings(data_dir)
+    with _by_name(settings, name):
+        client = _admin().grant_client_scopes(settings, name, scopes)
     click.echo(_holds(client))
 
 
@@ -185,7 +214,9 @@ def grant(name: str, scopes: tuple[str, ...], data_dir: Path | None) -> None:
 def revoke(name: str, scopes: tuple[str, ...], data_dir: Path | None) -> None:
     """Take SCOPEs back from client NAME (its next token lacks them; the
     administrators' routes refuse them at once)."""
-    client = _admin().revoke_client_scopes(_settings(data_dir), name, scopes)
+    settings = _settings(data_dir)
+    with _by_name(settings, name):
+        client = _admin().revoke_client_scopes(settings, name, scopes)
     click.echo(_holds(client))
 
 
@@ -213,12 +244,15 @@ def rotate_secret(
     notes = [f"the previous secret keeps working for {overlap} seconds"] if overlap else []
     if revoke_tokens:
         notes.append("the access tokens issued before are refused")
-    _made(
-        lambda: _admin().rotate_client_secret(settings, name, overlap, revoke_tokens=revoke_tokens),
-        as_json,
-        "rotated the secret of",
-        "; ".join(notes) or None,
-    )
+    with _by_name(settings, name):
+        _made(
+            lambda: _admin().rotate_client_secret(
+                settings, name, overlap, revoke_tokens=revoke_tokens
+            ),
+            as_json,
+            "rotated the secret of",
+            "; ".join(notes) or None,
+        )
 
 
 @clients.command()
@@ -227,7 +261,9 @@ def rotate_secret(
 def disable(name: str, data_dir: Path | None) -> None:
     """Disable client NAME: it no longer authenticates, and its access tokens are refused
     at once."""
-    client = _admin().disable_client(_settings(data_dir), name)
+    settings = _settings(data_dir)
+    with _by_name(settings, name):
+        client = _admin().disable_client(settings, name)
     note(f"disabled client {client.name} ({client.client_id}); its access tokens are refused")
 
 
@@ -236,7 +272,9 @@ def disable(name: str, data_dir: Path | None) -> None:
 @_DATA_DIR
 def enable(name: str, data_dir: Path | None) -> None:
     """Let disabled client NAME authenticate again (its ended tokens stay refused)."""
-    client = _admin().enable_client(_settings(data_dir), name)
+    settings = _settings(data_dir)
+    with _by_name(settings, name):
+        client = _admin().enable_client(settings, name)
     note(f"enabled client {client.name} ({client.client_id})")
 
 
@@ -247,7 +285,8 @@ def enable(name: str, data_dir: Path | None) -> None:
 def delete(name: str, yes: bool, data_dir: Path | None) -> None:
     """Delete client NAME: its secret and certificate stop working at once."""
     settings = _settings(data_dir)
-    found = _service().find_client(settings, name)  # an unknown name is said before asking
+    with _by_name(settings, name):
+        found = _service().find_client(settings, name)  # an unknown name is said before asking
     confirm(f"Delete client {found.name}?", action=f"deleting client {found.name}", yes=yes)
     deleted = _service().delete_client(settings, found.name)
     note(f"deleted client {deleted.name} ({deleted.client_id})")

@@ -13,7 +13,7 @@ import click
 
 from sealbox.cli._age_args import click_option, click_options
 from sealbox.cli._dialect import option
-from sealbox.cli._io import note, passphrase_file_option
+from sealbox.cli._io import note, passphrase_file_option, warn
 from sealbox.cli._jwt_keyset import (
     FILE,
     FILE_OR_SERVICE,
@@ -212,6 +212,6 @@ def inspect(token: str | None, as_json: bool) -> None:  # noqa: ARG001
     The token is read from stdin when TOKEN is '-' or left out.
     """
     parsed = decode_unverified(token_text(token, "inspect"))
-    note("sealbox: warning: not verified: the signature and claims were not checked")
+    warn("not verified: the signature and claims were not checked")
     document = {"verified": False, "header": parsed.header, "claims": parsed.claims}
     click.echo(json.dumps(document, indent=2))

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from sealbox.cli._dialect import not_stdout
+from sealbox.cli._dialect import confirm, not_stdout, yes_option
 from sealbox.cli._io import (
     CLIError,
     passphrase_file_option,
@@ -71,7 +71,10 @@ def key() -> None:
 )
 @click.option("-C", "--comment", default="", help="Comment for the public key line.")
 @click.option("--no-passphrase", is_flag=True, help="Save the private key unencrypted.")
-@click.option("--force", is_flag=True, help="Replace FILE and FILE.pub if they exist.")
+@click.option(
+    "--force", is_flag=True, help="Replace FILE and FILE.pub if they exist (FILE's key is lost)."
+)
+@yes_option
 @passphrase_file_option
 def generate(
     *,
@@ -82,6 +85,7 @@ def generate(
     comment: str,
     no_passphrase: bool,
     force: bool,
+    yes: bool,
     passphrase_file: Path | None,
 ) -> None:
     """Generate a key pair: the private key in -o FILE, the public key in FILE.pub."""
@@ -115,6 +119,12 @@ def generate(
                 f"{path} already exists",
                 hint="choose another name, or use --force to replace it",
             )
+    if output.exists():
+        # As `keyring create --force`: the private key replaced is lost for good (a lone
+        # FILE.pub is not: its private key is elsewhere). Asked before the passphrase.
+        confirm(
+            f"Replace {output} and lose its private key?", action=f"replacing {output}", yes=yes
+        )
     passphrase: Secret[str] | None = None
     if not no_passphrase:
         passphrase = read_passphrase(passphrase_file, confirm=True, prompt="New key passphrase")

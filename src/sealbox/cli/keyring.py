@@ -22,6 +22,7 @@ from sealbox.cli._encrypt_decrypt import (
 from sealbox.cli._io import (
     PASSPHRASE_ENV,
     CLIError,
+    note,
     passphrase_file_option,
     passphrase_source,
     read_passphrase,
@@ -387,7 +388,7 @@ def disable(
     with _keys_of(file, "disable"):
         opened.ring.disable(kid)
     if before is KeyState.DISABLED and opened.unchanged_on_disk():
-        click.echo(f"key {kid:08x} in {file} was already disabled")
+        note(f"key {kid:08x} in {file} was already disabled")
         return
     with _made_primary_meanwhile(file, kid, "disable"):
         opened.save()
@@ -401,7 +402,7 @@ def disable(
             hint=f"run the command again to disable it: sealbox keyring disable "
             f"{shlex.quote(str(file))} {kid:08x}",
         )
-    click.echo(f"disabled key {kid:08x} in {file}")
+    note(f"disabled key {kid:08x} in {file}")
 
 
 @contextmanager
@@ -435,7 +436,7 @@ def enable(
     with _keys_of(file, "enable"):
         opened.ring.enable(kid)
     if before is not None and before.usable and opened.unchanged_on_disk():
-        click.echo(f"key {kid:08x} in {file} was already {before}")
+        note(f"key {kid:08x} in {file} was already {before}")
         return
     opened.save()
     state = {k.id: k.state for k in opened.ring}[kid]
@@ -450,7 +451,7 @@ def enable(
             if state is KeyState.DISABLED
             else "a destroyed key is gone for good: tokens it sealed can never be opened",
         )
-    click.echo(f"key {kid:08x} in {file} is {state}")
+    note(f"key {kid:08x} in {file} is {state}")
 
 
 @keyring.command()
@@ -467,7 +468,7 @@ def destroy(
     before = opened.state(kid)
     if before is KeyState.DESTROYED:
         # Nothing is left to erase, and nothing can undo a destroy: no question, no write.
-        click.echo(f"key {kid:08x} in {file} was already destroyed")
+        note(f"key {kid:08x} in {file} was already destroyed")
         return
     # Only a key that would be erased is asked about: the keyring refuses one that is not
     # disabled, and an unknown key needs no answer.
@@ -481,7 +482,7 @@ def destroy(
         opened.ring.destroy(kid)
     with _made_primary_meanwhile(file, kid, "disable and destroy"):
         opened.save()
-    click.echo(f"destroyed key {kid:08x} in {file}")
+    note(f"destroyed key {kid:08x} in {file}")
 
 
 @keyring.command(name="set-primary")
@@ -499,7 +500,7 @@ def set_primary(
     """
     opened = _Opened(file, identity_files, passphrase_file)
     if opened.ring.primary_id == kid:
-        click.echo(f"key {kid:08x} is already the primary key of {file}")
+        note(f"key {kid:08x} is already the primary key of {file}")
         return
     with _keys_of(file):
         try:
@@ -523,4 +524,4 @@ def set_primary(
             f"at the same time, so {kid:08x} stays decrypt-only",
             hint="run the command again if it should still be primary",
         )
-    click.echo(f"key {kid:08x} is now the primary key of {file}")
+    note(f"key {kid:08x} is now the primary key of {file}")

@@ -39,8 +39,12 @@ from sealbox.storage import read_limited
 MAX_LEGACY_FILE = 2 * 1024 * 1024 * 1024
 MAX_KEY_FILE = 1024
 
+# Omitted or -: standard input, as for every command that reads an INPUT.
 _IN = click.argument(
-    "input_", metavar="INPUT", type=FilePath(dir_okay=False, allow_dash=True, path_type=Path)
+    "input_",
+    metavar="[INPUT]",
+    required=False,
+    type=FilePath(dir_okay=False, allow_dash=True, path_type=Path),
 )
 _KEY_FILE = option(
     "-k",
@@ -63,15 +67,16 @@ _FORMAT = click.option(
     name="legacy",
     help="Detect, decrypt or migrate records of the original Fernet and AES-GCM recipes.\n\n"
     f"Fernet records need their password ({PASSPHRASE_SOURCES}); AES-GCM records need "
-    "their key (-k/--key). INPUT may be - for standard input.",
+    "their key (-k/--key). INPUT omitted or - is standard input.",
 )
 def legacy_group() -> None:
     """The ``sealbox legacy`` group."""
 
 
-def _read_input(input_: Path) -> bytes:
+def _read_input(input_: Path | None) -> bytes:
     if is_std(input_):
         return read_stdin(MAX_LEGACY_FILE, "the legacy record")
+    assert input_ is not None
     return read_limited(input_, MAX_LEGACY_FILE, "legacy file")
 
 
@@ -85,7 +90,7 @@ def _read_key(path: Path | None) -> Secret[bytes] | None:
 
 
 def _decrypt(
-    input_: Path, layout: str | None, key_file: Path | None, passphrase_file: Path | None
+    input_: Path | None, layout: str | None, key_file: Path | None, passphrase_file: Path | None
 ) -> bytes:
     data = _read_input(input_)
     fmt = legacy.detect(data) if layout is None else LegacyFormat(layout)
@@ -109,7 +114,7 @@ def _decrypt(
 @legacy_group.command()
 @_IN
 @json_option
-def detect(input_: Path, as_json: bool) -> None:
+def detect(input_: Path | None, as_json: bool) -> None:
     """Print the layout of a legacy record.
 
     One of fernet-file, fernet-json and aes-gcm-json. A raw AES-GCM record
@@ -142,7 +147,7 @@ def _secrets(key_file: Path | None, passphrase_file: Path | None) -> list[tuple[
 @_KEY_FILE
 @passphrase_file_option
 def decrypt_(  # noqa: PLR0917 - click passes every option positionally
-    input_: Path,
+    input_: Path | None,
     output: Path | None,
     force: bool,
     layout: str | None,
@@ -184,7 +189,7 @@ def decrypt_(  # noqa: PLR0917 - click passes every option positionally
 @_KEY_FILE
 @passphrase_file_option
 def migrate(  # noqa: PLR0917 - click passes every option positionally
-    input_: Path,
+    input_: Path | None,
     output: Path,
     recipients: tuple[str, ...],
     recipient_files: tuple[Path, ...],

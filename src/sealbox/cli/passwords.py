@@ -11,7 +11,7 @@ import sys
 import click
 
 from sealbox.cli._dialect import echo_json, json_option
-from sealbox.cli._io import CLIError, note, open_tty, read_stdin
+from sealbox.cli._io import CLIError, open_tty, read_stdin, warn
 from sealbox.exceptions import PasswordMismatchError
 from sealbox.passwords.profiles import DEFAULT_PROFILE, PROFILES
 
@@ -35,8 +35,8 @@ def hash_password(profile: str) -> None:
     from sealbox.passwords import PasswordHasher
 
     if profile == _TEST_PROFILE:
-        note(
-            f"sealbox: warning: the {_TEST_PROFILE!r} profile is for tests: its hashes are cheap "
+        warn(
+            f"the {_TEST_PROFILE!r} profile is for tests: its hashes are cheap "
             "to guess; use the default profile for real passwords"
         )
     hasher = PasswordHasher(profile)

@@ -26,6 +26,7 @@ from sealbox.cli._io import (
     passphrase_file_option,
     print_error,
     terminal_safe,
+    warn,
     write_stdout,
 )
 from sealbox.cli._paths import FilePath, NamedFile
@@ -349,7 +350,7 @@ def edit(file: Path, identities: tuple[Path, ...], passphrase_file: Path | None)
     try:
         with private_workspace() as (folder, in_memory):
             if not in_memory:
-                note(f"note: no memory-backed folder here; the decrypted copy is in {folder}")
+                warn(f"no memory-backed folder here; the decrypted copy is in {folder}")
             plain = folder / "secrets.env"
             fd = os.open(plain, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w", encoding="utf-8") as fh:

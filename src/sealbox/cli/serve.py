@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from sealbox.cli._dialect import Seconds
-from sealbox.cli._io import note
+from sealbox.cli._io import note, warn
 from sealbox.cli._paths import FilePath
 from sealbox.exceptions import ExtraNotInstalledError
 
@@ -40,7 +40,7 @@ def _load_settings(**overrides: Any) -> Any:
     from sealbox.service.settings import unknown_setting_warnings
 
     for warning in unknown_setting_warnings(os.environ):
-        note(f"sealbox: warning: {warning}")
+        warn(warning)
     return service.load_settings(**overrides)
 
 
@@ -127,7 +127,7 @@ def serve(  # noqa: PLR0917 - click passes every option positionally
     from sealbox.service.runtime import hmac_key_warnings
 
     for unused_key in hmac_key_warnings(settings):  # verifies nothing: said at each start
-        note(f"sealbox: warning: {unused_key}")
+        warn(unused_key)
     if check:
         note(f"the data folder {settings.data_dir} is ready")
         return
@@ -138,7 +138,7 @@ def serve(  # noqa: PLR0917 - click passes every option positionally
 
     warning = listen_warning(settings)
     if warning is not None:
-        note(f"sealbox: warning: {warning} (--cert and --key)")
+        warn(f"{warning} (--cert and --key)")
     note(f"sealbox service on {service.service_url(settings)}  (API docs: /docs)")
     trust = service.client_trust_file(settings)
     if trust is not None:

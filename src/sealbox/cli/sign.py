@@ -13,9 +13,9 @@ import click
 
 from sealbox.cli._io import (
     CLIError,
-    note,
     passphrase_file_option,
     read_passphrase,
+    warn,
     write_stdout,
 )
 from sealbox.cli._paths import FilePath, NamedFile
@@ -167,7 +167,7 @@ def verify(
         assert allowed_signers is not None
         signers = sshsig.AllowedSigners.load(allowed_signers)
         for skipped in signers.skipped:
-            note(f"sealbox: warning: skipped {skipped}")
+            warn(f"skipped {skipped}")
     with _open_data(file) as data:
         try:
             result = sshsig.verify(

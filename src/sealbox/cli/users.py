@@ -19,7 +19,7 @@ from typing import Any
 import click
 
 from sealbox.cli._dialect import confirm, echo_json, json_option, yes_option
-from sealbox.cli._io import CLIError, note, open_tty, read_stdin, terminal_safe
+from sealbox.cli._io import CLIError, note, open_tty, os_reason, read_stdin, terminal_safe
 from sealbox.cli._paths import FilePath
 from sealbox.cli.serve import _DATA_DIR, _load_settings, _service
 
@@ -280,10 +280,12 @@ def import_(file: Path, skip_invalid: bool, as_json: bool, data_dir: Path | None
     if report.problems and not skip_invalid:
         if as_json:  # what a script reads, also when nothing was imported (exit 1)
             echo_json({"imported": [], "refused": _refused_json(report.problems)})
+        # One error line and its hint; the lines refused follow, as --skip-invalid lists them.
         raise CLIError(
             f"nothing was imported: {len(refused)} of {_lines(report.lines)} "
-            f"{'is' if len(refused) == 1 else 'are'} refused\n  " + "\n  ".join(refused),
+            f"{'is' if len(refused) == 1 else 'are'} refused",
             hint="correct them, or pass --skip-invalid to import the other lines",
+            notes=[f"sealbox: refused {line}" for line in refused],
         )
     for line in refused:
         note(f"sealbox: refused {line}")
@@ -326,8 +328,14 @@ def _read_import(file: Path) -> bytes:
     if str(file) == "-":
         data = sys.stdin.buffer.read(MAX_IMPORT_BYTES + 1)
     else:
-        with file.open("rb") as fh:
-            data = fh.read(MAX_IMPORT_BYTES + 1)
+        # Said as every command says a missing or unreadable input file.
+        try:
+            with file.open("rb") as fh:
+                data = fh.read(MAX_IMPORT_BYTES + 1)
+        except FileNotFoundError:
+            raise CLIError(f"{file} does not exist") from None
+        except OSError as exc:
+            raise CLIError(f"cannot read {file}: {os_reason(exc)}") from None
     if len(data) > MAX_IMPORT_BYTES:
         raise CLIError(f"{_source(file)} is larger than {MAX_IMPORT_BYTES} bytes")
     return data
