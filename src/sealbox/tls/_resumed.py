@@ -14,11 +14,11 @@ from __future__ import annotations
 import functools
 import ssl
 from datetime import UTC, datetime
-from typing import Any
 
 from cryptography import x509
 
 from sealbox.tls import _load
+from sealbox.tls._checked import CheckedObject, CheckedSocket
 
 __all__ = ["check_resumed_sessions"]
 
@@ -55,54 +55,18 @@ def _refusal(obj: ssl.SSLObject | ssl.SSLSocket) -> ssl.SSLCertVerificationError
     return error
 
 
-class _CheckedSocket(ssl.SSLSocket):
-    _sealbox_checked = False
-
-    def do_handshake(self, block: bool = False) -> None:
-        super().do_handshake(block)
-        refusal = _refusal(self)
-        if refusal is not None:
-            self.close()
-            raise refusal
-        self._sealbox_checked = True
-
-    def _sealbox_ensure(self) -> None:
-        # SSL_read and SSL_write would run a skipped handshake themselves, unchecked.
-        if not self._sealbox_checked and self._sslobj is not None:  # type: ignore[attr-defined]
-            self.do_handshake()
-
-    def read(self, len: int = 1024, buffer: Any = None) -> Any:  # noqa: A002 - base signature
-        self._sealbox_ensure()
-        return super().read(len, buffer)
-
-    def write(self, data: Any) -> int:
-        self._sealbox_ensure()
-        return super().write(data)
-
-    def send(self, data: Any, flags: int = 0) -> int:
-        self._sealbox_ensure()
-        return super().send(data, flags)
-
-
-class _CheckedObject(ssl.SSLObject):
-    _sealbox_checked = False
-
-    def do_handshake(self) -> None:
-        super().do_handshake()
+class _CheckedSocket(CheckedSocket):
+    def _sealbox_verify(self) -> None:
         refusal = _refusal(self)
         if refusal is not None:
             raise refusal
-        self._sealbox_checked = True
 
-    def read(self, len: int = 1024, buffer: Any = None) -> Any:  # noqa: A002 - base signature
-        if not self._sealbox_checked:
-            self.do_handshake()
-        return super().read(len, buffer)
 
-    def write(self, data: Any) -> int:
-        if not self._sealbox_checked:
-            self.do_handshake()
-        return super().write(data)
+class _CheckedObject(CheckedObject):
+    def _sealbox_verify(self) -> None:
+        refusal = _refusal(self)
+        if refusal is not None:
+            raise refusal
 
 
 def check_resumed_sessions(context: ssl.SSLContext) -> None:

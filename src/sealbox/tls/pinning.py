@@ -29,7 +29,7 @@ import os
 import socket
 import ssl
 from collections.abc import Iterable
-from typing import Any, Final
+from typing import Final
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -38,6 +38,7 @@ from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 from sealbox.exceptions import ConfigError, PinMismatchError, TLSConfigError, TLSError
 from sealbox.tls import _load
+from sealbox.tls._checked import CheckedObject, CheckedSocket
 
 __all__ = [
     "PIN_PREFIX",
@@ -167,66 +168,22 @@ def check_pin(
     raise error
 
 
-class _PinnedSocket(ssl.SSLSocket):
+class _PinnedSocket(CheckedSocket):
     """An SSLSocket that checks the peer's key after the handshake and before any data."""
 
-    _sealbox_checked = False
     _sealbox_pins: frozenset[bytes] = frozenset()
 
-    def do_handshake(self, block: bool = False) -> None:
-        super().do_handshake(block)
-        self._sealbox_check()
-
-    def _sealbox_check(self) -> None:
-        try:
-            check_pin(self.getpeercert(binary_form=True), self._sealbox_pins, self.server_hostname)
-        except PinMismatchError:
-            # Close before the caller can write: the server sees the handshake and EOF.
-            self.close()
-            raise
-        self._sealbox_checked = True
-
-    def _sealbox_ensure(self) -> None:
-        # OpenSSL would run the handshake implicitly inside SSL_write/SSL_read when the
-        # caller skipped do_handshake(); run it here instead so the check cannot be skipped.
-        if not self._sealbox_checked and self._sslobj is not None:  # type: ignore[attr-defined]
-            self.do_handshake()
-
-    def read(self, len: int = 1024, buffer: Any = None) -> Any:  # noqa: A002 - base signature
-        self._sealbox_ensure()
-        return super().read(len, buffer)
-
-    def write(self, data: Any) -> int:
-        self._sealbox_ensure()
-        return super().write(data)
-
-    def send(self, data: Any, flags: int = 0) -> int:
-        self._sealbox_ensure()
-        return super().send(data, flags)
+    def _sealbox_verify(self) -> None:
+        check_pin(self.getpeercert(binary_form=True), self._sealbox_pins, self.server_hostname)
 
 
-class _PinnedObject(ssl.SSLObject):
+class _PinnedObject(CheckedObject):
     """An SSLObject (memory-BIO TLS, used by asyncio/anyio/trio) with the same check."""
 
-    _sealbox_checked = False
     _sealbox_pins: frozenset[bytes] = frozenset()
 
-    def do_handshake(self) -> None:
-        super().do_handshake()
-        # The client's last handshake flight is still in the outgoing BIO: a mismatch
-        # raised here means the async stream never even flushes it.
+    def _sealbox_verify(self) -> None:
         check_pin(self.getpeercert(binary_form=True), self._sealbox_pins, self.server_hostname)
-        self._sealbox_checked = True
-
-    def read(self, len: int = 1024, buffer: Any = None) -> Any:  # noqa: A002 - base signature
-        if not self._sealbox_checked:
-            self.do_handshake()
-        return super().read(len, buffer)
-
-    def write(self, data: Any) -> int:
-        if not self._sealbox_checked:
-            self.do_handshake()
-        return super().write(data)
 
 
 def pin_context(context: ssl.SSLContext, pins: Iterable[str] | str) -> ssl.SSLContext:
