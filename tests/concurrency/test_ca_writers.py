@@ -77,8 +77,9 @@ def test_a_damaged_ca_certificate_is_one_clear_error(tmp_path: Path, line: int) 
     (ca / "ca.crt").write_text("\n".join(lines) + "\n")
     r = run_sealbox(["ca", "issue", "server", ca, "--san", "a.test", "-o", tmp_path / "s"])
     assert r.returncode == 1
-    err = r.stderr.decode().splitlines()
-    assert len(err) == 1 and err[0].startswith(f"sealbox: error: CA certificate {ca / 'ca.crt'}")
+    error, hint = r.stderr.decode().splitlines()
+    assert error.startswith(f"sealbox: error: CA certificate {ca / 'ca.crt'}")
+    assert hint.startswith("sealbox: hint: ") and f"openssl x509 -in {ca / 'ca.crt'} " in hint
     assert not (tmp_path / "s.key").exists()
 
 

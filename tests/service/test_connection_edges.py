@@ -213,7 +213,8 @@ def test_refused_requests_leave_no_request_data_in_the_log(
         ),
         (
             b"POST /auth/register?password=%s HTTP/1.1\r\nHost: localhost\r\n"
-            b"Authorization: Bearer %s\r\nContent-Length: 100\r\n\r\n%s"
+            b"Authorization: Bearer %s\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 100\r\n\r\n%s"
         ),
     ]
     with caplog.at_level(logging.DEBUG):
