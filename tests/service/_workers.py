@@ -163,3 +163,19 @@ def serving_worker(workers: list[int], server_port: int, peer_port: int) -> int 
     """The worker holding the server side of the connection from ``peer_port``."""
     inodes = _inodes(lambda local, remote, _state: local == server_port and remote == peer_port)
     return next((pid for pid in workers if _holds(pid, inodes)), None)
+
+
+def clear_throttle_counters() -> None:
+    """Forget every attempt this run's services counted in Redis: for the tests of a module
+    sharing one server, each starting with no attempts counted."""
+    import redis
+
+    from tests.service.conftest import REDIS_PREFIX, REDIS_URL
+
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        keys = list(client.scan_iter(match=f"{REDIS_PREFIX}throttle:*", count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()

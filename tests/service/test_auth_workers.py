@@ -19,6 +19,7 @@ from sealbox.service.provision import DataDir
 from tests.conftest import run_sealbox
 from tests.service._workers import (
     attempts,
+    clear_throttle_counters,
     client_port,
     serving_worker,
     together,
@@ -28,8 +29,6 @@ from tests.service._workers import (
 )
 from tests.service.conftest import (
     PASSWORD,
-    REDIS_PREFIX,
-    REDIS_URL,
     ServeProcess,
     bearer,
     login,
@@ -48,16 +47,7 @@ def workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
 
 @pytest.fixture(autouse=True)
 def _fresh_counters() -> None:
-    # The tests of this module share one server: each starts with no attempts counted.
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        keys = list(client.scan_iter(match=f"{REDIS_PREFIX}throttle:*", count=1000))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
+    clear_throttle_counters()
 
 
 def on_both_workers(srv: ServeProcess, n: int) -> tuple[list[httpx2.Client], list[int]]:

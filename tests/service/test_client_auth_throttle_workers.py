@@ -14,8 +14,8 @@ import httpx2
 import pytest
 
 from tests.conftest import run_sealbox
-from tests.service._workers import together, two_workers, workers_env
-from tests.service.conftest import REDIS_PREFIX, REDIS_URL, ServeProcess
+from tests.service._workers import clear_throttle_counters, together, two_workers, workers_env
+from tests.service.conftest import ServeProcess
 from tests.service.test_auth_workers import close, on_both_workers
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
@@ -35,16 +35,7 @@ def workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
 
 @pytest.fixture(autouse=True)
 def _fresh_counters() -> None:
-    # The tests of this module share one server: each starts with no attempts counted.
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        keys = list(client.scan_iter(match=f"{REDIS_PREFIX}throttle:*", count=1000))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
+    clear_throttle_counters()
 
 
 def _basic(client_id: str, secret: str) -> dict[str, str]:
