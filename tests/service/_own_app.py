@@ -4,7 +4,7 @@ real TLS on 127.0.0.1, and clients that trust its certificate."""
 from __future__ import annotations
 
 import ssl
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -12,6 +12,8 @@ import httpx2
 import uvicorn
 from fastapi import FastAPI
 
+from sealbox.accounts import AccountPolicy
+from sealbox.integrations.fastapi import BearerAuth
 from tests._uvicorn import uvicorn_in_thread
 from tests.service.conftest import free_port
 from tests.unit.test_jwt_remote import make_tls
@@ -61,3 +63,43 @@ def served_over_tls(app: FastAPI, folder: Path) -> Iterator[httpx2.Client]:
     """Serve ``app`` (certificate and CA made in ``folder``) for the block, with a client."""
     with contextmanager(serve_in)(app, folder) as served, served.client() as c:
         yield c
+
+
+def routers_app(database: Path, policy: AccountPolicy | None = None) -> tuple[FastAPI, BearerAuth]:
+    """An app of one's own with sealbox's auth, users and JWKS routers over ``database``
+    (SQLite, made at start-up), error handlers and no middleware; and its bearer
+    dependency, for routes a test adds."""
+    from contextlib import asynccontextmanager
+
+    from sealbox.accounts import Accounts, make_engine, migrate
+    from sealbox.integrations.fastapi import (
+        auth_router,
+        install_error_handlers,
+        jwks_router,
+        users_router,
+    )
+    from sealbox.jwt import SigningKeySet
+
+    auth = BearerAuth(lambda request: request.app.state.accounts)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(f"sqlite+aiosqlite:///{database}")
+        await migrate(engine)
+        app.state.accounts = await Accounts.open(
+            engine,
+            SigningKeySet.generate("EdDSA"),
+            policy or AccountPolicy(),
+            password_profile="test",
+        )
+        yield
+        await app.state.accounts.close()
+        await engine.dispose()
+
+    app = FastAPI(lifespan=lifespan)
+    install_error_handlers(app)
+    source = lambda request: request.app.state.accounts  # noqa: E731 - one source, three routers
+    app.include_router(auth_router(source, bearer=auth))
+    app.include_router(users_router(source, bearer=auth))
+    app.include_router(jwks_router(source))
+    return app, auth

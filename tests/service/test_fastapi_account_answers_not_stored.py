@@ -6,53 +6,19 @@ on 127.0.0.1, on the app's own SQLite."""
 
 # No `from __future__ import annotations`: the app's routes are closures FastAPI reads.
 
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx2
 import pytest
-from fastapi import FastAPI
 
-from sealbox.accounts import Accounts, make_engine, migrate
-from sealbox.integrations.fastapi import (
-    BearerAuth,
-    auth_router,
-    install_error_handlers,
-    jwks_router,
-    users_router,
-)
-from sealbox.jwt import SigningKeySet
-from tests.service._own_app import served_over_tls
+from tests.service._own_app import routers_app, served_over_tls
 from tests.service.conftest import PASSWORD, bearer
-
-
-def own_app(database: Path) -> FastAPI:
-    auth = BearerAuth(lambda request: request.app.state.accounts)
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = make_engine(f"sqlite+aiosqlite:///{database}")
-        await migrate(engine)
-        app.state.accounts = await Accounts.open(
-            engine, SigningKeySet.generate("EdDSA"), password_profile="test"
-        )
-        yield
-        await app.state.accounts.close()
-        await engine.dispose()
-
-    app = FastAPI(lifespan=lifespan)
-    install_error_handlers(app)
-    source = lambda request: request.app.state.accounts  # noqa: E731 - one source, three routers
-    app.include_router(auth_router(source, bearer=auth))
-    app.include_router(users_router(source, bearer=auth))
-    app.include_router(jwks_router(source))
-    return app
 
 
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[httpx2.Client]:
-    with served_over_tls(own_app(tmp_path / "app.db"), tmp_path) as c:
+    with served_over_tls(routers_app(tmp_path / "app.db")[0], tmp_path) as c:
         yield c
 
 

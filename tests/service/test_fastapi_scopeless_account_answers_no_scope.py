@@ -7,8 +7,7 @@ null. Served by plain uvicorn over real TLS on 127.0.0.1, on the app's own SQLit
 
 # No `from __future__ import annotations`: the app's routes are closures FastAPI reads.
 
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,44 +16,15 @@ import jwt as pyjwt
 import pytest
 from fastapi import FastAPI
 
-from sealbox.accounts import AccountPolicy, Accounts, Caller, make_engine, migrate
-from sealbox.integrations.fastapi import (
-    BearerAuth,
-    auth_router,
-    install_error_handlers,
-    jwks_router,
-    users_router,
-)
-from sealbox.jwt import SigningKeySet
-from tests.service._own_app import served_over_tls
+from sealbox.accounts import AccountPolicy, Caller
+from tests.service._own_app import routers_app, served_over_tls
 from tests.service.conftest import PASSWORD, bearer
 
 ANSWER = {"access_token", "token_type", "expires_in", "refresh_token"}
 
 
 def scopeless_app(database: Path) -> FastAPI:
-    auth = BearerAuth(lambda request: request.app.state.accounts)
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = make_engine(f"sqlite+aiosqlite:///{database}")
-        await migrate(engine)
-        app.state.accounts = await Accounts.open(
-            engine,
-            SigningKeySet.generate("EdDSA"),
-            AccountPolicy(default_scopes=()),
-            password_profile="test",
-        )
-        yield
-        await app.state.accounts.close()
-        await engine.dispose()
-
-    app = FastAPI(lifespan=lifespan)
-    install_error_handlers(app)
-    source = lambda request: request.app.state.accounts  # noqa: E731 - one source, three routers
-    app.include_router(auth_router(source, bearer=auth))
-    app.include_router(users_router(source, bearer=auth))
-    app.include_router(jwks_router(source))
+    app, auth = routers_app(database, AccountPolicy(default_scopes=()))
 
     @app.get("/orders")
     async def orders(caller: Annotated[Caller, auth.require("orders:read")]) -> dict[str, Any]:

@@ -12,31 +12,20 @@ the real CLI, and an app of one's own on the FastAPI integration."""
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx2
 import jwt as pyjwt
 import pytest
-from fastapi import FastAPI
 from sqlalchemy import text
 
-from sealbox.accounts import AccountPolicy, Accounts, make_engine, migrate
-from sealbox.integrations.fastapi import (
-    BearerAuth,
-    auth_router,
-    install_error_handlers,
-    jwks_router,
-    users_router,
-)
-from sealbox.jwt import SigningKeySet
 from sealbox.service.admin import create_user
 from sealbox.service.db import make_engine as service_engine
 from sealbox.service.settings import ServiceSettings
 from tests.service._oauth import AuthServer, auth_server
-from tests.service._own_app import served_over_tls
+from tests.service._own_app import routers_app, served_over_tls
 from tests.service.conftest import PASSWORD, Running, bearer, login, register
 
 # What a directly written row may hold: a space inside (it would split into two scopes),
@@ -170,34 +159,11 @@ def test_a_client_whose_stored_scopes_hold_values_that_are_not_scopes_gets_its_v
     assert listed.code == 0, listed.stderr
 
 
-def own_app(database: Path) -> FastAPI:
-    auth = BearerAuth(lambda request: request.app.state.accounts)
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = make_engine(f"sqlite+aiosqlite:///{database}")
-        await migrate(engine)
-        app.state.accounts = await Accounts.open(
-            engine, SigningKeySet.generate("EdDSA"), AccountPolicy(), password_profile="test"
-        )
-        yield
-        await app.state.accounts.close()
-        await engine.dispose()
-
-    app = FastAPI(lifespan=lifespan)
-    install_error_handlers(app)
-    source = lambda request: request.app.state.accounts  # noqa: E731 - one source, three routers
-    app.include_router(auth_router(source, bearer=auth))
-    app.include_router(users_router(source, bearer=auth))
-    app.include_router(jwks_router(source))
-    return app
-
-
 def test_the_fastapi_integration_logs_such_an_account_in_with_its_valid_scopes(
     tmp_path: Path,
 ) -> None:
     database = tmp_path / "app.db"
-    with served_over_tls(own_app(database), tmp_path) as c:
+    with served_over_tls(routers_app(database)[0], tmp_path) as c:
         r = c.post("/auth/register", json={"username": "lena", "password": PASSWORD})
         assert r.status_code == 201, r.text
         asyncio.run(
