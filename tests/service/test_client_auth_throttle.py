@@ -1,16 +1,18 @@
-"""Failed client authentication is throttled per client address, as failed logins are.
+"""Failed client authentication is throttled per client address, as failed logins are, on
+a count of its own.
 
-The real service over HTTPS on 127.0.0.1, allowing 3 failed attempts per address (and
-1000 per username, out of the way): the token endpoint's client credentials grant,
-revocation and introspection all count a client authentication against the address
-before the secret is checked, and past the limit answer 429 with ``Retry-After`` without
-checking it. Another loopback address (127.0.0.2) has its own count.
+The real service over HTTPS on 127.0.0.1, allowing 3 client authentications and 3 failed
+logins per address (and 1000 per username, out of the way): the token endpoint's client
+credentials grant, revocation and introspection all count a client authentication against
+the address before the secret is checked, and past the limit answer 429 with
+``Retry-After`` without checking it. Another loopback address (127.0.0.2) has its own count.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +32,11 @@ LIMIT = 3
 )
 def authz(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[AuthServer]:
     """The service on SQLite (counts in memory), or on PostgreSQL and Redis (counts in Redis)."""
-    limits = {"throttle_address_attempts": LIMIT, "throttle_user_attempts": 1000}
+    limits = {
+        "throttle_client_attempts": LIMIT,
+        "throttle_address_attempts": LIMIT,
+        "throttle_user_attempts": 1000,
+    }
     if request.param == "sqlite":
         with auth_server(tmp_path, **limits) as server:
             yield server
@@ -148,20 +154,39 @@ def test_revocation_and_introspection_count_against_the_same_address_limit(
     assert len(checks) == LIMIT
 
 
-def test_failed_logins_and_client_authentications_share_the_address_limit(
-    authz: AuthServer,
-) -> None:
-    client = authz.register("shared", "transit:admin")
+def test_failed_logins_and_client_authentications_count_apart(authz: AuthServer) -> None:
+    client = authz.register("apart", "transit:admin")
     with authz.client() as c:
         for i in range(LIMIT):
             assert login(c, f"nobody{i}", "wrong-password-4b1d").status_code == 400
         throttled_login = login(c, "nobody", "wrong-password-4b1d")
+        assert throttled_login.status_code == 429
+        # The address's failed logins leave its clients their own count, and the other way.
+        assert token(c, client).status_code == 200
+        for _ in range(LIMIT):
+            assert token(c, wrong(client)).status_code == 401
         throttled = token(c, client)
     assert_throttled(throttled)
     # The same answer as a throttled login's, headers included.
     assert throttled.json() == throttled_login.json()
     for header in ("Cache-Control", "Pragma", "Content-Type"):
         assert throttled.headers[header] == throttled_login.headers[header]
+
+
+def test_a_burst_of_right_secrets_past_the_sign_in_limit_is_served(tmp_path: Path) -> None:
+    # The defaults: 20 failed logins per address, 100 client authentications. A resource
+    # server introspecting 32 tokens at once authenticates 32 times at the same instant.
+    with auth_server(tmp_path) as server:
+        client = server.register("resource-server", "users:me")
+        with server.client() as c:
+
+            def introspect(_: int) -> int:
+                form = {"token": "anything"}
+                return c.post("/auth/introspect", data=form, headers=client.basic).status_code
+
+            with ThreadPoolExecutor(max_workers=32) as pool:
+                answers = list(pool.map(introspect, range(64)))
+    assert answers == [200] * 64
 
 
 def test_another_address_keeps_its_own_count(authz: AuthServer) -> None:

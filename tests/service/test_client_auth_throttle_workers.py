@@ -27,7 +27,7 @@ LIMIT = 5
 def workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
     # skips (or fails under CI) without PostgreSQL and Redis
     env = workers_env(
-        SEALBOX_THROTTLE_ADDRESS_ATTEMPTS=str(LIMIT), SEALBOX_THROTTLE_USER_ATTEMPTS="1000"
+        SEALBOX_THROTTLE_CLIENT_ATTEMPTS=str(LIMIT), SEALBOX_THROTTLE_USER_ATTEMPTS="1000"
     )
     with two_workers(tmp_path_factory.mktemp("client-throttle-workers"), env) as srv:
         yield srv

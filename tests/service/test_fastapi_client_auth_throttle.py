@@ -35,7 +35,7 @@ def own_app(database: Path, made: dict[str, str]) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(f"sqlite+aiosqlite:///{database}")
         await migrate(engine)
-        policy = AccountPolicy(throttle_address_attempts=LIMIT, throttle_user_attempts=1000)
+        policy = AccountPolicy(throttle_client_attempts=LIMIT, throttle_user_attempts=1000)
         accounts = await Accounts.open(
             engine, SigningKeySet.generate("EdDSA"), policy, password_profile="test"
         )

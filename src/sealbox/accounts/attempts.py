@@ -14,9 +14,11 @@ count to the shared one. Without the spelling's counter, the owner of ``alice`` 
 the guesses at ``Alice`` by logging in, and the other way round.
 
 A client authentication (:func:`~sealbox.accounts.grants.authenticate_client_attempt`)
-counts against the address alone, and its success gives that attempt's count back
-(:func:`address_attempt_succeeded`), never more: a wrong secret stays counted whatever
-client authenticates after it.
+counts against its address's client counter (:func:`throttle_client_attempt`), apart from
+the sign-in counters: a burst of right secrets (a resource server introspecting many
+tokens at once) does not use up the address's logins, and failed logins do not shut its
+clients out. A success gives that attempt's count back (:func:`client_attempt_succeeded`),
+never more: a wrong secret stays counted whatever client authenticates after it.
 
 .. versionadded:: 0.1.0
 """
@@ -33,7 +35,13 @@ from sealbox.exceptions import SealboxError
 if TYPE_CHECKING:
     from sealbox.accounts.core import Accounts
 
-__all__ = ["Throttled", "address_attempt_succeeded", "attempt_succeeded", "throttle_attempt"]
+__all__ = [
+    "Throttled",
+    "attempt_succeeded",
+    "client_attempt_succeeded",
+    "throttle_attempt",
+    "throttle_client_attempt",
+]
 
 
 class Throttled(SealboxError):  # noqa: N818 - an outcome, named as before
@@ -115,7 +123,23 @@ async def attempt_succeeded(
     )
 
 
-async def address_attempt_succeeded(accounts: Accounts, address: str, attempt: Attempt) -> None:
-    """``attempt``, counted against ``address`` alone, went well: it gives its own count back
-    (within its window), and the failures counted beside it stay."""
-    await accounts.throttle.settle(attempt, give_back=[_address_key(address)])
+def _client_key(address: str) -> str:
+    return f"client:{_address_key(address)}"
+
+
+async def throttle_client_attempt(accounts: Accounts, address: str) -> Attempt:
+    """Count a client authentication from ``address``; raise :class:`Throttled` past
+    ``throttle_client_attempts`` (counted before the check, in one step with the limit: a
+    flood from one address gets at most the limit's worth of checks)."""
+    p = accounts.policy
+    limits = [(_client_key(address), p.throttle_client_attempts)]
+    attempt = await accounts.throttle.acquire(limits, p.throttle_window)
+    if attempt.wait:
+        raise Throttled(attempt.wait)
+    return attempt
+
+
+async def client_attempt_succeeded(accounts: Accounts, address: str, attempt: Attempt) -> None:
+    """The client authentication ``attempt`` went well: it gives its own count back (within
+    its window), and the failures counted beside it stay."""
+    await accounts.throttle.settle(attempt, give_back=[_client_key(address)])

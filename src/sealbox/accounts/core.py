@@ -92,6 +92,9 @@ class AccountPolicy:
         open_registration: whether anyone may register.
         throttle_user_attempts: failed attempts per username within the window.
         throttle_address_attempts: failed attempts per client address within the window.
+        throttle_client_attempts: client authentications per client address within the
+            window: the failed ones, and those being checked (a right secret gives its
+            count back once checked). A count of its own, apart from the sign-in attempts.
         throttle_window: the window, in seconds.
         token_algorithms: the algorithms access tokens are accepted under; ``None``, the
             algorithm of each verifying key of the keyset. A service whose tokens others
@@ -112,6 +115,7 @@ class AccountPolicy:
     open_registration: bool = True
     throttle_user_attempts: int = 5
     throttle_address_attempts: int = 20
+    throttle_client_attempts: int = 100
     throttle_window: int = 300
     token_algorithms: tuple[str, ...] | None = None
 

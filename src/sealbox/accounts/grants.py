@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any, Final
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from sealbox.accounts.attempts import address_attempt_succeeded, throttle_attempt
+from sealbox.accounts.attempts import client_attempt_succeeded, throttle_client_attempt
 from sealbox.accounts.binding import cnf_claim
 from sealbox.accounts.clients import ClientDisabledError, ClientInfo, ClientStore
 from sealbox.accounts.models import RefreshToken, User, now
@@ -164,8 +164,9 @@ async def authenticate_client_attempt(
     client_secret: str | None = None,
     subject_dn: str | None = None,
 ) -> ClientInfo | None:
-    """:func:`authenticate_client` against ``accounts.clients``, counted by the sign-in
-    throttle against ``address`` (a request that does not try is not counted).
+    """:func:`authenticate_client` against ``accounts.clients``, counted against
+    ``address``'s client authentication limit (``throttle_client_attempts``; a request that
+    does not try is not counted).
 
     Raises:
         Throttled: past the address's limit; nothing was checked.
@@ -176,7 +177,7 @@ async def authenticate_client_attempt(
         return None
     # Counted before the secret is hashed and looked up, in one step with the limit: a
     # flood from one address gets at most the limit's worth of checks.
-    attempt = await throttle_attempt(accounts, address)
+    attempt = await throttle_client_attempt(accounts, address)
     if accounts.clients is None:
         raise _auth_failed()
     found = await authenticate_client(
@@ -189,7 +190,7 @@ async def authenticate_client_attempt(
     if found is not None:
         # Its own count only: clearing the address's would let whoever holds one client's
         # secret wipe the guesses at another's between two of them.
-        await address_attempt_succeeded(accounts, address, attempt)
+        await client_attempt_succeeded(accounts, address, attempt)
     return found
 
 

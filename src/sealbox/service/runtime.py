@@ -75,6 +75,7 @@ def account_policy(settings: ServiceSettings) -> AccountPolicy:
         open_registration=settings.open_registration,
         throttle_user_attempts=settings.throttle_user_attempts,
         throttle_address_attempts=settings.throttle_address_attempts,
+        throttle_client_attempts=settings.throttle_client_attempts,
         throttle_window=settings.throttle_window,
         token_algorithms=TOKEN_ALGORITHMS,
     )

@@ -180,6 +180,9 @@ class ServiceSettings(SealboxSettings):
 
     throttle_user_attempts: int = Field(default=5, ge=1, description="Failures per window.")
     throttle_address_attempts: int = Field(default=20, ge=1)
+    throttle_client_attempts: int = Field(
+        default=100, ge=1, description="Client authentications per address per window."
+    )
     throttle_window: int = Field(default=300, ge=1, description="Seconds.")
 
     open_registration: bool = True
