@@ -17,6 +17,8 @@ from urllib.parse import quote
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sealbox.integrations.fastapi.errors import ErrorCode
+from sealbox.integrations.fastapi.strict_json import JSON_ONLY, is_json_media_type
 from sealbox.service.access_log import shown_target
 from sealbox.service.framing import AMBIGUOUS_LENGTH
 
@@ -83,11 +85,12 @@ INTERNAL_ERROR_HEADERS = (
 )
 
 
-#: The code and answer of a body that is not JSON on a JSON route (RFC 9110 §15.5.16).
-UNSUPPORTED_MEDIA_TYPE: Final = "unsupported_media_type"
-_UNSUPPORTED_BODY = (
-    b'{"error":"unsupported_media_type","message":"this endpoint takes application/json"}'
-)
+#: The code and answer of a body that is not JSON on a JSON route (RFC 9110 §15.5.16): the
+#: answer the auth router's routes give in an app of one's own (strict_json), built once.
+UNSUPPORTED_MEDIA_TYPE: Final = ErrorCode.UNSUPPORTED_MEDIA_TYPE.value
+_UNSUPPORTED_BODY = json.dumps(
+    {"error": UNSUPPORTED_MEDIA_TYPE, "message": JSON_ONLY}, separators=(",", ":")
+).encode()
 _UNSUPPORTED_START: Final = {
     "type": "http.response.start",
     "status": 415,
@@ -101,7 +104,6 @@ _UNSUPPORTED_START: Final = {
 JSON_PREFIXES: Final = ("/auth/", "/users/", "/clients", "/v1/keys/")
 FORM_PATHS: Final = frozenset({"/auth/token", "/auth/revoke", "/auth/introspect"})
 _BODY_METHODS: Final = frozenset({"POST", "PUT", "PATCH"})
-_JSON: Final = b"application/json"
 
 
 def security_headers(scope: Scope, docs_prefix: str = DOCS_PREFIX) -> tuple[Header, ...]:
@@ -188,17 +190,6 @@ class InternalErrorMiddleware:
                 }
             )
             await send({"type": "http.response.body", "body": INTERNAL_ERROR_BODY})
-
-
-def is_json_media_type(value: bytes | None) -> bool:
-    """Whether a ``Content-Type`` value is ``application/json`` or ``application/…+json``,
-    the types FastAPI reads as JSON (parameters such as ``charset`` aside)."""
-    if value is None:
-        return False
-    if value == _JSON:
-        return True
-    media = value.split(b";", 1)[0].strip().lower()
-    return media == _JSON or (media.startswith(b"application/") and media.endswith(b"+json"))
 
 
 class JSONBodyMiddleware:

@@ -59,6 +59,8 @@ class ErrorCode(enum.StrEnum):
     REGISTRATION_CLOSED = "registration_closed"
     TOO_MANY_REQUESTS = "too_many_requests"
     PAYLOAD_TOO_LARGE = "payload_too_large"
+    # 415: a body that is not JSON on a JSON route (RFC 9110 §15.5.16).
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
     NOT_FOUND = "not_found"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     CLIENT_CERTIFICATE_REQUIRED = "client_certificate_required"

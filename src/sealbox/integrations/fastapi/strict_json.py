@@ -1,4 +1,10 @@
-"""The route class of the auth router's JSON routes: a body giving a member twice is refused.
+"""The route class of the auth router's JSON routes: a body that is not JSON, or that gives
+a member twice, is refused.
+
+A body whose ``Content-Type`` is not ``application/json`` (or ``application/…+json``) is
+answered 415 ``unsupported_media_type`` before it is read: FastAPI would read it as bytes
+and answer a 422 about the body's shape, which tells the client nothing about what to
+change (``sealbox serve`` answers it so for all its JSON routes, in a middleware).
 
 Python's ``json`` (and so FastAPI) reads ``{"username": "a", "username": "b"}`` as its last
 value, where another reader of the same bytes — a proxy or filter in front of the app —
@@ -18,16 +24,53 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, Final
 
 from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 
 from sealbox._util.json_objects import DuplicateMemberError, unique_members
-from sealbox.integrations.fastapi.errors import validation_error_response
+from sealbox.integrations.fastapi.errors import ApiError, ErrorCode, validation_error_response
 
-__all__ = ["StrictJSONRoute"]
+__all__ = ["JSON_ONLY", "StrictJSONRoute", "is_json_media_type", "refuse_non_json"]
+
+_JSON: Final = b"application/json"
+_BODY_METHODS: Final = frozenset({"POST", "PUT", "PATCH"})
+#: The message of the 415 answered to a body that is not JSON.
+JSON_ONLY: Final = "this endpoint takes application/json"
+
+
+def is_json_media_type(value: bytes | None) -> bool:
+    """Whether a ``Content-Type`` value is ``application/json`` or ``application/…+json``,
+    the types FastAPI reads as JSON (parameters such as ``charset`` aside)."""
+    if value is None:
+        return False
+    if value == _JSON:
+        return True
+    media = value.split(b";", 1)[0].strip().lower()
+    return media == _JSON or (media.startswith(b"application/") and media.endswith(b"+json"))
+
+
+def refuse_non_json(request: Request) -> None:
+    """Refuse a body whose type is not JSON (415 ``unsupported_media_type``); a request
+    without a body passes, as FastAPI then answers what is missing.
+
+    Raises:
+        ApiError: 415 ``unsupported_media_type``.
+    """
+    media: bytes | None = None
+    body = False
+    for name, value in request.scope["headers"]:
+        if name == b"content-type":
+            if media is None:  # the first, as FastAPI reads it
+                media = value
+        elif name == b"content-length":
+            body = body or value != b"0"
+        elif name == b"transfer-encoding":
+            body = True
+    if body and not is_json_media_type(media):
+        raise ApiError(415, ErrorCode.UNSUPPORTED_MEDIA_TYPE, JSON_ONLY)
 
 
 class _StrictJSONRequest(Request):
@@ -46,8 +89,12 @@ class _StrictJSONRequest(Request):
 
 
 class StrictJSONRoute(APIRoute):
-    """A route whose JSON body may not give an object's member twice, and whose validation
-    errors never show the value sent (:meth:`invalid`)."""
+    """A route whose body must be JSON (:func:`refuse_non_json`) and may not give an
+    object's member twice, and whose validation errors never show the value sent
+    (:meth:`invalid`)."""
+
+    #: Whether the route's body is JSON (a subclass for a form sets ``False``).
+    takes_json: bool = True
 
     def invalid(self, exc: RequestValidationError) -> Response:
         """The answer to a request that failed validation: 422 ``validation_error``.
@@ -61,6 +108,8 @@ class StrictJSONRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def route(request: Request) -> Response:
+            if self.takes_json and request.method in _BODY_METHODS:
+                refuse_non_json(request)
             try:
                 return await handler(_StrictJSONRequest(request.scope, request.receive))
             except RequestValidationError as exc:

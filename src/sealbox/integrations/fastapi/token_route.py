@@ -90,6 +90,8 @@ class TokenEndpointRoute(NoStoreRoute):
     OpenAPI document shows its errors as RFC 6749 §5.2 errors, not FastAPI's 422.
     """
 
+    takes_json = False
+
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         kwargs["responses"] = {
             "4XX": {"model": OAuthErrorBody, "description": "An RFC 6749 §5.2 error"},
