@@ -75,10 +75,12 @@ _FERNET_HEX_PREFIX: Final = _FERNET_PREFIX.hex().encode()
 _AGE_STARTS: Final = (b"age-encryption.org/", b"-----BEGIN AGE ENCRYPTED FILE-----")
 _HEX_DIGITS: Final = frozenset("0123456789abcdefABCDEF")
 _WRONG: Final = "cannot decrypt: wrong password or key, or the data was altered"
-# A Fernet token as its own text: URL-safe base64 with its padding.
-_FERNET_TEXT: Final = re.compile(rb"gAAAAA[A-Za-z0-9_-]+={0,2}")
-# The shortest token: version, timestamp, IV, one AES block and the HMAC, in base64.
-_FERNET_TEXT_MIN: Final = 100
+# A Fernet token as its own text: base64 (URL-safe or standard, as Fernet reads both),
+# padded or not.
+_FERNET_TEXT: Final = re.compile(rb"gAAAAA[A-Za-z0-9_+/-]+={0,2}")
+# The shortest token: version, timestamp, IV, one AES block and the HMAC (73 bytes), in
+# base64 without its padding.
+_FERNET_TEXT_MIN: Final = 98
 # What some editors and exports write before JSON text; json.loads refuses it.
 _UTF8_BOM: Final = b"\xef\xbb\xbf"
 # A JSON record cut short still names its first keys.
@@ -121,12 +123,10 @@ def _is_fernet_file(data: bytes) -> bool:
 def _is_bare_fernet_token(data: bytes) -> bool:
     """Whether ``data`` is a Fernet token alone, with no salt before it: what
     ``Fernet(key).encrypt`` returns, made with a key rather than the recipes' password."""
-    text = data.strip()
-    return (
-        len(text) >= _FERNET_TEXT_MIN
-        and not _is_fernet_file(data)
-        and _FERNET_TEXT.fullmatch(text) is not None
-    )
+    if not data.lstrip().startswith(_FERNET_PREFIX) or _is_fernet_file(data):
+        return False
+    text = b"".join(data.split())  # a token wrapped over lines
+    return len(text.rstrip(b"=")) >= _FERNET_TEXT_MIN and _FERNET_TEXT.fullmatch(text) is not None
 
 
 def _bare_fernet_token() -> FormatError:
@@ -273,7 +273,9 @@ def _is_hex(text: str, size: int | None = None) -> bool:
 
 
 def _b64(text: str, name: str) -> bytes:
-    """base64, standard or URL-safe, padded or not."""
+    """base64, standard or URL-safe, padded or not, wrapped over lines or not
+    (``base64.encodebytes`` and ``openssl base64`` break their output)."""
+    text = "".join(text.split())
     try:
         return base64.b64decode(
             text.replace("-", "+").replace("_", "/") + "=" * (-len(text) % 4), validate=True
