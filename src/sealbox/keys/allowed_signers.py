@@ -452,18 +452,58 @@ def _calendar_fields(text: str) -> tuple[int, int, int, int, int, int] | None:
     return year, month, day, hour, minute, second
 
 
-def _match(text: str, pattern: str) -> bool:
-    regex = "".join(".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern)
-    return re.fullmatch(regex, text, re.DOTALL) is not None
+# match_pattern_list copies each sub-pattern into a 1024-byte buffer: one that does not fit
+# (1023 bytes or more) ends the list with no match, whatever matched before it.
+_MAX_SUBPATTERN: Final = 1023
+_STAR: Final = ord("*")
+_QUESTION: Final = ord("?")
+
+
+def _utf8(text: str) -> bytes:
+    """``text`` as the bytes ssh-keygen compares (argv bytes that are not UTF-8 included)."""
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass")
+
+
+def _match(text: bytes, pattern: bytes) -> bool:
+    """``*`` and ``?`` glob matching, in at most ``len(text) * len(pattern)`` steps.
+
+    A regular expression (or ssh-keygen's recursive match_pattern) backtracks
+    exponentially on ``*a*a*a*a*b`` against ``aaaa…``: a line of a shared file would
+    hang every verification. Only the last ``*`` needs to be retried, so one pass does.
+    """
+    t = p = 0
+    star, resume = -1, 0
+    while t < len(text):
+        if p < len(pattern) and pattern[p] == _STAR:
+            star, resume, p = p, t, p + 1
+        elif p < len(pattern) and pattern[p] in (text[t], _QUESTION):
+            t, p = t + 1, p + 1
+        elif star >= 0:
+            resume += 1
+            t, p = resume, star + 1
+        else:
+            return False
+    return pattern[p:].strip(b"*") == b""
 
 
 def _match_list(text: str, pattern_list: str) -> bool:
-    """ssh_config(5) PATTERNS: any pattern matches and no negated (``!``) one does."""
-    found = False
-    for pattern in pattern_list.split(","):
-        if pattern.startswith("!"):
-            if _match(text, pattern[1:]):
+    """ssh_config(5) PATTERNS: any pattern matches and no negated (``!``) one does.
+
+    Matched on UTF-8 bytes as ssh-keygen matches them: ``?`` is one byte, so ``?`` does
+    not match ``é`` and ``??`` does; a line read by code points would grant here a
+    principal or namespace it does not grant there.
+    """
+    subject, found = _utf8(text), False
+    for sub in _utf8(pattern_list).split(b","):
+        negated = sub.startswith(b"!")
+        pattern = sub.removeprefix(b"!")
+        if len(pattern) >= _MAX_SUBPATTERN:
+            return False
+        if _match(subject, pattern):
+            if negated:
                 return False
-        elif _match(text, pattern):
             found = True
     return found

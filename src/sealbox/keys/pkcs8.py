@@ -28,6 +28,7 @@ __all__ = [
     "check_kdf",
     "encrypt",
     "encrypt_pem",
+    "unreadable_cipher",
 ]
 
 # OWASP Password Storage Cheat Sheet lists scrypt N=2^17, r=8, p=1 and, as equivalent
@@ -44,6 +45,18 @@ _PBES2: Final = "1.2.840.113549.1.5.13"
 _PBKDF2: Final = "1.2.840.113549.1.5.12"
 _SCRYPT: Final = "1.3.6.1.4.1.11591.4.11"
 _AES256_CBC: Final = "2.16.840.1.101.3.4.1.42"
+# The PBES2 ciphers pyca/cryptography decrypts; names for the others OpenSSL writes.
+_READABLE_CIPHERS: Final = frozenset(
+    {"2.16.840.1.101.3.4.1.2", "2.16.840.1.101.3.4.1.22", _AES256_CBC, "1.2.840.113549.3.7"}
+)
+_CIPHER_NAMES: Final = {
+    "1.2.392.200011.61.1.1.1.2": "camellia-128-cbc",
+    "1.2.392.200011.61.1.1.1.3": "camellia-192-cbc",
+    "1.2.392.200011.61.1.1.1.4": "camellia-256-cbc",
+    "1.2.410.200046.1.1.2": "aria-128-cbc",
+    "1.2.410.200046.1.1.7": "aria-192-cbc",
+    "1.2.410.200046.1.1.12": "aria-256-cbc",
+}
 
 _SEQUENCE, _INTEGER, _OCTETS, _OID = 0x30, 0x02, 0x04, 0x06
 
@@ -131,6 +144,27 @@ def check_kdf(der: bytes, what: str) -> None:
             f"accepts (N <= 2^{SCRYPT_CEILING.log_n}, p <= {SCRYPT_CEILING.p}, "
             "1 GiB of memory)"
         )
+
+
+def unreadable_cipher(der: bytes) -> str | None:
+    """The PBES2 cipher of an ``EncryptedPrivateKeyInfo`` when pyca cannot decrypt it.
+
+    ``"camellia-256-cbc (1.2.392.200011.61.1.1.1.4)"``, or the OID alone; ``None`` for
+    a cipher pyca reads, another scheme or a structure that does not parse. pyca says
+    only "cannot decrypt" for such a file, which would read as a wrong passphrase.
+    """
+    try:
+        algorithm = _Der(der, "key").sequence().sequence()
+        if algorithm.oid() != _PBES2:
+            return None
+        params = algorithm.sequence()
+        params.sequence()  # the KDF
+        oid = params.sequence().oid()
+    except FormatError:
+        return None
+    if oid in _READABLE_CIPHERS:
+        return None
+    return f"{_CIPHER_NAMES[oid]} ({oid})" if oid in _CIPHER_NAMES else oid
 
 
 # --- the little DER this needs (X.690) -------------------------------------------------

@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 from typing import Final, Literal, TypeAlias
 
+from cryptography.exceptions import InvalidTag as _InvalidTag
 from cryptography.exceptions import UnsupportedAlgorithm as _PycaUnsupported
 from cryptography.hazmat.primitives import serialization
 
@@ -70,6 +71,8 @@ KeyFileFormat: TypeAlias = Literal["openssh", "pem"]
 
 _OPENSSH_MAGIC: Final = b"openssh-key-v1\x00"
 _OPENSSH_MAGIC_PEM: Final = _pem.begin_line("OPENSSH PRIVATE KEY")
+# PROTOCOL.key: an AEAD cipher's tag follows the private section, outside its string.
+_OPENSSH_AEAD_TAG: Final = {"aes256-gcm@openssh.com": 16, "chacha20-poly1305@openssh.com": 16}
 _PRIVATE_LABELS: Final = frozenset(
     {"PRIVATE KEY", "ENCRYPTED PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY"}
 )
@@ -120,6 +123,14 @@ def load_private(raw: bytes, passphrase: PassphraseSource, what: str) -> PycaPri
             f"{what} uses a key type or encryption that is not supported"
         ) from None
     except (ValueError, TypeError):
+        cipher = None
+        if block.label == "ENCRYPTED PRIVATE KEY":
+            cipher = _pkcs8.unreadable_cipher(block.der)
+        if cipher is not None:
+            raise UnsupportedAlgorithmError(
+                f"{what} is encrypted with {cipher}, which sealbox cannot decrypt",
+                hint="re-encrypt it with openssl pkcs8 -topk8 -v2 aes-256-cbc",
+            ) from None
         if encrypted:
             raise _wrong_passphrase(what) from None
         raise KeyFormatError(f"{what} is a damaged {block.label}") from None
@@ -392,6 +403,8 @@ class _OpenSSHPrivate:
                 raise KeyFormatError(f"{what} holds several keys: sealbox reads one per file")
             blob = r.string("public key")
             private_section = r.string("private keys")
+            if cipher in _OPENSSH_AEAD_TAG:
+                r.raw(_OPENSSH_AEAD_TAG[cipher], "authentication tag")
             r.done()
             rounds = 0
             if cipher == "none":
@@ -430,7 +443,7 @@ class _OpenSSHPrivate:
             raise UnsupportedAlgorithmError(
                 f"{self.what} is encrypted with cipher {self.cipher!r}, which is not supported"
             ) from None
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, _InvalidTag):
             if password is not None:
                 raise _wrong_passphrase(self.what) from None
             raise KeyFormatError(f"{self.what} is a damaged OpenSSH private key") from None
