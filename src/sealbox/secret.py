@@ -25,6 +25,7 @@ import re
 import threading
 import warnings
 from typing import Any, Generic, NoReturn, TypeVar
+from urllib.parse import quote_from_bytes, quote_plus
 
 __all__ = [
     "REDACTED",
@@ -226,8 +227,8 @@ class Redactor:
     """Replaces registered secret values and recognisable key material with ``**********``.
 
     Registered values are matched in their literal form, escaped as ``repr`` and JSON
-    show them, and, for values of 8 bytes or more, in the hex and base64 encodings a
-    log line is likely to hold.
+    show them, percent-encoded as a URL holds them, and, for values of 8 bytes or more,
+    in the hex and base64 encodings a log line is likely to hold.
     Registrations are counted: a value registered twice (two parts of a program that
     each hold it) stays masked until it is discarded twice.
     Registration is thread-safe.
@@ -345,6 +346,11 @@ def _forms(value: str | bytes) -> set[str]:
         forms.add(repr(text)[1:-1])
         forms.add(json.dumps(text)[1:-1])
         forms.add(json.dumps(text, ensure_ascii=False)[1:-1])
+    # Percent-encoded as a URL's query or path carries it, which HTTP clients log: a
+    # base64 token's + / = become %2B %2F %3D there.
+    forms.add(quote_from_bytes(raw, safe=""))
+    forms.add(quote_from_bytes(raw))
+    forms.add(quote_plus(raw, safe=""))
     if len(raw) >= 8:
         forms.add(raw.hex())
         forms.add(raw.hex().upper())

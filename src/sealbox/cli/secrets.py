@@ -547,8 +547,27 @@ def run(
     try:
         os.execve(program, list(command), env)  # noqa: S606 - replaces this process, as intended
     except OSError as exc:
+        if exc.errno == errno.E2BIG:
+            _too_big(command[0], values)
         print_error(f"cannot run {command[0]}: {os_reason(exc)}", hint=_exec_hint(exc, program))
         raise SystemExit(126) from None
+
+
+def _too_big(program: str, values: dict[str, Secret[str]]) -> None:
+    """Exec said "argument list too long": name the value that made it so (its size, never
+    its text) rather than let that blame the command's arguments."""
+    sizes = {n: len(f"{n}={v.expose_secret()}".encode()) + 1 for n, v in values.items()}
+    if not sizes:
+        return
+    big = max(sizes, key=sizes.__getitem__)
+    # Linux's limit on one NAME=value string, its NUL included (MAX_ARG_STRLEN).
+    if sys.platform.startswith("linux") and sizes[big] > 32 * 4096:
+        problem = f"{big}'s value ({sizes[big]} bytes) is over one variable's limit (131072)"
+    else:
+        problem = f"the environment is too large (the largest value: {big}, {sizes[big]} bytes)"
+    hint = "keep a large value in a file of its own (sealbox encrypt) and give the command its path"
+    print_error(f"cannot run {program}: {problem}; nothing was run", hint=hint)
+    raise SystemExit(126)
 
 
 def _exec_hint(exc: OSError, program: str) -> str | None:

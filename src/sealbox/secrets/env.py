@@ -20,6 +20,12 @@ EXECUTION_NAMES: Final = frozenset(
         "PATH", "IFS", "ENV", "BASH_ENV", "SHELLOPTS", "BASHOPTS", "PS4", "PROMPT_COMMAND",
         "CDPATH", "SHELL", "EDITOR", "VISUAL", "PAGER", "LESSOPEN", "LESSCLOSE",
         "ZDOTDIR", "MANPAGER", "GIT_PAGER", "GIT_EDITOR", "GIT_SEQUENCE_EDITOR",
+        "GIT_EXTERNAL_DIFF", "SUDO_ASKPASS", "SUDO_EDITOR", "SYSTEMD_PAGER", "SYSTEMD_EDITOR",
+        "FCEDIT", "BROWSER",
+        # Where configuration that names programs to run is read from (~/.gitconfig's
+        # core.pager, a repository's core.fsmonitor, kubeconfig's exec, AWS's
+        # credential_process, Docker's credential helpers).
+        "HOME", "XDG_CONFIG_HOME", "GIT_DIR", "KUBECONFIG", "AWS_CONFIG_FILE", "DOCKER_CONFIG",
         # What an interpreter loads before the program.
         "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYTHONUSERBASE", "PYTHONEXECUTABLE",
         "PYTHONWARNINGS", "PYTHONBREAKPOINT", "PYTHONINSPECT", "PERL5LIB", "PERLLIB",
@@ -33,7 +39,8 @@ EXECUTION_NAMES: Final = frozenset(
         # Whom TLS trusts, and where requests go.
         "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
         "NODE_EXTRA_CA_CERTS", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY",
-        "HOSTALIASES", "LOCALDOMAIN", "RES_OPTIONS", "SSLKEYLOGFILE",
+        "HOSTALIASES", "LOCALDOMAIN", "RES_OPTIONS", "SSLKEYLOGFILE", "DOCKER_HOST",
+        "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL",
     }
 )  # fmt: skip
 """Variables that decide which program runs, what it loads first, or whom it trusts and
