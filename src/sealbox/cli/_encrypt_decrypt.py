@@ -237,6 +237,26 @@ def refuse_read_file(
                 raise CLIError(f"{os.fspath(path)} is the {what}", hint=hint)
 
 
+# What standard output is known by as a path. Written into where it stands, as without
+# -o: a regular file behind it is the caller's, neither refused as existing nor replaced.
+_STDOUT_NAMES = frozenset({"/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"})
+
+
+def refuse_stdout_as_input(input_: PathArg | None) -> None:
+    """Refuse a standard output that is the input file (``>> FILE``, ``1<> FILE``): the
+    input would read back what is written to it, or be overwritten as it is read."""
+    same = False
+    with contextlib.suppress(OSError, ValueError):
+        out = os.fstat(sys.stdout.fileno())
+        if not stat.S_ISREG(out.st_mode):
+            return
+        named = input_ is not None and not is_std(input_)
+        src = os.stat(input_) if named and input_ is not None else os.fstat(sys.stdin.fileno())
+        same = os.path.samestat(out, src)
+    if same:
+        raise CLIError("standard output is the input file", hint="write the output to another file")
+
+
 @contextlib.contextmanager
 def open_output(
     path: PathArg | None,
@@ -249,7 +269,8 @@ def open_output(
 
     ``also``: the other files the command reads, never replaced (see :func:`check_output`).
     """
-    if path is None or is_std(path):
+    if path is None or is_std(path) or os.fspath(path) in _STDOUT_NAMES:
+        refuse_stdout_as_input(input_)
         yield AlignedWriter.from_file(sys.stdout.buffer)
         sys.stdout.buffer.flush()
         return
