@@ -190,12 +190,12 @@ def authenticator_issuer(issuer: str) -> str:
     """The name an authenticator shows for ``issuer``: its host when it is a URL.
 
     The Key Uri Format allows no colon in the issuer (authenticators split the label on
-    it), and an OAuth issuer is an ``https`` URL (RFC 8414 §2); any other colon becomes a
-    space.
+    it), and an OAuth issuer is an ``https`` URL (RFC 8414 §2); any other colon, an IPv6
+    host's too, becomes a space.
     """
     parts = urlsplit(issuer)
     if parts.scheme and parts.hostname:
-        return parts.hostname
+        issuer = parts.hostname
     return issuer.replace(":", " ")
 
 

@@ -3,8 +3,10 @@
 The routes parse and answer; :mod:`sealbox.accounts.totp_store` decides. Enrolment asks
 for the account's password again. Every code and password sent here is counted by the
 login throttle (per username and address) before it is checked; a success gives the
-count back. The answers that carry the secret or the recovery codes are sent with
-``Cache-Control: no-store``.
+count back: when Redis does not answer that give-back, the change the database made is
+still answered as made (a confirmation's recovery codes are shown this once), the attempt
+stays counted until its window ends, and a warning is logged. The answers that carry the
+secret or the recovery codes are sent with ``Cache-Control: no-store``.
 
 The login itself takes the code in the token endpoint's ``otp`` field
 (:mod:`sealbox.integrations.fastapi.router`, the worker's accounts deciding). A client's
@@ -15,6 +17,7 @@ token gets 403 ``user_token_required``: a client has no account to enrol.
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Final
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -25,6 +28,7 @@ from sealbox.accounts.password_check import checked_password
 from sealbox.accounts.sessions import Throttled, attempt_succeeded, throttle_attempt
 from sealbox.accounts.throttle import Attempt
 from sealbox.accounts.totp import TotpError
+from sealbox.exceptions import StoreUnavailableError
 from sealbox.integrations.fastapi.bearer import invalid_token
 from sealbox.integrations.fastapi.router import NO_STORE
 from sealbox.integrations.fastapi.strict_json import StrictJSONRoute
@@ -32,6 +36,8 @@ from sealbox.service.deps import RuntimeDep, UserCallerDep
 from sealbox.service.errors import ApiError, ErrorCode
 
 __all__ = ["router"]
+
+log = logging.getLogger("sealbox.service")
 
 _STATUS: Final = {
     "totp_code_invalid": (400, ErrorCode.TOTP_CODE_INVALID),
@@ -113,6 +119,26 @@ async def _throttled(runtime: RuntimeDep, event: str, username: str, address: st
         ) from None
 
 
+async def _succeeded(
+    runtime: RuntimeDep, event: str, username: str, address: str, attempt: Attempt
+) -> None:
+    """Give the attempt its count back, after the change it asked for was made.
+
+    The change is in the database whatever Redis answers: a 503 now would hide it from the
+    client (a confirmation's recovery codes are shown once, a disable sent again gets
+    ``totp_not_enabled``). A give-back that does not happen only keeps the attempt counted.
+    """
+    try:
+        await attempt_succeeded(runtime.accounts, address, username, attempt)
+    except StoreUnavailableError as exc:
+        log.warning(
+            "%s: made, but its throttle count was not given back, so it stays counted "
+            "until its window ends: %s",
+            event,
+            exc,
+        )
+
+
 async def state(account: OwnAccountDep, runtime: RuntimeDep) -> TotpStateOut:
     """The caller's second factor: ``none``, ``pending`` (enrolled, not confirmed) or
     ``confirmed``, and how many recovery codes are left."""
@@ -156,7 +182,7 @@ async def begin(
         # guesses at a confirmed factor's code counted before it, without limit.
         runtime.audit.record("totp.enrol", outcome=exc.code, user=account.username, address=address)
         raise _refused(exc) from None
-    await attempt_succeeded(accounts, address, account.username, attempt)
+    await _succeeded(runtime, "totp.enrol", account.username, address, attempt)
     runtime.audit.record("totp.enrol", outcome="success", user=account.username, address=address)
     response.headers.update(NO_STORE)
     return EnrolmentOut(secret=enrolment.secret, otpauth_uri=enrolment.otpauth_uri)
@@ -175,7 +201,7 @@ async def confirm(
             "totp.confirm", outcome=exc.code, user=account.username, address=address
         )
         raise _refused(exc) from None
-    await attempt_succeeded(runtime.accounts, address, account.username, attempt)
+    await _succeeded(runtime, "totp.confirm", account.username, address, attempt)
     runtime.audit.record("totp.confirm", outcome="success", user=account.username, address=address)
     response.headers.update(NO_STORE)
     return RecoveryCodesOut(recovery_codes=codes)
@@ -194,7 +220,7 @@ async def disable(
             "totp.disable", outcome=exc.code, user=account.username, address=address
         )
         raise _refused(exc) from None
-    await attempt_succeeded(runtime.accounts, address, account.username, attempt)
+    await _succeeded(runtime, "totp.disable", account.username, address, attempt)
     runtime.audit.record("totp.disable", outcome="success", user=account.username, address=address)
     return Response(status_code=204)
 
