@@ -20,20 +20,33 @@ tokens at once) does not use up the address's logins, and failed logins do not s
 clients out. A success gives that attempt's count back (:func:`client_attempt_succeeded`),
 never more: a wrong secret stays counted whatever client authenticates after it.
 
+A give-back comes after what the attempt asked for is done (a code spent, a password
+changed, a client authenticated), so Redis not answering it fails nothing:
+:func:`attempt_succeeded` and :func:`client_attempt_succeeded` log a warning on
+``sealbox.accounts`` (what was done and why Redis failed, never the account or the
+address) and return, and the attempt stays counted until its window ends. The throttle is
+then stricter than it would have been, never looser. The count taken *before* an attempt
+(:func:`throttle_attempt`, :func:`throttle_client_attempt`) still fails closed: it raises
+:class:`~sealbox.exceptions.StoreUnavailableError` and nothing is checked.
+
 .. versionadded:: 0.1.0
 """
 
 from __future__ import annotations
 
 import ipaddress
+import logging
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from sealbox.accounts.throttle import Attempt
 from sealbox.accounts.usernames import lookup_key
-from sealbox.exceptions import SealboxError
+from sealbox.exceptions import SealboxError, StoreUnavailableError
 
 if TYPE_CHECKING:
     from sealbox.accounts.core import Accounts
+
+log = logging.getLogger("sealbox.accounts")
 
 __all__ = [
     "Throttled",
@@ -108,19 +121,43 @@ async def attempt_succeeded(
     attempt: Attempt | None = None,
     *,
     account: str | None = None,
+    event: str = "sign-in",
 ) -> None:
     """``attempt`` on ``username`` went well for the account stored as ``account`` (default
     ``username``): give the address its count back, and forget the username's attempts
     counted up to it (those counted after it, made while it was checked, stay). The
     canonical form's counter is forgotten only by its own account's success: another's (an
     older ``Alice`` beside ``alice``) gives back its own count, and the guesses at its twin
-    stay."""
+    stay.
+
+    Called once what was asked is done: when Redis does not answer, nothing is raised; the
+    attempt stays counted until its window ends and a warning names ``event`` (what was
+    done, ``"login"`` say) and Redis's failure, never the account or the address."""
     keys, canonical = _user_keys(username), lookup_key(username)
     owns = canonical is None or (username if account is None else account) == canonical
     clear, give_back = (keys, []) if owns else (keys[1:], keys[:1])
-    await accounts.throttle.settle(
-        attempt, clear=clear, give_back=[*give_back, _address_key(address)]
-    )
+    await _settle(accounts, event, attempt, clear, [*give_back, _address_key(address)])
+
+
+async def _settle(
+    accounts: Accounts,
+    event: str,
+    attempt: Attempt | None,
+    clear: Sequence[str],
+    give_back: Sequence[str],
+) -> None:
+    # What the attempt asked for is done (a code spent, a password changed): a 503 now would
+    # tell its client it failed, and a login sent again would find its code used. Not given
+    # back, the attempt only stays counted: the throttle is stricter, never looser.
+    try:
+        await accounts.throttle.settle(attempt, clear=clear, give_back=give_back)
+    except StoreUnavailableError as exc:
+        log.warning(
+            "%s: made, but its throttle count was not given back, so it stays counted "
+            "until its window ends: %s",
+            event,
+            exc,
+        )
 
 
 def _client_key(address: str) -> str:
@@ -141,5 +178,7 @@ async def throttle_client_attempt(accounts: Accounts, address: str) -> Attempt:
 
 async def client_attempt_succeeded(accounts: Accounts, address: str, attempt: Attempt) -> None:
     """The client authentication ``attempt`` went well: it gives its own count back (within
-    its window), and the failures counted beside it stay."""
-    await accounts.throttle.settle(attempt, give_back=[_client_key(address)])
+    its window), and the failures counted beside it stay. When Redis does not answer, it
+    stays counted until its window ends and a warning is logged, as for
+    :func:`attempt_succeeded`."""
+    await _settle(accounts, "client authentication", attempt, [], [_client_key(address)])

@@ -5,7 +5,8 @@ were first), every function takes an :class:`~sealbox.accounts.core.Accounts` an
 decides: the policy (open registration, the password rules of
 :func:`check_new_password`), throttling (a registration counts against the client
 address; a password change against the username and the address, given back only once
-the change is made), the current password's check, and the audit records.
+the change is made, and a change made stays made when Redis does not answer that
+give-back), the current password's check, and the audit records.
 
 .. versionadded:: 0.1.0
 """
@@ -181,7 +182,7 @@ async def change_password(
     # ends): a right password given back for a change refused here would let whoever
     # holds it and a token forget the guesses at the username (at a second factor's
     # code, say) as often as they like, changing nothing.
-    await attempt_succeeded(accounts, address, caller.username, attempt)
+    await attempt_succeeded(accounts, address, caller.username, attempt, event="password_change")
     try:
         await accounts.revocations.end_sessions(user.id, version)
     finally:  # the password is changed, whether Redis took the sessions' end or not

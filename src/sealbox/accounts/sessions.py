@@ -12,7 +12,10 @@ call them the same way.
   :class:`Throttled`. A success gives the address's count back and clears the
   username's (an account older than the username rules, whose name shares its canonical
   form's counter, clears only its own spelling's: :mod:`sealbox.accounts.attempts`).
-  Registrations count against the address.
+  Registrations count against the address. A Redis that does not answer the count refuses
+  the attempt (:class:`~sealbox.exceptions.StoreUnavailableError`); one that does not
+  answer a success's give-back leaves the attempt counted until its window ends and the
+  success stands (its code is spent: a login sent again would find it used).
 - **Accounts' passwords.** Registering an account and changing its password (and the
   rules a new password meets) are :mod:`sealbox.accounts.registration`'s, importable from
   here as before.
@@ -280,7 +283,9 @@ async def login(
     # A login refused for its scope issues no token: its right code stays good (a client
     # asking for the wrong scope would otherwise use up the account's recovery codes).
     await _second_factor(accounts, user, otp, address, spend=not refused)
-    await attempt_succeeded(accounts, address, username, attempt, account=user.username)
+    await attempt_succeeded(
+        accounts, address, username, attempt, account=user.username, event="login"
+    )
     if refused:
         accounts.audit.record("login", outcome="invalid_scope", user=user.username, address=address)
         raise ScopeRefused("the account holds none of the scopes asked for")

@@ -17,7 +17,6 @@ token gets 403 ``user_token_required``: a client has no account to enrol.
 
 from __future__ import annotations
 
-import logging
 from typing import Annotated, Final
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -28,7 +27,6 @@ from sealbox.accounts.password_check import checked_password
 from sealbox.accounts.sessions import Throttled, attempt_succeeded, throttle_attempt
 from sealbox.accounts.throttle import Attempt
 from sealbox.accounts.totp import TotpError
-from sealbox.exceptions import StoreUnavailableError
 from sealbox.integrations.fastapi.bearer import invalid_token
 from sealbox.integrations.fastapi.router import NO_STORE
 from sealbox.integrations.fastapi.strict_json import StrictJSONRoute
@@ -36,8 +34,6 @@ from sealbox.service.deps import RuntimeDep, UserCallerDep
 from sealbox.service.errors import ApiError, ErrorCode
 
 __all__ = ["router"]
-
-log = logging.getLogger("sealbox.service")
 
 _STATUS: Final = {
     "totp_code_invalid": (400, ErrorCode.TOTP_CODE_INVALID),
@@ -119,26 +115,6 @@ async def _throttled(runtime: RuntimeDep, event: str, username: str, address: st
         ) from None
 
 
-async def _succeeded(
-    runtime: RuntimeDep, event: str, username: str, address: str, attempt: Attempt
-) -> None:
-    """Give the attempt its count back, after the change it asked for was made.
-
-    The change is in the database whatever Redis answers: a 503 now would hide it from the
-    client (a confirmation's recovery codes are shown once, a disable sent again gets
-    ``totp_not_enabled``). A give-back that does not happen only keeps the attempt counted.
-    """
-    try:
-        await attempt_succeeded(runtime.accounts, address, username, attempt)
-    except StoreUnavailableError as exc:
-        log.warning(
-            "%s: made, but its throttle count was not given back, so it stays counted "
-            "until its window ends: %s",
-            event,
-            exc,
-        )
-
-
 async def state(account: OwnAccountDep, runtime: RuntimeDep) -> TotpStateOut:
     """The caller's second factor: ``none``, ``pending`` (enrolled, not confirmed) or
     ``confirmed``, and how many recovery codes are left."""
@@ -182,7 +158,7 @@ async def begin(
         # guesses at a confirmed factor's code counted before it, without limit.
         runtime.audit.record("totp.enrol", outcome=exc.code, user=account.username, address=address)
         raise _refused(exc) from None
-    await _succeeded(runtime, "totp.enrol", account.username, address, attempt)
+    await attempt_succeeded(accounts, address, account.username, attempt, event="totp.enrol")
     runtime.audit.record("totp.enrol", outcome="success", user=account.username, address=address)
     response.headers.update(NO_STORE)
     return EnrolmentOut(secret=enrolment.secret, otpauth_uri=enrolment.otpauth_uri)
@@ -201,7 +177,9 @@ async def confirm(
             "totp.confirm", outcome=exc.code, user=account.username, address=address
         )
         raise _refused(exc) from None
-    await _succeeded(runtime, "totp.confirm", account.username, address, attempt)
+    await attempt_succeeded(
+        runtime.accounts, address, account.username, attempt, event="totp.confirm"
+    )
     runtime.audit.record("totp.confirm", outcome="success", user=account.username, address=address)
     response.headers.update(NO_STORE)
     return RecoveryCodesOut(recovery_codes=codes)
@@ -220,7 +198,9 @@ async def disable(
             "totp.disable", outcome=exc.code, user=account.username, address=address
         )
         raise _refused(exc) from None
-    await _succeeded(runtime, "totp.disable", account.username, address, attempt)
+    await attempt_succeeded(
+        runtime.accounts, address, account.username, attempt, event="totp.disable"
+    )
     runtime.audit.record("totp.disable", outcome="success", user=account.username, address=address)
     return Response(status_code=204)
 
