@@ -102,6 +102,8 @@ class FakeVault:
         default_factory=lambda: {("", "secret"): "2"}
     )
     kv1: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
+    # The ``warnings`` of a KV v2 read's answer (Vault's, such as a parameter it ignored).
+    warnings: list[str] = field(default_factory=list)
 
     def deny(self, token: str, path: str) -> None:
         """Make ``path`` (``transit/decrypt/app``) answer 403 to ``token``."""
@@ -291,7 +293,7 @@ class _Handler(BaseHTTPRequestHandler):
                         "lease_duration": 0,
                         "data": {"data": entry["data"], "metadata": metadata},
                         "wrap_info": None,
-                        "warnings": None,
+                        "warnings": list(vault.warnings) or None,
                         "auth": None,
                     },
                 )

@@ -54,6 +54,7 @@ __all__ = [
     "check_retries",
     "client",
     "is_loopback_http",
+    "report_warnings",
     "reveal",
     "shown_url",
     "transport_errors",
@@ -98,6 +99,27 @@ def shown_url(url: str) -> str:
     if "@" in netloc:
         netloc = "***@" + netloc.rpartition("@")[2]
     return parts._replace(netloc=netloc, query="", fragment="").geturl()
+
+
+#: How much of one of Vault's warnings is logged.
+_WARNING_SHOWN: Final = 300
+
+
+def report_warnings(method: str, url: str, answer: dict[str, Any]) -> None:
+    """Log, once per text, the ``warnings`` of a successful answer of Vault: how it tells a
+    client of a path or parameter it ignored or will stop taking, or of a TTL it capped,
+    while answering 200. The call's result does not depend on them; the method and path
+    are named (never the query, a header or the body)."""
+    warnings = answer.get("warnings")
+    if not isinstance(warnings, list):
+        return
+    path, shown_method = urlsplit(url).path, method.upper()
+    for text in warnings:
+        if isinstance(text, str) and text.strip():
+            shown = text.strip()[:_WARNING_SHOWN]
+            _warn_once(
+                f"answer:{shown}", "Vault warned, answering %s %s: %s", shown_method, path, shown
+            )
 
 
 def is_loopback_http(url: str) -> bool:

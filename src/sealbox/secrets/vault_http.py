@@ -35,8 +35,10 @@ compressed body fills the memory. This session
   reused, so the read never reached Vault (:class:`_Attempt`). Whatever ``read_retries``
   is; never a write (nor a login, a write too): a write that fails so may have been done.
 
-Nothing here logs, and no error made here quotes a header or a body: what a retry
-re-sends (a token, a Transit plaintext) stays in the request.
+Nothing here logs but the ``warnings`` of Vault's successful answers
+(:func:`~sealbox.secrets.vault_client.report_warnings`, once per text), and no error made
+here quotes a header or a body: what a retry re-sends (a token, a Transit plaintext) stays
+in the request.
 
 The errors are requests' own (``Timeout``, ``TooManyRedirects``, or a
 ``RequestException`` caused by :class:`AnswerTooLarge` or :class:`RedirectRefused`), for
@@ -63,7 +65,7 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 from sealbox.exceptions import ExtraNotInstalledError
-from sealbox.secrets.vault_client import is_loopback_http
+from sealbox.secrets.vault_client import is_loopback_http, report_warnings
 
 try:
     # hvac's own HTTP stack: the vault extra brings it.
@@ -474,7 +476,8 @@ class VaultAdapter(hvac.adapters.JSONAdapter):
     string or ``null`` (a proxy's answer) would raise ``AttributeError`` instead.
 
     It asks hvac's documented ``request`` not to raise (``raise_exception=False``) and
-    raises through ``hvac.utils.raise_for_error`` itself."""
+    raises through ``hvac.utils.raise_for_error`` itself. The ``warnings`` of a successful
+    answer are logged (:func:`~sealbox.secrets.vault_client.report_warnings`)."""
 
     def request(
         self,
@@ -485,6 +488,8 @@ class VaultAdapter(hvac.adapters.JSONAdapter):
         **kwargs: Any,
     ) -> Any:
         response = super().request(method, url, headers, raise_exception=False, **kwargs)
+        if isinstance(response, dict):  # hvac's reading of a 200 with a JSON body
+            report_warnings(method, url, response)
         if (
             raise_exception
             and not self.ignore_exceptions
