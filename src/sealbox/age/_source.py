@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
 from typing import Protocol
+
+from sealbox.exceptions import ConfigError
 
 
 class Readable(Protocol):
@@ -14,12 +17,39 @@ class Readable(Protocol):
 _BLOCK = 64 * 1024
 
 
+class TextModeFileError(ConfigError, TypeError):
+    """A file object in text mode where bytes are read or written.
+
+    A ``TypeError`` (misuse of the API) and a :class:`~sealbox.exceptions.ConfigError`
+    with code ``text_mode_file``; ``facts["mode"]`` is the mode it should be opened in.
+    """
+
+    code = "text_mode_file"
+
+
+def refuse_text_mode(file: object, mode: str = "rb") -> None:
+    """Refuse a text-mode file object (``open(path)``, ``io.StringIO``): sealbox reads
+    and writes bytes. ``mode``: the binary mode to say (``"rb"``, ``"wb"``)."""
+    if isinstance(file, io.TextIOBase):
+        raise _text_mode(mode)
+
+
+def _text_mode(mode: str) -> TextModeFileError:
+    return TextModeFileError(
+        f"the file object is in text mode, and age reads and writes bytes: open it in binary "
+        f"mode ({mode!r})",
+        hint=f"open the file with open(path, {mode!r}), or give an io.BytesIO",
+        facts={"mode": mode},
+    )
+
+
 class Source:
     """Wraps a binary file object; bytes read ahead for line parsing are served first."""
 
     __slots__ = ("_ahead", "_raw", "_readinto")
 
     def __init__(self, raw: Readable) -> None:
+        refuse_text_mode(raw, "rb")
         self._raw = raw
         self._ahead = bytearray()
         readinto = getattr(raw, "readinto", None)
@@ -29,6 +59,9 @@ class Source:
         data = self._raw.read(size)
         if data is None:  # a non-blocking stream with nothing ready
             raise BlockingIOError("the input is in non-blocking mode")
+        got: object = data  # typed bytes; a text stream that is no io.TextIOBase gives str
+        if isinstance(got, str):
+            raise _text_mode("rb")
         return bytes(data)
 
     @property

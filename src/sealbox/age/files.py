@@ -29,7 +29,7 @@ from sealbox.age import armor as _armor
 from sealbox.age._base import Identity, Recipient, unwrap_file_key, wrap_file_key
 from sealbox.age._crypto import FILE_KEY_SIZE
 from sealbox.age._positional import regular_fd
-from sealbox.age._source import Readable, Source
+from sealbox.age._source import Readable, Source, refuse_text_mode
 from sealbox.age.format import Header, read_header
 from sealbox.age.stream import (
     PayloadReader,
@@ -89,6 +89,7 @@ class Encryptor:
         armor: bool = False,
         parallel: bool | None = None,
     ) -> None:
+        refuse_text_mode(dst, "wb")
         file_key = os.urandom(FILE_KEY_SIZE)
         header = Header.build(wrap_file_key(recipients, file_key), file_key)
         dst = _whole_writes(dst)

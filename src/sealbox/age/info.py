@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sealbox.age._crypto import TAG_SIZE
-from sealbox.age._source import Readable
+from sealbox.age._source import Readable, refuse_text_mode
 from sealbox.age.files import _open_source
 from sealbox.age.format import read_header
 from sealbox.age.stream import ENCRYPTED_CHUNK_SIZE, NONCE_SIZE
@@ -76,6 +76,7 @@ def inspect(src: Readable) -> FileInfo:
     Raises:
         FormatError: the header or armor is malformed.
     """
+    refuse_text_mode(src)
     counter = _Counter(src)
     source, armored = _open_source(counter)
     header = read_header(source)

@@ -80,6 +80,7 @@ def parse_recipient(text: str) -> Recipient:
     if not isinstance(text, str):
         raise TypeError(f"a recipient is a str, not {type(text).__name__}")
     text = text.strip()
+    _refuse_secret(text)
     if text.startswith("-----BEGIN"):
         return _parse_pem_recipient(text)
     if text.startswith(("ssh-", "ecdsa-", "sk-")):
@@ -104,12 +105,11 @@ def parse_recipient(text: str) -> Recipient:
         raise UnsupportedAlgorithmError(
             f"recipient type {hrp!r} needs an age plugin, which sealbox does not run"
         )
-    if text.upper().startswith(_IDENTITY_PREFIX):
-        # Nothing of it is quoted: the error lands in terminals and CI logs.
+    if _private_key_body(text):
         raise KeyFormatError(
-            "an age identity (AGE-SECRET-KEY-…) was given as a recipient",
-            hint="give its recipient, the age1… string its file names as its public key",
-            code="identity_as_recipient",
+            "a private key was given as a recipient",
+            hint="give its public key instead",
+            code="private_key_as_recipient",
         )
     shown = text if len(text) <= 24 else text[:24] + "…"
     raise KeyFormatError(
@@ -122,8 +122,53 @@ def parse_recipient(text: str) -> Recipient:
 
 
 _PEM_PUBLIC_LABELS: Final = ("PUBLIC KEY", "RSA PUBLIC KEY")
-# What every age identity starts with (X25519 and post-quantum), in any case.
-_IDENTITY_PREFIX: Final = "AGE-SECRET-KEY-"
+# What every age identity holds (X25519 ``AGE-SECRET-KEY-1``, post-quantum
+# ``AGE-SECRET-KEY-PQ-1``, a plugin's ``AGE-PLUGIN-…-1``), compared case-folded.
+_IDENTITY_MARKERS: Final = ("age-secret-key-", "age-plugin-")
+
+
+def _refuse_secret(text: str) -> None:
+    """Refuse, quoting nothing of it, a recipient that holds an age identity or a PEM
+    private key anywhere: quoted (``"AGE-SECRET-KEY-1…"``), after a ``NAME=``, in an SSH
+    key's comment. An error about it would quote its start, which is the key."""
+    # casefold, not lower: the Kelvin sign and the long s fold to k and s too.
+    folded = text.casefold()
+    if any(marker in folded for marker in _IDENTITY_MARKERS):
+        # Nothing of it is quoted: the error lands in terminals and CI logs.
+        raise KeyFormatError(
+            "an age identity (AGE-SECRET-KEY-…) was given as a recipient: it is a secret key",
+            hint="give its recipient, the age1… string its file names as its public key",
+            code="identity_as_recipient",
+        )
+    if "-----begin" in folded and "private key" in folded:
+        # Never quote it: the text is a private key.
+        raise KeyFormatError(
+            "a private key was given as a recipient",
+            hint="give its public key instead",
+            code="private_key_as_recipient",
+        )
+
+
+def _private_key_body(text: str) -> bool:
+    """Whether ``text`` holds, in base64, the start of a private key without its PEM lines:
+    a DER ``SEQUENCE`` opening with a version number (PKCS#8, PKCS#1, SEC1; a public key's
+    opens with a ``SEQUENCE``) or an OpenSSH private key."""
+    import base64
+    import binascii
+    import re
+
+    for run in re.findall(r"[A-Za-z0-9+/_-]{16,}", text):
+        try:
+            head = base64.b64decode(run[:16].replace("-", "+").replace("_", "/"))
+        except binascii.Error:
+            continue
+        if head.startswith(b"openssh-key-"):
+            return True
+        if head[:1] == b"\x30" and len(head) > 2:
+            start = 2 + (head[1] & 0x7F if head[1] & 0x80 else 0)
+            if head[start : start + 3] in (b"\x02\x01\x00", b"\x02\x01\x01"):
+                return True
+    return False
 
 
 def _parse_pem_recipient(text: str) -> Recipient:
