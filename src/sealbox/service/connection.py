@@ -167,6 +167,20 @@ class GuardedConnection(asyncio.Protocol):
     # renews (make_server_tls registers it).
     server_tls: ClassVar[ServerTLS | None] = None
 
+    @classmethod
+    def load_tls(cls) -> ServerTLS:
+        """This process's TLS setup, built on the first call (each connection calls it).
+
+        A worker calls it before it serves: a certificate, key or CA that does not load
+        then fails its start, instead of every handshake while it takes connections.
+
+        Raises:
+            TLSConfigError: a certificate, key or CA file is unusable.
+        """
+        if cls.server_tls is None:
+            cls.server_tls = make_server_tls(cls.settings or _env_settings())
+        return cls.server_tls
+
     def __init__(
         self,
         config: Any,
@@ -177,12 +191,9 @@ class GuardedConnection(asyncio.Protocol):
         self._kwargs = {"config": config, "server_state": server_state, "_loop": _loop}
         self._app_state = app_state
         self._loop = _loop or asyncio.get_event_loop()
-        cls = type(self)
-        s = cls.settings or _env_settings()
-        if cls.server_tls is None:
-            cls.server_tls = make_server_tls(s)
+        s = type(self).settings or _env_settings()
         self._s = s
-        self.context = cls.server_tls.context  # the one current as the connection starts
+        self.context = type(self).load_tls().context  # the one current as it starts
         self.raw: asyncio.Transport | None = None
         self.tls: TLSSession | None = None
         self.inner: asyncio.Protocol | None = None

@@ -37,6 +37,7 @@ from typing import Final
 
 import uvicorn
 
+from sealbox.exceptions import SealboxError
 from sealbox.service.settings import HEALTHCHECK_TIMEOUT, MAX_WORKERS
 
 __all__ = ["HEALTHCHECK_TIMEOUT", "MAX_WORKERS", "STARTUP_FAILURE", "supervise"]
@@ -76,6 +77,15 @@ def _serve(config: uvicorn.Config, sock: socket.socket, beats: Connection) -> No
     # uvicorn calls it from its main loop, once a second at most: timeout_notify 0 is
     # each time it looks.
     config.callback_notify, config.timeout_notify = beat, 0
+    # The TLS setup (sealbox.service.connection) built before the first connection: files
+    # that do not load fail this start, not each handshake of a worker taken for serving.
+    load_tls = getattr(config.http, "load_tls", None)
+    if load_tls is not None:
+        try:
+            load_tls()
+        except SealboxError as exc:  # the message names the file and what is wrong
+            log.error("Child process [%d] cannot serve: %s", os.getpid(), exc)  # noqa: TRY400
+            sys.exit(STARTUP_FAILURE)
     server = uvicorn.Server(config)
     with contextlib.suppress(KeyboardInterrupt):  # SIGINT, raised again after uvicorn's stop
         server.run(sockets=[sock])
@@ -290,18 +300,46 @@ class _Supervisor:
                 self.leave(self.workers.pop(), self.graceful + _KILL_GRACE)
 
     def restart_all(self) -> None:
-        """SIGHUP: each worker replaced in turn by a new one (which opens its files afresh)."""
+        """SIGHUP: each worker replaced in turn by a new one (which opens its files afresh),
+        once the new one serves; one that does not (a certificate half-written) ends the
+        restart, and the workers not yet replaced go on serving."""
         log.info("Received SIGHUP, restarting processes.")
         for i, old in enumerate(self.workers):
             if self.stop is not None:
                 return
-            self.workers[i] = self.start()
+            new = self.start()
+            if not self.serves(new):
+                if self.stop is None:
+                    log.error(
+                        "Child process [%d] failed to start: the restart stops here, the "
+                        "running processes go on serving",
+                        new.pid,
+                    )
+                if new.beats is None:  # its end closed the pipe
+                    new.join()
+                else:  # one that serves (a stop came) ends its requests first, as on a stop
+                    self.leave(new, 0.0 if new.last_beat is None else self.graceful + _KILL_GRACE)
+                return
+            self.workers[i] = new
             self.terminate(old)
             # A hung worker does not end on SIGTERM: the replacing waits for it no longer
             # than a worker's stop takes.
             old.join(self.graceful + _KILL_GRACE)
             old.signal(signal.SIGKILL)
             old.join()
+
+    def serves(self, worker: _Worker) -> bool:
+        """Wait for ``worker``'s first beat (its server runs), no longer than the health
+        check's timeout, nor past its end or a stop signal."""
+        deadline = time.monotonic() + self.timeout
+        while worker.last_beat is None and self.stop is None and worker.beats is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            # A short wait at most: a stop signal only sets self.stop.
+            if wait([worker.beats], min(left, 0.2)):
+                worker.read_beats(time.monotonic())
+        return worker.last_beat is not None and self.stop is None
 
     def terminate(self, worker: _Worker) -> None:
         if not worker.gone:
