@@ -268,15 +268,21 @@ class JWKSCache:
 
     @contextlib.contextmanager
     def outcome(self) -> Iterator[None]:
-        """Around a fetch: counts it as ended, and keeps its error for :meth:`ended_since`."""
+        """Around a fetch: counts it as ended, and keeps its error for :meth:`ended_since`.
+
+        A fetch cut short (its task cancelled: a timeout around the request that made it)
+        has no outcome to share, and is not counted: a caller that waited on it fetches
+        itself, rather than go on as if a set had been fetched (with none at hand, a good
+        token was refused as not valid).
+        """
         self._failure = None
         try:
             yield
         except (TokenError, PinMismatchError) as exc:
             self._failure = exc
-            raise
-        finally:
             self.ended += 1
+            raise
+        self.ended += 1
 
     def begin(self, now: float) -> bool:
         """Whether to fetch now; counts the attempt when it is ``True``."""

@@ -40,9 +40,9 @@ from fastapi.security import OAuth2PasswordBearer, SecurityScopes
 from sealbox.accounts.binding import thumbprint_from_digest
 from sealbox.accounts.core import AccessClaims
 from sealbox.accounts.scopes import check_scopes
-from sealbox.exceptions import TokenError
+from sealbox.exceptions import StoreUnavailableError, TokenError
 from sealbox.integrations.fastapi.client_cert import client_identity
-from sealbox.integrations.fastapi.errors import ApiError, ErrorCode
+from sealbox.integrations.fastapi.errors import ApiError, ErrorCode, store_unavailable
 from sealbox.tls.server_session import ClientIdentity
 
 __all__ = [
@@ -142,6 +142,10 @@ async def _authenticate(source: TokenSource[C], request: HTTPConnection, token: 
         return await source.authenticate(token, thumbprint=thumbprint)
     except TokenError as exc:
         raise token_refused(exc) from None
+    except StoreUnavailableError as exc:
+        # Redis or the database of the app's accounts not answering: an ApiError, so an
+        # app without sealbox's error handlers answers 503 as well, not 500.
+        raise store_unavailable(exc) from None
 
 
 def bearer_token(header: str) -> str:
@@ -329,6 +333,8 @@ class _ScopedBearer(BearerAuth[C]):
                 claims = await source.authenticate(token, thumbprint=thumbprint)
         except TokenError as exc:
             raise token_refused(exc) from None
+        except StoreUnavailableError as exc:
+            raise store_unavailable(exc) from None
         if self._needed and not claims.scopes.issuperset(self._needed):
             raise insufficient_scope(self._needed, missing_scopes(claims, self._needed))
         return claims

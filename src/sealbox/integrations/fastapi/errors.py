@@ -37,6 +37,7 @@ __all__ = [
     "audit_unavailable_response",
     "error_response",
     "install_error_handlers",
+    "store_unavailable",
     "store_unavailable_response",
     "validation_error_response",
 ]
@@ -148,6 +149,14 @@ def store_unavailable_response(exc: StoreUnavailableError) -> JSONResponse:
     (fail-closed), logged as one warning line: the message names the server, what was
     being done and the driver's exception class, never an address, statement or value;
     what a server refused (a role, a database's name) is in the log line only."""
+    refused = store_unavailable(exc)
+    return error_response(refused.status, refused.code, refused.message, refused.headers)
+
+
+def store_unavailable(exc: StoreUnavailableError) -> ApiError:
+    """:func:`store_unavailable_response`'s answer as an :class:`ApiError`, logged the same
+    way: what a dependency raises, so that an app without :func:`install_error_handlers`
+    answers it 503 too (FastAPI's way), not 500."""
     log.warning("answered 503 store_unavailable: %s", exc)
     # A refusal is the operator's to mend (a password, a role, a database's name): the
     # log says which; the client learns only that the service cannot use its store now.
@@ -156,7 +165,7 @@ def store_unavailable_response(exc: StoreUnavailableError) -> JSONResponse:
         if exc.refused is None
         else f"{exc.store} refused the service's connection while {exc.operation}: try again later"
     )
-    return error_response(503, ErrorCode.STORE_UNAVAILABLE, said, {"Retry-After": "5"})
+    return ApiError(503, ErrorCode.STORE_UNAVAILABLE, said, headers={"Retry-After": "5"})
 
 
 def validation_error_response(errors: Sequence[Any], prefix: tuple[str, ...] = ()) -> JSONResponse:
