@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sealbox.integrations.fastapi.errors import ErrorCode
-from sealbox.integrations.fastapi.strict_json import JSON_ONLY, is_json_media_type
+from sealbox.integrations.fastapi.strict_json import JSON_ONLY, is_non_json_body
 from sealbox.service.access_log import shown_target
 from sealbox.service.framing import AMBIGUOUS_LENGTH
 
@@ -210,21 +210,14 @@ class JSONBodyMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] in _BODY_METHODS:
             path = scope["path"]
-            if path.startswith(JSON_PREFIXES) and path not in FORM_PATHS:
-                media: bytes | None = None
-                body = False
-                for name, value in scope["headers"]:
-                    if name == b"content-type":
-                        if media is None:  # the first, as FastAPI reads it
-                            media = value
-                    elif name == b"content-length":
-                        body = body or value != b"0"
-                    elif name == b"transfer-encoding":
-                        body = True
-                if body and not is_json_media_type(media):
-                    await send(_UNSUPPORTED_START)
-                    await send({"type": "http.response.body", "body": _UNSUPPORTED_BODY})
-                    return
+            if (
+                path.startswith(JSON_PREFIXES)
+                and path not in FORM_PATHS
+                and is_non_json_body(scope["headers"])
+            ):
+                await send(_UNSUPPORTED_START)
+                await send({"type": "http.response.body", "body": _UNSUPPORTED_BODY})
+                return
         await self.app(scope, receive, send)
 
 

@@ -23,7 +23,7 @@ repeats ``exc.errors()``, would echo the value sent, a password or a refresh tok
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from typing import Any, Final
 
 from fastapi import Request, Response
@@ -33,7 +33,13 @@ from fastapi.routing import APIRoute
 from sealbox._util.json_objects import DuplicateMemberError, unique_members
 from sealbox.integrations.fastapi.errors import ApiError, ErrorCode, validation_error_response
 
-__all__ = ["JSON_ONLY", "StrictJSONRoute", "is_json_media_type", "refuse_non_json"]
+__all__ = [
+    "JSON_ONLY",
+    "StrictJSONRoute",
+    "is_json_media_type",
+    "is_non_json_body",
+    "refuse_non_json",
+]
 
 _JSON: Final = b"application/json"
 _BODY_METHODS: Final = frozenset({"POST", "PUT", "PATCH"})
@@ -52,16 +58,12 @@ def is_json_media_type(value: bytes | None) -> bool:
     return media == _JSON or (media.startswith(b"application/") and media.endswith(b"+json"))
 
 
-def refuse_non_json(request: Request) -> None:
-    """Refuse a body whose type is not JSON (415 ``unsupported_media_type``); a request
-    without a body passes, as FastAPI then answers what is missing.
-
-    Raises:
-        ApiError: 415 ``unsupported_media_type``.
-    """
+def is_non_json_body(headers: Iterable[tuple[bytes, bytes]]) -> bool:
+    """Whether a request's ASGI ``headers`` announce a body whose type is not JSON; a
+    request without a body is not one (FastAPI then answers what is missing)."""
     media: bytes | None = None
     body = False
-    for name, value in request.scope["headers"]:
+    for name, value in headers:
         if name == b"content-type":
             if media is None:  # the first, as FastAPI reads it
                 media = value
@@ -69,7 +71,16 @@ def refuse_non_json(request: Request) -> None:
             body = body or value != b"0"
         elif name == b"transfer-encoding":
             body = True
-    if body and not is_json_media_type(media):
+    return body and not is_json_media_type(media)
+
+
+def refuse_non_json(request: Request) -> None:
+    """Refuse a body whose type is not JSON (:func:`is_non_json_body`).
+
+    Raises:
+        ApiError: 415 ``unsupported_media_type``.
+    """
+    if is_non_json_body(request.scope["headers"]):
         raise ApiError(415, ErrorCode.UNSUPPORTED_MEDIA_TYPE, JSON_ONLY)
 
 
