@@ -23,6 +23,8 @@ from typing import Final
 from urllib.parse import unquote_to_bytes
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
+from starlette.datastructures import QueryParams
+from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -30,7 +32,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from sealbox.service.routes.transit import HANDLERS
 from sealbox.service.runtime import Runtime
 from sealbox.service.vault.auth import caller_of, refuse_wrapping
-from sealbox.service.vault.errors import VaultError, vault_refusal
+from sealbox.service.vault.errors import TOO_LARGE, VaultError, vault_refusal
 from sealbox.service.vault.kv_routes import kv_route, single_param
 from sealbox.service.vault.kv_store import KVStore
 from sealbox.service.vault.sys import OPEN_ROUTES, mount_of
@@ -146,7 +148,7 @@ class VaultApi:
         if method == "GET" and request.scope.get(HEAD_AS_GET):
             method = "HEAD"
         if first == "sys" and len(parts) == 1 and parts[0] in OPEN_ROUTES:
-            return _open_sys(parts[0], method)
+            return _open_sys(parts[0], method, request.query_params)
         # Vault's LIST operation: the LIST method (an ASGI server that lets it through),
         # or GET with a true list= (any of Vault's spellings: list=1 too). It stays LIST:
         # a path that lists nothing answers 405, as Vault's do, never its read.
@@ -192,17 +194,18 @@ class VaultApi:
         )
 
 
-def _open_sys(route: str, method: str) -> Response:
+def _open_sys(route: str, method: str, query: QueryParams) -> Response:
     """A ``sys/`` route of its own in Vault (``health``, ``seal-status``…): no token and
     no ``list=`` read, its own methods only.
 
     Raises:
         VaultError: 405 for another method; 400 for initialising (``PUT sys/init``) a
-            service that is, as Vault refuses an initialised server.
+            service that is, as Vault refuses an initialised server, and for a query
+            the route refuses (``sys/health?activecode=abc``).
     """
     methods, answer = OPEN_ROUTES[route]
     if method in methods:
-        return answer()
+        return answer(query)
     if route == "init" and method in ("PUT", "POST"):
         raise VaultError(400, "already initialized")
     raise VaultError(405, _UNSUPPORTED)
@@ -251,7 +254,8 @@ async def _refusal(request: Request, exc: Exception) -> Response | None:
     Judged once a refusal is raised, so that an answer that succeeds parses its body once.
     """
     refused = vault_refusal(exc)
-    if refused is None or request.method not in _PARSED_FIRST:
+    if refused is None or request.method not in _PARSED_FIRST or refused.status_code == TOO_LARGE:
+        # A body over the limit is not read again: the rest of it is never read.
         return refused
     try:
         parse_body(await _body(request))
@@ -259,6 +263,9 @@ async def _refusal(request: Request, exc: Exception) -> Response | None:
         return vault_refusal(malformed)
     except ClientDisconnect:
         pass  # no body to judge: the refusal stands
+    except HTTPException as over:
+        # The body passed the limit as it was read for the judgement.
+        return vault_refusal(over) or refused
     return refused
 
 

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, Final
 
+from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 
 from sealbox.accounts.audit import AuditUnavailableError
@@ -28,6 +29,7 @@ from sealbox.service.vault.envelope import envelope
 __all__ = [
     "KEY_NOT_FOUND",
     "PERMISSION_DENIED",
+    "TOO_LARGE",
     "VaultError",
     "from_api_error",
     "item_message",
@@ -40,6 +42,8 @@ log = logging.getLogger("sealbox.service")
 PERMISSION_DENIED: Final = "permission denied"
 AUDIT_DOWN: Final = "the audit log cannot be written; the request was refused"
 KEY_NOT_FOUND: Final = "encryption key not found"
+#: The status of a body over the limit.
+TOO_LARGE: Final = 413
 
 # Vault's own words for the refusals its clients recognise; the rest keep sealbox's message.
 _VAULT_WORDS: Final[Mapping[str, str]] = MappingProxyType(
@@ -138,11 +142,14 @@ def validation_messages(errors: Sequence[Any]) -> list[str]:
 
 
 def vault_refusal(exc: BaseException) -> JSONResponse | None:
-    """Vault's answer to ``exc``: a :class:`VaultError`, an unwritable audit log (503), a
+    """Vault's answer to ``exc``: a :class:`VaultError`, a body over the limit (413, raised
+    by the body limit as a chunked body passes it), an unwritable audit log (503), a
     Redis or database that does not answer (503 with ``Retry-After``); ``None`` for
     anything else (an internal error, answered as every route's is)."""
     if isinstance(exc, VaultError):
         return JSONResponse(exc.body(), status_code=exc.status)
+    if isinstance(exc, HTTPException) and exc.status_code == TOO_LARGE:
+        return JSONResponse({"errors": [exc.detail]}, status_code=TOO_LARGE)
     if isinstance(exc, AuditUnavailableError):
         return JSONResponse({"errors": [AUDIT_DOWN]}, status_code=503)
     if isinstance(exc, StoreUnavailableError):

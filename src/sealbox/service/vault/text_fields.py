@@ -18,12 +18,12 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
-__all__ = ["FALSE_TEXT", "typed"]
+__all__ = ["FALSE_TEXT", "TRUE_TEXT", "typed"]
 
 # A whole number Vault takes as one (no spaces, no fraction); 18 digits stay in int64.
 _WHOLE: Final = re.compile(r"[+-]?[0-9]{1,18}\Z")
-# The spellings Vault's booleans take (Go's strconv.ParseBool).
-_TRUE_TEXT: Final = frozenset({"1", "t", "T", "TRUE", "true", "True"})
+#: The spellings Vault's booleans take (Go's strconv.ParseBool): true, then false.
+TRUE_TEXT: Final = frozenset({"1", "t", "T", "TRUE", "true", "True"})
 #: The text spellings of false, which ask for nothing.
 FALSE_TEXT: Final = frozenset({"0", "f", "F", "FALSE", "false", "False"})
 
@@ -41,7 +41,7 @@ def typed(
     for name in flags:
         value = out.get(name)
         if isinstance(value, str):
-            if value in _TRUE_TEXT:
+            if value in TRUE_TEXT:
                 out[name] = True
             elif value in FALSE_TEXT:
                 out[name] = False

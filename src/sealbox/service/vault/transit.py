@@ -112,6 +112,13 @@ _CONFIG_TEXT: Final = MappingProxyType(
         "flags": ("deletion_allowed", "exportable"),
     }
 )
+_MIN_ONE: Final = "since Vault 0.3, transit key numbering starts at 1; forcing minimum to 1"
+
+
+def _is_zero(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value == 0
+
+
 # A body that names none of these is already sealbox's request: it is validated straight
 # from its bytes (the hot path). Base64 values hold no quote, so only a member matches.
 RESHAPED: Final = re.compile(
@@ -514,11 +521,17 @@ async def _key_route(
     if action == "rotate" and method in ("POST", "PUT"):
         return _key_answer(await rotate_key(name, caller, request))
     if action == "config" and method in ("POST", "PUT"):
+        fields = typed(parse_body(raw), **_CONFIG_TEXT)
+        forced = _is_zero(fields.get("min_decryption_version"))
+        if forced:
+            # Vault takes 0 as 1 (its versions start at 1), with this warning.
+            fields["min_decryption_version"] = 1
         try:
-            config = KeyConfig.model_validate(_strip(typed(parse_body(raw), **_CONFIG_TEXT)))
+            config = KeyConfig.model_validate(_strip(fields))
         except ValidationError as exc:
             raise VaultError(400, *validation_messages(exc.errors())) from None
-        return _key_answer(await configure_key(name, config, caller, request))
+        configured = await configure_key(name, config, caller, request)
+        return _key_answer(configured, [_MIN_ONE] if forced else None)
     if action not in (None, "rotate", "config"):
         # A path sealbox does not have (trim, …): 404, as every path it lacks.
         raise VaultError(404, f"unsupported path transit/{'/'.join(parts)}")
