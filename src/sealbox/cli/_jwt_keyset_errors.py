@@ -216,7 +216,7 @@ def _refuse_passphrase_free(path: Path, data_dir_ok: bool) -> None:
     no passphrase opens either (a script without one was told "no passphrase given", a
     person at a terminal was asked for one that does not exist)."""
     from sealbox.jwt.keyset import SEALED_FORMAT
-    from sealbox.service.provision import KEYSET_FORMAT
+    from sealbox.jwt.keyset import SERVICE_SEALED_FORMAT as KEYSET_FORMAT
     from sealbox.storage import read_limited
 
     try:
@@ -284,7 +284,7 @@ def _what_it_is(file: Path, data_dir_ok: bool) -> str | None:
             f"it is a JWKS (public keys only): verify tokens with it, "
             f"'sealbox jwt verify --jwks {shlex.quote(str(file))}'; {CREATE_HINT}"
         )
-    from sealbox.service.provision import KEYSET_FORMAT
+    from sealbox.jwt.keyset import SERVICE_SEALED_FORMAT as KEYSET_FORMAT
 
     if document.get("format") == KEYSET_FORMAT and data_dir_ok:
         folder = shlex.quote(str(file.parent))

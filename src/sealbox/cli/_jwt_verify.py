@@ -157,7 +157,7 @@ def verify_token(
         TokenError: the token is refused (the reason says why).
         CLIError: no token, or a JWKS file without verification keys.
     """
-    from sealbox.jwt import JWKSet, TokenVerifier
+    from sealbox.jwt import TokenVerifier
 
     text = token_text(token, "verify")
     source: Any
@@ -167,10 +167,7 @@ def verify_token(
 
         source = remote = RemoteJWKSet(jwks, ca=ca, pins=list(pins))
     elif jwks is not None:
-        from sealbox.jwt.jwk import MAX_JWKS_SIZE
-        from sealbox.storage import read_limited
-
-        source = JWKSet.from_json(read_limited(jwks, MAX_JWKS_SIZE, "JWKS file"))
+        source = _jwks_file(jwks)
         if not len(source):
             raise CLIError(f"{jwks} holds no signature verification keys")
     else:
@@ -198,6 +195,57 @@ def verify_token(
     sys.stdout.write(json.dumps(claims, indent=2) + "\n")
 
 
+def _jwks_file(path: str) -> Any:
+    """The JWK Set in the file ``path``; a file that is something else close to one (a
+    keyset, one JWK) is named, with what to give instead."""
+    from sealbox.exceptions import KeyFormatError
+    from sealbox.jwt import JWKSet
+    from sealbox.jwt.jwk import MAX_JWKS_SIZE
+    from sealbox.storage import read_limited
+
+    data = read_limited(path, MAX_JWKS_SIZE, "JWKS file")
+    try:
+        return JWKSet.from_json(data)
+    except KeyFormatError as exc:
+        hint = _what_it_is(path, data)
+        if hint is None:
+            raise
+        raise KeyFormatError(
+            f"JWKS file {path}: {exc}", code=exc.code, facts=exc.facts, hint=hint
+        ) from None
+
+
+def _what_it_is(path: str, data: bytes) -> str | None:
+    import json
+    import shlex
+
+    try:
+        document = json.loads(data)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(document, dict) or "keys" in document:
+        return None
+    from sealbox.jwt.keyset import SEALED_FORMAT
+
+    quoted = shlex.quote(path)
+    if document.get("format") == SEALED_FORMAT:
+        return (
+            f"it is a signing keyset (private keys, sealed): verify with --keyset {quoted}, "
+            f"or publish its JWKS with 'sealbox jwt jwks {quoted} > jwks.json'"
+        )
+    from sealbox.jwt.keyset import SERVICE_SEALED_FORMAT as KEYSET_FORMAT
+
+    if document.get("format") == KEYSET_FORMAT:
+        folder = shlex.quote(os.path.dirname(path) or ".")  # noqa: PTH120 - no pathlib here
+        return (
+            "it is the signing keyset of a service's data folder, sealed under its master "
+            f"key: its JWKS is 'sealbox jwt jwks --data-dir {folder}'"
+        )
+    if "kty" in document:
+        return 'it is one JWK, not a set of them: a JWKS holds it as {"keys": [JWK]}'
+    return None
+
+
 def token_text(token: str | None, command: str) -> str:
     """The token given as the argument, or read from stdin (``-`` or none).
 
@@ -221,7 +269,8 @@ def token_text(token: str | None, command: str) -> str:
         return token.strip()
     if sys.stdin.isatty():
         raise CLIError("no token given", hint=f"pipe it on stdin: {safer}")
-    raw = read_stdin(MAX_TOKEN_INPUT, "the token")
+    # A byte order mark is what Windows editors put first in a file saved as UTF-8.
+    raw = read_stdin(MAX_TOKEN_INPUT, "the token").removeprefix(b"\xef\xbb\xbf")
     try:
         text = raw.decode("ascii").strip()
     except UnicodeDecodeError:

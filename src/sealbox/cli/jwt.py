@@ -78,8 +78,32 @@ def jwks(
     click.echo(json.dumps(document, indent=2))
 
 
-def _not_json(constant: str) -> Any:
-    raise ValueError(constant)
+class _NotJSONError(ValueError):
+    """A value Python's reader takes but a JSON text cannot carry, or carries ambiguously;
+    its message follows "the value of NAME"."""
+
+
+def _not_json(constant: str) -> Any:  # noqa: ARG001 - json.loads's hook signature
+    raise _NotJSONError("is not JSON")
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if number in (float("inf"), float("-inf")):
+        # 1e400 reads as infinity, which the token's JSON cannot carry.
+        raise _NotJSONError("is not JSON (a number too large for a double)")
+    return number
+
+
+def _members_once(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # Readers differ on which of two same-named members counts: the signed value must be
+    # the one every relying party reads.
+    seen: dict[str, Any] = {}
+    for member, value in pairs:
+        if member in seen:
+            raise _NotJSONError(f"gives the member {member[:40]!r} twice")
+        seen[member] = value
+    return seen
 
 
 def _parse_claim(
@@ -102,8 +126,15 @@ def _parse_claim(
         if as_json:
             try:
                 # NaN and Infinity are not JSON (RFC 8259 §6), though Python reads them.
-                claims[name] = json.loads(value, parse_constant=_not_json)
-            except ValueError:
+                claims[name] = json.loads(
+                    value,
+                    parse_constant=_not_json,
+                    parse_float=_finite,
+                    object_pairs_hook=_members_once,
+                )
+            except _NotJSONError as exc:
+                raise click.BadParameter(f"the value of {name!r} {exc}") from None
+            except (ValueError, RecursionError):
                 raise click.BadParameter(f"the value of {name!r} is not JSON") from None
         else:
             claims[name] = value

@@ -55,6 +55,7 @@ __all__ = [
     "MAX_FILE_SIZE",
     "RSA_KEY_SIZES",
     "SEALED_FORMAT",
+    "SERVICE_SEALED_FORMAT",
     "SIGNING_ALGORITHMS",
     "SigningEntry",
     "claims_json",
@@ -71,6 +72,9 @@ __all__ = [
 
 FORMAT: Final = "sealbox-jwt-keyset/1"
 SEALED_FORMAT: Final = "sealbox-jwt-keyset-sealed/1"
+#: The format of a service's signing keyset (``jwt-keyset.sealed`` in its data folder),
+#: sealed under the folder's master key, not a passphrase.
+SERVICE_SEALED_FORMAT: Final = "sealbox-service-jwt-keyset/1"
 MAX_FILE_SIZE: Final = 4 * 1024 * 1024
 
 

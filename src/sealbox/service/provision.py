@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Final
 
 from sealbox.exceptions import ConfigError, StorageError
 from sealbox.jwt import SigningKeySet
+from sealbox.jwt.keyset import SERVICE_SEALED_FORMAT
 from sealbox.jwt.keyset_watch import KeySetWatch
 from sealbox.keysets.key_sealer import KeySealer
 from sealbox.storage import atomic_write, locked, read_limited
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
 __all__ = ["DataDir", "MasterKeySealer"]
 
 MASTER_KEY_FORMAT: Final = "sealbox-master-key/1"
-KEYSET_FORMAT: Final = "sealbox-service-jwt-keyset/1"
+KEYSET_FORMAT: Final = SERVICE_SEALED_FORMAT
 SERVER_NAMES: Final = ("localhost", "127.0.0.1", "::1")
 
 # The folders this process serves (DataDir.claim_for_serving): path -> the locked descriptor.
