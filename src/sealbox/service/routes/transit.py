@@ -402,6 +402,19 @@ async def _sign(call: TransitCall, name: str, body: SignRequest) -> Response:
     return await _operate(call, "sign", key, body, one, heavy=spec.slow_sign)
 
 
+def check_hmac_hashes(body: VerifyRequest) -> None:
+    """Refuse an HMAC verify naming a hash other than SHA-256, in ``algorithm`` or in
+    ``hash_algorithm``: Vault reads it from either (``algorithm`` is its older name), and
+    hvac sends ``hash_algorithm``. Checked as SHA-256 whatever it named, a tag would be
+    judged by a hash the caller did not ask for.
+
+    Raises:
+        UnsupportedAlgorithmError: another hash.
+    """
+    check_hmac_algorithm(body.algorithm)
+    check_hmac_algorithm(body.hash_algorithm)
+
+
 async def _verify(call: TransitCall, name: str, body: VerifyRequest) -> Response:
     call.authorize("verify", name)
     _one_of(body, "input")
@@ -409,7 +422,7 @@ async def _verify(call: TransitCall, name: str, body: VerifyRequest) -> Response
     spec = key.spec
     is_hmac = spec.family is not Family.SIGNATURE
     if is_hmac:
-        _options(lambda: check_hmac_algorithm(body.algorithm))
+        _options(lambda: check_hmac_hashes(body))
     else:
         _options(lambda: _check_signing(spec, body))
 

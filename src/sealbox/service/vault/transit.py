@@ -40,6 +40,7 @@ from sealbox.service.routes.transit import (
     _one_of,
     _operate,
     _options,
+    check_hmac_hashes,
     configure_key,
     create_key_for,
     delete_key,
@@ -288,7 +289,7 @@ async def _verify_hmac_any(call: TransitCall, name: str, body: VerifyRequest) ->
     """Vault's ``verify`` of an ``hmac``, for any key type."""
     call.authorize("verify", name)
     _one_of(body, "input")
-    _options(lambda: check_hmac_algorithm(body.algorithm))
+    _options(lambda: check_hmac_hashes(body))
     key = await call.key("verify", name, _max_version(body, "hmac"))
 
     def one(item: VerifyItem) -> dict[str, Any]:
