@@ -16,6 +16,13 @@ loop, a stopped process — and is replaced. The beat comes from the event loop,
 thread of its own: a thread would go on answering while the loop that serves every
 request stands still.
 
+A worker that dies before its first beat (before it serves) is replaced after a short
+delay, doubled for each such death in a row; after :data:`_DEATHS_BEFORE_SERVING` in a row
+the service stops, as on a failed start: a start that crashes every time (a broken
+install, a library that aborts, the OOM killer at each start) is not retried for ever. A
+worker that comes to serve ends the count. One that dies after it served is replaced at
+once.
+
 .. versionadded:: 0.1.0
 """
 
@@ -49,6 +56,15 @@ STARTUP_FAILURE: Final = 3
 # Seconds between the SIGTERM that lets a hung worker that comes back end its requests
 # and the SIGKILL that ends it anyway.
 _KILL_GRACE: Final = 5.0
+
+# Workers dying one after another before they serve (before their first beat) that stop
+# the service: every new worker would most likely die the same way.
+_DEATHS_BEFORE_SERVING: Final = 5
+
+# Seconds before the first worker that died before serving is replaced, doubled for each
+# next one in a row, up to the most: a crash loop does not spin the CPU.
+_RESTART_DELAY: Final = 0.1
+_RESTART_DELAY_MOST: Final = 2.0
 
 # Seconds past its deadline the supervisor's wait may end before it takes itself for
 # having been stopped or starved (a wait ends a few milliseconds late at most).
@@ -148,6 +164,10 @@ class _Supervisor:
         self.hangup = False
         self.scaling: collections.deque[int] = collections.deque()  # +1 SIGTTIN, -1 SIGTTOU
         self.failed = False
+        # Workers that died in a row before they served, and when to start each one's
+        # replacement (not yet started: the delay of a crash loop).
+        self.unserved_deaths = 0
+        self.pending: list[float] = []
         self.graceful = float(config.timeout_graceful_shutdown or 0)
 
     def on_signal(self, signum: int, _frame: FrameType | None) -> None:
@@ -185,12 +205,13 @@ class _Supervisor:
                     self.overslept(now)
                 for worker in self.workers:
                     if worker.beats is not None and worker.beats in ready:
-                        worker.read_beats(now)
+                        self.read(worker, now)
                 if self.hangup and self.stop is None:
                     self.hangup = False
                     self.restart_all()
                 self.scale()
                 self.replace_dead()
+                self.start_pending()
                 self.replace_hung()
                 self.reap_leaving()
             log.info("Received %s, exiting.", self.stop)
@@ -219,7 +240,16 @@ class _Supervisor:
             if w.last_beat is not None and w.beats is not None
         ]
         due += [w.kill_at for w in self.leaving if not w.killed]
+        due += self.pending
         return max(0.0, min(due) - time.monotonic()) if due else None
+
+    def read(self, worker: _Worker, now: float) -> None:
+        """Read ``worker``'s beats; its first one (it serves) ends a count of workers that
+        died before they served."""
+        first = worker.last_beat is None
+        worker.read_beats(now)
+        if first and worker.last_beat is not None:
+            self.unserved_deaths = 0
 
     def overslept(self, now: float) -> None:
         """The supervisor woke long after it asked to: it was stopped itself (Ctrl-Z in a
@@ -230,9 +260,9 @@ class _Supervisor:
                 worker.last_beat = now
 
     def replace_dead(self) -> None:
-        for i, worker in enumerate(self.workers):
-            if not worker.gone:
-                continue
+        for worker in [w for w in self.workers if w.gone]:
+            if worker.beats is not None and worker.last_beat is None:
+                self.read(worker, time.monotonic())  # a first beat sent just before its end
             worker.join()
             if self.stop is not None:
                 return  # it ended on the stop signal too
@@ -245,7 +275,31 @@ class _Supervisor:
                 self.stop = "a failed start"
                 return
             log.info("Child process [%d] died", worker.pid)
-            self.workers[i] = self.start()
+            if worker.last_beat is not None:  # it served: its start works, another's will
+                self.workers[self.workers.index(worker)] = self.start()
+                continue
+            self.workers.remove(worker)
+            self.unserved_deaths += 1
+            if self.unserved_deaths >= _DEATHS_BEFORE_SERVING:
+                log.error(
+                    "Child processes keep dying before they serve (%d in a row), stopping "
+                    "the parent process.",
+                    self.unserved_deaths,
+                )
+                self.failed = True
+                self.stop = "a failed start"
+                return
+            delay = _RESTART_DELAY * 2 ** (self.unserved_deaths - 1)
+            self.pending.append(time.monotonic() + min(delay, _RESTART_DELAY_MOST))
+
+    def start_pending(self) -> None:
+        """Start the replacements whose delay has passed."""
+        now = time.monotonic()
+        for due in [t for t in self.pending if t <= now]:
+            if self.stop is not None:
+                return
+            self.pending.remove(due)
+            self.workers.append(self.start())
 
     def replace_hung(self) -> None:
         """A worker late with its beat is told to stop and replaced at once."""
@@ -287,17 +341,19 @@ class _Supervisor:
         """SIGTTIN: one more worker; SIGTTOU: one fewer, never none."""
         while self.scaling and self.stop is None:
             if self.scaling.popleft() > 0:
-                if len(self.workers) >= MAX_WORKERS:
+                if len(self.workers) + len(self.pending) >= MAX_WORKERS:
                     log.warning("Received SIGTTIN, but %d processes is the most.", MAX_WORKERS)
                     continue
                 log.info("Received SIGTTIN, increasing the number of processes.")
                 self.workers.append(self.start())
-            elif len(self.workers) <= 1:
+            elif len(self.workers) + len(self.pending) <= 1:
                 log.info("Received SIGTTOU, but already reached one process.")
             else:
                 log.info("Received SIGTTOU, decreasing number of processes.")
-                # Its requests under way end first, as on a stop.
-                self.leave(self.workers.pop(), self.graceful + _KILL_GRACE)
+                if self.pending:  # a replacement not started yet is the newest
+                    self.pending.pop()
+                else:  # its requests under way end first, as on a stop
+                    self.leave(self.workers.pop(), self.graceful + _KILL_GRACE)
 
     def restart_all(self) -> None:
         """SIGHUP: each worker replaced in turn by a new one (which opens its files afresh),
@@ -338,7 +394,7 @@ class _Supervisor:
                 break
             # A short wait at most: a stop signal only sets self.stop.
             if wait([worker.beats], min(left, 0.2)):
-                worker.read_beats(time.monotonic())
+                self.read(worker, time.monotonic())
         return worker.last_beat is not None and self.stop is None
 
     def terminate(self, worker: _Worker) -> None:
@@ -364,7 +420,9 @@ def supervise(config: uvicorn.Config, *, healthcheck_timeout: float = HEALTHCHEC
     SIGTTIN adds one, SIGTTOU removes one (down to one).
 
     A worker that dies (killed, out of memory) is replaced and logged as
-    ``Child process [PID] died``. One whose event loop sends no beat for
+    ``Child process [PID] died``: at once if it served; after a short delay, doubled for
+    each next one, if it died before it served, and a few such deaths in a row stop the
+    service, which then exits with status 3. One whose event loop sends no beat for
     ``healthcheck_timeout`` seconds is hung: it is logged once, sent SIGTERM, SIGKILL a
     few seconds later, and replaced at once. One that fails to start stops the service,
     which then exits with status 3.
