@@ -53,6 +53,7 @@ __all__ = [
     "parse_recipients",
     "read_recipients_file",
     "save_identity",
+    "secret_key_kind",
 ]
 
 MAX_KEY_FILE: Final = 16 * 1024 * 1024
@@ -122,25 +123,43 @@ def parse_recipient(text: str) -> Recipient:
 
 
 _PEM_PUBLIC_LABELS: Final = ("PUBLIC KEY", "RSA PUBLIC KEY")
-# What every age identity holds (X25519 ``AGE-SECRET-KEY-1``, post-quantum
+
+
+# What an age identity holds (X25519 ``AGE-SECRET-KEY-1``, post-quantum
 # ``AGE-SECRET-KEY-PQ-1``, a plugin's ``AGE-PLUGIN-…-1``), compared case-folded.
 _IDENTITY_MARKERS: Final = ("age-secret-key-", "age-plugin-")
+
+
+def secret_key_kind(text: str) -> str | None:
+    """``"age"`` when ``text`` holds an age identity anywhere, ``"pem"`` when it holds a
+    private key's PEM ``BEGIN`` line, else ``None``: for an error about a value given
+    where a public key or a file name goes, which must then quote none of it.
+
+    Case-folded (``casefold``: the Kelvin sign and the long s fold to k and s too).
+
+    .. versionadded:: 0.1.0
+    """
+    folded = text.casefold()
+    if any(marker in folded for marker in _IDENTITY_MARKERS):
+        return "age"
+    if "-----begin" in folded and "private key" in folded:
+        return "pem"
+    return None
 
 
 def _refuse_secret(text: str) -> None:
     """Refuse, quoting nothing of it, a recipient that holds an age identity or a PEM
     private key anywhere: quoted (``"AGE-SECRET-KEY-1…"``), after a ``NAME=``, in an SSH
     key's comment. An error about it would quote its start, which is the key."""
-    # casefold, not lower: the Kelvin sign and the long s fold to k and s too.
-    folded = text.casefold()
-    if any(marker in folded for marker in _IDENTITY_MARKERS):
+    kind = secret_key_kind(text)
+    if kind == "age":
         # Nothing of it is quoted: the error lands in terminals and CI logs.
         raise KeyFormatError(
             "an age identity (AGE-SECRET-KEY-…) was given as a recipient: it is a secret key",
             hint="give its recipient, the age1… string its file names as its public key",
             code="identity_as_recipient",
         )
-    if "-----begin" in folded and "private key" in folded:
+    if kind == "pem":
         # Never quote it: the text is a private key.
         raise KeyFormatError(
             "a private key was given as a recipient",

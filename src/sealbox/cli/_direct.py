@@ -8,9 +8,9 @@ the option repeats) with its value as the next argument or after ``=``, and at
 most one positional argument — is read here and handed to the same functions the
 click commands call. Anything else (help, usage errors, ``-p``, ``--keyset``,
 grouped short flags, ``--``, a value starting with ``-``, a number out of its
-range, a path that is a folder) returns ``None`` and goes through click, which
-owns every message about usage. The click commands are built from the same
-tables, so both read the same options.
+range, a path that is a folder or a pasted secret key) returns ``None`` and goes
+through click, which owns every message about usage. The click commands are built
+from the same tables, so both read the same options.
 """
 
 from __future__ import annotations
@@ -97,10 +97,15 @@ def _take_option(arg: str, rest: list[str], spec: _Spec, kwargs: dict[str, Any])
 
 
 def _path_click_refuses(kwargs: dict[str, Any], paths: Sequence[str]) -> bool:
+    from sealbox.cli._io import pasted_secret_key
+
     for param in paths:
         value = kwargs.get(param)
         for path in value if isinstance(value, list) else [value]:
             if path == "" or (path is not None and path != "-" and os.path.isdir(path)):
+                return True
+            if path is not None and pasted_secret_key(path):
+                # A key pasted as a file name: click refuses it without quoting it.
                 return True
     return False
 

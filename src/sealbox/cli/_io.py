@@ -167,6 +167,29 @@ def passphrase_source(passphrase_file: str | os.PathLike[str] | None) -> str:
     return "the prompt"
 
 
+def pasted_secret_key(value: str) -> bool:
+    """Whether ``value``, given where a file name goes, is key material rather than a
+    name: it names nothing on disk and holds an age identity or a private key's BEGIN line
+    (``-i "$(cat key.txt)"``). An error about the missing file would quote the key."""
+    try:
+        if os.path.lexists(value):
+            return False
+    except ValueError:  # a NUL in it: not a file name either
+        pass
+    # Only for a name that is no file (an error path): the age package stays unloaded
+    # by commands that do not use it.
+    from sealbox.age.keys import secret_key_kind
+
+    return secret_key_kind(value) is not None
+
+
+PASTED_KEY_MESSAGE = (
+    "a secret key was given where a file name goes (not shown): write it to a file "
+    "only you can read and give that file's name"
+)
+"""The usage error for :func:`pasted_secret_key`."""
+
+
 def open_tty() -> io.TextIOWrapper:
     """Open the controlling terminal for a prompt, whatever stdin and stdout are.
 

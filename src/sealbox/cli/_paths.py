@@ -3,6 +3,10 @@
 ``click.Path`` with ``path_type=Path`` turns an empty argument (``-o ''``, often a shell
 variable that was not set) into ``Path('')``, which is ``.``: the command then spoke of
 the current folder. An empty name is a usage error here, named as such.
+
+A secret key pasted where a file name goes (``-i "$(cat key.txt)"``) is a usage error
+too, one that never shows the value: click's and the library's messages about a file
+that does not exist quote its name, which here is the key.
 """
 
 from __future__ import annotations
@@ -11,15 +15,20 @@ from typing import Any
 
 import click
 
+from sealbox.cli._io import PASTED_KEY_MESSAGE, pasted_secret_key
+
 __all__ = ["FilePath", "NamedFile"]
 
 
 class FilePath(click.Path):
-    """``click.Path`` that refuses an empty file name (exit 2, a usage error)."""
+    """``click.Path`` that refuses an empty file name and a pasted secret key (exit 2, a
+    usage error)."""
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, str | bytes) and not value:
             self.fail("an empty file name (is a shell variable unset?)", param, ctx)
+        if isinstance(value, str) and pasted_secret_key(value):
+            self.fail(PASTED_KEY_MESSAGE, param, ctx)
         return super().convert(value, param, ctx)
 
 
