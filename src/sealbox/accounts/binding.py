@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -37,6 +38,8 @@ __all__ = [
 CNF_CLAIM: Final = "cnf"  # RFC 7800 §3.1
 X5T_S256: Final = "x5t#S256"  # RFC 8705 §3.1
 _SHA256_SIZE: Final = 32
+# base64url of 32 bytes without padding (RFC 8705 §3.1): 43 characters.
+_THUMBPRINT: Final = re.compile(r"[A-Za-z0-9_-]{43}")
 
 
 def thumbprint_from_digest(digest: bytes) -> str:
@@ -60,15 +63,17 @@ def bound_thumbprint(claims: Mapping[str, Any]) -> str | None:
     """The thumbprint a token is bound to, or ``None`` for an unbound token.
 
     Raises:
-        TokenError: a ``cnf`` claim that is not an object with a string ``x5t#S256``
-            (code ``token_binding_unsupported``): a confirmation method sealbox does
-            not check is refused, never ignored.
+        TokenError: a ``cnf`` claim that is not an object whose one member is a
+            thumbprint ``x5t#S256`` (code ``token_binding_unsupported``): a confirmation
+            method sealbox does not check is refused, never ignored, also beside a
+            thumbprint (a DPoP ``jkt`` as well: the issuer expects its proof too).
     """
-    cnf = claims.get(CNF_CLAIM)
-    if cnf is None:
+    if CNF_CLAIM not in claims:
         return None
-    thumbprint = cnf.get(X5T_S256) if isinstance(cnf, Mapping) else None
-    if not isinstance(thumbprint, str) or not thumbprint:
+    cnf = claims[CNF_CLAIM]
+    thumbprint = cnf.get(X5T_S256) if isinstance(cnf, Mapping) and len(cnf) == 1 else None
+    # Only what a thumbprint can be: ASCII, so the comparison never meets a lone surrogate.
+    if not isinstance(thumbprint, str) or not _THUMBPRINT.fullmatch(thumbprint):
         raise TokenError(
             "the token's confirmation (cnf) is not a certificate thumbprint",
             code="token_binding_unsupported",

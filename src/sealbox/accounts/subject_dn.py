@@ -13,8 +13,10 @@ attribute types, RDN by RDN in the same order (``C=DE,CN=x`` is another name tha
 ``CN=x,C=DE``: OpenSSL's default ``-subject`` prints the RDNs the other way round from
 RFC 4514), the attributes of a multi-valued RDN in any order, and values compared
 without regard to case or to runs of spaces (``caseIgnoreMatch``), as OpenSSL compares
-names when it builds a chain. A type named by a word must be one of the usual ones
-(below) or a dotted OID; a string that does not parse is refused, never matched as text.
+names when it builds a chain. A type named by a word must be one of the usual ones or
+those OpenSSL prints (below), or a dotted OID; a ``#`` hex value (the BER of the value,
+as OpenSSL prints one of a type it has no name for) is the string it encodes. A string
+that does not parse is refused, never matched as text.
 
 .. versionadded:: 0.1.0
 """
@@ -56,6 +58,33 @@ _TYPES: Final = {
     "postalcode": "2.5.4.17",
     "emailaddress": "1.2.840.113549.1.9.1",
     "e": "1.2.840.113549.1.9.1",
+    # The other names OpenSSL prints (-nameopt RFC2253), which the docs tell to copy.
+    "description": "2.5.4.13",
+    "businesscategory": "2.5.4.15",
+    "name": "2.5.4.41",
+    "initials": "2.5.4.43",
+    "generationqualifier": "2.5.4.44",
+    "x500uniqueidentifier": "2.5.4.45",
+    "dnqualifier": "2.5.4.46",
+    "pseudonym": "2.5.4.65",
+    "role": "2.5.4.72",
+    "organizationidentifier": "2.5.4.97",
+    "unstructuredname": "1.2.840.113549.1.9.2",
+    "jurisdictionl": "1.3.6.1.4.1.311.60.2.1.1",
+    "jurisdictionst": "1.3.6.1.4.1.311.60.2.1.2",
+    "jurisdictionc": "1.3.6.1.4.1.311.60.2.1.3",
+}
+# The BER tags of the string types a name's value has (X.520 DirectoryString and the
+# like), with the codec of their contents; TeletexString as Latin-1, as OpenSSL reads it.
+_STRING_TAGS: Final = {
+    0x0C: "utf-8",  # UTF8String
+    0x12: "ascii",  # NumericString
+    0x13: "ascii",  # PrintableString
+    0x14: "latin-1",  # TeletexString
+    0x16: "ascii",  # IA5String
+    0x1A: "ascii",  # VisibleString
+    0x1C: "utf-32-be",  # UniversalString
+    0x1E: "utf-16-be",  # BMPString
 }
 _HEX: Final = frozenset("0123456789abcdefABCDEF")
 _SEPARATORS: Final = ",;+"
@@ -125,9 +154,9 @@ class _Parser:
             self.i = start
             raise self._fail(f"unknown attribute type {name!r}")
         self._spaces()
-        return [oid, self._value()]
+        return [oid, *self._value()]
 
-    def _value(self) -> str:
+    def _value(self) -> list[str]:
         text = self.text
         if self.i < len(text) and text[self.i] == "#":
             start = self.i
@@ -137,15 +166,34 @@ class _Parser:
             digits = text[start + 1 : self.i]
             if not digits or len(digits) % 2:
                 raise self._fail("a '#' value needs pairs of hex digits")
-            return "#" + digits.lower()
+            return self._ber_value(bytes.fromhex(digits))
         if self.i < len(text) and text[self.i] == '"':
             self.i += 1
             value = self._chars(quoted=True)
             if self.i == len(text):
                 raise self._fail("a quoted value is not closed")
             self.i += 1
-            return _prepared(value)
-        return _prepared(self._chars(quoted=False))
+            return [_prepared(value)]
+        return [_prepared(self._chars(quoted=False))]
+
+    def _ber_value(self, ber: bytes) -> list[str]:
+        # RFC 4514 §2.4: '#' and the hex of the value's BER, as OpenSSL prints a value of
+        # a type it has no name for. A string is that string (the TLS layer prints it as
+        # text); anything else is kept as its hex, marked "ber" so that no string value,
+        # not even one spelled like that hex, ever equals it.
+        codec = _STRING_TAGS.get(ber[0])
+        if codec is None:
+            return ["#" + ber.hex(), "ber"]
+        size, head = (ber[1], 2) if len(ber) > 1 and ber[1] < 0x80 else (-1, 0)
+        if len(ber) > 2 and ber[1] in (0x81, 0x82):
+            head = 2 + ber[1] - 0x80
+            size = int.from_bytes(ber[2:head])
+        if size < 0 or len(ber) != head + size:
+            raise self._fail("the length of a '#' value's string is not its length")
+        try:
+            return [_prepared(ber[head:].decode(codec))]
+        except UnicodeDecodeError:
+            raise self._fail(f"a '#' value's string is not {codec}") from None
 
     def _chars(self, *, quoted: bool) -> str:
         text = self.text
