@@ -538,3 +538,33 @@ def test_edit_reads_a_buffer_the_editor_saved_with_a_byte_order_mark(
     assert p.returncode == 0, p.stderr
     g = run_sealbox(["secrets", "get", sfile, "API_TOKEN", "-i", keys["alice"][0]])
     assert g.stdout == b"after-bom"
+
+
+def test_edit_does_not_hand_sealboxs_passphrase_variable_to_the_editor(
+    tmp_path: Path, sfile: Path, keys
+) -> None:
+    # As for `run`'s command: the passphrase unlocks every file sealed to the identity, and
+    # an editor starts plugins, language servers and shells of its own.
+    passphrase = "canary-passphrase-edit-5e1b"
+    locked = tmp_path / "alice.key.age"
+    made = run_sealbox(
+        ["encrypt", "-p", "-o", locked, keys["alice"][0]], env={"SEALBOX_PASSPHRASE": passphrase}
+    )
+    assert made.returncode == 0, made.stderr
+    seen = tmp_path / "seen"
+    editor = _editor(
+        tmp_path, "pathlib.Path(os.environ['SEEN'] + '.env').write_text(repr(dict(os.environ)))\n"
+    )
+    p = run_sealbox(
+        ["secrets", "edit", sfile, "-i", locked],
+        env={
+            "EDITOR": editor,
+            "SEEN": str(seen),
+            "PATH": os.environ["PATH"],
+            "SEALBOX_PASSPHRASE": passphrase,
+        },
+    )
+    assert p.returncode == 0, p.stderr
+    environment = Path(str(seen) + ".env").read_text()
+    assert "SEEN" in environment  # the editor ran, with the caller's environment
+    assert passphrase not in environment and "SEALBOX_PASSPHRASE" not in environment

@@ -17,6 +17,7 @@ import click
 from sealbox.age import Identity
 from sealbox.cli._dialect import CommandLast, confirm, echo_json, json_option, yes_option
 from sealbox.cli._edit_buffer import parse_edited, quote, saved
+from sealbox.cli._exec_hints import exec_hint, not_found_hint, too_big
 from sealbox.cli._io import (
     PASSPHRASE_ENV,
     CLIError,
@@ -434,7 +435,9 @@ def _run_editor(editor: str, plain: Path) -> None:
     # Ctrl-C reaches the editor too, which decides (Vim leaves insert mode with it).
     with keyboard_to_child() as keyboard:
         try:
-            child = subprocess.Popen([*argv, str(plain)])  # noqa: S603 - the user's editor
+            # Not the passphrase (see run): an editor starts plugins, servers, shells.
+            env = {k: v for k, v in os.environ.items() if k != PASSPHRASE_ENV}
+            child = subprocess.Popen([*argv, str(plain)], env=env)  # noqa: S603 - the editor
         except OSError as exc:
             raise CLIError(f"cannot run the editor {editor!r}: {os_reason(exc)}") from None
         try:
@@ -534,7 +537,7 @@ def run(
                     else None,
                 )
             raise SystemExit(126)
-        print_error(f"command not found: {command[0]}", hint=_not_found_hint(command[0]))
+        print_error(f"command not found: {command[0]}", hint=not_found_hint(command[0]))
         raise SystemExit(127)
     sys.stdout.flush()
     sys.stderr.flush()
@@ -548,53 +551,6 @@ def run(
         os.execve(program, list(command), env)  # noqa: S606 - replaces this process, as intended
     except OSError as exc:
         if exc.errno == errno.E2BIG:
-            _too_big(command[0], values)
-        print_error(f"cannot run {command[0]}: {os_reason(exc)}", hint=_exec_hint(exc, program))
+            too_big(command[0], values)
+        print_error(f"cannot run {command[0]}: {os_reason(exc)}", hint=exec_hint(exc, program))
         raise SystemExit(126) from None
-
-
-def _too_big(program: str, values: dict[str, Secret[str]]) -> None:
-    """Exec said "argument list too long": name the value that made it so (its size, never
-    its text) rather than let that blame the command's arguments."""
-    sizes = {n: len(f"{n}={v.expose_secret()}".encode()) + 1 for n, v in values.items()}
-    if not sizes:
-        return
-    big = max(sizes, key=sizes.__getitem__)
-    # Linux's limit on one NAME=value string, its NUL included (MAX_ARG_STRLEN).
-    if sys.platform.startswith("linux") and sizes[big] > 32 * 4096:
-        problem = f"{big}'s value ({sizes[big]} bytes) is over one variable's limit (131072)"
-    else:
-        problem = f"the environment is too large (the largest value: {big}, {sizes[big]} bytes)"
-    hint = "keep a large value in a file of its own (sealbox encrypt) and give the command its path"
-    print_error(f"cannot run {program}: {problem}; nothing was run", hint=hint)
-    raise SystemExit(126)
-
-
-def _exec_hint(exc: OSError, program: str) -> str | None:
-    """What to do when the kernel refused a program that is there and executable."""
-    if exc.errno == errno.ENOEXEC and not _starts_with(program, b"\x7fELF"):
-        # Not a program the kernel knows (a binary for another machine says no more).
-        return (
-            "a script needs a first line naming its interpreter (#!/bin/sh), or run it "
-            f"through one: -- sh {program}"
-        )
-    if exc.errno == errno.ENOENT:  # the program is there: its #! interpreter is not
-        return "the interpreter its first line (#!) names is not installed, or not there"
-    return None
-
-
-def _starts_with(path: str, magic: bytes) -> bool:
-    try:
-        with Path(path).open("rb") as f:
-            return f.read(len(magic)) == magic
-    except OSError:
-        return False
-
-
-def _not_found_hint(name: str) -> str:
-    if os.sep not in name and Path(name).is_file():
-        return (
-            "the command is looked up on your PATH, not in this folder: to run the one "
-            f"here, give its path: .{os.sep}{name}"
-        )
-    return "it was looked up on your PATH; check the name, or give the program's path"
