@@ -28,6 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sealbox.accounts.audit import AuditUnavailableError
 from sealbox.exceptions import StoreUnavailableError
+from sealbox.secret import redact
 
 log = logging.getLogger("sealbox.integrations.fastapi")
 
@@ -110,6 +111,9 @@ class ApiError(StarletteHTTPException):
         extra: dict[str, Any] | None = None,
     ) -> None:
         self.headers: dict[str, str]  # a dict, never None (HTTPException allows None)
+        # A message may quote what the client sent (a name from the path): a token pasted
+        # there is hidden, here, so that no handler, FastAPI's own included, answers it.
+        message = redact(message)
         super().__init__(status, message, headers or {})
         self.args = (message,)
         self.status = status
@@ -128,9 +132,12 @@ def error_response(
     headers: dict[str, str] | None = None,
     **extra: Any,
 ) -> JSONResponse:
-    """The JSON error body every error answer uses."""
+    """The JSON error body every error answer uses; a secret in ``message`` (a registered
+    one, or a token or key by its shape) is hidden."""
     return JSONResponse(
-        {"error": str(code), "message": message, **extra}, status_code=status, headers=headers
+        {"error": str(code), "message": redact(message), **extra},
+        status_code=status,
+        headers=headers,
     )
 
 

@@ -23,6 +23,7 @@ from starlette.responses import JSONResponse
 
 from sealbox.accounts.audit import AuditUnavailableError
 from sealbox.exceptions import StoreUnavailableError
+from sealbox.secret import redact
 from sealbox.service.errors import ApiError, ErrorCode
 from sealbox.service.vault.envelope import envelope
 
@@ -65,9 +66,12 @@ class VaultError(Exception):
     """Raise to answer ``{"errors": messages}`` with ``status``."""
 
     def __init__(self, status: int, *messages: str, data: dict[str, Any] | None = None) -> None:
-        super().__init__(messages[0] if messages else f"status {status}")
+        # A message may quote the path (``unsupported path …``): a token pasted there is
+        # hidden, as the access log hides it.
+        shown = [redact(message) for message in messages]
+        super().__init__(shown[0] if shown else f"status {status}")
         self.status = status
-        self.messages = list(messages)
+        self.messages = shown
         self.data = data
 
     def body(self) -> dict[str, Any]:
