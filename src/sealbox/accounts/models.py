@@ -27,6 +27,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from sealbox.accounts.scopes import SCOPE_TOKEN
+from sealbox.secret import redact
 
 __all__ = [
     "Base",
@@ -65,7 +66,11 @@ def storable_text(value: str) -> bool:
 def quoted(value: str, limit: int) -> str:
     """``value`` quoted for a message, as ``repr`` does, cut after ``limit`` characters
     (``…`` marks the cut): a name or scope of 100 kB given by mistake is not printed back
-    whole. ``limit`` is above the longest valid value, which is quoted whole."""
+    whole. ``limit`` is above the longest valid value, which is quoted whole.
+
+    A token or key given by mistake (pasted for a name) is hidden first: cut, it would no
+    longer look like one, and its start (a JWT's header and claims) would be shown."""
+    value = redact(value)
     return repr(value) if len(value) <= limit else f"{value[:limit]!r}…"
 
 
