@@ -48,6 +48,7 @@ __all__ = [
     "NOTICE_AFTER",
     "TIMEOUT_ENV",
     "lock_path",
+    "lock_timeout",
     "locked",
     "locked_folder",
     "set_wait_notice",
@@ -84,12 +85,21 @@ def lock_path(path: str | os.PathLike[str]) -> str:
     return os.path.join(folder, f".{name}.lock")
 
 
-def _timeout(timeout: float | None) -> float:
+def lock_timeout(default: float = DEFAULT_TIMEOUT) -> float:
+    """The seconds a writer waits for another (``SEALBOX_LOCK_TIMEOUT``, else ``default``).
+
+    Raises:
+        ConfigError: ``SEALBOX_LOCK_TIMEOUT`` is not a number of seconds from 0 to 86400.
+    """
+    return _timeout(None, default)
+
+
+def _timeout(timeout: float | None, default: float = DEFAULT_TIMEOUT) -> float:
     if timeout is not None:
         return timeout
     raw = os.environ.get(TIMEOUT_ENV)
     if raw is None:
-        return DEFAULT_TIMEOUT
+        return default
     try:
         value = float(raw)
     except ValueError:

@@ -21,7 +21,7 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from sqlalchemy import event
-from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.engine import URL, Connection, ExceptionContext, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, InvalidRequestError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -31,8 +31,8 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from sealbox.accounts.db_unreachable import raise_unreachable_as_unavailable, refusal
-from sealbox.exceptions import ConfigError, StorageError, StoreUnavailableError
-from sealbox.storage import locked
+from sealbox.exceptions import ConfigError, LockTimeoutError, StorageError, StoreUnavailableError
+from sealbox.storage import lock_timeout, locked
 
 __all__ = [
     "MIGRATIONS",
@@ -46,6 +46,10 @@ __all__ = [
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # Any 64-bit constant: the PostgreSQL advisory lock that serialises migrations.
 _MIGRATION_LOCK = 0x5EA1B0C5
+# Seconds a statement waits for another process's write to an SQLite file to end, unless
+# SEALBOX_LOCK_TIMEOUT says otherwise (a service's requests wait too: less than a file's).
+_SQLITE_WAIT: Final = 30.0
+_SQLITE_BUSY: Final = 5
 
 
 # The async driver sealbox opens each database with, for a URL that names none (libpq's
@@ -93,8 +97,10 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
             sealbox has an async driver for (the message shows it without its password).
     """
     url = async_url(url)
+    wait = _SQLITE_WAIT
     if url.startswith("sqlite"):
-        kwargs.setdefault("connect_args", {"timeout": 30})
+        wait = lock_timeout(_SQLITE_WAIT)
+        kwargs.setdefault("connect_args", {"timeout": wait})
     else:
         kwargs.setdefault("pool_pre_ping", True)
     try:
@@ -122,10 +128,28 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
             # commits may be lost on power failure, not on a crash of the process).
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={math.ceil(wait * 1000)}")
             cur.close()
 
+        @event.listens_for(engine.sync_engine, "handle_error")
+        def _busy(context: ExceptionContext) -> BaseException | None:
+            # Another process held the file's write lock past the wait (a writer stopped
+            # or stuck): the error of a file lock waited on, not a bug of the statement.
+            if not _sqlite_busy(context.original_exception):
+                return None
+            return LockTimeoutError(engine.url.database or "the SQLite database", wait)
+
     return engine
+
+
+def _sqlite_busy(error: BaseException | None) -> bool:
+    """Whether ``error`` (or what it wraps) is SQLite's SQLITE_BUSY: the file stayed locked."""
+    while error is not None:
+        code = getattr(error, "sqlite_errorcode", None)
+        if isinstance(code, int):
+            return code & 0xFF == _SQLITE_BUSY
+        error = error.__cause__
+    return False
 
 
 def _invalid_url(

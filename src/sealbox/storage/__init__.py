@@ -10,7 +10,9 @@ callers that write files of their own:
   FIFO (``/dev/null``, a named pipe) is written into directly.
 - :func:`locked`: the exclusive lock sealbox's own writers hold from reading a file
   to renaming its new version; :func:`set_wait_notice` says how a writer that waits
-  for it tells so (a program prints a note; by default a warning is logged).
+  for it tells so (a program prints a note; by default a warning is logged);
+  :func:`lock_timeout` how long it waits (``SEALBOX_LOCK_TIMEOUT``), for a writer that
+  waits on a lock of its own (an SQLite database's).
 - :func:`read_limited`: a whole small file, refused past a size limit.
 - :func:`is_special`: whether a path is a device, FIFO or socket rather than a file.
 - :func:`signals_held`: Ctrl-C, SIGTERM and SIGHUP held back for a block that must
@@ -51,13 +53,14 @@ if TYPE_CHECKING:
         signals_held,
         write_failed,
     )
-    from sealbox._util.locks import locked, set_wait_notice
+    from sealbox._util.locks import lock_timeout, locked, set_wait_notice
 
 __all__ = [
     "AlignedWriter",
     "atomic_write",
     "atomic_writer",
     "is_special",
+    "lock_timeout",
     "locked",
     "os_reason",
     "read_limited",
@@ -75,6 +78,7 @@ _LAZY = {
     "read_limited": "sealbox._util.files",
     "signals_held": "sealbox._util.files",
     "write_failed": "sealbox._util.files",
+    "lock_timeout": "sealbox._util.locks",
     "locked": "sealbox._util.locks",
     "set_wait_notice": "sealbox._util.locks",
 }
