@@ -12,9 +12,10 @@ Under that lock:
   link, which fails on a name taken meanwhile, even by a program that takes no lock):
   of two writers of one FILE, one writes the pair and the other fails with
   ``file_exists`` having written nothing;
-- with ``overwrite``, the old pair is replaced as a pair: if FILE.pub cannot be
-  written, FILE gets its old key back (never a new key beside the old public key,
-  whose private key would be gone);
+- with ``overwrite``, the old pair is replaced as a pair: both new files are written
+  and flushed before either is renamed into place, so a failure (a full disk) or a
+  writer killed while writing leaves the old pair (never a new key beside the old
+  public key, whose private key would be gone);
 - Ctrl-C, SIGTERM and SIGHUP wait until both files are written or rolled back.
 """
 
@@ -25,7 +26,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from sealbox._util.files import atomic_write, signals_held
+from sealbox._util.files import atomic_write, atomic_write_group, signals_held
 from sealbox._util.locks import locked, locked_folder
 from sealbox.exceptions import SealboxError
 
@@ -47,18 +48,25 @@ def write_key_pair(
     """
     private_path, private_data = Path(private[0]), private[1]
     public_path, public_data = Path(public[0]), public[1]
+    if overwrite:
+        # Both new files written and flushed before either is renamed into place: a
+        # writer killed while writing leaves the old pair (never a new FILE beside the old
+        # FILE.pub, whose private key would be gone); only a kill between the two renames,
+        # microseconds apart, could part them.
+        with _pair_lock(private_path):
+            atomic_write_group(
+                [(private_path, private_data, 0o600), (public_path, public_data, 0o644)]
+            )
+        return
     with _pair_lock(private_path), signals_held():
-        old = private_path.read_bytes() if overwrite and private_path.is_file() else None
-        atomic_write(private_path, private_data, mode=0o600, overwrite=overwrite)
+        # Each created where no file is (a hard link: a name taken meanwhile fails it).
+        atomic_write(private_path, private_data, mode=0o600, overwrite=False)
         try:
-            atomic_write(public_path, public_data, mode=0o644, overwrite=overwrite)
+            atomic_write(public_path, public_data, mode=0o644, overwrite=False)
         except BaseException:
-            # FILE is this writer's own (created here, or replaced under the lock).
+            # FILE is this writer's own, created here.
             with contextlib.suppress(OSError, SealboxError):
-                if old is None:
-                    private_path.unlink()
-                else:
-                    atomic_write(private_path, old, mode=0o600, overwrite=True)
+                private_path.unlink()
             raise
 
 
