@@ -13,7 +13,6 @@ import dataclasses
 import gc
 import json
 import logging
-import ssl
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -39,7 +38,7 @@ from sealbox.tls.ca import CertificateAuthority
 from sealbox.tls.server_session import ClientIdentity
 from tests.service._own_app import Served, serve
 from tests.service.conftest import bearer, free_port
-from tests.unit.test_jwt_remote import JWKSServer, _Handler, make_tls, url
+from tests.unit.test_jwt_remote import JWKSServer, _Handler, https_jwks_server, make_tls, url
 
 ISSUER = "https://issuer.test"
 AUDIENCE = "orders-api"
@@ -60,15 +59,8 @@ def tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 @pytest.fixture
 def jwks_server(tls: tuple[Path, Path]) -> Iterator[JWKSServer]:
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(tls[1])
-    srv = JWKSServer()
-    srv.socket = context.wrap_socket(srv.socket, server_side=True)
-    thread = threading.Thread(target=srv.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
+    with https_jwks_server(tls[1]) as srv:
+        yield srv
 
 
 # --- scopes asked for FastAPI's way --------------------------------------------------

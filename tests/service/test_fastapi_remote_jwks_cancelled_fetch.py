@@ -6,7 +6,6 @@ a set. The issuer's JWKS server is a real HTTPS server on 127.0.0.1."""
 from __future__ import annotations
 
 import asyncio
-import ssl
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +14,7 @@ import pytest
 
 from sealbox.integrations.fastapi import RemoteJWKS
 from sealbox.jwt import SigningKeySet
-from tests.unit.test_jwt_remote import JWKSServer, _Handler, make_tls, url
+from tests.unit.test_jwt_remote import JWKSServer, _Handler, https_jwks_server, make_tls, url
 
 ISSUER = "https://issuer.test"
 AUDIENCE = "orders-api"
@@ -24,15 +23,8 @@ AUDIENCE = "orders-api"
 @pytest.fixture
 def jwks_server(tmp_path: Path) -> Iterator[tuple[JWKSServer, Path]]:
     _context, ca = make_tls(tmp_path)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(tmp_path / "server.pem")
-    srv = JWKSServer()
-    srv.socket = context.wrap_socket(srv.socket, server_side=True)
-    thread = threading.Thread(target=srv.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    yield srv, ca
-    srv.shutdown()
-    srv.server_close()
+    with https_jwks_server(tmp_path / "server.pem") as srv:
+        yield srv, ca
 
 
 def test_requests_that_waited_on_a_cancelled_first_fetch_fetch_the_set_themselves(

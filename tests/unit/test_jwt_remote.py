@@ -6,6 +6,7 @@ client is the real httpx2 client RemoteJWKSet builds. The clock is injected.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import http.server
 import inspect
@@ -150,25 +151,42 @@ def tls(tmp_path) -> tuple[ssl.SSLContext, Path]:
     return make_tls(tmp_path)
 
 
-@pytest.fixture
-def server(tls) -> Iterator[JWKSServer]:
+@contextlib.contextmanager
+def serving(context: ssl.SSLContext | None = None) -> Iterator[JWKSServer]:
+    """A :class:`JWKSServer`, over TLS with ``context`` (else plain http), served in a
+    thread for the block."""
     srv = JWKSServer()
-    srv.socket = tls[0].wrap_socket(srv.socket, server_side=True)
+    if context is not None:
+        srv.socket = context.wrap_socket(srv.socket, server_side=True)
     thread = threading.Thread(target=srv.serve_forever, args=(0.02,), daemon=True)
     thread.start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
+    try:
+        yield srv
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+def https_jwks_server(
+    chain: Path, context: ssl.SSLContext | None = None
+) -> contextlib.AbstractContextManager[JWKSServer]:
+    """:func:`serving` over TLS with the certificate chain and key in ``chain``
+    (``context``: a server context set up otherwise)."""
+    context = context or ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(chain)
+    return serving(context)
+
+
+@pytest.fixture
+def server(tls) -> Iterator[JWKSServer]:
+    with serving(tls[0]) as srv:
+        yield srv
 
 
 @pytest.fixture
 def plain_server() -> Iterator[JWKSServer]:
-    srv = JWKSServer()
-    thread = threading.Thread(target=srv.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
+    with serving() as srv:
+        yield srv
 
 
 def url(srv: JWKSServer, scheme: str = "https") -> str:
@@ -349,22 +367,14 @@ def test_an_untrusted_certificate_names_the_openssl_reason(server):
 def test_a_failed_tls_handshake_names_the_alert_not_the_exception_class(tls):
     # A TLS 1.2 server with only a CBC suite, which RFC 9325 has the client refuse.
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(tls[1].parent / "server.pem")
     context.maximum_version = ssl.TLSVersion.TLSv1_2
     context.set_ciphers("ECDHE-ECDSA-AES128-SHA")
-    srv = JWKSServer()
-    srv.socket = context.wrap_socket(srv.socket, server_side=True)
-    thread = threading.Thread(target=srv.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    try:
-        with (
-            RemoteJWKSet(url(srv), ca=tls[1], clock=Clock()) as source,
-            pytest.raises(TokenError) as exc,
-        ):
-            source.find("k")
-    finally:
-        srv.shutdown()
-        srv.server_close()
+    with (
+        https_jwks_server(tls[1].parent / "server.pem", context) as srv,
+        RemoteJWKSet(url(srv), ca=tls[1], clock=Clock()) as source,
+        pytest.raises(TokenError) as exc,
+    ):
+        source.find("k")
     assert "the TLS handshake failed: " in str(exc.value)
     assert "ConnectError" not in str(exc.value)
     assert exc.value.code == "jwks_unreachable"
@@ -376,23 +386,15 @@ def test_the_default_trust_store_context_has_sealboxs_tls_policy(tls, monkeypatc
     # CBC suite (RFC 9325 section 4.2) is refused as it is with ca=.
     monkeypatch.setenv("SSL_CERT_FILE", str(tls[1]))
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(tls[1].parent / "server.pem")
     context.maximum_version = ssl.TLSVersion.TLSv1_2
     context.set_ciphers("ECDHE-ECDSA-AES128-SHA256")
-    srv = JWKSServer()
-    srv.publish(SigningKeySet.generate())
-    srv.socket = context.wrap_socket(srv.socket, server_side=True)
-    thread = threading.Thread(target=srv.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    try:
+    with https_jwks_server(tls[1].parent / "server.pem", context) as srv:
+        srv.publish(SigningKeySet.generate())
         with (
             RemoteJWKSet(url(srv), clock=Clock()) as source,
             pytest.raises(TokenError, match="the TLS handshake failed"),
         ):
             source.refresh()
-    finally:
-        srv.shutdown()
-        srv.server_close()
     assert srv.hits == 0
 
 
