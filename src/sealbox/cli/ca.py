@@ -294,8 +294,10 @@ def inspect(cert: Path, as_json: bool) -> None:
         ("sha1", leaf.sha1),
         ("pin", leaf.pin),
     ]
-    if leaf.permitted_names:
-        rows.append(("permitted", ", ".join(leaf.permitted_names)))
+    if leaf.permitted_subtrees:
+        rows.append(("permitted", ", ".join(leaf.permitted_subtrees)))
+    if leaf.excluded_subtrees:
+        rows.append(("excluded", ", ".join(leaf.excluded_subtrees)))
     rows += [("chain", info.subject) for info in infos[1:]]
     width = max(len(k) for k, _ in rows) + 1
     for key, value in rows:

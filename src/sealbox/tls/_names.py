@@ -103,7 +103,20 @@ def parse_san(value: str | IPAddress) -> x509.GeneralName:
 
 def _unmapped(address: IPAddress, shown: str) -> IPAddress:
     """Refuse an IPv4-mapped IPv6 address (``::ffff:10.0.0.5``): written as 16 bytes it
-    matches no connection to the IPv4 address it stands for (OpenSSL, Python's ``ssl``)."""
+    matches no connection to the IPv4 address it stands for (OpenSSL, Python's ``ssl``).
+
+    Refuse an IPv6 zone too (``fe80::1%eth0``): it names an interface of one host, and a
+    certificate holds the address alone; dropped silently, two zones of one address
+    would be certified as the same address twice.
+    """
+    zone = getattr(address, "scope_id", None)
+    if zone is not None:
+        bare = ipaddress.IPv6Address(int(address))
+        raise ConfigError(
+            f"{str(address).strip('[]')} has a zone (%{zone}): a certificate holds an "
+            "IP address without one",
+            hint=f"write the address without its zone: {bare}",
+        )
     mapped = getattr(address, "ipv4_mapped", None)
     if mapped is not None:
         raise ConfigError(
@@ -119,9 +132,18 @@ def parse_network(value: str) -> IPNetwork:
     if not isinstance(value, str):
         raise TypeError(f"a network must be a str like '10.0.0.0/8', not {type(value).__name__}")
     try:
-        return ipaddress.ip_network(value.strip(), strict=True)
+        network = ipaddress.ip_network(value.strip(), strict=True)
     except ValueError as exc:
         raise ConfigError(f"{value!r} is not an IP network in CIDR form ({exc})") from None
+    mapped = getattr(network.network_address, "ipv4_mapped", None)
+    if mapped is not None and network.prefixlen >= 96:
+        # Mapped addresses are refused as names: such a CA could certify no address.
+        raise ConfigError(
+            f"{value.strip()} is a network of IPv4-mapped IPv6 addresses, which no "
+            "certificate names",
+            hint=f"write the IPv4 network: {mapped}/{network.prefixlen - 96}",
+        )
+    return network
 
 
 def constraint_violations(

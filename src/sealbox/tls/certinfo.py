@@ -62,6 +62,9 @@ class CertificateInfo:
             ``openssl x509 -fingerprint`` prints them).
         pin: the SPKI pin, ``sha256//BASE64``.
         permitted_names: for a name-constrained CA, its permitted subtrees.
+        permitted_subtrees, excluded_subtrees: a name-constrained CA's subtrees, each
+            with its type as ``openssl x509 -text`` writes it (``DNS:corp.test``,
+            ``IP:10.0.0.0/8``, ``email:.corp.test``).
     """
 
     subject: str
@@ -79,6 +82,8 @@ class CertificateInfo:
     sha1: str
     pin: str
     permitted_names: tuple[str, ...]
+    permitted_subtrees: tuple[str, ...] = ()
+    excluded_subtrees: tuple[str, ...] = ()
 
     @classmethod
     def from_certificate(cls, certificate: x509.Certificate) -> CertificateInfo:
@@ -95,12 +100,17 @@ class CertificateInfo:
             ips = tuple(str(ip) for ip in san.get_values_for_type(x509.IPAddress))
             emails = tuple(san.get_values_for_type(x509.RFC822Name))
         permitted: tuple[str, ...] = ()
+        subtrees: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
         try:
             nc = certificate.extensions.get_extension_for_class(x509.NameConstraints).value
         except x509.ExtensionNotFound:
             pass
         else:
             permitted = tuple(str(t.value) for t in nc.permitted_subtrees or ())
+            subtrees = (
+                tuple(_typed(t) for t in nc.permitted_subtrees or ()),
+                tuple(_typed(t) for t in nc.excluded_subtrees or ()),
+            )
         kind = certificate_kind(certificate)
         with _load.quiet_encoding_warnings():
             serial = certificate.serial_number
@@ -121,6 +131,8 @@ class CertificateInfo:
             sha1=_colons(certificate.fingerprint(hashes.SHA1()).hex()),  # noqa: S303 - display only
             pin=spki_pin(certificate),
             permitted_names=permitted,
+            permitted_subtrees=subtrees[0],
+            excluded_subtrees=subtrees[1],
         )
 
     def expired(self, now: datetime | None = None) -> bool:
@@ -168,6 +180,23 @@ def _key_type(certificate: x509.Certificate) -> str:
     if isinstance(key, dsa.DSAPublicKey):
         return f"DSA {key.key_size}"
     return type(key).__name__
+
+
+# The types as ``openssl x509 -text`` names them: a DNS domain and a mailbox subtree of
+# the same domain read alike without them.
+_SUBTREE_TYPES: Final = {
+    x509.DNSName: "DNS",
+    x509.IPAddress: "IP",
+    x509.RFC822Name: "email",
+    x509.UniformResourceIdentifier: "URI",
+}
+
+
+def _typed(subtree: x509.GeneralName) -> str:
+    kind = _SUBTREE_TYPES.get(type(subtree))
+    if kind is None:
+        return type(subtree).__name__
+    return f"{kind}:{subtree.value}"
 
 
 def _colons(hex_digits: str) -> str:
