@@ -18,6 +18,7 @@ One JSON object per line::
 
 A line is refused, with its number and the reason, when it is not such an object (other
 members are refused too: a ``password`` member would be a password in clear), when its
+``username`` holds a password hash (the members swapped: the name is not quoted), when its
 name breaks the username rules, or when its name collides under them (one name under
 RFC 8265, or look-alikes under UTS #39) with another line's or with an account's: every
 line of a colliding group is refused, since which one is meant is not for sealbox to
@@ -50,7 +51,7 @@ from sealbox.accounts.usernames import (
     skeleton,
 )
 from sealbox.exceptions import ConfigError, SealboxError
-from sealbox.passwords import PasswordHasher
+from sealbox.passwords import PasswordHasher, hash_scheme
 
 __all__ = [
     "MAX_REFUSED",
@@ -306,6 +307,10 @@ def _check_record(
         raise _Refused(None, "not a JSON object")
     given = value.get("username")
     name = given if isinstance(given, str) else None
+    if name is not None and hash_scheme(name) != "unknown":
+        # Members swapped in the export: every refusal, note and audit record of the line
+        # would quote the name, so it is not kept.
+        raise _Refused(None, "'username' holds a password hash: are the members swapped?")
     unknown = sorted(set(value) - FIELDS)
     if unknown:
         raise _Refused(name, "unknown member " + ", ".join(repr(str(k)) for k in unknown))

@@ -230,6 +230,11 @@ class PasswordHasher:
         password has another form as typed, that form is tried too (hashes made
         by other systems did not normalise), and a match asks for a rehash.
 
+        A wrong password against a hash of other costs than the hasher's (a legacy
+        scheme, another profile's Argon2) costs that hash's check and then
+        :meth:`verify_dummy`'s: a cheap imported hash answers no faster than an unknown
+        name (a costlier one still answers more slowly, until a login upgrades it).
+
         Returns:
             the scheme and whether the hash should be replaced (see :class:`PasswordCheck`).
 
@@ -256,22 +261,11 @@ class PasswordHasher:
             if text.startswith(prefix):
                 check = self._verify_argon2(text, kind, candidates)
                 return replace(check, needs_rehash=True) if django_form else check
-        if text.startswith(BCRYPT_PREFIXES):
-            verify_bcrypt(text, candidates)
-            return PasswordCheck("bcrypt", needs_rehash=True)
-        if text.startswith(DJANGO_BCRYPT_SHA256):
-            verify_django_bcrypt_sha256(text, candidates)
-            return PasswordCheck("bcrypt_sha256", needs_rehash=True)
-        if text.startswith(DJANGO_BCRYPT):
-            verify_django_bcrypt(text, candidates)
-            return PasswordCheck("bcrypt", needs_rehash=True)
-        if text.startswith(tuple(DJANGO_PBKDF2)):
-            digest = verify_django_pbkdf2(text, candidates)
-            return PasswordCheck(f"pbkdf2_{digest}", needs_rehash=True)
-        if text.startswith(tuple(PASSLIB_PBKDF2)):
-            digest = verify_passlib_pbkdf2(text, candidates)
-            return PasswordCheck(f"passlib_pbkdf2_{digest}", needs_rehash=True)
-        raise unknown_scheme(text)
+        try:
+            return _verify_legacy(text, candidates)
+        except PasswordMismatchError:
+            self._spend_dummy(candidates)
+            raise
 
     def verify_and_update(
         self,
@@ -323,7 +317,12 @@ class PasswordHasher:
         Call it when a login names an unknown user, so that the response time
         does not tell which user names exist.
         """
-        candidates = self._encode(password)
+        self._spend_dummy(self._encode(password))
+        raise PasswordMismatchError
+
+    # -- internals ------------------------------------------------------------------
+
+    def _spend_dummy(self, candidates: tuple[bytes, ...]) -> None:
         with self._lock:
             if self._dummy is None:
                 self._dummy = self._argon2.hash(os.urandom(16)).encode()
@@ -333,9 +332,6 @@ class PasswordHasher:
         for candidate in candidates:
             with contextlib.suppress(VerificationError):
                 verify_secret(dummy, candidate, Type.ID)
-        raise PasswordMismatchError
-
-    # -- internals ------------------------------------------------------------------
 
     def _encode(self, password: str | bytes | Secret[Any]) -> tuple[bytes, ...]:
         if isinstance(password, Secret):
@@ -366,7 +362,35 @@ class PasswordHasher:
             return PasswordCheck(
                 _ARGON2_NAMES[kind], needs_rehash=index > 0 or params != self._params
             )
+        own = self._params
+        if (params.time_cost, params.memory_cost, params.parallelism) != (
+            own.time_cost,
+            own.memory_cost,
+            own.parallelism,
+        ):
+            # Another profile's hash (an import, an older profile): the unknown name's work
+            # too, so that a cheap one does not answer faster than a name that is not there.
+            self._spend_dummy(candidates)
         raise PasswordMismatchError
+
+
+def _verify_legacy(text: str, candidates: tuple[bytes, ...]) -> PasswordCheck:
+    if text.startswith(BCRYPT_PREFIXES):
+        verify_bcrypt(text, candidates)
+        return PasswordCheck("bcrypt", needs_rehash=True)
+    if text.startswith(DJANGO_BCRYPT_SHA256):
+        verify_django_bcrypt_sha256(text, candidates)
+        return PasswordCheck("bcrypt_sha256", needs_rehash=True)
+    if text.startswith(DJANGO_BCRYPT):
+        verify_django_bcrypt(text, candidates)
+        return PasswordCheck("bcrypt", needs_rehash=True)
+    if text.startswith(tuple(DJANGO_PBKDF2)):
+        digest = verify_django_pbkdf2(text, candidates)
+        return PasswordCheck(f"pbkdf2_{digest}", needs_rehash=True)
+    if text.startswith(tuple(PASSLIB_PBKDF2)):
+        digest = verify_passlib_pbkdf2(text, candidates)
+        return PasswordCheck(f"passlib_pbkdf2_{digest}", needs_rehash=True)
+    raise unknown_scheme(text)
 
 
 def check_password_length(
