@@ -32,6 +32,14 @@ def _service() -> Any:
     return service
 
 
+def _not_blank(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    # An unset shell variable (--host "$ADDRESS") is the option's mistake, not the
+    # SEALBOX_HOST the settings would name.
+    if value is not None and not value.strip():
+        raise click.BadParameter("empty (is a shell variable unset?)", ctx, param)
+    return value
+
+
 def _load_settings(**overrides: Any) -> Any:
     """The service's settings (:func:`sealbox.service.load_settings`), after a warning on
     stderr for each ``SEALBOX_*`` name of the environment or ``.env`` that sealbox does not
@@ -46,7 +54,7 @@ def _load_settings(**overrides: Any) -> Any:
 
 @click.command()
 @_DATA_DIR
-@click.option("--host", help="Address to listen on (default 127.0.0.1).")
+@click.option("--host", callback=_not_blank, help="Address to listen on (default 127.0.0.1).")
 @click.option("--port", type=click.IntRange(0, 65535), help="Port (default 8443).")
 @click.option(
     "--cert", type=FilePath(dir_okay=False, path_type=Path), help="Server certificate chain."
@@ -57,7 +65,11 @@ def _load_settings(**overrides: Any) -> Any:
     type=FilePath(dir_okay=False, path_type=Path),
     help="CA of client certificates (default with --mtls: the data folder's CA).",
 )
-@click.option("--mtls", is_flag=True, default=None, help="Require client certificates.")
+@click.option(
+    "--mtls/--no-mtls",
+    default=None,
+    help="Require client certificates (default: $SEALBOX_MTLS, or not).",
+)
 @click.option(
     "--workers",
     type=click.IntRange(1, 64),

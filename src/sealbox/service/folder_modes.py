@@ -62,6 +62,9 @@ def check_modes(settings: ServiceSettings) -> None:
         files.append(key)
     if settings.audit_log is not None:
         files.append(Path(settings.audit_log))
+    database = _sqlite_file(settings)
+    if database is not None:
+        files += [Path(f"{database}{suffix}") for suffix in ("", "-wal", "-shm")]
     for path in files:
         try:
             info = path.stat()
@@ -148,6 +151,30 @@ def _check_kinds(settings: ServiceSettings) -> None:
             code="not_a_file",
             facts={"setting": setting or "", "path": str(path)},
         )
+
+
+def _sqlite_file(settings: ServiceSettings) -> Path | None:
+    """The SQLite file ``SEALBOX_DATABASE_URL`` names: it holds what the data folder's
+    ``sealbox.db`` holds (password hashes, sealed keys), so it is held to the same mode.
+    None for another database, an in-memory one, or a URL that does not parse (the
+    database's own checks name it)."""
+    if settings.database_url is None:
+        return None
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        url = make_url(settings.database_url.expose_secret())
+    except (ArgumentError, ValueError):
+        return None
+    name = url.database
+    if url.get_backend_name() != "sqlite" or not name or name == ":memory:":
+        return None
+    if name.startswith("file:"):  # SQLite's URI form (uri=true)
+        name = name.removeprefix("file:").partition("?")[0]
+        if not name or name == ":memory:":
+            return None
+    return Path(name)
 
 
 def _refuse_certificate_as_key(path: Path) -> None:

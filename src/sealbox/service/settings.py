@@ -10,6 +10,7 @@ validation error.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from os import PathLike
 from pathlib import Path
@@ -40,6 +41,9 @@ __all__ = [
 
 _PREFIX: Final = "SEALBOX_"
 
+
+_KV_MOUNT: Final = r"[a-z0-9][a-z0-9_-]{0,63}"
+_KV_MOUNTS: Final = re.compile(rf"\s*{_KV_MOUNT}(\s*,\s*{_KV_MOUNT})*\s*")
 
 RESERVED_MOUNTS: Final = frozenset({"auth", "keys", "sys", "transit"})
 """Paths under ``/v1/`` that a KV mount cannot take (sealbox's transit, Vault's own)."""
@@ -132,8 +136,13 @@ class ServiceSettings(SealboxSettings):
     key: Path | None = Field(default=None, description="Server private key (PEM).")
     client_ca: Path | None = Field(default=None, description="CA for client certificates.")
     mtls: bool = Field(default=False, description="Require client certificates.")
+    # Bounded: the development certificate is renewed at these checks, ten days before
+    # it expires; an endless interval would let it lapse.
     reload_interval: float = Field(
-        default=2.0, ge=0, description="Seconds between checks for a renewed certificate."
+        default=2.0,
+        ge=0,
+        le=86_400,
+        description="Seconds between checks for a renewed certificate.",
     )
 
     issuer: str = "sealbox"
@@ -169,12 +178,12 @@ class ServiceSettings(SealboxSettings):
     transit_cache_ttl: float = Field(
         default=30.0,
         ge=0,
+        le=86_400,
         description="Seconds a worker trusts its cached copy of a transit key without news.",
     )
 
     vault_kv_mounts: str = Field(
         default="secret",
-        pattern=r"^\s*[a-z0-9][a-z0-9_-]{0,63}(\s*,\s*[a-z0-9][a-z0-9_-]{0,63})*\s*$",
         description="Comma-separated mounts of the Vault-shaped KV v2 engine (/v1/<mount>/…).",
     )
 
@@ -183,7 +192,9 @@ class ServiceSettings(SealboxSettings):
     throttle_client_attempts: int = Field(
         default=100, ge=1, description="Client authentications per address per window."
     )
-    throttle_window: int = Field(default=300, ge=1, description="Seconds.")
+    # Bounded: Redis refuses a key lifetime it cannot hold (10**20 seconds), and every
+    # sign-in would then fail; a day is beyond any lockout's use.
+    throttle_window: int = Field(default=300, ge=1, le=86_400, description="Seconds.")
 
     open_registration: bool = True
     audit_log: Path | None = Field(
@@ -213,12 +224,15 @@ class ServiceSettings(SealboxSettings):
             raise ValueError("empty: leave it unset for the data folder's SQLite database")
         return value
 
-    @field_validator("host", "issuer", "audience", mode="after")
+    @field_validator(
+        "host", "issuer", "audience", "redis_prefix", "first_party_client_id", mode="after"
+    )
     @classmethod
     def _not_empty(cls, value: str) -> str:
         # An unset shell variable (SEALBOX_HOST=$ADDRESS) is not the default: an empty
         # host is every interface to the socket layer, and an empty iss or aud names no
-        # one, which a verifier finds only once the tokens are in use.
+        # one, which a verifier finds only once the tokens are in use. A blank Redis prefix
+        # is no deployment's own, a blank client_id no client a resource server can match.
         if not value.strip():
             raise ValueError("empty: give a value, or leave it unset for the default")
         return value
@@ -246,6 +260,11 @@ class ServiceSettings(SealboxSettings):
     @field_validator("vault_kv_mounts", mode="after")
     @classmethod
     def _kv_mounts(cls, value: str) -> str:
+        if not _KV_MOUNTS.fullmatch(value):
+            raise ValueError(
+                "not comma-separated mount names (each 1 to 64 lower-case letters, digits, "
+                "_ and -, not starting with _ or -)"
+            )
         taken = {m.strip() for m in value.split(",")} & RESERVED_MOUNTS
         if taken:
             raise ValueError(f"{', '.join(sorted(taken))} cannot be a KV mount: the path is taken")
@@ -416,12 +435,16 @@ def load_settings(**overrides: Any) -> ServiceSettings:
     Raises:
         ConfigError: (code ``invalid_settings``) a value is out of range; the
             message names each setting and why, never its value (a database URL
-            may hold a password). ``facts["settings"]`` lists the names.
+            may hold a password). ``facts["settings"]`` lists the names. Code
+            ``dotenv_unreadable`` (``facts["path"]``): the ``.env`` file is not UTF-8
+            text (PowerShell's ``>`` writes UTF-16).
     """
     from pydantic import ValidationError
 
     try:
         return ServiceSettings(**{k: v for k, v in overrides.items() if v is not None})
+    except UnicodeDecodeError:
+        raise _dotenv_not_text() from None
     except ValidationError as exc:
         errors = exc.errors(include_input=False, include_url=False)
         names = ["SEALBOX_" + "_".join(str(p) for p in err["loc"]).upper() for err in errors]
@@ -434,3 +457,27 @@ def load_settings(**overrides: Any) -> ServiceSettings:
             code="invalid_settings",
             facts={"settings": ", ".join(names)},
         ) from None
+
+
+def _dotenv_not_text() -> ConfigError:
+    """The refusal of a ``.env`` file that is not UTF-8 text: the first of
+    :func:`dotenv_files` that does not decode (its content is never shown)."""
+    encoding = ServiceSettings.model_config.get("env_file_encoding") or "utf-8"
+    found = [path for path in dotenv_files() if not _decodes(path, encoding)]
+    path = (found or [Path(".env")])[0].absolute()
+    return ConfigError(
+        f"cannot read the settings file {path}: it is not UTF-8 text",
+        hint="save it as UTF-8 (PowerShell: Set-Content -Encoding utf8; or iconv -t UTF-8)",
+        code="dotenv_unreadable",
+        facts={"path": str(path)},
+    )
+
+
+def _decodes(path: Path, encoding: str) -> bool:
+    try:
+        path.read_bytes().decode(encoding)
+    except UnicodeDecodeError:
+        return False
+    except OSError:
+        return True  # not this file's encoding: the settings report it
+    return True
