@@ -8,10 +8,10 @@ The check runs off the event loop (:meth:`Accounts.run_hasher
 password and a stored hash that cannot be checked apart, nor does their timing: each costs
 one Argon2 verification of the hasher's own parameters at the least (a wrong password
 against a stored hash of other costs pays that one as well as its own; an imported hash
-costlier than the profile answers more slowly until a login upgrades it). The last is told to the operator
-instead: a warning logged on ``sealbox.accounts`` with the account id, the hash's scheme and
-what is wrong with it, and the audit detail :func:`checked_password` returns
-(``stored hash unusable: <scheme> (<code>)``). Never the hash.
+costlier than the profile answers more slowly until a login upgrades it). The last is told
+to the operator instead: a warning logged on ``sealbox.accounts`` with the account id, the
+hash's scheme and what is wrong with it, and the audit detail :func:`checked_password`
+returns (``stored hash unusable: <scheme> (<code>)``). Never the hash.
 
 .. versionadded:: 0.1.0
 """
