@@ -10,7 +10,12 @@ token cannot both succeed.
 An operator may allow a retry grace (``reuse_grace`` seconds): a client whose
 refresh answer was lost and who presents the same token again within the grace
 gets a new token of the same family instead of losing every session. After the
-grace, or with a grace of 0 (the default), reuse revokes the family.
+grace, or with a grace of 0 (the default), reuse revokes the family. A family has one
+live token, the last issued: a retry's new token supersedes the one the first use
+answered, which is used from then on (a retry within the grace, a reuse after it), so a
+replay within the grace is still detected when the owner refreshes after it. The
+refreshes of one account take turns (its row is held), so those of one family at the
+same instant leave one live token too.
 
 Each family carries the scope granted at login; every token of the family carries it
 on, so a refresh can never widen it.
@@ -339,16 +344,18 @@ class Store:
             refused = _refusal(row, at, presented, client_id, owner)
             if refused is not None or row is None:
                 return refused or RefreshOutcome("invalid")
-            # The account's row, held (shared) until this commits: a password change, a
-            # reset or a disabling writes that row before it revokes the refresh tokens,
-            # so it either ended before (the token is seen revoked just below) or waits
-            # for this to commit (and then revokes the token this adds too). Unheld, a
-            # change that read the tokens while this ran would miss the new one.
+            # The account's row, held until this commits: a password change, a reset or a
+            # disabling writes that row before it revokes the refresh tokens, so it either
+            # ended before (the token is seen revoked just below) or waits for this to
+            # commit (and then revokes the token this adds too). Unheld, a change that
+            # read the tokens while this ran would miss the new one. Held as a write
+            # would hold it, not shared: the refreshes of a family then take turns, and
+            # each sees the token the one before added (see _supersede).
             user = (
                 await session.execute(
                     select(User)
                     .where(User.id == row.user_id)
-                    .with_for_update(read=True)
+                    .with_for_update(key_share=True)
                     .execution_options(populate_existing=True)
                 )
             ).scalar_one_or_none()
@@ -391,6 +398,7 @@ class Store:
                 retried = True
                 if widened:  # a retry within the grace asks no more than the first use could
                     return RefreshOutcome("invalid_scope", user=user, family_id=row.family_id)
+            await _supersede(session, row.family_id, at)
             new = new_refresh_token()
             session.add(
                 RefreshToken(
@@ -492,6 +500,25 @@ def _refusal(
             "wrong_client", family_id=row.family_id, client_id=row.client_id, owner=owner
         )
     return None
+
+
+async def _supersede(session: AsyncSession, family_id: str, at: datetime) -> None:
+    """Mark used every live token of the family, before a refresh adds the next one.
+
+    A family has one live token, the last issued. A retry within the grace issues a new
+    one beside the token the first use answered: that one is used from now on, so it is
+    redeemed as a retry within the grace and as a reuse after it. Left live, the family
+    forked into two branches refreshed apart for ever, and a replay within the grace was
+    never detected, however much later the owner refreshed."""
+    await session.execute(
+        update(RefreshToken)
+        .where(
+            RefreshToken.family_id == family_id,
+            RefreshToken.used_at.is_(None),
+            RefreshToken.revoked_at.is_(None),
+        )
+        .values(used_at=at)
+    )
 
 
 def _same_client(issued_to: str | None, presented: str | None) -> bool:
