@@ -104,6 +104,7 @@ class RequestTracker:
         self._chunked = False
         self._chunk_state = "size"  # size, data, data-crlf, trailers
         self._line = bytearray()
+        self._trailers = 0  # bytes of the current body's trailer section so far
         #: The method of the last request whose head was read is ``HEAD``.
         self.head_method = False
 
@@ -114,7 +115,8 @@ class RequestTracker:
             FramingError: a head larger than the limit, a request line of another
                 HTTP version than 1.1 or 1.0 (the HTTP/2 preface), both
                 ``Content-Length`` and ``Transfer-Encoding``, no ``Host`` in an HTTP/1.1
-                head or two (when ``one_host``), or a malformed chunk size.
+                head or two (when ``one_host``), a malformed chunk size, or trailer
+                fields larger than the head's limit.
         """
         return self._read(data, one=False)[0]
 
@@ -228,6 +230,7 @@ class RequestTracker:
         self._chunked = chunked
         self._chunk_state = "size"
         self._line.clear()
+        self._trailers = 0
         self._remaining = 0 if chunked else max(length, 0)
         self.stage = Stage.BODY if chunked or self._remaining else Stage.IDLE
 
@@ -258,27 +261,35 @@ class RequestTracker:
         self._line += view[: newline + 1]
         line = bytes(self._line).rstrip(b"\r\n")
         self._line.clear()
-        rest = view[newline + 1 :]
         if self._chunk_state == "data-crlf":
             self._chunk_state = "size"
         elif self._chunk_state == "size":
-            # RFC 9112 §7.1: 1*HEXDIG, then optional whitespace and extensions; int()
-            # alone would take "-1", "+3", "0x3" and "1_0".
-            digits = line.split(b";", 1)[0].rstrip(b" \t")
-            if not digits or digits.strip(_HEX):
-                raise FramingError("a chunk size is not hexadecimal", 400)
-            if len(digits.lstrip(b"0")) > 15:
-                raise FramingError("a chunk size is too large", 400)
-            size = int(digits, 16)
-            if size == 0:
-                self._chunk_state = "trailers"
-            else:
-                self._remaining = size
-                self._chunk_state = "data"
+            self._chunk_size(line)
         elif not line:  # the empty line after the trailers ends the body
             self.stage = Stage.IDLE
             events.append("done")
-        return rest
+        else:
+            # Trailer fields are fields like the head's, under its limit: uvicorn's
+            # httptools parser keeps every one it reads, and sets no limit of its own.
+            self._trailers += len(line) + 2
+            if self._trailers > self._max_head:
+                raise FramingError("the request trailers are too large", 431)
+        return view[newline + 1 :]
+
+    def _chunk_size(self, line: bytes) -> None:
+        # RFC 9112 §7.1: 1*HEXDIG, then optional whitespace and extensions; int()
+        # alone would take "-1", "+3", "0x3" and "1_0".
+        digits = line.split(b";", 1)[0].rstrip(b" \t")
+        if not digits or digits.strip(_HEX):
+            raise FramingError("a chunk size is not hexadecimal", 400)
+        if len(digits.lstrip(b"0")) > 15:
+            raise FramingError("a chunk size is too large", 400)
+        size = int(digits, 16)
+        if size == 0:
+            self._chunk_state = "trailers"
+        else:
+            self._remaining = size
+            self._chunk_state = "data"
 
 
 class AnswerTracker(RequestTracker):
