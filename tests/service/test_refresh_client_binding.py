@@ -234,6 +234,41 @@ def test_deleting_a_client_ends_the_sessions_issued_to_it(authz) -> None:
     assert answer.json() == {"active": False}
 
 
+@pytest.mark.parametrize("action", ["disable", "rotate-secret"])
+def test_disabling_a_client_or_ending_its_tokens_ends_the_sessions_issued_to_it(
+    authz, action: str
+) -> None:
+    client = authz.register(f"binding-{action}", "users:me")
+    other = authz.register(f"binding-{action}-kept", "users:me")
+    admin_name = f"root-binding-{action}"
+    create_user(authz.svc.settings, admin_name, lambda _n: PASSWORD, ["clients:admin"])
+    with authz.client() as c:
+        ended = _login(c, f"{action}-lena", client)
+        kept = _login(c, f"{action}-kept-max", other)
+        admin = c.post("/auth/token", data={"username": admin_name, "password": PASSWORD})
+        headers = bearer(admin.json()["access_token"])
+        if action == "disable":
+            answer = c.post(f"/clients/binding-{action}/disable", headers=headers)
+            assert answer.status_code == 200, answer.text
+            assert c.post(f"/clients/binding-{action}/enable", headers=headers).status_code == 200
+            basic = client.basic
+        else:
+            body = {"revoke_tokens": True}
+            answer = c.post(f"/clients/binding-{action}/rotate-secret", json=body, headers=headers)
+            assert answer.status_code == 200, answer.text
+            secret = answer.json()["client_secret"]
+            raw = f"{client.client_id}:{secret}".encode()
+            basic = {"Authorization": "Basic " + base64.b64encode(raw).decode()}
+        # The user's access token through it is refused at once, and its family is over,
+        # even for the client once it may authenticate again.
+        assert c.get("/users/me", headers=bearer(ended["access_token"])).status_code == 401
+        form = {"grant_type": "refresh_token", "refresh_token": ended["refresh_token"]}
+        assert c.post("/auth/token", data=form, headers=basic).status_code == 400
+        # Another client's sessions go on.
+        assert c.get("/users/me", headers=bearer(kept["access_token"])).status_code == 200
+        assert _refresh(c, kept["refresh_token"], other).status_code == 200
+
+
 def _on_accounts(tmp_path: Path, scenario: Any) -> None:
     run_accounts(tmp_path, scenario)
 

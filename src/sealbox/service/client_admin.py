@@ -296,7 +296,15 @@ async def _ending_tokens(
     revocations, after = open_revocations(settings, accounts)
 
     async def end(client: ClientInfo) -> None:
-        await end_client_tokens(revocations, client, settings.access_token_ttl)
+        # The sessions of the password logins it authenticated too: a client disabled or
+        # whose tokens are ended holds none of its users' tokens either.
+        await revoke_client_tokens(
+            revocations,
+            client.client_id,
+            settings.access_token_ttl,
+            sessions=store.sessions,
+            version=client.session_version,
+        )
 
     try:
         result = await change(end)

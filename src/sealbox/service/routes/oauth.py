@@ -365,7 +365,14 @@ def _ender(runtime: Runtime) -> EndTokens:
     accounts = runtime.accounts
 
     async def end(client: ClientInfo) -> None:
-        await end_client_tokens(accounts.revocations, client, accounts.policy.access_token_ttl)
+        # The sessions of the password logins it authenticated too (as on delete).
+        await revoke_client_tokens(
+            accounts.revocations,
+            client.client_id,
+            accounts.policy.access_token_ttl,
+            sessions=accounts.store.sessions,
+            version=client.session_version,
+        )
 
     return end
 
