@@ -545,9 +545,9 @@ def test_generate_with_force_never_replaces_its_passphrase_file(tmp_path: Path, 
 def test_generate_with_force_racing_another_writes_a_matching_pair(
     tmp_path: Path, cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Another `key generate --force` of the same FILE runs between this one's two writes:
-    # FILE from one pair and FILE.pub from the other would leave a public key whose
-    # private key is gone (whatever is encrypted to it is lost).
+    # Another `key generate --force` of the same FILE starts while this one holds the pair's
+    # lock, its pair written: FILE from one pair and FILE.pub from the other would leave a
+    # public key whose private key is gone (whatever is encrypted to it is lost).
     import subprocess
     import time
 
@@ -555,12 +555,12 @@ def test_generate_with_force_racing_another_writes_a_matching_pair(
     from tests._race import clean_env
 
     out = tmp_path / "k"
-    real_write = pair_module.atomic_write
+    real_write = pair_module.atomic_write_group
     other: list[subprocess.Popen[bytes]] = []
 
-    def write_then_race(path, data, **kwargs):
-        real_write(path, data, **kwargs)
-        if other or Path(path) != out:
+    def write_then_race(files, **kwargs):
+        real_write(files, **kwargs)
+        if other:
             return
         log = tmp_path / "other.log"
         args = ["key", "generate", "-o", out, "--no-passphrase", "--force", "--yes"]
@@ -579,7 +579,7 @@ def test_generate_with_force_racing_another_writes_a_matching_pair(
             assert time.monotonic() < deadline
             time.sleep(0.02)
 
-    monkeypatch.setattr(pair_module, "atomic_write", write_then_race)
+    monkeypatch.setattr(pair_module, "atomic_write_group", write_then_race)
     r = cli(["key", "generate", "-o", out, "--no-passphrase", "--force", "--yes"])
     assert r.code == 0, r.stderr
     assert other[0].wait(timeout=30) == 0

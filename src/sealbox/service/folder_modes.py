@@ -72,6 +72,8 @@ def check_modes(settings: ServiceSettings) -> None:
             continue
         if path.is_relative_to(data):  # a given --key or audit log may be shared by design
             _check_owner(path, info)
+        if not stat.S_ISREG(info.st_mode):
+            continue  # not a file (a folder named as the database): its own checks say so
         mode = stat.S_IMODE(info.st_mode)
         if mode & 0o077 and settings.key is not None and path == key:
             _refuse_certificate_as_key(path)
