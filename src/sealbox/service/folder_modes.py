@@ -72,16 +72,22 @@ def check_modes(settings: ServiceSettings) -> None:
             continue
         if path.is_relative_to(data):  # a given --key or audit log may be shared by design
             _check_owner(path, info)
-        if not stat.S_ISREG(info.st_mode):
-            continue  # not a file (a folder named as the database): its own checks say so
-        mode = stat.S_IMODE(info.st_mode)
-        if mode & 0o077 and settings.key is not None and path == key:
-            _refuse_certificate_as_key(path)
-        if mode & 0o077:
-            raise ConfigError(
-                f"{path} can be read or written by other users (mode {mode:o})",
-                hint=f"chmod 600 {path}",
-            )
+        _check_file_mode(path, info, is_key=settings.key is not None and path == key)
+
+
+def _check_file_mode(path: Path, info: os.stat_result, *, is_key: bool) -> None:
+    """Refuse a secret-bearing file others may read or write; not a file (a folder named
+    as the database) is left to its own checks."""
+    if not stat.S_ISREG(info.st_mode):
+        return
+    mode = stat.S_IMODE(info.st_mode)
+    if mode & 0o077 and is_key:
+        _refuse_certificate_as_key(path)
+    if mode & 0o077:
+        raise ConfigError(
+            f"{path} can be read or written by other users (mode {mode:o})",
+            hint=f"chmod 600 {path}",
+        )
 
 
 # In a data folder: what sealbox alone writes there (so it made the folder), and the rest.
