@@ -47,6 +47,18 @@ class AlignedWriter:
         self._position = position
 
     @classmethod
+    def whole(cls, dst: _Sink) -> _Sink:
+        """``dst``, or a writer over it that writes again what a write left over.
+
+        A raw output (``buffering=0``: a socket with a timeout, a pipe interrupted by a
+        signal) may take part of a write and return how much; a buffered one takes all,
+        and so does an :class:`AlignedWriter`.
+        """
+        if isinstance(dst, io.BufferedIOBase | AlignedWriter):
+            return dst
+        return cls(dst)
+
+    @classmethod
     def from_file(cls, fh: BinaryIO) -> AlignedWriter:
         """Wrap ``fh`` at its current offset (0 for a pipe or a terminal)."""
         try:

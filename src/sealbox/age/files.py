@@ -92,7 +92,7 @@ class Encryptor:
         refuse_text_mode(dst, "wb")
         file_key = os.urandom(FILE_KEY_SIZE)
         header = Header.build(wrap_file_key(recipients, file_key), file_key)
-        dst = _whole_writes(dst)
+        dst = AlignedWriter.whole(dst)
         self._armor = _armor.ArmorWriter(dst) if armor else None
         out: Writable = self._armor if self._armor is not None else dst
         out.write(header.to_bytes())
@@ -163,17 +163,6 @@ class Encryptor:
             self.close()
         else:
             self.abort()
-
-
-def _whole_writes(dst: Writable) -> Writable:
-    """``dst``, or a writer over it that writes again what a write left over.
-
-    A raw output (``buffering=0``: a socket with a timeout, a pipe interrupted by a
-    signal) may take part of a write and return how much; a buffered one takes all.
-    """
-    if isinstance(dst, (io.BufferedIOBase, AlignedWriter)):
-        return dst
-    return AlignedWriter(dst)
 
 
 class _CountingSource(Source):

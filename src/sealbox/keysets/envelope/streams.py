@@ -17,7 +17,8 @@ import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Final
 
-from sealbox.age._source import Readable, Source
+from sealbox._util.aligned import AlignedWriter
+from sealbox.age._source import Readable, Source, refuse_text_mode
 from sealbox.age.stream import PayloadReader, PayloadWriter, Writable
 from sealbox.exceptions import DecryptionError, FormatError
 from sealbox.keysets.envelope._sealed import NONCE, ONE_SHOT, TAG, open_sealed
@@ -56,9 +57,12 @@ class EnvelopeWriter:
         *,
         parallel: bool | None = None,
     ) -> None:
+        refuse_text_mode(dst, "wb")
         file_key = os.urandom(DATA_KEY_SIZES[MODE_STREAM])
         wrapped = cipher.provider.wrap(join_key_blob(file_key, MODE_STREAM, associated_data))
         self.header = EnvelopeHeader(MODE_STREAM, wrapped)
+        # A raw output that takes part of a write is written to again, as age's Encryptor.
+        dst = AlignedWriter.whole(dst)
         dst.write(self.header.to_bytes())
         self._payload = PayloadWriter(dst, file_key, parallel=parallel)
 
