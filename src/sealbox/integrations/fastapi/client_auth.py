@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import re
+from collections.abc import Collection
 from typing import Any, Final
 from urllib.parse import unquote_plus
 
@@ -119,19 +120,29 @@ def refuse_non_form(request: Request, what: str = "this endpoint", **headers: st
         raise oauth_error(400, ErrorCode.INVALID_REQUEST, f"{what} takes {_FORM}", **headers)
 
 
-async def refuse_repeated_parameters(request: Request) -> None:
-    """Refuse a form that names a parameter twice (RFC 6749 §3.1: parameters "MUST NOT be
+async def refuse_repeated_parameters(
+    request: Request, names: Collection[str] | None = None
+) -> None:
+    """Refuse a form that names a parameter twice (RFC 6749 §3.2: parameters "MUST NOT be
     included more than once"; §5.2 calls that ``invalid_request``). A form parser keeps
     one of the two, so a proxy and this service could each act on a different value.
 
+    ``names``: the parameters the endpoint reads; any other is ignored, repeated or not,
+    as §3.2 has the server ignore what it does not recognise (RFC 8707 lets a client send
+    ``resource`` more than once). ``None``: every parameter.
+
     Raises:
         ApiError: 400 ``invalid_request`` naming the parameters (when they look like names).
+
+    .. versionchanged:: 0.1.0
+       ``names``.
     """
     form = await request.form()  # parsed once: Starlette keeps it for the route
     seen: set[str] = set()
     repeated: set[str] = set()
     for name, _ in form.multi_items():
-        (repeated if name in seen else seen).add(name)
+        if names is None or name in names:
+            (repeated if name in seen else seen).add(name)
     if repeated:
         named = sorted(repeated)
         shown = ", ".join(named) if all(_NAME.fullmatch(n) for n in named) else "a parameter"

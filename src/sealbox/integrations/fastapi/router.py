@@ -304,7 +304,7 @@ async def token(accounts: Accounts, form: TokenForm, request: Request) -> TokenR
     ``client_credentials`` (a machine client, when the accounts have clients)."""
     address = _address(request)
     refuse_non_form(request, "the token endpoint")
-    await refuse_repeated_parameters(request)
+    await refuse_repeated_parameters(request, TokenForm.model_fields)
     grant_type, username, password = form.grant_type, form.username, form.password
     refresh_token = form.refresh_token
     scopes = scope_list(form.scope)

@@ -89,7 +89,7 @@ def client_store(runtime: Runtime) -> ClientStore:
 
 async def _check_form(request: Request) -> None:
     refuse_non_form(request)  # TokenEndpointRoute refused it already; for direct callers
-    await refuse_repeated_parameters(request)
+    await refuse_repeated_parameters(request, TokenRequestForm.model_fields)
 
 
 def _address(request: Request) -> str:
