@@ -313,7 +313,8 @@ def parse_identity(text: str) -> X25519Identity | HybridIdentity:
     """Parse one ``AGE-SECRET-KEY-1…`` or ``AGE-SECRET-KEY-PQ-1…`` string.
 
     Raises:
-        KeyFormatError: not an identity (never quoted).
+        KeyFormatError: not an identity (never quoted; code ``recipient_as_identity`` for
+            a public key).
         UnsupportedAlgorithmError: a plugin identity.
     """
     text = text.strip()
@@ -334,6 +335,7 @@ def parse_identity(text: str) -> X25519Identity | HybridIdentity:
         raise KeyFormatError(
             "a recipient (a public key) was given as an identity",
             hint="give the private key file it was made from",
+            code="recipient_as_identity",
         )
     raise KeyFormatError("not an age identity (AGE-SECRET-KEY-1… or AGE-SECRET-KEY-PQ-1…)")
 
@@ -351,8 +353,9 @@ def parse_identities(
         passphrase: called when the file (or the SSH key) is encrypted.
 
     Raises:
-        KeyFormatError: a line is not an identity (by number, never quoted), none found,
-            or the file is an age file encrypted to a key, not a passphrase.
+        KeyFormatError: a line is not an identity (by number, never quoted; the code and
+            facts of :func:`parse_identity`'s error, and fact ``line``), none found, or the
+            file is an age file encrypted to a key, not a passphrase.
         DecryptionError: a wrong passphrase for an encrypted file or key.
     """
     if not isinstance(data, bytes | bytearray | memoryview):
@@ -377,7 +380,12 @@ def parse_identities(
         try:
             out.append(parse_identity(line))
         except SealboxError as exc:
-            raise type(exc)(f"{source} line {number}: {exc}", hint=exc.hint) from None
+            # The raise site's code and facts survive (the command line's hints key on
+            # them); the message gains where the line is, never what it holds.
+            located = type(exc)(f"{source} line {number}: {exc}", hint=exc.hint)
+            located.code = exc.code
+            located.facts = {**exc.facts, "line": str(number)}
+            raise located from None
     if not out:
         raise KeyFormatError(f"{source} holds no identity")
     return out
