@@ -1,7 +1,10 @@
 """``sealbox hash-password`` and ``sealbox verify-password``: Argon2id from the command line.
 
 The password is read from stdin (one trailing newline dropped) or, when stdin is
-a terminal, from a prompt on the terminal; never from the command line.
+a terminal, from a prompt on the terminal; never from the command line. The hash
+to check it against may come from a file (``--hash-file``): a hash is material for
+an offline guessing attack, and an argument is in the process list and the shell's
+history.
 """
 
 from __future__ import annotations
@@ -11,11 +14,14 @@ import sys
 import click
 
 from sealbox.cli._dialect import echo_json, json_option
-from sealbox.cli._io import CLIError, open_tty, read_stdin, warn
+from sealbox.cli._io import CLIError, open_tty, os_reason, read_stdin, warn
 from sealbox.exceptions import PasswordMismatchError
 from sealbox.passwords.profiles import DEFAULT_PROFILE, PROFILES
 
 MAX_STDIN = 64 * 1024
+# Far above any hash sealbox verifies (the hasher refuses one over 512 characters): a
+# file this large was named by mistake, and is not read whole.
+MAX_HASH_FILE = 4 * 1024
 # The profile whose hashes are fast to make, and so to guess: for test suites only.
 _TEST_PROFILE = "test"
 
@@ -45,17 +51,30 @@ def hash_password(profile: str) -> None:
 
 
 @click.command("verify-password")
-@click.argument("hash_", metavar="HASH")
+@click.argument("hash_", metavar="[HASH]", required=False)
+@click.option(
+    "--hash-file",
+    metavar="FILE",
+    help="Read the hash from FILE (one line) instead of HASH: this keeps the hash off "
+    "the command line, where other users see it in the process list and the shell's "
+    "history keeps it.",
+)
 @_PROFILE
 @json_option
-def verify_password(hash_: str, profile: str, as_json: bool) -> None:
-    """Check a password from stdin (or a prompt) against HASH.
+def verify_password(hash_: str | None, hash_file: str | None, profile: str, as_json: bool) -> None:
+    """Check a password from stdin (or a prompt) against HASH, or the hash in --hash-file.
 
-    Prints 'ok', or 'ok, needs rehash' when HASH should be replaced (older
+    Prints 'ok', or 'ok, needs rehash' when the hash should be replaced (older
     parameters than --profile's, or a legacy bcrypt/PBKDF2 hash); exits with
     status 1 when the password does not match. With --json: {"ok", "needs_rehash"},
     printed whether it matches or not.
     """
+    if hash_file is not None:
+        if hash_ is not None:
+            raise click.UsageError("give the hash as HASH or with --hash-file, not both")
+        hash_ = _read_hash_file(hash_file)
+    elif hash_ is None:
+        raise click.UsageError("missing the hash: give HASH, or --hash-file FILE")
     from sealbox.passwords import PasswordHasher
 
     hasher = PasswordHasher(profile)
@@ -70,6 +89,33 @@ def verify_password(hash_: str, profile: str, as_json: bool) -> None:
         echo_json({"ok": True, "needs_rehash": check.needs_rehash})
     else:
         click.echo("ok, needs rehash" if check.needs_rehash else "ok")
+
+
+def _read_hash_file(path: str) -> str:
+    """The hash a ``--hash-file`` holds: its one line, the line end dropped."""
+    hint = "--hash-file takes a file holding the hash alone, as 'sealbox hash-password' prints it"
+    if path == "-":
+        # stdin carries the password: the two cannot share it.
+        raise click.UsageError("--hash-file cannot be '-': stdin carries the password")
+    from pathlib import Path
+
+    try:
+        with Path(path).open("rb") as fh:
+            raw = fh.read(MAX_HASH_FILE + 1)
+    except OSError as exc:
+        raise CLIError(f"cannot read hash file {path}: {os_reason(exc)}", hint=hint) from None
+    if len(raw) > MAX_HASH_FILE:
+        raise CLIError(f"hash file {path} is larger than {MAX_HASH_FILE} bytes", hint=hint)
+    try:
+        text = raw.decode()
+    except UnicodeDecodeError:
+        raise CLIError(f"hash file {path} is not UTF-8 text", hint=hint) from None
+    value = text.removesuffix("\n").removesuffix("\r")
+    if not value.strip():
+        raise CLIError(f"hash file {path} is empty", hint=hint)
+    if "\n" in value or "\r" in value:
+        raise CLIError(f"hash file {path} holds more than one line", hint=hint)
+    return value
 
 
 def _read_password(*, confirm: bool) -> str:
