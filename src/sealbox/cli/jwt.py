@@ -24,7 +24,8 @@ from sealbox.cli._jwt_keyset import (
 )
 from sealbox.cli._jwt_verify import TOKEN, VERIFY, token_text, usage_problem, verify_token
 from sealbox.cli.serve import _service
-from sealbox.jwt import decode_unverified
+from sealbox.exceptions import TokenError
+from sealbox.jwt import DEFAULT_MAX_TOKEN_SIZE, UnverifiedToken, decode_unverified
 from sealbox.jwt.defaults import DEFAULT_TTL, REGISTERED_CLAIMS
 
 
@@ -240,9 +241,58 @@ def verify(token: str | None, **options: Any) -> None:
 def inspect(token: str | None, as_json: bool) -> None:  # noqa: ARG001
     """Print TOKEN's header and claims WITHOUT verifying anything.
 
-    The token is read from stdin when TOKEN is '-' or left out.
+    The token is read from stdin when TOKEN is '-' or left out. An unsigned token
+    (alg 'none', which 'sealbox jwt verify' refuses) is shown too, with a warning.
     """
-    parsed = decode_unverified(token_text(token, "inspect"))
+    text = token_text(token, "inspect")
+    try:
+        parsed = decode_unverified(text)
+    except TokenError:
+        unsigned = _unsigned(text)
+        if unsigned is None:
+            raise
+        parsed = unsigned
+        warn(
+            "unsigned: the header says alg 'none', so anyone could have written this "
+            "token; 'sealbox jwt verify' and sealbox's verifiers refuse it"
+        )
     warn("not verified: the signature and claims were not checked")
     document = {"verified": False, "header": parsed.header, "claims": parsed.claims}
     click.echo(json.dumps(document, indent=2))
+
+
+# A token's parts under a header or signature of the right shape, for the library to
+# parse by the rules of every token: base64url, strict JSON, no duplicate member.
+_STAND_IN_HEADER = "eyJhbGciOiJIUzI1NiJ9"  # {"alg":"HS256"}
+_STAND_IN_SIGNATURE = "AA"
+_STAND_IN_ALG = "HS256"
+
+
+def _unsigned(text: str) -> UnverifiedToken | None:
+    """An ``alg: none`` token's header and claims, for display; None for any other token.
+
+    The library's parser refuses such a token before reading the rest of it, for
+    decode_unverified as for every verifier, and that rule stays whole: inspect shows
+    it by handing the library the token's parts in a token it does parse. The header
+    goes where claims go (the same strict JSON and base64url); the claims go under a
+    stand-in header that keeps every member of the token's but its alg, so that the
+    members refused in any token (jwk, crit, a malformed kid...) are refused here too.
+    """
+    import base64
+
+    parts = text.split(".")
+    if len(parts) != 3 or len(text) > DEFAULT_MAX_TOKEN_SIZE:
+        return None
+    h64, p64, s64 = parts
+    try:
+        header = decode_unverified(f"{_STAND_IN_HEADER}.{h64}.{_STAND_IN_SIGNATURE}").claims
+    except TokenError:
+        return None  # the header is what the library refused: its own error says so
+    alg = header.get("alg")
+    if not isinstance(alg, str) or alg.strip().lower() != "none":
+        return None
+    members = {**header, "alg": _STAND_IN_ALG}
+    encoded = json.dumps(members, separators=(",", ":"), ensure_ascii=False).encode()
+    stand_in = base64.urlsafe_b64encode(encoded).rstrip(b"=").decode("ascii")
+    claims = decode_unverified(f"{stand_in}.{p64}.{s64 or _STAND_IN_SIGNATURE}").claims
+    return UnverifiedToken(header, claims)
