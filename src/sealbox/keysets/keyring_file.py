@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -55,6 +56,9 @@ FORMAT: Final = "sealbox-keyring/1"
 SEALED_FORMAT: Final = "sealbox-keyring-sealed/1"
 MAX_FILE_SIZE: Final = 16 * 1024 * 1024
 _HEX: Final = frozenset("0123456789abcdef")
+# A value read from inside a sealed document may be anything, damaged or chosen by whoever
+# wrote it (long, a secret, terminal escapes): an error quotes it only when it is a name.
+_NAME: Final = re.compile(r"[A-Za-z0-9._-]{1,40}")
 
 
 @dataclass(slots=True, repr=False)
@@ -84,10 +88,7 @@ def new_entry(algorithm: str, taken: Iterable[int], now: datetime | None) -> Key
     """
     if algorithm not in ALGORITHMS:
         names = ", ".join(sorted(ALGORITHMS))
-        raise UnsupportedAlgorithmError(
-            f"unknown algorithm {algorithm!r} (supported: {names})",
-            facts={"algorithm": str(algorithm)},
-        )
+        raise _unknown_algorithm(algorithm, suffix=f" (supported: {names})")
     used = set(taken)
     key_id = 0
     while key_id == 0 or key_id in used:
@@ -168,10 +169,8 @@ def _parse_entry(obj: object, index: int) -> KeyEntry:
     key_id = _parse_id(obj.get("id"), f"{where}.id")
     algorithm = obj.get("algorithm")
     if not isinstance(algorithm, str) or algorithm not in ALGORITHMS:
-        raise UnsupportedAlgorithmError(
-            f"{where}: unknown algorithm {algorithm!r}", facts={"algorithm": str(algorithm)}
-        )
-    state = KeyState.parse(str(obj.get("state")), f"{where}.state")
+        raise _unknown_algorithm(algorithm, prefix=f"{where}: ")
+    state = _parse_state(obj.get("state"), f"{where}.state")
     created = parse_time(obj.get("created"), f"{where}.created")
     raw = obj.get("material")
     if state is KeyState.DESTROYED:
@@ -183,6 +182,30 @@ def _parse_entry(obj: object, index: int) -> KeyEntry:
         if len(material) != MATERIAL_SIZE:
             raise FormatError(f"{where}.material must be {MATERIAL_SIZE} bytes")
     return KeyEntry(key_id, str(algorithm), state, created, material)
+
+
+def _name(value: object) -> str | None:
+    """``value`` if it may be quoted in an error (a short printable name), else None."""
+    return value if isinstance(value, str) and _NAME.fullmatch(value) else None
+
+
+def _unknown_algorithm(
+    value: object, *, prefix: str = "", suffix: str = ""
+) -> UnsupportedAlgorithmError:
+    name = _name(value)
+    if name is None:
+        return UnsupportedAlgorithmError(f"{prefix}an unknown algorithm{suffix}")
+    return UnsupportedAlgorithmError(
+        f"{prefix}unknown algorithm {name!r}{suffix}", facts={"algorithm": name}
+    )
+
+
+def _parse_state(value: object, where: str) -> KeyState:
+    name = _name(value)
+    if name is None:
+        words = ", ".join(s.value for s in KeyState)
+        raise FormatError(f"{where}: an unknown key state (expected {words})")
+    return KeyState.parse(name, where)
 
 
 def _parse_id(value: object, where: str) -> int:
