@@ -28,10 +28,15 @@ May import: nothing but the standard library and :mod:`sealbox.exceptions`.
 from __future__ import annotations
 
 import enum
+import re
 
 from sealbox.exceptions import FormatError
 
 __all__ = ["OLD_SPELLINGS", "KeyState"]
+
+
+# A state named in an error: a short printable word, nothing else of what was read.
+_SHOWN = re.compile(r"[A-Za-z0-9._-]{1,40}")
 
 
 class KeyState(enum.StrEnum):
@@ -60,9 +65,12 @@ class KeyState(enum.StrEnum):
         """
         try:
             return cls(OLD_SPELLINGS.get(text, text))
-        except ValueError:
+        except (ValueError, TypeError):
             words = ", ".join(s.value for s in cls)
-            raise FormatError(f"{where}: unknown key state {text!r} (expected {words})") from None
+            # Read from inside a file (a JWT keyset, sealed or not) or a request: quoted
+            # only when it is a short name, never a long or escape-laden value.
+            shown = f" {text!r}" if isinstance(text, str) and _SHOWN.fullmatch(text) else ""
+            raise FormatError(f"{where}: unknown key state{shown} (expected {words})") from None
 
 
 OLD_SPELLINGS: dict[str, str] = {
