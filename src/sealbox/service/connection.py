@@ -23,7 +23,9 @@ subclassing it, and does what uvicorn and asyncio do not let an application do:
   answers while more wait to be sent is cut off after ``SEALBOX_BODY_TIMEOUT`` seconds.
 - **Framing refusals are the service's JSON errors** (``invalid_request``,
   ``headers_too_large``, ``request_timeout``, with the security headers, then a close):
-  ambiguous lengths, and a head without ``Host`` or with two. What uvicorn's HTTP parser
+  ambiguous lengths; a head without ``Host``, with two, or with one that is not a host and
+  port; a target that is neither a path nor an https URL of ``Host``'s authority
+  (:mod:`sealbox.service.framing` says why). What uvicorn's HTTP parser
   refuses itself (a NUL in a header, obs-fold, bare LF…) keeps uvicorn's text/plain 400
   and close: replacing it would mean patching uvicorn's protocol.
 - **Pipelined requests are handed over one at a time**: a request sent before the answer

@@ -3,8 +3,10 @@
 :class:`RequestTracker` reads the plaintext a client sends, as the server gets it,
 and tells the connection guard when a request starts, when its head is complete and
 when its body is: enough to bound the time each part may take. It parses only the
-framing (RFC 9112 §6: ``Content-Length``, ``Transfer-Encoding: chunked``), never the
-request itself; the HTTP server reads the same bytes on its own.
+framing (RFC 9112 §6: ``Content-Length``, ``Transfer-Encoding: chunked``) and, for the
+connection guard, the authority a request names (its ``Host`` field, and its target
+where that is not a path: RFC 9112 §3.2), never the rest of the request; the HTTP server
+reads the same bytes on its own.
 :class:`AnswerTracker` reads what the server writes back, and counts the answers
 written whole: a pipelined request waits until the answers before it are.
 
@@ -14,6 +16,8 @@ written whole: a pipelined request waits until the answers before it are.
 from __future__ import annotations
 
 import enum
+import ipaddress
+import re
 import sys
 from typing import Final
 from urllib.parse import unquote_to_bytes
@@ -21,7 +25,9 @@ from urllib.parse import unquote_to_bytes
 __all__ = [
     "AMBIGUOUS_LENGTH",
     "HTTP1_ONLY",
+    "INVALID_HOST",
     "ONE_HOST",
+    "TARGET_HOST",
     "AnswerTracker",
     "FramingError",
     "RequestTracker",
@@ -72,6 +78,20 @@ _IDLE: Final = Stage.IDLE  # read for every answer: a global, not an enum attrib
 AMBIGUOUS_LENGTH: Final = "a request may not have both Content-Length and Transfer-Encoding"
 ONE_HOST: Final = "a request must have exactly one Host header"
 HTTP1_ONLY: Final = "the service speaks HTTP/1.1 and HTTP/1.0 only"
+INVALID_HOST: Final = "the Host header must be a host name or IP address, with an optional port"
+TARGET_HOST: Final = (
+    "a request target must be a path, or an https URL of the authority the Host header names"
+)
+# RFC 9110 §7.2 (RFC 3986 §3.2.2-3.2.3): uri-host [ ":" port ], where uri-host is a
+# bracketed IP literal (an IPv6 address, checked below, or IPvFuture) or a reg-name, an
+# IPv4 address being one; OWS around the field value is not part of it. An empty reg-name
+# is refused: an https URI may not have an empty host (RFC 9110 §4.2.2).
+_HOST: Final = re.compile(
+    rb"[ \t]*(?:\[(?:(?P<ipv6>[0-9A-Fa-f:.]+)|[vV][0-9A-Fa-f]+\.[A-Za-z0-9._~!$&'()*+,;=:-]+)\]"
+    rb"|(?:[A-Za-z0-9._~!$&'()*+,;=-]|%[0-9A-Fa-f]{2})+)(?::(?P<port>[0-9]*))?[ \t]*"
+)
+# The scheme and authority of an absolute-form target (RFC 9112 §3.2.2).
+_ABSOLUTE: Final = re.compile(rb"[hH][tT][tT][pP][sS]://(?P<authority>[^/?#]*)")
 _HTTP1: Final = (b"HTTP/1.1", b"HTTP/1.0")
 _HEX: Final = b"0123456789abcdefABCDEF"
 # The events of a head read whole: without a body, and with one still to come.
@@ -98,7 +118,9 @@ class RequestTracker:
     def __init__(self, max_head: int, *, one_host: bool = False) -> None:
         self.stage = Stage.IDLE
         self._max_head = max_head
-        self._one_host = one_host  # refuse an HTTP/1.1 head without a Host, any with two
+        # The Host rules: refuse an HTTP/1.1 head without a Host, any with two or with one
+        # that names no authority, and a target naming another authority than Host's.
+        self._one_host = one_host
         self._head = bytearray()
         self._remaining = 0  # body bytes left (Content-Length), or of the current chunk
         self._chunked = False
@@ -115,8 +137,10 @@ class RequestTracker:
             FramingError: a head larger than the limit, a request line of another
                 HTTP version than 1.1 or 1.0 (the HTTP/2 preface), both
                 ``Content-Length`` and ``Transfer-Encoding``, no ``Host`` in an HTTP/1.1
-                head or two (when ``one_host``), a malformed chunk size, or trailer
-                fields larger than the head's limit.
+                head or two, a ``Host`` that is not a host and port, or a target that is
+                neither a path nor an https URL of that ``Host`` (these when
+                ``one_host``), a malformed chunk size, or trailer fields larger than the
+                head's limit.
         """
         return self._read(data, one=False)[0]
 
@@ -188,6 +212,7 @@ class RequestTracker:
         chunked = False
         has_length = has_coding = False
         hosts = 0
+        host = b""
         self.head_method = head.startswith(b"HEAD ")
         lines = head.split(b"\r\n")
         if lines[0].rpartition(b" ")[2] not in _HTTP1:
@@ -204,6 +229,7 @@ class RequestTracker:
                 continue
             if name == b"host":
                 hosts += 1
+                host = b"" if colon < 0 else line[colon + 1 :]
                 continue
             value = b"" if colon < 0 else line[colon + 1 :].strip()
             if name == b"transfer-encoding":
@@ -224,6 +250,8 @@ class RequestTracker:
             # RFC 9112 §3.2: none (HTTP/1.1) or several are refused; a proxy in front may
             # have read another Host than the URLs built from it here (OAuth metadata).
             raise FramingError(ONE_HOST, 400)
+        if self._one_host:
+            _check_authority(lines[0], host if hosts else None)
         self._expect_body(length, chunked=chunked)
 
     def _expect_body(self, length: int, *, chunked: bool) -> None:
@@ -290,6 +318,60 @@ class RequestTracker:
         else:
             self._remaining = size
             self._chunk_state = "data"
+
+
+def _check_authority(request_line: bytes, host: bytes | None) -> None:
+    """Refuse a ``Host`` that is not a host and port, and a target naming another authority.
+
+    RFC 9112 §3.2 and RFC 9110 §7.2: a ``Host`` with an invalid value gets a 400; the
+    application builds URLs from ``Host`` (the OAuth metadata): Starlette quietly puts
+    the server's own address in place of a value it cannot read (older versions take the
+    value as it is), where a proxy in front may have read it otherwise.
+
+    An absolute-form target (``GET https://host/path``) is what a client sends a proxy,
+    rarely an origin server. RFC 9112 §3.2.2 has a server accept it and take the
+    target's authority over ``Host``; but uvicorn hands the application the path alone,
+    and Starlette builds the URL from ``Host``. So one naming the same authority as
+    ``Host`` (letter case and the default port 443 aside) is served, which conforms, as
+    the two agree; one naming another authority, or no ``Host`` to compare (HTTP/1.0), is
+    refused with a 400, as is any target that is neither a path, ``*`` nor an https URL
+    (the service speaks https only): served, the service would act on another authority
+    than a proxy in front that routed by the target. Only the request line's target and
+    the one ``Host`` value are read; an origin-form target costs one byte compare.
+    """
+    if host is not None:
+        valid = _HOST.fullmatch(host)
+        if valid is None or (
+            (port := valid["port"]) and int(port) > 65535  # not a TCP port
+        ):
+            raise FramingError(INVALID_HOST, 400)
+        if valid["ipv6"] is not None:
+            try:
+                ipaddress.IPv6Address(valid["ipv6"].decode("ascii"))
+            except ValueError:
+                raise FramingError(INVALID_HOST, 400) from None
+    start = request_line.find(b" ") + 1
+    if request_line[start : start + 1] == b"/":
+        return  # origin-form, as clients send it: the target is not copied
+    target = request_line[start : request_line.rfind(b" ")]
+    if target == b"*":
+        return
+    absolute = _ABSOLUTE.match(target)
+    if (
+        absolute is None
+        or host is None
+        or _authority_key(absolute["authority"]) != _authority_key(host.strip(b" \t"))
+    ):
+        raise FramingError(TARGET_HOST, 400)
+
+
+def _authority_key(authority: bytes) -> bytes:
+    """An https authority as compared: in lower case, without an empty or default port."""
+    authority = authority.lower()
+    name, colon, port = authority.rpartition(b":")
+    if colon and b"]" not in port and (not port or port.lstrip(b"0") == b"443"):
+        return name
+    return authority
 
 
 class AnswerTracker(RequestTracker):
