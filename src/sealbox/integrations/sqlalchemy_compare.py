@@ -8,9 +8,11 @@ the ciphertext. The comparator of
 :class:`~sealbox.integrations.sqlalchemy.EncryptedBytes` refuses every such expression
 built from the column's own methods and operators with
 :class:`EncryptedColumnSQLError` (a ``TypeError`` with code ``encrypted_column_sql``)
-saying what works instead, and lets ``IS NULL`` tests and ``==`` between columns through
-(SQLAlchemy compares columns with ``==`` to find them in its lists; an ORM attribute,
-``User.email == User.note``, is refused).
+saying what works instead, and lets ``IS NULL`` tests (with ``None`` or ``null()``) and
+``==`` between a table's columns through (SQLAlchemy compares columns with ``==`` to find
+them in its lists; an ORM attribute, ``User.email == User.note``, is refused, and so is
+SQL that computes a value: a function, a subquery, a ``cast``; raw SQL, ``text()`` and
+``literal_column()``, is not looked into).
 
 What does not call the comparator cannot be refused here: the column passed to a SQL
 function (``func.lower(User.email) == "x"``, ``func.length``, ``func.max``), to ``cast``
@@ -29,7 +31,13 @@ from sealbox.exceptions import ConfigError, ExtraNotInstalledError
 
 try:
     from sqlalchemy.sql import operators, visitors
-    from sqlalchemy.sql.elements import BindParameter, ClauseElement
+    from sqlalchemy.sql.elements import (
+        BindParameter,
+        ClauseElement,
+        ColumnClause,
+        Null,
+        TextClause,
+    )
     from sqlalchemy.types import TypeDecorator
 except ImportError:  # pragma: no cover - exercised only without the extra
     raise ExtraNotInstalledError("service", "sqlalchemy") from None
@@ -133,8 +141,8 @@ def _refusal(op: OperatorType, expr: Any, other: tuple[Any, ...]) -> str | None:
     """Why ``expr op other`` is refused (a key of ``_WHY``), or ``None`` if it is not.
     ``expr`` is the column, or a value given the column's type: the ORM turns
     ``"x" + column`` into a bound ``"x"`` of the column's type, operated with the column."""
-    if op in _NULL_TESTS and len(other) == 1 and other[0] is None:
-        return None
+    if op in _NULL_TESTS and len(other) == 1 and (other[0] is None or isinstance(other[0], Null)):
+        return None  # None or null(): IS [NOT] NULL
     if op in _ORDERING:
         return "order"
     if op is operators.distinct_op:
@@ -146,7 +154,12 @@ def _refusal(op: OperatorType, expr: Any, other: tuple[Any, ...]) -> str | None:
     # SQLAlchemy's own membership tests give columns; an ORM attribute (User.note) comes
     # from a query, which would compare ciphertexts sealed apart: never equal.
     orm = any(not isinstance(o, ClauseElement) and hasattr(o, "__clause_element__") for o in other)
-    return None if op in _COLUMN_EQUALITY and not orm else "compare_columns"
+    # Only a column itself (or raw SQL, text() and literal_column(), which is not looked
+    # into and usually names one): SQL that computes a value with no parameter in it
+    # (func.lower(Other.name), a scalar subquery, cast) would be compared with the
+    # ciphertexts just as silently as a value.
+    columns = all(isinstance(o, ColumnClause | TextClause) for o in other)
+    return None if op in _COLUMN_EQUALITY and columns and not orm else "compare_columns"
 
 
 def _check(op: OperatorType, expr: Any, other: tuple[Any, ...]) -> None:

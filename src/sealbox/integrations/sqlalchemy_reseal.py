@@ -12,6 +12,7 @@ Import it from here: ``from sealbox.integrations.sqlalchemy_reseal import reseal
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any, Final
 
 from sealbox.exceptions import ConfigError, DecryptionError, ExtraNotInstalledError, FormatError
@@ -60,7 +61,8 @@ def reseal_rows(bind: Engine | Connection, model: Any, *, batch_size: int = 500)
 
     Raises:
         DecryptionError: a stored value does not open (its key is disabled or not in the
-            keyring, or it was altered); what was committed before stays.
+            keyring, or it was altered); what was committed before stays, the batch it
+            stopped in is rolled back. A connection given comes back with no transaction.
         ConfigError: ``batch_size`` is below 1; or code ``in_transaction``, ``bind`` is a
             connection in a transaction (``engine.begin()``, or statements not yet
             committed): nothing was done.
@@ -99,6 +101,19 @@ class _Job:
         self.raw = [type_coerce(c, c.type.impl_instance) for c in encrypted]
 
     def run(self, conn: Connection, batch_size: int) -> int:
+        try:
+            return self._batches(conn, batch_size)
+        finally:
+            # The caller's connection goes back with no transaction: not the read that
+            # found no more rows (a second run would be refused as in a transaction, and
+            # PostgreSQL would keep its snapshot and locks), nor a batch that failed
+            # halfway (the caller's next commit would commit its rows).
+            # A rollback that fails (a lost connection) must not hide the first error.
+            if conn.in_transaction():
+                with contextlib.suppress(Exception):
+                    conn.rollback()
+
+    def _batches(self, conn: Connection, batch_size: int) -> int:
         moved, after = 0, None
         n = len(self.key)
         while self.encrypted:
