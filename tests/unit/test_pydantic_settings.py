@@ -76,7 +76,7 @@ def test_source_in_a_plain_base_settings() -> None:
     from pydantic_settings import BaseSettings
 
     class Plain(BaseSettings):
-        model_config = SettingsConfigDict(env_prefix="APP_")
+        model_config = SettingsConfigDict(env_prefix="APP_", hide_input_in_errors=True)
         port: int
 
         @classmethod

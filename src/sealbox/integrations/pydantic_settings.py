@@ -16,7 +16,9 @@ Example::
 :class:`SealboxSettings` is ``BaseSettings`` with ``hide_input_in_errors=True``
 (a value that fails validation is not printed in the ``ValidationError``) whose
 sources are the keyword arguments, then the chain. Any other ``BaseSettings``
-can use :class:`SealboxSettingsSource` in its own ``settings_customise_sources``. A
+can use :class:`SealboxSettingsSource` in its own ``settings_customise_sources``, if it
+sets ``hide_input_in_errors=True`` too (else the source refuses it: a
+:class:`~sealbox.exceptions.ConfigError`, code ``input_shown_in_errors``). A
 field typed :class:`sealbox.Secret` (or pydantic's ``SecretStr``) keeps the value
 out of ``repr`` and ``model_dump``.
 
@@ -81,6 +83,17 @@ class SealboxSettingsSource(PydanticBaseSettingsSource):
     """
 
     def __init__(self, settings_cls: type[BaseSettings], chain: SecretsChain) -> None:
+        if not settings_cls.model_config.get("hide_input_in_errors"):
+            # pydantic's ValidationError prints the value that failed, here a secret
+            # the chain decrypted: refused before any value is read, not found in a log.
+            raise ConfigError(
+                f"{settings_cls.__name__} would print a secret that fails validation in "
+                "its ValidationError",
+                hint="set hide_input_in_errors=True in the model's model_config, or base "
+                "it on SealboxSettings",
+                code="input_shown_in_errors",
+                facts={"model": settings_cls.__name__},
+            )
         super().__init__(settings_cls)
         self.chain = chain
 
