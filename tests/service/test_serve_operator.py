@@ -167,7 +167,7 @@ def test_a_stop_signal_finishes_the_request_in_flight_and_exits_0(
     with err.open("wb") as out:
         proc = subprocess.Popen([*command, "--port", "0"], env=env, stderr=out)
     try:
-        _wait_for(err, "Application startup complete", proc)
+        _wait_for(err, "Uvicorn running on", proc)  # listening: startup completes first
         port = int(re.findall(r"sealbox service on https://localhost:(\d+) ", err.read_text())[0])
         body = json.dumps({"username": "in-flight", "password": "canary-pw-inflight-9"}).encode()
         context = ssl.create_default_context(cafile=str(data / "tls" / "ca.crt"))
@@ -230,7 +230,7 @@ def test_every_interface_with_the_development_certificate_is_warned_of_once_and_
     with err.open("wb") as out:
         proc = subprocess.Popen([*command, "--host", "0.0.0.0", "--port", "0"], env=env, stderr=out)
     try:
-        _wait_for(err, "Application startup complete", proc)
+        _wait_for(err, "Uvicorn running on", proc)  # listening: startup completes first
         stderr = err.read_text()
         port = int(re.findall(r"sealbox service on https://localhost:(\d+) ", stderr)[0])
         with secure_client(ca=data / "tls" / "ca.crt", base_url=f"https://localhost:{port}") as c:
