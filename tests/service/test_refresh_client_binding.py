@@ -325,7 +325,8 @@ def _database_at_0008(url: str) -> None:
         connection.execute(
             text(
                 "INSERT INTO refresh_tokens (token_hash, family_id, user_id, created_at, "
-                "expires_at, scope) SELECT :t, 'old-family', id, '2026-01-01', "
+                # Begun now: a family begun long ago has outlived its absolute lifetime.
+                "expires_at, scope) SELECT :t, 'old-family', id, CURRENT_TIMESTAMP, "
                 "'2999-01-01', 'users:me' FROM users WHERE username = 'old-liam'"
             ),
             {"t": hash_refresh_token(OLD_TOKEN)},

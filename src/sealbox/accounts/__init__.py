@@ -1,7 +1,8 @@
 """Accounts: users, usernames, refresh-token families, revocation and login throttling.
 
 The parts of sign-in that do not depend on a web framework: the users and refresh-token
-tables (:mod:`sealbox.accounts.models`), their store (:mod:`sealbox.accounts.store`),
+tables (:mod:`sealbox.accounts.models`), their store (:mod:`sealbox.accounts.store`; what a
+refresh is refused for, and a family's binding and end, :mod:`sealbox.accounts.refresh_rules`),
 RFC 8265 usernames with look-alikes refused (:mod:`sealbox.accounts.usernames`), access
 tokens refused before they expire (:mod:`sealbox.accounts.revocation`) and attempt
 throttling in memory or Redis (:mod:`sealbox.accounts.throttle`; the counters a sign-in

@@ -36,7 +36,7 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
@@ -48,6 +48,7 @@ from sqlalchemy import (
     Text,
     case,
     delete,
+    func,
     literal,
     null,
     select,
@@ -58,7 +59,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sealbox.accounts.client_checks import check_client_name, check_scopes, check_subject_dn
-from sealbox.accounts.models import Base, ScopeList, UTCDateTime, now, quoted, storable_text
+from sealbox.accounts.models import (
+    Base,
+    RefreshToken,
+    ScopeList,
+    UTCDateTime,
+    now,
+    quoted,
+    storable_text,
+)
 from sealbox.accounts.subject_dn import subject_dn_key
 from sealbox.exceptions import ConfigError, SealboxError
 from sealbox.secret import Secret
@@ -85,7 +94,9 @@ MAX_SECRET: Final = 256
 _ENDING_ATTEMPTS: Final = 8
 
 #: Called with a client (as it is, its current session version) before that version is
-#: raised: it refuses the tokens naming it (:func:`~sealbox.accounts.grants.end_client_tokens`).
+#: raised: it refuses the tokens naming it (:func:`~sealbox.accounts.grants.end_client_tokens`),
+#: and the families of its users' logins, up to :attr:`ClientInfo.sweep_through` when set
+#: (:func:`~sealbox.accounts.grants.revoke_client_tokens`).
 EndTokens = Callable[["ClientInfo"], Awaitable[None]]
 
 
@@ -138,6 +149,10 @@ class ClientInfo:
     disabled: bool = False
     #: Its tokens name it; it rises each time they are ended (not shown: no one needs it).
     session_version: int = 0
+    #: Set only on the client an ending gives its ``end`` the second time, once its
+    #: change is committed: the families to end are those with a refresh token of row id
+    #: this or lower (begun before the change); ``None``, every live one (not shown).
+    sweep_through: int | None = None
 
     @property
     def auth_methods(self) -> tuple[str, ...]:
@@ -366,7 +381,9 @@ class ClientStore:
         client is disabled and its version raised, so that its tokens name the new one
         from then on. That order changes nothing when ``end`` fails, and a token issued
         in between names the version refused. When another such change raised the
-        version meanwhile, both steps are taken again with the new one.
+        version meanwhile, both steps are taken again with the new one. ``end`` is then
+        called once more for the users' logins through the client that began before the
+        change and were not yet stored at the first call (see :meth:`_end_tokens`).
 
         Raises:
             ClientNotFoundError: no such client.
@@ -394,7 +411,15 @@ class ClientStore:
             return ClientInfo.of(await self._by_name(session, name))
 
     async def _end_tokens(self, name: str, end: EndTokens, values: dict[str, Any]) -> ClientInfo:
-        """``end`` the tokens of the client's version, then raise it, with ``values`` set."""
+        """``end`` the tokens of the client's version, raise it with ``values`` set, then
+        ``end`` the users' families begun meanwhile, which the first ``end`` could not see.
+
+        A password login stores its family only while the client is at the version it
+        authenticated at, holding the client's row as the raise does
+        (:meth:`~sealbox.accounts.store.Store.issue_refresh`): it committed before the
+        raise, and the read after it sees its family, or it stores nothing. The second
+        ``end`` takes the families up to the last row read (:attr:`ClientInfo.sweep_through`),
+        none of a login at the new version (a rotation's new secret)."""
         for _ in range(_ENDING_ATTEMPTS):
             found = await self.get(name)
             await end(found)
@@ -410,8 +435,22 @@ class ClientStore:
                     .values({**values, "session_version": OAuthClient.session_version + 1})
                     .execution_options(synchronize_session=False)
                 )
-                if (getattr(changed, "rowcount", 0) or 0) == 1:
-                    return ClientInfo.of(await self._by_name(session, name))
+                if (getattr(changed, "rowcount", 0) or 0) != 1:
+                    continue
+                # After the raise, which waited for the logins holding the row: the first
+                # end revoked only the families it read, so those it missed are live.
+                through = (
+                    await session.execute(
+                        select(func.max(RefreshToken.id)).where(
+                            RefreshToken.client_id == found.client_id,
+                            RefreshToken.revoked_at.is_(None),
+                        )
+                    )
+                ).scalar_one_or_none()
+                info = ClientInfo.of(await self._by_name(session, name))
+            if through is not None:
+                await end(replace(found, sweep_through=through))
+            return info
         raise ConfigError(
             f"the tokens of client {name!r} could not be ended: other changes ending them "
             "kept coming in between",

@@ -85,6 +85,9 @@ class AccountPolicy:
         audience: ``aud`` of the access tokens (required when verifying them).
         access_token_ttl: seconds an access token lives.
         refresh_token_ttl: seconds a refresh token lives unused.
+        refresh_family_ttl: seconds after a refresh family's login after which none of
+            its tokens is accepted, however often refreshed (none expires later); at
+            least 1.
         refresh_reuse_grace: seconds within which a used refresh token may be presented
             again (a lost answer) without revoking its family; 0 never.
         client_id: ``client_id`` (RFC 9068) of the tokens issued to password logins.
@@ -102,13 +105,15 @@ class AccountPolicy:
             shared secret, never in the JWKS) left in its keyset verifies nothing.
 
     .. versionchanged:: 0.1.0
-       ``token_algorithms``.
+       ``token_algorithms``, ``refresh_family_ttl``.
     """
 
     issuer: str = "sealbox"
     audience: str = "sealbox"
     access_token_ttl: int = 15 * 60
     refresh_token_ttl: int = 30 * 24 * 3600
+    # A family's absolute end: without one, refreshes slide its life on for ever.
+    refresh_family_ttl: int = 30 * 24 * 3600
     refresh_reuse_grace: float = 0.0
     client_id: str = "sealbox-first-party"
     default_scopes: tuple[str, ...] = DEFAULT_SCOPES
@@ -118,6 +123,10 @@ class AccountPolicy:
     throttle_client_attempts: int = 100
     throttle_window: int = 300
     token_algorithms: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.refresh_family_ttl < 1:
+            raise ValueError("refresh_family_ttl must be at least 1 second")
 
 
 class AuditSink(Protocol):

@@ -83,6 +83,8 @@ __all__ = [
 CLIENT_CREDENTIALS: Final = "client_credentials"
 #: A client holding this scope may revoke any token, not only those issued to it.
 REVOKE_SCOPE: Final = "tokens:revoke"
+# Families revoked per statement (SQLite and asyncpg bound the parameters of one).
+_FAMILY_BATCH: Final = 500
 
 
 class ClientAuthError(SealboxError):
@@ -298,6 +300,7 @@ async def revoke_client_tokens(
     *,
     sessions: async_sessionmaker[AsyncSession] | None = None,
     version: int = 0,
+    through: int | None = None,
 ) -> None:
     """Refuse every access token issued to the client, for as long as any can live.
 
@@ -308,24 +311,37 @@ async def revoke_client_tokens(
     authenticated) end too, and the access tokens issued from them: their access tokens
     are refused first, then the refresh tokens revoked, so that a failure of the
     revocation lists leaves the families as they were, for another attempt to find.
+    Only the families read are revoked, not every token of the client: a family begun
+    after the read (a login racing this) stays live, so that the sweep an ending makes
+    once its change is committed finds it and refuses its access tokens too (revoked
+    here unrefused, it would look ended and its access tokens would pass).
+
+    ``through``: only the families with a refresh token of row id ``through`` or lower
+    (the sweep after an ending, :meth:`ClientStore.disable
+    <sealbox.accounts.clients.ClientStore.disable>`, which ends the families begun
+    before its change and no later one); ``None``, every live family of the client.
     """
     until = kept_until(access_token_ttl)
     await revocations.revoke_family(client_family(client_id, version), until)
     if sessions is None:
         return
+    condition = (RefreshToken.client_id == client_id) & RefreshToken.revoked_at.is_(None)
+    if through is not None:
+        condition = condition & (RefreshToken.id <= through)
     async with sessions() as session:
         families = (
-            await session.execute(
-                select(RefreshToken.family_id)
-                .where(RefreshToken.client_id == client_id, RefreshToken.revoked_at.is_(None))
-                .distinct()
-            )
+            await session.execute(select(RefreshToken.family_id).where(condition).distinct())
         ).scalars()
         live = list(families)
     for family in live:
         await revocations.revoke_family(family, until)
-    async with sessions.begin() as session:
-        await revoke_refresh_tokens(session, RefreshToken.client_id == client_id, now())
+    # By family, so that a token a refresh of one of them adds meanwhile ends too; in
+    # batches, as a statement takes a bounded number of parameters.
+    for start in range(0, len(live), _FAMILY_BATCH):
+        batch = live[start : start + _FAMILY_BATCH]
+        async with sessions.begin() as session:
+            ended = (RefreshToken.client_id == client_id) & RefreshToken.family_id.in_(batch)
+            await revoke_refresh_tokens(session, ended, now())
 
 
 def is_client_token(claims: Mapping[str, Any]) -> bool:
@@ -392,7 +408,9 @@ async def _refresh_record(
         row.expires_at,
         used=row.used_at is not None,
         revoked=row.revoked_at is not None,
-        cnf_x5t=row.cnf_x5t,
+        # A client's family is bound to the client, not to a certificate (RFC 8705 §7.1),
+        # also when an earlier version wrote one down.
+        cnf_x5t=row.cnf_x5t if row.client_id is None else None,
         client_id=row.client_id,
     )
 

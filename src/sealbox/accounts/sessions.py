@@ -39,9 +39,12 @@ call them the same way.
   ``mfa_required``, a wrong one :class:`LoginFailed` (audited as a ``failure`` with
   ``detail`` ``second factor``: the password was right).
 - **Binding.** A login or refresh over mutual TLS (``bound_to``: the certificate's
-  ``x5t#S256``) issues an access token bound to that certificate (RFC 8705 §3); a login
-  over mutual TLS also binds its refresh family, which is then refreshed only with the
-  same certificate (§4: the first-party client is public).
+  ``x5t#S256``) issues an access token bound to that certificate (RFC 8705 §3). A login
+  over mutual TLS without a client also binds its refresh family, which is then refreshed
+  only with the same certificate (§4: the first-party client is public). A family issued
+  to a client is the client's instead (§7.1): the client's authentication at each refresh
+  binds it, so the client may renew its certificate and keep refreshing, each access
+  token bound to the certificate of its own refresh.
 - **Clients.** A login or session started for a registered client that authenticated
   (``client_id``) issues tokens to it: the access token's ``client_id`` is the client's,
   and the refresh family is bound to it (RFC 6749 §6, §10.4). A family is refreshed only
@@ -64,6 +67,7 @@ from sealbox.accounts.binding import cnf_claim
 from sealbox.accounts.core import DEFAULT_SCOPES, Accounts, Caller
 from sealbox.accounts.models import User
 from sealbox.accounts.password_check import check_password, checked_password
+from sealbox.accounts.refresh_rules import RefreshOutcome
 from sealbox.accounts.registration import (
     MAX_PASSWORD,
     MIN_PASSWORD,
@@ -76,7 +80,7 @@ from sealbox.accounts.registration import (
     register,
 )
 from sealbox.accounts.revocation import kept_until
-from sealbox.accounts.store import RefreshOutcome, SessionsEndedError
+from sealbox.accounts.store import SessionsEndedError
 from sealbox.accounts.totp import TotpError
 from sealbox.exceptions import SealboxError
 
@@ -201,14 +205,18 @@ async def start_session(
     *,
     bound_to: str | None = None,
     client_id: str | None = None,
+    client_version: int | None = None,
 ) -> IssuedTokens:
     """Open a refresh family for ``user`` and issue its first tokens (no password checked).
 
     For code that has authenticated the user some other way. ``scopes`` narrows the
     grant to those the account holds (all of them when empty); ``bound_to`` (a client
-    certificate's ``x5t#S256``) binds the tokens and the family to that certificate;
-    ``client_id`` (a registered client that authenticated) issues them to that client,
-    which alone may refresh the family.
+    certificate's ``x5t#S256``) binds the access token to that certificate, and the
+    family too when no ``client_id`` is given; ``client_id`` (a registered client that
+    authenticated) issues them to that client, which alone may refresh the family;
+    ``client_version``, the client's session version when it authenticated
+    (:attr:`~sealbox.accounts.clients.ClientInfo.session_version`): if the client was
+    disabled or its tokens ended since, no session is opened (:class:`LoginFailed`).
     """
     scope = _granted(user.scopes, list(scopes))
     left_out = _left_out(user)
@@ -228,10 +236,13 @@ async def start_session(
             bound_to=bound_to,
             session_version=user.session_version,
             client_id=client_id,
+            family_ttl=accounts.policy.refresh_family_ttl,
+            client_version=client_version,
         )
     except SessionsEndedError:
         # The password was changed or reset, or the account disabled, since ``user`` was
-        # read (a login racing it): its tokens would outlive the change.
+        # read (a login racing it), or the client's tokens ended since it authenticated:
+        # its tokens would outlive the change.
         raise LoginFailed("the account's sessions ended") from None
     return issue_tokens(
         accounts, user, scope, token, family, bound_to=bound_to, client_id=client_id
@@ -248,15 +259,18 @@ async def login(
     bound_to: str | None = None,
     otp: str | None = None,
     client_id: str | None = None,
+    client_version: int | None = None,
 ) -> IssuedTokens:
     """The password grant; ``otp``, a TOTP or recovery code, for accounts with a second factor;
-    ``client_id``, the registered client that authenticated (``None``: none did).
+    ``client_id``, the registered client that authenticated (``None``: none did), and
+    ``client_version`` its session version then (:func:`start_session`).
 
     Raises:
         Throttled: past the username's or the address's limit (no password checked).
         LoginFailed: unknown user or wrong password (the same work and answer); a
             wrong, replayed or used code (checked only after the password); a password
-            change, reset or disabling of the account while its password was checked.
+            change, reset or disabling of the account while its password was checked,
+            or the client disabled or its tokens ended (with ``client_version``).
         AccountDisabled: the right password of a disabled account.
         TotpError: ``mfa_required``, the password was right and ``otp`` is missing.
         ScopeRefused: ``scopes`` names none of the scopes the account holds (checked
@@ -290,7 +304,14 @@ async def login(
         accounts.audit.record("login", outcome="invalid_scope", user=user.username, address=address)
         raise ScopeRefused("the account holds none of the scopes asked for")
     try:
-        issued = await start_session(accounts, user, scopes, bound_to=bound_to, client_id=client_id)
+        issued = await start_session(
+            accounts,
+            user,
+            scopes,
+            bound_to=bound_to,
+            client_id=client_id,
+            client_version=client_version,
+        )
     except LoginFailed:
         # A password change, reset or disabling overtook this login: no session, and the
         # audit log says so (not "success" for a login its client saw refused).
@@ -339,8 +360,9 @@ async def refresh(
 ) -> IssuedTokens:
     """The refresh grant: rotate the token, keep (or narrow) the family's scope.
 
-    ``bound_to``: the ``x5t#S256`` of the connection's client certificate (mutual TLS);
-    a family begun over mutual TLS is refreshed only with the same certificate.
+    ``bound_to``: the ``x5t#S256`` of the connection's client certificate (mutual TLS),
+    which the new access token is bound to; a family begun over mutual TLS without a
+    client is refreshed only with the same certificate (one issued to a client, with any).
     ``client_id``: the registered client that authenticated (``None``: none did); a
     family is refreshed only by the client it was issued to, or without one if it was
     issued without one (RFC 6749 §6).
@@ -355,7 +377,12 @@ async def refresh(
     """
     p = accounts.policy
     outcome = await accounts.store.use_refresh(
-        refresh_token, p.refresh_reuse_grace, scopes, presented=bound_to, client_id=client_id
+        refresh_token,
+        p.refresh_reuse_grace,
+        scopes,
+        presented=bound_to,
+        client_id=client_id,
+        family_ttl=p.refresh_family_ttl,
     )
     if outcome.status == "wrong_client":
         # Not the client the family was issued to: it cannot redeem the token, so this is

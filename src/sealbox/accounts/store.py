@@ -20,9 +20,13 @@ same instant leave one live token too.
 Each family carries the scope granted at login; every token of the family carries it
 on, so a refresh can never widen it.
 
-A family issued over mutual TLS is bound to the client certificate (RFC 8705 §4): it is
-refreshed only over a connection presenting the same certificate; any other attempt is
-``invalid`` and changes nothing (the token is neither used nor revoked).
+A family issued over mutual TLS without client authentication (the public first-party
+client) is bound to the client certificate (RFC 8705 §4): it is refreshed only over a
+connection presenting the same certificate; any other attempt is ``invalid`` and changes
+nothing (the token is neither used nor revoked). A family issued to a registered client is
+bound to that client instead (§7.1: its authentication at every refresh binds it), never to
+a certificate, so the client may renew its certificate and keep refreshing; a family bound
+to its certificate by an earlier version is read so too.
 
 A family issued to a registered client (one that authenticated at the token endpoint) is
 bound to that client (RFC 6749 §6, §10.4), and one issued without client authentication
@@ -39,18 +43,25 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import secrets
 from collections.abc import Collection
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 
+from sealbox.accounts.clients import OAuthClient
 from sealbox.accounts.models import RefreshToken, RevokedToken, User, now, storable_text
+from sealbox.accounts.refresh_rules import (
+    RefreshOutcome,
+    family_binding,
+    family_end,
+    refresh_expiry,
+    refusal,
+)
 from sealbox.accounts.usernames import lookup_key, skeleton
 
 __all__ = [
@@ -72,31 +83,6 @@ class UsernameTakenError(Exception):
 
 class SessionsEndedError(Exception):
     """The account's sessions ended (or it is gone) since it was read: no new session."""
-
-
-@dataclass(frozen=True, slots=True)
-class RefreshOutcome:
-    """What presenting a refresh token led to.
-
-    ``status`` is ``ok`` (``user`` and ``token`` set), ``invalid`` (unknown,
-    expired or revoked), ``reused`` (already used: the family was revoked),
-    ``wrong_client`` (a live family issued to another client, or to none: nothing
-    changed) or ``invalid_scope`` (the refresh asked for more than the family holds;
-    nothing changed).
-    """
-
-    status: str
-    user: User | None = None
-    token: str | None = None
-    family_id: str | None = None
-    #: The scope granted to the family (``None``: a family older than this record).
-    scope: str | None = None
-    #: The token had been used already, within the retry grace.
-    retried: bool = False
-    #: The client the family was issued to (``None``: none, the public client).
-    client_id: str | None = None
-    #: The account's name, for a ``wrong_client`` refusal (whose ``user`` is not read).
-    owner: str | None = None
 
 
 def hash_refresh_token(token: str) -> bytes:
@@ -266,17 +252,26 @@ class Store:
         bound_to: str | None = None,
         session_version: int | None = None,
         client_id: str | None = None,
+        family_ttl: int | None = None,
+        client_version: int | None = None,
     ) -> tuple[str, str]:
         """Store a new refresh token granting ``scope``; return ``(token, family_id)``.
 
-        ``bound_to``: the ``x5t#S256`` of the client certificate the family is bound to.
+        ``bound_to``: the ``x5t#S256`` of the connection's client certificate, which a
+        family issued to no client is bound to (one issued to a client is the client's).
         ``client_id``: the registered client it is issued to (``None``: no client).
+        ``family_ttl``: the family's absolute lifetime in seconds, from now (``None``:
+        none); the token expires no later.
         ``session_version``: the account's session version when it was read (before its
         password was checked); if its sessions ended since (a password change or reset,
         a disabled account), nothing is stored.
+        ``client_version``: the session version of the client ``client_id`` when it
+        authenticated; if its tokens were ended since (it was disabled, its secret rotated
+        with the tokens ended, or it is gone), nothing is stored.
 
         Raises:
-            SessionsEndedError: ``session_version`` is not the account's any more.
+            SessionsEndedError: ``session_version`` is not the account's any more, or
+                ``client_version`` the client's.
         """
         token = new_refresh_token()
         family = family_id or secrets.token_hex(16)
@@ -294,15 +289,34 @@ class Store:
                 )
                 if _rowcount(held) != 1:
                     raise SessionsEndedError(user_id)
+            if client_id is not None and client_version is not None:
+                # The client's row held the same way until this commits: an ending of its
+                # tokens raises its version in a write that waits for this, and then sees
+                # the family this adds (ClientStore._end_tokens); one that came first
+                # leaves another version here, and nothing is stored.
+                current = await session.execute(
+                    update(OAuthClient)
+                    .where(
+                        OAuthClient.client_id == client_id,
+                        OAuthClient.session_version == client_version,
+                        OAuthClient.disabled.is_(False),
+                    )
+                    .values(session_version=OAuthClient.session_version)
+                    .execution_options(synchronize_session=False)
+                )
+                if _rowcount(current) != 1:
+                    raise SessionsEndedError(user_id)
             session.add(
                 RefreshToken(
                     token_hash=hash_refresh_token(token),
                     family_id=family,
                     user_id=user_id,
                     created_at=created,
-                    expires_at=created + timedelta(seconds=self.refresh_ttl),
+                    expires_at=refresh_expiry(
+                        created, self.refresh_ttl, family_end(created, family_ttl)
+                    ),
                     scope=scope,
-                    cnf_x5t=bound_to,
+                    cnf_x5t=family_binding(bound_to, client_id),
                     client_id=client_id,
                 )
             )
@@ -316,16 +330,21 @@ class Store:
         *,
         presented: str | None = None,
         client_id: str | None = None,
+        family_ttl: int | None = None,
     ) -> RefreshOutcome:
         """Rotate a refresh token (see the module docstring).
 
         ``narrow_to``: scopes the refresh asks for. If they are not all within the
         family's grant that the account still holds, nothing changes and the status is
         ``invalid_scope``.
-        ``presented``: the ``x5t#S256`` of the connection's client certificate; a bound
-        family needs the same one, or the status is ``invalid`` and nothing changes.
+        ``presented``: the ``x5t#S256`` of the connection's client certificate; a family
+        bound to a certificate (one of no client) needs the same one, or the status is
+        ``invalid`` and nothing changes.
         ``client_id``: the client that authenticated (``None``: none did); a family
         issued to another client, or to none, is ``wrong_client`` and nothing changes.
+        ``family_ttl``: the families' absolute lifetime in seconds (``None``: none); past
+        it, counted from the family's first token, the status is ``invalid``, and the new
+        token expires no later.
         """
         digest = hash_refresh_token(token)
         at = now()
@@ -335,13 +354,14 @@ class Store:
                 await session.execute(
                     # The account's name read with the token on every path alike: the
                     # refusal that names it (wrong_client) costs no more than another.
-                    select(RefreshToken, User.username)
+                    select(RefreshToken, User.username, _family_start())
                     .join(User, User.id == RefreshToken.user_id)
                     .where(RefreshToken.token_hash == digest)
                 )
             ).one_or_none()
-            row, owner = (found[0], found[1]) if found is not None else (None, None)
-            refused = _refusal(row, at, presented, client_id, owner)
+            row, owner, started = (found[0], found[1], found[2]) if found else (None, None, None)
+            end = family_end(started, family_ttl)
+            refused = refusal(row, at, presented, client_id, owner, end=end)
             if refused is not None or row is None:
                 return refused or RefreshOutcome("invalid")
             # The account's row, held until this commits: a password change, a reset or a
@@ -406,9 +426,9 @@ class Store:
                     family_id=row.family_id,
                     user_id=row.user_id,
                     created_at=at,
-                    expires_at=at + timedelta(seconds=self.refresh_ttl),
+                    expires_at=refresh_expiry(at, self.refresh_ttl, end),
                     scope=row.scope,
-                    cnf_x5t=row.cnf_x5t,
+                    cnf_x5t=family_binding(row.cnf_x5t, row.client_id),
                     client_id=row.client_id,
                 )
             )
@@ -480,26 +500,17 @@ class Store:
             return dict(rows.all())
 
 
-def _refusal(
-    row: RefreshToken | None,
-    at: datetime,
-    presented: str | None,
-    client_id: str | None,
-    owner: str | None,
-) -> RefreshOutcome | None:
-    """Why the token read cannot be redeemed, if it cannot: all of it decided before the
-    account is read, so a refusal costs the same work whatever its reason."""
-    if row is None or row.revoked_at is not None or row.expires_at <= at:
-        return RefreshOutcome("invalid")
-    if row.cnf_x5t is not None and not hmac.compare_digest(
-        row.cnf_x5t.encode(), (presented or "").encode()
-    ):
-        return RefreshOutcome("invalid")
-    if not _same_client(row.client_id, client_id):
-        return RefreshOutcome(
-            "wrong_client", family_id=row.family_id, client_id=row.client_id, owner=owner
-        )
-    return None
+def _family_start() -> Any:
+    """The first issue time of the family of the token selected beside it: its login's.
+
+    Every token of a family is kept (used or revoked) until its account is deleted, so the
+    earliest one's ``created_at`` is when the family began: no column of its own needed."""
+    first = aliased(RefreshToken)
+    return (
+        select(func.min(first.created_at))
+        .where(first.family_id == RefreshToken.family_id)
+        .scalar_subquery()
+    )
 
 
 async def _supersede(session: AsyncSession, family_id: str, at: datetime) -> None:
@@ -518,16 +529,6 @@ async def _supersede(session: AsyncSession, family_id: str, at: datetime) -> Non
             RefreshToken.revoked_at.is_(None),
         )
         .values(used_at=at)
-    )
-
-
-def _same_client(issued_to: str | None, presented: str | None) -> bool:
-    """Whether the client that authenticated (``None``: none) is the one a family was issued
-    to (``None``: none). Client ids are no secrets; compared in constant time all the same."""
-    if issued_to is None or presented is None:
-        return issued_to is None and presented is None
-    return hmac.compare_digest(
-        issued_to.encode("utf-8", "surrogatepass"), presented.encode("utf-8", "surrogatepass")
     )
 
 

@@ -295,7 +295,12 @@ async def _ending_tokens(
     accounts = Store(store.sessions, refresh_ttl=settings.refresh_token_ttl)
     revocations, after = open_revocations(settings, accounts)
 
+    committed = False
+
     async def end(client: ClientInfo) -> None:
+        nonlocal committed
+        # Called again once the change is committed, for the logins that raced it.
+        committed = client.sweep_through is not None
         # The sessions of the password logins it authenticated too: a client disabled or
         # whose tokens are ended holds none of its users' tokens either.
         await revoke_client_tokens(
@@ -304,6 +309,7 @@ async def _ending_tokens(
             settings.access_token_ttl,
             sessions=store.sessions,
             version=client.session_version,
+            through=client.sweep_through,
         )
 
     try:
@@ -311,7 +317,13 @@ async def _ending_tokens(
     except StoreUnavailableError as exc:
         if exc.store != "Redis":
             raise
-        raise _redis_unavailable(name, exc, "nothing is changed", "tokens_not_ended") from None
+        kept = (
+            "the change is made, but the sessions of the logins through it that raced the "
+            "change may live on: run the command again"
+            if committed
+            else "nothing is changed"
+        )
+        raise _redis_unavailable(name, exc, kept, "tokens_not_ended") from None
     finally:
         await revocations.close()
     if after is not None:

@@ -70,6 +70,7 @@ def account_policy(settings: ServiceSettings) -> AccountPolicy:
         audience=settings.audience,
         access_token_ttl=settings.access_token_ttl,
         refresh_token_ttl=settings.refresh_token_ttl,
+        refresh_family_ttl=settings.refresh_family_ttl,
         refresh_reuse_grace=settings.refresh_reuse_grace,
         client_id=settings.first_party_client_id,
         open_registration=settings.open_registration,

@@ -151,6 +151,15 @@ class ServiceSettings(SealboxSettings):
     # Bounded: a refresh token's expiry is a date, and one past the year 9999 cannot be
     # stored (every sign-in would fail); ten years is beyond any session's use.
     refresh_token_ttl: int = Field(default=30 * 24 * 3600, ge=60, le=3650 * 24 * 3600)
+    # The same bounds; its default is no less than refresh_token_ttl's, so a family ends
+    # no sooner than a token never refreshed would.
+    refresh_family_ttl: int = Field(
+        default=30 * 24 * 3600,
+        ge=60,
+        le=3650 * 24 * 3600,
+        description="Seconds after a refresh family's login after which no refresh is "
+        "accepted, however often it was refreshed (the user logs in again).",
+    )
     refresh_reuse_grace: float = Field(
         default=0.0,
         ge=0,

@@ -257,9 +257,10 @@ async def _names_registered_client(accounts: Accounts, request: Request, client_
 
 async def grant_client(
     accounts: Accounts, request: Request, client_id: str, client_secret: str
-) -> str | None:
-    """The registered client a password or refresh grant is made by, or ``None`` for the
-    public first-party client.
+) -> ClientInfo | None:
+    """The registered client a password or refresh grant is made by, as it authenticated
+    (its session version: a login's family is stored only while it holds), or ``None``
+    for the public first-party client.
 
     Credentials sent are checked, whatever the grant (RFC 6749 §3.2.1): a wrong secret is
     ``invalid_client``, never ignored. A registered client was issued credentials, so one
@@ -278,7 +279,7 @@ async def grant_client(
     client = await authenticate_client_request(accounts, request, client_id, client_secret)
     if client is None:
         raise invalid_client("a registered client must authenticate")
-    return client.client_id
+    return client
 
 
 async def client_credentials_grant(

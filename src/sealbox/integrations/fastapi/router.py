@@ -50,6 +50,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
 from sealbox.accounts import sessions
+from sealbox.accounts.clients import ClientInfo
 from sealbox.accounts.core import Accounts, Caller
 from sealbox.accounts.grants import CLIENT_CREDENTIALS
 from sealbox.accounts.scopes import scope_list
@@ -316,11 +317,12 @@ async def token(accounts: Accounts, form: TokenForm, request: Request) -> TokenR
                 accounts, request, form.client_id, form.client_secret, scopes
             )
         )
-    client_id = None
+    client = None
     if grant_type in ("password", "refresh_token"):
         # The client that authenticated, if any: the tokens are then the client's, and its
         # refresh family is refreshed by it alone (RFC 6749 §6, §10.4).
-        client_id = await grant_client(accounts, request, form.client_id, form.client_secret)
+        client = await grant_client(accounts, request, form.client_id, form.client_secret)
+    client_id = client.client_id if client is not None else None
     # Over mutual TLS, the access token is bound to the client certificate (RFC 8705 §3).
     bound_to = connection_thumbprint(request)
     if grant_type == "password":
@@ -336,7 +338,7 @@ async def token(accounts: Accounts, form: TokenForm, request: Request) -> TokenR
             scopes=scopes,
             bound_to=bound_to,
             otp=form.otp,
-            client_id=client_id,
+            client=client,
         )
     if grant_type == "refresh_token":
         if not refresh_token:
@@ -365,7 +367,7 @@ async def _password_grant(
     scopes: list[str],
     bound_to: str | None,
     otp: str | None,
-    client_id: str | None = None,
+    client: ClientInfo | None = None,
 ) -> TokenResponse:
     """The token endpoint's ``grant_type=password``: a login, its refusals as RFC 6749's."""
     try:
@@ -377,7 +379,8 @@ async def _password_grant(
             scopes,
             bound_to=bound_to,
             otp=otp,
-            client_id=client_id,
+            client_id=client.client_id if client is not None else None,
+            client_version=client.session_version if client is not None else None,
         )
     except TotpError as exc:
         # RFC 9110 §11.6.1: a 401 carries a challenge. Not Basic: a browser answers

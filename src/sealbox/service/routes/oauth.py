@@ -372,6 +372,7 @@ def _ender(runtime: Runtime) -> EndTokens:
             accounts.policy.access_token_ttl,
             sessions=accounts.store.sessions,
             version=client.session_version,
+            through=client.sweep_through,
         )
 
     return end
