@@ -518,8 +518,9 @@ async def revoke(
     garbage — not an error, RFC 7009 §2.2).
 
     Raises:
-        RevocationRefusedError: the token is live but was issued to another client and
-            the caller does not hold :data:`REVOKE_SCOPE`.
+        RevocationRefusedError: the token was issued to another client (a refresh token,
+            live or ended; an access token, live) and the caller does not hold
+            :data:`REVOKE_SCOPE`.
     """
     at = time.time() if at is None else at
     scopes = tuple(caller_scopes)
@@ -534,11 +535,15 @@ async def revoke(
         await revocations.revoke(claims["jti"], until)
         return "access_token"
     record = await _refresh_record(sessions, token)
-    # A used (rotated) token still ends its family: whoever holds it held the session.
-    if record is None or record.revoked or record.expires_at <= now():
+    if record is None:
         return None
+    # Whose it is, before whether it lives: refused the same way live or ended, another
+    # client's token tells its presenter nothing of its family (RFC 7009 §2.2).
     if not _may_revoke(caller_id, scopes, record.client_id or first_party_client_id):
         raise _refused()
+    # A used (rotated) token still ends its family: whoever holds it held the session.
+    if record.revoked or record.expires_at <= now():
+        return None
     async with sessions.begin() as session:
         # A refresh of the family racing this revocation: what it adds is revoked too.
         await revoke_refresh_tokens(session, RefreshToken.family_id == record.family_id, now())
