@@ -1,5 +1,6 @@
 """``run_accounts``: a scenario on new accounts over a migrated SQLite file, for tests that
-call the accounts library directly (no service)."""
+call the accounts library directly (no service); ``run_accounts_on``: the same on SQLite or
+on PostgreSQL with Redis."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from sealbox.accounts import AccountPolicy, Accounts, make_engine, migrate
 from sealbox.jwt import SigningKeySet
 from sealbox.passwords import PasswordHasher
 
-__all__ = ["run_accounts"]
+__all__ = ["run_accounts", "run_accounts_on"]
 
 
 def run_accounts(
@@ -45,3 +46,39 @@ def run_accounts(
             await engine.dispose()
 
     asyncio.run(main())
+
+
+def run_accounts_on(
+    backend: str,
+    tmp_path: Path,
+    scenario: Callable[[Accounts], Awaitable[None]],
+    policy: AccountPolicy | None = None,
+    *,
+    name: str,
+) -> None:
+    """``scenario`` on SQLite (counters in memory), or on PostgreSQL with Redis (a database
+    and key prefix of its own, named after ``name`` and the test's folder)."""
+    if backend == "sqlite":
+        run_accounts(tmp_path, scenario, policy)
+        return
+    from tests.service.conftest import private_shared_state
+
+    async def main(shared: dict[str, Any]) -> None:
+        engine = make_engine(shared["database_url"])
+        await migrate(engine)
+        accounts = await Accounts.open(
+            engine,
+            SigningKeySet.generate("EdDSA"),
+            policy if policy is not None else AccountPolicy(),
+            password_profile="test",
+            redis_url=shared["redis_url"],
+            redis_prefix=shared["redis_prefix"],
+        )
+        try:
+            await scenario(accounts)
+        finally:
+            await accounts.close()
+            await engine.dispose()
+
+    with private_shared_state(f"{name}_{tmp_path.name[-8:]}".lower()) as shared:
+        asyncio.run(main(shared))

@@ -11,7 +11,6 @@ stored after it. Nothing sleeps.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 from collections.abc import Awaitable, Callable
@@ -21,13 +20,12 @@ from typing import Any
 
 import pytest
 
-from sealbox.accounts import Accounts, make_engine, migrate, sessions
+from sealbox.accounts import Accounts, sessions
 from sealbox.accounts.clients import ClientInfo, ClientStore, EndTokens
 from sealbox.accounts.grants import is_revoked
 from sealbox.accounts.sessions import IssuedTokens, LoginFailed
-from sealbox.jwt import SigningKeySet
 from sealbox.service.routes.oauth import _ender
-from tests._accounts import run_accounts
+from tests._accounts import run_accounts_on
 
 PASSWORD = "canary-client-end-race-password-5b2c"
 ADDRESS = "192.0.2.44"
@@ -40,29 +38,7 @@ def on_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[Scen
     """Runs a scenario on new accounts of the backend (PostgreSQL: a database of its own)."""
 
     def run(scenario: Scenario) -> None:
-        if request.param == "sqlite":
-            run_accounts(tmp_path, scenario)
-            return
-        from tests.service.conftest import private_shared_state
-
-        async def main(shared: dict[str, Any]) -> None:
-            engine = make_engine(shared["database_url"])
-            await migrate(engine)
-            accounts = await Accounts.open(
-                engine,
-                SigningKeySet.generate("EdDSA"),
-                password_profile="test",
-                redis_url=shared["redis_url"],
-                redis_prefix=shared["redis_prefix"],
-            )
-            try:
-                await scenario(accounts)
-            finally:
-                await accounts.close()
-                await engine.dispose()
-
-        with private_shared_state(f"cer_{tmp_path.name[-8:]}".lower()) as shared:
-            asyncio.run(main(shared))
+        run_accounts_on(request.param, tmp_path, scenario, name="cer")
 
     return run
 

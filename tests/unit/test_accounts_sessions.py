@@ -12,7 +12,7 @@ from sealbox.accounts import AccountPolicy, Accounts, sessions
 from sealbox.accounts.core import LEEWAY
 from sealbox.exceptions import TokenError
 from sealbox.jwt import JWKSet, TokenVerifier
-from tests._accounts import run_accounts
+from tests._accounts import run_accounts, run_accounts_on
 from tests.service.conftest import REDIS_PREFIX, REDIS_URL, require_server
 
 PASSWORD = "canary-accounts-password-41c9"
@@ -236,34 +236,8 @@ async def _legacy_account(accounts: Accounts, name: str) -> None:
 def _run_on(backend: str, tmp_path: Path, scenario: Any) -> None:
     """``scenario`` on SQLite with counters in memory, or on PostgreSQL with them in Redis
     (a database and key prefix of this test's own)."""
-    if backend == "sqlite":
-        run(tmp_path, scenario)
-        return
-    import asyncio
-
-    from sealbox.accounts import make_engine, migrate
-    from sealbox.jwt import SigningKeySet
-    from tests.service.conftest import private_shared_state
-
-    async def main(shared: dict[str, Any]) -> None:
-        engine = make_engine(shared["database_url"])
-        await migrate(engine)
-        accounts = await Accounts.open(
-            engine,
-            SigningKeySet.generate("EdDSA"),
-            AccountPolicy(issuer="https://orders.example", audience="orders"),
-            password_profile="test",
-            redis_url=shared["redis_url"],
-            redis_prefix=shared["redis_prefix"],
-        )
-        try:
-            await scenario(accounts)
-        finally:
-            await accounts.close()
-            await engine.dispose()
-
-    with private_shared_state(f"legacy_{tmp_path.name[-8:]}".lower()) as shared:
-        asyncio.run(main(shared))
+    policy = AccountPolicy(issuer="https://orders.example", audience="orders")
+    run_accounts_on(backend, tmp_path, scenario, policy, name="legacy")
 
 
 async def _guesses(accounts: Accounts, name: str, first: int, count: int) -> list[str]:

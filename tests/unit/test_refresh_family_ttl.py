@@ -6,26 +6,23 @@ expires after it. On SQLite, and on PostgreSQL with Redis. The clock moved is th
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import select
 
-from sealbox.accounts import AccountPolicy, Accounts, make_engine, migrate, sessions
+from sealbox.accounts import AccountPolicy, Accounts, sessions
 from sealbox.accounts import store as store_module
 from sealbox.accounts.models import RefreshToken, now
 from sealbox.accounts.store import hash_refresh_token
 from sealbox.exceptions import ConfigError
-from sealbox.jwt import SigningKeySet
 from sealbox.service.runtime import account_policy
 from sealbox.service.serve import load_settings
 from sealbox.service.settings import ServiceSettings
-from tests._accounts import run_accounts
+from tests._accounts import run_accounts_on
 
 PASSWORD = "canary-family-ttl-password-7d1e"
 HOUR = 3600
@@ -36,30 +33,7 @@ Scenario = Callable[[Accounts], Awaitable[None]]
 
 def _run_on(backend: str, tmp_path: Path, policy: AccountPolicy, scenario: Scenario) -> None:
     """``scenario`` on SQLite, or on PostgreSQL with Redis (a database of its own)."""
-    if backend == "sqlite":
-        run_accounts(tmp_path, scenario, policy)
-        return
-    from tests.service.conftest import private_shared_state
-
-    async def main(shared: dict[str, Any]) -> None:
-        engine = make_engine(shared["database_url"])
-        await migrate(engine)
-        accounts = await Accounts.open(
-            engine,
-            SigningKeySet.generate("EdDSA"),
-            policy,
-            password_profile="test",
-            redis_url=shared["redis_url"],
-            redis_prefix=shared["redis_prefix"],
-        )
-        try:
-            await scenario(accounts)
-        finally:
-            await accounts.close()
-            await engine.dispose()
-
-    with private_shared_state(f"famttl_{tmp_path.name[-8:]}".lower()) as shared:
-        asyncio.run(main(shared))
+    run_accounts_on(backend, tmp_path, scenario, policy, name="famttl")
 
 
 def _clock(monkeypatch: pytest.MonkeyPatch, at: datetime) -> None:
