@@ -26,26 +26,8 @@ def run_accounts(
 ) -> None:
     """Run ``scenario(accounts)`` on new accounts (cheap Argon2; ``options`` go to
     ``Accounts.open``; ``hasher`` replaces the accounts' own once open)."""
-
-    async def main() -> None:
-        engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'accounts.db'}")
-        await migrate(engine)
-        accounts = await Accounts.open(
-            engine,
-            SigningKeySet.generate("EdDSA"),
-            policy if policy is not None else AccountPolicy(),
-            password_profile="test",
-            **options,
-        )
-        if hasher is not None:
-            accounts.hasher = hasher
-        try:
-            await scenario(accounts)
-        finally:
-            await accounts.close()
-            await engine.dispose()
-
-    asyncio.run(main())
+    url = f"sqlite+aiosqlite:///{tmp_path / 'accounts.db'}"
+    asyncio.run(_run(url, scenario, policy, hasher, **options))
 
 
 def run_accounts_on(
@@ -63,22 +45,31 @@ def run_accounts_on(
         return
     from tests.service.conftest import private_shared_state
 
-    async def main(shared: dict[str, Any]) -> None:
-        engine = make_engine(shared["database_url"])
-        await migrate(engine)
-        accounts = await Accounts.open(
-            engine,
-            SigningKeySet.generate("EdDSA"),
-            policy if policy is not None else AccountPolicy(),
-            password_profile="test",
-            redis_url=shared["redis_url"],
-            redis_prefix=shared["redis_prefix"],
-        )
-        try:
-            await scenario(accounts)
-        finally:
-            await accounts.close()
-            await engine.dispose()
-
     with private_shared_state(f"{name}_{tmp_path.name[-8:]}".lower()) as shared:
-        asyncio.run(main(shared))
+        redis = {"redis_url": shared["redis_url"], "redis_prefix": shared["redis_prefix"]}
+        asyncio.run(_run(shared["database_url"], scenario, policy, None, **redis))
+
+
+async def _run(
+    url: str,
+    scenario: Callable[[Accounts], Awaitable[None]],
+    policy: AccountPolicy | None,
+    hasher: PasswordHasher | None,
+    **options: Any,
+) -> None:
+    engine = make_engine(url)
+    await migrate(engine)
+    accounts = await Accounts.open(
+        engine,
+        SigningKeySet.generate("EdDSA"),
+        policy if policy is not None else AccountPolicy(),
+        password_profile="test",
+        **options,
+    )
+    if hasher is not None:
+        accounts.hasher = hasher
+    try:
+        await scenario(accounts)
+    finally:
+        await accounts.close()
+        await engine.dispose()
