@@ -36,7 +36,14 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
-from sealbox.exceptions import ConfigError, PinMismatchError, TLSConfigError, TLSError
+from sealbox._util.pem import first_block
+from sealbox.exceptions import (
+    ConfigError,
+    KeyFormatError,
+    PinMismatchError,
+    TLSConfigError,
+    TLSError,
+)
 from sealbox.tls import _load
 from sealbox.tls._checked import CheckedObject, CheckedSocket
 
@@ -84,10 +91,11 @@ def pin_from_bytes(data: bytes, source: str = "the input") -> str:
         TLSConfigError: ``data`` holds neither.
     """
     if b"-----BEGIN PUBLIC KEY-----" in data:
-        try:
-            return spki_pin(serialization.load_pem_public_key(data))
-        except (ValueError, UnsupportedAlgorithm):
-            raise TLSConfigError(f"{source} holds a PEM public key that cannot be parsed") from None
+        # The DER as written, not pyca's re-encoding of the key (see _certificate_spki).
+        spki = _pem_public_key(data[data.index(b"-----BEGIN PUBLIC KEY-----") :])
+        if spki is None:
+            raise TLSConfigError(f"{source} holds a PEM public key that cannot be parsed")
+        return PIN_PREFIX + base64.b64encode(hashlib.sha256(spki).digest()).decode()
     if b"PRIVATE KEY-----" in data and b"-----BEGIN CERTIFICATE-----" not in data:
         # (A certificate and its key in one file, as server_context takes: pin the certificate.)
         raise TLSConfigError(
@@ -95,6 +103,17 @@ def pin_from_bytes(data: bytes, source: str = "the input") -> str:
             hint="pin its certificate, or its public key ('openssl pkey -pubout')",
         )
     return spki_pin(_load.parse_certificates(data, source)[0])
+
+
+def _pem_public_key(data: bytes) -> bytes | None:
+    """The DER of the PEM public key ``data`` starts with, if it is one pyca reads."""
+    try:
+        block = first_block(data, "the public key")
+        if block is not None:
+            serialization.load_der_public_key(block.der)
+    except (KeyFormatError, ValueError, UnsupportedAlgorithm):
+        return None
+    return None if block is None else block.der
 
 
 def parse_pin(text: str) -> bytes:
@@ -327,11 +346,45 @@ def _check_host_name(text: str, host: str, port: int) -> None:
 def _spki_digest(subject: x509.Certificate | PublicKeyTypes | bytes) -> bytes:
     if isinstance(subject, bytes | bytearray | memoryview):
         return _der_digest(bytes(subject))
-    key = subject.public_key() if isinstance(subject, x509.Certificate) else subject
-    spki = key.public_bytes(
+    if isinstance(subject, x509.Certificate):
+        return hashlib.sha256(_certificate_spki(subject)).digest()
+    spki = subject.public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     return hashlib.sha256(spki).digest()
+
+
+def _certificate_spki(certificate: x509.Certificate) -> bytes:
+    """The certificate's SubjectPublicKeyInfo, byte for byte as the certificate holds it.
+
+    RFC 7469 section 2.4 hashes these bytes, as curl's ``--pinnedpubkey`` and the openssl
+    pipeline do. pyca's ``public_bytes()`` writes the key anew, which for a compressed EC
+    point (written uncompressed) or an RSA-PSS key (written as rsaEncryption) gives other
+    bytes, and a pin no other tool computes.
+    """
+    tbs = certificate.tbs_certificate_bytes  # DER, already parsed by pyca
+    _, offset, _ = _der_element(tbs, 0)  # into the TBSCertificate SEQUENCE
+    tag, _, end = _der_element(tbs, offset)
+    if tag == 0xA0:  # the optional [0] version
+        offset = end
+    # serialNumber, signature, issuer, validity, subject; then subjectPublicKeyInfo.
+    for _ in range(5):
+        offset = _der_element(tbs, offset)[2]
+    tag, _, end = _der_element(tbs, offset)
+    if tag != 0x30 or end > len(tbs):  # pragma: no cover - pyca parsed this certificate
+        raise ValueError("the certificate has no SubjectPublicKeyInfo where X.509 puts it")
+    return tbs[offset:end]
+
+
+def _der_element(data: bytes, offset: int) -> tuple[int, int, int]:
+    """The tag, content offset and end offset of the DER element at ``offset``."""
+    tag, length = data[offset], data[offset + 1]
+    start = offset + 2
+    if length & 0x80:  # long form: the next (length & 0x7F) bytes hold the length
+        count = length & 0x7F
+        length = int.from_bytes(data[start : start + count], "big")
+        start += count
+    return tag, start, start + length
 
 
 @functools.lru_cache(maxsize=64)
