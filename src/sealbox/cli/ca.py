@@ -280,6 +280,7 @@ def inspect(cert: Path, as_json: bool) -> None:
     names = [f"DNS:{n}" for n in leaf.dns_names]
     names += [f"IP:{n}" for n in leaf.ip_addresses]
     names += [f"email:{n}" for n in leaf.emails]
+    names += [f"URI:{n}" for n in leaf.uris]
     rows = [
         ("subject", leaf.subject),
         ("issuer", leaf.issuer),

@@ -54,7 +54,8 @@ class CertificateInfo:
         serial: the serial number, hexadecimal with colons.
         kind: ``ca``, ``server``, ``client`` or ``None`` (see
             :func:`sealbox.tls.ca.certificate_kind`).
-        dns_names, ip_addresses, emails: the ``subjectAltName`` entries.
+        dns_names, ip_addresses, emails, uris: the ``subjectAltName`` entries (URIs
+            such as SPIFFE IDs).
         not_before, not_after: the validity period (UTC).
         renew_after: when two thirds of the lifetime have passed.
         key_type: e.g. ``ECDSA P-256``, ``RSA 2048``.
@@ -84,6 +85,7 @@ class CertificateInfo:
     permitted_names: tuple[str, ...]
     permitted_subtrees: tuple[str, ...] = ()
     excluded_subtrees: tuple[str, ...] = ()
+    uris: tuple[str, ...] = ()
 
     @classmethod
     def from_certificate(cls, certificate: x509.Certificate) -> CertificateInfo:
@@ -91,6 +93,7 @@ class CertificateInfo:
         dns: tuple[str, ...] = ()
         ips: tuple[str, ...] = ()
         emails: tuple[str, ...] = ()
+        uris: tuple[str, ...] = ()
         try:
             san = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
         except x509.ExtensionNotFound:
@@ -99,6 +102,7 @@ class CertificateInfo:
             dns = tuple(san.get_values_for_type(x509.DNSName))
             ips = tuple(str(ip) for ip in san.get_values_for_type(x509.IPAddress))
             emails = tuple(san.get_values_for_type(x509.RFC822Name))
+            uris = tuple(san.get_values_for_type(x509.UniformResourceIdentifier))
         permitted: tuple[str, ...] = ()
         subtrees: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
         try:
@@ -133,6 +137,7 @@ class CertificateInfo:
             permitted_names=permitted,
             permitted_subtrees=subtrees[0],
             excluded_subtrees=subtrees[1],
+            uris=uris,
         )
 
     def expired(self, now: datetime | None = None) -> bool:
@@ -156,6 +161,7 @@ class CertificateInfo:
             "dns_names": list(self.dns_names),
             "ip_addresses": list(self.ip_addresses),
             "emails": list(self.emails),
+            "uris": list(self.uris),
             "not_before": _iso(self.not_before),
             "not_after": _iso(self.not_after),
             "renew_after": _iso(self.renew_after),
@@ -164,6 +170,10 @@ class CertificateInfo:
             "fingerprints": {"sha256": self.sha256, "sha1": self.sha1},
             "pin": self.pin,
             "permitted_names": list(self.permitted_names),
+            # Typed as `openssl x509 -text` types them: `permitted_names` alone cannot tell
+            # a DNS subtree from a mailbox one, and shows no excluded subtree.
+            "permitted_subtrees": list(self.permitted_subtrees),
+            "excluded_subtrees": list(self.excluded_subtrees),
         }
 
 
