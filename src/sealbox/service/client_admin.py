@@ -15,7 +15,8 @@ from typing import TypeVar
 
 from sealbox.accounts.audit import AuditLog, AuditUnavailableError
 from sealbox.accounts.clients import ClientInfo, ClientStore, EndTokens, NewSecret
-from sealbox.accounts.grants import end_client_tokens, revoke_client_tokens
+from sealbox.accounts.grants import revoke_client_tokens
+from sealbox.accounts.revocation import Revocations
 from sealbox.accounts.store import Store
 from sealbox.exceptions import StorageError, StoreUnavailableError
 from sealbox.service.admin import (
@@ -386,13 +387,44 @@ def delete_client(settings: ServiceSettings, name: str) -> ClientInfo:
                 after()
             # The client revoked, not one made anew under its name in the meantime.
             deleted = await store.delete(name, client_id=client.client_id)
-            if deleted.session_version != client.session_version:
-                # Its tokens were ended meanwhile: those of its last version are refused too.
-                await end_client_tokens(revocations, deleted, settings.access_token_ttl)
-                if after is not None:
-                    after()
+            try:
+                await _sweep_deleted(revocations, store, deleted, settings)
+            except StoreUnavailableError as exc:
+                if exc.store != "Redis":
+                    raise
+                raise StorageError(
+                    f"deleted client {name!r}, but Redis did not answer ({exc.cause}): the "
+                    "access tokens of a password login through it that raced the deletion "
+                    "may pass until they expire",
+                    hint="check that the Redis server runs and answers",
+                    code="store_unavailable",
+                    facts={"name": name},
+                ) from None
+            if after is not None:
+                after()
         finally:
             await revocations.close()
         return deleted
 
     return _run(settings, revoke_then_delete, audit="client_delete")
+
+
+async def _sweep_deleted(
+    revocations: Revocations, store: ClientStore, deleted: ClientInfo, settings: ServiceSettings
+) -> None:
+    """End what the revocation before the deletion could not see: the families of the
+    password logins through the client stored meanwhile, and its tokens of a version
+    raised meanwhile (its tokens ended by a racing change).
+
+    A login stores its family while holding the client's row, at the version it
+    authenticated at (:meth:`~sealbox.accounts.store.Store.issue_refresh`): the deletion
+    waited for it, so its family is read here; a later one finds no row and stores
+    nothing. Unswept, its refresh tokens were of no use (the client no longer
+    authenticates), but its access tokens passed until they expired."""
+    await revoke_client_tokens(
+        revocations,
+        deleted.client_id,
+        settings.access_token_ttl,
+        sessions=store.sessions,
+        version=deleted.session_version,
+    )

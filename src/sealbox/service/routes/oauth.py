@@ -44,7 +44,6 @@ from sealbox.accounts.grants import (
     CLIENT_CREDENTIALS,
     REVOKE_SCOPE,
     RevocationRefusedError,
-    end_client_tokens,
     introspect,
     revoke,
     revoke_client_tokens,
@@ -518,9 +517,17 @@ def _admin_router() -> APIRouter:
             deleted = await store.delete(name, client_id=client.client_id)
         except ClientNotFoundError as exc:
             raise _not_found(exc) from None
-        if deleted.session_version != client.session_version:
-            # Its tokens were ended meanwhile: those of the version it had are refused too.
-            await end_client_tokens(accounts.revocations, deleted, accounts.policy.access_token_ttl)
+        # Swept again once it is gone: a password login through it stores its family
+        # holding the client's row, so the deletion waited for any such login and its
+        # family is read now (a later one stores none); and tokens of a version raised
+        # meanwhile (a racing disable or rotation) are refused too.
+        await revoke_client_tokens(
+            accounts.revocations,
+            deleted.client_id,
+            accounts.policy.access_token_ttl,
+            sessions=accounts.store.sessions,
+            version=deleted.session_version,
+        )
         runtime.audit.record(
             "client_delete",
             outcome="success",
