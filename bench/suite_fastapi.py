@@ -16,6 +16,7 @@ does not move.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import statistics
@@ -24,7 +25,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench._harness import Row, log, write_results
+from bench._harness import Figure, Row, log, write_results
 from bench.suite_service import _bearer_lua, _free_port, _stop, _wait, _wrk
 from sealbox.tls.client import secure_client
 
@@ -107,8 +108,29 @@ def main(quick: bool = False) -> None:
                 rps[name].append(result["rps"])
                 per_cpu[name].append(result["requests"] / cpu)
             loads.append(os.getloadavg()[0])
-    finally:
+    except BaseException:
         _stop(server)
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    _stop(server)
+    try:
+        # The same routes with no server: what the app itself spends per request.
+        log("fastapi: the routes in process, through ASGI")
+        measured = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "bench._fastapi_inprocess",
+                str(pairs),
+                "2000" if quick else "20000",
+            ],
+            env=env,
+            cwd=HERE.parent,
+            check=True,
+            capture_output=True,
+        )
+        in_process: dict[str, list[float]] = json.loads(measured.stdout)
+    finally:
         shutil.rmtree(work, ignore_errors=True)
 
     def spread(values: dict[str, list[float]], a: str, b: str) -> str:
@@ -191,9 +213,11 @@ def main(quick: bool = False) -> None:
             "sealbox's whole check beyond a dict lookup",
         ),
     ]
+    rows += _in_process_rows(in_process, pairs)
     write_results(
         "fastapi",
         rows,
+        figures=_in_process_figures(in_process),
         notes=[
             (
                 f"Load average (1 min) during the pairs: {min(loads):.1f}-{max(loads):.1f} on "
@@ -211,6 +235,57 @@ def main(quick: bool = False) -> None:
             ),
         ],
     )
+
+
+def _in_process_rows(costs: dict[str, list[float]], rounds: int) -> list[Row]:
+    """The in-process steps as ratios (a cost: the anchor's over sealbox's)."""
+
+    def step(title: str, a: str, b: str, anchor: str, what: str) -> Row:
+        ratios = [y / x for x, y in zip(costs[a], costs[b], strict=True)]
+        return Row(
+            title,
+            "µs",
+            statistics.median(costs[a]),
+            statistics.median(costs[b]),
+            anchor,
+            higher_is_better=False,
+            note=(
+                f"{what}; CPU time per request in process (ASGI calls, no server, HTTP or "
+                f"TLS), medians of {rounds} rounds; per-round ratios "
+                f"{min(ratios):.2f}-{max(ratios):.2f}"
+            ),
+        )
+
+    return [
+        step(
+            "in process: GET /orders behind BearerAuth + scope vs without it",
+            "/orders",
+            "/orders-open",
+            "GET /orders-open, same app and process",
+            "the app's own cost of the guarded route",
+        ),
+        step(
+            "in process: a dependency that does nothing vs none",
+            "/orders-noop",
+            "/orders-open",
+            "GET /orders-open, same app and process",
+            "FastAPI's cost of solving one dependency",
+        ),
+        step(
+            "in process: GET /orders behind BearerAuth + scope vs a dependency that does nothing",
+            "/orders",
+            "/orders-noop",
+            "GET /orders-noop, same app and process",
+            "sealbox's verification, revocation and scope checks beyond FastAPI's dependency",
+        ),
+    ]
+
+
+def _in_process_figures(costs: dict[str, list[float]]) -> list[Figure]:
+    return [
+        Figure(f"in process: GET {path}", "µs", statistics.median(values), "CPU time per request")
+        for path, values in costs.items()
+    ]
 
 
 def _url(port: int) -> str:
