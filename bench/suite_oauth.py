@@ -38,7 +38,7 @@ def _form_lua(body: str, authorization: str) -> str:
 def _register_client(work: Path, env: dict[str, str]) -> tuple[str, str]:
     out = subprocess.run(
         [sys.executable, "-m", "sealbox", "clients", "create", "bench", "--scope", "users:me",
-         "--json", "--data-dir", str(work / "data")],
+         "--scope", "tokens:introspect", "--json", "--data-dir", str(work / "data")],
         env=env, capture_output=True, check=True, cwd=work,
     ).stdout  # fmt: skip
     made = json.loads(out)
@@ -71,7 +71,8 @@ def _parts(data: Path, client_id: str, secret: str, token: str) -> dict[str, flo
                                    audience="sealbox", ttl=900)  # fmt: skip
             t2 = time.perf_counter()
             for _ in range(n):
-                await introspect(token, verifier=runtime.verifier,
+                await introspect(token, caller_id=client.client_id,
+                                 caller_scopes=client.scopes, verifier=runtime.verifier,
                                  revocations=runtime.revocations,
                                  sessions=sessionmaker(runtime.engine),
                                  first_party_client_id="sealbox-first-party")  # fmt: skip

@@ -31,7 +31,7 @@ def test_an_account_whose_only_scope_was_revoked_gets_no_scope_anywhere(
     authz: AuthServer,
 ) -> None:
     create_user(authz.svc.settings, "root", lambda _name: PASSWORD, ["users:admin"])
-    reader = authz.register("resource-server", "users:me")
+    reader = authz.register("resource-server", "users:me", "tokens:introspect")
     bare = authz.client_token(authz.register("bare")).json()["access_token"]
     with authz.client() as c:
         assert register(c, "lena").status_code == 201

@@ -38,7 +38,8 @@ def test_users_disable_beside_a_service_that_administered_in_process_ends_its_se
     with auth_server(tmp_path) as server:
         data = server.svc.settings.data_dir
         # Made by a command, not in this process: only the call under test runs here.
-        made = run_sealbox(["clients", "create", "introspector", "--json", "--data-dir", data])
+        create = ["clients", "create", "introspector", "--scope", "tokens:introspect", "--json"]
+        made = run_sealbox([*create, "--data-dir", data])
         assert made.returncode == 0, made.stderr.decode()
         document = json.loads(made.stdout)
         pair = f"{document['client_id']}:{document['client_secret']}".encode()

@@ -23,7 +23,7 @@ def test_a_client_holding_no_scope_gets_a_token_answer_and_introspection_without
     authz: AuthServer,
 ) -> None:
     bare = authz.register("bare")
-    reader = authz.register("resource-server", "users:me")
+    reader = authz.register("resource-server", "users:me", "tokens:introspect")
     r = authz.client_token(bare)
     assert r.status_code == 200, r.text
     answer = r.json()
@@ -39,9 +39,9 @@ def test_a_client_holding_no_scope_gets_a_token_answer_and_introspection_without
     assert "scope" not in seen.json(), seen.json()
     # A client holding scopes is told them, in both answers.
     held = authz.client_token(reader).json()
-    assert held["scope"] == "users:me"
+    assert held["scope"] == "tokens:introspect users:me"
     with authz.client() as c:
         seen = c.post(
             "/auth/introspect", data={"token": held["access_token"]}, headers=reader.basic
         )
-    assert seen.json()["scope"] == "users:me"
+    assert seen.json()["scope"] == "tokens:introspect users:me"

@@ -23,7 +23,7 @@ def authz(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthServer]:
 
 @pytest.fixture(scope="module")
 def reader(authz: AuthServer) -> Registered:
-    return authz.register("resource-server", "users:me")
+    return authz.register("resource-server", "users:me", "tokens:introspect")
 
 
 def _introspect(authz: AuthServer, reader: Registered, token: str) -> dict[str, object]:

@@ -486,7 +486,9 @@ def test_basic_credentials_are_form_urlencoded_first_as_rfc_6749_says(authz) -> 
 
 
 def test_a_certificate_client_introspects_over_mtls_without_a_secret(authz) -> None:
-    reader = authz.register("reader", "users:me", cert=authz.cert_b, secret=False)
+    reader = authz.register(
+        "reader", "users:me", "tokens:introspect", cert=authz.cert_b, secret=False
+    )
     other = authz.register("reporting", "users:me")
     token = authz.client_token(other).json()["access_token"]
     form = {"token": token, "client_id": reader.client_id}

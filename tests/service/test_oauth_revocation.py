@@ -168,7 +168,7 @@ def test_curl_revokes_and_introspects(authz) -> None:
 
 
 def test_introspection_answers_the_claims_and_scope_of_a_live_token(authz) -> None:
-    rs = authz.register("resource-server", "users:me")
+    rs = authz.register("resource-server", "users:me", "tokens:introspect")
     user = _user_tokens(authz)
     live = _introspect(authz, rs, user["access_token"]).json()
     assert live["active"] is True
@@ -190,7 +190,7 @@ def test_introspection_answers_the_claims_and_scope_of_a_live_token(authz) -> No
 
 def test_introspection_omits_the_client_id_of_an_access_token_without_one(authz) -> None:
     # RFC 7662 §2.2: an optional member without a value is left out, not answered null.
-    rs = authz.register("resource-server", "users:me")
+    rs = authz.register("resource-server", "users:me", "tokens:introspect")
     user = _user_tokens(authz)
     uid = _claims(user["access_token"])["uid"]
     keyset = DataDir(authz.svc.settings.data_dir).load_keyset()
@@ -204,7 +204,7 @@ def test_introspection_omits_the_client_id_of_an_access_token_without_one(authz)
 
 
 def test_introspection_says_only_inactive_for_revoked_expired_and_garbage(authz) -> None:
-    rs = authz.register("resource-server", "users:me", "tokens:revoke")
+    rs = authz.register("resource-server", "users:me", "tokens:revoke", "tokens:introspect")
     user = _user_tokens(authz)
     _revoke(authz, rs, user["access_token"])
     keyset = DataDir(authz.svc.settings.data_dir).load_keyset()
@@ -300,7 +300,7 @@ def test_a_client_token_over_mtls_is_refused_by_transit_with_another_certificate
 
 
 def test_introspection_shows_the_binding(authz) -> None:
-    rs = authz.register("resource-server", "users:me")
+    rs = authz.register("resource-server", "users:me", "tokens:introspect")
     tokens = _user_tokens(authz, cert=authz.cert_a)
     answer = _introspect(authz, rs, tokens["access_token"]).json()
     assert answer["active"] is True
@@ -355,7 +355,7 @@ def test_a_refresh_family_begun_over_mtls_refreshes_only_with_that_certificate(a
     assert _claims(newer["access_token"])["cnf"] == _claims(tokens["access_token"])["cnf"]
     # The family stays bound through its rotations.
     assert _refresh(authz, newer["refresh_token"]).status_code == 400
-    rs = authz.register("resource-server", "users:me")
+    rs = authz.register("resource-server", "users:me", "tokens:introspect")
     seen = _introspect(authz, rs, newer["refresh_token"]).json()
     assert seen["active"] is True
     assert seen["cnf"] == _claims(tokens["access_token"])["cnf"]
@@ -366,7 +366,7 @@ def test_introspection_calls_a_token_past_its_exp_inactive_within_the_verifiers_
 ) -> None:
     # RFC 7662 §2.2: active means within the token's validity window. The verifier's few
     # seconds of leeway are for other hosts' clocks; introspection is the issuer's clock.
-    rs = authz.register("resource-server", "users:me")
+    rs = authz.register("resource-server", "users:me", "tokens:introspect")
     user = _user_tokens(authz)
     uid = _claims(user["access_token"])["uid"]
     keyset = DataDir(authz.svc.settings.data_dir).load_keyset()

@@ -37,7 +37,7 @@ ODD_HINTS = ("refresh_token", "access_token", "id_token", "x" * 65, "h" * 2000)
 
 
 def test_a_token_type_hint_of_any_value_or_length_is_ignored_by_introspection(authz) -> None:
-    reader = authz.register("resource-server", "users:me")
+    reader = authz.register("resource-server", "users:me", "tokens:introspect")
     with authz.client() as c:
         register(c, "alice")
         tokens = login(c, "alice").json()

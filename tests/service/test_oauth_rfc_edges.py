@@ -67,7 +67,7 @@ def test_an_oauth2_client_library_gets_introspects_and_revokes_a_client_token(au
     from authlib.integrations.httpx_client import OAuth2Client
 
     client = authz.register("authlib-client", "users:me")
-    reader = authz.register("authlib-reader", "users:me")
+    reader = authz.register("authlib-reader", "users:me", "tokens:introspect")
     with authz.client() as c:
         meta = c.get("/.well-known/oauth-authorization-server").json()
     ca = ssl.create_default_context(cafile=str(authz.svc.ca))

@@ -57,7 +57,7 @@ def test_an_access_token_revoked_on_one_worker_is_refused_by_both_at_once(worker
 
 
 def test_a_refresh_token_revoked_on_one_worker_ends_its_family_on_both(workers) -> None:
-    basic = _client(workers, "resource-server", "tokens:revoke")
+    basic = _client(workers, "resource-server", "tokens:revoke", "tokens:introspect")
     r = run_sealbox(
         ["users", "create", "dora", "--data-dir", str(workers.data_dir)],
         input=PASSWORD.encode(),

@@ -168,7 +168,7 @@ def test_a_used_token_presented_by_another_client_does_not_revoke_the_family(aut
 
 def test_introspection_names_the_client_a_refresh_token_was_issued_to(authz) -> None:
     a = authz.register("binding-intro-a", "users:me")
-    rs = authz.register("binding-intro-rs", "users:me")
+    rs = authz.register("binding-intro-rs", "users:me", "tokens:introspect")
     with authz.client() as c:
         bound = _login(c, "intro-dave", a)
         public = _login(c, "intro-erin")
@@ -229,7 +229,7 @@ def test_deleting_a_client_ends_the_sessions_issued_to_it(authz) -> None:
         for token, client in ((kept, other), (public, None)):
             assert c.get("/users/me", headers=bearer(token["access_token"])).status_code == 200
             assert _refresh(c, token["refresh_token"], client).status_code == 200
-        rs = authz.register("binding-doomed-rs", "users:me")
+        rs = authz.register("binding-doomed-rs", "users:me", "tokens:introspect")
         answer = c.post("/auth/introspect", data={"token": gone["refresh_token"]}, headers=rs.basic)
     assert answer.json() == {"active": False}
 

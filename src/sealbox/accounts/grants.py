@@ -33,7 +33,11 @@ token revocation (RFC 7009) and introspection (RFC 7662), without any web framew
 - **Introspection**: ``{"active": false}`` for anything that is not live — unknown,
   expired, revoked, ended by a password change or a reused refresh token — and the
   token's claims and scope when it is, with the ``client_id`` it was issued to (a refresh
-  token's scope: what its next refresh would grant).
+  token's scope: what its next refresh would grant). Who may introspect what mirrors
+  revocation (RFC 7662 §4): a client the tokens issued to it, one holding
+  :data:`INTROSPECT_SCOPE` any token; another's token is
+  :class:`IntrospectionRefusedError`, for the caller to answer ``{"active": false}``
+  (RFC 7662 §2.2), live or not.
 
 .. versionadded:: 0.1.0
 """
@@ -63,9 +67,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CLIENT_CREDENTIALS",
+    "INTROSPECT_SCOPE",
     "REVOKE_SCOPE",
     "ClientAuthError",
     "ClientToken",
+    "IntrospectionRefusedError",
     "RevocationRefusedError",
     "ScopeNotGrantedError",
     "authenticate_client",
@@ -83,6 +89,8 @@ __all__ = [
 CLIENT_CREDENTIALS: Final = "client_credentials"
 #: A client holding this scope may revoke any token, not only those issued to it.
 REVOKE_SCOPE: Final = "tokens:revoke"
+#: A client holding this scope may introspect any token, not only those issued to it.
+INTROSPECT_SCOPE: Final = "tokens:introspect"
 # Families revoked per statement (SQLite and asyncpg bound the parameters of one).
 _FAMILY_BATCH: Final = 500
 
@@ -110,6 +118,16 @@ class RevocationRefusedError(SealboxError):
     """The client may not revoke a token that was issued to someone else."""
 
     code = "unauthorized_client"
+
+
+class IntrospectionRefusedError(SealboxError):
+    """The client may not introspect a token that was issued to someone else.
+
+    The answer to give the caller is ``{"active": false}`` (RFC 7662 §2.2), the same as
+    for a token that is not live: the refusal is for the audit log, never the caller.
+    """
+
+    code = "introspection_refused"
 
 
 @dataclass(frozen=True, slots=True)
@@ -434,23 +452,41 @@ def _within(claims: dict[str, Any], at: float) -> bool:
     return bool(float(claims.get("nbf", at)) <= at < float(claims["exp"]))
 
 
+def _check_introspection(caller_id: str, caller_scopes: tuple[str, ...], issued_to: object) -> None:
+    if issued_to != caller_id and INTROSPECT_SCOPE not in caller_scopes:
+        raise IntrospectionRefusedError("the token was issued to another client")
+
+
 async def introspect(
     token: str,
     *,
+    caller_id: str,
+    caller_scopes: Iterable[str],
     verifier: TokenVerifier,
     revocations: Revocations,
     sessions: async_sessionmaker[AsyncSession],
     first_party_client_id: str,
     at: float | None = None,
 ) -> dict[str, Any]:
-    """The RFC 7662 §2.2 answer for ``token`` (an access or a refresh token).
+    """The RFC 7662 §2.2 answer for ``token`` (an access or a refresh token), to the
+    client ``caller_id`` holding ``caller_scopes``.
 
     ``{"active": false}`` and nothing else for anything that is not live. ``at``: the
     time to check against (seconds since the epoch), instead of the clock.
+
+    Raises:
+        IntrospectionRefusedError: the token was issued to another client (a refresh
+            token, live or ended; an access token whose signature verifies, live or
+            revoked) and the caller does not hold :data:`INTROSPECT_SCOPE`; answer
+            ``{"active": false}``.
     """
     at = time.time() if at is None else at
+    scopes = tuple(caller_scopes)
     claims = _verified(verifier, token, at)
     if claims is not None:
+        # Whose it is, before whether it lives (as for revocation): another client's
+        # token is refused live or not, so that the refusal depends on nothing of its state.
+        _check_introspection(caller_id, scopes, claims.get("client_id"))
         # Active is within the validity window (RFC 7662 §2.2): the verifier's leeway is
         # for other hosts' clocks, and here the issuer's own clock answers.
         if not _within(claims, at) or await is_revoked(revocations, claims):
@@ -471,8 +507,11 @@ async def introspect(
                 answer[name] = claims[name]
         return answer
     record = await _refresh_record(sessions, token)
+    if record is None:
+        return {"active": False}
+    _check_introspection(caller_id, scopes, record.client_id or first_party_client_id)
     # Reuse, logout, revocation and a password change all mark the rows revoked.
-    if record is None or not record.live:
+    if not record.live:
         return {"active": False}
     # What its next refresh would grant: the family's scope, less what the account no
     # longer holds (a scope an administrator took back is no longer the token's).

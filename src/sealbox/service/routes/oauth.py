@@ -42,7 +42,9 @@ from sealbox.accounts.clients import (
 )
 from sealbox.accounts.grants import (
     CLIENT_CREDENTIALS,
+    INTROSPECT_SCOPE,
     REVOKE_SCOPE,
+    IntrospectionRefusedError,
     RevocationRefusedError,
     introspect,
     revoke,
@@ -122,7 +124,8 @@ def metadata(runtime: Runtime, request: Request) -> dict[str, Any]:
     base = _base_url(request, s.issuer)
     certificates = s.client_ca is not None or s.mtls
     methods = [*SECRET_AUTH_METHODS, *([CERTIFICATE_AUTH_METHOD] if certificates else [])]
-    scopes = {*DEFAULT_SCOPES, ADMIN_SCOPE, USERS_ADMIN_SCOPE, REVOKE_SCOPE, TRANSIT_ADMIN_SCOPE}
+    own = (ADMIN_SCOPE, USERS_ADMIN_SCOPE, REVOKE_SCOPE, INTROSPECT_SCOPE, TRANSIT_ADMIN_SCOPE)
+    scopes = {*DEFAULT_SCOPES, *own}
     return {
         "issuer": s.issuer,
         "token_endpoint": f"{base}/auth/token",
@@ -219,20 +222,32 @@ async def revoke_token(
 async def introspect_token(
     form: Annotated[TokenRequestForm, Form()], request: Request, runtime: RuntimeDep
 ) -> JSONResponse:
-    """RFC 7662 introspection for an authenticated client: ``{"active": false}`` unless live."""
+    """RFC 7662 introspection for an authenticated client: ``{"active": false}`` unless live
+    and issued to it, or it holds :data:`INTROSPECT_SCOPE` (RFC 7662 §4: a refusal answers as
+    a dead token, and is audited). The public first-party client may not introspect."""
     await _check_form(request)
     client = await _authenticate(request, runtime, form.client_id, form.client_secret)
     if client is None:
         raise invalid_client("introspection needs client authentication")
     if not form.token:
         raise oauth_error(400, ErrorCode.INVALID_REQUEST, "the token to introspect is missing")
-    answer = await introspect(
-        form.token,
-        verifier=runtime.verifier,
-        revocations=runtime.revocations,
-        sessions=runtime.store.sessions,
-        first_party_client_id=runtime.settings.first_party_client_id,
-    )
+    try:
+        answer = await introspect(
+            form.token,
+            caller_id=client.client_id,
+            caller_scopes=client.scopes,
+            verifier=runtime.verifier,
+            revocations=runtime.revocations,
+            sessions=runtime.store.sessions,
+            first_party_client_id=runtime.settings.first_party_client_id,
+        )
+    except IntrospectionRefusedError:
+        # Audited as a refused revocation is: a resource server missing the scope (or a
+        # client probing others' tokens) shows in the log, never to the caller.
+        runtime.audit.record(
+            "introspect", outcome="refused", user=client.client_id, address=_address(request)
+        )
+        answer = {"active": False}
     return JSONResponse(answer)
 
 
