@@ -313,17 +313,13 @@ async def end_client_tokens(
 
 async def revoke_client_tokens(
     revocations: Revocations,
-    client_id: str,
+    client: ClientInfo,
     access_token_ttl: int,
     *,
     sessions: async_sessionmaker[AsyncSession] | None = None,
-    version: int = 0,
-    through: int | None = None,
 ) -> None:
-    """Refuse every access token issued to the client, for as long as any can live.
-
-    ``version``: the client's session version (the tokens of older ones were refused
-    when they were ended).
+    """Refuse every access token issued to the client, for as long as any can live: those
+    of its session version (the tokens of older ones were refused when they were ended).
 
     With ``sessions``, the refresh families issued to the client (password logins it
     authenticated) end too, and the access tokens issued from them: their access tokens
@@ -334,13 +330,13 @@ async def revoke_client_tokens(
     once its change is committed finds it and refuses its access tokens too (revoked
     here unrefused, it would look ended and its access tokens would pass).
 
-    ``through``: only the families with a refresh token of row id ``through`` or lower
-    (the sweep after an ending, :meth:`ClientStore.disable
-    <sealbox.accounts.clients.ClientStore.disable>`, which ends the families begun
-    before its change and no later one); ``None``, every live family of the client.
+    A client with a ``sweep_through`` (the sweep after an ending, :meth:`ClientStore.disable
+    <sealbox.accounts.clients.ClientStore.disable>`) ends only the families with a refresh
+    token of that row id or lower: those begun before its change and no later one.
     """
+    client_id, through = client.client_id, client.sweep_through
     until = kept_until(access_token_ttl)
-    await revocations.revoke_family(client_family(client_id, version), until)
+    await revocations.revoke_family(client_family(client_id, client.session_version), until)
     if sessions is None:
         return
     condition = (RefreshToken.client_id == client_id) & RefreshToken.revoked_at.is_(None)

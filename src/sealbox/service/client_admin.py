@@ -305,12 +305,7 @@ async def _ending_tokens(
         # The sessions of the password logins it authenticated too: a client disabled or
         # whose tokens are ended holds none of its users' tokens either.
         await revoke_client_tokens(
-            revocations,
-            client.client_id,
-            settings.access_token_ttl,
-            sessions=store.sessions,
-            version=client.session_version,
-            through=client.sweep_through,
+            revocations, client, settings.access_token_ttl, sessions=store.sessions
         )
 
     try:
@@ -371,11 +366,7 @@ def delete_client(settings: ServiceSettings, name: str) -> ClientInfo:
         try:
             try:
                 await revoke_client_tokens(
-                    revocations,
-                    client.client_id,
-                    settings.access_token_ttl,
-                    sessions=store.sessions,
-                    version=client.session_version,
+                    revocations, client, settings.access_token_ttl, sessions=store.sessions
                 )
             except StoreUnavailableError as exc:
                 if exc.store != "Redis":
@@ -422,9 +413,5 @@ async def _sweep_deleted(
     nothing. Unswept, its refresh tokens were of no use (the client no longer
     authenticates), but its access tokens passed until they expired."""
     await revoke_client_tokens(
-        revocations,
-        deleted.client_id,
-        settings.access_token_ttl,
-        sessions=store.sessions,
-        version=deleted.session_version,
+        revocations, deleted, settings.access_token_ttl, sessions=store.sessions
     )

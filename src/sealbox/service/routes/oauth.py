@@ -382,11 +382,9 @@ def _ender(runtime: Runtime) -> EndTokens:
         # The sessions of the password logins it authenticated too (as on delete).
         await revoke_client_tokens(
             accounts.revocations,
-            client.client_id,
+            client,
             accounts.policy.access_token_ttl,
             sessions=accounts.store.sessions,
-            version=client.session_version,
-            through=client.sweep_through,
         )
 
     return end
@@ -523,10 +521,9 @@ def _admin_router() -> APIRouter:
         accounts = runtime.accounts
         await revoke_client_tokens(
             accounts.revocations,
-            client.client_id,
+            client,
             accounts.policy.access_token_ttl,
             sessions=accounts.store.sessions,
-            version=client.session_version,
         )
         try:
             deleted = await store.delete(name, client_id=client.client_id)
@@ -538,10 +535,9 @@ def _admin_router() -> APIRouter:
         # meanwhile (a racing disable or rotation) are refused too.
         await revoke_client_tokens(
             accounts.revocations,
-            deleted.client_id,
+            deleted,
             accounts.policy.access_token_ttl,
             sessions=accounts.store.sessions,
-            version=deleted.session_version,
         )
         runtime.audit.record(
             "client_delete",
