@@ -9,9 +9,9 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-__all__ = ["behind_a_locked_client"]
+__all__ = ["behind_a_locked_client", "blocked_by"]
 
 T = TypeVar("T")
 
@@ -33,24 +33,30 @@ async def behind_a_locked_client(
                 break
             assert not any(c.done() for c in changes), [c.result() for c in changes]
             await asyncio.sleep(0.05)
-            # The activity view is read once per transaction, and this one holds the
-            # lock: without a fresh read, the first count would be the only one.
-            await lock.execute(text("SELECT pg_stat_clear_snapshot()"))
-            waiting = (
-                await lock.execute(
-                    # The backends this holder blocks, directly or behind another
-                    # waiter (row locks queue): never another test's, whatever else
-                    # waits on a lock in the database at the same time.
-                    text(
-                        "WITH RECURSIVE blocked(pid) AS ("
-                        " SELECT pid FROM pg_stat_activity"
-                        " WHERE pg_backend_pid() = ANY(pg_blocking_pids(pid))"
-                        " UNION SELECT a.pid FROM pg_stat_activity a, blocked b"
-                        " WHERE b.pid = ANY(pg_blocking_pids(a.pid)))"
-                        " SELECT count(*) FROM blocked"
-                    )
-                )
-            ).scalar_one()
+            # The backends this holder blocks, never another test's, whatever else waits
+            # on a lock in the database at the same time.
+            waiting = await blocked_by(lock)
         assert waiting == len(changes), f"{waiting} {what} wait for the row"
         await lock.commit()
     return list(await asyncio.gather(*changes))
+
+
+async def blocked_by(holder: AsyncConnection) -> int:
+    """The backends ``holder`` blocks, directly or behind another waiter (row locks queue)."""
+    # The activity view is read once per transaction, and the holder's stays open: without
+    # a fresh read, the first count would be the only one.
+    await holder.execute(text("SELECT pg_stat_clear_snapshot()"))
+    return int(
+        (
+            await holder.execute(
+                text(
+                    "WITH RECURSIVE blocked(pid) AS ("
+                    " SELECT pid FROM pg_stat_activity"
+                    " WHERE pg_backend_pid() = ANY(pg_blocking_pids(pid))"
+                    " UNION SELECT a.pid FROM pg_stat_activity a, blocked b"
+                    " WHERE b.pid = ANY(pg_blocking_pids(a.pid)))"
+                    " SELECT count(*) FROM blocked"
+                )
+            )
+        ).scalar_one()
+    )

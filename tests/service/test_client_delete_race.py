@@ -23,32 +23,13 @@ from sealbox.accounts.store import Store
 from sealbox.service.admin import create_user
 from sealbox.service.client_admin import create_client, delete_client
 from sealbox.service.db import make_engine, sessionmaker
+from tests.service._row_lock import blocked_by
 from tests.service.conftest import make_settings, private_shared_state
-
-
-async def _blocked_by(holder: AsyncConnection) -> int:
-    """The backends ``holder`` blocks, directly or behind another waiter."""
-    # The activity view is read once per transaction: read anew.
-    await holder.execute(text("SELECT pg_stat_clear_snapshot()"))
-    return int(
-        (
-            await holder.execute(
-                text(
-                    "WITH RECURSIVE blocked(pid) AS ("
-                    " SELECT pid FROM pg_stat_activity"
-                    " WHERE pg_backend_pid() = ANY(pg_blocking_pids(pid))"
-                    " UNION SELECT a.pid FROM pg_stat_activity a, blocked b"
-                    " WHERE b.pid = ANY(pg_blocking_pids(a.pid)))"
-                    " SELECT count(*) FROM blocked"
-                )
-            )
-        ).scalar_one()
-    )
 
 
 async def _until_blocked(holder: AsyncConnection, count: int, pending: list[Any]) -> None:
     for _ in range(1200):  # a guard against a hang, not a measure
-        if await _blocked_by(holder) >= count:
+        if await blocked_by(holder) >= count:
             return
         assert not any(p.done() for p in pending), [p.result() for p in pending]
         await asyncio.sleep(0.025)
