@@ -58,6 +58,7 @@ from sealbox.accounts.binding import cnf_claim
 from sealbox.accounts.clients import ClientDisabledError, ClientInfo, ClientStore
 from sealbox.accounts.models import RefreshToken, User, now
 from sealbox.accounts.revocation import KEEP_MARGIN, Revocations, kept_until
+from sealbox.accounts.scopes import INTROSPECT_SCOPE, REVOKE_SCOPE
 from sealbox.accounts.store import REFRESH_PREFIX, hash_refresh_token, revoke_refresh_tokens
 from sealbox.exceptions import SealboxError
 from sealbox.jwt import SigningKeySet, TokenVerifier
@@ -87,10 +88,6 @@ __all__ = [
 ]
 
 CLIENT_CREDENTIALS: Final = "client_credentials"
-#: A client holding this scope may revoke any token, not only those issued to it.
-REVOKE_SCOPE: Final = "tokens:revoke"
-#: A client holding this scope may introspect any token, not only those issued to it.
-INTROSPECT_SCOPE: Final = "tokens:introspect"
 # Families revoked per statement (SQLite and asyncpg bound the parameters of one).
 _FAMILY_BATCH: Final = 500
 

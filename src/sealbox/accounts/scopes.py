@@ -1,7 +1,7 @@
 """Scope names as accounts hold them: RFC 6749 §3.3 ``scope-token`` values.
 
 Any name of that grammar is a scope an application may use (``orders:read``). The names
-under sealbox's own prefixes (``users:``, ``clients:``, ``transit:``, ``kv:``) are what
+under sealbox's own prefixes (``users:``, ``clients:``, ``tokens:``, ``transit:``, ``kv:``) are what
 sealbox's routes look for, so one of those that no route looks for is refused when it is
 granted: ``transit:*`` or ``transit:encrpyt:orders`` would otherwise be granted and
 silently allow nothing (the only wildcard is a whole ``*`` for the key name or path,
@@ -19,11 +19,23 @@ from typing import Final
 from sealbox.exceptions import ConfigError
 from sealbox.transit.registry import SCOPE_OPERATIONS, is_key_name
 
-__all__ = ["SCOPE_TOKEN", "check_scopes", "scope_list", "unknown_own_scope"]
+__all__ = [
+    "INTROSPECT_SCOPE",
+    "REVOKE_SCOPE",
+    "SCOPE_TOKEN",
+    "check_scopes",
+    "scope_list",
+    "unknown_own_scope",
+]
 
 SCOPE_TOKEN: Final = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]{1,128}")
 """RFC 6749's ``scope-token = 1*( %x21 / %x23-5B / %x5D-7E )``; sealbox also caps the
 length."""
+
+REVOKE_SCOPE: Final = "tokens:revoke"
+"""A client holding this scope may revoke any token, not only those issued to it."""
+INTROSPECT_SCOPE: Final = "tokens:introspect"
+"""A client holding this scope may introspect any token, not only those issued to it."""
 
 
 def scope_list(text: str) -> list[str]:
@@ -38,6 +50,7 @@ def scope_list(text: str) -> list[str]:
 _OWN_FORMS: Final = {
     "users": "users:me or users:admin",
     "clients": "clients:admin",
+    "tokens": f"{REVOKE_SCOPE} or {INTROSPECT_SCOPE}",
     "transit": (
         f"transit:admin or transit:OPERATION:KEY (OPERATION one of "
         f"{', '.join(SCOPE_OPERATIONS)}; KEY a key name or *)"
@@ -51,6 +64,8 @@ def _known_own(prefix: str, rest: str) -> bool:
         return rest in ("me", "admin")
     if prefix == "clients":
         return rest == "admin"
+    if prefix == "tokens":
+        return f"tokens:{rest}" in (REVOKE_SCOPE, INTROSPECT_SCOPE)
     if prefix == "transit":
         operation, _, name = rest.partition(":")
         return rest == "admin" or (
