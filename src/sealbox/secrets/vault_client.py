@@ -53,6 +53,7 @@ __all__ = [
     "approle_login",
     "check_retries",
     "client",
+    "is_loopback",
     "is_loopback_http",
     "report_warnings",
     "reveal",
@@ -125,8 +126,14 @@ def report_warnings(method: str, url: str, answer: dict[str, Any]) -> None:
 def is_loopback_http(url: str) -> bool:
     """Whether ``url`` is plain ``http://`` to this machine (a loopback address or
     ``localhost``)."""
+    return urlsplit(url).scheme == "http" and is_loopback(url)
+
+
+def is_loopback(url: str) -> bool:
+    """Whether ``url``'s host is this machine (a loopback address or ``localhost``),
+    whatever the scheme."""
     parts = urlsplit(url)
-    if parts.scheme != "http" or not parts.hostname:
+    if not parts.hostname:
         return False
     host = parts.hostname.rstrip(".").lower()
     if host in _LOOPBACK_NAMES:
@@ -502,6 +509,16 @@ def _request_error(
             facts={"limit": str(MAX_ANSWER_SIZE)},
         )
     refused = exc.__cause__
+    if isinstance(refused, RedirectRefused) and refused.method:
+        return error(
+            f"{label}: {what}: Vault answered the {refused.method} with a redirect "
+            f"({refused.status}) after which it would be sent again as a GET without its "
+            "body: refused",
+            hint="check what answers at Vault's address (a proxy or a load balancer "
+            "redirecting); Vault itself redirects with 307",
+            code="vault_redirect_refused",
+            facts={"to": refused.where, "status": str(refused.status)},
+        )
     if isinstance(refused, RedirectRefused) and refused.downgrade:
         return error(
             f"{label}: Vault redirected the request to {refused.where}: plain http, "

@@ -14,10 +14,13 @@ compressed body fills the memory. This session
   a pool manager's ``pool_classes_by_scheme``;
 - reads each answer's body (decompressed) into memory up to :data:`MAX_ANSWER_SIZE`
   bytes, and refuses a longer one (a ``Content-Length`` over it without reading it);
+- sends a request for this machine (``localhost``, a loopback address) directly, never
+  through ``$HTTP_PROXY`` or ``$HTTPS_PROXY``, as Vault's own client does;
 - follows a redirect only to the same origin (scheme, host and port): Vault's own client
   refuses one from https to plain http, and sealbox goes further, since ``X-Vault-Token``
   and a write's values would go wherever ``Location`` points (a standby that does not
-  forward names the active node, another host);
+  forward names the active node, another host); and refuses one (301, 302, 303 to a
+  ``POST``) after which requests would resend the request as a ``GET`` without its body;
 - trusts, for a CA folder (``VAULT_CAPATH``), every PEM certificate in its files, as
   Vault's own client reads it (OpenSSL would look certificates up by hashed names only);
 - when made with ``read_retries``, sends a read (``GET``, ``HEAD``, ``LIST``), or a request
@@ -65,7 +68,7 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 from sealbox.exceptions import ExtraNotInstalledError
-from sealbox.secrets.vault_client import is_loopback_http, report_warnings
+from sealbox.secrets.vault_client import is_loopback, is_loopback_http, report_warnings
 
 try:
     # hvac's own HTTP stack: the vault extra brings it.
@@ -170,12 +173,15 @@ class AnswerTooLarge(Exception):  # noqa: N818 - carried inside requests' own ex
 
 class RedirectRefused(Exception):  # noqa: N818 - carried inside requests' own exception
     """Vault redirected a request to another origin: ``where`` (``scheme://host:port``),
-    and whether it is a downgrade to plain http."""
+    and whether it is a downgrade to plain http; or (``status`` and ``method`` set) with
+    a status after which the request would be resent as a ``GET`` without its body."""
 
-    def __init__(self, where: str, *, downgrade: bool) -> None:
+    def __init__(self, where: str, *, downgrade: bool, status: int = 0, method: str = "") -> None:
         super().__init__(where)
         self.where = where
         self.downgrade = downgrade
+        self.status = status
+        self.method = method
 
 
 def _left(request: Any = None) -> float | None:
@@ -346,6 +352,12 @@ class _BoundedAdapter(requests.adapters.HTTPAdapter):
         left = _left(request)
         if left is not None:
             kwargs["timeout"] = left  # connecting, too, waits only for what is left
+        if is_loopback(str(request.url)):
+            # As Vault's own client (Go's ProxyFromEnvironment): never through a proxy from
+            # $HTTP_PROXY / $HTTPS_PROXY. The proxy would get a plain-http development
+            # server's token in clear, or reach its own loopback, another machine's Vault.
+            kwargs["proxies"] = {}
+            request.headers.pop("Proxy-Authorization", None)
         token = _attempt.set(attempt)
         try:
             response = super().send(request, stream=True, **kwargs)
@@ -451,6 +463,20 @@ class _VaultSession(requests.Session):
             return super().request(method, url, *args, **kwargs)
         finally:
             _deadline.reset(token)
+
+    def rebuild_method(self, prepared_request: Any, response: Any) -> None:
+        # requests resends a POST redirected with 301, 302 or 303 as a GET without its
+        # body (browsers' way): a KV write would become a read of the secret, a Transit
+        # call a GET. Vault's own client resends the method and body; refused here.
+        method = str(prepared_request.method)
+        super().rebuild_method(prepared_request, response)
+        if str(prepared_request.method) != method:
+            where = _origin(str(prepared_request.url))
+            raise requests.exceptions.InvalidURL(
+                f"redirect {response.status_code} of {method} refused", request=prepared_request
+            ) from RedirectRefused(
+                where, downgrade=False, status=response.status_code, method=method.upper()
+            )
 
     def rebuild_auth(self, prepared_request: Any, response: Any) -> None:
         # Vault's standby nodes redirect clients to the active node (307), and requests
