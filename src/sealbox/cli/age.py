@@ -159,17 +159,17 @@ def _refuse_stdin_twice(options: dict[str, Any]) -> None:
 
 
 @click.command()
-@click.argument("file", type=FilePath(dir_okay=False, path_type=Path))
 @click.option(
     "--json", "as_json", is_flag=True, help="Print JSON for scripts (fields: docs/cli.md)."
 )
-def inspect(file: Path, as_json: bool) -> None:
-    """Describe the age file FILE without decrypting it.
+@click_option(INPUT)
+def inspect(as_json: bool, input_path: Path | None) -> None:
+    """Describe the age file INPUT (default: standard input) without decrypting it.
 
     Shows the armor, the recipient types, whether it is post-quantum, and the
     sizes of header, payload and plaintext.
     """
-    with input_stream(file) as (fin, _):
+    with input_stream(input_path) as (fin, _):
         info = age.inspect(fin)
     doc = info.to_dict()
     if as_json:
