@@ -235,6 +235,30 @@ def read_stdin(limit: int, what: str, *, hint: str | None = None) -> bytes:
     return data
 
 
+def read_value(limit: int, what: str, *, prompt: str, hint: str | None = None) -> bytes:
+    """A value to encrypt: all of stdin, or, when stdin is a terminal, one line typed at
+    a prompt that does not echo it (read as a file, the terminal would show the secret as
+    it is typed, and leave it on the screen).
+
+    Raises:
+        CLIError: too large, or the prompt got no answer (Ctrl-D) or no UTF-8 text.
+    """
+    if not sys.stdin.isatty():
+        return read_stdin(limit, what, hint=hint)
+    import getpass
+
+    with open_tty() as tty:
+        try:
+            data = getpass.getpass(f"{prompt}: ", stream=tty).encode()
+        except EOFError:
+            raise CLIError("no value typed (end of input at the prompt)") from None
+        except UnicodeDecodeError:
+            raise CLIError("the value typed is not UTF-8 text") from None
+    if len(data) > limit:
+        raise CLIError(f"{what} typed is larger than {limit} bytes", hint=hint)
+    return data
+
+
 TEXT_PROBE = 8192
 """How much of an output :func:`looks_binary` looks at."""
 

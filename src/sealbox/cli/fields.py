@@ -9,7 +9,13 @@ from pathlib import Path
 import click
 
 from sealbox.cli._dialect import option
-from sealbox.cli._io import CLIError, passphrase_file_option, read_stdin, write_stdout
+from sealbox.cli._io import (
+    CLIError,
+    passphrase_file_option,
+    read_stdin,
+    read_value,
+    write_stdout,
+)
 from sealbox.cli._paths import NamedFile
 from sealbox.cli.keyring import _IDENTITY, _Opened
 from sealbox.exceptions import DecryptionError, FormatError, SealboxError
@@ -59,10 +65,11 @@ def seal(
     """Encrypt the bytes on stdin; print the text token on stdout.
 
     The value is taken exactly as given, trailing newline included: use
-    `printf %s VALUE` rather than `echo VALUE` if that matters.
+    `printf %s VALUE` rather than `echo VALUE` if that matters. On a terminal,
+    it is asked for (not shown as it is typed).
     """
     ring = _Opened(keyring_file, identity_files, passphrase_file).ring
-    data = read_stdin(MAX_VALUE, "the value", hint=_TOO_BIG_HINT)
+    data = read_value(MAX_VALUE, "the value", prompt="Value to seal", hint=_TOO_BIG_HINT)
     if deterministic:
         from sealbox.keysets.fields import encode_token
 

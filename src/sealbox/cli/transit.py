@@ -18,7 +18,7 @@ import click
 
 from sealbox.cli._dialect import AliasChoice, Seconds, echo_json, option
 from sealbox.cli._hints import hint_for
-from sealbox.cli._io import CLIError, read_stdin, write_stdout
+from sealbox.cli._io import CLIError, read_stdin, read_value, write_stdout
 from sealbox.cli._paths import FilePath
 from sealbox.exceptions import SealboxError
 from sealbox.transit.client import DEFAULT_URL, MAX_TIMEOUT, TOKEN_ENV, TransitClient
@@ -314,10 +314,16 @@ def config(  # noqa: PLR0917 - click passes options positionally
 def encrypt(
     name: str, associated_data: str | None, key_version: int, url: str, ca: Path | None
 ) -> None:
-    """Encrypt stdin with key NAME; print the sealbox:v<N>: ciphertext."""
+    """Encrypt stdin with key NAME; print the sealbox:v<N>: ciphertext.
+
+    On a terminal, the value is asked for (not shown as it is typed).
+    """
     with _service(url, ca) as client:
-        data = read_stdin(
-            MAX_PLAINTEXT, "the plaintext", hint="for large data use 'sealbox encrypt' (age files)"
+        data = read_value(
+            MAX_PLAINTEXT,
+            "the plaintext",
+            prompt="Value to encrypt",
+            hint="for large data use 'sealbox encrypt' (age files)",
         )
         ciphertext = client.encrypt(
             name, data, associated_data=_ad(associated_data), key_version=key_version
