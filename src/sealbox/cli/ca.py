@@ -349,6 +349,11 @@ def pin(  # noqa: PLR0917 - click passes every option positionally
     """
     from sealbox.tls.pinning import fetch_certificate, pin_from_bytes, pin_from_file, spki_pin
 
+    # Usage first, whatever the target: contradictory options are a usage error.
+    if no_verify and ca_file is not None:
+        raise click.UsageError("--ca and --no-verify exclude each other")
+    if servername is not None and not servername.strip():
+        raise click.UsageError("--servername may not be empty")
     if target == "-" or Path(target).exists():
         pin = (
             pin_from_bytes(_stdin_certificate(), "stdin")
@@ -367,10 +372,6 @@ def pin(  # noqa: PLR0917 - click passes every option positionally
     port = int(match.group("port"))
     if not 0 < port < 65536:
         raise CLIError(f"port {port} is out of range")
-    if no_verify and ca_file is not None:
-        raise click.UsageError("--ca and --no-verify exclude each other")
-    if servername is not None and not servername.strip():
-        raise click.UsageError("--servername may not be empty")
     context = None
     if ca_file is not None:
         from sealbox.tls.context import client_context
