@@ -36,7 +36,9 @@ class AlignedWriter:
 
     Args:
         raw: the file (or any object with ``write``); a short count it returns
-            is followed by a write of the rest, ``None`` counts as complete.
+            is followed by a write of the rest, ``None`` counts as complete
+            except from an :class:`io.RawIOBase`, where it means nothing was taken
+            (a non-blocking output): :class:`BlockingIOError`.
         position: where in the file the next write lands.
     """
 
@@ -76,7 +78,11 @@ class AlignedWriter:
         while view:
             size = min(len(view), WRITE_PIECE - position % WRITE_PIECE)
             n = write(view[:size])
-            n = size if n is None else n
+            if n is None:
+                if isinstance(self._raw, io.RawIOBase):
+                    # A raw non-blocking file (or socket) whose buffer is full: it took none.
+                    raise BlockingIOError("the output is in non-blocking mode")
+                n = size
             if n <= 0:
                 raise OSError("the output accepted no data")
             position += n

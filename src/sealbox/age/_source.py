@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 from typing import Protocol
 
 from sealbox.exceptions import ConfigError
@@ -32,6 +33,13 @@ def refuse_text_mode(file: object, mode: str = "rb") -> None:
     and writes bytes. ``mode``: the binary mode to say (``"rb"``, ``"wb"``)."""
     if isinstance(file, io.TextIOBase):
         raise _text_mode(mode)
+    if isinstance(file, str | bytes | bytearray | memoryview | os.PathLike):
+        # Caught here, before any work, rather than as a bare AttributeError on .read.
+        raise TypeError(
+            f"give a binary file object (open(path, {mode!r})), not {type(file).__name__}: "
+            "for paths use sealbox.age.encrypt_file / decrypt_file, for bytes in memory "
+            "encrypt / decrypt (or wrap them in io.BytesIO)"
+        )
 
 
 def _text_mode(mode: str) -> TextModeFileError:

@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import mlkem, x25519
 from sealbox.age import bech32
 from sealbox.age._crypto import WRAPPED_KEY_SIZE
 from sealbox.age.format import Stanza, b64decode, b64encode
-from sealbox.age.x25519 import exchange
+from sealbox.age.x25519 import exchange, refuse_low_order
 from sealbox.exceptions import FormatError, KeyFormatError
 
 __all__ = [
@@ -69,6 +69,7 @@ class HybridRecipient:
         if len(public_key) != PUBLIC_SIZE:
             raise KeyFormatError(f"an MLKEM768-X25519 public key is {PUBLIC_SIZE} bytes")
         self._raw = bytes(public_key)
+        refuse_low_order(self._raw[MLKEM_PUBLIC_SIZE:], "X25519 half of the post-quantum recipient")
         try:
             self._key = hpke.MLKEM768X25519PublicKey(
                 mlkem.MLKEM768PublicKey.from_public_bytes(self._raw[:MLKEM_PUBLIC_SIZE]),

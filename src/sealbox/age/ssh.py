@@ -42,7 +42,7 @@ from sealbox._util.pem import begin_line
 from sealbox.age._base import same_bytes
 from sealbox.age._crypto import WRAPPED_KEY_SIZE, hkdf, open_file_key, seal_file_key
 from sealbox.age.format import Stanza, b64decode, b64encode
-from sealbox.age.x25519 import exchange
+from sealbox.age.x25519 import exchange, refuse_low_order
 from sealbox.exceptions import (
     ConfigError,
     DecryptionError,
@@ -115,6 +115,7 @@ class SSHEd25519Recipient:
     def __init__(self, key: ed25519.Ed25519PublicKey) -> None:
         self._wire = _wire(key)
         self._x25519 = _ed25519_to_x25519_public(key.public_bytes_raw())
+        refuse_low_order(self._x25519, "ssh-ed25519 recipient")
 
     def wrap(self, file_key: bytes) -> list[Stanza]:
         """Wrap ``file_key`` in an ``ssh-ed25519`` stanza."""

@@ -29,6 +29,7 @@ __all__ = [
     "X25519_LABEL",
     "X25519Identity",
     "X25519Recipient",
+    "refuse_low_order",
 ]
 
 X25519_LABEL: Final = b"age-encryption.org/v1/X25519"
@@ -50,6 +51,27 @@ def exchange(private: X25519PrivateKey, share: bytes) -> bytes:
         raise FormatError("the X25519 share is a low-order point") from None
 
 
+def refuse_low_order(public: bytes, kind: str) -> None:
+    """Refuse an X25519 public key of small order, which no key pair has.
+
+    Every exchange with it gives the all-zero shared secret, which age.md says
+    must be refused: found once, when the key is read, rather than as a bare
+    ``ValueError`` from the first encryption to it.
+
+    Raises:
+        KeyFormatError: ``public`` is a low-order point.
+    """
+    try:
+        # Any scalar will do: clamping makes it a multiple of the cofactor, so the
+        # result is zero exactly for the points of small order.
+        x25519_private_key(b"\x01" * KEY_SIZE).exchange(x25519_public_key(public))
+    except ValueError:
+        raise KeyFormatError(
+            f"the {kind} is a low-order point: no one holds its private key, "
+            "and age refuses to encrypt to it"
+        ) from None
+
+
 class X25519Recipient:
     """An X25519 public key to encrypt files to (``age1…``).
 
@@ -67,6 +89,7 @@ class X25519Recipient:
     def __init__(self, public_key: bytes) -> None:
         if len(public_key) != KEY_SIZE:
             raise ValueError("an X25519 public key is 32 bytes")
+        refuse_low_order(public_key, "X25519 recipient")
         self._raw = bytes(public_key)
         self._key = x25519_public_key(self._raw)
 
