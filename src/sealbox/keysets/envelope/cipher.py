@@ -62,6 +62,7 @@ from sealbox.keysets.envelope.format import (
     MODE_SEALED,
     EnvelopeHeader,
     WrappedKey,
+    check_bytes,
     envelope_bytes,
     envelope_text,
     join_key_blob,
@@ -180,7 +181,11 @@ class EnvelopeCipher:
                 larger than :data:`MAX_SEALED_SIZE`, or ``associated_data`` larger
                 than 2 GiB less 6 bytes; nothing was made.
             KeyProviderError: the provider failed (Vault unreachable…).
+            TypeError: ``data`` or ``associated_data`` is not bytes-like (the message
+                names which); the provider was not called.
         """
+        check_bytes(data, "data")
+        check_bytes(associated_data, "associated_data")
         if len(data) > MAX_SEALED_SIZE:
             raise ConfigError(
                 f"values over {MAX_SEALED_SIZE} bytes must be streamed (EnvelopeCipher.encryptor)",
@@ -226,7 +231,9 @@ class EnvelopeCipher:
             KeyStateError: the provider refuses the key's version (Vault
                 ``min_decryption_version``).
             KeyProviderError: the provider failed.
+            TypeError: ``associated_data`` is not bytes-like; the provider was not called.
         """
+        check_bytes(associated_data, "associated_data")
         raw = envelope_bytes(envelope)
         header, offset = parse_header(raw)
         data_key = self._unwrap(header, associated_data)

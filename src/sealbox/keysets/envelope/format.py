@@ -58,6 +58,7 @@ __all__ = [
     "EnvelopeHeader",
     "WrappedKey",
     "binding",
+    "check_bytes",
     "envelope_bytes",
     "envelope_text",
     "join_key_blob",
@@ -213,6 +214,18 @@ def _text(view: bytes | memoryview, start: int, end: int, what: str) -> str:
     if not raw.isascii():
         raise FormatError(f"malformed envelope header: {what} is not ASCII")
     return raw.decode("ascii")
+
+
+def check_bytes(value: object, name: str) -> None:
+    """Refuse what is not bytes-like with a :class:`TypeError` naming the parameter.
+
+    Checked before the provider is called: a ``str`` or ``None`` would otherwise fail
+    deep inside, after a data key was wrapped or unwrapped (a Vault round trip).
+    """
+    if isinstance(value, bytes | bytearray | memoryview):
+        return
+    fix = ": encode it first (for example with .encode())" if isinstance(value, str) else ""
+    raise TypeError(f"{name} must be bytes, not {type(value).__name__}{fix}")
 
 
 def binding(mode: int, associated_data: bytes) -> bytes:

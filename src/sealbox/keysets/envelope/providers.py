@@ -26,7 +26,13 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Final, Protocol, runtime_checkable
 
-from sealbox.exceptions import ConfigError, DecryptionError, FormatError
+from sealbox.exceptions import (
+    ConfigError,
+    DecryptionError,
+    FormatError,
+    KeyStateError,
+    SealboxError,
+)
 from sealbox.keysets.envelope.format import WrappedKey
 from sealbox.keysets.fields import token_key_id
 
@@ -72,6 +78,19 @@ class KeyProvider(Protocol):
         ...
 
 
+class RetiredKeyError(KeyStateError, DecryptionError):
+    """The keyring key that wrapped an envelope's data key is disabled or destroyed.
+
+    A :class:`~sealbox.exceptions.KeyStateError` (code ``key_not_usable`` or
+    ``key_destroyed``; ``facts``: provider, key id, state) that is still a
+    :class:`~sealbox.exceptions.DecryptionError`, as such envelopes raised before, so
+    code that caught that keeps working and another keyring holding the key gets its turn.
+    """
+
+    def __init__(self, message: str, *, hint: str, code: str, facts: dict[str, str]) -> None:
+        SealboxError.__init__(self, message, hint=hint, code=code, facts=facts)
+
+
 class KeyringProvider:
     """Wrap data keys with a local :class:`~sealbox.Keyring`.
 
@@ -108,16 +127,46 @@ class KeyringProvider:
         """Open the sealed key blob.
 
         Raises:
-            DecryptionError: the key is unknown, disabled or destroyed, or the
-                wrapped key was altered or does not match the key id it names.
+            RetiredKeyError: the key it names is disabled (code ``key_not_usable``) or
+                destroyed (code ``key_destroyed``) in this keyring; a ``KeyStateError``
+                and a ``DecryptionError``.
+            DecryptionError: the key is unknown, or the wrapped key was altered or
+                does not match the key id it names.
         """
         token = self._token(wrapped)
-        return self.keyring.open(token, WRAP_ASSOCIATED_DATA)
+        try:
+            return self.keyring.open(token, WRAP_ASSOCIATED_DATA)
+        except DecryptionError:
+            raise self._unusable(wrapped) or DecryptionError() from None
 
     def rewrap(self, wrapped: WrappedKey) -> WrappedKey:
-        """Reseal the key blob under the primary key."""
-        token = self.keyring.reseal(self._token(wrapped), WRAP_ASSOCIATED_DATA)
+        """Reseal the key blob under the primary key.
+
+        Raises:
+            as :meth:`unwrap`.
+        """
+        try:
+            token = self.keyring.reseal(self._token(wrapped), WRAP_ASSOCIATED_DATA)
+        except DecryptionError:
+            raise self._unusable(wrapped) or DecryptionError() from None
         return WrappedKey(self.name, f"{token_key_id(token):08x}", 0, token)
+
+    def _unusable(self, wrapped: WrappedKey) -> RetiredKeyError | None:
+        # Asked only once opening failed. The header names the key in the clear, and its
+        # state is the keyring holder's own: saying it tells an operator that nothing is
+        # corrupt, only a key was retired too early (as Vault's min_decryption_version).
+        key_id = int(wrapped.key_id, 16)
+        info = next((k for k in self.keyring if k.id == key_id), None)
+        if info is None or info.state.usable:
+            return None
+        state = info.state.value
+        return RetiredKeyError(
+            f"keyring key {wrapped.key_id} is {state}: it wrapped this envelope's data key",
+            hint="rewrap envelopes to the primary key before disabling a key; a disabled "
+            "key opens them again once enabled, a destroyed one never",
+            code="key_destroyed" if state == "destroyed" else "key_not_usable",
+            facts={"provider": self.name, "key_id": wrapped.key_id, "state": state},
+        )
 
     def is_current(self, wrapped: WrappedKey) -> bool:
         """Whether the wrapped key is under the primary key."""

@@ -27,6 +27,7 @@ from sealbox.keysets.envelope.format import (
     MAX_WRAPPED,
     MODE_STREAM,
     EnvelopeHeader,
+    check_bytes,
     join_key_blob,
     parse_header,
 )
@@ -58,6 +59,7 @@ class EnvelopeWriter:
         parallel: bool | None = None,
     ) -> None:
         refuse_text_mode(dst, "wb")
+        check_bytes(associated_data, "associated_data")
         file_key = os.urandom(DATA_KEY_SIZES[MODE_STREAM])
         wrapped = cipher.provider.wrap(join_key_blob(file_key, MODE_STREAM, associated_data))
         self.header = EnvelopeHeader(MODE_STREAM, wrapped)
@@ -129,6 +131,7 @@ class EnvelopeReader(io.RawIOBase):
         super().__init__()
         # Set first: a reader refused below is still closed when it is collected.
         self._payload: PayloadReader | io.BytesIO = io.BytesIO()
+        check_bytes(associated_data, "associated_data")
         source = src if isinstance(src, Source) else Source(src)
         self.header, _ = _read_header(source)
         data_key = cipher._unwrap(self.header, associated_data)
