@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote
 
 from sealbox.exceptions import ConfigError, SecretSourceError
-from sealbox.secret import Secret
+from sealbox.secret import Secret, redact
 from sealbox.secrets import vault_client as _vault
 from sealbox.secrets.base import handed_out
 
@@ -295,7 +295,7 @@ class VaultKV2Source:
             target = f"version {self.version} of " if self.version and what == "read" else ""
             raise SecretSourceError(f"{self.label}: {target}no such secret (404)") from None
         except hx.InvalidRequest as exc:
-            reasons = "; ".join(str(e) for e in (exc.errors or [])) or "invalid request"
+            reasons = _reasons(exc.errors)
             raise SecretSourceError(f"{self.label}: {what} refused (400): {reasons}") from None
         if not isinstance(result, dict):
             raise SecretSourceError(f"{self.label}: unexpected answer to {what}")
@@ -423,3 +423,15 @@ def _vault_path(value: str, what: str) -> str:
             facts={what: shown},
         )
     return stripped
+
+
+#: The most of Vault's own words a refusal quotes: a proxy in front may echo a request.
+_MAX_REASONS: Final = 300
+
+
+def _reasons(errors: object) -> str:
+    """Vault's ``errors`` of a 400, for a message: redacted (a value written, echoed back
+    by a proxy, is a registered secret), then cut to :data:`_MAX_REASONS` characters."""
+    listed = errors if isinstance(errors, list) else []
+    text = redact("; ".join(str(e) for e in listed)) or "invalid request"
+    return text if len(text) <= _MAX_REASONS else f"{text[:_MAX_REASONS]}…"
