@@ -188,3 +188,14 @@ def test_inspect_reads_stdin_when_input_is_omitted_or_dash(cli, tmp_path: Path, 
     assert r.out == cli(["inspect", "--json", "-"], input=sealed).out
     usage = cli(["inspect", "--help"]).out.splitlines()[0]
     assert usage == "Usage: sealbox inspect [OPTIONS] [INPUT]"
+
+
+def test_sealbox_version_as_a_command_points_to_the_version_option() -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "sealbox", "version"], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 2
+    assert "sealbox: hint: sealbox prints its version with 'sealbox --version'" in result.stderr

@@ -195,6 +195,9 @@ def usage_advice(exc: click.UsageError, argv: list[str]) -> tuple[str, str]:
     unknown = _unknown_command(exc)
     if unknown is not None:
         ctx = exc.ctx
+        if unknown == "version" and ctx is not None and ctx.parent is None:
+            # As git and pip spell it: a command here, an option of sealbox's.
+            return _UNKNOWN_COMMAND, "sealbox prints its version with 'sealbox --version'"
         nearest = (
             difflib.get_close_matches(unknown, _visible_commands(ctx.command, ctx))
             if ctx is not None and isinstance(ctx.command, click.Group)
