@@ -16,6 +16,7 @@ import pytest
 
 from sealbox.exceptions import ConfigError, KeyProviderError, SealboxError, SecretSourceError
 from sealbox.keysets.envelope import VaultTransitProvider
+from sealbox.secret import Secret
 from sealbox.secrets import VaultKV2Source
 
 pytest.importorskip("hvac")
@@ -112,3 +113,19 @@ def test_a_vault_token_variable_with_a_trailing_newline_is_refused_naming_the_va
         VaultKV2Source("http://127.0.0.1:1", "app")
     assert info.value.code == "vault_bad_token"
     assert TOKEN not in str(info.value)
+
+
+def test_a_400s_reasons_are_quoted_redacted_and_bounded() -> None:
+    # A proxy echoing what was sent, key material, and more text than any message needs.
+    key = "AGE-SECRET-KEY-1" + "Q" * 58
+    errors = [f"refused: {VALUE}", key, "x" * 5000]
+    registered = Secret(VALUE, register=True)
+    with answering(400, json.dumps({"errors": errors}).encode()) as url:
+        kv = VaultKV2Source(url, "app", token=TOKEN, retries=0)
+        with pytest.raises(SecretSourceError) as caught:
+            kv.write({"API_KEY": registered})
+    message = str(caught.value)
+    assert "refused (400): refused:" in message
+    assert len(message) < 600
+    for secret in (VALUE, key, TOKEN):
+        assert secret not in message

@@ -432,6 +432,6 @@ _MAX_REASONS: Final = 300
 def _reasons(errors: object) -> str:
     """Vault's ``errors`` of a 400, for a message: redacted (a value written, echoed back
     by a proxy, is a registered secret), then cut to :data:`_MAX_REASONS` characters."""
-    listed = errors if isinstance(errors, list) else []
+    listed = [errors] if isinstance(errors, str) else errors if isinstance(errors, list) else []
     text = redact("; ".join(str(e) for e in listed)) or "invalid request"
     return text if len(text) <= _MAX_REASONS else f"{text[:_MAX_REASONS]}…"
