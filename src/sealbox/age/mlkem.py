@@ -65,11 +65,14 @@ class HybridRecipient:
     labels: ClassVar[frozenset[str]] = POSTQUANTUM
     exclusive: ClassVar[bool] = False
 
-    def __init__(self, public_key: bytes) -> None:
+    def __init__(self, public_key: bytes, *, _own: bool = False) -> None:
         if len(public_key) != PUBLIC_SIZE:
             raise KeyFormatError(f"an MLKEM768-X25519 public key is {PUBLIC_SIZE} bytes")
         self._raw = bytes(public_key)
-        refuse_low_order(self._raw[MLKEM_PUBLIC_SIZE:], "X25519 half of the post-quantum recipient")
+        if not _own:  # an identity's own public key (_own) is never of small order
+            refuse_low_order(
+                self._raw[MLKEM_PUBLIC_SIZE:], "X25519 half of the post-quantum recipient"
+            )
         try:
             self._key = hpke.MLKEM768X25519PublicKey(
                 mlkem.MLKEM768PublicKey.from_public_bytes(self._raw[:MLKEM_PUBLIC_SIZE]),
@@ -128,7 +131,8 @@ class HybridIdentity:
         self._x25519 = x25519.X25519PrivateKey.from_private_bytes(expanded[64:])
         self._key = hpke.MLKEM768X25519PrivateKey(kem, self._x25519)
         self._recipient = HybridRecipient(
-            kem.public_key().public_bytes_raw() + self._x25519.public_key().public_bytes_raw()
+            kem.public_key().public_bytes_raw() + self._x25519.public_key().public_bytes_raw(),
+            _own=True,
         )
 
     @classmethod

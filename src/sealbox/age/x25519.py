@@ -86,10 +86,11 @@ class X25519Recipient:
     labels: ClassVar[frozenset[str]] = frozenset()
     exclusive: ClassVar[bool] = False
 
-    def __init__(self, public_key: bytes) -> None:
+    def __init__(self, public_key: bytes, *, _own: bool = False) -> None:
         if len(public_key) != KEY_SIZE:
             raise ValueError("an X25519 public key is 32 bytes")
-        refuse_low_order(public_key, "X25519 recipient")
+        if not _own:  # an identity's own public key (_own) is never of small order
+            refuse_low_order(public_key, "X25519 recipient")
         self._raw = bytes(public_key)
         self._key = x25519_public_key(self._raw)
 
@@ -141,7 +142,7 @@ class X25519Identity:
         if len(private_key) != KEY_SIZE:
             raise ValueError("an X25519 private key is 32 bytes")
         self._key = x25519_private_key(bytes(private_key))
-        self._recipient = X25519Recipient(self._key.public_key().public_bytes_raw())
+        self._recipient = X25519Recipient(self._key.public_key().public_bytes_raw(), _own=True)
 
     @classmethod
     def generate(cls) -> X25519Identity:
