@@ -274,8 +274,15 @@ class BearerAuth(OAuth2PasswordBearer, Generic[C]):
         # document says the route needs them, so they are checked.
         needed = security_scopes.scopes
         if needed and not claims.scopes.issuperset(needed):
-            raise insufficient_scope(tuple(needed), missing_scopes(claims, tuple(needed)))
+            raise self._refusal(request, claims, tuple(needed))
         return claims
+
+    def _refusal(self, request: HTTPConnection, claims: C, needed: tuple[str, ...]) -> ApiError:
+        """The 403 for ``claims`` lacking some of ``needed``: its challenge names every
+        scope the route asks of this bearer (RFC 6750 §3.1: what the resource needs), as
+        a route may ask in several places, each checked on its own."""
+        needed = _route_scopes(request, self._source, needed)
+        return insufficient_scope(needed, missing_scopes(claims, needed))
 
     async def verify(self, request: HTTPConnection, token: str) -> C:
         """The claims of ``token`` (for code that found it elsewhere than the header)."""
@@ -336,8 +343,34 @@ class _ScopedBearer(BearerAuth[C]):
         except StoreUnavailableError as exc:
             raise store_unavailable(exc) from None
         if self._needed and not claims.scopes.issuperset(self._needed):
-            raise insufficient_scope(self._needed, missing_scopes(claims, self._needed))
+            raise self._refusal(request, claims, self._needed)
         return claims
+
+
+def _route_scopes(
+    request: HTTPConnection, source: Callable[[Any], Any], needed: tuple[str, ...]
+) -> tuple[str, ...]:
+    """The scopes that the request's route asks of the bearer over ``source`` (its
+    ``Security(…, scopes=…)`` and :meth:`~BearerAuth.require` uses), in the route's order,
+    each once, with ``needed`` (alone, outside a FastAPI route)."""
+    names: list[str] = []
+    top = getattr(request.scope.get("route"), "dependant", None)
+    pending: list[Any] = [] if top is None else [top]
+    for dependant in pending:  # breadth first: the route's parameters in their order
+        pending.extend(getattr(dependant, "dependencies", ()))
+        call = getattr(dependant, "call", None)
+        if isinstance(call, BearerAuth) and call._source is source:
+            names.extend(call._needed if isinstance(call, _ScopedBearer) else _scopes_of(dependant))
+    return tuple(dict.fromkeys([*names, *needed]))
+
+
+def _scopes_of(dependant: Any) -> list[str]:
+    """The scopes FastAPI gathers for a use of a dependency: its own and its parents'."""
+    gathered = getattr(dependant, "security_scopes", None)  # older FastAPI (0.115)
+    if isinstance(gathered, list):
+        return gathered
+    parents = getattr(dependant, "parent_oauth_scopes", None) or []
+    return [*parents, *(getattr(dependant, "own_oauth_scopes", None) or [])]
 
 
 def _request_scoped(dependency: Any) -> Any:
