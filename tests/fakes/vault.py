@@ -104,6 +104,11 @@ class FakeVault:
     kv1: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
     # The ``warnings`` of a KV v2 read's answer (Vault's, such as a parameter it ignored).
     warnings: list[str] = field(default_factory=list)
+    # Response wrapping (api-docs, "Response wrapping"): a request carrying
+    # ``X-Vault-Wrap-TTL`` is answered ``data`` null and ``wrap_info`` (a wrapping token).
+    # ``wrap_ttl`` set: every request is answered so, as if something in front (a proxy)
+    # added the header.
+    wrap_ttl: str | None = None
 
     def deny(self, token: str, path: str) -> None:
         """Make ``path`` (``transit/decrypt/app``) answer 403 to ``token``."""
@@ -161,6 +166,21 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_response(status)
             self.end_headers()
             return
+        wrap_ttl = self.headers.get("X-Vault-Wrap-TTL") or self.server.vault.wrap_ttl
+        if status == 200 and body is not None and wrap_ttl:
+            body = {
+                "request_id": secrets.token_hex(8),
+                "data": None,
+                "wrap_info": {
+                    "token": "hvs.wrapping-" + secrets.token_urlsafe(12),
+                    "accessor": secrets.token_hex(8),
+                    "ttl": 300,
+                    "creation_time": _now(),
+                    "creation_path": urlsplit(self.path).path.removeprefix("/v1/"),
+                },
+                "warnings": None,
+                "auth": None,
+            }
         raw = b"" if body is None else json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")

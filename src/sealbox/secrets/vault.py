@@ -299,6 +299,7 @@ class VaultKV2Source:
             raise SecretSourceError(f"{self.label}: {what} refused (400): {reasons}") from None
         if not isinstance(result, dict):
             raise SecretSourceError(f"{self.label}: unexpected answer to {what}")
+        _vault.refuse_wrapped(self.label, what, result, SecretSourceError)
         return result
 
     def _mount_problem(self, what: str | None = None) -> SecretSourceError | None:

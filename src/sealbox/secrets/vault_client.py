@@ -4,10 +4,14 @@ login, and the translation of transport-level failures into sealbox errors.
 Settings not given are read from the environment as Vault's own tools and hvac read
 them: ``VAULT_ADDR``, ``VAULT_TOKEN`` (then ``~/.vault-token``, which ``vault login``
 writes), ``VAULT_NAMESPACE``, ``VAULT_CACERT`` (else ``VAULT_CAPATH``, a folder of PEM
-files) and ``VAULT_CLIENT_CERT`` with ``VAULT_CLIENT_KEY``, each when the client is made.
-An argument always wins, and an AppRole login given as an argument is never replaced by a
-token from the environment. ``VAULT_SKIP_VERIFY`` is never honoured: TLS is always
-verified, and a warning says so once.
+files), ``VAULT_CLIENT_CERT`` with ``VAULT_CLIENT_KEY``, and ``VAULT_TLS_SERVER_NAME``
+(the name Vault's certificate is checked for), each when the client is made. An argument
+always wins; an AppRole login argument is never replaced by a token from the environment.
+``VAULT_SKIP_VERIFY`` is never honoured (TLS is always verified), nor are Vault's other
+client variables (:data:`UNREAD_VARIABLES`) read: each, set, is named in a warning, once.
+Without a CA, the system's trust store is used as OpenSSL and Vault's client find it
+(``SSL_CERT_FILE``, else ``SSL_CERT_DIR``); ``~/.netrc``, ``REQUESTS_CA_BUNDLE`` and
+``CURL_CA_BUNDLE`` are never read.
 
 The address must be ``https://``, except for a development server on this machine
 (``127.0.0.1``, ``::1``, ``localhost``): plain ``http://`` to a loopback address is
@@ -27,6 +31,7 @@ import logging
 import math
 import os
 import re
+import ssl
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,13 +53,16 @@ __all__ = [
     "ENV_CLIENT_KEY",
     "ENV_NAMESPACE",
     "ENV_SKIP_VERIFY",
+    "ENV_TLS_SERVER_NAME",
     "ENV_TOKEN",
     "MAX_RETRIES",
+    "UNREAD_VARIABLES",
     "approle_login",
     "check_retries",
     "client",
     "is_loopback",
     "is_loopback_http",
+    "refuse_wrapped",
     "report_warnings",
     "reveal",
     "shown_url",
@@ -69,6 +77,16 @@ ENV_CAPATH: Final = "VAULT_CAPATH"
 ENV_CLIENT_CERT: Final = "VAULT_CLIENT_CERT"
 ENV_CLIENT_KEY: Final = "VAULT_CLIENT_KEY"
 ENV_SKIP_VERIFY: Final = "VAULT_SKIP_VERIFY"
+ENV_TLS_SERVER_NAME: Final = "VAULT_TLS_SERVER_NAME"
+UNREAD_VARIABLES: Final = {
+    "VAULT_AGENT_ADDR": "give the agent's address as the URL",
+    "VAULT_HTTP_PROXY": "set HTTPS_PROXY (read for a Vault not on this machine)",
+    "VAULT_PROXY_ADDR": "set HTTPS_PROXY (read for a Vault not on this machine)",
+    "VAULT_MAX_RETRIES": "give retries=",
+    "VAULT_CLIENT_TIMEOUT": "give timeout=",
+    "VAULT_WRAP_TTL": "answers are asked for unwrapped",
+}
+"""Vault's client variables sealbox does not read, and what to do instead."""
 DEFAULT_RETRIES: Final = 3
 """How many times a call that may be repeated is retried after 429 or a passing 5xx."""
 
@@ -249,7 +267,10 @@ def _warn_once(key: str, message: str, *args: object) -> None:
 
 
 def _skip_verify_ignored() -> None:
-    """Say, once, that ``$VAULT_SKIP_VERIFY`` is set and not honoured."""
+    """Say, once, that ``$VAULT_SKIP_VERIFY`` (or another unread variable) is set."""
+    for name, instead in UNREAD_VARIABLES.items():
+        if os.environ.get(name):
+            _warn_once(name, "$%s is set and not read by sealbox: %s", name, instead)
     value = os.environ.get(ENV_SKIP_VERIFY, "").strip().lower()
     if value and value not in ("0", "f", "false"):
         _warn_once(
@@ -308,6 +329,12 @@ def _client_cert() -> tuple[str, str] | None:
                 facts={"file": value},
             )
     return cert, key
+
+
+def _system_store() -> str | bool:
+    """The system's trust store as OpenSSL and Vault's client find it, else ``True``."""
+    paths = ssl.get_default_verify_paths()
+    return paths.cafile or paths.capath or True
 
 
 def _env_token() -> tuple[str | None, str]:
@@ -384,6 +411,8 @@ def client(
         )
     ca_data = _ca_folder(Path(ca), ca_from) if ca is not None and Path(ca).is_dir() else None
     cert = _client_cert()
+    if server_name := os.environ.get(ENV_TLS_SERVER_NAME) or None:
+        _check_header_value(server_name, "TLS server name", "vault_bad_server_name", show=True)
     _skip_verify_ignored()
     try:
         import hvac
@@ -396,7 +425,7 @@ def client(
         register_secret(reveal(token))
     if namespace:
         _check_header_value(namespace, "namespace", "vault_bad_namespace", show=True)
-    verify = str(ca) if ca is not None else True
+    verify = str(ca) if ca is not None else _system_store()
     return hvac.Client(
         url=url,
         # "" rather than None: hvac would otherwise take $VAULT_TOKEN over an AppRole login.
@@ -409,7 +438,9 @@ def client(
         cert=cert or False,  # type: ignore[arg-type]
         # Error answers whose JSON is not an object are read without failing in hvac.
         adapter=vault_http.VaultAdapter,
-        session=vault_http.session(verify, read_retries=read_retries, ca_data=ca_data, cert=cert),
+        session=vault_http.session(
+            verify, read_retries=read_retries, ca_data=ca_data, cert=cert, server_name=server_name
+        ),
     )
 
 
@@ -436,6 +467,20 @@ def approle_login(
         vault.token = ""
         raise _BadLoginAnswer
     register_secret(token)
+
+
+def refuse_wrapped(label: str, what: str, answer: object, error: type[SealboxError]) -> None:
+    """Raise ``error`` when Vault's ``answer`` is response-wrapped (``wrap_info``, no
+    ``data``): its data is behind a wrapping token, which is never shown."""
+    wrapped = isinstance(answer, dict) and isinstance(answer.get("wrap_info"), dict)
+    if wrapped and isinstance(answer, dict) and answer.get("data") is None:
+        raise error(
+            f"{label}: {what}: Vault answered with a response-wrapping token in place "
+            "of the data (the answer is wrapped)",
+            hint="sealbox asks for answers unwrapped: check what between it and Vault "
+            "asks for wrapping (X-Vault-Wrap-TTL), such as a proxy adding the header",
+            code="vault_answer_wrapped",
+        )
 
 
 @contextlib.contextmanager
@@ -469,10 +514,14 @@ def transport_errors(label: str, what: str, error: type[SealboxError]) -> Iterat
     except hx.VaultError as exc:
         raise error(f"{label}: {what} failed ({type(exc).__name__})") from None
     except requests.exceptions.SSLError:
+        store = _system_store()
+        unread = [n for n in _GENERAL_CA if _elsewhere(os.environ.get(n), store)]
+        aside = f"; ${unread[0]} is not read for Vault" if unread else ""
         raise error(
             f"{label}: TLS verification of Vault's certificate failed",
             hint=f"give the CA that signed it with ca=, ${ENV_CACERT} or ${ENV_CAPATH} "
-            f"(${ENV_SKIP_VERIFY} is never honoured)",
+            f"(${ENV_SKIP_VERIFY} is never honoured{aside})",
+            code="vault_tls_failed",
         ) from None
     except requests.exceptions.Timeout:
         raise error(
@@ -483,6 +532,17 @@ def transport_errors(label: str, what: str, error: type[SealboxError]) -> Iterat
         ) from None
     except requests.exceptions.RequestException as exc:
         raise _request_error(exc, label, what, error) from None
+
+
+# CA bundles named for requests and curl, not for Vault: never read by the Vault clients.
+_GENERAL_CA: Final = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+
+
+def _elsewhere(bundle: str | None, store: str | bool) -> bool:
+    """Whether ``bundle`` is set and is not the system's store Vault is checked with."""
+    return bool(bundle) and (
+        not isinstance(store, str) or os.path.realpath(str(bundle)) != os.path.realpath(store)
+    )
 
 
 def _request_error(

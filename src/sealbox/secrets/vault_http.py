@@ -23,6 +23,9 @@ compressed body fills the memory. This session
   ``POST``) after which requests would resend the request as a ``GET`` without its body;
 - trusts, for a CA folder (``VAULT_CAPATH``), every PEM certificate in its files, as
   Vault's own client reads it (OpenSSL would look certificates up by hashed names only);
+  checks Vault's certificate for ``server_name`` (``VAULT_TLS_SERVER_NAME``), if given;
+- reads neither ``~/.netrc`` (its password for Vault's host would go to Vault as basic
+  auth) nor ``REQUESTS_CA_BUNDLE`` / ``CURL_CA_BUNDLE`` (a bundle not named for Vault);
 - when made with ``read_retries``, sends a read (``GET``, ``HEAD``, ``LIST``), or a request
   sent inside :func:`repeatable`, again after an answer that says "not now"
   (:data:`RETRY_STATUSES`: 429 when Vault limits the rate, 503 when it is sealed or a
@@ -304,10 +307,10 @@ def _bound_pools(manager: Any) -> Any:
 
 class _BoundedAdapter(requests.adapters.HTTPAdapter):
     """Sends within the call's deadline; reads each answer's body up to the size limit;
-    trusts ``ca_data`` (PEM text) for a CA folder."""
+    trusts ``ca_data`` (PEM text) for a CA folder; checks for ``server_name`` if given."""
 
-    def __init__(self, ca_data: str | None = None) -> None:
-        self._ca_data = ca_data
+    def __init__(self, ca_data: str | None = None, server_name: str | None = None) -> None:
+        self._ca_data, self._server_name = ca_data, server_name
         super().__init__()
 
     def build_connection_pool_key_attributes(
@@ -319,6 +322,9 @@ class _BoundedAdapter(requests.adapters.HTTPAdapter):
         kwargs: dict[str, Any] = dict(pool_kwargs)
         if self._ca_data is not None and "ca_cert_dir" in kwargs:
             kwargs["ca_cert_data"] = self._ca_data  # urllib3's own pool argument
+        if self._server_name is not None and host_params.get("scheme") == "https":
+            kwargs["server_hostname"] = self._server_name
+            kwargs["assert_hostname"] = self._server_name
         return host_params, kwargs
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
@@ -430,9 +436,10 @@ class _VaultSession(requests.Session):
         read_retries: int = 0,
         sleep: Callable[[float], None] = time.sleep,
         ca_data: str | None = None,
+        server_name: str | None = None,
     ) -> None:
         super().__init__()
-        adapter = _BoundedAdapter(ca_data)
+        adapter = _BoundedAdapter(ca_data, server_name)
         self.mount("https://", adapter)
         self.mount("http://", adapter)
         self._read_retries = read_retries
@@ -464,6 +471,19 @@ class _VaultSession(requests.Session):
         finally:
             _deadline.reset(token)
 
+    def prepare_request(self, request: requests.Request) -> requests.PreparedRequest:
+        if request.auth is None and not self.auth:
+            # requests would otherwise send ~/.netrc's login for Vault's host as basic auth.
+            request.auth = lambda prepared: prepared  # the token goes in X-Vault-Token
+        return super().prepare_request(request)
+
+    def merge_environment_settings(self, url: Any, proxies: Any, *args: Any) -> Any:
+        stream, verify, cert = args
+        settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        # Not $REQUESTS_CA_BUNDLE in place of True: the CA given for Vault, or the default.
+        settings["verify"] = verify if verify is not None else self.verify
+        return settings
+
     def rebuild_method(self, prepared_request: Any, response: Any) -> None:
         # requests resends a POST redirected with 301, 302 or 303 as a GET without its
         # body (browsers' way): a KV write would become a read of the secret, a Transit
@@ -493,7 +513,7 @@ class _VaultSession(requests.Session):
             raise requests.exceptions.InvalidURL(
                 f"redirect to {where} refused", request=prepared_request
             ) from RedirectRefused(where, downgrade=downgrade)
-        super().rebuild_auth(prepared_request, response)  # type: ignore[no-untyped-call]
+        # Not requests' own: it adds ~/.netrc's login (and strips for other hosts, refused).
 
 
 class VaultAdapter(hvac.adapters.JSONAdapter):
@@ -567,14 +587,14 @@ def session(
     sleep: Callable[[float], None] = time.sleep,
     ca_data: str | None = None,
     cert: tuple[str, str] | None = None,
+    server_name: str | None = None,
 ) -> requests.Session:
     """A session for hvac: see the module docstring. ``verify`` is requests' own;
     ``read_retries`` how many times a read (or a request inside :func:`repeatable`) is
     sent again after a :data:`RETRY_STATUSES` answer (0: never); ``sleep`` waits between
     them; ``ca_data`` the PEM certificates of the CA folder ``verify`` names; ``cert`` a
-    client certificate and its key (files)."""
-    vault_session = _VaultSession(read_retries, sleep, ca_data)
+    client certificate and its key (files); ``server_name`` the name checked for."""
+    vault_session = _VaultSession(read_retries, sleep, ca_data, server_name)
     # hvac takes a given session's own verify and cert over its arguments: set them here.
-    vault_session.verify = verify
-    vault_session.cert = cert
+    vault_session.verify, vault_session.cert = verify, cert
     return vault_session

@@ -371,6 +371,7 @@ class VaultTransitProvider:
             if results is not None:
                 return results
             raise self._refusal(what, [str(e) for e in (exc.errors or [])], version) from None
+        _vault.refuse_wrapped(self.label, what, response, KeyProviderError)
         data = response.get("data") if isinstance(response, dict) else None
         if not isinstance(data, dict):
             raise KeyProviderError(f"{self.label}: unexpected answer to {what}")
