@@ -25,8 +25,10 @@ from sealbox.cli._io import (
     CLIError,
     Terminated,
     looks_binary,
+    no_room,
     passphrase_source,
     read_passphrase,
+    stdout_failed,
 )
 from sealbox.cli._progress import progress_bar
 from sealbox.exceptions import (
@@ -140,7 +142,7 @@ def _passphrase_refused(exc: DecryptionError, passphrase_file: PathArg | None) -
 
 
 class StopRequest:
-    """Ctrl-C or SIGTERM received during a run, kept for :meth:`check`.
+    """Ctrl-C, SIGTERM or SIGHUP received during a run, kept for :meth:`check`.
 
     The handlers raise at once, but Python drops an exception raised while a weakref
     callback or a ``__del__`` runs (an import's module-lock callback, a file closed by the
@@ -157,28 +159,41 @@ class StopRequest:
 
     def check(self) -> None:
         """Raise the stop that was asked for, if one was."""
-        if self.signum == signal.SIGTERM:
-            raise Terminated
-        if self.signum is not None:
+        if self.signum == signal.SIGINT:
             raise KeyboardInterrupt
+        if self.signum is not None:
+            raise Terminated(self.signum)
+
+
+# The signals that stop a run: Ctrl-C, SIGTERM, and SIGHUP (the terminal or the SSH
+# connection closed), whose default action would leave the temporary output behind: for
+# decrypt, part of the plaintext.
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 @contextlib.contextmanager
 def _terminate_as_interrupt() -> Iterator[StopRequest]:
-    """Turn SIGTERM into :class:`Terminated` (a KeyboardInterrupt) so temporary files
-    are cleaned up; call the request's ``check()`` before the output is committed."""
+    """Turn Ctrl-C, SIGTERM and SIGHUP into a KeyboardInterrupt (:class:`Terminated` for
+    the last two) so temporary files are cleaned up; call the request's ``check()``
+    before the output is committed.
+
+    A signal the caller ignores stays ignored: a background job of a script ignores
+    Ctrl-C (meant for the job in the foreground), ``nohup`` ignores SIGHUP.
+    """
     stop = StopRequest()
+    previous: dict[int, Any] = {}
     try:
-        previous = signal.signal(signal.SIGTERM, stop.handle)
-        previous_int = signal.signal(signal.SIGINT, stop.handle)
+        for signum in _STOP_SIGNALS:
+            if signal.getsignal(signum) is not signal.SIG_IGN:
+                previous[signum] = signal.signal(signum, stop.handle)
     except ValueError:  # not the main thread (embedded use)
         yield stop
         return
     try:
         yield stop
     finally:
-        signal.signal(signal.SIGTERM, previous)
-        signal.signal(signal.SIGINT, previous_int)
+        for restored, handler in previous.items():
+            signal.signal(restored, handler)
 
 
 @contextlib.contextmanager
@@ -271,8 +286,14 @@ def open_output(
     """
     if path is None or is_std(path) or os.fspath(path) in _STDOUT_NAMES:
         refuse_stdout_as_input(input_)
-        yield AlignedWriter.from_file(sys.stdout.buffer)
-        sys.stdout.buffer.flush()
+        try:
+            yield AlignedWriter.from_file(sys.stdout.buffer)
+            sys.stdout.buffer.flush()
+        except OSError as exc:
+            # Only a write fails so (the input is read, the key files were read before).
+            if not no_room(exc):
+                raise
+            raise stdout_failed(exc, "write the output elsewhere with -o FILE") from None
         return
     check_output(path, input_, force, also)
     try:

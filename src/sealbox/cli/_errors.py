@@ -33,8 +33,8 @@ def report(exc: BaseException, *, debug: bool) -> int:
     ``Exception`` (``SystemExit``).
     """
     if isinstance(exc, Terminated):
-        print_error("terminated")
-        return 143
+        print_error(exc.word)
+        return 128 + exc.signum
     if isinstance(exc, KeyboardInterrupt):
         print_error("interrupted")
         return 130

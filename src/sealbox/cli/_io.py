@@ -40,8 +40,14 @@ class CLIError(SealboxError):
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised where Ctrl-C would be so the same clean-up runs; the command
-    exits with 143 (128 + 15), as a process the signal ended would."""
+    """SIGTERM (or SIGHUP: the terminal or connection closed), raised where Ctrl-C would
+    be so the same clean-up runs; the command exits with 128 + the signal's number (143,
+    129), as a process the signal ended would. ``word``: what the error line says."""
+
+    def __init__(self, signum: int = 15) -> None:
+        super().__init__(signum)
+        self.signum = signum
+        self.word = "hung up" if signum == 1 else "terminated"  # 1: SIGHUP
 
 
 def terminal_safe(text: str) -> str:
@@ -292,11 +298,46 @@ def refuse_binary_on_terminal(probe: bytes) -> None:
 
 
 def write_stdout(data: bytes) -> None:
-    """Write bytes to stdout and flush; binary data is never written to a terminal."""
+    """Write bytes to stdout and flush; binary data is never written to a terminal.
+
+    Raises:
+        CLIError: stdout is a terminal and ``data`` is not text, or stdout has no room.
+    """
     refuse_binary_on_terminal(data)
     out = sys.stdout.buffer
-    out.write(data)
-    out.flush()
+    try:
+        out.write(data)
+        out.flush()
+    except OSError as exc:
+        if not no_room(exc):
+            raise
+        raise stdout_failed(exc) from None
+
+
+def no_room(exc: OSError) -> bool:
+    """Whether a write failed for want of room (a full disk, a quota, a size limit)."""
+    import errno
+
+    return exc.errno in {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+
+
+def stdout_failed(exc: OSError, instead: str = "redirect it to another file system") -> CLIError:
+    """The error of a standard output that took no more (``> FILE`` on a full disk): the
+    system's bare words would not say what was being written. ``instead``: what else to
+    do, in the hint."""
+    import errno
+
+    if exc.errno == errno.EFBIG:
+        hint = (
+            "the file standard output goes to is at the largest size allowed (a file "
+            f"size limit, 'ulimit -f', or the file system's): {instead}"
+        )
+    else:
+        hint = (
+            "free space on the file system standard output goes to ('df -h' shows it), "
+            f"or {instead}"
+        )
+    return CLIError(f"cannot write standard output: {os_reason(exc)}", hint=hint)
 
 
 def os_reason(exc: OSError) -> str:
