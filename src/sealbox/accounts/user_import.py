@@ -17,7 +17,8 @@ One JSON object per line::
 - ``scopes`` (optional): a list of scope names, beside the deployment's default ones.
 
 A line is refused, with its number and the reason, when it is not such an object (other
-members are refused too: a ``password`` member would be a password in clear), when its
+members are refused too: a ``password`` member would be a password in clear; one that holds
+a hash, as Django's ``auth_user`` column does, is refused saying to rename it), when its
 ``username`` holds a password hash (the members swapped: the name is not quoted), when its
 name breaks the username rules, or when its name collides under them (one name under
 RFC 8265, or look-alikes under UTS #39) with another line's or with an account's: every
@@ -313,7 +314,16 @@ def _check_record(
         raise _Refused(None, "'username' holds a password hash: are the members swapped?")
     unknown = sorted(set(value) - FIELDS)
     if unknown:
-        raise _Refused(name, "unknown member " + ", ".join(repr(str(k)) for k in unknown))
+        reason = "unknown member " + ", ".join(repr(str(k)) for k in unknown)
+        held = value.get("password")
+        if unknown == ["password"] and isinstance(held, str):
+            # Django's auth_user (and many apps') column: a hash there only needs the
+            # member renamed. Its scheme is named, never more of it; a password in
+            # clear is not said to be one.
+            scheme = hash_scheme(held)
+            if scheme != "unknown":
+                reason += f" (it holds a {scheme} hash: name it 'password_hash')"
+        raise _Refused(name, reason)
     if name is None:
         missing = "username" not in value
         raise _Refused(None, f"'username' {'is missing' if missing else 'must be a string'}")

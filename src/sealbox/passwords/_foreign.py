@@ -1,7 +1,7 @@
 """Hashes other tools made, which sealbox verifies and upgrades at the next login:
 bcrypt (``$2a$``/``$2b$``/``$2y$``), Django's ``pbkdf2_sha256$``, ``pbkdf2_sha1$``,
 ``bcrypt_sha256$`` and ``bcrypt$``, passlib's ``$pbkdf2-sha256$``/``$pbkdf2-sha512$``; and
-the refusal of any other scheme.
+the refusal of any other scheme (Werkzeug's ``pbkdf2:sha256:…`` and ``scrypt:…`` by name).
 
 Each form is checked whole before any work: a hostile hash cannot ask for more work than
 about one pass of sealbox's strongest Argon2 profile (:class:`HashTooCostlyError`), and a
@@ -129,15 +129,34 @@ _NAMED_SCHEMES: Final = frozenset(
 )
 
 
+# Werkzeug's generate_password_hash (Flask apps): "<method>$<salt>$<hex>", the method
+# "pbkdf2:<digest>:<iterations>" or "scrypt:<n>:<r>:<p>"; named without the numbers (and
+# not Django's "scrypt$").
+_WERKZEUG_RE: Final = re.compile(
+    r"(?:(pbkdf2:(?:sha1|sha224|sha256|sha384|sha512))(?::[0-9]{1,10})?"
+    r"|(scrypt)(?::[0-9]{1,10}){3})\$"
+)
+
+
 def unknown_scheme(text: str) -> SealboxError:
+    werkzeug = _WERKZEUG_RE.match(text)
     m = _SCHEME_RE.match(text)
-    if m is None:
+    if werkzeug is not None:
+        named: str | None = werkzeug.group(1) or werkzeug.group(2)
+        said = f"password hash scheme {named!r} (Werkzeug) is not supported"
+    elif m is not None:
+        named = m.group(1) if m.group(1) in _NAMED_SCHEMES else None
+        said = f"password hash scheme {named!r} is not supported"
+    elif text.startswith("!"):
+        # Django's set_unusable_password(): "!" and random characters, no hash at all.
+        return FormatError(
+            "Django's mark of an unusable password ('!'), not a hash: the account has no "
+            "password to verify"
+        )
+    else:
         return FormatError("not a password hash")
-    named = m.group(1) if m.group(1) in _NAMED_SCHEMES else None
     return UnsupportedAlgorithmError(
-        f"password hash scheme {named!r} is not supported"
-        if named
-        else "the password hash's scheme is not one sealbox knows",
+        said if named else "the password hash's scheme is not one sealbox knows",
         facts={"scheme": named} if named else {},
         hint="sealbox verifies argon2, bcrypt ($2a$/$2b$/$2y$), Django pbkdf2_sha256, "
         "pbkdf2_sha1, bcrypt_sha256 and bcrypt, and passlib $pbkdf2-sha256$/$pbkdf2-sha512$ "
@@ -158,6 +177,9 @@ def scheme_name(text: str) -> str | None:
     for prefix, digest in PASSLIB_PBKDF2.items():
         if text.startswith(prefix):
             return f"passlib_pbkdf2_{digest}"
+    werkzeug = _WERKZEUG_RE.match(text)
+    if werkzeug is not None:
+        return werkzeug.group(1) or werkzeug.group(2)
     m = _SCHEME_RE.match(text)
     return m.group(1) if m is not None and m.group(1) in _NAMED_SCHEMES else None
 
