@@ -19,7 +19,8 @@ systems with :mod:`sealbox.accounts.user_import`), the TOTP second factor
 (:mod:`sealbox.accounts.totp`, RFC 6238; its tables and atomic checks in
 :mod:`sealbox.accounts.totp_store`), and the parts of a small OAuth 2 authorization
 server: clients for machines (:mod:`sealbox.accounts.clients`), the client credentials
-grant, revocation and introspection (:mod:`sealbox.accounts.grants`) and
+grant, revocation and introspection (:mod:`sealbox.accounts.grants`; the refresh tokens
+they read, :mod:`sealbox.accounts.token_records`) and
 certificate-bound tokens (:mod:`sealbox.accounts.binding`). ``sealbox serve``,
 ``sealbox users`` and the FastAPI integration all run on them; so can any other Python code.
 

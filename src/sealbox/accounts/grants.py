@@ -56,10 +56,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sealbox.accounts.attempts import client_attempt_succeeded, throttle_client_attempt
 from sealbox.accounts.binding import cnf_claim
 from sealbox.accounts.clients import ClientDisabledError, ClientInfo, ClientStore
-from sealbox.accounts.models import RefreshToken, User, now
+from sealbox.accounts.models import RefreshToken, now
 from sealbox.accounts.revocation import KEEP_MARGIN, Revocations, kept_until
 from sealbox.accounts.scopes import INTROSPECT_SCOPE, REVOKE_SCOPE
-from sealbox.accounts.store import REFRESH_PREFIX, hash_refresh_token, revoke_refresh_tokens
+from sealbox.accounts.store import revoke_refresh_tokens
+from sealbox.accounts.token_records import family_ends_at, refresh_record
 from sealbox.exceptions import SealboxError
 from sealbox.jwt import SigningKeySet, TokenVerifier
 
@@ -378,52 +379,24 @@ async def is_revoked(revocations: Revocations, claims: Mapping[str, Any]) -> boo
     )
 
 
-@dataclass(frozen=True, slots=True)
-class _RefreshRecord:
-    family_id: str
-    user: User
-    scope: str | None
-    created_at: datetime
-    expires_at: datetime
-    used: bool
-    revoked: bool
-    cnf_x5t: str | None = None
-    client_id: str | None = None
+async def _family_ended(
+    sessions: async_sessionmaker[AsyncSession],
+    claims: Mapping[str, Any],
+    family_ttl: int | None,
+    at: float,
+) -> bool:
+    """Whether a user's access token names a refresh family that has ended by ``at``.
 
-    @property
-    def live(self) -> bool:
-        return not self.used and not self.revoked and self.expires_at > now()
-
-
-async def _refresh_record(
-    sessions: async_sessionmaker[AsyncSession], token: str
-) -> _RefreshRecord | None:
-    if not token.startswith(REFRESH_PREFIX) or len(token) > 512:
-        return None
+    Every access token of a family expires at its end when it is issued now; one issued
+    before that (by an earlier version, or under a longer family lifetime) may carry a
+    later ``exp``, and is refused here all the same. A family with no token stored (its
+    account deleted) has no start to count from: the token's other checks decide."""
+    family = claims.get("sid")
+    if family_ttl is None or is_client_token(claims) or not isinstance(family, str):
+        return False
     async with sessions() as session:
-        row = (
-            await session.execute(
-                select(RefreshToken).where(RefreshToken.token_hash == hash_refresh_token(token))
-            )
-        ).scalar_one_or_none()
-        if row is None:
-            return None
-        user = await session.get(User, row.user_id)
-    if user is None:
-        return None
-    return _RefreshRecord(
-        row.family_id,
-        user,
-        row.scope,
-        row.created_at,
-        row.expires_at,
-        used=row.used_at is not None,
-        revoked=row.revoked_at is not None,
-        # A client's family is bound to the client, not to a certificate (RFC 8705 §7.1),
-        # also when an earlier version wrote one down.
-        cnf_x5t=row.cnf_x5t if row.client_id is None else None,
-        client_id=row.client_id,
-    )
+        ends_at = await family_ends_at(session, family, family_ttl)
+    return ends_at is not None and ends_at.timestamp() <= at
 
 
 def _verified(verifier: TokenVerifier, token: str, at: float) -> dict[str, Any] | None:
@@ -460,18 +433,24 @@ async def introspect(
     sessions: async_sessionmaker[AsyncSession],
     first_party_client_id: str,
     at: float | None = None,
+    family_ttl: int | None = None,
 ) -> dict[str, Any]:
     """The RFC 7662 §2.2 answer for ``token`` (an access or a refresh token), to the
     client ``caller_id`` holding ``caller_scopes``.
 
     ``{"active": false}`` and nothing else for anything that is not live. ``at``: the
     time to check against (seconds since the epoch), instead of the clock.
+    ``family_ttl``: the refresh families' absolute lifetime in seconds
+    (``AccountPolicy.refresh_family_ttl``; ``None``: none): a token of a family past
+    it is not live, whatever its own expiry says (one issued before the lifetime existed,
+    or under a longer one).
 
     Raises:
-        IntrospectionRefusedError: the token was issued to another client (a refresh
+        IntrospectionRefusedError: the caller does not hold :data:`INTROSPECT_SCOPE`
+            and the token was not issued to it: issued to another client (a refresh
             token, live or ended; an access token whose signature verifies, live or
-            revoked) and the caller does not hold :data:`INTROSPECT_SCOPE`; answer
-            ``{"active": false}``.
+            revoked), or no token sealbox issued at all (unknown, forged, expired);
+            answer ``{"active": false}``.
     """
     at = time.time() if at is None else at
     scopes = tuple(caller_scopes)
@@ -483,6 +462,8 @@ async def introspect(
         # Active is within the validity window (RFC 7662 §2.2): the verifier's leeway is
         # for other hosts' clocks, and here the issuer's own clock answers.
         if not _within(claims, at) or await is_revoked(revocations, claims):
+            return {"active": False}
+        if await _family_ended(sessions, claims, family_ttl, at):
             return {"active": False}
         answer: dict[str, Any] = {"active": True, "token_type": "Bearer"}
         # Scope is optional (RFC 7662 §2.2) and never empty (RFC 6749 §3.3): a token
@@ -499,12 +480,19 @@ async def introspect(
             if name in claims:
                 answer[name] = claims[name]
         return answer
-    record = await _refresh_record(sessions, token)
+    record = await refresh_record(sessions, token, family_ttl)
     if record is None:
+        # No token sealbox issued to the caller (forged, garbage, expired): refused as
+        # another client's is, so that whatever the refusal costs (its audit record, a 503
+        # when that cannot be written) tells a caller without the scope nothing of which
+        # tokens are genuine.
+        _check_introspection(caller_id, scopes, None)
         return {"active": False}
     _check_introspection(caller_id, scopes, record.client_id or first_party_client_id)
-    # Reuse, logout, revocation and a password change all mark the rows revoked.
-    if not record.live:
+    # Reuse, logout, revocation and a password change all mark the rows revoked. A
+    # disabled account's is refused as its refresh is, also when no revocation marked it
+    # (an account disabled by writing the flag alone).
+    if not record.live or record.user.disabled:
         return {"active": False}
     # What its next refresh would grant: the family's scope, less what the account no
     # longer holds (a scope an administrator took back is no longer the token's).
@@ -519,7 +507,8 @@ async def introspect(
         "username": record.user.username,
         "sub": record.user.username,
         "iat": int(record.created_at.timestamp()),
-        "exp": int(record.expires_at.timestamp()),
+        # Its family's end, when that comes first (a token issued before the lifetime).
+        "exp": int(min(record.expires_at, record.ends_at or record.expires_at).timestamp()),
     }
     if scope:  # an account holding no scope: no member, as for an access token
         answer["scope"] = scope
@@ -566,7 +555,7 @@ async def revoke(
         until = datetime.fromtimestamp(float(claims["exp"]) + KEEP_MARGIN, UTC)
         await revocations.revoke(claims["jti"], until)
         return "access_token"
-    record = await _refresh_record(sessions, token)
+    record = await refresh_record(sessions, token)
     if record is None:
         return None
     # Whose it is, before whether it lives: refused the same way live or ended, another

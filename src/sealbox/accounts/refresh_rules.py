@@ -8,7 +8,8 @@ same work whatever its reason:
 - **Expiry.** A token is refused once its own expiry has passed, or its family's end: the
   family's absolute lifetime (``family_ttl`` seconds, ``AccountPolicy.refresh_family_ttl``)
   counted from its first token, the login's. Refreshes rotate the token, never the start,
-  and no token is issued to expire after the family's end (:func:`refresh_expiry`).
+  and no token is issued to expire after the family's end (:func:`refresh_expiry`): nor
+  does the access token a refresh issues (:attr:`RefreshOutcome.ends_at`).
 - **Certificate.** A family of no client (the public first-party client) issued over
   mutual TLS is bound to that certificate (RFC 8705 §4). A family issued to a registered
   client is bound to the client (§7.1), never to a certificate (:func:`family_binding`).
@@ -59,6 +60,9 @@ class RefreshOutcome:
     client_id: str | None = None
     #: The account's name, for a ``wrong_client`` refusal (whose ``user`` is not read).
     owner: str | None = None
+    #: When the family ends (``None``: no absolute lifetime): no token of it outlives that,
+    #: the access token an ``ok`` refresh issues included.
+    ends_at: datetime | None = None
 
 
 def family_end(started: datetime | None, family_ttl: int | None) -> datetime | None:

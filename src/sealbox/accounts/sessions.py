@@ -24,7 +24,10 @@ call them the same way.
   again, narrowed by what the account still holds and by what the refresh asks for,
   and never more (RFC 6749 §6).
 - **Families.** Every access token names its refresh family (``sid``): revoking the
-  family (reuse detected, logout) refuses the access tokens issued from it at once.
+  family (reuse detected, logout) refuses the access tokens issued from it at once. A
+  family ends at its absolute lifetime (``refresh_family_ttl``, counted from its login),
+  and so do its access tokens: one issued by a login or refresh less than an access-token
+  lifetime before that end expires at it (``exp`` and ``expires_in`` cut short).
 - **Timing.** An unknown username costs the same Argon2 work as a wrong password and
   gets the same answer (:class:`LoginFailed`). So does an account whose stored hash
   cannot be checked (above the cost ceiling, malformed, of a scheme not verified or whose
@@ -58,9 +61,10 @@ call them the same way.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sealbox.accounts.attempts import Throttled, attempt_succeeded, throttle_attempt
 from sealbox.accounts.binding import cnf_claim
@@ -157,12 +161,23 @@ def issue_tokens(
     *,
     bound_to: str | None = None,
     client_id: str | None = None,
+    family_ends_at: datetime | None = None,
 ) -> IssuedTokens:
     """Sign an access token for ``user`` (``uid``, session version ``sv``, family ``sid``,
     and ``cnf`` when ``bound_to`` names a client certificate's thumbprint); its
     ``client_id`` is ``client_id``, the registered client it is issued to, or the policy's
-    first-party client id when there is none."""
+    first-party client id when there is none.
+
+    ``family_ends_at``: when the refresh family ends; the access token expires no later
+    (its ``exp``, and the ``expires_in`` answered, are cut short to it), so that no token
+    of a family outlives it."""
     p = accounts.policy
+    at = time.time()
+    ttl = p.access_token_ttl
+    if family_ends_at is not None:
+        # Whole seconds, as exp is (iat is the issue time's): at least 1, the least a
+        # token lives, for a family with less than a second left.
+        ttl = max(1, min(ttl, int(family_ends_at.timestamp()) - int(at)))
     claims: dict[str, object] = {
         "client_id": client_id if client_id is not None else p.client_id,
         "uid": user.id,
@@ -175,11 +190,12 @@ def issue_tokens(
         user.username,
         audience=p.audience,
         issuer=p.issuer,
-        ttl=p.access_token_ttl,
+        ttl=ttl,
         scope=list(scope),
         claims=claims,
+        now=at,
     )
-    return IssuedTokens(access, refresh_token, p.access_token_ttl, scope, user)
+    return IssuedTokens(access, refresh_token, ttl, scope, user)
 
 
 def _left_out(user: User) -> str | None:
@@ -219,6 +235,9 @@ async def start_session(
     disabled or its tokens ended since, no session is opened (:class:`LoginFailed`).
     """
     scope = _granted(user.scopes, list(scopes))
+    # Taken before the family's first token is stored: its end, counted from that token's
+    # creation, is no earlier than this one.
+    ends_at = datetime.now(UTC) + timedelta(seconds=accounts.policy.refresh_family_ttl)
     left_out = _left_out(user)
     if left_out is not None:
         # Never the values: written outside sealbox, they may hold anything.
@@ -245,7 +264,14 @@ async def start_session(
         # its tokens would outlive the change.
         raise LoginFailed("the account's sessions ended") from None
     return issue_tokens(
-        accounts, user, scope, token, family, bound_to=bound_to, client_id=client_id
+        accounts,
+        user,
+        scope,
+        token,
+        family,
+        bound_to=bound_to,
+        client_id=client_id,
+        family_ends_at=ends_at,
     )
 
 
@@ -434,6 +460,7 @@ async def refresh(
         outcome.family_id,
         bound_to=bound_to,
         client_id=outcome.client_id,
+        family_ends_at=outcome.ends_at,
     )
 
 

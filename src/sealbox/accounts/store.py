@@ -440,6 +440,7 @@ class Store:
             scope=row.scope,
             retried=retried,
             client_id=row.client_id,
+            ends_at=end,
         )
 
     async def revoke_family_of(self, token: str, user_id: int) -> str | None:

@@ -70,6 +70,10 @@ HINTS: dict[str, str] = {
     # `clients disable` and `clients rotate-secret --revoke-tokens`: refused before any change.
     "tokens_not_ended": "nothing was changed, and the client works as before; once the Redis "
     "of SEALBOX_REDIS_URL answers, run the same command again",
+    # ... refused after the change: it stands (a new secret is shown all the same).
+    "tokens_partly_ended": "the change stands, and any new secret is the one shown above; "
+    "once the Redis of SEALBOX_REDIS_URL answers, run the same command again to end the "
+    "sessions of the logins that raced it (a rotation makes another secret)",
     "key_encrypted": "the command line reads TLS key files unencrypted: write a copy without "
     "its passphrase ('openssl pkey -in KEY -out PLAIN.key', then 'chmod 600 PLAIN.key'), or, "
     "to renew a certificate sealbox issued, 'sealbox ca renew DIR PREFIX --new-key' writes a "

@@ -71,7 +71,9 @@ def _made(make: Any, as_json: bool, verb: str, also: str | None = None) -> None:
             made = make()
         except StorageError as exc:
             unaudited = getattr(exc, "result", None)
-            if exc.code == "audit_incomplete" and unaudited is not None:
+            # A change that stands though the command failed after it (its audit record,
+            # or Redis during the sweep after a rotation): its secret is shown all the same.
+            if exc.code in {"audit_incomplete", "tokens_partly_ended"} and unaudited is not None:
                 _shown(unaudited, as_json, verb, also)
             raise
         _shown(made, as_json, verb, also)

@@ -9,6 +9,7 @@ service's database, migrated first.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import TypeVar
@@ -89,10 +90,18 @@ def _run(
         try:
             await migrate(engine)
             store = ClientStore(sessionmaker(engine))
-            result = await action(store)
+            try:
+                result = await action(store)
+            except TokensPartlyEndedError as exc:
+                # The change stands: recorded as made, with what it left undone.
+                if log is not None and audit is not None:
+                    made = _client_of(exc.result)
+                    done = f"{made.name} ({made.client_id}); command line; tokens ended in part"
+                    with contextlib.suppress(AuditUnavailableError):  # logged on stderr
+                        log.record(audit, outcome="success", detail=done)
+                raise
             if log is not None and audit is not None:
-                client = result.client if isinstance(result, NewSecret) else result
-                assert isinstance(client, ClientInfo)
+                client = _client_of(result)
                 detail = f"{client.name} ({client.client_id}); command line"
                 if audit in _SCOPE_EVENTS:
                     detail += f"; holds {' '.join(client.scopes) or 'no scope'}"
@@ -109,6 +118,12 @@ def _run(
                 log.close()
 
     return asyncio.run(_go())
+
+
+def _client_of(result: object) -> ClientInfo:
+    client = result.client if isinstance(result, NewSecret) else result
+    assert isinstance(client, ClientInfo)
+    return client
 
 
 async def _unaudited(
@@ -232,6 +247,9 @@ def rotate_client_secret(
             written; ``result`` holds the new secret, to be shown all the same.
         StorageError: code ``tokens_not_ended`` (with ``revoke_tokens``), Redis did not
             answer: nothing is changed.
+        TokensPartlyEndedError: (with ``revoke_tokens``) Redis stopped answering once the
+            secret was rotated: the new secret stands, in ``result``, to be shown all the
+            same; the logins through the client that raced the rotation may live on.
         ConfigError: code ``data_dir_in_use`` (with ``revoke_tokens``), as for
             :func:`disable_client`.
     """
@@ -296,35 +314,60 @@ async def _ending_tokens(
     accounts = Store(store.sessions, refresh_ttl=settings.refresh_token_ttl)
     revocations, after = open_revocations(settings, accounts)
 
-    committed = False
+    missed: StoreUnavailableError | None = None
 
     async def end(client: ClientInfo) -> None:
-        nonlocal committed
-        # Called again once the change is committed, for the logins that raced it.
-        committed = client.sweep_through is not None
+        nonlocal missed
         # The sessions of the password logins it authenticated too: a client disabled or
         # whose tokens are ended holds none of its users' tokens either.
-        await revoke_client_tokens(
-            revocations, client, settings.access_token_ttl, sessions=store.sessions
-        )
+        try:
+            await revoke_client_tokens(
+                revocations, client, settings.access_token_ttl, sessions=store.sessions
+            )
+        except StoreUnavailableError as exc:
+            # Called again once the change is committed (sweep_through set), for the
+            # logins that raced it: the change stands, and what it made (a new secret)
+            # is returned with the error, never lost with it.
+            if client.sweep_through is None or exc.store != "Redis":
+                raise
+            missed = exc
 
     try:
         result = await change(end)
     except StoreUnavailableError as exc:
         if exc.store != "Redis":
             raise
-        kept = (
-            "the change is made, but the sessions of the logins through it that raced the "
-            "change may live on: run the command again"
-            if committed
-            else "nothing is changed"
-        )
-        raise _redis_unavailable(name, exc, kept, "tokens_not_ended") from None
+        raise _redis_unavailable(name, exc, "nothing is changed", "tokens_not_ended") from None
     finally:
         await revocations.close()
     if after is not None:
         after()
+    if missed is not None:
+        kept = (
+            "the change is made, but the sessions of the password logins through it that "
+            "raced the change may live on"
+        )
+        partly = _redis_unavailable(name, missed, kept, TokensPartlyEndedError.code)
+        raise TokensPartlyEndedError(str(partly), partly.facts, result)
     return result
+
+
+class TokensPartlyEndedError(StorageError):
+    """A client's tokens were ended and the change committed (a rotation's new secret
+    stands), but the sessions of the password logins that raced it could not be ended:
+    Redis stopped answering in between. ``result`` is what the change made (a new
+    secret, to be shown all the same); ending those sessions takes the change made again.
+    """
+
+    code = "tokens_partly_ended"
+
+    def __init__(self, message: str, facts: dict[str, str], result: object) -> None:
+        super().__init__(
+            message,
+            hint="the change stands; once Redis answers, make it again to end those sessions",
+            facts=facts,
+        )
+        self.result = result
 
 
 def _redis_unavailable(name: str, exc: StoreUnavailableError, kept: str, code: str) -> StorageError:

@@ -37,7 +37,7 @@ from sealbox.accounts.clients import (
     ClientInfo,
     ClientNotFoundError,
     ClientStore,
-    EndTokens,
+    NewSecret,
     check_scopes,
 )
 from sealbox.accounts.grants import (
@@ -50,7 +50,7 @@ from sealbox.accounts.grants import (
     revoke,
     revoke_client_tokens,
 )
-from sealbox.exceptions import ConfigError
+from sealbox.exceptions import ConfigError, StoreUnavailableError
 from sealbox.integrations.fastapi import authenticate_client_request
 from sealbox.integrations.fastapi.bearer import insufficient_scope, missing_scopes
 from sealbox.integrations.fastapi.client_auth import (
@@ -65,6 +65,7 @@ from sealbox.integrations.fastapi.strict_json import StrictJSONRoute
 from sealbox.service.deps import Caller, RuntimeDep, held_scopes, require_held_scopes
 from sealbox.service.errors import ApiError, ErrorCode
 from sealbox.service.routes.admin_users import ADMIN_SCOPE as USERS_ADMIN_SCOPE
+from sealbox.service.routes.client_ending import ender as _ender
 from sealbox.service.routes.transit_call import ADMIN_SCOPE as TRANSIT_ADMIN_SCOPE
 from sealbox.service.runtime import Runtime
 
@@ -240,6 +241,7 @@ async def introspect_token(
             revocations=runtime.revocations,
             sessions=runtime.store.sessions,
             first_party_client_id=runtime.settings.first_party_client_id,
+            family_ttl=runtime.settings.refresh_family_ttl,
         )
     except IntrospectionRefusedError:
         # Audited as a refused revocation is: a resource server missing the scope (or a
@@ -374,22 +376,6 @@ def _scope_routes(api: APIRouter, admin: Any) -> None:
         return client.to_dict()
 
 
-def _ender(runtime: Runtime) -> EndTokens:
-    """What refuses a client's tokens of its current version, on the worker's lists."""
-    accounts = runtime.accounts
-
-    async def end(client: ClientInfo) -> None:
-        # The sessions of the password logins it authenticated too (as on delete).
-        await revoke_client_tokens(
-            accounts.revocations,
-            client,
-            accounts.policy.access_token_ttl,
-            sessions=accounts.store.sessions,
-        )
-
-    return end
-
-
 def _disable_routes(api: APIRouter, admin: Any) -> None:
     """``POST /clients/{name}/disable`` and ``…/enable``."""
 
@@ -425,6 +411,32 @@ def _record(runtime: Runtime, request: Request, caller: Caller, event: str, deta
     runtime.audit.record(
         event, outcome="success", user=caller.username, address=_address(request), detail=detail
     )
+
+
+def _rotated(
+    runtime: Runtime,
+    request: Request,
+    caller: Caller,
+    made: NewSecret,
+    *,
+    ending: bool,
+    missed: bool,
+) -> JSONResponse:
+    """A rotation's record and answer; ``missed`` (the sweep after the commit, ``ender``):
+    the new secret is answered all the same, the tokens said ended ``in part``."""
+    name = made.client.name
+    ended = "; tokens ended in part" if missed else "; tokens ended"
+    runtime.audit.record(
+        "client_rotate",
+        outcome="success",
+        user=caller.username,
+        address=_address(request),
+        detail=f"{name}{ended}" if ending else name,
+    )
+    answer = _with_secret(made.client, made.secret.expose_secret() if made.secret else None)
+    if missed:
+        answer["tokens_ended"] = "in part"
+    return JSONResponse(answer)
 
 
 def _admin_router() -> APIRouter:
@@ -486,22 +498,16 @@ def _admin_router() -> APIRouter:
         overlap = body.overlap if body is not None else 0
         ending = body is not None and body.revoke_tokens
         store = client_store(runtime)
+        missed: list[StoreUnavailableError] = []
         try:
             await _holds_all(runtime, caller, (await store.get(name)).scopes)
-            made = await store.rotate_secret(name, overlap, end=_ender(runtime) if ending else None)
+            end = _ender(runtime, missed) if ending else None
+            made = await store.rotate_secret(name, overlap, end=end)
         except ClientNotFoundError as exc:
             raise _not_found(exc) from None
         except ConfigError as exc:
             raise _config_error(exc) from None
-        runtime.audit.record(
-            "client_rotate",
-            outcome="success",
-            user=caller.username,
-            address=_address(request),
-            detail=f"{name}; tokens ended" if ending else name,
-        )
-        secret = made.secret.expose_secret() if made.secret else None
-        return JSONResponse(_with_secret(made.client, secret))
+        return _rotated(runtime, request, caller, made, ending=ending, missed=bool(missed))
 
     _disable_routes(api, admin)
 
