@@ -69,6 +69,7 @@ __all__ = [
     "SessionsEndedError",
     "Store",
     "UsernameTakenError",
+    "family_start",
     "revoke_refresh_tokens",
 ]
 
@@ -354,7 +355,7 @@ class Store:
                 await session.execute(
                     # The account's name read with the token on every path alike: the
                     # refusal that names it (wrong_client) costs no more than another.
-                    select(RefreshToken, User.username, _family_start())
+                    select(RefreshToken, User.username, family_start())
                     .join(User, User.id == RefreshToken.user_id)
                     .where(RefreshToken.token_hash == digest)
                 )
@@ -501,7 +502,7 @@ class Store:
             return dict(rows.all())
 
 
-def _family_start() -> Any:
+def family_start() -> Any:
     """The first issue time of the family of the token selected beside it: its login's.
 
     Every token of a family is kept (used or revoked) until its account is deleted, so the

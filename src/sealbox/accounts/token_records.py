@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sealbox.accounts.models import RefreshToken, User, now
 from sealbox.accounts.refresh_rules import family_end
-from sealbox.accounts.store import REFRESH_PREFIX, hash_refresh_token
+from sealbox.accounts.store import REFRESH_PREFIX, family_start, hash_refresh_token
 
 __all__ = ["RefreshRecord", "family_ends_at", "refresh_record"]
 
@@ -67,15 +67,17 @@ async def refresh_record(
     if not token.startswith(REFRESH_PREFIX) or len(token) > 512:
         return None
     async with sessions() as session:
-        row = (
+        found = (
             await session.execute(
-                select(RefreshToken).where(RefreshToken.token_hash == hash_refresh_token(token))
+                select(RefreshToken, family_start()).where(
+                    RefreshToken.token_hash == hash_refresh_token(token)
+                )
             )
-        ).scalar_one_or_none()
-        if row is None:
+        ).one_or_none()
+        if found is None:
             return None
+        row, started = found
         user = await session.get(User, row.user_id)
-        ends_at = await family_ends_at(session, row.family_id, family_ttl)
     if user is None:
         return None
     return RefreshRecord(
@@ -90,5 +92,5 @@ async def refresh_record(
         # also when an earlier version wrote one down.
         cnf_x5t=row.cnf_x5t if row.client_id is None else None,
         client_id=row.client_id,
-        ends_at=ends_at,
+        ends_at=family_end(started, family_ttl),
     )
