@@ -266,7 +266,7 @@ def _warn_once(key: str, message: str, *args: object) -> None:
         logger.warning(message, *args)
 
 
-def _skip_verify_ignored() -> None:
+def _unread_variables_named() -> None:
     """Say, once, that ``$VAULT_SKIP_VERIFY`` (or another unread variable) is set."""
     for name, instead in UNREAD_VARIABLES.items():
         if os.environ.get(name):
@@ -413,7 +413,7 @@ def client(
     cert = _client_cert()
     if server_name := os.environ.get(ENV_TLS_SERVER_NAME) or None:
         _check_header_value(server_name, "TLS server name", "vault_bad_server_name", show=True)
-    _skip_verify_ignored()
+    _unread_variables_named()
     try:
         import hvac
 
