@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Final
 
 from sealbox._util.aligned import AlignedWriter
-from sealbox.age._source import Readable, Source, refuse_text_mode
+from sealbox.age._source import Readable, Source, TextModeFileError, refuse_text_mode
 from sealbox.age.stream import PayloadReader, PayloadWriter, Writable
 from sealbox.exceptions import DecryptionError, FormatError
 from sealbox.keysets.envelope._sealed import NONCE, ONE_SHOT, TAG, open_sealed
@@ -47,7 +47,10 @@ class EnvelopeWriter:
     The data key is made and wrapped (one provider call) when the writer is
     created. Leaving the ``with`` block normally seals the final chunk; leaving
     it with an exception does not, so an interrupted envelope never decrypts.
-    Does not close ``dst``.
+    Does not close ``dst``. A :meth:`write` of a ``str`` (or anything not bytes-like)
+    and a :meth:`write_from` of a text-mode file raise ``TypeError`` before anything
+    more is written: the writer stays usable, and the envelope is as if the call had
+    not been made.
     """
 
     def __init__(
@@ -78,11 +81,51 @@ class EnvelopeWriter:
         return not self.closed
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
-        """Encrypt ``data``; return its length."""
-        return self._payload.write(data)
+        """Encrypt ``data``; return its length.
+
+        Raises:
+            TypeError: ``data`` is not bytes-like (a ``str``: encode it first). It is
+                refused before anything is written, and the writer stays usable: bytes
+                written afterwards are encrypted as if the bad call never happened.
+        """
+        given: object = data  # typed bytes-like; a caller may still pass a str
+        try:
+            view = memoryview(data).cast("B")
+        except TypeError:
+            fix = (
+                "encode it first (for example with .encode())"
+                if isinstance(given, str)
+                else "give bytes, a bytearray or a contiguous memoryview"
+            )
+            raise TypeError(
+                f"EnvelopeWriter.write takes bytes, not {type(data).__name__}: {fix}"
+            ) from None
+        return self._payload.write(view)
 
     def write_from(self, src: Readable) -> int:
-        """Encrypt everything ``src`` holds, reading straight into the chunk buffers."""
+        """Encrypt everything ``src`` holds, reading straight into the chunk buffers.
+
+        Raises:
+            TextModeFileError: ``src`` is a text-mode file (``open(path)``,
+                ``io.StringIO``); a ``TypeError`` with code ``text_mode_file``.
+            TypeError: ``src`` is a path, a ``str`` or bytes rather than a file object.
+
+            Either is refused before anything is read or written, and the writer stays
+            usable.
+        """
+        given: object = src  # typed Readable; a caller may still pass a text file or a path
+        if isinstance(given, io.TextIOBase):
+            raise TextModeFileError(
+                "EnvelopeWriter.write_from reads bytes, and the file object is in text "
+                "mode: open it in binary mode ('rb')",
+                hint="open the file with open(path, 'rb'), or give an io.BytesIO",
+                facts={"mode": "rb"},
+            )
+        if isinstance(given, str | bytes | bytearray | memoryview | os.PathLike):
+            raise TypeError(
+                "EnvelopeWriter.write_from takes a binary file object (open(path, 'rb')), "
+                f"not {type(given).__name__}: for bytes in memory use write(data)"
+            )
         return self._payload.write_from(Source(src))
 
     def close(self) -> None:

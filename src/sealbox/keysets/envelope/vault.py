@@ -22,7 +22,9 @@ of ``vault:vN:``, and the wrapped key is the base64-decoded rest of the
 ciphertext: ``vault:v{version}:`` + base64 (standard, padded) rebuilds it.
 
 Errors are translated at this boundary: 403 and 401 become
-:class:`~sealbox.exceptions.KeyProviderError`; 404 and "encryption key not
+:class:`~sealbox.exceptions.KeyProviderError` (a 403 with code
+``vault_permission_denied``, ``facts`` ``path`` and ``capability``: the policy rule the
+token lacks, as the KV source says it; or the token expired); 404 and "encryption key not
 found" :class:`~sealbox.exceptions.KeyNotFoundError`; a ciphertext version below
 the key's ``min_decryption_version`` :class:`~sealbox.exceptions.KeyStateError`;
 a ciphertext Vault cannot decrypt :class:`~sealbox.exceptions.DecryptionError`;
@@ -183,16 +185,16 @@ class VaultTransitProvider:
         """Decrypt the key blob (``decrypt``).
 
         Raises:
-            DecryptionError: Vault cannot decrypt it (altered, or another key's).
+            DecryptionError: Vault cannot decrypt it (altered, or another key's), or
+                the header names version 0, which Transit never writes.
             KeyStateError: its version is below the key's ``min_decryption_version``.
             KeyNotFoundError: no such key (or mount).
             KeyProviderError: permission denied, Vault sealed or unreachable.
         """
+        ciphertext = _ciphertext(wrapped)
         data = self._call(
             "decrypt",
-            lambda t: t.decrypt_data(
-                name=self.key, ciphertext=_ciphertext(wrapped), mount_point=self.mount
-            ),
+            lambda t: t.decrypt_data(name=self.key, ciphertext=ciphertext, mount_point=self.mount),
             version=wrapped.version,
         )
         try:
@@ -205,11 +207,10 @@ class VaultTransitProvider:
 
         The key blob never leaves Vault.
         """
+        ciphertext = _ciphertext(wrapped)
         data = self._call(
             "rewrap",
-            lambda t: t.rewrap_data(
-                name=self.key, ciphertext=_ciphertext(wrapped), mount_point=self.mount
-            ),
+            lambda t: t.rewrap_data(name=self.key, ciphertext=ciphertext, mount_point=self.mount),
             version=wrapped.version,
         )
         return self._wrapped(data.get("ciphertext"))
@@ -239,7 +240,10 @@ class VaultTransitProvider:
             )
             for w in wrapped
         ]
-        sent = [i for i, w in enumerate(wrapped) if self.handles(w)]
+        for i, w in enumerate(wrapped):
+            if self.handles(w) and w.version < 1:
+                out[i] = DecryptionError()  # never sent: see _ciphertext
+        sent = [i for i, w in enumerate(wrapped) if self.handles(w) and w.version >= 1]
         if not sent:
             return out
         batch = [{"ciphertext": _ciphertext(wrapped[i])} for i in sent]
@@ -353,12 +357,17 @@ class VaultTransitProvider:
                 with repeatable():
                     response = fn(transit)
         except hx.Forbidden:
+            # Vault answers 403 both to a policy without the capability and to a token
+            # that expired or was revoked: the hint names the policy rule and the other.
+            route, capability = ("keys", "read") if what == "read" else (None, "update")
+            path = f"{self.mount}/{route or _ROUTES.get(what, what)}/{self.key}"
             raise KeyProviderError(
                 f"{self.label}: permission denied for {what} (403)",
-                hint=f"the token's policy needs 'update' on {self.mount}/{_ROUTES.get(what, what)}"
-                f"/{self.key}"
-                if what != "read"
-                else f"the token's policy needs 'read' on {self.mount}/keys/{self.key}",
+                hint=f'the token\'s policy needs path "{path}" {{ capabilities = '
+                f'["{capability}"] }}; if it has it, the token expired or was revoked '
+                "(log in again, or renew it)",
+                code="vault_permission_denied",
+                facts={"path": path, "capability": capability},
             ) from None
         except hx.InvalidPath:
             raise KeyNotFoundError(
@@ -407,4 +416,9 @@ def _b64(data: bytes) -> str:
 
 
 def _ciphertext(wrapped: WrappedKey) -> str:
+    # Vault reads "vault:v0:" as version 1 (its first keys were numbered from 0), and
+    # Transit never names a version 0: a header saying 0 was altered from 1. Refused, so
+    # that no header but the one written opens the envelope.
+    if wrapped.version < 1:
+        raise DecryptionError
     return f"vault:v{wrapped.version}:{_b64(wrapped.ciphertext)}"
