@@ -156,7 +156,7 @@ def test_a_full_standard_output_is_named_with_a_hint(tmp_path, command):
     assert r.returncode == 1
     lines = r.stderr.decode().splitlines()
     assert lines[0] == "sealbox: error: cannot write standard output: no space left on device"
-    assert lines[1].startswith("sealbox: hint: free space on the file system standard output")
+    assert lines[1].startswith("sealbox: hint: standard output is a device (/dev/full)")
     assert "-o FILE" in lines[1]
     assert len(lines) == 2
 
@@ -182,7 +182,7 @@ def test_a_value_printed_to_a_full_standard_output_is_named_with_a_hint(tmp_path
     assert r.stderr.decode().splitlines() == [
         "sealbox: error: cannot write standard output: no space left on device",
         (
-            "sealbox: hint: free space on the file system standard output goes to ('df -h' "
-            "shows it), or redirect it to another file system"
+            "sealbox: hint: standard output is a device (/dev/full), not a file, and it "
+            "refused the write (it has no room, or takes no data): redirect it to a file"
         ),
     ]

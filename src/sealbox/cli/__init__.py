@@ -53,8 +53,14 @@ def console() -> NoReturn:
         sys.stdin = _ClosedStream("standard input", "</dev/null")
     if sys.stdout is None:
         sys.stdout = _ClosedStream("standard output", ">/dev/null")
+    from sealbox.cli._io import stdout_failures_named
+
     try:
-        status, direct = _main(sys.argv[1:], program=True)
+        # A failed write to stdout (`sealbox keygen > FILE` on a full disk) is named as
+        # such, whichever command wrote it and however (click.echo, sys.stdout).
+        with stdout_failures_named():
+            status, direct = _main(sys.argv[1:], program=True)
+            status = _flush_stdout(status)
     except KeyboardInterrupt:
         # Ctrl-C while the command's modules still load, before its own handling is in
         # place: the same line and status as once it is, not a traceback.
@@ -72,6 +78,20 @@ def console() -> NoReturn:
             status = status or 1
         os._exit(status)
     sys.exit(status)
+
+
+def _flush_stdout(status: int) -> int:
+    """Write what the command left in stdout's buffer; a failure to is the command's
+    (reported as :func:`report <sealbox.cli._errors.report>` does), unless it failed."""
+    try:
+        sys.stdout.flush()
+    except OSError as exc:
+        if status:
+            return status
+        from sealbox.cli._errors import debug_requested, report
+
+        return report(exc, debug=debug_requested(sys.argv[1:]))
+    return status
 
 
 class _ClosedStream:

@@ -11,7 +11,16 @@ import sys
 from collections.abc import Sequence
 
 from sealbox.cli._hints import hint_for
-from sealbox.cli._io import Terminated, note, os_reason, print_error
+from sealbox.cli._io import (
+    CLIError,
+    StdoutError,
+    Terminated,
+    no_room,
+    note,
+    os_reason,
+    print_error,
+    stdout_failed,
+)
 from sealbox.exceptions import SealboxError
 
 __all__ = ["debug_requested", "report"]
@@ -55,9 +64,17 @@ def report(exc: BaseException, *, debug: bool) -> int:
                 hint=f"create it first (mkdir -p {shlex.quote(folder)}), or give another path",
             )
             return 1
-        print_error(str(exc), hint=hint_for(exc))
+        print_error(str(exc), hint=_device_hint(exc) or hint_for(exc))
         for line in getattr(exc, "notes", ()):
             note(line)
+    elif isinstance(exc, StdoutError):
+        # click.echo and sys.stdout say only the system's words (no space left on device).
+        failed = (
+            stdout_failed(exc)
+            if no_room(exc)
+            else CLIError(f"cannot write standard output: {os_reason(exc)}")
+        )
+        print_error(str(failed), hint=failed.hint)
     elif isinstance(exc, OSError):
         message = os_reason(exc)
         print_error(f"{exc.filename}: {message}" if exc.filename else message)
@@ -68,6 +85,26 @@ def report(exc: BaseException, *, debug: bool) -> int:
             hint="rerun with --debug for a traceback, and report it",
         )
     return 1
+
+
+def _device_hint(exc: SealboxError) -> str | None:
+    """For a write a device refused for want of room (``-o /dev/full``): there is no file
+    system to free space on, so say what refused it instead; ``None`` for a file."""
+    path = exc.facts.get("path")
+    if exc.code != "disk_full" or not isinstance(path, str):
+        return None
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode  # noqa: PTH116 - no pathlib on the direct path
+    except (OSError, ValueError):
+        return None
+    if not (stat.S_ISCHR(mode) or stat.S_ISBLK(mode)):
+        return None
+    return (
+        f"{path} is a device, not a file, and it refused the write (it has no room, or "
+        "takes no data): write the output to a file"
+    )
 
 
 def _missing_folder(exc: SealboxError) -> str | None:

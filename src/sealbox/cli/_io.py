@@ -6,10 +6,11 @@ encrypt and decrypt commands run without loading either.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sealbox.exceptions import SealboxError
@@ -314,6 +315,67 @@ def write_stdout(data: bytes) -> None:
         raise stdout_failed(exc) from None
 
 
+class StdoutError(OSError):
+    """A write to standard output failed (a closed pipe aside): :func:`report
+    <sealbox.cli._errors.report>` names standard output, which the system's words do not."""
+
+
+class _StdoutFile(io.FileIO):
+    """Standard output's file descriptor, whose failed write is a :class:`StdoutError`.
+
+    Raised once: what is written after it (the buffer's data again, as the stream is
+    flushed at exit) is dropped, as it could not be written either.
+    """
+
+    failed = False
+
+    def write(self, data: Any, /) -> int:
+        if self.failed:
+            return len(memoryview(data).cast("B"))
+        try:
+            return super().write(data)
+        except BlockingIOError:
+            raise  # a non-blocking pipe that is full: the buffer keeps the rest
+        except BrokenPipeError:
+            self.failed = True
+            raise  # a reader gone: reported quietly
+        except OSError as exc:
+            self.failed = True
+            raise StdoutError(exc.errno, exc.strerror) from None
+
+
+@contextlib.contextmanager
+def stdout_failures_named() -> Iterator[None]:
+    """Make a failed write to ``sys.stdout`` (``click.echo``, ``print``, its ``.buffer``)
+    a :class:`StdoutError` during the block, whoever writes it; ``sys.stdout`` is the
+    same stream again afterwards (flush it in the block: a failure after it is dropped).
+    Only the process's own standard output is wrapped, not one a caller or a test put in
+    its place."""
+    original = sys.stdout
+    ours = isinstance(original, io.TextIOWrapper) and original is sys.__stdout__
+    try:
+        ours = ours and original.fileno() == 1
+    except (OSError, ValueError):  # a closed or unusual stream: left as it is
+        ours = False
+    if not ours or not isinstance(original, io.TextIOWrapper):
+        yield
+        return
+    original.flush()
+    sys.stdout = io.TextIOWrapper(
+        io.BufferedWriter(_StdoutFile(1, "w", closefd=False)),
+        encoding=original.encoding,
+        errors=original.errors,
+        line_buffering=original.line_buffering,
+        write_through=original.write_through,
+    )
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            sys.stdout.flush()
+        sys.stdout = original
+
+
 def no_room(exc: OSError) -> bool:
     """Whether a write failed for want of room (a full disk, a quota, a size limit)."""
     import errno
@@ -321,13 +383,39 @@ def no_room(exc: OSError) -> bool:
     return exc.errno in {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
 
-def stdout_failed(exc: OSError, instead: str = "redirect it to another file system") -> CLIError:
+_ELSEWHERE = "redirect it to another file system"
+
+
+def _stdout_device() -> str | None:
+    """`` (NAME)`` (or ``""``) if standard output is a device; ``None`` if it is not."""
+    import stat
+
+    try:
+        if not stat.S_ISCHR(mode := os.fstat(1).st_mode) and not stat.S_ISBLK(mode):
+            return None
+    except OSError:
+        return None
+    try:
+        return f" ({os.readlink('/proc/self/fd/1')})"
+    except OSError:
+        return ""
+
+
+def stdout_failed(exc: OSError, instead: str = _ELSEWHERE) -> CLIError:
     """The error of a standard output that took no more (``> FILE`` on a full disk): the
     system's bare words would not say what was being written. ``instead``: what else to
     do, in the hint."""
     import errno
 
-    if exc.errno == errno.EFBIG:
+    device = _stdout_device()
+    if device is not None:
+        # /dev/full, a tape, a serial line: no file system to free space on.
+        hint = (
+            f"standard output is a device{device}, not a file, and it refused the write "
+            "(it has no room, or takes no data): "
+            f"{'redirect it to a file' if instead == _ELSEWHERE else instead}"
+        )
+    elif exc.errno == errno.EFBIG:
         hint = (
             "the file standard output goes to is at the largest size allowed (a file "
             f"size limit, 'ulimit -f', or the file system's): {instead}"

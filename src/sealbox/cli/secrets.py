@@ -338,7 +338,8 @@ def edit(file: Path, identities: tuple[Path, ...], passphrase_file: Path | None)
     The decrypted copy lives in a private (0700) folder in memory where the
     system has one ($XDG_RUNTIME_DIR, /dev/shm), removed afterwards whatever
     happens (SIGTERM and SIGHUP included; Ctrl-C while the editor is open is the
-    editor's). If FILE changed while the editor was open, names changed on one
+    editor's; a signal the caller ignores, as under nohup, stays ignored). If FILE
+    changed while the editor was open, names changed on one
     side only are merged; a name changed on both sides is refused, and nothing
     is written.
     """

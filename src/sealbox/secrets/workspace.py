@@ -5,9 +5,13 @@ system where the machine has one — ``$XDG_RUNTIME_DIR`` (a per-user tmpfs on s
 machines), else ``/dev/shm`` — so the plaintext never reaches a disk. It is
 overwritten and removed when the block ends, also on SIGINT, SIGQUIT, SIGTERM or
 SIGHUP (which then end the block with :class:`Interrupted`; another one arriving during
-the clean-up waits for it to finish). Nothing survives SIGKILL: the folder is named
-``sealbox-edit-PID-RANDOM``, and :func:`remove_stale_workspaces` (which every
-``sealbox secrets`` command runs) removes those no live session holds. A session holds
+the clean-up waits for it to finish). A signal the caller ignores stays ignored, for the
+session and for the editor it starts: ``nohup sealbox secrets edit`` asked for a hang-up
+not to end it, and a script's background job ignores the Ctrl-C meant for the foreground
+one. The folder still goes when the block ends, so it never outlives the command.
+Nothing survives SIGKILL: the folder is named ``sealbox-edit-PID-RANDOM``, and
+:func:`remove_stale_workspaces` (which every ``sealbox secrets`` command runs) removes
+those no live session holds. A session holds
 an advisory lock (``flock``) on its folder from before the folder gets its name until it
 is removed; the kernel drops the lock when the process dies, however it dies. The process
 id in the name is not proof of death (two containers sharing ``/dev/shm`` see each
@@ -79,7 +83,8 @@ def private_workspace() -> Iterator[tuple[Path, bool]]:
     """Yield ``(folder, memory_backed)``; the folder is shredded and removed afterwards.
 
     Raises:
-        Interrupted: SIGINT, SIGQUIT, SIGTERM or SIGHUP arrived during the block.
+        Interrupted: SIGINT, SIGQUIT, SIGTERM or SIGHUP arrived during the block (one the
+            caller ignores stays ignored).
     """
     root, in_memory = workspace_roots()[0]
     name = f"{PREFIX}{os.getpid()}-{secrets.token_hex(6)}"
@@ -104,7 +109,8 @@ def private_workspace() -> Iterator[tuple[Path, bool]]:
 
     try:
         for sig in _SIGNALS:
-            previous[sig] = signal.signal(sig, on_signal)
+            if signal.getsignal(sig) is not signal.SIG_IGN:
+                previous[sig] = signal.signal(sig, on_signal)
         yield folder, in_memory
     finally:
         # A second signal must not cut the clean-up short: it waits until the folder
@@ -130,10 +136,15 @@ def keyboard_to_child() -> Iterator[list[int]]:
     takes Ctrl-C to leave insert mode); here they are only recorded, in the list yielded,
     for the caller to act on if the child then fails — as git, ``crontab -e`` and
     ``sudoedit`` do. A Python handler, not ``SIG_IGN``: the child starts with the default
-    action. SIGTERM and SIGHUP are left as they were.
+    action. SIGTERM and SIGHUP are left as they were, and so is a key's signal the caller
+    ignores (a script's background job): the child inherits it ignored.
     """
     seen: list[int] = []
-    keys = (signal.SIGINT, signal.SIGQUIT)
+    keys = [
+        sig
+        for sig in (signal.SIGINT, signal.SIGQUIT)
+        if signal.getsignal(sig) is not signal.SIG_IGN
+    ]
     previous = {sig: signal.signal(sig, lambda signum, _frame: seen.append(signum)) for sig in keys}
     try:
         yield seen
