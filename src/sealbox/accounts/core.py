@@ -307,7 +307,9 @@ class Accounts:
             with :meth:`~sealbox.accounts.revocation.Revocations.load` first).
         throttle: attempt counters (in memory by default).
         audit: where events go (nowhere by default).
-        totp: the second factors; ``None``, no account is asked for a code.
+        totp: the second factors; ``None``, no code can be checked, and an account that
+            confirmed a factor (in a database shared with a service that has one) is
+            refused at login rather than let in on its password alone.
         clients: the OAuth 2 clients; ``None``, no client credentials grant.
     """
 

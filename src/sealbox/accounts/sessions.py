@@ -40,7 +40,10 @@ call them the same way.
   an account that confirmed a TOTP enrolment logs in with a code (or a recovery code)
   too, checked after the password: none is :class:`~sealbox.accounts.totp.TotpError`
   ``mfa_required``, a wrong one :class:`LoginFailed` (audited as a ``failure`` with
-  ``detail`` ``second factor``: the password was right).
+  ``detail`` ``second factor``: the password was right). Without it (no TOTP sealer, as
+  for an app beside ``sealbox serve`` on its tables), an account that confirmed a factor
+  is refused, :class:`LoginFailed` (audited with ``detail`` ``second factor unavailable``,
+  and a warning naming the account id): its password alone never logs in.
 - **Binding.** A login or refresh over mutual TLS (``bound_to``: the certificate's
   ``x5t#S256``) issues an access token bound to that certificate (RFC 8705 §3). A login
   over mutual TLS without a client also binds its refresh family, which is then refreshed
@@ -86,6 +89,7 @@ from sealbox.accounts.registration import (
 from sealbox.accounts.revocation import kept_until
 from sealbox.accounts.store import SessionsEndedError
 from sealbox.accounts.totp import TotpError
+from sealbox.accounts.totp_store import has_confirmed_factor
 from sealbox.exceptions import SealboxError
 
 log = logging.getLogger("sealbox.accounts")
@@ -357,6 +361,22 @@ async def _second_factor(
 ) -> None:
     # The attempt stays counted by the throttle until the code is accepted too.
     if accounts.totp is None:
+        # No sealer here to check a code with (an app on the service's tables, say): an
+        # account that confirmed a factor is refused, never let in on its password alone.
+        if await has_confirmed_factor(accounts.store.sessions, user.id):
+            log.warning(
+                "account %s has a second factor, but these accounts have no TOTP sealer "
+                "to check its code: its login is refused",
+                user.id,
+            )
+            accounts.audit.record(
+                "login",
+                outcome="failure",
+                user=user.username,
+                address=address,
+                detail="second factor unavailable",
+            )
+            raise LoginFailed("invalid username or password")
         return
     try:
         await accounts.totp.check_login(user.id, otp, spend=spend)

@@ -51,6 +51,7 @@ __all__ = [
     "TotpRecoveryCode",
     "TotpStore",
     "UserTotp",
+    "has_confirmed_factor",
     "remove_second_factor",
     "reset_second_factor",
 ]
@@ -246,6 +247,14 @@ class TotpStore:
     def _match(self, row: UserTotp, code: str) -> int | None:
         key = self._sealer.open(row.user_id, row.secret_sealed)
         return match_step(key, code, self.clock(), after=row.last_step)
+
+
+async def has_confirmed_factor(sessions: async_sessionmaker[AsyncSession], user_id: int) -> bool:
+    """Whether the account has a confirmed second factor. It needs no master key: accounts
+    that cannot check a code (no :class:`TotpStore`) ask it to refuse such an account's
+    login rather than let its password alone in."""
+    async with sessions() as session:
+        return await _state(session, user_id) == CONFIRMED
 
 
 async def reset_second_factor(sessions: async_sessionmaker[AsyncSession], user_id: int) -> bool:
