@@ -87,8 +87,9 @@ def test_unsupported_hash(cli):
         "sealbox: error: password hash scheme '$6$' is not supported",
         (
             "sealbox: hint: sealbox verifies argon2, bcrypt ($2a$/$2b$/$2y$), Django "
-            "pbkdf2_sha256, pbkdf2_sha1, bcrypt_sha256 and bcrypt, and passlib "
-            "$pbkdf2-sha256$/$pbkdf2-sha512$ hashes"
+            "pbkdf2_sha256, pbkdf2_sha1, bcrypt_sha256 and bcrypt, passlib "
+            "$pbkdf2-sha256$/$pbkdf2-sha512$, and Werkzeug pbkdf2:sha256/sha512/sha1 and "
+            "scrypt hashes"
         ),
     ]
 

@@ -9,7 +9,9 @@ One JSON object per line::
   (``$argon2id$…``, and Django's ``argon2$argon2id$…``), bcrypt (``$2b$``, ``$2a$``,
   ``$2y$``, and Django's ``bcrypt_sha256$…`` and ``bcrypt$…``; verifying them at login
   needs the ``bcrypt`` extra), Django's ``pbkdf2_sha256$iterations$salt$hash`` and
-  ``pbkdf2_sha1$…``, or passlib's ``$pbkdf2-sha256$…`` and ``$pbkdf2-sha512$…``; within
+  ``pbkdf2_sha1$…``, passlib's ``$pbkdf2-sha256$…`` and ``$pbkdf2-sha512$…``, or
+  Werkzeug's (Flask apps) ``pbkdf2:sha256:iterations$salt$hex`` (also ``sha512``,
+  ``sha1``) and ``scrypt:n:r:p$salt$hex``; within
   the costs a login may spend (:class:`~sealbox.passwords.HashTooCostlyError`: an
   imported hash is checked at every attempt, a wrong password included). It is stored as
   it is and replaced by an Argon2id hash of the current profile at the account's next
@@ -376,4 +378,6 @@ def _scheme(password_hash: str) -> str:
         return text.split("$", 1)[0]
     if text.startswith("$pbkdf2-"):
         return "passlib_pbkdf2"
+    if text.startswith(("pbkdf2:", "scrypt:")):  # Werkzeug's
+        return f"werkzeug_{text.split(':', 1)[0]}"
     return "argon2"

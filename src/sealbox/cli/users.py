@@ -252,9 +252,10 @@ def reset_totp(name: str, yes: bool, data_dir: Path | None) -> None:
 def import_(file: Path, skip_invalid: bool, as_json: bool, data_dir: Path | None) -> None:
     """Import accounts from FILE: JSON lines {"username", "password_hash", "scopes"}.
 
-    Argon2, bcrypt, Django (pbkdf2_sha256, pbkdf2_sha1, bcrypt_sha256, bcrypt, argon2)
-    and passlib pbkdf2 hashes are accepted and replaced by the current Argon2id profile at
-    each account's next login. Nothing is imported when a line is refused, unless
+    Argon2, bcrypt, Django (pbkdf2_sha256, pbkdf2_sha1, bcrypt_sha256, bcrypt, argon2),
+    passlib pbkdf2 and Werkzeug/Flask (pbkdf2:sha256, pbkdf2:sha512, pbkdf2:sha1, scrypt)
+    hashes are accepted and replaced by the current Argon2id profile at each account's
+    next login. Nothing is imported when a line is refused, unless
     --skip-invalid.
     """
     data = _read_import(file)

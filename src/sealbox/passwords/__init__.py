@@ -3,7 +3,7 @@
 - :mod:`~sealbox.passwords.hasher`: hashing, verifying, upgrading bcrypt/Django/old
   Argon2 hashes at the next login, the ceilings on what a stored hash may cost,
   calibration (``_foreign``: the bcrypt, Django and passlib forms it verifies, and the
-  refusal of other schemes);
+  refusal of other schemes; ``_werkzeug``: Werkzeug's, as Flask apps store them);
 - :mod:`~sealbox.passwords.profiles`: named Argon2id parameter sets (RFC 9106, OWASP,
   the original recipe, a cheap one for tests).
 

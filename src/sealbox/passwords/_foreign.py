@@ -1,7 +1,8 @@
 """Hashes other tools made, which sealbox verifies and upgrades at the next login:
 bcrypt (``$2a$``/``$2b$``/``$2y$``), Django's ``pbkdf2_sha256$``, ``pbkdf2_sha1$``,
-``bcrypt_sha256$`` and ``bcrypt$``, passlib's ``$pbkdf2-sha256$``/``$pbkdf2-sha512$``; and
-the refusal of any other scheme (Werkzeug's ``pbkdf2:sha256:…`` and ``scrypt:…`` by name).
+``bcrypt_sha256$`` and ``bcrypt$``, passlib's ``$pbkdf2-sha256$``/``$pbkdf2-sha512$``
+(Werkzeug's ``pbkdf2:…`` and ``scrypt:…`` are :mod:`~sealbox.passwords._werkzeug`'s); and
+the refusal of any other scheme, a known one by name.
 
 Each form is checked whole before any work: a hostile hash cannot ask for more work than
 about one pass of sealbox's strongest Argon2 profile (:class:`HashTooCostlyError`), and a
@@ -130,8 +131,8 @@ _NAMED_SCHEMES: Final = frozenset(
 
 
 # Werkzeug's generate_password_hash (Flask apps): "<method>$<salt>$<hex>", the method
-# "pbkdf2:<digest>:<iterations>" or "scrypt:<n>:<r>:<p>"; named without the numbers (and
-# not Django's "scrypt$").
+# "pbkdf2:<digest>:<iterations>" or "scrypt:<n>:<r>:<p>" (verified by _werkzeug); named
+# without the numbers (and not Django's "scrypt$").
 _WERKZEUG_RE: Final = re.compile(
     r"(?:(pbkdf2:(?:sha1|sha224|sha256|sha384|sha512))(?::[0-9]{1,10})?"
     r"|(scrypt)(?::[0-9]{1,10}){3})\$"
@@ -139,12 +140,8 @@ _WERKZEUG_RE: Final = re.compile(
 
 
 def unknown_scheme(text: str) -> SealboxError:
-    werkzeug = _WERKZEUG_RE.match(text)
     m = _SCHEME_RE.match(text)
-    if werkzeug is not None:
-        named: str | None = werkzeug.group(1) or werkzeug.group(2)
-        said = f"password hash scheme {named!r} (Werkzeug) is not supported"
-    elif m is not None:
+    if m is not None:
         named = m.group(1) if m.group(1) in _NAMED_SCHEMES else None
         said = f"password hash scheme {named!r} is not supported"
     elif text.startswith("!"):
@@ -159,8 +156,8 @@ def unknown_scheme(text: str) -> SealboxError:
         said if named else "the password hash's scheme is not one sealbox knows",
         facts={"scheme": named} if named else {},
         hint="sealbox verifies argon2, bcrypt ($2a$/$2b$/$2y$), Django pbkdf2_sha256, "
-        "pbkdf2_sha1, bcrypt_sha256 and bcrypt, and passlib $pbkdf2-sha256$/$pbkdf2-sha512$ "
-        "hashes",
+        "pbkdf2_sha1, bcrypt_sha256 and bcrypt, passlib $pbkdf2-sha256$/$pbkdf2-sha512$, and "
+        "Werkzeug pbkdf2:sha256/sha512/sha1 and scrypt hashes",
     )
 
 

@@ -16,7 +16,9 @@ scheme. It verifies, so that a login can upgrade them:
   ``bcrypt_sha256$$2b$…`` (bcrypt over the hex SHA-256 of the password) and
   ``bcrypt$$2b$…`` (plain bcrypt);
 * passlib ``$pbkdf2-sha256$rounds$salt$hash`` and ``$pbkdf2-sha512$…`` (salt and hash
-  in passlib's adapted base64: ``.`` for ``+``, no padding).
+  in passlib's adapted base64: ``.`` for ``+``, no padding);
+* Werkzeug (Flask apps) ``pbkdf2:sha256:iterations$salt$hex`` (also ``sha512``, ``sha1``)
+  and ``scrypt:n:r:p$salt$hex``.
 
 Passwords given as ``str`` are normalised to Unicode NFKC and encoded as UTF-8
 (NIST SP 800-63B §5.1.1.2), so the same password typed on different systems
@@ -82,6 +84,7 @@ from sealbox.passwords._foreign import (
     verify_django_pbkdf2,
     verify_passlib_pbkdf2,
 )
+from sealbox.passwords._werkzeug import WERKZEUG_PREFIXES, check_werkzeug_form, verify_werkzeug
 from sealbox.passwords.profiles import (
     DEFAULT_PROFILE,
     OWASP_MINIMUM,
@@ -309,6 +312,9 @@ class PasswordHasher:
         if text.startswith(LEGACY_PREFIXES):
             check_legacy_form(text)
             return True
+        if text.startswith(WERKZEUG_PREFIXES):
+            check_werkzeug_form(text)
+            return True
         raise unknown_scheme(text)
 
     def verify_dummy(self, password: str | bytes | Secret[Any]) -> NoReturn:
@@ -390,6 +396,8 @@ def _verify_legacy(text: str, candidates: tuple[bytes, ...]) -> PasswordCheck:
     if text.startswith(tuple(PASSLIB_PBKDF2)):
         digest = verify_passlib_pbkdf2(text, candidates)
         return PasswordCheck(f"passlib_pbkdf2_{digest}", needs_rehash=True)
+    if text.startswith(WERKZEUG_PREFIXES):
+        return PasswordCheck(verify_werkzeug(text, candidates), needs_rehash=True)
     raise unknown_scheme(text)
 
 

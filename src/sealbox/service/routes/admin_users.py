@@ -345,7 +345,9 @@ async def import_accounts(
     body: ImportIn, runtime: RuntimeDep, request: Request, caller: AdminDep
 ) -> ImportOut:
     """Create accounts with the password hashes of another system (Argon2, bcrypt,
-    Django pbkdf2_sha256), upgraded at each one's next login. Nothing is imported when an
+    Django's pbkdf2_sha256, pbkdf2_sha1, bcrypt_sha256 and bcrypt, passlib's pbkdf2-sha256
+    and pbkdf2-sha512, Werkzeug's pbkdf2:sha256, pbkdf2:sha512, pbkdf2:sha1 and scrypt),
+    upgraded at each one's next login. Nothing is imported when an
     entry is refused (422 ``import_refused``, the entries listed), unless ``skip_invalid``.
     When the audit log cannot take the records, the accounts without one are deleted
     again (503 ``audit_unavailable``, ``imported`` naming those that stand)."""
