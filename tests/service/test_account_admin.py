@@ -311,8 +311,8 @@ def test_disable_refuses_the_live_token_at_once_and_enable_lets_it_log_in(
         r = login(c, "bob")
         assert r.status_code == 400
         assert r.json()["error"] == "invalid_grant"
-        assert r.json()["error_description"] == "the account is disabled"
-        # A wrong password still gets the answer of any wrong password.
+        # A wrong password's answer, right password or not (the audit log says why).
+        assert r.json()["error_description"] == "invalid username or password"
         wrong = login(c, "bob", "not the password")
         assert wrong.json()["error_description"] == "invalid username or password"
         assert c.post("/users/bob/enable", headers=admin).json()["disabled"] is False

@@ -29,7 +29,7 @@ def test_sealbox_users_disable_refuses_the_live_token_and_the_next_login(
     assert after.json()["error"] == "invalid_token"
     assert again.status_code == 400
     assert again.json()["error"] == "invalid_grant"
-    assert again.json()["message"] == "the account is disabled"
+    assert again.json()["message"] == "invalid username or password"
     assert PASSWORD not in example.stderr()
 
 

@@ -8,10 +8,13 @@ The check runs off the event loop (:meth:`Accounts.run_hasher
 password and a stored hash that cannot be checked apart, nor does their timing: each costs
 one Argon2 verification of the hasher's own parameters at the least (a wrong password
 against a stored hash of other costs pays that one as well as its own; an imported hash
-costlier than the profile answers more slowly until a login upgrades it). The last is told
-to the operator instead: a warning logged on ``sealbox.accounts`` with the account id, the
-hash's scheme and what is wrong with it, and the audit detail :func:`checked_password`
-returns (``stored hash unusable: <scheme> (<code>)``). Never the hash.
+costlier than the profile answers more slowly until a login upgrades it). Nor does a
+disabled account's right password, which :mod:`sealbox.accounts.sessions` refuses with a
+wrong password's answer: its hash is not upgraded, and the hasher's own check is spent
+where a wrong password against that hash would spend it. An unusable hash is told to the
+operator instead: a warning logged on ``sealbox.accounts`` with the account id, the hash's
+scheme and what is wrong with it, and the audit detail :func:`checked_password` returns
+(``stored hash unusable: <scheme> (<code>)``). Never the hash.
 
 .. versionadded:: 0.1.0
 """
@@ -89,7 +92,14 @@ async def checked_password(
     except SealboxError:
         # The password itself (too long for the hasher, not Unicode): a failed login.
         return False, None
-    if check.needs_rehash:
+    if check.needs_rehash and user.disabled:
+        # A disabled account's hash is left as it is: its right password gets a wrong
+        # one's answer, and so the work of one. A wrong password against a hash of other
+        # costs (a legacy scheme, another profile's Argon2) spends the hasher's own check
+        # after that hash's, so the right one spends it too, in place of the upgrade.
+        with contextlib.suppress(SealboxError):
+            await accounts.run_hasher(hasher.verify_dummy, password)
+    elif check.needs_rehash:
         new_hash = await accounts.run_hasher(hasher.hash, password)
         # Only over the hash that was checked: a password changed or reset meanwhile
         # stays changed (the login then finds the account's sessions ended).

@@ -34,8 +34,15 @@ call them the same way.
   extra is not installed); the operator is told why: the failure's audit record has the
   ``detail`` ``stored hash unusable: <scheme> (<code>)`` and a warning is logged
   (``sealbox.accounts``) with the account id, never the hash.
-- **Disabled accounts** are refused after the password check (:class:`AccountDisabled`)
-  and at their next refresh.
+- **Disabled accounts** get the answer and the work of a wrong password: the password is
+  checked as any other's (a right one upgrades no stored hash and costs what a wrong one
+  would: :mod:`sealbox.accounts.password_check`), then the login is refused
+  (:class:`AccountDisabled`, a :class:`LoginFailed` of the same message, before any second
+  factor), so no answer tells a disabled account, or a right password of one, from an
+  unknown name or a wrong password, and the attempt stays counted by the throttle. The
+  operator is told: the audit record's ``outcome`` is ``disabled`` (``failure`` for a
+  wrong password) and an info line is logged (``sealbox.accounts``) with the account id.
+  Its next refresh is refused as an unknown token's.
 - **Second factor.** With :attr:`Accounts.totp <sealbox.accounts.core.Accounts.totp>`,
   an account that confirmed a TOTP enrolment logs in with a code (or a recovery code)
   too, checked after the password: none is :class:`~sealbox.accounts.totp.TotpError`
@@ -122,6 +129,9 @@ __all__ = [
 ]
 
 
+_BAD_LOGIN = "invalid username or password"
+
+
 class LoginFailed(SealboxError):  # noqa: N818 - an outcome, named as before
     """The username and password, or the refresh token, did not grant anything."""
 
@@ -129,7 +139,14 @@ class LoginFailed(SealboxError):  # noqa: N818 - an outcome, named as before
 
 
 class AccountDisabled(LoginFailed):
-    """The password was right, but the account is disabled (checked after the password)."""
+    """The password was right, but the account is disabled (checked after the password).
+
+    Its message is a wrong password's (``facts["reason"]`` is ``account_disabled``, for
+    the operator): answered to a client, it tells nothing a wrong password does not.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(_BAD_LOGIN, facts={"reason": "account_disabled"})
 
 
 class ScopeRefused(SealboxError):  # noqa: N818 - an outcome, named as before
@@ -301,7 +318,8 @@ async def login(
             wrong, replayed or used code (checked only after the password); a password
             change, reset or disabling of the account while its password was checked,
             or the client disabled or its tokens ended (with ``client_version``).
-        AccountDisabled: the right password of a disabled account.
+        AccountDisabled: the right password of a disabled account (a
+            :class:`LoginFailed` of the same message: tell no client apart).
         TotpError: ``mfa_required``, the password was right and ``otp`` is missing.
         ScopeRefused: ``scopes`` names none of the scopes the account holds (checked
             after the password and the second factor, whose right code is then left
@@ -321,8 +339,11 @@ async def login(
         )
         raise LoginFailed("invalid username or password")
     if user.disabled:
+        # The client hears a wrong password's answer, after a wrong password's work (no
+        # hash is upgraded for a disabled account: checked_password); the operator, why.
         accounts.audit.record("login", outcome="disabled", user=user.username, address=address)
-        raise AccountDisabled("the account is disabled")
+        log.info("account %s is disabled: its login is refused", user.id)
+        raise AccountDisabled
     refused = bool(scopes) and not _granted(user.scopes, list(scopes))
     # A login refused for its scope issues no token: its right code stays good (a client
     # asking for the wrong scope would otherwise use up the account's recovery codes).

@@ -57,7 +57,6 @@ from sealbox.accounts.scopes import scope_list
 from sealbox.accounts.sessions import (
     DEFAULT_SCOPES,
     MAX_PASSWORD,
-    AccountDisabled,
     CurrentPasswordError,
     IssuedTokens,
     LoginFailed,
@@ -390,10 +389,9 @@ async def _password_grant(
         ) from None
     except Throttled as exc:
         raise too_many_attempts(exc.retry_after) from None
-    except AccountDisabled:
-        # After the password check, as Keycloak answers: RFC 6749's invalid_grant.
-        raise _grant_error("the account is disabled") from None
     except LoginFailed:
+        # A disabled account's too (AccountDisabled): a wrong password's answer, whether its
+        # password was right or not; the audit log and the log say why.
         raise _grant_error() from None
     except ScopeRefused as exc:
         raise oauth_error(400, ErrorCode.INVALID_SCOPE, str(exc)) from None
