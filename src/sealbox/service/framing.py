@@ -24,6 +24,7 @@ from urllib.parse import unquote_to_bytes
 
 __all__ = [
     "AMBIGUOUS_LENGTH",
+    "CHUNKED_ONLY",
     "HTTP1_ONLY",
     "INVALID_HOST",
     "ONE_HOST",
@@ -76,6 +77,7 @@ class Stage(enum.Enum):
 _IDLE: Final = Stage.IDLE  # read for every answer: a global, not an enum attribute
 
 AMBIGUOUS_LENGTH: Final = "a request may not have both Content-Length and Transfer-Encoding"
+CHUNKED_ONLY: Final = "the only transfer coding a request may have is chunked"
 ONE_HOST: Final = "a request must have exactly one Host header"
 HTTP1_ONLY: Final = "the service speaks HTTP/1.1 and HTTP/1.0 only"
 INVALID_HOST: Final = "the Host header must be a host name or IP address, with an optional port"
@@ -136,7 +138,8 @@ class RequestTracker:
         Raises:
             FramingError: a head larger than the limit, a request line of another
                 HTTP version than 1.1 or 1.0 (the HTTP/2 preface), both
-                ``Content-Length`` and ``Transfer-Encoding``, no ``Host`` in an HTTP/1.1
+                ``Content-Length`` and ``Transfer-Encoding``, a ``Transfer-Encoding``
+                other than ``chunked`` alone, no ``Host`` in an HTTP/1.1
                 head or two, a ``Host`` that is not a host and port, or a target that is
                 neither a path nor an https URL of that ``Host`` (these when
                 ``one_host``), a malformed chunk size, or trailer fields larger than the
@@ -210,7 +213,8 @@ class RequestTracker:
     def _start_body(self, head: bytes) -> None:
         length = 0
         chunked = False
-        has_length = has_coding = False
+        has_length = False
+        codings = 0  # Transfer-Encoding field lines
         hosts = 0
         host = b""
         self.head_method = head.startswith(b"HEAD ")
@@ -233,19 +237,25 @@ class RequestTracker:
                 continue
             value = b"" if colon < 0 else line[colon + 1 :].strip()
             if name == b"transfer-encoding":
-                has_coding = True
-                chunked = value.lower().endswith(b"chunked")
+                codings += 1
+                chunked = value.lower() == b"chunked"
             else:
                 has_length = True
                 try:
                     length = int(value)
                 except ValueError:
                     length = 0  # the server refuses it; nothing to wait for here
-        if has_length and has_coding:
+        if has_length and codings:
             # RFC 9112 §6.3: a front proxy may have framed this body differently (request
             # smuggling), so neither this request nor anything after it can be trusted.
             # Refused here, before any HTTP parser reads it, whichever parser serves.
             raise FramingError(AMBIGUOUS_LENGTH, 400)
+        if codings and (codings > 1 or not chunked):
+            # RFC 9112 §6.1, §7: uvicorn's httptools parser frames "gzip, chunked" by its
+            # last coding and hands the body on still gzip-coded, where a proxy in front
+            # may have decoded it; h11 refuses it. Neither decodes a coding, so any but
+            # chunked alone is refused here, before either parser reads it.
+            raise FramingError(CHUNKED_ONLY, 400)
         if hosts != 1 and self._one_host and (hosts or lines[0].endswith(b"HTTP/1.1")):
             # RFC 9112 §3.2: none (HTTP/1.1) or several are refused; a proxy in front may
             # have read another Host than the URLs built from it here (OAuth metadata).
