@@ -51,6 +51,7 @@ log = logging.getLogger("sealbox.accounts")
 __all__ = [
     "Throttled",
     "attempt_succeeded",
+    "attempt_unchecked",
     "client_attempt_succeeded",
     "throttle_attempt",
     "throttle_client_attempt",
@@ -158,6 +159,16 @@ async def _settle(
             event,
             exc,
         )
+
+
+async def attempt_unchecked(
+    accounts: Accounts, address: str, username: str, attempt: Attempt
+) -> None:
+    """``attempt`` was not checked: the store it needed did not answer (a 503), so it was
+    no guess, and its counts are given back. A client retrying through an outage is not
+    throttled for the window once the store answers again."""
+    keys = [*_user_keys(username), _address_key(address)]
+    await _settle(accounts, "an unchecked attempt", attempt, [], keys)
 
 
 def _client_key(address: str) -> str:

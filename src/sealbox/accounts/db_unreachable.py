@@ -28,6 +28,7 @@ from sqlalchemy.engine import URL, ExceptionContext
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from sealbox.accounts.outage import OutageState
 from sealbox.exceptions import StoreUnavailableError
 
 __all__ = ["raise_unreachable_as_unavailable", "refusal"]
@@ -48,6 +49,21 @@ def raise_unreachable_as_unavailable(engine: AsyncEngine) -> None:
     """Make ``engine`` raise :class:`StoreUnavailableError` where its server could not be
     reached or dropped the connection, whether connecting or running a statement."""
     store = _STORES.get(engine.dialect.name, engine.dialect.name)
+    state = OutageState(store)
+
+    dialect = engine.dialect
+    ping = dialect.do_ping
+
+    def _ping(dbapi_connection: Any) -> bool:
+        # A pooled connection to a server that stopped answering: asyncpg's timeout is no
+        # DBAPI error, and would leave the pool's check as a bare TimeoutError (a 500).
+        # Answered as a connection lost, the pool opens a new one, which fails cleanly.
+        try:
+            return bool(ping(dbapi_connection))
+        except TimeoutError:
+            return False
+
+    dialect.do_ping = _ping  # type: ignore[method-assign]
 
     @event.listens_for(engine.sync_engine, "do_connect")
     def _connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
@@ -55,9 +71,11 @@ def raise_unreachable_as_unavailable(engine: AsyncEngine) -> None:
         # resolve, a timeout) are no DBAPI errors: SQLAlchemy lets them through as they
         # are, past every error event.
         try:
-            return dialect.connect(*cargs, **cparams)
+            connection = dialect.connect(*cargs, **cparams)
         except OSError as exc:
-            raise _unavailable(store, "opening a connection", exc) from exc
+            raise state.down(_unavailable(store, "opening a connection", exc)) from exc
+        state.back()
+        return connection
 
     @event.listens_for(engine.sync_engine, "handle_error")
     def _lost(context: ExceptionContext) -> BaseException | None:
@@ -67,15 +85,19 @@ def raise_unreachable_as_unavailable(engine: AsyncEngine) -> None:
             return None
         if context.connection is None:  # no connection could be opened
             error = _driver_error(context)
-            return _unavailable(store, "opening a connection", error, engine.url)
+            return state.down(_unavailable(store, "opening a connection", error, engine.url))
         if not lost(context):
             return None
-        return _unavailable(store, "running a statement", _driver_error(context))
+        return state.down(_unavailable(store, "running a statement", _driver_error(context)))
 
 
 def lost(context: ExceptionContext) -> bool:
     """Whether the error of ``context`` is a connection lost, not a statement refused."""
     if context.is_disconnect:
+        return True
+    # asyncpg's command_timeout (or timeout) passed: the server did not answer in time.
+    # No DBAPI error, so SQLAlchemy has nothing to tell it from a bug by.
+    if isinstance(context.original_exception, TimeoutError):
         return True
     error = context.sqlalchemy_exception
     if isinstance(error, OperationalError):

@@ -18,6 +18,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
 
+from sealbox.accounts.outage import OutageState
 from sealbox.exceptions import ConfigError, StoreUnavailableError
 
 __all__ = ["SOCKET_TIMEOUT", "connect", "ping", "unavailable", "url_problem"]
@@ -36,6 +37,15 @@ SOCKET_TIMEOUT: Final = 5.0
 # (5.0.8 to 8.2), but ``retry_on_timeout`` resends after a timeout (from 6.0 after a
 # reset too), and 6.0 made retries the default of ``Redis()``: said here, for every version.
 _RETRIES: Final = 0
+
+_STATE: Final = OutageState("Redis")
+
+
+async def _connected(connection: Any) -> None:
+    """What redis-py does with a new connection (sign in, select the database), then the
+    note that Redis answers."""
+    await connection.on_connect()
+    _STATE.back()
 
 
 def connect(url: str, **options: Any) -> tuple[Any, tuple[type[BaseException], ...]]:
@@ -65,7 +75,10 @@ def connect(url: str, **options: Any) -> tuple[Any, tuple[type[BaseException], .
     from redis.exceptions import RedisError
 
     bounded = {"socket_timeout": SOCKET_TIMEOUT, "socket_connect_timeout": SOCKET_TIMEOUT}
-    once = {"retry": Retry(NoBackoff(), _RETRIES)}  # overrides retry_on_timeout too
+    once = {
+        "retry": Retry(NoBackoff(), _RETRIES),  # overrides retry_on_timeout too
+        "redis_connect_func": _connected,
+    }
     return redis.from_url(url, **(bounded | options | once)), (RedisError, OSError)
 
 
@@ -118,7 +131,7 @@ def _socket_problem(url: str, exc: BaseException) -> str | None:
 
 def unavailable(exc: BaseException, operation: str) -> StoreUnavailableError:
     """The error for a call to Redis that failed with ``exc`` while doing ``operation``."""
-    return StoreUnavailableError("Redis", operation, type(exc).__name__)
+    return _STATE.down(StoreUnavailableError("Redis", operation, type(exc).__name__))
 
 
 def _flag(value: str) -> bool:

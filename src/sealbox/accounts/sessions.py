@@ -15,7 +15,9 @@ call them the same way.
   Registrations count against the address. A Redis that does not answer the count refuses
   the attempt (:class:`~sealbox.exceptions.StoreUnavailableError`); one that does not
   answer a success's give-back leaves the attempt counted until its window ends and the
-  success stands (its code is spent: a login sent again would find it used).
+  success stands (its code is spent: a login sent again would find it used). A database
+  that does not answer the account's lookup gives the attempt's counts back: no password
+  was checked, and a client retrying through an outage is no guesser.
 - **Accounts' passwords.** Registering an account and changing its password (and the
   rules a new password meets) are :mod:`sealbox.accounts.registration`'s, importable from
   here as before.
@@ -76,7 +78,12 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sealbox.accounts.attempts import Throttled, attempt_succeeded, throttle_attempt
+from sealbox.accounts.attempts import (
+    Throttled,
+    attempt_succeeded,
+    attempt_unchecked,
+    throttle_attempt,
+)
 from sealbox.accounts.binding import cnf_claim
 from sealbox.accounts.core import DEFAULT_SCOPES, Accounts, Caller
 from sealbox.accounts.models import User
@@ -97,7 +104,7 @@ from sealbox.accounts.revocation import kept_until
 from sealbox.accounts.store import SessionsEndedError
 from sealbox.accounts.totp import TotpError
 from sealbox.accounts.totp_store import has_confirmed_factor
-from sealbox.exceptions import SealboxError
+from sealbox.exceptions import SealboxError, StoreUnavailableError
 
 log = logging.getLogger("sealbox.accounts")
 
@@ -331,7 +338,11 @@ async def login(
     except Throttled:
         accounts.audit.record("login", outcome="throttled", user=username, address=address)
         raise
-    user = await accounts.store.user_for_login(username)
+    try:
+        user = await accounts.store.user_for_login(username)
+    except StoreUnavailableError:
+        await attempt_unchecked(accounts, address, username, attempt)  # no password checked
+        raise
     right, unusable = await checked_password(accounts, user, password, address)
     if not right or user is None:
         accounts.audit.record(
