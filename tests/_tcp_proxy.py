@@ -9,6 +9,8 @@ answered, as a server that is stopped (SIGSTOP) or whose network went silent loo
 ``lose_reply_to``: the next client data holding these bytes is forwarded, and the server's
 answer to it is not: that connection is closed instead, as a reset or a timeout after a
 command was sent looks to a client (the server did execute it). Once, then ``None``.
+``watch``: called with each piece of client data before it is forwarded; when it answers
+``False`` the piece is not forwarded and the forwarder is cut, as ``cut()`` does.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 
 class Proxy:
@@ -35,6 +37,7 @@ class Proxy:
         self.lose_reply_to: bytes | None = None
         #: Answers not relayed because of ``lose_reply_to``.
         self.replies_lost = 0
+        self.watch: Callable[[bytes], bool] | None = None
         threading.Thread(target=self._accept, daemon=True).start()
 
     def cut(self) -> None:
@@ -105,6 +108,9 @@ class Proxy:
             while data := src.recv(65536):
                 if watched and self.drop_on is not None and self.drop_on in data:
                     break
+                if watched and self.watch is not None and not self.watch(data):
+                    self.cut()
+                    return
                 if watched and self._hang:
                     continue  # read, never to be answered
                 if not watched and losing.is_set():

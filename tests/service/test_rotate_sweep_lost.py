@@ -12,9 +12,7 @@ login's family."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import socket
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,6 +21,7 @@ from urllib.parse import SplitResult, urlsplit
 
 import pytest
 
+from tests._tcp_proxy import Proxy
 from tests.service._oauth import AuthServer, Registered, auth_server
 from tests.service.conftest import PASSWORD, bearer, private_shared_state, register
 
@@ -32,7 +31,7 @@ def _writes_user_family(data: bytes) -> bool:
     return b"\r\nSET\r\n" in data and b"jti:family:" in data and b"family:client:" not in data
 
 
-class CutAtSecond:
+class CutAtSecond(Proxy):
     """Forwards to ``target``. Once ``armed``, of the client data writing a
     user's family: the first waits for ``meanwhile()``
     before it is sent (the first sweep's, of the login it read); the second (the second
@@ -41,65 +40,32 @@ class CutAtSecond:
     ``restore()``."""
 
     def __init__(self, target: tuple[str, int]) -> None:
-        self._target = target
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.port: int = self._listener.getsockname()[1]
-        self._lock = threading.Lock()
-        self._open: list[socket.socket] = []
+        super().__init__(target)
+        self._seen_lock = threading.Lock()
         self.armed = False
         self.meanwhile: Callable[[], None] = lambda: None
         self.paused = False
         self.seen = 0
-        self.cut = False
-        threading.Thread(target=self._accept, daemon=True).start()
+        self.watch = self._look
 
     def url(self, redis: SplitResult) -> str:
         return redis._replace(netloc=f"{redis.hostname}:{self.port}").geturl()
 
     def restore(self) -> None:
-        self.cut = self.armed = False
+        self.armed = False
+        super().restore()
 
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self._listener.accept()
-            except OSError:
-                return
-            with self._lock:
-                if self.cut:
-                    client.close()
-                    continue
-                upstream = socket.create_connection(self._target, timeout=5)
-                self._open += [client, upstream]
-            for a, b, watched in ((client, upstream, True), (upstream, client, False)):
-                threading.Thread(target=self._pipe, args=(a, b, watched), daemon=True).start()
-
-    def _pipe(self, src: socket.socket, dst: socket.socket, watched: bool) -> None:
-        with contextlib.suppress(OSError):
-            while data := src.recv(65536):
-                if watched and self.armed and _writes_user_family(data):
-                    with self._lock:
-                        self.seen += 1
-                        if self.seen == 2:
-                            self._cut()
-                            return
-                    if not self.paused:
-                        self.paused = True
-                        self.meanwhile()
-                dst.sendall(data)
-
-    def _cut(self) -> None:
-        self.cut = True
-        for sock in self._open:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-            sock.close()
-        self._open.clear()
-
-    def close(self) -> None:
-        with self._lock:
-            self._cut()
-        self._listener.close()
+    def _look(self, data: bytes) -> bool:
+        if not (self.armed and _writes_user_family(data)):
+            return True
+        with self._seen_lock:
+            self.seen += 1
+            if self.seen == 2:
+                return False
+        if not self.paused:
+            self.paused = True
+            self.meanwhile()
+        return True
 
 
 @pytest.fixture
