@@ -41,11 +41,13 @@ __all__ = [
     "DJANGO_PBKDF2_KEY_BYTES",
     "LEGACY_PREFIXES",
     "PASSLIB_PBKDF2",
+    "PBKDF2_MAX",
     "PBKDF2_MAX_ITERATIONS",
     "PBKDF2_SHA512_MAX_ITERATIONS",
     "HashTooCostlyError",
     "canonical_b64",
     "check_legacy_form",
+    "pbkdf2_iterations",
     "scheme_name",
     "unknown_scheme",
     "verify_bcrypt",
@@ -79,7 +81,7 @@ PBKDF2_MAX_ITERATIONS: Final = 10_000_000
 guard against hostile hashes."""
 PBKDF2_SHA512_MAX_ITERATIONS: Final = 5_000_000
 """Most PBKDF2-HMAC-SHA512 iterations verified: each costs about two SHA-256 ones."""
-_PBKDF2_MAX: Final = {
+PBKDF2_MAX: Final = {
     "sha1": PBKDF2_MAX_ITERATIONS,
     "sha256": PBKDF2_MAX_ITERATIONS,
     "sha512": PBKDF2_SHA512_MAX_ITERATIONS,
@@ -274,7 +276,7 @@ def _parse_django_pbkdf2(text: str) -> tuple[str, int, bytes, bytes]:
     name = f"pbkdf2_{digest}"
     if len(parts) != 4 or not parts[1].isdigit() or not parts[2]:
         raise FormatError(f"a {name} hash must be '{name}$iterations$salt$hash'")
-    iterations = _pbkdf2_iterations(f"{name} iterations", digest, int(parts[1]), name)
+    iterations = pbkdf2_iterations(f"{name} iterations", digest, int(parts[1]), name)
     try:
         expected = base64.b64decode(parts[3], validate=True)
     except (binascii.Error, ValueError):
@@ -285,8 +287,8 @@ def _parse_django_pbkdf2(text: str) -> tuple[str, int, bytes, bytes]:
     return digest, iterations, parts[2].encode("ascii"), expected
 
 
-def _pbkdf2_iterations(what: str, digest: str, iterations: int, scheme: str) -> int:
-    ceiling = _PBKDF2_MAX[digest]
+def pbkdf2_iterations(what: str, digest: str, iterations: int, scheme: str) -> int:
+    ceiling = PBKDF2_MAX[digest]
     if iterations < 1:
         raise FormatError(f"{what} must be 1..{ceiling}")
     if iterations > ceiling:
@@ -314,7 +316,7 @@ def _parse_passlib_pbkdf2(text: str) -> tuple[str, int, bytes, bytes]:
     form = f"a passlib pbkdf2-{digest} hash must be '$pbkdf2-{digest}$rounds$salt$hash'"
     if len(parts) != 5 or not parts[2].isdigit() or not digest:
         raise FormatError(form)
-    iterations = _pbkdf2_iterations(
+    iterations = pbkdf2_iterations(
         f"pbkdf2-{digest} rounds", digest, int(parts[2]), f"passlib_pbkdf2_{digest}"
     )
     salt, expected = _ab64(parts[3], form), _ab64(parts[4], form)

@@ -31,9 +31,9 @@ from typing import Final
 from sealbox.exceptions import FormatError, PasswordMismatchError, UnsupportedAlgorithmError
 from sealbox.passwords._foreign import (
     COSTLY_HINT,
-    PBKDF2_MAX_ITERATIONS,
-    PBKDF2_SHA512_MAX_ITERATIONS,
+    PBKDF2_MAX,
     HashTooCostlyError,
+    pbkdf2_iterations,
 )
 
 __all__ = [
@@ -56,11 +56,6 @@ times ``n * r`` then cover at most 2 GiB, about the work of one pass of sealbox'
 Argon2 profile."""
 SCRYPT_KEY_BYTES: Final = 64
 """The key length Werkzeug writes for scrypt (``hashlib.scrypt``'s default)."""
-_PBKDF2_DIGESTS: Final = {
-    "sha1": PBKDF2_MAX_ITERATIONS,
-    "sha256": PBKDF2_MAX_ITERATIONS,
-    "sha512": PBKDF2_SHA512_MAX_ITERATIONS,
-}
 # Digests Werkzeug can write that sealbox does not verify, named in the refusal.
 _NAMED_DIGESTS: Final = frozenset({"sha224", "sha384"})
 # Numbers of at most 10 digits: enough for any ceiling, and no huge text read as an int.
@@ -144,7 +139,7 @@ def _parse(text: str) -> tuple[str, _Pbkdf2 | _Scrypt, bytes]:
         raise FormatError(form)
     digest, count = m.group(1) or "sha256", m.group(2)
     name = f"pbkdf2:{digest}"
-    if digest not in _PBKDF2_DIGESTS:
+    if digest not in PBKDF2_MAX:
         # Named only when it is a digest name sealbox knows: the text there could be anything.
         known = digest in _NAMED_DIGESTS
         raise UnsupportedAlgorithmError(
@@ -161,15 +156,7 @@ def _parse(text: str) -> tuple[str, _Pbkdf2 | _Scrypt, bytes]:
             "which one made it",
             hint=f"write the count into the hash ('{name}:<iterations>$…') if it is known",
         )
-    iterations, ceiling = int(count), _PBKDF2_DIGESTS[digest]
-    if iterations < 1:
-        raise FormatError(f"{name} iterations must be 1..{ceiling}")
-    if iterations > ceiling:
-        raise HashTooCostlyError(
-            f"{name} iterations must be 1..{ceiling}: {iterations} is above the accepted maximum",
-            hint=COSTLY_HINT,
-            facts={"scheme": name, "iterations": str(iterations)},
-        )
+    iterations = pbkdf2_iterations(f"{name} iterations", digest, int(count), name)
     size = hashlib.new(digest).digest_size
     if len(key) != size:
         raise FormatError(f"the {name} hash must be {size} bytes, as Werkzeug writes it")
