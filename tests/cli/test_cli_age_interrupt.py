@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from sealbox import age
+from tests.cli._signals import signal_while_writing
 
 ME = age.X25519Identity.generate()
 # Large enough that the run is still writing when the signal lands, on a busy machine too
@@ -40,27 +40,6 @@ def _leftovers(marker: str) -> list[int]:
     return found
 
 
-def _interrupt_while_writing(argv: list[str], folder: Path, name: str, signum: int):
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sealbox", *argv],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and proc.poll() is None:
-        temporaries = [p for p in folder.iterdir() if p.name.startswith(f".{name}.")]
-        if temporaries and temporaries[0].stat().st_size > 0:
-            proc.send_signal(signum)
-            break
-        time.sleep(0.0005)
-    else:
-        proc.kill()
-        _, stderr = proc.communicate()
-        pytest.fail(f"the run ended before it could be interrupted: {stderr.decode()}")
-    _, stderr = proc.communicate(timeout=60)
-    return proc.returncode, stderr.decode()
-
-
 @pytest.mark.skipif(sys.platform != "linux", reason="reads /proc to find leftover processes")
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 @pytest.mark.parametrize("command", ["encrypt", "decrypt"])
@@ -78,7 +57,7 @@ def test_an_interrupted_run_leaves_nothing(tmp_path: Path, command: str, signum:
         keys.write_text(ME.expose_secret() + "\n")
         out = tmp_path / "out"
         argv = ["decrypt", "-i", str(keys), "-o", str(out), str(sealed)]
-    code, stderr = _interrupt_while_writing(argv, tmp_path, out.name, signum)
+    code, stderr = signal_while_writing(argv, out, signum)
     # 128 + the signal's number, as a shell reports a process the signal ended.
     assert code == 128 + signum, stderr
     word = "interrupted" if signum == signal.SIGINT else "terminated"

@@ -13,12 +13,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from sealbox import age
+from tests.cli._signals import signal_while_writing
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="POSIX signals, /dev/full")
 
@@ -48,37 +48,6 @@ def _argv(command: str, tmp_path: Path) -> tuple[list[str], Path]:
     return ["decrypt", "-i", str(keys), "-o", str(out), str(sealed)], out
 
 
-def _signal_while_writing(
-    argv: list[str], out: Path, signum: int, *, ignored: tuple[int, ...] = ()
-) -> tuple[int, str]:
-    """Run sealbox with ``ignored`` signals ignored (as a shell starts it), send ``signum``
-    once its temporary output holds data, and return its exit status and stderr."""
-
-    def start() -> None:
-        for each in ignored:
-            signal.signal(each, signal.SIG_IGN)
-
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sealbox", *argv],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        preexec_fn=start,  # noqa: PLW1509 - only signal dispositions, before exec
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and proc.poll() is None:
-        temporaries = [p for p in out.parent.iterdir() if p.name.startswith(f".{out.name}.")]
-        if temporaries and temporaries[0].stat().st_size > 0:
-            proc.send_signal(signum)
-            break
-        time.sleep(0.0005)
-    else:
-        proc.kill()
-        _, stderr = proc.communicate()
-        pytest.fail(f"the run ended before the signal could be sent: {stderr.decode()}")
-    _, stderr = proc.communicate(timeout=120)
-    return proc.returncode, stderr.decode()
-
-
 def _temporaries(folder: Path) -> list[str]:
     return [p.name for p in folder.iterdir() if p.name.endswith(".tmp")]
 
@@ -87,7 +56,7 @@ def _temporaries(folder: Path) -> list[str]:
 def test_a_hang_up_while_writing_leaves_no_output_and_no_temporary(tmp_path, command):
     # The terminal or the SSH connection closed: a decrypted part must not stay on disk.
     argv, out = _argv(command, tmp_path)
-    code, stderr = _signal_while_writing(argv, out, signal.SIGHUP)
+    code, stderr = signal_while_writing(argv, out, signal.SIGHUP)
     assert code == 128 + signal.SIGHUP, stderr
     assert stderr == "sealbox: error: hung up\n"
     assert not out.exists()
@@ -101,7 +70,7 @@ def test_a_signal_the_caller_ignores_stays_ignored_and_the_run_finishes(tmp_path
     # `sealbox decrypt … &` in a script ignores Ctrl-C (meant for the foreground job), and
     # `nohup sealbox decrypt …` ignores the hang-up: the run must not die of them.
     argv, out = _argv("decrypt", tmp_path)
-    code, stderr = _signal_while_writing(argv, out, signum, ignored=(signum,))
+    code, stderr = signal_while_writing(argv, out, signum, ignored=(signum,))
     assert code == 0, stderr
     assert stderr == ""
     assert out.stat().st_size == SIZE
