@@ -162,6 +162,15 @@ def sealbox_on_terminal(
     return child.exitstatus, child.before
 
 
+@pytest.fixture
+def no_vault_environment(monkeypatch, tmp_path) -> None:
+    """No Vault address, token, namespace or CA from the environment, and no
+    ``~/.vault-token`` (``HOME`` is the test's own folder)."""
+    for name in ("VAULT_ADDR", "VAULT_TOKEN", "VAULT_NAMESPACE", "VAULT_CACERT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+
+
 @pytest.fixture(scope="module")
 def vault_ca():
     """A private CA (trustme) for the fake Vault server's certificate."""

@@ -44,11 +44,7 @@ class Peer:
         return hvac.Client(url=self.url, token=self.token, verify=str(self.ca))
 
 
-@pytest.fixture(autouse=True)
-def _no_vault_environment(monkeypatch, tmp_path) -> None:
-    for name in ("VAULT_ADDR", "VAULT_TOKEN", "VAULT_NAMESPACE", "VAULT_CACERT"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HOME", str(tmp_path))
+pytestmark = pytest.mark.usefixtures("no_vault_environment")
 
 
 @pytest.fixture(params=["fake", "sealbox"])

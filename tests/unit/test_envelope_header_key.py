@@ -65,11 +65,7 @@ def test_a_keyring_envelope_renamed_to_another_key_of_the_keyring_is_refused(rin
 # -- Vault Transit -----------------------------------------------------------------
 
 
-@pytest.fixture(autouse=True)
-def _no_vault_environment(monkeypatch, tmp_path) -> None:
-    for name in ("VAULT_ADDR", "VAULT_TOKEN", "VAULT_NAMESPACE", "VAULT_CACERT"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.vault-token
+pytestmark = pytest.mark.usefixtures("no_vault_environment")
 
 
 @pytest.fixture

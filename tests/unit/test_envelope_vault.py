@@ -33,11 +33,7 @@ TOKEN = "hvs.transit-canary-token-31c9"
 PLAINTEXT = b"canary-envelope-plaintext-8f14"
 
 
-@pytest.fixture(autouse=True)
-def _no_vault_environment(monkeypatch, tmp_path) -> None:
-    for name in ("VAULT_ADDR", "VAULT_TOKEN", "VAULT_NAMESPACE", "VAULT_CACERT"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.vault-token
+pytestmark = pytest.mark.usefixtures("no_vault_environment")
 
 
 @pytest.fixture

@@ -25,11 +25,7 @@ TOKEN = "hvs.transit-retry-canary-token-77ad"
 BLOB = b"transit-retry-canary-key-blob-0c5e"
 
 
-@pytest.fixture(autouse=True)
-def _no_vault_environment(monkeypatch, tmp_path) -> None:
-    for name in ("VAULT_ADDR", "VAULT_TOKEN", "VAULT_NAMESPACE", "VAULT_CACERT"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HOME", str(tmp_path))
+pytestmark = pytest.mark.usefixtures("no_vault_environment")
 
 
 @pytest.fixture

@@ -36,11 +36,7 @@ TOKEN = "hvs.canary-edges-token-c41d"
 JSON = {"Content-Type": "application/json"}
 
 
-@pytest.fixture(autouse=True)
-def _no_vault_environment(monkeypatch, tmp_path) -> None:
-    for name in ("VAULT_ADDR", "VAULT_TOKEN", "VAULT_NAMESPACE", "VAULT_CACERT"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.vault-token
+pytestmark = pytest.mark.usefixtures("no_vault_environment")
 
 
 class _ScriptedHandler(_Handler):

@@ -36,11 +36,7 @@ JSON_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
 ANSWER = b'{"data": {"data": {"A": "x"}, "metadata": {"version": 1}}}'
 
 
-@pytest.fixture(autouse=True)
-def _no_vault_environment(monkeypatch, tmp_path) -> None:
-    for name in ("VAULT_ADDR", "VAULT_TOKEN", "VAULT_NAMESPACE", "VAULT_CACERT"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.vault-token
+pytestmark = pytest.mark.usefixtures("no_vault_environment")
 
 
 def _read_through(srv: RawServer, timeout: int = 1) -> SecretSourceError:

@@ -16,11 +16,7 @@ trustme = pytest.importorskip("trustme")
 TOKEN = "hvs.transit-403-canary-token-5e0a"
 
 
-@pytest.fixture(autouse=True)
-def _no_vault_environment(monkeypatch, tmp_path) -> None:
-    for name in ("VAULT_ADDR", "VAULT_TOKEN", "VAULT_NAMESPACE", "VAULT_CACERT"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.vault-token
+pytestmark = pytest.mark.usefixtures("no_vault_environment")
 
 
 @pytest.fixture
