@@ -189,9 +189,20 @@ def _terminate_as_interrupt() -> Iterator[StopRequest]:
     except ValueError:  # not the main thread (embedded use)
         yield stop
         return
+    hook = sys.unraisablehook
+
+    def unraisable(seen: Any) -> None:
+        # A stop raised inside a weakref callback or a __del__ is dropped there, and
+        # check() raises it again: not printed as "Exception ignored in …" beside the
+        # one error line.
+        if stop.signum is None or not isinstance(seen.exc_value, KeyboardInterrupt):
+            hook(seen)
+
+    sys.unraisablehook = unraisable
     try:
         yield stop
     finally:
+        sys.unraisablehook = hook
         for restored, handler in previous.items():
             signal.signal(restored, handler)
 
