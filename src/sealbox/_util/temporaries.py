@@ -4,7 +4,10 @@ A writer's temporary file is named ``.NAME.PID.RANDOM.tmp`` after its process id
 its writer holds an ``flock`` on it until it is renamed. A writer that dies (SIGKILL, a
 power cut) leaves it behind; :func:`remove_stale_temporaries` removes the ones whose
 process no longer runs here and whose lock nobody holds (a writer on another machine
-sharing the folder holds its lock). The writes themselves are in
+sharing the folder holds its lock). A process id is reused (every ``docker run`` of a
+container is process 1): the random part of the name begins with a mark drawn once per
+process, so a temporary file of this process's id but another mark is a dead writer's.
+The writes themselves are in
 :mod:`sealbox._util.files`.
 
 Paths are handled with :mod:`os.path`, not :mod:`pathlib`: this module is on the
@@ -36,7 +39,12 @@ def remove_stale_temporaries(folder: str) -> int:
     with entries:
         for entry in entries:
             pid = _temporary_owner(entry.name)
-            if pid is None or pid == os.getpid() or _running(pid):
+            if pid is None:
+                continue
+            if pid == os.getpid():
+                if _written_here(entry.name):
+                    continue
+            elif _running(pid):
                 continue
             removed += _remove_unlocked(entry.path)
     return removed
@@ -85,6 +93,12 @@ def _temporary_owner(name: str) -> int | None:
     return int(parts[1])
 
 
+def _written_here(name: str) -> bool:
+    """Whether a temporary file of this process's id is this process's (its mark), not a
+    dead writer's that had the same id."""
+    return name[:-4].rsplit(".", 1)[1].startswith(_process_mark)
+
+
 def _running(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -96,10 +110,21 @@ def _running(pid: int) -> bool:
 
 
 _RANDOM_HEX: Final = 12
+# The first hex digits of the random part: this process's mark, the same in every
+# temporary file it names (a forked child draws its own).
+_process_mark = os.urandom(2).hex()
+
+
+def _new_mark() -> None:
+    global _process_mark  # noqa: PLW0603 - one per process
+    _process_mark = os.urandom(2).hex()
+
+
+os.register_at_fork(after_in_child=_new_mark)
 
 
 def _temporary_name(folder: str, name: str) -> str:
-    random = os.urandom(_RANDOM_HEX // 2).hex()
+    random = _process_mark + os.urandom((_RANDOM_HEX - len(_process_mark)) // 2).hex()
     return os.path.join(folder, f".{name}.{os.getpid()}.{random}.tmp")
 
 
