@@ -4,9 +4,10 @@ Vault itself cannot run here. This server implements the parts sealbox uses, wit
 the request and response shapes of Vault's API documentation
 (developer.hashicorp.com/vault/api-docs): KV version 2 (read a version, write with
 check-and-set, read metadata; soft-delete the latest version or given versions, undelete,
-destroy, delete the metadata and every version), AppRole login, token checks (403),
-namespaces (``X-Vault-Namespace``), a sealed state (503), and answers of 429 or 503
-queued ahead of the rest (``unavailable``). hvac talks to it for real.
+destroy, delete the metadata and every version), AppRole login (its token's
+``lease_duration`` is :attr:`FakeVault.token_ttl`; :meth:`FakeVault.expire` ends a token),
+token checks (403), namespaces (``X-Vault-Namespace``), a sealed state (503), and answers
+of 429 or 503 queued ahead of the rest (``unavailable``). hvac talks to it for real.
 
 KV v2 deletion, as Vault's API documents it (api-docs/secret/kv/kv-v2):
 ``DELETE /v1/{mount}/data/{path}`` soft-deletes the latest version;
@@ -109,9 +110,19 @@ class FakeVault:
     # ``wrap_ttl`` set: every request is answered so, as if something in front (a proxy)
     # added the header.
     wrap_ttl: str | None = None
+    # AppRole tokens: the ``auth.lease_duration`` a login answers (Vault's token_ttl, in
+    # seconds; 0: no end). A token past its end is answered 403 as any unknown token:
+    # :meth:`expire` ends one now.
+    token_ttl: int = 3600
+
+    def expire(self, token: str) -> None:
+        """End ``token`` now: Vault answers 403 to a token past its TTL, or revoked."""
+        with self.lock:
+            self.tokens.discard(token)
 
     def deny(self, token: str, path: str) -> None:
-        """Make ``path`` (``transit/decrypt/app``) answer 403 to ``token``."""
+        """Make ``path`` (``transit/decrypt/app``, ``secret/data/app``) answer 403 to
+        ``token``; ``"*"``: to every token (a policy of every token of a role)."""
         self.denied.add((token, path.strip("/")))
 
     def transit_key(self, name: str, *, mount: str = "transit", namespace: str = "") -> Any:
@@ -265,7 +276,7 @@ class _Handler(BaseHTTPRequestHandler):
                         "accessor": secrets.token_hex(8),
                         "policies": ["default"],
                         "token_policies": ["default"],
-                        "lease_duration": 3600,
+                        "lease_duration": vault.token_ttl,
                         "renewable": True,
                         "metadata": {"role_name": "app"},
                     }
@@ -273,6 +284,9 @@ class _Handler(BaseHTTPRequestHandler):
             )
         if headers.get("x-vault-token") not in vault.tokens:
             return self._error(403, "permission denied")
+        where = "/".join(parts[1:])
+        if {(headers["x-vault-token"], where), ("*", where)} & vault.denied:
+            return self._error(403, "1 error occurred:\n\t* permission denied\n\n")
         if parts[1:5] == ["sys", "internal", "ui", "mounts"] and method == "GET":
             return self._mount_info(namespace, "/".join(parts[5:]))
         if (namespace, parts[1]) in vault.transit_mounts:

@@ -11,8 +11,8 @@ and error strings are Vault's own (``ciphertext or signature version is
 disallowed by policy (too old)``, ``encryption key not found``…). Keys are
 upserted by ``encrypt`` as Vault does for a token with the ``create`` capability.
 
-Per-path denials (``FakeVault.deny(token, "transit/decrypt/app")``) answer 403 as
-a Vault policy without the capability would.
+Per-path denials (``FakeVault.deny(token, "transit/decrypt/app")``, checked by the
+fake's dispatcher) answer 403 as a Vault policy without the capability would.
 """
 
 from __future__ import annotations
@@ -147,8 +147,6 @@ def handle(
     """Answer one request under a Transit mount (the caller checked the token)."""
     vault = handler.server.vault
     path = "/".join([mount, *rest])
-    if (token, path) in vault.denied:
-        return handler._error(403, "1 error occurred:\n\t* permission denied\n\n")
     body = handler._body() if method == "POST" else {}
     op = rest[0] if rest else ""
     with vault.lock:

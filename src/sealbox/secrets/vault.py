@@ -18,7 +18,9 @@ answered 404 with its metadata: reading it is a :class:`SecretSourceError` sayin
 (codes ``vault_version_deleted``, ``vault_version_destroyed``), not "no such secret".
 Reads are retried, a few times, when Vault answers 429 (rate limited) or 503 (sealed, or
 a standby), honouring ``Retry-After``, and once on a new connection when a kept-alive one
-was closed as it was reused; writes are not (see ``retries``).
+was closed as it was reused; writes are not (see ``retries``). With ``approle``, a token is
+replaced by a new login before its end (``auth.lease_duration``), and once after a call
+answered 403, which is then sent once more (:mod:`sealbox.secrets.vault_login`).
 
 Only KV version 2 is read and written. Before its first write, and after a read that
 found nothing (404) or an answer of another shape, the source asks Vault what the mount
@@ -48,6 +50,7 @@ from urllib.parse import quote
 from sealbox.exceptions import ConfigError, SecretSourceError
 from sealbox.secret import Secret, redact
 from sealbox.secrets import vault_client as _vault
+from sealbox.secrets import vault_login
 from sealbox.secrets.base import handed_out
 
 if TYPE_CHECKING:
@@ -132,12 +135,10 @@ class VaultKV2Source:
         self.mount = mount
         self.namespace = namespace
         self.version = version
-        self._approle = approle
-        self._approle_mount = approle_mount
+        self._login = None if approle is None else vault_login.AppRoleLogin(approle, approle_mount)
         self._lock = threading.Lock()
         self._data: dict[str, str] | None = None
         self._read_version: int | None = None
-        self._logged_in = False
         self._mount_checked = False
 
     @property
@@ -253,26 +254,17 @@ class VaultKV2Source:
         import hvac.exceptions as hx
 
         try:
-            try:
-                result = self._attempt(what, fn)
-            except hx.Forbidden:
-                if self._approle is None or not self._logged_in:
-                    raise
-                # The token an AppRole login gave has expired (or was revoked): Vault
-                # answers that 403 too. Log in again, once, and retry.
-                self._client.token = ""
-                self._logged_in = False
-                result = self._attempt(what, fn)
+            result = self._attempt(what, fn)
         except hx.Forbidden:
             # Vault answers 403 both to a policy without the capability and to a token
-            # that expired or was revoked: the hint names the policy rule and the other.
+            # that expired or was revoked; after an AppRole login, the token was new.
             kind, capability = _POLICY.get(what, ("data", "read"))
             policy_path = f"{self.mount}/{kind}/{self.path}"
             raise SecretSourceError(
                 f"{self.label}: {what}: permission denied (403)",
-                hint=f'the token\'s policy needs path "{policy_path}" {{ capabilities = '
-                f'["{capability}"] }}; if it has it, the token expired or was revoked '
-                "(log in again, or renew it)",
+                hint=vault_login.denied_hint(
+                    policy_path, capability, approle=self._login is not None
+                ),
                 code="vault_permission_denied",
                 facts={"path": policy_path, "capability": capability},
             ) from None
@@ -332,9 +324,9 @@ class VaultKV2Source:
 
     def _attempt(self, what: str, fn: Any) -> Any:
         with _vault.transport_errors(self.label, what, SecretSourceError):
-            _vault.approle_login(self._client, self._approle, self._approle_mount)
-            self._logged_in = bool(self._client.token)
-            return fn(self._client)
+            # A call answered 403 is sent once more after a new login (vault_login): a
+            # read, and a write too, as Vault refused it before doing anything.
+            return vault_login.call(self._client, self._login, lambda: fn(self._client))
 
 
 # What each call needs in a policy: the KV v2 path kind and the capability.

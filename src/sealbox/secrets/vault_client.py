@@ -1,5 +1,6 @@
-"""What the Vault KV and Transit clients share: an hvac client with TLS always on, AppRole
-login, and the translation of transport-level failures into sealbox errors.
+"""What the Vault KV and Transit clients share: an hvac client with TLS always on, and the
+translation of transport-level failures into sealbox errors (their AppRole login, kept
+fresh, is :mod:`sealbox.secrets.vault_login`).
 
 Settings not given are read from the environment as Vault's own tools and hvac read
 them: ``VAULT_ADDR``, ``VAULT_TOKEN`` (then ``~/.vault-token``, which ``vault login``
@@ -57,7 +58,6 @@ __all__ = [
     "ENV_TOKEN",
     "MAX_RETRIES",
     "UNREAD_VARIABLES",
-    "approle_login",
     "check_retries",
     "client",
     "is_loopback",
@@ -222,10 +222,6 @@ def _check_header_value(
             hint=f"check the Vault {what} for a stray character, such as a trailing newline",
             code=code,
         )
-
-
-class _BadLoginAnswer(Exception):  # noqa: N818 - internal, translated by transport_errors
-    """An AppRole login answered 200 without a usable ``auth.client_token``."""
 
 
 def _check_timeout(timeout: object) -> None:
@@ -444,31 +440,6 @@ def client(
     )
 
 
-def approle_login(
-    vault: hvac.Client,
-    approle: tuple[str | Secret[str], str | Secret[str]] | None,
-    mount: str,
-) -> None:
-    """Log in with AppRole once, if that is how this client authenticates."""
-    if approle is None or vault.token:
-        return
-    role_id, secret_id = (reveal(v) for v in approle)
-    register_secret(secret_id)
-    try:
-        auth: Any = vault.auth.approle.login(
-            role_id=role_id, secret_id=secret_id, mount_point=mount
-        )
-        token = auth["auth"]["client_token"]
-    except (KeyError, TypeError):
-        # hvac reads auth.client_token itself: an answer without one fails inside it.
-        vault.token = ""
-        raise _BadLoginAnswer from None
-    if not isinstance(token, str) or not _HEADER_SAFE.fullmatch(token):
-        vault.token = ""
-        raise _BadLoginAnswer
-    register_secret(token)
-
-
 def refuse_wrapped(label: str, what: str, answer: object, error: type[SealboxError]) -> None:
     """Raise ``error`` when Vault's ``answer`` is response-wrapped (``wrap_info``, no
     ``data``): its data is behind a wrapping token, which is never shown."""
@@ -493,6 +464,8 @@ def transport_errors(label: str, what: str, error: type[SealboxError]) -> Iterat
     import hvac.exceptions as hx
     import requests
 
+    from sealbox.secrets.vault_login import BadLoginAnswer, LoginRefused
+
     try:
         yield
     except (hx.Forbidden, hx.InvalidPath, hx.InvalidRequest):
@@ -509,8 +482,15 @@ def transport_errors(label: str, what: str, error: type[SealboxError]) -> Iterat
             f"{label}: {what}: Vault is limiting the rate of requests (429)",
             hint="retry later, or ask Vault's operator about its rate limit quotas",
         ) from None
-    except _BadLoginAnswer:
+    except BadLoginAnswer:
         raise error(f"{label}: the AppRole login answered no usable client token") from None
+    except LoginRefused:
+        raise error(
+            f"{label}: the AppRole login was refused (403)",
+            hint="check approle_mount (where the AppRole auth method is mounted) and the "
+            "role's secret_id_bound_cidrs",
+            code="vault_login_refused",
+        ) from None
     except hx.VaultError as exc:
         raise error(f"{label}: {what} failed ({type(exc).__name__})") from None
     except requests.exceptions.SSLError:

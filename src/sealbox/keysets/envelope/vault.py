@@ -24,7 +24,7 @@ ciphertext: ``vault:v{version}:`` + base64 (standard, padded) rebuilds it.
 Errors are translated at this boundary: 403 and 401 become
 :class:`~sealbox.exceptions.KeyProviderError` (a 403 with code
 ``vault_permission_denied``, ``facts`` ``path`` and ``capability``: the policy rule the
-token lacks, as the KV source says it; or the token expired); 404 and "encryption key not
+token lacks, as the KV source says it; or a token given expired); 404 and "encryption key not
 found" :class:`~sealbox.exceptions.KeyNotFoundError`; a ciphertext version below
 the key's ``min_decryption_version`` :class:`~sealbox.exceptions.KeyStateError`;
 a ciphertext Vault cannot decrypt :class:`~sealbox.exceptions.DecryptionError`;
@@ -38,8 +38,11 @@ standby) or 500, 502 or 504 is sent again up to ``retries`` times, waiting what
 each attempt within its own ``timeout``. Transit's ``encrypt``, ``decrypt``, ``rewrap``
 and ``datakey`` are POSTs, but they only read the key and store nothing, so sending one
 twice is safe: each answer is as good as the other, and only the last is used. An
-AppRole login, which makes a token, is never sent twice. A batch in which some items failed,
-which Vault answers 400 with every item's result, is read item by item. Messages name
+AppRole login, which makes a token, is never sent twice by these retries. With
+``approle``, a token is replaced by a new login before its end (``auth.lease_duration``),
+and once after a call answered 403, which is then sent once more
+(:mod:`sealbox.secrets.vault_login`). A batch in which some items failed, which Vault
+answers 400 with every item's result, is read item by item. Messages name
 the key and the status, never a token, a key blob or a ciphertext.
 
 .. versionadded:: 0.1.0
@@ -66,6 +69,7 @@ from sealbox.exceptions import (
 from sealbox.keysets.envelope.format import WrappedKey
 from sealbox.secret import Secret, redact
 from sealbox.secrets import vault_client as _vault
+from sealbox.secrets import vault_login
 
 if TYPE_CHECKING:
     import hvac
@@ -142,8 +146,7 @@ class VaultTransitProvider:
         _vault.check_retries(retries)
         self.key = key
         self.mount = mount.strip("/")
-        self._approle = approle
-        self._approle_mount = approle_mount
+        self._login = None if approle is None else vault_login.AppRoleLogin(approle, approle_mount)
         self._cache_seconds = version_cache_seconds
         self._latest: tuple[int, float] | None = None
         self._lock = threading.Lock()
@@ -346,26 +349,26 @@ class VaultTransitProvider:
 
         from sealbox.secrets.vault_http import repeatable
 
+        def send() -> Any:
+            # hvac's Transit methods are untyped: the engine is handed over as Any.
+            transit: Any = self._client.secrets.transit
+            # Every Transit call made here reads the key and stores nothing: safe to send
+            # again after 429 or 503, or after a 403 and a new login (module docstring).
+            with repeatable():
+                return fn(transit)
+
         try:
             with _vault.transport_errors(self.label, what, KeyProviderError):
                 # The login is outside repeatable(): it makes a token, and is never resent.
-                _vault.approle_login(self._client, self._approle, self._approle_mount)
-                # hvac's Transit methods are untyped: the engine is handed over as Any.
-                transit: Any = self._client.secrets.transit
-                # Every Transit call made here reads the key and stores nothing: safe to
-                # send again after 429 or 503 (module docstring).
-                with repeatable():
-                    response = fn(transit)
+                response = vault_login.call(self._client, self._login, send)
         except hx.Forbidden:
             # Vault answers 403 both to a policy without the capability and to a token
-            # that expired or was revoked: the hint names the policy rule and the other.
+            # that expired or was revoked; after an AppRole login, the token was new.
             route, capability = ("keys", "read") if what == "read" else (None, "update")
             path = f"{self.mount}/{route or _ROUTES.get(what, what)}/{self.key}"
             raise KeyProviderError(
                 f"{self.label}: permission denied for {what} (403)",
-                hint=f'the token\'s policy needs path "{path}" {{ capabilities = '
-                f'["{capability}"] }}; if it has it, the token expired or was revoked '
-                "(log in again, or renew it)",
+                hint=vault_login.denied_hint(path, capability, approle=self._login is not None),
                 code="vault_permission_denied",
                 facts={"path": path, "capability": capability},
             ) from None
