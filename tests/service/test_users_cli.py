@@ -178,7 +178,7 @@ def test_audit_lines_name_the_stored_account_not_the_name_as_typed(users) -> Non
     _create(users, "dave")
     r = users("reset-totp", "\uff24\uff21\uff36\uff25", "--yes")
     assert r.code == 0, r.stderr
-    assert r.out == "dave has no second factor; nothing changed\n"
+    assert r.out == "dave has no second factor; its sessions have ended\n"
     assert users("grant", "Dave", "transit:admin").code == 0
     assert users("disable", "DAVE").code == 0
     audit = [json.loads(line) for line in (users.data / "audit.log").read_text().splitlines()]

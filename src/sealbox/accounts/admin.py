@@ -13,6 +13,8 @@ and the :class:`~sealbox.accounts.revocation.Revocations` of the deployment:
   sessions stay ended.
 - **reset_password** replaces the password and ends every session, as a password
   change does.
+- **reset_totp** removes a lost second factor and its recovery codes and ends every
+  session, as a reset password does: the tokens made with the lost factor end with it.
 - **delete** removes the account and its refresh tokens, and refuses the access tokens
   of its refresh families for as long as any can live (its id may be given to a new
   account).
@@ -238,7 +240,7 @@ class AccountAdmin:
         user = await self._find(name)
         self._before()
 
-        def disabled(current: User) -> None:
+        async def disabled(_session: AsyncSession, current: User) -> None:
             current.disabled = True
 
         return await self._ending_sessions(user, name, disabled, losing=True)
@@ -268,20 +270,25 @@ class AccountAdmin:
             self._policy(password, user.username)
         new_hash = await self._hash(password)
 
-        def reset(current: User) -> None:
+        async def reset(_session: AsyncSession, current: User) -> None:
             current.password_hash = new_hash
 
         return await self._ending_sessions(user, name, reset)  # deleted while hashed?
 
     async def _ending_sessions(
-        self, user: User, name: str, change: Callable[[User], None], *, losing: bool = False
+        self,
+        user: User,
+        name: str,
+        change: Callable[[AsyncSession, User], Awaitable[None]],
+        *,
+        losing: bool = False,
     ) -> AccountInfo:
         """Make ``change`` to the account locked (:meth:`_locked`), end its sessions (its
         session version raised, its refresh tokens revoked) in the same transaction, then
         tell the revocation lists and ``after_change``."""
         async with self.store.sessions.begin() as session:
             current = await self._locked(session, user, name, losing=losing)
-            change(current)
+            await change(session, current)
             current.session_version += 1
             await _revoke_refresh_tokens(session, user.id)
             info = AccountInfo.of(current)
@@ -381,22 +388,31 @@ class AccountAdmin:
         """:meth:`import_users` from the lines of a JSON-lines file (blank lines skipped)."""
         return await self.import_users(parse_json_lines(lines), skip_invalid=skip_invalid)
 
-    # -- internals ------------------------------------------------------------------
-
     async def reset_totp(self, name: str) -> tuple[AccountInfo, bool]:
-        """Remove the account's second factor and recovery codes; whether it had one.
+        """Remove the account's second factor and recovery codes, and end every session
+        of the account; answer whether it had a factor.
 
-        For a user who lost the authenticator and the recovery codes: the password alone
-        logs in again, and the user may enrol anew. Sessions are left as they are.
+        For a user who lost the authenticator and the recovery codes, or whose factor may
+        be known to someone else: the password alone logs in again, the user may enrol
+        anew, and the tokens made with the old factor are refused, as a reset password
+        ends them (:meth:`reset_password`). The sessions end also when the account has no
+        factor (any more): running the command again after Redis missed the end of the
+        sessions (``revocation_incomplete``) completes it.
 
         Raises:
             AccountNotFoundError: no account has that name.
         """
         user = await self._find(name)
-        async with self.store.sessions.begin() as session:
-            await _locked_user(session, user, name)
-            removed = await remove_second_factor(session, user.id)
-        return AccountInfo.of(user), removed
+        self._before()
+        removed = False
+
+        async def remove(session: AsyncSession, current: User) -> None:
+            nonlocal removed
+            removed = await remove_second_factor(session, current.id)
+
+        return await self._ending_sessions(user, name, remove), removed
+
+    # -- internals ------------------------------------------------------------------
 
     async def _locked(self, session: AsyncSession, found: User, name: str, *, losing: bool) -> User:
         """The account, locked for the change (:func:`_locked_user`); when the change

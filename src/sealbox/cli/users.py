@@ -211,7 +211,7 @@ def delete(name: str, yes: bool, data_dir: Path | None) -> None:
     click.echo(f"deleted {_name(found)}")
 
 
-@users.command("reset-totp", short_help="Remove NAME's second factor (TOTP); asks first.")
+@users.command("reset-totp", short_help="Remove NAME's second factor (TOTP); sessions end.")
 @click.argument("name")
 @yes_option
 @_DATA_DIR
@@ -219,7 +219,8 @@ def reset_totp(name: str, yes: bool, data_dir: Path | None) -> None:
     """Remove account NAME's second factor (TOTP); asks first.
 
     For a user who lost the authenticator and the recovery codes: the password alone logs
-    in again, and the user may enrol anew.
+    in again, and the user may enrol anew. The account's sessions end, as with
+    reset-password: the tokens made with the old factor are refused.
     """
     service = _service()
     settings = _settings(data_dir)
@@ -227,17 +228,19 @@ def reset_totp(name: str, yes: bool, data_dir: Path | None) -> None:
     # question names the account as stored.
     found = service.administer_accounts(settings, lambda admin: admin.show(name))
     confirm(
-        f"Remove the second factor of {_name(found)}? Its password alone will log in.",
+        f"Remove the second factor of {_name(found)} and end its sessions? Its password "
+        "alone will log in.",
         action=f"removing the second factor of {_name(found)}",
         yes=yes,
     )
     name, removed = service.reset_totp(settings, found.username)
     if removed:
         click.echo(
-            f"removed the second factor of {terminal_safe(name)}; its password alone logs in"
+            f"removed the second factor of {terminal_safe(name)}; its password alone logs "
+            "in; its sessions have ended"
         )
     else:
-        click.echo(f"{terminal_safe(name)} has no second factor; nothing changed")
+        click.echo(f"{terminal_safe(name)} has no second factor; its sessions have ended")
 
 
 @users.command(name="import", short_help="Import accounts of other systems, with hashes.")

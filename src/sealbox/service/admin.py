@@ -126,7 +126,7 @@ _DONE = {
     "admin.enable": "enabled",
     "admin.reset_password": "reset the password of",
     "admin.delete": "deleted",
-    "admin.reset_totp": "removed the second factor of",
+    "admin.reset_totp": "removed the second factor and ended the sessions of",
     "admin.grant": "changed the scopes of",
     "admin.revoke": "changed the scopes of",
 }
@@ -135,7 +135,7 @@ _DONE = {
 def _account_change(event: str, names: list[str], result: object) -> str:
     who = ", ".join(repr(name) for name in names)
     if event == "admin.reset_totp" and isinstance(result, tuple) and not result[1]:
-        return f"{who} has no second factor (nothing changed)"
+        return f"ended the sessions of {who} (it has no second factor)"
     if isinstance(result, AccountInfo) and event in {"admin.grant", "admin.revoke"}:
         return f"changed the scopes of {who} (it holds {' '.join(result.scopes) or 'none'})"
     return f"{_DONE.get(event, 'changed')} {who}"
@@ -532,13 +532,18 @@ async def record_import(
 
 
 def reset_totp(settings: ServiceSettings, name: str) -> tuple[str, bool]:
-    """Remove the second factor of account ``name``; return its name and whether it had one.
+    """Remove the second factor of account ``name`` and end its sessions; return its name
+    and whether it had one.
 
     For a user who lost the authenticator and the recovery codes: the password alone
-    logs in again, and the user may enrol anew. Audited as ``admin.reset_totp``.
+    logs in again, and the user may enrol anew; the tokens made with the old factor are
+    refused (:meth:`~sealbox.accounts.admin.AccountAdmin.reset_totp`). Audited as
+    ``admin.reset_totp``.
 
     Raises:
         AccountNotFoundError: no account has that name.
+        StorageError: code ``revocation_incomplete``, as for every change that ends
+            sessions (:func:`administer_accounts`); ``data_dir_in_use`` before it is made.
     """
     info, removed = administer_accounts(
         settings, lambda admin: admin.reset_totp(name), audit=("admin.reset_totp", name)

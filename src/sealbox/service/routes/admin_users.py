@@ -3,7 +3,7 @@
 ``GET /users``, ``GET /users/{name}``, ``POST /users/{name}/scopes`` (grant),
 ``DELETE /users/{name}/scopes/{scope}`` (revoke), ``POST /users/{name}/disable`` and
 ``/enable``, ``POST /users/{name}/password`` (reset; sessions end), ``DELETE
-/users/{name}/totp`` (remove a lost second factor), ``DELETE /users/{name}`` and
+/users/{name}/totp`` (remove a lost second factor; sessions end), ``DELETE /users/{name}`` and
 ``POST /users/import``. Each calls
 :class:`sealbox.accounts.admin.AccountAdmin` with this worker's store and revocation
 lists, so a disabled account's tokens are refused at once on every worker sharing
@@ -307,7 +307,9 @@ async def reset_totp(
     name: str, runtime: RuntimeDep, request: Request, caller: AdminDep
 ) -> SecondFactorRemoved:
     """Remove the account's second factor (TOTP) and recovery codes, for a user who lost
-    them: the password alone logs in again, and the user may enrol anew."""
+    them: the password alone logs in again, and the user may enrol anew. Every session of
+    the account ends, as at a password reset: the tokens made with the old factor are
+    refused at once."""
     info, removed = await _act(
         runtime,
         request,

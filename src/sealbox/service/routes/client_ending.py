@@ -8,7 +8,7 @@ from sealbox.accounts.grants import revoke_client_tokens
 from sealbox.exceptions import StoreUnavailableError
 from sealbox.service.runtime import Runtime
 
-__all__ = ["ender"]
+__all__ = ["ender", "tokens_ended"]
 
 
 def ender(runtime: Runtime, missed: list[StoreUnavailableError] | None = None) -> EndTokens:
@@ -33,3 +33,12 @@ def ender(runtime: Runtime, missed: list[StoreUnavailableError] | None = None) -
             missed.append(exc)
 
     return end
+
+
+def tokens_ended(missed: list[StoreUnavailableError]) -> tuple[str, dict[str, str]]:
+    """What the audit record of a change ending a client's tokens says of them, and what
+    its answer adds: with a sweep after the commit ``missed`` (:func:`ender`), the change
+    stands and the tokens were ended ``in part``."""
+    if missed:
+        return "tokens ended in part", {"tokens_ended": "in part"}
+    return "tokens ended", {}

@@ -65,7 +65,7 @@ from sealbox.integrations.fastapi.strict_json import StrictJSONRoute
 from sealbox.service.deps import Caller, RuntimeDep, held_scopes, require_held_scopes
 from sealbox.service.errors import ApiError, ErrorCode
 from sealbox.service.routes.admin_users import ADMIN_SCOPE as USERS_ADMIN_SCOPE
-from sealbox.service.routes.client_ending import ender as _ender
+from sealbox.service.routes.client_ending import ender, tokens_ended
 from sealbox.service.routes.transit_call import ADMIN_SCOPE as TRANSIT_ADMIN_SCOPE
 from sealbox.service.runtime import Runtime
 
@@ -384,15 +384,17 @@ def _disable_routes(api: APIRouter, admin: Any) -> None:
         name: str, request: Request, runtime: RuntimeDep, caller: Caller = admin
     ) -> dict[str, Any]:
         """Disable a client: it no longer authenticates, and the access tokens it holds are
-        refused at once."""
+        refused at once (``"tokens_ended": "in part"`` when Redis failed once it was)."""
+        missed: list[StoreUnavailableError] = []
         try:
-            client = await client_store(runtime).disable(name, _ender(runtime))
+            client = await client_store(runtime).disable(name, ender(runtime, missed))
         except ClientNotFoundError as exc:
             raise _not_found(exc) from None
         except ConfigError as exc:
             raise _config_error(exc) from None
-        _record(runtime, request, caller, "client_disable", f"{name}; tokens ended")
-        return client.to_dict()
+        ended, answer = tokens_ended(missed)
+        _record(runtime, request, caller, "client_disable", f"{name}; {ended}")
+        return client.to_dict() | answer
 
     @api.post("/{name}/enable")
     async def enable_client(
@@ -420,23 +422,21 @@ def _rotated(
     made: NewSecret,
     *,
     ending: bool,
-    missed: bool,
+    missed: list[StoreUnavailableError],
 ) -> JSONResponse:
     """A rotation's record and answer; ``missed`` (the sweep after the commit, ``ender``):
     the new secret is answered all the same, the tokens said ended ``in part``."""
     name = made.client.name
-    ended = "; tokens ended in part" if missed else "; tokens ended"
+    ended, answer = tokens_ended(missed)
     runtime.audit.record(
         "client_rotate",
         outcome="success",
         user=caller.username,
         address=_address(request),
-        detail=f"{name}{ended}" if ending else name,
+        detail=f"{name}; {ended}" if ending else name,
     )
-    answer = _with_secret(made.client, made.secret.expose_secret() if made.secret else None)
-    if missed:
-        answer["tokens_ended"] = "in part"
-    return JSONResponse(answer)
+    secret = made.secret.expose_secret() if made.secret else None
+    return JSONResponse(_with_secret(made.client, secret) | answer)
 
 
 def _admin_router() -> APIRouter:
@@ -501,13 +501,13 @@ def _admin_router() -> APIRouter:
         missed: list[StoreUnavailableError] = []
         try:
             await _holds_all(runtime, caller, (await store.get(name)).scopes)
-            end = _ender(runtime, missed) if ending else None
+            end = ender(runtime, missed) if ending else None
             made = await store.rotate_secret(name, overlap, end=end)
         except ClientNotFoundError as exc:
             raise _not_found(exc) from None
         except ConfigError as exc:
             raise _config_error(exc) from None
-        return _rotated(runtime, request, caller, made, ending=ending, missed=bool(missed))
+        return _rotated(runtime, request, caller, made, ending=ending, missed=missed)
 
     _disable_routes(api, admin)
 
