@@ -127,7 +127,10 @@ def get_keyring(ref: Keyring | str | Callable[[], Keyring]) -> Keyring:
     """Resolve what a column names: a keyring, a registered name, or a callable.
 
     Raises:
-        ConfigError: no keyring is registered under that name.
+        ConfigError: no keyring is registered under that name; or code
+            ``keyring_unavailable``, the callable raised (``facts["error"]`` names what
+            it raised; the error is not wrapped by SQLAlchemy, whose text would list the
+            statement's values).
     """
     if isinstance(ref, str):
         with _registry_lock:
@@ -141,7 +144,21 @@ def get_keyring(ref: Keyring | str | Callable[[], Keyring]) -> Keyring:
             )
         return ring
     if callable(ref):
-        return ref()
+        try:
+            return ref()
+        except Exception as exc:
+            if isinstance(exc, DontWrapMixin):
+                raise  # raised by these types (a callable reading the registry): no value
+            # Called while a statement binds its values: SQLAlchemy would wrap the
+            # loader's error (a missing file, a wrong passphrase) in one whose text lists
+            # the statement's parameters, every value of the row in clear.
+            raise _ColumnConfigError(
+                f"the keyring callable of the encrypted columns raised {type(exc).__name__}",
+                hint="make the keyring available before the columns are used (load it at "
+                "start-up and register it with register_keyring)",
+                code="keyring_unavailable",
+                facts={"error": type(exc).__name__},
+            ) from exc
     return ref
 
 

@@ -119,8 +119,15 @@ class _Job:
         while self.encrypted:
             query = select(*self.key, *self.raw).order_by(*self.key).limit(batch_size)
             if after is not None:
+                # Each value bound with its column's type, as the single-column ``>``
+                # does: typed by the Python value instead, a key column whose type converts
+                # values (a TypeDecorator, a UUID kept as text) would compare the wrong
+                # form, and the same batch would be read again for ever.
+                bound = [
+                    bindparam(None, v, type_=c.type) for c, v in zip(self.key, after, strict=True)
+                ]
                 query = query.where(
-                    self.key[0] > after[0] if n == 1 else tuple_(*self.key) > tuple_(*after)
+                    self.key[0] > after[0] if n == 1 else tuple_(*self.key) > tuple_(*bound)
                 )
             rows = conn.execute(query).all()
             if not rows:
