@@ -173,6 +173,26 @@ def test_a_change_redis_does_not_hear_of_is_a_clear_error_and_repeating_it_is_sa
     assert again.code == 0, again.stderr
 
 
+def test_a_deletion_redis_does_not_hear_of_says_running_it_again_cannot_complete_it(
+    users,
+) -> None:
+    # The account is gone: "run the same command again" would only find no account.
+    _create(users, "fran")
+    unreachable = {"SEALBOX_REDIS_URL": "redis://127.0.0.1:1/0"}
+    r = users("delete", "fran", "--yes", env=unreachable)
+    assert r.code == 1
+    assert r.stderr.startswith(
+        "sealbox: error: the change is recorded in the database, but Redis did not answer "
+    ), r.stderr
+    assert (
+        "sealbox: hint: the account is gone, so running the command again cannot complete "
+        "it: its live access tokens may pass until they expire, unless the services are "
+        "restarted once the Redis of SEALBOX_REDIS_URL answers"
+    ) in r.stderr
+    assert "run the same command again" not in r.stderr
+    assert json.loads(users("list", "--json").out) == []
+
+
 def test_audit_lines_name_the_stored_account_not_the_name_as_typed(users) -> None:
     # RFC 8265: "DAVE" in full-width letters, and "Dave", are the stored account "dave".
     _create(users, "dave")

@@ -47,7 +47,7 @@ from sealbox.accounts.store import Store
 from sealbox.accounts.totp_store import remove_second_factor
 from sealbox.accounts.user_import import ImportReport, parse_json_lines, plan_import, screened
 from sealbox.accounts.usernames import MAX_USERNAME
-from sealbox.exceptions import ConfigError, SealboxError
+from sealbox.exceptions import ConfigError, SealboxError, StoreUnavailableError
 from sealbox.passwords import PasswordHasher
 
 __all__ = ["AccountAdmin", "AccountInfo", "AccountNotFoundError", "LastHolderError"]
@@ -319,10 +319,19 @@ class AccountAdmin:
             await session.execute(delete(RefreshToken).where(RefreshToken.user_id == user.id))
             await session.execute(delete(User).where(User.id == user.id))
         until = kept_until(self.access_token_ttl)
+        missed: StoreUnavailableError | None = None
         for family in live:
-            await self.revocations.revoke_family(family, until)
+            # Every family is told, even past a Redis that stopped answering: each is
+            # recorded in the database first and kept to be written to Redis later, and
+            # the account is gone, so no repeat of the deletion could reach the rest.
+            try:
+                await self.revocations.revoke_family(family, until)
+            except StoreUnavailableError as exc:
+                missed = missed or exc
         # The id may come back for a new account: its session version starts again.
         await self.revocations.reset_sessions(user.id)
+        if missed is not None:
+            raise missed
         self._changed()
         return AccountInfo.of(user)
 

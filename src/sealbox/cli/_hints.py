@@ -67,6 +67,10 @@ HINTS: dict[str, str] = {
     "run 'sealbox clients delete {name}' again",
     "revocation_incomplete": "once the Redis of SEALBOX_REDIS_URL answers, run the same "
     "command again: until then the account's live access tokens may still pass",
+    "revocation_incomplete:deleted": "the account is gone, so running the command again "
+    "cannot complete it: its live access tokens may pass until they expire, unless the "
+    "services are restarted once the Redis of SEALBOX_REDIS_URL answers (they read the "
+    "refused tokens from the database as they start)",
     # `clients disable` and `clients rotate-secret --revoke-tokens`: refused before any change.
     "tokens_not_ended": "nothing was changed, and the client works as before; once the Redis "
     "of SEALBOX_REDIS_URL answers, run the same command again",

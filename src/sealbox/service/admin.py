@@ -401,7 +401,9 @@ def administer_accounts(
             ``service_not_provisioned`` for a data folder that does not exist or holds
             no database.
         StorageError: code ``revocation_incomplete``, the change is in the database but
-            Redis did not answer (running the operation again completes it); it is
+            Redis did not answer (running the operation again completes it; for a
+            deletion, ``facts["failed"]`` is ``"deleted"``: it cannot be run again, and
+            a service restarted reads the refused tokens from the database); it is
             audited all the same. An audit log that cannot be opened: nothing is changed.
         ChangeNotAuditedError: the change is made, its audit record could not be
             written (the message says what was changed; ``result`` holds the result).
@@ -455,11 +457,14 @@ def administer_accounts(
                         )
                     except AuditUnavailableError as lost:
                         unrecorded = f"; nor can the audit log be written ({lost.facts['problem']})"
+                # A deletion cannot be run again (the account is gone): its hint differs.
+                deleted = audit is not None and audit[0] == "admin.delete"
                 raise StorageError(
                     "the change is recorded in the database, but Redis did not answer "
                     f"({exc.cause}): running services may not refuse the account's live "
                     f"access tokens yet{unrecorded}",
                     code="revocation_incomplete",
+                    facts={"failed": "deleted"} if deleted else None,
                 ) from None
             if log is not None and audit is not None:
                 await _record_done(log, audit[0], audit[1], store, result)

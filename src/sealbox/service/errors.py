@@ -104,6 +104,8 @@ class ErrorCode(enum.StrEnum):
     # A change made whose audit record could not be written, nor the change undone.
     AUDIT_INCOMPLETE = "audit_incomplete"
     STORE_UNAVAILABLE = SignInErrorCode.STORE_UNAVAILABLE.value
+    # An account change made whose end of the account's sessions Redis did not take.
+    REVOCATION_INCOMPLETE = "revocation_incomplete"
     KEYS_UNAVAILABLE = SignInErrorCode.KEYS_UNAVAILABLE.value
     # Answered by the connection layer (sealbox.service.connection) to slow or odd clients.
     REQUEST_TIMEOUT = "request_timeout"

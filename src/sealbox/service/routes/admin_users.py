@@ -10,7 +10,9 @@ lists, so a disabled account's tokens are refused at once on every worker sharin
 them. A token carrying ``users:admin`` is refused (403) once its account or client no
 longer holds the scope. An unknown account is 404 ``account_not_found``; no answer
 holds a password hash. Every change, and every refused one, is written to the audit log
-(``admin.grant``, … with the account and the administrator).
+(``admin.grant``, … with the account and the administrator). A change made whose end of
+the account's sessions Redis did not take is 503 ``revocation_incomplete`` (audited as
+made); a store that does not answer otherwise, 503 ``store_unavailable``.
 
 .. versionadded:: 0.1.0
 """
@@ -35,10 +37,12 @@ from sealbox.accounts.admin import (
     AccountNotFoundError,
     LastHolderError,
 )
+from sealbox.accounts.audit import AuditUnavailableError
 from sealbox.accounts.sessions import MAX_PASSWORD
 from sealbox.accounts.user_import import ImportReport
 from sealbox.accounts.usernames import MAX_USERNAME
-from sealbox.exceptions import SealboxError, StorageError
+from sealbox.exceptions import SealboxError, StorageError, StoreUnavailableError
+from sealbox.integrations.fastapi.errors import store_unavailable
 from sealbox.integrations.fastapi.router import check_new_password
 from sealbox.integrations.fastapi.strict_json import StrictJSONRoute
 from sealbox.service.admin import ChangeNotAuditedError, audited_accounts, record_import
@@ -149,14 +153,17 @@ async def _act(
     event: str = "",
     name: str = "",
     not_own: str = "",
+    repeat: str = "",
 ) -> Any:
     """Run ``operation``, map its errors to JSON ones, audit ``event`` on the account (as
     stored once found; ``name`` as given when it is not). ``not_own``: refuse it on the
-    caller's own account first (:func:`_not_own`, audited as any refusal)."""
+    caller's own account first (:func:`_not_own`, audited as any refusal). ``repeat``: the
+    operation ends the account's sessions in Redis after its change is committed, and this
+    says what repeating the request does when Redis missed that (:func:`_incomplete`)."""
 
-    def audit(outcome: str, user: str) -> None:
+    def audit(outcome: str, user: str, why: str = "") -> None:
         if event:
-            detail = f"by {caller.username}"
+            detail = f"by {caller.username}{why}"
             address = _address(request)
             runtime.audit.record(event, outcome=outcome, user=user, address=address, detail=detail)
 
@@ -173,6 +180,13 @@ async def _act(
     except LastHolderError as exc:
         audit("refused", name)
         raise ApiError(409, ErrorCode.LAST_ADMIN, str(exc)) from None
+    except StoreUnavailableError as exc:
+        # Not the request's fault, so no 422: Redis missing the end of the sessions after
+        # the commit leaves the change made; any other outage, not known to be made or not.
+        if repeat and exc.store == "Redis":
+            raise _incomplete(exc, repeat, lambda: audit("success", name, _NO_REDIS)) from None
+        audit("failure", name, f"; {exc.store} did not answer")
+        raise store_unavailable(exc) from None
     except SealboxError as exc:
         audit("refused", name)
         codes = {
@@ -183,6 +197,39 @@ async def _act(
     for user in audited_accounts(result, name):  # as stored: "Alice" names alice
         audit("success", user)
     return result
+
+
+_NO_REDIS = "; Redis did not answer"
+
+
+def _incomplete(exc: StoreUnavailableError, repeat: str, audit: Callable[[], None]) -> ApiError:
+    """503 ``revocation_incomplete``: the change is in the database (and audited as made),
+    but Redis did not take the end of the account's sessions, so other workers may take
+    its live access tokens until they expire; this worker refuses them, and writes them to
+    Redis once it answers. Not a 200: the change did not do what it is for, and an answer
+    of 204 has no room to say so."""
+    unrecorded = ""
+    try:
+        audit()
+    except AuditUnavailableError as lost:
+        unrecorded = f"; nor could the audit log take its record ({lost.facts['problem']})"
+    return ApiError(
+        503,
+        ErrorCode.REVOCATION_INCOMPLETE,
+        f"the change is made, but Redis did not answer ({exc.cause}): the account's live "
+        f"access tokens may not be refused yet; {repeat}{unrecorded}",
+        # A wait is worth naming only where a repeat completes the change.
+        headers={"Retry-After": "5"} if repeat == _REPEAT_ENDS else None,
+    )
+
+
+#: What repeating a request that ends an account's sessions does once Redis answers.
+_REPEAT_ENDS = "repeat the request once Redis answers to end them"
+_REPEAT_GONE = (
+    "the account is gone, so repeating the request cannot complete it: this worker "
+    "refuses those tokens and writes them to Redis once it answers; until then other "
+    "workers may take them, at most until they expire"
+)
 
 
 async def list_accounts(
@@ -268,6 +315,7 @@ async def disable(name: str, runtime: RuntimeDep, request: Request, caller: Admi
         lambda a: a.disable(name),
         event="admin.disable",
         name=name,
+        repeat=_REPEAT_ENDS,
         not_own="disable",
     )
     return _account(info)
@@ -292,6 +340,7 @@ async def reset_password(
         lambda a: a.reset_password(name, body.password),
         event="admin.reset_password",
         name=name,
+        repeat=_REPEAT_ENDS,
     )
     return Response(status_code=204)
 
@@ -317,6 +366,7 @@ async def reset_totp(
         lambda a: a.reset_totp(name),
         event="admin.reset_totp",
         name=name,
+        repeat=_REPEAT_ENDS,
     )
     return SecondFactorRemoved(username=info.username, removed=removed)
 
@@ -332,6 +382,7 @@ async def delete_account(
         lambda a: a.delete(name),
         event="admin.delete",
         name=name,
+        repeat=_REPEAT_GONE,
         not_own="delete",
     )
     return Response(status_code=204)
@@ -375,7 +426,8 @@ async def import_accounts(
             lambda a: a.import_users(records, skip_invalid=body.skip_invalid),
         )
     except ApiError as exc:
-        audit("refused", None, f"{by}: {exc.message}")
+        outage = exc.code == ErrorCode.STORE_UNAVAILABLE
+        audit("failure" if outage else "refused", None, f"{by}: {exc.message}")
         raise
     # The records as `sealbox users import` writes them: each refused entry, then each
     # account; an account whose record is lost is deleted again, as there.

@@ -48,7 +48,6 @@ from sealbox.accounts.grants import (
     RevocationRefusedError,
     introspect,
     revoke,
-    revoke_client_tokens,
 )
 from sealbox.exceptions import ConfigError, StoreUnavailableError
 from sealbox.integrations.fastapi import authenticate_client_request
@@ -65,6 +64,7 @@ from sealbox.integrations.fastapi.strict_json import StrictJSONRoute
 from sealbox.service.deps import Caller, RuntimeDep, held_scopes, require_held_scopes
 from sealbox.service.errors import ApiError, ErrorCode
 from sealbox.service.routes.admin_users import ADMIN_SCOPE as USERS_ADMIN_SCOPE
+from sealbox.service.routes.client_delete import delete_sweeping, partly_ended
 from sealbox.service.routes.client_ending import ender, tokens_ended
 from sealbox.service.routes.transit_call import ADMIN_SCOPE as TRANSIT_ADMIN_SCOPE
 from sealbox.service.runtime import Runtime
@@ -516,42 +516,16 @@ def _admin_router() -> APIRouter:
         name: str, request: Request, runtime: RuntimeDep, caller: Caller = admin
     ) -> Response:
         """Remove a client: its credentials and its access tokens stop working at once, and
-        so do the refresh tokens of the password logins it made."""
-        store = client_store(runtime)
+        so do the refresh tokens of the password logins it made (503
+        ``revocation_incomplete`` when Redis failed once it was deleted)."""
         try:
-            client = await store.get(name)
+            missed = await delete_sweeping(runtime, client_store(runtime), name)
         except ClientNotFoundError as exc:
             raise _not_found(exc) from None
-        # Its tokens refused first: when that cannot be recorded (an internal error), the
-        # client is still there, never deleted while its live tokens still pass.
-        accounts = runtime.accounts
-        await revoke_client_tokens(
-            accounts.revocations,
-            client,
-            accounts.policy.access_token_ttl,
-            sessions=accounts.store.sessions,
-        )
-        try:
-            deleted = await store.delete(name, client_id=client.client_id)
-        except ClientNotFoundError as exc:
-            raise _not_found(exc) from None
-        # Swept again once it is gone: a password login through it stores its family
-        # holding the client's row, so the deletion waited for any such login and its
-        # family is read now (a later one stores none); and tokens of a version raised
-        # meanwhile (a racing disable or rotation) are refused too.
-        await revoke_client_tokens(
-            accounts.revocations,
-            deleted,
-            accounts.policy.access_token_ttl,
-            sessions=accounts.store.sessions,
-        )
-        runtime.audit.record(
-            "client_delete",
-            outcome="success",
-            user=caller.username,
-            address=_address(request),
-            detail=name,
-        )
+        ended = f"{name}; {tokens_ended([missed])[0]}" if missed else name
+        _record(runtime, request, caller, "client_delete", ended)
+        if missed is not None:
+            raise partly_ended(name, missed)
         return Response(status_code=204)
 
     return api
