@@ -19,6 +19,8 @@ import contextlib
 import socket
 import threading
 from collections.abc import Callable, Iterator
+from typing import TypeVar
+from urllib.parse import urlsplit
 
 
 class Proxy:
@@ -132,5 +134,20 @@ def proxy_to(host: str, port: int) -> Iterator[Proxy]:
     proxy = Proxy((host, port))
     try:
         yield proxy
+    finally:
+        proxy.close()
+
+
+P = TypeVar("P", bound=Proxy)
+
+
+@contextlib.contextmanager
+def forwarding(url: str, kind: Callable[[tuple[str, int]], P]) -> Iterator[tuple[P, str]]:
+    """A ``kind`` forwarder to the server of ``url`` (``redis://host:port/…``), and the
+    URL that reaches that server through it; closed on leaving."""
+    where = urlsplit(url)
+    proxy = kind((where.hostname or "127.0.0.1", where.port or 6379))
+    try:
+        yield proxy, where._replace(netloc=f"{where.hostname}:{proxy.port}").geturl()
     finally:
         proxy.close()

@@ -19,14 +19,13 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx2
 import pytest
 import redis
 
 from sealbox.service.admin import create_user
-from tests._tcp_proxy import Proxy
+from tests._tcp_proxy import Proxy, forwarding
 from tests.service.conftest import (
     PASSWORD,
     Running,
@@ -70,20 +69,21 @@ def shared() -> Iterator[dict[str, Any]]:
 
 
 @pytest.fixture
-def proxy(shared: dict[str, Any]) -> Iterator[CutAtWrite]:
-    where = urlsplit(str(shared["redis_url"]))
-    forwarder = CutAtWrite((where.hostname or "127.0.0.1", where.port or 6379))
-    try:
-        yield forwarder
-    finally:
-        forwarder.close()
+def forwarded(shared: dict[str, Any]) -> Iterator[tuple[CutAtWrite, str]]:
+    with forwarding(str(shared["redis_url"]), CutAtWrite) as made:
+        yield made
 
 
 @pytest.fixture
-def service(tmp_path: Path, shared: dict[str, Any], proxy: CutAtWrite) -> Iterator[Running]:
-    where = urlsplit(str(shared["redis_url"]))
-    proxied = where._replace(netloc=f"{where.hostname}:{proxy.port}").geturl()
-    settings = make_settings(tmp_path / "data", **{**shared, "redis_url": proxied})
+def proxy(forwarded: tuple[CutAtWrite, str]) -> CutAtWrite:
+    return forwarded[0]
+
+
+@pytest.fixture
+def service(
+    tmp_path: Path, shared: dict[str, Any], forwarded: tuple[CutAtWrite, str]
+) -> Iterator[Running]:
+    settings = make_settings(tmp_path / "data", **{**shared, "redis_url": forwarded[1]})
     with run_service(settings) as running:
         create_user(settings, "root", lambda _name: PASSWORD, ["users:admin"])
         yield running
@@ -262,36 +262,31 @@ def test_a_client_delete_redis_misses_after_the_deletion_is_503_and_audited_as_m
 ) -> None:
     from tests.service._oauth import auth_server
 
-    where = urlsplit(str(shared["redis_url"]))
-    proxy = CutAtSecondSweep((where.hostname or "127.0.0.1", where.port or 6379))
-    proxied = where._replace(netloc=f"{where.hostname}:{proxy.port}").geturl()
-    try:
-        with auth_server(tmp_path, **{**shared, "redis_url": proxied}) as server:
-            admin = server.register("admin", "clients:admin")
-            token = server.client_token(admin).json()["access_token"]
-            server.register("reporting", "users:me")
-            proxy.armed = True
-            with server.client() as c:
-                r = c.delete("/clients/reporting", headers=bearer(token))
-            assert proxy.seen == 2  # the sweep after the deletion was cut
-            assert r.status_code == 503, r.text
-            # A repeat cannot complete it: no wait is named.
-            assert "retry-after" not in r.headers
-            assert r.json()["error"] == "revocation_incomplete"
-            assert r.json()["message"].startswith(
-                "deleted client 'reporting', but Redis did not answer ("
-            ), r.text
-            proxy.restore()
-            with server.client() as c:
-                gone = c.get("/clients/reporting", headers=bearer(token))
-            assert gone.status_code == 404, gone.text
-            records = [json.loads(line) for line in server.svc.audit().splitlines()]
-            deletions = [
-                (r["outcome"], r["detail"]) for r in records if r["event"] == "client_delete"
-            ]
-            assert deletions == [("success", "reporting; tokens ended in part")]
-    finally:
-        proxy.close()
+    with (
+        forwarding(str(shared["redis_url"]), CutAtSecondSweep) as (proxy, proxied),
+        auth_server(tmp_path, **{**shared, "redis_url": proxied}) as server,
+    ):
+        admin = server.register("admin", "clients:admin")
+        token = server.client_token(admin).json()["access_token"]
+        server.register("reporting", "users:me")
+        proxy.armed = True
+        with server.client() as c:
+            r = c.delete("/clients/reporting", headers=bearer(token))
+        assert proxy.seen == 2  # the sweep after the deletion was cut
+        assert r.status_code == 503, r.text
+        # A repeat cannot complete it: no wait is named.
+        assert "retry-after" not in r.headers
+        assert r.json()["error"] == "revocation_incomplete"
+        assert r.json()["message"].startswith(
+            "deleted client 'reporting', but Redis did not answer ("
+        ), r.text
+        proxy.restore()
+        with server.client() as c:
+            gone = c.get("/clients/reporting", headers=bearer(token))
+        assert gone.status_code == 404, gone.text
+        records = [json.loads(line) for line in server.svc.audit().splitlines()]
+        deletions = [(r["outcome"], r["detail"]) for r in records if r["event"] == "client_delete"]
+        assert deletions == [("success", "reporting; tokens ended in part")]
 
 
 def test_a_delete_redis_misses_still_refuses_every_family_once_redis_answers(

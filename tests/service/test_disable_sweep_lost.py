@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tests._tcp_proxy import forwarding
 from tests.service._oauth import auth_server
 from tests.service.conftest import bearer, private_shared_state
 from tests.service.test_rotate_sweep_lost import CutAtSecond, _arm
@@ -29,12 +30,8 @@ def shared() -> Iterator[dict[str, Any]]:
 
 @pytest.fixture
 def proxy(shared: dict[str, Any]) -> Iterator[CutAtSecond]:
-    redis = urlsplit(str(shared["redis_url"]))
-    forwarder = CutAtSecond((redis.hostname or "127.0.0.1", redis.port or 6379))
-    try:
+    with forwarding(str(shared["redis_url"]), CutAtSecond) as (forwarder, _url):
         yield forwarder
-    finally:
-        forwarder.close()
 
 
 def _disables(data: Path) -> list[str]:

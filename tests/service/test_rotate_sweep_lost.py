@@ -21,7 +21,7 @@ from urllib.parse import SplitResult, urlsplit
 
 import pytest
 
-from tests._tcp_proxy import Proxy
+from tests._tcp_proxy import Proxy, forwarding
 from tests.service._oauth import AuthServer, Registered, auth_server
 from tests.service.conftest import PASSWORD, bearer, private_shared_state, register
 
@@ -76,12 +76,8 @@ def shared() -> Iterator[dict[str, Any]]:
 
 @pytest.fixture
 def proxy(shared: dict[str, Any]) -> Iterator[CutAtSecond]:
-    redis = urlsplit(str(shared["redis_url"]))
-    forwarder = CutAtSecond((redis.hostname or "127.0.0.1", redis.port or 6379))
-    try:
+    with forwarding(str(shared["redis_url"]), CutAtSecond) as (forwarder, _url):
         yield forwarder
-    finally:
-        forwarder.close()
 
 
 def _login(server: AuthServer, client: Registered, answers: list[int]) -> Callable[[], None]:
