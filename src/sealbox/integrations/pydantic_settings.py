@@ -154,11 +154,17 @@ class SealboxSettingsSource(PydanticBaseSettingsSource):
             try:
                 values[key] = self.prepare_field_value(field_name, field, value, value_is_complex)
             except ValueError:
-                # Not chained: json's error keeps the whole text it failed on.
+                values[key] = _NOT_JSON
+            if values[key] is _NOT_JSON:
+                # Raised outside the handler, with this frame's values dropped: json's
+                # error (even as a hidden __context__) keeps the whole text it failed on,
+                # and error reporters that show a frame's locals (Sentry by default,
+                # rich, capture_locals) would show the text and the values read so far.
+                del value, values
                 raise SettingsError(
                     f'error parsing value for field "{field_name}" from source '
                     f'"{type(self).__name__}" (not JSON)'
-                ) from None
+                )
             decoded = isinstance(values[key], dict | list)
             if decoded and (value_is_complex or not _is_configuration(field.annotation)):
                 # The JSON text was registered whole; one of its secrets logged alone
@@ -205,15 +211,23 @@ class SealboxSettings(BaseSettings):
             for name in values:
                 if name.startswith(_NOT_READ_ARGUMENTS):
                     raise _not_read(name)
+        error: ValidationError | None = None
         try:
             super().__init__(**values)
         except ValidationError as exc:
+            error = exc
+        if error is not None:
             # hide_input_in_errors hides the input from str(exc) only; errors() (which
-            # web frameworks return to clients) would still carry it.
+            # web frameworks return to clients) would still carry it. Raised outside the
+            # handler, so the original is not kept as the new error's __context__ either;
+            # and without the keyword arguments, which error reporters showing a frame's
+            # locals would show.
+            del values
             unreadable = {}
             if cls.sealbox_chain is not None:
                 unreadable = SealboxSettingsSource(cls, cls.sealbox_chain)._unreadable()
-            raise _redacted(exc, unreadable) from None
+            error = _redacted(error, unreadable)
+            raise error
 
     @classmethod
     def settings_customise_sources(
@@ -264,6 +278,8 @@ def _register_strings(value: Any, depth: int) -> None:
 
 
 _MAX_DEPTH = 32
+# Marks a field whose value is not JSON (None is a value JSON can hold).
+_NOT_JSON: Any = object()
 
 
 def _is_configuration(annotation: Any) -> bool:
@@ -284,11 +300,16 @@ def _redacted(exc: ValidationError, unreadable: dict[str, str]) -> ValidationErr
     """The same errors, with every input value replaced by ``**********``, and every value
     registered for redaction masked in the messages (a validator's ``ValueError`` may
     quote the value it refused); a missing field in ``unreadable`` says why."""
-    from sealbox.secret import REDACTED, redact
+    from sealbox.secret import REDACTED, Redactor, Secret, redact
 
     errors: list[InitErrorDetails] = []
-    for err in exc.errors(include_url=False, include_context=False, include_input=False):
-        message = redact(err["msg"])
+    for err in exc.errors(include_url=False, include_context=False):
+        # The value refused is masked in the message too, registered or not: a validator
+        # may quote a keyword argument, which nothing registered.
+        refused = Redactor()
+        if isinstance(err.get("input"), str | bytes | Secret):
+            refused.add(err["input"])
+        message = refused.redact(redact(err["msg"]))
         key = err["loc"][0] if err["loc"] else None
         if err["type"] == "missing" and isinstance(key, str) and key in unreadable:
             message += (

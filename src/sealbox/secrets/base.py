@@ -32,6 +32,7 @@ __all__ = [
     "check_name",
     "handed_out",
     "utf8_text",
+    "without_locals",
 ]
 
 # False while a chain reads values as configuration (see as_configuration).
@@ -90,6 +91,20 @@ def utf8_text(path: object, raw: bytes) -> str:
         before = raw[: exc.start].splitlines(keepends=True)
         line = len(before) + (not before or before[-1].endswith((b"\n", b"\r")))
         raise SecretSourceError(f"{path}:{line}: not UTF-8 text") from None
+
+
+def without_locals(exc: SecretSourceError) -> SecretSourceError:
+    """``exc`` cut from the frames it was raised through and from the error it was raised
+    while handling, to be raised again from a frame that holds no value.
+
+    Error reporters show the locals of every frame of a traceback (Sentry by default, rich
+    and structlog when asked, ``traceback``'s ``capture_locals``), and a hidden
+    ``__context__`` is still reachable: a ``UnicodeDecodeError`` keeps every byte it was
+    decoding, a ``JSONDecodeError`` its whole text.
+    """
+    exc.__context__ = None
+    exc.__cause__ = None
+    return exc.with_traceback(None)
 
 
 def handed_out(value: str | Secret[str]) -> Secret[str]:

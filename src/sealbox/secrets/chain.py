@@ -103,13 +103,10 @@ class SecretsChain:
         Raises:
             SecretSourceError: missing, or not base64.
         """
-        text = self.get(name).expose_secret().strip().rstrip("=")
-        standard = text.replace("-", "+").replace("_", "/")
-        try:
-            raw = base64.b64decode(standard + "=" * (-len(standard) % 4), validate=True)
-        except (binascii.Error, ValueError):
-            raise self._bad(name, "is not base64") from None
-        if len(standard) % 4 == 1:
+        raw = _base64(self.get(name).expose_secret())
+        if raw is None:
+            # Raised here, where no local holds the text: error reporters show a frame's
+            # locals (Sentry by default), and this text is a key that failed to decode.
             raise self._bad(name, "is not base64")
         secret = Secret(raw)
         register_secret(secret)
@@ -222,3 +219,16 @@ class SecretsChain:
         """
         found = {n for s in self.sources for n in s.names()}
         return sorted(n for n in found if NAME_PATTERN.fullmatch(n))
+
+
+def _base64(value: str) -> bytes | None:
+    """``value`` decoded from base64 (standard or URL-safe, padded or not); ``None`` if it
+    is not base64."""
+    text = value.strip().rstrip("=")
+    standard = text.replace("-", "+").replace("_", "/")
+    if len(standard) % 4 == 1:
+        return None
+    try:
+        return base64.b64decode(standard + "=" * (-len(standard) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return None

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import IO, Any
 
 from sealbox._util.files import read_limited
 from sealbox.exceptions import ExtraNotInstalledError, SecretSourceError, StorageError
 from sealbox.secret import Secret
-from sealbox.secrets.base import check_name, handed_out, utf8_text
+from sealbox.secrets.base import check_name, handed_out, utf8_text, without_locals
 
 __all__ = ["DotenvSource"]
 
@@ -62,38 +64,18 @@ class DotenvSource:
             raw = read_limited(self.path, MAX_FILE_SIZE, ".env file")
         except StorageError as exc:
             raise SecretSourceError(str(exc)) from None
-        text = utf8_text(self.path, raw)
-        values: dict[str, str] = {}
-        seen_at: dict[str, int] = {}
-        # newline=None: \r\n and \r become \n, as in the text-mode file python-dotenv
-        # reads, so a quoted value over several lines keeps no \r from a Windows editor.
-        for binding in parse_stream(io.StringIO(text, newline=None)):
-            line = binding.original.line
-            if binding.error:
-                raise SecretSourceError(f"{self.path}:{line}: cannot parse this line")
-            if binding.key is None:
-                continue  # blank line or comment
-            # A wrapped value's second line parses as a bare name: never quote it back.
-            check_name(binding.key, f"{self.path}:{line}", show=False)
-            if binding.value is None:
-                continue  # a bare NAME: python-dotenv gives it no value, nor does this source
-            if "\0" in binding.value:
-                # No environment variable or argument can carry it: refused here, not
-                # when a subprocess or os.environ chokes on it, far from the file.
-                raise SecretSourceError(
-                    f"{self.path}:{line}: the value of {binding.key} holds a NUL character",
-                    hint="remove the NUL character from the value in the file",
-                    code="dotenv_nul",
-                    facts={"path": str(self.path), "line": str(line), "name": binding.key},
-                )
-            if binding.key in seen_at:
-                raise SecretSourceError(
-                    f"{self.path}:{line}: {binding.key} is already defined on line "
-                    f"{seen_at[binding.key]}"
-                )
-            seen_at[binding.key] = line
-            values[binding.key] = binding.value
-        self._values = values
+        try:
+            values = _parse(self.path, raw, parse_stream)
+        except SecretSourceError as exc:
+            # Raised from here, not from the frames that parsed: their locals (which error
+            # reporters such as Sentry show by default) and a UnicodeDecodeError it was
+            # raised while handling hold the file's text, every value in it.
+            error = without_locals(exc)
+        else:
+            self._values = values
+            return
+        del raw
+        raise error
 
     def lookup(self, name: str) -> Secret[str] | None:
         value = self._values.get(name)
@@ -104,3 +86,44 @@ class DotenvSource:
 
     def __repr__(self) -> str:
         return f"DotenvSource({str(self.path)!r}, names={len(self._values)})"
+
+
+def _parse(
+    path: Path, raw: bytes, parse_stream: Callable[[IO[str]], Iterator[Any]]
+) -> dict[str, str]:
+    """The names and values of a ``.env`` file's bytes.
+
+    Raises:
+        SecretSourceError: as :meth:`DotenvSource.reload` says.
+    """
+    text = utf8_text(path, raw)
+    values: dict[str, str] = {}
+    seen_at: dict[str, int] = {}
+    # newline=None: \r\n and \r become \n, as in the text-mode file python-dotenv
+    # reads, so a quoted value over several lines keeps no \r from a Windows editor.
+    for binding in parse_stream(io.StringIO(text, newline=None)):
+        line = binding.original.line
+        if binding.error:
+            raise SecretSourceError(f"{path}:{line}: cannot parse this line")
+        if binding.key is None:
+            continue  # blank line or comment
+        # A wrapped value's second line parses as a bare name: never quote it back.
+        check_name(binding.key, f"{path}:{line}", show=False)
+        if binding.value is None:
+            continue  # a bare NAME: python-dotenv gives it no value, nor does this source
+        if "\0" in binding.value:
+            # No environment variable or argument can carry it: refused here, not
+            # when a subprocess or os.environ chokes on it, far from the file.
+            raise SecretSourceError(
+                f"{path}:{line}: the value of {binding.key} holds a NUL character",
+                hint="remove the NUL character from the value in the file",
+                code="dotenv_nul",
+                facts={"path": str(path), "line": str(line), "name": binding.key},
+            )
+        if binding.key in seen_at:
+            raise SecretSourceError(
+                f"{path}:{line}: {binding.key} is already defined on line {seen_at[binding.key]}"
+            )
+        seen_at[binding.key] = line
+        values[binding.key] = binding.value
+    return values
