@@ -59,6 +59,9 @@ __all__ = [
 # ``invalid_client`` here, and ``mfa_required`` in :mod:`sealbox.integrations.fastapi.router`.
 BASIC_CHALLENGE: Final = 'Basic realm="sealbox", charset="UTF-8"'
 _FORM: Final = "application/x-www-form-urlencoded"
+# The parameters of the token, revocation and introspection endpoints that carry a secret,
+# refused in the URI's query.
+_URI_CREDENTIALS: Final = frozenset({"client_secret", "otp", "password", "refresh_token", "token"})
 # A parameter name an error may repeat.
 _NAME: Final = re.compile(r"[a-z_]{1,40}")
 # What the audit log names after a failed client authentication: a client id, as the store
@@ -114,10 +117,29 @@ def too_many_attempts(wait: int, *, oauth: bool = True) -> ApiError:
 def refuse_non_form(request: Request, what: str = "this endpoint", **headers: str) -> None:
     """Refuse a body that is no form (400 ``invalid_request``, with ``headers``): RFC 6749
     §3.2, RFC 7009 §2.1 and RFC 7662 §2.1 take ``application/x-www-form-urlencoded`` only.
+
+    A credential in the URI's query (``client_secret``, ``password``, ``refresh_token``…)
+    is refused the same way, whatever the body holds: RFC 6749 §2.3.1 says client
+    credentials "MUST NOT be included in the request URI", which proxies and browsers
+    keep. Ignored, it would let the request pass on other credentials, or as the public
+    client, and the client would go on sending its secret in URLs.
+
+    .. versionchanged:: 0.1.0
+       A credential in the query is refused.
     """
     media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
     if media_type != _FORM:
         raise oauth_error(400, ErrorCode.INVALID_REQUEST, f"{what} takes {_FORM}", **headers)
+    # Names as decoded (client%5Fsecret is client_secret); only the names are repeated.
+    in_query = sorted(_URI_CREDENTIALS.intersection(request.query_params.keys()))
+    if in_query:
+        named = ", ".join(in_query)
+        raise oauth_error(
+            400,
+            ErrorCode.INVALID_REQUEST,
+            f"{named} in the URI: send credentials in the body",
+            **headers,
+        )
 
 
 async def refuse_repeated_parameters(
