@@ -7,14 +7,17 @@ not send its text along with the error.
 
 from __future__ import annotations
 
+import base64
 import traceback
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from sealbox import age
 from sealbox.exceptions import SecretSourceError
 from sealbox.secrets import DotenvSource, EnvSource, SecretsChain
+from sealbox.secrets.sealed import SealedFile
 
 CANARY = "canary-source-frames-a7c3"
 
@@ -64,3 +67,39 @@ def test_a_value_that_is_not_base64_is_in_no_frame_of_the_error() -> None:
     error = _raised(lambda: chain.get_bytes("KEY"))
     assert CANARY not in _everything_said(error)
     assert "KEY from environment is not base64" in str(error)
+
+
+def _sealed_with(path: Path, name: str, plaintext: bytes) -> tuple[SealedFile, age.Identity]:
+    """A sealed file holding ``name`` whose decrypted bytes are ``plaintext`` as given
+    (a value moved from another line, or bytes that are no UTF-8): made by hand."""
+    from sealbox.age import X25519Identity
+
+    identity = X25519Identity.generate()
+    sealed = SealedFile.create(path, [str(identity.recipient())])
+    sealed.set(name, "placeholder")
+    sealed.save()
+    made = base64.b64encode(age.encrypt(plaintext, [identity.recipient()])).decode()
+    lines = [
+        f"{name}={made}" if line.startswith(f"{name}=") else line
+        for line in path.read_text().splitlines()
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    SealedFile.accept(path)
+    return SealedFile.load(path), identity
+
+
+SEALED_FAILURES = {
+    "moved": b"sealbox-secret/1 OTHER\n" + CANARY.encode(),
+    "not utf-8": b"sealbox-secret/1 A\n" + CANARY.encode() + b"\xff",
+}
+
+
+@pytest.mark.parametrize("plaintext", SEALED_FAILURES.values(), ids=SEALED_FAILURES.keys())
+def test_a_sealed_value_that_fails_to_open_leaves_its_bytes_in_no_frame(
+    tmp_path: Path, plaintext: bytes
+) -> None:
+    sealed, identity = _sealed_with(tmp_path / "secrets.age", "A", plaintext)
+    error = _raised(lambda: sealed.get("A", [identity]))
+    assert error.__context__ is None
+    assert CANARY not in _everything_said(error)
+    assert str(error).startswith(f"{tmp_path / 'secrets.age'}:")

@@ -241,17 +241,22 @@ class SealedFile:
             ) from None
         except FormatError as exc:
             raise SecretSourceError(f"{where}: {entry.name} is not an age file ({exc})") from None
+        # The errors below are raised with no decrypted byte in this frame's locals nor in
+        # a chained UnicodeDecodeError: error reporters show both (Sentry by default).
         split = split_plaintext(plain, entry.name)
+        del plain
         if split is None:
             raise SecretSourceError(
                 f"{where}: the value of {entry.name} was sealed for another name "
                 "(moved or copied from another line)"
             )
         raw, digest = split
-        try:
-            return raw.decode(), digest
-        except UnicodeDecodeError:
-            raise SecretSourceError(f"{where}: {entry.name} is not UTF-8 text") from None
+        del split
+        text = _utf8(raw)
+        del raw
+        if text is None:
+            raise SecretSourceError(f"{where}: {entry.name} is not UTF-8 text")
+        return text, digest
 
     # -- changing -------------------------------------------------------------------
 
@@ -418,3 +423,12 @@ class SealedFileSource:
 
     def __repr__(self) -> str:
         return f"SealedFileSource({str(self.file.path)!r})"
+
+
+def _utf8(raw: bytes) -> str | None:
+    """``raw`` decoded, or ``None`` when it is not UTF-8 (the decoder's error, which holds
+    every byte, is not kept)."""
+    try:
+        return raw.decode()
+    except UnicodeDecodeError:
+        return None
