@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -103,12 +104,20 @@ def test_a_change_whose_audit_log_cannot_be_opened_is_not_made(data: Path, tmp_p
     assert (data / "jwt-keyset.sealed").read_bytes() == before
 
 
-@pytest.fixture
-def fresh(tmp_path: Path) -> Path:
-    folder = tmp_path / "data"
+@pytest.fixture(scope="module")
+def provisioned(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data folder as a first ``serve --check`` leaves it, never used itself."""
+    folder = tmp_path_factory.mktemp("provisioned") / "data"
     r = run_sealbox(["serve", "--data-dir", folder, "--port", "0", "--check"], env=ENV)
     assert r.returncode == 0, r.stderr.decode()
     return folder
+
+
+@pytest.fixture
+def fresh(provisioned: Path, tmp_path: Path) -> Path:
+    # A copy of one provisioned folder (modes kept): each test changes a folder of its
+    # own, without paying for a first start of its own.
+    return Path(shutil.copytree(provisioned, tmp_path / "data"))
 
 
 def sealbox_ok(*args: object) -> str:

@@ -5,6 +5,7 @@ error line, ``INPUT`` omitted meaning stdin, a client named by what ``clients li
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -133,16 +134,24 @@ def test_legacy_commands_read_stdin_when_input_is_omitted_or_dash(
     assert opened.stdout == b"old secret"
 
 
+@pytest.fixture(scope="module")
+def with_reporting(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A data folder holding the client ``reporting``, and its client_id; never used
+    itself, each test changes a copy of its own."""
+    data = tmp_path_factory.mktemp("clients") / "data"
+    made = sealbox("clients", "create", "reporting", "--json", "--data-dir", data)
+    assert made.returncode == 0, made.stderr
+    return data, json.loads(made.stdout)["client_id"]
+
+
 @pytest.mark.parametrize(
     "args", [["show"], ["rotate-secret"], ["grant", "users:me"], ["disable"], ["delete", "--yes"]]
 )
 def test_a_client_id_given_for_a_client_name_is_refused_with_a_hint_naming_the_client(
-    tmp_path: Path, args: list[str]
+    tmp_path: Path, args: list[str], with_reporting: tuple[Path, str]
 ) -> None:
-    data = tmp_path / "data"
-    made = sealbox("clients", "create", "reporting", "--json", "--data-dir", data)
-    assert made.returncode == 0, made.stderr
-    client_id = json.loads(made.stdout)["client_id"]
+    made, client_id = with_reporting
+    data = Path(shutil.copytree(made, tmp_path / "data"))
     r = sealbox("clients", args[0], client_id, *args[1:], "--data-dir", data)
     assert (r.returncode, r.stdout) == (1, b"")
     assert r.stderr.decode().splitlines() == [
