@@ -40,6 +40,7 @@ __all__ = [
     "current_revision",
     "make_engine",
     "migrate",
+    "newest_revision",
     "sessionmaker",
 ]
 
@@ -376,6 +377,10 @@ def _upgrade_checked(connection: Connection) -> None:
         # two looks below would show its tables without their revision.
         connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
     revision = current_revision(connection)
+    if revision is not None and revision == newest_revision():
+        # Nothing to do, known without Alembic: loading it and reading every migration
+        # script costs a command that opens the database a third of a second.
+        return
     if revision is not None and revision not in _known_revisions():
         # Alembic would fail to find it ("Can't locate revision"), an error without a word
         # for the operator; upgrading past it, or down to it, is not this version's to do.
@@ -468,6 +473,29 @@ def _unavailable(engine: AsyncEngine, cause: BaseException) -> StorageError:
 
 def current_revision(connection: Connection) -> str | None:
     """The Alembic revision the database is at (``None`` when empty)."""
+    from sqlalchemy import inspect, text
+
+    # Alembic's own table, read as Alembic reads it (the connection's search path), without
+    # loading Alembic; a table of several rows (branches, which sealbox never makes) is
+    # Alembic's to read and refuse.
+    if not inspect(connection).has_table(_VERSION_TABLE):
+        return None
+    query = text(f"SELECT version_num FROM {_VERSION_TABLE}")  # noqa: S608 - a constant
+    found = connection.execute(query).scalars().all()
+    if len(found) <= 1:
+        return str(found[0]) if found else None
     from alembic.runtime.migration import MigrationContext
 
     return MigrationContext.configure(connection).get_current_revision()
+
+
+def newest_revision() -> str:
+    """The revision of this version's newest migration, from the scripts' names: the
+    migration ``NNNN_what.py`` holds revision ``NNNN`` (a test keeps that true)."""
+    names = (p.name for p in (MIGRATIONS / "versions").iterdir() if p.suffix == ".py")
+    return max(n for n in names if n[:_REVISION_DIGITS].isdigit())[:_REVISION_DIGITS]
+
+
+# Alembic's default table of the revision a database is at, and a revision's length.
+_VERSION_TABLE: Final = "alembic_version"
+_REVISION_DIGITS: Final = 4
