@@ -32,6 +32,11 @@ __all__ = ["KV_ADMIN", "caller_of", "kv_allows", "refuse_wrapping", "token_in", 
 
 KV_ADMIN: Final = "kv:admin"
 WRAPPING_UNSUPPORTED: Final = "response wrapping (X-Vault-Wrap-TTL) is not supported"
+NAMESPACES_UNSUPPORTED: Final = (
+    "namespaces (X-Vault-Namespace) are not supported: only the root is served"
+)
+# The root namespace's spellings: sealbox's keys and secrets are all there.
+_ROOT: Final = frozenset({b"", b"root"})
 TWO_TOKENS: Final = (
     "more than one token: send one X-Vault-Token or one Authorization header "
     "(the same token, if both)"
@@ -83,14 +88,18 @@ def token_in(scope: Scope) -> str:
 def refuse_wrapping(scope: Scope) -> None:
     """Refuse a request that asks for response wrapping (``X-Vault-Wrap-TTL``, what
     ``vault … -wrap-ttl=…`` sends): sealbox does not wrap, and a client that asked for a
-    wrapping token must not be handed the answer in the clear instead.
+    wrapping token must not be handed the answer in the clear instead. So is one that
+    names a namespace other than the root (``X-Vault-Namespace``): answered from the one
+    set of keys and secrets there is, two tenants naming the same key would share it.
 
     Raises:
         VaultError: 400.
     """
-    for name, _value in scope["headers"]:
+    for name, value in scope["headers"]:
         if name == b"x-vault-wrap-ttl":
             raise VaultError(400, WRAPPING_UNSUPPORTED)
+        if name == b"x-vault-namespace" and value.strip().strip(b"/") not in _ROOT:
+            raise VaultError(400, NAMESPACES_UNSUPPORTED)
 
 
 async def caller_of(request: Request) -> Caller:

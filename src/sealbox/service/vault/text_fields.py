@@ -7,6 +7,10 @@ sends every ``key=value`` as text: ``min_decryption_version=2`` arrives as ``"2"
 accepts, and only those, into numbers and booleans, for the fields named, before a
 model sees them: anything else stays as it is, for the model to refuse.
 
+Vault decodes base64 with Go's standard decoder, which skips line breaks: ``plaintext=$(base64
+< file)`` arrives broken every 76 characters. :func:`unbroken` takes them out of a transit
+request's base64 fields, and only them, before sealbox's strict decoder sees the text.
+
 May import: the standard library only.
 
 .. versionadded:: 0.1.0
@@ -18,7 +22,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
-__all__ = ["FALSE_TEXT", "TRUE_TEXT", "typed"]
+__all__ = ["FALSE_TEXT", "LINE_BREAK", "TRUE_TEXT", "typed", "unbroken"]
 
 # A whole number Vault takes as one (no spaces, no fraction); 18 digits stay in int64.
 _WHOLE: Final = re.compile(r"[+-]?[0-9]{1,18}\Z")
@@ -26,6 +30,13 @@ _WHOLE: Final = re.compile(r"[+-]?[0-9]{1,18}\Z")
 TRUE_TEXT: Final = frozenset({"1", "t", "T", "TRUE", "true", "True"})
 #: The text spellings of false, which ask for nothing.
 FALSE_TEXT: Final = frozenset({"0", "f", "F", "FALSE", "false", "False"})
+#: A JSON escape of a line break in a request's bytes: the body may need :func:`unbroken`.
+LINE_BREAK: Final = re.compile(rb"\\[nr]")
+# Base64 fields; and those after a `vault:v<N>:` prefix (Vault splits at the first two
+# colons, then decodes the rest; an HMAC is compared as text, so it is not one of them).
+_BASE64: Final = ("plaintext", "associated_data", "input")
+_VERSIONED: Final = ("ciphertext", "signature")
+_BREAKS: Final = str.maketrans("", "", "\r\n")
 
 
 def typed(
@@ -46,3 +57,18 @@ def typed(
             elif value in FALSE_TEXT:
                 out[name] = False
     return out
+
+
+def unbroken(fields: dict[str, Any]) -> dict[str, Any]:
+    """``fields`` (changed in place) with the line breaks Go's base64 decoder skips taken
+    out of its base64 text, as Vault reads it; any other character stays, to be refused."""
+    for name in _BASE64:
+        value = fields.get(name)
+        if isinstance(value, str):
+            fields[name] = value.translate(_BREAKS)
+    for name in _VERSIONED:
+        value = fields.get(name)
+        if isinstance(value, str) and value.count(":") >= 2:
+            prefix, version, rest = value.split(":", 2)
+            fields[name] = f"{prefix}:{version}:{rest.translate(_BREAKS)}"
+    return fields

@@ -66,7 +66,7 @@ from sealbox.service.vault.errors import (
     validation_messages,
 )
 from sealbox.service.vault.key_types import FROM_VAULT_TYPES, VAULT_TYPES, sealbox_type, vault_type
-from sealbox.service.vault.text_fields import FALSE_TEXT, typed
+from sealbox.service.vault.text_fields import FALSE_TEXT, LINE_BREAK, typed, unbroken
 from sealbox.service.vault.version_groups import VersionGroups, item_versions, run_groups
 from sealbox.transit import InvalidRequestError, peek_version, vault_spelling
 from sealbox.transit.batch import FROM_VERSION
@@ -120,15 +120,17 @@ def _is_zero(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value == 0
 
 
-# A body that names none of these is already sealbox's request: it is validated straight
-# from its bytes (the hot path). Base64 values hold no quote, so only a member matches.
+# A body that names none of these, and breaks no line in its text, is already sealbox's
+# request: it is validated straight from its bytes (the hot path). Base64 values hold no
+# quote, so only a member matches.
 RESHAPED: Final = re.compile(
     rb'"(?:'
     + b"|".join(
         re.escape(f.encode())
         for f in (*_UNSUPPORTED, *_IGNORED, "salt_length", "type", "key_version", "hmac")
     )
-    + rb')"'
+    + rb')"|'
+    + LINE_BREAK.pattern
 )
 
 
@@ -219,11 +221,11 @@ def _request_body(
 ) -> tuple[dict[str, Any], str | None, VersionGroups | None]:
     """Vault's request as sealbox's model takes it, the key type an encrypt names, and the
     groups of a batch whose items ask for different key versions."""
-    body = _strip(parse_body(raw))
+    body = unbroken(_strip(parse_body(raw)))
     key_type = None
     items = body.get("batch_input")
     if isinstance(items, list):
-        body["batch_input"] = [_strip(i) if isinstance(i, dict) else i for i in items]
+        body["batch_input"] = [unbroken(_strip(i)) if isinstance(i, dict) else i for i in items]
     if operation == "encrypt":
         # The type of a key the call creates (upsert, below).
         key_type = _key_type(body.pop("type", None))
