@@ -128,7 +128,26 @@ class ClientIdentity:
 
     @classmethod
     def from_certificate(cls, cert: x509.Certificate) -> ClientIdentity:
-        """What a verified client certificate says."""
+        """What a verified client certificate says.
+
+        Raises:
+            TLSConfigError: code ``client_certificate_unreadable``: its names cannot be
+                read, or one holds a control character (a NUL, say), so it names nobody.
+        """
+        try:
+            identity = cls._read(cert)
+        except ValueError:
+            # OpenSSL verifies a certificate without decoding its names: one whose CA
+            # wrote bytes no name may hold (a dNSName with a non-ASCII byte) gets here.
+            raise _unreadable("its subject or subjectAltName cannot be read") from None
+        for name in (identity.common_name, *identity.dns_names, *identity.emails, *identity.uris):
+            if any(ord(c) < 0x20 or ord(c) == 0x7F for c in name):
+                # "alice.test\0.evil.test": C code (and logs) read it as another name.
+                raise _unreadable(f"the name {name!r} holds a control character")
+        return identity
+
+    @classmethod
+    def _read(cls, cert: x509.Certificate) -> ClientIdentity:
         try:
             sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
         except x509.ExtensionNotFound:
@@ -176,6 +195,14 @@ class ClientIdentity:
             "not_after": self.not_after,
             "subject": self.subject,
         }
+
+
+def _unreadable(why: str) -> TLSConfigError:
+    return TLSConfigError(
+        f"the client certificate names nobody: {why}",
+        hint="have its CA issue a certificate with plain names (DNS names, email addresses)",
+        code="client_certificate_unreadable",
+    )
 
 
 def _serial_hex(serial: int) -> str:
@@ -344,6 +371,7 @@ class TLSSession:
         self.verify_error: tuple[int, int] | None = None
         # Whether a client certificate was verified in this handshake (not in a resumed one).
         self.verified_now = False
+        self._identity: ClientIdentity | None = None
         self._conn = SSL.Connection(context, None)
         self._conn.set_app_data(self)
         self._conn.set_accept_state()
@@ -366,6 +394,15 @@ class TLSSession:
         except SSL.Error as exc:
             raise HandshakeRefusedError(self._reason(exc)) from None
         self._check_resumed_certificate()
+        cert = self.peer_certificate()
+        if cert is not None:
+            # Read now, so that a certificate naming nobody is a refused handshake with
+            # its reason, not an error in whatever asks who the client is.
+            try:
+                self._identity = ClientIdentity.from_certificate(cert)
+            except TLSConfigError as exc:
+                why = str(exc).removeprefix("the client certificate ")
+                raise HandshakeRefusedError(f"client certificate refused: it {why}") from None
         return True
 
     def _check_resumed_certificate(self) -> None:
@@ -442,7 +479,14 @@ class TLSSession:
             return self._conn.get_peer_certificate(as_cryptography=True)
 
     def peer_identity(self) -> ClientIdentity | None:
-        """What the client's verified certificate says, if it sent one."""
+        """What the client's verified certificate says, if it sent one.
+
+        Raises:
+            TLSConfigError: as :meth:`ClientIdentity.from_certificate` (not once
+                :meth:`handshake` returned ``True``: it refuses such a certificate).
+        """
+        if self._identity is not None:
+            return self._identity
         cert = self.peer_certificate()
         return None if cert is None else ClientIdentity.from_certificate(cert)
 
