@@ -5,10 +5,11 @@ itself: whether the set at hand answers a lookup, whether a lookup fetches (neve
 often than every ``min_refresh_interval`` seconds), how long a fetched set lives
 (``Cache-Control``, bounded), whether a failed fetch falls back on the set it has (for
 ``max_stale`` seconds) or is an error, what the error says, and what the callers that
-waited on a fetch learn of its outcome. :class:`~sealbox.jwt.RemoteJWKSet` fetches with
-``httpx2.Client`` under a thread lock, :class:`~sealbox.jwt.remote_async.AsyncRemoteJWKSet`
-with ``httpx2.AsyncClient`` under an asyncio lock; both feed the response to
-:class:`BodyReader`.
+waited on a fetch learn of its outcome (a failed fetch with no set to fall back on is the
+answer of every lookup until ``min_refresh_interval`` has passed).
+:class:`~sealbox.jwt.RemoteJWKSet` fetches with ``httpx2.Client`` under a thread lock,
+:class:`~sealbox.jwt.remote_async.AsyncRemoteJWKSet` with ``httpx2.AsyncClient`` under an
+asyncio lock; both feed the response to :class:`BodyReader`.
 
 .. versionadded:: 0.1.0
 """
@@ -285,9 +286,20 @@ class JWKSCache:
         self.ended += 1
 
     def begin(self, now: float) -> bool:
-        """Whether to fetch now; counts the attempt when it is ``True``."""
-        if now < self._next_attempt and self.keys is not None:
-            return False
+        """Whether to fetch now; counts the attempt when it is ``True``.
+
+        Within ``min_refresh_interval`` of a fetch that failed with no set to fall back
+        on, the lookup gets that failure again rather than a fetch: else each request
+        would fetch while the issuer is down, the very load that keeps it down.
+
+        Raises:
+            TokenError, PinMismatchError: that failure (a new exception for each caller).
+        """
+        if now < self._next_attempt:
+            if self.keys is not None:
+                return False
+            if self._failure is not None:
+                raise _again(self._failure)
         self._next_attempt = now + self._min_interval
         self.fetches += 1
         return True
