@@ -145,19 +145,28 @@ def encode_token(token: bytes) -> str:
 def decode_token(text: str | bytes) -> bytes:
     """Parse the text form of a token (surrounding whitespace is ignored).
 
+    Only the one text :func:`encode_token` gives for a token is accepted: base64 leaves
+    2 or 4 unused bits in a last character, and a decoder that ignored them would open
+    up to 15 other spellings of the same token, so that a list of revoked tokens (a
+    cookie, an API token) kept as text could be walked around.
+
     Raises:
-        DecryptionError: the text is not URL-safe base64 without padding. A token
-            that cannot even be decoded is as unusable as a forged one, and the
-            error is the same so that callers handle one case.
+        DecryptionError: the text is not URL-safe base64 without padding, or not
+            in its canonical form. A token that cannot even be decoded is as
+            unusable as a forged one, and the error is the same so that callers
+            handle one case.
     """
     raw = text.encode("ascii", "replace") if isinstance(text, str) else bytes(text)
     raw = raw.strip()
     if not _TEXT_ALPHABET.fullmatch(raw) or len(raw) % 4 == 1:
         raise DecryptionError
     try:
-        return base64.urlsafe_b64decode(raw + b"=" * (-len(raw) % 4))
+        token = base64.urlsafe_b64decode(raw + b"=" * (-len(raw) % 4))
     except binascii.Error:
         raise DecryptionError from None
+    if base64.urlsafe_b64encode(token).rstrip(b"=") != raw:
+        raise DecryptionError
+    return token
 
 
 def value_bytes(value: str, what: str = "the value") -> bytes:
