@@ -10,6 +10,8 @@ history.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from typing import TextIO
 
 import click
 
@@ -143,7 +145,18 @@ def _prompt(*, confirm: bool) -> str:
             "no password given and no terminal to ask on", hint="pipe the password on stdin"
         ) from None
     with tty:
-        password = getpass.getpass("Password: ", stream=tty)
-        if confirm and getpass.getpass("Password (again): ", stream=tty) != password:
+        password = _ask(getpass.getpass, "Password: ", tty)
+        if confirm and _ask(getpass.getpass, "Password (again): ", tty) != password:
             raise CLIError("the passwords do not match")
     return password
+
+
+def _ask(ask: Callable[..., str], prompt: str, tty: TextIO) -> str:
+    """One hidden answer; Ctrl-D or bytes that are not UTF-8 are a plain error (stdin's
+    password is refused the same way), not an internal one."""
+    try:
+        return ask(prompt, stream=tty)
+    except EOFError:
+        raise CLIError("no password typed (end of input at the prompt)") from None
+    except UnicodeDecodeError:
+        raise CLIError("the password typed is not UTF-8 text") from None
