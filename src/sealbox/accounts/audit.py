@@ -12,7 +12,9 @@ turn ``password_change`` into something no reader looks for, nor break the JSON.
 
 Each record is one ``write()`` to a file opened with ``O_APPEND``, so lines from
 several workers never interleave, and a record costs a few microseconds (no
-logging machinery: transit writes one per operation). Every record is one line for
+logging machinery: transit writes one per operation). Each writer holds an advisory
+``flock`` on the file for its ``write()``: a record cut short by a full disk is taken
+back before another process can append after it. Every record is one line for
 any reader, and shows as written: JSON escapes the C0 controls, and DEL, the C1 controls
 (U+0085, which ``str.splitlines()`` splits on; U+009B, a terminal's CSI), the line
 separators U+2028 and U+2029, lone surrogates and every format character (the bidi
@@ -38,6 +40,7 @@ written in the millisecond after a move still land whole in the moved file) and 
 from __future__ import annotations
 
 import errno
+import fcntl
 import json
 import logging
 import os
@@ -129,6 +132,16 @@ class AuditUnavailableError(SealboxError):
 _NOT_WRITABLE = frozenset({errno.EROFS, errno.EACCES, errno.EPERM})
 
 
+def _lock(fd: int) -> bool:
+    """Take the writers' lock on the open log (``flock``, held for one ``write()``);
+    ``False`` where the file system has no locks: records are then appended unlocked."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    except OSError:
+        return False
+    return True
+
+
 def _not_opened(path: Path, exc: OSError) -> StorageError:
     """The error of an audit log that does not open for appending: code
     ``audit_log_not_writable`` (facts ``path``, ``problem``) when this user may not write
@@ -206,6 +219,8 @@ class AuditLog:
             rfd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
         except OSError:
             return
+        # Locked as a record is: two processes opening the file at once end it once.
+        locked = _lock(fd)
         try:
             st = os.fstat(rfd)
             same = (st.st_dev, st.st_ino) == self._identity
@@ -214,6 +229,8 @@ class AuditLog:
         except OSError:
             pass  # the first record then says whether the file takes writes
         finally:
+            if locked:
+                fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(rfd)
 
     def reopen(self) -> None:
@@ -310,15 +327,24 @@ class AuditLog:
 
     @staticmethod
     def _write_line(fd: int, data: bytes) -> None:
-        # One write() per line: O_APPEND keeps it whole among other writers.
-        written = os.write(fd, data)
-        if written == len(data):
-            return
-        # A short write (a full disk): take the partial line back, so that readers never
-        # meet half a record — unless another writer has appended after it meanwhile.
-        end = os.lseek(fd, 0, os.SEEK_CUR)
-        if os.fstat(fd).st_size == end:
-            os.ftruncate(fd, end - written)
+        # One write() per line: O_APPEND keeps it whole among other writers. The lock, held
+        # by every writer for its write() alone, is for a short write (a full disk getting
+        # room back meanwhile): without it another writer could append after the partial
+        # line before it is taken back (gluing its record to half of this one), or between
+        # the size check and the truncation (which would take its whole record away).
+        locked = _lock(fd)
+        try:
+            written = os.write(fd, data)
+            if written == len(data):
+                return
+            # Take the partial line back, so that readers never meet half a record —
+            # unless a writer that does not lock has appended after it meanwhile.
+            end = os.lseek(fd, 0, os.SEEK_CUR)
+            if os.fstat(fd).st_size == end:
+                os.ftruncate(fd, end - written)
+        finally:
+            if locked:
+                fcntl.flock(fd, fcntl.LOCK_UN)
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     def close(self) -> None:
