@@ -323,3 +323,25 @@ def test_health_and_the_mount_lookup_of_vaults_command_line(service, vault, admi
     status, body = curl(service, "GET", "/v1/sys/mounts", admin_token)
     assert status == 404
     assert set(body) == {"errors"}
+
+
+def test_a_request_for_a_huge_path_is_refused_before_any_audit_record_holds_it(service) -> None:
+    # Every route checks a path's length before it records a refusal: one request makes
+    # no record that log shippers (8 KiB lines) would split or drop.
+    reader = token_for(service, "kv:read:secret/app/")
+    huge = "ops/" + "x" * 12_000
+    answers = [
+        curl(service, "GET", f"/v1/secret/data/{huge}", reader),
+        curl(service, "LIST", f"/v1/secret/metadata/{huge}", reader),
+        curl(service, "GET", f"/v1/secret/metadata/{huge}", reader),
+        curl(service, "POST", f"/v1/secret/data/{huge}", reader, {"data": {"k": "v"}}),
+        curl(service, "DELETE", f"/v1/secret/metadata/{huge}", reader),
+        curl(service, "POST", f"/v1/secret/delete/{huge}", reader, {"versions": [1]}),
+        curl(service, "POST", f"/v1/secret/undelete/{huge}", reader, {"versions": [1]}),
+        curl(service, "POST", f"/v1/secret/destroy/{huge}", reader, {"versions": [1]}),
+        curl(service, "DELETE", f"/v1/secret/data/{huge}", reader),
+        curl(service, "POST", f"/v1/secret/metadata/{huge}", reader, {"max_versions": 2}),
+        curl(service, "PATCH", f"/v1/secret/data/{huge}", reader, {"data": {"k": "v"}}),
+    ]
+    assert {status for status, _ in answers} == {400, 405}
+    assert max(len(line) for line in service.audit().splitlines()) < 2_000
