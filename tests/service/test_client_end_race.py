@@ -24,7 +24,7 @@ from sealbox.accounts import Accounts, sessions
 from sealbox.accounts.clients import ClientInfo, ClientStore, EndTokens
 from sealbox.accounts.grants import is_revoked
 from sealbox.accounts.sessions import IssuedTokens, LoginFailed
-from sealbox.service.routes.oauth import _ender
+from sealbox.service.routes.client_ending import ender
 from tests._accounts import run_accounts_on
 
 PASSWORD = "canary-client-end-race-password-5b2c"
@@ -50,7 +50,7 @@ def _clients(accounts: Accounts) -> ClientStore:
 
 def _route_end(accounts: Accounts) -> EndTokens:
     """The ``end`` the ``/clients`` routes pass (only the runtime's accounts are read)."""
-    return _ender(SimpleNamespace(accounts=accounts))  # type: ignore[arg-type]
+    return ender(SimpleNamespace(accounts=accounts))  # type: ignore[arg-type]
 
 
 async def _login(accounts: Accounts, username: str, client: ClientInfo) -> IssuedTokens:
