@@ -40,21 +40,24 @@ May import: :mod:`sealbox.exceptions`, :mod:`sealbox.secret`, :mod:`sealbox._uti
 from __future__ import annotations
 
 import importlib.util
+from typing import TYPE_CHECKING
 
+from sealbox._util.lazy import lazy_names
 from sealbox.exceptions import ExtraNotInstalledError
 
 for _name in ("sqlalchemy", "precis_i18n"):
     if importlib.util.find_spec(_name) is None:
         raise ExtraNotInstalledError("service", _name)
 
-from sealbox.accounts.core import (  # noqa: E402 - after the check for the extra
-    DEFAULT_SCOPES,
-    AccessClaims,
-    AccountPolicy,
-    Accounts,
-    Caller,
-)
-from sealbox.accounts.database import make_engine, migrate  # noqa: E402
+if TYPE_CHECKING:
+    from sealbox.accounts.core import (
+        DEFAULT_SCOPES,
+        AccessClaims,
+        AccountPolicy,
+        Accounts,
+        Caller,
+    )
+    from sealbox.accounts.database import make_engine, migrate
 
 __all__ = [
     "DEFAULT_SCOPES",
@@ -65,3 +68,43 @@ __all__ = [
     "make_engine",
     "migrate",
 ]
+
+# Imported on first use: a command that lists accounts needs their store, not sign-in
+# (Accounts) with the grants and the JWT stack it runs on. The submodules sign-in is made
+# of stay reachable as attributes (``sealbox.accounts.store``) without an import.
+__getattr__, __dir__ = lazy_names(
+    __name__,
+    {
+        "DEFAULT_SCOPES": "sealbox.accounts.core",
+        "AccessClaims": "sealbox.accounts.core",
+        "AccountPolicy": "sealbox.accounts.core",
+        "Accounts": "sealbox.accounts.core",
+        "Caller": "sealbox.accounts.core",
+        "make_engine": "sealbox.accounts.database",
+        "migrate": "sealbox.accounts.database",
+    },
+    __all__,
+    submodules=(
+        "attempts",
+        "binding",
+        "client_checks",
+        "clients",
+        "core",
+        "database",
+        "db_unreachable",
+        "grants",
+        "models",
+        "outage",
+        "redis_client",
+        "refresh_rules",
+        "revocation",
+        "scopes",
+        "store",
+        "subject_dn",
+        "throttle",
+        "token_records",
+        "totp",
+        "totp_store",
+        "usernames",
+    ),
+)

@@ -44,7 +44,6 @@ from sealbox.accounts.models import RefreshToken, User, now, quoted, storable_te
 from sealbox.accounts.revocation import KEEP_MARGIN, Revocations, kept_until
 from sealbox.accounts.scopes import check_scopes
 from sealbox.accounts.store import Store
-from sealbox.accounts.totp_store import remove_second_factor
 from sealbox.accounts.user_import import ImportReport, parse_json_lines, plan_import, screened
 from sealbox.accounts.usernames import MAX_USERNAME
 from sealbox.exceptions import ConfigError, SealboxError, StoreUnavailableError
@@ -414,6 +413,9 @@ class AccountAdmin:
         user = await self._find(name)
         self._before()
         removed = False
+
+        # Imported here: the second factors' tables are no part of the other operations.
+        from sealbox.accounts.totp_store import remove_second_factor
 
         async def remove(session: AsyncSession, current: User) -> None:
             nonlocal removed

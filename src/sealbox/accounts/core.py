@@ -30,14 +30,13 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sealbox.accounts.binding import check_binding_thumbprint
 from sealbox.accounts.clients import ClientStore
 from sealbox.accounts.database import sessionmaker
-from sealbox.accounts.grants import is_client_token
 from sealbox.accounts.revocation import (
     LocalRevocations,
     RedisRevocations,
@@ -46,12 +45,16 @@ from sealbox.accounts.revocation import (
 )
 from sealbox.accounts.store import Store
 from sealbox.accounts.throttle import LocalThrottle, RedisThrottle, Throttle
-from sealbox.accounts.totp import TotpSecretSealer
-from sealbox.accounts.totp_store import TotpStore
 from sealbox.exceptions import SealboxError, TokenError
-from sealbox.jwt import SigningKeySet, TokenVerifier
-from sealbox.jwt.keyset_watch import KeySetWatch
 from sealbox.passwords import PasswordHasher
+
+if TYPE_CHECKING:
+    # Named in annotations only (the second factors are imported by open): a program
+    # that imports the accounts to administer them loads no JWT or TOTP code.
+    from sealbox.accounts.totp import TotpSecretSealer
+    from sealbox.accounts.totp_store import TotpStore
+    from sealbox.jwt import SigningKeySet, TokenVerifier
+    from sealbox.jwt.keyset_watch import KeySetWatch
 
 __all__ = [
     "DEFAULT_SCOPES",
@@ -403,6 +406,8 @@ class Accounts:
         once a second until :meth:`close`: a rotation, or a key destroyed, made in the file
         by another process is taken into use (:meth:`use_keyset`) without a restart.
         """
+        from sealbox.accounts.totp_store import TotpStore  # see the imports above
+
         policy = policy or AccountPolicy()
         sessions = sessionmaker(engine)
         store = Store(sessions, refresh_ttl=policy.refresh_token_ttl)
@@ -518,6 +523,10 @@ class Accounts:
                 claims = self.verifier.verify(token, now=now)
             except SealboxError:
                 raise TokenError(_NOT_VALID, code="invalid_token") from None
+            # Imported here, once a signature checked out: the grants are no part of a
+            # program that administers accounts without verifying tokens.
+            from sealbox.accounts.grants import is_client_token
+
             user = isinstance(claims.get("uid"), int)
             if not (user or is_client_token(claims)) or not isinstance(claims.get("jti"), str):
                 raise TokenError(_NOT_VALID, code="invalid_token")

@@ -62,10 +62,12 @@ from sealbox.accounts.scopes import INTROSPECT_SCOPE, REVOKE_SCOPE
 from sealbox.accounts.store import revoke_refresh_tokens
 from sealbox.accounts.token_records import family_ends_at, refresh_record
 from sealbox.exceptions import SealboxError
-from sealbox.jwt import SigningKeySet, TokenVerifier
 
 if TYPE_CHECKING:
     from sealbox.accounts.core import Accounts
+
+    # Named in annotations only: the keyset and verifier given sign and verify.
+    from sealbox.jwt import SigningKeySet, TokenVerifier
 
 __all__ = [
     "CLIENT_CREDENTIALS",

@@ -32,7 +32,6 @@ from sealbox.accounts.revocation import (
     announce_change,
 )
 from sealbox.accounts.scopes import check_scopes
-from sealbox.accounts.sessions import WeakPasswordError, check_new_password
 from sealbox.accounts.store import Store, UsernameTakenError
 from sealbox.accounts.user_import import ImportReport
 from sealbox.accounts.usernames import canonical_username
@@ -194,6 +193,10 @@ def password_policy(password: str, username: str, max_length: int = MAX_PASSWORD
     Raises:
         ConfigError: code ``weak_password``.
     """
+    # Imported here, where a password is set: sign-in's module (and the grants and JWT
+    # code it loads) is no part of a command that only reads or changes accounts.
+    from sealbox.accounts.sessions import WeakPasswordError, check_new_password
+
     try:
         check_new_password(password, username, max_length)
     except WeakPasswordError as exc:

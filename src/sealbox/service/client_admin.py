@@ -16,7 +16,6 @@ from typing import TypeVar
 
 from sealbox.accounts.audit import AuditLog, AuditUnavailableError
 from sealbox.accounts.clients import ClientInfo, ClientStore, EndTokens, NewSecret
-from sealbox.accounts.grants import revoke_client_tokens
 from sealbox.accounts.revocation import Revocations
 from sealbox.accounts.store import Store
 from sealbox.exceptions import StorageError, StoreUnavailableError
@@ -29,7 +28,6 @@ from sealbox.service.admin import (
 )
 from sealbox.service.db import make_engine, migrate, sessionmaker
 from sealbox.service.settings import ServiceSettings
-from sealbox.tls.certinfo import CertificateInfo, load_certificates
 
 __all__ = [
     "certificate_subject",
@@ -151,6 +149,10 @@ def certificate_subject(path: Path) -> str:
     Raises:
         TLSConfigError: the file is missing, unreadable or holds no certificate.
     """
+    # Imported here, for a client given a certificate: the x509 code is no part of the
+    # other commands.
+    from sealbox.tls.certinfo import CertificateInfo, load_certificates
+
     return CertificateInfo.from_certificate(load_certificates(path)[0]).subject
 
 
@@ -309,6 +311,10 @@ async def _ending_tokens(
 ) -> T:
     """Make ``change``, which ends the client's tokens with the ``end`` it is given, on the
     revocation lists a running service reads (:func:`open_revocations`)."""
+    # The grants (the client credentials grant, its tokens ended here) are imported by
+    # the changes that end tokens: listing or showing clients needs none of them.
+    from sealbox.accounts.grants import revoke_client_tokens
+
     await store.get(name)  # an unknown client is said first
     check_service_reached(settings)
     accounts = Store(store.sessions, refresh_ttl=settings.refresh_token_ttl)
@@ -402,6 +408,8 @@ def delete_client(settings: ServiceSettings, name: str) -> ClientInfo:
     """
 
     async def revoke_then_delete(store: ClientStore) -> ClientInfo:
+        from sealbox.accounts.grants import revoke_client_tokens  # see _ending_tokens
+
         client = await store.get(name)
         check_service_reached(settings)
         accounts = Store(store.sessions, refresh_ttl=settings.refresh_token_ttl)
@@ -455,6 +463,8 @@ async def _sweep_deleted(
     waited for it, so its family is read here; a later one finds no row and stores
     nothing. Unswept, its refresh tokens were of no use (the client no longer
     authenticates), but its access tokens passed until they expired."""
+    from sealbox.accounts.grants import revoke_client_tokens  # see _ending_tokens
+
     await revoke_client_tokens(
         revocations, deleted, settings.access_token_ttl, sessions=store.sessions
     )

@@ -41,7 +41,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from sealbox.exceptions import ConfigError, DecryptionError, StorageError
-from sealbox.jwt.defaults import is_hmac
 from sealbox.service.audit import AuditLog
 from sealbox.service.folder_modes import START_OVER, check_modes
 from sealbox.service.provision import DataDir
@@ -326,6 +325,8 @@ def check_primary_key(data: DataDir, primary: SigningKeyInfo) -> None:
         ConfigError: code ``service_key_symmetric`` (facts ``key_id``, ``algorithm``,
             ``folder``).
     """
+    from sealbox.jwt.defaults import is_hmac  # loaded with the keyset: see DataDir.load_keyset
+
     if is_hmac(primary.alg):
         kid, alg = primary.kid, primary.alg  # "failed": the check, for the CLI's hint
         raise ConfigError(

@@ -28,24 +28,22 @@ import os
 import shutil
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from sealbox.exceptions import ConfigError, StorageError
-from sealbox.jwt import SigningKeySet
-from sealbox.jwt.keyset import SERVICE_SEALED_FORMAT
-from sealbox.jwt.keyset_watch import KeySetWatch
 from sealbox.keysets.key_sealer import KeySealer
 from sealbox.storage import atomic_write, locked, read_limited
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
+    from sealbox.jwt import SigningKeySet
+    from sealbox.jwt.keyset_watch import KeySetWatch
     from sealbox.tls.ca import IssuedCertificate
 
 __all__ = ["DataDir", "MasterKeySealer"]
 
 MASTER_KEY_FORMAT: Final = "sealbox-master-key/1"
-KEYSET_FORMAT: Final = SERVICE_SEALED_FORMAT
 SERVER_NAMES: Final = ("localhost", "127.0.0.1", "::1")
 
 # The folders this process serves (DataDir.claim_for_serving): path -> the locked descriptor.
@@ -395,6 +393,8 @@ class DataDir:
             done.append(f"master key {self.master_key_file}")
         self.touch_private("audit.log")
         if not self.keyset_file.exists():
+            from sealbox.jwt import SigningKeySet  # see load_keyset
+
             keyset = SigningKeySet.generate("EdDSA")
             keyset.save(self.keyset_file, sealer=self._sealer(), overwrite=False)
             done.append(f"signing keyset {self.keyset_file}")
@@ -500,10 +500,14 @@ class DataDir:
         return key
 
     def _sealer(self) -> MasterKeySealer:
-        return MasterKeySealer(self.master_key(), KEYSET_FORMAT)
+        return MasterKeySealer(self.master_key(), _keyset_format())
 
     def load_keyset(self) -> SigningKeySet:
         """The signing keyset, opened with the master key."""
+        # The JWT code is imported with the keyset: a command that only reads the
+        # folder's accounts or clients loads none of it.
+        from sealbox.jwt import SigningKeySet
+
         return SigningKeySet.load(self.keyset_file, sealer=self._sealer())
 
     def save_keyset(self, keyset: SigningKeySet) -> None:
@@ -518,4 +522,20 @@ class DataDir:
 
         .. versionadded:: 0.1.0
         """
+        from sealbox.jwt.keyset_watch import KeySetWatch  # see load_keyset
+
         return KeySetWatch(self.keyset_file, self.load_keyset)
+
+
+def _keyset_format() -> str:
+    from sealbox.jwt.keyset import SERVICE_SEALED_FORMAT  # see DataDir.load_keyset
+
+    return SERVICE_SEALED_FORMAT
+
+
+def __getattr__(name: str) -> Any:
+    # KEYSET_FORMAT, the format of the sealed signing keyset, is the JWT package's: read
+    # from it when asked for (see DataDir.load_keyset).
+    if name == "KEYSET_FORMAT":
+        return _keyset_format()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

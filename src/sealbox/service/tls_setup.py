@@ -34,14 +34,16 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from sealbox.exceptions import SealboxError
-from sealbox.integrations.fastapi.client_cert import PEER_STATE_KEY
 from sealbox.service.provision import DataDir
 from sealbox.tls.ca import IssuedCertificate, renewal_time
 from sealbox.tls.certinfo import load_certificates
 from sealbox.tls.server_session import ClientIdentity, ServerTLS
+
+if TYPE_CHECKING:
+    from sealbox.integrations.fastapi.client_cert import PEER_STATE_KEY
 
 __all__ = [
     "EXPIRY_WARNING_DAYS",
@@ -361,3 +363,13 @@ def _stamp(path: Path) -> tuple[int, int]:
     except OSError:
         return (0, 0)
     return (st.st_mtime_ns, st.st_size)
+
+
+def __getattr__(name: str) -> Any:
+    # PEER_STATE_KEY is the FastAPI integration's, whose import loads FastAPI: read from
+    # it when asked for, so that checking the TLS files (`sealbox serve --check`) does not.
+    if name == "PEER_STATE_KEY":
+        from sealbox.integrations.fastapi.client_cert import PEER_STATE_KEY
+
+        return PEER_STATE_KEY
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
