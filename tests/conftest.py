@@ -22,6 +22,21 @@ settings.register_profile(
 settings.load_profile("sealbox")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # The tests start `sealbox` in thousands of processes. Where PYTHONDONTWRITEBYTECODE is
+    # set (CI machines often set it), none writes the bytecode of the modules it compiles,
+    # and each would compile sealbox's again: compiled once here (by the first process of
+    # the run, before its workers start), every start reads them. Python compiles a module
+    # whose source changed since, as always.
+    if hasattr(config, "workerinput"):
+        return
+    import compileall
+
+    import sealbox
+
+    compileall.compile_dir(Path(sealbox.__file__).parent, quiet=2)
+
+
 def vectors_root() -> Path | None:
     """Where the shared vectors are: $SEALBOX_VECTORS, else ../shared/vectors."""
     env = os.environ.get("SEALBOX_VECTORS")
