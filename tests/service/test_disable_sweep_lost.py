@@ -19,7 +19,7 @@ import pytest
 from tests._tcp_proxy import forwarding
 from tests.service._oauth import auth_server
 from tests.service.conftest import bearer, private_shared_state
-from tests.service.test_rotate_sweep_lost import CutAtSecond, _arm
+from tests.service.test_rotate_sweep_lost import CutAtSecond, _arm, cli_env
 
 
 @pytest.fixture
@@ -86,11 +86,7 @@ def test_the_command_line_says_the_client_is_disabled_when_redis_stops_during_th
         client = server.register("reporting", "users:me")
         logins = _arm(proxy, server, client)
         data = server.svc.settings.data_dir
-        env = {
-            "SEALBOX_DATABASE_URL": str(shared["database_url"]),
-            "SEALBOX_REDIS_URL": proxy.url(urlsplit(str(shared["redis_url"]))),
-            "SEALBOX_REDIS_PREFIX": str(shared["redis_prefix"]),
-        }
+        env = cli_env(shared, proxy)
         r = cli(["clients", "disable", "reporting", "--data-dir", data], env=env)
         assert logins == [200, 200]
         assert (proxy.paused, proxy.seen) == (True, 2)

@@ -91,6 +91,16 @@ def _login(server: AuthServer, client: Registered, answers: list[int]) -> Callab
     return login
 
 
+def cli_env(shared: dict[str, Any], proxy: CutAtSecond) -> dict[str, str]:
+    """The environment of a ``sealbox clients`` command on the service's state, its Redis
+    reached through ``proxy``."""
+    return {
+        "SEALBOX_DATABASE_URL": str(shared["database_url"]),
+        "SEALBOX_REDIS_URL": proxy.url(urlsplit(str(shared["redis_url"]))),
+        "SEALBOX_REDIS_PREFIX": str(shared["redis_prefix"]),
+    }
+
+
 def _arm(proxy: CutAtSecond, server: AuthServer, client: Registered) -> list[int]:
     answers: list[int] = []
     with server.client() as c:
@@ -114,11 +124,7 @@ def test_the_command_line_shows_the_new_secret_when_redis_stops_during_the_secon
         client = server.register("reporting", "users:me")
         logins = _arm(proxy, server, client)
         data = server.svc.settings.data_dir
-        env = {
-            "SEALBOX_DATABASE_URL": str(shared["database_url"]),
-            "SEALBOX_REDIS_URL": proxy.url(urlsplit(str(shared["redis_url"]))),
-            "SEALBOX_REDIS_PREFIX": str(shared["redis_prefix"]),
-        }
+        env = cli_env(shared, proxy)
         args = ["clients", "rotate-secret", "reporting", "--revoke-tokens", "--json"]
         r = cli([*args, "--data-dir", data], env=env)
         assert logins == [200, 200]
