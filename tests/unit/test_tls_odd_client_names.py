@@ -18,6 +18,7 @@ from sealbox.exceptions import TLSConfigError
 from sealbox.tls import ClientIdentity
 from sealbox.tls.ca import CertificateAuthority
 from sealbox.tls.server_session import HandshakeRefusedError, ServerTLS, TLSSession
+from tests.unit.test_tls_server_session import _handshake
 
 
 def _dns_san(value: bytes) -> x509.UnrecognizedExtension:
@@ -79,21 +80,8 @@ def _handshake_with(pki: Path, stem: str) -> TLSSession:
     ctx.load_cert_chain(pki / f"{stem}.crt", pki / f"{stem}.key")
     inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
     client = ctx.wrap_bio(inc, out, server_hostname="localhost")
-    client_done = server_done = False
-    for _ in range(20):
-        if not client_done:
-            try:
-                client.do_handshake()
-                client_done = True
-            except ssl.SSLWantReadError:
-                pass
-        session.receive(out.read())
-        if not server_done:
-            server_done = session.handshake()
-        inc.write(session.outgoing())
-        if client_done and server_done:
-            return session
-    raise AssertionError("the handshake did not finish")
+    _handshake(session, client, out, inc)
+    return session
 
 
 @pytest.mark.parametrize(
