@@ -64,8 +64,12 @@ from sealbox.integrations.fastapi.strict_json import StrictJSONRoute
 from sealbox.service.deps import Caller, RuntimeDep, held_scopes, require_held_scopes
 from sealbox.service.errors import ApiError, ErrorCode
 from sealbox.service.routes.admin_users import ADMIN_SCOPE as USERS_ADMIN_SCOPE
-from sealbox.service.routes.client_delete import delete_sweeping, partly_ended
-from sealbox.service.routes.client_ending import ender, tokens_ended
+from sealbox.service.routes.client_ending import (
+    delete_sweeping,
+    ender,
+    partly_ended,
+    tokens_ended,
+)
 from sealbox.service.routes.transit_call import ADMIN_SCOPE as TRANSIT_ADMIN_SCOPE
 from sealbox.service.runtime import Runtime
 
