@@ -56,6 +56,7 @@ __all__ = [
     "ENV_SKIP_VERIFY",
     "ENV_TLS_SERVER_NAME",
     "ENV_TOKEN",
+    "HEADER_SAFE",
     "MAX_RETRIES",
     "UNREAD_VARIABLES",
     "check_retries",
@@ -202,7 +203,7 @@ def _check_url(url: str | None) -> str:
 
 
 # What an HTTP header value can carry as sent: visible ASCII, no spaces or line breaks.
-_HEADER_SAFE: Final = re.compile(r"[\x21-\x7e]+")
+HEADER_SAFE: Final = re.compile(r"[\x21-\x7e]+")
 
 
 def _check_header_value(
@@ -214,7 +215,7 @@ def _check_header_value(
     text = reveal(value)
     if not isinstance(text, str):
         raise TypeError(f"the Vault {what} is given as a str, not {type(text).__name__}")
-    if not _HEADER_SAFE.fullmatch(text):
+    if not HEADER_SAFE.fullmatch(text):
         shown = f" {text!r}" if show and len(text) <= 64 and text.isprintable() else ""
         raise ConfigError(
             f"the Vault {what}{shown}{where} holds a character an HTTP header cannot carry "

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from sealbox.secret import Secret, register_secret
-from sealbox.secrets.vault_client import _HEADER_SAFE, reveal
+from sealbox.secrets.vault_client import HEADER_SAFE, reveal
 
 if TYPE_CHECKING:
     import hvac
@@ -113,7 +113,7 @@ class AppRoleLogin:
         except (KeyError, TypeError, AttributeError):
             vault.token = ""
             raise BadLoginAnswer from None
-        if not isinstance(token, str) or not _HEADER_SAFE.fullmatch(token):
+        if not isinstance(token, str) or not HEADER_SAFE.fullmatch(token):
             vault.token = ""
             raise BadLoginAnswer
         register_secret(token)
