@@ -7,7 +7,9 @@ on first use and keeps it for ``Cache-Control: max-age`` (bounded) or
 again at once, so that a key the issuer has just rotated in is found, but not
 more often than every ``min_refresh_interval`` seconds, so that tokens with
 made-up key ids cannot make it hammer the issuer. If a fetch fails, it keeps
-using the keys it has for up to ``max_stale`` seconds. Threads that need a fetch share
+using the keys it has for up to ``max_stale`` seconds; a key id they lack is then
+answered with the fetch's error (``jwks_unreachable``), not as unknown, until a fetch
+succeeds: the issuer may have rotated that key in during its outage. Threads that need a fetch share
 one, and its outcome, a failure included; a thread whose key is in the set at hand does
 not wait for a fetch under way, even when that set has expired.
 
@@ -161,7 +163,10 @@ class RemoteJWKSet:
         <sealbox.jwt.jwk.KeySource>`).
 
         Raises:
-            TokenError: no such key after a refresh, or no key set could be fetched.
+            TokenError: no such key after a refresh (code ``invalid_token``); or no key
+                set could be fetched, or the set at hand lacks ``kid`` and fetching it
+                again failed (code ``jwks_unreachable`` or ``jwks_unverified``: the
+                token cannot be checked now, with fact ``retry_after``).
         """
         # Fast path, without the lock: a set that has the key and may answer on its own.
         # A token without kid too: else it would wait for a fetch under way (up to the
@@ -179,8 +184,7 @@ class RemoteJWKSet:
                 now = cache.clock()
                 if cache.needs_fetch(kid, now):
                     self._refresh(now)
-            assert cache.keys is not None
-            return cache.keys.find(kid, alg=alg)
+            return cache.find(kid, alg=alg)
 
     def refresh(self) -> JWKSet:
         """Fetch the key set now (within ``min_refresh_interval``, keep the current one).

@@ -3,7 +3,8 @@
 The same policy as :class:`~sealbox.jwt.RemoteJWKSet` — fetched on first use, kept for
 ``Cache-Control: max-age`` (bounded) or ``cache_ttl`` seconds, fetched again at once for
 a key id it does not know but never more often than every ``min_refresh_interval``
-seconds, the last good set kept for ``max_stale`` seconds while fetches fail, HMAC keys
+seconds, the last good set kept for ``max_stale`` seconds while fetches fail (a key id it
+lacks answered then with the fetch's error, not as unknown), HMAC keys
 never accepted, ``jku`` never followed — with the fetch done by ``httpx2.AsyncClient``.
 
 An async program awaits :meth:`AsyncRemoteJWKSet.ensure` with the token's key id, then
@@ -28,7 +29,6 @@ from collections.abc import Callable, Iterable
 
 import httpx2
 
-from sealbox.exceptions import TokenError
 from sealbox.jwt.jwk import JWKSet, VerificationKey
 from sealbox.jwt.remote_cache import (
     ACCEPT,
@@ -157,18 +157,20 @@ class AsyncRemoteJWKSet:
         :class:`~sealbox.jwt.KeySource`).
 
         Raises:
-            TokenError: no such key, or no set fetched yet.
+            TokenError: no such key, or no set fetched yet; the set lacks ``kid`` while
+                the last fetch failed (as :meth:`ensure` raises it).
         """
-        keys = self._cache.keys
-        if keys is None:
-            raise TokenError(f"no key set fetched from {self._cache.where()} yet")
-        return keys.find(kid, alg=alg)
+        return self._cache.find(kid, alg=alg)
 
     async def ensure(self, kid: str | None) -> None:
         """Fetch the set if it is missing or expired, or if it lacks ``kid`` (at a bounded rate).
 
         Raises:
-            TokenError: no set could be fetched and there is none to fall back on.
+            TokenError: no set could be fetched and there is none to fall back on; or
+                the set at hand lacks ``kid`` and fetching it again failed (the token
+                cannot be checked now: code ``jwks_unreachable`` or ``jwks_unverified``,
+                fact ``retry_after``). A ``kid`` the set lacks after a fetch that
+                succeeded raises nothing here: :meth:`find` says it is unknown.
             PinMismatchError: the server's key matches none of ``pins`` (before any
                 request was sent), as :class:`~sealbox.jwt.RemoteJWKSet` raises it.
         """
@@ -177,11 +179,11 @@ class AsyncRemoteJWKSet:
             return
         ended = cache.ended
         async with self._loop_lock():
-            if cache.ended_since(ended):
-                return
-            now = cache.clock()
-            if cache.needs_fetch(kid, now):
-                await self._refresh(now)
+            if not cache.ended_since(ended):
+                now = cache.clock()
+                if cache.needs_fetch(kid, now):
+                    await self._refresh(now)
+            cache.check_reachable(kid)
 
     async def refresh(self) -> JWKSet:
         """Fetch the set now (within ``min_refresh_interval``, keep the current one).

@@ -6,7 +6,10 @@ often than every ``min_refresh_interval`` seconds), how long a fetched set lives
 (``Cache-Control``, bounded), whether a failed fetch falls back on the set it has (for
 ``max_stale`` seconds) or is an error, what the error says, and what the callers that
 waited on a fetch learn of its outcome (a failed fetch with no set to fall back on is the
-answer of every lookup until ``min_refresh_interval`` has passed).
+answer of every lookup until ``min_refresh_interval`` has passed). While the last fetch
+failed, a lookup of a key id the set at hand lacks gets that failure too, with when the
+next fetch may be tried: the issuer may have rotated that key in since the set was
+fetched, so the token cannot be checked, which is not the same as not valid.
 :class:`~sealbox.jwt.RemoteJWKSet` fetches with ``httpx2.Client`` under a thread lock,
 :class:`~sealbox.jwt.remote_async.AsyncRemoteJWKSet` with ``httpx2.AsyncClient`` under an
 asyncio lock; both feed the response to :class:`BodyReader`.
@@ -24,12 +27,15 @@ import re
 import ssl
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import httpx2
 
 from sealbox.exceptions import ConfigError, KeyFormatError, PinMismatchError, TokenError
-from sealbox.jwt.jwk import MAX_JWKS_SIZE, JWKSet
+from sealbox.jwt.jwk import MAX_JWKS_SIZE, JWKSet, VerificationKey
+
+if TYPE_CHECKING:
+    from sealbox.tls.client import TLSFailure
 
 __all__ = [
     "ACCEPT",
@@ -179,6 +185,7 @@ class JWKSCache:
         "_min_interval",
         "_next_attempt",
         "_ttl",
+        "_unreachable",
         "clock",
         "ended",
         "fetches",
@@ -229,6 +236,8 @@ class JWKSCache:
         # callers that waited for it.
         self.ended = 0
         self._failure: TokenError | PinMismatchError | None = None
+        # Why the last fetch failed while a set was kept (None: it did not fail).
+        self._unreachable: TokenError | None = None
 
     def serving(self, kid: str | None, *, fetching: bool) -> JWKSet | None:
         """The set at hand when it answers a lookup of ``kid`` without a fetch, else ``None``.
@@ -251,6 +260,47 @@ class JWKSCache:
         if keys is None or now >= self._expires:
             return True
         return kid is not None and kid not in keys and now - self._fetched_at >= self._min_interval
+
+    def find(self, kid: str | None, *, alg: str | None = None) -> VerificationKey:
+        """The key of the set at hand for ``kid`` (``alg``: see
+        :meth:`JWKSet.find <sealbox.jwt.jwk.JWKSet.find>`), once the lookup's fetch, if
+        any, is over.
+
+        Raises:
+            TokenError: no set at hand; the set lacks ``kid`` while the last fetch failed
+                (see :meth:`check_reachable`); or no such key.
+        """
+        keys = self.keys
+        if keys is None:
+            raise TokenError(f"no key set fetched from {self.where()} yet")
+        self.check_reachable(kid)
+        return keys.find(kid, alg=alg)
+
+    def check_reachable(self, kid: str | None) -> None:
+        """Raise when the set at hand lacks ``kid`` and the last fetch failed.
+
+        That set may be out of date: the issuer may have rotated ``kid`` in since. The
+        token cannot be checked now, which is not saying that it is not valid. After a
+        fetch that succeeded, a key id the set lacks is unknown (made-up ids cannot turn
+        "not valid" into "cannot check" while the issuer answers).
+
+        Raises:
+            TokenError: the last fetch's error (code ``jwks_unreachable`` or
+                ``jwks_unverified``), saying when the next fetch may be tried (fact
+                ``retry_after``, whole seconds). The key id is not in it (it is the
+                token's).
+        """
+        down, keys = self._unreachable, self.keys
+        if down is None or kid is None or keys is None or kid in keys:
+            return
+        wait = max(0, math.ceil(self._next_attempt - self.clock()))
+        raise TokenError(
+            f"{down}; the key set at hand has no key with the token's key id, which the "
+            f"issuer may have added since: the next fetch may be tried in {wait} s",
+            hint=down.hint,
+            code=down.code,
+            facts={**down.facts, "retry_after": str(wait)},
+        )
 
     def ended_since(self, ended: int) -> bool:
         """Whether a fetch ended since :attr:`ended` was ``ended``: the caller waited on it,
@@ -309,9 +359,13 @@ class JWKSCache:
         self.keys = keys
         self._fetched_at = now
         self._expires = now + self._lifetime(cache_control)
+        self._unreachable = None
 
     def failed(self, exc: Exception, now: float) -> None:
         """Keep the last good set while it is not too stale (logged), or raise.
+
+        A set kept answers lookups of the key ids it holds; those of others get the error
+        this fetch would have raised (:meth:`check_reachable`), until a fetch succeeds.
 
         Raises:
             TokenError: code ``jwks_unverified`` (the server's certificate did not
@@ -322,10 +376,17 @@ class JWKSCache:
 
         tls = tls_failure(exc) if isinstance(exc, httpx2.HTTPError) else None
         reason = _reason(exc) if tls is None else tls.reason
+        error = self._error(exc, reason, tls)
         if self.keys is not None and now - self._fetched_at <= self._max_stale:
             log.warning("keeping the cached key set: fetching %s failed: %s", self.where(), reason)
+            self._unreachable = error
             return
         self.keys = None
+        self._unreachable = None
+        raise error from None
+
+    def _error(self, exc: Exception, reason: str, tls: TLSFailure | None) -> TokenError:
+        """The error of a failed fetch, for ``reason``."""
         # Any certificate that did not verify (unknown CA, another host's, expired) is
         # "unverified"; the message and hint say which, and what to do.
         unverified = tls is not None and tls.certificate
@@ -338,12 +399,12 @@ class JWKSCache:
             )
         else:
             hint = "check the issuer's JWKS URL and that it is reachable"
-        raise TokenError(
+        return TokenError(
             f"cannot fetch the key set from {self.where()}: {reason}",
             hint=hint,
             code="jwks_unverified" if unverified else "jwks_unreachable",
             facts={"url": self.where()},
-        ) from None
+        )
 
     def _lifetime(self, cache_control: str) -> float:
         if _NO_STORE.search(cache_control):

@@ -202,7 +202,9 @@ class RemoteJWKS:
             TokenError: not valid (the message says nothing more), or no key set
                 could be fetched (the message says from where; code
                 ``jwks_unreachable``, ``jwks_unverified``, or ``pin_mismatch`` for a
-                server whose key matches no pin).
+                server whose key matches no pin). The same codes when the set at hand
+                lacks the token's key id and fetching it again failed: the issuer may
+                have rotated that key in, and the token cannot be checked now.
         """
         now = time.time()
         entry = self._cache.get(token, now)
