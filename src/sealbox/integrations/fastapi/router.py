@@ -79,12 +79,12 @@ from sealbox.integrations.fastapi.client_auth import (
 )
 from sealbox.integrations.fastapi.client_cert import client_identity
 from sealbox.integrations.fastapi.errors import ApiError, ErrorCode
-from sealbox.integrations.fastapi.strict_json import StrictJSONRoute
 from sealbox.integrations.fastapi.token_route import (
     NO_STORE,
     AccountAnswerRoute,
     NoStoreRoute,
     OAuthErrorBody,
+    StoreOutageRoute,
     TokenEndpointRoute,
 )
 
@@ -533,7 +533,7 @@ def auth_router(
         logout_route,
         methods=["POST"],
         status_code=204,
-        route_class_override=StrictJSONRoute,
+        route_class_override=StoreOutageRoute,
         name="logout",
     )
     api.add_api_route(
@@ -541,7 +541,7 @@ def auth_router(
         password_route,
         methods=["POST"],
         status_code=204,
-        route_class_override=StrictJSONRoute,
+        route_class_override=StoreOutageRoute,
         name="change_password",
     )
     return api

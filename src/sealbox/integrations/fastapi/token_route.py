@@ -21,23 +21,55 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 
+from sealbox.exceptions import StoreUnavailableError
 from sealbox.integrations.fastapi.client_auth import oauth_error, refuse_non_form
-from sealbox.integrations.fastapi.errors import ApiError, ErrorCode
+from sealbox.integrations.fastapi.errors import (
+    ApiError,
+    ErrorCode,
+    error_response,
+    store_unavailable,
+)
 from sealbox.integrations.fastapi.strict_json import StrictJSONRoute
 
-__all__ = ["NO_STORE", "AccountAnswerRoute", "NoStoreRoute", "OAuthErrorBody", "TokenEndpointRoute"]
+__all__ = [
+    "NO_STORE",
+    "AccountAnswerRoute",
+    "NoStoreRoute",
+    "OAuthErrorBody",
+    "StoreOutageRoute",
+    "TokenEndpointRoute",
+]
 
 # RFC 6749 §5.1: an answer holding tokens carries both, and so do its errors here.
 NO_STORE: Final = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
-class NoStoreRoute(StrictJSONRoute):
+class StoreOutageRoute(StrictJSONRoute):
+    """A :class:`StrictJSONRoute` whose store that does not answer
+    (:class:`~sealbox.exceptions.StoreUnavailableError`) is raised as the :class:`ApiError`
+    503 ``store_unavailable``: answered so by any app, not a 500 in one without sealbox's
+    error handlers (and by sealbox's handlers as that error's own handler answers it)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except StoreUnavailableError as exc:
+                raise store_unavailable(exc) from None
+
+        return route
+
+
+class NoStoreRoute(StoreOutageRoute):
     """A route whose answers, its :class:`ApiError` answers included, are never stored
     (and whose JSON body may not give a member twice: :class:`StrictJSONRoute`).
 
     RFC 6749 §5.1 requires ``Cache-Control: no-store`` and ``Pragma: no-cache`` on an
     answer holding tokens or credentials. ``sealbox serve`` adds ``no-store`` to every
-    answer; an app's own routes have no such middleware, so the route adds both.
+    answer; an app's own routes have no such middleware, so the route adds both, to the
+    503 of a store that does not answer (:class:`StoreOutageRoute`) too.
     """
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
@@ -46,7 +78,7 @@ class NoStoreRoute(StrictJSONRoute):
         async def route(request: Request) -> Response:
             try:
                 response = await handler(request)
-            except ApiError as exc:
+            except ApiError as exc:  # a store's outage too (StoreOutageRoute)
                 exc.headers = {**NO_STORE, **exc.headers}
                 raise
             response.headers.update(NO_STORE)
@@ -87,7 +119,11 @@ class TokenEndpointRoute(NoStoreRoute):
     6749 §5.2 ``invalid_request`` (400).
 
     Which field is wrong and how is said; the value sent (perhaps a password) is not. The
-    OpenAPI document shows its errors as RFC 6749 §5.2 errors, not FastAPI's 422.
+    OpenAPI document shows its errors as RFC 6749 §5.2 errors, not FastAPI's 422, and the
+    route answers them so itself, whatever handlers the app has: an OAuth client reads
+    ``error``, which FastAPI's own answer (``{"detail": …}``, in an app without
+    :func:`~sealbox.integrations.fastapi.install_error_handlers`) would not have. So is a
+    store that does not answer (:class:`NoStoreRoute`'s 503 ``store_unavailable``).
     """
 
     takes_json = False
@@ -114,7 +150,13 @@ class TokenEndpointRoute(NoStoreRoute):
         handler = super().get_route_handler()
 
         async def route(request: Request) -> Response:
-            refuse_non_form(request, **NO_STORE)  # before the body is parsed (no multipart)
-            return await handler(request)
+            try:
+                refuse_non_form(request, **NO_STORE)  # before the body is parsed (no multipart)
+                return await handler(request)
+            except ApiError as exc:
+                # RFC 6749 §5.2's body (and its headers: no-store, a challenge), answered
+                # here: the app's handlers, or FastAPI's, would answer {"detail": …}.
+                headers = {**NO_STORE, **exc.headers}
+                return error_response(exc.status, exc.code, exc.message, headers, **exc.extra)
 
         return route
