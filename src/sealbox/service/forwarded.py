@@ -23,8 +23,8 @@ uvicorn or gunicorn finds the same client address as under ``sealbox serve``;
 :class:`ForwardedClient` puts an application of one's own behind proxies.
 
 uvicorn's ``proxy_headers`` option is not used: what it does differs across the uvicorn
-versions sealbox allows (networks are understood from 0.31 on, several header lines are
-treated three ways), and it takes a malformed entry as a name that never matches.
+versions sealbox allows (several header lines are treated three ways), and it takes a
+malformed entry as a name that never matches.
 
 .. versionadded:: 0.1.0
 """

@@ -277,9 +277,8 @@ def run(
     from sealbox.service.connection import EnvConnection
 
     # TLS is done by the connection class (see sealbox.service.connection), so uvicorn gets
-    # no SSL settings; each worker reads the SEALBOX_* variables. (A class, not an import
-    # string: uvicorn before 0.36 takes only its own names as strings.) The app is behind
-    # the trusted proxies' step (sealbox.service.forwarded).
+    # no SSL settings; each worker reads the SEALBOX_* variables. The app is behind the
+    # trusted proxies' step (sealbox.service.forwarded).
     app = "sealbox.service.app:app_from_env"
     if settings.workers > 1:  # sealbox's supervisor, restarting workers that die
         from sealbox.service.supervisor import supervise
