@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -19,6 +21,7 @@ from sealbox.cli._encrypt_decrypt import (
 )
 from sealbox.cli._io import (
     PASSPHRASE_SOURCES,
+    PASTED_KEY_MESSAGE,
     TEXT_PROBE,
     CLIError,
     looks_binary,
@@ -46,12 +49,43 @@ _IN = click.argument(
     required=False,
     type=FilePath(dir_okay=False, allow_dash=True, path_type=Path),
 )
+
+
+def _pasted_aes_key(value: str) -> bool:
+    """Whether ``value``, given to -k, is an AES key in hex or base64 rather than a file
+    name: it names nothing on disk and reads as a 32-byte key (``-k "$(cat key.hex)"``).
+    The error about the missing file would quote the key. A 32-character value is taken
+    as a name: raw key bytes cannot be told from one."""
+    try:
+        if os.path.lexists(value):
+            return False
+    except ValueError:  # a NUL in it: not a file name either
+        pass
+    data = value.encode(errors="surrogateescape")
+    if len(data) == legacy.KEY_SIZE:
+        return False
+    try:
+        legacy.parse_key(data)
+    except KeyFormatError:
+        return False
+    return True
+
+
+class _KeyFile(NamedFile):
+    """The file of -k/--key: also refuses an AES key pasted in its place, unquoted."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and _pasted_aes_key(value):
+            self.fail(PASTED_KEY_MESSAGE, param, ctx)
+        return super().convert(value, param, ctx)
+
+
 _KEY_FILE = option(
     "-k",
     "--key",
     "key_file",
     old=["--key-file"],
-    type=NamedFile(dir_okay=False, path_type=Path),
+    type=_KeyFile(dir_okay=False, path_type=Path),
     help="The raw 32-byte AES-256-GCM key (binary, hex or base64) of an AES-GCM record.",
 )
 _FORMAT = click.option(
