@@ -43,6 +43,7 @@ __all__ = [
     "atomic_writer",
     "file_exists_error",
     "is_special",
+    "make_folder",
     "open_input",
     "os_reason",
     "read_limited",
@@ -55,7 +56,9 @@ __all__ = [
 def make_folder(folder: str | os.PathLike[str], mode: int = 0o700) -> None:
     """Create ``folder`` and its missing parents (``mode``: 0700 by default, for key files).
 
-    An existing folder is left as it is. A path that exists and is not a folder, or a
+    Every folder made gets ``mode`` whatever the umask (the parents too: a parent open
+    to others would let them move the folder away and put theirs in its place). An
+    existing folder is left as it is. A path that exists and is not a folder, or a
     folder that cannot be made, is a :class:`~sealbox.exceptions.StorageError` naming it.
     """
     path = os.path.abspath(folder)
@@ -69,8 +72,12 @@ def make_folder(folder: str | os.PathLike[str], mode: int = 0o700) -> None:
     try:
         # Parents too get ``mode`` (os.makedirs applies it to the last folder only).
         for each in reversed(missing):
-            with contextlib.suppress(FileExistsError):
+            try:
                 os.mkdir(each, mode)
+            except FileExistsError:
+                continue  # another process's: left as it is
+            if stat.S_IMODE(os.stat(each).st_mode) != mode:
+                os.chmod(each, mode)  # the umask narrowed it
     except OSError as exc:
         raise write_failed(f"folder {os.fspath(folder)}", folder, exc, verb="create") from None
     if not os.path.isdir(folder):

@@ -42,6 +42,7 @@ from sealbox.service.folder_modes import check_modes
 from sealbox.service.preflight import check_database
 from sealbox.service.provision import DataDir
 from sealbox.service.settings import ServiceSettings
+from sealbox.storage import make_folder
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -311,7 +312,7 @@ def make_database_file(settings: ServiceSettings) -> None:
     ``sealbox serve`` does (migrating an emptied file would hide the loss), and a folder
     it would not serve from (:func:`check_modes`)."""
     check_database(settings)
-    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_folder(settings.data_dir)
     check_modes(settings)  # a folder `sealbox serve` would refuse to serve from
     if settings.database_url is None:
         DataDir(settings.data_dir).touch_private("sealbox.db")  # before SQLite makes it 0644
@@ -424,7 +425,7 @@ def administer_accounts(
         # Opened first: a change whose record cannot be written is not made (fail-closed).
         log = None
         if audit is not None:
-            settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            make_folder(settings.data_dir)
             log = AuditLog(settings.resolved_audit_log())
         engine = make_engine(settings.resolved_database_url())
         revocations: Revocations | None = None

@@ -28,6 +28,7 @@ from sealbox.service.admin import (
 )
 from sealbox.service.db import make_engine, migrate, sessionmaker
 from sealbox.service.settings import ServiceSettings
+from sealbox.storage import make_folder
 
 __all__ = [
     "certificate_subject",
@@ -82,7 +83,7 @@ def _run(
         # is not made (fail-closed).
         log = None
         if audit is not None:
-            settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            make_folder(settings.data_dir)
             log = AuditLog(settings.resolved_audit_log())
         engine = make_engine(settings.resolved_database_url())
         try:

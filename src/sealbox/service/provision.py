@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from sealbox.exceptions import ConfigError, StorageError
 from sealbox.keysets.key_sealer import KeySealer
-from sealbox.storage import atomic_write, locked, read_limited
+from sealbox.storage import atomic_write, locked, make_folder, read_limited
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -335,8 +335,12 @@ class DataDir:
         made: list[Path] = []
         if not self.path.exists():
             missing = [self.path, *(p for p in self.path.absolute().parents if not p.exists())]
+            # The parents too are 0700 whatever the umask: one open to others would let
+            # them move the data folder away and put theirs in its place.
+            make_folder(self.path.absolute().parent)
             with contextlib.suppress(FileExistsError):
-                self.path.mkdir(parents=True, mode=0o700)
+                self.path.mkdir(mode=0o700)
+                self.path.chmod(0o700)  # the umask may have narrowed it
                 made = missing[::-1]
         if made:
             # Says "a first start's folder" to whichever start takes the lock first.
@@ -456,8 +460,14 @@ class DataDir:
         ``-shm`` files the database's mode; the audit logger appends).
         """
         path = self.path / name
-        if not path.exists():
-            path.touch(mode=0o600)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        except FileExistsError:
+            return
+        try:
+            os.fchmod(fd, 0o600)  # whatever the umask: its writers must be able to open it
+        finally:
+            os.close(fd)
 
     # -- secrets ----------------------------------------------------------------------
 

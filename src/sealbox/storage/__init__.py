@@ -13,6 +13,8 @@ callers that write files of their own:
   for it tells so (a program prints a note; by default a warning is logged);
   :func:`lock_timeout` how long it waits (``SEALBOX_LOCK_TIMEOUT``), for a writer that
   waits on a lock of its own (an SQLite database's).
+- :func:`make_folder`: a folder and the parents it lacks, every one made 0700 (or the
+  ``mode`` asked for), whatever the umask; an existing folder is left as it is.
 - :func:`read_limited`: a whole small file, refused past a size limit.
 - :func:`is_special`: whether a path is a device, FIFO or socket rather than a file.
 - :func:`signals_held`: Ctrl-C, SIGTERM and SIGHUP held back for a block that must
@@ -48,6 +50,7 @@ if TYPE_CHECKING:
         atomic_write,
         atomic_writer,
         is_special,
+        make_folder,
         os_reason,
         read_limited,
         signals_held,
@@ -62,6 +65,7 @@ __all__ = [
     "is_special",
     "lock_timeout",
     "locked",
+    "make_folder",
     "os_reason",
     "read_limited",
     "set_wait_notice",
@@ -74,6 +78,7 @@ _LAZY = {
     "atomic_write": "sealbox._util.files",
     "atomic_writer": "sealbox._util.files",
     "is_special": "sealbox._util.files",
+    "make_folder": "sealbox._util.files",
     "os_reason": "sealbox._util.files",
     "read_limited": "sealbox._util.files",
     "signals_held": "sealbox._util.files",

@@ -19,7 +19,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from sealbox._util.files import atomic_write_group
+from sealbox._util.files import atomic_write_group, make_folder
 from sealbox._util.locks import locked
 from sealbox.exceptions import ConfigError, SealboxError, StorageError, TLSConfigError
 from sealbox.hazmat.kdf import ScryptParams, passphrase_bytes
@@ -98,10 +98,7 @@ def write(
     """
     cert_path, key_path = folder / CA_CERT_FILE, folder / CA_KEY_FILE
     check_free(folder)
-    try:
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    except OSError as exc:
-        raise StorageError(f"cannot create {folder}: {exc.strerror}") from None
+    make_folder(folder)  # 0700, the parents made for it too, whatever the umask
     if passphrase is None:
         key_pem = key.private_bytes(
             serialization.Encoding.PEM,
