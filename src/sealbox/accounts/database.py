@@ -352,6 +352,12 @@ def _transactional_ddl(engine: AsyncEngine) -> AsyncEngine:
     them, and every later start failed on "table already exists". Here the driver
     begins nothing itself and each transaction starts with an explicit ``BEGIN``, so a
     migration is applied whole or not at all (SQLite's DDL is transactional).
+
+    Foreign keys are not enforced on it: a migration that changes a table SQLite cannot
+    alter in place copies it to a new one and drops the old, and with enforcement that
+    drop deletes the rows of every table whose foreign key cascades from it (the refresh
+    families of every account). The keys are checked once the migrations are applied
+    (:func:`_check_foreign_keys`), as SQLite's own procedure for such changes does.
     """
     from sqlalchemy.pool import NullPool
 
@@ -360,6 +366,9 @@ def _transactional_ddl(engine: AsyncEngine) -> AsyncEngine:
     @event.listens_for(ddl_engine.sync_engine, "connect")
     def _driver_begins_nothing(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA foreign_keys=OFF")  # after make_engine's ON; outside a transaction
+        cur.close()
 
     @event.listens_for(ddl_engine.sync_engine, "begin")
     def _begin_explicitly(conn: Connection) -> None:
@@ -403,7 +412,33 @@ def _upgrade_checked(connection: Connection) -> None:
             code="migration_failed",
             facts={"database": shown_url(connection.engine.url)},
         )
+    sqlite = connection.dialect.name == "sqlite"
+    before = _broken_keys(connection) if sqlite and revision is not None else set()
     _upgrade(connection)
+    if sqlite:
+        _check_foreign_keys(connection, before)
+
+
+def _broken_keys(connection: Connection) -> set[tuple[Any, ...]]:
+    from sqlalchemy import text
+
+    return {tuple(row) for row in connection.execute(text("PRAGMA foreign_key_check"))}
+
+
+def _check_foreign_keys(connection: Connection, before: set[tuple[Any, ...]]) -> None:
+    """Refuse (``migration_failed``, the transaction rolled back) migrations that left a
+    row whose foreign key names no row: on SQLite the keys are checked here, at the end.
+    Rows that named none before (``before``) are not the migrations' doing: kept as they are."""
+    broken = _broken_keys(connection) - before
+    if broken:
+        tables = sorted({str(row[0]) for row in broken})
+        raise StorageError(
+            "cannot bring the database's schema up to date: rows of "
+            f"{', '.join(tables)} name rows that do not exist (nothing was changed)",
+            hint="restore the database from a backup, or report the rows named",
+            code="migration_failed",
+            facts={"database": shown_url(connection.engine.url), "tables": ", ".join(tables)},
+        )
 
 
 def _known_revisions() -> set[str]:
