@@ -209,10 +209,18 @@ def _share_with_writers(fd: int, path: str) -> None:
     """
     try:
         own = os.fstat(fd)
-        st = os.stat(path)
     except OSError:
         return
     if own.st_uid != os.geteuid() and os.geteuid() != 0:
+        return
+    try:
+        st = os.stat(path)
+    except OSError:
+        # A file not written yet: the lock file is at least its owner's to open for
+        # writing (under umask 0277 it would be made 0400).
+        if own.st_mode & 0o600 != 0o600:
+            with contextlib.suppress(OSError):
+                os.fchmod(fd, stat.S_IMODE(own.st_mode) | 0o600)
         return
     readable = (st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)) << 1
     regroup = bool(readable & stat.S_IRGRP) and own.st_gid != st.st_gid

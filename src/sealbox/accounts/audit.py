@@ -142,6 +142,30 @@ def _lock(fd: int) -> bool:
     return True
 
 
+def _open_for_append(path: Path) -> int:
+    """Open the log for appending; a log made here is exactly 0600, whatever the umask
+    (under 0277 it would be 0400, which its owner could not open again to append).
+
+    A log there already keeps the mode its owner gave it.
+    """
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC
+    for _ in range(3):
+        try:
+            fd = os.open(path, flags | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            try:
+                return os.open(path, flags)
+            except FileNotFoundError:
+                continue  # removed meanwhile (rotated away): make it anew
+        try:
+            os.fchmod(fd, 0o600)
+        except OSError:
+            os.close(fd)
+            raise
+        return fd
+    return os.open(path, flags | os.O_CREAT, 0o600)
+
+
 def _not_opened(path: Path, exc: OSError) -> StorageError:
     """The error of an audit log that does not open for appending: code
     ``audit_log_not_writable`` (facts ``path``, ``problem``) when this user may not write
@@ -198,7 +222,7 @@ class AuditLog:
                 f"cannot open the audit log {self.path}: {exc}", code=exc.code, facts=exc.facts
             ) from None
         try:
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            fd = _open_for_append(self.path)
         except OSError as exc:
             raise _not_opened(self.path, exc) from None
         st = os.fstat(fd)

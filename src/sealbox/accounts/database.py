@@ -484,9 +484,14 @@ def _open_sqlite(engine: AsyncEngine, database: str) -> None:
 
     # A file made here is its owner's alone (it holds password hashes and sealed keys);
     # SQLite gives its journal and WAL files the database file's mode. One there already,
-    # or one that cannot be made, is left to sqlite3 to open or to say why.
+    # or one that cannot be made, is left to sqlite3 to open or to say why. Exactly 0600
+    # whatever the umask: under 0277 it would be 0400, which its owner could not write.
     with contextlib.suppress(OSError):
-        os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        fd = os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        try:
+            os.fchmod(fd, 0o600)
+        finally:
+            os.close(fd)
     try:
         sqlite3.connect(database).close()
     except sqlite3.Error as exc:

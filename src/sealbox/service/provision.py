@@ -79,6 +79,25 @@ _REMOVE_TRIES: Final = 5
 _NEW_FOLDER: Final = ".first-start"
 
 
+def _open_claim(path: Path) -> int:
+    """Open (or create) ``.serve.lock`` for reading and writing, its mode 0600.
+
+    Under umask 0277 a new one would be 0400, and the next start of its owner (not
+    root) could not open it to write its process id: it is set to 0600 here, and one
+    left so by an earlier start is made 0600 again.
+    """
+    flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC
+    try:
+        fd = os.open(path, flags, 0o600)
+    except PermissionError:
+        path.chmod(0o600)  # left 0400 by an earlier start (the folder is ours alone)
+        fd = os.open(path, flags, 0o600)
+    if os.fstat(fd).st_mode & 0o600 != 0o600:
+        with contextlib.suppress(OSError):
+            os.fchmod(fd, 0o600)
+    return fd
+
+
 def _same_file(fd: int, path: Path) -> bool:
     """Whether ``path`` is still the file (or folder) open as ``fd``."""
     held = os.fstat(fd)
@@ -156,7 +175,7 @@ class DataDir:
             # The claim of a folder removed since (another process's failed first start).
             os.close(_CLAIMED.pop(str(path)))
         try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            fd = _open_claim(path)
         except FileNotFoundError:
             return  # removed meanwhile: claimed once provisioning has made it again
         try:
