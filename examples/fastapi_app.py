@@ -66,7 +66,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     )
     # Without Redis, revocations and the login throttle live in this process: it alone
     # may serve the folder (uvicorn --workers N, or `sealbox serve` beside it, need Redis).
-    data.claim_for_serving(shared=settings.redis_url is not None)
+    # With Redis, the claim says which keys: `sealbox users` refuses to use other ones.
+    data.claim_for_serving(
+        shared=settings.redis_url is not None, redis_keys=settings.redis_keys_id()
+    )
     audit = AuditLog(settings.resolved_audit_log())
     redis_url = settings.redis_url.expose_secret() if settings.redis_url else None
     # Followed while serving: `sealbox jwt keyset rotate --data-dir …` reaches this app.

@@ -170,13 +170,23 @@ def check_service_reached(settings: ServiceSettings) -> None:
 
     A service with Redis keeps its revocation lists there alone: a change recorded only
     in the database and the changes file (no ``SEALBOX_REDIS_URL`` here) would reach it at
-    its next start, and the account's live access tokens would pass until then.
+    its next start, and the account's live access tokens would pass until then. So would
+    a change told to another Redis database or key prefix than the service's.
 
     Raises:
         ConfigError: code ``data_dir_in_use``, before anything is changed.
     """
-    if settings.redis_url is None and DataDir(settings.data_dir).served_with_redis():
-        folder = settings.data_dir
+    serving = DataDir(settings.data_dir).serving_redis()
+    folder = settings.data_dir
+    if serving and settings.redis_url is not None and serving != settings.redis_keys_id():
+        raise ConfigError(
+            f"a sealbox service serves {folder} with another Redis database or key prefix "
+            "than this command's: the service would not refuse the live access tokens",
+            hint="give the command the service's SEALBOX_REDIS_URL and SEALBOX_REDIS_PREFIX",
+            code="data_dir_in_use",
+            facts={"folder": str(folder)},
+        )
+    if settings.redis_url is None and serving is not None:
         raise ConfigError(
             f"a sealbox service serves {folder} with Redis, and this command has no "
             "SEALBOX_REDIS_URL: the service would not refuse the live access tokens",

@@ -149,7 +149,7 @@ class DataDir:
 
     # -- the serving process ----------------------------------------------------------
 
-    def claim_for_serving(self, *, shared: bool) -> None:
+    def claim_for_serving(self, *, shared: bool, redis_keys: str = "") -> None:
         """Hold the folder for this process's service until the process ends.
 
         Without Redis a service keeps its revocation lists and sign-in throttle in its
@@ -160,7 +160,9 @@ class DataDir:
         of ``.serve.lock``, released by the kernel however the process ends; claiming
         again in the same process does nothing, unless the folder was removed and made
         anew since (a failed first start): then the new one is claimed. A folder that is
-        not there is not claimed.
+        not there is not claimed. ``redis_keys``
+        (:meth:`~sealbox.service.settings.ServiceSettings.redis_keys_id`) is written in the
+        claim, so that :meth:`serving_redis` tells ``sealbox users`` which Redis keys to use.
 
         Raises:
             ConfigError: code ``data_dir_in_use``, with the other process's id.
@@ -182,6 +184,7 @@ class DataDir:
             _flock_soon(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
         except BlockingIOError:
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
+            holder = holder if holder.isdigit() else ""  # holders with Redis name keys
             os.close(fd)
             other = f"another sealbox service{f' (process {holder})' if holder else ''}"
             raise ConfigError(
@@ -196,34 +199,41 @@ class DataDir:
                 code="data_dir_in_use",
                 facts={"folder": str(self.path), "process": holder or "?"},
             ) from None
-        # The holder without Redis says who it is; holders with Redis are many.
-        os.ftruncate(fd, 0)
-        if not shared:
-            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        # The holder without Redis says who it is; holders with Redis, many, say which
+        # keys they read (overwritten, then cut: never empty to one reading meanwhile).
+        note = f"redis {redis_keys}\n" if shared else f"{os.getpid()}\n"
+        os.pwrite(fd, note.encode(), 0)
+        os.ftruncate(fd, len(note))
         _CLAIMED[str(path)] = fd
 
     def served_with_redis(self) -> bool:
+        """Whether a service with Redis serves the folder now (:meth:`serving_redis`)."""
+        return self.serving_redis() is not None
+
+    def serving_redis(self) -> str | None:
         """Whether a service with Redis serves the folder now (:meth:`claim_for_serving`).
 
         Such a service keeps its revocation lists in Redis alone: a change that ends
         sessions must be told to that Redis, not to the folder's changes file. Found by
         trying the exclusive hold for an instant (the claim of a service starting then
         waits that instant out); the holder without Redis is the one that writes its
-        process id.
+        process id. Returns the Redis keys that service reads (``redis_keys`` of the claim,
+        "" when it did not say), or ``None`` when no service with Redis serves the folder.
         """
         import fcntl
 
         try:
             fd = os.open(self.path / ".serve.lock", os.O_RDONLY | os.O_CLOEXEC)
         except OSError:
-            return False  # never served, or not readable: no claim this process can see
+            return None  # never served, or not readable: no claim this process can see
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                return not os.pread(fd, 32, 0).strip()
+                note = os.pread(fd, 32, 0).decode(errors="replace").split()
+                return None if note and note[0].isdigit() else "".join(note[1:2])
             fcntl.flock(fd, fcntl.LOCK_UN)
-            return False
+            return None
         finally:
             os.close(fd)
 

@@ -234,7 +234,9 @@ def _with_client_ca(settings: ServiceSettings) -> ServiceSettings:
 def _claim(settings: ServiceSettings) -> None:
     # A folder not made yet is claimed by run(), once provisioning has made it.
     if settings.data_dir.is_dir():
-        DataDir(settings.data_dir).claim_for_serving(shared=settings.redis_url is not None)
+        DataDir(settings.data_dir).claim_for_serving(
+            shared=settings.redis_url is not None, redis_keys=settings.redis_keys_id()
+        )
 
 
 def settings_env(settings: ServiceSettings) -> dict[str, str]:

@@ -285,6 +285,25 @@ class ServiceSettings(SealboxSettings):
             return self.database_url.expose_secret()
         return f"sqlite+aiosqlite:///{(self.data_dir / 'sealbox.db').resolve()}"
 
+    def redis_keys_id(self) -> str:
+        """Which Redis keys this configuration uses, without its credentials: a digest of
+        the Redis address, database and :attr:`redis_prefix` ("" without Redis).
+
+        A service with Redis writes it in its data folder's claim, so that ``sealbox users``
+        refuses to end sessions in other keys than the ones the service reads.
+        """
+        if self.redis_url is None:
+            return ""
+        import hashlib
+        from urllib.parse import parse_qsl, urlencode, urlsplit
+
+        url = urlsplit(self.redis_url.expose_secret())
+        query = [(k, v) for k, v in parse_qsl(url.query) if k not in {"username", "password"}]
+        # Written as Redis reads it: port 6379 and database 0 when not given.
+        where = f"{url.scheme}://{url.hostname}:{url.port or 6379}{url.path.rstrip('/') or '/0'}"
+        where += f"?{urlencode(query)}"
+        return hashlib.sha256(f"{where}\n{self.redis_prefix}".encode()).hexdigest()[:16]
+
     def kv_mounts(self) -> tuple[str, ...]:
         """The Vault-shaped KV v2 mounts, in the order given."""
         return tuple(dict.fromkeys(m.strip() for m in self.vault_kv_mounts.split(",")))
