@@ -30,7 +30,12 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from sealbox.accounts.db_unreachable import raise_unreachable_as_unavailable, refusal
+from sealbox.accounts.db_unreachable import (
+    DatabaseFullError,
+    disk_full,
+    raise_unreachable_as_unavailable,
+    refusal,
+)
 from sealbox.exceptions import ConfigError, LockTimeoutError, StorageError, StoreUnavailableError
 from sealbox.storage import lock_timeout, locked
 
@@ -136,9 +141,11 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
         def _busy(context: ExceptionContext) -> BaseException | None:
             # Another process held the file's write lock past the wait (a writer stopped
             # or stuck): the error of a file lock waited on, not a bug of the statement.
+            # A write its disk had no room for is the file's failure too, not a bug.
+            database = engine.url.database or "the SQLite database"
             if not _sqlite_busy(context.original_exception):
-                return None
-            return LockTimeoutError(engine.url.database or "the SQLite database", wait)
+                return disk_full(context.original_exception, database)
+            return LockTimeoutError(database, wait)
 
     return engine
 
@@ -331,9 +338,13 @@ async def _apply(engine: AsyncEngine) -> None:
     try:
         async with _begin(engine) as conn:
             await conn.run_sync(_upgrade_checked)
-    except DBAPIError as exc:
-        cause = exc.orig if exc.orig is not None else exc
+    except (DBAPIError, DatabaseFullError) as exc:
+        cause: BaseException = exc
+        if isinstance(exc, DBAPIError) and exc.orig is not None:
+            cause = exc.orig
         lines = str(cause).strip().splitlines()
+        if isinstance(exc, DatabaseFullError):
+            lines = ["database or disk is full"]
         raise StorageError(
             "cannot bring the database's schema up to date: "
             f"{lines[0] if lines else type(cause).__name__} (nothing was changed)",

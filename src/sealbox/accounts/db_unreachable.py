@@ -14,7 +14,11 @@ named, never the password or the URL.
 
 Installed on every PostgreSQL engine :func:`~sealbox.accounts.database.make_engine`
 makes: an SQLite file is no server, and its ``OperationalError`` is as often a
-statement's fault (``no such table``) as the file's.
+statement's fault (``no such table``) as the file's. One of the file's is told apart by
+its result code: a write refused because the disk that holds the file is full
+(``SQLITE_FULL``) becomes :class:`DatabaseFullError` (code ``disk_full``), answered the
+same way (``503 store_unavailable``): SQLite rolled the transaction back, nothing of it
+was kept, and the same request succeeds once there is room again.
 
 .. versionadded:: 0.1.0
 """
@@ -29,9 +33,9 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sealbox.accounts.outage import OutageState
-from sealbox.exceptions import StoreUnavailableError
+from sealbox.exceptions import StorageError, StoreUnavailableError
 
-__all__ = ["raise_unreachable_as_unavailable", "refusal"]
+__all__ = ["DatabaseFullError", "disk_full", "raise_unreachable_as_unavailable", "refusal"]
 
 # SQLSTATEs of a server that ended or refused the session, not a statement's error:
 # class 08 (connection exception), an administrator or a crash ending the backend,
@@ -43,6 +47,48 @@ _STORES: Final = {"postgresql": "PostgreSQL"}
 # unknown role, one that may not log in, no pg_hba.conf line letting it in (28000).
 _CREDENTIALS_CLASS: Final = "28"
 _NO_DATABASE: Final = "3D000"
+# SQLite's primary result code of a write the file system had no room for.
+_SQLITE_FULL: Final = 13
+
+
+class DatabaseFullError(StoreUnavailableError):
+    """An SQLite database that could not be written: the disk that holds it is full.
+
+    SQLite rolled back the transaction that needed the room, so nothing of it was kept;
+    the same change succeeds once room is freed, without a restart. Code ``disk_full``,
+    fact ``path`` (the database file).
+    """
+
+    def __init__(self, path: str, cause: str) -> None:
+        operation = "writing the database"
+        # Not StoreUnavailableError's words: the file answered, and refused for want of room.
+        StorageError.__init__(
+            self,
+            f"cannot write the database {path}: the disk that holds it is full "
+            "(nothing of the change was kept)",
+            hint=f"free space on the file system that holds {path}, then try again",
+            code="disk_full",
+            facts={"path": path, "store": "SQLite", "operation": operation, "cause": cause},
+        )
+        self.store = "SQLite"
+        self.operation = operation
+        self.cause = cause
+        self.refused = None
+
+
+def disk_full(error: BaseException | None, path: str) -> DatabaseFullError | None:
+    """:class:`DatabaseFullError` for the SQLite database ``path`` when ``error`` (or what
+    it wraps) is SQLite's ``SQLITE_FULL``; ``None`` for any other error."""
+    while error is not None:
+        code = getattr(error, "sqlite_errorcode", None)
+        if isinstance(code, int):
+            return (
+                DatabaseFullError(path, type(error).__name__)
+                if code & 0xFF == _SQLITE_FULL
+                else None
+            )
+        error = error.__cause__
+    return None
 
 
 def raise_unreachable_as_unavailable(engine: AsyncEngine) -> None:

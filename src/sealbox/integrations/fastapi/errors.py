@@ -165,6 +165,16 @@ def store_unavailable(exc: StoreUnavailableError) -> ApiError:
     way: what a dependency raises, so that an app without :func:`install_error_handlers`
     answers it 503 too (FastAPI's way), not 500."""
     log.warning("answered 503 store_unavailable: %s", exc)
+    if exc.code == "disk_full":
+        # The database's disk is full: the log names the file; the client learns that
+        # nothing was done and that the same request may be sent again later.
+        said = "the service cannot store the change now (its disk is full); nothing was done"
+        return ApiError(
+            503,
+            ErrorCode.STORE_UNAVAILABLE,
+            f"{said}: try again later",
+            headers={"Retry-After": "30"},
+        )
     # A refusal is the operator's to mend (a password, a role, a database's name): the
     # log says which; the client learns only that the service cannot use its store now.
     said = (
