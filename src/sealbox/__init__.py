@@ -56,17 +56,20 @@ __all__ = [
 moved.install()
 
 # name -> module that defines it, imported when the name is first used.
-__getattr__, __dir__ = lazy_names(
-    __name__,
-    {
-        "KeyInfo": "sealbox.keysets.keyring",
-        "KeyState": "sealbox.keysets.keyring",
-        "Keyring": "sealbox.keysets.keyring",
-        "Secret": "sealbox.secret",
-        "PasswordHasher": "sealbox.passwords",
-        "JWKSet": "sealbox.jwt",
-        "SigningKeySet": "sealbox.jwt",
-        "TokenVerifier": "sealbox.jwt",
-    },
-    __all__,
-)
+# Hidden from type checkers: a module ``__getattr__`` would type every misspelt name
+# as Any; they see the names above (TYPE_CHECKING) and report any other.
+if not TYPE_CHECKING:
+    __getattr__, __dir__ = lazy_names(
+        __name__,
+        {
+            "KeyInfo": "sealbox.keysets.keyring",
+            "KeyState": "sealbox.keysets.keyring",
+            "Keyring": "sealbox.keysets.keyring",
+            "Secret": "sealbox.secret",
+            "PasswordHasher": "sealbox.passwords",
+            "JWKSet": "sealbox.jwt",
+            "SigningKeySet": "sealbox.jwt",
+            "TokenVerifier": "sealbox.jwt",
+        },
+        __all__,
+    )

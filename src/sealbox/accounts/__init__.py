@@ -72,39 +72,42 @@ __all__ = [
 # Imported on first use: a command that lists accounts needs their store, not sign-in
 # (Accounts) with the grants and the JWT stack it runs on. The submodules sign-in is made
 # of stay reachable as attributes (``sealbox.accounts.store``) without an import.
-__getattr__, __dir__ = lazy_names(
-    __name__,
-    {
-        "DEFAULT_SCOPES": "sealbox.accounts.core",
-        "AccessClaims": "sealbox.accounts.core",
-        "AccountPolicy": "sealbox.accounts.core",
-        "Accounts": "sealbox.accounts.core",
-        "Caller": "sealbox.accounts.core",
-        "make_engine": "sealbox.accounts.database",
-        "migrate": "sealbox.accounts.database",
-    },
-    __all__,
-    submodules=(
-        "attempts",
-        "binding",
-        "client_checks",
-        "clients",
-        "core",
-        "database",
-        "db_unreachable",
-        "grants",
-        "models",
-        "outage",
-        "redis_client",
-        "refresh_rules",
-        "revocation",
-        "scopes",
-        "store",
-        "subject_dn",
-        "throttle",
-        "token_records",
-        "totp",
-        "totp_store",
-        "usernames",
-    ),
-)
+# Hidden from type checkers: a module ``__getattr__`` would type every misspelt name
+# as Any; they see the names above (TYPE_CHECKING) and report any other.
+if not TYPE_CHECKING:
+    __getattr__, __dir__ = lazy_names(
+        __name__,
+        {
+            "DEFAULT_SCOPES": "sealbox.accounts.core",
+            "AccessClaims": "sealbox.accounts.core",
+            "AccountPolicy": "sealbox.accounts.core",
+            "Accounts": "sealbox.accounts.core",
+            "Caller": "sealbox.accounts.core",
+            "make_engine": "sealbox.accounts.database",
+            "migrate": "sealbox.accounts.database",
+        },
+        __all__,
+        submodules=(
+            "attempts",
+            "binding",
+            "client_checks",
+            "clients",
+            "core",
+            "database",
+            "db_unreachable",
+            "grants",
+            "models",
+            "outage",
+            "redis_client",
+            "refresh_rules",
+            "revocation",
+            "scopes",
+            "store",
+            "subject_dn",
+            "throttle",
+            "token_records",
+            "totp",
+            "totp_store",
+            "usernames",
+        ),
+    )

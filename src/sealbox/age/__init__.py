@@ -149,20 +149,23 @@ _LAZY = {
     "X25519Recipient": "sealbox.age.x25519",
 }
 
-__getattr__, __dir__ = lazy_names(
-    __name__,
-    _LAZY,
-    __all__,
-    submodules=[
-        "armor",
-        "bech32",
-        "files",
-        "format",
-        "keys",
-        "mlkem",
-        "scrypt",
-        "ssh",
-        "stream",
-        "x25519",
-    ],
-)
+# Hidden from type checkers: a module ``__getattr__`` would type every misspelt name
+# as Any; they see the names above (TYPE_CHECKING) and report any other.
+if not TYPE_CHECKING:
+    __getattr__, __dir__ = lazy_names(
+        __name__,
+        _LAZY,
+        __all__,
+        submodules=[
+            "armor",
+            "bech32",
+            "files",
+            "format",
+            "keys",
+            "mlkem",
+            "scrypt",
+            "ssh",
+            "stream",
+            "x25519",
+        ],
+    )

@@ -85,14 +85,17 @@ __all__ = [
 
 # httpx2 is imported only by those who fetch a remote JWK Set, and the keyset (its file
 # format, sealing, merging) only by those who sign: verifying needs neither.
-__getattr__, __dir__ = lazy_names(
-    __name__,
-    {
-        "RemoteJWKSet": "sealbox.jwt.remote",
-        "AsyncRemoteJWKSet": "sealbox.jwt.remote_async",
-        "KeyStatus": "sealbox.jwt.keyset",
-        "SigningKeyInfo": "sealbox.jwt.keyset",
-        "SigningKeySet": "sealbox.jwt.keyset",
-    },
-    __all__,
-)
+# Hidden from type checkers: a module ``__getattr__`` would type every misspelt name
+# as Any; they see the names above (TYPE_CHECKING) and report any other.
+if not TYPE_CHECKING:
+    __getattr__, __dir__ = lazy_names(
+        __name__,
+        {
+            "RemoteJWKSet": "sealbox.jwt.remote",
+            "AsyncRemoteJWKSet": "sealbox.jwt.remote_async",
+            "KeyStatus": "sealbox.jwt.keyset",
+            "SigningKeyInfo": "sealbox.jwt.keyset",
+            "SigningKeySet": "sealbox.jwt.keyset",
+        },
+        __all__,
+    )

@@ -146,11 +146,15 @@ _ENTRY_POINTS = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """Load an entry point's module on first use (importing the package stays cheap)."""
-    module = _ENTRY_POINTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+# Hidden from type checkers: a module ``__getattr__`` would type every misspelt name
+# as Any; they see the names above (TYPE_CHECKING) and report any other.
+if not TYPE_CHECKING:
+
+    def __getattr__(name: str) -> Any:
+        """Load an entry point's module on first use (importing the package stays cheap)."""
+        module = _ENTRY_POINTS.get(name)
+        if module is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(module), name)
+        globals()[name] = value
+        return value

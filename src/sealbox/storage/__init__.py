@@ -88,4 +88,7 @@ _LAZY = {
     "set_wait_notice": "sealbox._util.locks",
 }
 
-__getattr__, __dir__ = lazy_names(__name__, _LAZY, __all__)
+# Hidden from type checkers: a module ``__getattr__`` would type every misspelt name
+# as Any; they see the names above (TYPE_CHECKING) and report any other.
+if not TYPE_CHECKING:
+    __getattr__, __dir__ = lazy_names(__name__, _LAZY, __all__)

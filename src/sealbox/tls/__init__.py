@@ -68,4 +68,7 @@ _LAZY = {
     "ClientIdentity": "sealbox.tls.server_session",
 }
 
-__getattr__, __dir__ = lazy_names(__name__, _LAZY, __all__)
+# Hidden from type checkers: a module ``__getattr__`` would type every misspelt name
+# as Any; they see the names above (TYPE_CHECKING) and report any other.
+if not TYPE_CHECKING:
+    __getattr__, __dir__ = lazy_names(__name__, _LAZY, __all__)

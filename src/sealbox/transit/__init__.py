@@ -160,4 +160,7 @@ _MODULES = {
 }
 _LAZY = {name: f"{__name__}.{module}" for module, names in _MODULES.items() for name in names}
 
-__getattr__, __dir__ = lazy_names(__name__, _LAZY, __all__, submodules=tuple(_MODULES))
+# Hidden from type checkers: a module ``__getattr__`` would type every misspelt name
+# as Any; they see the names above (TYPE_CHECKING) and report any other.
+if not TYPE_CHECKING:
+    __getattr__, __dir__ = lazy_names(__name__, _LAZY, __all__, submodules=tuple(_MODULES))
