@@ -21,7 +21,16 @@ from typing import Any, Final
 from sealbox.accounts.outage import OutageState
 from sealbox.exceptions import ConfigError, StoreUnavailableError
 
-__all__ = ["SOCKET_TIMEOUT", "connect", "ping", "unavailable", "url_problem"]
+__all__ = [
+    "KEEPING_POLICY",
+    "SOCKET_TIMEOUT",
+    "connect",
+    "eviction_policy",
+    "ping",
+    "read_policy",
+    "unavailable",
+    "url_problem",
+]
 
 #: Seconds a client waits for Redis to connect, and for each answer. redis-py waits for
 #: ever by default: a Redis that accepts and never answers (stopped with SIGSTOP, a
@@ -39,6 +48,12 @@ SOCKET_TIMEOUT: Final = 5.0
 _RETRIES: Final = 0
 
 _STATE: Final = OutageState("Redis")
+
+#: The only ``maxmemory-policy`` under which Redis deletes none of sealbox's keys to make
+#: room. Every other one may: ``allkeys-*`` any key, ``volatile-*`` the keys with an
+#: expiry, which every revocation and throttle counter has. An evicted revocation lets
+#: its token pass again, an evicted counter forgets the attempts it counted.
+KEEPING_POLICY: Final = "noeviction"
 
 
 async def _connected(connection: Any) -> None:
@@ -100,6 +115,47 @@ async def ping(url: str, operation: str, timeout: float = SOCKET_TIMEOUT) -> Non
         await client.aclose()
 
 
+async def eviction_policy(url: str, timeout: float = SOCKET_TIMEOUT) -> str | None:
+    """The ``maxmemory-policy`` of the Redis at ``url``, or ``None`` when Redis does not
+    say it (``CONFIG`` and ``INFO`` disabled, renamed or not permitted, as managed Redis
+    services often have them).
+
+    ``CONFIG GET maxmemory-policy`` is asked first, then ``INFO memory``.
+
+    Raises:
+        StoreUnavailableError: Redis did not answer.
+    """
+    client, failures = connect(url, socket_connect_timeout=timeout, socket_timeout=timeout)
+    try:
+        return await read_policy(client)
+    except failures as exc:
+        raise StoreUnavailableError(
+            "Redis", "reading its eviction policy", type(exc).__name__
+        ) from None
+    finally:
+        await client.aclose()
+
+
+async def read_policy(client: Any) -> str | None:
+    """:func:`eviction_policy` with a client of :func:`connect` (its failures raised as
+    they are, but for a command Redis refuses)."""
+    from redis.exceptions import ResponseError
+
+    try:
+        found = await client.config_get("maxmemory-policy")
+    except ResponseError:  # unknown (renamed, disabled) or not permitted
+        found = {}
+    value = next(iter(found.values()), None) if found else None
+    if value is None:
+        try:
+            value = (await client.info("memory")).get("maxmemory_policy")
+        except ResponseError:
+            value = None
+    if isinstance(value, bytes):
+        value = value.decode("ascii", "replace")
+    return None if value is None else str(value).strip().lower()
+
+
 def _socket_problem(url: str, exc: BaseException) -> str | None:
     """What is wrong with the socket of a ``unix://`` URL that did not answer, or ``None``.
 
@@ -130,8 +186,23 @@ def _socket_problem(url: str, exc: BaseException) -> str | None:
 
 
 def unavailable(exc: BaseException, operation: str) -> StoreUnavailableError:
-    """The error for a call to Redis that failed with ``exc`` while doing ``operation``."""
-    return _STATE.down(StoreUnavailableError("Redis", operation, type(exc).__name__))
+    """The error for a call to Redis that failed with ``exc`` while doing ``operation``.
+
+    A Redis out of memory under ``noeviction`` answers a write with an ``OOM`` error: said
+    as the refusal it is, with its remedy, not as a Redis that did not answer.
+    """
+    cause = type(exc).__name__
+    if cause == "OutOfMemoryError" or str(exc).startswith("OOM "):
+        error = StoreUnavailableError(
+            "Redis",
+            operation,
+            cause,
+            refused="the write (its used memory is above its maxmemory)",
+            hint="give Redis more memory (maxmemory) or free some; reads are still served",
+        )
+    else:
+        error = StoreUnavailableError("Redis", operation, cause)
+    return _STATE.down(error)
 
 
 def _flag(value: str) -> bool:

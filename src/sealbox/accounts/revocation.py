@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import secrets
 import time
@@ -43,7 +44,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final, Protocol
 
-from sealbox.accounts.redis_client import connect, unavailable
+from sealbox.accounts.redis_client import KEEPING_POLICY, connect, read_policy, unavailable
 from sealbox.accounts.store import Store
 
 __all__ = [
@@ -69,6 +70,8 @@ KEEP_MARGIN = 60
 # first, and the most the wait grows to while Redis stays away.
 _RETRY_FIRST: Final = 1.0
 _RETRY_MOST: Final = 15.0
+
+log = logging.getLogger("sealbox.accounts")
 
 
 def kept_until(access_token_ttl: int, *, at: datetime | None = None) -> datetime:
@@ -329,8 +332,18 @@ class RedisRevocations:
                 await self._redis.set(
                     f"{self._prefix}jti:{jti}", b"1", exat=int(expires_at.timestamp()) + 1
                 )
+            policy = await read_policy(self._redis)
         except self._failures as exc:
             raise unavailable(exc, "loading the revocation lists") from None
+        if policy is not None and policy != KEEPING_POLICY:
+            # Said, not refused: the application chose its Redis (sealbox serve refuses it).
+            log.warning(
+                "Redis's maxmemory-policy is %s: under memory pressure it may evict the "
+                "revocation lists and throttle counters (revoked tokens pass again); "
+                "set it to %s",
+                policy,
+                KEEPING_POLICY,
+            )
 
     async def revoke(self, jti: str, expires_at: datetime) -> None:
         await self._store.revoke_jti(jti, expires_at)

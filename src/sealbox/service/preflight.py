@@ -25,7 +25,10 @@
 - **The audit log** must open for appending: the service refuses requests whose record
   cannot be written, so it does not start without one.
 - **Redis**, when configured, must answer a ``PING``: every request checks revocations
-  there, so the service does not start without it.
+  there, so the service does not start without it. Its ``maxmemory-policy`` must be
+  ``noeviction`` (code ``redis_evicts``), unless ``redis_allow_eviction`` accepts it with a
+  warning: any other policy may delete revocations and throttle counters under memory
+  pressure. A Redis that does not tell its policy is said in a warning, not refused.
 
 .. versionadded:: 0.1.0
 """
@@ -34,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import logging
 import os
 import socket
 import stat
@@ -68,6 +72,8 @@ __all__ = [
 ]
 
 SQLITE_MAGIC: Final = b"SQLite format 3\x00"
+
+log = logging.getLogger("sealbox.service")
 KEY_FILES: Final = ("master.key", "jwt-keyset.sealed")
 
 
@@ -458,6 +464,35 @@ def check_redis(settings: ServiceSettings) -> None:
     """
     if settings.redis_url is None:
         return
-    from sealbox.accounts.redis_client import ping
+    from sealbox.accounts.redis_client import KEEPING_POLICY, eviction_policy, ping
 
-    asyncio.run(ping(settings.redis_url.expose_secret(), "starting the service"))
+    url = settings.redis_url.expose_secret()
+    asyncio.run(ping(url, "starting the service"))
+    policy = asyncio.run(eviction_policy(url))
+    if policy is None:
+        log.warning(
+            "could not read Redis's maxmemory-policy (CONFIG GET and INFO were refused): "
+            "make sure it is %s, or Redis may evict revocations under memory pressure "
+            "and let revoked tokens pass again",
+            KEEPING_POLICY,
+        )
+        return
+    if policy == KEEPING_POLICY:
+        return
+    said = (
+        f"Redis's maxmemory-policy is {policy}: under memory pressure it may evict "
+        "sealbox's keys (they all have an expiry), and an evicted revocation lets a "
+        "revoked token pass again, an evicted throttle counter forgets failed sign-ins"
+    )
+    if settings.redis_allow_eviction:
+        log.warning("%s (accepted by SEALBOX_REDIS_ALLOW_EVICTION)", said)
+        return
+    raise ConfigError(
+        said,
+        hint=(
+            f"set maxmemory-policy {KEEPING_POLICY} on that Redis (or give sealbox a Redis "
+            "of its own), or set SEALBOX_REDIS_ALLOW_EVICTION=true to accept the risk"
+        ),
+        code="redis_evicts",
+        facts={"policy": policy},
+    )

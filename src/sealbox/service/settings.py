@@ -92,6 +92,13 @@ class ServiceSettings(SealboxSettings):
         max_length=64,
         description="Start of every Redis key and channel name, so deployments can share a Redis.",
     )
+    redis_allow_eviction: bool = Field(
+        default=False,
+        description=(
+            "Start although Redis's maxmemory-policy may evict sealbox's keys (a warning "
+            "instead of a refusal): an evicted revocation lets its token pass again."
+        ),
+    )
 
     tls_handshake_timeout: float = Field(
         default=10.0, gt=0, le=300, description="Seconds a TLS handshake may take."
