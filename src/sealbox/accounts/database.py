@@ -35,6 +35,7 @@ from sealbox.accounts.db_unreachable import (
     disk_full,
     raise_unreachable_as_unavailable,
     refusal,
+    refused_for_now,
 )
 from sealbox.exceptions import ConfigError, LockTimeoutError, StorageError, StoreUnavailableError
 from sealbox.storage import lock_timeout, locked
@@ -514,6 +515,9 @@ def _unavailable(engine: AsyncEngine, cause: BaseException) -> StorageError:
     where = shown_url(engine.url)
     # What a server refused (credentials, a database it has not) picks the hint.
     refused = refusal(cause, engine.url) if engine.dialect.name == "postgresql" else None
+    for_now = refused_for_now("PostgreSQL", "opening a connection", cause)
+    if refused is None and for_now is not None:  # no connection slot left, no memory
+        refused = {"failed": for_now.facts["failed"]}
     return StorageError(
         f"cannot open the database {where}: {lines[0] if lines else type(cause).__name__}",
         hint="check the database URL, and that its server runs and lets this user in",

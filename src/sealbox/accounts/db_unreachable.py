@@ -20,6 +20,15 @@ its result code: a write refused because the disk that holds the file is full
 same way (``503 store_unavailable``): SQLite rolled the transaction back, nothing of it
 was kept, and the same request succeeds once there is room again.
 
+A PostgreSQL server that answers but refuses a statement for a state of its own that
+passes (:func:`refused_for_now`) is the same error, said as that refusal (``refused``,
+``facts["failed"]``): a read-only server (a hot standby after a failover, or
+``default_transaction_read_only``: ``read_only``), no room on its disk (``disk_full``),
+no memory or other resource (``resources``), no connection slot left (``connections``),
+a statement canceled (``statement_timeout``, an administrator's cancel: ``canceled``).
+The server rolled the statement's transaction back; reads a read-only server answers go
+on working. The connection stays usable, so no outage is logged for it.
+
 .. versionadded:: 0.1.0
 """
 
@@ -35,18 +44,46 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sealbox.accounts.outage import OutageState
 from sealbox.exceptions import StorageError, StoreUnavailableError
 
-__all__ = ["DatabaseFullError", "disk_full", "raise_unreachable_as_unavailable", "refusal"]
+__all__ = [
+    "DatabaseFullError",
+    "disk_full",
+    "raise_unreachable_as_unavailable",
+    "refusal",
+    "refused_for_now",
+]
 
 # SQLSTATEs of a server that ended or refused the session, not a statement's error:
 # class 08 (connection exception), an administrator or a crash ending the backend,
-# a server starting or stopping, no connection slot left, an idle session ended.
+# a server starting or stopping, an idle session ended. (No connection slot left,
+# 53300, is a refusal for now: see _FOR_NOW.)
 _LOST_CLASSES: Final = ("08",)
-_LOST_STATES: Final = frozenset({"57P01", "57P02", "57P03", "57P05", "53300"})
+_LOST_STATES: Final = frozenset({"57P01", "57P02", "57P03", "57P05"})
 _STORES: Final = {"postgresql": "PostgreSQL"}
 # SQLSTATEs of a server refusing a new connection. Class 28: a wrong password (28P01), an
 # unknown role, one that may not log in, no pg_hba.conf line letting it in (28000).
 _CREDENTIALS_CLASS: Final = "28"
 _NO_DATABASE: Final = "3D000"
+# SQLSTATEs of a server refusing a statement for a state of its own that passes, not for
+# the statement: what failed (a fact) and what it refused (in the message). Class 53
+# (insufficient resources) not named here is ``resources``.
+_FOR_NOW: Final = {
+    "25006": ("read_only", "writes (the server is read-only)"),
+    "53100": ("disk_full", "the statement (its disk is full)"),
+    "53200": ("resources", "the statement (it is out of memory)"),
+    "53300": ("connections", "a connection (too many connections)"),
+    "57014": ("canceled", "the statement (canceled: statement_timeout or a cancel request)"),
+}
+_RESOURCES_CLASS: Final = "53"
+_FOR_NOW_HINTS: Final = {
+    "read_only": "the server is a standby, or default_transaction_read_only is on for the "
+    "database or role: give the primary's address for {store}, or turn the setting off",
+    "disk_full": "free disk space on the {store} server, then try again",
+    "resources": "check the {store} server's memory and resource settings, then try again",
+    "connections": "raise max_connections on the {store} server (or the CONNECTION LIMIT of "
+    "the role or database), or lower the number of clients and pool sizes",
+    "canceled": "try again; a statement that runs past statement_timeout again points at "
+    "a lock held elsewhere, or at a timeout set too short for the role or database",
+}
 # SQLite's primary result code of a write the file system had no room for.
 _SQLITE_FULL: Final = 13
 
@@ -133,7 +170,9 @@ def raise_unreachable_as_unavailable(engine: AsyncEngine) -> None:
             error = _driver_error(context)
             return state.down(_unavailable(store, "opening a connection", error, engine.url))
         if not lost(context):
-            return None
+            # A server that answered and refused for a state of its own: the connection
+            # still works (reads go on), so no outage is noted; the 503 says why.
+            return refused_for_now(store, "running a statement", _driver_error(context))
         return state.down(_unavailable(store, "running a statement", _driver_error(context)))
 
 
@@ -152,6 +191,32 @@ def lost(context: ExceptionContext) -> bool:
     # (arguments of the wrong type or number, a connection used by two tasks) are bugs.
     state = _sqlstate(context.original_exception)
     return state is not None and (state.startswith(_LOST_CLASSES) or state in _LOST_STATES)
+
+
+def refused_for_now(
+    store: str, operation: str, error: BaseException
+) -> StoreUnavailableError | None:
+    """The error for a server that refused ``error``'s statement for a state of its own
+    that passes (read-only, a full disk, no memory or connection slot left, a statement
+    timeout), or ``None`` when ``error`` is none of these (a statement's own error)."""
+    state = _sqlstate(error)
+    if state is None:
+        return None
+    if state in _FOR_NOW:
+        failed, said = _FOR_NOW[state]
+    elif state.startswith(_RESOURCES_CLASS):  # 53000, 53400 (a configured limit reached)
+        failed, said = "resources", "the statement (it is out of resources)"
+    else:
+        return None
+    return StoreUnavailableError(
+        store,
+        operation,
+        type(error).__name__,
+        code="database_unavailable",
+        refused=said,
+        hint=_FOR_NOW_HINTS[failed].format(store=store),
+        facts={"failed": failed, "sqlstate": state},
+    )
 
 
 def _sqlstate(error: BaseException) -> str | None:
@@ -201,6 +266,9 @@ def _unavailable(
     may quote a statement or its parameters."""
     cause = type(error).__name__
     refused = None if url is None else refusal(error, url)
+    for_now = refused_for_now(store, operation, error) if refused is None else None
+    if for_now is not None:  # no connection slot left, a server out of memory
+        return for_now
     if refused is None:
         return StoreUnavailableError(store, operation, cause, code="database_unavailable")
     if refused["failed"] == "credentials":

@@ -60,6 +60,20 @@ HINTS: dict[str, str] = {
     "host (pg_hba.conf), and have that password (ALTER ROLE ... PASSWORD)",
     "database_unavailable:database": "check the database name in SEALBOX_DATABASE_URL: the "
     "server has no database {dbname!r} (create it, or name the one sealbox uses)",
+    # A server that answered and refused for a state of its own that passes.
+    "database_unavailable:read_only": "the database refuses writes (read-only): point "
+    "SEALBOX_DATABASE_URL at the primary (after a failover, the new one), or turn "
+    "default_transaction_read_only off for its database or role",
+    "database_unavailable:disk_full": "the database server's disk is full: free space "
+    "there, then run the command again",
+    "database_unavailable:resources": "the database server is out of memory or of another "
+    "resource: check it, then run the command again",
+    "database_unavailable:connections": "the database server has no connection slot left: "
+    "stop idle clients, or raise max_connections (or the CONNECTION LIMIT of the role or "
+    "database in SEALBOX_DATABASE_URL), then run the command again",
+    "database_unavailable:canceled": "a statement ran past statement_timeout (or was "
+    "canceled): run the command again; if it recurs, look for a lock held elsewhere, or "
+    "raise the statement_timeout of the role or database",
     "database_url_invalid": "set SEALBOX_DATABASE_URL to postgresql+asyncpg://USER@HOST/DATABASE, "
     "or leave it unset for the data folder's SQLite database",
     "store_unavailable": "check SEALBOX_REDIS_URL, and that the Redis server runs and answers",

@@ -160,6 +160,11 @@ def store_unavailable_response(exc: StoreUnavailableError) -> JSONResponse:
     return error_response(refused.status, refused.code, refused.message, refused.headers)
 
 
+# What a server refused when it did not let the service's connection in (the credentials,
+# the database's name, no connection slot left); other refusals are of a request.
+_REFUSED_AT_LOGIN: Final = frozenset({"credentials", "database", "connections"})
+
+
 def store_unavailable(exc: StoreUnavailableError) -> ApiError:
     """:func:`store_unavailable_response`'s answer as an :class:`ApiError`, logged the same
     way: what a dependency raises, so that an app without :func:`install_error_handlers`
@@ -175,13 +180,15 @@ def store_unavailable(exc: StoreUnavailableError) -> ApiError:
             f"{said}: try again later",
             headers={"Retry-After": "30"},
         )
-    # A refusal is the operator's to mend (a password, a role, a database's name): the
-    # log says which; the client learns only that the service cannot use its store now.
-    said = (
-        f"{exc}: try again once it answers"
-        if exc.refused is None
-        else f"{exc.store} refused the service's connection while {exc.operation}: try again later"
-    )
+    # A refusal is the operator's to mend (a password, a role, a database's name, a
+    # read-only server, a Redis out of memory): the log says which; the client learns only
+    # that the service cannot use its store now.
+    if exc.refused is None:
+        said = f"{exc}: try again once it answers"
+    else:
+        at_login = exc.facts.get("failed") in _REFUSED_AT_LOGIN
+        what = "the service's connection" if at_login else "the request"
+        said = f"{exc.store} refused {what} while {exc.operation}: try again later"
     return ApiError(503, ErrorCode.STORE_UNAVAILABLE, said, headers={"Retry-After": "5"})
 
 
