@@ -4,8 +4,8 @@ real TLS on 127.0.0.1, and clients that trust its certificate."""
 from __future__ import annotations
 
 import ssl
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager, contextmanager
 from pathlib import Path
 
 import httpx2
@@ -18,7 +18,15 @@ from tests._uvicorn import uvicorn_in_thread
 from tests.service.conftest import free_port
 from tests.unit.test_jwt_remote import make_tls
 
-__all__ = ["Served", "serve", "serve_in", "served_over_tls"]
+__all__ = [
+    "Served",
+    "accounts_lifespan",
+    "auth_app",
+    "routers_app",
+    "serve",
+    "serve_in",
+    "served_over_tls",
+]
 
 
 class Served:
@@ -65,37 +73,73 @@ def served_over_tls(app: FastAPI, folder: Path) -> Iterator[httpx2.Client]:
         yield c
 
 
+def accounts_lifespan(
+    database_url: str,
+    *,
+    policy: AccountPolicy | None = None,
+    redis_url: str | None = None,
+    redis_prefix: str = "sealbox:",
+    users: Sequence[str] = (),
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """The lifespan of an app of one's own: ``Accounts`` over ``database_url`` (migrated at
+    start-up; a fresh EdDSA keyset, the cheap password profile, Redis when given) in
+    ``app.state.accounts``, each of ``users`` registered with the tests' password."""
+    from contextlib import asynccontextmanager
+
+    from sealbox.accounts import Accounts, make_engine, migrate
+    from sealbox.accounts.registration import register
+    from sealbox.jwt import SigningKeySet
+    from tests.service.conftest import PASSWORD
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(database_url)
+        await migrate(engine)
+        accounts = await Accounts.open(
+            engine,
+            SigningKeySet.generate("EdDSA"),
+            policy or AccountPolicy(),
+            password_profile="test",
+            redis_url=redis_url,
+            redis_prefix=redis_prefix,
+        )
+        for name in users:
+            await register(accounts, name, PASSWORD, "127.0.0.1")
+        app.state.accounts = accounts
+        yield
+        await accounts.close()
+        await engine.dispose()
+
+    return lifespan
+
+
+def auth_app(
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]], *, handlers: bool
+) -> FastAPI:
+    """An app with sealbox's auth router alone over the accounts of ``lifespan``
+    (:func:`accounts_lifespan`), with or without sealbox's error handlers."""
+    from sealbox.integrations.fastapi import auth_router, install_error_handlers
+
+    app = FastAPI(lifespan=lifespan)
+    if handlers:
+        install_error_handlers(app)
+    app.include_router(auth_router(lambda request: request.app.state.accounts))
+    return app
+
+
 def routers_app(database: Path, policy: AccountPolicy | None = None) -> tuple[FastAPI, BearerAuth]:
     """An app of one's own with sealbox's auth, users and JWKS routers over ``database``
     (SQLite, made at start-up), error handlers and no middleware; and its bearer
     dependency, for routes a test adds."""
-    from contextlib import asynccontextmanager
-
-    from sealbox.accounts import Accounts, make_engine, migrate
     from sealbox.integrations.fastapi import (
         auth_router,
         install_error_handlers,
         jwks_router,
         users_router,
     )
-    from sealbox.jwt import SigningKeySet
 
     auth = BearerAuth(lambda request: request.app.state.accounts)
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = make_engine(f"sqlite+aiosqlite:///{database}")
-        await migrate(engine)
-        app.state.accounts = await Accounts.open(
-            engine,
-            SigningKeySet.generate("EdDSA"),
-            policy or AccountPolicy(),
-            password_profile="test",
-        )
-        yield
-        await app.state.accounts.close()
-        await engine.dispose()
-
+    lifespan = accounts_lifespan(f"sqlite+aiosqlite:///{database}", policy=policy)
     app = FastAPI(lifespan=lifespan)
     install_error_handlers(app)
     source = lambda request: request.app.state.accounts  # noqa: E731 - one source, three routers

@@ -292,6 +292,21 @@ def reset_shared_state() -> None:
     _delete_redis_keys()
 
 
+@pytest.fixture
+def redis_proxy(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, str]]:
+    """A forwarder to the machine's Redis that a test cuts and restores (a
+    :class:`tests._tcp_proxy.Proxy`), and a key prefix of the test's own, deleted after."""
+    from sealbox.accounts import redis_client
+    from tests._tcp_proxy import proxy_to
+
+    # A Redis that went away is learnt of at once (closed connections), not after a timeout.
+    monkeypatch.setattr(redis_client, "SOCKET_TIMEOUT", 1.0)
+    prefix = f"{REDIS_PREFIX}proxied-{uuid.uuid4().hex[:8]}:"
+    with proxy_to("127.0.0.1", 6379) as proxy:
+        yield proxy, prefix
+    _delete_redis_keys(prefix)
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def backend(request) -> Iterator[dict[str, Any]]:
     """Settings for each storage backend: SQLite alone, or PostgreSQL with Redis."""

@@ -5,8 +5,7 @@ reached through a forwarder the test cuts."""
 
 # No `from __future__ import annotations`: FastAPI reads the routes' annotations.
 
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated
@@ -20,25 +19,14 @@ from sealbox.accounts import (
     Accounts,
     make_engine,
     migrate,
-    redis_client,
 )
 from sealbox.accounts.registration import register
 from sealbox.accounts.sessions import login
 from sealbox.integrations.fastapi import BearerAuth, install_error_handlers
 from sealbox.jwt import SigningKeySet
-from tests._tcp_proxy import Proxy, proxy_to
+from tests._tcp_proxy import Proxy
 from tests.service._own_app import served_over_tls
-from tests.service.conftest import PASSWORD, REDIS_PREFIX, _delete_redis_keys, bearer
-
-
-@pytest.fixture
-def redis_proxy(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Proxy, str]]:
-    # A Redis that went away is learnt of at once (closed connections), not after a timeout.
-    monkeypatch.setattr(redis_client, "SOCKET_TIMEOUT", 1.0)
-    prefix = f"{REDIS_PREFIX}bearer-store-{uuid.uuid4().hex[:8]}:"
-    with proxy_to("127.0.0.1", 6379) as proxy:
-        yield proxy, prefix
-    _delete_redis_keys(prefix)
+from tests.service.conftest import PASSWORD, bearer
 
 
 def own_app(database: Path, redis_url: str, prefix: str, *, handlers: bool) -> FastAPI:

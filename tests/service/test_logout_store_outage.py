@@ -7,20 +7,14 @@ store and the route meets the outage."""
 
 # No `from __future__ import annotations`: FastAPI reads the routes' annotations.
 
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from fastapi import FastAPI
 
-from sealbox.accounts import AccountPolicy, Accounts, make_engine, migrate
-from sealbox.accounts.registration import register
-from sealbox.integrations.fastapi import auth_router, install_error_handlers
-from sealbox.jwt import SigningKeySet
 from tests._tcp_proxy import Proxy, proxy_to
-from tests.service._own_app import served_over_tls
+from tests.service._own_app import accounts_lifespan, auth_app, served_over_tls
 from tests.service.conftest import PASSWORD, private_shared_state
 
 pytestmark = [pytest.mark.postgres]
@@ -37,34 +31,13 @@ def postgres() -> Iterator[tuple[Proxy, str]]:
             yield proxy, f"{url}?command_timeout=2&connect_timeout=2"
 
 
-def own_app(database_url: str, username: str, *, handlers: bool) -> FastAPI:
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = make_engine(database_url)
-        await migrate(engine)
-        accounts = await Accounts.open(
-            engine, SigningKeySet.generate("EdDSA"), AccountPolicy(), password_profile="test"
-        )
-        await register(accounts, username, PASSWORD, "127.0.0.1")
-        app.state.accounts = accounts
-        yield
-        await accounts.close()
-        await engine.dispose()
-
-    app = FastAPI(lifespan=lifespan)
-    if handlers:
-        install_error_handlers(app)
-    app.include_router(auth_router(lambda request: request.app.state.accounts))
-    return app
-
-
 @pytest.mark.parametrize("handlers", [False, True], ids=["plain-fastapi", "sealbox-handlers"])
 def test_logout_and_password_change_answer_a_database_outage_503_in_any_app(
     tmp_path: Path, postgres: tuple[Proxy, str], handlers: bool
 ) -> None:
     proxy, url = postgres
     username = f"alice-{'handlers' if handlers else 'plain'}"
-    app = own_app(url, username, handlers=handlers)
+    app = auth_app(accounts_lifespan(url, users=[username]), handlers=handlers)
     with served_over_tls(app, tmp_path) as c:
         tokens = c.post("/auth/token", data={"username": username, "password": PASSWORD})
         assert tokens.status_code == 200, tokens.text

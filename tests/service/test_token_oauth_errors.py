@@ -6,57 +6,13 @@ real Redis reached through a forwarder the test cuts."""
 
 # No `from __future__ import annotations`: FastAPI reads the routes' annotations.
 
-import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
-from fastapi import FastAPI
 
-from sealbox.accounts import AccountPolicy, Accounts, make_engine, migrate, redis_client
-from sealbox.accounts.registration import register
-from sealbox.integrations.fastapi import auth_router, install_error_handlers
-from sealbox.jwt import SigningKeySet
-from tests._tcp_proxy import Proxy, proxy_to
-from tests.service._own_app import served_over_tls
-from tests.service.conftest import PASSWORD, REDIS_PREFIX, _delete_redis_keys
-
-
-@pytest.fixture
-def redis_proxy(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Proxy, str]]:
-    # A Redis that went away is learnt of at once (closed connections), not after a timeout.
-    monkeypatch.setattr(redis_client, "SOCKET_TIMEOUT", 1.0)
-    prefix = f"{REDIS_PREFIX}token-errors-{uuid.uuid4().hex[:8]}:"
-    with proxy_to("127.0.0.1", 6379) as proxy:
-        yield proxy, prefix
-    _delete_redis_keys(prefix)
-
-
-def own_app(database: Path, redis_url: str, prefix: str, *, handlers: bool) -> FastAPI:
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = make_engine(f"sqlite+aiosqlite:///{database}")
-        await migrate(engine)
-        accounts = await Accounts.open(
-            engine,
-            SigningKeySet.generate("EdDSA"),
-            AccountPolicy(),
-            password_profile="test",
-            redis_url=redis_url,
-            redis_prefix=prefix,
-        )
-        await register(accounts, "alice", PASSWORD, "127.0.0.1")
-        app.state.accounts = accounts
-        yield
-        await accounts.close()
-        await engine.dispose()
-
-    app = FastAPI(lifespan=lifespan)
-    if handlers:
-        install_error_handlers(app)
-    app.include_router(auth_router(lambda request: request.app.state.accounts))
-    return app
+from tests._tcp_proxy import Proxy
+from tests.service._own_app import accounts_lifespan, auth_app, served_over_tls
+from tests.service.conftest import PASSWORD
 
 
 @pytest.mark.parametrize("handlers", [False, True], ids=["plain-fastapi", "sealbox-handlers"])
@@ -64,9 +20,13 @@ def test_token_endpoint_errors_are_rfc6749_whatever_the_app_handlers(
     tmp_path: Path, redis_proxy: tuple[Proxy, str], handlers: bool
 ) -> None:
     proxy, prefix = redis_proxy
-    app = own_app(
-        tmp_path / "accounts.db", f"redis://127.0.0.1:{proxy.port}/15", prefix, handlers=handlers
+    lifespan = accounts_lifespan(
+        f"sqlite+aiosqlite:///{tmp_path / 'accounts.db'}",
+        redis_url=f"redis://127.0.0.1:{proxy.port}/15",
+        redis_prefix=prefix,
+        users=["alice"],
     )
+    app = auth_app(lifespan, handlers=handlers)
     wrong = {"username": "alice", "password": "not the password at all"}
     with served_over_tls(app, tmp_path) as c:
         answers = {
