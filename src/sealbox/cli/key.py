@@ -119,9 +119,11 @@ def generate(
                 f"{path} already exists",
                 hint="choose another name, or use --force to replace it",
             )
-    if output.exists():
+    if force and output.exists():
         # As `keyring create --force`: the private key replaced is lost for good (a lone
         # FILE.pub is not: its private key is elsewhere). Asked before the passphrase.
+        # Without --force nothing is replaced: a FILE another run made since the check
+        # above is refused by the write ("already exists"), never asked about.
         confirm(
             f"Replace {output} and lose its private key?", action=f"replacing {output}", yes=yes
         )
