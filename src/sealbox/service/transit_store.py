@@ -232,7 +232,7 @@ class TransitStore:
         self.events: KeyEvents = events or LocalKeyEvents()
         self.ttl = ttl
         self._cache: dict[str, tuple[float, TransitKey]] = {}
-        self._loading: dict[str, tuple[int, asyncio.Task[TransitKey]]] = {}
+        self._loading: dict[str, tuple[int, float, asyncio.Task[TransitKey]]] = {}
         self._epoch = 0
 
     def __repr__(self) -> str:
@@ -278,33 +278,44 @@ class TransitStore:
                 version <= key.latest_version or (fresh_since is not None and loaded >= fresh_since)
             ):
                 return key
-        return await self._load(name)
+        # A version the snapshot lacks may have been made after a read under way began: a
+        # caller naming one joins only a read begun since its request arrived (since now,
+        # without the arrival).
+        since = None
+        if version:
+            since = time.monotonic() if fresh_since is None else fresh_since
+        return await self._load(name, since)
 
-    async def _load(self, name: str) -> TransitKey:
-        """Read a key once for every concurrent caller that came after the last invalidation.
+    async def _load(self, name: str, since: float | None = None) -> TransitKey:
+        """Read a key once for every concurrent caller that came after the last invalidation
+        (and, with ``since``, whose read began at or after ``since``).
 
         The read runs as its own task: a caller that goes away does not cancel it
         for the others.
         """
         epoch = self._epoch
         pending = self._loading.get(name)
-        if pending is None or pending[0] != epoch:
-            task = asyncio.create_task(self._read_and_cache(name, epoch))
-            pending = (epoch, task)
+        if pending is None or pending[0] != epoch or (since is not None and pending[1] < since):
+            began = time.monotonic()  # at or before the read's first statement
+            task = asyncio.create_task(self._read_and_cache(name, epoch, began))
+            pending = (epoch, began, task)
             self._loading[name] = pending
             task.add_done_callback(lambda t: self._loaded(name, t))
-        return await asyncio.shield(pending[1])
+        return await asyncio.shield(pending[2])
 
     def _loaded(self, name: str, task: asyncio.Task[TransitKey]) -> None:
-        if self._loading.get(name, (0, None))[1] is task:
+        pending = self._loading.get(name)
+        if pending is not None and pending[2] is task:
             del self._loading[name]
         if not task.cancelled():
             task.exception()  # retrieved: no warning when every caller went away
 
-    async def _read_and_cache(self, name: str, epoch: int) -> TransitKey:
-        began = time.monotonic()  # a snapshot's age counts from the start of its read
+    async def _read_and_cache(self, name: str, epoch: int, began: float) -> TransitKey:
+        # A snapshot's age counts from the start of its read.
         key = await self._read(name)
-        if epoch == self._epoch:
+        cached = self._cache.get(name)
+        # A read begun earlier that ends later does not replace a newer one's snapshot.
+        if epoch == self._epoch and (cached is None or cached[0] <= began):
             self._cache[name] = (began, key)
         return key
 
