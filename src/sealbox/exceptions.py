@@ -418,6 +418,9 @@ class StoreUnavailableError(StorageError):
     (``refused``: ``"the credentials of user 'sealbox'"``), with a ``hint`` and ``facts``
     of its own (``facts["failed"]``: ``"credentials"``, ``"database"``).
 
+    A subclass whose failure is neither (an SQLite file on a full disk) gives its own
+    ``message``; the rest (code, hint, facts, attributes) is made here as for any other.
+
     Attributes:
         store: the server's kind (``"Redis"``, ``"PostgreSQL"``).
         operation: what was being done (``"checking a token's revocation"``).
@@ -427,6 +430,9 @@ class StoreUnavailableError(StorageError):
         refused: what the server refused (``None``: it did not answer).
 
     .. versionadded:: 0.1.0
+
+    .. versionchanged:: 0.1.0
+       ``message``.
     """
 
     code = "store_unavailable"
@@ -441,15 +447,16 @@ class StoreUnavailableError(StorageError):
         refused: str | None = None,
         hint: str | None = None,
         facts: Mapping[str, str] | None = None,
+        message: str | None = None,
     ) -> None:
         # A server that answered with a refusal (a wrong password, a user without the
         # right, a database number it does not have) is no server that did not answer.
         if refused is None and cause.startswith(_REFUSALS):
             refused = "the request"
             hint = hint or f"check the user, password and database number given for {store}"
+        said = "did not answer" if refused is None else f"refused {refused}"
         super().__init__(
-            f"{store} {'did not answer' if refused is None else f'refused {refused}'} while "
-            f"{operation} ({cause})",
+            message or f"{store} {said} while {operation} ({cause})",
             hint=hint or f"try again once {store} answers",
             code=code,
             facts={**(facts or {}), "store": store, "operation": operation, "cause": cause},

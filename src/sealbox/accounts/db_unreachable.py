@@ -42,7 +42,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sealbox.accounts.outage import OutageState
-from sealbox.exceptions import StorageError, StoreUnavailableError
+from sealbox.exceptions import StoreUnavailableError
 
 __all__ = [
     "DatabaseFullError",
@@ -97,20 +97,17 @@ class DatabaseFullError(StoreUnavailableError):
     """
 
     def __init__(self, path: str, cause: str) -> None:
-        operation = "writing the database"
-        # Not StoreUnavailableError's words: the file answered, and refused for want of room.
-        StorageError.__init__(
-            self,
-            f"cannot write the database {path}: the disk that holds it is full "
-            "(nothing of the change was kept)",
-            hint=f"free space on the file system that holds {path}, then try again",
+        super().__init__(
+            "SQLite",
+            "writing the database",
+            cause,
             code="disk_full",
-            facts={"path": path, "store": "SQLite", "operation": operation, "cause": cause},
+            hint=f"free space on the file system that holds {path}, then try again",
+            facts={"path": path},
+            # Not "did not answer": the file answered, and refused for want of room.
+            message=f"cannot write the database {path}: the disk that holds it is full "
+            "(nothing of the change was kept)",
         )
-        self.store = "SQLite"
-        self.operation = operation
-        self.cause = cause
-        self.refused = None
 
 
 def disk_full(error: BaseException | None, path: str) -> DatabaseFullError | None:

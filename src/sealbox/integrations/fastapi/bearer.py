@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final, Generic, Protocol, TypeVar, cast
 
@@ -63,8 +64,12 @@ C_co = TypeVar("C_co", bound=AccessClaims, covariant=True)
 
 log = logging.getLogger("sealbox.integrations.fastapi")
 
-#: Seconds a client is told to wait (``Retry-After``) when the key set cannot be fetched.
+#: Seconds a client is told to wait (``Retry-After``) when the key set cannot be fetched,
+#: unless the source says when its next fetch may be tried (fact ``retry_after``).
 KEYS_RETRY_AFTER: Final = 30
+#: The longest wait told, whatever the source says: a source with a long refresh interval
+#: must not send clients away for longer than an outage is worth waiting out.
+_KEYS_RETRY_AFTER_MAX: Final = 300
 # Codes of a source that could not fetch the key set (sealbox.jwt's), not of a bad token.
 _KEYS_UNAVAILABLE: Final = frozenset({"jwks_unreachable", "jwks_unverified", "pin_mismatch"})
 _BEARER_INVALID = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
@@ -105,7 +110,7 @@ def token_refused(exc: TokenError) -> ApiError:
             503,
             ErrorCode.KEYS_UNAVAILABLE,
             "the keys that verify access tokens cannot be fetched: try again later",
-            headers={"Retry-After": str(KEYS_RETRY_AFTER)},
+            headers={"Retry-After": str(_keys_retry_after(exc))},
         )
     if exc.code == "token_revoked":
         return invalid_token("the access token was revoked")
@@ -118,6 +123,21 @@ def token_refused(exc: TokenError) -> ApiError:
             else "the access token is bound to another client certificate"
         )
     return invalid_token()
+
+
+def _keys_retry_after(exc: TokenError) -> int:
+    """The ``Retry-After`` of a 503 ``keys_unavailable``: when the source may fetch the key
+    set again (its fact ``retry_after``: a remote set whose last fetch failed), in whole
+    seconds from 1 to 300; :data:`KEYS_RETRY_AFTER` when it does not say (no set fetched
+    yet, a source of the app's own)."""
+    try:
+        wait = float(exc.facts["retry_after"])
+    except (KeyError, ValueError):
+        return KEYS_RETRY_AFTER
+    if not math.isfinite(wait):
+        return KEYS_RETRY_AFTER
+    # 0 is a fetch due now, which only the next request can make: come back in a second.
+    return min(max(math.ceil(wait), 1), _KEYS_RETRY_AFTER_MAX)
 
 
 def connection_thumbprint(request: HTTPConnection) -> str | None:

@@ -35,6 +35,7 @@ log = logging.getLogger("sealbox.integrations.fastapi")
 __all__ = [
     "ApiError",
     "ErrorCode",
+    "audit_unavailable",
     "audit_unavailable_response",
     "error_response",
     "install_error_handlers",
@@ -143,11 +144,20 @@ def error_response(
 
 def audit_unavailable_response() -> JSONResponse:
     """503 for a request whose audit record could not be written (fail-closed)."""
-    return error_response(
+    refused = audit_unavailable()
+    return error_response(refused.status, refused.code, refused.message, refused.headers)
+
+
+def audit_unavailable() -> ApiError:
+    """:func:`audit_unavailable_response`'s answer as an :class:`ApiError`: what a route
+    raises, so that an app without :func:`install_error_handlers` answers it 503 too
+    (FastAPI's way), not 500. Why the log cannot be written is the operator's: the audit
+    log said it on stderr, and the client learns only that it was refused."""
+    return ApiError(
         503,
         ErrorCode.AUDIT_UNAVAILABLE,
         "the audit log cannot be written; the request was refused",
-        {"Retry-After": "30"},
+        headers={"Retry-After": "30"},
     )
 
 

@@ -21,11 +21,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 
+from sealbox.accounts.audit import AuditUnavailableError
 from sealbox.exceptions import StoreUnavailableError
 from sealbox.integrations.fastapi.client_auth import oauth_error, refuse_non_form
 from sealbox.integrations.fastapi.errors import (
     ApiError,
     ErrorCode,
+    audit_unavailable,
     error_response,
     store_unavailable,
 )
@@ -47,8 +49,10 @@ NO_STORE: Final = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 class StoreOutageRoute(StrictJSONRoute):
     """A :class:`StrictJSONRoute` whose store that does not answer
     (:class:`~sealbox.exceptions.StoreUnavailableError`) is raised as the :class:`ApiError`
-    503 ``store_unavailable``: answered so by any app, not a 500 in one without sealbox's
-    error handlers (and by sealbox's handlers as that error's own handler answers it)."""
+    503 ``store_unavailable``, and whose audit log that cannot be written
+    (:class:`~sealbox.accounts.audit.AuditUnavailableError`) as the 503
+    ``audit_unavailable``: answered so by any app, not a 500 in one without sealbox's
+    error handlers (and by sealbox's handlers as those errors' own handlers answer them)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -58,6 +62,8 @@ class StoreOutageRoute(StrictJSONRoute):
                 return await handler(request)
             except StoreUnavailableError as exc:
                 raise store_unavailable(exc) from None
+            except AuditUnavailableError:
+                raise audit_unavailable() from None
 
         return route
 
@@ -123,7 +129,8 @@ class TokenEndpointRoute(NoStoreRoute):
     route answers them so itself, whatever handlers the app has: an OAuth client reads
     ``error``, which FastAPI's own answer (``{"detail": …}``, in an app without
     :func:`~sealbox.integrations.fastapi.install_error_handlers`) would not have. So is a
-    store that does not answer (:class:`NoStoreRoute`'s 503 ``store_unavailable``).
+    store that does not answer, or an audit log that cannot be written (:class:`NoStoreRoute`'s
+    503 ``store_unavailable`` and ``audit_unavailable``).
     """
 
     takes_json = False
