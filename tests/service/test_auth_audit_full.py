@@ -30,7 +30,7 @@ def test_every_auth_route_answers_an_unwritable_audit_log_503_in_any_app(
     login = {"grant_type": "password", "username": "alice", "password": PASSWORD}
     new = {"username": "bob", "password": PASSWORD}
     with served_over_tls(app, tmp_path) as c:
-        # Two sessions: logout ends its own before its record is refused.
+        # Two sessions: the password change asks with the second, on its own.
         tokens, other = (c.post("/auth/token", data=login).json() for _ in range(2))
         auth = {"Authorization": f"Bearer {tokens['access_token']}"}
         refresh = {"refresh_token": tokens["refresh_token"]}

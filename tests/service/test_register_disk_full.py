@@ -1,6 +1,6 @@
 """``/auth/register`` of ``auth_router`` over an SQLite database on a full disk (a small
-tmpfs, root only): 503 ``store_unavailable`` in any app, no account stored, no success in
-the audit log; the attempt stays counted by the address's throttle, as every registration
+tmpfs, root only): 503 ``store_unavailable`` in any app, no account stored, and the audit
+log's record of it, written before the commit that failed, followed by ``not_committed``; the attempt stays counted by the address's throttle, as every registration
 is (the password was hashed). Once room is freed the same registration succeeds. Plain
 uvicorn over real TLS on 127.0.0.1; the audit log on another disk."""
 
@@ -58,12 +58,17 @@ def test_register_on_a_full_database_disk_is_503_and_stores_and_audits_no_accoun
     assert str(database) not in full.text
     assert PASSWORD not in full.text
     assert stored == (0,)
-    assert records_while_full == ""
+    # Written in the transaction before its commit failed, then cancelled: no success stands.
+    while_full = [json.loads(line) for line in records_while_full.splitlines()]
+    assert [(r["event"], r["outcome"], r["user"]) for r in while_full] == [
+        ("register", "success", "bob"),
+        ("register", "not_committed", "bob"),
+    ]
     assert again.status_code == 201, again.text
     # The refused registration and bob's count against the address: carol's is the third.
     assert third.status_code == 429, third.text
     records = [json.loads(line) for line in audit.read_text().splitlines()]
-    assert [(r["event"], r["outcome"], r["user"]) for r in records] == [
+    assert [(r["event"], r["outcome"], r["user"]) for r in records[2:]] == [
         ("register", "success", "bob"),
         ("register", "throttled", "carol"),
     ]

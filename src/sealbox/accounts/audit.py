@@ -26,6 +26,16 @@ disk, an I/O error) raises :class:`AuditUnavailableError`, the request that need
 is refused (503 ``audit_unavailable``), and the failure is logged on stderr. The
 service refuses to start with a log it cannot open.
 
+**A change and its record are one unit.** The record of a change (a login's session, a
+refresh's rotation or a reuse's revocation, a logout, a password change, a registration)
+is written in the change's database transaction, as its last step before the commit
+(:class:`ChangeRecord`): a record that cannot be written rolls the change back, so a
+request refused ``audit_unavailable`` has changed nothing (no token issued that its client
+never saw, no refresh token used up, no session ended, no account made or changed), and
+the same request sent again once the log takes records is served as the first would have
+been. A commit that fails after its record was written gets a second record, outcome
+``not_committed``: the log never holds a change as made that was not.
+
 **A torn last line** (a writer killed in the middle of a long record, a power cut) is
 ended with a newline when the file is opened, so the next record is a line of its own.
 
@@ -39,6 +49,7 @@ written in the millisecond after a move still land whole in the moved file) and 
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import json
@@ -50,12 +61,14 @@ import time
 from datetime import UTC, datetime
 from json.encoder import encode_basestring
 from pathlib import Path
+from types import TracebackType
+from typing import Protocol
 
 from sealbox._util.files import make_folder, os_reason, write_failed
 from sealbox.exceptions import SealboxError, StorageError
 from sealbox.secret import Redactor, default_redactor
 
-__all__ = ["AuditLog", "AuditUnavailableError"]
+__all__ = ["AuditLog", "AuditUnavailableError", "ChangeRecord"]
 
 log = logging.getLogger("sealbox.accounts")
 
@@ -377,3 +390,69 @@ class AuditLog:
             if self._fd is not None:
                 os.close(self._fd)
                 self._fd = None
+
+
+class _Sink(Protocol):
+    def record(
+        self,
+        event: str,
+        *,
+        outcome: str,
+        user: str | None = None,
+        address: str | None = None,
+        detail: str | None = None,
+    ) -> None: ...
+
+
+class ChangeRecord:
+    """The audit record of one change, written by the change's transaction just before it
+    commits (:meth:`write`, called from inside it), around which ``with`` stands.
+
+    A record that cannot be written raises :class:`AuditUnavailableError` in the
+    transaction, which rolls the change back. An exception that leaves the ``with`` after
+    the record was written (the commit failed) writes a second record, outcome
+    ``not_committed`` (best effort: a log that refuses it is logged on stderr), so that
+    the first is never read as a change made.
+    """
+
+    __slots__ = ("_sink", "_written", "address", "event", "user")
+
+    def __init__(self, sink: _Sink, event: str, *, user: str | None, address: str | None) -> None:
+        self._sink = sink
+        self.event = event
+        self.user = user
+        self.address = address
+        self._written = False
+
+    def write(
+        self, outcome: str = "success", *, user: str | None = None, detail: str | None = None
+    ) -> None:
+        """Write the change's record (``user``: another name than the one given first)."""
+        if user is not None:
+            self.user = user
+        self._sink.record(
+            self.event, outcome=outcome, user=self.user, address=self.address, detail=detail
+        )
+        self._written = True
+
+    def __enter__(self) -> ChangeRecord:
+        self._written = False
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is None or not self._written:
+            return
+        self._written = False
+        with contextlib.suppress(AuditUnavailableError):  # logged on stderr by the log
+            self._sink.record(
+                self.event,
+                outcome="not_committed",
+                user=self.user,
+                address=self.address,
+                detail="the change recorded before was not made",
+            )

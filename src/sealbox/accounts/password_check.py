@@ -25,6 +25,7 @@ import contextlib
 import logging
 from typing import Final
 
+from sealbox.accounts.audit import ChangeRecord
 from sealbox.accounts.core import Accounts
 from sealbox.accounts.models import User
 from sealbox.exceptions import (
@@ -103,12 +104,13 @@ async def checked_password(
         new_hash = await accounts.run_hasher(hasher.hash, password)
         # Only over the hash that was checked: a password changed or reset meanwhile
         # stays changed (the login then finds the account's sessions ended).
-        if await accounts.store.set_password_hash(user.id, new_hash, replacing=user.password_hash):
-            accounts.audit.record(
-                "rehash",
-                outcome="success",
-                user=user.username,
-                address=address,
-                detail=check.scheme,
+        # Recorded before the upgrade commits: a record refused leaves the old hash.
+        record = ChangeRecord(accounts.audit, "rehash", user=user.username, address=address)
+        with record:
+            await accounts.store.set_password_hash(
+                user.id,
+                new_hash,
+                replacing=user.password_hash,
+                before_commit=lambda: record.write(detail=check.scheme),
             )
     return True, None

@@ -24,6 +24,10 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import aliased
 
 from sealbox.accounts.models import RefreshToken, User
 
@@ -31,6 +35,7 @@ __all__ = [
     "RefreshOutcome",
     "family_binding",
     "family_end",
+    "family_start",
     "refresh_expiry",
     "refusal",
     "same_client",
@@ -70,6 +75,19 @@ def family_end(started: datetime | None, family_ttl: int | None) -> datetime | N
     if started is None or family_ttl is None:
         return None
     return started + timedelta(seconds=family_ttl)
+
+
+def family_start() -> Any:
+    """The first issue time of the family of the token selected beside it: its login's.
+
+    Every token of a family is kept (used or revoked) until its account is deleted, so the
+    earliest one's ``created_at`` is when the family began: no column of its own needed."""
+    first = aliased(RefreshToken)
+    return (
+        select(func.min(first.created_at))
+        .where(first.family_id == RefreshToken.family_id)
+        .scalar_subquery()
+    )
 
 
 def refresh_expiry(at: datetime, refresh_ttl: int, end: datetime | None) -> datetime:

@@ -6,7 +6,8 @@ decides: the policy (open registration, the password rules of
 :func:`check_new_password`), throttling (a registration counts against the client
 address; a password change against the username and the address, given back only once
 the change is made, and a change made stays made when Redis does not answer that
-give-back), the current password's check, and the audit records.
+give-back), the current password's check, and the audit records (each committed with the change
+it records: :class:`~sealbox.accounts.audit.ChangeRecord`).
 
 .. versionadded:: 0.1.0
 """
@@ -17,7 +18,7 @@ import unicodedata
 from typing import Final
 
 from sealbox.accounts.attempts import Throttled, attempt_succeeded, throttle_attempt
-from sealbox.accounts.audit import AuditUnavailableError
+from sealbox.accounts.audit import ChangeRecord
 from sealbox.accounts.core import Accounts, Caller
 from sealbox.accounts.models import User
 from sealbox.accounts.password_check import checked_password
@@ -123,20 +124,20 @@ async def register(accounts: Accounts, username: str, password: str, address: st
         accounts.audit.record("register", outcome="taken", user=username, address=address)
         raise _taken()
     password_hash = await accounts.run_hasher(accounts.hasher.hash, password)
+    # The account and its record commit together: none is made unrecorded, so the client's
+    # retry of the same name, once the log takes records, is not refused as taken.
+    record = ChangeRecord(accounts.audit, "register", user=username, address=address)
     try:
-        user = await accounts.store.create_user(
-            username, password_hash, list(accounts.policy.default_scopes)
-        )
+        with record:
+            user = await accounts.store.create_user(
+                username,
+                password_hash,
+                list(accounts.policy.default_scopes),
+                before_commit=record.write,
+            )
     except UsernameTakenError:
         accounts.audit.record("register", outcome="taken", user=username, address=address)
         raise _taken() from None
-    try:
-        accounts.audit.record("register", outcome="success", user=username, address=address)
-    except AuditUnavailableError:
-        # None is made unrecorded: the account goes again, so the client's retry of the
-        # same name, once the log takes records, is not refused as taken.
-        await accounts.store.forget_user(user.id)
-        raise
     return user
 
 
@@ -177,15 +178,16 @@ async def change_password(
         raise CurrentPasswordError("the current password is wrong")
     check_new_password(new, user.username, accounts.hasher.max_length)
     new_hash = await accounts.run_hasher(accounts.hasher.hash, new)
-    version = await accounts.store.change_password(user.id, new_hash)
+    # The new password and its record commit together: a record refused changes nothing.
+    record = ChangeRecord(accounts.audit, "password_change", user=user.username, address=address)
+    with record:
+        version = await accounts.store.change_password(
+            user.id, new_hash, before_commit=record.write
+        )
     # Given back only once the password is changed, which its owner sees (every session
     # ends): a right password given back for a change refused here would let whoever
     # holds it and a token forget the guesses at the username (at a second factor's
     # code, say) as often as they like, changing nothing.
     await attempt_succeeded(accounts, address, caller.username, attempt, event="password_change")
-    try:
-        await accounts.revocations.end_sessions(user.id, version)
-    finally:  # the password is changed, whether Redis took the sessions' end or not
-        accounts.audit.record(
-            "password_change", outcome="success", user=user.username, address=address
-        )
+    # Recorded already: the password is changed, whether Redis takes the sessions' end or not.
+    await accounts.revocations.end_sessions(user.id, version)

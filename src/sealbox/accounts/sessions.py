@@ -66,6 +66,11 @@ call them the same way.
   by the client it was issued to, and one issued without a client only without one;
   anything else is :class:`LoginFailed`, the same answer as an unknown token, and changes
   nothing (audited as ``wrong_client``).
+- **Audit.** A change's record commits with it (:class:`~sealbox.accounts.audit.ChangeRecord`):
+  a login's (with its second factor's code spent), a refresh's rotation, a reuse's
+  revocation, a logout's. An audit log that refuses the record
+  (:class:`~sealbox.accounts.audit.AuditUnavailableError`) rolls the change back: the
+  refused refresh's token stays good for the client's retry, never taken for a reuse.
 
 .. versionadded:: 0.1.0
 """
@@ -74,9 +79,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Collection
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from sealbox.accounts.attempts import (
     Throttled,
@@ -84,6 +91,7 @@ from sealbox.accounts.attempts import (
     attempt_unchecked,
     throttle_attempt,
 )
+from sealbox.accounts.audit import ChangeRecord
 from sealbox.accounts.binding import cnf_claim
 from sealbox.accounts.core import DEFAULT_SCOPES, Accounts, Caller
 from sealbox.accounts.models import User
@@ -250,6 +258,7 @@ async def start_session(
     bound_to: str | None = None,
     client_id: str | None = None,
     client_version: int | None = None,
+    before_commit: Callable[[AsyncSession], Awaitable[None]] | None = None,
 ) -> IssuedTokens:
     """Open a refresh family for ``user`` and issue its first tokens (no password checked).
 
@@ -260,7 +269,9 @@ async def start_session(
     authenticated) issues them to that client, which alone may refresh the family;
     ``client_version``, the client's session version when it authenticated
     (:attr:`~sealbox.accounts.clients.ClientInfo.session_version`): if the client was
-    disabled or its tokens ended since, no session is opened (:class:`LoginFailed`).
+    disabled or its tokens ended since, no session is opened (:class:`LoginFailed`);
+    ``before_commit``: awaited in the transaction that stores the family, before it
+    commits (the login's audit record, say): raising stores nothing.
     """
     scope = _granted(user.scopes, list(scopes))
     # Taken before the family's first token is stored: its end, counted from that token's
@@ -285,6 +296,7 @@ async def start_session(
             client_id=client_id,
             family_ttl=accounts.policy.refresh_family_ttl,
             client_version=client_version,
+            before_commit=before_commit,
         )
     except SessionsEndedError:
         # The password was changed or reset, or the account disabled, since ``user`` was
@@ -355,42 +367,57 @@ async def login(
         accounts.audit.record("login", outcome="disabled", user=user.username, address=address)
         log.info("account %s is disabled: its login is refused", user.id)
         raise AccountDisabled
-    refused = bool(scopes) and not _granted(user.scopes, list(scopes))
-    # A login refused for its scope issues no token: its right code stays good (a client
-    # asking for the wrong scope would otherwise use up the account's recovery codes).
-    await _second_factor(accounts, user, otp, address, spend=not refused)
-    await attempt_succeeded(
-        accounts, address, username, attempt, account=user.username, event="login"
-    )
-    if refused:
+    # The code is checked here and spent only with the session it opens: a login refused
+    # for its scope, or for an audit log that takes no record, leaves it good for the next
+    # (a client asking for the wrong scope would otherwise use up the recovery codes).
+    await _second_factor(accounts, user, otp, address)
+    if bool(scopes) and not _granted(user.scopes, list(scopes)):
+        await attempt_succeeded(
+            accounts, address, username, attempt, account=user.username, event="login"
+        )
         accounts.audit.record("login", outcome="invalid_scope", user=user.username, address=address)
         raise ScopeRefused("the account holds none of the scopes asked for")
+    record = ChangeRecord(accounts.audit, "login", user=user.username, address=address)
+    spent: list[TotpError] = []
+
+    async def spend_and_record(session: AsyncSession) -> None:
+        # The code spent, the family stored and the record written commit together, or
+        # none of them does.
+        if accounts.totp is not None:
+            try:
+                await accounts.totp.check_login_in(session, user.id, otp)
+            except TotpError as exc:
+                spent.append(exc)  # the code was used by another login meanwhile
+                raise LoginFailed("invalid username or password") from None
+        record.write(detail=_left_out(user))
+
     try:
-        issued = await start_session(
-            accounts,
-            user,
-            scopes,
-            bound_to=bound_to,
-            client_id=client_id,
-            client_version=client_version,
-        )
+        with record:
+            issued = await start_session(
+                accounts,
+                user,
+                scopes,
+                bound_to=bound_to,
+                client_id=client_id,
+                client_version=client_version,
+                before_commit=spend_and_record,
+            )
     except LoginFailed:
-        # A password change, reset or disabling overtook this login: no session, and the
-        # audit log says so (not "success" for a login its client saw refused).
+        # A password change, reset or disabling overtook this login, or another spent its
+        # code: no session, and the audit log says so.
+        why = "second factor" if spent else "sessions ended"
         accounts.audit.record(
-            "login", outcome="failure", user=user.username, address=address, detail="sessions ended"
+            "login", outcome="failure", user=user.username, address=address, detail=why
         )
         raise
     await accounts.store.record_login(user.id)
-    accounts.audit.record(
-        "login", outcome="success", user=user.username, address=address, detail=_left_out(user)
+    await attempt_succeeded(
+        accounts, address, username, attempt, account=user.username, event="login"
     )
     return issued
 
 
-async def _second_factor(
-    accounts: Accounts, user: User, otp: str | None, address: str, *, spend: bool = True
-) -> None:
+async def _second_factor(accounts: Accounts, user: User, otp: str | None, address: str) -> None:
     # The attempt stays counted by the throttle until the code is accepted too.
     if accounts.totp is None:
         # No sealer here to check a code with (an app on the service's tables, say): an
@@ -411,7 +438,7 @@ async def _second_factor(
             raise LoginFailed("invalid username or password")
         return
     try:
-        await accounts.totp.check_login(user.id, otp, spend=spend)
+        await accounts.totp.check_login(user.id, otp, spend=False)
     except TotpError as exc:
         if exc.code == "mfa_required":
             accounts.audit.record(
@@ -454,14 +481,29 @@ async def refresh(
             scope the account no longer holds (nothing changes: the token stays live).
     """
     p = accounts.policy
-    outcome = await accounts.store.use_refresh(
-        refresh_token,
-        p.refresh_reuse_grace,
-        scopes,
-        presented=bound_to,
-        client_id=client_id,
-        family_ttl=p.refresh_family_ttl,
-    )
+    record = ChangeRecord(accounts.audit, "refresh", user=None, address=address)
+
+    def before_commit(done: RefreshOutcome) -> None:
+        # Written before the rotation (or the reuse's revocation) commits: a record refused
+        # rolls it back, and the same token sent again is redeemed as if it never came.
+        named = done.user.username if done.user is not None else None
+        if done.status == "reused":
+            record.write("reuse_detected", user=named, detail="family revoked")
+        elif done.user is not None and done.user.disabled:
+            record.write("disabled", user=named)
+        else:
+            record.write("retried" if done.retried else "success", user=named)
+
+    with record:
+        outcome = await accounts.store.use_refresh(
+            refresh_token,
+            p.refresh_reuse_grace,
+            scopes,
+            presented=bound_to,
+            client_id=client_id,
+            family_ttl=p.refresh_family_ttl,
+            before_commit=before_commit,
+        )
     if outcome.status == "wrong_client":
         # Not the client the family was issued to: it cannot redeem the token, so this is
         # no reuse by a holder, and the family lives on (revoking it would hand whoever saw
@@ -481,28 +523,22 @@ async def refresh(
         accounts.audit.record("refresh", outcome="invalid_scope", user=named, address=address)
         raise ScopeRefused("a refresh may narrow the granted scope, never widen it")
     if outcome.status == "reused":
-        await _family_revoked(accounts, outcome, address)
+        # Recorded already: the family's refresh tokens are revoked in the database, even
+        # when Redis does not take the access tokens' refusal here.
+        if outcome.family_id is not None:
+            await revoke_family_access(accounts, outcome.family_id)
         raise LoginFailed("the refresh token is not valid")
     if outcome.status != "ok" or outcome.user is None or outcome.token is None:
         named = outcome.user.username if outcome.user is not None else None
         accounts.audit.record("refresh", outcome="failure", user=named, address=address)
         raise LoginFailed("the refresh token is not valid")
     if outcome.user.disabled:
-        accounts.audit.record(
-            "refresh", outcome="disabled", user=outcome.user.username, address=address
-        )
-        raise LoginFailed("the refresh token is not valid")
+        raise LoginFailed("the refresh token is not valid")  # recorded as "disabled"
     user = outcome.user
     held = list(user.scopes)
     family_scope = held if outcome.scope is None else outcome.scope.split()
     # What the account no longer holds is dropped; what the family never had is not added.
     scope = tuple(x for x in dict.fromkeys(scopes or family_scope) if x in held)
-    accounts.audit.record(
-        "refresh",
-        outcome="retried" if outcome.retried else "success",
-        user=user.username,
-        address=address,
-    )
     assert outcome.family_id is not None
     return issue_tokens(
         accounts,
@@ -514,23 +550,6 @@ async def refresh(
         client_id=outcome.client_id,
         family_ends_at=outcome.ends_at,
     )
-
-
-async def _family_revoked(accounts: Accounts, outcome: RefreshOutcome, address: str) -> None:
-    # Recorded even when Redis did not take the access tokens' refusal: the family's
-    # refresh tokens are revoked in the database by now, and a replay of them is only
-    # seen revoked from here on, never detected again.
-    try:
-        if outcome.family_id is not None:
-            await revoke_family_access(accounts, outcome.family_id)
-    finally:
-        accounts.audit.record(
-            "refresh",
-            outcome="reuse_detected",
-            user=outcome.user.username if outcome.user is not None else None,
-            address=address,
-            detail="family revoked",
-        )
 
 
 async def revoke_family_access(accounts: Accounts, family_id: str) -> None:
@@ -546,13 +565,16 @@ async def logout(accounts: Accounts, caller: Caller, refresh_token: str, address
 
     The access token's own family ends whatever refresh token is given (a stale, mistyped
     or lost one): a logout answered as done leaves no refresh token of the session alive.
+    Both families end in one transaction with the logout's audit record: a record refused
+    ends no session.
     """
-    family = await accounts.store.revoke_family_of(refresh_token, caller.user_id)
-    if family is not None:
-        await revoke_family_access(accounts, family)
     own = caller.claims.get("sid")
-    if isinstance(own, str) and own != family:
-        await accounts.store.revoke_family(own, caller.user_id)
-        await revoke_family_access(accounts, own)
+    own = own if isinstance(own, str) else None
+    record = ChangeRecord(accounts.audit, "logout", user=caller.username, address=address)
+    with record:
+        family = await accounts.store.revoke_family_of(
+            refresh_token, caller.user_id, also=own, before_commit=record.write
+        )
+    for ended in dict.fromkeys(f for f in (family, own) if f is not None):
+        await revoke_family_access(accounts, ended)
     await accounts.revocations.revoke(caller.jti, datetime.fromtimestamp(caller.expires, UTC))
-    accounts.audit.record("logout", outcome="success", user=caller.username, address=address)

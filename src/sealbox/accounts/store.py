@@ -36,6 +36,9 @@ already: the presenter cannot redeem it, so it is no reuse by a holder, and revo
 family would let anyone who sees a token end its owner's session without the client's
 credentials.
 
+An audited change takes its record (``before_commit``), called in its transaction before
+the commit: a record that cannot be written rolls it back (``audit.ChangeRecord``).
+
 .. versionadded:: 0.1.0
 """
 
@@ -44,14 +47,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
-from collections.abc import Collection
+from collections.abc import Awaitable, Callable, Collection
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import aliased
 
 from sealbox.accounts.clients import OAuthClient
 from sealbox.accounts.models import RefreshToken, RevokedToken, User, now, storable_text
@@ -59,6 +61,7 @@ from sealbox.accounts.refresh_rules import (
     RefreshOutcome,
     family_binding,
     family_end,
+    family_start,
     refresh_expiry,
     refusal,
 )
@@ -72,6 +75,8 @@ __all__ = [
     "family_start",
     "revoke_refresh_tokens",
 ]
+
+BeforeCommit = Callable[[], None]
 
 REFRESH_PREFIX = "sbr_"
 # Statements a family's revocation makes at most, chasing refreshes that rotate it meanwhile.
@@ -114,8 +119,17 @@ class Store:
 
     # -- users ----------------------------------------------------------------------
 
-    async def create_user(self, username: str, password_hash: str, scopes: list[str]) -> User:
+    async def create_user(
+        self,
+        username: str,
+        password_hash: str,
+        scopes: list[str],
+        *,
+        before_commit: BeforeCommit | None = None,
+    ) -> User:
         """Insert a user under ``username``, which must already be canonical.
+
+        ``before_commit``: the creation's audit record (see the module docstring).
 
         Raises:
             UsernameTakenError: the name, or one that looks like it (same UTS #39
@@ -130,16 +144,12 @@ class Store:
         try:
             async with self._sessions.begin() as session:
                 session.add(user)
+                if before_commit is not None:
+                    await session.flush()  # a taken name is refused before its record
+                    before_commit()
         except IntegrityError:
             raise UsernameTakenError(username) from None
         return user
-
-    async def forget_user(self, user_id: int) -> None:
-        """Delete an account just made whose creation could not be recorded (with the
-        refresh tokens it may have been issued meanwhile)."""
-        async with self._sessions.begin() as session:
-            await session.execute(delete(RefreshToken).where(RefreshToken.user_id == user_id))
-            await session.execute(delete(User).where(User.id == user_id))
 
     async def user_by_name(self, username: str) -> User | None:
         async with self._sessions() as session:
@@ -191,13 +201,19 @@ class Store:
             return int((await session.execute(select(func.count(User.id)))).scalar_one())
 
     async def set_password_hash(
-        self, user_id: int, password_hash: str, *, replacing: str | None = None
+        self,
+        user_id: int,
+        password_hash: str,
+        *,
+        replacing: str | None = None,
+        before_commit: BeforeCommit | None = None,
     ) -> bool:
         """Replace a hash (rehash on login, legacy upgrade); sessions stay valid.
 
         ``replacing``: the hash the new one upgrades; when the stored hash is no longer it
         (the password was changed or reset since it was read), nothing is written and the
         answer is ``False`` — an upgrade of the old password must not undo the change.
+        ``before_commit``: the upgrade's audit record, if one is written.
         """
         condition = User.id == user_id
         if replacing is not None:
@@ -206,6 +222,8 @@ class Store:
             result = await session.execute(
                 update(User).where(condition).values(password_hash=password_hash)
             )
+            if before_commit is not None and _rowcount(result) == 1:
+                before_commit()
         return _rowcount(result) == 1
 
     async def record_login(self, user_id: int) -> None:
@@ -215,8 +233,12 @@ class Store:
                 update(User).where(User.id == user_id).values(last_login_at=now())
             )
 
-    async def change_password(self, user_id: int, password_hash: str) -> int:
-        """Replace the hash and end every session of the user; return the new session version."""
+    async def change_password(
+        self, user_id: int, password_hash: str, *, before_commit: BeforeCommit | None = None
+    ) -> int:
+        """Replace the hash and end every session of the user; return the new session version.
+
+        ``before_commit``: the change's audit record (see the module docstring)."""
         at = now()
         async with self._sessions.begin() as session:
             await session.execute(
@@ -232,6 +254,8 @@ class Store:
             version = (
                 await session.execute(select(User.session_version).where(User.id == user_id))
             ).scalar_one()
+            if before_commit is not None:
+                before_commit()
         return int(version)
 
     async def session_versions(self) -> dict[int, int]:
@@ -255,6 +279,7 @@ class Store:
         client_id: str | None = None,
         family_ttl: int | None = None,
         client_version: int | None = None,
+        before_commit: Callable[[AsyncSession], Awaitable[None]] | None = None,
     ) -> tuple[str, str]:
         """Store a new refresh token granting ``scope``; return ``(token, family_id)``.
 
@@ -269,6 +294,8 @@ class Store:
         ``client_version``: the session version of the client ``client_id`` when it
         authenticated; if its tokens were ended since (it was disabled, its secret rotated
         with the tokens ended, or it is gone), nothing is stored.
+        ``before_commit``: the rest of the login in this transaction (its second factor's
+        code spent) and its record; raising stores nothing.
 
         Raises:
             SessionsEndedError: ``session_version`` is not the account's any more, or
@@ -321,6 +348,8 @@ class Store:
                     client_id=client_id,
                 )
             )
+            if before_commit is not None:
+                await before_commit(session)
         return token, family
 
     async def use_refresh(
@@ -332,6 +361,7 @@ class Store:
         presented: str | None = None,
         client_id: str | None = None,
         family_ttl: int | None = None,
+        before_commit: Callable[[RefreshOutcome], None] | None = None,
     ) -> RefreshOutcome:
         """Rotate a refresh token (see the module docstring).
 
@@ -346,6 +376,8 @@ class Store:
         ``family_ttl``: the families' absolute lifetime in seconds (``None``: none); past
         it, counted from the family's first token, the status is ``invalid``, and the new
         token expires no later.
+        ``before_commit``: the record of an ``ok`` (rotated) or ``reused`` (family revoked)
+        outcome, before the commit; raising rolls it back (the token may be sent again).
         """
         digest = hash_refresh_token(token)
         at = now()
@@ -415,7 +447,10 @@ class Store:
                 ).scalar_one_or_none()
                 if used_at is None or reuse_grace <= 0 or at - used_at > _seconds(reuse_grace):
                     await self._revoke_family(session, row.family_id, at)
-                    return RefreshOutcome("reused", user=user, family_id=row.family_id)
+                    reused = RefreshOutcome("reused", user=user, family_id=row.family_id)
+                    if before_commit is not None:
+                        before_commit(reused)
+                    return reused
                 retried = True
                 if widened:  # a retry within the grace asks no more than the first use could
                     return RefreshOutcome("invalid_scope", user=user, family_id=row.family_id)
@@ -433,33 +468,45 @@ class Store:
                     client_id=row.client_id,
                 )
             )
-        return RefreshOutcome(
-            "ok",
-            user=user,
-            token=new,
-            family_id=row.family_id,
-            scope=row.scope,
-            retried=retried,
-            client_id=row.client_id,
-            ends_at=end,
-        )
+            done = RefreshOutcome(
+                "ok",
+                user=user,
+                token=new,
+                family_id=row.family_id,
+                scope=row.scope,
+                retried=retried,
+                client_id=row.client_id,
+                ends_at=end,
+            )
+            if before_commit is not None:
+                before_commit(done)
+        return done
 
-    async def revoke_family_of(self, token: str, user_id: int) -> str | None:
-        """Revoke the family of ``token`` if it belongs to ``user_id``; return its id."""
+    async def revoke_family_of(
+        self,
+        token: str,
+        user_id: int,
+        *,
+        also: str | None = None,
+        before_commit: BeforeCommit | None = None,
+    ) -> str | None:
+        """Revoke the family of ``token`` if it belongs to ``user_id``; return its id.
+        ``also``: another family of ``user_id`` revoked with it (a logout's own);
+        ``before_commit``: the audit record, found or not (see the module docstring)."""
         digest = hash_refresh_token(token)
+        at = now()
         async with self._sessions.begin() as session:
             row = (
                 await session.execute(select(RefreshToken).where(RefreshToken.token_hash == digest))
             ).scalar_one_or_none()
-            if row is None or row.user_id != user_id:
-                return None
-            await self._revoke_family(session, row.family_id, now())
-            return row.family_id
-
-    async def revoke_family(self, family_id: str, user_id: int) -> None:
-        """Revoke the refresh tokens of the family ``family_id`` of ``user_id``."""
-        async with self._sessions.begin() as session:
-            await self._revoke_family(session, family_id, now(), user_id=user_id)
+            family = None if row is None or row.user_id != user_id else row.family_id
+            if family is not None:
+                await self._revoke_family(session, family, at)
+            if also is not None and also != family:
+                await self._revoke_family(session, also, at, user_id=user_id)
+            if before_commit is not None:
+                before_commit()
+            return family
 
     @staticmethod
     async def _revoke_family(
@@ -500,19 +547,6 @@ class Store:
                 )
             )
             return dict(rows.all())
-
-
-def family_start() -> Any:
-    """The first issue time of the family of the token selected beside it: its login's.
-
-    Every token of a family is kept (used or revoked) until its account is deleted, so the
-    earliest one's ``created_at`` is when the family began: no column of its own needed."""
-    first = aliased(RefreshToken)
-    return (
-        select(func.min(first.created_at))
-        .where(first.family_id == RefreshToken.family_id)
-        .scalar_subquery()
-    )
 
 
 async def _supersede(session: AsyncSession, family_id: str, at: datetime) -> None:

@@ -197,18 +197,25 @@ class TotpStore:
                 empty) or ``totp_code_invalid`` (a wrong, expired, replayed or used code).
         """
         async with self._sessions.begin() as session:
-            row = await self._row(session, user_id)
-            if row is None or row.state != CONFIRMED:
-                return
-            if not otp:
-                raise TotpError("a second factor is required", code="mfa_required")
-            if is_totp_code(otp):
-                step = self._match(row, otp)
-                ok = step is not None and (not spend or await _advance(session, row, step))
-            else:
-                ok = await _use_recovery_code(session, user_id, otp, spend=spend)
-            if not ok:
-                raise _invalid_code()
+            await self.check_login_in(session, user_id, otp, spend=spend)
+
+    async def check_login_in(
+        self, session: AsyncSession, user_id: int, otp: str | None, *, spend: bool = True
+    ) -> None:
+        """:meth:`check_login` in the caller's transaction: the login's, whose session and
+        audit record commit with the code's spending, or not at all."""
+        row = await self._row(session, user_id)
+        if row is None or row.state != CONFIRMED:
+            return
+        if not otp:
+            raise TotpError("a second factor is required", code="mfa_required")
+        if is_totp_code(otp):
+            step = self._match(row, otp)
+            ok = step is not None and (not spend or await _advance(session, row, step))
+        else:
+            ok = await _use_recovery_code(session, user_id, otp, spend=spend)
+        if not ok:
+            raise _invalid_code()
 
     async def recovery_codes_left(self, user_id: int) -> int:
         """How many recovery codes of the account are unused."""

@@ -29,6 +29,7 @@ from urllib.parse import unquote_plus
 from fastapi import Request
 
 from sealbox.accounts.attempts import Throttled
+from sealbox.accounts.audit import AuditUnavailableError
 from sealbox.accounts.clients import CLIENT_ID_PREFIX, ClientInfo
 from sealbox.accounts.core import Accounts
 from sealbox.accounts.grants import (
@@ -39,7 +40,7 @@ from sealbox.accounts.grants import (
 )
 from sealbox.integrations.fastapi.bearer import connection_thumbprint
 from sealbox.integrations.fastapi.client_cert import client_identity
-from sealbox.integrations.fastapi.errors import ApiError, ErrorCode
+from sealbox.integrations.fastapi.errors import ApiError, ErrorCode, audit_unavailable
 
 __all__ = [
     "BASIC_CHALLENGE",
@@ -218,6 +219,18 @@ def _address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+def _record(
+    accounts: Accounts, event: str, *, outcome: str, user: str | None, address: str, **more: Any
+) -> None:
+    """Write an audit record; a log that cannot take it is the :class:`ApiError` 503
+    ``audit_unavailable``, so that a route of an app's own that calls these answers it
+    without sealbox's error handlers too (it was an unhandled 500)."""
+    try:
+        accounts.audit.record(event, outcome=outcome, user=user, address=address, **more)
+    except AuditUnavailableError:
+        raise audit_unavailable() from None
+
+
 async def authenticate_client_request(
     accounts: Accounts, request: Request, client_id: str, client_secret: str
 ) -> ClientInfo | None:
@@ -226,7 +239,8 @@ async def authenticate_client_request(
     Raises:
         ApiError: 401 ``invalid_client`` (audited), 400 ``invalid_request`` for two
             methods at once; 401 ``invalid_client`` when the accounts have no clients;
-            429 ``too_many_requests`` past the address's limit (audited, nothing checked).
+            429 ``too_many_requests`` past the address's limit (audited, nothing checked);
+            503 ``audit_unavailable``, an audit log that cannot take the refusal's record.
     """
     identity = client_identity(request)
     basic = basic_credentials(request)
@@ -248,10 +262,11 @@ async def authenticate_client_request(
             subject_dn=identity.subject if identity is not None else None,
         )
     except Throttled as exc:
-        accounts.audit.record("client_auth", outcome="throttled", user=audited, address=address)
+        _record(accounts, "client_auth", outcome="throttled", user=audited, address=address)
         raise too_many_attempts(exc.retry_after) from None
     except ClientAuthError as exc:
-        accounts.audit.record(
+        _record(
+            accounts,
             "client_auth",
             outcome="failure",
             user=audited,
@@ -312,7 +327,8 @@ async def client_credentials_grant(
     An access token (bound to the client certificate over mutual TLS), no refresh token.
 
     Raises:
-        ApiError: 401 ``invalid_client``, 400 ``invalid_scope``.
+        ApiError: 401 ``invalid_client``, 400 ``invalid_scope``, 503 ``audit_unavailable``
+            (the token signed is dropped: none is stored, so nothing changed).
     """
     client = await authenticate_client_request(accounts, request, client_id, client_secret)
     if client is None:
@@ -330,8 +346,12 @@ async def client_credentials_grant(
         )
     except ScopeNotGrantedError as exc:
         raise oauth_error(400, ErrorCode.INVALID_SCOPE, str(exc)) from None
-    accounts.audit.record(
-        "client_token", outcome="success", user=client.client_id, address=_address(request)
+    _record(
+        accounts,
+        "client_token",
+        outcome="success",
+        user=client.client_id,
+        address=_address(request),
     )
     answer: dict[str, Any] = {
         "access_token": issued.access_token,
