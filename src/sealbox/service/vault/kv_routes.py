@@ -171,17 +171,7 @@ def _metadata_fields(body: dict[str, Any]) -> dict[str, Any]:
             raise VaultError(400, "cas_required must be true or false")
         fields["cas_required"] = body["cas_required"]
     if "custom_metadata" in body:
-        custom = body["custom_metadata"]
-        if not isinstance(custom, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) and len(k) <= 128 and len(v) <= 512
-            for k, v in custom.items()
-        ):
-            raise VaultError(
-                400, "custom_metadata maps names (128 characters) to text (512 characters)"
-            )
-        if len(custom) > MAX_CUSTOM_METADATA:
-            raise VaultError(400, f"custom_metadata has at most {MAX_CUSTOM_METADATA} entries")
-        fields["custom_metadata"] = custom
+        fields["custom_metadata"] = _custom_metadata(body["custom_metadata"])
     if body.get("delete_version_after") is not None:
         try:
             fields["delete_version_after"] = duration_seconds(body["delete_version_after"])
@@ -192,6 +182,33 @@ def _metadata_fields(body: dict[str, Any]) -> dict[str, Any]:
                 "or whole seconds, and not negative",
             ) from None
     return fields
+
+
+def _custom_metadata(custom: Any) -> dict[str, str]:
+    """``custom_metadata`` as Vault takes it: a whole number or a boolean is stored as its
+    text (``1``, and ``1``/``0``, as Vault's weak decoding turns them), and a name or value
+    that is empty or holds a character that is not printable is refused, as Vault refuses
+    it (it would be refused there on the way back)."""
+    shape = "custom_metadata maps names (128 characters) to text (512 characters)"
+    if not isinstance(custom, dict):
+        raise VaultError(400, shape)
+    if len(custom) > MAX_CUSTOM_METADATA:
+        raise VaultError(400, f"custom_metadata has at most {MAX_CUSTOM_METADATA} entries")
+    taken: dict[str, str] = {}
+    for name, given in custom.items():
+        value = given
+        if isinstance(given, bool):
+            value = "1" if given else "0"
+        elif isinstance(given, int):
+            value = str(given)
+        if not isinstance(value, str) or len(name) > 128 or len(value) > 512:
+            raise VaultError(400, shape)
+        if not name or not value:
+            raise VaultError(400, "custom_metadata names and values may not be empty")
+        if not (name.isprintable() and value.isprintable()):
+            raise VaultError(400, "custom_metadata holds a character that is not printable")
+        taken[name] = value
+    return taken
 
 
 async def kv_route(

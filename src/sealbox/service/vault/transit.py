@@ -141,7 +141,12 @@ def _unix(text: str) -> int:
 def vault_key(info: Mapping[str, Any]) -> dict[str, Any]:
     """A key as Vault's ``GET keys/:name`` shows it, from sealbox's key description."""
     keys: dict[str, Any] = {}
+    # Vault archives the versions below min_decryption_version out of the key it reads:
+    # its `keys` lists only those the key may still use (they come back when the minimum
+    # is lowered), as `export` does here.
     for version, entry in info["keys"].items():
+        if int(version) < info["min_decryption_version"]:
+            continue
         if "public_key" in entry:
             keys[version] = {
                 "creation_time": entry["creation_time"],
