@@ -1,4 +1,6 @@
-"""A change whose audit record cannot be written: undone (a creation), or said to be made.
+"""A change whose audit record cannot be written: not made (an account's change, whose record
+is written in its transaction), undone (a creation, an import), or said to be made (a
+client's secret rotated).
 
 The audit log is on a real full disk: a small tmpfs mounted for the test (root only), its
 log file made beforehand, the rest of its room taken by another file.
@@ -75,7 +77,7 @@ def _stored_names(cli, data: Path) -> list[str]:
     return [a["name"] for a in json.loads(listed.out)]
 
 
-def test_users_disable_on_a_full_audit_disk_says_the_account_is_disabled_unrecorded(
+def test_users_disable_on_a_full_audit_disk_disables_nothing_and_says_so(
     cli, tmp_path: Path, full: dict[str, str]
 ) -> None:
     data = tmp_path / "data"
@@ -83,21 +85,24 @@ def test_users_disable_on_a_full_audit_disk_says_the_account_is_disabled_unrecor
     r = _users(cli, data, "disable", "ALICE", env=full)
     assert r.code == 1
     assert r.out == ""
-    assert "sealbox: error: disabled 'alice', but the audit log cannot be written" in r.stderr
-    assert "holds no record" in r.stderr
+    assert r.stderr == (
+        "sealbox: error: did not disable 'alice': the audit log cannot be written "
+        "(no space left on device)\n"
+        "sealbox: hint: make the audit log writable again (free room on its disk), then retry\n"
+    )
     shown = json.loads(_users(cli, data, "show", "alice", "--json").out)
-    assert shown["disabled"] is True
+    assert shown["disabled"] is False
 
 
-def test_users_delete_on_a_full_audit_disk_says_the_account_is_deleted_unrecorded(
+def test_users_delete_on_a_full_audit_disk_deletes_nothing_and_says_so(
     cli, tmp_path: Path, full: dict[str, str]
 ) -> None:
     data = tmp_path / "data"
     assert _users(cli, data, "create", "alice", input=PASSWORD).code == 0
     r = _users(cli, data, "delete", "alice", "--yes", env=full)
     assert r.code == 1
-    assert "sealbox: error: deleted 'alice', but the audit log cannot be written" in r.stderr
-    assert _stored_names(cli, data) == []
+    assert "sealbox: error: did not delete 'alice': the audit log cannot be written" in r.stderr
+    assert _stored_names(cli, data) == ["alice"]
 
 
 def test_users_create_on_a_full_audit_disk_creates_nothing_and_leaves_the_name_free(

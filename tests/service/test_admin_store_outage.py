@@ -137,9 +137,10 @@ def test_a_disable_redis_misses_after_the_commit_is_503_revocation_incomplete_an
         message = r.json()["message"]
         assert message.startswith("the change is made, but Redis did not answer ("), message
         assert "repeat the request once Redis answers to end them" in message
-        # Made, and recorded as made (not "refused").
+        # Made, and recorded as made (not "refused") in its transaction; then what it missed.
         assert _records(service, "admin.disable") == [
-            ("success", "bob", "by root; Redis did not answer")
+            ("success", "bob", "by root"),
+            ("revocation_incomplete", "bob", "by root; Redis did not answer"),
         ]
         proxy.restore()
         assert c.get("/users/bob", headers=admin).json()["disabled"] is True
@@ -151,7 +152,7 @@ def test_a_disable_redis_misses_after_the_commit_is_503_revocation_incomplete_an
         stored, in_redis = _session_versions(service, shared, bob)
         assert stored == in_redis == before + 1
         assert c.get("/users/me", headers=live).status_code == 401
-    assert _records(service, "admin.disable")[1:] == [("success", "bob", "by root")]
+    assert _records(service, "admin.disable")[2:] == [("success", "bob", "by root")]
 
 
 def test_a_delete_redis_misses_after_the_commit_says_the_account_is_gone_for_good(
@@ -176,7 +177,8 @@ def test_a_delete_redis_misses_after_the_commit_says_the_account_is_gone_for_goo
         assert c.get("/users/dave", headers=admin).status_code == 404
         assert c.delete("/users/dave", headers=admin).json()["error"] == "account_not_found"
     assert _records(service, "admin.delete") == [
-        ("success", "dave", "by root; Redis did not answer"),
+        ("success", "dave", "by root"),
+        ("revocation_incomplete", "dave", "by root; Redis did not answer"),
         ("not_found", "dave", "by root"),
     ]
 

@@ -1,7 +1,8 @@
 """A change whose audit record cannot be written because the log became unwritable after it
 was opened (its file system remounted read-only, a rotation that left a file this user may
-not write): the change stands (``audit_incomplete``), and the hint says what makes the log
-writable again, not only "free room on its disk"."""
+not write): the record is written in the change's transaction, so the change is not made
+(``audit_unavailable``), and the hint says what makes the log writable again, not only
+"free room on its disk"."""
 
 from __future__ import annotations
 
@@ -27,10 +28,10 @@ def _disable_after(settings: Any, before: Callable[[], None]) -> Callable[[Any],
 
 
 def _unaudited(settings: Any, before: Callable[[], None]) -> Any:
+    from sealbox.exceptions import StorageError
     from sealbox.service import administer_accounts
-    from sealbox.service.admin import ChangeNotAuditedError
 
-    with pytest.raises(ChangeNotAuditedError) as info:
+    with pytest.raises(StorageError) as info:
         administer_accounts(
             settings, _disable_after(settings, before), audit=("admin.disable", "alice")
         )
@@ -69,18 +70,14 @@ def test_a_log_whose_file_system_became_read_only_is_named_with_a_remount(
     finally:
         for folder in mounted:
             subprocess.run(["umount", str(folder)], check=True)
-    assert error.code == "audit_incomplete"
+    assert error.code == "audit_unavailable"
     problem = f"cannot open the audit log {logs / 'audit.log'}: read-only file system"
     assert error.facts == {"problem": problem}
-    assert str(error) == (
-        f"disabled 'alice', but the audit log cannot be written ({problem}): it holds no "
-        "record of this"
-    )
+    assert str(error) == f"did not disable 'alice': the audit log cannot be written ({problem})"
     assert error.hint == (
-        "the change stands and needs no retry; make the audit log writable again so that "
-        "the next changes are recorded: mount its file system read-write again"
+        "make the audit log writable again (mount its file system read-write again), then retry"
     )
-    assert administer_accounts(settings, lambda admin: admin.show("alice")).disabled
+    assert not administer_accounts(settings, lambda admin: admin.show("alice")).disabled
 
 
 def test_a_log_rotated_to_a_file_this_user_may_not_write_is_named_with_its_mode(
@@ -106,11 +103,11 @@ def test_a_log_rotated_to_a_file_this_user_may_not_write_is_named_with_its_mode(
         if root:
             subprocess.run(["chattr", "-i", log], capture_output=True, check=False)
     reason = "operation not permitted" if root else "permission denied"
-    assert error.code == "audit_incomplete"
+    assert error.code == "audit_unavailable"
     assert error.facts == {"problem": f"cannot open the audit log {log}: {reason}"}
     assert error.hint == (
-        "the change stands and needs no retry; make the audit log writable again so that "
-        "the next changes are recorded: let this user write it (its mode, owner or "
-        "immutable flag may have changed since it was opened), or free room on its disk"
+        "make the audit log writable again (let this user write it (its mode, owner or "
+        "immutable flag may have changed since it was opened), or free room on its disk), "
+        "then retry"
     )
-    assert administer_accounts(settings, lambda admin: admin.show("alice")).disabled
+    assert not administer_accounts(settings, lambda admin: admin.show("alice")).disabled

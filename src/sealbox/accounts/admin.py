@@ -31,6 +31,7 @@ returns or logs a password hash.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -40,6 +41,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sealbox.accounts.audit import ChangeRecord
 from sealbox.accounts.models import RefreshToken, User, now, quoted, storable_text
 from sealbox.accounts.revocation import KEEP_MARGIN, Revocations, kept_until
 from sealbox.accounts.scopes import check_scopes
@@ -135,6 +137,11 @@ class AccountAdmin:
             one raises :class:`LastHolderError`. Checked in the change's transaction,
             one such change at a time, so two administrators disabling each other at
             once cannot both succeed.
+        change_record: the audit record of the change this administration makes (one
+            account's: not an import's), written in its transaction as its last step
+            before the commit, with the account's stored name: a record that cannot be
+            written raises :class:`~sealbox.accounts.audit.AuditUnavailableError` and
+            changes nothing (:class:`~sealbox.accounts.audit.ChangeRecord`).
     """
 
     def __init__(
@@ -150,6 +157,7 @@ class AccountAdmin:
         after_change: Callable[[], None] | None = None,
         keep_holder_of: str | None = None,
         before_change: Callable[[], None] | None = None,
+        change_record: ChangeRecord | None = None,
     ) -> None:
         self.store = store
         self.keep_holder_of = keep_holder_of
@@ -161,6 +169,7 @@ class AccountAdmin:
         self.default_scopes = tuple(default_scopes)
         self._after_change = after_change
         self._before_change = before_change
+        self._record = change_record
 
     # -- reading --------------------------------------------------------------------
 
@@ -223,10 +232,12 @@ class AccountAdmin:
         self, name: str, change: Callable[[set[str]], set[str]], *, losing: bool = False
     ) -> AccountInfo:
         user = await self._find(name)
-        async with self.store.sessions.begin() as session:
-            current = await self._locked(session, user, name, losing=losing)
-            current.scopes = sorted(change(set(current.scopes)))
-            return AccountInfo.of(current)
+        with self._recording():
+            async with self.store.sessions.begin() as session:
+                current = await self._locked(session, user, name, losing=losing)
+                current.scopes = sorted(change(set(current.scopes)))
+                self._write_record(current.username)
+                return AccountInfo.of(current)
 
     # -- sessions -------------------------------------------------------------------
 
@@ -251,10 +262,12 @@ class AccountAdmin:
             AccountNotFoundError: no account has that name.
         """
         user = await self._find(name)
-        async with self.store.sessions.begin() as session:
-            current = await _locked_user(session, user, name)
-            current.disabled = False
-            return AccountInfo.of(current)
+        with self._recording():
+            async with self.store.sessions.begin() as session:
+                current = await _locked_user(session, user, name)
+                current.disabled = False
+                self._write_record(current.username)
+                return AccountInfo.of(current)
 
     async def reset_password(self, name: str, password: str) -> AccountInfo:
         """Set a new password and end every session of the account.
@@ -285,13 +298,16 @@ class AccountAdmin:
         """Make ``change`` to the account locked (:meth:`_locked`), end its sessions (its
         session version raised, its refresh tokens revoked) in the same transaction, then
         tell the revocation lists and ``after_change``."""
-        async with self.store.sessions.begin() as session:
-            current = await self._locked(session, user, name, losing=losing)
-            await change(session, current)
-            current.session_version += 1
-            await _revoke_refresh_tokens(session, user.id)
-            info = AccountInfo.of(current)
-            version = current.session_version
+        with self._recording():
+            async with self.store.sessions.begin() as session:
+                current = await self._locked(session, user, name, losing=losing)
+                await change(session, current)
+                current.session_version += 1
+                await _revoke_refresh_tokens(session, user.id)
+                info = AccountInfo.of(current)
+                version = current.session_version
+                await session.flush()  # refused by the database before it is recorded
+                self._write_record(current.username)
         await self.revocations.end_sessions(user.id, version)
         self._changed()
         return info
@@ -305,18 +321,20 @@ class AccountAdmin:
         user = await self._find(name)
         self._before()
         horizon = now() - timedelta(seconds=self.access_token_ttl + KEEP_MARGIN)
-        async with self.store.sessions.begin() as session:
-            await self._locked(session, user, name, losing=True)
-            families = (
-                await session.execute(
-                    select(RefreshToken.family_id)
-                    .where(RefreshToken.user_id == user.id, RefreshToken.created_at > horizon)
-                    .distinct()
-                )
-            ).scalars()
-            live = sorted(set(families))
-            await session.execute(delete(RefreshToken).where(RefreshToken.user_id == user.id))
-            await session.execute(delete(User).where(User.id == user.id))
+        with self._recording():
+            async with self.store.sessions.begin() as session:
+                stored = (await self._locked(session, user, name, losing=True)).username
+                families = (
+                    await session.execute(
+                        select(RefreshToken.family_id)
+                        .where(RefreshToken.user_id == user.id, RefreshToken.created_at > horizon)
+                        .distinct()
+                    )
+                ).scalars()
+                live = sorted(set(families))
+                await session.execute(delete(RefreshToken).where(RefreshToken.user_id == user.id))
+                await session.execute(delete(User).where(User.id == user.id))
+                self._write_record(stored)
         until = kept_until(self.access_token_ttl)
         missed: StoreUnavailableError | None = None
         for family in live:
@@ -454,6 +472,16 @@ class AccountAdmin:
         if self._run_hasher is not None:
             return str(await self._run_hasher(self.hasher.hash, password))
         return await asyncio.to_thread(self.hasher.hash, password)
+
+    def _recording(self) -> contextlib.AbstractContextManager[object]:
+        """Around a change's transaction: a commit that fails after its record was written
+        adds a ``not_committed`` one (:class:`~sealbox.accounts.audit.ChangeRecord`)."""
+        return self._record if self._record is not None else contextlib.nullcontext()
+
+    def _write_record(self, username: str) -> None:
+        # The last step before the commit: a record refused rolls the change back.
+        if self._record is not None:
+            self._record.write(user=username)
 
     def _before(self) -> None:
         if self._before_change is not None:

@@ -415,14 +415,28 @@ class ChangeRecord:
     the first is never read as a change made.
     """
 
-    __slots__ = ("_sink", "_written", "address", "event", "user")
+    __slots__ = ("_sink", "_written", "address", "detail", "event", "user")
 
-    def __init__(self, sink: _Sink, event: str, *, user: str | None, address: str | None) -> None:
+    def __init__(
+        self,
+        sink: _Sink,
+        event: str,
+        *,
+        user: str | None,
+        address: str | None,
+        detail: str | None = None,
+    ) -> None:
         self._sink = sink
         self.event = event
         self.user = user
         self.address = address
+        self.detail = detail  # written when write() is given none (who made the change)
         self._written = False
+
+    @property
+    def written(self) -> bool:
+        """Whether the record was written (and not taken back by a ``not_committed`` one)."""
+        return self._written
 
     def write(
         self, outcome: str = "success", *, user: str | None = None, detail: str | None = None
@@ -430,6 +444,7 @@ class ChangeRecord:
         """Write the change's record (``user``: another name than the one given first)."""
         if user is not None:
             self.user = user
+        detail = self.detail if detail is None else detail
         self._sink.record(
             self.event, outcome=outcome, user=self.user, address=self.address, detail=detail
         )

@@ -44,6 +44,7 @@ token revocation (RFC 7009) and introspection (RFC 7662), without any web framew
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -59,11 +60,12 @@ from sealbox.accounts.clients import ClientDisabledError, ClientInfo, ClientStor
 from sealbox.accounts.models import RefreshToken, now
 from sealbox.accounts.revocation import KEEP_MARGIN, Revocations, kept_until
 from sealbox.accounts.scopes import INTROSPECT_SCOPE, REVOKE_SCOPE
-from sealbox.accounts.store import revoke_refresh_tokens
+from sealbox.accounts.store import record_revoked_jti, revoke_refresh_tokens
 from sealbox.accounts.token_records import family_ends_at, refresh_record
 from sealbox.exceptions import SealboxError
 
 if TYPE_CHECKING:
+    from sealbox.accounts.audit import ChangeRecord
     from sealbox.accounts.core import Accounts
 
     # Named in annotations only: the keyset and verifier given sign and verify.
@@ -534,11 +536,16 @@ async def revoke(
     first_party_client_id: str,
     access_token_ttl: int,
     at: float | None = None,
+    record: ChangeRecord | None = None,
 ) -> str | None:
     """Revoke ``token`` for the client ``caller_id``; return what was revoked, if anything.
 
     ``"access_token"``, ``"refresh_token"`` or ``None`` (nothing live: unknown, expired,
     garbage — not an error, RFC 7009 §2.2).
+
+    ``record``: its audit record, written (``detail``: what) in the revocation's transaction:
+    one the log refuses revokes nothing. Redis is told after the commit (one that does not
+    answer raises :class:`~sealbox.exceptions.StoreUnavailableError`, the revocation made).
 
     Raises:
         RevocationRefusedError: the token was issued to another client (a refresh token,
@@ -555,25 +562,37 @@ async def revoke(
         # forgotten (a Redis key expiring, a reload, another worker) while the verifier
         # still takes the token, which then works again for those seconds.
         until = datetime.fromtimestamp(float(claims["exp"]) + KEEP_MARGIN, UTC)
-        await revocations.revoke(claims["jti"], until)
+        with record or contextlib.nullcontext():
+            async with sessions.begin() as session:
+                await record_revoked_jti(session, claims["jti"], until)
+                _write(record, "access_token")
+        await revocations.revoke(claims["jti"], until)  # this worker's list, and Redis
         return "access_token"
-    record = await refresh_record(sessions, token)
-    if record is None:
+    found = await refresh_record(sessions, token)
+    if found is None:
         return None
     # Whose it is, before whether it lives: refused the same way live or ended, another
     # client's token tells its presenter nothing of its family (RFC 7009 §2.2).
-    if not _may_revoke(caller_id, scopes, record.client_id or first_party_client_id):
+    if not _may_revoke(caller_id, scopes, found.client_id or first_party_client_id):
         raise _refused()
     # A used (rotated) token still ends its family: whoever holds it held the session.
-    if record.revoked or record.expires_at <= now():
+    if found.revoked or found.expires_at <= now():
         return None
-    async with sessions.begin() as session:
-        # A refresh of the family racing this revocation: what it adds is revoked too.
-        await revoke_refresh_tokens(session, RefreshToken.family_id == record.family_id, now())
+    with record or contextlib.nullcontext():
+        async with sessions.begin() as session:
+            # A refresh of the family racing this revocation: what it adds is revoked too.
+            await revoke_refresh_tokens(session, RefreshToken.family_id == found.family_id, now())
+            _write(record, "refresh_token")
     # The family's access tokens die with it (they name it in "sid").
     until = kept_until(access_token_ttl, at=datetime.fromtimestamp(at, UTC))
-    await revocations.revoke_family(record.family_id, until)
+    await revocations.revoke_family(found.family_id, until)
     return "refresh_token"
+
+
+def _write(record: ChangeRecord | None, what: str) -> None:
+    # The transaction's last step: a record the log refuses rolls the revocation back.
+    if record is not None:
+        record.write(detail=what)
 
 
 def _refused() -> RevocationRefusedError:

@@ -73,6 +73,7 @@ __all__ = [
     "Store",
     "UsernameTakenError",
     "family_start",
+    "record_revoked_jti",
     "revoke_refresh_tokens",
 ]
 
@@ -525,18 +526,8 @@ class Store:
         One ``INSERT … ON CONFLICT DO UPDATE``: several requests that detect the reuse
         of one refresh token at the same instant all revoke its family.
         """
-        from sqlalchemy.dialects import postgresql, sqlite
-
         async with self._sessions.begin() as session:
-            postgres = session.get_bind().dialect.name == "postgresql"
-            insert = postgresql.insert if postgres else sqlite.insert
-            statement: Any = insert(RevokedToken).values(jti=jti, expires_at=expires_at)
-            await session.execute(
-                statement.on_conflict_do_update(
-                    index_elements=[RevokedToken.jti],
-                    set_={"expires_at": statement.excluded.expires_at},
-                )
-            )
+            await record_revoked_jti(session, jti, expires_at)
 
     async def revoked_jtis(self) -> dict[str, datetime]:
         """The revoked ids that have not expired yet."""
@@ -565,6 +556,20 @@ async def _supersede(session: AsyncSession, family_id: str, at: datetime) -> Non
             RefreshToken.revoked_at.is_(None),
         )
         .values(used_at=at)
+    )
+
+
+async def record_revoked_jti(session: AsyncSession, jti: str, expires_at: datetime) -> None:
+    """:meth:`Store.revoke_jti` in a transaction of the caller's (with its audit record)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    postgres = session.get_bind().dialect.name == "postgresql"
+    insert = postgresql.insert if postgres else sqlite.insert
+    statement: Any = insert(RevokedToken).values(jti=jti, expires_at=expires_at)
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[RevokedToken.jti], set_={"expires_at": statement.excluded.expires_at}
+        )
     )
 
 

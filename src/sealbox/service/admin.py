@@ -23,7 +23,7 @@ from sqlalchemy import delete, select
 
 from sealbox.accounts import DEFAULT_SCOPES
 from sealbox.accounts.admin import AccountAdmin, AccountInfo
-from sealbox.accounts.audit import AuditLog, AuditUnavailableError
+from sealbox.accounts.audit import AuditLog, AuditUnavailableError, ChangeRecord
 from sealbox.accounts.models import RefreshToken, User
 from sealbox.accounts.revocation import (
     LocalRevocations,
@@ -120,25 +120,20 @@ def not_made(
     )
 
 
-# What each audited account change did, for the message when its record is lost.
-_DONE = {
-    "admin.disable": "disabled",
-    "admin.enable": "enabled",
+# What each audited account change would have done, for the message when its record is
+# refused (and the change with it).
+_UNDONE = {
+    "admin.disable": "disable",
+    "admin.enable": "enable",
     "admin.reset_password": "reset the password of",
-    "admin.delete": "deleted",
-    "admin.reset_totp": "removed the second factor and ended the sessions of",
-    "admin.grant": "changed the scopes of",
-    "admin.revoke": "changed the scopes of",
+    "admin.delete": "delete",
+    "admin.reset_totp": "remove the second factor and end the sessions of",
+    "admin.grant": "change the scopes of",
+    "admin.revoke": "change the scopes of",
 }
 
-
-def _account_change(event: str, names: list[str], result: object) -> str:
-    who = ", ".join(repr(name) for name in names)
-    if event == "admin.reset_totp" and isinstance(result, tuple) and not result[1]:
-        return f"ended the sessions of {who} (it has no second factor)"
-    if isinstance(result, AccountInfo) and event in {"admin.grant", "admin.revoke"}:
-        return f"changed the scopes of {who} (it holds {' '.join(result.scopes) or 'none'})"
-    return f"{_DONE.get(event, 'changed')} {who}"
+#: The ``detail`` of the records of ``sealbox users …``.
+_CLI = "command line"
 
 
 def open_revocations(
@@ -404,7 +399,9 @@ def administer_accounts(
 
     ``operation`` is given the :class:`~sealbox.accounts.admin.AccountAdmin`, e.g.
     ``lambda admin: admin.disable("bob")``. ``audit``: ``(event, account)`` to write to
-    the audit log once the operation succeeded (``admin.disable``, ``bob``). ``create``:
+    the audit log (``admin.disable``, ``bob``), in the change's transaction as its last
+    step before the commit: a record the log refuses changes nothing (an import's records
+    are written after it, and its accounts without one deleted again). ``create``:
     make the data folder and its database when there is none yet (an import). An import
     also records each line it refused, with outcome ``refused`` (its number, its name as
     given and the reason; never a hash), before the accounts it made.
@@ -418,10 +415,11 @@ def administer_accounts(
             Redis did not answer (running the operation again completes it; for a
             deletion, ``facts["failed"]`` is ``"deleted"``: it cannot be run again, and
             a service restarted reads the refused tokens from the database); it is
-            audited all the same. An audit log that cannot be opened: nothing is changed.
-        ChangeNotAuditedError: the change is made, its audit record could not be
-            written (the message says what was changed; ``result`` holds the result).
-        StorageError: code ``audit_unavailable``, an import whose records could not be
+            audited as made, then a second record (outcome ``revocation_incomplete``)
+            says what Redis missed. An audit log that cannot be opened: nothing is changed.
+        StorageError: code ``audit_unavailable``, the change's record could not be
+            written: nothing was changed (``did not disable 'bob': …``). An import whose
+            records could not be
             written: the accounts without a record are deleted again (those recorded
             before the log failed stay, and the message names both); when a refused
             line's record is lost, none of the import's accounts stays.
@@ -444,6 +442,10 @@ def administer_accounts(
             store = Store(sessionmaker(engine), refresh_ttl=settings.refresh_token_ttl)
             revocations, after = open_revocations(settings, store)
             hasher = PasswordHasher(settings.password_profile)
+            # One account's change is recorded in its transaction (an import, after it).
+            record = None
+            if log is not None and audit is not None and audit[0] != "admin.import":
+                record = ChangeRecord(log, audit[0], user=audit[1], address=None, detail=_CLI)
             admin = AccountAdmin(
                 store,
                 revocations,
@@ -453,21 +455,27 @@ def administer_accounts(
                 default_scopes=DEFAULT_SCOPES,
                 after_change=after,
                 before_change=lambda: check_service_reached(settings),
+                change_record=record,
             )
             try:
                 result = await operation(admin)
+            except AuditUnavailableError as exc:
+                if audit is None or record is None:
+                    raise
+                # Refused in the change's transaction: nothing was changed.
+                raise not_made(repr(record.user), exc, _UNDONE.get(audit[0], "change")) from None
             except StoreUnavailableError as exc:
-                if exc.store != "Redis":
+                if exc.store != "Redis" or record is None or not record.written:
                     raise  # the database: whether the change was made is not known
                 unrecorded = ""
                 if log is not None and audit is not None:
-                    # The change is made: its record is written all the same.
+                    # Recorded as made in its transaction: this record says what it missed.
                     try:
                         log.record(
                             audit[0],
-                            outcome="success",
-                            user=audit[1],
-                            detail="command line; Redis did not answer",
+                            outcome="revocation_incomplete",
+                            user=record.user,
+                            detail=f"{_CLI}; Redis did not answer",
                         )
                     except AuditUnavailableError as lost:
                         unrecorded = f"; nor can the audit log be written ({lost.facts['problem']})"
@@ -480,8 +488,8 @@ def administer_accounts(
                     code="revocation_incomplete",
                     facts={"failed": "deleted"} if deleted else None,
                 ) from None
-            if log is not None and audit is not None:
-                await _record_done(log, audit[0], audit[1], store, result)
+            if log is not None and audit is not None and record is None:
+                await _record_import(log, audit[0], store, result)
             return result
         finally:
             if revocations is not None:
@@ -493,22 +501,15 @@ def administer_accounts(
     return asyncio.run(_run())
 
 
-async def _record_done(log: AuditLog, event: str, given: str, store: Store, result: object) -> None:
-    """Write the audit records of an account operation that succeeded (an import's refused
-    lines too); undo an import's accounts whose records are lost."""
+async def _record_import(log: AuditLog, event: str, store: Store, result: object) -> None:
+    """Write the audit records of an import that succeeded (its refused lines too); undo
+    its accounts whose records are lost."""
     if isinstance(result, ImportReport):
 
         def record(outcome: str, user: str | None, detail: str) -> None:
             log.record(event, outcome=outcome, user=user, detail=detail)
 
-        await record_import(result, record, store, by="command line", entry="line")
-        return
-    users = audited_accounts(result, given)
-    try:
-        for user in users:
-            log.record(event, outcome="success", user=user, detail="command line")
-    except AuditUnavailableError as exc:
-        raise ChangeNotAuditedError(_account_change(event, users, result), exc, result) from None
+        await record_import(result, record, store, by=_CLI, entry="line")
 
 
 async def record_import(

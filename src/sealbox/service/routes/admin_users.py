@@ -10,9 +10,12 @@ lists, so a disabled account's tokens are refused at once on every worker sharin
 them. A token carrying ``users:admin`` is refused (403) once its account or client no
 longer holds the scope. An unknown account is 404 ``account_not_found``; no answer
 holds a password hash. Every change, and every refused one, is written to the audit log
-(``admin.grant``, … with the account and the administrator). A change made whose end of
-the account's sessions Redis did not take is 503 ``revocation_incomplete`` (audited as
-made); a store that does not answer otherwise, 503 ``store_unavailable``.
+(``admin.grant``, … with the account and the administrator); a change's record is written
+in its transaction, so a change whose record the log refuses is not made (503
+``audit_unavailable``). A change made whose end of the account's sessions Redis did not
+take is 503 ``revocation_incomplete`` (audited as made, then a second record, outcome
+``revocation_incomplete``); a store that does not answer otherwise, 503
+``store_unavailable``.
 
 .. versionadded:: 0.1.0
 """
@@ -37,7 +40,7 @@ from sealbox.accounts.admin import (
     AccountNotFoundError,
     LastHolderError,
 )
-from sealbox.accounts.audit import AuditUnavailableError
+from sealbox.accounts.audit import AuditUnavailableError, ChangeRecord
 from sealbox.accounts.sessions import MAX_PASSWORD
 from sealbox.accounts.user_import import ImportReport
 from sealbox.accounts.usernames import MAX_USERNAME
@@ -45,7 +48,7 @@ from sealbox.exceptions import SealboxError, StorageError, StoreUnavailableError
 from sealbox.integrations.fastapi.errors import store_unavailable
 from sealbox.integrations.fastapi.router import check_new_password
 from sealbox.integrations.fastapi.strict_json import StrictJSONRoute
-from sealbox.service.admin import ChangeNotAuditedError, audited_accounts, record_import
+from sealbox.service.admin import ChangeNotAuditedError, record_import
 from sealbox.service.deps import Caller, RuntimeDep, require_held_scopes
 from sealbox.service.errors import ApiError, ErrorCode
 from sealbox.service.runtime import Runtime
@@ -124,7 +127,7 @@ def _account(info: AccountInfo) -> Account:
     )
 
 
-def _admin(runtime: Runtime) -> AccountAdmin:
+def _admin(runtime: Runtime, record: ChangeRecord | None = None) -> AccountAdmin:
     return AccountAdmin(
         runtime.store,
         runtime.revocations,
@@ -137,6 +140,7 @@ def _admin(runtime: Runtime) -> AccountAdmin:
         # Over HTTP, some enabled account keeps the scope: with none, only the command
         # line on the data folder could administer the accounts again.
         keep_holder_of=ADMIN_SCOPE,
+        change_record=record,
     )
 
 
@@ -156,7 +160,8 @@ async def _act(
     repeat: str = "",
 ) -> Any:
     """Run ``operation``, map its errors to JSON ones, audit ``event`` on the account (as
-    stored once found; ``name`` as given when it is not). ``not_own``: refuse it on the
+    stored once found, in the change's transaction: a record refused changes nothing;
+    ``name`` as given when it is not found). ``not_own``: refuse it on the
     caller's own account first (:func:`_not_own`, audited as any refusal). ``repeat``: the
     operation ends the account's sessions in Redis after its change is committed, and this
     says what repeating the request does when Redis missed that (:func:`_incomplete`)."""
@@ -167,10 +172,16 @@ async def _act(
             address = _address(request)
             runtime.audit.record(event, outcome=outcome, user=user, address=address, detail=detail)
 
+    record = None
+    if event:
+        by = f"by {caller.username}"
+        record = ChangeRecord(runtime.audit, event, user=name, address=_address(request), detail=by)
     try:
         if not_own:
             await _not_own(runtime, caller, name, not_own)
-        result = await operation(_admin(runtime))
+        result = await operation(_admin(runtime, record))
+    except AuditUnavailableError:
+        raise  # the change's record was refused: nothing was changed (503)
     except AccountNotFoundError as exc:
         audit("not_found", name)
         raise ApiError(404, ErrorCode.ACCOUNT_NOT_FOUND, str(exc)) from None
@@ -183,8 +194,10 @@ async def _act(
     except StoreUnavailableError as exc:
         # Not the request's fault, so no 422: Redis missing the end of the sessions after
         # the commit leaves the change made; any other outage, not known to be made or not.
-        if repeat and exc.store == "Redis":
-            raise _incomplete(exc, repeat, lambda: audit("success", name, _NO_REDIS)) from None
+        if repeat and exc.store == "Redis" and record is not None and record.written:
+            # Recorded as made in its transaction; this record says what it missed.
+            user = record.user or name
+            raise _incomplete(exc, repeat, lambda: audit(_INCOMPLETE, user, _NO_REDIS)) from None
         audit("failure", name, f"; {exc.store} did not answer")
         raise store_unavailable(exc) from None
     except SealboxError as exc:
@@ -194,25 +207,26 @@ async def _act(
             "import_refused": ErrorCode.IMPORT_REFUSED,
         }
         raise ApiError(422, codes.get(exc.code, ErrorCode.VALIDATION_ERROR), str(exc)) from None
-    for user in audited_accounts(result, name):  # as stored: "Alice" names alice
-        audit("success", user)
     return result
 
 
 _NO_REDIS = "; Redis did not answer"
+#: The outcome of the second record of a change made whose end of sessions Redis missed.
+_INCOMPLETE = "revocation_incomplete"
 
 
 def _incomplete(exc: StoreUnavailableError, repeat: str, audit: Callable[[], None]) -> ApiError:
-    """503 ``revocation_incomplete``: the change is in the database (and audited as made),
-    but Redis did not take the end of the account's sessions, so other workers may take
-    its live access tokens until they expire; this worker refuses them, and writes them to
-    Redis once it answers. Not a 200: the change did not do what it is for, and an answer
-    of 204 has no room to say so."""
+    """503 ``revocation_incomplete``: the change is in the database (and audited as made, in
+    its transaction; ``audit`` adds a record of what Redis missed), but Redis did not take
+    the end of the account's sessions, so other workers may take its live access tokens
+    until they expire; this worker refuses them, and writes them to Redis once it answers.
+    Not a 200: the change did not do what it is for, and an answer of 204 has no room to
+    say so."""
     unrecorded = ""
     try:
         audit()
     except AuditUnavailableError as lost:
-        unrecorded = f"; nor could the audit log take its record ({lost.facts['problem']})"
+        unrecorded = f"; nor could the audit log record that ({lost.facts['problem']})"
     return ApiError(
         503,
         ErrorCode.REVOCATION_INCOMPLETE,

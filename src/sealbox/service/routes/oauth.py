@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
 from sealbox.accounts import DEFAULT_SCOPES
+from sealbox.accounts.audit import ChangeRecord
 from sealbox.accounts.clients import (
     ClientInfo,
     ClientNotFoundError,
@@ -200,6 +201,9 @@ async def revoke_token(
         raise invalid_client("revocation needs client authentication")
     if not form.token:
         raise oauth_error(400, ErrorCode.INVALID_REQUEST, "the token to revoke is missing")
+    # A revocation's record is written in its transaction: one the log refuses (503
+    # audit_unavailable) revokes nothing. Nothing revoked is recorded after, as "ignored".
+    record = ChangeRecord(runtime.audit, "revoke", user=caller_id, address=_address(request))
     try:
         what = await revoke(
             form.token,
@@ -210,17 +214,13 @@ async def revoke_token(
             sessions=runtime.store.sessions,
             first_party_client_id=s.first_party_client_id,
             access_token_ttl=s.access_token_ttl,
+            record=record,
         )
     except RevocationRefusedError as exc:
         runtime.audit.record("revoke", outcome="refused", user=caller_id, address=_address(request))
         raise oauth_error(400, ErrorCode.UNAUTHORIZED_CLIENT, str(exc)) from None
-    runtime.audit.record(
-        "revoke",
-        outcome="success" if what else "ignored",
-        user=caller_id,
-        address=_address(request),
-        detail=what,
-    )
+    if not what:
+        runtime.audit.record("revoke", outcome="ignored", user=caller_id, address=_address(request))
     return Response(status_code=200)
 
 
