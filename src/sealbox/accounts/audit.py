@@ -68,7 +68,7 @@ from sealbox._util.files import make_folder, os_reason, write_failed
 from sealbox.exceptions import SealboxError, StorageError
 from sealbox.secret import Redactor, default_redactor
 
-__all__ = ["AuditLog", "AuditUnavailableError", "ChangeRecord"]
+__all__ = ["AuditLog", "AuditSink", "AuditUnavailableError", "ChangeRecord"]
 
 log = logging.getLogger("sealbox.accounts")
 
@@ -392,7 +392,9 @@ class AuditLog:
                 self._fd = None
 
 
-class _Sink(Protocol):
+class AuditSink(Protocol):
+    """Where sign-in events go (:class:`AuditLog`, or your own)."""
+
     def record(
         self,
         event: str,
@@ -401,7 +403,8 @@ class _Sink(Protocol):
         user: str | None = None,
         address: str | None = None,
         detail: str | None = None,
-    ) -> None: ...
+    ) -> None:
+        """Write one event; never a password or a token."""
 
 
 class ChangeRecord:
@@ -419,7 +422,7 @@ class ChangeRecord:
 
     def __init__(
         self,
-        sink: _Sink,
+        sink: AuditSink,
         event: str,
         *,
         user: str | None,

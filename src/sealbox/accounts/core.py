@@ -30,10 +30,11 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from sealbox.accounts.audit import AuditSink
 from sealbox.accounts.binding import check_binding_thumbprint
 from sealbox.accounts.clients import ClientStore
 from sealbox.accounts.database import sessionmaker
@@ -130,21 +131,6 @@ class AccountPolicy:
     def __post_init__(self) -> None:
         if self.refresh_family_ttl < 1:
             raise ValueError("refresh_family_ttl must be at least 1 second")
-
-
-class AuditSink(Protocol):
-    """Where sign-in events go (:class:`sealbox.accounts.audit.AuditLog`, or your own)."""
-
-    def record(
-        self,
-        event: str,
-        *,
-        outcome: str,
-        user: str | None = None,
-        address: str | None = None,
-        detail: str | None = None,
-    ) -> None:
-        """Write one event; never a password or a token."""
 
 
 class NullAudit:
