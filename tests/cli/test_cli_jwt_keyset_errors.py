@@ -69,15 +69,15 @@ def test_an_unknown_key_id_names_the_keyset_file_and_the_list_command(
     assert keyset_file.read_bytes() == before
 
 
-def test_an_unknown_key_id_names_the_service_keyset_for_every_command(data: Path) -> None:
+def test_an_unknown_key_id_names_the_service_keyset_for_every_command(cli, data: Path) -> None:
     saved = (data / "jwt-keyset.sealed").read_bytes()
     for command in KID_COMMANDS:
-        r = run_sealbox(
+        r = cli(
             ["jwt", "keyset", command, "--data-dir", data, *_with_kid(command, "no-such-kid")],
             env=SERVICE_ENV,
         )
-        assert (r.returncode, r.stdout) == (1, b""), command
-        assert r.stderr.decode().splitlines() == [
+        assert (r.code, r.stdout) == (1, b""), command
+        assert r.stderr.splitlines() == [
             f"sealbox: error: no key no-such-kid in the service keyset of {data}",
             f"sealbox: hint: 'sealbox jwt keyset list --data-dir {data}' shows its keys",
         ], command

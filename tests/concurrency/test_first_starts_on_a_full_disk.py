@@ -33,7 +33,7 @@ def test_first_starts_racing_on_a_full_disk_each_say_why_and_leave_no_half_made_
     commands = [["serve", "--data-dir", data, "--check"]] * (WRITERS - 2)
     commands += [["serve", "--data-dir", data, "--port", "0"]] * 2
     for _ in range(2):  # two rounds: the second finds what the first left, or nothing
-        results = race(commands, lead=0.5)
+        results = race(commands)
         for command, r in zip(commands, results, strict=True):
             lines = r.err.splitlines()
             assert r.code == 1, r.err

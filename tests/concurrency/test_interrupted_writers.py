@@ -127,6 +127,20 @@ def test_a_signal_as_a_rewritten_file_is_renamed_leaves_no_temporary_file(
     assert run_sealbox(listing, env=env).returncode == 0
 
 
+def _wait_in_the_open_of_a_fifo(proc: subprocess.Popen[bytes]) -> None:
+    """Return once ``proc`` waits in the open() of a FIFO for a reader (Linux names that
+    wait in /proc); elsewhere, after a second, by when it is there."""
+    wchan = Path(f"/proc/{proc.pid}/wchan")
+    if not wchan.exists():
+        time.sleep(1.0)
+        return
+    deadline = time.monotonic() + 30
+    while wchan.read_text() != "wait_for_partner":
+        assert proc.poll() is None, "the writer ended before it opened the FIFO"
+        assert time.monotonic() < deadline, "the writer never waited in the open() of the FIFO"
+        time.sleep(0.01)
+
+
 def test_a_write_into_a_fifo_nobody_reads_stays_open_to_ctrl_c(tmp_path: Path) -> None:
     # Signals are held while a file is replaced, but a FIFO is written into directly and
     # blocks until a reader comes: held there, Ctrl-C could never end the wait.
@@ -137,7 +151,7 @@ def test_a_write_into_a_fifo_nobody_reads_stays_open_to_ctrl_c(tmp_path: Path) -
     )
     proc = subprocess.Popen([sys.executable, "-c", code, str(fifo)], stderr=subprocess.PIPE)
     try:
-        time.sleep(1.0)  # in the open() of the FIFO by now
+        _wait_in_the_open_of_a_fifo(proc)
         proc.send_signal(signal.SIGINT)
         _, stderr = proc.communicate(timeout=10)
     finally:
