@@ -1,8 +1,9 @@
 """Accounts: users, usernames, refresh-token families, revocation and login throttling.
 
 The parts of sign-in that do not depend on a web framework: the users and refresh-token
-tables (:mod:`sealbox.accounts.models`), their store (:mod:`sealbox.accounts.store`; what a
-refresh is refused for, and a family's binding and end, :mod:`sealbox.accounts.refresh_rules`),
+tables (:mod:`sealbox.accounts.models`), their store (:mod:`sealbox.accounts.store`; its
+refresh-token families, :mod:`sealbox.accounts.refresh_tokens`; what a refresh is refused
+for, and a family's binding and end, :mod:`sealbox.accounts.refresh_rules`),
 RFC 8265 usernames with look-alikes refused (:mod:`sealbox.accounts.usernames`), access
 tokens refused before they expire (:mod:`sealbox.accounts.revocation`) and attempt
 throttling in memory or Redis (:mod:`sealbox.accounts.throttle`; the counters a sign-in
@@ -18,10 +19,13 @@ reported, in :mod:`sealbox.accounts.password_check`). Beside them: account admin
 systems with :mod:`sealbox.accounts.user_import`), the TOTP second factor
 (:mod:`sealbox.accounts.totp`, RFC 6238; its tables and atomic checks in
 :mod:`sealbox.accounts.totp_store`), and the parts of a small OAuth 2 authorization
-server: clients for machines (:mod:`sealbox.accounts.clients`), the client credentials
-grant, revocation and introspection (:mod:`sealbox.accounts.grants`; the refresh tokens
-they read, :mod:`sealbox.accounts.token_records`) and
-certificate-bound tokens (:mod:`sealbox.accounts.binding`). ``sealbox serve``,
+server: clients for machines (:mod:`sealbox.accounts.clients`; their table,
+:mod:`sealbox.accounts.client_models`; their credentials,
+:mod:`sealbox.accounts.client_secrets`), the client credentials grant
+(:mod:`sealbox.accounts.grants`), revocation and introspection
+(:mod:`sealbox.accounts.revoke_introspect`; the refresh tokens they read,
+:mod:`sealbox.accounts.token_records`) and certificate-bound tokens
+(:mod:`sealbox.accounts.binding`). ``sealbox serve``,
 ``sealbox users`` and the FastAPI integration all run on them; so can any other Python code.
 
 It needs the ``service`` extra (SQLAlchemy, precis-i18n); importing any part of it without
@@ -91,6 +95,8 @@ if not TYPE_CHECKING:
             "attempts",
             "binding",
             "client_checks",
+            "client_models",
+            "client_secrets",
             "clients",
             "core",
             "database",
@@ -100,7 +106,9 @@ if not TYPE_CHECKING:
             "outage",
             "redis_client",
             "refresh_rules",
+            "refresh_tokens",
             "revocation",
+            "revoke_introspect",
             "scopes",
             "store",
             "subject_dn",

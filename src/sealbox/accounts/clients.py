@@ -31,21 +31,13 @@ not authenticate (:class:`ClientDisabledError`) until it is enabled again.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
-import secrets
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import timedelta
 from typing import Any, Final
 
 from sqlalchemy import (
-    Boolean,
-    Integer,
-    LargeBinary,
-    String,
-    Text,
     case,
     delete,
     func,
@@ -56,20 +48,32 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import Mapped, mapped_column
 
 from sealbox.accounts.client_checks import check_client_name, check_scopes, check_subject_dn
+from sealbox.accounts.client_models import (
+    ClientDisabledError,
+    ClientInfo,
+    ClientNotFoundError,
+    NewSecret,
+    OAuthClient,
+)
+from sealbox.accounts.client_secrets import (
+    CLIENT_ID_PREFIX,
+    CLIENT_SECRET_PREFIX,
+    MAX_SECRET,
+    hash_client_secret,
+    new_client_id,
+    new_client_secret,
+)
 from sealbox.accounts.models import (
-    Base,
     RefreshToken,
-    ScopeList,
     UTCDateTime,
     now,
     quoted,
     storable_text,
 )
 from sealbox.accounts.subject_dn import subject_dn_key
-from sealbox.exceptions import ConfigError, SealboxError
+from sealbox.exceptions import ConfigError
 from sealbox.secret import Secret
 
 __all__ = [
@@ -86,9 +90,6 @@ __all__ = [
     "hash_client_secret",
 ]
 
-CLIENT_ID_PREFIX: Final = "sbc_"
-CLIENT_SECRET_PREFIX: Final = "sbs_"  # noqa: S105 - a prefix, not a secret
-MAX_SECRET: Final = 256
 # Times a change that ends a client's tokens is tried when another such change of the
 # same client keeps coming in between (each is retried with the version it raised).
 _ENDING_ATTEMPTS: Final = 8
@@ -98,127 +99,10 @@ _ENDING_ATTEMPTS: Final = 8
 #: and the families of its users' logins, up to :attr:`ClientInfo.sweep_through` when set
 #: (:func:`~sealbox.accounts.grants.revoke_client_tokens`).
 EndTokens = Callable[["ClientInfo"], Awaitable[None]]
-
-
-class ClientNotFoundError(SealboxError, LookupError):
-    """No client has that name."""
-
-    code = "client_not_found"
-
-
-class ClientDisabledError(SealboxError):
-    """The client's credentials are right, but it is disabled: it does not authenticate."""
-
-    code = "client_disabled"
-
-
-class OAuthClient(Base):
-    """A registered client (the ``oauth_clients`` table, migration 0007)."""
-
-    __tablename__ = "oauth_clients"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    client_id: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
-    name: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
-    scopes: Mapped[list[str]] = mapped_column(ScopeList, nullable=False, default=list)
-    secret_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
-    previous_secret_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
-    previous_secret_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    # RFC 8705 §2.1.2 tls_client_auth_subject_dn, as an RFC 4514 string.
-    subject_dn: Mapped[str | None] = mapped_column(Text, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=now)
-    secret_rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    # Migration 0011: a disabled client does not authenticate; the session version rises
-    # each time its tokens are ended, and its tokens name it (grants.client_family).
-    disabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
-    session_version: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-
-
-@dataclass(frozen=True, slots=True)
-class ClientInfo:
-    """A client as it may be shown anywhere: never its secret nor the secret's hash."""
-
-    client_id: str
-    name: str
-    scopes: tuple[str, ...]
-    subject_dn: str | None
-    has_secret: bool
-    created_at: datetime
-    secret_rotated_at: datetime | None
-    previous_secret_expires_at: datetime | None
-    disabled: bool = False
-    #: Its tokens name it; it rises each time they are ended (not shown: no one needs it).
-    session_version: int = 0
-    #: Set only on the client an ending gives its ``end`` the second time, once its
-    #: change is committed: the families to end are those with a refresh token of row id
-    #: this or lower (begun before the change); ``None``, every live one (not shown).
-    sweep_through: int | None = None
-
-    @property
-    def auth_methods(self) -> tuple[str, ...]:
-        """The RFC 8414 ``token_endpoint_auth_methods`` this client can use."""
-        methods = ("client_secret_basic", "client_secret_post") if self.has_secret else ()
-        return (*methods, "tls_client_auth") if self.subject_dn else methods
-
-    def to_dict(self) -> dict[str, object]:
-        """JSON-ready form (times as RFC 3339 UTC strings, ``None`` when there is none)."""
-        return {
-            "client_id": self.client_id,
-            "name": self.name,
-            "scopes": list(self.scopes),
-            "token_endpoint_auth_methods": list(self.auth_methods),
-            "tls_client_auth_subject_dn": self.subject_dn,
-            "created": _rfc3339(self.created_at),
-            "secret_rotated": _rfc3339(self.secret_rotated_at),
-            "previous_secret_expires": _rfc3339(self.previous_secret_expires_at),
-            "disabled": self.disabled,
-        }
-
-    @classmethod
-    def of(cls, row: OAuthClient) -> ClientInfo:
-        at = now()
-        previous = row.previous_secret_expires_at
-        return cls(
-            client_id=row.client_id,
-            name=row.name,
-            scopes=tuple(row.scopes),
-            subject_dn=row.subject_dn,
-            has_secret=row.secret_hash is not None,
-            created_at=row.created_at,
-            secret_rotated_at=row.secret_rotated_at,
-            previous_secret_expires_at=previous if previous is not None and previous > at else None,
-            disabled=bool(row.disabled),
-            session_version=row.session_version or 0,
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class NewSecret:
-    """A client and its new secret, shown once (the secret never in a ``repr``)."""
-
-    client: ClientInfo
-    secret: Secret[str] | None
-
-
-def _rfc3339(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def hash_client_secret(secret: str) -> bytes:
-    """The stored form of a client secret (SHA-256; see the module docstring)."""
-    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).digest()
-
-
-def _new_secret() -> str:
-    return CLIENT_SECRET_PREFIX + _b64(secrets.token_bytes(32))
-
-
-def _new_client_id() -> str:
-    return CLIENT_ID_PREFIX + _b64(secrets.token_bytes(12))
-
-
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+#: Called with the client as the change leaves it, as the last step of the change's
+#: transaction: the change's audit record. Raising rolls the change back (a client made
+#: does not exist, nothing is changed).
+BeforeCommit = Callable[["ClientInfo"], None]
 
 
 def _enabled(client: ClientInfo) -> ClientInfo:
@@ -228,6 +112,12 @@ def _enabled(client: ClientInfo) -> ClientInfo:
             f"client {client.client_id} is disabled", facts={"client_id": client.client_id}
         )
     return client
+
+
+def _last(before_commit: BeforeCommit | None, client: ClientInfo) -> None:
+    # The transaction's last step: a record refused rolls the change back.
+    if before_commit is not None:
+        before_commit(client)
 
 
 def _not_found(name: str) -> ClientNotFoundError:
@@ -256,6 +146,7 @@ class ClientStore:
         *,
         subject_dn: str | None = None,
         with_secret: bool = True,
+        before_commit: BeforeCommit | None = None,
     ) -> NewSecret:
         """Register a client; return it with its secret (``None`` without ``with_secret``).
 
@@ -264,6 +155,7 @@ class ClientStore:
             scopes: what it may be granted.
             subject_dn: its certificate's subject (RFC 4514) for ``tls_client_auth``.
             with_secret: make a secret (a certificate-only client has none).
+            before_commit: the creation's record (:data:`BeforeCommit`).
 
         Raises:
             ConfigError: a bad name, scope or certificate subject, neither secret nor
@@ -278,10 +170,10 @@ class ClientStore:
                 "a client needs a secret or a certificate subject to authenticate with",
                 code="client_needs_credentials",
             )
-        secret = _new_secret() if with_secret else None
+        secret = new_client_secret() if with_secret else None
         at = now()
         row = OAuthClient(
-            client_id=_new_client_id(),
+            client_id=new_client_id(),
             name=name,
             scopes=granted,
             secret_hash=hash_client_secret(secret) if secret else None,
@@ -292,6 +184,8 @@ class ClientStore:
         try:
             async with self._sessions.begin() as session:
                 session.add(row)
+                await session.flush()  # a taken name is refused before its record
+                _last(before_commit, ClientInfo.of(row))
         except IntegrityError:
             raise ConfigError(
                 f"a client named {name!r} exists already",
@@ -327,7 +221,12 @@ class ClientStore:
             return None if row is None else ClientInfo.of(row)
 
     async def rotate_secret(
-        self, name: str, overlap: int = 0, *, end: EndTokens | None = None
+        self,
+        name: str,
+        overlap: int = 0,
+        *,
+        end: EndTokens | None = None,
+        before_commit: BeforeCommit | None = None,
     ) -> NewSecret:
         """Give the client a new secret; the current one stays valid ``overlap`` seconds.
 
@@ -342,7 +241,7 @@ class ClientStore:
         """
         if overlap < 0:
             raise ConfigError("the overlap must be 0 or more seconds", code="bad_overlap")
-        secret = _new_secret()
+        secret = new_client_secret()
         at = now()
         if not storable_text(name):  # PostgreSQL takes no NUL
             raise _not_found(name)
@@ -361,7 +260,8 @@ class ClientStore:
             "secret_rotated_at": at,
         }
         if end is not None:
-            return NewSecret(await self._end_tokens(name, end, values), Secret(secret))
+            ended = await self._end_tokens(name, end, values, before_commit)
+            return NewSecret(ended, Secret(secret))
         rotate = (
             update(OAuthClient)
             .where(OAuthClient.name == name)
@@ -371,9 +271,12 @@ class ClientStore:
         async with self._sessions.begin() as session:
             await session.execute(rotate)
             info = ClientInfo.of(await self._by_name(session, name))  # none: nothing changed
+            _last(before_commit, info)
         return NewSecret(info, Secret(secret))
 
-    async def disable(self, name: str, end: EndTokens) -> ClientInfo:
+    async def disable(
+        self, name: str, end: EndTokens, *, before_commit: BeforeCommit | None = None
+    ) -> ClientInfo:
         """Refuse the client's authentication and end the access tokens it holds.
 
         ``end`` is called first with the client as it is, and refuses the tokens of its
@@ -391,9 +294,9 @@ class ClientStore:
                 coming in between.
             Exception: what ``end`` raises (nothing is changed then).
         """
-        return await self._end_tokens(name, end, {"disabled": True})
+        return await self._end_tokens(name, end, {"disabled": True}, before_commit)
 
-    async def enable(self, name: str) -> ClientInfo:
+    async def enable(self, name: str, *, before_commit: BeforeCommit | None = None) -> ClientInfo:
         """Let a disabled client authenticate again (its ended tokens stay refused).
 
         Raises:
@@ -408,9 +311,17 @@ class ClientStore:
                 .values(disabled=False)
                 .execution_options(synchronize_session=False)
             )
-            return ClientInfo.of(await self._by_name(session, name))
+            info = ClientInfo.of(await self._by_name(session, name))
+            _last(before_commit, info)
+            return info
 
-    async def _end_tokens(self, name: str, end: EndTokens, values: dict[str, Any]) -> ClientInfo:
+    async def _end_tokens(
+        self,
+        name: str,
+        end: EndTokens,
+        values: dict[str, Any],
+        before_commit: BeforeCommit | None = None,
+    ) -> ClientInfo:
         """``end`` the tokens of the client's version, raise it with ``values`` set, then
         ``end`` the users' families begun meanwhile, which the first ``end`` could not see.
 
@@ -448,6 +359,7 @@ class ClientStore:
                     )
                 ).scalar_one_or_none()
                 info = ClientInfo.of(await self._by_name(session, name))
+                _last(before_commit, info)
             if through is not None:
                 await end(replace(found, sweep_through=through))
             return info
@@ -472,7 +384,9 @@ class ClientStore:
             row.scopes = granted
             return ClientInfo.of(row)
 
-    async def grant(self, name: str, scopes: Iterable[str]) -> ClientInfo:
+    async def grant(
+        self, name: str, scopes: Iterable[str], *, before_commit: BeforeCommit | None = None
+    ) -> ClientInfo:
         """Add scopes to what the client may be granted (those it holds are kept once).
 
         Raises:
@@ -480,9 +394,11 @@ class ClientStore:
             ConfigError: code ``bad_scope``.
         """
         added = set(check_scopes(scopes))
-        return await self._change_scopes(name, lambda held: held | added)
+        return await self._change_scopes(name, lambda held: held | added, before_commit)
 
-    async def revoke(self, name: str, scopes: Iterable[str]) -> ClientInfo:
+    async def revoke(
+        self, name: str, scopes: Iterable[str], *, before_commit: BeforeCommit | None = None
+    ) -> ClientInfo:
         """Take scopes back (those it does not hold are ignored). Its next token lacks
         them; a token it holds keeps them until it expires, but the routes that look at
         what the caller still holds (the administrators' ones) refuse them at once.
@@ -493,9 +409,14 @@ class ClientStore:
                 sealbox's prefixes that no route looks for can still be taken back).
         """
         removed = set(check_scopes(scopes, granting=False))
-        return await self._change_scopes(name, lambda held: held - removed)
+        return await self._change_scopes(name, lambda held: held - removed, before_commit)
 
-    async def _change_scopes(self, name: str, change: Callable[[set[str]], set[str]]) -> ClientInfo:
+    async def _change_scopes(
+        self,
+        name: str,
+        change: Callable[[set[str]], set[str]],
+        before_commit: BeforeCommit | None,
+    ) -> ClientInfo:
         if not storable_text(name):
             raise _not_found(name)
         async with self._sessions.begin() as session:
@@ -510,9 +431,18 @@ class ClientStore:
             )
             row = await self._by_name(session, name)
             row.scopes = sorted(change(set(row.scopes)))
-            return ClientInfo.of(row)
+            await session.flush()
+            info = ClientInfo.of(row)
+            _last(before_commit, info)
+            return info
 
-    async def delete(self, name: str, *, client_id: str | None = None) -> ClientInfo:
+    async def delete(
+        self,
+        name: str,
+        *,
+        client_id: str | None = None,
+        before_commit: BeforeCommit | None = None,
+    ) -> ClientInfo:
         """Remove the client: its secrets and certificate stop authenticating at once.
 
         Access tokens already issued to it live until they expire, unless revoked: revoke
@@ -530,6 +460,7 @@ class ClientStore:
                 raise _not_found(name)
             info = ClientInfo.of(row)
             await session.execute(delete(OAuthClient).where(OAuthClient.id == row.id))
+            _last(before_commit, info)
         return info
 
     async def authenticate_secret(self, client_id: str, secret: str) -> ClientInfo | None:

@@ -24,6 +24,7 @@ in :mod:`sealbox.accounts.grants`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Final
 from urllib.parse import unquote, urlsplit
 
@@ -321,17 +322,19 @@ async def _holds_all(runtime: Runtime, caller: Caller, scopes: tuple[str, ...] |
         raise insufficient_scope(tuple(missing), missing)
 
 
-def _record_scopes(
-    runtime: Runtime, request: Request, caller: Caller, event: str, client: ClientInfo
-) -> None:
-    """Audit a change of a client's scopes, with what it holds after it."""
-    runtime.audit.record(
-        event,
-        outcome="success",
-        user=caller.username,
-        address=_address(request),
-        detail=f"{client.name}; holds {' '.join(client.scopes) or 'no scope'}",
-    )
+def _change(runtime: Runtime, request: Request, caller: Caller, event: str) -> ChangeRecord:
+    """The record of a change of a client, written by its transaction (``before_commit``):
+    one the log refuses changes nothing (503 ``audit_unavailable``)."""
+    return ChangeRecord(runtime.audit, event, user=caller.username, address=_address(request))
+
+
+def _holds(record: ChangeRecord) -> Callable[[ClientInfo], None]:
+    # A change of scopes is recorded with what the client holds after it.
+    return lambda c: record.write(detail=f"{c.name}; holds {' '.join(c.scopes) or 'no scope'}")
+
+
+def _named(record: ChangeRecord) -> Callable[[ClientInfo], None]:
+    return lambda c: record.write(detail=c.name)
 
 
 def _scope_routes(api: APIRouter, admin: Any) -> None:
@@ -355,11 +358,14 @@ def _scope_routes(api: APIRouter, admin: Any) -> None:
         except ConfigError as exc:
             raise _config_error(exc) from None
         await _holds_all(runtime, caller, body.scopes)
+        record = _change(runtime, request, caller, "client_grant")
         try:
-            client = await client_store(runtime).grant(name, body.scopes)
+            with record:
+                client = await client_store(runtime).grant(
+                    name, body.scopes, before_commit=_holds(record)
+                )
         except ClientNotFoundError as exc:
             raise _not_found(exc) from None
-        _record_scopes(runtime, request, caller, "client_grant", client)
         return client.to_dict()
 
     # A scope may hold a "/" (kv:read:secret/app), sent as it is or as %2F.
@@ -370,13 +376,16 @@ def _scope_routes(api: APIRouter, admin: Any) -> None:
         """Take a scope back: the client's next token lacks it, and the routes that look at
         what a caller still holds (the administrators') refuse its tokens that carry it at
         once."""
+        record = _change(runtime, request, caller, "client_revoke")
         try:
-            client = await client_store(runtime).revoke(name, [scope])
+            with record:
+                client = await client_store(runtime).revoke(
+                    name, [scope], before_commit=_holds(record)
+                )
         except ClientNotFoundError as exc:
             raise _not_found(exc) from None
         except ConfigError as exc:
             raise _config_error(exc) from None
-        _record_scopes(runtime, request, caller, "client_revoke", client)
         return client.to_dict()
 
 
@@ -405,11 +414,12 @@ def _disable_routes(api: APIRouter, admin: Any) -> None:
         name: str, request: Request, runtime: RuntimeDep, caller: Caller = admin
     ) -> dict[str, Any]:
         """Let a disabled client authenticate again (the tokens ended stay refused)."""
+        record = _change(runtime, request, caller, "client_enable")
         try:
-            client = await client_store(runtime).enable(name)
+            with record:
+                client = await client_store(runtime).enable(name, before_commit=_named(record))
         except ClientNotFoundError as exc:
             raise _not_found(exc) from None
-        _record(runtime, request, caller, "client_enable", name)
         return client.to_dict()
 
 
@@ -430,15 +440,9 @@ def _rotated(
 ) -> JSONResponse:
     """A rotation's record and answer; ``missed`` (the sweep after the commit, ``ender``):
     the new secret is answered all the same, the tokens said ended ``in part``."""
-    name = made.client.name
     ended, answer = tokens_ended(missed)
-    runtime.audit.record(
-        "client_rotate",
-        outcome="success",
-        user=caller.username,
-        address=_address(request),
-        detail=f"{name}; {ended}" if ending else name,
-    )
+    if ending:  # without, the rotation's transaction wrote its record
+        _record(runtime, request, caller, "client_rotate", f"{made.client.name}; {ended}")
     secret = made.secret.expose_secret() if made.secret else None
     return JSONResponse(_with_secret(made.client, secret) | answer)
 
@@ -467,22 +471,18 @@ def _admin_router() -> APIRouter:
         except ConfigError as exc:
             raise _config_error(exc) from None
         await _holds_all(runtime, caller, body.scopes)
+        record = _change(runtime, request, caller, "client_create")
         try:
-            made = await client_store(runtime).create(
-                body.name,
-                body.scopes,
-                subject_dn=body.tls_client_auth_subject_dn,
-                with_secret=body.secret,
-            )
+            with record:
+                made = await client_store(runtime).create(
+                    body.name,
+                    body.scopes,
+                    subject_dn=body.tls_client_auth_subject_dn,
+                    with_secret=body.secret,
+                    before_commit=_named(record),
+                )
         except ConfigError as exc:
             raise _config_error(exc) from None
-        runtime.audit.record(
-            "client_create",
-            outcome="success",
-            user=caller.username,
-            address=_address(request),
-            detail=made.client.name,
-        )
         secret = made.secret.expose_secret() if made.secret else None
         return JSONResponse(_with_secret(made.client, secret), status_code=201)
 
@@ -506,7 +506,11 @@ def _admin_router() -> APIRouter:
         try:
             await _holds_all(runtime, caller, (await store.get(name)).scopes)
             end = ender(runtime, missed) if ending else None
-            made = await store.rotate_secret(name, overlap, end=end)
+            record = _change(runtime, request, caller, "client_rotate")
+            with record:
+                made = await store.rotate_secret(
+                    name, overlap, end=end, before_commit=None if ending else _named(record)
+                )
         except ClientNotFoundError as exc:
             raise _not_found(exc) from None
         except ConfigError as exc:
