@@ -246,10 +246,10 @@ def test_installing_on_a_handler_again_keeps_its_one_filter() -> None:
 
 
 def test_redactor_hides_refresh_tokens_and_client_secrets_by_their_shape() -> None:
-    from sealbox.accounts.clients import _new_secret
+    from sealbox.accounts.client_secrets import new_client_secret
     from sealbox.accounts.store import new_refresh_token
 
-    for credential in (new_refresh_token(), _new_secret()):
+    for credential in (new_refresh_token(), new_client_secret()):
         out = Redactor().redact(f"client_secret={credential}&x=1 and '{credential}'")
         assert credential not in out and credential[-20:] not in out
         assert out.count(REDACTED) == 2
