@@ -162,6 +162,7 @@ def test_public_of_encrypted_keys(tmp_path: Path, cli) -> None:
     assert r.stderr == (
         f"sealbox: error: cannot decrypt key file {tmp_path / 'p'}: wrong passphrase, "
         "or the file was altered\n"
+        "sealbox: hint: the passphrase came from $SEALBOX_PASSPHRASE\n"
     )
     r = cli(["key", "fingerprint", tmp_path / "p"], env=ENV)
     fp = PublicKey.load(tmp_path / "p.pub").fingerprint()

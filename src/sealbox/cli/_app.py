@@ -13,6 +13,9 @@ from sealbox import __version__
 from sealbox.cli._errors import debug_requested, report
 from sealbox.cli._io import note, print_error
 
+# The commands whose library code logs (sealbox.cli._library_log, which loads logging).
+LOGGING_COMMANDS = frozenset({"users", "clients", "jwt"})
+
 # name -> (module:attribute, one-line help). The help is here so that
 # `sealbox --help` does not import every command module to describe it.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -140,6 +143,18 @@ _NO_ARGS_IS_HELP: type[click.UsageError] | None = getattr(
 
 def run(argv: list[str]) -> int:
     """Run the CLI with ``argv`` and map every outcome to an exit status."""
+    command = next((arg for arg in _before_dashes(argv) if not arg.startswith("-")), None)
+    if command not in LOGGING_COMMANDS:
+        return _run(argv)
+    from sealbox.cli._library_log import library_log
+
+    with library_log() as log:
+        status = _run(argv)
+        log.done(status)
+    return status
+
+
+def _run(argv: list[str]) -> int:
     from sealbox.storage import set_wait_notice
 
     debug = debug_requested(argv)

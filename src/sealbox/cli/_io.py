@@ -13,12 +13,13 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sealbox.exceptions import SealboxError
+from sealbox.exceptions import DecryptionError, SealboxError
 
 if TYPE_CHECKING:
     from sealbox.secret import Secret
 
 F = TypeVar("F", bound=Callable[..., Any])
+K = TypeVar("K")
 
 PASSPHRASE_ENV = "SEALBOX_PASSPHRASE"  # noqa: S105 - a variable name, not a value
 MAX_PASSPHRASE_FILE = 64 * 1024
@@ -172,6 +173,33 @@ def passphrase_source(passphrase_file: str | os.PathLike[str] | None) -> str:
     if PASSPHRASE_ENV in os.environ:
         return f"${PASSPHRASE_ENV}"
     return "the prompt"
+
+
+def load_key_file(
+    load: Callable[[Callable[[], Secret[str]]], K], passphrase_file: str | os.PathLike[str] | None
+) -> K:
+    """``load(getter)``: a key file's load, given the getter of its passphrase.
+
+    A wrong passphrase says where the passphrase came from: with ``$SEALBOX_PASSPHRASE``
+    set for another file, nothing else tells why a passphrase never asked for is wrong.
+    """
+    asked = False
+
+    def getter() -> Secret[str]:
+        nonlocal asked
+        asked = True
+        return read_passphrase(passphrase_file)
+
+    try:
+        return load(getter)
+    except DecryptionError as exc:
+        if not asked or exc.hint is not None:
+            raise
+        raise DecryptionError(
+            str(exc),
+            code=exc.code,
+            hint=f"the passphrase came from {passphrase_source(passphrase_file)}",
+        ) from None
 
 
 def pasted_secret_key(value: str) -> bool:

@@ -15,6 +15,7 @@ import click
 from sealbox.cli._dialect import confirm, not_stdout, yes_option
 from sealbox.cli._io import (
     CLIError,
+    load_key_file,
     passphrase_file_option,
     read_passphrase,
     read_stdin,
@@ -145,7 +146,7 @@ def generate(
 
 def _read_public(file: Path, passphrase_file: Path | None) -> PublicKey:
     """A public key from any key file; the comment of FILE.pub if FILE has none."""
-    public = PublicKey.load(file, passphrase=lambda: read_passphrase(passphrase_file))
+    public = load_key_file(lambda ask: PublicKey.load(file, passphrase=ask), passphrase_file)
     sibling = file.with_name(file.name + ".pub")
     if not public.comment and sibling.is_file():
         with contextlib.suppress(SealboxError):
@@ -315,11 +316,11 @@ def _prints_on_terminal(data: bytes) -> bool:
 
 
 def _public(key_file: Path, passphrase_file: Path | None) -> PublicKey:
-    return PublicKey.load(key_file, passphrase=lambda: read_passphrase(passphrase_file))
+    return load_key_file(lambda ask: PublicKey.load(key_file, passphrase=ask), passphrase_file)
 
 
 def _private(key_file: Path, passphrase_file: Path | None) -> PrivateKey:
-    return PrivateKey.load(key_file, lambda: read_passphrase(passphrase_file))
+    return load_key_file(lambda ask: PrivateKey.load(key_file, ask), passphrase_file)
 
 
 @key.command()

@@ -13,8 +13,8 @@ import click
 
 from sealbox.cli._io import (
     CLIError,
+    load_key_file,
     passphrase_file_option,
-    read_passphrase,
     warn,
     write_stdout,
 )
@@ -96,7 +96,7 @@ def sign(
     if target is not None:
         _check_target(target, force, (file, key_file, passphrase_file))
     with _open_data(file) as data:  # a missing FILE is reported before any passphrase prompt
-        key = PrivateKey.load(key_file, lambda: read_passphrase(passphrase_file))
+        key = load_key_file(lambda ask: PrivateKey.load(key_file, ask), passphrase_file)
         signature = sshsig.sign(key, data, namespace=namespace)
     armored = signature.armor().encode()
     if target is None:
@@ -162,7 +162,9 @@ def verify(
     public_key = None
     signers = None
     if key_file is not None:
-        public_key = PublicKey.load(key_file, passphrase=lambda: read_passphrase(passphrase_file))
+        public_key = load_key_file(
+            lambda ask: PublicKey.load(key_file, passphrase=ask), passphrase_file
+        )
     else:
         assert allowed_signers is not None
         signers = sshsig.AllowedSigners.load(allowed_signers)
