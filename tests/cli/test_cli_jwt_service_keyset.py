@@ -8,9 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_sealbox
+from tests.conftest import Result, run_cli, run_sealbox
 
 ENV = {"SEALBOX_PASSWORD_PROFILE": "test"}
+
+
+def sealbox(*args: object) -> Result:
+    """``sealbox ARGS`` run in this process: the sequences of changes below make a dozen
+    runs each, and a program's start (its imports) was most of each run's time. Each test
+    still runs the real program where the process itself matters (a prompt without a
+    terminal, a first change and its record)."""
+    with pytest.MonkeyPatch.context() as patch:
+        return run_cli([str(a) for a in args], env=ENV, monkeypatch=patch)
 
 
 @pytest.fixture(scope="module")
@@ -54,8 +63,8 @@ def test_a_folder_without_a_service_is_one_error_with_a_hint(tmp_path: Path) -> 
 
 def test_list_rotate_disable_enable_destroy_on_the_service_keyset(data: Path) -> None:
     def keys() -> list[dict[str, object]]:
-        r = run_sealbox(["jwt", "keyset", "list", "--data-dir", data, "--json"], env=ENV)
-        assert r.returncode == 0, r.stderr.decode()
+        r = sealbox("jwt", "keyset", "list", "--data-dir", data, "--json")
+        assert r.code == 0, r.stderr
         return list(json.loads(r.stdout))
 
     (first,) = keys()
@@ -68,21 +77,21 @@ def test_list_rotate_disable_enable_destroy_on_the_service_keyset(data: Path) ->
     )
     old = str(first["id"])
     for verb, state in (("disable", "disabled"), ("enable", "decrypt-only")):
-        r = run_sealbox(["jwt", "keyset", verb, "--data-dir", data, "--", old], env=ENV)
-        assert r.returncode == 0, r.stderr.decode()
+        r = sealbox("jwt", "keyset", verb, "--data-dir", data, "--", old)
+        assert r.code == 0, r.stderr
         assert {k["id"]: k["state"] for k in keys()}[old] == state
     # Destroying asks first; without a terminal, --yes.
     r = run_sealbox(["jwt", "keyset", "destroy", "--data-dir", data, "--", old], env=ENV)
     assert r.returncode == 1
     assert b"pass --yes" in r.stderr
-    r = run_sealbox(["jwt", "keyset", "destroy", "--data-dir", data, "--yes", "--", old], env=ENV)
-    assert r.returncode == 0, r.stderr.decode()
+    r = sealbox("jwt", "keyset", "destroy", "--data-dir", data, "--yes", "--", old)
+    assert r.code == 0, r.stderr
     assert {k["id"]: k["state"] for k in keys()}[old] == "destroyed"
     # Destroyed twice: said so, and neither saved nor recorded again.
     saved = (data / "jwt-keyset.sealed").read_bytes()
-    r = run_sealbox(["jwt", "keyset", "destroy", "--data-dir", data, "--yes", "--", old], env=ENV)
-    assert r.returncode == 0, r.stderr.decode()
-    assert r.stderr.decode() == f"key {old} of the service keyset of {data} was destroyed already\n"
+    r = sealbox("jwt", "keyset", "destroy", "--data-dir", data, "--yes", "--", old)
+    assert r.code == 0, r.stderr
+    assert r.stderr == f"key {old} of the service keyset of {data} was destroyed already\n"
     assert (data / "jwt-keyset.sealed").read_bytes() == saved
     events = [json.loads(line)["event"] for line in (data / "audit.log").read_text().splitlines()]
     assert events[-4:] == [
@@ -121,9 +130,9 @@ def fresh(provisioned: Path, tmp_path: Path) -> Path:
 
 
 def sealbox_ok(*args: object) -> str:
-    r = run_sealbox(["jwt", *map(str, args)], env=ENV)
-    assert r.returncode == 0, r.stderr.decode()
-    return r.stdout.decode()
+    r = sealbox("jwt", *args)
+    assert r.code == 0, r.stderr
+    return r.out
 
 
 def states(data: Path) -> dict[str, tuple[str, bool]]:
@@ -162,11 +171,9 @@ def test_add_then_set_primary_on_the_service_keyset_is_a_staged_rotation(fresh: 
 
     # Made primary twice: said so, neither saved nor recorded again.
     saved = (fresh / "jwt-keyset.sealed").read_bytes()
-    r = run_sealbox(["jwt", "keyset", "set-primary", "--data-dir", fresh, "--", new], env=ENV)
-    assert (r.returncode, r.stdout) == (0, b""), r.stderr.decode()
-    assert r.stderr.decode() == (
-        f"key {new} is already the primary key of the service keyset of {fresh}\n"
-    )
+    r = sealbox("jwt", "keyset", "set-primary", "--data-dir", fresh, "--", new)
+    assert (r.code, r.stdout) == (0, b""), r.stderr
+    assert r.stderr == (f"key {new} is already the primary key of the service keyset of {fresh}\n")
     assert (fresh / "jwt-keyset.sealed").read_bytes() == saved
     assert audit(fresh) == [
         ("admin.keyset_add", f"added key {new} (EdDSA), not signing yet; command line"),
@@ -205,9 +212,9 @@ def test_set_primary_of_an_unknown_disabled_or_destroyed_service_key_is_refused_
         ),
     }
     for kid, (message, hint) in expected.items():
-        r = run_sealbox(["jwt", "keyset", "set-primary", "--data-dir", fresh, "--", kid], env=ENV)
-        assert r.returncode == 1
-        assert r.stderr.decode().splitlines() == [
+        r = sealbox("jwt", "keyset", "set-primary", "--data-dir", fresh, "--", kid)
+        assert r.code == 1
+        assert r.stderr.splitlines() == [
             f"sealbox: error: {message}",
             f"sealbox: hint: {hint}",
         ]
@@ -310,9 +317,9 @@ def test_an_hmac_key_from_before_can_neither_sign_nor_verify_again_only_go(fresh
 
     # Disabled, it verifies nothing; enabled again it would.
     sealbox_ok("keyset", "disable", "--data-dir", fresh, "--", hmac)
-    r = run_sealbox(["jwt", "keyset", "enable", "--data-dir", fresh, "--", hmac], env=ENV)
-    assert r.returncode == 1
-    assert r.stderr.decode().splitlines() == [
+    r = sealbox("jwt", "keyset", "enable", "--data-dir", fresh, "--", hmac)
+    assert r.code == 1
+    assert r.stderr.splitlines() == [
         (
             f"sealbox: error: key {hmac} of {where} is an HS256 key and cannot verify again: "
             f"{why} its tokens"

@@ -128,6 +128,10 @@ def serve_process(
     running = ServeProcess(proc, port, data_dir or cwd / ".sealbox")
     try:
         deadline = time.monotonic() + 60
+        # Short pauses first, as a start takes about a second: waiting a fixed 0.2 s
+        # added up to a minute of a test run; a few milliseconds per try leave the
+        # starting service its CPU.
+        pause = 0.01
         while True:
             try:
                 with running.client() as c:
@@ -138,7 +142,8 @@ def serve_process(
                     raise RuntimeError(
                         f"sealbox serve did not start: {err_path.read_text()}"
                     ) from None
-                time.sleep(0.2)
+                time.sleep(pause)
+                pause = min(pause * 1.5, 0.05)
         yield running
         ended = "stopped by SIGTERM" if proc.poll() is None else "ended in the block"
     finally:

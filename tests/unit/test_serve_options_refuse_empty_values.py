@@ -23,19 +23,19 @@ def test_an_empty_host_option_is_a_usage_error_naming_the_option(
     assert not (tmp_path / "data").exists()
 
 
-def test_no_mtls_turns_off_mutual_tls_set_in_the_environment(tmp_path: Path) -> None:
+def test_no_mtls_turns_off_mutual_tls_set_in_the_environment(cli, tmp_path: Path) -> None:
     # An option wins over the environment: a flag that could only turn mutual TLS on left
     # SEALBOX_MTLS=true in force. With a certificate of one's own and no client CA, mutual
     # TLS is refused, so the outcome shows which one won.
     data = tmp_path / "data"
-    assert run_sealbox(["serve", "--data-dir", data, "--check"]).returncode == 0
+    assert cli(["serve", "--data-dir", data, "--check"]).code == 0
     env = {
         "SEALBOX_MTLS": "true",
         "SEALBOX_CERT": str(data / "tls" / "server.crt"),
         "SEALBOX_KEY": str(data / "tls" / "server.key"),
     }
-    refused = run_sealbox(["serve", "--data-dir", data, "--check"], env=env)
-    assert refused.returncode == 1
-    assert b"needs the CA of the client certificates" in refused.stderr
-    r = run_sealbox(["serve", "--data-dir", data, "--check", "--no-mtls"], env=env)
-    assert r.returncode == 0, r.stderr
+    refused = cli(["serve", "--data-dir", data, "--check"], env=env)
+    assert refused.code == 1
+    assert "needs the CA of the client certificates" in refused.stderr
+    r = cli(["serve", "--data-dir", data, "--check", "--no-mtls"], env=env)
+    assert r.code == 0, r.stderr
