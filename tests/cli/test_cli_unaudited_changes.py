@@ -1,6 +1,6 @@
-"""A change whose audit record cannot be written: not made (an account's change, whose record
-is written in its transaction), undone (a creation, an import), or said to be made (a
-client's secret rotated).
+"""A change whose audit record cannot be written: not made (an account's change, and a
+client's creation, change of scopes, enabling or rotation, whose record is written in
+its transaction), undone (an import), or said to be made (a service key rotated).
 
 The audit log is on a real full disk: a small tmpfs mounted for the test (root only), its
 log file made beforehand, the rest of its room taken by another file.
@@ -133,23 +133,58 @@ def test_clients_create_on_a_full_audit_disk_leaves_no_client_and_the_name_free(
     assert "client_secret: sbs_" in again.out
 
 
-def test_clients_rotate_on_a_full_audit_disk_shows_the_new_secret_and_says_it_is_unrecorded(
+def _show(cli, data: Path, name: str) -> dict[str, object]:
+    shown = cli(["clients", "show", name, "--json", "--data-dir", data])
+    assert shown.code == 0, shown.stderr
+    return json.loads(shown.out)
+
+
+def test_clients_rotate_on_a_full_audit_disk_rotates_nothing_and_shows_no_secret(
     cli, tmp_path: Path, full: dict[str, str]
 ) -> None:
     data = tmp_path / "data"
     made = json.loads(cli(["clients", "create", "billing", "--json", "--data-dir", data]).out)
+    before = _show(cli, data, "billing")
     r = cli(["clients", "rotate-secret", "billing", "--json", "--data-dir", data], env=full)
     assert r.code == 1
-    # The old secret no longer works: the new one is shown, once, or the client is lost.
-    rotated = json.loads(r.out)
-    assert rotated["client_id"] == made["client_id"]
-    assert rotated["client_secret"].startswith("sbs_")
-    assert rotated["client_secret"] != made["client_secret"]
-    assert rotated["client_secret"] not in r.stderr
-    assert (
-        "sealbox: error: rotated the secret of client 'billing', but the audit log cannot "
-        "be written" in r.stderr
+    # Not rotated: the secret made keeps working, and no new one exists to be shown.
+    assert r.out == ""
+    assert r.stderr == (
+        "sealbox: error: did not rotate the secret of client 'billing': the audit log "
+        "cannot be written (no space left on device)\n"
+        "sealbox: hint: make the audit log writable again (free room on its disk), then retry\n"
     )
+    assert _show(cli, data, "billing") == before
+    assert made["client_secret"] not in r.stderr
+    assert Path(full["SEALBOX_AUDIT_LOG"]).read_text() == ""
+
+
+@pytest.mark.parametrize(
+    ("command", "said"),
+    [
+        (["grant", "billing", "transit:admin"], "grant scopes to"),
+        (["revoke", "billing", "transit:encrypt:orders"], "take scopes back from"),
+        (["enable", "billing"], "enable"),
+    ],
+)
+def test_clients_changes_on_a_full_audit_disk_change_nothing_and_say_so(
+    cli, tmp_path: Path, full: dict[str, str], command: list[str], said: str
+) -> None:
+    data = tmp_path / "data"
+    made = cli(
+        ["clients", "create", "billing", "--scope", "transit:encrypt:orders", "--data-dir", data]
+    )
+    assert made.code == 0, made.stderr
+    assert cli(["clients", "disable", "billing", "--data-dir", data]).code == 0
+    before = _show(cli, data, "billing")
+    r = cli(["clients", *command, "--data-dir", data], env=full)
+    assert r.code == 1
+    assert r.out == ""
+    assert r.stderr.startswith(
+        f"sealbox: error: did not {said} client 'billing': the audit log cannot be written "
+        "(no space left on device)\n"
+    )
+    assert _show(cli, data, "billing") == before
 
 
 def test_a_change_redis_did_not_hear_of_is_still_written_to_the_audit_log(

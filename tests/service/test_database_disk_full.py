@@ -64,6 +64,8 @@ def test_full_database_disk_is_503_then_heals(tmp_path: Path, disk: Path) -> Non
             assert str(database) not in r.text
             assert r.headers["Retry-After"] == "30"
         env = {k: v for k, v in os.environ.items() if not k.startswith("SEALBOX_")}
+        # Its audit log elsewhere too: on the full disk, it refuses the change first.
+        env["SEALBOX_AUDIT_LOG"] = str(tmp_path / "cli-audit.log")
         command = ["users", "disable", "alice", "--data-dir", str(disk / "data")]
         cli = subprocess.run(
             [sys.executable, "-m", "sealbox", *command], capture_output=True, env=env, check=False
@@ -84,3 +86,35 @@ def test_full_database_disk_is_503_then_heals(tmp_path: Path, disk: Path) -> Non
         assert r.status_code == 201, r.text
         r = c.post("/users/alice/disable", headers=admin)
         assert r.status_code == 200 and r.json()["disabled"] is True
+
+
+def test_logout_whose_revocation_write_finds_the_disk_full_says_the_session_is_ended(
+    tmp_path: Path, disk: Path
+) -> None:
+    from sealbox.service import create_user
+
+    settings = make_settings(disk / "data", audit_log=tmp_path / "audit.log")
+    create_user(settings, "alice", lambda _n: PASSWORD)
+    with run_service(settings) as service, service.client() as c:
+        tokens = _login(c, "alice").json()
+        auth = {"Authorization": "Bearer " + tokens["access_token"]}
+        refresh = {"refresh_token": tokens["refresh_token"]}
+        revocations = service.server.config.app.state.runtime.revocations
+        write = revocations.revoke
+
+        async def disk_filled_after_the_commit(jti, until):  # type: ignore[no-untyped-def]
+            # The logout's transaction has committed; its follow-up write finds no room.
+            fill(disk / "filler")
+            await write(jti, until)
+
+        revocations.revoke = disk_filled_after_the_commit
+        r = c.post("/auth/logout", json=refresh, headers=auth)
+        assert r.status_code == 503, r.text
+        assert r.json()["error"] == "store_unavailable"
+        assert r.json()["message"].startswith("the change is made")
+        assert "nothing was done" not in r.text
+        revocations.revoke = write
+        (disk / "filler").unlink()
+        # Made indeed: the session's refresh token no longer works.
+        form = {"grant_type": "refresh_token", **refresh}
+        assert c.post("/auth/token", data=form).status_code == 400

@@ -51,3 +51,16 @@ def test_store_unavailable_error_takes_a_message_and_makes_the_rest_as_ever() ->
     # Without one, the message says what did not answer, as before.
     said = StoreUnavailableError("Redis", "checking a token's revocation", "ConnectionError")
     assert str(said) == "Redis did not answer while checking a token's revocation (ConnectionError)"
+
+
+def test_a_full_disk_after_the_change_committed_says_the_change_is_made_on_the_cli() -> None:
+    from sealbox.cli._hints import hint_for
+
+    before = DatabaseFullError("/srv/a.db", "database or disk is full")
+    after = before.after_change()
+    assert after.facts["change"] == "made" and after.change_made
+    assert "nothing of the change was kept" not in str(after)
+    assert "the change was made before it" in str(after)
+    hint = hint_for(after)
+    assert hint is not None and hint.startswith("the change is made")
+    assert "run the command again" in (hint_for(before) or "")

@@ -43,7 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sealbox.accounts.audit import ChangeRecord
 from sealbox.accounts.models import RefreshToken, User, now, quoted, storable_text
-from sealbox.accounts.revocation import KEEP_MARGIN, Revocations, kept_until
+from sealbox.accounts.revocation import KEEP_MARGIN, Revocations, after_commit, kept_until
 from sealbox.accounts.scopes import check_scopes
 from sealbox.accounts.store import Store
 from sealbox.accounts.user_import import ImportReport, parse_json_lines, plan_import, screened
@@ -342,7 +342,8 @@ class AccountAdmin:
             # recorded in the database first and kept to be written to Redis later, and
             # the account is gone, so no repeat of the deletion could reach the rest.
             try:
-                await self.revocations.revoke_family(family, until)
+                with after_commit():
+                    await self.revocations.revoke_family(family, until)
             except StoreUnavailableError as exc:
                 missed = missed or exc
         # The id may come back for a new account: its session version starts again.

@@ -72,6 +72,7 @@ from sealbox.accounts.models import (
     quoted,
     storable_text,
 )
+from sealbox.accounts.revocation import after_commit
 from sealbox.accounts.subject_dn import subject_dn_key
 from sealbox.exceptions import ConfigError
 from sealbox.secret import Secret
@@ -292,7 +293,10 @@ class ClientStore:
             ClientNotFoundError: no such client.
             ConfigError: code ``client_busy``, other changes ending its tokens kept
                 coming in between.
-            Exception: what ``end`` raises (nothing is changed then).
+            Exception: what ``end`` raises (nothing is changed then); from the second
+                call, after the commit, the change is made (a full SQLite disk is
+                :class:`~sealbox.accounts.db_unreachable.DatabaseFullError` with
+                ``change_made``).
         """
         return await self._end_tokens(name, end, {"disabled": True}, before_commit)
 
@@ -361,7 +365,8 @@ class ClientStore:
                 info = ClientInfo.of(await self._by_name(session, name))
                 _last(before_commit, info)
             if through is not None:
-                await end(replace(found, sweep_through=through))
+                with after_commit():  # the change is committed: a refusal lost undoes nothing
+                    await end(replace(found, sweep_through=through))
             return info
         raise ConfigError(
             f"the tokens of client {name!r} could not be ended: other changes ending them "

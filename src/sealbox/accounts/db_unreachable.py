@@ -94,20 +94,40 @@ class DatabaseFullError(StoreUnavailableError):
     SQLite rolled back the transaction that needed the room, so nothing of it was kept;
     the same change succeeds once room is freed, without a restart. Code ``disk_full``,
     fact ``path`` (the database file).
+
+    Unless ``change_made`` (:meth:`after_change`, fact ``change``: ``"made"``): the write
+    refused followed a change already committed (the refusal of the access tokens a
+    logout or a deletion ends, on the revocation lists), so the change stands, and those
+    tokens may pass until they expire; the change needs no retry.
     """
 
-    def __init__(self, path: str, cause: str) -> None:
+    def __init__(self, path: str, cause: str, *, change_made: bool = False) -> None:
+        kept = (
+            "the change was made before it; the refusal of the access tokens it ends "
+            "was not stored, and they may pass until they expire"
+            if change_made
+            else "nothing of the change was kept"
+        )
         super().__init__(
             "SQLite",
             "writing the database",
             cause,
             code="disk_full",
-            hint=f"free space on the file system that holds {path}, then try again",
-            facts={"path": path},
+            hint=f"free space on the file system that holds {path}"
+            + ("" if change_made else ", then try again"),
+            # "failed": what the disk refused, the refusal of the tokens (the CLI's hint).
+            facts={"path": path, "change": "made", "failed": "refusal"}
+            if change_made
+            else {"path": path},
             # Not "did not answer": the file answered, and refused for want of room.
-            message=f"cannot write the database {path}: the disk that holds it is full "
-            "(nothing of the change was kept)",
+            message=f"cannot write the database {path}: the disk that holds it is full ({kept})",
         )
+        self.path = path
+        self.change_made = change_made
+
+    def after_change(self) -> DatabaseFullError:
+        """This error, said of a write that followed a change already committed."""
+        return DatabaseFullError(self.path, self.cause, change_made=True)
 
 
 def disk_full(error: BaseException | None, path: str) -> DatabaseFullError | None:

@@ -40,10 +40,12 @@ import logging
 import os
 import secrets
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final, Protocol
 
+from sealbox.accounts.db_unreachable import DatabaseFullError
 from sealbox.accounts.redis_client import KEEPING_POLICY, connect, read_policy, unavailable
 from sealbox.accounts.store import Store
 
@@ -53,6 +55,7 @@ __all__ = [
     "LocalRevocations",
     "RedisRevocations",
     "Revocations",
+    "after_commit",
     "announce_change",
     "family_marker",
     "kept_until",
@@ -84,6 +87,20 @@ def kept_until(access_token_ttl: int, *, at: datetime | None = None) -> datetime
 def family_marker(family_id: str) -> str:
     """The revocation-list entry of a refresh family (beside access-token ids)."""
     return f"family:{family_id}"
+
+
+@contextlib.contextmanager
+def after_commit() -> Iterator[None]:
+    """Around the revocation-list writes that follow a change already committed (a logout,
+    a detected reuse, a revocation, a deletion): a database whose disk refuses them raises
+    :class:`~sealbox.accounts.db_unreachable.DatabaseFullError` saying the change is made
+    (``change_made``), not that nothing was kept."""
+    try:
+        yield
+    except DatabaseFullError as exc:
+        if exc.change_made:
+            raise
+        raise exc.after_change() from None
 
 
 def announce_change(path: Path) -> None:

@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sealbox.accounts.binding import cnf_claim
 from sealbox.accounts.models import RefreshToken, now
 from sealbox.accounts.refresh_tokens import record_revoked_jti, revoke_refresh_tokens
-from sealbox.accounts.revocation import KEEP_MARGIN, Revocations, kept_until
+from sealbox.accounts.revocation import KEEP_MARGIN, Revocations, after_commit, kept_until
 from sealbox.accounts.scopes import INTROSPECT_SCOPE, REVOKE_SCOPE
 from sealbox.accounts.token_records import family_ends_at, refresh_record
 from sealbox.exceptions import SealboxError
@@ -280,7 +280,8 @@ async def revoke(
             async with sessions.begin() as session:
                 await record_revoked_jti(session, claims["jti"], until)
                 _write(record, "access_token")
-        await revocations.revoke(claims["jti"], until)  # this worker's list, and Redis
+        with after_commit():
+            await revocations.revoke(claims["jti"], until)  # this worker's list, and Redis
         return "access_token"
     found = await refresh_record(sessions, token)
     if found is None:
@@ -299,7 +300,8 @@ async def revoke(
             _write(record, "refresh_token")
     # The family's access tokens die with it (they name it in "sid").
     until = kept_until(access_token_ttl, at=datetime.fromtimestamp(at, UTC))
-    await revocations.revoke_family(found.family_id, until)
+    with after_commit():
+        await revocations.revoke_family(found.family_id, until)
     return "refresh_token"
 
 

@@ -108,7 +108,7 @@ from sealbox.accounts.registration import (
     check_new_password,
     register,
 )
-from sealbox.accounts.revocation import kept_until
+from sealbox.accounts.revocation import after_commit, kept_until
 from sealbox.accounts.store import SessionsEndedError
 from sealbox.accounts.totp import TotpError
 from sealbox.accounts.totp_store import has_confirmed_factor
@@ -526,7 +526,8 @@ async def refresh(
         # Recorded already: the family's refresh tokens are revoked in the database, even
         # when Redis does not take the access tokens' refusal here.
         if outcome.family_id is not None:
-            await revoke_family_access(accounts, outcome.family_id)
+            with after_commit():
+                await revoke_family_access(accounts, outcome.family_id)
         raise LoginFailed("the refresh token is not valid")
     if outcome.status != "ok" or outcome.user is None or outcome.token is None:
         named = outcome.user.username if outcome.user is not None else None
@@ -575,6 +576,7 @@ async def logout(accounts: Accounts, caller: Caller, refresh_token: str, address
         family = await accounts.store.revoke_family_of(
             refresh_token, caller.user_id, also=own, before_commit=record.write
         )
-    for ended in dict.fromkeys(f for f in (family, own) if f is not None):
-        await revoke_family_access(accounts, ended)
-    await accounts.revocations.revoke(caller.jti, datetime.fromtimestamp(caller.expires, UTC))
+    with after_commit():  # the session is ended: a refusal not stored does not undo it
+        for ended in dict.fromkeys(f for f in (family, own) if f is not None):
+            await revoke_family_access(accounts, ended)
+        await accounts.revocations.revoke(caller.jti, datetime.fromtimestamp(caller.expires, UTC))

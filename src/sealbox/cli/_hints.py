@@ -149,6 +149,9 @@ HINTS: dict[str, str] = {
     "comma-separated (--trusted-proxies 10.0.0.5,192.168.0.0/24); leave it unset to trust none",
     "disk_full": "free space on the file system that holds {path} ('df -h' shows it), "
     "then run the command again",
+    "disk_full:refusal": "the change is made (running the command again does no more): "
+    "free space on the file system that holds {path} ('df -h' shows it); the access tokens "
+    "it ends may pass until they expire",
     "audit_log_not_writable": "nothing was changed (a change is made only once its record "
     "can be written): let this user write {path} (on a read-only file system, mount it "
     "read-write), then run the command again",

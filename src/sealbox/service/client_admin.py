@@ -1,7 +1,11 @@
 """Client administration outside the HTTP API: what ``sealbox clients …`` does.
 
 The same store and rules as ``/clients`` (:mod:`sealbox.accounts.clients`), on the
-service's database, migrated first.
+service's database, migrated first. As over HTTP, creating a client, changing its scopes,
+enabling it and rotating its secret without ending its tokens commit with their audit
+record: a record the log refuses changes nothing (code ``audit_unavailable``). Disabling,
+deleting and a rotation that ends the tokens refuse those on the revocation lists before
+they commit, and are recorded after (:class:`ChangeNotAuditedError` when that fails).
 
 .. versionadded:: 0.1.0
 """
@@ -10,13 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import TypeVar
 
-from sealbox.accounts.audit import AuditLog, AuditUnavailableError
-from sealbox.accounts.clients import ClientInfo, ClientStore, EndTokens, NewSecret
-from sealbox.accounts.revocation import Revocations
+from sealbox.accounts.audit import AuditLog, AuditUnavailableError, ChangeRecord
+from sealbox.accounts.clients import BeforeCommit, ClientInfo, ClientStore, EndTokens, NewSecret
+from sealbox.accounts.revocation import Revocations, after_commit
 from sealbox.accounts.store import Store
 from sealbox.exceptions import StorageError, StoreUnavailableError
 from sealbox.service.admin import (
@@ -45,76 +49,130 @@ __all__ = [
 
 T = TypeVar("T")
 
-# What each audited change did, for the message when its record cannot be written.
+# What each change recorded after it is made did, for the message when its record cannot
+# be written (the change stands).
 _DONE = {
     "client_rotate": "rotated the secret of client",
     "client_delete": "deleted client",
-    "client_grant": "granted scopes to client",
-    "client_revoke": "took scopes back from client",
     "client_disable": "disabled client",
-    "client_enable": "enabled client",
+}
+# What each change recorded in its transaction would have done, for the message when its
+# record is refused (and the change with it).
+_NOT_MADE = {
+    "client_create": "create",
+    "client_rotate": "rotate the secret of",
+    "client_grant": "grant scopes to",
+    "client_revoke": "take scopes back from",
+    "client_enable": "enable",
 }
 # The changes of scopes, whose records say what the client holds after them.
 _SCOPE_EVENTS = frozenset({"client_grant", "client_revoke"})
+
+
+def _detail(event: str, client: ClientInfo, noted: str | None = None) -> str:
+    """A record's detail: the client by name and id, ``command line`` (never a secret)."""
+    detail = f"{client.name} ({client.client_id}); command line"
+    if event in _SCOPE_EVENTS:
+        detail += f"; holds {' '.join(client.scopes) or 'no scope'}"
+    if noted is not None:
+        detail += f"; {noted}"
+    return detail
+
+
+@contextlib.asynccontextmanager
+async def _opened(
+    settings: ServiceSettings, audit: bool
+) -> AsyncIterator[tuple[ClientStore, AuditLog | None]]:
+    """The clients of ``settings``' database, migrated, and its audit log when ``audit``."""
+    # The log is opened first, as `sealbox users` does: a change whose record cannot be
+    # written is not made (fail-closed).
+    log = None
+    if audit:
+        make_folder(settings.data_dir)
+        log = AuditLog(settings.resolved_audit_log())
+    try:
+        engine = make_engine(settings.resolved_database_url())
+        try:
+            await migrate(engine)
+            yield ClientStore(sessionmaker(engine)), log
+        finally:
+            await engine.dispose()
+    finally:
+        if log is not None:
+            log.close()
+
+
+def _recorded(
+    settings: ServiceSettings,
+    event: str,
+    name: str,
+    change: Callable[[ClientStore, BeforeCommit], Awaitable[T]],
+    *,
+    create: bool = False,
+) -> T:
+    """Make ``change``, given the writer of its ``event`` record, which its transaction
+    calls as its last step (as the ``/clients`` routes do; the detail says ``command
+    line``): a record the log refuses rolls the change back.
+
+    Raises:
+        StorageError: code ``audit_unavailable``, the record could not be written:
+            nothing is changed (``did not grant scopes to client 'billing': …``).
+    """
+    open_database_file(settings, create=create)
+
+    async def _go() -> T:
+        async with _opened(settings, audit=True) as (store, log):
+            assert log is not None
+            record = ChangeRecord(log, event, user=None, address=None)
+            try:
+                with record:
+                    return await change(store, lambda c: record.write(detail=_detail(event, c)))
+            except AuditUnavailableError as exc:
+                # Refused in the change's transaction: nothing was changed.
+                raise not_made(f"client {name!r}", exc, _NOT_MADE[event]) from None
+
+    return asyncio.run(_go())
 
 
 def _run(
     settings: ServiceSettings,
     action: Callable[[ClientStore], Awaitable[T]],
     *,
-    create: bool = False,
     audit: str | None = None,
     noted: str | None = None,
 ) -> T:
-    """Run ``action`` on the clients of ``settings``' database; only ``create`` makes the
-    data folder (:func:`~sealbox.service.admin.open_database_file`). ``audit``: the event
-    to write to the audit log once it succeeded, naming the client it returned (as the
-    ``/clients`` routes write it; the detail says ``command line``, and ``noted``
-    when given, never a secret).
+    """Run ``action`` on the clients of ``settings``' data folder, which must hold its
+    database (:func:`~sealbox.service.admin.open_database_file`). ``audit``: the event to
+    write to the audit log once it succeeded, naming the client it returned (``noted``
+    added to the detail when given).
 
-    When that record cannot be written, a new client is deleted again (``audit_unavailable``:
-    nothing is made unrecorded); any other change stands and :class:`ChangeNotAuditedError`
-    says what it was, holding the result (a new secret to show).
+    For the changes that end a client's tokens (disable, delete, a rotation ending them):
+    those are refused on the revocation lists before the change commits, so its record
+    comes after. When that record cannot be written, the change stands and
+    :class:`ChangeNotAuditedError` says what it was, holding the result (a new secret to
+    show).
     """
-    open_database_file(settings, create=create)
+    open_database_file(settings, create=False)
 
     async def _go() -> T:
-        # Opened first, as `sealbox users` does: a change whose record cannot be written
-        # is not made (fail-closed).
-        log = None
-        if audit is not None:
-            make_folder(settings.data_dir)
-            log = AuditLog(settings.resolved_audit_log())
-        engine = make_engine(settings.resolved_database_url())
-        try:
-            await migrate(engine)
-            store = ClientStore(sessionmaker(engine))
+        async with _opened(settings, audit=audit is not None) as (store, log):
             try:
                 result = await action(store)
             except TokensPartlyEndedError as exc:
                 # The change stands: recorded as made, with what it left undone.
                 if log is not None and audit is not None:
-                    made = _client_of(exc.result)
-                    done = f"{made.name} ({made.client_id}); command line; tokens ended in part"
+                    done = _detail(audit, _client_of(exc.result), "tokens ended in part")
                     with contextlib.suppress(AuditUnavailableError):  # logged on stderr
                         log.record(audit, outcome="success", detail=done)
                 raise
             if log is not None and audit is not None:
                 client = _client_of(result)
-                detail = f"{client.name} ({client.client_id}); command line"
-                if audit in _SCOPE_EVENTS:
-                    detail += f"; holds {' '.join(client.scopes) or 'no scope'}"
-                if noted is not None:
-                    detail += f"; {noted}"
                 try:
-                    log.record(audit, outcome="success", detail=detail)
+                    log.record(audit, outcome="success", detail=_detail(audit, client, noted))
                 except AuditUnavailableError as exc:
-                    await _unaudited(store, audit, client, exc, result)
+                    done = f"{_DONE[audit]} {client.name!r}"
+                    raise ChangeNotAuditedError(done, exc, result) from None
             return result
-        finally:
-            await engine.dispose()
-            if log is not None:
-                log.close()
 
     return asyncio.run(_go())
 
@@ -123,25 +181,6 @@ def _client_of(result: object) -> ClientInfo:
     client = result.client if isinstance(result, NewSecret) else result
     assert isinstance(client, ClientInfo)
     return client
-
-
-async def _unaudited(
-    store: ClientStore,
-    event: str,
-    client: ClientInfo,
-    cause: AuditUnavailableError,
-    result: object,
-) -> None:
-    """Undo a creation whose record was lost, or say what was changed; always raises."""
-    if event == "client_create":
-        try:
-            await store.delete(client.name, client_id=client.client_id)
-        except Exception:  # noqa: BLE001 - whatever stopped the undo, the client stands
-            # It stands: its secret must reach the caller, once.
-            done = f"created client {client.name!r}"
-            raise ChangeNotAuditedError(done, cause, result) from None
-        raise not_made(f"client {client.name!r}", cause) from None
-    raise ChangeNotAuditedError(f"{_DONE[event]} {client.name!r}", cause, result) from None
 
 
 def certificate_subject(path: Path) -> str:
@@ -179,17 +218,18 @@ def create_client(
         ConfigError: a bad name or scope, no credential, or the name is taken
             (code ``client_exists``).
         TLSConfigError: the certificate file is unusable.
-        StorageError: code ``audit_unavailable``, the audit record could not be written:
-            the client is deleted again.
-        ChangeNotAuditedError: neither could the client be deleted again: it stands, and
-            ``result`` holds it with its secret.
+        StorageError: code ``audit_unavailable``, the audit record (written in the
+            creation's transaction) could not be: no client is made, its name stays free.
     """
     subject = certificate_subject(certificate) if certificate is not None else None
-    return _run(
+    return _recorded(
         settings,
-        lambda store: store.create(name, scopes, subject_dn=subject, with_secret=with_secret),
+        "client_create",
+        name,
+        lambda store, record: store.create(
+            name, scopes, subject_dn=subject, with_secret=with_secret, before_commit=record
+        ),
         create=True,
-        audit="client_create",
     )
 
 
@@ -218,10 +258,15 @@ def grant_client_scopes(settings: ServiceSettings, name: str, scopes: Iterable[s
     Raises:
         ClientNotFoundError: no such client.
         ConfigError: code ``bad_scope``.
-        ChangeNotAuditedError: the scopes are granted, but the audit record could not be
-            written.
+        StorageError: code ``audit_unavailable``, the audit record (written in the
+            change's transaction) could not be: no scope is granted.
     """
-    return _run(settings, lambda store: store.grant(name, scopes), audit="client_grant")
+    return _recorded(
+        settings,
+        "client_grant",
+        name,
+        lambda store, record: store.grant(name, scopes, before_commit=record),
+    )
 
 
 def revoke_client_scopes(settings: ServiceSettings, name: str, scopes: Iterable[str]) -> ClientInfo:
@@ -230,10 +275,15 @@ def revoke_client_scopes(settings: ServiceSettings, name: str, scopes: Iterable[
     Raises:
         ClientNotFoundError: no such client.
         ConfigError: code ``bad_scope``.
-        ChangeNotAuditedError: the scopes are taken back, but the audit record could not
-            be written.
+        StorageError: code ``audit_unavailable``, the audit record (written in the
+            change's transaction) could not be: no scope is taken back.
     """
-    return _run(settings, lambda store: store.revoke(name, scopes), audit="client_revoke")
+    return _recorded(
+        settings,
+        "client_revoke",
+        name,
+        lambda store, record: store.revoke(name, scopes, before_commit=record),
+    )
 
 
 def rotate_client_secret(
@@ -246,8 +296,12 @@ def rotate_client_secret(
 
     Raises:
         ClientNotFoundError: no such client.
-        ChangeNotAuditedError: the secret is rotated, but its audit record could not be
-            written; ``result`` holds the new secret, to be shown all the same.
+        StorageError: code ``audit_unavailable`` (without ``revoke_tokens``), the audit
+            record (written in the rotation's transaction) could not be: the secret is
+            not rotated.
+        ChangeNotAuditedError: (with ``revoke_tokens``, recorded after the change, as
+            :func:`disable_client`) the secret is rotated, but its audit record could not
+            be written; ``result`` holds the new secret, to be shown all the same.
         StorageError: code ``tokens_not_ended`` (with ``revoke_tokens``), Redis did not
             answer: nothing is changed.
         TokensPartlyEndedError: (with ``revoke_tokens``) Redis stopped answering once the
@@ -257,8 +311,11 @@ def rotate_client_secret(
             :func:`disable_client`.
     """
     if not revoke_tokens:
-        return _run(
-            settings, lambda store: store.rotate_secret(name, overlap), audit="client_rotate"
+        return _recorded(
+            settings,
+            "client_rotate",
+            name,
+            lambda store, record: store.rotate_secret(name, overlap, before_commit=record),
         )
 
     async def rotate(store: ClientStore) -> NewSecret:
@@ -298,10 +355,15 @@ def enable_client(settings: ServiceSettings, name: str) -> ClientInfo:
 
     Raises:
         ClientNotFoundError: no such client.
-        ChangeNotAuditedError: the client is enabled, but the audit record could not be
-            written.
+        StorageError: code ``audit_unavailable``, the audit record (written in the
+            change's transaction) could not be: the client stays disabled.
     """
-    return _run(settings, lambda store: store.enable(name), audit="client_enable")
+    return _recorded(
+        settings,
+        "client_enable",
+        name,
+        lambda store, record: store.enable(name, before_commit=record),
+    )
 
 
 async def _ending_tokens(
@@ -431,7 +493,8 @@ def delete_client(settings: ServiceSettings, name: str) -> ClientInfo:
             # The client revoked, not one made anew under its name in the meantime.
             deleted = await store.delete(name, client_id=client.client_id)
             try:
-                await _sweep_deleted(revocations, store, deleted, settings)
+                with after_commit():
+                    await _sweep_deleted(revocations, store, deleted, settings)
             except StoreUnavailableError as exc:
                 if exc.store != "Redis":
                     raise

@@ -180,6 +180,17 @@ def store_unavailable(exc: StoreUnavailableError) -> ApiError:
     way: what a dependency raises, so that an app without :func:`install_error_handlers`
     answers it 503 too (FastAPI's way), not 500."""
     log.warning("answered 503 store_unavailable: %s", exc)
+    if exc.code == "disk_full" and exc.facts.get("change") == "made":
+        # Refused after the change committed (the revocation lists' write that follows a
+        # logout, a revocation, a deletion): saying "nothing was done" would have the
+        # client believe its session or token lives on. Sent again, it would do no more.
+        return ApiError(
+            503,
+            ErrorCode.STORE_UNAVAILABLE,
+            "the change is made, but the service cannot store the refusal of the access "
+            "tokens it ends (its disk is full): they may pass until they expire; the "
+            "request needs no retry",
+        )
     if exc.code == "disk_full":
         # The database's disk is full: the log names the file; the client learns that
         # nothing was done and that the same request may be sent again later.
