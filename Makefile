@@ -43,10 +43,10 @@ typecheck: $(STAMP)
 ## pytest workers (pytest-xdist): three on a two-core CI machine, as a third of the time
 ## the tests wait on the servers and programs they start (tests/service took 384 s with
 ## three against 480 s with two); TEST_WORKERS=0 runs everything in one process.
-## --dist worksteal hands each worker half of the tests in order and lets an idle worker take
-## tests from the end of the other's share: both finish together, where whole files per
+## --dist worksteal hands each worker a share of the tests in order and lets an idle worker
+## take tests from the end of another's share: they finish together, where whole files per
 ## worker left one finishing the last large file alone. Each worker has its own database
-## and Redis prefix (tests/service/conftest.py), so a module's fixture may start on both.
+## and Redis prefix (tests/service/conftest.py), so a module's fixture may start on several.
 TEST_WORKERS ?= 3
 unit: $(STAMP)
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
