@@ -193,13 +193,10 @@ def load_key_file(
     try:
         return load(getter)
     except DecryptionError as exc:
-        if not asked or exc.hint is not None:
-            raise
-        raise DecryptionError(
-            str(exc),
-            code=exc.code,
-            hint=f"the passphrase came from {passphrase_source(passphrase_file)}",
-        ) from None
+        if asked and exc.hint is None:
+            # Given to the error itself: its type, code and message stay the loader's.
+            exc.hint = f"the passphrase came from {passphrase_source(passphrase_file)}"
+        raise
 
 
 def pasted_secret_key(value: str) -> bool:
