@@ -25,9 +25,17 @@ passes (:func:`refused_for_now`) is the same error, said as that refusal (``refu
 ``facts["failed"]``): a read-only server (a hot standby after a failover, or
 ``default_transaction_read_only``: ``read_only``), no room on its disk (``disk_full``),
 no memory or other resource (``resources``), no connection slot left (``connections``),
-a statement canceled (``statement_timeout``, an administrator's cancel: ``canceled``).
-The server rolled the statement's transaction back; reads a read-only server answers go
-on working. The connection stays usable, so no outage is logged for it.
+a statement canceled (``statement_timeout``, an administrator's cancel: ``canceled``),
+a lock not granted in time (``lock_timeout`` or ``NOWAIT``: ``lock_timeout``), a
+transaction in conflict with another running at the same time (a deadlock, a
+serialization failure: ``conflict``). The server rolled the statement's transaction
+back; reads a read-only server answers go on working. The connection stays usable, so
+no outage is logged for it.
+
+A transaction in conflict is not tried again here: sealbox's changes are each their own
+transaction, and an audited one writes its record before the commit (and some publish
+to Redis after it), so running it again would repeat what is outside the database. The
+caller sends the request again, as the 503 asks.
 
 .. versionadded:: 0.1.0
 """
@@ -72,6 +80,10 @@ _FOR_NOW: Final = {
     "53200": ("resources", "the statement (it is out of memory)"),
     "53300": ("connections", "a connection (too many connections)"),
     "57014": ("canceled", "the statement (canceled: statement_timeout or a cancel request)"),
+    "55P03": ("lock_timeout", "the statement (a lock it waited for was not granted in time)"),
+    # The server chose this transaction to roll back, for another's sake.
+    "40001": ("conflict", "the transaction (a serialization failure: it conflicted with another)"),
+    "40P01": ("conflict", "the transaction (a deadlock with another)"),
 }
 _RESOURCES_CLASS: Final = "53"
 _FOR_NOW_HINTS: Final = {
@@ -83,6 +95,10 @@ _FOR_NOW_HINTS: Final = {
     "the role or database), or lower the number of clients and pool sizes",
     "canceled": "try again; a statement that runs past statement_timeout again points at "
     "a lock held elsewhere, or at a timeout set too short for the role or database",
+    "lock_timeout": "try again; a lock not granted again points at a lock held elsewhere, "
+    "or at a lock_timeout set too short for the role or database",
+    "conflict": "try again: {store} rolled the transaction back, for a conflict with "
+    "another running at the same time (a deadlock or a serialization failure)",
 }
 # SQLite's primary result code of a write the file system had no room for.
 _SQLITE_FULL: Final = 13
@@ -215,7 +231,8 @@ def refused_for_now(
 ) -> StoreUnavailableError | None:
     """The error for a server that refused ``error``'s statement for a state of its own
     that passes (read-only, a full disk, no memory or connection slot left, a statement
-    timeout), or ``None`` when ``error`` is none of these (a statement's own error)."""
+    or lock timeout, a deadlock or serialization failure), or ``None`` when ``error`` is
+    none of these (a statement's own error)."""
     state = _sqlstate(error)
     if state is None:
         return None

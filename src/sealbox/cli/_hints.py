@@ -74,6 +74,12 @@ HINTS: dict[str, str] = {
     "database_unavailable:canceled": "a statement ran past statement_timeout (or was "
     "canceled): run the command again; if it recurs, look for a lock held elsewhere, or "
     "raise the statement_timeout of the role or database",
+    "database_unavailable:lock_timeout": "a statement waited for a lock longer than "
+    "lock_timeout (or NOWAIT): run the command again; if it recurs, look for a lock held "
+    "elsewhere, or raise the lock_timeout of the role or database",
+    "database_unavailable:conflict": "the database rolled the change back for a conflict "
+    "with another one made at the same time (a deadlock or a serialization failure): run "
+    "the command again",
     "database_url_invalid": "set SEALBOX_DATABASE_URL to postgresql+asyncpg://USER@HOST/DATABASE, "
     "or leave it unset for the data folder's SQLite database",
     "store_unavailable": "check SEALBOX_REDIS_URL, and that the Redis server runs and answers",
