@@ -42,7 +42,11 @@ from sealbox.accounts.binding import thumbprint_from_digest
 from sealbox.accounts.core import AccessClaims
 from sealbox.accounts.scopes import check_scopes
 from sealbox.exceptions import StoreUnavailableError, TokenError
-from sealbox.integrations.fastapi.client_cert import client_identity
+from sealbox.integrations.fastapi.client_cert import (
+    PEER_STATE_KEY,
+    client_identity,
+    scope_client_identity,
+)
 from sealbox.integrations.fastapi.errors import ApiError, ErrorCode, store_unavailable
 from sealbox.tls.server_session import ClientIdentity
 
@@ -79,7 +83,13 @@ _NO_SCOPES: Final = SecurityScopes()
 
 
 class TokenSource(Protocol[C_co]):
-    """Whatever turns an access token into verified claims (or raises ``TokenError``)."""
+    """Whatever turns an access token into verified claims (or raises ``TokenError``).
+
+    A source may also have ``authenticate_now(token, *, thumbprint=None)``: the same
+    answer without a coroutine, or ``None`` when it needs a wait (then ``authenticate``
+    is awaited). :meth:`BearerAuth.require`'s dependency asks it first: a coroutine is a
+    share of a guarded request worth saving. :class:`~sealbox.accounts.Accounts` has one.
+    """
 
     def authenticate(self, token: str, *, thumbprint: str | None = None) -> Awaitable[C_co]:
         """The verified claims of ``token``.
@@ -179,12 +189,7 @@ def bearer_token(header: str) -> str:
     # an ``invalid_token`` for a token the client never sent.
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
-        raise ApiError(
-            401,
-            ErrorCode.NOT_AUTHENTICATED,
-            "a bearer access token is required",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+        raise _not_authenticated()
     return token
 
 
@@ -194,6 +199,11 @@ def authorization(scope: Mapping[str, Any]) -> str:
     Raises:
         ApiError: 400 ``invalid_request`` for a request with two of them (RFC 6750 §3.1).
     """
+    found = _authorization(scope)
+    return "" if found is None else found.decode("latin-1")
+
+
+def _authorization(scope: Mapping[str, Any]) -> bytes | None:
     # The ASGI scope's headers, read directly: their names are lower case (ASGI), and this
     # runs on every guarded request.
     found: bytes | None = None
@@ -209,7 +219,28 @@ def authorization(scope: Mapping[str, Any]) -> str:
                     headers=_BEARER_MALFORMED,
                 )
             found = value
-    return "" if found is None else str(found.decode("latin-1"))
+    return found
+
+
+def _scope_token(scope: Mapping[str, Any]) -> str:
+    """``bearer_token(authorization(scope))`` in one step: this runs on every guarded
+    request."""
+    found = _authorization(scope)
+    if found is not None:
+        scheme, _, token = found.decode("latin-1").partition(" ")
+        token = token.strip()
+        if token and scheme.lower() == "bearer":
+            return token
+    raise _not_authenticated()
+
+
+def _not_authenticated() -> ApiError:
+    return ApiError(
+        401,
+        ErrorCode.NOT_AUTHENTICATED,
+        "a bearer access token is required",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
 
 
 def missing_scopes(claims: AccessClaims, needed: tuple[str, ...]) -> list[str]:
@@ -349,15 +380,21 @@ class _ScopedBearer(BearerAuth[C]):
     """
 
     async def __call__(self, request: HTTPConnection) -> C:  # type: ignore[override]
-        # _authenticate, inlined: this runs on every guarded request.
-        token = bearer_token(authorization(request.scope))
+        # _authenticate, inlined, with the source's answer without waiting where it has
+        # one: this runs on every guarded request.
+        scope = request.scope
+        token = _scope_token(scope)
         source = self._source(request)
-        thumbprint = connection_thumbprint(request)
+        thumbprint = _scope_thumbprint(scope)
         try:
-            if thumbprint is None:
-                claims = await source.authenticate(token)
-            else:
-                claims = await source.authenticate(token, thumbprint=thumbprint)
+            kind = type(source)
+            now = _NOW[kind] if kind in _NOW else _now_of(kind)
+            claims = None if now is None else now(source, token, thumbprint=thumbprint)
+            if claims is None:
+                if thumbprint is None:
+                    claims = await source.authenticate(token)
+                else:
+                    claims = await source.authenticate(token, thumbprint=thumbprint)
         except TokenError as exc:
             raise token_refused(exc) from None
         except StoreUnavailableError as exc:
@@ -365,6 +402,29 @@ class _ScopedBearer(BearerAuth[C]):
         if self._needed and not claims.scopes.issuperset(self._needed):
             raise self._refusal(request, claims, self._needed)
         return claims
+
+
+# A source's ``authenticate_now(token, *, thumbprint=None)``, by the source's type: the
+# claims without a coroutine, or ``None`` when they need a wait (then ``authenticate`` is
+# awaited). :class:`~sealbox.accounts.Accounts` has one. Looked up once per type: a
+# failed attribute lookup costs more than the rest of a guarded request's check.
+_NOW: dict[type, Callable[..., Any] | None] = {}
+
+
+def _now_of(kind: type) -> Callable[..., Any] | None:
+    found = getattr(kind, "authenticate_now", None)
+    _NOW[kind] = found if callable(found) else None
+    return _NOW[kind]
+
+
+def _scope_thumbprint(scope: Mapping[str, Any]) -> str | None:
+    """:func:`connection_thumbprint` of a request's scope, at once ``None`` where the
+    server said nothing of a client certificate (no identity in the state, no ASGI
+    extensions): this runs on every guarded request."""
+    state = scope.get("state")
+    if (state and PEER_STATE_KEY in state) or scope.get("extensions"):
+        return identity_thumbprint(scope_client_identity(scope))
+    return None
 
 
 def _route_scopes(
