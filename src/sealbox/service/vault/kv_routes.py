@@ -50,8 +50,10 @@ from sealbox.service.vault.transit import parse_body
 __all__ = ["MAX_CUSTOM_METADATA", "kv_route", "single_param"]
 
 MAX_CUSTOM_METADATA: Final = 64
+_CUSTOM_REFUSED: Final = "custom_metadata validation failed"
 _NO_CONTENT: Final = 204
 _VERSION_DIGITS: Final = len(str(MAX_SECRET_VERSION))
+_INT64: Final = (-(2**63), 2**63 - 1)
 
 
 class _Call:
@@ -186,14 +188,18 @@ def _metadata_fields(body: dict[str, Any]) -> dict[str, Any]:
 
 def _custom_metadata(custom: Any) -> dict[str, str]:
     """``custom_metadata`` as Vault takes it: a whole number or a boolean is stored as its
-    text (``1``, and ``1``/``0``, as Vault's weak decoding turns them), and a name or value
-    that is empty or holds a character that is not printable is refused, as Vault refuses
-    it (it would be refused there on the way back)."""
-    shape = "custom_metadata maps names (128 characters) to text (512 characters)"
+    text (``1``, and ``1``/``0``, as Vault's weak decoding turns them); at most 64 keys,
+    and each key and value from 1 to 128 and 512 bytes of UTF-8 (Vault counts a Go
+    string's bytes: ``é`` is two), printable throughout, or a 400 in Vault's words (the
+    key itself is not repeated)."""
     if not isinstance(custom, dict):
-        raise VaultError(400, shape)
+        raise VaultError(400, "custom_metadata must be an object of keys and text values")
     if len(custom) > MAX_CUSTOM_METADATA:
-        raise VaultError(400, f"custom_metadata has at most {MAX_CUSTOM_METADATA} entries")
+        raise VaultError(
+            400,
+            f"{_CUSTOM_REFUSED}: payload must contain at most {MAX_CUSTOM_METADATA} keys, "
+            f"provided {len(custom)}",
+        )
     taken: dict[str, str] = {}
     for name, given in custom.items():
         value = given
@@ -201,12 +207,21 @@ def _custom_metadata(custom: Any) -> dict[str, str]:
             value = "1" if given else "0"
         elif isinstance(given, int):
             value = str(given)
-        if not isinstance(value, str) or len(name) > 128 or len(value) > 512:
-            raise VaultError(400, shape)
-        if not name or not value:
-            raise VaultError(400, "custom_metadata names and values may not be empty")
-        if not (name.isprintable() and value.isprintable()):
-            raise VaultError(400, "custom_metadata holds a character that is not printable")
+        if not isinstance(value, str):
+            raise VaultError(400, f"{_CUSTOM_REFUSED}: a value must be text")
+        # A lone surrogate has no UTF-8: counted as Go would count its replacement, it is
+        # refused below as unprintable.
+        for what, text, most in (("key", name, 128), ("value", value, 512)):
+            size = len(text.encode("utf-8", "surrogatepass"))
+            if not 0 < size <= most:
+                raise VaultError(
+                    400,
+                    f"{_CUSTOM_REFUSED}: length of {what} is {size} but must be "
+                    f"0 < len({what}) <= {most}",
+                )
+        for what, text in (("key", name), ("value", value)):
+            if not text.isprintable():
+                raise VaultError(400, f"{_CUSTOM_REFUSED}: {what} contains unprintable characters")
         taken[name] = value
     return taken
 
@@ -302,9 +317,7 @@ async def _write(call: _Call, store: KVStore, raw: bytes) -> Response:
     options = body.get("options") or {}
     if not isinstance(options, dict):
         raise VaultError(400, "options must be an object")
-    cas = typed(options, whole=("cas",)).get("cas")
-    if cas is not None and (not isinstance(cas, int) or isinstance(cas, bool) or cas < 0):
-        raise VaultError(400, "cas must be a whole number")
+    cas = _cas(options)
     try:
         written = await store.write(call.mount, call.path, data, cas=cas)
     except KVError:
@@ -312,6 +325,24 @@ async def _write(call: _Call, store: KVStore, raw: bytes) -> Response:
         raise
     call.audit("write", "success", f"version={written['version']}")
     return vault_response(written)
+
+
+def _cas(options: dict[str, Any]) -> int | None:
+    """``options.cas`` as Vault reads it: a whole number (or its text) within Go's
+    ``int``; a negative one is taken, and matches no version (Vault compares it as an
+    unsigned number), so the write fails its check-and-set.
+
+    Raises:
+        VaultError: 400 ``error parsing check-and-set parameter`` for anything else (a
+            fraction, ``1.0`` included, text that is no whole number, an object or a
+            list, a boolean).
+    """
+    cas = typed(options, whole=("cas",)).get("cas")
+    if cas is None:
+        return None
+    if not isinstance(cas, int) or isinstance(cas, bool) or not _INT64[0] <= cas <= _INT64[1]:
+        raise VaultError(400, "error parsing check-and-set parameter")
+    return cas
 
 
 async def _delete_latest(call: _Call, store: KVStore, _raw: bytes) -> Response:

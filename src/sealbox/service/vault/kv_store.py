@@ -415,6 +415,10 @@ class KVStore:
     ) -> None:
         """Change a secret's settings (``None`` keeps one); creates the secret's metadata.
 
+        As in Vault, ``updated_time`` is the time of the newest version's writing: a
+        metadata write leaves it as it is (the metadata's creation sets it, with
+        ``created_time``).
+
         ``delete_version_after`` (seconds, 0: never) gives each version written from now
         on a deletion time that many seconds after its writing; versions already
         written keep theirs, as in Vault.
@@ -431,12 +435,15 @@ class KVStore:
         for _ in range(_WRITE_ATTEMPTS):
             at = now()
             async with self._sessions.begin() as session:
-                moved = await session.execute(
-                    update(KVSecretRecord)
-                    .where(KVSecretRecord.mount == mount, KVSecretRecord.path == path)
-                    .values(updated_at=at, **changes)
-                )
-                if (getattr(moved, "rowcount", 0) or 0) == 1:
+                if changes:
+                    moved = await session.execute(
+                        update(KVSecretRecord)
+                        .where(KVSecretRecord.mount == mount, KVSecretRecord.path == path)
+                        .values(**changes)
+                    )
+                    if (getattr(moved, "rowcount", 0) or 0) == 1:
+                        return
+                elif await self._secret(session, mount, path) is not None:
                     return
             try:
                 async with self._sessions.begin() as session:
