@@ -66,14 +66,15 @@ def test_a_library_warning_is_a_sealbox_warning_line_once_the_command_succeeded(
     assert capsys.readouterr().err == "sealbox: warning: usernames kept as they are: 'Alice'\n"
 
 
-def test_what_the_library_logged_is_not_shown_beside_a_failed_command_s_error(
+def test_the_error_the_library_logged_is_not_shown_beside_a_failed_command_s_error(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
+    # The error is the failure the command's own error line reports; the warning is not.
     with library_log() as log:
         logging.getLogger("sealbox.accounts").error("cannot write the audit log")
         logging.getLogger("sealbox.accounts").warning("a warning on the way")
         log.done(1)
-    assert capsys.readouterr().err == ""
+    assert capsys.readouterr().err == "sealbox: warning: a warning on the way\n"
 
 
 def test_a_logger_with_a_handler_of_its_own_is_left_to_it(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import re
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -149,12 +150,17 @@ def run(argv: list[str]) -> int:
     from sealbox.cli._library_log import library_log
 
     with library_log() as log:
-        status = _run(argv)
+        status = _run(argv, before_error=log.failing)
         log.done(status)
     return status
 
 
-def _run(argv: list[str]) -> int:
+def _nothing() -> None:
+    pass
+
+
+def _run(argv: list[str], *, before_error: Callable[[], None] = _nothing) -> int:
+    """Run ``argv``; ``before_error`` is called before a failure's error line."""
     from sealbox.storage import set_wait_notice
 
     debug = debug_requested(argv)
@@ -162,6 +168,7 @@ def _run(argv: list[str]) -> int:
     try:
         result: Any = cli.main(argv, prog_name="sealbox", standalone_mode=False)
     except click.UsageError as exc:
+        before_error()
         if _NO_ARGS_IS_HELP is not None and isinstance(exc, _NO_ARGS_IS_HELP):
             click.echo(exc.ctx.get_help() if exc.ctx else "", err=True)
             return 2
@@ -170,12 +177,15 @@ def _run(argv: list[str]) -> int:
         print_error(message, hint=hint)
         return 2
     except click.Abort:
+        before_error()
         print_error("interrupted")
         return 130
     except click.ClickException as exc:
+        before_error()
         print_error(exc.format_message())
         return exc.exit_code
     except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - report() sorts them
+        before_error()
         return report(exc.interruption if isinstance(exc, _Interrupted) else exc, debug=debug)
     return result if isinstance(result, int) else 0
 
