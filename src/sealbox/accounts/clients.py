@@ -21,9 +21,10 @@ one valid for an overlap, so the programs using it can be redeployed without a g
 
 A client has a session version, as an account has (migration 0011): its access tokens
 name it in ``sid`` (:func:`~sealbox.accounts.grants.client_family`), and ending them
-(:meth:`ClientStore.disable`, a rotation that ends the tokens) refuses the family of
-the current version on the revocation lists, then raises the version: tokens issued
-before are refused on every worker, the ones issued after pass. A disabled client does
+(:meth:`ClientStore.disable`, a rotation that ends the tokens) writes the change's
+audit record, refuses the family of the current version on the revocation lists, then
+raises the version, in one transaction: tokens issued before are refused on every worker,
+the ones issued after pass, and a record refused ends none. A disabled client does
 not authenticate (:class:`ClientDisabledError`) until it is enabled again.
 
 .. versionadded:: 0.1.0
@@ -119,6 +120,21 @@ def _last(before_commit: BeforeCommit | None, client: ClientInfo) -> None:
     # The transaction's last step: a record refused rolls the change back.
     if before_commit is not None:
         before_commit(client)
+
+
+def _shown(values: dict[str, Any]) -> dict[str, Any]:
+    # What a record written before the row is changed sees of the change.
+    return {"disabled": True} if values.get("disabled") else {}
+
+
+def _busy(name: str) -> ConfigError:
+    return ConfigError(
+        f"the tokens of client {name!r} could not be ended: other changes ending them "
+        "kept coming in between",
+        hint="try again",
+        code="client_busy",
+        facts={"name": name},
+    )
 
 
 def _not_found(name: str) -> ClientNotFoundError:
@@ -238,7 +254,7 @@ class ClientStore:
         Raises:
             ClientNotFoundError: no such client.
             ConfigError: a negative overlap; code ``client_busy``, see :meth:`disable`.
-            Exception: what ``end`` raises (nothing is changed then).
+            Exception: what ``before_commit`` or ``end`` raises (nothing is changed then).
         """
         if overlap < 0:
             raise ConfigError("the overlap must be 0 or more seconds", code="bad_overlap")
@@ -280,23 +296,26 @@ class ClientStore:
     ) -> ClientInfo:
         """Refuse the client's authentication and end the access tokens it holds.
 
-        ``end`` is called first with the client as it is, and refuses the tokens of its
-        session version (on the revocation lists, shared by every worker); then the
-        client is disabled and its version raised, so that its tokens name the new one
-        from then on. That order changes nothing when ``end`` fails, and a token issued
-        in between names the version refused. When another such change raised the
-        version meanwhile, both steps are taken again with the new one. ``end`` is then
-        called once more for the users' logins through the client that began before the
-        change and were not yet stored at the first call (see :meth:`_end_tokens`).
+        One transaction writes the change's record (``before_commit``), then calls ``end``
+        with the client as it is, which refuses the tokens of its session version (on the
+        revocation lists, shared by every worker), then disables the client and raises its
+        version, so that its tokens name the new one from then on, and commits. A record
+        refused changes nothing and ends no token; ``end`` failing changes nothing (what
+        it refused stays refused); a commit that fails after ``end`` leaves the client as
+        it was with the tokens of its version refused until they expire (fail-closed).
+        When another such change raised the version meanwhile, the change is taken again
+        with the new one (:class:`ConfigError` ``client_busy`` once recorded). ``end`` is
+        then called once more for the users' logins through the client that began before
+        the change and were not yet stored at the first call (see :meth:`_end_tokens`).
 
         Raises:
             ClientNotFoundError: no such client.
             ConfigError: code ``client_busy``, other changes ending its tokens kept
                 coming in between.
-            Exception: what ``end`` raises (nothing is changed then); from the second
-                call, after the commit, the change is made (a full SQLite disk is
-                :class:`~sealbox.accounts.db_unreachable.DatabaseFullError` with
-                ``change_made``).
+            Exception: what ``before_commit`` or ``end`` raises (nothing is changed
+                then); from the second call, after the commit, the change is made (a full
+                SQLite disk is :class:`~sealbox.accounts.db_unreachable.DatabaseFullError`
+                with ``change_made``).
         """
         return await self._end_tokens(name, end, {"disabled": True}, before_commit)
 
@@ -326,19 +345,31 @@ class ClientStore:
         values: dict[str, Any],
         before_commit: BeforeCommit | None = None,
     ) -> ClientInfo:
-        """``end`` the tokens of the client's version, raise it with ``values`` set, then
-        ``end`` the users' families begun meanwhile, which the first ``end`` could not see.
+        """Make the change with ``values`` set and the client's version raised, in one
+        transaction that writes its record (``before_commit``), then calls ``end`` for the
+        tokens of the version it raises, then writes the row and commits; once committed,
+        ``end`` the users' families begun meanwhile.
 
-        A password login stores its family only while the client is at the version it
-        authenticated at, holding the client's row as the raise does
-        (:meth:`~sealbox.accounts.store.Store.issue_refresh`): it committed before the
-        raise, and the read after it sees its family, or it stores nothing. The second
-        ``end`` takes the families up to the last row read (:attr:`ClientInfo.sweep_through`),
-        none of a login at the new version (a rotation's new secret)."""
+        In that order, a record refused ends no token, and the tokens are refused before
+        any request can see the change. The row is written last, and not held before: its
+        lock (SQLite's write lock on the whole file) would stop the revocation lists'
+        writes of ``end`` on the same database. A change that raised the version since it
+        was read is seen before the record (the change is then taken again with the new
+        version), or by the write itself, after the record and ``end`` (``client_busy``:
+        the record is followed by a ``not_committed`` one). A password login stores its
+        family only while the client is at the version it authenticated at, holding the
+        client's row as the raise does (:meth:`~sealbox.accounts.store.Store.issue_refresh`):
+        the read after the raise sees its family, or it stores nothing. The second ``end``
+        takes the families up to the last row read (:attr:`ClientInfo.sweep_through`), none
+        of a login at the new version (a rotation's new secret)."""
         for _ in range(_ENDING_ATTEMPTS):
             found = await self.get(name)
-            await end(found)
             async with self._sessions.begin() as session:
+                if await self._version(session, found.client_id) != found.session_version:
+                    continue  # raised meanwhile by a racing change: nothing written yet
+                # The record, then the tokens ended: a record refused ends none.
+                _last(before_commit, replace(found, **_shown(values)))
+                await end(found)
                 # Only if the version is still the one ended: one raised meanwhile by a
                 # racing change may already name tokens the refusal above does not cover.
                 changed = await session.execute(
@@ -351,7 +382,7 @@ class ClientStore:
                     .execution_options(synchronize_session=False)
                 )
                 if (getattr(changed, "rowcount", 0) or 0) != 1:
-                    continue
+                    raise _busy(name)  # recorded: the record's not_committed one follows
                 # After the raise, which waited for the logins holding the row: the first
                 # end revoked only the families it read, so those it missed are live.
                 through = (
@@ -363,18 +394,17 @@ class ClientStore:
                     )
                 ).scalar_one_or_none()
                 info = ClientInfo.of(await self._by_name(session, name))
-                _last(before_commit, info)
             if through is not None:
                 with after_commit():  # the change is committed: a refusal lost undoes nothing
                     await end(replace(found, sweep_through=through))
             return info
-        raise ConfigError(
-            f"the tokens of client {name!r} could not be ended: other changes ending them "
-            "kept coming in between",
-            hint="try again",
-            code="client_busy",
-            facts={"name": name},
-        )
+        raise _busy(name)
+
+    @staticmethod
+    async def _version(session: AsyncSession, client_id: str) -> int | None:
+        """The client's session version (read, not held: see :meth:`_end_tokens`)."""
+        query = select(OAuthClient.session_version).where(OAuthClient.client_id == client_id)
+        return (await session.execute(query)).scalar_one_or_none()
 
     async def set_scopes(self, name: str, scopes: Iterable[str]) -> ClientInfo:
         """Replace what the client may be granted (tokens already issued keep theirs).
@@ -446,26 +476,39 @@ class ClientStore:
         name: str,
         *,
         client_id: str | None = None,
+        end: EndTokens | None = None,
         before_commit: BeforeCommit | None = None,
     ) -> ClientInfo:
         """Remove the client: its secrets and certificate stop authenticating at once.
 
-        Access tokens already issued to it live until they expire, unless revoked: revoke
-        them first (:func:`~sealbox.accounts.grants.revoke_client_tokens`), then delete
-        with the ``client_id`` revoked, so that a client made anew under the same name in
-        between is not the one removed.
+        With ``end``, the deletion's transaction writes its record, then calls ``end`` for the
+        client's tokens, then deletes it, as :meth:`disable` orders it: a record refused
+        ends no token, and no token of the client passes once it is gone. Tokens of a
+        password login that raced it may be stored meanwhile on SQLite: end them once it
+        is committed (:func:`~sealbox.accounts.grants.revoke_client_tokens` with the
+        client returned). ``client_id``: the client to remove, not one made anew under
+        the same name in between.
 
         Raises:
             ClientNotFoundError: no such client (or, with ``client_id``, the name now
                 names another client).
+            Exception: what ``end`` raises (nothing is changed then).
         """
         async with self._sessions.begin() as session:
             row = await self._by_name(session, name)
             if client_id is not None and row.client_id != client_id:
                 raise _not_found(name)
             info = ClientInfo.of(row)
+            if end is not None:
+                version = await self._version(session, info.client_id)  # read, not held
+                if version is None:
+                    raise _not_found(name)
+                info = replace(info, session_version=version)
+                _last(before_commit, info)  # the record, then the tokens ended
+                await end(info)
             await session.execute(delete(OAuthClient).where(OAuthClient.id == row.id))
-            _last(before_commit, info)
+            if end is None:
+                _last(before_commit, info)
         return info
 
     async def authenticate_secret(self, client_id: str, secret: str) -> ClientInfo | None:

@@ -3,9 +3,10 @@
 The same store and rules as ``/clients`` (:mod:`sealbox.accounts.clients`), on the
 service's database, migrated first. As over HTTP, creating a client, changing its scopes,
 enabling it and rotating its secret without ending its tokens commit with their audit
-record: a record the log refuses changes nothing (code ``audit_unavailable``). Disabling,
-deleting and a rotation that ends the tokens refuse those on the revocation lists before
-they commit, and are recorded after (:class:`ChangeNotAuditedError` when that fails).
+record: a record the log refuses changes nothing (code ``audit_unavailable``). So do
+disabling, deleting and a rotation that ends the tokens, whose transaction writes the
+record, then refuses the tokens on the revocation lists, then commits: a record refused
+ends no token.
 
 .. versionadded:: 0.1.0
 """
@@ -24,7 +25,6 @@ from sealbox.accounts.revocation import Revocations, after_commit
 from sealbox.accounts.store import Store
 from sealbox.exceptions import StorageError, StoreUnavailableError
 from sealbox.service.admin import (
-    ChangeNotAuditedError,
     check_service_reached,
     not_made,
     open_database_file,
@@ -49,13 +49,6 @@ __all__ = [
 
 T = TypeVar("T")
 
-# What each change recorded after it is made did, for the message when its record cannot
-# be written (the change stands).
-_DONE = {
-    "client_rotate": "rotated the secret of client",
-    "client_delete": "deleted client",
-    "client_disable": "disabled client",
-}
 # What each change recorded in its transaction would have done, for the message when its
 # record is refused (and the change with it).
 _NOT_MADE = {
@@ -64,6 +57,8 @@ _NOT_MADE = {
     "client_grant": "grant scopes to",
     "client_revoke": "take scopes back from",
     "client_enable": "enable",
+    "client_disable": "disable",
+    "client_delete": "delete",
 }
 # The changes of scopes, whose records say what the client holds after them.
 _SCOPE_EVENTS = frozenset({"client_grant", "client_revoke"})
@@ -109,6 +104,7 @@ def _recorded(
     change: Callable[[ClientStore, BeforeCommit], Awaitable[T]],
     *,
     create: bool = False,
+    noted: str | None = None,
 ) -> T:
     """Make ``change``, given the writer of its ``event`` record, which its transaction
     calls as its last step (as the ``/clients`` routes do; the detail says ``command
@@ -126,53 +122,41 @@ def _recorded(
             record = ChangeRecord(log, event, user=None, address=None)
             try:
                 with record:
-                    return await change(store, lambda c: record.write(detail=_detail(event, c)))
+                    try:
+                        return await change(
+                            store, lambda c: record.write(detail=_detail(event, c, noted))
+                        )
+                    except _Committed as exc:
+                        done = exc  # the change and its record stand
             except AuditUnavailableError as exc:
                 # Refused in the change's transaction: nothing was changed.
                 raise not_made(f"client {name!r}", exc, _NOT_MADE[event]) from None
+            # What the sweep after the commit left undone, in a second record.
+            partly = _detail(event, done.client, "tokens ended in part")
+            with contextlib.suppress(AuditUnavailableError):  # logged on stderr
+                log.record(event, outcome="incomplete", detail=partly)
+            raise done.error
 
     return asyncio.run(_go())
 
 
-def _run(
-    settings: ServiceSettings,
-    action: Callable[[ClientStore], Awaitable[T]],
-    *,
-    audit: str | None = None,
-    noted: str | None = None,
-) -> T:
-    """Run ``action`` on the clients of ``settings``' data folder, which must hold its
-    database (:func:`~sealbox.service.admin.open_database_file`). ``audit``: the event to
-    write to the audit log once it succeeded, naming the client it returned (``noted``
-    added to the detail when given).
+class _Committed(Exception):  # noqa: N818 - a signal, not an error of its own
+    """``error``, raised once the change of ``client`` was committed (with its record)."""
 
-    For the changes that end a client's tokens (disable, delete, a rotation ending them):
-    those are refused on the revocation lists before the change commits, so its record
-    comes after. When that record cannot be written, the change stands and
-    :class:`ChangeNotAuditedError` says what it was, holding the result (a new secret to
-    show).
-    """
+    def __init__(self, error: Exception, client: ClientInfo) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.client = client
+
+
+def _run(settings: ServiceSettings, action: Callable[[ClientStore], Awaitable[T]]) -> T:
+    """Run ``action`` (which changes nothing) on the clients of ``settings``' data folder,
+    which must hold its database (:func:`~sealbox.service.admin.open_database_file`)."""
     open_database_file(settings, create=False)
 
     async def _go() -> T:
-        async with _opened(settings, audit=audit is not None) as (store, log):
-            try:
-                result = await action(store)
-            except TokensPartlyEndedError as exc:
-                # The change stands: recorded as made, with what it left undone.
-                if log is not None and audit is not None:
-                    done = _detail(audit, _client_of(exc.result), "tokens ended in part")
-                    with contextlib.suppress(AuditUnavailableError):  # logged on stderr
-                        log.record(audit, outcome="success", detail=done)
-                raise
-            if log is not None and audit is not None:
-                client = _client_of(result)
-                try:
-                    log.record(audit, outcome="success", detail=_detail(audit, client, noted))
-                except AuditUnavailableError as exc:
-                    done = f"{_DONE[audit]} {client.name!r}"
-                    raise ChangeNotAuditedError(done, exc, result) from None
-            return result
+        async with _opened(settings, audit=False) as (store, _log):
+            return await action(store)
 
     return asyncio.run(_go())
 
@@ -299,9 +283,8 @@ def rotate_client_secret(
         StorageError: code ``audit_unavailable`` (without ``revoke_tokens``), the audit
             record (written in the rotation's transaction) could not be: the secret is
             not rotated.
-        ChangeNotAuditedError: (with ``revoke_tokens``, recorded after the change, as
-            :func:`disable_client`) the secret is rotated, but its audit record could not
-            be written; ``result`` holds the new secret, to be shown all the same.
+        StorageError: code ``audit_unavailable`` (with ``revoke_tokens`` too: its record
+            is written before the tokens are ended), nothing is changed, no token ended.
         StorageError: code ``tokens_not_ended`` (with ``revoke_tokens``), Redis did not
             answer: nothing is changed.
         TokensPartlyEndedError: (with ``revoke_tokens``) Redis stopped answering once the
@@ -318,12 +301,15 @@ def rotate_client_secret(
             lambda store, record: store.rotate_secret(name, overlap, before_commit=record),
         )
 
-    async def rotate(store: ClientStore) -> NewSecret:
+    async def rotate(store: ClientStore, record: BeforeCommit) -> NewSecret:
         return await _ending_tokens(
-            settings, store, name, lambda end: store.rotate_secret(name, overlap, end=end)
+            settings,
+            store,
+            name,
+            lambda end: store.rotate_secret(name, overlap, end=end, before_commit=record),
         )
 
-    return _run(settings, rotate, audit="client_rotate", noted="tokens ended")
+    return _recorded(settings, "client_rotate", name, rotate, noted="tokens ended")
 
 
 def disable_client(settings: ServiceSettings, name: str) -> ClientInfo:
@@ -340,14 +326,17 @@ def disable_client(settings: ServiceSettings, name: str) -> ClientInfo:
             changed.
         ConfigError: code ``data_dir_in_use``, a service with Redis serves the data
             folder and the settings have none (:func:`check_service_reached`).
-        ChangeNotAuditedError: the client is disabled, but the audit record could not
-            be written.
+        StorageError: code ``audit_unavailable``, the audit record (written in the
+            change's transaction, before the tokens are ended) could not be: the client
+            stays enabled and its tokens pass.
     """
 
-    async def disable(store: ClientStore) -> ClientInfo:
-        return await _ending_tokens(settings, store, name, lambda end: store.disable(name, end))
+    async def disable(store: ClientStore, record: BeforeCommit) -> ClientInfo:
+        return await _ending_tokens(
+            settings, store, name, lambda end: store.disable(name, end, before_commit=record)
+        )
 
-    return _run(settings, disable, audit="client_disable", noted="tokens ended")
+    return _recorded(settings, "client_disable", name, disable, noted="tokens ended")
 
 
 def enable_client(settings: ServiceSettings, name: str) -> ClientInfo:
@@ -400,6 +389,9 @@ async def _ending_tokens(
             if client.sweep_through is None or exc.store != "Redis":
                 raise
             missed = exc
+        else:
+            if after is not None and client.sweep_through is None:
+                after()  # before the change commits: the service reloads its lists
 
     try:
         result = await change(end)
@@ -417,7 +409,8 @@ async def _ending_tokens(
             "raced the change may live on"
         )
         partly = _redis_unavailable(name, missed, kept, TokensPartlyEndedError.code)
-        raise TokensPartlyEndedError(str(partly), partly.facts, result)
+        error = TokensPartlyEndedError(str(partly), partly.facts, result)
+        raise _Committed(error, _client_of(result))
     return result
 
 
@@ -454,15 +447,18 @@ def delete_client(settings: ServiceSettings, name: str) -> ClientInfo:
     """Refuse a client's access tokens (and end the refresh families of the password logins it
     made, with theirs), then remove it.
 
-    The refusal is recorded first (in Redis, or in the database and the data folder's
-    changes file, as ``sealbox users disable`` does): when it cannot be, nothing is
-    deleted and the client keeps working, so that no client is gone while its live tokens
+    One transaction writes the audit record, then refuses the tokens (in Redis, or in the
+    database and the data folder's changes file, as ``sealbox users disable`` does), then
+    deletes the client: a record refused or a refusal that cannot be stored deletes
+    nothing and the client keeps working, so that no client is gone while its live tokens
     still pass. Should the deletion then fail, the client stays, and the tokens it gets
     are refused until the revocation lapses (an access-token lifetime later, when the
     last token it held has expired): delete it again.
 
     Raises:
         ClientNotFoundError: no such client.
+        StorageError: code ``audit_unavailable``, the audit record could not be written:
+            the client is kept, its tokens pass.
         StorageError: code ``revocation_unavailable``, Redis did not answer; the client
             is kept.
         ConfigError: code ``data_dir_in_use``, a service with Redis serves the data
@@ -470,14 +466,15 @@ def delete_client(settings: ServiceSettings, name: str) -> ClientInfo:
             client is kept.
     """
 
-    async def revoke_then_delete(store: ClientStore) -> ClientInfo:
+    async def revoke_then_delete(store: ClientStore, record: BeforeCommit) -> ClientInfo:
         from sealbox.accounts.grants import revoke_client_tokens  # see _ending_tokens
 
-        client = await store.get(name)
+        await store.get(name)  # an unknown client is said first
         check_service_reached(settings)
         accounts = Store(store.sessions, refresh_ttl=settings.refresh_token_ttl)
         revocations, after = open_revocations(settings, accounts)
-        try:
+
+        async def end(client: ClientInfo) -> None:
             try:
                 await revoke_client_tokens(
                     revocations, client, settings.access_token_ttl, sessions=store.sessions
@@ -489,30 +486,35 @@ def delete_client(settings: ServiceSettings, name: str) -> ClientInfo:
                     name, exc, "the client is kept", "revocation_unavailable"
                 ) from None
             if after is not None:
+                after()  # before the deletion commits: the service reloads its lists
+
+        try:
+            # Recorded, its tokens refused, then deleted, in one transaction.
+            deleted = await store.delete(name, end=end, before_commit=record)
+            if after is not None:
                 after()
-            # The client revoked, not one made anew under its name in the meantime.
-            deleted = await store.delete(name, client_id=client.client_id)
             try:
                 with after_commit():
                     await _sweep_deleted(revocations, store, deleted, settings)
             except StoreUnavailableError as exc:
                 if exc.store != "Redis":
                     raise
-                raise StorageError(
+                error = StorageError(
                     f"deleted client {name!r}, but Redis did not answer ({exc.cause}): the "
                     "access tokens of a password login through it that raced the deletion "
                     "may pass until they expire",
                     hint="check that the Redis server runs and answers",
                     code="store_unavailable",
                     facts={"name": name},
-                ) from None
+                )
+                raise _Committed(error, deleted) from None
             if after is not None:
                 after()
         finally:
             await revocations.close()
         return deleted
 
-    return _run(settings, revoke_then_delete, audit="client_delete")
+    return _recorded(settings, "client_delete", name, revoke_then_delete)
 
 
 async def _sweep_deleted(

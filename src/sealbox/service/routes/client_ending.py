@@ -5,7 +5,10 @@ logins that raced the deletion refused too."""
 
 from __future__ import annotations
 
-from sealbox.accounts.clients import ClientInfo, ClientStore, EndTokens
+import contextlib
+
+from sealbox.accounts.audit import AuditUnavailableError, ChangeRecord
+from sealbox.accounts.clients import BeforeCommit, ClientInfo, ClientStore, EndTokens
 from sealbox.accounts.grants import revoke_client_tokens
 from sealbox.exceptions import StoreUnavailableError
 from sealbox.service.errors import ApiError, ErrorCode
@@ -38,32 +41,44 @@ def ender(runtime: Runtime, missed: list[StoreUnavailableError] | None = None) -
     return end
 
 
-def tokens_ended(missed: list[StoreUnavailableError]) -> tuple[str, dict[str, str]]:
-    """What the audit record of a change ending a client's tokens says of them, and what
-    its answer adds: with a sweep after the commit ``missed`` (:func:`ender`), the change
-    stands and the tokens were ended ``in part``."""
-    if missed:
-        return "tokens ended in part", {"tokens_ended": "in part"}
-    return "tokens ended", {}
+def tokens_ended(
+    record: ChangeRecord, name: str, missed: list[StoreUnavailableError]
+) -> dict[str, str]:
+    """What the answer of a change ending a client's tokens adds: with a sweep after the
+    commit ``missed`` (:func:`ender`), the change stands and the tokens were ended ``in
+    part``, which a second record says (outcome ``incomplete``; best effort: the change
+    and its first record are committed, and a log that refuses it is logged on stderr)."""
+    if not missed:
+        return {}
+    with contextlib.suppress(AuditUnavailableError):
+        record.write("incomplete", detail=f"{name}; tokens ended in part")
+    return {"tokens_ended": "in part"}
 
 
 async def delete_sweeping(
-    runtime: Runtime, store: ClientStore, name: str
+    runtime: Runtime, store: ClientStore, name: str, before_commit: BeforeCommit
 ) -> StoreUnavailableError | None:
-    """Delete client ``name``, refusing its access tokens first; answer the outage that
-    stopped the sweep after the deletion, if any (the client is deleted all the same).
+    """Delete client ``name``: its transaction writes the record (``before_commit``), then
+    refuses its access tokens, then deletes it (:meth:`ClientStore.delete`); answer the
+    outage that stopped the sweep after the deletion, if any (the client is deleted all
+    the same).
 
     Raises:
         ClientNotFoundError: no client of that name (or it was deleted meanwhile).
+        AuditUnavailableError: the record was refused: nothing is changed, no token ended.
         StoreUnavailableError: before the deletion: the client is kept.
     """
-    client = await store.get(name)
     accounts = runtime.accounts
     ttl = accounts.policy.access_token_ttl
-    # Its tokens refused first: when that cannot be recorded, the client is still there,
-    # never deleted while its live tokens still pass.
-    await revoke_client_tokens(accounts.revocations, client, ttl, sessions=accounts.store.sessions)
-    deleted = await store.delete(name, client_id=client.client_id)
+
+    async def end(client: ClientInfo) -> None:
+        await revoke_client_tokens(
+            accounts.revocations, client, ttl, sessions=accounts.store.sessions
+        )
+
+    # Its tokens refused before the deletion commits: when that cannot be recorded, the
+    # client is still there, never deleted while its live tokens still pass.
+    deleted = await store.delete(name, end=end, before_commit=before_commit)
     # Swept again once it is gone: a password login through it stores its family holding
     # the client's row, so the deletion waited for any such login and its family is read
     # now (a later one stores none); and tokens of a version raised meanwhile (a racing

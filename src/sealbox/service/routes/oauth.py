@@ -399,15 +399,17 @@ def _disable_routes(api: APIRouter, admin: Any) -> None:
         """Disable a client: it no longer authenticates, and the access tokens it holds are
         refused at once (``"tokens_ended": "in part"`` when Redis failed once it was)."""
         missed: list[StoreUnavailableError] = []
+        record = _change(runtime, request, caller, "client_disable")
         try:
-            client = await client_store(runtime).disable(name, ender(runtime, missed))
+            with record:
+                client = await client_store(runtime).disable(
+                    name, ender(runtime, missed), before_commit=_ended(record)
+                )
         except ClientNotFoundError as exc:
             raise _not_found(exc) from None
         except ConfigError as exc:
             raise _config_error(exc) from None
-        ended, answer = tokens_ended(missed)
-        _record(runtime, request, caller, "client_disable", f"{name}; {ended}")
-        return client.to_dict() | answer
+        return client.to_dict() | tokens_ended(record, client.name, missed)
 
     @api.post("/{name}/enable")
     async def enable_client(
@@ -423,26 +425,17 @@ def _disable_routes(api: APIRouter, admin: Any) -> None:
         return client.to_dict()
 
 
-def _record(runtime: Runtime, request: Request, caller: Caller, event: str, detail: str) -> None:
-    runtime.audit.record(
-        event, outcome="success", user=caller.username, address=_address(request), detail=detail
-    )
+def _ended(record: ChangeRecord) -> Callable[[ClientInfo], None]:
+    # A change ending the tokens, recorded before they are ended (in its transaction).
+    return lambda c: record.write(detail=f"{c.name}; tokens ended")
 
 
 def _rotated(
-    runtime: Runtime,
-    request: Request,
-    caller: Caller,
-    made: NewSecret,
-    *,
-    ending: bool,
-    missed: list[StoreUnavailableError],
+    made: NewSecret, record: ChangeRecord, missed: list[StoreUnavailableError]
 ) -> JSONResponse:
-    """A rotation's record and answer; ``missed`` (the sweep after the commit, ``ender``):
-    the new secret is answered all the same, the tokens said ended ``in part``."""
-    ended, answer = tokens_ended(missed)
-    if ending:  # without, the rotation's transaction wrote its record
-        _record(runtime, request, caller, "client_rotate", f"{made.client.name}; {ended}")
+    """A rotation's answer; ``missed`` (the sweep after the commit, ``ender``): the new
+    secret is answered all the same, the tokens said ended ``in part``."""
+    answer = tokens_ended(record, made.client.name, missed)
     secret = made.secret.expose_secret() if made.secret else None
     return JSONResponse(_with_secret(made.client, secret) | answer)
 
@@ -509,13 +502,13 @@ def _admin_router() -> APIRouter:
             record = _change(runtime, request, caller, "client_rotate")
             with record:
                 made = await store.rotate_secret(
-                    name, overlap, end=end, before_commit=None if ending else _named(record)
+                    name, overlap, end=end, before_commit=_ended(record) if end else _named(record)
                 )
         except ClientNotFoundError as exc:
             raise _not_found(exc) from None
         except ConfigError as exc:
             raise _config_error(exc) from None
-        return _rotated(runtime, request, caller, made, ending=ending, missed=missed)
+        return _rotated(made, record, missed)
 
     _disable_routes(api, admin)
 
@@ -526,13 +519,16 @@ def _admin_router() -> APIRouter:
         """Remove a client: its credentials and its access tokens stop working at once, and
         so do the refresh tokens of the password logins it made (503
         ``revocation_incomplete`` when Redis failed once it was deleted)."""
+        record = _change(runtime, request, caller, "client_delete")
         try:
-            missed = await delete_sweeping(runtime, client_store(runtime), name)
+            with record:
+                missed = await delete_sweeping(
+                    runtime, client_store(runtime), name, lambda c: record.write(detail=c.name)
+                )
         except ClientNotFoundError as exc:
             raise _not_found(exc) from None
-        ended = f"{name}; {tokens_ended([missed])[0]}" if missed else name
-        _record(runtime, request, caller, "client_delete", ended)
         if missed is not None:
+            tokens_ended(record, name, [missed])
             raise partly_ended(name, missed)
         return Response(status_code=204)
 
