@@ -101,7 +101,25 @@ def _stop(proc: subprocess.Popen[bytes] | None) -> None:
         proc.kill()
 
 
-def _wrk(args: list[str], lua: str | None = None) -> dict[str, float]:
+def on_core(cpu: int | None) -> list[str]:
+    """The prefix of a command that keeps it on core ``cpu`` (none for ``None``, or
+    where ``taskset`` is missing)."""
+    if cpu is None or shutil.which("taskset") is None:
+        return []
+    return ["taskset", "-c", str(cpu)]
+
+
+def cores_apart() -> tuple[int | None, int | None]:
+    """The cores of a load generator and the server it measures: one each, where the
+    machine has two or more and lets a process choose (each then has a core to itself,
+    and neither's share of the other's core moves the figures between runs)."""
+    if not hasattr(os, "sched_getaffinity"):
+        return None, None
+    cores = sorted(os.sched_getaffinity(0))
+    return (cores[0], cores[1]) if len(cores) >= 2 else (None, None)
+
+
+def _wrk(args: list[str], lua: str | None = None, *, cpu: int | None = None) -> dict[str, float]:
     cmd = ["wrk", "--latency", *args]
     script = None
     if lua is not None:
@@ -109,7 +127,7 @@ def _wrk(args: list[str], lua: str | None = None) -> dict[str, float]:
         script.write(lua)
         script.close()
         cmd[1:1] = ["-s", script.name]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([*on_core(cpu), *cmd], capture_output=True, text=True, check=True).stdout
     if script is not None:
         os.unlink(script.name)
     # wrk prints the rate and the request count on every run that completes.
