@@ -325,11 +325,13 @@ def backend(request) -> Iterator[dict[str, Any]]:
 
 
 @contextmanager
-def private_shared_state(name: str) -> Iterator[dict[str, Any]]:
+def private_shared_state(name: str, *, password: str | None = None) -> Iterator[dict[str, Any]]:
     """PostgreSQL + Redis settings with a database and key prefix of their own.
 
     For a service that outlives one test: :func:`reset_shared_state`, which other tests
     call, empties this run's database and keys, not these. Dropped when the block ends.
+    ``password`` goes into the database URL (trust auth takes any): a canary that the
+    URL's secret is never shown.
     """
     import asyncio
 
@@ -340,7 +342,14 @@ def private_shared_state(name: str) -> Iterator[dict[str, Any]]:
     try:
         yield {
             **shared,
-            "database_url": POSTGRES_URL.rsplit("/", 1)[0] + f"/{database}",
+            "database_url": (
+                POSTGRES_URL.rsplit("/", 1)[0] + f"/{database}"
+                if password is None
+                else POSTGRES_URL.rsplit("/", 1)[0].replace(
+                    "://postgres@", f"://postgres:{password}@"
+                )
+                + f"/{database}"
+            ),
             "redis_prefix": prefix,
         }
     finally:

@@ -41,10 +41,7 @@ READ_ONLY_HINT = (
 @pytest.fixture
 def database() -> Iterator[dict[str, Any]]:
     """Settings for a PostgreSQL database of this module's own, its URL with a password."""
-    with private_shared_state("refuses") as shared:
-        shared["database_url"] = shared["database_url"].replace(
-            "://postgres@", f"://postgres:{SECRET}@"
-        )
+    with private_shared_state("refuses", password=SECRET) as shared:
         yield shared
 
 

@@ -33,10 +33,7 @@ LOCK_HINT = (
 @pytest.fixture
 def database() -> Iterator[dict[str, Any]]:
     """Settings for a PostgreSQL database of this module's own, its URL with a password."""
-    with private_shared_state("transient") as shared:
-        shared["database_url"] = shared["database_url"].replace(
-            "://postgres@", f"://postgres:{SECRET}@"
-        )
+    with private_shared_state("transient", password=SECRET) as shared:
         yield shared
 
 
