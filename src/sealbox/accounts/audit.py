@@ -34,7 +34,10 @@ request refused ``audit_unavailable`` has changed nothing (no token issued that 
 never saw, no refresh token used up, no session ended, no account made or changed), and
 the same request sent again once the log takes records is served as the first would have
 been. A commit that fails after its record was written gets a second record, outcome
-``not_committed``: the log never holds a change as made that was not.
+``not_committed``: the log never holds a change as made that was not. Its detail is fixed
+(``the change recorded before was not made``), followed by what the change did that its
+rollback does not undo, when it did (:meth:`ChangeRecord.keeps`: a client's tokens refused
+on the revocation lists, ``…; the tokens of version 3 stay refused until they expire``).
 
 **A torn last line** (a writer killed in the middle of a long record, a power cut) is
 ended with a newline when the file is opened, so the next record is a line of its own.
@@ -58,6 +61,7 @@ import os
 import re
 import threading
 import time
+from contextvars import ContextVar, Token
 from datetime import UTC, datetime
 from json.encoder import encode_basestring
 from pathlib import Path
@@ -68,7 +72,7 @@ from sealbox._util.files import make_folder, os_reason, write_failed
 from sealbox.exceptions import SealboxError, StorageError
 from sealbox.secret import Redactor, default_redactor
 
-__all__ = ["AuditLog", "AuditSink", "AuditUnavailableError", "ChangeRecord"]
+__all__ = ["NOT_COMMITTED", "AuditLog", "AuditSink", "AuditUnavailableError", "ChangeRecord"]
 
 log = logging.getLogger("sealbox.accounts")
 
@@ -407,6 +411,14 @@ class AuditSink(Protocol):
         """Write one event; never a password or a token."""
 
 
+#: The detail of a ``not_committed`` record, before the facts :meth:`ChangeRecord.keeps` adds.
+NOT_COMMITTED = "the change recorded before was not made"
+
+# The ChangeRecord whose ``with`` the running code is in (each task its own): the code of a
+# change reaches it through ChangeRecord.open() to say what its rollback does not undo.
+_OPEN: ContextVar[ChangeRecord | None] = ContextVar("sealbox_change_record", default=None)
+
+
 class ChangeRecord:
     """The audit record of one change, written by the change's transaction just before it
     commits (:meth:`write`, called from inside it), around which ``with`` stands.
@@ -415,10 +427,11 @@ class ChangeRecord:
     transaction, which rolls the change back. An exception that leaves the ``with`` after
     the record was written (the commit failed) writes a second record, outcome
     ``not_committed`` (best effort: a log that refuses it is logged on stderr), so that
-    the first is never read as a change made.
+    the first is never read as a change made; its detail is :data:`NOT_COMMITTED`, then
+    each fact given to :meth:`keeps`, after ``; ``.
     """
 
-    __slots__ = ("_sink", "_written", "address", "detail", "event", "user")
+    __slots__ = ("_entered", "_kept", "_sink", "_written", "address", "detail", "event", "user")
 
     def __init__(
         self,
@@ -435,6 +448,23 @@ class ChangeRecord:
         self.address = address
         self.detail = detail  # written when write() is given none (who made the change)
         self._written = False
+        self._kept: list[str] = []
+        self._entered: list[Token[ChangeRecord | None]] = []
+
+    @staticmethod
+    def open() -> ChangeRecord | None:
+        """The record whose ``with`` the calling code runs in (in this task), if any: the
+        code of a change, called by its caller inside the ``with``, reaches it here to say
+        what it did that a rollback does not undo (:meth:`keeps`)."""
+        return _OPEN.get()
+
+    def keeps(self, fact: str) -> None:
+        """Add ``fact`` to the ``not_committed`` record, should one follow: what the change's
+        transaction did, once its record was written, that its rollback does not undo
+        (``the tokens of version 3 stay refused until they expire``). Never a secret; it
+        passes the log's redactor as every ``detail`` does."""
+        if fact not in self._kept:
+            self._kept.append(fact)
 
     @property
     def written(self) -> bool:
@@ -455,6 +485,8 @@ class ChangeRecord:
 
     def __enter__(self) -> ChangeRecord:
         self._written = False
+        self._kept = []
+        self._entered.append(_OPEN.set(self))
         return self
 
     def __exit__(
@@ -463,6 +495,10 @@ class ChangeRecord:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if self._entered:
+            with contextlib.suppress(ValueError):  # left in another context than entered
+                _OPEN.reset(self._entered.pop())
+        kept, self._kept = self._kept, []
         if exc is None or not self._written:
             return
         self._written = False
@@ -472,5 +508,5 @@ class ChangeRecord:
                 outcome="not_committed",
                 user=self.user,
                 address=self.address,
-                detail="the change recorded before was not made",
+                detail="; ".join([NOT_COMMITTED, *kept]),
             )

@@ -50,6 +50,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from sealbox.accounts.audit import ChangeRecord
 from sealbox.accounts.client_checks import check_client_name, check_scopes, check_subject_dn
 from sealbox.accounts.client_models import (
     ClientDisabledError,
@@ -120,6 +121,14 @@ def _last(before_commit: BeforeCommit | None, client: ClientInfo) -> None:
     # The transaction's last step: a record refused rolls the change back.
     if before_commit is not None:
         before_commit(client)
+
+
+def _refused(client: ClientInfo) -> None:
+    # Refused on the revocation lists, which no rollback undoes: a not_committed record says so.
+    if (record := ChangeRecord.open()) is not None:
+        record.keeps(
+            f"the tokens of version {client.session_version} stay refused until they expire"
+        )
 
 
 def _shown(values: dict[str, Any]) -> dict[str, Any]:
@@ -302,7 +311,9 @@ class ClientStore:
         version, so that its tokens name the new one from then on, and commits. A record
         refused changes nothing and ends no token; ``end`` failing changes nothing (what
         it refused stays refused); a commit that fails after ``end`` leaves the client as
-        it was with the tokens of its version refused until they expire (fail-closed).
+        it was with the tokens of its version refused until they expire (fail-closed), as
+        the ``not_committed`` record of the open :class:`~sealbox.accounts.audit.ChangeRecord`
+        then says (:meth:`~sealbox.accounts.audit.ChangeRecord.keeps`).
         When another such change raised the version meanwhile, the change is taken again
         with the new one (:class:`ConfigError` ``client_busy`` once recorded). ``end`` is
         then called once more for the users' logins through the client that began before
@@ -370,6 +381,7 @@ class ClientStore:
                 # The record, then the tokens ended: a record refused ends none.
                 _last(before_commit, replace(found, **_shown(values)))
                 await end(found)
+                _refused(found)
                 # Only if the version is still the one ended: one raised meanwhile by a
                 # racing change may already name tokens the refusal above does not cover.
                 changed = await session.execute(
@@ -506,6 +518,7 @@ class ClientStore:
                 info = replace(info, session_version=version)
                 _last(before_commit, info)  # the record, then the tokens ended
                 await end(info)
+                _refused(info)
             await session.execute(delete(OAuthClient).where(OAuthClient.id == row.id))
             if end is None:
                 _last(before_commit, info)

@@ -121,8 +121,13 @@ class Revocations(Protocol):
     async def load(self) -> None:
         """Read the persisted state (at start-up)."""
 
-    async def revoke(self, jti: str, expires_at: datetime) -> None:
-        """Refuse the access token ``jti`` until ``expires_at``."""
+    async def revoke(self, jti: str, expires_at: datetime, *, stored: bool = False) -> None:
+        """Refuse the access token ``jti`` until ``expires_at``.
+
+        ``stored``: the caller's own transaction has committed its record in the database
+        (:func:`~sealbox.accounts.refresh_tokens.record_revoked_jti`), which is not written
+        again; every worker is still told at once (Redis, or the changes file).
+        """
 
     async def revoke_family(self, family_id: str, expires_at: datetime) -> None:
         """Refuse every access token issued from the refresh family until ``expires_at``."""
@@ -193,8 +198,9 @@ class LocalRevocations:
             return None
         return st.st_ino, st.st_mtime_ns
 
-    async def revoke(self, jti: str, expires_at: datetime) -> None:
-        await self._store.revoke_jti(jti, expires_at)
+    async def revoke(self, jti: str, expires_at: datetime, *, stored: bool = False) -> None:
+        if not stored:
+            await self._store.revoke_jti(jti, expires_at)
         self._jtis[jti] = expires_at.timestamp()
         self._prune()
         self._announce()
@@ -362,8 +368,9 @@ class RedisRevocations:
                 KEEPING_POLICY,
             )
 
-    async def revoke(self, jti: str, expires_at: datetime) -> None:
-        await self._store.revoke_jti(jti, expires_at)
+    async def revoke(self, jti: str, expires_at: datetime, *, stored: bool = False) -> None:
+        if not stored:
+            await self._store.revoke_jti(jti, expires_at)
         key, exat = f"{self._prefix}jti:{jti}", int(expires_at.timestamp()) + 1
         try:
             await self._catch_up()

@@ -258,8 +258,10 @@ async def revoke(
     garbage — not an error, RFC 7009 §2.2).
 
     ``record``: its audit record, written (``detail``: what) in the revocation's transaction:
-    one the log refuses revokes nothing. Redis is told after the commit (one that does not
-    answer raises :class:`~sealbox.exceptions.StoreUnavailableError`, the revocation made).
+    one the log refuses revokes nothing. An access token's ``jti`` is stored once, by that
+    transaction; the revocation lists are told after the commit (this worker's, and Redis
+    or the changes file: every worker refuses it at once; a Redis that does not answer
+    raises :class:`~sealbox.exceptions.StoreUnavailableError`, the revocation made).
 
     Raises:
         RevocationRefusedError: the token was issued to another client (a refresh token,
@@ -281,7 +283,8 @@ async def revoke(
                 await record_revoked_jti(session, claims["jti"], until)
                 _write(record, "access_token")
         with after_commit():
-            await revocations.revoke(claims["jti"], until)  # this worker's list, and Redis
+            # This worker's list, and Redis or the changes file: the database has it.
+            await revocations.revoke(claims["jti"], until, stored=True)
         return "access_token"
     found = await refresh_record(sessions, token)
     if found is None:

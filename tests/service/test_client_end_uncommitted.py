@@ -1,0 +1,124 @@
+"""Disabling a client, deleting it and rotating its secret with the tokens ended, when the
+commit fails after the tokens were refused: the client stays as it was, its live token stays
+refused (fail-closed), and the ``not_committed`` record that follows the change's record
+says so (``…; the tokens of version N stay refused until they expire``), over HTTP
+(``/clients…``) and from ``sealbox clients …``.
+
+The commit fails for real: a deferred foreign key, which SQLite checks at ``COMMIT``, on a
+table the test adds beside the service's; a row there names the client (its deletion
+breaks the key), and a trigger adds one naming no client on each change of the client's
+row. The service in a thread over real TLS on 127.0.0.1, real SQLite, the command line
+beside it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from pathlib import Path
+
+import httpx2
+import pytest
+
+from sealbox.accounts.audit import NOT_COMMITTED
+from sealbox.accounts.revocation import WATCH_INTERVAL
+from sealbox.service.admin import create_user
+from tests.service._oauth import AuthServer, access_token, auth_server, live
+from tests.service.conftest import PASSWORD, bearer, login
+
+# Each change: its /clients request's path and body, its command line, its event.
+CHANGES = {
+    "disable": ("disable", "client_disable"),
+    "delete": ("delete", "client_delete"),
+    "rotate": ("rotate-secret", "client_rotate"),
+}
+GUARD = """
+CREATE TABLE commit_guard (
+    client INTEGER REFERENCES oauth_clients(id) DEFERRABLE INITIALLY DEFERRED
+);
+INSERT INTO commit_guard SELECT id FROM oauth_clients WHERE name = 'robot';
+CREATE TRIGGER commit_guard_update AFTER UPDATE ON oauth_clients
+BEGIN
+    INSERT INTO commit_guard VALUES (-1);
+END;
+"""
+
+
+def _failing_commits(authz: AuthServer) -> int:
+    """Make every later commit of a change of client robot fail; its session version."""
+    url = authz.svc.settings.resolved_database_url()
+    with sqlite3.connect(url.removeprefix("sqlite+aiosqlite:///")) as db:
+        db.executescript(GUARD)
+        (version,) = db.execute(
+            "SELECT session_version FROM oauth_clients WHERE name = 'robot'"
+        ).fetchone()
+    return int(version)
+
+
+def _send(c: httpx2.Client, change: str, admin: dict[str, str]) -> httpx2.Response:
+    if change == "delete":
+        return c.delete("/clients/robot", headers=admin)
+    if change == "rotate":
+        body = {"revoke_tokens": True}
+        return c.post("/clients/robot/rotate-secret", json=body, headers=admin)
+    return c.post("/clients/robot/disable", headers=admin)
+
+
+def _records(path: Path, event: str) -> list[tuple[str, str]]:
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    return [(r["outcome"], r["detail"]) for r in records if r["event"] == event]
+
+
+def _not_committed(version: int) -> tuple[str, str]:
+    kept = f"the tokens of version {version} stay refused until they expire"
+    return ("not_committed", f"{NOT_COMMITTED}; {kept}")
+
+
+@pytest.mark.parametrize("change", sorted(CHANGES))
+def test_a_failed_commit_after_a_clients_tokens_were_refused_says_they_stay_refused(
+    tmp_path: Path, change: str
+) -> None:
+    _command, event = CHANGES[change]
+    with auth_server(tmp_path) as authz:
+        settings = authz.svc.settings
+        create_user(settings, "root", lambda _n: PASSWORD, ["clients:admin", "users:me"])
+        robot = authz.register("robot", "users:me")
+        token = access_token(authz, robot)
+        with authz.client() as c:
+            admin = bearer(login(c, "root").json()["access_token"])
+            before = c.get("/clients/robot", headers=admin).json()
+            version = _failing_commits(authz)
+            failed = _send(c, change, admin)
+            assert failed.status_code >= 500, failed.text
+            # The client as it was (its secret still takes tokens), its live token refused.
+            assert c.get("/clients/robot", headers=admin).json() == before
+        assert not live(authz, token)
+        records = _records(settings.data_dir / "audit.log", event)
+    detail = "robot" if change == "delete" else "robot; tokens ended"
+    assert records == [("success", detail), _not_committed(version)]
+
+
+@pytest.mark.parametrize("change", sorted(CHANGES))
+def test_a_failed_commit_of_the_command_line_after_the_tokens_were_refused_says_so(
+    tmp_path: Path, cli, change: str
+) -> None:
+    command, event = CHANGES[change]
+    with auth_server(tmp_path) as authz:
+        data = authz.svc.settings.data_dir
+        robot = authz.register("robot", "users:me")
+        token = access_token(authz, robot)
+        args = ["clients", command, "robot", "--data-dir", data]
+        args += {"delete": ["--yes"], "rotate": ["--revoke-tokens"]}.get(change, [])
+        before = cli(["clients", "show", "robot", "--json", "--data-dir", data]).out
+        version = _failing_commits(authz)
+        r = cli(args)
+        assert r.code == 1, r.out
+        asyncio.run(asyncio.sleep(WATCH_INTERVAL))
+        assert cli(["clients", "show", "robot", "--json", "--data-dir", data]).out == before
+        assert not live(authz, token)
+        records = _records(data / "audit.log", event)
+    noted = "" if change == "delete" else "; tokens ended"
+    assert records == [
+        ("success", f"robot ({robot.client_id}); command line{noted}"),
+        _not_committed(version),
+    ]
