@@ -25,6 +25,7 @@ Every change is written to the audit log with the path and version, never a valu
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
@@ -54,6 +55,16 @@ _CUSTOM_REFUSED: Final = "custom_metadata validation failed"
 _NO_CONTENT: Final = 204
 _VERSION_DIGITS: Final = len(str(MAX_SECRET_VERSION))
 _INT64: Final = (-(2**63), 2**63 - 1)
+_INT64_DIGITS: Final = 19
+# Go's integer text in base 0 after its sign, with the base and the prefix's length:
+# `_` only between digits (or after a prefix); a leading 0 makes octal; no spaces.
+_GO_FORMS: Final = (
+    (re.compile(r"0[xX](?:_?[0-9a-fA-F])+"), 16, 2),
+    (re.compile(r"0[oO](?:_?[0-7])+"), 8, 2),
+    (re.compile(r"0[bB](?:_?[01])+"), 2, 2),
+    (re.compile(r"0(?:_?[0-7])+"), 8, 1),
+    (re.compile(r"0|[1-9](?:_?[0-9])*"), 10, 0),
+)
 
 
 class _Call:
@@ -314,7 +325,10 @@ async def _write(call: _Call, store: KVStore, raw: bytes) -> Response:
     data = body.get("data")
     if not isinstance(data, dict):
         raise VaultError(400, "no data provided")
-    options = body.get("options") or {}
+    # Vault decodes `options` into a map: null and an empty list are an empty one.
+    options = body.get("options")
+    if options is None or options == []:
+        options = {}
     if not isinstance(options, dict):
         raise VaultError(400, "options must be an object")
     cas = _cas(options)
@@ -328,21 +342,48 @@ async def _write(call: _Call, store: KVStore, raw: bytes) -> Response:
 
 
 def _cas(options: dict[str, Any]) -> int | None:
-    """``options.cas`` as Vault reads it: a whole number (or its text) within Go's
-    ``int``; a negative one is taken, and matches no version (Vault compares it as an
-    unsigned number), so the write fails its check-and-set.
+    """``options.cas`` as Vault reads it (Go's weak decoding into an ``int``): ``None``
+    when absent; ``null`` is 0 (the key is given: the write needs a secret with no
+    version); a whole number, or its text as Go's ``strconv.ParseInt`` reads it in base
+    0 (a sign, ``0x``, ``0o`` or ``0b``, ``_`` between digits), within 64 bits. A
+    negative one is taken, and matches no version (Vault compares it as an unsigned
+    number), so the write fails its check-and-set.
 
     Raises:
         VaultError: 400 ``error parsing check-and-set parameter`` for anything else (a
             fraction, ``1.0`` included, text that is no whole number, an object or a
-            list, a boolean).
+            list), and where Vault's reading would be a guess at the version meant: a
+            boolean (Vault: ``true`` is 1, ``false`` 0), empty text (Vault: 0), and
+            text of a leading ``0`` and more digits naming 8 or more (Vault reads
+            ``"010"`` as octal 8; others would read 10).
     """
-    cas = typed(options, whole=("cas",)).get("cas")
-    if cas is None:
+    if "cas" not in options:
         return None
+    cas = options["cas"]
+    if cas is None:
+        return 0
+    if isinstance(cas, str):
+        cas = _go_int(cas)
     if not isinstance(cas, int) or isinstance(cas, bool) or not _INT64[0] <= cas <= _INT64[1]:
         raise VaultError(400, "error parsing check-and-set parameter")
     return cas
+
+
+def _go_int(text: str) -> int | None:
+    """``text`` as Go's ``strconv.ParseInt(text, 0, 64)`` reads it, or ``None`` when it
+    does not, or when it is octal by a leading ``0`` and names 8 or more."""
+    sign = text[:1] if text[:1] in ("+", "-") else ""
+    rest = text[len(sign) :]
+    for form, base, prefix in _GO_FORMS:
+        if form.fullmatch(rest):
+            digits = rest[prefix:].replace("_", "")
+            if base == 10 and len(digits) > _INT64_DIGITS:  # past 64 bits (int() limits)
+                return None
+            value = int(digits, base)
+            if prefix == 1 and value >= 8 and sign != "-":
+                return None  # "010": Go's octal 8, anyone else's 10
+            return -value if sign == "-" else value
+    return None
 
 
 async def _delete_latest(call: _Call, store: KVStore, _raw: bytes) -> Response:

@@ -14,8 +14,9 @@ the newest version, or the one asked for. The rules are Vault's KV v2:
   deletion time that far ahead, and reads as deleted once it has passed (undelete
   clears it, as a soft delete's);
 - metadata (``custom_metadata``, ``max_versions``, ``cas_required``,
-  ``delete_version_after``) may be written before any version; deleting the metadata
-  deletes every version.
+  ``delete_version_after``) may be written before any version (a write that names
+  none of them makes no metadata, as in Vault); deleting the metadata deletes every
+  version.
 
 Values are JSON objects, sealed one version at a time under the service's master key
 (:class:`~sealbox.keysets.key_sealer.KeySealer`, AES-256-GCM) with the mount, the path
@@ -413,7 +414,10 @@ class KVStore:
         custom_metadata: Mapping[str, str] | None = None,
         delete_version_after: int | None = None,
     ) -> None:
-        """Change a secret's settings (``None`` keeps one); creates the secret's metadata.
+        """Change a secret's settings (``None`` keeps one); creates the secret's metadata
+        when it changes one. A write that changes none makes and changes nothing, as in
+        Vault (its metadata write returns before reading the secret when no setting is
+        given).
 
         As in Vault, ``updated_time`` is the time of the newest version's writing: a
         metadata write leaves it as it is (the metadata's creation sets it, with
@@ -432,18 +436,17 @@ class KVStore:
             changes["cas_required"] = cas_required
         if custom_metadata is not None:
             changes["custom_metadata"] = dict(custom_metadata)
+        if not changes:
+            return
         for _ in range(_WRITE_ATTEMPTS):
             at = now()
             async with self._sessions.begin() as session:
-                if changes:
-                    moved = await session.execute(
-                        update(KVSecretRecord)
-                        .where(KVSecretRecord.mount == mount, KVSecretRecord.path == path)
-                        .values(**changes)
-                    )
-                    if (getattr(moved, "rowcount", 0) or 0) == 1:
-                        return
-                elif await self._secret(session, mount, path) is not None:
+                moved = await session.execute(
+                    update(KVSecretRecord)
+                    .where(KVSecretRecord.mount == mount, KVSecretRecord.path == path)
+                    .values(**changes)
+                )
+                if (getattr(moved, "rowcount", 0) or 0) == 1:
                     return
             try:
                 async with self._sessions.begin() as session:
@@ -451,12 +454,11 @@ class KVStore:
                         KVSecretRecord(mount=mount, path=path, created_at=at, updated_at=at)
                     )
                     await session.flush()
-                    if changes:  # none: the metadata with the defaults, as Vault makes it
-                        await session.execute(
-                            update(KVSecretRecord)
-                            .where(KVSecretRecord.mount == mount, KVSecretRecord.path == path)
-                            .values(**changes)
-                        )
+                    await session.execute(
+                        update(KVSecretRecord)
+                        .where(KVSecretRecord.mount == mount, KVSecretRecord.path == path)
+                        .values(**changes)
+                    )
             except IntegrityError:
                 continue  # made at the same time by another writer: update it
             return
