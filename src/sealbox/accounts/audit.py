@@ -431,7 +431,17 @@ class ChangeRecord:
     each fact given to :meth:`keeps`, after ``; ``.
     """
 
-    __slots__ = ("_entered", "_kept", "_sink", "_written", "address", "detail", "event", "user")
+    __slots__ = (
+        "_committed",
+        "_entered",
+        "_kept",
+        "_sink",
+        "_written",
+        "address",
+        "detail",
+        "event",
+        "user",
+    )
 
     def __init__(
         self,
@@ -448,6 +458,7 @@ class ChangeRecord:
         self.address = address
         self.detail = detail  # written when write() is given none (who made the change)
         self._written = False
+        self._committed = False
         self._kept: list[str] = []
         self._entered: list[Token[ChangeRecord | None]] = []
 
@@ -465,6 +476,13 @@ class ChangeRecord:
         passes the log's redactor as every ``detail`` does."""
         if fact not in self._kept:
             self._kept.append(fact)
+
+    def committed(self) -> None:
+        """The change's transaction committed: an exception that leaves the ``with`` from
+        here on (a follow-up after the commit that failed, such as the revocation lists'
+        sweep) writes no ``not_committed`` record, as the change is made. Called by
+        :func:`~sealbox.accounts.revocation.after_commit` for the record open around it."""
+        self._committed = True
 
     @property
     def written(self) -> bool:
@@ -485,6 +503,7 @@ class ChangeRecord:
 
     def __enter__(self) -> ChangeRecord:
         self._written = False
+        self._committed = False
         self._kept = []
         self._entered.append(_OPEN.set(self))
         return self
@@ -499,7 +518,7 @@ class ChangeRecord:
             with contextlib.suppress(ValueError):  # left in another context than entered
                 _OPEN.reset(self._entered.pop())
         kept, self._kept = self._kept, []
-        if exc is None or not self._written:
+        if exc is None or not self._written or self._committed:
             return
         self._written = False
         with contextlib.suppress(AuditUnavailableError):  # logged on stderr by the log

@@ -45,6 +45,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final, Protocol
 
+from sealbox.accounts.audit import ChangeRecord
 from sealbox.accounts.db_unreachable import DatabaseFullError
 from sealbox.accounts.redis_client import KEEPING_POLICY, connect, read_policy, unavailable
 from sealbox.accounts.store import Store
@@ -94,7 +95,12 @@ def after_commit() -> Iterator[None]:
     """Around the revocation-list writes that follow a change already committed (a logout,
     a detected reuse, a revocation, a deletion): a database whose disk refuses them raises
     :class:`~sealbox.accounts.db_unreachable.DatabaseFullError` saying the change is made
-    (``change_made``), not that nothing was kept."""
+    (``change_made``), not that nothing was kept. The audit record open around it
+    (:meth:`~sealbox.accounts.audit.ChangeRecord.open`) is told the change committed, so
+    that a failure here is not recorded as a change not made (``not_committed``)."""
+    record = ChangeRecord.open()
+    if record is not None:
+        record.committed()
     try:
         yield
     except DatabaseFullError as exc:
