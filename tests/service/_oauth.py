@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -111,3 +112,19 @@ def auth_server_on(backend: str, tmp_path: Path, name: str) -> Iterator[AuthServ
         return
     with private_shared_state(name) as shared, auth_server(tmp_path, **shared) as server:
         yield server
+
+
+def send_client_change(c: httpx2.Client, change: str, admin: dict[str, str]) -> httpx2.Response:
+    """Disable, delete or rotate (with the tokens ended) client ``robot`` over HTTP."""
+    if change == "delete":
+        return c.delete("/clients/robot", headers=admin)
+    if change == "rotate":
+        body = {"revoke_tokens": True}
+        return c.post("/clients/robot/rotate-secret", json=body, headers=admin)
+    return c.post("/clients/robot/disable", headers=admin)
+
+
+def audit_records(path: Path, event: str) -> list[tuple[str, str]]:
+    """The outcome and detail of each record of ``event`` in the audit log at ``path``."""
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    return [(r["outcome"], r["detail"]) for r in records if r["event"] == event]

@@ -10,17 +10,22 @@ SQLite, the command line beside it."""
 from __future__ import annotations
 
 import asyncio
-import json
 from pathlib import Path
 from typing import Any
 
-import httpx2
 import pytest
 
 from sealbox.accounts.audit import AuditLog
 from sealbox.accounts.revocation import WATCH_INTERVAL
 from sealbox.service.admin import create_user
-from tests.service._oauth import AuthServer, access_token, auth_server, live
+from tests.service._oauth import (
+    AuthServer,
+    access_token,
+    audit_records,
+    auth_server,
+    live,
+    send_client_change,
+)
 from tests.service.conftest import PASSWORD, bearer, login
 
 FULL = Path("/dev/full")
@@ -42,20 +47,6 @@ def _log_to(authz: AuthServer, path: Path) -> None:
     runtime.accounts.audit = log
 
 
-def _send(c: httpx2.Client, change: str, admin: dict[str, str]) -> httpx2.Response:
-    if change == "delete":
-        return c.delete("/clients/robot", headers=admin)
-    if change == "rotate":
-        body = {"revoke_tokens": True}
-        return c.post("/clients/robot/rotate-secret", json=body, headers=admin)
-    return c.post("/clients/robot/disable", headers=admin)
-
-
-def _records(path: Path, event: str) -> list[tuple[str, str]]:
-    records = [json.loads(line) for line in path.read_text().splitlines()]
-    return [(r["outcome"], r["detail"]) for r in records if r["event"] == event]
-
-
 @pytest.mark.parametrize("change", sorted(CHANGES))
 def test_a_change_ending_a_clients_tokens_refused_for_its_record_leaves_the_client_and_token(
     tmp_path: Path, change: str
@@ -71,7 +62,7 @@ def test_a_change_ending_a_clients_tokens_refused_for_its_record_leaves_the_clie
             admin = bearer(login(c, "root").json()["access_token"])
             before = c.get("/clients/robot", headers=admin).json()
             _log_to(authz, FULL)
-            refused = _send(c, change, admin)
+            refused = send_client_change(c, change, admin)
             assert refused.status_code == 503, refused.text
             assert refused.json()["error"] == "audit_unavailable"
             _log_to(authz, later)
@@ -80,11 +71,11 @@ def test_a_change_ending_a_clients_tokens_refused_for_its_record_leaves_the_clie
             assert live(authz, token)
             assert authz.client_token(robot).status_code == 200
             # Sent again, it is served, and the token is refused.
-            served = _send(c, change, admin)
+            served = send_client_change(c, change, admin)
             assert served.status_code in {200, 204}, served.text
         assert not live(authz, token)
         assert authz.client_token(robot).status_code == 401
-    assert _records(later, event) == [("success", detail)]
+    assert audit_records(later, event) == [("success", detail)]
 
 
 @pytest.mark.parametrize("change", sorted(CHANGES))
@@ -116,6 +107,6 @@ def test_the_command_line_refused_for_a_record_of_a_change_ending_tokens_changes
         asyncio.run(asyncio.sleep(WATCH_INTERVAL))
         assert not live(authz, token)
         assert authz.client_token(robot).status_code == 401
-        records = _records(data / "audit.log", event)
+        records = audit_records(data / "audit.log", event)
     noted = "" if change == "delete" else "; tokens ended"
     assert records == [("success", f"robot ({robot.client_id}); command line{noted}")]

@@ -13,17 +13,22 @@ beside it."""
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
 from pathlib import Path
 
-import httpx2
 import pytest
 
 from sealbox.accounts.audit import NOT_COMMITTED
 from sealbox.accounts.revocation import WATCH_INTERVAL
 from sealbox.service.admin import create_user
-from tests.service._oauth import AuthServer, access_token, auth_server, live
+from tests.service._oauth import (
+    AuthServer,
+    access_token,
+    audit_records,
+    auth_server,
+    live,
+    send_client_change,
+)
 from tests.service.conftest import PASSWORD, bearer, login
 
 # Each change: its /clients request's path and body, its command line, its event.
@@ -55,20 +60,6 @@ def _failing_commits(authz: AuthServer) -> int:
     return int(version)
 
 
-def _send(c: httpx2.Client, change: str, admin: dict[str, str]) -> httpx2.Response:
-    if change == "delete":
-        return c.delete("/clients/robot", headers=admin)
-    if change == "rotate":
-        body = {"revoke_tokens": True}
-        return c.post("/clients/robot/rotate-secret", json=body, headers=admin)
-    return c.post("/clients/robot/disable", headers=admin)
-
-
-def _records(path: Path, event: str) -> list[tuple[str, str]]:
-    records = [json.loads(line) for line in path.read_text().splitlines()]
-    return [(r["outcome"], r["detail"]) for r in records if r["event"] == event]
-
-
 def _not_committed(version: int) -> tuple[str, str]:
     kept = f"the tokens of version {version} stay refused until they expire"
     return ("not_committed", f"{NOT_COMMITTED}; {kept}")
@@ -88,12 +79,12 @@ def test_a_failed_commit_after_a_clients_tokens_were_refused_says_they_stay_refu
             admin = bearer(login(c, "root").json()["access_token"])
             before = c.get("/clients/robot", headers=admin).json()
             version = _failing_commits(authz)
-            failed = _send(c, change, admin)
+            failed = send_client_change(c, change, admin)
             assert failed.status_code >= 500, failed.text
             # The client as it was (its secret still takes tokens), its live token refused.
             assert c.get("/clients/robot", headers=admin).json() == before
         assert not live(authz, token)
-        records = _records(settings.data_dir / "audit.log", event)
+        records = audit_records(settings.data_dir / "audit.log", event)
     detail = "robot" if change == "delete" else "robot; tokens ended"
     assert records == [("success", detail), _not_committed(version)]
 
@@ -116,7 +107,7 @@ def test_a_failed_commit_of_the_command_line_after_the_tokens_were_refused_says_
         asyncio.run(asyncio.sleep(WATCH_INTERVAL))
         assert cli(["clients", "show", "robot", "--json", "--data-dir", data]).out == before
         assert not live(authz, token)
-        records = _records(data / "audit.log", event)
+        records = audit_records(data / "audit.log", event)
     noted = "" if change == "delete" else "; tokens ended"
     assert records == [
         ("success", f"robot ({robot.client_id}); command line{noted}"),
