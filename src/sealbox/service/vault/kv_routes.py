@@ -173,6 +173,12 @@ def _version_param(request: Request) -> int:
 def _metadata_fields(body: dict[str, Any]) -> dict[str, Any]:
     # `vault write MOUNT/metadata/P max_versions=5` sends the number as text.
     body = typed(body, whole=("max_versions",), flags=("cas_required",))
+    # Vault's weak decoding of a `null` leaves the field's zero value and counts the
+    # field as given: 0 versions, no check-and-set, and custom metadata cleared. (Its
+    # duration fields read a `null` as absent: `delete_version_after` below.)
+    for name, zero in (("max_versions", 0), ("cas_required", False), ("custom_metadata", {})):
+        if name in body and body[name] is None:
+            body[name] = zero
     fields: dict[str, Any] = {}
     if "max_versions" in body:
         value = body["max_versions"]
