@@ -56,8 +56,8 @@ def _holds(client: Any) -> str:
 
 
 def _made(make: Any, as_json: bool, verb: str, also: str | None = None) -> None:
-    """Run ``make`` and print the secret it made, also when the change could not be
-    audited: the secret exists, and this is the one time it can be shown.
+    """Run ``make`` and print the secret it made, also when the command fails after the
+    change was committed: the secret exists, and this is the one time it can be shown.
 
     Ctrl-C, SIGTERM and SIGHUP are held from before the change until the secret is out
     (they take effect then): one arriving after the database commit would end the
@@ -70,11 +70,12 @@ def _made(make: Any, as_json: bool, verb: str, also: str | None = None) -> None:
         try:
             made = make()
         except StorageError as exc:
-            unaudited = getattr(exc, "result", None)
-            # A change that stands though the command failed after it (its audit record,
-            # or Redis during the sweep after a rotation): its secret is shown all the same.
-            if exc.code in {"audit_incomplete", "tokens_partly_ended"} and unaudited is not None:
-                _shown(unaudited, as_json, verb, also)
+            made_all_the_same = getattr(exc, "result", None)
+            # A rotation that stands though Redis stopped answering during the sweep after
+            # its commit: its secret is shown all the same. (The audit record is written
+            # in the change's transaction: one the log refuses undoes it, no secret made.)
+            if exc.code == "tokens_partly_ended" and made_all_the_same is not None:
+                _shown(made_all_the_same, as_json, verb, also)
             raise
         _shown(made, as_json, verb, also)
 
