@@ -222,18 +222,6 @@ def _authorization(scope: Mapping[str, Any]) -> bytes | None:
     return found
 
 
-def _scope_token(scope: Mapping[str, Any]) -> str:
-    """``bearer_token(authorization(scope))`` in one step: this runs on every guarded
-    request."""
-    found = _authorization(scope)
-    if found is not None:
-        scheme, _, token = found.decode("latin-1").partition(" ")
-        token = token.strip()
-        if token and scheme.lower() == "bearer":
-            return token
-    raise _not_authenticated()
-
-
 def _not_authenticated() -> ApiError:
     return ApiError(
         401,
@@ -383,7 +371,7 @@ class _ScopedBearer(BearerAuth[C]):
         # _authenticate, inlined, with the source's answer without waiting where it has
         # one: this runs on every guarded request.
         scope = request.scope
-        token = _scope_token(scope)
+        token = bearer_token(authorization(scope))
         source = self._source(request)
         thumbprint = _scope_thumbprint(scope)
         try:
