@@ -16,10 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from tests._race import clean_env
+from tests._race import clean_env, race
 from tests.conftest import run_sealbox
 
 PASSWORD = b"correct horse battery staple\n"
+# Cheap password hashes (for `users create`): the passwords are not what is tested here.
+CHEAP = {"SEALBOX_PASSWORD_PROFILE": "test"}
 
 # Takes SQLite's write lock on the file, says so, and stops itself holding it.
 _HOLD_AND_STOP = """
@@ -35,7 +37,7 @@ os.kill(os.getpid(), signal.SIGSTOP)
 def stopped_writer(tmp_path: Path) -> Iterator[tuple[Path, subprocess.Popen[bytes]]]:
     """A data folder whose database a stopped process holds locked for writing."""
     data = tmp_path / "data"
-    r = run_sealbox(["users", "create", "alice", "--data-dir", data], input=PASSWORD)
+    r = run_sealbox(["users", "create", "alice", "--data-dir", data], input=PASSWORD, env=CHEAP)
     assert r.returncode == 0, r.stderr
     holder = subprocess.Popen(
         [sys.executable, "-c", _HOLD_AND_STOP, str(data / "sealbox.db")],
@@ -58,18 +60,23 @@ def test_writers_of_a_database_held_by_a_stopped_process_give_up_with_a_lock_tim
 ) -> None:
     data, _holder = stopped_writer
     db = data / "sealbox.db"
-    env = {"SEALBOX_LOCK_TIMEOUT": "2"}
-    for args, stdin in (
+    writers = (
         (["users", "grant", "alice", "app:read"], b""),
         (["users", "create", "bob"], PASSWORD),
         (["clients", "create", "bot"], b""),
-    ):
-        r = run_sealbox([*args, "--data-dir", data], input=stdin, env=env)
-        assert r.returncode == 1, (args, r.stderr)
-        error, hint = r.stderr.decode().splitlines()
+    )
+    # All at once: each waits for the stopped one, none for another.
+    results = race(
+        [[*args, "--data-dir", data] for args, _ in writers],
+        inputs=[stdin for _, stdin in writers],
+        env={**CHEAP, "SEALBOX_LOCK_TIMEOUT": "1"},
+    )
+    for (args, _), r in zip(writers, results, strict=True):
+        assert r.code == 1, (args, r.err)
+        error, hint = r.err.splitlines()
         assert (
             error
-            == f"sealbox: error: gave up after 2 s waiting for another writer of {db} to finish"
+            == f"sealbox: error: gave up after 1 s waiting for another writer of {db} to finish"
         )
         assert hint.startswith("sealbox: hint: ") and "SEALBOX_LOCK_TIMEOUT" in hint
 
