@@ -90,13 +90,17 @@ def test_a_serving_worker_killed_again_and_again_is_replaced_each_time(tmp_path:
     # stops the service.
     with _serving(tmp_path, "servedloop") as srv:
         workers = _workers(srv, 2)
-        killed = []
-        for _ in range(_DEATHS_BEFORE_SERVING + 1):
-            os.kill(workers[0], signal.SIGKILL)
-            killed.append(workers[0])
-            _wait_until_gone(workers[0])
-            workers = _workers(srv, 2)  # its replacement has served a request of its own
-            assert killed[-1] not in workers
+        killed: list[int] = []
+        # Both workers at each round: more such deaths than stop a crash loop, in half the
+        # rounds (each waits for two new workers to start, side by side).
+        while len(killed) <= _DEATHS_BEFORE_SERVING:
+            for pid in workers:
+                os.kill(pid, signal.SIGKILL)
+            killed += workers
+            for pid in workers:
+                _wait_until_gone(pid)
+            workers = _workers(srv, 2)  # each replacement has served a request of its own
+            assert not set(killed) & set(workers)
             _answers(srv, times=2)
     for pid in killed:
         assert f"WARNING:  Child process [{pid}] died" in srv.stderr.splitlines()

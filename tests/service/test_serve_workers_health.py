@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -29,12 +30,45 @@ def _serving(tmp_path: Path, name: str, *args: str) -> Iterator[ServeProcess]:
     with private_shared_state(name) as shared:
         env = {f"SEALBOX_{k.upper()}": v for k, v in shared.items()}
         env["SEALBOX_PASSWORD_PROFILE"] = "test"
-        # A stopped worker is killed a stop's time (this, and 5 s) after its SIGTERM.
-        env["SEALBOX_SHUTDOWN_TIMEOUT"] = "1"
+        # A stopped worker is killed a stop's time (this, and 5 s) after its SIGTERM: no
+        # request is under way in these tests, and the 5 s are the supervisor's own.
+        env["SEALBOX_SHUTDOWN_TIMEOUT"] = "0"
         with serve_process(
             tmp_path, "--workers", "2", *args, env=env, data_dir=tmp_path / "data"
         ) as srv:
             yield srv
+
+
+@pytest.fixture(scope="module")
+def _checked_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
+    """One service with the shortest health check (2 s) for the tests that watch it check
+    its workers: each leaves it with two serving workers, as it began (a start costs more
+    than most of these tests wait). Its clean stop is checked once the module is done."""
+    with _serving(
+        tmp_path_factory.mktemp("checked"), "checked", "--worker-healthcheck-timeout", "2"
+    ) as srv:
+        yield srv
+
+
+@dataclass
+class _Checked:
+    """The shared service as a test begins: its two workers, each having served."""
+
+    srv: ServeProcess
+    workers: list[int]
+    start: int  # the length of its stderr then
+
+    def log(self) -> str:
+        """What the service has written since the test began."""
+        return _stderr(self.srv)[self.start :]
+
+
+@pytest.fixture
+def checked(_checked_service: ServeProcess) -> _Checked:
+    srv = _checked_service
+    assert srv.proc.poll() is None, _stderr(srv)[-3000:]
+    start = len(_stderr(srv))
+    return _Checked(srv, _workers(srv, 2), start)
 
 
 def _workers(srv: ServeProcess, count: int) -> list[int]:
@@ -84,39 +118,43 @@ def _answers(srv: ServeProcess, times: int = 10) -> None:
 
 
 def test_a_stopped_worker_misses_its_health_check_and_is_replaced_on_the_same_port(
-    tmp_path: Path,
+    checked: _Checked,
 ) -> None:
     # A worker that hangs without exiting (SIGSTOP here; a deadlock or an endless loop in
     # its event loop alike) was never replaced: the service ran on with one worker fewer,
     # the connections that worker had accepted waiting forever.
-    with _serving(tmp_path, "hung", "--worker-healthcheck-timeout", "3") as srv:
-        hung, other = _workers(srv, 2)
-        os.kill(hung, signal.SIGSTOP)
-        try:
-            _wait_until_gone(hung)  # SIGKILL ends a stopped process
-        finally:
-            if _running(hung):
-                os.kill(hung, signal.SIGCONT)
-        workers = _workers(srv, 2)
-        assert other in workers and hung not in workers
-        _answers(srv)
-    stderr = srv.stderr
+    srv = checked.srv
+    hung, other = checked.workers
+    os.kill(hung, signal.SIGSTOP)
+    try:
+        _wait_until_gone(hung)  # SIGKILL ends a stopped process
+    finally:
+        if _running(hung):
+            os.kill(hung, signal.SIGCONT)
+    workers = _workers(srv, 2)
+    assert other in workers and hung not in workers
+    _answers(srv)
+    stderr = checked.log()
     assert stderr.count("missed its health check") == 1, stderr
-    assert f"Child process [{hung}] missed its health check (no answer in 3 seconds)" in stderr
+    assert f"Child process [{hung}] missed its health check (no answer in 2 seconds)" in stderr
     assert "died" not in stderr, stderr
 
 
-def test_an_idle_healthy_service_is_never_restarted_by_its_health_check(tmp_path: Path) -> None:
-    with _serving(tmp_path, "idle", "--worker-healthcheck-timeout", "2") as srv:
-        workers = _workers(srv, 2)
-        deadline = time.monotonic() + 4 * 2  # four timeouts of quiet
-        while time.monotonic() < deadline:
-            assert worker_pids(srv.proc.pid, srv.port) == workers, _stderr(srv)
-            time.sleep(0.2)
-        _answers(srv)
-        assert _workers(srv, 2) == workers
-    assert "health check" not in srv.stderr, srv.stderr
-    assert "died" not in srv.stderr, srv.stderr
+def test_an_idle_healthy_service_is_never_restarted_by_its_health_check(
+    checked: _Checked,
+) -> None:
+    srv, workers = checked.srv, checked.workers
+    # Two timeouts of quiet: a worker whose idle loop sent no beat would be replaced one
+    # timeout after its last request (just answered), the second is a late look's margin;
+    # the log read at the end covers every look until then.
+    deadline = time.monotonic() + 2 * 2
+    while time.monotonic() < deadline:
+        assert worker_pids(srv.proc.pid, srv.port) == workers, _stderr(srv)
+        time.sleep(0.2)
+    _answers(srv)
+    assert _workers(srv, 2) == workers
+    assert "health check" not in checked.log(), checked.log()
+    assert "died" not in checked.log(), checked.log()
 
 
 def test_sigttin_adds_a_worker_and_sigttou_removes_one_but_never_the_last(
@@ -174,22 +212,26 @@ def test_the_health_check_timeout_takes_seconds_from_two(cli, tmp_path: Path) ->
     assert "--worker-healthcheck-timeout" in r.stderr
 
 
-def test_a_service_stopped_as_a_whole_and_resumed_keeps_its_workers(tmp_path: Path) -> None:
+def test_a_service_stopped_as_a_whole_and_resumed_keeps_its_workers(checked: _Checked) -> None:
     # Ctrl-Z in a terminal stops the supervisor with its workers. Resumed, the supervisor
     # found every worker's last beat older than the timeout, and replaced them all.
-    with _serving(tmp_path, "resumed", "--worker-healthcheck-timeout", "2") as srv:
-        workers = _workers(srv, 2)
-        everyone = [srv.proc.pid, *workers]
+    srv, workers = checked.srv, checked.workers
+    everyone = [srv.proc.pid, *workers]
+    for pid in everyone:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        # Stopped for two timeouts: each last beat is older than the timeout on resume,
+        # and the supervisor's wait (its deadline a timeout ahead at most) overslept by
+        # more than the second it allows itself.
+        time.sleep(2 * 2)
+    finally:
         for pid in everyone:
-            os.kill(pid, signal.SIGSTOP)
-        try:
-            time.sleep(3 * 2)  # stopped for longer than the timeout
-        finally:
-            for pid in everyone:
-                os.kill(pid, signal.SIGCONT)
-        deadline = time.monotonic() + 2 * 2  # the first look at the beats comes at once
-        while time.monotonic() < deadline:
-            assert worker_pids(srv.proc.pid, srv.port) == workers, _stderr(srv)
-            time.sleep(0.2)
-        _answers(srv)
-    assert "health check" not in srv.stderr, srv.stderr
+            os.kill(pid, signal.SIGCONT)
+    # The first look at the beats comes at once; a timeout's quiet covers every look at a
+    # beat sent before the stop, and the log read at the end the rest.
+    deadline = time.monotonic() + 2
+    while time.monotonic() < deadline:
+        assert worker_pids(srv.proc.pid, srv.port) == workers, _stderr(srv)
+        time.sleep(0.2)
+    _answers(srv)
+    assert "health check" not in checked.log(), checked.log()
