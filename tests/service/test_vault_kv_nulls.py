@@ -1,6 +1,7 @@
 """A KV v2 metadata write's ``null`` settings read as Vault reads them: a ``null``
 ``max_versions``, ``cas_required`` or ``custom_metadata`` is given, as that field's zero
-value (0, false, no custom metadata), and a ``null`` ``delete_version_after`` is not."""
+value (0, false, no custom metadata), and a ``null`` ``delete_version_after`` is not;
+empty text for ``max_versions`` or ``cas_required`` is read as 0 or false too."""
 
 from __future__ import annotations
 
@@ -73,5 +74,30 @@ def test_other_refusals_stand(service) -> None:
     token = token_for(service, "kv:admin")
     path = "/v1/secret/metadata/nulls/refused"
     for body in ({"max_versions": -1}, {"cas_required": "maybe"}, {"custom_metadata": []}):
+        assert curl(service, "POST", path, token, body)[0] == 400, body
+    assert curl(service, "GET", path, token)[0] == 404
+
+
+def test_empty_text_max_versions_sets_it_to_zero(service) -> None:
+    # `vault write secret/metadata/P max_versions=` sends "", which Vault reads as 0.
+    token = token_for(service, "kv:admin")
+    path = "/v1/secret/metadata/nulls/blank-max"
+    assert curl(service, "POST", path, token, {"max_versions": 5})[0] == 204
+    assert curl(service, "POST", path, token, {"max_versions": ""}) == (204, None)
+    assert _metadata(service, token, path)["max_versions"] == 0
+
+
+def test_empty_text_cas_required_turns_it_off(service) -> None:
+    token = token_for(service, "kv:admin")
+    path = "/v1/secret/metadata/nulls/blank-cas"
+    assert curl(service, "POST", path, token, {"cas_required": True})[0] == 204
+    assert curl(service, "PUT", path, token, {"cas_required": ""}) == (204, None)
+    assert _metadata(service, token, path)["cas_required"] is False
+
+
+def test_other_text_settings_are_still_refused(service) -> None:
+    token = token_for(service, "kv:admin")
+    path = "/v1/secret/metadata/nulls/blank-refused"
+    for body in ({"max_versions": " "}, {"cas_required": " "}, {"custom_metadata": ""}):
         assert curl(service, "POST", path, token, body)[0] == 400, body
     assert curl(service, "GET", path, token)[0] == 404

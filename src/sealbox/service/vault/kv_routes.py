@@ -179,6 +179,12 @@ def _metadata_fields(body: dict[str, Any]) -> dict[str, Any]:
     for name, zero in (("max_versions", 0), ("cas_required", False), ("custom_metadata", {})):
         if name in body and body[name] is None:
             body[name] = zero
+    # It reads empty text for a number or a flag the same way (what `vault write
+    # MOUNT/metadata/P max_versions=` sends); spaces stay, to be refused, as Vault refuses
+    # them, and so does "" for custom_metadata (Vault refuses it too: it is no map).
+    for name, zero in (("max_versions", 0), ("cas_required", False)):
+        if body.get(name) == "":
+            body[name] = zero
     fields: dict[str, Any] = {}
     if "max_versions" in body:
         value = body["max_versions"]
