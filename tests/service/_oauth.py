@@ -12,10 +12,19 @@ from typing import Any
 
 import httpx2
 
+from sealbox.service.admin import create_user
 from sealbox.service.client_admin import create_client
 from sealbox.service.serve import prepare
 from sealbox.tls.ca import CertificateAuthority
-from tests.service.conftest import Running, make_settings, private_shared_state, run_service
+from tests.service.conftest import (
+    PASSWORD,
+    Running,
+    bearer,
+    login,
+    make_settings,
+    private_shared_state,
+    run_service,
+)
 
 
 @dataclass
@@ -112,6 +121,31 @@ def auth_server_on(backend: str, tmp_path: Path, name: str) -> Iterator[AuthServ
         return
     with private_shared_state(name) as shared, auth_server(tmp_path, **shared) as server:
         yield server
+
+
+def robot_with_token(authz: AuthServer) -> tuple[Registered, str]:
+    """Client ``robot`` (scope ``users:me``), and an access token it holds: the client a
+    client-ending test disables, deletes or rotates."""
+    robot = authz.register("robot", "users:me")
+    return robot, access_token(authz, robot)
+
+
+def clients_admin(authz: AuthServer, c: httpx2.Client) -> dict[str, str]:
+    """The bearer header of ``root``, a user made with ``clients:admin``, logged in on ``c``."""
+    create_user(authz.svc.settings, "root", lambda _n: PASSWORD, ["clients:admin", "users:me"])
+    return bearer(login(c, "root").json()["access_token"])
+
+
+def client_change_command(command: str, change: str, data: Path) -> list[Any]:
+    """The command line of a client change (:func:`send_client_change`'s, for ``robot``)."""
+    extra = {"delete": ["--yes"], "rotate": ["--revoke-tokens"]}.get(change, [])
+    return ["clients", command, "robot", "--data-dir", data, *extra]
+
+
+def shown_robot(cli: Any, data: Path) -> bytes:
+    """What ``sealbox clients show robot --json`` prints: the client as it stands."""
+    out: bytes = cli(["clients", "show", "robot", "--json", "--data-dir", data]).out
+    return out
 
 
 def send_client_change(c: httpx2.Client, change: str, admin: dict[str, str]) -> httpx2.Response:

@@ -17,16 +17,17 @@ import pytest
 
 from sealbox.accounts.audit import AuditLog
 from sealbox.accounts.revocation import WATCH_INTERVAL
-from sealbox.service.admin import create_user
 from tests.service._oauth import (
     AuthServer,
-    access_token,
     audit_records,
     auth_server,
+    client_change_command,
+    clients_admin,
     live,
+    robot_with_token,
     send_client_change,
+    shown_robot,
 )
-from tests.service.conftest import PASSWORD, bearer, login
 
 FULL = Path("/dev/full")
 pytestmark = pytest.mark.skipif(not FULL.is_char_device(), reason="needs /dev/full")
@@ -54,12 +55,9 @@ def test_a_change_ending_a_clients_tokens_refused_for_its_record_leaves_the_clie
     _command, event, detail, _said = CHANGES[change]
     later = tmp_path / "audit-later.log"
     with auth_server(tmp_path) as authz:
-        settings = authz.svc.settings
-        create_user(settings, "root", lambda _n: PASSWORD, ["clients:admin", "users:me"])
-        robot = authz.register("robot", "users:me")
-        token = access_token(authz, robot)
+        robot, token = robot_with_token(authz)
         with authz.client() as c:
-            admin = bearer(login(c, "root").json()["access_token"])
+            admin = clients_admin(authz, c)
             before = c.get("/clients/robot", headers=admin).json()
             _log_to(authz, FULL)
             refused = send_client_change(c, change, admin)
@@ -85,11 +83,9 @@ def test_the_command_line_refused_for_a_record_of_a_change_ending_tokens_changes
     command, event, _detail, said = CHANGES[change]
     with auth_server(tmp_path) as authz:
         data = authz.svc.settings.data_dir
-        robot = authz.register("robot", "users:me")
-        token = access_token(authz, robot)
-        args = ["clients", command, "robot", "--data-dir", data]
-        args += {"delete": ["--yes"], "rotate": ["--revoke-tokens"]}.get(change, [])
-        before = cli(["clients", "show", "robot", "--json", "--data-dir", data]).out
+        robot, token = robot_with_token(authz)
+        args = client_change_command(command, change, data)
+        before = shown_robot(cli, data)
         r = cli(args, env={"SEALBOX_AUDIT_LOG": str(FULL)})
         assert r.code == 1
         assert r.out == ""
@@ -99,7 +95,7 @@ def test_the_command_line_refused_for_a_record_of_a_change_ending_tokens_changes
         )
         asyncio.run(asyncio.sleep(WATCH_INTERVAL))
         # Nothing changed: the client as it was, its secret and its live token taken.
-        assert cli(["clients", "show", "robot", "--json", "--data-dir", data]).out == before
+        assert shown_robot(cli, data) == before
         assert live(authz, token)
         assert authz.client_token(robot).status_code == 200
         again = cli(args)

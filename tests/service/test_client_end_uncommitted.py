@@ -20,16 +20,17 @@ import pytest
 
 from sealbox.accounts.audit import NOT_COMMITTED
 from sealbox.accounts.revocation import WATCH_INTERVAL
-from sealbox.service.admin import create_user
 from tests.service._oauth import (
     AuthServer,
-    access_token,
     audit_records,
     auth_server,
+    client_change_command,
+    clients_admin,
     live,
+    robot_with_token,
     send_client_change,
+    shown_robot,
 )
-from tests.service.conftest import PASSWORD, bearer, login
 
 # Each change: its /clients request's path and body, its command line, its event.
 CHANGES = {
@@ -72,11 +73,9 @@ def test_a_failed_commit_after_a_clients_tokens_were_refused_says_they_stay_refu
     _command, event = CHANGES[change]
     with auth_server(tmp_path) as authz:
         settings = authz.svc.settings
-        create_user(settings, "root", lambda _n: PASSWORD, ["clients:admin", "users:me"])
-        robot = authz.register("robot", "users:me")
-        token = access_token(authz, robot)
+        _robot, token = robot_with_token(authz)
         with authz.client() as c:
-            admin = bearer(login(c, "root").json()["access_token"])
+            admin = clients_admin(authz, c)
             before = c.get("/clients/robot", headers=admin).json()
             version = _failing_commits(authz)
             failed = send_client_change(c, change, admin)
@@ -96,16 +95,14 @@ def test_a_failed_commit_of_the_command_line_after_the_tokens_were_refused_says_
     command, event = CHANGES[change]
     with auth_server(tmp_path) as authz:
         data = authz.svc.settings.data_dir
-        robot = authz.register("robot", "users:me")
-        token = access_token(authz, robot)
-        args = ["clients", command, "robot", "--data-dir", data]
-        args += {"delete": ["--yes"], "rotate": ["--revoke-tokens"]}.get(change, [])
-        before = cli(["clients", "show", "robot", "--json", "--data-dir", data]).out
+        robot, token = robot_with_token(authz)
+        args = client_change_command(command, change, data)
+        before = shown_robot(cli, data)
         version = _failing_commits(authz)
         r = cli(args)
         assert r.code == 1, r.out
         asyncio.run(asyncio.sleep(WATCH_INTERVAL))
-        assert cli(["clients", "show", "robot", "--json", "--data-dir", data]).out == before
+        assert shown_robot(cli, data) == before
         assert not live(authz, token)
         records = audit_records(data / "audit.log", event)
     noted = "" if change == "delete" else "; tokens ended"
