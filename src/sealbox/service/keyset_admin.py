@@ -32,7 +32,7 @@ from sealbox.accounts.audit import AuditLog, AuditUnavailableError
 from sealbox.exceptions import ConfigError, DecryptionError, FormatError, KeyStateError
 from sealbox.jwt import SigningKeyInfo, SigningKeySet
 from sealbox.jwt.defaults import is_hmac
-from sealbox.service.admin import ChangeNotAuditedError, check_provisioned
+from sealbox.service.admin_errors import ChangeNotAuditedError, check_provisioned
 from sealbox.service.folder_modes import check_modes
 from sealbox.service.provision import DataDir
 from sealbox.service.settings import ServiceSettings
@@ -60,7 +60,7 @@ _DONE: Final = {
 def _folder(settings: ServiceSettings) -> DataDir:
     """The data folder, refused as ``sealbox serve`` refuses it (open to others), and first
     when it is no service's (code ``service_not_provisioned``: see
-    :func:`~sealbox.service.admin.check_provisioned`)."""
+    :func:`~sealbox.service.admin_errors.check_provisioned`)."""
     data = DataDir(settings.data_dir)
     check_provisioned(data.path, data.master_key_file, "master key")
     check_modes(settings)  # a file given as the folder is refused here, by name
