@@ -1,5 +1,10 @@
 """Vault's KV version 2 engine on ``sealbox serve``, driven by the real hvac client (and curl
-for the raw shapes), on SQLite and on PostgreSQL with Redis."""
+for the raw shapes), on SQLite and on PostgreSQL with Redis.
+
+Most tests share one service per backend for the module (``module_service``) and write
+secret paths no other test of the module uses; a test that lists the mount's root, or
+reads the whole audit log, has a service of its own.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ import hvac.exceptions as hx
 import pytest
 
 from tests.service._vault import curl, data_of, hvac_client, read, token_for
-from tests.service.conftest import make_settings, run_service
+from tests.service.conftest import Running, make_settings, run_service
 
 CANARY = "canary-kv-value-91c4e2"
 
@@ -27,24 +32,36 @@ def vault(service, admin_token) -> hvac.Client:
     return hvac_client(service, admin_token)
 
 
-def test_writes_make_versions_and_reads_pick_one(vault: hvac.Client) -> None:
+@pytest.fixture(scope="module")
+def shared_token(module_service: Running) -> str:
+    return token_for(module_service, "kv:admin")
+
+
+@pytest.fixture
+def shared_vault(module_service: Running, shared_token: str) -> hvac.Client:
+    return hvac_client(module_service, shared_token)
+
+
+def test_writes_make_versions_and_reads_pick_one(shared_vault: hvac.Client) -> None:
+    vault = shared_vault
     kv = vault.secrets.kv.v2
-    first = kv.create_or_update_secret(path="app/db", secret={"password": "one"})["data"]
+    first = kv.create_or_update_secret(path="versions/db", secret={"password": "one"})["data"]
     assert first["version"] == 1
     assert first["deletion_time"] == ""
     assert first["destroyed"] is False
-    kv.create_or_update_secret(path="app/db", secret={"password": "two", "port": 5432})
-    latest = read(vault, "app/db")["data"]
+    kv.create_or_update_secret(path="versions/db", secret={"password": "two", "port": 5432})
+    latest = read(vault, "versions/db")["data"]
     assert latest["data"] == {"password": "two", "port": 5432}
     assert latest["metadata"]["version"] == 2
-    assert read(vault, "app/db", version=1)["data"]["data"] == {"password": "one"}
+    assert read(vault, "versions/db", version=1)["data"]["data"] == {"password": "one"}
     with pytest.raises(hx.InvalidPath):
-        read(vault, "app/db", version=3)
+        read(vault, "versions/db", version=3)
     with pytest.raises(hx.InvalidPath):
-        read(vault, "app/none")
+        read(vault, "versions/none")
 
 
-def test_check_and_set(vault: hvac.Client) -> None:
+def test_check_and_set(shared_vault: hvac.Client) -> None:
+    vault = shared_vault
     kv = vault.secrets.kv.v2
     assert kv.create_or_update_secret(path="cas", secret={"a": "1"}, cas=0)["data"]["version"] == 1
     with pytest.raises(hx.InvalidRequest, match="did not match the current version"):
@@ -63,7 +80,8 @@ def test_check_and_set(vault: hvac.Client) -> None:
     assert kv.create_or_update_secret(path="cas", secret={"a": "4"}, cas=3)["data"]["version"] == 4
 
 
-def test_soft_delete_undelete_and_destroy(vault: hvac.Client) -> None:
+def test_soft_delete_undelete_and_destroy(shared_vault: hvac.Client) -> None:
+    vault = shared_vault
     kv = vault.secrets.kv.v2
     for value in ("v1", "v2", "v3"):
         kv.create_or_update_secret(path="life", secret={"k": value})
@@ -90,7 +108,8 @@ def test_soft_delete_undelete_and_destroy(vault: hvac.Client) -> None:
     assert meta["current_version"] == 3
 
 
-def test_metadata_and_max_versions(vault: hvac.Client) -> None:
+def test_metadata_and_max_versions(shared_vault: hvac.Client) -> None:
+    vault = shared_vault
     kv = vault.secrets.kv.v2
     kv.update_metadata(path="trim", max_versions=2, custom_metadata={"owner": "ops"})
     for n in range(4):
@@ -127,7 +146,8 @@ def test_list_shows_secrets_and_folders(service, vault: hvac.Client, admin_token
     assert (status, data_of(body)) == (200, {"keys": ["a", "b", "deep/"]})
 
 
-def test_raw_shapes_over_curl(service, admin_token) -> None:
+def test_raw_shapes_over_curl(module_service: Running, shared_token: str) -> None:
+    service, admin_token = module_service, shared_token
     status, body = curl(service, "POST", "/v1/secret/data/raw", admin_token, {"data": {"k": "v"}})
     assert status == 200
     assert set(data_of(body)) == {
@@ -191,7 +211,11 @@ def test_scopes_name_path_prefixes(service, vault: hvac.Client) -> None:
     assert '"event": "kv.destroy", "outcome": "denied"' in service.audit()
 
 
-def test_values_are_sealed_at_rest_and_never_logged(service, vault: hvac.Client) -> None:
+def test_values_are_sealed_at_rest_and_never_logged(
+    module_service: Running, shared_vault: hvac.Client
+) -> None:
+    # Every stored value is checked, other tests' too: each must be sealed as well.
+    service, vault = module_service, shared_vault
     from sqlalchemy import select
 
     from sealbox.service.db import make_engine, sessionmaker
@@ -224,7 +248,10 @@ def test_values_are_sealed_at_rest_and_never_logged(service, vault: hvac.Client)
     assert CANARY not in audit
 
 
-def test_a_sealed_value_copied_to_another_path_does_not_open(service, vault) -> None:
+def test_a_sealed_value_copied_to_another_path_does_not_open(
+    module_service: Running, shared_vault: hvac.Client
+) -> None:
+    service, vault = module_service, shared_vault
     from sqlalchemy import select, update
 
     from sealbox.service.db import make_engine, sessionmaker
@@ -285,7 +312,10 @@ def test_a_kv_mount_cannot_take_a_reserved_path(tmp_path: Path) -> None:
         make_settings(tmp_path / "data", vault_kv_mounts="secret,transit")
 
 
-def test_token_self_lookup_and_renewal(service, vault: hvac.Client, admin_token: str) -> None:
+def test_token_self_lookup_and_renewal(
+    module_service: Running, shared_vault: hvac.Client, shared_token: str
+) -> None:
+    service, vault, admin_token = module_service, shared_vault, shared_token
     assert vault.is_authenticated() is True
     looked = vault.auth.token.lookup_self()["data"]
     assert looked["policies"] == ["kv:admin"]
@@ -300,7 +330,10 @@ def test_token_self_lookup_and_renewal(service, vault: hvac.Client, admin_token:
     assert bearer.adapter.get("/v1/auth/token/lookup-self")["data"]["policies"] == ["kv:admin"]
 
 
-def test_health_and_the_mount_lookup_of_vaults_command_line(service, vault, admin_token) -> None:
+def test_health_and_the_mount_lookup_of_vaults_command_line(
+    module_service: Running, shared_token: str
+) -> None:
+    service, admin_token = module_service, shared_token
     health = hvac.Client(url=service.url, verify=str(service.ca)).sys.read_health_status(
         method="GET"
     )

@@ -1,7 +1,11 @@
 """KV v2 as Vault's engine answers: a metadata write keeps ``updated_time``,
 ``custom_metadata`` limits count UTF-8 bytes, and ``options.cas`` is read as Vault
 reads it (a negative number matches no version; anything else not a whole number is a
-parse error)."""
+parse error).
+
+One service per backend for the module; each test, and each of its cases, writes secret
+paths of its own (named by the case's id), so none reads what another left.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +13,26 @@ import hvac.exceptions as hx
 import pytest
 
 from tests.service._vault import curl, data_of, hvac_client, token_for
+from tests.service.conftest import Running
 
 
-def test_a_metadata_write_leaves_updated_time_and_a_new_version_moves_it(service) -> None:
-    kv = hvac_client(service, token_for(service, "kv:admin")).secrets.kv.v2
+@pytest.fixture(scope="module")
+def service(module_service: Running) -> Running:
+    return module_service
+
+
+@pytest.fixture(scope="module")
+def token(service: Running) -> str:
+    return token_for(service, "kv:admin")
+
+
+def _case(request: pytest.FixtureRequest) -> str:
+    """The parametrized case's id, as a path segment of its own."""
+    return str(request.node.callspec.id)
+
+
+def test_a_metadata_write_leaves_updated_time_and_a_new_version_moves_it(service, token) -> None:
+    kv = hvac_client(service, token).secrets.kv.v2
     kv.create_or_update_secret(path="times/app", secret={"k": "v"})
     before = kv.read_secret_metadata(path="times/app")["data"]
     kv.update_metadata(
@@ -34,8 +54,7 @@ def test_a_metadata_write_leaves_updated_time_and_a_new_version_moves_it(service
     assert moved["created_time"] == before["created_time"]
 
 
-def test_metadata_written_first_is_created_and_updated_at_once(service) -> None:
-    token = token_for(service, "kv:admin")
+def test_metadata_written_first_is_created_and_updated_at_once(service, token) -> None:
     path = "/v1/secret/metadata/times/first"
     assert curl(service, "POST", path, token, {"max_versions": 3})[0] == 204
     made = data_of(curl(service, "GET", path, token)[1])
@@ -54,10 +73,11 @@ def test_metadata_written_first_is_created_and_updated_at_once(service) -> None:
     ],
     ids=["key-128-bytes", "value-512-bytes", "value-3-byte-chars", "64-keys"],
 )
-def test_custom_metadata_at_vaults_byte_limits_is_taken(service, custom) -> None:
-    kv = hvac_client(service, token_for(service, "kv:admin")).secrets.kv.v2
-    kv.update_metadata(path="limits/taken", custom_metadata=custom)
-    assert kv.read_secret_metadata(path="limits/taken")["data"]["custom_metadata"] == custom
+def test_custom_metadata_at_vaults_byte_limits_is_taken(service, token, request, custom) -> None:
+    kv = hvac_client(service, token).secrets.kv.v2
+    path = f"limits/taken/{_case(request)}"
+    kv.update_metadata(path=path, custom_metadata=custom)
+    assert kv.read_secret_metadata(path=path)["data"]["custom_metadata"] == custom
 
 
 REFUSED = "custom_metadata validation failed"
@@ -87,10 +107,9 @@ REFUSED = "custom_metadata validation failed"
     ids=["key-200-bytes", "value-514-bytes", "key-4-byte-chars", "empty-value", "65-keys"],
 )
 def test_custom_metadata_past_vaults_byte_limits_is_refused_in_its_words(
-    service, custom, message
+    service, token, request, custom, message
 ) -> None:
-    token = token_for(service, "kv:admin")
-    path = "/v1/secret/metadata/limits/refused"
+    path = f"/v1/secret/metadata/limits/refused/{_case(request)}"
     assert curl(service, "POST", path, token, {"custom_metadata": {"owner": "ops"}})[0] == 204
     assert curl(service, "POST", path, token, {"custom_metadata": custom}) == (
         400,
@@ -99,14 +118,13 @@ def test_custom_metadata_past_vaults_byte_limits_is_refused_in_its_words(
     assert data_of(curl(service, "GET", path, token)[1])["custom_metadata"] == {"owner": "ops"}
     with pytest.raises(hx.InvalidRequest, match="custom_metadata validation failed"):
         hvac_client(service, token).secrets.kv.v2.update_metadata(
-            path="limits/refused", custom_metadata=custom
+            path=path.removeprefix("/v1/secret/metadata/"), custom_metadata=custom
         )
 
 
 @pytest.mark.parametrize("cas", [-1, "-1", -(2**63)])
-def test_a_negative_cas_matches_no_version(service, cas) -> None:
-    token = token_for(service, "kv:admin")
-    path = "/v1/secret/data/cas/negative"
+def test_a_negative_cas_matches_no_version(service, token, request, cas) -> None:
+    path = f"/v1/secret/data/cas/negative/{_case(request)}"
     # Neither a secret with no version yet, nor one with versions.
     for _ in range(2):
         assert curl(
@@ -118,8 +136,11 @@ def test_a_negative_cas_matches_no_version(service, cas) -> None:
         assert curl(service, "POST", path, token, {"data": {"a": "b"}})[0] == 200
     kv = hvac_client(service, token).secrets.kv.v2
     with pytest.raises(hx.InvalidRequest, match="did not match the current version"):
-        kv.create_or_update_secret(path="cas/negative", secret={"a": "c"}, cas=-1)
-    assert kv.read_secret_metadata(path="cas/negative")["data"]["current_version"] == 2
+        kv.create_or_update_secret(
+            path=path.removeprefix("/v1/secret/data/"), secret={"a": "c"}, cas=-1
+        )
+    meta = kv.read_secret_metadata(path=path.removeprefix("/v1/secret/data/"))["data"]
+    assert meta["current_version"] == 2
 
 
 @pytest.mark.parametrize(
@@ -138,11 +159,10 @@ def test_a_negative_cas_matches_no_version(service, cas) -> None:
         "long-text",
     ],
 )
-def test_a_cas_that_is_no_whole_number_is_a_parse_error(service, cas) -> None:
-    token = token_for(service, "kv:admin")
-    path = "/v1/secret/data/cas/parse"
+def test_a_cas_that_is_no_whole_number_is_a_parse_error(service, token, request, cas) -> None:
+    path = f"/v1/secret/data/cas/parse/{_case(request)}"
     assert curl(service, "POST", path, token, {"data": {"a": "b"}, "options": {"cas": cas}}) == (
         400,
         {"errors": ["error parsing check-and-set parameter"]},
     )
-    assert curl(service, "GET", "/v1/secret/metadata/cas/parse", token)[0] == 404
+    assert curl(service, "GET", f"/v1/secret/metadata/cas/parse/{_case(request)}", token)[0] == 404

@@ -1,5 +1,10 @@
 """Vault Transit's wire protocol on ``sealbox serve``, driven by the real hvac client (and
-curl for the raw shapes), on SQLite and on PostgreSQL with Redis."""
+curl for the raw shapes), on SQLite and on PostgreSQL with Redis.
+
+Most tests share one service per backend for the module (``module_service``) and use key
+names no other test of the module uses (a parametrized test's names hold its case); a
+test that lists every key, or reads the whole audit log, has a service of its own.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ import pytest
 
 from tests.service._transit import ALL_SCOPES, b64, unb64
 from tests.service._vault import curl, data_of, hvac_client, token_for
+from tests.service.conftest import Running
 
 SCOPES = (*ALL_SCOPES, "transit:export:*")
 
@@ -24,6 +30,16 @@ def admin_token(service) -> str:
 @pytest.fixture
 def vault(service, admin_token) -> hvac.Client:
     return hvac_client(service, admin_token)
+
+
+@pytest.fixture(scope="module")
+def shared_token(module_service: Running) -> str:
+    return token_for(module_service, *SCOPES)
+
+
+@pytest.fixture
+def shared_vault(module_service: Running, shared_token: str) -> hvac.Client:
+    return hvac_client(module_service, shared_token)
 
 
 def create(vault: hvac.Client, name: str, key_type: str) -> None:
@@ -67,20 +83,25 @@ def test_hvac_drives_a_key_through_its_life(vault: hvac.Client) -> None:
         t.read_key(name="orders")
 
 
-def test_a_key_refuses_deletion_until_allowed(vault: hvac.Client) -> None:
+def test_a_key_refuses_deletion_until_allowed(shared_vault: hvac.Client) -> None:
+    vault = shared_vault
     vault.secrets.transit.create_key(name="kept")
     with pytest.raises(hx.InvalidRequest, match="deletion is not allowed"):
         vault.secrets.transit.delete_key(name="kept")
 
 
-def test_creating_an_existing_key_answers_it_with_a_warning(vault: hvac.Client) -> None:
+def test_creating_an_existing_key_answers_it_with_a_warning(shared_vault: hvac.Client) -> None:
+    vault = shared_vault
     first = vault.secrets.transit.create_key(name="twice")
     again = vault.secrets.transit.create_key(name="twice")
     assert again["data"] == first["data"]
     assert again["warnings"] == ["key twice already existed"]
 
 
-def test_native_and_vault_shaped_ciphertexts_open_each_other(service, vault, admin_token) -> None:
+def test_native_and_vault_shaped_ciphertexts_open_each_other(
+    module_service: Running, shared_vault: hvac.Client, shared_token: str
+) -> None:
+    service, vault, admin_token = module_service, shared_vault, shared_token
     vault.secrets.transit.create_key(name="both")
     headers = {"Authorization": f"Bearer {admin_token}"}
     with service.client() as native:
@@ -101,7 +122,8 @@ def test_native_and_vault_shaped_ciphertexts_open_each_other(service, vault, adm
     assert unb64(answer.json()["plaintext"]) == b"vault"
 
 
-def test_batches_answer_every_item_in_order(vault: hvac.Client) -> None:
+def test_batches_answer_every_item_in_order(shared_vault: hvac.Client) -> None:
+    vault = shared_vault
     t = vault.secrets.transit
     t.create_key(name="batch", key_type="chacha20-poly1305")
     items = [{"plaintext": b64(b"one")}, {"plaintext": b64(b"two"), "reference": "r2"}]
@@ -129,7 +151,8 @@ def test_batches_answer_every_item_in_order(vault: hvac.Client) -> None:
     assert answer[1] == {"error": "cipher: message authentication failed"}
 
 
-def test_datakeys_come_wrapped_or_with_their_plaintext(vault: hvac.Client) -> None:
+def test_datakeys_come_wrapped_or_with_their_plaintext(shared_vault: hvac.Client) -> None:
+    vault = shared_vault
     t = vault.secrets.transit
     t.create_key(name="dk")
     both = t.generate_data_key(name="dk", key_type="plaintext", bits=512)["data"]
@@ -142,21 +165,28 @@ def test_datakeys_come_wrapped_or_with_their_plaintext(vault: hvac.Client) -> No
 
 
 @pytest.mark.parametrize("key_type", ["aes256-gcm96", "ed25519", "hmac"])
-def test_hmac_works_with_any_key_type_and_verifies(vault: hvac.Client, key_type: str) -> None:
+def test_hmac_works_with_any_key_type_and_verifies(
+    shared_vault: hvac.Client, key_type: str
+) -> None:
+    vault = shared_vault
     t = vault.secrets.transit
-    create(vault, "mac", key_type)
-    tag = t.generate_hmac(name="mac", hash_input=b64(b"payload"))["data"]["hmac"]
+    name = f"mac-{key_type}"
+    create(vault, name, key_type)
+    tag = t.generate_hmac(name=name, hash_input=b64(b"payload"))["data"]["hmac"]
     assert tag.startswith("vault:v1:")
-    assert t.verify_signed_data(name="mac", hash_input=b64(b"payload"), hmac=tag)["data"]["valid"]
-    assert not t.verify_signed_data(name="mac", hash_input=b64(b"other"), hmac=tag)["data"]["valid"]
-    t.rotate_key(name="mac")
-    newer = t.generate_hmac(name="mac", hash_input=b64(b"payload"))["data"]["hmac"]
+    assert t.verify_signed_data(name=name, hash_input=b64(b"payload"), hmac=tag)["data"]["valid"]
+    assert not t.verify_signed_data(name=name, hash_input=b64(b"other"), hmac=tag)["data"]["valid"]
+    t.rotate_key(name=name)
+    newer = t.generate_hmac(name=name, hash_input=b64(b"payload"))["data"]["hmac"]
     assert newer.startswith("vault:v2:")
     assert newer != tag.replace("vault:v1:", "vault:v2:")
-    assert t.verify_signed_data(name="mac", hash_input=b64(b"payload"), hmac=tag)["data"]["valid"]
+    assert t.verify_signed_data(name=name, hash_input=b64(b"payload"), hmac=tag)["data"]["valid"]
 
 
-def test_an_hmac_keys_tag_is_the_same_on_both_routes(service, vault, admin_token) -> None:
+def test_an_hmac_keys_tag_is_the_same_on_both_routes(
+    module_service: Running, shared_vault: hvac.Client, shared_token: str
+) -> None:
+    service, vault, admin_token = module_service, shared_vault, shared_token
     create(vault, "same", "hmac")
     shaped = vault.secrets.transit.generate_hmac(name="same", hash_input=b64(b"m"))
     with service.client() as native:
@@ -169,26 +199,29 @@ def test_an_hmac_keys_tag_is_the_same_on_both_routes(service, vault, admin_token
 
 
 @pytest.mark.parametrize("key_type", ["ed25519", "ecdsa-p256"])
-def test_sign_and_verify(vault: hvac.Client, key_type: str) -> None:
+def test_sign_and_verify(shared_vault: hvac.Client, key_type: str) -> None:
+    vault = shared_vault
     t = vault.secrets.transit
-    t.create_key(name="signer", key_type=key_type)
-    read = t.read_key(name="signer")["data"]
+    name = f"signer-{key_type}"
+    t.create_key(name=name, key_type=key_type)
+    read = t.read_key(name=name)["data"]
     assert read["supports_signing"] is True
     assert read["keys"]["1"]["public_key"]
-    signed = t.sign_data(name="signer", hash_input=b64(b"release 1.0"))["data"]
+    signed = t.sign_data(name=name, hash_input=b64(b"release 1.0"))["data"]
     assert signed["signature"].startswith("vault:v1:")
     assert signed["key_version"] == 1
     good = t.verify_signed_data(
-        name="signer", hash_input=b64(b"release 1.0"), signature=signed["signature"]
+        name=name, hash_input=b64(b"release 1.0"), signature=signed["signature"]
     )
     assert good["data"]["valid"] is True
     bad = t.verify_signed_data(
-        name="signer", hash_input=b64(b"release 2.0"), signature=signed["signature"]
+        name=name, hash_input=b64(b"release 2.0"), signature=signed["signature"]
     )
     assert bad["data"]["valid"] is False
 
 
-def test_export_answers_an_exportable_keys_material(vault: hvac.Client) -> None:
+def test_export_answers_an_exportable_keys_material(shared_vault: hvac.Client) -> None:
+    vault = shared_vault
     t = vault.secrets.transit
     t.create_key(name="out", exportable=True)
     exported = t.export_key(name="out", key_type="encryption-key", version="latest")["data"]
@@ -201,7 +234,10 @@ def test_export_answers_an_exportable_keys_material(vault: hvac.Client) -> None:
         t.export_key(name="inside", key_type="encryption-key")
 
 
-def test_encrypt_creates_a_missing_key_only_for_a_caller_who_may(service, vault) -> None:
+def test_encrypt_creates_a_missing_key_only_for_a_caller_who_may(
+    module_service: Running, shared_vault: hvac.Client
+) -> None:
+    service, vault = module_service, shared_vault
     t = vault.secrets.transit
     assert t.encrypt_data(name="fresh", plaintext=b64(b"x"))["data"]["key_version"] == 1
     assert t.read_key(name="fresh")["data"]["type"] == "aes256-gcm96"
@@ -222,7 +258,8 @@ def test_scopes_decide_as_on_the_native_routes(service, vault) -> None:
     assert '"event": "transit.decrypt", "outcome": "denied"' in service.audit()
 
 
-def test_bad_and_missing_tokens_get_vaults_403(service) -> None:
+def test_bad_and_missing_tokens_get_vaults_403(module_service: Running) -> None:
+    service = module_service
     for token in ("not-a-token", None):
         status, body = curl(service, "POST", "/v1/transit/encrypt/k", token, {"plaintext": ""})
         assert (status, body) == (403, {"errors": ["permission denied"]})
@@ -291,8 +328,9 @@ def test_no_plaintext_or_token_reaches_the_audit_log_or_answers(service, vault, 
 
 @pytest.mark.parametrize("key_type", ["ed25519", "hmac", "ecdsa-p256"])
 def test_an_encrypt_naming_a_type_that_cannot_encrypt_creates_no_key(
-    service, admin_token: str, key_type: str
+    module_service: Running, shared_token: str, key_type: str
 ) -> None:
+    service, admin_token = module_service, shared_token
     name = f"never-{key_type}"
     status, body = curl(
         service,
@@ -318,7 +356,10 @@ def test_an_encrypt_naming_a_type_that_cannot_encrypt_creates_no_key(
     assert status == 200 and body["data"]["ciphertext"].startswith("vault:v1:")
 
 
-def test_a_malformed_ciphertext_is_described_in_vaults_form(service, admin_token: str) -> None:
+def test_a_malformed_ciphertext_is_described_in_vaults_form(
+    module_service: Running, shared_token: str
+) -> None:
+    service, admin_token = module_service, shared_token
     curl(service, "POST", "/v1/transit/keys/shape", admin_token, {})
     status, body = curl(
         service, "POST", "/v1/transit/decrypt/shape", admin_token, {"ciphertext": "garbage"}
@@ -341,8 +382,9 @@ def test_a_malformed_ciphertext_is_described_in_vaults_form(service, admin_token
 
 
 def test_a_batch_takes_its_key_version_from_the_items_as_vault_does(
-    vault: hvac.Client,
+    shared_vault: hvac.Client,
 ) -> None:
+    vault = shared_vault
     t = vault.secrets.transit
     t.create_key(name="per-item")
     t.rotate_key(name="per-item")
@@ -397,7 +439,10 @@ def test_a_batch_takes_its_key_version_from_the_items_as_vault_does(
     assert [r["ciphertext"][:9] for r in rewrapped] == ["vault:v2:", "vault:v3:"]
 
 
-def test_a_mixed_version_batch_answers_as_one_batch(service, admin_token) -> None:
+def test_a_mixed_version_batch_answers_as_one_batch(
+    module_service: Running, shared_token: str
+) -> None:
+    service, admin_token = module_service, shared_token
     t = hvac_client(service, admin_token).secrets.transit
     t.create_key(name="mixed")
     t.rotate_key(name="mixed")
@@ -444,13 +489,17 @@ def test_a_mixed_version_batch_answers_as_one_batch(service, admin_token) -> Non
 )
 @pytest.mark.parametrize("method", ["GET", "DELETE"])
 def test_an_operation_path_by_another_method_is_405(
-    service, admin_token: str, path: str, method: str
+    module_service: Running, shared_token: str, path: str, method: str
 ) -> None:
+    service, admin_token = module_service, shared_token
     status, body = curl(service, method, f"/v1/transit/{path}", admin_token)
     assert (status, body) == (405, {"errors": ["unsupported operation"]})
 
 
-def test_a_body_past_the_limit_is_refused_in_vaults_shape(service, admin_token: str) -> None:
+def test_a_body_past_the_limit_is_refused_in_vaults_shape(
+    module_service: Running, shared_token: str
+) -> None:
+    service, admin_token = module_service, shared_token
     # Over the 64 KiB limit of the KV routes; the connection closes after the answer.
     status, body = curl(
         service, "POST", "/v1/secret/data/big", admin_token, {"data": {"v": "x" * 70_000}}
