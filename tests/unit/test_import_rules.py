@@ -95,14 +95,18 @@ def _owner(path: Path) -> str:
     return first.removesuffix(".py")
 
 
-def edges() -> Iterator[tuple[str, Path, int, str, str]]:
-    """(owner, file, line, kind, target) for every import in the tree."""
-    for path in sorted(SRC.rglob("*.py")):
-        owner = _owner(path)
-        for line, name in _imports(path):
-            kind, target = _target(name)
-            if kind != "stdlib":
-                yield owner, path, line, kind, target
+@cache
+def edges() -> tuple[tuple[str, Path, int, str, str], ...]:
+    """(owner, file, line, kind, target) for every import in the tree, parsed once for
+    all the tests of a run (each package's test reads them all)."""
+    return tuple(
+        (owner, path, line, kind, target)
+        for path in sorted(SRC.rglob("*.py"))
+        for owner in (_owner(path),)
+        for line, name in _imports(path)
+        for kind, target in (_target(name),)
+        if kind != "stdlib"
+    )
 
 
 @pytest.mark.parametrize("package", packages())
