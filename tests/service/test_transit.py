@@ -33,6 +33,28 @@ def admin(transit: Transit) -> dict[str, str]:
     return transit.headers(*ALL_SCOPES)
 
 
+# Tests on the module's shared service write keys under names no other test of the module
+# uses (a parametrized test: one per variant), and read only audit records naming them.
+@pytest.fixture
+def shared_transit(module_service):
+    # A client per test: a test may hook its responses.
+    with module_service.client() as client:
+        yield Transit(module_service, client)
+
+
+@pytest.fixture(scope="module")
+def shared_admin(module_service) -> dict[str, str]:
+    with module_service.client() as client:
+        return Transit(module_service, client).headers(*ALL_SCOPES)
+
+
+def _own_records(t: Transit, *keys: str) -> list[dict]:
+    """The transit audit records naming one of ``keys``, in order."""
+    named = {f"key={key}" for key in keys}
+    records = [json.loads(line) for line in t.audit().splitlines() if '"transit.' in line]
+    return [r for r in records if r.get("detail", "").split(" ", 1)[0] in named]
+
+
 # -- key management -----------------------------------------------------------------------
 
 
@@ -64,8 +86,9 @@ def test_key_lifecycle(transit: Transit, admin) -> None:
     assert t.post("/v1/keys/nope/rotate", None, admin).status_code == 404
 
 
-def test_configuration_rules(transit: Transit, admin) -> None:
-    t = transit
+def test_configuration_rules(shared_transit: Transit, shared_admin) -> None:
+    t = shared_transit
+    admin = shared_admin
     t.post("/v1/keys/cfg", {}, admin)
     for _ in range(2):
         t.post("/v1/keys/cfg/rotate", None, admin)
@@ -96,8 +119,9 @@ def test_configuration_rules(transit: Transit, admin) -> None:
     assert patch({}).json()["exportable"] is True
 
 
-def test_deletion_needs_deletion_allowed(transit: Transit, admin) -> None:
-    t = transit
+def test_deletion_needs_deletion_allowed(shared_transit: Transit, shared_admin) -> None:
+    t = shared_transit
+    admin = shared_admin
     t.post("/v1/keys/gone", {}, admin)
     ciphertext = t.post("/v1/keys/gone/encrypt", {"plaintext": b64(b"x")}, admin).json()
     ciphertext.pop("key_version")
@@ -120,70 +144,87 @@ def test_deletion_needs_deletion_allowed(transit: Transit, admin) -> None:
 
 
 @pytest.mark.parametrize("key_type", ["aes256-gcm", "chacha20-poly1305", "aes256-siv"])
-def test_encrypt_decrypt_rewrap_datakey(transit: Transit, admin, key_type: str) -> None:
-    t = transit
-    t.post("/v1/keys/k", {"type": key_type}, admin)
+def test_encrypt_decrypt_rewrap_datakey(
+    shared_transit: Transit, shared_admin, key_type: str
+) -> None:
+    t = shared_transit
+    admin = shared_admin
+    name = f"k-{key_type}"  # each variant its own key on the shared service
+    t.post(f"/v1/keys/{name}", {"type": key_type}, admin)
     ad = b64(b"order:42")
-    r = t.post("/v1/keys/k/encrypt", {"plaintext": b64(b"card 4111"), "associated_data": ad}, admin)
+    r = t.post(
+        f"/v1/keys/{name}/encrypt", {"plaintext": b64(b"card 4111"), "associated_data": ad}, admin
+    )
     assert r.status_code == 200
     first = r.json()
     assert first["key_version"] == 1 and first["ciphertext"].startswith("sealbox:v1:")
     r = t.post(
-        "/v1/keys/k/decrypt", {"ciphertext": first["ciphertext"], "associated_data": ad}, admin
+        f"/v1/keys/{name}/decrypt",
+        {"ciphertext": first["ciphertext"], "associated_data": ad},
+        admin,
     )
     assert unb64(r.json()["plaintext"]) == b"card 4111"
-    r = t.post("/v1/keys/k/decrypt", {"ciphertext": first["ciphertext"]}, admin)
+    r = t.post(f"/v1/keys/{name}/decrypt", {"ciphertext": first["ciphertext"]}, admin)
     assert r.status_code == 400 and r.json()["error"] == "decryption_failed"
 
-    t.post("/v1/keys/k/rotate", None, admin)
+    t.post(f"/v1/keys/{name}/rotate", None, admin)
     r = t.post(
-        "/v1/keys/k/rewrap", {"ciphertext": first["ciphertext"], "associated_data": ad}, admin
+        f"/v1/keys/{name}/rewrap", {"ciphertext": first["ciphertext"], "associated_data": ad}, admin
     )
     rewrapped = r.json()
     assert rewrapped["key_version"] == 2 and rewrapped["ciphertext"].startswith("sealbox:v2:")
     r = t.post(
-        "/v1/keys/k/decrypt", {"ciphertext": rewrapped["ciphertext"], "associated_data": ad}, admin
+        f"/v1/keys/{name}/decrypt",
+        {"ciphertext": rewrapped["ciphertext"], "associated_data": ad},
+        admin,
     )
     assert unb64(r.json()["plaintext"]) == b"card 4111"
     # An older version on request, and the newest by default.
-    r = t.post("/v1/keys/k/encrypt", {"plaintext": b64(b"p"), "key_version": 1}, admin)
+    r = t.post(f"/v1/keys/{name}/encrypt", {"plaintext": b64(b"p"), "key_version": 1}, admin)
     assert r.json()["key_version"] == 1
-    r = t.post("/v1/keys/k/encrypt", {"plaintext": b64(b"p"), "key_version": 3}, admin)
+    r = t.post(f"/v1/keys/{name}/encrypt", {"plaintext": b64(b"p"), "key_version": 3}, admin)
     assert r.status_code == 400 and r.json()["error"] == "invalid_key_version"
 
     # min_decryption_version refuses the older ciphertext with a clear message.
-    t.client.patch("/v1/keys/k", json={"min_decryption_version": 2}, headers=admin)
+    t.client.patch(f"/v1/keys/{name}", json={"min_decryption_version": 2}, headers=admin)
     r = t.post(
-        "/v1/keys/k/decrypt", {"ciphertext": first["ciphertext"], "associated_data": ad}, admin
+        f"/v1/keys/{name}/decrypt",
+        {"ciphertext": first["ciphertext"], "associated_data": ad},
+        admin,
     )
     assert r.status_code == 400
     assert r.json() == {
         "error": "key_version_too_old",
-        "message": "the ciphertext was made with version 1 of key 'k', below its "
+        "message": f"the ciphertext was made with version 1 of key '{name}', below its "
         "min_decryption_version 2: it is no longer accepted",
     }
     r = t.post(
-        "/v1/keys/k/rewrap", {"ciphertext": first["ciphertext"], "associated_data": ad}, admin
+        f"/v1/keys/{name}/rewrap", {"ciphertext": first["ciphertext"], "associated_data": ad}, admin
     )
     assert r.json()["error"] == "key_version_too_old"
 
     # Data keys: wrapped by default; plaintext on request; the ciphertext opens to the key.
-    r = t.post("/v1/keys/k/datakey", {"associated_data": ad}, admin)
+    r = t.post(f"/v1/keys/{name}/datakey", {"associated_data": ad}, admin)
     assert set(r.json()) == {"ciphertext", "key_version"}
     r = t.post(
-        "/v1/keys/k/datakey", {"type": "plaintext", "bits": 512, "associated_data": ad}, admin
+        f"/v1/keys/{name}/datakey", {"type": "plaintext", "bits": 512, "associated_data": ad}, admin
     )
     data_key = unb64(r.json()["plaintext"])
     assert len(data_key) == 64
     opened = t.post(
-        "/v1/keys/k/decrypt", {"ciphertext": r.json()["ciphertext"], "associated_data": ad}, admin
+        f"/v1/keys/{name}/decrypt",
+        {"ciphertext": r.json()["ciphertext"], "associated_data": ad},
+        admin,
     )
     assert unb64(opened.json()["plaintext"]) == data_key
-    assert t.post("/v1/keys/k/datakey", {"bits": 64}, admin).json()["error"] == "invalid_request"
+    assert (
+        t.post(f"/v1/keys/{name}/datakey", {"bits": 64}, admin).json()["error"] == "invalid_request"
+    )
 
 
-def test_sign_verify_and_hmac(transit: Transit, admin) -> None:
-    t = transit
+def test_sign_verify_and_hmac(shared_transit: Transit, shared_admin) -> None:
+    t = shared_transit
+    admin = shared_admin
     data = b64(b"release 1.2.3")
     for key_type in ("ed25519", "ecdsa-p256", "rsa-3072"):
         t.post(f"/v1/keys/s-{key_type}", {"type": key_type}, admin)
@@ -234,12 +275,14 @@ def test_sign_verify_and_hmac(transit: Transit, admin) -> None:
 
 @pytest.mark.parametrize("items", [1, 200], ids=["lean", "threaded"])
 def test_an_item_field_beside_batch_input_is_refused_never_dropped(
-    transit: Transit, admin, items: int
+    shared_transit: Transit, shared_admin, items: int
 ) -> None:
-    t = transit
-    t.post("/v1/keys/aad", {}, admin)
-    t.post("/v1/keys/aad-sig", {"type": "ed25519"}, admin)
-    sealed = t.post("/v1/keys/aad/encrypt", {"plaintext": "aGk="}, admin).json()["ciphertext"]
+    t = shared_transit
+    admin = shared_admin
+    name = f"aad-{items}"  # each variant its own keys on the shared service
+    t.post(f"/v1/keys/{name}", {}, admin)
+    t.post(f"/v1/keys/{name}-sig", {"type": "ed25519"}, admin)
+    sealed = t.post(f"/v1/keys/{name}/encrypt", {"plaintext": "aGk="}, admin).json()["ciphertext"]
     plain = [{"plaintext": "aGk="}] * items
     ciphers = [{"ciphertext": sealed}] * items
     inputs = [{"input": "aGk="}] * items
@@ -255,33 +298,36 @@ def test_an_item_field_beside_batch_input_is_refused_never_dropped(
         ),
         ("datakey", {"associated_data": "eA==", "batch_input": [{}] * items}, None),
     ]:
-        r = t.post(f"/v1/keys/aad/{path}", body, admin)
+        r = t.post(f"/v1/keys/{name}/{path}", body, admin)
         message = (
             f"{fields or 'associated_data'} goes in each batch_input item, not beside batch_input"
         )
         assert (r.status_code, r.json().get("message")) == (400, message), (path, body)
-    signature = t.post("/v1/keys/aad-sig/sign", {"input": "aGk="}, admin).json()["signature"]
-    r = t.post("/v1/keys/aad-sig/verify", {"signature": signature, "batch_input": inputs}, admin)
+    signature = t.post(f"/v1/keys/{name}-sig/sign", {"input": "aGk="}, admin).json()["signature"]
+    r = t.post(
+        f"/v1/keys/{name}-sig/verify", {"signature": signature, "batch_input": inputs}, admin
+    )
     assert r.status_code == 400 and r.json()["message"].startswith("signature goes in each")
     # Through the Vault route too: an associated_data that would bind nothing is refused.
     vault = {"X-Vault-Token": admin["Authorization"].removeprefix("Bearer ")}
     r = t.client.post(
-        "/v1/transit/encrypt/aad",
+        f"/v1/transit/encrypt/{name}",
         json={"associated_data": "eA==", "batch_input": plain},
         headers=vault,
     )
     assert r.status_code == 400 and "goes in each batch_input item" in r.json()["errors"][0]
     # Empty or null beside the batch changes nothing, and is taken.
     r = t.post(
-        "/v1/keys/aad/encrypt",
+        f"/v1/keys/{name}/encrypt",
         {"associated_data": "", "reference": None, "batch_input": plain},
         admin,
     )
     assert r.status_code == 200 and len(r.json()["batch_results"]) == items
 
 
-def test_key_settings_take_their_json_types_only(transit: Transit, admin) -> None:
-    t = transit
+def test_key_settings_take_their_json_types_only(shared_transit: Transit, shared_admin) -> None:
+    t = shared_transit
+    admin = shared_admin
     t.post("/v1/keys/strict", {}, admin)
     t.post("/v1/keys/strict/rotate", None, admin)
     assert t.client.patch(
@@ -301,9 +347,10 @@ def test_key_settings_take_their_json_types_only(transit: Transit, admin) -> Non
     assert info["min_decryption_version"] == 2 and info["deletion_allowed"] is False
 
 
-def test_request_shapes(transit: Transit, admin) -> None:
-    t = transit
-    t.post("/v1/keys/k", {}, admin)
+def test_request_shapes(shared_transit: Transit, shared_admin) -> None:
+    t = shared_transit
+    admin = shared_admin
+    t.post("/v1/keys/shapes", {}, admin)
     for body, message in [
         ({}, "give plaintext or batch_input"),
         (
@@ -314,12 +361,12 @@ def test_request_shapes(transit: Transit, admin) -> None:
         ({"plaintext": "not base64!"}, "plaintext is not valid base64"),
         ({"plaintext": "AA==", "associated_data": "%%"}, "associated_data is not valid base64"),
     ]:
-        r = t.post("/v1/keys/k/encrypt", body, admin)
+        r = t.post("/v1/keys/shapes/encrypt", body, admin)
         assert r.status_code == 400 and r.json()["message"] == message, body
-    r = t.post("/v1/keys/k/encrypt", {"plaintext": "AA==", "context": "AA=="}, admin)
+    r = t.post("/v1/keys/shapes/encrypt", {"plaintext": "AA==", "context": "AA=="}, admin)
     assert r.status_code == 422 and r.json()["details"][0]["loc"] == ["body", "context"]
     r = t.client.post(
-        "/v1/keys/k/encrypt",
+        "/v1/keys/shapes/encrypt",
         content=b'{"plaintext": ',
         headers={**admin, "content-type": "application/json"},
     )
@@ -327,7 +374,7 @@ def test_request_shapes(transit: Transit, admin) -> None:
     # Not UTF-8, or nested past the parser's depth: the same 422, not FastAPI's own 400.
     for raw in (b'{"plaintext": "\xff\xfe"}', b"[" * 100_000 + b"]" * 100_000):
         r = t.client.post(
-            "/v1/keys/k/encrypt",
+            "/v1/keys/shapes/encrypt",
             content=raw,
             headers={**admin, "content-type": "application/json"},
         )
@@ -335,17 +382,17 @@ def test_request_shapes(transit: Transit, admin) -> None:
         assert r.json()["details"][0]["loc"] == ["body"]
     # A body that is not JSON is left to the application, whose middleware refuses its type.
     r = t.client.post(
-        "/v1/keys/k/encrypt", content=b"AA==", headers={**admin, "content-type": "text/plain"}
+        "/v1/keys/shapes/encrypt", content=b"AA==", headers={**admin, "content-type": "text/plain"}
     )
     assert r.status_code == 415 and r.json()["error"] == "unsupported_media_type"
     # Without a token: 401 before anything else, on every operation.
     for op in OPERATIONS:
-        r = t.post(f"/v1/keys/k/{op}", {"nonsense": 1})
+        r = t.post(f"/v1/keys/shapes/{op}", {"nonsense": 1})
         assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
-    r = t.post("/v1/keys/k/encrypt", {"plaintext": "AA=="}, {"Authorization": "Bearer nope"})
+    r = t.post("/v1/keys/shapes/encrypt", {"plaintext": "AA=="}, {"Authorization": "Bearer nope"})
     assert r.status_code == 401 and r.json()["error"] == "invalid_token"
     # The answers carry the service's security headers, fast path or not.
-    r = t.post("/v1/keys/k/encrypt", {"plaintext": "AA=="}, admin)
+    r = t.post("/v1/keys/shapes/encrypt", {"plaintext": "AA=="}, admin)
     assert r.headers["x-content-type-options"] == "nosniff"
     assert r.headers["cache-control"] == "no-store"
     assert r.headers["content-type"] == "application/json"
@@ -354,8 +401,9 @@ def test_request_shapes(transit: Transit, admin) -> None:
 # -- batches ------------------------------------------------------------------------------
 
 
-def test_batch_of_1000_reports_per_item_errors(transit: Transit, admin) -> None:
-    t = transit
+def test_batch_of_1000_reports_per_item_errors(shared_transit: Transit, shared_admin) -> None:
+    t = shared_transit
+    admin = shared_admin
     t.post("/v1/keys/bulk", {}, admin)
     bad = {7, 500, 999}
     items = [
@@ -448,16 +496,19 @@ def test_batch_and_body_limits(transit: Transit, admin) -> None:
 # -- scopes -------------------------------------------------------------------------------
 
 
-def test_scopes_guard_every_key_and_operation(transit: Transit, admin) -> None:
-    t = transit
+def test_scopes_guard_every_key_and_operation(shared_transit: Transit, shared_admin) -> None:
+    t = shared_transit
+    admin = shared_admin
     for name, key_type in [
-        ("enc", "aes256-gcm"),
-        ("other", "aes256-gcm"),
-        ("sig", "ed25519"),
-        ("mac", "hmac"),
+        ("scope-enc", "aes256-gcm"),
+        ("scope-other", "aes256-gcm"),
+        ("scope-sig", "ed25519"),
+        ("scope-mac", "hmac"),
     ]:
         t.post(f"/v1/keys/{name}", {"type": key_type}, admin)
-    ciphertext = t.post("/v1/keys/enc/encrypt", {"plaintext": "AA=="}, admin).json()["ciphertext"]
+    ciphertext = t.post("/v1/keys/scope-enc/encrypt", {"plaintext": "AA=="}, admin).json()[
+        "ciphertext"
+    ]
     bodies = {
         "encrypt": {"plaintext": "AA=="},
         "decrypt": {"ciphertext": ciphertext},
@@ -467,12 +518,12 @@ def test_scopes_guard_every_key_and_operation(transit: Transit, admin) -> None:
         "verify": {"input": "AA==", "signature": "sealbox:v1:AAAA"},
         "hmac": {"input": "AA=="},
     }
-    key_of = {"sign": "sig", "verify": "sig", "hmac": "mac"}
+    key_of = {"sign": "scope-sig", "verify": "scope-sig", "hmac": "scope-mac"}
     nobody = t.headers("users:me")
     only_admin = t.headers("transit:admin")
     for op, body in bodies.items():
-        name = key_of.get(op, "enc")
-        for headers in (nobody, only_admin, t.headers(f"transit:{op}:other")):
+        name = key_of.get(op, "scope-enc")
+        for headers in (nobody, only_admin, t.headers(f"transit:{op}:scope-other")):
             r = t.post(f"/v1/keys/{name}/{op}", body, headers)
             assert r.status_code == 403, (op, r.text)
             assert r.json() == {
@@ -485,22 +536,25 @@ def test_scopes_guard_every_key_and_operation(transit: Transit, admin) -> None:
             r = t.post(f"/v1/keys/{name}/{op}", body, t.headers(scope))
             assert r.status_code == 200, (scope, r.text)
     # No existence oracle: without the scope, a missing key is 403 too.
-    assert t.post("/v1/keys/missing/encrypt", bodies["encrypt"], nobody).status_code == 403
+    assert t.post("/v1/keys/scope-missing/encrypt", bodies["encrypt"], nobody).status_code == 403
     # Key management needs transit:admin; reading one key also transit:read:<name>.
     encrypt_all = t.headers("transit:encrypt:*")
-    assert t.post("/v1/keys/new", {}, encrypt_all).status_code == 403
+    assert t.post("/v1/keys/scope-new", {}, encrypt_all).status_code == 403
     assert t.client.get("/v1/keys", headers=encrypt_all).status_code == 403
-    assert t.post("/v1/keys/enc/rotate", None, encrypt_all).status_code == 403
-    assert t.client.patch("/v1/keys/enc", json={}, headers=encrypt_all).status_code == 403
-    assert t.client.delete("/v1/keys/enc", headers=encrypt_all).status_code == 403
-    assert t.client.get("/v1/keys/enc", headers=encrypt_all).status_code == 403
-    assert t.client.get("/v1/keys/enc", headers=t.headers("transit:read:enc")).status_code == 200
-    assert t.client.get("/v1/keys/sig", headers=t.headers("transit:read:enc")).status_code == 403
-    assert "denied" in t.audit()
+    assert t.post("/v1/keys/scope-enc/rotate", None, encrypt_all).status_code == 403
+    assert t.client.patch("/v1/keys/scope-enc", json={}, headers=encrypt_all).status_code == 403
+    assert t.client.delete("/v1/keys/scope-enc", headers=encrypt_all).status_code == 403
+    assert t.client.get("/v1/keys/scope-enc", headers=encrypt_all).status_code == 403
+    reader = t.headers("transit:read:scope-enc")
+    assert t.client.get("/v1/keys/scope-enc", headers=reader).status_code == 200
+    assert t.client.get("/v1/keys/scope-sig", headers=reader).status_code == 403
+    outcomes = {(r["event"], r["outcome"]) for r in _own_records(t, "scope-enc")}
+    assert ("transit.encrypt", "denied") in outcomes
 
 
-def test_export_only_when_exportable_and_allowed(transit: Transit, admin) -> None:
-    t = transit
+def test_export_only_when_exportable_and_allowed(shared_transit: Transit, shared_admin) -> None:
+    t = shared_transit
+    admin = shared_admin
     t.post("/v1/keys/x", {"type": "aes256-gcm"}, admin)
     t.post("/v1/keys/x/rotate", None, admin)
     exporter = t.headers("transit:export:x")
@@ -525,17 +579,19 @@ def test_export_only_when_exportable_and_allowed(transit: Transit, admin) -> Non
     t.post("/v1/keys/ed", {"type": "ed25519", "exportable": True}, admin)
     r = t.client.get("/v1/keys/ed/export", headers=t.headers("transit:export:*"))
     assert r.json()["keys"]["1"].startswith("-----BEGIN PRIVATE KEY-----")
-    assert "transit.export" in t.audit()
+    exports = [r["detail"] for r in _own_records(t, "x", "ed") if r["event"] == "transit.export"]
+    assert "key=x versions=2" in exports and "key=ed versions=1" in exports
 
 
 # -- no secret in any answer, log or error ------------------------------------------------
 
 
 def test_canaries_key_material_and_plaintext_never_leave(
-    transit: Transit, admin, caplog: pytest.LogCaptureFixture
+    shared_transit: Transit, shared_admin, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    t = transit
+    t = shared_transit
+    admin = shared_admin
     seen: list[str] = []
     t.client.event_hooks["response"].append(lambda r: seen.append(r.read().decode()))
     canary = b"canary-plaintext-7f3a9c"
@@ -577,6 +633,7 @@ def test_canaries_key_material_and_plaintext_never_leave(
     answers = "\n".join(seen)
     logs = caplog.text + "\n" + t.audit()
     assert "transit.encrypt" in logs and len(seen) > 100
+    assert any(r["event"] == "transit.encrypt" for r in _own_records(t, "c-aes256-gcm"))
     for text in (answers, logs):
         for key_type in types:
             for version, raw in key_material(t.settings, f"c-{key_type}").items():
@@ -588,73 +645,79 @@ def test_canaries_key_material_and_plaintext_never_leave(
         assert canary.hex() not in text
 
 
-def test_audit_records_every_operation_without_data(transit: Transit, admin) -> None:
-    t = transit
-    t.post("/v1/keys/a", {}, admin)
+def test_audit_records_every_operation_without_data(shared_transit: Transit, shared_admin) -> None:
+    t = shared_transit
+    admin = shared_admin
+    t.post("/v1/keys/audited", {}, admin)
     secret = b64(b"audited secret")
-    ct = t.post("/v1/keys/a/encrypt", {"plaintext": secret}, admin).json()["ciphertext"]
-    t.post("/v1/keys/a/decrypt", {"ciphertext": ct}, admin)
-    t.post("/v1/keys/a/rotate", None, admin)
-    t.post("/v1/keys/a/rewrap", {"ciphertext": ct}, admin)
+    ct = t.post("/v1/keys/audited/encrypt", {"plaintext": secret}, admin).json()["ciphertext"]
+    t.post("/v1/keys/audited/decrypt", {"ciphertext": ct}, admin)
+    t.post("/v1/keys/audited/rotate", None, admin)
+    t.post("/v1/keys/audited/rewrap", {"ciphertext": ct}, admin)
     t.post(
-        "/v1/keys/a/encrypt", {"batch_input": [{"plaintext": "AA=="}, {"plaintext": "!"}]}, admin
+        "/v1/keys/audited/encrypt",
+        {"batch_input": [{"plaintext": "AA=="}, {"plaintext": "!"}]},
+        admin,
     )
-    t.post("/v1/keys/a/decrypt", {"batch_input": [{"ciphertext": ct}] * 3}, admin)
-    t.post("/v1/keys/a/decrypt", {"ciphertext": ct + "x"}, admin)
-    t.post("/v1/keys/no-such-key/decrypt", {"ciphertext": ct}, admin)
-    t.post("/v1/keys/a/encrypt", {"plaintext": secret}, t.headers("users:me"))
-    records = [json.loads(line) for line in t.audit().splitlines() if '"transit.' in line]
+    t.post("/v1/keys/audited/decrypt", {"batch_input": [{"ciphertext": ct}] * 3}, admin)
+    t.post("/v1/keys/audited/decrypt", {"ciphertext": ct + "x"}, admin)
+    t.post("/v1/keys/audited-missing/decrypt", {"ciphertext": ct}, admin)
+    t.post("/v1/keys/audited/encrypt", {"plaintext": secret}, t.headers("users:me"))
+    records = _own_records(t, "audited", "audited-missing")
     summary = [(r["event"], r["outcome"], r.get("detail")) for r in records]
     assert summary == [
-        ("transit.create", "success", "key=a type=aes256-gcm"),
-        ("transit.encrypt", "success", "key=a version=1"),
-        ("transit.decrypt", "success", "key=a version=1"),
-        ("transit.rotate", "success", "key=a version=2"),
-        ("transit.rewrap", "success", "key=a version=2 from=1"),
-        ("transit.encrypt", "partial", "key=a items=2 failed=1 versions=2"),
-        ("transit.decrypt", "success", "key=a items=3 failed=0 versions=1"),
-        ("transit.decrypt", "failure", "key=a error=invalid_ciphertext"),
-        ("transit.decrypt", "failure", "key=no-such-key error=not_found"),
-        ("transit.encrypt", "denied", "key=a"),
+        ("transit.create", "success", "key=audited type=aes256-gcm"),
+        ("transit.encrypt", "success", "key=audited version=1"),
+        ("transit.decrypt", "success", "key=audited version=1"),
+        ("transit.rotate", "success", "key=audited version=2"),
+        ("transit.rewrap", "success", "key=audited version=2 from=1"),
+        ("transit.encrypt", "partial", "key=audited items=2 failed=1 versions=2"),
+        ("transit.decrypt", "success", "key=audited items=3 failed=0 versions=1"),
+        ("transit.decrypt", "failure", "key=audited error=invalid_ciphertext"),
+        ("transit.decrypt", "failure", "key=audited-missing error=not_found"),
+        ("transit.encrypt", "denied", "key=audited"),
     ]
     assert all(r["user"].startswith("user") and r["address"] == "127.0.0.1" for r in records)
     assert "audited secret" not in t.audit() and secret not in t.audit() and ct not in t.audit()
 
 
-def test_refused_requests_of_a_known_caller_are_audited_too(transit: Transit, admin) -> None:
-    t = transit
-    t.post("/v1/keys/a", {}, admin)
-    t.post("/v1/keys/h", {"type": "hmac"}, admin)
+def test_refused_requests_of_a_known_caller_are_audited_too(
+    shared_transit: Transit, shared_admin
+) -> None:
+    t = shared_transit
+    admin = shared_admin
+    t.post("/v1/keys/refused", {}, admin)
+    t.post("/v1/keys/refused-mac", {"type": "hmac"}, admin)
     too_many = [{"plaintext": "AA=="}] * (t.settings.transit_max_batch + 1)
     refusals = [
-        ("a/encrypt", {"batch_input": []}, 400),
-        ("a/encrypt", {"plaintext": "AA==", "batch_input": [{"plaintext": "AA=="}]}, 400),
-        ("a/encrypt", {"batch_input": too_many}, 413),
-        ("a/decrypt", {"batch_input": [{"ciphertext": 5}]}, 422),
-        ("a/encrypt", {"plaintext": "AA==", "key_version": "two"}, 422),
-        ("h/hmac", {"input": "AA==", "algorithm": "md5"}, 400),
+        ("refused/encrypt", {"batch_input": []}, 400),
+        ("refused/encrypt", {"plaintext": "AA==", "batch_input": [{"plaintext": "AA=="}]}, 400),
+        ("refused/encrypt", {"batch_input": too_many}, 413),
+        ("refused/decrypt", {"batch_input": [{"ciphertext": 5}]}, 422),
+        ("refused/encrypt", {"plaintext": "AA==", "key_version": "two"}, 422),
+        ("refused-mac/hmac", {"input": "AA==", "algorithm": "md5"}, 400),
     ]
     for path, body, status in refusals:
         assert t.post(f"/v1/keys/{path}", body, admin).status_code == status, path
     r = t.client.post(
-        "/v1/keys/a/encrypt",
+        "/v1/keys/refused/encrypt",
         content=b"{not json",
         headers={**admin, "content-type": "application/json"},
     )
     assert r.status_code == 422
     # A stranger's refused body leaves no record: there is no caller to write.
     stranger = {"Authorization": "Bearer not-a-token"}
-    assert t.post("/v1/keys/a/encrypt", {"plaintext": 5}, stranger).status_code in (401, 422)
-    records = [json.loads(line) for line in t.audit().splitlines() if '"transit.' in line]
+    assert t.post("/v1/keys/refused/encrypt", {"plaintext": 5}, stranger).status_code in (401, 422)
+    records = _own_records(t, "refused", "refused-mac")
     summary = [(r["event"], r["outcome"], r.get("detail")) for r in records[2:]]
     assert summary == [
-        ("transit.encrypt", "failure", "key=a error=invalid_request"),
-        ("transit.encrypt", "failure", "key=a error=invalid_request"),
-        ("transit.encrypt", "failure", "key=a error=batch_too_large"),
-        ("transit.decrypt", "failure", "key=a error=validation_error"),
-        ("transit.encrypt", "failure", "key=a error=validation_error"),
-        ("transit.hmac", "failure", "key=h error=unsupported_algorithm"),
-        ("transit.encrypt", "failure", "key=a error=validation_error"),
+        ("transit.encrypt", "failure", "key=refused error=invalid_request"),
+        ("transit.encrypt", "failure", "key=refused error=invalid_request"),
+        ("transit.encrypt", "failure", "key=refused error=batch_too_large"),
+        ("transit.decrypt", "failure", "key=refused error=validation_error"),
+        ("transit.encrypt", "failure", "key=refused error=validation_error"),
+        ("transit.hmac", "failure", "key=refused-mac error=unsupported_algorithm"),
+        ("transit.encrypt", "failure", "key=refused error=validation_error"),
     ]
     assert all(r["user"].startswith("user") for r in records)
 
@@ -735,29 +798,34 @@ def test_fast_path_and_fastapi_routes_answer_alike(tmp_path: Path) -> None:
     ]
 
 
-def test_unknown_paths_and_methods_fall_through(transit: Transit, admin) -> None:
-    t = transit
-    t.post("/v1/keys/k", {}, admin)
-    assert t.post("/v1/keys/k/encryptx", {"plaintext": "AA=="}, admin).status_code in (404, 405)
-    assert t.client.get("/v1/keys/k/encrypt", headers=admin).status_code == 405
-    assert t.post("/v1/keys/k/encrypt/more", {}, admin).status_code == 404
+def test_unknown_paths_and_methods_fall_through(shared_transit: Transit, shared_admin) -> None:
+    t = shared_transit
+    admin = shared_admin
+    t.post("/v1/keys/paths", {}, admin)
+    assert t.post("/v1/keys/paths/encryptx", {"plaintext": "AA=="}, admin).status_code in (404, 405)
+    assert t.client.get("/v1/keys/paths/encrypt", headers=admin).status_code == 405
+    assert t.post("/v1/keys/paths/encrypt/more", {}, admin).status_code == 404
     r = t.post("/v1/keys/-bad/encrypt", {"plaintext": "AA=="}, admin)
     assert r.status_code == 422 and r.json()["details"][0]["loc"] == ["path", "name"]
     # The fields of an answer are not request fields: key_version is refused, not ignored.
-    answer = t.post("/v1/keys/k/encrypt", {"plaintext": "aGk="}, admin).json()
-    assert t.post("/v1/keys/k/decrypt", answer, admin).status_code == 422
-    r = t.post("/v1/keys/k/decrypt", {"ciphertext": answer["ciphertext"]}, admin)
+    answer = t.post("/v1/keys/paths/encrypt", {"plaintext": "aGk="}, admin).json()
+    assert t.post("/v1/keys/paths/decrypt", answer, admin).status_code == 422
+    r = t.post("/v1/keys/paths/decrypt", {"ciphertext": answer["ciphertext"]}, admin)
     assert base64.b64decode(r.json()["plaintext"]) == b"hi"
 
 
-def test_the_python_example_of_the_guide_runs(transit: Transit, admin, monkeypatch) -> None:
+def test_the_python_example_of_the_guide_runs(
+    shared_transit: Transit, shared_admin, monkeypatch
+) -> None:
     import re
 
     from tests.conftest import ROOT
 
     guide = (ROOT / "docs" / "transit.md").read_text()
     example = re.search(r"```python\n(.*?)\n```", guide, re.DOTALL)[1]
+    transit, admin = shared_transit, shared_admin
     example = example.replace(".sealbox/tls/ca.crt", str(transit.service.ca))
+    transit, admin = shared_transit, shared_admin
     example = example.replace("https://localhost:8443", transit.service.url)
     transit.post("/v1/keys/orders", {}, admin)
     token = transit.headers("transit:encrypt:orders", "transit:decrypt:orders")
