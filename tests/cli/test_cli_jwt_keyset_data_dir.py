@@ -18,12 +18,21 @@ from tests.conftest import run_sealbox
 ENV = {"SEALBOX_PASSWORD_PROFILE": "test"}
 
 
-@pytest.fixture
-def data(tmp_path: Path) -> Path:
-    folder = tmp_path / "data"
+@pytest.fixture(scope="module")
+def provisioned(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data folder as a first ``serve --check`` leaves it, never used itself."""
+    folder = tmp_path_factory.mktemp("provisioned") / "data"
     r = run_sealbox(["serve", "--data-dir", folder, "--port", "0", "--check"], env=ENV)
     assert r.returncode == 0, r.stderr.decode()
     return folder
+
+
+@pytest.fixture
+def data(provisioned: Path, tmp_path: Path) -> Path:
+    # A copy of one provisioned folder (copy2 keeps the modes the checks look at): each
+    # test breaks a folder of its own without paying for a first start of its own. The
+    # copies share one master key; a test that needs another folder's provisions it.
+    return Path(shutil.copytree(provisioned, tmp_path / "data"))
 
 
 def _other_folders(tmp_path: Path) -> dict[str, Path]:

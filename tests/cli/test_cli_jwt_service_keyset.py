@@ -23,11 +23,18 @@ def sealbox(*args: object) -> Result:
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("service") / "data"
+def provisioned(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data folder as a first ``serve --check`` leaves it, never used itself."""
+    folder = tmp_path_factory.mktemp("provisioned") / "data"
     r = run_sealbox(["serve", "--data-dir", folder, "--port", "0", "--check"], env=ENV)
     assert r.returncode == 0, r.stderr.decode()
     return folder
+
+
+@pytest.fixture(scope="module")
+def data(provisioned: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One copy of ``provisioned`` that the tests before ``fresh`` change in turn."""
+    return Path(shutil.copytree(provisioned, tmp_path_factory.mktemp("service") / "data"))
 
 
 @pytest.mark.parametrize(
@@ -111,15 +118,6 @@ def test_a_change_whose_audit_log_cannot_be_opened_is_not_made(data: Path, tmp_p
     assert r.returncode == 1
     assert r.stderr.decode().startswith("sealbox: error: cannot open the audit log")
     assert (data / "jwt-keyset.sealed").read_bytes() == before
-
-
-@pytest.fixture(scope="module")
-def provisioned(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A data folder as a first ``serve --check`` leaves it, never used itself."""
-    folder = tmp_path_factory.mktemp("provisioned") / "data"
-    r = run_sealbox(["serve", "--data-dir", folder, "--port", "0", "--check"], env=ENV)
-    assert r.returncode == 0, r.stderr.decode()
-    return folder
 
 
 @pytest.fixture

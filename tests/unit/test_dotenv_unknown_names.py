@@ -4,6 +4,7 @@ environment is, and its value is never shown."""
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -113,15 +114,25 @@ def test_serve_warns_of_a_misspelt_name_in_the_dotenv_file_without_its_value(
     assert CANARY.encode() not in r.stderr
 
 
+@pytest.fixture(scope="module")
+def provisioned(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data folder as ``serve --check`` leaves it, made in a folder without a ``.env``."""
+    root = tmp_path_factory.mktemp("provisioned")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(root)
+        prepared = run_sealbox(
+            ["serve", "--data-dir", root / "d", "--check"],
+            env={"SEALBOX_PASSWORD_PROFILE": "test"},
+        )
+    assert prepared.returncode == 0, prepared.stderr
+    return root / "d"
+
+
 @pytest.mark.parametrize("command", [["users", "list"], ["clients", "list"]])
 def test_the_administration_commands_warn_of_a_misspelt_name_too(
-    workdir: Path, command: list[str]
+    workdir: Path, provisioned: Path, command: list[str]
 ) -> None:
-    prepared = run_sealbox(
-        ["serve", "--data-dir", workdir / "d", "--check"],
-        env={"SEALBOX_PASSWORD_PROFILE": "test"},
-    )
-    assert prepared.returncode == 0, prepared.stderr
+    shutil.copytree(provisioned, workdir / "d")  # copy2 keeps the folder's modes
     (workdir / ".env").write_text(_MISSPELT, encoding="utf-8")
     r = run_sealbox([*command, "--data-dir", workdir / "d"])
     assert r.returncode == 0, r.stderr
