@@ -9,6 +9,8 @@
 - ``GET /orders-lookup``: behind a ``Security`` dependency that finds the ``Authorization``
   header and looks its value up in a dict: the least any token check can do, the ceiling
   of a guarded route under FastAPI.
+- ``GET /orders-open-again``: ``/orders-open`` under another path, registered last: the
+  open route measured against itself, which shows the measurement's own bias and spread.
 
 Served by plain uvicorn, as the example is: ``uvicorn bench._fastapi_server:app …``.
 """
@@ -66,4 +68,10 @@ async def lookup(request: Request) -> str | None:
 @app.get("/orders-lookup", dependencies=[Security(lookup, scopes=["orders:read"])])
 async def orders_lookup() -> dict[str, str]:
     """The same answer, behind the header lookup."""
+    return {"user": "bench-user"}
+
+
+@app.get("/orders-open-again")
+async def orders_open_again() -> dict[str, str]:
+    """/orders-open again: the control the open route is measured against."""
     return {"user": "bench-user"}

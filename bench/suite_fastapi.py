@@ -94,6 +94,7 @@ def main(quick: bool = False) -> None:
             "noop": "/orders-noop",
             "scoped": "/orders-noop-scoped",
             "lookup": "/orders-lookup",
+            "again": "/orders-open-again",
         }
         log(f"fastapi: GET /orders (bearer + scope) and {len(routes) - 1} anchors: {pairs} rounds")
         rps: dict[str, list[float]] = {name: [] for name in routes}
@@ -213,6 +214,13 @@ def main(quick: bool = False) -> None:
             "guarded route here",
         ),
         per_cpu_row(
+            "the open route vs itself under another path (a control)",
+            "again",
+            "open",
+            "GET /orders-open",
+            "two identical routes: how far from 1.00x the measurement itself strays",
+        ),
+        per_cpu_row(
             "GET /orders behind BearerAuth + scope vs that ceiling",
             "guarded",
             "lookup",
@@ -238,8 +246,9 @@ def main(quick: bool = False) -> None:
             ),
             (
                 "Routes are matched in the order /orders, /orders-open, /orders-noop, "
-                "/orders-noop-scoped, /orders-lookup: each later one pays one more failed "
-                "path match than the one before it (a fraction of a microsecond)."
+                "/orders-noop-scoped, /orders-lookup, /orders-open-again: each later one pays "
+                "one more failed path match than the one before it (a fraction of a "
+                "microsecond)."
             ),
             (
                 "The guarded route verifies the token's signature once (claims cached until "
