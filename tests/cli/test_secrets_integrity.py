@@ -193,6 +193,48 @@ def _start_edit(
     return proc, Path(seen.read_text())
 
 
+def _descendants(pid: int) -> list[int]:
+    """``pid`` and the processes under it, from /proc (empty where there is none)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = entry.read_text().rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(entry.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        found.append(todo.pop())
+        todo.extend(children.get(found[-1], []))
+    return found
+
+
+def _signal_state(pid: int) -> str:
+    """What a stuck process was doing and which signals it blocked, ignored or caught."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text().splitlines()
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        waiting = Path(f"/proc/{pid}/wchan").read_text()
+    except OSError as exc:
+        return f"{pid}: {exc}"
+    kept = [line for line in status if line.startswith(("State", "SigPnd", "ShdPnd", "Sig"))]
+    return f"{pid} {command[:120]!r} wchan={waiting} " + " ".join(kept)
+
+
+def _finish(proc: subprocess.Popen, timeout: float = 30) -> tuple[bytes, bytes]:
+    """``proc.communicate``; past ``timeout``, the signal state of the session's processes
+    (and this one's) in the failure, and the processes killed, so that nothing outlives
+    the test."""
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        stuck = _descendants(proc.pid)
+        state = [_signal_state(pid) for pid in [os.getpid(), *stuck]]
+        for pid in stuck:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        proc.communicate()
+        pytest.fail("the session did not end:\n" + "\n".join(state))
+
+
 def test_the_decrypted_copy_lives_in_memory_and_is_private(tmp_path: Path, sfile: Path, keys):
     proc, folder = _start_edit(tmp_path, sfile, keys, "time.sleep(0.2)\n")
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
@@ -225,7 +267,7 @@ def test_a_signal_during_edit_removes_the_decrypted_copy(
         os.killpg(proc.pid, sig)
     else:
         proc.send_signal(sig)
-    _out, err = proc.communicate(timeout=30)
+    _out, err = _finish(proc)
     assert proc.returncode == 128 + sig  # as a shell reports a process the signal ended
     assert "interrupted" in err.decode() and "the decrypted copy was removed" in err.decode()
     assert not folder.exists()
@@ -252,7 +294,7 @@ def test_a_second_signal_during_the_clean_up_still_removes_the_decrypted_copy(
         assert time.monotonic() < deadline
         time.sleep(0.001)
     proc.send_signal(signal.SIGTERM)
-    proc.communicate(timeout=30)
+    _finish(proc)
     assert proc.returncode in {128 + signal.SIGTERM, -signal.SIGTERM}
     assert not folder.exists()
 
@@ -357,7 +399,7 @@ def test_ctrl_c_in_an_editor_that_takes_it_does_not_end_the_session(
     # Both reached the editor while the session ran (and the session, in its group).
     _wait_for(tmp_path / "took", "SIGINT SIGQUIT", proc)
     (tmp_path / "go").write_text("")
-    _out, err = proc.communicate(timeout=30)
+    _out, err = _finish(proc)
     assert proc.returncode == 0, err
     assert "changed: API_TOKEN" in err.decode()
     assert not folder.exists()
