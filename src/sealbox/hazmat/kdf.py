@@ -26,6 +26,7 @@ __all__ = [
     "ScryptParams",
     "argon2id",
     "passphrase_bytes",
+    "resealing_params",
     "scrypt",
     "text_bytes",
 ]
@@ -114,6 +115,32 @@ ARGON2ID_DEFAULT: Final = Argon2idParams(time_cost=3, memory_cost=64 * 1024, par
 ARGON2ID_TEST: Final = Argon2idParams(time_cost=1, memory_cost=8, parallelism=1)
 # The most a file may ask for when read: 16 passes, 2 GiB, 16 lanes.
 ARGON2ID_CEILING: Final = Argon2idParams(time_cost=16, memory_cost=2 * 1024 * 1024, parallelism=16)
+
+
+def resealing_params(found: Argon2idParams | None) -> Argon2idParams:
+    """The Argon2id costs to seal a file with again, given those it was sealed with.
+
+    ``found`` is read from the file's header (``None``: a new file, or one not sealed
+    under a passphrase). Its costs are kept (parallelism included) unless they are at
+    most the default in both passes and memory: then the default. So a write never
+    weakens a file, and brings a weak one up to the default, as a password rehash on
+    login does. Costs that are higher in one and lower in the other are the file's
+    owner's choice and are kept. Nothing above :data:`ARGON2ID_CEILING` is returned
+    (such a file does not open, so this is a guard, not a case).
+
+    .. versionadded:: 0.1.0
+    """
+    if found is None or (
+        found.time_cost <= ARGON2ID_DEFAULT.time_cost
+        and found.memory_cost <= ARGON2ID_DEFAULT.memory_cost
+    ):
+        return ARGON2ID_DEFAULT
+    ceiling = ARGON2ID_CEILING
+    return Argon2idParams(
+        time_cost=min(found.time_cost, ceiling.time_cost),
+        memory_cost=min(found.memory_cost, ceiling.memory_cost),
+        parallelism=min(found.parallelism, ceiling.parallelism),
+    )
 
 
 def passphrase_bytes(passphrase: str | bytes | Secret[Any]) -> bytes:

@@ -38,7 +38,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sealbox._util.merge import Origin
 from sealbox.exceptions import (
     ConfigError,
     FormatError,
@@ -174,9 +173,10 @@ class SigningKeySet(SigningKeySetStorage):
         settle_states(self._entries, primary)
         for entry in self._entries.values():
             entry.publish()
-        # The file this keyset came from and its keys then: the base of a merge on save.
-        self._origin: Origin | None = None
+        # The file this keyset came from, its keys then (a merge's base), its Argon2id costs.
+        self._origin = None
         self._base: tuple[str | None, dict[str, KeyState]] = (None, {})
+        self._sealed_kdf = None
         self._refresh()
 
     # -- making and changing ----------------------------------------------------------

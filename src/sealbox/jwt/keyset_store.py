@@ -19,7 +19,7 @@ from sealbox.jwt.keyset_file import MAX_FILE_SIZE, SEALED_FORMAT, SigningEntry
 from sealbox.jwt.keyset_merge import merge_keysets
 from sealbox.keysets.lifecycle import KeyState
 from sealbox.keysets.merged_copy import MergedCopy
-from sealbox.keysets.sealed import PassphraseSealer, Sealer
+from sealbox.keysets.sealed import PassphraseSealer, Sealer, sealed_kdf_params
 from sealbox.secret import Secret
 
 __all__ = ["SigningKeySetStorage"]
@@ -29,10 +29,13 @@ class SigningKeySetStorage(MergedCopy[str]):
     """Encrypting, saving and loading, for :class:`~sealbox.jwt.keyset.SigningKeySet`."""
 
     # The keyset's other slots are its own.
-    __slots__ = ("_entries", "_primary")
+    __slots__ = ("_entries", "_primary", "_sealed_kdf")
 
     _entries: dict[str, SigningEntry]
     _primary: str
+    # The Argon2id costs of the passphrase-sealed file this keyset was read from or last
+    # saved to (None: new, or another sealer's form): what a save without kdf_params keeps.
+    _sealed_kdf: kdf.Argon2idParams | None
 
     def encrypt(
         self,
@@ -59,7 +62,7 @@ class SigningKeySetStorage(MergedCopy[str]):
         passphrase: str | bytes | Secret[Any] | None = None,
         *,
         sealer: Sealer | None = None,
-        kdf_params: kdf.Argon2idParams = kdf.ARGON2ID_DEFAULT,
+        kdf_params: kdf.Argon2idParams | None = None,
         overwrite: bool = True,
         merge: bool = True,
     ) -> None:
@@ -68,6 +71,14 @@ class SigningKeySetStorage(MergedCopy[str]):
         Give a ``passphrase``, or a ``sealer`` for another protection (such as
         age recipients).
 
+        ``kdf_params`` are the Argon2id costs of the passphrase form. Without them, a
+        keyset read from (or saved to) a passphrase-sealed file keeps that file's
+        costs, or those of the file merged in under the lock when another writer
+        saved it meanwhile, unless they are at most the default in both passes and
+        memory: then it gets :data:`~sealbox.hazmat.kdf.ARGON2ID_DEFAULT`
+        (:func:`~sealbox.hazmat.kdf.resealing_params`). A save never weakens the
+        file; a new keyset gets the default.
+
         Holds the file's lock from re-reading it to the rename. If the file changed
         since this keyset was read from it, its keys are merged in first (every key
         of both sides kept; a key destroyed on either side stays destroyed; of two new
@@ -75,6 +86,8 @@ class SigningKeySetStorage(MergedCopy[str]):
 
         .. versionchanged:: 0.1.0
            Locked, and merges a file changed by another writer; ``merge``.
+           ``kdf_params`` defaults to ``None``: the file's own costs, never below the
+           default (it was always the default, which weakened a stronger file).
 
         Raises:
             StorageError: the file exists and ``overwrite`` is false, it cannot be
@@ -86,14 +99,35 @@ class SigningKeySetStorage(MergedCopy[str]):
                 sealer to merge (nothing was written).
             LockTimeoutError: another writer held the file too long.
         """
-        chosen = _choose_sealer(passphrase, sealer, kdf_params)
+        # Opening does not depend on the costs: they are chosen when sealing, under the lock.
+        chosen = _choose_sealer(passphrase, sealer, kdf.ARGON2ID_DEFAULT)
+        # The costs of the file whose keys this write carries: the one this keyset was
+        # read from, or the one merged in under the lock (the newest protection of keys
+        # that are being written again).
+        found = self._sealed_kdf
+        written: kdf.Argon2idParams | None = None
+
+        def merge_from(data: bytes, target: str) -> None:
+            nonlocal found
+            self._merge_from(lambda: type(self).from_unencrypted(chosen.open(data)), target)
+            found = sealed_kdf_params(data, SEALED_FORMAT) or found
+
+        def render() -> bytes:
+            nonlocal written
+            plain = self.serialize_unencrypted()
+            if passphrase is None:
+                data = chosen.seal(plain)
+            else:
+                params = kdf_params if kdf_params is not None else kdf.resealing_params(found)
+                data = _passphrase_sealer(passphrase, params).seal(plain)
+            written = sealed_kdf_params(data, SEALED_FORMAT)
+            return data
+
         origin = save_merged(
             path,
             origin=self._origin,
-            render=lambda: chosen.seal(self.serialize_unencrypted()),
-            merge_from=lambda data, target: self._merge_from(
-                lambda: type(self).from_unencrypted(chosen.open(data)), target
-            ),
+            render=render,
+            merge_from=merge_from,
             limit=MAX_FILE_SIZE,
             what="keyset",
             overwrite=overwrite,
@@ -101,6 +135,7 @@ class SigningKeySetStorage(MergedCopy[str]):
             too_large_hint="destroy the keys no longer needed: a destroyed key keeps only its id",
         )
         self._remember(origin)
+        self._sealed_kdf = written
 
     def _unmergeable(self, target: str, *, read_here: bool) -> ConcurrentChangeError:
         if not read_here:
@@ -155,6 +190,8 @@ class SigningKeySetStorage(MergedCopy[str]):
         data = read_limited(path, MAX_FILE_SIZE, "keyset")
         keyset = cls.from_unencrypted(chosen.open(data))
         keyset._remember(origin_of(path, data))
+        # Another sealer's form has no Argon2id costs of ours: None.
+        keyset._sealed_kdf = sealed_kdf_params(data, SEALED_FORMAT)
         return keyset
 
 

@@ -144,6 +144,7 @@ class Keyring(KeyringKeys):
         # its bytes), and the keys as they were then: the base of a merge on save.
         self._origin: Origin | None = None
         self._base: tuple[int | None, dict[int, KeyState]] = (primary_id, {})
+        self._sealed_kdf = None
         self._refresh()
 
     # -- construction ---------------------------------------------------------------

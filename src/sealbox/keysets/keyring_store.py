@@ -18,6 +18,7 @@ from sealbox.exceptions import ConcurrentChangeError, ConfigError
 from sealbox.hazmat import kdf
 from sealbox.keysets.keyring_file import (
     MAX_FILE_SIZE,
+    SEALED_FORMAT,
     KeyEntry,
     is_age_file,
     passphrase_sealer,
@@ -26,6 +27,7 @@ from sealbox.keysets.keyring_file import (
 from sealbox.keysets.keyring_merge import merge_keyrings
 from sealbox.keysets.lifecycle import KeyState
 from sealbox.keysets.merged_copy import MergedCopy
+from sealbox.keysets.sealed import sealed_kdf_params
 from sealbox.secret import Secret
 
 if TYPE_CHECKING:
@@ -37,11 +39,14 @@ __all__ = ["KeyringStorage"]
 class KeyringStorage(MergedCopy[int]):
     """Encrypting, saving and loading, for :class:`~sealbox.keysets.keyring.Keyring`."""
 
-    __slots__ = ("_entries", "_primary_id", "_recipients")
+    __slots__ = ("_entries", "_primary_id", "_recipients", "_sealed_kdf")
 
     _entries: dict[int, KeyEntry]
     _primary_id: int
     _recipients: tuple[str, ...]
+    # The Argon2id costs of the passphrase-sealed file this keyring was read from or last
+    # saved to (None: new, or an age file): what a save without kdf_params keeps.
+    _sealed_kdf: kdf.Argon2idParams | None
 
     def encrypt(
         self,
@@ -106,7 +111,7 @@ class KeyringStorage(MergedCopy[int]):
         *,
         recipients: Sequence[Recipient] | None = None,
         identities: Sequence[Identity] | None = None,
-        kdf_params: kdf.Argon2idParams = kdf.ARGON2ID_DEFAULT,
+        kdf_params: kdf.Argon2idParams | None = None,
         overwrite: bool = True,
         merge: bool = True,
     ) -> None:
@@ -114,6 +119,14 @@ class KeyringStorage(MergedCopy[int]):
 
         Give either ``passphrase`` (Argon2id + AES-256-GCM, the sealed JSON form)
         or ``recipients`` (an age file).
+
+        ``kdf_params`` are the Argon2id costs of the passphrase form. Without them, a
+        keyring read from (or saved to) a passphrase-sealed file keeps that file's
+        costs, or those of the file merged in under the lock when another writer
+        saved it meanwhile, unless they are at most the default in both passes and
+        memory: then it gets :data:`~sealbox.hazmat.kdf.ARGON2ID_DEFAULT`
+        (:func:`~sealbox.hazmat.kdf.resealing_params`). A save never weakens the
+        file; a new keyring gets the default.
 
         Holds the file's lock from re-reading it to the rename. If the file changed
         since this keyring was read from it (or this keyring was not read from it),
@@ -123,6 +136,8 @@ class KeyringStorage(MergedCopy[int]):
 
         .. versionchanged:: 0.1.0
            Locked, and merges a file changed by another writer; ``identities``, ``merge``.
+           ``kdf_params`` defaults to ``None``: the file's own costs, never below the
+           default (it was always the default, which weakened a stronger file).
 
         Raises:
             ConfigError: both or neither of ``passphrase`` and ``recipients`` (code
@@ -139,19 +154,35 @@ class KeyringStorage(MergedCopy[int]):
                 code="keyring_protection_needed",
             )
 
+        # The costs of the file whose keys this write carries: the one this keyring was
+        # read from, or the one merged in under the lock (the newest protection of keys
+        # that are being written again).
+        found = self._sealed_kdf
+        written: kdf.Argon2idParams | None = None
+
+        def merge_from(data: bytes, target: str) -> None:
+            nonlocal found
+            self._merge_from(lambda: type(self)._open(data, target, passphrase, identities), target)
+            # An age file merged in has no Argon2id costs: those read before stand.
+            found = sealed_kdf_params(data, SEALED_FORMAT) or found
+
         def render() -> bytes:
+            nonlocal written
             if recipients is not None:
-                return self.encrypt_to(recipients)
-            assert passphrase is not None
-            return self.encrypt(passphrase, kdf_params=kdf_params)
+                data = self.encrypt_to(recipients)
+            else:
+                assert passphrase is not None
+                params = kdf_params if kdf_params is not None else kdf.resealing_params(found)
+                data = self.encrypt(passphrase, kdf_params=params)
+            # What the next save keeps: the costs now on disk (None for an age file).
+            written = sealed_kdf_params(data, SEALED_FORMAT)
+            return data
 
         origin = save_merged(
             path,
             origin=self._origin,
             render=render,
-            merge_from=lambda data, target: self._merge_from(
-                lambda: type(self)._open(data, target, passphrase, identities), target
-            ),
+            merge_from=merge_from,
             limit=MAX_FILE_SIZE,
             what="keyring",
             overwrite=overwrite,
@@ -160,6 +191,7 @@ class KeyringStorage(MergedCopy[int]):
             "sealed again: a destroyed key keeps only its id",
         )
         self._remember(origin)
+        self._sealed_kdf = written
 
     def _unmergeable(self, target: str, *, read_here: bool) -> ConcurrentChangeError:
         how = "was changed by another writer" if read_here else "holds another keyring"
@@ -212,6 +244,7 @@ class KeyringStorage(MergedCopy[int]):
         data = read_limited(path, MAX_FILE_SIZE, "keyring")
         ring = cls._open(data, os.fspath(path), passphrase, identities)
         ring._remember(origin_of(path, data))
+        ring._sealed_kdf = sealed_kdf_params(data, SEALED_FORMAT)
         return ring
 
     @classmethod

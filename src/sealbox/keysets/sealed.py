@@ -32,7 +32,7 @@ from sealbox.hazmat import kdf
 from sealbox.hazmat.aead import AES256GCM
 from sealbox.secret import Secret
 
-__all__ = ["PassphraseSealer", "Sealer"]
+__all__ = ["PassphraseSealer", "Sealer", "sealed_kdf_params"]
 
 
 @runtime_checkable
@@ -145,6 +145,29 @@ class PassphraseSealer:
             raise DecryptionError(
                 f"cannot open the {what}: wrong passphrase, or the file was altered"
             ) from None
+
+
+def sealed_kdf_params(data: bytes, format_name: str) -> kdf.Argon2idParams | None:
+    """The Argon2id costs in the header of a document sealed by :class:`PassphraseSealer`.
+
+    Read from the JSON header alone: no key is derived, so a caller learns how a file
+    it opened was protected without paying for the derivation again. ``None`` when
+    ``data`` is not a sealed document named ``format_name`` (an age file, another
+    sealer's form) or its costs are not valid ones within
+    :data:`~sealbox.hazmat.kdf.ARGON2ID_CEILING`.
+
+    .. versionadded:: 0.1.0
+    """
+    try:
+        doc = json.loads(data)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(doc, dict) or doc.get("format") != format_name:
+        return None
+    try:
+        return kdf.Argon2idParams.from_dict(doc.get("kdf"))
+    except FormatError:
+        return None
 
 
 def _header_aad(header: dict[str, Any]) -> bytes:
