@@ -12,7 +12,7 @@ import argon2
 from tests.conftest import run_sealbox
 
 TEST_PROFILE_WARNING = (
-    "sealbox: warning: the 'test' profile is for tests: its hashes are cheap to guess; "
+    "sealbox: warning: the 'test' password profile is for tests: its hashes are cheap to guess; "
     "use the default profile for real passwords\n"
 )
 

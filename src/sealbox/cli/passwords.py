@@ -18,14 +18,12 @@ import click
 from sealbox.cli._dialect import echo_json, json_option
 from sealbox.cli._io import CLIError, open_tty, os_reason, read_stdin, warn
 from sealbox.exceptions import PasswordMismatchError
-from sealbox.passwords.profiles import DEFAULT_PROFILE, PROFILES
+from sealbox.passwords.profiles import DEFAULT_PROFILE, PROFILES, profile_warning
 
 MAX_STDIN = 64 * 1024
 # Far above any hash sealbox verifies (the hasher refuses one over 512 characters): a
 # file this large was named by mistake, and is not read whole.
 MAX_HASH_FILE = 4 * 1024
-# The profile whose hashes are fast to make, and so to guess: for test suites only.
-_TEST_PROFILE = "test"
 
 _PROFILE = click.option(
     "--profile",
@@ -42,11 +40,9 @@ def hash_password(profile: str) -> None:
     """Hash a password from stdin (or a prompt) with Argon2id and print the hash."""
     from sealbox.passwords import PasswordHasher
 
-    if profile == _TEST_PROFILE:
-        warn(
-            f"the {_TEST_PROFILE!r} profile is for tests: its hashes are cheap "
-            "to guess; use the default profile for real passwords"
-        )
+    warning = profile_warning(profile)
+    if warning is not None:
+        warn(warning)
     hasher = PasswordHasher(profile)
     password = _read_password(confirm=True)
     click.echo(hasher.hash(password))

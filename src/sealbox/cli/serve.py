@@ -52,6 +52,16 @@ def _load_settings(**overrides: Any) -> Any:
     return service.load_settings(**overrides)
 
 
+def warn_password_profile(settings: Any) -> None:
+    """Warn on stderr when the service's password profile makes hashes cheap to guess: said
+    at each start and by each command that hashes a password with it."""
+    from sealbox.passwords.profiles import profile_warning
+
+    warning = profile_warning(settings.password_profile)
+    if warning is not None:
+        warn(f"{warning} (SEALBOX_PASSWORD_PROFILE)")
+
+
 @click.command()
 @_DATA_DIR
 @click.option("--host", callback=_not_blank, help="Address to listen on (default 127.0.0.1).")
@@ -140,6 +150,7 @@ def serve(  # noqa: PLR0917 - click passes every option positionally
 
     for unused_key in hmac_key_warnings(settings):  # verifies nothing: said at each start
         warn(unused_key)
+    warn_password_profile(settings)
     if check:
         note(f"the data folder {settings.data_dir} is ready")
         return

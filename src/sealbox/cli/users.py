@@ -21,7 +21,7 @@ import click
 from sealbox.cli._dialect import confirm, echo_json, json_option, yes_option
 from sealbox.cli._io import CLIError, note, open_tty, os_reason, read_stdin, terminal_safe
 from sealbox.cli._paths import FilePath
-from sealbox.cli.serve import _DATA_DIR, _load_settings, _service
+from sealbox.cli.serve import _DATA_DIR, _load_settings, _service, warn_password_profile
 
 # Imports are JSON lines: a generous bound that still refuses a wrong file early.
 MAX_IMPORT_BYTES = 64 * 1024 * 1024
@@ -75,6 +75,7 @@ def create(name: str, scopes: tuple[str, ...], data_dir: Path | None) -> None:
     # The name is checked (and mapped to its canonical form) before the password is asked.
     name, granted = service.create_user(settings, name, _read_password, scopes)
     click.echo(f"created user {name} with scopes {' '.join(granted)}")
+    warn_password_profile(settings)  # of a password hashed with it: not before a refusal
 
 
 @users.command(name="list", short_help="List the accounts (never a password hash).")
@@ -187,6 +188,7 @@ def reset_password(name: str, data_dir: Path | None) -> None:
         audit=("admin.reset_password", found.username),
     )
     click.echo(f"reset the password of {_name(account)}; its sessions have ended")
+    warn_password_profile(settings)
 
 
 @users.command()

@@ -35,8 +35,10 @@ __all__ = [
     "RFC_9106_HIGH_MEMORY",
     "RFC_9106_LOW_MEMORY",
     "TEST",
+    "TEST_PROFILE",
     "get_profile",
     "profile_name",
+    "profile_warning",
 ]
 
 
@@ -77,6 +79,23 @@ PROFILES: Final[dict[str, Parameters]] = {
 """Every named profile, by name."""
 
 DEFAULT_PROFILE: Final = "rfc9106-low-memory"
+
+TEST_PROFILE: Final = "test"
+"""The profile whose hashes are fast to make, and so to guess: for test suites only."""
+
+
+def profile_warning(name: str) -> str | None:
+    """What to tell a person who hashes real passwords with profile ``name``: a warning for
+    :data:`TEST_PROFILE`, ``None`` for any other.
+
+    .. versionadded:: 0.1.0
+    """
+    if name != TEST_PROFILE:
+        return None
+    return (
+        f"the {TEST_PROFILE!r} password profile is for tests: its hashes are cheap to guess; "
+        "use the default profile for real passwords"
+    )
 
 
 def get_profile(name: str) -> Parameters:

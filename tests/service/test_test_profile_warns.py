@@ -1,0 +1,90 @@
+"""The `test` password profile makes hashes cheap to guess: the service and the commands
+that hash a password with it say so on stderr, and nothing is said for any other profile."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx2
+import pytest
+
+from sealbox.tls.client import secure_client
+from tests.conftest import run_sealbox
+
+WARNING = (
+    "sealbox: warning: the 'test' password profile is for tests: its hashes are cheap to "
+    "guess; use the default profile for real passwords (SEALBOX_PASSWORD_PROFILE)"
+)
+
+
+def _env(data: Path, profile: str | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEALBOX_")}
+    env["SEALBOX_DATA_DIR"] = str(data)
+    if profile is not None:
+        env["SEALBOX_PASSWORD_PROFILE"] = profile
+    return env
+
+
+@pytest.mark.parametrize("profile", ["test", "owasp-minimum", None])
+def test_serve_check_warns_of_the_test_profile_only(tmp_path: Path, profile: str | None) -> None:
+    r = run_sealbox(["serve", "--check"], env=_env(tmp_path / "data", profile))
+    err = r.stderr.decode()
+    assert r.returncode == 0, err
+    assert err.splitlines().count(WARNING) == (1 if profile == "test" else 0), err
+    assert "password profile" not in err or profile == "test"
+
+
+def test_users_create_and_reset_password_warn_of_the_test_profile_and_list_does_not(
+    tmp_path: Path,
+) -> None:
+    env = _env(tmp_path / "data", "test")
+    assert run_sealbox(["serve", "--check"], env=env).returncode == 0
+    for args in (["users", "create", "alice"], ["users", "reset-password", "alice"]):
+        r = run_sealbox(args, env=env, input=b"a long enough password\n")
+        assert r.returncode == 0, r.stderr
+        assert r.stderr.decode().splitlines().count(WARNING) == 1, r.stderr
+    r = run_sealbox(["users", "list"], env=env)
+    assert r.returncode == 0, r.stderr
+    assert WARNING not in r.stderr.decode()
+    default = _env(tmp_path / "other", None)
+    assert run_sealbox(["serve", "--check"], env=default).returncode == 0
+    r = run_sealbox(["users", "create", "bob"], env=default, input=b"a long enough password\n")
+    assert r.returncode == 0, r.stderr
+    assert "password profile" not in r.stderr.decode()
+
+
+def test_a_serving_start_with_the_test_profile_warns_once(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    err = tmp_path / "serve.err"
+    env = _env(data, "test")
+    with err.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "sealbox", "serve", "--port", "0"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=out,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while (
+            found := re.search(r"sealbox service on https://localhost:(\d+) ", err.read_text())
+        ) is None:
+            assert proc.poll() is None and time.monotonic() < deadline, err.read_text()
+            time.sleep(0.1)
+        while True:
+            try:
+                with secure_client(ca=data / "tls" / "ca.crt", timeout=5) as c:
+                    assert c.get(f"https://localhost:{found[1]}/health").status_code == 200
+                break
+            except (httpx2.HTTPError, OSError):
+                assert time.monotonic() < deadline, err.read_text()
+                time.sleep(0.1)
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    assert err.read_text().splitlines().count(WARNING) == 1, err.read_text()
