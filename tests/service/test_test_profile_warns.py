@@ -4,17 +4,12 @@ that hash a password with it say so on stderr, and nothing is said for any other
 from __future__ import annotations
 
 import os
-import re
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-import httpx2
 import pytest
 
-from sealbox.tls.client import secure_client
 from tests.conftest import run_sealbox
+from tests.service.conftest import serve_process
 
 WARNING = (
     "sealbox: warning: the 'test' password profile is for tests: its hashes are cheap to "
@@ -59,32 +54,7 @@ def test_users_create_and_reset_password_warn_of_the_test_profile_and_list_does_
 
 
 def test_a_serving_start_with_the_test_profile_warns_once(tmp_path: Path) -> None:
-    data = tmp_path / "data"
-    err = tmp_path / "serve.err"
-    env = _env(data, "test")
-    with err.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "sealbox", "serve", "--port", "0"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=out,
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while (
-            found := re.search(r"sealbox service on https://localhost:(\d+) ", err.read_text())
-        ) is None:
-            assert proc.poll() is None and time.monotonic() < deadline, err.read_text()
-            time.sleep(0.1)
-        while True:
-            try:
-                with secure_client(ca=data / "tls" / "ca.crt", timeout=5) as c:
-                    assert c.get(f"https://localhost:{found[1]}/health").status_code == 200
-                break
-            except (httpx2.HTTPError, OSError):
-                assert time.monotonic() < deadline, err.read_text()
-                time.sleep(0.1)
-    finally:
-        proc.terminate()
-        proc.wait(30)
-    assert err.read_text().splitlines().count(WARNING) == 1, err.read_text()
+    profile = {"SEALBOX_PASSWORD_PROFILE": "test"}
+    with serve_process(tmp_path, env=profile, data_dir=tmp_path / "data") as served:
+        pass
+    assert served.stderr.splitlines().count(WARNING) == 1, served.stderr
