@@ -172,6 +172,10 @@ def test_the_forwarding_headers_of_a_peer_that_is_no_trusted_proxy_are_ignored(
         ("*", "every client would name its own address"),
         ("0.0.0.0/0", "every client would name its own address"),
         ("::/0", "every client would name its own address"),
+        ("0.0.0.0/1,128.0.0.0/1", "a /1 holds a large part of the Internet"),
+        ("10.0.0.5,64.0.0.0/2", "a /2 holds a large part of the Internet"),
+        ("::/1,8000::/1", "a /1 holds a large part of the Internet"),
+        ("2000::/3", "at most /8 for IPv4, /7 for IPv6"),
         ("10.0.0.5,", "it is empty"),
     ],
 )
@@ -184,6 +188,11 @@ def test_a_malformed_or_everyone_trusting_proxy_entry_is_refused_with_its_code(
     assert caught.value.code == "trusted_proxies_invalid"
     assert caught.value.facts["setting"] == "SEALBOX_TRUSTED_PROXIES"
     assert reason in caught.value.facts["reason"]
+
+
+@pytest.mark.parametrize("value", ["10.0.0.0/8", "fc00::/7", "100.64.0.0/10,2400:cb00::/32"])
+def test_the_widest_private_ranges_and_a_cdn_s_ranges_are_taken_as_proxies(value: str) -> None:
+    assert TrustedProxies.parse(value)  # no ConfigError, and proxies
 
 
 def test_serve_refuses_a_malformed_trusted_proxy_before_the_data_folder_is_made(

@@ -34,6 +34,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 from collections.abc import Iterable
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Final
 
 from sealbox.exceptions import ConfigError
@@ -82,8 +83,9 @@ class TrustedProxies:
             ConfigError: code ``trusted_proxies_invalid``, naming the entry
                 (``facts["entry"]``) and why (``facts["reason"]``): not an address or
                 network (names are not resolved), a network with host bits set, an
-                empty entry, or ``*`` or a ``/0`` network, which would trust every
-                client to name its own address.
+                empty entry, or ``*``, a ``/0`` network or one wider than /8 (IPv4)
+                or /7 (IPv6), which would trust (nearly) every client to name its own
+                address.
         """
         if not value.strip():
             return cls(())
@@ -177,6 +179,11 @@ def behind_proxies(app: ASGIApp, settings: ServiceSettings) -> ASGIApp:
     return ForwardedClient(app, proxies)
 
 
+# The widest networks a proxy list may hold: those of the widest private ranges
+# (10.0.0.0/8, fc00::/7). No network of proxies is wider; one that is trusts most clients.
+_WIDEST: Final = MappingProxyType({4: 8, 6: 7})
+
+
 def _network(entry: str) -> Network:
     """One entry of the setting, refused with ``trusted_proxies_invalid``."""
     if not entry:
@@ -193,6 +200,13 @@ def _network(entry: str) -> Network:
         raise _refused(entry, f"host bits set: the network is {loose}") from None
     if network.prefixlen == 0:
         raise _refused(entry, "every client would name its own address: list the proxies")
+    if network.prefixlen < _WIDEST[network.version]:
+        # Two halves (0.0.0.0/1,128.0.0.0/1) are a /0 by another name.
+        raise _refused(
+            entry,
+            f"a /{network.prefixlen} holds a large part of the Internet: list the proxies' "
+            f"own networks (at most /{_WIDEST[4]} for IPv4, /{_WIDEST[6]} for IPv6)",
+        )
     if isinstance(network, ipaddress.IPv6Network) and network.prefixlen == 128:
         # ::ffff:10.0.0.5 is 10.0.0.5, as a dual-stack socket reports it.
         mapped = network.network_address.ipv4_mapped
