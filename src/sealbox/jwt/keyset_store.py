@@ -117,11 +117,11 @@ class SigningKeySetStorage(MergedCopy[str]):
             plain = self.serialize_unencrypted()
             if passphrase is None:
                 data = chosen.seal(plain)
-            else:
-                params = kdf_params if kdf_params is not None else kdf.resealing_params(found)
-                data = _passphrase_sealer(passphrase, params).seal(plain)
-            written = sealed_kdf_params(data, SEALED_FORMAT)
-            return data
+                # Another sealer's costs, if it writes this form (else None), are on disk.
+                written = sealed_kdf_params(data, SEALED_FORMAT)
+                return data
+            written = kdf_params if kdf_params is not None else kdf.resealing_params(found)
+            return _passphrase_sealer(passphrase, written).seal(plain)
 
         origin = save_merged(
             path,

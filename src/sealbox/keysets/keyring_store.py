@@ -168,15 +168,13 @@ class KeyringStorage(MergedCopy[int]):
 
         def render() -> bytes:
             nonlocal written
-            if recipients is not None:
-                data = self.encrypt_to(recipients)
-            else:
-                assert passphrase is not None
-                params = kdf_params if kdf_params is not None else kdf.resealing_params(found)
-                data = self.encrypt(passphrase, kdf_params=params)
             # What the next save keeps: the costs now on disk (None for an age file).
-            written = sealed_kdf_params(data, SEALED_FORMAT)
-            return data
+            if recipients is not None:
+                written = None
+                return self.encrypt_to(recipients)
+            assert passphrase is not None
+            written = kdf_params if kdf_params is not None else kdf.resealing_params(found)
+            return self.encrypt(passphrase, kdf_params=written)
 
         origin = save_merged(
             path,
